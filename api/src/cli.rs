@@ -1,0 +1,178 @@
+//! The command line: `ringback serve`, `ringback migrate`, `ringback phone normalize`.
+
+use std::io::{BufWriter, IsTerminal};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use ringback_shared::phone::Region;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, ConfigError, RawSettings};
+use crate::db::{self, DbError};
+use crate::secrets::{Secrets, SecretsSource};
+use crate::state::AppState;
+use crate::{build_app, phone_cli};
+
+#[derive(Parser, Debug)]
+#[command(name = "ringback", version, about = "Turns missed calls into booked appointments.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the API and the dashboard (embedded SQLite unless RINGBACK_DATABASE_URL is set).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Phone number tools.
+    Phone {
+        #[command(subcommand)]
+        command: PhoneCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PhoneCommand {
+    /// Read numbers from stdin, one per line, and print how each is read, as JSON lines.
+    Normalize {
+        /// Region assumed for numbers written without a country code (ISO 3166 alpha-2).
+        #[arg(long, default_value = "GB")]
+        region: Region,
+    },
+}
+
+/// Failures of a command, reported on stderr.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Database(#[from] DbError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the command named on the command line.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve => serve().await,
+        Command::Migrate => migrate().await,
+        Command::Phone {
+            command: PhoneCommand::Normalize { region },
+        } => normalize(region),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ringback: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads configuration and starts logging; every server command begins here.
+fn load_config() -> Result<(RawSettings, Config), CliError> {
+    let settings = RawSettings::load(std::env::vars())?;
+    let config = Config::from_settings(&settings)?;
+    init_logging(&config.log_filter);
+    for name in &settings.unknown_env {
+        tracing::warn!(variable = %name, "ignoring unknown RINGBACK_ variable");
+    }
+    Ok((settings, config))
+}
+
+fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+async fn migrate() -> Result<(), CliError> {
+    let (_, config) = load_config()?;
+    let db = db::connect(&config).await?;
+    db::migrate(&db).await?;
+    let version = db::schema_version(&db).await?.unwrap_or_default();
+    tracing::info!(database = config.database_kind.label(), %version, "migrations applied");
+    Ok(())
+}
+
+async fn serve() -> Result<(), CliError> {
+    let (settings, config) = load_config()?;
+    let (secrets, source) = Secrets::resolve(&settings, &config.data_dir, config.embedded_database)?;
+    log_secrets_source(&source);
+    let db = db::connect(&config).await?;
+    if config.embedded_database {
+        db::migrate(&db).await?;
+    } else if db::pending_migrations(&db).await? > 0 {
+        tracing::warn!("the database has pending migrations; run `ringback migrate`");
+    }
+    tracing::info!(database = config.database_kind.label(), embedded = config.embedded_database, "database ready");
+    let state = AppState {
+        db,
+        config: Arc::new(config.clone()),
+        secrets: Arc::new(secrets),
+    };
+    let acceptor = TcpListener::bind(config.listen)
+        .into_acceptor()
+        .await
+        .map_err(|source| CliError::Listen {
+            address: config.listen.to_string(),
+            source,
+        })?;
+    let url = local_url(&acceptor, &config);
+    // The URL goes to stdout so scripts and tests can read where we listen.
+    println!("Ringback dashboard: {url}");
+    tracing::info!(%url, "serving");
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(build_app(state), shutdown_signal(), None)
+        .await?;
+    Ok(())
+}
+
+fn log_secrets_source(source: &SecretsSource) {
+    match source {
+        SecretsSource::Configured => tracing::info!("secrets taken from configuration"),
+        SecretsSource::LoadedFrom(path) => tracing::info!(path = %path.display(), "secrets loaded from the data directory"),
+        SecretsSource::GeneratedInto(path) => tracing::warn!(
+            path = %path.display(),
+            "generated new secrets for the embedded database (file mode 0600); back this file up"
+        ),
+    }
+}
+
+/// The URL to print: the actual bound port (the configured port may be 0).
+fn local_url(acceptor: &impl Acceptor, config: &Config) -> String {
+    let bound = acceptor
+        .local_addr()
+        .into_iter()
+        .find_map(|addr| addr.as_socket_addr().copied())
+        .unwrap_or(config.listen);
+    format!("http://{bound}/")
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
+
+fn normalize(region: Region) -> Result<(), CliError> {
+    let stdin = std::io::stdin().lock();
+    let stdout = BufWriter::new(std::io::stdout().lock());
+    // Lines that cannot be read are reported in their own JSON line; the command still succeeds.
+    phone_cli::normalize_lines(region, stdin, stdout)?;
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Database connections and migrations, for embedded SQLite and for PostgreSQL.
+
+use std::time::Duration;
+
+use ringback_migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::config::{Config, DatabaseKind};
+
+/// Errors reaching or preparing the database. Messages never include the URL (it may hold a
+/// password).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the {kind} database: {source}")]
+    Connect {
+        kind: &'static str,
+        #[source]
+        source: DbErr,
+    },
+    #[error("migrations failed: {0}")]
+    Migrate(#[source] DbErr),
+    #[error("database query failed: {0}")]
+    Query(#[from] DbErr),
+}
+
+/// Opens a pool for the configured database. SQL statement logging stays off: statements can carry
+/// personal data in their parameters.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbError> {
+    if config.embedded_database {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| DbError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    connect_url(&config.database_url, config.database_kind).await
+}
+
+/// Opens a pool for `url`. An in-memory SQLite database gets a single connection, because each
+/// connection would otherwise see its own empty database.
+pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10));
+    if kind == DatabaseKind::Sqlite && url.contains(":memory:") {
+        options.max_connections(1).min_connections(1);
+    }
+    Database::connect(options).await.map_err(|source| DbError::Connect {
+        kind: kind.label(),
+        source,
+    })
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
+    Migrator::up(db, None).await.map_err(DbError::Migrate)
+}
+
+/// The name of the newest applied migration, if any.
+pub async fn schema_version(db: &DatabaseConnection) -> Result<Option<String>, DbError> {
+    let applied = Migrator::get_applied_migrations(db).await?;
+    Ok(applied.last().map(|migration| migration.name().to_owned()))
+}
+
+/// How many known migrations have not been applied.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbError> {
+    Ok(Migrator::get_pending_migrations(db).await?.len())
+}

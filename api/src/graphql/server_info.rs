@@ -1,0 +1,60 @@
+//! `serverInfo`: what this server is and whether its database is ready. Public, so the dashboard
+//! can show it before anyone signs in; it reveals nothing about any clinic.
+
+use async_graphql::{Context, Enum, Object, SimpleObject};
+
+use crate::config::DatabaseKind;
+use crate::db;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The database engine behind this server.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseEngine {
+    Sqlite,
+    Postgresql,
+}
+
+impl From<DatabaseKind> for DatabaseEngine {
+    fn from(kind: DatabaseKind) -> Self {
+        match kind {
+            DatabaseKind::Sqlite => Self::Sqlite,
+            DatabaseKind::Postgres => Self::Postgresql,
+        }
+    }
+}
+
+/// Facts about the running server.
+#[derive(SimpleObject, Debug)]
+pub struct ServerInfo {
+    /// Product name.
+    pub name: String,
+    /// Version of the server binary.
+    pub version: String,
+    /// Which database engine stores the data.
+    pub database: DatabaseEngine,
+    /// Newest applied migration, read from the database itself.
+    pub schema_version: Option<String>,
+    /// Migrations the binary knows that the database has not applied yet.
+    pub pending_migrations: i32,
+}
+
+#[derive(Default)]
+pub struct ServerInfoQuery;
+
+#[Object]
+impl ServerInfoQuery {
+    /// What this server is, and the state of its database schema.
+    async fn server_info(&self, ctx: &Context<'_>) -> async_graphql::Result<ServerInfo> {
+        let state = ctx.data::<AppState>()?;
+        let schema_version = db::schema_version(&state.db).await.map_err(ApiError::from)?;
+        let pending = db::pending_migrations(&state.db).await.map_err(ApiError::from)?;
+        Ok(ServerInfo {
+            name: "Ringback".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            database: state.config.database_kind.into(),
+            schema_version,
+            pending_migrations: i32::try_from(pending).unwrap_or(i32::MAX),
+        })
+    }
+}

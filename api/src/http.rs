@@ -1,0 +1,73 @@
+//! The HTTP surface: health and readiness probes, the GraphQL endpoint (GraphiQL on GET), and the
+//! built dashboard as static files with a single-page-app fallback so that every route reloads.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_poem::GraphQL;
+use poem::endpoint::StaticFilesEndpoint;
+use poem::http::StatusCode;
+use poem::middleware::SizeLimit;
+use poem::web::{Data, Html};
+use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route, get, handler};
+
+use crate::graphql::build_schema;
+use crate::state::AppState;
+
+/// Largest GraphQL request body accepted.
+pub const MAX_GRAPHQL_BODY: usize = 256 * 1024;
+
+/// Builds the whole application for `state`; the binary and the tests serve exactly this.
+pub fn build_app(state: AppState) -> impl Endpoint {
+    let schema = build_schema(state.clone());
+    let graphql = get(graphiql).post(GraphQL::new(schema).with(SizeLimit::new(MAX_GRAPHQL_BODY)));
+    Route::new()
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/graphql", graphql)
+        .nest("/", dashboard(&state))
+        .data(state)
+}
+
+/// The dashboard's static files, or a page explaining how to build it when they are missing.
+fn dashboard(state: &AppState) -> poem::endpoint::BoxEndpoint<'static> {
+    let dir = &state.config.web_dir;
+    if dir.join("index.html").is_file() {
+        StaticFilesEndpoint::new(dir)
+            .index_file("index.html")
+            .fallback_to_index()
+            .boxed()
+    } else {
+        tracing::warn!(web_dir = %dir.display(), "dashboard not built; serving the API only");
+        dashboard_missing.boxed()
+    }
+}
+
+#[handler]
+fn dashboard_missing() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The Ringback dashboard has not been built. Run `cargo xtask run` from the repository root.",
+    )
+        .into_response()
+}
+
+#[handler]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the database answers a ping.
+#[handler]
+async fn readyz(Data(state): Data<&AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(error = %error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+#[handler]
+fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}

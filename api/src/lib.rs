@@ -1,0 +1,15 @@
+//! The Ringback server as a library: the binary is a thin wrapper, and integration tests build the
+//! same application with [`build_app`].
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod phone_cli;
+pub mod secrets;
+pub mod state;
+
+pub use http::build_app;
+pub use state::AppState;

@@ -1,0 +1,56 @@
+//! `ringback phone normalize`: reads numbers one per line and prints, per line, how Ringback reads
+//! them (E.164 and number type) as JSON. Support staff use it to preview an import; it prints no
+//! caller key and stores nothing.
+
+use std::io::{BufRead, Write};
+
+use ringback_shared::phone::{self, Region};
+use serde::Serialize;
+
+/// One output line.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct NormalizedLine {
+    pub input: String,
+    pub e164: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Reads `input` line by line and writes one JSON object per line to `output`. Blank lines are
+/// skipped. Returns how many lines could not be normalised.
+pub fn normalize_lines(region: Region, input: impl BufRead, mut output: impl Write) -> std::io::Result<usize> {
+    let mut failures = 0;
+    for line in input.lines() {
+        let line = line?;
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let result = normalize_line(region, trimmed);
+        if result.error.is_some() {
+            failures += 1;
+        }
+        serde_json::to_writer(&mut output, &result)?;
+        output.write_all(b"\n")?;
+    }
+    output.flush()?;
+    Ok(failures)
+}
+
+fn normalize_line(region: Region, input: &str) -> NormalizedLine {
+    match phone::normalize(input, region) {
+        Ok(number) => NormalizedLine {
+            input: input.to_owned(),
+            e164: Some(number.e164.as_str().to_owned()),
+            kind: number.kind.map(|kind| kind.as_str().to_owned()),
+            error: None,
+        },
+        Err(error) => NormalizedLine {
+            input: input.to_owned(),
+            e164: None,
+            kind: None,
+            error: Some(error.to_string()),
+        },
+    }
+}

@@ -1,0 +1,205 @@
+//! The deployment's secrets: the caller-key pepper, the master key that wraps each clinic's data key,
+//! and the session signing secret.
+//!
+//! In production they come from configuration (`RINGBACK_PEPPER`, `RINGBACK_MASTER_KEY`,
+//! `RINGBACK_SESSION_SECRET`, 64 hex digits each). On the embedded default (SQLite in the data
+//! directory, no configuration) missing secrets are generated once into `secrets.toml` in the data
+//! directory with mode 0600, and the log says so. They are never generated for an external database:
+//! several instances would each invent different keys.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+
+use crate::config::{ConfigError, RawSettings};
+
+/// Length in bytes of every secret.
+const SECRET_LEN: usize = 32;
+
+/// Name of the generated secrets file inside the data directory.
+pub const SECRETS_FILE: &str = "secrets.toml";
+
+/// One 32-byte secret. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret([u8; SECRET_LEN]);
+
+impl Secret {
+    /// The secret's bytes.
+    pub fn expose(&self) -> &[u8; SECRET_LEN] {
+        &self.0
+    }
+
+    fn random() -> Self {
+        let mut bytes = [0u8; SECRET_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+
+    fn from_hex(value: &str) -> Result<Self, String> {
+        let bytes = hex::decode(value.trim()).map_err(|_| "expected 64 hexadecimal digits".to_owned())?;
+        let bytes: [u8; SECRET_LEN] = bytes
+            .try_into()
+            .map_err(|_| "expected 64 hexadecimal digits (32 bytes)".to_owned())?;
+        Ok(Self(bytes))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// The secrets the server needs.
+#[derive(Clone, Debug)]
+pub struct Secrets {
+    pub pepper: Secret,
+    pub master_key: Secret,
+    pub session_secret: Secret,
+}
+
+/// What [`Secrets::resolve`] did, so `serve` can log it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SecretsSource {
+    Configured,
+    LoadedFrom(PathBuf),
+    GeneratedInto(PathBuf),
+}
+
+const SECRET_NAMES: [&str; 3] = ["pepper", "master_key", "session_secret"];
+
+impl Secrets {
+    /// Takes secrets from configuration; for an embedded database, falls back to (and if need be
+    /// creates) the data directory's secrets file.
+    pub fn resolve(
+        settings: &RawSettings,
+        data_dir: &Path,
+        embedded_database: bool,
+    ) -> Result<(Self, SecretsSource), ConfigError> {
+        let configured = SECRET_NAMES.map(|name| settings.parse(name, Secret::from_hex));
+        let [pepper, master_key, session_secret] = configured;
+        if let (Some(pepper), Some(master_key), Some(session_secret)) = (pepper?, master_key?, session_secret?) {
+            let secrets = Self { pepper, master_key, session_secret };
+            return Ok((secrets, SecretsSource::Configured));
+        }
+        if !embedded_database {
+            let missing = SECRET_NAMES
+                .into_iter()
+                .find(|name| settings.value(name).is_none())
+                .unwrap_or("pepper");
+            return Err(ConfigError::Missing {
+                key: settings.origin(missing),
+                hint: "an external database needs its secrets configured (64 hex digits each)".to_owned(),
+            });
+        }
+        Self::from_data_dir(data_dir)
+    }
+
+    fn from_data_dir(data_dir: &Path) -> Result<(Self, SecretsSource), ConfigError> {
+        let path = data_dir.join(SECRETS_FILE);
+        if path.exists() {
+            return Ok((read_file(&path)?, SecretsSource::LoadedFrom(path)));
+        }
+        let secrets = Self {
+            pepper: Secret::random(),
+            master_key: Secret::random(),
+            session_secret: Secret::random(),
+        };
+        write_file(&path, &secrets)?;
+        Ok((secrets, SecretsSource::GeneratedInto(path)))
+    }
+}
+
+fn file_error(path: &Path, reason: impl ToString) -> ConfigError {
+    ConfigError::File {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Secrets, ConfigError> {
+    let text = fs::read_to_string(path).map_err(|e| file_error(path, e))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_error(path, e.message()))?;
+    let secret = |name: &str| -> Result<Secret, ConfigError> {
+        let value = table
+            .get(name)
+            .and_then(toml::Value::as_str)
+            .ok_or_else(|| file_error(path, format!("{name} is missing")))?;
+        Secret::from_hex(value).map_err(|reason| file_error(path, format!("{name}: {reason}")))
+    };
+    Ok(Secrets {
+        pepper: secret("pepper")?,
+        master_key: secret("master_key")?,
+        session_secret: secret("session_secret")?,
+    })
+}
+
+fn write_file(path: &Path, secrets: &Secrets) -> Result<(), ConfigError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| file_error(dir, e))?;
+    }
+    let body = format!(
+        "# Generated by Ringback for the embedded database. Keep private; losing it loses access to sealed data.\n\
+         pepper = \"{}\"\nmaster_key = \"{}\"\nsession_secret = \"{}\"\n",
+        hex::encode(secrets.pepper.expose()),
+        hex::encode(secrets.master_key.expose()),
+        hex::encode(secrets.session_secret.expose()),
+    );
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| file_error(path, e))?;
+    file.write_all(body.as_bytes()).map_err(|e| file_error(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> RawSettings {
+        RawSettings::load(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))).expect("settings")
+    }
+
+    #[test]
+    fn generates_private_file_once_then_reuses_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (first, source) = Secrets::resolve(&settings(&[]), dir.path(), true).expect("generate");
+        let path = dir.path().join(SECRETS_FILE);
+        assert_eq!(source, SecretsSource::GeneratedInto(path.clone()));
+        let mode = fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let (second, source) = Secrets::resolve(&settings(&[]), dir.path(), true).expect("load");
+        assert_eq!(source, SecretsSource::LoadedFrom(path));
+        assert_eq!(first.pepper, second.pepper);
+        assert_ne!(first.pepper, first.master_key);
+    }
+
+    #[test]
+    fn external_database_requires_configured_secrets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = Secrets::resolve(&settings(&[]), dir.path(), false).unwrap_err();
+        assert!(err.to_string().starts_with("RINGBACK_PEPPER is required"), "{err}");
+        assert!(!dir.path().join(SECRETS_FILE).exists());
+    }
+
+    #[test]
+    fn malformed_secret_names_itself_without_echoing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = Secrets::resolve(&settings(&[("RINGBACK_MASTER_KEY", "abc123")]), dir.path(), true).unwrap_err();
+        let message = err.to_string();
+        assert!(message.starts_with("RINGBACK_MASTER_KEY is malformed"), "{message}");
+        assert!(!message.contains("abc123"), "{message}");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let secret = Secret::from_hex(&"ab".repeat(32)).expect("hex");
+        assert_eq!(format!("{secret:?}"), "Secret(…)");
+    }
+}

@@ -1,0 +1,150 @@
+//! Test support: a fresh database per test, on SQLite (a temporary file) or on PostgreSQL (a new
+//! database on the server named by `RINGBACK_TEST_POSTGRES_URL`), and an app built around it.
+//!
+//! The PostgreSQL variant never skips: without the variable it fails and says how to provide one.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use poem::Endpoint;
+use ringback_api::config::{Config, DatabaseKind, RawSettings};
+use ringback_api::secrets::Secrets;
+use ringback_api::{AppState, build_app, db};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+/// A migrated database that exists only for one test.
+pub struct TestDb {
+    pub db: DatabaseConnection,
+    pub kind: DatabaseKind,
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// A fresh, migrated database of `kind`.
+    pub async fn new(kind: DatabaseKind) -> Self {
+        let test_db = match kind {
+            DatabaseKind::Sqlite => Self::sqlite().await,
+            DatabaseKind::Postgres => Self::postgres().await,
+        };
+        db::migrate(&test_db.db).await.expect("migrations apply");
+        test_db
+    }
+
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        let db = db::connect_url(&url, DatabaseKind::Sqlite).await.expect("sqlite connects");
+        Self {
+            db,
+            kind: DatabaseKind::Sqlite,
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    async fn postgres() -> Self {
+        let admin_url = std::env::var("RINGBACK_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!(
+                "RINGBACK_TEST_POSTGRES_URL is not set: the PostgreSQL tests need a server \
+                 (`cargo xtask test` starts one; or point it at a role with CREATEDB)"
+            )
+        });
+        let admin = db::connect_url(&admin_url, DatabaseKind::Postgres)
+            .await
+            .expect("PostgreSQL test server reachable");
+        let name = format!("ringback_test_{}", random_suffix());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let url = replace_database(&admin_url, &name);
+        let db = db::connect_url(&url, DatabaseKind::Postgres).await.expect("test database connects");
+        Self {
+            db,
+            kind: DatabaseKind::Postgres,
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        }
+    }
+
+    /// Closes the pool and drops a PostgreSQL test database.
+    pub async fn finish(self) {
+        self.db.close().await.ok();
+        if let Cleanup::Postgres { admin_url, name } = self.cleanup {
+            if let Ok(admin) = db::connect_url(&admin_url, DatabaseKind::Postgres).await {
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok();
+                admin.close().await.ok();
+            }
+        }
+    }
+
+    /// Runs `sql` and returns each row's columns as strings.
+    pub async fn query_strings(&self, sql: &str, columns: &[&str]) -> Vec<Vec<String>> {
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(backend, sql.to_owned()))
+            .await
+            .expect("query runs");
+        rows.iter()
+            .map(|row| {
+                columns
+                    .iter()
+                    .map(|column| row.try_get::<String>("", column).expect("string column"))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// An application serving this database, with its dashboard in `web_dir`.
+    pub fn app(&self, web_dir: &std::path::Path) -> impl Endpoint + use<> {
+        build_app(self.state(web_dir))
+    }
+
+    /// Application state around this database.
+    pub fn state(&self, web_dir: &std::path::Path) -> AppState {
+        let env = vec![
+            ("RINGBACK_DATABASE_URL".to_owned(), self.url.clone()),
+            ("RINGBACK_WEB_DIR".to_owned(), web_dir.display().to_string()),
+            ("RINGBACK_PEPPER".to_owned(), "11".repeat(32)),
+            ("RINGBACK_MASTER_KEY".to_owned(), "22".repeat(32)),
+            ("RINGBACK_SESSION_SECRET".to_owned(), "33".repeat(32)),
+        ];
+        let settings = RawSettings::load(env).expect("settings");
+        let config = Config::from_settings(&settings).expect("config");
+        let (secrets, _) = Secrets::resolve(&settings, &config.data_dir, false).expect("secrets");
+        AppState {
+            db: self.db.clone(),
+            config: Arc::new(config),
+            secrets: Arc::new(secrets),
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// `postgres://u:p@h:5432/postgres` with its database replaced by `name`.
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(head, _)| head);
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}

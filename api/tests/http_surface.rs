@@ -1,0 +1,110 @@
+//! The HTTP surface on both databases: health and readiness, the first GraphQL query, GraphiQL,
+//! and the dashboard's static files with the single-page-app fallback.
+
+mod common;
+
+use common::TestDb;
+use poem::http::StatusCode;
+use poem::test::TestClient;
+use ringback_api::config::DatabaseKind;
+use serde_json::{Value, json};
+
+/// A dashboard build stand-in: an index page and one asset.
+fn web_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("index.html"), "<!doctype html><title>Ringback</title>").expect("index");
+    std::fs::write(dir.path().join("app.js"), "console.log('ringback')").expect("asset");
+    dir
+}
+
+async fn graphql(client: &TestClient<impl poem::Endpoint>, query: &str) -> Value {
+    let response = client.post("/graphql").body_json(&json!({ "query": query })).send().await;
+    response.assert_status_is_ok();
+    let body = response.0.into_body().into_string().await.expect("body");
+    serde_json::from_str(&body).expect("json")
+}
+
+async fn serves_probes_graphql_and_dashboard(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = web_dir();
+    let client = TestClient::new(test_db.app(web.path()));
+
+    client.get("/healthz").send().await.assert_text("ok").await;
+    client.get("/readyz").send().await.assert_text("ready").await;
+
+    let info = graphql(&client, "{ serverInfo { name version database schemaVersion pendingMigrations } }").await;
+    let expected_engine = match kind {
+        DatabaseKind::Sqlite => "SQLITE",
+        DatabaseKind::Postgres => "POSTGRESQL",
+    };
+    let server_info = &info["data"]["serverInfo"];
+    assert_eq!(server_info["name"], "Ringback");
+    assert_eq!(server_info["database"], expected_engine);
+    assert_eq!(server_info["pendingMigrations"], 0);
+    let schema_version = server_info["schemaVersion"].as_str().expect("schema version");
+    assert!(schema_version.ends_with("_create_processed_webhooks"), "{schema_version}");
+
+    let graphiql = client.get("/graphql").send().await;
+    graphiql.assert_status_is_ok();
+    graphiql.assert_text_contains("graphiql").await;
+
+    client.get("/app.js").send().await.assert_text("console.log('ringback')").await;
+    for route in ["/", "/overview", "/settings/team"] {
+        let page = client.get(route).send().await;
+        page.assert_status_is_ok();
+        page.assert_text("<!doctype html><title>Ringback</title>").await;
+    }
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_serves_probes_graphql_and_dashboard() {
+    serves_probes_graphql_and_dashboard(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_serves_probes_graphql_and_dashboard() {
+    serves_probes_graphql_and_dashboard(DatabaseKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn bad_graphql_gets_a_clear_error_not_a_500() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = web_dir();
+    let client = TestClient::new(test_db.app(web.path()));
+    let response = graphql(&client, "{ serverInfo { noSuchField } }").await;
+    let message = response["errors"][0]["message"].as_str().expect("error message");
+    assert!(message.contains("noSuchField"), "{message}");
+
+    let too_deep = format!("{{ {}serverInfo {{ name }}{} }}", "__schema { types { fields { type { ".repeat(4), " } } } }".repeat(4));
+    let response = graphql(&client, &too_deep).await;
+    assert!(response["errors"].is_array(), "depth limit rejects: {response}");
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn oversized_graphql_body_is_refused_with_413() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = web_dir();
+    let client = TestClient::new(test_db.app(web.path()));
+    let huge = "x".repeat(ringback_api::http::MAX_GRAPHQL_BODY + 1);
+    let response = client
+        .post("/graphql")
+        .body_json(&json!({ "query": format!("{{ serverInfo {{ name }} }} # {huge}") }))
+        .send()
+        .await;
+    response.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn missing_dashboard_build_is_explained() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let empty = tempfile::tempdir().expect("tempdir");
+    let client = TestClient::new(test_db.app(empty.path()));
+    let response = client.get("/").send().await;
+    response.assert_status(StatusCode::SERVICE_UNAVAILABLE);
+    response.assert_text_contains("cargo xtask run").await;
+    client.get("/healthz").send().await.assert_status_is_ok();
+    test_db.finish().await;
+}

@@ -1,0 +1,121 @@
+//! Starts the real `ringback serve` on a free port with a temporary data directory (embedded SQLite)
+//! and the built dashboard, and stops it when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::{E2eError, workspace_root};
+
+/// How long the server may take to print its URL (it migrates a fresh database first).
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Line prefix `ringback serve` prints on stdout once it listens.
+const URL_PREFIX: &str = "Ringback dashboard: ";
+
+/// A running `ringback serve`.
+pub struct RingbackServer {
+    child: Child,
+    /// Base URL, ending in `/`.
+    pub url: String,
+    /// Temporary data directory (database, generated secrets, log).
+    pub data_dir: tempfile::TempDir,
+}
+
+impl RingbackServer {
+    /// Starts the binary with an empty embedded database and waits until it prints its URL.
+    pub fn start() -> Result<Self, E2eError> {
+        let binary = ringback_binary()?;
+        let web_dir = dashboard_dir()?;
+        let data_dir = tempfile::tempdir().map_err(|e| E2eError::Process(format!("tempdir: {e}")))?;
+        let log_path = data_dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).map_err(|e| E2eError::Process(format!("log file: {e}")))?;
+        let mut command = Command::new(&binary);
+        // Only what this harness sets: no database URL or config file leaks in from the caller.
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("RINGBACK_")) {
+            command.env_remove(name);
+        }
+        command
+            .arg("serve")
+            .env("RINGBACK_LISTEN", "127.0.0.1:0")
+            .env("RINGBACK_DATA_DIR", data_dir.path())
+            .env("RINGBACK_WEB_DIR", &web_dir)
+            .env("RINGBACK_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log);
+        let mut child = command
+            .spawn()
+            .map_err(|e| E2eError::Process(format!("cannot start {}: {e}", binary.display())))?;
+        let url = match wait_for_url(&mut child) {
+            Ok(url) => url,
+            Err(error) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                return Err(E2eError::Process(format!("{error}\nserver log:\n{log}")));
+            }
+        };
+        Ok(Self { child, url, data_dir })
+    }
+
+    /// The server's log so far (stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for RingbackServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads the child's stdout on a thread until the URL line appears or the deadline passes.
+fn wait_for_url(child: &mut Child) -> Result<String, String> {
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix(URL_PREFIX) {
+                let _ = sender.send(url.trim().to_owned());
+            }
+        }
+    });
+    receiver
+        .recv_timeout(START_TIMEOUT)
+        .map_err(|_| format!("ringback did not print its URL within {START_TIMEOUT:?}"))
+}
+
+/// The `ringback` binary: `RINGBACK_BIN`, or the one cargo built next to this test.
+pub fn ringback_binary() -> Result<PathBuf, E2eError> {
+    if let Ok(path) = std::env::var("RINGBACK_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    // Test executables live in <target>/<profile>/deps/; binaries one level up.
+    let candidate = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(|dir| dir.join("ringback")));
+    match candidate {
+        Some(path) if path.is_file() => Ok(path),
+        _ => Err(E2eError::Missing(
+            "the ringback binary; build it with `cargo build -p ringback-api` (cargo xtask test does)".to_owned(),
+        )),
+    }
+}
+
+/// The built dashboard: `RINGBACK_E2E_WEB_DIR`, or `web/dist` in the repository.
+pub fn dashboard_dir() -> Result<PathBuf, E2eError> {
+    let dir = std::env::var("RINGBACK_E2E_WEB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("web").join("dist"));
+    if dir.join("index.html").is_file() {
+        Ok(dir)
+    } else {
+        Err(E2eError::Missing(format!(
+            "the built dashboard in {}; build it with `trunk build --release` (cargo xtask test does)",
+            dir.display()
+        )))
+    }
+}

@@ -1,0 +1,31 @@
+//! `calls`: inbound and outbound calls, identified by caller key and masked tail only.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "calls")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub clinic_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub provider: String,
+    pub external_id: String,
+    pub direction: String,
+    pub status: String,
+    pub missed: bool,
+    pub caller_key: String,
+    pub caller_tail: String,
+    pub number_kind: Option<String>,
+    pub started_at: DateTimeUtc,
+    pub answered_at: Option<DateTimeUtc>,
+    pub ended_at: Option<DateTimeUtc>,
+    pub text_back_status: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,26 @@
+//! `clinics`: the tenant root and its settings.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "clinics")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub time_zone: String,
+    pub default_region: String,
+    pub currency: String,
+    pub attribution_window_days: i32,
+    pub privacy_mode: String,
+    pub conversation_retention_days: i32,
+    pub wrapped_data_key: Option<Vec<u8>>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,54 @@
+//! Ringback's schema migrations, for SQLite (embedded) and PostgreSQL (production).
+//!
+//! One file per step, named `mYYYYMMDD_HHMMSS_verb_table.rs`, applied in order. Every tenant table
+//! carries `clinic_id`, and every index on a tenant table leads with it, so the data can later be
+//! sharded by clinic. No column holds a raw phone number: callers are stored as keyed hashes and
+//! masked tails, and a number that must be kept lives sealed (AES-256-GCM) in a binary column.
+
+pub use sea_orm_migration::prelude::*;
+
+mod columns;
+mod m20261122_090000_create_clinics;
+mod m20261122_090100_create_users;
+mod m20261122_090200_create_memberships;
+mod m20261122_090300_create_calls;
+mod m20261122_090400_create_appointments;
+mod m20261122_090500_create_attributions;
+mod m20261122_090600_create_daily_metrics;
+mod m20261122_090700_create_job_outbox;
+mod m20261122_090800_create_audit_log;
+mod m20261122_090900_create_processed_webhooks;
+
+/// Applies every migration in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_090000_create_clinics::Migration),
+            Box::new(m20261122_090100_create_users::Migration),
+            Box::new(m20261122_090200_create_memberships::Migration),
+            Box::new(m20261122_090300_create_calls::Migration),
+            Box::new(m20261122_090400_create_appointments::Migration),
+            Box::new(m20261122_090500_create_attributions::Migration),
+            Box::new(m20261122_090600_create_daily_metrics::Migration),
+            Box::new(m20261122_090700_create_job_outbox::Migration),
+            Box::new(m20261122_090800_create_audit_log::Migration),
+            Box::new(m20261122_090900_create_processed_webhooks::Migration),
+        ]
+    }
+}
+
+/// The tables that hold one clinic's data. Each has a `clinic_id` column that every index leads
+/// with; later migrations add row-level security to exactly this list.
+pub const TENANT_TABLES: &[&str] = &[
+    "memberships",
+    "calls",
+    "appointments",
+    "attributions",
+    "daily_metrics",
+    "job_outbox",
+    "audit_log",
+    "processed_webhooks",
+];

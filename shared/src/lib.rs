@@ -1,0 +1,12 @@
+//! Ringback's pure domain core, compiled for the server (x86_64) and the dashboard (wasm32).
+//!
+//! Nothing here performs I/O: every rule that both sides must agree on lives in this crate, so the
+//! browser and the server can never compute different answers.
+
+pub mod attribution;
+pub mod caller_key;
+pub mod ids;
+pub mod metrics;
+#[cfg(feature = "phone")]
+pub mod phone;
+pub mod seal;

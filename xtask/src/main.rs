@@ -1,0 +1,167 @@
+//! Developer commands for a fresh machine, run from the repository root:
+//!
+//! - `cargo xtask run`: builds the dashboard and serves Ringback on embedded SQLite.
+//! - `cargo xtask test`: the whole suite (lint, unit, integration on SQLite and PostgreSQL, WASM
+//!   vectors under Node, end-to-end in headless Chromium).
+//! - `cargo xtask wasm-size`: the release WASM size, with and without the number check.
+//!
+//! Each installs what is missing (the wasm32 target, wasm-bindgen-cli and Trunk at pinned versions,
+//! binaryen from the npm registry, Chromium and chromedriver through apt when root, a PostgreSQL
+//! role and database) or stops with a message naming what is missing and how to get it.
+
+mod postgres;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// A failed step, with what to do about it.
+#[derive(Debug)]
+pub struct TaskError(pub String);
+
+impl std::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub type TaskResult<T = ()> = Result<T, TaskError>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(),
+        Some("test") => test(),
+        Some("wasm-size") => wasm_size(),
+        _ => {
+            eprintln!("usage: cargo xtask <run | test | wasm-size>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("\nxtask: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Prints a step heading, so long logs show where time goes.
+pub fn step(title: &str) {
+    println!("\n==> {title}");
+}
+
+/// Runs `command` from the repository root and fails if it does.
+pub fn run_command(command: &mut Command) -> TaskResult {
+    command.current_dir(root());
+    let shown = format!("{command:?}");
+    let status = command
+        .status()
+        .map_err(|e| TaskError(format!("cannot run {shown}: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(TaskError(format!("{shown} failed ({status})")))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+}
+
+fn build_dashboard(extra_args: &[&str]) -> TaskResult {
+    step("Building the dashboard (trunk build --release, offline)");
+    let mut trunk = tools::trunk_command();
+    trunk.args(["build", "--release"]).args(extra_args);
+    run_command(&mut trunk)
+}
+
+fn run() -> TaskResult {
+    tools::ensure_build_tools()?;
+    build_dashboard(&[])?;
+    step("Starting Ringback on embedded SQLite (Ctrl-C stops it)");
+    run_command(cargo().args(["run", "--release", "-p", "ringback-api", "--bin", "ringback", "--", "serve"]))
+}
+
+fn test() -> TaskResult {
+    tools::ensure_build_tools()?;
+    tools::ensure_browser()?;
+    let postgres_url = postgres::ensure_test_server()?;
+
+    step("Formatting and lints (cargo fmt --check, clippy -D warnings on both targets)");
+    run_command(cargo().args(["fmt", "--all", "--check"]))?;
+    run_command(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
+    run_command(cargo().args([
+        "clippy",
+        "-p",
+        "ringback-web",
+        "-p",
+        "ringback-shared",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    build_dashboard(&[])?;
+
+    step("Unit, integration (SQLite and PostgreSQL) and end-to-end tests");
+    run_command(cargo().args(["build", "-p", "ringback-api", "--bin", "ringback"]))?;
+    run_command(
+        cargo()
+            .args(["test", "--no-fail-fast"])
+            .env("RINGBACK_TEST_POSTGRES_URL", &postgres_url),
+    )?;
+
+    step("Shared test vectors under wasm32 (wasm-bindgen-test on Node)");
+    run_command(
+        cargo()
+            .args(["test", "-p", "ringback-shared", "--target", "wasm32-unknown-unknown", "--test", "vectors"])
+            .env("PATH", tools::path_with_tools()),
+    )?;
+    println!("\nAll tests passed.");
+    Ok(())
+}
+
+fn wasm_size() -> TaskResult {
+    tools::ensure_build_tools()?;
+    let with = measure_dashboard(&[])?;
+    let without = measure_dashboard(&["--no-default-features"])?;
+    println!("\nrelease WASM with the number check:    {:>8} bytes raw, {:>8} bytes gzipped", with.0, with.1);
+    println!("release WASM without the number check: {:>8} bytes raw, {:>8} bytes gzipped", without.0, without.1);
+    println!(
+        "the libphonenumber port adds:           {:>8} bytes raw, {:>8} bytes gzipped",
+        with.0.saturating_sub(without.0),
+        with.1.saturating_sub(without.1)
+    );
+    build_dashboard(&[])
+}
+
+/// Builds the dashboard with `args` and returns the WASM size (raw, gzipped at level 9).
+fn measure_dashboard(args: &[&str]) -> TaskResult<(u64, u64)> {
+    build_dashboard(args)?;
+    let dist = root().join("web").join("dist");
+    let wasm = std::fs::read_dir(&dist)
+        .map_err(|e| TaskError(format!("{}: {e}", dist.display())))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+        .ok_or_else(|| TaskError(format!("no .wasm in {}", dist.display())))?;
+    let raw = std::fs::metadata(&wasm).map_err(|e| TaskError(e.to_string()))?.len();
+    let output = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(&wasm)
+        .output()
+        .map_err(|e| TaskError(format!("gzip: {e}")))?;
+    Ok((raw, output.stdout.len() as u64))
+}
