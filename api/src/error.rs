@@ -66,8 +66,7 @@ impl ErrorExtensions for ApiError {
     }
 }
 
-impl From<ApiError> for async_graphql::Error {
-    fn from(error: ApiError) -> Self {
-        error.extend()
-    }
+/// Converts any error the API layer knows into a GraphQL error carrying `extensions.code`.
+pub fn graphql_error(error: impl Into<ApiError>) -> async_graphql::Error {
+    error.into().extend()
 }

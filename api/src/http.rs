@@ -1,13 +1,14 @@
 //! The HTTP surface: health and readiness probes, the GraphQL endpoint (GraphiQL on GET), and the
 //! built dashboard as static files with a single-page-app fallback so that every route reloads.
 
+use std::sync::Arc;
+
 use async_graphql::http::GraphiQLSource;
 use async_graphql_poem::GraphQL;
 use poem::endpoint::StaticFilesEndpoint;
 use poem::http::StatusCode;
-use poem::middleware::SizeLimit;
 use poem::web::{Data, Html};
-use poem::{Endpoint, EndpointExt, IntoResponse, Response, Route, get, handler};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 
 use crate::graphql::build_schema;
 use crate::state::AppState;
@@ -18,13 +19,21 @@ pub const MAX_GRAPHQL_BODY: usize = 256 * 1024;
 /// Builds the whole application for `state`; the binary and the tests serve exactly this.
 pub fn build_app(state: AppState) -> impl Endpoint {
     let schema = build_schema(state.clone());
-    let graphql = get(graphiql).post(GraphQL::new(schema).with(SizeLimit::new(MAX_GRAPHQL_BODY)));
+    let graphql = get(graphiql).post(GraphQL::new(schema).around(|endpoint, request| limit_body(endpoint, request, MAX_GRAPHQL_BODY)));
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/graphql", graphql)
         .nest("/", dashboard(&state))
         .data(state)
+}
+
+/// Reads the request body up to `limit` bytes, whether or not it declares its length, and answers
+/// 413 beyond that; the endpoint then sees the buffered body.
+async fn limit_body<E: Endpoint>(endpoint: Arc<E>, mut request: Request, limit: usize) -> poem::Result<Response> {
+    let body = request.take_body().into_bytes_limit(limit).await?;
+    request.set_body(body);
+    endpoint.call(request).await.map(IntoResponse::into_response)
 }
 
 /// The dashboard's static files, or a page explaining how to build it when they are missing.

@@ -16,7 +16,7 @@ pub struct Model {
     pub missed: bool,
     pub caller_key: String,
     pub caller_tail: String,
-    pub number_kind: Option<String>,
+    pub line_type: Option<String>,
     pub started_at: DateTimeUtc,
     pub answered_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,

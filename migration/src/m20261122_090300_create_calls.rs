@@ -24,7 +24,7 @@ impl MigrationTrait for Migration {
                     .col(boolean("missed"))
                     .col(string_len("caller_key", 80))
                     .col(string_len("caller_tail", 32))
-                    .col(string_len_null("number_kind", 32))
+                    .col(string_len_null("line_type", 32))
                     .col(timestamp_with_time_zone("started_at"))
                     .col(timestamp_with_time_zone_null("answered_at"))
                     .col(timestamp_with_time_zone_null("ended_at"))

@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, Object, SimpleObject};
 
 use crate::config::DatabaseKind;
 use crate::db;
-use crate::error::ApiError;
+use crate::error::graphql_error;
 use crate::state::AppState;
 
 /// The database engine behind this server.
@@ -47,8 +47,8 @@ impl ServerInfoQuery {
     /// What this server is, and the state of its database schema.
     async fn server_info(&self, ctx: &Context<'_>) -> async_graphql::Result<ServerInfo> {
         let state = ctx.data::<AppState>()?;
-        let schema_version = db::schema_version(&state.db).await.map_err(ApiError::from)?;
-        let pending = db::pending_migrations(&state.db).await.map_err(ApiError::from)?;
+        let schema_version = db::schema_version(&state.db).await.map_err(graphql_error)?;
+        let pending = db::pending_migrations(&state.db).await.map_err(graphql_error)?;
         Ok(ServerInfo {
             name: "Ringback".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
