@@ -16,7 +16,11 @@ use crate::state::AppState;
 use crate::{build_app, phone_cli};
 
 #[derive(Parser, Debug)]
-#[command(name = "ringback", version, about = "Turns missed calls into booked appointments.")]
+#[command(
+    name = "ringback",
+    version,
+    about = "Turns missed calls into booked appointments."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -112,7 +116,8 @@ async fn migrate() -> Result<(), CliError> {
 
 async fn serve() -> Result<(), CliError> {
     let (settings, config) = load_config()?;
-    let (secrets, source) = Secrets::resolve(&settings, &config.data_dir, config.embedded_database)?;
+    let (secrets, source) =
+        Secrets::resolve(&settings, &config.data_dir, config.embedded_database)?;
     log_secrets_source(&source);
     let db = db::connect(&config).await?;
     if config.embedded_database {
@@ -120,7 +125,11 @@ async fn serve() -> Result<(), CliError> {
     } else if db::pending_migrations(&db).await? > 0 {
         tracing::warn!("the database has pending migrations; run `ringback migrate`");
     }
-    tracing::info!(database = config.database_kind.label(), embedded = config.embedded_database, "database ready");
+    tracing::info!(
+        database = config.database_kind.label(),
+        embedded = config.embedded_database,
+        "database ready"
+    );
     let state = AppState {
         db,
         config: Arc::new(config.clone()),
@@ -146,7 +155,9 @@ async fn serve() -> Result<(), CliError> {
 fn log_secrets_source(source: &SecretsSource) {
     match source {
         SecretsSource::Configured => tracing::info!("secrets taken from configuration"),
-        SecretsSource::LoadedFrom(path) => tracing::info!(path = %path.display(), "secrets loaded from the data directory"),
+        SecretsSource::LoadedFrom(path) => {
+            tracing::info!(path = %path.display(), "secrets loaded from the data directory")
+        }
         SecretsSource::GeneratedInto(path) => tracing::warn!(
             path = %path.display(),
             "generated new secrets for the embedded database (file mode 0600); back this file up"

@@ -83,7 +83,9 @@ impl RawSettings {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
         for (key, value) in table {
             let known = known_key(&key).ok_or_else(|| unknown(&key))?;
             let value = match value {
@@ -240,7 +242,10 @@ impl Config {
         let embedded_database = explicit_url.is_none();
         let (database_url, database_kind) = explicit_url.unwrap_or_else(|| {
             let file = data_dir.join("ringback.db");
-            (format!("sqlite://{}?mode=rwc", file.display()), DatabaseKind::Sqlite)
+            (
+                format!("sqlite://{}?mode=rwc", file.display()),
+                DatabaseKind::Sqlite,
+            )
         });
         let log_filter = settings
             .value("log")
@@ -304,7 +309,10 @@ mod tests {
     fn malformed_setting_names_itself() {
         let err = config(&[("RINGBACK_LISTEN", "not-an-address")]).unwrap_err();
         let message = err.to_string();
-        assert!(message.starts_with("RINGBACK_LISTEN is malformed"), "{message}");
+        assert!(
+            message.starts_with("RINGBACK_LISTEN is malformed"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -317,7 +325,8 @@ mod tests {
 
     #[test]
     fn unknown_variable_is_reported() {
-        let settings = RawSettings::load(env(&[("RINGBACK_LISTN", "127.0.0.1:1")])).expect("settings");
+        let settings =
+            RawSettings::load(env(&[("RINGBACK_LISTN", "127.0.0.1:1")])).expect("settings");
         assert_eq!(settings.unknown_env, vec!["RINGBACK_LISTN".to_owned()]);
     }
 
@@ -328,16 +337,27 @@ mod tests {
         std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").expect("write");
         let path = file.display().to_string();
         let err = config(&[("RINGBACK_CONFIG", &path)]).unwrap_err();
-        assert!(err.to_string().starts_with("lisen is not a setting"), "{err}");
+        assert!(
+            err.to_string().starts_with("lisen is not a setting"),
+            "{err}"
+        );
     }
 
     #[test]
     fn environment_overrides_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("ringback.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nweb_dir = \"/srv/web\"\n").expect("write");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nweb_dir = \"/srv/web\"\n",
+        )
+        .expect("write");
         let path = file.display().to_string();
-        let config = config(&[("RINGBACK_CONFIG", &path), ("RINGBACK_LISTEN", "127.0.0.1:9001")]).expect("config");
+        let config = config(&[
+            ("RINGBACK_CONFIG", &path),
+            ("RINGBACK_LISTEN", "127.0.0.1:9001"),
+        ])
+        .expect("config");
         assert_eq!(config.listen.port(), 9001);
         assert_eq!(config.web_dir, PathBuf::from("/srv/web"));
     }
@@ -349,12 +369,18 @@ mod tests {
         std::fs::write(&file, "public_url = \"ftp://example\"\n").expect("write");
         let path = file.display().to_string();
         let err = config(&[("RINGBACK_CONFIG", &path)]).unwrap_err();
-        assert!(err.to_string().starts_with("public_url is malformed"), "{err}");
+        assert!(
+            err.to_string().starts_with("public_url is malformed"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unreadable_file_names_the_path() {
         let err = config(&[("RINGBACK_CONFIG", "/nonexistent/ringback.toml")]).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/ringback.toml"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/ringback.toml"),
+            "{err}"
+        );
     }
 }

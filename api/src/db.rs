@@ -52,10 +52,12 @@ pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnec
     if kind == DatabaseKind::Sqlite && url.contains(":memory:") {
         options.max_connections(1).min_connections(1);
     }
-    Database::connect(options).await.map_err(|source| DbError::Connect {
-        kind: kind.label(),
-        source,
-    })
+    Database::connect(options)
+        .await
+        .map_err(|source| DbError::Connect {
+            kind: kind.label(),
+            source,
+        })
 }
 
 /// Applies every pending migration.

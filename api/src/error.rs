@@ -62,7 +62,8 @@ impl From<DbError> for ApiError {
 
 impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
-        async_graphql::Error::new(self.to_string()).extend_with(|_, extensions| extensions.set("code", self.code()))
+        async_graphql::Error::new(self.to_string())
+            .extend_with(|_, extensions| extensions.set("code", self.code()))
     }
 }
 

@@ -19,7 +19,10 @@ pub const MAX_GRAPHQL_BODY: usize = 256 * 1024;
 /// Builds the whole application for `state`; the binary and the tests serve exactly this.
 pub fn build_app(state: AppState) -> impl Endpoint {
     let schema = build_schema(state.clone());
-    let graphql = get(graphiql).post(GraphQL::new(schema).around(|endpoint, request| limit_body(endpoint, request, MAX_GRAPHQL_BODY)));
+    let graphql = get(graphiql).post(
+        GraphQL::new(schema)
+            .around(|endpoint, request| limit_body(endpoint, request, MAX_GRAPHQL_BODY)),
+    );
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
@@ -30,10 +33,17 @@ pub fn build_app(state: AppState) -> impl Endpoint {
 
 /// Reads the request body up to `limit` bytes, whether or not it declares its length, and answers
 /// 413 beyond that; the endpoint then sees the buffered body.
-async fn limit_body<E: Endpoint>(endpoint: Arc<E>, mut request: Request, limit: usize) -> poem::Result<Response> {
+async fn limit_body<E: Endpoint>(
+    endpoint: Arc<E>,
+    mut request: Request,
+    limit: usize,
+) -> poem::Result<Response> {
     let body = request.take_body().into_bytes_limit(limit).await?;
     request.set_body(body);
-    endpoint.call(request).await.map(IntoResponse::into_response)
+    endpoint
+        .call(request)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 /// The dashboard's static files, or a page explaining how to build it when they are missing.

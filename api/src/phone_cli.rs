@@ -19,7 +19,11 @@ pub struct NormalizedLine {
 
 /// Reads `input` line by line and writes one JSON object per line to `output`. Blank lines are
 /// skipped. Returns how many lines could not be normalised.
-pub fn normalize_lines(region: Region, input: impl BufRead, mut output: impl Write) -> std::io::Result<usize> {
+pub fn normalize_lines(
+    region: Region,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> std::io::Result<usize> {
     let mut failures = 0;
     for line in input.lines() {
         let line = line?;

@@ -23,7 +23,9 @@ const ALL_TABLES: &[&str] = &[
 
 fn columns_sql(kind: DatabaseKind, table: &str) -> String {
     match kind {
-        DatabaseKind::Sqlite => format!("SELECT name, lower(type) AS type FROM pragma_table_info('{table}')"),
+        DatabaseKind::Sqlite => {
+            format!("SELECT name, lower(type) AS type FROM pragma_table_info('{table}')")
+        }
         DatabaseKind::Postgres => format!(
             "SELECT column_name::text AS name, data_type::text AS type FROM information_schema.columns \
              WHERE table_schema = 'public' AND table_name = '{table}'"
@@ -48,19 +50,31 @@ fn leading_index_columns_sql(kind: DatabaseKind, table: &str) -> String {
 async fn tables_have_expected_shape(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     for table in ALL_TABLES {
-        let columns = test_db.query_strings(&columns_sql(kind, table), &["name", "type"]).await;
+        let columns = test_db
+            .query_strings(&columns_sql(kind, table), &["name", "type"])
+            .await;
         assert!(!columns.is_empty(), "{table} exists on {kind:?}");
         for column in &columns {
             assert_no_raw_number_column(table, &column[0], &column[1]);
         }
         if TENANT_TABLES.contains(table) {
-            assert!(columns.iter().any(|c| c[0] == "clinic_id"), "{table} has clinic_id");
+            assert!(
+                columns.iter().any(|c| c[0] == "clinic_id"),
+                "{table} has clinic_id"
+            );
             let indexes = test_db
-                .query_strings(&leading_index_columns_sql(kind, table), &["index_name", "first_column"])
+                .query_strings(
+                    &leading_index_columns_sql(kind, table),
+                    &["index_name", "first_column"],
+                )
                 .await;
             assert!(!indexes.is_empty(), "{table} has indexes on {kind:?}");
             for index in indexes {
-                assert_eq!(index[1], "clinic_id", "index {} on {table} must lead with clinic_id", index[0]);
+                assert_eq!(
+                    index[1], "clinic_id",
+                    "index {} on {table} must lead with clinic_id",
+                    index[0]
+                );
             }
         }
     }
@@ -69,19 +83,34 @@ async fn tables_have_expected_shape(kind: DatabaseKind) {
 
 /// Column names that would suggest a stored number; only the sealed (binary) form is allowed.
 fn assert_no_raw_number_column(table: &str, name: &str, column_type: &str) {
-    let suspicious = ["phone", "number", "msisdn", "e164", "from", "to_"].iter().any(|word| name.contains(word));
+    let suspicious = ["phone", "number", "msisdn", "e164", "from", "to_"]
+        .iter()
+        .any(|word| name.contains(word));
     if name == "sealed_number" {
-        assert!(column_type.contains("blob") || column_type.contains("bytea"), "{table}.{name} is binary");
+        assert!(
+            column_type.contains("blob") || column_type.contains("bytea"),
+            "{table}.{name} is binary"
+        );
     } else {
-        assert!(!suspicious, "{table}.{name} looks like it could hold a raw phone number");
+        assert!(
+            !suspicious,
+            "{table}.{name} looks like it could hold a raw phone number"
+        );
     }
 }
 
 async fn migrations_are_reversible(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
-    assert!(Migrator::get_pending_migrations(&test_db.db).await.expect("pending").is_empty());
+    assert!(
+        Migrator::get_pending_migrations(&test_db.db)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
     Migrator::down(&test_db.db, None).await.expect("down");
-    let applied = Migrator::get_applied_migrations(&test_db.db).await.expect("applied");
+    let applied = Migrator::get_applied_migrations(&test_db.db)
+        .await
+        .expect("applied");
     assert!(applied.is_empty(), "everything rolled back on {kind:?}");
     Migrator::up(&test_db.db, None).await.expect("up again");
     test_db.finish().await;

@@ -6,7 +6,9 @@ use std::path::Path;
 
 #[test]
 fn committed_schema_matches_the_code() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("schema.graphql");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("schema.graphql");
     let generated = ringback_api::graphql::sdl();
     if std::env::var_os("RINGBACK_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).expect("write schema.graphql");

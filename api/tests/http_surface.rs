@@ -12,7 +12,11 @@ use serde_json::{Value, json};
 /// A dashboard build stand-in: an index page and one asset.
 fn web_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("index.html"), "<!doctype html><title>Ringback</title>").expect("index");
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>Ringback</title>",
+    )
+    .expect("index");
     std::fs::write(dir.path().join("app.js"), "console.log('ringback')").expect("asset");
     dir
 }
@@ -22,7 +26,11 @@ async fn body_text(response: poem::test::TestResponse) -> String {
 }
 
 async fn graphql(client: &TestClient<impl poem::Endpoint>, query: &str) -> Value {
-    let response = client.post("/graphql").body_json(&json!({ "query": query })).send().await;
+    let response = client
+        .post("/graphql")
+        .body_json(&json!({ "query": query }))
+        .send()
+        .await;
     response.assert_status_is_ok();
     serde_json::from_str(&body_text(response).await).expect("json")
 }
@@ -33,9 +41,18 @@ async fn serves_probes_graphql_and_dashboard(kind: DatabaseKind) {
     let client = TestClient::new(test_db.app(web.path()));
 
     client.get("/healthz").send().await.assert_text("ok").await;
-    client.get("/readyz").send().await.assert_text("ready").await;
+    client
+        .get("/readyz")
+        .send()
+        .await
+        .assert_text("ready")
+        .await;
 
-    let info = graphql(&client, "{ serverInfo { name version database schemaVersion pendingMigrations } }").await;
+    let info = graphql(
+        &client,
+        "{ serverInfo { name version database schemaVersion pendingMigrations } }",
+    )
+    .await;
     let expected_engine = match kind {
         DatabaseKind::Sqlite => "SQLITE",
         DatabaseKind::Postgres => "POSTGRESQL",
@@ -44,18 +61,34 @@ async fn serves_probes_graphql_and_dashboard(kind: DatabaseKind) {
     assert_eq!(server_info["name"], "Ringback");
     assert_eq!(server_info["database"], expected_engine);
     assert_eq!(server_info["pendingMigrations"], 0);
-    let schema_version = server_info["schemaVersion"].as_str().expect("schema version");
-    assert!(schema_version.ends_with("_create_processed_webhooks"), "{schema_version}");
+    let schema_version = server_info["schemaVersion"]
+        .as_str()
+        .expect("schema version");
+    assert!(
+        schema_version.ends_with("_create_processed_webhooks"),
+        "{schema_version}"
+    );
 
     let graphiql = client.get("/graphql").send().await;
     graphiql.assert_status_is_ok();
-    assert!(body_text(graphiql).await.to_lowercase().contains("graphiql"));
+    assert!(
+        body_text(graphiql)
+            .await
+            .to_lowercase()
+            .contains("graphiql")
+    );
 
-    client.get("/app.js").send().await.assert_text("console.log('ringback')").await;
+    client
+        .get("/app.js")
+        .send()
+        .await
+        .assert_text("console.log('ringback')")
+        .await;
     for route in ["/", "/overview", "/settings/team"] {
         let page = client.get(route).send().await;
         page.assert_status_is_ok();
-        page.assert_text("<!doctype html><title>Ringback</title>").await;
+        page.assert_text("<!doctype html><title>Ringback</title>")
+            .await;
     }
     test_db.finish().await;
 }
@@ -76,7 +109,9 @@ async fn bad_graphql_gets_a_clear_error_not_a_500() {
     let web = web_dir();
     let client = TestClient::new(test_db.app(web.path()));
     let response = graphql(&client, "{ serverInfo { noSuchField } }").await;
-    let message = response["errors"][0]["message"].as_str().expect("error message");
+    let message = response["errors"][0]["message"]
+        .as_str()
+        .expect("error message");
     assert!(message.contains("noSuchField"), "{message}");
 
     let too_deep = format!(
@@ -85,8 +120,13 @@ async fn bad_graphql_gets_a_clear_error_not_a_500() {
         "} ".repeat(12)
     );
     let response = graphql(&client, &too_deep).await;
-    let message = response["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("nested too deep"), "depth limit rejects: {response}");
+    let message = response["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("nested too deep"),
+        "depth limit rejects: {response}"
+    );
     test_db.finish().await;
 }
 

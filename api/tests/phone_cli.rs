@@ -21,7 +21,11 @@ fn normalize(region: &str, input: &str) -> Vec<Value> {
         .write_all(input.as_bytes())
         .expect("write stdin");
     let output = child.wait_with_output().expect("ringback finishes");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
     assert!(!stdout.contains("v1:"), "no caller key is printed");
     stdout
@@ -32,7 +36,10 @@ fn normalize(region: &str, input: &str) -> Vec<Value> {
 
 #[test]
 fn reads_national_and_international_forms() {
-    let lines = normalize("GB", "07700 900123\n+44 7700 900456\n\n0044 (0)7700 900789\n");
+    let lines = normalize(
+        "GB",
+        "07700 900123\n+44 7700 900456\n\n0044 (0)7700 900789\n",
+    );
     assert_eq!(lines.len(), 3, "blank lines are skipped");
     assert_eq!(lines[0]["input"], "07700 900123");
     assert_eq!(lines[0]["e164"], "+447700900123");
@@ -57,7 +64,10 @@ fn invalid_lines_get_an_error_without_echoing_the_number_in_it() {
         assert_eq!(line["type"], Value::Null);
         let error = line["error"].as_str().expect("error message");
         assert!(!error.is_empty());
-        assert!(!error.contains("0770"), "the error does not repeat the input: {error}");
+        assert!(
+            !error.contains("0770"),
+            "the error does not repeat the input: {error}"
+        );
     }
 }
 

@@ -42,7 +42,8 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a headless Chromium session.
     pub async fn start() -> Result<Self, E2eError> {
         let chromium = find_program("CHROME_BIN", "/usr/bin/chromium", "chromium")?;
-        let chromedriver = find_program("CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver")?;
+        let chromedriver =
+            find_program("CHROMEDRIVER", "/usr/bin/chromedriver", "chromium-driver")?;
         let port = free_port()?;
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
@@ -52,14 +53,18 @@ impl Browser {
             .map_err(|e| E2eError::Process(format!("cannot start chromedriver: {e}")))?;
         let mut guard = DriverGuard(Some(driver));
         wait_for_port(port)?;
-        let profile = tempfile::tempdir().map_err(|e| E2eError::Process(format!("tempdir: {e}")))?;
+        let profile =
+            tempfile::tempdir().map_err(|e| E2eError::Process(format!("tempdir: {e}")))?;
         let capabilities = capabilities(&chromium, &profile);
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .map_err(|e| E2eError::WebDriver(format!("cannot open a session: {e}")))?;
-        let driver = guard.0.take().ok_or_else(|| E2eError::Process("driver lost".to_owned()))?;
+        let driver = guard
+            .0
+            .take()
+            .ok_or_else(|| E2eError::Process("driver lost".to_owned()))?;
         Ok(Self {
             client,
             driver,
@@ -83,7 +88,8 @@ impl Browser {
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf, E2eError> {
         let png = self.client.screenshot().await?;
         let dir = artifacts_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| E2eError::Process(format!("artefacts dir: {e}")))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| E2eError::Process(format!("artefacts dir: {e}")))?;
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).map_err(|e| E2eError::Process(format!("screenshot: {e}")))?;
         Ok(path)
@@ -143,7 +149,8 @@ fn find_program(variable: &str, default: &str, package: &str) -> Result<PathBuf,
 }
 
 fn free_port() -> Result<u16, E2eError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| E2eError::Process(format!("free port: {e}")))?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| E2eError::Process(format!("free port: {e}")))?;
     listener
         .local_addr()
         .map(|addr| addr.port())
@@ -169,11 +176,21 @@ fn wait_for_port(port: u16) -> Result<(), E2eError> {
 struct BrowserLog;
 
 impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
+        (
+            http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
     }
 }

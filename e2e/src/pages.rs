@@ -24,7 +24,10 @@ impl<'a> StatusPage<'a> {
         Ok(page)
     }
 
-    async fn wait_for_test_id(&self, test_id: &str) -> Result<fantoccini::elements::Element, E2eError> {
+    async fn wait_for_test_id(
+        &self,
+        test_id: &str,
+    ) -> Result<fantoccini::elements::Element, E2eError> {
         let selector = format!("[data-testid=\"{test_id}\"]");
         self.client
             .wait()
@@ -55,7 +58,9 @@ impl<'a> StatusPage<'a> {
                 return Ok(text);
             }
             if std::time::Instant::now() > deadline {
-                return Err(E2eError::Assertion("the number check never answered".to_owned()));
+                return Err(E2eError::Assertion(
+                    "the number check never answered".to_owned(),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

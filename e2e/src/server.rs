@@ -29,9 +29,11 @@ impl RingbackServer {
     pub fn start() -> Result<Self, E2eError> {
         let binary = ringback_binary()?;
         let web_dir = dashboard_dir()?;
-        let data_dir = tempfile::tempdir().map_err(|e| E2eError::Process(format!("tempdir: {e}")))?;
+        let data_dir =
+            tempfile::tempdir().map_err(|e| E2eError::Process(format!("tempdir: {e}")))?;
         let log_path = data_dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).map_err(|e| E2eError::Process(format!("log file: {e}")))?;
+        let log = std::fs::File::create(&log_path)
+            .map_err(|e| E2eError::Process(format!("log file: {e}")))?;
         let mut command = Command::new(&binary);
         // Only what this harness sets: no database URL or config file leaks in from the caller.
         for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("RINGBACK_")) {
@@ -56,7 +58,11 @@ impl RingbackServer {
                 return Err(E2eError::Process(format!("{error}\nserver log:\n{log}")));
             }
         };
-        Ok(Self { child, url, data_dir })
+        Ok(Self {
+            child,
+            url,
+            data_dir,
+        })
     }
 
     /// The server's log so far (stderr).

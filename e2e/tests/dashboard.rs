@@ -1,10 +1,10 @@
 //! The dashboard, served by the real binary on an empty embedded database, renders what the API
 //! reports, reads phone numbers with the shared code compiled to WASM, and logs no console error.
 
+use ringback_e2e::E2eError;
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::StatusPage;
 use ringback_e2e::server::RingbackServer;
-use ringback_e2e::E2eError;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_shows_server_facts_and_reads_numbers() {
@@ -22,18 +22,25 @@ async fn dashboard_shows_server_facts_and_reads_numbers() {
 
 async fn status_page_scenario(browser: &Browser, url: &str) -> Result<(), E2eError> {
     let page = StatusPage::open(&browser.client, url).await?;
-    expect_eq(page.text_of("server-version").await?, format!("Ringback {}", env!("CARGO_PKG_VERSION")))?;
+    expect_eq(
+        page.text_of("server-version").await?,
+        format!("Ringback {}", env!("CARGO_PKG_VERSION")),
+    )?;
     expect_eq(page.text_of("server-database").await?, "SQLite".to_owned())?;
     let schema = page.text_of("server-schema").await?;
     if !schema.starts_with('m') || !schema.contains("_create_") {
-        return Err(E2eError::Assertion(format!("schema version looks wrong: {schema:?}")));
+        return Err(E2eError::Assertion(format!(
+            "schema version looks wrong: {schema:?}"
+        )));
     }
     expect_eq(page.text_of("server-pending").await?, "0".to_owned())?;
     let reading = page.check_number("GB", "07700 900123").await?;
     expect_eq(reading, "+447700900123 · mobile".to_owned())?;
     let errors = browser.console_errors().await?;
     if !errors.is_empty() {
-        return Err(E2eError::Assertion(format!("browser console has errors: {errors:#?}")));
+        return Err(E2eError::Assertion(format!(
+            "browser console has errors: {errors:#?}"
+        )));
     }
     Ok(())
 }
@@ -42,7 +49,9 @@ fn expect_eq(actual: String, expected: String) -> Result<(), E2eError> {
     if actual == expected {
         Ok(())
     } else {
-        Err(E2eError::Assertion(format!("expected {expected:?}, page shows {actual:?}")))
+        Err(E2eError::Assertion(format!(
+            "expected {expected:?}, page shows {actual:?}"
+        )))
     }
 }
 

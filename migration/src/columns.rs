@@ -30,9 +30,16 @@ pub fn updated_at() -> ColumnDef {
 }
 
 /// An index on a tenant table; `columns` follow `clinic_id`, which always leads.
-pub fn tenant_index(table: &'static str, suffix: &str, columns: &[&'static str]) -> IndexCreateStatement {
+pub fn tenant_index(
+    table: &'static str,
+    suffix: &str,
+    columns: &[&'static str],
+) -> IndexCreateStatement {
     let mut index = Index::create();
-    index.name(format!("idx_{table}_{suffix}")).table(table).col("clinic_id");
+    index
+        .name(format!("idx_{table}_{suffix}"))
+        .table(table)
+        .col("clinic_id");
     for column in columns {
         index.col(*column);
     }
@@ -40,7 +47,11 @@ pub fn tenant_index(table: &'static str, suffix: &str, columns: &[&'static str])
 }
 
 /// A unique index on a tenant table, led by `clinic_id`.
-pub fn tenant_unique_index(table: &'static str, suffix: &str, columns: &[&'static str]) -> IndexCreateStatement {
+pub fn tenant_unique_index(
+    table: &'static str,
+    suffix: &str,
+    columns: &[&'static str],
+) -> IndexCreateStatement {
     let mut index = tenant_index(table, suffix, columns);
     index.unique();
     index
@@ -48,5 +59,7 @@ pub fn tenant_unique_index(table: &'static str, suffix: &str, columns: &[&'stati
 
 /// Drops `table`; used by every `down`.
 pub async fn drop_table(manager: &SchemaManager<'_>, table: &'static str) -> Result<(), DbErr> {
-    manager.drop_table(Table::drop().table(table).to_owned()).await
+    manager
+        .drop_table(Table::drop().table(table).to_owned())
+        .await
 }

@@ -1,7 +1,9 @@
 //! Creates `calls`: every inbound or outbound call, keyed by the caller's HMAC key and shown by a
 //! masked tail only. Idempotent on the provider's call id within a clinic.
 
-use crate::columns::{clinic_fk, clinic_id, created_at, drop_table, tenant_index, tenant_unique_index, updated_at};
+use crate::columns::{
+    clinic_fk, clinic_id, created_at, drop_table, tenant_index, tenant_unique_index, updated_at,
+};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 

@@ -1,7 +1,9 @@
 //! Creates `appointments`: bookings from staff, integrators or the AI, with their value in minor
 //! units of the clinic's currency. The caller is referenced by key, never by number.
 
-use crate::columns::{clinic_fk, clinic_id, created_at, drop_table, tenant_index, tenant_unique_index, updated_at};
+use crate::columns::{
+    clinic_fk, clinic_id, created_at, drop_table, tenant_index, tenant_unique_index, updated_at,
+};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 

@@ -44,7 +44,11 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(tenant_index("attributions", "missed_call", &["missed_call_id"]))
+            .create_index(tenant_index(
+                "attributions",
+                "missed_call",
+                &["missed_call_id"],
+            ))
             .await
     }
 

@@ -1,7 +1,9 @@
 //! Creates `job_outbox`: durable work written in the same transaction as the event that owes it.
 //! A number a job needs is sealed to the clinic (`sealed_number`) and destroyed when the job is done.
 
-use crate::columns::{clinic_fk, clinic_id, created_at, drop_table, tenant_index, tenant_unique_index, updated_at};
+use crate::columns::{
+    clinic_fk, clinic_id, created_at, drop_table, tenant_index, tenant_unique_index, updated_at,
+};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 

@@ -19,7 +19,12 @@ impl MigrationTrait for Migration {
                     .col(string_len("provider", 32))
                     .col(string("event_id"))
                     .col(timestamp_with_time_zone("received_at"))
-                    .primary_key(Index::create().col("clinic_id").col("provider").col("event_id"))
+                    .primary_key(
+                        Index::create()
+                            .col("clinic_id")
+                            .col("provider")
+                            .col("event_id"),
+                    )
                     .foreign_key(&mut clinic_fk("processed_webhooks"))
                     .to_owned(),
             )

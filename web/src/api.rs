@@ -12,7 +12,10 @@ const GRAPHQL_PATH: &str = "/graphql";
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
     Network(String),
-    Server { code: Option<String>, message: String },
+    Server {
+        code: Option<String>,
+        message: String,
+    },
     Malformed(String),
 }
 
@@ -55,15 +58,22 @@ async fn execute<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let request = Request::post(GRAPHQL_PATH)
         .json(&GraphqlRequest { query })
         .map_err(|e| ApiError::Malformed(e.to_string()))?;
-    let response = request.send().await.map_err(|e| ApiError::Network(e.to_string()))?;
-    let body: GraphqlResponse<T> = response.json().await.map_err(|e| ApiError::Malformed(e.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    let body: GraphqlResponse<T> = response
+        .json()
+        .await
+        .map_err(|e| ApiError::Malformed(e.to_string()))?;
     if let Some(error) = body.errors.into_iter().next() {
         return Err(ApiError::Server {
             code: error.extensions.and_then(|extensions| extensions.code),
             message: error.message,
         });
     }
-    body.data.ok_or_else(|| ApiError::Malformed("no data".to_owned()))
+    body.data
+        .ok_or_else(|| ApiError::Malformed("no data".to_owned()))
 }
 
 /// The database engine, as the schema's `DatabaseEngine` enum.
@@ -100,9 +110,12 @@ struct ServerInfoData {
     server_info: ServerInfo,
 }
 
-const SERVER_INFO_QUERY: &str = "query ServerInfo { serverInfo { name version database schemaVersion pendingMigrations } }";
+const SERVER_INFO_QUERY: &str =
+    "query ServerInfo { serverInfo { name version database schemaVersion pendingMigrations } }";
 
 /// Asks the server what it is.
 pub async fn server_info() -> Result<ServerInfo, ApiError> {
-    execute::<ServerInfoData>(SERVER_INFO_QUERY).await.map(|data| data.server_info)
+    execute::<ServerInfoData>(SERVER_INFO_QUERY)
+        .await
+        .map(|data| data.server_info)
 }

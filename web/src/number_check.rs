@@ -59,7 +59,10 @@ fn describe(input: &str, region: &str) -> String {
     };
     match phone::normalize(input, region) {
         Ok(number) => {
-            let kind = number.kind.map(|kind| kind.as_str()).unwrap_or("unknown type");
+            let kind = number
+                .kind
+                .map(|kind| kind.as_str())
+                .unwrap_or("unknown type");
             format!("{} · {}", number.e164.as_str(), kind.replace('_', " "))
         }
         Err(error) => error.to_string(),

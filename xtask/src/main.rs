@@ -89,7 +89,16 @@ fn run() -> TaskResult {
     tools::ensure_build_tools()?;
     build_dashboard(&[])?;
     step("Starting Ringback on embedded SQLite (Ctrl-C stops it)");
-    run_command(cargo().args(["run", "--release", "-p", "ringback-api", "--bin", "ringback", "--", "serve"]))
+    run_command(cargo().args([
+        "run",
+        "--release",
+        "-p",
+        "ringback-api",
+        "--bin",
+        "ringback",
+        "--",
+        "serve",
+    ]))
 }
 
 fn test() -> TaskResult {
@@ -126,7 +135,15 @@ fn test() -> TaskResult {
     step("Shared test vectors under wasm32 (wasm-bindgen-test on Node)");
     run_command(
         cargo()
-            .args(["test", "-p", "ringback-shared", "--target", "wasm32-unknown-unknown", "--test", "vectors"])
+            .args([
+                "test",
+                "-p",
+                "ringback-shared",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--test",
+                "vectors",
+            ])
             .env("PATH", tools::path_with_tools()),
     )?;
     println!("\nAll tests passed.");
@@ -137,8 +154,14 @@ fn wasm_size() -> TaskResult {
     tools::ensure_build_tools()?;
     let with = measure_dashboard(&[])?;
     let without = measure_dashboard(&["--no-default-features"])?;
-    println!("\nrelease WASM with the number check:    {:>8} bytes raw, {:>8} bytes gzipped", with.0, with.1);
-    println!("release WASM without the number check: {:>8} bytes raw, {:>8} bytes gzipped", without.0, without.1);
+    println!(
+        "\nrelease WASM with the number check:    {:>8} bytes raw, {:>8} bytes gzipped",
+        with.0, with.1
+    );
+    println!(
+        "release WASM without the number check: {:>8} bytes raw, {:>8} bytes gzipped",
+        without.0, without.1
+    );
     println!(
         "the libphonenumber port adds:           {:>8} bytes raw, {:>8} bytes gzipped",
         with.0.saturating_sub(without.0),
@@ -157,7 +180,9 @@ fn measure_dashboard(args: &[&str]) -> TaskResult<(u64, u64)> {
         .map(|entry| entry.path())
         .find(|path| path.extension().is_some_and(|ext| ext == "wasm"))
         .ok_or_else(|| TaskError(format!("no .wasm in {}", dist.display())))?;
-    let raw = std::fs::metadata(&wasm).map_err(|e| TaskError(e.to_string()))?.len();
+    let raw = std::fs::metadata(&wasm)
+        .map_err(|e| TaskError(e.to_string()))?
+        .len();
     let output = Command::new("gzip")
         .args(["-9", "-c"])
         .arg(&wasm)

@@ -35,7 +35,9 @@ pub fn ensure_test_server() -> TaskResult<String> {
     start_cluster()?;
     wait_until_ready()?;
     create_role()?;
-    Ok(format!("postgres://{ROLE}:{PASSWORD}@127.0.0.1:5432/postgres"))
+    Ok(format!(
+        "postgres://{ROLE}:{PASSWORD}@127.0.0.1:5432/postgres"
+    ))
 }
 
 fn which(program: &str) -> Option<String> {
@@ -69,7 +71,9 @@ fn wait_until_ready() -> TaskResult {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    Err(TaskError("PostgreSQL did not become ready on 127.0.0.1:5432 within 60 s".to_owned()))
+    Err(TaskError(
+        "PostgreSQL did not become ready on 127.0.0.1:5432 within 60 s".to_owned(),
+    ))
 }
 
 fn create_role() -> TaskResult {
@@ -80,5 +84,15 @@ fn create_role() -> TaskResult {
            END IF; \
          END $$;"
     );
-    run_command(Command::new("runuser").args(["-u", "postgres", "--", "psql", "-q", "-v", "ON_ERROR_STOP=1", "-c", &sql]))
+    run_command(Command::new("runuser").args([
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        &sql,
+    ]))
 }

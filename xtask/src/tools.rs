@@ -29,16 +29,23 @@ fn binaryen_bin() -> PathBuf {
 }
 
 fn cargo_bin() -> PathBuf {
-    let home = std::env::var("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".to_owned())).join(".cargo")
-    });
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".to_owned()))
+                .join(".cargo")
+        });
     home.join("bin")
 }
 
 /// `PATH` with binaryen and cargo-installed tools first.
 pub fn path_with_tools() -> String {
     let current = std::env::var("PATH").unwrap_or_default();
-    format!("{}:{}:{current}", binaryen_bin().display(), cargo_bin().display())
+    format!(
+        "{}:{}:{current}",
+        binaryen_bin().display(),
+        cargo_bin().display()
+    )
 }
 
 /// A `trunk` command that finds the pinned tools.
@@ -64,7 +71,8 @@ fn version_of(program: &str, args: &[&str]) -> Option<String> {
 
 /// The wasm-bindgen version Cargo.lock pins; the CLI must match it exactly.
 fn locked_wasm_bindgen_version() -> TaskResult<String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| TaskError(format!("Cargo.lock: {e}")))?;
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| TaskError(format!("Cargo.lock: {e}")))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line == "name = \"wasm-bindgen\"" {
@@ -73,15 +81,25 @@ fn locked_wasm_bindgen_version() -> TaskResult<String> {
             }
         }
     }
-    Err(TaskError("Cargo.lock names no wasm-bindgen version".to_owned()))
+    Err(TaskError(
+        "Cargo.lock names no wasm-bindgen version".to_owned(),
+    ))
 }
 
 /// Everything needed to build the server and the dashboard offline.
 pub fn ensure_build_tools() -> TaskResult {
     ensure_wasm_target()?;
     let bindgen = locked_wasm_bindgen_version()?;
-    ensure_cargo_tool("wasm-bindgen", &bindgen, &["wasm-bindgen-cli", "--version", &bindgen])?;
-    ensure_cargo_tool("trunk", TRUNK_VERSION, &["trunk", "--version", TRUNK_VERSION, "--locked"])?;
+    ensure_cargo_tool(
+        "wasm-bindgen",
+        &bindgen,
+        &["wasm-bindgen-cli", "--version", &bindgen],
+    )?;
+    ensure_cargo_tool(
+        "trunk",
+        TRUNK_VERSION,
+        &["trunk", "--version", TRUNK_VERSION, "--locked"],
+    )?;
     ensure_binaryen()?;
     step("Fetching crates (offline builds follow)");
     run_command(Command::new("cargo").arg("fetch"))
@@ -94,7 +112,9 @@ fn ensure_wasm_target() -> TaskResult {
     }
     step("Installing the wasm32 target (rustup)");
     run_command(Command::new("rustup").args(["target", "add", WASM_TARGET])).map_err(|e| {
-        TaskError(format!("{e}\nInstall it by hand with: rustup target add {WASM_TARGET}"))
+        TaskError(format!(
+            "{e}\nInstall it by hand with: rustup target add {WASM_TARGET}"
+        ))
     })
 }
 
@@ -105,7 +125,10 @@ fn ensure_cargo_tool(binary: &str, version: &str, install_args: &[&str]) -> Task
     }
     step(&format!("Installing {binary} {version} (cargo install)"));
     run_command(Command::new("cargo").arg("install").args(install_args)).map_err(|e| {
-        TaskError(format!("{e}\nInstall it by hand with: cargo install {}", install_args.join(" ")))
+        TaskError(format!(
+            "{e}\nInstall it by hand with: cargo install {}",
+            install_args.join(" ")
+        ))
     })
 }
 
@@ -115,16 +138,23 @@ fn ensure_binaryen() -> TaskResult {
     if found.contains(&format!("version {major}")) && binaryen_bin().join("wasm-opt").exists() {
         return Ok(());
     }
-    step(&format!("Installing binaryen {BINARYEN_VERSION} (npm registry)"));
+    step(&format!(
+        "Installing binaryen {BINARYEN_VERSION} (npm registry)"
+    ));
     let prefix = binaryen_bin().join("..").join("..");
-    std::fs::create_dir_all(&prefix).map_err(|e| TaskError(format!("{}: {e}", prefix.display())))?;
+    std::fs::create_dir_all(&prefix)
+        .map_err(|e| TaskError(format!("{}: {e}", prefix.display())))?;
     run_command(
         Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--prefix"])
             .arg(&prefix)
             .arg(format!("binaryen@{BINARYEN_VERSION}")),
     )
-    .map_err(|e| TaskError(format!("{e}\nbinaryen needs Node.js and npm (apt-get install nodejs npm)")))
+    .map_err(|e| {
+        TaskError(format!(
+            "{e}\nbinaryen needs Node.js and npm (apt-get install nodejs npm)"
+        ))
+    })
 }
 
 /// Chromium and chromedriver for the end-to-end tests: installed through apt when root.

@@ -48,7 +48,9 @@ impl ServerInfoQuery {
     async fn server_info(&self, ctx: &Context<'_>) -> async_graphql::Result<ServerInfo> {
         let state = ctx.data::<AppState>()?;
         let schema_version = db::schema_version(&state.db).await.map_err(graphql_error)?;
-        let pending = db::pending_migrations(&state.db).await.map_err(graphql_error)?;
+        let pending = db::pending_migrations(&state.db)
+            .await
+            .map_err(graphql_error)?;
         Ok(ServerInfo {
             name: "Ringback".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),

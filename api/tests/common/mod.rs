@@ -40,7 +40,9 @@ impl TestDb {
     async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-        let db = db::connect_url(&url, DatabaseKind::Sqlite).await.expect("sqlite connects");
+        let db = db::connect_url(&url, DatabaseKind::Sqlite)
+            .await
+            .expect("sqlite connects");
         Self {
             db,
             kind: DatabaseKind::Sqlite,
@@ -66,7 +68,9 @@ impl TestDb {
             .expect("create test database");
         admin.close().await.ok();
         let url = replace_database(&admin_url, &name);
-        let db = db::connect_url(&url, DatabaseKind::Postgres).await.expect("test database connects");
+        let db = db::connect_url(&url, DatabaseKind::Postgres)
+            .await
+            .expect("test database connects");
         Self {
             db,
             kind: DatabaseKind::Postgres,
@@ -141,7 +145,9 @@ fn random_suffix() -> String {
 
 /// `postgres://u:p@h:5432/postgres` with its database replaced by `name`.
 fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let base = base.rsplit_once('/').map_or(base, |(head, _)| head);
     match query {
         Some(query) => format!("{base}/{name}?{query}"),
