@@ -13,9 +13,10 @@ async fn dashboard_shows_server_facts_and_reads_numbers() {
     let outcome = status_page_scenario(&browser, &server.url).await;
     if let Err(error) = outcome {
         let shot = browser.screenshot("dashboard_shows_server_facts").await;
+        let console = browser.console_errors().await;
         let log = server.log();
         browser.close().await;
-        panic!("{error}\nscreenshot: {shot:?}\nserver log:\n{log}");
+        panic!("{error}\nscreenshot: {shot:?}\nbrowser console: {console:?}\nserver log:\n{log}");
     }
     browser.close().await;
 }

@@ -82,14 +82,14 @@ impl TestDb {
     /// Closes the pool and drops a PostgreSQL test database.
     pub async fn finish(self) {
         self.db.close().await.ok();
-        if let Cleanup::Postgres { admin_url, name } = self.cleanup {
-            if let Ok(admin) = db::connect_url(&admin_url, DatabaseKind::Postgres).await {
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-                    .ok();
-                admin.close().await.ok();
-            }
+        if let Cleanup::Postgres { admin_url, name } = self.cleanup
+            && let Ok(admin) = db::connect_url(&admin_url, DatabaseKind::Postgres).await
+        {
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .ok();
+            admin.close().await.ok();
         }
     }
 
