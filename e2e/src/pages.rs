@@ -41,28 +41,4 @@ impl<'a> StatusPage<'a> {
     pub async fn text_of(&self, test_id: &str) -> Result<String, E2eError> {
         Ok(self.wait_for_test_id(test_id).await?.text().await?)
     }
-
-    /// Types `number` into the number check with `region` selected and returns the reading once
-    /// it appears.
-    pub async fn check_number(&self, region: &str, number: &str) -> Result<String, E2eError> {
-        let select = self.client.find(Locator::Id("number-check-region")).await?;
-        select.select_by_value(region).await?;
-        let input = self.client.find(Locator::Id("number-check-input")).await?;
-        input.clear().await?;
-        input.send_keys(number).await?;
-        let result = self.wait_for_test_id("number-check-result").await?;
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            let text = result.text().await?;
-            if !text.is_empty() {
-                return Ok(text);
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(E2eError::Assertion(
-                    "the number check never answered".to_owned(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
 }

@@ -1,5 +1,5 @@
 //! The dashboard, served by the real binary on an empty embedded database, renders what the API
-//! reports, reads phone numbers with the shared code compiled to WASM, and logs no console error.
+//! reports, reloads on any route, and logs no console error.
 
 use ringback_e2e::E2eError;
 use ringback_e2e::browser::Browser;
@@ -7,7 +7,7 @@ use ringback_e2e::pages::StatusPage;
 use ringback_e2e::server::RingbackServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_shows_server_facts_and_reads_numbers() {
+async fn dashboard_shows_server_facts() {
     let server = RingbackServer::start().unwrap_or_else(|e| panic!("{e}"));
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
     let outcome = status_page_scenario(&browser, &server.url).await;
@@ -35,8 +35,6 @@ async fn status_page_scenario(browser: &Browser, url: &str) -> Result<(), E2eErr
         )));
     }
     expect_eq(page.text_of("server-pending").await?, "0".to_owned())?;
-    let reading = page.check_number("GB", "07700 900123").await?;
-    expect_eq(reading, "+447700900123 · mobile".to_owned())?;
     let errors = browser.console_errors().await?;
     if !errors.is_empty() {
         return Err(E2eError::Assertion(format!(

@@ -1,6 +1,6 @@
 //! The Ringback dashboard, a Leptos client-side app. This first page shows what the server reports
-//! about itself (asked over GraphQL) and a number check that reads a phone number exactly as the
-//! server would, in the browser, without sending it anywhere.
+//! about itself, asked over GraphQL. Support builds (feature `number-check`) add a number check that
+//! reads a phone number exactly as the server would, in the browser, without sending it anywhere.
 
 mod api;
 #[cfg(feature = "number-check")]
