@@ -7,6 +7,7 @@ use common::TestDb;
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use ringback_api::config::DatabaseKind;
+use ringback_migration::{Migrator, MigratorTrait};
 use serde_json::{Value, json};
 
 /// A dashboard build stand-in: an index page and one asset.
@@ -64,10 +65,8 @@ async fn serves_probes_graphql_and_dashboard(kind: DatabaseKind) {
     let schema_version = server_info["schemaVersion"]
         .as_str()
         .expect("schema version");
-    assert!(
-        schema_version.ends_with("_create_processed_webhooks"),
-        "{schema_version}"
-    );
+    let newest = Migrator::migrations().last().map(|m| m.name().to_owned());
+    assert_eq!(Some(schema_version.to_owned()), newest);
 
     let graphiql = client.get("/graphql").send().await;
     graphiql.assert_status_is_ok();

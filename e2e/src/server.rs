@@ -1,7 +1,8 @@
 //! Starts the real `ringback serve` on a free port with a temporary data directory (embedded SQLite)
 //! and the built dashboard, and stops it when dropped.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -63,6 +64,36 @@ impl RingbackServer {
             url,
             data_dir,
         })
+    }
+
+    /// Sends a GraphQL `query` to the server over plain HTTP/1.1 and returns the JSON response, so
+    /// tests can compare what the page shows with what the API says.
+    pub fn graphql(&self, query: &str) -> Result<serde_json::Value, E2eError> {
+        let address = self
+            .url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let body = serde_json::json!({ "query": query }).to_string();
+        let request = format!(
+            "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut stream =
+            TcpStream::connect(&address).map_err(|e| E2eError::Process(format!("connect: {e}")))?;
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|e| E2eError::Process(format!("send: {e}")))?;
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .map_err(|e| E2eError::Process(format!("receive: {e}")))?;
+        let (_, json) = response
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| E2eError::Process("malformed HTTP response".to_owned()))?;
+        serde_json::from_str(json)
+            .map_err(|e| E2eError::Process(format!("GraphQL answer is not JSON: {e}")))
     }
 
     /// The server's log so far (stderr).

@@ -1,13 +1,16 @@
 //! SeaORM entities for Ringback, one module per table. They mirror the migrations and hold no
 //! business rules; those live in `ringback-shared` and in the API's services.
 
+pub mod api_key;
 pub mod appointment;
 pub mod attribution;
 pub mod audit_log;
 pub mod call;
 pub mod clinic;
 pub mod daily_metric;
+pub mod invite;
 pub mod job_outbox;
 pub mod membership;
 pub mod processed_webhook;
+pub mod refresh_token;
 pub mod user;

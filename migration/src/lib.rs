@@ -18,6 +18,12 @@ mod m20261122_090600_create_daily_metrics;
 mod m20261122_090700_create_job_outbox;
 mod m20261122_090800_create_audit_log;
 mod m20261122_090900_create_processed_webhooks;
+mod m20261122_100000_create_app_role;
+mod m20261122_100100_create_refresh_tokens;
+mod m20261122_100200_create_api_keys;
+mod m20261122_100300_create_invites;
+mod m20261122_100400_enable_row_level_security;
+pub mod rls;
 
 /// Applies every migration in order.
 pub struct Migrator;
@@ -36,6 +42,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_090700_create_job_outbox::Migration),
             Box::new(m20261122_090800_create_audit_log::Migration),
             Box::new(m20261122_090900_create_processed_webhooks::Migration),
+            Box::new(m20261122_100000_create_app_role::Migration),
+            Box::new(m20261122_100100_create_refresh_tokens::Migration),
+            Box::new(m20261122_100200_create_api_keys::Migration),
+            Box::new(m20261122_100300_create_invites::Migration),
+            Box::new(m20261122_100400_enable_row_level_security::Migration),
         ]
     }
 }
@@ -51,4 +62,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "job_outbox",
     "audit_log",
     "processed_webhooks",
+    "refresh_tokens",
+    "api_keys",
+    "invites",
 ];

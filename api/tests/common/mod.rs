@@ -93,6 +93,27 @@ impl TestDb {
         }
     }
 
+    /// A pool on this database as a login role that is only a member of `ringback_app` (not the
+    /// tables' owner), so PostgreSQL's row-level security applies to it.
+    pub async fn app_role_connection(&self) -> DatabaseConnection {
+        assert_eq!(
+            self.kind,
+            DatabaseKind::Postgres,
+            "only PostgreSQL has roles"
+        );
+        self.db
+            .execute_unprepared(&format!(
+                "DO $$ BEGIN CREATE ROLE {APP_LOGIN} LOGIN PASSWORD '{APP_LOGIN}' IN ROLE ringback_app; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            ))
+            .await
+            .expect("create app login role");
+        let url = with_credentials(&self.url, APP_LOGIN, APP_LOGIN);
+        db::connect_url(&url, DatabaseKind::Postgres)
+            .await
+            .expect("app role connects")
+    }
+
     /// Runs `sql` and returns each row's columns as strings.
     pub async fn query_strings(&self, sql: &str, columns: &[&str]) -> Vec<Vec<String>> {
         let backend = self.db.get_database_backend();
@@ -134,6 +155,16 @@ impl TestDb {
             secrets: Arc::new(secrets),
         }
     }
+}
+
+/// Login role used by tests that need row-level security to apply.
+const APP_LOGIN: &str = "ringback_app_test";
+
+/// `url` with its user and password replaced.
+fn with_credentials(url: &str, user: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("url has a scheme");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}:{password}@{host}")
 }
 
 fn random_suffix() -> String {

@@ -1,0 +1,145 @@
+//! PostgreSQL row-level security, the second wall between tenants: the application's role, which
+//! does not own the tables, sees no rows of a tenant table unless the transaction names its clinic,
+//! sees only that clinic's rows when it does, and cannot write rows for another clinic.
+
+mod common;
+
+use common::TestDb;
+use ringback_api::config::DatabaseKind;
+use ringback_migration::TENANT_TABLES;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+
+const CLINIC_A: &str = "0192f000-0000-7000-8000-00000000000a";
+const CLINIC_B: &str = "0192f000-0000-7000-8000-00000000000b";
+
+async fn seed_two_clinics(owner: &DatabaseConnection) {
+    for (clinic, call) in [
+        (CLINIC_A, "0192f000-0000-7000-8000-0000000000a1"),
+        (CLINIC_B, "0192f000-0000-7000-8000-0000000000b1"),
+    ] {
+        owner
+            .execute_unprepared(&format!(
+                "INSERT INTO clinics (id, name, kind, time_zone, default_region, currency, created_at, updated_at) \
+                 VALUES ('{clinic}', 'Clinic', 'dental', 'Europe/London', 'GB', 'GBP', now(), now())"
+            ))
+            .await
+            .expect("insert clinic");
+        owner
+            .execute_unprepared(&format!(
+                "INSERT INTO calls (clinic_id, id, provider, external_id, direction, status, missed, caller_key, \
+                 caller_tail, started_at, created_at, updated_at) VALUES ('{clinic}', '{call}', 'test', '{call}', \
+                 'inbound', 'no-answer', true, 'v1:00', '•••• 123', now(), now(), now())"
+            ))
+            .await
+            .expect("insert call");
+    }
+}
+
+async fn count(connection: &impl ConnectionTrait, table: &str) -> i64 {
+    let row = connection
+        .query_one_raw(Statement::from_string(
+            connection.get_database_backend(),
+            format!("SELECT count(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count runs")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("count")
+}
+
+#[tokio::test]
+async fn app_role_sees_nothing_without_a_clinic_and_only_its_clinic_with_one() {
+    let test_db = TestDb::new(DatabaseKind::Postgres).await;
+    seed_two_clinics(&test_db.db).await;
+    let app = test_db.app_role_connection().await;
+
+    assert_eq!(
+        count(&test_db.db, "calls").await,
+        2,
+        "the owner sees everything"
+    );
+    assert_eq!(count(&app, "calls").await, 0, "no clinic set: no rows");
+    assert_eq!(
+        count(&app, "clinics").await,
+        0,
+        "no clinic set: no clinic rows"
+    );
+
+    let txn = app.begin().await.expect("begin");
+    txn.execute_raw(Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT set_config('app.clinic_id', $1, true)",
+        [CLINIC_A.into()],
+    ))
+    .await
+    .expect("set clinic");
+    assert_eq!(count(&txn, "calls").await, 1, "clinic A sees its own call");
+    assert_eq!(count(&txn, "clinics").await, 1, "clinic A sees its own row");
+    let foreign_write = txn
+        .execute_unprepared(&format!(
+            "INSERT INTO calls (clinic_id, id, provider, external_id, direction, status, missed, caller_key, \
+             caller_tail, started_at, created_at, updated_at) VALUES ('{CLINIC_B}', \
+             '0192f000-0000-7000-8000-0000000000b2', 'test', 'x', 'inbound', 'busy', true, 'v1:00', '•••• 1', \
+             now(), now(), now())"
+        ))
+        .await;
+    assert!(
+        foreign_write.is_err(),
+        "writing another clinic's row is refused"
+    );
+    txn.rollback().await.expect("rollback");
+
+    let setting_is_local = count(&app, "calls").await;
+    assert_eq!(setting_is_local, 0, "SET LOCAL ends with the transaction");
+    app.close().await.ok();
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn every_tenant_table_has_row_level_security_enabled() {
+    let test_db = TestDb::new(DatabaseKind::Postgres).await;
+    for table in TENANT_TABLES.iter().chain(["clinics"].iter()) {
+        let rows = test_db
+            .query_strings(
+                &format!(
+                    "SELECT relrowsecurity::text AS enabled FROM pg_class WHERE relname = '{table}'"
+                ),
+                &["enabled"],
+            )
+            .await;
+        assert_eq!(
+            rows,
+            vec![vec!["true".to_owned()]],
+            "{table} has row-level security"
+        );
+    }
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn audit_log_is_append_only_for_the_app_role() {
+    let test_db = TestDb::new(DatabaseKind::Postgres).await;
+    seed_two_clinics(&test_db.db).await;
+    let app = test_db.app_role_connection().await;
+    let txn = app.begin().await.expect("begin");
+    txn.execute_raw(Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT set_config('app.clinic_id', $1, true)",
+        [CLINIC_A.into()],
+    ))
+    .await
+    .expect("set clinic");
+    txn.execute_unprepared(&format!(
+        "INSERT INTO audit_log (clinic_id, seq, at, action, detail, prev_hash, hash) \
+         VALUES ('{CLINIC_A}', 1, now(), 'test', '{{}}', '', '')"
+    ))
+    .await
+    .expect("append");
+    let update = txn
+        .execute_unprepared("UPDATE audit_log SET action = 'changed'")
+        .await;
+    assert!(update.is_err(), "the app role cannot rewrite history");
+    txn.rollback().await.ok();
+    app.close().await.ok();
+    test_db.finish().await;
+}

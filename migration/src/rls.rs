@@ -1,0 +1,50 @@
+//! PostgreSQL row-level security: the second wall between tenants. The application connects as a
+//! member of `ringback_app`, which does not own the tables, so policies apply to it; every
+//! transaction names its clinic with `set_config('app.clinic_id', …, true)` (a `SET LOCAL`). Without
+//! that setting a tenant table shows no rows and accepts no writes. SQLite has no such feature; there
+//! the API's tenant scope is the only wall.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+
+/// The role the application's login role must be a member of.
+pub const APP_ROLE: &str = "ringback_app";
+
+/// The clinic the current transaction acts for, or NULL when unset.
+pub const CURRENT_CLINIC: &str = "NULLIF(current_setting('app.clinic_id', true), '')::uuid";
+
+/// The user signing in, for the one read that precedes knowing the clinic (their memberships).
+pub const CURRENT_USER: &str = "NULLIF(current_setting('app.user_id', true), '')::uuid";
+
+/// True on PostgreSQL, where the statements in this module apply.
+pub fn is_postgres(manager: &SchemaManager) -> bool {
+    manager.get_database_backend() == DbBackend::Postgres
+}
+
+/// Runs each statement in order.
+pub async fn execute_all(manager: &SchemaManager<'_>, statements: &[String]) -> Result<(), DbErr> {
+    let connection = manager.get_connection();
+    for statement in statements {
+        connection.execute_unprepared(statement).await?;
+    }
+    Ok(())
+}
+
+/// Statements that restrict `table` to rows whose `column` is the current clinic.
+pub fn tenant_policy(table: &str, column: &str) -> Vec<String> {
+    vec![
+        format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"),
+        format!(
+            "CREATE POLICY tenant_isolation ON {table} USING ({column} = {CURRENT_CLINIC}) \
+             WITH CHECK ({column} = {CURRENT_CLINIC})"
+        ),
+    ]
+}
+
+/// Statements that undo [`tenant_policy`].
+pub fn drop_tenant_policy(table: &str) -> Vec<String> {
+    vec![
+        format!("DROP POLICY IF EXISTS tenant_isolation ON {table}"),
+        format!("ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"),
+    ]
+}
