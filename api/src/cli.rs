@@ -2,7 +2,6 @@
 
 use std::io::{BufWriter, IsTerminal};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -130,11 +129,7 @@ async fn serve() -> Result<(), CliError> {
         embedded = config.embedded_database,
         "database ready"
     );
-    let state = AppState {
-        db,
-        config: Arc::new(config.clone()),
-        secrets: Arc::new(secrets),
-    };
+    let state = AppState::new(db, config.clone(), secrets);
     let acceptor = TcpListener::bind(config.listen)
         .into_acceptor()
         .await

@@ -65,13 +65,14 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
     Migrator::up(db, None).await.map_err(DbError::Migrate)
 }
 
-/// The name of the newest applied migration, if any.
+/// The name of the newest applied migration, if any. Read-only, so the application role (which
+/// may not create tables) can ask.
 pub async fn schema_version(db: &DatabaseConnection) -> Result<Option<String>, DbError> {
-    let applied = Migrator::get_applied_migrations(db).await?;
+    let applied = Migrator::get_applied_migrations_read_only(db).await?;
     Ok(applied.last().map(|migration| migration.name().to_owned()))
 }
 
-/// How many known migrations have not been applied.
+/// How many known migrations have not been applied (read-only, like [`schema_version`]).
 pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbError> {
-    Ok(Migrator::get_pending_migrations(db).await?.len())
+    Ok(Migrator::get_pending_migrations_read_only(db).await?.len())
 }

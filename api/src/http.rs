@@ -3,14 +3,18 @@
 
 use std::sync::Arc;
 
+use async_graphql::ErrorExtensions;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_poem::GraphQL;
+use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
 use poem::endpoint::StaticFilesEndpoint;
+use poem::http::HeaderMap;
 use poem::http::StatusCode;
-use poem::web::{Data, Html};
+use poem::web::{Data, Html, RemoteAddr};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 
-use crate::graphql::build_schema;
+use crate::auth::request::{authenticate, refresh_cookie};
+use crate::error::ApiError;
+use crate::graphql::{RequestInfo, RingbackSchema, build_schema};
 use crate::state::AppState;
 
 /// Largest GraphQL request body accepted.
@@ -19,15 +23,16 @@ pub const MAX_GRAPHQL_BODY: usize = 256 * 1024;
 /// Builds the whole application for `state`; the binary and the tests serve exactly this.
 pub fn build_app(state: AppState) -> impl Endpoint {
     let schema = build_schema(state.clone());
-    let graphql = get(graphiql).post(
-        GraphQL::new(schema)
+    let graphql_route = get(graphiql).post(
+        graphql_endpoint
             .around(|endpoint, request| limit_body(endpoint, request, MAX_GRAPHQL_BODY)),
     );
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
-        .at("/graphql", graphql)
+        .at("/graphql", graphql_route)
         .nest("/", dashboard(&state))
+        .data(schema)
         .data(state)
 }
 
@@ -84,6 +89,42 @@ async fn readyz(Data(state): Data<&AppState>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
+}
+
+/// Executes a GraphQL request for the authenticated caller (or an anonymous one).
+#[handler]
+async fn graphql_endpoint(
+    Data(state): Data<&AppState>,
+    Data(schema): Data<&RingbackSchema>,
+    remote: &RemoteAddr,
+    headers: &HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    let client_address = remote.as_socket_addr().map(|address| address.ip());
+    let caller = match state.rate_limits.request(client_address) {
+        Ok(()) => authenticate(state, headers).await,
+        Err(error) => Err(error),
+    };
+    let caller = match caller {
+        Ok(caller) => caller,
+        Err(error) => return error_response(&error),
+    };
+    let info = RequestInfo {
+        client_address,
+        refresh_cookie: refresh_cookie(headers),
+    };
+    schema
+        .execute(request.0.data(caller).data(info))
+        .await
+        .into()
+}
+
+/// A GraphQL response holding only `error`, with its `extensions.code`.
+fn error_response(error: &ApiError) -> GraphQLResponse {
+    let server_error = error
+        .extend()
+        .into_server_error(async_graphql::Pos::default());
+    async_graphql::Response::from_errors(vec![server_error]).into()
 }
 
 #[handler]

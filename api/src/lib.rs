@@ -1,6 +1,7 @@
 //! The Ringback server as a library: the binary is a thin wrapper, and integration tests build the
 //! same application with [`build_app`].
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -9,7 +10,9 @@ pub mod graphql;
 pub mod http;
 pub mod phone_cli;
 pub mod secrets;
+pub mod service;
 pub mod state;
+pub mod tenant;
 
 pub use http::build_app;
 pub use state::AppState;

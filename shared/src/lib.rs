@@ -3,6 +3,7 @@
 //! Nothing here performs I/O: every rule that both sides must agree on lives in this crate, so the
 //! browser and the server can never compute different answers.
 
+pub mod access;
 pub mod attribution;
 pub mod caller_key;
 pub mod ids;

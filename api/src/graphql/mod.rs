@@ -1,9 +1,13 @@
-//! The GraphQL schema: per-domain query objects merged into one root, with depth and complexity
-//! limits so that no single request can monopolise the server.
+//! The GraphQL schema: per-domain query and mutation objects merged into one root, with depth and
+//! complexity limits so that no single request can monopolise the server.
 
+mod account;
 mod server_info;
+pub mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use std::net::IpAddr;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 use crate::state::AppState;
 
@@ -11,28 +15,48 @@ pub use server_info::{DatabaseEngine, ServerInfo};
 
 /// The merged root query.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(server_info::ServerInfoQuery);
+pub struct QueryRoot(server_info::ServerInfoQuery, account::AccountQuery);
+
+/// The merged root mutation.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(account::AccountMutation);
 
 /// The schema type served at `/graphql`.
-pub type RingbackSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type RingbackSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Deepest query nesting accepted.
 pub const MAX_DEPTH: usize = 12;
 /// Highest query complexity accepted.
 pub const MAX_COMPLEXITY: usize = 500;
 
+/// Facts about the HTTP request that resolvers may need (never the clinic: that comes from the
+/// authenticated caller).
+#[derive(Clone, Debug, Default)]
+pub struct RequestInfo {
+    pub client_address: Option<IpAddr>,
+    pub refresh_cookie: Option<String>,
+}
+
 /// Builds the schema with the application state available to resolvers.
 pub fn build_schema(state: AppState) -> RingbackSchema {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
-        .data(state)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .data(state)
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql` at the repository root.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .finish()
+    .sdl()
 }

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
+pub mod graphql;
 
 use poem::Endpoint;
 use ringback_api::config::{Config, DatabaseKind, RawSettings};
@@ -15,7 +15,11 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 /// A migrated database that exists only for one test.
 pub struct TestDb {
+    /// The owner's connection (migrations, fixtures, inspection).
     pub db: DatabaseConnection,
+    /// The application's connection: on PostgreSQL a role that does not own the tables, so
+    /// row-level security applies to everything the app does in tests, as in production.
+    pub app_db: DatabaseConnection,
     pub kind: DatabaseKind,
     pub url: String,
     cleanup: Cleanup,
@@ -29,11 +33,14 @@ enum Cleanup {
 impl TestDb {
     /// A fresh, migrated database of `kind`.
     pub async fn new(kind: DatabaseKind) -> Self {
-        let test_db = match kind {
+        let mut test_db = match kind {
             DatabaseKind::Sqlite => Self::sqlite().await,
             DatabaseKind::Postgres => Self::postgres().await,
         };
         db::migrate(&test_db.db).await.expect("migrations apply");
+        if kind == DatabaseKind::Postgres {
+            test_db.app_db = test_db.app_role_connection().await;
+        }
         test_db
     }
 
@@ -44,6 +51,7 @@ impl TestDb {
             .await
             .expect("sqlite connects");
         Self {
+            app_db: db.clone(),
             db,
             kind: DatabaseKind::Sqlite,
             url,
@@ -72,6 +80,7 @@ impl TestDb {
             .await
             .expect("test database connects");
         Self {
+            app_db: db.clone(),
             db,
             kind: DatabaseKind::Postgres,
             url,
@@ -81,6 +90,7 @@ impl TestDb {
 
     /// Closes the pool and drops a PostgreSQL test database.
     pub async fn finish(self) {
+        self.app_db.close().await.ok();
         self.db.close().await.ok();
         if let Cleanup::Postgres { admin_url, name } = self.cleanup
             && let Ok(admin) = db::connect_url(&admin_url, DatabaseKind::Postgres).await
@@ -149,11 +159,7 @@ impl TestDb {
         let settings = RawSettings::load(env).expect("settings");
         let config = Config::from_settings(&settings).expect("config");
         let (secrets, _) = Secrets::resolve(&settings, &config.data_dir, false).expect("secrets");
-        AppState {
-            db: self.db.clone(),
-            config: Arc::new(config),
-            secrets: Arc::new(secrets),
-        }
+        AppState::new(self.app_db.clone(), config, secrets)
     }
 }
 

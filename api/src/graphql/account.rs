@@ -1,0 +1,191 @@
+//! Sign-up, sign-in, session refresh and sign-out, and `me`. Session tokens travel only in
+//! `__Host-` cookies set on the response, never in the response body.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use ringback_entity::{clinic, user};
+use sea_orm::EntityTrait;
+
+use crate::auth::Caller;
+use crate::auth::session::{
+    ACCESS_TTL, REFRESH_COOKIE, REFRESH_TTL, SESSION_COOKIE, clear_cookie, set_cookie,
+};
+use crate::error::{ApiError, graphql_error};
+use crate::graphql::RequestInfo;
+use crate::graphql::types::{Clinic, TeamRole, User};
+use crate::service::account::{self, SessionGrant, SignUp};
+use crate::state::AppState;
+
+/// Everything sign-up needs: the clinic and its owner.
+#[derive(InputObject)]
+pub struct SignUpInput {
+    pub clinic_name: String,
+    /// dental, trade or other.
+    pub kind: String,
+    /// IANA time zone, e.g. Europe/London.
+    pub time_zone: String,
+    /// ISO 3166 alpha-2 region for numbers without a country code, e.g. GB.
+    pub default_region: String,
+    /// ISO 4217 currency, e.g. GBP.
+    pub currency: String,
+    pub owner_name: String,
+    pub owner_email: String,
+    pub password: String,
+}
+
+/// The signed-in session.
+#[derive(SimpleObject)]
+pub struct Session {
+    pub user: User,
+    pub clinic: Clinic,
+    pub role: TeamRole,
+    /// When the access cookie expires; refresh before then.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Who is signed in.
+#[derive(SimpleObject)]
+pub struct Me {
+    pub user: User,
+    pub clinic: Clinic,
+    pub role: TeamRole,
+}
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The signed-in user, their clinic and role.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
+        let principal = ctx.data::<Caller>()?.principal().map_err(graphql_error)?;
+        let user_id = principal.user_id().map_err(graphql_error)?;
+        let txn = principal.scope.begin().await.map_err(graphql_error)?;
+        let user = ringback_entity::user::Entity::find_by_id(user_id)
+            .one(txn.conn())
+            .await
+            .map_err(|e| graphql_error(crate::db::DbError::from(e)))?
+            .ok_or_else(|| graphql_error(ApiError::Unauthenticated))?;
+        let clinic = clinic::Entity::find_by_id(txn.clinic_id())
+            .one(txn.conn())
+            .await
+            .map_err(|e| graphql_error(crate::db::DbError::from(e)))?
+            .ok_or_else(|| graphql_error(ApiError::NotFound))?;
+        Ok(Me {
+            user: User::from(&user),
+            clinic: Clinic::from(&clinic),
+            role: principal.role.into(),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Creates a clinic and its owner, and signs the owner in.
+    async fn sign_up(
+        &self,
+        ctx: &Context<'_>,
+        input: SignUpInput,
+    ) -> async_graphql::Result<Session> {
+        let state = ctx.data::<AppState>()?;
+        let request = ctx.data::<RequestInfo>()?;
+        state
+            .rate_limits
+            .sign_in(request.client_address, &input.owner_email)
+            .map_err(graphql_error)?;
+        let grant = account::sign_up(
+            &state.db,
+            &state.session_keys,
+            SignUp {
+                clinic_name: input.clinic_name,
+                kind: input.kind,
+                time_zone: input.time_zone,
+                default_region: input.default_region,
+                currency: input.currency,
+                owner_name: input.owner_name,
+                owner_email: input.owner_email,
+                password: input.password,
+            },
+        )
+        .await
+        .map_err(graphql_error)?;
+        Ok(start_session(ctx, grant))
+    }
+
+    /// Signs in with e-mail and password. Wrong details and unknown addresses get the same
+    /// `UNAUTHENTICATED` answer.
+    async fn sign_in(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> async_graphql::Result<Session> {
+        let state = ctx.data::<AppState>()?;
+        let request = ctx.data::<RequestInfo>()?;
+        state
+            .rate_limits
+            .sign_in(request.client_address, &email)
+            .map_err(graphql_error)?;
+        let grant = account::sign_in(&state.db, &state.session_keys, &email, &password)
+            .await
+            .map_err(graphql_error)?;
+        Ok(start_session(ctx, grant))
+    }
+
+    /// Exchanges the refresh cookie for a new session (the old refresh token stops working).
+    async fn refresh_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Session> {
+        let state = ctx.data::<AppState>()?;
+        let request = ctx.data::<RequestInfo>()?;
+        let presented = request
+            .refresh_cookie
+            .as_deref()
+            .ok_or_else(|| graphql_error(ApiError::Unauthenticated))?;
+        let grant = account::refresh(&state.db, &state.session_keys, presented)
+            .await
+            .inspect_err(|_| end_session_cookies(ctx))
+            .map_err(graphql_error)?;
+        Ok(start_session(ctx, grant))
+    }
+
+    /// Signs out: the session's refresh tokens are revoked and the cookies cleared.
+    async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let state = ctx.data::<AppState>()?;
+        let request = ctx.data::<RequestInfo>()?;
+        if let Some(presented) = request.refresh_cookie.as_deref() {
+            account::sign_out(&state.db, presented)
+                .await
+                .map_err(graphql_error)?;
+        }
+        end_session_cookies(ctx);
+        Ok(true)
+    }
+}
+
+fn start_session(ctx: &Context<'_>, grant: SessionGrant) -> Session {
+    ctx.append_http_header(
+        "Set-Cookie",
+        set_cookie(SESSION_COOKIE, &grant.access_token, ACCESS_TTL),
+    );
+    ctx.append_http_header(
+        "Set-Cookie",
+        set_cookie(REFRESH_COOKIE, &grant.refresh_token, REFRESH_TTL),
+    );
+    session_view(&grant.user, &grant.clinic, grant.role.into())
+}
+
+fn session_view(user: &user::Model, clinic: &clinic::Model, role: TeamRole) -> Session {
+    Session {
+        user: User::from(user),
+        clinic: Clinic::from(clinic),
+        role,
+        expires_at: Utc::now() + ACCESS_TTL,
+    }
+}
+
+fn end_session_cookies(ctx: &Context<'_>) {
+    ctx.append_http_header("Set-Cookie", clear_cookie(SESSION_COOKIE));
+    ctx.append_http_header("Set-Cookie", clear_cookie(REFRESH_COOKIE));
+}

@@ -1,0 +1,433 @@
+//! Accounts and sessions: sign-up (a clinic and its owner), sign-in, refresh-token rotation and
+//! sign-out. Every step is audited in the clinic's chain; failures never say whether an e-mail
+//! address has an account.
+
+use chrono::Utc;
+use ringback_entity::{clinic, membership, refresh_token, user};
+use ringback_shared::access::Role;
+use ringback_shared::metrics::parse_time_zone;
+use ringback_shared::phone::Region;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    SqlErr, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::password;
+use crate::auth::session::{REFRESH_TTL, SessionKeys};
+use crate::auth::tokens::{self, TokenKind};
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::service::audit::{self, AuditEvent};
+use crate::tenant::{TenantScope, TenantTxn, set_local};
+
+/// Kinds of business a clinic can be.
+pub const CLINIC_KINDS: &[&str] = &["dental", "trade", "other"];
+
+/// What sign-up needs.
+pub struct SignUp {
+    pub clinic_name: String,
+    pub kind: String,
+    pub time_zone: String,
+    pub default_region: String,
+    pub currency: String,
+    pub owner_name: String,
+    pub owner_email: String,
+    pub password: String,
+}
+
+/// A signed-in session: the tokens go to cookies, the rest to the response.
+pub struct SessionGrant {
+    pub user: user::Model,
+    pub clinic: clinic::Model,
+    pub role: Role,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+fn db_error(error: sea_orm::DbErr) -> ApiError {
+    ApiError::from(DbError::from(error))
+}
+
+/// Normalises an e-mail address for lookup and checks its shape.
+pub fn normalize_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_ascii_lowercase();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::BadUserInput(
+            "enter a valid e-mail address".to_owned(),
+        ))
+    }
+}
+
+fn required(value: &str, what: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::BadUserInput(format!("{what} is required")));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::BadUserInput(format!(
+            "{what} may have at most {max} characters"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// A validated sign-up, ready to store.
+struct ValidSignUp {
+    clinic_name: String,
+    kind: String,
+    time_zone: String,
+    region: Region,
+    currency: String,
+    owner_name: String,
+    email: String,
+    password_hash: String,
+}
+
+fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, ApiError> {
+    let kind = input.kind.trim().to_ascii_lowercase();
+    if !CLINIC_KINDS.contains(&kind.as_str()) {
+        return Err(ApiError::BadUserInput(format!(
+            "kind must be one of {}",
+            CLINIC_KINDS.join(", ")
+        )));
+    }
+    let time_zone = parse_time_zone(input.time_zone.trim())
+        .map_err(|e| ApiError::BadUserInput(e.to_string()))?
+        .name()
+        .to_owned();
+    let region = Region::parse(input.default_region.trim())
+        .map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+    let currency = input.currency.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(ApiError::BadUserInput(
+            "currency must be a three-letter ISO 4217 code".to_owned(),
+        ));
+    }
+    password::validate(&input.password)?;
+    Ok(ValidSignUp {
+        clinic_name: required(&input.clinic_name, "the clinic's name", 120)?,
+        kind,
+        time_zone,
+        region,
+        currency,
+        owner_name: required(&input.owner_name, "your name", 120)?,
+        email: normalize_email(&input.owner_email)?,
+        password_hash: password::hash(&input.password)?,
+    })
+}
+
+/// Creates a clinic and its owner, and signs the owner in.
+pub async fn sign_up(
+    db: &DatabaseConnection,
+    keys: &SessionKeys,
+    input: SignUp,
+) -> Result<SessionGrant, ApiError> {
+    let valid = validate_sign_up(input)?;
+    let now = Utc::now();
+    let clinic_id = Uuid::now_v7();
+    let user_id = Uuid::now_v7();
+    let txn = TenantScope::new(db.clone(), clinic_id).begin().await?;
+    let clinic = clinic::ActiveModel {
+        id: Set(clinic_id),
+        name: Set(valid.clinic_name),
+        kind: Set(valid.kind),
+        time_zone: Set(valid.time_zone),
+        default_region: Set(valid.region.as_str().to_owned()),
+        currency: Set(valid.currency),
+        attribution_window_days: Set(7),
+        privacy_mode: Set("strict".to_owned()),
+        conversation_retention_days: Set(365),
+        wrapped_data_key: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)?;
+    let user = user::ActiveModel {
+        id: Set(user_id),
+        email: Set(valid.email),
+        display_name: Set(valid.owner_name),
+        password_hash: Set(valid.password_hash),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(|error| match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            ApiError::Conflict("an account with this e-mail address already exists".to_owned())
+        }
+        _ => db_error(error),
+    })?;
+    membership::ActiveModel {
+        clinic_id: Set(clinic_id),
+        user_id: Set(user_id),
+        role: Set(Role::Owner.as_str().to_owned()),
+        created_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: Some(user_id),
+            action: "account.sign_up",
+            detail: json!({}),
+        },
+    )
+    .await?;
+    let grant = grant_session(&txn, keys, user, clinic, Role::Owner, Uuid::now_v7()).await?;
+    txn.commit().await?;
+    Ok(grant)
+}
+
+/// Issues an access token and a new refresh token in `family_id`.
+async fn grant_session(
+    txn: &TenantTxn,
+    keys: &SessionKeys,
+    user: user::Model,
+    clinic: clinic::Model,
+    role: Role,
+    family_id: Uuid,
+) -> Result<SessionGrant, ApiError> {
+    let now = Utc::now();
+    let refresh = tokens::issue(TokenKind::Refresh, clinic.id);
+    refresh_token::ActiveModel {
+        clinic_id: Set(clinic.id),
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user.id),
+        family_id: Set(family_id),
+        token_hash: Set(refresh.hash),
+        expires_at: Set(now + REFRESH_TTL),
+        replaced_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)?;
+    let access_token = keys
+        .issue(user.id, clinic.id, role, now)
+        .map_err(ApiError::Internal)?;
+    Ok(SessionGrant {
+        user,
+        clinic,
+        role,
+        access_token,
+        refresh_token: refresh.value,
+    })
+}
+
+/// Signs a user in with e-mail and password, into their oldest clinic membership.
+pub async fn sign_in(
+    db: &DatabaseConnection,
+    keys: &SessionKeys,
+    email: &str,
+    password_attempt: &str,
+) -> Result<SessionGrant, ApiError> {
+    let refused = || ApiError::Unauthenticated;
+    let email = normalize_email(email).map_err(|_| refused())?;
+    let user = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await
+        .map_err(db_error)?;
+    let Some(user) = user else {
+        // Spend the same time as a real check, so timing does not reveal unknown addresses.
+        password::verify(password_attempt, password::decoy_hash());
+        return Err(refused());
+    };
+    let membership = first_membership(db, user.id).await?.ok_or_else(refused)?;
+    let txn = TenantScope::new(db.clone(), membership.clinic_id)
+        .begin()
+        .await?;
+    if !password::verify(password_attempt, &user.password_hash) {
+        audit::append(
+            &txn,
+            AuditEvent {
+                actor: Some(user.id),
+                action: "auth.sign_in_failed",
+                detail: json!({}),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(refused());
+    }
+    let role = Role::parse(&membership.role)
+        .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
+    let clinic = find_clinic(&txn).await?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: Some(user.id),
+            action: "auth.sign_in",
+            detail: json!({}),
+        },
+    )
+    .await?;
+    let grant = grant_session(&txn, keys, user, clinic, role, Uuid::now_v7()).await?;
+    txn.commit().await?;
+    Ok(grant)
+}
+
+/// The user's oldest membership; reads under the user's own setting so row-level security allows
+/// it before a clinic is known.
+async fn first_membership(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+) -> Result<Option<membership::Model>, ApiError> {
+    let txn = db.begin().await.map_err(db_error)?;
+    set_local(&txn, "app.user_id", &user_id.to_string()).await?;
+    let found = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .order_by_asc(membership::Column::CreatedAt)
+        .order_by_asc(membership::Column::ClinicId)
+        .one(&txn)
+        .await
+        .map_err(db_error)?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(found)
+}
+
+async fn find_clinic(txn: &TenantTxn) -> Result<clinic::Model, ApiError> {
+    clinic::Entity::find_by_id(txn.clinic_id())
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::NotFound)
+}
+
+/// The current role of `user_id` in the scope's clinic; None once they were removed.
+pub async fn current_role(txn: &TenantTxn, user_id: Uuid) -> Result<Option<Role>, ApiError> {
+    let found = membership::Entity::find_by_id((txn.clinic_id(), user_id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(found.and_then(|m| Role::parse(&m.role)))
+}
+
+/// Exchanges a refresh token for a new session. A token that was already exchanged revokes its
+/// whole family: someone else may hold a copy.
+pub async fn refresh(
+    db: &DatabaseConnection,
+    keys: &SessionKeys,
+    presented: &str,
+) -> Result<SessionGrant, ApiError> {
+    let token = tokens::parse(TokenKind::Refresh, presented).ok_or(ApiError::Unauthenticated)?;
+    let txn = TenantScope::new(db.clone(), token.clinic_id)
+        .begin()
+        .await?;
+    let stored = refresh_token::Entity::find()
+        .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(refresh_token::Column::TokenHash.eq(token.hash))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::Unauthenticated)?;
+    let now = Utc::now();
+    if stored.replaced_at.is_some() {
+        revoke_family(&txn, stored.family_id).await?;
+        audit::append(
+            &txn,
+            AuditEvent {
+                actor: Some(stored.user_id),
+                action: "auth.refresh_reuse_detected",
+                detail: json!({ "family": stored.family_id }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(ApiError::Unauthenticated);
+    }
+    if stored.revoked_at.is_some() || stored.expires_at <= now {
+        return Err(ApiError::Unauthenticated);
+    }
+    let role = current_role(&txn, stored.user_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let user = user::Entity::find_by_id(stored.user_id)
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::Unauthenticated)?;
+    let family_id = stored.family_id;
+    let mut replaced: refresh_token::ActiveModel = stored.into();
+    replaced.replaced_at = Set(Some(now));
+    replaced.update(txn.conn()).await.map_err(db_error)?;
+    let clinic = find_clinic(&txn).await?;
+    let grant = grant_session(&txn, keys, user, clinic, role, family_id).await?;
+    txn.commit().await?;
+    Ok(grant)
+}
+
+async fn revoke_family(txn: &TenantTxn, family_id: Uuid) -> Result<(), ApiError> {
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(txn.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Revokes every refresh token of `user_id` in the transaction's clinic (password change, removal).
+pub async fn revoke_user_sessions(txn: &TenantTxn, user_id: Uuid) -> Result<(), ApiError> {
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(txn.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Ends the session that holds `presented`: its refresh-token family is revoked.
+pub async fn sign_out(db: &DatabaseConnection, presented: &str) -> Result<(), ApiError> {
+    let Some(token) = tokens::parse(TokenKind::Refresh, presented) else {
+        return Ok(());
+    };
+    let txn = TenantScope::new(db.clone(), token.clinic_id)
+        .begin()
+        .await?;
+    let stored = refresh_token::Entity::find()
+        .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(refresh_token::Column::TokenHash.eq(token.hash))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?;
+    if let Some(stored) = stored {
+        revoke_family(&txn, stored.family_id).await?;
+        audit::append(
+            &txn,
+            AuditEvent {
+                actor: Some(stored.user_id),
+                action: "auth.sign_out",
+                detail: json!({}),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Business rules, each in its own module, each running in transactions it owns. Services take a
+//! tenant transaction (see [`crate::tenant`]) for anything inside a clinic.
+
+pub mod account;
+pub mod audit;

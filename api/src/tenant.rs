@@ -1,0 +1,84 @@
+//! `TenantScope`: the only door to one clinic's data. It is built from an authenticated session or
+//! API key (never from request input), and every transaction it opens names its clinic to
+//! PostgreSQL (`set_config('app.clinic_id', …, true)`, a `SET LOCAL`), so row-level security
+//! confines it even if a query forgot its `clinic_id` filter. Services take a [`TenantTxn`] and
+//! filter by [`TenantTxn::clinic_id`] as well, which is what isolates tenants on SQLite.
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::db::DbError;
+
+/// Access to one clinic's data.
+#[derive(Clone)]
+pub struct TenantScope {
+    db: DatabaseConnection,
+    clinic_id: Uuid,
+}
+
+impl TenantScope {
+    /// Only authentication code creates scopes: the clinic id must come from a verified session,
+    /// key or sign-up, never from input.
+    pub(crate) fn new(db: DatabaseConnection, clinic_id: Uuid) -> Self {
+        Self { db, clinic_id }
+    }
+
+    /// The clinic this scope reaches.
+    pub fn clinic_id(&self) -> Uuid {
+        self.clinic_id
+    }
+
+    /// Opens a transaction confined to this clinic.
+    pub async fn begin(&self) -> Result<TenantTxn, DbError> {
+        let txn = self.db.begin().await?;
+        set_local(&txn, "app.clinic_id", &self.clinic_id.to_string()).await?;
+        Ok(TenantTxn {
+            txn,
+            clinic_id: self.clinic_id,
+        })
+    }
+}
+
+/// A transaction inside one clinic. Dropping it without [`TenantTxn::commit`] rolls back.
+pub struct TenantTxn {
+    txn: DatabaseTransaction,
+    clinic_id: Uuid,
+}
+
+impl TenantTxn {
+    /// The clinic every statement in this transaction must be about.
+    pub fn clinic_id(&self) -> Uuid {
+        self.clinic_id
+    }
+
+    /// The connection to run statements on.
+    pub fn conn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Makes the transaction's writes permanent.
+    pub async fn commit(self) -> Result<(), DbError> {
+        Ok(self.txn.commit().await?)
+    }
+}
+
+/// Sets a transaction-local PostgreSQL setting; a no-op on SQLite, which has none.
+pub(crate) async fn set_local(
+    txn: &DatabaseTransaction,
+    name: &str,
+    value: &str,
+) -> Result<(), DbError> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT set_config($1, $2, true)",
+        [name.into(), value.into()],
+    ))
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,232 @@
+//! Accounts and sessions on SQLite and on PostgreSQL (as the application role, so row-level
+//! security applies): sign-up, sign-in, `me`, refresh-token rotation with reuse detection,
+//! sign-out, clear errors, rate limits, and an intact audit chain.
+
+mod common;
+
+use common::TestDb;
+use common::graphql::{
+    Browser, ME, REFRESH, SIGN_IN, SIGN_OUT, SIGN_UP, error_code, sign_up_input,
+};
+use ringback_api::config::DatabaseKind;
+use ringback_api::service::audit;
+use serde_json::json;
+
+async fn sign_up_sign_in_refresh_and_sign_out(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut browser = Browser::new(test_db.app(web.path()));
+
+    let signed_up = browser
+        .run(SIGN_UP, sign_up_input("ada@riverside.test"))
+        .await;
+    assert_eq!(signed_up["data"]["signUp"]["role"], "OWNER", "{signed_up}");
+    assert_eq!(
+        signed_up["data"]["signUp"]["clinic"]["attributionWindowDays"],
+        7
+    );
+    assert_eq!(browser.last_set_cookies.len(), 2);
+    for cookie in &browser.last_set_cookies {
+        assert!(cookie.starts_with("__Host-"), "{cookie}");
+        for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+            assert!(cookie.contains(attribute), "{cookie} has {attribute}");
+        }
+    }
+    let me = browser.run(ME, json!({})).await;
+    assert_eq!(
+        me["data"]["me"]["user"]["email"], "ada@riverside.test",
+        "{me}"
+    );
+    assert_eq!(me["data"]["me"]["clinic"]["name"], "Riverside Dental");
+
+    let first_refresh = browser.cookies["__Host-rb_refresh"].clone();
+    let refreshed = browser.run(REFRESH, json!({})).await;
+    assert_eq!(
+        refreshed["data"]["refreshSession"]["role"], "OWNER",
+        "{refreshed}"
+    );
+    let second_refresh = browser.cookies["__Host-rb_refresh"].clone();
+    assert_ne!(first_refresh, second_refresh, "the refresh token rotates");
+
+    // Replaying the first refresh token (as a thief would) revokes the whole family.
+    let mut thief = Browser::new(test_db.app(web.path()));
+    thief
+        .cookies
+        .insert("__Host-rb_refresh".to_owned(), first_refresh);
+    let replay = thief.run(REFRESH, json!({})).await;
+    assert_eq!(error_code(&replay), Some("UNAUTHENTICATED"), "{replay}");
+    let after_reuse = browser.run(REFRESH, json!({})).await;
+    assert_eq!(
+        error_code(&after_reuse),
+        Some("UNAUTHENTICATED"),
+        "family revoked: {after_reuse}"
+    );
+
+    let mut second = Browser::new(test_db.app(web.path()));
+    let signed_in = second
+        .run(
+            SIGN_IN,
+            json!({ "email": "ADA@riverside.test", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_eq!(signed_in["data"]["signIn"]["role"], "OWNER", "{signed_in}");
+    assert_eq!(
+        second.run(SIGN_OUT, json!({})).await["data"]["signOut"],
+        true
+    );
+    assert!(second.cookies.is_empty(), "sign-out clears the cookies");
+    let mut after_sign_out = Browser::new(test_db.app(web.path()));
+    after_sign_out.cookies = browser.cookies.clone();
+    let me_anonymous = Browser::new(test_db.app(web.path()))
+        .run(ME, json!({}))
+        .await;
+    assert_eq!(error_code(&me_anonymous), Some("UNAUTHENTICATED"));
+
+    let report = audit::verify(&test_db.db).await.expect("verify");
+    assert!(report.broken.is_empty(), "{report:?}");
+    assert!(
+        report.entries >= 4,
+        "sign-up, sign-in, reuse and sign-out are audited: {report:?}"
+    );
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_sign_up_sign_in_refresh_and_sign_out() {
+    sign_up_sign_in_refresh_and_sign_out(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_sign_up_sign_in_refresh_and_sign_out() {
+    sign_up_sign_in_refresh_and_sign_out(DatabaseKind::Postgres).await;
+}
+
+async fn bad_input_and_bad_credentials_get_clear_codes(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut browser = Browser::new(test_db.app(web.path()));
+    browser
+        .run(SIGN_UP, sign_up_input("grace@riverside.test"))
+        .await;
+
+    let duplicate = Browser::new(test_db.app(web.path()))
+        .run(SIGN_UP, sign_up_input("grace@riverside.test"))
+        .await;
+    assert_eq!(error_code(&duplicate), Some("CONFLICT"), "{duplicate}");
+
+    let mut bad_zone = sign_up_input("zone@riverside.test");
+    bad_zone["input"]["timeZone"] = json!("Mars/Olympus");
+    let refused = Browser::new(test_db.app(web.path()))
+        .run(SIGN_UP, bad_zone)
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+
+    let mut short = sign_up_input("short@riverside.test");
+    short["input"]["password"] = json!("short");
+    let refused = Browser::new(test_db.app(web.path()))
+        .run(SIGN_UP, short)
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+
+    let wrong = Browser::new(test_db.app(web.path()))
+        .run(
+            SIGN_IN,
+            json!({ "email": "grace@riverside.test", "password": "wrong password!" }),
+        )
+        .await;
+    let unknown = Browser::new(test_db.app(web.path()))
+        .run(
+            SIGN_IN,
+            json!({ "email": "nobody@riverside.test", "password": "wrong password!" }),
+        )
+        .await;
+    assert_eq!(error_code(&wrong), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        wrong["errors"][0]["message"], unknown["errors"][0]["message"],
+        "no account enumeration"
+    );
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_bad_input_and_bad_credentials_get_clear_codes() {
+    bad_input_and_bad_credentials_get_clear_codes(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_bad_input_and_bad_credentials_get_clear_codes() {
+    bad_input_and_bad_credentials_get_clear_codes(DatabaseKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn repeated_sign_in_attempts_are_rate_limited() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut browser = Browser::new(test_db.app(web.path()));
+    let attempt = json!({ "email": "target@riverside.test", "password": "guess guess guess" });
+    let mut codes = Vec::new();
+    for _ in 0..7 {
+        codes.push(error_code(&browser.run(SIGN_IN, attempt.clone()).await).map(str::to_owned));
+    }
+    assert_eq!(codes[0].as_deref(), Some("UNAUTHENTICATED"));
+    assert_eq!(codes[6].as_deref(), Some("RATE_LIMITED"), "{codes:?}");
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn a_session_cookie_on_a_non_json_request_is_ignored() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut browser = Browser::new(test_db.app(web.path()));
+    browser
+        .run(SIGN_UP, sign_up_input("csrf@riverside.test"))
+        .await;
+    let cookie = format!("__Host-rb_session={}", browser.cookies["__Host-rb_session"]);
+    // What another site could send without a CORS preflight: a simple content type.
+    let response = browser
+        .client
+        .post("/graphql")
+        .content_type("text/plain")
+        .header("Cookie", cookie)
+        .body(json!({ "query": ME }).to_string())
+        .send()
+        .await;
+    let body = response.0.into_body().into_string().await.expect("body");
+    assert!(!body.contains("csrf@riverside.test"), "{body}");
+    assert!(body.contains("UNAUTHENTICATED"), "{body}");
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn audit_verify_names_the_first_tampered_entry() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut browser = Browser::new(test_db.app(web.path()));
+    browser
+        .run(SIGN_UP, sign_up_input("audit@riverside.test"))
+        .await;
+    browser.run(SIGN_OUT, json!({})).await;
+    browser
+        .run(
+            SIGN_IN,
+            json!({ "email": "audit@riverside.test", "password": "correct horse battery" }),
+        )
+        .await;
+    assert!(
+        audit::verify(&test_db.db)
+            .await
+            .expect("verify")
+            .broken
+            .is_empty()
+    );
+    use sea_orm::ConnectionTrait;
+    test_db
+        .db
+        .execute_unprepared("UPDATE audit_log SET action = 'auth.nothing_to_see' WHERE seq = 2")
+        .await
+        .expect("tamper");
+    let report = audit::verify(&test_db.db).await.expect("verify");
+    assert_eq!(report.broken.len(), 1, "{report:?}");
+    assert_eq!(report.broken[0].seq, 2);
+    test_db.finish().await;
+}

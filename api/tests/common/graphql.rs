@@ -1,0 +1,91 @@
+//! A GraphQL client over poem's test client that keeps cookies like a browser, so tests exercise
+//! the real session cookies.
+
+use std::collections::BTreeMap;
+
+use poem::Endpoint;
+use poem::test::TestClient;
+use serde_json::{Value, json};
+
+/// A browser-like client: JSON requests, a cookie jar fed by `Set-Cookie`.
+pub struct Browser<E: Endpoint> {
+    pub client: TestClient<E>,
+    pub cookies: BTreeMap<String, String>,
+    pub last_set_cookies: Vec<String>,
+}
+
+impl<E: Endpoint> Browser<E> {
+    pub fn new(app: E) -> Self {
+        Self {
+            client: TestClient::new(app),
+            cookies: BTreeMap::new(),
+            last_set_cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Runs `query` with `variables`, storing any cookies the response sets.
+    pub async fn run(&mut self, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .client
+            .post("/graphql")
+            .content_type("application/json")
+            .body(json!({ "query": query, "variables": variables }).to_string());
+        if !self.cookies.is_empty() {
+            request = request.header("Cookie", self.cookie_header());
+        }
+        let response = request.send().await;
+        response.assert_status_is_ok();
+        self.last_set_cookies = response
+            .0
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok().map(str::to_owned))
+            .collect();
+        for set_cookie in &self.last_set_cookies {
+            let pair = set_cookie.split(';').next().unwrap_or_default();
+            if let Some((name, value)) = pair.split_once('=') {
+                if value.is_empty() || set_cookie.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+        let body = response.0.into_body().into_string().await.expect("body");
+        serde_json::from_str(&body).expect("JSON response")
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}
+
+pub const SIGN_UP: &str = "mutation($input: SignUpInput!) { signUp(input: $input) { role user { email } clinic { id name timeZone attributionWindowDays } } }";
+pub const SIGN_IN: &str = "mutation($email: String!, $password: String!) { signIn(email: $email, password: $password) { role clinic { id } } }";
+pub const ME: &str = "{ me { role user { email displayName } clinic { name } } }";
+pub const REFRESH: &str = "mutation { refreshSession { role } }";
+pub const SIGN_OUT: &str = "mutation { signOut }";
+
+/// Sign-up variables for a dental clinic in London owned by `email`.
+pub fn sign_up_input(email: &str) -> Value {
+    json!({ "input": {
+        "clinicName": "Riverside Dental",
+        "kind": "dental",
+        "timeZone": "Europe/London",
+        "defaultRegion": "GB",
+        "currency": "GBP",
+        "ownerName": "Ada Owner",
+        "ownerEmail": email,
+        "password": "correct horse battery",
+    }})
+}
