@@ -11,6 +11,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{Config, ConfigError, RawSettings};
 use crate::db::{self, DbError};
 use crate::secrets::{Secrets, SecretsSource};
+use crate::service::audit;
 use crate::state::AppState;
 use crate::{build_app, phone_cli};
 
@@ -36,6 +37,17 @@ enum Command {
         #[command(subcommand)]
         command: PhoneCommand,
     },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check every clinic's hash chain and name the first broken entry of each.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -63,6 +75,8 @@ enum CliError {
     },
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the audit log is broken in {0} clinic(s)")]
+    AuditBroken(usize),
 }
 
 /// Runs the command named on the command line.
@@ -74,6 +88,9 @@ pub async fn run() -> ExitCode {
         Command::Phone {
             command: PhoneCommand::Normalize { region },
         } => normalize(region),
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => verify_audit().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,9 +121,30 @@ fn init_logging(filter: &str) {
         .try_init();
 }
 
+async fn verify_audit() -> Result<(), CliError> {
+    let (_, config) = load_config()?;
+    let db = db::connect_owner(&config).await?;
+    let report = audit::verify(&db).await?;
+    for broken in &report.broken {
+        println!(
+            "clinic {}: entry {} is the first broken entry ({})",
+            broken.clinic_id, broken.seq, broken.reason
+        );
+    }
+    if report.broken.is_empty() {
+        println!(
+            "audit log intact: {} entries in {} clinics",
+            report.entries, report.clinics
+        );
+        Ok(())
+    } else {
+        Err(CliError::AuditBroken(report.broken.len()))
+    }
+}
+
 async fn migrate() -> Result<(), CliError> {
     let (_, config) = load_config()?;
-    let db = db::connect(&config).await?;
+    let db = db::connect_owner(&config).await?;
     db::migrate(&db).await?;
     let version = db::schema_version(&db).await?.unwrap_or_default();
     tracing::info!(database = config.database_kind.label(), %version, "migrations applied");

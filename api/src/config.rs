@@ -19,6 +19,7 @@ const KNOWN_KEYS: &[&str] = &[
     "listen",
     "public_url",
     "database_url",
+    "migration_database_url",
     "data_dir",
     "web_dir",
     "pepper",
@@ -28,7 +29,13 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// Settings whose values are secret and must never be echoed.
-const SECRET_KEYS: &[&str] = &["pepper", "master_key", "session_secret", "database_url"];
+const SECRET_KEYS: &[&str] = &[
+    "pepper",
+    "master_key",
+    "session_secret",
+    "database_url",
+    "migration_database_url",
+];
 
 /// Errors in the configuration. Each names the setting it is about.
 #[derive(Debug, thiserror::Error)]
@@ -215,6 +222,10 @@ pub struct Config {
     pub public_url: Option<String>,
     pub database_url: String,
     pub database_kind: DatabaseKind,
+    /// The tables' owner, for `ringback migrate` and `ringback audit verify`; the application
+    /// itself connects with `database_url`, a role that does not own the tables (PostgreSQL
+    /// row-level security applies to it). Defaults to `database_url`.
+    pub migration_database_url: String,
     /// True when the database is the default SQLite file in the data directory.
     pub embedded_database: bool,
     pub data_dir: PathBuf,
@@ -247,6 +258,11 @@ impl Config {
                 DatabaseKind::Sqlite,
             )
         });
+        let migration_database_url = settings
+            .parse("migration_database_url", |s| {
+                DatabaseKind::from_url(s).map(|_| s.to_owned())
+            })?
+            .unwrap_or_else(|| database_url.clone());
         let log_filter = settings
             .value("log")
             .unwrap_or("info,sqlx=warn,sea_orm=warn")
@@ -256,6 +272,7 @@ impl Config {
             public_url,
             database_url,
             database_kind,
+            migration_database_url,
             embedded_database,
             data_dir,
             web_dir,

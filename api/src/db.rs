@@ -41,6 +41,14 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbError> {
     connect_url(&config.database_url, config.database_kind).await
 }
 
+/// Opens a pool as the tables' owner (migrations, audit verification).
+pub async fn connect_owner(config: &Config) -> Result<DatabaseConnection, DbError> {
+    if config.migration_database_url == config.database_url {
+        return connect(config).await;
+    }
+    connect_url(&config.migration_database_url, config.database_kind).await
+}
+
 /// Opens a pool for `url`. An in-memory SQLite database gets a single connection, because each
 /// connection would otherwise see its own empty database.
 pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {

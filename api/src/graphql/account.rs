@@ -164,7 +164,7 @@ impl AccountMutation {
     }
 }
 
-fn start_session(ctx: &Context<'_>, grant: SessionGrant) -> Session {
+pub(crate) fn start_session(ctx: &Context<'_>, grant: SessionGrant) -> Session {
     ctx.append_http_header(
         "Set-Cookie",
         set_cookie(SESSION_COOKIE, &grant.access_token, ACCESS_TTL),

@@ -2,7 +2,11 @@
 //! complexity limits so that no single request can monopolise the server.
 
 mod account;
+mod api_keys;
+mod clinic;
+mod guard;
 mod server_info;
+mod team;
 pub mod types;
 
 use std::net::IpAddr;
@@ -15,11 +19,22 @@ pub use server_info::{DatabaseEngine, ServerInfo};
 
 /// The merged root query.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(server_info::ServerInfoQuery, account::AccountQuery);
+pub struct QueryRoot(
+    server_info::ServerInfoQuery,
+    account::AccountQuery,
+    clinic::ClinicQuery,
+    team::TeamQuery,
+    api_keys::ApiKeyQuery,
+);
 
 /// The merged root mutation.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(account::AccountMutation);
+pub struct MutationRoot(
+    account::AccountMutation,
+    clinic::ClinicMutation,
+    team::TeamMutation,
+    api_keys::ApiKeyMutation,
+);
 
 /// The schema type served at `/graphql`.
 pub type RingbackSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

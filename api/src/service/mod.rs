@@ -2,4 +2,7 @@
 //! tenant transaction (see [`crate::tenant`]) for anything inside a clinic.
 
 pub mod account;
+pub mod api_keys;
 pub mod audit;
+pub mod clinic;
+pub mod team;

@@ -1,0 +1,124 @@
+//! Integrator API keys (admins): list, create (the secret is shown once), revoke.
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use ringback_entity::api_key;
+use ringback_shared::access::Permission;
+
+use crate::auth::ApiKeyScope;
+use crate::graphql::guard::{Access, uuid_arg, with_tenant};
+use crate::service::api_keys;
+
+/// What a key may do.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum KeyScope {
+    /// Read calls, appointments and metrics.
+    Read,
+    /// Also push call events and create appointments.
+    Write,
+}
+
+impl From<KeyScope> for ApiKeyScope {
+    fn from(scope: KeyScope) -> Self {
+        match scope {
+            KeyScope::Read => Self::Read,
+            KeyScope::Write => Self::Write,
+        }
+    }
+}
+
+/// An API key, without its secret.
+#[derive(SimpleObject)]
+pub struct ApiKey {
+    pub id: ID,
+    pub name: String,
+    pub scope: KeyScope,
+    /// The first characters of the secret, to tell keys apart.
+    pub hint: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&api_key::Model> for ApiKey {
+    fn from(model: &api_key::Model) -> Self {
+        Self {
+            id: ID(model.id.to_string()),
+            name: model.name.clone(),
+            scope: if model.scope == "write" {
+                KeyScope::Write
+            } else {
+                KeyScope::Read
+            },
+            hint: model.prefix.clone(),
+            created_at: model.created_at,
+            last_used_at: model.last_used_at,
+            revoked_at: model.revoked_at,
+        }
+    }
+}
+
+/// A new key and its secret, shown this once.
+#[derive(SimpleObject)]
+pub struct ApiKeyCreated {
+    pub api_key: ApiKey,
+    /// Send as `Authorization: Bearer <secret>`. It cannot be shown again.
+    pub secret: String,
+}
+
+#[derive(Default)]
+pub struct ApiKeyQuery;
+
+#[Object]
+impl ApiKeyQuery {
+    /// The clinic's API keys.
+    async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKey>> {
+        let keys = with_tenant(
+            ctx,
+            Access::Read(Permission::ManageApiKeys),
+            async |txn, _| api_keys::list(txn).await,
+        )
+        .await?;
+        Ok(keys.iter().map(ApiKey::from).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct ApiKeyMutation;
+
+#[Object]
+impl ApiKeyMutation {
+    /// Creates a key; its secret is in the answer and nowhere else.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        scope: KeyScope,
+    ) -> async_graphql::Result<ApiKeyCreated> {
+        let created = with_tenant(
+            ctx,
+            Access::Write(Permission::ManageApiKeys),
+            async |txn, principal| {
+                api_keys::create(txn, principal.user_id()?, &name, scope.into()).await
+            },
+        )
+        .await?;
+        Ok(ApiKeyCreated {
+            api_key: ApiKey::from(&created.key),
+            secret: created.secret,
+        })
+    }
+
+    /// Revokes a key; requests with it fail from now on.
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKey> {
+        let key = with_tenant(
+            ctx,
+            Access::Write(Permission::ManageApiKeys),
+            async |txn, principal| {
+                api_keys::revoke(txn, principal.user_id()?, uuid_arg(&id)?).await
+            },
+        )
+        .await?;
+        Ok(ApiKey::from(&key))
+    }
+}

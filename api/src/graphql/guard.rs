@@ -1,0 +1,47 @@
+//! What every tenant resolver does first: find the authenticated caller, check the permission the
+//! operation needs, and run the work in a transaction confined to the caller's clinic.
+
+use async_graphql::{Context, ID};
+use ringback_shared::access::Permission;
+use uuid::Uuid;
+
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, graphql_error};
+use crate::tenant::TenantTxn;
+
+/// What an operation needs from the caller.
+#[derive(Clone, Copy, Debug)]
+pub enum Access {
+    /// Reading, with this permission; read-only API keys qualify.
+    Read(Permission),
+    /// Changing data, with this permission; read-only API keys do not qualify.
+    Write(Permission),
+}
+
+/// The authenticated caller, or `UNAUTHENTICATED`.
+pub fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
+    ctx.data::<Caller>()?.principal().map_err(graphql_error)
+}
+
+/// Runs `work` for the caller's clinic if `access` allows it, committing when it succeeds.
+pub async fn with_tenant<T>(
+    ctx: &Context<'_>,
+    access: Access,
+    work: impl AsyncFnOnce(&TenantTxn, &Principal) -> Result<T, ApiError>,
+) -> async_graphql::Result<T> {
+    let principal = principal(ctx)?;
+    let scope = match access {
+        Access::Read(permission) => principal.require(permission),
+        Access::Write(permission) => principal.require_write(permission),
+    }
+    .map_err(graphql_error)?;
+    let txn = scope.begin().await.map_err(graphql_error)?;
+    let value = work(&txn, principal).await.map_err(graphql_error)?;
+    txn.commit().await.map_err(graphql_error)?;
+    Ok(value)
+}
+
+/// An id argument as a UUID. An id that cannot exist is simply not found.
+pub fn uuid_arg(id: &ID) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(id.as_str()).map_err(|_| ApiError::NotFound)
+}

@@ -1,0 +1,108 @@
+//! Integrator API keys: created by admins, shown once, stored as hashes, scoped `read` or `write`,
+//! with their last use, revocable.
+
+use chrono::Utc;
+use ringback_entity::api_key;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::ApiKeyScope;
+use crate::auth::tokens::{self, TokenKind};
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::service::audit::{self, AuditEvent};
+use crate::tenant::TenantTxn;
+
+fn db_error(error: sea_orm::DbErr) -> ApiError {
+    ApiError::from(DbError::from(error))
+}
+
+/// A key just created; `secret` is shown once and never stored.
+pub struct NewApiKey {
+    pub key: api_key::Model,
+    pub secret: String,
+}
+
+/// Every key of the clinic, newest first (revoked ones included, marked).
+pub async fn list(txn: &TenantTxn) -> Result<Vec<api_key::Model>, ApiError> {
+    api_key::Entity::find()
+        .filter(api_key::Column::ClinicId.eq(txn.clinic_id()))
+        .order_by_desc(api_key::Column::CreatedAt)
+        .all(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// Creates a key named `name` with `scope`.
+pub async fn create(
+    txn: &TenantTxn,
+    actor: Uuid,
+    name: &str,
+    scope: ApiKeyScope,
+) -> Result<NewApiKey, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(ApiError::BadUserInput(
+            "a key name of 1 to 80 characters is required".to_owned(),
+        ));
+    }
+    let token = tokens::issue(TokenKind::ApiKey, txn.clinic_id());
+    let hint = tokens::parse(TokenKind::ApiKey, &token.value)
+        .map(|t| t.hint)
+        .unwrap_or_default();
+    let key = api_key::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        name: Set(name.to_owned()),
+        scope: Set(scope.as_str().to_owned()),
+        prefix: Set(hint),
+        secret_hash: Set(token.hash),
+        created_by: Set(actor),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "api_key.created",
+            detail: json!({ "key": key.id, "scope": scope.as_str() }),
+        },
+    )
+    .await?;
+    Ok(NewApiKey {
+        key,
+        secret: token.value,
+    })
+}
+
+/// Revokes a key; it stops working at once.
+pub async fn revoke(
+    txn: &TenantTxn,
+    actor: Uuid,
+    key_id: Uuid,
+) -> Result<api_key::Model, ApiError> {
+    let key = api_key::Entity::find_by_id((txn.clinic_id(), key_id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::NotFound)?;
+    let mut revoked: api_key::ActiveModel = key.into();
+    revoked.revoked_at = Set(Some(Utc::now()));
+    let key = revoked.update(txn.conn()).await.map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "api_key.revoked",
+            detail: json!({ "key": key_id }),
+        },
+    )
+    .await?;
+    Ok(key)
+}

@@ -1,0 +1,335 @@
+//! The team: members and their roles, invitations, and the rules that keep a clinic governable
+//! (only owners make or unmake owners; the last owner cannot be removed or demoted). Removing a
+//! member revokes their sessions at once.
+
+use chrono::{Duration, Utc};
+use ringback_entity::{invite, membership, user};
+use ringback_shared::access::Role;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::password;
+use crate::auth::session::SessionKeys;
+use crate::auth::tokens::{self, TokenKind};
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::service::account::{self, SessionGrant, normalize_email};
+use crate::service::audit::{self, AuditEvent};
+use crate::tenant::{TenantScope, TenantTxn};
+
+/// How long an invitation can be accepted.
+pub const INVITE_TTL: Duration = Duration::days(7);
+
+fn db_error(error: sea_orm::DbErr) -> ApiError {
+    ApiError::from(DbError::from(error))
+}
+
+/// A member with their user record.
+pub struct Member {
+    pub user: user::Model,
+    pub role: Role,
+}
+
+/// An invitation just created: the token is shown once.
+pub struct NewInvite {
+    pub invite: invite::Model,
+    pub token: String,
+}
+
+/// Everyone in the clinic, oldest membership first.
+pub async fn members(txn: &TenantTxn) -> Result<Vec<Member>, ApiError> {
+    let rows = membership::Entity::find()
+        .filter(membership::Column::ClinicId.eq(txn.clinic_id()))
+        .order_by_asc(membership::Column::CreatedAt)
+        .find_also_related(user::Entity)
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(membership, user)| {
+            Some(Member {
+                user: user?,
+                role: Role::parse(&membership.role)?,
+            })
+        })
+        .collect())
+}
+
+/// Pending invitations.
+pub async fn pending_invites(txn: &TenantTxn) -> Result<Vec<invite::Model>, ApiError> {
+    invite::Entity::find()
+        .filter(invite::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(invite::Column::AcceptedAt.is_null())
+        .order_by_asc(invite::Column::CreatedAt)
+        .all(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// Only owners may grant or take away the owner role.
+fn check_may_assign(actor_role: Role, role: Role) -> Result<(), ApiError> {
+    if role == Role::Owner && actor_role != Role::Owner {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(())
+}
+
+/// Invites `email` as `role`; the token lets them set a password.
+pub async fn invite(
+    txn: &TenantTxn,
+    actor: Uuid,
+    actor_role: Role,
+    email: &str,
+    display_name: &str,
+    role: Role,
+) -> Result<NewInvite, ApiError> {
+    check_may_assign(actor_role, role)?;
+    let email = normalize_email(email)?;
+    let display_name = display_name.trim();
+    if display_name.is_empty() || display_name.chars().count() > 120 {
+        return Err(ApiError::BadUserInput(
+            "a name of 1 to 120 characters is required".to_owned(),
+        ));
+    }
+    let now = Utc::now();
+    let token = tokens::issue(TokenKind::Invite, txn.clinic_id());
+    let invite = invite::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        email: Set(email),
+        display_name: Set(display_name.to_owned()),
+        role: Set(role.as_str().to_owned()),
+        token_hash: Set(token.hash),
+        invited_by: Set(actor),
+        expires_at: Set(now + INVITE_TTL),
+        accepted_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "team.invite",
+            detail: json!({ "invite": invite.id, "role": role.as_str() }),
+        },
+    )
+    .await?;
+    Ok(NewInvite {
+        invite,
+        token: token.value,
+    })
+}
+
+/// Withdraws a pending invitation.
+pub async fn revoke_invite(txn: &TenantTxn, actor: Uuid, invite_id: Uuid) -> Result<(), ApiError> {
+    let found = invite::Entity::find_by_id((txn.clinic_id(), invite_id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .filter(|invite| invite.accepted_at.is_none())
+        .ok_or(ApiError::NotFound)?;
+    found.delete(txn.conn()).await.map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "team.invite_revoked",
+            detail: json!({ "invite": invite_id }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Accepts an invitation: creates the user with `password_text` (or, for an existing account,
+/// checks their password) and adds them to the clinic; signs them in.
+pub async fn accept_invite(
+    db: &DatabaseConnection,
+    keys: &SessionKeys,
+    presented: &str,
+    password_text: &str,
+) -> Result<SessionGrant, ApiError> {
+    let token = tokens::parse(TokenKind::Invite, presented).ok_or(ApiError::NotFound)?;
+    let txn = TenantScope::new(db.clone(), token.clinic_id)
+        .begin()
+        .await?;
+    let invite = invite::Entity::find()
+        .filter(invite::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(invite::Column::TokenHash.eq(token.hash))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .filter(|invite| invite.accepted_at.is_none() && invite.expires_at > Utc::now())
+        .ok_or(ApiError::NotFound)?;
+    let user = user_for_invite(&txn, &invite, password_text).await?;
+    let role = Role::parse(&invite.role)
+        .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
+    add_membership(&txn, user.id, role).await?;
+    let invite_id = invite.id;
+    let mut accepted: invite::ActiveModel = invite.into();
+    accepted.accepted_at = Set(Some(Utc::now()));
+    accepted.update(txn.conn()).await.map_err(db_error)?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: Some(user.id),
+            action: "team.invite_accepted",
+            detail: json!({ "invite": invite_id }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    account::sign_in(db, keys, &user.email, password_text).await
+}
+
+async fn user_for_invite(
+    txn: &TenantTxn,
+    invite: &invite::Model,
+    password_text: &str,
+) -> Result<user::Model, ApiError> {
+    let existing = user::Entity::find()
+        .filter(user::Column::Email.eq(invite.email.clone()))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?;
+    if let Some(existing) = existing {
+        return if password::verify(password_text, &existing.password_hash) {
+            Ok(existing)
+        } else {
+            Err(ApiError::BadUserInput(
+                "this address has an account: enter its password to join".to_owned(),
+            ))
+        };
+    }
+    password::validate(password_text)?;
+    let now = Utc::now();
+    user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(invite.email.clone()),
+        display_name: Set(invite.display_name.clone()),
+        password_hash: Set(password::hash(password_text)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)
+}
+
+async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<(), ApiError> {
+    if membership::Entity::find_by_id((txn.clinic_id(), user_id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .is_some()
+    {
+        return Err(ApiError::Conflict(
+            "already a member of this clinic".to_owned(),
+        ));
+    }
+    membership::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        user_id: Set(user_id),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+async fn find_membership(txn: &TenantTxn, user_id: Uuid) -> Result<membership::Model, ApiError> {
+    membership::Entity::find_by_id((txn.clinic_id(), user_id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::NotFound)
+}
+
+async fn owner_count(txn: &TenantTxn) -> Result<u64, ApiError> {
+    membership::Entity::find()
+        .filter(membership::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(membership::Column::Role.eq(Role::Owner.as_str()))
+        .count(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// Refuses a change that would leave the clinic without an owner.
+async fn check_not_last_owner(
+    txn: &TenantTxn,
+    current: &membership::Model,
+) -> Result<(), ApiError> {
+    if current.role == Role::Owner.as_str() && owner_count(txn).await? <= 1 {
+        return Err(ApiError::Conflict(
+            "the clinic's last owner cannot be removed or demoted".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Changes a member's role.
+pub async fn change_role(
+    txn: &TenantTxn,
+    actor: Uuid,
+    actor_role: Role,
+    user_id: Uuid,
+    role: Role,
+) -> Result<(), ApiError> {
+    let current = find_membership(txn, user_id).await?;
+    let current_role = Role::parse(&current.role)
+        .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
+    check_may_assign(actor_role, role)?;
+    check_may_assign(actor_role, current_role)?;
+    if role != Role::Owner {
+        check_not_last_owner(txn, &current).await?;
+    }
+    let mut changed: membership::ActiveModel = current.into();
+    changed.role = Set(role.as_str().to_owned());
+    changed.update(txn.conn()).await.map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "team.role_changed",
+            detail: json!({ "user": user_id, "from": current_role.as_str(), "to": role.as_str() }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes a member and revokes their sessions.
+pub async fn remove(
+    txn: &TenantTxn,
+    actor: Uuid,
+    actor_role: Role,
+    user_id: Uuid,
+) -> Result<(), ApiError> {
+    let current = find_membership(txn, user_id).await?;
+    let current_role = Role::parse(&current.role)
+        .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
+    check_may_assign(actor_role, current_role)?;
+    check_not_last_owner(txn, &current).await?;
+    current.delete(txn.conn()).await.map_err(db_error)?;
+    account::revoke_user_sessions(txn, user_id).await?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "team.member_removed",
+            detail: json!({ "user": user_id }),
+        },
+    )
+    .await?;
+    Ok(())
+}

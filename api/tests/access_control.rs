@@ -1,0 +1,488 @@
+//! Access control, generated over the schema, on SQLite and on PostgreSQL (as the application role):
+//! every mutation and protected query is tried by every role, and every operation that takes an id
+//! is tried with another clinic's id, which must be `NOT_FOUND` and change nothing. A test fails when
+//! the schema gains a mutation that this matrix does not cover.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::TestDb;
+use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use poem::Endpoint;
+use ringback_api::config::DatabaseKind;
+use serde_json::{Value, json};
+
+/// The least role an operation needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Least {
+    Receptionist,
+    Admin,
+}
+
+/// Operations anyone may call (they authenticate by other means or not at all).
+const PUBLIC_MUTATIONS: &[&str] = &[
+    "signUp",
+    "signIn",
+    "refreshSession",
+    "signOut",
+    "acceptInvite",
+];
+
+/// Every protected operation: name, document, variables, least role.
+fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
+    let unknown = "0192f000-0000-7000-8000-000000000000";
+    vec![
+        (
+            "clinic",
+            "{ clinic { id } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        ("me", "{ me { role } }", json!({}), Least::Receptionist),
+        ("team", "{ team { role } }", json!({}), Least::Admin),
+        ("invites", "{ invites { id } }", json!({}), Least::Admin),
+        ("apiKeys", "{ apiKeys { id } }", json!({}), Least::Admin),
+        (
+            "updateClinicSettings",
+            "mutation { updateClinicSettings(input: { attributionWindowDays: 7 }) { id } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "inviteMember",
+            "mutation { inviteMember(email: \"new@clinic.test\", displayName: \"New\", role: RECEPTIONIST) { token } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "revokeInvite",
+            "mutation($id: ID!) { revokeInvite(id: $id) }",
+            json!({ "id": unknown }),
+            Least::Admin,
+        ),
+        (
+            "changeMemberRole",
+            "mutation($id: ID!) { changeMemberRole(userId: $id, role: ADMIN) }",
+            json!({ "id": unknown }),
+            Least::Admin,
+        ),
+        (
+            "removeMember",
+            "mutation($id: ID!) { removeMember(userId: $id) }",
+            json!({ "id": unknown }),
+            Least::Admin,
+        ),
+        (
+            "createApiKey",
+            "mutation { createApiKey(name: \"PMS\", scope: READ) { secret } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "revokeApiKey",
+            "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+            json!({ "id": unknown }),
+            Least::Admin,
+        ),
+    ]
+}
+
+/// A clinic with an owner, an admin and a receptionist signed in.
+struct Clinic<E: Endpoint> {
+    owner: Browser<E>,
+    admin: Browser<E>,
+    receptionist: Browser<E>,
+}
+
+async fn join<E: Endpoint>(
+    owner: &mut Browser<E>,
+    mut joiner: Browser<E>,
+    email: &str,
+    role: &str,
+) -> Browser<E> {
+    let invited = owner
+        .run(
+            "mutation($email: String!, $role: TeamRole!) { inviteMember(email: $email, displayName: \"Member\", role: $role) { token } }",
+            json!({ "email": email, "role": role }),
+        )
+        .await;
+    let token = invited["data"]["inviteMember"]["token"]
+        .as_str()
+        .expect("invite token")
+        .to_owned();
+    let accepted = joiner
+        .run(
+            "mutation($token: String!) { acceptInvite(token: $token, password: \"member password 1\") { role } }",
+            json!({ "token": token }),
+        )
+        .await;
+    assert_eq!(accepted["data"]["acceptInvite"]["role"], role, "{accepted}");
+    joiner
+}
+
+async fn clinic(
+    test_db: &TestDb,
+    web: &std::path::Path,
+    tag: &str,
+) -> Clinic<impl Endpoint + use<>> {
+    let mut owner = Browser::new(test_db.app(web));
+    let signed_up = owner
+        .run(SIGN_UP, sign_up_input(&format!("owner@{tag}.test")))
+        .await;
+    assert!(signed_up["errors"].is_null(), "{signed_up}");
+    let admin = join(
+        &mut owner,
+        Browser::new(test_db.app(web)),
+        &format!("admin@{tag}.test"),
+        "ADMIN",
+    )
+    .await;
+    let receptionist = join(
+        &mut owner,
+        Browser::new(test_db.app(web)),
+        &format!("reception@{tag}.test"),
+        "RECEPTIONIST",
+    )
+    .await;
+    Clinic {
+        owner,
+        admin,
+        receptionist,
+    }
+}
+
+async fn schema_mutations<E: Endpoint>(browser: &mut Browser<E>) -> BTreeSet<String> {
+    let answer = browser
+        .run(
+            "{ __schema { mutationType { fields { name } } } }",
+            json!({}),
+        )
+        .await;
+    answer["data"]["__schema"]["mutationType"]["fields"]
+        .as_array()
+        .expect("mutations")
+        .iter()
+        .filter_map(|field| field["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn every_role_against_every_operation(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut clinic = clinic(&test_db, web.path(), "matrix").await;
+
+    let operations = protected_operations();
+    let covered: BTreeSet<String> = operations
+        .iter()
+        .map(|(name, ..)| (*name).to_owned())
+        .chain(PUBLIC_MUTATIONS.iter().map(|name| (*name).to_owned()))
+        .collect();
+    let missing: Vec<String> = schema_mutations(&mut clinic.owner)
+        .await
+        .difference(&covered)
+        .cloned()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "mutations without a role rule in this matrix: {missing:?}"
+    );
+
+    let mut checks = 0;
+    let mut anonymous = Browser::new(test_db.app(web.path()));
+    for (name, document, variables, least) in &operations {
+        let answer = anonymous.run(document, variables.clone()).await;
+        assert_eq!(
+            error_code(&answer),
+            Some("UNAUTHENTICATED"),
+            "anonymous {name}: {answer}"
+        );
+        checks += 1;
+        for (role, browser, rank) in [
+            (
+                "receptionist",
+                &mut clinic.receptionist,
+                Least::Receptionist,
+            ),
+            ("admin", &mut clinic.admin, Least::Admin),
+            ("owner", &mut clinic.owner, Least::Admin),
+        ] {
+            let answer = browser.run(document, variables.clone()).await;
+            let code = error_code(&answer);
+            if rank >= *least {
+                assert!(
+                    !matches!(code, Some("FORBIDDEN" | "UNAUTHENTICATED")),
+                    "{role} may {name}: {answer}"
+                );
+            } else {
+                assert_eq!(code, Some("FORBIDDEN"), "{role} may not {name}: {answer}");
+            }
+            checks += 1;
+        }
+    }
+    println!(
+        "role matrix on {kind:?}: {} operations x 3 roles + anonymous = {checks} role checks",
+        operations.len()
+    );
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_every_role_against_every_operation() {
+    every_role_against_every_operation(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_every_role_against_every_operation() {
+    every_role_against_every_operation(DatabaseKind::Postgres).await;
+}
+
+/// Lists what clinic B holds, to prove clinic A's attempts changed nothing.
+async fn snapshot<E: Endpoint>(owner: &mut Browser<E>) -> Value {
+    owner
+        .run(
+            "{ team { role user { id email } } invites { id email } apiKeys { id revokedAt } }",
+            json!({}),
+        )
+        .await["data"]
+        .clone()
+}
+
+async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut a = clinic(&test_db, web.path(), "clinic-a").await;
+    let mut b = clinic(&test_db, web.path(), "clinic-b").await;
+
+    let b_key = b
+        .owner
+        .run(
+            "mutation { createApiKey(name: \"B\", scope: WRITE) { apiKey { id } } }",
+            json!({}),
+        )
+        .await;
+    let b_key = b_key["data"]["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .expect("key id")
+        .to_owned();
+    let b_invite = b
+        .owner
+        .run("mutation { inviteMember(email: \"later@b.test\", displayName: \"Later\", role: RECEPTIONIST) { invite { id } } }", json!({}))
+        .await;
+    let b_invite = b_invite["data"]["inviteMember"]["invite"]["id"]
+        .as_str()
+        .expect("invite id")
+        .to_owned();
+    let b_member = b
+        .receptionist
+        .run("{ me { user { id } } }", json!({}))
+        .await;
+    let b_member = b_member["data"]["me"]["user"]["id"]
+        .as_str()
+        .expect("user id")
+        .to_owned();
+    let before = snapshot(&mut b.owner).await;
+
+    let attempts = [
+        (
+            "revokeApiKey",
+            "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+            b_key.clone(),
+        ),
+        (
+            "revokeInvite",
+            "mutation($id: ID!) { revokeInvite(id: $id) }",
+            b_invite.clone(),
+        ),
+        (
+            "changeMemberRole",
+            "mutation($id: ID!) { changeMemberRole(userId: $id, role: ADMIN) }",
+            b_member.clone(),
+        ),
+        (
+            "removeMember",
+            "mutation($id: ID!) { removeMember(userId: $id) }",
+            b_member.clone(),
+        ),
+    ];
+    for (name, document, id) in &attempts {
+        let answer = a.owner.run(document, json!({ "id": id })).await;
+        assert_eq!(
+            error_code(&answer),
+            Some("NOT_FOUND"),
+            "{name} with clinic B's id: {answer}"
+        );
+        assert!(
+            answer["data"].is_null() || answer["data"][name].is_null(),
+            "no data leaks: {answer}"
+        );
+    }
+    let a_view = a
+        .owner
+        .run(
+            "{ team { user { id } } invites { id } apiKeys { id } }",
+            json!({}),
+        )
+        .await;
+    let a_text = a_view.to_string();
+    for id in [&b_key, &b_invite, &b_member] {
+        assert!(
+            !a_text.contains(id.as_str()),
+            "clinic A never sees clinic B's ids"
+        );
+    }
+    assert_eq!(
+        snapshot(&mut b.owner).await,
+        before,
+        "clinic B is unchanged"
+    );
+    println!(
+        "cross-tenant on {kind:?}: {} id-taking operations refused with NOT_FOUND",
+        attempts.len()
+    );
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_another_clinics_ids_are_not_found() {
+    another_clinics_ids_are_not_found(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_another_clinics_ids_are_not_found() {
+    another_clinics_ids_are_not_found(DatabaseKind::Postgres).await;
+}
+
+async fn api_keys_authenticate_integrators(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut owner = Browser::new(test_db.app(web.path()));
+    owner.run(SIGN_UP, sign_up_input("keys@clinic.test")).await;
+    let created = owner
+        .run("mutation { createApiKey(name: \"Practice system\", scope: READ) { secret apiKey { id } } }", json!({}))
+        .await;
+    let secret = created["data"]["createApiKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let key_id = created["data"]["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let integrator = poem::test::TestClient::new(test_db.app(web.path()));
+    let ask = async |document: &str, bearer: &str| -> Value {
+        let response = integrator
+            .post("/graphql")
+            .header("Authorization", format!("Bearer {bearer}"))
+            .content_type("application/json")
+            .body(json!({ "query": document }).to_string())
+            .send()
+            .await;
+        serde_json::from_str(&response.0.into_body().into_string().await.expect("body"))
+            .expect("json")
+    };
+    let read = ask("{ clinic { name } }", &secret).await;
+    assert_eq!(read["data"]["clinic"]["name"], "Riverside Dental", "{read}");
+    let write = ask(
+        "mutation { updateClinicSettings(input: { name: \"X\" }) { id } }",
+        &secret,
+    )
+    .await;
+    assert_eq!(error_code(&write), Some("FORBIDDEN"), "{write}");
+    let last = if secret.ends_with('0') { '1' } else { '0' };
+    let forged = ask(
+        "{ clinic { name } }",
+        &format!("{}{last}", &secret[..secret.len() - 1]),
+    )
+    .await;
+    assert_eq!(error_code(&forged), Some("UNAUTHENTICATED"), "{forged}");
+
+    owner
+        .run(
+            "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
+            json!({ "id": key_id }),
+        )
+        .await;
+    let revoked = ask("{ clinic { name } }", &secret).await;
+    assert_eq!(error_code(&revoked), Some("UNAUTHENTICATED"), "{revoked}");
+    let listed = owner
+        .run("{ apiKeys { lastUsedAt revokedAt } }", json!({}))
+        .await;
+    assert!(
+        listed["data"]["apiKeys"][0]["lastUsedAt"].is_string(),
+        "last use recorded: {listed}"
+    );
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is never shown again"
+    );
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_api_keys_authenticate_integrators() {
+    api_keys_authenticate_integrators(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_api_keys_authenticate_integrators() {
+    api_keys_authenticate_integrators(DatabaseKind::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_last_owner_stays_and_removed_members_lose_their_session() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut clinic = clinic(&test_db, web.path(), "governance").await;
+    let owner_id =
+        clinic.owner.run("{ me { user { id } } }", json!({})).await["data"]["me"]["user"]["id"]
+            .clone();
+    let demote = clinic
+        .owner
+        .run(
+            "mutation($id: ID!) { changeMemberRole(userId: $id, role: ADMIN) }",
+            json!({ "id": owner_id }),
+        )
+        .await;
+    assert_eq!(error_code(&demote), Some("CONFLICT"), "{demote}");
+    let promote = clinic
+        .admin
+        .run("mutation { inviteMember(email: \"boss@x.test\", displayName: \"Boss\", role: OWNER) { token } }", json!({}))
+        .await;
+    assert_eq!(
+        error_code(&promote),
+        Some("FORBIDDEN"),
+        "only owners make owners: {promote}"
+    );
+
+    let receptionist_id = clinic
+        .receptionist
+        .run("{ me { user { id } } }", json!({}))
+        .await["data"]["me"]["user"]["id"]
+        .clone();
+    let removed = clinic
+        .admin
+        .run(
+            "mutation($id: ID!) { removeMember(userId: $id) }",
+            json!({ "id": receptionist_id }),
+        )
+        .await;
+    assert_eq!(removed["data"]["removeMember"], true, "{removed}");
+    let after = clinic.receptionist.run("{ me { role } }", json!({})).await;
+    assert_eq!(
+        error_code(&after),
+        Some("UNAUTHENTICATED"),
+        "removal applies at once: {after}"
+    );
+    let refresh = clinic
+        .receptionist
+        .run("mutation { refreshSession { role } }", json!({}))
+        .await;
+    assert_eq!(
+        error_code(&refresh),
+        Some("UNAUTHENTICATED"),
+        "sessions revoked: {refresh}"
+    );
+    test_db.finish().await;
+}
