@@ -85,6 +85,54 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             json!({ "id": unknown }),
             Least::Admin,
         ),
+        (
+            "calls",
+            "{ calls(first: 5) { edges { node { id } } } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "appointments",
+            "{ appointments(first: 5) { edges { node { id } } } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "appointment",
+            "query($id: ID!) { appointment(id: $id) { id } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
+        (
+            "recordCallEvents",
+            "mutation { recordCallEvents(events: []) { recorded } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "logCallback",
+            "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { id } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
+        (
+            "createAppointment",
+            "mutation { createAppointment(input: { callerNumber: \"07700 900111\", valueMinor: 100 }) { id } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "updateAppointment",
+            "mutation($id: ID!) { updateAppointment(id: $id, valueMinor: 5) { id } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
+        (
+            "cancelAppointment",
+            "mutation($id: ID!) { cancelAppointment(id: $id) { id } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
     ]
 }
 
@@ -241,7 +289,8 @@ async fn postgres_every_role_against_every_operation() {
 async fn snapshot<E: Endpoint>(owner: &mut Browser<E>) -> Value {
     owner
         .run(
-            "{ team { role user { id email } } invites { id email } apiKeys { id revokedAt } }",
+            "{ team { role user { id email } } invites { id email } apiKeys { id revokedAt } \
+             appointments { edges { node { id valueMinor cancelledAt } } } calls { edges { node { id } } } }",
             json!({}),
         )
         .await["data"]
@@ -281,6 +330,26 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         .as_str()
         .expect("user id")
         .to_owned();
+    let b_calls = b
+        .owner
+        .run(
+            "mutation { recordCallEvents(events: [{ externalId: \"b-1\", direction: INBOUND, status: NO_ANSWER, \
+             startedAt: \"2026-11-20T10:00:00Z\", callerNumber: \"07700 900222\" }]) { results { call { id } } } }",
+            json!({}),
+        )
+        .await;
+    let b_call = b_calls["data"]["recordCallEvents"]["results"][0]["call"]["id"]
+        .as_str()
+        .expect("call id")
+        .to_owned();
+    let b_appointment = b
+        .owner
+        .run("mutation { createAppointment(input: { callerNumber: \"07700 900222\", valueMinor: 9000 }) { id } }", json!({}))
+        .await;
+    let b_appointment = b_appointment["data"]["createAppointment"]["id"]
+        .as_str()
+        .expect("appointment id")
+        .to_owned();
     let before = snapshot(&mut b.owner).await;
 
     let attempts = [
@@ -304,6 +373,26 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
             "mutation($id: ID!) { removeMember(userId: $id) }",
             b_member.clone(),
         ),
+        (
+            "logCallback",
+            "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { id } }",
+            b_call.clone(),
+        ),
+        (
+            "appointment",
+            "query($id: ID!) { appointment(id: $id) { id } }",
+            b_appointment.clone(),
+        ),
+        (
+            "updateAppointment",
+            "mutation($id: ID!) { updateAppointment(id: $id, valueMinor: 1) { id } }",
+            b_appointment.clone(),
+        ),
+        (
+            "cancelAppointment",
+            "mutation($id: ID!) { cancelAppointment(id: $id) { id } }",
+            b_appointment.clone(),
+        ),
     ];
     for (name, document, id) in &attempts {
         let answer = a.owner.run(document, json!({ "id": id })).await;
@@ -320,12 +409,13 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
     let a_view = a
         .owner
         .run(
-            "{ team { user { id } } invites { id } apiKeys { id } }",
+            "{ team { user { id } } invites { id } apiKeys { id } calls { edges { node { id } } } \
+             appointments { edges { node { id } } } }",
             json!({}),
         )
         .await;
     let a_text = a_view.to_string();
-    for id in [&b_key, &b_invite, &b_member] {
+    for id in [&b_key, &b_invite, &b_member, &b_call, &b_appointment] {
         assert!(
             !a_text.contains(id.as_str()),
             "clinic A never sees clinic B's ids"

@@ -1111,3 +1111,99 @@ mod tests {
         assert_eq!(back, report);
     }
 }
+
+/// Stable names, as stored by the server and sent over the API.
+mod names {
+    use super::{CallDirection, CallOutcome, RecoveryTouchKind, UnattributedReason};
+
+    impl CallDirection {
+        /// Both directions.
+        pub const ALL: [CallDirection; 2] = [CallDirection::Inbound, CallDirection::Outbound];
+
+        /// `inbound` or `outbound`.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                CallDirection::Inbound => "inbound",
+                CallDirection::Outbound => "outbound",
+            }
+        }
+
+        /// Parses a stored name.
+        pub fn parse(name: &str) -> Option<Self> {
+            Self::ALL
+                .into_iter()
+                .find(|direction| direction.as_str() == name)
+        }
+    }
+
+    impl CallOutcome {
+        /// Every outcome.
+        pub const ALL: [CallOutcome; 7] = [
+            CallOutcome::Answered,
+            CallOutcome::NoAnswer,
+            CallOutcome::Busy,
+            CallOutcome::Failed,
+            CallOutcome::Canceled,
+            CallOutcome::Voicemail,
+            CallOutcome::Machine,
+        ];
+
+        /// The snake_case name, e.g. `no_answer`.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                CallOutcome::Answered => "answered",
+                CallOutcome::NoAnswer => "no_answer",
+                CallOutcome::Busy => "busy",
+                CallOutcome::Failed => "failed",
+                CallOutcome::Canceled => "canceled",
+                CallOutcome::Voicemail => "voicemail",
+                CallOutcome::Machine => "machine",
+            }
+        }
+
+        /// Parses a stored name.
+        pub fn parse(name: &str) -> Option<Self> {
+            Self::ALL
+                .into_iter()
+                .find(|outcome| outcome.as_str() == name)
+        }
+    }
+
+    impl RecoveryTouchKind {
+        /// `callback`, `text_reply` or `return_call`.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                RecoveryTouchKind::Callback => "callback",
+                RecoveryTouchKind::TextReply => "text_reply",
+                RecoveryTouchKind::ReturnCall => "return_call",
+            }
+        }
+    }
+
+    impl UnattributedReason {
+        /// The snake_case name, e.g. `no_recovery_touch`.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                UnattributedReason::Cancelled => "cancelled",
+                UnattributedReason::NoMissedCallInWindow => "no_missed_call_in_window",
+                UnattributedReason::NoRecoveryTouch => "no_recovery_touch",
+                UnattributedReason::MissedCallsAlreadyCredited => "missed_calls_already_credited",
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn names_round_trip() {
+            for outcome in CallOutcome::ALL {
+                assert_eq!(CallOutcome::parse(outcome.as_str()), Some(outcome));
+            }
+            for direction in CallDirection::ALL {
+                assert_eq!(CallDirection::parse(direction.as_str()), Some(direction));
+            }
+        }
+    }
+}

@@ -3,6 +3,8 @@
 
 mod account;
 mod api_keys;
+mod appointments;
+mod calls;
 mod clinic;
 mod guard;
 mod server_info;
@@ -25,6 +27,8 @@ pub struct QueryRoot(
     clinic::ClinicQuery,
     team::TeamQuery,
     api_keys::ApiKeyQuery,
+    calls::CallQuery,
+    appointments::AppointmentQuery,
 );
 
 /// The merged root mutation.
@@ -34,6 +38,8 @@ pub struct MutationRoot(
     clinic::ClinicMutation,
     team::TeamMutation,
     api_keys::ApiKeyMutation,
+    calls::CallMutation,
+    appointments::AppointmentMutation,
 );
 
 /// The schema type served at `/graphql`.

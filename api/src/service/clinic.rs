@@ -116,6 +116,9 @@ pub async fn update(
     }
     model.updated_at = Set(Utc::now());
     let updated = model.update(txn.conn()).await.map_err(db_error)?;
+    if changed.contains(&"attribution_window_days") {
+        crate::service::attribution::recompute_clinic(txn).await?;
+    }
     audit::append(
         txn,
         AuditEvent {

@@ -3,6 +3,10 @@
 
 pub mod account;
 pub mod api_keys;
+pub mod appointments;
+pub mod attribution;
 pub mod audit;
+pub mod callers;
+pub mod calls;
 pub mod clinic;
 pub mod team;

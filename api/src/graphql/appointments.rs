@@ -1,0 +1,281 @@
+//! Appointments over GraphQL: list with each one's attribution and its reason in plain words;
+//! create, update and cancel (staff and write keys).
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use ringback_entity::{appointment, attribution};
+use ringback_shared::access::Permission;
+
+use crate::auth::Credential;
+use crate::error::ApiError;
+use crate::graphql::calls::page_size;
+use crate::graphql::guard::{Access, principal, uuid_arg, with_tenant};
+use crate::service::appointments::{self, CallerRef, NewAppointment};
+use crate::state::AppState;
+
+/// Recovered or not.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AttributionStatus {
+    Recovered,
+    Unattributed,
+}
+
+/// Why an appointment counts as recovered, or why not.
+#[derive(SimpleObject)]
+pub struct AttributionView {
+    pub status: AttributionStatus,
+    /// recovered, cancelled, no_missed_call_in_window, no_recovery_touch or
+    /// missed_calls_already_credited.
+    pub reason: String,
+    /// The reason in plain words.
+    pub explanation: String,
+    pub missed_call_id: Option<ID>,
+    pub missed_call_at: Option<DateTime<Utc>>,
+    /// callback, text_reply or return_call.
+    pub touch_kind: Option<String>,
+    pub touch_id: Option<ID>,
+    pub touch_at: Option<DateTime<Utc>>,
+    pub window_days: i32,
+}
+
+fn explain(row: &attribution::Model) -> String {
+    match row.reason.as_str() {
+        "recovered" => {
+            let touch = match row.touch_kind.as_deref() {
+                Some("callback") => "the clinic called back",
+                Some("text_reply") => "the caller replied to the text-back",
+                _ => "the caller rang back and got through",
+            };
+            format!(
+                "Booked after a missed call; {touch} before the booking, within {} days.",
+                row.window_days
+            )
+        }
+        "cancelled" => "Cancelled appointments take no credit.".to_owned(),
+        "no_missed_call_in_window" => format!(
+            "No missed call from this caller in the {} days before booking.",
+            row.window_days
+        ),
+        "no_recovery_touch" => {
+            "There was a missed call, but no callback, reply or return call before booking."
+                .to_owned()
+        }
+        "missed_calls_already_credited" => {
+            "Every eligible missed call was already credited to an earlier booking.".to_owned()
+        }
+        other => other.to_owned(),
+    }
+}
+
+impl From<&attribution::Model> for AttributionView {
+    fn from(row: &attribution::Model) -> Self {
+        Self {
+            status: if row.outcome == "recovered" {
+                AttributionStatus::Recovered
+            } else {
+                AttributionStatus::Unattributed
+            },
+            reason: row.reason.clone(),
+            explanation: explain(row),
+            missed_call_id: row.missed_call_id.map(|id| ID(id.to_string())),
+            missed_call_at: row.missed_call_at,
+            touch_kind: row.touch_kind.clone(),
+            touch_id: row.touch_id.map(|id| ID(id.to_string())),
+            touch_at: row.touch_at,
+            window_days: row.window_days,
+        }
+    }
+}
+
+/// An appointment and its attribution.
+#[derive(SimpleObject)]
+pub struct Appointment {
+    pub id: ID,
+    pub caller_key: String,
+    /// staff, integrator or ai.
+    pub source: String,
+    pub external_id: Option<String>,
+    /// Value in minor units of the clinic's currency.
+    pub value_minor: i64,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub attribution: Option<AttributionView>,
+}
+
+impl Appointment {
+    fn new(model: &appointment::Model, verdict: Option<&attribution::Model>) -> Self {
+        Self {
+            id: ID(model.id.to_string()),
+            caller_key: model.caller_key.clone(),
+            source: model.source.clone(),
+            external_id: model.external_id.clone(),
+            value_minor: model.value_minor,
+            starts_at: model.starts_at,
+            cancelled_at: model.cancelled_at,
+            created_at: model.created_at,
+            attribution: verdict.map(AttributionView::from),
+        }
+    }
+}
+
+/// A new appointment: give the caller as a number (keyed on arrival, never stored) or as a key.
+#[derive(InputObject)]
+pub struct CreateAppointmentInput {
+    pub caller_number: Option<String>,
+    pub caller_key: Option<String>,
+    pub value_minor: i64,
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Your system's id; sending it again returns the appointment created the first time.
+    pub external_id: Option<String>,
+}
+
+#[derive(Default)]
+pub struct AppointmentQuery;
+
+#[Object]
+impl AppointmentQuery {
+    /// Appointments, newest first, each with its attribution; at most 100 per page.
+    async fn appointments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Appointment>> {
+        let (mut rows, limit) =
+            with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+                let limit = page_size(first)?;
+                let after = after
+                    .as_deref()
+                    .map(|text| uuid_arg(&ID(text.to_owned())))
+                    .transpose()?;
+                Ok((appointments::list(txn, after, limit).await?, limit))
+            })
+            .await?;
+        let has_next = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let mut connection = Connection::new(false, has_next);
+        for (model, verdict) in &rows {
+            connection.edges.push(Edge::new(
+                model.id.to_string(),
+                Appointment::new(model, verdict.as_ref()),
+            ));
+        }
+        Ok(connection)
+    }
+
+    /// One appointment.
+    async fn appointment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Appointment> {
+        let (model, verdict) =
+            with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+                let id = uuid_arg(&id)?;
+                Ok((
+                    appointments::find(txn, id).await?,
+                    appointments::verdict(txn, id).await?,
+                ))
+            })
+            .await?;
+        Ok(Appointment::new(&model, verdict.as_ref()))
+    }
+}
+
+#[derive(Default)]
+pub struct AppointmentMutation;
+
+async fn with_verdict(
+    txn: &crate::tenant::TenantTxn,
+    model: appointment::Model,
+) -> Result<(appointment::Model, Option<attribution::Model>), ApiError> {
+    let verdict = appointments::verdict(txn, model.id).await?;
+    Ok((model, verdict))
+}
+
+#[Object]
+impl AppointmentMutation {
+    /// Books an appointment and attributes it.
+    async fn create_appointment(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAppointmentInput,
+    ) -> async_graphql::Result<Appointment> {
+        let state = ctx.data::<AppState>()?;
+        let source = match principal(ctx)?.credential {
+            Credential::Session { .. } => "staff",
+            Credential::ApiKey { .. } => "integrator",
+        };
+        let caller = match (input.caller_number, input.caller_key) {
+            (Some(number), None) => CallerRef::Number(number),
+            (None, Some(key)) => CallerRef::Key(key),
+            _ => {
+                return Err(crate::error::graphql_error(ApiError::BadUserInput(
+                    "give callerNumber or callerKey, not both".to_owned(),
+                )));
+            }
+        };
+        let new = NewAppointment {
+            caller,
+            value_minor: input.value_minor,
+            starts_at: input.starts_at,
+            source,
+            external_id: input.external_id,
+        };
+        let (model, verdict) = with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                let created =
+                    appointments::create(txn, &state.secrets, principal.actor(), new).await?;
+                with_verdict(txn, created).await
+            },
+        )
+        .await?;
+        Ok(Appointment::new(&model, verdict.as_ref()))
+    }
+
+    /// Changes an appointment's value or start.
+    async fn update_appointment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        value_minor: Option<i64>,
+        starts_at: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Appointment> {
+        let (model, verdict) = with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                let updated = appointments::update(
+                    txn,
+                    principal.actor(),
+                    uuid_arg(&id)?,
+                    value_minor,
+                    starts_at,
+                )
+                .await?;
+                with_verdict(txn, updated).await
+            },
+        )
+        .await?;
+        Ok(Appointment::new(&model, verdict.as_ref()))
+    }
+
+    /// Cancels an appointment; it takes no credit from then on.
+    async fn cancel_appointment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Appointment> {
+        let (model, verdict) = with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                let cancelled =
+                    appointments::cancel(txn, principal.actor(), uuid_arg(&id)?).await?;
+                with_verdict(txn, cancelled).await
+            },
+        )
+        .await?;
+        Ok(Appointment::new(&model, verdict.as_ref()))
+    }
+}

@@ -1,0 +1,352 @@
+//! Calls over GraphQL: the filtered, paginated list (staff and read keys), `recordCallEvents` for
+//! integrators with write keys, and `logCallback` for staff.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use ringback_entity::call;
+use ringback_shared::access::Permission;
+use ringback_shared::attribution::{CallDirection, CallOutcome};
+
+use crate::error::ApiError;
+use crate::graphql::guard::{Access, uuid_arg, with_tenant};
+use crate::service::callers::parse_caller_key;
+use crate::service::calls::{self, CallCursor, CallEvent, CallFilter, EventResult};
+use crate::state::AppState;
+
+/// Largest page a list returns.
+pub const MAX_PAGE: i32 = 100;
+
+/// Which way a call went.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl From<Direction> for CallDirection {
+    fn from(direction: Direction) -> Self {
+        match direction {
+            Direction::Inbound => Self::Inbound,
+            Direction::Outbound => Self::Outbound,
+        }
+    }
+}
+
+/// How a call ended. Inbound calls other than ANSWERED are missed.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CallStatus {
+    Answered,
+    NoAnswer,
+    Busy,
+    Failed,
+    Canceled,
+    Voicemail,
+    Machine,
+}
+
+impl From<CallStatus> for CallOutcome {
+    fn from(status: CallStatus) -> Self {
+        match status {
+            CallStatus::Answered => Self::Answered,
+            CallStatus::NoAnswer => Self::NoAnswer,
+            CallStatus::Busy => Self::Busy,
+            CallStatus::Failed => Self::Failed,
+            CallStatus::Canceled => Self::Canceled,
+            CallStatus::Voicemail => Self::Voicemail,
+            CallStatus::Machine => Self::Machine,
+        }
+    }
+}
+
+impl CallStatus {
+    fn from_stored(name: &str) -> Option<Self> {
+        Some(match CallOutcome::parse(name)? {
+            CallOutcome::Answered => Self::Answered,
+            CallOutcome::NoAnswer => Self::NoAnswer,
+            CallOutcome::Busy => Self::Busy,
+            CallOutcome::Failed => Self::Failed,
+            CallOutcome::Canceled => Self::Canceled,
+            CallOutcome::Voicemail => Self::Voicemail,
+            CallOutcome::Machine => Self::Machine,
+        })
+    }
+}
+
+/// A call, identified by its caller key and masked tail only.
+#[derive(SimpleObject)]
+pub struct Call {
+    pub id: ID,
+    pub direction: Direction,
+    pub status: CallStatus,
+    pub missed: bool,
+    pub caller_key: String,
+    /// The last digits, e.g. "•••• 123".
+    pub caller_tail: String,
+    /// mobile, fixed_line, … when known.
+    pub line_type: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Whether and how the caller was texted back (or why not).
+    pub text_back_status: Option<String>,
+    /// Where the call came from: api, staff or a provider.
+    pub source: String,
+}
+
+impl From<&call::Model> for Call {
+    fn from(model: &call::Model) -> Self {
+        Self {
+            id: ID(model.id.to_string()),
+            direction: if model.direction == "outbound" {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            },
+            status: CallStatus::from_stored(&model.status).unwrap_or(CallStatus::Failed),
+            missed: model.missed,
+            caller_key: model.caller_key.clone(),
+            caller_tail: model.caller_tail.clone(),
+            line_type: model.line_type.clone(),
+            started_at: model.started_at,
+            answered_at: model.answered_at,
+            ended_at: model.ended_at,
+            text_back_status: model.text_back_status.clone(),
+            source: model.provider.clone(),
+        }
+    }
+}
+
+/// Filters for `calls`; all optional.
+#[derive(InputObject, Default)]
+pub struct CallFilterInput {
+    pub direction: Option<Direction>,
+    pub status: Option<CallStatus>,
+    pub missed: Option<bool>,
+    /// Calls that started at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Calls that started before this instant.
+    pub until: Option<DateTime<Utc>>,
+    pub caller_key: Option<String>,
+}
+
+/// One call event from an integrator's phone system.
+#[derive(InputObject)]
+pub struct CallEventInput {
+    /// Your system's id for the call; sending it again changes nothing.
+    pub external_id: String,
+    pub direction: Direction,
+    pub status: CallStatus,
+    pub started_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The other party's number in any common format; the clinic's region is the default. It is
+    /// keyed on arrival and never stored.
+    pub caller_number: String,
+}
+
+/// A problem with one row of a batch.
+#[derive(SimpleObject)]
+pub struct RowError {
+    pub code: String,
+    pub message: String,
+}
+
+/// What happened to one event.
+#[derive(SimpleObject)]
+pub struct CallEventResult {
+    pub external_id: String,
+    /// The stored call (new or, for a repeat, the one stored before).
+    pub call: Option<Call>,
+    /// True when the event had been recorded before and nothing changed.
+    pub duplicate: bool,
+    pub error: Option<RowError>,
+}
+
+/// The outcome of a batch.
+#[derive(SimpleObject)]
+pub struct RecordCallEventsPayload {
+    pub recorded: i32,
+    pub duplicates: i32,
+    pub rejected: i32,
+    pub results: Vec<CallEventResult>,
+}
+
+fn filter_from(input: CallFilterInput) -> Result<CallFilter, ApiError> {
+    Ok(CallFilter {
+        direction: input.direction.map(Into::into),
+        outcome: input.status.map(Into::into),
+        missed: input.missed,
+        from: input.from,
+        until: input.until,
+        caller_key: input
+            .caller_key
+            .as_deref()
+            .map(parse_caller_key)
+            .transpose()?,
+    })
+}
+
+/// A page size within 1..=100 (default 50).
+pub fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
+    let first = first.unwrap_or(50);
+    if (1..=MAX_PAGE).contains(&first) {
+        Ok(first as u64)
+    } else {
+        Err(ApiError::BadUserInput(format!(
+            "first must be 1 to {MAX_PAGE}"
+        )))
+    }
+}
+
+#[derive(Default)]
+pub struct CallQuery;
+
+#[Object]
+impl CallQuery {
+    /// Calls, newest first, filtered; at most 100 per page.
+    async fn calls(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CallFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Call>> {
+        let rows = with_tenant(
+            ctx,
+            Access::Read(Permission::WorkCalls),
+            async |txn, principal| {
+                let limit = page_size(first)?;
+                let filter = filter_from(filter.unwrap_or_default())?;
+                let cursor = match after.as_deref() {
+                    Some(text) => Some(
+                        CallCursor::decode(text)
+                            .ok_or_else(|| ApiError::BadUserInput("bad cursor".to_owned()))?,
+                    ),
+                    None => None,
+                };
+                let rows = calls::list(txn, principal.actor(), &filter, cursor, limit).await?;
+                Ok((rows, limit))
+            },
+        )
+        .await?;
+        let (mut rows, limit) = rows;
+        let has_next = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let mut connection = Connection::new(false, has_next);
+        for row in &rows {
+            let cursor = CallCursor {
+                started_at: row.started_at,
+                id: row.id,
+            }
+            .encode();
+            connection.edges.push(Edge::new(cursor, Call::from(row)));
+        }
+        Ok(connection)
+    }
+}
+
+#[derive(Default)]
+pub struct CallMutation;
+
+#[Object]
+impl CallMutation {
+    /// Records call events from any phone system. Bad rows come back with their error; good rows
+    /// are kept.
+    async fn record_call_events(
+        &self,
+        ctx: &Context<'_>,
+        events: Vec<CallEventInput>,
+    ) -> async_graphql::Result<RecordCallEventsPayload> {
+        let state = ctx.data::<AppState>()?;
+        let events: Vec<CallEvent> = events
+            .into_iter()
+            .map(|event| CallEvent {
+                external_id: event.external_id,
+                direction: event.direction.into(),
+                outcome: event.status.into(),
+                started_at: event.started_at,
+                answered_at: event.answered_at,
+                ended_at: event.ended_at,
+                caller_number: event.caller_number,
+            })
+            .collect();
+        let results = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
+            calls::record_events(txn, &state.secrets, events).await
+        })
+        .await?;
+        Ok(payload(results))
+    }
+
+    /// Logs a callback to the caller of call `callId` and its outcome.
+    async fn log_callback(
+        &self,
+        ctx: &Context<'_>,
+        call_id: ID,
+        status: CallStatus,
+        at: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Call> {
+        let callback = with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                calls::log_callback(
+                    txn,
+                    principal.actor(),
+                    uuid_arg(&call_id)?,
+                    status.into(),
+                    at.unwrap_or_else(Utc::now),
+                )
+                .await
+            },
+        )
+        .await?;
+        Ok(Call::from(&callback))
+    }
+}
+
+fn payload(results: Vec<(String, EventResult)>) -> RecordCallEventsPayload {
+    let mut payload = RecordCallEventsPayload {
+        recorded: 0,
+        duplicates: 0,
+        rejected: 0,
+        results: Vec::new(),
+    };
+    for (external_id, result) in results {
+        let row = match result {
+            EventResult::Recorded(call) => {
+                payload.recorded += 1;
+                CallEventResult {
+                    external_id,
+                    call: Some(Call::from(&call)),
+                    duplicate: false,
+                    error: None,
+                }
+            }
+            EventResult::Duplicate(call) => {
+                payload.duplicates += 1;
+                CallEventResult {
+                    external_id,
+                    call: Some(Call::from(&call)),
+                    duplicate: true,
+                    error: None,
+                }
+            }
+            EventResult::Rejected(error) => {
+                payload.rejected += 1;
+                let error = RowError {
+                    code: error.code().to_owned(),
+                    message: error.to_string(),
+                };
+                CallEventResult {
+                    external_id,
+                    call: None,
+                    duplicate: false,
+                    error: Some(error),
+                }
+            }
+        };
+        payload.results.push(row);
+    }
+    payload
+}

@@ -1,0 +1,256 @@
+//! Appointments from staff, integrators or (later) the AI: create, update, cancel, each followed
+//! by attribution for the caller. The caller is given as a number (keyed on arrival, never kept)
+//! or as a caller key.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use ringback_entity::{appointment, attribution as attribution_row};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::secrets::Secrets;
+use crate::service::attribution;
+use crate::service::audit::{self, AuditEvent};
+use crate::service::callers::{CallerKeyer, parse_caller_key};
+use crate::service::clinic;
+use crate::tenant::TenantTxn;
+
+/// Highest appointment value accepted, in minor units (10 million in major units).
+pub const MAX_VALUE_MINOR: i64 = 1_000_000_000;
+/// Sources an appointment can come from.
+pub const SOURCES: &[&str] = &["staff", "integrator", "ai"];
+
+fn db_error(error: sea_orm::DbErr) -> ApiError {
+    ApiError::from(DbError::from(error))
+}
+
+/// Who the appointment is for.
+pub enum CallerRef {
+    Number(String),
+    Key(String),
+}
+
+/// A new appointment.
+pub struct NewAppointment {
+    pub caller: CallerRef,
+    pub value_minor: i64,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub source: &'static str,
+    pub external_id: Option<String>,
+}
+
+fn check_value(value_minor: i64) -> Result<(), ApiError> {
+    if (0..=MAX_VALUE_MINOR).contains(&value_minor) {
+        Ok(())
+    } else {
+        Err(ApiError::BadUserInput(format!(
+            "valueMinor must be 0 to {MAX_VALUE_MINOR}"
+        )))
+    }
+}
+
+async fn caller_key(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    caller: CallerRef,
+) -> Result<String, ApiError> {
+    match caller {
+        CallerRef::Key(key) => parse_caller_key(&key),
+        CallerRef::Number(number) => {
+            let clinic = clinic::get(txn).await?;
+            Ok(CallerKeyer::new(secrets, txn, &clinic.default_region)?
+                .key(&number)?
+                .caller_key)
+        }
+    }
+}
+
+/// Creates an appointment and attributes it.
+pub async fn create(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    actor: Option<Uuid>,
+    input: NewAppointment,
+) -> Result<appointment::Model, ApiError> {
+    check_value(input.value_minor)?;
+    let external_id = input
+        .external_id
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty());
+    if let Some(external_id) = &external_id
+        && let Some(existing) = find_external(txn, input.source, external_id).await?
+    {
+        return Ok(existing);
+    }
+    let key = caller_key(txn, secrets, input.caller).await?;
+    let now = Utc::now();
+    let created = appointment::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        caller_key: Set(key.clone()),
+        source: Set(input.source.to_owned()),
+        external_id: Set(external_id),
+        value_minor: Set(input.value_minor),
+        starts_at: Set(input.starts_at),
+        cancelled_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "appointment.created",
+            detail: json!({ "appointment": created.id, "source": input.source }),
+        },
+    )
+    .await?;
+    attribution::recompute_callers(txn, &BTreeSet::from([key])).await?;
+    Ok(created)
+}
+
+async fn find_external(
+    txn: &TenantTxn,
+    source: &str,
+    external_id: &str,
+) -> Result<Option<appointment::Model>, ApiError> {
+    appointment::Entity::find()
+        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(appointment::Column::Source.eq(source))
+        .filter(appointment::Column::ExternalId.eq(external_id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// One appointment by id.
+pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<appointment::Model, ApiError> {
+    appointment::Entity::find_by_id((txn.clinic_id(), id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Changes an appointment's value or start; a cancelled appointment cannot change.
+pub async fn update(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    id: Uuid,
+    value_minor: Option<i64>,
+    starts_at: Option<DateTime<Utc>>,
+) -> Result<appointment::Model, ApiError> {
+    let current = find(txn, id).await?;
+    if current.cancelled_at.is_some() {
+        return Err(ApiError::Conflict(
+            "a cancelled appointment cannot be changed".to_owned(),
+        ));
+    }
+    let key = current.caller_key.clone();
+    let mut model: appointment::ActiveModel = current.into();
+    if let Some(value) = value_minor {
+        check_value(value)?;
+        model.value_minor = Set(value);
+    }
+    if let Some(starts_at) = starts_at {
+        model.starts_at = Set(Some(starts_at));
+    }
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(txn.conn()).await.map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "appointment.updated",
+            detail: json!({ "appointment": id }),
+        },
+    )
+    .await?;
+    attribution::recompute_callers(txn, &BTreeSet::from([key])).await?;
+    Ok(updated)
+}
+
+/// Cancels an appointment; it takes no credit from then on.
+pub async fn cancel(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    id: Uuid,
+) -> Result<appointment::Model, ApiError> {
+    let current = find(txn, id).await?;
+    if current.cancelled_at.is_some() {
+        return Ok(current);
+    }
+    let key = current.caller_key.clone();
+    let mut model: appointment::ActiveModel = current.into();
+    model.cancelled_at = Set(Some(Utc::now()));
+    model.updated_at = Set(Utc::now());
+    let cancelled = model.update(txn.conn()).await.map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "appointment.cancelled",
+            detail: json!({ "appointment": id }),
+        },
+    )
+    .await?;
+    attribution::recompute_callers(txn, &BTreeSet::from([key])).await?;
+    Ok(cancelled)
+}
+
+/// Appointments newest first, with their stored attribution; at most `limit + 1` rows after
+/// `after` (an appointment id, ids being time-ordered).
+pub async fn list(
+    txn: &TenantTxn,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<(appointment::Model, Option<attribution_row::Model>)>, ApiError> {
+    let mut query =
+        appointment::Entity::find().filter(appointment::Column::ClinicId.eq(txn.clinic_id()));
+    if let Some(after) = after {
+        query = query.filter(appointment::Column::Id.lt(after));
+    }
+    let appointments = query
+        .order_by_desc(appointment::Column::Id)
+        .limit(limit + 1)
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    let ids: Vec<Uuid> = appointments.iter().map(|a| a.id).collect();
+    let verdicts = attribution_row::Entity::find()
+        .filter(attribution_row::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(attribution_row::Column::AppointmentId.is_in(ids))
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(appointments
+        .into_iter()
+        .map(|appointment| {
+            let verdict = verdicts
+                .iter()
+                .find(|v| v.appointment_id == appointment.id)
+                .cloned();
+            (appointment, verdict)
+        })
+        .collect())
+}
+
+/// The stored attribution of one appointment.
+pub async fn verdict(
+    txn: &TenantTxn,
+    id: Uuid,
+) -> Result<Option<attribution_row::Model>, ApiError> {
+    attribution_row::Entity::find_by_id((txn.clinic_id(), id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)
+}

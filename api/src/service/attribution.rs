@@ -1,0 +1,145 @@
+//! Stored attribution: runs the shared engine over a caller's calls and appointments and keeps
+//! one row per appointment with its verdict and reason. Recomputed for the callers touched by any
+//! change to calls or appointments, and for the whole clinic when its window changes.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use ringback_entity::{appointment, attribution, call};
+use ringback_shared::attribution::{
+    AppointmentRecord, AttributionOutcome, AttributionWindow, CallDirection, CallOutcome,
+    CallRecord, attribute,
+};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::service::clinic;
+use crate::tenant::TenantTxn;
+
+fn db_error(error: sea_orm::DbErr) -> ApiError {
+    ApiError::from(DbError::from(error))
+}
+
+/// The clinic's window, as the engine takes it.
+async fn window(txn: &TenantTxn) -> Result<AttributionWindow, ApiError> {
+    let days = clinic::get(txn).await?.attribution_window_days;
+    Ok(u32::try_from(days)
+        .ok()
+        .and_then(|days| AttributionWindow::from_days(days).ok())
+        .unwrap_or_default())
+}
+
+/// A stored call as the engine sees it; rows with unknown names are skipped.
+fn call_record(model: &call::Model) -> Option<CallRecord> {
+    Some(CallRecord {
+        id: model.id,
+        caller_key: model.caller_key.clone(),
+        at: model.started_at,
+        direction: CallDirection::parse(&model.direction)?,
+        outcome: CallOutcome::parse(&model.status)?,
+    })
+}
+
+fn appointment_record(model: &appointment::Model) -> AppointmentRecord {
+    AppointmentRecord {
+        id: model.id,
+        caller_key: model.caller_key.clone(),
+        created_at: model.created_at,
+        value_minor: model.value_minor,
+        cancelled: model.cancelled_at.is_some(),
+    }
+}
+
+/// Recomputes and stores attribution for every appointment of `caller_keys`.
+pub async fn recompute_callers(
+    txn: &TenantTxn,
+    caller_keys: &BTreeSet<String>,
+) -> Result<(), ApiError> {
+    if caller_keys.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = caller_keys.iter().cloned().collect();
+    let calls = call::Entity::find()
+        .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(call::Column::CallerKey.is_in(keys.clone()))
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    let appointments = appointment::Entity::find()
+        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(appointment::Column::CallerKey.is_in(keys))
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    store(txn, &calls, &appointments).await
+}
+
+/// Recomputes every appointment of the clinic (after a window change).
+pub async fn recompute_clinic(txn: &TenantTxn) -> Result<(), ApiError> {
+    let keys: BTreeSet<String> = appointment::Entity::find()
+        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+        .select_only()
+        .column(appointment::Column::CallerKey)
+        .distinct()
+        .into_tuple::<String>()
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .collect();
+    recompute_callers(txn, &keys).await
+}
+
+async fn store(
+    txn: &TenantTxn,
+    calls: &[call::Model],
+    appointments: &[appointment::Model],
+) -> Result<(), ApiError> {
+    let window = window(txn).await?;
+    let call_records: Vec<CallRecord> = calls.iter().filter_map(call_record).collect();
+    let appointment_records: Vec<AppointmentRecord> =
+        appointments.iter().map(appointment_record).collect();
+    // Replies to text-backs join the recovery touches once conversations exist.
+    let report = attribute(window, &call_records, &[], &appointment_records);
+    let ids: Vec<_> = appointments.iter().map(|a| a.id).collect();
+    attribution::Entity::delete_many()
+        .filter(attribution::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(attribution::Column::AppointmentId.is_in(ids))
+        .exec(txn.conn())
+        .await
+        .map_err(db_error)?;
+    let now = Utc::now();
+    for verdict in report.attributions {
+        let mut row = attribution::ActiveModel {
+            clinic_id: Set(txn.clinic_id()),
+            appointment_id: Set(verdict.appointment_id),
+            value_minor: Set(verdict.value_minor),
+            window_days: Set(window.days() as i32),
+            computed_at: Set(now),
+            missed_call_id: Set(None),
+            missed_call_at: Set(None),
+            touch_kind: Set(None),
+            touch_id: Set(None),
+            touch_at: Set(None),
+            ..Default::default()
+        };
+        match verdict.outcome {
+            AttributionOutcome::Recovered { missed_call, touch } => {
+                row.outcome = Set("recovered".to_owned());
+                row.reason = Set("recovered".to_owned());
+                row.missed_call_id = Set(Some(missed_call.call_id));
+                row.missed_call_at = Set(Some(missed_call.at));
+                row.touch_kind = Set(Some(touch.kind.as_str().to_owned()));
+                row.touch_id = Set(Some(touch.id));
+                row.touch_at = Set(Some(touch.at));
+            }
+            AttributionOutcome::Unattributed { reason } => {
+                row.outcome = Set("unattributed".to_owned());
+                row.reason = Set(reason.as_str().to_owned());
+            }
+        }
+        row.insert(txn.conn()).await.map_err(db_error)?;
+    }
+    Ok(())
+}

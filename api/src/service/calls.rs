@@ -1,0 +1,318 @@
+//! Calls: events pushed by integrators from any phone system (idempotent by external id, numbers
+//! keyed on arrival, bad rows reported one by one while good rows are kept), callbacks logged by
+//! staff, and the filtered, paginated call list.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use ringback_entity::call;
+use ringback_shared::attribution::{CallDirection, CallOutcome};
+use sea_orm::sea_query::Cond;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::secrets::Secrets;
+use crate::service::attribution;
+use crate::service::audit::{self, AuditEvent};
+use crate::service::callers::CallerKeyer;
+use crate::service::clinic;
+use crate::tenant::TenantTxn;
+
+/// Most events accepted in one batch.
+pub const MAX_BATCH: usize = 500;
+/// The provider name recorded for events pushed over the API.
+pub const API_PROVIDER: &str = "api";
+
+fn db_error(error: sea_orm::DbErr) -> ApiError {
+    ApiError::from(DbError::from(error))
+}
+
+/// One call event as an integrator sends it.
+pub struct CallEvent {
+    pub external_id: String,
+    pub direction: CallDirection,
+    pub outcome: CallOutcome,
+    pub started_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The other party's number, in any common format; never stored.
+    pub caller_number: String,
+}
+
+/// What happened to one event of a batch.
+pub enum EventResult {
+    Recorded(call::Model),
+    Duplicate(call::Model),
+    Rejected(ApiError),
+}
+
+/// Records a batch: each event is validated and keyed on its own; rejected rows do not stop the
+/// others. Attribution is recomputed for every caller touched.
+pub async fn record_events(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    events: Vec<CallEvent>,
+) -> Result<Vec<(String, EventResult)>, ApiError> {
+    if events.len() > MAX_BATCH {
+        return Err(ApiError::BadUserInput(format!(
+            "send at most {MAX_BATCH} events per batch"
+        )));
+    }
+    let clinic = clinic::get(txn).await?;
+    let keyer = CallerKeyer::new(secrets, txn, &clinic.default_region)?;
+    let mut results = Vec::with_capacity(events.len());
+    let mut touched = BTreeSet::new();
+    for event in events {
+        let external_id = event.external_id.trim().to_owned();
+        let result = record_one(txn, &keyer, event).await?;
+        if let EventResult::Recorded(call) = &result {
+            touched.insert(call.caller_key.clone());
+        }
+        results.push((external_id, result));
+    }
+    attribution::recompute_callers(txn, &touched).await?;
+    Ok(results)
+}
+
+async fn record_one(
+    txn: &TenantTxn,
+    keyer: &CallerKeyer,
+    event: CallEvent,
+) -> Result<EventResult, ApiError> {
+    if let Err(error) = validate(&event) {
+        return Ok(EventResult::Rejected(error));
+    }
+    if let Some(existing) = find_external(txn, API_PROVIDER, event.external_id.trim()).await? {
+        return Ok(EventResult::Duplicate(existing));
+    }
+    let caller = match keyer.key(&event.caller_number) {
+        Ok(caller) => caller,
+        Err(error) => return Ok(EventResult::Rejected(error)),
+    };
+    let now = Utc::now();
+    let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
+    let model = call::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        provider: Set(API_PROVIDER.to_owned()),
+        external_id: Set(event.external_id.trim().to_owned()),
+        direction: Set(event.direction.as_str().to_owned()),
+        status: Set(event.outcome.as_str().to_owned()),
+        missed: Set(missed),
+        caller_key: Set(caller.caller_key),
+        caller_tail: Set(caller.tail),
+        line_type: Set(caller.line_type),
+        started_at: Set(event.started_at),
+        answered_at: Set(event.answered_at),
+        ended_at: Set(event.ended_at),
+        text_back_status: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)?;
+    Ok(EventResult::Recorded(model))
+}
+
+fn validate(event: &CallEvent) -> Result<(), ApiError> {
+    let external_id = event.external_id.trim();
+    if external_id.is_empty() || external_id.len() > 200 {
+        return Err(ApiError::BadUserInput(
+            "externalId needs 1 to 200 characters".to_owned(),
+        ));
+    }
+    let answered = event.outcome == CallOutcome::Answered;
+    if event.answered_at.is_some() && !answered {
+        return Err(ApiError::BadUserInput(
+            "answeredAt is only for answered calls".to_owned(),
+        ));
+    }
+    if event.answered_at.is_some_and(|at| at < event.started_at)
+        || event.ended_at.is_some_and(|at| at < event.started_at)
+    {
+        return Err(ApiError::BadUserInput(
+            "answeredAt and endedAt cannot precede startedAt".to_owned(),
+        ));
+    }
+    if event.started_at > Utc::now() + chrono::Duration::minutes(5) {
+        return Err(ApiError::BadUserInput(
+            "startedAt is in the future".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+async fn find_external(
+    txn: &TenantTxn,
+    provider: &str,
+    external_id: &str,
+) -> Result<Option<call::Model>, ApiError> {
+    call::Entity::find()
+        .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(call::Column::Provider.eq(provider))
+        .filter(call::Column::ExternalId.eq(external_id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// One call by id.
+pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<call::Model, ApiError> {
+    call::Entity::find_by_id((txn.clinic_id(), id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::NotFound)
+}
+
+/// A staff callback to the caller of call `call_id`, with its outcome.
+pub async fn log_callback(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    call_id: Uuid,
+    outcome: CallOutcome,
+    at: DateTime<Utc>,
+) -> Result<call::Model, ApiError> {
+    let original = find(txn, call_id).await?;
+    if at < original.started_at {
+        return Err(ApiError::BadUserInput(
+            "a callback cannot precede the call it answers".to_owned(),
+        ));
+    }
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    let callback = call::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(id),
+        provider: Set("staff".to_owned()),
+        external_id: Set(id.to_string()),
+        direction: Set(CallDirection::Outbound.as_str().to_owned()),
+        status: Set(outcome.as_str().to_owned()),
+        missed: Set(false),
+        caller_key: Set(original.caller_key.clone()),
+        caller_tail: Set(original.caller_tail.clone()),
+        line_type: Set(original.line_type.clone()),
+        started_at: Set(at),
+        answered_at: Set((outcome == CallOutcome::Answered).then_some(at)),
+        ended_at: Set(None),
+        text_back_status: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "call.callback_logged",
+            detail: json!({ "call": call_id, "callback": id, "outcome": outcome.as_str() }),
+        },
+    )
+    .await?;
+    attribution::recompute_callers(txn, &BTreeSet::from([original.caller_key])).await?;
+    Ok(callback)
+}
+
+/// Filters for the call list; all optional.
+#[derive(Default)]
+pub struct CallFilter {
+    pub direction: Option<CallDirection>,
+    pub outcome: Option<CallOutcome>,
+    pub missed: Option<bool>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub caller_key: Option<String>,
+}
+
+/// Where a page starts: after this (started_at, id), newest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallCursor {
+    pub started_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl CallCursor {
+    /// Opaque text form.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}_{}",
+            self.started_at.timestamp_micros(),
+            self.id.simple()
+        )
+    }
+
+    /// Parses [`CallCursor::encode`]'s output.
+    pub fn decode(text: &str) -> Option<Self> {
+        let (micros, id) = text.split_once('_')?;
+        Some(Self {
+            started_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            id: Uuid::try_parse(id).ok()?,
+        })
+    }
+}
+
+/// Up to `limit + 1` calls matching `filter` after `cursor`, newest first (the extra row tells
+/// whether another page exists). Reading the list is audited.
+pub async fn list(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    filter: &CallFilter,
+    after: Option<CallCursor>,
+    limit: u64,
+) -> Result<Vec<call::Model>, ApiError> {
+    let mut query = call::Entity::find().filter(call::Column::ClinicId.eq(txn.clinic_id()));
+    if let Some(direction) = filter.direction {
+        query = query.filter(call::Column::Direction.eq(direction.as_str()));
+    }
+    if let Some(outcome) = filter.outcome {
+        query = query.filter(call::Column::Status.eq(outcome.as_str()));
+    }
+    if let Some(missed) = filter.missed {
+        query = query.filter(call::Column::Missed.eq(missed));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(call::Column::StartedAt.gte(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(call::Column::StartedAt.lt(until));
+    }
+    if let Some(key) = &filter.caller_key {
+        query = query.filter(call::Column::CallerKey.eq(key.clone()));
+    }
+    if let Some(cursor) = after {
+        query = query.filter(
+            Cond::any()
+                .add(call::Column::StartedAt.lt(cursor.started_at))
+                .add(
+                    Cond::all()
+                        .add(call::Column::StartedAt.eq(cursor.started_at))
+                        .add(call::Column::Id.lt(cursor.id)),
+                ),
+        );
+    }
+    let calls = query
+        .order_by_desc(call::Column::StartedAt)
+        .order_by_desc(call::Column::Id)
+        .limit(limit + 1)
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "calls.list_read",
+            detail: json!({ "rows": calls.len() }),
+        },
+    )
+    .await?;
+    Ok(calls)
+}

@@ -1,0 +1,241 @@
+//! Call events and appointments end to end over GraphQL, on SQLite and on PostgreSQL: a batch with
+//! good, bad and repeated rows; filters and pages; a callback and a booking that becomes recovered
+//! with its reason; cancellation and a window change recompute it; and no test number is anywhere
+//! in the database afterwards.
+
+mod common;
+
+use common::TestDb;
+use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use ringback_api::config::DatabaseKind;
+use serde_json::{Value, json};
+
+const RECORD: &str = "mutation($events: [CallEventInput!]!) { recordCallEvents(events: $events) { \
+    recorded duplicates rejected results { externalId duplicate call { id missed callerKey callerTail lineType } \
+    error { code message } } } }";
+
+fn event(external_id: &str, status: &str, started_at: &str, number: &str) -> Value {
+    json!({ "externalId": external_id, "direction": "INBOUND", "status": status, "startedAt": started_at,
+            "callerNumber": number })
+}
+
+/// Numbers used below (fiction ranges only); none may be stored.
+const NUMBERS: &[&str] = &["7700900123", "7700900456", "491570006"];
+
+async fn calls_appointments_and_attribution(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut staff = Browser::new(test_db.app(web.path()));
+    staff.run(SIGN_UP, sign_up_input("front@desk.test")).await;
+
+    let batch = json!({ "events": [
+        event("ext-1", "NO_ANSWER", "2026-11-16T12:30:00Z", "07700 900123"),
+        event("ext-2", "BUSY", "2026-11-16T12:45:00Z", "+44 7700 900456"),
+        event("ext-3", "NO_ANSWER", "2026-11-16T13:00:00Z", "not a number"),
+        event("ext-1", "NO_ANSWER", "2026-11-16T12:30:00Z", "07700 900123"),
+        event("ext-4", "ANSWERED", "2026-11-16T14:00:00Z", "+61 491 570 006"),
+    ]});
+    let recorded = staff.run(RECORD, batch).await;
+    let payload = &recorded["data"]["recordCallEvents"];
+    assert_eq!(payload["recorded"], 3, "{recorded}");
+    assert_eq!(payload["duplicates"], 1);
+    assert_eq!(payload["rejected"], 1);
+    let rows = payload["results"].as_array().expect("results");
+    assert_eq!(rows[2]["error"]["code"], "BAD_USER_INPUT");
+    assert!(
+        !rows[2]["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not a number")
+    );
+    assert_eq!(rows[3]["duplicate"], true);
+    assert_eq!(
+        rows[3]["call"]["id"], rows[0]["call"]["id"],
+        "a repeat points at the first"
+    );
+    let first = &rows[0]["call"];
+    assert_eq!(first["missed"], true);
+    assert_eq!(first["callerTail"], "•••• 123");
+    assert_eq!(first["lineType"], "mobile");
+    assert!(
+        first["callerKey"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("v1:")
+    );
+    assert_eq!(
+        rows[4]["call"]["missed"], false,
+        "answered calls are not missed"
+    );
+
+    let again = staff
+        .run(
+            RECORD,
+            json!({ "events": [event("ext-2", "BUSY", "2026-11-16T12:45:00Z", "07700 900456")] }),
+        )
+        .await;
+    assert_eq!(
+        again["data"]["recordCallEvents"]["duplicates"], 1,
+        "redelivery changes nothing"
+    );
+
+    let missed = staff
+        .run("{ calls(filter: { missed: true }, first: 1) { edges { cursor node { id } } pageInfo { hasNextPage } } }", json!({}))
+        .await;
+    let page = &missed["data"]["calls"];
+    assert_eq!(page["edges"].as_array().map(Vec::len), Some(1), "{missed}");
+    assert_eq!(page["pageInfo"]["hasNextPage"], true);
+    let cursor = page["edges"][0]["cursor"].clone();
+    let next = staff
+        .run(
+            "query($after: String) { calls(filter: { missed: true }, first: 5, after: $after) { edges { node { id } } pageInfo { hasNextPage } } }",
+            json!({ "after": cursor }),
+        )
+        .await;
+    assert_eq!(
+        next["data"]["calls"]["edges"].as_array().map(Vec::len),
+        Some(1),
+        "{next}"
+    );
+    assert_eq!(next["data"]["calls"]["pageInfo"]["hasNextPage"], false);
+    let too_many = staff
+        .run("{ calls(first: 101) { edges { node { id } } } }", json!({}))
+        .await;
+    assert_eq!(error_code(&too_many), Some("BAD_USER_INPUT"));
+
+    // Booked with no touch: unattributed. A callback follows, and a second booking is recovered.
+    let call_id = first["id"].clone();
+    let book = "mutation($number: String!, $value: Int!) { createAppointment(input: { callerNumber: $number, valueMinor: $value }) { \
+        id attribution { status reason explanation missedCallId touchKind } } }";
+    let early = staff
+        .run(book, json!({ "number": "07700 900123", "value": 4500 }))
+        .await;
+    assert_eq!(
+        early["data"]["createAppointment"]["attribution"]["reason"], "no_recovery_touch",
+        "{early}"
+    );
+    let callback = staff
+        .run(
+            "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { id } }",
+            json!({ "id": call_id }),
+        )
+        .await;
+    assert!(callback["errors"].is_null(), "{callback}");
+    let booking = staff
+        .run(book, json!({ "number": "+447700900123", "value": 12000 }))
+        .await;
+    let verdict = &booking["data"]["createAppointment"]["attribution"];
+    assert_eq!(verdict["status"], "RECOVERED", "{booking}");
+    assert_eq!(verdict["missedCallId"], call_id);
+    assert_eq!(verdict["touchKind"], "callback");
+    assert!(
+        verdict["explanation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("called back")
+    );
+
+    let id = booking["data"]["createAppointment"]["id"].clone();
+    let cancelled = staff
+        .run(
+            "mutation($id: ID!) { cancelAppointment(id: $id) { attribution { reason } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        cancelled["data"]["cancelAppointment"]["attribution"]["reason"], "cancelled",
+        "{cancelled}"
+    );
+    let bad_value = staff
+        .run(book, json!({ "number": "07700 900123", "value": -5 }))
+        .await;
+    assert_eq!(error_code(&bad_value), Some("BAD_USER_INPUT"));
+
+    // Rebook, then shrink the window so the missed call (days before now) falls outside it.
+    let rebook = staff
+        .run(book, json!({ "number": "07700 900123", "value": 12000 }))
+        .await;
+    let rebook_id = rebook["data"]["createAppointment"]["id"].clone();
+    let window = staff
+        .run("mutation { updateClinicSettings(input: { attributionWindowDays: 1 }) { attributionWindowDays } }", json!({}))
+        .await;
+    assert_eq!(
+        window["data"]["updateClinicSettings"]["attributionWindowDays"], 1,
+        "{window}"
+    );
+    let after_window = staff
+        .run(
+            "query($id: ID!) { appointment(id: $id) { attribution { reason windowDays } } }",
+            json!({ "id": rebook_id }),
+        )
+        .await;
+    let reason = after_window["data"]["appointment"]["attribution"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        after_window["data"]["appointment"]["attribution"]["windowDays"], 1,
+        "{after_window}"
+    );
+    assert_eq!(reason, "no_missed_call_in_window", "{after_window}");
+
+    assert_no_number_stored(&test_db).await;
+    test_db.finish().await;
+}
+
+/// Reads every text and binary cell of every table and looks for the test numbers.
+async fn assert_no_number_stored(test_db: &TestDb) {
+    let tables = [
+        "calls",
+        "appointments",
+        "attributions",
+        "audit_log",
+        "clinics",
+        "users",
+        "memberships",
+    ];
+    for table in tables {
+        let sql = match test_db.kind {
+            DatabaseKind::Sqlite => format!("SELECT * FROM {table}"),
+            DatabaseKind::Postgres => format!("SELECT row_to_json(t)::text AS row FROM {table} t"),
+        };
+        let dump = match test_db.kind {
+            DatabaseKind::Postgres => test_db
+                .query_strings(&sql, &["row"])
+                .await
+                .concat()
+                .concat(),
+            DatabaseKind::Sqlite => sqlite_dump(test_db, table).await,
+        };
+        for number in NUMBERS {
+            assert!(!dump.contains(number), "{table} holds a raw number");
+        }
+    }
+}
+
+/// The SQLite database file and its write-ahead log, as text: a raw number would show up here
+/// whichever table or journal held it.
+async fn sqlite_dump(test_db: &TestDb, _table: &str) -> String {
+    let path = test_db
+        .url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    [path.clone(), format!("{path}-wal")]
+        .iter()
+        .filter_map(|file| std::fs::read(file).ok())
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn sqlite_calls_appointments_and_attribution() {
+    calls_appointments_and_attribution(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_calls_appointments_and_attribution() {
+    calls_appointments_and_attribution(DatabaseKind::Postgres).await;
+}
