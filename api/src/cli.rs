@@ -32,6 +32,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Create a demo clinic with 90 days of activity (once) and print its login.
+    Demo,
     /// Phone number tools.
     Phone {
         #[command(subcommand)]
@@ -75,6 +77,8 @@ enum CliError {
     },
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("demo data: {0}")]
+    Demo(String),
     #[error("the audit log is broken in {0} clinic(s)")]
     AuditBroken(usize),
 }
@@ -85,6 +89,7 @@ pub async fn run() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve().await,
         Command::Migrate => migrate().await,
+        Command::Demo => demo().await,
         Command::Phone {
             command: PhoneCommand::Normalize { region },
         } => normalize(region),
@@ -151,7 +156,8 @@ async fn migrate() -> Result<(), CliError> {
     Ok(())
 }
 
-async fn serve() -> Result<(), CliError> {
+/// Configuration, secrets and a ready database: what `serve` and `demo` both start from.
+async fn open_server() -> Result<(Config, Secrets, sea_orm::DatabaseConnection), CliError> {
     let (settings, config) = load_config()?;
     let (secrets, source) =
         Secrets::resolve(&settings, &config.data_dir, config.embedded_database)?;
@@ -162,6 +168,35 @@ async fn serve() -> Result<(), CliError> {
     } else if db::pending_migrations(&db).await? > 0 {
         tracing::warn!("the database has pending migrations; run `ringback migrate`");
     }
+    Ok((config, secrets, db))
+}
+
+async fn demo() -> Result<(), CliError> {
+    let (_, secrets, db) = open_server().await?;
+    let outcome = crate::demo::seed(&db, &secrets, chrono::Utc::now())
+        .await
+        .map_err(|error| CliError::Demo(error.to_string()))?;
+    match outcome {
+        crate::demo::DemoOutcome::Created(summary) => println!(
+            "Demo clinic created: {} calls ({} missed), {} callbacks, {} appointments over {} days.",
+            summary.calls,
+            summary.missed,
+            summary.callbacks,
+            summary.appointments,
+            crate::demo::DEMO_DAYS
+        ),
+        crate::demo::DemoOutcome::AlreadyPresent => println!("The demo clinic already exists."),
+    }
+    println!(
+        "Sign in as {} with password {}",
+        crate::demo::DEMO_EMAIL,
+        crate::demo::DEMO_PASSWORD
+    );
+    Ok(())
+}
+
+async fn serve() -> Result<(), CliError> {
+    let (config, secrets, db) = open_server().await?;
     tracing::info!(
         database = config.database_kind.label(),
         embedded = config.embedded_database,

@@ -1,6 +1,7 @@
 //! Developer commands for a fresh machine, run from the repository root:
 //!
-//! - `cargo xtask run`: builds the dashboard and serves Ringback on embedded SQLite.
+//! - `cargo xtask run`: builds the dashboard, creates the demo clinic once and serves Ringback on
+//!   embedded SQLite.
 //! - `cargo xtask test`: the whole suite (lint, unit, integration on SQLite and PostgreSQL, WASM
 //!   vectors under Node, end-to-end in headless Chromium).
 //! - `cargo xtask wasm-size`: the release WASM size, and what the in-browser number check (the
@@ -89,17 +90,25 @@ fn build_dashboard(extra_args: &[&str]) -> TaskResult {
 fn run() -> TaskResult {
     tools::ensure_build_tools()?;
     build_dashboard(&[])?;
+    step("Creating the demo clinic (once) on embedded SQLite");
+    run_command(ringback().arg("demo"))?;
     step("Starting Ringback on embedded SQLite (Ctrl-C stops it)");
-    run_command(cargo().args([
+    run_command(ringback().arg("serve"))
+}
+
+/// `cargo run` of the server binary; arguments follow.
+fn ringback() -> Command {
+    let mut command = cargo();
+    command.args([
         "run",
-        "--release",
+        "--quiet",
         "-p",
         "ringback-api",
         "--bin",
         "ringback",
         "--",
-        "serve",
-    ]))
+    ]);
+    command
 }
 
 fn test() -> TaskResult {

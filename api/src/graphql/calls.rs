@@ -272,7 +272,7 @@ impl CallMutation {
             })
             .collect();
         let results = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
-            calls::record_events(txn, &state.secrets, events).await
+            calls::record_events(txn, &state.secrets, calls::API_PROVIDER, events).await
         })
         .await?;
         Ok(payload(results))

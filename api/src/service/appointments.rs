@@ -24,7 +24,7 @@ use crate::tenant::TenantTxn;
 /// Highest appointment value accepted, in minor units (10 million in major units).
 pub const MAX_VALUE_MINOR: i64 = 1_000_000_000;
 /// Sources an appointment can come from.
-pub const SOURCES: &[&str] = &["staff", "integrator", "ai"];
+pub const SOURCES: &[&str] = &["staff", "integrator", "ai", "demo"];
 
 fn db_error(error: sea_orm::DbErr) -> ApiError {
     ApiError::from(DbError::from(error))
@@ -43,6 +43,8 @@ pub struct NewAppointment {
     pub starts_at: Option<DateTime<Utc>>,
     pub source: &'static str,
     pub external_id: Option<String>,
+    /// When it was booked: now for live bookings; earlier for imports and demo data.
+    pub booked_at: DateTime<Utc>,
 }
 
 fn check_value(value_minor: i64) -> Result<(), ApiError> {
@@ -89,7 +91,7 @@ pub async fn create(
         return Ok(existing);
     }
     let key = caller_key(txn, secrets, input.caller).await?;
-    let now = Utc::now();
+    let now = input.booked_at;
     let created = appointment::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),

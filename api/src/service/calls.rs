@@ -56,6 +56,7 @@ pub enum EventResult {
 pub async fn record_events(
     txn: &TenantTxn,
     secrets: &Secrets,
+    provider: &str,
     events: Vec<CallEvent>,
 ) -> Result<Vec<(String, EventResult)>, ApiError> {
     if events.len() > MAX_BATCH {
@@ -69,7 +70,7 @@ pub async fn record_events(
     let mut touched = BTreeSet::new();
     for event in events {
         let external_id = event.external_id.trim().to_owned();
-        let result = record_one(txn, &keyer, event).await?;
+        let result = record_one(txn, &keyer, provider, event).await?;
         if let EventResult::Recorded(call) = &result {
             touched.insert(call.caller_key.clone());
         }
@@ -82,12 +83,13 @@ pub async fn record_events(
 async fn record_one(
     txn: &TenantTxn,
     keyer: &CallerKeyer,
+    provider: &str,
     event: CallEvent,
 ) -> Result<EventResult, ApiError> {
     if let Err(error) = validate(&event) {
         return Ok(EventResult::Rejected(error));
     }
-    if let Some(existing) = find_external(txn, API_PROVIDER, event.external_id.trim()).await? {
+    if let Some(existing) = find_external(txn, provider, event.external_id.trim()).await? {
         return Ok(EventResult::Duplicate(existing));
     }
     let caller = match keyer.key(&event.caller_number) {
@@ -99,7 +101,7 @@ async fn record_one(
     let model = call::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),
-        provider: Set(API_PROVIDER.to_owned()),
+        provider: Set(provider.to_owned()),
         external_id: Set(event.external_id.trim().to_owned()),
         direction: Set(event.direction.as_str().to_owned()),
         status: Set(event.outcome.as_str().to_owned()),

@@ -1,0 +1,261 @@
+//! `ringback demo`: a demo clinic with 90 days of realistic activity, so the product can be tried
+//! at once. A weekly rhythm (busy Mondays, quiet Saturdays, closed Sundays), miss peaks at lunch
+//! and at the end of the day, callbacks and return calls, and bookings of several values, some
+//! recovered and some not. Every number comes from the UK's reserved drama range
+//! (07700 900000–900999), and goes through the same keying as real traffic, so none is stored.
+//! The generator is seeded: the same day gives the same data.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use ringback_entity::user;
+use ringback_shared::attribution::{CallDirection, CallOutcome};
+use ringback_shared::metrics::parse_time_zone;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::auth::session::SessionKeys;
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::secrets::Secrets;
+use crate::service::account::{self, SignUp};
+use crate::service::appointments::{self, CallerRef, NewAppointment};
+use crate::service::calls::{self, CallEvent, EventResult};
+use crate::tenant::{TenantScope, TenantTxn};
+
+/// The demo owner's e-mail address.
+pub const DEMO_EMAIL: &str = "owner@demo.ringback.test";
+/// The demo owner's password (demo data only; printed by the command).
+pub const DEMO_PASSWORD: &str = "ringback-demo-owner";
+/// Days of history generated.
+pub const DEMO_DAYS: i64 = 90;
+const TIME_ZONE: &str = "Europe/London";
+/// Treatments and their values in pence.
+const TREATMENTS: &[(&str, i64)] = &[
+    ("check-up", 4_500),
+    ("hygiene", 6_500),
+    ("filling", 12_000),
+    ("implant consultation", 15_000),
+    ("whitening", 35_000),
+];
+
+/// What `seed` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DemoSummary {
+    pub calls: usize,
+    pub missed: usize,
+    pub callbacks: usize,
+    pub appointments: usize,
+}
+
+/// Whether the demo clinic was created now or already existed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DemoOutcome {
+    Created(DemoSummary),
+    AlreadyPresent,
+}
+
+/// A small seeded generator (xorshift64*), so demo data is reproducible without a dependency.
+struct Dice(u64);
+
+impl Dice {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..bound`.
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+
+    /// True with probability `percent` / 100.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Creates the demo clinic (unless it exists) with activity up to `now`.
+pub async fn seed(
+    db: &DatabaseConnection,
+    secrets: &Secrets,
+    now: DateTime<Utc>,
+) -> Result<DemoOutcome, ApiError> {
+    let existing = user::Entity::find()
+        .filter(user::Column::Email.eq(DEMO_EMAIL))
+        .one(db)
+        .await
+        .map_err(DbError::from)?;
+    if existing.is_some() {
+        return Ok(DemoOutcome::AlreadyPresent);
+    }
+    let keys = SessionKeys::new(secrets.session_secret.expose());
+    let grant = account::sign_up(
+        db,
+        &keys,
+        SignUp {
+            clinic_name: "Riverside Dental (demo)".to_owned(),
+            kind: "dental".to_owned(),
+            time_zone: TIME_ZONE.to_owned(),
+            default_region: "GB".to_owned(),
+            currency: "GBP".to_owned(),
+            owner_name: "Demo Owner".to_owned(),
+            owner_email: DEMO_EMAIL.to_owned(),
+            password: DEMO_PASSWORD.to_owned(),
+        },
+    )
+    .await?;
+    let txn = TenantScope::new(db.clone(), grant.clinic.id)
+        .begin()
+        .await?;
+    let mut dice = Dice(0x5eed_2026 ^ now.date_naive().num_days_from_ce() as u64);
+    let mut summary = DemoSummary::default();
+    let today = now.with_timezone(&zone()?).date_naive();
+    for back in (1..=DEMO_DAYS).rev() {
+        let day = today - Duration::days(back);
+        seed_day(&txn, secrets, &mut dice, day, now, &mut summary).await?;
+    }
+    txn.commit().await?;
+    Ok(DemoOutcome::Created(summary))
+}
+
+fn zone() -> Result<chrono_tz::Tz, ApiError> {
+    parse_time_zone(TIME_ZONE).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// How many calls a weekday brings.
+fn calls_on(day: NaiveDate) -> u64 {
+    match day.weekday() {
+        Weekday::Mon => 30,
+        Weekday::Tue | Weekday::Wed | Weekday::Thu => 22,
+        Weekday::Fri => 25,
+        Weekday::Sat => 9,
+        Weekday::Sun => 2,
+    }
+}
+
+/// Minute of the day (local) a call arrives, and the chance in percent that it is missed: most
+/// calls come in opening hours; lunch and the end of the day are when the desk is short.
+fn arrival(dice: &mut Dice) -> (u32, u64) {
+    let minute = 8 * 60 + dice.below(10 * 60 + 30) as u32;
+    let miss_percent = match minute / 60 {
+        12 | 13 => 48,
+        17 | 18 => 42,
+        _ => 16,
+    };
+    (minute, miss_percent)
+}
+
+fn at_local(day: NaiveDate, minute: u32) -> Result<DateTime<Utc>, ApiError> {
+    let local = day
+        .and_hms_opt(minute / 60, minute % 60, 0)
+        .ok_or_else(|| ApiError::Internal("demo time out of range".to_owned()))?;
+    zone()?
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|at| at.with_timezone(&Utc))
+        .ok_or_else(|| ApiError::Internal("demo time skipped by DST".to_owned()))
+}
+
+/// A fiction number: 07700 900000–900999, from a pool of 600 so some callers ring again.
+fn caller_number(dice: &mut Dice) -> String {
+    format!("07700 900{:03}", dice.below(600))
+}
+
+async fn seed_day(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    dice: &mut Dice,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+    summary: &mut DemoSummary,
+) -> Result<(), ApiError> {
+    let mut events = Vec::new();
+    let mut numbers = Vec::new();
+    for index in 0..calls_on(day) {
+        let (minute, miss_percent) = arrival(dice);
+        let started_at = at_local(day, minute)?;
+        let missed = dice.chance(miss_percent);
+        let outcome = if !missed {
+            CallOutcome::Answered
+        } else {
+            [
+                CallOutcome::NoAnswer,
+                CallOutcome::NoAnswer,
+                CallOutcome::Busy,
+                CallOutcome::Voicemail,
+            ][dice.below(4) as usize]
+        };
+        let number = caller_number(dice);
+        events.push(CallEvent {
+            external_id: format!("demo-{day}-{index}"),
+            direction: CallDirection::Inbound,
+            outcome,
+            started_at,
+            answered_at: (!missed).then(|| started_at + Duration::seconds(8)),
+            ended_at: Some(started_at + Duration::seconds(if missed { 25 } else { 240 })),
+            caller_number: number.clone(),
+        });
+        numbers.push(number);
+    }
+    let results = calls::record_events(txn, secrets, "demo", events).await?;
+    for ((_, result), number) in results.into_iter().zip(numbers) {
+        if let EventResult::Recorded(call) = result {
+            summary.calls += 1;
+            follow_up(txn, secrets, dice, &call, number, now, summary).await?;
+        }
+    }
+    Ok(())
+}
+
+/// What happens after one call: for a missed call, maybe a callback; then maybe a booking.
+async fn follow_up(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    dice: &mut Dice,
+    call: &ringback_entity::call::Model,
+    number: String,
+    now: DateTime<Utc>,
+    summary: &mut DemoSummary,
+) -> Result<(), ApiError> {
+    let mut booking_after = call.started_at + Duration::minutes(6);
+    let mut books_percent = 30;
+    if call.missed {
+        summary.missed += 1;
+        books_percent = 8;
+        if dice.chance(62) {
+            let delay = Duration::minutes(5 + dice.below(180) as i64);
+            let outcome = if dice.chance(75) {
+                CallOutcome::Answered
+            } else {
+                CallOutcome::NoAnswer
+            };
+            let at = (call.started_at + delay).min(now);
+            calls::log_callback(txn, None, call.id, outcome, at).await?;
+            summary.callbacks += 1;
+            if outcome == CallOutcome::Answered {
+                books_percent = 55;
+                booking_after = at + Duration::minutes(2);
+            }
+        }
+    }
+    if dice.chance(books_percent) {
+        let booked_at = (booking_after + Duration::minutes(dice.below(60 * 30) as i64)).min(now);
+        let (_, value) = TREATMENTS[dice.below(TREATMENTS.len() as u64) as usize];
+        appointments::create(
+            txn,
+            secrets,
+            None,
+            NewAppointment {
+                caller: CallerRef::Number(number),
+                value_minor: value,
+                starts_at: Some(booked_at + Duration::days(3 + dice.below(14) as i64)),
+                source: "demo",
+                external_id: None,
+                booked_at,
+            },
+        )
+        .await?;
+        summary.appointments += 1;
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `ringback demo`'s data: 90 days with a weekly rhythm and miss peaks, callbacks and bookings,
+//! some recovered and some not; created once; no raw number stored. On SQLite and PostgreSQL.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::TestDb;
+use ringback_api::config::DatabaseKind;
+use ringback_api::demo::{self, DemoOutcome};
+
+async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let state = test_db.state(web.path());
+    let now: DateTime<Utc> = "2026-11-22T09:00:00Z".parse().expect("time");
+    let outcome = demo::seed(&state.db, &state.secrets, now)
+        .await
+        .expect("seed");
+    let DemoOutcome::Created(summary) = outcome else {
+        panic!("first run creates the clinic");
+    };
+    assert!(summary.calls > 1_000, "{summary:?}");
+    let miss_rate = summary.missed as f64 / summary.calls as f64;
+    assert!((0.15..0.45).contains(&miss_rate), "{summary:?}");
+    assert!(
+        summary.callbacks > 100 && summary.appointments > 100,
+        "{summary:?}"
+    );
+
+    let verdicts = test_db
+        .query_strings(
+            "SELECT outcome, reason FROM attributions",
+            &["outcome", "reason"],
+        )
+        .await;
+    let recovered = verdicts.iter().filter(|row| row[0] == "recovered").count();
+    assert!(recovered > 20, "some bookings are recovered: {recovered}");
+    assert!(verdicts.len() - recovered > 20, "some are not");
+    let lunch_and_evening = test_db
+        .query_strings(
+            "SELECT caller_tail AS tail FROM calls WHERE missed = true",
+            &["tail"],
+        )
+        .await;
+    assert!(
+        lunch_and_evening
+            .iter()
+            .all(|row| row[0].starts_with("•••• ")),
+        "only masked tails"
+    );
+
+    let again = demo::seed(&state.db, &state.secrets, now)
+        .await
+        .expect("second run");
+    assert_eq!(again, DemoOutcome::AlreadyPresent);
+    if kind == DatabaseKind::Sqlite {
+        let path = test_db
+            .url
+            .trim_start_matches("sqlite://")
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        for file in [path.clone(), format!("{path}-wal")] {
+            let text =
+                String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+            assert!(!text.contains("7700900"), "{file} holds no demo number");
+        }
+    }
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_demo_clinic_is_realistic_and_created_once() {
+    demo_clinic_is_realistic_and_created_once(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_demo_clinic_is_realistic_and_created_once() {
+    demo_clinic_is_realistic_and_created_once(DatabaseKind::Postgres).await;
+}
