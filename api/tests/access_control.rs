@@ -86,6 +86,12 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Admin,
         ),
         (
+            "metrics",
+            "{ metrics(from: \"2026-11-01\", to: \"2026-11-02\") { totals { inboundCalls } } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "calls",
             "{ calls(first: 5) { edges { node { id } } } }",
             json!({}),

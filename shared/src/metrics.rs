@@ -467,6 +467,102 @@ fn monthly_metrics(days: &[DayMetrics]) -> Vec<MonthMetrics> {
         .collect()
 }
 
+/// Callbacks to missed callers, as the metrics count them. Per caller, in time order: a missed
+/// inbound call opens a wait (unless one is open already, so a streak of misses is timed from its
+/// first); the first outbound call within `within` closes it and counts as one callback, timed from
+/// the opening miss; an answered inbound call (the caller got through) closes it uncounted.
+pub fn callbacks_to_missed_calls(
+    calls: &[CallRecord],
+    within: chrono::TimeDelta,
+) -> Vec<CallbackRecord> {
+    let mut ordered: Vec<&CallRecord> = calls.iter().collect();
+    ordered.sort_by(|a, b| (&a.caller_key, a.at, a.id).cmp(&(&b.caller_key, b.at, b.id)));
+    let mut callbacks = Vec::new();
+    let mut waiting: Option<(&str, DateTime<Utc>)> = None;
+    for call in ordered {
+        if waiting.is_some_and(|(caller, _)| caller != call.caller_key) {
+            waiting = None;
+        }
+        match call.direction {
+            CallDirection::Inbound if call.outcome.is_missed() => {
+                if waiting.is_none() {
+                    waiting = Some((&call.caller_key, call.at));
+                }
+            }
+            CallDirection::Inbound => waiting = None,
+            CallDirection::Outbound => {
+                if let Some((_, missed_at)) = waiting.take()
+                    && call.at - missed_at <= within
+                {
+                    callbacks.push(CallbackRecord {
+                        at: call.at,
+                        seconds_to_callback: (call.at - missed_at).num_seconds(),
+                    });
+                }
+            }
+        }
+    }
+    callbacks
+}
+
+#[cfg(test)]
+mod callback_pairing_tests {
+    use super::*;
+    use crate::attribution::CallOutcome;
+    use uuid::Uuid;
+
+    fn call(
+        n: u128,
+        caller: &str,
+        minute: i64,
+        direction: CallDirection,
+        outcome: CallOutcome,
+    ) -> CallRecord {
+        CallRecord {
+            id: Uuid::from_u128(n),
+            caller_key: caller.to_owned(),
+            at: DateTime::<Utc>::UNIX_EPOCH + chrono::TimeDelta::minutes(minute),
+            direction,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn a_streak_of_misses_is_timed_from_its_first_and_called_back_once() {
+        let calls = [
+            call(1, "a", 0, CallDirection::Inbound, CallOutcome::NoAnswer),
+            call(2, "a", 10, CallDirection::Inbound, CallOutcome::Busy),
+            call(3, "a", 30, CallDirection::Outbound, CallOutcome::Answered),
+            call(4, "a", 40, CallDirection::Outbound, CallOutcome::Answered),
+            call(5, "b", 0, CallDirection::Inbound, CallOutcome::NoAnswer),
+            call(6, "b", 5, CallDirection::Inbound, CallOutcome::Answered),
+            call(7, "b", 9, CallDirection::Outbound, CallOutcome::Answered),
+        ];
+        let callbacks = callbacks_to_missed_calls(&calls, chrono::TimeDelta::days(7));
+        assert_eq!(
+            callbacks.len(),
+            1,
+            "b got through before any callback; a's second call is no callback"
+        );
+        assert_eq!(callbacks[0].seconds_to_callback, 30 * 60);
+    }
+
+    #[test]
+    fn callbacks_beyond_the_limit_do_not_count() {
+        let calls = [
+            call(1, "a", 0, CallDirection::Inbound, CallOutcome::NoAnswer),
+            call(
+                2,
+                "a",
+                60 * 24 * 8,
+                CallDirection::Outbound,
+                CallOutcome::Answered,
+            ),
+        ];
+        assert!(callbacks_to_missed_calls(&calls, chrono::TimeDelta::days(7)).is_empty());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

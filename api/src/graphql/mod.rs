@@ -7,6 +7,7 @@ mod appointments;
 mod calls;
 mod clinic;
 mod guard;
+mod metrics;
 mod server_info;
 mod team;
 pub mod types;
@@ -29,6 +30,7 @@ pub struct QueryRoot(
     api_keys::ApiKeyQuery,
     calls::CallQuery,
     appointments::AppointmentQuery,
+    metrics::MetricsQuery,
 );
 
 /// The merged root mutation.

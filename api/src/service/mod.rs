@@ -9,4 +9,5 @@ pub mod audit;
 pub mod callers;
 pub mod calls;
 pub mod clinic;
+pub mod metrics;
 pub mod team;

@@ -1,0 +1,112 @@
+//! Metrics over GraphQL: DESIGN.md's figures for a range of clinic-local days, with daily and
+//! monthly series.
+
+use async_graphql::{Context, Object, SimpleObject};
+use chrono::NaiveDate;
+use ringback_shared::access::Permission;
+use ringback_shared::metrics::{PeriodMetrics, Ratio};
+
+use crate::graphql::guard::{Access, with_tenant};
+use crate::service::metrics;
+
+/// The figures for one period. Rates are null when there is nothing to divide by.
+#[derive(SimpleObject)]
+pub struct Figures {
+    pub inbound_calls: u64,
+    pub missed_calls: u64,
+    pub miss_rate: Option<f64>,
+    pub text_backs_sent: u64,
+    pub reply_rate: Option<f64>,
+    pub callbacks: u64,
+    pub median_time_to_callback_seconds: Option<i64>,
+    pub recovered_appointments: u64,
+    /// Recovered appointments out of missed calls.
+    pub recovery_rate: Option<f64>,
+    pub recovered_revenue_minor: i64,
+}
+
+fn rate(ratio: Ratio) -> Option<f64> {
+    ratio.value()
+}
+
+impl From<&PeriodMetrics> for Figures {
+    fn from(metrics: &PeriodMetrics) -> Self {
+        Self {
+            inbound_calls: metrics.inbound_calls,
+            missed_calls: metrics.missed_calls,
+            miss_rate: rate(metrics.miss_rate()),
+            text_backs_sent: metrics.text_backs_sent,
+            reply_rate: rate(metrics.reply_rate()),
+            callbacks: metrics.callbacks,
+            median_time_to_callback_seconds: metrics.median_time_to_callback_seconds(),
+            recovered_appointments: metrics.recovered_appointments,
+            recovery_rate: rate(metrics.recovery_rate()),
+            recovered_revenue_minor: metrics.recovered_revenue_minor,
+        }
+    }
+}
+
+/// One local day.
+#[derive(SimpleObject)]
+pub struct DayFigures {
+    pub day: NaiveDate,
+    pub figures: Figures,
+}
+
+/// One local month ("YYYY-MM").
+#[derive(SimpleObject)]
+pub struct MonthFigures {
+    pub month: String,
+    pub figures: Figures,
+}
+
+/// Metrics for a range.
+#[derive(SimpleObject)]
+pub struct Metrics {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub totals: Figures,
+    pub daily: Vec<DayFigures>,
+    pub monthly: Vec<MonthFigures>,
+}
+
+#[derive(Default)]
+pub struct MetricsQuery;
+
+#[Object]
+impl MetricsQuery {
+    /// Figures for the clinic-local days `from` to `to` (inclusive, at most 400 days).
+    async fn metrics(
+        &self,
+        ctx: &Context<'_>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> async_graphql::Result<Metrics> {
+        let range = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+            metrics::range(txn, from, to).await
+        })
+        .await?;
+        Ok(Metrics {
+            from,
+            to,
+            totals: Figures::from(&range.totals),
+            daily: range
+                .days
+                .iter()
+                .map(|d| DayFigures {
+                    day: d.day,
+                    figures: Figures::from(&d.metrics),
+                })
+                .collect(),
+            monthly: range
+                .report
+                .months
+                .iter()
+                .map(|m| MonthFigures {
+                    month: m.month.to_string(),
+                    figures: Figures::from(&m.metrics),
+                })
+                .collect(),
+        })
+    }
+}
