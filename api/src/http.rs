@@ -12,6 +12,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, Html, RemoteAddr};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 
+use crate::auth::rate_limit::RateLimits;
 use crate::auth::request::{authenticate, refresh_cookie};
 use crate::error::ApiError;
 use crate::graphql::{RequestInfo, RingbackSchema, build_schema};
@@ -27,6 +28,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         graphql_endpoint
             .around(|endpoint, request| limit_body(endpoint, request, MAX_GRAPHQL_BODY)),
     );
+    let limits = state.rate_limits.clone();
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
@@ -34,6 +36,28 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         .nest("/", dashboard(&state))
         .data(schema)
         .data(state)
+        .around(move |endpoint, request| rate_limited(endpoint, request, limits.clone()))
+}
+
+/// Every request counts against its client address's limit; beyond it the answer is 429 with a
+/// GraphQL-shaped `RATE_LIMITED` error, which GraphQL clients and others both understand.
+async fn rate_limited<E: Endpoint>(
+    endpoint: Arc<E>,
+    request: Request,
+    limits: Arc<RateLimits>,
+) -> poem::Result<Response> {
+    let address = request
+        .remote_addr()
+        .as_socket_addr()
+        .map(|address| address.ip());
+    if let Err(error) = limits.request(address) {
+        let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }] });
+        return Ok((error.status(), poem::web::Json(body)).into_response());
+    }
+    endpoint
+        .call(request)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 /// Reads the request body up to `limit` bytes, whether or not it declares its length, and answers
@@ -101,11 +125,7 @@ async fn graphql_endpoint(
     request: GraphQLRequest,
 ) -> GraphQLResponse {
     let client_address = remote.as_socket_addr().map(|address| address.ip());
-    let caller = match state.rate_limits.request(client_address) {
-        Ok(()) => authenticate(state, headers).await,
-        Err(error) => Err(error),
-    };
-    let caller = match caller {
+    let caller = match authenticate(state, headers).await {
         Ok(caller) => caller,
         Err(error) => return error_response(&error),
     };

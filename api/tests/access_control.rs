@@ -92,6 +92,18 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "auditLog",
+            "{ auditLog(first: 5) { edges { node { seq } } } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "changePassword",
+            "mutation { changePassword(currentPassword: \"wrong password!\", newPassword: \"another password 2\") { role } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "calls",
             "{ calls(first: 5) { edges { node { id } } } }",
             json!({}),
@@ -303,6 +315,34 @@ async fn snapshot<E: Endpoint>(owner: &mut Browser<E>) -> Value {
         .clone()
 }
 
+/// Queries and mutations with an argument of type `ID`, read from the schema itself.
+async fn operations_taking_ids<E: Endpoint>(browser: &mut Browser<E>) -> BTreeSet<String> {
+    let fields = "fields { name args { type { name ofType { name } } } }";
+    let answer = browser
+        .run(
+            &format!("{{ __schema {{ queryType {{ {fields} }} mutationType {{ {fields} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let schema = &answer["data"]["__schema"];
+    ["queryType", "mutationType"]
+        .iter()
+        .flat_map(|root| {
+            schema[root]["fields"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|field| {
+            field["args"].as_array().is_some_and(|args| {
+                args.iter()
+                    .any(|arg| arg["type"]["name"] == "ID" || arg["type"]["ofType"]["name"] == "ID")
+            })
+        })
+        .filter_map(|field| field["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
 async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
@@ -412,6 +452,15 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
             "no data leaks: {answer}"
         );
     }
+    let covered: BTreeSet<String> = attempts
+        .iter()
+        .map(|(name, ..)| (*name).to_owned())
+        .collect();
+    let taking_ids = operations_taking_ids(&mut a.owner).await;
+    assert_eq!(
+        taking_ids, covered,
+        "every operation that takes an id is tried across tenants"
+    );
     let a_view = a
         .owner
         .run(

@@ -230,3 +230,73 @@ async fn audit_verify_names_the_first_tampered_entry() {
     assert_eq!(report.broken[0].seq, 2);
     test_db.finish().await;
 }
+
+async fn password_change_ends_other_sessions(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut laptop = Browser::new(test_db.app(web.path()));
+    laptop
+        .run(SIGN_UP, sign_up_input("pw@riverside.test"))
+        .await;
+    let mut phone = Browser::new(test_db.app(web.path()));
+    phone
+        .run(
+            SIGN_IN,
+            json!({ "email": "pw@riverside.test", "password": "correct horse battery" }),
+        )
+        .await;
+
+    let wrong = laptop
+        .run(
+            "mutation { changePassword(currentPassword: \"not it at all\", newPassword: \"new horse battery\") { role } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&wrong), Some("BAD_USER_INPUT"), "{wrong}");
+    let changed = laptop
+        .run(
+            "mutation { changePassword(currentPassword: \"correct horse battery\", newPassword: \"new horse battery\") { role } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        changed["data"]["changePassword"]["role"], "OWNER",
+        "{changed}"
+    );
+    assert_eq!(
+        laptop.run(REFRESH, json!({})).await["data"]["refreshSession"]["role"],
+        "OWNER",
+        "this session goes on"
+    );
+    let other = phone.run(REFRESH, json!({})).await;
+    assert_eq!(
+        error_code(&other),
+        Some("UNAUTHENTICATED"),
+        "other sessions end: {other}"
+    );
+    let old = Browser::new(test_db.app(web.path()))
+        .run(
+            SIGN_IN,
+            json!({ "email": "pw@riverside.test", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_eq!(error_code(&old), Some("UNAUTHENTICATED"));
+    let log = laptop
+        .run(
+            "{ auditLog(first: 20) { edges { node { action } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(log.to_string().contains("auth.password_changed"), "{log}");
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_password_change_ends_other_sessions() {
+    password_change_ends_other_sessions(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_password_change_ends_other_sessions() {
+    password_change_ends_other_sessions(DatabaseKind::Postgres).await;
+}

@@ -12,9 +12,11 @@ use crate::auth::session::{
 };
 use crate::error::{ApiError, graphql_error};
 use crate::graphql::RequestInfo;
+use crate::graphql::guard::{Access, with_tenant};
 use crate::graphql::types::{Clinic, TeamRole, User};
 use crate::service::account::{self, SessionGrant, SignUp};
 use crate::state::AppState;
+use ringback_shared::access::Permission;
 
 /// Everything sign-up needs: the clinic and its owner.
 #[derive(InputObject)]
@@ -147,6 +149,34 @@ impl AccountMutation {
             .await
             .inspect_err(|_| end_session_cookies(ctx))
             .map_err(graphql_error)?;
+        Ok(start_session(ctx, grant))
+    }
+
+    /// Changes your password; your other sessions end, this one continues.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<Session> {
+        let state = ctx.data::<AppState>()?;
+        let grant = with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                let user_id = principal.user_id()?;
+                account::change_password(
+                    txn,
+                    &state.session_keys,
+                    user_id,
+                    principal.role,
+                    &current_password,
+                    &new_password,
+                )
+                .await
+            },
+        )
+        .await?;
         Ok(start_session(ctx, grant))
     }
 

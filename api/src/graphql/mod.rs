@@ -4,6 +4,7 @@
 mod account;
 mod api_keys;
 mod appointments;
+mod audit;
 mod calls;
 mod clinic;
 mod guard;
@@ -31,6 +32,7 @@ pub struct QueryRoot(
     calls::CallQuery,
     appointments::AppointmentQuery,
     metrics::MetricsQuery,
+    audit::AuditQuery,
 );
 
 /// The merged root mutation.

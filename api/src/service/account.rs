@@ -431,3 +431,42 @@ pub async fn sign_out(db: &DatabaseConnection, presented: &str) -> Result<(), Ap
     txn.commit().await?;
     Ok(())
 }
+
+/// Changes the signed-in user's password: the current one must match; every refresh token of the
+/// user in this clinic is revoked, and a fresh session is granted to the caller.
+pub async fn change_password(
+    txn: &TenantTxn,
+    keys: &SessionKeys,
+    user_id: Uuid,
+    role: Role,
+    current: &str,
+    new: &str,
+) -> Result<SessionGrant, ApiError> {
+    let user = user::Entity::find_by_id(user_id)
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::Unauthenticated)?;
+    if !password::verify(current, &user.password_hash) {
+        return Err(ApiError::BadUserInput(
+            "the current password is wrong".to_owned(),
+        ));
+    }
+    password::validate(new)?;
+    let mut changed: user::ActiveModel = user.into();
+    changed.password_hash = Set(password::hash(new)?);
+    changed.updated_at = Set(Utc::now());
+    let user = changed.update(txn.conn()).await.map_err(db_error)?;
+    revoke_user_sessions(txn, user_id).await?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(user_id),
+            action: "auth.password_changed",
+            detail: json!({}),
+        },
+    )
+    .await?;
+    let clinic = find_clinic(txn).await?;
+    grant_session(txn, keys, user, clinic, role, Uuid::now_v7()).await
+}

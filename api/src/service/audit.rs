@@ -174,3 +174,21 @@ fn check_entry(
     );
     (recomputed != entry.hash).then_some("its content was changed after it was written")
 }
+
+/// The clinic's entries, newest first: at most `limit + 1` with `seq` below `before`.
+pub async fn list(
+    txn: &TenantTxn,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<audit_log::Model>, DbError> {
+    let mut query =
+        audit_log::Entity::find().filter(audit_log::Column::ClinicId.eq(txn.clinic_id()));
+    if let Some(before) = before {
+        query = query.filter(audit_log::Column::Seq.lt(before));
+    }
+    Ok(query
+        .order_by_desc(audit_log::Column::Seq)
+        .limit(limit + 1)
+        .all(txn.conn())
+        .await?)
+}
