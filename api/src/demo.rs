@@ -92,6 +92,7 @@ pub async fn seed(
     let grant = account::sign_up(
         db,
         &keys,
+        secrets,
         SignUp {
             clinic_name: "Riverside Dental (demo)".to_owned(),
             kind: "dental".to_owned(),

@@ -20,9 +20,10 @@ pub struct TenantScope {
 }
 
 impl TenantScope {
-    /// Only authentication code creates scopes: the clinic id must come from a verified session,
-    /// key or sign-up, never from input.
-    pub(crate) fn new(db: DatabaseConnection, clinic_id: Uuid) -> Self {
+    /// A scope for `clinic_id`. The id must come from a verified source (a session, an API key,
+    /// sign-up, a webhook routed by its provider number, a job row, an operator command), never
+    /// from request input; resolvers get their scope from the authenticated caller only.
+    pub fn new(db: DatabaseConnection, clinic_id: Uuid) -> Self {
         Self { db, clinic_id }
     }
 

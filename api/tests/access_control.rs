@@ -104,6 +104,42 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "phoneSettings",
+            "{ phoneSettings { ringTimeoutSeconds } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "providerNumbers",
+            "{ providerNumbers { id } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "updatePhoneSettings",
+            "mutation { updatePhoneSettings(input: { ringTimeoutSeconds: 18 }) { ringTimeoutSeconds } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "setForwardingLine",
+            "mutation { setForwardingLine(number: \"020 7946 0123\") { forwardingLineTail } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "addProviderNumber",
+            "mutation { addProviderNumber(number: \"07700 900999\") { id } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "removeProviderNumber",
+            "mutation($id: ID!) { removeProviderNumber(id: $id) }",
+            json!({ "id": unknown }),
+            Least::Admin,
+        ),
+        (
             "calls",
             "{ calls(first: 5) { edges { node { id } } } }",
             json!({}),
@@ -308,7 +344,8 @@ async fn snapshot<E: Endpoint>(owner: &mut Browser<E>) -> Value {
     owner
         .run(
             "{ team { role user { id email } } invites { id email } apiKeys { id revokedAt } \
-             appointments { edges { node { id valueMinor cancelledAt } } } calls { edges { node { id } } } }",
+             appointments { edges { node { id valueMinor cancelledAt } } } calls { edges { node { id } } } \
+             providerNumbers { id } }",
             json!({}),
         )
         .await["data"]
@@ -396,6 +433,17 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         .as_str()
         .expect("appointment id")
         .to_owned();
+    let b_number = b
+        .owner
+        .run(
+            "mutation { addProviderNumber(number: \"07700 900888\") { id } }",
+            json!({}),
+        )
+        .await;
+    let b_number = b_number["data"]["addProviderNumber"]["id"]
+        .as_str()
+        .expect("number id")
+        .to_owned();
     let before = snapshot(&mut b.owner).await;
 
     let attempts = [
@@ -418,6 +466,11 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
             "removeMember",
             "mutation($id: ID!) { removeMember(userId: $id) }",
             b_member.clone(),
+        ),
+        (
+            "removeProviderNumber",
+            "mutation($id: ID!) { removeProviderNumber(id: $id) }",
+            b_number.clone(),
         ),
         (
             "logCallback",
@@ -470,7 +523,14 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         )
         .await;
     let a_text = a_view.to_string();
-    for id in [&b_key, &b_invite, &b_member, &b_call, &b_appointment] {
+    for id in [
+        &b_key,
+        &b_invite,
+        &b_member,
+        &b_call,
+        &b_appointment,
+        &b_number,
+    ] {
         assert!(
             !a_text.contains(id.as_str()),
             "clinic A never sees clinic B's ids"

@@ -6,7 +6,7 @@ mod common;
 
 use common::TestDb;
 use ringback_api::config::DatabaseKind;
-use ringback_migration::TENANT_TABLES;
+use ringback_migration::{ROUTING_TABLES, TENANT_TABLES};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 
 const CLINIC_A: &str = "0192f000-0000-7000-8000-00000000000a";
@@ -98,7 +98,11 @@ async fn app_role_sees_nothing_without_a_clinic_and_only_its_clinic_with_one() {
 #[tokio::test]
 async fn every_tenant_table_has_row_level_security_enabled() {
     let test_db = TestDb::new(DatabaseKind::Postgres).await;
-    for table in TENANT_TABLES.iter().chain(["clinics"].iter()) {
+    for table in TENANT_TABLES
+        .iter()
+        .chain(ROUTING_TABLES)
+        .chain(["clinics"].iter())
+    {
         let rows = test_db
             .query_strings(
                 &format!(

@@ -16,6 +16,10 @@ pub struct Model {
     pub privacy_mode: String,
     pub conversation_retention_days: i32,
     pub wrapped_data_key: Option<Vec<u8>>,
+    pub business_hours: Option<Json>,
+    pub forwarding_line_sealed: Option<Vec<u8>>,
+    pub forwarding_line_tail: Option<String>,
+    pub ring_timeout_seconds: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -12,5 +12,6 @@ pub mod invite;
 pub mod job_outbox;
 pub mod membership;
 pub mod processed_webhook;
+pub mod provider_number;
 pub mod refresh_token;
 pub mod user;

@@ -23,6 +23,7 @@ mod m20261122_100100_create_refresh_tokens;
 mod m20261122_100200_create_api_keys;
 mod m20261122_100300_create_invites;
 mod m20261122_100400_enable_row_level_security;
+mod m20261122_100500_add_clinic_phone_settings;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -47,9 +48,14 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_100200_create_api_keys::Migration),
             Box::new(m20261122_100300_create_invites::Migration),
             Box::new(m20261122_100400_enable_row_level_security::Migration),
+            Box::new(m20261122_100500_add_clinic_phone_settings::Migration),
         ]
     }
 }
+
+/// Tables that route to a clinic before it is known (a webhook's `To` number): they carry
+/// `clinic_id` and row-level security, but their routing index is deployment-wide by design.
+pub const ROUTING_TABLES: &[&str] = &["provider_numbers"];
 
 /// The tables that hold one clinic's data. Each has a `clinic_id` column that every index leads
 /// with; later migrations add row-level security to exactly this list.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 #[cfg(feature = "phone")]
-pub use self::derivation::ClinicHashingKey;
+pub use self::derivation::{ClinicHashingKey, ROUTING_KEY_SALT_V1, routing_key};
 
 /// The prefix of every version-1 caller key.
 pub const CALLER_KEY_V1_PREFIX: &str = "v1:";
@@ -209,6 +209,32 @@ mod derivation {
         }
     }
 
+    /// Salt of the deployment-wide key that routes a clinic's own provider numbers.
+    pub const ROUTING_KEY_SALT_V1: &[u8] = b"ringback/provider-number/v1";
+
+    /// A routing key for one of a clinic's own provider numbers: HMAC-SHA256 under
+    /// HKDF-SHA256(salt = `ringback/provider-number/v1`, ikm = `pepper`, no info), lowercase hex.
+    /// Deployment-wide, not per clinic, because a webhook must find the clinic from its `To`
+    /// number before it knows the clinic.
+    pub fn routing_key(pepper: &[u8], number: &E164) -> Result<String, CallerKeyError> {
+        if pepper.len() < MIN_PEPPER_BYTES {
+            return Err(CallerKeyError::PepperTooShort {
+                minimum: MIN_PEPPER_BYTES,
+                actual: pepper.len(),
+            });
+        }
+        let mut key = [0u8; DIGEST_BYTES];
+        Hkdf::<Sha256>::new(Some(ROUTING_KEY_SALT_V1), pepper)
+            .expand(&[], &mut key)
+            .map_err(|_| CallerKeyError::Derivation)?;
+        let mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| CallerKeyError::Derivation);
+        key.fill(0);
+        std::hint::black_box(&key);
+        let mut mac = mac?;
+        mac.update(number.as_str().as_bytes());
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
     impl fmt::Debug for ClinicHashingKey {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("ClinicHashingKey(<redacted>)")
@@ -278,5 +304,26 @@ mod tests {
         assert_eq!(at_first.caller_key(&number), at_first.caller_key(&number));
         assert_ne!(at_first.caller_key(&number), at_second.caller_key(&number));
         assert!(!at_second.matches(&number, &at_first.caller_key(&number)));
+    }
+}
+
+#[cfg(all(test, feature = "phone"))]
+mod routing_tests {
+    use super::*;
+    use crate::phone::E164;
+
+    #[test]
+    fn routing_keys_are_stable_per_number_and_differ_between_numbers() {
+        let pepper = [9u8; 32];
+        let first = E164::parse("+447700900001").expect("e164");
+        let second = E164::parse("+447700900002").expect("e164");
+        let key = routing_key(&pepper, &first).expect("key");
+        assert_eq!(key.len(), 64);
+        assert_eq!(key, routing_key(&pepper, &first).expect("key"));
+        assert_ne!(key, routing_key(&pepper, &second).expect("key"));
+        assert!(
+            routing_key(&[1u8; 4], &first).is_err(),
+            "short peppers are refused"
+        );
     }
 }

@@ -85,6 +85,8 @@ pub enum SealError {
 pub enum Purpose {
     /// A caller's E.164 number, as ASCII.
     CallerNumber,
+    /// One of the clinic's own numbers (its forwarding line or a provider number), as ASCII.
+    ClinicNumber,
 }
 
 impl Purpose {
@@ -92,6 +94,7 @@ impl Purpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::CallerNumber => "caller-number",
+            Purpose::ClinicNumber => "clinic-number",
         }
     }
 }
@@ -102,6 +105,7 @@ impl FromStr for Purpose {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "caller-number" => Ok(Purpose::CallerNumber),
+            "clinic-number" => Ok(Purpose::ClinicNumber),
             _ => Err(SealError::UnknownPurpose),
         }
     }

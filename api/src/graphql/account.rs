@@ -101,6 +101,7 @@ impl AccountMutation {
         let grant = account::sign_up(
             &state.db,
             &state.session_keys,
+            &state.secrets,
             SignUp {
                 clinic_name: input.clinic_name,
                 kind: input.kind,

@@ -55,6 +55,7 @@ impl ClinicMutation {
             attribution_window_days: input.attribution_window_days,
             privacy_mode: input.privacy_mode,
             conversation_retention_days: input.conversation_retention_days,
+            ..Default::default()
         };
         let model = with_tenant(
             ctx,

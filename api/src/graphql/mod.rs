@@ -9,6 +9,7 @@ mod calls;
 mod clinic;
 mod guard;
 mod metrics;
+mod phone_settings;
 mod server_info;
 mod team;
 pub mod types;
@@ -33,6 +34,7 @@ pub struct QueryRoot(
     appointments::AppointmentQuery,
     metrics::MetricsQuery,
     audit::AuditQuery,
+    phone_settings::PhoneSettingsQuery,
 );
 
 /// The merged root mutation.
@@ -44,6 +46,7 @@ pub struct MutationRoot(
     api_keys::ApiKeyMutation,
     calls::CallMutation,
     appointments::AppointmentMutation,
+    phone_settings::PhoneSettingsMutation,
 );
 
 /// The schema type served at `/graphql`.

@@ -19,8 +19,12 @@ use crate::auth::session::{REFRESH_TTL, SessionKeys};
 use crate::auth::tokens::{self, TokenKind};
 use crate::db::DbError;
 use crate::error::ApiError;
+use crate::secrets::Secrets;
 use crate::service::audit::{self, AuditEvent};
 use crate::tenant::{TenantScope, TenantTxn, set_local};
+
+/// Ring time before a call counts as missed: short enough to beat carrier voicemail.
+pub const DEFAULT_RING_TIMEOUT_SECONDS: i32 = 18;
 
 /// Kinds of business a clinic can be.
 pub const CLINIC_KINDS: &[&str] = &["dental", "trade", "other"];
@@ -128,6 +132,7 @@ fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, ApiError> {
 pub async fn sign_up(
     db: &DatabaseConnection,
     keys: &SessionKeys,
+    secrets: &Secrets,
     input: SignUp,
 ) -> Result<SessionGrant, ApiError> {
     let valid = validate_sign_up(input)?;
@@ -145,7 +150,13 @@ pub async fn sign_up(
         attribution_window_days: Set(7),
         privacy_mode: Set("strict".to_owned()),
         conversation_retention_days: Set(365),
-        wrapped_data_key: Set(None),
+        wrapped_data_key: Set(Some(crate::service::keys::new_wrapped_data_key(
+            secrets, clinic_id,
+        )?)),
+        business_hours: Set(None),
+        forwarding_line_sealed: Set(None),
+        forwarding_line_tail: Set(None),
+        ring_timeout_seconds: Set(DEFAULT_RING_TIMEOUT_SECONDS),
         created_at: Set(now),
         updated_at: Set(now),
     }

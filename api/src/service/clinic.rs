@@ -4,6 +4,7 @@
 use chrono::Utc;
 use ringback_entity::clinic;
 use ringback_shared::attribution::AttributionWindow;
+use ringback_shared::hours::BusinessHours;
 use ringback_shared::metrics::parse_time_zone;
 use ringback_shared::phone::Region;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
@@ -17,6 +18,8 @@ use crate::tenant::TenantTxn;
 
 /// Privacy modes (DESIGN.md, "Privacy by construction").
 pub const PRIVACY_MODES: &[&str] = &["strict", "text_back"];
+/// Allowed ring timeouts, in seconds.
+pub const RING_TIMEOUT_RANGE: std::ops::RangeInclusive<i32> = 5..=60;
 /// Longest conversation retention, in days.
 pub const MAX_RETENTION_DAYS: i32 = 3650;
 
@@ -34,6 +37,8 @@ pub struct SettingsChange {
     pub attribution_window_days: Option<i32>,
     pub privacy_mode: Option<String>,
     pub conversation_retention_days: Option<i32>,
+    pub business_hours: Option<BusinessHours>,
+    pub ring_timeout_seconds: Option<i32>,
 }
 
 /// The clinic of the transaction.
@@ -111,6 +116,19 @@ pub async fn update(
         model.conversation_retention_days = Set(days);
         changed.push("conversation_retention_days");
     }
+    if let Some(hours) = change.business_hours {
+        hours.validate().map_err(|e| bad(e.to_string()))?;
+        let json = serde_json::to_value(&hours).map_err(|e| ApiError::Internal(e.to_string()))?;
+        model.business_hours = Set(Some(json));
+        changed.push("business_hours");
+    }
+    if let Some(seconds) = change.ring_timeout_seconds {
+        if !(RING_TIMEOUT_RANGE).contains(&seconds) {
+            return Err(bad("the ring timeout must be 5 to 60 seconds"));
+        }
+        model.ring_timeout_seconds = Set(seconds);
+        changed.push("ring_timeout_seconds");
+    }
     if changed.is_empty() {
         return get(txn).await;
     }
@@ -129,4 +147,13 @@ pub async fn update(
     )
     .await?;
     Ok(updated)
+}
+
+/// The clinic's business hours (the default when none are set).
+pub fn business_hours(model: &clinic::Model) -> BusinessHours {
+    model
+        .business_hours
+        .clone()
+        .and_then(|json| serde_json::from_value(json).ok())
+        .unwrap_or_default()
 }

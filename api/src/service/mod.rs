@@ -9,5 +9,7 @@ pub mod audit;
 pub mod callers;
 pub mod calls;
 pub mod clinic;
+pub mod keys;
 pub mod metrics;
+pub mod phone_lines;
 pub mod team;

@@ -1,0 +1,250 @@
+//! The clinic's phone settings over GraphQL (admins): business hours, the forwarding line (shown by
+//! its masked tail only), the ring timeout, and provider numbers.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use ringback_entity::{clinic as clinic_row, provider_number};
+use ringback_shared::access::Permission;
+use ringback_shared::hours::{BusinessHours, ClockTime, Span};
+
+use crate::error::ApiError;
+use crate::graphql::guard::{Access, uuid_arg, with_tenant};
+use crate::service::clinic::{self, SettingsChange};
+use crate::service::phone_lines;
+use crate::state::AppState;
+
+/// A day of the week.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Weekday {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+const WEEK: [Weekday; 7] = [
+    Weekday::Monday,
+    Weekday::Tuesday,
+    Weekday::Wednesday,
+    Weekday::Thursday,
+    Weekday::Friday,
+    Weekday::Saturday,
+    Weekday::Sunday,
+];
+
+/// One opening span, `HH:MM` to `HH:MM` in the clinic's time zone.
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "OpeningSpanInput")]
+pub struct OpeningSpan {
+    pub opens: String,
+    pub closes: String,
+}
+
+/// A weekday's opening spans (none: closed).
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "DayHoursInput")]
+pub struct DayHours {
+    pub weekday: Weekday,
+    pub spans: Vec<OpeningSpan>,
+}
+
+/// The clinic's phone settings.
+#[derive(SimpleObject)]
+pub struct PhoneSettings {
+    pub business_hours: Vec<DayHours>,
+    /// The forwarding line's last digits, e.g. "•••• 456".
+    pub forwarding_line_tail: Option<String>,
+    /// Seconds the forwarding line rings before the call counts as missed.
+    pub ring_timeout_seconds: i32,
+}
+
+/// A provider number, shown by its masked tail.
+#[derive(SimpleObject)]
+pub struct ProviderNumber {
+    pub id: ID,
+    pub tail: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&provider_number::Model> for ProviderNumber {
+    fn from(model: &provider_number::Model) -> Self {
+        Self {
+            id: ID(model.id.to_string()),
+            tail: model.tail.clone(),
+            created_at: model.created_at,
+        }
+    }
+}
+
+fn settings_view(model: &clinic_row::Model) -> PhoneSettings {
+    let hours = clinic::business_hours(model);
+    PhoneSettings {
+        business_hours: WEEK
+            .iter()
+            .zip(&hours.days)
+            .map(|(weekday, spans)| DayHours {
+                weekday: *weekday,
+                spans: spans
+                    .iter()
+                    .map(|span| OpeningSpan {
+                        opens: span.opens.into(),
+                        closes: span.closes.into(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        forwarding_line_tail: model.forwarding_line_tail.clone(),
+        ring_timeout_seconds: model.ring_timeout_seconds,
+    }
+}
+
+fn hours_from(input: Vec<DayHours>) -> Result<BusinessHours, ApiError> {
+    let mut hours = BusinessHours {
+        days: Default::default(),
+    };
+    for day in input {
+        let index = WEEK
+            .iter()
+            .position(|weekday| *weekday == day.weekday)
+            .unwrap_or(0);
+        for span in day.spans {
+            let parse = |text: &str| {
+                ClockTime::parse(text).map_err(|e| ApiError::BadUserInput(e.to_string()))
+            };
+            hours.days[index].push(Span {
+                opens: parse(&span.opens)?,
+                closes: parse(&span.closes)?,
+            });
+        }
+    }
+    Ok(hours)
+}
+
+/// Changes to the phone settings; omitted fields stay as they are.
+#[derive(InputObject, Default)]
+pub struct PhoneSettingsInput {
+    /// The whole week; days not listed are closed.
+    pub business_hours: Option<Vec<DayHours>>,
+    pub ring_timeout_seconds: Option<i32>,
+}
+
+#[derive(Default)]
+pub struct PhoneSettingsQuery;
+
+#[Object]
+impl PhoneSettingsQuery {
+    /// Business hours, forwarding line and ring timeout.
+    async fn phone_settings(&self, ctx: &Context<'_>) -> async_graphql::Result<PhoneSettings> {
+        let model = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+            clinic::get(txn).await
+        })
+        .await?;
+        Ok(settings_view(&model))
+    }
+
+    /// The clinic's provider numbers.
+    async fn provider_numbers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ProviderNumber>> {
+        let rows = with_tenant(
+            ctx,
+            Access::Read(Permission::ManageSettings),
+            async |txn, _| phone_lines::provider_numbers(txn).await,
+        )
+        .await?;
+        Ok(rows.iter().map(ProviderNumber::from).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct PhoneSettingsMutation;
+
+#[Object]
+impl PhoneSettingsMutation {
+    /// Changes business hours or the ring timeout.
+    async fn update_phone_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: PhoneSettingsInput,
+    ) -> async_graphql::Result<PhoneSettings> {
+        let model = with_tenant(
+            ctx,
+            Access::Write(Permission::ManageSettings),
+            async |txn, principal| {
+                let change = SettingsChange {
+                    business_hours: input.business_hours.map(hours_from).transpose()?,
+                    ring_timeout_seconds: input.ring_timeout_seconds,
+                    ..Default::default()
+                };
+                clinic::update(txn, principal.user_id()?, change).await
+            },
+        )
+        .await?;
+        Ok(settings_view(&model))
+    }
+
+    /// Sets the line calls are forwarded to (null clears it). It is stored sealed; only its last
+    /// digits are ever shown.
+    async fn set_forwarding_line(
+        &self,
+        ctx: &Context<'_>,
+        number: Option<String>,
+    ) -> async_graphql::Result<PhoneSettings> {
+        let state = ctx.data::<AppState>()?;
+        let model = with_tenant(
+            ctx,
+            Access::Write(Permission::ManageSettings),
+            async |txn, principal| {
+                phone_lines::set_forwarding_line(
+                    txn,
+                    &state.secrets,
+                    principal.user_id()?,
+                    number.as_deref(),
+                )
+                .await
+            },
+        )
+        .await?;
+        Ok(settings_view(&model))
+    }
+
+    /// Registers a provider number callers ring (one clinic per number).
+    async fn add_provider_number(
+        &self,
+        ctx: &Context<'_>,
+        number: String,
+    ) -> async_graphql::Result<ProviderNumber> {
+        let state = ctx.data::<AppState>()?;
+        let row = with_tenant(
+            ctx,
+            Access::Write(Permission::ManageSettings),
+            async |txn, principal| {
+                phone_lines::add_provider_number(txn, &state.secrets, principal.user_id()?, &number)
+                    .await
+            },
+        )
+        .await?;
+        Ok(ProviderNumber::from(&row))
+    }
+
+    /// Removes a provider number.
+    async fn remove_provider_number(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<bool> {
+        with_tenant(
+            ctx,
+            Access::Write(Permission::ManageSettings),
+            async |txn, principal| {
+                phone_lines::remove_provider_number(txn, principal.user_id()?, uuid_arg(&id)?).await
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+}

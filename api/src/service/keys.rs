@@ -1,0 +1,93 @@
+//! Per-clinic data keys and sealed numbers. Each clinic's data key is random, stored only wrapped by
+//! the deployment's master key (AES-256-GCM, DESIGN.md's layout), and unwrapped in memory when a
+//! number must be sealed or opened. Destroying the wrapped key crypto-shreds every number it sealed.
+
+use rand::RngCore;
+use ringback_shared::ids::ClinicId;
+use ringback_shared::seal::{self, DataKey, MasterKey, Purpose};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::secrets::Secrets;
+
+/// Id of the current master key (recorded in every wrapped key, for rotation).
+pub const MASTER_KEY_ID: u32 = 1;
+/// Id of a clinic's data key (recorded in every sealed value).
+pub const DATA_KEY_ID: u32 = 1;
+
+fn nonce() -> [u8; 12] {
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    nonce
+}
+
+fn master_key(secrets: &Secrets) -> MasterKey {
+    MasterKey::from_bytes(*secrets.master_key.expose())
+}
+
+fn sealing_error(error: seal::SealError) -> ApiError {
+    ApiError::Internal(format!("sealing: {error}"))
+}
+
+/// A new random data key for `clinic_id`, wrapped by the master key.
+pub fn new_wrapped_data_key(secrets: &Secrets, clinic_id: Uuid) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let key = DataKey::from_bytes(bytes);
+    bytes.fill(0);
+    seal::wrap_data_key(
+        &master_key(secrets),
+        MASTER_KEY_ID,
+        ClinicId(clinic_id),
+        &key,
+        nonce(),
+    )
+    .map_err(sealing_error)
+}
+
+/// The clinic's data key, unwrapped.
+pub fn data_key(
+    secrets: &Secrets,
+    clinic_id: Uuid,
+    wrapped: Option<&[u8]>,
+) -> Result<DataKey, ApiError> {
+    let wrapped =
+        wrapped.ok_or_else(|| ApiError::Internal("the clinic has no data key".to_owned()))?;
+    seal::unwrap_data_key(
+        &master_key(secrets),
+        MASTER_KEY_ID,
+        ClinicId(clinic_id),
+        wrapped,
+    )
+    .map_err(sealing_error)
+}
+
+/// Seals one of the clinic's own numbers.
+pub fn seal_clinic_number(key: &DataKey, clinic_id: Uuid, e164: &str) -> Result<Vec<u8>, ApiError> {
+    seal::seal(
+        key,
+        DATA_KEY_ID,
+        ClinicId(clinic_id),
+        Purpose::ClinicNumber,
+        e164.as_bytes(),
+        nonce(),
+    )
+    .map_err(sealing_error)
+}
+
+/// Opens a number sealed by [`seal_clinic_number`].
+pub fn open_clinic_number(
+    key: &DataKey,
+    clinic_id: Uuid,
+    sealed: &[u8],
+) -> Result<String, ApiError> {
+    let bytes = seal::open(
+        key,
+        DATA_KEY_ID,
+        ClinicId(clinic_id),
+        Purpose::ClinicNumber,
+        sealed,
+    )
+    .map_err(sealing_error)?;
+    String::from_utf8(bytes).map_err(|_| ApiError::Internal("sealed number is not text".to_owned()))
+}

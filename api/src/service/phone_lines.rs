@@ -1,0 +1,192 @@
+//! The clinic's own numbers: the forwarding line calls are dialled through to, and the provider
+//! numbers callers ring. Both are sealed with the clinic's data key; provider numbers also carry a
+//! deployment-wide routing key so a webhook can find the clinic from its `To` number.
+
+use chrono::Utc;
+use ringback_entity::{clinic as clinic_row, provider_number};
+use ringback_shared::caller_key::routing_key;
+use ringback_shared::phone::{self, Region};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter,
+    QueryOrder, Set, SqlErr, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::DbError;
+use crate::error::ApiError;
+use crate::secrets::Secrets;
+use crate::service::audit::{self, AuditEvent};
+use crate::service::{clinic, keys};
+use crate::tenant::{TenantTxn, set_local};
+
+fn db_error(error: sea_orm::DbErr) -> ApiError {
+    ApiError::from(DbError::from(error))
+}
+
+/// Normalises one of the clinic's numbers with its region; the error never repeats the number.
+fn normalize(number: &str, region: &str) -> Result<phone::NormalizedNumber, ApiError> {
+    let region =
+        Region::parse(region).map_err(|e| ApiError::Internal(format!("stored region: {e}")))?;
+    phone::normalize(number, region).map_err(|e| ApiError::BadUserInput(e.to_string()))
+}
+
+/// Sets (or with `None` clears) the forwarding line.
+pub async fn set_forwarding_line(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    actor: Uuid,
+    number: Option<&str>,
+) -> Result<clinic_row::Model, ApiError> {
+    let current = clinic::get(txn).await?;
+    let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(number) => {
+            let normalized = normalize(number, &current.default_region)?;
+            let key = keys::data_key(
+                secrets,
+                txn.clinic_id(),
+                current.wrapped_data_key.as_deref(),
+            )?;
+            let sealed = keys::seal_clinic_number(&key, txn.clinic_id(), normalized.e164.as_str())?;
+            (Some(sealed), Some(phone::mask_tail(&normalized.e164)))
+        }
+        None => (None, None),
+    };
+    let mut model: clinic_row::ActiveModel = current.into();
+    model.forwarding_line_sealed = Set(sealed);
+    model.forwarding_line_tail = Set(tail);
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(txn.conn()).await.map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "clinic.forwarding_line_changed",
+            detail: json!({}),
+        },
+    )
+    .await?;
+    Ok(updated)
+}
+
+/// The forwarding line in E.164, opened from its sealed form, if set.
+pub async fn forwarding_line(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+) -> Result<Option<String>, ApiError> {
+    let current = clinic::get(txn).await?;
+    let Some(sealed) = current.forwarding_line_sealed.as_deref() else {
+        return Ok(None);
+    };
+    let key = keys::data_key(
+        secrets,
+        txn.clinic_id(),
+        current.wrapped_data_key.as_deref(),
+    )?;
+    keys::open_clinic_number(&key, txn.clinic_id(), sealed).map(Some)
+}
+
+/// The clinic's provider numbers, oldest first.
+pub async fn provider_numbers(txn: &TenantTxn) -> Result<Vec<provider_number::Model>, ApiError> {
+    provider_number::Entity::find()
+        .filter(provider_number::Column::ClinicId.eq(txn.clinic_id()))
+        .order_by_asc(provider_number::Column::CreatedAt)
+        .all(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// Registers a provider number; a number can belong to one clinic only.
+pub async fn add_provider_number(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    actor: Uuid,
+    number: &str,
+) -> Result<provider_number::Model, ApiError> {
+    let current = clinic::get(txn).await?;
+    let normalized = normalize(number, &current.default_region)?;
+    let routing = routing_key(secrets.pepper.expose(), &normalized.e164)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let key = keys::data_key(
+        secrets,
+        txn.clinic_id(),
+        current.wrapped_data_key.as_deref(),
+    )?;
+    let created = provider_number::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        routing_key: Set(routing),
+        number_sealed: Set(keys::seal_clinic_number(
+            &key,
+            txn.clinic_id(),
+            normalized.e164.as_str(),
+        )?),
+        tail: Set(phone::mask_tail(&normalized.e164)),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(|error| match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            ApiError::Conflict("this number is already registered".to_owned())
+        }
+        _ => db_error(error),
+    })?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "clinic.provider_number_added",
+            detail: json!({ "number": created.id }),
+        },
+    )
+    .await?;
+    Ok(created)
+}
+
+/// Removes a provider number.
+pub async fn remove_provider_number(
+    txn: &TenantTxn,
+    actor: Uuid,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    let found = provider_number::Entity::find_by_id((txn.clinic_id(), id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::NotFound)?;
+    found.delete(txn.conn()).await.map_err(db_error)?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "clinic.provider_number_removed",
+            detail: json!({ "number": id }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The clinic that owns provider number `e164` (as a webhook's `To` gives it), if any. This is the
+/// one read that precedes knowing the clinic; on PostgreSQL it is allowed by naming the routing key.
+pub async fn clinic_for_provider_number(
+    db: &DatabaseConnection,
+    secrets: &Secrets,
+    e164: &str,
+) -> Result<Option<Uuid>, ApiError> {
+    let Ok(number) = phone::E164::parse(e164) else {
+        return Ok(None);
+    };
+    let routing = routing_key(secrets.pepper.expose(), &number)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let txn = db.begin().await.map_err(db_error)?;
+    set_local(&txn, "app.routing_key", &routing).await?;
+    let found = provider_number::Entity::find()
+        .filter(provider_number::Column::RoutingKey.eq(routing))
+        .one(&txn)
+        .await
+        .map_err(db_error)?;
+    txn.commit().await.map_err(db_error)?;
+    Ok(found.map(|row| row.clinic_id))
+}

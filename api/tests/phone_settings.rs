@@ -1,0 +1,152 @@
+//! The clinic's phone settings on SQLite and PostgreSQL: business hours are validated and kept,
+//! the forwarding line and provider numbers are stored sealed (only tails are shown, and the raw
+//! numbers are nowhere in the database), a webhook-style lookup finds the clinic from its provider
+//! number, and a number can belong to one clinic only.
+
+mod common;
+
+use common::TestDb;
+use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use ringback_api::config::DatabaseKind;
+use ringback_api::service::phone_lines;
+use serde_json::json;
+
+const HOURS: &str = "mutation($hours: [DayHoursInput!]) { updatePhoneSettings(input: { businessHours: $hours, ringTimeoutSeconds: 20 }) { \
+    ringTimeoutSeconds businessHours { weekday spans { opens closes } } } }";
+
+async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let state = test_db.state(web.path());
+    let mut admin = Browser::new(test_db.app(web.path()));
+    let signed_up = admin.run(SIGN_UP, sign_up_input("lines@clinic.test")).await;
+    let clinic_id = signed_up["data"]["signUp"]["clinic"]["id"]
+        .as_str()
+        .expect("clinic id")
+        .to_owned();
+
+    let defaults = admin
+        .run(
+            "{ phoneSettings { ringTimeoutSeconds businessHours { weekday spans { opens } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        defaults["data"]["phoneSettings"]["ringTimeoutSeconds"], 18,
+        "{defaults}"
+    );
+    assert_eq!(
+        defaults["data"]["phoneSettings"]["businessHours"][0]["spans"][0]["opens"],
+        "09:00"
+    );
+
+    let week = json!([{ "weekday": "MONDAY", "spans": [{ "opens": "08:00", "closes": "12:30" }, { "opens": "13:30", "closes": "18:00" }] },
+                      { "weekday": "SATURDAY", "spans": [{ "opens": "09:00", "closes": "12:00" }] }]);
+    let saved = admin.run(HOURS, json!({ "hours": week })).await;
+    let settings = &saved["data"]["updatePhoneSettings"];
+    assert_eq!(settings["ringTimeoutSeconds"], 20, "{saved}");
+    assert_eq!(settings["businessHours"][0]["spans"][1]["closes"], "18:00");
+    assert_eq!(
+        settings["businessHours"][1]["spans"]
+            .as_array()
+            .map(Vec::len),
+        Some(0),
+        "Tuesday now closed"
+    );
+    let overlapping = json!([{ "weekday": "MONDAY", "spans": [{ "opens": "08:00", "closes": "13:00" }, { "opens": "12:00", "closes": "18:00" }] }]);
+    let refused = admin.run(HOURS, json!({ "hours": overlapping })).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+
+    let line = admin
+        .run(
+            "mutation { setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        line["data"]["setForwardingLine"]["forwardingLineTail"], "•••• 321",
+        "{line}"
+    );
+    let added = admin
+        .run(
+            "mutation { addProviderNumber(number: \"+44 7700 900777\") { id tail } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        added["data"]["addProviderNumber"]["tail"], "•••• 777",
+        "{added}"
+    );
+
+    let found = phone_lines::clinic_for_provider_number(&state.db, &state.secrets, "+447700900777")
+        .await
+        .expect("lookup");
+    assert_eq!(found.map(|id| id.to_string()), Some(clinic_id.clone()));
+    let unknown =
+        phone_lines::clinic_for_provider_number(&state.db, &state.secrets, "+447700900778")
+            .await
+            .expect("lookup");
+    assert_eq!(unknown, None);
+    let clinic_uuid = uuid::Uuid::try_parse(&clinic_id).expect("uuid");
+    let txn = ringback_api::tenant::TenantScope::new(state.db.clone(), clinic_uuid)
+        .begin()
+        .await
+        .expect("txn");
+    let opened = phone_lines::forwarding_line(&txn, &state.secrets)
+        .await
+        .expect("open");
+    assert_eq!(
+        opened.as_deref(),
+        Some("+442079460321"),
+        "the sealed line opens to E.164"
+    );
+    drop(txn);
+
+    let mut other = Browser::new(test_db.app(web.path()));
+    other.run(SIGN_UP, sign_up_input("other@clinic.test")).await;
+    let taken = other
+        .run(
+            "mutation { addProviderNumber(number: \"07700 900777\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&taken), Some("CONFLICT"), "{taken}");
+
+    if kind == DatabaseKind::Sqlite {
+        let path = test_db
+            .url
+            .trim_start_matches("sqlite://")
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        for file in [path.clone(), format!("{path}-wal")] {
+            let text =
+                String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+            for number in ["2079460321", "7700900777"] {
+                assert!(!text.contains(number), "{file} holds no raw clinic number");
+            }
+        }
+    } else {
+        let rows = test_db
+            .query_strings(
+                "SELECT row_to_json(t)::text AS row FROM provider_numbers t",
+                &["row"],
+            )
+            .await
+            .concat()
+            .concat();
+        assert!(!rows.contains("7700900777"));
+    }
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_phone_settings_are_sealed_and_route() {
+    phone_settings_are_sealed_and_route(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_phone_settings_are_sealed_and_route() {
+    phone_settings_are_sealed_and_route(DatabaseKind::Postgres).await;
+}

@@ -1,0 +1,21 @@
+//! `provider_numbers`: a clinic's own provider numbers, sealed, found by routing key.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "provider_numbers")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub clinic_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub routing_key: String,
+    pub number_sealed: Vec<u8>,
+    pub tail: String,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

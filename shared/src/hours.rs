@@ -1,0 +1,187 @@
+//! Business hours: opening spans per weekday in the clinic's local time, validated, and the rule
+//! that says whether a local moment is inside them (text-backs pick their template by it).
+
+use chrono::{NaiveTime, Timelike, Weekday};
+use serde::{Deserialize, Serialize};
+
+/// Errors in a business-hours definition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HoursError {
+    #[error("times are written HH:MM, 00:00 to 24:00")]
+    BadTime,
+    #[error("{day}: a span must end after it starts")]
+    EmptySpan { day: &'static str },
+    #[error("{day}: spans must not overlap and must be in order")]
+    Overlap { day: &'static str },
+    #[error("{day}: at most {max} spans a day")]
+    TooMany { day: &'static str, max: usize },
+}
+
+/// Most opening spans in one day.
+pub const MAX_SPANS_PER_DAY: usize = 4;
+
+/// Minutes after local midnight, 0..=1440.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClockTime(u16);
+
+impl ClockTime {
+    /// Parses `HH:MM` (24:00 means the end of the day).
+    pub fn parse(text: &str) -> Result<Self, HoursError> {
+        let (hours, minutes) = text.trim().split_once(':').ok_or(HoursError::BadTime)?;
+        let (hours, minutes): (u16, u16) = (
+            hours.parse().map_err(|_| HoursError::BadTime)?,
+            minutes.parse().map_err(|_| HoursError::BadTime)?,
+        );
+        let total = hours * 60 + minutes;
+        if minutes >= 60 || total > 24 * 60 {
+            return Err(HoursError::BadTime);
+        }
+        Ok(Self(total))
+    }
+
+    fn of(time: NaiveTime) -> Self {
+        Self((time.hour() * 60 + time.minute()) as u16)
+    }
+}
+
+impl TryFrom<String> for ClockTime {
+    type Error = HoursError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text)
+    }
+}
+
+impl From<ClockTime> for String {
+    fn from(time: ClockTime) -> Self {
+        format!("{:02}:{:02}", time.0 / 60, time.0 % 60)
+    }
+}
+
+/// One opening span, `[opens, closes)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub opens: ClockTime,
+    pub closes: ClockTime,
+}
+
+/// Opening spans for each weekday, Monday first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusinessHours {
+    pub days: [Vec<Span>; 7],
+}
+
+const DAY_NAMES: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+impl Default for BusinessHours {
+    /// Monday to Friday, 09:00 to 17:30.
+    fn default() -> Self {
+        let weekday = vec![Span {
+            opens: ClockTime(9 * 60),
+            closes: ClockTime(17 * 60 + 30),
+        }];
+        Self {
+            days: [
+                weekday.clone(),
+                weekday.clone(),
+                weekday.clone(),
+                weekday.clone(),
+                weekday,
+                vec![],
+                vec![],
+            ],
+        }
+    }
+}
+
+impl BusinessHours {
+    /// Checks every day: spans non-empty, in order, not overlapping, not too many.
+    pub fn validate(&self) -> Result<(), HoursError> {
+        for (day, spans) in DAY_NAMES.iter().zip(&self.days) {
+            if spans.len() > MAX_SPANS_PER_DAY {
+                return Err(HoursError::TooMany {
+                    day,
+                    max: MAX_SPANS_PER_DAY,
+                });
+            }
+            for span in spans {
+                if span.closes <= span.opens {
+                    return Err(HoursError::EmptySpan { day });
+                }
+            }
+            if spans.windows(2).any(|pair| pair[1].opens < pair[0].closes) {
+                return Err(HoursError::Overlap { day });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the clinic is open on `weekday` at local `time`.
+    pub fn is_open(&self, weekday: Weekday, time: NaiveTime) -> bool {
+        let now = ClockTime::of(time);
+        self.days[weekday.num_days_from_monday() as usize]
+            .iter()
+            .any(|span| span.opens <= now && now < span.closes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(text: &str) -> NaiveTime {
+        NaiveTime::parse_from_str(text, "%H:%M").expect("time")
+    }
+
+    #[test]
+    fn default_hours_are_weekdays_nine_to_half_five() {
+        let hours = BusinessHours::default();
+        assert!(hours.validate().is_ok());
+        assert!(hours.is_open(Weekday::Mon, time("09:00")));
+        assert!(
+            !hours.is_open(Weekday::Mon, time("17:30")),
+            "closing time is exclusive"
+        );
+        assert!(!hours.is_open(Weekday::Sat, time("11:00")));
+    }
+
+    #[test]
+    fn bad_definitions_are_refused_with_the_day_named() {
+        assert_eq!(ClockTime::parse("25:00"), Err(HoursError::BadTime));
+        assert_eq!(ClockTime::parse("9.30"), Err(HoursError::BadTime));
+        let mut hours = BusinessHours::default();
+        hours.days[2] = vec![
+            Span {
+                opens: ClockTime::parse("09:00").unwrap(),
+                closes: ClockTime::parse("13:00").unwrap(),
+            },
+            Span {
+                opens: ClockTime::parse("12:00").unwrap(),
+                closes: ClockTime::parse("17:00").unwrap(),
+            },
+        ];
+        assert_eq!(
+            hours.validate(),
+            Err(HoursError::Overlap { day: "wednesday" })
+        );
+    }
+
+    #[test]
+    fn hours_round_trip_as_json() {
+        let hours = BusinessHours::default();
+        let json = serde_json::to_string(&hours).expect("json");
+        assert!(json.contains("\"09:00\""));
+        assert_eq!(
+            serde_json::from_str::<BusinessHours>(&json).expect("parse"),
+            hours
+        );
+    }
+}
