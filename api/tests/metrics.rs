@@ -9,6 +9,8 @@ use common::TestDb;
 use common::graphql::{Browser, SIGN_IN, error_code};
 use ringback_api::config::DatabaseKind;
 use ringback_api::demo;
+use ringback_api::service::metrics;
+use ringback_api::tenant::TenantScope;
 use serde_json::{Value, json};
 
 const METRICS: &str = "query($from: NaiveDate!, $to: NaiveDate!) { metrics(from: $from, to: $to) { \
@@ -105,11 +107,77 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
     assert_eq!(sum(daily, "recoveredRevenueMinor") as u64, revenue);
     assert_eq!(sum(&metrics["monthly"], "inboundCalls") as u64, inbound);
 
+    assert_incremental_equals_full(&state, &owner_clinic(&mut owner).await).await;
+    // Changes mark their days stale; the next read recomputes them and still equals a full pass.
+    let first = owner
+        .run(
+            "{ appointments(first: 3) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    for edge in first["data"]["appointments"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        owner
+            .run(
+                "mutation($id: ID!) { cancelAppointment(id: $id) { id } }",
+                json!({ "id": edge["node"]["id"] }),
+            )
+            .await;
+    }
+    owner
+        .run(
+            "mutation { updateClinicSettings(input: { attributionWindowDays: 2 }) { id } }",
+            json!({}),
+        )
+        .await;
+    let late = owner
+        .run(
+            "mutation { recordCallEvents(events: [{ externalId: \"late-1\", direction: INBOUND, status: NO_ANSWER, \
+             startedAt: \"2026-10-02T12:15:00Z\", callerNumber: \"07700 900321\" }]) { recorded } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(late["data"]["recordCallEvents"]["recorded"], 1, "{late}");
+    assert_incremental_equals_full(&state, &owner_clinic(&mut owner).await).await;
+
     let backwards = owner
         .run(METRICS, json!({ "from": "2026-11-22", "to": "2026-11-01" }))
         .await;
     assert_eq!(error_code(&backwards), Some("BAD_USER_INPUT"));
     test_db.finish().await;
+}
+
+async fn owner_clinic<E: poem::Endpoint>(owner: &mut Browser<E>) -> uuid::Uuid {
+    let me = owner.run("{ me { clinic { id } } }", json!({})).await;
+    uuid::Uuid::try_parse(
+        me["data"]["me"]["clinic"]["id"]
+            .as_str()
+            .expect("clinic id"),
+    )
+    .expect("uuid")
+}
+
+/// The daily rows (maintained incrementally) equal a full recomputation, day by day.
+async fn assert_incremental_equals_full(state: &ringback_api::AppState, clinic: &uuid::Uuid) {
+    let (from, to) = (
+        "2026-08-01".parse().expect("date"),
+        "2026-11-22".parse().expect("date"),
+    );
+    let txn = TenantScope::new(state.db.clone(), *clinic)
+        .begin()
+        .await
+        .expect("txn");
+    let incremental = metrics::range(&txn, from, to).await.expect("incremental");
+    let full = metrics::compute_full(&txn, from, to).await.expect("full");
+    txn.commit().await.expect("commit");
+    assert_eq!(incremental.days.len(), full.days.len());
+    for (daily, reference) in incremental.days.iter().zip(&full.days) {
+        assert_eq!(daily, reference, "day {}", daily.day);
+    }
+    assert_eq!(incremental.totals, full.totals);
 }
 
 #[tokio::test]

@@ -18,6 +18,8 @@ pub struct Model {
     pub recovered_appointments: i32,
     pub recovered_revenue_minor: i64,
     pub updated_at: DateTimeUtc,
+    pub stale: bool,
+    pub callback_delays_seconds: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

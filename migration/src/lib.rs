@@ -24,6 +24,7 @@ mod m20261122_100200_create_api_keys;
 mod m20261122_100300_create_invites;
 mod m20261122_100400_enable_row_level_security;
 mod m20261122_100500_add_clinic_phone_settings;
+mod m20261122_100600_add_daily_metrics_samples;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_100300_create_invites::Migration),
             Box::new(m20261122_100400_enable_row_level_security::Migration),
             Box::new(m20261122_100500_add_clinic_phone_settings::Migration),
+            Box::new(m20261122_100600_add_daily_metrics_samples::Migration),
         ]
     }
 }

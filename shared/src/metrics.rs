@@ -467,10 +467,11 @@ fn monthly_metrics(days: &[DayMetrics]) -> Vec<MonthMetrics> {
         .collect()
 }
 
-/// Callbacks to missed callers, as the metrics count them. Per caller, in time order: a missed
-/// inbound call opens a wait (unless one is open already, so a streak of misses is timed from its
-/// first); the first outbound call within `within` closes it and counts as one callback, timed from
-/// the opening miss; an answered inbound call (the caller got through) closes it uncounted.
+/// Callbacks to missed callers, as the metrics count them. Per caller, in time order: missed
+/// inbound calls gather into a streak; an answered inbound call (the caller got through) ends the
+/// streak uncounted; an outbound call ends it and counts as one callback if any miss of the streak
+/// lies within `within` before it, timed from the earliest such miss. Only the `within` before a
+/// callback matters, so counting a day needs just that much history before it.
 pub fn callbacks_to_missed_calls(
     calls: &[CallRecord],
     within: chrono::TimeDelta,
@@ -478,27 +479,27 @@ pub fn callbacks_to_missed_calls(
     let mut ordered: Vec<&CallRecord> = calls.iter().collect();
     ordered.sort_by(|a, b| (&a.caller_key, a.at, a.id).cmp(&(&b.caller_key, b.at, b.id)));
     let mut callbacks = Vec::new();
-    let mut waiting: Option<(&str, DateTime<Utc>)> = None;
+    let mut streak: Vec<DateTime<Utc>> = Vec::new();
+    let mut caller: Option<&str> = None;
     for call in ordered {
-        if waiting.is_some_and(|(caller, _)| caller != call.caller_key) {
-            waiting = None;
+        if caller != Some(call.caller_key.as_str()) {
+            streak.clear();
+            caller = Some(&call.caller_key);
         }
         match call.direction {
-            CallDirection::Inbound if call.outcome.is_missed() => {
-                if waiting.is_none() {
-                    waiting = Some((&call.caller_key, call.at));
-                }
-            }
-            CallDirection::Inbound => waiting = None,
+            CallDirection::Inbound if call.outcome.is_missed() => streak.push(call.at),
+            CallDirection::Inbound => streak.clear(),
             CallDirection::Outbound => {
-                if let Some((_, missed_at)) = waiting.take()
-                    && call.at - missed_at <= within
-                {
+                let earliest_recent = streak
+                    .iter()
+                    .find(|missed_at| call.at - **missed_at <= within);
+                if let Some(missed_at) = earliest_recent {
                     callbacks.push(CallbackRecord {
                         at: call.at,
-                        seconds_to_callback: (call.at - missed_at).num_seconds(),
+                        seconds_to_callback: (call.at - *missed_at).num_seconds(),
                     });
                 }
+                streak.clear();
             }
         }
     }
@@ -545,6 +546,35 @@ mod callback_pairing_tests {
             "b got through before any callback; a's second call is no callback"
         );
         assert_eq!(callbacks[0].seconds_to_callback, 30 * 60);
+    }
+
+    #[test]
+    fn only_misses_within_the_limit_time_a_callback() {
+        let day = 60 * 24;
+        let calls = [
+            call(1, "a", 0, CallDirection::Inbound, CallOutcome::NoAnswer),
+            call(
+                2,
+                "a",
+                6 * day,
+                CallDirection::Inbound,
+                CallOutcome::NoAnswer,
+            ),
+            call(
+                3,
+                "a",
+                8 * day,
+                CallDirection::Outbound,
+                CallOutcome::Answered,
+            ),
+        ];
+        let callbacks = callbacks_to_missed_calls(&calls, chrono::TimeDelta::days(7));
+        assert_eq!(callbacks.len(), 1);
+        assert_eq!(
+            callbacks[0].seconds_to_callback,
+            2 * day * 60,
+            "timed from the recent miss only"
+        );
     }
 
     #[test]

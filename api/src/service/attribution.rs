@@ -141,5 +141,5 @@ async fn store(
         }
         row.insert(txn.conn()).await.map_err(db_error)?;
     }
-    Ok(())
+    crate::service::metrics::mark_stale(txn, appointments.iter().map(|a| a.created_at), false).await
 }

@@ -20,7 +20,7 @@ use crate::secrets::Secrets;
 use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::CallerKeyer;
-use crate::service::clinic;
+use crate::service::{clinic, metrics};
 use crate::tenant::TenantTxn;
 
 /// Most events accepted in one batch.
@@ -77,6 +77,25 @@ pub async fn record_events(
         results.push((external_id, result));
     }
     attribution::recompute_callers(txn, &touched).await?;
+    let recorded: Vec<&call::Model> = results
+        .iter()
+        .filter_map(|(_, result)| match result {
+            EventResult::Recorded(call) => Some(call),
+            _ => None,
+        })
+        .collect();
+    metrics::mark_stale(
+        txn,
+        recorded.iter().filter(|c| !c.missed).map(|c| c.started_at),
+        false,
+    )
+    .await?;
+    metrics::mark_stale(
+        txn,
+        recorded.iter().filter(|c| c.missed).map(|c| c.started_at),
+        true,
+    )
+    .await?;
     Ok(results)
 }
 
@@ -220,6 +239,7 @@ pub async fn log_callback(
     )
     .await?;
     attribution::recompute_callers(txn, &BTreeSet::from([original.caller_key])).await?;
+    metrics::mark_stale(txn, [callback.started_at], false).await?;
     Ok(callback)
 }
 

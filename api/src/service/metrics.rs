@@ -2,7 +2,10 @@
 //! calls and attribution verdicts: totals, a daily series (every day of the range, empty days
 //! included) and a monthly series.
 
+use chrono::{DateTime, Utc};
 use chrono::{Duration, NaiveDate};
+use chrono_tz::Tz;
+use ringback_entity::daily_metric;
 use ringback_entity::{appointment, attribution as verdict, call};
 use ringback_shared::attribution::{
     Attribution, AttributionOutcome, AttributionReport, CallDirection, CallOutcome, CallRecord,
@@ -12,7 +15,10 @@ use ringback_shared::metrics::{
     DayMetrics, MetricsInput, MetricsReport, PeriodMetrics, aggregate_metrics,
     callbacks_to_missed_calls, local_day_bounds_utc, parse_time_zone,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use ringback_shared::metrics::{LocalMonth, MonthMetrics, local_day};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::db::DbError;
 use crate::error::ApiError;
@@ -78,19 +84,30 @@ fn as_attribution(appointment: &appointment::Model, row: &verdict::Model) -> Att
     }
 }
 
-/// Metrics for the local days `from..=to` of the transaction's clinic.
-pub async fn range(
-    txn: &TenantTxn,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<RangeMetrics, ApiError> {
+fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
     if to < from || (to - from).num_days() >= MAX_RANGE_DAYS {
         return Err(ApiError::BadUserInput(format!(
             "choose 1 to {MAX_RANGE_DAYS} days, from before to"
         )));
     }
+    Ok(())
+}
+
+async fn clinic_zone(txn: &TenantTxn) -> Result<Tz, ApiError> {
     let clinic = clinic::get(txn).await?;
-    let zone = parse_time_zone(&clinic.time_zone).map_err(|e| ApiError::Internal(e.to_string()))?;
+    parse_time_zone(&clinic.time_zone).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Metrics for the local days `from..=to`, computed in full from calls and verdicts. The API
+/// reads the incrementally maintained daily rows instead ([`range`]); this is the reference they
+/// must always equal.
+pub async fn compute_full(
+    txn: &TenantTxn,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<RangeMetrics, ApiError> {
+    check_range(from, to)?;
+    let zone = clinic_zone(txn).await?;
     let bad_range =
         |e: ringback_shared::metrics::MetricsError| ApiError::BadUserInput(e.to_string());
     let start = local_day_bounds_utc(from, zone).map_err(bad_range)?.start;
@@ -174,4 +191,160 @@ fn every_day(report: &MetricsReport, from: NaiveDate, to: NaiveDate) -> Vec<DayM
             DayMetrics { day, metrics }
         })
         .collect()
+}
+
+/// Marks the clinic-local days of `instants` (and, for `with_following_week`, the seven days after
+/// each, whose callback counts a late-recorded miss can change) for recomputation before the next
+/// read. Cheap: one upsert per day.
+pub async fn mark_stale(
+    txn: &TenantTxn,
+    instants: impl IntoIterator<Item = DateTime<Utc>>,
+    with_following_week: bool,
+) -> Result<(), ApiError> {
+    let zone = clinic_zone(txn).await?;
+    let reach = if with_following_week {
+        CALLBACK_LIMIT.num_days()
+    } else {
+        0
+    };
+    let days: BTreeSet<NaiveDate> = instants
+        .into_iter()
+        .flat_map(|at| {
+            let day = local_day(at, zone);
+            (0..=reach).map(move |offset| day + Duration::days(offset))
+        })
+        .collect();
+    for day in days {
+        let row = daily_metric::ActiveModel {
+            clinic_id: Set(txn.clinic_id()),
+            day: Set(day),
+            inbound_calls: Set(0),
+            missed_calls: Set(0),
+            text_backs_sent: Set(0),
+            replies: Set(0),
+            callbacks: Set(0),
+            median_callback_seconds: Set(None),
+            recovered_appointments: Set(0),
+            recovered_revenue_minor: Set(0),
+            updated_at: Set(Utc::now()),
+            stale: Set(true),
+            callback_delays_seconds: Set(None),
+        };
+        daily_metric::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([daily_metric::Column::ClinicId, daily_metric::Column::Day])
+                    .update_column(daily_metric::Column::Stale)
+                    .to_owned(),
+            )
+            .exec(txn.conn())
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+fn as_count(value: u64) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// Recomputes the stale daily rows in `from..=to`.
+async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+    let stale = daily_metric::Entity::find()
+        .filter(daily_metric::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(daily_metric::Column::Stale.eq(true))
+        .filter(daily_metric::Column::Day.gte(from))
+        .filter(daily_metric::Column::Day.lte(to))
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    for row in stale {
+        let day = row.day;
+        let fresh = compute_full(txn, day, day).await?.totals;
+        let mut model: daily_metric::ActiveModel = row.into();
+        model.inbound_calls = Set(as_count(fresh.inbound_calls));
+        model.missed_calls = Set(as_count(fresh.missed_calls));
+        model.text_backs_sent = Set(as_count(fresh.text_backs_sent));
+        model.replies = Set(as_count(fresh.replies));
+        model.callbacks = Set(as_count(fresh.callbacks));
+        model.median_callback_seconds =
+            Set(fresh.median_time_to_callback_seconds().map(|s| s as i32));
+        model.recovered_appointments = Set(as_count(fresh.recovered_appointments));
+        model.recovered_revenue_minor = Set(fresh.recovered_revenue_minor);
+        model.callback_delays_seconds = Set(Some(serde_json::json!(fresh.callback_delays_seconds)));
+        model.stale = Set(false);
+        model.updated_at = Set(Utc::now());
+        model.update(txn.conn()).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
+fn period_from_row(row: &daily_metric::Model) -> PeriodMetrics {
+    let delays: Vec<i64> = row
+        .callback_delays_seconds
+        .clone()
+        .and_then(|json| serde_json::from_value(json).ok())
+        .unwrap_or_default();
+    PeriodMetrics {
+        inbound_calls: row.inbound_calls.max(0) as u64,
+        missed_calls: row.missed_calls.max(0) as u64,
+        text_backs_sent: row.text_backs_sent.max(0) as u64,
+        replies: row.replies.max(0) as u64,
+        callbacks: row.callbacks.max(0) as u64,
+        callback_delays_seconds: delays,
+        recovered_appointments: row.recovered_appointments.max(0) as u64,
+        recovered_revenue_minor: row.recovered_revenue_minor,
+    }
+}
+
+/// Metrics for the local days `from..=to`, read from the incrementally maintained daily rows
+/// (stale days are recomputed first). Always equal to [`compute_full`].
+pub async fn range(
+    txn: &TenantTxn,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<RangeMetrics, ApiError> {
+    check_range(from, to)?;
+    refresh_stale(txn, from, to).await?;
+    let rows = daily_metric::Entity::find()
+        .filter(daily_metric::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(daily_metric::Column::Day.gte(from))
+        .filter(daily_metric::Column::Day.lte(to))
+        .order_by_asc(daily_metric::Column::Day)
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    let stored: BTreeMap<NaiveDate, PeriodMetrics> = rows
+        .iter()
+        .map(|row| (row.day, period_from_row(row)))
+        .collect();
+    let days: Vec<DayMetrics> = from
+        .iter_days()
+        .take_while(|day| *day <= to)
+        .map(|day| DayMetrics {
+            day,
+            metrics: stored.get(&day).cloned().unwrap_or_default(),
+        })
+        .collect();
+    let mut months: BTreeMap<LocalMonth, PeriodMetrics> = BTreeMap::new();
+    let mut totals = PeriodMetrics::default();
+    for day in &days {
+        months
+            .entry(LocalMonth::containing(day.day))
+            .or_default()
+            .add(&day.metrics);
+        totals.add(&day.metrics);
+    }
+    let months = months
+        .into_iter()
+        .map(|(month, metrics)| MonthMetrics { month, metrics })
+        .collect();
+    let report = MetricsReport {
+        days: days.clone(),
+        months,
+    };
+    Ok(RangeMetrics {
+        totals,
+        days,
+        report,
+    })
 }
