@@ -15,8 +15,10 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, h
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::request::{authenticate, refresh_cookie};
 use crate::error::ApiError;
+use crate::graphql::loaders::CallLoader;
 use crate::graphql::{RequestInfo, RingbackSchema, build_schema};
 use crate::state::AppState;
+use async_graphql::dataloader::DataLoader;
 
 /// Largest GraphQL request body accepted.
 pub const MAX_GRAPHQL_BODY: usize = 256 * 1024;
@@ -133,10 +135,14 @@ async fn graphql_endpoint(
         client_address,
         refresh_cookie: refresh_cookie(headers),
     };
-    schema
-        .execute(request.0.data(caller).data(info))
-        .await
-        .into()
+    let mut request = request.0.data(info);
+    if let Some(principal) = &caller.0 {
+        let loader = CallLoader {
+            scope: principal.scope.clone(),
+        };
+        request = request.data(DataLoader::new(loader, tokio::spawn));
+    }
+    schema.execute(request.data(caller)).await.into()
 }
 
 /// A GraphQL response holding only `error`, with its `extensions.code`.

@@ -135,6 +135,27 @@ async fn calls_appointments_and_attribution(kind: DatabaseKind) {
             .contains("called back")
     );
 
+    let listed = staff
+        .run(
+            "{ appointments(first: 10) { edges { node { id missedCall { id callerTail } } } } }",
+            json!({}),
+        )
+        .await;
+    let with_call: Vec<&Value> = listed["data"]["appointments"]["edges"]
+        .as_array()
+        .map(|edges| {
+            edges
+                .iter()
+                .filter(|edge| !edge["node"]["missedCall"].is_null())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        with_call.len(),
+        1,
+        "the recovered booking links its missed call: {listed}"
+    );
+    assert_eq!(with_call[0]["node"]["missedCall"]["id"], call_id);
     let id = booking["data"]["createAppointment"]["id"].clone();
     let cancelled = staff
         .run(

@@ -2,15 +2,18 @@
 //! create, update and cancel (staff and write keys).
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use ringback_entity::{appointment, attribution};
 use ringback_shared::access::Permission;
 
 use crate::auth::Credential;
-use crate::error::ApiError;
+use crate::error::{ApiError, graphql_error};
+use crate::graphql::calls::Call;
 use crate::graphql::calls::page_size;
 use crate::graphql::guard::{Access, principal, uuid_arg, with_tenant};
+use crate::graphql::loaders::CallLoader;
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::state::AppState;
 
@@ -90,6 +93,7 @@ impl From<&attribution::Model> for AttributionView {
 
 /// An appointment and its attribution.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Appointment {
     pub id: ID,
     pub caller_key: String,
@@ -102,6 +106,24 @@ pub struct Appointment {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub attribution: Option<AttributionView>,
+    #[graphql(skip)]
+    pub missed_call_id: Option<uuid::Uuid>,
+}
+
+#[ComplexObject]
+impl Appointment {
+    /// The missed call this appointment recovered, if any (loaded in one batch for a whole list).
+    async fn missed_call(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Call>> {
+        let Some(id) = self.missed_call_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data::<DataLoader<CallLoader>>()?;
+        let call = loader
+            .load_one(id)
+            .await
+            .map_err(|e| graphql_error(ApiError::Internal(e)))?;
+        Ok(call.as_ref().map(Call::from))
+    }
 }
 
 impl Appointment {
@@ -116,6 +138,7 @@ impl Appointment {
             cancelled_at: model.cancelled_at,
             created_at: model.created_at,
             attribution: verdict.map(AttributionView::from),
+            missed_call_id: verdict.and_then(|v| v.missed_call_id),
         }
     }
 }
@@ -208,7 +231,7 @@ impl AppointmentMutation {
             (Some(number), None) => CallerRef::Number(number),
             (None, Some(key)) => CallerRef::Key(key),
             _ => {
-                return Err(crate::error::graphql_error(ApiError::BadUserInput(
+                return Err(graphql_error(ApiError::BadUserInput(
                     "give callerNumber or callerKey, not both".to_owned(),
                 )));
             }

@@ -8,6 +8,7 @@ mod audit;
 mod calls;
 mod clinic;
 mod guard;
+pub mod loaders;
 mod metrics;
 mod phone_settings;
 mod server_info;

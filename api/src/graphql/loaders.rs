@@ -1,0 +1,33 @@
+//! DataLoaders: rows that lists reference are fetched in one query per request and kind, not one
+//! per list item. Each loader holds the caller's tenant scope, so it can only ever load that
+//! clinic's rows.
+
+use std::collections::HashMap;
+
+use ringback_entity::call;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::tenant::TenantScope;
+
+/// Loads calls by id within one clinic.
+pub struct CallLoader {
+    pub scope: TenantScope,
+}
+
+impl async_graphql::dataloader::Loader<Uuid> for CallLoader {
+    type Value = call::Model;
+    type Error = String;
+
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, call::Model>, String> {
+        let txn = self.scope.begin().await.map_err(|e| e.to_string())?;
+        let calls = call::Entity::find()
+            .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+            .filter(call::Column::Id.is_in(ids.to_vec()))
+            .all(txn.conn())
+            .await
+            .map_err(|e| e.to_string())?;
+        txn.commit().await.map_err(|e| e.to_string())?;
+        Ok(calls.into_iter().map(|call| (call.id, call)).collect())
+    }
+}
