@@ -17,10 +17,10 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::auth::session::{REFRESH_TTL, SessionKeys};
 use crate::auth::tokens::{self, TokenKind};
-use crate::db::DbError;
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 use crate::service::audit::{self, AuditEvent};
+use crate::service::db_error;
 use crate::tenant::{TenantScope, TenantTxn, set_local};
 
 /// Ring time before a call counts as missed: short enough to beat carrier voicemail.
@@ -48,10 +48,6 @@ pub struct SessionGrant {
     pub role: Role,
     pub access_token: String,
     pub refresh_token: String,
-}
-
-fn db_error(error: sea_orm::DbErr) -> ApiError {
-    ApiError::from(DbError::from(error))
 }
 
 /// Normalises an e-mail address for lookup and checks its shape.
@@ -383,29 +379,26 @@ pub async fn refresh(
 }
 
 async fn revoke_family(txn: &TenantTxn, family_id: Uuid) -> Result<(), ApiError> {
-    refresh_token::Entity::update_many()
-        .col_expr(
-            refresh_token::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
-        )
-        .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
-        .filter(refresh_token::Column::FamilyId.eq(family_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(txn.conn())
-        .await
-        .map_err(db_error)?;
-    Ok(())
+    revoke_tokens(txn, refresh_token::Column::FamilyId.eq(family_id)).await
 }
 
 /// Revokes every refresh token of `user_id` in the transaction's clinic (password change, removal).
 pub async fn revoke_user_sessions(txn: &TenantTxn, user_id: Uuid) -> Result<(), ApiError> {
+    revoke_tokens(txn, refresh_token::Column::UserId.eq(user_id)).await
+}
+
+/// Revokes the clinic's unrevoked refresh tokens that match `which`.
+async fn revoke_tokens(
+    txn: &TenantTxn,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<(), ApiError> {
     refresh_token::Entity::update_many()
         .col_expr(
             refresh_token::Column::RevokedAt,
             sea_orm::sea_query::Expr::value(Utc::now()),
         )
         .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
-        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(which)
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(txn.conn())
         .await

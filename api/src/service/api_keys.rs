@@ -9,14 +9,10 @@ use uuid::Uuid;
 
 use crate::auth::ApiKeyScope;
 use crate::auth::tokens::{self, TokenKind};
-use crate::db::DbError;
 use crate::error::ApiError;
 use crate::service::audit::{self, AuditEvent};
+use crate::service::db_error;
 use crate::tenant::TenantTxn;
-
-fn db_error(error: sea_orm::DbErr) -> ApiError {
-    ApiError::from(DbError::from(error))
-}
 
 /// A key just created; `secret` is shown once and never stored.
 pub struct NewApiKey {

@@ -12,23 +12,19 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::DbError;
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, parse_caller_key};
 use crate::service::clinic;
+use crate::service::db_error;
 use crate::tenant::TenantTxn;
 
 /// Highest appointment value accepted, in minor units (10 million in major units).
 pub const MAX_VALUE_MINOR: i64 = 1_000_000_000;
 /// Sources an appointment can come from.
 pub const SOURCES: &[&str] = &["staff", "integrator", "ai", "demo"];
-
-fn db_error(error: sea_orm::DbErr) -> ApiError {
-    ApiError::from(DbError::from(error))
-}
 
 /// Who the appointment is for.
 pub enum CallerRef {

@@ -12,14 +12,10 @@ use ringback_shared::attribution::{
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
-use crate::db::DbError;
 use crate::error::ApiError;
 use crate::service::clinic;
+use crate::service::db_error;
 use crate::tenant::TenantTxn;
-
-fn db_error(error: sea_orm::DbErr) -> ApiError {
-    ApiError::from(DbError::from(error))
-}
 
 /// The clinic's window, as the engine takes it.
 async fn window(txn: &TenantTxn) -> Result<AttributionWindow, ApiError> {

@@ -14,12 +14,12 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::DbError;
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::CallerKeyer;
+use crate::service::db_error;
 use crate::service::{clinic, metrics};
 use crate::tenant::TenantTxn;
 
@@ -27,10 +27,6 @@ use crate::tenant::TenantTxn;
 pub const MAX_BATCH: usize = 500;
 /// The provider name recorded for events pushed over the API.
 pub const API_PROVIDER: &str = "api";
-
-fn db_error(error: sea_orm::DbErr) -> ApiError {
-    ApiError::from(DbError::from(error))
-}
 
 /// One call event as an integrator sends it.
 pub struct CallEvent {

@@ -11,9 +11,9 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::DbError;
 use crate::error::ApiError;
 use crate::service::audit::{self, AuditEvent};
+use crate::service::db_error;
 use crate::tenant::TenantTxn;
 
 /// Privacy modes (DESIGN.md, "Privacy by construction").
@@ -22,10 +22,6 @@ pub const PRIVACY_MODES: &[&str] = &["strict", "text_back"];
 pub const RING_TIMEOUT_RANGE: std::ops::RangeInclusive<i32> = 5..=60;
 /// Longest conversation retention, in days.
 pub const MAX_RETENTION_DAYS: i32 = 3650;
-
-fn db_error(error: sea_orm::DbErr) -> ApiError {
-    ApiError::from(DbError::from(error))
-}
 
 /// Settings to change; `None` leaves a setting as it is.
 #[derive(Default)]

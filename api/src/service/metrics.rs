@@ -20,19 +20,15 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::db::DbError;
 use crate::error::ApiError;
 use crate::service::clinic;
+use crate::service::db_error;
 use crate::tenant::TenantTxn;
 
 /// Longest range one request may ask for, in days.
 pub const MAX_RANGE_DAYS: i64 = 400;
 /// How long after a miss an outbound call still counts as its callback.
 const CALLBACK_LIMIT: Duration = Duration::days(7);
-
-fn db_error(error: sea_orm::DbErr) -> ApiError {
-    ApiError::from(DbError::from(error))
-}
 
 /// Totals and series for a range.
 pub struct RangeMetrics {

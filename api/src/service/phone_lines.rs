@@ -13,16 +13,12 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::DbError;
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 use crate::service::audit::{self, AuditEvent};
+use crate::service::db_error;
 use crate::service::{clinic, keys};
 use crate::tenant::{TenantTxn, set_local};
-
-fn db_error(error: sea_orm::DbErr) -> ApiError {
-    ApiError::from(DbError::from(error))
-}
 
 /// Normalises one of the clinic's numbers with its region; the error never repeats the number.
 fn normalize(number: &str, region: &str) -> Result<phone::NormalizedNumber, ApiError> {

@@ -15,18 +15,14 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::auth::session::SessionKeys;
 use crate::auth::tokens::{self, TokenKind};
-use crate::db::DbError;
 use crate::error::ApiError;
 use crate::service::account::{self, SessionGrant, normalize_email};
 use crate::service::audit::{self, AuditEvent};
+use crate::service::db_error;
 use crate::tenant::{TenantScope, TenantTxn};
 
 /// How long an invitation can be accepted.
 pub const INVITE_TTL: Duration = Duration::days(7);
-
-fn db_error(error: sea_orm::DbErr) -> ApiError {
-    ApiError::from(DbError::from(error))
-}
 
 /// A member with their user record.
 pub struct Member {

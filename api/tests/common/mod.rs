@@ -124,6 +124,35 @@ impl TestDb {
             .expect("app role connects")
     }
 
+    /// Everything stored, as text: on SQLite the database file and its write-ahead log (so a value
+    /// shows up whichever table or journal holds it); on PostgreSQL every row of `tables` as JSON.
+    pub async fn stored_text(&self, tables: &[&str]) -> String {
+        match self.kind {
+            DatabaseKind::Sqlite => {
+                let path = self
+                    .url
+                    .trim_start_matches("sqlite://")
+                    .split('?')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                [path.clone(), format!("{path}-wal")]
+                    .iter()
+                    .filter_map(|file| std::fs::read(file).ok())
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .collect()
+            }
+            DatabaseKind::Postgres => {
+                let mut text = String::new();
+                for table in tables {
+                    let sql = format!("SELECT row_to_json(t)::text AS row FROM {table} t");
+                    text.push_str(&self.query_strings(&sql, &["row"]).await.concat().concat());
+                }
+                text
+            }
+        }
+    }
+
     /// Runs `sql` and returns each row's columns as strings.
     pub async fn query_strings(&self, sql: &str, columns: &[&str]) -> Vec<Vec<String>> {
         let backend = self.db.get_database_backend();
