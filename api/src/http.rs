@@ -15,7 +15,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, h
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::request::{authenticate, refresh_cookie};
 use crate::error::ApiError;
-use crate::graphql::loaders::CallLoader;
+use crate::graphql::loaders::{CallLoader, CreditLoader};
 use crate::graphql::{RequestInfo, RingbackSchema, build_schema};
 use crate::state::AppState;
 use async_graphql::dataloader::DataLoader;
@@ -137,10 +137,15 @@ async fn graphql_endpoint(
     };
     let mut request = request.0.data(info);
     if let Some(principal) = &caller.0 {
-        let loader = CallLoader {
+        let calls = CallLoader {
             scope: principal.scope.clone(),
         };
-        request = request.data(DataLoader::new(loader, tokio::spawn));
+        let credits = CreditLoader {
+            scope: principal.scope.clone(),
+        };
+        request = request
+            .data(DataLoader::new(calls, tokio::spawn))
+            .data(DataLoader::new(credits, tokio::spawn));
     }
     schema.execute(request.data(caller)).await.into()
 }

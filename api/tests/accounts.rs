@@ -128,6 +128,39 @@ async fn bad_input_and_bad_credentials_get_clear_codes(kind: DatabaseKind) {
         .await;
     assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
 
+    let kind = browser
+        .run(
+            "mutation { updateClinicSettings(input: { kind: \"trade\" }) { kind } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        kind["data"]["updateClinicSettings"]["kind"], "trade",
+        "{kind}"
+    );
+    let bad_kind = browser
+        .run(
+            "mutation { updateClinicSettings(input: { kind: \"spaceship\" }) { kind } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&bad_kind), Some("BAD_USER_INPUT"), "{bad_kind}");
+    let bad_window = browser
+        .run("mutation { updateClinicSettings(input: { attributionWindowDays: 31, name: \"Kept?\" }) { name } }", json!({}))
+        .await;
+    assert_eq!(
+        error_code(&bad_window),
+        Some("BAD_USER_INPUT"),
+        "{bad_window}"
+    );
+    let kept = browser
+        .run("{ clinic { name kind attributionWindowDays } }", json!({}))
+        .await;
+    assert_eq!(
+        kept["data"]["clinic"]["name"], "Riverside Dental",
+        "nothing saved when one field is bad: {kept}"
+    );
+
     let wrong = Browser::new(test_db.app(web.path()))
         .run(
             SIGN_IN,

@@ -156,6 +156,25 @@ async fn calls_appointments_and_attribution(kind: DatabaseKind) {
         "the recovered booking links its missed call: {listed}"
     );
     assert_eq!(with_call[0]["node"]["missedCall"]["id"], call_id);
+    let credited = staff
+        .run("{ calls(filter: { missed: true }) { edges { node { id creditedTo { appointmentId touchKind } } } } }", json!({}))
+        .await;
+    let credits: Vec<&Value> = credited["data"]["calls"]["edges"]
+        .as_array()
+        .map(|edges| {
+            edges
+                .iter()
+                .filter(|edge| !edge["node"]["creditedTo"].is_null())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(credits.len(), 1, "{credited}");
+    assert_eq!(credits[0]["node"]["id"], call_id);
+    assert_eq!(
+        credits[0]["node"]["creditedTo"]["appointmentId"],
+        booking["data"]["createAppointment"]["id"]
+    );
+    assert_eq!(credits[0]["node"]["creditedTo"]["touchKind"], "callback");
     let id = booking["data"]["createAppointment"]["id"].clone();
     let cancelled = staff
         .run(

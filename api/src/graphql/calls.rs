@@ -2,7 +2,8 @@
 //! integrators with write keys, and `logCallback` for staff.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use ringback_entity::call;
 use ringback_shared::access::Permission;
@@ -10,6 +11,7 @@ use ringback_shared::attribution::{CallDirection, CallOutcome};
 
 use crate::error::ApiError;
 use crate::graphql::guard::{Access, uuid_arg, with_tenant};
+use crate::graphql::loaders::CreditLoader;
 use crate::service::callers::parse_caller_key;
 use crate::service::calls::{self, CallCursor, CallEvent, CallFilter, EventResult};
 use crate::state::AppState;
@@ -75,8 +77,11 @@ impl CallStatus {
 
 /// A call, identified by its caller key and masked tail only.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Call {
     pub id: ID,
+    #[graphql(skip)]
+    pub call_id: uuid::Uuid,
     pub direction: Direction,
     pub status: CallStatus,
     pub missed: bool,
@@ -98,6 +103,7 @@ impl From<&call::Model> for Call {
     fn from(model: &call::Model) -> Self {
         Self {
             id: ID(model.id.to_string()),
+            call_id: model.id,
             direction: if model.direction == "outbound" {
                 Direction::Outbound
             } else {
@@ -114,6 +120,37 @@ impl From<&call::Model> for Call {
             text_back_status: model.text_back_status.clone(),
             source: model.provider.clone(),
         }
+    }
+}
+
+/// The booking a missed call was credited with, and through which recovery touch.
+#[derive(SimpleObject)]
+pub struct CallCredit {
+    pub appointment_id: ID,
+    pub value_minor: i64,
+    /// callback, text_reply or return_call.
+    pub touch_kind: Option<String>,
+    pub touch_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl Call {
+    /// For a missed call: the appointment it was credited to, if any (batched per request).
+    async fn credited_to(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CallCredit>> {
+        if !self.missed {
+            return Ok(None);
+        }
+        let loader = ctx.data::<DataLoader<CreditLoader>>()?;
+        let row = loader
+            .load_one(self.call_id)
+            .await
+            .map_err(|e| crate::error::graphql_error(ApiError::Internal(e)))?;
+        Ok(row.map(|row| CallCredit {
+            appointment_id: ID(row.appointment_id.to_string()),
+            value_minor: row.value_minor,
+            touch_kind: row.touch_kind,
+            touch_at: row.touch_at,
+        }))
     }
 }
 

@@ -11,6 +11,8 @@ use crate::service::clinic::{self, SettingsChange};
 #[derive(InputObject, Default)]
 pub struct ClinicSettingsInput {
     pub name: Option<String>,
+    /// dental, trade or other.
+    pub kind: Option<String>,
     pub time_zone: Option<String>,
     pub default_region: Option<String>,
     pub currency: Option<String>,
@@ -49,6 +51,7 @@ impl ClinicMutation {
     ) -> async_graphql::Result<Clinic> {
         let change = SettingsChange {
             name: input.name,
+            kind: input.kind,
             time_zone: input.time_zone,
             default_region: input.default_region,
             currency: input.currency,

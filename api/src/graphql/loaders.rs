@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use ringback_entity::call;
+use ringback_entity::{attribution, call};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -29,5 +29,30 @@ impl async_graphql::dataloader::Loader<Uuid> for CallLoader {
             .map_err(|e| e.to_string())?;
         txn.commit().await.map_err(|e| e.to_string())?;
         Ok(calls.into_iter().map(|call| (call.id, call)).collect())
+    }
+}
+
+/// Loads, for missed calls, the attribution that credits them (at most one each).
+pub struct CreditLoader {
+    pub scope: TenantScope,
+}
+
+impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
+    type Value = attribution::Model;
+    type Error = String;
+
+    async fn load(&self, call_ids: &[Uuid]) -> Result<HashMap<Uuid, attribution::Model>, String> {
+        let txn = self.scope.begin().await.map_err(|e| e.to_string())?;
+        let rows = attribution::Entity::find()
+            .filter(attribution::Column::ClinicId.eq(txn.clinic_id()))
+            .filter(attribution::Column::MissedCallId.is_in(call_ids.to_vec()))
+            .all(txn.conn())
+            .await
+            .map_err(|e| e.to_string())?;
+        txn.commit().await.map_err(|e| e.to_string())?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| row.missed_call_id.map(|call_id| (call_id, row)))
+            .collect())
     }
 }

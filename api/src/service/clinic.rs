@@ -27,6 +27,7 @@ pub const MAX_RETENTION_DAYS: i32 = 3650;
 #[derive(Default)]
 pub struct SettingsChange {
     pub name: Option<String>,
+    pub kind: Option<String>,
     pub time_zone: Option<String>,
     pub default_region: Option<String>,
     pub currency: Option<String>,
@@ -66,6 +67,17 @@ pub async fn update(
         }
         model.name = Set(name);
         changed.push("name");
+    }
+    if let Some(kind) = change.kind {
+        let kind = kind.trim().to_ascii_lowercase();
+        if !crate::service::account::CLINIC_KINDS.contains(&kind.as_str()) {
+            return Err(bad(format!(
+                "kind must be one of {}",
+                crate::service::account::CLINIC_KINDS.join(", ")
+            )));
+        }
+        model.kind = Set(kind);
+        changed.push("kind");
     }
     if let Some(zone) = change.time_zone {
         let zone = parse_time_zone(zone.trim()).map_err(|e| bad(e.to_string()))?;
