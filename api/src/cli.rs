@@ -178,9 +178,11 @@ async fn demo() -> Result<(), CliError> {
         .map_err(|error| CliError::Demo(error.to_string()))?;
     match outcome {
         crate::demo::DemoOutcome::Created(summary) => println!(
-            "Demo clinic created: {} calls ({} missed), {} callbacks, {} appointments over {} days.",
+            "Demo clinic created: {} calls ({} missed), {} text-backs, {} replies, {} callbacks, {} appointments over {} days.",
             summary.calls,
             summary.missed,
+            summary.text_backs,
+            summary.replies,
             summary.callbacks,
             summary.appointments,
             crate::demo::DEMO_DAYS

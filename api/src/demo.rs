@@ -18,6 +18,7 @@ use crate::secrets::Secrets;
 use crate::service::account::{self, SignUp};
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::calls::{self, CallEvent, EventResult};
+use crate::service::messages::{self, NewMessage, Party};
 use crate::tenant::{TenantScope, TenantTxn};
 
 /// The demo owner's e-mail address.
@@ -36,11 +37,24 @@ const TREATMENTS: &[(&str, i64)] = &[
     ("whitening", 35_000),
 ];
 
+/// The automated text-back, which says that it is automated.
+const TEXT_BACK: &str = "Sorry we missed your call at Riverside Dental. Reply to this message or book at \
+    https://book.example.test/riverside. (Automated message.)";
+/// What callers reply.
+const REPLIES: &[&str] = &[
+    "Hi, yes please - I'd like a check-up.",
+    "Can I book a hygiene appointment next week?",
+    "I've got toothache, any chance of something today?",
+    "Do you do whitening? How much is it?",
+];
+
 /// What `seed` did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct DemoSummary {
     pub calls: usize,
     pub missed: usize,
+    pub text_backs: usize,
+    pub replies: usize,
     pub callbacks: usize,
     pub appointments: usize,
 }
@@ -208,7 +222,63 @@ async fn seed_day(
     Ok(())
 }
 
-/// What happens after one call: for a missed call, maybe a callback; then maybe a booking.
+/// The text-back after a missed call (most get one) and, sometimes, the caller's reply; returns
+/// when they replied.
+async fn text_back(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    dice: &mut Dice,
+    call: &ringback_entity::call::Model,
+    now: DateTime<Utc>,
+    summary: &mut DemoSummary,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    if !dice.chance(85) {
+        return Ok(None);
+    }
+    let party = || Party {
+        caller_key: &call.caller_key,
+        caller_tail: &call.caller_tail,
+    };
+    let sent_at = (call.started_at + Duration::seconds(20)).min(now);
+    messages::record(
+        txn,
+        secrets,
+        NewMessage {
+            party: party(),
+            direction: "outbound",
+            kind: messages::KIND_TEXT_BACK,
+            body: TEXT_BACK,
+            at: sent_at,
+            provider_message_id: None,
+            status: "delivered",
+        },
+    )
+    .await?;
+    summary.text_backs += 1;
+    if !dice.chance(35) {
+        return Ok(None);
+    }
+    let replied_at = (sent_at + Duration::minutes(2 + dice.below(90) as i64)).min(now);
+    messages::record(
+        txn,
+        secrets,
+        NewMessage {
+            party: party(),
+            direction: "inbound",
+            kind: messages::KIND_REPLY,
+            body: REPLIES[dice.below(REPLIES.len() as u64) as usize],
+            at: replied_at,
+            provider_message_id: None,
+            status: "received",
+        },
+    )
+    .await?;
+    summary.replies += 1;
+    Ok(Some(replied_at))
+}
+
+/// What happens after one call: for a missed call, maybe a text-back, a reply and a callback; then
+/// maybe a booking.
 async fn follow_up(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -223,7 +293,11 @@ async fn follow_up(
     if call.missed {
         summary.missed += 1;
         books_percent = 8;
-        if dice.chance(62) {
+        if let Some(replied_at) = text_back(txn, secrets, dice, call, now, summary).await? {
+            books_percent = 50;
+            booking_after = replied_at + Duration::minutes(3);
+        }
+        if dice.chance(55) {
             let delay = Duration::minutes(5 + dice.below(180) as i64);
             let outcome = if dice.chance(75) {
                 CallOutcome::Answered
@@ -234,8 +308,8 @@ async fn follow_up(
             calls::log_callback(txn, None, call.id, outcome, at).await?;
             summary.callbacks += 1;
             if outcome == CallOutcome::Answered {
-                books_percent = 55;
-                booking_after = at + Duration::minutes(2);
+                books_percent = books_percent.max(55);
+                booking_after = booking_after.max(at + Duration::minutes(2));
             }
         }
     }

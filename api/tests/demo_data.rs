@@ -26,6 +26,10 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
         summary.callbacks > 100 && summary.appointments > 100,
         "{summary:?}"
     );
+    assert!(
+        summary.text_backs > 200 && summary.replies > 50,
+        "{summary:?}"
+    );
 
     let verdicts = test_db
         .query_strings(
@@ -36,6 +40,17 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
     let recovered = verdicts.iter().filter(|row| row[0] == "recovered").count();
     assert!(recovered > 20, "some bookings are recovered: {recovered}");
     assert!(verdicts.len() - recovered > 20, "some are not");
+    let by_reply = test_db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM attributions WHERE touch_kind = 'text_reply'",
+            &["n"],
+        )
+        .await;
+    let by_reply: u64 = by_reply[0][0].parse().expect("count");
+    assert!(
+        by_reply > 0,
+        "some bookings are recovered through a reply to the text-back"
+    );
     let lunch_and_evening = test_db
         .query_strings(
             "SELECT caller_tail AS tail FROM calls WHERE missed = true",
@@ -54,9 +69,16 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
         .expect("second run");
     assert_eq!(again, DemoOutcome::AlreadyPresent);
     let stored = test_db
-        .stored_text(&["calls", "appointments", "audit_log"])
+        .stored_text(&[
+            "calls",
+            "appointments",
+            "audit_log",
+            "messages",
+            "conversations",
+        ])
         .await;
     assert!(!stored.contains("7700900"), "no demo number is stored");
+    assert!(!stored.contains("toothache"), "message bodies are sealed");
     test_db.finish().await;
 }
 

@@ -14,7 +14,7 @@ use ringback_api::tenant::TenantScope;
 use serde_json::{Value, json};
 
 const METRICS: &str = "query($from: NaiveDate!, $to: NaiveDate!) { metrics(from: $from, to: $to) { \
-    totals { inboundCalls missedCalls missRate callbacks medianTimeToCallbackSeconds recoveredAppointments \
+    totals { inboundCalls missedCalls missRate textBacksSent replyRate callbacks medianTimeToCallbackSeconds recoveredAppointments \
     recoveryRate recoveredRevenueMinor } daily { day figures { inboundCalls missedCalls recoveredAppointments \
     recoveredRevenueMinor } } monthly { month figures { inboundCalls recoveredRevenueMinor } } } }";
 
@@ -89,6 +89,32 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
                 &["n"],
             )
             .await,
+    );
+    let text_backs = count(
+        &test_db
+            .query_strings(
+                "SELECT count(*) || '' AS n FROM messages WHERE kind = 'text_back'",
+                &["n"],
+            )
+            .await,
+    );
+    let replies = count(
+        &test_db
+            .query_strings(
+                "SELECT count(*) || '' AS n FROM messages WHERE kind = 'reply'",
+                &["n"],
+            )
+            .await,
+    );
+    assert_eq!(
+        totals["textBacksSent"].as_u64(),
+        Some(text_backs),
+        "{totals}"
+    );
+    let reply_rate = totals["replyRate"].as_f64().unwrap_or_default();
+    assert!(
+        (reply_rate - replies as f64 / text_backs as f64).abs() < 1e-9,
+        "{totals}"
     );
     assert_eq!(totals["inboundCalls"].as_u64(), Some(inbound), "{totals}");
     assert_eq!(totals["missedCalls"].as_u64(), Some(missed));

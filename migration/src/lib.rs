@@ -25,6 +25,7 @@ mod m20261122_100300_create_invites;
 mod m20261122_100400_enable_row_level_security;
 mod m20261122_100500_add_clinic_phone_settings;
 mod m20261122_100600_add_daily_metrics_samples;
+mod m20261122_100700_create_conversations;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_100400_enable_row_level_security::Migration),
             Box::new(m20261122_100500_add_clinic_phone_settings::Migration),
             Box::new(m20261122_100600_add_daily_metrics_samples::Migration),
+            Box::new(m20261122_100700_create_conversations::Migration),
         ]
     }
 }
@@ -73,4 +75,6 @@ pub const TENANT_TABLES: &[&str] = &[
     "refresh_tokens",
     "api_keys",
     "invites",
+    "conversations",
+    "messages",
 ];

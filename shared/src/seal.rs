@@ -87,6 +87,8 @@ pub enum Purpose {
     CallerNumber,
     /// One of the clinic's own numbers (its forwarding line or a provider number), as ASCII.
     ClinicNumber,
+    /// The text of an SMS, as UTF-8 (a caller may type anything, numbers included).
+    MessageBody,
 }
 
 impl Purpose {
@@ -95,6 +97,7 @@ impl Purpose {
         match self {
             Purpose::CallerNumber => "caller-number",
             Purpose::ClinicNumber => "clinic-number",
+            Purpose::MessageBody => "message-body",
         }
     }
 }
@@ -106,6 +109,7 @@ impl FromStr for Purpose {
         match text {
             "caller-number" => Ok(Purpose::CallerNumber),
             "clinic-number" => Ok(Purpose::ClinicNumber),
+            "message-body" => Ok(Purpose::MessageBody),
             _ => Err(SealError::UnknownPurpose),
         }
     }

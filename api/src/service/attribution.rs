@@ -8,7 +8,7 @@ use chrono::Utc;
 use ringback_entity::{appointment, attribution, call};
 use ringback_shared::attribution::{
     AppointmentRecord, AttributionOutcome, AttributionWindow, CallDirection, CallOutcome,
-    CallRecord, attribute,
+    CallRecord, ReplyRecord, attribute,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
@@ -62,13 +62,14 @@ pub async fn recompute_callers(
         .all(txn.conn())
         .await
         .map_err(db_error)?;
+    let replies = crate::service::messages::replies_of(txn, keys.clone()).await?;
     let appointments = appointment::Entity::find()
         .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
         .filter(appointment::Column::CallerKey.is_in(keys))
         .all(txn.conn())
         .await
         .map_err(db_error)?;
-    store(txn, &calls, &appointments).await
+    store(txn, &calls, &replies, &appointments).await
 }
 
 /// Recomputes every appointment of the clinic (after a window change).
@@ -90,14 +91,14 @@ pub async fn recompute_clinic(txn: &TenantTxn) -> Result<(), ApiError> {
 async fn store(
     txn: &TenantTxn,
     calls: &[call::Model],
+    replies: &[ReplyRecord],
     appointments: &[appointment::Model],
 ) -> Result<(), ApiError> {
     let window = window(txn).await?;
     let call_records: Vec<CallRecord> = calls.iter().filter_map(call_record).collect();
     let appointment_records: Vec<AppointmentRecord> =
         appointments.iter().map(appointment_record).collect();
-    // Replies to text-backs join the recovery touches once conversations exist.
-    let report = attribute(window, &call_records, &[], &appointment_records);
+    let report = attribute(window, &call_records, replies, &appointment_records);
     let ids: Vec<_> = appointments.iter().map(|a| a.id).collect();
     attribution::Entity::delete_many()
         .filter(attribution::Column::ClinicId.eq(txn.clinic_id()))

@@ -91,3 +91,30 @@ pub fn open_clinic_number(
     .map_err(sealing_error)?;
     String::from_utf8(bytes).map_err(|_| ApiError::Internal("sealed number is not text".to_owned()))
 }
+
+/// Seals the text of a message.
+pub fn seal_message(key: &DataKey, clinic_id: Uuid, body: &str) -> Result<Vec<u8>, ApiError> {
+    seal::seal(
+        key,
+        DATA_KEY_ID,
+        ClinicId(clinic_id),
+        Purpose::MessageBody,
+        body.as_bytes(),
+        nonce(),
+    )
+    .map_err(sealing_error)
+}
+
+/// Opens a message sealed by [`seal_message`].
+pub fn open_message(key: &DataKey, clinic_id: Uuid, sealed: &[u8]) -> Result<String, ApiError> {
+    let bytes = seal::open(
+        key,
+        DATA_KEY_ID,
+        ClinicId(clinic_id),
+        Purpose::MessageBody,
+        sealed,
+    )
+    .map_err(sealing_error)?;
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::Internal("sealed message is not text".to_owned()))
+}

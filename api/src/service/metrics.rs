@@ -156,12 +156,13 @@ pub async fn compute_full(
         recovered_revenue_minor: recovered.iter().map(|a| a.value_minor).sum(),
         attributions,
     };
+    let (text_backs, replies) = crate::service::messages::in_range(txn, start, end).await?;
     let report = aggregate_metrics(
         zone,
         &MetricsInput {
             calls: &in_range,
-            text_backs_sent: &[],
-            replies: &[],
+            text_backs_sent: &text_backs,
+            replies: &replies,
             callbacks: &callbacks,
             attribution: &attribution,
         },

@@ -18,6 +18,7 @@ pub mod callers;
 pub mod calls;
 pub mod clinic;
 pub mod keys;
+pub mod messages;
 pub mod metrics;
 pub mod phone_lines;
 pub mod team;

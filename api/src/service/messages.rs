@@ -1,0 +1,185 @@
+//! Conversations and messages: each caller has one open thread at a time; texts in and out are
+//! stored with their bodies sealed, idempotent on the provider's message id. A reply to a text-back
+//! is a recovery touch, so recording one re-runs attribution for the caller; text-backs and replies
+//! feed the metrics.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use ringback_entity::{conversation, message};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::secrets::Secrets;
+use crate::service::{attribution, clinic, db_error, keys, metrics};
+use crate::tenant::TenantTxn;
+
+/// The first text after a missed call.
+pub const KIND_TEXT_BACK: &str = "text_back";
+/// A caller's text to the clinic.
+pub const KIND_REPLY: &str = "reply";
+
+/// Who a message is with: the caller key and the masked tail shown to staff.
+pub struct Party<'a> {
+    pub caller_key: &'a str,
+    pub caller_tail: &'a str,
+}
+
+/// A message to record.
+pub struct NewMessage<'a> {
+    pub party: Party<'a>,
+    /// `inbound` or `outbound`.
+    pub direction: &'static str,
+    pub kind: &'static str,
+    pub body: &'a str,
+    pub at: DateTime<Utc>,
+    pub provider_message_id: Option<String>,
+    pub status: &'static str,
+}
+
+/// The caller's open conversation, opened now if there is none.
+async fn open_conversation(
+    txn: &TenantTxn,
+    party: &Party<'_>,
+    at: DateTime<Utc>,
+) -> Result<conversation::Model, ApiError> {
+    let open = conversation::Entity::find()
+        .filter(conversation::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(conversation::Column::CallerKey.eq(party.caller_key))
+        .filter(conversation::Column::Status.eq("open"))
+        .order_by_desc(conversation::Column::LastMessageAt)
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?;
+    if let Some(open) = open {
+        return Ok(open);
+    }
+    conversation::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        caller_key: Set(party.caller_key.to_owned()),
+        caller_tail: Set(party.caller_tail.to_owned()),
+        status: Set("open".to_owned()),
+        assigned_to: Set(None),
+        last_message_at: Set(at),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)
+}
+
+async fn find_by_provider_id(
+    txn: &TenantTxn,
+    provider_message_id: &str,
+) -> Result<Option<message::Model>, ApiError> {
+    message::Entity::find()
+        .filter(message::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(message::Column::ProviderMessageId.eq(provider_message_id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// Records a message (a repeat of a provider id returns the stored one and changes nothing).
+pub async fn record(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    new: NewMessage<'_>,
+) -> Result<message::Model, ApiError> {
+    if let Some(provider_id) = &new.provider_message_id
+        && let Some(existing) = find_by_provider_id(txn, provider_id).await?
+    {
+        return Ok(existing);
+    }
+    let clinic_row = clinic::get(txn).await?;
+    let key = keys::data_key(
+        secrets,
+        txn.clinic_id(),
+        clinic_row.wrapped_data_key.as_deref(),
+    )?;
+    let thread = open_conversation(txn, &new.party, new.at).await?;
+    let stored = message::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        conversation_id: Set(thread.id),
+        caller_key: Set(new.party.caller_key.to_owned()),
+        direction: Set(new.direction.to_owned()),
+        kind: Set(new.kind.to_owned()),
+        body_sealed: Set(keys::seal_message(&key, txn.clinic_id(), new.body)?),
+        provider_message_id: Set(new.provider_message_id),
+        status: Set(new.status.to_owned()),
+        created_at: Set(new.at),
+        updated_at: Set(new.at),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)?;
+    let mut thread: conversation::ActiveModel = thread.into();
+    thread.last_message_at = Set(new.at);
+    thread.updated_at = Set(new.at);
+    thread.update(txn.conn()).await.map_err(db_error)?;
+    if new.kind == KIND_REPLY {
+        attribution::recompute_callers(txn, &BTreeSet::from([stored.caller_key.clone()])).await?;
+    }
+    metrics::mark_stale(txn, [stored.created_at], false).await?;
+    Ok(stored)
+}
+
+/// Replies from `caller_keys` (all time), as the attribution engine takes them.
+pub async fn replies_of(
+    txn: &TenantTxn,
+    caller_keys: Vec<String>,
+) -> Result<Vec<ringback_shared::attribution::ReplyRecord>, ApiError> {
+    let rows = message::Entity::find()
+        .filter(message::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(message::Column::Kind.eq(KIND_REPLY))
+        .filter(message::Column::CallerKey.is_in(caller_keys))
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(rows.iter().map(reply_record).collect())
+}
+
+fn reply_record(row: &message::Model) -> ringback_shared::attribution::ReplyRecord {
+    ringback_shared::attribution::ReplyRecord {
+        id: row.id,
+        caller_key: row.caller_key.clone(),
+        at: row.created_at,
+    }
+}
+
+/// Text-backs sent and replies received in `[start, end)`.
+pub async fn in_range(
+    txn: &TenantTxn,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<
+    (
+        Vec<DateTime<Utc>>,
+        Vec<ringback_shared::attribution::ReplyRecord>,
+    ),
+    ApiError,
+> {
+    let rows = message::Entity::find()
+        .filter(message::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(message::Column::CreatedAt.gte(start))
+        .filter(message::Column::CreatedAt.lt(end))
+        .filter(message::Column::Kind.is_in([KIND_TEXT_BACK, KIND_REPLY]))
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    let text_backs = rows
+        .iter()
+        .filter(|row| row.kind == KIND_TEXT_BACK)
+        .map(|row| row.created_at)
+        .collect();
+    let replies = rows
+        .iter()
+        .filter(|row| row.kind == KIND_REPLY)
+        .map(reply_record)
+        .collect();
+    Ok((text_backs, replies))
+}
