@@ -25,6 +25,7 @@ const KNOWN_KEYS: &[&str] = &[
     "pepper",
     "master_key",
     "session_secret",
+    "twilio_auth_token",
     "log",
 ];
 
@@ -35,6 +36,7 @@ const SECRET_KEYS: &[&str] = &[
     "session_secret",
     "database_url",
     "migration_database_url",
+    "twilio_auth_token",
 ];
 
 /// Errors in the configuration. Each names the setting it is about.
@@ -232,6 +234,25 @@ pub struct Config {
     /// The built dashboard (Trunk's `dist/`), served with an SPA fallback.
     pub web_dir: PathBuf,
     pub log_filter: String,
+    /// Twilio's auth token, which signs its webhooks; without it Twilio webhooks are refused.
+    pub twilio_auth_token: Option<SecretString>,
+}
+
+/// A secret setting; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// The secret's value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretString(…)")
+    }
 }
 
 impl Config {
@@ -267,7 +288,11 @@ impl Config {
             .value("log")
             .unwrap_or("info,sqlx=warn,sea_orm=warn")
             .to_owned();
+        let twilio_auth_token = settings
+            .value("twilio_auth_token")
+            .map(|token| SecretString(token.to_owned()));
         Ok(Self {
+            twilio_auth_token,
             listen,
             public_url,
             database_url,

@@ -35,6 +35,10 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/graphql", graphql_route)
+        .nest(
+            crate::webhooks::twilio::PREFIX,
+            crate::webhooks::twilio::routes(),
+        )
         .nest("/", dashboard(&state))
         .data(schema)
         .data(state)
@@ -64,7 +68,7 @@ async fn rate_limited<E: Endpoint>(
 
 /// Reads the request body up to `limit` bytes, whether or not it declares its length, and answers
 /// 413 beyond that; the endpoint then sees the buffered body.
-async fn limit_body<E: Endpoint>(
+pub(crate) async fn limit_body<E: Endpoint>(
     endpoint: Arc<E>,
     mut request: Request,
     limit: usize,

@@ -14,6 +14,7 @@ pub mod secrets;
 pub mod service;
 pub mod state;
 pub mod tenant;
+pub mod webhooks;
 
 pub use http::build_app;
 pub use state::AppState;

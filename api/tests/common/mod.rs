@@ -184,6 +184,11 @@ impl TestDb {
             ("RINGBACK_PEPPER".to_owned(), "11".repeat(32)),
             ("RINGBACK_MASTER_KEY".to_owned(), "22".repeat(32)),
             ("RINGBACK_SESSION_SECRET".to_owned(), "33".repeat(32)),
+            (
+                "RINGBACK_TWILIO_AUTH_TOKEN".to_owned(),
+                TWILIO_AUTH_TOKEN.to_owned(),
+            ),
+            ("RINGBACK_PUBLIC_URL".to_owned(), PUBLIC_URL.to_owned()),
         ];
         let settings = RawSettings::load(env).expect("settings");
         let config = Config::from_settings(&settings).expect("config");
@@ -191,6 +196,11 @@ impl TestDb {
         AppState::new(self.app_db.clone(), config, secrets)
     }
 }
+
+/// The Twilio auth token test servers are configured with.
+pub const TWILIO_AUTH_TOKEN: &str = "test-twilio-auth-token";
+/// The public URL test servers are configured with (as behind a TLS-terminating proxy).
+pub const PUBLIC_URL: &str = "https://ringback.example.test";
 
 /// Login role used by tests that need row-level security to apply.
 const APP_LOGIN: &str = "ringback_app_test";

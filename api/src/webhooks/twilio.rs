@@ -1,0 +1,292 @@
+//! Twilio voice webhooks: the incoming call (answered with TwiML that dials the clinic's forwarding
+//! line with its ring timeout), the dial outcome, and call status callbacks. Each request is
+//! checked against `X-Twilio-Signature` with the configured public URL (so it works behind a
+//! TLS-terminating proxy), limited to 64 KiB, routed to its clinic by the `To` number, and
+//! idempotent on `CallSid`.
+
+use chrono::{DateTime, Utc};
+use poem::http::{HeaderMap, StatusCode};
+use poem::web::Data;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler, post};
+use ringback_shared::attribution::{CallDirection, CallOutcome};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::service::calls::{self, CallEvent};
+use crate::service::{clinic, phone_lines};
+use crate::state::AppState;
+use crate::tenant::TenantScope;
+use crate::webhooks::twilio_signature;
+
+/// Where these routes are mounted.
+pub const PREFIX: &str = "/webhooks/twilio";
+/// Largest webhook body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The provider name stored on calls that come through these webhooks.
+pub const PROVIDER: &str = "twilio";
+
+/// The routes under `/webhooks/twilio`.
+pub fn routes() -> impl Endpoint {
+    Route::new()
+        .at("/voice", post(voice))
+        .at("/dial-status", post(dial_status))
+        .at("/call-status", post(call_status))
+        .around(|endpoint, request| crate::http::limit_body(endpoint, request, MAX_BODY))
+}
+
+/// A verified webhook: its parameters and its clinic.
+struct Verified {
+    params: Vec<(String, String)>,
+    clinic_id: Uuid,
+}
+
+impl Verified {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Failures answered to Twilio: a status and a short plain message (no personal data).
+fn refuse(status: StatusCode, message: &'static str) -> Response {
+    (status, message).into_response()
+}
+
+/// Checks the signature, then finds the clinic by `To` (for outbound calls, by `From`).
+async fn verify(state: &AppState, request: &Request, body: &[u8]) -> Result<Verified, Response> {
+    let token = state
+        .config
+        .twilio_auth_token
+        .as_ref()
+        .ok_or_else(|| refuse(StatusCode::SERVICE_UNAVAILABLE, "Twilio is not configured"))?;
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let url = public_url(state, request);
+    let signature = signature_header(request.headers()).unwrap_or_default();
+    if !twilio_signature::verify(token.expose(), &url, &params, signature) {
+        tracing::warn!(
+            path = request.uri().path(),
+            "refused a Twilio webhook with a bad signature"
+        );
+        return Err(refuse(StatusCode::FORBIDDEN, "bad signature"));
+    }
+    let clinic_number =
+        clinic_number(&params).ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "no To number"))?;
+    let clinic_id =
+        phone_lines::clinic_for_provider_number(&state.db, &state.secrets, clinic_number)
+            .await
+            .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "try again"))?
+            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "no clinic has this number"))?;
+    Ok(Verified { params, clinic_id })
+}
+
+/// Our number in the call: `To` for inbound calls, `From` for calls the clinic placed.
+fn clinic_number(params: &[(String, String)]) -> Option<&str> {
+    let value = |name: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    if value("Direction").is_some_and(|direction| direction.starts_with("outbound")) {
+        value("From")
+    } else {
+        value("To")
+    }
+}
+
+fn signature_header(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("X-Twilio-Signature")
+        .and_then(|value| value.to_str().ok())
+}
+
+/// The URL Twilio called, as configured publicly (`RINGBACK_PUBLIC_URL`), with the query string.
+fn public_url(state: &AppState, request: &Request) -> String {
+    let base = state
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", state.config.listen));
+    // Inside the nested route the path is relative to `/webhooks/twilio`.
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    format!("{base}{PREFIX}{path_and_query}")
+}
+
+fn twiml(body: String) -> Response {
+    Response::builder()
+        .content_type("text/xml; charset=utf-8")
+        .body(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{body}</Response>"
+        ))
+}
+
+fn escape_xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An incoming call: dial the clinic's forwarding line for the ring timeout; the outcome comes
+/// back to `dial-status`.
+#[handler]
+async fn voice(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
+    let Ok(body) = body.into_bytes().await else {
+        return refuse(StatusCode::BAD_REQUEST, "unreadable body");
+    };
+    let verified = match verify(state, request, &body).await {
+        Ok(verified) => verified,
+        Err(response) => return response,
+    };
+    match dial_twiml(state, &verified).await {
+        Ok(twiml) => twiml,
+        Err(error) => {
+            tracing::error!(error = %error, "voice webhook failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        }
+    }
+}
+
+async fn dial_twiml(state: &AppState, verified: &Verified) -> Result<Response, ApiError> {
+    let txn = TenantScope::new(state.db.clone(), verified.clinic_id)
+        .begin()
+        .await?;
+    let settings = clinic::get(&txn).await?;
+    let line = phone_lines::forwarding_line(&txn, &state.secrets).await?;
+    txn.commit().await?;
+    let Some(line) = line else {
+        return Ok(twiml(
+            "<Say>Sorry, nobody can take your call right now. We will text you back.</Say>"
+                .to_owned(),
+        ));
+    };
+    let base = state
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", state.config.listen));
+    Ok(twiml(format!(
+        "<Dial timeout=\"{}\" action=\"{}/webhooks/twilio/dial-status\" method=\"POST\"><Number>{}</Number></Dial>",
+        settings.ring_timeout_seconds,
+        escape_xml(&base),
+        escape_xml(&line)
+    )))
+}
+
+/// How a dialled or status-reported call ended; `None` while it is still in progress.
+pub fn outcome(status: &str, answered_by: Option<&str>) -> Option<CallOutcome> {
+    if answered_by.is_some_and(|by| by.starts_with("machine") || by == "fax") {
+        return Some(CallOutcome::Machine);
+    }
+    Some(match status {
+        "completed" | "answered" => CallOutcome::Answered,
+        "no-answer" => CallOutcome::NoAnswer,
+        "busy" => CallOutcome::Busy,
+        "failed" => CallOutcome::Failed,
+        "canceled" => CallOutcome::Canceled,
+        _ => return None,
+    })
+}
+
+/// The outcome of the `<Dial>`: the call is recorded (missed or answered), once per `CallSid`.
+#[handler]
+async fn dial_status(
+    Data(state): Data<&AppState>,
+    request: &Request,
+    body: poem::Body,
+) -> Response {
+    record_status(state, request, body, "DialCallStatus").await
+}
+
+/// Call status callbacks, including calls the clinic placed (callbacks to callers).
+#[handler]
+async fn call_status(
+    Data(state): Data<&AppState>,
+    request: &Request,
+    body: poem::Body,
+) -> Response {
+    record_status(state, request, body, "CallStatus").await
+}
+
+async fn record_status(
+    state: &AppState,
+    request: &Request,
+    body: poem::Body,
+    status_field: &str,
+) -> Response {
+    let Ok(body) = body.into_bytes().await else {
+        return refuse(StatusCode::BAD_REQUEST, "unreadable body");
+    };
+    let verified = match verify(state, request, &body).await {
+        Ok(verified) => verified,
+        Err(response) => return response,
+    };
+    match record_call(state, &verified, status_field).await {
+        Ok(()) => twiml(String::new()),
+        Err(ApiError::BadUserInput(reason)) => {
+            tracing::warn!(%reason, "Twilio status without a usable call");
+            twiml(String::new())
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "status webhook failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        }
+    }
+}
+
+async fn record_call(
+    state: &AppState,
+    verified: &Verified,
+    status_field: &str,
+) -> Result<(), ApiError> {
+    let status = verified.get(status_field).unwrap_or_default();
+    let Some(outcome) = outcome(status, verified.get("AnsweredBy")) else {
+        return Ok(());
+    };
+    let outbound = verified
+        .get("Direction")
+        .is_some_and(|d| d.starts_with("outbound"));
+    let (direction, caller) = if outbound {
+        (CallDirection::Outbound, verified.get("To"))
+    } else {
+        (CallDirection::Inbound, verified.get("From"))
+    };
+    let call_sid = verified
+        .get("CallSid")
+        .ok_or_else(|| ApiError::BadUserInput("no CallSid".to_owned()))?;
+    let caller = caller.ok_or_else(|| ApiError::BadUserInput("no caller number".to_owned()))?;
+    let started_at = ended_at(verified).unwrap_or_else(Utc::now);
+    let event = CallEvent {
+        external_id: call_sid.to_owned(),
+        direction,
+        outcome,
+        started_at,
+        answered_at: (outcome == CallOutcome::Answered).then_some(started_at),
+        ended_at: Some(Utc::now()),
+        caller_number: caller.to_owned(),
+    };
+    let txn = TenantScope::new(state.db.clone(), verified.clinic_id)
+        .begin()
+        .await?;
+    calls::record_events(&txn, &state.secrets, PROVIDER, vec![event]).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// When the call started, from `Timestamp` (RFC 2822) minus `CallDuration`, when Twilio sends them.
+fn ended_at(verified: &Verified) -> Option<DateTime<Utc>> {
+    let at = DateTime::parse_from_rfc2822(verified.get("Timestamp")?)
+        .ok()?
+        .with_timezone(&Utc);
+    let duration: i64 = verified
+        .get("CallDuration")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    Some(at - chrono::Duration::seconds(duration))
+}

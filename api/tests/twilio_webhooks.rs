@@ -1,0 +1,251 @@
+//! Twilio voice webhooks on SQLite and PostgreSQL: signatures are checked against the public URL
+//! (bad or missing: 403, nothing stored), oversized bodies get 413, unknown numbers 404; the voice
+//! webhook dials the forwarding line with the ring timeout; every missed status (and machines)
+//! records a missed call, once per CallSid; the clinic's own outbound calls are callbacks.
+
+mod common;
+
+use common::graphql::{Browser, SIGN_UP, sign_up_input};
+use common::{PUBLIC_URL, TWILIO_AUTH_TOKEN, TestDb};
+use poem::Endpoint;
+use poem::http::StatusCode;
+use poem::test::TestClient;
+use ringback_api::config::DatabaseKind;
+use ringback_api::webhooks::twilio_signature::sign;
+use serde_json::{Value, json};
+
+const CLINIC_NUMBER: &str = "+447700900777";
+const CALLER: &str = "+447700900123";
+
+fn form(params: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(owned.iter())
+        .finish();
+    (body, owned)
+}
+
+async fn post<E: Endpoint>(
+    client: &TestClient<E>,
+    path: &str,
+    params: &[(&str, &str)],
+    signature: Option<String>,
+) -> (StatusCode, String) {
+    let (body, owned) = form(params);
+    let signature = signature
+        .unwrap_or_else(|| sign(TWILIO_AUTH_TOKEN, &format!("{PUBLIC_URL}{path}"), &owned));
+    let response = client
+        .post(path)
+        .content_type("application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", signature)
+        .body(body)
+        .send()
+        .await;
+    let status = response.0.status();
+    (
+        status,
+        response
+            .0
+            .into_body()
+            .into_string()
+            .await
+            .unwrap_or_default(),
+    )
+}
+
+fn dial_status<'a>(
+    sid: &'a str,
+    status: &'a str,
+    answered_by: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut params = vec![
+        ("CallSid", sid),
+        ("From", CALLER),
+        ("To", CLINIC_NUMBER),
+        ("Direction", "inbound"),
+        ("DialCallStatus", status),
+    ];
+    if let Some(by) = answered_by {
+        params.push(("AnsweredBy", by));
+    }
+    params
+}
+
+async fn calls<E: Endpoint>(admin: &mut Browser<E>) -> Vec<Value> {
+    let answer = admin
+        .run(
+            "{ calls(first: 50) { edges { node { direction status missed source callerTail } } } }",
+            json!({}),
+        )
+        .await;
+    answer["data"]["calls"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn voice_webhooks(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut admin = Browser::new(test_db.app(web.path()));
+    admin
+        .run(SIGN_UP, sign_up_input("phones@clinic.test"))
+        .await;
+    admin
+        .run(
+            "mutation { setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } }",
+            json!({}),
+        )
+        .await;
+    admin
+        .run(
+            "mutation { addProviderNumber(number: \"07700 900777\") { id } }",
+            json!({}),
+        )
+        .await;
+    let twilio = TestClient::new(test_db.app(web.path()));
+
+    let incoming = [
+        ("CallSid", "CA100"),
+        ("From", CALLER),
+        ("To", CLINIC_NUMBER),
+        ("Direction", "inbound"),
+        ("CallStatus", "ringing"),
+    ];
+    let (status, twiml) = post(&twilio, "/webhooks/twilio/voice", &incoming, None).await;
+    assert_eq!(status, StatusCode::OK, "voice: {twiml}");
+    assert!(twiml.contains("<Dial timeout=\"18\""), "{twiml}");
+    assert!(twiml.contains("<Number>+442079460321</Number>"), "{twiml}");
+    assert!(
+        twiml.contains(&format!(
+            "action=\"{PUBLIC_URL}/webhooks/twilio/dial-status\""
+        )),
+        "{twiml}"
+    );
+
+    let (status, _) = post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &dial_status("CA100", "no-answer", None),
+        Some("bad".to_owned()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = post(
+        &twilio,
+        "/webhooks/twilio/voice",
+        &incoming,
+        Some(String::new()),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a missing signature is refused"
+    );
+    assert!(
+        calls(&mut admin).await.is_empty(),
+        "a refused webhook stores nothing"
+    );
+
+    let unknown = [
+        ("CallSid", "CA101"),
+        ("From", CALLER),
+        ("To", "+447700900778"),
+        ("Direction", "inbound"),
+    ];
+    let (status, _) = post(&twilio, "/webhooks/twilio/voice", &unknown, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let huge = "x".repeat(ringback_api::webhooks::twilio::MAX_BODY + 1);
+    let (status, _) = post(
+        &twilio,
+        "/webhooks/twilio/voice",
+        &[("CallSid", "CA102"), ("Padding", &huge)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let outcomes = [
+        ("CA1", "no-answer", None),
+        ("CA2", "busy", None),
+        ("CA3", "failed", None),
+        ("CA4", "canceled", None),
+        ("CA5", "completed", Some("machine_end_beep")),
+        ("CA6", "completed", None),
+    ];
+    for (sid, status, by) in outcomes {
+        let (code, body) = post(
+            &twilio,
+            "/webhooks/twilio/dial-status",
+            &dial_status(sid, status, by),
+            None,
+        )
+        .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+    }
+    let (code, _) = post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &dial_status("CA1", "no-answer", None),
+        None,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "a retry is accepted");
+    let callback = [
+        ("CallSid", "CA7"),
+        ("From", CLINIC_NUMBER),
+        ("To", CALLER),
+        ("Direction", "outbound-api"),
+        ("CallStatus", "completed"),
+    ];
+    post(&twilio, "/webhooks/twilio/call-status", &callback, None).await;
+
+    let recorded = calls(&mut admin).await;
+    assert_eq!(
+        recorded.len(),
+        7,
+        "six dial outcomes and one callback, the retry changed nothing: {recorded:?}"
+    );
+    let missed = recorded
+        .iter()
+        .filter(|call| call["node"]["missed"] == true)
+        .count();
+    assert_eq!(
+        missed, 5,
+        "no-answer, busy, failed, canceled and machine are missed"
+    );
+    let outbound: Vec<&Value> = recorded
+        .iter()
+        .filter(|call| call["node"]["direction"] == "OUTBOUND")
+        .collect();
+    assert_eq!(outbound.len(), 1);
+    assert_eq!(outbound[0]["node"]["status"], "ANSWERED");
+    assert!(
+        recorded
+            .iter()
+            .all(|call| call["node"]["source"] == "twilio"
+                && call["node"]["callerTail"] == "•••• 123")
+    );
+    let stored = test_db
+        .stored_text(&["calls", "clinics", "provider_numbers"])
+        .await;
+    assert!(
+        !stored.contains("7700900123"),
+        "the caller's number is not stored"
+    );
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_voice_webhooks() {
+    voice_webhooks(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_voice_webhooks() {
+    voice_webhooks(DatabaseKind::Postgres).await;
+}
