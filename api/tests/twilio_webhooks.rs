@@ -249,3 +249,130 @@ async fn sqlite_voice_webhooks() {
 async fn postgres_voice_webhooks() {
     voice_webhooks(DatabaseKind::Postgres).await;
 }
+
+fn sms(sid: &str, body: &str) -> Vec<(String, String)> {
+    [
+        ("MessageSid", sid),
+        ("From", CALLER),
+        ("To", CLINIC_NUMBER),
+        ("Body", body),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+async fn post_owned<E: Endpoint>(
+    client: &TestClient<E>,
+    path: &str,
+    params: &[(String, String)],
+) -> (StatusCode, String) {
+    let borrowed: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    post(client, path, &borrowed, None).await
+}
+
+async fn opted_out(test_db: &TestDb) -> usize {
+    test_db
+        .query_strings("SELECT count(*) || '' AS n FROM opt_outs", &["n"])
+        .await[0][0]
+        .parse()
+        .expect("count")
+}
+
+async fn inbound_sms(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut admin = Browser::new(test_db.app(web.path()));
+    admin.run(SIGN_UP, sign_up_input("texts@clinic.test")).await;
+    admin
+        .run(
+            "mutation { addProviderNumber(number: \"07700 900777\") { id } }",
+            json!({}),
+        )
+        .await;
+    let twilio = TestClient::new(test_db.app(web.path()));
+
+    // A missed call, then the caller replies to the text: the booking that follows is recovered.
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &dial_status("CA900", "no-answer", None),
+        None,
+    )
+    .await;
+    let (status, twiml) = post_owned(
+        &twilio,
+        "/webhooks/twilio/sms",
+        &sms("SM1", "Yes please, can I book a check-up?"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !twiml.contains("<Message>"),
+        "a reply gets no automatic answer: {twiml}"
+    );
+    let booked = admin
+        .run("mutation { createAppointment(input: { callerNumber: \"07700 900123\", valueMinor: 4500 }) { attribution { status touchKind } } }", json!({}))
+        .await;
+    assert_eq!(
+        booked["data"]["createAppointment"]["attribution"]["touchKind"], "text_reply",
+        "{booked}"
+    );
+
+    let (_, twiml) = post_owned(&twilio, "/webhooks/twilio/sms", &sms("SM2", " stop ")).await;
+    assert!(
+        twiml.contains("<Message>You will get no more texts"),
+        "{twiml}"
+    );
+    assert_eq!(opted_out(&test_db).await, 1);
+    let (_, repeat) = post_owned(&twilio, "/webhooks/twilio/sms", &sms("SM2", " stop ")).await;
+    assert!(
+        !repeat.contains("<Message>"),
+        "a redelivered STOP gets no second confirmation: {repeat}"
+    );
+    let (_, help) = post_owned(&twilio, "/webhooks/twilio/sms", &sms("SM3", "HELP")).await;
+    assert!(help.contains("Automated message"), "{help}");
+    let (_, start) = post_owned(&twilio, "/webhooks/twilio/sms", &sms("SM4", "Start")).await;
+    assert!(start.contains("again"), "{start}");
+    assert_eq!(opted_out(&test_db).await, 0);
+
+    let forged = sms("SM5", "STOP");
+    let borrowed: Vec<(&str, &str)> = forged
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _) = post(
+        &twilio,
+        "/webhooks/twilio/sms",
+        &borrowed,
+        Some("forged".to_owned()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        opted_out(&test_db).await,
+        0,
+        "a forged STOP changes nothing"
+    );
+    let stored = test_db
+        .stored_text(&["messages", "conversations", "opt_outs"])
+        .await;
+    assert!(
+        !stored.contains("7700900123") && !stored.contains("check-up"),
+        "numbers and bodies are not stored in clear"
+    );
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_inbound_sms() {
+    inbound_sms(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_inbound_sms() {
+    inbound_sms(DatabaseKind::Postgres).await;
+}

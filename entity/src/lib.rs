@@ -13,6 +13,7 @@ pub mod invite;
 pub mod job_outbox;
 pub mod membership;
 pub mod message;
+pub mod opt_out;
 pub mod processed_webhook;
 pub mod provider_number;
 pub mod refresh_token;

@@ -26,6 +26,7 @@ mod m20261122_100400_enable_row_level_security;
 mod m20261122_100500_add_clinic_phone_settings;
 mod m20261122_100600_add_daily_metrics_samples;
 mod m20261122_100700_create_conversations;
+mod m20261122_100800_create_opt_outs;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_100500_add_clinic_phone_settings::Migration),
             Box::new(m20261122_100600_add_daily_metrics_samples::Migration),
             Box::new(m20261122_100700_create_conversations::Migration),
+            Box::new(m20261122_100800_create_opt_outs::Migration),
         ]
     }
 }
@@ -77,4 +79,5 @@ pub const TENANT_TABLES: &[&str] = &[
     "invites",
     "conversations",
     "messages",
+    "opt_outs",
 ];

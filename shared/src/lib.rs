@@ -8,6 +8,7 @@ pub mod attribution;
 pub mod caller_key;
 pub mod hours;
 pub mod ids;
+pub mod keywords;
 pub mod metrics;
 #[cfg(feature = "phone")]
 pub mod phone;

@@ -19,6 +19,8 @@ use crate::tenant::TenantTxn;
 pub const KIND_TEXT_BACK: &str = "text_back";
 /// A caller's text to the clinic.
 pub const KIND_REPLY: &str = "reply";
+/// A STOP/START/HELP keyword (not a conversation reply).
+pub const KIND_KEYWORD: &str = "keyword";
 
 /// Who a message is with: the caller key and the masked tail shown to staff.
 pub struct Party<'a> {
@@ -71,7 +73,7 @@ async fn open_conversation(
     .map_err(db_error)
 }
 
-async fn find_by_provider_id(
+pub async fn find_by_provider_id(
     txn: &TenantTxn,
     provider_message_id: &str,
 ) -> Result<Option<message::Model>, ApiError> {

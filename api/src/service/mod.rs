@@ -20,5 +20,6 @@ pub mod clinic;
 pub mod keys;
 pub mod messages;
 pub mod metrics;
+pub mod opt_outs;
 pub mod phone_lines;
 pub mod team;

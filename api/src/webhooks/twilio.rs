@@ -1,8 +1,9 @@
-//! Twilio voice webhooks: the incoming call (answered with TwiML that dials the clinic's forwarding
-//! line with its ring timeout), the dial outcome, and call status callbacks. Each request is
+//! Twilio webhooks. Voice: the incoming call (answered with TwiML that dials the clinic's forwarding
+//! line with its ring timeout), the dial outcome, and call status callbacks. SMS: inbound texts,
+//! with STOP/START/HELP handled by our own opt-out list. Each request is
 //! checked against `X-Twilio-Signature` with the configured public URL (so it works behind a
 //! TLS-terminating proxy), limited to 64 KiB, routed to its clinic by the `To` number, and
-//! idempotent on `CallSid`.
+//! idempotent on `CallSid` or `MessageSid`.
 
 use chrono::{DateTime, Utc};
 use poem::http::{HeaderMap, StatusCode};
@@ -12,11 +13,14 @@ use ringback_shared::attribution::{CallDirection, CallOutcome};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::service::callers::CallerKeyer;
 use crate::service::calls::{self, CallEvent};
-use crate::service::{clinic, phone_lines};
+use crate::service::messages::{self, NewMessage, Party};
+use crate::service::{clinic, opt_outs, phone_lines};
 use crate::state::AppState;
 use crate::tenant::TenantScope;
 use crate::webhooks::twilio_signature;
+use ringback_shared::keywords::{SmsKeyword, classify};
 
 /// Where these routes are mounted.
 pub const PREFIX: &str = "/webhooks/twilio";
@@ -31,6 +35,7 @@ pub fn routes() -> impl Endpoint {
         .at("/voice", post(voice))
         .at("/dial-status", post(dial_status))
         .at("/call-status", post(call_status))
+        .at("/sms", post(sms))
         .around(|endpoint, request| crate::http::limit_body(endpoint, request, MAX_BODY))
 }
 
@@ -289,4 +294,92 @@ fn ended_at(verified: &Verified) -> Option<DateTime<Utc>> {
         .and_then(|d| d.parse().ok())
         .unwrap_or(0);
     Some(at - chrono::Duration::seconds(duration))
+}
+
+/// An inbound SMS: STOP/START/HELP keywords change the opt-out list and get one answer; anything
+/// else is a reply in the caller's conversation (a recovery touch). Once per `MessageSid`.
+#[handler]
+async fn sms(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
+    let Ok(body) = body.into_bytes().await else {
+        return refuse(StatusCode::BAD_REQUEST, "unreadable body");
+    };
+    let verified = match verify(state, request, &body).await {
+        Ok(verified) => verified,
+        Err(response) => return response,
+    };
+    match handle_sms(state, &verified).await {
+        Ok(Some(answer)) => twiml(format!("<Message>{}</Message>", escape_xml(&answer))),
+        Ok(None) => twiml(String::new()),
+        Err(ApiError::BadUserInput(reason)) => {
+            tracing::warn!(%reason, "inbound SMS without a usable sender");
+            twiml(String::new())
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "SMS webhook failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        }
+    }
+}
+
+async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<String>, ApiError> {
+    let sid = verified
+        .get("MessageSid")
+        .ok_or_else(|| ApiError::BadUserInput("no MessageSid".to_owned()))?;
+    let from = verified
+        .get("From")
+        .ok_or_else(|| ApiError::BadUserInput("no From".to_owned()))?;
+    let text = verified.get("Body").unwrap_or_default();
+    let txn = TenantScope::new(state.db.clone(), verified.clinic_id)
+        .begin()
+        .await?;
+    if messages::find_by_provider_id(&txn, sid).await?.is_some() {
+        return Ok(None);
+    }
+    let clinic = clinic::get(&txn).await?;
+    let caller = CallerKeyer::new(&state.secrets, &txn, &clinic.default_region)?.key(from)?;
+    let keyword = classify(text);
+    messages::record(
+        &txn,
+        &state.secrets,
+        NewMessage {
+            party: Party {
+                caller_key: &caller.caller_key,
+                caller_tail: &caller.tail,
+            },
+            direction: "inbound",
+            kind: if keyword.is_some() {
+                messages::KIND_KEYWORD
+            } else {
+                messages::KIND_REPLY
+            },
+            body: text,
+            at: Utc::now(),
+            provider_message_id: Some(sid.to_owned()),
+            status: "received",
+        },
+    )
+    .await?;
+    let answer = match keyword {
+        Some(SmsKeyword::Stop) => {
+            opt_outs::opt_out(&txn, &caller.caller_key).await?;
+            Some(format!(
+                "You will get no more texts from {}. Reply START to get them again.",
+                clinic.name
+            ))
+        }
+        Some(SmsKeyword::Start) => {
+            opt_outs::opt_in(&txn, &caller.caller_key).await?;
+            Some(format!(
+                "You will get texts from {} again. Reply STOP to stop them.",
+                clinic.name
+            ))
+        }
+        Some(SmsKeyword::Help) => Some(format!(
+            "{}: reply to this message to reach us, or call us. Reply STOP to stop texts. (Automated message.)",
+            clinic.name
+        )),
+        None => None,
+    };
+    txn.commit().await?;
+    Ok(answer)
 }

@@ -1,0 +1,47 @@
+//! The clinic's opt-out list, keyed by caller key: STOP puts a caller on it, START takes them off,
+//! and no text is ever sent to a caller on it.
+
+use chrono::Utc;
+use ringback_entity::opt_out;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::error::ApiError;
+use crate::service::db_error;
+use crate::tenant::TenantTxn;
+
+/// Puts `caller_key` on the list (again is fine).
+pub async fn opt_out(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> {
+    let row = opt_out::ActiveModel {
+        clinic_id: sea_orm::Set(txn.clinic_id()),
+        caller_key: sea_orm::Set(caller_key.to_owned()),
+        created_at: sea_orm::Set(Utc::now()),
+    };
+    opt_out::Entity::insert(row)
+        .on_conflict_do_nothing_on([opt_out::Column::ClinicId, opt_out::Column::CallerKey])
+        .exec(txn.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Takes `caller_key` off the list.
+pub async fn opt_in(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> {
+    opt_out::Entity::delete_many()
+        .filter(opt_out::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(opt_out::Column::CallerKey.eq(caller_key))
+        .exec(txn.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Whether `caller_key` asked not to be texted.
+pub async fn is_opted_out(txn: &TenantTxn, caller_key: &str) -> Result<bool, ApiError> {
+    Ok(
+        opt_out::Entity::find_by_id((txn.clinic_id(), caller_key.to_owned()))
+            .one(txn.conn())
+            .await
+            .map_err(db_error)?
+            .is_some(),
+    )
+}
