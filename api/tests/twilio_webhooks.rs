@@ -376,3 +376,135 @@ async fn sqlite_inbound_sms() {
 async fn postgres_inbound_sms() {
     inbound_sms(DatabaseKind::Postgres).await;
 }
+
+async fn text_back_status<E: Endpoint>(admin: &mut Browser<E>) -> Vec<(String, String)> {
+    let answer = admin.run("{ calls(first: 50, filter: { missed: true }) { edges { node { callerTail textBackStatus } } } }", json!({})).await;
+    let mut rows: Vec<(String, String)> = answer["data"]["calls"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|edge| {
+            let node = &edge["node"];
+            (
+                node["callerTail"].as_str().unwrap_or_default().to_owned(),
+                node["textBackStatus"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+async fn missed_calls_queue_one_text_back_each_rule_recorded(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut admin = Browser::new(test_db.app(web.path()));
+    admin.run(SIGN_UP, sign_up_input("queue@clinic.test")).await;
+    admin
+        .run(
+            "mutation { addProviderNumber(number: \"07700 900777\") { id } }",
+            json!({}),
+        )
+        .await;
+    let twilio = TestClient::new(test_db.app(web.path()));
+    let missed_from = |sid: &'static str, from: &'static str| {
+        vec![
+            ("CallSid", sid),
+            ("From", from),
+            ("To", CLINIC_NUMBER),
+            ("Direction", "inbound"),
+            ("DialCallStatus", "no-answer"),
+        ]
+    };
+
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_from("CA1", "+447700900111"),
+        None,
+    )
+    .await;
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_from("CA1", "+447700900111"),
+        None,
+    )
+    .await;
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_from("CA2", "+447700900111"),
+        None,
+    )
+    .await;
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_from("CA3", "+442079460999"),
+        None,
+    )
+    .await;
+    let stop = [
+        ("MessageSid", "SM1"),
+        ("From", "+447700900222"),
+        ("To", CLINIC_NUMBER),
+        ("Body", "STOP"),
+    ];
+    post(&twilio, "/webhooks/twilio/sms", &stop, None).await;
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_from("CA4", "+447700900222"),
+        None,
+    )
+    .await;
+    let late = admin
+        .run(
+            "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"late\", direction: INBOUND, status: BUSY, \
+             startedAt: $at, callerNumber: \"07700 900333\" }]) { recorded } }",
+            json!({ "at": (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(late["data"]["recordCallEvents"]["recorded"], 1, "{late}");
+
+    let statuses = text_back_status(&mut admin).await;
+    let expected: Vec<(String, String)> = [
+        ("•••• 111", "queued"),
+        ("•••• 111", "skipped:duplicate"),
+        ("•••• 222", "skipped:opted_out"),
+        ("•••• 333", "skipped:too_old"),
+        ("•••• 999", "skipped:landline"),
+    ]
+    .iter()
+    .map(|(tail, status)| ((*tail).to_owned(), (*status).to_owned()))
+    .collect();
+    assert_eq!(statuses, expected);
+    let jobs = test_db
+        .query_strings("SELECT count(*) || '' AS n FROM job_outbox", &["n"])
+        .await;
+    assert_eq!(
+        jobs[0][0], "1",
+        "one job for one queued text-back, none for a retried webhook"
+    );
+    let stored = test_db.stored_text(&["job_outbox", "calls"]).await;
+    assert!(
+        !stored.contains("7700900111"),
+        "the job holds the number sealed only"
+    );
+    test_db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_missed_calls_queue_one_text_back_each_rule_recorded() {
+    missed_calls_queue_one_text_back_each_rule_recorded(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_missed_calls_queue_one_text_back_each_rule_recorded() {
+    missed_calls_queue_one_text_back_each_rule_recorded(DatabaseKind::Postgres).await;
+}

@@ -20,6 +20,8 @@ pub struct Model {
     pub forwarding_line_sealed: Option<Vec<u8>>,
     pub forwarding_line_tail: Option<String>,
     pub ring_timeout_seconds: i32,
+    pub text_back_enabled: bool,
+    pub text_back_delay_seconds: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

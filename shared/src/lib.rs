@@ -13,3 +13,4 @@ pub mod metrics;
 #[cfg(feature = "phone")]
 pub mod phone;
 pub mod seal;
+pub mod text_back;

@@ -153,6 +153,8 @@ pub async fn sign_up(
         forwarding_line_sealed: Set(None),
         forwarding_line_tail: Set(None),
         ring_timeout_seconds: Set(DEFAULT_RING_TIMEOUT_SECONDS),
+        text_back_enabled: Set(true),
+        text_back_delay_seconds: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -14,6 +14,10 @@ pub struct KeyedCaller {
     pub caller_key: String,
     pub tail: String,
     pub line_type: Option<String>,
+    /// Whether the number can receive SMS (not a fixed line).
+    pub accepts_sms: bool,
+    /// The number in E.164, for sealing into a job that must text it. Never stored in clear.
+    pub e164: String,
 }
 
 /// Keys numbers for one clinic.
@@ -44,6 +48,8 @@ impl CallerKeyer {
             caller_key: self.hashing_key.caller_key(&normalized.e164).to_string(),
             tail: phone::mask_tail(&normalized.e164),
             line_type: normalized.kind.map(|kind| kind.as_str().to_owned()),
+            accepts_sms: normalized.accepts_sms(),
+            e164: normalized.e164.as_str().to_owned(),
         })
     }
 }

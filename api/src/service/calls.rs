@@ -20,7 +20,7 @@ use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::CallerKeyer;
 use crate::service::db_error;
-use crate::service::{clinic, metrics};
+use crate::service::{clinic, metrics, text_back};
 use crate::tenant::TenantTxn;
 
 /// Most events accepted in one batch.
@@ -66,7 +66,7 @@ pub async fn record_events(
     let mut touched = BTreeSet::new();
     for event in events {
         let external_id = event.external_id.trim().to_owned();
-        let result = record_one(txn, &keyer, provider, event).await?;
+        let result = record_one(txn, secrets, &keyer, provider, event).await?;
         if let EventResult::Recorded(call) = &result {
             touched.insert(call.caller_key.clone());
         }
@@ -97,6 +97,7 @@ pub async fn record_events(
 
 async fn record_one(
     txn: &TenantTxn,
+    secrets: &Secrets,
     keyer: &CallerKeyer,
     provider: &str,
     event: CallEvent,
@@ -121,9 +122,9 @@ async fn record_one(
         direction: Set(event.direction.as_str().to_owned()),
         status: Set(event.outcome.as_str().to_owned()),
         missed: Set(missed),
-        caller_key: Set(caller.caller_key),
-        caller_tail: Set(caller.tail),
-        line_type: Set(caller.line_type),
+        caller_key: Set(caller.caller_key.clone()),
+        caller_tail: Set(caller.tail.clone()),
+        line_type: Set(caller.line_type.clone()),
         started_at: Set(event.started_at),
         answered_at: Set(event.answered_at),
         ended_at: Set(event.ended_at),
@@ -134,6 +135,11 @@ async fn record_one(
     .insert(txn.conn())
     .await
     .map_err(db_error)?;
+    let model = if model.missed {
+        text_back::after_missed_call(txn, secrets, model, &caller, now).await?
+    } else {
+        model
+    };
     Ok(EventResult::Recorded(model))
 }
 

@@ -118,3 +118,16 @@ pub fn open_message(key: &DataKey, clinic_id: Uuid, sealed: &[u8]) -> Result<Str
     String::from_utf8(bytes)
         .map_err(|_| ApiError::Internal("sealed message is not text".to_owned()))
 }
+
+/// Seals a caller's number for a job that must text it (destroyed once the job is done).
+pub fn seal_caller_number(key: &DataKey, clinic_id: Uuid, e164: &str) -> Result<Vec<u8>, ApiError> {
+    seal::seal(
+        key,
+        DATA_KEY_ID,
+        ClinicId(clinic_id),
+        Purpose::CallerNumber,
+        e164.as_bytes(),
+        nonce(),
+    )
+    .map_err(sealing_error)
+}

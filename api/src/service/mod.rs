@@ -23,3 +23,4 @@ pub mod metrics;
 pub mod opt_outs;
 pub mod phone_lines;
 pub mod team;
+pub mod text_back;

@@ -1,0 +1,137 @@
+//! Whether a missed caller may be texted back, decided the same way wherever it is decided: only
+//! callers who rang us (the missed call is their consent to be contacted about it), never an
+//! opted-out caller, never a fixed line, never when the clinic turned text-backs off, and not for
+//! calls reported too late to be useful.
+
+use chrono::TimeDelta;
+
+/// Calls reported later than this after they started are not texted back.
+pub const MAX_AGE: TimeDelta = TimeDelta::minutes(30);
+
+/// Why a missed caller is not texted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    Disabled,
+    OptedOut,
+    Landline,
+    TooOld,
+    /// Already texted within the last 24 hours.
+    Duplicate,
+}
+
+impl SkipReason {
+    /// The status recorded on the call, e.g. `skipped:landline`.
+    pub fn status(self) -> &'static str {
+        match self {
+            SkipReason::Disabled => "skipped:disabled",
+            SkipReason::OptedOut => "skipped:opted_out",
+            SkipReason::Landline => "skipped:landline",
+            SkipReason::TooOld => "skipped:too_old",
+            SkipReason::Duplicate => "skipped:duplicate",
+        }
+    }
+}
+
+/// What is known about a missed call when it is recorded.
+#[derive(Clone, Copy, Debug)]
+pub struct MissedCallFacts {
+    pub text_back_enabled: bool,
+    pub opted_out: bool,
+    /// False for fixed lines and other numbers that cannot receive SMS.
+    pub accepts_sms: bool,
+    /// How long after the call started it was reported.
+    pub reported_after: TimeDelta,
+    /// Whether this caller was texted back in the last 24 hours.
+    pub texted_in_last_day: bool,
+}
+
+/// `Ok` to queue a text-back, or the first reason not to (checked in this order).
+pub fn decide(facts: MissedCallFacts) -> Result<(), SkipReason> {
+    if !facts.text_back_enabled {
+        return Err(SkipReason::Disabled);
+    }
+    if facts.opted_out {
+        return Err(SkipReason::OptedOut);
+    }
+    if !facts.accepts_sms {
+        return Err(SkipReason::Landline);
+    }
+    if facts.reported_after > MAX_AGE {
+        return Err(SkipReason::TooOld);
+    }
+    if facts.texted_in_last_day {
+        return Err(SkipReason::Duplicate);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> MissedCallFacts {
+        MissedCallFacts {
+            text_back_enabled: true,
+            opted_out: false,
+            accepts_sms: true,
+            reported_after: TimeDelta::seconds(5),
+            texted_in_last_day: false,
+        }
+    }
+
+    #[test]
+    fn a_fresh_mobile_caller_is_texted() {
+        assert_eq!(decide(facts()), Ok(()));
+    }
+
+    #[test]
+    fn each_rule_has_its_reason() {
+        assert_eq!(
+            decide(MissedCallFacts {
+                text_back_enabled: false,
+                ..facts()
+            }),
+            Err(SkipReason::Disabled)
+        );
+        assert_eq!(
+            decide(MissedCallFacts {
+                opted_out: true,
+                ..facts()
+            }),
+            Err(SkipReason::OptedOut)
+        );
+        assert_eq!(
+            decide(MissedCallFacts {
+                accepts_sms: false,
+                ..facts()
+            }),
+            Err(SkipReason::Landline)
+        );
+        assert_eq!(
+            decide(MissedCallFacts {
+                reported_after: TimeDelta::hours(2),
+                ..facts()
+            }),
+            Err(SkipReason::TooOld)
+        );
+        assert_eq!(
+            decide(MissedCallFacts {
+                texted_in_last_day: true,
+                ..facts()
+            }),
+            Err(SkipReason::Duplicate)
+        );
+    }
+
+    #[test]
+    fn an_opt_out_outranks_everything_but_the_switch() {
+        let everything = MissedCallFacts {
+            text_back_enabled: true,
+            opted_out: true,
+            accepts_sms: false,
+            reported_after: TimeDelta::hours(2),
+            texted_in_last_day: true,
+        };
+        assert_eq!(decide(everything), Err(SkipReason::OptedOut));
+    }
+}
