@@ -472,12 +472,33 @@ async fn missed_calls_queue_one_text_back_each_rule_recorded(kind: DatabaseKind)
         .await;
     assert_eq!(late["data"]["recordCallEvents"]["recorded"], 1, "{late}");
 
+    let off = admin
+        .run("mutation { updatePhoneSettings(input: { textBackEnabled: false, textBackDelaySeconds: 30 }) { textBackEnabled textBackDelaySeconds } }", json!({}))
+        .await;
+    assert_eq!(
+        off["data"]["updatePhoneSettings"]["textBackDelaySeconds"], 30,
+        "{off}"
+    );
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_from("CA5", "+447700900444"),
+        None,
+    )
+    .await;
+    let too_slow = admin.run("mutation { updatePhoneSettings(input: { textBackDelaySeconds: 121 }) { textBackDelaySeconds } }", json!({})).await;
+    assert_eq!(
+        common::graphql::error_code(&too_slow),
+        Some("BAD_USER_INPUT")
+    );
+
     let statuses = text_back_status(&mut admin).await;
     let expected: Vec<(String, String)> = [
         ("•••• 111", "queued"),
         ("•••• 111", "skipped:duplicate"),
         ("•••• 222", "skipped:opted_out"),
         ("•••• 333", "skipped:too_old"),
+        ("•••• 444", "skipped:disabled"),
         ("•••• 999", "skipped:landline"),
     ]
     .iter()

@@ -59,6 +59,10 @@ pub struct PhoneSettings {
     pub forwarding_line_tail: Option<String>,
     /// Seconds the forwarding line rings before the call counts as missed.
     pub ring_timeout_seconds: i32,
+    /// Whether missed callers are texted back.
+    pub text_back_enabled: bool,
+    /// Seconds between the missed call and the text-back (0–120).
+    pub text_back_delay_seconds: i32,
 }
 
 /// A provider number, shown by its masked tail.
@@ -98,6 +102,8 @@ fn settings_view(model: &clinic_row::Model) -> PhoneSettings {
             .collect(),
         forwarding_line_tail: model.forwarding_line_tail.clone(),
         ring_timeout_seconds: model.ring_timeout_seconds,
+        text_back_enabled: model.text_back_enabled,
+        text_back_delay_seconds: model.text_back_delay_seconds,
     }
 }
 
@@ -129,6 +135,8 @@ pub struct PhoneSettingsInput {
     /// The whole week; days not listed are closed.
     pub business_hours: Option<Vec<DayHours>>,
     pub ring_timeout_seconds: Option<i32>,
+    pub text_back_enabled: Option<bool>,
+    pub text_back_delay_seconds: Option<i32>,
 }
 
 #[derive(Default)]
@@ -165,7 +173,7 @@ pub struct PhoneSettingsMutation;
 
 #[Object]
 impl PhoneSettingsMutation {
-    /// Changes business hours or the ring timeout.
+    /// Changes business hours, the ring timeout or the text-back switch and delay.
     async fn update_phone_settings(
         &self,
         ctx: &Context<'_>,

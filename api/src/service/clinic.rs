@@ -18,6 +18,8 @@ use crate::tenant::TenantTxn;
 
 /// Privacy modes (DESIGN.md, "Privacy by construction").
 pub const PRIVACY_MODES: &[&str] = &["strict", "text_back"];
+/// Allowed delays before a text-back goes out, in seconds.
+pub const TEXT_BACK_DELAY_RANGE: std::ops::RangeInclusive<i32> = 0..=120;
 /// Allowed ring timeouts, in seconds.
 pub const RING_TIMEOUT_RANGE: std::ops::RangeInclusive<i32> = 5..=60;
 /// Longest conversation retention, in days.
@@ -36,6 +38,8 @@ pub struct SettingsChange {
     pub conversation_retention_days: Option<i32>,
     pub business_hours: Option<BusinessHours>,
     pub ring_timeout_seconds: Option<i32>,
+    pub text_back_enabled: Option<bool>,
+    pub text_back_delay_seconds: Option<i32>,
 }
 
 /// The clinic of the transaction.
@@ -136,6 +140,17 @@ pub async fn update(
         }
         model.ring_timeout_seconds = Set(seconds);
         changed.push("ring_timeout_seconds");
+    }
+    if let Some(enabled) = change.text_back_enabled {
+        model.text_back_enabled = Set(enabled);
+        changed.push("text_back_enabled");
+    }
+    if let Some(delay) = change.text_back_delay_seconds {
+        if !TEXT_BACK_DELAY_RANGE.contains(&delay) {
+            return Err(bad("the text-back delay must be 0 to 120 seconds"));
+        }
+        model.text_back_delay_seconds = Set(delay);
+        changed.push("text_back_delay_seconds");
     }
     if changed.is_empty() {
         return get(txn).await;
