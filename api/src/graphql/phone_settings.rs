@@ -186,6 +186,8 @@ impl PhoneSettingsMutation {
                 let change = SettingsChange {
                     business_hours: input.business_hours.map(hours_from).transpose()?,
                     ring_timeout_seconds: input.ring_timeout_seconds,
+                    text_back_enabled: input.text_back_enabled,
+                    text_back_delay_seconds: input.text_back_delay_seconds,
                     ..Default::default()
                 };
                 clinic::update(txn, principal.user_id()?, change).await
