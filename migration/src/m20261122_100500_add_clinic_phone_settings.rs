@@ -4,7 +4,7 @@
 //! routing key so a webhook can learn the clinic from its `To` number. On PostgreSQL that one lookup
 //! is allowed before a clinic is set, by naming the routing key in `app.routing_key`.
 
-use crate::columns::{clinic_fk, clinic_id, created_at, drop_table};
+use crate::columns::{add_columns, clinic_fk, clinic_id, created_at, drop_columns, drop_table};
 use crate::rls::{drop_tenant_policy, execute_all, is_postgres, tenant_policy};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -25,16 +25,7 @@ fn clinic_columns() -> Vec<ColumnDef> {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for mut column in clinic_columns() {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table("clinics")
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        add_columns(manager, "clinics", clinic_columns()).await?;
         manager
             .create_table(
                 Table::create()
@@ -81,21 +72,13 @@ impl MigrationTrait for Migration {
             execute_all(manager, &statements).await?;
         }
         drop_table(manager, "provider_numbers").await?;
-        for column in [
+        let columns = [
             "business_hours",
             "forwarding_line_sealed",
             "forwarding_line_tail",
             "ring_timeout_seconds",
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table("clinics")
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        ];
+        drop_columns(manager, "clinics", &columns).await?;
         Ok(())
     }
 }

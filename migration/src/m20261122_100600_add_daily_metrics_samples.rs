@@ -2,6 +2,7 @@
 //! days they touch (recomputed before the next read), and the day's time-to-callback samples, so
 //! medians over any range come from the daily rows without rescanning calls.
 
+use crate::columns::{add_columns, drop_columns};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
@@ -11,33 +12,19 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for mut column in [
+        let columns = vec![
             boolean("stale").default(false).take(),
             json_null("callback_delays_seconds"),
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table("daily_metrics")
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        ];
+        add_columns(manager, "daily_metrics", columns).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in ["stale", "callback_delays_seconds"] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table("daily_metrics")
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        drop_columns(
+            manager,
+            "daily_metrics",
+            &["stale", "callback_delays_seconds"],
+        )
+        .await
     }
 }

@@ -1,5 +1,6 @@
 //! Adds the clinic's text-back switch and delay (0–120 seconds before the text goes out).
 
+use crate::columns::{add_columns, drop_columns};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
@@ -9,33 +10,19 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for mut column in [
+        let columns = vec![
             boolean("text_back_enabled").default(true).take(),
             integer("text_back_delay_seconds").default(0).take(),
-        ] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table("clinics")
-                        .add_column(&mut column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        ];
+        add_columns(manager, "clinics", columns).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for column in ["text_back_enabled", "text_back_delay_seconds"] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table("clinics")
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        drop_columns(
+            manager,
+            "clinics",
+            &["text_back_enabled", "text_back_delay_seconds"],
+        )
+        .await
     }
 }
