@@ -18,28 +18,22 @@ pub struct NormalizedLine {
 }
 
 /// Reads `input` line by line and writes one JSON object per line to `output`. Blank lines are
-/// skipped. Returns how many lines could not be normalised.
+/// skipped; a line that cannot be read as a number carries its error in its JSON object.
 pub fn normalize_lines(
     region: Region,
     input: impl BufRead,
     mut output: impl Write,
-) -> std::io::Result<usize> {
-    let mut failures = 0;
+) -> std::io::Result<()> {
     for line in input.lines() {
         let line = line?;
         let trimmed = line.trim();
         if trimmed.is_empty() {
             continue;
         }
-        let result = normalize_line(region, trimmed);
-        if result.error.is_some() {
-            failures += 1;
-        }
-        serde_json::to_writer(&mut output, &result)?;
+        serde_json::to_writer(&mut output, &normalize_line(region, trimmed))?;
         output.write_all(b"\n")?;
     }
-    output.flush()?;
-    Ok(failures)
+    output.flush()
 }
 
 fn normalize_line(region: Region, input: &str) -> NormalizedLine {

@@ -18,6 +18,10 @@ use crate::service::account::current_role;
 use crate::state::AppState;
 use crate::tenant::TenantScope;
 
+/// How precisely an API key's last use is kept: integrators may call many times a second, and a
+/// write per request would buy nothing.
+const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
+
 /// The refresh cookie, if the request carries one.
 pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
     let cookies = headers.get(COOKIE)?.to_str().ok()?;
@@ -96,9 +100,15 @@ async fn api_key_principal(state: &AppState, presented: &str) -> Result<Principa
     let key_scope = ApiKeyScope::parse(&key.scope)
         .ok_or_else(|| ApiError::Internal("unknown key scope".to_owned()))?;
     let key_id = key.id;
-    let mut used: api_key::ActiveModel = key.into();
-    used.last_used_at = Set(Some(Utc::now()));
-    used.update(txn.conn()).await.map_err(DbError::from)?;
+    let now = Utc::now();
+    if key
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
+    {
+        let mut used: api_key::ActiveModel = key.into();
+        used.last_used_at = Set(Some(now));
+        used.update(txn.conn()).await.map_err(DbError::from)?;
+    }
     txn.commit().await?;
     Ok(Principal {
         credential: Credential::ApiKey {

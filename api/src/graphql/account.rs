@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use ringback_entity::{clinic, user};
 use sea_orm::EntityTrait;
 
-use crate::auth::Caller;
 use crate::auth::session::{
     ACCESS_TTL, REFRESH_COOKIE, REFRESH_TTL, SESSION_COOKIE, clear_cookie, set_cookie,
 };
@@ -60,23 +59,27 @@ pub struct AccountQuery;
 impl AccountQuery {
     /// The signed-in user, their clinic and role.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
-        let principal = ctx.data::<Caller>()?.principal().map_err(graphql_error)?;
-        let user_id = principal.user_id().map_err(graphql_error)?;
-        let txn = principal.scope.begin().await.map_err(graphql_error)?;
-        let user = ringback_entity::user::Entity::find_by_id(user_id)
-            .one(txn.conn())
-            .await
-            .map_err(|e| graphql_error(crate::db::DbError::from(e)))?
-            .ok_or_else(|| graphql_error(ApiError::Unauthenticated))?;
-        let clinic = clinic::Entity::find_by_id(txn.clinic_id())
-            .one(txn.conn())
-            .await
-            .map_err(|e| graphql_error(crate::db::DbError::from(e)))?
-            .ok_or_else(|| graphql_error(ApiError::NotFound))?;
+        let (user, clinic, role) = with_tenant(
+            ctx,
+            Access::Read(Permission::WorkCalls),
+            async |txn, principal| {
+                let user = user::Entity::find_by_id(principal.user_id()?)
+                    .one(txn.conn())
+                    .await
+                    .map_err(crate::service::db_error)?
+                    .ok_or(ApiError::Unauthenticated)?;
+                Ok((
+                    user,
+                    crate::service::clinic::get(txn).await?,
+                    principal.role,
+                ))
+            },
+        )
+        .await?;
         Ok(Me {
             user: User::from(&user),
             clinic: Clinic::from(&clinic),
-            role: principal.role.into(),
+            role: role.into(),
         })
     }
 }

@@ -45,10 +45,9 @@ impl From<&api_key::Model> for ApiKey {
         Self {
             id: ID(model.id.to_string()),
             name: model.name.clone(),
-            scope: if model.scope == "write" {
-                KeyScope::Write
-            } else {
-                KeyScope::Read
+            scope: match ApiKeyScope::parse(&model.scope) {
+                Some(ApiKeyScope::Write) => KeyScope::Write,
+                _ => KeyScope::Read,
             },
             hint: model.prefix.clone(),
             created_at: model.created_at,

@@ -275,7 +275,7 @@ pub async fn sign_in(
     }
     let role = Role::parse(&membership.role)
         .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
-    let clinic = find_clinic(&txn).await?;
+    let clinic = crate::service::clinic::get(&txn).await?;
     audit::append(
         &txn,
         AuditEvent {
@@ -307,14 +307,6 @@ async fn first_membership(
         .map_err(db_error)?;
     txn.commit().await.map_err(db_error)?;
     Ok(found)
-}
-
-async fn find_clinic(txn: &TenantTxn) -> Result<clinic::Model, ApiError> {
-    clinic::Entity::find_by_id(txn.clinic_id())
-        .one(txn.conn())
-        .await
-        .map_err(db_error)?
-        .ok_or(ApiError::NotFound)
 }
 
 /// The current role of `user_id` in the scope's clinic; None once they were removed.
@@ -374,7 +366,7 @@ pub async fn refresh(
     let mut replaced: refresh_token::ActiveModel = stored.into();
     replaced.replaced_at = Set(Some(now));
     replaced.update(txn.conn()).await.map_err(db_error)?;
-    let clinic = find_clinic(&txn).await?;
+    let clinic = crate::service::clinic::get(&txn).await?;
     let grant = grant_session(&txn, keys, user, clinic, role, family_id).await?;
     txn.commit().await?;
     Ok(grant)
@@ -473,6 +465,6 @@ pub async fn change_password(
         },
     )
     .await?;
-    let clinic = find_clinic(txn).await?;
+    let clinic = crate::service::clinic::get(txn).await?;
     grant_session(txn, keys, user, clinic, role, Uuid::now_v7()).await
 }

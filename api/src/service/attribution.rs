@@ -56,19 +56,23 @@ pub async fn recompute_callers(
         return Ok(());
     }
     let keys: Vec<String> = caller_keys.iter().cloned().collect();
+    let appointments = appointment::Entity::find()
+        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(appointment::Column::CallerKey.is_in(keys.clone()))
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    // Most calls come from callers who have not booked: nothing to attribute, nothing to load.
+    if appointments.is_empty() {
+        return Ok(());
+    }
     let calls = call::Entity::find()
         .filter(call::Column::ClinicId.eq(txn.clinic_id()))
         .filter(call::Column::CallerKey.is_in(keys.clone()))
         .all(txn.conn())
         .await
         .map_err(db_error)?;
-    let replies = crate::service::messages::replies_of(txn, keys.clone()).await?;
-    let appointments = appointment::Entity::find()
-        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
-        .filter(appointment::Column::CallerKey.is_in(keys))
-        .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+    let replies = crate::service::messages::replies_of(txn, keys).await?;
     store(txn, &calls, &replies, &appointments).await
 }
 

@@ -66,7 +66,7 @@ pub async fn record_events(
     let mut touched = BTreeSet::new();
     for event in events {
         let external_id = event.external_id.trim().to_owned();
-        let result = record_one(txn, secrets, &keyer, provider, event).await?;
+        let result = record_one(txn, secrets, &clinic, &keyer, provider, event).await?;
         if let EventResult::Recorded(call) = &result {
             touched.insert(call.caller_key.clone());
         }
@@ -98,6 +98,7 @@ pub async fn record_events(
 async fn record_one(
     txn: &TenantTxn,
     secrets: &Secrets,
+    clinic: &ringback_entity::clinic::Model,
     keyer: &CallerKeyer,
     provider: &str,
     event: CallEvent,
@@ -136,7 +137,7 @@ async fn record_one(
     .await
     .map_err(db_error)?;
     let model = if model.missed {
-        text_back::after_missed_call(txn, secrets, model, &caller, now).await?
+        text_back::after_missed_call(txn, secrets, clinic, model, &caller, now).await?
     } else {
         model
     };

@@ -169,23 +169,30 @@ pub async fn compute_full(
     );
     Ok(RangeMetrics {
         totals: report.total(),
-        days: every_day(&report, from, to),
+        days: every_day(
+            from,
+            to,
+            &report
+                .days
+                .iter()
+                .map(|d| (d.day, d.metrics.clone()))
+                .collect(),
+        ),
         report,
     })
 }
 
-/// The report's days with the empty ones filled in, so charts have no gaps.
-fn every_day(report: &MetricsReport, from: NaiveDate, to: NaiveDate) -> Vec<DayMetrics> {
+/// Every day of `from..=to` with its figures (zero where `known` has none), so charts have no gaps.
+fn every_day(
+    from: NaiveDate,
+    to: NaiveDate,
+    known: &BTreeMap<NaiveDate, PeriodMetrics>,
+) -> Vec<DayMetrics> {
     from.iter_days()
         .take_while(|day| *day <= to)
-        .map(|day| {
-            let metrics = report
-                .days
-                .iter()
-                .find(|d| d.day == day)
-                .map(|d| d.metrics.clone())
-                .unwrap_or_default();
-            DayMetrics { day, metrics }
+        .map(|day| DayMetrics {
+            day,
+            metrics: known.get(&day).cloned().unwrap_or_default(),
         })
         .collect()
 }
@@ -254,9 +261,23 @@ async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Resul
         .all(txn.conn())
         .await
         .map_err(db_error)?;
+    let (Some(first), Some(last)) = (
+        stale.iter().map(|row| row.day).min(),
+        stale.iter().map(|row| row.day).max(),
+    ) else {
+        return Ok(());
+    };
+    // One pass over the stale span: a day's figures need no more history than compute_full loads.
+    let full = compute_full(txn, first, last).await?;
     for row in stale {
-        let day = row.day;
-        let fresh = compute_full(txn, day, day).await?.totals;
+        let Some(fresh) = full
+            .days
+            .iter()
+            .find(|day| day.day == row.day)
+            .map(|day| &day.metrics)
+        else {
+            continue;
+        };
         let mut model: daily_metric::ActiveModel = row.into();
         model.inbound_calls = Set(as_count(fresh.inbound_calls));
         model.missed_calls = Set(as_count(fresh.missed_calls));
@@ -267,7 +288,8 @@ async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Resul
             Set(fresh.median_time_to_callback_seconds().map(|s| s as i32));
         model.recovered_appointments = Set(as_count(fresh.recovered_appointments));
         model.recovered_revenue_minor = Set(fresh.recovered_revenue_minor);
-        model.callback_delays_seconds = Set(Some(serde_json::json!(fresh.callback_delays_seconds)));
+        model.callback_delays_seconds =
+            Set(Some(serde_json::json!(&fresh.callback_delays_seconds)));
         model.stale = Set(false);
         model.updated_at = Set(Utc::now());
         model.update(txn.conn()).await.map_err(db_error)?;
@@ -314,14 +336,7 @@ pub async fn range(
         .iter()
         .map(|row| (row.day, period_from_row(row)))
         .collect();
-    let days: Vec<DayMetrics> = from
-        .iter_days()
-        .take_while(|day| *day <= to)
-        .map(|day| DayMetrics {
-            day,
-            metrics: stored.get(&day).cloned().unwrap_or_default(),
-        })
-        .collect();
+    let days = every_day(from, to, &stored);
     let mut months: BTreeMap<LocalMonth, PeriodMetrics> = BTreeMap::new();
     let mut totals = PeriodMetrics::default();
     for day in &days {

@@ -4,7 +4,7 @@
 //! key and an idempotency key, so a crash or a retry never sends twice.
 
 use chrono::{DateTime, Duration, Utc};
-use ringback_entity::{call, job_outbox};
+use ringback_entity::{call, clinic, job_outbox};
 use ringback_shared::text_back::{MissedCallFacts, decide};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 use crate::service::callers::KeyedCaller;
-use crate::service::{clinic, db_error, keys, opt_outs};
+use crate::service::{db_error, keys, opt_outs};
 use crate::tenant::TenantTxn;
 
 /// Job kind of a text-back.
@@ -44,11 +44,11 @@ async fn texted_in_last_day(
 pub async fn after_missed_call(
     txn: &TenantTxn,
     secrets: &Secrets,
+    settings: &clinic::Model,
     missed: call::Model,
     caller: &KeyedCaller,
     now: DateTime<Utc>,
 ) -> Result<call::Model, ApiError> {
-    let settings = clinic::get(txn).await?;
     let facts = MissedCallFacts {
         text_back_enabled: settings.text_back_enabled,
         opted_out: opt_outs::is_opted_out(txn, &missed.caller_key).await?,

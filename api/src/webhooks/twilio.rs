@@ -107,13 +107,18 @@ fn signature_header(headers: &HeaderMap) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
-/// The URL Twilio called, as configured publicly (`RINGBACK_PUBLIC_URL`), with the query string.
-fn public_url(state: &AppState, request: &Request) -> String {
-    let base = state
+/// Where providers reach us: `RINGBACK_PUBLIC_URL`, or the listening address without a proxy.
+fn public_base(state: &AppState) -> String {
+    state
         .config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", state.config.listen));
+        .unwrap_or_else(|| format!("http://{}", state.config.listen))
+}
+
+/// The URL Twilio called, as configured publicly (`RINGBACK_PUBLIC_URL`), with the query string.
+fn public_url(state: &AppState, request: &Request) -> String {
+    let base = public_base(state);
     // Inside the nested route the path is relative to `/webhooks/twilio`.
     let path_and_query = request
         .uri()
@@ -171,13 +176,9 @@ async fn dial_twiml(state: &AppState, verified: &Verified) -> Result<Response, A
                 .to_owned(),
         ));
     };
-    let base = state
-        .config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", state.config.listen));
+    let base = public_base(state);
     Ok(twiml(format!(
-        "<Dial timeout=\"{}\" action=\"{}/webhooks/twilio/dial-status\" method=\"POST\"><Number>{}</Number></Dial>",
+        "<Dial timeout=\"{}\" action=\"{}{PREFIX}/dial-status\" method=\"POST\"><Number>{}</Number></Dial>",
         settings.ring_timeout_seconds,
         escape_xml(&base),
         escape_xml(&line)
@@ -266,7 +267,7 @@ async fn record_call(
         .get("CallSid")
         .ok_or_else(|| ApiError::BadUserInput("no CallSid".to_owned()))?;
     let caller = caller.ok_or_else(|| ApiError::BadUserInput("no caller number".to_owned()))?;
-    let started_at = ended_at(verified).unwrap_or_else(Utc::now);
+    let started_at = reported_start(verified).unwrap_or_else(Utc::now);
     let event = CallEvent {
         external_id: call_sid.to_owned(),
         direction,
@@ -285,7 +286,7 @@ async fn record_call(
 }
 
 /// When the call started, from `Timestamp` (RFC 2822) minus `CallDuration`, when Twilio sends them.
-fn ended_at(verified: &Verified) -> Option<DateTime<Utc>> {
+fn reported_start(verified: &Verified) -> Option<DateTime<Utc>> {
     let at = DateTime::parse_from_rfc2822(verified.get("Timestamp")?)
         .ok()?
         .with_timezone(&Utc);
