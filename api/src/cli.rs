@@ -205,6 +205,7 @@ async fn serve() -> Result<(), CliError> {
         "database ready"
     );
     let state = AppState::new(db, config.clone(), secrets);
+    let _worker = crate::jobs::worker::spawn(&state);
     let acceptor = TcpListener::bind(config.listen)
         .into_acceptor()
         .await

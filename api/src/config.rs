@@ -26,6 +26,8 @@ const KNOWN_KEYS: &[&str] = &[
     "master_key",
     "session_secret",
     "twilio_auth_token",
+    "twilio_account_sid",
+    "twilio_api_url",
     "log",
 ];
 
@@ -236,6 +238,10 @@ pub struct Config {
     pub log_filter: String,
     /// Twilio's auth token, which signs its webhooks; without it Twilio webhooks are refused.
     pub twilio_auth_token: Option<SecretString>,
+    /// Twilio's account sid; with the auth token it lets the server send texts.
+    pub twilio_account_sid: Option<String>,
+    /// Twilio's REST API base URL (Twilio's own unless overridden, as tests do).
+    pub twilio_api_url: String,
 }
 
 /// A secret setting; `Debug` never shows it.
@@ -291,8 +297,14 @@ impl Config {
         let twilio_auth_token = settings
             .value("twilio_auth_token")
             .map(|token| SecretString(token.to_owned()));
+        let twilio_account_sid = settings.parse("twilio_account_sid", parse_account_sid)?;
+        let twilio_api_url = settings
+            .parse("twilio_api_url", parse_public_url)?
+            .unwrap_or_else(|| crate::integrations::twilio::DEFAULT_API_URL.to_owned());
         Ok(Self {
             twilio_auth_token,
+            twilio_account_sid,
+            twilio_api_url,
             listen,
             public_url,
             database_url,
@@ -312,6 +324,17 @@ fn parse_public_url(value: &str) -> Result<String, String> {
         Ok(trimmed.to_owned())
     } else {
         Err("expected an http:// or https:// URL".to_owned())
+    }
+}
+
+fn parse_account_sid(value: &str) -> Result<String, String> {
+    let well_formed = value.len() == 34
+        && value.starts_with("AC")
+        && value[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if well_formed {
+        Ok(value.to_owned())
+    } else {
+        Err("expected AC followed by 32 hexadecimal digits".to_owned())
     }
 }
 

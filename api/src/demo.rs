@@ -251,6 +251,8 @@ async fn text_back(
             at: sent_at,
             provider_message_id: None,
             status: "delivered",
+            call_id: Some(call.id),
+            sealed_number: None,
         },
     )
     .await?;
@@ -270,6 +272,8 @@ async fn text_back(
             at: replied_at,
             provider_message_id: None,
             status: "received",
+            call_id: None,
+            sealed_number: None,
         },
     )
     .await?;

@@ -11,6 +11,7 @@ use common::TestDb;
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use poem::Endpoint;
 use ringback_api::config::DatabaseKind;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 /// The least role an operation needs.
@@ -187,6 +188,48 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             json!({ "id": unknown }),
             Least::Receptionist,
         ),
+        (
+            "conversations",
+            "{ conversations(first: 5) { id } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "conversation",
+            "query($id: ID!) { conversation(id: $id) { id } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
+        (
+            "replyToConversation",
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"On our way\") { id } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
+        (
+            "assignConversation",
+            "mutation($id: ID!) { assignConversation(id: $id, memberId: null) { id } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
+        (
+            "closeConversation",
+            "mutation($id: ID!) { closeConversation(id: $id) { id } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
+        (
+            "deadLetters",
+            "{ deadLetters { id } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "retryDeadLetter",
+            "mutation($id: ID!) { retryDeadLetter(id: $id) }",
+            json!({ "id": unknown }),
+            Least::Admin,
+        ),
     ]
 }
 
@@ -345,7 +388,8 @@ async fn snapshot<E: Endpoint>(owner: &mut Browser<E>) -> Value {
         .run(
             "{ team { role user { id email } } invites { id email } apiKeys { id revokedAt } \
              appointments { edges { node { id valueMinor cancelledAt } } } calls { edges { node { id } } } \
-             providerNumbers { id } }",
+             providerNumbers { id } conversations { id status assignedTo messages { body status } } \
+             deadLetters { id attempts } }",
             json!({}),
         )
         .await["data"]
@@ -378,6 +422,49 @@ async fn operations_taking_ids<E: Endpoint>(browser: &mut Browser<E>) -> BTreeSe
         })
         .filter_map(|field| field["name"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// A conversation in clinic B, opened by a text to its provider number (07700 900888).
+async fn b_conversation<E: Endpoint>(
+    test_db: &TestDb,
+    web: &std::path::Path,
+    b_owner: &mut Browser<E>,
+) -> String {
+    let twilio = poem::test::TestClient::new(test_db.app(web));
+    let text = common::twilio::text_from("SMB1", "+447700900333", "+447700900888", "Hello B");
+    let (status, _) = common::twilio::post(&twilio, "/webhooks/twilio/sms", &text, None).await;
+    assert_eq!(status, poem::http::StatusCode::OK);
+    let listed = b_owner.run("{ conversations { id } }", json!({})).await;
+    listed["data"]["conversations"][0]["id"]
+        .as_str()
+        .expect("conversation id")
+        .to_owned()
+}
+
+/// A dead letter in clinic B: a fresh missed call's text-back job, marked dead.
+async fn b_dead_letter<E: Endpoint>(test_db: &TestDb, b_owner: &mut Browser<E>) -> String {
+    let now = chrono::Utc::now().to_rfc3339();
+    let recorded = b_owner
+        .run(
+            "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"b-2\", direction: INBOUND, \
+             status: NO_ANSWER, startedAt: $at, callerNumber: \"07700 900444\" }]) { recorded } }",
+            json!({ "at": now }),
+        )
+        .await;
+    assert_eq!(
+        recorded["data"]["recordCallEvents"]["recorded"], 1,
+        "{recorded}"
+    );
+    test_db
+        .db
+        .execute_unprepared("UPDATE job_outbox SET status = 'dead', attempts = 8")
+        .await
+        .expect("mark the job dead");
+    let dead = b_owner.run("{ deadLetters { id } }", json!({})).await;
+    dead["data"]["deadLetters"][0]["id"]
+        .as_str()
+        .expect("dead letter id")
+        .to_owned()
 }
 
 async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
@@ -444,6 +531,8 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         .as_str()
         .expect("number id")
         .to_owned();
+    let b_conversation = b_conversation(&test_db, web.path(), &mut b.owner).await;
+    let b_dead_letter = b_dead_letter(&test_db, &mut b.owner).await;
     let before = snapshot(&mut b.owner).await;
 
     let attempts = [
@@ -492,6 +581,31 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
             "mutation($id: ID!) { cancelAppointment(id: $id) { id } }",
             b_appointment.clone(),
         ),
+        (
+            "conversation",
+            "query($id: ID!) { conversation(id: $id) { id messages { body } } }",
+            b_conversation.clone(),
+        ),
+        (
+            "replyToConversation",
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"Hello\") { id } }",
+            b_conversation.clone(),
+        ),
+        (
+            "assignConversation",
+            "mutation($id: ID!) { assignConversation(id: $id, memberId: null) { id } }",
+            b_conversation.clone(),
+        ),
+        (
+            "closeConversation",
+            "mutation($id: ID!) { closeConversation(id: $id) { id } }",
+            b_conversation.clone(),
+        ),
+        (
+            "retryDeadLetter",
+            "mutation($id: ID!) { retryDeadLetter(id: $id) }",
+            b_dead_letter.clone(),
+        ),
     ];
     for (name, document, id) in &attempts {
         let answer = a.owner.run(document, json!({ "id": id })).await;
@@ -518,12 +632,14 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         .owner
         .run(
             "{ team { user { id } } invites { id } apiKeys { id } calls { edges { node { id } } } \
-             appointments { edges { node { id } } } }",
+             appointments { edges { node { id } } } conversations { id } deadLetters { id } }",
             json!({}),
         )
         .await;
     let a_text = a_view.to_string();
     for id in [
+        &b_conversation,
+        &b_dead_letter,
         &b_key,
         &b_invite,
         &b_member,

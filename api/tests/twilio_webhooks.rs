@@ -6,55 +6,16 @@
 mod common;
 
 use common::graphql::{Browser, SIGN_UP, sign_up_input};
-use common::{PUBLIC_URL, TWILIO_AUTH_TOKEN, TestDb};
+use common::twilio::{missed_call, post, text_from};
+use common::{PUBLIC_URL, TestDb};
 use poem::Endpoint;
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use ringback_api::config::DatabaseKind;
-use ringback_api::webhooks::twilio_signature::sign;
 use serde_json::{Value, json};
 
 const CLINIC_NUMBER: &str = "+447700900777";
 const CALLER: &str = "+447700900123";
-
-fn form(params: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
-    let owned: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(owned.iter())
-        .finish();
-    (body, owned)
-}
-
-async fn post<E: Endpoint>(
-    client: &TestClient<E>,
-    path: &str,
-    params: &[(&str, &str)],
-    signature: Option<String>,
-) -> (StatusCode, String) {
-    let (body, owned) = form(params);
-    let signature = signature
-        .unwrap_or_else(|| sign(TWILIO_AUTH_TOKEN, &format!("{PUBLIC_URL}{path}"), &owned));
-    let response = client
-        .post(path)
-        .content_type("application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", signature)
-        .body(body)
-        .send()
-        .await;
-    let status = response.0.status();
-    (
-        status,
-        response
-            .0
-            .into_body()
-            .into_string()
-            .await
-            .unwrap_or_default(),
-    )
-}
 
 fn dial_status<'a>(
     sid: &'a str,
@@ -250,28 +211,8 @@ async fn postgres_voice_webhooks() {
     voice_webhooks(DatabaseKind::Postgres).await;
 }
 
-fn sms(sid: &str, body: &str) -> Vec<(String, String)> {
-    [
-        ("MessageSid", sid),
-        ("From", CALLER),
-        ("To", CLINIC_NUMBER),
-        ("Body", body),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect()
-}
-
-async fn post_owned<E: Endpoint>(
-    client: &TestClient<E>,
-    path: &str,
-    params: &[(String, String)],
-) -> (StatusCode, String) {
-    let borrowed: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    post(client, path, &borrowed, None).await
+fn sms<'a>(sid: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
+    text_from(sid, CALLER, CLINIC_NUMBER, body)
 }
 
 async fn opted_out(test_db: &TestDb) -> usize {
@@ -303,10 +244,11 @@ async fn inbound_sms(kind: DatabaseKind) {
         None,
     )
     .await;
-    let (status, twiml) = post_owned(
+    let (status, twiml) = post(
         &twilio,
         "/webhooks/twilio/sms",
         &sms("SM1", "Yes please, can I book a check-up?"),
+        None,
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -322,32 +264,27 @@ async fn inbound_sms(kind: DatabaseKind) {
         "{booked}"
     );
 
-    let (_, twiml) = post_owned(&twilio, "/webhooks/twilio/sms", &sms("SM2", " stop ")).await;
+    let (_, twiml) = post(&twilio, "/webhooks/twilio/sms", &sms("SM2", " stop "), None).await;
     assert!(
         twiml.contains("<Message>You will get no more texts"),
         "{twiml}"
     );
     assert_eq!(opted_out(&test_db).await, 1);
-    let (_, repeat) = post_owned(&twilio, "/webhooks/twilio/sms", &sms("SM2", " stop ")).await;
+    let (_, repeat) = post(&twilio, "/webhooks/twilio/sms", &sms("SM2", " stop "), None).await;
     assert!(
         !repeat.contains("<Message>"),
         "a redelivered STOP gets no second confirmation: {repeat}"
     );
-    let (_, help) = post_owned(&twilio, "/webhooks/twilio/sms", &sms("SM3", "HELP")).await;
-    assert!(help.contains("Automated message"), "{help}");
-    let (_, start) = post_owned(&twilio, "/webhooks/twilio/sms", &sms("SM4", "Start")).await;
+    let (_, help) = post(&twilio, "/webhooks/twilio/sms", &sms("SM3", "HELP"), None).await;
+    assert!(help.contains("(Automated text)"), "{help}");
+    let (_, start) = post(&twilio, "/webhooks/twilio/sms", &sms("SM4", "Start"), None).await;
     assert!(start.contains("again"), "{start}");
     assert_eq!(opted_out(&test_db).await, 0);
 
-    let forged = sms("SM5", "STOP");
-    let borrowed: Vec<(&str, &str)> = forged
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     let (status, _) = post(
         &twilio,
         "/webhooks/twilio/sms",
-        &borrowed,
+        &sms("SM5", "STOP"),
         Some("forged".to_owned()),
     )
     .await;
@@ -411,15 +348,7 @@ async fn missed_calls_queue_one_text_back_each_rule_recorded(kind: DatabaseKind)
         )
         .await;
     let twilio = TestClient::new(test_db.app(web.path()));
-    let missed_from = |sid: &'static str, from: &'static str| {
-        vec![
-            ("CallSid", sid),
-            ("From", from),
-            ("To", CLINIC_NUMBER),
-            ("Direction", "inbound"),
-            ("DialCallStatus", "no-answer"),
-        ]
-    };
+    let missed_from = |sid: &'static str, from: &'static str| missed_call(sid, from, CLINIC_NUMBER);
 
     post(
         &twilio,
@@ -472,6 +401,23 @@ async fn missed_calls_queue_one_text_back_each_rule_recorded(kind: DatabaseKind)
         .await;
     assert_eq!(late["data"]["recordCallEvents"]["recorded"], 1, "{late}");
 
+    let quota = admin
+        .run(
+            "mutation { updatePhoneSettings(input: { smsMonthlyQuota: 1 }) { smsMonthlyQuota } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        quota["data"]["updatePhoneSettings"]["smsMonthlyQuota"], 1,
+        "{quota}"
+    );
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_from("CA6", "+447700900555"),
+        None,
+    )
+    .await;
     let off = admin
         .run("mutation { updatePhoneSettings(input: { textBackEnabled: false, textBackDelaySeconds: 30 }) { textBackEnabled textBackDelaySeconds } }", json!({}))
         .await;
@@ -499,6 +445,7 @@ async fn missed_calls_queue_one_text_back_each_rule_recorded(kind: DatabaseKind)
         ("•••• 222", "skipped:opted_out"),
         ("•••• 333", "skipped:too_old"),
         ("•••• 444", "skipped:disabled"),
+        ("•••• 555", "skipped:over_quota"),
         ("•••• 999", "skipped:landline"),
     ]
     .iter()

@@ -22,6 +22,12 @@ pub struct Model {
     pub ring_timeout_seconds: i32,
     pub text_back_enabled: bool,
     pub text_back_delay_seconds: i32,
+    pub text_back_template_open: Option<String>,
+    pub text_back_template_closed: Option<String>,
+    pub booking_link: Option<String>,
+    pub help_text: Option<String>,
+    pub holidays: Option<Json>,
+    pub sms_monthly_quota: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -21,6 +21,9 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub body_sealed: Option<Vec<u8>>,
+    pub in_doubt_since: Option<DateTimeUtc>,
+    pub provider_message_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,4 +13,5 @@ pub mod metrics;
 #[cfg(feature = "phone")]
 pub mod phone;
 pub mod seal;
+pub mod sms;
 pub mod text_back;

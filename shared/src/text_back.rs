@@ -17,6 +17,8 @@ pub enum SkipReason {
     TooOld,
     /// Already texted within the last 24 hours.
     Duplicate,
+    /// The clinic has used this month's SMS allowance.
+    OverQuota,
 }
 
 impl SkipReason {
@@ -28,6 +30,7 @@ impl SkipReason {
             SkipReason::Landline => "skipped:landline",
             SkipReason::TooOld => "skipped:too_old",
             SkipReason::Duplicate => "skipped:duplicate",
+            SkipReason::OverQuota => "skipped:over_quota",
         }
     }
 }
@@ -43,6 +46,8 @@ pub struct MissedCallFacts {
     pub reported_after: TimeDelta,
     /// Whether this caller was texted back in the last 24 hours.
     pub texted_in_last_day: bool,
+    /// Whether the clinic has used this month's SMS allowance.
+    pub over_quota: bool,
 }
 
 /// `Ok` to queue a text-back, or the first reason not to (checked in this order).
@@ -62,6 +67,9 @@ pub fn decide(facts: MissedCallFacts) -> Result<(), SkipReason> {
     if facts.texted_in_last_day {
         return Err(SkipReason::Duplicate);
     }
+    if facts.over_quota {
+        return Err(SkipReason::OverQuota);
+    }
     Ok(())
 }
 
@@ -76,6 +84,7 @@ mod tests {
             accepts_sms: true,
             reported_after: TimeDelta::seconds(5),
             texted_in_last_day: false,
+            over_quota: false,
         }
     }
 
@@ -121,6 +130,13 @@ mod tests {
             }),
             Err(SkipReason::Duplicate)
         );
+        assert_eq!(
+            decide(MissedCallFacts {
+                over_quota: true,
+                ..facts()
+            }),
+            Err(SkipReason::OverQuota)
+        );
     }
 
     #[test]
@@ -131,6 +147,7 @@ mod tests {
             accepts_sms: false,
             reported_after: TimeDelta::hours(2),
             texted_in_last_day: true,
+            over_quota: true,
         };
         assert_eq!(decide(everything), Err(SkipReason::OptedOut));
     }

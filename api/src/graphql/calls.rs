@@ -312,6 +312,7 @@ impl CallMutation {
             calls::record_events(txn, &state.secrets, calls::API_PROVIDER, events).await
         })
         .await?;
+        state.wake_workers();
         Ok(payload(results))
     }
 

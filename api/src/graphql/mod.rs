@@ -7,9 +7,11 @@ mod appointments;
 mod audit;
 mod calls;
 mod clinic;
+mod conversations;
 mod guard;
 pub mod loaders;
 mod metrics;
+mod outbox;
 mod phone_settings;
 mod server_info;
 mod team;
@@ -36,6 +38,8 @@ pub struct QueryRoot(
     metrics::MetricsQuery,
     audit::AuditQuery,
     phone_settings::PhoneSettingsQuery,
+    conversations::ConversationQuery,
+    outbox::OutboxQuery,
 );
 
 /// The merged root mutation.
@@ -48,6 +52,8 @@ pub struct MutationRoot(
     calls::CallMutation,
     appointments::AppointmentMutation,
     phone_settings::PhoneSettingsMutation,
+    conversations::ConversationMutation,
+    outbox::OutboxMutation,
 );
 
 /// The schema type served at `/graphql`.

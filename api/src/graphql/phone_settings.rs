@@ -1,15 +1,18 @@
-//! The clinic's phone settings over GraphQL (admins): business hours, the forwarding line (shown by
-//! its masked tail only), the ring timeout, and provider numbers.
+//! The clinic's phone settings over GraphQL (admins): business hours and holidays, the forwarding
+//! line (shown by its masked tail only), the ring timeout, provider numbers, and the text-back:
+//! switch, delay, wording for business hours and after hours, booking link, HELP answer and
+//! monthly allowance.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
 use ringback_entity::{clinic as clinic_row, provider_number};
 use ringback_shared::access::Permission;
 use ringback_shared::hours::{BusinessHours, ClockTime, Span};
+use ringback_shared::sms::Moment;
 
 use crate::error::ApiError;
 use crate::graphql::guard::{Access, uuid_arg, with_tenant};
-use crate::service::clinic::{self, SettingsChange};
+use crate::service::clinic::{self, SettingsChange, TextBackTemplates};
 use crate::service::phone_lines;
 use crate::state::AppState;
 
@@ -63,6 +66,22 @@ pub struct PhoneSettings {
     pub text_back_enabled: bool,
     /// Seconds between the missed call and the text-back (0–120).
     pub text_back_delay_seconds: i32,
+    /// The text-back sent in business hours (the clinic's own or the default), with
+    /// `{clinic}` and `{booking_link}` placeholders.
+    pub business_hours_template: String,
+    /// The text-back sent after hours and on holidays.
+    pub after_hours_template: String,
+    /// Whether each template is the default wording.
+    pub business_hours_template_is_default: bool,
+    pub after_hours_template_is_default: bool,
+    pub booking_link: Option<String>,
+    /// The answer to HELP.
+    pub help_text: String,
+    /// Days the clinic is closed all day (after-hours wording applies).
+    pub holidays: Vec<NaiveDate>,
+    /// Text-backs allowed per calendar month (none: no limit); further missed callers are
+    /// recorded as `skipped:over_quota`.
+    pub sms_monthly_quota: Option<i32>,
 }
 
 /// A provider number, shown by its masked tail.
@@ -104,6 +123,14 @@ fn settings_view(model: &clinic_row::Model) -> PhoneSettings {
         ring_timeout_seconds: model.ring_timeout_seconds,
         text_back_enabled: model.text_back_enabled,
         text_back_delay_seconds: model.text_back_delay_seconds,
+        business_hours_template: clinic::template(model, Moment::BusinessHours),
+        after_hours_template: clinic::template(model, Moment::AfterHours),
+        business_hours_template_is_default: model.text_back_template_open.is_none(),
+        after_hours_template_is_default: model.text_back_template_closed.is_none(),
+        booking_link: model.booking_link.clone(),
+        help_text: clinic::help_text(model),
+        holidays: clinic::holidays(model),
+        sms_monthly_quota: model.sms_monthly_quota,
     }
 }
 
@@ -137,6 +164,18 @@ pub struct PhoneSettingsInput {
     pub ring_timeout_seconds: Option<i32>,
     pub text_back_enabled: Option<bool>,
     pub text_back_delay_seconds: Option<i32>,
+    /// An empty string goes back to the default wording.
+    pub business_hours_template: Option<String>,
+    /// An empty string goes back to the default wording.
+    pub after_hours_template: Option<String>,
+    /// An empty string removes the link.
+    pub booking_link: Option<String>,
+    /// An empty string goes back to the default answer.
+    pub help_text: Option<String>,
+    /// The whole list; days not listed are ordinary days.
+    pub holidays: Option<Vec<NaiveDate>>,
+    /// Null removes the allowance.
+    pub sms_monthly_quota: MaybeUndefined<i32>,
 }
 
 #[derive(Default)]
@@ -188,6 +227,20 @@ impl PhoneSettingsMutation {
                     ring_timeout_seconds: input.ring_timeout_seconds,
                     text_back_enabled: input.text_back_enabled,
                     text_back_delay_seconds: input.text_back_delay_seconds,
+                    text_back_templates: (input.business_hours_template.is_some()
+                        || input.after_hours_template.is_some())
+                    .then_some(TextBackTemplates {
+                        business_hours: input.business_hours_template,
+                        after_hours: input.after_hours_template,
+                    }),
+                    booking_link: input.booking_link,
+                    help_text: input.help_text,
+                    holidays: input.holidays,
+                    sms_monthly_quota: match input.sms_monthly_quota {
+                        MaybeUndefined::Undefined => None,
+                        MaybeUndefined::Null => Some(None),
+                        MaybeUndefined::Value(quota) => Some(Some(quota)),
+                    },
                     ..Default::default()
                 };
                 clinic::update(txn, principal.user_id()?, change).await

@@ -155,6 +155,12 @@ pub async fn sign_up(
         ring_timeout_seconds: Set(DEFAULT_RING_TIMEOUT_SECONDS),
         text_back_enabled: Set(true),
         text_back_delay_seconds: Set(0),
+        text_back_template_open: Set(None),
+        text_back_template_closed: Set(None),
+        booking_link: Set(None),
+        help_text: Set(None),
+        holidays: Set(None),
+        sms_monthly_quota: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

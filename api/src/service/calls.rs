@@ -341,3 +341,15 @@ pub async fn list(
     .await?;
     Ok(calls)
 }
+
+/// Records on a call what became of its text-back (`sent`, `delivered`, `failed`, a skip reason).
+pub async fn set_text_back_status(
+    txn: &TenantTxn,
+    call_id: Uuid,
+    status: &str,
+) -> Result<(), ApiError> {
+    let mut model: call::ActiveModel = find(txn, call_id).await?.into();
+    model.text_back_status = Set(Some(status.to_owned()));
+    model.update(txn.conn()).await.map_err(db_error)?;
+    Ok(())
+}

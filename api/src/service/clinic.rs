@@ -1,12 +1,13 @@
 //! Clinic settings: read them, and change them with validation and an audit entry naming which
 //! settings changed (not their values).
 
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, Utc};
 use ringback_entity::clinic;
 use ringback_shared::attribution::AttributionWindow;
 use ringback_shared::hours::BusinessHours;
 use ringback_shared::metrics::parse_time_zone;
 use ringback_shared::phone::Region;
+use ringback_shared::sms;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::json;
 use uuid::Uuid;
@@ -16,8 +17,13 @@ use crate::service::audit::{self, AuditEvent};
 use crate::service::db_error;
 use crate::tenant::TenantTxn;
 
+/// Privacy mode that keeps only the caller key and tail (the number lives sealed in the outbox
+/// until the text-back is sent).
+pub const STRICT_MODE: &str = "strict";
+/// Privacy mode that keeps the number sealed for two-way conversations.
+pub const TEXT_BACK_MODE: &str = "text_back";
 /// Privacy modes (DESIGN.md, "Privacy by construction").
-pub const PRIVACY_MODES: &[&str] = &["strict", "text_back"];
+pub const PRIVACY_MODES: &[&str] = &[STRICT_MODE, TEXT_BACK_MODE];
 /// Allowed delays before a text-back goes out, in seconds.
 pub const TEXT_BACK_DELAY_RANGE: std::ops::RangeInclusive<i32> = 0..=120;
 /// Allowed ring timeouts, in seconds.
@@ -40,7 +46,28 @@ pub struct SettingsChange {
     pub ring_timeout_seconds: Option<i32>,
     pub text_back_enabled: Option<bool>,
     pub text_back_delay_seconds: Option<i32>,
+    pub text_back_templates: Option<TextBackTemplates>,
+    /// An empty string clears the link.
+    pub booking_link: Option<String>,
+    /// An empty string restores the default answer to HELP.
+    pub help_text: Option<String>,
+    pub holidays: Option<Vec<NaiveDate>>,
+    /// `Some(None)` removes the allowance.
+    pub sms_monthly_quota: Option<Option<i32>>,
 }
+
+/// Changes to the clinic's own text-back wording: `None` leaves a template as it is, an empty
+/// string goes back to the default wording for that moment.
+#[derive(Default)]
+pub struct TextBackTemplates {
+    pub business_hours: Option<String>,
+    pub after_hours: Option<String>,
+}
+
+/// Longest HELP answer, in characters.
+pub const MAX_HELP_TEXT_CHARS: usize = 320;
+/// Most holidays kept.
+pub const MAX_HOLIDAYS: usize = 100;
 
 /// The clinic of the transaction.
 pub async fn get(txn: &TenantTxn) -> Result<clinic::Model, ApiError> {
@@ -152,6 +179,23 @@ pub async fn update(
         model.text_back_delay_seconds = Set(delay);
         changed.push("text_back_delay_seconds");
     }
+    let wording = Wording {
+        templates: change.text_back_templates,
+        booking_link: change.booking_link,
+        help_text: change.help_text,
+    };
+    apply_wording(&mut model, wording, &mut changed)?;
+    if let Some(holidays) = change.holidays {
+        model.holidays = Set(Some(holidays_json(holidays)?));
+        changed.push("holidays");
+    }
+    if let Some(quota) = change.sms_monthly_quota {
+        if quota.is_some_and(|quota| quota < 0) {
+            return Err(bad("the monthly SMS allowance cannot be negative"));
+        }
+        model.sms_monthly_quota = Set(quota);
+        changed.push("sms_monthly_quota");
+    }
     if changed.is_empty() {
         return get(txn).await;
     }
@@ -179,4 +223,130 @@ pub fn business_hours(model: &clinic::Model) -> BusinessHours {
         .clone()
         .and_then(|json| serde_json::from_value(json).ok())
         .unwrap_or_default()
+}
+
+/// The text-back wording settings of one change.
+struct Wording {
+    templates: Option<TextBackTemplates>,
+    booking_link: Option<String>,
+    help_text: Option<String>,
+}
+
+/// Validates and applies booking link, templates and HELP answer. Templates are checked against
+/// the booking link as it will be after the change.
+fn apply_wording(
+    model: &mut clinic::ActiveModel,
+    wording: Wording,
+    changed: &mut Vec<&'static str>,
+) -> Result<(), ApiError> {
+    if let Some(link) = wording.booking_link {
+        let link = link.trim();
+        let stored = if link.is_empty() {
+            None
+        } else if (link.starts_with("https://") || link.starts_with("http://"))
+            && link.len() <= 300
+            && !link.contains(char::is_whitespace)
+        {
+            Some(link.to_owned())
+        } else {
+            return Err(bad(
+                "the booking link must be an http(s) URL of at most 300 characters",
+            ));
+        };
+        model.booking_link = Set(stored);
+        changed.push("booking_link");
+    }
+    if let Some(templates) = wording.templates {
+        let own = |text: String| Some(text.trim().to_owned()).filter(|text| !text.is_empty());
+        if let Some(text) = templates.business_hours {
+            model.text_back_template_open = Set(own(text));
+        }
+        if let Some(text) = templates.after_hours {
+            model.text_back_template_closed = Set(own(text));
+        }
+        changed.push("text_back_templates");
+    }
+    // Both templates must fit the link as it is after this change.
+    let has_link = active(&model.booking_link).is_some_and(|link| link.is_some());
+    for template in [
+        &model.text_back_template_open,
+        &model.text_back_template_closed,
+    ] {
+        if let Some(Some(text)) = active(template) {
+            sms::validate_template(text, has_link).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    if let Some(help) = wording.help_text {
+        let help = help.trim();
+        if help.chars().count() > MAX_HELP_TEXT_CHARS {
+            return Err(bad(format!(
+                "the HELP answer needs at most {MAX_HELP_TEXT_CHARS} characters"
+            )));
+        }
+        model.help_text = Set((!help.is_empty()).then(|| help.to_owned()));
+        changed.push("help_text");
+    }
+    Ok(())
+}
+
+fn holidays_json(mut holidays: Vec<NaiveDate>) -> Result<serde_json::Value, ApiError> {
+    holidays.sort();
+    holidays.dedup();
+    if holidays.len() > MAX_HOLIDAYS {
+        return Err(bad(format!("at most {MAX_HOLIDAYS} holidays")));
+    }
+    serde_json::to_value(holidays).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The clinic's holidays (closed all day), earliest first.
+pub fn holidays(model: &clinic::Model) -> Vec<NaiveDate> {
+    model
+        .holidays
+        .clone()
+        .and_then(|json| serde_json::from_value(json).ok())
+        .unwrap_or_default()
+}
+
+/// The clinic's template for `moment`: its own, or the default.
+pub fn template(model: &clinic::Model, moment: sms::Moment) -> String {
+    let own = match moment {
+        sms::Moment::BusinessHours => &model.text_back_template_open,
+        sms::Moment::AfterHours => &model.text_back_template_closed,
+    };
+    own.clone()
+        .unwrap_or_else(|| sms::default_template(moment, model.booking_link.is_some()).to_owned())
+}
+
+/// The text-back a caller who missed the clinic at `at` receives.
+pub fn text_back_text(model: &clinic::Model, at: DateTime<Utc>) -> String {
+    let zone = parse_time_zone(&model.time_zone).unwrap_or(chrono_tz::UTC);
+    let moment = sms::moment(
+        &business_hours(model),
+        &holidays(model),
+        at.with_timezone(&zone),
+    );
+    sms::render(
+        &template(model, moment),
+        &model.name,
+        model.booking_link.as_deref(),
+    )
+}
+
+/// The answer to a HELP text: the clinic's own, or a default; always marked automated.
+pub fn help_text(model: &clinic::Model) -> String {
+    let text = model.help_text.clone().unwrap_or_else(|| {
+        format!(
+            "{}: reply to this message to reach us, or call us. Reply STOP to stop texts.",
+            model.name
+        )
+    });
+    sms::with_automated_marker(&text)
+}
+
+/// The value an active-model field will have after saving, when it is known.
+fn active<T: Into<sea_orm::Value>>(value: &sea_orm::ActiveValue<T>) -> Option<&T> {
+    match value {
+        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => Some(v),
+        sea_orm::ActiveValue::NotSet => None,
+    }
 }

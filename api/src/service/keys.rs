@@ -131,3 +131,20 @@ pub fn seal_caller_number(key: &DataKey, clinic_id: Uuid, e164: &str) -> Result<
     )
     .map_err(sealing_error)
 }
+
+/// Opens a number sealed by [`seal_caller_number`].
+pub fn open_caller_number(
+    key: &DataKey,
+    clinic_id: Uuid,
+    sealed: &[u8],
+) -> Result<String, ApiError> {
+    let bytes = seal::open(
+        key,
+        DATA_KEY_ID,
+        ClinicId(clinic_id),
+        Purpose::CallerNumber,
+        sealed,
+    )
+    .map_err(sealing_error)?;
+    String::from_utf8(bytes).map_err(|_| ApiError::Internal("sealed number is not text".to_owned()))
+}

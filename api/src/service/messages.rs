@@ -21,6 +21,8 @@ pub const KIND_TEXT_BACK: &str = "text_back";
 pub const KIND_REPLY: &str = "reply";
 /// A STOP/START/HELP keyword (not a conversation reply).
 pub const KIND_KEYWORD: &str = "keyword";
+/// A text a member of staff wrote.
+pub const KIND_STAFF: &str = "staff";
 
 /// Who a message is with: the caller key and the masked tail shown to staff.
 pub struct Party<'a> {
@@ -38,6 +40,11 @@ pub struct NewMessage<'a> {
     pub at: DateTime<Utc>,
     pub provider_message_id: Option<String>,
     pub status: &'static str,
+    /// The missed call a text-back answers.
+    pub call_id: Option<Uuid>,
+    /// The caller's number sealed with the clinic's data key; the conversation keeps it only in
+    /// the `text_back` privacy mode, so staff can answer.
+    pub sealed_number: Option<Vec<u8>>,
 }
 
 /// The caller's open conversation, opened now if there is none.
@@ -67,6 +74,7 @@ async fn open_conversation(
         last_message_at: Set(at),
         created_at: Set(at),
         updated_at: Set(at),
+        number_sealed: Set(None),
     }
     .insert(txn.conn())
     .await
@@ -103,6 +111,7 @@ pub async fn record(
         clinic_row.wrapped_data_key.as_deref(),
     )?;
     let thread = open_conversation(txn, &new.party, new.at).await?;
+    let keep_number = clinic_row.privacy_mode == clinic::TEXT_BACK_MODE;
     let stored = message::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),
@@ -115,11 +124,15 @@ pub async fn record(
         status: Set(new.status.to_owned()),
         created_at: Set(new.at),
         updated_at: Set(new.at),
+        call_id: Set(new.call_id),
     }
     .insert(txn.conn())
     .await
     .map_err(db_error)?;
     let mut thread: conversation::ActiveModel = thread.into();
+    if keep_number && let Some(sealed) = new.sealed_number {
+        thread.number_sealed = Set(Some(sealed));
+    }
     thread.last_message_at = Set(new.at);
     thread.updated_at = Set(new.at);
     thread.update(txn.conn()).await.map_err(db_error)?;
@@ -184,4 +197,70 @@ pub async fn in_range(
         .map(reply_record)
         .collect();
     Ok((text_backs, replies))
+}
+
+/// Our name for a provider's delivery status.
+pub fn delivery_status(provider_status: &str) -> &'static str {
+    match provider_status {
+        "sending" => "sending",
+        "sent" => "sent",
+        "delivered" | "read" => "delivered",
+        "undelivered" => "undelivered",
+        "failed" => "failed",
+        "canceled" => "cancelled",
+        _ => "queued",
+    }
+}
+
+/// How far along a delivery status is; reports arrive out of order and never move a message back.
+fn delivery_rank(status: &str) -> u8 {
+    match status {
+        "queued" => 0,
+        "sending" => 1,
+        "sent" => 2,
+        _ => 3,
+    }
+}
+
+/// Sets a message's status.
+pub async fn set_status(
+    txn: &TenantTxn,
+    row: message::Model,
+    status: &str,
+) -> Result<message::Model, ApiError> {
+    let mut model: message::ActiveModel = row.into();
+    model.status = Set(status.to_owned());
+    model.updated_at = Set(Utc::now());
+    model.update(txn.conn()).await.map_err(db_error)
+}
+
+/// Stores the provider's id for a message we queued, and its first status.
+pub async fn set_provider_id(
+    txn: &TenantTxn,
+    row: message::Model,
+    provider_message_id: &str,
+    status: &str,
+) -> Result<message::Model, ApiError> {
+    let mut model: message::ActiveModel = row.into();
+    model.provider_message_id = Set(Some(provider_message_id.to_owned()));
+    model.status = Set(status.to_owned());
+    model.updated_at = Set(Utc::now());
+    model.update(txn.conn()).await.map_err(db_error)
+}
+
+/// Applies a provider's delivery report to the message it names; a report that would move the
+/// message backwards (or repeats) changes nothing. Returns the message when it changed.
+pub async fn report_delivery(
+    txn: &TenantTxn,
+    provider_message_id: &str,
+    provider_status: &str,
+) -> Result<Option<message::Model>, ApiError> {
+    let Some(row) = find_by_provider_id(txn, provider_message_id).await? else {
+        return Ok(None);
+    };
+    let status = delivery_status(provider_status);
+    if delivery_rank(status) <= delivery_rank(&row.status) {
+        return Ok(None);
+    }
+    set_status(txn, row, status).await.map(Some)
 }

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod callers;
 pub mod calls;
 pub mod clinic;
+pub mod conversations;
 pub mod keys;
 pub mod messages;
 pub mod metrics;

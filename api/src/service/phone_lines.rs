@@ -82,6 +82,23 @@ pub async fn forwarding_line(
     keys::open_clinic_number(&key, txn.clinic_id(), sealed).map(Some)
 }
 
+/// The number the clinic's texts come from (its oldest provider number), opened, if it has one.
+pub async fn sending_number(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+) -> Result<Option<String>, ApiError> {
+    let Some(first) = provider_numbers(txn).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let current = clinic::get(txn).await?;
+    let key = keys::data_key(
+        secrets,
+        txn.clinic_id(),
+        current.wrapped_data_key.as_deref(),
+    )?;
+    keys::open_clinic_number(&key, txn.clinic_id(), &first.number_sealed).map(Some)
+}
+
 /// The clinic's provider numbers, oldest first.
 pub async fn provider_numbers(txn: &TenantTxn) -> Result<Vec<provider_number::Model>, ApiError> {
     provider_number::Entity::find()

@@ -3,21 +3,22 @@
 //! recorded on the call either way; a queued job carries the number sealed with the clinic's data
 //! key and an idempotency key, so a crash or a retry never sends twice.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use ringback_entity::{call, clinic, job_outbox};
 use ringback_shared::text_back::{MissedCallFacts, decide};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::jobs::outbox::{self, NewJob};
+use crate::jobs::worker;
+
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 use crate::service::callers::KeyedCaller;
-use crate::service::{db_error, keys, opt_outs};
+use crate::service::{clinic as clinic_settings, db_error, keys, opt_outs};
 use crate::tenant::TenantTxn;
 
-/// Job kind of a text-back.
-pub const JOB_KIND: &str = "text_back";
 /// Status recorded on a call whose text-back is queued.
 pub const QUEUED: &str = "queued";
 
@@ -40,6 +41,32 @@ async fn texted_in_last_day(
     Ok(recent > 0)
 }
 
+/// Whether the clinic has used this month's SMS allowance (text-backs queued since the start of
+/// the calendar month, UTC).
+async fn over_quota(
+    txn: &TenantTxn,
+    settings: &clinic::Model,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let Some(quota) = settings.sms_monthly_quota else {
+        return Ok(false);
+    };
+    let month_start = now
+        .date_naive()
+        .with_day(1)
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|start| start.and_utc())
+        .unwrap_or(now);
+    let used = job_outbox::Entity::find()
+        .filter(job_outbox::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(job_outbox::Column::Kind.eq(worker::TEXT_BACK))
+        .filter(job_outbox::Column::CreatedAt.gte(month_start))
+        .count(txn.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(used >= u64::try_from(quota).unwrap_or(0))
+}
+
 /// Decides and records the text-back for a just-recorded missed call; returns the call as updated.
 pub async fn after_missed_call(
     txn: &TenantTxn,
@@ -55,6 +82,7 @@ pub async fn after_missed_call(
         accepts_sms: caller.accepts_sms,
         reported_after: now - missed.started_at,
         texted_in_last_day: texted_in_last_day(txn, &missed.caller_key, missed.id, now).await?,
+        over_quota: over_quota(txn, settings, now).await?,
     };
     let status = match decide(facts) {
         Ok(()) => {
@@ -63,29 +91,20 @@ pub async fn after_missed_call(
                 txn.clinic_id(),
                 settings.wrapped_data_key.as_deref(),
             )?;
-            job_outbox::ActiveModel {
-                clinic_id: Set(txn.clinic_id()),
-                id: Set(Uuid::now_v7()),
-                kind: Set(JOB_KIND.to_owned()),
-                idempotency_key: Set(format!("{JOB_KIND}:{}", missed.id)),
-                payload: Set(json!({ "call": missed.id })),
-                sealed_number: Set(Some(keys::seal_caller_number(
+            let text = clinic_settings::text_back_text(settings, now);
+            let job = NewJob {
+                kind: worker::TEXT_BACK,
+                idempotency_key: format!("{}:{}", worker::TEXT_BACK, missed.id),
+                payload: json!({ "call": missed.id, "caller_key": missed.caller_key }),
+                sealed_number: Some(keys::seal_caller_number(
                     &key,
                     txn.clinic_id(),
                     &caller.e164,
-                )?)),
-                status: Set("pending".to_owned()),
-                attempts: Set(0),
-                run_at: Set(now + Duration::seconds(i64::from(settings.text_back_delay_seconds))),
-                claimed_at: Set(None),
-                claimed_by: Set(None),
-                last_error: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(txn.conn())
-            .await
-            .map_err(db_error)?;
+                )?),
+                body_sealed: Some(keys::seal_message(&key, txn.clinic_id(), &text)?),
+                run_at: now + Duration::seconds(i64::from(settings.text_back_delay_seconds)),
+            };
+            outbox::enqueue(txn, job, now).await?;
             QUEUED
         }
         Err(reason) => reason.status(),

@@ -1,6 +1,7 @@
 //! Twilio webhooks. Voice: the incoming call (answered with TwiML that dials the clinic's forwarding
 //! line with its ring timeout), the dial outcome, and call status callbacks. SMS: inbound texts,
-//! with STOP/START/HELP handled by our own opt-out list. Each request is
+//! with STOP/START/HELP handled by our own opt-out list, and delivery reports for the texts we
+//! send. Each request is
 //! checked against `X-Twilio-Signature` with the configured public URL (so it works behind a
 //! TLS-terminating proxy), limited to 64 KiB, routed to its clinic by the `To` number, and
 //! idempotent on `CallSid` or `MessageSid`.
@@ -16,11 +17,12 @@ use crate::error::ApiError;
 use crate::service::callers::CallerKeyer;
 use crate::service::calls::{self, CallEvent};
 use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{clinic, opt_outs, phone_lines};
+use crate::service::{clinic, keys, opt_outs, phone_lines};
 use crate::state::AppState;
 use crate::tenant::TenantScope;
 use crate::webhooks::twilio_signature;
 use ringback_shared::keywords::{SmsKeyword, classify};
+use ringback_shared::sms::with_automated_marker;
 
 /// Where these routes are mounted.
 pub const PREFIX: &str = "/webhooks/twilio";
@@ -36,6 +38,7 @@ pub fn routes() -> impl Endpoint {
         .at("/dial-status", post(dial_status))
         .at("/call-status", post(call_status))
         .at("/sms", post(sms))
+        .at("/sms-status", post(sms_status))
         .around(|endpoint, request| crate::http::limit_body(endpoint, request, MAX_BODY))
 }
 
@@ -59,8 +62,22 @@ fn refuse(status: StatusCode, message: &'static str) -> Response {
     (status, message).into_response()
 }
 
-/// Checks the signature, then finds the clinic by `To` (for outbound calls, by `From`).
-async fn verify(state: &AppState, request: &Request, body: &[u8]) -> Result<Verified, Response> {
+/// Which parameter names the clinic's own number.
+#[derive(Clone, Copy)]
+enum OurNumber {
+    /// `To` for inbound calls and texts, `From` for calls the clinic placed.
+    ByDirection,
+    /// `From`: delivery reports of texts the clinic sent.
+    Sender,
+}
+
+/// Checks the signature, then finds the clinic by its number in the request.
+async fn verify(
+    state: &AppState,
+    request: &Request,
+    body: &[u8],
+    ours: OurNumber,
+) -> Result<Verified, Response> {
     let token = state
         .config
         .twilio_auth_token
@@ -76,8 +93,8 @@ async fn verify(state: &AppState, request: &Request, body: &[u8]) -> Result<Veri
         );
         return Err(refuse(StatusCode::FORBIDDEN, "bad signature"));
     }
-    let clinic_number =
-        clinic_number(&params).ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "no To number"))?;
+    let clinic_number = clinic_number(&params, ours)
+        .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "no clinic number"))?;
     let clinic_id =
         phone_lines::clinic_for_provider_number(&state.db, &state.secrets, clinic_number)
             .await
@@ -86,15 +103,16 @@ async fn verify(state: &AppState, request: &Request, body: &[u8]) -> Result<Veri
     Ok(Verified { params, clinic_id })
 }
 
-/// Our number in the call: `To` for inbound calls, `From` for calls the clinic placed.
-fn clinic_number(params: &[(String, String)]) -> Option<&str> {
+/// Our number in the request.
+fn clinic_number(params: &[(String, String)], ours: OurNumber) -> Option<&str> {
     let value = |name: &str| {
         params
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     };
-    if value("Direction").is_some_and(|direction| direction.starts_with("outbound")) {
+    let placed_by_us = value("Direction").is_some_and(|d| d.starts_with("outbound"));
+    if placed_by_us || matches!(ours, OurNumber::Sender) {
         value("From")
     } else {
         value("To")
@@ -107,18 +125,9 @@ fn signature_header(headers: &HeaderMap) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
-/// Where providers reach us: `RINGBACK_PUBLIC_URL`, or the listening address without a proxy.
-fn public_base(state: &AppState) -> String {
-    state
-        .config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", state.config.listen))
-}
-
 /// The URL Twilio called, as configured publicly (`RINGBACK_PUBLIC_URL`), with the query string.
 fn public_url(state: &AppState, request: &Request) -> String {
-    let base = public_base(state);
+    let base = state.public_base();
     // Inside the nested route the path is relative to `/webhooks/twilio`.
     let path_and_query = request
         .uri()
@@ -150,7 +159,7 @@ async fn voice(Data(state): Data<&AppState>, request: &Request, body: poem::Body
     let Ok(body) = body.into_bytes().await else {
         return refuse(StatusCode::BAD_REQUEST, "unreadable body");
     };
-    let verified = match verify(state, request, &body).await {
+    let verified = match verify(state, request, &body, OurNumber::ByDirection).await {
         Ok(verified) => verified,
         Err(response) => return response,
     };
@@ -176,7 +185,7 @@ async fn dial_twiml(state: &AppState, verified: &Verified) -> Result<Response, A
                 .to_owned(),
         ));
     };
-    let base = public_base(state);
+    let base = state.public_base();
     Ok(twiml(format!(
         "<Dial timeout=\"{}\" action=\"{}{PREFIX}/dial-status\" method=\"POST\"><Number>{}</Number></Dial>",
         settings.ring_timeout_seconds,
@@ -229,7 +238,7 @@ async fn record_status(
     let Ok(body) = body.into_bytes().await else {
         return refuse(StatusCode::BAD_REQUEST, "unreadable body");
     };
-    let verified = match verify(state, request, &body).await {
+    let verified = match verify(state, request, &body, OurNumber::ByDirection).await {
         Ok(verified) => verified,
         Err(response) => return response,
     };
@@ -282,6 +291,7 @@ async fn record_call(
         .await?;
     calls::record_events(&txn, &state.secrets, PROVIDER, vec![event]).await?;
     txn.commit().await?;
+    state.wake_workers();
     Ok(())
 }
 
@@ -304,7 +314,7 @@ async fn sms(Data(state): Data<&AppState>, request: &Request, body: poem::Body) 
     let Ok(body) = body.into_bytes().await else {
         return refuse(StatusCode::BAD_REQUEST, "unreadable body");
     };
-    let verified = match verify(state, request, &body).await {
+    let verified = match verify(state, request, &body, OurNumber::ByDirection).await {
         Ok(verified) => verified,
         Err(response) => return response,
     };
@@ -339,6 +349,12 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
     let clinic = clinic::get(&txn).await?;
     let caller = CallerKeyer::new(&state.secrets, &txn, &clinic.default_region)?.key(from)?;
     let keyword = classify(text);
+    let key = keys::data_key(
+        &state.secrets,
+        txn.clinic_id(),
+        clinic.wrapped_data_key.as_deref(),
+    )?;
+    let sealed_number = keys::seal_caller_number(&key, txn.clinic_id(), &caller.e164)?;
     messages::record(
         &txn,
         &state.secrets,
@@ -357,30 +373,73 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
             at: Utc::now(),
             provider_message_id: Some(sid.to_owned()),
             status: "received",
+            call_id: None,
+            sealed_number: Some(sealed_number),
         },
     )
     .await?;
     let answer = match keyword {
         Some(SmsKeyword::Stop) => {
             opt_outs::opt_out(&txn, &caller.caller_key).await?;
-            Some(format!(
+            Some(with_automated_marker(&format!(
                 "You will get no more texts from {}. Reply START to get them again.",
                 clinic.name
-            ))
+            )))
         }
         Some(SmsKeyword::Start) => {
             opt_outs::opt_in(&txn, &caller.caller_key).await?;
-            Some(format!(
+            Some(with_automated_marker(&format!(
                 "You will get texts from {} again. Reply STOP to stop them.",
                 clinic.name
-            ))
+            )))
         }
-        Some(SmsKeyword::Help) => Some(format!(
-            "{}: reply to this message to reach us, or call us. Reply STOP to stop texts. (Automated message.)",
-            clinic.name
-        )),
+        Some(SmsKeyword::Help) => Some(clinic::help_text(&clinic)),
         None => None,
     };
     txn.commit().await?;
     Ok(answer)
+}
+
+/// A delivery report for a text we sent: the message's status moves forward (never back), and a
+/// text-back's call shows it. Reports for unknown messages are acknowledged and ignored.
+#[handler]
+async fn sms_status(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
+    let Ok(body) = body.into_bytes().await else {
+        return refuse(StatusCode::BAD_REQUEST, "unreadable body");
+    };
+    let verified = match verify(state, request, &body, OurNumber::Sender).await {
+        Ok(verified) => verified,
+        Err(response) => return response,
+    };
+    match record_delivery(state, &verified).await {
+        Ok(()) => twiml(String::new()),
+        Err(ApiError::BadUserInput(reason)) => {
+            tracing::warn!(%reason, "delivery report without a usable message");
+            twiml(String::new())
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "delivery report failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        }
+    }
+}
+
+async fn record_delivery(state: &AppState, verified: &Verified) -> Result<(), ApiError> {
+    let sid = verified
+        .get("MessageSid")
+        .ok_or_else(|| ApiError::BadUserInput("no MessageSid".to_owned()))?;
+    let status = verified
+        .get("MessageStatus")
+        .or_else(|| verified.get("SmsStatus"))
+        .ok_or_else(|| ApiError::BadUserInput("no MessageStatus".to_owned()))?;
+    let txn = TenantScope::new(state.db.clone(), verified.clinic_id)
+        .begin()
+        .await?;
+    if let Some(updated) = messages::report_delivery(&txn, sid, status).await?
+        && let Some(call_id) = updated.call_id
+    {
+        calls::set_text_back_status(&txn, call_id, &updated.status).await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }

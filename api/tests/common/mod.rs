@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod graphql;
+pub mod twilio;
 
 use poem::Endpoint;
 use ringback_api::config::{Config, DatabaseKind, RawSettings};

@@ -1,0 +1,427 @@
+//! A fake of Twilio's Messages API. It checks Basic auth and the form fields Twilio requires,
+//! records each message, lists them (newest first, paged, filtered by `To` and `From`), and posts
+//! signed delivery reports (`sent`, then `delivered`) to each message's `StatusCallback`. It can be
+//! told to fail the next requests: with HTTP 500, by accepting a message but answering too late
+//! for the client (the outcome is then in doubt), or by hanging without accepting it.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::{Data, Form, Json, Path, Query};
+use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::webhooks::twilio_signature;
+
+/// A failure to inject into the next request to the Messages API.
+#[derive(Clone, Copy, Debug)]
+pub enum Failure {
+    /// Answer HTTP 500 without recording anything.
+    ServerError,
+    /// Record the message, but answer only after this long (past the client's timeout).
+    AcceptThenStall(Duration),
+    /// Record nothing and answer only after this long.
+    Stall(Duration),
+}
+
+/// A message the fake accepted.
+#[derive(Clone, Debug)]
+pub struct FakeMessage {
+    pub sid: String,
+    pub to: String,
+    pub from: String,
+    pub body: String,
+    pub status_callback: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When the create request arrived (for latency figures).
+    pub arrived: Instant,
+}
+
+struct Shared {
+    account_sid: String,
+    auth_token: String,
+    messages: Mutex<Vec<FakeMessage>>,
+    failures: Mutex<VecDeque<Failure>>,
+    arrivals: Notify,
+    callbacks: reports::Callbacks,
+}
+
+mod reports {
+    //! Delivery reports back to the server under test.
+    use super::*;
+
+    pub struct Callbacks {
+        pub client: reqwest::Client,
+        pub enabled: std::sync::atomic::AtomicBool,
+    }
+
+    /// Posts `sent` then `delivered` for `message`, signed as Twilio signs them.
+    pub async fn report(shared: Arc<Shared>, message: FakeMessage) {
+        let Some(url) = message.status_callback.clone() else {
+            return;
+        };
+        for status in ["sent", "delivered"] {
+            let params: Vec<(String, String)> = [
+                ("AccountSid", shared.account_sid.as_str()),
+                ("ApiVersion", "2010-04-01"),
+                ("From", message.from.as_str()),
+                ("MessageSid", message.sid.as_str()),
+                ("MessageStatus", status),
+                ("SmsSid", message.sid.as_str()),
+                ("SmsStatus", status),
+                ("To", message.to.as_str()),
+            ]
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+            let signature = twilio_signature::sign(&shared.auth_token, &url, &params);
+            let sent = shared
+                .callbacks
+                .client
+                .post(&url)
+                .header("X-Twilio-Signature", signature)
+                .form(&params)
+                .send()
+                .await;
+            if let Err(error) = sent {
+                tracing::debug!(error = %error.without_url(), "fake Twilio could not deliver a status callback");
+            }
+        }
+    }
+}
+
+/// A running fake; dropping it stops the server.
+pub struct FakeTwilio {
+    shared: Arc<Shared>,
+    base_url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeTwilio {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A fake account sid of the right shape.
+pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
+
+impl FakeTwilio {
+    /// Starts a fake for `account_sid` and `auth_token` on a free local port.
+    pub async fn start(account_sid: &str, auth_token: &str) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
+            messages: Mutex::new(Vec::new()),
+            failures: Mutex::new(VecDeque::new()),
+            arrivals: Notify::new(),
+            callbacks: reports::Callbacks {
+                client: reqwest::Client::new(),
+                enabled: std::sync::atomic::AtomicBool::new(true),
+            },
+        });
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
+        let address = acceptor
+            .local_addr()
+            .into_iter()
+            .find_map(|addr| addr.as_socket_addr().copied())
+            .ok_or_else(|| std::io::Error::other("the fake has no local address"))?;
+        let routes = Route::new()
+            .at(
+                "/2010-04-01/Accounts/:sid/Messages.json",
+                get(list_messages).post(create_message),
+            )
+            .data(shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor).run(routes).await;
+        });
+        Ok(Self {
+            shared,
+            base_url: format!("http://{address}"),
+            server,
+        })
+    }
+
+    /// The base URL to configure as `RINGBACK_TWILIO_API_URL`.
+    pub fn api_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Every message accepted so far, oldest first.
+    pub fn messages(&self) -> Vec<FakeMessage> {
+        lock(&self.shared.messages).clone()
+    }
+
+    /// Makes the next requests to the Messages API fail, in order.
+    pub fn fail_next(&self, failures: impl IntoIterator<Item = Failure>) {
+        lock(&self.shared.failures).extend(failures);
+    }
+
+    /// Whether delivery reports are posted back (on by default).
+    pub fn send_status_callbacks(&self, enabled: bool) {
+        self.shared
+            .callbacks
+            .enabled
+            .store(enabled, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits until at least `count` messages were accepted, or `timeout` passed; returns them.
+    pub async fn wait_for_messages(&self, count: usize, timeout: Duration) -> Vec<FakeMessage> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let arrived = self.shared.arrivals.notified();
+            let messages = self.messages();
+            if messages.len() >= count {
+                return messages;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return self.messages();
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Twilio's error body.
+fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
+    let body = json!({
+        "code": code,
+        "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+        "status": status.as_u16(),
+    });
+    (status, Json(body)).into_response()
+}
+
+/// Checks the path's account and the Basic credentials.
+fn authenticate(shared: &Shared, request: &Request, sid: &str) -> Result<(), Response> {
+    use base64::Engine;
+    let expected = format!("{}:{}", shared.account_sid, shared.auth_token);
+    let given = request
+        .headers()
+        .get("Authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Basic "))
+        .and_then(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+        });
+    if sid != shared.account_sid || given.as_deref() != Some(expected.as_bytes()) {
+        return Err(twilio_error(
+            StatusCode::UNAUTHORIZED,
+            20003,
+            "Authentication Error - invalid username",
+        ));
+    }
+    Ok(())
+}
+
+fn resource(message: &FakeMessage, account_sid: &str, status: &str) -> Value {
+    json!({
+        "sid": message.sid,
+        "account_sid": account_sid,
+        "status": status,
+        "to": message.to,
+        "from": message.from,
+        "body": message.body,
+        "num_segments": ringback_shared::sms::segments(&message.body).count.to_string(),
+        "direction": "outbound-api",
+        "api_version": "2010-04-01",
+        "date_created": message.created_at.to_rfc2822(),
+        "date_updated": message.created_at.to_rfc2822(),
+        "date_sent": null,
+        "error_code": null,
+        "error_message": null,
+        "uri": format!("/2010-04-01/Accounts/{account_sid}/Messages/{}.json", message.sid),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateForm {
+    to: Option<String>,
+    from: Option<String>,
+    body: Option<String>,
+    status_callback: Option<String>,
+}
+
+fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+#[handler]
+async fn create_message(
+    Data(shared): Data<&Arc<Shared>>,
+    Path(sid): Path<String>,
+    request: &Request,
+    Form(form): Form<CreateForm>,
+) -> Response {
+    let arrived = Instant::now();
+    if let Err(refusal) = authenticate(shared, request, &sid) {
+        return refusal;
+    }
+    let failure = lock(&shared.failures).pop_front();
+    match failure {
+        Some(Failure::ServerError) => {
+            return twilio_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                20500,
+                "Internal Server Error",
+            );
+        }
+        Some(Failure::Stall(delay)) => {
+            tokio::time::sleep(delay).await;
+            return twilio_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                20503,
+                "Service Unavailable",
+            );
+        }
+        _ => {}
+    }
+    let (Some(to), Some(from)) = (form.to, form.from) else {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21604,
+            "A 'To' and a 'From' phone number are required.",
+        );
+    };
+    if !is_e164(&to) {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21211,
+            "The 'To' number is not a valid phone number.",
+        );
+    }
+    if !is_e164(&from) {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21212,
+            "The 'From' number is not a valid phone number.",
+        );
+    }
+    let body = form.body.unwrap_or_default();
+    if body.is_empty() {
+        return twilio_error(StatusCode::BAD_REQUEST, 21602, "Message body is required.");
+    }
+    if body.chars().count() > 1600 {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21617,
+            "The concatenated message body exceeds the 1600 character limit.",
+        );
+    }
+    let message = FakeMessage {
+        sid: format!("SM{}", uuid::Uuid::new_v4().simple()),
+        to,
+        from,
+        body,
+        status_callback: form.status_callback.filter(|url| !url.is_empty()),
+        created_at: Utc::now(),
+        arrived,
+    };
+    lock(&shared.messages).push(message.clone());
+    shared.arrivals.notify_waiters();
+    if shared
+        .callbacks
+        .enabled
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        tokio::spawn(reports::report(shared.clone(), message.clone()));
+    }
+    if let Some(Failure::AcceptThenStall(delay)) = failure {
+        tokio::time::sleep(delay).await;
+    }
+    (
+        StatusCode::CREATED,
+        Json(resource(&message, &shared.account_sid, "queued")),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListQuery {
+    to: Option<String>,
+    from: Option<String>,
+    page_size: Option<usize>,
+    page: Option<usize>,
+}
+
+#[handler]
+async fn list_messages(
+    Data(shared): Data<&Arc<Shared>>,
+    Path(sid): Path<String>,
+    request: &Request,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    if let Err(refusal) = authenticate(shared, request, &sid) {
+        return refusal;
+    }
+    let page_size = query.page_size.unwrap_or(50).clamp(1, 1000);
+    let page = query.page.unwrap_or(0);
+    let matching: Vec<FakeMessage> = lock(&shared.messages)
+        .iter()
+        .rev()
+        .filter(|m| query.to.as_ref().is_none_or(|to| &m.to == to))
+        .filter(|m| query.from.as_ref().is_none_or(|from| &m.from == from))
+        .cloned()
+        .collect();
+    let start = page.saturating_mul(page_size).min(matching.len());
+    let end = (start + page_size).min(matching.len());
+    let messages: Vec<Value> = matching[start..end]
+        .iter()
+        .map(|m| resource(m, &shared.account_sid, "sent"))
+        .collect();
+    let path = format!("/2010-04-01/Accounts/{sid}/Messages.json");
+    let page_uri = |page: usize| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(to) = &query_value(&request_query(request), "To") {
+            query.append_pair("To", to);
+        }
+        if let Some(from) = &query_value(&request_query(request), "From") {
+            query.append_pair("From", from);
+        }
+        query.append_pair("PageSize", &page_size.to_string());
+        query.append_pair("Page", &page.to_string());
+        format!("{path}?{}", query.finish())
+    };
+    let next_page_uri = (end < matching.len()).then(|| page_uri(page + 1));
+    Json(json!({
+        "messages": messages,
+        "page": page,
+        "page_size": page_size,
+        "first_page_uri": page_uri(0),
+        "next_page_uri": next_page_uri,
+        "previous_page_uri": (page > 0).then(|| page_uri(page - 1)),
+        "uri": page_uri(page),
+    }))
+    .into_response()
+}
+
+fn request_query(request: &Request) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn query_value(query: &[(String, String)], name: &str) -> Option<String> {
+    query
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.clone())
+}

@@ -1,0 +1,232 @@
+//! The SMS inbox over GraphQL (receptionists and up): conversations, their messages with delivery
+//! states, staff replies (sent through the outbox), assignment and closing. Callers appear by
+//! masked tail and caller key only.
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use ringback_entity::conversation;
+use ringback_shared::access::Permission;
+
+use crate::graphql::guard::{Access, uuid_arg, with_tenant};
+use crate::service::conversations::{self, OpenedMessage};
+use crate::state::AppState;
+
+/// Largest page of conversations.
+const MAX_PAGE: i32 = 100;
+
+/// Whether a conversation is open.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ConversationStatus {
+    Open,
+    Closed,
+}
+
+impl ConversationStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => conversations::OPEN,
+            Self::Closed => conversations::CLOSED,
+        }
+    }
+}
+
+/// Which way a message went.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MessageDirection {
+    Inbound,
+    Outbound,
+}
+
+/// What a message is.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    /// The automatic text after a missed call.
+    TextBack,
+    /// The caller's text.
+    Reply,
+    /// STOP, START or HELP.
+    Keyword,
+    /// A text a member of staff wrote.
+    Staff,
+}
+
+/// One text in a conversation.
+#[derive(SimpleObject)]
+pub struct Message {
+    pub id: ID,
+    pub direction: MessageDirection,
+    pub kind: MessageKind,
+    pub body: String,
+    /// queued, sending, sent, delivered, undelivered, failed, cancelled (outbound) or received.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<OpenedMessage> for Message {
+    fn from(opened: OpenedMessage) -> Self {
+        let row = opened.row;
+        Self {
+            id: ID(row.id.to_string()),
+            direction: if row.direction == "inbound" {
+                MessageDirection::Inbound
+            } else {
+                MessageDirection::Outbound
+            },
+            kind: match row.kind.as_str() {
+                "text_back" => MessageKind::TextBack,
+                "keyword" => MessageKind::Keyword,
+                "staff" => MessageKind::Staff,
+                _ => MessageKind::Reply,
+            },
+            body: opened.body,
+            status: row.status,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A caller's SMS thread.
+pub struct Conversation(conversation::Model);
+
+#[Object]
+impl Conversation {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The caller's last digits, e.g. "•••• 123".
+    async fn caller_tail(&self) -> &str {
+        &self.0.caller_tail
+    }
+
+    async fn caller_key(&self) -> &str {
+        &self.0.caller_key
+    }
+
+    async fn status(&self) -> ConversationStatus {
+        if self.0.status == conversations::CLOSED {
+            ConversationStatus::Closed
+        } else {
+            ConversationStatus::Open
+        }
+    }
+
+    /// The team member (user id) it is assigned to.
+    async fn assigned_to(&self) -> Option<ID> {
+        self.0.assigned_to.map(|id| ID(id.to_string()))
+    }
+
+    async fn last_message_at(&self) -> DateTime<Utc> {
+        self.0.last_message_at
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Whether staff can text the caller: only the `text_back` privacy mode keeps the number.
+    async fn can_reply(&self) -> bool {
+        self.0.number_sealed.is_some()
+    }
+
+    /// The messages, oldest first (reading them is recorded in the audit log).
+    #[graphql(complexity = "20 * child_complexity")]
+    async fn messages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
+        let state = ctx.data::<AppState>()?;
+        let id = self.0.id;
+        let opened = with_tenant(
+            ctx,
+            Access::Read(Permission::WorkCalls),
+            async |txn, principal| {
+                conversations::read_messages(txn, &state.secrets, principal.actor(), id).await
+            },
+        )
+        .await?;
+        Ok(opened.into_iter().map(Message::from).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct ConversationQuery;
+
+#[Object]
+impl ConversationQuery {
+    /// Conversations, latest activity first; `before` pages back by `lastMessageAt`.
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<ConversationStatus>,
+        before: Option<DateTime<Utc>>,
+        #[graphql(default = 25, validator(minimum = 1, maximum = 100))] first: i32,
+    ) -> async_graphql::Result<Vec<Conversation>> {
+        let limit = first.clamp(1, MAX_PAGE) as u64;
+        let rows = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+            conversations::list(txn, status.map(ConversationStatus::as_str), before, limit).await
+        })
+        .await?;
+        Ok(rows.into_iter().map(Conversation).collect())
+    }
+
+    /// One conversation.
+    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Conversation> {
+        let row = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+            conversations::find(txn, uuid_arg(&id)?).await
+        })
+        .await?;
+        Ok(Conversation(row))
+    }
+}
+
+#[derive(Default)]
+pub struct ConversationMutation;
+
+#[Object]
+impl ConversationMutation {
+    /// Texts the caller (through the outbox; the message shows `queued` until the provider
+    /// reports). Refused when the clinic keeps no numbers (strict mode) or the caller opted out.
+    async fn reply_to_conversation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        body: String,
+    ) -> async_graphql::Result<Message> {
+        let state = ctx.data::<AppState>()?;
+        let stored = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
+            conversations::reply(txn, &state.secrets, uuid_arg(&id)?, &body, Utc::now()).await
+        })
+        .await?;
+        state.wake_workers();
+        Ok(Message::from(OpenedMessage {
+            row: stored,
+            body: body.trim().to_owned(),
+        }))
+    }
+
+    /// Assigns the conversation to a team member (null unassigns it).
+    async fn assign_conversation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        member_id: Option<ID>,
+    ) -> async_graphql::Result<Conversation> {
+        let row = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
+            let member = member_id.as_ref().map(uuid_arg).transpose()?;
+            conversations::assign(txn, uuid_arg(&id)?, member, Utc::now()).await
+        })
+        .await?;
+        Ok(Conversation(row))
+    }
+
+    /// Closes the conversation; the caller's next text opens a new one.
+    async fn close_conversation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Conversation> {
+        let row = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
+            conversations::close(txn, uuid_arg(&id)?, Utc::now()).await
+        })
+        .await?;
+        Ok(Conversation(row))
+    }
+}

@@ -1,0 +1,80 @@
+//! Dead letters over GraphQL (admins): outbox jobs that failed too often or were refused, with
+//! their last error (statuses and provider codes only), and a way to try one again.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use ringback_entity::job_outbox;
+use ringback_shared::access::Permission;
+
+use crate::graphql::guard::{Access, uuid_arg, with_tenant};
+use crate::jobs::outbox;
+use crate::state::AppState;
+
+/// A job that will not be retried on its own.
+#[derive(SimpleObject)]
+pub struct DeadLetter {
+    pub id: ID,
+    /// text_back or reply.
+    pub kind: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    /// The missed call a text-back was for.
+    pub call_id: Option<ID>,
+    pub created_at: DateTime<Utc>,
+    pub failed_at: DateTime<Utc>,
+}
+
+impl From<job_outbox::Model> for DeadLetter {
+    fn from(job: job_outbox::Model) -> Self {
+        Self {
+            id: ID(job.id.to_string()),
+            call_id: job.payload["call"].as_str().map(|id| ID(id.to_owned())),
+            kind: job.kind,
+            attempts: job.attempts,
+            last_error: job.last_error,
+            created_at: job.created_at,
+            failed_at: job.updated_at,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct OutboxQuery;
+
+#[Object]
+impl OutboxQuery {
+    /// Jobs that gave up, newest first.
+    async fn dead_letters(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 50, validator(minimum = 1, maximum = 100))] first: i32,
+    ) -> async_graphql::Result<Vec<DeadLetter>> {
+        let jobs = with_tenant(
+            ctx,
+            Access::Read(Permission::ManageSettings),
+            async |txn, _| outbox::dead_letters(txn, first.clamp(1, 100) as u64).await,
+        )
+        .await?;
+        Ok(jobs.into_iter().map(DeadLetter::from).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct OutboxMutation;
+
+#[Object]
+impl OutboxMutation {
+    /// Queues a dead letter again with a fresh set of attempts (a job whose earlier outcome is
+    /// unknown still checks with the provider before it sends).
+    async fn retry_dead_letter(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let state = ctx.data::<AppState>()?;
+        let job = with_tenant(
+            ctx,
+            Access::Write(Permission::ManageSettings),
+            async |txn, _| outbox::requeue(txn, uuid_arg(&id)?, Utc::now()).await,
+        )
+        .await?;
+        state.wake_workers();
+        Ok(ID(job.id.to_string()))
+    }
+}

@@ -1,0 +1,93 @@
+//! Sending texts: the [`SmsProvider`] trait the outbox worker uses, and what a provider reports.
+//! Provider errors carry statuses and provider codes only, never a number or a message body.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+
+/// A future a provider returns.
+pub type ProviderFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+/// A text to send.
+#[derive(Clone, Debug)]
+pub struct OutgoingSms {
+    /// The recipient, E.164.
+    pub to: String,
+    /// The clinic's provider number, E.164.
+    pub from: String,
+    pub body: String,
+    /// Where the provider reports delivery.
+    pub status_callback: String,
+}
+
+/// A text the provider has accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentSms {
+    /// The provider's message id (Twilio's `SM…` sid).
+    pub provider_id: String,
+    /// The provider's status, e.g. `queued`, `sent`, `delivered`.
+    pub status: String,
+    pub to: String,
+    pub from: String,
+    pub body: String,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Why a provider call failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider answered and refused (4xx other than 429): retrying would not help.
+    #[error("the provider refused the request (HTTP {status}, code {code:?})")]
+    Refused { status: u16, code: Option<i64> },
+    /// The provider answered but could not serve the request now (429, 5xx).
+    #[error("the provider is unavailable (HTTP {status})")]
+    Unavailable { status: u16 },
+    /// No answer (timeout, dropped connection): the request may or may not have been acted on.
+    #[error("no answer from the provider ({0})")]
+    NoAnswer(&'static str),
+    /// The request never left (connection refused, DNS): nothing was acted on.
+    #[error("the provider could not be reached")]
+    Unreachable,
+    /// The clinic has no number to send texts from (an admin must add a provider number).
+    #[error("the clinic has no provider number to send texts from")]
+    NoSender,
+    /// The provider answered with something we could not read.
+    #[error("the provider's answer could not be read")]
+    Unreadable,
+}
+
+impl ProviderError {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(
+            self,
+            ProviderError::Refused { .. } | ProviderError::NoSender
+        )
+    }
+
+    /// Whether the provider may have sent the text even though we saw a failure.
+    pub fn may_have_sent(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::NoAnswer(_)
+                | ProviderError::Unavailable { .. }
+                | ProviderError::Unreadable
+        )
+    }
+}
+
+/// A provider that sends texts and can list what it sent.
+pub trait SmsProvider: Send + Sync {
+    /// Sends one text.
+    fn send<'a>(&'a self, message: &'a OutgoingSms) -> ProviderFuture<'a, SentSms>;
+
+    /// Texts sent from `from` to `to` created at or after `since`, newest first.
+    fn sent_since<'a>(
+        &'a self,
+        to: &'a str,
+        from: &'a str,
+        since: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Vec<SentSms>>;
+}

@@ -1,0 +1,199 @@
+//! Twilio's REST API for texts: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (Basic auth
+//! with the account sid and auth token, form body with `To`, `From`, `Body`, `StatusCallback`) and
+//! the same path with `GET` to list messages, which resolves jobs whose outcome is in doubt.
+//! The base URL is configurable (`RINGBACK_TWILIO_API_URL`); tests point it at the fake in
+//! [`crate::fakes::twilio`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::config::SecretString;
+use crate::integrations::sms::{OutgoingSms, ProviderError, ProviderFuture, SentSms, SmsProvider};
+
+/// Twilio's public API.
+pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
+/// How long a request may take before its outcome counts as unknown.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most list pages read when resolving a job in doubt (newest first, 50 per page).
+const MAX_LIST_PAGES: usize = 4;
+
+/// Who we are at Twilio.
+#[derive(Clone, Debug)]
+pub struct TwilioAccount {
+    pub api_url: String,
+    pub account_sid: String,
+    pub auth_token: SecretString,
+}
+
+/// A Twilio REST client.
+pub struct TwilioClient {
+    account: TwilioAccount,
+    http: reqwest::Client,
+}
+
+/// A message as Twilio's JSON shows it.
+#[derive(Deserialize)]
+struct MessageResource {
+    sid: String,
+    status: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    body: String,
+    date_created: Option<String>,
+}
+
+impl From<MessageResource> for SentSms {
+    fn from(resource: MessageResource) -> Self {
+        SentSms {
+            created_at: resource
+                .date_created
+                .as_deref()
+                .and_then(|text| DateTime::parse_from_rfc2822(text).ok())
+                .map(|at| at.with_timezone(&Utc)),
+            provider_id: resource.sid,
+            status: resource.status,
+            to: resource.to,
+            from: resource.from,
+            body: resource.body,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct MessagePage {
+    messages: Vec<MessageResource>,
+    next_page_uri: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorResource {
+    code: Option<i64>,
+}
+
+impl TwilioClient {
+    /// A client for `account` whose requests give up after `timeout`.
+    pub fn new(account: TwilioAccount, timeout: Duration) -> Result<Self, ProviderError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|_| ProviderError::Unreachable)?;
+        Ok(Self { account, http })
+    }
+
+    fn messages_url(&self) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            self.account.api_url.trim_end_matches('/'),
+            self.account.account_sid
+        )
+    }
+
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request.basic_auth(
+            &self.account.account_sid,
+            Some(self.account.auth_token.expose()),
+        )
+    }
+
+    async fn create(&self, message: &OutgoingSms) -> Result<SentSms, ProviderError> {
+        let form = [
+            ("To", message.to.as_str()),
+            ("From", message.from.as_str()),
+            ("Body", message.body.as_str()),
+            ("StatusCallback", message.status_callback.as_str()),
+        ];
+        let request = self.authorized(self.http.post(self.messages_url()).form(&form));
+        let resource: MessageResource = read_json(request.send().await).await?;
+        Ok(resource.into())
+    }
+
+    async fn list(
+        &self,
+        to: &str,
+        from: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<SentSms>, ProviderError> {
+        let mut found = Vec::new();
+        let mut url = self.messages_url();
+        let mut query = vec![("To", to), ("From", from), ("PageSize", "50")];
+        for _ in 0..MAX_LIST_PAGES {
+            let request = self.authorized(self.http.get(&url).query(&query));
+            let page: MessagePage = read_json(request.send().await).await?;
+            let mut reached_older = false;
+            for message in page.messages.into_iter().map(SentSms::from) {
+                match message.created_at {
+                    Some(at) if at < since => reached_older = true,
+                    _ => found.push(message),
+                }
+            }
+            match page.next_page_uri {
+                Some(next) if !reached_older => {
+                    url = format!("{}{next}", self.account.api_url.trim_end_matches('/'));
+                    query.clear();
+                }
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Reads a JSON answer, mapping every failure to a [`ProviderError`] that names no number (the
+/// request URL, which may carry one in its query, is dropped from transport errors).
+async fn read_json<T: serde::de::DeserializeOwned>(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<T, ProviderError> {
+    let response = sent.map_err(|error| transport_error(&error.without_url()))?;
+    let status = response.status();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|error| transport_error(&error.without_url()))?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unreadable);
+    }
+    let code = serde_json::from_slice::<ErrorResource>(&bytes)
+        .ok()
+        .and_then(|error| error.code);
+    Err(if status.as_u16() == 429 || status.is_server_error() {
+        ProviderError::Unavailable {
+            status: status.as_u16(),
+        }
+    } else {
+        ProviderError::Refused {
+            status: status.as_u16(),
+            code,
+        }
+    })
+}
+
+fn transport_error(error: &reqwest::Error) -> ProviderError {
+    if error.is_connect() {
+        ProviderError::Unreachable
+    } else if error.is_timeout() {
+        ProviderError::NoAnswer("timed out")
+    } else {
+        ProviderError::NoAnswer("connection lost")
+    }
+}
+
+impl SmsProvider for TwilioClient {
+    fn send<'a>(&'a self, message: &'a OutgoingSms) -> ProviderFuture<'a, SentSms> {
+        Box::pin(self.create(message))
+    }
+
+    fn sent_since<'a>(
+        &'a self,
+        to: &'a str,
+        from: &'a str,
+        since: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Vec<SentSms>> {
+        Box::pin(self.list(to, from, since))
+    }
+}

@@ -1,0 +1,7 @@
+//! Background work owed by events: the durable outbox (jobs written in the same transaction as
+//! the event, claimed safely by any number of workers, retried with backoff, dead-lettered after
+//! too many attempts) and the worker that delivers texts through the SMS provider without ever
+//! sending one twice.
+
+pub mod outbox;
+pub mod worker;

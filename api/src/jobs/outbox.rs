@@ -1,0 +1,266 @@
+//! The outbox table's life cycle: `pending` → `claimed` → `done`, or back to `pending` with a later
+//! `run_at` after a failure, or `dead` after too many attempts (an admin may requeue it), or
+//! `cancelled` when the work no longer applies (the caller opted out meanwhile).
+//!
+//! Claiming is atomic and safe with several workers: on PostgreSQL `ringback_claim_jobs` picks
+//! rows `FOR UPDATE SKIP LOCKED`; on SQLite, which serialises writers, one `UPDATE … RETURNING`
+//! does the same. A claim older than the lease belongs to a worker that died mid-job: it is claimed
+//! again and marked in doubt since that claim, so the worker asks the provider before any resend.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use ringback_entity::job_outbox;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::service::db_error;
+use crate::tenant::TenantTxn;
+
+/// Waiting for its `run_at`.
+pub const PENDING: &str = "pending";
+/// Taken by a worker.
+pub const CLAIMED: &str = "claimed";
+/// Finished.
+pub const DONE: &str = "done";
+/// Given up after too many attempts or a permanent refusal.
+pub const DEAD: &str = "dead";
+/// No longer applies.
+pub const CANCELLED: &str = "cancelled";
+
+/// A job to write.
+pub struct NewJob {
+    pub kind: &'static str,
+    /// Unique per clinic: a second job with the same key is not written.
+    pub idempotency_key: String,
+    /// Ids only; never a number or a message text.
+    pub payload: Value,
+    pub sealed_number: Option<Vec<u8>>,
+    pub body_sealed: Option<Vec<u8>>,
+    pub run_at: DateTime<Utc>,
+}
+
+/// Writes `job` in the caller's transaction.
+pub async fn enqueue(
+    txn: &TenantTxn,
+    job: NewJob,
+    now: DateTime<Utc>,
+) -> Result<job_outbox::Model, ApiError> {
+    job_outbox::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        kind: Set(job.kind.to_owned()),
+        idempotency_key: Set(job.idempotency_key),
+        payload: Set(job.payload),
+        sealed_number: Set(job.sealed_number),
+        body_sealed: Set(job.body_sealed),
+        status: Set(PENDING.to_owned()),
+        attempts: Set(0),
+        run_at: Set(job.run_at),
+        claimed_at: Set(None),
+        claimed_by: Set(None),
+        last_error: Set(None),
+        in_doubt_since: Set(None),
+        provider_message_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(db_error)
+}
+
+/// A job a worker has claimed: which clinic and which row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimedJob {
+    pub clinic_id: Uuid,
+    pub id: Uuid,
+}
+
+const SQLITE_CLAIM: &str = "UPDATE job_outbox SET \
+     in_doubt_since = CASE WHEN status = 'claimed' THEN claimed_at ELSE in_doubt_since END, \
+     status = 'claimed', attempts = attempts + 1, claimed_at = ?, claimed_by = ?, updated_at = ? \
+     WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM job_outbox \
+         WHERE (status = 'pending' AND run_at <= ?) OR (status = 'claimed' AND claimed_at < ?) \
+         ORDER BY run_at LIMIT ?) \
+     RETURNING clinic_id, id";
+
+/// Claims up to `max` jobs that are due at `now` or whose claim is older than `lease`.
+pub async fn claim_due(
+    db: &DatabaseConnection,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+    max: u32,
+) -> Result<Vec<ClaimedJob>, ApiError> {
+    let stale_before = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    let backend = db.get_database_backend();
+    let statement = match backend {
+        DbBackend::Postgres => Statement::from_sql_and_values(
+            backend,
+            "SELECT clinic_id, id FROM ringback_claim_jobs($1, $2, $3, $4)",
+            [
+                worker.into(),
+                now.into(),
+                stale_before.into(),
+                (max as i32).into(),
+            ],
+        ),
+        _ => Statement::from_sql_and_values(
+            backend,
+            SQLITE_CLAIM,
+            [
+                now.into(),
+                worker.into(),
+                now.into(),
+                now.into(),
+                stale_before.into(),
+                (max as i32).into(),
+            ],
+        ),
+    };
+    let rows = db.query_all_raw(statement).await.map_err(db_error)?;
+    rows.iter()
+        .map(|row| {
+            Ok(ClaimedJob {
+                clinic_id: row.try_get("", "clinic_id").map_err(db_error)?,
+                id: row.try_get("", "id").map_err(db_error)?,
+            })
+        })
+        .collect()
+}
+
+/// The job row, if it still exists.
+pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<Option<job_outbox::Model>, ApiError> {
+    job_outbox::Entity::find_by_id((txn.clinic_id(), id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// Whether `job` is still the claim `worker` made (its lease did not run out and pass it on).
+pub fn still_claimed_by(job: &job_outbox::Model, worker: &str, attempts: i32) -> bool {
+    job.status == CLAIMED && job.claimed_by.as_deref() == Some(worker) && job.attempts == attempts
+}
+
+/// How long to wait before attempt `attempts + 1`: exponential from `base`, capped at `cap`, with
+/// jitter over the upper half so that jobs failing together do not retry together.
+pub fn backoff(attempts: i32, base: Duration, cap: Duration) -> Duration {
+    let exponent = attempts.saturating_sub(1).clamp(0, 30) as u32;
+    let full = base.saturating_mul(1u32 << exponent).min(cap);
+    let half = full / 2;
+    half + half.mul_f64(rand::thread_rng().r#gen::<f64>())
+}
+
+/// The outcome of an attempt, as stored.
+pub enum Settlement {
+    Done {
+        provider_message_id: String,
+    },
+    Retry {
+        run_at: DateTime<Utc>,
+        error: String,
+        in_doubt_since: Option<DateTime<Utc>>,
+    },
+    Dead {
+        error: String,
+        in_doubt_since: Option<DateTime<Utc>>,
+    },
+    Cancelled {
+        reason: String,
+    },
+}
+
+/// Stores `settlement` on `job`. Finished jobs lose their sealed number and text.
+pub async fn settle(
+    txn: &TenantTxn,
+    job: job_outbox::Model,
+    settlement: Settlement,
+    now: DateTime<Utc>,
+) -> Result<job_outbox::Model, ApiError> {
+    let mut model: job_outbox::ActiveModel = job.into();
+    let finished = |model: &mut job_outbox::ActiveModel| {
+        model.sealed_number = Set(None);
+        model.body_sealed = Set(None);
+        model.in_doubt_since = Set(None);
+    };
+    match settlement {
+        Settlement::Done {
+            provider_message_id,
+        } => {
+            model.status = Set(DONE.to_owned());
+            model.provider_message_id = Set(Some(provider_message_id));
+            model.last_error = Set(None);
+            finished(&mut model);
+        }
+        Settlement::Retry {
+            run_at,
+            error,
+            in_doubt_since,
+        } => {
+            model.status = Set(PENDING.to_owned());
+            model.run_at = Set(run_at);
+            model.last_error = Set(Some(error));
+            model.in_doubt_since = Set(in_doubt_since);
+        }
+        Settlement::Dead {
+            error,
+            in_doubt_since,
+        } => {
+            model.status = Set(DEAD.to_owned());
+            model.last_error = Set(Some(error));
+            model.in_doubt_since = Set(in_doubt_since);
+        }
+        Settlement::Cancelled { reason } => {
+            model.status = Set(CANCELLED.to_owned());
+            model.last_error = Set(Some(reason));
+            finished(&mut model);
+        }
+    }
+    model.claimed_by = Set(None);
+    model.updated_at = Set(now);
+    model.update(txn.conn()).await.map_err(db_error)
+}
+
+/// The clinic's dead letters, newest first.
+pub async fn dead_letters(txn: &TenantTxn, limit: u64) -> Result<Vec<job_outbox::Model>, ApiError> {
+    job_outbox::Entity::find()
+        .filter(job_outbox::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(job_outbox::Column::Status.eq(DEAD))
+        .order_by_desc(job_outbox::Column::UpdatedAt)
+        .limit(limit)
+        .all(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// Puts a dead job back in the queue with a fresh set of attempts; it keeps its doubt, if any, so
+/// the worker still asks the provider before sending.
+pub async fn requeue(
+    txn: &TenantTxn,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<job_outbox::Model, ApiError> {
+    let updated = job_outbox::Entity::update_many()
+        .col_expr(job_outbox::Column::Status, Expr::value(PENDING))
+        .col_expr(job_outbox::Column::Attempts, Expr::value(0))
+        .col_expr(job_outbox::Column::RunAt, Expr::value(now))
+        .col_expr(job_outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(job_outbox::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(job_outbox::Column::Id.eq(id))
+        .filter(job_outbox::Column::Status.eq(DEAD))
+        .exec(txn.conn())
+        .await
+        .map_err(db_error)?;
+    if updated.rows_affected == 0 {
+        return Err(ApiError::NotFound);
+    }
+    find(txn, id).await?.ok_or(ApiError::NotFound)
+}

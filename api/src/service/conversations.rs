@@ -1,0 +1,243 @@
+//! The inbox: conversations with their messages (bodies opened only here, for staff who may read
+//! them, and each read recorded in the audit log), staff replies queued through the outbox,
+//! assignment to a team member, and closing. A reply needs the caller's number, which only the
+//! `text_back` privacy mode keeps; in `strict` mode staff call back instead.
+
+use chrono::{DateTime, Utc};
+use ringback_entity::{conversation, message};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::jobs::outbox::{self, NewJob};
+use crate::jobs::worker;
+use crate::secrets::Secrets;
+use crate::service::audit::{self, AuditEvent};
+use crate::service::messages::{self, NewMessage, Party};
+use crate::service::{clinic, db_error, keys, opt_outs, team};
+use crate::tenant::TenantTxn;
+
+/// An open conversation.
+pub const OPEN: &str = "open";
+/// A closed conversation.
+pub const CLOSED: &str = "closed";
+/// Longest staff reply, in characters (Twilio's limit for one text).
+pub const MAX_REPLY_CHARS: usize = 1600;
+
+/// A message with its text opened.
+pub struct OpenedMessage {
+    pub row: message::Model,
+    pub body: String,
+}
+
+/// Conversations with `status` (any when `None`), latest activity first, before `before`.
+pub async fn list(
+    txn: &TenantTxn,
+    status: Option<&str>,
+    before: Option<DateTime<Utc>>,
+    limit: u64,
+) -> Result<Vec<conversation::Model>, ApiError> {
+    let mut query =
+        conversation::Entity::find().filter(conversation::Column::ClinicId.eq(txn.clinic_id()));
+    if let Some(status) = status {
+        query = query.filter(conversation::Column::Status.eq(status));
+    }
+    if let Some(before) = before {
+        query = query.filter(conversation::Column::LastMessageAt.lt(before));
+    }
+    query
+        .order_by_desc(conversation::Column::LastMessageAt)
+        .order_by_desc(conversation::Column::Id)
+        .limit(limit)
+        .all(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
+/// One conversation.
+pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<conversation::Model, ApiError> {
+    conversation::Entity::find_by_id((txn.clinic_id(), id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::NotFound)
+}
+
+/// The conversation's messages, oldest first, with their texts; the read is audited.
+pub async fn read_messages(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    actor: Option<Uuid>,
+    conversation_id: Uuid,
+) -> Result<Vec<OpenedMessage>, ApiError> {
+    let thread = find(txn, conversation_id).await?;
+    let rows = message::Entity::find()
+        .filter(message::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(message::Column::ConversationId.eq(thread.id))
+        .order_by_asc(message::Column::CreatedAt)
+        .order_by_asc(message::Column::Id)
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    let settings = clinic::get(txn).await?;
+    let key = keys::data_key(
+        secrets,
+        txn.clinic_id(),
+        settings.wrapped_data_key.as_deref(),
+    )?;
+    let opened = rows
+        .into_iter()
+        .map(|row| {
+            let body = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
+            Ok(OpenedMessage { row, body })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "conversation.read",
+            detail: json!({ "conversation": thread.id, "messages": opened.len() }),
+        },
+    )
+    .await?;
+    Ok(opened)
+}
+
+/// Queues a staff reply; the message shows as `queued` until the provider reports on it.
+pub async fn reply(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    conversation_id: Uuid,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<message::Model, ApiError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_REPLY_CHARS {
+        return Err(ApiError::BadUserInput(format!(
+            "a reply needs 1 to {MAX_REPLY_CHARS} characters"
+        )));
+    }
+    let thread = reopen_for_reply(txn, find(txn, conversation_id).await?, now).await?;
+    let Some(sealed_number) = thread.number_sealed.clone() else {
+        return Err(ApiError::Conflict(
+            "the caller's number is not kept (strict privacy mode): call them back instead"
+                .to_owned(),
+        ));
+    };
+    if opt_outs::is_opted_out(txn, &thread.caller_key).await? {
+        return Err(ApiError::Conflict(
+            "the caller replied STOP: they get no texts until they send START".to_owned(),
+        ));
+    }
+    let stored = messages::record(
+        txn,
+        secrets,
+        NewMessage {
+            party: Party {
+                caller_key: &thread.caller_key,
+                caller_tail: &thread.caller_tail,
+            },
+            direction: "outbound",
+            kind: messages::KIND_STAFF,
+            body: text,
+            at: now,
+            provider_message_id: None,
+            status: "queued",
+            call_id: None,
+            sealed_number: None,
+        },
+    )
+    .await?;
+    let settings = clinic::get(txn).await?;
+    let key = keys::data_key(
+        secrets,
+        txn.clinic_id(),
+        settings.wrapped_data_key.as_deref(),
+    )?;
+    let job = NewJob {
+        kind: worker::REPLY,
+        idempotency_key: format!("{}:{}", worker::REPLY, stored.id),
+        payload: json!({
+            "conversation": thread.id,
+            "message": stored.id,
+            "caller_key": thread.caller_key,
+        }),
+        sealed_number: Some(sealed_number),
+        body_sealed: Some(keys::seal_message(&key, txn.clinic_id(), text)?),
+        run_at: now,
+    };
+    outbox::enqueue(txn, job, now).await?;
+    Ok(stored)
+}
+
+/// A closed conversation opens again for a reply, unless the caller has a newer open one.
+async fn reopen_for_reply(
+    txn: &TenantTxn,
+    thread: conversation::Model,
+    now: DateTime<Utc>,
+) -> Result<conversation::Model, ApiError> {
+    if thread.status == OPEN {
+        return Ok(thread);
+    }
+    let newer_open = list(txn, Some(OPEN), None, 100)
+        .await?
+        .into_iter()
+        .any(|other| other.caller_key == thread.caller_key);
+    if newer_open {
+        return Err(ApiError::Conflict(
+            "the caller has a newer open conversation: reply there".to_owned(),
+        ));
+    }
+    set_status(txn, thread, OPEN, now).await
+}
+
+async fn set_status(
+    txn: &TenantTxn,
+    thread: conversation::Model,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<conversation::Model, ApiError> {
+    let mut model: conversation::ActiveModel = thread.into();
+    model.status = Set(status.to_owned());
+    model.updated_at = Set(now);
+    model.update(txn.conn()).await.map_err(db_error)
+}
+
+/// Assigns the conversation to a member of the team (`None` unassigns it).
+pub async fn assign(
+    txn: &TenantTxn,
+    conversation_id: Uuid,
+    member: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<conversation::Model, ApiError> {
+    let thread = find(txn, conversation_id).await?;
+    if let Some(member) = member {
+        let in_team = team::members(txn)
+            .await?
+            .iter()
+            .any(|candidate| candidate.user.id == member);
+        if !in_team {
+            return Err(ApiError::BadUserInput(
+                "conversations can be assigned to members of the team only".to_owned(),
+            ));
+        }
+    }
+    let mut model: conversation::ActiveModel = thread.into();
+    model.assigned_to = Set(member);
+    model.updated_at = Set(now);
+    model.update(txn.conn()).await.map_err(db_error)
+}
+
+/// Closes the conversation; the caller's next text opens a new one.
+pub async fn close(
+    txn: &TenantTxn,
+    conversation_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<conversation::Model, ApiError> {
+    let thread = find(txn, conversation_id).await?;
+    set_status(txn, thread, CLOSED, now).await
+}

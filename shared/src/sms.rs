@@ -1,0 +1,239 @@
+//! Text-back wording and SMS arithmetic, shared so the dashboard's live preview shows exactly what
+//! the server will send: which template applies (business hours or after hours, holidays closed),
+//! how placeholders are filled, the "automated" marker every automated text carries, and how many
+//! SMS segments a text costs (GSM-7 or UCS-2).
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone};
+
+use crate::hours::BusinessHours;
+
+/// Placeholder for the clinic's name.
+pub const CLINIC_PLACEHOLDER: &str = "{clinic}";
+/// Placeholder for the clinic's booking link.
+pub const BOOKING_LINK_PLACEHOLDER: &str = "{booking_link}";
+/// Appended to an automated text whose wording does not already say it is automated.
+pub const AUTOMATED_MARKER: &str = " (Automated text)";
+/// Longest template accepted, in characters.
+pub const MAX_TEMPLATE_CHARS: usize = 480;
+
+/// Problems with a template, in words staff can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("the template is empty")]
+    Empty,
+    #[error("the template is longer than {MAX_TEMPLATE_CHARS} characters")]
+    TooLong,
+    #[error("unknown placeholder {0}; use {{clinic}} or {{booking_link}}")]
+    UnknownPlaceholder(String),
+    #[error("the template uses {{booking_link}} but the clinic has no booking link")]
+    NoBookingLink,
+}
+
+/// Which of the clinic's two templates applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moment {
+    BusinessHours,
+    AfterHours,
+}
+
+/// Whether `at` falls in business hours in the clinic's zone; holidays are closed all day.
+pub fn moment<Tz: TimeZone>(
+    hours: &BusinessHours,
+    holidays: &[NaiveDate],
+    at: DateTime<Tz>,
+) -> Moment {
+    let local = at.naive_local();
+    if holidays.contains(&local.date()) || !hours.is_open(local.weekday(), local.time()) {
+        Moment::AfterHours
+    } else {
+        Moment::BusinessHours
+    }
+}
+
+/// The wording used when the clinic has not written its own.
+pub fn default_template(moment: Moment, has_booking_link: bool) -> &'static str {
+    match (moment, has_booking_link) {
+        (Moment::BusinessHours, false) => {
+            "Sorry we missed your call to {clinic}. Reply to this text and we will get back to you shortly."
+        }
+        (Moment::BusinessHours, true) => {
+            "Sorry we missed your call to {clinic}. Reply to this text and we will get back to you shortly, or book at {booking_link}"
+        }
+        (Moment::AfterHours, false) => {
+            "Thanks for calling {clinic}. We are closed now; reply to this text and we will get back to you when we open."
+        }
+        (Moment::AfterHours, true) => {
+            "Thanks for calling {clinic}. We are closed now; reply to this text and we will get back to you when we open, or book at {booking_link}"
+        }
+    }
+}
+
+/// Checks a template's length and placeholders.
+pub fn validate_template(template: &str, has_booking_link: bool) -> Result<(), TemplateError> {
+    if template.trim().is_empty() {
+        return Err(TemplateError::Empty);
+    }
+    if template.chars().count() > MAX_TEMPLATE_CHARS {
+        return Err(TemplateError::TooLong);
+    }
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open..];
+        let Some(close) = after.find('}') else { break };
+        let placeholder = &after[..=close];
+        match placeholder {
+            CLINIC_PLACEHOLDER => {}
+            BOOKING_LINK_PLACEHOLDER if has_booking_link => {}
+            BOOKING_LINK_PLACEHOLDER => return Err(TemplateError::NoBookingLink),
+            other => return Err(TemplateError::UnknownPlaceholder(other.to_owned())),
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+/// Fills a template and makes sure it says it is automated.
+pub fn render(template: &str, clinic_name: &str, booking_link: Option<&str>) -> String {
+    let text = template
+        .replace(CLINIC_PLACEHOLDER, clinic_name)
+        .replace(BOOKING_LINK_PLACEHOLDER, booking_link.unwrap_or_default());
+    with_automated_marker(text.trim())
+}
+
+/// `text`, followed by [`AUTOMATED_MARKER`] unless it already says "automated".
+pub fn with_automated_marker(text: &str) -> String {
+    if text.to_lowercase().contains("automated") {
+        text.to_owned()
+    } else {
+        format!("{text}{AUTOMATED_MARKER}")
+    }
+}
+
+/// How a text is encoded on the air.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Gsm7,
+    Ucs2,
+}
+
+/// What a text costs: its encoding, length in code units and segments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segments {
+    pub encoding: Encoding,
+    /// Septets for GSM-7 (extension characters count two), UTF-16 units for UCS-2.
+    pub units: usize,
+    pub count: usize,
+}
+
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM7_EXTENSION: &str = "^{}\\[~]|€\u{c}";
+
+/// Segments of `text`: GSM-7 fits 160 septets in one SMS and 153 per part when split; anything
+/// outside GSM-7 sends the whole text as UCS-2, 70 units in one SMS and 67 per part.
+pub fn segments(text: &str) -> Segments {
+    let septets: Option<usize> = text
+        .chars()
+        .map(|c| {
+            if GSM7_BASIC.contains(c) {
+                Some(1)
+            } else if GSM7_EXTENSION.contains(c) {
+                Some(2)
+            } else {
+                None
+            }
+        })
+        .sum();
+    let (encoding, units, single, part) = match septets {
+        Some(septets) => (Encoding::Gsm7, septets, 160, 153),
+        None => (Encoding::Ucs2, text.encode_utf16().count(), 70, 67),
+    };
+    let count = match units {
+        0 => 0,
+        n if n <= single => 1,
+        n => n.div_ceil(part),
+    };
+    Segments {
+        encoding,
+        units,
+        count,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    #[test]
+    fn gsm_texts_split_at_153_septets() {
+        assert_eq!(segments("").count, 0);
+        assert_eq!(segments(&"a".repeat(160)).count, 1);
+        assert_eq!(segments(&"a".repeat(161)).count, 2);
+        assert_eq!(segments(&"a".repeat(306)).count, 2);
+        assert_eq!(segments(&"a".repeat(307)).count, 3);
+        // The euro sign is an escape plus a septet.
+        let euros = segments(&"€".repeat(80));
+        assert_eq!(
+            (euros.encoding, euros.units, euros.count),
+            (Encoding::Gsm7, 160, 1)
+        );
+    }
+
+    #[test]
+    fn anything_outside_gsm_is_ucs2() {
+        let text = format!("{}😀", "a".repeat(68));
+        let counted = segments(&text);
+        assert_eq!(counted.encoding, Encoding::Ucs2);
+        assert_eq!(counted.units, 70);
+        assert_eq!(counted.count, 1);
+        assert_eq!(segments(&format!("{text}a")).count, 2);
+    }
+
+    #[test]
+    fn rendering_fills_placeholders_and_marks_automation() {
+        let text = render(
+            "Hi from {clinic}: {booking_link}",
+            "Bright Smile",
+            Some("https://b.test"),
+        );
+        assert_eq!(
+            text,
+            "Hi from Bright Smile: https://b.test (Automated text)"
+        );
+        assert_eq!(
+            render("An automated note from {clinic}", "X", None),
+            "An automated note from X"
+        );
+    }
+
+    #[test]
+    fn templates_are_checked() {
+        assert_eq!(validate_template("  ", false), Err(TemplateError::Empty));
+        assert_eq!(
+            validate_template("Hi {name}", false),
+            Err(TemplateError::UnknownPlaceholder("{name}".into()))
+        );
+        assert_eq!(
+            validate_template("Book {booking_link}", false),
+            Err(TemplateError::NoBookingLink)
+        );
+        assert!(validate_template("Book {booking_link} at {clinic}", true).is_ok());
+        for moment in [Moment::BusinessHours, Moment::AfterHours] {
+            for link in [false, true] {
+                assert!(validate_template(default_template(moment, link), link).is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn holidays_and_closed_hours_are_after_hours() {
+        let hours = BusinessHours::default();
+        // Monday 2026-11-23 10:00 UTC is open; the same time on a holiday is not.
+        let monday = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        assert_eq!(moment(&hours, &[], monday), Moment::BusinessHours);
+        let holiday = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        assert_eq!(moment(&hours, &[holiday], monday), Moment::AfterHours);
+        let sunday = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+        assert_eq!(moment(&hours, &[], sunday), Moment::AfterHours);
+    }
+}
