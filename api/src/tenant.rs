@@ -60,6 +60,22 @@ impl TenantTxn {
         &self.txn
     }
 
+    /// Serialises this transaction with others that lock the same clinic, until it ends
+    /// (PostgreSQL row lock on the clinic; SQLite serialises all writes anyway). `NO KEY UPDATE`,
+    /// so that the key-share locks foreign-key checks take on the clinic never conflict with it.
+    pub async fn lock_clinic(&self) -> Result<(), DbError> {
+        if self.txn.get_database_backend() == DbBackend::Postgres {
+            self.txn
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT id FROM clinics WHERE id = $1 FOR NO KEY UPDATE",
+                    [self.clinic_id.into()],
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Makes the transaction's writes permanent.
     pub async fn commit(self) -> Result<(), DbError> {
         Ok(self.txn.commit().await?)

@@ -59,6 +59,20 @@ mod reports {
     pub struct Callbacks {
         pub client: reqwest::Client,
         pub enabled: std::sync::atomic::AtomicBool,
+        /// Public base URL → where it is actually served, as a TLS-terminating proxy forwards.
+        pub forward: Mutex<Option<(String, String)>>,
+    }
+
+    impl Callbacks {
+        /// Where a report for `url` is delivered.
+        fn destination(&self, url: &str) -> String {
+            match &*lock(&self.forward) {
+                Some((public, local)) if url.starts_with(public.as_str()) => {
+                    format!("{local}{}", &url[public.len()..])
+                }
+                _ => url.to_owned(),
+            }
+        }
     }
 
     /// Posts `sent` then `delivered` for `message`, signed as Twilio signs them.
@@ -66,6 +80,7 @@ mod reports {
         let Some(url) = message.status_callback.clone() else {
             return;
         };
+        let destination = shared.callbacks.destination(&url);
         for status in ["sent", "delivered"] {
             let params: Vec<(String, String)> = [
                 ("AccountSid", shared.account_sid.as_str()),
@@ -84,7 +99,7 @@ mod reports {
             let sent = shared
                 .callbacks
                 .client
-                .post(&url)
+                .post(&destination)
                 .header("X-Twilio-Signature", signature)
                 .form(&params)
                 .send()
@@ -124,6 +139,7 @@ impl FakeTwilio {
             callbacks: reports::Callbacks {
                 client: reqwest::Client::new(),
                 enabled: std::sync::atomic::AtomicBool::new(true),
+                forward: Mutex::new(None),
             },
         });
         let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
@@ -171,6 +187,13 @@ impl FakeTwilio {
             .store(enabled, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Delivers reports addressed under `public_base` to `local_base` instead (signed, as Twilio
+    /// signs them, over the public URL), like a TLS-terminating proxy in front of the server.
+    pub fn forward_callbacks(&self, public_base: &str, local_base: &str) {
+        *lock(&self.shared.callbacks.forward) =
+            Some((public_base.to_owned(), local_base.to_owned()));
+    }
+
     /// Waits until at least `count` messages were accepted, or `timeout` passed; returns them.
     pub async fn wait_for_messages(&self, count: usize, timeout: Duration) -> Vec<FakeMessage> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -204,8 +227,8 @@ fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Checks the path's account and the Basic credentials.
-fn authenticate(shared: &Shared, request: &Request, sid: &str) -> Result<(), Response> {
+/// Whether the path's account and the Basic credentials are ours.
+fn authorized(shared: &Shared, request: &Request, sid: &str) -> bool {
     use base64::Engine;
     let expected = format!("{}:{}", shared.account_sid, shared.auth_token);
     let given = request
@@ -218,14 +241,16 @@ fn authenticate(shared: &Shared, request: &Request, sid: &str) -> Result<(), Res
                 .decode(encoded)
                 .ok()
         });
-    if sid != shared.account_sid || given.as_deref() != Some(expected.as_bytes()) {
-        return Err(twilio_error(
-            StatusCode::UNAUTHORIZED,
-            20003,
-            "Authentication Error - invalid username",
-        ));
-    }
-    Ok(())
+    sid == shared.account_sid && given.as_deref() == Some(expected.as_bytes())
+}
+
+/// Twilio's answer to bad credentials.
+fn unauthorized() -> Response {
+    twilio_error(
+        StatusCode::UNAUTHORIZED,
+        20003,
+        "Authentication Error - invalid username",
+    )
 }
 
 fn resource(message: &FakeMessage, account_sid: &str, status: &str) -> Value {
@@ -271,8 +296,8 @@ async fn create_message(
     Form(form): Form<CreateForm>,
 ) -> Response {
     let arrived = Instant::now();
-    if let Err(refusal) = authenticate(shared, request, &sid) {
-        return refusal;
+    if !authorized(shared, request, &sid) {
+        return unauthorized();
     }
     let failure = lock(&shared.failures).pop_front();
     match failure {
@@ -369,8 +394,8 @@ async fn list_messages(
     request: &Request,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    if let Err(refusal) = authenticate(shared, request, &sid) {
-        return refusal;
+    if !authorized(shared, request, &sid) {
+        return unauthorized();
     }
     let page_size = query.page_size.unwrap_or(50).clamp(1, 1000);
     let page = query.page.unwrap_or(0);

@@ -349,6 +349,11 @@ impl Worker {
             }
             other => tracing::warn!(kind = other, "outbox job of an unknown kind"),
         }
+        if let Some(caught_up) = messages::catch_up_reports(txn, &sent.provider_id).await?
+            && let Some(call_id) = caught_up.call_id
+        {
+            calls::set_text_back_status(txn, call_id, &caught_up.status).await?;
+        }
         let settlement = Settlement::Done {
             provider_message_id: sent.provider_id,
         };

@@ -5,8 +5,8 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use ringback_entity::audit_log;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -28,7 +28,8 @@ pub struct AuditEvent<'a> {
 /// Appends `event` to the clinic's chain inside `txn`.
 pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbError> {
     let clinic_id = txn.clinic_id();
-    lock_chain(txn, clinic_id).await?;
+    // One append at a time per clinic, so the chain never forks.
+    txn.lock_clinic().await?;
     let last = audit_log::Entity::find()
         .filter(audit_log::Column::ClinicId.eq(clinic_id))
         .order_by_desc(audit_log::Column::Seq)
@@ -61,20 +62,6 @@ pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbErro
     }
     .insert(txn.conn())
     .await?;
-    Ok(())
-}
-
-/// Serialises appends per clinic on PostgreSQL (SQLite serialises all writes anyway).
-async fn lock_chain(txn: &TenantTxn, clinic_id: Uuid) -> Result<(), DbError> {
-    if txn.conn().get_database_backend() == DbBackend::Postgres {
-        txn.conn()
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT id FROM clinics WHERE id = $1 FOR UPDATE",
-                [clinic_id.into()],
-            ))
-            .await?;
-    }
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use ringback_entity::{conversation, message};
+use ringback_entity::{conversation, message, processed_webhook};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
@@ -248,19 +248,100 @@ pub async fn set_provider_id(
     model.update(txn.conn()).await.map_err(db_error)
 }
 
+/// Where reports that arrive before their message is recorded wait (the provider may report
+/// `sent` before the worker has stored the provider's answer).
+const EARLY_REPORTS: &str = "twilio:sms-status";
+
 /// Applies a provider's delivery report to the message it names; a report that would move the
-/// message backwards (or repeats) changes nothing. Returns the message when it changed.
+/// message backwards (or repeats) changes nothing. A report for a message not recorded yet is kept
+/// until it is ([`catch_up_reports`]). Returns the message when it changed.
 pub async fn report_delivery(
     txn: &TenantTxn,
     provider_message_id: &str,
     provider_status: &str,
 ) -> Result<Option<message::Model>, ApiError> {
+    let status = delivery_status(provider_status);
+    // Serialised with `catch_up_reports`, so an early report is either seen there or finds the
+    // message here.
+    txn.lock_clinic().await?;
     let Some(row) = find_by_provider_id(txn, provider_message_id).await? else {
+        keep_early_report(txn, provider_message_id, status).await?;
         return Ok(None);
     };
-    let status = delivery_status(provider_status);
+    advance(txn, row, status).await
+}
+
+async fn advance(
+    txn: &TenantTxn,
+    row: message::Model,
+    status: &str,
+) -> Result<Option<message::Model>, ApiError> {
     if delivery_rank(status) <= delivery_rank(&row.status) {
         return Ok(None);
     }
     set_status(txn, row, status).await.map(Some)
+}
+
+async fn keep_early_report(
+    txn: &TenantTxn,
+    provider_message_id: &str,
+    status: &str,
+) -> Result<(), ApiError> {
+    let event_id = format!("{provider_message_id}:{status}");
+    let known = processed_webhook::Entity::find_by_id((
+        txn.clinic_id(),
+        EARLY_REPORTS.to_owned(),
+        event_id.clone(),
+    ))
+    .one(txn.conn())
+    .await
+    .map_err(db_error)?;
+    if known.is_none() {
+        processed_webhook::ActiveModel {
+            clinic_id: Set(txn.clinic_id()),
+            provider: Set(EARLY_REPORTS.to_owned()),
+            event_id: Set(event_id),
+            received_at: Set(Utc::now()),
+        }
+        .insert(txn.conn())
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// Applies the reports that arrived before the message with this provider id was recorded;
+/// returns the message when it changed.
+pub async fn catch_up_reports(
+    txn: &TenantTxn,
+    provider_message_id: &str,
+) -> Result<Option<message::Model>, ApiError> {
+    let prefix = format!("{provider_message_id}:");
+    txn.lock_clinic().await?;
+    let early = processed_webhook::Entity::find()
+        .filter(processed_webhook::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(processed_webhook::Column::Provider.eq(EARLY_REPORTS))
+        .filter(processed_webhook::Column::EventId.starts_with(&prefix))
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    let Some(furthest) = early
+        .iter()
+        .filter_map(|report| report.event_id.strip_prefix(&prefix))
+        .max_by_key(|status| delivery_rank(status))
+        .map(str::to_owned)
+    else {
+        return Ok(None);
+    };
+    processed_webhook::Entity::delete_many()
+        .filter(processed_webhook::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(processed_webhook::Column::Provider.eq(EARLY_REPORTS))
+        .filter(processed_webhook::Column::EventId.starts_with(&prefix))
+        .exec(txn.conn())
+        .await
+        .map_err(db_error)?;
+    let Some(row) = find_by_provider_id(txn, provider_message_id).await? else {
+        return Ok(None);
+    };
+    advance(txn, row, &furthest).await
 }

@@ -179,7 +179,12 @@ impl TestDb {
 
     /// Application state around this database.
     pub fn state(&self, web_dir: &std::path::Path) -> AppState {
-        let env = vec![
+        self.state_with(web_dir, &[])
+    }
+
+    /// Application state around this database, with more `RINGBACK_*` settings.
+    pub fn state_with(&self, web_dir: &std::path::Path, extra: &[(&str, &str)]) -> AppState {
+        let mut env = vec![
             ("RINGBACK_DATABASE_URL".to_owned(), self.url.clone()),
             ("RINGBACK_WEB_DIR".to_owned(), web_dir.display().to_string()),
             ("RINGBACK_PEPPER".to_owned(), "11".repeat(32)),
@@ -191,6 +196,11 @@ impl TestDb {
             ),
             ("RINGBACK_PUBLIC_URL".to_owned(), PUBLIC_URL.to_owned()),
         ];
+        env.extend(
+            extra
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+        );
         let settings = RawSettings::load(env).expect("settings");
         let config = Config::from_settings(&settings).expect("config");
         let (secrets, _) = Secrets::resolve(&settings, &config.data_dir, false).expect("secrets");
@@ -230,4 +240,22 @@ fn replace_database(url: &str, name: &str) -> String {
         Some(query) => format!("{base}/{name}?{query}"),
         None => format!("{base}/{name}"),
     }
+}
+
+/// Serves `app` on a free local port; returns its base URL (no trailing slash).
+pub async fn serve(app: impl Endpoint + 'static) -> String {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("bind a local port");
+    let address = acceptor
+        .local_addr()
+        .into_iter()
+        .find_map(|addr| addr.as_socket_addr().copied())
+        .expect("local address");
+    tokio::spawn(async move {
+        let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+    });
+    format!("http://{address}")
 }

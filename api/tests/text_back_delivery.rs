@@ -1,0 +1,705 @@
+//! Text-backs leaving through the outbox, against the in-process fake Twilio, on SQLite and on
+//! PostgreSQL (as the application role): the right template reaches the provider from the clinic's
+//! number, delivery reports come back signed and move the status forward, replies and staff answers
+//! form a conversation, strict mode keeps no number, a provider outage ends with every text sent
+//! exactly once, a crash between sending and recording never sends twice, dead letters show and can
+//! be retried, and no test number appears in the database or the logs.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use chrono_tz::Europe::London;
+use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use common::twilio::{missed_call, post, text_from};
+use common::{PUBLIC_URL, TWILIO_AUTH_TOKEN, TestDb, serve};
+use poem::endpoint::BoxEndpoint;
+use poem::test::TestClient;
+use poem::{EndpointExt, Response};
+use ringback_api::config::{DatabaseKind, SecretString};
+use ringback_api::fakes::twilio::{ACCOUNT_SID, Failure, FakeMessage, FakeTwilio};
+use ringback_api::integrations::twilio::{TwilioAccount, TwilioClient};
+use ringback_api::jobs::worker::{Worker, WorkerSettings};
+use ringback_api::{AppState, build_app};
+use serde_json::{Value, json};
+
+type App = BoxEndpoint<'static, Response>;
+
+/// The clinic's provider number.
+const CLINIC_NUMBER: &str = "+447700900777";
+
+/// A clinic with a provider number, the fake provider, and a worker that sends through it.
+struct Rig {
+    test_db: TestDb,
+    _web: tempfile::TempDir,
+    admin: Browser<App>,
+    twilio: TestClient<App>,
+    fake: FakeTwilio,
+    state: AppState,
+}
+
+impl Rig {
+    async fn new(kind: DatabaseKind, privacy_mode: &str) -> Self {
+        let test_db = TestDb::new(kind).await;
+        let web = tempfile::tempdir().expect("tempdir");
+        let fake = FakeTwilio::start(ACCOUNT_SID, TWILIO_AUTH_TOKEN)
+            .await
+            .expect("fake Twilio starts");
+        let state = test_db.state_with(
+            web.path(),
+            &[
+                ("RINGBACK_TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+                ("RINGBACK_TWILIO_API_URL", fake.api_url()),
+            ],
+        );
+        let local = serve(build_app(state.clone())).await;
+        fake.forward_callbacks(PUBLIC_URL, &local);
+        let app = || build_app(state.clone()).map_to_response().boxed();
+        let mut admin = Browser::new(app());
+        let signed_up = admin.run(SIGN_UP, sign_up_input("texts@clinic.test")).await;
+        assert!(signed_up["errors"].is_null(), "{signed_up}");
+        let setup = admin
+            .run(
+                "mutation($mode: String!) { addProviderNumber(number: \"07700 900777\") { id } \
+                 updateClinicSettings(input: { privacyMode: $mode, name: \"Bright Smile\" }) { id } }",
+                json!({ "mode": privacy_mode }),
+            )
+            .await;
+        assert!(setup["errors"].is_null(), "{setup}");
+        Self {
+            test_db,
+            _web: web,
+            admin,
+            twilio: TestClient::new(app()),
+            fake,
+            state,
+        }
+    }
+
+    /// A worker whose client gives up after `timeout`, retrying quickly.
+    fn worker(&self, name: &str, settings: WorkerSettings) -> Worker {
+        let account = TwilioAccount {
+            api_url: self.fake.api_url().to_owned(),
+            account_sid: ACCOUNT_SID.to_owned(),
+            auth_token: secret(TWILIO_AUTH_TOKEN),
+        };
+        let client = TwilioClient::new(account, Duration::from_millis(300)).expect("client");
+        Worker::new(
+            self.state.clone(),
+            Arc::new(client),
+            settings,
+            name.to_owned(),
+        )
+    }
+
+    async fn missed_call(&self, sid: &str, from: &str) {
+        let (status, _) = post(
+            &self.twilio,
+            "/webhooks/twilio/dial-status",
+            &missed_call(sid, from, CLINIC_NUMBER),
+            None,
+        )
+        .await;
+        assert_eq!(status, poem::http::StatusCode::OK);
+    }
+
+    async fn text(&self, sid: &str, from: &str, body: &str) -> String {
+        let (status, twiml) = post(
+            &self.twilio,
+            "/webhooks/twilio/sms",
+            &text_from(sid, from, CLINIC_NUMBER, body),
+            None,
+        )
+        .await;
+        assert_eq!(status, poem::http::StatusCode::OK);
+        twiml
+    }
+
+    /// How many jobs have each status.
+    async fn job_statuses(&self) -> Vec<(String, String)> {
+        self.test_db
+            .query_strings(
+                "SELECT status, count(*) || '' AS n FROM job_outbox GROUP BY status ORDER BY status",
+                &["status", "n"],
+            )
+            .await
+            .into_iter()
+            .map(|row| (row[0].clone(), row[1].clone()))
+            .collect()
+    }
+
+    async fn count(&self, sql: &str) -> usize {
+        self.test_db.query_strings(sql, &["n"]).await[0][0]
+            .parse()
+            .expect("a count")
+    }
+
+    /// Runs `worker` until no job is pending or claimed (each pass waits for the next retry).
+    async fn drain(&self, worker: &Worker) {
+        for _ in 0..400 {
+            worker.run_once().await.expect("worker pass");
+            let open = self
+                .count(
+                    "SELECT count(*) || '' AS n FROM job_outbox WHERE status IN ('pending', 'claimed')",
+                )
+                .await;
+            if open == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("jobs still open: {:?}", self.job_statuses().await);
+    }
+
+    /// Waits until the GraphQL `query` answers something `done` accepts.
+    async fn until(&mut self, query: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..250 {
+            last = self.admin.run(query, json!({})).await;
+            if done(&last) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("condition never held; last answer: {last}");
+    }
+
+    async fn finish(self) {
+        self.test_db.finish().await;
+    }
+}
+
+fn secret(value: &str) -> SecretString {
+    let settings = ringback_api::config::RawSettings::load(vec![(
+        "RINGBACK_TWILIO_AUTH_TOKEN".to_owned(),
+        value.to_owned(),
+    )])
+    .expect("settings");
+    ringback_api::config::Config::from_settings(&settings)
+        .expect("config")
+        .twilio_auth_token
+        .expect("token")
+}
+
+/// Quick retries, for tests.
+fn fast() -> WorkerSettings {
+    WorkerSettings {
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(40),
+        ..WorkerSettings::default()
+    }
+}
+
+fn to(messages: &[FakeMessage], number: &str) -> Vec<FakeMessage> {
+    messages
+        .iter()
+        .filter(|message| message.to == number)
+        .cloned()
+        .collect()
+}
+
+const CALLS: &str = "{ calls(first: 50, filter: { missed: true }) { edges { node { callerTail textBackStatus } } } }";
+
+fn text_back_status(answer: &Value, tail: &str) -> Option<String> {
+    answer["data"]["calls"]["edges"]
+        .as_array()?
+        .iter()
+        .find(|edge| edge["node"]["callerTail"] == tail)
+        .and_then(|edge| edge["node"]["textBackStatus"].as_str().map(str::to_owned))
+}
+
+/// Collects every log line the server writes while a test runs.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+/// Every way a test number might be written down.
+fn spellings(e164: &str) -> Vec<String> {
+    let national = format!("0{}", &e164[3..]);
+    vec![
+        e164.to_owned(),
+        e164[1..].to_owned(),
+        national.clone(),
+        format!("{} {}", &national[..5], &national[5..]),
+        e164[3..].to_owned(),
+    ]
+}
+
+async fn round_trip(kind: DatabaseKind) {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("debug")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let mut rig = Rig::new(kind, "text_back").await;
+    let worker = rig.worker("worker-a", fast());
+    let today = Utc::now().with_timezone(&London).date_naive().to_string();
+    let settings = rig
+        .admin
+        .run(
+            "mutation($today: NaiveDate!) { updatePhoneSettings(input: { bookingLink: \"https://book.example.test/bright\", \
+             businessHoursTemplate: \"Open: {clinic} missed you. Book at {booking_link}\", \
+             afterHoursTemplate: \"Closed: {clinic} will call you back. Book at {booking_link}\", \
+             holidays: [$today] }) { afterHoursTemplate holidays } }",
+            json!({ "today": today }),
+        )
+        .await;
+    assert!(settings["errors"].is_null(), "{settings}");
+
+    // Today is a holiday: the after-hours wording, from the clinic's number.
+    rig.missed_call("CA1", "+447700900123").await;
+    worker.run_once().await.expect("worker pass");
+    let sent = rig.fake.messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "+447700900123");
+    assert_eq!(sent[0].from, CLINIC_NUMBER);
+    assert_eq!(
+        sent[0].body,
+        "Closed: Bright Smile will call you back. Book at https://book.example.test/bright (Automated text)"
+    );
+    assert_eq!(
+        sent[0].status_callback.as_deref(),
+        Some(format!("{PUBLIC_URL}/webhooks/twilio/sms-status").as_str())
+    );
+    rig.until(CALLS, |answer| {
+        text_back_status(answer, "•••• 123").as_deref() == Some("delivered")
+    })
+    .await;
+
+    // Open every day, no holiday: the business-hours wording.
+    let open_all_day: Vec<Value> = [
+        "MONDAY",
+        "TUESDAY",
+        "WEDNESDAY",
+        "THURSDAY",
+        "FRIDAY",
+        "SATURDAY",
+        "SUNDAY",
+    ]
+    .iter()
+    .map(|day| json!({ "weekday": day, "spans": [{ "opens": "00:00", "closes": "23:59" }] }))
+    .collect();
+    let reopened = rig
+        .admin
+        .run(
+            "mutation($hours: [DayHoursInput!]!) { updatePhoneSettings(input: { holidays: [], businessHours: $hours }) { holidays } }",
+            json!({ "hours": open_all_day }),
+        )
+        .await;
+    assert!(reopened["errors"].is_null(), "{reopened}");
+    rig.missed_call("CA2", "+447700900124").await;
+    worker.run_once().await.expect("worker pass");
+    let second = to(&rig.fake.messages(), "+447700900124");
+    assert_eq!(second.len(), 1);
+    assert!(
+        second[0].body.starts_with("Open: Bright Smile missed you."),
+        "{}",
+        second[0].body
+    );
+
+    // The caller answers; staff reply from the inbox; the reply reaches the provider.
+    rig.text("SMR1", "+447700900123", "Can I come at 3?").await;
+    let inbox = rig
+        .admin
+        .run("{ conversations(status: OPEN) { id callerTail canReply messages { kind direction body status } } }", json!({}))
+        .await;
+    let thread = inbox["data"]["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .find(|c| c["callerTail"] == "•••• 123")
+        .cloned()
+        .expect("the caller's conversation");
+    assert_eq!(thread["canReply"], true);
+    let kinds: Vec<&str> = thread["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["TEXT_BACK", "REPLY"]);
+    assert_eq!(thread["messages"][1]["body"], "Can I come at 3?");
+    let id = thread["id"].as_str().expect("id").to_owned();
+    let replied = rig
+        .admin
+        .run(
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"Yes, 3pm works. See you then.\") { status kind } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        replied["data"]["replyToConversation"]["status"], "queued",
+        "{replied}"
+    );
+    worker.run_once().await.expect("worker pass");
+    let to_caller = to(&rig.fake.messages(), "+447700900123");
+    assert_eq!(to_caller.len(), 2);
+    assert_eq!(to_caller[1].body, "Yes, 3pm works. See you then.");
+    let query = format!("{{ conversation(id: \"{id}\") {{ messages {{ kind status }} }} }}");
+    rig.until(&query, |answer| {
+        answer["data"]["conversation"]["messages"][2]["status"] == "delivered"
+    })
+    .await;
+
+    // Assignment to a team member only, closing, and STOP ends staff texts.
+    let me = rig.admin.run("{ me { user { id } } }", json!({})).await;
+    let me = me["data"]["me"]["user"]["id"]
+        .as_str()
+        .expect("my id")
+        .to_owned();
+    let assigned = rig
+        .admin
+        .run(
+            "mutation($id: ID!, $member: ID) { assignConversation(id: $id, memberId: $member) { assignedTo } }",
+            json!({ "id": id, "member": me }),
+        )
+        .await;
+    assert_eq!(
+        assigned["data"]["assignConversation"]["assignedTo"],
+        me.as_str()
+    );
+    let stranger = rig
+        .admin
+        .run(
+            "mutation($id: ID!, $member: ID) { assignConversation(id: $id, memberId: $member) { assignedTo } }",
+            json!({ "id": id, "member": "0192f000-0000-7000-8000-000000000000" }),
+        )
+        .await;
+    assert_eq!(error_code(&stranger), Some("BAD_USER_INPUT"), "{stranger}");
+    let closed = rig
+        .admin
+        .run(
+            "mutation($id: ID!) { closeConversation(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(closed["data"]["closeConversation"]["status"], "CLOSED");
+    let confirmation = rig.text("SMR2", "+447700900123", "STOP").await;
+    assert!(confirmation.contains("no more texts"), "{confirmation}");
+    let refused = rig
+        .admin
+        .run(
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"Still there?\") { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "{refused}");
+    assert_eq!(to(&rig.fake.messages(), "+447700900123").len(), 2);
+
+    // Finished jobs keep no number and no text; text_back mode keeps the number on the thread.
+    assert_eq!(
+        rig.job_statuses().await,
+        [("done".to_owned(), "3".to_owned())]
+    );
+    assert_eq!(
+        rig.count("SELECT count(*) || '' AS n FROM job_outbox WHERE sealed_number IS NOT NULL OR body_sealed IS NOT NULL")
+            .await,
+        0
+    );
+    assert!(
+        rig.count("SELECT count(*) || '' AS n FROM conversations WHERE number_sealed IS NOT NULL")
+            .await
+            >= 1
+    );
+
+    // No test number, in any spelling, in the database or the logs; no message text in clear.
+    let stored = rig
+        .test_db
+        .stored_text(&[
+            "calls",
+            "job_outbox",
+            "messages",
+            "conversations",
+            "opt_outs",
+            "audit_log",
+            "provider_numbers",
+            "clinics",
+        ])
+        .await;
+    let logged = logs.text();
+    println!("captured {} bytes of logs", logged.len());
+    assert!(
+        logged.contains("dashboard not built") && logged.contains("hyper_util"),
+        "the server's logs, down to the provider client's connections, were captured"
+    );
+    for number in ["+447700900123", "+447700900124", CLINIC_NUMBER] {
+        for spelling in spellings(number) {
+            assert!(!stored.contains(&spelling), "{spelling} stored in clear");
+            assert!(!logged.contains(&spelling), "{spelling} logged");
+        }
+    }
+    assert!(
+        !stored.contains("Can I come at 3"),
+        "message text stored in clear"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_round_trip() {
+    round_trip(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_round_trip() {
+    round_trip(DatabaseKind::Postgres).await;
+}
+
+async fn strict_mode_keeps_no_number(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "strict").await;
+    let worker = rig.worker("worker-a", fast());
+    rig.missed_call("CA1", "+447700900123").await;
+    assert_eq!(
+        rig.count("SELECT count(*) || '' AS n FROM job_outbox WHERE sealed_number IS NOT NULL")
+            .await,
+        1,
+        "the number waits sealed in the job"
+    );
+    worker.run_once().await.expect("worker pass");
+    assert_eq!(rig.fake.messages().len(), 1);
+    rig.text("SMR1", "+447700900123", "Hello?").await;
+    assert_eq!(
+        rig.count("SELECT count(*) || '' AS n FROM job_outbox WHERE sealed_number IS NOT NULL")
+            .await,
+        0,
+        "sent: the sealed number is destroyed"
+    );
+    assert_eq!(
+        rig.count("SELECT count(*) || '' AS n FROM conversations WHERE number_sealed IS NOT NULL")
+            .await,
+        0,
+        "strict mode keeps no number with the conversation"
+    );
+    let inbox = rig
+        .admin
+        .run("{ conversations { id canReply } }", json!({}))
+        .await;
+    assert_eq!(inbox["data"]["conversations"][0]["canReply"], false);
+    let id = inbox["data"]["conversations"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let refused = rig
+        .admin
+        .run(
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"Hi\") { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "{refused}");
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("strict")
+    );
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_strict_mode_keeps_no_number() {
+    strict_mode_keeps_no_number(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_strict_mode_keeps_no_number() {
+    strict_mode_keeps_no_number(DatabaseKind::Postgres).await;
+}
+
+async fn outage_delivers_everything_once(kind: DatabaseKind) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
+    let rig = Rig::new(kind, "strict").await;
+    let callers: Vec<String> = (130..136).map(|n| format!("+447700900{n}")).collect();
+    for (index, caller) in callers.iter().enumerate() {
+        rig.missed_call(&format!("CA{index}"), caller).await;
+    }
+    // Errors, answers that come too late (the text was accepted: in doubt), and hangs.
+    rig.fake.fail_next([
+        Failure::ServerError,
+        Failure::AcceptThenStall(Duration::from_millis(800)),
+        Failure::Stall(Duration::from_millis(800)),
+        Failure::ServerError,
+        Failure::AcceptThenStall(Duration::from_millis(800)),
+        Failure::ServerError,
+        Failure::Stall(Duration::from_millis(800)),
+        Failure::AcceptThenStall(Duration::from_millis(800)),
+        Failure::ServerError,
+    ]);
+    let worker = rig.worker(
+        "worker-a",
+        WorkerSettings {
+            max_attempts: 20,
+            ..fast()
+        },
+    );
+    rig.drain(&worker).await;
+    let sent = rig.fake.messages();
+    for caller in &callers {
+        assert_eq!(to(&sent, caller).len(), 1, "{caller} texted exactly once");
+    }
+    assert_eq!(sent.len(), callers.len());
+    assert_eq!(
+        rig.job_statuses().await,
+        [("done".to_owned(), "6".to_owned())]
+    );
+    assert_eq!(
+        rig.count("SELECT count(*) || '' AS n FROM messages WHERE kind = 'text_back'")
+            .await,
+        6,
+        "one text-back message recorded per caller"
+    );
+    assert!(
+        rig.count("SELECT max(attempts) || '' AS n FROM job_outbox")
+            .await
+            > 1,
+        "the outage forced retries"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_outage_delivers_everything_once() {
+    outage_delivers_everything_once(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_outage_delivers_everything_once() {
+    outage_delivers_everything_once(DatabaseKind::Postgres).await;
+}
+
+async fn crash_between_send_and_commit(kind: DatabaseKind) {
+    let rig = Rig::new(kind, "strict").await;
+    let crashing = rig.worker("worker-crashes", fast());
+    // Crash after the provider accepted the text, before its outcome was stored.
+    rig.missed_call("CA1", "+447700900141").await;
+    let claimed = crashing.claim().await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let _lost = crashing.perform(claimed[0]).await.expect("sent");
+    assert_eq!(rig.fake.messages().len(), 1);
+    // Crash after claiming, before sending anything.
+    rig.missed_call("CA2", "+447700900142").await;
+    assert_eq!(crashing.claim().await.expect("claim").len(), 1);
+    drop(crashing);
+
+    // Another worker takes over both stale claims (lease zero: every claim is stale).
+    let survivor = rig.worker(
+        "worker-survives",
+        WorkerSettings {
+            lease: Duration::ZERO,
+            ..fast()
+        },
+    );
+    rig.drain(&survivor).await;
+    let sent = rig.fake.messages();
+    assert_eq!(to(&sent, "+447700900141").len(), 1, "not sent twice");
+    assert_eq!(to(&sent, "+447700900142").len(), 1, "still sent");
+    assert_eq!(
+        rig.job_statuses().await,
+        [("done".to_owned(), "2".to_owned())]
+    );
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_crash_between_send_and_commit() {
+    crash_between_send_and_commit(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_crash_between_send_and_commit() {
+    crash_between_send_and_commit(DatabaseKind::Postgres).await;
+}
+
+async fn dead_letters_show_and_retry(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "strict").await;
+    rig.missed_call("CA1", "+447700900151").await;
+    rig.fake
+        .fail_next([Failure::ServerError, Failure::ServerError]);
+    let worker = rig.worker(
+        "worker-a",
+        WorkerSettings {
+            max_attempts: 2,
+            ..fast()
+        },
+    );
+    rig.drain(&worker).await;
+    assert!(rig.fake.messages().is_empty());
+    let dead = rig
+        .admin
+        .run(
+            "{ deadLetters { id kind attempts lastError callId } }",
+            json!({}),
+        )
+        .await;
+    let letter = &dead["data"]["deadLetters"][0];
+    assert_eq!(letter["kind"], "text_back", "{dead}");
+    assert_eq!(letter["attempts"], 2);
+    assert_eq!(
+        letter["lastError"],
+        "the provider is unavailable (HTTP 500)"
+    );
+    assert!(letter["callId"].is_string());
+    let calls = rig.admin.run(CALLS, json!({})).await;
+    assert_eq!(
+        text_back_status(&calls, "•••• 151").as_deref(),
+        Some("failed")
+    );
+
+    let id = letter["id"].as_str().expect("id").to_owned();
+    let retried = rig
+        .admin
+        .run(
+            "mutation($id: ID!) { retryDeadLetter(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(retried["data"]["retryDeadLetter"], id.as_str(), "{retried}");
+    rig.drain(&worker).await;
+    assert_eq!(rig.fake.messages().len(), 1);
+    let calls = rig.admin.run(CALLS, json!({})).await;
+    assert!(matches!(
+        text_back_status(&calls, "•••• 151").as_deref(),
+        Some("sent" | "delivered")
+    ));
+    let none = rig.admin.run("{ deadLetters { id } }", json!({})).await;
+    assert_eq!(none["data"]["deadLetters"], json!([]));
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_dead_letters_show_and_retry() {
+    dead_letters_show_and_retry(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_dead_letters_show_and_retry() {
+    dead_letters_show_and_retry(DatabaseKind::Postgres).await;
+}
