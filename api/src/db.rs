@@ -50,8 +50,11 @@ pub async fn connect_owner(config: &Config) -> Result<DatabaseConnection, DbErro
 }
 
 /// Opens a pool for `url`. An in-memory SQLite database gets a single connection, because each
-/// connection would otherwise see its own empty database.
+/// connection would otherwise see its own empty database. A SQLite file runs in write-ahead-log
+/// mode: readers do not wait for the writer, and each commit costs one sync of the log (kept at
+/// `FULL`, so a commit survives a power cut: the outbox relies on its claims being durable).
 pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {
+    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -59,6 +62,13 @@ pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnec
         .acquire_timeout(Duration::from_secs(10));
     if kind == DatabaseKind::Sqlite && url.contains(":memory:") {
         options.max_connections(1).min_connections(1);
+    } else if kind == DatabaseKind::Sqlite {
+        options.map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+        });
     }
     Database::connect(options)
         .await

@@ -45,8 +45,9 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         .around(move |endpoint, request| rate_limited(endpoint, request, limits.clone()))
 }
 
-/// Every request counts against its client address's limit; beyond it the answer is 429 with a
-/// GraphQL-shaped `RATE_LIMITED` error, which GraphQL clients and others both understand.
+/// Every request counts against its client address's limit (provider webhooks against theirs);
+/// beyond it the answer is 429 with a GraphQL-shaped `RATE_LIMITED` error, which GraphQL clients
+/// and others both understand.
 async fn rate_limited<E: Endpoint>(
     endpoint: Arc<E>,
     request: Request,
@@ -56,7 +57,13 @@ async fn rate_limited<E: Endpoint>(
         .remote_addr()
         .as_socket_addr()
         .map(|address| address.ip());
-    if let Err(error) = limits.request(address) {
+    let webhook = request.uri().path().starts_with("/webhooks/");
+    let allowed = if webhook {
+        limits.webhook(address)
+    } else {
+        limits.request(address)
+    };
+    if let Err(error) = allowed {
         let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }] });
         return Ok((error.status(), poem::web::Json(body)).into_response());
     }

@@ -1,5 +1,6 @@
 //! Rate limits (governor, in memory per instance): sign-in attempts per client address and per
-//! account, and every GraphQL request per client address and per API key. A refused request gets
+//! account, every request per client address (provider webhooks under their own, higher limit)
+//! and per API key. A refused request gets
 //! `RATE_LIMITED`.
 
 use std::net::IpAddr;
@@ -16,6 +17,9 @@ pub const SIGN_IN_PER_ADDRESS_PER_MINUTE: u32 = 20;
 pub const SIGN_IN_PER_ACCOUNT_PER_MINUTE: u32 = 5;
 /// Requests per client address per minute.
 pub const REQUESTS_PER_ADDRESS_PER_MINUTE: u32 = 600;
+/// Provider webhooks per client address per minute: a provider sends every clinic's traffic from
+/// a few addresses, so its limit is far higher (its requests are signed and checked cheaply).
+pub const WEBHOOKS_PER_ADDRESS_PER_MINUTE: u32 = 60_000;
 /// Requests per API key per minute.
 pub const REQUESTS_PER_API_KEY_PER_MINUTE: u32 = 600;
 
@@ -24,6 +28,7 @@ pub struct RateLimits {
     sign_in_by_address: DefaultKeyedRateLimiter<IpAddr>,
     sign_in_by_account: DefaultKeyedRateLimiter<String>,
     requests_by_address: DefaultKeyedRateLimiter<IpAddr>,
+    webhooks_by_address: DefaultKeyedRateLimiter<IpAddr>,
     requests_by_api_key: DefaultKeyedRateLimiter<Uuid>,
 }
 
@@ -44,6 +49,7 @@ impl Default for RateLimits {
             sign_in_by_address: RateLimiter::keyed(per_minute(SIGN_IN_PER_ADDRESS_PER_MINUTE)),
             sign_in_by_account: RateLimiter::keyed(per_minute(SIGN_IN_PER_ACCOUNT_PER_MINUTE)),
             requests_by_address: RateLimiter::keyed(per_minute(REQUESTS_PER_ADDRESS_PER_MINUTE)),
+            webhooks_by_address: RateLimiter::keyed(per_minute(WEBHOOKS_PER_ADDRESS_PER_MINUTE)),
             requests_by_api_key: RateLimiter::keyed(per_minute(REQUESTS_PER_API_KEY_PER_MINUTE)),
         }
     }
@@ -62,6 +68,14 @@ impl RateLimits {
     pub fn request(&self, address: Option<IpAddr>) -> Result<(), ApiError> {
         match address {
             Some(address) => check(&self.requests_by_address, &address),
+            None => Ok(()),
+        }
+    }
+
+    /// One provider webhook from `address`.
+    pub fn webhook(&self, address: Option<IpAddr>) -> Result<(), ApiError> {
+        match address {
+            Some(address) => check(&self.webhooks_by_address, &address),
             None => Ok(()),
         }
     }

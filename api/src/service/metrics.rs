@@ -205,6 +205,10 @@ pub async fn mark_stale(
     instants: impl IntoIterator<Item = DateTime<Utc>>,
     with_following_week: bool,
 ) -> Result<(), ApiError> {
+    let instants: Vec<DateTime<Utc>> = instants.into_iter().collect();
+    if instants.is_empty() {
+        return Ok(());
+    }
     let zone = clinic_zone(txn).await?;
     let reach = if with_following_week {
         CALLBACK_LIMIT.num_days()
@@ -218,32 +222,32 @@ pub async fn mark_stale(
             (0..=reach).map(move |offset| day + Duration::days(offset))
         })
         .collect();
-    for day in days {
-        let row = daily_metric::ActiveModel {
-            clinic_id: Set(txn.clinic_id()),
-            day: Set(day),
-            inbound_calls: Set(0),
-            missed_calls: Set(0),
-            text_backs_sent: Set(0),
-            replies: Set(0),
-            callbacks: Set(0),
-            median_callback_seconds: Set(None),
-            recovered_appointments: Set(0),
-            recovered_revenue_minor: Set(0),
-            updated_at: Set(Utc::now()),
-            stale: Set(true),
-            callback_delays_seconds: Set(None),
-        };
-        daily_metric::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([daily_metric::Column::ClinicId, daily_metric::Column::Day])
-                    .update_column(daily_metric::Column::Stale)
-                    .to_owned(),
-            )
-            .exec(txn.conn())
-            .await
-            .map_err(db_error)?;
-    }
+    let now = Utc::now();
+    let rows = days.into_iter().map(|day| daily_metric::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        day: Set(day),
+        inbound_calls: Set(0),
+        missed_calls: Set(0),
+        text_backs_sent: Set(0),
+        replies: Set(0),
+        callbacks: Set(0),
+        median_callback_seconds: Set(None),
+        recovered_appointments: Set(0),
+        recovered_revenue_minor: Set(0),
+        updated_at: Set(now),
+        stale: Set(true),
+        callback_delays_seconds: Set(None),
+    });
+    // One statement for all the days.
+    daily_metric::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([daily_metric::Column::ClinicId, daily_metric::Column::Day])
+                .update_column(daily_metric::Column::Stale)
+                .to_owned(),
+        )
+        .exec(txn.conn())
+        .await
+        .map_err(db_error)?;
     Ok(())
 }
 
