@@ -703,3 +703,73 @@ async fn sqlite_dead_letters_show_and_retry() {
 async fn postgres_dead_letters_show_and_retry() {
     dead_letters_show_and_retry(DatabaseKind::Postgres).await;
 }
+
+#[tokio::test]
+async fn the_client_speaks_twilios_wire_format() {
+    use ringback_api::integrations::sms::{OutgoingSms, ProviderError, SmsProvider};
+    let fake = FakeTwilio::start(ACCOUNT_SID, TWILIO_AUTH_TOKEN)
+        .await
+        .expect("fake Twilio starts");
+    fake.send_status_callbacks(false);
+    let client = |token: &str| {
+        let account = TwilioAccount {
+            api_url: fake.api_url().to_owned(),
+            account_sid: ACCOUNT_SID.to_owned(),
+            auth_token: secret(token),
+        };
+        TwilioClient::new(account, Duration::from_secs(2)).expect("client")
+    };
+    let message = OutgoingSms {
+        to: "+447700900161".to_owned(),
+        from: CLINIC_NUMBER.to_owned(),
+        body: "Hello from the clinic".to_owned(),
+        status_callback: format!("{PUBLIC_URL}/webhooks/twilio/sms-status"),
+    };
+    let refused = client("wrong-token").send(&message).await;
+    assert_eq!(
+        refused,
+        Err(ProviderError::Refused {
+            status: 401,
+            code: Some(20003)
+        })
+    );
+    let bad_number = OutgoingSms {
+        to: "07700 900161".to_owned(),
+        ..message.clone()
+    };
+    assert_eq!(
+        client(TWILIO_AUTH_TOKEN).send(&bad_number).await,
+        Err(ProviderError::Refused {
+            status: 400,
+            code: Some(21211)
+        })
+    );
+    let since = Utc::now() - chrono::Duration::seconds(5);
+    let sent = client(TWILIO_AUTH_TOKEN)
+        .send(&message)
+        .await
+        .expect("sent");
+    assert!(sent.provider_id.starts_with("SM") && sent.provider_id.len() == 34);
+    assert_eq!(sent.status, "queued");
+    let listed = client(TWILIO_AUTH_TOKEN)
+        .sent_since("+447700900161", CLINIC_NUMBER, since)
+        .await
+        .expect("listed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].provider_id, sent.provider_id);
+    assert_eq!(listed[0].body, "Hello from the clinic");
+    let other = client(TWILIO_AUTH_TOKEN)
+        .sent_since("+447700900162", CLINIC_NUMBER, since)
+        .await
+        .expect("listed");
+    assert!(other.is_empty(), "the list is filtered by recipient");
+    let later = client(TWILIO_AUTH_TOKEN)
+        .sent_since(
+            "+447700900161",
+            CLINIC_NUMBER,
+            Utc::now() + chrono::Duration::minutes(5),
+        )
+        .await
+        .expect("listed");
+    assert!(later.is_empty(), "older messages are left out");
+}

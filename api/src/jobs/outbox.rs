@@ -264,3 +264,22 @@ pub async fn requeue(
     }
     find(txn, id).await?.ok_or(ApiError::NotFound)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_in_the_upper_half_and_stops_at_the_cap() {
+        let base = Duration::from_secs(5);
+        let cap = Duration::from_secs(60);
+        for attempts in 1..=6 {
+            let full = (base * 2u32.pow(attempts as u32 - 1)).min(cap);
+            for _ in 0..50 {
+                let wait = backoff(attempts, base, cap);
+                assert!(wait >= full / 2 && wait <= full, "{attempts}: {wait:?}");
+            }
+        }
+        assert!(backoff(1_000, base, cap) <= cap);
+    }
+}

@@ -243,11 +243,7 @@ impl Worker {
             return Ok((attempts, Err(attempt)));
         };
         let settings = clinic::get(txn).await?;
-        let key = keys::data_key(
-            &self.state.secrets,
-            txn.clinic_id(),
-            settings.wrapped_data_key.as_deref(),
-        )?;
+        let key = keys::data_key(&self.state.secrets, &settings)?;
         let message = OutgoingSms {
             to: keys::open_caller_number(&key, txn.clinic_id(), sealed_number)?,
             from,
@@ -312,11 +308,7 @@ impl Worker {
                 let call = related_call(txn, &job).await?;
                 let body = match (&job.body_sealed, clinic::get(txn).await?) {
                     (Some(sealed), settings) => {
-                        let key = keys::data_key(
-                            &self.state.secrets,
-                            txn.clinic_id(),
-                            settings.wrapped_data_key.as_deref(),
-                        )?;
+                        let key = keys::data_key(&self.state.secrets, &settings)?;
                         keys::open_message(&key, txn.clinic_id(), sealed)?
                     }
                     (None, _) => String::new(),

@@ -83,11 +83,7 @@ pub async fn read_messages(
         .await
         .map_err(db_error)?;
     let settings = clinic::get(txn).await?;
-    let key = keys::data_key(
-        secrets,
-        txn.clinic_id(),
-        settings.wrapped_data_key.as_deref(),
-    )?;
+    let key = keys::data_key(secrets, &settings)?;
     let opened = rows
         .into_iter()
         .map(|row| {
@@ -153,11 +149,7 @@ pub async fn reply(
     )
     .await?;
     let settings = clinic::get(txn).await?;
-    let key = keys::data_key(
-        secrets,
-        txn.clinic_id(),
-        settings.wrapped_data_key.as_deref(),
-    )?;
+    let key = keys::data_key(secrets, &settings)?;
     let job = NewJob {
         kind: worker::REPLY,
         idempotency_key: format!("{}:{}", worker::REPLY, stored.id),

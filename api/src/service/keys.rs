@@ -3,6 +3,7 @@
 //! number must be sealed or opened. Destroying the wrapped key crypto-shreds every number it sealed.
 
 use rand::RngCore;
+use ringback_entity::clinic;
 use ringback_shared::ids::ClinicId;
 use ringback_shared::seal::{self, DataKey, MasterKey, Purpose};
 use uuid::Uuid;
@@ -46,17 +47,15 @@ pub fn new_wrapped_data_key(secrets: &Secrets, clinic_id: Uuid) -> Result<Vec<u8
 }
 
 /// The clinic's data key, unwrapped.
-pub fn data_key(
-    secrets: &Secrets,
-    clinic_id: Uuid,
-    wrapped: Option<&[u8]>,
-) -> Result<DataKey, ApiError> {
-    let wrapped =
-        wrapped.ok_or_else(|| ApiError::Internal("the clinic has no data key".to_owned()))?;
+pub fn data_key(secrets: &Secrets, clinic: &clinic::Model) -> Result<DataKey, ApiError> {
+    let wrapped = clinic
+        .wrapped_data_key
+        .as_deref()
+        .ok_or_else(|| ApiError::Internal("the clinic has no data key".to_owned()))?;
     seal::unwrap_data_key(
         &master_key(secrets),
         MASTER_KEY_ID,
-        ClinicId(clinic_id),
+        ClinicId(clinic.id),
         wrapped,
     )
     .map_err(sealing_error)
@@ -81,14 +80,17 @@ pub fn open_clinic_number(
     clinic_id: Uuid,
     sealed: &[u8],
 ) -> Result<String, ApiError> {
-    let bytes = seal::open(
-        key,
-        DATA_KEY_ID,
-        ClinicId(clinic_id),
-        Purpose::ClinicNumber,
-        sealed,
-    )
-    .map_err(sealing_error)?;
+    open_number(key, clinic_id, Purpose::ClinicNumber, sealed)
+}
+
+fn open_number(
+    key: &DataKey,
+    clinic_id: Uuid,
+    purpose: Purpose,
+    sealed: &[u8],
+) -> Result<String, ApiError> {
+    let bytes = seal::open(key, DATA_KEY_ID, ClinicId(clinic_id), purpose, sealed)
+        .map_err(sealing_error)?;
     String::from_utf8(bytes).map_err(|_| ApiError::Internal("sealed number is not text".to_owned()))
 }
 
@@ -138,13 +140,5 @@ pub fn open_caller_number(
     clinic_id: Uuid,
     sealed: &[u8],
 ) -> Result<String, ApiError> {
-    let bytes = seal::open(
-        key,
-        DATA_KEY_ID,
-        ClinicId(clinic_id),
-        Purpose::CallerNumber,
-        sealed,
-    )
-    .map_err(sealing_error)?;
-    String::from_utf8(bytes).map_err(|_| ApiError::Internal("sealed number is not text".to_owned()))
+    open_number(key, clinic_id, Purpose::CallerNumber, sealed)
 }

@@ -105,11 +105,7 @@ pub async fn record(
         return Ok(existing);
     }
     let clinic_row = clinic::get(txn).await?;
-    let key = keys::data_key(
-        secrets,
-        txn.clinic_id(),
-        clinic_row.wrapped_data_key.as_deref(),
-    )?;
+    let key = keys::data_key(secrets, &clinic_row)?;
     let thread = open_conversation(txn, &new.party, new.at).await?;
     let keep_number = clinic_row.privacy_mode == clinic::TEXT_BACK_MODE;
     let stored = message::ActiveModel {

@@ -38,11 +38,7 @@ pub async fn set_forwarding_line(
     let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
         Some(number) => {
             let normalized = normalize(number, &current.default_region)?;
-            let key = keys::data_key(
-                secrets,
-                txn.clinic_id(),
-                current.wrapped_data_key.as_deref(),
-            )?;
+            let key = keys::data_key(secrets, &current)?;
             let sealed = keys::seal_clinic_number(&key, txn.clinic_id(), normalized.e164.as_str())?;
             (Some(sealed), Some(phone::mask_tail(&normalized.e164)))
         }
@@ -74,11 +70,7 @@ pub async fn forwarding_line(
     let Some(sealed) = current.forwarding_line_sealed.as_deref() else {
         return Ok(None);
     };
-    let key = keys::data_key(
-        secrets,
-        txn.clinic_id(),
-        current.wrapped_data_key.as_deref(),
-    )?;
+    let key = keys::data_key(secrets, &current)?;
     keys::open_clinic_number(&key, txn.clinic_id(), sealed).map(Some)
 }
 
@@ -91,11 +83,7 @@ pub async fn sending_number(
         return Ok(None);
     };
     let current = clinic::get(txn).await?;
-    let key = keys::data_key(
-        secrets,
-        txn.clinic_id(),
-        current.wrapped_data_key.as_deref(),
-    )?;
+    let key = keys::data_key(secrets, &current)?;
     keys::open_clinic_number(&key, txn.clinic_id(), &first.number_sealed).map(Some)
 }
 
@@ -120,11 +108,7 @@ pub async fn add_provider_number(
     let normalized = normalize(number, &current.default_region)?;
     let routing = routing_key(secrets.pepper.expose(), &normalized.e164)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let key = keys::data_key(
-        secrets,
-        txn.clinic_id(),
-        current.wrapped_data_key.as_deref(),
-    )?;
+    let key = keys::data_key(secrets, &current)?;
     let created = provider_number::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),

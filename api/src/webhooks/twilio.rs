@@ -156,17 +156,36 @@ fn escape_xml(text: &str) -> String {
 /// back to `dial-status`.
 #[handler]
 async fn voice(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
+    let work = async |verified: &Verified| dial_twiml(state, verified).await;
+    answer(state, request, body, OurNumber::ByDirection, "voice", work).await
+}
+
+/// Reads and verifies a webhook, runs `work`, and answers Twilio with the TwiML it returns. A
+/// request without a usable subject gets an empty answer (logged; a retry would not help); a
+/// failure on our side gets 503, so that Twilio tries again.
+async fn answer(
+    state: &AppState,
+    request: &Request,
+    body: poem::Body,
+    ours: OurNumber,
+    webhook: &'static str,
+    work: impl AsyncFnOnce(&Verified) -> Result<Response, ApiError>,
+) -> Response {
     let Ok(body) = body.into_bytes().await else {
         return refuse(StatusCode::BAD_REQUEST, "unreadable body");
     };
-    let verified = match verify(state, request, &body, OurNumber::ByDirection).await {
+    let verified = match verify(state, request, &body, ours).await {
         Ok(verified) => verified,
         Err(response) => return response,
     };
-    match dial_twiml(state, &verified).await {
-        Ok(twiml) => twiml,
+    match work(&verified).await {
+        Ok(response) => response,
+        Err(ApiError::BadUserInput(reason)) => {
+            tracing::warn!(%reason, webhook, "Twilio webhook without a usable subject");
+            twiml(String::new())
+        }
         Err(error) => {
-            tracing::error!(error = %error, "voice webhook failed");
+            tracing::error!(error = %error, webhook, "Twilio webhook failed");
             refuse(StatusCode::SERVICE_UNAVAILABLE, "try again")
         }
     }
@@ -235,24 +254,19 @@ async fn record_status(
     body: poem::Body,
     status_field: &str,
 ) -> Response {
-    let Ok(body) = body.into_bytes().await else {
-        return refuse(StatusCode::BAD_REQUEST, "unreadable body");
+    let work = async |verified: &Verified| {
+        record_call(state, verified, status_field).await?;
+        Ok(twiml(String::new()))
     };
-    let verified = match verify(state, request, &body, OurNumber::ByDirection).await {
-        Ok(verified) => verified,
-        Err(response) => return response,
-    };
-    match record_call(state, &verified, status_field).await {
-        Ok(()) => twiml(String::new()),
-        Err(ApiError::BadUserInput(reason)) => {
-            tracing::warn!(%reason, "Twilio status without a usable call");
-            twiml(String::new())
-        }
-        Err(error) => {
-            tracing::error!(error = %error, "status webhook failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again")
-        }
-    }
+    answer(
+        state,
+        request,
+        body,
+        OurNumber::ByDirection,
+        "call status",
+        work,
+    )
+    .await
 }
 
 async fn record_call(
@@ -311,25 +325,13 @@ fn reported_start(verified: &Verified) -> Option<DateTime<Utc>> {
 /// else is a reply in the caller's conversation (a recovery touch). Once per `MessageSid`.
 #[handler]
 async fn sms(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
-    let Ok(body) = body.into_bytes().await else {
-        return refuse(StatusCode::BAD_REQUEST, "unreadable body");
+    let work = async |verified: &Verified| {
+        Ok(match handle_sms(state, verified).await? {
+            Some(reply) => twiml(format!("<Message>{}</Message>", escape_xml(&reply))),
+            None => twiml(String::new()),
+        })
     };
-    let verified = match verify(state, request, &body, OurNumber::ByDirection).await {
-        Ok(verified) => verified,
-        Err(response) => return response,
-    };
-    match handle_sms(state, &verified).await {
-        Ok(Some(answer)) => twiml(format!("<Message>{}</Message>", escape_xml(&answer))),
-        Ok(None) => twiml(String::new()),
-        Err(ApiError::BadUserInput(reason)) => {
-            tracing::warn!(%reason, "inbound SMS without a usable sender");
-            twiml(String::new())
-        }
-        Err(error) => {
-            tracing::error!(error = %error, "SMS webhook failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again")
-        }
-    }
+    answer(state, request, body, OurNumber::ByDirection, "sms", work).await
 }
 
 async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<String>, ApiError> {
@@ -349,11 +351,7 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
     let clinic = clinic::get(&txn).await?;
     let caller = CallerKeyer::new(&state.secrets, &txn, &clinic.default_region)?.key(from)?;
     let keyword = classify(text);
-    let key = keys::data_key(
-        &state.secrets,
-        txn.clinic_id(),
-        clinic.wrapped_data_key.as_deref(),
-    )?;
+    let key = keys::data_key(&state.secrets, &clinic)?;
     let sealed_number = keys::seal_caller_number(&key, txn.clinic_id(), &caller.e164)?;
     messages::record(
         &txn,
@@ -401,27 +399,15 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
 }
 
 /// A delivery report for a text we sent: the message's status moves forward (never back), and a
-/// text-back's call shows it. Reports for unknown messages are acknowledged and ignored.
+/// text-back's call shows it. A report that overtakes the worker's record of the message is kept
+/// and applied when that record is written.
 #[handler]
 async fn sms_status(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
-    let Ok(body) = body.into_bytes().await else {
-        return refuse(StatusCode::BAD_REQUEST, "unreadable body");
+    let work = async |verified: &Verified| {
+        record_delivery(state, verified).await?;
+        Ok(twiml(String::new()))
     };
-    let verified = match verify(state, request, &body, OurNumber::Sender).await {
-        Ok(verified) => verified,
-        Err(response) => return response,
-    };
-    match record_delivery(state, &verified).await {
-        Ok(()) => twiml(String::new()),
-        Err(ApiError::BadUserInput(reason)) => {
-            tracing::warn!(%reason, "delivery report without a usable message");
-            twiml(String::new())
-        }
-        Err(error) => {
-            tracing::error!(error = %error, "delivery report failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again")
-        }
-    }
+    answer(state, request, body, OurNumber::Sender, "sms status", work).await
 }
 
 async fn record_delivery(state: &AppState, verified: &Verified) -> Result<(), ApiError> {
