@@ -86,7 +86,7 @@ pub async fn after_missed_call(
     };
     let status = match decide(facts) {
         Ok(()) => {
-            let key = keys::data_key(secrets, &settings)?;
+            let key = keys::data_key(secrets, settings)?;
             let text = clinic_settings::text_back_text(settings, now);
             let job = NewJob {
                 kind: worker::TEXT_BACK,
