@@ -1,8 +1,10 @@
-//! Page objects: what a test may read or do on each dashboard page, by role and test id, so tests
-//! read like what a user does and survive markup changes.
+//! Page objects: what a test may read or do on each dashboard page, by label, role and test id, so
+//! tests read like what a user does and survive markup changes. Every wait is for a condition,
+//! never a fixed sleep.
 
 use std::time::Duration;
 
+use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
 
 use crate::E2eError;
@@ -10,35 +12,119 @@ use crate::E2eError;
 /// How long to wait for something the page is expected to show.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The status page (the dashboard's first page).
+/// Waits for the element with `test_id`.
+async fn wait_for_test_id(client: &Client, test_id: &str) -> Result<Element, E2eError> {
+    let selector = format!("[data-testid=\"{test_id}\"]");
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&selector))
+        .await
+        .map_err(|e| E2eError::Assertion(format!("{test_id} never appeared: {e}")))
+}
+
+/// The visible text of the element with `test_id`, once it shows.
+async fn text_of(client: &Client, test_id: &str) -> Result<String, E2eError> {
+    Ok(wait_for_test_id(client, test_id).await?.text().await?)
+}
+
+/// The about page: what the server reports about itself.
 pub struct StatusPage<'a> {
     client: &'a Client,
 }
 
 impl<'a> StatusPage<'a> {
-    /// Opens the dashboard at `base_url` and waits for the server facts to render.
-    pub async fn open(client: &'a Client, base_url: &str) -> Result<Self, E2eError> {
-        client.goto(base_url).await?;
-        let page = Self { client };
-        page.wait_for_test_id("server-info").await?;
-        Ok(page)
-    }
-
-    async fn wait_for_test_id(
-        &self,
-        test_id: &str,
-    ) -> Result<fantoccini::elements::Element, E2eError> {
-        let selector = format!("[data-testid=\"{test_id}\"]");
-        self.client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(&selector))
-            .await
-            .map_err(|e| E2eError::Assertion(format!("{test_id} never appeared: {e}")))
+    /// Opens `url` (the about page, or a deep link to it) and waits for the server facts.
+    pub async fn open(client: &'a Client, url: &str) -> Result<Self, E2eError> {
+        client.goto(url).await?;
+        wait_for_test_id(client, "server-info").await?;
+        Ok(Self { client })
     }
 
     /// The visible text of the element with `test_id`.
     pub async fn text_of(&self, test_id: &str) -> Result<String, E2eError> {
-        Ok(self.wait_for_test_id(test_id).await?.text().await?)
+        text_of(self.client, test_id).await
+    }
+}
+
+/// The sign-in form.
+pub struct SignInPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> SignInPage<'a> {
+    /// Waits until the sign-in form shows (after a redirect, say).
+    pub async fn wait(client: &'a Client) -> Result<Self, E2eError> {
+        client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("form.sign-in"))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("the sign-in form never appeared: {e}")))?;
+        Ok(Self { client })
+    }
+
+    /// Fills in the form and submits it.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<(), E2eError> {
+        self.client
+            .find(Locator::Id("email"))
+            .await?
+            .send_keys(email)
+            .await?;
+        self.client
+            .find(Locator::Id("password"))
+            .await?
+            .send_keys(password)
+            .await?;
+        wait_for_test_id(self.client, "sign-in")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+}
+
+/// The overview of the chosen period.
+pub struct OverviewPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> OverviewPage<'a> {
+    /// Waits until the figures show.
+    pub async fn wait(client: &'a Client) -> Result<Self, E2eError> {
+        wait_for_test_id(client, "overview-figures").await?;
+        Ok(Self { client })
+    }
+
+    /// The shown value of figure `test_id` (e.g. `figure-missed-calls`).
+    pub async fn figure(&self, test_id: &str) -> Result<String, E2eError> {
+        text_of(self.client, test_id).await
+    }
+
+    /// The period shown, as `(from, to)` ISO dates.
+    pub async fn range(&self) -> Result<(String, String), E2eError> {
+        let text = text_of(self.client, "overview-range").await?;
+        let mut words = text.split_whitespace();
+        let from = words.next().unwrap_or_default().to_owned();
+        let to = words
+            .nth(1)
+            .unwrap_or_default()
+            .trim_end_matches(',')
+            .to_owned();
+        Ok((from, to))
+    }
+
+    /// Signs out from the header.
+    pub async fn sign_out(&self) -> Result<(), E2eError> {
+        wait_for_test_id(self.client, "sign-out")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Who the header says is signed in.
+    pub async fn signed_in_as(&self) -> Result<String, E2eError> {
+        text_of(self.client, "signed-in-as").await
     }
 }

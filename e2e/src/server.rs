@@ -16,6 +16,40 @@ const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// Line prefix `ringback serve` prints on stdout once it listens.
 const URL_PREFIX: &str = "Ringback dashboard: ";
 
+/// What the server starts with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Data {
+    /// A fresh, empty database.
+    Empty,
+    /// The demo clinic (`ringback demo`): 90 days of calls, texts, callbacks and bookings.
+    Demo,
+}
+
+/// The demo clinic's owner, as `ringback demo` creates it.
+pub const DEMO_OWNER: (&str, &str) = ("owner@demo.ringback.test", "ringback-demo-owner");
+
+/// Runs `ringback demo` on `data_dir` and waits for it.
+fn seed_demo(binary: &std::path::Path, data_dir: &std::path::Path) -> Result<(), E2eError> {
+    let mut command = Command::new(binary);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("RINGBACK_")) {
+        command.env_remove(name);
+    }
+    let output = command
+        .arg("demo")
+        .env("RINGBACK_DATA_DIR", data_dir)
+        .env("RINGBACK_LOG", "warn")
+        .output()
+        .map_err(|e| E2eError::Process(format!("cannot run ringback demo: {e}")))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(E2eError::Process(format!(
+            "ringback demo failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )))
+    }
+}
+
 /// A running `ringback serve`.
 pub struct RingbackServer {
     child: Child,
@@ -28,10 +62,18 @@ pub struct RingbackServer {
 impl RingbackServer {
     /// Starts the binary with an empty embedded database and waits until it prints its URL.
     pub fn start() -> Result<Self, E2eError> {
+        Self::start_with(Data::Empty)
+    }
+
+    /// Starts the binary on `data` and waits until it prints its URL.
+    pub fn start_with(data: Data) -> Result<Self, E2eError> {
         let binary = ringback_binary()?;
         let web_dir = dashboard_dir()?;
         let data_dir =
             tempfile::tempdir().map_err(|e| E2eError::Process(format!("tempdir: {e}")))?;
+        if data == Data::Demo {
+            seed_demo(&binary, data_dir.path())?;
+        }
         let log_path = data_dir.path().join("server.log");
         let log = std::fs::File::create(&log_path)
             .map_err(|e| E2eError::Process(format!("log file: {e}")))?;
@@ -69,15 +111,51 @@ impl RingbackServer {
     /// Sends a GraphQL `query` to the server over plain HTTP/1.1 and returns the JSON response, so
     /// tests can compare what the page shows with what the API says.
     pub fn graphql(&self, query: &str) -> Result<serde_json::Value, E2eError> {
+        self.graphql_as(None, query, serde_json::json!({}))
+            .map(|(_, json)| json)
+    }
+
+    /// Signs in over the API and returns the `Cookie` header that carries the session.
+    pub fn api_session(&self, email: &str, password: &str) -> Result<String, E2eError> {
+        let (headers, json) = self.graphql_as(
+            None,
+            "mutation($email: String!, $password: String!) { signIn(email: $email, password: $password) { role } }",
+            serde_json::json!({ "email": email, "password": password }),
+        )?;
+        if json["data"]["signIn"].is_null() {
+            return Err(E2eError::Assertion(format!("API sign-in failed: {json}")));
+        }
+        let cookies: Vec<&str> = headers
+            .lines()
+            .filter_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("set-cookie")
+                    .then(|| value.trim().split(';').next().unwrap_or_default())
+            })
+            .collect();
+        Ok(cookies.join("; "))
+    }
+
+    /// Sends `query` with `variables`, with the session `cookie` if given; returns the response
+    /// headers and JSON.
+    pub fn graphql_as(
+        &self,
+        cookie: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<(String, serde_json::Value), E2eError> {
         let address = self
             .url
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned();
-        let body = serde_json::json!({ "query": query }).to_string();
+        let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
+        let cookie = cookie
+            .map(|cookie| format!("Cookie: {cookie}\r\n"))
+            .unwrap_or_default();
         let request = format!(
             "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+             {cookie}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         let mut stream =
@@ -89,11 +167,12 @@ impl RingbackServer {
         stream
             .read_to_string(&mut response)
             .map_err(|e| E2eError::Process(format!("receive: {e}")))?;
-        let (_, json) = response
+        let (headers, json) = response
             .split_once("\r\n\r\n")
             .ok_or_else(|| E2eError::Process("malformed HTTP response".to_owned()))?;
-        serde_json::from_str(json)
-            .map_err(|e| E2eError::Process(format!("GraphQL answer is not JSON: {e}")))
+        let json = serde_json::from_str(json)
+            .map_err(|e| E2eError::Process(format!("GraphQL answer is not JSON: {e}")))?;
+        Ok((headers.to_owned(), json))
     }
 
     /// The server's log so far (stderr).

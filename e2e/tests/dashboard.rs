@@ -1,10 +1,14 @@
-//! The dashboard, served by the real binary on an empty embedded database, renders what the API
-//! reports, reloads on any route, and logs no console error.
+//! The dashboard, served by the real binary: on an empty embedded database the about page renders
+//! what the API reports, deep links reload into the app, and no console error is logged; on the
+//! demo clinic a visitor is sent to sign in and back, the overview's figures equal the API's, and
+//! signing out ends the session.
 
 use ringback_e2e::E2eError;
 use ringback_e2e::browser::Browser;
-use ringback_e2e::pages::StatusPage;
-use ringback_e2e::server::RingbackServer;
+use ringback_e2e::pages::{OverviewPage, SignInPage, StatusPage};
+use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
+use ringback_shared::display;
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_shows_server_facts() {
@@ -22,7 +26,7 @@ async fn dashboard_shows_server_facts() {
 }
 
 async fn status_page_scenario(browser: &Browser, server: &RingbackServer) -> Result<(), E2eError> {
-    let page = StatusPage::open(&browser.client, &server.url).await?;
+    let page = StatusPage::open(&browser.client, &format!("{}about", server.url)).await?;
     let api = server.graphql("{ serverInfo { version schemaVersion pendingMigrations } }")?;
     let info = &api["data"]["serverInfo"];
     let version = info["version"].as_str().unwrap_or_default();
@@ -68,7 +72,8 @@ fn expect_eq(actual: String, expected: String) -> Result<(), E2eError> {
 async fn every_route_reloads_into_the_dashboard() {
     let server = RingbackServer::start().unwrap_or_else(|e| panic!("{e}"));
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
-    let deep_link = format!("{}settings/team", server.url);
+    // A deep link, loaded fresh: the server's fallback serves the app, which routes it.
+    let deep_link = format!("{}about?from=bookmark", server.url);
     let outcome = StatusPage::open(&browser.client, &deep_link).await;
     if let Err(error) = outcome {
         let shot = browser.screenshot("every_route_reloads").await;
@@ -76,4 +81,141 @@ async fn every_route_reloads_into_the_dashboard() {
         panic!("{error}\nscreenshot: {shot:?}");
     }
     browser.close().await;
+}
+
+/// Runs `scenario` against the demo clinic; on failure saves a screenshot and prints the console
+/// and the server log.
+async fn on_demo<F>(name: &str, scenario: F)
+where
+    F: AsyncFnOnce(&Browser, &RingbackServer) -> Result<(), E2eError>,
+{
+    let server = RingbackServer::start_with(Data::Demo).unwrap_or_else(|e| panic!("{e}"));
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let outcome = scenario(&browser, &server).await;
+    if let Err(error) = outcome {
+        let shot = browser.screenshot(name).await;
+        let console = browser.console_errors().await;
+        let log = server.log();
+        browser.close().await;
+        panic!("{error}\nscreenshot: {shot:?}\nbrowser console: {console:?}\nserver log:\n{log}");
+    }
+    browser.close().await;
+}
+
+const FIGURES: &str = "inboundCalls missedCalls missRate textBacksSent replyRate callbacks \
+    medianTimeToCallbackSeconds recoveredAppointments recoveryRate recoveredRevenueMinor";
+
+/// The figures the overview shows, formatted from the API's answer with the shared rules.
+fn expected_figures(totals: &Value, currency: &str) -> Vec<(&'static str, String)> {
+    let int = |name: &str| totals[name].as_i64().unwrap_or_default();
+    let rate = |name: &str| totals[name].as_f64();
+    vec![
+        ("figure-missed-calls", int("missedCalls").to_string()),
+        ("figure-miss-rate", display::percent(rate("missRate"))),
+        ("figure-text-backs", int("textBacksSent").to_string()),
+        ("figure-reply-rate", display::percent(rate("replyRate"))),
+        ("figure-callbacks", int("callbacks").to_string()),
+        (
+            "figure-time-to-callback",
+            display::duration(totals["medianTimeToCallbackSeconds"].as_i64()),
+        ),
+        ("figure-recovered", int("recoveredAppointments").to_string()),
+        (
+            "figure-recovery-rate",
+            display::percent(rate("recoveryRate")),
+        ),
+        (
+            "figure-revenue",
+            display::money(int("recoveredRevenueMinor"), currency),
+        ),
+    ]
+}
+
+async fn sign_in_see_the_api_figures_sign_out(
+    browser: &Browser,
+    server: &RingbackServer,
+) -> Result<(), E2eError> {
+    // Signed out, the overview sends the visitor to sign in, then back.
+    browser.client.goto(&server.url).await?;
+    let sign_in = SignInPage::wait(&browser.client).await?;
+    let url = browser.client.current_url().await?;
+    if !url.as_str().contains("/sign-in?next=%2F") {
+        return Err(E2eError::Assertion(format!(
+            "expected a sign-in redirect, got {url}"
+        )));
+    }
+    sign_in.sign_in(DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    let overview = OverviewPage::wait(&browser.client).await?;
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let (_, me) = server.graphql_as(
+        Some(&cookie),
+        "{ me { user { displayName } clinic { name } } }",
+        json!({}),
+    )?;
+    let expected_who = format!(
+        "{} · {}",
+        me["data"]["me"]["user"]["displayName"]
+            .as_str()
+            .unwrap_or("?"),
+        me["data"]["me"]["clinic"]["name"].as_str().unwrap_or("?")
+    );
+    let who = overview.signed_in_as().await?;
+    if who != expected_who {
+        return Err(E2eError::Assertion(format!(
+            "header shows {who:?}, expected {expected_who:?}"
+        )));
+    }
+
+    // Every figure equals what the API computes for the same days.
+    let (from, to) = overview.range().await?;
+    let (_, api) = server.graphql_as(
+        Some(&cookie),
+        &format!(
+            "query($from: NaiveDate!, $to: NaiveDate!) {{ clinic {{ currency }} \
+             metrics(from: $from, to: $to) {{ totals {{ {FIGURES} }} }} }}"
+        ),
+        json!({ "from": from, "to": to }),
+    )?;
+    let currency = api["data"]["clinic"]["currency"].as_str().unwrap_or("GBP");
+    let totals = &api["data"]["metrics"]["totals"];
+    if totals.is_null() {
+        return Err(E2eError::Assertion(format!(
+            "the API gave no figures: {api}"
+        )));
+    }
+    if totals["missedCalls"].as_i64().unwrap_or_default() == 0 {
+        return Err(E2eError::Assertion(format!(
+            "the demo period has no missed calls: {api}"
+        )));
+    }
+    for (test_id, expected) in expected_figures(totals, currency) {
+        let shown = overview.figure(test_id).await?;
+        if shown != expected {
+            return Err(E2eError::Assertion(format!(
+                "{test_id}: the page shows {shown:?}, the API {expected:?} ({from} to {to})"
+            )));
+        }
+    }
+
+    // Signing out ends the session: the overview asks for a sign-in again.
+    overview.sign_out().await?;
+    SignInPage::wait(&browser.client).await?;
+    browser.client.goto(&server.url).await?;
+    SignInPage::wait(&browser.client).await?;
+    let errors = browser.console_errors().await?;
+    if !errors.is_empty() {
+        return Err(E2eError::Assertion(format!(
+            "browser console has errors: {errors:#?}"
+        )));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overview_figures_equal_the_api() {
+    on_demo(
+        "overview_figures_equal_the_api",
+        sign_in_see_the_api_figures_sign_out,
+    )
+    .await;
 }

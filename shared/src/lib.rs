@@ -6,6 +6,7 @@
 pub mod access;
 pub mod attribution;
 pub mod caller_key;
+pub mod display;
 pub mod hours;
 pub mod ids;
 pub mod keywords;

@@ -1,16 +1,81 @@
-//! The dashboard's one GraphQL client: every request to the server goes through here, and every
-//! failure becomes an [`ApiError`] the page can show.
+//! The dashboard's one GraphQL client. Every operation is a typed query compiled against the
+//! committed `schema.graphql` (a query the schema does not allow fails the build), every request
+//! goes through [`run`], and every failure becomes an [`ApiError`] a page can show. An expired
+//! session is refreshed once with the refresh cookie; when that fails too the caller gets
+//! [`ApiError::SignedOut`] and the app sends the user to sign in.
 
 use gloo_net::http::Request;
+use graphql_client::GraphQLQuery;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 /// Where the server answers GraphQL; same origin as the dashboard.
 const GRAPHQL_PATH: &str = "/graphql";
 
+/// `NaiveDate` in the schema: an ISO date, `2026-11-22`.
+pub type NaiveDate = String;
+/// `DateTime` in the schema: RFC 3339.
+pub type DateTime = String;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/server_info.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct ServerInfo;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/session.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct Me;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/session.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct SignIn;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/session.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct RefreshSession;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/session.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct SignOut;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/overview.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct Overview;
+
 /// Failures talking to the API, in words a user can act on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
+    /// The session is over and could not be renewed: sign in again.
+    SignedOut,
     Network(String),
     Server {
         code: Option<String>,
@@ -22,17 +87,15 @@ pub enum ApiError {
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::SignedOut => write!(f, "Your session has ended; please sign in again."),
             Self::Network(reason) => write!(f, "Cannot reach the server: {reason}"),
-            Self::Server { message, .. } => write!(f, "The server refused: {message}"),
+            Self::Server { message, .. } => write!(f, "{message}"),
             Self::Malformed(reason) => write!(f, "Unexpected answer from the server: {reason}"),
         }
     }
 }
 
-#[derive(Serialize)]
-struct GraphqlRequest<'a> {
-    query: &'a str,
-}
+impl std::error::Error for ApiError {}
 
 #[derive(Deserialize)]
 struct GraphqlResponse<T> {
@@ -53,22 +116,37 @@ struct GraphqlErrorExtensions {
     code: Option<String>,
 }
 
-/// Sends `query` and decodes its `data`.
-async fn execute<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+/// Sends one operation; no retry.
+async fn send<Q: GraphQLQuery>(variables: &Q::Variables) -> Result<Q::ResponseData, ApiError>
+where
+    Q::ResponseData: DeserializeOwned,
+    Q::Variables: Clone,
+{
+    let body = Q::build_query(variables.clone());
     let request = Request::post(GRAPHQL_PATH)
-        .json(&GraphqlRequest { query })
+        .json(&body)
         .map_err(|e| ApiError::Malformed(e.to_string()))?;
     let response = request
         .send()
         .await
         .map_err(|e| ApiError::Network(e.to_string()))?;
-    let body: GraphqlResponse<T> = response
+    if response.status() == 429 {
+        return Err(ApiError::Server {
+            code: Some("RATE_LIMITED".to_owned()),
+            message: "Too many requests; try again in a moment.".to_owned(),
+        });
+    }
+    let body: GraphqlResponse<Q::ResponseData> = response
         .json()
         .await
         .map_err(|e| ApiError::Malformed(e.to_string()))?;
     if let Some(error) = body.errors.into_iter().next() {
+        let code = error.extensions.and_then(|extensions| extensions.code);
+        if code.as_deref() == Some("UNAUTHENTICATED") {
+            return Err(ApiError::SignedOut);
+        }
         return Err(ApiError::Server {
-            code: error.extensions.and_then(|extensions| extensions.code),
+            code,
             message: error.message,
         });
     }
@@ -76,46 +154,36 @@ async fn execute<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
         .ok_or_else(|| ApiError::Malformed("no data".to_owned()))
 }
 
-/// The database engine, as the schema's `DatabaseEngine` enum.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DatabaseEngine {
-    Sqlite,
-    Postgresql,
-}
-
-impl DatabaseEngine {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Sqlite => "SQLite",
-            Self::Postgresql => "PostgreSQL",
+/// Runs an operation; an ended session is renewed once and the operation tried again.
+pub async fn run<Q: GraphQLQuery>(variables: Q::Variables) -> Result<Q::ResponseData, ApiError>
+where
+    Q::ResponseData: DeserializeOwned,
+    Q::Variables: Clone,
+{
+    match send::<Q>(&variables).await {
+        Err(ApiError::SignedOut) => {
+            send::<RefreshSession>(&refresh_session::Variables).await?;
+            send::<Q>(&variables).await
         }
+        other => other,
     }
 }
 
-/// `serverInfo`, as the schema defines it.
-#[derive(Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ServerInfo {
-    pub name: String,
-    pub version: String,
-    pub database: DatabaseEngine,
-    pub schema_version: Option<String>,
-    pub pending_migrations: i32,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ServerInfoData {
-    server_info: ServerInfo,
-}
-
-const SERVER_INFO_QUERY: &str =
-    "query ServerInfo { serverInfo { name version database schemaVersion pendingMigrations } }";
-
-/// Asks the server what it is.
-pub async fn server_info() -> Result<ServerInfo, ApiError> {
-    execute::<ServerInfoData>(SERVER_INFO_QUERY)
+/// Signs in; the server sets the session cookies.
+pub async fn sign_in(email: String, password: String) -> Result<(), ApiError> {
+    send::<SignIn>(&sign_in::Variables { email, password })
         .await
-        .map(|data| data.server_info)
+        .map(|_| ())
+        .map_err(|error| match error {
+            ApiError::SignedOut => ApiError::Server {
+                code: Some("UNAUTHENTICATED".to_owned()),
+                message: "That e-mail and password do not match.".to_owned(),
+            },
+            other => other,
+        })
+}
+
+/// Signs out; the server clears the session cookies.
+pub async fn sign_out() -> Result<(), ApiError> {
+    send::<SignOut>(&sign_out::Variables).await.map(|_| ())
 }

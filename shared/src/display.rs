@@ -1,0 +1,211 @@
+//! How figures are shown and which days a chosen period covers, shared so that the dashboard, the
+//! exports and the server's texts never disagree: money in a currency's minor units, rates as
+//! percentages, durations in words, and the periods of the overview (this week, the last 30 days,
+//! this month, a custom range) with the period each is compared against.
+
+use chrono::{Datelike, Duration, NaiveDate};
+
+use crate::metrics::LocalMonth;
+
+/// Formats `minor` units of `currency` (ISO 4217) with a symbol where one is common, grouping
+/// thousands: `£5,475.00`, `A$12.50`, `1,000.00 CHF`.
+pub fn money(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let units = minor.unsigned_abs();
+    let amount = format!("{}.{:02}", group_thousands(units / 100), units % 100);
+    match currency {
+        "GBP" => format!("{sign}£{amount}"),
+        "EUR" => format!("{sign}€{amount}"),
+        "USD" => format!("{sign}${amount}"),
+        "AUD" => format!("{sign}A${amount}"),
+        "CAD" => format!("{sign}C${amount}"),
+        "NZD" => format!("{sign}NZ${amount}"),
+        other => format!("{sign}{amount} {other}"),
+    }
+}
+
+fn group_thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+/// A rate as a whole percentage, or a dash when there is nothing to divide by.
+pub fn percent(rate: Option<f64>) -> String {
+    match rate {
+        Some(rate) => format!("{:.0}%", rate * 100.0),
+        None => "–".to_owned(),
+    }
+}
+
+/// A duration in the largest units that keep it readable: `45 s`, `12 min`, `1 h 54 min`, `2 d 3 h`.
+pub fn duration(seconds: Option<i64>) -> String {
+    let Some(seconds) = seconds else {
+        return "–".to_owned();
+    };
+    let seconds = seconds.max(0);
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3_600 => format!("{} min", s / 60),
+        s if s < 86_400 => match (s / 3_600, (s % 3_600) / 60) {
+            (hours, 0) => format!("{hours} h"),
+            (hours, minutes) => format!("{hours} h {minutes} min"),
+        },
+        s => match (s / 86_400, (s % 86_400) / 3_600) {
+            (days, 0) => format!("{days} d"),
+            (days, hours) => format!("{days} d {hours} h"),
+        },
+    }
+}
+
+/// The periods the overview offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Period {
+    /// Monday of this week to today.
+    ThisWeek,
+    /// The 30 days ending today.
+    Last30Days,
+    /// The first of this month to today.
+    ThisMonth,
+    /// Chosen days, both included.
+    Custom { from: NaiveDate, to: NaiveDate },
+}
+
+/// Days, both ends included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayRange {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl DayRange {
+    /// How many days the range covers.
+    pub fn days(self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+}
+
+impl Period {
+    /// The days this period covers when the clinic's today is `today`.
+    pub fn range(self, today: NaiveDate) -> DayRange {
+        match self {
+            Period::ThisWeek => DayRange {
+                from: today - Duration::days(i64::from(today.weekday().num_days_from_monday())),
+                to: today,
+            },
+            Period::Last30Days => DayRange {
+                from: today - Duration::days(29),
+                to: today,
+            },
+            Period::ThisMonth => DayRange {
+                from: LocalMonth::containing(today).first_day(),
+                to: today,
+            },
+            Period::Custom { from, to } => DayRange {
+                from: from.min(to),
+                to: from.max(to),
+            },
+        }
+    }
+
+    /// What the period is compared against: this month against the same days of last month
+    /// (cut at its end), any other period against the same number of days just before it.
+    pub fn comparison(self, today: NaiveDate) -> DayRange {
+        let current = self.range(today);
+        if self == Period::ThisMonth {
+            let first = current.from;
+            let last_month_end = first - Duration::days(1);
+            let last_month_start = LocalMonth::containing(last_month_end).first_day();
+            let same_day = last_month_start + Duration::days(current.days() - 1);
+            return DayRange {
+                from: last_month_start,
+                to: same_day.min(last_month_end),
+            };
+        }
+        DayRange {
+            from: current.from - Duration::days(current.days()),
+            to: current.from - Duration::days(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn money_has_symbols_and_groups() {
+        assert_eq!(money(547_500, "GBP"), "£5,475.00");
+        assert_eq!(money(1_250, "AUD"), "A$12.50");
+        assert_eq!(money(-5, "USD"), "-$0.05");
+        assert_eq!(money(100_000_000, "CHF"), "1,000,000.00 CHF");
+        assert_eq!(money(0, "EUR"), "€0.00");
+    }
+
+    #[test]
+    fn rates_and_durations_read_as_words() {
+        assert_eq!(percent(Some(0.2549)), "25%");
+        assert_eq!(percent(None), "–");
+        assert_eq!(duration(Some(45)), "45 s");
+        assert_eq!(duration(Some(6_840)), "1 h 54 min");
+        assert_eq!(duration(Some(7_200)), "2 h");
+        assert_eq!(duration(Some(183_600)), "2 d 3 h");
+        assert_eq!(duration(None), "–");
+    }
+
+    #[test]
+    fn periods_cover_the_right_days() {
+        let sunday = day("2026-11-22");
+        assert_eq!(
+            Period::ThisWeek.range(sunday),
+            DayRange {
+                from: day("2026-11-16"),
+                to: sunday
+            }
+        );
+        assert_eq!(Period::Last30Days.range(sunday).days(), 30);
+        assert_eq!(Period::ThisMonth.range(sunday).from, day("2026-11-01"));
+        assert_eq!(
+            Period::ThisMonth.comparison(sunday),
+            DayRange {
+                from: day("2026-10-01"),
+                to: day("2026-10-22")
+            }
+        );
+        let march_31 = day("2027-03-31");
+        assert_eq!(
+            Period::ThisMonth.comparison(march_31),
+            DayRange {
+                from: day("2027-02-01"),
+                to: day("2027-02-28")
+            },
+            "a longer month is compared with all of a shorter one"
+        );
+        assert_eq!(
+            Period::Last30Days.comparison(sunday),
+            DayRange {
+                from: day("2026-09-24"),
+                to: day("2026-10-23")
+            }
+        );
+        let custom = Period::Custom {
+            from: day("2026-11-10"),
+            to: day("2026-11-01"),
+        };
+        assert_eq!(
+            custom.range(sunday).from,
+            day("2026-11-01"),
+            "ends are put in order"
+        );
+    }
+}

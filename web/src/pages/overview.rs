@@ -1,0 +1,212 @@
+//! The overview: the chosen period's figures (missed calls, miss rate, text-backs, reply rate,
+//! callbacks and median time to callback, recovered appointments, recovery rate, recovered
+//! revenue), each against the period before it, and the daily series as a chart. Days are the
+//! clinic's days, in its time zone.
+
+use chrono::{DateTime, NaiveDate};
+use leptos::prelude::*;
+use ringback_shared::display::{self, DayRange, Period};
+
+use crate::api::{self, overview};
+use crate::chart::{DailyChart, DayBars};
+use crate::session::use_session;
+
+/// The clinic's today, from the browser's clock and its own time-zone database (`Intl`), so the
+/// dashboard does not ship one.
+fn today(time_zone: &str) -> NaiveDate {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &time_zone.into());
+    // Canadian English writes dates as ISO does: 2026-11-22.
+    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::of1(&"en-CA".into()), &options);
+    format
+        .format()
+        .call1(&wasm_bindgen::JsValue::UNDEFINED, &js_sys::Date::new_0())
+        .ok()
+        .and_then(|text| text.as_string())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| {
+            let now = js_sys::Date::now() as i64;
+            DateTime::from_timestamp_millis(now)
+                .unwrap_or_default()
+                .date_naive()
+        })
+}
+
+/// One figure as shown: label, test id, the period's value and the previous period's.
+struct Shown {
+    label: &'static str,
+    test_id: &'static str,
+    current: String,
+    previous: String,
+}
+
+fn shown(
+    current: &overview::FigureSet,
+    previous: &overview::FigureSet,
+    currency: &str,
+) -> Vec<Shown> {
+    let both = |label, test_id, read: &dyn Fn(&overview::FigureSet) -> String| Shown {
+        label,
+        test_id,
+        current: read(current),
+        previous: read(previous),
+    };
+    vec![
+        both("Missed calls", "figure-missed-calls", &|f| {
+            f.missed_calls.to_string()
+        }),
+        both("Miss rate", "figure-miss-rate", &|f| {
+            display::percent(f.miss_rate)
+        }),
+        both("Text-backs sent", "figure-text-backs", &|f| {
+            f.text_backs_sent.to_string()
+        }),
+        both("Reply rate", "figure-reply-rate", &|f| {
+            display::percent(f.reply_rate)
+        }),
+        both("Callbacks", "figure-callbacks", &|f| {
+            f.callbacks.to_string()
+        }),
+        both("Median time to callback", "figure-time-to-callback", &|f| {
+            display::duration(f.median_time_to_callback_seconds)
+        }),
+        both("Recovered appointments", "figure-recovered", &|f| {
+            f.recovered_appointments.to_string()
+        }),
+        both("Recovery rate", "figure-recovery-rate", &|f| {
+            display::percent(f.recovery_rate)
+        }),
+        both("Recovered revenue", "figure-revenue", &|f| {
+            display::money(f.recovered_revenue_minor, currency)
+        }),
+    ]
+}
+
+/// The choices of the period picker.
+#[derive(Clone, Copy, PartialEq)]
+enum Choice {
+    ThisWeek,
+    Last30Days,
+    ThisMonth,
+    Custom,
+}
+
+impl Choice {
+    const ALL: [(Choice, &'static str, &'static str); 4] = [
+        (Choice::ThisWeek, "This week", "this-week"),
+        (Choice::Last30Days, "Last 30 days", "last-30-days"),
+        (Choice::ThisMonth, "This month", "this-month"),
+        (Choice::Custom, "Custom", "custom"),
+    ];
+}
+
+#[component]
+pub fn Overview() -> impl IntoView {
+    let session = use_session();
+    let member = session.member.get_untracked();
+    let time_zone = member
+        .as_ref()
+        .map(|m| m.clinic.time_zone.clone())
+        .unwrap_or_default();
+    let currency = member
+        .as_ref()
+        .map(|m| m.clinic.currency.clone())
+        .unwrap_or_else(|| "GBP".to_owned());
+    let today = today(&time_zone);
+    let choice = RwSignal::new(Choice::ThisMonth);
+    let custom_from = RwSignal::new((today - chrono::Duration::days(6)).to_string());
+    let custom_to = RwSignal::new(today.to_string());
+    let period = Memo::new(move |_| match choice.get() {
+        Choice::ThisWeek => Period::ThisWeek,
+        Choice::Last30Days => Period::Last30Days,
+        Choice::ThisMonth => Period::ThisMonth,
+        Choice::Custom => {
+            let parse = |text: String| text.parse::<NaiveDate>().unwrap_or(today);
+            Period::Custom {
+                from: parse(custom_from.get()),
+                to: parse(custom_to.get()),
+            }
+        }
+    });
+    let figures = LocalResource::new(move || {
+        let period = period.get();
+        let (range, before) = (period.range(today), period.comparison(today));
+        async move {
+            let variables = overview::Variables {
+                from: range.from.to_string(),
+                to: range.to.to_string(),
+                previous_from: before.from.to_string(),
+                previous_to: before.to.to_string(),
+            };
+            api::run::<api::Overview>(variables)
+                .await
+                .map(|data| (range, before, data))
+        }
+    });
+    view! {
+        <h1>"Overview"</h1>
+        <fieldset class="periods">
+            <legend>"Period"</legend>
+            {Choice::ALL.into_iter().map(|(value, label, id)| view! {
+                <label>
+                    <input type="radio" name="period" id=format!("period-{id}") data-testid=format!("period-{id}")
+                        prop:checked=move || choice.get() == value
+                        on:change=move |_| choice.set(value) />
+                    {label}
+                </label>
+            }).collect_view()}
+            <Show when=move || choice.get() == Choice::Custom>
+                <label>"From "<input type="date" data-testid="period-from" prop:value=custom_from
+                    on:change=move |ev| custom_from.set(event_target_value(&ev)) /></label>
+                <label>"To "<input type="date" data-testid="period-to" prop:value=custom_to
+                    on:change=move |ev| custom_to.set(event_target_value(&ev)) /></label>
+            </Show>
+        </fieldset>
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading figures…"</p> }>
+            {move || {
+                let currency = currency.clone();
+                figures.get().map(move |result| match result {
+                    Ok((range, before, data)) => report(range, before, data, &currency).into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                })
+            }}
+        </Transition>
+    }
+}
+
+fn report(
+    range: DayRange,
+    before: DayRange,
+    data: overview::ResponseData,
+    currency: &str,
+) -> impl IntoView {
+    let cards = shown(&data.current.totals, &data.previous.totals, currency)
+        .into_iter()
+        .map(|figure| {
+            view! {
+                <div class="figure">
+                    <dt>{figure.label}</dt>
+                    <dd data-testid=figure.test_id>{figure.current}</dd>
+                    <dd class="previous">"before: "{figure.previous}</dd>
+                </div>
+            }
+        })
+        .collect_view();
+    let days = data
+        .current
+        .daily
+        .into_iter()
+        .map(|day| DayBars {
+            day: day.day,
+            missed: day.figures.missed_calls,
+            recovered: day.figures.recovered_appointments,
+        })
+        .collect();
+    view! {
+        <p class="range" data-testid="overview-range">
+            {format!("{} to {}, compared with {} to {}", range.from, range.to, before.from, before.to)}
+        </p>
+        <dl class="figures" data-testid="overview-figures">{cards}</dl>
+        <DailyChart title="Missed calls and recovered appointments per day" days />
+    }
+}

@@ -1,0 +1,113 @@
+//! Who is signed in: loaded once from `me`, shared with every page through context, shown in the
+//! header with a sign-out button. Pages that need a session sit inside [`RequireSession`], which
+//! sends a signed-out visitor to `/sign-in?next=<where they were>`.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_location, use_navigate};
+
+use crate::api::{self, ApiError, me};
+
+/// The signed-in member, their role and clinic.
+pub type Member = me::MeMe;
+
+/// The session, as every page sees it.
+#[derive(Clone, Copy)]
+pub struct Session {
+    /// `None` until loaded, or after signing out.
+    pub member: RwSignal<Option<Member>>,
+}
+
+/// Makes the session available to every page.
+pub fn provide() {
+    provide_context(Session {
+        member: RwSignal::new(None),
+    });
+}
+
+/// The session of this app.
+pub fn use_session() -> Session {
+    expect_context::<Session>()
+}
+
+/// Where sign-in sends the user back to: a path on this site only.
+pub fn safe_next(next: Option<String>) -> String {
+    next.filter(|path| path.starts_with('/') && !path.starts_with("//"))
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+/// Loads the member; a signed-out visitor goes to sign in, then comes back here.
+#[component]
+pub fn RequireSession(children: ChildrenFn) -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    let location = use_location();
+    let failure = RwSignal::new(None::<ApiError>);
+    Effect::new(move |_| {
+        if session.member.get_untracked().is_some() {
+            return;
+        }
+        let navigate = navigate.clone();
+        let here = format!(
+            "{}{}",
+            location.pathname.get_untracked(),
+            location.search.get_untracked()
+        );
+        spawn_local(async move {
+            match api::run::<api::Me>(me::Variables).await {
+                Ok(data) => session.member.set(Some(data.me)),
+                Err(ApiError::SignedOut) => {
+                    let target = format!("/sign-in?next={}", js_sys::encode_uri_component(&here));
+                    navigate(&target, NavigateOptions::default());
+                }
+                Err(error) => failure.set(Some(error)),
+            }
+        });
+    });
+    view! {
+        <Show
+            when=move || session.member.get().is_some()
+            fallback=move || match failure.get() {
+                Some(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                None => view! { <p aria-busy="true">"Loading…"</p> }.into_any(),
+            }
+        >
+            {children()}
+        </Show>
+    }
+}
+
+/// The site header: the clinic's name, the navigation and signing out, once signed in.
+#[component]
+pub fn Header() -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    let sign_out = move |_| {
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            // Whatever the server says, the dashboard forgets the member.
+            let _ = api::sign_out().await;
+            session.member.set(None);
+            navigate("/sign-in", NavigateOptions::default());
+        });
+    };
+    view! {
+        <header>
+            <A href="/" attr:class="brand">"Ringback"</A>
+            {move || session.member.get().map(|member| {
+                let sign_out = sign_out.clone();
+                view! {
+                    <nav aria-label="Main">
+                        <A href="/">"Overview"</A>
+                    </nav>
+                    <p class="who" data-testid="signed-in-as">
+                        {member.user.display_name.clone()}" · "{member.clinic.name.clone()}
+                    </p>
+                    <button type="button" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
+                }
+            })}
+        </header>
+    }
+}
