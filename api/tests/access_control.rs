@@ -219,6 +219,12 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "worklist",
+            "{ worklist { callId } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "deadLetters",
             "{ deadLetters { id } }",
             json!({}),

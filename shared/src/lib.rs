@@ -16,3 +16,4 @@ pub mod phone;
 pub mod seal;
 pub mod sms;
 pub mod text_back;
+pub mod worklist;

@@ -16,6 +16,7 @@ mod phone_settings;
 mod server_info;
 mod team;
 pub mod types;
+mod worklist;
 
 use std::net::IpAddr;
 
@@ -40,6 +41,7 @@ pub struct QueryRoot(
     phone_settings::PhoneSettingsQuery,
     conversations::ConversationQuery,
     outbox::OutboxQuery,
+    worklist::WorklistQuery,
 );
 
 /// The merged root mutation.

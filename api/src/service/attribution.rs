@@ -7,8 +7,7 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use ringback_entity::{appointment, attribution, call};
 use ringback_shared::attribution::{
-    AppointmentRecord, AttributionOutcome, AttributionWindow, CallDirection, CallOutcome,
-    CallRecord, ReplyRecord, attribute,
+    AppointmentRecord, AttributionOutcome, AttributionWindow, CallRecord, ReplyRecord, attribute,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
@@ -24,17 +23,6 @@ async fn window(txn: &TenantTxn) -> Result<AttributionWindow, ApiError> {
         .ok()
         .and_then(|days| AttributionWindow::from_days(days).ok())
         .unwrap_or_default())
-}
-
-/// A stored call as the engine sees it; rows with unknown names are skipped.
-fn call_record(model: &call::Model) -> Option<CallRecord> {
-    Some(CallRecord {
-        id: model.id,
-        caller_key: model.caller_key.clone(),
-        at: model.started_at,
-        direction: CallDirection::parse(&model.direction)?,
-        outcome: CallOutcome::parse(&model.status)?,
-    })
 }
 
 fn appointment_record(model: &appointment::Model) -> AppointmentRecord {
@@ -99,7 +87,10 @@ async fn store(
     appointments: &[appointment::Model],
 ) -> Result<(), ApiError> {
     let window = window(txn).await?;
-    let call_records: Vec<CallRecord> = calls.iter().filter_map(call_record).collect();
+    let call_records: Vec<CallRecord> = calls
+        .iter()
+        .filter_map(crate::service::calls::call_record)
+        .collect();
     let appointment_records: Vec<AppointmentRecord> =
         appointments.iter().map(appointment_record).collect();
     let report = attribute(window, &call_records, replies, &appointment_records);

@@ -353,3 +353,14 @@ pub async fn set_text_back_status(
     model.update(txn.conn()).await.map_err(db_error)?;
     Ok(())
 }
+
+/// A stored call as the shared rules see it; rows with unknown names are skipped.
+pub fn call_record(model: &call::Model) -> Option<ringback_shared::attribution::CallRecord> {
+    Some(ringback_shared::attribution::CallRecord {
+        id: model.id,
+        caller_key: model.caller_key.clone(),
+        at: model.started_at,
+        direction: CallDirection::parse(&model.direction)?,
+        outcome: CallOutcome::parse(&model.status)?,
+    })
+}

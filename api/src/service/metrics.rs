@@ -8,8 +8,8 @@ use chrono_tz::Tz;
 use ringback_entity::daily_metric;
 use ringback_entity::{appointment, attribution as verdict, call};
 use ringback_shared::attribution::{
-    Attribution, AttributionOutcome, AttributionReport, CallDirection, CallOutcome, CallRecord,
-    MissedCallRef, RecoveryTouch, RecoveryTouchKind, UnattributedReason,
+    Attribution, AttributionOutcome, AttributionReport, CallRecord, MissedCallRef, RecoveryTouch,
+    RecoveryTouchKind, UnattributedReason,
 };
 use ringback_shared::metrics::{
     DayMetrics, MetricsInput, MetricsReport, PeriodMetrics, aggregate_metrics,
@@ -36,16 +36,6 @@ pub struct RangeMetrics {
     /// Every day of the range, in order.
     pub days: Vec<DayMetrics>,
     pub report: MetricsReport,
-}
-
-fn call_record(model: &call::Model) -> Option<CallRecord> {
-    Some(CallRecord {
-        id: model.id,
-        caller_key: model.caller_key.clone(),
-        at: model.started_at,
-        direction: CallDirection::parse(&model.direction)?,
-        outcome: CallOutcome::parse(&model.status)?,
-    })
 }
 
 /// The stored verdict of a recovered appointment, in the engine's shape (the metrics only need
@@ -117,7 +107,7 @@ pub async fn compute_full(
         .await
         .map_err(db_error)?
         .iter()
-        .filter_map(call_record)
+        .filter_map(crate::service::calls::call_record)
         .collect();
     let callbacks: Vec<_> = callbacks_to_missed_calls(&calls, CALLBACK_LIMIT)
         .into_iter()

@@ -25,3 +25,4 @@ pub mod opt_outs;
 pub mod phone_lines;
 pub mod team;
 pub mod text_back;
+pub mod worklist;

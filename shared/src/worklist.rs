@@ -1,0 +1,113 @@
+//! Who is still waiting for a callback: a caller whose missed inbound calls came after the last
+//! time anyone actually spoke with them (an answered callback, or an answered call from them).
+//! Unanswered callback attempts do not end the wait; they are counted so staff see them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::attribution::{CallDirection, CallRecord};
+
+/// A caller waiting for a callback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub caller_key: String,
+    /// The first missed call since the caller was last spoken with.
+    pub first_missed_at: DateTime<Utc>,
+    /// The latest missed call: the one a callback answers.
+    pub latest_missed: Uuid,
+    pub latest_missed_at: DateTime<Utc>,
+    /// Missed calls since the caller was last spoken with.
+    pub missed_calls: usize,
+    /// Callback attempts nobody answered since then.
+    pub attempts: usize,
+}
+
+/// The waiting callers among `calls` (any order), longest-waiting first (ties by caller key).
+pub fn waiting(calls: &[CallRecord]) -> Vec<Waiting> {
+    let mut by_caller: BTreeMap<&str, Vec<&CallRecord>> = BTreeMap::new();
+    for call in calls {
+        by_caller.entry(&call.caller_key).or_default().push(call);
+    }
+    let mut waiting: Vec<Waiting> = by_caller
+        .into_values()
+        .filter_map(|mut history| {
+            history.sort_by_key(|call| (call.at, call.id));
+            let spoken = history
+                .iter()
+                .rposition(|call| call.recovery_touch_kind().is_some());
+            let since = &history[spoken.map_or(0, |index| index + 1)..];
+            let missed: Vec<&&CallRecord> =
+                since.iter().filter(|c| c.is_missed_inbound()).collect();
+            let (first, latest) = (missed.first()?, missed.last()?);
+            Some(Waiting {
+                caller_key: first.caller_key.clone(),
+                first_missed_at: first.at,
+                latest_missed: latest.id,
+                latest_missed_at: latest.at,
+                missed_calls: missed.len(),
+                attempts: since
+                    .iter()
+                    .filter(|c| c.direction == CallDirection::Outbound && c.at >= first.at)
+                    .count(),
+            })
+        })
+        .collect();
+    waiting.sort_by(|a, b| {
+        (a.first_missed_at, &a.caller_key).cmp(&(b.first_missed_at, &b.caller_key))
+    });
+    waiting
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribution::CallOutcome;
+    use chrono::TimeZone;
+
+    fn call(
+        n: u128,
+        key: &str,
+        minute: u32,
+        direction: CallDirection,
+        outcome: CallOutcome,
+    ) -> CallRecord {
+        CallRecord {
+            id: Uuid::from_u128(n),
+            caller_key: key.to_owned(),
+            at: Utc.with_ymd_and_hms(2026, 11, 20, 9, minute, 0).unwrap(),
+            direction,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn callers_wait_until_someone_speaks_with_them() {
+        use CallDirection::{Inbound, Outbound};
+        use CallOutcome::{Answered, Busy, NoAnswer};
+        let calls = vec![
+            // a: missed twice, one unanswered attempt: still waiting.
+            call(1, "a", 10, Inbound, NoAnswer),
+            call(2, "a", 12, Outbound, NoAnswer),
+            call(3, "a", 14, Inbound, Busy),
+            // b: missed, then called back and answered: done.
+            call(4, "b", 5, Inbound, NoAnswer),
+            call(5, "b", 20, Outbound, Answered),
+            // c: answered before, missed after: waiting since the miss.
+            call(6, "c", 1, Inbound, Answered),
+            call(7, "c", 30, Inbound, NoAnswer),
+            // d: rang back and got through: done.
+            call(8, "d", 2, Inbound, NoAnswer),
+            call(9, "d", 3, Inbound, Answered),
+        ];
+        let list = waiting(&calls);
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].caller_key, "a");
+        assert_eq!(list[0].missed_calls, 2);
+        assert_eq!(list[0].attempts, 1);
+        assert_eq!(list[0].latest_missed, Uuid::from_u128(3));
+        assert_eq!(list[1].caller_key, "c");
+        assert_eq!(list[1].missed_calls, 1);
+    }
+}
