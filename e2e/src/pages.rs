@@ -128,3 +128,63 @@ impl<'a> OverviewPage<'a> {
         text_of(self.client, "signed-in-as").await
     }
 }
+
+/// The worklist of callers waiting for a callback.
+pub struct WorklistPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> WorklistPage<'a> {
+    /// Follows the header's link and waits for the list (or its empty state).
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        client
+            .find(Locator::LinkText("Worklist"))
+            .await?
+            .click()
+            .await?;
+        client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(
+                "[data-testid=worklist], [data-testid=worklist-empty]",
+            ))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("the worklist never appeared: {e}")))?;
+        Ok(Self { client })
+    }
+
+    /// The caller keys of the rows, in order.
+    pub async fn caller_keys(&self) -> Result<Vec<String>, E2eError> {
+        let rows = self
+            .client
+            .find_all(Locator::Css("[data-testid=worklist-row]"))
+            .await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            keys.push(row.attr("data-caller-key").await?.unwrap_or_default());
+        }
+        Ok(keys)
+    }
+
+    /// Logs an answered callback on the row of `caller_key` and waits until the row is gone.
+    pub async fn log_answered_callback(&self, caller_key: &str) -> Result<(), E2eError> {
+        let row = format!("[data-testid=worklist-row][data-caller-key=\"{caller_key}\"]");
+        self.client
+            .find(Locator::Css(&format!(
+                "{row} [data-testid=callback-answered]"
+            )))
+            .await?
+            .click()
+            .await?;
+        let deadline = std::time::Instant::now() + WAIT;
+        while self.client.find(Locator::Css(&row)).await.is_ok() {
+            if std::time::Instant::now() > deadline {
+                return Err(E2eError::Assertion(format!(
+                    "{caller_key} is still on the worklist after its callback"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+}

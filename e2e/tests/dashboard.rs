@@ -5,7 +5,7 @@
 
 use ringback_e2e::E2eError;
 use ringback_e2e::browser::Browser;
-use ringback_e2e::pages::{OverviewPage, SignInPage, StatusPage};
+use ringback_e2e::pages::{OverviewPage, SignInPage, StatusPage, WorklistPage};
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_shared::display;
 use serde_json::{Value, json};
@@ -216,6 +216,72 @@ async fn overview_figures_equal_the_api() {
     on_demo(
         "overview_figures_equal_the_api",
         sign_in_see_the_api_figures_sign_out,
+    )
+    .await;
+}
+
+async fn log_a_callback_from_the_worklist(
+    browser: &Browser,
+    server: &RingbackServer,
+) -> Result<(), E2eError> {
+    browser
+        .client
+        .goto(&format!("{}sign-in", server.url))
+        .await?;
+    SignInPage::wait(&browser.client)
+        .await?
+        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
+        .await?;
+    OverviewPage::wait(&browser.client).await?;
+    let worklist = WorklistPage::open(&browser.client).await?;
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let api_keys = |server: &RingbackServer| -> Result<Vec<String>, E2eError> {
+        let (_, api) = server.graphql_as(
+            Some(&cookie),
+            "{ worklist(first: 100) { callerKey } }",
+            json!({}),
+        )?;
+        Ok(api["data"]["worklist"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|row| row["callerKey"].as_str().map(str::to_owned))
+            .collect())
+    };
+    let shown = worklist.caller_keys().await?;
+    let expected = api_keys(server)?;
+    if shown != expected || shown.is_empty() {
+        return Err(E2eError::Assertion(format!(
+            "the page lists {shown:?}, the API {expected:?}"
+        )));
+    }
+    let first = shown[0].clone();
+    worklist.log_answered_callback(&first).await?;
+    if api_keys(server)?.contains(&first) {
+        return Err(E2eError::Assertion(format!(
+            "{first} is still waiting in the API"
+        )));
+    }
+    let (_, calls) = server.graphql_as(
+        Some(&cookie),
+        "query($key: String!) { calls(first: 5, filter: { callerKey: $key, direction: OUTBOUND }) { edges { node { status source } } } }",
+        json!({ "key": first }),
+    )?;
+    let latest = &calls["data"]["calls"]["edges"][0]["node"];
+    if latest["status"] != "ANSWERED" || latest["source"] != "staff" {
+        return Err(E2eError::Assertion(format!(
+            "no answered staff callback recorded: {calls}"
+        )));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_logged_from_the_worklist() {
+    on_demo(
+        "a_callback_logged_from_the_worklist",
+        log_a_callback_from_the_worklist,
     )
     .await;
 }

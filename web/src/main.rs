@@ -9,6 +9,7 @@ mod chart;
 mod number_check;
 mod pages;
 mod session;
+mod time;
 
 use leptos::mount::mount_to_body;
 use leptos::prelude::*;
@@ -34,6 +35,10 @@ fn App() -> impl IntoView {
                         <Route path=path!("/sign-in") view=pages::sign_in::SignIn />
                         <Route path=path!("/about") view=pages::about::About />
                         <Route path=path!("/privacy") view=pages::privacy::Privacy />
+                        <Route
+                            path=path!("/worklist")
+                            view=|| view! { <session::RequireSession><pages::worklist::Worklist /></session::RequireSession> }
+                        />
                         <Route
                             path=path!("/")
                             view=|| view! { <session::RequireSession><pages::overview::Overview /></session::RequireSession> }

@@ -101,6 +101,7 @@ pub fn Header() -> impl IntoView {
                 view! {
                     <nav aria-label="Main">
                         <A href="/">"Overview"</A>
+                        <A href="/worklist">"Worklist"</A>
                     </nav>
                     <p class="who" data-testid="signed-in-as">
                         {member.user.display_name.clone()}" · "{member.clinic.name.clone()}

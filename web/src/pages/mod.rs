@@ -4,6 +4,7 @@ pub mod about;
 pub mod overview;
 pub mod privacy;
 pub mod sign_in;
+pub mod worklist;
 
 use leptos::prelude::*;
 use leptos_router::components::A;

@@ -1,0 +1,96 @@
+//! The worklist: callers waiting for a callback, longest-waiting first, with when they called, how
+//! often, what became of their text-back and whether they replied; a callback and its outcome are
+//! logged in one click.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use ringback_shared::text_back::status_words;
+
+use crate::api::{self, log_callback, worklist};
+use crate::session::use_session;
+use crate::time::local_time;
+
+#[component]
+pub fn Worklist() -> impl IntoView {
+    let session = use_session();
+    let time_zone = session
+        .member
+        .get_untracked()
+        .map(|member| member.clinic.time_zone)
+        .unwrap_or_default();
+    let list = LocalResource::new(|| api::run::<api::Worklist>(worklist::Variables));
+    let failure = RwSignal::new(None::<String>);
+    let log = move |call_id: String, status: log_callback::CallStatus| {
+        spawn_local(async move {
+            let variables = log_callback::Variables { call_id, status };
+            match api::run::<api::LogCallback>(variables).await {
+                Ok(_) => {
+                    failure.set(None);
+                    list.refetch();
+                }
+                Err(error) => failure.set(Some(error.to_string())),
+            }
+        });
+    };
+    view! {
+        <h1>"Worklist"</h1>
+        <p>"Callers who missed you and have not been spoken with since, longest wait first."</p>
+        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading the worklist…"</p> }>
+            {move || {
+                let time_zone = time_zone.clone();
+                list.get().map(move |result| match result {
+                    Ok(data) if data.worklist.is_empty() => {
+                        view! { <p data-testid="worklist-empty">"Nobody is waiting. Well done."</p> }.into_any()
+                    }
+                    Ok(data) => rows(data.worklist, &time_zone, log).into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                })
+            }}
+        </Transition>
+    }
+}
+
+fn rows(
+    waiting: Vec<worklist::WorklistWorklist>,
+    time_zone: &str,
+    log: impl Fn(String, log_callback::CallStatus) + Copy + 'static,
+) -> impl IntoView {
+    let items = waiting
+        .into_iter()
+        .map(|caller| {
+            let answered_id = caller.call_id.clone();
+            let missed_id = caller.call_id.clone();
+            let calls = if caller.missed_calls == 1 {
+                "1 missed call".to_owned()
+            } else {
+                format!("{} missed calls", caller.missed_calls)
+            };
+            let attempts = (caller.callback_attempts > 0)
+                .then(|| format!(", {} unanswered callback(s)", caller.callback_attempts));
+            view! {
+                <li class="waiting" data-testid="worklist-row" data-caller-key=caller.caller_key.clone()>
+                    <p class="caller">
+                        <strong data-testid="worklist-tail">{caller.caller_tail.clone()}</strong>
+                        " waiting since "{local_time(&caller.first_missed_at, time_zone)}
+                    </p>
+                    <p class="detail">
+                        {calls}{attempts}" · Text-back: "{status_words(caller.text_back_status.as_deref())}
+                        {caller.replied.then_some(" · Replied by text")}
+                    </p>
+                    <div class="actions" role="group" aria-label=format!("Log a callback to {}", caller.caller_tail)>
+                        <button type="button" data-testid="callback-answered"
+                            on:click=move |_| log(answered_id.clone(), log_callback::CallStatus::ANSWERED)>
+                            "Called back: answered"
+                        </button>
+                        <button type="button" data-testid="callback-no-answer"
+                            on:click=move |_| log(missed_id.clone(), log_callback::CallStatus::NO_ANSWER)>
+                            "Called back: no answer"
+                        </button>
+                    </div>
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ul class="worklist" data-testid="worklist">{items}</ul> }
+}
