@@ -188,3 +188,61 @@ impl<'a> WorklistPage<'a> {
         Ok(())
     }
 }
+
+/// The appointments page: booking, and each appointment's verdict.
+pub struct AppointmentsPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> AppointmentsPage<'a> {
+    /// Follows the header's link and waits for the booking form.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        client
+            .find(Locator::LinkText("Appointments"))
+            .await?
+            .click()
+            .await?;
+        wait_for_test_id(client, "appointment-create").await?;
+        Ok(Self { client })
+    }
+
+    /// Books an appointment worth `value` (as typed) for the caller with `caller_key`.
+    pub async fn book(&self, caller_key: &str, value: &str) -> Result<(), E2eError> {
+        let option = format!("[data-testid=appointment-caller] option[value=\"{caller_key}\"]");
+        self.client
+            .find(Locator::Css(&option))
+            .await?
+            .click()
+            .await?;
+        let input = wait_for_test_id(self.client, "appointment-value").await?;
+        input.send_keys(value).await?;
+        wait_for_test_id(self.client, "appointment-create")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// The newest appointment of `caller_key`: its status and reason, once it shows.
+    pub async fn verdict(&self, caller_key: &str) -> Result<(String, String), E2eError> {
+        let row = format!("[data-testid=appointment][data-caller-key=\"{caller_key}\"]");
+        let row = self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(&row))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("no appointment for {caller_key}: {e}")))?;
+        let status = row
+            .find(Locator::Css("[data-testid=appointment-status]"))
+            .await?
+            .text()
+            .await?;
+        let reason = row
+            .find(Locator::Css("[data-testid=appointment-reason]"))
+            .await?
+            .text()
+            .await?;
+        Ok((status, reason))
+    }
+}

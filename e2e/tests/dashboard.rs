@@ -5,7 +5,7 @@
 
 use ringback_e2e::E2eError;
 use ringback_e2e::browser::Browser;
-use ringback_e2e::pages::{OverviewPage, SignInPage, StatusPage, WorklistPage};
+use ringback_e2e::pages::{AppointmentsPage, OverviewPage, SignInPage, StatusPage, WorklistPage};
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_shared::display;
 use serde_json::{Value, json};
@@ -233,8 +233,21 @@ async fn log_a_callback_from_the_worklist(
         .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
         .await?;
     OverviewPage::wait(&browser.client).await?;
-    let worklist = WorklistPage::open(&browser.client).await?;
+    // A caller misses the clinic just now (their phone system reports it over the API).
     let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let (_, recorded) = server.graphql_as(
+        Some(&cookie),
+        "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"e2e-missed-1\", direction: INBOUND, \
+         status: NO_ANSWER, startedAt: $at, callerNumber: \"07700 900990\" }]) { results { call { callerKey } } } }",
+        json!({ "at": (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339() }),
+    )?;
+    let caller = recorded["data"]["recordCallEvents"]["results"][0]["call"]["callerKey"]
+        .as_str()
+        .ok_or_else(|| {
+            E2eError::Assertion(format!("the missed call was not recorded: {recorded}"))
+        })?
+        .to_owned();
+    let worklist = WorklistPage::open(&browser.client).await?;
     let api_keys = |server: &RingbackServer| -> Result<Vec<String>, E2eError> {
         let (_, api) = server.graphql_as(
             Some(&cookie),
@@ -256,7 +269,12 @@ async fn log_a_callback_from_the_worklist(
             "the page lists {shown:?}, the API {expected:?}"
         )));
     }
-    let first = shown[0].clone();
+    if !shown.contains(&caller) {
+        return Err(E2eError::Assertion(format!(
+            "{caller} is not on the worklist"
+        )));
+    }
+    let first = caller;
     worklist.log_answered_callback(&first).await?;
     if api_keys(server)?.contains(&first) {
         return Err(E2eError::Assertion(format!(
@@ -274,13 +292,41 @@ async fn log_a_callback_from_the_worklist(
             "no answered staff callback recorded: {calls}"
         )));
     }
+
+    // The caller books: the appointment counts as recovered, and says why.
+    let appointments = AppointmentsPage::open(&browser.client).await?;
+    appointments.book(&first, "45.50").await?;
+    let (status, reason) = appointments.verdict(&first).await?;
+    let (_, booked) = server.graphql_as(
+        Some(&cookie),
+        "{ appointments(first: 1) { edges { node { callerKey valueMinor attribution { status touchKind explanation } } } } }",
+        json!({}),
+    )?;
+    let node = &booked["data"]["appointments"]["edges"][0]["node"];
+    let verdict = &node["attribution"];
+    let touch_before_booking = matches!(
+        verdict["touchKind"].as_str(),
+        Some("callback" | "text_reply")
+    );
+    if node["callerKey"] != first.as_str()
+        || node["valueMinor"] != 4550
+        || verdict["status"] != "RECOVERED"
+        || !touch_before_booking
+    {
+        return Err(E2eError::Assertion(format!("the API shows {booked}")));
+    }
+    if status != "Recovered" || reason != verdict["explanation"].as_str().unwrap_or_default() {
+        return Err(E2eError::Assertion(format!(
+            "the page shows {status:?}: {reason:?}; the API {verdict}"
+        )));
+    }
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_callback_logged_from_the_worklist() {
+async fn a_callback_from_the_worklist_then_a_recovered_booking() {
     on_demo(
-        "a_callback_logged_from_the_worklist",
+        "a_callback_from_the_worklist_then_a_recovered_booking",
         log_a_callback_from_the_worklist,
     )
     .await;

@@ -24,6 +24,25 @@ pub fn money(minor: i64, currency: &str) -> String {
     }
 }
 
+/// Reads an amount typed in major units ("45", "45.5", "1,250.00") as minor units; `None` for
+/// anything else, negative amounts and more than two decimals.
+pub fn parse_money(text: &str) -> Option<i64> {
+    let cleaned: String = text.trim().chars().filter(|c| *c != ',').collect();
+    let (units, cents) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    if units.is_empty() || !units.bytes().all(|b| b.is_ascii_digit()) || cents.len() > 2 {
+        return None;
+    }
+    if !cents.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let cents = format!("{cents:0<2}").parse::<i64>().ok()?;
+    units
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
+}
+
 fn group_thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
@@ -150,6 +169,17 @@ mod tests {
         assert_eq!(money(-5, "USD"), "-$0.05");
         assert_eq!(money(100_000_000, "CHF"), "1,000,000.00 CHF");
         assert_eq!(money(0, "EUR"), "€0.00");
+    }
+
+    #[test]
+    fn typed_amounts_are_read_in_minor_units() {
+        assert_eq!(parse_money("45"), Some(4_500));
+        assert_eq!(parse_money(" 45.5 "), Some(4_550));
+        assert_eq!(parse_money("1,250.05"), Some(125_005));
+        assert_eq!(parse_money("-3"), None);
+        assert_eq!(parse_money("4.555"), None);
+        assert_eq!(parse_money("abc"), None);
+        assert_eq!(parse_money(""), None);
     }
 
     #[test]

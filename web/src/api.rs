@@ -89,6 +89,42 @@ pub struct Worklist;
 )]
 pub struct LogCallback;
 
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/appointments.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct Appointments;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/appointments.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct CreateAppointment;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/appointments.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct UpdateAppointment;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/appointments.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct CancelAppointment;
+
 /// Failures talking to the API, in words a user can act on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {

@@ -36,6 +36,10 @@ fn App() -> impl IntoView {
                         <Route path=path!("/about") view=pages::about::About />
                         <Route path=path!("/privacy") view=pages::privacy::Privacy />
                         <Route
+                            path=path!("/appointments")
+                            view=|| view! { <session::RequireSession><pages::appointments::Appointments /></session::RequireSession> }
+                        />
+                        <Route
                             path=path!("/worklist")
                             view=|| view! { <session::RequireSession><pages::worklist::Worklist /></session::RequireSession> }
                         />

@@ -1,0 +1,218 @@
+//! Appointments: book one for a caller who missed the clinic (chosen by masked number, never
+//! typed in full), change its value, cancel it; each shows whether it counts as recovered and why,
+//! in plain words.
+
+use std::collections::BTreeSet;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use ringback_shared::display;
+
+use crate::api::{
+    self, ApiError, appointments, cancel_appointment, create_appointment, update_appointment,
+};
+use crate::session::use_session;
+use crate::time::local_time;
+
+/// A change to send to the server.
+type Work = std::pin::Pin<Box<dyn Future<Output = Result<(), ApiError>>>>;
+
+/// The clinic's currency and time zone, for showing values and instants.
+#[derive(Clone)]
+struct Locale {
+    currency: String,
+    time_zone: String,
+}
+
+#[component]
+pub fn Appointments() -> impl IntoView {
+    let locale = use_session()
+        .member
+        .get_untracked()
+        .map(|member| Locale {
+            currency: member.clinic.currency,
+            time_zone: member.clinic.time_zone,
+        })
+        .unwrap_or(Locale {
+            currency: "GBP".to_owned(),
+            time_zone: "UTC".to_owned(),
+        });
+    let data = LocalResource::new(|| api::run::<api::Appointments>(appointments::Variables));
+    let failure = RwSignal::new(None::<String>);
+    // Runs a change, then reloads the list (or shows why the change failed).
+    let change = move |work: Work| {
+        spawn_local(async move {
+            match work.await {
+                Ok(()) => {
+                    failure.set(None);
+                    data.refetch();
+                }
+                Err(error) => failure.set(Some(error.to_string())),
+            }
+        });
+    };
+    view! {
+        <h1>"Appointments"</h1>
+        {move || failure.get().map(|message| view! { <p class="error" role="alert" data-testid="appointment-error">{message}</p> })}
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading appointments…"</p> }>
+            {move || {
+                let locale = locale.clone();
+                data.get().map(move |result| match result {
+                    Ok(data) => view! {
+                        <NewAppointment callers=missed_callers(&data, &locale.time_zone) change />
+                        {appointment_list(data, &locale, change)}
+                    }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// Recent missed callers, one per caller key, newest first: (key, label).
+fn missed_callers(data: &appointments::ResponseData, time_zone: &str) -> Vec<(String, String)> {
+    let mut seen = BTreeSet::new();
+    data.calls
+        .edges
+        .iter()
+        .filter(|edge| seen.insert(edge.node.caller_key.clone()))
+        .map(|edge| {
+            let call = &edge.node;
+            let label = format!(
+                "{} (missed {})",
+                call.caller_tail,
+                local_time(&call.started_at, time_zone)
+            );
+            (call.caller_key.clone(), label)
+        })
+        .collect()
+}
+
+#[component]
+fn NewAppointment(
+    callers: Vec<(String, String)>,
+    change: impl Fn(Work) + Copy + 'static,
+) -> impl IntoView {
+    let caller = RwSignal::new(
+        callers
+            .first()
+            .map(|(key, _)| key.clone())
+            .unwrap_or_default(),
+    );
+    let value = RwSignal::new(String::new());
+    let invalid = RwSignal::new(false);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let Some(value_minor) = display::parse_money(&value.get_untracked()) else {
+            invalid.set(true);
+            return;
+        };
+        invalid.set(false);
+        let variables = create_appointment::Variables {
+            caller_key: caller.get_untracked(),
+            value_minor,
+        };
+        value.set(String::new());
+        change(Box::pin(async move {
+            api::run::<api::CreateAppointment>(variables)
+                .await
+                .map(|_| ())
+        }));
+    };
+    let options = callers
+        .into_iter()
+        .map(|(key, label)| view! { <option value=key>{label}</option> })
+        .collect_view();
+    view! {
+        <form class="new-appointment" on:submit=submit aria-labelledby="new-appointment-heading">
+            <h2 id="new-appointment-heading">"Book an appointment"</h2>
+            <label for="appointment-caller">"Caller"</label>
+            <select id="appointment-caller" data-testid="appointment-caller"
+                on:change=move |ev| caller.set(event_target_value(&ev)) prop:value=caller>
+                {options}
+            </select>
+            <label for="appointment-value">"Value"</label>
+            <input id="appointment-value" data-testid="appointment-value" inputmode="decimal" required
+                aria-describedby="appointment-value-help" prop:value=value
+                on:input=move |ev| value.set(event_target_value(&ev)) />
+            <small id="appointment-value-help">"In your currency, e.g. 45 or 45.50."</small>
+            {move || invalid.get().then(|| view! { <p class="error" role="alert">"Enter the value as a number, e.g. 45.50."</p> })}
+            <button type="submit" data-testid="appointment-create">"Book"</button>
+        </form>
+    }
+}
+
+fn appointment_list(
+    data: appointments::ResponseData,
+    locale: &Locale,
+    change: impl Fn(Work) + Copy + 'static,
+) -> impl IntoView {
+    let items = data
+        .appointments
+        .edges
+        .into_iter()
+        .map(|edge| {
+            let appointment = edge.node;
+            let recovered = appointment.attribution.as_ref().is_some_and(|a| {
+                a.status == appointments::AttributionStatus::RECOVERED
+            });
+            let explanation = appointment
+                .attribution
+                .as_ref()
+                .map(|a| a.explanation.clone())
+                .unwrap_or_default();
+            let cancelled = appointment.cancelled_at.is_some();
+            let status = match (cancelled, recovered) {
+                (true, _) => "Cancelled",
+                (false, true) => "Recovered",
+                (false, false) => "Unattributed",
+            };
+            let (cancel_id, save_id) = (appointment.id.clone(), appointment.id.clone());
+            let new_value = RwSignal::new(String::new());
+            let caller = appointment
+                .missed_call
+                .as_ref()
+                .map(|call| call.caller_tail.clone())
+                .unwrap_or_else(|| "a caller".to_owned());
+            view! {
+                <li class="appointment" data-testid="appointment" data-caller-key=appointment.caller_key.clone()>
+                    <p>
+                        <strong>{display::money(appointment.value_minor, &locale.currency)}</strong>
+                        " booked "{local_time(&appointment.created_at, &locale.time_zone)}" for "{caller}
+                    </p>
+                    <p><span class="status" data-testid="appointment-status">{status}</span>": "
+                        <span data-testid="appointment-reason">{explanation}</span></p>
+                    {(!cancelled).then(|| view! {
+                        <div class="actions">
+                            <label class="inline">"New value "
+                                <input inputmode="decimal" size="8" prop:value=new_value
+                                    on:input=move |ev| new_value.set(event_target_value(&ev)) />
+                            </label>
+                            <button type="button" on:click={
+                                let save_id = save_id.clone();
+                                move |_| {
+                                    if let Some(value_minor) = display::parse_money(&new_value.get_untracked()) {
+                                        let variables = update_appointment::Variables { id: save_id.clone(), value_minor };
+                                        change(Box::pin(async move {
+                                            api::run::<api::UpdateAppointment>(variables).await.map(|_| ())
+                                        }));
+                                    }
+                                }
+                            }>"Save value"</button>
+                            <button type="button" on:click={
+                                let cancel_id = cancel_id.clone();
+                                move |_| {
+                                    let variables = cancel_appointment::Variables { id: cancel_id.clone() };
+                                    change(Box::pin(async move {
+                                        api::run::<api::CancelAppointment>(variables).await.map(|_| ())
+                                    }));
+                                }
+                            }>"Cancel appointment"</button>
+                        </div>
+                    })}
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ul class="appointments" data-testid="appointments">{items}</ul> }
+}
