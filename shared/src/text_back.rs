@@ -73,6 +73,28 @@ pub fn decide(facts: MissedCallFacts) -> Result<(), SkipReason> {
     Ok(())
 }
 
+/// A call's text-back status in words staff understand (`skipped:landline` → "Not sent: a
+/// landline"); unknown statuses are shown as they are.
+pub fn status_words(status: Option<&str>) -> String {
+    let words = match status {
+        None => "No text-back",
+        Some("queued") => "Queued",
+        Some("sending") => "Sending",
+        Some("sent") => "Sent",
+        Some("delivered") => "Delivered",
+        Some("undelivered") => "Not delivered",
+        Some("failed") => "Failed to send",
+        Some("skipped:disabled") => "Not sent: text-backs are off",
+        Some("skipped:opted_out") => "Not sent: the caller opted out",
+        Some("skipped:landline") => "Not sent: a landline",
+        Some("skipped:too_old") => "Not sent: reported too late",
+        Some("skipped:duplicate") => "Not sent: texted in the last 24 hours",
+        Some("skipped:over_quota") => "Not sent: monthly allowance used",
+        Some(other) => other,
+    };
+    words.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,26 +173,4 @@ mod tests {
         };
         assert_eq!(decide(everything), Err(SkipReason::OptedOut));
     }
-}
-
-/// A call's text-back status in words staff understand (`skipped:landline` → "Not sent: a
-/// landline"); unknown statuses are shown as they are.
-pub fn status_words(status: Option<&str>) -> String {
-    let words = match status {
-        None => "No text-back",
-        Some("queued") => "Queued",
-        Some("sending") => "Sending",
-        Some("sent") => "Sent",
-        Some("delivered") => "Delivered",
-        Some("undelivered") => "Not delivered",
-        Some("failed") => "Failed to send",
-        Some("skipped:disabled") => "Not sent: text-backs are off",
-        Some("skipped:opted_out") => "Not sent: the caller opted out",
-        Some("skipped:landline") => "Not sent: a landline",
-        Some("skipped:too_old") => "Not sent: reported too late",
-        Some("skipped:duplicate") => "Not sent: texted in the last 24 hours",
-        Some("skipped:over_quota") => "Not sent: monthly allowance used",
-        Some(other) => other,
-    };
-    words.to_owned()
 }
