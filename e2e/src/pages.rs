@@ -246,3 +246,81 @@ impl<'a> AppointmentsPage<'a> {
         Ok((status, reason))
     }
 }
+
+/// The inbox and one conversation in it.
+pub struct InboxPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> InboxPage<'a> {
+    /// Follows the header's link and waits for the conversation list.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        client
+            .find(Locator::LinkText("Inbox"))
+            .await?
+            .click()
+            .await?;
+        wait_for_test_id(client, "conversations").await?;
+        Ok(Self { client })
+    }
+
+    /// Opens the conversation with the caller whose masked number is `tail`.
+    pub async fn open_conversation(&self, tail: &str) -> Result<(), E2eError> {
+        self.client
+            .find(Locator::LinkText(tail))
+            .await?
+            .click()
+            .await?;
+        wait_for_test_id(self.client, "messages").await?;
+        Ok(())
+    }
+
+    /// Types `text` in the reply box and sends it.
+    pub async fn reply(&self, text: &str) -> Result<(), E2eError> {
+        wait_for_test_id(self.client, "reply-body")
+            .await?
+            .send_keys(text)
+            .await?;
+        wait_for_test_id(self.client, "reply-send")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Refreshes the conversation until the message `text` shows `status`.
+    pub async fn wait_for_status(&self, text: &str, status: &str) -> Result<(), E2eError> {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            for message in self
+                .client
+                .find_all(Locator::Css("[data-testid=message]"))
+                .await?
+            {
+                let body = message
+                    .find(Locator::Css("[data-testid=message-body]"))
+                    .await?
+                    .text()
+                    .await?;
+                let shown = message
+                    .find(Locator::Css("[data-testid=message-status]"))
+                    .await?
+                    .text()
+                    .await?;
+                if body == text && shown == status {
+                    return Ok(());
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(E2eError::Assertion(format!(
+                    "{text:?} never showed {status:?}"
+                )));
+            }
+            wait_for_test_id(self.client, "refresh-conversation")
+                .await?
+                .click()
+                .await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}

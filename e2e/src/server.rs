@@ -67,6 +67,11 @@ impl RingbackServer {
 
     /// Starts the binary on `data` and waits until it prints its URL.
     pub fn start_with(data: Data) -> Result<Self, E2eError> {
+        Self::start_with_env(data, &[])
+    }
+
+    /// Starts the binary on `data` with more `RINGBACK_*` settings (a provider's URL, say).
+    pub fn start_with_env(data: Data, env: &[(&str, &str)]) -> Result<Self, E2eError> {
         let binary = ringback_binary()?;
         let web_dir = dashboard_dir()?;
         let data_dir =
@@ -88,6 +93,7 @@ impl RingbackServer {
             .env("RINGBACK_DATA_DIR", data_dir.path())
             .env("RINGBACK_WEB_DIR", &web_dir)
             .env("RINGBACK_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log);
         let mut child = command
@@ -144,18 +150,60 @@ impl RingbackServer {
         query: &str,
         variables: serde_json::Value,
     ) -> Result<(String, serde_json::Value), E2eError> {
+        let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
+        let cookie = cookie
+            .map(|cookie| format!("Cookie: {cookie}\r\n"))
+            .unwrap_or_default();
+        let (headers, json) = self.post("/graphql", "application/json", &cookie, &body)?;
+        let json = serde_json::from_str(&json)
+            .map_err(|e| E2eError::Process(format!("GraphQL answer is not JSON: {e}")))?;
+        Ok((headers, json))
+    }
+
+    /// Posts `params` to a Twilio webhook at `path`, signed as Twilio signs with `auth_token` over
+    /// `public_url` + `path`; returns the status line and the body.
+    pub fn post_twilio(
+        &self,
+        public_url: &str,
+        auth_token: &str,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<(String, String), E2eError> {
+        let owned: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let signature = ringback_api::webhooks::twilio_signature::sign(
+            auth_token,
+            &format!("{public_url}{path}"),
+            &owned,
+        );
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(owned.iter())
+            .finish();
+        let signed = format!("X-Twilio-Signature: {signature}\r\n");
+        let (headers, body) =
+            self.post(path, "application/x-www-form-urlencoded", &signed, &body)?;
+        let status = headers.lines().next().unwrap_or_default().to_owned();
+        Ok((status, body))
+    }
+
+    /// One HTTP/1.1 POST over a fresh connection; `extra_headers` are whole header lines.
+    fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        extra_headers: &str,
+        body: &str,
+    ) -> Result<(String, String), E2eError> {
         let address = self
             .url
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_owned();
-        let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
-        let cookie = cookie
-            .map(|cookie| format!("Cookie: {cookie}\r\n"))
-            .unwrap_or_default();
         let request = format!(
-            "POST /graphql HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-             {cookie}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\n\
+             {extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         let mut stream =
@@ -167,12 +215,10 @@ impl RingbackServer {
         stream
             .read_to_string(&mut response)
             .map_err(|e| E2eError::Process(format!("receive: {e}")))?;
-        let (headers, json) = response
+        let (headers, body) = response
             .split_once("\r\n\r\n")
             .ok_or_else(|| E2eError::Process("malformed HTTP response".to_owned()))?;
-        let json = serde_json::from_str(json)
-            .map_err(|e| E2eError::Process(format!("GraphQL answer is not JSON: {e}")))?;
-        Ok((headers.to_owned(), json))
+        Ok((headers.to_owned(), body.to_owned()))
     }
 
     /// The server's log so far (stderr).

@@ -1,11 +1,17 @@
 //! The dashboard, served by the real binary: on an empty embedded database the about page renders
 //! what the API reports, deep links reload into the app, and no console error is logged; on the
-//! demo clinic a visitor is sent to sign in and back, the overview's figures equal the API's, and
-//! signing out ends the session.
+//! demo clinic a visitor is sent to sign in and back, the overview's figures equal the API's,
+//! signing out ends the session, a callback logged on the worklist and a booking make a recovered
+//! appointment, and a reply from the inbox reaches the (fake) SMS provider and shows delivered.
 
+use std::time::Duration;
+
+use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use ringback_e2e::E2eError;
 use ringback_e2e::browser::Browser;
-use ringback_e2e::pages::{AppointmentsPage, OverviewPage, SignInPage, StatusPage, WorklistPage};
+use ringback_e2e::pages::{
+    AppointmentsPage, InboxPage, OverviewPage, SignInPage, StatusPage, WorklistPage,
+};
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_shared::display;
 use serde_json::{Value, json};
@@ -330,4 +336,100 @@ async fn a_callback_from_the_worklist_then_a_recovered_booking() {
         log_a_callback_from_the_worklist,
     )
     .await;
+}
+
+/// The URL Twilio is told to call; a proxy would forward it to the server.
+const PUBLIC_URL: &str = "https://ringback.e2e.test";
+const AUTH_TOKEN: &str = "e2e-twilio-auth-token";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_from_the_inbox_reaches_the_provider() {
+    let fake = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN)
+        .await
+        .unwrap_or_else(|e| panic!("fake Twilio: {e}"));
+    let server = RingbackServer::start_with_env(
+        Data::Demo,
+        &[
+            ("RINGBACK_PUBLIC_URL", PUBLIC_URL),
+            ("RINGBACK_TWILIO_AUTH_TOKEN", AUTH_TOKEN),
+            ("RINGBACK_TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+            ("RINGBACK_TWILIO_API_URL", fake.api_url()),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    fake.forward_callbacks(PUBLIC_URL, server.url.trim_end_matches('/'));
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let outcome = reply_from_the_inbox(&browser, &server, &fake).await;
+    if let Err(error) = outcome {
+        let shot = browser
+            .screenshot("a_reply_from_the_inbox_reaches_the_provider")
+            .await;
+        let console = browser.console_errors().await;
+        let log = server.log();
+        browser.close().await;
+        panic!("{error}\nscreenshot: {shot:?}\nbrowser console: {console:?}\nserver log:\n{log}");
+    }
+    browser.close().await;
+}
+
+async fn reply_from_the_inbox(
+    browser: &Browser,
+    server: &RingbackServer,
+    fake: &FakeTwilio,
+) -> Result<(), E2eError> {
+    // The clinic keeps numbers for conversations and texts from its Twilio number.
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let (_, set_up) = server.graphql_as(
+        Some(&cookie),
+        "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } \
+         addProviderNumber(number: \"07700 900777\") { id } }",
+        json!({}),
+    )?;
+    if set_up["errors"].is_array() {
+        return Err(E2eError::Assertion(format!("set-up failed: {set_up}")));
+    }
+    // A caller texts the clinic.
+    let (status, _) = server.post_twilio(
+        PUBLIC_URL,
+        AUTH_TOKEN,
+        "/webhooks/twilio/sms",
+        &[
+            ("MessageSid", "SMe2e0000000000000000000000000001"),
+            ("From", "+447700900991"),
+            ("To", "+447700900777"),
+            ("Body", "Can I book a check-up on Friday?"),
+        ],
+    )?;
+    if !status.contains("200") {
+        return Err(E2eError::Assertion(format!(
+            "the inbound text got {status}"
+        )));
+    }
+
+    browser
+        .client
+        .goto(&format!("{}sign-in", server.url))
+        .await?;
+    SignInPage::wait(&browser.client)
+        .await?
+        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
+        .await?;
+    OverviewPage::wait(&browser.client).await?;
+    let inbox = InboxPage::open(&browser.client).await?;
+    inbox.open_conversation("•••• 991").await?;
+    let answer = "Friday at 10:00 works. See you then!";
+    inbox.reply(answer).await?;
+
+    let sent = fake.wait_for_messages(1, Duration::from_secs(20)).await;
+    let reached: Vec<_> = sent
+        .iter()
+        .filter(|message| message.to == "+447700900991")
+        .collect();
+    if reached.len() != 1 || reached[0].body != answer || reached[0].from != "+447700900777" {
+        return Err(E2eError::Assertion(format!(
+            "the provider received {sent:?}"
+        )));
+    }
+    inbox.wait_for_status(answer, "delivered").await?;
+    Ok(())
 }

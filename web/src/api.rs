@@ -125,6 +125,51 @@ pub struct UpdateAppointment;
 )]
 pub struct CancelAppointment;
 
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/inbox.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct Conversations;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/inbox.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct Conversation;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/inbox.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct Reply;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/inbox.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct Assign;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/inbox.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct Close;
+
 /// Failures talking to the API, in words a user can act on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {

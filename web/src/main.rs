@@ -36,6 +36,14 @@ fn App() -> impl IntoView {
                         <Route path=path!("/about") view=pages::about::About />
                         <Route path=path!("/privacy") view=pages::privacy::Privacy />
                         <Route
+                            path=path!("/inbox")
+                            view=|| view! { <session::RequireSession><pages::inbox::Inbox /></session::RequireSession> }
+                        />
+                        <Route
+                            path=path!("/inbox/:id")
+                            view=|| view! { <session::RequireSession><pages::inbox::Thread /></session::RequireSession> }
+                        />
+                        <Route
                             path=path!("/appointments")
                             view=|| view! { <session::RequireSession><pages::appointments::Appointments /></session::RequireSession> }
                         />

@@ -102,6 +102,7 @@ pub fn Header() -> impl IntoView {
                     <nav aria-label="Main">
                         <A href="/">"Overview"</A>
                         <A href="/worklist">"Worklist"</A>
+                        <A href="/inbox">"Inbox"</A>
                         <A href="/appointments">"Appointments"</A>
                     </nav>
                     <p class="who" data-testid="signed-in-as">

@@ -2,6 +2,7 @@
 
 pub mod about;
 pub mod appointments;
+pub mod inbox;
 pub mod overview;
 pub mod privacy;
 pub mod sign_in;
