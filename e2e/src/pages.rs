@@ -324,3 +324,47 @@ impl<'a> InboxPage<'a> {
         }
     }
 }
+
+/// The settings page (admins and owners).
+pub struct SettingsPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> SettingsPage<'a> {
+    /// Follows the header's link and waits for the form.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        client
+            .find(Locator::LinkText("Settings"))
+            .await?
+            .click()
+            .await?;
+        wait_for_test_id(client, "settings-save").await?;
+        Ok(Self { client })
+    }
+
+    /// Replaces the text of the template field `test_id` (`template-open`, `template-closed`).
+    pub async fn write_template(&self, test_id: &str, text: &str) -> Result<(), E2eError> {
+        let field = wait_for_test_id(self.client, test_id).await?;
+        field.clear().await?;
+        field.send_keys(text).await?;
+        Ok(())
+    }
+
+    /// The live preview of template `test_id` and its cost line.
+    pub async fn preview(&self, test_id: &str) -> Result<(String, String), E2eError> {
+        Ok((
+            text_of(self.client, &format!("{test_id}-preview")).await?,
+            text_of(self.client, &format!("{test_id}-segments")).await?,
+        ))
+    }
+}
+
+/// Whether the header offers a link with `text`.
+pub async fn has_link(client: &Client, text: &str) -> Result<bool, E2eError> {
+    Ok(!client.find_all(Locator::LinkText(text)).await?.is_empty())
+}
+
+/// Waits for the "your role does not allow this" message.
+pub async fn wait_for_forbidden(client: &Client) -> Result<String, E2eError> {
+    text_of(client, "forbidden").await
+}

@@ -10,7 +10,8 @@ use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use ringback_e2e::E2eError;
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
-    AppointmentsPage, InboxPage, OverviewPage, SignInPage, StatusPage, WorklistPage,
+    AppointmentsPage, InboxPage, OverviewPage, SettingsPage, SignInPage, StatusPage, WorklistPage,
+    has_link, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_shared::display;
@@ -432,4 +433,94 @@ async fn reply_from_the_inbox(
     }
     inbox.wait_for_status(answer, "delivered").await?;
     Ok(())
+}
+
+async fn settings_for_admins_only(
+    browser: &Browser,
+    server: &RingbackServer,
+) -> Result<(), E2eError> {
+    // The owner invites a receptionist, who accepts.
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let (_, invited) = server.graphql_as(
+        Some(&cookie),
+        "mutation { inviteMember(email: \"reception@demo.ringback.test\", displayName: \"Robin\", role: RECEPTIONIST) { token } }",
+        json!({}),
+    )?;
+    let token = invited["data"]["inviteMember"]["token"]
+        .as_str()
+        .ok_or_else(|| E2eError::Assertion(format!("no invite: {invited}")))?;
+    let (_, accepted) = server.graphql_as(
+        None,
+        "mutation($token: String!) { acceptInvite(token: $token, password: \"reception password 1\") { role } }",
+        json!({ "token": token }),
+    )?;
+    if accepted["data"]["acceptInvite"]["role"] != "RECEPTIONIST" {
+        return Err(E2eError::Assertion(format!(
+            "invite not accepted: {accepted}"
+        )));
+    }
+
+    // The owner edits a template and sees the text exactly as it will be sent.
+    browser
+        .client
+        .goto(&format!("{}sign-in", server.url))
+        .await?;
+    SignInPage::wait(&browser.client)
+        .await?
+        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
+        .await?;
+    let overview = OverviewPage::wait(&browser.client).await?;
+    let settings = SettingsPage::open(&browser.client).await?;
+    settings
+        .write_template("template-open", "Sorry we missed you at {clinic}!")
+        .await?;
+    let (_, clinic) = server.graphql_as(Some(&cookie), "{ clinic { name } }", json!({}))?;
+    let name = clinic["data"]["clinic"]["name"]
+        .as_str()
+        .unwrap_or_default();
+    let (text, cost) = settings.preview("template-open").await?;
+    let expected = format!("Sorry we missed you at {name}! (Automated text)");
+    if text != expected || !cost.contains("1 SMS segment") {
+        return Err(E2eError::Assertion(format!(
+            "preview {text:?} / {cost:?}, expected {expected:?} in one segment"
+        )));
+    }
+    overview.sign_out().await?;
+
+    // The receptionist sees no settings link, and the page itself refuses.
+    SignInPage::wait(&browser.client)
+        .await?
+        .sign_in("reception@demo.ringback.test", "reception password 1")
+        .await?;
+    OverviewPage::wait(&browser.client).await?;
+    if has_link(&browser.client, "Settings").await? {
+        return Err(E2eError::Assertion(
+            "a receptionist is offered settings".to_owned(),
+        ));
+    }
+    browser
+        .client
+        .goto(&format!("{}settings", server.url))
+        .await?;
+    wait_for_forbidden(&browser.client).await?;
+    if !browser
+        .client
+        .find_all(fantoccini::Locator::Css("[data-testid=settings-save]"))
+        .await?
+        .is_empty()
+    {
+        return Err(E2eError::Assertion(
+            "the settings form rendered for a receptionist".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_preview_for_admins_and_none_for_receptionists() {
+    on_demo(
+        "settings_preview_for_admins_and_none_for_receptionists",
+        settings_for_admins_only,
+    )
+    .await;
 }

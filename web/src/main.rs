@@ -15,6 +15,7 @@ use leptos::mount::mount_to_body;
 use leptos::prelude::*;
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::path;
+use ringback_shared::access::Permission;
 
 fn main() {
     console_error_panic_hook::set_once();
@@ -35,6 +36,16 @@ fn App() -> impl IntoView {
                         <Route path=path!("/sign-in") view=pages::sign_in::SignIn />
                         <Route path=path!("/about") view=pages::about::About />
                         <Route path=path!("/privacy") view=pages::privacy::Privacy />
+                        <Route
+                            path=path!("/settings")
+                            view=|| view! {
+                                <session::RequireSession>
+                                    <session::RequirePermission permission=Permission::ManageSettings>
+                                        <pages::settings::Settings />
+                                    </session::RequirePermission>
+                                </session::RequireSession>
+                            }
+                        />
                         <Route
                             path=path!("/inbox")
                             view=|| view! { <session::RequireSession><pages::inbox::Inbox /></session::RequireSession> }

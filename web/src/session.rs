@@ -8,6 +8,8 @@ use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_location, use_navigate};
 
+use ringback_shared::access::{Permission, Role};
+
 use crate::api::{self, ApiError, me};
 
 /// The signed-in member, their role and clinic.
@@ -25,6 +27,23 @@ pub fn provide() {
     provide_context(Session {
         member: RwSignal::new(None),
     });
+}
+
+/// The member's role, as the shared access rules know it.
+pub fn role_of(member: &Member) -> Role {
+    match member.role {
+        me::TeamRole::OWNER => Role::Owner,
+        me::TeamRole::ADMIN => Role::Admin,
+        _ => Role::Receptionist,
+    }
+}
+
+/// Whether the signed-in member may do what `permission` covers.
+pub fn allows(session: Session, permission: Permission) -> bool {
+    session
+        .member
+        .get()
+        .is_some_and(|member| role_of(&member).allows(permission))
 }
 
 /// The session of this app.
@@ -104,6 +123,7 @@ pub fn Header() -> impl IntoView {
                         <A href="/worklist">"Worklist"</A>
                         <A href="/inbox">"Inbox"</A>
                         <A href="/appointments">"Appointments"</A>
+                        {allows(session, Permission::ManageSettings).then(|| view! { <A href="/settings">"Settings"</A> })}
                     </nav>
                     <p class="who" data-testid="signed-in-as">
                         {member.user.display_name.clone()}" · "{member.clinic.name.clone()}
@@ -112,5 +132,22 @@ pub fn Header() -> impl IntoView {
                 }
             })}
         </header>
+    }
+}
+
+/// Shows `children` only to members whose role grants `permission`; others learn why.
+#[component]
+pub fn RequirePermission(permission: Permission, children: ChildrenFn) -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Show
+            when=move || allows(session, permission)
+            fallback=|| view! {
+                <h1>"Not available"</h1>
+                <p role="alert" data-testid="forbidden">"Your role does not allow this page. Ask an admin of your clinic."</p>
+            }
+        >
+            {children()}
+        </Show>
     }
 }

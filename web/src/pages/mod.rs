@@ -5,6 +5,7 @@ pub mod appointments;
 pub mod inbox;
 pub mod overview;
 pub mod privacy;
+pub mod settings;
 pub mod sign_in;
 pub mod worklist;
 
