@@ -219,6 +219,12 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "attributionEvents",
+            "{ attributionEvents(from: \"2026-11-01\", to: \"2026-11-02\") { windowDays } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
             "worklist",
             "{ worklist { callId } }",
             json!({}),

@@ -368,3 +368,81 @@ pub async fn has_link(client: &Client, text: &str) -> Result<bool, E2eError> {
 pub async fn wait_for_forbidden(client: &Client) -> Result<String, E2eError> {
     text_of(client, "forbidden").await
 }
+
+/// The attribution window page with its what-if preview.
+pub struct WhatIfPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> WhatIfPage<'a> {
+    /// Opens the page from the settings page's link and waits for the figures.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        client
+            .find(Locator::Css("a[href=\"/settings/attribution\"]"))
+            .await?
+            .click()
+            .await?;
+        wait_for_test_id(client, "whatif-recovered").await?;
+        Ok(Self { client })
+    }
+
+    /// Moves the window slider to `days`, as a user dragging it would.
+    pub async fn set_window(&self, days: u32) -> Result<(), E2eError> {
+        let slider = wait_for_test_id(self.client, "whatif-window").await?;
+        self.client
+            .execute(
+                "arguments[0].value = arguments[1]; \
+                 arguments[0].dispatchEvent(new Event('input', { bubbles: true }));",
+                vec![
+                    serde_json::to_value(&slider)
+                        .map_err(|e| E2eError::WebDriver(e.to_string()))?,
+                    days.into(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The previewed (recovered, revenue) texts.
+    pub async fn preview(&self) -> Result<(String, String), E2eError> {
+        Ok((
+            text_of(self.client, "whatif-recovered").await?,
+            text_of(self.client, "whatif-revenue").await?,
+        ))
+    }
+
+    /// The saved (recovered, revenue) texts.
+    pub async fn saved(&self) -> Result<(String, String), E2eError> {
+        Ok((
+            text_of(self.client, "saved-recovered").await?,
+            text_of(self.client, "saved-revenue").await?,
+        ))
+    }
+
+    /// The period shown, as (from, to).
+    pub async fn period(&self) -> Result<(String, String), E2eError> {
+        let period = wait_for_test_id(self.client, "whatif-period").await?;
+        Ok((
+            period.attr("data-from").await?.unwrap_or_default(),
+            period.attr("data-to").await?.unwrap_or_default(),
+        ))
+    }
+
+    /// Saves the window and waits until the page shows it as the saved one.
+    pub async fn save(&self, days: u32) -> Result<(), E2eError> {
+        wait_for_test_id(self.client, "whatif-save")
+            .await?
+            .click()
+            .await?;
+        let saved = format!("[data-testid=whatif-save][data-saved-days=\"{days}\"]");
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(&saved))
+            .await
+            .map_err(|e| {
+                E2eError::Assertion(format!("the {days}-day window never showed as saved: {e}"))
+            })?;
+        Ok(())
+    }
+}

@@ -10,8 +10,8 @@ use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use ringback_e2e::E2eError;
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
-    AppointmentsPage, InboxPage, OverviewPage, SettingsPage, SignInPage, StatusPage, WorklistPage,
-    has_link, wait_for_forbidden,
+    AppointmentsPage, InboxPage, OverviewPage, SettingsPage, SignInPage, StatusPage, WhatIfPage,
+    WorklistPage, has_link, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_shared::display;
@@ -521,6 +521,66 @@ async fn settings_preview_for_admins_and_none_for_receptionists() {
     on_demo(
         "settings_preview_for_admins_and_none_for_receptionists",
         settings_for_admins_only,
+    )
+    .await;
+}
+
+async fn what_if_equals_the_server_after_saving(
+    browser: &Browser,
+    server: &RingbackServer,
+) -> Result<(), E2eError> {
+    browser
+        .client
+        .goto(&format!("{}sign-in", server.url))
+        .await?;
+    SignInPage::wait(&browser.client)
+        .await?
+        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
+        .await?;
+    OverviewPage::wait(&browser.client).await?;
+    SettingsPage::open(&browser.client).await?;
+    let what_if = WhatIfPage::open(&browser.client).await?;
+    let saved_before = what_if.saved().await?;
+    what_if.set_window(2).await?;
+    let previewed = what_if.preview().await?;
+    what_if.save(2).await?;
+    let saved_after = what_if.saved().await?;
+    if saved_after != previewed {
+        return Err(E2eError::Assertion(format!(
+            "previewed {previewed:?}, the server saved {saved_after:?} (before: {saved_before:?})"
+        )));
+    }
+    // And the API, asked directly, says the same.
+    let (from, to) = what_if.period().await?;
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let (_, api) = server.graphql_as(
+        Some(&cookie),
+        "query($from: NaiveDate!, $to: NaiveDate!) { clinic { currency attributionWindowDays } \
+         metrics(from: $from, to: $to) { totals { recoveredAppointments recoveredRevenueMinor } } }",
+        json!({ "from": from, "to": to }),
+    )?;
+    let totals = &api["data"]["metrics"]["totals"];
+    let currency = api["data"]["clinic"]["currency"].as_str().unwrap_or("GBP");
+    let expected = (
+        totals["recoveredAppointments"].to_string(),
+        display::money(
+            totals["recoveredRevenueMinor"].as_i64().unwrap_or(-1),
+            currency,
+        ),
+    );
+    if api["data"]["clinic"]["attributionWindowDays"] != 2 || expected != previewed {
+        return Err(E2eError::Assertion(format!(
+            "previewed {previewed:?}; the API says {api}"
+        )));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_what_if_preview_equals_the_server_after_saving() {
+    on_demo(
+        "the_what_if_preview_equals_the_server_after_saving",
+        what_if_equals_the_server_after_saving,
     )
     .await;
 }

@@ -300,6 +300,18 @@ pub struct AttributionReport {
     pub recovered_revenue_minor: i64,
 }
 
+impl AttributionReport {
+    /// Recovered appointments and their revenue among those created in `range`.
+    pub fn recovered_between(&self, range: std::ops::Range<DateTime<Utc>>) -> (u64, i64) {
+        self.attributions
+            .iter()
+            .filter(|a| a.is_recovered() && range.contains(&a.created_at))
+            .fold((0, 0), |(count, revenue), a| {
+                (count + 1, revenue.saturating_add(a.value_minor))
+            })
+    }
+}
+
 /// Applies the attribution rule to one clinic's calls, replies and appointments.
 ///
 /// Input order does not matter. Calls and replies of callers without appointments are ignored.

@@ -199,6 +199,24 @@ pub struct SaveClinic;
 )]
 pub struct SaveTextBack;
 
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/what_if.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct WhatIf;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/what_if.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct SaveWindow;
+
 /// Failures talking to the API, in words a user can act on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {

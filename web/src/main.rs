@@ -47,6 +47,16 @@ fn App() -> impl IntoView {
                             }
                         />
                         <Route
+                            path=path!("/settings/attribution")
+                            view=|| view! {
+                                <session::RequireSession>
+                                    <session::RequirePermission permission=Permission::ManageSettings>
+                                        <pages::what_if::WhatIf />
+                                    </session::RequirePermission>
+                                </session::RequireSession>
+                            }
+                        />
+                        <Route
                             path=path!("/inbox")
                             view=|| view! { <session::RequireSession><pages::inbox::Inbox /></session::RequireSession> }
                         />

@@ -16,6 +16,7 @@ mod phone_settings;
 mod server_info;
 mod team;
 pub mod types;
+mod what_if;
 mod worklist;
 
 use std::net::IpAddr;
@@ -42,6 +43,7 @@ pub struct QueryRoot(
     conversations::ConversationQuery,
     outbox::OutboxQuery,
     worklist::WorklistQuery,
+    what_if::WhatIfQuery,
 );
 
 /// The merged root mutation.

@@ -135,3 +135,45 @@ async fn store(
     }
     crate::service::metrics::mark_stale(txn, appointments.iter().map(|a| a.created_at), false).await
 }
+
+/// Everything the attribution of appointments booked in `[start, end)` depends on, by caller key
+/// only: calls and replies since twice the longest window before `start`, appointments since one
+/// longest window before it (an earlier booking cannot take a missed call a booking in the period
+/// could use). The dashboard runs the shared engine over these for its what-if preview.
+pub struct PeriodEvents {
+    pub calls: Vec<CallRecord>,
+    pub replies: Vec<ReplyRecord>,
+    pub appointments: Vec<AppointmentRecord>,
+}
+
+/// The events behind the attribution of appointments booked in `[start, end)`.
+pub async fn period_events(
+    txn: &TenantTxn,
+    start: chrono::DateTime<Utc>,
+    end: chrono::DateTime<Utc>,
+) -> Result<PeriodEvents, ApiError> {
+    let longest = chrono::Duration::days(i64::from(ringback_shared::attribution::MAX_WINDOW_DAYS));
+    let calls = call::Entity::find()
+        .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(call::Column::StartedAt.gte(start - longest * 2))
+        .filter(call::Column::StartedAt.lt(end))
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    let appointments = appointment::Entity::find()
+        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+        .filter(appointment::Column::CreatedAt.gte(start - longest))
+        .filter(appointment::Column::CreatedAt.lt(end))
+        .all(txn.conn())
+        .await
+        .map_err(db_error)?;
+    let (_, replies) = crate::service::messages::in_range(txn, start - longest * 2, end).await?;
+    Ok(PeriodEvents {
+        calls: calls
+            .iter()
+            .filter_map(crate::service::calls::call_record)
+            .collect(),
+        replies,
+        appointments: appointments.iter().map(appointment_record).collect(),
+    })
+}

@@ -7,6 +7,7 @@ pub mod overview;
 pub mod privacy;
 pub mod settings;
 pub mod sign_in;
+pub mod what_if;
 pub mod worklist;
 
 use leptos::prelude::*;

@@ -13,7 +13,7 @@ use crate::session::use_session;
 
 /// The clinic's today, from the browser's clock and its own time-zone database (`Intl`), so the
 /// dashboard does not ship one.
-fn today(time_zone: &str) -> NaiveDate {
+pub fn today(time_zone: &str) -> NaiveDate {
     let options = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &time_zone.into());
     // Canadian English writes dates as ISO does: 2026-11-22.

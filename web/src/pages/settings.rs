@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 use ringback_shared::sms::{self, Encoding};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
@@ -31,6 +32,7 @@ pub fn Settings() -> impl IntoView {
     let loaded = LocalResource::new(|| api::run::<api::Settings>(settings::Variables));
     view! {
         <h1>"Settings"</h1>
+        <p><A href="/settings/attribution">"Attribution window, with a what-if preview"</A></p>
         <Suspense fallback=|| view! { <p aria-busy="true">"Loading settings…"</p> }>
             {move || loaded.get().map(|result| match result {
                 Ok(data) => view! { <SettingsForm data /> }.into_any(),
