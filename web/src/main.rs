@@ -37,6 +37,36 @@ fn App() -> impl IntoView {
                         <Route path=path!("/about") view=pages::about::About />
                         <Route path=path!("/privacy") view=pages::privacy::Privacy />
                         <Route
+                            path=path!("/team")
+                            view=|| view! {
+                                <session::RequireSession>
+                                    <session::RequirePermission permission=Permission::ManageTeam>
+                                        <pages::admin::Team />
+                                    </session::RequirePermission>
+                                </session::RequireSession>
+                            }
+                        />
+                        <Route
+                            path=path!("/api-keys")
+                            view=|| view! {
+                                <session::RequireSession>
+                                    <session::RequirePermission permission=Permission::ManageApiKeys>
+                                        <pages::admin::ApiKeys />
+                                    </session::RequirePermission>
+                                </session::RequireSession>
+                            }
+                        />
+                        <Route
+                            path=path!("/audit-log")
+                            view=|| view! {
+                                <session::RequireSession>
+                                    <session::RequirePermission permission=Permission::ReadAuditLog>
+                                        <pages::admin::AuditLog />
+                                    </session::RequirePermission>
+                                </session::RequireSession>
+                            }
+                        />
+                        <Route
                             path=path!("/settings")
                             view=|| view! {
                                 <session::RequireSession>

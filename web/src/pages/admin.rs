@@ -1,0 +1,271 @@
+//! The admin pages: the team (members, invitations), integrator API keys (the secret shown once,
+//! with a copy button) and the audit log.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{
+    self, ApiError, api_keys, audit_log, create_api_key, invite_member, remove_member,
+    revoke_api_key, revoke_invite, team,
+};
+use crate::session::use_session;
+use crate::time::local_time;
+
+/// A change to send to the server.
+type Work = std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, ApiError>>>>;
+
+/// Runs changes, shows their failure or the one-time text they return, then reloads the page's data.
+fn runner(
+    reload: impl Fn() + Copy + 'static,
+    failure: RwSignal<Option<String>>,
+    shown_once: RwSignal<Option<String>>,
+) -> impl Fn(Work) + Copy + 'static {
+    move |work: Work| {
+        spawn_local(async move {
+            match work.await {
+                Ok(text) => {
+                    failure.set(None);
+                    shown_once.set(text);
+                    reload();
+                }
+                Err(error) => failure.set(Some(error.to_string())),
+            }
+        });
+    }
+}
+
+fn zone() -> String {
+    use_session()
+        .member
+        .get_untracked()
+        .map(|member| member.clinic.time_zone)
+        .unwrap_or_default()
+}
+
+#[component]
+pub fn Team() -> impl IntoView {
+    let data = LocalResource::new(|| api::run::<api::Team>(team::Variables));
+    let failure = RwSignal::new(None::<String>);
+    let token = RwSignal::new(None::<String>);
+    let run = runner(move || data.refetch(), failure, token);
+    let email = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let role = RwSignal::new("RECEPTIONIST".to_owned());
+    let invite = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let variables = invite_member::Variables {
+            email: email.get_untracked(),
+            display_name: name.get_untracked(),
+            role: match role.get_untracked().as_str() {
+                "ADMIN" => invite_member::TeamRole::ADMIN,
+                "OWNER" => invite_member::TeamRole::OWNER,
+                _ => invite_member::TeamRole::RECEPTIONIST,
+            },
+        };
+        run(Box::pin(async move {
+            let created = api::run::<api::InviteMember>(variables).await?;
+            Ok(Some(created.invite_member.token))
+        }));
+    };
+    view! {
+        <h1>"Team"</h1>
+        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading the team…"</p> }>
+            {move || data.get().map(|result| match result {
+                Ok(data) => view! {
+                    <ul class="plain" data-testid="team">
+                        {data.team.into_iter().map(|member| {
+                            let id = member.user.id.clone();
+                            view! {
+                                <li>
+                                    <strong>{member.user.display_name}</strong>" · "{member.user.email}" · "
+                                    {format!("{:?}", member.role).to_lowercase()}
+                                    " "
+                                    <button type="button" on:click=move |_| {
+                                        let variables = remove_member::Variables { user_id: id.clone() };
+                                        run(Box::pin(async move {
+                                            api::run::<api::RemoveMember>(variables).await.map(|_| None)
+                                        }));
+                                    }>"Remove"</button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    <h2>"Pending invitations"</h2>
+                    <ul class="plain">
+                        {data.invites.into_iter().map(|invite| {
+                            let id = invite.id.clone();
+                            view! {
+                                <li>
+                                    {invite.display_name}" · "{invite.email}" "
+                                    <button type="button" on:click=move |_| {
+                                        let variables = revoke_invite::Variables { id: id.clone() };
+                                        run(Box::pin(async move {
+                                            api::run::<api::RevokeInvite>(variables).await.map(|_| None)
+                                        }));
+                                    }>"Revoke"</button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+                Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+            })}
+        </Transition>
+        <form class="settings" on:submit=invite>
+            <fieldset>
+                <legend>"Invite someone"</legend>
+                <label for="invite-email">"E-mail"</label>
+                <input id="invite-email" type="email" required prop:value=email on:input=move |ev| email.set(event_target_value(&ev)) />
+                <label for="invite-name">"Name"</label>
+                <input id="invite-name" required prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
+                <label for="invite-role">"Role"</label>
+                <select id="invite-role" prop:value=role on:change=move |ev| role.set(event_target_value(&ev))>
+                    <option value="RECEPTIONIST">"Receptionist: worklist, inbox, appointments"</option>
+                    <option value="ADMIN">"Admin: also settings, team and API keys"</option>
+                    <option value="OWNER">"Owner: also billing"</option>
+                </select>
+            </fieldset>
+            <button type="submit">"Create the invitation"</button>
+        </form>
+        {move || token.get().map(|token| view! {
+            <p role="status">"Send this invitation code to them (shown once): "<code>{token}</code></p>
+        })}
+    }
+}
+
+#[component]
+pub fn ApiKeys() -> impl IntoView {
+    let zone = zone();
+    let data = LocalResource::new(|| api::run::<api::ApiKeys>(api_keys::Variables));
+    let failure = RwSignal::new(None::<String>);
+    let secret = RwSignal::new(None::<String>);
+    let run = runner(move || data.refetch(), failure, secret);
+    let name = RwSignal::new(String::new());
+    let write = RwSignal::new(false);
+    let create = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let variables = create_api_key::Variables {
+            name: name.get_untracked(),
+            scope: if write.get_untracked() {
+                create_api_key::KeyScope::WRITE
+            } else {
+                create_api_key::KeyScope::READ
+            },
+        };
+        run(Box::pin(async move {
+            let created = api::run::<api::CreateApiKey>(variables).await?;
+            Ok(Some(created.create_api_key.secret))
+        }));
+    };
+    let copy = move |_| {
+        if let Some(text) = secret.get_untracked() {
+            copy_to_clipboard(&text);
+        }
+    };
+    view! {
+        <h1>"API keys"</h1>
+        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        {move || secret.get().map(|secret| view! {
+            <p role="status" data-testid="api-key-secret">
+                "Your new key (shown once; send it as "<code>"Authorization: Bearer …"</code>"): "
+                <code>{secret}</code>" "
+                <button type="button" on:click=copy>"Copy"</button>
+            </p>
+        })}
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading keys…"</p> }>
+            {move || {
+                let zone = zone.clone();
+                data.get().map(move |result| match result {
+                    Ok(data) => view! {
+                        <ul class="plain">
+                            {data.api_keys.into_iter().map(|key| {
+                                let id = key.id.clone();
+                                let revoked = key.revoked_at.is_some();
+                                view! {
+                                    <li>
+                                        <strong>{key.name}</strong>" · "{format!("{:?}", key.scope).to_lowercase()}
+                                        " · "<code>{key.hint}"…"</code>" · created "{local_time(&key.created_at, &zone)}
+                                        {key.last_used_at.map(|at| format!(" · last used {}", local_time(&at, &zone)))}
+                                        {if revoked {
+                                            view! { " · revoked" }.into_any()
+                                        } else {
+                                            view! {
+                                                " "<button type="button" on:click=move |_| {
+                                                    let variables = revoke_api_key::Variables { id: id.clone() };
+                                                    run(Box::pin(async move {
+                                                        api::run::<api::RevokeApiKey>(variables).await.map(|_| None)
+                                                    }));
+                                                }>"Revoke"</button>
+                                            }.into_any()
+                                        }}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                })
+            }}
+        </Transition>
+        <form class="settings" on:submit=create>
+            <fieldset>
+                <legend>"New key"</legend>
+                <label for="key-name">"Name (what uses it)"</label>
+                <input id="key-name" required prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
+                <label class="inline">
+                    <input type="checkbox" prop:checked=write on:change=move |ev| write.set(event_target_checked(&ev)) />
+                    " May also push call events and book appointments"
+                </label>
+            </fieldset>
+            <button type="submit">"Create the key"</button>
+        </form>
+    }
+}
+
+/// `navigator.clipboard.writeText(text)`; a browser without a clipboard leaves the key on screen.
+fn copy_to_clipboard(text: &str) {
+    use js_sys::{Function, Reflect};
+    use wasm_bindgen::{JsCast, JsValue};
+    let clipboard = Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|navigator| Reflect::get(&navigator, &"clipboard".into()));
+    if let Ok(clipboard) = clipboard
+        && let Ok(write) = Reflect::get(&clipboard, &"writeText".into())
+        && let Some(write) = write.dyn_ref::<Function>()
+    {
+        let _ = write.call1(&clipboard, &JsValue::from_str(text));
+    }
+}
+
+#[component]
+pub fn AuditLog() -> impl IntoView {
+    let zone = zone();
+    let data = LocalResource::new(|| api::run::<api::AuditLog>(audit_log::Variables));
+    view! {
+        <h1>"Audit log"</h1>
+        <p>"Sign-ins, settings changes, exports and reads of personal data, newest first. Each entry is chained to the one before it."</p>
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading the audit log…"</p> }>
+            {move || {
+                let zone = zone.clone();
+                data.get().map(move |result| match result {
+                    Ok(data) => view! {
+                        <table class="audit">
+                            <thead><tr><th scope="col">"#"</th><th scope="col">"When"</th><th scope="col">"What"</th><th scope="col">"Details"</th></tr></thead>
+                            <tbody>
+                                {data.audit_log.edges.into_iter().map(|edge| view! {
+                                    <tr>
+                                        <td>{edge.node.seq}</td>
+                                        <td>{local_time(&edge.node.at, &zone)}</td>
+                                        <td>{edge.node.action}</td>
+                                        <td><code>{edge.node.detail.to_string()}</code></td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                })
+            }}
+        </Transition>
+    }
+}
