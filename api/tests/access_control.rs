@@ -225,6 +225,12 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Admin,
         ),
         (
+            "exportCsv",
+            "{ exportCsv(what: CALLS, from: \"2026-11-01\", to: \"2026-11-02\") { rows } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
             "worklist",
             "{ worklist { callId } }",
             json!({}),

@@ -292,6 +292,15 @@ pub struct RevokeApiKey;
 )]
 pub struct AuditLog;
 
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/export.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Clone, Debug"
+)]
+pub struct ExportCsv;
+
 /// Failures talking to the API, in words a user can act on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {

@@ -67,6 +67,16 @@ fn App() -> impl IntoView {
                             }
                         />
                         <Route
+                            path=path!("/export")
+                            view=|| view! {
+                                <session::RequireSession>
+                                    <session::RequirePermission permission=Permission::ManageSettings>
+                                        <pages::export::Export />
+                                    </session::RequirePermission>
+                                </session::RequireSession>
+                            }
+                        />
+                        <Route
                             path=path!("/settings")
                             view=|| view! {
                                 <session::RequireSession>

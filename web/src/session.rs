@@ -127,6 +127,7 @@ pub fn Header() -> impl IntoView {
                         {allows(session, Permission::ManageTeam).then(|| view! { <A href="/team">"Team"</A> })}
                         {allows(session, Permission::ManageApiKeys).then(|| view! { <A href="/api-keys">"API keys"</A> })}
                         {allows(session, Permission::ReadAuditLog).then(|| view! { <A href="/audit-log">"Audit log"</A> })}
+                        {allows(session, Permission::ManageSettings).then(|| view! { <A href="/export">"Export"</A> })}
                     </nav>
                     <p class="who" data-testid="signed-in-as">
                         {member.user.display_name.clone()}" · "{member.clinic.name.clone()}

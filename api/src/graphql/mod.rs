@@ -8,6 +8,7 @@ mod audit;
 mod calls;
 mod clinic;
 mod conversations;
+mod export;
 mod guard;
 pub mod loaders;
 mod metrics;
@@ -44,6 +45,7 @@ pub struct QueryRoot(
     outbox::OutboxQuery,
     worklist::WorklistQuery,
     what_if::WhatIfQuery,
+    export::ExportQuery,
 );
 
 /// The merged root mutation.

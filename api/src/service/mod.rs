@@ -18,6 +18,7 @@ pub mod callers;
 pub mod calls;
 pub mod clinic;
 pub mod conversations;
+pub mod export;
 pub mod keys;
 pub mod messages;
 pub mod metrics;
