@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
 use ringback_e2e::browser::Browser;
-use ringback_e2e::pages::{OverviewPage, SignInPage};
+use ringback_e2e::pages::sign_in;
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer, dashboard_dir};
 
 const LOADS: usize = 20;
@@ -64,15 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let server = RingbackServer::start_with(Data::Demo)?;
     let browser = Browser::start().await?;
-    browser
-        .client
-        .goto(&format!("{}sign-in", server.url))
-        .await?;
-    SignInPage::wait(&browser.client)
-        .await?
-        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
-        .await?;
-    OverviewPage::wait(&browser.client).await?;
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
     let mut times = Vec::with_capacity(LOADS);
     for _ in 0..LOADS {
         // Leave the app, so the next navigation loads everything again.

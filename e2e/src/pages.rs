@@ -84,6 +84,21 @@ impl<'a> SignInPage<'a> {
     }
 }
 
+/// Opens the sign-in page at `base_url`, signs in and waits for the overview.
+pub async fn sign_in<'a>(
+    client: &'a Client,
+    base_url: &str,
+    email: &str,
+    password: &str,
+) -> Result<OverviewPage<'a>, E2eError> {
+    client.goto(&format!("{base_url}sign-in")).await?;
+    SignInPage::wait(client)
+        .await?
+        .sign_in(email, password)
+        .await?;
+    OverviewPage::wait(client).await
+}
+
 /// The overview of the chosen period.
 pub struct OverviewPage<'a> {
     client: &'a Client,

@@ -11,7 +11,7 @@ use ringback_e2e::E2eError;
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
     AppointmentsPage, InboxPage, OverviewPage, SettingsPage, SignInPage, StatusPage, WhatIfPage,
-    WorklistPage, has_link, wait_for_forbidden,
+    WorklistPage, has_link, sign_in, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_shared::display;
@@ -231,15 +231,7 @@ async fn log_a_callback_from_the_worklist(
     browser: &Browser,
     server: &RingbackServer,
 ) -> Result<(), E2eError> {
-    browser
-        .client
-        .goto(&format!("{}sign-in", server.url))
-        .await?;
-    SignInPage::wait(&browser.client)
-        .await?
-        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
-        .await?;
-    OverviewPage::wait(&browser.client).await?;
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
     // A caller misses the clinic just now (their phone system reports it over the API).
     let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
     let (_, recorded) = server.graphql_as(
@@ -407,15 +399,7 @@ async fn reply_from_the_inbox(
         )));
     }
 
-    browser
-        .client
-        .goto(&format!("{}sign-in", server.url))
-        .await?;
-    SignInPage::wait(&browser.client)
-        .await?
-        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
-        .await?;
-    OverviewPage::wait(&browser.client).await?;
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
     let inbox = InboxPage::open(&browser.client).await?;
     inbox.open_conversation("•••• 991").await?;
     let answer = "Friday at 10:00 works. See you then!";
@@ -461,15 +445,7 @@ async fn settings_for_admins_only(
     }
 
     // The owner edits a template and sees the text exactly as it will be sent.
-    browser
-        .client
-        .goto(&format!("{}sign-in", server.url))
-        .await?;
-    SignInPage::wait(&browser.client)
-        .await?
-        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
-        .await?;
-    let overview = OverviewPage::wait(&browser.client).await?;
+    let overview = sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
     let settings = SettingsPage::open(&browser.client).await?;
     settings
         .write_template("template-open", "Sorry we missed you at {clinic}!")
@@ -529,15 +505,7 @@ async fn what_if_equals_the_server_after_saving(
     browser: &Browser,
     server: &RingbackServer,
 ) -> Result<(), E2eError> {
-    browser
-        .client
-        .goto(&format!("{}sign-in", server.url))
-        .await?;
-    SignInPage::wait(&browser.client)
-        .await?
-        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
-        .await?;
-    OverviewPage::wait(&browser.client).await?;
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
     SettingsPage::open(&browser.client).await?;
     let what_if = WhatIfPage::open(&browser.client).await?;
     let saved_before = what_if.saved().await?;

@@ -20,286 +20,45 @@ pub type DateTime = String;
 #[allow(clippy::upper_case_acronyms)]
 pub type JSON = serde_json::Value;
 
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/server_info.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct ServerInfo;
+/// Declares typed operations from a document in `web/graphql/`, checked against the schema when
+/// the dashboard compiles. `sparse` operations leave unset optional inputs out of the request
+/// (so the server keeps those settings as they are) instead of sending null.
+macro_rules! operations {
+    // `tt`, not `literal`: the derive must see the path as a plain string token.
+    (sparse $file:tt => $($name:ident),+ $(,)?) => {$(
+        #[derive(GraphQLQuery)]
+        #[graphql(
+            schema_path = "../schema.graphql",
+            query_path = $file,
+            response_derives = "Debug, Clone, PartialEq",
+            variables_derives = "Clone, Debug",
+            skip_serializing_none
+        )]
+        pub struct $name;
+    )+};
+    ($file:tt => $($name:ident),+ $(,)?) => {$(
+        #[derive(GraphQLQuery)]
+        #[graphql(
+            schema_path = "../schema.graphql",
+            query_path = $file,
+            response_derives = "Debug, Clone, PartialEq",
+            variables_derives = "Clone, Debug"
+        )]
+        pub struct $name;
+    )+};
+}
 
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/session.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Me;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/session.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct SignIn;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/session.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct RefreshSession;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/session.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct SignOut;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/overview.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Overview;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/worklist.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Worklist;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/worklist.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct LogCallback;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/appointments.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Appointments;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/appointments.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct CreateAppointment;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/appointments.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct UpdateAppointment;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/appointments.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct CancelAppointment;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/inbox.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Conversations;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/inbox.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Conversation;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/inbox.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Reply;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/inbox.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Assign;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/inbox.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Close;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/settings.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Settings;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/settings.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug",
-    skip_serializing_none
-)]
-pub struct SaveClinic;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/settings.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug",
-    skip_serializing_none
-)]
-pub struct SaveTextBack;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/what_if.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct WhatIf;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/what_if.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct SaveWindow;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/admin.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct Team;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/admin.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct InviteMember;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/admin.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct RevokeInvite;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/admin.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct RemoveMember;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/admin.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct ApiKeys;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/admin.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct CreateApiKey;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/admin.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct RevokeApiKey;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/admin.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct AuditLog;
-
-#[derive(GraphQLQuery)]
-#[graphql(
-    schema_path = "../schema.graphql",
-    query_path = "graphql/export.graphql",
-    response_derives = "Debug, Clone, PartialEq",
-    variables_derives = "Clone, Debug"
-)]
-pub struct ExportCsv;
+operations!("graphql/server_info.graphql" => ServerInfo);
+operations!("graphql/session.graphql" => Me, SignIn, RefreshSession, SignOut);
+operations!("graphql/overview.graphql" => Overview);
+operations!("graphql/worklist.graphql" => Worklist, LogCallback);
+operations!("graphql/appointments.graphql" => Appointments, CreateAppointment, UpdateAppointment, CancelAppointment);
+operations!("graphql/inbox.graphql" => Conversations, Conversation, Reply, Assign, Close);
+operations!("graphql/settings.graphql" => Settings);
+operations!(sparse "graphql/settings.graphql" => SaveClinic, SaveTextBack);
+operations!("graphql/what_if.graphql" => WhatIf, SaveWindow);
+operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveMember, ApiKeys, CreateApiKey, RevokeApiKey, AuditLog);
+operations!("graphql/export.graphql" => ExportCsv);
 
 /// Failures talking to the API, in words a user can act on.
 #[derive(Debug, Clone, PartialEq)]

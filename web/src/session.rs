@@ -29,6 +29,16 @@ pub fn provide() {
     });
 }
 
+/// The clinic's IANA time zone (empty before the session loads; pages sit behind
+/// [`RequireSession`], so they always have it).
+pub fn clinic_time_zone() -> String {
+    use_session()
+        .member
+        .get_untracked()
+        .map(|member| member.clinic.time_zone)
+        .unwrap_or_default()
+}
+
 /// The member's role, as the shared access rules know it.
 pub fn role_of(member: &Member) -> Role {
     match member.role {

@@ -8,7 +8,7 @@ use crate::api::{
     self, ApiError, api_keys, audit_log, create_api_key, invite_member, remove_member,
     revoke_api_key, revoke_invite, team,
 };
-use crate::session::use_session;
+use crate::session::clinic_time_zone;
 use crate::time::local_time;
 
 /// A change to send to the server.
@@ -32,14 +32,6 @@ fn runner(
             }
         });
     }
-}
-
-fn zone() -> String {
-    use_session()
-        .member
-        .get_untracked()
-        .map(|member| member.clinic.time_zone)
-        .unwrap_or_default()
 }
 
 #[component]
@@ -136,7 +128,7 @@ pub fn Team() -> impl IntoView {
 
 #[component]
 pub fn ApiKeys() -> impl IntoView {
-    let zone = zone();
+    let zone = clinic_time_zone();
     let data = LocalResource::new(|| api::run::<api::ApiKeys>(api_keys::Variables));
     let failure = RwSignal::new(None::<String>);
     let secret = RwSignal::new(None::<String>);
@@ -239,7 +231,7 @@ fn copy_to_clipboard(text: &str) {
 
 #[component]
 pub fn AuditLog() -> impl IntoView {
-    let zone = zone();
+    let zone = clinic_time_zone();
     let data = LocalResource::new(|| api::run::<api::AuditLog>(audit_log::Variables));
     view! {
         <h1>"Audit log"</h1>

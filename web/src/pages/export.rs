@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 
 use crate::api::{self, export_csv};
 use crate::pages::overview::today;
-use crate::session::use_session;
+use crate::session::clinic_time_zone;
 
 /// A finished export, ready to download.
 #[derive(Clone)]
@@ -19,11 +19,7 @@ struct Ready {
 
 #[component]
 pub fn Export() -> impl IntoView {
-    let time_zone = use_session()
-        .member
-        .get_untracked()
-        .map(|member| member.clinic.time_zone)
-        .unwrap_or_default();
+    let time_zone = clinic_time_zone();
     let to = today(&time_zone);
     let what = RwSignal::new("CALLS".to_owned());
     let from_day = RwSignal::new((to - Duration::days(29)).to_string());

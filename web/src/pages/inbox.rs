@@ -7,21 +7,13 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{self, ApiError, assign, close, conversation, conversations, reply};
-use crate::session::use_session;
+use crate::session::{clinic_time_zone, use_session};
 use crate::time::local_time;
-
-fn time_zone() -> String {
-    use_session()
-        .member
-        .get_untracked()
-        .map(|member| member.clinic.time_zone)
-        .unwrap_or_default()
-}
 
 /// The list of open conversations.
 #[component]
 pub fn Inbox() -> impl IntoView {
-    let zone = time_zone();
+    let zone = clinic_time_zone();
     let list = LocalResource::new(|| api::run::<api::Conversations>(conversations::Variables));
     view! {
         <h1>"Inbox"</h1>
@@ -53,7 +45,7 @@ pub fn Inbox() -> impl IntoView {
 /// One conversation.
 #[component]
 pub fn Thread() -> impl IntoView {
-    let zone = time_zone();
+    let zone = clinic_time_zone();
     let me = use_session()
         .member
         .get_untracked()

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::api::{self, save_window, what_if};
 use crate::pages::overview::today;
-use crate::session::use_session;
+use crate::session::clinic_time_zone;
 
 /// Days the preview covers, ending today.
 const PERIOD_DAYS: i64 = 30;
@@ -91,11 +91,7 @@ fn preview(events: &Events, days: u32) -> (u64, i64) {
 
 #[component]
 pub fn WhatIf() -> impl IntoView {
-    let time_zone = use_session()
-        .member
-        .get_untracked()
-        .map(|member| member.clinic.time_zone)
-        .unwrap_or_default();
+    let time_zone = clinic_time_zone();
     let to: NaiveDate = today(&time_zone);
     let from = to - Duration::days(PERIOD_DAYS - 1);
     let loaded = LocalResource::new(move || {
