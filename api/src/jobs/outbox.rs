@@ -21,7 +21,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::service::db_error;
+use crate::service::{db_error, in_clinic};
 use crate::tenant::TenantTxn;
 
 /// Waiting for its `run_at`.
@@ -139,10 +139,7 @@ pub async fn claim_due(
 
 /// The job row, if it still exists.
 pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<Option<job_outbox::Model>, ApiError> {
-    job_outbox::Entity::find_by_id((txn.clinic_id(), id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)
+    in_clinic::<job_outbox::Entity>(txn, id).await
 }
 
 /// Whether `job` is still the claim `worker` made (its lease did not run out and pass it on).

@@ -11,7 +11,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ringback_entity::{call, job_outbox, message};
 use ringback_shared::text_back::SkipReason;
-use sea_orm::EntityTrait;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -19,7 +18,7 @@ use crate::error::ApiError;
 use crate::integrations::sms::{OutgoingSms, ProviderError, SentSms, SmsProvider};
 use crate::jobs::outbox::{self, ClaimedJob, Settlement};
 use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{calls, clinic, db_error, keys, opt_outs, phone_lines};
+use crate::service::{calls, clinic, in_clinic, keys, opt_outs, phone_lines};
 use crate::state::AppState;
 use crate::tenant::{TenantScope, TenantTxn};
 
@@ -424,10 +423,7 @@ async fn related_message(
     txn: &TenantTxn,
     job: &job_outbox::Model,
 ) -> Result<Option<message::Model>, ApiError> {
-    message::Entity::find_by_id((txn.clinic_id(), payload_id(job, "message")?))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)
+    in_clinic::<message::Entity>(txn, payload_id(job, "message")?).await
 }
 
 /// Starts one worker in the background when an SMS provider is configured.

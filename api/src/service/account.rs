@@ -20,7 +20,7 @@ use crate::auth::tokens::{self, TokenKind};
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 use crate::service::audit::{self, AuditEvent};
-use crate::service::db_error;
+use crate::service::{db_error, in_clinic};
 use crate::tenant::{TenantScope, TenantTxn, set_local};
 
 /// Ring time before a call counts as missed: short enough to beat carrier voicemail.
@@ -317,10 +317,7 @@ async fn first_membership(
 
 /// The current role of `user_id` in the scope's clinic; None once they were removed.
 pub async fn current_role(txn: &TenantTxn, user_id: Uuid) -> Result<Option<Role>, ApiError> {
-    let found = membership::Entity::find_by_id((txn.clinic_id(), user_id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)?;
+    let found = in_clinic::<membership::Entity>(txn, user_id).await?;
     Ok(found.and_then(|m| Role::parse(&m.role)))
 }
 

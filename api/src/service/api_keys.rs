@@ -11,7 +11,7 @@ use crate::auth::ApiKeyScope;
 use crate::auth::tokens::{self, TokenKind};
 use crate::error::ApiError;
 use crate::service::audit::{self, AuditEvent};
-use crate::service::db_error;
+use crate::service::{db_error, in_clinic};
 use crate::tenant::TenantTxn;
 
 /// A key just created; `secret` is shown once and never stored.
@@ -83,10 +83,8 @@ pub async fn revoke(
     actor: Uuid,
     key_id: Uuid,
 ) -> Result<api_key::Model, ApiError> {
-    let key = api_key::Entity::find_by_id((txn.clinic_id(), key_id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)?
+    let key = in_clinic::<api_key::Entity>(txn, key_id)
+        .await?
         .ok_or(ApiError::NotFound)?;
     let mut revoked: api_key::ActiveModel = key.into();
     revoked.revoked_at = Set(Some(Utc::now()));

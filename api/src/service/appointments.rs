@@ -18,7 +18,7 @@ use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, parse_caller_key};
 use crate::service::clinic;
-use crate::service::db_error;
+use crate::service::{db_error, in_clinic};
 use crate::tenant::TenantTxn;
 
 /// Highest appointment value accepted, in minor units (10 million in major units).
@@ -132,10 +132,8 @@ async fn find_external(
 
 /// One appointment by id.
 pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<appointment::Model, ApiError> {
-    appointment::Entity::find_by_id((txn.clinic_id(), id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)?
+    in_clinic::<appointment::Entity>(txn, id)
+        .await?
         .ok_or(ApiError::NotFound)
 }
 
@@ -247,8 +245,5 @@ pub async fn verdict(
     txn: &TenantTxn,
     id: Uuid,
 ) -> Result<Option<attribution_row::Model>, ApiError> {
-    attribution_row::Entity::find_by_id((txn.clinic_id(), id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)
+    in_clinic::<attribution_row::Entity>(txn, id).await
 }

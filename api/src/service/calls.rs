@@ -19,8 +19,8 @@ use crate::secrets::Secrets;
 use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::CallerKeyer;
-use crate::service::db_error;
 use crate::service::{clinic, metrics, text_back};
+use crate::service::{db_error, in_clinic};
 use crate::tenant::TenantTxn;
 
 /// Most events accepted in one batch.
@@ -188,10 +188,8 @@ async fn find_external(
 
 /// One call by id.
 pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<call::Model, ApiError> {
-    call::Entity::find_by_id((txn.clinic_id(), id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)?
+    in_clinic::<call::Entity>(txn, id)
+        .await?
         .ok_or(ApiError::NotFound)
 }
 

@@ -17,7 +17,7 @@ use crate::jobs::worker;
 use crate::secrets::Secrets;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{clinic, db_error, keys, opt_outs, team};
+use crate::service::{clinic, db_error, in_clinic, keys, opt_outs, team};
 use crate::tenant::TenantTxn;
 
 /// An open conversation.
@@ -59,10 +59,8 @@ pub async fn list(
 
 /// One conversation.
 pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<conversation::Model, ApiError> {
-    conversation::Entity::find_by_id((txn.clinic_id(), id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)?
+    in_clinic::<conversation::Entity>(txn, id)
+        .await?
         .ok_or(ApiError::NotFound)
 }
 

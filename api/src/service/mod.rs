@@ -4,6 +4,21 @@
 use crate::db::DbError;
 use crate::error::ApiError;
 
+/// The row with `id` in the transaction's clinic, for tables keyed by `(clinic_id, id)`.
+pub(crate) async fn in_clinic<E>(
+    txn: &crate::tenant::TenantTxn,
+    id: uuid::Uuid,
+) -> Result<Option<E::Model>, ApiError>
+where
+    E: sea_orm::EntityTrait,
+    (uuid::Uuid, uuid::Uuid): Into<<E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType>,
+{
+    E::find_by_id((txn.clinic_id(), id))
+        .one(txn.conn())
+        .await
+        .map_err(db_error)
+}
+
 /// A database failure as the API reports it (logged in full, shown as `INTERNAL`).
 pub(crate) fn db_error(error: sea_orm::DbErr) -> ApiError {
     ApiError::from(DbError::from(error))

@@ -16,8 +16,8 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 use crate::service::audit::{self, AuditEvent};
-use crate::service::db_error;
 use crate::service::{clinic, keys};
+use crate::service::{db_error, in_clinic};
 use crate::tenant::{TenantTxn, set_local};
 
 /// Normalises one of the clinic's numbers with its region; the error never repeats the number.
@@ -147,10 +147,8 @@ pub async fn remove_provider_number(
     actor: Uuid,
     id: Uuid,
 ) -> Result<(), ApiError> {
-    let found = provider_number::Entity::find_by_id((txn.clinic_id(), id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)?
+    let found = in_clinic::<provider_number::Entity>(txn, id)
+        .await?
         .ok_or(ApiError::NotFound)?;
     found.delete(txn.conn()).await.map_err(db_error)?;
     audit::append(

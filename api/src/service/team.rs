@@ -18,7 +18,7 @@ use crate::auth::tokens::{self, TokenKind};
 use crate::error::ApiError;
 use crate::service::account::{self, SessionGrant, normalize_email};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::db_error;
+use crate::service::{db_error, in_clinic};
 use crate::tenant::{TenantScope, TenantTxn};
 
 /// How long an invitation can be accepted.
@@ -126,10 +126,8 @@ pub async fn invite(
 
 /// Withdraws a pending invitation.
 pub async fn revoke_invite(txn: &TenantTxn, actor: Uuid, invite_id: Uuid) -> Result<(), ApiError> {
-    let found = invite::Entity::find_by_id((txn.clinic_id(), invite_id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)?
+    let found = in_clinic::<invite::Entity>(txn, invite_id)
+        .await?
         .filter(|invite| invite.accepted_at.is_none())
         .ok_or(ApiError::NotFound)?;
     found.delete(txn.conn()).await.map_err(db_error)?;
@@ -221,10 +219,8 @@ async fn user_for_invite(
 }
 
 async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<(), ApiError> {
-    if membership::Entity::find_by_id((txn.clinic_id(), user_id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)?
+    if in_clinic::<membership::Entity>(txn, user_id)
+        .await?
         .is_some()
     {
         return Err(ApiError::Conflict(
@@ -244,10 +240,8 @@ async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<()
 }
 
 async fn find_membership(txn: &TenantTxn, user_id: Uuid) -> Result<membership::Model, ApiError> {
-    membership::Entity::find_by_id((txn.clinic_id(), user_id))
-        .one(txn.conn())
-        .await
-        .map_err(db_error)?
+    in_clinic::<membership::Entity>(txn, user_id)
+        .await?
         .ok_or(ApiError::NotFound)
 }
 
