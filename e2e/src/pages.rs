@@ -23,6 +23,27 @@ async fn wait_for_test_id(client: &Client, test_id: &str) -> Result<Element, E2e
         .map_err(|e| E2eError::Assertion(format!("{test_id} never appeared: {e}")))
 }
 
+/// Sets the value of a control a keyboard cannot type into portably (a slider, a date picker)
+/// and fires the `input` event a user's change fires.
+async fn set_value(
+    client: &Client,
+    test_id: &str,
+    value: serde_json::Value,
+) -> Result<(), E2eError> {
+    let control = wait_for_test_id(client, test_id).await?;
+    client
+        .execute(
+            "arguments[0].value = arguments[1]; \
+             arguments[0].dispatchEvent(new Event('input', { bubbles: true }));",
+            vec![
+                serde_json::to_value(&control).map_err(|e| E2eError::WebDriver(e.to_string()))?,
+                value,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
 /// The visible text of the element with `test_id`, once it shows.
 async fn text_of(client: &Client, test_id: &str) -> Result<String, E2eError> {
     Ok(wait_for_test_id(client, test_id).await?.text().await?)
@@ -365,12 +386,121 @@ impl<'a> SettingsPage<'a> {
         Ok(())
     }
 
+    /// Types `text` as the business hours of weekday `index` (0 is Monday).
+    pub async fn write_hours(&self, index: usize, text: &str) -> Result<(), E2eError> {
+        let field = wait_for_test_id(self.client, &format!("hours-{index}")).await?;
+        field.clear().await?;
+        field.send_keys(text).await?;
+        Ok(())
+    }
+
+    /// Adds `date` (ISO) to the holidays with the date picker.
+    pub async fn add_holiday(&self, date: &str) -> Result<(), E2eError> {
+        set_value(self.client, "holiday-new", date.into()).await?;
+        wait_for_test_id(self.client, "holiday-add")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Saves; `Ok` with the page's confirmation, or the refusal it shows.
+    pub async fn save(&self) -> Result<Result<String, String>, E2eError> {
+        wait_for_test_id(self.client, "settings-save")
+            .await?
+            .click()
+            .await?;
+        let outcome = self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(
+                "[data-testid=settings-saved], [data-testid=settings-error]",
+            ))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("saving settings showed nothing: {e}")))?;
+        let text = outcome.text().await?;
+        Ok(match outcome.attr("data-testid").await?.as_deref() {
+            Some("settings-saved") => Ok(text),
+            _ => Err(text),
+        })
+    }
+
     /// The live preview of template `test_id` and its cost line.
     pub async fn preview(&self, test_id: &str) -> Result<(String, String), E2eError> {
         Ok((
             text_of(self.client, &format!("{test_id}-preview")).await?,
             text_of(self.client, &format!("{test_id}-segments")).await?,
         ))
+    }
+}
+
+/// The team page (admins and owners).
+pub struct TeamPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> TeamPage<'a> {
+    /// Follows the header's link and waits for the member list.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        client
+            .find(Locator::LinkText("Team"))
+            .await?
+            .click()
+            .await?;
+        wait_for_test_id(client, "team").await?;
+        Ok(Self { client })
+    }
+
+    /// Invites `name` at `email` as a receptionist; the link shown once.
+    pub async fn invite_receptionist(&self, email: &str, name: &str) -> Result<String, E2eError> {
+        for (field, text) in [("invite-email", email), ("invite-name", name)] {
+            self.client
+                .find(Locator::Id(field))
+                .await?
+                .send_keys(text)
+                .await?;
+        }
+        wait_for_test_id(self.client, "invite-create")
+            .await?
+            .click()
+            .await?;
+        text_of(self.client, "invite-link").await
+    }
+}
+
+/// The page an invitation link opens.
+pub struct AcceptInvitePage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> AcceptInvitePage<'a> {
+    /// Opens the invitation `link` and waits for the form.
+    pub async fn open(client: &'a Client, link: &str) -> Result<Self, E2eError> {
+        client.goto(link).await?;
+        wait_for_test_id(client, "accept-invite").await?;
+        Ok(Self { client })
+    }
+
+    /// Chooses `password` (typed twice) and joins.
+    pub async fn join(&self, password: &str) -> Result<(), E2eError> {
+        for field in ["new-password", "new-password-again"] {
+            self.client
+                .find(Locator::Id(field))
+                .await?
+                .send_keys(password)
+                .await?;
+        }
+        wait_for_test_id(self.client, "accept-invite")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// The refusal shown on the form.
+    pub async fn error(&self) -> Result<String, E2eError> {
+        text_of(self.client, "sign-in-error").await
     }
 }
 
@@ -403,19 +533,7 @@ impl<'a> WhatIfPage<'a> {
 
     /// Moves the window slider to `days`, as a user dragging it would.
     pub async fn set_window(&self, days: u32) -> Result<(), E2eError> {
-        let slider = wait_for_test_id(self.client, "whatif-window").await?;
-        self.client
-            .execute(
-                "arguments[0].value = arguments[1]; \
-                 arguments[0].dispatchEvent(new Event('input', { bubbles: true }));",
-                vec![
-                    serde_json::to_value(&slider)
-                        .map_err(|e| E2eError::WebDriver(e.to_string()))?,
-                    days.into(),
-                ],
-            )
-            .await?;
-        Ok(())
+        set_value(self.client, "whatif-window", days.into()).await
     }
 
     /// The previewed (recovered, revenue) texts.

@@ -133,6 +133,34 @@ impl BusinessHours {
     }
 }
 
+/// Writes one day's spans as people read them: `09:00–13:00, 14:00–17:30`; empty when closed.
+pub fn format_day(spans: &[Span]) -> String {
+    spans
+        .iter()
+        .map(|span| format!("{}–{}", String::from(span.opens), String::from(span.closes)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads one day written as [`format_day`] writes it (an en dash or a hyphen between the times,
+/// commas between spans); empty or "closed" means closed. Order and overlap are checked by
+/// [`BusinessHours::validate`], which names the day.
+pub fn parse_day(text: &str) -> Result<Vec<Span>, HoursError> {
+    let text = text.trim();
+    if text.is_empty() || text.eq_ignore_ascii_case("closed") {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|span| {
+            let (opens, closes) = span.split_once(['–', '-']).ok_or(HoursError::BadTime)?;
+            Ok(Span {
+                opens: ClockTime::parse(opens)?,
+                closes: ClockTime::parse(closes)?,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +200,19 @@ mod tests {
             hours.validate(),
             Err(HoursError::Overlap { day: "wednesday" })
         );
+    }
+
+    #[test]
+    fn a_day_reads_back_as_it_is_written() {
+        let hours = BusinessHours::default();
+        assert_eq!(format_day(&hours.days[0]), "09:00–17:30");
+        assert_eq!(format_day(&hours.days[6]), "");
+        assert_eq!(parse_day("09:00–17:30"), Ok(hours.days[0].clone()));
+        let split = parse_day(" 8:30 - 12:00 ,13:00-24:00").expect("two spans");
+        assert_eq!(format_day(&split), "08:30–12:00, 13:00–24:00");
+        assert_eq!(parse_day("Closed"), Ok(Vec::new()));
+        assert_eq!(parse_day("9 to 5"), Err(HoursError::BadTime));
+        assert_eq!(parse_day("09:00–"), Err(HoursError::BadTime));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod hours;
 pub mod ids;
 pub mod keywords;
 pub mod metrics;
+pub mod password;
 #[cfg(feature = "phone")]
 pub mod phone;
 pub mod seal;

@@ -49,7 +49,7 @@ macro_rules! operations {
 }
 
 operations!("graphql/server_info.graphql" => ServerInfo);
-operations!("graphql/session.graphql" => Me, SignIn, RefreshSession, SignOut);
+operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, RefreshSession, SignOut);
 operations!("graphql/overview.graphql" => Overview);
 operations!("graphql/worklist.graphql" => Worklist, LogCallback);
 operations!("graphql/appointments.graphql" => Appointments, CreateAppointment, UpdateAppointment, CancelAppointment);
@@ -168,6 +168,25 @@ pub async fn sign_in(email: String, password: String) -> Result<(), ApiError> {
                 code: Some("UNAUTHENTICATED".to_owned()),
                 message: "That e-mail and password do not match.".to_owned(),
             },
+            other => other,
+        })
+}
+
+/// Accepts an invitation with its one-time code and the new member's password; the server signs
+/// them in (sets the session cookies).
+pub async fn accept_invite(token: String, password: String) -> Result<(), ApiError> {
+    send::<AcceptInvite>(&accept_invite::Variables { token, password })
+        .await
+        .map(|_| ())
+        .map_err(|error| match error {
+            ApiError::Server { code, .. } if code.as_deref() == Some("NOT_FOUND") => {
+                ApiError::Server {
+                    code,
+                    message: "This invitation cannot be used: it has expired, been used or been \
+                          withdrawn. Ask for a new one."
+                        .to_owned(),
+                }
+            }
             other => other,
         })
 }

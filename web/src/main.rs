@@ -34,6 +34,7 @@ fn App() -> impl IntoView {
                 <ErrorBoundary fallback=|errors| view! { <pages::Failure errors /> }>
                     <Routes fallback=|| view! { <pages::NotFound /> }>
                         <Route path=path!("/sign-in") view=pages::sign_in::SignIn />
+                        <Route path=path!("/accept-invite") view=pages::sign_in::AcceptInvite />
                         <Route path=path!("/about") view=pages::about::About />
                         <Route path=path!("/privacy") view=pages::privacy::Privacy />
                         <Route

@@ -5,27 +5,13 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
+use ringback_shared::password as password_rule;
+
 use crate::error::ApiError;
 
-/// Shortest password accepted.
-pub const MIN_LENGTH: usize = 10;
-/// Longest password accepted (hashing cost stays bounded).
-pub const MAX_LENGTH: usize = 256;
-
-/// Checks a new password against the rules, with a message the user can act on.
+/// Checks a new password against the shared rules, with a message the user can act on.
 pub fn validate(password: &str) -> Result<(), ApiError> {
-    let length = password.chars().count();
-    if length < MIN_LENGTH {
-        return Err(ApiError::BadUserInput(format!(
-            "the password needs at least {MIN_LENGTH} characters"
-        )));
-    }
-    if length > MAX_LENGTH {
-        return Err(ApiError::BadUserInput(format!(
-            "the password may have at most {MAX_LENGTH} characters"
-        )));
-    }
-    Ok(())
+    password_rule::check(password).map_err(|problem| ApiError::BadUserInput(problem.to_string()))
 }
 
 /// Hashes `password` with a fresh salt, in PHC string form.
@@ -71,7 +57,7 @@ mod tests {
     #[test]
     fn rules_are_enforced_with_clear_messages() {
         assert!(validate("short").is_err());
-        assert!(validate(&"x".repeat(MAX_LENGTH + 1)).is_err());
+        assert!(validate(&"x".repeat(password_rule::MAX_LENGTH + 1)).is_err());
         assert!(validate("long enough now").is_ok());
     }
 }

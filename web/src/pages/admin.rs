@@ -38,8 +38,8 @@ fn runner(
 pub fn Team() -> impl IntoView {
     let data = LocalResource::new(|| api::run::<api::Team>(team::Variables));
     let failure = RwSignal::new(None::<String>);
-    let token = RwSignal::new(None::<String>);
-    let run = runner(move || data.refetch(), failure, token);
+    let link = RwSignal::new(None::<String>);
+    let run = runner(move || data.refetch(), failure, link);
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let role = RwSignal::new("RECEPTIONIST".to_owned());
@@ -56,7 +56,7 @@ pub fn Team() -> impl IntoView {
         };
         run(Box::pin(async move {
             let created = api::run::<api::InviteMember>(variables).await?;
-            Ok(Some(created.invite_member.token))
+            Ok(Some(invitation_link(&created.invite_member.token)))
         }));
     };
     view! {
@@ -118,10 +118,17 @@ pub fn Team() -> impl IntoView {
                     <option value="OWNER">"Owner: also billing"</option>
                 </select>
             </fieldset>
-            <button type="submit">"Create the invitation"</button>
+            <button type="submit" data-testid="invite-create">"Create the invitation"</button>
         </form>
-        {move || token.get().map(|token| view! {
-            <p role="status">"Send this invitation code to them (shown once): "<code>{token}</code></p>
+        {move || link.get().map(|link| {
+            let copied = link.clone();
+            view! {
+                <p role="status">
+                    "Send them this invitation link (shown once, valid for 7 days): "
+                    <code data-testid="invite-link">{link}</code>" "
+                    <button type="button" on:click=move |_| copy_to_clipboard(&copied)>"Copy"</button>
+                </p>
+            }
         })}
     }
 }
@@ -213,6 +220,13 @@ pub fn ApiKeys() -> impl IntoView {
             <button type="submit">"Create the key"</button>
         </form>
     }
+}
+
+/// The page that accepts an invitation, with its one-time code after `#` (kept out of server logs
+/// and `Referer` headers).
+fn invitation_link(token: &str) -> String {
+    let origin = window().location().origin().unwrap_or_default();
+    format!("{origin}/accept-invite#{token}")
 }
 
 /// `navigator.clipboard.writeText(text)`; a browser without a clipboard leaves the key on screen.

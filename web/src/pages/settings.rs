@@ -1,10 +1,12 @@
-//! Settings (admins and owners): the clinic's profile and privacy, and the text-back with a live
-//! preview of each template, filled and marked as automated exactly as the server will send it,
-//! with its SMS segment count.
+//! Settings (admins and owners): the clinic's profile and privacy, its business hours and holidays
+//! (checked by the shared hours rules before sending), and the text-back with a live preview of
+//! each template, filled and marked as automated exactly as the server will send it, with its SMS
+//! segment count.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
+use ringback_shared::hours::{self, BusinessHours, ClockTime, HoursError, Span};
 use ringback_shared::sms::{self, Encoding};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
@@ -25,6 +27,130 @@ fn preview(template: &str, clinic: &str, link: &str) -> (String, String) {
         if counted.count == 1 { "" } else { "s" }
     );
     (text, cost)
+}
+
+/// The days of the week as the form lists them, Monday first (the order the server keeps them).
+const DAY_LABELS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// One text box per weekday, filled with the saved spans as people write them.
+fn hours_fields(saved: Vec<settings::SettingsPhoneSettingsBusinessHours>) -> [RwSignal<String>; 7] {
+    let fields: [RwSignal<String>; 7] = std::array::from_fn(|_| RwSignal::new(String::new()));
+    for day in saved {
+        let spans: Vec<Span> = day
+            .spans
+            .iter()
+            .filter_map(|span| {
+                Some(Span {
+                    opens: ClockTime::parse(&span.opens).ok()?,
+                    closes: ClockTime::parse(&span.closes).ok()?,
+                })
+            })
+            .collect();
+        if let Some(field) = weekday_index(&day.weekday).and_then(|index| fields.get(index)) {
+            field.set(hours::format_day(&spans));
+        }
+    }
+    fields
+}
+
+fn weekday_index(weekday: &settings::Weekday) -> Option<usize> {
+    use settings::Weekday::*;
+    Some(match weekday {
+        MONDAY => 0,
+        TUESDAY => 1,
+        WEDNESDAY => 2,
+        THURSDAY => 3,
+        FRIDAY => 4,
+        SATURDAY => 5,
+        SUNDAY => 6,
+        Other(_) => return None,
+    })
+}
+
+/// The week as typed, checked by the shared rules, ready to send.
+fn hours_input(
+    fields: &[RwSignal<String>; 7],
+) -> Result<Vec<save_text_back::DayHoursInput>, HoursError> {
+    use save_text_back::Weekday::*;
+    let mut week = BusinessHours {
+        days: Default::default(),
+    };
+    for (day, field) in week.days.iter_mut().zip(fields) {
+        *day = hours::parse_day(&field.get_untracked())?;
+    }
+    week.validate()?;
+    let weekdays = [
+        MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, SUNDAY,
+    ];
+    Ok(weekdays
+        .into_iter()
+        .zip(week.days)
+        .map(|(weekday, spans)| save_text_back::DayHoursInput {
+            weekday,
+            spans: spans
+                .into_iter()
+                .map(|span| save_text_back::OpeningSpanInput {
+                    opens: span.opens.into(),
+                    closes: span.closes.into(),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// Business hours, one line per weekday, and the holidays (closed all day).
+fn hours_fieldset(week: [RwSignal<String>; 7], holidays: RwSignal<Vec<String>>) -> impl IntoView {
+    let new_holiday = RwSignal::new(String::new());
+    let add = move |_| {
+        let day = new_holiday.get_untracked();
+        if !day.is_empty() {
+            holidays.update(|days| {
+                if !days.contains(&day) {
+                    days.push(day);
+                    days.sort();
+                }
+            });
+            new_holiday.set(String::new());
+        }
+    };
+    view! {
+        <fieldset>
+            <legend>"Business hours"</legend>
+            <p class="hint" id="hours-hint">"In the clinic's time zone, e.g. 09:00–13:00, 14:00–17:30. Leave a day empty when closed."</p>
+            {DAY_LABELS.iter().zip(week).enumerate().map(|(index, (label, value))| {
+                let id = format!("hours-{index}");
+                view! {
+                    <label for=id.clone()>{*label}</label>
+                    <input id=id.clone() data-testid=id aria-describedby="hours-hint" prop:value=value
+                        on:input=move |ev| value.set(event_target_value(&ev)) />
+                }
+            }).collect_view()}
+            <p>"Holidays (closed all day; the after-hours text is sent):"</p>
+            <ul class="plain" data-testid="holidays">
+                {move || holidays.get().into_iter().map(|day| {
+                    let removed = day.clone();
+                    view! {
+                        <li>{day.clone()}" "
+                            <button type="button" aria-label=format!("Remove {day}")
+                                on:click=move |_| holidays.update(|days| days.retain(|kept| kept != &removed))>"Remove"</button>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <label for="holiday-new">"Add a holiday"</label>
+            <input id="holiday-new" data-testid="holiday-new" type="date" prop:value=new_holiday
+                on:input=move |ev| new_holiday.set(event_target_value(&ev)) />
+            <button type="button" data-testid="holiday-add" on:click=add>"Add"</button>
+        </fieldset>
+    }
 }
 
 #[component]
@@ -55,6 +181,8 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let enabled = RwSignal::new(phone.text_back_enabled);
     let delay = RwSignal::new(phone.text_back_delay_seconds.to_string());
     let link = RwSignal::new(phone.booking_link.unwrap_or_default());
+    let week = hours_fields(phone.business_hours);
+    let holidays = RwSignal::new(phone.holidays);
     let loaded_open = phone.business_hours_template.clone();
     let loaded_closed = phone.after_hours_template.clone();
     let open_template = RwSignal::new(phone.business_hours_template);
@@ -66,6 +194,11 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let outcome = RwSignal::new(None::<Result<(), String>>);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        outcome.set(None);
+        let business_hours = match hours_input(&week) {
+            Ok(days) => days,
+            Err(problem) => return outcome.set(Some(Err(format!("Business hours: {problem}.")))),
+        };
         let clinic_input = save_clinic::ClinicSettingsInput {
             name: Some(name.get_untracked()),
             time_zone: Some(time_zone.get_untracked()),
@@ -83,10 +216,10 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             business_hours_template: edited(open_template, &loaded_open),
             after_hours_template: edited(closed_template, &loaded_closed),
             // Left out of the request (skip_serializing_none): these stay as they are.
-            business_hours: None,
+            business_hours: Some(business_hours),
+            holidays: Some(holidays.get_untracked()),
             ring_timeout_seconds: None,
             help_text: None,
-            holidays: None,
             sms_monthly_quota: None,
         };
         spawn_local(async move {
@@ -141,6 +274,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 </select>
                 {field("clinic-retention", "Keep conversations for (days)", retention)}
             </fieldset>
+            {hours_fieldset(week, holidays)}
             <fieldset>
                 <legend>"Text-back"</legend>
                 <label class="inline">
