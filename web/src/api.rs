@@ -87,8 +87,8 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 #[derive(Deserialize)]
-struct GraphqlResponse<T> {
-    data: Option<T>,
+struct GraphqlResponse {
+    data: Option<serde_json::Value>,
     #[serde(default)]
     errors: Vec<GraphqlError>,
 }
@@ -105,15 +105,24 @@ struct GraphqlErrorExtensions {
     code: Option<String>,
 }
 
-/// Sends one operation; no retry.
-async fn send<Q: GraphQLQuery>(variables: &Q::Variables) -> Result<Q::ResponseData, ApiError>
+/// The request body of operation `Q`, as JSON.
+fn request_body<Q: GraphQLQuery>(variables: Q::Variables) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(Q::build_query(variables)).map_err(|e| ApiError::Malformed(e.to_string()))
+}
+
+/// The typed answer of operation `Q` from its `data`.
+fn response_data<Q: GraphQLQuery>(data: serde_json::Value) -> Result<Q::ResponseData, ApiError>
 where
     Q::ResponseData: DeserializeOwned,
-    Q::Variables: Clone,
 {
-    let body = Q::build_query(variables.clone());
+    serde_json::from_value(data).map_err(|e| ApiError::Malformed(e.to_string()))
+}
+
+/// Posts one request; the answer's `data`, or its first error. Not generic: the HTTP and error
+/// handling exist once in the bundle, not once per operation.
+async fn post(body: &serde_json::Value) -> Result<serde_json::Value, ApiError> {
     let request = Request::post(GRAPHQL_PATH)
-        .json(&body)
+        .json(body)
         .map_err(|e| ApiError::Malformed(e.to_string()))?;
     let response = request
         .send()
@@ -125,7 +134,7 @@ where
             message: "Too many requests; try again in a moment.".to_owned(),
         });
     }
-    let body: GraphqlResponse<Q::ResponseData> = response
+    let body: GraphqlResponse = response
         .json()
         .await
         .map_err(|e| ApiError::Malformed(e.to_string()))?;
@@ -143,26 +152,35 @@ where
         .ok_or_else(|| ApiError::Malformed("no data".to_owned()))
 }
 
-/// Runs an operation; an ended session is renewed once and the operation tried again.
-pub async fn run<Q: GraphQLQuery>(variables: Q::Variables) -> Result<Q::ResponseData, ApiError>
-where
-    Q::ResponseData: DeserializeOwned,
-    Q::Variables: Clone,
-{
-    match send::<Q>(&variables).await {
+/// Posts a request; an ended session is renewed once and the request tried again.
+async fn post_renewing(body: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    match post(&body).await {
         Err(ApiError::SignedOut) => {
-            send::<RefreshSession>(&refresh_session::Variables).await?;
-            send::<Q>(&variables).await
+            post(&request_body::<RefreshSession>(refresh_session::Variables)?).await?;
+            post(&body).await
         }
         other => other,
     }
 }
 
+/// Runs an operation; an ended session is renewed once and the operation tried again.
+pub async fn run<Q: GraphQLQuery>(variables: Q::Variables) -> Result<Q::ResponseData, ApiError>
+where
+    Q::ResponseData: DeserializeOwned,
+{
+    let data = post_renewing(request_body::<Q>(variables)?).await?;
+    response_data::<Q>(data)
+}
+
+/// Sends an operation that starts or ends a session (no renewal); its answer is not needed.
+async fn send<Q: GraphQLQuery>(variables: Q::Variables) -> Result<(), ApiError> {
+    post(&request_body::<Q>(variables)?).await.map(|_| ())
+}
+
 /// Signs in; the server sets the session cookies.
 pub async fn sign_in(email: String, password: String) -> Result<(), ApiError> {
-    send::<SignIn>(&sign_in::Variables { email, password })
+    send::<SignIn>(sign_in::Variables { email, password })
         .await
-        .map(|_| ())
         .map_err(|error| match error {
             ApiError::SignedOut => ApiError::Server {
                 code: Some("UNAUTHENTICATED".to_owned()),
@@ -175,9 +193,8 @@ pub async fn sign_in(email: String, password: String) -> Result<(), ApiError> {
 /// Accepts an invitation with its one-time code and the new member's password; the server signs
 /// them in (sets the session cookies).
 pub async fn accept_invite(token: String, password: String) -> Result<(), ApiError> {
-    send::<AcceptInvite>(&accept_invite::Variables { token, password })
+    send::<AcceptInvite>(accept_invite::Variables { token, password })
         .await
-        .map(|_| ())
         .map_err(|error| match error {
             ApiError::Server { code, .. } if code.as_deref() == Some("NOT_FOUND") => {
                 ApiError::Server {
@@ -193,5 +210,5 @@ pub async fn accept_invite(token: String, password: String) -> Result<(), ApiErr
 
 /// Signs out; the server clears the session cookies.
 pub async fn sign_out() -> Result<(), ApiError> {
-    send::<SignOut>(&sign_out::Variables).await.map(|_| ())
+    send::<SignOut>(sign_out::Variables).await
 }
