@@ -259,6 +259,39 @@ impl<'a> AppointmentsPage<'a> {
         Ok(())
     }
 
+    /// The ids of the appointments on the page shown, top to bottom.
+    pub async fn ids(&self) -> Result<Vec<String>, E2eError> {
+        let mut ids = Vec::new();
+        for row in self
+            .client
+            .find_all(Locator::Css("[data-testid=appointment]"))
+            .await?
+        {
+            ids.push(row.attr("data-id").await?.unwrap_or_default());
+        }
+        Ok(ids)
+    }
+
+    /// Goes to the older (`true`) or newer page and waits until page `expected` shows.
+    pub async fn turn(&self, older: bool, expected: usize) -> Result<(), E2eError> {
+        let button = if older {
+            "appointments-older"
+        } else {
+            "appointments-newer"
+        };
+        wait_for_test_id(self.client, button).await?.click().await?;
+        let label = format!("Page {expected}");
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(&format!(
+                "//*[@data-testid='appointments-page' and text()='{label}']"
+            )))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("{label} never showed: {e}")))?;
+        Ok(())
+    }
+
     /// The newest appointment of `caller_key`: its status and reason, once it shows.
     pub async fn verdict(&self, caller_key: &str) -> Result<(String, String), E2eError> {
         let row = format!("[data-testid=appointment][data-caller-key=\"{caller_key}\"]");

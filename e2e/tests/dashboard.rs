@@ -420,6 +420,58 @@ async fn reply_from_the_inbox(
     Ok(())
 }
 
+/// The appointments list pages through the clinic's appointments in the API's order.
+async fn page_through_appointments(
+    browser: &Browser,
+    server: &RingbackServer,
+) -> Result<(), E2eError> {
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let (_, listed) = server.graphql_as(
+        Some(&cookie),
+        "{ appointments(first: 50) { edges { node { id } } } }",
+        json!({}),
+    )?;
+    let api_ids: Vec<String> = listed["data"]["appointments"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|edge| edge["node"]["id"].as_str().map(str::to_owned))
+        .collect();
+    if api_ids.len() < 30 {
+        return Err(E2eError::Assertion(format!(
+            "the demo clinic has too few appointments to page: {}",
+            api_ids.len()
+        )));
+    }
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    let page = AppointmentsPage::open(&browser.client).await?;
+    let first = page.ids().await?;
+    page.turn(true, 2).await?;
+    let second = page.ids().await?;
+    let shown: Vec<String> = first.iter().chain(&second).cloned().collect();
+    if first.len() != 25 || shown[..] != api_ids[..shown.len().min(api_ids.len())] {
+        return Err(E2eError::Assertion(format!(
+            "pages {first:?} then {second:?}, the API lists {api_ids:?}"
+        )));
+    }
+    page.turn(false, 1).await?;
+    if page.ids().await? != first {
+        return Err(E2eError::Assertion(
+            "going back did not show the first page again".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appointments_page_in_the_apis_order() {
+    on_demo(
+        "appointments_page_in_the_apis_order",
+        page_through_appointments,
+    )
+    .await;
+}
+
 async fn settings_for_admins_only(
     browser: &Browser,
     server: &RingbackServer,

@@ -1,6 +1,6 @@
 //! Appointments: book one for a caller who missed the clinic (chosen by masked number, never
 //! typed in full), change its value, cancel it; each shows whether it counts as recovered and why,
-//! in plain words.
+//! in plain words. The list is newest first, a page at a time.
 
 use std::collections::BTreeSet;
 
@@ -37,7 +37,15 @@ pub fn Appointments() -> impl IntoView {
             currency: "GBP".to_owned(),
             time_zone: "UTC".to_owned(),
         });
-    let data = LocalResource::new(|| api::run::<api::Appointments>(appointments::Variables));
+    // The cursors of the pages before this one; the last is where this page starts.
+    let cursors = RwSignal::new(Vec::<String>::new());
+    let data = LocalResource::new(move || {
+        let variables = appointments::Variables {
+            first: PAGE_SIZE,
+            after: cursors.get().last().cloned(),
+        };
+        api::run::<api::Appointments>(variables)
+    });
     let failure = RwSignal::new(None::<String>);
     // Runs a change, then reloads the list (or shows why the change failed).
     let change = move |work: Work| {
@@ -60,12 +68,38 @@ pub fn Appointments() -> impl IntoView {
                 data.get().map(move |result| match result {
                     Ok(data) => view! {
                         <NewAppointment callers=missed_callers(&data, &locale.time_zone) change />
-                        {appointment_list(data, &locale, change)}
+                        {pager(&data, cursors)}
+                        {appointment_list(data, &locale, change, failure)}
                     }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 })
             }}
         </Transition>
+    }
+}
+
+/// What to type as a value.
+const VALUE_HINT: &str = "Enter the value as a number, e.g. 45.50.";
+
+/// Appointments shown at a time.
+const PAGE_SIZE: i64 = 25;
+
+/// Newer and older pages, and which page this is.
+fn pager(data: &appointments::ResponseData, cursors: RwSignal<Vec<String>>) -> impl IntoView {
+    let page_info = &data.appointments.page_info;
+    let older = page_info
+        .has_next_page
+        .then(|| page_info.end_cursor.clone())
+        .flatten();
+    let page = cursors.with_untracked(Vec::len) + 1;
+    view! {
+        <nav class="pager" aria-label="Appointment pages">
+            <button type="button" data-testid="appointments-newer" disabled=page == 1
+                on:click=move |_| cursors.update(|stack| { stack.pop(); })>"Newer"</button>
+            <span data-testid="appointments-page">{format!("Page {page}")}</span>
+            <button type="button" data-testid="appointments-older" disabled=older.is_none()
+                on:click=move |_| if let Some(cursor) = older.clone() { cursors.update(|stack| stack.push(cursor)) }>"Older"</button>
+        </nav>
     }
 }
 
@@ -136,7 +170,7 @@ fn NewAppointment(
                 aria-describedby="appointment-value-help" prop:value=value
                 on:input=move |ev| value.set(event_target_value(&ev)) />
             <small id="appointment-value-help">"In your currency, e.g. 45 or 45.50."</small>
-            {move || invalid.get().then(|| view! { <p class="error" role="alert">"Enter the value as a number, e.g. 45.50."</p> })}
+            {move || invalid.get().then(|| view! { <p class="error" role="alert">{VALUE_HINT}</p> })}
             <button type="submit" data-testid="appointment-create">"Book"</button>
         </form>
     }
@@ -146,6 +180,7 @@ fn appointment_list(
     data: appointments::ResponseData,
     locale: &Locale,
     change: impl Fn(Work) + Copy + 'static,
+    failure: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let items = data
         .appointments
@@ -175,7 +210,7 @@ fn appointment_list(
                 .map(|call| call.caller_tail.clone())
                 .unwrap_or_else(|| "a caller".to_owned());
             view! {
-                <li class="appointment" data-testid="appointment" data-caller-key=appointment.caller_key.clone()>
+                <li class="appointment" data-testid="appointment" data-id=appointment.id.clone() data-caller-key=appointment.caller_key.clone()>
                     <p>
                         <strong>{display::money(appointment.value_minor, &locale.currency)}</strong>
                         " booked "{local_time(&appointment.created_at, &locale.time_zone)}" for "{caller}
@@ -191,11 +226,14 @@ fn appointment_list(
                             <button type="button" on:click={
                                 let save_id = save_id.clone();
                                 move |_| {
-                                    if let Some(value_minor) = display::parse_money(&new_value.get_untracked()) {
-                                        let variables = update_appointment::Variables { id: save_id.clone(), value_minor };
-                                        change(Box::pin(async move {
-                                            api::run::<api::UpdateAppointment>(variables).await.map(|_| ())
-                                        }));
+                                    match display::parse_money(&new_value.get_untracked()) {
+                                        Some(value_minor) => {
+                                            let variables = update_appointment::Variables { id: save_id.clone(), value_minor };
+                                            change(Box::pin(async move {
+                                                api::run::<api::UpdateAppointment>(variables).await.map(|_| ())
+                                            }));
+                                        }
+                                        None => failure.set(Some(VALUE_HINT.to_owned())),
                                     }
                                 }
                             }>"Save value"</button>
