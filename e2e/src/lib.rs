@@ -5,11 +5,15 @@
 //! Nothing here skips: a missing binary, dashboard build or browser is an error that says how to
 //! get it.
 
+pub mod audit;
 pub mod browser;
 pub mod pages;
 pub mod server;
 
 use std::path::{Path, PathBuf};
+
+use browser::Browser;
+use server::{Data, RingbackServer};
 
 /// Errors setting up or running an end-to-end scenario.
 #[derive(Debug)]
@@ -54,4 +58,23 @@ pub fn workspace_root() -> PathBuf {
 /// Where failure artefacts (screenshots, server logs) are written.
 pub fn artifacts_dir() -> PathBuf {
     workspace_root().join("target").join("e2e-artifacts")
+}
+
+/// Runs `scenario` against the demo clinic; on failure saves a screenshot and prints the console
+/// and the server log.
+pub async fn on_demo<F>(name: &str, scenario: F)
+where
+    F: AsyncFnOnce(&Browser, &RingbackServer) -> Result<(), E2eError>,
+{
+    let server = RingbackServer::start_with(Data::Demo).unwrap_or_else(|e| panic!("{e}"));
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let outcome = scenario(&browser, &server).await;
+    if let Err(error) = outcome {
+        let shot = browser.screenshot(name).await;
+        let console = browser.console_errors().await;
+        let log = server.log();
+        browser.close().await;
+        panic!("{error}\nscreenshot: {shot:?}\nbrowser console: {console:?}\nserver log:\n{log}");
+    }
+    browser.close().await;
 }

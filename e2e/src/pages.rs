@@ -333,6 +333,22 @@ impl<'a> InboxPage<'a> {
         Ok(Self { client })
     }
 
+    /// The path of the first conversation listed.
+    pub async fn first_conversation(&self) -> Result<String, E2eError> {
+        let link = self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(
+                "[data-testid=conversations] a[href^=\"/inbox/\"]",
+            ))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("no conversation listed: {e}")))?;
+        link.attr("href")
+            .await?
+            .ok_or_else(|| E2eError::Assertion("a conversation link without a target".to_owned()))
+    }
+
     /// Opens the conversation with the caller whose masked number is `tail`.
     pub async fn open_conversation(&self, tail: &str) -> Result<(), E2eError> {
         self.client

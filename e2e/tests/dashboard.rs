@@ -8,13 +8,13 @@
 use std::time::Duration;
 
 use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
-use ringback_e2e::E2eError;
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
     AcceptInvitePage, AppointmentsPage, InboxPage, OverviewPage, SettingsPage, SignInPage,
     StatusPage, TeamPage, WhatIfPage, WorklistPage, has_link, sign_in, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
+use ringback_e2e::{E2eError, on_demo};
 use ringback_shared::display;
 use serde_json::{Value, json};
 
@@ -87,25 +87,6 @@ async fn every_route_reloads_into_the_dashboard() {
         let shot = browser.screenshot("every_route_reloads").await;
         browser.close().await;
         panic!("{error}\nscreenshot: {shot:?}");
-    }
-    browser.close().await;
-}
-
-/// Runs `scenario` against the demo clinic; on failure saves a screenshot and prints the console
-/// and the server log.
-async fn on_demo<F>(name: &str, scenario: F)
-where
-    F: AsyncFnOnce(&Browser, &RingbackServer) -> Result<(), E2eError>,
-{
-    let server = RingbackServer::start_with(Data::Demo).unwrap_or_else(|e| panic!("{e}"));
-    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
-    let outcome = scenario(&browser, &server).await;
-    if let Err(error) = outcome {
-        let shot = browser.screenshot(name).await;
-        let console = browser.console_errors().await;
-        let log = server.log();
-        browser.close().await;
-        panic!("{error}\nscreenshot: {shot:?}\nbrowser console: {console:?}\nserver log:\n{log}");
     }
     browser.close().await;
 }

@@ -1,0 +1,126 @@
+//! Every page of the dashboard, on a 375 px wide phone screen, checked as rendered in headless
+//! Chromium by `ringback_e2e::audit`: it fits the width, every control is labelled, text has
+//! enough contrast, and the keyboard's first stop is the skip link. The demo clinic gives every
+//! page real content (long names, tables, the chart).
+
+use ringback_e2e::browser::Browser;
+use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
+use ringback_e2e::{E2eError, audit, on_demo, pages};
+
+/// A small phone's viewport.
+const PHONE: (u32, u32) = (375, 812);
+
+/// Pages anyone can open.
+const PUBLIC: [&str; 4] = ["sign-in", "accept-invite", "about", "privacy"];
+
+/// Pages behind sign-in (the owner sees all of them).
+const SIGNED_IN: [&str; 10] = [
+    "",
+    "worklist",
+    "inbox",
+    "appointments",
+    "settings",
+    "settings/attribution",
+    "team",
+    "api-keys",
+    "audit-log",
+    "export",
+];
+
+/// Opens `path`, waits for it to settle and returns its problems, each prefixed with the path.
+async fn audit_path(
+    browser: &Browser,
+    server: &RingbackServer,
+    path: &str,
+) -> Result<Vec<String>, E2eError> {
+    browser
+        .client
+        .goto(&format!("{}{path}", server.url))
+        .await?;
+    audit::wait_until_settled(&browser.client).await?;
+    Ok(audit::problems(&browser.client)
+        .await?
+        .into_iter()
+        .map(|problem| format!("/{path}: {problem}"))
+        .collect())
+}
+
+/// The audit itself can fail: faults planted in a page are each reported.
+async fn the_audit_sees_faults(browser: &Browser, server: &RingbackServer) -> Result<(), E2eError> {
+    audit_path(browser, server, "about").await?;
+    browser
+        .client
+        .execute(
+            "const main = document.querySelector('main'); \
+             main.insertAdjacentHTML('beforeend', \
+               '<p style=\"color:#bbb\">planted faint text</p>' + \
+               '<input id=\"planted-input\">' + \
+               '<div id=\"planted-wide\" style=\"width:600px;min-width:600px\">wide</div>');",
+            vec![],
+        )
+        .await?;
+    let found = audit::problems(&browser.client).await?;
+    let expected = ["planted faint text", "planted-input", "planted-wide"];
+    if !expected
+        .iter()
+        .all(|fault| found.iter().any(|problem| problem.contains(fault)))
+    {
+        return Err(E2eError::Assertion(format!(
+            "the audit missed a planted fault: {found:?}"
+        )));
+    }
+    Ok(())
+}
+
+async fn every_page_on_a_phone(browser: &Browser, server: &RingbackServer) -> Result<(), E2eError> {
+    browser.client.set_window_size(PHONE.0, PHONE.1).await?;
+    let width = browser
+        .client
+        .execute("return window.innerWidth;", vec![])
+        .await?;
+    if width
+        .as_u64()
+        .is_none_or(|width| width > u64::from(PHONE.0))
+    {
+        return Err(E2eError::Assertion(format!(
+            "the window is {width} px wide"
+        )));
+    }
+    the_audit_sees_faults(browser, server).await?;
+    let mut found = Vec::new();
+    for path in PUBLIC {
+        found.extend(audit_path(browser, server, path).await?);
+    }
+    audit::first_tab_stop_is_the_skip_link(&browser.client).await?;
+
+    pages::sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    for path in SIGNED_IN {
+        found.extend(audit_path(browser, server, path).await?);
+    }
+    let thread = pages::InboxPage::open(&browser.client)
+        .await?
+        .first_conversation()
+        .await?;
+    found.extend(audit_path(browser, server, thread.trim_start_matches('/')).await?);
+    audit::first_tab_stop_is_the_skip_link(&browser.client).await?;
+    found.extend(audit_path(browser, server, "no-such-page").await?);
+
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(E2eError::Assertion(format!(
+            "{} problems:\n{}",
+            found.len(),
+            found.join("\n")
+        )))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_fits_a_phone_and_reads_aloud() {
+    on_demo(
+        "every_page_fits_a_phone_and_reads_aloud",
+        every_page_on_a_phone,
+    )
+    .await;
+}
