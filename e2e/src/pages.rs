@@ -518,6 +518,162 @@ impl<'a> TeamPage<'a> {
     }
 }
 
+/// The API keys page (admins and owners).
+pub struct ApiKeysPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> ApiKeysPage<'a> {
+    /// Follows the header's link and waits for the form.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        client
+            .find(Locator::LinkText("API keys"))
+            .await?
+            .click()
+            .await?;
+        client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Id("key-name"))
+            .await?;
+        Ok(Self { client })
+    }
+
+    /// Creates a key called `name` that may also write; its secret, shown once.
+    pub async fn create_writer(&self, name: &str) -> Result<String, E2eError> {
+        self.client
+            .find(Locator::Id("key-name"))
+            .await?
+            .send_keys(name)
+            .await?;
+        self.client
+            .find(Locator::Css("#key-write"))
+            .await?
+            .click()
+            .await?;
+        self.client
+            .find(Locator::Css("form.settings button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        text_of(self.client, "api-key-secret-value").await
+    }
+
+    /// Revokes the key called `name` and waits until the list says so.
+    pub async fn revoke(&self, name: &str) -> Result<(), E2eError> {
+        let row = format!("[data-testid=api-key][data-name=\"{name}\"]");
+        self.client
+            .find(Locator::Css(&format!("{row} button")))
+            .await?
+            .click()
+            .await?;
+        let deadline = std::time::Instant::now() + WAIT;
+        while !self
+            .client
+            .find(Locator::Css(&row))
+            .await?
+            .text()
+            .await?
+            .contains("revoked")
+        {
+            if std::time::Instant::now() > deadline {
+                return Err(E2eError::Assertion(format!("{name} never showed revoked")));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+}
+
+/// The export page (admins and owners).
+pub struct ExportPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> ExportPage<'a> {
+    /// Follows the header's link and waits for the form.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        client
+            .find(Locator::LinkText("Export"))
+            .await?
+            .click()
+            .await?;
+        wait_for_test_id(client, "export-create").await?;
+        Ok(Self { client })
+    }
+
+    /// The period the form offers, as (from, to) ISO dates.
+    pub async fn period(&self) -> Result<(String, String), E2eError> {
+        let value = async |id: &str| -> Result<String, E2eError> {
+            Ok(self
+                .client
+                .find(Locator::Id(id))
+                .await?
+                .prop("value")
+                .await?
+                .unwrap_or_default())
+        };
+        Ok((value("export-from").await?, value("export-to").await?))
+    }
+
+    /// Prepares the CSV of `what` (`CALLS`, `APPOINTMENTS`, `METRICS`); its file name and text,
+    /// read from the download link.
+    pub async fn prepare(&self, what: &str) -> Result<(String, String), E2eError> {
+        let option = format!("[data-testid=export-what] option[value=\"{what}\"]");
+        self.client
+            .find(Locator::Css(&option))
+            .await?
+            .click()
+            .await?;
+        wait_for_test_id(self.client, "export-create")
+            .await?
+            .click()
+            .await?;
+        let link = wait_for_test_id(self.client, "export-download").await?;
+        let filename = link.attr("download").await?.unwrap_or_default();
+        let text = self
+            .client
+            .execute(
+                "const href = arguments[0].href; \
+                 return decodeURIComponent(href.slice(href.indexOf(',') + 1));",
+                vec![serde_json::to_value(&link).map_err(|e| E2eError::WebDriver(e.to_string()))?],
+            )
+            .await?;
+        Ok((filename, text.as_str().unwrap_or_default().to_owned()))
+    }
+}
+
+/// The audit log page (admins and owners).
+pub struct AuditLogPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> AuditLogPage<'a> {
+    /// Follows the header's link and waits for the entries.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        client
+            .find(Locator::LinkText("Audit log"))
+            .await?
+            .click()
+            .await?;
+        wait_for_test_id(client, "audit-action").await?;
+        Ok(Self { client })
+    }
+
+    /// The actions listed, newest first.
+    pub async fn actions(&self) -> Result<Vec<String>, E2eError> {
+        let mut actions = Vec::new();
+        for cell in self
+            .client
+            .find_all(Locator::Css("[data-testid=audit-action]"))
+            .await?
+        {
+            actions.push(cell.text().await?);
+        }
+        Ok(actions)
+    }
+}
+
 /// The page an invitation link opens.
 pub struct AcceptInvitePage<'a> {
     client: &'a Client,

@@ -150,11 +150,32 @@ impl RingbackServer {
         query: &str,
         variables: serde_json::Value,
     ) -> Result<(String, serde_json::Value), E2eError> {
-        let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
         let cookie = cookie
             .map(|cookie| format!("Cookie: {cookie}\r\n"))
             .unwrap_or_default();
-        let (headers, json) = self.post("/graphql", "application/json", &cookie, &body)?;
+        self.graphql_with_headers(&cookie, query, variables)
+    }
+
+    /// Runs a GraphQL query as an integrator with API key `secret`; the answer's JSON.
+    pub fn graphql_with_key(
+        &self,
+        secret: &str,
+        query: &str,
+    ) -> Result<serde_json::Value, E2eError> {
+        let header = format!("Authorization: Bearer {secret}\r\n");
+        Ok(self
+            .graphql_with_headers(&header, query, serde_json::json!({}))?
+            .1)
+    }
+
+    fn graphql_with_headers(
+        &self,
+        headers: &str,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<(String, serde_json::Value), E2eError> {
+        let body = serde_json::json!({ "query": query, "variables": variables }).to_string();
+        let (headers, json) = self.post("/graphql", "application/json", headers, &body)?;
         let json = serde_json::from_str(&json)
             .map_err(|e| E2eError::Process(format!("GraphQL answer is not JSON: {e}")))?;
         Ok((headers, json))

@@ -10,8 +10,9 @@ use std::time::Duration;
 use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
-    AcceptInvitePage, AppointmentsPage, InboxPage, OverviewPage, SettingsPage, SignInPage,
-    StatusPage, TeamPage, WhatIfPage, WorklistPage, has_link, sign_in, wait_for_forbidden,
+    AcceptInvitePage, ApiKeysPage, AppointmentsPage, AuditLogPage, ExportPage, InboxPage,
+    OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage, WhatIfPage, WorklistPage,
+    has_link, sign_in, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_e2e::{E2eError, on_demo};
@@ -449,6 +450,72 @@ async fn appointments_page_in_the_apis_order() {
     on_demo(
         "appointments_page_in_the_apis_order",
         page_through_appointments,
+    )
+    .await;
+}
+
+/// An API key made in the browser works once and stops when revoked; the CSV export equals the
+/// API's and holds no number; the audit log shows all three acts.
+async fn keys_export_and_audit_log(
+    browser: &Browser,
+    server: &RingbackServer,
+) -> Result<(), E2eError> {
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    let keys = ApiKeysPage::open(&browser.client).await?;
+    let secret = keys.create_writer("Booking system").await?;
+    let who = "{ clinic { name } }";
+    let answer = server.graphql_with_key(&secret, who)?;
+    if !answer["data"]["clinic"]["name"].is_string() {
+        return Err(E2eError::Assertion(format!(
+            "the new key was refused: {answer}"
+        )));
+    }
+    keys.revoke("Booking system").await?;
+    let answer = server.graphql_with_key(&secret, who)?;
+    if answer["errors"][0]["extensions"]["code"] != "UNAUTHENTICATED" {
+        return Err(E2eError::Assertion(format!(
+            "a revoked key still works: {answer}"
+        )));
+    }
+
+    let export = ExportPage::open(&browser.client).await?;
+    let (from, to) = export.period().await?;
+    let (filename, csv) = export.prepare("APPOINTMENTS").await?;
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let (_, api) = server.graphql_as(
+        Some(&cookie),
+        "query($from: NaiveDate!, $to: NaiveDate!) { exportCsv(what: APPOINTMENTS, from: $from, to: $to) { filename content rows } }",
+        json!({ "from": from, "to": to }),
+    )?;
+    let expected = &api["data"]["exportCsv"];
+    if filename != expected["filename"] || csv != expected["content"] || csv.lines().count() < 2 {
+        return Err(E2eError::Assertion(format!(
+            "the page's {filename} differs from the API's {}",
+            expected["filename"]
+        )));
+    }
+    if ["7700900", "7700 900", "+44"].iter().any(|number| csv.contains(number)) {
+        return Err(E2eError::Assertion(
+            "the export holds a phone number".to_owned(),
+        ));
+    }
+
+    let actions = AuditLogPage::open(&browser.client).await?.actions().await?;
+    for action in ["api_key.created", "api_key.revoked", "export.created"] {
+        if !actions.iter().any(|listed| listed == action) {
+            return Err(E2eError::Assertion(format!(
+                "{action} is not in the audit log: {actions:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_export_and_audit_log_from_the_browser() {
+    on_demo(
+        "api_keys_export_and_audit_log_from_the_browser",
+        keys_export_and_audit_log,
     )
     .await;
 }

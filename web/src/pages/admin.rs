@@ -168,7 +168,7 @@ pub fn ApiKeys() -> impl IntoView {
         {move || secret.get().map(|secret| view! {
             <p role="status" data-testid="api-key-secret">
                 "Your new key (shown once; send it as "<code>"Authorization: Bearer …"</code>"): "
-                <code>{secret}</code>" "
+                <code data-testid="api-key-secret-value">{secret}</code>" "
                 <button type="button" on:click=copy>"Copy"</button>
             </p>
         })}
@@ -181,8 +181,9 @@ pub fn ApiKeys() -> impl IntoView {
                             {data.api_keys.into_iter().map(|key| {
                                 let id = key.id.clone();
                                 let revoked = key.revoked_at.is_some();
+                                let row_name = key.name.clone();
                                 view! {
-                                    <li>
+                                    <li data-testid="api-key" data-name=row_name>
                                         <strong>{key.name}</strong>" · "{format!("{:?}", key.scope).to_lowercase()}
                                         " · "<code>{key.hint}"…"</code>" · created "{local_time(&key.created_at, &zone)}
                                         {key.last_used_at.map(|at| format!(" · last used {}", local_time(&at, &zone)))}
@@ -213,7 +214,7 @@ pub fn ApiKeys() -> impl IntoView {
                 <label for="key-name">"Name (what uses it)"</label>
                 <input id="key-name" required prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
                 <label class="inline">
-                    <input type="checkbox" prop:checked=write on:change=move |ev| write.set(event_target_checked(&ev)) />
+                    <input id="key-write" type="checkbox" prop:checked=write on:change=move |ev| write.set(event_target_checked(&ev)) />
                     " May also push call events and book appointments"
                 </label>
             </fieldset>
@@ -262,7 +263,7 @@ pub fn AuditLog() -> impl IntoView {
                                     <tr>
                                         <td>{edge.node.seq}</td>
                                         <td>{local_time(&edge.node.at, &zone)}</td>
-                                        <td>{edge.node.action}</td>
+                                        <td data-testid="audit-action">{edge.node.action}</td>
                                         <td><code>{edge.node.detail.to_string()}</code></td>
                                     </tr>
                                 }).collect_view()}
