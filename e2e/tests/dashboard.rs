@@ -494,7 +494,10 @@ async fn keys_export_and_audit_log(
             expected["filename"]
         )));
     }
-    if ["7700900", "7700 900", "+44"].iter().any(|number| csv.contains(number)) {
+    if ["7700900", "7700 900", "+44"]
+        .iter()
+        .any(|number| csv.contains(number))
+    {
         return Err(E2eError::Assertion(
             "the export holds a phone number".to_owned(),
         ));
