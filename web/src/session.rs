@@ -15,17 +15,53 @@ use crate::api::{self, ApiError, me};
 /// The signed-in member, their role and clinic.
 pub type Member = me::MeMe;
 
+/// Whether the app has asked the server who is signed in.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Check {
+    NotYet,
+    Asking,
+    /// The answer is in `member`.
+    Known,
+    SignedOut,
+    Failed(ApiError),
+}
+
 /// The session, as every page sees it.
 #[derive(Clone, Copy)]
 pub struct Session {
     /// `None` until loaded, or after signing out.
     pub member: RwSignal<Option<Member>>,
+    pub check: RwSignal<Check>,
+}
+
+impl Session {
+    /// Someone has signed in (or joined): every page sees them at once.
+    pub fn signed_in(self, member: Member) {
+        self.member.set(Some(member));
+        self.check.set(Check::Known);
+    }
+
+    /// Asks the server who is signed in, once; the header and every guarded page share the answer.
+    pub fn ensure_checked(self) {
+        if self.check.get_untracked() != Check::NotYet {
+            return;
+        }
+        self.check.set(Check::Asking);
+        spawn_local(async move {
+            match api::run::<api::Me>(me::Variables).await {
+                Ok(data) => self.signed_in(data.me),
+                Err(ApiError::SignedOut) => self.check.set(Check::SignedOut),
+                Err(error) => self.check.set(Check::Failed(error)),
+            }
+        });
+    }
 }
 
 /// Makes the session available to every page.
 pub fn provide() {
     provide_context(Session {
         member: RwSignal::new(None),
+        check: RwSignal::new(Check::NotYet),
     });
 }
 
@@ -67,40 +103,31 @@ pub fn safe_next(next: Option<String>) -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
-/// Loads the member; a signed-out visitor goes to sign in, then comes back here.
+/// Shows `children` to a signed-in member; a signed-out visitor goes to sign in, then comes back
+/// here.
 #[component]
 pub fn RequireSession(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
     let location = use_location();
-    let failure = RwSignal::new(None::<ApiError>);
+    session.ensure_checked();
     Effect::new(move |_| {
-        if session.member.get_untracked().is_some() {
-            return;
+        if session.check.get() == Check::SignedOut {
+            let here = format!(
+                "{}{}",
+                location.pathname.get_untracked(),
+                location.search.get_untracked()
+            );
+            let target = format!("/sign-in?next={}", js_sys::encode_uri_component(&here));
+            navigate(&target, NavigateOptions::default());
         }
-        let navigate = navigate.clone();
-        let here = format!(
-            "{}{}",
-            location.pathname.get_untracked(),
-            location.search.get_untracked()
-        );
-        spawn_local(async move {
-            match api::run::<api::Me>(me::Variables).await {
-                Ok(data) => session.member.set(Some(data.me)),
-                Err(ApiError::SignedOut) => {
-                    let target = format!("/sign-in?next={}", js_sys::encode_uri_component(&here));
-                    navigate(&target, NavigateOptions::default());
-                }
-                Err(error) => failure.set(Some(error)),
-            }
-        });
     });
     view! {
         <Show
             when=move || session.member.get().is_some()
-            fallback=move || match failure.get() {
-                Some(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
-                None => view! { <p aria-busy="true">"Loading…"</p> }.into_any(),
+            fallback=move || match session.check.get() {
+                Check::Failed(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                _ => view! { <p aria-busy="true">"Loading…"</p> }.into_any(),
             }
         >
             {children()}
@@ -112,6 +139,8 @@ pub fn RequireSession(children: ChildrenFn) -> impl IntoView {
 #[component]
 pub fn Header() -> impl IntoView {
     let session = use_session();
+    // Public pages (about, privacy, not found) show the navigation too when signed in.
+    session.ensure_checked();
     let navigate = use_navigate();
     let sign_out = move |_| {
         let navigate = navigate.clone();
@@ -119,6 +148,7 @@ pub fn Header() -> impl IntoView {
             // Whatever the server says, the dashboard forgets the member.
             let _ = api::sign_out().await;
             session.member.set(None);
+            session.check.set(Check::SignedOut);
             navigate("/sign-in", NavigateOptions::default());
         });
     };

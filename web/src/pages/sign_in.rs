@@ -42,7 +42,7 @@ where
             };
             match signed_in.await {
                 Ok(data) => {
-                    session.member.set(Some(data.me));
+                    session.signed_in(data.me);
                     navigate(&next, NavigateOptions::default());
                 }
                 Err(failure) => error.set(Some(failure.to_string())),
