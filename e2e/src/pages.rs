@@ -238,6 +238,11 @@ impl<'a> AppointmentsPage<'a> {
             .await?
             .click()
             .await?;
+        Self::wait(client).await
+    }
+
+    /// Waits for the booking form (after a reload or a redirect).
+    pub async fn wait(client: &'a Client) -> Result<Self, E2eError> {
         wait_for_test_id(client, "appointment-create").await?;
         Ok(Self { client })
     }

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use ringback_api::auth::session::SESSION_COOKIE;
 use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
@@ -206,6 +207,55 @@ async fn overview_figures_equal_the_api() {
     on_demo(
         "overview_figures_equal_the_api",
         sign_in_see_the_api_figures_sign_out,
+    )
+    .await;
+}
+
+/// An ended access token is renewed with the refresh cookie without leaving the page; with no
+/// session left the visitor signs in again and comes back to the same page.
+async fn ended_sessions(browser: &Browser, server: &RingbackServer) -> Result<(), E2eError> {
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    AppointmentsPage::open(&browser.client).await?;
+    let here = format!("{}appointments", server.url);
+
+    browser.client.delete_cookie(SESSION_COOKIE).await?;
+    if browser.client.get_named_cookie(SESSION_COOKIE).await.is_ok() {
+        return Err(E2eError::Assertion("the session cookie stayed".to_owned()));
+    }
+    browser.client.goto(&here).await?;
+    AppointmentsPage::wait(&browser.client).await?;
+    if browser
+        .client
+        .get_named_cookie(SESSION_COOKIE)
+        .await
+        .is_err()
+    {
+        return Err(E2eError::Assertion(
+            "the session was not renewed from the refresh cookie".to_owned(),
+        ));
+    }
+
+    browser.client.delete_all_cookies().await?;
+    browser.client.goto(&here).await?;
+    SignInPage::wait(&browser.client)
+        .await?
+        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
+        .await?;
+    AppointmentsPage::wait(&browser.client).await?;
+    let url = browser.client.current_url().await?;
+    if url.as_str() != here {
+        return Err(E2eError::Assertion(format!(
+            "after signing in again the visitor is at {url}, not {here}"
+        )));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_session_renews_or_returns_to_the_page_after_sign_in() {
+    on_demo(
+        "an_ended_session_renews_or_returns_to_the_page_after_sign_in",
+        ended_sessions,
     )
     .await;
 }
