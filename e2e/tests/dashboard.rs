@@ -219,7 +219,12 @@ async fn ended_sessions(browser: &Browser, server: &RingbackServer) -> Result<()
     let here = format!("{}appointments", server.url);
 
     browser.client.delete_cookie(SESSION_COOKIE).await?;
-    if browser.client.get_named_cookie(SESSION_COOKIE).await.is_ok() {
+    if browser
+        .client
+        .get_named_cookie(SESSION_COOKIE)
+        .await
+        .is_ok()
+    {
         return Err(E2eError::Assertion("the session cookie stayed".to_owned()));
     }
     browser.client.goto(&here).await?;
