@@ -10,6 +10,7 @@ use ringback_shared::hours::{self, BusinessHours, ClockTime, HoursError, Span};
 use ringback_shared::sms::{self, Encoding};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
+use crate::time::known_time_zones;
 
 /// The preview of one template and what it costs.
 fn preview(template: &str, clinic: &str, link: &str) -> (String, String) {
@@ -263,7 +264,12 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             <fieldset>
                 <legend>"Clinic"</legend>
                 {field("clinic-name", "Name", name)}
-                {field("clinic-time-zone", "Time zone (IANA, e.g. Europe/London)", time_zone)}
+                <label for="clinic-time-zone">"Time zone (IANA, e.g. Europe/London)"</label>
+                <input id="clinic-time-zone" data-testid="clinic-time-zone" list="time-zones" autocomplete="off"
+                    prop:value=time_zone on:input=move |ev| time_zone.set(event_target_value(&ev)) />
+                <datalist id="time-zones">
+                    {known_time_zones().into_iter().map(|zone| view! { <option value=zone></option> }).collect_view()}
+                </datalist>
                 {field("clinic-region", "Region for numbers without a country code (e.g. GB)", region)}
                 {field("clinic-currency", "Currency (ISO 4217, e.g. GBP)", currency)}
                 <label for="clinic-privacy">"Privacy mode"</label>
