@@ -44,6 +44,24 @@ async fn set_value(
     Ok(())
 }
 
+/// Clicks the element with `test_id` once it shows.
+async fn click_test_id(client: &Client, test_id: &str) -> Result<(), E2eError> {
+    wait_for_test_id(client, test_id).await?.click().await?;
+    Ok(())
+}
+
+/// Types `text` into the control with id `id`.
+async fn type_into(client: &Client, id: &str, text: &str) -> Result<(), E2eError> {
+    client.find(Locator::Id(id)).await?.send_keys(text).await?;
+    Ok(())
+}
+
+/// Follows the link (in the header, say) reading `text`.
+async fn follow_link(client: &Client, text: &str) -> Result<(), E2eError> {
+    client.find(Locator::LinkText(text)).await?.click().await?;
+    Ok(())
+}
+
 /// The visible text of the element with `test_id`, once it shows.
 async fn text_of(client: &Client, test_id: &str) -> Result<String, E2eError> {
     Ok(wait_for_test_id(client, test_id).await?.text().await?)
@@ -87,20 +105,9 @@ impl<'a> SignInPage<'a> {
 
     /// Fills in the form and submits it.
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<(), E2eError> {
-        self.client
-            .find(Locator::Id("email"))
-            .await?
-            .send_keys(email)
-            .await?;
-        self.client
-            .find(Locator::Id("password"))
-            .await?
-            .send_keys(password)
-            .await?;
-        wait_for_test_id(self.client, "sign-in")
-            .await?
-            .click()
-            .await?;
+        type_into(self.client, "email", email).await?;
+        type_into(self.client, "password", password).await?;
+        click_test_id(self.client, "sign-in").await?;
         Ok(())
     }
 }
@@ -152,10 +159,7 @@ impl<'a> OverviewPage<'a> {
 
     /// Signs out from the header.
     pub async fn sign_out(&self) -> Result<(), E2eError> {
-        wait_for_test_id(self.client, "sign-out")
-            .await?
-            .click()
-            .await?;
+        click_test_id(self.client, "sign-out").await?;
         Ok(())
     }
 
@@ -173,11 +177,7 @@ pub struct WorklistPage<'a> {
 impl<'a> WorklistPage<'a> {
     /// Follows the header's link and waits for the list (or its empty state).
     pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
-        client
-            .find(Locator::LinkText("Worklist"))
-            .await?
-            .click()
-            .await?;
+        follow_link(client, "Worklist").await?;
         client
             .wait()
             .at_most(WAIT)
@@ -233,11 +233,7 @@ pub struct AppointmentsPage<'a> {
 impl<'a> AppointmentsPage<'a> {
     /// Follows the header's link and waits for the booking form.
     pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
-        client
-            .find(Locator::LinkText("Appointments"))
-            .await?
-            .click()
-            .await?;
+        follow_link(client, "Appointments").await?;
         Self::wait(client).await
     }
 
@@ -257,10 +253,7 @@ impl<'a> AppointmentsPage<'a> {
             .await?;
         let input = wait_for_test_id(self.client, "appointment-value").await?;
         input.send_keys(value).await?;
-        wait_for_test_id(self.client, "appointment-create")
-            .await?
-            .click()
-            .await?;
+        click_test_id(self.client, "appointment-create").await?;
         Ok(())
     }
 
@@ -284,7 +277,7 @@ impl<'a> AppointmentsPage<'a> {
         } else {
             "appointments-newer"
         };
-        wait_for_test_id(self.client, button).await?.click().await?;
+        click_test_id(self.client, button).await?;
         let label = format!("Page {expected}");
         self.client
             .wait()
@@ -329,11 +322,7 @@ pub struct InboxPage<'a> {
 impl<'a> InboxPage<'a> {
     /// Follows the header's link and waits for the conversation list.
     pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
-        client
-            .find(Locator::LinkText("Inbox"))
-            .await?
-            .click()
-            .await?;
+        follow_link(client, "Inbox").await?;
         wait_for_test_id(client, "conversations").await?;
         Ok(Self { client })
     }
@@ -356,11 +345,7 @@ impl<'a> InboxPage<'a> {
 
     /// Opens the conversation with the caller whose masked number is `tail`.
     pub async fn open_conversation(&self, tail: &str) -> Result<(), E2eError> {
-        self.client
-            .find(Locator::LinkText(tail))
-            .await?
-            .click()
-            .await?;
+        follow_link(self.client, tail).await?;
         wait_for_test_id(self.client, "messages").await?;
         Ok(())
     }
@@ -371,10 +356,7 @@ impl<'a> InboxPage<'a> {
             .await?
             .send_keys(text)
             .await?;
-        wait_for_test_id(self.client, "reply-send")
-            .await?
-            .click()
-            .await?;
+        click_test_id(self.client, "reply-send").await?;
         Ok(())
     }
 
@@ -406,10 +388,7 @@ impl<'a> InboxPage<'a> {
                     "{text:?} never showed {status:?}"
                 )));
             }
-            wait_for_test_id(self.client, "refresh-conversation")
-                .await?
-                .click()
-                .await?;
+            click_test_id(self.client, "refresh-conversation").await?;
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -423,11 +402,7 @@ pub struct SettingsPage<'a> {
 impl<'a> SettingsPage<'a> {
     /// Follows the header's link and waits for the form.
     pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
-        client
-            .find(Locator::LinkText("Settings"))
-            .await?
-            .click()
-            .await?;
+        follow_link(client, "Settings").await?;
         wait_for_test_id(client, "settings-save").await?;
         Ok(Self { client })
     }
@@ -451,19 +426,13 @@ impl<'a> SettingsPage<'a> {
     /// Adds `date` (ISO) to the holidays with the date picker.
     pub async fn add_holiday(&self, date: &str) -> Result<(), E2eError> {
         set_value(self.client, "holiday-new", date.into()).await?;
-        wait_for_test_id(self.client, "holiday-add")
-            .await?
-            .click()
-            .await?;
+        click_test_id(self.client, "holiday-add").await?;
         Ok(())
     }
 
     /// Saves; `Ok` with the page's confirmation, or the refusal it shows.
     pub async fn save(&self) -> Result<Result<String, String>, E2eError> {
-        wait_for_test_id(self.client, "settings-save")
-            .await?
-            .click()
-            .await?;
+        click_test_id(self.client, "settings-save").await?;
         let outcome = self
             .client
             .wait()
@@ -497,11 +466,7 @@ pub struct TeamPage<'a> {
 impl<'a> TeamPage<'a> {
     /// Follows the header's link and waits for the member list.
     pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
-        client
-            .find(Locator::LinkText("Team"))
-            .await?
-            .click()
-            .await?;
+        follow_link(client, "Team").await?;
         wait_for_test_id(client, "team").await?;
         Ok(Self { client })
     }
@@ -509,16 +474,9 @@ impl<'a> TeamPage<'a> {
     /// Invites `name` at `email` as a receptionist; the link shown once.
     pub async fn invite_receptionist(&self, email: &str, name: &str) -> Result<String, E2eError> {
         for (field, text) in [("invite-email", email), ("invite-name", name)] {
-            self.client
-                .find(Locator::Id(field))
-                .await?
-                .send_keys(text)
-                .await?;
+            type_into(self.client, field, text).await?;
         }
-        wait_for_test_id(self.client, "invite-create")
-            .await?
-            .click()
-            .await?;
+        click_test_id(self.client, "invite-create").await?;
         text_of(self.client, "invite-link").await
     }
 }
@@ -531,11 +489,7 @@ pub struct ApiKeysPage<'a> {
 impl<'a> ApiKeysPage<'a> {
     /// Follows the header's link and waits for the form.
     pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
-        client
-            .find(Locator::LinkText("API keys"))
-            .await?
-            .click()
-            .await?;
+        follow_link(client, "API keys").await?;
         client
             .wait()
             .at_most(WAIT)
@@ -546,11 +500,7 @@ impl<'a> ApiKeysPage<'a> {
 
     /// Creates a key called `name` that may also write; its secret, shown once.
     pub async fn create_writer(&self, name: &str) -> Result<String, E2eError> {
-        self.client
-            .find(Locator::Id("key-name"))
-            .await?
-            .send_keys(name)
-            .await?;
+        type_into(self.client, "key-name", name).await?;
         self.client
             .find(Locator::Css("#key-write"))
             .await?
@@ -598,11 +548,7 @@ pub struct ExportPage<'a> {
 impl<'a> ExportPage<'a> {
     /// Follows the header's link and waits for the form.
     pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
-        client
-            .find(Locator::LinkText("Export"))
-            .await?
-            .click()
-            .await?;
+        follow_link(client, "Export").await?;
         wait_for_test_id(client, "export-create").await?;
         Ok(Self { client })
     }
@@ -630,10 +576,7 @@ impl<'a> ExportPage<'a> {
             .await?
             .click()
             .await?;
-        wait_for_test_id(self.client, "export-create")
-            .await?
-            .click()
-            .await?;
+        click_test_id(self.client, "export-create").await?;
         let link = wait_for_test_id(self.client, "export-download").await?;
         let filename = link.attr("download").await?.unwrap_or_default();
         let text = self
@@ -656,11 +599,7 @@ pub struct AuditLogPage<'a> {
 impl<'a> AuditLogPage<'a> {
     /// Follows the header's link and waits for the entries.
     pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
-        client
-            .find(Locator::LinkText("Audit log"))
-            .await?
-            .click()
-            .await?;
+        follow_link(client, "Audit log").await?;
         wait_for_test_id(client, "audit-action").await?;
         Ok(Self { client })
     }
@@ -695,16 +634,9 @@ impl<'a> AcceptInvitePage<'a> {
     /// Chooses `password` (typed twice) and joins.
     pub async fn join(&self, password: &str) -> Result<(), E2eError> {
         for field in ["new-password", "new-password-again"] {
-            self.client
-                .find(Locator::Id(field))
-                .await?
-                .send_keys(password)
-                .await?;
+            type_into(self.client, field, password).await?;
         }
-        wait_for_test_id(self.client, "accept-invite")
-            .await?
-            .click()
-            .await?;
+        click_test_id(self.client, "accept-invite").await?;
         Ok(())
     }
 
@@ -773,10 +705,7 @@ impl<'a> WhatIfPage<'a> {
 
     /// Saves the window and waits until the page shows it as the saved one.
     pub async fn save(&self, days: u32) -> Result<(), E2eError> {
-        wait_for_test_id(self.client, "whatif-save")
-            .await?
-            .click()
-            .await?;
+        click_test_id(self.client, "whatif-save").await?;
         let saved = format!("[data-testid=whatif-save][data-saved-days=\"{days}\"]");
         self.client
             .wait()
