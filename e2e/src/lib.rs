@@ -13,6 +13,7 @@ pub mod server;
 use std::path::{Path, PathBuf};
 
 use browser::Browser;
+use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use server::{Data, RingbackServer};
 
 /// Errors setting up or running an end-to-end scenario.
@@ -69,6 +70,17 @@ where
     let server = RingbackServer::start_with(Data::Demo).unwrap_or_else(|e| panic!("{e}"));
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
     let outcome = scenario(&browser, &server).await;
+    report(name, browser, &server, outcome).await;
+}
+
+/// Closes the browser; a failed scenario panics with its screenshot, the browser console and the
+/// server log.
+async fn report(
+    name: &str,
+    browser: Browser,
+    server: &RingbackServer,
+    outcome: Result<(), E2eError>,
+) {
     if let Err(error) = outcome {
         let shot = browser.screenshot(name).await;
         let console = browser.console_errors().await;
@@ -77,4 +89,34 @@ where
         panic!("{error}\nscreenshot: {shot:?}\nbrowser console: {console:?}\nserver log:\n{log}");
     }
     browser.close().await;
+}
+
+/// The public address Twilio signs webhooks for in the scenarios with a (fake) SMS provider.
+pub const PUBLIC_URL: &str = "https://ringback.e2e.test";
+/// The fake Twilio account's auth token.
+pub const TWILIO_AUTH_TOKEN: &str = "e2e-twilio-auth-token";
+
+/// Runs `scenario` against the demo clinic served with a fake Twilio as its SMS provider (signed
+/// status callbacks forwarded to the server); on failure as [`on_demo`].
+pub async fn on_demo_with_sms<F>(name: &str, scenario: F)
+where
+    F: AsyncFnOnce(&Browser, &RingbackServer, &FakeTwilio) -> Result<(), E2eError>,
+{
+    let fake = FakeTwilio::start(ACCOUNT_SID, TWILIO_AUTH_TOKEN)
+        .await
+        .unwrap_or_else(|e| panic!("fake Twilio: {e}"));
+    let server = RingbackServer::start_with_env(
+        Data::Demo,
+        &[
+            ("RINGBACK_PUBLIC_URL", PUBLIC_URL),
+            ("RINGBACK_TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN),
+            ("RINGBACK_TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+            ("RINGBACK_TWILIO_API_URL", fake.api_url()),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    fake.forward_callbacks(PUBLIC_URL, server.url.trim_end_matches('/'));
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let outcome = scenario(&browser, &server, &fake).await;
+    report(name, browser, &server, outcome).await;
 }

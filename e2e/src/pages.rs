@@ -618,6 +618,69 @@ impl<'a> AuditLogPage<'a> {
     }
 }
 
+/// The "texts not sent" page (admins and owners).
+pub struct UndeliveredPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> UndeliveredPage<'a> {
+    /// Waits for the page's refresh button.
+    pub async fn wait(client: &'a Client) -> Result<Self, E2eError> {
+        wait_for_test_id(client, "undelivered-refresh").await?;
+        Ok(Self { client })
+    }
+
+    /// Refreshes until a job is listed (the worker gives up in the background); its reason.
+    pub async fn first_reason(&self) -> Result<String, E2eError> {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let reasons = self
+                .client
+                .find_all(Locator::Css("[data-testid=undelivered-reason]"))
+                .await?;
+            if let Some(reason) = reasons.first() {
+                return Ok(reason.text().await?);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(E2eError::Assertion(
+                    "no text was listed as not sent".to_owned(),
+                ));
+            }
+            click_test_id(self.client, "undelivered-refresh").await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Queues the first listed job again and waits for the confirmation.
+    pub async fn retry_first(&self) -> Result<(), E2eError> {
+        click_test_id(self.client, "undelivered-retry").await?;
+        wait_for_test_id(self.client, "undelivered-done").await?;
+        Ok(())
+    }
+
+    /// Refreshes until nothing is listed.
+    pub async fn wait_until_empty(&self) -> Result<(), E2eError> {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            click_test_id(self.client, "undelivered-refresh").await?;
+            if !self
+                .client
+                .find_all(Locator::Css("[data-testid=undelivered-none]"))
+                .await?
+                .is_empty()
+            {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(E2eError::Assertion(
+                    "the retried text stayed listed".to_owned(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
 /// The page an invitation link opens.
 pub struct AcceptInvitePage<'a> {
     client: &'a Client,

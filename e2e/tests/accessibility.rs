@@ -14,13 +14,14 @@ const PHONE: (u32, u32) = (375, 812);
 const PUBLIC: [&str; 4] = ["sign-in", "accept-invite", "about", "privacy"];
 
 /// Pages seen signed in (the owner may open all of them; privacy and not-found are public).
-const SIGNED_IN: [&str; 12] = [
+const SIGNED_IN: [&str; 13] = [
     "",
     "worklist",
     "inbox",
     "appointments",
     "settings",
     "settings/attribution",
+    "settings/undelivered",
     "team",
     "api-keys",
     "audit-log",

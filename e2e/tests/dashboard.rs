@@ -8,15 +8,15 @@
 use std::time::Duration;
 
 use ringback_api::auth::session::SESSION_COOKIE;
-use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
+use ringback_api::fakes::twilio::{Failure, FakeTwilio};
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
     AcceptInvitePage, ApiKeysPage, AppointmentsPage, AuditLogPage, ExportPage, InboxPage,
-    OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage, WhatIfPage, WorklistPage,
-    has_link, sign_in, wait_for_forbidden,
+    OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage, UndeliveredPage, WhatIfPage,
+    WorklistPage, has_link, sign_in, wait_for_forbidden,
 };
-use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
-use ringback_e2e::{E2eError, on_demo};
+use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
+use ringback_e2e::{E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo, on_demo_with_sms};
 use ringback_shared::display;
 use serde_json::{Value, json};
 
@@ -370,37 +370,14 @@ async fn a_callback_from_the_worklist_then_a_recovered_booking() {
 }
 
 /// The URL Twilio is told to call; a proxy would forward it to the server.
-const PUBLIC_URL: &str = "https://ringback.e2e.test";
-const AUTH_TOKEN: &str = "e2e-twilio-auth-token";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_from_the_inbox_reaches_the_provider() {
-    let fake = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN)
-        .await
-        .unwrap_or_else(|e| panic!("fake Twilio: {e}"));
-    let server = RingbackServer::start_with_env(
-        Data::Demo,
-        &[
-            ("RINGBACK_PUBLIC_URL", PUBLIC_URL),
-            ("RINGBACK_TWILIO_AUTH_TOKEN", AUTH_TOKEN),
-            ("RINGBACK_TWILIO_ACCOUNT_SID", ACCOUNT_SID),
-            ("RINGBACK_TWILIO_API_URL", fake.api_url()),
-        ],
+    on_demo_with_sms(
+        "a_reply_from_the_inbox_reaches_the_provider",
+        reply_from_the_inbox,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    fake.forward_callbacks(PUBLIC_URL, server.url.trim_end_matches('/'));
-    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
-    let outcome = reply_from_the_inbox(&browser, &server, &fake).await;
-    if let Err(error) = outcome {
-        let shot = browser
-            .screenshot("a_reply_from_the_inbox_reaches_the_provider")
-            .await;
-        let console = browser.console_errors().await;
-        let log = server.log();
-        browser.close().await;
-        panic!("{error}\nscreenshot: {shot:?}\nbrowser console: {console:?}\nserver log:\n{log}");
-    }
-    browser.close().await;
+    .await;
 }
 
 async fn reply_from_the_inbox(
@@ -422,7 +399,7 @@ async fn reply_from_the_inbox(
     // A caller texts the clinic.
     let (status, _) = server.post_twilio(
         PUBLIC_URL,
-        AUTH_TOKEN,
+        TWILIO_AUTH_TOKEN,
         "/webhooks/twilio/sms",
         &[
             ("MessageSid", "SMe2e0000000000000000000000000001"),
@@ -745,6 +722,76 @@ async fn the_what_if_preview_equals_the_server_after_saving() {
     on_demo(
         "the_what_if_preview_equals_the_server_after_saving",
         what_if_equals_the_server_after_saving,
+    )
+    .await;
+}
+
+/// A text-back the provider refuses for good shows on the "texts not sent" page with the
+/// provider's reason; "Try again" sends it once the provider accepts.
+async fn a_refused_text_back_is_tried_again(
+    browser: &Browser,
+    server: &RingbackServer,
+    fake: &FakeTwilio,
+) -> Result<(), E2eError> {
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let (_, set_up) = server.graphql_as(
+        Some(&cookie),
+        "mutation { updatePhoneSettings(input: { textBackEnabled: true, textBackDelaySeconds: 0 }) { textBackEnabled } \
+         addProviderNumber(number: \"07700 900777\") { id } }",
+        json!({}),
+    )?;
+    if set_up["errors"].is_array() {
+        return Err(E2eError::Assertion(format!("set-up failed: {set_up}")));
+    }
+    fake.fail_next([Failure::Unsubscribed]);
+    let (status, _) = server.post_twilio(
+        PUBLIC_URL,
+        TWILIO_AUTH_TOKEN,
+        "/webhooks/twilio/dial-status",
+        &[
+            ("CallSid", "CAe2e0000000000000000000000000002"),
+            ("From", "+447700900992"),
+            ("To", "+447700900777"),
+            ("Direction", "inbound"),
+            ("DialCallStatus", "no-answer"),
+        ],
+    )?;
+    if !status.contains("200") {
+        return Err(E2eError::Assertion(format!("the missed call got {status}")));
+    }
+
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    browser
+        .client
+        .goto(&format!("{}settings/undelivered", server.url))
+        .await?;
+    let page = UndeliveredPage::wait(&browser.client).await?;
+    let reason = page.first_reason().await?;
+    if !reason.contains("21610") {
+        return Err(E2eError::Assertion(format!(
+            "the page gives the reason {reason:?}"
+        )));
+    }
+    page.retry_first().await?;
+    let sent = fake
+        .wait_for_messages(1, Duration::from_secs(20))
+        .await
+        .into_iter()
+        .filter(|message| message.to == "+447700900992")
+        .count();
+    if sent != 1 {
+        return Err(E2eError::Assertion(format!(
+            "the retried text-back reached the provider {sent} times"
+        )));
+    }
+    page.wait_until_empty().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_text_back_shows_and_is_sent_on_retry() {
+    on_demo_with_sms(
+        "a_refused_text_back_shows_and_is_sent_on_retry",
+        a_refused_text_back_is_tried_again,
     )
     .await;
 }

@@ -57,7 +57,7 @@ operations!("graphql/inbox.graphql" => Conversations, Conversation, Reply, Assig
 operations!("graphql/settings.graphql" => Settings);
 operations!(sparse "graphql/settings.graphql" => SaveClinic, SaveTextBack);
 operations!("graphql/what_if.graphql" => WhatIf, SaveWindow);
-operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveMember, ApiKeys, CreateApiKey, RevokeApiKey, AuditLog);
+operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveMember, ApiKeys, CreateApiKey, RevokeApiKey, AuditLog, DeadLetters, RetryDeadLetter);
 operations!("graphql/export.graphql" => ExportCsv);
 
 /// Failures talking to the API, in words a user can act on.

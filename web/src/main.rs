@@ -78,6 +78,16 @@ fn App() -> impl IntoView {
                             }
                         />
                         <Route
+                            path=path!("/settings/undelivered")
+                            view=|| view! {
+                                <session::RequireSession>
+                                    <session::RequirePermission permission=Permission::ManageSettings>
+                                        <pages::admin::Undelivered />
+                                    </session::RequirePermission>
+                                </session::RequireSession>
+                            }
+                        />
+                        <Route
                             path=path!("/settings")
                             view=|| view! {
                                 <session::RequireSession>

@@ -28,6 +28,8 @@ pub enum Failure {
     AcceptThenStall(Duration),
     /// Record nothing and answer only after this long.
     Stall(Duration),
+    /// Refuse for good, as Twilio does for a recipient who replied STOP to the carrier (21610).
+    Unsubscribed,
 }
 
 /// A message the fake accepted.
@@ -306,6 +308,13 @@ async fn create_message(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 20500,
                 "Internal Server Error",
+            );
+        }
+        Some(Failure::Unsubscribed) => {
+            return twilio_error(
+                StatusCode::BAD_REQUEST,
+                21610,
+                "Attempt to send to unsubscribed recipient",
             );
         }
         Some(Failure::Stall(delay)) => {

@@ -1,12 +1,12 @@
 //! The admin pages: the team (members, invitations), integrator API keys (the secret shown once,
-//! with a copy button) and the audit log.
+//! with a copy button), the audit log, and texts that could not be sent (with a retry).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{
-    self, ApiError, api_keys, audit_log, create_api_key, invite_member, remove_member,
-    revoke_api_key, revoke_invite, team,
+    self, ApiError, api_keys, audit_log, create_api_key, dead_letters, invite_member,
+    remove_member, retry_dead_letter, revoke_api_key, revoke_invite, team,
 };
 use crate::session::clinic_time_zone;
 use crate::time::local_time;
@@ -269,6 +269,72 @@ pub fn AuditLog() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
+                    }.into_any(),
+                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// What a job was for, in words.
+fn job_kind(kind: &str) -> &'static str {
+    match kind {
+        "text_back" => "Text-back after a missed call",
+        "reply" => "Reply from the inbox",
+        _ => "Text",
+    }
+}
+
+/// Texts the outbox gave up on, with the provider's reason; each can be queued again.
+#[component]
+pub fn Undelivered() -> impl IntoView {
+    let zone = clinic_time_zone();
+    let data = LocalResource::new(|| api::run::<api::DeadLetters>(dead_letters::Variables));
+    let failure = RwSignal::new(None::<String>);
+    let done = RwSignal::new(None::<String>);
+    let run = runner(move || data.refetch(), failure, done);
+    view! {
+        <h1>"Texts not sent"</h1>
+        <p>"Texts the provider refused, or that failed every attempt. Trying again checks with the provider first, so nobody gets a text twice."</p>
+        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        {move || done.get().map(|message| view! { <p role="status" data-testid="undelivered-done">{message}</p> })}
+        <button type="button" data-testid="undelivered-refresh" on:click=move |_| data.refetch()>"Refresh"</button>
+        <Transition fallback=|| view! { <p aria-busy="true">"Loading…"</p> }>
+            {move || {
+                let zone = zone.clone();
+                data.get().map(move |result| match result {
+                    Ok(data) if data.dead_letters.is_empty() => view! {
+                        <p data-testid="undelivered-none">"Every text has been sent."</p>
+                    }.into_any(),
+                    Ok(data) => view! {
+                        <ul class="plain" data-testid="undelivered">
+                            {data.dead_letters.into_iter().map(|letter| {
+                                let id = letter.id.clone();
+                                view! {
+                                    <li data-testid="undelivered-job">
+                                        <strong>{job_kind(&letter.kind)}</strong>
+                                        {format!(
+                                            " · queued {} · gave up {} after {} attempt{}",
+                                            local_time(&letter.created_at, &zone),
+                                            local_time(&letter.failed_at, &zone),
+                                            letter.attempts,
+                                            if letter.attempts == 1 { "" } else { "s" },
+                                        )}
+                                        <br />
+                                        <span data-testid="undelivered-reason">{letter.last_error.unwrap_or_else(|| "no reason given".to_owned())}</span>
+                                        " "
+                                        <button type="button" data-testid="undelivered-retry" on:click=move |_| {
+                                            let variables = retry_dead_letter::Variables { id: id.clone() };
+                                            run(Box::pin(async move {
+                                                api::run::<api::RetryDeadLetter>(variables).await?;
+                                                Ok(Some("Queued again.".to_owned()))
+                                            }));
+                                        }>"Try again"</button>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
                     }.into_any(),
                     Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
                 })

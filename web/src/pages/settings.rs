@@ -159,7 +159,10 @@ pub fn Settings() -> impl IntoView {
     let loaded = LocalResource::new(|| api::run::<api::Settings>(settings::Variables));
     view! {
         <h1>"Settings"</h1>
-        <p><A href="/settings/attribution">"Attribution window, with a what-if preview"</A></p>
+        <p>
+            <A href="/settings/attribution">"Attribution window, with a what-if preview"</A>
+            " · "<A href="/settings/undelivered">"Texts not sent"</A>
+        </p>
         <Suspense fallback=|| view! { <p aria-busy="true">"Loading settings…"</p> }>
             {move || loaded.get().map(|result| match result {
                 Ok(data) => view! { <SettingsForm data /> }.into_any(),
