@@ -55,6 +55,11 @@ fn group_thousands(value: u64) -> String {
     grouped
 }
 
+/// `n` and the word for it: "1 missed call", "3 missed calls".
+pub fn count(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A rate as a whole percentage, or a dash when there is nothing to divide by.
 pub fn percent(rate: Option<f64>) -> String {
     match rate {
@@ -157,6 +162,13 @@ impl Period {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_the_singular_only_for_one() {
+        assert_eq!(count(1, "missed call", "missed calls"), "1 missed call");
+        assert_eq!(count(0, "attempt", "attempts"), "0 attempts");
+        assert_eq!(count(12, "attempt", "attempts"), "12 attempts");
+    }
 
     fn day(text: &str) -> NaiveDate {
         text.parse().unwrap()

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use ringback_shared::display;
 
 use crate::api::{
     self, ApiError, api_keys, audit_log, create_api_key, dead_letters, invite_member,
@@ -315,11 +316,10 @@ pub fn Undelivered() -> impl IntoView {
                                     <li data-testid="undelivered-job">
                                         <strong>{job_kind(&letter.kind)}</strong>
                                         {format!(
-                                            " · queued {} · gave up {} after {} attempt{}",
+                                            " · queued {} · gave up {} after {}",
                                             local_time(&letter.created_at, &zone),
                                             local_time(&letter.failed_at, &zone),
-                                            letter.attempts,
-                                            if letter.attempts == 1 { "" } else { "s" },
+                                            display::count(letter.attempts, "attempt", "attempts"),
                                         )}
                                         <br />
                                         <span data-testid="undelivered-reason">{letter.last_error.unwrap_or_else(|| "no reason given".to_owned())}</span>

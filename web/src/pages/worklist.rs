@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use ringback_shared::display;
 use ringback_shared::text_back::status_words;
 
 use crate::api::{self, log_callback, worklist};
@@ -61,13 +62,11 @@ fn rows(
         .map(|caller| {
             let answered_id = caller.call_id.clone();
             let missed_id = caller.call_id.clone();
-            let calls = if caller.missed_calls == 1 {
-                "1 missed call".to_owned()
-            } else {
-                format!("{} missed calls", caller.missed_calls)
-            };
-            let attempts = (caller.callback_attempts > 0)
-                .then(|| format!(", {} unanswered callback(s)", caller.callback_attempts));
+            let calls = display::count(caller.missed_calls, "missed call", "missed calls");
+            let attempts = (caller.callback_attempts > 0).then(|| {
+                let attempts = caller.callback_attempts;
+                format!(", {}", display::count(attempts, "unanswered callback", "unanswered callbacks"))
+            });
             view! {
                 <li class="waiting" data-testid="worklist-row" data-caller-key=caller.caller_key.clone()>
                     <p class="caller">
