@@ -157,6 +157,21 @@ impl<'a> OverviewPage<'a> {
         Ok((from, to))
     }
 
+    /// The notice of texts not sent, once it shows; following it opens their page.
+    pub async fn undelivered_notice(&self) -> Result<String, E2eError> {
+        text_of(self.client, "undelivered-notice").await
+    }
+
+    /// Follows the notice of texts not sent.
+    pub async fn open_undelivered(&self) -> Result<UndeliveredPage<'a>, E2eError> {
+        self.client
+            .find(Locator::Css("[data-testid=undelivered-notice] a"))
+            .await?
+            .click()
+            .await?;
+        UndeliveredPage::wait(self.client).await
+    }
+
     /// Signs out from the header.
     pub async fn sign_out(&self) -> Result<(), E2eError> {
         click_test_id(self.client, "sign-out").await?;

@@ -12,8 +12,8 @@ use ringback_api::fakes::twilio::{Failure, FakeTwilio};
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
     AcceptInvitePage, ApiKeysPage, AppointmentsPage, AuditLogPage, ExportPage, InboxPage,
-    OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage, UndeliveredPage, WhatIfPage,
-    WorklistPage, has_link, sign_in, wait_for_forbidden,
+    OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage, WhatIfPage, WorklistPage,
+    has_link, sign_in, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
 use ringback_e2e::{E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo, on_demo_with_sms};
@@ -760,12 +760,27 @@ async fn a_refused_text_back_is_tried_again(
         return Err(E2eError::Assertion(format!("the missed call got {status}")));
     }
 
-    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
-    browser
-        .client
-        .goto(&format!("{}settings/undelivered", server.url))
-        .await?;
-    let page = UndeliveredPage::wait(&browser.client).await?;
+    // The worker gives up at once on a refusal; the overview then tells the owner.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, dead) = server.graphql_as(Some(&cookie), "{ deadLetters { id } }", json!({}))?;
+        if dead["data"]["deadLetters"]
+            .as_array()
+            .is_some_and(|jobs| jobs.len() == 1)
+        {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(E2eError::Assertion(format!("no dead letter: {dead}")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let overview = sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    let notice = overview.undelivered_notice().await?;
+    if notice != "1 text could not be sent: review" {
+        return Err(E2eError::Assertion(format!("the overview says {notice:?}")));
+    }
+    let page = overview.open_undelivered().await?;
     let reason = page.first_reason().await?;
     if !reason.contains("21610") {
         return Err(E2eError::Assertion(format!(

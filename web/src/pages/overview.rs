@@ -5,11 +5,13 @@
 
 use chrono::{DateTime, NaiveDate};
 use leptos::prelude::*;
+use ringback_shared::access::Permission;
 use ringback_shared::display::{self, DayRange, Period};
 
 use crate::api::{self, overview};
 use crate::chart::{DailyChart, DayBars};
-use crate::session::use_session;
+use crate::pages::admin::UndeliveredNotice;
+use crate::session::{allows, use_session};
 
 /// The clinic's today, from the browser's clock and its own time-zone database (`Intl`), so the
 /// dashboard does not ship one.
@@ -143,8 +145,10 @@ pub fn Overview() -> impl IntoView {
                 .map(|data| (range, before, data))
         }
     });
+    let admin = allows(session, Permission::ManageSettings);
     view! {
         <h1>"Overview"</h1>
+        {admin.then(|| view! { <UndeliveredNotice /> })}
         <fieldset class="periods">
             <legend>"Period"</legend>
             {Choice::ALL.into_iter().map(|(value, label, id)| view! {
