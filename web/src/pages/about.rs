@@ -15,7 +15,7 @@ pub fn About() -> impl IntoView {
             <Suspense fallback=|| view! { <p aria-busy="true">"Asking the server…"</p> }>
                 {move || info.get().map(|result| match result {
                     Ok(data) => facts(data.server_info).into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => crate::pages::failed(&error),
                 })}
             </Suspense>
         </section>

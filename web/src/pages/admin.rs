@@ -103,7 +103,7 @@ pub fn Team() -> impl IntoView {
                         }).collect_view()}
                     </ul>
                 }.into_any(),
-                Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Err(error) => crate::pages::failed(&error),
             })}
         </Transition>
         <form class="settings" on:submit=invite>
@@ -206,7 +206,7 @@ pub fn ApiKeys() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => crate::pages::failed(&error),
                 })
             }}
         </Transition>
@@ -272,7 +272,7 @@ pub fn AuditLog() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => crate::pages::failed(&error),
                 })
             }}
         </Transition>
@@ -337,7 +337,7 @@ pub fn Undelivered() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => crate::pages::failed(&error),
                 })
             }}
         </Transition>

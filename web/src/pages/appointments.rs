@@ -71,7 +71,7 @@ pub fn Appointments() -> impl IntoView {
                         {pager(&data, cursors)}
                         {appointment_list(data, &locale, change, failure)}
                     }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => crate::pages::failed(&error),
                 })
             }}
         </Transition>

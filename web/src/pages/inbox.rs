@@ -35,7 +35,7 @@ pub fn Inbox() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     }.into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => crate::pages::failed(&error),
                 })
             }}
         </Transition>
@@ -140,7 +140,7 @@ pub fn Thread() -> impl IntoView {
                             }}
                         }.into_any()
                     }
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => crate::pages::failed(&error),
                 })
             }}
         </Transition>

@@ -171,7 +171,7 @@ pub fn Overview() -> impl IntoView {
                 let currency = currency.clone();
                 figures.get().map(move |result| match result {
                     Ok((range, before, data)) => report(range, before, data, &currency).into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => crate::pages::failed(&error),
                 })
             }}
         </Transition>

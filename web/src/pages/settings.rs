@@ -166,7 +166,7 @@ pub fn Settings() -> impl IntoView {
         <Suspense fallback=|| view! { <p aria-busy="true">"Loading settings…"</p> }>
             {move || loaded.get().map(|result| match result {
                 Ok(data) => view! { <SettingsForm data /> }.into_any(),
-                Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Err(error) => crate::pages::failed(&error),
             })}
         </Suspense>
     }

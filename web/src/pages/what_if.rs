@@ -113,7 +113,7 @@ pub fn WhatIf() -> impl IntoView {
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the last 30 days…"</p> }>
             {move || loaded.get().map(|result| match result {
                 Ok(data) => view! { <Preview data reload=move || loaded.refetch() /> }.into_any(),
-                Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Err(error) => crate::pages::failed(&error),
             })}
         </Transition>
     }

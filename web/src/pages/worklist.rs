@@ -45,7 +45,7 @@ pub fn Worklist() -> impl IntoView {
                         view! { <p data-testid="worklist-empty">"Nobody is waiting. Well done."</p> }.into_any()
                     }
                     Ok(data) => rows(data.worklist, &time_zone, log).into_any(),
-                    Err(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => crate::pages::failed(&error),
                 })
             }}
         </Transition>
