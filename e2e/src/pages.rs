@@ -305,9 +305,75 @@ impl<'a> AppointmentsPage<'a> {
         Ok(())
     }
 
+    /// Changes the value of the newest appointment of `caller_key` and waits until it shows
+    /// `shown` (e.g. "£60.00").
+    pub async fn change_value(
+        &self,
+        caller_key: &str,
+        value: &str,
+        shown: &str,
+    ) -> Result<(), E2eError> {
+        let row = appointment_row(caller_key);
+        self.client
+            .find(Locator::Css(&format!(
+                "{row} [data-testid=appointment-new-value]"
+            )))
+            .await?
+            .send_keys(value)
+            .await?;
+        self.client
+            .find(Locator::Css(&format!(
+                "{row} [data-testid=appointment-save-value]"
+            )))
+            .await?
+            .click()
+            .await?;
+        self.wait_for_text(&row, "appointment-amount", shown).await
+    }
+
+    /// Cancels the newest appointment of `caller_key` and waits until it shows as cancelled.
+    pub async fn cancel(&self, caller_key: &str) -> Result<(), E2eError> {
+        let row = appointment_row(caller_key);
+        self.client
+            .find(Locator::Css(&format!(
+                "{row} [data-testid=appointment-cancel]"
+            )))
+            .await?
+            .click()
+            .await?;
+        self.wait_for_text(&row, "appointment-status", "Cancelled")
+            .await
+    }
+
+    /// Waits until `test_id` inside the first `row` reads `expected`.
+    async fn wait_for_text(
+        &self,
+        row: &str,
+        test_id: &str,
+        expected: &str,
+    ) -> Result<(), E2eError> {
+        let selector = format!("{row} [data-testid={test_id}]");
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let shown = match self.client.find(Locator::Css(&selector)).await {
+                Ok(element) => element.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if shown == expected {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(E2eError::Assertion(format!(
+                    "{test_id} shows {shown:?}, never {expected:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The newest appointment of `caller_key`: its status and reason, once it shows.
     pub async fn verdict(&self, caller_key: &str) -> Result<(String, String), E2eError> {
-        let row = format!("[data-testid=appointment][data-caller-key=\"{caller_key}\"]");
+        let row = appointment_row(caller_key);
         let row = self
             .client
             .wait()
@@ -471,6 +537,11 @@ impl<'a> SettingsPage<'a> {
             text_of(self.client, &format!("{test_id}-segments")).await?,
         ))
     }
+}
+
+/// The selector of the appointments of `caller_key` (the first match is the newest).
+fn appointment_row(caller_key: &str) -> String {
+    format!("[data-testid=appointment][data-caller-key=\"{caller_key}\"]")
 }
 
 /// The team page (admins and owners).

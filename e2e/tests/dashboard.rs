@@ -1,10 +1,14 @@
 //! The dashboard, served by the real binary: on an empty embedded database the about page renders
-//! what the API reports, deep links reload into the app, and no console error is logged; on the
-//! demo clinic a visitor is sent to sign in and back, the overview's figures equal the API's,
-//! signing out ends the session, a callback logged on the worklist and a booking make a recovered
-//! appointment, a reply from the inbox reaches the (fake) SMS provider and shows delivered, and a
-//! receptionist invited from the team page joins through the link and cannot reach settings.
-
+//! what the API reports, deep links reload into the app, and no console error is logged. On the
+//! demo clinic: a visitor is sent to sign in and back; an ended session is renewed or returns to
+//! its page after signing in; the overview's figures equal the API's; signing out ends the session;
+//! a callback logged on the worklist and a booking make a recovered appointment, whose value is then
+//! changed and which is cancelled; appointments page in the API's order; a reply from the inbox
+//! reaches the (fake) SMS provider and shows delivered; a refused text-back is announced on the
+//! overview and sent on retry; settings (templates, hours, holidays) save; a receptionist invited
+//! from the team page joins through the link and cannot reach settings; an API key made in the
+//! browser works until revoked; the CSV export equals the API's; the audit log lists all of it; and
+//! the what-if preview equals the server after saving.
 use std::time::Duration;
 
 use ringback_api::auth::session::SESSION_COOKIE;
@@ -355,6 +359,21 @@ async fn log_a_callback_from_the_worklist(
     if status != "Recovered" || reason != verdict["explanation"].as_str().unwrap_or_default() {
         return Err(E2eError::Assertion(format!(
             "the page shows {status:?}: {reason:?}; the API {verdict}"
+        )));
+    }
+
+    // Its value changes, then it is cancelled: the API agrees with the page each time.
+    appointments.change_value(&first, "60", "£60.00").await?;
+    appointments.cancel(&first).await?;
+    let (_, changed) = server.graphql_as(
+        Some(&cookie),
+        "{ appointments(first: 1) { edges { node { valueMinor cancelledAt attribution { status } } } } }",
+        json!({}),
+    )?;
+    let node = &changed["data"]["appointments"]["edges"][0]["node"];
+    if node["valueMinor"] != 6000 || !node["cancelledAt"].is_string() {
+        return Err(E2eError::Assertion(format!(
+            "after editing the API shows {changed}"
         )));
     }
     Ok(())

@@ -212,7 +212,7 @@ fn appointment_list(
             view! {
                 <li class="appointment" data-testid="appointment" data-id=appointment.id.clone() data-caller-key=appointment.caller_key.clone()>
                     <p>
-                        <strong>{display::money(appointment.value_minor, &locale.currency)}</strong>
+                        <strong data-testid="appointment-amount">{display::money(appointment.value_minor, &locale.currency)}</strong>
                         " booked "{local_time(&appointment.created_at, &locale.time_zone)}" for "{caller}
                     </p>
                     <p><span class="status" data-testid="appointment-status">{status}</span>": "
@@ -220,10 +220,10 @@ fn appointment_list(
                     {(!cancelled).then(|| view! {
                         <div class="actions">
                             <label class="inline">"New value "
-                                <input inputmode="decimal" size="8" prop:value=new_value
+                                <input inputmode="decimal" size="8" data-testid="appointment-new-value" prop:value=new_value
                                     on:input=move |ev| new_value.set(event_target_value(&ev)) />
                             </label>
-                            <button type="button" on:click={
+                            <button type="button" data-testid="appointment-save-value" on:click={
                                 let save_id = save_id.clone();
                                 move |_| {
                                     match display::parse_money(&new_value.get_untracked()) {
@@ -237,7 +237,7 @@ fn appointment_list(
                                     }
                                 }
                             }>"Save value"</button>
-                            <button type="button" on:click={
+                            <button type="button" data-testid="appointment-cancel" on:click={
                                 let cancel_id = cancel_id.clone();
                                 move |_| {
                                     let variables = cancel_appointment::Variables { id: cancel_id.clone() };
