@@ -595,6 +595,56 @@ async fn postgres_outage_delivers_everything_once() {
     outage_delivers_everything_once(DatabaseKind::Postgres).await;
 }
 
+/// The clinic's wording has curly quotes and a dash, which Twilio's Smart Encoding rewrites in
+/// the copy it keeps: an in-doubt text-back is still recognised there and not sent again.
+async fn smart_encoded_copy_is_not_sent_again(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "strict").await;
+    let wording =
+        "Sorry we missed you \u{2014} it\u{2019}s {clinic}. Reply \u{201c}CALL\u{201d}\u{2026}";
+    let saved = rig
+        .admin
+        .run(
+            "mutation($t: String!) { updatePhoneSettings(input: { businessHoursTemplate: $t, afterHoursTemplate: $t }) { textBackEnabled } }",
+            json!({ "t": wording }),
+        )
+        .await;
+    assert!(saved["errors"].is_null(), "{saved}");
+    rig.fake.smart_encoding(true);
+    rig.missed_call("CA1", "+447700900161").await;
+    rig.fake
+        .fail_next([Failure::AcceptThenStall(Duration::from_millis(800))]);
+    let worker = rig.worker(
+        "worker-a",
+        WorkerSettings {
+            max_attempts: 5,
+            ..fast()
+        },
+    );
+    rig.drain(&worker).await;
+    let sent = rig.fake.messages();
+    assert_eq!(to(&sent, "+447700900161").len(), 1, "texted exactly once");
+    assert!(
+        sent[0].body.contains("it's") && sent[0].body.contains("\"CALL\"..."),
+        "the provider rewrote the text: {}",
+        sent[0].body
+    );
+    assert_eq!(
+        rig.job_statuses().await,
+        [("done".to_owned(), "1".to_owned())]
+    );
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_smart_encoded_copy_is_not_sent_again() {
+    smart_encoded_copy_is_not_sent_again(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_smart_encoded_copy_is_not_sent_again() {
+    smart_encoded_copy_is_not_sent_again(DatabaseKind::Postgres).await;
+}
+
 async fn crash_between_send_and_commit(kind: DatabaseKind) {
     let rig = Rig::new(kind, "strict").await;
     let crashing = rig.worker("worker-crashes", fast());

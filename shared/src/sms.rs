@@ -125,6 +125,19 @@ pub struct Segments {
     pub count: usize,
 }
 
+/// Whether `listed`, a text as the provider keeps it, is the text we asked it to send as
+/// `intended`. Providers may rewrite punctuation and spacing on the way (Twilio's Smart Encoding
+/// turns curly quotes, dashes and odd spaces into GSM-7 ones), so only letters and digits are
+/// compared, in order; two texts that differ only in punctuation count as the same text.
+pub fn same_text(listed: &str, intended: &str) -> bool {
+    let words = |text: &str| {
+        text.chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<Vec<_>>()
+    };
+    words(listed) == words(intended)
+}
+
 const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM7_EXTENSION: &str = "^{}\\[~]|€\u{c}";
 
@@ -162,6 +175,21 @@ pub fn segments(text: &str) -> Segments {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_rewritten_by_smart_encoding_is_the_same_text() {
+        let intended = "Sorry we missed you \u{2014} it\u{2019}s \u{201c}Riverside\u{201d}\u{2026}";
+        assert!(same_text(
+            "Sorry we missed you - it's \"Riverside\"...",
+            intended
+        ));
+        assert!(same_text(intended, intended));
+        assert!(!same_text(
+            "Sorry we missed you - it's \"Riverview\"...",
+            intended
+        ));
+        assert!(!same_text("", intended));
+    }
     use chrono::Utc;
 
     #[test]

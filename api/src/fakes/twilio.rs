@@ -50,6 +50,7 @@ struct Shared {
     auth_token: String,
     messages: Mutex<Vec<FakeMessage>>,
     failures: Mutex<VecDeque<Failure>>,
+    smart_encoding: std::sync::atomic::AtomicBool,
     arrivals: Notify,
     callbacks: reports::Callbacks,
 }
@@ -137,6 +138,7 @@ impl FakeTwilio {
             auth_token: auth_token.to_owned(),
             messages: Mutex::new(Vec::new()),
             failures: Mutex::new(VecDeque::new()),
+            smart_encoding: std::sync::atomic::AtomicBool::new(false),
             arrivals: Notify::new(),
             callbacks: reports::Callbacks {
                 client: reqwest::Client::new(),
@@ -181,6 +183,14 @@ impl FakeTwilio {
         lock(&self.shared.failures).extend(failures);
     }
 
+    /// Whether bodies are stored and listed as Twilio's Smart Encoding rewrites them (curly
+    /// quotes, dashes, ellipses and odd spaces become GSM-7 characters); off by default.
+    pub fn smart_encoding(&self, enabled: bool) {
+        self.shared
+            .smart_encoding
+            .store(enabled, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Whether delivery reports are posted back (on by default).
     pub fn send_status_callbacks(&self, enabled: bool) {
         self.shared
@@ -216,6 +226,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `body` as Smart Encoding rewrites the common characters outside GSM-7.
+fn smart_encoded(body: &str) -> String {
+    body.chars()
+        .map(|c| match c {
+            '\u{201c}' | '\u{201d}' | '\u{201e}' | '\u{ab}' | '\u{bb}' => "\"".to_owned(),
+            '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{2032}' => "'".to_owned(),
+            '\u{2013}' | '\u{2014}' | '\u{2012}' | '\u{2212}' => "-".to_owned(),
+            '\u{2026}' => "...".to_owned(),
+            '\u{a0}' | '\u{2009}' | '\u{202f}' => " ".to_owned(),
+            other => other.to_string(),
+        })
+        .collect()
 }
 
 /// Twilio's error body.
@@ -359,6 +383,14 @@ async fn create_message(
             "The concatenated message body exceeds the 1600 character limit.",
         );
     }
+    let body = if shared
+        .smart_encoding
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        smart_encoded(&body)
+    } else {
+        body
+    };
     let message = FakeMessage {
         sid: format!("SM{}", uuid::Uuid::new_v4().simple()),
         to,

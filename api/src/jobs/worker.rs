@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ringback_entity::{call, job_outbox, message};
+use ringback_shared::sms;
 use ringback_shared::text_back::SkipReason;
 use tokio::task::JoinSet;
 use uuid::Uuid;
@@ -207,7 +208,9 @@ impl Worker {
             .provider
             .sent_since(&message.to, &message.from, since - DOUBT_MARGIN)
             .await?;
-        Ok(sent.into_iter().find(|sent| sent.body == message.body))
+        Ok(sent
+            .into_iter()
+            .find(|sent| sms::same_text(&sent.body, &message.body)))
     }
 
     /// Loads the job and opens what it needs, or says why there is nothing to send; with the
