@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::auth::client_address::TrustedProxies;
+
 /// Prefix of every environment variable the server reads.
 pub const ENV_PREFIX: &str = "RINGBACK_";
 
@@ -28,6 +30,7 @@ const KNOWN_KEYS: &[&str] = &[
     "twilio_auth_token",
     "twilio_account_sid",
     "twilio_api_url",
+    "trusted_proxies",
     "log",
 ];
 
@@ -242,6 +245,8 @@ pub struct Config {
     pub twilio_account_sid: Option<String>,
     /// Twilio's REST API base URL (Twilio's own unless overridden, as tests do).
     pub twilio_api_url: String,
+    /// Load balancers whose `X-Forwarded-For` names the client (rate limits count by client).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A secret setting; `Debug` never shows it.
@@ -301,7 +306,11 @@ impl Config {
         let twilio_api_url = settings
             .parse("twilio_api_url", parse_public_url)?
             .unwrap_or_else(|| crate::integrations::twilio::DEFAULT_API_URL.to_owned());
+        let trusted_proxies = settings
+            .parse("trusted_proxies", TrustedProxies::parse)?
+            .unwrap_or_default();
         Ok(Self {
+            trusted_proxies,
             twilio_auth_token,
             twilio_account_sid,
             twilio_api_url,

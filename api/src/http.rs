@@ -1,6 +1,7 @@
 //! The HTTP surface: health and readiness probes, the GraphQL endpoint (GraphiQL on GET), and the
 //! built dashboard as static files with a single-page-app fallback so that every route reloads.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_graphql::ErrorExtensions;
@@ -12,6 +13,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, Html, RemoteAddr};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 
+use crate::auth::client_address::TrustedProxies;
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::request::{authenticate, refresh_cookie};
 use crate::error::ApiError;
@@ -31,6 +33,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
             .around(|endpoint, request| limit_body(endpoint, request, MAX_GRAPHQL_BODY)),
     );
     let limits = state.rate_limits.clone();
+    let proxies = state.config.trusted_proxies.clone();
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
@@ -42,7 +45,10 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         .nest("/", dashboard(&state))
         .data(schema)
         .data(state)
-        .around(move |endpoint, request| rate_limited(endpoint, request, limits.clone()))
+        .around(move |endpoint, request| {
+            let address = client_address(&proxies, request.remote_addr(), request.headers());
+            rate_limited(endpoint, request, address, limits.clone())
+        })
 }
 
 /// Every request counts against its client address's limit (provider webhooks against theirs);
@@ -51,12 +57,9 @@ pub fn build_app(state: AppState) -> impl Endpoint {
 async fn rate_limited<E: Endpoint>(
     endpoint: Arc<E>,
     request: Request,
+    address: Option<IpAddr>,
     limits: Arc<RateLimits>,
 ) -> poem::Result<Response> {
-    let address = request
-        .remote_addr()
-        .as_socket_addr()
-        .map(|address| address.ip());
     let webhook = request.uri().path().starts_with("/webhooks/");
     let allowed = if webhook {
         limits.webhook(address)
@@ -71,6 +74,20 @@ async fn rate_limited<E: Endpoint>(
         .call(request)
         .await
         .map(IntoResponse::into_response)
+}
+
+/// The client's address: the socket's peer, or behind a trusted proxy the address it forwarded.
+fn client_address(
+    proxies: &TrustedProxies,
+    remote: &RemoteAddr,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    let peer = remote.as_socket_addr().map(|address| address.ip());
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    proxies.client(peer, forwarded)
 }
 
 /// Reads the request body up to `limit` bytes, whether or not it declares its length, and answers
@@ -137,7 +154,7 @@ async fn graphql_endpoint(
     headers: &HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    let client_address = remote.as_socket_addr().map(|address| address.ip());
+    let client_address = client_address(&state.config.trusted_proxies, remote, headers);
     let caller = match authenticate(state, headers).await {
         Ok(caller) => caller,
         Err(error) => return error_response(&error),

@@ -206,6 +206,68 @@ async fn repeated_sign_in_attempts_are_rate_limited() {
     test_db.finish().await;
 }
 
+/// Sign-in attempts over real HTTP, each for a different account, with `forwarded_for` giving the
+/// `X-Forwarded-For` of each; the error code of each answer.
+async fn sign_in_codes(
+    base: &str,
+    forwarded_for: impl Fn(usize) -> String,
+    attempts: usize,
+) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut codes = Vec::new();
+    for attempt in 0..attempts {
+        let body = json!({
+            "query": SIGN_IN,
+            "variables": { "email": format!("guess{attempt}@riverside.test"), "password": "guess guess guess" },
+        });
+        let answer: serde_json::Value = client
+            .post(format!("{base}/graphql"))
+            .header("X-Forwarded-For", forwarded_for(attempt))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        codes.push(error_code(&answer).unwrap_or_default().to_owned());
+    }
+    codes
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_clients_are_limited_apart_and_cannot_spoof() {
+    use ringback_api::auth::rate_limit::SIGN_IN_PER_ADDRESS_PER_MINUTE as LIMIT;
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let limit = LIMIT as usize;
+
+    // The load balancer (here, the loopback peer) is trusted: each client has its own allowance.
+    let proxied = common::serve(ringback_api::http::build_app(test_db.state_with(
+        web.path(),
+        &[("RINGBACK_TRUSTED_PROXIES", "127.0.0.1, ::1")],
+    )))
+    .await;
+    let first = sign_in_codes(&proxied, |_| "203.0.113.1".to_owned(), limit + 1).await;
+    assert!(
+        first[..limit].iter().all(|code| code == "UNAUTHENTICATED"),
+        "{first:?}"
+    );
+    assert_eq!(first[limit], "RATE_LIMITED");
+    let other = sign_in_codes(&proxied, |_| "203.0.113.2".to_owned(), 1).await;
+    assert_eq!(
+        other,
+        ["UNAUTHENTICATED"],
+        "another client behind the same proxy"
+    );
+
+    // Without trusted proxies the header is the client's own words: changing it does not help.
+    let direct = common::serve(ringback_api::http::build_app(test_db.state(web.path()))).await;
+    let spoofed = sign_in_codes(&direct, |n| format!("198.51.100.{n}"), limit + 1).await;
+    assert_eq!(spoofed[limit], "RATE_LIMITED", "{spoofed:?}");
+    test_db.finish().await;
+}
+
 #[tokio::test]
 async fn a_session_cookie_on_a_non_json_request_is_ignored() {
     let test_db = TestDb::new(DatabaseKind::Sqlite).await;

@@ -2,6 +2,7 @@
 //! key), for which clinic, with which role, and the guards resolvers use. The clinic always comes
 //! from here, never from request input.
 
+pub mod client_address;
 pub mod password;
 pub mod rate_limit;
 pub mod request;

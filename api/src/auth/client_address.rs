@@ -1,0 +1,159 @@
+//! Who the client is, by address, for rate limits. A client connected directly is the socket's
+//! peer. Behind load balancers listed as trusted proxies (addresses or CIDR ranges, setting
+//! `trusted_proxies`), the client is the right-most address in `X-Forwarded-For` that is not one
+//! of those proxies: each proxy appends the address it saw, and only trusted ones are believed.
+//! Without trusted proxies the header is ignored, since any client can write it.
+
+use std::net::IpAddr;
+
+/// One trusted range: a network address and how many leading bits must match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Range {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Range {
+    fn parse(text: &str) -> Result<Self, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR range"))?;
+        let most = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(prefix) => prefix
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|bits| *bits <= most)
+                .ok_or_else(|| format!("{text:?} has a prefix outside 0..={most}"))?,
+            None => most,
+        };
+        Ok(Self { network, prefix })
+    }
+
+    fn contains(&self, address: IpAddr) -> bool {
+        let leading = |bits: u128, width: u32| {
+            let shift = width - u32::from(self.prefix);
+            if shift >= width { 0 } else { bits >> shift }
+        };
+        match (self.network, address.to_canonical()) {
+            (IpAddr::V4(network), IpAddr::V4(address)) => {
+                leading(u32::from(network).into(), 32) == leading(u32::from(address).into(), 32)
+            }
+            (IpAddr::V6(network), IpAddr::V6(address)) => {
+                leading(network.into(), 128) == leading(address.into(), 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The proxies whose `X-Forwarded-For` is believed; none by default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<Range>);
+
+impl TrustedProxies {
+    /// Reads a comma-separated list of addresses and CIDR ranges, e.g. `10.0.0.0/8, ::1`.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(Range::parse)
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    fn trusts(&self, address: IpAddr) -> bool {
+        self.0.iter().any(|range| range.contains(address))
+    }
+
+    /// The client's address, from the socket's `peer` and the `X-Forwarded-For` values.
+    pub fn client<'a>(
+        &self,
+        peer: Option<IpAddr>,
+        forwarded_for: impl IntoIterator<Item = &'a str>,
+    ) -> Option<IpAddr> {
+        let peer = peer.map(|peer| peer.to_canonical());
+        if !peer.is_some_and(|peer| self.trusts(peer)) {
+            return peer;
+        }
+        let hops: Vec<IpAddr> = forwarded_for
+            .into_iter()
+            .flat_map(|value| value.split(','))
+            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+            .map(|hop| hop.to_canonical())
+            .collect();
+        hops.iter()
+            .rev()
+            .find(|hop| !self.trusts(**hop))
+            .or(hops.first())
+            .copied()
+            .or(peer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("address")
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_header_is_ignored() {
+        let none = TrustedProxies::default();
+        assert_eq!(
+            none.client(Some(ip("198.51.100.7")), ["203.0.113.9"]),
+            Some(ip("198.51.100.7"))
+        );
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_right_most_untrusted_hop_is_the_client() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8, 127.0.0.1").expect("list");
+        let peer = Some(ip("10.1.2.3"));
+        // A client that writes its own header cannot choose its address.
+        assert_eq!(
+            proxies.client(peer, ["1.1.1.1, 203.0.113.9, 10.9.9.9"]),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            proxies.client(peer, ["1.1.1.1", "203.0.113.9"]),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(proxies.client(peer, ["10.2.2.2"]), Some(ip("10.2.2.2")));
+        assert_eq!(proxies.client(peer, ["not an address"]), peer);
+        assert_eq!(proxies.client(peer, []), peer);
+        // An untrusted peer is the client, whatever it says.
+        assert_eq!(
+            proxies.client(Some(ip("198.51.100.7")), ["203.0.113.9"]),
+            Some(ip("198.51.100.7"))
+        );
+    }
+
+    #[test]
+    fn ranges_match_by_prefix_in_both_families() {
+        let proxies = TrustedProxies::parse("192.168.0.0/16,fd00::/8,::1").expect("list");
+        assert!(proxies.trusts(ip("192.168.44.1")));
+        assert!(!proxies.trusts(ip("192.169.0.1")));
+        assert!(proxies.trusts(ip("fd12::1")));
+        assert!(proxies.trusts(ip("::1")));
+        assert!(!proxies.trusts(ip("fe80::1")));
+        assert!(proxies.trusts(ip("::ffff:192.168.1.1").to_canonical()));
+        let everything = TrustedProxies::parse("0.0.0.0/0").expect("list");
+        assert!(everything.trusts(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn bad_entries_are_refused_by_name() {
+        assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse("proxy.internal").is_err());
+        assert_eq!(TrustedProxies::parse(""), Ok(TrustedProxies::default()));
+    }
+}
