@@ -206,6 +206,45 @@ async fn repeated_sign_in_attempts_are_rate_limited() {
     test_db.finish().await;
 }
 
+#[tokio::test]
+async fn accepting_an_invite_signs_in_to_the_inviting_clinic() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    // Someone who already owns a clinic is invited to help at another.
+    let mut own = Browser::new(test_db.app(web.path()));
+    own.run(SIGN_UP, sign_up_input("dual@riverside.test")).await;
+    let mut other = Browser::new(test_db.app(web.path()));
+    let created = other
+        .run(SIGN_UP, sign_up_input("owner@hillside.test"))
+        .await;
+    let inviting_clinic = created["data"]["signUp"]["clinic"]["id"].clone();
+    let invited = other
+        .run(
+            "mutation { inviteMember(email: \"dual@riverside.test\", displayName: \"Dual\", role: ADMIN) { token } }",
+            json!({}),
+        )
+        .await;
+    let token = invited["data"]["inviteMember"]["token"].clone();
+    let mut joining = Browser::new(test_db.app(web.path()));
+    let accepted = joining
+        .run(
+            "mutation($token: String!, $password: String!) { acceptInvite(token: $token, password: $password) { role clinic { id } } }",
+            json!({ "token": token, "password": sign_up_input("x")["input"]["password"] }),
+        )
+        .await;
+    assert_eq!(
+        accepted["data"]["acceptInvite"]["role"], "ADMIN",
+        "{accepted}"
+    );
+    assert_eq!(
+        accepted["data"]["acceptInvite"]["clinic"]["id"],
+        inviting_clinic
+    );
+    let me = joining.run(ME, json!({})).await;
+    assert_eq!(me["data"]["me"]["role"], "ADMIN", "{me}");
+    test_db.finish().await;
+}
+
 /// Sign-in attempts over real HTTP, each for a different account, with `forwarded_for` giving the
 /// `X-Forwarded-For` of each; the error code of each answer.
 async fn sign_in_codes(

@@ -206,6 +206,17 @@ pub async fn sign_up(
     Ok(grant)
 }
 
+/// Starts a new session of `user` in the transaction's clinic with `role`.
+pub async fn new_session(
+    txn: &TenantTxn,
+    keys: &SessionKeys,
+    user: user::Model,
+    role: Role,
+) -> Result<SessionGrant, ApiError> {
+    let clinic = crate::service::clinic::get(txn).await?;
+    grant_session(txn, keys, user, clinic, role, Uuid::now_v7()).await
+}
+
 /// Issues an access token and a new refresh token in `family_id`.
 async fn grant_session(
     txn: &TenantTxn,
@@ -468,6 +479,5 @@ pub async fn change_password(
         },
     )
     .await?;
-    let clinic = crate::service::clinic::get(txn).await?;
-    grant_session(txn, keys, user, clinic, role, Uuid::now_v7()).await
+    new_session(txn, keys, user, role).await
 }

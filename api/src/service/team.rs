@@ -164,9 +164,10 @@ pub async fn accept_invite(
         .filter(|invite| invite.accepted_at.is_none() && invite.expires_at > Utc::now())
         .ok_or(ApiError::NotFound)?;
     let user = user_for_invite(&txn, &invite, password_text).await?;
+    let user_id = user.id;
     let role = Role::parse(&invite.role)
         .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
-    add_membership(&txn, user.id, role).await?;
+    add_membership(&txn, user_id, role).await?;
     let invite_id = invite.id;
     let mut accepted: invite::ActiveModel = invite.into();
     accepted.accepted_at = Set(Some(Utc::now()));
@@ -174,14 +175,16 @@ pub async fn accept_invite(
     audit::append(
         &txn,
         AuditEvent {
-            actor: Some(user.id),
+            actor: Some(user_id),
             action: "team.invite_accepted",
             detail: json!({ "invite": invite_id }),
         },
     )
     .await?;
+    // Signed in to the clinic that invited them, whatever other clinics they belong to.
+    let grant = account::new_session(&txn, keys, user, role).await?;
     txn.commit().await?;
-    account::sign_in(db, keys, &user.email, password_text).await
+    Ok(grant)
 }
 
 async fn user_for_invite(
