@@ -41,6 +41,18 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         ("me", "{ me { role } }", json!({}), Least::Receptionist),
+        (
+            "myClinics",
+            "{ myClinics { role current } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "switchClinic",
+            "mutation($id: ID!) { switchClinic(clinicId: $id) { role } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
         ("team", "{ team { role } }", json!({}), Least::Admin),
         ("invites", "{ invites { id } }", json!({}), Least::Admin),
         ("apiKeys", "{ apiKeys { id } }", json!({}), Least::Admin),
@@ -551,6 +563,11 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         .to_owned();
     let b_conversation = b_conversation(&test_db, web.path(), &mut b.owner).await;
     let b_dead_letter = b_dead_letter(&test_db, &mut b.owner).await;
+    let b_clinic = b.owner.run("{ clinic { id } }", json!({})).await;
+    let b_clinic = b_clinic["data"]["clinic"]["id"]
+        .as_str()
+        .expect("clinic id")
+        .to_owned();
     let before = snapshot(&mut b.owner).await;
 
     let attempts = [
@@ -623,6 +640,11 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
             "retryDeadLetter",
             "mutation($id: ID!) { retryDeadLetter(id: $id) }",
             b_dead_letter.clone(),
+        ),
+        (
+            "switchClinic",
+            "mutation($id: ID!) { switchClinic(clinicId: $id) { role } }",
+            b_clinic.clone(),
         ),
     ];
     for (name, document, id) in &attempts {

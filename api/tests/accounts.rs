@@ -92,6 +92,16 @@ async fn sign_up_sign_in_refresh_and_sign_out(kind: DatabaseKind) {
 }
 
 #[tokio::test]
+async fn sqlite_an_invite_signs_in_to_its_clinic_and_members_of_two_switch() {
+    an_invite_signs_in_to_its_clinic_and_members_of_two_switch(DatabaseKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_an_invite_signs_in_to_its_clinic_and_members_of_two_switch() {
+    an_invite_signs_in_to_its_clinic_and_members_of_two_switch(DatabaseKind::Postgres).await;
+}
+
+#[tokio::test]
 async fn sqlite_sign_up_sign_in_refresh_and_sign_out() {
     sign_up_sign_in_refresh_and_sign_out(DatabaseKind::Sqlite).await;
 }
@@ -206,9 +216,8 @@ async fn repeated_sign_in_attempts_are_rate_limited() {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn accepting_an_invite_signs_in_to_the_inviting_clinic() {
-    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+async fn an_invite_signs_in_to_its_clinic_and_members_of_two_switch(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     // Someone who already owns a clinic is invited to help at another.
     let mut own = Browser::new(test_db.app(web.path()));
@@ -242,6 +251,50 @@ async fn accepting_an_invite_signs_in_to_the_inviting_clinic() {
     );
     let me = joining.run(ME, json!({})).await;
     assert_eq!(me["data"]["me"]["role"], "ADMIN", "{me}");
+
+    // Both clinics are theirs to move between; moving ends the session left behind.
+    let listed = joining
+        .run(
+            "{ myClinics { clinic { id name } role current } }",
+            json!({}),
+        )
+        .await;
+    let clinics = listed["data"]["myClinics"]
+        .as_array()
+        .expect("clinics")
+        .clone();
+    assert_eq!(clinics.len(), 2, "{listed}");
+    assert_eq!(clinics[0]["role"], "OWNER");
+    assert_eq!(clinics[0]["current"], false);
+    assert_eq!(clinics[1]["clinic"]["id"], inviting_clinic);
+    assert_eq!(clinics[1]["current"], true);
+    let left_behind = joining.cookies["__Host-rb_refresh"].clone();
+    let switched = joining
+        .run(
+            "mutation($id: ID!) { switchClinic(clinicId: $id) { role clinic { id } } }",
+            json!({ "id": clinics[0]["clinic"]["id"] }),
+        )
+        .await;
+    assert_eq!(
+        switched["data"]["switchClinic"]["role"], "OWNER",
+        "{switched}"
+    );
+    assert_eq!(
+        switched["data"]["switchClinic"]["clinic"]["id"],
+        clinics[0]["clinic"]["id"]
+    );
+    let me = joining.run(ME, json!({})).await;
+    assert_eq!(me["data"]["me"]["role"], "OWNER", "{me}");
+    let mut old_tab = Browser::new(test_db.app(web.path()));
+    old_tab
+        .cookies
+        .insert("__Host-rb_refresh".to_owned(), left_behind);
+    let refreshed = old_tab.run(REFRESH, json!({})).await;
+    assert_eq!(
+        error_code(&refreshed),
+        Some("UNAUTHENTICATED"),
+        "{refreshed}"
+    );
     test_db.finish().await;
 }
 

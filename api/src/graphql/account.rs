@@ -1,7 +1,7 @@
 //! Sign-up, sign-in, session refresh and sign-out, and `me`. Session tokens travel only in
 //! `__Host-` cookies set on the response, never in the response body.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use ringback_entity::{clinic, user};
 use sea_orm::EntityTrait;
@@ -11,7 +11,7 @@ use crate::auth::session::{
 };
 use crate::error::{ApiError, graphql_error};
 use crate::graphql::RequestInfo;
-use crate::graphql::guard::{Access, with_tenant};
+use crate::graphql::guard::{Access, principal, uuid_arg, with_tenant};
 use crate::graphql::types::{Clinic, TeamRole, User};
 use crate::service::account::{self, SessionGrant, SignUp};
 use crate::state::AppState;
@@ -52,6 +52,15 @@ pub struct Me {
     pub role: TeamRole,
 }
 
+/// A clinic the signed-in user belongs to.
+#[derive(SimpleObject)]
+pub struct ClinicMembership {
+    pub clinic: Clinic,
+    pub role: TeamRole,
+    /// Whether this session is in this clinic.
+    pub current: bool,
+}
+
 #[derive(Default)]
 pub struct AccountQuery;
 
@@ -81,6 +90,25 @@ impl AccountQuery {
             clinic: Clinic::from(&clinic),
             role: role.into(),
         })
+    }
+
+    /// The clinics you belong to, oldest first, with your role in each.
+    async fn my_clinics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ClinicMembership>> {
+        let state = ctx.data::<AppState>()?;
+        let principal = principal(ctx)?;
+        let user_id = principal.user_id().map_err(graphql_error)?;
+        let current = principal.scope.clinic_id();
+        let clinics = account::clinics_of(&state.db, user_id)
+            .await
+            .map_err(graphql_error)?;
+        Ok(clinics
+            .into_iter()
+            .map(|(clinic, role)| ClinicMembership {
+                current: clinic.id == current,
+                clinic: Clinic::from(&clinic),
+                role: role.into(),
+            })
+            .collect())
     }
 }
 
@@ -181,6 +209,28 @@ impl AccountMutation {
             },
         )
         .await?;
+        Ok(start_session(ctx, grant))
+    }
+
+    /// Moves your session to another clinic you belong to (`myClinics`); this session ends.
+    async fn switch_clinic(
+        &self,
+        ctx: &Context<'_>,
+        clinic_id: ID,
+    ) -> async_graphql::Result<Session> {
+        let state = ctx.data::<AppState>()?;
+        let request = ctx.data::<RequestInfo>()?;
+        let user_id = principal(ctx)?.user_id().map_err(graphql_error)?;
+        let to_clinic = uuid_arg(&clinic_id).map_err(graphql_error)?;
+        let grant = account::switch_clinic(
+            &state.db,
+            &state.session_keys,
+            user_id,
+            to_clinic,
+            request.refresh_cookie.as_deref(),
+        )
+        .await
+        .map_err(graphql_error)?;
         Ok(start_session(ctx, grant))
     }
 

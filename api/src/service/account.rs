@@ -307,23 +307,90 @@ pub async fn sign_in(
     Ok(grant)
 }
 
-/// The user's oldest membership; reads under the user's own setting so row-level security allows
-/// it before a clinic is known.
-async fn first_membership(
+/// Every membership of `user_id`, oldest first; read under the user's own setting so row-level
+/// security allows it before a clinic is known.
+async fn memberships(
     db: &DatabaseConnection,
     user_id: Uuid,
-) -> Result<Option<membership::Model>, ApiError> {
+) -> Result<Vec<membership::Model>, ApiError> {
     let txn = db.begin().await.map_err(db_error)?;
     set_local(&txn, "app.user_id", &user_id.to_string()).await?;
     let found = membership::Entity::find()
         .filter(membership::Column::UserId.eq(user_id))
         .order_by_asc(membership::Column::CreatedAt)
         .order_by_asc(membership::Column::ClinicId)
-        .one(&txn)
+        .all(&txn)
         .await
         .map_err(db_error)?;
     txn.commit().await.map_err(db_error)?;
     Ok(found)
+}
+
+/// The user's oldest membership, where signing in starts.
+async fn first_membership(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+) -> Result<Option<membership::Model>, ApiError> {
+    Ok(memberships(db, user_id).await?.into_iter().next())
+}
+
+/// The clinics `user_id` belongs to, oldest membership first, with their role in each.
+pub async fn clinics_of(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+) -> Result<Vec<(clinic::Model, Role)>, ApiError> {
+    let mut clinics = Vec::new();
+    for membership in memberships(db, user_id).await? {
+        let Some(role) = Role::parse(&membership.role) else {
+            continue;
+        };
+        let txn = TenantScope::new(db.clone(), membership.clinic_id)
+            .begin()
+            .await?;
+        clinics.push((crate::service::clinic::get(&txn).await?, role));
+        txn.commit().await?;
+    }
+    Ok(clinics)
+}
+
+/// Moves a user's session to another clinic they belong to: a new session starts there (audited
+/// in that clinic), and the refresh-token family `presented` in the old one ends. A clinic the
+/// user does not belong to is not found.
+pub async fn switch_clinic(
+    db: &DatabaseConnection,
+    keys: &SessionKeys,
+    user_id: Uuid,
+    to_clinic: Uuid,
+    presented: Option<&str>,
+) -> Result<SessionGrant, ApiError> {
+    let membership = memberships(db, user_id)
+        .await?
+        .into_iter()
+        .find(|membership| membership.clinic_id == to_clinic)
+        .ok_or(ApiError::NotFound)?;
+    let role = Role::parse(&membership.role)
+        .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
+    let txn = TenantScope::new(db.clone(), to_clinic).begin().await?;
+    let user = user::Entity::find_by_id(user_id)
+        .one(txn.conn())
+        .await
+        .map_err(db_error)?
+        .ok_or(ApiError::Unauthenticated)?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: Some(user_id),
+            action: "auth.clinic_switched",
+            detail: json!({}),
+        },
+    )
+    .await?;
+    let grant = new_session(&txn, keys, user, role).await?;
+    txn.commit().await?;
+    if let Some(presented) = presented {
+        sign_out(db, presented).await?;
+    }
+    Ok(grant)
 }
 
 /// The current role of `user_id` in the scope's clinic; None once they were removed.
