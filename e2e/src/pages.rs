@@ -178,6 +178,39 @@ impl<'a> OverviewPage<'a> {
         Ok(())
     }
 
+    /// Chooses the clinic called `name` in the header and waits until the header shows it.
+    pub async fn switch_clinic(&self, name: &str) -> Result<(), E2eError> {
+        let option = format!("//select[@data-testid='clinic-switcher']/option[text()='{name}']");
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(&option))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("no clinic {name:?} to choose: {e}")))?
+            .click()
+            .await?;
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let shown = match self
+                .client
+                .find(Locator::Css("[data-testid=signed-in-as]"))
+                .await
+            {
+                Ok(header) => header.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if shown.ends_with(name) {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(E2eError::Assertion(format!(
+                    "the header still shows {shown:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Who the header says is signed in.
     pub async fn signed_in_as(&self) -> Result<String, E2eError> {
         text_of(self.client, "signed-in-as").await

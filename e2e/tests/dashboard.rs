@@ -829,3 +829,64 @@ async fn a_refused_text_back_shows_and_is_sent_on_retry() {
     )
     .await;
 }
+
+/// The demo owner also helps at another clinic: the header offers both, and choosing the other
+/// moves the whole dashboard there.
+async fn switch_between_clinics(
+    browser: &Browser,
+    server: &RingbackServer,
+) -> Result<(), E2eError> {
+    let (_, created) = server.graphql_as(
+        None,
+        "mutation($input: SignUpInput!) { signUp(input: $input) { clinic { id } } }",
+        json!({ "input": {
+            "clinicName": "Hillside Dental", "kind": "dental", "timeZone": "Europe/London",
+            "defaultRegion": "GB", "currency": "GBP", "ownerName": "Hana Hill",
+            "ownerEmail": "owner@hillside.test", "password": "hillside password 1",
+        }}),
+    )?;
+    if created["errors"].is_array() {
+        return Err(E2eError::Assertion(format!("sign-up failed: {created}")));
+    }
+    let hillside = server.api_session("owner@hillside.test", "hillside password 1")?;
+    let (_, invited) = server.graphql_as(
+        Some(&hillside),
+        "mutation($email: String!) { inviteMember(email: $email, displayName: \"Demo\", role: ADMIN) { token } }",
+        json!({ "email": DEMO_OWNER.0 }),
+    )?;
+    let (_, accepted) = server.graphql_as(
+        None,
+        "mutation($token: String!, $password: String!) { acceptInvite(token: $token, password: $password) { role } }",
+        json!({ "token": invited["data"]["inviteMember"]["token"], "password": DEMO_OWNER.1 }),
+    )?;
+    if accepted["data"]["acceptInvite"]["role"] != "ADMIN" {
+        return Err(E2eError::Assertion(format!(
+            "the invitation failed: {accepted}"
+        )));
+    }
+
+    let overview = sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    overview.switch_clinic("Hillside Dental").await?;
+    let overview = OverviewPage::wait(&browser.client).await?;
+    if !has_link(&browser.client, "Settings").await? {
+        return Err(E2eError::Assertion(
+            "an admin at Hillside has no settings".to_owned(),
+        ));
+    }
+    let missed = overview.figure("figure-missed-calls").await?;
+    if missed != "0" {
+        return Err(E2eError::Assertion(format!(
+            "the new clinic shows the demo clinic's {missed} missed calls"
+        )));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_two_clinics_switches_between_them() {
+    on_demo(
+        "a_member_of_two_clinics_switches_between_them",
+        switch_between_clinics,
+    )
+    .await;
+}

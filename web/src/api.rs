@@ -49,7 +49,7 @@ macro_rules! operations {
 }
 
 operations!("graphql/server_info.graphql" => ServerInfo);
-operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, RefreshSession, SignOut);
+operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, RefreshSession, SignOut, MyClinics, SwitchClinic);
 operations!("graphql/overview.graphql" => Overview);
 operations!("graphql/worklist.graphql" => Worklist, LogCallback);
 operations!("graphql/appointments.graphql" => Appointments, CreateAppointment, UpdateAppointment, CancelAppointment);

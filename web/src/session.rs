@@ -172,6 +172,7 @@ pub fn Header() -> impl IntoView {
                     <p class="who" data-testid="signed-in-as">
                         {member.user.display_name.clone()}" · "{member.clinic.name.clone()}
                     </p>
+                    <ClinicSwitcher />
                     <button type="button" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
                 }
             })}
@@ -193,5 +194,42 @@ pub fn RequirePermission(permission: Permission, children: ChildrenFn) -> impl I
         >
             {children()}
         </Show>
+    }
+}
+
+/// For members of several clinics: a choice of clinic; choosing one moves the session there and
+/// reloads the dashboard, so every page shows the new clinic. Nothing for everyone else.
+#[component]
+fn ClinicSwitcher() -> impl IntoView {
+    let clinics = LocalResource::new(|| api::run::<api::MyClinics>(api::my_clinics::Variables));
+    let failure = RwSignal::new(None::<String>);
+    let switch = move |ev: leptos::ev::Event| {
+        let variables = api::switch_clinic::Variables {
+            clinic_id: event_target_value(&ev),
+        };
+        spawn_local(async move {
+            match api::run::<api::SwitchClinic>(variables).await {
+                Ok(_) => {
+                    let _ = window().location().set_href("/");
+                }
+                Err(error) => failure.set(Some(error.to_string())),
+            }
+        });
+    };
+    move || {
+        let listed = clinics.get().and_then(Result::ok)?.my_clinics;
+        (listed.len() > 1).then(|| {
+            view! {
+                <label class="inline">
+                    <span class="visually-hidden">"Clinic"</span>
+                    <select data-testid="clinic-switcher" on:change=switch>
+                        {listed.into_iter().map(|member| view! {
+                            <option value=member.clinic.id selected=member.current>{member.clinic.name}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            }
+        })
     }
 }
