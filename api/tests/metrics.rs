@@ -215,3 +215,77 @@ async fn sqlite_metrics_match_the_stored_rows() {
 async fn postgres_metrics_match_the_stored_rows() {
     metrics_match_the_stored_rows(DatabaseKind::Postgres).await;
 }
+
+/// A call recorded while a read is refreshing the same day's figures (PostgreSQL, READ COMMITTED;
+/// SQLite runs one transaction at a time) must not be lost: the refresh, which computed without
+/// it, leaves the day stale, and the next read counts the call.
+#[tokio::test]
+async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
+    use common::graphql::{SIGN_UP, sign_up_input};
+    use ringback_entity::daily_metric;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let test_db = TestDb::new(DatabaseKind::Postgres).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let state = test_db.state(web.path());
+    let mut owner = Browser::new(ringback_api::http::build_app(state.clone()));
+    let created = owner
+        .run(SIGN_UP, sign_up_input("race@riverside.test"))
+        .await;
+    let clinic_id: uuid::Uuid = created["data"]["signUp"]["clinic"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("clinic id");
+    let day = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let record = |n: u32| {
+        json!({ "e": [{ "externalId": format!("race-{n}"), "direction": "INBOUND", "status": "NO_ANSWER",
+            "startedAt": format!("{day}T11:0{n}:00Z"), "callerNumber": format!("07700 90030{n}") }] })
+    };
+    const RECORD: &str =
+        "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { recorded } }";
+    owner.run(RECORD, record(1)).await;
+
+    // A refresh reads the stale day and computes it...
+    let refresh = TenantScope::new(state.db.clone(), clinic_id)
+        .begin()
+        .await
+        .expect("tenant transaction");
+    let read = daily_metric::Entity::find()
+        .filter(daily_metric::Column::ClinicId.eq(clinic_id))
+        .filter(daily_metric::Column::Day.eq(day))
+        .one(refresh.conn())
+        .await
+        .expect("query")
+        .expect("the day's row");
+    assert!(read.stale);
+    let computed = metrics::compute_full(&refresh, day, day)
+        .await
+        .expect("compute");
+    assert_eq!(computed.totals.missed_calls, 1);
+    // ...while another call that day is recorded and committed.
+    let recorded = owner.run(RECORD, record(2)).await;
+    assert_eq!(
+        recorded["data"]["recordCallEvents"]["recorded"], 1,
+        "{recorded}"
+    );
+    let settled = metrics::settle_day(&refresh, &read, &computed.days[0].metrics)
+        .await
+        .expect("settle");
+    refresh.commit().await.expect("commit");
+    assert!(
+        !settled,
+        "the refresh must not clear a day written after it read it"
+    );
+
+    let figures = owner
+        .run(
+            METRICS,
+            json!({ "from": day.to_string(), "to": day.to_string() }),
+        )
+        .await;
+    assert_eq!(
+        figures["data"]["metrics"]["totals"]["missedCalls"], 2,
+        "{figures}"
+    );
+    test_db.finish().await;
+}

@@ -20,6 +20,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub stale: bool,
     pub callback_delays_seconds: Option<Json>,
+    /// Incremented by every write that marks the day stale; a refresh clears `stale` only if it
+    /// is unchanged since the refresh read the row.
+    pub stale_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,8 +16,8 @@ use ringback_shared::metrics::{
     callbacks_to_missed_calls, local_day_bounds_utc, parse_time_zone,
 };
 use ringback_shared::metrics::{LocalMonth, MonthMetrics, local_day};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::ApiError;
@@ -227,12 +227,21 @@ pub async fn mark_stale(
         updated_at: Set(now),
         stale: Set(true),
         callback_delays_seconds: Set(None),
+        stale_version: Set(1),
     });
-    // One statement for all the days.
+    // One statement for all the days; an existing day's version moves on, so a refresh that read
+    // it before this write will not clear the flag.
     daily_metric::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([daily_metric::Column::ClinicId, daily_metric::Column::Day])
                 .update_column(daily_metric::Column::Stale)
+                .value(
+                    daily_metric::Column::StaleVersion,
+                    sea_orm::sea_query::ExprTrait::add(
+                        Expr::col((daily_metric::Entity, daily_metric::Column::StaleVersion)),
+                        1,
+                    ),
+                )
                 .to_owned(),
         )
         .exec(txn.conn())
@@ -272,23 +281,58 @@ async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Resul
         else {
             continue;
         };
-        let mut model: daily_metric::ActiveModel = row.into();
-        model.inbound_calls = Set(as_count(fresh.inbound_calls));
-        model.missed_calls = Set(as_count(fresh.missed_calls));
-        model.text_backs_sent = Set(as_count(fresh.text_backs_sent));
-        model.replies = Set(as_count(fresh.replies));
-        model.callbacks = Set(as_count(fresh.callbacks));
-        model.median_callback_seconds =
-            Set(fresh.median_time_to_callback_seconds().map(|s| s as i32));
-        model.recovered_appointments = Set(as_count(fresh.recovered_appointments));
-        model.recovered_revenue_minor = Set(fresh.recovered_revenue_minor);
-        model.callback_delays_seconds =
-            Set(Some(serde_json::json!(&fresh.callback_delays_seconds)));
-        model.stale = Set(false);
-        model.updated_at = Set(Utc::now());
-        model.update(txn.conn()).await.map_err(db_error)?;
+        settle_day(txn, &row, fresh).await?;
     }
     Ok(())
+}
+
+/// Stores a stale day's recomputed figures and clears its flag, unless a write marked the day
+/// stale again after `read` was read (its version moved on): then the row is left alone and the
+/// next read recomputes it. Returns whether the day was settled.
+pub async fn settle_day(
+    txn: &TenantTxn,
+    read: &daily_metric::Model,
+    fresh: &PeriodMetrics,
+) -> Result<bool, ApiError> {
+    use daily_metric::Column;
+    let median = fresh.median_time_to_callback_seconds().map(|s| s as i32);
+    let settled = daily_metric::Entity::update_many()
+        .col_expr(
+            Column::InboundCalls,
+            Expr::value(as_count(fresh.inbound_calls)),
+        )
+        .col_expr(
+            Column::MissedCalls,
+            Expr::value(as_count(fresh.missed_calls)),
+        )
+        .col_expr(
+            Column::TextBacksSent,
+            Expr::value(as_count(fresh.text_backs_sent)),
+        )
+        .col_expr(Column::Replies, Expr::value(as_count(fresh.replies)))
+        .col_expr(Column::Callbacks, Expr::value(as_count(fresh.callbacks)))
+        .col_expr(Column::MedianCallbackSeconds, Expr::value(median))
+        .col_expr(
+            Column::RecoveredAppointments,
+            Expr::value(as_count(fresh.recovered_appointments)),
+        )
+        .col_expr(
+            Column::RecoveredRevenueMinor,
+            Expr::value(fresh.recovered_revenue_minor),
+        )
+        .col_expr(
+            Column::CallbackDelaysSeconds,
+            Expr::value(serde_json::json!(&fresh.callback_delays_seconds)),
+        )
+        .col_expr(Column::Stale, Expr::value(false))
+        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(Column::ClinicId.eq(txn.clinic_id()))
+        .filter(Column::Day.eq(read.day))
+        .filter(Column::StaleVersion.eq(read.stale_version))
+        .exec(txn.conn())
+        .await
+        .map_err(db_error)?;
+    Ok(settled.rows_affected == 1)
 }
 
 fn period_from_row(row: &daily_metric::Model) -> PeriodMetrics {
