@@ -5,7 +5,8 @@
 //! overview's figures asked for, and the figures drawn.
 //!
 //! Run: `cargo bench -p ringback-e2e --bench dashboard_load` after `trunk build --release` and
-//! `cargo build -p ringback-api` (`cargo xtask test` leaves both in place).
+//! `cargo build --release -p ringback-api` (the bench serves `target/release/ringback`; its path
+//! and build time are printed, so a stale binary shows).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::sign_in;
-use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer, dashboard_dir};
+use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer, dashboard_dir, ringback_binary};
 
 const LOADS: usize = 20;
 
@@ -62,6 +63,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (raw, gzipped) = wasm_size()?;
     println!("release WASM: {raw} B raw, {gzipped} B gzipped (gzip -9); goal <= 400 KB gzipped");
 
+    let binary = ringback_binary()?;
+    let built: chrono::DateTime<chrono::Utc> = std::fs::metadata(&binary)?.modified()?.into();
+    println!(
+        "server: {} (built {})",
+        binary.display(),
+        built.format("%Y-%m-%d %H:%M UTC")
+    );
     let server = RingbackServer::start_with(Data::Demo)?;
     let browser = Browser::start().await?;
     sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
