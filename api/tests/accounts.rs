@@ -295,6 +295,34 @@ async fn an_invite_signs_in_to_its_clinic_and_members_of_two_switch(kind: Databa
         Some("UNAUTHENTICATED"),
         "{refreshed}"
     );
+
+    // A session at the other clinic ends when the password changes here.
+    let mut elsewhere = Browser::new(test_db.app(web.path()));
+    elsewhere
+        .run(
+            SIGN_IN,
+            json!({ "email": "dual@riverside.test", "password": "correct horse battery" }),
+        )
+        .await;
+    let back = elsewhere
+        .run(
+            "mutation($id: ID!) { switchClinic(clinicId: $id) { role } }",
+            json!({ "id": inviting_clinic }),
+        )
+        .await;
+    assert_eq!(back["data"]["switchClinic"]["role"], "ADMIN", "{back}");
+    let changed = joining
+        .run(
+            "mutation { changePassword(currentPassword: \"correct horse battery\", newPassword: \"a new password 2\") { role } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        changed["data"]["changePassword"]["role"], "OWNER",
+        "{changed}"
+    );
+    let stale = elsewhere.run(REFRESH, json!({})).await;
+    assert_eq!(error_code(&stale), Some("UNAUTHENTICATED"), "{stale}");
     test_db.finish().await;
 }
 

@@ -184,7 +184,7 @@ impl AccountMutation {
         Ok(start_session(ctx, grant))
     }
 
-    /// Changes your password; your other sessions end, this one continues.
+    /// Changes your password; your other sessions end (in every clinic), this one continues.
     async fn change_password(
         &self,
         ctx: &Context<'_>,
@@ -209,6 +209,9 @@ impl AccountMutation {
             },
         )
         .await?;
+        account::revoke_sessions_elsewhere(&state.db, grant.user.id, grant.clinic.id)
+            .await
+            .map_err(graphql_error)?;
         Ok(start_session(ctx, grant))
     }
 

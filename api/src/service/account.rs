@@ -353,6 +353,26 @@ pub async fn clinics_of(
     Ok(clinics)
 }
 
+/// Ends every session of `user_id` in their clinics other than `except` (a password change ends
+/// them everywhere; the current clinic's are ended in the change's own transaction).
+pub async fn revoke_sessions_elsewhere(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    except: Uuid,
+) -> Result<(), ApiError> {
+    for membership in memberships(db, user_id).await? {
+        if membership.clinic_id == except {
+            continue;
+        }
+        let txn = TenantScope::new(db.clone(), membership.clinic_id)
+            .begin()
+            .await?;
+        revoke_user_sessions(&txn, user_id).await?;
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
 /// Moves a user's session to another clinic they belong to: a new session starts there (audited
 /// in that clinic), and the refresh-token family `presented` in the old one ends. A clinic the
 /// user does not belong to is not found.
@@ -512,7 +532,8 @@ pub async fn sign_out(db: &DatabaseConnection, presented: &str) -> Result<(), Ap
 }
 
 /// Changes the signed-in user's password: the current one must match; every refresh token of the
-/// user in this clinic is revoked, and a fresh session is granted to the caller.
+/// user in this clinic is revoked (and, after commit, in their other clinics:
+/// [`revoke_sessions_elsewhere`]), and a fresh session is granted to the caller.
 pub async fn change_password(
     txn: &TenantTxn,
     keys: &SessionKeys,
