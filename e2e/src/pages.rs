@@ -250,6 +250,25 @@ impl<'a> WorklistPage<'a> {
         Ok(keys)
     }
 
+    /// The caller keys of the rows marked as past the attribution window, in order.
+    pub async fn past_window_keys(&self) -> Result<Vec<String>, E2eError> {
+        let rows = self
+            .client
+            .find_all(Locator::Css("[data-testid=worklist-row]"))
+            .await?;
+        let mut keys = Vec::new();
+        for row in rows {
+            let marked = !row
+                .find_all(Locator::Css("[data-testid=worklist-past-window]"))
+                .await?
+                .is_empty();
+            if marked {
+                keys.push(row.attr("data-caller-key").await?.unwrap_or_default());
+            }
+        }
+        Ok(keys)
+    }
+
     /// Logs an answered callback on the row of `caller_key` and waits until the row is gone.
     pub async fn log_answered_callback(&self, caller_key: &str) -> Result<(), E2eError> {
         let row = format!("[data-testid=worklist-row][data-caller-key=\"{caller_key}\"]");

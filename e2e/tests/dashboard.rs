@@ -315,6 +315,33 @@ async fn log_a_callback_from_the_worklist(
             "{caller} is not on the worklist"
         )));
     }
+    // Callers whose latest miss is past the attribution window are marked, by the shared rule.
+    let (_, listed) = server.graphql_as(
+        Some(&cookie),
+        "{ clinic { attributionWindowDays } worklist(first: 100) { callerKey latestMissedAt } }",
+        json!({}),
+    )?;
+    let window = listed["data"]["clinic"]["attributionWindowDays"]
+        .as_i64()
+        .unwrap_or(7);
+    let past: Vec<String> = listed["data"]["worklist"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|row| {
+            row["latestMissedAt"]
+                .as_str()
+                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                .is_some_and(|at| chrono::Utc::now() - at.to_utc() > chrono::Duration::days(window))
+        })
+        .filter_map(|row| row["callerKey"].as_str().map(str::to_owned))
+        .collect();
+    let marked = worklist.past_window_keys().await?;
+    if marked != past || past.is_empty() || past.contains(&caller) {
+        return Err(E2eError::Assertion(format!(
+            "marked past the window: {marked:?}; by the API's instants: {past:?}"
+        )));
+    }
     let first = caller;
     worklist.log_answered_callback(&first).await?;
     if api_keys(server)?.contains(&first) {

@@ -76,6 +76,12 @@ impl AttributionWindow {
     pub fn duration(self) -> TimeDelta {
         TimeDelta::days(i64::from(self.days))
     }
+
+    /// Whether a booking made at `booked_at` can still count for a call missed at `missed_at`
+    /// (a touch in between permitting): the rule [`attribute`] applies, for the worklist to warn.
+    pub fn covers(self, missed_at: DateTime<Utc>, booked_at: DateTime<Utc>) -> bool {
+        booked_at - missed_at <= self.duration()
+    }
 }
 
 impl Default for AttributionWindow {
@@ -622,11 +628,7 @@ fn decide(
         return unattributed(UnattributedReason::Cancelled);
     }
     let created_at = appointment.created_at;
-    let window_start = created_at
-        .checked_sub_signed(window.duration())
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
-
-    let first_in_window = missed.partition_point(|call| call.at < window_start);
+    let first_in_window = missed.partition_point(|call| !window.covers(call.at, created_at));
     let end_at_creation = missed.partition_point(|call| call.at <= created_at);
     if first_in_window >= end_at_creation {
         return unattributed(UnattributedReason::NoMissedCallInWindow);
@@ -704,6 +706,17 @@ fn build_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_window_covers_bookings_up_to_its_last_instant() {
+        let window = AttributionWindow::from_days(7).expect("window");
+        let missed = DateTime::parse_from_rfc3339("2026-11-01T09:00:00Z")
+            .expect("instant")
+            .with_timezone(&Utc);
+        assert!(window.covers(missed, missed + TimeDelta::days(7)));
+        assert!(!window.covers(missed, missed + TimeDelta::days(7) + TimeDelta::seconds(1)));
+        assert!(window.covers(missed, missed));
+    }
     use chrono::TimeZone;
 
     fn id(n: u128) -> Uuid {

@@ -38,3 +38,8 @@ pub fn known_time_zones() -> Vec<String> {
         .map(|zones| zones.iter().filter_map(|zone| zone.as_string()).collect())
         .unwrap_or_default()
 }
+
+/// The browser's clock, as an instant.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+}

@@ -1,15 +1,17 @@
 //! The worklist: callers waiting for a callback, longest-waiting first, with when they called, how
 //! often, what became of their text-back and whether they replied; a callback and its outcome are
-//! logged in one click.
+//! logged in one click. A caller whose latest miss is older than the attribution window is marked:
+//! calling back still helps them, but a booking now will not count as recovered.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use ringback_shared::attribution::AttributionWindow;
 use ringback_shared::display;
 use ringback_shared::text_back::status_words;
 
 use crate::api::{self, log_callback, worklist};
 use crate::session::use_session;
-use crate::time::local_time;
+use crate::time::{local_time, now};
 
 #[component]
 pub fn Worklist() -> impl IntoView {
@@ -44,7 +46,13 @@ pub fn Worklist() -> impl IntoView {
                     Ok(data) if data.worklist.is_empty() => {
                         view! { <p data-testid="worklist-empty">"Nobody is waiting. Well done."</p> }.into_any()
                     }
-                    Ok(data) => rows(data.worklist, &time_zone, log).into_any(),
+                    Ok(data) => {
+                        let window = u32::try_from(data.clinic.attribution_window_days)
+                            .ok()
+                            .and_then(|days| AttributionWindow::from_days(days).ok())
+                            .unwrap_or_default();
+                        rows(data.worklist, &time_zone, window, log).into_any()
+                    }
                     Err(error) => crate::pages::failed(&error),
                 })
             }}
@@ -55,6 +63,7 @@ pub fn Worklist() -> impl IntoView {
 fn rows(
     waiting: Vec<worklist::WorklistWorklist>,
     time_zone: &str,
+    window: AttributionWindow,
     log: impl Fn(String, log_callback::CallStatus) + Copy + 'static,
 ) -> impl IntoView {
     let items = waiting
@@ -67,6 +76,8 @@ fn rows(
                 let attempts = caller.callback_attempts;
                 format!(", {}", display::count(attempts, "unanswered callback", "unanswered callbacks"))
             });
+            let past_window = chrono::DateTime::parse_from_rfc3339(&caller.latest_missed_at)
+                .is_ok_and(|missed| !window.covers(missed.to_utc(), now()));
             view! {
                 <li class="waiting" data-testid="worklist-row" data-caller-key=caller.caller_key.clone()>
                     <p class="caller">
@@ -77,6 +88,14 @@ fn rows(
                         {calls}{attempts}" · Text-back: "{status_words(caller.text_back_status.as_deref())}
                         {caller.replied.then_some(" · Replied by text")}
                     </p>
+                    {past_window.then(|| view! {
+                        <p class="detail" data-testid="worklist-past-window">
+                            {format!(
+                                "Missed more than {} days ago: worth a call, but a booking now will not count as recovered.",
+                                window.days()
+                            )}
+                        </p>
+                    })}
                     <div class="actions" role="group" aria-label=format!("Log a callback to {}", caller.caller_tail)>
                         <button type="button" data-testid="callback-answered"
                             on:click=move |_| log(answered_id.clone(), log_callback::CallStatus::ANSWERED)>
