@@ -44,6 +44,47 @@ async fn set_value(
     Ok(())
 }
 
+/// Pause between two looks at a page that is still changing.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Runs `check` until it yields a value (`Ok(Ok(_))`); each `Ok(Err(why))` means "not yet", and
+/// the last such reason is the failure once [`WAIT`] has passed.
+async fn poll<T>(
+    mut check: impl AsyncFnMut() -> Result<Result<T, String>, E2eError>,
+) -> Result<T, E2eError> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let why = match check().await? {
+            Ok(value) => return Ok(value),
+            Err(why) => why,
+        };
+        if std::time::Instant::now() > deadline {
+            return Err(E2eError::Assertion(why));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Waits until the first element matching `selector` shows text that `accept`s.
+async fn wait_for_text(
+    client: &Client,
+    selector: &str,
+    accept: impl Fn(&str) -> bool,
+) -> Result<(), E2eError> {
+    poll(async || {
+        let shown = match client.find(Locator::Css(selector)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        Ok(if accept(&shown) {
+            Ok(())
+        } else {
+            Err(format!("{selector} shows {shown:?}"))
+        })
+    })
+    .await
+}
+
 /// Clicks the element with `test_id` once it shows.
 async fn click_test_id(client: &Client, test_id: &str) -> Result<(), E2eError> {
     wait_for_test_id(client, test_id).await?.click().await?;
@@ -189,26 +230,10 @@ impl<'a> OverviewPage<'a> {
             .map_err(|e| E2eError::Assertion(format!("no clinic {name:?} to choose: {e}")))?
             .click()
             .await?;
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            let shown = match self
-                .client
-                .find(Locator::Css("[data-testid=signed-in-as]"))
-                .await
-            {
-                Ok(header) => header.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            if shown.ends_with(name) {
-                return Ok(());
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(E2eError::Assertion(format!(
-                    "the header still shows {shown:?}"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_for_text(self.client, "[data-testid=signed-in-as]", |shown| {
+            shown.ends_with(name)
+        })
+        .await
     }
 
     /// Who the header says is signed in.
@@ -279,16 +304,15 @@ impl<'a> WorklistPage<'a> {
             .await?
             .click()
             .await?;
-        let deadline = std::time::Instant::now() + WAIT;
-        while self.client.find(Locator::Css(&row)).await.is_ok() {
-            if std::time::Instant::now() > deadline {
-                return Err(E2eError::Assertion(format!(
+        poll(async || {
+            Ok(match self.client.find(Locator::Css(&row)).await {
+                Ok(_) => Err(format!(
                     "{caller_key} is still on the worklist after its callback"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(())
+                )),
+                Err(_) => Ok(()),
+            })
+        })
+        .await
     }
 }
 
@@ -380,7 +404,8 @@ impl<'a> AppointmentsPage<'a> {
             .await?
             .click()
             .await?;
-        self.wait_for_text(&row, "appointment-amount", shown).await
+        let amount = format!("{row} [data-testid=appointment-amount]");
+        wait_for_text(self.client, &amount, |text| text == shown).await
     }
 
     /// Cancels the newest appointment of `caller_key` and waits until it shows as cancelled.
@@ -393,34 +418,8 @@ impl<'a> AppointmentsPage<'a> {
             .await?
             .click()
             .await?;
-        self.wait_for_text(&row, "appointment-status", "Cancelled")
-            .await
-    }
-
-    /// Waits until `test_id` inside the first `row` reads `expected`.
-    async fn wait_for_text(
-        &self,
-        row: &str,
-        test_id: &str,
-        expected: &str,
-    ) -> Result<(), E2eError> {
-        let selector = format!("{row} [data-testid={test_id}]");
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            let shown = match self.client.find(Locator::Css(&selector)).await {
-                Ok(element) => element.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            if shown == expected {
-                return Ok(());
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(E2eError::Assertion(format!(
-                    "{test_id} shows {shown:?}, never {expected:?}"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let status = format!("{row} [data-testid=appointment-status]");
+        wait_for_text(self.client, &status, |text| text == "Cancelled").await
     }
 
     /// The newest appointment of `caller_key`: its status and reason, once it shows.
@@ -495,8 +494,7 @@ impl<'a> InboxPage<'a> {
 
     /// Refreshes the conversation until the message `text` shows `status`.
     pub async fn wait_for_status(&self, text: &str, status: &str) -> Result<(), E2eError> {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
+        poll(async || {
             for message in self
                 .client
                 .find_all(Locator::Css("[data-testid=message]"))
@@ -513,17 +511,13 @@ impl<'a> InboxPage<'a> {
                     .text()
                     .await?;
                 if body == text && shown == status {
-                    return Ok(());
+                    return Ok(Ok(()));
                 }
             }
-            if std::time::Instant::now() > deadline {
-                return Err(E2eError::Assertion(format!(
-                    "{text:?} never showed {status:?}"
-                )));
-            }
             click_test_id(self.client, "refresh-conversation").await?;
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            Ok(Err(format!("{text:?} never showed {status:?}")))
+        })
+        .await
     }
 }
 
@@ -660,21 +654,7 @@ impl<'a> ApiKeysPage<'a> {
             .await?
             .click()
             .await?;
-        let deadline = std::time::Instant::now() + WAIT;
-        while !self
-            .client
-            .find(Locator::Css(&row))
-            .await?
-            .text()
-            .await?
-            .contains("revoked")
-        {
-            if std::time::Instant::now() > deadline {
-                return Err(E2eError::Assertion(format!("{name} never showed revoked")));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Ok(())
+        wait_for_text(self.client, &row, |text| text.contains("revoked")).await
     }
 }
 
@@ -770,23 +750,18 @@ impl<'a> UndeliveredPage<'a> {
 
     /// Refreshes until a job is listed (the worker gives up in the background); its reason.
     pub async fn first_reason(&self) -> Result<String, E2eError> {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
+        poll(async || {
             let reasons = self
                 .client
                 .find_all(Locator::Css("[data-testid=undelivered-reason]"))
                 .await?;
             if let Some(reason) = reasons.first() {
-                return Ok(reason.text().await?);
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(E2eError::Assertion(
-                    "no text was listed as not sent".to_owned(),
-                ));
+                return Ok(Ok(reason.text().await?));
             }
             click_test_id(self.client, "undelivered-refresh").await?;
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            Ok(Err("no text was listed as not sent".to_owned()))
+        })
+        .await
     }
 
     /// Queues the first listed job again and waits for the confirmation.
@@ -798,24 +773,19 @@ impl<'a> UndeliveredPage<'a> {
 
     /// Refreshes until nothing is listed.
     pub async fn wait_until_empty(&self) -> Result<(), E2eError> {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
+        poll(async || {
             click_test_id(self.client, "undelivered-refresh").await?;
-            if !self
+            let none = self
                 .client
                 .find_all(Locator::Css("[data-testid=undelivered-none]"))
-                .await?
-                .is_empty()
-            {
-                return Ok(());
-            }
-            if std::time::Instant::now() > deadline {
-                return Err(E2eError::Assertion(
-                    "the retried text stayed listed".to_owned(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+                .await?;
+            Ok(if none.is_empty() {
+                Err("the retried text stayed listed".to_owned())
+            } else {
+                Ok(())
+            })
+        })
+        .await
     }
 }
 

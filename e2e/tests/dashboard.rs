@@ -415,7 +415,15 @@ async fn a_callback_from_the_worklist_then_a_recovered_booking() {
     .await;
 }
 
-/// The URL Twilio is told to call; a proxy would forward it to the server.
+/// Runs `mutation` as the demo owner over the API; their session cookie.
+fn owner_sets_up(server: &RingbackServer, mutation: &str) -> Result<String, E2eError> {
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let (_, set_up) = server.graphql_as(Some(&cookie), mutation, json!({}))?;
+    if set_up["errors"].is_array() {
+        return Err(E2eError::Assertion(format!("set-up failed: {set_up}")));
+    }
+    Ok(cookie)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_from_the_inbox_reaches_the_provider() {
@@ -432,16 +440,11 @@ async fn reply_from_the_inbox(
     fake: &FakeTwilio,
 ) -> Result<(), E2eError> {
     // The clinic keeps numbers for conversations and texts from its Twilio number.
-    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
-    let (_, set_up) = server.graphql_as(
-        Some(&cookie),
+    owner_sets_up(
+        server,
         "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } \
          addProviderNumber(number: \"07700 900777\") { id } }",
-        json!({}),
     )?;
-    if set_up["errors"].is_array() {
-        return Err(E2eError::Assertion(format!("set-up failed: {set_up}")));
-    }
     // A caller texts the clinic.
     let (status, _) = server.post_twilio(
         PUBLIC_URL,
@@ -779,16 +782,11 @@ async fn a_refused_text_back_is_tried_again(
     server: &RingbackServer,
     fake: &FakeTwilio,
 ) -> Result<(), E2eError> {
-    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
-    let (_, set_up) = server.graphql_as(
-        Some(&cookie),
+    let cookie = owner_sets_up(
+        server,
         "mutation { updatePhoneSettings(input: { textBackEnabled: true, textBackDelaySeconds: 0 }) { textBackEnabled } \
          addProviderNumber(number: \"07700 900777\") { id } }",
-        json!({}),
     )?;
-    if set_up["errors"].is_array() {
-        return Err(E2eError::Assertion(format!("set-up failed: {set_up}")));
-    }
     fake.fail_next([Failure::Unsubscribed]);
     let (status, _) = server.post_twilio(
         PUBLIC_URL,
