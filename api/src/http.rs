@@ -45,11 +45,17 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         .nest("/", dashboard(&state))
         .data(schema)
         .data(state)
-        .around(move |endpoint, request| {
+        .around(move |endpoint, mut request| {
             let address = client_address(&proxies, request.remote_addr(), request.headers());
+            // Worked out once per request; handlers that need it read it from here.
+            request.extensions_mut().insert(ClientAddress(address));
             rate_limited(endpoint, request, address, limits.clone())
         })
 }
+
+/// The client's address as the rate limits saw it (see [`client_address`]).
+#[derive(Clone, Copy)]
+struct ClientAddress(Option<IpAddr>);
 
 /// Every request counts against its client address's limit (provider webhooks against theirs);
 /// beyond it the answer is 429 with a GraphQL-shaped `RATE_LIMITED` error, which GraphQL clients
@@ -150,11 +156,10 @@ async fn readyz(Data(state): Data<&AppState>) -> Response {
 async fn graphql_endpoint(
     Data(state): Data<&AppState>,
     Data(schema): Data<&RingbackSchema>,
-    remote: &RemoteAddr,
+    Data(&ClientAddress(client_address)): Data<&ClientAddress>,
     headers: &HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    let client_address = client_address(&state.config.trusted_proxies, remote, headers);
     let caller = match authenticate(state, headers).await {
         Ok(caller) => caller,
         Err(error) => return error_response(&error),
