@@ -173,7 +173,7 @@ async fn open_server() -> Result<(Config, Secrets, sea_orm::DatabaseConnection),
 
 async fn demo() -> Result<(), CliError> {
     let (_, secrets, db) = open_server().await?;
-    let outcome = crate::demo::seed(&db, &secrets, chrono::Utc::now())
+    let outcome = crate::demo::seed(&db, &crate::clock::Clock::system(), &secrets)
         .await
         .map_err(|error| CliError::Demo(error.to_string()))?;
     match outcome {

@@ -12,6 +12,7 @@ use ringback_shared::metrics::parse_time_zone;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::auth::session::SessionKeys;
+use crate::clock::Clock;
 use crate::db::DbError;
 use crate::error::ApiError;
 use crate::secrets::Secrets;
@@ -88,12 +89,13 @@ impl Dice {
     }
 }
 
-/// Creates the demo clinic (unless it exists) with activity up to `now`.
+/// Creates the demo clinic (unless it exists) with activity up to the clock's now.
 pub async fn seed(
     db: &DatabaseConnection,
+    clock: &Clock,
     secrets: &Secrets,
-    now: DateTime<Utc>,
 ) -> Result<DemoOutcome, ApiError> {
+    let now = clock.now();
     let existing = user::Entity::find()
         .filter(user::Column::Email.eq(DEMO_EMAIL))
         .one(db)
@@ -105,6 +107,7 @@ pub async fn seed(
     let keys = SessionKeys::new(secrets.session_secret.expose());
     let grant = account::sign_up(
         db,
+        clock,
         &keys,
         secrets,
         SignUp {
@@ -119,7 +122,7 @@ pub async fn seed(
         },
     )
     .await?;
-    let txn = TenantScope::new(db.clone(), grant.clinic.id)
+    let txn = TenantScope::new(db.clone(), clock.clone(), grant.clinic.id)
         .begin()
         .await?;
     let mut dice = Dice(0x5eed_2026 ^ now.date_naive().num_days_from_ce() as u64);

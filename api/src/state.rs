@@ -7,15 +7,19 @@ use tokio::sync::Notify;
 
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::session::SessionKeys;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::integrations::sms::SmsProvider;
 use crate::integrations::twilio::{DEFAULT_TIMEOUT, TwilioAccount, TwilioClient};
 use crate::secrets::Secrets;
+use crate::tenant::TenantScope;
 
 /// Everything a request handler may need. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Where every "now" comes from: the system clock in a deployment, a settable one in tests.
+    pub clock: Clock,
     pub config: Arc<Config>,
     pub secrets: Arc<Secrets>,
     pub session_keys: SessionKeys,
@@ -28,9 +32,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for a server on `db` with `config` and `secrets`.
+    /// State for a server on `db` with `config` and `secrets`, on the system clock.
     pub fn new(db: DatabaseConnection, config: Config, secrets: Secrets) -> Self {
+        Self::with_clock(db, config, secrets, Clock::system())
+    }
+
+    /// State whose "now" comes from `clock`; only tests pass anything but the system clock.
+    pub fn with_clock(
+        db: DatabaseConnection,
+        config: Config,
+        secrets: Secrets,
+        clock: Clock,
+    ) -> Self {
         Self {
+            clock,
             session_keys: SessionKeys::new(secrets.session_secret.expose()),
             sms: twilio_client(&config),
             db,
@@ -47,6 +62,12 @@ impl AppState {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.config.listen))
+    }
+
+    /// The door to `clinic_id`'s data, on this server's database and clock. `clinic_id` must come
+    /// from a verified source (see [`TenantScope::new`]).
+    pub fn tenant(&self, clinic_id: uuid::Uuid) -> TenantScope {
+        TenantScope::new(self.db.clone(), self.clock.clone(), clinic_id)
     }
 
     /// Tells the workers that a job is waiting.

@@ -4,18 +4,21 @@
 //! confines it even if a query forgot its `clinic_id` filter. Services take a [`TenantTxn`] and
 //! filter by [`TenantTxn::clinic_id`] as well, which is what isolates tenants on SQLite.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
     TransactionTrait,
 };
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::db::DbError;
 
 /// Access to one clinic's data.
 #[derive(Clone)]
 pub struct TenantScope {
     db: DatabaseConnection,
+    clock: Clock,
     clinic_id: Uuid,
 }
 
@@ -23,8 +26,13 @@ impl TenantScope {
     /// A scope for `clinic_id`. The id must come from a verified source (a session, an API key,
     /// sign-up, a webhook routed by its provider number, a job row, an operator command), never
     /// from request input; resolvers get their scope from the authenticated caller only.
-    pub fn new(db: DatabaseConnection, clinic_id: Uuid) -> Self {
-        Self { db, clinic_id }
+    /// Its transactions read "now" from `clock`.
+    pub fn new(db: DatabaseConnection, clock: Clock, clinic_id: Uuid) -> Self {
+        Self {
+            db,
+            clock,
+            clinic_id,
+        }
     }
 
     /// The clinic this scope reaches.
@@ -38,6 +46,7 @@ impl TenantScope {
         set_local(&txn, "app.clinic_id", &self.clinic_id.to_string()).await?;
         Ok(TenantTxn {
             txn,
+            clock: self.clock.clone(),
             clinic_id: self.clinic_id,
         })
     }
@@ -46,6 +55,7 @@ impl TenantScope {
 /// A transaction inside one clinic. Dropping it without [`TenantTxn::commit`] rolls back.
 pub struct TenantTxn {
     txn: DatabaseTransaction,
+    clock: Clock,
     clinic_id: Uuid,
 }
 
@@ -53,6 +63,16 @@ impl TenantTxn {
     /// The clinic every statement in this transaction must be about.
     pub fn clinic_id(&self) -> Uuid {
         self.clinic_id
+    }
+
+    /// The current instant, from the server's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The server's clock, for work that outlives this transaction.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The connection to run statements on.

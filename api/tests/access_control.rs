@@ -533,9 +533,9 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
     let b_calls = b
         .owner
         .run(
-            "mutation { recordCallEvents(events: [{ externalId: \"b-1\", direction: INBOUND, status: NO_ANSWER, \
-             startedAt: \"2026-11-20T10:00:00Z\", callerNumber: \"07700 900222\" }]) { results { call { id } } } }",
-            json!({}),
+            "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"b-1\", direction: INBOUND, status: NO_ANSWER, \
+             startedAt: $at, callerNumber: \"07700 900222\" }]) { results { call { id } } } }",
+            json!({ "at": (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339() }),
         )
         .await;
     let b_call = b_calls["data"]["recordCallEvents"]["results"][0]["call"]["id"]

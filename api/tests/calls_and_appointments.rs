@@ -19,11 +19,18 @@ fn event(external_id: &str, status: &str, started_at: &str, number: &str) -> Val
             "callerNumber": number })
 }
 
+/// The server's "now" in this test: three days after the calls below, inside the default
+/// seven-day attribution window and outside a one-day window.
+const NOW: &str = "2026-11-19T16:00:00Z";
+
 /// Numbers used below (fiction ranges only); none may be stored.
 const NUMBERS: &[&str] = &["7700900123", "7700900456", "491570006"];
 
 async fn calls_appointments_and_attribution(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
+    // The calls below happened three days before the bookings, which are made "now": the
+    // server's clock says when that is, so the windows mean the same on whichever day this runs.
+    test_db.clock.set(NOW.parse().expect("instant"));
     let web = tempfile::tempdir().expect("tempdir");
     let mut staff = Browser::new(test_db.app(web.path()));
     staff.run(SIGN_UP, sign_up_input("front@desk.test")).await;

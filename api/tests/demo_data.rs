@@ -3,17 +3,21 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
 use common::TestDb;
 use ringback_api::config::DatabaseKind;
 use ringback_api::demo::{self, DemoOutcome};
+
+/// The instant the demo is created at: a Sunday, one clock change (the last Sunday of October)
+/// inside its 90 days.
+const TODAY: &str = "2026-11-22T09:00:00Z";
 
 async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     let state = test_db.state(web.path());
-    let now: DateTime<Utc> = "2026-11-22T09:00:00Z".parse().expect("time");
-    let outcome = demo::seed(&state.db, &state.secrets, now)
+    // The demo follows the clock: any instant gives the same shape of data.
+    test_db.clock.set(TODAY.parse().expect("time"));
+    let outcome = demo::seed(&state.db, &state.clock, &state.secrets)
         .await
         .expect("seed");
     let DemoOutcome::Created(summary) = outcome else {
@@ -64,7 +68,7 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
         "only masked tails"
     );
 
-    let again = demo::seed(&state.db, &state.secrets, now)
+    let again = demo::seed(&state.db, &state.clock, &state.secrets)
         .await
         .expect("second run");
     assert_eq!(again, DemoOutcome::AlreadyPresent);

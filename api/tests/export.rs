@@ -4,7 +4,7 @@
 
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use common::TestDb;
 use common::graphql::{Browser, SIGN_UP, sign_up_input};
 use ringback_api::config::DatabaseKind;
@@ -17,7 +17,7 @@ async fn exports(kind: DatabaseKind) {
     admin
         .run(SIGN_UP, sign_up_input("export@clinic.test"))
         .await;
-    let at = |minutes: i64| (Utc::now() - Duration::minutes(minutes)).to_rfc3339();
+    let at = |minutes: i64| (test_db.clock.now() - Duration::minutes(minutes)).to_rfc3339();
     let events = json!([
         { "externalId": "x1", "direction": "INBOUND", "status": "NO_ANSWER", "startedAt": at(90), "callerNumber": "07700 900301" },
         { "externalId": "x2", "direction": "OUTBOUND", "status": "ANSWERED", "startedAt": at(60), "answeredAt": at(60), "callerNumber": "07700 900301" },
@@ -32,7 +32,7 @@ async fn exports(kind: DatabaseKind) {
         .run("mutation { createAppointment(input: { callerNumber: \"07700 900301\", valueMinor: 6000 }) { id } }", json!({}))
         .await;
     assert!(booked["errors"].is_null(), "{booked}");
-    let today = Utc::now().date_naive();
+    let today = test_db.clock.now().date_naive();
     let range = json!({ "from": (today - Duration::days(1)).to_string(), "to": (today + Duration::days(1)).to_string() });
     let mut files = Vec::new();
     for what in ["CALLS", "APPOINTMENTS", "METRICS"] {

@@ -4,13 +4,11 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
 use common::TestDb;
 use common::graphql::{Browser, SIGN_IN, error_code};
 use ringback_api::config::DatabaseKind;
 use ringback_api::demo;
 use ringback_api::service::metrics;
-use ringback_api::tenant::TenantScope;
 use serde_json::{Value, json};
 
 const METRICS: &str = "query($from: NaiveDate!, $to: NaiveDate!) { metrics(from: $from, to: $to) { \
@@ -34,12 +32,16 @@ fn sum(series: &Value, field: &str) -> i64 {
         .sum()
 }
 
+/// When the demo is created, as the server's clock reads it.
+const DEMO_NOW: &str = "2026-11-22T09:00:00Z";
+
 async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     let state = test_db.state(web.path());
-    let now: DateTime<Utc> = "2026-11-22T09:00:00Z".parse().expect("time");
-    demo::seed(&state.db, &state.secrets, now)
+    // The server's clock reads the demo's day, so the dates below mean the same on any day.
+    test_db.clock.set(DEMO_NOW.parse().expect("time"));
+    demo::seed(&state.db, &state.clock, &state.secrets)
         .await
         .expect("seed");
     let mut owner = Browser::new(test_db.app(web.path()));
@@ -192,10 +194,7 @@ async fn assert_incremental_equals_full(state: &ringback_api::AppState, clinic: 
         "2026-08-01".parse().expect("date"),
         "2026-11-22".parse().expect("date"),
     );
-    let txn = TenantScope::new(state.db.clone(), *clinic)
-        .begin()
-        .await
-        .expect("txn");
+    let txn = state.tenant(*clinic).begin().await.expect("txn");
     let incremental = metrics::range(&txn, from, to).await.expect("incremental");
     let full = metrics::compute_full(&txn, from, to).await.expect("full");
     txn.commit().await.expect("commit");
@@ -236,7 +235,7 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
         .as_str()
         .and_then(|id| id.parse().ok())
         .expect("clinic id");
-    let day = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let day = (state.clock.now() - chrono::Duration::days(1)).date_naive();
     let record = |n: u32| {
         json!({ "e": [{ "externalId": format!("race-{n}"), "direction": "INBOUND", "status": "NO_ANSWER",
             "startedAt": format!("{day}T11:0{n}:00Z"), "callerNumber": format!("07700 90030{n}") }] })
@@ -246,7 +245,8 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
     owner.run(RECORD, record(1)).await;
 
     // A refresh reads the stale day and computes it...
-    let refresh = TenantScope::new(state.db.clone(), clinic_id)
+    let refresh = state
+        .tenant(clinic_id)
         .begin()
         .await
         .expect("tenant transaction");

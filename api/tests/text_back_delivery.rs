@@ -27,6 +27,9 @@ use serde_json::{Value, json};
 
 type App = BoxEndpoint<'static, Response>;
 
+/// A Wednesday, 11:00 in London.
+const MID_MORNING: &str = "2026-11-18T11:00:00Z";
+
 /// The clinic's provider number.
 const CLINIC_NUMBER: &str = "+447700900777";
 
@@ -44,9 +47,10 @@ impl Rig {
     async fn new(kind: DatabaseKind, privacy_mode: &str) -> Self {
         let test_db = TestDb::new(kind).await;
         let web = tempfile::tempdir().expect("tempdir");
-        let fake = FakeTwilio::start(ACCOUNT_SID, TWILIO_AUTH_TOKEN)
-            .await
-            .expect("fake Twilio starts");
+        let fake =
+            FakeTwilio::start_with_clock(ACCOUNT_SID, TWILIO_AUTH_TOKEN, test_db.clock.clone())
+                .await
+                .expect("fake Twilio starts");
         let state = test_db.state_with(
             web.path(),
             &[
@@ -257,8 +261,17 @@ async fn round_trip(kind: DatabaseKind) {
     let _logging = tracing::subscriber::set_default(subscriber);
 
     let mut rig = Rig::new(kind, "text_back").await;
+    // Mid-morning in London on a Wednesday: the holiday below is today and "open all day" is open,
+    // whenever the test runs.
+    rig.test_db.clock.set(MID_MORNING.parse().expect("instant"));
     let worker = rig.worker("worker-a", fast());
-    let today = Utc::now().with_timezone(&London).date_naive().to_string();
+    let today = rig
+        .state
+        .clock
+        .now()
+        .with_timezone(&London)
+        .date_naive()
+        .to_string();
     let settings = rig
         .admin
         .run(

@@ -3,7 +3,7 @@
 
 mod common;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use common::TestDb;
 use common::graphql::{Browser, SIGN_UP, sign_up_input};
 use ringback_api::config::DatabaseKind;
@@ -17,7 +17,7 @@ async fn worklist(kind: DatabaseKind) {
     let web = tempfile::tempdir().expect("tempdir");
     let mut staff = Browser::new(test_db.app(web.path()));
     staff.run(SIGN_UP, sign_up_input("work@clinic.test")).await;
-    let at = |minutes: i64| (Utc::now() - Duration::minutes(minutes)).to_rfc3339();
+    let at = |minutes: i64| (test_db.clock.now() - Duration::minutes(minutes)).to_rfc3339();
     let events = json!([
         { "externalId": "w1", "direction": "INBOUND", "status": "NO_ANSWER", "startedAt": at(50), "callerNumber": "07700 900201" },
         { "externalId": "w2", "direction": "INBOUND", "status": "BUSY", "startedAt": at(40), "callerNumber": "07700 900202" },

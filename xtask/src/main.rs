@@ -112,53 +112,133 @@ fn ringback() -> Command {
 }
 
 fn test() -> TaskResult {
-    tools::ensure_build_tools()?;
-    tools::ensure_browser()?;
-    let postgres_url = postgres::ensure_test_server()?;
+    let mut suite = Suite::default();
+    suite.run("installing the build tools", tools::ensure_build_tools);
+    suite.run(
+        "installing Chromium and chromedriver",
+        tools::ensure_browser,
+    );
+    let postgres_url = suite
+        .run_for(
+            "starting the PostgreSQL test server",
+            postgres::ensure_test_server,
+        )
+        .unwrap_or_default();
 
     step("Formatting and lints (cargo fmt --check, clippy -D warnings on both targets)");
-    run_command(cargo().args(["fmt", "--all", "--check"]))?;
-    run_command(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-    run_command(cargo().args([
-        "clippy",
-        "-p",
-        "ringback-web",
-        "-p",
-        "ringback-shared",
-        "--all-features",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    suite.run("cargo fmt --check", || {
+        run_command(cargo().args(["fmt", "--all", "--check"]))
+    });
+    suite.run("clippy (native)", || {
+        run_command(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))
+    });
+    suite.run("clippy (wasm32)", || {
+        run_command(cargo().args([
+            "clippy",
+            "-p",
+            "ringback-web",
+            "-p",
+            "ringback-shared",
+            "--all-features",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    });
 
-    build_dashboard(&[])?;
+    suite.run("building the dashboard", || build_dashboard(&[]));
 
-    step("Unit, integration (SQLite and PostgreSQL) and end-to-end tests");
-    run_command(cargo().args(["build", "-p", "ringback-api", "--bin", "ringback"]))?;
-    run_command(
-        cargo()
-            .args(["test", "--no-fail-fast"])
-            .env("RINGBACK_TEST_POSTGRES_URL", &postgres_url),
-    )?;
+    step("Unit and integration tests (SQLite and PostgreSQL)");
+    suite.run("unit and integration tests", || {
+        run_command(
+            cargo()
+                .args([
+                    "test",
+                    "--no-fail-fast",
+                    "--workspace",
+                    "--exclude",
+                    "ringback-e2e",
+                ])
+                .env("RINGBACK_TEST_POSTGRES_URL", &postgres_url),
+        )
+    });
 
     step("Shared test vectors under wasm32 (wasm-bindgen-test on Node)");
-    run_command(
-        cargo()
-            .args([
-                "test",
-                "-p",
-                "ringback-shared",
-                "--target",
-                "wasm32-unknown-unknown",
-                "--test",
-                "vectors",
-            ])
-            .env("PATH", tools::path_with_tools()),
-    )?;
-    println!("\nAll tests passed.");
-    Ok(())
+    suite.run("WASM test vectors", || {
+        run_command(
+            cargo()
+                .args([
+                    "test",
+                    "-p",
+                    "ringback-shared",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "--test",
+                    "vectors",
+                ])
+                .env("PATH", tools::path_with_tools()),
+        )
+    });
+
+    step("End-to-end tests (the real binary and dashboard in headless Chromium)");
+    suite.run("end-to-end tests", || {
+        run_command(cargo().args(["build", "-p", "ringback-api", "--bin", "ringback"]))?;
+        run_command(
+            cargo()
+                .args(["test", "--no-fail-fast", "-p", "ringback-e2e"])
+                .env("RINGBACK_TEST_POSTGRES_URL", &postgres_url),
+        )
+    });
+    suite.finish()
+}
+
+/// The steps of a run that goes on past a failure and reports every failure at the end.
+#[derive(Default)]
+struct Suite {
+    failures: Vec<(&'static str, TaskError)>,
+}
+
+impl Suite {
+    /// Runs one step, remembering its failure.
+    fn run(&mut self, name: &'static str, step: impl FnOnce() -> TaskResult) {
+        self.run_for(name, step);
+    }
+
+    /// Runs one step that yields a value, remembering its failure.
+    fn run_for<T>(
+        &mut self,
+        name: &'static str,
+        step: impl FnOnce() -> TaskResult<T>,
+    ) -> Option<T> {
+        match step() {
+            Ok(value) => Some(value),
+            Err(error) => {
+                eprintln!("\nxtask: {name} failed: {error}");
+                self.failures.push((name, error));
+                None
+            }
+        }
+    }
+
+    /// Succeeds only if every step did; otherwise names each failed step.
+    fn finish(self) -> TaskResult {
+        if self.failures.is_empty() {
+            println!("\nAll tests passed.");
+            return Ok(());
+        }
+        let list: Vec<String> = self
+            .failures
+            .iter()
+            .map(|(name, error)| format!("  - {name}: {error}"))
+            .collect();
+        Err(TaskError(format!(
+            "{} step(s) failed:\n{}",
+            self.failures.len(),
+            list.join("\n")
+        )))
+    }
 }
 
 fn wasm_size() -> TaskResult {

@@ -2,7 +2,6 @@
 //! cookie. A session cookie counts only on `application/json` requests, which another site's form
 //! cannot send, so cookie-borne state changes cannot be forged cross-site.
 
-use chrono::Utc;
 use poem::http::HeaderMap;
 use poem::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use ringback_entity::api_key;
@@ -16,7 +15,6 @@ use crate::db::DbError;
 use crate::error::ApiError;
 use crate::service::account::current_role;
 use crate::state::AppState;
-use crate::tenant::TenantScope;
 
 /// How precisely an API key's last use is kept: integrators may call many times a second, and a
 /// write per request would buy nothing.
@@ -46,10 +44,10 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
     else {
         return Ok(Caller(None));
     };
-    let Some(claims) = state.session_keys.verify(token) else {
+    let Some(claims) = state.session_keys.verify(token, state.clock.now()) else {
         return Ok(Caller(None));
     };
-    let scope = TenantScope::new(state.db.clone(), claims.cid);
+    let scope = state.tenant(claims.cid);
     let txn = scope.begin().await?;
     // The role is re-read on every request, so removals and role changes apply at once.
     let role = current_role(&txn, claims.sub).await?;
@@ -86,7 +84,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 async fn api_key_principal(state: &AppState, presented: &str) -> Result<Principal, ApiError> {
     let token = tokens::parse(TokenKind::ApiKey, presented).ok_or(ApiError::Unauthenticated)?;
-    let scope = TenantScope::new(state.db.clone(), token.clinic_id);
+    let scope = state.tenant(token.clinic_id);
     let txn = scope.begin().await?;
     let key = api_key::Entity::find()
         .filter(api_key::Column::ClinicId.eq(txn.clinic_id()))
@@ -100,7 +98,7 @@ async fn api_key_principal(state: &AppState, presented: &str) -> Result<Principa
     let key_scope = ApiKeyScope::parse(&key.scope)
         .ok_or_else(|| ApiError::Internal("unknown key scope".to_owned()))?;
     let key_id = key.id;
-    let now = Utc::now();
+    let now = state.clock.now();
     if key
         .last_used_at
         .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)

@@ -18,6 +18,9 @@ pub const ACCESS_TTL: Duration = Duration::minutes(15);
 /// Lifetime of a refresh token (each use replaces it).
 pub const REFRESH_TTL: Duration = Duration::days(30);
 
+/// Seconds a token stays valid past its `exp`, for clocks that disagree slightly.
+const EXPIRY_LEEWAY_SECONDS: i64 = 5;
+
 /// Claims inside the access token.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SessionClaims {
@@ -65,13 +68,16 @@ impl SessionKeys {
             .map_err(|e| e.to_string())
     }
 
-    /// The claims of a valid, unexpired token; None otherwise.
-    pub fn verify(&self, token: &str) -> Option<SessionClaims> {
+    /// The claims of a token that is validly signed and unexpired at `now`; None otherwise.
+    /// Expiry is judged against the server's clock (the same one that issued the token), not the
+    /// library's reading of the system time.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Option<SessionClaims> {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
-        jsonwebtoken::decode::<SessionClaims>(token, &self.decoding, &validation)
-            .ok()
-            .map(|data| data.claims)
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<SessionClaims>(token, &self.decoding, &validation)
+            .ok()?
+            .claims;
+        (now.timestamp() <= claims.exp + EXPIRY_LEEWAY_SECONDS).then_some(claims)
     }
 }
 
@@ -108,7 +114,7 @@ mod tests {
         let token = keys
             .issue(user, clinic, Role::Admin, Utc::now())
             .expect("issue");
-        let claims = keys.verify(&token).expect("valid");
+        let claims = keys.verify(&token, Utc::now()).expect("valid");
         assert_eq!(
             (claims.sub, claims.cid, claims.role),
             (user, clinic, Role::Admin)
@@ -122,12 +128,19 @@ mod tests {
                 Utc::now() - ACCESS_TTL - Duration::minutes(1),
             )
             .expect("issue");
-        assert!(keys.verify(&old).is_none(), "expired");
+        assert!(keys.verify(&old, Utc::now()).is_none(), "expired");
         assert!(
-            SessionKeys::new(&[8u8; 32]).verify(&token).is_none(),
+            keys.verify(&token, Utc::now() + ACCESS_TTL + Duration::minutes(1))
+                .is_none(),
+            "expired by the server's clock"
+        );
+        assert!(
+            SessionKeys::new(&[8u8; 32])
+                .verify(&token, Utc::now())
+                .is_none(),
             "other secret"
         );
-        assert!(keys.verify("not.a.jwt").is_none());
+        assert!(keys.verify("not.a.jwt", Utc::now()).is_none());
     }
 
     #[test]

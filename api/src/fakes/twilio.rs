@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use crate::clock::Clock;
 use crate::webhooks::twilio_signature;
 
 /// A failure to inject into the next request to the Messages API.
@@ -46,6 +47,8 @@ pub struct FakeMessage {
 }
 
 struct Shared {
+    /// Dates messages, as Twilio's own clock would.
+    clock: Clock,
     account_sid: String,
     auth_token: String,
     messages: Mutex<Vec<FakeMessage>>,
@@ -133,7 +136,18 @@ pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
 impl FakeTwilio {
     /// Starts a fake for `account_sid` and `auth_token` on a free local port.
     pub async fn start(account_sid: &str, auth_token: &str) -> std::io::Result<Self> {
+        Self::start_with_clock(account_sid, auth_token, Clock::system()).await
+    }
+
+    /// Starts a fake that dates its messages by `clock`, as a Twilio whose clock agrees with a
+    /// test's server.
+    pub async fn start_with_clock(
+        account_sid: &str,
+        auth_token: &str,
+        clock: Clock,
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
+            clock,
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
             messages: Mutex::new(Vec::new()),
@@ -397,7 +411,7 @@ async fn create_message(
         from,
         body,
         status_callback: form.status_callback.filter(|url| !url.is_empty()),
-        created_at: Utc::now(),
+        created_at: shared.clock.now(),
         arrived,
     };
     lock(&shared.messages).push(message.clone());

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use ringback_entity::{clinic, user};
+use ringback_entity::user;
 use sea_orm::EntityTrait;
 
 use crate::auth::session::{
@@ -98,7 +98,7 @@ impl AccountQuery {
         let principal = principal(ctx)?;
         let user_id = principal.user_id().map_err(graphql_error)?;
         let current = principal.scope.clinic_id();
-        let clinics = account::clinics_of(&state.db, user_id)
+        let clinics = account::clinics_of(&state.db, &state.clock, user_id)
             .await
             .map_err(graphql_error)?;
         Ok(clinics
@@ -131,6 +131,7 @@ impl AccountMutation {
             .map_err(graphql_error)?;
         let grant = account::sign_up(
             &state.db,
+            &state.clock,
             &state.session_keys,
             &state.secrets,
             SignUp {
@@ -163,9 +164,15 @@ impl AccountMutation {
             .rate_limits
             .sign_in(request.client_address, &email)
             .map_err(graphql_error)?;
-        let grant = account::sign_in(&state.db, &state.session_keys, &email, &password)
-            .await
-            .map_err(graphql_error)?;
+        let grant = account::sign_in(
+            &state.db,
+            &state.clock,
+            &state.session_keys,
+            &email,
+            &password,
+        )
+        .await
+        .map_err(graphql_error)?;
         Ok(start_session(ctx, grant))
     }
 
@@ -177,7 +184,7 @@ impl AccountMutation {
             .refresh_cookie
             .as_deref()
             .ok_or_else(|| graphql_error(ApiError::Unauthenticated))?;
-        let grant = account::refresh(&state.db, &state.session_keys, presented)
+        let grant = account::refresh(&state.db, &state.clock, &state.session_keys, presented)
             .await
             .inspect_err(|_| end_session_cookies(ctx))
             .map_err(graphql_error)?;
@@ -209,7 +216,7 @@ impl AccountMutation {
             },
         )
         .await?;
-        account::revoke_sessions_elsewhere(&state.db, grant.user.id, grant.clinic.id)
+        account::revoke_sessions_elsewhere(&state.db, &state.clock, grant.user.id, grant.clinic.id)
             .await
             .map_err(graphql_error)?;
         Ok(start_session(ctx, grant))
@@ -227,6 +234,7 @@ impl AccountMutation {
         let to_clinic = uuid_arg(&clinic_id).map_err(graphql_error)?;
         let grant = account::switch_clinic(
             &state.db,
+            &state.clock,
             &state.session_keys,
             user_id,
             to_clinic,
@@ -242,7 +250,7 @@ impl AccountMutation {
         let state = ctx.data::<AppState>()?;
         let request = ctx.data::<RequestInfo>()?;
         if let Some(presented) = request.refresh_cookie.as_deref() {
-            account::sign_out(&state.db, presented)
+            account::sign_out(&state.db, &state.clock, presented)
                 .await
                 .map_err(graphql_error)?;
         }
@@ -260,15 +268,11 @@ pub(crate) fn start_session(ctx: &Context<'_>, grant: SessionGrant) -> Session {
         "Set-Cookie",
         set_cookie(REFRESH_COOKIE, &grant.refresh_token, REFRESH_TTL),
     );
-    session_view(&grant.user, &grant.clinic, grant.role.into())
-}
-
-fn session_view(user: &user::Model, clinic: &clinic::Model, role: TeamRole) -> Session {
     Session {
-        user: User::from(user),
-        clinic: Clinic::from(clinic),
-        role,
-        expires_at: Utc::now() + ACCESS_TTL,
+        user: User::from(&grant.user),
+        clinic: Clinic::from(&grant.clinic),
+        role: grant.role.into(),
+        expires_at: grant.access_expires_at,
     }
 }
 

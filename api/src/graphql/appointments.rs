@@ -242,7 +242,7 @@ impl AppointmentMutation {
             starts_at: input.starts_at,
             source,
             external_id: input.external_id,
-            booked_at: Utc::now(),
+            booked_at: state.clock.now(),
         };
         let (model, verdict) = with_tenant(
             ctx,

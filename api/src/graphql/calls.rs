@@ -333,7 +333,7 @@ impl CallMutation {
                     principal.actor(),
                     uuid_arg(&call_id)?,
                     status.into(),
-                    at.unwrap_or_else(Utc::now),
+                    at.unwrap_or_else(|| txn.now()),
                 )
                 .await
             },

@@ -192,7 +192,7 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Message> {
         let state = ctx.data::<AppState>()?;
         let stored = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
-            conversations::reply(txn, &state.secrets, uuid_arg(&id)?, &body, Utc::now()).await
+            conversations::reply(txn, &state.secrets, uuid_arg(&id)?, &body, txn.now()).await
         })
         .await?;
         state.wake_workers();
@@ -211,7 +211,7 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Conversation> {
         let row = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
             let member = member_id.as_ref().map(uuid_arg).transpose()?;
-            conversations::assign(txn, uuid_arg(&id)?, member, Utc::now()).await
+            conversations::assign(txn, uuid_arg(&id)?, member, txn.now()).await
         })
         .await?;
         Ok(Conversation(row))
@@ -224,7 +224,7 @@ impl ConversationMutation {
         id: ID,
     ) -> async_graphql::Result<Conversation> {
         let row = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
-            conversations::close(txn, uuid_arg(&id)?, Utc::now()).await
+            conversations::close(txn, uuid_arg(&id)?, txn.now()).await
         })
         .await?;
         Ok(Conversation(row))

@@ -71,7 +71,7 @@ impl OutboxMutation {
         let job = with_tenant(
             ctx,
             Access::Write(Permission::ManageSettings),
-            async |txn, _| outbox::requeue(txn, uuid_arg(&id)?, Utc::now()).await,
+            async |txn, _| outbox::requeue(txn, uuid_arg(&id)?, txn.now()).await,
         )
         .await?;
         state.wake_workers();

@@ -181,9 +181,15 @@ impl TeamMutation {
         password: String,
     ) -> async_graphql::Result<Session> {
         let state = ctx.data::<AppState>()?;
-        let grant = team::accept_invite(&state.db, &state.session_keys, &token, &password)
-            .await
-            .map_err(graphql_error)?;
+        let grant = team::accept_invite(
+            &state.db,
+            &state.clock,
+            &state.session_keys,
+            &token,
+            &password,
+        )
+        .await
+        .map_err(graphql_error)?;
         Ok(start_session(ctx, grant))
     }
 }

@@ -58,7 +58,7 @@ impl WorklistQuery {
     ) -> async_graphql::Result<Vec<WaitingCaller>> {
         let limit = first.clamp(1, 200) as usize;
         let rows = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-            worklist::waiting_callers(txn, Utc::now(), limit).await
+            worklist::waiting_callers(txn, txn.now(), limit).await
         })
         .await?;
         Ok(rows.into_iter().map(WaitingCaller::from).collect())

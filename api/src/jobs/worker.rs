@@ -21,7 +21,7 @@ use crate::jobs::outbox::{self, ClaimedJob, Settlement};
 use crate::service::messages::{self, NewMessage, Party};
 use crate::service::{calls, clinic, in_clinic, keys, opt_outs, phone_lines};
 use crate::state::AppState;
-use crate::tenant::{TenantScope, TenantTxn};
+use crate::tenant::TenantTxn;
 
 /// Job kind: the first text to a missed caller.
 pub const TEXT_BACK: &str = "text_back";
@@ -147,7 +147,7 @@ impl Worker {
         outbox::claim_due(
             &self.state.db,
             &self.name,
-            Utc::now(),
+            self.state.clock.now(),
             self.settings.lease,
             self.settings.batch,
         )
@@ -163,9 +163,7 @@ impl Worker {
     /// The provider side of a job: resolve any doubt, then send. Writes nothing to the database.
     /// Returns the attempt and the attempt number it belongs to.
     pub async fn perform(&self, claimed: ClaimedJob) -> Result<(Attempt, i32), ApiError> {
-        let txn = TenantScope::new(self.state.db.clone(), claimed.clinic_id)
-            .begin()
-            .await?;
+        let txn = self.state.tenant(claimed.clinic_id).begin().await?;
         let prepared = self.prepare(&txn, claimed.id).await;
         txn.commit().await?;
         let (attempts, delivery) = prepared?;
@@ -173,7 +171,10 @@ impl Worker {
             Ok(delivery) => delivery,
             Err(attempt) => return Ok((attempt, attempts)),
         };
-        let claimed_at = delivery.job.claimed_at.unwrap_or_else(Utc::now);
+        let claimed_at = delivery
+            .job
+            .claimed_at
+            .unwrap_or_else(|| self.state.clock.now());
         if let Some(since) = delivery.job.in_doubt_since {
             match self.already_sent(&delivery, since).await {
                 Ok(Some(sent)) => return Ok((Attempt::Sent(sent), attempts)),
@@ -269,10 +270,8 @@ impl Worker {
         if matches!(attempt, Attempt::NotOurs) {
             return Ok(());
         }
-        let now = Utc::now();
-        let txn = TenantScope::new(self.state.db.clone(), claimed.clinic_id)
-            .begin()
-            .await?;
+        let now = self.state.clock.now();
+        let txn = self.state.tenant(claimed.clinic_id).begin().await?;
         let Some(job) = outbox::find(&txn, claimed.id).await? else {
             return Ok(());
         };

@@ -2,7 +2,7 @@
 //! sign-out. Every step is audited in the clinic's chain; failures never say whether an e-mail
 //! address has an account.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use ringback_entity::{clinic, membership, refresh_token, user};
 use ringback_shared::access::Role;
 use ringback_shared::metrics::parse_time_zone;
@@ -15,8 +15,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::password;
-use crate::auth::session::{REFRESH_TTL, SessionKeys};
+use crate::auth::session::{ACCESS_TTL, REFRESH_TTL, SessionKeys};
 use crate::auth::tokens::{self, TokenKind};
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::secrets::Secrets;
 use crate::service::audit::{self, AuditEvent};
@@ -46,6 +47,8 @@ pub struct SessionGrant {
     pub user: user::Model,
     pub clinic: clinic::Model,
     pub role: Role,
+    /// When the access token stops being accepted.
+    pub access_expires_at: DateTime<Utc>,
     pub access_token: String,
     pub refresh_token: String,
 }
@@ -127,15 +130,18 @@ fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, ApiError> {
 /// Creates a clinic and its owner, and signs the owner in.
 pub async fn sign_up(
     db: &DatabaseConnection,
+    clock: &Clock,
     keys: &SessionKeys,
     secrets: &Secrets,
     input: SignUp,
 ) -> Result<SessionGrant, ApiError> {
     let valid = validate_sign_up(input)?;
-    let now = Utc::now();
+    let now = clock.now();
     let clinic_id = Uuid::now_v7();
     let user_id = Uuid::now_v7();
-    let txn = TenantScope::new(db.clone(), clinic_id).begin().await?;
+    let txn = TenantScope::new(db.clone(), clock.clone(), clinic_id)
+        .begin()
+        .await?;
     let clinic = clinic::ActiveModel {
         id: Set(clinic_id),
         name: Set(valid.clinic_name),
@@ -226,7 +232,7 @@ async fn grant_session(
     role: Role,
     family_id: Uuid,
 ) -> Result<SessionGrant, ApiError> {
-    let now = Utc::now();
+    let now = txn.now();
     let refresh = tokens::issue(TokenKind::Refresh, clinic.id);
     refresh_token::ActiveModel {
         clinic_id: Set(clinic.id),
@@ -249,6 +255,7 @@ async fn grant_session(
         user,
         clinic,
         role,
+        access_expires_at: now + ACCESS_TTL,
         access_token,
         refresh_token: refresh.value,
     })
@@ -257,6 +264,7 @@ async fn grant_session(
 /// Signs a user in with e-mail and password, into their oldest clinic membership.
 pub async fn sign_in(
     db: &DatabaseConnection,
+    clock: &Clock,
     keys: &SessionKeys,
     email: &str,
     password_attempt: &str,
@@ -274,7 +282,7 @@ pub async fn sign_in(
         return Err(refused());
     };
     let membership = first_membership(db, user.id).await?.ok_or_else(refused)?;
-    let txn = TenantScope::new(db.clone(), membership.clinic_id)
+    let txn = TenantScope::new(db.clone(), clock.clone(), membership.clinic_id)
         .begin()
         .await?;
     if !password::verify(password_attempt, &user.password_hash) {
@@ -337,6 +345,7 @@ async fn first_membership(
 /// The clinics `user_id` belongs to, oldest membership first, with their role in each.
 pub async fn clinics_of(
     db: &DatabaseConnection,
+    clock: &Clock,
     user_id: Uuid,
 ) -> Result<Vec<(clinic::Model, Role)>, ApiError> {
     let mut clinics = Vec::new();
@@ -344,7 +353,7 @@ pub async fn clinics_of(
         let Some(role) = Role::parse(&membership.role) else {
             continue;
         };
-        let txn = TenantScope::new(db.clone(), membership.clinic_id)
+        let txn = TenantScope::new(db.clone(), clock.clone(), membership.clinic_id)
             .begin()
             .await?;
         clinics.push((crate::service::clinic::get(&txn).await?, role));
@@ -357,6 +366,7 @@ pub async fn clinics_of(
 /// them everywhere; the current clinic's are ended in the change's own transaction).
 pub async fn revoke_sessions_elsewhere(
     db: &DatabaseConnection,
+    clock: &Clock,
     user_id: Uuid,
     except: Uuid,
 ) -> Result<(), ApiError> {
@@ -364,7 +374,7 @@ pub async fn revoke_sessions_elsewhere(
         if membership.clinic_id == except {
             continue;
         }
-        let txn = TenantScope::new(db.clone(), membership.clinic_id)
+        let txn = TenantScope::new(db.clone(), clock.clone(), membership.clinic_id)
             .begin()
             .await?;
         revoke_user_sessions(&txn, user_id).await?;
@@ -378,6 +388,7 @@ pub async fn revoke_sessions_elsewhere(
 /// user does not belong to is not found.
 pub async fn switch_clinic(
     db: &DatabaseConnection,
+    clock: &Clock,
     keys: &SessionKeys,
     user_id: Uuid,
     to_clinic: Uuid,
@@ -390,7 +401,9 @@ pub async fn switch_clinic(
         .ok_or(ApiError::NotFound)?;
     let role = Role::parse(&membership.role)
         .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
-    let txn = TenantScope::new(db.clone(), to_clinic).begin().await?;
+    let txn = TenantScope::new(db.clone(), clock.clone(), to_clinic)
+        .begin()
+        .await?;
     let user = user::Entity::find_by_id(user_id)
         .one(txn.conn())
         .await
@@ -408,7 +421,7 @@ pub async fn switch_clinic(
     let grant = new_session(&txn, keys, user, role).await?;
     txn.commit().await?;
     if let Some(presented) = presented {
-        sign_out(db, presented).await?;
+        sign_out(db, clock, presented).await?;
     }
     Ok(grant)
 }
@@ -423,11 +436,12 @@ pub async fn current_role(txn: &TenantTxn, user_id: Uuid) -> Result<Option<Role>
 /// whole family: someone else may hold a copy.
 pub async fn refresh(
     db: &DatabaseConnection,
+    clock: &Clock,
     keys: &SessionKeys,
     presented: &str,
 ) -> Result<SessionGrant, ApiError> {
     let token = tokens::parse(TokenKind::Refresh, presented).ok_or(ApiError::Unauthenticated)?;
-    let txn = TenantScope::new(db.clone(), token.clinic_id)
+    let txn = TenantScope::new(db.clone(), clock.clone(), token.clinic_id)
         .begin()
         .await?;
     let stored = refresh_token::Entity::find()
@@ -437,7 +451,7 @@ pub async fn refresh(
         .await
         .map_err(db_error)?
         .ok_or(ApiError::Unauthenticated)?;
-    let now = Utc::now();
+    let now = txn.now();
     if stored.replaced_at.is_some() {
         revoke_family(&txn, stored.family_id).await?;
         audit::append(
@@ -490,7 +504,7 @@ async fn revoke_tokens(
     refresh_token::Entity::update_many()
         .col_expr(
             refresh_token::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
+            sea_orm::sea_query::Expr::value(txn.now()),
         )
         .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
         .filter(which)
@@ -502,11 +516,15 @@ async fn revoke_tokens(
 }
 
 /// Ends the session that holds `presented`: its refresh-token family is revoked.
-pub async fn sign_out(db: &DatabaseConnection, presented: &str) -> Result<(), ApiError> {
+pub async fn sign_out(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    presented: &str,
+) -> Result<(), ApiError> {
     let Some(token) = tokens::parse(TokenKind::Refresh, presented) else {
         return Ok(());
     };
-    let txn = TenantScope::new(db.clone(), token.clinic_id)
+    let txn = TenantScope::new(db.clone(), clock.clone(), token.clinic_id)
         .begin()
         .await?;
     let stored = refresh_token::Entity::find()
@@ -555,7 +573,7 @@ pub async fn change_password(
     password::validate(new)?;
     let mut changed: user::ActiveModel = user.into();
     changed.password_hash = Set(password::hash(new)?);
-    changed.updated_at = Set(Utc::now());
+    changed.updated_at = Set(txn.now());
     let user = changed.update(txn.conn()).await.map_err(db_error)?;
     revoke_user_sessions(txn, user_id).await?;
     audit::append(

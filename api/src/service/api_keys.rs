@@ -1,7 +1,6 @@
 //! Integrator API keys: created by admins, shown once, stored as hashes, scoped `read` or `write`,
 //! with their last use, revocable.
 
-use chrono::Utc;
 use ringback_entity::api_key;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
@@ -57,7 +56,7 @@ pub async fn create(
         created_by: Set(actor),
         last_used_at: Set(None),
         revoked_at: Set(None),
-        created_at: Set(Utc::now()),
+        created_at: Set(txn.now()),
     }
     .insert(txn.conn())
     .await
@@ -87,7 +86,7 @@ pub async fn revoke(
         .await?
         .ok_or(ApiError::NotFound)?;
     let mut revoked: api_key::ActiveModel = key.into();
-    revoked.revoked_at = Set(Some(Utc::now()));
+    revoked.revoked_at = Set(Some(txn.now()));
     let key = revoked.update(txn.conn()).await.map_err(db_error)?;
     audit::append(
         txn,

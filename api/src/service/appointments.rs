@@ -160,7 +160,7 @@ pub async fn update(
     if let Some(starts_at) = starts_at {
         model.starts_at = Set(Some(starts_at));
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(txn.now());
     let updated = model.update(txn.conn()).await.map_err(db_error)?;
     audit::append(
         txn,
@@ -187,8 +187,8 @@ pub async fn cancel(
     }
     let key = current.caller_key.clone();
     let mut model: appointment::ActiveModel = current.into();
-    model.cancelled_at = Set(Some(Utc::now()));
-    model.updated_at = Set(Utc::now());
+    model.cancelled_at = Set(Some(txn.now()));
+    model.updated_at = Set(txn.now());
     let cancelled = model.update(txn.conn()).await.map_err(db_error)?;
     audit::append(
         txn,

@@ -101,7 +101,7 @@ async fn store(
         .exec(txn.conn())
         .await
         .map_err(db_error)?;
-    let now = Utc::now();
+    let now = txn.now();
     for verdict in report.attributions {
         let mut row = attribution::ActiveModel {
             clinic_id: Set(txn.clinic_id()),

@@ -40,7 +40,7 @@ pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbErro
         (entry.seq + 1, entry.hash)
     });
     // Stored timestamps keep microseconds on every engine; hash what will be read back.
-    let at = Utc::now().trunc_subsecs(6);
+    let at = txn.now().trunc_subsecs(6);
     let hash = entry_hash(
         clinic_id,
         seq,

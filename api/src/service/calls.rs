@@ -103,7 +103,7 @@ async fn record_one(
     provider: &str,
     event: CallEvent,
 ) -> Result<EventResult, ApiError> {
-    if let Err(error) = validate(&event) {
+    if let Err(error) = validate(&event, txn.now()) {
         return Ok(EventResult::Rejected(error));
     }
     if let Some(existing) = find_external(txn, provider, event.external_id.trim()).await? {
@@ -113,7 +113,7 @@ async fn record_one(
         Ok(caller) => caller,
         Err(error) => return Ok(EventResult::Rejected(error)),
     };
-    let now = Utc::now();
+    let now = txn.now();
     let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
     let model = call::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
@@ -144,7 +144,8 @@ async fn record_one(
     Ok(EventResult::Recorded(model))
 }
 
-fn validate(event: &CallEvent) -> Result<(), ApiError> {
+/// Checks an event's shape; `now` is the server's clock, which a start may not be far ahead of.
+fn validate(event: &CallEvent, now: DateTime<Utc>) -> Result<(), ApiError> {
     let external_id = event.external_id.trim();
     if external_id.is_empty() || external_id.len() > 200 {
         return Err(ApiError::BadUserInput(
@@ -164,7 +165,7 @@ fn validate(event: &CallEvent) -> Result<(), ApiError> {
             "answeredAt and endedAt cannot precede startedAt".to_owned(),
         ));
     }
-    if event.started_at > Utc::now() + chrono::Duration::minutes(5) {
+    if event.started_at > now + chrono::Duration::minutes(5) {
         return Err(ApiError::BadUserInput(
             "startedAt is in the future".to_owned(),
         ));
@@ -207,7 +208,7 @@ pub async fn log_callback(
             "a callback cannot precede the call it answers".to_owned(),
         ));
     }
-    let now = Utc::now();
+    let now = txn.now();
     let id = Uuid::now_v7();
     let callback = call::ActiveModel {
         clinic_id: Set(txn.clinic_id()),

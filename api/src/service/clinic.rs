@@ -199,7 +199,7 @@ pub async fn update(
     if changed.is_empty() {
         return get(txn).await;
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(txn.now());
     let updated = model.update(txn.conn()).await.map_err(db_error)?;
     if changed.contains(&"attribution_window_days") {
         crate::service::attribution::recompute_clinic(txn).await?;

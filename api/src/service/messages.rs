@@ -226,7 +226,7 @@ pub async fn set_status(
 ) -> Result<message::Model, ApiError> {
     let mut model: message::ActiveModel = row.into();
     model.status = Set(status.to_owned());
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(txn.now());
     model.update(txn.conn()).await.map_err(db_error)
 }
 
@@ -240,7 +240,7 @@ pub async fn set_provider_id(
     let mut model: message::ActiveModel = row.into();
     model.provider_message_id = Set(Some(provider_message_id.to_owned()));
     model.status = Set(status.to_owned());
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(txn.now());
     model.update(txn.conn()).await.map_err(db_error)
 }
 
@@ -297,7 +297,7 @@ async fn keep_early_report(
             clinic_id: Set(txn.clinic_id()),
             provider: Set(EARLY_REPORTS.to_owned()),
             event_id: Set(event_id),
-            received_at: Set(Utc::now()),
+            received_at: Set(txn.now()),
         }
         .insert(txn.conn())
         .await

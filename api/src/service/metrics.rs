@@ -212,7 +212,7 @@ pub async fn mark_stale(
             (0..=reach).map(move |offset| day + Duration::days(offset))
         })
         .collect();
-    let now = Utc::now();
+    let now = txn.now();
     let rows = days.into_iter().map(|day| daily_metric::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         day: Set(day),
@@ -325,7 +325,7 @@ pub async fn settle_day(
             Expr::value(serde_json::json!(&fresh.callback_delays_seconds)),
         )
         .col_expr(Column::Stale, Expr::value(false))
-        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(Column::UpdatedAt, Expr::value(txn.now()))
         .filter(Column::ClinicId.eq(txn.clinic_id()))
         .filter(Column::Day.eq(read.day))
         .filter(Column::StaleVersion.eq(read.stale_version))

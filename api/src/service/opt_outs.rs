@@ -1,7 +1,6 @@
 //! The clinic's opt-out list, keyed by caller key: STOP puts a caller on it, START takes them off,
 //! and no text is ever sent to a caller on it.
 
-use chrono::Utc;
 use ringback_entity::opt_out;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -14,7 +13,7 @@ pub async fn opt_out(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> 
     let row = opt_out::ActiveModel {
         clinic_id: sea_orm::Set(txn.clinic_id()),
         caller_key: sea_orm::Set(caller_key.to_owned()),
-        created_at: sea_orm::Set(Utc::now()),
+        created_at: sea_orm::Set(txn.now()),
     };
     opt_out::Entity::insert(row)
         .on_conflict_do_nothing_on([opt_out::Column::ClinicId, opt_out::Column::CallerKey])

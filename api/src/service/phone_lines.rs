@@ -2,7 +2,6 @@
 //! numbers callers ring. Both are sealed with the clinic's data key; provider numbers also carry a
 //! deployment-wide routing key so a webhook can find the clinic from its `To` number.
 
-use chrono::Utc;
 use ringback_entity::{clinic as clinic_row, provider_number};
 use ringback_shared::caller_key::routing_key;
 use ringback_shared::phone::{self, Region};
@@ -47,7 +46,7 @@ pub async fn set_forwarding_line(
     let mut model: clinic_row::ActiveModel = current.into();
     model.forwarding_line_sealed = Set(sealed);
     model.forwarding_line_tail = Set(tail);
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(txn.now());
     let updated = model.update(txn.conn()).await.map_err(db_error)?;
     audit::append(
         txn,
@@ -119,7 +118,7 @@ pub async fn add_provider_number(
             normalized.e164.as_str(),
         )?),
         tail: Set(phone::mask_tail(&normalized.e164)),
-        created_at: Set(Utc::now()),
+        created_at: Set(txn.now()),
     }
     .insert(txn.conn())
     .await

@@ -2,7 +2,7 @@
 //! (only owners make or unmake owners; the last owner cannot be removed or demoted). Removing a
 //! member revokes their sessions at once.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use ringback_entity::{invite, membership, user};
 use ringback_shared::access::Role;
 use sea_orm::{
@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::auth::session::SessionKeys;
 use crate::auth::tokens::{self, TokenKind};
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::service::account::{self, SessionGrant, normalize_email};
 use crate::service::audit::{self, AuditEvent};
@@ -92,7 +93,7 @@ pub async fn invite(
             "a name of 1 to 120 characters is required".to_owned(),
         ));
     }
-    let now = Utc::now();
+    let now = txn.now();
     let token = tokens::issue(TokenKind::Invite, txn.clinic_id());
     let invite = invite::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
@@ -147,12 +148,13 @@ pub async fn revoke_invite(txn: &TenantTxn, actor: Uuid, invite_id: Uuid) -> Res
 /// checks their password) and adds them to the clinic; signs them in.
 pub async fn accept_invite(
     db: &DatabaseConnection,
+    clock: &Clock,
     keys: &SessionKeys,
     presented: &str,
     password_text: &str,
 ) -> Result<SessionGrant, ApiError> {
     let token = tokens::parse(TokenKind::Invite, presented).ok_or(ApiError::NotFound)?;
-    let txn = TenantScope::new(db.clone(), token.clinic_id)
+    let txn = TenantScope::new(db.clone(), clock.clone(), token.clinic_id)
         .begin()
         .await?;
     let invite = invite::Entity::find()
@@ -161,7 +163,7 @@ pub async fn accept_invite(
         .one(txn.conn())
         .await
         .map_err(db_error)?
-        .filter(|invite| invite.accepted_at.is_none() && invite.expires_at > Utc::now())
+        .filter(|invite| invite.accepted_at.is_none() && invite.expires_at > txn.now())
         .ok_or(ApiError::NotFound)?;
     let user = user_for_invite(&txn, &invite, password_text).await?;
     let user_id = user.id;
@@ -170,7 +172,7 @@ pub async fn accept_invite(
     add_membership(&txn, user_id, role).await?;
     let invite_id = invite.id;
     let mut accepted: invite::ActiveModel = invite.into();
-    accepted.accepted_at = Set(Some(Utc::now()));
+    accepted.accepted_at = Set(Some(txn.now()));
     accepted.update(txn.conn()).await.map_err(db_error)?;
     audit::append(
         &txn,
@@ -207,7 +209,7 @@ async fn user_for_invite(
         };
     }
     password::validate(password_text)?;
-    let now = Utc::now();
+    let now = txn.now();
     user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(invite.email.clone()),
@@ -234,7 +236,7 @@ async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<()
         clinic_id: Set(txn.clinic_id()),
         user_id: Set(user_id),
         role: Set(role.as_str().to_owned()),
-        created_at: Set(Utc::now()),
+        created_at: Set(txn.now()),
     }
     .insert(txn.conn())
     .await

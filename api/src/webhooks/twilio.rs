@@ -19,7 +19,6 @@ use crate::service::calls::{self, CallEvent};
 use crate::service::messages::{self, NewMessage, Party};
 use crate::service::{clinic, keys, opt_outs, phone_lines};
 use crate::state::AppState;
-use crate::tenant::TenantScope;
 use crate::webhooks::twilio_signature;
 use ringback_shared::keywords::{SmsKeyword, classify};
 use ringback_shared::sms::with_automated_marker;
@@ -192,9 +191,7 @@ async fn answer(
 }
 
 async fn dial_twiml(state: &AppState, verified: &Verified) -> Result<Response, ApiError> {
-    let txn = TenantScope::new(state.db.clone(), verified.clinic_id)
-        .begin()
-        .await?;
+    let txn = state.tenant(verified.clinic_id).begin().await?;
     let settings = clinic::get(&txn).await?;
     let line = phone_lines::forwarding_line(&txn, &state.secrets).await?;
     txn.commit().await?;
@@ -290,19 +287,18 @@ async fn record_call(
         .get("CallSid")
         .ok_or_else(|| ApiError::BadUserInput("no CallSid".to_owned()))?;
     let caller = caller.ok_or_else(|| ApiError::BadUserInput("no caller number".to_owned()))?;
-    let started_at = reported_start(verified).unwrap_or_else(Utc::now);
+    let now = state.clock.now();
+    let started_at = reported_start(verified).unwrap_or(now);
     let event = CallEvent {
         external_id: call_sid.to_owned(),
         direction,
         outcome,
         started_at,
         answered_at: (outcome == CallOutcome::Answered).then_some(started_at),
-        ended_at: Some(Utc::now()),
+        ended_at: Some(now),
         caller_number: caller.to_owned(),
     };
-    let txn = TenantScope::new(state.db.clone(), verified.clinic_id)
-        .begin()
-        .await?;
+    let txn = state.tenant(verified.clinic_id).begin().await?;
     calls::record_events(&txn, &state.secrets, PROVIDER, vec![event]).await?;
     txn.commit().await?;
     state.wake_workers();
@@ -342,9 +338,7 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
         .get("From")
         .ok_or_else(|| ApiError::BadUserInput("no From".to_owned()))?;
     let text = verified.get("Body").unwrap_or_default();
-    let txn = TenantScope::new(state.db.clone(), verified.clinic_id)
-        .begin()
-        .await?;
+    let txn = state.tenant(verified.clinic_id).begin().await?;
     if messages::find_by_provider_id(&txn, sid).await?.is_some() {
         return Ok(None);
     }
@@ -368,7 +362,7 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
                 messages::KIND_REPLY
             },
             body: text,
-            at: Utc::now(),
+            at: state.clock.now(),
             provider_message_id: Some(sid.to_owned()),
             status: "received",
             call_id: None,
@@ -418,9 +412,7 @@ async fn record_delivery(state: &AppState, verified: &Verified) -> Result<(), Ap
         .get("MessageStatus")
         .or_else(|| verified.get("SmsStatus"))
         .ok_or_else(|| ApiError::BadUserInput("no MessageStatus".to_owned()))?;
-    let txn = TenantScope::new(state.db.clone(), verified.clinic_id)
-        .begin()
-        .await?;
+    let txn = state.tenant(verified.clinic_id).begin().await?;
     if let Some(updated) = messages::report_delivery(&txn, sid, status).await?
         && let Some(call_id) = updated.call_id
     {

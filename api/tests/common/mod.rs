@@ -9,6 +9,7 @@ pub mod graphql;
 pub mod twilio;
 
 use poem::Endpoint;
+use ringback_api::clock::Clock;
 use ringback_api::config::{Config, DatabaseKind, RawSettings};
 use ringback_api::secrets::Secrets;
 use ringback_api::{AppState, build_app, db};
@@ -23,6 +24,8 @@ pub struct TestDb {
     pub app_db: DatabaseConnection,
     pub kind: DatabaseKind,
     pub url: String,
+    /// The clock of every app built on this database: the real time until the test sets it.
+    pub clock: Clock,
     cleanup: Cleanup,
 }
 
@@ -56,6 +59,7 @@ impl TestDb {
             db,
             kind: DatabaseKind::Sqlite,
             url,
+            clock: Clock::settable(),
             cleanup: Cleanup::Sqlite(dir),
         }
     }
@@ -85,6 +89,7 @@ impl TestDb {
             db,
             kind: DatabaseKind::Postgres,
             url,
+            clock: Clock::settable(),
             cleanup: Cleanup::Postgres { admin_url, name },
         }
     }
@@ -204,7 +209,7 @@ impl TestDb {
         let settings = RawSettings::load(env).expect("settings");
         let config = Config::from_settings(&settings).expect("config");
         let (secrets, _) = Secrets::resolve(&settings, &config.data_dir, false).expect("secrets");
-        AppState::new(self.app_db.clone(), config, secrets)
+        AppState::with_clock(self.app_db.clone(), config, secrets, self.clock.clone())
     }
 }
 
