@@ -27,7 +27,7 @@ enum Source {
     /// The operating system's clock.
     #[default]
     System,
-    /// The system clock moved by an offset in microseconds that tests choose.
+    /// The system clock moved by an offset in nanoseconds that tests choose.
     #[cfg(any(test, feature = "test-support"))]
     Shifted(Arc<AtomicI64>),
 }
@@ -46,7 +46,7 @@ impl Clock {
             Source::System => Utc::now(),
             #[cfg(any(test, feature = "test-support"))]
             Source::Shifted(offset) => {
-                Utc::now() + chrono::Duration::microseconds(offset.load(Ordering::SeqCst))
+                Utc::now() + chrono::Duration::nanoseconds(offset.load(Ordering::SeqCst))
             }
         }
     }
@@ -74,17 +74,17 @@ impl Clock {
     /// On a system clock: only settable clocks move.
     pub fn set(&self, at: DateTime<Utc>) {
         let offset = (at - Utc::now())
-            .num_microseconds()
-            .expect("a test clock stays within 290,000 years of today");
+            .num_nanoseconds()
+            .expect("a test clock stays within 290 years of today");
         self.shared_offset().store(offset, Ordering::SeqCst);
     }
 
     /// Moves the clock `by` forward (or back, when negative).
     pub fn advance(&self, by: chrono::Duration) {
-        let micros = by
-            .num_microseconds()
-            .expect("a test clock moves by less than 290,000 years");
-        self.shared_offset().fetch_add(micros, Ordering::SeqCst);
+        let nanos = by
+            .num_nanoseconds()
+            .expect("a test clock moves by less than 290 years");
+        self.shared_offset().fetch_add(nanos, Ordering::SeqCst);
     }
 
     fn shared_offset(&self) -> &AtomicI64 {
