@@ -6,219 +6,12 @@
 //! With no configuration at all the server runs on an embedded SQLite file inside the data
 //! directory; secrets are then generated there (see [`crate::secrets`]).
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::auth::client_address::TrustedProxies;
-
-/// Prefix of every environment variable the server reads.
-pub const ENV_PREFIX: &str = "RINGBACK_";
-
-/// Settings the server understands, by their file name; the environment name is the upper-case
-/// form with [`ENV_PREFIX`].
-const KNOWN_KEYS: &[&str] = &[
-    "listen",
-    "public_url",
-    "database_url",
-    "migration_database_url",
-    "data_dir",
-    "web_dir",
-    "pepper",
-    "master_key",
-    "session_secret",
-    "twilio_auth_token",
-    "twilio_account_sid",
-    "twilio_api_url",
-    "trusted_proxies",
-    "log",
-];
-
-/// Settings whose values are secret and must never be echoed.
-const SECRET_KEYS: &[&str] = &[
-    "pepper",
-    "master_key",
-    "session_secret",
-    "database_url",
-    "migration_database_url",
-    "twilio_auth_token",
-];
-
-/// Errors in the configuration. Each names the setting it is about.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{key} is malformed: {reason}")]
-    Malformed { key: String, reason: String },
-    #[error("{key} is required: {hint}")]
-    Missing { key: String, hint: String },
-    #[error("{key} is not a setting Ringback knows (known: {known})")]
-    Unknown { key: String, known: String },
-    #[error("configuration file {path}: {reason}")]
-    File { path: PathBuf, reason: String },
-}
-
-/// Where a raw value came from, so errors can name it the way the operator wrote it.
-#[derive(Clone, Debug)]
-struct RawValue {
-    value: String,
-    origin: String,
-}
-
-/// Raw settings after layering file and environment, before parsing.
-#[derive(Debug, Default)]
-pub struct RawSettings {
-    values: BTreeMap<&'static str, RawValue>,
-    /// `RINGBACK_*` variables that match no setting: likely typos, reported as warnings because
-    /// other tools (test harnesses, say) may share the prefix.
-    pub unknown_env: Vec<String>,
-}
-
-impl RawSettings {
-    /// Layers the optional file named by `RINGBACK_CONFIG` under the `RINGBACK_*` variables in `env`.
-    pub fn load<I>(env: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = (String, String)>,
-    {
-        let env: BTreeMap<String, String> = env
-            .into_iter()
-            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
-            .collect();
-        let mut settings = RawSettings::default();
-        if let Some(path) = env.get("RINGBACK_CONFIG") {
-            settings.merge_file(Path::new(path))?;
-        }
-        settings.merge_env(&env);
-        Ok(settings)
-    }
-
-    fn merge_file(&mut self, path: &Path) -> Result<(), ConfigError> {
-        let file_error = |reason: String| ConfigError::File {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
-        for (key, value) in table {
-            let known = known_key(&key).ok_or_else(|| unknown(&key))?;
-            let value = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                other => {
-                    return Err(ConfigError::Malformed {
-                        key: key.clone(),
-                        reason: format!("expected a string, found {}", other.type_str()),
-                    });
-                }
-            };
-            self.values.insert(known, RawValue { value, origin: key });
-        }
-        Ok(())
-    }
-
-    fn merge_env(&mut self, env: &BTreeMap<String, String>) {
-        for (name, value) in env {
-            if name == "RINGBACK_CONFIG" {
-                continue;
-            }
-            let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
-            let Some(known) = known_key(&key) else {
-                self.unknown_env.push(name.clone());
-                continue;
-            };
-            self.values.insert(
-                known,
-                RawValue {
-                    value: value.clone(),
-                    origin: name.clone(),
-                },
-            );
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<&RawValue> {
-        self.values.get(key)
-    }
-
-    /// The name under which `key` was supplied, or its environment name when it was not.
-    pub fn origin(&self, key: &str) -> String {
-        self.get(key)
-            .map(|raw| raw.origin.clone())
-            .unwrap_or_else(|| env_name(key))
-    }
-
-    /// The raw string for `key`, if it was supplied.
-    pub fn value(&self, key: &str) -> Option<&str> {
-        self.get(key).map(|raw| raw.value.as_str())
-    }
-
-    /// Parses `key` with `parse`, naming the setting (never a secret's value) on failure.
-    pub fn parse<T, E: std::fmt::Display>(
-        &self,
-        key: &str,
-        parse: impl FnOnce(&str) -> Result<T, E>,
-    ) -> Result<Option<T>, ConfigError> {
-        let Some(raw) = self.get(key) else {
-            return Ok(None);
-        };
-        parse(&raw.value).map(Some).map_err(|e| {
-            let reason = if SECRET_KEYS.contains(&key) {
-                e.to_string()
-            } else {
-                format!("{e} (got {:?})", raw.value)
-            };
-            ConfigError::Malformed {
-                key: raw.origin.clone(),
-                reason,
-            }
-        })
-    }
-}
-
-fn known_key(key: &str) -> Option<&'static str> {
-    KNOWN_KEYS.iter().copied().find(|known| *known == key)
-}
-
-fn unknown(key: &str) -> ConfigError {
-    ConfigError::Unknown {
-        key: key.to_owned(),
-        known: KNOWN_KEYS.join(", "),
-    }
-}
-
-/// The environment variable that sets `key`.
-pub fn env_name(key: &str) -> String {
-    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
-}
-
-/// Which database engine a URL selects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DatabaseKind {
-    Sqlite,
-    Postgres,
-}
-
-impl DatabaseKind {
-    /// Reads the engine from a database URL's scheme.
-    pub fn from_url(url: &str) -> Result<Self, String> {
-        if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres)
-        } else {
-            Err("expected a sqlite: or postgres:// URL".to_owned())
-        }
-    }
-
-    /// The engine's name as shown to users.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Sqlite => "SQLite",
-            Self::Postgres => "PostgreSQL",
-        }
-    }
-}
+pub use ringback_core::db::DatabaseKind;
+pub use ringback_core::settings::{ConfigError, ENV_PREFIX, RawSettings, SecretString, env_name};
 
 /// The server's parsed configuration, except secrets (see [`crate::secrets::Secrets`]).
 #[derive(Clone, Debug)]
@@ -247,23 +40,6 @@ pub struct Config {
     pub twilio_api_url: String,
     /// Load balancers whose `X-Forwarded-For` names the client (rate limits count by client).
     pub trusted_proxies: TrustedProxies,
-}
-
-/// A secret setting; `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    /// The secret's value.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretString(…)")
-    }
 }
 
 impl Config {
@@ -299,9 +75,7 @@ impl Config {
             .value("log")
             .unwrap_or("info,sqlx=warn,sea_orm=warn")
             .to_owned();
-        let twilio_auth_token = settings
-            .value("twilio_auth_token")
-            .map(|token| SecretString(token.to_owned()));
+        let twilio_auth_token = settings.value("twilio_auth_token").map(SecretString::new);
         let twilio_account_sid = settings.parse("twilio_account_sid", parse_account_sid)?;
         let twilio_api_url = settings
             .parse("twilio_api_url", parse_public_url)?

@@ -1,33 +1,10 @@
-//! Database connections and migrations, for embedded SQLite and for PostgreSQL.
+//! The configured database: the pool the server and the command line open from [`Config`]. The
+//! connection, migration and error machinery itself is the core's ([`ringback_core::db`]).
 
-use std::time::Duration;
+use sea_orm::DatabaseConnection;
 
-use ringback_migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
-
-use crate::config::{Config, DatabaseKind};
-
-/// Errors reaching or preparing the database. Messages never include the URL (it may hold a
-/// password).
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot connect to the {kind} database: {source}")]
-    Connect {
-        kind: &'static str,
-        #[source]
-        source: DbErr,
-    },
-    #[error("migrations failed: {0}")]
-    Migrate(#[source] DbErr),
-    #[error("database query failed: {0}")]
-    Query(#[from] DbErr),
-}
+use crate::config::Config;
+pub use ringback_core::db::*;
 
 /// Opens a pool for the configured database. SQL statement logging stays off: statements can carry
 /// personal data in their parameters.
@@ -47,50 +24,4 @@ pub async fn connect_owner(config: &Config) -> Result<DatabaseConnection, DbErro
         return connect(config).await;
     }
     connect_url(&config.migration_database_url, config.database_kind).await
-}
-
-/// Opens a pool for `url`. An in-memory SQLite database gets a single connection, because each
-/// connection would otherwise see its own empty database. A SQLite file runs in write-ahead-log
-/// mode: readers do not wait for the writer, and each commit costs one sync of the log (kept at
-/// `FULL`, so a commit survives a power cut: the outbox relies on its claims being durable).
-pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {
-    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
-    if kind == DatabaseKind::Sqlite && url.contains(":memory:") {
-        options.max_connections(1).min_connections(1);
-    } else if kind == DatabaseKind::Sqlite {
-        options.map_sqlx_sqlite_opts(|sqlite| {
-            sqlite
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(10))
-        });
-    }
-    Database::connect(options)
-        .await
-        .map_err(|source| DbError::Connect {
-            kind: kind.label(),
-            source,
-        })
-}
-
-/// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
-    Migrator::up(db, None).await.map_err(DbError::Migrate)
-}
-
-/// The name of the newest applied migration, if any. Read-only, so the application role (which
-/// may not create tables) can ask.
-pub async fn schema_version(db: &DatabaseConnection) -> Result<Option<String>, DbError> {
-    let applied = Migrator::get_applied_migrations_read_only(db).await?;
-    Ok(applied.last().map(|migration| migration.name().to_owned()))
-}
-
-/// How many known migrations have not been applied (read-only, like [`schema_version`]).
-pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbError> {
-    Ok(Migrator::get_pending_migrations_read_only(db).await?.len())
 }

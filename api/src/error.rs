@@ -1,73 +1,17 @@
-//! The API layer's error type and its mapping to GraphQL `extensions.code` and HTTP statuses.
-//! Internal causes go to the log; users see a code and a safe message.
+//! The API layer's view of errors: [`ApiError`] (from the core) mapped to GraphQL
+//! `extensions.code`.
 
 use async_graphql::ErrorExtensions;
-
-use crate::db::DbError;
-
-/// Errors a resolver or handler can return.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("sign in first")]
-    Unauthenticated,
-    #[error("your role does not allow this")]
-    Forbidden,
-    #[error("not found")]
-    NotFound,
-    #[error("{0}")]
-    BadUserInput(String),
-    #[error("too many requests; try again shortly")]
-    RateLimited,
-    #[error("{0}")]
-    Conflict(String),
-    #[error("internal error")]
-    Internal(String),
-}
-
-impl ApiError {
-    /// The stable code clients branch on.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::NotFound => "NOT_FOUND",
-            Self::BadUserInput(_) => "BAD_USER_INPUT",
-            Self::RateLimited => "RATE_LIMITED",
-            Self::Conflict(_) => "CONFLICT",
-            Self::Internal(_) => "INTERNAL",
-        }
-    }
-
-    /// The HTTP status for the same error outside GraphQL.
-    pub fn status(&self) -> poem::http::StatusCode {
-        use poem::http::StatusCode;
-        match self {
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::BadUserInput(_) => StatusCode::BAD_REQUEST,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-impl From<DbError> for ApiError {
-    fn from(error: DbError) -> Self {
-        tracing::error!(error = %error, "database error");
-        Self::Internal(error.to_string())
-    }
-}
-
-impl ErrorExtensions for ApiError {
-    fn extend(&self) -> async_graphql::Error {
-        async_graphql::Error::new(self.to_string())
-            .extend_with(|_, extensions| extensions.set("code", self.code()))
-    }
-}
+pub use ringback_core::error::ApiError;
 
 /// Converts any error the API layer knows into a GraphQL error carrying `extensions.code`.
 pub fn graphql_error(error: impl Into<ApiError>) -> async_graphql::Error {
-    error.into().extend()
+    to_graphql(&error.into())
+}
+
+/// `error` as GraphQL reports it: its safe message, with its code in `extensions.code`.
+pub fn to_graphql(error: &ApiError) -> async_graphql::Error {
+    let code = error.code();
+    async_graphql::Error::new(error.to_string())
+        .extend_with(|_, extensions| extensions.set("code", code))
 }

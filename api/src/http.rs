@@ -4,7 +4,6 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql::ErrorExtensions;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
 use poem::endpoint::StaticFilesEndpoint;
@@ -185,9 +184,8 @@ async fn graphql_endpoint(
 
 /// A GraphQL response holding only `error`, with its `extensions.code`.
 fn error_response(error: &ApiError) -> GraphQLResponse {
-    let server_error = error
-        .extend()
-        .into_server_error(async_graphql::Pos::default());
+    let server_error =
+        crate::error::to_graphql(error).into_server_error(async_graphql::Pos::default());
     async_graphql::Response::from_errors(vec![server_error]).into()
 }
 

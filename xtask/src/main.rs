@@ -195,6 +195,7 @@ const NATIVE_PACKAGES: &[&str] = &[
     "ringback-shared",
     "ringback-entity",
     "ringback-migration",
+    "ringback-core",
     "ringback-api",
     "xtask",
 ];

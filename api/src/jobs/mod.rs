@@ -3,5 +3,5 @@
 //! too many attempts) and the worker that delivers texts through the SMS provider without ever
 //! sending one twice.
 
-pub mod outbox;
+pub use ringback_core::outbox;
 pub mod worker;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
-use crate::config::{ConfigError, RawSettings};
+use crate::settings::{ConfigError, RawSettings};
 
 /// Length in bytes of every secret.
 const SECRET_LEN: usize = 32;

@@ -21,8 +21,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::service::{db_error, in_clinic};
+use crate::error::db_error;
 use crate::tenant::TenantTxn;
+use crate::tenant::in_clinic;
 
 /// Waiting for its `run_at`.
 pub const PENDING: &str = "pending";

@@ -102,12 +102,23 @@ impl TenantTxn {
     }
 }
 
+/// The row with `id` in the transaction's clinic, for tables keyed by `(clinic_id, id)`.
+pub async fn in_clinic<E>(
+    txn: &TenantTxn,
+    id: uuid::Uuid,
+) -> Result<Option<E::Model>, crate::error::ApiError>
+where
+    E: sea_orm::EntityTrait,
+    (uuid::Uuid, uuid::Uuid): Into<<E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType>,
+{
+    E::find_by_id((txn.clinic_id(), id))
+        .one(txn.conn())
+        .await
+        .map_err(crate::error::db_error)
+}
+
 /// Sets a transaction-local PostgreSQL setting; a no-op on SQLite, which has none.
-pub(crate) async fn set_local(
-    txn: &DatabaseTransaction,
-    name: &str,
-    value: &str,
-) -> Result<(), DbError> {
+pub async fn set_local(txn: &DatabaseTransaction, name: &str, value: &str) -> Result<(), DbError> {
     if txn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }

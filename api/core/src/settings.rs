@@ -1,0 +1,209 @@
+//! Raw settings: `RINGBACK_*` environment variables layered over an optional TOML file
+//! (`RINGBACK_CONFIG`), before each part of the server parses the keys it owns. The environment
+//! wins over the file. A malformed or missing setting is reported under the name the operator typed
+//! (`RINGBACK_LISTEN`, or `listen` in the file), never with a secret's value.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Prefix of every environment variable the server reads.
+pub const ENV_PREFIX: &str = "RINGBACK_";
+
+/// Settings the server understands, by their file name; the environment name is the upper-case
+/// form with [`ENV_PREFIX`].
+const KNOWN_KEYS: &[&str] = &[
+    "listen",
+    "public_url",
+    "database_url",
+    "migration_database_url",
+    "data_dir",
+    "web_dir",
+    "pepper",
+    "master_key",
+    "session_secret",
+    "twilio_auth_token",
+    "twilio_account_sid",
+    "twilio_api_url",
+    "trusted_proxies",
+    "log",
+];
+
+/// Settings whose values are secret and must never be echoed.
+const SECRET_KEYS: &[&str] = &[
+    "pepper",
+    "master_key",
+    "session_secret",
+    "database_url",
+    "migration_database_url",
+    "twilio_auth_token",
+];
+
+/// Errors in the configuration. Each names the setting it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key} is malformed: {reason}")]
+    Malformed { key: String, reason: String },
+    #[error("{key} is required: {hint}")]
+    Missing { key: String, hint: String },
+    #[error("{key} is not a setting Ringback knows (known: {known})")]
+    Unknown { key: String, known: String },
+    #[error("configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+/// Where a raw value came from, so errors can name it the way the operator wrote it.
+#[derive(Clone, Debug)]
+struct RawValue {
+    value: String,
+    origin: String,
+}
+
+/// Raw settings after layering file and environment, before parsing.
+#[derive(Debug, Default)]
+pub struct RawSettings {
+    values: BTreeMap<&'static str, RawValue>,
+    /// `RINGBACK_*` variables that match no setting: likely typos, reported as warnings because
+    /// other tools (test harnesses, say) may share the prefix.
+    pub unknown_env: Vec<String>,
+}
+
+impl RawSettings {
+    /// Layers the optional file named by `RINGBACK_CONFIG` under the `RINGBACK_*` variables in `env`.
+    pub fn load<I>(env: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let env: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .collect();
+        let mut settings = RawSettings::default();
+        if let Some(path) = env.get("RINGBACK_CONFIG") {
+            settings.merge_file(Path::new(path))?;
+        }
+        settings.merge_env(&env);
+        Ok(settings)
+    }
+
+    fn merge_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let file_error = |reason: String| ConfigError::File {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
+        for (key, value) in table {
+            let known = known_key(&key).ok_or_else(|| unknown(&key))?;
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                other => {
+                    return Err(ConfigError::Malformed {
+                        key: key.clone(),
+                        reason: format!("expected a string, found {}", other.type_str()),
+                    });
+                }
+            };
+            self.values.insert(known, RawValue { value, origin: key });
+        }
+        Ok(())
+    }
+
+    fn merge_env(&mut self, env: &BTreeMap<String, String>) {
+        for (name, value) in env {
+            if name == "RINGBACK_CONFIG" {
+                continue;
+            }
+            let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
+            let Some(known) = known_key(&key) else {
+                self.unknown_env.push(name.clone());
+                continue;
+            };
+            self.values.insert(
+                known,
+                RawValue {
+                    value: value.clone(),
+                    origin: name.clone(),
+                },
+            );
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&RawValue> {
+        self.values.get(key)
+    }
+
+    /// The name under which `key` was supplied, or its environment name when it was not.
+    pub fn origin(&self, key: &str) -> String {
+        self.get(key)
+            .map(|raw| raw.origin.clone())
+            .unwrap_or_else(|| env_name(key))
+    }
+
+    /// The raw string for `key`, if it was supplied.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.get(key).map(|raw| raw.value.as_str())
+    }
+
+    /// Parses `key` with `parse`, naming the setting (never a secret's value) on failure.
+    pub fn parse<T, E: std::fmt::Display>(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some(raw) = self.get(key) else {
+            return Ok(None);
+        };
+        parse(&raw.value).map(Some).map_err(|e| {
+            let reason = if SECRET_KEYS.contains(&key) {
+                e.to_string()
+            } else {
+                format!("{e} (got {:?})", raw.value)
+            };
+            ConfigError::Malformed {
+                key: raw.origin.clone(),
+                reason,
+            }
+        })
+    }
+}
+
+fn known_key(key: &str) -> Option<&'static str> {
+    KNOWN_KEYS.iter().copied().find(|known| *known == key)
+}
+
+fn unknown(key: &str) -> ConfigError {
+    ConfigError::Unknown {
+        key: key.to_owned(),
+        known: KNOWN_KEYS.join(", "),
+    }
+}
+
+/// The environment variable that sets `key`.
+pub fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+/// A secret setting; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret's value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretString(…)")
+    }
+}
