@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::auth::client_address::TrustedProxies;
 pub use ringback_core::db::DatabaseKind;
 pub use ringback_core::settings::{ConfigError, ENV_PREFIX, RawSettings, SecretString, env_name};
+use ringback_providers::twilio::TwilioSettings;
 
 /// The server's parsed configuration, except secrets (see [`crate::secrets::Secrets`]).
 #[derive(Clone, Debug)]
@@ -32,12 +33,8 @@ pub struct Config {
     /// The built dashboard (Trunk's `dist/`), served with an SPA fallback.
     pub web_dir: PathBuf,
     pub log_filter: String,
-    /// Twilio's auth token, which signs its webhooks; without it Twilio webhooks are refused.
-    pub twilio_auth_token: Option<SecretString>,
-    /// Twilio's account sid; with the auth token it lets the server send texts.
-    pub twilio_account_sid: Option<String>,
-    /// Twilio's REST API base URL (Twilio's own unless overridden, as tests do).
-    pub twilio_api_url: String,
+    /// Twilio's settings, which its module parses.
+    pub twilio: TwilioSettings,
     /// Load balancers whose `X-Forwarded-For` names the client (rate limits count by client).
     pub trusted_proxies: TrustedProxies,
 }
@@ -75,19 +72,13 @@ impl Config {
             .value("log")
             .unwrap_or("info,sqlx=warn,sea_orm=warn")
             .to_owned();
-        let twilio_auth_token = settings.value("twilio_auth_token").map(SecretString::new);
-        let twilio_account_sid = settings.parse("twilio_account_sid", parse_account_sid)?;
-        let twilio_api_url = settings
-            .parse("twilio_api_url", parse_public_url)?
-            .unwrap_or_else(|| crate::integrations::twilio::DEFAULT_API_URL.to_owned());
+        let twilio = TwilioSettings::from_settings(settings)?;
         let trusted_proxies = settings
             .parse("trusted_proxies", TrustedProxies::parse)?
             .unwrap_or_default();
         Ok(Self {
             trusted_proxies,
-            twilio_auth_token,
-            twilio_account_sid,
-            twilio_api_url,
+            twilio,
             listen,
             public_url,
             database_url,
@@ -107,17 +98,6 @@ fn parse_public_url(value: &str) -> Result<String, String> {
         Ok(trimmed.to_owned())
     } else {
         Err("expected an http:// or https:// URL".to_owned())
-    }
-}
-
-fn parse_account_sid(value: &str) -> Result<String, String> {
-    let well_formed = value.len() == 34
-        && value.starts_with("AC")
-        && value[2..].bytes().all(|b| b.is_ascii_hexdigit());
-    if well_formed {
-        Ok(value.to_owned())
-    } else {
-        Err("expected AC followed by 32 hexadecimal digits".to_owned())
     }
 }
 

@@ -7,7 +7,6 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
-pub mod fakes;
 pub mod graphql;
 pub mod http;
 pub mod integrations;
@@ -19,6 +18,10 @@ pub mod webhooks;
 
 // The core's modules under their old paths, for the layers above and the tests.
 pub use ringback_core::{clock, secrets, tenant};
+
+/// The fake providers tests and benchmarks run against; not in a deployment's build.
+#[cfg(feature = "test-support")]
+pub use ringback_providers::fakes;
 
 pub use http::build_app;
 pub use state::AppState;

@@ -10,7 +10,7 @@ use crate::auth::session::SessionKeys;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::integrations::sms::SmsProvider;
-use crate::integrations::twilio::{DEFAULT_TIMEOUT, TwilioAccount, TwilioClient};
+use crate::integrations::twilio::{DEFAULT_TIMEOUT, TwilioClient};
 use crate::secrets::Secrets;
 use crate::tenant::TenantScope;
 
@@ -79,11 +79,7 @@ impl AppState {
 
 /// A Twilio client when both the account sid and the auth token are configured.
 fn twilio_client(config: &Config) -> Option<Arc<dyn SmsProvider>> {
-    let account = TwilioAccount {
-        api_url: config.twilio_api_url.clone(),
-        account_sid: config.twilio_account_sid.clone()?,
-        auth_token: config.twilio_auth_token.clone()?,
-    };
+    let account = config.twilio.account()?;
     match TwilioClient::new(account, DEFAULT_TIMEOUT) {
         Ok(client) => Some(Arc::new(client)),
         Err(error) => {

@@ -183,7 +183,8 @@ fn secret(value: &str) -> SecretString {
     .expect("settings");
     ringback_api::config::Config::from_settings(&settings)
         .expect("config")
-        .twilio_auth_token
+        .twilio
+        .auth_token
         .expect("token")
 }
 

@@ -196,6 +196,7 @@ const NATIVE_PACKAGES: &[&str] = &[
     "ringback-entity",
     "ringback-migration",
     "ringback-core",
+    "ringback-providers",
     "ringback-api",
     "xtask",
 ];

@@ -1,6 +1,4 @@
-//! Clients for outside providers, each behind a trait so the rest of the server does not care which
-//! provider it talks to; each client speaks the provider's real wire format over HTTP to a
-//! configurable base URL (tests point it at an in-process fake).
+//! Clients for outside providers (see `ringback-providers`), under the paths the server has always
+//! used.
 
-pub mod sms;
-pub mod twilio;
+pub use ringback_providers::{sms, twilio};

@@ -3,4 +3,4 @@
 //! idempotent on the provider's id, so retries change nothing.
 
 pub mod twilio;
-pub mod twilio_signature;
+pub use ringback_providers::twilio::signature as twilio_signature;

@@ -19,12 +19,12 @@ use crate::service::calls::{self, CallEvent};
 use crate::service::messages::{self, NewMessage, Party};
 use crate::service::{clinic, keys, opt_outs, phone_lines};
 use crate::state::AppState;
-use crate::webhooks::twilio_signature;
+use ringback_providers::twilio::signature as twilio_signature;
 use ringback_shared::keywords::{SmsKeyword, classify};
 use ringback_shared::sms::with_automated_marker;
 
 /// Where these routes are mounted.
-pub const PREFIX: &str = "/webhooks/twilio";
+pub use ringback_providers::twilio::WEBHOOK_PREFIX as PREFIX;
 /// Largest webhook body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 /// The provider name stored on calls that come through these webhooks.
@@ -79,7 +79,8 @@ async fn verify(
 ) -> Result<Verified, Response> {
     let token = state
         .config
-        .twilio_auth_token
+        .twilio
+        .auth_token
         .as_ref()
         .ok_or_else(|| refuse(StatusCode::SERVICE_UNAVAILABLE, "Twilio is not configured"))?;
     let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();

@@ -2,15 +2,18 @@
 //! with the account sid and auth token, form body with `To`, `From`, `Body`, `StatusCallback`) and
 //! the same path with `GET` to list messages, which resolves jobs whose outcome is in doubt.
 //! The base URL is configurable (`RINGBACK_TWILIO_API_URL`); tests point it at the fake in
-//! [`crate::fakes::twilio`].
+//! `crate::fakes::twilio` (the `fakes` feature). This module also owns Twilio's settings and the
+//! signature its webhooks carry ([`signature`]).
+
+pub mod signature;
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ringback_core::settings::{ConfigError, RawSettings, SecretString};
 use serde::Deserialize;
 
-use crate::config::SecretString;
-use crate::integrations::sms::{OutgoingSms, ProviderError, ProviderFuture, SentSms, SmsProvider};
+use crate::sms::{OutgoingSms, ProviderError, ProviderFuture, SentSms, SmsProvider};
 
 /// Twilio's public API.
 pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
@@ -18,6 +21,64 @@ pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most list pages read when resolving a job in doubt (newest first, 50 per page).
 const MAX_LIST_PAGES: usize = 4;
+
+/// Where Twilio's webhooks reach us, below the public URL.
+pub const WEBHOOK_PREFIX: &str = "/webhooks/twilio";
+
+/// Twilio's settings: `RINGBACK_TWILIO_AUTH_TOKEN` (verifies webhooks), `RINGBACK_TWILIO_ACCOUNT_SID`
+/// (with the token, lets the server send texts) and `RINGBACK_TWILIO_API_URL` (Twilio's own unless
+/// overridden, as tests do).
+#[derive(Clone, Debug)]
+pub struct TwilioSettings {
+    /// Signs Twilio's webhooks; without it they are refused.
+    pub auth_token: Option<SecretString>,
+    /// The account texts are sent from.
+    pub account_sid: Option<String>,
+    /// The REST API's base URL.
+    pub api_url: String,
+}
+
+impl TwilioSettings {
+    /// Reads Twilio's keys from `settings`, naming any that is malformed.
+    pub fn from_settings(settings: &RawSettings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            auth_token: settings.value("twilio_auth_token").map(SecretString::new),
+            account_sid: settings.parse("twilio_account_sid", parse_account_sid)?,
+            api_url: settings
+                .parse("twilio_api_url", parse_base_url)?
+                .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
+        })
+    }
+
+    /// The account to send from, when both the sid and the token are set.
+    pub fn account(&self) -> Option<TwilioAccount> {
+        Some(TwilioAccount {
+            api_url: self.api_url.clone(),
+            account_sid: self.account_sid.clone()?,
+            auth_token: self.auth_token.clone()?,
+        })
+    }
+}
+
+fn parse_account_sid(value: &str) -> Result<String, String> {
+    let well_formed = value.len() == 34
+        && value.starts_with("AC")
+        && value[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if well_formed {
+        Ok(value.to_owned())
+    } else {
+        Err("expected AC followed by 32 hexadecimal digits".to_owned())
+    }
+}
+
+fn parse_base_url(value: &str) -> Result<String, String> {
+    let trimmed = value.trim_end_matches('/');
+    if trimmed.starts_with("https://") || trimmed.starts_with("http://") {
+        Ok(trimmed.to_owned())
+    } else {
+        Err("expected an http:// or https:// URL".to_owned())
+    }
+}
 
 /// Who we are at Twilio.
 #[derive(Clone, Debug)]

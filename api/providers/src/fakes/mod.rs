@@ -1,5 +1,6 @@
 //! Small in-process stand-ins for outside providers, speaking their real wire formats (paths,
 //! Basic auth, form bodies, JSON shapes, signed callbacks) so that tests, benchmarks and local runs
-//! exercise the real clients. Nothing in the server's request path uses them.
+//! exercise the real clients. Compiled only with the `fakes` feature, which tests and benchmarks
+//! turn on: a deployment's binary holds none of them.
 
 pub mod twilio;

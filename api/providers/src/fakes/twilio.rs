@@ -17,8 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::clock::Clock;
-use crate::webhooks::twilio_signature;
+use ringback_core::clock::Clock;
+
+use crate::twilio::signature as twilio_signature;
 
 /// A failure to inject into the next request to the Messages API.
 #[derive(Clone, Copy, Debug)]
