@@ -5,19 +5,19 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
-pub mod demo;
 pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod integrations;
 pub mod jobs;
 pub mod phone_cli;
-pub mod service;
 pub mod state;
 pub mod webhooks;
 
 // The core's modules under their old paths, for the layers above and the tests.
 pub use ringback_core::{clock, secrets, tenant};
+// The domain's modules under their old paths.
+pub use ringback_domain::{demo, service};
 
 /// The fake providers tests and benchmarks run against; not in a deployment's build.
 #[cfg(feature = "test-support")]

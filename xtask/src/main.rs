@@ -197,6 +197,7 @@ const NATIVE_PACKAGES: &[&str] = &[
     "ringback-migration",
     "ringback-core",
     "ringback-providers",
+    "ringback-domain",
     "ringback-api",
     "xtask",
 ];

@@ -17,7 +17,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -36,30 +37,50 @@ pub const DEAD: &str = "dead";
 /// No longer applies.
 pub const CANCELLED: &str = "cancelled";
 
-/// A job to write.
-pub struct NewJob {
-    pub kind: &'static str,
+/// A kind of background work, as a value: its name (stored as the row's `kind`), its payload (ids
+/// only, never a number or a message text) and the key that makes it happen at most once. Services
+/// enqueue values of these types; the worker reads them back with [`Job::from_row`].
+pub trait Job: Serialize + DeserializeOwned {
+    /// The name stored with every job of this type.
+    const NAME: &'static str;
+
     /// Unique per clinic: a second job with the same key is not written.
-    pub idempotency_key: String,
-    /// Ids only; never a number or a message text.
-    pub payload: Value,
+    fn idempotency_key(&self) -> String;
+
+    /// The payload of a stored job of this type.
+    fn from_row(row: &job_outbox::Model) -> Result<Self, ApiError> {
+        serde_json::from_value(row.payload.clone()).map_err(|error| {
+            ApiError::Internal(format!(
+                "{} job {} has a bad payload: {error}",
+                Self::NAME,
+                row.id
+            ))
+        })
+    }
+}
+
+/// A job to write: a typed [`Job`] and what travels sealed beside it.
+pub struct NewJob<J: Job> {
+    pub job: J,
     pub sealed_number: Option<Vec<u8>>,
     pub body_sealed: Option<Vec<u8>>,
     pub run_at: DateTime<Utc>,
 }
 
 /// Writes `job` in the caller's transaction.
-pub async fn enqueue(
+pub async fn enqueue<J: Job>(
     txn: &TenantTxn,
-    job: NewJob,
+    job: NewJob<J>,
     now: DateTime<Utc>,
 ) -> Result<job_outbox::Model, ApiError> {
+    let payload = serde_json::to_value(&job.job)
+        .map_err(|error| ApiError::Internal(format!("{} payload: {error}", J::NAME)))?;
     job_outbox::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),
-        kind: Set(job.kind.to_owned()),
-        idempotency_key: Set(job.idempotency_key),
-        payload: Set(job.payload),
+        kind: Set(J::NAME.to_owned()),
+        idempotency_key: Set(job.job.idempotency_key()),
+        payload: Set(payload),
         sealed_number: Set(job.sealed_number),
         body_sealed: Set(job.body_sealed),
         status: Set(PENDING.to_owned()),

@@ -17,16 +17,13 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::integrations::sms::{OutgoingSms, ProviderError, SentSms, SmsProvider};
-use crate::jobs::outbox::{self, ClaimedJob, Settlement};
+use crate::jobs::outbox::{self, ClaimedJob, Job, Settlement};
 use crate::service::messages::{self, NewMessage, Party};
 use crate::service::{calls, clinic, in_clinic, keys, opt_outs, phone_lines};
 use crate::state::AppState;
 use crate::tenant::TenantTxn;
+use ringback_domain::jobs::{StaffReply, TextBack};
 
-/// Job kind: the first text to a missed caller.
-pub const TEXT_BACK: &str = "text_back";
-/// Job kind: a text staff wrote in a conversation.
-pub const REPLY: &str = "reply";
 /// How far before the doubtful claim the provider's list is read (its clock and ours differ, and
 /// its timestamps have whole seconds).
 const DOUBT_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
@@ -305,7 +302,7 @@ impl Worker {
     ) -> Result<(), ApiError> {
         let status = messages::delivery_status(&sent.status);
         match job.kind.as_str() {
-            TEXT_BACK => {
+            TextBack::NAME => {
                 let call = related_call(txn, &job).await?;
                 let body = match (&job.body_sealed, clinic::get(txn).await?) {
                     (Some(sealed), settings) => {
@@ -335,7 +332,7 @@ impl Worker {
                 .await?;
                 calls::set_text_back_status(txn, call.id, "sent").await?;
             }
-            REPLY => {
+            StaffReply::NAME => {
                 if let Some(row) = related_message(txn, &job).await? {
                     messages::set_provider_id(txn, row, &sent.provider_id, status).await?;
                 }
@@ -394,8 +391,10 @@ async fn mark_source(
     status: &str,
 ) -> Result<(), ApiError> {
     match job.kind.as_str() {
-        TEXT_BACK => calls::set_text_back_status(txn, payload_id(job, "call")?, status).await,
-        REPLY => {
+        TextBack::NAME => {
+            calls::set_text_back_status(txn, TextBack::from_row(job)?.call, status).await
+        }
+        StaffReply::NAME => {
             if let Some(row) = related_message(txn, job).await? {
                 let status = if status == "failed" {
                     "failed"
@@ -410,22 +409,15 @@ async fn mark_source(
     }
 }
 
-fn payload_id(job: &job_outbox::Model, field: &str) -> Result<Uuid, ApiError> {
-    job.payload[field]
-        .as_str()
-        .and_then(|text| Uuid::parse_str(text).ok())
-        .ok_or_else(|| ApiError::Internal(format!("outbox job without a {field} id")))
-}
-
 async fn related_call(txn: &TenantTxn, job: &job_outbox::Model) -> Result<call::Model, ApiError> {
-    calls::find(txn, payload_id(job, "call")?).await
+    calls::find(txn, TextBack::from_row(job)?.call).await
 }
 
 async fn related_message(
     txn: &TenantTxn,
     job: &job_outbox::Model,
 ) -> Result<Option<message::Model>, ApiError> {
-    in_clinic::<message::Entity>(txn, payload_id(job, "message")?).await
+    in_clinic::<message::Entity>(txn, StaffReply::from_row(job)?.message).await
 }
 
 /// Starts one worker in the background when an SMS provider is configured.

@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use crate::auth::ApiKeyScope;
 use crate::auth::tokens::{self, TokenKind};
-use crate::error::ApiError;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::{db_error, in_clinic};
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::tenant::TenantTxn;
 
 /// A key just created; `secret` is shown once and never stored.
 pub struct NewApiKey {

@@ -9,10 +9,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::ApiError;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::{clinic, db_error, metrics};
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::tenant::TenantTxn;
 
 /// What to export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,14 +12,14 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::secrets::Secrets;
 use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, parse_caller_key};
 use crate::service::clinic;
 use crate::service::{db_error, in_clinic};
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
 
 /// Highest appointment value accepted, in minor units (10 million in major units).
 pub const MAX_VALUE_MINOR: i64 = 1_000_000_000;

@@ -11,10 +11,10 @@ use ringback_shared::attribution::{
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
-use crate::error::ApiError;
 use crate::service::clinic;
 use crate::service::db_error;
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::tenant::TenantTxn;
 
 /// The clinic's window, as the engine takes it.
 async fn window(txn: &TenantTxn) -> Result<AttributionWindow, ApiError> {

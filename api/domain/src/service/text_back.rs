@@ -7,17 +7,17 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use ringback_entity::{call, clinic, job_outbox};
 use ringback_shared::text_back::{MissedCallFacts, decide};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
-use serde_json::json;
+
 use uuid::Uuid;
 
-use crate::jobs::outbox::{self, NewJob};
-use crate::jobs::worker;
+use crate::jobs::TextBack;
+use ringback_core::outbox::{self, Job, NewJob};
 
-use crate::error::ApiError;
-use crate::secrets::Secrets;
 use crate::service::callers::KeyedCaller;
 use crate::service::{clinic as clinic_settings, db_error, keys, opt_outs};
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
 
 /// Status recorded on a call whose text-back is queued.
 pub const QUEUED: &str = "queued";
@@ -59,7 +59,7 @@ async fn over_quota(
         .unwrap_or(now);
     let used = job_outbox::Entity::find()
         .filter(job_outbox::Column::ClinicId.eq(txn.clinic_id()))
-        .filter(job_outbox::Column::Kind.eq(worker::TEXT_BACK))
+        .filter(job_outbox::Column::Kind.eq(TextBack::NAME))
         .filter(job_outbox::Column::CreatedAt.gte(month_start))
         .count(txn.conn())
         .await
@@ -89,9 +89,10 @@ pub async fn after_missed_call(
             let key = keys::data_key(secrets, settings)?;
             let text = clinic_settings::text_back_text(settings, now);
             let job = NewJob {
-                kind: worker::TEXT_BACK,
-                idempotency_key: format!("{}:{}", worker::TEXT_BACK, missed.id),
-                payload: json!({ "call": missed.id, "caller_key": missed.caller_key }),
+                job: TextBack {
+                    call: missed.id,
+                    caller_key: missed.caller_key.clone(),
+                },
                 sealed_number: Some(keys::seal_caller_number(
                     &key,
                     txn.clinic_id(),

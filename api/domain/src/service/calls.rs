@@ -14,14 +14,14 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::secrets::Secrets;
 use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::CallerKeyer;
 use crate::service::{clinic, metrics, text_back};
 use crate::service::{db_error, in_clinic};
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
 
 /// Most events accepted in one batch.
 pub const MAX_BATCH: usize = 500;

@@ -1,5 +1,5 @@
 //! Business rules, each in its own module, each running in transactions it owns. Services take a
-//! tenant transaction (see [`crate::tenant`]) for anything inside a clinic.
+//! tenant transaction (see [`ringback_core::tenant`]) for anything inside a clinic.
 
 pub use ringback_core::error::db_error;
 pub use ringback_core::tenant::in_clinic;

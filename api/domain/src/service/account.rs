@@ -17,12 +17,12 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::auth::session::{ACCESS_TTL, REFRESH_TTL, SessionKeys};
 use crate::auth::tokens::{self, TokenKind};
-use crate::clock::Clock;
-use crate::error::ApiError;
-use crate::secrets::Secrets;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::{db_error, in_clinic};
-use crate::tenant::{TenantScope, TenantTxn, set_local};
+use ringback_core::clock::Clock;
+use ringback_core::error::ApiError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::{TenantScope, TenantTxn, set_local};
 
 /// Ring time before a call counts as missed: short enough to beat carrier voicemail.
 pub const DEFAULT_RING_TIMEOUT_SECONDS: i32 = 18;

@@ -20,10 +20,10 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::error::ApiError;
 use crate::service::clinic;
 use crate::service::db_error;
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::tenant::TenantTxn;
 
 /// Longest range one request may ask for, in days.
 pub const MAX_RANGE_DAYS: i64 = 400;

@@ -12,12 +12,12 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::secrets::Secrets;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::{clinic, keys};
 use crate::service::{db_error, in_clinic};
-use crate::tenant::{TenantTxn, set_local};
+use ringback_core::error::ApiError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::{TenantTxn, set_local};
 
 /// Normalises one of the clinic's numbers with its region; the error never repeats the number.
 fn normalize(number: &str, region: &str) -> Result<phone::NormalizedNumber, ApiError> {

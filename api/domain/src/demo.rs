@@ -12,15 +12,15 @@ use ringback_shared::metrics::parse_time_zone;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::auth::session::SessionKeys;
-use crate::clock::Clock;
-use crate::db::DbError;
-use crate::error::ApiError;
-use crate::secrets::Secrets;
 use crate::service::account::{self, SignUp};
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::calls::{self, CallEvent, EventResult};
 use crate::service::messages::{self, NewMessage, Party};
-use crate::tenant::{TenantScope, TenantTxn};
+use ringback_core::clock::Clock;
+use ringback_core::db::DbError;
+use ringback_core::error::ApiError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::{TenantScope, TenantTxn};
 
 /// The demo owner's e-mail address.
 pub const DEMO_EMAIL: &str = "owner@demo.ringback.test";

@@ -9,9 +9,9 @@ use ringback_entity::{call, message};
 use ringback_shared::worklist::{self, Waiting};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::error::ApiError;
 use crate::service::{calls, db_error, messages};
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::tenant::TenantTxn;
 
 /// How far back the worklist looks.
 pub const LOOKBACK: Duration = Duration::days(14);

@@ -4,9 +4,9 @@
 use ringback_entity::opt_out;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::error::ApiError;
 use crate::service::db_error;
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::tenant::TenantTxn;
 
 /// Puts `caller_key` on the list (again is fine).
 pub async fn opt_out(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> {

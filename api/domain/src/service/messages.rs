@@ -10,10 +10,10 @@ use ringback_entity::{conversation, message, processed_webhook};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::secrets::Secrets;
 use crate::service::{attribution, clinic, db_error, keys, metrics};
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
 
 /// The first text after a missed call.
 pub const KIND_TEXT_BACK: &str = "text_back";

@@ -12,10 +12,10 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::ApiError;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::db_error;
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::tenant::TenantTxn;
 
 /// Privacy mode that keeps only the caller key and tail (the number lives sealed in the outbox
 /// until the text-back is sent).

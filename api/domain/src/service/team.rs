@@ -15,12 +15,12 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::auth::session::SessionKeys;
 use crate::auth::tokens::{self, TokenKind};
-use crate::clock::Clock;
-use crate::error::ApiError;
 use crate::service::account::{self, SessionGrant, normalize_email};
 use crate::service::audit::{self, AuditEvent};
 use crate::service::{db_error, in_clinic};
-use crate::tenant::{TenantScope, TenantTxn};
+use ringback_core::clock::Clock;
+use ringback_core::error::ApiError;
+use ringback_core::tenant::{TenantScope, TenantTxn};
 
 /// How long an invitation can be accepted.
 pub const INVITE_TTL: Duration = Duration::days(7);

@@ -11,14 +11,14 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::jobs::outbox::{self, NewJob};
-use crate::jobs::worker;
-use crate::secrets::Secrets;
+use crate::jobs::StaffReply;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::messages::{self, NewMessage, Party};
 use crate::service::{clinic, db_error, in_clinic, keys, opt_outs, team};
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::outbox::{self, NewJob};
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
 
 /// An open conversation.
 pub const OPEN: &str = "open";
@@ -149,13 +149,11 @@ pub async fn reply(
     let settings = clinic::get(txn).await?;
     let key = keys::data_key(secrets, &settings)?;
     let job = NewJob {
-        kind: worker::REPLY,
-        idempotency_key: format!("{}:{}", worker::REPLY, stored.id),
-        payload: json!({
-            "conversation": thread.id,
-            "message": stored.id,
-            "caller_key": thread.caller_key,
-        }),
+        job: StaffReply {
+            conversation: thread.id,
+            message: stored.id,
+            caller_key: thread.caller_key.clone(),
+        },
         sealed_number: Some(sealed_number),
         body_sealed: Some(keys::seal_message(&key, txn.clinic_id(), text)?),
         run_at: now,

@@ -7,7 +7,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use ringback_shared::password as password_rule;
 
-use crate::error::ApiError;
+use ringback_core::error::ApiError;
 
 /// Checks a new password against the shared rules, with a message the user can act on.
 pub fn validate(password: &str) -> Result<(), ApiError> {

@@ -5,9 +5,9 @@ use ringback_shared::caller_key::{CallerKey, ClinicHashingKey};
 use ringback_shared::ids::ClinicId;
 use ringback_shared::phone::{self, Region};
 
-use crate::error::ApiError;
-use crate::secrets::Secrets;
-use crate::tenant::TenantTxn;
+use ringback_core::error::ApiError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
 
 /// What is kept about a caller.
 pub struct KeyedCaller {
