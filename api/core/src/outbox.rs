@@ -148,12 +148,12 @@ pub async fn claim_due(
             ],
         ),
     };
-    let rows = db.query_all_raw(statement).await.map_err(db_error)?;
+    let rows = db.query_all_raw(statement).await?;
     rows.iter()
         .map(|row| {
             Ok(ClaimedJob {
-                clinic_id: row.try_get("", "clinic_id").map_err(db_error)?,
-                id: row.try_get("", "id").map_err(db_error)?,
+                clinic_id: row.try_get("", "clinic_id")?,
+                id: row.try_get("", "id")?,
             })
         })
         .collect()
@@ -276,8 +276,7 @@ pub async fn requeue(
         .filter(job_outbox::Column::Id.eq(id))
         .filter(job_outbox::Column::Status.eq(DEAD))
         .exec(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     if updated.rows_affected == 0 {
         return Err(ApiError::NotFound);
     }

@@ -171,8 +171,7 @@ pub async fn sign_up(
         updated_at: Set(now),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     let user = user::ActiveModel {
         id: Set(user_id),
         email: Set(valid.email),
@@ -196,8 +195,7 @@ pub async fn sign_up(
         created_at: Set(now),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     audit::append(
         &txn,
         AuditEvent {
@@ -246,8 +244,7 @@ async fn grant_session(
         created_at: Set(now),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     let access_token = keys
         .issue(user.id, clinic.id, role, now)
         .map_err(ApiError::Internal)?;
@@ -274,8 +271,7 @@ pub async fn sign_in(
     let user = user::Entity::find()
         .filter(user::Column::Email.eq(email))
         .one(db)
-        .await
-        .map_err(db_error)?;
+        .await?;
     let Some(user) = user else {
         // Spend the same time as a real check, so timing does not reveal unknown addresses.
         password::verify(password_attempt, password::decoy_hash());
@@ -321,16 +317,15 @@ async fn memberships(
     db: &DatabaseConnection,
     user_id: Uuid,
 ) -> Result<Vec<membership::Model>, ApiError> {
-    let txn = db.begin().await.map_err(db_error)?;
+    let txn = db.begin().await?;
     set_local(&txn, "app.user_id", &user_id.to_string()).await?;
     let found = membership::Entity::find()
         .filter(membership::Column::UserId.eq(user_id))
         .order_by_asc(membership::Column::CreatedAt)
         .order_by_asc(membership::Column::ClinicId)
         .all(&txn)
-        .await
-        .map_err(db_error)?;
-    txn.commit().await.map_err(db_error)?;
+        .await?;
+    txn.commit().await?;
     Ok(found)
 }
 
@@ -406,8 +401,7 @@ pub async fn switch_clinic(
         .await?;
     let user = user::Entity::find_by_id(user_id)
         .one(txn.conn())
-        .await
-        .map_err(db_error)?
+        .await?
         .ok_or(ApiError::Unauthenticated)?;
     audit::append(
         &txn,
@@ -448,8 +442,7 @@ pub async fn refresh(
         .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
         .filter(refresh_token::Column::TokenHash.eq(token.hash))
         .one(txn.conn())
-        .await
-        .map_err(db_error)?
+        .await?
         .ok_or(ApiError::Unauthenticated)?;
     let now = txn.now();
     if stored.replaced_at.is_some() {
@@ -474,13 +467,12 @@ pub async fn refresh(
         .ok_or(ApiError::Unauthenticated)?;
     let user = user::Entity::find_by_id(stored.user_id)
         .one(txn.conn())
-        .await
-        .map_err(db_error)?
+        .await?
         .ok_or(ApiError::Unauthenticated)?;
     let family_id = stored.family_id;
     let mut replaced: refresh_token::ActiveModel = stored.into();
     replaced.replaced_at = Set(Some(now));
-    replaced.update(txn.conn()).await.map_err(db_error)?;
+    replaced.update(txn.conn()).await?;
     let clinic = crate::service::clinic::get(&txn).await?;
     let grant = grant_session(&txn, keys, user, clinic, role, family_id).await?;
     txn.commit().await?;
@@ -510,8 +502,7 @@ async fn revoke_tokens(
         .filter(which)
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
@@ -531,8 +522,7 @@ pub async fn sign_out(
         .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
         .filter(refresh_token::Column::TokenHash.eq(token.hash))
         .one(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     if let Some(stored) = stored {
         revoke_family(&txn, stored.family_id).await?;
         audit::append(
@@ -562,8 +552,7 @@ pub async fn change_password(
 ) -> Result<SessionGrant, ApiError> {
     let user = user::Entity::find_by_id(user_id)
         .one(txn.conn())
-        .await
-        .map_err(db_error)?
+        .await?
         .ok_or(ApiError::Unauthenticated)?;
     if !password::verify(current, &user.password_hash) {
         return Err(ApiError::BadUserInput(
@@ -574,7 +563,7 @@ pub async fn change_password(
     let mut changed: user::ActiveModel = user.into();
     changed.password_hash = Set(password::hash(new)?);
     changed.updated_at = Set(txn.now());
-    let user = changed.update(txn.conn()).await.map_err(db_error)?;
+    let user = changed.update(txn.conn()).await?;
     revoke_user_sessions(txn, user_id).await?;
     audit::append(
         txn,

@@ -59,8 +59,7 @@ pub async fn create(
         created_at: Set(txn.now()),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     audit::append(
         txn,
         AuditEvent {
@@ -87,7 +86,7 @@ pub async fn revoke(
         .ok_or(ApiError::NotFound)?;
     let mut revoked: api_key::ActiveModel = key.into();
     revoked.revoked_at = Set(Some(txn.now()));
-    let key = revoked.update(txn.conn()).await.map_err(db_error)?;
+    let key = revoked.update(txn.conn()).await?;
     audit::append(
         txn,
         AuditEvent {

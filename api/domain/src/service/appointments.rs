@@ -101,8 +101,7 @@ pub async fn create(
         updated_at: Set(now),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     audit::append(
         txn,
         AuditEvent {
@@ -161,7 +160,7 @@ pub async fn update(
         model.starts_at = Set(Some(starts_at));
     }
     model.updated_at = Set(txn.now());
-    let updated = model.update(txn.conn()).await.map_err(db_error)?;
+    let updated = model.update(txn.conn()).await?;
     audit::append(
         txn,
         AuditEvent {
@@ -189,7 +188,7 @@ pub async fn cancel(
     let mut model: appointment::ActiveModel = current.into();
     model.cancelled_at = Set(Some(txn.now()));
     model.updated_at = Set(txn.now());
-    let cancelled = model.update(txn.conn()).await.map_err(db_error)?;
+    let cancelled = model.update(txn.conn()).await?;
     audit::append(
         txn,
         AuditEvent {
@@ -219,15 +218,13 @@ pub async fn list(
         .order_by_desc(appointment::Column::Id)
         .limit(limit + 1)
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let ids: Vec<Uuid> = appointments.iter().map(|a| a.id).collect();
     let verdicts = attribution_row::Entity::find()
         .filter(attribution_row::Column::ClinicId.eq(txn.clinic_id()))
         .filter(attribution_row::Column::AppointmentId.is_in(ids))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(appointments
         .into_iter()
         .map(|appointment| {

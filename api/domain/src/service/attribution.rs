@@ -12,7 +12,6 @@ use ringback_shared::attribution::{
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use crate::service::clinic;
-use crate::service::db_error;
 use ringback_core::error::ApiError;
 use ringback_core::tenant::TenantTxn;
 
@@ -48,8 +47,7 @@ pub async fn recompute_callers(
         .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
         .filter(appointment::Column::CallerKey.is_in(keys.clone()))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     // Most calls come from callers who have not booked: nothing to attribute, nothing to load.
     if appointments.is_empty() {
         return Ok(());
@@ -58,8 +56,7 @@ pub async fn recompute_callers(
         .filter(call::Column::ClinicId.eq(txn.clinic_id()))
         .filter(call::Column::CallerKey.is_in(keys.clone()))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let replies = crate::service::messages::replies_of(txn, keys).await?;
     store(txn, &calls, &replies, &appointments).await
 }
@@ -73,8 +70,7 @@ pub async fn recompute_clinic(txn: &TenantTxn) -> Result<(), ApiError> {
         .distinct()
         .into_tuple::<String>()
         .all(txn.conn())
-        .await
-        .map_err(db_error)?
+        .await?
         .into_iter()
         .collect();
     recompute_callers(txn, &keys).await
@@ -99,8 +95,7 @@ async fn store(
         .filter(attribution::Column::ClinicId.eq(txn.clinic_id()))
         .filter(attribution::Column::AppointmentId.is_in(ids))
         .exec(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let now = txn.now();
     for verdict in report.attributions {
         let mut row = attribution::ActiveModel {
@@ -131,7 +126,7 @@ async fn store(
                 row.reason = Set(reason.as_str().to_owned());
             }
         }
-        row.insert(txn.conn()).await.map_err(db_error)?;
+        row.insert(txn.conn()).await?;
     }
     crate::service::metrics::mark_stale(txn, appointments.iter().map(|a| a.created_at), false).await
 }
@@ -158,15 +153,13 @@ pub async fn period_events(
         .filter(call::Column::StartedAt.gte(start - longest * 2))
         .filter(call::Column::StartedAt.lt(end))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let appointments = appointment::Entity::find()
         .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
         .filter(appointment::Column::CreatedAt.gte(start - longest))
         .filter(appointment::Column::CreatedAt.lt(end))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let (_, replies) = crate::service::messages::in_range(txn, start - longest * 2, end).await?;
     Ok(PeriodEvents {
         calls: calls

@@ -134,8 +134,7 @@ async fn record_one(
         updated_at: Set(now),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     let model = if model.missed {
         text_back::after_missed_call(txn, secrets, clinic, model, &caller, now).await?
     } else {
@@ -229,8 +228,7 @@ pub async fn log_callback(
         updated_at: Set(now),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     audit::append(
         txn,
         AuditEvent {
@@ -327,8 +325,7 @@ pub async fn list(
         .order_by_desc(call::Column::Id)
         .limit(limit + 1)
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     audit::append(
         txn,
         AuditEvent {
@@ -349,7 +346,7 @@ pub async fn set_text_back_status(
 ) -> Result<(), ApiError> {
     let mut model: call::ActiveModel = find(txn, call_id).await?.into();
     model.text_back_status = Set(Some(status.to_owned()));
-    model.update(txn.conn()).await.map_err(db_error)?;
+    model.update(txn.conn()).await?;
     Ok(())
 }
 

@@ -13,7 +13,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
-use crate::service::db_error;
 use ringback_core::error::ApiError;
 use ringback_core::tenant::TenantTxn;
 
@@ -73,8 +72,7 @@ pub const MAX_HOLIDAYS: usize = 100;
 pub async fn get(txn: &TenantTxn) -> Result<clinic::Model, ApiError> {
     clinic::Entity::find_by_id(txn.clinic_id())
         .one(txn.conn())
-        .await
-        .map_err(db_error)?
+        .await?
         .ok_or(ApiError::NotFound)
 }
 
@@ -200,7 +198,7 @@ pub async fn update(
         return get(txn).await;
     }
     model.updated_at = Set(txn.now());
-    let updated = model.update(txn.conn()).await.map_err(db_error)?;
+    let updated = model.update(txn.conn()).await?;
     if changed.contains(&"attribution_window_days") {
         crate::service::attribution::recompute_clinic(txn).await?;
     }

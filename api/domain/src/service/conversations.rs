@@ -78,8 +78,7 @@ pub async fn read_messages(
         .order_by_asc(message::Column::CreatedAt)
         .order_by_asc(message::Column::Id)
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let settings = clinic::get(txn).await?;
     let key = keys::data_key(secrets, &settings)?;
     let opened = rows

@@ -10,7 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{clinic, db_error, metrics};
+use crate::service::{clinic, metrics};
 use ringback_core::error::ApiError;
 use ringback_core::tenant::TenantTxn;
 
@@ -94,8 +94,7 @@ async fn calls(
         .filter(call::Column::StartedAt.lt(end))
         .order_by_asc(call::Column::StartedAt)
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -127,15 +126,13 @@ async fn appointments(
         .filter(appointment::Column::CreatedAt.lt(end))
         .order_by_asc(appointment::Column::CreatedAt)
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let verdicts = attribution::Entity::find()
         .filter(attribution::Column::ClinicId.eq(txn.clinic_id()))
         .filter(attribution::Column::AppointmentId.is_in(ids))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let currency = clinic::get(txn).await?.currency;
     Ok(rows
         .into_iter()

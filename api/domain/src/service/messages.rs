@@ -59,8 +59,7 @@ async fn open_conversation(
         .filter(conversation::Column::Status.eq("open"))
         .order_by_desc(conversation::Column::LastMessageAt)
         .one(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     if let Some(open) = open {
         return Ok(open);
     }
@@ -123,15 +122,14 @@ pub async fn record(
         call_id: Set(new.call_id),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     let mut thread: conversation::ActiveModel = thread.into();
     if keep_number && let Some(sealed) = new.sealed_number {
         thread.number_sealed = Set(Some(sealed));
     }
     thread.last_message_at = Set(new.at);
     thread.updated_at = Set(new.at);
-    thread.update(txn.conn()).await.map_err(db_error)?;
+    thread.update(txn.conn()).await?;
     if new.kind == KIND_REPLY {
         attribution::recompute_callers(txn, &BTreeSet::from([stored.caller_key.clone()])).await?;
     }
@@ -149,8 +147,7 @@ pub async fn replies_of(
         .filter(message::Column::Kind.eq(KIND_REPLY))
         .filter(message::Column::CallerKey.is_in(caller_keys))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(rows.iter().map(reply_record).collect())
 }
 
@@ -180,8 +177,7 @@ pub async fn in_range(
         .filter(message::Column::CreatedAt.lt(end))
         .filter(message::Column::Kind.is_in([KIND_TEXT_BACK, KIND_REPLY]))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let text_backs = rows
         .iter()
         .filter(|row| row.kind == KIND_TEXT_BACK)
@@ -290,8 +286,7 @@ async fn keep_early_report(
         event_id.clone(),
     ))
     .one(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     if known.is_none() {
         processed_webhook::ActiveModel {
             clinic_id: Set(txn.clinic_id()),
@@ -300,8 +295,7 @@ async fn keep_early_report(
             received_at: Set(txn.now()),
         }
         .insert(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     }
     Ok(())
 }
@@ -319,8 +313,7 @@ pub async fn catch_up_reports(
         .filter(processed_webhook::Column::Provider.eq(EARLY_REPORTS))
         .filter(processed_webhook::Column::EventId.starts_with(&prefix))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let Some(furthest) = early
         .iter()
         .filter_map(|report| report.event_id.strip_prefix(&prefix))
@@ -334,8 +327,7 @@ pub async fn catch_up_reports(
         .filter(processed_webhook::Column::Provider.eq(EARLY_REPORTS))
         .filter(processed_webhook::Column::EventId.starts_with(&prefix))
         .exec(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let Some(row) = find_by_provider_id(txn, provider_message_id).await? else {
         return Ok(None);
     };

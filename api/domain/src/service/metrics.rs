@@ -21,7 +21,6 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::service::clinic;
-use crate::service::db_error;
 use ringback_core::error::ApiError;
 use ringback_core::tenant::TenantTxn;
 
@@ -104,8 +103,7 @@ pub async fn compute_full(
         .filter(call::Column::StartedAt.gte(start - CALLBACK_LIMIT))
         .filter(call::Column::StartedAt.lt(end))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?
+        .await?
         .iter()
         .filter_map(crate::service::calls::call_record)
         .collect();
@@ -120,8 +118,7 @@ pub async fn compute_full(
         .filter(appointment::Column::CreatedAt.gte(start))
         .filter(appointment::Column::CreatedAt.lt(end))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let verdicts = verdict::Entity::find()
         .filter(verdict::Column::ClinicId.eq(txn.clinic_id()))
         .filter(
@@ -129,8 +126,7 @@ pub async fn compute_full(
                 .is_in(appointments.iter().map(|a| a.id).collect::<Vec<_>>()),
         )
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let attributions: Vec<Attribution> = appointments
         .iter()
         .filter_map(|appointment| {
@@ -245,8 +241,7 @@ pub async fn mark_stale(
                 .to_owned(),
         )
         .exec(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
@@ -262,8 +257,7 @@ async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Resul
         .filter(daily_metric::Column::Day.gte(from))
         .filter(daily_metric::Column::Day.lte(to))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let (Some(first), Some(last)) = (
         stale.iter().map(|row| row.day).min(),
         stale.iter().map(|row| row.day).max(),
@@ -330,8 +324,7 @@ pub async fn settle_day(
         .filter(Column::Day.eq(read.day))
         .filter(Column::StaleVersion.eq(read.stale_version))
         .exec(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(settled.rows_affected == 1)
 }
 
@@ -368,8 +361,7 @@ pub async fn range(
         .filter(daily_metric::Column::Day.lte(to))
         .order_by_asc(daily_metric::Column::Day)
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let stored: BTreeMap<NaiveDate, PeriodMetrics> = rows
         .iter()
         .map(|row| (row.day, period_from_row(row)))

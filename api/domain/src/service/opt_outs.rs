@@ -4,7 +4,6 @@
 use ringback_entity::opt_out;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::service::db_error;
 use ringback_core::error::ApiError;
 use ringback_core::tenant::TenantTxn;
 
@@ -18,8 +17,7 @@ pub async fn opt_out(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> 
     opt_out::Entity::insert(row)
         .on_conflict_do_nothing_on([opt_out::Column::ClinicId, opt_out::Column::CallerKey])
         .exec(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
@@ -29,8 +27,7 @@ pub async fn opt_in(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> {
         .filter(opt_out::Column::ClinicId.eq(txn.clinic_id()))
         .filter(opt_out::Column::CallerKey.eq(caller_key))
         .exec(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
@@ -39,8 +36,7 @@ pub async fn is_opted_out(txn: &TenantTxn, caller_key: &str) -> Result<bool, Api
     Ok(
         opt_out::Entity::find_by_id((txn.clinic_id(), caller_key.to_owned()))
             .one(txn.conn())
-            .await
-            .map_err(db_error)?
+            .await?
             .is_some(),
     )
 }

@@ -47,7 +47,7 @@ pub async fn set_forwarding_line(
     model.forwarding_line_sealed = Set(sealed);
     model.forwarding_line_tail = Set(tail);
     model.updated_at = Set(txn.now());
-    let updated = model.update(txn.conn()).await.map_err(db_error)?;
+    let updated = model.update(txn.conn()).await?;
     audit::append(
         txn,
         AuditEvent {
@@ -149,7 +149,7 @@ pub async fn remove_provider_number(
     let found = in_clinic::<provider_number::Entity>(txn, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    found.delete(txn.conn()).await.map_err(db_error)?;
+    found.delete(txn.conn()).await?;
     audit::append(
         txn,
         AuditEvent {
@@ -174,13 +174,12 @@ pub async fn clinic_for_provider_number(
     };
     let routing = routing_key(secrets.pepper.expose(), &number)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let txn = db.begin().await.map_err(db_error)?;
+    let txn = db.begin().await?;
     set_local(&txn, "app.routing_key", &routing).await?;
     let found = provider_number::Entity::find()
         .filter(provider_number::Column::RoutingKey.eq(routing))
         .one(&txn)
-        .await
-        .map_err(db_error)?;
-    txn.commit().await.map_err(db_error)?;
+        .await?;
+    txn.commit().await?;
     Ok(found.map(|row| row.clinic_id))
 }

@@ -44,8 +44,7 @@ pub async fn members(txn: &TenantTxn) -> Result<Vec<Member>, ApiError> {
         .order_by_asc(membership::Column::CreatedAt)
         .find_also_related(user::Entity)
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(membership, user)| {
@@ -108,8 +107,7 @@ pub async fn invite(
         created_at: Set(now),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     audit::append(
         txn,
         AuditEvent {
@@ -131,7 +129,7 @@ pub async fn revoke_invite(txn: &TenantTxn, actor: Uuid, invite_id: Uuid) -> Res
         .await?
         .filter(|invite| invite.accepted_at.is_none())
         .ok_or(ApiError::NotFound)?;
-    found.delete(txn.conn()).await.map_err(db_error)?;
+    found.delete(txn.conn()).await?;
     audit::append(
         txn,
         AuditEvent {
@@ -161,8 +159,7 @@ pub async fn accept_invite(
         .filter(invite::Column::ClinicId.eq(txn.clinic_id()))
         .filter(invite::Column::TokenHash.eq(token.hash))
         .one(txn.conn())
-        .await
-        .map_err(db_error)?
+        .await?
         .filter(|invite| invite.accepted_at.is_none() && invite.expires_at > txn.now())
         .ok_or(ApiError::NotFound)?;
     let user = user_for_invite(&txn, &invite, password_text).await?;
@@ -173,7 +170,7 @@ pub async fn accept_invite(
     let invite_id = invite.id;
     let mut accepted: invite::ActiveModel = invite.into();
     accepted.accepted_at = Set(Some(txn.now()));
-    accepted.update(txn.conn()).await.map_err(db_error)?;
+    accepted.update(txn.conn()).await?;
     audit::append(
         &txn,
         AuditEvent {
@@ -197,8 +194,7 @@ async fn user_for_invite(
     let existing = user::Entity::find()
         .filter(user::Column::Email.eq(invite.email.clone()))
         .one(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     if let Some(existing) = existing {
         return if password::verify(password_text, &existing.password_hash) {
             Ok(existing)
@@ -239,8 +235,7 @@ async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<()
         created_at: Set(txn.now()),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -290,7 +285,7 @@ pub async fn change_role(
     }
     let mut changed: membership::ActiveModel = current.into();
     changed.role = Set(role.as_str().to_owned());
-    changed.update(txn.conn()).await.map_err(db_error)?;
+    changed.update(txn.conn()).await?;
     audit::append(
         txn,
         AuditEvent {
@@ -315,7 +310,7 @@ pub async fn remove(
         .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
     check_may_assign(actor_role, current_role)?;
     check_not_last_owner(txn, &current).await?;
-    current.delete(txn.conn()).await.map_err(db_error)?;
+    current.delete(txn.conn()).await?;
     account::revoke_user_sessions(txn, user_id).await?;
     audit::append(
         txn,

@@ -36,8 +36,7 @@ async fn texted_in_last_day(
         .filter(call::Column::TextBackStatus.is_in([QUEUED, "sent", "delivered"]))
         .filter(call::Column::StartedAt.gte(now - Duration::hours(24)))
         .count(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(recent > 0)
 }
 
@@ -62,8 +61,7 @@ async fn over_quota(
         .filter(job_outbox::Column::Kind.eq(TextBack::NAME))
         .filter(job_outbox::Column::CreatedAt.gte(month_start))
         .count(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(used >= u64::try_from(quota).unwrap_or(0))
 }
 

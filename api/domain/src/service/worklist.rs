@@ -9,7 +9,7 @@ use ringback_entity::{call, message};
 use ringback_shared::worklist::{self, Waiting};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::service::{calls, db_error, messages};
+use crate::service::{calls, messages};
 use ringback_core::error::ApiError;
 use ringback_core::tenant::TenantTxn;
 
@@ -35,8 +35,7 @@ pub async fn waiting_callers(
         .filter(call::Column::ClinicId.eq(txn.clinic_id()))
         .filter(call::Column::StartedAt.gte(now - LOOKBACK))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     let records: Vec<_> = rows.iter().filter_map(calls::call_record).collect();
     let mut list = worklist::waiting(&records);
     list.truncate(limit);
@@ -47,8 +46,7 @@ pub async fn waiting_callers(
         .filter(message::Column::CallerKey.is_in(keys))
         .filter(message::Column::CreatedAt.gte(now - LOOKBACK))
         .all(txn.conn())
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(list
         .into_iter()
         .filter_map(|waiting| {
