@@ -14,14 +14,12 @@ use ringback_shared::attribution::{CallDirection, CallOutcome};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::service::callers::CallerKeyer;
 use crate::service::calls::{self, CallEvent};
-use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{clinic, keys, opt_outs, phone_lines};
+use crate::service::inbound_sms::{self, InboundSms};
+use crate::service::messages;
+use crate::service::{clinic, phone_lines};
 use crate::state::AppState;
 use ringback_providers::twilio::signature as twilio_signature;
-use ringback_shared::keywords::{SmsKeyword, classify};
-use ringback_shared::sms::with_automated_marker;
 
 /// Where these routes are mounted.
 pub use ringback_providers::twilio::WEBHOOK_PREFIX as PREFIX;
@@ -340,55 +338,13 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
         .ok_or_else(|| ApiError::BadUserInput("no From".to_owned()))?;
     let text = verified.get("Body").unwrap_or_default();
     let txn = state.tenant(verified.clinic_id).begin().await?;
-    if messages::find_by_provider_id(&txn, sid).await?.is_some() {
-        return Ok(None);
-    }
-    let clinic = clinic::get(&txn).await?;
-    let caller = CallerKeyer::new(&state.secrets, &txn, &clinic.default_region)?.key(from)?;
-    let keyword = classify(text);
-    let key = keys::data_key(&state.secrets, &clinic)?;
-    let sealed_number = keys::seal_caller_number(&key, txn.clinic_id(), &caller.e164)?;
-    messages::record(
-        &txn,
-        &state.secrets,
-        NewMessage {
-            party: Party {
-                caller_key: &caller.caller_key,
-                caller_tail: &caller.tail,
-            },
-            direction: "inbound",
-            kind: if keyword.is_some() {
-                messages::KIND_KEYWORD
-            } else {
-                messages::KIND_REPLY
-            },
-            body: text,
-            at: state.clock.now(),
-            provider_message_id: Some(sid.to_owned()),
-            status: "received",
-            call_id: None,
-            sealed_number: Some(sealed_number),
-        },
-    )
-    .await?;
-    let answer = match keyword {
-        Some(SmsKeyword::Stop) => {
-            opt_outs::opt_out(&txn, &caller.caller_key).await?;
-            Some(with_automated_marker(&format!(
-                "You will get no more texts from {}. Reply START to get them again.",
-                clinic.name
-            )))
-        }
-        Some(SmsKeyword::Start) => {
-            opt_outs::opt_in(&txn, &caller.caller_key).await?;
-            Some(with_automated_marker(&format!(
-                "You will get texts from {} again. Reply STOP to stop them.",
-                clinic.name
-            )))
-        }
-        Some(SmsKeyword::Help) => Some(clinic::help_text(&clinic)),
-        None => None,
+    let inbound = InboundSms {
+        provider_id: sid,
+        from,
+        text,
+        at: state.clock.now(),
     };
+    let answer = inbound_sms::receive(&txn, &state.secrets, inbound).await?;
     txn.commit().await?;
     Ok(answer)
 }

@@ -14,6 +14,7 @@ pub mod calls;
 pub mod clinic;
 pub mod conversations;
 pub mod export;
+pub mod inbound_sms;
 pub mod messages;
 pub mod metrics;
 pub mod opt_outs;

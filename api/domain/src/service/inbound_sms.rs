@@ -1,0 +1,88 @@
+//! A text a caller sent to one of the clinic's numbers: STOP/START/HELP change the opt-out list and
+//! get one automated answer; anything else is a reply in the caller's conversation (a recovery
+//! touch). The number is keyed and sealed on arrival, never stored in the clear. Once per provider
+//! message id, so a redelivered webhook changes nothing.
+
+use chrono::{DateTime, Utc};
+use ringback_core::error::ApiError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
+use ringback_shared::keywords::{SmsKeyword, classify};
+use ringback_shared::sms::with_automated_marker;
+
+use crate::service::callers::CallerKeyer;
+use crate::service::messages::{self, NewMessage, Party};
+use crate::service::{clinic, keys, opt_outs};
+
+/// An inbound text as the provider reported it.
+pub struct InboundSms<'a> {
+    /// The provider's id for the message (idempotency).
+    pub provider_id: &'a str,
+    /// The sender's number as the provider wrote it.
+    pub from: &'a str,
+    pub text: &'a str,
+    /// When it arrived, by the server's clock.
+    pub at: DateTime<Utc>,
+}
+
+/// Records `sms` in the transaction's clinic and returns the automated answer to send back, if the
+/// text was a keyword.
+pub async fn receive(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    sms: InboundSms<'_>,
+) -> Result<Option<String>, ApiError> {
+    if messages::find_by_provider_id(txn, sms.provider_id)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let clinic = clinic::get(txn).await?;
+    let caller = CallerKeyer::new(secrets, txn, &clinic.default_region)?.key(sms.from)?;
+    let keyword = classify(sms.text);
+    let key = keys::data_key(secrets, &clinic)?;
+    let sealed_number = keys::seal_caller_number(&key, txn.clinic_id(), &caller.e164)?;
+    messages::record(
+        txn,
+        secrets,
+        NewMessage {
+            party: Party {
+                caller_key: &caller.caller_key,
+                caller_tail: &caller.tail,
+            },
+            direction: "inbound",
+            kind: if keyword.is_some() {
+                messages::KIND_KEYWORD
+            } else {
+                messages::KIND_REPLY
+            },
+            body: sms.text,
+            at: sms.at,
+            provider_message_id: Some(sms.provider_id.to_owned()),
+            status: "received",
+            call_id: None,
+            sealed_number: Some(sealed_number),
+        },
+    )
+    .await?;
+    let answer = match keyword {
+        Some(SmsKeyword::Stop) => {
+            opt_outs::opt_out(txn, &caller.caller_key).await?;
+            Some(with_automated_marker(&format!(
+                "You will get no more texts from {}. Reply START to get them again.",
+                clinic.name
+            )))
+        }
+        Some(SmsKeyword::Start) => {
+            opt_outs::opt_in(txn, &caller.caller_key).await?;
+            Some(with_automated_marker(&format!(
+                "You will get texts from {} again. Reply STOP to stop them.",
+                clinic.name
+            )))
+        }
+        Some(SmsKeyword::Help) => Some(clinic::help_text(&clinic)),
+        None => None,
+    };
+    Ok(answer)
+}
