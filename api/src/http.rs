@@ -38,7 +38,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         .at("/readyz", get(readyz))
         .at("/graphql", graphql_route)
         .nest(
-            crate::webhooks::twilio::PREFIX,
+            ringback_providers::twilio::WEBHOOK_PREFIX,
             crate::webhooks::twilio::routes(),
         )
         .nest("/", dashboard(&state))

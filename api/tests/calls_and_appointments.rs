@@ -5,6 +5,7 @@
 
 mod common;
 
+use chrono::Duration;
 use common::TestDb;
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use ringback_api::config::DatabaseKind;
@@ -19,28 +20,25 @@ fn event(external_id: &str, status: &str, started_at: &str, number: &str) -> Val
             "callerNumber": number })
 }
 
-/// The server's "now" in this test: three days after the calls below, inside the default
-/// seven-day attribution window and outside a one-day window.
-const NOW: &str = "2026-11-19T16:00:00Z";
-
 /// Numbers used below (fiction ranges only); none may be stored.
 const NUMBERS: &[&str] = &["7700900123", "7700900456", "491570006"];
 
 async fn calls_appointments_and_attribution(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
-    // The calls below happened three days before the bookings, which are made "now": the
-    // server's clock says when that is, so the windows mean the same on whichever day this runs.
-    test_db.clock.set(NOW.parse().expect("instant"));
+    // The calls happened three days before the bookings, which are made "now" by the server's
+    // clock: inside the default seven-day attribution window, outside the one-day window below.
+    let days_ago = test_db.clock.now() - Duration::days(3);
+    let at = |minute: i64| (days_ago + Duration::minutes(minute)).to_rfc3339();
     let web = tempfile::tempdir().expect("tempdir");
     let mut staff = Browser::new(test_db.app(web.path()));
     staff.run(SIGN_UP, sign_up_input("front@desk.test")).await;
 
     let batch = json!({ "events": [
-        event("ext-1", "NO_ANSWER", "2026-11-16T12:30:00Z", "07700 900123"),
-        event("ext-2", "BUSY", "2026-11-16T12:45:00Z", "+44 7700 900456"),
-        event("ext-3", "NO_ANSWER", "2026-11-16T13:00:00Z", "not a number"),
-        event("ext-1", "NO_ANSWER", "2026-11-16T12:30:00Z", "07700 900123"),
-        event("ext-4", "ANSWERED", "2026-11-16T14:00:00Z", "+61 491 570 006"),
+        event("ext-1", "NO_ANSWER", &at(0), "07700 900123"),
+        event("ext-2", "BUSY", &at(15), "+44 7700 900456"),
+        event("ext-3", "NO_ANSWER", &at(30), "not a number"),
+        event("ext-1", "NO_ANSWER", &at(0), "07700 900123"),
+        event("ext-4", "ANSWERED", &at(90), "+61 491 570 006"),
     ]});
     let recorded = staff.run(RECORD, batch).await;
     let payload = &recorded["data"]["recordCallEvents"];
@@ -78,7 +76,7 @@ async fn calls_appointments_and_attribution(kind: DatabaseKind) {
     let again = staff
         .run(
             RECORD,
-            json!({ "events": [event("ext-2", "BUSY", "2026-11-16T12:45:00Z", "07700 900456")] }),
+            json!({ "events": [event("ext-2", "BUSY", &at(15), "07700 900456")] }),
         )
         .await;
     assert_eq!(

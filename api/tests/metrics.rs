@@ -4,6 +4,8 @@
 
 mod common;
 
+use chrono::{Duration, NaiveDate};
+use chrono_tz::Europe::London;
 use common::TestDb;
 use common::graphql::{Browser, SIGN_IN, error_code};
 use ringback_api::config::DatabaseKind;
@@ -32,15 +34,16 @@ fn sum(series: &Value, field: &str) -> i64 {
         .sum()
 }
 
-/// When the demo is created, as the server's clock reads it.
-const DEMO_NOW: &str = "2026-11-22T09:00:00Z";
+/// The demo clinic's local day by the server's clock, and a range that takes all its 90 days.
+fn demo_days(state: &ringback_api::AppState) -> (NaiveDate, NaiveDate) {
+    let today = state.clock.now().with_timezone(&London).date_naive();
+    (today - Duration::days(113), today)
+}
 
 async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     let state = test_db.state(web.path());
-    // The server's clock reads the demo's day, so the dates below mean the same on any day.
-    test_db.clock.set(DEMO_NOW.parse().expect("time"));
     demo::seed(&state.db, &state.clock, &state.secrets)
         .await
         .expect("seed");
@@ -52,10 +55,9 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
         )
         .await;
 
-    // The demo covers the 90 local days before 2026-11-22; a generous range takes all of it.
-    let answer = owner
-        .run(METRICS, json!({ "from": "2026-08-01", "to": "2026-11-22" }))
-        .await;
+    // The demo covers the 90 local days before today; a generous range takes all of it.
+    let (from, to) = demo_days(&state);
+    let answer = owner.run(METRICS, json!({ "from": from, "to": to })).await;
     let metrics = &answer["data"]["metrics"];
     assert!(answer["errors"].is_null(), "{answer}");
     let totals = &metrics["totals"];
@@ -163,16 +165,19 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
         .await;
     let late = owner
         .run(
-            "mutation { recordCallEvents(events: [{ externalId: \"late-1\", direction: INBOUND, status: NO_ANSWER, \
-             startedAt: \"2026-10-02T12:15:00Z\", callerNumber: \"07700 900321\" }]) { recorded } }",
-            json!({}),
+            "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"late-1\", direction: INBOUND, status: NO_ANSWER, \
+             startedAt: $at, callerNumber: \"07700 900321\" }]) { recorded } }",
+            json!({ "at": (state.clock.now() - Duration::days(51)).to_rfc3339() }),
         )
         .await;
     assert_eq!(late["data"]["recordCallEvents"]["recorded"], 1, "{late}");
     assert_incremental_equals_full(&state, &owner_clinic(&mut owner).await).await;
 
     let backwards = owner
-        .run(METRICS, json!({ "from": "2026-11-22", "to": "2026-11-01" }))
+        .run(
+            METRICS,
+            json!({ "from": to, "to": to - Duration::days(21) }),
+        )
         .await;
     assert_eq!(error_code(&backwards), Some("BAD_USER_INPUT"));
     test_db.finish().await;
@@ -190,10 +195,7 @@ async fn owner_clinic<E: poem::Endpoint>(owner: &mut Browser<E>) -> uuid::Uuid {
 
 /// The daily rows (maintained incrementally) equal a full recomputation, day by day.
 async fn assert_incremental_equals_full(state: &ringback_api::AppState, clinic: &uuid::Uuid) {
-    let (from, to) = (
-        "2026-08-01".parse().expect("date"),
-        "2026-11-22".parse().expect("date"),
-    );
+    let (from, to) = demo_days(state);
     let txn = state.tenant(*clinic).begin().await.expect("txn");
     let incremental = metrics::range(&txn, from, to).await.expect("incremental");
     let full = metrics::compute_full(&txn, from, to).await.expect("full");

@@ -10,6 +10,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::TimeZone;
 use chrono::Utc;
 use chrono_tz::Europe::London;
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
@@ -26,9 +27,6 @@ use ringback_api::{AppState, build_app};
 use serde_json::{Value, json};
 
 type App = BoxEndpoint<'static, Response>;
-
-/// A Wednesday, 11:00 in London.
-const MID_MORNING: &str = "2026-11-18T11:00:00Z";
 
 /// The clinic's provider number.
 const CLINIC_NUMBER: &str = "+447700900777";
@@ -262,17 +260,16 @@ async fn round_trip(kind: DatabaseKind) {
     let _logging = tracing::subscriber::set_default(subscriber);
 
     let mut rig = Rig::new(kind, "text_back").await;
-    // Mid-morning in London on a Wednesday: the holiday below is today and "open all day" is open,
-    // whenever the test runs.
-    rig.test_db.clock.set(MID_MORNING.parse().expect("instant"));
+    // 11:00 today in London: the holiday below is today and "open all day" is open, whenever the
+    // test runs.
+    let today = rig.state.clock.now().with_timezone(&London).date_naive();
+    let mid_morning = London
+        .from_local_datetime(&today.and_hms_opt(11, 0, 0).expect("a time of day"))
+        .single()
+        .expect("11:00 happens once every day in London");
+    rig.test_db.clock.set(mid_morning.to_utc());
     let worker = rig.worker("worker-a", fast());
-    let today = rig
-        .state
-        .clock
-        .now()
-        .with_timezone(&London)
-        .date_naive()
-        .to_string();
+    let today = today.to_string();
     let settings = rig
         .admin
         .run(

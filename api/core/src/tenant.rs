@@ -70,11 +70,6 @@ impl TenantTxn {
         self.clock.now()
     }
 
-    /// The server's clock, for work that outlives this transaction.
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
     /// The connection to run statements on.
     pub fn conn(&self) -> &DatabaseTransaction {
         &self.txn

@@ -251,7 +251,7 @@ impl Worker {
             status_callback: format!(
                 "{}{}/sms-status",
                 self.state.public_base(),
-                crate::webhooks::twilio::PREFIX
+                ringback_providers::twilio::WEBHOOK_PREFIX
             ),
         };
         Ok((attempts, Ok(Delivery { job, message })))

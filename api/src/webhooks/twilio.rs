@@ -19,10 +19,9 @@ use crate::service::inbound_sms::{self, InboundSms};
 use crate::service::messages;
 use crate::service::{clinic, phone_lines};
 use crate::state::AppState;
+use ringback_providers::twilio::WEBHOOK_PREFIX as PREFIX;
 use ringback_providers::twilio::signature as twilio_signature;
 
-/// Where these routes are mounted.
-pub use ringback_providers::twilio::WEBHOOK_PREFIX as PREFIX;
 /// Largest webhook body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 /// The provider name stored on calls that come through these webhooks.
