@@ -1,17 +1,5 @@
-//! The API layer's view of errors: [`ApiError`] (from the core) mapped to GraphQL
-//! `extensions.code`.
+//! The server's errors as users see them: [`ApiError`] (from the core) with its code and HTTP
+//! status, and its GraphQL form (from the GraphQL layer).
 
-use async_graphql::ErrorExtensions;
 pub use ringback_core::error::ApiError;
-
-/// Converts any error the API layer knows into a GraphQL error carrying `extensions.code`.
-pub fn graphql_error(error: impl Into<ApiError>) -> async_graphql::Error {
-    to_graphql(&error.into())
-}
-
-/// `error` as GraphQL reports it: its safe message, with its code in `extensions.code`.
-pub fn to_graphql(error: &ApiError) -> async_graphql::Error {
-    let code = error.code();
-    async_graphql::Error::new(error.to_string())
-        .extend_with(|_, extensions| extensions.set("code", code))
-}
+pub use ringback_graphql::error::{graphql_error, to_graphql};

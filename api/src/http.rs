@@ -13,20 +13,18 @@ use poem::web::{Data, Html, RemoteAddr};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 
 use crate::auth::client_address::TrustedProxies;
-use crate::auth::rate_limit::RateLimits;
 use crate::auth::request::{authenticate, refresh_cookie};
 use crate::error::ApiError;
-use crate::graphql::loaders::{CallLoader, CreditLoader};
-use crate::graphql::{RequestInfo, RingbackSchema, build_schema};
+use crate::graphql::{RequestInfo, RingbackSchema, build_schema, request_data};
 use crate::state::AppState;
-use async_graphql::dataloader::DataLoader;
+use ringback_domain::auth::rate_limit::RateLimits;
 
 /// Largest GraphQL request body accepted.
 pub const MAX_GRAPHQL_BODY: usize = 256 * 1024;
 
 /// Builds the whole application for `state`; the binary and the tests serve exactly this.
 pub fn build_app(state: AppState) -> impl Endpoint {
-    let schema = build_schema(state.clone());
+    let schema = build_schema(state.backend.clone());
     let graphql_route = get(graphiql).post(
         graphql_endpoint
             .around(|endpoint, request| limit_body(endpoint, request, MAX_GRAPHQL_BODY)),
@@ -159,7 +157,7 @@ async fn graphql_endpoint(
     headers: &HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    let caller = match authenticate(state, headers).await {
+    let caller = match authenticate(&state.backend, headers).await {
         Ok(caller) => caller,
         Err(error) => return error_response(&error),
     };
@@ -167,19 +165,10 @@ async fn graphql_endpoint(
         client_address,
         refresh_cookie: refresh_cookie(headers),
     };
-    let mut request = request.0.data(info);
-    if let Some(principal) = &caller.0 {
-        let calls = CallLoader {
-            scope: principal.scope.clone(),
-        };
-        let credits = CreditLoader {
-            scope: principal.scope.clone(),
-        };
-        request = request
-            .data(DataLoader::new(calls, tokio::spawn))
-            .data(DataLoader::new(credits, tokio::spawn));
-    }
-    schema.execute(request.data(caller)).await.into()
+    schema
+        .execute(request_data(request.0, caller, info))
+        .await
+        .into()
 }
 
 /// A GraphQL response holding only `error`, with its `extensions.code`.

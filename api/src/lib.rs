@@ -6,7 +6,6 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod graphql;
 pub mod http;
 pub mod integrations;
 pub mod jobs;
@@ -18,6 +17,8 @@ pub mod webhooks;
 pub use ringback_core::{clock, secrets, tenant};
 // The domain's modules under their old paths.
 pub use ringback_domain::{demo, service};
+// The GraphQL layer under its old path.
+pub use ringback_graphql as graphql;
 
 /// The fake providers tests and benchmarks run against; not in a deployment's build.
 #[cfg(feature = "test-support")]

@@ -1,34 +1,34 @@
 //! Shared application state handed to every request.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
+use ringback_domain::Backend;
 use sea_orm::DatabaseConnection;
-use tokio::sync::Notify;
 
-use crate::auth::rate_limit::RateLimits;
-use crate::auth::session::SessionKeys;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::integrations::sms::SmsProvider;
 use crate::integrations::twilio::{DEFAULT_TIMEOUT, TwilioClient};
 use crate::secrets::Secrets;
-use crate::tenant::TenantScope;
 
-/// Everything a request handler may need. Cheap to clone.
+/// Everything a request handler may need: the domain's [`Backend`] (database, clock, secrets,
+/// session keys, rate limits, the workers' wake-up; reachable through `Deref`) plus what only the
+/// binary knows, its configuration and its providers. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
-    /// Where every "now" comes from: the system clock in a deployment, a settable one in tests.
-    pub clock: Clock,
+    pub backend: Backend,
     pub config: Arc<Config>,
-    pub secrets: Arc<Secrets>,
-    pub session_keys: SessionKeys,
-    pub rate_limits: Arc<RateLimits>,
     /// Where texts go out; `None` when no provider account is configured (jobs then wait).
     pub sms: Option<Arc<dyn SmsProvider>>,
-    /// Wakes the outbox workers when a request queues a job, so a text-back with no delay does
-    /// not wait for the next poll.
-    pub jobs_queued: Arc<Notify>,
+}
+
+impl Deref for AppState {
+    type Target = Backend;
+
+    fn deref(&self) -> &Backend {
+        &self.backend
+    }
 }
 
 impl AppState {
@@ -45,14 +45,9 @@ impl AppState {
         clock: Clock,
     ) -> Self {
         Self {
-            clock,
-            session_keys: SessionKeys::new(secrets.session_secret.expose()),
+            backend: Backend::new(db, config.database_kind, secrets, clock),
             sms: twilio_client(&config),
-            db,
             config: Arc::new(config),
-            secrets: Arc::new(secrets),
-            rate_limits: Arc::new(RateLimits::default()),
-            jobs_queued: Arc::new(Notify::new()),
         }
     }
 
@@ -62,18 +57,6 @@ impl AppState {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.config.listen))
-    }
-
-    /// The door to `clinic_id`'s data, on this server's database and clock. `clinic_id` must come
-    /// from a verified source (see [`TenantScope::new`]).
-    pub fn tenant(&self, clinic_id: uuid::Uuid) -> TenantScope {
-        TenantScope::new(self.db.clone(), self.clock.clone(), clinic_id)
-    }
-
-    /// Tells the workers that a job is waiting.
-    pub fn wake_workers(&self) {
-        self.jobs_queued.notify_waiters();
-        self.jobs_queued.notify_one();
     }
 }
 

@@ -196,7 +196,7 @@ async fn owner_clinic<E: poem::Endpoint>(owner: &mut Browser<E>) -> uuid::Uuid {
 /// The daily rows (maintained incrementally) equal a full recomputation, day by day.
 async fn assert_incremental_equals_full(state: &ringback_api::AppState, clinic: &uuid::Uuid) {
     let (from, to) = demo_days(state);
-    let txn = state.tenant(*clinic).begin().await.expect("txn");
+    let txn = common::tenant(state, *clinic).begin().await.expect("txn");
     let incremental = metrics::range(&txn, from, to).await.expect("incremental");
     let full = metrics::compute_full(&txn, from, to).await.expect("full");
     txn.commit().await.expect("commit");
@@ -247,8 +247,7 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
     owner.run(RECORD, record(1)).await;
 
     // A refresh reads the stale day and computes it...
-    let refresh = state
-        .tenant(clinic_id)
+    let refresh = common::tenant(&state, clinic_id)
         .begin()
         .await
         .expect("tenant transaction");

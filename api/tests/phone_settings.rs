@@ -88,7 +88,10 @@ async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
             .expect("lookup");
     assert_eq!(unknown, None);
     let clinic_uuid = uuid::Uuid::try_parse(&clinic_id).expect("uuid");
-    let txn = state.tenant(clinic_uuid).begin().await.expect("txn");
+    let txn = common::tenant(&state, clinic_uuid)
+        .begin()
+        .await
+        .expect("txn");
     let opened = phone_lines::forwarding_line(&txn, &state.secrets)
         .await
         .expect("open");

@@ -30,8 +30,8 @@ pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbErro
     let clinic_id = txn.clinic_id();
     // One append at a time per clinic, so the chain never forks.
     txn.lock_clinic().await?;
-    let last = audit_log::Entity::find()
-        .filter(audit_log::Column::ClinicId.eq(clinic_id))
+    let last = txn
+        .find::<audit_log::Entity>()
         .order_by_desc(audit_log::Column::Seq)
         .limit(1)
         .one(txn.conn())
@@ -168,8 +168,7 @@ pub async fn list(
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<audit_log::Model>, DbError> {
-    let mut query =
-        audit_log::Entity::find().filter(audit_log::Column::ClinicId.eq(txn.clinic_id()));
+    let mut query = txn.find::<audit_log::Entity>();
     if let Some(before) = before {
         query = query.filter(audit_log::Column::Seq.lt(before));
     }

@@ -14,8 +14,8 @@ use rand::Rng;
 use ringback_entity::job_outbox;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -99,11 +99,19 @@ pub async fn enqueue<J: Job>(
     .map_err(db_error)
 }
 
-/// A job a worker has claimed: which clinic and which row.
+/// A job a worker has claimed: which clinic and which row. Only [`claim_due`] makes one, so its
+/// clinic is a door ([`TenantScope::for_job`](crate::tenant::TenantScope::for_job)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClaimedJob {
-    pub clinic_id: Uuid,
-    pub id: Uuid,
+    pub(crate) clinic_id: Uuid,
+    id: Uuid,
+}
+
+impl ClaimedJob {
+    /// The job's row id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
 }
 
 const SQLITE_CLAIM: &str = "UPDATE job_outbox SET \
@@ -250,8 +258,7 @@ pub async fn settle(
 
 /// The clinic's dead letters, newest first.
 pub async fn dead_letters(txn: &TenantTxn, limit: u64) -> Result<Vec<job_outbox::Model>, ApiError> {
-    job_outbox::Entity::find()
-        .filter(job_outbox::Column::ClinicId.eq(txn.clinic_id()))
+    txn.find::<job_outbox::Entity>()
         .filter(job_outbox::Column::Status.eq(DEAD))
         .order_by_desc(job_outbox::Column::UpdatedAt)
         .limit(limit)
@@ -267,12 +274,12 @@ pub async fn requeue(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<job_outbox::Model, ApiError> {
-    let updated = job_outbox::Entity::update_many()
+    let updated = txn
+        .update_many::<job_outbox::Entity>()
         .col_expr(job_outbox::Column::Status, Expr::value(PENDING))
         .col_expr(job_outbox::Column::Attempts, Expr::value(0))
         .col_expr(job_outbox::Column::RunAt, Expr::value(now))
         .col_expr(job_outbox::Column::UpdatedAt, Expr::value(now))
-        .filter(job_outbox::Column::ClinicId.eq(txn.clinic_id()))
         .filter(job_outbox::Column::Id.eq(id))
         .filter(job_outbox::Column::Status.eq(DEAD))
         .exec(txn.conn())

@@ -1,18 +1,23 @@
-//! `TenantScope`: the only door to one clinic's data. It is built from an authenticated session or
-//! API key (never from request input), and every transaction it opens names its clinic to
+//! `TenantScope`: the only way to one clinic's data, opened through named doors (a checked
+//! session or API key, a signed webhook, a claimed job, the audited operator door; never request
+//! input), and every transaction it opens names its clinic to
 //! PostgreSQL (`set_config('app.clinic_id', …, true)`, a `SET LOCAL`), so row-level security
 //! confines it even if a query forgot its `clinic_id` filter. Services take a [`TenantTxn`] and
-//! filter by [`TenantTxn::clinic_id`] as well, which is what isolates tenants on SQLite.
+//! query through its finders ([`TenantTxn::find`], [`TenantTxn::update_many`],
+//! [`TenantTxn::delete_many`]), which add the clinic filter that isolates tenants on SQLite.
 
 use chrono::{DateTime, Utc};
+use ringback_entity as entity;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DeleteMany,
+    EntityTrait, QueryFilter, Select, Statement, TransactionTrait, UpdateMany,
 };
 use uuid::Uuid;
 
+use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
 use crate::db::DbError;
+use crate::outbox::ClaimedJob;
 
 /// Access to one clinic's data.
 #[derive(Clone)]
@@ -23,16 +28,48 @@ pub struct TenantScope {
 }
 
 impl TenantScope {
-    /// A scope for `clinic_id`. The id must come from a verified source (a session, an API key,
-    /// sign-up, a webhook routed by its provider number, a job row, an operator command), never
-    /// from request input; resolvers get their scope from the authenticated caller only.
-    /// Its transactions read "now" from `clock`.
-    pub fn new(db: DatabaseConnection, clock: Clock, clinic_id: Uuid) -> Self {
+    /// The unchecked door: trusts `clinic_id` as it is. Only the named doors call it — the core's
+    /// [`for_job`](Self::for_job) and [`for_operator`](Self::for_operator), and the domain's
+    /// `doors` module (sessions, API keys, memberships, one-time tokens, sign-up, signed
+    /// webhooks), which a test there holds to that list. Anything else wants a door, not this.
+    pub fn open_unverified(db: DatabaseConnection, clock: Clock, clinic_id: Uuid) -> Self {
         Self {
             db,
             clock,
             clinic_id,
         }
+    }
+
+    /// The door for a job the queue handed to a worker: the clinic of the claimed row.
+    pub fn for_job(db: DatabaseConnection, clock: Clock, job: &ClaimedJob) -> Self {
+        Self::open_unverified(db, clock, job.clinic_id)
+    }
+
+    /// The audited door for deployment-wide maintenance run by the operator (the command line,
+    /// scheduled tasks): each opening leaves `operator.access` with `task` in the clinic's audit
+    /// log before anything else happens.
+    pub async fn for_operator(
+        db: DatabaseConnection,
+        clock: Clock,
+        clinic_id: Uuid,
+        task: &str,
+    ) -> Result<Self, DbError> {
+        let scope = Self::open_unverified(db, clock, clinic_id);
+        let txn = scope.begin().await?;
+        let event = AuditEvent {
+            actor: None,
+            action: "operator.access",
+            detail: serde_json::json!({ "task": task }),
+        };
+        audit::append(&txn, event).await?;
+        txn.commit().await?;
+        Ok(scope)
+    }
+
+    /// A door for tests, which make up clinics of their own.
+    #[cfg(feature = "test-support")]
+    pub fn for_test(db: DatabaseConnection, clock: Clock, clinic_id: Uuid) -> Self {
+        Self::open_unverified(db, clock, clinic_id)
     }
 
     /// The clinic this scope reaches.
@@ -70,6 +107,22 @@ impl TenantTxn {
         self.clock.now()
     }
 
+    /// The rows of table `E` in this transaction's clinic: the clinic filter, applied once here
+    /// instead of by hand in every query.
+    pub fn find<E: ClinicOwned>(&self) -> Select<E> {
+        E::find().filter(E::clinic_column().eq(self.clinic_id))
+    }
+
+    /// An update of rows of table `E` in this transaction's clinic.
+    pub fn update_many<E: ClinicOwned>(&self) -> UpdateMany<E> {
+        E::update_many().filter(E::clinic_column().eq(self.clinic_id))
+    }
+
+    /// A deletion of rows of table `E` in this transaction's clinic.
+    pub fn delete_many<E: ClinicOwned>(&self) -> DeleteMany<E> {
+        E::delete_many().filter(E::clinic_column().eq(self.clinic_id))
+    }
+
     /// The connection to run statements on.
     pub fn conn(&self) -> &DatabaseTransaction {
         &self.txn
@@ -96,6 +149,43 @@ impl TenantTxn {
         Ok(self.txn.commit().await?)
     }
 }
+
+/// A table whose rows belong to one clinic, by a `clinic_id` column.
+pub trait ClinicOwned: EntityTrait {
+    /// The column naming the row's clinic.
+    fn clinic_column() -> Self::Column;
+}
+
+/// Marks each tenant table's entity as [`ClinicOwned`] by its `ClinicId` column.
+macro_rules! clinic_owned {
+    ($($table:ident),* $(,)?) => {
+        $(
+            impl ClinicOwned for entity::$table::Entity {
+                fn clinic_column() -> Self::Column {
+                    entity::$table::Column::ClinicId
+                }
+            }
+        )*
+    };
+}
+
+clinic_owned!(
+    api_key,
+    appointment,
+    attribution,
+    audit_log,
+    call,
+    conversation,
+    daily_metric,
+    invite,
+    job_outbox,
+    membership,
+    message,
+    opt_out,
+    processed_webhook,
+    provider_number,
+    refresh_token,
+);
 
 /// The row with `id` in the transaction's clinic, for tables keyed by `(clinic_id, id)`.
 pub async fn in_clinic<E>(

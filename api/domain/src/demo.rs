@@ -20,7 +20,9 @@ use ringback_core::clock::Clock;
 use ringback_core::db::DbError;
 use ringback_core::error::ApiError;
 use ringback_core::secrets::Secrets;
-use ringback_core::tenant::{TenantScope, TenantTxn};
+use ringback_core::tenant::TenantTxn;
+
+use crate::doors;
 
 /// The demo owner's e-mail address.
 pub const DEMO_EMAIL: &str = "owner@demo.ringback.test";
@@ -122,9 +124,7 @@ pub async fn seed(
         },
     )
     .await?;
-    let txn = TenantScope::new(db.clone(), clock.clone(), grant.clinic.id)
-        .begin()
-        .await?;
+    let txn = doors::signed_up(db, clock, &grant).begin().await?;
     let mut dice = Dice(0x5eed_2026 ^ now.date_naive().num_days_from_ce() as u64);
     let mut summary = DemoSummary::default();
     let today = now.with_timezone(&zone()?).date_naive();

@@ -1,32 +1,28 @@
-//! The outbox worker: claims due jobs, delivers each text through the SMS provider, and stores
-//! the outcome. The provider call happens outside any database transaction, between a claim that
-//! is committed first and a settlement committed after; if the worker dies in between, or the
-//! provider does not answer, the job is in doubt and the next attempt lists what the provider sent
-//! to that number since the claim before it sends anything. So a text goes out at most once, and
-//! after an outage every owed text still goes out.
+//! The outbox worker: claims due jobs, runs each through the type registered for its kind, and
+//! stores the outcome. Every job type registers once ([`job_types`]); the worker knows nothing of
+//! what a job does. Its outside-world call happens outside any database transaction, between a
+//! claim that is committed first and a settlement committed after; a job that may have acted
+//! without our knowing (the worker died, the provider did not answer) is in doubt, and the job
+//! itself resolves the doubt on its next attempt (for texts: [`ringback_domain::jobs::sms`]).
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ringback_entity::{call, job_outbox, message};
-use ringback_shared::sms;
-use ringback_shared::text_back::SkipReason;
+use ringback_domain::jobs::{Attempt, JobContext, Runnable, StaffReply, TextBack};
+use ringback_entity::job_outbox;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::integrations::sms::{OutgoingSms, ProviderError, SentSms, SmsProvider};
-use crate::jobs::outbox::{self, ClaimedJob, Job, Settlement};
-use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{calls, clinic, in_clinic, keys, opt_outs, phone_lines};
+use crate::integrations::sms::SmsProvider;
+use crate::jobs::outbox::{self, ClaimedJob, Settlement};
 use crate::state::AppState;
-use crate::tenant::TenantTxn;
-use ringback_domain::jobs::{StaffReply, TextBack};
-
-/// How far before the doubtful claim the provider's list is read (its clock and ours differ, and
-/// its timestamps have whole seconds).
-const DOUBT_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+use crate::tenant::{TenantScope, TenantTxn};
 
 /// How a worker paces itself.
 #[derive(Clone, Debug)]
@@ -56,47 +52,125 @@ impl Default for WorkerSettings {
     }
 }
 
-/// What one attempt at the provider came to.
-pub enum Attempt {
-    /// The provider has the text (just sent, or found when resolving a doubt).
-    Sent(SentSms),
-    Failed {
-        error: ProviderError,
-        /// Since when the provider may have a text we do not know about.
-        in_doubt_since: Option<DateTime<Utc>>,
-    },
-    /// The job no longer applies; nothing was sent.
-    Cancelled(&'static str),
-    /// Another worker holds the job now; leave it alone.
-    NotOurs,
+/// Every job type the worker runs, registered once.
+fn job_types() -> Registry {
+    Registry::default()
+        .register::<TextBack>()
+        .register::<StaffReply>()
 }
 
-/// Everything needed to send one job's text. Holds a number: never logged.
-struct Delivery {
-    job: job_outbox::Model,
-    message: OutgoingSms,
+/// A future a job handler returns.
+type HandlerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
+
+/// One job type, with its payload type erased so that the registry can hold every type.
+trait Handler: Send + Sync {
+    /// Prepares `row` in `txn` (which is committed before the outside-world call) and performs it.
+    fn attempt<'a>(
+        &'a self,
+        txn: TenantTxn,
+        row: &'a job_outbox::Model,
+        context: &'a JobContext,
+    ) -> HandlerFuture<'a, Attempt>;
+
+    /// The job's own records for a finished attempt: done, or given up with `status`.
+    fn record<'a>(
+        &'a self,
+        txn: &'a TenantTxn,
+        row: &'a job_outbox::Model,
+        attempt: &'a Attempt,
+        context: &'a JobContext,
+    ) -> HandlerFuture<'a, ()>;
+}
+
+/// The [`Handler`] of job type `J`.
+struct Typed<J>(PhantomData<fn() -> J>);
+
+impl<J: Runnable> Handler for Typed<J> {
+    fn attempt<'a>(
+        &'a self,
+        txn: TenantTxn,
+        row: &'a job_outbox::Model,
+        context: &'a JobContext,
+    ) -> HandlerFuture<'a, Attempt> {
+        Box::pin(async move {
+            let job = J::from_row(row)?;
+            let prepared = job.prepare(&txn, row, context).await;
+            txn.commit().await?;
+            Ok(match prepared? {
+                Ok(ready) => job.perform(ready, row, context).await,
+                Err(nothing_to_do) => nothing_to_do,
+            })
+        })
+    }
+
+    fn record<'a>(
+        &'a self,
+        txn: &'a TenantTxn,
+        row: &'a job_outbox::Model,
+        attempt: &'a Attempt,
+        context: &'a JobContext,
+    ) -> HandlerFuture<'a, ()> {
+        Box::pin(async move {
+            let job = J::from_row(row)?;
+            match attempt {
+                Attempt::Done(receipt) => job.done(txn, row, receipt, context).await,
+                Attempt::Failed { .. } => job.given_up(txn, row, "failed").await,
+                Attempt::Cancelled(reason) => job.given_up(txn, row, reason).await,
+            }
+        })
+    }
+}
+
+/// The job types a worker runs, by the name stored with each job.
+#[derive(Default, Clone)]
+struct Registry(HashMap<&'static str, Arc<dyn Handler>>);
+
+impl Registry {
+    fn register<J: Runnable>(mut self) -> Self {
+        self.0.insert(J::NAME, Arc::new(Typed::<J>(PhantomData)));
+        self
+    }
+
+    fn handler(&self, kind: &str) -> Option<&Arc<dyn Handler>> {
+        self.0.get(kind)
+    }
+}
+
+/// What a claimed job came to: an attempt, or nothing because the claim passed to another worker.
+pub enum Claimed {
+    Attempted { attempt: Attempt, attempts: i32 },
+    NotOurs,
 }
 
 /// A worker; clones share nothing but the application state.
 #[derive(Clone)]
 pub struct Worker {
-    state: AppState,
-    provider: Arc<dyn SmsProvider>,
+    context: JobContext,
+    registry: Registry,
     settings: WorkerSettings,
     name: String,
 }
 
 impl Worker {
-    /// A worker named `name` (unique per process) sending through `provider`.
+    /// A worker named `name` (unique per process) sending texts through `provider`.
     pub fn new(
         state: AppState,
         provider: Arc<dyn SmsProvider>,
         settings: WorkerSettings,
         name: String,
     ) -> Self {
+        let sms_status_callback = format!(
+            "{}{}/sms-status",
+            state.public_base(),
+            ringback_providers::twilio::WEBHOOK_PREFIX
+        );
         Self {
-            state,
-            provider,
+            context: JobContext {
+                backend: state.backend.clone(),
+                sms: provider,
+                sms_status_callback,
+            },
+            registry: job_types(),
             settings,
             name,
         }
@@ -112,26 +186,26 @@ impl Worker {
                 Err(error) => tracing::error!(%error, "outbox worker pass failed"),
             }
             tokio::select! {
-                _ = self.state.jobs_queued.notified() => {}
+                _ = self.context.backend.jobs_queued.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
             }
         }
     }
 
-    /// Claims one batch of due jobs and delivers them; returns how many were claimed.
+    /// Claims one batch of due jobs and runs them; returns how many were claimed.
     pub async fn run_once(&self) -> Result<usize, ApiError> {
         let claimed = self.claim().await?;
         let count = claimed.len();
-        let mut deliveries = JoinSet::new();
+        let mut running = JoinSet::new();
         for job in claimed {
             let worker = self.clone();
-            deliveries.spawn(async move { (job, worker.process(job).await) });
+            running.spawn(async move { (job, worker.process(job).await) });
         }
-        while let Some(joined) = deliveries.join_next().await {
+        while let Some(joined) = running.join_next().await {
             match joined {
                 Ok((_, Ok(()))) => {}
                 Ok((job, Err(error))) => {
-                    tracing::error!(%error, job = %job.id, "outbox job failed; its lease will expire and it will be retried");
+                    tracing::error!(%error, job = %job.id(), "outbox job failed; its lease will expire and it will be retried");
                 }
                 Err(error) => tracing::error!(%error, "outbox job panicked"),
             }
@@ -139,122 +213,52 @@ impl Worker {
         Ok(count)
     }
 
-    /// Claims due jobs (committed before any provider call).
+    /// Claims due jobs (committed before any outside-world call).
     pub async fn claim(&self) -> Result<Vec<ClaimedJob>, ApiError> {
+        let backend = &self.context.backend;
         outbox::claim_due(
-            &self.state.db,
+            &backend.db,
             &self.name,
-            self.state.clock.now(),
+            backend.clock.now(),
             self.settings.lease,
             self.settings.batch,
         )
         .await
     }
 
-    /// Delivers one claimed job and stores the outcome.
-    pub async fn process(&self, job: ClaimedJob) -> Result<(), ApiError> {
-        let (attempt, attempts) = self.perform(job).await?;
-        self.settle(job, attempts, attempt).await
+    /// The door to a claimed job's clinic.
+    fn scope(&self, claimed: &ClaimedJob) -> TenantScope {
+        let backend = &self.context.backend;
+        TenantScope::for_job(backend.db.clone(), backend.clock.clone(), claimed)
     }
 
-    /// The provider side of a job: resolve any doubt, then send. Writes nothing to the database.
-    /// Returns the attempt and the attempt number it belongs to.
-    pub async fn perform(&self, claimed: ClaimedJob) -> Result<(Attempt, i32), ApiError> {
-        let txn = self.state.tenant(claimed.clinic_id).begin().await?;
-        let prepared = self.prepare(&txn, claimed.id).await;
-        txn.commit().await?;
-        let (attempts, delivery) = prepared?;
-        let delivery = match delivery {
-            Ok(delivery) => delivery,
-            Err(attempt) => return Ok((attempt, attempts)),
-        };
-        let claimed_at = delivery
-            .job
-            .claimed_at
-            .unwrap_or_else(|| self.state.clock.now());
-        if let Some(since) = delivery.job.in_doubt_since {
-            match self.already_sent(&delivery, since).await {
-                Ok(Some(sent)) => return Ok((Attempt::Sent(sent), attempts)),
-                Ok(None) => {}
-                Err(error) => {
-                    let attempt = Attempt::Failed {
-                        error,
-                        in_doubt_since: Some(since),
-                    };
-                    return Ok((attempt, attempts));
-                }
-            }
+    /// Runs one claimed job and stores the outcome.
+    pub async fn process(&self, job: ClaimedJob) -> Result<(), ApiError> {
+        match self.perform(job).await? {
+            Claimed::Attempted { attempt, attempts } => self.settle(job, attempts, attempt).await,
+            Claimed::NotOurs => Ok(()),
         }
-        let attempt = match self.provider.send(&delivery.message).await {
-            Ok(sent) => Attempt::Sent(sent),
-            Err(error) => Attempt::Failed {
-                in_doubt_since: error.may_have_sent().then_some(claimed_at),
-                error,
+    }
+
+    /// The outside-world side of a job; writes nothing but the job's own preparation.
+    pub async fn perform(&self, claimed: ClaimedJob) -> Result<Claimed, ApiError> {
+        let txn = self.scope(&claimed).begin().await?;
+        let Some(row) = outbox::find(&txn, claimed.id()).await? else {
+            return Ok(Claimed::NotOurs);
+        };
+        if !outbox::still_claimed_by(&row, &self.name, row.attempts) {
+            return Ok(Claimed::NotOurs);
+        }
+        let attempts = row.attempts;
+        let attempt = match self.registry.handler(&row.kind) {
+            Some(handler) => handler.attempt(txn, &row, &self.context).await?,
+            None => Attempt::Failed {
+                error: format!("no job type is registered for {}", row.kind),
+                retryable: false,
+                in_doubt_since: row.in_doubt_since,
             },
         };
-        Ok((attempt, attempts))
-    }
-
-    /// The provider's copy of this job's text, if an earlier attempt did send it.
-    async fn already_sent(
-        &self,
-        delivery: &Delivery,
-        since: DateTime<Utc>,
-    ) -> Result<Option<SentSms>, ProviderError> {
-        let message = &delivery.message;
-        let sent = self
-            .provider
-            .sent_since(&message.to, &message.from, since - DOUBT_MARGIN)
-            .await?;
-        Ok(sent
-            .into_iter()
-            .find(|sent| sms::same_text(&sent.body, &message.body)))
-    }
-
-    /// Loads the job and opens what it needs, or says why there is nothing to send; with the
-    /// attempt number of this worker's claim.
-    async fn prepare(
-        &self,
-        txn: &TenantTxn,
-        id: Uuid,
-    ) -> Result<(i32, Result<Delivery, Attempt>), ApiError> {
-        let Some(job) = outbox::find(txn, id).await? else {
-            return Ok((0, Err(Attempt::NotOurs)));
-        };
-        if !outbox::still_claimed_by(&job, &self.name, job.attempts) {
-            return Ok((0, Err(Attempt::NotOurs)));
-        }
-        let attempts = job.attempts;
-        if let Some(caller_key) = job.payload["caller_key"].as_str()
-            && opt_outs::is_opted_out(txn, caller_key).await?
-        {
-            let attempt = Attempt::Cancelled(SkipReason::OptedOut.status());
-            return Ok((attempts, Err(attempt)));
-        }
-        let (Some(sealed_number), Some(body_sealed)) = (&job.sealed_number, &job.body_sealed)
-        else {
-            return Ok((attempts, Err(Attempt::Cancelled("nothing to send"))));
-        };
-        let Some(from) = phone_lines::sending_number(txn, &self.state.secrets).await? else {
-            let attempt = Attempt::Failed {
-                error: ProviderError::NoSender,
-                in_doubt_since: job.in_doubt_since,
-            };
-            return Ok((attempts, Err(attempt)));
-        };
-        let settings = clinic::get(txn).await?;
-        let key = keys::data_key(&self.state.secrets, &settings)?;
-        let message = OutgoingSms {
-            to: keys::open_caller_number(&key, txn.clinic_id(), sealed_number)?,
-            from,
-            body: keys::open_message(&key, txn.clinic_id(), body_sealed)?,
-            status_callback: format!(
-                "{}{}/sms-status",
-                self.state.public_base(),
-                ringback_providers::twilio::WEBHOOK_PREFIX
-            ),
-        };
-        Ok((attempts, Ok(Delivery { job, message })))
+        Ok(Claimed::Attempted { attempt, attempts })
     }
 
     /// Stores what `attempt` came to, if the job is still this worker's claim number `attempts`.
@@ -264,160 +268,71 @@ impl Worker {
         attempts: i32,
         attempt: Attempt,
     ) -> Result<(), ApiError> {
-        if matches!(attempt, Attempt::NotOurs) {
-            return Ok(());
-        }
-        let now = self.state.clock.now();
-        let txn = self.state.tenant(claimed.clinic_id).begin().await?;
-        let Some(job) = outbox::find(&txn, claimed.id).await? else {
+        let backend = &self.context.backend;
+        let now = backend.clock.now();
+        let txn = self.scope(&claimed).begin().await?;
+        let Some(row) = outbox::find(&txn, claimed.id()).await? else {
             return Ok(());
         };
-        if !outbox::still_claimed_by(&job, &self.name, attempts) {
-            tracing::warn!(job = %job.id, "outbox job changed hands before its outcome was stored");
+        if !outbox::still_claimed_by(&row, &self.name, attempts) {
+            tracing::warn!(job = %row.id, "outbox job changed hands before its outcome was stored");
             return Ok(());
         }
-        match attempt {
-            Attempt::Sent(sent) => self.delivered(&txn, job, sent, now).await?,
-            Attempt::Failed {
-                error,
-                in_doubt_since,
-            } => self.failed(&txn, job, error, in_doubt_since, now).await?,
-            Attempt::Cancelled(reason) => {
-                mark_source(&txn, &job, reason).await?;
-                let reason = reason.to_owned();
-                outbox::settle(&txn, job, Settlement::Cancelled { reason }, now).await?;
-            }
-            Attempt::NotOurs => {}
+        let settlement = self.settlement(&row, &attempt, now);
+        if !matches!(settlement, Settlement::Retry { .. })
+            && let Some(handler) = self.registry.handler(&row.kind)
+        {
+            handler.record(&txn, &row, &attempt, &self.context).await?;
         }
+        outbox::settle(&txn, row, settlement, now).await?;
         txn.commit().await?;
         Ok(())
     }
 
-    async fn delivered(
+    /// How the queue stores `attempt`: done, cancelled, retried with backoff while attempts remain
+    /// and the failure may pass, or dead.
+    fn settlement(
         &self,
-        txn: &TenantTxn,
-        job: job_outbox::Model,
-        sent: SentSms,
+        row: &job_outbox::Model,
+        attempt: &Attempt,
         now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        let status = messages::delivery_status(&sent.status);
-        match job.kind.as_str() {
-            TextBack::NAME => {
-                let call = related_call(txn, &job).await?;
-                let body = match (&job.body_sealed, clinic::get(txn).await?) {
-                    (Some(sealed), settings) => {
-                        let key = keys::data_key(&self.state.secrets, &settings)?;
-                        keys::open_message(&key, txn.clinic_id(), sealed)?
-                    }
-                    (None, _) => String::new(),
-                };
-                messages::record(
-                    txn,
-                    &self.state.secrets,
-                    NewMessage {
-                        party: Party {
-                            caller_key: &call.caller_key,
-                            caller_tail: &call.caller_tail,
-                        },
-                        direction: "outbound",
-                        kind: messages::KIND_TEXT_BACK,
-                        body: &body,
-                        at: now,
-                        provider_message_id: Some(sent.provider_id.clone()),
-                        status,
-                        call_id: Some(call.id),
-                        sealed_number: job.sealed_number.clone(),
-                    },
-                )
-                .await?;
-                calls::set_text_back_status(txn, call.id, "sent").await?;
-            }
-            StaffReply::NAME => {
-                if let Some(row) = related_message(txn, &job).await? {
-                    messages::set_provider_id(txn, row, &sent.provider_id, status).await?;
+    ) -> Settlement {
+        match attempt {
+            Attempt::Done(receipt) => Settlement::Done {
+                provider_message_id: receipt.provider_id.clone(),
+            },
+            Attempt::Cancelled(reason) => Settlement::Cancelled {
+                reason: (*reason).to_owned(),
+            },
+            Attempt::Failed {
+                error,
+                retryable,
+                in_doubt_since,
+            } if *retryable && row.attempts < self.settings.max_attempts => {
+                let wait = outbox::backoff(
+                    row.attempts,
+                    self.settings.backoff_base,
+                    self.settings.backoff_cap,
+                );
+                Settlement::Retry {
+                    run_at: now + chrono::Duration::from_std(wait).unwrap_or_default(),
+                    error: error.clone(),
+                    in_doubt_since: *in_doubt_since,
                 }
             }
-            other => tracing::warn!(kind = other, "outbox job of an unknown kind"),
-        }
-        if let Some(caught_up) = messages::catch_up_reports(txn, &sent.provider_id).await?
-            && let Some(call_id) = caught_up.call_id
-        {
-            calls::set_text_back_status(txn, call_id, &caught_up.status).await?;
-        }
-        let settlement = Settlement::Done {
-            provider_message_id: sent.provider_id,
-        };
-        outbox::settle(txn, job, settlement, now).await?;
-        Ok(())
-    }
-
-    async fn failed(
-        &self,
-        txn: &TenantTxn,
-        job: job_outbox::Model,
-        error: ProviderError,
-        in_doubt_since: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
-        let message = error.to_string();
-        let settlement = if error.is_retryable() && job.attempts < self.settings.max_attempts {
-            let wait = outbox::backoff(
-                job.attempts,
-                self.settings.backoff_base,
-                self.settings.backoff_cap,
-            );
-            Settlement::Retry {
-                run_at: now + chrono::Duration::from_std(wait).unwrap_or_default(),
-                error: message,
+            Attempt::Failed {
+                error,
                 in_doubt_since,
+                ..
+            } => {
+                tracing::warn!(job = %row.id, attempts = row.attempts, %error, "outbox job is now a dead letter");
+                Settlement::Dead {
+                    error: error.clone(),
+                    in_doubt_since: *in_doubt_since,
+                }
             }
-        } else {
-            tracing::warn!(job = %job.id, attempts = job.attempts, error = %message, "outbox job is now a dead letter");
-            mark_source(txn, &job, "failed").await?;
-            Settlement::Dead {
-                error: message,
-                in_doubt_since,
-            }
-        };
-        outbox::settle(txn, job, settlement, now).await?;
-        Ok(())
-    }
-}
-
-/// Records on the job's call (text-back) or message (reply) why it went nowhere.
-async fn mark_source(
-    txn: &TenantTxn,
-    job: &job_outbox::Model,
-    status: &str,
-) -> Result<(), ApiError> {
-    match job.kind.as_str() {
-        TextBack::NAME => {
-            calls::set_text_back_status(txn, TextBack::from_row(job)?.call, status).await
         }
-        StaffReply::NAME => {
-            if let Some(row) = related_message(txn, job).await? {
-                let status = if status == "failed" {
-                    "failed"
-                } else {
-                    "cancelled"
-                };
-                messages::set_status(txn, row, status).await?;
-            }
-            Ok(())
-        }
-        _ => Ok(()),
     }
-}
-
-async fn related_call(txn: &TenantTxn, job: &job_outbox::Model) -> Result<call::Model, ApiError> {
-    calls::find(txn, TextBack::from_row(job)?.call).await
-}
-
-async fn related_message(
-    txn: &TenantTxn,
-    job: &job_outbox::Model,
-) -> Result<Option<message::Model>, ApiError> {
-    in_clinic::<message::Entity>(txn, StaffReply::from_row(job)?.message).await
 }
 
 /// Starts one worker in the background when an SMS provider is configured.

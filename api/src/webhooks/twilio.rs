@@ -11,7 +11,6 @@ use poem::http::{HeaderMap, StatusCode};
 use poem::web::Data;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler, post};
 use ringback_shared::attribution::{CallDirection, CallOutcome};
-use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::service::calls::{self, CallEvent};
@@ -19,8 +18,10 @@ use crate::service::inbound_sms::{self, InboundSms};
 use crate::service::messages;
 use crate::service::{clinic, phone_lines};
 use crate::state::AppState;
+use ringback_core::tenant::TenantScope;
+use ringback_domain::doors;
 use ringback_providers::twilio::WEBHOOK_PREFIX as PREFIX;
-use ringback_providers::twilio::signature as twilio_signature;
+use ringback_providers::twilio::signature::SignedRequest;
 
 /// Largest webhook body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -38,18 +39,15 @@ pub fn routes() -> impl Endpoint {
         .around(|endpoint, request| crate::http::limit_body(endpoint, request, MAX_BODY))
 }
 
-/// A verified webhook: its parameters and its clinic.
+/// A verified webhook: its signed parameters and the door to its clinic.
 struct Verified {
-    params: Vec<(String, String)>,
-    clinic_id: Uuid,
+    request: SignedRequest,
+    scope: TenantScope,
 }
 
 impl Verified {
     fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.request.get(name)
     }
 }
 
@@ -83,36 +81,34 @@ async fn verify(
     let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let url = public_url(state, request);
     let signature = signature_header(request.headers()).unwrap_or_default();
-    if !twilio_signature::verify(token.expose(), &url, &params, signature) {
+    let Some(signed) = SignedRequest::check(token.expose(), &url, params, signature) else {
         tracing::warn!(
             path = request.uri().path(),
             "refused a Twilio webhook with a bad signature"
         );
         return Err(refuse(StatusCode::FORBIDDEN, "bad signature"));
-    }
-    let clinic_number = clinic_number(&params, ours)
+    };
+    let clinic_number = clinic_number(&signed, ours)
         .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "no clinic number"))?;
-    let clinic_id =
-        phone_lines::clinic_for_provider_number(&state.db, &state.secrets, clinic_number)
-            .await
-            .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "try again"))?
-            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "no clinic has this number"))?;
-    Ok(Verified { params, clinic_id })
+    let scope = doors::signed_webhook(&state.backend, &signed, clinic_number)
+        .await
+        .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "try again"))?
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "no clinic has this number"))?;
+    Ok(Verified {
+        request: signed,
+        scope,
+    })
 }
 
 /// Our number in the request.
-fn clinic_number(params: &[(String, String)], ours: OurNumber) -> Option<&str> {
-    let value = |name: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    let placed_by_us = value("Direction").is_some_and(|d| d.starts_with("outbound"));
+fn clinic_number(signed: &SignedRequest, ours: OurNumber) -> Option<&str> {
+    let placed_by_us = signed
+        .get("Direction")
+        .is_some_and(|d| d.starts_with("outbound"));
     if placed_by_us || matches!(ours, OurNumber::Sender) {
-        value("From")
+        signed.get("From")
     } else {
-        value("To")
+        signed.get("To")
     }
 }
 
@@ -189,7 +185,7 @@ async fn answer(
 }
 
 async fn dial_twiml(state: &AppState, verified: &Verified) -> Result<Response, ApiError> {
-    let txn = state.tenant(verified.clinic_id).begin().await?;
+    let txn = verified.scope.begin().await?;
     let settings = clinic::get(&txn).await?;
     let line = phone_lines::forwarding_line(&txn, &state.secrets).await?;
     txn.commit().await?;
@@ -296,7 +292,7 @@ async fn record_call(
         ended_at: Some(now),
         caller_number: caller.to_owned(),
     };
-    let txn = state.tenant(verified.clinic_id).begin().await?;
+    let txn = verified.scope.begin().await?;
     calls::record_events(&txn, &state.secrets, PROVIDER, vec![event]).await?;
     txn.commit().await?;
     state.wake_workers();
@@ -336,7 +332,7 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
         .get("From")
         .ok_or_else(|| ApiError::BadUserInput("no From".to_owned()))?;
     let text = verified.get("Body").unwrap_or_default();
-    let txn = state.tenant(verified.clinic_id).begin().await?;
+    let txn = verified.scope.begin().await?;
     let inbound = InboundSms {
         provider_id: sid,
         from,
@@ -354,13 +350,13 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
 #[handler]
 async fn sms_status(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
     let work = async |verified: &Verified| {
-        record_delivery(state, verified).await?;
+        record_delivery(verified).await?;
         Ok(twiml(String::new()))
     };
     answer(state, request, body, OurNumber::Sender, "sms status", work).await
 }
 
-async fn record_delivery(state: &AppState, verified: &Verified) -> Result<(), ApiError> {
+async fn record_delivery(verified: &Verified) -> Result<(), ApiError> {
     let sid = verified
         .get("MessageSid")
         .ok_or_else(|| ApiError::BadUserInput("no MessageSid".to_owned()))?;
@@ -368,7 +364,7 @@ async fn record_delivery(state: &AppState, verified: &Verified) -> Result<(), Ap
         .get("MessageStatus")
         .or_else(|| verified.get("SmsStatus"))
         .ok_or_else(|| ApiError::BadUserInput("no MessageStatus".to_owned()))?;
-    let txn = state.tenant(verified.clinic_id).begin().await?;
+    let txn = verified.scope.begin().await?;
     if let Some(updated) = messages::report_delivery(&txn, sid, status).await?
         && let Some(call_id) = updated.call_id
     {

@@ -264,3 +264,8 @@ pub async fn serve(app: impl Endpoint + 'static) -> String {
     });
     format!("http://{address}")
 }
+
+/// The test door to `clinic_id`'s data on `state`'s database and clock.
+pub fn tenant(state: &AppState, clinic_id: uuid::Uuid) -> ringback_api::tenant::TenantScope {
+    ringback_api::tenant::TenantScope::for_test(state.db.clone(), state.clock.clone(), clinic_id)
+}

@@ -2,7 +2,9 @@
 //! key), for which clinic, with which role, and the guards resolvers use. The clinic always comes
 //! from here, never from request input.
 
+pub mod credentials;
 pub mod password;
+pub mod rate_limit;
 pub mod session;
 pub mod tokens;
 

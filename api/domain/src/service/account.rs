@@ -22,7 +22,9 @@ use crate::service::{db_error, in_clinic};
 use ringback_core::clock::Clock;
 use ringback_core::error::ApiError;
 use ringback_core::secrets::Secrets;
-use ringback_core::tenant::{TenantScope, TenantTxn, set_local};
+use ringback_core::tenant::{TenantTxn, set_local};
+
+use crate::doors;
 
 /// Ring time before a call counts as missed: short enough to beat carrier voicemail.
 pub const DEFAULT_RING_TIMEOUT_SECONDS: i32 = 18;
@@ -137,11 +139,10 @@ pub async fn sign_up(
 ) -> Result<SessionGrant, ApiError> {
     let valid = validate_sign_up(input)?;
     let now = clock.now();
-    let clinic_id = Uuid::now_v7();
+    let scope = doors::new_clinic(db, clock);
+    let clinic_id = scope.clinic_id();
     let user_id = Uuid::now_v7();
-    let txn = TenantScope::new(db.clone(), clock.clone(), clinic_id)
-        .begin()
-        .await?;
+    let txn = scope.begin().await?;
     let clinic = clinic::ActiveModel {
         id: Set(clinic_id),
         name: Set(valid.clinic_name),
@@ -278,9 +279,7 @@ pub async fn sign_in(
         return Err(refused());
     };
     let membership = first_membership(db, user.id).await?.ok_or_else(refused)?;
-    let txn = TenantScope::new(db.clone(), clock.clone(), membership.clinic_id)
-        .begin()
-        .await?;
+    let txn = doors::membership(db, clock, &membership).begin().await?;
     if !password::verify(password_attempt, &user.password_hash) {
         audit::append(
             &txn,
@@ -348,9 +347,7 @@ pub async fn clinics_of(
         let Some(role) = Role::parse(&membership.role) else {
             continue;
         };
-        let txn = TenantScope::new(db.clone(), clock.clone(), membership.clinic_id)
-            .begin()
-            .await?;
+        let txn = doors::membership(db, clock, &membership).begin().await?;
         clinics.push((crate::service::clinic::get(&txn).await?, role));
         txn.commit().await?;
     }
@@ -369,9 +366,7 @@ pub async fn revoke_sessions_elsewhere(
         if membership.clinic_id == except {
             continue;
         }
-        let txn = TenantScope::new(db.clone(), clock.clone(), membership.clinic_id)
-            .begin()
-            .await?;
+        let txn = doors::membership(db, clock, &membership).begin().await?;
         revoke_user_sessions(&txn, user_id).await?;
         txn.commit().await?;
     }
@@ -396,9 +391,7 @@ pub async fn switch_clinic(
         .ok_or(ApiError::NotFound)?;
     let role = Role::parse(&membership.role)
         .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
-    let txn = TenantScope::new(db.clone(), clock.clone(), to_clinic)
-        .begin()
-        .await?;
+    let txn = doors::membership(db, clock, &membership).begin().await?;
     let user = user::Entity::find_by_id(user_id)
         .one(txn.conn())
         .await?
@@ -435,11 +428,9 @@ pub async fn refresh(
     presented: &str,
 ) -> Result<SessionGrant, ApiError> {
     let token = tokens::parse(TokenKind::Refresh, presented).ok_or(ApiError::Unauthenticated)?;
-    let txn = TenantScope::new(db.clone(), clock.clone(), token.clinic_id)
-        .begin()
-        .await?;
-    let stored = refresh_token::Entity::find()
-        .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
+    let txn = doors::presented_token(db, clock, &token).begin().await?;
+    let stored = txn
+        .find::<refresh_token::Entity>()
         .filter(refresh_token::Column::TokenHash.eq(token.hash))
         .one(txn.conn())
         .await?
@@ -493,12 +484,11 @@ async fn revoke_tokens(
     txn: &TenantTxn,
     which: sea_orm::sea_query::SimpleExpr,
 ) -> Result<(), ApiError> {
-    refresh_token::Entity::update_many()
+    txn.update_many::<refresh_token::Entity>()
         .col_expr(
             refresh_token::Column::RevokedAt,
             sea_orm::sea_query::Expr::value(txn.now()),
         )
-        .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
         .filter(which)
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(txn.conn())
@@ -515,11 +505,9 @@ pub async fn sign_out(
     let Some(token) = tokens::parse(TokenKind::Refresh, presented) else {
         return Ok(());
     };
-    let txn = TenantScope::new(db.clone(), clock.clone(), token.clinic_id)
-        .begin()
-        .await?;
-    let stored = refresh_token::Entity::find()
-        .filter(refresh_token::Column::ClinicId.eq(txn.clinic_id()))
+    let txn = doors::presented_token(db, clock, &token).begin().await?;
+    let stored = txn
+        .find::<refresh_token::Entity>()
         .filter(refresh_token::Column::TokenHash.eq(token.hash))
         .one(txn.conn())
         .await?;

@@ -2,7 +2,7 @@
 //! with their last use, revocable.
 
 use ringback_entity::api_key;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, QueryOrder, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -21,8 +21,7 @@ pub struct NewApiKey {
 
 /// Every key of the clinic, newest first (revoked ones included, marked).
 pub async fn list(txn: &TenantTxn) -> Result<Vec<api_key::Model>, ApiError> {
-    api_key::Entity::find()
-        .filter(api_key::Column::ClinicId.eq(txn.clinic_id()))
+    txn.find::<api_key::Entity>()
         .order_by_desc(api_key::Column::CreatedAt)
         .all(txn.conn())
         .await

@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use ringback_entity::{appointment, attribution as attribution_row};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -120,8 +118,7 @@ async fn find_external(
     source: &str,
     external_id: &str,
 ) -> Result<Option<appointment::Model>, ApiError> {
-    appointment::Entity::find()
-        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+    txn.find::<appointment::Entity>()
         .filter(appointment::Column::Source.eq(source))
         .filter(appointment::Column::ExternalId.eq(external_id))
         .one(txn.conn())
@@ -209,8 +206,7 @@ pub async fn list(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<(appointment::Model, Option<attribution_row::Model>)>, ApiError> {
-    let mut query =
-        appointment::Entity::find().filter(appointment::Column::ClinicId.eq(txn.clinic_id()));
+    let mut query = txn.find::<appointment::Entity>();
     if let Some(after) = after {
         query = query.filter(appointment::Column::Id.lt(after));
     }
@@ -220,8 +216,8 @@ pub async fn list(
         .all(txn.conn())
         .await?;
     let ids: Vec<Uuid> = appointments.iter().map(|a| a.id).collect();
-    let verdicts = attribution_row::Entity::find()
-        .filter(attribution_row::Column::ClinicId.eq(txn.clinic_id()))
+    let verdicts = txn
+        .find::<attribution_row::Entity>()
         .filter(attribution_row::Column::AppointmentId.is_in(ids))
         .all(txn.conn())
         .await?;

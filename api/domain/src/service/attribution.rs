@@ -9,7 +9,7 @@ use ringback_entity::{appointment, attribution, call};
 use ringback_shared::attribution::{
     AppointmentRecord, AttributionOutcome, AttributionWindow, CallRecord, ReplyRecord, attribute,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
 
 use crate::service::clinic;
 use ringback_core::error::ApiError;
@@ -43,8 +43,8 @@ pub async fn recompute_callers(
         return Ok(());
     }
     let keys: Vec<String> = caller_keys.iter().cloned().collect();
-    let appointments = appointment::Entity::find()
-        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+    let appointments = txn
+        .find::<appointment::Entity>()
         .filter(appointment::Column::CallerKey.is_in(keys.clone()))
         .all(txn.conn())
         .await?;
@@ -52,8 +52,8 @@ pub async fn recompute_callers(
     if appointments.is_empty() {
         return Ok(());
     }
-    let calls = call::Entity::find()
-        .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+    let calls = txn
+        .find::<call::Entity>()
         .filter(call::Column::CallerKey.is_in(keys.clone()))
         .all(txn.conn())
         .await?;
@@ -63,8 +63,8 @@ pub async fn recompute_callers(
 
 /// Recomputes every appointment of the clinic (after a window change).
 pub async fn recompute_clinic(txn: &TenantTxn) -> Result<(), ApiError> {
-    let keys: BTreeSet<String> = appointment::Entity::find()
-        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+    let keys: BTreeSet<String> = txn
+        .find::<appointment::Entity>()
         .select_only()
         .column(appointment::Column::CallerKey)
         .distinct()
@@ -91,8 +91,7 @@ async fn store(
         appointments.iter().map(appointment_record).collect();
     let report = attribute(window, &call_records, replies, &appointment_records);
     let ids: Vec<_> = appointments.iter().map(|a| a.id).collect();
-    attribution::Entity::delete_many()
-        .filter(attribution::Column::ClinicId.eq(txn.clinic_id()))
+    txn.delete_many::<attribution::Entity>()
         .filter(attribution::Column::AppointmentId.is_in(ids))
         .exec(txn.conn())
         .await?;
@@ -148,14 +147,14 @@ pub async fn period_events(
     end: chrono::DateTime<Utc>,
 ) -> Result<PeriodEvents, ApiError> {
     let longest = chrono::Duration::days(i64::from(ringback_shared::attribution::MAX_WINDOW_DAYS));
-    let calls = call::Entity::find()
-        .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+    let calls = txn
+        .find::<call::Entity>()
         .filter(call::Column::StartedAt.gte(start - longest * 2))
         .filter(call::Column::StartedAt.lt(end))
         .all(txn.conn())
         .await?;
-    let appointments = appointment::Entity::find()
-        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+    let appointments = txn
+        .find::<appointment::Entity>()
         .filter(appointment::Column::CreatedAt.gte(start - longest))
         .filter(appointment::Column::CreatedAt.lt(end))
         .all(txn.conn())

@@ -8,9 +8,7 @@ use chrono::{DateTime, Utc};
 use ringback_entity::call;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 use sea_orm::sea_query::Cond;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -177,8 +175,7 @@ async fn find_external(
     provider: &str,
     external_id: &str,
 ) -> Result<Option<call::Model>, ApiError> {
-    call::Entity::find()
-        .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+    txn.find::<call::Entity>()
         .filter(call::Column::Provider.eq(provider))
         .filter(call::Column::ExternalId.eq(external_id))
         .one(txn.conn())
@@ -290,7 +287,7 @@ pub async fn list(
     after: Option<CallCursor>,
     limit: u64,
 ) -> Result<Vec<call::Model>, ApiError> {
-    let mut query = call::Entity::find().filter(call::Column::ClinicId.eq(txn.clinic_id()));
+    let mut query = txn.find::<call::Entity>();
     if let Some(direction) = filter.direction {
         query = query.filter(call::Column::Direction.eq(direction.as_str()));
     }

@@ -5,9 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use ringback_entity::{conversation, message};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -40,8 +38,7 @@ pub async fn list(
     before: Option<DateTime<Utc>>,
     limit: u64,
 ) -> Result<Vec<conversation::Model>, ApiError> {
-    let mut query =
-        conversation::Entity::find().filter(conversation::Column::ClinicId.eq(txn.clinic_id()));
+    let mut query = txn.find::<conversation::Entity>();
     if let Some(status) = status {
         query = query.filter(conversation::Column::Status.eq(status));
     }
@@ -72,8 +69,8 @@ pub async fn read_messages(
     conversation_id: Uuid,
 ) -> Result<Vec<OpenedMessage>, ApiError> {
     let thread = find(txn, conversation_id).await?;
-    let rows = message::Entity::find()
-        .filter(message::Column::ClinicId.eq(txn.clinic_id()))
+    let rows = txn
+        .find::<message::Entity>()
         .filter(message::Column::ConversationId.eq(thread.id))
         .order_by_asc(message::Column::CreatedAt)
         .order_by_asc(message::Column::Id)

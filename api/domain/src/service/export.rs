@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use ringback_entity::{appointment, attribution, call};
 use ringback_shared::metrics::{local_day_bounds_utc, parse_time_zone};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -88,8 +88,8 @@ async fn calls(
     to: NaiveDate,
 ) -> Result<Vec<Vec<String>>, ApiError> {
     let (start, end) = bounds(txn, from, to).await?;
-    let rows = call::Entity::find()
-        .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+    let rows = txn
+        .find::<call::Entity>()
         .filter(call::Column::StartedAt.gte(start))
         .filter(call::Column::StartedAt.lt(end))
         .order_by_asc(call::Column::StartedAt)
@@ -120,16 +120,16 @@ async fn appointments(
     to: NaiveDate,
 ) -> Result<Vec<Vec<String>>, ApiError> {
     let (start, end) = bounds(txn, from, to).await?;
-    let rows = appointment::Entity::find()
-        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+    let rows = txn
+        .find::<appointment::Entity>()
         .filter(appointment::Column::CreatedAt.gte(start))
         .filter(appointment::Column::CreatedAt.lt(end))
         .order_by_asc(appointment::Column::CreatedAt)
         .all(txn.conn())
         .await?;
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-    let verdicts = attribution::Entity::find()
-        .filter(attribution::Column::ClinicId.eq(txn.clinic_id()))
+    let verdicts = txn
+        .find::<attribution::Entity>()
         .filter(attribution::Column::AppointmentId.is_in(ids))
         .all(txn.conn())
         .await?;

@@ -53,8 +53,8 @@ async fn open_conversation(
     party: &Party<'_>,
     at: DateTime<Utc>,
 ) -> Result<conversation::Model, ApiError> {
-    let open = conversation::Entity::find()
-        .filter(conversation::Column::ClinicId.eq(txn.clinic_id()))
+    let open = txn
+        .find::<conversation::Entity>()
         .filter(conversation::Column::CallerKey.eq(party.caller_key))
         .filter(conversation::Column::Status.eq("open"))
         .order_by_desc(conversation::Column::LastMessageAt)
@@ -84,8 +84,7 @@ pub async fn find_by_provider_id(
     txn: &TenantTxn,
     provider_message_id: &str,
 ) -> Result<Option<message::Model>, ApiError> {
-    message::Entity::find()
-        .filter(message::Column::ClinicId.eq(txn.clinic_id()))
+    txn.find::<message::Entity>()
         .filter(message::Column::ProviderMessageId.eq(provider_message_id))
         .one(txn.conn())
         .await
@@ -142,8 +141,8 @@ pub async fn replies_of(
     txn: &TenantTxn,
     caller_keys: Vec<String>,
 ) -> Result<Vec<ringback_shared::attribution::ReplyRecord>, ApiError> {
-    let rows = message::Entity::find()
-        .filter(message::Column::ClinicId.eq(txn.clinic_id()))
+    let rows = txn
+        .find::<message::Entity>()
         .filter(message::Column::Kind.eq(KIND_REPLY))
         .filter(message::Column::CallerKey.is_in(caller_keys))
         .all(txn.conn())
@@ -171,8 +170,8 @@ pub async fn in_range(
     ),
     ApiError,
 > {
-    let rows = message::Entity::find()
-        .filter(message::Column::ClinicId.eq(txn.clinic_id()))
+    let rows = txn
+        .find::<message::Entity>()
         .filter(message::Column::CreatedAt.gte(start))
         .filter(message::Column::CreatedAt.lt(end))
         .filter(message::Column::Kind.is_in([KIND_TEXT_BACK, KIND_REPLY]))
@@ -308,8 +307,8 @@ pub async fn catch_up_reports(
 ) -> Result<Option<message::Model>, ApiError> {
     let prefix = format!("{provider_message_id}:");
     txn.lock_clinic().await?;
-    let early = processed_webhook::Entity::find()
-        .filter(processed_webhook::Column::ClinicId.eq(txn.clinic_id()))
+    let early = txn
+        .find::<processed_webhook::Entity>()
         .filter(processed_webhook::Column::Provider.eq(EARLY_REPORTS))
         .filter(processed_webhook::Column::EventId.starts_with(&prefix))
         .all(txn.conn())
@@ -322,8 +321,7 @@ pub async fn catch_up_reports(
     else {
         return Ok(None);
     };
-    processed_webhook::Entity::delete_many()
-        .filter(processed_webhook::Column::ClinicId.eq(txn.clinic_id()))
+    txn.delete_many::<processed_webhook::Entity>()
         .filter(processed_webhook::Column::Provider.eq(EARLY_REPORTS))
         .filter(processed_webhook::Column::EventId.starts_with(&prefix))
         .exec(txn.conn())

@@ -98,8 +98,8 @@ pub async fn compute_full(
     let start = local_day_bounds_utc(from, zone).map_err(bad_range)?.start;
     let end = local_day_bounds_utc(to, zone).map_err(bad_range)?.end;
 
-    let calls: Vec<CallRecord> = call::Entity::find()
-        .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+    let calls: Vec<CallRecord> = txn
+        .find::<call::Entity>()
         .filter(call::Column::StartedAt.gte(start - CALLBACK_LIMIT))
         .filter(call::Column::StartedAt.lt(end))
         .all(txn.conn())
@@ -113,14 +113,14 @@ pub async fn compute_full(
         .collect();
     let in_range: Vec<CallRecord> = calls.into_iter().filter(|call| call.at >= start).collect();
 
-    let appointments = appointment::Entity::find()
-        .filter(appointment::Column::ClinicId.eq(txn.clinic_id()))
+    let appointments = txn
+        .find::<appointment::Entity>()
         .filter(appointment::Column::CreatedAt.gte(start))
         .filter(appointment::Column::CreatedAt.lt(end))
         .all(txn.conn())
         .await?;
-    let verdicts = verdict::Entity::find()
-        .filter(verdict::Column::ClinicId.eq(txn.clinic_id()))
+    let verdicts = txn
+        .find::<verdict::Entity>()
         .filter(
             verdict::Column::AppointmentId
                 .is_in(appointments.iter().map(|a| a.id).collect::<Vec<_>>()),
@@ -251,8 +251,8 @@ fn as_count(value: u64) -> i32 {
 
 /// Recomputes the stale daily rows in `from..=to`.
 async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
-    let stale = daily_metric::Entity::find()
-        .filter(daily_metric::Column::ClinicId.eq(txn.clinic_id()))
+    let stale = txn
+        .find::<daily_metric::Entity>()
         .filter(daily_metric::Column::Stale.eq(true))
         .filter(daily_metric::Column::Day.gte(from))
         .filter(daily_metric::Column::Day.lte(to))
@@ -290,7 +290,8 @@ pub async fn settle_day(
 ) -> Result<bool, ApiError> {
     use daily_metric::Column;
     let median = fresh.median_time_to_callback_seconds().map(|s| s as i32);
-    let settled = daily_metric::Entity::update_many()
+    let settled = txn
+        .update_many::<daily_metric::Entity>()
         .col_expr(
             Column::InboundCalls,
             Expr::value(as_count(fresh.inbound_calls)),
@@ -320,7 +321,6 @@ pub async fn settle_day(
         )
         .col_expr(Column::Stale, Expr::value(false))
         .col_expr(Column::UpdatedAt, Expr::value(txn.now()))
-        .filter(Column::ClinicId.eq(txn.clinic_id()))
         .filter(Column::Day.eq(read.day))
         .filter(Column::StaleVersion.eq(read.stale_version))
         .exec(txn.conn())
@@ -355,8 +355,8 @@ pub async fn range(
 ) -> Result<RangeMetrics, ApiError> {
     check_range(from, to)?;
     refresh_stale(txn, from, to).await?;
-    let rows = daily_metric::Entity::find()
-        .filter(daily_metric::Column::ClinicId.eq(txn.clinic_id()))
+    let rows = txn
+        .find::<daily_metric::Entity>()
         .filter(daily_metric::Column::Day.gte(from))
         .filter(daily_metric::Column::Day.lte(to))
         .order_by_asc(daily_metric::Column::Day)

@@ -23,8 +23,7 @@ pub async fn opt_out(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> 
 
 /// Takes `caller_key` off the list.
 pub async fn opt_in(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> {
-    opt_out::Entity::delete_many()
-        .filter(opt_out::Column::ClinicId.eq(txn.clinic_id()))
+    txn.delete_many::<opt_out::Entity>()
         .filter(opt_out::Column::CallerKey.eq(caller_key))
         .exec(txn.conn())
         .await?;

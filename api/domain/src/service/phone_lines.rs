@@ -88,8 +88,7 @@ pub async fn sending_number(
 
 /// The clinic's provider numbers, oldest first.
 pub async fn provider_numbers(txn: &TenantTxn) -> Result<Vec<provider_number::Model>, ApiError> {
-    provider_number::Entity::find()
-        .filter(provider_number::Column::ClinicId.eq(txn.clinic_id()))
+    txn.find::<provider_number::Entity>()
         .order_by_asc(provider_number::Column::CreatedAt)
         .all(txn.conn())
         .await

@@ -20,7 +20,9 @@ use crate::service::audit::{self, AuditEvent};
 use crate::service::{db_error, in_clinic};
 use ringback_core::clock::Clock;
 use ringback_core::error::ApiError;
-use ringback_core::tenant::{TenantScope, TenantTxn};
+use ringback_core::tenant::TenantTxn;
+
+use crate::doors;
 
 /// How long an invitation can be accepted.
 pub const INVITE_TTL: Duration = Duration::days(7);
@@ -39,8 +41,8 @@ pub struct NewInvite {
 
 /// Everyone in the clinic, oldest membership first.
 pub async fn members(txn: &TenantTxn) -> Result<Vec<Member>, ApiError> {
-    let rows = membership::Entity::find()
-        .filter(membership::Column::ClinicId.eq(txn.clinic_id()))
+    let rows = txn
+        .find::<membership::Entity>()
         .order_by_asc(membership::Column::CreatedAt)
         .find_also_related(user::Entity)
         .all(txn.conn())
@@ -58,8 +60,7 @@ pub async fn members(txn: &TenantTxn) -> Result<Vec<Member>, ApiError> {
 
 /// Pending invitations.
 pub async fn pending_invites(txn: &TenantTxn) -> Result<Vec<invite::Model>, ApiError> {
-    invite::Entity::find()
-        .filter(invite::Column::ClinicId.eq(txn.clinic_id()))
+    txn.find::<invite::Entity>()
         .filter(invite::Column::AcceptedAt.is_null())
         .order_by_asc(invite::Column::CreatedAt)
         .all(txn.conn())
@@ -152,11 +153,9 @@ pub async fn accept_invite(
     password_text: &str,
 ) -> Result<SessionGrant, ApiError> {
     let token = tokens::parse(TokenKind::Invite, presented).ok_or(ApiError::NotFound)?;
-    let txn = TenantScope::new(db.clone(), clock.clone(), token.clinic_id)
-        .begin()
-        .await?;
-    let invite = invite::Entity::find()
-        .filter(invite::Column::ClinicId.eq(txn.clinic_id()))
+    let txn = doors::presented_token(db, clock, &token).begin().await?;
+    let invite = txn
+        .find::<invite::Entity>()
         .filter(invite::Column::TokenHash.eq(token.hash))
         .one(txn.conn())
         .await?
@@ -246,8 +245,7 @@ async fn find_membership(txn: &TenantTxn, user_id: Uuid) -> Result<membership::M
 }
 
 async fn owner_count(txn: &TenantTxn) -> Result<u64, ApiError> {
-    membership::Entity::find()
-        .filter(membership::Column::ClinicId.eq(txn.clinic_id()))
+    txn.find::<membership::Entity>()
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
         .count(txn.conn())
         .await

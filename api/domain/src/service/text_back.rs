@@ -6,7 +6,7 @@
 use chrono::{DateTime, Datelike, Duration, Utc};
 use ringback_entity::{call, clinic, job_outbox};
 use ringback_shared::text_back::{MissedCallFacts, decide};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, PaginatorTrait, QueryFilter, Set};
 
 use uuid::Uuid;
 
@@ -29,8 +29,8 @@ async fn texted_in_last_day(
     except: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool, ApiError> {
-    let recent = call::Entity::find()
-        .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+    let recent = txn
+        .find::<call::Entity>()
         .filter(call::Column::CallerKey.eq(caller_key))
         .filter(call::Column::Id.ne(except))
         .filter(call::Column::TextBackStatus.is_in([QUEUED, "sent", "delivered"]))
@@ -56,8 +56,8 @@ async fn over_quota(
         .and_then(|day| day.and_hms_opt(0, 0, 0))
         .map(|start| start.and_utc())
         .unwrap_or(now);
-    let used = job_outbox::Entity::find()
-        .filter(job_outbox::Column::ClinicId.eq(txn.clinic_id()))
+    let used = txn
+        .find::<job_outbox::Entity>()
         .filter(job_outbox::Column::Kind.eq(TextBack::NAME))
         .filter(job_outbox::Column::CreatedAt.gte(month_start))
         .count(txn.conn())

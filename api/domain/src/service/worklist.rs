@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use ringback_entity::{call, message};
 use ringback_shared::worklist::{self, Waiting};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, QueryFilter};
 
 use crate::service::{calls, messages};
 use ringback_core::error::ApiError;
@@ -31,8 +31,8 @@ pub async fn waiting_callers(
     now: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<WaitingCaller>, ApiError> {
-    let rows = call::Entity::find()
-        .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+    let rows = txn
+        .find::<call::Entity>()
         .filter(call::Column::StartedAt.gte(now - LOOKBACK))
         .all(txn.conn())
         .await?;
@@ -40,8 +40,8 @@ pub async fn waiting_callers(
     let mut list = worklist::waiting(&records);
     list.truncate(limit);
     let keys: BTreeSet<String> = list.iter().map(|w| w.caller_key.clone()).collect();
-    let replies = message::Entity::find()
-        .filter(message::Column::ClinicId.eq(txn.clinic_id()))
+    let replies = txn
+        .find::<message::Entity>()
         .filter(message::Column::Kind.eq(messages::KIND_REPLY))
         .filter(message::Column::CallerKey.is_in(keys))
         .filter(message::Column::CreatedAt.gte(now - LOOKBACK))

@@ -34,6 +34,33 @@ pub fn verify(auth_token: &str, url: &str, params: &[(String, String)], signatur
     keyed(auth_token, url, params).is_some_and(|mac| mac.verify_slice(&presented).is_ok())
 }
 
+/// A webhook request whose signature was checked: the only way to one, [`SignedRequest::check`],
+/// is the proof the layers above ask for before they route the request to a clinic.
+#[derive(Debug)]
+pub struct SignedRequest {
+    params: Vec<(String, String)>,
+}
+
+impl SignedRequest {
+    /// `params` as a signed request, if `signature` is genuine for them and `url`.
+    pub fn check(
+        auth_token: &str,
+        url: &str,
+        params: Vec<(String, String)>,
+        signature: &str,
+    ) -> Option<Self> {
+        verify(auth_token, url, &params, signature).then_some(Self { params })
+    }
+
+    /// The value of parameter `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use ringback_core::error::ApiError;
 
 /// Sign-in attempts per client address per minute.
 pub const SIGN_IN_PER_ADDRESS_PER_MINUTE: u32 = 20;

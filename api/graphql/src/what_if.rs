@@ -6,9 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ringback_shared::access::Permission;
 use ringback_shared::metrics::{local_day_bounds_utc, parse_time_zone};
 
-use crate::error::ApiError;
-use crate::graphql::guard::{Access, with_tenant};
-use crate::service::{attribution, clinic};
+use crate::guard::{Access, with_tenant};
+use ringback_core::error::ApiError;
+use ringback_domain::service::{attribution, clinic};
 
 /// A call, as attribution sees it.
 #[derive(SimpleObject)]

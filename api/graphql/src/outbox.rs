@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use ringback_entity::job_outbox;
 use ringback_shared::access::Permission;
 
-use crate::graphql::guard::{Access, uuid_arg, with_tenant};
-use crate::jobs::outbox;
-use crate::state::AppState;
+use crate::guard::{Access, uuid_arg, with_tenant};
+use ringback_core::outbox;
+use ringback_domain::Backend;
 
 /// A job that will not be retried on its own.
 #[derive(SimpleObject)]
@@ -67,14 +67,14 @@ impl OutboxMutation {
     /// Queues a dead letter again with a fresh set of attempts (a job whose earlier outcome is
     /// unknown still checks with the provider before it sends).
     async fn retry_dead_letter(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let job = with_tenant(
             ctx,
             Access::Write(Permission::ManageSettings),
             async |txn, _| outbox::requeue(txn, uuid_arg(&id)?, txn.now()).await,
         )
         .await?;
-        state.wake_workers();
+        backend.wake_workers();
         Ok(ID(job.id.to_string()))
     }
 }

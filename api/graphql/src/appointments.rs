@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 use ringback_entity::{appointment, attribution};
 use ringback_shared::access::Permission;
 
-use crate::auth::Credential;
+use crate::calls::Call;
+use crate::calls::page_size;
 use crate::error::{ApiError, graphql_error};
-use crate::graphql::calls::Call;
-use crate::graphql::calls::page_size;
-use crate::graphql::guard::{Access, principal, uuid_arg, with_tenant};
-use crate::graphql::loaders::CallLoader;
-use crate::service::appointments::{self, CallerRef, NewAppointment};
-use crate::state::AppState;
+use crate::guard::{Access, principal, uuid_arg, with_tenant};
+use crate::loaders::CallLoader;
+use ringback_domain::Backend;
+use ringback_domain::auth::Credential;
+use ringback_domain::service::appointments::{self, CallerRef, NewAppointment};
 
 /// Recovered or not.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -207,7 +207,7 @@ impl AppointmentQuery {
 pub struct AppointmentMutation;
 
 async fn with_verdict(
-    txn: &crate::tenant::TenantTxn,
+    txn: &ringback_core::tenant::TenantTxn,
     model: appointment::Model,
 ) -> Result<(appointment::Model, Option<attribution::Model>), ApiError> {
     let verdict = appointments::verdict(txn, model.id).await?;
@@ -222,7 +222,7 @@ impl AppointmentMutation {
         ctx: &Context<'_>,
         input: CreateAppointmentInput,
     ) -> async_graphql::Result<Appointment> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let source = match principal(ctx)?.credential {
             Credential::Session { .. } => "staff",
             Credential::ApiKey { .. } => "integrator",
@@ -242,14 +242,14 @@ impl AppointmentMutation {
             starts_at: input.starts_at,
             source,
             external_id: input.external_id,
-            booked_at: state.clock.now(),
+            booked_at: backend.clock.now(),
         };
         let (model, verdict) = with_tenant(
             ctx,
             Access::Write(Permission::WorkCalls),
             async |txn, principal| {
                 let created =
-                    appointments::create(txn, &state.secrets, principal.actor(), new).await?;
+                    appointments::create(txn, &backend.secrets, principal.actor(), new).await?;
                 with_verdict(txn, created).await
             },
         )

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use ringback_entity::api_key;
 use ringback_shared::access::Permission;
 
-use crate::auth::ApiKeyScope;
-use crate::graphql::guard::{Access, uuid_arg, with_tenant};
-use crate::service::api_keys;
+use crate::guard::{Access, uuid_arg, with_tenant};
+use ringback_domain::auth::ApiKeyScope;
+use ringback_domain::service::api_keys;
 
 /// What a key may do.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

@@ -5,8 +5,8 @@ use async_graphql::{Context, Enum, Object, SimpleObject};
 use chrono::NaiveDate;
 use ringback_shared::access::Permission;
 
-use crate::graphql::guard::{Access, with_tenant};
-use crate::service::export::{self, ExportKind};
+use crate::guard::{Access, with_tenant};
+use ringback_domain::service::export::{self, ExportKind};
 
 /// What to export.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

@@ -6,12 +6,12 @@ use chrono::{DateTime, Utc};
 use ringback_entity::invite;
 use ringback_shared::access::{Permission, Role};
 
+use crate::account::{Session, start_session};
 use crate::error::graphql_error;
-use crate::graphql::account::{Session, start_session};
-use crate::graphql::guard::{Access, uuid_arg, with_tenant};
-use crate::graphql::types::{TeamRole, User};
-use crate::service::team;
-use crate::state::AppState;
+use crate::guard::{Access, uuid_arg, with_tenant};
+use crate::types::{TeamRole, User};
+use ringback_domain::Backend;
+use ringback_domain::service::team;
 
 /// A member of the clinic's team.
 #[derive(SimpleObject)]
@@ -180,11 +180,11 @@ impl TeamMutation {
         token: String,
         password: String,
     ) -> async_graphql::Result<Session> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let grant = team::accept_invite(
-            &state.db,
-            &state.clock,
-            &state.session_keys,
+            &backend.db,
+            &backend.clock,
+            &backend.session_keys,
             &token,
             &password,
         )

@@ -3,9 +3,9 @@
 use async_graphql::{Context, InputObject, Object};
 use ringback_shared::access::Permission;
 
-use crate::graphql::guard::{Access, with_tenant};
-use crate::graphql::types::Clinic;
-use crate::service::clinic::{self, SettingsChange};
+use crate::guard::{Access, with_tenant};
+use crate::types::Clinic;
+use ringback_domain::service::clinic::{self, SettingsChange};
 
 /// Settings to change; omitted fields stay as they are.
 #[derive(InputObject, Default)]

@@ -6,15 +6,15 @@ use chrono::{DateTime, Utc};
 use ringback_entity::user;
 use sea_orm::EntityTrait;
 
-use crate::auth::session::{
+use crate::RequestInfo;
+use crate::error::{ApiError, graphql_error};
+use crate::guard::{Access, principal, uuid_arg, with_tenant};
+use crate::types::{Clinic, TeamRole, User};
+use ringback_domain::Backend;
+use ringback_domain::auth::session::{
     ACCESS_TTL, REFRESH_COOKIE, REFRESH_TTL, SESSION_COOKIE, clear_cookie, set_cookie,
 };
-use crate::error::{ApiError, graphql_error};
-use crate::graphql::RequestInfo;
-use crate::graphql::guard::{Access, principal, uuid_arg, with_tenant};
-use crate::graphql::types::{Clinic, TeamRole, User};
-use crate::service::account::{self, SessionGrant, SignUp};
-use crate::state::AppState;
+use ringback_domain::service::account::{self, SessionGrant, SignUp};
 use ringback_shared::access::Permission;
 
 /// Everything sign-up needs: the clinic and its owner.
@@ -75,11 +75,11 @@ impl AccountQuery {
                 let user = user::Entity::find_by_id(principal.user_id()?)
                     .one(txn.conn())
                     .await
-                    .map_err(crate::service::db_error)?
+                    .map_err(ringback_domain::service::db_error)?
                     .ok_or(ApiError::Unauthenticated)?;
                 Ok((
                     user,
-                    crate::service::clinic::get(txn).await?,
+                    ringback_domain::service::clinic::get(txn).await?,
                     principal.role,
                 ))
             },
@@ -94,11 +94,11 @@ impl AccountQuery {
 
     /// The clinics you belong to, oldest first, with your role in each.
     async fn my_clinics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ClinicMembership>> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let principal = principal(ctx)?;
         let user_id = principal.user_id().map_err(graphql_error)?;
         let current = principal.scope.clinic_id();
-        let clinics = account::clinics_of(&state.db, &state.clock, user_id)
+        let clinics = account::clinics_of(&backend.db, &backend.clock, user_id)
             .await
             .map_err(graphql_error)?;
         Ok(clinics
@@ -123,17 +123,17 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: SignUpInput,
     ) -> async_graphql::Result<Session> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;
-        state
+        backend
             .rate_limits
             .sign_in(request.client_address, &input.owner_email)
             .map_err(graphql_error)?;
         let grant = account::sign_up(
-            &state.db,
-            &state.clock,
-            &state.session_keys,
-            &state.secrets,
+            &backend.db,
+            &backend.clock,
+            &backend.session_keys,
+            &backend.secrets,
             SignUp {
                 clinic_name: input.clinic_name,
                 kind: input.kind,
@@ -158,16 +158,16 @@ impl AccountMutation {
         email: String,
         password: String,
     ) -> async_graphql::Result<Session> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;
-        state
+        backend
             .rate_limits
             .sign_in(request.client_address, &email)
             .map_err(graphql_error)?;
         let grant = account::sign_in(
-            &state.db,
-            &state.clock,
-            &state.session_keys,
+            &backend.db,
+            &backend.clock,
+            &backend.session_keys,
             &email,
             &password,
         )
@@ -178,16 +178,21 @@ impl AccountMutation {
 
     /// Exchanges the refresh cookie for a new session (the old refresh token stops working).
     async fn refresh_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Session> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;
         let presented = request
             .refresh_cookie
             .as_deref()
             .ok_or_else(|| graphql_error(ApiError::Unauthenticated))?;
-        let grant = account::refresh(&state.db, &state.clock, &state.session_keys, presented)
-            .await
-            .inspect_err(|_| end_session_cookies(ctx))
-            .map_err(graphql_error)?;
+        let grant = account::refresh(
+            &backend.db,
+            &backend.clock,
+            &backend.session_keys,
+            presented,
+        )
+        .await
+        .inspect_err(|_| end_session_cookies(ctx))
+        .map_err(graphql_error)?;
         Ok(start_session(ctx, grant))
     }
 
@@ -198,7 +203,7 @@ impl AccountMutation {
         current_password: String,
         new_password: String,
     ) -> async_graphql::Result<Session> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let grant = with_tenant(
             ctx,
             Access::Write(Permission::WorkCalls),
@@ -206,7 +211,7 @@ impl AccountMutation {
                 let user_id = principal.user_id()?;
                 account::change_password(
                     txn,
-                    &state.session_keys,
+                    &backend.session_keys,
                     user_id,
                     principal.role,
                     &current_password,
@@ -216,9 +221,14 @@ impl AccountMutation {
             },
         )
         .await?;
-        account::revoke_sessions_elsewhere(&state.db, &state.clock, grant.user.id, grant.clinic.id)
-            .await
-            .map_err(graphql_error)?;
+        account::revoke_sessions_elsewhere(
+            &backend.db,
+            &backend.clock,
+            grant.user.id,
+            grant.clinic.id,
+        )
+        .await
+        .map_err(graphql_error)?;
         Ok(start_session(ctx, grant))
     }
 
@@ -228,14 +238,14 @@ impl AccountMutation {
         ctx: &Context<'_>,
         clinic_id: ID,
     ) -> async_graphql::Result<Session> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;
         let user_id = principal(ctx)?.user_id().map_err(graphql_error)?;
         let to_clinic = uuid_arg(&clinic_id).map_err(graphql_error)?;
         let grant = account::switch_clinic(
-            &state.db,
-            &state.clock,
-            &state.session_keys,
+            &backend.db,
+            &backend.clock,
+            &backend.session_keys,
             user_id,
             to_clinic,
             request.refresh_cookie.as_deref(),
@@ -247,10 +257,10 @@ impl AccountMutation {
 
     /// Signs out: the session's refresh tokens are revoked and the cookies cleared.
     async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;
         if let Some(presented) = request.refresh_cookie.as_deref() {
-            account::sign_out(&state.db, &state.clock, presented)
+            account::sign_out(&backend.db, &backend.clock, presented)
                 .await
                 .map_err(graphql_error)?;
         }

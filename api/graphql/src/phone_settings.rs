@@ -10,11 +10,11 @@ use ringback_shared::access::Permission;
 use ringback_shared::hours::{BusinessHours, ClockTime, Span};
 use ringback_shared::sms::Moment;
 
-use crate::error::ApiError;
-use crate::graphql::guard::{Access, uuid_arg, with_tenant};
-use crate::service::clinic::{self, SettingsChange, TextBackTemplates};
-use crate::service::phone_lines;
-use crate::state::AppState;
+use crate::guard::{Access, uuid_arg, with_tenant};
+use ringback_core::error::ApiError;
+use ringback_domain::Backend;
+use ringback_domain::service::clinic::{self, SettingsChange, TextBackTemplates};
+use ringback_domain::service::phone_lines;
 
 /// A day of the week.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -257,14 +257,14 @@ impl PhoneSettingsMutation {
         ctx: &Context<'_>,
         number: Option<String>,
     ) -> async_graphql::Result<PhoneSettings> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let model = with_tenant(
             ctx,
             Access::Write(Permission::ManageSettings),
             async |txn, principal| {
                 phone_lines::set_forwarding_line(
                     txn,
-                    &state.secrets,
+                    &backend.secrets,
                     principal.user_id()?,
                     number.as_deref(),
                 )
@@ -281,13 +281,18 @@ impl PhoneSettingsMutation {
         ctx: &Context<'_>,
         number: String,
     ) -> async_graphql::Result<ProviderNumber> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let row = with_tenant(
             ctx,
             Access::Write(Permission::ManageSettings),
             async |txn, principal| {
-                phone_lines::add_provider_number(txn, &state.secrets, principal.user_id()?, &number)
-                    .await
+                phone_lines::add_provider_number(
+                    txn,
+                    &backend.secrets,
+                    principal.user_id()?,
+                    &number,
+                )
+                .await
             },
         )
         .await?;

@@ -5,9 +5,9 @@ use async_graphql::{Context, ID};
 use ringback_shared::access::Permission;
 use uuid::Uuid;
 
-use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, graphql_error};
-use crate::tenant::TenantTxn;
+use ringback_core::tenant::TenantTxn;
+use ringback_domain::auth::{Caller, Principal};
 
 /// What an operation needs from the caller.
 #[derive(Clone, Copy, Debug)]

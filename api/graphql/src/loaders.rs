@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use ringback_entity::{attribution, call};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::tenant::TenantScope;
+use ringback_core::tenant::TenantScope;
 
 /// Loads calls by id within one clinic.
 pub struct CallLoader {
@@ -21,8 +21,8 @@ impl async_graphql::dataloader::Loader<Uuid> for CallLoader {
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, call::Model>, String> {
         let txn = self.scope.begin().await.map_err(|e| e.to_string())?;
-        let calls = call::Entity::find()
-            .filter(call::Column::ClinicId.eq(txn.clinic_id()))
+        let calls = txn
+            .find::<call::Entity>()
             .filter(call::Column::Id.is_in(ids.to_vec()))
             .all(txn.conn())
             .await
@@ -43,8 +43,8 @@ impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
 
     async fn load(&self, call_ids: &[Uuid]) -> Result<HashMap<Uuid, attribution::Model>, String> {
         let txn = self.scope.begin().await.map_err(|e| e.to_string())?;
-        let rows = attribution::Entity::find()
-            .filter(attribution::Column::ClinicId.eq(txn.clinic_id()))
+        let rows = txn
+            .find::<attribution::Entity>()
             .filter(attribution::Column::MissedCallId.is_in(call_ids.to_vec()))
             .all(txn.conn())
             .await

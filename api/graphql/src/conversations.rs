@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use ringback_entity::conversation;
 use ringback_shared::access::Permission;
 
-use crate::graphql::guard::{Access, uuid_arg, with_tenant};
-use crate::service::conversations::{self, OpenedMessage};
-use crate::state::AppState;
+use crate::guard::{Access, uuid_arg, with_tenant};
+use ringback_domain::Backend;
+use ringback_domain::service::conversations::{self, OpenedMessage};
 
 /// Largest page of conversations.
 const MAX_PAGE: i32 = 100;
@@ -132,13 +132,13 @@ impl Conversation {
     /// The messages, oldest first (reading them is recorded in the audit log).
     #[graphql(complexity = "20 * child_complexity")]
     async fn messages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let id = self.0.id;
         let opened = with_tenant(
             ctx,
             Access::Read(Permission::WorkCalls),
             async |txn, principal| {
-                conversations::read_messages(txn, &state.secrets, principal.actor(), id).await
+                conversations::read_messages(txn, &backend.secrets, principal.actor(), id).await
             },
         )
         .await?;
@@ -190,12 +190,12 @@ impl ConversationMutation {
         id: ID,
         body: String,
     ) -> async_graphql::Result<Message> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let stored = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
-            conversations::reply(txn, &state.secrets, uuid_arg(&id)?, &body, txn.now()).await
+            conversations::reply(txn, &backend.secrets, uuid_arg(&id)?, &body, txn.now()).await
         })
         .await?;
-        state.wake_workers();
+        backend.wake_workers();
         Ok(Message::from(OpenedMessage {
             row: stored,
             body: body.trim().to_owned(),

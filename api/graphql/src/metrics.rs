@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 use ringback_shared::access::Permission;
 use ringback_shared::metrics::{PeriodMetrics, Ratio};
 
-use crate::graphql::guard::{Access, with_tenant};
-use crate::service::metrics;
+use crate::guard::{Access, with_tenant};
+use ringback_domain::service::metrics;
 
 /// The figures for one period. Rates are null when there is nothing to divide by.
 #[derive(SimpleObject)]

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use ringback_entity::audit_log;
 use ringback_shared::access::Permission;
 
-use crate::error::ApiError;
-use crate::graphql::calls::page_size;
-use crate::graphql::guard::{Access, with_tenant};
-use crate::service::audit;
+use crate::calls::page_size;
+use crate::guard::{Access, with_tenant};
+use ringback_core::error::ApiError;
+use ringback_domain::service::audit;
 
 /// One audit entry.
 #[derive(SimpleObject)]

@@ -9,12 +9,12 @@ use ringback_entity::call;
 use ringback_shared::access::Permission;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 
-use crate::error::ApiError;
-use crate::graphql::guard::{Access, uuid_arg, with_tenant};
-use crate::graphql::loaders::CreditLoader;
-use crate::service::callers::parse_caller_key;
-use crate::service::calls::{self, CallCursor, CallEvent, CallFilter, EventResult};
-use crate::state::AppState;
+use crate::guard::{Access, uuid_arg, with_tenant};
+use crate::loaders::CreditLoader;
+use ringback_core::error::ApiError;
+use ringback_domain::Backend;
+use ringback_domain::service::callers::parse_caller_key;
+use ringback_domain::service::calls::{self, CallCursor, CallEvent, CallFilter, EventResult};
 
 /// Largest page a list returns.
 pub const MAX_PAGE: i32 = 100;
@@ -295,7 +295,7 @@ impl CallMutation {
         ctx: &Context<'_>,
         events: Vec<CallEventInput>,
     ) -> async_graphql::Result<RecordCallEventsPayload> {
-        let state = ctx.data::<AppState>()?;
+        let backend = ctx.data::<Backend>()?;
         let events: Vec<CallEvent> = events
             .into_iter()
             .map(|event| CallEvent {
@@ -309,10 +309,10 @@ impl CallMutation {
             })
             .collect();
         let results = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
-            calls::record_events(txn, &state.secrets, calls::API_PROVIDER, events).await
+            calls::record_events(txn, &backend.secrets, calls::API_PROVIDER, events).await
         })
         .await?;
-        state.wake_workers();
+        backend.wake_workers();
         Ok(payload(results))
     }
 

@@ -1,5 +1,8 @@
-//! The GraphQL schema: per-domain query and mutation objects merged into one root, with depth and
-//! complexity limits so that no single request can monopolise the server.
+//! The GraphQL layer: per-domain query and mutation objects merged into one root, with depth and
+//! complexity limits so that no single request can monopolise the server. Resolvers check access
+//! ([`guard`]) and call domain services; they hold no business rules. No web framework lives here:
+//! the binary authenticates the request, adds the [`Caller`](ringback_domain::auth::Caller),
+//! [`RequestInfo`] and the DataLoaders ([`request_data`]), and serves the schema.
 
 mod account;
 mod api_keys;
@@ -8,6 +11,7 @@ mod audit;
 mod calls;
 mod clinic;
 mod conversations;
+pub mod error;
 mod export;
 mod guard;
 pub mod loaders;
@@ -22,9 +26,12 @@ mod worklist;
 
 use std::net::IpAddr;
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
+use ringback_domain::Backend;
+use ringback_domain::auth::Caller;
 
-use crate::state::AppState;
+use crate::loaders::{CallLoader, CreditLoader};
 
 pub use server_info::{DatabaseEngine, ServerInfo};
 
@@ -78,14 +85,36 @@ pub struct RequestInfo {
     pub refresh_cookie: Option<String>,
 }
 
-/// Builds the schema with the application state available to resolvers.
-pub fn build_schema(state: AppState) -> RingbackSchema {
+/// `request` with what its resolvers read besides the [`Backend`]: the authenticated `caller`, facts
+/// about the HTTP request, and (for a signed-in caller) DataLoaders bound to the caller's clinic.
+pub fn request_data(
+    request: async_graphql::Request,
+    caller: Caller,
+    info: RequestInfo,
+) -> async_graphql::Request {
+    let mut request = request.data(info);
+    if let Some(principal) = &caller.0 {
+        let calls = CallLoader {
+            scope: principal.scope.clone(),
+        };
+        let credits = CreditLoader {
+            scope: principal.scope.clone(),
+        };
+        request = request
+            .data(DataLoader::new(calls, tokio::spawn))
+            .data(DataLoader::new(credits, tokio::spawn));
+    }
+    request.data(caller)
+}
+
+/// Builds the schema with the domain's [`Backend`] available to resolvers.
+pub fn build_schema(backend: Backend) -> RingbackSchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         EmptySubscription,
     )
-    .data(state)
+    .data(backend)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .finish()

@@ -3,10 +3,10 @@
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
 
-use crate::config::DatabaseKind;
-use crate::db;
 use crate::error::graphql_error;
-use crate::state::AppState;
+use ringback_core::db;
+use ringback_core::db::DatabaseKind;
+use ringback_domain::Backend;
 
 /// The database engine behind this server.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -46,15 +46,17 @@ pub struct ServerInfoQuery;
 impl ServerInfoQuery {
     /// What this server is, and the state of its database schema.
     async fn server_info(&self, ctx: &Context<'_>) -> async_graphql::Result<ServerInfo> {
-        let state = ctx.data::<AppState>()?;
-        let schema_version = db::schema_version(&state.db).await.map_err(graphql_error)?;
-        let pending = db::pending_migrations(&state.db)
+        let backend = ctx.data::<Backend>()?;
+        let schema_version = db::schema_version(&backend.db)
+            .await
+            .map_err(graphql_error)?;
+        let pending = db::pending_migrations(&backend.db)
             .await
             .map_err(graphql_error)?;
         Ok(ServerInfo {
             name: "Ringback".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            database: state.config.database_kind.into(),
+            database: backend.database_kind.into(),
             schema_version,
             pending_migrations: i32::try_from(pending).unwrap_or(i32::MAX),
         })

@@ -5,8 +5,8 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use ringback_shared::access::Permission;
 
-use crate::graphql::guard::{Access, with_tenant};
-use crate::service::worklist::{self, WaitingCaller as Row};
+use crate::guard::{Access, with_tenant};
+use ringback_domain::service::worklist::{self, WaitingCaller as Row};
 
 /// A caller who missed the clinic and has not been spoken with since.
 #[derive(SimpleObject)]

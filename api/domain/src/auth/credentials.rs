@@ -1,0 +1,80 @@
+//! From a presented credential to a [`Principal`]: a dashboard session token or an integrator's
+//! API key, checked against the database. The clinic comes from the verified credential, never from
+//! request input; the role is re-read on every request, so removals and role changes apply at once.
+
+use ringback_core::db::DbError;
+use ringback_core::error::ApiError;
+use ringback_entity::api_key;
+use ringback_shared::access::Role;
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
+
+use crate::auth::tokens::{self, TokenKind};
+use crate::auth::{ApiKeyScope, Credential, Principal};
+use crate::backend::Backend;
+use crate::doors;
+use crate::service::account::current_role;
+
+/// How precisely an API key's last use is kept: integrators may call many times a second, and a
+/// write per request would buy nothing.
+const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
+
+/// The principal behind session token `token`; `None` when the token is invalid or expired, or
+/// its user no longer belongs to the clinic.
+pub async fn session_principal(
+    backend: &Backend,
+    token: &str,
+) -> Result<Option<Principal>, ApiError> {
+    let Some(claims) = backend.session_keys.verify(token, backend.clock.now()) else {
+        return Ok(None);
+    };
+    let scope = doors::session(backend, &claims);
+    let txn = scope.begin().await?;
+    let role = current_role(&txn, claims.sub).await?;
+    txn.commit().await?;
+    Ok(role.map(|role| Principal {
+        credential: Credential::Session {
+            user_id: claims.sub,
+        },
+        role,
+        scope,
+    }))
+}
+
+/// The principal behind API key `presented`, counted against the key's rate limit. An unknown or
+/// revoked key is `UNAUTHENTICATED`.
+pub async fn api_key_principal(backend: &Backend, presented: &str) -> Result<Principal, ApiError> {
+    let token = tokens::parse(TokenKind::ApiKey, presented).ok_or(ApiError::Unauthenticated)?;
+    let scope = doors::presented_token(&backend.db, &backend.clock, &token);
+    let txn = scope.begin().await?;
+    let key = txn
+        .find::<api_key::Entity>()
+        .filter(api_key::Column::SecretHash.eq(token.hash))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(txn.conn())
+        .await
+        .map_err(DbError::from)?
+        .ok_or(ApiError::Unauthenticated)?;
+    backend.rate_limits.api_key(key.id)?;
+    let key_scope = ApiKeyScope::parse(&key.scope)
+        .ok_or_else(|| ApiError::Internal("unknown key scope".to_owned()))?;
+    let key_id = key.id;
+    let now = txn.now();
+    if key
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
+    {
+        let mut used: api_key::ActiveModel = key.into();
+        used.last_used_at = Set(Some(now));
+        used.update(txn.conn()).await.map_err(DbError::from)?;
+    }
+    txn.commit().await?;
+    Ok(Principal {
+        credential: Credential::ApiKey {
+            key_id,
+            scope: key_scope,
+        },
+        // Keys hold no team role; `Principal::require` decides by credential.
+        role: Role::Receptionist,
+        scope,
+    })
+}

@@ -1,0 +1,58 @@
+//! [`Backend`]: what every caller of the domain shares on one server — the database pool, the clock,
+//! the secrets, the session keys, the rate limits and the wake-up call of the outbox workers.
+//! GraphQL resolvers, webhooks and workers all reach the domain through it; the binary adds its
+//! configuration and providers on top.
+
+use std::sync::Arc;
+
+use ringback_core::clock::Clock;
+use ringback_core::db::DatabaseKind;
+use ringback_core::secrets::Secrets;
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::auth::rate_limit::RateLimits;
+use crate::auth::session::SessionKeys;
+
+/// The shared handles of one server. Cheap to clone.
+#[derive(Clone)]
+pub struct Backend {
+    pub db: DatabaseConnection,
+    /// Which engine `db` speaks.
+    pub database_kind: DatabaseKind,
+    /// Where every "now" comes from: the system clock in a deployment, a settable one in tests.
+    pub clock: Clock,
+    pub secrets: Arc<Secrets>,
+    pub session_keys: SessionKeys,
+    pub rate_limits: Arc<RateLimits>,
+    /// Wakes the outbox workers when a request queues a job, so a text-back with no delay does
+    /// not wait for the next poll.
+    pub jobs_queued: Arc<Notify>,
+}
+
+impl Backend {
+    /// The handles for a server on `db` (of engine `database_kind`) with `secrets`, whose "now"
+    /// comes from `clock`.
+    pub fn new(
+        db: DatabaseConnection,
+        database_kind: DatabaseKind,
+        secrets: Secrets,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            session_keys: SessionKeys::new(secrets.session_secret.expose()),
+            db,
+            database_kind,
+            clock,
+            secrets: Arc::new(secrets),
+            rate_limits: Arc::new(RateLimits::default()),
+            jobs_queued: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Tells the workers that a job is waiting.
+    pub fn wake_workers(&self) {
+        self.jobs_queued.notify_waiters();
+        self.jobs_queued.notify_one();
+    }
+}

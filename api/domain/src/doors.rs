@@ -1,0 +1,111 @@
+//! The doors to a clinic's data. A [`TenantScope`] names its clinic from evidence only: a checked
+//! session or API key ([`crate::auth::credentials`] opens those through here), a signed webhook
+//! routed by the clinic's provider number, a membership read from the database, a one-time token
+//! presented back to us, or a clinic this very call creates. The core adds the job and operator
+//! doors. Each door here is the only caller of the core's unchecked
+//! [`TenantScope::open_unverified`] outside the core, and a test holds it to that.
+
+use ringback_core::clock::Clock;
+use ringback_core::error::ApiError;
+use ringback_core::tenant::TenantScope;
+use ringback_entity::membership;
+use ringback_providers::twilio::signature::SignedRequest;
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::auth::session::SessionClaims;
+use crate::auth::tokens::PresentedToken;
+use crate::backend::Backend;
+use crate::service::account::SessionGrant;
+use crate::service::phone_lines;
+
+/// The clinic of a verified session token (its user's role is checked inside).
+pub fn session(backend: &Backend, claims: &SessionClaims) -> TenantScope {
+    open(backend, claims.cid)
+}
+
+/// The clinic a presented one-time token or API key names; the token's hash is checked inside the
+/// scope before anything is read or changed.
+pub fn presented_token(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    token: &PresentedToken,
+) -> TenantScope {
+    TenantScope::open_unverified(db.clone(), clock.clone(), token.clinic_id)
+}
+
+/// The clinic of a membership read from the database.
+pub fn membership(db: &DatabaseConnection, clock: &Clock, row: &membership::Model) -> TenantScope {
+    TenantScope::open_unverified(db.clone(), clock.clone(), row.clinic_id)
+}
+
+/// A clinic this call creates: its id is made here, never taken from anyone.
+pub fn new_clinic(db: &DatabaseConnection, clock: &Clock) -> TenantScope {
+    TenantScope::open_unverified(db.clone(), clock.clone(), Uuid::now_v7())
+}
+
+/// The clinic a sign-up just created, for what the same call adds to it (the demo clinic).
+pub fn signed_up(db: &DatabaseConnection, clock: &Clock, grant: &SessionGrant) -> TenantScope {
+    TenantScope::open_unverified(db.clone(), clock.clone(), grant.clinic.id)
+}
+
+/// The clinic that owns provider number `our_number` of a signed webhook request; `None` when no
+/// clinic has the number.
+pub async fn signed_webhook(
+    backend: &Backend,
+    _signed: &SignedRequest,
+    our_number: &str,
+) -> Result<Option<TenantScope>, ApiError> {
+    let clinic =
+        phone_lines::clinic_for_provider_number(&backend.db, &backend.secrets, our_number).await?;
+    Ok(clinic.map(|clinic_id| open(backend, clinic_id)))
+}
+
+fn open(backend: &Backend, clinic_id: Uuid) -> TenantScope {
+    TenantScope::open_unverified(backend.db.clone(), backend.clock.clone(), clinic_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// The unchecked door is called from the doors only: here, and in the core's own doors.
+    #[test]
+    fn only_the_doors_open_a_scope_unchecked() {
+        let api = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut callers = Vec::new();
+        collect_callers(&api, &mut callers);
+        let allowed = [
+            api.join("core/src/tenant.rs"),
+            api.join("domain/src/doors.rs"),
+        ];
+        let strays: Vec<_> = callers
+            .iter()
+            .filter(|path| !allowed.iter().any(|door| door == *path))
+            .collect();
+        assert!(
+            strays.is_empty(),
+            "open_unverified called outside the doors: {strays:?}"
+        );
+        assert_eq!(callers.len(), allowed.len(), "callers: {callers:?}");
+    }
+
+    fn collect_callers(dir: &Path, found: &mut Vec<PathBuf>) {
+        let entries = std::fs::read_dir(dir).expect("readable source directory");
+        for entry in entries.map(|entry| entry.expect("directory entry").path()) {
+            let name = entry
+                .file_name()
+                .and_then(|name| name.to_str())
+                .unwrap_or("");
+            if entry.is_dir() && name != "target" {
+                collect_callers(&entry, found);
+            } else if name.ends_with(".rs")
+                && std::fs::read_to_string(&entry)
+                    .expect("readable source")
+                    .contains("open_unverified(")
+            {
+                found.push(entry);
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The background work services owe, as typed values the outbox stores. Each kind is one type: it
+//! names itself, carries ids only (the number and the text travel sealed beside it), is written at
+//! most once per clinic for its idempotency key ([`Job`]), and says how it runs ([`Runnable`]).
+//! The worker registers each type once and leaves claiming, leases, backoff and dead letters to
+//! the queue ([`ringback_core::outbox`]).
+//!
+//! - [`TextBack`]: text a missed caller back.
+//! - [`StaffReply`]: send a staff member's reply in a conversation.
+//!
+//! Both send a text, so both run through [`sms`], which owns the at-most-once rule: a job whose
+//! earlier attempt may have reached the provider asks the provider before it sends again.
+
+pub mod sms;
+mod staff_reply;
+mod text_back;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ringback_core::error::ApiError;
+use ringback_core::tenant::TenantTxn;
+use ringback_entity::job_outbox;
+use ringback_providers::sms::{ProviderError, SmsProvider};
+
+use crate::backend::Backend;
+
+pub use ringback_core::outbox::Job;
+pub use staff_reply::StaffReply;
+pub use text_back::TextBack;
+
+/// What running jobs may use: the domain's handles and the providers they call.
+#[derive(Clone)]
+pub struct JobContext {
+    pub backend: Backend,
+    pub sms: Arc<dyn SmsProvider>,
+    /// Where the provider reports on texts the jobs send.
+    pub sms_status_callback: String,
+}
+
+/// What one attempt at a job came to.
+#[derive(Debug)]
+pub enum Attempt {
+    /// The work is done; the provider's id and status for what it did, if any.
+    Done(Receipt),
+    /// It did not work this time.
+    Failed {
+        /// Statuses and provider codes only, never a number or a text.
+        error: String,
+        /// Whether trying again later may help (the queue retries with backoff until its limit).
+        retryable: bool,
+        /// Since when the outside world may have acted on an attempt we have no answer for.
+        in_doubt_since: Option<DateTime<Utc>>,
+    },
+    /// The job no longer applies; nothing was done.
+    Cancelled(&'static str),
+}
+
+impl Attempt {
+    /// A provider's failure; `in_doubt_since` when the request may have been acted on.
+    pub fn provider_failed(error: &ProviderError, in_doubt_since: Option<DateTime<Utc>>) -> Self {
+        Self::Failed {
+            error: error.to_string(),
+            retryable: error.is_retryable(),
+            in_doubt_since,
+        }
+    }
+}
+
+/// What the provider said about work it did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub provider_id: String,
+    pub provider_status: String,
+}
+
+/// How a job type runs. The worker calls, for one claimed job:
+/// 1. [`prepare`](Runnable::prepare) inside a transaction that has checked the claim: load and open
+///    what the work needs, or say why there is nothing to do;
+/// 2. [`perform`](Runnable::perform) outside any transaction: the call to the outside world;
+/// 3. inside the transaction that stores the outcome, [`done`](Runnable::done) or
+///    [`given_up`](Runnable::given_up) for the job's own records.
+pub trait Runnable: Job + Send + Sync + 'static {
+    /// What `prepare` hands to `perform`.
+    type Ready: Send;
+
+    fn prepare(
+        &self,
+        txn: &TenantTxn,
+        row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> impl Future<Output = Result<Result<Self::Ready, Attempt>, ApiError>> + Send;
+
+    fn perform(
+        &self,
+        ready: Self::Ready,
+        row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> impl Future<Output = Attempt> + Send;
+
+    /// The work was done at `now`.
+    fn done(
+        &self,
+        txn: &TenantTxn,
+        row: &job_outbox::Model,
+        receipt: &Receipt,
+        context: &JobContext,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// The job will not run again: `status` is `failed` (a dead letter) or why it was cancelled.
+    fn given_up(
+        &self,
+        txn: &TenantTxn,
+        row: &job_outbox::Model,
+        status: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    /// Rows written before the jobs were typed hold the same names, keys and payloads.
+    #[test]
+    fn names_keys_and_payloads_keep_their_stored_shape() {
+        let call = Uuid::nil();
+        let job = TextBack {
+            call,
+            caller_key: "v1:ab".to_owned(),
+        };
+        assert_eq!(job.idempotency_key(), format!("text_back:{call}"));
+        assert_eq!(
+            serde_json::to_value(&job).expect("json"),
+            json!({ "call": call, "caller_key": "v1:ab" })
+        );
+        let reply = StaffReply {
+            conversation: call,
+            message: call,
+            caller_key: "v1:cd".to_owned(),
+        };
+        assert_eq!(reply.idempotency_key(), format!("reply:{call}"));
+        assert_eq!(
+            serde_json::to_value(&reply).expect("json"),
+            json!({ "conversation": call, "message": call, "caller_key": "v1:cd" })
+        );
+    }
+}

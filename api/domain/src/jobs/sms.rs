@@ -1,0 +1,119 @@
+//! Sending one job's text at most once. [`prepare`] opens, inside the claim's transaction, what the
+//! text needs (the caller's opt-out, the sealed number and text, the clinic's sending number);
+//! [`send`] then talks to the provider outside any transaction. A job whose earlier attempt may have
+//! reached the provider (the worker died, or the provider did not answer) is in doubt: before it
+//! sends, [`send`] lists what the provider sent to that number since the doubtful claim and, when
+//! the text is there, takes it as sent. So after an outage every owed text still goes out, once.
+
+use chrono::{DateTime, Utc};
+use ringback_core::error::ApiError;
+use ringback_core::tenant::TenantTxn;
+use ringback_entity::job_outbox;
+use ringback_providers::sms::{OutgoingSms, ProviderError, SentSms};
+use ringback_shared::sms;
+use ringback_shared::text_back::SkipReason;
+
+use crate::jobs::{Attempt, JobContext, Receipt};
+use crate::service::{clinic, keys, messages, opt_outs, phone_lines};
+
+/// How far before the doubtful claim the provider's list is read (its clock and ours differ, and
+/// its timestamps have whole seconds).
+const DOUBT_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+
+/// A text ready to go. Holds a number: never logged.
+pub struct ReadyText {
+    message: OutgoingSms,
+    /// When this attempt's claim was made: the start of any doubt it leaves.
+    claimed_at: DateTime<Utc>,
+    in_doubt_since: Option<DateTime<Utc>>,
+}
+
+/// Opens what `row`'s text needs, or says why nothing is to be sent: the caller `caller_key` opted
+/// out, the job holds no text, or the clinic has no number to send from.
+pub async fn prepare(
+    txn: &TenantTxn,
+    row: &job_outbox::Model,
+    caller_key: &str,
+    context: &JobContext,
+) -> Result<Result<ReadyText, Attempt>, ApiError> {
+    if opt_outs::is_opted_out(txn, caller_key).await? {
+        return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
+    }
+    let (Some(sealed_number), Some(body_sealed)) = (&row.sealed_number, &row.body_sealed) else {
+        return Ok(Err(Attempt::Cancelled("nothing to send")));
+    };
+    let secrets = &context.backend.secrets;
+    let Some(from) = phone_lines::sending_number(txn, secrets).await? else {
+        let no_sender = Attempt::provider_failed(&ProviderError::NoSender, row.in_doubt_since);
+        return Ok(Err(no_sender));
+    };
+    let settings = clinic::get(txn).await?;
+    let key = keys::data_key(secrets, &settings)?;
+    let message = OutgoingSms {
+        to: keys::open_caller_number(&key, txn.clinic_id(), sealed_number)?,
+        from,
+        body: keys::open_message(&key, txn.clinic_id(), body_sealed)?,
+        status_callback: context.sms_status_callback.clone(),
+    };
+    Ok(Ok(ReadyText {
+        message,
+        claimed_at: row.claimed_at.unwrap_or_else(|| txn.now()),
+        in_doubt_since: row.in_doubt_since,
+    }))
+}
+
+/// Sends `ready` unless the provider already has it from an earlier, doubtful attempt.
+pub async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
+    if let Some(since) = ready.in_doubt_since {
+        match already_sent(&ready.message, since, context).await {
+            Ok(Some(sent)) => return Attempt::Done(receipt(sent)),
+            Ok(None) => {}
+            Err(error) => return Attempt::provider_failed(&error, Some(since)),
+        }
+    }
+    match context.sms.send(&ready.message).await {
+        Ok(sent) => Attempt::Done(receipt(sent)),
+        Err(error) => {
+            let doubt = error.may_have_sent().then_some(ready.claimed_at);
+            Attempt::provider_failed(&error, doubt)
+        }
+    }
+}
+
+/// The provider's copy of `message`, if an earlier attempt did send it.
+async fn already_sent(
+    message: &OutgoingSms,
+    since: DateTime<Utc>,
+    context: &JobContext,
+) -> Result<Option<SentSms>, ProviderError> {
+    let sent = context
+        .sms
+        .sent_since(&message.to, &message.from, since - DOUBT_MARGIN)
+        .await?;
+    Ok(sent
+        .into_iter()
+        .find(|sent| sms::same_text(&sent.body, &message.body)))
+}
+
+fn receipt(sent: SentSms) -> Receipt {
+    Receipt {
+        provider_id: sent.provider_id,
+        provider_status: sent.status,
+    }
+}
+
+/// The delivery status a message takes from the provider's first answer.
+pub fn delivery_status(receipt: &Receipt) -> &'static str {
+    messages::delivery_status(&receipt.provider_status)
+}
+
+/// Applies delivery reports that arrived before the provider's id for `receipt` was stored, and
+/// brings the text-back status of the call they concern up to date.
+pub async fn catch_up(txn: &TenantTxn, receipt: &Receipt) -> Result<(), ApiError> {
+    if let Some(caught_up) = messages::catch_up_reports(txn, &receipt.provider_id).await?
+        && let Some(call_id) = caught_up.call_id
+    {
+        crate::service::calls::set_text_back_status(txn, call_id, &caught_up.status).await?;
+    }
+    Ok(())
+}

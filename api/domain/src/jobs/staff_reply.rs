@@ -1,0 +1,92 @@
+//! [`StaffReply`]: send a staff member's reply in a conversation, once per message. The message was
+//! stored when it was written; sending gives it the provider's id and status, giving up marks it
+//! failed or cancelled.
+
+use ringback_core::error::ApiError;
+use ringback_core::outbox::Job;
+use ringback_core::tenant::{TenantTxn, in_clinic};
+use ringback_entity::{job_outbox, message};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::jobs::sms::{self, ReadyText};
+use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
+use crate::service::messages;
+
+/// Send a staff member's reply in a conversation: one per message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffReply {
+    pub conversation: Uuid,
+    /// The stored outbound message.
+    pub message: Uuid,
+    /// Who it goes to, for the opt-out check at send time.
+    pub caller_key: String,
+}
+
+impl Job for StaffReply {
+    const NAME: &'static str = "reply";
+
+    fn idempotency_key(&self) -> String {
+        format!("{}:{}", Self::NAME, self.message)
+    }
+}
+
+impl StaffReply {
+    /// The stored message, unless it has been deleted meanwhile.
+    async fn stored(&self, txn: &TenantTxn) -> Result<Option<message::Model>, ApiError> {
+        in_clinic::<message::Entity>(txn, self.message).await
+    }
+}
+
+impl Runnable for StaffReply {
+    type Ready = ReadyText;
+
+    async fn prepare(
+        &self,
+        txn: &TenantTxn,
+        row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> Result<Result<ReadyText, Attempt>, ApiError> {
+        sms::prepare(txn, row, &self.caller_key, context).await
+    }
+
+    async fn perform(
+        &self,
+        ready: ReadyText,
+        _row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> Attempt {
+        sms::send(ready, context).await
+    }
+
+    async fn done(
+        &self,
+        txn: &TenantTxn,
+        _row: &job_outbox::Model,
+        receipt: &Receipt,
+        _context: &JobContext,
+    ) -> Result<(), ApiError> {
+        if let Some(stored) = self.stored(txn).await? {
+            let status = sms::delivery_status(receipt);
+            messages::set_provider_id(txn, stored, &receipt.provider_id, status).await?;
+        }
+        sms::catch_up(txn, receipt).await
+    }
+
+    async fn given_up(
+        &self,
+        txn: &TenantTxn,
+        _row: &job_outbox::Model,
+        status: &str,
+    ) -> Result<(), ApiError> {
+        if let Some(stored) = self.stored(txn).await? {
+            let status = if status == "failed" {
+                "failed"
+            } else {
+                "cancelled"
+            };
+            messages::set_status(txn, stored, status).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! [`TextBack`]: text a missed caller back, once per missed call. When the text is sent it becomes
+//! the conversation's first message and the call's text-back status follows the provider's; when
+//! the job is given up, the call says why.
+
+use ringback_core::error::ApiError;
+use ringback_core::outbox::Job;
+use ringback_core::tenant::TenantTxn;
+use ringback_entity::job_outbox;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::jobs::sms::{self, ReadyText};
+use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
+use crate::service::calls;
+use crate::service::clinic;
+use crate::service::keys;
+use crate::service::messages::{self, NewMessage, Party};
+
+/// Text a missed caller back: one per missed call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextBack {
+    /// The missed call.
+    pub call: Uuid,
+    /// Who called, for the opt-out check at send time.
+    pub caller_key: String,
+}
+
+impl Job for TextBack {
+    const NAME: &'static str = "text_back";
+
+    fn idempotency_key(&self) -> String {
+        format!("{}:{}", Self::NAME, self.call)
+    }
+}
+
+impl Runnable for TextBack {
+    type Ready = ReadyText;
+
+    async fn prepare(
+        &self,
+        txn: &TenantTxn,
+        row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> Result<Result<ReadyText, Attempt>, ApiError> {
+        sms::prepare(txn, row, &self.caller_key, context).await
+    }
+
+    async fn perform(
+        &self,
+        ready: ReadyText,
+        _row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> Attempt {
+        sms::send(ready, context).await
+    }
+
+    async fn done(
+        &self,
+        txn: &TenantTxn,
+        row: &job_outbox::Model,
+        receipt: &Receipt,
+        context: &JobContext,
+    ) -> Result<(), ApiError> {
+        let call = calls::find(txn, self.call).await?;
+        let secrets = &context.backend.secrets;
+        let body = match &row.body_sealed {
+            Some(sealed) => {
+                let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
+                keys::open_message(&key, txn.clinic_id(), sealed)?
+            }
+            None => String::new(),
+        };
+        let text = NewMessage {
+            party: Party {
+                caller_key: &call.caller_key,
+                caller_tail: &call.caller_tail,
+            },
+            direction: "outbound",
+            kind: messages::KIND_TEXT_BACK,
+            body: &body,
+            at: txn.now(),
+            provider_message_id: Some(receipt.provider_id.clone()),
+            status: sms::delivery_status(receipt),
+            call_id: Some(call.id),
+            sealed_number: row.sealed_number.clone(),
+        };
+        messages::record(txn, secrets, text).await?;
+        calls::set_text_back_status(txn, call.id, "sent").await?;
+        sms::catch_up(txn, receipt).await
+    }
+
+    async fn given_up(
+        &self,
+        txn: &TenantTxn,
+        _row: &job_outbox::Model,
+        status: &str,
+    ) -> Result<(), ApiError> {
+        calls::set_text_back_status(txn, self.call, status).await
+    }
+}
