@@ -14,7 +14,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, h
 
 use crate::auth::client_address::TrustedProxies;
 use crate::auth::request::{authenticate, refresh_cookie};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::graphql::{RequestInfo, RingbackSchema, build_schema, request_data};
 use crate::state::AppState;
 use ringback_domain::auth::rate_limit::RateLimits;
@@ -70,8 +70,8 @@ async fn rate_limited<E: Endpoint>(
         limits.request(address)
     };
     if let Err(error) = allowed {
-        let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": error.code() } }] });
-        return Ok((error.status(), poem::web::Json(body)).into_response());
+        let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": crate::error::code(&error) } }] });
+        return Ok((crate::error::http_status(&error), poem::web::Json(body)).into_response());
     }
     endpoint
         .call(request)
@@ -172,7 +172,7 @@ async fn graphql_endpoint(
 }
 
 /// A GraphQL response holding only `error`, with its `extensions.code`.
-fn error_response(error: &ApiError) -> GraphQLResponse {
+fn error_response(error: &DomainError) -> GraphQLResponse {
     let server_error =
         crate::error::to_graphql(error).into_server_error(async_graphql::Pos::default());
     async_graphql::Response::from_errors(vec![server_error]).into()

@@ -1,71 +1,54 @@
-//! The server's error type: what a service, a resolver or a handler can fail with, each variant
-//! with the stable code clients branch on and the HTTP status outside GraphQL. Internal causes go
-//! to the log; users see a code and a safe message.
+//! The domain's error type: what a service or a job can fail with, in the domain's words. It
+//! converts from database errors with `?` (logged in full, reported as `Internal`). What a user
+//! sees — the stable code clients branch on and the HTTP status — is decided above, by the API
+//! layers (`ringback_graphql::error` and the binary's `error` module); jobs ask
+//! [`DomainError::is_retryable`].
 
 use crate::db::DbError;
 
-/// Errors a resolver or handler can return.
+/// Errors a service, a resolver, a handler or a job can return.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum DomainError {
+    /// No valid credential, or one that no longer counts.
     #[error("sign in first")]
     Unauthenticated,
+    /// The caller's role or key does not allow the action.
     #[error("your role does not allow this")]
     Forbidden,
+    /// Nothing with this id in the caller's clinic.
     #[error("not found")]
     NotFound,
+    /// The input breaks a rule; the message says which, in plain words.
     #[error("{0}")]
     BadUserInput(String),
+    /// Too many attempts or requests for now.
     #[error("too many requests; try again shortly")]
     RateLimited,
+    /// The action collides with what is stored (a duplicate, a changed state).
     #[error("{0}")]
     Conflict(String),
+    /// Our side failed (the database, a broken invariant); the cause is logged, not shown.
     #[error("internal error")]
     Internal(String),
 }
 
-impl ApiError {
-    /// The stable code clients branch on.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::NotFound => "NOT_FOUND",
-            Self::BadUserInput(_) => "BAD_USER_INPUT",
-            Self::RateLimited => "RATE_LIMITED",
-            Self::Conflict(_) => "CONFLICT",
-            Self::Internal(_) => "INTERNAL",
-        }
-    }
-
-    /// The HTTP status for the same error outside GraphQL.
-    pub fn status(&self) -> http::StatusCode {
-        use http::StatusCode;
-        match self {
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::BadUserInput(_) => StatusCode::BAD_REQUEST,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+impl DomainError {
+    /// Whether the same work may succeed later unchanged: our own failures (a database outage)
+    /// may pass; a refusal of the input, the caller or the state will not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Internal(_) | Self::RateLimited)
     }
 }
 
-impl From<DbError> for ApiError {
+impl From<DbError> for DomainError {
     fn from(error: DbError) -> Self {
         tracing::error!(error = %error, "database error");
         Self::Internal(error.to_string())
     }
 }
 
-impl From<sea_orm::DbErr> for ApiError {
+impl From<sea_orm::DbErr> for DomainError {
     fn from(error: sea_orm::DbErr) -> Self {
         Self::from(DbError::from(error))
     }
-}
-
-/// A database failure as the API reports it (logged in full, shown as `INTERNAL`).
-pub fn db_error(error: sea_orm::DbErr) -> ApiError {
-    ApiError::from(error)
 }

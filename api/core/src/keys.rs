@@ -8,7 +8,7 @@ use ringback_shared::ids::ClinicId;
 use ringback_shared::seal::{self, DataKey, MasterKey, Purpose};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::secrets::Secrets;
 
 /// Id of the current master key (recorded in every wrapped key, for rotation).
@@ -26,12 +26,12 @@ fn master_key(secrets: &Secrets) -> MasterKey {
     MasterKey::from_bytes(*secrets.master_key.expose())
 }
 
-fn sealing_error(error: seal::SealError) -> ApiError {
-    ApiError::Internal(format!("sealing: {error}"))
+fn sealing_error(error: seal::SealError) -> DomainError {
+    DomainError::Internal(format!("sealing: {error}"))
 }
 
 /// A new random data key for `clinic_id`, wrapped by the master key.
-pub fn new_wrapped_data_key(secrets: &Secrets, clinic_id: Uuid) -> Result<Vec<u8>, ApiError> {
+pub fn new_wrapped_data_key(secrets: &Secrets, clinic_id: Uuid) -> Result<Vec<u8>, DomainError> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let key = DataKey::from_bytes(bytes);
@@ -47,11 +47,11 @@ pub fn new_wrapped_data_key(secrets: &Secrets, clinic_id: Uuid) -> Result<Vec<u8
 }
 
 /// The clinic's data key, unwrapped.
-pub fn data_key(secrets: &Secrets, clinic: &clinic::Model) -> Result<DataKey, ApiError> {
+pub fn data_key(secrets: &Secrets, clinic: &clinic::Model) -> Result<DataKey, DomainError> {
     let wrapped = clinic
         .wrapped_data_key
         .as_deref()
-        .ok_or_else(|| ApiError::Internal("the clinic has no data key".to_owned()))?;
+        .ok_or_else(|| DomainError::Internal("the clinic has no data key".to_owned()))?;
     seal::unwrap_data_key(
         &master_key(secrets),
         MASTER_KEY_ID,
@@ -62,7 +62,11 @@ pub fn data_key(secrets: &Secrets, clinic: &clinic::Model) -> Result<DataKey, Ap
 }
 
 /// Seals one of the clinic's own numbers.
-pub fn seal_clinic_number(key: &DataKey, clinic_id: Uuid, e164: &str) -> Result<Vec<u8>, ApiError> {
+pub fn seal_clinic_number(
+    key: &DataKey,
+    clinic_id: Uuid,
+    e164: &str,
+) -> Result<Vec<u8>, DomainError> {
     seal::seal(
         key,
         DATA_KEY_ID,
@@ -79,7 +83,7 @@ pub fn open_clinic_number(
     key: &DataKey,
     clinic_id: Uuid,
     sealed: &[u8],
-) -> Result<String, ApiError> {
+) -> Result<String, DomainError> {
     open_number(key, clinic_id, Purpose::ClinicNumber, sealed)
 }
 
@@ -88,14 +92,15 @@ fn open_number(
     clinic_id: Uuid,
     purpose: Purpose,
     sealed: &[u8],
-) -> Result<String, ApiError> {
+) -> Result<String, DomainError> {
     let bytes = seal::open(key, DATA_KEY_ID, ClinicId(clinic_id), purpose, sealed)
         .map_err(sealing_error)?;
-    String::from_utf8(bytes).map_err(|_| ApiError::Internal("sealed number is not text".to_owned()))
+    String::from_utf8(bytes)
+        .map_err(|_| DomainError::Internal("sealed number is not text".to_owned()))
 }
 
 /// Seals the text of a message.
-pub fn seal_message(key: &DataKey, clinic_id: Uuid, body: &str) -> Result<Vec<u8>, ApiError> {
+pub fn seal_message(key: &DataKey, clinic_id: Uuid, body: &str) -> Result<Vec<u8>, DomainError> {
     seal::seal(
         key,
         DATA_KEY_ID,
@@ -108,7 +113,7 @@ pub fn seal_message(key: &DataKey, clinic_id: Uuid, body: &str) -> Result<Vec<u8
 }
 
 /// Opens a message sealed by [`seal_message`].
-pub fn open_message(key: &DataKey, clinic_id: Uuid, sealed: &[u8]) -> Result<String, ApiError> {
+pub fn open_message(key: &DataKey, clinic_id: Uuid, sealed: &[u8]) -> Result<String, DomainError> {
     let bytes = seal::open(
         key,
         DATA_KEY_ID,
@@ -118,11 +123,15 @@ pub fn open_message(key: &DataKey, clinic_id: Uuid, sealed: &[u8]) -> Result<Str
     )
     .map_err(sealing_error)?;
     String::from_utf8(bytes)
-        .map_err(|_| ApiError::Internal("sealed message is not text".to_owned()))
+        .map_err(|_| DomainError::Internal("sealed message is not text".to_owned()))
 }
 
 /// Seals a caller's number for a job that must text it (destroyed once the job is done).
-pub fn seal_caller_number(key: &DataKey, clinic_id: Uuid, e164: &str) -> Result<Vec<u8>, ApiError> {
+pub fn seal_caller_number(
+    key: &DataKey,
+    clinic_id: Uuid,
+    e164: &str,
+) -> Result<Vec<u8>, DomainError> {
     seal::seal(
         key,
         DATA_KEY_ID,
@@ -139,6 +148,6 @@ pub fn open_caller_number(
     key: &DataKey,
     clinic_id: Uuid,
     sealed: &[u8],
-) -> Result<String, ApiError> {
+) -> Result<String, DomainError> {
     open_number(key, clinic_id, Purpose::CallerNumber, sealed)
 }

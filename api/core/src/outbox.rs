@@ -21,8 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::error::db_error;
+use crate::error::DomainError;
 use crate::tenant::TenantTxn;
 use crate::tenant::in_clinic;
 
@@ -48,9 +47,9 @@ pub trait Job: Serialize + DeserializeOwned {
     fn idempotency_key(&self) -> String;
 
     /// The payload of a stored job of this type.
-    fn from_row(row: &job_outbox::Model) -> Result<Self, ApiError> {
+    fn from_row(row: &job_outbox::Model) -> Result<Self, DomainError> {
         serde_json::from_value(row.payload.clone()).map_err(|error| {
-            ApiError::Internal(format!(
+            DomainError::Internal(format!(
                 "{} job {} has a bad payload: {error}",
                 Self::NAME,
                 row.id
@@ -72,10 +71,10 @@ pub async fn enqueue<J: Job>(
     txn: &TenantTxn,
     job: NewJob<J>,
     now: DateTime<Utc>,
-) -> Result<job_outbox::Model, ApiError> {
+) -> Result<job_outbox::Model, DomainError> {
     let payload = serde_json::to_value(&job.job)
-        .map_err(|error| ApiError::Internal(format!("{} payload: {error}", J::NAME)))?;
-    job_outbox::ActiveModel {
+        .map_err(|error| DomainError::Internal(format!("{} payload: {error}", J::NAME)))?;
+    Ok(job_outbox::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),
         kind: Set(J::NAME.to_owned()),
@@ -95,8 +94,7 @@ pub async fn enqueue<J: Job>(
         updated_at: Set(now),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)
+    .await?)
 }
 
 /// A job a worker has claimed: which clinic and which row. Only [`claim_due`] makes one, so its
@@ -129,7 +127,7 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     lease: Duration,
     max: u32,
-) -> Result<Vec<ClaimedJob>, ApiError> {
+) -> Result<Vec<ClaimedJob>, DomainError> {
     let stale_before = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
     let backend = db.get_database_backend();
     let statement = match backend {
@@ -168,7 +166,7 @@ pub async fn claim_due(
 }
 
 /// The job row, if it still exists.
-pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<Option<job_outbox::Model>, ApiError> {
+pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<Option<job_outbox::Model>, DomainError> {
     in_clinic::<job_outbox::Entity>(txn, id).await
 }
 
@@ -211,7 +209,7 @@ pub async fn settle(
     job: job_outbox::Model,
     settlement: Settlement,
     now: DateTime<Utc>,
-) -> Result<job_outbox::Model, ApiError> {
+) -> Result<job_outbox::Model, DomainError> {
     let mut model: job_outbox::ActiveModel = job.into();
     let finished = |model: &mut job_outbox::ActiveModel| {
         model.sealed_number = Set(None);
@@ -253,18 +251,21 @@ pub async fn settle(
     }
     model.claimed_by = Set(None);
     model.updated_at = Set(now);
-    model.update(txn.conn()).await.map_err(db_error)
+    Ok(model.update(txn.conn()).await?)
 }
 
 /// The clinic's dead letters, newest first.
-pub async fn dead_letters(txn: &TenantTxn, limit: u64) -> Result<Vec<job_outbox::Model>, ApiError> {
-    txn.find::<job_outbox::Entity>()
+pub async fn dead_letters(
+    txn: &TenantTxn,
+    limit: u64,
+) -> Result<Vec<job_outbox::Model>, DomainError> {
+    Ok(txn
+        .find::<job_outbox::Entity>()
         .filter(job_outbox::Column::Status.eq(DEAD))
         .order_by_desc(job_outbox::Column::UpdatedAt)
         .limit(limit)
         .all(txn.conn())
-        .await
-        .map_err(db_error)
+        .await?)
 }
 
 /// Puts a dead job back in the queue with a fresh set of attempts; it keeps its doubt, if any, so
@@ -273,7 +274,7 @@ pub async fn requeue(
     txn: &TenantTxn,
     id: Uuid,
     now: DateTime<Utc>,
-) -> Result<job_outbox::Model, ApiError> {
+) -> Result<job_outbox::Model, DomainError> {
     let updated = txn
         .update_many::<job_outbox::Entity>()
         .col_expr(job_outbox::Column::Status, Expr::value(PENDING))
@@ -285,9 +286,9 @@ pub async fn requeue(
         .exec(txn.conn())
         .await?;
     if updated.rows_affected == 0 {
-        return Err(ApiError::NotFound);
+        return Err(DomainError::NotFound);
     }
-    find(txn, id).await?.ok_or(ApiError::NotFound)
+    find(txn, id).await?.ok_or(DomainError::NotFound)
 }
 
 #[cfg(test)]

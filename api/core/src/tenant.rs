@@ -191,15 +191,12 @@ clinic_owned!(
 pub async fn in_clinic<E>(
     txn: &TenantTxn,
     id: uuid::Uuid,
-) -> Result<Option<E::Model>, crate::error::ApiError>
+) -> Result<Option<E::Model>, crate::error::DomainError>
 where
     E: sea_orm::EntityTrait,
     (uuid::Uuid, uuid::Uuid): Into<<E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType>,
 {
-    E::find_by_id((txn.clinic_id(), id))
-        .one(txn.conn())
-        .await
-        .map_err(crate::error::db_error)
+    Ok(E::find_by_id((txn.clinic_id(), id)).one(txn.conn()).await?)
 }
 
 /// Sets a transaction-local PostgreSQL setting; a no-op on SQLite, which has none.

@@ -18,7 +18,7 @@ use crate::service::calls::{self, CallEvent, EventResult};
 use crate::service::messages::{self, NewMessage, Party};
 use ringback_core::clock::Clock;
 use ringback_core::db::DbError;
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 
@@ -96,7 +96,7 @@ pub async fn seed(
     db: &DatabaseConnection,
     clock: &Clock,
     secrets: &Secrets,
-) -> Result<DemoOutcome, ApiError> {
+) -> Result<DemoOutcome, DomainError> {
     let now = clock.now();
     let existing = user::Entity::find()
         .filter(user::Column::Email.eq(DEMO_EMAIL))
@@ -136,8 +136,8 @@ pub async fn seed(
     Ok(DemoOutcome::Created(summary))
 }
 
-fn zone() -> Result<chrono_tz::Tz, ApiError> {
-    parse_time_zone(TIME_ZONE).map_err(|e| ApiError::Internal(e.to_string()))
+fn zone() -> Result<chrono_tz::Tz, DomainError> {
+    parse_time_zone(TIME_ZONE).map_err(|e| DomainError::Internal(e.to_string()))
 }
 
 /// How many calls a weekday brings.
@@ -163,15 +163,15 @@ fn arrival(dice: &mut Dice) -> (u32, u64) {
     (minute, miss_percent)
 }
 
-fn at_local(day: NaiveDate, minute: u32) -> Result<DateTime<Utc>, ApiError> {
+fn at_local(day: NaiveDate, minute: u32) -> Result<DateTime<Utc>, DomainError> {
     let local = day
         .and_hms_opt(minute / 60, minute % 60, 0)
-        .ok_or_else(|| ApiError::Internal("demo time out of range".to_owned()))?;
+        .ok_or_else(|| DomainError::Internal("demo time out of range".to_owned()))?;
     zone()?
         .from_local_datetime(&local)
         .earliest()
         .map(|at| at.with_timezone(&Utc))
-        .ok_or_else(|| ApiError::Internal("demo time skipped by DST".to_owned()))
+        .ok_or_else(|| DomainError::Internal("demo time skipped by DST".to_owned()))
 }
 
 /// A fiction number: 07700 900000–900999, from a pool of 600 so some callers ring again.
@@ -186,7 +186,7 @@ async fn seed_day(
     day: NaiveDate,
     now: DateTime<Utc>,
     summary: &mut DemoSummary,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let mut events = Vec::new();
     let mut numbers = Vec::new();
     for index in 0..calls_on(day) {
@@ -234,7 +234,7 @@ async fn text_back(
     call: &ringback_entity::call::Model,
     now: DateTime<Utc>,
     summary: &mut DemoSummary,
-) -> Result<Option<DateTime<Utc>>, ApiError> {
+) -> Result<Option<DateTime<Utc>>, DomainError> {
     if !dice.chance(85) {
         return Ok(None);
     }
@@ -294,7 +294,7 @@ async fn follow_up(
     number: String,
     now: DateTime<Utc>,
     summary: &mut DemoSummary,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let mut booking_after = call.started_at + Duration::minutes(6);
     let mut books_percent = 30;
     if call.missed {

@@ -6,7 +6,7 @@
 //! [`TenantScope::open_unverified`] outside the core, and a test holds it to that.
 
 use ringback_core::clock::Clock;
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantScope;
 use ringback_entity::membership;
 use ringback_providers::twilio::signature::SignedRequest;
@@ -55,7 +55,7 @@ pub async fn signed_webhook(
     backend: &Backend,
     _signed: &SignedRequest,
     our_number: &str,
-) -> Result<Option<TenantScope>, ApiError> {
+) -> Result<Option<TenantScope>, DomainError> {
     let clinic =
         phone_lines::clinic_for_provider_number(&backend.db, &backend.secrets, our_number).await?;
     Ok(clinic.map(|clinic_id| open(backend, clinic_id)))

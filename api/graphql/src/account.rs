@@ -3,11 +3,9 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use ringback_entity::user;
-use sea_orm::EntityTrait;
 
 use crate::RequestInfo;
-use crate::error::{ApiError, graphql_error};
+use crate::error::{DomainError, graphql_error};
 use crate::guard::{Access, principal, uuid_arg, with_tenant};
 use crate::types::{Clinic, TeamRole, User};
 use ringback_domain::Backend;
@@ -72,11 +70,7 @@ impl AccountQuery {
             ctx,
             Access::Read(Permission::WorkCalls),
             async |txn, principal| {
-                let user = user::Entity::find_by_id(principal.user_id()?)
-                    .one(txn.conn())
-                    .await
-                    .map_err(ringback_domain::service::db_error)?
-                    .ok_or(ApiError::Unauthenticated)?;
+                let user = account::signed_in_user(txn, principal.user_id()?).await?;
                 Ok((
                     user,
                     ringback_domain::service::clinic::get(txn).await?,
@@ -183,7 +177,7 @@ impl AccountMutation {
         let presented = request
             .refresh_cookie
             .as_deref()
-            .ok_or_else(|| graphql_error(ApiError::Unauthenticated))?;
+            .ok_or_else(|| graphql_error(DomainError::Unauthenticated))?;
         let grant = account::refresh(
             &backend.db,
             &backend.clock,

@@ -10,7 +10,7 @@ use ringback_shared::access::Permission;
 
 use crate::calls::Call;
 use crate::calls::page_size;
-use crate::error::{ApiError, graphql_error};
+use crate::error::{DomainError, graphql_error};
 use crate::guard::{Access, principal, uuid_arg, with_tenant};
 use crate::loaders::CallLoader;
 use ringback_domain::Backend;
@@ -121,7 +121,7 @@ impl Appointment {
         let call = loader
             .load_one(id)
             .await
-            .map_err(|e| graphql_error(ApiError::Internal(e)))?;
+            .map_err(|e| graphql_error(DomainError::Internal(e)))?;
         Ok(call.as_ref().map(Call::from))
     }
 }
@@ -209,7 +209,7 @@ pub struct AppointmentMutation;
 async fn with_verdict(
     txn: &ringback_core::tenant::TenantTxn,
     model: appointment::Model,
-) -> Result<(appointment::Model, Option<attribution::Model>), ApiError> {
+) -> Result<(appointment::Model, Option<attribution::Model>), DomainError> {
     let verdict = appointments::verdict(txn, model.id).await?;
     Ok((model, verdict))
 }
@@ -231,7 +231,7 @@ impl AppointmentMutation {
             (Some(number), None) => CallerRef::Number(number),
             (None, Some(key)) => CallerRef::Key(key),
             _ => {
-                return Err(graphql_error(ApiError::BadUserInput(
+                return Err(graphql_error(DomainError::BadUserInput(
                     "give callerNumber or callerKey, not both".to_owned(),
                 )));
             }

@@ -8,7 +8,7 @@ use ringback_shared::access::Permission;
 
 use crate::calls::page_size;
 use crate::guard::{Access, with_tenant};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_domain::service::audit;
 
 /// One audit entry.
@@ -58,7 +58,7 @@ impl AuditQuery {
                     .as_deref()
                     .map(|text| {
                         text.parse::<i64>()
-                            .map_err(|_| ApiError::BadUserInput("bad cursor".to_owned()))
+                            .map_err(|_| DomainError::BadUserInput("bad cursor".to_owned()))
                     })
                     .transpose()?;
                 Ok((audit::list(txn, before, limit).await?, limit))

@@ -11,7 +11,7 @@ use ringback_shared::attribution::{CallDirection, CallOutcome};
 
 use crate::guard::{Access, uuid_arg, with_tenant};
 use crate::loaders::CreditLoader;
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_domain::Backend;
 use ringback_domain::service::callers::parse_caller_key;
 use ringback_domain::service::calls::{self, CallCursor, CallEvent, CallFilter, EventResult};
@@ -144,7 +144,7 @@ impl Call {
         let row = loader
             .load_one(self.call_id)
             .await
-            .map_err(|e| crate::error::graphql_error(ApiError::Internal(e)))?;
+            .map_err(|e| crate::error::graphql_error(DomainError::Internal(e)))?;
         Ok(row.map(|row| CallCredit {
             appointment_id: ID(row.appointment_id.to_string()),
             value_minor: row.value_minor,
@@ -209,7 +209,7 @@ pub struct RecordCallEventsPayload {
     pub results: Vec<CallEventResult>,
 }
 
-fn filter_from(input: CallFilterInput) -> Result<CallFilter, ApiError> {
+fn filter_from(input: CallFilterInput) -> Result<CallFilter, DomainError> {
     Ok(CallFilter {
         direction: input.direction.map(Into::into),
         outcome: input.status.map(Into::into),
@@ -225,12 +225,12 @@ fn filter_from(input: CallFilterInput) -> Result<CallFilter, ApiError> {
 }
 
 /// A page size within 1..=100 (default 50).
-pub fn page_size(first: Option<i32>) -> Result<u64, ApiError> {
+pub fn page_size(first: Option<i32>) -> Result<u64, DomainError> {
     let first = first.unwrap_or(50);
     if (1..=MAX_PAGE).contains(&first) {
         Ok(first as u64)
     } else {
-        Err(ApiError::BadUserInput(format!(
+        Err(DomainError::BadUserInput(format!(
             "first must be 1 to {MAX_PAGE}"
         )))
     }
@@ -258,7 +258,7 @@ impl CallQuery {
                 let cursor = match after.as_deref() {
                     Some(text) => Some(
                         CallCursor::decode(text)
-                            .ok_or_else(|| ApiError::BadUserInput("bad cursor".to_owned()))?,
+                            .ok_or_else(|| DomainError::BadUserInput("bad cursor".to_owned()))?,
                     ),
                     None => None,
                 };
@@ -373,7 +373,7 @@ fn payload(results: Vec<(String, EventResult)>) -> RecordCallEventsPayload {
             EventResult::Rejected(error) => {
                 payload.rejected += 1;
                 let error = RowError {
-                    code: error.code().to_owned(),
+                    code: crate::error::code(&error).to_owned(),
                     message: error.to_string(),
                 };
                 CallEventResult {

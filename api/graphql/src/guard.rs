@@ -5,7 +5,7 @@ use async_graphql::{Context, ID};
 use ringback_shared::access::Permission;
 use uuid::Uuid;
 
-use crate::error::{ApiError, graphql_error};
+use crate::error::{DomainError, graphql_error};
 use ringback_core::tenant::TenantTxn;
 use ringback_domain::auth::{Caller, Principal};
 
@@ -27,7 +27,7 @@ pub fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> 
 pub async fn with_tenant<T>(
     ctx: &Context<'_>,
     access: Access,
-    work: impl AsyncFnOnce(&TenantTxn, &Principal) -> Result<T, ApiError>,
+    work: impl AsyncFnOnce(&TenantTxn, &Principal) -> Result<T, DomainError>,
 ) -> async_graphql::Result<T> {
     let principal = principal(ctx)?;
     let scope = match access {
@@ -42,6 +42,6 @@ pub async fn with_tenant<T>(
 }
 
 /// An id argument as a UUID. An id that cannot exist is simply not found.
-pub fn uuid_arg(id: &ID) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(id.as_str()).map_err(|_| ApiError::NotFound)
+pub fn uuid_arg(id: &ID) -> Result<Uuid, DomainError> {
+    Uuid::try_parse(id.as_str()).map_err(|_| DomainError::NotFound)
 }

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use ringback_entity::{attribution, call};
-use sea_orm::{ColumnTrait, QueryFilter};
+use ringback_domain::service::{attribution, calls};
+use ringback_entity::{attribution as attribution_row, call};
 use uuid::Uuid;
 
 use ringback_core::tenant::TenantScope;
@@ -21,10 +21,7 @@ impl async_graphql::dataloader::Loader<Uuid> for CallLoader {
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, call::Model>, String> {
         let txn = self.scope.begin().await.map_err(|e| e.to_string())?;
-        let calls = txn
-            .find::<call::Entity>()
-            .filter(call::Column::Id.is_in(ids.to_vec()))
-            .all(txn.conn())
+        let calls = calls::with_ids(&txn, ids)
             .await
             .map_err(|e| e.to_string())?;
         txn.commit().await.map_err(|e| e.to_string())?;
@@ -38,15 +35,15 @@ pub struct CreditLoader {
 }
 
 impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
-    type Value = attribution::Model;
+    type Value = attribution_row::Model;
     type Error = String;
 
-    async fn load(&self, call_ids: &[Uuid]) -> Result<HashMap<Uuid, attribution::Model>, String> {
+    async fn load(
+        &self,
+        call_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, attribution_row::Model>, String> {
         let txn = self.scope.begin().await.map_err(|e| e.to_string())?;
-        let rows = txn
-            .find::<attribution::Entity>()
-            .filter(attribution::Column::MissedCallId.is_in(call_ids.to_vec()))
-            .all(txn.conn())
+        let rows = attribution::crediting_calls(&txn, call_ids)
             .await
             .map_err(|e| e.to_string())?;
         txn.commit().await.map_err(|e| e.to_string())?;

@@ -11,7 +11,7 @@ use ringback_shared::hours::{BusinessHours, ClockTime, Span};
 use ringback_shared::sms::Moment;
 
 use crate::guard::{Access, uuid_arg, with_tenant};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_domain::Backend;
 use ringback_domain::service::clinic::{self, SettingsChange, TextBackTemplates};
 use ringback_domain::service::phone_lines;
@@ -134,7 +134,7 @@ fn settings_view(model: &clinic_row::Model) -> PhoneSettings {
     }
 }
 
-fn hours_from(input: Vec<DayHours>) -> Result<BusinessHours, ApiError> {
+fn hours_from(input: Vec<DayHours>) -> Result<BusinessHours, DomainError> {
     let mut hours = BusinessHours {
         days: Default::default(),
     };
@@ -145,7 +145,7 @@ fn hours_from(input: Vec<DayHours>) -> Result<BusinessHours, ApiError> {
             .unwrap_or(0);
         for span in day.spans {
             let parse = |text: &str| {
-                ClockTime::parse(text).map_err(|e| ApiError::BadUserInput(e.to_string()))
+                ClockTime::parse(text).map_err(|e| DomainError::BadUserInput(e.to_string()))
             };
             hours.days[index].push(Span {
                 opens: parse(&span.opens)?,

@@ -7,7 +7,7 @@ use ringback_shared::access::Permission;
 use ringback_shared::metrics::{local_day_bounds_utc, parse_time_zone};
 
 use crate::guard::{Access, with_tenant};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_domain::service::{attribution, clinic};
 
 /// A call, as attribution sees it.
@@ -70,7 +70,7 @@ impl WhatIfQuery {
         to: NaiveDate,
     ) -> async_graphql::Result<AttributionEvents> {
         if to < from || (to - from).num_days() >= MAX_PERIOD_DAYS {
-            return Err(crate::error::graphql_error(ApiError::BadUserInput(
+            return Err(crate::error::graphql_error(DomainError::BadUserInput(
                 format!("choose 1 to {MAX_PERIOD_DAYS} days, `from` first"),
             )));
         }
@@ -80,10 +80,10 @@ impl WhatIfQuery {
             async |txn, _| {
                 let settings = clinic::get(txn).await?;
                 let zone = parse_time_zone(&settings.time_zone)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    .map_err(|e| DomainError::Internal(e.to_string()))?;
                 let bound = |day| {
                     local_day_bounds_utc(day, zone)
-                        .map_err(|e| ApiError::BadUserInput(e.to_string()))
+                        .map_err(|e| DomainError::BadUserInput(e.to_string()))
                 };
                 let (start, end) = (bound(from)?.start, bound(to)?.end);
                 let events = attribution::period_events(txn, start, end).await?;

@@ -9,7 +9,7 @@ use ringback_domain::auth::credentials::{api_key_principal, session_principal};
 
 use crate::auth::Caller;
 use crate::auth::session::{REFRESH_COOKIE, SESSION_COOKIE, cookie_value};
-use crate::error::ApiError;
+use crate::error::DomainError;
 
 /// The refresh cookie, if the request carries one.
 pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
@@ -19,7 +19,7 @@ pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
 
 /// Who is calling. A presented but invalid API key is an error; a missing or stale session cookie
 /// just means "not signed in".
-pub async fn authenticate(backend: &Backend, headers: &HeaderMap) -> Result<Caller, ApiError> {
+pub async fn authenticate(backend: &Backend, headers: &HeaderMap) -> Result<Caller, DomainError> {
     if let Some(bearer) = bearer_token(headers) {
         return api_key_principal(backend, bearer)
             .await

@@ -18,7 +18,7 @@ use ringback_entity::job_outbox;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::integrations::sms::SmsProvider;
 use crate::jobs::outbox::{self, ClaimedJob, Settlement};
 use crate::state::AppState;
@@ -60,7 +60,7 @@ fn job_types() -> Registry {
 }
 
 /// A future a job handler returns.
-type HandlerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ApiError>> + Send + 'a>>;
+type HandlerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 'a>>;
 
 /// One job type, with its payload type erased so that the registry can hold every type.
 trait Handler: Send + Sync {
@@ -93,7 +93,11 @@ impl<J: Runnable> Handler for Typed<J> {
         context: &'a JobContext,
     ) -> HandlerFuture<'a, Attempt> {
         Box::pin(async move {
-            let job = J::from_row(row)?;
+            let job = match J::from_row(row) {
+                Ok(job) => job,
+                // A payload this type cannot read will not read better later.
+                Err(error) => return Ok(unreadable(row, &error)),
+            };
             let prepared = job.prepare(&txn, row, context).await;
             txn.commit().await?;
             Ok(match prepared? {
@@ -193,7 +197,7 @@ impl Worker {
     }
 
     /// Claims one batch of due jobs and runs them; returns how many were claimed.
-    pub async fn run_once(&self) -> Result<usize, ApiError> {
+    pub async fn run_once(&self) -> Result<usize, DomainError> {
         let claimed = self.claim().await?;
         let count = claimed.len();
         let mut running = JoinSet::new();
@@ -214,7 +218,7 @@ impl Worker {
     }
 
     /// Claims due jobs (committed before any outside-world call).
-    pub async fn claim(&self) -> Result<Vec<ClaimedJob>, ApiError> {
+    pub async fn claim(&self) -> Result<Vec<ClaimedJob>, DomainError> {
         let backend = &self.context.backend;
         outbox::claim_due(
             &backend.db,
@@ -233,7 +237,7 @@ impl Worker {
     }
 
     /// Runs one claimed job and stores the outcome.
-    pub async fn process(&self, job: ClaimedJob) -> Result<(), ApiError> {
+    pub async fn process(&self, job: ClaimedJob) -> Result<(), DomainError> {
         match self.perform(job).await? {
             Claimed::Attempted { attempt, attempts } => self.settle(job, attempts, attempt).await,
             Claimed::NotOurs => Ok(()),
@@ -241,7 +245,7 @@ impl Worker {
     }
 
     /// The outside-world side of a job; writes nothing but the job's own preparation.
-    pub async fn perform(&self, claimed: ClaimedJob) -> Result<Claimed, ApiError> {
+    pub async fn perform(&self, claimed: ClaimedJob) -> Result<Claimed, DomainError> {
         let txn = self.scope(&claimed).begin().await?;
         let Some(row) = outbox::find(&txn, claimed.id()).await? else {
             return Ok(Claimed::NotOurs);
@@ -251,7 +255,10 @@ impl Worker {
         }
         let attempts = row.attempts;
         let attempt = match self.registry.handler(&row.kind) {
-            Some(handler) => handler.attempt(txn, &row, &self.context).await?,
+            Some(handler) => handler
+                .attempt(txn, &row, &self.context)
+                .await
+                .unwrap_or_else(|error| could_not_prepare(&row, &error)),
             None => Attempt::Failed {
                 error: format!("no job type is registered for {}", row.kind),
                 retryable: false,
@@ -267,7 +274,7 @@ impl Worker {
         claimed: ClaimedJob,
         attempts: i32,
         attempt: Attempt,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         let backend = &self.context.backend;
         let now = backend.clock.now();
         let txn = self.scope(&claimed).begin().await?;
@@ -332,6 +339,27 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// A job whose stored payload its type cannot read: a dead letter at once.
+fn unreadable(row: &job_outbox::Model, error: &DomainError) -> Attempt {
+    Attempt::Failed {
+        error: error.to_string(),
+        retryable: false,
+        in_doubt_since: row.in_doubt_since,
+    }
+}
+
+/// A job whose preparation failed on our side: retried with backoff when the failure may pass
+/// (the database), a dead letter when it will not (the job names a row that is gone). Its doubt,
+/// if any, is kept: nothing was sent this time.
+fn could_not_prepare(row: &job_outbox::Model, error: &DomainError) -> Attempt {
+    tracing::warn!(job = %row.id, %error, "outbox job could not be prepared");
+    Attempt::Failed {
+        error: error.to_string(),
+        retryable: error.is_retryable(),
+        in_doubt_since: row.in_doubt_since,
     }
 }
 

@@ -12,11 +12,11 @@ use poem::web::Data;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler, post};
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::service::calls::{self, CallEvent};
 use crate::service::inbound_sms::{self, InboundSms};
 use crate::service::messages;
-use crate::service::{clinic, phone_lines};
+use crate::service::phone_lines::{self, IncomingCallRoute};
 use crate::state::AppState;
 use ringback_core::tenant::TenantScope;
 use ringback_domain::doors;
@@ -162,7 +162,7 @@ async fn answer(
     body: poem::Body,
     ours: OurNumber,
     webhook: &'static str,
-    work: impl AsyncFnOnce(&Verified) -> Result<Response, ApiError>,
+    work: impl AsyncFnOnce(&Verified) -> Result<Response, DomainError>,
 ) -> Response {
     let Ok(body) = body.into_bytes().await else {
         return refuse(StatusCode::BAD_REQUEST, "unreadable body");
@@ -173,7 +173,7 @@ async fn answer(
     };
     match work(&verified).await {
         Ok(response) => response,
-        Err(ApiError::BadUserInput(reason)) => {
+        Err(DomainError::BadUserInput(reason)) => {
             tracing::warn!(%reason, webhook, "Twilio webhook without a usable subject");
             twiml(String::new())
         }
@@ -184,24 +184,24 @@ async fn answer(
     }
 }
 
-async fn dial_twiml(state: &AppState, verified: &Verified) -> Result<Response, ApiError> {
+async fn dial_twiml(state: &AppState, verified: &Verified) -> Result<Response, DomainError> {
     let txn = verified.scope.begin().await?;
-    let settings = clinic::get(&txn).await?;
-    let line = phone_lines::forwarding_line(&txn, &state.secrets).await?;
+    let route = phone_lines::route_incoming_call(&txn, &state.secrets).await?;
     txn.commit().await?;
-    let Some(line) = line else {
-        return Ok(twiml(
+    Ok(twiml(match route {
+        IncomingCallRoute::Forward {
+            line,
+            ring_timeout_seconds,
+        } => format!(
+            "<Dial timeout=\"{ring_timeout_seconds}\" action=\"{}{PREFIX}/dial-status\" method=\"POST\"><Number>{}</Number></Dial>",
+            escape_xml(&state.public_base()),
+            escape_xml(&line)
+        ),
+        IncomingCallRoute::NoLine => {
             "<Say>Sorry, nobody can take your call right now. We will text you back.</Say>"
-                .to_owned(),
-        ));
-    };
-    let base = state.public_base();
-    Ok(twiml(format!(
-        "<Dial timeout=\"{}\" action=\"{}{PREFIX}/dial-status\" method=\"POST\"><Number>{}</Number></Dial>",
-        settings.ring_timeout_seconds,
-        escape_xml(&base),
-        escape_xml(&line)
-    )))
+                .to_owned()
+        }
+    }))
 }
 
 /// How a dialled or status-reported call ended; `None` while it is still in progress.
@@ -264,7 +264,7 @@ async fn record_call(
     state: &AppState,
     verified: &Verified,
     status_field: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let status = verified.get(status_field).unwrap_or_default();
     let Some(outcome) = outcome(status, verified.get("AnsweredBy")) else {
         return Ok(());
@@ -279,8 +279,8 @@ async fn record_call(
     };
     let call_sid = verified
         .get("CallSid")
-        .ok_or_else(|| ApiError::BadUserInput("no CallSid".to_owned()))?;
-    let caller = caller.ok_or_else(|| ApiError::BadUserInput("no caller number".to_owned()))?;
+        .ok_or_else(|| DomainError::BadUserInput("no CallSid".to_owned()))?;
+    let caller = caller.ok_or_else(|| DomainError::BadUserInput("no caller number".to_owned()))?;
     let now = state.clock.now();
     let started_at = reported_start(verified).unwrap_or(now);
     let event = CallEvent {
@@ -324,13 +324,13 @@ async fn sms(Data(state): Data<&AppState>, request: &Request, body: poem::Body) 
     answer(state, request, body, OurNumber::ByDirection, "sms", work).await
 }
 
-async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<String>, ApiError> {
+async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<String>, DomainError> {
     let sid = verified
         .get("MessageSid")
-        .ok_or_else(|| ApiError::BadUserInput("no MessageSid".to_owned()))?;
+        .ok_or_else(|| DomainError::BadUserInput("no MessageSid".to_owned()))?;
     let from = verified
         .get("From")
-        .ok_or_else(|| ApiError::BadUserInput("no From".to_owned()))?;
+        .ok_or_else(|| DomainError::BadUserInput("no From".to_owned()))?;
     let text = verified.get("Body").unwrap_or_default();
     let txn = verified.scope.begin().await?;
     let inbound = InboundSms {
@@ -356,14 +356,14 @@ async fn sms_status(Data(state): Data<&AppState>, request: &Request, body: poem:
     answer(state, request, body, OurNumber::Sender, "sms status", work).await
 }
 
-async fn record_delivery(verified: &Verified) -> Result<(), ApiError> {
+async fn record_delivery(verified: &Verified) -> Result<(), DomainError> {
     let sid = verified
         .get("MessageSid")
-        .ok_or_else(|| ApiError::BadUserInput("no MessageSid".to_owned()))?;
+        .ok_or_else(|| DomainError::BadUserInput("no MessageSid".to_owned()))?;
     let status = verified
         .get("MessageStatus")
         .or_else(|| verified.get("SmsStatus"))
-        .ok_or_else(|| ApiError::BadUserInput("no MessageStatus".to_owned()))?;
+        .ok_or_else(|| DomainError::BadUserInput("no MessageStatus".to_owned()))?;
     let txn = verified.scope.begin().await?;
     if let Some(updated) = messages::report_delivery(&txn, sid, status).await?
         && let Some(call_id) = updated.call_id

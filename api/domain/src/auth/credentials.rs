@@ -3,7 +3,7 @@
 //! request input; the role is re-read on every request, so removals and role changes apply at once.
 
 use ringback_core::db::DbError;
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_entity::api_key;
 use ringback_shared::access::Role;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
@@ -23,7 +23,7 @@ const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
 pub async fn session_principal(
     backend: &Backend,
     token: &str,
-) -> Result<Option<Principal>, ApiError> {
+) -> Result<Option<Principal>, DomainError> {
     let Some(claims) = backend.session_keys.verify(token, backend.clock.now()) else {
         return Ok(None);
     };
@@ -42,8 +42,11 @@ pub async fn session_principal(
 
 /// The principal behind API key `presented`, counted against the key's rate limit. An unknown or
 /// revoked key is `UNAUTHENTICATED`.
-pub async fn api_key_principal(backend: &Backend, presented: &str) -> Result<Principal, ApiError> {
-    let token = tokens::parse(TokenKind::ApiKey, presented).ok_or(ApiError::Unauthenticated)?;
+pub async fn api_key_principal(
+    backend: &Backend,
+    presented: &str,
+) -> Result<Principal, DomainError> {
+    let token = tokens::parse(TokenKind::ApiKey, presented).ok_or(DomainError::Unauthenticated)?;
     let scope = doors::presented_token(&backend.db, &backend.clock, &token);
     let txn = scope.begin().await?;
     let key = txn
@@ -53,10 +56,10 @@ pub async fn api_key_principal(backend: &Backend, presented: &str) -> Result<Pri
         .one(txn.conn())
         .await
         .map_err(DbError::from)?
-        .ok_or(ApiError::Unauthenticated)?;
+        .ok_or(DomainError::Unauthenticated)?;
     backend.rate_limits.api_key(key.id)?;
     let key_scope = ApiKeyScope::parse(&key.scope)
-        .ok_or_else(|| ApiError::Internal("unknown key scope".to_owned()))?;
+        .ok_or_else(|| DomainError::Internal("unknown key scope".to_owned()))?;
     let key_id = key.id;
     let now = txn.now();
     if key

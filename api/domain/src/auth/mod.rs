@@ -11,7 +11,7 @@ pub mod tokens;
 use ringback_shared::access::{Permission, Role};
 use uuid::Uuid;
 
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantScope;
 
 /// How the caller proved who they are.
@@ -57,10 +57,10 @@ pub struct Principal {
 
 impl Principal {
     /// The signed-in user, for actions only people may take.
-    pub fn user_id(&self) -> Result<Uuid, ApiError> {
+    pub fn user_id(&self) -> Result<Uuid, DomainError> {
         match self.credential {
             Credential::Session { user_id } => Ok(user_id),
-            Credential::ApiKey { .. } => Err(ApiError::Forbidden),
+            Credential::ApiKey { .. } => Err(DomainError::Forbidden),
         }
     }
 
@@ -70,7 +70,7 @@ impl Principal {
     }
 
     /// Fails unless the caller's role grants `permission`; API keys hold no team permissions.
-    pub fn require(&self, permission: Permission) -> Result<&TenantScope, ApiError> {
+    pub fn require(&self, permission: Permission) -> Result<&TenantScope, DomainError> {
         let allowed = match self.credential {
             Credential::Session { .. } => self.role.allows(permission),
             Credential::ApiKey { .. } => permission == Permission::WorkCalls,
@@ -78,18 +78,18 @@ impl Principal {
         if allowed {
             Ok(&self.scope)
         } else {
-            Err(ApiError::Forbidden)
+            Err(DomainError::Forbidden)
         }
     }
 
     /// Fails unless the caller may change data (a session, or a `write` key).
-    pub fn require_write(&self, permission: Permission) -> Result<&TenantScope, ApiError> {
+    pub fn require_write(&self, permission: Permission) -> Result<&TenantScope, DomainError> {
         if let Credential::ApiKey {
             scope: ApiKeyScope::Read,
             ..
         } = self.credential
         {
-            return Err(ApiError::Forbidden);
+            return Err(DomainError::Forbidden);
         }
         self.require(permission)
     }
@@ -101,7 +101,7 @@ pub struct Caller(pub Option<Principal>);
 
 impl Caller {
     /// The principal, or `UNAUTHENTICATED`.
-    pub fn principal(&self) -> Result<&Principal, ApiError> {
-        self.0.as_ref().ok_or(ApiError::Unauthenticated)
+    pub fn principal(&self) -> Result<&Principal, DomainError> {
+        self.0.as_ref().ok_or(DomainError::Unauthenticated)
     }
 }

@@ -7,20 +7,20 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 use ringback_shared::password as password_rule;
 
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 
 /// Checks a new password against the shared rules, with a message the user can act on.
-pub fn validate(password: &str) -> Result<(), ApiError> {
-    password_rule::check(password).map_err(|problem| ApiError::BadUserInput(problem.to_string()))
+pub fn validate(password: &str) -> Result<(), DomainError> {
+    password_rule::check(password).map_err(|problem| DomainError::BadUserInput(problem.to_string()))
 }
 
 /// Hashes `password` with a fresh salt, in PHC string form.
-pub fn hash(password: &str) -> Result<String, ApiError> {
+pub fn hash(password: &str) -> Result<String, DomainError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|e| ApiError::Internal(format!("password hashing: {e}")))
+        .map_err(|e| DomainError::Internal(format!("password hashing: {e}")))
 }
 
 /// True when `password` matches the stored `hash`.

@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
 
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 
 /// Sign-in attempts per client address per minute.
 pub const SIGN_IN_PER_ADDRESS_PER_MINUTE: u32 = 20;
@@ -39,8 +39,8 @@ fn per_minute(limit: u32) -> Quota {
 fn check<K: std::hash::Hash + Eq + Clone>(
     limiter: &DefaultKeyedRateLimiter<K>,
     key: &K,
-) -> Result<(), ApiError> {
-    limiter.check_key(key).map_err(|_| ApiError::RateLimited)
+) -> Result<(), DomainError> {
+    limiter.check_key(key).map_err(|_| DomainError::RateLimited)
 }
 
 impl Default for RateLimits {
@@ -57,7 +57,7 @@ impl Default for RateLimits {
 
 impl RateLimits {
     /// One sign-in attempt from `address` for `email`.
-    pub fn sign_in(&self, address: Option<IpAddr>, email: &str) -> Result<(), ApiError> {
+    pub fn sign_in(&self, address: Option<IpAddr>, email: &str) -> Result<(), DomainError> {
         if let Some(address) = address {
             check(&self.sign_in_by_address, &address)?;
         }
@@ -65,7 +65,7 @@ impl RateLimits {
     }
 
     /// One request from `address`.
-    pub fn request(&self, address: Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn request(&self, address: Option<IpAddr>) -> Result<(), DomainError> {
         match address {
             Some(address) => check(&self.requests_by_address, &address),
             None => Ok(()),
@@ -73,7 +73,7 @@ impl RateLimits {
     }
 
     /// One provider webhook from `address`.
-    pub fn webhook(&self, address: Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn webhook(&self, address: Option<IpAddr>) -> Result<(), DomainError> {
         match address {
             Some(address) => check(&self.webhooks_by_address, &address),
             None => Ok(()),
@@ -81,7 +81,7 @@ impl RateLimits {
     }
 
     /// One request with API key `key_id`.
-    pub fn api_key(&self, key_id: Uuid) -> Result<(), ApiError> {
+    pub fn api_key(&self, key_id: Uuid) -> Result<(), DomainError> {
         check(&self.requests_by_api_key, &key_id)
     }
 }
@@ -99,7 +99,7 @@ mod tests {
                 .expect("within the limit");
         }
         let refused = limits.sign_in(None, "OWNER@example.test").unwrap_err();
-        assert_eq!(refused.code(), "RATE_LIMITED");
+        assert!(matches!(refused, DomainError::RateLimited));
         limits
             .sign_in(None, "other@example.test")
             .expect("other accounts unaffected");

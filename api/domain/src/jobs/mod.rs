@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::job_outbox;
 use ringback_providers::sms::{ProviderError, SmsProvider};
@@ -89,7 +89,7 @@ pub trait Runnable: Job + Send + Sync + 'static {
         txn: &TenantTxn,
         row: &job_outbox::Model,
         context: &JobContext,
-    ) -> impl Future<Output = Result<Result<Self::Ready, Attempt>, ApiError>> + Send;
+    ) -> impl Future<Output = Result<Result<Self::Ready, Attempt>, DomainError>> + Send;
 
     fn perform(
         &self,
@@ -105,7 +105,7 @@ pub trait Runnable: Job + Send + Sync + 'static {
         row: &job_outbox::Model,
         receipt: &Receipt,
         context: &JobContext,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    ) -> impl Future<Output = Result<(), DomainError>> + Send;
 
     /// The job will not run again: `status` is `failed` (a dead letter) or why it was cancelled.
     fn given_up(
@@ -113,7 +113,7 @@ pub trait Runnable: Job + Send + Sync + 'static {
         txn: &TenantTxn,
         row: &job_outbox::Model,
         status: &str,
-    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+    ) -> impl Future<Output = Result<(), DomainError>> + Send;
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! the text is there, takes it as sent. So after an outage every owed text still goes out, once.
 
 use chrono::{DateTime, Utc};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::job_outbox;
 use ringback_providers::sms::{OutgoingSms, ProviderError, SentSms};
@@ -35,7 +35,7 @@ pub async fn prepare(
     row: &job_outbox::Model,
     caller_key: &str,
     context: &JobContext,
-) -> Result<Result<ReadyText, Attempt>, ApiError> {
+) -> Result<Result<ReadyText, Attempt>, DomainError> {
     if opt_outs::is_opted_out(txn, caller_key).await? {
         return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
     }
@@ -109,7 +109,7 @@ pub fn delivery_status(receipt: &Receipt) -> &'static str {
 
 /// Applies delivery reports that arrived before the provider's id for `receipt` was stored, and
 /// brings the text-back status of the call they concern up to date.
-pub async fn catch_up(txn: &TenantTxn, receipt: &Receipt) -> Result<(), ApiError> {
+pub async fn catch_up(txn: &TenantTxn, receipt: &Receipt) -> Result<(), DomainError> {
     if let Some(caught_up) = messages::catch_up_reports(txn, &receipt.provider_id).await?
         && let Some(call_id) = caught_up.call_id
     {

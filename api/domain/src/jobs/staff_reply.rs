@@ -2,7 +2,7 @@
 //! stored when it was written; sending gives it the provider's id and status, giving up marks it
 //! failed or cancelled.
 
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::outbox::Job;
 use ringback_core::tenant::{TenantTxn, in_clinic};
 use ringback_entity::{job_outbox, message};
@@ -33,7 +33,7 @@ impl Job for StaffReply {
 
 impl StaffReply {
     /// The stored message, unless it has been deleted meanwhile.
-    async fn stored(&self, txn: &TenantTxn) -> Result<Option<message::Model>, ApiError> {
+    async fn stored(&self, txn: &TenantTxn) -> Result<Option<message::Model>, DomainError> {
         in_clinic::<message::Entity>(txn, self.message).await
     }
 }
@@ -46,7 +46,7 @@ impl Runnable for StaffReply {
         txn: &TenantTxn,
         row: &job_outbox::Model,
         context: &JobContext,
-    ) -> Result<Result<ReadyText, Attempt>, ApiError> {
+    ) -> Result<Result<ReadyText, Attempt>, DomainError> {
         sms::prepare(txn, row, &self.caller_key, context).await
     }
 
@@ -65,7 +65,7 @@ impl Runnable for StaffReply {
         _row: &job_outbox::Model,
         receipt: &Receipt,
         _context: &JobContext,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         if let Some(stored) = self.stored(txn).await? {
             let status = sms::delivery_status(receipt);
             messages::set_provider_id(txn, stored, &receipt.provider_id, status).await?;
@@ -78,7 +78,7 @@ impl Runnable for StaffReply {
         txn: &TenantTxn,
         _row: &job_outbox::Model,
         status: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         if let Some(stored) = self.stored(txn).await? {
             let status = if status == "failed" {
                 "failed"

@@ -2,7 +2,7 @@
 //! the conversation's first message and the call's text-back status follows the provider's; when
 //! the job is given up, the call says why.
 
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::outbox::Job;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::job_outbox;
@@ -41,7 +41,7 @@ impl Runnable for TextBack {
         txn: &TenantTxn,
         row: &job_outbox::Model,
         context: &JobContext,
-    ) -> Result<Result<ReadyText, Attempt>, ApiError> {
+    ) -> Result<Result<ReadyText, Attempt>, DomainError> {
         sms::prepare(txn, row, &self.caller_key, context).await
     }
 
@@ -60,7 +60,7 @@ impl Runnable for TextBack {
         row: &job_outbox::Model,
         receipt: &Receipt,
         context: &JobContext,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         let call = calls::find(txn, self.call).await?;
         let secrets = &context.backend.secrets;
         let body = match &row.body_sealed {
@@ -94,7 +94,7 @@ impl Runnable for TextBack {
         txn: &TenantTxn,
         _row: &job_outbox::Model,
         status: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         calls::set_text_back_status(txn, self.call, status).await
     }
 }

@@ -18,9 +18,9 @@ use crate::auth::password;
 use crate::auth::session::{ACCESS_TTL, REFRESH_TTL, SessionKeys};
 use crate::auth::tokens::{self, TokenKind};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{db_error, in_clinic};
+use crate::service::in_clinic;
 use ringback_core::clock::Clock;
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantTxn, set_local};
 
@@ -56,7 +56,7 @@ pub struct SessionGrant {
 }
 
 /// Normalises an e-mail address for lookup and checks its shape.
-pub fn normalize_email(email: &str) -> Result<String, ApiError> {
+pub fn normalize_email(email: &str) -> Result<String, DomainError> {
     let email = email.trim().to_ascii_lowercase();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -65,19 +65,19 @@ pub fn normalize_email(email: &str) -> Result<String, ApiError> {
     if valid {
         Ok(email)
     } else {
-        Err(ApiError::BadUserInput(
+        Err(DomainError::BadUserInput(
             "enter a valid e-mail address".to_owned(),
         ))
     }
 }
 
-fn required(value: &str, what: &str, max: usize) -> Result<String, ApiError> {
+fn required(value: &str, what: &str, max: usize) -> Result<String, DomainError> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(ApiError::BadUserInput(format!("{what} is required")));
+        return Err(DomainError::BadUserInput(format!("{what} is required")));
     }
     if value.chars().count() > max {
-        return Err(ApiError::BadUserInput(format!(
+        return Err(DomainError::BadUserInput(format!(
             "{what} may have at most {max} characters"
         )));
     }
@@ -96,23 +96,23 @@ struct ValidSignUp {
     password_hash: String,
 }
 
-fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, ApiError> {
+fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, DomainError> {
     let kind = input.kind.trim().to_ascii_lowercase();
     if !CLINIC_KINDS.contains(&kind.as_str()) {
-        return Err(ApiError::BadUserInput(format!(
+        return Err(DomainError::BadUserInput(format!(
             "kind must be one of {}",
             CLINIC_KINDS.join(", ")
         )));
     }
     let time_zone = parse_time_zone(input.time_zone.trim())
-        .map_err(|e| ApiError::BadUserInput(e.to_string()))?
+        .map_err(|e| DomainError::BadUserInput(e.to_string()))?
         .name()
         .to_owned();
     let region = Region::parse(input.default_region.trim())
-        .map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+        .map_err(|e| DomainError::BadUserInput(e.to_string()))?;
     let currency = input.currency.trim().to_ascii_uppercase();
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ApiError::BadUserInput(
+        return Err(DomainError::BadUserInput(
             "currency must be a three-letter ISO 4217 code".to_owned(),
         ));
     }
@@ -136,7 +136,7 @@ pub async fn sign_up(
     keys: &SessionKeys,
     secrets: &Secrets,
     input: SignUp,
-) -> Result<SessionGrant, ApiError> {
+) -> Result<SessionGrant, DomainError> {
     let valid = validate_sign_up(input)?;
     let now = clock.now();
     let scope = doors::new_clinic(db, clock);
@@ -185,9 +185,9 @@ pub async fn sign_up(
     .await
     .map_err(|error| match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => {
-            ApiError::Conflict("an account with this e-mail address already exists".to_owned())
+            DomainError::Conflict("an account with this e-mail address already exists".to_owned())
         }
-        _ => db_error(error),
+        _ => error.into(),
     })?;
     membership::ActiveModel {
         clinic_id: Set(clinic_id),
@@ -217,7 +217,7 @@ pub async fn new_session(
     keys: &SessionKeys,
     user: user::Model,
     role: Role,
-) -> Result<SessionGrant, ApiError> {
+) -> Result<SessionGrant, DomainError> {
     let clinic = crate::service::clinic::get(txn).await?;
     grant_session(txn, keys, user, clinic, role, Uuid::now_v7()).await
 }
@@ -230,7 +230,7 @@ async fn grant_session(
     clinic: clinic::Model,
     role: Role,
     family_id: Uuid,
-) -> Result<SessionGrant, ApiError> {
+) -> Result<SessionGrant, DomainError> {
     let now = txn.now();
     let refresh = tokens::issue(TokenKind::Refresh, clinic.id);
     refresh_token::ActiveModel {
@@ -248,7 +248,7 @@ async fn grant_session(
     .await?;
     let access_token = keys
         .issue(user.id, clinic.id, role, now)
-        .map_err(ApiError::Internal)?;
+        .map_err(DomainError::Internal)?;
     Ok(SessionGrant {
         user,
         clinic,
@@ -266,8 +266,8 @@ pub async fn sign_in(
     keys: &SessionKeys,
     email: &str,
     password_attempt: &str,
-) -> Result<SessionGrant, ApiError> {
-    let refused = || ApiError::Unauthenticated;
+) -> Result<SessionGrant, DomainError> {
+    let refused = || DomainError::Unauthenticated;
     let email = normalize_email(email).map_err(|_| refused())?;
     let user = user::Entity::find()
         .filter(user::Column::Email.eq(email))
@@ -294,7 +294,7 @@ pub async fn sign_in(
         return Err(refused());
     }
     let role = Role::parse(&membership.role)
-        .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
+        .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;
     let clinic = crate::service::clinic::get(&txn).await?;
     audit::append(
         &txn,
@@ -315,7 +315,7 @@ pub async fn sign_in(
 async fn memberships(
     db: &DatabaseConnection,
     user_id: Uuid,
-) -> Result<Vec<membership::Model>, ApiError> {
+) -> Result<Vec<membership::Model>, DomainError> {
     let txn = db.begin().await?;
     set_local(&txn, "app.user_id", &user_id.to_string()).await?;
     let found = membership::Entity::find()
@@ -332,7 +332,7 @@ async fn memberships(
 async fn first_membership(
     db: &DatabaseConnection,
     user_id: Uuid,
-) -> Result<Option<membership::Model>, ApiError> {
+) -> Result<Option<membership::Model>, DomainError> {
     Ok(memberships(db, user_id).await?.into_iter().next())
 }
 
@@ -341,7 +341,7 @@ pub async fn clinics_of(
     db: &DatabaseConnection,
     clock: &Clock,
     user_id: Uuid,
-) -> Result<Vec<(clinic::Model, Role)>, ApiError> {
+) -> Result<Vec<(clinic::Model, Role)>, DomainError> {
     let mut clinics = Vec::new();
     for membership in memberships(db, user_id).await? {
         let Some(role) = Role::parse(&membership.role) else {
@@ -361,7 +361,7 @@ pub async fn revoke_sessions_elsewhere(
     clock: &Clock,
     user_id: Uuid,
     except: Uuid,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     for membership in memberships(db, user_id).await? {
         if membership.clinic_id == except {
             continue;
@@ -383,19 +383,19 @@ pub async fn switch_clinic(
     user_id: Uuid,
     to_clinic: Uuid,
     presented: Option<&str>,
-) -> Result<SessionGrant, ApiError> {
+) -> Result<SessionGrant, DomainError> {
     let membership = memberships(db, user_id)
         .await?
         .into_iter()
         .find(|membership| membership.clinic_id == to_clinic)
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(DomainError::NotFound)?;
     let role = Role::parse(&membership.role)
-        .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
+        .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;
     let txn = doors::membership(db, clock, &membership).begin().await?;
     let user = user::Entity::find_by_id(user_id)
         .one(txn.conn())
         .await?
-        .ok_or(ApiError::Unauthenticated)?;
+        .ok_or(DomainError::Unauthenticated)?;
     audit::append(
         &txn,
         AuditEvent {
@@ -413,8 +413,16 @@ pub async fn switch_clinic(
     Ok(grant)
 }
 
+/// The signed-in user `user_id` (whose membership the caller's credential has checked).
+pub async fn signed_in_user(txn: &TenantTxn, user_id: Uuid) -> Result<user::Model, DomainError> {
+    user::Entity::find_by_id(user_id)
+        .one(txn.conn())
+        .await?
+        .ok_or(DomainError::Unauthenticated)
+}
+
 /// The current role of `user_id` in the scope's clinic; None once they were removed.
-pub async fn current_role(txn: &TenantTxn, user_id: Uuid) -> Result<Option<Role>, ApiError> {
+pub async fn current_role(txn: &TenantTxn, user_id: Uuid) -> Result<Option<Role>, DomainError> {
     let found = in_clinic::<membership::Entity>(txn, user_id).await?;
     Ok(found.and_then(|m| Role::parse(&m.role)))
 }
@@ -426,15 +434,15 @@ pub async fn refresh(
     clock: &Clock,
     keys: &SessionKeys,
     presented: &str,
-) -> Result<SessionGrant, ApiError> {
-    let token = tokens::parse(TokenKind::Refresh, presented).ok_or(ApiError::Unauthenticated)?;
+) -> Result<SessionGrant, DomainError> {
+    let token = tokens::parse(TokenKind::Refresh, presented).ok_or(DomainError::Unauthenticated)?;
     let txn = doors::presented_token(db, clock, &token).begin().await?;
     let stored = txn
         .find::<refresh_token::Entity>()
         .filter(refresh_token::Column::TokenHash.eq(token.hash))
         .one(txn.conn())
         .await?
-        .ok_or(ApiError::Unauthenticated)?;
+        .ok_or(DomainError::Unauthenticated)?;
     let now = txn.now();
     if stored.replaced_at.is_some() {
         revoke_family(&txn, stored.family_id).await?;
@@ -448,18 +456,18 @@ pub async fn refresh(
         )
         .await?;
         txn.commit().await?;
-        return Err(ApiError::Unauthenticated);
+        return Err(DomainError::Unauthenticated);
     }
     if stored.revoked_at.is_some() || stored.expires_at <= now {
-        return Err(ApiError::Unauthenticated);
+        return Err(DomainError::Unauthenticated);
     }
     let role = current_role(&txn, stored.user_id)
         .await?
-        .ok_or(ApiError::Unauthenticated)?;
+        .ok_or(DomainError::Unauthenticated)?;
     let user = user::Entity::find_by_id(stored.user_id)
         .one(txn.conn())
         .await?
-        .ok_or(ApiError::Unauthenticated)?;
+        .ok_or(DomainError::Unauthenticated)?;
     let family_id = stored.family_id;
     let mut replaced: refresh_token::ActiveModel = stored.into();
     replaced.replaced_at = Set(Some(now));
@@ -470,12 +478,12 @@ pub async fn refresh(
     Ok(grant)
 }
 
-async fn revoke_family(txn: &TenantTxn, family_id: Uuid) -> Result<(), ApiError> {
+async fn revoke_family(txn: &TenantTxn, family_id: Uuid) -> Result<(), DomainError> {
     revoke_tokens(txn, refresh_token::Column::FamilyId.eq(family_id)).await
 }
 
 /// Revokes every refresh token of `user_id` in the transaction's clinic (password change, removal).
-pub async fn revoke_user_sessions(txn: &TenantTxn, user_id: Uuid) -> Result<(), ApiError> {
+pub async fn revoke_user_sessions(txn: &TenantTxn, user_id: Uuid) -> Result<(), DomainError> {
     revoke_tokens(txn, refresh_token::Column::UserId.eq(user_id)).await
 }
 
@@ -483,7 +491,7 @@ pub async fn revoke_user_sessions(txn: &TenantTxn, user_id: Uuid) -> Result<(), 
 async fn revoke_tokens(
     txn: &TenantTxn,
     which: sea_orm::sea_query::SimpleExpr,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     txn.update_many::<refresh_token::Entity>()
         .col_expr(
             refresh_token::Column::RevokedAt,
@@ -501,7 +509,7 @@ pub async fn sign_out(
     db: &DatabaseConnection,
     clock: &Clock,
     presented: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let Some(token) = tokens::parse(TokenKind::Refresh, presented) else {
         return Ok(());
     };
@@ -537,13 +545,13 @@ pub async fn change_password(
     role: Role,
     current: &str,
     new: &str,
-) -> Result<SessionGrant, ApiError> {
+) -> Result<SessionGrant, DomainError> {
     let user = user::Entity::find_by_id(user_id)
         .one(txn.conn())
         .await?
-        .ok_or(ApiError::Unauthenticated)?;
+        .ok_or(DomainError::Unauthenticated)?;
     if !password::verify(current, &user.password_hash) {
-        return Err(ApiError::BadUserInput(
+        return Err(DomainError::BadUserInput(
             "the current password is wrong".to_owned(),
         ));
     }

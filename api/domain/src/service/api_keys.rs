@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::auth::ApiKeyScope;
 use crate::auth::tokens::{self, TokenKind};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{db_error, in_clinic};
-use ringback_core::error::ApiError;
+use crate::service::in_clinic;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
 /// A key just created; `secret` is shown once and never stored.
@@ -20,12 +20,12 @@ pub struct NewApiKey {
 }
 
 /// Every key of the clinic, newest first (revoked ones included, marked).
-pub async fn list(txn: &TenantTxn) -> Result<Vec<api_key::Model>, ApiError> {
-    txn.find::<api_key::Entity>()
+pub async fn list(txn: &TenantTxn) -> Result<Vec<api_key::Model>, DomainError> {
+    Ok(txn
+        .find::<api_key::Entity>()
         .order_by_desc(api_key::Column::CreatedAt)
         .all(txn.conn())
-        .await
-        .map_err(db_error)
+        .await?)
 }
 
 /// Creates a key named `name` with `scope`.
@@ -34,10 +34,10 @@ pub async fn create(
     actor: Uuid,
     name: &str,
     scope: ApiKeyScope,
-) -> Result<NewApiKey, ApiError> {
+) -> Result<NewApiKey, DomainError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
-        return Err(ApiError::BadUserInput(
+        return Err(DomainError::BadUserInput(
             "a key name of 1 to 80 characters is required".to_owned(),
         ));
     }
@@ -79,10 +79,10 @@ pub async fn revoke(
     txn: &TenantTxn,
     actor: Uuid,
     key_id: Uuid,
-) -> Result<api_key::Model, ApiError> {
+) -> Result<api_key::Model, DomainError> {
     let key = in_clinic::<api_key::Entity>(txn, key_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(DomainError::NotFound)?;
     let mut revoked: api_key::ActiveModel = key.into();
     revoked.revoked_at = Set(Some(txn.now()));
     let key = revoked.update(txn.conn()).await?;

@@ -14,8 +14,8 @@ use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, parse_caller_key};
 use crate::service::clinic;
-use crate::service::{db_error, in_clinic};
-use ringback_core::error::ApiError;
+use crate::service::in_clinic;
+use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 
@@ -41,11 +41,11 @@ pub struct NewAppointment {
     pub booked_at: DateTime<Utc>,
 }
 
-fn check_value(value_minor: i64) -> Result<(), ApiError> {
+fn check_value(value_minor: i64) -> Result<(), DomainError> {
     if (0..=MAX_VALUE_MINOR).contains(&value_minor) {
         Ok(())
     } else {
-        Err(ApiError::BadUserInput(format!(
+        Err(DomainError::BadUserInput(format!(
             "valueMinor must be 0 to {MAX_VALUE_MINOR}"
         )))
     }
@@ -55,7 +55,7 @@ async fn caller_key(
     txn: &TenantTxn,
     secrets: &Secrets,
     caller: CallerRef,
-) -> Result<String, ApiError> {
+) -> Result<String, DomainError> {
     match caller {
         CallerRef::Key(key) => parse_caller_key(&key),
         CallerRef::Number(number) => {
@@ -73,7 +73,7 @@ pub async fn create(
     secrets: &Secrets,
     actor: Option<Uuid>,
     input: NewAppointment,
-) -> Result<appointment::Model, ApiError> {
+) -> Result<appointment::Model, DomainError> {
     check_value(input.value_minor)?;
     let external_id = input
         .external_id
@@ -117,20 +117,20 @@ async fn find_external(
     txn: &TenantTxn,
     source: &str,
     external_id: &str,
-) -> Result<Option<appointment::Model>, ApiError> {
-    txn.find::<appointment::Entity>()
+) -> Result<Option<appointment::Model>, DomainError> {
+    Ok(txn
+        .find::<appointment::Entity>()
         .filter(appointment::Column::Source.eq(source))
         .filter(appointment::Column::ExternalId.eq(external_id))
         .one(txn.conn())
-        .await
-        .map_err(db_error)
+        .await?)
 }
 
 /// One appointment by id.
-pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<appointment::Model, ApiError> {
+pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<appointment::Model, DomainError> {
     in_clinic::<appointment::Entity>(txn, id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(DomainError::NotFound)
 }
 
 /// Changes an appointment's value or start; a cancelled appointment cannot change.
@@ -140,10 +140,10 @@ pub async fn update(
     id: Uuid,
     value_minor: Option<i64>,
     starts_at: Option<DateTime<Utc>>,
-) -> Result<appointment::Model, ApiError> {
+) -> Result<appointment::Model, DomainError> {
     let current = find(txn, id).await?;
     if current.cancelled_at.is_some() {
-        return Err(ApiError::Conflict(
+        return Err(DomainError::Conflict(
             "a cancelled appointment cannot be changed".to_owned(),
         ));
     }
@@ -176,7 +176,7 @@ pub async fn cancel(
     txn: &TenantTxn,
     actor: Option<Uuid>,
     id: Uuid,
-) -> Result<appointment::Model, ApiError> {
+) -> Result<appointment::Model, DomainError> {
     let current = find(txn, id).await?;
     if current.cancelled_at.is_some() {
         return Ok(current);
@@ -205,7 +205,7 @@ pub async fn list(
     txn: &TenantTxn,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<(appointment::Model, Option<attribution_row::Model>)>, ApiError> {
+) -> Result<Vec<(appointment::Model, Option<attribution_row::Model>)>, DomainError> {
     let mut query = txn.find::<appointment::Entity>();
     if let Some(after) = after {
         query = query.filter(appointment::Column::Id.lt(after));
@@ -237,6 +237,6 @@ pub async fn list(
 pub async fn verdict(
     txn: &TenantTxn,
     id: Uuid,
-) -> Result<Option<attribution_row::Model>, ApiError> {
+) -> Result<Option<attribution_row::Model>, DomainError> {
     in_clinic::<attribution_row::Entity>(txn, id).await
 }

@@ -12,11 +12,11 @@ use ringback_shared::attribution::{
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
 
 use crate::service::clinic;
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
 /// The clinic's window, as the engine takes it.
-async fn window(txn: &TenantTxn) -> Result<AttributionWindow, ApiError> {
+async fn window(txn: &TenantTxn) -> Result<AttributionWindow, DomainError> {
     let days = clinic::get(txn).await?.attribution_window_days;
     Ok(u32::try_from(days)
         .ok()
@@ -38,7 +38,7 @@ fn appointment_record(model: &appointment::Model) -> AppointmentRecord {
 pub async fn recompute_callers(
     txn: &TenantTxn,
     caller_keys: &BTreeSet<String>,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     if caller_keys.is_empty() {
         return Ok(());
     }
@@ -62,7 +62,7 @@ pub async fn recompute_callers(
 }
 
 /// Recomputes every appointment of the clinic (after a window change).
-pub async fn recompute_clinic(txn: &TenantTxn) -> Result<(), ApiError> {
+pub async fn recompute_clinic(txn: &TenantTxn) -> Result<(), DomainError> {
     let keys: BTreeSet<String> = txn
         .find::<appointment::Entity>()
         .select_only()
@@ -81,7 +81,7 @@ async fn store(
     calls: &[call::Model],
     replies: &[ReplyRecord],
     appointments: &[appointment::Model],
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let window = window(txn).await?;
     let call_records: Vec<CallRecord> = calls
         .iter()
@@ -145,7 +145,7 @@ pub async fn period_events(
     txn: &TenantTxn,
     start: chrono::DateTime<Utc>,
     end: chrono::DateTime<Utc>,
-) -> Result<PeriodEvents, ApiError> {
+) -> Result<PeriodEvents, DomainError> {
     let longest = chrono::Duration::days(i64::from(ringback_shared::attribution::MAX_WINDOW_DAYS));
     let calls = txn
         .find::<call::Entity>()
@@ -168,4 +168,16 @@ pub async fn period_events(
         replies,
         appointments: appointments.iter().map(appointment_record).collect(),
     })
+}
+
+/// The attributions that credit the missed calls among `call_ids` (at most one each).
+pub async fn crediting_calls(
+    txn: &TenantTxn,
+    call_ids: &[uuid::Uuid],
+) -> Result<Vec<attribution::Model>, DomainError> {
+    Ok(txn
+        .find::<attribution::Entity>()
+        .filter(attribution::Column::MissedCallId.is_in(call_ids.iter().copied()))
+        .all(txn.conn())
+        .await?)
 }

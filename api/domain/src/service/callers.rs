@@ -5,7 +5,7 @@ use ringback_shared::caller_key::{CallerKey, ClinicHashingKey};
 use ringback_shared::ids::ClinicId;
 use ringback_shared::phone::{self, Region};
 
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 
@@ -28,12 +28,12 @@ pub struct CallerKeyer {
 
 impl CallerKeyer {
     /// A keyer for the transaction's clinic, reading numbers with `region` as the default.
-    pub fn new(secrets: &Secrets, txn: &TenantTxn, region: &str) -> Result<Self, ApiError> {
+    pub fn new(secrets: &Secrets, txn: &TenantTxn, region: &str) -> Result<Self, DomainError> {
         let hashing_key =
             ClinicHashingKey::derive(secrets.pepper.expose(), ClinicId(txn.clinic_id()))
-                .map_err(|e| ApiError::Internal(format!("caller key derivation: {e}")))?;
-        let region =
-            Region::parse(region).map_err(|e| ApiError::Internal(format!("stored region: {e}")))?;
+                .map_err(|e| DomainError::Internal(format!("caller key derivation: {e}")))?;
+        let region = Region::parse(region)
+            .map_err(|e| DomainError::Internal(format!("stored region: {e}")))?;
         Ok(Self {
             hashing_key,
             region,
@@ -41,9 +41,9 @@ impl CallerKeyer {
     }
 
     /// Normalises and keys `number`; the error never repeats the number.
-    pub fn key(&self, number: &str) -> Result<KeyedCaller, ApiError> {
+    pub fn key(&self, number: &str) -> Result<KeyedCaller, DomainError> {
         let normalized = phone::normalize(number, self.region)
-            .map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+            .map_err(|e| DomainError::BadUserInput(e.to_string()))?;
         Ok(KeyedCaller {
             caller_key: self.hashing_key.caller_key(&normalized.e164).to_string(),
             tail: phone::mask_tail(&normalized.e164),
@@ -55,10 +55,10 @@ impl CallerKeyer {
 }
 
 /// Checks a caller key given directly (integrators may already hold one).
-pub fn parse_caller_key(text: &str) -> Result<String, ApiError> {
+pub fn parse_caller_key(text: &str) -> Result<String, DomainError> {
     CallerKey::parse(text.trim())
         .map(|key| key.to_string())
         .map_err(|_| {
-            ApiError::BadUserInput("callerKey must look like v1:<64 hex digits>".to_owned())
+            DomainError::BadUserInput("callerKey must look like v1:<64 hex digits>".to_owned())
         })
 }

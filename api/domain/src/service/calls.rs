@@ -15,9 +15,9 @@ use uuid::Uuid;
 use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::CallerKeyer;
+use crate::service::in_clinic;
 use crate::service::{clinic, metrics, text_back};
-use crate::service::{db_error, in_clinic};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 
@@ -42,7 +42,7 @@ pub struct CallEvent {
 pub enum EventResult {
     Recorded(call::Model),
     Duplicate(call::Model),
-    Rejected(ApiError),
+    Rejected(DomainError),
 }
 
 /// Records a batch: each event is validated and keyed on its own; rejected rows do not stop the
@@ -52,9 +52,9 @@ pub async fn record_events(
     secrets: &Secrets,
     provider: &str,
     events: Vec<CallEvent>,
-) -> Result<Vec<(String, EventResult)>, ApiError> {
+) -> Result<Vec<(String, EventResult)>, DomainError> {
     if events.len() > MAX_BATCH {
-        return Err(ApiError::BadUserInput(format!(
+        return Err(DomainError::BadUserInput(format!(
             "send at most {MAX_BATCH} events per batch"
         )));
     }
@@ -100,7 +100,7 @@ async fn record_one(
     keyer: &CallerKeyer,
     provider: &str,
     event: CallEvent,
-) -> Result<EventResult, ApiError> {
+) -> Result<EventResult, DomainError> {
     if let Err(error) = validate(&event, txn.now()) {
         return Ok(EventResult::Rejected(error));
     }
@@ -142,28 +142,28 @@ async fn record_one(
 }
 
 /// Checks an event's shape; `now` is the server's clock, which a start may not be far ahead of.
-fn validate(event: &CallEvent, now: DateTime<Utc>) -> Result<(), ApiError> {
+fn validate(event: &CallEvent, now: DateTime<Utc>) -> Result<(), DomainError> {
     let external_id = event.external_id.trim();
     if external_id.is_empty() || external_id.len() > 200 {
-        return Err(ApiError::BadUserInput(
+        return Err(DomainError::BadUserInput(
             "externalId needs 1 to 200 characters".to_owned(),
         ));
     }
     let answered = event.outcome == CallOutcome::Answered;
     if event.answered_at.is_some() && !answered {
-        return Err(ApiError::BadUserInput(
+        return Err(DomainError::BadUserInput(
             "answeredAt is only for answered calls".to_owned(),
         ));
     }
     if event.answered_at.is_some_and(|at| at < event.started_at)
         || event.ended_at.is_some_and(|at| at < event.started_at)
     {
-        return Err(ApiError::BadUserInput(
+        return Err(DomainError::BadUserInput(
             "answeredAt and endedAt cannot precede startedAt".to_owned(),
         ));
     }
     if event.started_at > now + chrono::Duration::minutes(5) {
-        return Err(ApiError::BadUserInput(
+        return Err(DomainError::BadUserInput(
             "startedAt is in the future".to_owned(),
         ));
     }
@@ -174,20 +174,29 @@ async fn find_external(
     txn: &TenantTxn,
     provider: &str,
     external_id: &str,
-) -> Result<Option<call::Model>, ApiError> {
-    txn.find::<call::Entity>()
+) -> Result<Option<call::Model>, DomainError> {
+    Ok(txn
+        .find::<call::Entity>()
         .filter(call::Column::Provider.eq(provider))
         .filter(call::Column::ExternalId.eq(external_id))
         .one(txn.conn())
-        .await
-        .map_err(db_error)
+        .await?)
 }
 
 /// One call by id.
-pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<call::Model, ApiError> {
+/// The clinic's calls among `ids` (missing ones are left out).
+pub async fn with_ids(txn: &TenantTxn, ids: &[Uuid]) -> Result<Vec<call::Model>, DomainError> {
+    Ok(txn
+        .find::<call::Entity>()
+        .filter(call::Column::Id.is_in(ids.iter().copied()))
+        .all(txn.conn())
+        .await?)
+}
+
+pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<call::Model, DomainError> {
     in_clinic::<call::Entity>(txn, id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(DomainError::NotFound)
 }
 
 /// A staff callback to the caller of call `call_id`, with its outcome.
@@ -197,10 +206,10 @@ pub async fn log_callback(
     call_id: Uuid,
     outcome: CallOutcome,
     at: DateTime<Utc>,
-) -> Result<call::Model, ApiError> {
+) -> Result<call::Model, DomainError> {
     let original = find(txn, call_id).await?;
     if at < original.started_at {
-        return Err(ApiError::BadUserInput(
+        return Err(DomainError::BadUserInput(
             "a callback cannot precede the call it answers".to_owned(),
         ));
     }
@@ -286,7 +295,7 @@ pub async fn list(
     filter: &CallFilter,
     after: Option<CallCursor>,
     limit: u64,
-) -> Result<Vec<call::Model>, ApiError> {
+) -> Result<Vec<call::Model>, DomainError> {
     let mut query = txn.find::<call::Entity>();
     if let Some(direction) = filter.direction {
         query = query.filter(call::Column::Direction.eq(direction.as_str()));
@@ -340,7 +349,7 @@ pub async fn set_text_back_status(
     txn: &TenantTxn,
     call_id: Uuid,
     status: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let mut model: call::ActiveModel = find(txn, call_id).await?.into();
     model.text_back_status = Set(Some(status.to_owned()));
     model.update(txn.conn()).await?;

@@ -13,7 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
 /// Privacy mode that keeps only the caller key and tail (the number lives sealed in the outbox
@@ -69,15 +69,15 @@ pub const MAX_HELP_TEXT_CHARS: usize = 320;
 pub const MAX_HOLIDAYS: usize = 100;
 
 /// The clinic of the transaction.
-pub async fn get(txn: &TenantTxn) -> Result<clinic::Model, ApiError> {
+pub async fn get(txn: &TenantTxn) -> Result<clinic::Model, DomainError> {
     clinic::Entity::find_by_id(txn.clinic_id())
         .one(txn.conn())
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(DomainError::NotFound)
 }
 
-fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::BadUserInput(message.into())
+fn bad(message: impl Into<String>) -> DomainError {
+    DomainError::BadUserInput(message.into())
 }
 
 /// Applies `change` after validating every field; nothing is saved if any field is invalid.
@@ -85,7 +85,7 @@ pub async fn update(
     txn: &TenantTxn,
     actor: Uuid,
     change: SettingsChange,
-) -> Result<clinic::Model, ApiError> {
+) -> Result<clinic::Model, DomainError> {
     let current = get(txn).await?;
     let mut model: clinic::ActiveModel = current.into();
     let mut changed: Vec<&str> = Vec::new();
@@ -155,7 +155,8 @@ pub async fn update(
     }
     if let Some(hours) = change.business_hours {
         hours.validate().map_err(|e| bad(e.to_string()))?;
-        let json = serde_json::to_value(&hours).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_value(&hours).map_err(|e| DomainError::Internal(e.to_string()))?;
         model.business_hours = Set(Some(json));
         changed.push("business_hours");
     }
@@ -236,7 +237,7 @@ fn apply_wording(
     model: &mut clinic::ActiveModel,
     wording: Wording,
     changed: &mut Vec<&'static str>,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     if let Some(link) = wording.booking_link {
         let link = link.trim();
         let stored = if link.is_empty() {
@@ -287,13 +288,13 @@ fn apply_wording(
     Ok(())
 }
 
-fn holidays_json(mut holidays: Vec<NaiveDate>) -> Result<serde_json::Value, ApiError> {
+fn holidays_json(mut holidays: Vec<NaiveDate>) -> Result<serde_json::Value, DomainError> {
     holidays.sort();
     holidays.dedup();
     if holidays.len() > MAX_HOLIDAYS {
         return Err(bad(format!("at most {MAX_HOLIDAYS} holidays")));
     }
-    serde_json::to_value(holidays).map_err(|e| ApiError::Internal(e.to_string()))
+    serde_json::to_value(holidays).map_err(|e| DomainError::Internal(e.to_string()))
 }
 
 /// The clinic's holidays (closed all day), earliest first.

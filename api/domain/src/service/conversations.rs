@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::jobs::StaffReply;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{clinic, db_error, in_clinic, keys, opt_outs, team};
-use ringback_core::error::ApiError;
+use crate::service::{clinic, in_clinic, keys, opt_outs, team};
+use ringback_core::error::DomainError;
 use ringback_core::outbox::{self, NewJob};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
@@ -37,7 +37,7 @@ pub async fn list(
     status: Option<&str>,
     before: Option<DateTime<Utc>>,
     limit: u64,
-) -> Result<Vec<conversation::Model>, ApiError> {
+) -> Result<Vec<conversation::Model>, DomainError> {
     let mut query = txn.find::<conversation::Entity>();
     if let Some(status) = status {
         query = query.filter(conversation::Column::Status.eq(status));
@@ -45,20 +45,19 @@ pub async fn list(
     if let Some(before) = before {
         query = query.filter(conversation::Column::LastMessageAt.lt(before));
     }
-    query
+    Ok(query
         .order_by_desc(conversation::Column::LastMessageAt)
         .order_by_desc(conversation::Column::Id)
         .limit(limit)
         .all(txn.conn())
-        .await
-        .map_err(db_error)
+        .await?)
 }
 
 /// One conversation.
-pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<conversation::Model, ApiError> {
+pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<conversation::Model, DomainError> {
     in_clinic::<conversation::Entity>(txn, id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(DomainError::NotFound)
 }
 
 /// The conversation's messages, oldest first, with their texts; the read is audited.
@@ -67,7 +66,7 @@ pub async fn read_messages(
     secrets: &Secrets,
     actor: Option<Uuid>,
     conversation_id: Uuid,
-) -> Result<Vec<OpenedMessage>, ApiError> {
+) -> Result<Vec<OpenedMessage>, DomainError> {
     let thread = find(txn, conversation_id).await?;
     let rows = txn
         .find::<message::Entity>()
@@ -84,7 +83,7 @@ pub async fn read_messages(
             let body = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
             Ok(OpenedMessage { row, body })
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .collect::<Result<Vec<_>, DomainError>>()?;
     audit::append(
         txn,
         AuditEvent {
@@ -104,22 +103,22 @@ pub async fn reply(
     conversation_id: Uuid,
     text: &str,
     now: DateTime<Utc>,
-) -> Result<message::Model, ApiError> {
+) -> Result<message::Model, DomainError> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > MAX_REPLY_CHARS {
-        return Err(ApiError::BadUserInput(format!(
+        return Err(DomainError::BadUserInput(format!(
             "a reply needs 1 to {MAX_REPLY_CHARS} characters"
         )));
     }
     let thread = reopen_for_reply(txn, find(txn, conversation_id).await?, now).await?;
     let Some(sealed_number) = thread.number_sealed.clone() else {
-        return Err(ApiError::Conflict(
+        return Err(DomainError::Conflict(
             "the caller's number is not kept (strict privacy mode): call them back instead"
                 .to_owned(),
         ));
     };
     if opt_outs::is_opted_out(txn, &thread.caller_key).await? {
-        return Err(ApiError::Conflict(
+        return Err(DomainError::Conflict(
             "the caller replied STOP: they get no texts until they send START".to_owned(),
         ));
     }
@@ -163,7 +162,7 @@ async fn reopen_for_reply(
     txn: &TenantTxn,
     thread: conversation::Model,
     now: DateTime<Utc>,
-) -> Result<conversation::Model, ApiError> {
+) -> Result<conversation::Model, DomainError> {
     if thread.status == OPEN {
         return Ok(thread);
     }
@@ -172,7 +171,7 @@ async fn reopen_for_reply(
         .into_iter()
         .any(|other| other.caller_key == thread.caller_key);
     if newer_open {
-        return Err(ApiError::Conflict(
+        return Err(DomainError::Conflict(
             "the caller has a newer open conversation: reply there".to_owned(),
         ));
     }
@@ -184,11 +183,11 @@ async fn set_status(
     thread: conversation::Model,
     status: &str,
     now: DateTime<Utc>,
-) -> Result<conversation::Model, ApiError> {
+) -> Result<conversation::Model, DomainError> {
     let mut model: conversation::ActiveModel = thread.into();
     model.status = Set(status.to_owned());
     model.updated_at = Set(now);
-    model.update(txn.conn()).await.map_err(db_error)
+    Ok(model.update(txn.conn()).await?)
 }
 
 /// Assigns the conversation to a member of the team (`None` unassigns it).
@@ -197,7 +196,7 @@ pub async fn assign(
     conversation_id: Uuid,
     member: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<conversation::Model, ApiError> {
+) -> Result<conversation::Model, DomainError> {
     let thread = find(txn, conversation_id).await?;
     if let Some(member) = member {
         let in_team = team::members(txn)
@@ -205,7 +204,7 @@ pub async fn assign(
             .iter()
             .any(|candidate| candidate.user.id == member);
         if !in_team {
-            return Err(ApiError::BadUserInput(
+            return Err(DomainError::BadUserInput(
                 "conversations can be assigned to members of the team only".to_owned(),
             ));
         }
@@ -213,7 +212,7 @@ pub async fn assign(
     let mut model: conversation::ActiveModel = thread.into();
     model.assigned_to = Set(member);
     model.updated_at = Set(now);
-    model.update(txn.conn()).await.map_err(db_error)
+    Ok(model.update(txn.conn()).await?)
 }
 
 /// Closes the conversation; the caller's next text opens a new one.
@@ -221,7 +220,7 @@ pub async fn close(
     txn: &TenantTxn,
     conversation_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<conversation::Model, ApiError> {
+) -> Result<conversation::Model, DomainError> {
     let thread = find(txn, conversation_id).await?;
     set_status(txn, thread, CLOSED, now).await
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
 use crate::service::{clinic, metrics};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
 /// What to export.
@@ -73,12 +73,12 @@ async fn bounds(
     txn: &TenantTxn,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+) -> Result<(DateTime<Utc>, DateTime<Utc>), DomainError> {
     let settings = clinic::get(txn).await?;
     let zone =
-        parse_time_zone(&settings.time_zone).map_err(|e| ApiError::Internal(e.to_string()))?;
+        parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))?;
     let day =
-        |day| local_day_bounds_utc(day, zone).map_err(|e| ApiError::BadUserInput(e.to_string()));
+        |day| local_day_bounds_utc(day, zone).map_err(|e| DomainError::BadUserInput(e.to_string()));
     Ok((day(from)?.start, day(to)?.end))
 }
 
@@ -86,7 +86,7 @@ async fn calls(
     txn: &TenantTxn,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<Vec<String>>, ApiError> {
+) -> Result<Vec<Vec<String>>, DomainError> {
     let (start, end) = bounds(txn, from, to).await?;
     let rows = txn
         .find::<call::Entity>()
@@ -118,7 +118,7 @@ async fn appointments(
     txn: &TenantTxn,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<Vec<String>>, ApiError> {
+) -> Result<Vec<Vec<String>>, DomainError> {
     let (start, end) = bounds(txn, from, to).await?;
     let rows = txn
         .find::<appointment::Entity>()
@@ -158,7 +158,7 @@ async fn daily_metrics(
     txn: &TenantTxn,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<Vec<String>>, ApiError> {
+) -> Result<Vec<Vec<String>>, DomainError> {
     let range = metrics::range(txn, from, to).await?;
     let rate =
         |ratio: ringback_shared::metrics::Ratio| optional(ratio.value().map(|v| format!("{v:.4}")));
@@ -191,9 +191,9 @@ pub async fn export(
     kind: ExportKind,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Csv, ApiError> {
+) -> Result<Csv, DomainError> {
     if to < from || (to - from).num_days() > 366 {
-        return Err(ApiError::BadUserInput(
+        return Err(DomainError::BadUserInput(
             "choose 1 to 366 days, `from` first".to_owned(),
         ));
     }

@@ -4,7 +4,7 @@
 //! message id, so a redelivered webhook changes nothing.
 
 use chrono::{DateTime, Utc};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_shared::keywords::{SmsKeyword, classify};
@@ -31,7 +31,7 @@ pub async fn receive(
     txn: &TenantTxn,
     secrets: &Secrets,
     sms: InboundSms<'_>,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, DomainError> {
     if messages::find_by_provider_id(txn, sms.provider_id)
         .await?
         .is_some()

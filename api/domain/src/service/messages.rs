@@ -10,8 +10,8 @@ use ringback_entity::{conversation, message, processed_webhook};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use crate::service::{attribution, clinic, db_error, keys, metrics};
-use ringback_core::error::ApiError;
+use crate::service::{attribution, clinic, keys, metrics};
+use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 
@@ -52,7 +52,7 @@ async fn open_conversation(
     txn: &TenantTxn,
     party: &Party<'_>,
     at: DateTime<Utc>,
-) -> Result<conversation::Model, ApiError> {
+) -> Result<conversation::Model, DomainError> {
     let open = txn
         .find::<conversation::Entity>()
         .filter(conversation::Column::CallerKey.eq(party.caller_key))
@@ -63,7 +63,7 @@ async fn open_conversation(
     if let Some(open) = open {
         return Ok(open);
     }
-    conversation::ActiveModel {
+    Ok(conversation::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),
         caller_key: Set(party.caller_key.to_owned()),
@@ -76,19 +76,18 @@ async fn open_conversation(
         number_sealed: Set(None),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)
+    .await?)
 }
 
 pub async fn find_by_provider_id(
     txn: &TenantTxn,
     provider_message_id: &str,
-) -> Result<Option<message::Model>, ApiError> {
-    txn.find::<message::Entity>()
+) -> Result<Option<message::Model>, DomainError> {
+    Ok(txn
+        .find::<message::Entity>()
         .filter(message::Column::ProviderMessageId.eq(provider_message_id))
         .one(txn.conn())
-        .await
-        .map_err(db_error)
+        .await?)
 }
 
 /// Records a message (a repeat of a provider id returns the stored one and changes nothing).
@@ -96,7 +95,7 @@ pub async fn record(
     txn: &TenantTxn,
     secrets: &Secrets,
     new: NewMessage<'_>,
-) -> Result<message::Model, ApiError> {
+) -> Result<message::Model, DomainError> {
     if let Some(provider_id) = &new.provider_message_id
         && let Some(existing) = find_by_provider_id(txn, provider_id).await?
     {
@@ -140,7 +139,7 @@ pub async fn record(
 pub async fn replies_of(
     txn: &TenantTxn,
     caller_keys: Vec<String>,
-) -> Result<Vec<ringback_shared::attribution::ReplyRecord>, ApiError> {
+) -> Result<Vec<ringback_shared::attribution::ReplyRecord>, DomainError> {
     let rows = txn
         .find::<message::Entity>()
         .filter(message::Column::Kind.eq(KIND_REPLY))
@@ -168,7 +167,7 @@ pub async fn in_range(
         Vec<DateTime<Utc>>,
         Vec<ringback_shared::attribution::ReplyRecord>,
     ),
-    ApiError,
+    DomainError,
 > {
     let rows = txn
         .find::<message::Entity>()
@@ -218,11 +217,11 @@ pub async fn set_status(
     txn: &TenantTxn,
     row: message::Model,
     status: &str,
-) -> Result<message::Model, ApiError> {
+) -> Result<message::Model, DomainError> {
     let mut model: message::ActiveModel = row.into();
     model.status = Set(status.to_owned());
     model.updated_at = Set(txn.now());
-    model.update(txn.conn()).await.map_err(db_error)
+    Ok(model.update(txn.conn()).await?)
 }
 
 /// Stores the provider's id for a message we queued, and its first status.
@@ -231,12 +230,12 @@ pub async fn set_provider_id(
     row: message::Model,
     provider_message_id: &str,
     status: &str,
-) -> Result<message::Model, ApiError> {
+) -> Result<message::Model, DomainError> {
     let mut model: message::ActiveModel = row.into();
     model.provider_message_id = Set(Some(provider_message_id.to_owned()));
     model.status = Set(status.to_owned());
     model.updated_at = Set(txn.now());
-    model.update(txn.conn()).await.map_err(db_error)
+    Ok(model.update(txn.conn()).await?)
 }
 
 /// Where reports that arrive before their message is recorded wait (the provider may report
@@ -250,7 +249,7 @@ pub async fn report_delivery(
     txn: &TenantTxn,
     provider_message_id: &str,
     provider_status: &str,
-) -> Result<Option<message::Model>, ApiError> {
+) -> Result<Option<message::Model>, DomainError> {
     let status = delivery_status(provider_status);
     // Serialised with `catch_up_reports`, so an early report is either seen there or finds the
     // message here.
@@ -266,7 +265,7 @@ async fn advance(
     txn: &TenantTxn,
     row: message::Model,
     status: &str,
-) -> Result<Option<message::Model>, ApiError> {
+) -> Result<Option<message::Model>, DomainError> {
     if delivery_rank(status) <= delivery_rank(&row.status) {
         return Ok(None);
     }
@@ -277,7 +276,7 @@ async fn keep_early_report(
     txn: &TenantTxn,
     provider_message_id: &str,
     status: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let event_id = format!("{provider_message_id}:{status}");
     let known = processed_webhook::Entity::find_by_id((
         txn.clinic_id(),
@@ -304,7 +303,7 @@ async fn keep_early_report(
 pub async fn catch_up_reports(
     txn: &TenantTxn,
     provider_message_id: &str,
-) -> Result<Option<message::Model>, ApiError> {
+) -> Result<Option<message::Model>, DomainError> {
     let prefix = format!("{provider_message_id}:");
     txn.lock_clinic().await?;
     let early = txn

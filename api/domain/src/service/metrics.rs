@@ -21,7 +21,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::service::clinic;
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
 /// Longest range one request may ask for, in days.
@@ -69,18 +69,18 @@ fn as_attribution(appointment: &appointment::Model, row: &verdict::Model) -> Att
     }
 }
 
-fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), DomainError> {
     if to < from || (to - from).num_days() >= MAX_RANGE_DAYS {
-        return Err(ApiError::BadUserInput(format!(
+        return Err(DomainError::BadUserInput(format!(
             "choose 1 to {MAX_RANGE_DAYS} days, from before to"
         )));
     }
     Ok(())
 }
 
-async fn clinic_zone(txn: &TenantTxn) -> Result<Tz, ApiError> {
+async fn clinic_zone(txn: &TenantTxn) -> Result<Tz, DomainError> {
     let clinic = clinic::get(txn).await?;
-    parse_time_zone(&clinic.time_zone).map_err(|e| ApiError::Internal(e.to_string()))
+    parse_time_zone(&clinic.time_zone).map_err(|e| DomainError::Internal(e.to_string()))
 }
 
 /// Metrics for the local days `from..=to`, computed in full from calls and verdicts. The API
@@ -90,11 +90,11 @@ pub async fn compute_full(
     txn: &TenantTxn,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<RangeMetrics, ApiError> {
+) -> Result<RangeMetrics, DomainError> {
     check_range(from, to)?;
     let zone = clinic_zone(txn).await?;
     let bad_range =
-        |e: ringback_shared::metrics::MetricsError| ApiError::BadUserInput(e.to_string());
+        |e: ringback_shared::metrics::MetricsError| DomainError::BadUserInput(e.to_string());
     let start = local_day_bounds_utc(from, zone).map_err(bad_range)?.start;
     let end = local_day_bounds_utc(to, zone).map_err(bad_range)?.end;
 
@@ -190,7 +190,7 @@ pub async fn mark_stale(
     txn: &TenantTxn,
     instants: impl IntoIterator<Item = DateTime<Utc>>,
     with_following_week: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let instants: Vec<DateTime<Utc>> = instants.into_iter().collect();
     if instants.is_empty() {
         return Ok(());
@@ -250,7 +250,7 @@ fn as_count(value: u64) -> i32 {
 }
 
 /// Recomputes the stale daily rows in `from..=to`.
-async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Result<(), DomainError> {
     let stale = txn
         .find::<daily_metric::Entity>()
         .filter(daily_metric::Column::Stale.eq(true))
@@ -287,7 +287,7 @@ pub async fn settle_day(
     txn: &TenantTxn,
     read: &daily_metric::Model,
     fresh: &PeriodMetrics,
-) -> Result<bool, ApiError> {
+) -> Result<bool, DomainError> {
     use daily_metric::Column;
     let median = fresh.median_time_to_callback_seconds().map(|s| s as i32);
     let settled = txn
@@ -352,7 +352,7 @@ pub async fn range(
     txn: &TenantTxn,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<RangeMetrics, ApiError> {
+) -> Result<RangeMetrics, DomainError> {
     check_range(from, to)?;
     refresh_stale(txn, from, to).await?;
     let rows = txn

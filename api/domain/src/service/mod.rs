@@ -1,7 +1,6 @@
 //! Business rules, each in its own module, each running in transactions it owns. Services take a
 //! tenant transaction (see [`ringback_core::tenant`]) for anything inside a clinic.
 
-pub use ringback_core::error::db_error;
 pub use ringback_core::tenant::in_clinic;
 pub use ringback_core::{audit, keys};
 

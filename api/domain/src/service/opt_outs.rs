@@ -4,11 +4,11 @@
 use ringback_entity::opt_out;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
 /// Puts `caller_key` on the list (again is fine).
-pub async fn opt_out(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> {
+pub async fn opt_out(txn: &TenantTxn, caller_key: &str) -> Result<(), DomainError> {
     let row = opt_out::ActiveModel {
         clinic_id: sea_orm::Set(txn.clinic_id()),
         caller_key: sea_orm::Set(caller_key.to_owned()),
@@ -22,7 +22,7 @@ pub async fn opt_out(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> 
 }
 
 /// Takes `caller_key` off the list.
-pub async fn opt_in(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> {
+pub async fn opt_in(txn: &TenantTxn, caller_key: &str) -> Result<(), DomainError> {
     txn.delete_many::<opt_out::Entity>()
         .filter(opt_out::Column::CallerKey.eq(caller_key))
         .exec(txn.conn())
@@ -31,7 +31,7 @@ pub async fn opt_in(txn: &TenantTxn, caller_key: &str) -> Result<(), ApiError> {
 }
 
 /// Whether `caller_key` asked not to be texted.
-pub async fn is_opted_out(txn: &TenantTxn, caller_key: &str) -> Result<bool, ApiError> {
+pub async fn is_opted_out(txn: &TenantTxn, caller_key: &str) -> Result<bool, DomainError> {
     Ok(
         opt_out::Entity::find_by_id((txn.clinic_id(), caller_key.to_owned()))
             .one(txn.conn())

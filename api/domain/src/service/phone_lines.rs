@@ -13,17 +13,17 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
+use crate::service::in_clinic;
 use crate::service::{clinic, keys};
-use crate::service::{db_error, in_clinic};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantTxn, set_local};
 
 /// Normalises one of the clinic's numbers with its region; the error never repeats the number.
-fn normalize(number: &str, region: &str) -> Result<phone::NormalizedNumber, ApiError> {
+fn normalize(number: &str, region: &str) -> Result<phone::NormalizedNumber, DomainError> {
     let region =
-        Region::parse(region).map_err(|e| ApiError::Internal(format!("stored region: {e}")))?;
-    phone::normalize(number, region).map_err(|e| ApiError::BadUserInput(e.to_string()))
+        Region::parse(region).map_err(|e| DomainError::Internal(format!("stored region: {e}")))?;
+    phone::normalize(number, region).map_err(|e| DomainError::BadUserInput(e.to_string()))
 }
 
 /// Sets (or with `None` clears) the forwarding line.
@@ -32,7 +32,7 @@ pub async fn set_forwarding_line(
     secrets: &Secrets,
     actor: Uuid,
     number: Option<&str>,
-) -> Result<clinic_row::Model, ApiError> {
+) -> Result<clinic_row::Model, DomainError> {
     let current = clinic::get(txn).await?;
     let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
         Some(number) => {
@@ -64,7 +64,7 @@ pub async fn set_forwarding_line(
 pub async fn forwarding_line(
     txn: &TenantTxn,
     secrets: &Secrets,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, DomainError> {
     let current = clinic::get(txn).await?;
     let Some(sealed) = current.forwarding_line_sealed.as_deref() else {
         return Ok(None);
@@ -73,11 +73,38 @@ pub async fn forwarding_line(
     keys::open_clinic_number(&key, txn.clinic_id(), sealed).map(Some)
 }
 
+/// What becomes of a call to the clinic's provider number.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IncomingCallRoute {
+    /// Ring the forwarding line (E.164) for the clinic's ring timeout; the outcome is reported.
+    Forward {
+        line: String,
+        ring_timeout_seconds: i32,
+    },
+    /// No forwarding line is set: the caller is told that the clinic will text back.
+    NoLine,
+}
+
+/// Where an incoming call goes: the clinic's forwarding line, if it has one.
+pub async fn route_incoming_call(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+) -> Result<IncomingCallRoute, DomainError> {
+    let settings = clinic::get(txn).await?;
+    Ok(match forwarding_line(txn, secrets).await? {
+        Some(line) => IncomingCallRoute::Forward {
+            line,
+            ring_timeout_seconds: settings.ring_timeout_seconds,
+        },
+        None => IncomingCallRoute::NoLine,
+    })
+}
+
 /// The number the clinic's texts come from (its oldest provider number), opened, if it has one.
 pub async fn sending_number(
     txn: &TenantTxn,
     secrets: &Secrets,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, DomainError> {
     let Some(first) = provider_numbers(txn).await?.into_iter().next() else {
         return Ok(None);
     };
@@ -87,12 +114,12 @@ pub async fn sending_number(
 }
 
 /// The clinic's provider numbers, oldest first.
-pub async fn provider_numbers(txn: &TenantTxn) -> Result<Vec<provider_number::Model>, ApiError> {
-    txn.find::<provider_number::Entity>()
+pub async fn provider_numbers(txn: &TenantTxn) -> Result<Vec<provider_number::Model>, DomainError> {
+    Ok(txn
+        .find::<provider_number::Entity>()
         .order_by_asc(provider_number::Column::CreatedAt)
         .all(txn.conn())
-        .await
-        .map_err(db_error)
+        .await?)
 }
 
 /// Registers a provider number; a number can belong to one clinic only.
@@ -101,11 +128,11 @@ pub async fn add_provider_number(
     secrets: &Secrets,
     actor: Uuid,
     number: &str,
-) -> Result<provider_number::Model, ApiError> {
+) -> Result<provider_number::Model, DomainError> {
     let current = clinic::get(txn).await?;
     let normalized = normalize(number, &current.default_region)?;
     let routing = routing_key(secrets.pepper.expose(), &normalized.e164)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
     let key = keys::data_key(secrets, &current)?;
     let created = provider_number::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
@@ -123,9 +150,9 @@ pub async fn add_provider_number(
     .await
     .map_err(|error| match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => {
-            ApiError::Conflict("this number is already registered".to_owned())
+            DomainError::Conflict("this number is already registered".to_owned())
         }
-        _ => db_error(error),
+        _ => error.into(),
     })?;
     audit::append(
         txn,
@@ -144,10 +171,10 @@ pub async fn remove_provider_number(
     txn: &TenantTxn,
     actor: Uuid,
     id: Uuid,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let found = in_clinic::<provider_number::Entity>(txn, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(DomainError::NotFound)?;
     found.delete(txn.conn()).await?;
     audit::append(
         txn,
@@ -167,12 +194,12 @@ pub async fn clinic_for_provider_number(
     db: &DatabaseConnection,
     secrets: &Secrets,
     e164: &str,
-) -> Result<Option<Uuid>, ApiError> {
+) -> Result<Option<Uuid>, DomainError> {
     let Ok(number) = phone::E164::parse(e164) else {
         return Ok(None);
     };
     let routing = routing_key(secrets.pepper.expose(), &number)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
     let txn = db.begin().await?;
     set_local(&txn, "app.routing_key", &routing).await?;
     let found = provider_number::Entity::find()

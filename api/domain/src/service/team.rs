@@ -17,9 +17,9 @@ use crate::auth::session::SessionKeys;
 use crate::auth::tokens::{self, TokenKind};
 use crate::service::account::{self, SessionGrant, normalize_email};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{db_error, in_clinic};
+use crate::service::in_clinic;
 use ringback_core::clock::Clock;
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
 use crate::doors;
@@ -40,7 +40,7 @@ pub struct NewInvite {
 }
 
 /// Everyone in the clinic, oldest membership first.
-pub async fn members(txn: &TenantTxn) -> Result<Vec<Member>, ApiError> {
+pub async fn members(txn: &TenantTxn) -> Result<Vec<Member>, DomainError> {
     let rows = txn
         .find::<membership::Entity>()
         .order_by_asc(membership::Column::CreatedAt)
@@ -59,19 +59,19 @@ pub async fn members(txn: &TenantTxn) -> Result<Vec<Member>, ApiError> {
 }
 
 /// Pending invitations.
-pub async fn pending_invites(txn: &TenantTxn) -> Result<Vec<invite::Model>, ApiError> {
-    txn.find::<invite::Entity>()
+pub async fn pending_invites(txn: &TenantTxn) -> Result<Vec<invite::Model>, DomainError> {
+    Ok(txn
+        .find::<invite::Entity>()
         .filter(invite::Column::AcceptedAt.is_null())
         .order_by_asc(invite::Column::CreatedAt)
         .all(txn.conn())
-        .await
-        .map_err(db_error)
+        .await?)
 }
 
 /// Only owners may grant or take away the owner role.
-fn check_may_assign(actor_role: Role, role: Role) -> Result<(), ApiError> {
+fn check_may_assign(actor_role: Role, role: Role) -> Result<(), DomainError> {
     if role == Role::Owner && actor_role != Role::Owner {
-        return Err(ApiError::Forbidden);
+        return Err(DomainError::Forbidden);
     }
     Ok(())
 }
@@ -84,12 +84,12 @@ pub async fn invite(
     email: &str,
     display_name: &str,
     role: Role,
-) -> Result<NewInvite, ApiError> {
+) -> Result<NewInvite, DomainError> {
     check_may_assign(actor_role, role)?;
     let email = normalize_email(email)?;
     let display_name = display_name.trim();
     if display_name.is_empty() || display_name.chars().count() > 120 {
-        return Err(ApiError::BadUserInput(
+        return Err(DomainError::BadUserInput(
             "a name of 1 to 120 characters is required".to_owned(),
         ));
     }
@@ -125,11 +125,15 @@ pub async fn invite(
 }
 
 /// Withdraws a pending invitation.
-pub async fn revoke_invite(txn: &TenantTxn, actor: Uuid, invite_id: Uuid) -> Result<(), ApiError> {
+pub async fn revoke_invite(
+    txn: &TenantTxn,
+    actor: Uuid,
+    invite_id: Uuid,
+) -> Result<(), DomainError> {
     let found = in_clinic::<invite::Entity>(txn, invite_id)
         .await?
         .filter(|invite| invite.accepted_at.is_none())
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(DomainError::NotFound)?;
     found.delete(txn.conn()).await?;
     audit::append(
         txn,
@@ -151,8 +155,8 @@ pub async fn accept_invite(
     keys: &SessionKeys,
     presented: &str,
     password_text: &str,
-) -> Result<SessionGrant, ApiError> {
-    let token = tokens::parse(TokenKind::Invite, presented).ok_or(ApiError::NotFound)?;
+) -> Result<SessionGrant, DomainError> {
+    let token = tokens::parse(TokenKind::Invite, presented).ok_or(DomainError::NotFound)?;
     let txn = doors::presented_token(db, clock, &token).begin().await?;
     let invite = txn
         .find::<invite::Entity>()
@@ -160,11 +164,11 @@ pub async fn accept_invite(
         .one(txn.conn())
         .await?
         .filter(|invite| invite.accepted_at.is_none() && invite.expires_at > txn.now())
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(DomainError::NotFound)?;
     let user = user_for_invite(&txn, &invite, password_text).await?;
     let user_id = user.id;
     let role = Role::parse(&invite.role)
-        .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
+        .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;
     add_membership(&txn, user_id, role).await?;
     let invite_id = invite.id;
     let mut accepted: invite::ActiveModel = invite.into();
@@ -189,7 +193,7 @@ async fn user_for_invite(
     txn: &TenantTxn,
     invite: &invite::Model,
     password_text: &str,
-) -> Result<user::Model, ApiError> {
+) -> Result<user::Model, DomainError> {
     let existing = user::Entity::find()
         .filter(user::Column::Email.eq(invite.email.clone()))
         .one(txn.conn())
@@ -198,14 +202,14 @@ async fn user_for_invite(
         return if password::verify(password_text, &existing.password_hash) {
             Ok(existing)
         } else {
-            Err(ApiError::BadUserInput(
+            Err(DomainError::BadUserInput(
                 "this address has an account: enter its password to join".to_owned(),
             ))
         };
     }
     password::validate(password_text)?;
     let now = txn.now();
-    user::ActiveModel {
+    Ok(user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(invite.email.clone()),
         display_name: Set(invite.display_name.clone()),
@@ -214,16 +218,15 @@ async fn user_for_invite(
         updated_at: Set(now),
     }
     .insert(txn.conn())
-    .await
-    .map_err(db_error)
+    .await?)
 }
 
-async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<(), ApiError> {
+async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<(), DomainError> {
     if in_clinic::<membership::Entity>(txn, user_id)
         .await?
         .is_some()
     {
-        return Err(ApiError::Conflict(
+        return Err(DomainError::Conflict(
             "already a member of this clinic".to_owned(),
         ));
     }
@@ -238,27 +241,27 @@ async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<()
     Ok(())
 }
 
-async fn find_membership(txn: &TenantTxn, user_id: Uuid) -> Result<membership::Model, ApiError> {
+async fn find_membership(txn: &TenantTxn, user_id: Uuid) -> Result<membership::Model, DomainError> {
     in_clinic::<membership::Entity>(txn, user_id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(DomainError::NotFound)
 }
 
-async fn owner_count(txn: &TenantTxn) -> Result<u64, ApiError> {
-    txn.find::<membership::Entity>()
+async fn owner_count(txn: &TenantTxn) -> Result<u64, DomainError> {
+    Ok(txn
+        .find::<membership::Entity>()
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
         .count(txn.conn())
-        .await
-        .map_err(db_error)
+        .await?)
 }
 
 /// Refuses a change that would leave the clinic without an owner.
 async fn check_not_last_owner(
     txn: &TenantTxn,
     current: &membership::Model,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     if current.role == Role::Owner.as_str() && owner_count(txn).await? <= 1 {
-        return Err(ApiError::Conflict(
+        return Err(DomainError::Conflict(
             "the clinic's last owner cannot be removed or demoted".to_owned(),
         ));
     }
@@ -272,10 +275,10 @@ pub async fn change_role(
     actor_role: Role,
     user_id: Uuid,
     role: Role,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let current = find_membership(txn, user_id).await?;
     let current_role = Role::parse(&current.role)
-        .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
+        .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;
     check_may_assign(actor_role, role)?;
     check_may_assign(actor_role, current_role)?;
     if role != Role::Owner {
@@ -302,10 +305,10 @@ pub async fn remove(
     actor: Uuid,
     actor_role: Role,
     user_id: Uuid,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let current = find_membership(txn, user_id).await?;
     let current_role = Role::parse(&current.role)
-        .ok_or_else(|| ApiError::Internal("unknown stored role".to_owned()))?;
+        .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;
     check_may_assign(actor_role, current_role)?;
     check_not_last_owner(txn, &current).await?;
     current.delete(txn.conn()).await?;

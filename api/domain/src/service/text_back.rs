@@ -14,8 +14,8 @@ use crate::jobs::TextBack;
 use ringback_core::outbox::{self, Job, NewJob};
 
 use crate::service::callers::KeyedCaller;
-use crate::service::{clinic as clinic_settings, db_error, keys, opt_outs};
-use ringback_core::error::ApiError;
+use crate::service::{clinic as clinic_settings, keys, opt_outs};
+use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 
@@ -28,7 +28,7 @@ async fn texted_in_last_day(
     caller_key: &str,
     except: Uuid,
     now: DateTime<Utc>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, DomainError> {
     let recent = txn
         .find::<call::Entity>()
         .filter(call::Column::CallerKey.eq(caller_key))
@@ -46,7 +46,7 @@ async fn over_quota(
     txn: &TenantTxn,
     settings: &clinic::Model,
     now: DateTime<Utc>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, DomainError> {
     let Some(quota) = settings.sms_monthly_quota else {
         return Ok(false);
     };
@@ -73,7 +73,7 @@ pub async fn after_missed_call(
     missed: call::Model,
     caller: &KeyedCaller,
     now: DateTime<Utc>,
-) -> Result<call::Model, ApiError> {
+) -> Result<call::Model, DomainError> {
     let facts = MissedCallFacts {
         text_back_enabled: settings.text_back_enabled,
         opted_out: opt_outs::is_opted_out(txn, &missed.caller_key).await?,
@@ -106,5 +106,5 @@ pub async fn after_missed_call(
     };
     let mut model: call::ActiveModel = missed.into();
     model.text_back_status = Set(Some(status.to_owned()));
-    model.update(txn.conn()).await.map_err(db_error)
+    Ok(model.update(txn.conn()).await?)
 }

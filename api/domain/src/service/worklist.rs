@@ -10,7 +10,7 @@ use ringback_shared::worklist::{self, Waiting};
 use sea_orm::{ColumnTrait, QueryFilter};
 
 use crate::service::{calls, messages};
-use ringback_core::error::ApiError;
+use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
 /// How far back the worklist looks.
@@ -30,7 +30,7 @@ pub async fn waiting_callers(
     txn: &TenantTxn,
     now: DateTime<Utc>,
     limit: usize,
-) -> Result<Vec<WaitingCaller>, ApiError> {
+) -> Result<Vec<WaitingCaller>, DomainError> {
     let rows = txn
         .find::<call::Entity>()
         .filter(call::Column::StartedAt.gte(now - LOOKBACK))
