@@ -402,16 +402,6 @@ async fn every_role_against_every_operation(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_every_role_against_every_operation() {
-    every_role_against_every_operation(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_every_role_against_every_operation() {
-    every_role_against_every_operation(DatabaseKind::Postgres).await;
-}
-
 /// Lists what clinic B holds, to prove clinic A's attempts changed nothing.
 async fn snapshot<E: Endpoint>(owner: &mut Browser<E>) -> Value {
     owner
@@ -704,16 +694,6 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_another_clinics_ids_are_not_found() {
-    another_clinics_ids_are_not_found(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_another_clinics_ids_are_not_found() {
-    another_clinics_ids_are_not_found(DatabaseKind::Postgres).await;
-}
-
 async fn api_keys_authenticate_integrators(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
@@ -782,16 +762,6 @@ async fn api_keys_authenticate_integrators(kind: DatabaseKind) {
 }
 
 #[tokio::test]
-async fn sqlite_api_keys_authenticate_integrators() {
-    api_keys_authenticate_integrators(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_api_keys_authenticate_integrators() {
-    api_keys_authenticate_integrators(DatabaseKind::Postgres).await;
-}
-
-#[tokio::test]
 async fn the_last_owner_stays_and_removed_members_lose_their_session() {
     let test_db = TestDb::new(DatabaseKind::Sqlite).await;
     let web = tempfile::tempdir().expect("tempdir");
@@ -847,3 +817,9 @@ async fn the_last_owner_stays_and_removed_members_lose_their_session() {
     );
     test_db.finish().await;
 }
+
+on_both_databases!(
+    every_role_against_every_operation,
+    another_clinics_ids_are_not_found,
+    api_keys_authenticate_integrators,
+);

@@ -91,26 +91,6 @@ async fn sign_up_sign_in_refresh_and_sign_out(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_an_invite_signs_in_to_its_clinic_and_members_of_two_switch() {
-    an_invite_signs_in_to_its_clinic_and_members_of_two_switch(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_an_invite_signs_in_to_its_clinic_and_members_of_two_switch() {
-    an_invite_signs_in_to_its_clinic_and_members_of_two_switch(DatabaseKind::Postgres).await;
-}
-
-#[tokio::test]
-async fn sqlite_sign_up_sign_in_refresh_and_sign_out() {
-    sign_up_sign_in_refresh_and_sign_out(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_sign_up_sign_in_refresh_and_sign_out() {
-    sign_up_sign_in_refresh_and_sign_out(DatabaseKind::Postgres).await;
-}
-
 async fn bad_input_and_bad_credentials_get_clear_codes(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
@@ -189,16 +169,6 @@ async fn bad_input_and_bad_credentials_get_clear_codes(kind: DatabaseKind) {
         "no account enumeration"
     );
     test_db.finish().await;
-}
-
-#[tokio::test]
-async fn sqlite_bad_input_and_bad_credentials_get_clear_codes() {
-    bad_input_and_bad_credentials_get_clear_codes(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_bad_input_and_bad_credentials_get_clear_codes() {
-    bad_input_and_bad_credentials_get_clear_codes(DatabaseKind::Postgres).await;
 }
 
 #[tokio::test]
@@ -506,12 +476,9 @@ async fn password_change_ends_other_sessions(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_password_change_ends_other_sessions() {
-    password_change_ends_other_sessions(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_password_change_ends_other_sessions() {
-    password_change_ends_other_sessions(DatabaseKind::Postgres).await;
-}
+on_both_databases!(
+    an_invite_signs_in_to_its_clinic_and_members_of_two_switch,
+    sign_up_sign_in_refresh_and_sign_out,
+    bad_input_and_bad_credentials_get_clear_codes,
+    password_change_ends_other_sessions,
+);

@@ -246,12 +246,4 @@ async fn assert_no_number_stored(test_db: &TestDb) {
     }
 }
 
-#[tokio::test]
-async fn sqlite_calls_appointments_and_attribution() {
-    calls_appointments_and_attribution(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_calls_appointments_and_attribution() {
-    calls_appointments_and_attribution(DatabaseKind::Postgres).await;
-}
+on_both_databases!(calls_appointments_and_attribution);

@@ -116,22 +116,4 @@ async fn migrations_are_reversible(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_tables_have_expected_shape() {
-    tables_have_expected_shape(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_tables_have_expected_shape() {
-    tables_have_expected_shape(DatabaseKind::Postgres).await;
-}
-
-#[tokio::test]
-async fn sqlite_migrations_are_reversible() {
-    migrations_are_reversible(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_migrations_are_reversible() {
-    migrations_are_reversible(DatabaseKind::Postgres).await;
-}
+on_both_databases!(tables_have_expected_shape, migrations_are_reversible);

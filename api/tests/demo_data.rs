@@ -81,12 +81,4 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_demo_clinic_is_realistic_and_created_once() {
-    demo_clinic_is_realistic_and_created_once(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_demo_clinic_is_realistic_and_created_once() {
-    demo_clinic_is_realistic_and_created_once(DatabaseKind::Postgres).await;
-}
+on_both_databases!(demo_clinic_is_realistic_and_created_once);

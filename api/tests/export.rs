@@ -99,12 +99,4 @@ async fn exports(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_exports() {
-    exports(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_exports() {
-    exports(DatabaseKind::Postgres).await;
-}
+on_both_databases!(exports);

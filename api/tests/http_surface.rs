@@ -93,16 +93,6 @@ async fn serves_probes_graphql_and_dashboard(kind: DatabaseKind) {
 }
 
 #[tokio::test]
-async fn sqlite_serves_probes_graphql_and_dashboard() {
-    serves_probes_graphql_and_dashboard(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_serves_probes_graphql_and_dashboard() {
-    serves_probes_graphql_and_dashboard(DatabaseKind::Postgres).await;
-}
-
-#[tokio::test]
 async fn bad_graphql_gets_a_clear_error_not_a_500() {
     let test_db = TestDb::new(DatabaseKind::Sqlite).await;
     let web = web_dir();
@@ -155,3 +145,5 @@ async fn missing_dashboard_build_is_explained() {
     client.get("/healthz").send().await.assert_status_is_ok();
     test_db.finish().await;
 }
+
+on_both_databases!(serves_probes_graphql_and_dashboard);

@@ -207,16 +207,6 @@ async fn assert_incremental_equals_full(state: &ringback_api::AppState, clinic: 
     assert_eq!(incremental.totals, full.totals);
 }
 
-#[tokio::test]
-async fn sqlite_metrics_match_the_stored_rows() {
-    metrics_match_the_stored_rows(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_metrics_match_the_stored_rows() {
-    metrics_match_the_stored_rows(DatabaseKind::Postgres).await;
-}
-
 /// A call recorded while a read is refreshing the same day's figures (PostgreSQL, READ COMMITTED;
 /// SQLite runs one transaction at a time) must not be lost: the refresh, which computed without
 /// it, leaves the day stale, and the next read counts the call.
@@ -290,3 +280,5 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
     );
     test_db.finish().await;
 }
+
+on_both_databases!(metrics_match_the_stored_rows);

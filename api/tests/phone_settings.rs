@@ -121,12 +121,4 @@ async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_phone_settings_are_sealed_and_route() {
-    phone_settings_are_sealed_and_route(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_phone_settings_are_sealed_and_route() {
-    phone_settings_are_sealed_and_route(DatabaseKind::Postgres).await;
-}
+on_both_databases!(phone_settings_are_sealed_and_route);

@@ -471,16 +471,6 @@ async fn round_trip(kind: DatabaseKind) {
     rig.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_round_trip() {
-    round_trip(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_round_trip() {
-    round_trip(DatabaseKind::Postgres).await;
-}
-
 async fn strict_mode_keeps_no_number(kind: DatabaseKind) {
     let mut rig = Rig::new(kind, "strict").await;
     let worker = rig.worker("worker-a", fast());
@@ -530,16 +520,6 @@ async fn strict_mode_keeps_no_number(kind: DatabaseKind) {
             .contains("strict")
     );
     rig.finish().await;
-}
-
-#[tokio::test]
-async fn sqlite_strict_mode_keeps_no_number() {
-    strict_mode_keeps_no_number(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_strict_mode_keeps_no_number() {
-    strict_mode_keeps_no_number(DatabaseKind::Postgres).await;
 }
 
 async fn outage_delivers_everything_once(kind: DatabaseKind) {
@@ -596,16 +576,6 @@ async fn outage_delivers_everything_once(kind: DatabaseKind) {
     rig.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_outage_delivers_everything_once() {
-    outage_delivers_everything_once(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_outage_delivers_everything_once() {
-    outage_delivers_everything_once(DatabaseKind::Postgres).await;
-}
-
 /// The clinic's wording has curly quotes and a dash, which Twilio's Smart Encoding rewrites in
 /// the copy it keeps: an in-doubt text-back is still recognised there and not sent again.
 async fn smart_encoded_copy_is_not_sent_again(kind: DatabaseKind) {
@@ -646,16 +616,6 @@ async fn smart_encoded_copy_is_not_sent_again(kind: DatabaseKind) {
     rig.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_smart_encoded_copy_is_not_sent_again() {
-    smart_encoded_copy_is_not_sent_again(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_smart_encoded_copy_is_not_sent_again() {
-    smart_encoded_copy_is_not_sent_again(DatabaseKind::Postgres).await;
-}
-
 async fn crash_between_send_and_commit(kind: DatabaseKind) {
     let rig = Rig::new(kind, "strict").await;
     let crashing = rig.worker("worker-crashes", fast());
@@ -687,16 +647,6 @@ async fn crash_between_send_and_commit(kind: DatabaseKind) {
         [("done".to_owned(), "2".to_owned())]
     );
     rig.finish().await;
-}
-
-#[tokio::test]
-async fn sqlite_crash_between_send_and_commit() {
-    crash_between_send_and_commit(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_crash_between_send_and_commit() {
-    crash_between_send_and_commit(DatabaseKind::Postgres).await;
 }
 
 async fn dead_letters_show_and_retry(kind: DatabaseKind) {
@@ -753,16 +703,6 @@ async fn dead_letters_show_and_retry(kind: DatabaseKind) {
     let none = rig.admin.run("{ deadLetters { id } }", json!({})).await;
     assert_eq!(none["data"]["deadLetters"], json!([]));
     rig.finish().await;
-}
-
-#[tokio::test]
-async fn sqlite_dead_letters_show_and_retry() {
-    dead_letters_show_and_retry(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_dead_letters_show_and_retry() {
-    dead_letters_show_and_retry(DatabaseKind::Postgres).await;
 }
 
 #[tokio::test]
@@ -834,3 +774,12 @@ async fn the_client_speaks_twilios_wire_format() {
         .expect("listed");
     assert!(later.is_empty(), "older messages are left out");
 }
+
+on_both_databases!(
+    round_trip,
+    strict_mode_keeps_no_number,
+    outage_delivers_everything_once,
+    smart_encoded_copy_is_not_sent_again,
+    crash_between_send_and_commit,
+    dead_letters_show_and_retry,
+);

@@ -201,16 +201,6 @@ async fn voice_webhooks(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_voice_webhooks() {
-    voice_webhooks(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_voice_webhooks() {
-    voice_webhooks(DatabaseKind::Postgres).await;
-}
-
 fn sms<'a>(sid: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
     text_from(sid, CALLER, CLINIC_NUMBER, body)
 }
@@ -302,16 +292,6 @@ async fn inbound_sms(kind: DatabaseKind) {
         "numbers and bodies are not stored in clear"
     );
     test_db.finish().await;
-}
-
-#[tokio::test]
-async fn sqlite_inbound_sms() {
-    inbound_sms(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_inbound_sms() {
-    inbound_sms(DatabaseKind::Postgres).await;
 }
 
 async fn text_back_status<E: Endpoint>(admin: &mut Browser<E>) -> Vec<(String, String)> {
@@ -467,12 +447,8 @@ async fn missed_calls_queue_one_text_back_each_rule_recorded(kind: DatabaseKind)
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_missed_calls_queue_one_text_back_each_rule_recorded() {
-    missed_calls_queue_one_text_back_each_rule_recorded(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_missed_calls_queue_one_text_back_each_rule_recorded() {
-    missed_calls_queue_one_text_back_each_rule_recorded(DatabaseKind::Postgres).await;
-}
+on_both_databases!(
+    voice_webhooks,
+    inbound_sms,
+    missed_calls_queue_one_text_back_each_rule_recorded,
+);

@@ -4,8 +4,7 @@
 mod common;
 
 use chrono::Duration;
-use common::TestDb;
-use common::graphql::{Browser, SIGN_UP, sign_up_input};
+use common::app::TestApp;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
 
@@ -13,11 +12,10 @@ const WORKLIST: &str =
     "{ worklist { callerTail missedCalls callbackAttempts callId textBackStatus replied } }";
 
 async fn worklist(kind: DatabaseKind) {
-    let test_db = TestDb::new(kind).await;
-    let web = tempfile::tempdir().expect("tempdir");
-    let mut staff = Browser::new(test_db.app(web.path()));
-    staff.run(SIGN_UP, sign_up_input("work@clinic.test")).await;
-    let at = |minutes: i64| (test_db.clock.now() - Duration::minutes(minutes)).to_rfc3339();
+    let mut app = TestApp::new(kind).await;
+    let clock = app.state.clock.clone();
+    let at = |minutes: i64| (clock.now() - Duration::minutes(minutes)).to_rfc3339();
+    let staff = &mut app.owner;
     let events = json!([
         { "externalId": "w1", "direction": "INBOUND", "status": "NO_ANSWER", "startedAt": at(50), "callerNumber": "07700 900201" },
         { "externalId": "w2", "direction": "INBOUND", "status": "BUSY", "startedAt": at(40), "callerNumber": "07700 900202" },
@@ -74,15 +72,6 @@ async fn worklist(kind: DatabaseKind) {
         .map(|r| r["callerTail"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(tails, ["•••• 202"], "spoken with: off the list");
-    test_db.finish().await;
 }
 
-#[tokio::test]
-async fn sqlite_worklist() {
-    worklist(DatabaseKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_worklist() {
-    worklist(DatabaseKind::Postgres).await;
-}
+on_both_databases!(worklist);

@@ -115,7 +115,10 @@ impl<J: Runnable> Handler for Typed<J> {
         context: &'a JobContext,
     ) -> HandlerFuture<'a, ()> {
         Box::pin(async move {
-            let job = J::from_row(row)?;
+            // A payload this type cannot read names nothing to update.
+            let Ok(job) = J::from_row(row) else {
+                return Ok(());
+            };
             match attempt {
                 Attempt::Done(receipt) => job.done(txn, row, receipt, context).await,
                 Attempt::Failed { .. } => job.given_up(txn, row, "failed").await,
@@ -342,10 +345,12 @@ impl Worker {
     }
 }
 
-/// A job whose stored payload its type cannot read: a dead letter at once.
+/// A job whose stored payload its type cannot read: a dead letter at once. The cause goes to the
+/// log; the job keeps a plain reason an admin can read.
 fn unreadable(row: &job_outbox::Model, error: &DomainError) -> Attempt {
+    tracing::error!(job = %row.id, kind = %row.kind, ?error, "outbox job payload unreadable");
     Attempt::Failed {
-        error: error.to_string(),
+        error: format!("the stored {} job could not be read", row.kind),
         retryable: false,
         in_doubt_since: row.in_doubt_since,
     }

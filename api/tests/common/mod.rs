@@ -1,11 +1,15 @@
-//! Test support: a fresh database per test, on SQLite (a temporary file) or on PostgreSQL (a new
-//! database on the server named by `RINGBACK_TEST_POSTGRES_URL`), and an app built around it.
+//! Test support: a fresh database per test, on SQLite (a temporary file) or on PostgreSQL (a clone
+//! of a migrated template database on the server named by `RINGBACK_TEST_POSTGRES_URL`), removed
+//! when the test ends; an app built around it ([`app::TestApp`]); and [`on_both_databases!`],
+//! which makes each test's SQLite and PostgreSQL twins.
 //!
 //! The PostgreSQL variant never skips: without the variable it fails and says how to provide one.
 
 #![allow(dead_code)]
 
+pub mod app;
 pub mod graphql;
+mod template;
 pub mod twilio;
 
 use poem::Endpoint;
@@ -26,7 +30,7 @@ pub struct TestDb {
     pub url: String,
     /// The clock of every app built on this database: the real time until the test sets it.
     pub clock: Clock,
-    cleanup: Cleanup,
+    cleanup: Option<Cleanup>,
 }
 
 enum Cleanup {
@@ -60,7 +64,7 @@ impl TestDb {
             kind: DatabaseKind::Sqlite,
             url,
             clock: Clock::settable(),
-            cleanup: Cleanup::Sqlite(dir),
+            cleanup: Some(Cleanup::Sqlite(dir)),
         }
     }
 
@@ -71,14 +75,15 @@ impl TestDb {
                  (`cargo xtask test` starts one; or point it at a role with CREATEDB)"
             )
         });
+        let template = template::migrated(&admin_url).await;
+        let name = format!("ringback_test_{}", random_suffix());
         let admin = db::connect_url(&admin_url, DatabaseKind::Postgres)
             .await
             .expect("PostgreSQL test server reachable");
-        let name = format!("ringback_test_{}", random_suffix());
         admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
             .await
-            .expect("create test database");
+            .expect("clone the template database");
         admin.close().await.ok();
         let url = replace_database(&admin_url, &name);
         let db = db::connect_url(&url, DatabaseKind::Postgres)
@@ -90,22 +95,7 @@ impl TestDb {
             kind: DatabaseKind::Postgres,
             url,
             clock: Clock::settable(),
-            cleanup: Cleanup::Postgres { admin_url, name },
-        }
-    }
-
-    /// Closes the pool and drops a PostgreSQL test database.
-    pub async fn finish(self) {
-        self.app_db.close().await.ok();
-        self.db.close().await.ok();
-        if let Cleanup::Postgres { admin_url, name } = self.cleanup
-            && let Ok(admin) = db::connect_url(&admin_url, DatabaseKind::Postgres).await
-        {
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .ok();
-            admin.close().await.ok();
+            cleanup: Some(Cleanup::Postgres { admin_url, name }),
         }
     }
 
@@ -211,6 +201,86 @@ impl TestDb {
         let (secrets, _) = Secrets::resolve(&settings, &config.data_dir, false).expect("secrets");
         AppState::with_clock(self.app_db.clone(), config, secrets, self.clock.clone())
     }
+
+    /// Closes the pools, checks that no job was left claimed, and drops a PostgreSQL test database
+    /// (also done on drop; this form lets a test wait for it).
+    pub async fn finish(mut self) {
+        self.app_db.close_by_ref().await.ok();
+        self.db.close_by_ref().await.ok();
+        if let Some(cleanup) = self.cleanup.take() {
+            cleanup
+                .run(self.url.clone(), !std::thread::panicking())
+                .await;
+        }
+    }
+}
+
+impl Drop for TestDb {
+    /// A test that did not call [`TestDb::finish`] still leaves no database behind: the clean-up
+    /// runs on a thread of its own (a destructor cannot wait on the test's runtime).
+    fn drop(&mut self) {
+        let Some(cleanup) = self.cleanup.take() else {
+            return;
+        };
+        let url = self.url.clone();
+        let check = !std::thread::panicking();
+        let outcome = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the clean-up")
+                .block_on(cleanup.run(url, check));
+        })
+        .join();
+        if let Err(panic) = outcome
+            && check
+        {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+impl Cleanup {
+    /// Checks (when `check`) that no job of the database at `url` is still claimed, then removes
+    /// the database.
+    async fn run(self, url: String, check: bool) {
+        let kind = match self {
+            Cleanup::Sqlite(_) => DatabaseKind::Sqlite,
+            Cleanup::Postgres { .. } => DatabaseKind::Postgres,
+        };
+        let claimed = if check {
+            claimed_jobs(&url, kind).await
+        } else {
+            0
+        };
+        if let Cleanup::Postgres { admin_url, name } = self
+            && let Ok(admin) = db::connect_url(&admin_url, DatabaseKind::Postgres).await
+        {
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .ok();
+            admin.close().await.ok();
+        }
+        assert_eq!(claimed, 0, "the test left jobs claimed in the outbox");
+    }
+}
+
+/// How many outbox jobs of the database at `url` are claimed by a worker.
+async fn claimed_jobs(url: &str, kind: DatabaseKind) -> i64 {
+    let Ok(db) = db::connect_url(url, kind).await else {
+        return 0;
+    };
+    let statement = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT count(*) AS n FROM job_outbox WHERE status = 'claimed'".to_owned(),
+    );
+    let count = match db.query_one_raw(statement).await {
+        Ok(Some(row)) => row.try_get::<i64>("", "n").unwrap_or(0),
+        _ => 0,
+    };
+    db.close().await.ok();
+    count
 }
 
 /// The Twilio auth token test servers are configured with.
@@ -268,4 +338,24 @@ pub async fn serve(app: impl Endpoint + 'static) -> String {
 /// The test door to `clinic_id`'s data on `state`'s database and clock.
 pub fn tenant(state: &AppState, clinic_id: uuid::Uuid) -> ringback_api::tenant::TenantScope {
     ringback_api::tenant::TenantScope::for_test(state.db.clone(), state.clock.clone(), clinic_id)
+}
+
+/// Runs each named `async fn(DatabaseKind)` as two tests, `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(ringback_api::config::DatabaseKind::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name(ringback_api::config::DatabaseKind::Postgres).await;
+                }
+            }
+        )+
+    };
 }

@@ -1,0 +1,175 @@
+//! `TestApp`: the whole server around a fresh database, in one line of set-up.
+//!
+//! `TestApp::new(kind).await` gives a clinic and its signed-in owner (`app.owner`); the builder adds
+//! settings, the fake Twilio (the clinic then has a provider number, and the fake's signed
+//! callbacks reach the app) and workers that send through it. Dropping the app drops its database
+//! (see [`TestDb`]), which also checks that no job was left claimed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::endpoint::BoxEndpoint;
+use poem::{EndpointExt, Response};
+use ringback_api::config::DatabaseKind;
+use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
+use ringback_api::integrations::twilio::{TwilioAccount, TwilioClient};
+use ringback_api::jobs::worker::{Worker, WorkerSettings};
+use ringback_api::tenant::TenantScope;
+use ringback_api::{AppState, build_app};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::common::graphql::{Browser, SIGN_UP, sign_up_input};
+use crate::common::{PUBLIC_URL, TWILIO_AUTH_TOKEN, TestDb, serve};
+
+/// The application as tests drive it.
+pub type App = BoxEndpoint<'static, Response>;
+
+/// The e-mail address of every test clinic's owner.
+pub const OWNER_EMAIL: &str = "owner@clinic.test";
+/// The provider number a clinic gets with the fake Twilio.
+pub const CLINIC_NUMBER: &str = "+447700900777";
+
+/// A running server on its own database, with a clinic and its signed-in owner.
+pub struct TestApp {
+    pub state: AppState,
+    /// The owner of the clinic, signed in (a browser with its cookies).
+    pub owner: Browser<App>,
+    pub clinic_id: Uuid,
+    /// The fake provider, when the builder asked for it.
+    pub twilio: Option<FakeTwilio>,
+    _web: tempfile::TempDir,
+    // Last, so that the database is dropped after everything that uses it.
+    pub db: TestDb,
+}
+
+/// How a [`TestApp`] is set up.
+pub struct TestAppBuilder {
+    kind: DatabaseKind,
+    settings: Vec<(String, String)>,
+    twilio: bool,
+}
+
+impl TestApp {
+    /// A clinic and its signed-in owner on a fresh database of `kind`.
+    pub async fn new(kind: DatabaseKind) -> Self {
+        Self::builder(kind).build().await
+    }
+
+    /// A set-up to extend before [`TestAppBuilder::build`].
+    pub fn builder(kind: DatabaseKind) -> TestAppBuilder {
+        TestAppBuilder {
+            kind,
+            settings: Vec::new(),
+            twilio: false,
+        }
+    }
+
+    /// A new endpoint serving the same state (for another browser or client).
+    pub fn app(&self) -> App {
+        app_of(&self.state)
+    }
+
+    /// A browser nobody has signed in with.
+    pub fn browser(&self) -> Browser<App> {
+        Browser::new(self.app())
+    }
+
+    /// The door to the test clinic's data, for checks below the API.
+    pub fn tenant(&self) -> TenantScope {
+        TenantScope::for_test(
+            self.state.db.clone(),
+            self.state.clock.clone(),
+            self.clinic_id,
+        )
+    }
+
+    /// A worker named `name` sending through the fake Twilio, retrying quickly.
+    pub fn worker(&self, name: &str) -> Worker {
+        let fake = self.twilio.as_ref().expect("TestApp built with_twilio()");
+        let account = TwilioAccount {
+            api_url: fake.api_url().to_owned(),
+            account_sid: ACCOUNT_SID.to_owned(),
+            auth_token: ringback_api::config::SecretString::new(TWILIO_AUTH_TOKEN),
+        };
+        let client = TwilioClient::new(account, Duration::from_millis(300)).expect("client");
+        let settings = WorkerSettings {
+            backoff_base: Duration::from_millis(10),
+            backoff_cap: Duration::from_millis(40),
+            ..WorkerSettings::default()
+        };
+        Worker::new(
+            self.state.clone(),
+            Arc::new(client),
+            settings,
+            name.to_owned(),
+        )
+    }
+}
+
+impl TestAppBuilder {
+    /// One more `RINGBACK_*` setting.
+    pub fn setting(mut self, name: &str, value: &str) -> Self {
+        self.settings.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The fake Twilio: the app is configured for it, the clinic gets [`CLINIC_NUMBER`], and the
+    /// fake's status callbacks reach the app.
+    pub fn with_twilio(mut self) -> Self {
+        self.twilio = true;
+        self
+    }
+
+    /// Starts the app and signs the owner up.
+    pub async fn build(self) -> TestApp {
+        let db = TestDb::new(self.kind).await;
+        let web = tempfile::tempdir().expect("tempdir");
+        let mut settings = self.settings;
+        let twilio = if self.twilio {
+            let fake =
+                FakeTwilio::start_with_clock(ACCOUNT_SID, TWILIO_AUTH_TOKEN, db.clock.clone())
+                    .await
+                    .expect("fake Twilio starts");
+            settings.push(("RINGBACK_TWILIO_ACCOUNT_SID".into(), ACCOUNT_SID.into()));
+            settings.push(("RINGBACK_TWILIO_API_URL".into(), fake.api_url().into()));
+            Some(fake)
+        } else {
+            None
+        };
+        let extra: Vec<(&str, &str)> = settings
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let state = db.state_with(web.path(), &extra);
+        let mut owner = Browser::new(app_of(&state));
+        let signed_up = owner.run(SIGN_UP, sign_up_input(OWNER_EMAIL)).await;
+        assert!(signed_up["errors"].is_null(), "{signed_up}");
+        let clinic_id = signed_up["data"]["signUp"]["clinic"]["id"]
+            .as_str()
+            .and_then(|id| Uuid::try_parse(id).ok())
+            .expect("clinic id");
+        if let Some(fake) = &twilio {
+            fake.forward_callbacks(PUBLIC_URL, &serve(app_of(&state)).await);
+            let added = owner
+                .run(
+                    "mutation($n: String!) { addProviderNumber(number: $n) { id } }",
+                    json!({ "n": CLINIC_NUMBER }),
+                )
+                .await;
+            assert!(added["errors"].is_null(), "{added}");
+        }
+        TestApp {
+            state,
+            owner,
+            clinic_id,
+            twilio,
+            _web: web,
+            db,
+        }
+    }
+}
+
+fn app_of(state: &AppState) -> App {
+    build_app(state.clone()).map_to_response().boxed()
+}

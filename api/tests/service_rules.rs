@@ -1,0 +1,149 @@
+//! Business rules checked below the API, on SQLite and PostgreSQL: the job queue's handling of jobs
+//! it cannot run, the audited operator door, and the inbound-text keywords. The GraphQL tests stay
+//! about the contract; these call the domain directly through the test clinic's door.
+
+mod common;
+
+use common::app::TestApp;
+use ringback_api::config::DatabaseKind;
+use ringback_api::jobs::outbox::{self, Job, NewJob};
+use ringback_api::service::inbound_sms::{self, InboundSms};
+use ringback_api::tenant::TenantScope;
+use serde::{Deserialize, Serialize};
+
+/// A job type the worker has never registered.
+#[derive(Serialize, Deserialize)]
+struct Unregistered {
+    n: u8,
+}
+
+impl Job for Unregistered {
+    const NAME: &'static str = "unregistered";
+
+    fn idempotency_key(&self) -> String {
+        format!("unregistered:{}", self.n)
+    }
+}
+
+/// A job stored under the text-back's name with a payload the text-back cannot read.
+#[derive(Serialize, Deserialize)]
+struct MangledTextBack {
+    nonsense: u8,
+}
+
+impl Job for MangledTextBack {
+    const NAME: &'static str = "text_back";
+
+    fn idempotency_key(&self) -> String {
+        "text_back:mangled".to_owned()
+    }
+}
+
+async fn queue<J: Job>(app: &TestApp, job: J) {
+    let txn = app.tenant().begin().await.expect("txn");
+    let new = NewJob {
+        job,
+        sealed_number: None,
+        body_sealed: None,
+        run_at: txn.now(),
+    };
+    outbox::enqueue(&txn, new, txn.now()).await.expect("queued");
+    txn.commit().await.expect("commit");
+}
+
+/// A job nobody can run is a dead letter after one attempt, with the reason, and never stays
+/// claimed; the worker carries on.
+async fn jobs_that_cannot_run_are_dead_letters_at_once(kind: DatabaseKind) {
+    let app = TestApp::builder(kind).with_twilio().build().await;
+    queue(&app, Unregistered { n: 1 }).await;
+    queue(&app, MangledTextBack { nonsense: 2 }).await;
+    let worker = app.worker("rules");
+    assert_eq!(worker.run_once().await.expect("worker pass"), 2);
+    let rows = app
+        .db
+        .query_strings(
+            "SELECT kind, status, attempts || '' AS attempts, COALESCE(last_error, '') AS last_error FROM job_outbox ORDER BY kind DESC",
+            &["kind", "status", "attempts", "last_error"],
+        )
+        .await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0][..3], ["unregistered", "dead", "1"], "{rows:?}");
+    assert!(rows[0][3].contains("no job type is registered"), "{rows:?}");
+    assert_eq!(rows[1][..3], ["text_back", "dead", "1"], "{rows:?}");
+    assert!(rows[1][3].contains("could not be read"), "{rows:?}");
+    assert_eq!(worker.run_once().await.expect("worker pass"), 0);
+}
+
+/// The operator door writes `operator.access` with its task into the clinic's audit chain
+/// before it hands out the scope, and the chain still verifies.
+async fn the_operator_door_is_audited(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    let state = &app.state;
+    let scope = TenantScope::for_operator(
+        state.db.clone(),
+        state.clock.clone(),
+        app.clinic_id,
+        "retention purge",
+    )
+    .await
+    .expect("operator door");
+    assert_eq!(scope.clinic_id(), app.clinic_id);
+    let entries = app
+        .db
+        .query_strings(
+            "SELECT action, CAST(detail AS TEXT) AS detail FROM audit_log \
+             WHERE action = 'operator.access'",
+            &["action", "detail"],
+        )
+        .await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0][1].contains("retention purge"), "{entries:?}");
+    let report = ringback_api::service::audit::verify(&app.db.db)
+        .await
+        .expect("verify");
+    assert!(report.broken.is_empty(), "{report:?}");
+}
+
+/// STOP opts the caller out and is answered once; START opts them back in; HELP is answered and
+/// changes nothing; an ordinary text is a reply with no automated answer.
+async fn inbound_keywords_change_the_opt_out_list(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    let opted_out = async || {
+        app.db
+            .query_strings("SELECT count(*) || '' AS n FROM opt_outs", &["n"])
+            .await[0][0]
+            .clone()
+    };
+    let receive = async |sid: &str, text: &str| {
+        let txn = app.tenant().begin().await.expect("txn");
+        let inbound = InboundSms {
+            provider_id: sid,
+            from: "+447700900555",
+            text,
+            at: txn.now(),
+        };
+        let answer = inbound_sms::receive(&txn, &app.state.secrets, inbound)
+            .await
+            .expect("received");
+        txn.commit().await.expect("commit");
+        answer
+    };
+    assert!(receive("SM1", "STOP").await.is_some());
+    assert_eq!(opted_out().await, "1");
+    assert_eq!(
+        receive("SM1", "STOP").await,
+        None,
+        "a redelivery is ignored"
+    );
+    assert!(receive("SM2", "HELP").await.is_some());
+    assert_eq!(opted_out().await, "1");
+    assert!(receive("SM3", "START").await.is_some());
+    assert_eq!(opted_out().await, "0");
+    assert_eq!(receive("SM4", "Can I come at 3?").await, None);
+}
+
+on_both_databases!(
+    jobs_that_cannot_run_are_dead_letters_at_once,
+    the_operator_door_is_audited,
+    inbound_keywords_change_the_opt_out_list,
+);
