@@ -1,11 +1,11 @@
 //! Who is signed in: loaded once from `me`, shared with every page through context, shown in the
-//! header with a sign-out button. Pages that need a session sit inside [`RequireSession`], which
-//! sends a signed-out visitor to `/sign-in?next=<where they were>`.
+//! header with a sign-out button. The routes that need a session are the children of one parent
+//! route, [`RequireSession`], which sends a signed-out visitor to `/sign-in?next=<where they were>`.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
-use leptos_router::components::A;
+use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::{use_location, use_navigate};
 
 use ringback_shared::access::{Permission, Role};
@@ -103,10 +103,10 @@ pub fn safe_next(next: Option<String>) -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
-/// Shows `children` to a signed-in member; a signed-out visitor goes to sign in, then comes back
-/// here.
+/// The parent route of every page that needs a session: shows the child route to a signed-in
+/// member; a signed-out visitor goes to sign in, then comes back there.
 #[component]
-pub fn RequireSession(children: ChildrenFn) -> impl IntoView {
+pub fn RequireSession() -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
     let location = use_location();
@@ -130,7 +130,7 @@ pub fn RequireSession(children: ChildrenFn) -> impl IntoView {
                 _ => view! { <p aria-busy="true">"Loading…"</p> }.into_any(),
             }
         >
-            {children()}
+            <Outlet />
         </Show>
     }
 }
