@@ -6,9 +6,7 @@
 //! Support builds (feature `number-check`) add a number check on the about page.
 
 mod api;
-mod chart;
-#[cfg(feature = "number-check")]
-mod number_check;
+mod components;
 mod pages;
 mod session;
 mod time;

@@ -65,14 +65,13 @@ pub fn provide() {
     });
 }
 
-/// The clinic's IANA time zone (empty before the session loads; pages sit behind
-/// [`RequireSession`], so they always have it).
-pub fn clinic_time_zone() -> String {
+/// The clinic's currency (ISO 4217), for showing amounts.
+pub fn clinic_currency() -> String {
     use_session()
         .member
         .get_untracked()
-        .map(|member| member.clinic.time_zone)
-        .unwrap_or_default()
+        .map(|member| member.clinic.currency)
+        .unwrap_or_else(|| "GBP".to_owned())
 }
 
 /// The member's role, as the shared access rules know it.

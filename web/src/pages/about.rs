@@ -45,7 +45,7 @@ fn facts(info: server_info::ServerInfoServerInfo) -> impl IntoView {
 
 #[cfg(feature = "number-check")]
 fn number_check_panel() -> impl IntoView {
-    view! { <crate::number_check::NumberCheck /> }
+    view! { <crate::components::number_check::NumberCheck /> }
 }
 
 #[cfg(not(feature = "number-check"))]

@@ -3,15 +3,13 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
 use ringback_shared::display;
 
 use crate::api::{
     self, ApiError, api_keys, audit_log, create_api_key, dead_letters, invite_member,
     remove_member, retry_dead_letter, revoke_api_key, revoke_invite, team,
 };
-use crate::session::clinic_time_zone;
-use crate::time::local_time;
+use crate::time::use_clinic_time;
 
 /// A change to send to the server.
 type Work = std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, ApiError>>>>;
@@ -137,7 +135,7 @@ pub fn Team() -> impl IntoView {
 
 #[component]
 pub fn ApiKeys() -> impl IntoView {
-    let zone = clinic_time_zone();
+    let clock = use_clinic_time();
     let data = LocalResource::new(|| api::run::<api::ApiKeys>(api_keys::Variables));
     let failure = RwSignal::new(None::<String>);
     let secret = RwSignal::new(None::<String>);
@@ -176,7 +174,6 @@ pub fn ApiKeys() -> impl IntoView {
         })}
         <Transition fallback=|| view! { <p aria-busy="true">"Loading keys…"</p> }>
             {move || {
-                let zone = zone.clone();
                 data.get().map(move |result| match result {
                     Ok(data) => view! {
                         <ul class="plain">
@@ -187,8 +184,8 @@ pub fn ApiKeys() -> impl IntoView {
                                 view! {
                                     <li data-testid="api-key" data-name=row_name>
                                         <strong>{key.name}</strong>" · "{format!("{:?}", key.scope).to_lowercase()}
-                                        " · "<code>{key.hint}"…"</code>" · created "{local_time(&key.created_at, &zone)}
-                                        {key.last_used_at.map(|at| format!(" · last used {}", local_time(&at, &zone)))}
+                                        " · "<code>{key.hint}"…"</code>" · created "{clock.local_time(&key.created_at)}
+                                        {key.last_used_at.map(|at| format!(" · last used {}", clock.local_time(&at)))}
                                         {if revoked {
                                             view! { " · revoked" }.into_any()
                                         } else {
@@ -248,14 +245,13 @@ fn copy_to_clipboard(text: &str) {
 
 #[component]
 pub fn AuditLog() -> impl IntoView {
-    let zone = clinic_time_zone();
+    let clock = use_clinic_time();
     let data = LocalResource::new(|| api::run::<api::AuditLog>(audit_log::Variables));
     view! {
         <h1>"Audit log"</h1>
         <p>"Sign-ins, settings changes, exports and reads of personal data, newest first. Each entry is chained to the one before it."</p>
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the audit log…"</p> }>
             {move || {
-                let zone = zone.clone();
                 data.get().map(move |result| match result {
                     Ok(data) => view! {
                         <table class="audit">
@@ -264,7 +260,7 @@ pub fn AuditLog() -> impl IntoView {
                                 {data.audit_log.edges.into_iter().map(|edge| view! {
                                     <tr>
                                         <td>{edge.node.seq}</td>
-                                        <td>{local_time(&edge.node.at, &zone)}</td>
+                                        <td>{clock.local_time(&edge.node.at)}</td>
                                         <td data-testid="audit-action">{edge.node.action}</td>
                                         <td><code>{edge.node.detail.to_string()}</code></td>
                                     </tr>
@@ -291,7 +287,7 @@ fn job_kind(kind: &str) -> &'static str {
 /// Texts the outbox gave up on, with the provider's reason; each can be queued again.
 #[component]
 pub fn Undelivered() -> impl IntoView {
-    let zone = clinic_time_zone();
+    let clock = use_clinic_time();
     let data = LocalResource::new(|| api::run::<api::DeadLetters>(dead_letters::Variables));
     let failure = RwSignal::new(None::<String>);
     let done = RwSignal::new(None::<String>);
@@ -304,7 +300,6 @@ pub fn Undelivered() -> impl IntoView {
         <button type="button" data-testid="undelivered-refresh" on:click=move |_| data.refetch()>"Refresh"</button>
         <Transition fallback=|| view! { <p aria-busy="true">"Loading…"</p> }>
             {move || {
-                let zone = zone.clone();
                 data.get().map(move |result| match result {
                     Ok(data) if data.dead_letters.is_empty() => view! {
                         <p data-testid="undelivered-none">"Every text has been sent."</p>
@@ -318,8 +313,8 @@ pub fn Undelivered() -> impl IntoView {
                                         <strong>{job_kind(&letter.kind)}</strong>
                                         {format!(
                                             " · queued {} · gave up {} after {}",
-                                            local_time(&letter.created_at, &zone),
-                                            local_time(&letter.failed_at, &zone),
+                                            clock.local_time(&letter.created_at),
+                                            clock.local_time(&letter.failed_at),
                                             display::count(letter.attempts, "attempt", "attempts"),
                                         )}
                                         <br />
@@ -341,26 +336,5 @@ pub fn Undelivered() -> impl IntoView {
                 })
             }}
         </Transition>
-    }
-}
-
-/// For admins on the overview: how many texts were not sent, linking to them; nothing when none.
-#[component]
-pub fn UndeliveredNotice() -> impl IntoView {
-    let data = LocalResource::new(|| api::run::<api::DeadLetters>(dead_letters::Variables));
-    move || {
-        data.get()
-            .and_then(Result::ok)
-            .filter(|data| !data.dead_letters.is_empty())
-            .map(|data| {
-                let texts = display::count(data.dead_letters.len() as i64, "text", "texts");
-                view! {
-                    <p class="notice" role="status" data-testid="undelivered-notice">
-                        <A href="/settings/undelivered">
-                            {format!("{texts} could not be sent: review")}
-                        </A>
-                    </p>
-                }
-            })
     }
 }

@@ -11,32 +11,25 @@ use ringback_shared::display;
 use crate::api::{
     self, ApiError, appointments, cancel_appointment, create_appointment, update_appointment,
 };
-use crate::session::use_session;
-use crate::time::local_time;
+use crate::session::clinic_currency;
+use crate::time::{ClinicTime, use_clinic_time};
 
 /// A change to send to the server.
 type Work = std::pin::Pin<Box<dyn Future<Output = Result<(), ApiError>>>>;
 
-/// The clinic's currency and time zone, for showing values and instants.
+/// The clinic's currency and clock, for showing values and instants.
 #[derive(Clone)]
 struct Locale {
     currency: String,
-    time_zone: String,
+    clock: ClinicTime,
 }
 
 #[component]
 pub fn Appointments() -> impl IntoView {
-    let locale = use_session()
-        .member
-        .get_untracked()
-        .map(|member| Locale {
-            currency: member.clinic.currency,
-            time_zone: member.clinic.time_zone,
-        })
-        .unwrap_or(Locale {
-            currency: "GBP".to_owned(),
-            time_zone: "UTC".to_owned(),
-        });
+    let locale = Locale {
+        currency: clinic_currency(),
+        clock: use_clinic_time(),
+    };
     // The cursors of the pages before this one; the last is where this page starts.
     let cursors = RwSignal::new(Vec::<String>::new());
     let data = LocalResource::new(move || {
@@ -67,7 +60,7 @@ pub fn Appointments() -> impl IntoView {
                 let locale = locale.clone();
                 data.get().map(move |result| match result {
                     Ok(data) => view! {
-                        <NewAppointment callers=missed_callers(&data, &locale.time_zone) change />
+                        <NewAppointment callers=missed_callers(&data, locale.clock) change />
                         {pager(&data, cursors)}
                         {appointment_list(data, &locale, change, failure)}
                     }.into_any(),
@@ -104,7 +97,7 @@ fn pager(data: &appointments::ResponseData, cursors: RwSignal<Vec<String>>) -> i
 }
 
 /// Recent missed callers, one per caller key, newest first: (key, label).
-fn missed_callers(data: &appointments::ResponseData, time_zone: &str) -> Vec<(String, String)> {
+fn missed_callers(data: &appointments::ResponseData, clock: ClinicTime) -> Vec<(String, String)> {
     let mut seen = BTreeSet::new();
     data.calls
         .edges
@@ -115,7 +108,7 @@ fn missed_callers(data: &appointments::ResponseData, time_zone: &str) -> Vec<(St
             let label = format!(
                 "{} (missed {})",
                 call.caller_tail,
-                local_time(&call.started_at, time_zone)
+                clock.local_time(&call.started_at)
             );
             (call.caller_key.clone(), label)
         })
@@ -213,7 +206,7 @@ fn appointment_list(
                 <li class="appointment" data-testid="appointment" data-id=appointment.id.clone() data-caller-key=appointment.caller_key.clone()>
                     <p>
                         <strong data-testid="appointment-amount">{display::money(appointment.value_minor, &locale.currency)}</strong>
-                        " booked "{local_time(&appointment.created_at, &locale.time_zone)}" for "{caller}
+                        " booked "{locale.clock.local_time(&appointment.created_at)}" for "{caller}
                     </p>
                     <p><span class="status" data-testid="appointment-status">{status}</span>": "
                         <span data-testid="appointment-reason">{explanation}</span></p>

@@ -7,19 +7,18 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{self, ApiError, assign, close, conversation, conversations, reply};
-use crate::session::{clinic_time_zone, use_session};
-use crate::time::local_time;
+use crate::session::use_session;
+use crate::time::use_clinic_time;
 
 /// The list of open conversations.
 #[component]
 pub fn Inbox() -> impl IntoView {
-    let zone = clinic_time_zone();
+    let clock = use_clinic_time();
     let list = LocalResource::new(|| api::run::<api::Conversations>(conversations::Variables));
     view! {
         <h1>"Inbox"</h1>
         <Transition fallback=|| view! { <p aria-busy="true">"Loading conversations…"</p> }>
             {move || {
-                let zone = zone.clone();
                 list.get().map(move |result| match result {
                     Ok(data) if data.conversations.is_empty() => view! { <p>"No open conversations."</p> }.into_any(),
                     Ok(data) => view! {
@@ -29,7 +28,7 @@ pub fn Inbox() -> impl IntoView {
                                     <A href=format!("/inbox/{}", thread.id) attr:data-testid="conversation-link">
                                         <strong>{thread.caller_tail.clone()}</strong>
                                     </A>
-                                    " · last message "{local_time(&thread.last_message_at, &zone)}
+                                    " · last message "{clock.local_time(&thread.last_message_at)}
                                     {thread.assigned_to.is_some().then_some(" · assigned")}
                                 </li>
                             }).collect_view()}
@@ -45,7 +44,7 @@ pub fn Inbox() -> impl IntoView {
 /// One conversation.
 #[component]
 pub fn Thread() -> impl IntoView {
-    let zone = clinic_time_zone();
+    let clock = use_clinic_time();
     let me = use_session()
         .member
         .get_untracked()
@@ -101,7 +100,6 @@ pub fn Thread() -> impl IntoView {
         {move || failure.get().map(|message| view! { <p class="error" role="alert" data-testid="inbox-error">{message}</p> })}
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the conversation…"</p> }>
             {move || {
-                let zone = zone.clone();
                 let assign_me = assign_me.clone();
                 thread.get().map(move |result| match result {
                     Ok(data) => {
@@ -112,7 +110,7 @@ pub fn Thread() -> impl IntoView {
                                 <li class=if outbound { "message outbound" } else { "message inbound" } data-testid="message">
                                     <p class="body" data-testid="message-body">{message.body}</p>
                                     <p class="meta">
-                                        {local_time(&message.created_at, &zone)}" · "
+                                        {clock.local_time(&message.created_at)}" · "
                                         <span data-testid="message-status">{message.status}</span>
                                     </p>
                                 </li>

@@ -14,8 +14,7 @@ use ringback_shared::display;
 use uuid::Uuid;
 
 use crate::api::{self, save_window, what_if};
-use crate::pages::overview::today;
-use crate::session::clinic_time_zone;
+use crate::time::use_clinic_time;
 
 /// Days the preview covers, ending today.
 const PERIOD_DAYS: i64 = 30;
@@ -91,8 +90,7 @@ fn preview(events: &Events, days: u32) -> (u64, i64) {
 
 #[component]
 pub fn WhatIf() -> impl IntoView {
-    let time_zone = clinic_time_zone();
-    let to: NaiveDate = today(&time_zone);
+    let to: NaiveDate = use_clinic_time().today();
     let from = to - Duration::days(PERIOD_DAYS - 1);
     let loaded = LocalResource::new(move || {
         api::run::<api::WhatIf>(what_if::Variables {

@@ -10,17 +10,11 @@ use ringback_shared::display;
 use ringback_shared::text_back::status_words;
 
 use crate::api::{self, log_callback, worklist};
-use crate::session::use_session;
-use crate::time::{local_time, now};
+use crate::time::{ClinicTime, now, use_clinic_time};
 
 #[component]
 pub fn Worklist() -> impl IntoView {
-    let session = use_session();
-    let time_zone = session
-        .member
-        .get_untracked()
-        .map(|member| member.clinic.time_zone)
-        .unwrap_or_default();
+    let clock = use_clinic_time();
     let list = LocalResource::new(|| api::run::<api::Worklist>(worklist::Variables));
     let failure = RwSignal::new(None::<String>);
     let log = move |call_id: String, status: log_callback::CallStatus| {
@@ -41,7 +35,6 @@ pub fn Worklist() -> impl IntoView {
         {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         <Transition fallback=|| view! { <p aria-busy="true">"Loading the worklist…"</p> }>
             {move || {
-                let time_zone = time_zone.clone();
                 list.get().map(move |result| match result {
                     Ok(data) if data.worklist.is_empty() => {
                         view! { <p data-testid="worklist-empty">"Nobody is waiting. Well done."</p> }.into_any()
@@ -51,7 +44,7 @@ pub fn Worklist() -> impl IntoView {
                             .ok()
                             .and_then(|days| AttributionWindow::from_days(days).ok())
                             .unwrap_or_default();
-                        rows(data.worklist, &time_zone, window, log).into_any()
+                        rows(data.worklist, clock, window, log).into_any()
                     }
                     Err(error) => crate::pages::failed(&error),
                 })
@@ -62,7 +55,7 @@ pub fn Worklist() -> impl IntoView {
 
 fn rows(
     waiting: Vec<worklist::WorklistWorklist>,
-    time_zone: &str,
+    clock: ClinicTime,
     window: AttributionWindow,
     log: impl Fn(String, log_callback::CallStatus) + Copy + 'static,
 ) -> impl IntoView {
@@ -82,7 +75,7 @@ fn rows(
                 <li class="waiting" data-testid="worklist-row" data-caller-key=caller.caller_key.clone()>
                     <p class="caller">
                         <strong data-testid="worklist-tail">{caller.caller_tail.clone()}</strong>
-                        " waiting since "{local_time(&caller.first_missed_at, time_zone)}
+                        " waiting since "{clock.local_time(&caller.first_missed_at)}
                     </p>
                     <p class="detail">
                         {calls}{attempts}" · Text-back: "{status_words(caller.text_back_status.as_deref())}
