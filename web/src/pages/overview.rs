@@ -9,8 +9,8 @@ use ringback_shared::access::Permission;
 use ringback_shared::display::{self, DayRange, Period};
 
 use crate::api::{self, overview};
-use crate::components::UndeliveredNotice;
 use crate::components::chart::{DailyChart, DayBars};
+use crate::components::{AsyncView, UndeliveredNotice};
 use crate::session::{allows, clinic_currency, use_session};
 use crate::time::use_clinic_time;
 
@@ -138,15 +138,9 @@ pub fn Overview() -> impl IntoView {
                     on:change=move |ev| custom_to.set(event_target_value(&ev)) /></label>
             </Show>
         </fieldset>
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading figures…"</p> }>
-            {move || {
-                let currency = currency.clone();
-                figures.get().map(move |result| match result {
-                    Ok((range, before, data)) => report(range, before, data, &currency).into_any(),
-                    Err(error) => crate::pages::failed(&error),
-                })
-            }}
-        </Transition>
+        <AsyncView resource=figures loading="Loading figures…" let:((range, before, data))>
+            {report(range, before, data, &currency)}
+        </AsyncView>
     }
 }
 
@@ -155,7 +149,7 @@ fn report(
     before: DayRange,
     data: overview::ResponseData,
     currency: &str,
-) -> impl IntoView {
+) -> impl IntoView + use<> {
     let cards = shown(&data.current.totals, &data.previous.totals, currency)
         .into_iter()
         .map(|figure| {
