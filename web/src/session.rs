@@ -11,6 +11,7 @@ use leptos_router::hooks::{use_location, use_navigate};
 use ringback_shared::access::{Permission, Role};
 
 use crate::api::{self, ApiError, me};
+use crate::components::Alert;
 
 /// The signed-in member, their role and clinic.
 pub type Member = me::MeMe;
@@ -125,7 +126,7 @@ pub fn RequireSession() -> impl IntoView {
         <Show
             when=move || session.member.get().is_some()
             fallback=move || match session.check.get() {
-                Check::Failed(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Check::Failed(error) => view! { <Alert message=Some(error.to_string()) /> }.into_any(),
                 _ => view! { <p aria-busy="true">"Loading…"</p> }.into_any(),
             }
         >
@@ -227,7 +228,7 @@ fn ClinicSwitcher() -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </label>
-                {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+                <Alert message=failure />
             }
         })
     }

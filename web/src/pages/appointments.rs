@@ -194,7 +194,7 @@ fn NewAppointment(callers: Vec<(String, String)>, changes: Changes) -> impl Into
                 aria-describedby="appointment-value-help" prop:value=value
                 on:input=move |ev| value.set(event_target_value(&ev)) />
             <small id="appointment-value-help">"In your currency, e.g. 45 or 45.50."</small>
-            {move || invalid.get().then(|| view! { <p class="error" role="alert">{VALUE_HINT}</p> })}
+            <Alert message=Signal::derive(move || invalid.get().then(|| VALUE_HINT.to_owned())) />
             <button type="submit" data-testid="appointment-create">"Book"</button>
         </form>
     }

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, export_csv};
+use crate::components::Alert;
 use crate::time::use_clinic_time;
 
 /// A finished export, ready to download.
@@ -74,7 +75,7 @@ pub fn Export() -> impl IntoView {
             </fieldset>
             <button type="submit" data-testid="export-create" disabled=move || busy.get()>"Prepare the CSV"</button>
         </form>
-        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        <Alert message=failure />
         {move || ready.get().map(|file| view! {
             <p role="status">
                 <a data-testid="export-download" href=file.href download=file.filename.clone()>

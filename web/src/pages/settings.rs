@@ -10,7 +10,7 @@ use ringback_shared::hours::{self, BusinessHours, ClockTime, HoursError, Span};
 use ringback_shared::sms::{self, Encoding};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
-use crate::components::AsyncView;
+use crate::components::{Alert, AsyncView};
 use crate::time::known_time_zones;
 
 /// The preview of one template and what it costs.
@@ -296,7 +296,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             </fieldset>
             {move || outcome.get().map(|result| match result {
                 Ok(()) => view! { <p role="status" data-testid="settings-saved">"Saved."</p> }.into_any(),
-                Err(message) => view! { <p class="error" role="alert" data-testid="settings-error">{message}</p> }.into_any(),
+                Err(message) => view! { <Alert message=Some(message) test_id="settings-error" /> }.into_any(),
             })}
             <button type="submit" data-testid="settings-save">"Save settings"</button>
         </form>
