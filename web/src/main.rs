@@ -1,25 +1,42 @@
 //! The Ringback dashboard, a Leptos client-side app with real URLs: sign in, the overview of
-//! recovered revenue, and the pages around it. Every page that needs a session sits behind
-//! [`session::RequireSession`], which sends a signed-out visitor to sign in and back again.
+//! recovered revenue, and the pages around it. The routes read as the app's map: the public pages
+//! first, then one parent route, [`session::RequireSession`], whose children need a session (a
+//! signed-out visitor is sent to sign in and back again); pages for some roles only say which
+//! permission they need.
 //! Support builds (feature `number-check`) add a number check on the about page.
 
 mod api;
-mod chart;
-#[cfg(feature = "number-check")]
-mod number_check;
+mod components;
 mod pages;
 mod session;
 mod time;
 
 use leptos::mount::mount_to_body;
 use leptos::prelude::*;
-use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::components::{A, ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use ringback_shared::access::Permission;
 
 fn main() {
     console_error_panic_hook::set_once();
     mount_to_body(App);
+}
+
+/// Shows `page` to members whose role grants `permission`; others learn why.
+fn permitted<Page, View>(
+    permission: Permission,
+    page: Page,
+) -> impl Fn() -> AnyView + Clone + Send + 'static
+where
+    Page: Fn() -> View + Copy + Send + Sync + 'static,
+    View: IntoView + 'static,
+{
+    move || {
+        view! {
+            <session::RequirePermission permission>{page()}</session::RequirePermission>
+        }
+        .into_any()
+    }
 }
 
 /// The routes, inside the shell every page shares.
@@ -37,96 +54,20 @@ fn App() -> impl IntoView {
                         <Route path=path!("/accept-invite") view=pages::sign_in::AcceptInvite />
                         <Route path=path!("/about") view=pages::about::About />
                         <Route path=path!("/privacy") view=pages::privacy::Privacy />
-                        <Route
-                            path=path!("/team")
-                            view=|| view! {
-                                <session::RequireSession>
-                                    <session::RequirePermission permission=Permission::ManageTeam>
-                                        <pages::admin::Team />
-                                    </session::RequirePermission>
-                                </session::RequireSession>
-                            }
-                        />
-                        <Route
-                            path=path!("/api-keys")
-                            view=|| view! {
-                                <session::RequireSession>
-                                    <session::RequirePermission permission=Permission::ManageApiKeys>
-                                        <pages::admin::ApiKeys />
-                                    </session::RequirePermission>
-                                </session::RequireSession>
-                            }
-                        />
-                        <Route
-                            path=path!("/audit-log")
-                            view=|| view! {
-                                <session::RequireSession>
-                                    <session::RequirePermission permission=Permission::ReadAuditLog>
-                                        <pages::admin::AuditLog />
-                                    </session::RequirePermission>
-                                </session::RequireSession>
-                            }
-                        />
-                        <Route
-                            path=path!("/export")
-                            view=|| view! {
-                                <session::RequireSession>
-                                    <session::RequirePermission permission=Permission::ManageSettings>
-                                        <pages::export::Export />
-                                    </session::RequirePermission>
-                                </session::RequireSession>
-                            }
-                        />
-                        <Route
-                            path=path!("/settings/undelivered")
-                            view=|| view! {
-                                <session::RequireSession>
-                                    <session::RequirePermission permission=Permission::ManageSettings>
-                                        <pages::admin::Undelivered />
-                                    </session::RequirePermission>
-                                </session::RequireSession>
-                            }
-                        />
-                        <Route
-                            path=path!("/settings")
-                            view=|| view! {
-                                <session::RequireSession>
-                                    <session::RequirePermission permission=Permission::ManageSettings>
-                                        <pages::settings::Settings />
-                                    </session::RequirePermission>
-                                </session::RequireSession>
-                            }
-                        />
-                        <Route
-                            path=path!("/settings/attribution")
-                            view=|| view! {
-                                <session::RequireSession>
-                                    <session::RequirePermission permission=Permission::ManageSettings>
-                                        <pages::what_if::WhatIf />
-                                    </session::RequirePermission>
-                                </session::RequireSession>
-                            }
-                        />
-                        <Route
-                            path=path!("/inbox")
-                            view=|| view! { <session::RequireSession><pages::inbox::Inbox /></session::RequireSession> }
-                        />
-                        <Route
-                            path=path!("/inbox/:id")
-                            view=|| view! { <session::RequireSession><pages::inbox::Thread /></session::RequireSession> }
-                        />
-                        <Route
-                            path=path!("/appointments")
-                            view=|| view! { <session::RequireSession><pages::appointments::Appointments /></session::RequireSession> }
-                        />
-                        <Route
-                            path=path!("/worklist")
-                            view=|| view! { <session::RequireSession><pages::worklist::Worklist /></session::RequireSession> }
-                        />
-                        <Route
-                            path=path!("/")
-                            view=|| view! { <session::RequireSession><pages::overview::Overview /></session::RequireSession> }
-                        />
+                        <ParentRoute path=path!("") view=session::RequireSession>
+                            <Route path=path!("/team") view=permitted(Permission::ManageTeam, pages::admin::Team) />
+                            <Route path=path!("/api-keys") view=permitted(Permission::ManageApiKeys, pages::admin::ApiKeys) />
+                            <Route path=path!("/audit-log") view=permitted(Permission::ReadAuditLog, pages::admin::AuditLog) />
+                            <Route path=path!("/export") view=permitted(Permission::ManageSettings, pages::export::Export) />
+                            <Route path=path!("/settings/undelivered") view=permitted(Permission::ManageSettings, pages::admin::Undelivered) />
+                            <Route path=path!("/settings") view=permitted(Permission::ManageSettings, pages::settings::Settings) />
+                            <Route path=path!("/settings/attribution") view=permitted(Permission::ManageSettings, pages::what_if::WhatIf) />
+                            <Route path=path!("/inbox") view=pages::inbox::Inbox />
+                            <Route path=path!("/inbox/:id") view=pages::inbox::Thread />
+                            <Route path=path!("/appointments") view=pages::appointments::Appointments />
+                            <Route path=path!("/worklist") view=pages::worklist::Worklist />
+                            <Route path=path!("/") view=pages::overview::Overview />
+                        </ParentRoute>
                     </Routes>
                 </ErrorBoundary>
             </main>

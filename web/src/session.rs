@@ -1,16 +1,17 @@
 //! Who is signed in: loaded once from `me`, shared with every page through context, shown in the
-//! header with a sign-out button. Pages that need a session sit inside [`RequireSession`], which
-//! sends a signed-out visitor to `/sign-in?next=<where they were>`.
+//! header with a sign-out button. The routes that need a session are the children of one parent
+//! route, [`RequireSession`], which sends a signed-out visitor to `/sign-in?next=<where they were>`.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
-use leptos_router::components::A;
+use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::{use_location, use_navigate};
 
 use ringback_shared::access::{Permission, Role};
 
 use crate::api::{self, ApiError, me};
+use crate::components::Alert;
 
 /// The signed-in member, their role and clinic.
 pub type Member = me::MeMe;
@@ -65,14 +66,13 @@ pub fn provide() {
     });
 }
 
-/// The clinic's IANA time zone (empty before the session loads; pages sit behind
-/// [`RequireSession`], so they always have it).
-pub fn clinic_time_zone() -> String {
+/// The clinic's currency (ISO 4217), for showing amounts.
+pub fn clinic_currency() -> String {
     use_session()
         .member
         .get_untracked()
-        .map(|member| member.clinic.time_zone)
-        .unwrap_or_default()
+        .map(|member| member.clinic.currency)
+        .unwrap_or_else(|| "GBP".to_owned())
 }
 
 /// The member's role, as the shared access rules know it.
@@ -103,10 +103,10 @@ pub fn safe_next(next: Option<String>) -> String {
         .unwrap_or_else(|| "/".to_owned())
 }
 
-/// Shows `children` to a signed-in member; a signed-out visitor goes to sign in, then comes back
-/// here.
+/// The parent route of every page that needs a session: shows the child route to a signed-in
+/// member; a signed-out visitor goes to sign in, then comes back there.
 #[component]
-pub fn RequireSession(children: ChildrenFn) -> impl IntoView {
+pub fn RequireSession() -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
     let location = use_location();
@@ -126,11 +126,11 @@ pub fn RequireSession(children: ChildrenFn) -> impl IntoView {
         <Show
             when=move || session.member.get().is_some()
             fallback=move || match session.check.get() {
-                Check::Failed(error) => view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any(),
+                Check::Failed(error) => view! { <Alert message=Some(error.to_string()) /> }.into_any(),
                 _ => view! { <p aria-busy="true">"Loading…"</p> }.into_any(),
             }
         >
-            {children()}
+            <Outlet />
         </Show>
     }
 }
@@ -228,7 +228,7 @@ fn ClinicSwitcher() -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </label>
-                {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+                <Alert message=failure />
             }
         })
     }

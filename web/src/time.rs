@@ -1,10 +1,49 @@
-//! Instants shown in the clinic's time zone, formatted by the browser's own database (`Intl`), so
+//! The clinic's time: pages read its time zone one way, through [`ClinicTime`], to show instants
+//! and to know the clinic's today. Both are worked out by the browser's own database (`Intl`), so
 //! the dashboard ships no time-zone data.
 
+use chrono::{DateTime, NaiveDate};
+use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
+use crate::session::{Session, use_session};
+
+/// The clinic's clock, as the signed-in member's clinic sets it. Pages sit behind the session
+/// guard, so the clinic is known; `Copy`, so views capture it freely.
+#[derive(Clone, Copy)]
+pub struct ClinicTime {
+    session: Session,
+}
+
+/// The clinic's clock, for the page being built.
+pub fn use_clinic_time() -> ClinicTime {
+    ClinicTime {
+        session: use_session(),
+    }
+}
+
+impl ClinicTime {
+    /// The clinic's IANA time zone (UTC while nobody is signed in).
+    pub fn zone(self) -> String {
+        self.session
+            .member
+            .with_untracked(|member| member.as_ref().map(|m| m.clinic.time_zone.clone()))
+            .unwrap_or_else(|| "UTC".to_owned())
+    }
+
+    /// `iso` (RFC 3339) as a short date and time in the clinic, e.g. "22 Nov 2026, 09:12".
+    pub fn local_time(self, iso: &str) -> String {
+        local_time(iso, &self.zone())
+    }
+
+    /// The clinic's today.
+    pub fn today(self) -> NaiveDate {
+        today(&self.zone())
+    }
+}
+
 /// `iso` (RFC 3339) as a short local date and time in `time_zone`, e.g. "22 Nov 2026, 09:12".
-pub fn local_time(iso: &str, time_zone: &str) -> String {
+fn local_time(iso: &str, time_zone: &str) -> String {
     let date = js_sys::Date::new(&JsValue::from_str(iso));
     if date.get_time().is_nan() {
         return iso.to_owned();
@@ -18,6 +57,21 @@ pub fn local_time(iso: &str, time_zone: &str) -> String {
         let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
     }
     date.to_locale_string("en-GB", &options).into()
+}
+
+/// The day in `time_zone` by the browser's clock.
+fn today(time_zone: &str) -> NaiveDate {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &time_zone.into());
+    // Canadian English writes dates as ISO does: 2026-11-22.
+    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::of1(&"en-CA".into()), &options);
+    format
+        .format()
+        .call1(&JsValue::UNDEFINED, &js_sys::Date::new_0())
+        .ok()
+        .and_then(|text| text.as_string())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| now().date_naive())
 }
 
 /// The IANA time zones the browser knows (`Intl.supportedValuesOf("timeZone")`), to suggest in
@@ -40,6 +94,6 @@ pub fn known_time_zones() -> Vec<String> {
 }
 
 /// The browser's clock, as an instant.
-pub fn now() -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
+pub fn now() -> DateTime<chrono::Utc> {
+    DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
 }

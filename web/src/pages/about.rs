@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::api::{self, server_info};
+use crate::components::AsyncView;
 
 #[component]
 pub fn About() -> impl IntoView {
@@ -12,12 +13,9 @@ pub fn About() -> impl IntoView {
         <h1>"About this server"</h1>
         <section aria-labelledby="server-heading">
             <h2 id="server-heading">"Server"</h2>
-            <Suspense fallback=|| view! { <p aria-busy="true">"Asking the server…"</p> }>
-                {move || info.get().map(|result| match result {
-                    Ok(data) => facts(data.server_info).into_any(),
-                    Err(error) => crate::pages::failed(&error),
-                })}
-            </Suspense>
+            <AsyncView resource=info loading="Asking the server…" let:data>
+                {facts(data.server_info)}
+            </AsyncView>
         </section>
         {number_check_panel()}
     }
@@ -45,7 +43,7 @@ fn facts(info: server_info::ServerInfoServerInfo) -> impl IntoView {
 
 #[cfg(feature = "number-check")]
 fn number_check_panel() -> impl IntoView {
-    view! { <crate::number_check::NumberCheck /> }
+    view! { <crate::components::number_check::NumberCheck /> }
 }
 
 #[cfg(not(feature = "number-check"))]

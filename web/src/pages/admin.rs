@@ -1,111 +1,95 @@
 //! The admin pages: the team (members, invitations), integrator API keys (the secret shown once,
-//! with a copy button), the audit log, and texts that could not be sent (with a retry).
+//! with a copy button), the audit log, and texts that could not be sent (with a retry). Each
+//! page's changes run as one action; its list is keyed on the action's version, so it reloads
+//! after every change.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use leptos_router::components::A;
 use ringback_shared::display;
 
 use crate::api::{
     self, ApiError, api_keys, audit_log, create_api_key, dead_letters, invite_member,
     remove_member, retry_dead_letter, revoke_api_key, revoke_invite, team,
 };
-use crate::session::clinic_time_zone;
-use crate::time::local_time;
+use crate::components::{Alert, AsyncView, failure_of};
+use crate::time::{ClinicTime, use_clinic_time};
 
-/// A change to send to the server.
-type Work = std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, ApiError>>>>;
+/// A change on an admin page; it may answer with a text to show once (an invitation link, a
+/// key's secret, a confirmation).
+type Change<I> = Action<I, Result<Option<String>, ApiError>>;
 
-/// Runs changes, shows their failure or the one-time text they return, then reloads the page's data.
-fn runner(
-    reload: impl Fn() + Copy + 'static,
-    failure: RwSignal<Option<String>>,
-    shown_once: RwSignal<Option<String>>,
-) -> impl Fn(Work) + Copy + 'static {
-    move |work: Work| {
-        spawn_local(async move {
-            match work.await {
-                Ok(text) => {
-                    failure.set(None);
-                    shown_once.set(text);
-                    reload();
-                }
-                Err(error) => failure.set(Some(error.to_string())),
-            }
-        });
+/// The text the last successful change answered with; a failed change leaves it on screen.
+fn shown_once<I: 'static>(change: Change<I>) -> Memo<Option<String>> {
+    let outcome = change.value();
+    Memo::new(
+        move |before: Option<&Option<String>>| match &*outcome.read() {
+            Some(Ok(text)) => text.clone(),
+            _ => before.cloned().flatten(),
+        },
+    )
+}
+
+/// Changes to the team.
+#[derive(Clone)]
+enum TeamChange {
+    Invite(invite_member::Variables),
+    Remove { user_id: String },
+    WithdrawInvite { id: String },
+}
+
+/// Sends `change`; an invitation answers with its link.
+async fn change_team(change: TeamChange) -> Result<Option<String>, ApiError> {
+    match change {
+        TeamChange::Invite(variables) => {
+            let created = api::run::<api::InviteMember>(variables).await?;
+            Ok(Some(invitation_link(&created.invite_member.token)))
+        }
+        TeamChange::Remove { user_id } => {
+            let variables = remove_member::Variables { user_id };
+            api::run::<api::RemoveMember>(variables).await.map(|_| None)
+        }
+        TeamChange::WithdrawInvite { id } => {
+            let variables = revoke_invite::Variables { id };
+            api::run::<api::RevokeInvite>(variables).await.map(|_| None)
+        }
+    }
+}
+
+/// The role chosen in the invitation form.
+fn invited_role(value: &str) -> invite_member::TeamRole {
+    match value {
+        "ADMIN" => invite_member::TeamRole::ADMIN,
+        "OWNER" => invite_member::TeamRole::OWNER,
+        _ => invite_member::TeamRole::RECEPTIONIST,
     }
 }
 
 #[component]
 pub fn Team() -> impl IntoView {
-    let data = LocalResource::new(|| api::run::<api::Team>(team::Variables));
-    let failure = RwSignal::new(None::<String>);
-    let link = RwSignal::new(None::<String>);
-    let run = runner(move || data.refetch(), failure, link);
+    let change: Change<TeamChange> =
+        Action::new_local(|change: &TeamChange| change_team(change.clone()));
+    let changed = change.version();
+    let members = LocalResource::new(move || {
+        changed.track();
+        api::run::<api::Team>(team::Variables)
+    });
+    let link = shown_once(change);
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let role = RwSignal::new("RECEPTIONIST".to_owned());
     let invite = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let variables = invite_member::Variables {
+        change.dispatch(TeamChange::Invite(invite_member::Variables {
             email: email.get_untracked(),
             display_name: name.get_untracked(),
-            role: match role.get_untracked().as_str() {
-                "ADMIN" => invite_member::TeamRole::ADMIN,
-                "OWNER" => invite_member::TeamRole::OWNER,
-                _ => invite_member::TeamRole::RECEPTIONIST,
-            },
-        };
-        run(Box::pin(async move {
-            let created = api::run::<api::InviteMember>(variables).await?;
-            Ok(Some(invitation_link(&created.invite_member.token)))
+            role: invited_role(&role.get_untracked()),
         }));
     };
     view! {
         <h1>"Team"</h1>
-        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading the team…"</p> }>
-            {move || data.get().map(|result| match result {
-                Ok(data) => view! {
-                    <ul class="plain" data-testid="team">
-                        {data.team.into_iter().map(|member| {
-                            let id = member.user.id.clone();
-                            view! {
-                                <li>
-                                    <strong>{member.user.display_name}</strong>" · "{member.user.email}" · "
-                                    {format!("{:?}", member.role).to_lowercase()}
-                                    " "
-                                    <button type="button" on:click=move |_| {
-                                        let variables = remove_member::Variables { user_id: id.clone() };
-                                        run(Box::pin(async move {
-                                            api::run::<api::RemoveMember>(variables).await.map(|_| None)
-                                        }));
-                                    }>"Remove"</button>
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                    <h2>"Pending invitations"</h2>
-                    <ul class="plain">
-                        {data.invites.into_iter().map(|invite| {
-                            let id = invite.id.clone();
-                            view! {
-                                <li>
-                                    {invite.display_name}" · "{invite.email}" "
-                                    <button type="button" on:click=move |_| {
-                                        let variables = revoke_invite::Variables { id: id.clone() };
-                                        run(Box::pin(async move {
-                                            api::run::<api::RevokeInvite>(variables).await.map(|_| None)
-                                        }));
-                                    }>"Revoke"</button>
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                }.into_any(),
-                Err(error) => crate::pages::failed(&error),
-            })}
-        </Transition>
+        <Alert message=failure_of(change) />
+        <AsyncView resource=members loading="Loading the team…" let:data>
+            {team_lists(data, change)}
+        </AsyncView>
         <form class="settings" on:submit=invite>
             <fieldset>
                 <legend>"Invite someone"</legend>
@@ -135,28 +119,84 @@ pub fn Team() -> impl IntoView {
     }
 }
 
+/// The members, each with a button to remove them, and the pending invitations.
+fn team_lists(data: team::ResponseData, change: Change<TeamChange>) -> impl IntoView {
+    view! {
+        <ul class="plain" data-testid="team">
+            {data.team.into_iter().map(|member| {
+                let user_id = member.user.id.clone();
+                view! {
+                    <li>
+                        <strong>{member.user.display_name}</strong>" · "{member.user.email}" · "
+                        {format!("{:?}", member.role).to_lowercase()}
+                        " "
+                        <button type="button" on:click=move |_| {
+                            change.dispatch(TeamChange::Remove { user_id: user_id.clone() });
+                        }>"Remove"</button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+        <h2>"Pending invitations"</h2>
+        <ul class="plain">
+            {data.invites.into_iter().map(|invite| {
+                let id = invite.id.clone();
+                view! {
+                    <li>
+                        {invite.display_name}" · "{invite.email}" "
+                        <button type="button" on:click=move |_| {
+                            change.dispatch(TeamChange::WithdrawInvite { id: id.clone() });
+                        }>"Revoke"</button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+}
+
+/// Changes to the API keys.
+#[derive(Clone)]
+enum KeyChange {
+    Create(create_api_key::Variables),
+    Revoke { id: String },
+}
+
+/// Sends `change`; a new key answers with its secret.
+async fn change_keys(change: KeyChange) -> Result<Option<String>, ApiError> {
+    match change {
+        KeyChange::Create(variables) => {
+            let created = api::run::<api::CreateApiKey>(variables).await?;
+            Ok(Some(created.create_api_key.secret))
+        }
+        KeyChange::Revoke { id } => {
+            let variables = revoke_api_key::Variables { id };
+            api::run::<api::RevokeApiKey>(variables).await.map(|_| None)
+        }
+    }
+}
+
 #[component]
 pub fn ApiKeys() -> impl IntoView {
-    let zone = clinic_time_zone();
-    let data = LocalResource::new(|| api::run::<api::ApiKeys>(api_keys::Variables));
-    let failure = RwSignal::new(None::<String>);
-    let secret = RwSignal::new(None::<String>);
-    let run = runner(move || data.refetch(), failure, secret);
+    let clock = use_clinic_time();
+    let change: Change<KeyChange> =
+        Action::new_local(|change: &KeyChange| change_keys(change.clone()));
+    let changed = change.version();
+    let keys = LocalResource::new(move || {
+        changed.track();
+        api::run::<api::ApiKeys>(api_keys::Variables)
+    });
+    let secret = shown_once(change);
     let name = RwSignal::new(String::new());
     let write = RwSignal::new(false);
     let create = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let variables = create_api_key::Variables {
+        change.dispatch(KeyChange::Create(create_api_key::Variables {
             name: name.get_untracked(),
             scope: if write.get_untracked() {
                 create_api_key::KeyScope::WRITE
             } else {
                 create_api_key::KeyScope::READ
             },
-        };
-        run(Box::pin(async move {
-            let created = api::run::<api::CreateApiKey>(variables).await?;
-            Ok(Some(created.create_api_key.secret))
         }));
     };
     let copy = move |_| {
@@ -166,7 +206,7 @@ pub fn ApiKeys() -> impl IntoView {
     };
     view! {
         <h1>"API keys"</h1>
-        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        <Alert message=failure_of(change) />
         {move || secret.get().map(|secret| view! {
             <p role="status" data-testid="api-key-secret">
                 "Your new key (shown once; send it as "<code>"Authorization: Bearer …"</code>"): "
@@ -174,42 +214,9 @@ pub fn ApiKeys() -> impl IntoView {
                 <button type="button" on:click=copy>"Copy"</button>
             </p>
         })}
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading keys…"</p> }>
-            {move || {
-                let zone = zone.clone();
-                data.get().map(move |result| match result {
-                    Ok(data) => view! {
-                        <ul class="plain">
-                            {data.api_keys.into_iter().map(|key| {
-                                let id = key.id.clone();
-                                let revoked = key.revoked_at.is_some();
-                                let row_name = key.name.clone();
-                                view! {
-                                    <li data-testid="api-key" data-name=row_name>
-                                        <strong>{key.name}</strong>" · "{format!("{:?}", key.scope).to_lowercase()}
-                                        " · "<code>{key.hint}"…"</code>" · created "{local_time(&key.created_at, &zone)}
-                                        {key.last_used_at.map(|at| format!(" · last used {}", local_time(&at, &zone)))}
-                                        {if revoked {
-                                            view! { " · revoked" }.into_any()
-                                        } else {
-                                            view! {
-                                                " "<button type="button" on:click=move |_| {
-                                                    let variables = revoke_api_key::Variables { id: id.clone() };
-                                                    run(Box::pin(async move {
-                                                        api::run::<api::RevokeApiKey>(variables).await.map(|_| None)
-                                                    }));
-                                                }>"Revoke"</button>
-                                            }.into_any()
-                                        }}
-                                    </li>
-                                }
-                            }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                    Err(error) => crate::pages::failed(&error),
-                })
-            }}
-        </Transition>
+        <AsyncView resource=keys loading="Loading keys…" let:data>
+            {key_list(data, clock, change)}
+        </AsyncView>
         <form class="settings" on:submit=create>
             <fieldset>
                 <legend>"New key"</legend>
@@ -222,6 +229,39 @@ pub fn ApiKeys() -> impl IntoView {
             </fieldset>
             <button type="submit">"Create the key"</button>
         </form>
+    }
+}
+
+/// The keys, each with what it may do, when it was made and last used, and a button to revoke it.
+fn key_list(
+    data: api_keys::ResponseData,
+    clock: ClinicTime,
+    change: Change<KeyChange>,
+) -> impl IntoView {
+    view! {
+        <ul class="plain">
+            {data.api_keys.into_iter().map(|key| {
+                let id = key.id.clone();
+                let revoked = key.revoked_at.is_some();
+                let row_name = key.name.clone();
+                view! {
+                    <li data-testid="api-key" data-name=row_name>
+                        <strong>{key.name}</strong>" · "{format!("{:?}", key.scope).to_lowercase()}
+                        " · "<code>{key.hint}"…"</code>" · created "{clock.local_time(&key.created_at)}
+                        {key.last_used_at.map(|at| format!(" · last used {}", clock.local_time(&at)))}
+                        {if revoked {
+                            view! { " · revoked" }.into_any()
+                        } else {
+                            view! {
+                                " "<button type="button" on:click=move |_| {
+                                    change.dispatch(KeyChange::Revoke { id: id.clone() });
+                                }>"Revoke"</button>
+                            }.into_any()
+                        }}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
     }
 }
 
@@ -248,34 +288,33 @@ fn copy_to_clipboard(text: &str) {
 
 #[component]
 pub fn AuditLog() -> impl IntoView {
-    let zone = clinic_time_zone();
-    let data = LocalResource::new(|| api::run::<api::AuditLog>(audit_log::Variables));
+    let clock = use_clinic_time();
+    let entries = LocalResource::new(|| api::run::<api::AuditLog>(audit_log::Variables));
     view! {
         <h1>"Audit log"</h1>
         <p>"Sign-ins, settings changes, exports and reads of personal data, newest first. Each entry is chained to the one before it."</p>
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading the audit log…"</p> }>
-            {move || {
-                let zone = zone.clone();
-                data.get().map(move |result| match result {
-                    Ok(data) => view! {
-                        <table class="audit">
-                            <thead><tr><th scope="col">"#"</th><th scope="col">"When"</th><th scope="col">"What"</th><th scope="col">"Details"</th></tr></thead>
-                            <tbody>
-                                {data.audit_log.edges.into_iter().map(|edge| view! {
-                                    <tr>
-                                        <td>{edge.node.seq}</td>
-                                        <td>{local_time(&edge.node.at, &zone)}</td>
-                                        <td data-testid="audit-action">{edge.node.action}</td>
-                                        <td><code>{edge.node.detail.to_string()}</code></td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                    Err(error) => crate::pages::failed(&error),
-                })
-            }}
-        </Transition>
+        <AsyncView resource=entries loading="Loading the audit log…" let:data>
+            {audit_table(data, clock)}
+        </AsyncView>
+    }
+}
+
+/// The entries, one row each.
+fn audit_table(data: audit_log::ResponseData, clock: ClinicTime) -> impl IntoView {
+    view! {
+        <table class="audit">
+            <thead><tr><th scope="col">"#"</th><th scope="col">"When"</th><th scope="col">"What"</th><th scope="col">"Details"</th></tr></thead>
+            <tbody>
+                {data.audit_log.edges.into_iter().map(|edge| view! {
+                    <tr>
+                        <td>{edge.node.seq}</td>
+                        <td>{clock.local_time(&edge.node.at)}</td>
+                        <td data-testid="audit-action">{edge.node.action}</td>
+                        <td><code>{edge.node.detail.to_string()}</code></td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }
 
@@ -288,79 +327,69 @@ fn job_kind(kind: &str) -> &'static str {
     }
 }
 
+/// Queues the text `id` again; answers with the confirmation to show.
+async fn retry(id: String) -> Result<Option<String>, ApiError> {
+    api::run::<api::RetryDeadLetter>(retry_dead_letter::Variables { id }).await?;
+    Ok(Some("Queued again.".to_owned()))
+}
+
 /// Texts the outbox gave up on, with the provider's reason; each can be queued again.
 #[component]
 pub fn Undelivered() -> impl IntoView {
-    let zone = clinic_time_zone();
-    let data = LocalResource::new(|| api::run::<api::DeadLetters>(dead_letters::Variables));
-    let failure = RwSignal::new(None::<String>);
-    let done = RwSignal::new(None::<String>);
-    let run = runner(move || data.refetch(), failure, done);
+    let clock = use_clinic_time();
+    let retry: Change<String> = Action::new_local(|id: &String| retry(id.clone()));
+    let retried = retry.version();
+    let letters = LocalResource::new(move || {
+        retried.track();
+        api::run::<api::DeadLetters>(dead_letters::Variables)
+    });
+    let done = shown_once(retry);
     view! {
         <h1>"Texts not sent"</h1>
         <p>"Texts the provider refused, or that failed every attempt. Trying again checks with the provider first, so nobody gets a text twice."</p>
-        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        <Alert message=failure_of(retry) />
         {move || done.get().map(|message| view! { <p role="status" data-testid="undelivered-done">{message}</p> })}
-        <button type="button" data-testid="undelivered-refresh" on:click=move |_| data.refetch()>"Refresh"</button>
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading…"</p> }>
-            {move || {
-                let zone = zone.clone();
-                data.get().map(move |result| match result {
-                    Ok(data) if data.dead_letters.is_empty() => view! {
-                        <p data-testid="undelivered-none">"Every text has been sent."</p>
-                    }.into_any(),
-                    Ok(data) => view! {
-                        <ul class="plain" data-testid="undelivered">
-                            {data.dead_letters.into_iter().map(|letter| {
-                                let id = letter.id.clone();
-                                view! {
-                                    <li data-testid="undelivered-job">
-                                        <strong>{job_kind(&letter.kind)}</strong>
-                                        {format!(
-                                            " · queued {} · gave up {} after {}",
-                                            local_time(&letter.created_at, &zone),
-                                            local_time(&letter.failed_at, &zone),
-                                            display::count(letter.attempts, "attempt", "attempts"),
-                                        )}
-                                        <br />
-                                        <span data-testid="undelivered-reason">{letter.last_error.unwrap_or_else(|| "no reason given".to_owned())}</span>
-                                        " "
-                                        <button type="button" data-testid="undelivered-retry" on:click=move |_| {
-                                            let variables = retry_dead_letter::Variables { id: id.clone() };
-                                            run(Box::pin(async move {
-                                                api::run::<api::RetryDeadLetter>(variables).await?;
-                                                Ok(Some("Queued again.".to_owned()))
-                                            }));
-                                        }>"Try again"</button>
-                                    </li>
-                                }
-                            }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                    Err(error) => crate::pages::failed(&error),
-                })
-            }}
-        </Transition>
+        <button type="button" data-testid="undelivered-refresh" on:click=move |_| letters.refetch()>"Refresh"</button>
+        <AsyncView resource=letters loading="Loading…" let:data>
+            {undelivered_list(data, clock, retry)}
+        </AsyncView>
     }
 }
 
-/// For admins on the overview: how many texts were not sent, linking to them; nothing when none.
-#[component]
-pub fn UndeliveredNotice() -> impl IntoView {
-    let data = LocalResource::new(|| api::run::<api::DeadLetters>(dead_letters::Variables));
-    move || {
-        data.get()
-            .and_then(Result::ok)
-            .filter(|data| !data.dead_letters.is_empty())
-            .map(|data| {
-                let texts = display::count(data.dead_letters.len() as i64, "text", "texts");
-                view! {
-                    <p class="notice" role="status" data-testid="undelivered-notice">
-                        <A href="/settings/undelivered">
-                            {format!("{texts} could not be sent: review")}
-                        </A>
-                    </p>
-                }
-            })
+/// The texts not sent, each with the provider's reason and a button to try again; or word that
+/// every text has been sent.
+fn undelivered_list(
+    data: dead_letters::ResponseData,
+    clock: ClinicTime,
+    retry: Change<String>,
+) -> AnyView {
+    if data.dead_letters.is_empty() {
+        return view! { <p data-testid="undelivered-none">"Every text has been sent."</p> }
+            .into_any();
     }
+    view! {
+        <ul class="plain" data-testid="undelivered">
+            {data.dead_letters.into_iter().map(|letter| {
+                let id = letter.id.clone();
+                view! {
+                    <li data-testid="undelivered-job">
+                        <strong>{job_kind(&letter.kind)}</strong>
+                        {format!(
+                            " · queued {} · gave up {} after {}",
+                            clock.local_time(&letter.created_at),
+                            clock.local_time(&letter.failed_at),
+                            display::count(letter.attempts, "attempt", "attempts"),
+                        )}
+                        <br />
+                        <span data-testid="undelivered-reason">{letter.last_error.unwrap_or_else(|| "no reason given".to_owned())}</span>
+                        " "
+                        <button type="button" data-testid="undelivered-retry" on:click=move |_| {
+                            retry.dispatch(id.clone());
+                        }>"Try again"</button>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }

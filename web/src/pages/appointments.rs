@@ -1,80 +1,111 @@
 //! Appointments: book one for a caller who missed the clinic (chosen by masked number, never
 //! typed in full), change its value, cancel it; each shows whether it counts as recovered and why,
-//! in plain words. The list is newest first, a page at a time.
+//! in plain words. The list is newest first, a page at a time, and reloads after every change.
 
 use std::collections::BTreeSet;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use ringback_shared::display;
 
 use crate::api::{
     self, ApiError, appointments, cancel_appointment, create_appointment, update_appointment,
 };
-use crate::session::use_session;
-use crate::time::local_time;
+use crate::components::{Alert, AsyncView, failure_of};
+use crate::session::clinic_currency;
+use crate::time::{ClinicTime, use_clinic_time};
 
-/// A change to send to the server.
-type Work = std::pin::Pin<Box<dyn Future<Output = Result<(), ApiError>>>>;
+/// Changes to appointments.
+#[derive(Clone)]
+enum AppointmentChange {
+    Book(create_appointment::Variables),
+    SetValue(update_appointment::Variables),
+    Cancel(cancel_appointment::Variables),
+}
 
-/// The clinic's currency and time zone, for showing values and instants.
+/// Sends `change`.
+async fn change_appointment(change: AppointmentChange) -> Result<(), ApiError> {
+    match change {
+        AppointmentChange::Book(variables) => api::run::<api::CreateAppointment>(variables)
+            .await
+            .map(|_| ()),
+        AppointmentChange::SetValue(variables) => api::run::<api::UpdateAppointment>(variables)
+            .await
+            .map(|_| ()),
+        AppointmentChange::Cancel(variables) => api::run::<api::CancelAppointment>(variables)
+            .await
+            .map(|_| ()),
+    }
+}
+
+/// The page's changes: each runs as an action, and the list is keyed on its version, so it
+/// reloads after each; a value that cannot be read is refused before anything is sent.
+#[derive(Clone, Copy)]
+struct Changes {
+    action: Action<AppointmentChange, Result<(), ApiError>>,
+    /// Why a typed value was refused.
+    refused: RwSignal<Option<String>>,
+}
+
+impl Changes {
+    fn new() -> Self {
+        Self {
+            action: Action::new_local(|change: &AppointmentChange| {
+                change_appointment(change.clone())
+            }),
+            refused: RwSignal::new(None),
+        }
+    }
+
+    fn send(self, change: AppointmentChange) {
+        self.refused.set(None);
+        self.action.dispatch(change);
+    }
+
+    fn refuse_value(self) {
+        self.refused.set(Some(VALUE_HINT.to_owned()));
+    }
+
+    /// What to show as the page's failure: a refused value, or why the last change failed.
+    fn failure(self) -> Signal<Option<String>> {
+        let failed = failure_of(self.action);
+        let refused = self.refused;
+        Signal::derive(move || refused.get().or_else(|| failed.get()))
+    }
+}
+
+/// The clinic's currency and clock, for showing values and instants.
 #[derive(Clone)]
 struct Locale {
     currency: String,
-    time_zone: String,
+    clock: ClinicTime,
 }
 
 #[component]
 pub fn Appointments() -> impl IntoView {
-    let locale = use_session()
-        .member
-        .get_untracked()
-        .map(|member| Locale {
-            currency: member.clinic.currency,
-            time_zone: member.clinic.time_zone,
-        })
-        .unwrap_or(Locale {
-            currency: "GBP".to_owned(),
-            time_zone: "UTC".to_owned(),
-        });
+    let locale = Locale {
+        currency: clinic_currency(),
+        clock: use_clinic_time(),
+    };
+    let changes = Changes::new();
+    let changed = changes.action.version();
     // The cursors of the pages before this one; the last is where this page starts.
     let cursors = RwSignal::new(Vec::<String>::new());
-    let data = LocalResource::new(move || {
+    let listed = LocalResource::new(move || {
+        changed.track();
         let variables = appointments::Variables {
             first: PAGE_SIZE,
             after: cursors.get().last().cloned(),
         };
         api::run::<api::Appointments>(variables)
     });
-    let failure = RwSignal::new(None::<String>);
-    // Runs a change, then reloads the list (or shows why the change failed).
-    let change = move |work: Work| {
-        spawn_local(async move {
-            match work.await {
-                Ok(()) => {
-                    failure.set(None);
-                    data.refetch();
-                }
-                Err(error) => failure.set(Some(error.to_string())),
-            }
-        });
-    };
     view! {
         <h1>"Appointments"</h1>
-        {move || failure.get().map(|message| view! { <p class="error" role="alert" data-testid="appointment-error">{message}</p> })}
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading appointments…"</p> }>
-            {move || {
-                let locale = locale.clone();
-                data.get().map(move |result| match result {
-                    Ok(data) => view! {
-                        <NewAppointment callers=missed_callers(&data, &locale.time_zone) change />
-                        {pager(&data, cursors)}
-                        {appointment_list(data, &locale, change, failure)}
-                    }.into_any(),
-                    Err(error) => crate::pages::failed(&error),
-                })
-            }}
-        </Transition>
+        <Alert message=changes.failure() test_id="appointment-error" />
+        <AsyncView resource=listed loading="Loading appointments…" let:data clone:locale>
+            <NewAppointment callers=missed_callers(&data, locale.clock) changes />
+            {pager(&data, cursors)}
+            {appointment_list(data, &locale, changes)}
+        </AsyncView>
     }
 }
 
@@ -104,7 +135,7 @@ fn pager(data: &appointments::ResponseData, cursors: RwSignal<Vec<String>>) -> i
 }
 
 /// Recent missed callers, one per caller key, newest first: (key, label).
-fn missed_callers(data: &appointments::ResponseData, time_zone: &str) -> Vec<(String, String)> {
+fn missed_callers(data: &appointments::ResponseData, clock: ClinicTime) -> Vec<(String, String)> {
     let mut seen = BTreeSet::new();
     data.calls
         .edges
@@ -115,7 +146,7 @@ fn missed_callers(data: &appointments::ResponseData, time_zone: &str) -> Vec<(St
             let label = format!(
                 "{} (missed {})",
                 call.caller_tail,
-                local_time(&call.started_at, time_zone)
+                clock.local_time(&call.started_at)
             );
             (call.caller_key.clone(), label)
         })
@@ -123,10 +154,7 @@ fn missed_callers(data: &appointments::ResponseData, time_zone: &str) -> Vec<(St
 }
 
 #[component]
-fn NewAppointment(
-    callers: Vec<(String, String)>,
-    change: impl Fn(Work) + Copy + 'static,
-) -> impl IntoView {
+fn NewAppointment(callers: Vec<(String, String)>, changes: Changes) -> impl IntoView {
     let caller = RwSignal::new(
         callers
             .first()
@@ -147,11 +175,7 @@ fn NewAppointment(
             value_minor,
         };
         value.set(String::new());
-        change(Box::pin(async move {
-            api::run::<api::CreateAppointment>(variables)
-                .await
-                .map(|_| ())
-        }));
+        changes.send(AppointmentChange::Book(variables));
     };
     let options = callers
         .into_iter()
@@ -170,7 +194,7 @@ fn NewAppointment(
                 aria-describedby="appointment-value-help" prop:value=value
                 on:input=move |ev| value.set(event_target_value(&ev)) />
             <small id="appointment-value-help">"In your currency, e.g. 45 or 45.50."</small>
-            {move || invalid.get().then(|| view! { <p class="error" role="alert">{VALUE_HINT}</p> })}
+            <Alert message=Signal::derive(move || invalid.get().then(|| VALUE_HINT.to_owned())) />
             <button type="submit" data-testid="appointment-create">"Book"</button>
         </form>
     }
@@ -179,8 +203,7 @@ fn NewAppointment(
 fn appointment_list(
     data: appointments::ResponseData,
     locale: &Locale,
-    change: impl Fn(Work) + Copy + 'static,
-    failure: RwSignal<Option<String>>,
+    changes: Changes,
 ) -> impl IntoView {
     let items = data
         .appointments
@@ -213,7 +236,7 @@ fn appointment_list(
                 <li class="appointment" data-testid="appointment" data-id=appointment.id.clone() data-caller-key=appointment.caller_key.clone()>
                     <p>
                         <strong data-testid="appointment-amount">{display::money(appointment.value_minor, &locale.currency)}</strong>
-                        " booked "{local_time(&appointment.created_at, &locale.time_zone)}" for "{caller}
+                        " booked "{locale.clock.local_time(&appointment.created_at)}" for "{caller}
                     </p>
                     <p><span class="status" data-testid="appointment-status">{status}</span>": "
                         <span data-testid="appointment-reason">{explanation}</span></p>
@@ -229,11 +252,9 @@ fn appointment_list(
                                     match display::parse_money(&new_value.get_untracked()) {
                                         Some(value_minor) => {
                                             let variables = update_appointment::Variables { id: save_id.clone(), value_minor };
-                                            change(Box::pin(async move {
-                                                api::run::<api::UpdateAppointment>(variables).await.map(|_| ())
-                                            }));
+                                            changes.send(AppointmentChange::SetValue(variables));
                                         }
-                                        None => failure.set(Some(VALUE_HINT.to_owned())),
+                                        None => changes.refuse_value(),
                                     }
                                 }
                             }>"Save value"</button>
@@ -241,9 +262,7 @@ fn appointment_list(
                                 let cancel_id = cancel_id.clone();
                                 move |_| {
                                     let variables = cancel_appointment::Variables { id: cancel_id.clone() };
-                                    change(Box::pin(async move {
-                                        api::run::<api::CancelAppointment>(variables).await.map(|_| ())
-                                    }));
+                                    changes.send(AppointmentChange::Cancel(variables));
                                 }
                             }>"Cancel appointment"</button>
                         </div>

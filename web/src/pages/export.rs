@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, export_csv};
-use crate::pages::overview::today;
-use crate::session::clinic_time_zone;
+use crate::components::Alert;
+use crate::time::use_clinic_time;
 
 /// A finished export, ready to download.
 #[derive(Clone)]
@@ -19,8 +19,7 @@ struct Ready {
 
 #[component]
 pub fn Export() -> impl IntoView {
-    let time_zone = clinic_time_zone();
-    let to = today(&time_zone);
+    let to = use_clinic_time().today();
     let what = RwSignal::new("CALLS".to_owned());
     let from_day = RwSignal::new((to - Duration::days(29)).to_string());
     let to_day = RwSignal::new(to.to_string());
@@ -76,7 +75,7 @@ pub fn Export() -> impl IntoView {
             </fieldset>
             <button type="submit" data-testid="export-create" disabled=move || busy.get()>"Prepare the CSV"</button>
         </form>
-        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        <Alert message=failure />
         {move || ready.get().map(|file| view! {
             <p role="status">
                 <a data-testid="export-download" href=file.href download=file.filename.clone()>

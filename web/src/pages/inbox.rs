@@ -1,74 +1,84 @@
 //! The SMS inbox: open conversations, newest activity first; a conversation's messages with their
 //! delivery states, a reply box (when the clinic keeps numbers), assignment to oneself, closing.
+//! Changes to a conversation run as one action; the conversation is keyed on its version, so it
+//! reloads after each.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{self, ApiError, assign, close, conversation, conversations, reply};
-use crate::session::{clinic_time_zone, use_session};
-use crate::time::local_time;
+use crate::components::{Alert, AsyncView, failure_of};
+use crate::session::use_session;
+use crate::time::{ClinicTime, use_clinic_time};
 
 /// The list of open conversations.
 #[component]
 pub fn Inbox() -> impl IntoView {
-    let zone = clinic_time_zone();
+    let clock = use_clinic_time();
     let list = LocalResource::new(|| api::run::<api::Conversations>(conversations::Variables));
     view! {
         <h1>"Inbox"</h1>
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading conversations…"</p> }>
-            {move || {
-                let zone = zone.clone();
-                list.get().map(move |result| match result {
-                    Ok(data) if data.conversations.is_empty() => view! { <p>"No open conversations."</p> }.into_any(),
-                    Ok(data) => view! {
-                        <ul class="conversations" data-testid="conversations">
-                            {data.conversations.into_iter().map(|thread| view! {
-                                <li>
-                                    <A href=format!("/inbox/{}", thread.id) attr:data-testid="conversation-link">
-                                        <strong>{thread.caller_tail.clone()}</strong>
-                                    </A>
-                                    " · last message "{local_time(&thread.last_message_at, &zone)}
-                                    {thread.assigned_to.is_some().then_some(" · assigned")}
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                    Err(error) => crate::pages::failed(&error),
-                })
-            }}
-        </Transition>
+        <AsyncView resource=list loading="Loading conversations…" let:data>
+            {conversation_list(data, clock)}
+        </AsyncView>
+    }
+}
+
+/// The open conversations, each linking to its page; or word that there are none.
+fn conversation_list(data: conversations::ResponseData, clock: ClinicTime) -> AnyView {
+    if data.conversations.is_empty() {
+        return view! { <p>"No open conversations."</p> }.into_any();
+    }
+    view! {
+        <ul class="conversations" data-testid="conversations">
+            {data.conversations.into_iter().map(|thread| view! {
+                <li>
+                    <A href=format!("/inbox/{}", thread.id) attr:data-testid="conversation-link">
+                        <strong>{thread.caller_tail.clone()}</strong>
+                    </A>
+                    " · last message "{clock.local_time(&thread.last_message_at)}
+                    {thread.assigned_to.is_some().then_some(" · assigned")}
+                </li>
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+/// Changes to a conversation.
+#[derive(Clone)]
+enum ThreadChange {
+    Reply(reply::Variables),
+    Assign(assign::Variables),
+    Close(close::Variables),
+}
+
+/// Sends `change`.
+async fn change_thread(change: ThreadChange) -> Result<(), ApiError> {
+    match change {
+        ThreadChange::Reply(variables) => api::run::<api::Reply>(variables).await.map(|_| ()),
+        ThreadChange::Assign(variables) => api::run::<api::Assign>(variables).await.map(|_| ()),
+        ThreadChange::Close(variables) => api::run::<api::Close>(variables).await.map(|_| ()),
     }
 }
 
 /// One conversation.
 #[component]
 pub fn Thread() -> impl IntoView {
-    let zone = clinic_time_zone();
-    let me = use_session()
-        .member
-        .get_untracked()
-        .map(|member| member.user.id);
+    let clock = use_clinic_time();
+    let session = use_session();
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let change: Action<ThreadChange, Result<(), ApiError>> =
+        Action::new_local(|change: &ThreadChange| change_thread(change.clone()));
+    let changed = change.version();
     let thread = LocalResource::new(move || {
+        changed.track();
         let id = id();
         async move { api::run::<api::Conversation>(conversation::Variables { id }).await }
     });
-    let failure = RwSignal::new(None::<String>);
     let draft = RwSignal::new(String::new());
-    let act = move |work: std::pin::Pin<Box<dyn Future<Output = Result<(), ApiError>>>>| {
-        spawn_local(async move {
-            match work.await {
-                Ok(()) => {
-                    failure.set(None);
-                    thread.refetch();
-                }
-                Err(error) => failure.set(Some(error.to_string())),
-            }
-        });
-    };
     let send = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let body = draft.get_untracked();
@@ -76,73 +86,65 @@ pub fn Thread() -> impl IntoView {
             return;
         }
         draft.set(String::new());
-        let variables = reply::Variables { id: id(), body };
-        act(Box::pin(async move {
-            api::run::<api::Reply>(variables).await.map(|_| ())
-        }));
+        change.dispatch(ThreadChange::Reply(reply::Variables { id: id(), body }));
     };
     let assign_me = move |_| {
-        let variables = assign::Variables {
+        let member_id = session.member.get_untracked().map(|member| member.user.id);
+        change.dispatch(ThreadChange::Assign(assign::Variables {
             id: id(),
-            member_id: me.clone(),
-        };
-        act(Box::pin(async move {
-            api::run::<api::Assign>(variables).await.map(|_| ())
+            member_id,
         }));
     };
     let close_it = move |_| {
-        let variables = close::Variables { id: id() };
-        act(Box::pin(async move {
-            api::run::<api::Close>(variables).await.map(|_| ())
-        }));
+        change.dispatch(ThreadChange::Close(close::Variables { id: id() }));
     };
     view! {
         <p><A href="/inbox">"← All conversations"</A></p>
-        {move || failure.get().map(|message| view! { <p class="error" role="alert" data-testid="inbox-error">{message}</p> })}
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading the conversation…"</p> }>
-            {move || {
-                let zone = zone.clone();
-                let assign_me = assign_me.clone();
-                thread.get().map(move |result| match result {
-                    Ok(data) => {
-                        let conversation = data.conversation;
-                        let messages = conversation.messages.into_iter().map(|message| {
-                            let outbound = message.direction == conversation::MessageDirection::OUTBOUND;
-                            view! {
-                                <li class=if outbound { "message outbound" } else { "message inbound" } data-testid="message">
-                                    <p class="body" data-testid="message-body">{message.body}</p>
-                                    <p class="meta">
-                                        {local_time(&message.created_at, &zone)}" · "
-                                        <span data-testid="message-status">{message.status}</span>
-                                    </p>
-                                </li>
-                            }
-                        }).collect_view();
-                        view! {
-                            <h1>"Conversation with "{conversation.caller_tail}</h1>
-                            <div class="actions">
-                                <button type="button" data-testid="assign-me" on:click=assign_me>"Assign to me"</button>
-                                <button type="button" data-testid="close-conversation" on:click=close_it>"Close"</button>
-                                <button type="button" data-testid="refresh-conversation" on:click=move |_| thread.refetch()>"Refresh"</button>
-                            </div>
-                            <ol class="messages" data-testid="messages" aria-live="polite">{messages}</ol>
-                            {if conversation.can_reply {
-                                view! {
-                                    <form class="reply" on:submit=send>
-                                        <label for="reply-body">"Reply"</label>
-                                        <textarea id="reply-body" data-testid="reply-body" rows="3" maxlength="1600"
-                                            prop:value=draft on:input=move |ev| draft.set(event_target_value(&ev))></textarea>
-                                        <button type="submit" data-testid="reply-send">"Send"</button>
-                                    </form>
-                                }.into_any()
-                            } else {
-                                view! { <p>"This clinic keeps no caller numbers (strict privacy mode): call the caller back instead."</p> }.into_any()
-                            }}
-                        }.into_any()
-                    }
-                    Err(error) => crate::pages::failed(&error),
-                })
+        <Alert message=failure_of(change) test_id="inbox-error" />
+        <AsyncView resource=thread loading="Loading the conversation…" let:data>
+            <h1>"Conversation with "{data.conversation.caller_tail}</h1>
+            <div class="actions">
+                <button type="button" data-testid="assign-me" on:click=assign_me>"Assign to me"</button>
+                <button type="button" data-testid="close-conversation" on:click=close_it>"Close"</button>
+                <button type="button" data-testid="refresh-conversation" on:click=move |_| thread.refetch()>"Refresh"</button>
+            </div>
+            <ol class="messages" data-testid="messages" aria-live="polite">
+                {messages(data.conversation.messages, clock)}
+            </ol>
+            {if data.conversation.can_reply {
+                view! {
+                    <form class="reply" on:submit=send>
+                        <label for="reply-body">"Reply"</label>
+                        <textarea id="reply-body" data-testid="reply-body" rows="3" maxlength="1600"
+                            prop:value=draft on:input=move |ev| draft.set(event_target_value(&ev))></textarea>
+                        <button type="submit" data-testid="reply-send">"Send"</button>
+                    </form>
+                }.into_any()
+            } else {
+                view! { <p>"This clinic keeps no caller numbers (strict privacy mode): call the caller back instead."</p> }.into_any()
             }}
-        </Transition>
+        </AsyncView>
     }
+}
+
+/// The messages of a conversation, each with when it was sent and its delivery state.
+fn messages(
+    messages: Vec<conversation::ConversationConversationMessages>,
+    clock: ClinicTime,
+) -> impl IntoView {
+    messages
+        .into_iter()
+        .map(|message| {
+            let outbound = message.direction == conversation::MessageDirection::OUTBOUND;
+            view! {
+                <li class=if outbound { "message outbound" } else { "message inbound" } data-testid="message">
+                    <p class="body" data-testid="message-body">{message.body}</p>
+                    <p class="meta">
+                        {clock.local_time(&message.created_at)}" · "
+                        <span data-testid="message-status">{message.status}</span>
+                    </p>
+                </li>
+            }
+        })
+        .collect_view()
 }

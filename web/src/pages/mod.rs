@@ -15,11 +15,6 @@ pub mod worklist;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// What a page shows in place of data it could not load.
-pub fn failed(error: &crate::api::ApiError) -> AnyView {
-    view! { <p class="error" role="alert">{error.to_string()}</p> }.into_any()
-}
-
 /// A URL the dashboard does not know.
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -3,36 +3,16 @@
 //! revenue), each against the period before it, and the daily series as a chart. Days are the
 //! clinic's days, in its time zone.
 
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use leptos::prelude::*;
 use ringback_shared::access::Permission;
 use ringback_shared::display::{self, DayRange, Period};
 
 use crate::api::{self, overview};
-use crate::chart::{DailyChart, DayBars};
-use crate::pages::admin::UndeliveredNotice;
-use crate::session::{allows, use_session};
-
-/// The clinic's today, from the browser's clock and its own time-zone database (`Intl`), so the
-/// dashboard does not ship one.
-pub fn today(time_zone: &str) -> NaiveDate {
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &time_zone.into());
-    // Canadian English writes dates as ISO does: 2026-11-22.
-    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::of1(&"en-CA".into()), &options);
-    format
-        .format()
-        .call1(&wasm_bindgen::JsValue::UNDEFINED, &js_sys::Date::new_0())
-        .ok()
-        .and_then(|text| text.as_string())
-        .and_then(|text| text.parse().ok())
-        .unwrap_or_else(|| {
-            let now = js_sys::Date::now() as i64;
-            DateTime::from_timestamp_millis(now)
-                .unwrap_or_default()
-                .date_naive()
-        })
-}
+use crate::components::chart::{DailyChart, DayBars};
+use crate::components::{AsyncView, UndeliveredNotice};
+use crate::session::{allows, clinic_currency, use_session};
+use crate::time::use_clinic_time;
 
 /// One figure as shown: label, test id, the period's value and the previous period's.
 struct Shown {
@@ -105,16 +85,8 @@ impl Choice {
 #[component]
 pub fn Overview() -> impl IntoView {
     let session = use_session();
-    let member = session.member.get_untracked();
-    let time_zone = member
-        .as_ref()
-        .map(|m| m.clinic.time_zone.clone())
-        .unwrap_or_default();
-    let currency = member
-        .as_ref()
-        .map(|m| m.clinic.currency.clone())
-        .unwrap_or_else(|| "GBP".to_owned());
-    let today = today(&time_zone);
+    let currency = clinic_currency();
+    let today = use_clinic_time().today();
     let choice = RwSignal::new(Choice::ThisMonth);
     let custom_from = RwSignal::new((today - chrono::Duration::days(6)).to_string());
     let custom_to = RwSignal::new(today.to_string());
@@ -166,15 +138,9 @@ pub fn Overview() -> impl IntoView {
                     on:change=move |ev| custom_to.set(event_target_value(&ev)) /></label>
             </Show>
         </fieldset>
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading figures…"</p> }>
-            {move || {
-                let currency = currency.clone();
-                figures.get().map(move |result| match result {
-                    Ok((range, before, data)) => report(range, before, data, &currency).into_any(),
-                    Err(error) => crate::pages::failed(&error),
-                })
-            }}
-        </Transition>
+        <AsyncView resource=figures loading="Loading figures…" let:((range, before, data))>
+            {report(range, before, data, &currency)}
+        </AsyncView>
     }
 }
 
@@ -183,7 +149,7 @@ fn report(
     before: DayRange,
     data: overview::ResponseData,
     currency: &str,
-) -> impl IntoView {
+) -> impl IntoView + use<> {
     let cards = shown(&data.current.totals, &data.previous.totals, currency)
         .into_iter()
         .map(|figure| {

@@ -10,6 +10,7 @@ use ringback_shared::hours::{self, BusinessHours, ClockTime, HoursError, Span};
 use ringback_shared::sms::{self, Encoding};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
+use crate::components::{Alert, AsyncView};
 use crate::time::known_time_zones;
 
 /// The preview of one template and what it costs.
@@ -163,12 +164,9 @@ pub fn Settings() -> impl IntoView {
             <A href="/settings/attribution">"Attribution window, with a what-if preview"</A>
             " · "<A href="/settings/undelivered">"Texts not sent"</A>
         </p>
-        <Suspense fallback=|| view! { <p aria-busy="true">"Loading settings…"</p> }>
-            {move || loaded.get().map(|result| match result {
-                Ok(data) => view! { <SettingsForm data /> }.into_any(),
-                Err(error) => crate::pages::failed(&error),
-            })}
-        </Suspense>
+        <AsyncView resource=loaded loading="Loading settings…" let:data>
+            <SettingsForm data />
+        </AsyncView>
     }
 }
 
@@ -298,7 +296,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             </fieldset>
             {move || outcome.get().map(|result| match result {
                 Ok(()) => view! { <p role="status" data-testid="settings-saved">"Saved."</p> }.into_any(),
-                Err(message) => view! { <p class="error" role="alert" data-testid="settings-error">{message}</p> }.into_any(),
+                Err(message) => view! { <Alert message=Some(message) test_id="settings-error" /> }.into_any(),
             })}
             <button type="submit" data-testid="settings-save">"Save settings"</button>
         </form>

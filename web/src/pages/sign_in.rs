@@ -9,6 +9,7 @@ use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 use ringback_shared::password;
 
 use crate::api::{self, ApiError, me};
+use crate::components::Alert;
 use crate::session::{safe_next, use_session};
 
 /// Submits a form that starts a session: runs `start`, loads who is signed in and goes on to the
@@ -76,7 +77,7 @@ fn submit_row(
     testid: &'static str,
 ) -> impl IntoView {
     view! {
-        {move || error.get().map(|message| view! { <p class="error" role="alert" data-testid="sign-in-error">{message}</p> })}
+        <Alert message=error test_id="sign-in-error" />
         <button type="submit" data-testid=testid disabled=move || busy.get()>
             {move || if busy.get() { busy_label } else { label }}
         </button>

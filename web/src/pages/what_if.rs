@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use ringback_shared::attribution::{
     AppointmentRecord, AttributionWindow, CallDirection, CallOutcome, CallRecord, ReplyRecord,
     attribute,
@@ -13,9 +12,12 @@ use ringback_shared::attribution::{
 use ringback_shared::display;
 use uuid::Uuid;
 
-use crate::api::{self, save_window, what_if};
-use crate::pages::overview::today;
-use crate::session::clinic_time_zone;
+use crate::api::{self, ApiError, save_window, what_if};
+use crate::components::{Alert, AsyncView, failure_of};
+use crate::time::use_clinic_time;
+
+/// Saving the window (in days); the figures are keyed on its version, so they reload after it.
+type SaveWindow = Action<i64, Result<(), ApiError>>;
 
 /// Days the preview covers, ending today.
 const PERIOD_DAYS: i64 = 30;
@@ -91,10 +93,15 @@ fn preview(events: &Events, days: u32) -> (u64, i64) {
 
 #[component]
 pub fn WhatIf() -> impl IntoView {
-    let time_zone = clinic_time_zone();
-    let to: NaiveDate = today(&time_zone);
+    let to: NaiveDate = use_clinic_time().today();
     let from = to - Duration::days(PERIOD_DAYS - 1);
+    let save: SaveWindow = Action::new_local(|days: &i64| {
+        let variables = save_window::Variables { days: *days };
+        async move { api::run::<api::SaveWindow>(variables).await.map(|_| ()) }
+    });
+    let saved = save.version();
     let loaded = LocalResource::new(move || {
+        saved.track();
         api::run::<api::WhatIf>(what_if::Variables {
             from: from.to_string(),
             to: to.to_string(),
@@ -110,17 +117,14 @@ pub fn WhatIf() -> impl IntoView {
                 {format!("{from} to {to}")}
             </span>"."
         </p>
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading the last 30 days…"</p> }>
-            {move || loaded.get().map(|result| match result {
-                Ok(data) => view! { <Preview data reload=move || loaded.refetch() /> }.into_any(),
-                Err(error) => crate::pages::failed(&error),
-            })}
-        </Transition>
+        <AsyncView resource=loaded loading="Loading the last 30 days…" let:data>
+            <Preview data save />
+        </AsyncView>
     }
 }
 
 #[component]
-fn Preview(data: what_if::ResponseData, reload: impl Fn() + Copy + 'static) -> impl IntoView {
+fn Preview(data: what_if::ResponseData, save: SaveWindow) -> impl IntoView {
     let currency = data.clinic.currency.clone();
     let saved_days = data.clinic.attribution_window_days;
     let saved = (
@@ -130,18 +134,6 @@ fn Preview(data: what_if::ResponseData, reload: impl Fn() + Copy + 'static) -> i
     let events = StoredValue::new_local(events(&data.attribution_events));
     let days = RwSignal::new(u32::try_from(saved_days).unwrap_or(7));
     let figures = Memo::new(move |_| events.with_value(|events| preview(events, days.get())));
-    let failure = RwSignal::new(None::<String>);
-    let save = move |_| {
-        let variables = save_window::Variables {
-            days: i64::from(days.get_untracked()),
-        };
-        spawn_local(async move {
-            match api::run::<api::SaveWindow>(variables).await {
-                Ok(_) => reload(),
-                Err(error) => failure.set(Some(error.to_string())),
-            }
-        });
-    };
     let money = move |minor: i64| display::money(minor, &currency);
     let money_preview = money.clone();
     view! {
@@ -165,9 +157,9 @@ fn Preview(data: what_if::ResponseData, reload: impl Fn() + Copy + 'static) -> i
                 <dd data-testid="whatif-difference">{move || format!("{:+}", figures.get().0 as i64 - saved.0)}</dd>
             </div>
         </dl>
-        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        <Alert message=failure_of(save) />
         <button type="button" data-testid="whatif-save" data-saved-days=saved_days
-            disabled=move || i64::from(days.get()) == saved_days on:click=save>
+            disabled=move || i64::from(days.get()) == saved_days on:click=move |_| { save.dispatch(i64::from(days.get_untracked())); }>
             {move || format!("Save a {}-day window", days.get())}
         </button>
     }

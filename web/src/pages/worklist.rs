@@ -1,76 +1,76 @@
 //! The worklist: callers waiting for a callback, longest-waiting first, with when they called, how
 //! often, what became of their text-back and whether they replied; a callback and its outcome are
 //! logged in one click. A caller whose latest miss is older than the attribution window is marked:
-//! calling back still helps them, but a booking now will not count as recovered.
+//! calling back still helps them, but a booking now will not count as recovered. Logging runs as
+//! an action; the list is keyed on its version, so it reloads after each.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use ringback_shared::attribution::AttributionWindow;
 use ringback_shared::display;
 use ringback_shared::text_back::status_words;
 
-use crate::api::{self, log_callback, worklist};
-use crate::session::use_session;
-use crate::time::{local_time, now};
+use crate::api::{self, ApiError, log_callback, worklist};
+use crate::components::{Alert, AsyncView, failure_of};
+use crate::time::{ClinicTime, now, use_clinic_time};
+
+/// Logging a callback to a caller.
+type LogCallback = Action<log_callback::Variables, Result<(), ApiError>>;
 
 #[component]
 pub fn Worklist() -> impl IntoView {
-    let session = use_session();
-    let time_zone = session
-        .member
-        .get_untracked()
-        .map(|member| member.clinic.time_zone)
-        .unwrap_or_default();
-    let list = LocalResource::new(|| api::run::<api::Worklist>(worklist::Variables));
-    let failure = RwSignal::new(None::<String>);
-    let log = move |call_id: String, status: log_callback::CallStatus| {
-        spawn_local(async move {
-            let variables = log_callback::Variables { call_id, status };
-            match api::run::<api::LogCallback>(variables).await {
-                Ok(_) => {
-                    failure.set(None);
-                    list.refetch();
-                }
-                Err(error) => failure.set(Some(error.to_string())),
-            }
-        });
-    };
+    let clock = use_clinic_time();
+    let log: LogCallback = Action::new_local(|variables: &log_callback::Variables| {
+        let variables = variables.clone();
+        async move { api::run::<api::LogCallback>(variables).await.map(|_| ()) }
+    });
+    let logged = log.version();
+    let list = LocalResource::new(move || {
+        logged.track();
+        api::run::<api::Worklist>(worklist::Variables)
+    });
     view! {
         <h1>"Worklist"</h1>
         <p>"Callers who missed you and have not been spoken with since, longest wait first."</p>
-        {move || failure.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
-        <Transition fallback=|| view! { <p aria-busy="true">"Loading the worklist…"</p> }>
-            {move || {
-                let time_zone = time_zone.clone();
-                list.get().map(move |result| match result {
-                    Ok(data) if data.worklist.is_empty() => {
-                        view! { <p data-testid="worklist-empty">"Nobody is waiting. Well done."</p> }.into_any()
-                    }
-                    Ok(data) => {
-                        let window = u32::try_from(data.clinic.attribution_window_days)
-                            .ok()
-                            .and_then(|days| AttributionWindow::from_days(days).ok())
-                            .unwrap_or_default();
-                        rows(data.worklist, &time_zone, window, log).into_any()
-                    }
-                    Err(error) => crate::pages::failed(&error),
-                })
-            }}
-        </Transition>
+        <Alert message=failure_of(log) />
+        <AsyncView resource=list loading="Loading the worklist…" let:data>
+            {waiting(data, clock, log)}
+        </AsyncView>
     }
+}
+
+/// The callers waiting, or word that nobody is.
+fn waiting(data: worklist::ResponseData, clock: ClinicTime, log: LogCallback) -> AnyView {
+    if data.worklist.is_empty() {
+        return view! { <p data-testid="worklist-empty">"Nobody is waiting. Well done."</p> }
+            .into_any();
+    }
+    let window = u32::try_from(data.clinic.attribution_window_days)
+        .ok()
+        .and_then(|days| AttributionWindow::from_days(days).ok())
+        .unwrap_or_default();
+    rows(data.worklist, clock, window, log).into_any()
 }
 
 fn rows(
     waiting: Vec<worklist::WorklistWorklist>,
-    time_zone: &str,
+    clock: ClinicTime,
     window: AttributionWindow,
-    log: impl Fn(String, log_callback::CallStatus) + Copy + 'static,
+    log: LogCallback,
 ) -> impl IntoView {
     let items = waiting
         .into_iter()
         .map(|caller| {
-            let answered_id = caller.call_id.clone();
-            let missed_id = caller.call_id.clone();
+            let call_id = caller.call_id.clone();
+            // The click handler of a button logging `status`.
+            let logged = move |status: log_callback::CallStatus| {
+                let call_id = call_id.clone();
+                move |_: leptos::ev::MouseEvent| {
+                    log.dispatch(log_callback::Variables {
+                        call_id: call_id.clone(),
+                        status: status.clone(),
+                    });
+                }
+            };
             let calls = display::count(caller.missed_calls, "missed call", "missed calls");
             let attempts = (caller.callback_attempts > 0).then(|| {
                 let attempts = caller.callback_attempts;
@@ -82,7 +82,7 @@ fn rows(
                 <li class="waiting" data-testid="worklist-row" data-caller-key=caller.caller_key.clone()>
                     <p class="caller">
                         <strong data-testid="worklist-tail">{caller.caller_tail.clone()}</strong>
-                        " waiting since "{local_time(&caller.first_missed_at, time_zone)}
+                        " waiting since "{clock.local_time(&caller.first_missed_at)}
                     </p>
                     <p class="detail">
                         {calls}{attempts}" · Text-back: "{status_words(caller.text_back_status.as_deref())}
@@ -98,11 +98,11 @@ fn rows(
                     })}
                     <div class="actions" role="group" aria-label=format!("Log a callback to {}", caller.caller_tail)>
                         <button type="button" data-testid="callback-answered"
-                            on:click=move |_| log(answered_id.clone(), log_callback::CallStatus::ANSWERED)>
+                            on:click=logged(log_callback::CallStatus::ANSWERED)>
                             "Called back: answered"
                         </button>
                         <button type="button" data-testid="callback-no-answer"
-                            on:click=move |_| log(missed_id.clone(), log_callback::CallStatus::NO_ANSWER)>
+                            on:click=logged(log_callback::CallStatus::NO_ANSWER)>
                             "Called back: no answer"
                         </button>
                     </div>
