@@ -195,6 +195,7 @@ const NATIVE_PACKAGES: &[&str] = &[
     "ringback-core",
     "ringback-providers",
     "ringback-domain",
+    "ringback-graphql",
     "ringback-api",
     "xtask",
 ];
