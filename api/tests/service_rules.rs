@@ -20,8 +20,8 @@ struct Unregistered {
 impl Job for Unregistered {
     const NAME: &'static str = "unregistered";
 
-    fn idempotency_key(&self) -> String {
-        format!("unregistered:{}", self.n)
+    fn idempotency_key(&self) -> Option<String> {
+        Some(format!("unregistered:{}", self.n))
     }
 }
 
@@ -34,8 +34,8 @@ struct MangledTextBack {
 impl Job for MangledTextBack {
     const NAME: &'static str = "text_back";
 
-    fn idempotency_key(&self) -> String {
-        "text_back:mangled".to_owned()
+    fn idempotency_key(&self) -> Option<String> {
+        None
     }
 }
 

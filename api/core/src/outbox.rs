@@ -37,14 +37,16 @@ pub const DEAD: &str = "dead";
 pub const CANCELLED: &str = "cancelled";
 
 /// A kind of background work, as a value: its name (stored as the row's `kind`), its payload (ids
-/// only, never a number or a message text) and the key that makes it happen at most once. Services
-/// enqueue values of these types; the worker reads them back with [`Job::from_row`].
+/// only, never a number or a message text) and, for work that must happen at most once, the key
+/// that deduplicates it. Services enqueue values of these types; the worker reads them back with
+/// [`Job::from_row`].
 pub trait Job: Serialize + DeserializeOwned {
     /// The name stored with every job of this type.
     const NAME: &'static str;
 
-    /// Unique per clinic: a second job with the same key is not written.
-    fn idempotency_key(&self) -> String;
+    /// Unique per clinic: a second job with the same key is not written. `None` for work that
+    /// may be queued any number of times (each job then gets a key of its own).
+    fn idempotency_key(&self) -> Option<String>;
 
     /// The payload of a stored job of this type.
     fn from_row(row: &job_outbox::Model) -> Result<Self, DomainError> {
@@ -74,11 +76,16 @@ pub async fn enqueue<J: Job>(
 ) -> Result<job_outbox::Model, DomainError> {
     let payload = serde_json::to_value(&job.job)
         .map_err(|error| DomainError::Internal(format!("{} payload: {error}", J::NAME)))?;
+    let id = Uuid::now_v7();
+    let idempotency_key = job
+        .job
+        .idempotency_key()
+        .unwrap_or_else(|| format!("{}:{id}", J::NAME));
     Ok(job_outbox::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         kind: Set(J::NAME.to_owned()),
-        idempotency_key: Set(job.job.idempotency_key()),
+        idempotency_key: Set(idempotency_key),
         payload: Set(payload),
         sealed_number: Set(job.sealed_number),
         body_sealed: Set(job.body_sealed),

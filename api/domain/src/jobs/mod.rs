@@ -7,8 +7,9 @@
 //! - [`TextBack`]: text a missed caller back.
 //! - [`StaffReply`]: send a staff member's reply in a conversation.
 //!
-//! Both send a text, so both run through [`sms`], which owns the at-most-once rule: a job whose
-//! earlier attempt may have reached the provider asks the provider before it sends again.
+//! Both send a text, so both are [`sms::TextJob`]s and run through [`sms`], which owns the
+//! at-most-once rule: a job whose earlier attempt may have reached the provider asks the provider
+//! before it sends again.
 
 pub mod sms;
 mod staff_reply;
@@ -130,7 +131,7 @@ mod tests {
             call,
             caller_key: "v1:ab".to_owned(),
         };
-        assert_eq!(job.idempotency_key(), format!("text_back:{call}"));
+        assert_eq!(job.idempotency_key(), Some(format!("text_back:{call}")));
         assert_eq!(
             serde_json::to_value(&job).expect("json"),
             json!({ "call": call, "caller_key": "v1:ab" })
@@ -140,7 +141,7 @@ mod tests {
             message: call,
             caller_key: "v1:cd".to_owned(),
         };
-        assert_eq!(reply.idempotency_key(), format!("reply:{call}"));
+        assert_eq!(reply.idempotency_key(), Some(format!("reply:{call}")));
         assert_eq!(
             serde_json::to_value(&reply).expect("json"),
             json!({ "conversation": call, "message": call, "caller_key": "v1:cd" })

@@ -1,4 +1,5 @@
-//! Sending one job's text at most once. [`prepare`] opens, inside the claim's transaction, what the
+//! Sending one job's text at most once. A job whose work is one text implements [`TextJob`] and
+//! runs like every other such job: [`prepare`] opens, inside the claim's transaction, what the
 //! text needs (the caller's opt-out, the sealed number and text, the clinic's sending number);
 //! [`send`] then talks to the provider outside any transaction. A job whose earlier attempt may have
 //! reached the provider (the worker died, or the provider did not answer) is in doubt: before it
@@ -13,12 +14,81 @@ use ringback_providers::sms::{OutgoingSms, ProviderError, SentSms};
 use ringback_shared::sms;
 use ringback_shared::text_back::SkipReason;
 
-use crate::jobs::{Attempt, JobContext, Receipt};
+use std::future::Future;
+
+use ringback_core::outbox::Job;
+
+use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::{clinic, keys, messages, opt_outs, phone_lines};
 
 /// How far before the doubtful claim the provider's list is read (its clock and ours differ, and
 /// its timestamps have whole seconds).
 const DOUBT_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+
+/// A job whose work is one text: who receives it (for the opt-out check when it is sent) and what
+/// its own records become once the text is sent or will not be.
+pub trait TextJob: Job + Send + Sync + 'static {
+    /// The recipient's caller key.
+    fn recipient_key(&self) -> &str;
+
+    /// The provider has the text (`receipt`): record it.
+    fn sent(
+        &self,
+        txn: &TenantTxn,
+        row: &job_outbox::Model,
+        receipt: &Receipt,
+        context: &JobContext,
+    ) -> impl Future<Output = Result<(), DomainError>> + Send;
+
+    /// The text will not be sent: `status` is `failed` or why it was cancelled.
+    fn not_sent(
+        &self,
+        txn: &TenantTxn,
+        status: &str,
+    ) -> impl Future<Output = Result<(), DomainError>> + Send;
+}
+
+impl<T: TextJob> Runnable for T {
+    type Ready = ReadyText;
+
+    async fn prepare(
+        &self,
+        txn: &TenantTxn,
+        row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> Result<Result<ReadyText, Attempt>, DomainError> {
+        prepare(txn, row, self.recipient_key(), context).await
+    }
+
+    async fn perform(
+        &self,
+        ready: ReadyText,
+        _row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> Attempt {
+        send(ready, context).await
+    }
+
+    async fn done(
+        &self,
+        txn: &TenantTxn,
+        row: &job_outbox::Model,
+        receipt: &Receipt,
+        context: &JobContext,
+    ) -> Result<(), DomainError> {
+        self.sent(txn, row, receipt, context).await?;
+        catch_up(txn, receipt).await
+    }
+
+    async fn given_up(
+        &self,
+        txn: &TenantTxn,
+        _row: &job_outbox::Model,
+        status: &str,
+    ) -> Result<(), DomainError> {
+        self.not_sent(txn, status).await
+    }
+}
 
 /// A text ready to go. Holds a number: never logged.
 pub struct ReadyText {
@@ -30,7 +100,7 @@ pub struct ReadyText {
 
 /// Opens what `row`'s text needs, or says why nothing is to be sent: the caller `caller_key` opted
 /// out, the job holds no text, or the clinic has no number to send from.
-pub async fn prepare(
+async fn prepare(
     txn: &TenantTxn,
     row: &job_outbox::Model,
     caller_key: &str,
@@ -63,7 +133,7 @@ pub async fn prepare(
 }
 
 /// Sends `ready` unless the provider already has it from an earlier, doubtful attempt.
-pub async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
+async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
     if let Some(since) = ready.in_doubt_since {
         match already_sent(&ready.message, since, context).await {
             Ok(Some(sent)) => return Attempt::Done(receipt(sent)),
@@ -109,7 +179,7 @@ pub fn delivery_status(receipt: &Receipt) -> &'static str {
 
 /// Applies delivery reports that arrived before the provider's id for `receipt` was stored, and
 /// brings the text-back status of the call they concern up to date.
-pub async fn catch_up(txn: &TenantTxn, receipt: &Receipt) -> Result<(), DomainError> {
+async fn catch_up(txn: &TenantTxn, receipt: &Receipt) -> Result<(), DomainError> {
     if let Some(caught_up) = messages::catch_up_reports(txn, &receipt.provider_id).await?
         && let Some(call_id) = caught_up.call_id
     {

@@ -9,8 +9,8 @@ use ringback_entity::{job_outbox, message};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::jobs::sms::{self, ReadyText};
-use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
+use crate::jobs::sms::{self, TextJob};
+use crate::jobs::{JobContext, Receipt};
 use crate::service::messages;
 
 /// Send a staff member's reply in a conversation: one per message.
@@ -26,8 +26,8 @@ pub struct StaffReply {
 impl Job for StaffReply {
     const NAME: &'static str = "reply";
 
-    fn idempotency_key(&self) -> String {
-        format!("{}:{}", Self::NAME, self.message)
+    fn idempotency_key(&self) -> Option<String> {
+        Some(format!("{}:{}", Self::NAME, self.message))
     }
 }
 
@@ -38,28 +38,12 @@ impl StaffReply {
     }
 }
 
-impl Runnable for StaffReply {
-    type Ready = ReadyText;
-
-    async fn prepare(
-        &self,
-        txn: &TenantTxn,
-        row: &job_outbox::Model,
-        context: &JobContext,
-    ) -> Result<Result<ReadyText, Attempt>, DomainError> {
-        sms::prepare(txn, row, &self.caller_key, context).await
+impl TextJob for StaffReply {
+    fn recipient_key(&self) -> &str {
+        &self.caller_key
     }
 
-    async fn perform(
-        &self,
-        ready: ReadyText,
-        _row: &job_outbox::Model,
-        context: &JobContext,
-    ) -> Attempt {
-        sms::send(ready, context).await
-    }
-
-    async fn done(
+    async fn sent(
         &self,
         txn: &TenantTxn,
         _row: &job_outbox::Model,
@@ -70,15 +54,10 @@ impl Runnable for StaffReply {
             let status = sms::delivery_status(receipt);
             messages::set_provider_id(txn, stored, &receipt.provider_id, status).await?;
         }
-        sms::catch_up(txn, receipt).await
+        Ok(())
     }
 
-    async fn given_up(
-        &self,
-        txn: &TenantTxn,
-        _row: &job_outbox::Model,
-        status: &str,
-    ) -> Result<(), DomainError> {
+    async fn not_sent(&self, txn: &TenantTxn, status: &str) -> Result<(), DomainError> {
         if let Some(stored) = self.stored(txn).await? {
             let status = if status == "failed" {
                 "failed"

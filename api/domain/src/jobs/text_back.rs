@@ -9,8 +9,8 @@ use ringback_entity::job_outbox;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::jobs::sms::{self, ReadyText};
-use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
+use crate::jobs::sms::{self, TextJob};
+use crate::jobs::{JobContext, Receipt};
 use crate::service::calls;
 use crate::service::clinic;
 use crate::service::keys;
@@ -28,33 +28,17 @@ pub struct TextBack {
 impl Job for TextBack {
     const NAME: &'static str = "text_back";
 
-    fn idempotency_key(&self) -> String {
-        format!("{}:{}", Self::NAME, self.call)
+    fn idempotency_key(&self) -> Option<String> {
+        Some(format!("{}:{}", Self::NAME, self.call))
     }
 }
 
-impl Runnable for TextBack {
-    type Ready = ReadyText;
-
-    async fn prepare(
-        &self,
-        txn: &TenantTxn,
-        row: &job_outbox::Model,
-        context: &JobContext,
-    ) -> Result<Result<ReadyText, Attempt>, DomainError> {
-        sms::prepare(txn, row, &self.caller_key, context).await
+impl TextJob for TextBack {
+    fn recipient_key(&self) -> &str {
+        &self.caller_key
     }
 
-    async fn perform(
-        &self,
-        ready: ReadyText,
-        _row: &job_outbox::Model,
-        context: &JobContext,
-    ) -> Attempt {
-        sms::send(ready, context).await
-    }
-
-    async fn done(
+    async fn sent(
         &self,
         txn: &TenantTxn,
         row: &job_outbox::Model,
@@ -85,16 +69,10 @@ impl Runnable for TextBack {
             sealed_number: row.sealed_number.clone(),
         };
         messages::record(txn, secrets, text).await?;
-        calls::set_text_back_status(txn, call.id, "sent").await?;
-        sms::catch_up(txn, receipt).await
+        calls::set_text_back_status(txn, call.id, "sent").await
     }
 
-    async fn given_up(
-        &self,
-        txn: &TenantTxn,
-        _row: &job_outbox::Model,
-        status: &str,
-    ) -> Result<(), DomainError> {
+    async fn not_sent(&self, txn: &TenantTxn, status: &str) -> Result<(), DomainError> {
         calls::set_text_back_status(txn, self.call, status).await
     }
 }
