@@ -73,6 +73,14 @@ impl Config {
             .unwrap_or("info,sqlx=warn,sea_orm=warn")
             .to_owned();
         let twilio = TwilioSettings::from_settings(settings)?;
+        if twilio.auth_token.is_some() && public_url.is_none() {
+            return Err(ConfigError::Missing {
+                key: settings.origin("public_url"),
+                hint: "Twilio signs each webhook with the public URL it calls, and texts report \
+                       their delivery there; set the https:// address Twilio reaches this server at"
+                    .to_owned(),
+            });
+        }
         let trusted_proxies = settings
             .parse("trusted_proxies", TrustedProxies::parse)?
             .unwrap_or_default();
@@ -149,6 +157,43 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("RINGBACK_DATABASE_URL"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn a_blank_or_short_twilio_auth_token_stops_start_up() {
+        for token in ["", " ", "short", " padded-auth-token-value "] {
+            let err = config(&[
+                ("RINGBACK_TWILIO_AUTH_TOKEN", token),
+                ("RINGBACK_PUBLIC_URL", "https://ringback.example.test"),
+            ])
+            .unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.starts_with("RINGBACK_TWILIO_AUTH_TOKEN is malformed"),
+                "{message}"
+            );
+            assert!(
+                !message.contains("padded"),
+                "the token is not echoed: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn twilio_without_a_public_url_stops_start_up() {
+        let err =
+            config(&[("RINGBACK_TWILIO_AUTH_TOKEN", "a-real-looking-auth-token")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("RINGBACK_PUBLIC_URL is required"),
+            "{err}"
+        );
+        let config = config(&[
+            ("RINGBACK_TWILIO_AUTH_TOKEN", "a-real-looking-auth-token"),
+            ("RINGBACK_PUBLIC_URL", "https://ringback.example.test"),
+        ])
+        .expect("both set");
+        assert!(config.twilio.auth_token.is_some());
     }
 
     #[test]

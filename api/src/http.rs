@@ -13,7 +13,7 @@ use poem::web::{Data, Html, RemoteAddr};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 
 use crate::auth::client_address::TrustedProxies;
-use crate::auth::request::{authenticate, refresh_cookie};
+use crate::auth::request::{authenticate, is_json, refresh_cookie};
 use crate::error::DomainError;
 use crate::graphql::{RequestInfo, RingbackSchema, build_schema, request_data};
 use crate::state::AppState;
@@ -27,7 +27,8 @@ pub fn build_app(state: AppState) -> impl Endpoint {
     let schema = build_schema(state.backend.clone());
     let graphql_route = get(graphiql).post(
         graphql_endpoint
-            .around(|endpoint, request| limit_body(endpoint, request, MAX_GRAPHQL_BODY)),
+            .around(|endpoint, request| limit_body(endpoint, request, MAX_GRAPHQL_BODY))
+            .around(require_json),
     );
     let limits = state.rate_limits.clone();
     let proxies = state.config.trusted_proxies.clone();
@@ -91,6 +92,23 @@ fn client_address(
         .iter()
         .filter_map(|value| value.to_str().ok());
     proxies.client(peer, forwarded)
+}
+
+/// Refuses a GraphQL POST that is not `application/json` with 415: a form on another site can
+/// only send `text/plain`, `application/x-www-form-urlencoded` or `multipart/form-data`, so this
+/// keeps cross-site forms from running any operation (signing a victim in included).
+async fn require_json<E: Endpoint>(endpoint: Arc<E>, request: Request) -> poem::Result<Response> {
+    if !is_json(request.headers()) {
+        let error = DomainError::BadUserInput(
+            "GraphQL requests must be sent as Content-Type: application/json".to_owned(),
+        );
+        let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": crate::error::code(&error) } }] });
+        return Ok((StatusCode::UNSUPPORTED_MEDIA_TYPE, poem::web::Json(body)).into_response());
+    }
+    endpoint
+        .call(request)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 /// Reads the request body up to `limit` bytes, whether or not it declares its length, and answers

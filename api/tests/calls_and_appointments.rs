@@ -195,6 +195,14 @@ async fn calls_appointments_and_attribution(kind: DatabaseKind) {
         .run(book, json!({ "number": "07700 900123", "value": -5 }))
         .await;
     assert_eq!(error_code(&bad_value), Some("BAD_USER_INPUT"));
+    // An external id too long to index is refused by the same rule as a call's, on both engines.
+    let long_id = staff
+        .run(
+            "mutation($id: String!) { createAppointment(input: { callerNumber: \"07700 900123\", valueMinor: 100, externalId: $id }) { id } }",
+            json!({ "id": "x".repeat(5_000) }),
+        )
+        .await;
+    assert_eq!(error_code(&long_id), Some("BAD_USER_INPUT"), "{long_id}");
 
     // Rebook, then shrink the window so the missed call (days before now) falls outside it.
     let rebook = staff

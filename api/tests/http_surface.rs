@@ -119,6 +119,41 @@ async fn bad_graphql_gets_a_clear_error_not_a_500() {
     test_db.finish().await;
 }
 
+/// A cross-site form can post `text/plain`, a urlencoded or a multipart body, never JSON: each is
+/// refused with 415 before any operation runs, so a form cannot sign a victim in (login CSRF).
+#[tokio::test]
+async fn graphql_posts_that_are_not_json_are_refused() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = web_dir();
+    let client = TestClient::new(test_db.app(web.path()));
+    let sign_in =
+        json!({ "query": "mutation { signIn(email: \"a@b.test\", password: \"x\") { role } }" });
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let response = client
+            .post("/graphql")
+            .content_type(content_type)
+            .body(sign_in.to_string())
+            .send()
+            .await;
+        response.assert_status(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(response.0.headers().get("set-cookie").is_none());
+        let body: Value = serde_json::from_str(&body_text(response).await).expect("JSON");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    }
+    let response = client
+        .post("/graphql")
+        .content_type("application/json; charset=utf-8")
+        .body(json!({ "query": "{ serverInfo { name } }" }).to_string())
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    test_db.finish().await;
+}
+
 #[tokio::test]
 async fn oversized_graphql_body_is_refused_with_413() {
     let test_db = TestDb::new(DatabaseKind::Sqlite).await;

@@ -8,7 +8,9 @@ use common::app::TestApp;
 use ringback_api::config::DatabaseKind;
 use ringback_api::jobs::outbox::{self, Job, NewJob};
 use ringback_api::service::inbound_sms::{self, InboundSms};
+use ringback_api::service::team;
 use ringback_api::tenant::TenantScope;
+use ringback_shared::access::Role;
 use serde::{Deserialize, Serialize};
 
 /// A job type the worker has never registered.
@@ -142,7 +144,73 @@ async fn inbound_keywords_change_the_opt_out_list(kind: DatabaseKind) {
     assert_eq!(receive("SM4", "Can I come at 3?").await, None);
 }
 
+/// The user id of `browser`'s signed-in user.
+async fn user_id(browser: &mut common::graphql::Browser<common::app::App>) -> uuid::Uuid {
+    let me = browser
+        .run("{ me { user { id } } }", serde_json::json!({}))
+        .await;
+    me["data"]["me"]["user"]["id"]
+        .as_str()
+        .and_then(|id| uuid::Uuid::try_parse(id).ok())
+        .expect("user id")
+}
+
+/// Two owners who demote each other at the same moment leave the clinic one owner: the second
+/// change waits for the first and then sees it (the clinic is locked before the owners are
+/// counted; SQLite serialises the writers).
+async fn two_owners_demoting_each_other_leave_an_owner(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let invited = app
+        .owner
+        .run(
+            "mutation { inviteMember(email: \"second@clinic.test\", displayName: \"Second\", role: OWNER) { token } }",
+            serde_json::json!({}),
+        )
+        .await;
+    let token = invited["data"]["inviteMember"]["token"]
+        .as_str()
+        .expect("token");
+    let mut second = app.browser();
+    let accepted = second
+        .run(
+            "mutation($t: String!) { acceptInvite(token: $t, password: \"second owner pass\") { role } }",
+            serde_json::json!({ "t": token }),
+        )
+        .await;
+    assert_eq!(
+        accepted["data"]["acceptInvite"]["role"], "OWNER",
+        "{accepted}"
+    );
+    let first_id = user_id(&mut app.owner).await;
+    let second_id = user_id(&mut second).await;
+
+    let first_change = app.tenant().begin().await.expect("txn");
+    team::change_role(&first_change, first_id, Role::Owner, second_id, Role::Admin)
+        .await
+        .expect("the first demotion");
+    let scope = app.tenant();
+    let racing = tokio::spawn(async move {
+        let txn = scope.begin().await?;
+        team::change_role(&txn, second_id, Role::Owner, first_id, Role::Admin).await?;
+        txn.commit().await?;
+        Ok::<(), ringback_api::error::DomainError>(())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first_change.commit().await.expect("commit");
+    let second_change = racing.await.expect("joined");
+    assert!(second_change.is_err(), "both demotions went through");
+    let owners = app
+        .db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM memberships WHERE role = 'owner'",
+            &["n"],
+        )
+        .await;
+    assert_eq!(owners[0][0], "1");
+}
+
 on_both_databases!(
+    two_owners_demoting_each_other_leave_an_owner,
     jobs_that_cannot_run_are_dead_letters_at_once,
     the_operator_door_is_audited,
     inbound_keywords_change_the_opt_out_list,

@@ -47,7 +47,8 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+/// Whether the request declares a JSON body (`application/json`, any parameters).
+pub fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

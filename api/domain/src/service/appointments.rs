@@ -10,11 +10,11 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelec
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, parse_caller_key};
 use crate::service::clinic;
 use crate::service::in_clinic;
+use crate::service::{attribution, external_ids};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
@@ -75,10 +75,7 @@ pub async fn create(
     input: NewAppointment,
 ) -> Result<appointment::Model, DomainError> {
     check_value(input.value_minor)?;
-    let external_id = input
-        .external_id
-        .map(|id| id.trim().to_owned())
-        .filter(|id| !id.is_empty());
+    let external_id = external_ids::optional(input.external_id.as_deref())?;
     if let Some(external_id) = &external_id
         && let Some(existing) = find_external(txn, input.source, external_id).await?
     {

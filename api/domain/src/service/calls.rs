@@ -12,10 +12,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelec
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::service::attribution;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::CallerKeyer;
 use crate::service::in_clinic;
+use crate::service::{attribution, external_ids};
 use crate::service::{clinic, metrics, text_back};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
@@ -143,12 +143,7 @@ async fn record_one(
 
 /// Checks an event's shape; `now` is the server's clock, which a start may not be far ahead of.
 fn validate(event: &CallEvent, now: DateTime<Utc>) -> Result<(), DomainError> {
-    let external_id = event.external_id.trim();
-    if external_id.is_empty() || external_id.len() > 200 {
-        return Err(DomainError::BadUserInput(
-            "externalId needs 1 to 200 characters".to_owned(),
-        ));
-    }
+    external_ids::checked(&event.external_id)?;
     let answered = event.outcome == CallOutcome::Answered;
     if event.answered_at.is_some() && !answered {
         return Err(DomainError::BadUserInput(

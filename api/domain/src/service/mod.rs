@@ -13,6 +13,7 @@ pub mod calls;
 pub mod clinic;
 pub mod conversations;
 pub mod export;
+pub mod external_ids;
 pub mod inbound_sms;
 pub mod messages;
 pub mod metrics;

@@ -276,6 +276,8 @@ pub async fn change_role(
     user_id: Uuid,
     role: Role,
 ) -> Result<(), DomainError> {
+    // Owners are counted under the clinic's lock, so two changes cannot both see another owner.
+    txn.lock_clinic().await?;
     let current = find_membership(txn, user_id).await?;
     let current_role = Role::parse(&current.role)
         .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;
@@ -306,6 +308,8 @@ pub async fn remove(
     actor_role: Role,
     user_id: Uuid,
 ) -> Result<(), DomainError> {
+    // Owners are counted under the clinic's lock, so two changes cannot both see another owner.
+    txn.lock_clinic().await?;
     let current = find_membership(txn, user_id).await?;
     let current_role = Role::parse(&current.role)
         .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;

@@ -42,7 +42,7 @@ impl TwilioSettings {
     /// Reads Twilio's keys from `settings`, naming any that is malformed.
     pub fn from_settings(settings: &RawSettings) -> Result<Self, ConfigError> {
         Ok(Self {
-            auth_token: settings.value("twilio_auth_token").map(SecretString::new),
+            auth_token: settings.parse("twilio_auth_token", parse_auth_token)?,
             account_sid: settings.parse("twilio_account_sid", parse_account_sid)?,
             api_url: settings
                 .parse("twilio_api_url", parse_base_url)?
@@ -58,6 +58,19 @@ impl TwilioSettings {
             auth_token: self.auth_token.clone()?,
         })
     }
+}
+
+/// Shortest auth token accepted: Twilio's are 32 characters, and a short or blank one would let
+/// anyone forge a webhook's signature.
+const MIN_AUTH_TOKEN_LENGTH: usize = 16;
+
+fn parse_auth_token(value: &str) -> Result<SecretString, String> {
+    if value.trim() != value || value.len() < MIN_AUTH_TOKEN_LENGTH {
+        return Err(format!(
+            "expected the account's auth token: at least {MIN_AUTH_TOKEN_LENGTH} characters, no surrounding spaces"
+        ));
+    }
+    Ok(SecretString::new(value))
 }
 
 fn parse_account_sid(value: &str) -> Result<String, String> {
