@@ -262,8 +262,28 @@ async fn measure(label: &str, kind: DatabaseKind) {
     let Ok(target) = Arc::try_unwrap(target) else {
         panic!("the load run still holds the server");
     };
+    wait_until_every_job_is_settled(&target).await;
     target.worker.abort();
     target.test_db.finish().await;
+}
+
+/// Waits for the worker to store the outcome of the last texts it sent (the provider may have them
+/// before the worker has settled them), so that the run ends with no job claimed.
+async fn wait_until_every_job_is_settled(target: &Target) {
+    for _ in 0..600 {
+        let open = target
+            .test_db
+            .query_strings(
+                "SELECT count(*) || '' AS n FROM job_outbox WHERE status IN ('pending', 'claimed')",
+                &["n"],
+            )
+            .await;
+        if open[0][0] == "0" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("jobs were still open a minute after the load run");
 }
 
 fn report(label: &str, figures: &Figures) {

@@ -198,6 +198,13 @@ impl AccountMutation {
         new_password: String,
     ) -> async_graphql::Result<Session> {
         let backend = ctx.data::<Backend>()?;
+        let request = ctx.data::<RequestInfo>()?;
+        // A password check like any other: the same limits per address and per account.
+        let user_id = principal(ctx)?.user_id().map_err(graphql_error)?;
+        backend
+            .rate_limits
+            .sign_in(request.client_address, &user_id.to_string())
+            .map_err(graphql_error)?;
         let grant = with_tenant(
             ctx,
             Access::Write(Permission::WorkCalls),

@@ -1,5 +1,7 @@
 //! Password hashing with argon2id (the crate's defaults: 19 MiB, 2 passes), and the rules a new
-//! password must meet.
+//! password must meet. Hashing and checking run on the blocking thread pool, at most
+//! [`AT_ONCE`] at a time, never on the async executor: a few clients looping wrong passwords must
+//! not stall every other request (webhooks included).
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -8,14 +10,45 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use ringback_shared::password as password_rule;
 
 use ringback_core::error::DomainError;
+use tokio::sync::Semaphore;
+
+/// Password hashes computed at once; more wait their turn.
+pub const AT_ONCE: usize = 2;
+
+/// The permits for password work.
+static PASSWORD_WORK: Semaphore = Semaphore::const_new(AT_ONCE);
+
+/// Runs `work` on the blocking pool once a permit is free.
+async fn off_the_executor<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DomainError> {
+    let _permit = PASSWORD_WORK
+        .acquire()
+        .await
+        .map_err(|_| DomainError::Internal("password work closed".to_owned()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DomainError::Internal(format!("password work: {e}")))
+}
 
 /// Checks a new password against the shared rules, with a message the user can act on.
 pub fn validate(password: &str) -> Result<(), DomainError> {
     password_rule::check(password).map_err(|problem| DomainError::BadUserInput(problem.to_string()))
 }
 
-/// Hashes `password` with a fresh salt, in PHC string form.
-pub fn hash(password: &str) -> Result<String, DomainError> {
+/// Hashes `password` with a fresh salt, in PHC string form, off the executor.
+pub async fn hash(password: &str) -> Result<String, DomainError> {
+    let password = password.to_owned();
+    off_the_executor(move || hash_now(&password)).await?
+}
+
+/// True when `password` matches the stored `hash`; checked off the executor.
+pub async fn verify(password: &str, hash: &str) -> Result<bool, DomainError> {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    off_the_executor(move || verify_now(&password, &hash)).await
+}
+
+fn hash_now(password: &str) -> Result<String, DomainError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -23,8 +56,7 @@ pub fn hash(password: &str) -> Result<String, DomainError> {
         .map_err(|e| DomainError::Internal(format!("password hashing: {e}")))
 }
 
-/// True when `password` matches the stored `hash`.
-pub fn verify(password: &str, hash: &str) -> bool {
+fn verify_now(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
             Argon2::default()
@@ -34,24 +66,63 @@ pub fn verify(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A hash to verify against when the account does not exist, so that timing does not reveal
-/// which e-mail addresses have accounts.
-pub fn decoy_hash() -> &'static str {
+/// Spends the work of a real check, against a decoy hash, when the account does not exist, so that
+/// timing does not reveal which e-mail addresses have accounts.
+pub async fn check_decoy(password: &str) -> Result<(), DomainError> {
+    let password = password.to_owned();
+    off_the_executor(move || {
+        verify_now(&password, decoy_hash());
+    })
+    .await
+}
+
+/// The decoy hash [`check_decoy`] checks against.
+fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| hash("decoy password for timing").unwrap_or_default())
+    DECOY.get_or_init(|| hash_now("decoy password for timing").unwrap_or_default())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn hashes_are_argon2id_and_verify() {
-        let stored = hash("correct horse battery").expect("hash");
+    #[tokio::test]
+    async fn hashes_are_argon2id_and_verify() {
+        let stored = hash("correct horse battery").await.expect("hash");
         assert!(stored.starts_with("$argon2id$"));
-        assert!(verify("correct horse battery", &stored));
-        assert!(!verify("wrong horse battery", &stored));
-        assert!(!verify("anything", "not a hash"));
+        assert!(
+            verify("correct horse battery", &stored)
+                .await
+                .expect("checked")
+        );
+        assert!(
+            !verify("wrong horse battery", &stored)
+                .await
+                .expect("checked")
+        );
+        assert!(!verify("anything", "not a hash").await.expect("checked"));
+    }
+
+    /// On a single-threaded runtime another task still runs while a password is checked: the
+    /// work is not on the executor's only thread.
+    #[tokio::test(flavor = "current_thread")]
+    async fn password_work_leaves_the_executor_free() {
+        let stored = hash_now("correct horse battery").expect("hash");
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let ticking = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                ticking.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(
+            verify("correct horse battery", &stored)
+                .await
+                .expect("checked")
+        );
+        ticker.abort();
+        assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 0);
     }
 
     #[test]

@@ -96,7 +96,7 @@ struct ValidSignUp {
     password_hash: String,
 }
 
-fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, DomainError> {
+async fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, DomainError> {
     let kind = input.kind.trim().to_ascii_lowercase();
     if !CLINIC_KINDS.contains(&kind.as_str()) {
         return Err(DomainError::BadUserInput(format!(
@@ -125,7 +125,7 @@ fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, DomainError> {
         currency,
         owner_name: required(&input.owner_name, "your name", 120)?,
         email: normalize_email(&input.owner_email)?,
-        password_hash: password::hash(&input.password)?,
+        password_hash: password::hash(&input.password).await?,
     })
 }
 
@@ -137,7 +137,7 @@ pub async fn sign_up(
     secrets: &Secrets,
     input: SignUp,
 ) -> Result<SessionGrant, DomainError> {
-    let valid = validate_sign_up(input)?;
+    let valid = validate_sign_up(input).await?;
     let now = clock.now();
     let scope = doors::new_clinic(db, clock);
     let clinic_id = scope.clinic_id();
@@ -275,12 +275,12 @@ pub async fn sign_in(
         .await?;
     let Some(user) = user else {
         // Spend the same time as a real check, so timing does not reveal unknown addresses.
-        password::verify(password_attempt, password::decoy_hash());
+        password::check_decoy(password_attempt).await?;
         return Err(refused());
     };
     let membership = first_membership(db, user.id).await?.ok_or_else(refused)?;
     let txn = doors::membership(db, clock, &membership).begin().await?;
-    if !password::verify(password_attempt, &user.password_hash) {
+    if !password::verify(password_attempt, &user.password_hash).await? {
         audit::append(
             &txn,
             AuditEvent {
@@ -550,14 +550,14 @@ pub async fn change_password(
         .one(txn.conn())
         .await?
         .ok_or(DomainError::Unauthenticated)?;
-    if !password::verify(current, &user.password_hash) {
+    if !password::verify(current, &user.password_hash).await? {
         return Err(DomainError::BadUserInput(
             "the current password is wrong".to_owned(),
         ));
     }
     password::validate(new)?;
     let mut changed: user::ActiveModel = user.into();
-    changed.password_hash = Set(password::hash(new)?);
+    changed.password_hash = Set(password::hash(new).await?);
     changed.updated_at = Set(txn.now());
     let user = changed.update(txn.conn()).await?;
     revoke_user_sessions(txn, user_id).await?;

@@ -199,7 +199,7 @@ async fn user_for_invite(
         .one(txn.conn())
         .await?;
     if let Some(existing) = existing {
-        return if password::verify(password_text, &existing.password_hash) {
+        return if password::verify(password_text, &existing.password_hash).await? {
             Ok(existing)
         } else {
             Err(DomainError::BadUserInput(
@@ -213,7 +213,7 @@ async fn user_for_invite(
         id: Set(Uuid::now_v7()),
         email: Set(invite.email.clone()),
         display_name: Set(invite.display_name.clone()),
-        password_hash: Set(password::hash(password_text)?),
+        password_hash: Set(password::hash(password_text).await?),
         created_at: Set(now),
         updated_at: Set(now),
     }
