@@ -205,7 +205,8 @@ async fn serve() -> Result<(), CliError> {
         "database ready"
     );
     let state = AppState::new(db, config.clone(), secrets);
-    let _worker = crate::jobs::worker::spawn(&state);
+    let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
+    let worker = crate::jobs::worker::spawn(&state, worker_stop);
     let acceptor = TcpListener::bind(config.listen)
         .into_acceptor()
         .await
@@ -218,10 +219,21 @@ async fn serve() -> Result<(), CliError> {
     println!("Ringback dashboard: {url}");
     tracing::info!(%url, "serving");
     poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(build_app(state), shutdown_signal(), None)
+        .run_with_graceful_shutdown(build_app(state), shutdown_signal(), Some(SHUTDOWN_GRACE))
         .await?;
+    // No request is in flight any more; the worker settles the jobs it holds, then stops.
+    let _ = stop_worker.send(true);
+    if let Some(worker) = worker
+        && tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err()
+    {
+        tracing::warn!("the outbox worker did not finish in time; its claims pass on at the lease");
+    }
+    tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a shutdown waits for in-flight requests, and then for the worker's jobs.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn log_secrets_source(source: &SecretsSource) {
     match source {
@@ -246,8 +258,23 @@ fn local_url(acceptor: &impl Acceptor, config: &Config) -> String {
     format!("http://{bound}/")
 }
 
+/// Resolves on Ctrl-C or `SIGTERM` (what service managers and container runtimes send).
 async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
     tracing::info!("shutting down");
 }
 

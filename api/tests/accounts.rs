@@ -346,7 +346,10 @@ async fn behind_a_trusted_proxy_clients_are_limited_apart_and_cannot_spoof() {
         first[..limit].iter().all(|code| code == "UNAUTHENTICATED"),
         "{first:?}"
     );
-    assert!(first[limit..].iter().any(|code| code == "RATE_LIMITED"), "{first:?}");
+    assert!(
+        first[limit..].iter().any(|code| code == "RATE_LIMITED"),
+        "{first:?}"
+    );
     let other = sign_in_codes(&proxied, |_| "203.0.113.2".to_owned(), 1).await;
     assert_eq!(
         other,
@@ -357,7 +360,10 @@ async fn behind_a_trusted_proxy_clients_are_limited_apart_and_cannot_spoof() {
     // Without trusted proxies the header is the client's own words: changing it does not help.
     let direct = common::serve(ringback_api::http::build_app(test_db.state(web.path()))).await;
     let spoofed = sign_in_codes(&direct, |n| format!("198.51.100.{n}"), 2 * limit).await;
-    assert!(spoofed.iter().any(|code| code == "RATE_LIMITED"), "{spoofed:?}");
+    assert!(
+        spoofed.iter().any(|code| code == "RATE_LIMITED"),
+        "{spoofed:?}"
+    );
     test_db.finish().await;
 }
 

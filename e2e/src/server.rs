@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -245,6 +245,32 @@ impl RingbackServer {
     /// The server's log so far (stderr).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Sends `SIGTERM`, as a service manager does, and waits up to `patience` for the process to
+    /// exit; its exit status, or an error when it is still running.
+    pub fn terminate(&mut self, patience: Duration) -> Result<ExitStatus, E2eError> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|e| E2eError::Process(format!("cannot run kill: {e}")))?;
+        if !sent.success() {
+            return Err(E2eError::Process("kill -TERM failed".to_owned()));
+        }
+        let deadline = std::time::Instant::now() + patience;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .map_err(|e| E2eError::Process(e.to_string()))?
+            {
+                return Ok(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(E2eError::Process(format!(
+            "still running {patience:?} after SIGTERM"
+        )))
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ringback_domain::jobs::{Attempt, JobContext, Runnable, StaffReply, TextBack};
 use ringback_entity::job_outbox;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -186,7 +187,14 @@ impl Worker {
     /// Runs forever: drains the queue, then sleeps until a request queues a job or the poll
     /// interval passes.
     pub async fn run(self) {
-        loop {
+        let (_never, stop) = watch::channel(false);
+        self.run_until(stop).await;
+    }
+
+    /// Runs until `stop` turns true, then returns once the jobs of the current pass are settled
+    /// (a shutdown finishes what it started instead of leaving claims to the lease).
+    pub async fn run_until(self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
             match self.run_once().await {
                 Ok(0) => {}
                 Ok(_) => continue,
@@ -195,6 +203,7 @@ impl Worker {
             tokio::select! {
                 _ = self.context.backend.jobs_queued.notified() => {}
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = stop.changed() => {}
             }
         }
     }
@@ -368,8 +377,9 @@ fn could_not_prepare(row: &job_outbox::Model, error: &DomainError) -> Attempt {
     }
 }
 
-/// Starts one worker in the background when an SMS provider is configured.
-pub fn spawn(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+/// Starts one worker in the background when an SMS provider is configured; it stops when `stop`
+/// turns true.
+pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Option<tokio::task::JoinHandle<()>> {
     let Some(provider) = state.sms.clone() else {
         tracing::warn!(
             "no SMS provider is configured (RINGBACK_TWILIO_ACCOUNT_SID and RINGBACK_TWILIO_AUTH_TOKEN): text-backs wait in the outbox"
@@ -378,5 +388,5 @@ pub fn spawn(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
     };
     let name = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
     let worker = Worker::new(state.clone(), provider, WorkerSettings::default(), name);
-    Some(tokio::spawn(worker.run()))
+    Some(tokio::spawn(worker.run_until(stop)))
 }
