@@ -209,7 +209,56 @@ async fn two_owners_demoting_each_other_leave_an_owner(kind: DatabaseKind) {
     assert_eq!(owners[0][0], "1");
 }
 
+/// What an integrator's key does is audited in the key's name: the entry has no user as its actor,
+/// and its detail names the key.
+async fn api_key_actions_name_the_key_in_the_audit_log(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let created = app
+        .owner
+        .run(
+            "mutation { createApiKey(name: \"Practice system\", scope: WRITE) { secret apiKey { id } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    let secret = created["data"]["createApiKey"]["secret"]
+        .as_str()
+        .expect("secret");
+    let key_id = created["data"]["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .expect("id");
+    let integrator = poem::test::TestClient::new(app.app());
+    let booking = serde_json::json!({ "query": "mutation { createAppointment(input: { callerNumber: \"07700 900456\", valueMinor: 4000 }) { id } }" });
+    let response = integrator
+        .post("/graphql")
+        .header("Authorization", format!("Bearer {secret}"))
+        .content_type("application/json")
+        .body(booking.to_string())
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    let body = response.0.into_body().into_string().await.expect("body");
+    assert!(!body.contains("errors"), "{body}");
+    let entries = app
+        .db
+        .query_strings(
+            "SELECT action, CAST(detail AS TEXT) AS detail FROM audit_log \
+             WHERE actor_user_id IS NULL",
+            &["action", "detail"],
+        )
+        .await;
+    let by_key: Vec<_> = entries
+        .iter()
+        .filter(|entry| entry[1].contains(key_id))
+        .collect();
+    assert!(!by_key.is_empty(), "{entries:?}");
+    let report = ringback_api::service::audit::verify(&app.db.db)
+        .await
+        .expect("verify");
+    assert!(report.broken.is_empty(), "{report:?}");
+}
+
 on_both_databases!(
+    api_key_actions_name_the_key_in_the_audit_log,
     two_owners_demoting_each_other_leave_an_owner,
     jobs_that_cannot_run_are_dead_letters_at_once,
     the_operator_door_is_audited,

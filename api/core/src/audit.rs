@@ -41,13 +41,14 @@ pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbErro
     });
     // Stored timestamps keep microseconds on every engine; hash what will be read back.
     let at = txn.now().trunc_subsecs(6);
+    let detail = naming_the_key(event.detail, txn.api_key());
     let hash = entry_hash(
         clinic_id,
         seq,
         at,
         event.actor,
         event.action,
-        &event.detail,
+        &detail,
         &prev_hash,
     );
     audit_log::ActiveModel {
@@ -56,13 +57,26 @@ pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbErro
         at: Set(at),
         actor_user_id: Set(event.actor),
         action: Set(event.action.to_owned()),
-        detail: Set(event.detail),
+        detail: Set(detail),
         prev_hash: Set(prev_hash),
         hash: Set(hash),
     }
     .insert(txn.conn())
     .await?;
     Ok(())
+}
+
+/// `detail` with `apiKey` set when an integrator's key acted (an entry with no user as its actor
+/// still says who did it).
+fn naming_the_key(detail: Value, api_key: Option<Uuid>) -> Value {
+    match (detail, api_key) {
+        (Value::Object(mut fields), Some(key)) => {
+            fields.insert("apiKey".to_owned(), Value::String(key.to_string()));
+            Value::Object(fields)
+        }
+        (Value::Null, Some(key)) => serde_json::json!({ "apiKey": key.to_string() }),
+        (detail, _) => detail,
+    }
 }
 
 /// SHA-256 over the previous hash and the entry's fields, lowercase hex.

@@ -25,6 +25,8 @@ pub struct TenantScope {
     db: DatabaseConnection,
     clock: Clock,
     clinic_id: Uuid,
+    /// The integrator's API key acting through this scope, if any: named in every audit entry.
+    api_key: Option<Uuid>,
 }
 
 impl TenantScope {
@@ -37,7 +39,14 @@ impl TenantScope {
             db,
             clock,
             clinic_id,
+            api_key: None,
         }
+    }
+
+    /// This scope, acting for API key `key_id`: the audit entries it writes name the key.
+    pub fn acting_for_api_key(mut self, key_id: Uuid) -> Self {
+        self.api_key = Some(key_id);
+        self
     }
 
     /// The door for a job the queue handed to a worker: the clinic of the claimed row.
@@ -85,6 +94,7 @@ impl TenantScope {
             txn,
             clock: self.clock.clone(),
             clinic_id: self.clinic_id,
+            api_key: self.api_key,
         })
     }
 }
@@ -94,12 +104,18 @@ pub struct TenantTxn {
     txn: DatabaseTransaction,
     clock: Clock,
     clinic_id: Uuid,
+    api_key: Option<Uuid>,
 }
 
 impl TenantTxn {
     /// The clinic every statement in this transaction must be about.
     pub fn clinic_id(&self) -> Uuid {
         self.clinic_id
+    }
+
+    /// The API key acting through this transaction, if any.
+    pub fn api_key(&self) -> Option<Uuid> {
+        self.api_key
     }
 
     /// The current instant, from the server's clock.

@@ -78,6 +78,7 @@ pub async fn api_key_principal(
         },
         // Keys hold no team role; `Principal::require` decides by credential.
         role: Role::Receptionist,
-        scope,
+        // What the key does is audited in its name.
+        scope: scope.acting_for_api_key(key_id),
     })
 }
