@@ -71,13 +71,19 @@ async fn rate_limited<E: Endpoint>(
         limits.request(address)
     };
     if let Err(error) = allowed {
-        let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": crate::error::code(&error) } }] });
-        return Ok((crate::error::http_status(&error), poem::web::Json(body)).into_response());
+        return Ok(refusal(crate::error::http_status(&error), &error));
     }
     endpoint
         .call(request)
         .await
         .map(IntoResponse::into_response)
+}
+
+/// An answer with `status` and a GraphQL-shaped body holding only `error` with its code, which
+/// GraphQL clients and others both understand.
+fn refusal(status: StatusCode, error: &DomainError) -> Response {
+    let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": crate::error::code(error) } }] });
+    (status, poem::web::Json(body)).into_response()
 }
 
 /// The client's address: the socket's peer, or behind a trusted proxy the address it forwarded.
@@ -102,8 +108,7 @@ async fn require_json<E: Endpoint>(endpoint: Arc<E>, request: Request) -> poem::
         let error = DomainError::BadUserInput(
             "GraphQL requests must be sent as Content-Type: application/json".to_owned(),
         );
-        let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": crate::error::code(&error) } }] });
-        return Ok((StatusCode::UNSUPPORTED_MEDIA_TYPE, poem::web::Json(body)).into_response());
+        return Ok(refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, &error));
     }
     endpoint
         .call(request)

@@ -82,18 +82,7 @@ impl Rig {
 
     /// A worker whose client gives up after `timeout`, retrying quickly.
     fn worker(&self, name: &str, settings: WorkerSettings) -> Worker {
-        let account = TwilioAccount {
-            api_url: self.fake.api_url().to_owned(),
-            account_sid: ACCOUNT_SID.to_owned(),
-            auth_token: secret(TWILIO_AUTH_TOKEN),
-        };
-        let client = TwilioClient::new(account, Duration::from_millis(300)).expect("client");
-        Worker::new(
-            self.state.clone(),
-            Arc::new(client),
-            settings,
-            name.to_owned(),
-        )
+        common::app::worker_for(&self.state, &self.fake, name, settings)
     }
 
     async fn missed_call(&self, sid: &str, from: &str) {
@@ -173,17 +162,9 @@ impl Rig {
     }
 }
 
-fn secret(value: &str) -> SecretString {
-    SecretString::new(value)
-}
-
 /// Quick retries, for tests.
 fn fast() -> WorkerSettings {
-    WorkerSettings {
-        backoff_base: Duration::from_millis(10),
-        backoff_cap: Duration::from_millis(40),
-        ..WorkerSettings::default()
-    }
+    common::app::quick_retries()
 }
 
 fn to(messages: &[FakeMessage], number: &str) -> Vec<FakeMessage> {
@@ -707,7 +688,7 @@ async fn the_client_speaks_twilios_wire_format() {
         let account = TwilioAccount {
             api_url: fake.api_url().to_owned(),
             account_sid: ACCOUNT_SID.to_owned(),
-            auth_token: secret(token),
+            auth_token: SecretString::new(token),
         };
         TwilioClient::new(account, Duration::from_secs(2)).expect("client")
     };

@@ -21,7 +21,7 @@ use crate::service::phone_lines;
 
 /// The clinic of a verified session token (its user's role is checked inside).
 pub fn session(backend: &Backend, claims: &SessionClaims) -> TenantScope {
-    open(backend, claims.cid)
+    open(&backend.db, &backend.clock, claims.cid)
 }
 
 /// The clinic a presented one-time token or API key names; the token's hash is checked inside the
@@ -31,22 +31,22 @@ pub fn presented_token(
     clock: &Clock,
     token: &PresentedToken,
 ) -> TenantScope {
-    TenantScope::open_unverified(db.clone(), clock.clone(), token.clinic_id)
+    open(db, clock, token.clinic_id)
 }
 
 /// The clinic of a membership read from the database.
 pub fn membership(db: &DatabaseConnection, clock: &Clock, row: &membership::Model) -> TenantScope {
-    TenantScope::open_unverified(db.clone(), clock.clone(), row.clinic_id)
+    open(db, clock, row.clinic_id)
 }
 
 /// A clinic this call creates: its id is made here, never taken from anyone.
 pub fn new_clinic(db: &DatabaseConnection, clock: &Clock) -> TenantScope {
-    TenantScope::open_unverified(db.clone(), clock.clone(), Uuid::now_v7())
+    open(db, clock, Uuid::now_v7())
 }
 
 /// The clinic a sign-up just created, for what the same call adds to it (the demo clinic).
 pub fn signed_up(db: &DatabaseConnection, clock: &Clock, grant: &SessionGrant) -> TenantScope {
-    TenantScope::open_unverified(db.clone(), clock.clone(), grant.clinic.id)
+    open(db, clock, grant.clinic.id)
 }
 
 /// The clinic that owns provider number `our_number` of a signed webhook request; `None` when no
@@ -58,11 +58,12 @@ pub async fn signed_webhook(
 ) -> Result<Option<TenantScope>, DomainError> {
     let clinic =
         phone_lines::clinic_for_provider_number(&backend.db, &backend.secrets, our_number).await?;
-    Ok(clinic.map(|clinic_id| open(backend, clinic_id)))
+    Ok(clinic.map(|clinic_id| open(&backend.db, &backend.clock, clinic_id)))
 }
 
-fn open(backend: &Backend, clinic_id: Uuid) -> TenantScope {
-    TenantScope::open_unverified(backend.db.clone(), backend.clock.clone(), clinic_id)
+/// Every door's one call to the unchecked path.
+fn open(db: &DatabaseConnection, clock: &Clock, clinic_id: Uuid) -> TenantScope {
+    TenantScope::open_unverified(db.clone(), clock.clone(), clinic_id)
 }
 
 #[cfg(test)]

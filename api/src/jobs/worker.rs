@@ -271,11 +271,10 @@ impl Worker {
                 .attempt(txn, &row, &self.context)
                 .await
                 .unwrap_or_else(|error| could_not_prepare(&row, &error)),
-            None => Attempt::Failed {
-                error: format!("no job type is registered for {}", row.kind),
-                retryable: false,
-                in_doubt_since: row.in_doubt_since,
-            },
+            None => {
+                let reason = format!("no job type is registered for {}", row.kind);
+                nothing_sent(&row, reason, false)
+            }
         };
         Ok(Claimed::Attempted { attempt, attempts })
     }
@@ -358,11 +357,8 @@ impl Worker {
 /// log; the job keeps a plain reason an admin can read.
 fn unreadable(row: &job_outbox::Model, error: &DomainError) -> Attempt {
     tracing::error!(job = %row.id, kind = %row.kind, ?error, "outbox job payload unreadable");
-    Attempt::Failed {
-        error: format!("the stored {} job could not be read", row.kind),
-        retryable: false,
-        in_doubt_since: row.in_doubt_since,
-    }
+    let reason = format!("the stored {} job could not be read", row.kind);
+    nothing_sent(row, reason, false)
 }
 
 /// A job whose preparation failed on our side: retried with backoff when the failure may pass
@@ -370,9 +366,14 @@ fn unreadable(row: &job_outbox::Model, error: &DomainError) -> Attempt {
 /// if any, is kept: nothing was sent this time.
 fn could_not_prepare(row: &job_outbox::Model, error: &DomainError) -> Attempt {
     tracing::warn!(job = %row.id, %error, "outbox job could not be prepared");
+    nothing_sent(row, error.to_string(), error.is_retryable())
+}
+
+/// A failed attempt that reached nobody outside: the job keeps whatever doubt it had before.
+fn nothing_sent(row: &job_outbox::Model, reason: String, retryable: bool) -> Attempt {
     Attempt::Failed {
-        error: error.to_string(),
-        retryable: error.is_retryable(),
+        error: reason,
+        retryable,
         in_doubt_since: row.in_doubt_since,
     }
 }

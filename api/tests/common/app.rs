@@ -87,24 +87,34 @@ impl TestApp {
     /// A worker named `name` sending through the fake Twilio, retrying quickly.
     pub fn worker(&self, name: &str) -> Worker {
         let fake = self.twilio.as_ref().expect("TestApp built with_twilio()");
-        let account = TwilioAccount {
-            api_url: fake.api_url().to_owned(),
-            account_sid: ACCOUNT_SID.to_owned(),
-            auth_token: ringback_api::config::SecretString::new(TWILIO_AUTH_TOKEN),
-        };
-        let client = TwilioClient::new(account, Duration::from_millis(300)).expect("client");
-        let settings = WorkerSettings {
-            backoff_base: Duration::from_millis(10),
-            backoff_cap: Duration::from_millis(40),
-            ..WorkerSettings::default()
-        };
-        Worker::new(
-            self.state.clone(),
-            Arc::new(client),
-            settings,
-            name.to_owned(),
-        )
+        worker_for(&self.state, fake, name, quick_retries())
     }
+}
+
+/// Worker settings that retry within milliseconds, for tests.
+pub fn quick_retries() -> WorkerSettings {
+    WorkerSettings {
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(40),
+        ..WorkerSettings::default()
+    }
+}
+
+/// A worker named `name` on `state`, sending through `fake` with a client that gives up after
+/// 300 ms.
+pub fn worker_for(
+    state: &AppState,
+    fake: &FakeTwilio,
+    name: &str,
+    settings: WorkerSettings,
+) -> Worker {
+    let account = TwilioAccount {
+        api_url: fake.api_url().to_owned(),
+        account_sid: ACCOUNT_SID.to_owned(),
+        auth_token: ringback_api::config::SecretString::new(TWILIO_AUTH_TOKEN),
+    };
+    let client = TwilioClient::new(account, Duration::from_millis(300)).expect("client");
+    Worker::new(state.clone(), Arc::new(client), settings, name.to_owned())
 }
 
 impl TestAppBuilder {

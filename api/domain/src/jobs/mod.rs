@@ -99,7 +99,7 @@ pub trait Runnable: Job + Send + Sync + 'static {
         context: &JobContext,
     ) -> impl Future<Output = Attempt> + Send;
 
-    /// The work was done at `now`.
+    /// The work was done: the job's own records of it.
     fn done(
         &self,
         txn: &TenantTxn,

@@ -178,7 +178,6 @@ async fn find_external(
         .await?)
 }
 
-/// One call by id.
 /// The clinic's calls among `ids` (missing ones are left out).
 pub async fn with_ids(txn: &TenantTxn, ids: &[Uuid]) -> Result<Vec<call::Model>, DomainError> {
     Ok(txn
@@ -188,6 +187,7 @@ pub async fn with_ids(txn: &TenantTxn, ids: &[Uuid]) -> Result<Vec<call::Model>,
         .await?)
 }
 
+/// One call by id.
 pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<call::Model, DomainError> {
     in_clinic::<call::Entity>(txn, id)
         .await?
