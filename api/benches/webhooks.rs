@@ -130,6 +130,7 @@ async fn start(kind: DatabaseKind) -> Target {
     let fake = FakeTwilio::start(ACCOUNT_SID, TWILIO_AUTH_TOKEN)
         .await
         .expect("fake Twilio");
+    fake.provision_number("+447700900777");
     let state = test_db.state_with(
         web.path(),
         &[

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::integrations::numbers::NumberDirectory;
 use crate::integrations::sms::SmsProvider;
 use crate::integrations::twilio::{DEFAULT_TIMEOUT, TwilioClient};
 use crate::secrets::Secrets;
@@ -44,9 +45,14 @@ impl AppState {
         secrets: Secrets,
         clock: Clock,
     ) -> Self {
+        let twilio = twilio_client(&config);
+        let mut backend = Backend::new(db, config.database_kind, secrets, clock);
+        backend.number_directory = twilio
+            .clone()
+            .map(|client| client as Arc<dyn NumberDirectory>);
         Self {
-            backend: Backend::new(db, config.database_kind, secrets, clock),
-            sms: twilio_client(&config),
+            backend,
+            sms: twilio.map(|client| client as Arc<dyn SmsProvider>),
             config: Arc::new(config),
         }
     }
@@ -61,7 +67,7 @@ impl AppState {
 }
 
 /// A Twilio client when both the account sid and the auth token are configured.
-fn twilio_client(config: &Config) -> Option<Arc<dyn SmsProvider>> {
+fn twilio_client(config: &Config) -> Option<Arc<TwilioClient>> {
     let account = config.twilio.account()?;
     match TwilioClient::new(account, DEFAULT_TIMEOUT) {
         Ok(client) => Some(Arc::new(client)),

@@ -5,7 +5,7 @@
 mod common;
 
 use common::TestDb;
-use common::app::TestApp;
+use common::app::{OWNER_EMAIL, TestApp};
 use common::graphql::{
     Browser, ME, REFRESH, SIGN_IN, SIGN_OUT, SIGN_UP, error_code, sign_up_input,
 };
@@ -205,11 +205,39 @@ async fn an_invite_signs_in_to_its_clinic_and_members_of_two_switch(kind: Databa
         )
         .await;
     let token = invited["data"]["inviteMember"]["token"].clone();
+    // The invitation is no way to try the account's password: without a session of that account
+    // it is refused, whatever password comes with it, and nothing is joined.
+    let password = sign_up_input("x")["input"]["password"].clone();
     let mut joining = Browser::new(test_db.app(web.path()));
+    for (who, attempt) in [
+        (&mut joining, password.clone()),
+        (&mut other, password.clone()),
+    ] {
+        let refused = who
+            .run(
+                "mutation($token: String!, $password: String) { acceptInvite(token: $token, password: $password) { role } }",
+                json!({ "token": token, "password": attempt }),
+            )
+            .await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+        assert!(
+            refused["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("sign in")),
+            "{refused}"
+        );
+    }
+    let signed_in = joining
+        .run(
+            SIGN_IN,
+            json!({ "email": "dual@riverside.test", "password": password }),
+        )
+        .await;
+    assert_eq!(signed_in["data"]["signIn"]["role"], "OWNER", "{signed_in}");
     let accepted = joining
         .run(
-            "mutation($token: String!, $password: String!) { acceptInvite(token: $token, password: $password) { role clinic { id } } }",
-            json!({ "token": token, "password": sign_up_input("x")["input"]["password"] }),
+            "mutation($token: String!) { acceptInvite(token: $token) { role clinic { id } } }",
+            json!({ "token": token }),
         )
         .await;
     assert_eq!(
@@ -494,17 +522,41 @@ on_both_databases!(
     password_change_ends_other_sessions,
 );
 
-/// Wrong current passwords in `changePassword` count like failed sign-ins: the account's limit
-/// answers `RATE_LIMITED` before the password is checked again.
-#[tokio::test]
-async fn change_password_is_limited_like_sign_in() {
+/// Every password check shares the sign-in limits: failed sign-ins with the owner's address use
+/// up the account's allowance, and `changePassword` then answers `RATE_LIMITED` before checking
+/// anything; a wrong current password is refused and audited.
+async fn password_checks_share_the_sign_in_limits(kind: DatabaseKind) {
     use ringback_api::auth::rate_limit::SIGN_IN_PER_ACCOUNT_PER_MINUTE as LIMIT;
-    let mut app = TestApp::new(DatabaseKind::Sqlite).await;
+    let mut app = TestApp::new(kind).await;
     let wrong = "mutation { changePassword(currentPassword: \"not it at all\", newPassword: \"new horse battery\") { role } }";
+    let refused = app.owner.run(wrong, json!({})).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    let log = app
+        .owner
+        .run(
+            "{ auditLog(first: 5) { edges { node { action } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        log.to_string().contains("auth.password_change_failed"),
+        "{log}"
+    );
+
+    let mut stranger = app.browser();
+    let guess = json!({ "email": OWNER_EMAIL.to_uppercase(), "password": "a guess a guess" });
+    let mut codes = Vec::new();
     for _ in 0..LIMIT {
-        let refused = app.owner.run(wrong, json!({})).await;
-        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+        codes.push(error_code(&stranger.run(SIGN_IN, guess.clone()).await).map(str::to_owned));
     }
+    assert!(
+        codes
+            .iter()
+            .any(|code| code.as_deref() == Some("RATE_LIMITED")),
+        "{codes:?}"
+    );
     let limited = app.owner.run(wrong, json!({})).await;
     assert_eq!(error_code(&limited), Some("RATE_LIMITED"), "{limited}");
 }
+
+on_both_databases!(password_checks_share_the_sign_in_limits);

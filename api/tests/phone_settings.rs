@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::TestDb;
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use common::{TestDb, twilio_settings};
 use ringback_api::config::DatabaseKind;
 use ringback_api::service::phone_lines;
 use serde_json::json;
@@ -17,8 +17,9 @@ const HOURS: &str = "mutation($hours: [DayHoursInput!]) { updatePhoneSettings(in
 async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
-    let state = test_db.state(web.path());
-    let mut admin = Browser::new(test_db.app(web.path()));
+    let fake = test_db.fake_twilio(&["+447700900777"]).await;
+    let state = test_db.state_with(web.path(), &twilio_settings(&fake));
+    let mut admin = Browser::new(test_db.app_with_twilio(web.path(), &fake));
     let signed_up = admin.run(SIGN_UP, sign_up_input("lines@clinic.test")).await;
     let clinic_id = signed_up["data"]["signUp"]["clinic"]["id"]
         .as_str()
@@ -102,15 +103,30 @@ async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
     );
     drop(txn);
 
-    let mut other = Browser::new(test_db.app(web.path()));
+    // Another clinic can claim neither a number of the account that is taken nor one the
+    // account does not hold, and the two refusals read the same; each is audited.
+    let mut other = Browser::new(test_db.app_with_twilio(web.path(), &fake));
     other.run(SIGN_UP, sign_up_input("other@clinic.test")).await;
-    let taken = other
+    let add = "mutation($n: String!) { addProviderNumber(number: $n) { id } }";
+    let taken = other.run(add, json!({ "n": "07700 900777" })).await;
+    let not_ours = other.run(add, json!({ "n": "07700 900778" })).await;
+    assert_eq!(error_code(&taken), Some("BAD_USER_INPUT"), "{taken}");
+    assert_eq!(taken["errors"], not_ours["errors"], "{taken} {not_ours}");
+    let log = other
         .run(
-            "mutation { addProviderNumber(number: \"07700 900777\") { id } }",
+            "{ auditLog(first: 5) { edges { node { action } } } }",
             json!({}),
         )
         .await;
-    assert_eq!(error_code(&taken), Some("CONFLICT"), "{taken}");
+    assert_eq!(
+        log.to_string()
+            .matches("clinic.provider_number_refused")
+            .count(),
+        2,
+        "{log}"
+    );
+    let numbers = other.run("{ providerNumbers { id } }", json!({})).await;
+    assert_eq!(numbers["data"]["providerNumbers"], json!([]), "{numbers}");
 
     let stored = test_db
         .stored_text(&["clinics", "provider_numbers", "audit_log"])
@@ -122,3 +138,25 @@ async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
 }
 
 on_both_databases!(phone_settings_are_sealed_and_route);
+
+/// Without a Twilio account there is nothing to prove a number against: adding one is refused,
+/// naming the setting, and nothing is stored.
+#[tokio::test]
+async fn without_a_twilio_account_no_number_can_be_added() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut admin = Browser::new(test_db.app(web.path()));
+    admin.run(SIGN_UP, sign_up_input("lines@clinic.test")).await;
+    let refused = admin
+        .run(
+            "mutation { addProviderNumber(number: \"07700 900777\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    assert!(
+        refused.to_string().contains("RINGBACK_TWILIO_ACCOUNT_SID"),
+        "{refused}"
+    );
+    test_db.finish().await;
+}

@@ -49,6 +49,7 @@ impl Rig {
             FakeTwilio::start_with_clock(ACCOUNT_SID, TWILIO_AUTH_TOKEN, test_db.clock.clone())
                 .await
                 .expect("fake Twilio starts");
+        fake.provision_number("+447700900777");
         let state = test_db.state_with(
             web.path(),
             &[

@@ -51,7 +51,8 @@ async fn calls<E: Endpoint>(admin: &mut Browser<E>) -> Vec<Value> {
 async fn voice_webhooks(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
-    let mut admin = Browser::new(test_db.app(web.path()));
+    let fake = test_db.fake_twilio(&[CLINIC_NUMBER]).await;
+    let mut admin = Browser::new(test_db.app_with_twilio(web.path(), &fake));
     admin
         .run(SIGN_UP, sign_up_input("phones@clinic.test"))
         .await;
@@ -216,7 +217,8 @@ async fn opted_out(test_db: &TestDb) -> usize {
 async fn inbound_sms(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
-    let mut admin = Browser::new(test_db.app(web.path()));
+    let fake = test_db.fake_twilio(&[CLINIC_NUMBER]).await;
+    let mut admin = Browser::new(test_db.app_with_twilio(web.path(), &fake));
     admin.run(SIGN_UP, sign_up_input("texts@clinic.test")).await;
     admin
         .run(
@@ -319,7 +321,8 @@ async fn text_back_status<E: Endpoint>(admin: &mut Browser<E>) -> Vec<(String, S
 async fn missed_calls_queue_one_text_back_each_rule_recorded(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
-    let mut admin = Browser::new(test_db.app(web.path()));
+    let fake = test_db.fake_twilio(&[CLINIC_NUMBER]).await;
+    let mut admin = Browser::new(test_db.app_with_twilio(web.path(), &fake));
     admin.run(SIGN_UP, sign_up_input("queue@clinic.test")).await;
     admin
         .run(

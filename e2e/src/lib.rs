@@ -96,8 +96,12 @@ pub const PUBLIC_URL: &str = "https://ringback.e2e.test";
 /// The fake Twilio account's auth token.
 pub const TWILIO_AUTH_TOKEN: &str = "e2e-twilio-auth-token";
 
-/// Runs `scenario` against the demo clinic served with a fake Twilio as its SMS provider (signed
-/// status callbacks forwarded to the server); on failure as [`on_demo`].
+/// The number the fake Twilio account holds, which scenarios give the demo clinic.
+pub const CLINIC_NUMBER: &str = "+447700900777";
+
+/// Runs `scenario` against the demo clinic served with a fake Twilio as its SMS provider (its
+/// account holds [`CLINIC_NUMBER`]; signed status callbacks are forwarded to the server); on
+/// failure as [`on_demo`].
 pub async fn on_demo_with_sms<F>(name: &str, scenario: F)
 where
     F: AsyncFnOnce(&Browser, &RingbackServer, &FakeTwilio) -> Result<(), E2eError>,
@@ -105,6 +109,7 @@ where
     let fake = FakeTwilio::start(ACCOUNT_SID, TWILIO_AUTH_TOKEN)
         .await
         .unwrap_or_else(|e| panic!("fake Twilio: {e}"));
+    fake.provision_number(CLINIC_NUMBER);
     let server = RingbackServer::start_with_env(
         Data::Demo,
         &[

@@ -185,6 +185,15 @@ impl<'a> OverviewPage<'a> {
         text_of(self.client, test_id).await
     }
 
+    /// Waits until figure `test_id` shows a value that `accept`s (after a switch of clinic, say).
+    pub async fn wait_for_figure(
+        &self,
+        test_id: &str,
+        accept: impl Fn(&str) -> bool,
+    ) -> Result<(), E2eError> {
+        wait_for_text(self.client, &format!("[data-testid=\"{test_id}\"]"), accept).await
+    }
+
     /// The period shown, as `(from, to)` ISO dates.
     pub async fn range(&self) -> Result<(String, String), E2eError> {
         let text = text_of(self.client, "overview-range").await?;
@@ -809,6 +818,14 @@ impl<'a> AcceptInvitePage<'a> {
         }
         click_test_id(self.client, "accept-invite").await?;
         Ok(())
+    }
+
+    /// Joins with the account signed in now (the page asks no password then); returns what the
+    /// page said it would do.
+    pub async fn join_signed_in(&self) -> Result<String, E2eError> {
+        let said = text_of(self.client, "join-as").await?;
+        click_test_id(self.client, "accept-invite").await?;
+        Ok(said)
     }
 
     /// The refusal shown on the form.

@@ -859,8 +859,9 @@ async fn a_refused_text_back_shows_and_is_sent_on_retry() {
     .await;
 }
 
-/// The demo owner also helps at another clinic: the header offers both, and choosing the other
-/// moves the whole dashboard there.
+/// The demo owner is invited to help at another clinic: signed out, the invitation asks them to
+/// sign in first (it never tries their password); signed in, it joins with one click and lands in
+/// the new clinic; the header then offers both, and choosing one moves the whole dashboard there.
 async fn switch_between_clinics(
     browser: &Browser,
     server: &RingbackServer,
@@ -883,20 +884,37 @@ async fn switch_between_clinics(
         "mutation($email: String!) { inviteMember(email: $email, displayName: \"Demo\", role: ADMIN) { token } }",
         json!({ "email": DEMO_OWNER.0 }),
     )?;
-    let (_, accepted) = server.graphql_as(
-        None,
-        "mutation($token: String!, $password: String!) { acceptInvite(token: $token, password: $password) { role } }",
-        json!({ "token": invited["data"]["inviteMember"]["token"], "password": DEMO_OWNER.1 }),
-    )?;
-    if accepted["data"]["acceptInvite"]["role"] != "ADMIN" {
+    let link = format!(
+        "{}accept-invite#{}",
+        server.url,
+        invited["data"]["inviteMember"]["token"]
+            .as_str()
+            .unwrap_or_default()
+    );
+
+    let signed_out = AcceptInvitePage::open(&browser.client, &link).await?;
+    signed_out.join(DEMO_OWNER.1).await?;
+    let refusal = signed_out.error().await?;
+    if !refusal.contains("sign in") {
         return Err(E2eError::Assertion(format!(
-            "the invitation failed: {accepted}"
+            "an existing account joined without its session: {refusal:?}"
         )));
     }
 
-    let overview = sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
-    overview.switch_clinic("Hillside Dental").await?;
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    let said = AcceptInvitePage::open(&browser.client, &link)
+        .await?
+        .join_signed_in()
+        .await?;
+    if !said.contains(DEMO_OWNER.0) {
+        return Err(E2eError::Assertion(format!("the page offered {said:?}")));
+    }
     let overview = OverviewPage::wait(&browser.client).await?;
+    if !overview.signed_in_as().await?.ends_with("Hillside Dental") {
+        return Err(E2eError::Assertion(
+            "joining did not move the session to Hillside".to_owned(),
+        ));
+    }
     if !has_link(&browser.client, "Settings").await? {
         return Err(E2eError::Assertion(
             "an admin at Hillside has no settings".to_owned(),
@@ -908,7 +926,14 @@ async fn switch_between_clinics(
             "the new clinic shows the demo clinic's {missed} missed calls"
         )));
     }
-    Ok(())
+    overview.switch_clinic("Riverside Dental (demo)").await?;
+    // Back at the demo clinic, its missed calls show again.
+    OverviewPage::wait(&browser.client)
+        .await?
+        .wait_for_figure("figure-missed-calls", |shown| {
+            !shown.is_empty() && shown != "0"
+        })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

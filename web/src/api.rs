@@ -190,9 +190,10 @@ pub async fn sign_in(email: String, password: String) -> Result<(), ApiError> {
         })
 }
 
-/// Accepts an invitation with its one-time code and the new member's password; the server signs
-/// them in (sets the session cookies).
-pub async fn accept_invite(token: String, password: String) -> Result<(), ApiError> {
+/// Accepts an invitation with its one-time code: with the password of the account to create, or
+/// with none to join from the account signed in now; the server signs them in to the clinic (sets
+/// the session cookies).
+pub async fn accept_invite(token: String, password: Option<String>) -> Result<(), ApiError> {
     send::<AcceptInvite>(accept_invite::Variables { token, password })
         .await
         .map_err(|error| match error {

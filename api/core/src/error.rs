@@ -27,6 +27,10 @@ pub enum DomainError {
     /// The action collides with what is stored (a duplicate, a changed state).
     #[error("{0}")]
     Conflict(String),
+    /// An outside provider we need for this could not answer now; the message says which, in plain
+    /// words, and the same request may succeed later.
+    #[error("{0}")]
+    Unavailable(String),
     /// Our side failed (the database, a broken invariant); the cause is logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -36,7 +40,10 @@ impl DomainError {
     /// Whether the same work may succeed later unchanged: our own failures (a database outage)
     /// may pass; a refusal of the input, the caller or the state will not.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Internal(_) | Self::RateLimited)
+        matches!(
+            self,
+            Self::Internal(_) | Self::RateLimited | Self::Unavailable(_)
+        )
     }
 }
 

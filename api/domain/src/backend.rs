@@ -1,5 +1,6 @@
 //! [`Backend`]: what every caller of the domain shares on one server — the database pool, the clock,
-//! the secrets, the session keys, the rate limits and the wake-up call of the outbox workers.
+//! the secrets, the session keys, the rate limits, the wake-up call of the outbox workers and the
+//! provider account's number directory.
 //! GraphQL resolvers, webhooks and workers all reach the domain through it; the binary adds its
 //! configuration and providers on top.
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use ringback_core::clock::Clock;
 use ringback_core::db::DatabaseKind;
 use ringback_core::secrets::Secrets;
+use ringback_providers::numbers::NumberDirectory;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
@@ -28,6 +30,9 @@ pub struct Backend {
     /// Wakes the outbox workers when a request queues a job, so a text-back with no delay does
     /// not wait for the next poll.
     pub jobs_queued: Arc<Notify>,
+    /// The provider account's numbers, which a clinic's number must be among; `None` when no
+    /// provider account is configured (no number can then be added).
+    pub number_directory: Option<Arc<dyn NumberDirectory>>,
 }
 
 impl Backend {
@@ -47,6 +52,7 @@ impl Backend {
             secrets: Arc::new(secrets),
             rate_limits: Arc::new(RateLimits::default()),
             jobs_queued: Arc::new(Notify::new()),
+            number_directory: None,
         }
     }
 

@@ -12,7 +12,9 @@ use ringback_domain::Backend;
 use ringback_domain::auth::session::{
     ACCESS_TTL, REFRESH_COOKIE, REFRESH_TTL, SESSION_COOKIE, clear_cookie, set_cookie,
 };
-use ringback_domain::service::account::{self, SessionGrant, SignUp};
+use ringback_domain::service::account::{
+    self, PasswordChange, PasswordChangeRequest, SessionGrant, SignUp,
+};
 use ringback_shared::access::Permission;
 
 /// Everything sign-up needs: the clinic and its owner.
@@ -199,29 +201,31 @@ impl AccountMutation {
     ) -> async_graphql::Result<Session> {
         let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;
-        // A password check like any other: the same limits per address and per account.
-        let user_id = principal(ctx)?.user_id().map_err(graphql_error)?;
-        backend
-            .rate_limits
-            .sign_in(request.client_address, &user_id.to_string())
-            .map_err(graphql_error)?;
-        let grant = with_tenant(
+        let change = with_tenant(
             ctx,
             Access::Write(Permission::WorkCalls),
             async |txn, principal| {
-                let user_id = principal.user_id()?;
                 account::change_password(
                     txn,
                     &backend.session_keys,
-                    user_id,
-                    principal.role,
-                    &current_password,
-                    &new_password,
+                    &backend.rate_limits,
+                    PasswordChangeRequest {
+                        user_id: principal.user_id()?,
+                        role: principal.role,
+                        client_address: request.client_address,
+                        current: &current_password,
+                        new: &new_password,
+                    },
                 )
                 .await
             },
         )
         .await?;
+        let PasswordChange::Changed(grant) = change else {
+            return Err(graphql_error(DomainError::BadUserInput(
+                "the current password is wrong".to_owned(),
+            )));
+        };
         account::revoke_sessions_elsewhere(
             &backend.db,
             &backend.clock,
@@ -230,7 +234,7 @@ impl AccountMutation {
         )
         .await
         .map_err(graphql_error)?;
-        Ok(start_session(ctx, grant))
+        Ok(start_session(ctx, *grant))
     }
 
     /// Moves your session to another clinic you belong to (`myClinics`); this session ends.

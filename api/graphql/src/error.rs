@@ -13,6 +13,7 @@ pub fn code(error: &DomainError) -> &'static str {
         DomainError::BadUserInput(_) => "BAD_USER_INPUT",
         DomainError::RateLimited => "RATE_LIMITED",
         DomainError::Conflict(_) => "CONFLICT",
+        DomainError::Unavailable(_) => "UNAVAILABLE",
         DomainError::Internal(_) => "INTERNAL",
     }
 }

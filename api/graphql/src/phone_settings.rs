@@ -10,7 +10,8 @@ use ringback_shared::access::Permission;
 use ringback_shared::hours::{BusinessHours, ClockTime, Span};
 use ringback_shared::sms::Moment;
 
-use crate::guard::{Access, uuid_arg, with_tenant};
+use crate::error::graphql_error;
+use crate::guard::{Access, principal, uuid_arg, with_tenant};
 use ringback_core::error::DomainError;
 use ringback_domain::Backend;
 use ringback_domain::service::clinic::{self, SettingsChange, TextBackTemplates};
@@ -275,27 +276,27 @@ impl PhoneSettingsMutation {
         Ok(settings_view(&model))
     }
 
-    /// Registers a provider number callers ring (one clinic per number).
+    /// Registers a provider number callers ring: one of the deployment's Twilio numbers (Twilio
+    /// is asked), used by no other clinic. A refusal does not say which of the two it was.
     async fn add_provider_number(
         &self,
         ctx: &Context<'_>,
         number: String,
     ) -> async_graphql::Result<ProviderNumber> {
         let backend = ctx.data::<Backend>()?;
-        let row = with_tenant(
-            ctx,
-            Access::Write(Permission::ManageSettings),
-            async |txn, principal| {
-                phone_lines::add_provider_number(
-                    txn,
-                    &backend.secrets,
-                    principal.user_id()?,
-                    &number,
-                )
-                .await
-            },
+        let principal = principal(ctx)?;
+        let scope = principal
+            .require_write(Permission::ManageSettings)
+            .map_err(graphql_error)?;
+        let row = phone_lines::add_provider_number(
+            scope,
+            &backend.secrets,
+            backend.number_directory.as_deref(),
+            principal.user_id().map_err(graphql_error)?,
+            &number,
         )
-        .await?;
+        .await
+        .map_err(graphql_error)?;
         Ok(ProviderNumber::from(&row))
     }
 

@@ -11,7 +11,8 @@ use crate::error::graphql_error;
 use crate::guard::{Access, uuid_arg, with_tenant};
 use crate::types::{TeamRole, User};
 use ringback_domain::Backend;
-use ringback_domain::service::team;
+use ringback_domain::auth::Caller;
+use ringback_domain::service::team::{self, Acceptance};
 
 /// A member of the clinic's team.
 #[derive(SimpleObject)]
@@ -173,20 +174,30 @@ impl TeamMutation {
         Ok(true)
     }
 
-    /// Accepts an invitation with its token, setting the new member's password, and signs them in.
+    /// Accepts an invitation with its token and signs the member in to the inviting clinic. A new
+    /// address chooses its `password`; an address that already has an account joins only from a
+    /// session of that account (no password is asked, so an invitation cannot test one).
     async fn accept_invite(
         &self,
         ctx: &Context<'_>,
         token: String,
-        password: String,
+        password: Option<String>,
     ) -> async_graphql::Result<Session> {
         let backend = ctx.data::<Backend>()?;
+        let signed_in_as = ctx
+            .data::<Caller>()?
+            .0
+            .as_ref()
+            .and_then(|principal| principal.user_id().ok());
         let grant = team::accept_invite(
             &backend.db,
             &backend.clock,
             &backend.session_keys,
-            &token,
-            &password,
+            Acceptance {
+                presented: &token,
+                new_password: password.as_deref(),
+                signed_in_as,
+            },
         )
         .await
         .map_err(graphql_error)?;

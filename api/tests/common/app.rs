@@ -141,6 +141,7 @@ impl TestAppBuilder {
                 FakeTwilio::start_with_clock(ACCOUNT_SID, TWILIO_AUTH_TOKEN, db.clock.clone())
                     .await
                     .expect("fake Twilio starts");
+            fake.provision_number(CLINIC_NUMBER);
             settings.push(("RINGBACK_TWILIO_ACCOUNT_SID".into(), ACCOUNT_SID.into()));
             settings.push(("RINGBACK_TWILIO_API_URL".into(), fake.api_url().into()));
             Some(fake)

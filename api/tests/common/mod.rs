@@ -15,6 +15,7 @@ pub mod twilio;
 use poem::Endpoint;
 use ringback_api::clock::Clock;
 use ringback_api::config::{Config, DatabaseKind, RawSettings};
+use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use ringback_api::secrets::Secrets;
 use ringback_api::{AppState, build_app, db};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -170,6 +171,26 @@ impl TestDb {
     /// An application serving this database, with its dashboard in `web_dir`.
     pub fn app(&self, web_dir: &std::path::Path) -> impl Endpoint + use<> {
         build_app(self.state(web_dir))
+    }
+
+    /// A fake Twilio dating by this database's clock, whose account holds `numbers` (E.164).
+    pub async fn fake_twilio(&self, numbers: &[&str]) -> FakeTwilio {
+        let fake = FakeTwilio::start_with_clock(ACCOUNT_SID, TWILIO_AUTH_TOKEN, self.clock.clone())
+            .await
+            .expect("fake Twilio starts");
+        for number in numbers {
+            fake.provision_number(number);
+        }
+        fake
+    }
+
+    /// An application serving this database whose Twilio account is `fake`.
+    pub fn app_with_twilio(
+        &self,
+        web_dir: &std::path::Path,
+        fake: &FakeTwilio,
+    ) -> impl Endpoint + use<> {
+        build_app(self.state_with(web_dir, &twilio_settings(fake)))
     }
 
     /// Application state around this database.
@@ -358,4 +379,12 @@ macro_rules! on_both_databases {
             }
         )+
     };
+}
+
+/// The settings that make an application use `fake` as its Twilio account.
+pub fn twilio_settings(fake: &FakeTwilio) -> [(&'static str, &str); 2] {
+    [
+        ("RINGBACK_TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+        ("RINGBACK_TWILIO_API_URL", fake.api_url()),
+    ]
 }

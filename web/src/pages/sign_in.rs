@@ -111,40 +111,59 @@ pub fn SignIn() -> impl IntoView {
     }
 }
 
-/// Joining a clinic: the invitation code (from the link, or pasted) and a password.
+/// Joining a clinic with the invitation code (from the link, or pasted): a new address chooses a
+/// password; someone already signed in joins with that account, and an address that has an account
+/// must sign in first (the server never checks an existing password here).
 #[component]
 pub fn AcceptInvite() -> impl IntoView {
+    let session = use_session();
+    session.ensure_checked();
     let from_link = use_location().hash.get_untracked();
     let code = RwSignal::new(from_link.trim_start_matches('#').to_owned());
     let password = RwSignal::new(String::new());
     let repeated = RwSignal::new(String::new());
     let error = RwSignal::new(None);
     let busy = RwSignal::new(false);
+    let signed_in_as = move || session.member.get().map(|member| member.user.email);
     let submit = session_starter(
         move || {
+            let code = code.get_untracked().trim().to_owned();
+            if session.member.get_untracked().is_some() {
+                return Ok(api::accept_invite(code, None));
+            }
             let chosen = password.get_untracked();
             password::check(&chosen).map_err(|problem| capitalised(&problem.to_string()))?;
             if chosen != repeated.get_untracked() {
                 return Err("The two passwords differ.".to_owned());
             }
-            Ok(api::accept_invite(
-                code.get_untracked().trim().to_owned(),
-                chosen,
-            ))
+            Ok(api::accept_invite(code, Some(chosen)))
         },
         error,
         busy,
     );
-    view! {
-        <h1>"Join your clinic on Ringback"</h1>
-        <p>
-            {format!("Choose a password of at least {} characters. ", password::MIN_LENGTH)}
-            "If you already use Ringback with this e-mail, enter your current password instead."
-        </p>
-        <form class="sign-in" on:submit=submit>
-            {field("invite-code", "Invitation code", "text", "off", code)}
+    let new_account = move || {
+        view! {
+            <p>
+                {format!("Choose a password of at least {} characters. ", password::MIN_LENGTH)}
+                "If you already use Ringback with this e-mail, sign in first, then open the \
+                 invitation link again."
+            </p>
             {field("new-password", "Password", "password", "new-password", password)}
             {field("new-password-again", "The same password again", "password", "new-password", repeated)}
+        }
+    };
+    view! {
+        <h1>"Join your clinic on Ringback"</h1>
+        <form class="sign-in" on:submit=submit>
+            {field("invite-code", "Invitation code", "text", "off", code)}
+            <Show when=move || signed_in_as().is_some() fallback=new_account>
+                <p data-testid="join-as">
+                    {move || format!(
+                        "You are signed in as {}: joining adds this clinic to your account.",
+                        signed_in_as().unwrap_or_default()
+                    )}
+                </p>
+            </Show>
             {submit_row(error, busy, "Join", "Joining…", "accept-invite")}
         </form>
     }

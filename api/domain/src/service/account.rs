@@ -2,6 +2,8 @@
 //! sign-out. Every step is audited in the clinic's chain; failures never say whether an e-mail
 //! address has an account.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use ringback_entity::{clinic, membership, refresh_token, user};
 use ringback_shared::access::Role;
@@ -15,6 +17,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::password;
+use crate::auth::rate_limit::RateLimits;
 use crate::auth::session::{ACCESS_TTL, REFRESH_TTL, SessionKeys};
 use crate::auth::tokens::{self, TokenKind};
 use crate::service::audit::{self, AuditEvent};
@@ -535,40 +538,65 @@ pub async fn sign_out(
     Ok(())
 }
 
-/// Changes the signed-in user's password: the current one must match; every refresh token of the
-/// user in this clinic is revoked (and, after commit, in their other clinics:
+/// What a password change came to. A wrong current password is an answer, not an error, so that
+/// its audit entry is committed with the refusal.
+pub enum PasswordChange {
+    /// Changed; the caller's fresh session.
+    Changed(Box<SessionGrant>),
+    /// The current password did not match (audited as `auth.password_change_failed`).
+    WrongPassword,
+}
+
+/// A password change: who asks, from where, and the two passwords.
+pub struct PasswordChangeRequest<'a> {
+    pub user_id: Uuid,
+    pub role: Role,
+    /// The client's address, counted like a sign-in attempt.
+    pub client_address: Option<IpAddr>,
+    pub current: &'a str,
+    pub new: &'a str,
+}
+
+/// Changes the signed-in user's password: a check of the current one counts against the same
+/// per-address and per-account limits as sign-in, and a failed one is audited. Every refresh
+/// token of the user in this clinic is revoked (and, after commit, in their other clinics:
 /// [`revoke_sessions_elsewhere`]), and a fresh session is granted to the caller.
 pub async fn change_password(
     txn: &TenantTxn,
     keys: &SessionKeys,
-    user_id: Uuid,
-    role: Role,
-    current: &str,
-    new: &str,
-) -> Result<SessionGrant, DomainError> {
-    let user = user::Entity::find_by_id(user_id)
-        .one(txn.conn())
-        .await?
-        .ok_or(DomainError::Unauthenticated)?;
-    if !password::verify(current, &user.password_hash).await? {
-        return Err(DomainError::BadUserInput(
-            "the current password is wrong".to_owned(),
-        ));
+    limits: &RateLimits,
+    request: PasswordChangeRequest<'_>,
+) -> Result<PasswordChange, DomainError> {
+    let user = signed_in_user(txn, request.user_id).await?;
+    limits.sign_in(request.client_address, &user.email)?;
+    if !password::verify(request.current, &user.password_hash).await? {
+        audit::append(
+            txn,
+            AuditEvent {
+                actor: Some(user.id),
+                action: "auth.password_change_failed",
+                detail: json!({}),
+            },
+        )
+        .await?;
+        return Ok(PasswordChange::WrongPassword);
     }
-    password::validate(new)?;
+    password::validate(request.new)?;
     let mut changed: user::ActiveModel = user.into();
-    changed.password_hash = Set(password::hash(new).await?);
+    changed.password_hash = Set(password::hash(request.new).await?);
     changed.updated_at = Set(txn.now());
     let user = changed.update(txn.conn()).await?;
-    revoke_user_sessions(txn, user_id).await?;
+    revoke_user_sessions(txn, request.user_id).await?;
     audit::append(
         txn,
         AuditEvent {
-            actor: Some(user_id),
+            actor: Some(request.user_id),
             action: "auth.password_changed",
             detail: json!({}),
         },
     )
     .await?;
-    new_session(txn, keys, user, role).await
+    Ok(PasswordChange::Changed(Box::new(
+        new_session(txn, keys, user, request.role).await?,
+    )))
 }

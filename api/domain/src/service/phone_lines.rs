@@ -17,7 +17,8 @@ use crate::service::in_clinic;
 use crate::service::{clinic, keys};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
-use ringback_core::tenant::{TenantTxn, set_local};
+use ringback_core::tenant::{TenantScope, TenantTxn, set_local};
+use ringback_providers::numbers::NumberDirectory;
 
 /// Normalises one of the clinic's numbers with its region; the error never repeats the number.
 fn normalize(number: &str, region: &str) -> Result<phone::NormalizedNumber, DomainError> {
@@ -122,40 +123,61 @@ pub async fn provider_numbers(txn: &TenantTxn) -> Result<Vec<provider_number::Mo
         .await?)
 }
 
-/// Registers a provider number; a number can belong to one clinic only.
+/// Why a number cannot be added, in one answer whatever the cause (not the account's, or already a
+/// clinic's), so that nobody learns whether another clinic holds it.
+const NUMBER_REFUSED: &str = "this number cannot be added: it must be one of this deployment's Twilio numbers, not yet in use";
+
+/// Registers a provider number for the scope's clinic. The deployment's provider account must hold
+/// it (asked outside any transaction), and a number belongs to one clinic only; a refusal is
+/// audited and does not say which rule refused it.
 pub async fn add_provider_number(
-    txn: &TenantTxn,
+    scope: &TenantScope,
     secrets: &Secrets,
+    directory: Option<&dyn NumberDirectory>,
     actor: Uuid,
     number: &str,
 ) -> Result<provider_number::Model, DomainError> {
-    let current = clinic::get(txn).await?;
-    let normalized = normalize(number, &current.default_region)?;
-    let routing = routing_key(secrets.pepper.expose(), &normalized.e164)
-        .map_err(|e| DomainError::Internal(e.to_string()))?;
-    let key = keys::data_key(secrets, &current)?;
-    let created = provider_number::ActiveModel {
-        clinic_id: Set(txn.clinic_id()),
-        id: Set(Uuid::now_v7()),
-        routing_key: Set(routing),
-        number_sealed: Set(keys::seal_clinic_number(
-            &key,
-            txn.clinic_id(),
-            normalized.e164.as_str(),
-        )?),
-        tail: Set(phone::mask_tail(&normalized.e164)),
-        created_at: Set(txn.now()),
-    }
-    .insert(txn.conn())
-    .await
-    .map_err(|error| match error.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            DomainError::Conflict("this number is already registered".to_owned())
-        }
-        _ => error.into(),
+    let directory = directory.ok_or_else(|| {
+        DomainError::BadUserInput(
+            "numbers can be added once the deployment's Twilio account is configured \
+             (RINGBACK_TWILIO_ACCOUNT_SID)"
+                .to_owned(),
+        )
     })?;
+    let txn = scope.begin().await?;
+    let current = clinic::get(&txn).await?;
+    txn.commit().await?;
+    let normalized = normalize(number, &current.default_region)?;
+    let held = directory
+        .holds(normalized.e164.as_str())
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "Twilio could not be asked about a number");
+            DomainError::Unavailable(
+                "Twilio could not be asked about this number; try again shortly".to_owned(),
+            )
+        })?;
+    let txn = scope.begin().await?;
+    let added = if held {
+        insert_provider_number(&txn, secrets, &current, &normalized.e164).await?
+    } else {
+        None
+    };
+    let Some(created) = added else {
+        audit::append(
+            &txn,
+            AuditEvent {
+                actor: Some(actor),
+                action: "clinic.provider_number_refused",
+                detail: json!({ "tail": phone::mask_tail(&normalized.e164) }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(DomainError::BadUserInput(NUMBER_REFUSED.to_owned()));
+    };
     audit::append(
-        txn,
+        &txn,
         AuditEvent {
             actor: Some(actor),
             action: "clinic.provider_number_added",
@@ -163,7 +185,47 @@ pub async fn add_provider_number(
         },
     )
     .await?;
+    txn.commit().await?;
     Ok(created)
+}
+
+/// Stores `e164` as the clinic's provider number; `None` when some clinic already has it.
+async fn insert_provider_number(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    current: &clinic_row::Model,
+    e164: &phone::E164,
+) -> Result<Option<provider_number::Model>, DomainError> {
+    let routing = routing_key(secrets.pepper.expose(), e164)
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    let key = keys::data_key(secrets, current)?;
+    // In a savepoint: on PostgreSQL a refused insert would otherwise end the transaction that is
+    // to record the refusal.
+    let savepoint = txn.conn().begin().await?;
+    let inserted = provider_number::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        routing_key: Set(routing),
+        number_sealed: Set(keys::seal_clinic_number(
+            &key,
+            txn.clinic_id(),
+            e164.as_str(),
+        )?),
+        tail: Set(phone::mask_tail(e164)),
+        created_at: Set(txn.now()),
+    }
+    .insert(&savepoint)
+    .await;
+    match inserted {
+        Ok(created) => {
+            savepoint.commit().await?;
+            Ok(Some(created))
+        }
+        Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Ok(None)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Removes a provider number.

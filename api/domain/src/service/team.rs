@@ -147,16 +147,29 @@ pub async fn revoke_invite(
     Ok(())
 }
 
-/// Accepts an invitation: creates the user with `password_text` (or, for an existing account,
-/// checks their password) and adds them to the clinic; signs them in.
+/// Who accepts an invitation: the password a new account is to have, and the account the request
+/// is signed in as, if any.
+pub struct Acceptance<'a> {
+    /// The invitation's one-time code.
+    pub presented: &'a str,
+    /// The password of the account to create, when the address has none yet.
+    pub new_password: Option<&'a str>,
+    /// The user of the request's session: an address that already has an account joins only
+    /// through a session of that account, so an invitation never becomes a way to try its password.
+    pub signed_in_as: Option<Uuid>,
+}
+
+/// Accepts an invitation: creates the user with the chosen password (or, for an address that
+/// already has an account, requires the request to be signed in as it) and adds them to the
+/// clinic; signs them in there.
 pub async fn accept_invite(
     db: &DatabaseConnection,
     clock: &Clock,
     keys: &SessionKeys,
-    presented: &str,
-    password_text: &str,
+    acceptance: Acceptance<'_>,
 ) -> Result<SessionGrant, DomainError> {
-    let token = tokens::parse(TokenKind::Invite, presented).ok_or(DomainError::NotFound)?;
+    let token =
+        tokens::parse(TokenKind::Invite, acceptance.presented).ok_or(DomainError::NotFound)?;
     let txn = doors::presented_token(db, clock, &token).begin().await?;
     let invite = txn
         .find::<invite::Entity>()
@@ -165,7 +178,7 @@ pub async fn accept_invite(
         .await?
         .filter(|invite| invite.accepted_at.is_none() && invite.expires_at > txn.now())
         .ok_or(DomainError::NotFound)?;
-    let user = user_for_invite(&txn, &invite, password_text).await?;
+    let user = user_for_invite(&txn, &invite, &acceptance).await?;
     let user_id = user.id;
     let role = Role::parse(&invite.role)
         .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;
@@ -189,24 +202,35 @@ pub async fn accept_invite(
     Ok(grant)
 }
 
+/// The account joining through `invite`: the existing one when the request is signed in as it,
+/// else a new one with the chosen password. No password of an existing account is ever checked
+/// here.
 async fn user_for_invite(
     txn: &TenantTxn,
     invite: &invite::Model,
-    password_text: &str,
+    acceptance: &Acceptance<'_>,
 ) -> Result<user::Model, DomainError> {
     let existing = user::Entity::find()
         .filter(user::Column::Email.eq(invite.email.clone()))
         .one(txn.conn())
         .await?;
     if let Some(existing) = existing {
-        return if password::verify(password_text, &existing.password_hash).await? {
+        return if acceptance.signed_in_as == Some(existing.id) {
             Ok(existing)
         } else {
             Err(DomainError::BadUserInput(
-                "this address has an account: enter its password to join".to_owned(),
+                "this address already has a Ringback account: sign in with it, then open the \
+                 invitation again"
+                    .to_owned(),
             ))
         };
     }
+    let Some(password_text) = acceptance.new_password else {
+        return Err(DomainError::BadUserInput(
+            "this invitation is for another address: sign out, then choose a password to join"
+                .to_owned(),
+        ));
+    };
     password::validate(password_text)?;
     let now = txn.now();
     Ok(user::ActiveModel {

@@ -2,7 +2,9 @@
 //! records each message, lists them (newest first, paged, filtered by `To` and `From`), and posts
 //! signed delivery reports (`sent`, then `delivered`) to each message's `StatusCallback`. It can be
 //! told to fail the next requests: with HTTP 500, by accepting a message but answering too late
-//! for the client (the outcome is then in doubt), or by hanging without accepting it.
+//! for the client (the outcome is then in doubt), or by hanging without accepting it. It also
+//! holds the account's numbers ([`FakeTwilio::provision_number`]) and lists them as Twilio's
+//! IncomingPhoneNumbers API does, filtered by `PhoneNumber`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -53,6 +55,8 @@ struct Shared {
     account_sid: String,
     auth_token: String,
     messages: Mutex<Vec<FakeMessage>>,
+    /// The account's own numbers, E.164.
+    incoming_numbers: Mutex<Vec<String>>,
     failures: Mutex<VecDeque<Failure>>,
     smart_encoding: std::sync::atomic::AtomicBool,
     arrivals: Notify,
@@ -152,6 +156,7 @@ impl FakeTwilio {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
             messages: Mutex::new(Vec::new()),
+            incoming_numbers: Mutex::new(Vec::new()),
             failures: Mutex::new(VecDeque::new()),
             smart_encoding: std::sync::atomic::AtomicBool::new(false),
             arrivals: Notify::new(),
@@ -172,6 +177,10 @@ impl FakeTwilio {
                 "/2010-04-01/Accounts/:sid/Messages.json",
                 get(list_messages).post(create_message),
             )
+            .at(
+                "/2010-04-01/Accounts/:sid/IncomingPhoneNumbers.json",
+                get(list_incoming_numbers),
+            )
             .data(shared.clone());
         let server = tokio::spawn(async move {
             let _ = poem::Server::new_with_acceptor(acceptor).run(routes).await;
@@ -186,6 +195,11 @@ impl FakeTwilio {
     /// The base URL to configure as `RINGBACK_TWILIO_API_URL`.
     pub fn api_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// Gives the account the number `e164`, as buying it in Twilio's console would.
+    pub fn provision_number(&self, e164: &str) {
+        lock(&self.shared.incoming_numbers).push(e164.to_owned());
     }
 
     /// Every message accepted so far, oldest first.
@@ -312,6 +326,54 @@ fn resource(message: &FakeMessage, account_sid: &str, status: &str) -> Value {
         "error_message": null,
         "uri": format!("/2010-04-01/Accounts/{account_sid}/Messages/{}.json", message.sid),
     })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct IncomingNumberQuery {
+    phone_number: Option<String>,
+}
+
+/// `GET …/IncomingPhoneNumbers.json`: the account's numbers, those equal to `PhoneNumber` when it
+/// is given, in Twilio's page shape.
+#[handler]
+fn list_incoming_numbers(
+    request: &Request,
+    Path(sid): Path<String>,
+    Query(query): Query<IncomingNumberQuery>,
+    Data(shared): Data<&Arc<Shared>>,
+) -> Response {
+    if !authorized(shared, request, &sid) {
+        return unauthorized();
+    }
+    let numbers: Vec<Value> = lock(&shared.incoming_numbers)
+        .iter()
+        .filter(|number| {
+            query
+                .phone_number
+                .as_ref()
+                .is_none_or(|wanted| wanted == *number)
+        })
+        .enumerate()
+        .map(|(index, number)| {
+            json!({
+                "sid": format!("PN{index:032x}"),
+                "account_sid": sid,
+                "phone_number": number,
+                "friendly_name": number,
+                "capabilities": { "voice": true, "sms": true, "mms": false },
+                "status": "in-use",
+            })
+        })
+        .collect();
+    Json(json!({
+        "incoming_phone_numbers": numbers,
+        "page": 0,
+        "page_size": 50,
+        "next_page_uri": null,
+        "uri": format!("/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json"),
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize)]

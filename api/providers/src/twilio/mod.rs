@@ -1,6 +1,7 @@
 //! Twilio's REST API for texts: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (Basic auth
 //! with the account sid and auth token, form body with `To`, `From`, `Body`, `StatusCallback`) and
-//! the same path with `GET` to list messages, which resolves jobs whose outcome is in doubt.
+//! the same path with `GET` to list messages, which resolves jobs whose outcome is in doubt; and
+//! `GET …/IncomingPhoneNumbers.json?PhoneNumber=…`, which shows whether the account holds a number.
 //! The base URL is configurable (`RINGBACK_TWILIO_API_URL`); tests point it at the fake in
 //! `crate::fakes::twilio` (the `fakes` feature). This module also owns Twilio's settings and the
 //! signature its webhooks carry ([`signature`]).
@@ -13,6 +14,7 @@ use chrono::{DateTime, Utc};
 use ringback_core::settings::{ConfigError, RawSettings, SecretString};
 use serde::Deserialize;
 
+use crate::numbers::NumberDirectory;
 use crate::sms::{OutgoingSms, ProviderError, ProviderFuture, SentSms, SmsProvider};
 
 /// Twilio's public API.
@@ -144,6 +146,17 @@ struct MessagePage {
     next_page_uri: Option<String>,
 }
 
+/// One page of the account's numbers, as Twilio's JSON shows it.
+#[derive(Deserialize)]
+struct IncomingNumberPage {
+    incoming_phone_numbers: Vec<IncomingNumberResource>,
+}
+
+#[derive(Deserialize)]
+struct IncomingNumberResource {
+    phone_number: String,
+}
+
 #[derive(Deserialize)]
 struct ErrorResource {
     code: Option<i64>,
@@ -160,12 +173,28 @@ impl TwilioClient {
         Ok(Self { account, http })
     }
 
-    fn messages_url(&self) -> String {
+    /// The URL of the account's `resource` (e.g. `Messages.json`).
+    fn account_url(&self, resource: &str) -> String {
         format!(
-            "{}/2010-04-01/Accounts/{}/Messages.json",
+            "{}/2010-04-01/Accounts/{}/{resource}",
             self.account.api_url.trim_end_matches('/'),
             self.account.account_sid
         )
+    }
+
+    fn messages_url(&self) -> String {
+        self.account_url("Messages.json")
+    }
+
+    /// Whether the account holds `e164`: Twilio filters its numbers by exact `PhoneNumber`.
+    async fn incoming_number(&self, e164: &str) -> Result<bool, ProviderError> {
+        let url = self.account_url("IncomingPhoneNumbers.json");
+        let request = self.authorized(self.http.get(url).query(&[("PhoneNumber", e164)]));
+        let page: IncomingNumberPage = read_json(request.send().await).await?;
+        Ok(page
+            .incoming_phone_numbers
+            .iter()
+            .any(|number| number.phone_number == e164))
     }
 
     fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -269,5 +298,11 @@ impl SmsProvider for TwilioClient {
         since: DateTime<Utc>,
     ) -> ProviderFuture<'a, Vec<SentSms>> {
         Box::pin(self.list(to, from, since))
+    }
+}
+
+impl NumberDirectory for TwilioClient {
+    fn holds<'a>(&'a self, e164: &'a str) -> ProviderFuture<'a, bool> {
+        Box::pin(self.incoming_number(e164))
     }
 }
