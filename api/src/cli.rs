@@ -163,6 +163,7 @@ async fn open_server() -> Result<(Config, Secrets, sea_orm::DatabaseConnection),
         Secrets::resolve(&settings, &config.data_dir, config.embedded_database)?;
     log_secrets_source(&source);
     let db = db::connect(&config).await?;
+    db::check_serving_role(&db).await?;
     if config.embedded_database {
         db::migrate(&db).await?;
     } else if db::pending_migrations(&db).await? > 0 {

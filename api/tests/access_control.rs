@@ -11,7 +11,6 @@ use common::TestDb;
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use poem::Endpoint;
 use ringback_api::config::DatabaseKind;
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 /// The least role an operation needs.
@@ -476,10 +475,8 @@ async fn b_dead_letter<E: Endpoint>(test_db: &TestDb, b_owner: &mut Browser<E>) 
         "{recorded}"
     );
     test_db
-        .db
-        .execute_unprepared("UPDATE job_outbox SET status = 'dead', attempts = 8")
-        .await
-        .expect("mark the job dead");
+        .execute_as_owner("UPDATE job_outbox SET status = 'dead', attempts = 8")
+        .await;
     let dead = b_owner.run("{ deadLetters { id } }", json!({})).await;
     dead["data"]["deadLetters"][0]["id"]
         .as_str()
@@ -540,8 +537,11 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         .as_str()
         .expect("appointment id")
         .to_owned();
-    let b_number = b
-        .owner
+    // The number is one of the (fake) Twilio account's, added from an app that can ask it.
+    let fake = test_db.fake_twilio(&["+447700900888"]).await;
+    let mut b_with_twilio = Browser::new(test_db.app_with_twilio(web.path(), &fake));
+    b_with_twilio.cookies = b.owner.cookies.clone();
+    let b_number = b_with_twilio
         .run(
             "mutation { addProviderNumber(number: \"07700 900888\") { id } }",
             json!({}),

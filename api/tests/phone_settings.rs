@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::app::TestApp;
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use common::{TestDb, twilio_settings};
 use ringback_api::config::DatabaseKind;
@@ -159,4 +160,50 @@ async fn without_a_twilio_account_no_number_can_be_added() {
         "{refused}"
     );
     test_db.finish().await;
+}
+
+/// Twenty settings changes at once on the embedded database, each reading then writing (the
+/// clinic row, the audit chain): every one succeeds, none is an INTERNAL error from a read
+/// snapshot that could not become a write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_mutations_on_sqlite_all_succeed() {
+    let app = TestApp::new(DatabaseKind::Sqlite).await;
+    let mut running = tokio::task::JoinSet::new();
+    for seconds in 0..20 {
+        let mut browser = app.browser();
+        browser.cookies = app.owner.cookies.clone();
+        running.spawn(async move {
+            let mut answers = Vec::new();
+            for round in 0..3 {
+                answers.push(
+                    browser
+                        .run(
+                            "mutation($s: Int!, $n: String!) { \
+                             updatePhoneSettings(input: { ringTimeoutSeconds: $s }) { ringTimeoutSeconds } \
+                             createAppointment(input: { callerNumber: $n, valueMinor: 5000 }) { id } }",
+                            json!({ "s": 10 + seconds, "n": format!("07700 900{:03}", seconds * 3 + round) }),
+                        )
+                        .await,
+                );
+            }
+            answers
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(answers) = running.join_next().await {
+        for answer in answers.expect("request task") {
+            if !answer["errors"].is_null() {
+                failures.push(answer);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+    let log = app
+        .db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM audit_log WHERE action = 'clinic.settings_changed'",
+            &["n"],
+        )
+        .await;
+    assert_eq!(log[0][0], "60", "every change is audited once");
 }

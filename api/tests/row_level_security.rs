@@ -1,18 +1,21 @@
 //! PostgreSQL row-level security, the second wall between tenants: the application's role, which
 //! does not own the tables, sees no rows of a tenant table unless the transaction names its clinic,
-//! sees only that clinic's rows when it does, and cannot write rows for another clinic.
+//! sees only that clinic's rows when it does, and cannot write rows for another clinic. It is
+//! forced, so the owner is held too unless it declares maintenance.
 
 mod common;
 
 use common::TestDb;
 use ringback_api::config::DatabaseKind;
+use ringback_api::tenant::begin_maintenance;
 use ringback_migration::{ROUTING_TABLES, TENANT_TABLES};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 
 const CLINIC_A: &str = "0192f000-0000-7000-8000-00000000000a";
 const CLINIC_B: &str = "0192f000-0000-7000-8000-00000000000b";
 
-async fn seed_two_clinics(owner: &DatabaseConnection) {
+async fn seed_two_clinics(owner_db: &DatabaseConnection) {
+    let owner = begin_maintenance(owner_db).await.expect("maintenance");
     for (clinic, call) in [
         (CLINIC_A, "0192f000-0000-7000-8000-0000000000a1"),
         (CLINIC_B, "0192f000-0000-7000-8000-0000000000b1"),
@@ -33,6 +36,7 @@ async fn seed_two_clinics(owner: &DatabaseConnection) {
             .await
             .expect("insert call");
     }
+    owner.commit().await.expect("commit");
 }
 
 async fn count(connection: &impl ConnectionTrait, table: &str) -> i64 {
@@ -53,11 +57,23 @@ async fn app_role_sees_nothing_without_a_clinic_and_only_its_clinic_with_one() {
     seed_two_clinics(&test_db.db).await;
     let app = test_db.app_role_connection().await;
 
+    // Row-level security is forced: the owner sees nothing either, unless it declares
+    // maintenance, which the application role cannot use.
+    assert_eq!(count(&test_db.db, "calls").await, 0, "forced on the owner");
+    let maintenance = begin_maintenance(&test_db.db).await.expect("maintenance");
     assert_eq!(
-        count(&test_db.db, "calls").await,
+        count(&maintenance, "calls").await,
         2,
-        "the owner sees everything"
+        "the owner's maintenance"
     );
+    drop(maintenance);
+    let declared = begin_maintenance(&app).await.expect("begin");
+    assert_eq!(
+        count(&declared, "calls").await,
+        0,
+        "maintenance is the owner's alone"
+    );
+    drop(declared);
     assert_eq!(count(&app, "calls").await, 0, "no clinic set: no rows");
     assert_eq!(
         count(&app, "clinics").await,
@@ -96,7 +112,7 @@ async fn app_role_sees_nothing_without_a_clinic_and_only_its_clinic_with_one() {
 }
 
 #[tokio::test]
-async fn every_tenant_table_has_row_level_security_enabled() {
+async fn every_tenant_table_has_row_level_security_enabled_and_forced() {
     let test_db = TestDb::new(DatabaseKind::Postgres).await;
     for table in TENANT_TABLES
         .iter()
@@ -106,15 +122,16 @@ async fn every_tenant_table_has_row_level_security_enabled() {
         let rows = test_db
             .query_strings(
                 &format!(
-                    "SELECT relrowsecurity::text AS enabled FROM pg_class WHERE relname = '{table}'"
+                    "SELECT relrowsecurity::text AS enabled, relforcerowsecurity::text AS forced \
+                     FROM pg_class WHERE relname = '{table}'"
                 ),
-                &["enabled"],
+                &["enabled", "forced"],
             )
             .await;
         assert_eq!(
             rows,
-            vec![vec!["true".to_owned()]],
-            "{table} has row-level security"
+            vec![vec!["true".to_owned(), "true".to_owned()]],
+            "{table} has row-level security, forced on the owner too"
         );
     }
     test_db.finish().await;
@@ -145,5 +162,25 @@ async fn audit_log_is_append_only_for_the_app_role() {
     assert!(update.is_err(), "the app role cannot rewrite history");
     txn.rollback().await.ok();
     app.close().await.ok();
+    test_db.finish().await;
+}
+
+/// `ringback serve` refuses to run as the tables' owner (row-level security and the append-only
+/// audit log would not hold), naming the setting and how to set the roles up; the application role
+/// passes.
+#[tokio::test]
+async fn serving_refuses_the_owner_and_accepts_the_app_role() {
+    let test_db = TestDb::new(DatabaseKind::Postgres).await;
+    let refused = ringback_api::db::check_serving_role(&test_db.db)
+        .await
+        .expect_err("the owner is refused");
+    let message = refused.to_string();
+    assert!(message.contains("owns the tables"), "{message}");
+    assert!(message.contains("RINGBACK_DATABASE_URL"), "{message}");
+    assert!(message.contains("ringback_app"), "{message}");
+    let app = test_db.app_role_connection().await;
+    ringback_api::db::check_serving_role(&app)
+        .await
+        .expect("the application role serves");
     test_db.finish().await;
 }

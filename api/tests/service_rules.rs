@@ -7,6 +7,7 @@ mod common;
 use common::app::TestApp;
 use ringback_api::config::DatabaseKind;
 use ringback_api::jobs::outbox::{self, Job, NewJob};
+use ringback_api::jobs::worker::WorkerSettings;
 use ringback_api::service::inbound_sms::{self, InboundSms};
 use ringback_api::service::team;
 use ringback_api::tenant::TenantScope;
@@ -74,6 +75,38 @@ async fn jobs_that_cannot_run_are_dead_letters_at_once(kind: DatabaseKind) {
     assert_eq!(rows[1][..3], ["text_back", "dead", "1"], "{rows:?}");
     assert!(rows[1][3].contains("could not be read"), "{rows:?}");
     assert_eq!(worker.run_once().await.expect("worker pass"), 0);
+}
+
+/// A job whose attempts never settle (its preparation or settlement keeps failing, or its worker
+/// keeps dying) is claimed again at each lease until its last allowed attempt, then given up as a
+/// dead letter, kept in doubt: it is never claimed for ever.
+async fn attempts_that_never_settle_end_in_a_dead_letter(kind: DatabaseKind) {
+    let app = TestApp::builder(kind).with_twilio().build().await;
+    queue(&app, Unregistered { n: 3 }).await;
+    let worker = app.worker("unsettled");
+    let settings = WorkerSettings::default();
+    let lease =
+        chrono::Duration::from_std(settings.lease).expect("lease") + chrono::Duration::seconds(1);
+    for attempt in 1..=settings.max_attempts {
+        let claimed = worker.claim().await.expect("claim");
+        assert_eq!(claimed.len(), 1, "attempt {attempt} is claimed");
+        app.db.clock.advance(lease);
+    }
+    assert!(worker.claim().await.expect("claim").is_empty(), "given up");
+    let rows = app
+        .db
+        .query_strings(
+            "SELECT status, attempts || '' AS attempts, COALESCE(last_error, '') AS last_error, \
+             CASE WHEN in_doubt_since IS NULL THEN 'sure' ELSE 'in doubt' END AS doubt \
+             FROM job_outbox",
+            &["status", "attempts", "last_error", "doubt"],
+        )
+        .await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0], "dead", "{rows:?}");
+    assert_eq!(rows[0][1], settings.max_attempts.to_string(), "{rows:?}");
+    assert!(rows[0][2].contains("never settled"), "{rows:?}");
+    assert_eq!(rows[0][3], "in doubt", "{rows:?}");
 }
 
 /// The operator door writes `operator.access` with its task into the clinic's audit chain
@@ -261,6 +294,7 @@ on_both_databases!(
     api_key_actions_name_the_key_in_the_audit_log,
     two_owners_demoting_each_other_leave_an_owner,
     jobs_that_cannot_run_are_dead_letters_at_once,
+    attempts_that_never_settle_end_in_a_dead_letter,
     the_operator_door_is_audited,
     inbound_keywords_change_the_opt_out_list,
 );

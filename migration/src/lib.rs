@@ -30,6 +30,7 @@ mod m20261122_100800_create_opt_outs;
 mod m20261122_100900_add_text_back_settings;
 mod m20261122_101000_add_text_back_delivery;
 mod m20261122_101100_add_daily_metrics_stale_version;
+mod m20261130_090000_harden_row_level_security;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_100900_add_text_back_settings::Migration),
             Box::new(m20261122_101000_add_text_back_delivery::Migration),
             Box::new(m20261122_101100_add_daily_metrics_stale_version::Migration),
+            Box::new(m20261130_090000_harden_row_level_security::Migration),
         ]
     }
 }

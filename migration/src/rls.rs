@@ -16,6 +16,12 @@ pub const CURRENT_CLINIC: &str = "NULLIF(current_setting('app.clinic_id', true),
 /// The user signing in, for the one read that precedes knowing the clinic (their memberships).
 pub const CURRENT_USER: &str = "NULLIF(current_setting('app.user_id', true), '')::uuid";
 
+/// The condition of the owner's maintenance policy: work across clinics (the job claim, audit
+/// verification) that the owner declares in its transaction with
+/// `set_config('app.maintenance', 'on', true)`. Row-level security is forced, so without it the
+/// owner sees no more than the application does.
+pub const MAINTENANCE: &str = "current_setting('app.maintenance', true) = 'on'";
+
 /// True on PostgreSQL, where the statements in this module apply.
 pub fn is_postgres(manager: &SchemaManager) -> bool {
     manager.get_database_backend() == DbBackend::Postgres

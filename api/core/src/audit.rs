@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::db::DbError;
-use crate::tenant::TenantTxn;
+use crate::tenant::{TenantTxn, begin_maintenance};
 
 /// The `prev_hash` of a clinic's first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -114,14 +114,16 @@ pub struct VerifyReport {
     pub broken: Vec<BrokenEntry>,
 }
 
-/// Checks every clinic's chain. Needs a connection that sees all clinics (the owner role on
-/// PostgreSQL).
+/// Checks every clinic's chain. Needs the tables' owner on PostgreSQL (it reads in a
+/// [`begin_maintenance`] transaction).
 pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbError> {
+    let txn = begin_maintenance(db).await?;
     let entries = audit_log::Entity::find()
         .order_by_asc(audit_log::Column::ClinicId)
         .order_by_asc(audit_log::Column::Seq)
-        .all(db)
+        .all(&txn)
         .await?;
+    txn.commit().await?;
     let mut report = VerifyReport::default();
     let mut current: Option<(Uuid, i64, String, bool)> = None;
     for entry in entries {

@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use ringback_migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
 
 /// Errors reaching or preparing the database. Messages never include the URL (it may hold a
 /// password).
@@ -25,6 +28,15 @@ pub enum DbError {
     Migrate(#[source] DbErr),
     #[error("database query failed: {0}")]
     Query(#[from] DbErr),
+    /// The server's login role would not be held by row-level security or the append-only audit
+    /// log.
+    #[error(
+        "RINGBACK_DATABASE_URL logs in as a role that {0}: row-level security and the append-only \
+         audit log would not hold. Run `ringback migrate` with RINGBACK_MIGRATION_DATABASE_URL as \
+         the tables' owner, and serve with RINGBACK_DATABASE_URL as a login role that is a member \
+         of ringback_app and owns nothing (README: PostgreSQL roles)"
+    )]
+    UnsafeRole(&'static str),
 }
 
 /// Which database engine a URL selects.
@@ -55,6 +67,10 @@ impl DatabaseKind {
     }
 }
 
+/// Connections to a SQLite file: readers run side by side in write-ahead-log mode; writers take
+/// turns (see [`begin_writer`]).
+const SQLITE_CONNECTIONS: u32 = 4;
+
 /// Opens a pool for `url`. An in-memory SQLite database gets a single connection, because each
 /// connection would otherwise see its own empty database. A SQLite file runs in write-ahead-log
 /// mode: readers do not wait for the writer, and each commit costs one sync of the log (kept at
@@ -69,6 +85,7 @@ pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnec
     if kind == DatabaseKind::Sqlite && url.contains(":memory:") {
         options.max_connections(1).min_connections(1);
     } else if kind == DatabaseKind::Sqlite {
+        options.max_connections(SQLITE_CONNECTIONS);
         options.map_sqlx_sqlite_opts(|sqlite| {
             sqlite
                 .journal_mode(SqliteJournalMode::Wal)
@@ -99,4 +116,55 @@ pub async fn schema_version(db: &DatabaseConnection) -> Result<Option<String>, D
 /// How many known migrations have not been applied (read-only, like [`schema_version`]).
 pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbError> {
     Ok(Migrator::get_pending_migrations_read_only(db).await?.len())
+}
+
+/// What makes a PostgreSQL login role unfit to serve, checked in order.
+const UNSAFE_ROLE_CHECKS: &[(&str, &str)] = &[
+    (
+        "is a superuser",
+        "SELECT rolsuper AS unsafe FROM pg_roles WHERE rolname = current_user",
+    ),
+    (
+        "bypasses row-level security",
+        "SELECT rolbypassrls AS unsafe FROM pg_roles WHERE rolname = current_user",
+    ),
+    (
+        "owns the tables (or may act as their owner)",
+        "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() \
+         AND pg_has_role(current_user, tableowner, 'USAGE')) AS unsafe",
+    ),
+];
+
+/// Refuses a PostgreSQL login role that owns the tables, is a superuser or bypasses row-level
+/// security: serving as one would turn the second wall between tenants off. SQLite has no roles.
+pub async fn check_serving_role(db: &DatabaseConnection) -> Result<(), DbError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    for (reason, sql) in UNSAFE_ROLE_CHECKS {
+        let row = db
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, *sql))
+            .await?;
+        let unsafe_role = row
+            .map(|row| row.try_get::<bool>("", "unsafe"))
+            .transpose()?
+            .unwrap_or(true);
+        if unsafe_role {
+            return Err(DbError::UnsafeRole(reason));
+        }
+    }
+    Ok(())
+}
+
+/// Begins a transaction that may write. On SQLite it starts as a writer (`BEGIN IMMEDIATE`): a
+/// transaction that read first and wrote later could otherwise find its snapshot overtaken by
+/// another writer's commit and fail at once (`SQLITE_BUSY_SNAPSHOT`), where a writer that starts
+/// as one simply waits its turn (the busy timeout). PostgreSQL needs nothing special.
+pub async fn begin_writer(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbError> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
+            .then_some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    Ok(db.begin_with_options(options).await?)
 }

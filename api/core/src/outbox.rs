@@ -5,7 +5,9 @@
 //! Claiming is atomic and safe with several workers: on PostgreSQL `ringback_claim_jobs` picks
 //! rows `FOR UPDATE SKIP LOCKED`; on SQLite, which serialises writers, one `UPDATE … RETURNING`
 //! does the same. A claim older than the lease belongs to a worker that died mid-job: it is claimed
-//! again and marked in doubt since that claim, so the worker asks the provider before any resend.
+//! again and marked in doubt since that claim, so the worker asks the provider before any resend;
+//! after the last allowed attempt such a claim is a dead letter instead, so attempts count however
+//! they ended.
 
 use std::time::Duration;
 
@@ -127,39 +129,72 @@ const SQLITE_CLAIM: &str = "UPDATE job_outbox SET \
          ORDER BY run_at LIMIT ?) \
      RETURNING clinic_id, id";
 
-/// Claims up to `max` jobs that are due at `now` or whose claim is older than `lease`.
+/// Ends, as dead letters, the stale claims of jobs that have had their last attempt (SQLite; the
+/// PostgreSQL claim function does the same first).
+const SQLITE_GIVE_UP: &str = "UPDATE job_outbox SET status = 'dead', \
+     in_doubt_since = COALESCE(in_doubt_since, claimed_at), \
+     last_error = 'gave up: the last attempt never settled', claimed_by = NULL, updated_at = ? \
+     WHERE status = 'claimed' AND claimed_at < ? AND attempts >= ?";
+
+/// How a claim is made: by whom, when, how long a claim lasts, how many jobs at most, and after how
+/// many attempts a job whose attempts never settle is given up.
+#[derive(Clone, Copy, Debug)]
+pub struct Claim<'a> {
+    pub worker: &'a str,
+    pub now: DateTime<Utc>,
+    pub lease: Duration,
+    pub max_jobs: u32,
+    pub max_attempts: i32,
+}
+
+/// Claims up to `claim.max_jobs` jobs that are due or whose claim is older than the lease; a
+/// stale claim after the last allowed attempt becomes a dead letter instead, however the attempt
+/// ended (preparation or settlement that keeps failing, a worker that keeps dying).
 pub async fn claim_due(
     db: &DatabaseConnection,
-    worker: &str,
-    now: DateTime<Utc>,
-    lease: Duration,
-    max: u32,
+    claim: Claim<'_>,
 ) -> Result<Vec<ClaimedJob>, DomainError> {
+    let Claim {
+        worker,
+        now,
+        lease,
+        max_jobs,
+        max_attempts,
+    } = claim;
     let stale_before = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
     let backend = db.get_database_backend();
     let statement = match backend {
         DbBackend::Postgres => Statement::from_sql_and_values(
             backend,
-            "SELECT clinic_id, id FROM ringback_claim_jobs($1, $2, $3, $4)",
+            "SELECT clinic_id, id FROM ringback_claim_jobs($1, $2, $3, $4, $5)",
             [
                 worker.into(),
                 now.into(),
                 stale_before.into(),
-                (max as i32).into(),
+                (max_jobs as i32).into(),
+                max_attempts.into(),
             ],
         ),
-        _ => Statement::from_sql_and_values(
-            backend,
-            SQLITE_CLAIM,
-            [
-                now.into(),
-                worker.into(),
-                now.into(),
-                now.into(),
-                stale_before.into(),
-                (max as i32).into(),
-            ],
-        ),
+        _ => {
+            db.execute_raw(Statement::from_sql_and_values(
+                backend,
+                SQLITE_GIVE_UP,
+                [now.into(), stale_before.into(), max_attempts.into()],
+            ))
+            .await?;
+            Statement::from_sql_and_values(
+                backend,
+                SQLITE_CLAIM,
+                [
+                    now.into(),
+                    worker.into(),
+                    now.into(),
+                    now.into(),
+                    stale_before.into(),
+                    (max_jobs as i32).into(),
+                ],
+            )
+        }
     };
     let rows = db.query_all_raw(statement).await?;
     rows.iter()

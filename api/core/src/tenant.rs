@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent};
 use crate::clock::Clock;
-use crate::db::DbError;
+use crate::db::{DbError, begin_writer};
 use crate::outbox::ClaimedJob;
 
 /// Access to one clinic's data.
@@ -86,9 +86,10 @@ impl TenantScope {
         self.clinic_id
     }
 
-    /// Opens a transaction confined to this clinic.
+    /// Opens a transaction confined to this clinic; on SQLite it starts as a writer
+    /// ([`begin_writer`]), since most tenant transactions write (an audit entry, if nothing else).
     pub async fn begin(&self) -> Result<TenantTxn, DbError> {
-        let txn = self.db.begin().await?;
+        let txn = begin_writer(&self.db).await?;
         set_local(&txn, "app.clinic_id", &self.clinic_id.to_string()).await?;
         Ok(TenantTxn {
             txn,
@@ -227,4 +228,14 @@ pub async fn set_local(txn: &DatabaseTransaction, name: &str, value: &str) -> Re
     ))
     .await?;
     Ok(())
+}
+
+/// A transaction of the tables' owner for work across clinics (audit verification, operator
+/// reports): on PostgreSQL it declares `app.maintenance`, which only the owner's own policy
+/// honours; row-level security is forced, so the owner sees no rows without it. A connection of
+/// the application role still sees only what the tenant policies allow.
+pub async fn begin_maintenance(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbError> {
+    let txn = db.begin().await?;
+    set_local(&txn, "app.maintenance", "on").await?;
+    Ok(txn)
 }

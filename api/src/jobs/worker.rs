@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::error::DomainError;
 use crate::integrations::sms::SmsProvider;
-use crate::jobs::outbox::{self, ClaimedJob, Settlement};
+use crate::jobs::outbox::{self, Claim, ClaimedJob, Settlement};
 use crate::state::AppState;
 use crate::tenant::{TenantScope, TenantTxn};
 
@@ -234,10 +234,13 @@ impl Worker {
         let backend = &self.context.backend;
         outbox::claim_due(
             &backend.db,
-            &self.name,
-            backend.clock.now(),
-            self.settings.lease,
-            self.settings.batch,
+            Claim {
+                worker: &self.name,
+                now: backend.clock.now(),
+                lease: self.settings.lease,
+                max_jobs: self.settings.batch,
+                max_attempts: self.settings.max_attempts,
+            },
         )
         .await
     }

@@ -17,6 +17,7 @@ use ringback_api::clock::Clock;
 use ringback_api::config::{Config, DatabaseKind, RawSettings};
 use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use ringback_api::secrets::Secrets;
+use ringback_api::tenant::begin_maintenance;
 use ringback_api::{AppState, build_app, db};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
@@ -151,13 +152,23 @@ impl TestDb {
     }
 
     /// Runs `sql` and returns each row's columns as strings.
+    /// Runs `sql` as the tables' owner, across clinics (row-level security is forced on
+    /// PostgreSQL, so it runs as declared maintenance).
+    pub async fn execute_as_owner(&self, sql: &str) {
+        let txn = begin_maintenance(&self.db).await.expect("begin");
+        txn.execute_unprepared(sql).await.expect("statement runs");
+        txn.commit().await.expect("commit");
+    }
+
     pub async fn query_strings(&self, sql: &str, columns: &[&str]) -> Vec<Vec<String>> {
         let backend = self.db.get_database_backend();
-        let rows = self
-            .db
+        // As the owner, across clinics: row-level security is forced on PostgreSQL.
+        let txn = begin_maintenance(&self.db).await.expect("begin");
+        let rows = txn
             .query_all_raw(Statement::from_string(backend, sql.to_owned()))
             .await
             .expect("query runs");
+        txn.commit().await.expect("commit");
         rows.iter()
             .map(|row| {
                 columns
@@ -296,10 +307,14 @@ async fn claimed_jobs(url: &str, kind: DatabaseKind) -> i64 {
         db.get_database_backend(),
         "SELECT count(*) AS n FROM job_outbox WHERE status = 'claimed'".to_owned(),
     );
-    let count = match db.query_one_raw(statement).await {
+    let Ok(txn) = begin_maintenance(&db).await else {
+        return 0;
+    };
+    let count = match txn.query_one_raw(statement).await {
         Ok(Some(row)) => row.try_get::<i64>("", "n").unwrap_or(0),
         _ => 0,
     };
+    txn.commit().await.ok();
     db.close().await.ok();
     count
 }
