@@ -49,7 +49,11 @@ async fn sign_up_sign_in_refresh_and_sign_out(kind: DatabaseKind) {
     let second_refresh = browser.cookies["__Host-rb_refresh"].clone();
     assert_ne!(first_refresh, second_refresh, "the refresh token rotates");
 
-    // Replaying the first refresh token (as a thief would) revokes the whole family.
+    // Replaying the first refresh token long after it was exchanged (as a thief would) revokes
+    // the whole family; within seconds of the exchange it is a racing tab, refused alone.
+    test_db
+        .clock
+        .advance(ringback_api::service::account::REFRESH_GRACE + chrono::Duration::seconds(1));
     let mut thief = Browser::new(test_db.app(web.path()));
     thief
         .cookies
@@ -515,7 +519,57 @@ async fn password_change_ends_other_sessions(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
+/// Two tabs renewing the same session at once: exactly one exchange wins, the other is refused
+/// without ending the session (no fork, nobody signed out), and the winner's token renews again.
+async fn racing_refreshes_fork_nothing_and_sign_nobody_out(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut browser = Browser::new(test_db.app(web.path()));
+    browser
+        .run(SIGN_UP, sign_up_input("tabs@riverside.test"))
+        .await;
+    let mut tabs = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let mut tab = Browser::new(test_db.app(web.path()));
+        tab.cookies = browser.cookies.clone();
+        tabs.spawn(async move {
+            let answer = tab.run(REFRESH, json!({})).await;
+            (answer, tab.cookies)
+        });
+    }
+    let mut winners = Vec::new();
+    let mut refused = 0;
+    while let Some(joined) = tabs.join_next().await {
+        let (answer, cookies) = joined.expect("tab");
+        match error_code(&answer) {
+            None => winners.push(cookies),
+            Some("UNAUTHENTICATED") => refused += 1,
+            Some(other) => panic!("unexpected {other}: {answer}"),
+        }
+    }
+    assert_eq!(
+        (winners.len(), refused),
+        (1, 1),
+        "exactly one exchange wins"
+    );
+    browser.cookies = winners.remove(0);
+    let again = browser.run(REFRESH, json!({})).await;
+    assert_eq!(again["data"]["refreshSession"]["role"], "OWNER", "{again}");
+    let tokens = test_db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM refresh_tokens WHERE revoked_at IS NULL",
+            &["n"],
+        )
+        .await;
+    assert_eq!(
+        tokens[0][0], "3",
+        "one chain of three tokens, none revoked, no fork"
+    );
+    test_db.finish().await;
+}
+
 on_both_databases!(
+    racing_refreshes_fork_nothing_and_sign_nobody_out,
     an_invite_signs_in_to_its_clinic_and_members_of_two_switch,
     sign_up_sign_in_refresh_and_sign_out,
     bad_input_and_bad_credentials_get_clear_codes,

@@ -1,9 +1,14 @@
 //! The dashboard's one GraphQL client. Every operation is a typed query compiled against the
 //! committed `schema.graphql` (a query the schema does not allow fails the build), every request
 //! goes through [`run`], and every failure becomes an [`ApiError`] a page can show. An expired
-//! session is refreshed once with the refresh cookie; when that fails too the caller gets
+//! session is refreshed once with the refresh cookie (one renewal per tab, however many requests
+//! found the session ended); when that fails too the caller gets
 //! [`ApiError::SignedOut`] and the app sends the user to sign in.
 
+use std::cell::RefCell;
+
+use futures::FutureExt;
+use futures::future::{LocalBoxFuture, Shared};
 use gloo_net::http::Request;
 use graphql_client::GraphQLQuery;
 use serde::Deserialize;
@@ -152,11 +157,43 @@ async fn post(body: &serde_json::Value) -> Result<serde_json::Value, ApiError> {
         .ok_or_else(|| ApiError::Malformed("no data".to_owned()))
 }
 
+/// A renewal of the session in flight, shared by every request of this tab.
+type Renewal = Shared<LocalBoxFuture<'static, Result<(), ApiError>>>;
+
+thread_local! {
+    /// The renewal in flight, if any: requests that find the session ended at the same moment
+    /// wait for one exchange of the refresh token instead of racing their own (the server refuses
+    /// all but one).
+    static RENEWAL: RefCell<Option<Renewal>> = const { RefCell::new(None) };
+}
+
+/// Renews the session with the refresh cookie: joins the renewal in flight or starts one.
+async fn renew_session() -> Result<(), ApiError> {
+    let renewal = RENEWAL.with(|slot| {
+        slot.borrow_mut()
+            .get_or_insert_with(|| {
+                async {
+                    let body = request_body::<RefreshSession>(refresh_session::Variables);
+                    let outcome = match body {
+                        Ok(body) => post(&body).await.map(|_| ()),
+                        Err(error) => Err(error),
+                    };
+                    RENEWAL.with(|slot| slot.borrow_mut().take());
+                    outcome
+                }
+                .boxed_local()
+                .shared()
+            })
+            .clone()
+    });
+    renewal.await
+}
+
 /// Posts a request; an ended session is renewed once and the request tried again.
 async fn post_renewing(body: serde_json::Value) -> Result<serde_json::Value, ApiError> {
     match post(&body).await {
         Err(ApiError::SignedOut) => {
-            post(&request_body::<RefreshSession>(refresh_session::Variables)?).await?;
+            renew_session().await?;
             post(&body).await
         }
         other => other,

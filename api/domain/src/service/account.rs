@@ -430,8 +430,14 @@ pub async fn current_role(txn: &TenantTxn, user_id: Uuid) -> Result<Option<Role>
     Ok(found.and_then(|m| Role::parse(&m.role)))
 }
 
-/// Exchanges a refresh token for a new session. A token that was already exchanged revokes its
-/// whole family: someone else may hold a copy.
+/// How long after its exchange a refresh token is taken for a race (two tabs renewing at once)
+/// rather than a stolen copy: the late exchange is refused without ending the session.
+pub const REFRESH_GRACE: chrono::Duration = chrono::Duration::seconds(10);
+
+/// Exchanges a refresh token for a new session. The exchange is one conditional update, so of two
+/// racing exchanges exactly one wins; the other (within [`REFRESH_GRACE`]) is refused and the
+/// family lives on. A token exchanged longer ago revokes its whole family: someone else may hold a
+/// copy.
 pub async fn refresh(
     db: &DatabaseConnection,
     clock: &Clock,
@@ -447,7 +453,18 @@ pub async fn refresh(
         .await?
         .ok_or(DomainError::Unauthenticated)?;
     let now = txn.now();
-    if stored.replaced_at.is_some() {
+    if stored.revoked_at.is_some() || stored.expires_at <= now {
+        return Err(DomainError::Unauthenticated);
+    }
+    let exchanged = match stored.replaced_at {
+        Some(replaced_at) => Some(replaced_at),
+        None => claim_exchange(&txn, stored.id, now).await?,
+    };
+    if let Some(replaced_at) = exchanged {
+        if now - replaced_at <= REFRESH_GRACE {
+            // A racing tab won; this one is refused and retries with the new cookie.
+            return Err(DomainError::Unauthenticated);
+        }
         revoke_family(&txn, stored.family_id).await?;
         audit::append(
             &txn,
@@ -461,9 +478,6 @@ pub async fn refresh(
         txn.commit().await?;
         return Err(DomainError::Unauthenticated);
     }
-    if stored.revoked_at.is_some() || stored.expires_at <= now {
-        return Err(DomainError::Unauthenticated);
-    }
     let role = current_role(&txn, stored.user_id)
         .await?
         .ok_or(DomainError::Unauthenticated)?;
@@ -472,13 +486,39 @@ pub async fn refresh(
         .await?
         .ok_or(DomainError::Unauthenticated)?;
     let family_id = stored.family_id;
-    let mut replaced: refresh_token::ActiveModel = stored.into();
-    replaced.replaced_at = Set(Some(now));
-    replaced.update(txn.conn()).await?;
     let clinic = crate::service::clinic::get(&txn).await?;
     let grant = grant_session(&txn, keys, user, clinic, role, family_id).await?;
     txn.commit().await?;
     Ok(grant)
+}
+
+/// Marks token `id` exchanged at `now` unless it already was: `None` when this exchange won, else
+/// when the winning one happened.
+async fn claim_exchange(
+    txn: &TenantTxn,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DomainError> {
+    let claimed = txn
+        .update_many::<refresh_token::Entity>()
+        .col_expr(
+            refresh_token::Column::ReplacedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(refresh_token::Column::Id.eq(id))
+        .filter(refresh_token::Column::ReplacedAt.is_null())
+        .exec(txn.conn())
+        .await?;
+    if claimed.rows_affected == 1 {
+        return Ok(None);
+    }
+    let winner = txn
+        .find::<refresh_token::Entity>()
+        .filter(refresh_token::Column::Id.eq(id))
+        .one(txn.conn())
+        .await?
+        .and_then(|token| token.replaced_at);
+    Ok(Some(winner.unwrap_or(now)))
 }
 
 async fn revoke_family(txn: &TenantTxn, family_id: Uuid) -> Result<(), DomainError> {
