@@ -259,6 +259,13 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             json!({ "id": unknown }),
             Least::Admin,
         ),
+        // Last: it ends the caller's sessions.
+        (
+            "signOutEverywhere",
+            "mutation { signOutEverywhere }",
+            json!({}),
+            Least::Receptionist,
+        ),
     ]
 }
 

@@ -496,6 +496,12 @@ async fn password_change_ends_other_sessions(kind: DatabaseKind) {
         "OWNER",
         "this session goes on"
     );
+    let other_access = phone.run(ME, json!({})).await;
+    assert_eq!(
+        error_code(&other_access),
+        Some("UNAUTHENTICATED"),
+        "the other device's access token ends at once, not at its expiry: {other_access}"
+    );
     let other = phone.run(REFRESH, json!({})).await;
     assert_eq!(
         error_code(&other),
@@ -516,6 +522,90 @@ async fn password_change_ends_other_sessions(kind: DatabaseKind) {
         )
         .await;
     assert!(log.to_string().contains("auth.password_changed"), "{log}");
+    test_db.finish().await;
+}
+
+/// Signing out everywhere ends every session of the user at once, the caller's too: access tokens
+/// stop working before their expiry, refresh tokens are revoked, and it is audited.
+async fn signing_out_everywhere_ends_every_session(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut laptop = Browser::new(test_db.app(web.path()));
+    laptop
+        .run(SIGN_UP, sign_up_input("all@riverside.test"))
+        .await;
+    let mut phone = Browser::new(test_db.app(web.path()));
+    phone
+        .run(
+            SIGN_IN,
+            json!({ "email": "all@riverside.test", "password": "correct horse battery" }),
+        )
+        .await;
+    assert_eq!(
+        phone.run(ME, json!({})).await["data"]["me"]["role"],
+        "OWNER"
+    );
+    let stale_phone_cookies = phone.cookies.clone();
+    let ended = phone.run("mutation { signOutEverywhere }", json!({})).await;
+    assert_eq!(ended["data"]["signOutEverywhere"], true, "{ended}");
+    assert!(phone.cookies.is_empty(), "the caller's cookies are cleared");
+    for (who, cookies) in [
+        ("laptop", laptop.cookies.clone()),
+        ("phone", stale_phone_cookies),
+    ] {
+        let mut replay = Browser::new(test_db.app(web.path()));
+        replay.cookies = cookies;
+        let me = replay.run(ME, json!({})).await;
+        assert_eq!(error_code(&me), Some("UNAUTHENTICATED"), "{who}: {me}");
+        let renewed = replay.run(REFRESH, json!({})).await;
+        assert_eq!(
+            error_code(&renewed),
+            Some("UNAUTHENTICATED"),
+            "{who}: {renewed}"
+        );
+    }
+    let mut again = Browser::new(test_db.app(web.path()));
+    again
+        .run(
+            SIGN_IN,
+            json!({ "email": "all@riverside.test", "password": "correct horse battery" }),
+        )
+        .await;
+    let log = again
+        .run(
+            "{ auditLog(first: 5) { edges { node { action } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        log.to_string().contains("auth.signed_out_everywhere"),
+        "{log}"
+    );
+    test_db.finish().await;
+}
+
+/// A sign-in lasts at most `REFRESH_TTL`, however often it is renewed: renewing never extends the
+/// chain's expiry.
+async fn a_sign_in_has_an_absolute_lifetime(kind: DatabaseKind) {
+    use ringback_api::auth::session::REFRESH_TTL;
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut browser = Browser::new(test_db.app(web.path()));
+    browser
+        .run(SIGN_UP, sign_up_input("long@riverside.test"))
+        .await;
+    let step = REFRESH_TTL / 3;
+    for _ in 0..2 {
+        test_db.clock.advance(step);
+        let renewed = browser.run(REFRESH, json!({})).await;
+        assert_eq!(
+            renewed["data"]["refreshSession"]["role"], "OWNER",
+            "{renewed}"
+        );
+    }
+    test_db.clock.advance(step + chrono::Duration::minutes(1));
+    let expired = browser.run(REFRESH, json!({})).await;
+    assert_eq!(error_code(&expired), Some("UNAUTHENTICATED"), "{expired}");
     test_db.finish().await;
 }
 
@@ -569,6 +659,8 @@ async fn racing_refreshes_fork_nothing_and_sign_nobody_out(kind: DatabaseKind) {
 }
 
 on_both_databases!(
+    signing_out_everywhere_ends_every_session,
+    a_sign_in_has_an_absolute_lifetime,
     racing_refreshes_fork_nothing_and_sign_nobody_out,
     an_invite_signs_in_to_its_clinic_and_members_of_two_switch,
     sign_up_sign_in_refresh_and_sign_out,

@@ -11,6 +11,9 @@ pub struct Model {
     pub email: String,
     pub display_name: String,
     pub password_hash: String,
+    /// Carried by every access token; incremented to end them all at once (password change,
+    /// signing out everywhere).
+    pub session_version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -31,6 +31,7 @@ mod m20261122_100900_add_text_back_settings;
 mod m20261122_101000_add_text_back_delivery;
 mod m20261122_101100_add_daily_metrics_stale_version;
 mod m20261130_090000_harden_row_level_security;
+mod m20261130_090100_add_user_session_version;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_101000_add_text_back_delivery::Migration),
             Box::new(m20261122_101100_add_daily_metrics_stale_version::Migration),
             Box::new(m20261130_090000_harden_row_level_security::Migration),
+            Box::new(m20261130_090100_add_user_session_version::Migration),
         ]
     }
 }

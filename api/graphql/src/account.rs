@@ -260,6 +260,25 @@ impl AccountMutation {
         Ok(start_session(ctx, grant))
     }
 
+    /// Signs you out on every device and in every clinic: every session token you hold stops
+    /// working at once, and this one's cookies are cleared.
+    async fn sign_out_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let backend = ctx.data::<Backend>()?;
+        let principal = principal(ctx)?;
+        let user_id = principal.user_id().map_err(graphql_error)?;
+        let txn = principal
+            .require(Permission::WorkCalls)
+            .map_err(graphql_error)?
+            .begin()
+            .await
+            .map_err(graphql_error)?;
+        account::sign_out_everywhere(&backend.db, &backend.clock, txn, user_id)
+            .await
+            .map_err(graphql_error)?;
+        end_session_cookies(ctx);
+        Ok(true)
+    }
+
     /// Signs out: the session's refresh tokens are revoked and the cookies cleared.
     async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let backend = ctx.data::<Backend>()?;

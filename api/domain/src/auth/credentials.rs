@@ -4,9 +4,9 @@
 
 use ringback_core::db::DbError;
 use ringback_core::error::DomainError;
-use ringback_entity::api_key;
+use ringback_entity::{api_key, user};
 use ringback_shared::access::Role;
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::auth::tokens::{self, TokenKind};
 use crate::auth::{ApiKeyScope, Credential, Principal};
@@ -18,8 +18,9 @@ use crate::service::account::current_role;
 /// write per request would buy nothing.
 const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
 
-/// The principal behind session token `token`; `None` when the token is invalid or expired, or
-/// its user no longer belongs to the clinic.
+/// The principal behind session token `token`; `None` when the token is invalid or expired, its
+/// user no longer belongs to the clinic, or the user's sessions were ended since it was issued
+/// (a password change, signing out everywhere).
 pub async fn session_principal(
     backend: &Backend,
     token: &str,
@@ -30,7 +31,15 @@ pub async fn session_principal(
     let scope = doors::session(backend, &claims);
     let txn = scope.begin().await?;
     let role = current_role(&txn, claims.sub).await?;
+    let current_version = user::Entity::find_by_id(claims.sub)
+        .one(txn.conn())
+        .await
+        .map_err(DbError::from)?
+        .map(|user| user.session_version);
     txn.commit().await?;
+    if current_version != Some(claims.ver) {
+        return Ok(None);
+    }
     Ok(role.map(|role| Principal {
         credential: Credential::Session {
             user_id: claims.sub,

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ringback_entity::user;
 use ringback_shared::access::Role;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -15,7 +16,8 @@ pub const SESSION_COOKIE: &str = "__Host-rb_session";
 pub const REFRESH_COOKIE: &str = "__Host-rb_refresh";
 /// Lifetime of an access token.
 pub const ACCESS_TTL: Duration = Duration::minutes(15);
-/// Lifetime of a refresh token (each use replaces it).
+/// Absolute lifetime of a sign-in: each use of a refresh token replaces it, but the chain of
+/// replacements ends this long after signing in.
 pub const REFRESH_TTL: Duration = Duration::days(30);
 
 /// Seconds a token stays valid past its `exp`, for clocks that disagree slightly.
@@ -30,6 +32,9 @@ pub struct SessionClaims {
     pub cid: Uuid,
     /// The role at issue time (the current role is re-read on every request).
     pub role: Role,
+    /// The user's session version at issue time; a token of an older version no longer counts.
+    #[serde(default)]
+    pub ver: i32,
     pub iat: i64,
     pub exp: i64,
 }
@@ -49,18 +54,20 @@ impl SessionKeys {
         }
     }
 
-    /// A signed access token for `user_id` in `clinic_id`.
+    /// A signed access token for `user`'s session (at the user's current session version) in
+    /// `clinic_id`.
     pub fn issue(
         &self,
-        user_id: Uuid,
+        user: &user::Model,
         clinic_id: Uuid,
         role: Role,
         now: DateTime<Utc>,
     ) -> Result<String, String> {
         let claims = SessionClaims {
-            sub: user_id,
+            sub: user.id,
             cid: clinic_id,
             role,
+            ver: user.session_version,
             iat: now.timestamp(),
             exp: (now + ACCESS_TTL).timestamp(),
         };
@@ -110,19 +117,28 @@ mod tests {
     #[test]
     fn tokens_verify_until_they_expire() {
         let keys = SessionKeys::new(&[7u8; 32]);
-        let (user, clinic) = (Uuid::now_v7(), Uuid::now_v7());
+        let clinic = Uuid::now_v7();
+        let user = user::Model {
+            id: Uuid::now_v7(),
+            email: "user@clinic.test".to_owned(),
+            display_name: "User".to_owned(),
+            password_hash: String::new(),
+            session_version: 3,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
         let token = keys
-            .issue(user, clinic, Role::Admin, Utc::now())
+            .issue(&user, clinic, Role::Admin, Utc::now())
             .expect("issue");
         let claims = keys.verify(&token, Utc::now()).expect("valid");
         assert_eq!(
-            (claims.sub, claims.cid, claims.role),
-            (user, clinic, Role::Admin)
+            (claims.sub, claims.cid, claims.role, claims.ver),
+            (user.id, clinic, Role::Admin, 3)
         );
 
         let old = keys
             .issue(
-                user,
+                &user,
                 clinic,
                 Role::Admin,
                 Utc::now() - ACCESS_TTL - Duration::minutes(1),

@@ -181,6 +181,7 @@ pub async fn sign_up(
         email: Set(valid.email),
         display_name: Set(valid.owner_name),
         password_hash: Set(valid.password_hash),
+        session_version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -209,7 +210,7 @@ pub async fn sign_up(
         },
     )
     .await?;
-    let grant = grant_session(&txn, keys, user, clinic, Role::Owner, Uuid::now_v7()).await?;
+    let grant = grant_session(&txn, keys, user, clinic, Role::Owner, Family::new()).await?;
     txn.commit().await?;
     Ok(grant)
 }
@@ -222,17 +223,35 @@ pub async fn new_session(
     role: Role,
 ) -> Result<SessionGrant, DomainError> {
     let clinic = crate::service::clinic::get(txn).await?;
-    grant_session(txn, keys, user, clinic, role, Uuid::now_v7()).await
+    grant_session(txn, keys, user, clinic, role, Family::new()).await
 }
 
-/// Issues an access token and a new refresh token in `family_id`.
+/// A chain of refresh tokens from one sign-in: each exchange continues it, and it ends for good at
+/// its absolute expiry, however often it was renewed.
+struct Family {
+    id: Uuid,
+    /// `None` for a new family, which lasts [`REFRESH_TTL`] from now.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl Family {
+    /// A family that starts with this session.
+    fn new() -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            expires_at: None,
+        }
+    }
+}
+
+/// Issues an access token and a new refresh token in `family`.
 async fn grant_session(
     txn: &TenantTxn,
     keys: &SessionKeys,
     user: user::Model,
     clinic: clinic::Model,
     role: Role,
-    family_id: Uuid,
+    family: Family,
 ) -> Result<SessionGrant, DomainError> {
     let now = txn.now();
     let refresh = tokens::issue(TokenKind::Refresh, clinic.id);
@@ -240,9 +259,9 @@ async fn grant_session(
         clinic_id: Set(clinic.id),
         id: Set(Uuid::now_v7()),
         user_id: Set(user.id),
-        family_id: Set(family_id),
+        family_id: Set(family.id),
         token_hash: Set(refresh.hash),
-        expires_at: Set(now + REFRESH_TTL),
+        expires_at: Set(family.expires_at.unwrap_or(now + REFRESH_TTL)),
         replaced_at: Set(None),
         revoked_at: Set(None),
         created_at: Set(now),
@@ -250,7 +269,7 @@ async fn grant_session(
     .insert(txn.conn())
     .await?;
     let access_token = keys
-        .issue(user.id, clinic.id, role, now)
+        .issue(&user, clinic.id, role, now)
         .map_err(DomainError::Internal)?;
     Ok(SessionGrant {
         user,
@@ -308,7 +327,7 @@ pub async fn sign_in(
         },
     )
     .await?;
-    let grant = grant_session(&txn, keys, user, clinic, role, Uuid::now_v7()).await?;
+    let grant = grant_session(&txn, keys, user, clinic, role, Family::new()).await?;
     txn.commit().await?;
     Ok(grant)
 }
@@ -374,6 +393,36 @@ pub async fn revoke_sessions_elsewhere(
         txn.commit().await?;
     }
     Ok(())
+}
+
+/// Ends every session of the signed-in user, in every clinic: their access tokens stop working at
+/// once (the session version moves on) and every refresh token is revoked. Audited in the clinic
+/// the request came from.
+pub async fn sign_out_everywhere(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    txn: TenantTxn,
+    user_id: Uuid,
+) -> Result<(), DomainError> {
+    let user = signed_in_user(&txn, user_id).await?;
+    let next_version = user.session_version + 1;
+    let mut ended: user::ActiveModel = user.into();
+    ended.session_version = Set(next_version);
+    ended.updated_at = Set(txn.now());
+    ended.update(txn.conn()).await?;
+    revoke_user_sessions(&txn, user_id).await?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: Some(user_id),
+            action: "auth.signed_out_everywhere",
+            detail: json!({}),
+        },
+    )
+    .await?;
+    let here = txn.clinic_id();
+    txn.commit().await?;
+    revoke_sessions_elsewhere(db, clock, user_id, here).await
 }
 
 /// Moves a user's session to another clinic they belong to: a new session starts there (audited
@@ -485,9 +534,13 @@ pub async fn refresh(
         .one(txn.conn())
         .await?
         .ok_or(DomainError::Unauthenticated)?;
-    let family_id = stored.family_id;
+    // The family keeps its absolute expiry: renewing never extends it.
+    let family = Family {
+        id: stored.family_id,
+        expires_at: Some(stored.expires_at),
+    };
     let clinic = crate::service::clinic::get(&txn).await?;
-    let grant = grant_session(&txn, keys, user, clinic, role, family_id).await?;
+    let grant = grant_session(&txn, keys, user, clinic, role, family).await?;
     txn.commit().await?;
     Ok(grant)
 }
@@ -622,7 +675,10 @@ pub async fn change_password(
         return Ok(PasswordChange::WrongPassword);
     }
     password::validate(request.new)?;
+    let next_version = user.session_version + 1;
     let mut changed: user::ActiveModel = user.into();
+    // Every access token issued before ends with this change, in every clinic.
+    changed.session_version = Set(next_version);
     changed.password_hash = Set(password::hash(request.new).await?);
     changed.updated_at = Set(txn.now());
     let user = changed.update(txn.conn()).await?;

@@ -238,6 +238,7 @@ async fn user_for_invite(
         email: Set(invite.email.clone()),
         display_name: Set(invite.display_name.clone()),
         password_hash: Set(password::hash(password_text).await?),
+        session_version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }
