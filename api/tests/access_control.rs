@@ -825,8 +825,61 @@ async fn the_last_owner_stays_and_removed_members_lose_their_session() {
     test_db.finish().await;
 }
 
+/// A key created with an expiry works until then and is refused after, like a revoked one; an
+/// expiry out of range is refused with a clear code.
+async fn api_keys_expire(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut owner = Browser::new(test_db.app(web.path()));
+    owner
+        .run(SIGN_UP, sign_up_input("expiry@clinic.test"))
+        .await;
+    let create = "mutation($days: Int) { createApiKey(name: \"Sync\", scope: READ, expiresInDays: $days) { secret apiKey { expiresAt } } }";
+    for days in [0, 731] {
+        let refused = owner.run(create, json!({ "days": days })).await;
+        assert_eq!(
+            error_code(&refused),
+            Some("BAD_USER_INPUT"),
+            "{days}: {refused}"
+        );
+    }
+    let created = owner.run(create, json!({ "days": 1 })).await;
+    assert!(
+        created["data"]["createApiKey"]["apiKey"]["expiresAt"].is_string(),
+        "{created}"
+    );
+    let secret = created["data"]["createApiKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let integrator = poem::test::TestClient::new(test_db.app(web.path()));
+    let ask = async || -> Value {
+        let response = integrator
+            .post("/graphql")
+            .header("Authorization", format!("Bearer {secret}"))
+            .content_type("application/json")
+            .body(json!({ "query": "{ clinic { name } }" }).to_string())
+            .send()
+            .await;
+        serde_json::from_str(&response.0.into_body().into_string().await.expect("body"))
+            .expect("json")
+    };
+    let fresh = ask().await;
+    assert_eq!(
+        fresh["data"]["clinic"]["name"], "Riverside Dental",
+        "{fresh}"
+    );
+    test_db
+        .clock
+        .advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    let expired = ask().await;
+    assert_eq!(error_code(&expired), Some("UNAUTHENTICATED"), "{expired}");
+    test_db.finish().await;
+}
+
 on_both_databases!(
     every_role_against_every_operation,
     another_clinics_ids_are_not_found,
     api_keys_authenticate_integrators,
+    api_keys_expire,
 );

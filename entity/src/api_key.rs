@@ -16,6 +16,8 @@ pub struct Model {
     pub created_by: Uuid,
     pub last_used_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
+    /// When the key stops working by itself; `None` for a key that lasts until revoked.
+    pub expires_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

@@ -32,6 +32,7 @@ mod m20261122_101000_add_text_back_delivery;
 mod m20261122_101100_add_daily_metrics_stale_version;
 mod m20261130_090000_harden_row_level_security;
 mod m20261130_090100_add_user_session_version;
+mod m20261130_090200_add_api_key_expiry;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_101100_add_daily_metrics_stale_version::Migration),
             Box::new(m20261130_090000_harden_row_level_security::Migration),
             Box::new(m20261130_090100_add_user_session_version::Migration),
+            Box::new(m20261130_090200_add_api_key_expiry::Migration),
         ]
     }
 }

@@ -38,6 +38,8 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the key stops working by itself; null for a key that lasts until revoked.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<&api_key::Model> for ApiKey {
@@ -53,6 +55,7 @@ impl From<&api_key::Model> for ApiKey {
             created_at: model.created_at,
             last_used_at: model.last_used_at,
             revoked_at: model.revoked_at,
+            expires_at: model.expires_at,
         }
     }
 }
@@ -87,18 +90,27 @@ pub struct ApiKeyMutation;
 
 #[Object]
 impl ApiKeyMutation {
-    /// Creates a key; its secret is in the answer and nowhere else.
+    /// Creates a key; its secret is in the answer and nowhere else. With `expiresInDays` (1 to
+    /// 730) it stops working by itself that many days from now.
     async fn create_api_key(
         &self,
         ctx: &Context<'_>,
         name: String,
         scope: KeyScope,
+        expires_in_days: Option<i32>,
     ) -> async_graphql::Result<ApiKeyCreated> {
         let created = with_tenant(
             ctx,
             Access::Write(Permission::ManageApiKeys),
             async |txn, principal| {
-                api_keys::create(txn, principal.user_id()?, &name, scope.into()).await
+                api_keys::create(
+                    txn,
+                    principal.user_id()?,
+                    &name,
+                    scope.into(),
+                    expires_in_days,
+                )
+                .await
             },
         )
         .await?;

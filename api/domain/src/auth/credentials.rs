@@ -6,6 +6,7 @@ use ringback_core::db::DbError;
 use ringback_core::error::DomainError;
 use ringback_entity::{api_key, user};
 use ringback_shared::access::Role;
+use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::auth::tokens::{self, TokenKind};
@@ -49,8 +50,8 @@ pub async fn session_principal(
     }))
 }
 
-/// The principal behind API key `presented`, counted against the key's rate limit. An unknown or
-/// revoked key is `UNAUTHENTICATED`.
+/// The principal behind API key `presented`, counted against the key's rate limit. An unknown,
+/// revoked or expired key is `UNAUTHENTICATED`.
 pub async fn api_key_principal(
     backend: &Backend,
     presented: &str,
@@ -62,6 +63,11 @@ pub async fn api_key_principal(
         .find::<api_key::Entity>()
         .filter(api_key::Column::SecretHash.eq(token.hash))
         .filter(api_key::Column::RevokedAt.is_null())
+        .filter(
+            api_key::Column::ExpiresAt
+                .is_null()
+                .or(api_key::Column::ExpiresAt.gt(txn.now())),
+        )
         .one(txn.conn())
         .await
         .map_err(DbError::from)?

@@ -29,12 +29,27 @@ pub async fn list(txn: &TenantTxn) -> Result<Vec<api_key::Model>, DomainError> {
 }
 
 /// Creates a key named `name` with `scope`.
+/// The longest expiry a key may be given (two years).
+pub const MAX_KEY_DAYS: i32 = 730;
+
 pub async fn create(
     txn: &TenantTxn,
     actor: Uuid,
     name: &str,
     scope: ApiKeyScope,
+    expires_in_days: Option<i32>,
 ) -> Result<NewApiKey, DomainError> {
+    let expires_at = match expires_in_days {
+        None => None,
+        Some(days) if (1..=MAX_KEY_DAYS).contains(&days) => {
+            Some(txn.now() + chrono::Duration::days(i64::from(days)))
+        }
+        Some(_) => {
+            return Err(DomainError::BadUserInput(format!(
+                "a key may expire in 1 to {MAX_KEY_DAYS} days, or never"
+            )));
+        }
+    };
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(DomainError::BadUserInput(
@@ -55,6 +70,7 @@ pub async fn create(
         created_by: Set(actor),
         last_used_at: Set(None),
         revoked_at: Set(None),
+        expires_at: Set(expires_at),
         created_at: Set(txn.now()),
     }
     .insert(txn.conn())
@@ -64,7 +80,7 @@ pub async fn create(
         AuditEvent {
             actor: Some(actor),
             action: "api_key.created",
-            detail: json!({ "key": key.id, "scope": scope.as_str() }),
+            detail: json!({ "key": key.id, "scope": scope.as_str(), "expiresAt": key.expires_at }),
         },
     )
     .await?;
