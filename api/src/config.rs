@@ -37,6 +37,10 @@ pub struct Config {
     pub twilio: TwilioSettings,
     /// Load balancers whose `X-Forwarded-For` names the client (rate limits count by client).
     pub trusted_proxies: TrustedProxies,
+    /// Whether `GET /graphql` serves the console (`RINGBACK_GRAPHQL_CONSOLE`, on by default).
+    pub graphql_console: bool,
+    /// Whether the schema answers introspection (`RINGBACK_GRAPHQL_INTROSPECTION`, on by default).
+    pub graphql_introspection: bool,
 }
 
 impl Config {
@@ -84,7 +88,15 @@ impl Config {
         let trusted_proxies = settings
             .parse("trusted_proxies", TrustedProxies::parse)?
             .unwrap_or_default();
+        let graphql_console = settings
+            .parse("graphql_console", parse_switch)?
+            .unwrap_or(true);
+        let graphql_introspection = settings
+            .parse("graphql_introspection", parse_switch)?
+            .unwrap_or(true);
         Ok(Self {
+            graphql_console,
+            graphql_introspection,
             trusted_proxies,
             twilio,
             listen,
@@ -97,6 +109,15 @@ impl Config {
             web_dir,
             log_filter,
         })
+    }
+}
+
+/// An on/off setting.
+fn parse_switch(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err("expected on or off".to_owned()),
     }
 }
 

@@ -1,21 +1,22 @@
-//! The HTTP surface: health and readiness probes, the GraphQL endpoint (GraphiQL on GET), and the
+//! The HTTP surface: health and readiness probes, the GraphQL endpoint (a console on GET, see
+//! [`crate::console`]), security headers on every answer, and the
 //! built dashboard as static files with a single-page-app fallback so that every route reloads.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
 use poem::endpoint::StaticFilesEndpoint;
 use poem::http::HeaderMap;
 use poem::http::StatusCode;
-use poem::web::{Data, Html, RemoteAddr};
+use poem::web::{Data, RemoteAddr};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 
 use crate::auth::client_address::TrustedProxies;
 use crate::auth::request::{authenticate, is_json, refresh_cookie};
 use crate::error::DomainError;
 use crate::graphql::{RequestInfo, RingbackSchema, build_schema, request_data};
+use crate::security_headers::{SecurityHeaders, with_security_headers};
 use crate::state::AppState;
 use ringback_domain::auth::rate_limit::RateLimits;
 
@@ -24,18 +25,25 @@ pub const MAX_GRAPHQL_BODY: usize = 256 * 1024;
 
 /// Builds the whole application for `state`; the binary and the tests serve exactly this.
 pub fn build_app(state: AppState) -> impl Endpoint {
-    let schema = build_schema(state.backend.clone());
-    let graphql_route = get(graphiql).post(
+    let schema = build_schema(state.backend.clone(), state.config.graphql_introspection);
+    let graphql_route = get(crate::console::page).post(
         graphql_endpoint
             .around(|endpoint, request| limit_body(endpoint, request, MAX_GRAPHQL_BODY))
             .around(require_json),
     );
     let limits = state.rate_limits.clone();
     let proxies = state.config.trusted_proxies.clone();
+    let index_html = std::fs::read_to_string(state.config.web_dir.join("index.html")).ok();
+    let security_headers = Arc::new(SecurityHeaders::new(
+        index_html.as_deref(),
+        state.config.public_url.as_deref(),
+    ));
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/graphql", graphql_route)
+        .at("/graphql/console.js", get(crate::console::script))
+        .at("/graphql/console.css", get(crate::console::style))
         .nest(
             ringback_providers::twilio::WEBHOOK_PREFIX,
             crate::webhooks::twilio::routes(),
@@ -48,6 +56,9 @@ pub fn build_app(state: AppState) -> impl Endpoint {
             // Worked out once per request; handlers that need it read it from here.
             request.extensions_mut().insert(ClientAddress(address));
             rate_limited(endpoint, request, address, limits.clone())
+        })
+        .around(move |endpoint, request| {
+            with_security_headers(endpoint, request, security_headers.clone())
         })
 }
 
@@ -199,9 +210,4 @@ fn error_response(error: &DomainError) -> GraphQLResponse {
     let server_error =
         crate::error::to_graphql(error).into_server_error(async_graphql::Pos::default());
     async_graphql::Response::from_errors(vec![server_error]).into()
-}
-
-#[handler]
-fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").finish())
 }

@@ -4,12 +4,14 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod integrations;
 pub mod jobs;
 pub mod phone_cli;
+pub mod security_headers;
 pub mod state;
 pub mod webhooks;
 

@@ -1,5 +1,5 @@
-//! The HTTP surface on both databases: health and readiness, the first GraphQL query, GraphiQL,
-//! and the dashboard's static files with the single-page-app fallback.
+//! The HTTP surface on both databases: health and readiness, the first GraphQL query, the GraphQL
+//! console, security headers, and the dashboard's static files with the single-page-app fallback.
 
 mod common;
 
@@ -68,14 +68,38 @@ async fn serves_probes_graphql_and_dashboard(kind: DatabaseKind) {
     let newest = Migrator::migrations().last().map(|m| m.name().to_owned());
     assert_eq!(Some(schema_version.to_owned()), newest);
 
-    let graphiql = client.get("/graphql").send().await;
-    graphiql.assert_status_is_ok();
+    // The console and every page carry the security headers; the console loads nothing from
+    // another origin.
+    let console = client.get("/graphql").send().await;
+    console.assert_status_is_ok();
+    let policy = console
+        .0
+        .headers()
+        .get("content-security-policy")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    let page = body_text(console).await;
+    assert!(page.contains("GraphQL console"), "{page}");
     assert!(
-        body_text(graphiql)
-            .await
-            .to_lowercase()
-            .contains("graphiql")
+        !page.contains("://"),
+        "no resource from another origin: {page}"
     );
+    for asset in ["/graphql/console.js", "/graphql/console.css"] {
+        client.get(asset).send().await.assert_status_is_ok();
+    }
+    let index = client.get("/").send().await;
+    for (name, expected) in [
+        ("x-content-type-options", "nosniff"),
+        (
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        ),
+    ] {
+        index.assert_header(name, expected);
+    }
 
     client
         .get("/app.js")
@@ -182,3 +206,50 @@ async fn missing_dashboard_build_is_explained() {
 }
 
 on_both_databases!(serves_probes_graphql_and_dashboard);
+
+/// A deployment can turn the console and introspection off; operations still run.
+#[tokio::test]
+async fn the_console_and_introspection_can_be_turned_off() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = web_dir();
+    let state = test_db.state_with(
+        web.path(),
+        &[
+            ("RINGBACK_GRAPHQL_CONSOLE", "off"),
+            ("RINGBACK_GRAPHQL_INTROSPECTION", "off"),
+        ],
+    );
+    let client = TestClient::new(ringback_api::build_app(state));
+    client
+        .get("/graphql")
+        .send()
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+    let introspection = graphql(&client, "{ __schema { queryType { name } } }").await;
+    assert!(
+        introspection["data"]["__schema"].is_null(),
+        "introspection answers nothing: {introspection}"
+    );
+    let info = graphql(&client, "{ serverInfo { name } }").await;
+    assert_eq!(info["data"]["serverInfo"]["name"], "Ringback", "{info}");
+    test_db.finish().await;
+}
+
+/// One request repeating a cheap root field under 240 aliases is refused before anything runs,
+/// with a clear code (not a 5xx, not 480 queries).
+#[tokio::test]
+async fn an_alias_flood_is_refused_before_it_runs() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = web_dir();
+    let client = TestClient::new(test_db.app(web.path()));
+    let flood: String = (0..240)
+        .map(|i| format!("a{i}: serverInfo {{ name }} "))
+        .collect();
+    let answer = graphql(&client, &format!("{{ {flood} }}")).await;
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{answer}"
+    );
+    assert!(answer["data"].is_null(), "nothing ran: {answer}");
+    test_db.finish().await;
+}

@@ -906,3 +906,32 @@ impl<'a> WhatIfPage<'a> {
         Ok(())
     }
 }
+
+/// The GraphQL console on `/graphql`.
+pub struct ConsolePage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> ConsolePage<'a> {
+    /// Opens the console at `base_url`.
+    pub async fn open(client: &'a Client, base_url: &str) -> Result<Self, E2eError> {
+        client.goto(&format!("{base_url}graphql")).await?;
+        client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("form#console"))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("the console never appeared: {e}")))?;
+        Ok(Self { client })
+    }
+
+    /// Runs the operation in the form as it stands and waits for an answer containing `expected`.
+    pub async fn run_and_expect(&self, expected: &str) -> Result<(), E2eError> {
+        self.client
+            .find(Locator::Css("form#console button"))
+            .await?
+            .click()
+            .await?;
+        wait_for_text(self.client, "#answer", |shown| shown.contains(expected)).await
+    }
+}

@@ -54,11 +54,15 @@ async fn the_audit_sees_faults(browser: &Browser, server: &RingbackServer) -> Re
     browser
         .client
         .execute(
+            // Styles are set from script (CSSOM): the Content-Security-Policy refuses style
+            // attributes in markup, as it should.
             "const main = document.querySelector('main'); \
-             main.insertAdjacentHTML('beforeend', \
-               '<p style=\"color:#bbb\">planted faint text</p>' + \
-               '<input id=\"planted-input\">' + \
-               '<div id=\"planted-wide\" style=\"width:600px;min-width:600px\">wide</div>');",
+             const faint = document.createElement('p'); \
+             faint.textContent = 'planted faint text'; faint.style.color = '#bbb'; \
+             const input = document.createElement('input'); input.id = 'planted-input'; \
+             const wide = document.createElement('div'); wide.id = 'planted-wide'; \
+             wide.textContent = 'wide'; wide.style.width = '600px'; wide.style.minWidth = '600px'; \
+             main.append(faint, input, wide);",
             vec![],
         )
         .await?;

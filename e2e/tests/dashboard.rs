@@ -15,9 +15,9 @@ use ringback_api::auth::session::SESSION_COOKIE;
 use ringback_api::fakes::twilio::{Failure, FakeTwilio};
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
-    AcceptInvitePage, ApiKeysPage, AppointmentsPage, AuditLogPage, ExportPage, InboxPage,
-    OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage, WhatIfPage, WorklistPage,
-    has_link, sign_in, wait_for_forbidden,
+    AcceptInvitePage, ApiKeysPage, AppointmentsPage, AuditLogPage, ConsolePage, ExportPage,
+    InboxPage, OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage, WhatIfPage,
+    WorklistPage, has_link, sign_in, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
 use ringback_e2e::{E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo, on_demo_with_sms};
@@ -63,6 +63,12 @@ async fn status_page_scenario(browser: &Browser, server: &RingbackServer) -> Res
         page.text_of("server-pending").await?,
         info["pendingMigrations"].to_string(),
     )?;
+    // The GraphQL console runs under the same Content-Security-Policy, from this origin only.
+    ConsolePage::open(&browser.client, &server.url)
+        .await?
+        .run_and_expect("\"database\": \"SQLITE\"")
+        .await?;
+    // Neither page broke the Content-Security-Policy (a violation is a console error).
     let errors = browser.console_errors().await?;
     if !errors.is_empty() {
         return Err(E2eError::Assertion(format!(

@@ -25,6 +25,8 @@ const KNOWN_KEYS: &[&str] = &[
     "twilio_account_sid",
     "twilio_api_url",
     "trusted_proxies",
+    "graphql_console",
+    "graphql_introspection",
     "log",
 ];
 

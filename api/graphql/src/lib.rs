@@ -8,6 +8,7 @@ mod account;
 mod api_keys;
 mod appointments;
 mod audit;
+pub mod bounds;
 mod calls;
 mod clinic;
 mod conversations;
@@ -107,17 +108,24 @@ pub fn request_data(
     request.data(caller)
 }
 
-/// Builds the schema with the domain's [`Backend`] available to resolvers.
-pub fn build_schema(backend: Backend) -> RingbackSchema {
-    Schema::build(
+/// Builds the schema with the domain's [`Backend`] available to resolvers; `introspection` off
+/// answers `__schema` and `__type` with an error (the committed `schema.graphql` stays the
+/// contract).
+pub fn build_schema(backend: Backend, introspection: bool) -> RingbackSchema {
+    let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         EmptySubscription,
     )
     .data(backend)
+    .extension(bounds::OperationBounds)
     .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
-    .finish()
+    .limit_complexity(MAX_COMPLEXITY);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The schema in SDL, as committed in `schema.graphql` at the repository root.
