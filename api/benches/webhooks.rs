@@ -145,7 +145,8 @@ async fn start(kind: DatabaseKind) -> Target {
     let setup = owner
         .run(
             "mutation { addProviderNumber(number: \"07700 900777\") { id } \
-             setForwardingLine(number: \"020 7946 0123\") { forwardingLineTail } }",
+             setForwardingLine(number: \"020 7946 0123\") { forwardingLineTail } \
+             updatePhoneSettings(input: { smsDailyLimit: 10000 }) { smsDailyLimit } }",
             json!({}),
         )
         .await;

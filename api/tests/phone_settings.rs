@@ -207,3 +207,169 @@ async fn concurrent_mutations_on_sqlite_all_succeed() {
         .await;
     assert_eq!(log[0][0], "60", "every change is audited once");
 }
+
+/// Records one missed call from `number` now, as `client` (a session or an API key's client);
+/// returns the text-back status recorded on it.
+async fn missed_call_status(
+    app: &TestApp,
+    client: &mut Browser<impl poem::Endpoint>,
+    id: &str,
+    number: &str,
+) -> String {
+    let answer = client
+        .run(
+            "mutation($id: String!, $at: DateTime!, $n: String!) { recordCallEvents(events: [{ \
+             externalId: $id, direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: $n }]) \
+             { results { call { textBackStatus } error { message } } } }",
+            json!({ "id": id, "at": app.db.clock.now().to_rfc3339(), "n": number }),
+        )
+        .await;
+    answer["data"]["recordCallEvents"]["results"][0]["call"]["textBackStatus"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
+}
+
+/// Texts go only to the countries a clinic texts (its own region unless it lists others), and
+/// never beyond its daily limit; a bad list or limit is refused with a clear code.
+async fn texts_stay_within_countries_and_the_daily_limit(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    let mut owner = app.browser();
+    owner.cookies = app.owner.cookies.clone();
+    let settings = "mutation($c: [String!], $l: Int) { updatePhoneSettings(input: { smsCountries: $c, smsDailyLimit: $l }) { smsCountries smsDailyLimit } }";
+    let shown = owner
+        .run(
+            "{ phoneSettings { smsCountries smsDailyLimit } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        shown["data"]["phoneSettings"]["smsCountries"],
+        json!(["GB"]),
+        "{shown}"
+    );
+
+    assert_eq!(
+        missed_call_status(&app, &mut owner, "abroad-1", "+1 202 555 0123").await,
+        "skipped:other_country"
+    );
+    assert_eq!(
+        missed_call_status(&app, &mut owner, "home-1", "07700 900101").await,
+        "queued"
+    );
+    for (countries, limit) in [(json!(["Narnia"]), json!(null)), (json!(null), json!(0))] {
+        let refused = owner
+            .run(settings, json!({ "c": countries, "l": limit }))
+            .await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    }
+    let changed = owner
+        .run(settings, json!({ "c": ["US", "GB"], "l": 2 }))
+        .await;
+    assert_eq!(
+        changed["data"]["updatePhoneSettings"],
+        json!({ "smsCountries": ["GB", "US"], "smsDailyLimit": 2 }),
+        "{changed}"
+    );
+    assert_eq!(
+        missed_call_status(&app, &mut owner, "abroad-2", "+1 202 555 0124").await,
+        "queued"
+    );
+    assert_eq!(
+        missed_call_status(&app, &mut owner, "home-2", "07700 900102").await,
+        "skipped:daily_limit"
+    );
+    // A day later the limit has room again.
+    app.db
+        .clock
+        .advance(chrono::Duration::hours(24) + chrono::Duration::minutes(1));
+    owner
+        .run("mutation { refreshSession { role } }", json!({}))
+        .await;
+    assert_eq!(
+        missed_call_status(&app, &mut owner, "home-3", "07700 900103").await,
+        "queued"
+    );
+}
+
+/// The calls one API key reports cause at most `API_KEY_DAILY_TEXTS` texts a day, whatever the
+/// clinic's own limit.
+async fn an_api_key_runs_up_no_more_than_its_daily_texts(kind: DatabaseKind) {
+    use ringback_api::service::text_back::API_KEY_DAILY_TEXTS;
+    let app = TestApp::new(kind).await;
+    let mut owner = app.browser();
+    owner.cookies = app.owner.cookies.clone();
+    owner
+        .run(
+            "mutation { updatePhoneSettings(input: { smsDailyLimit: 10000 }) { smsDailyLimit } }",
+            json!({}),
+        )
+        .await;
+    let created = owner
+        .run(
+            "mutation { createApiKey(name: \"PMS\", scope: WRITE) { secret } }",
+            json!({}),
+        )
+        .await;
+    let secret = created["data"]["createApiKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let mut integrator = KeyClient {
+        app: app.app(),
+        secret,
+    };
+    let limit = usize::try_from(API_KEY_DAILY_TEXTS).expect("small");
+    for n in 0..limit {
+        let status = integrator
+            .missed_call(&app, &format!("k-{n}"), &format!("07700 900{:03}", 200 + n))
+            .await;
+        assert_eq!(status, "queued", "call {n}");
+    }
+    let over = integrator.missed_call(&app, "k-over", "07700 900999").await;
+    assert_eq!(over, "skipped:daily_limit");
+    assert_eq!(
+        missed_call_status(&app, &mut owner, "staff-1", "07700 900998").await,
+        "queued",
+        "the clinic still texts"
+    );
+}
+
+/// An integrator's client: GraphQL with its API key as a bearer token.
+struct KeyClient<E: poem::Endpoint> {
+    app: E,
+    secret: String,
+}
+
+impl<E: poem::Endpoint> KeyClient<E> {
+    async fn missed_call(&mut self, app: &TestApp, id: &str, number: &str) -> String {
+        let client = poem::test::TestClient::new(&self.app);
+        let response = client
+            .post("/graphql")
+            .header("Authorization", format!("Bearer {}", self.secret))
+            .content_type("application/json")
+            .body(
+                json!({
+                    "query": "mutation($id: String!, $at: DateTime!, $n: String!) { recordCallEvents(events: [{ \
+                     externalId: $id, direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: $n }]) \
+                     { results { call { textBackStatus } } } }",
+                    "variables": { "id": id, "at": app.db.clock.now().to_rfc3339(), "n": number },
+                })
+                .to_string(),
+            )
+            .send()
+            .await;
+        let answer: serde_json::Value =
+            serde_json::from_str(&response.0.into_body().into_string().await.expect("body"))
+                .expect("json");
+        answer["data"]["recordCallEvents"]["results"][0]["call"]["textBackStatus"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{answer}"))
+            .to_owned()
+    }
+}
+
+on_both_databases!(
+    texts_stay_within_countries_and_the_daily_limit,
+    an_api_key_runs_up_no_more_than_its_daily_texts,
+);

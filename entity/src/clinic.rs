@@ -28,6 +28,11 @@ pub struct Model {
     pub help_text: Option<String>,
     pub holidays: Option<Json>,
     pub sms_monthly_quota: Option<i32>,
+    /// Regions (ISO 3166 codes, comma-separated) whose numbers the clinic texts; `None`: its own
+    /// region only.
+    pub sms_countries: Option<String>,
+    /// Texts per rolling 24 hours; `None`: the default limit.
+    pub sms_daily_limit: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

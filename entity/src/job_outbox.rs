@@ -24,6 +24,8 @@ pub struct Model {
     pub body_sealed: Option<Vec<u8>>,
     pub in_doubt_since: Option<DateTimeUtc>,
     pub provider_message_id: Option<String>,
+    /// The API key whose request queued the job, if any (texts are counted per key).
+    pub api_key_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -33,6 +33,7 @@ mod m20261122_101100_add_daily_metrics_stale_version;
 mod m20261130_090000_harden_row_level_security;
 mod m20261130_090100_add_user_session_version;
 mod m20261130_090200_add_api_key_expiry;
+mod m20261130_090300_add_texting_limits;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_090000_harden_row_level_security::Migration),
             Box::new(m20261130_090100_add_user_session_version::Migration),
             Box::new(m20261130_090200_add_api_key_expiry::Migration),
+            Box::new(m20261130_090300_add_texting_limits::Migration),
         ]
     }
 }

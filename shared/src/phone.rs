@@ -326,6 +326,16 @@ pub fn normalize(input: &str, default_region: Region) -> Result<NormalizedNumber
     Ok(NormalizedNumber { e164, kind })
 }
 
+/// The region `number` belongs to, as libphonenumber's metadata places it (the UK's drama range is
+/// GB); `None` when the metadata cannot tell.
+pub fn region_of(number: &E164) -> Option<Region> {
+    let parsed = phonenumber::parse(None, number.as_str()).ok()?;
+    if is_reserved_fiction_mobile(&parsed) {
+        return Region::parse("GB").ok();
+    }
+    parsed.country().id().map(Region)
+}
+
 /// Cheap checks before the parser runs: the parser is a large regex machine, so hostile input is
 /// bounded and restricted to the characters a written number uses.
 fn screen_input(input: &str) -> Result<&str, PhoneError> {
@@ -384,6 +394,23 @@ mod tests {
 
     fn normalized(input: &str, code: &str) -> NormalizedNumber {
         normalize(input, region(code)).expect("valid number")
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn numbers_are_placed_in_their_region() {
+        for (input, home, expected) in [
+            ("07700 900123", "GB", "GB"),
+            ("0491 570 006", "AU", "AU"),
+            ("+1 202 555 0123", "GB", "US"),
+        ] {
+            let number = normalized(input, home).e164;
+            assert_eq!(
+                region_of(&number).map(|found| found.as_str().to_owned()),
+                Some(expected.to_owned()),
+                "{input}"
+            );
+        }
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]

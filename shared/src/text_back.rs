@@ -1,7 +1,8 @@
 //! Whether a missed caller may be texted back, decided the same way wherever it is decided: only
 //! callers who rang us (the missed call is their consent to be contacted about it), never an
-//! opted-out caller, never a fixed line, never when the clinic turned text-backs off, and not for
-//! calls reported too late to be useful.
+//! opted-out caller, never a fixed line, never a number in a country the clinic does not text,
+//! never when the clinic turned text-backs off, not for calls reported too late to be useful, and
+//! never beyond the clinic's monthly allowance or its (or the reporting API key's) daily limit.
 
 use chrono::TimeDelta;
 
@@ -19,6 +20,10 @@ pub enum SkipReason {
     Duplicate,
     /// The clinic has used this month's SMS allowance.
     OverQuota,
+    /// The number belongs to a country the clinic does not text.
+    OtherCountry,
+    /// The clinic (or the API key that reported the call) reached its texts for 24 hours.
+    DailyLimit,
 }
 
 impl SkipReason {
@@ -31,6 +36,8 @@ impl SkipReason {
             SkipReason::TooOld => "skipped:too_old",
             SkipReason::Duplicate => "skipped:duplicate",
             SkipReason::OverQuota => "skipped:over_quota",
+            SkipReason::OtherCountry => "skipped:other_country",
+            SkipReason::DailyLimit => "skipped:daily_limit",
         }
     }
 }
@@ -48,6 +55,10 @@ pub struct MissedCallFacts {
     pub texted_in_last_day: bool,
     /// Whether the clinic has used this month's SMS allowance.
     pub over_quota: bool,
+    /// Whether the number belongs to a country the clinic texts.
+    pub in_texted_country: bool,
+    /// Whether the clinic, or the API key behind the report, reached its texts for 24 hours.
+    pub over_daily_limit: bool,
 }
 
 /// `Ok` to queue a text-back, or the first reason not to (checked in this order).
@@ -61,6 +72,9 @@ pub fn decide(facts: MissedCallFacts) -> Result<(), SkipReason> {
     if !facts.accepts_sms {
         return Err(SkipReason::Landline);
     }
+    if !facts.in_texted_country {
+        return Err(SkipReason::OtherCountry);
+    }
     if facts.reported_after > MAX_AGE {
         return Err(SkipReason::TooOld);
     }
@@ -69,6 +83,9 @@ pub fn decide(facts: MissedCallFacts) -> Result<(), SkipReason> {
     }
     if facts.over_quota {
         return Err(SkipReason::OverQuota);
+    }
+    if facts.over_daily_limit {
+        return Err(SkipReason::DailyLimit);
     }
     Ok(())
 }
@@ -90,6 +107,8 @@ pub fn status_words(status: Option<&str>) -> String {
         Some("skipped:too_old") => "Not sent: reported too late",
         Some("skipped:duplicate") => "Not sent: texted in the last 24 hours",
         Some("skipped:over_quota") => "Not sent: monthly allowance used",
+        Some("skipped:other_country") => "Not sent: a number abroad",
+        Some("skipped:daily_limit") => "Not sent: daily texting limit reached",
         Some(other) => other,
     };
     words.to_owned()
@@ -107,6 +126,8 @@ mod tests {
             reported_after: TimeDelta::seconds(5),
             texted_in_last_day: false,
             over_quota: false,
+            in_texted_country: true,
+            over_daily_limit: false,
         }
     }
 
@@ -159,6 +180,20 @@ mod tests {
             }),
             Err(SkipReason::OverQuota)
         );
+        assert_eq!(
+            decide(MissedCallFacts {
+                in_texted_country: false,
+                ..facts()
+            }),
+            Err(SkipReason::OtherCountry)
+        );
+        assert_eq!(
+            decide(MissedCallFacts {
+                over_daily_limit: true,
+                ..facts()
+            }),
+            Err(SkipReason::DailyLimit)
+        );
     }
 
     #[test]
@@ -170,6 +205,8 @@ mod tests {
             reported_after: TimeDelta::hours(2),
             texted_in_last_day: true,
             over_quota: true,
+            in_texted_country: false,
+            over_daily_limit: true,
         };
         assert_eq!(decide(everything), Err(SkipReason::OptedOut));
     }

@@ -99,6 +99,7 @@ pub async fn enqueue<J: Job>(
         last_error: Set(None),
         in_doubt_since: Set(None),
         provider_message_id: Set(None),
+        api_key_id: Set(txn.api_key()),
         created_at: Set(now),
         updated_at: Set(now),
     }

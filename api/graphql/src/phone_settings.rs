@@ -15,7 +15,7 @@ use crate::guard::{Access, principal, uuid_arg, with_tenant};
 use ringback_core::error::DomainError;
 use ringback_domain::Backend;
 use ringback_domain::service::clinic::{self, SettingsChange, TextBackTemplates};
-use ringback_domain::service::phone_lines;
+use ringback_domain::service::{phone_lines, text_back};
 
 /// A day of the week.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -83,6 +83,12 @@ pub struct PhoneSettings {
     /// Text-backs allowed per calendar month (none: no limit); further missed callers are
     /// recorded as `skipped:over_quota`.
     pub sms_monthly_quota: Option<i32>,
+    /// The regions (ISO 3166 codes) whose numbers are texted; callers from elsewhere are recorded
+    /// as `skipped:other_country`.
+    pub sms_countries: Vec<String>,
+    /// Texts per rolling 24 hours; further missed callers are recorded as `skipped:daily_limit`
+    /// and replies are refused until it frees up.
+    pub sms_daily_limit: i32,
 }
 
 /// A provider number, shown by its masked tail.
@@ -132,6 +138,22 @@ fn settings_view(model: &clinic_row::Model) -> PhoneSettings {
         help_text: clinic::help_text(model),
         holidays: clinic::holidays(model),
         sms_monthly_quota: model.sms_monthly_quota,
+        sms_countries: match &model.sms_countries {
+            Some(listed) => listed.split(',').map(str::to_owned).collect(),
+            None => vec![model.default_region.clone()],
+        },
+        sms_daily_limit: model
+            .sms_daily_limit
+            .unwrap_or(text_back::DEFAULT_DAILY_TEXTS),
+    }
+}
+
+/// A nullable setting's change: absent leaves it, null clears it, a value sets it.
+fn optional_change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(value) => Some(Some(value)),
     }
 }
 
@@ -177,6 +199,10 @@ pub struct PhoneSettingsInput {
     pub holidays: Option<Vec<NaiveDate>>,
     /// Null removes the allowance.
     pub sms_monthly_quota: MaybeUndefined<i32>,
+    /// The whole list of regions texted; an empty list goes back to the clinic's own region.
+    pub sms_countries: Option<Vec<String>>,
+    /// Null goes back to the default daily limit.
+    pub sms_daily_limit: MaybeUndefined<i32>,
 }
 
 #[derive(Default)]
@@ -237,11 +263,9 @@ impl PhoneSettingsMutation {
                     booking_link: input.booking_link,
                     help_text: input.help_text,
                     holidays: input.holidays,
-                    sms_monthly_quota: match input.sms_monthly_quota {
-                        MaybeUndefined::Undefined => None,
-                        MaybeUndefined::Null => Some(None),
-                        MaybeUndefined::Value(quota) => Some(Some(quota)),
-                    },
+                    sms_monthly_quota: optional_change(input.sms_monthly_quota),
+                    sms_countries: input.sms_countries,
+                    sms_daily_limit: optional_change(input.sms_daily_limit),
                     ..Default::default()
                 };
                 clinic::update(txn, principal.user_id()?, change).await

@@ -4,7 +4,10 @@
 //! send. Each request is
 //! checked against `X-Twilio-Signature` with the configured public URL (so it works behind a
 //! TLS-terminating proxy), limited to 64 KiB, routed to its clinic by the `To` number, and
-//! idempotent on `CallSid` or `MessageSid`.
+//! idempotent on `CallSid` or `MessageSid`; a failure on our side is retried inside the request
+//! (Twilio itself does not retry these webhooks unless told to: see the README).
+
+use std::pin::Pin;
 
 use chrono::{DateTime, Utc};
 use poem::http::{HeaderMap, StatusCode};
@@ -39,11 +42,18 @@ pub fn routes() -> impl Endpoint {
         .around(|endpoint, request| crate::http::limit_body(endpoint, request, MAX_BODY))
 }
 
-/// A verified webhook: its signed parameters and the door to its clinic.
+/// A verified webhook: its signed parameters, the door to its clinic, and the server's state.
 struct Verified {
     request: SignedRequest,
     scope: TenantScope,
+    state: AppState,
 }
+
+/// What a webhook's work returns: it borrows only the verified request, so it can run again.
+type WorkFuture<'v, T> = Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 'v>>;
+
+/// A webhook's work on its verified request.
+type Work = for<'v> fn(&'v Verified) -> WorkFuture<'v, Response>;
 
 impl Verified {
     fn get(&self, name: &str) -> Option<&str> {
@@ -97,6 +107,7 @@ async fn verify(
     Ok(Verified {
         request: signed,
         scope,
+        state: state.clone(),
     })
 }
 
@@ -149,20 +160,45 @@ fn escape_xml(text: &str) -> String {
 /// back to `dial-status`.
 #[handler]
 async fn voice(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
-    let work = async |verified: &Verified| dial_twiml(state, verified).await;
+    let work: Work = |verified| Box::pin(dial_twiml(&verified.state, verified));
     answer(state, request, body, OurNumber::ByDirection, "voice", work).await
 }
 
-/// Reads and verifies a webhook, runs `work`, and answers Twilio with the TwiML it returns. A
-/// request without a usable subject gets an empty answer (logged; a retry would not help); a
-/// failure on our side gets 503, so that Twilio tries again.
+/// How long a webhook may spend retrying its work after failures on our side (a database
+/// hiccup), well inside Twilio's 15-second wait for an answer.
+const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+/// The pause before the first retry; each later one waits twice as long.
+const FIRST_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Runs `work`, again after a failure that may pass (each run is its own transaction, and every
+/// webhook is idempotent on Twilio's sid), until it succeeds, fails for good, or
+/// [`RETRY_BUDGET`] is spent. Twilio does not retry voice and messaging webhooks by default, so
+/// this is what keeps a missed call or a STOP from being lost to a moment's outage.
+async fn with_retries(verified: &Verified, work: Work) -> Result<Response, DomainError> {
+    let started = std::time::Instant::now();
+    let mut pause = FIRST_RETRY_PAUSE;
+    loop {
+        match work(verified).await {
+            Err(error) if error.is_retryable() && started.elapsed() + pause < RETRY_BUDGET => {
+                tracing::warn!(%error, "Twilio webhook failed; trying again");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Reads and verifies a webhook, runs `work` (retried within [`RETRY_BUDGET`]), and answers
+/// Twilio with the TwiML it returns. A request without a usable subject gets an empty answer
+/// (logged; a retry would not help); a failure on our side that outlasts the retries gets 503.
 async fn answer(
     state: &AppState,
     request: &Request,
     body: poem::Body,
     ours: OurNumber,
     webhook: &'static str,
-    work: impl AsyncFnOnce(&Verified) -> Result<Response, DomainError>,
+    work: Work,
 ) -> Response {
     let Ok(body) = body.into_bytes().await else {
         return refuse(StatusCode::BAD_REQUEST, "unreadable body");
@@ -171,7 +207,7 @@ async fn answer(
         Ok(verified) => verified,
         Err(response) => return response,
     };
-    match work(&verified).await {
+    match with_retries(&verified, work).await {
         Ok(response) => response,
         Err(DomainError::BadUserInput(reason)) => {
             tracing::warn!(%reason, webhook, "Twilio webhook without a usable subject");
@@ -226,7 +262,13 @@ async fn dial_status(
     request: &Request,
     body: poem::Body,
 ) -> Response {
-    record_status(state, request, body, "DialCallStatus").await
+    let work: Work = |verified| {
+        Box::pin(async move {
+            record_call(&verified.state, verified, "DialCallStatus").await?;
+            Ok(twiml(String::new()))
+        })
+    };
+    record_status(state, request, body, work).await
 }
 
 /// Call status callbacks, including calls the clinic placed (callbacks to callers).
@@ -236,19 +278,21 @@ async fn call_status(
     request: &Request,
     body: poem::Body,
 ) -> Response {
-    record_status(state, request, body, "CallStatus").await
+    let work: Work = |verified| {
+        Box::pin(async move {
+            record_call(&verified.state, verified, "CallStatus").await?;
+            Ok(twiml(String::new()))
+        })
+    };
+    record_status(state, request, body, work).await
 }
 
 async fn record_status(
     state: &AppState,
     request: &Request,
     body: poem::Body,
-    status_field: &str,
+    work: Work,
 ) -> Response {
-    let work = async |verified: &Verified| {
-        record_call(state, verified, status_field).await?;
-        Ok(twiml(String::new()))
-    };
     answer(
         state,
         request,
@@ -315,10 +359,12 @@ fn reported_start(verified: &Verified) -> Option<DateTime<Utc>> {
 /// else is a reply in the caller's conversation (a recovery touch). Once per `MessageSid`.
 #[handler]
 async fn sms(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
-    let work = async |verified: &Verified| {
-        Ok(match handle_sms(state, verified).await? {
-            Some(reply) => twiml(format!("<Message>{}</Message>", escape_xml(&reply))),
-            None => twiml(String::new()),
+    let work: Work = |verified| {
+        Box::pin(async move {
+            Ok(match handle_sms(&verified.state, verified).await? {
+                Some(reply) => twiml(format!("<Message>{}</Message>", escape_xml(&reply))),
+                None => twiml(String::new()),
+            })
         })
     };
     answer(state, request, body, OurNumber::ByDirection, "sms", work).await
@@ -349,9 +395,11 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
 /// and applied when that record is written.
 #[handler]
 async fn sms_status(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
-    let work = async |verified: &Verified| {
-        record_delivery(verified).await?;
-        Ok(twiml(String::new()))
+    let work: Work = |verified| {
+        Box::pin(async move {
+            record_delivery(verified).await?;
+            Ok(twiml(String::new()))
+        })
     };
     answer(state, request, body, OurNumber::Sender, "sms status", work).await
 }

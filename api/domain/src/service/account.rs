@@ -171,6 +171,8 @@ pub async fn sign_up(
         help_text: Set(None),
         holidays: Set(None),
         sms_monthly_quota: Set(None),
+        sms_countries: Set(None),
+        sms_daily_limit: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -18,6 +18,8 @@ pub struct KeyedCaller {
     pub accepts_sms: bool,
     /// The number in E.164, for sealing into a job that must text it. Never stored in clear.
     pub e164: String,
+    /// The region the number belongs to (ISO 3166), when known.
+    pub region: Option<String>,
 }
 
 /// Keys numbers for one clinic.
@@ -49,6 +51,7 @@ impl CallerKeyer {
             tail: phone::mask_tail(&normalized.e164),
             line_type: normalized.kind.map(|kind| kind.as_str().to_owned()),
             accepts_sms: normalized.accepts_sms(),
+            region: phone::region_of(&normalized.e164).map(|region| region.as_str().to_owned()),
             e164: normalized.e164.as_str().to_owned(),
         })
     }

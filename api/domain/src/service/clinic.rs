@@ -53,6 +53,10 @@ pub struct SettingsChange {
     pub holidays: Option<Vec<NaiveDate>>,
     /// `Some(None)` removes the allowance.
     pub sms_monthly_quota: Option<Option<i32>>,
+    /// The regions whose numbers are texted; `Some(empty)` goes back to the clinic's own region.
+    pub sms_countries: Option<Vec<String>>,
+    /// `Some(None)` goes back to the default daily limit.
+    pub sms_daily_limit: Option<Option<i32>>,
 }
 
 /// Changes to the clinic's own text-back wording: `None` leaves a template as it is, an empty
@@ -74,6 +78,41 @@ pub async fn get(txn: &TenantTxn) -> Result<clinic::Model, DomainError> {
         .one(txn.conn())
         .await?
         .ok_or(DomainError::NotFound)
+}
+
+/// Most texts a clinic may allow itself per 24 hours.
+pub const MAX_DAILY_TEXTS: i32 = 10_000;
+
+/// Applies the countries texted and the daily limit, checking both.
+fn apply_texting_limits(
+    model: &mut clinic::ActiveModel,
+    countries: Option<Vec<String>>,
+    daily_limit: Option<Option<i32>>,
+    changed: &mut Vec<&'static str>,
+) -> Result<(), DomainError> {
+    if let Some(countries) = countries {
+        let mut regions = Vec::new();
+        for code in &countries {
+            let region = Region::parse(code.trim()).map_err(|_| {
+                bad("each country texted must be a two-letter region code, e.g. GB")
+            })?;
+            regions.push(region.as_str().to_owned());
+        }
+        regions.sort();
+        regions.dedup();
+        model.sms_countries = Set((!regions.is_empty()).then(|| regions.join(",")));
+        changed.push("sms_countries");
+    }
+    if let Some(limit) = daily_limit {
+        if limit.is_some_and(|limit| !(1..=MAX_DAILY_TEXTS).contains(&limit)) {
+            return Err(bad(format!(
+                "the daily texting limit must be between 1 and {MAX_DAILY_TEXTS}"
+            )));
+        }
+        model.sms_daily_limit = Set(limit);
+        changed.push("sms_daily_limit");
+    }
+    Ok(())
 }
 
 fn bad(message: impl Into<String>) -> DomainError {
@@ -178,6 +217,12 @@ pub async fn update(
         model.text_back_delay_seconds = Set(delay);
         changed.push("text_back_delay_seconds");
     }
+    apply_texting_limits(
+        &mut model,
+        change.sms_countries,
+        change.sms_daily_limit,
+        &mut changed,
+    )?;
     let wording = Wording {
         templates: change.text_back_templates,
         booking_link: change.booking_link,

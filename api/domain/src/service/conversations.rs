@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::jobs::StaffReply;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{clinic, in_clinic, keys, opt_outs, team};
+use crate::service::{clinic, in_clinic, keys, opt_outs, team, text_back};
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{self, NewJob};
 use ringback_core::secrets::Secrets;
@@ -142,6 +142,11 @@ pub async fn reply(
     )
     .await?;
     let settings = clinic::get(txn).await?;
+    if text_back::over_daily_limit(txn, &settings, now).await? {
+        return Err(DomainError::Conflict(
+            "the daily texting limit is reached; replies can be sent again later today".to_owned(),
+        ));
+    }
     let key = keys::data_key(secrets, &settings)?;
     let job = NewJob {
         job: StaffReply {

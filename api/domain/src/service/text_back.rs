@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, PaginatorTrait, QueryFilter, Set};
 
 use uuid::Uuid;
 
-use crate::jobs::TextBack;
+use crate::jobs::{StaffReply, TextBack};
 use ringback_core::outbox::{self, Job, NewJob};
 
 use crate::service::callers::KeyedCaller;
@@ -65,6 +65,52 @@ async fn over_quota(
     Ok(used >= u64::try_from(quota).unwrap_or(0))
 }
 
+/// Texts a clinic sends per rolling 24 hours unless it sets its own limit.
+pub const DEFAULT_DAILY_TEXTS: i32 = 200;
+/// Texts the calls one API key reports may cause per rolling 24 hours.
+pub const API_KEY_DAILY_TEXTS: u64 = 50;
+/// The outbox jobs that send a text.
+const TEXT_JOBS: [&str; 2] = [TextBack::NAME, StaffReply::NAME];
+
+/// Whether the clinic, or the API key acting in `txn`, has queued its texts for the 24 hours
+/// before `now`.
+pub async fn over_daily_limit(
+    txn: &TenantTxn,
+    settings: &clinic::Model,
+    now: DateTime<Utc>,
+) -> Result<bool, DomainError> {
+    let since = now - Duration::hours(24);
+    let texts = || {
+        txn.find::<job_outbox::Entity>()
+            .filter(job_outbox::Column::Kind.is_in(TEXT_JOBS))
+            .filter(job_outbox::Column::CreatedAt.gte(since))
+    };
+    let limit = settings.sms_daily_limit.unwrap_or(DEFAULT_DAILY_TEXTS);
+    if texts().count(txn.conn()).await? >= u64::try_from(limit).unwrap_or(0) {
+        return Ok(true);
+    }
+    let Some(key) = txn.api_key() else {
+        return Ok(false);
+    };
+    let by_key = texts()
+        .filter(job_outbox::Column::ApiKeyId.eq(key))
+        .count(txn.conn())
+        .await?;
+    Ok(by_key >= API_KEY_DAILY_TEXTS)
+}
+
+/// Whether the clinic texts numbers of `region`: those of its own region, or of the regions it
+/// listed.
+pub fn texts_region(settings: &clinic::Model, region: Option<&str>) -> bool {
+    let Some(region) = region else {
+        return false;
+    };
+    match settings.sms_countries.as_deref() {
+        Some(listed) => listed.split(',').any(|allowed| allowed == region),
+        None => settings.default_region == region,
+    }
+}
+
 /// Decides and records the text-back for a just-recorded missed call; returns the call as updated.
 pub async fn after_missed_call(
     txn: &TenantTxn,
@@ -81,6 +127,8 @@ pub async fn after_missed_call(
         reported_after: now - missed.started_at,
         texted_in_last_day: texted_in_last_day(txn, &missed.caller_key, missed.id, now).await?,
         over_quota: over_quota(txn, settings, now).await?,
+        in_texted_country: texts_region(settings, caller.region.as_deref()),
+        over_daily_limit: over_daily_limit(txn, settings, now).await?,
     };
     let status = match decide(facts) {
         Ok(()) => {
