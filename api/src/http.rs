@@ -44,6 +44,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         .at("/graphql", graphql_route)
         .at("/graphql/console.js", get(crate::console::script))
         .at("/graphql/console.css", get(crate::console::style))
+        .at("/export/:file", get(crate::download::download))
         .nest(
             ringback_providers::twilio::WEBHOOK_PREFIX,
             crate::webhooks::twilio::routes(),

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod db;
+pub mod download;
 pub mod error;
 pub mod http;
 pub mod integrations;

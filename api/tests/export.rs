@@ -100,3 +100,115 @@ async fn exports(kind: DatabaseKind) {
 }
 
 on_both_databases!(exports);
+
+/// A download streams an export of several pages (more rows than one page holds) as the GraphQL
+/// export would write it, in order and complete, and audits it with its row count; who may
+/// download is who may export.
+async fn downloads_stream_every_page(kind: DatabaseKind) {
+    use ringback_api::service::export::PAGE_ROWS;
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut admin = Browser::new(test_db.app(web.path()));
+    admin
+        .run(SIGN_UP, sign_up_input("download@clinic.test"))
+        .await;
+    let total = usize::try_from(PAGE_ROWS).expect("small") * 2 + 7;
+    let started = (test_db.clock.now() - Duration::hours(2)).to_rfc3339();
+    let events: Vec<serde_json::Value> = (0..total)
+        .map(|n| json!({ "externalId": format!("d{n}"), "direction": "INBOUND", "status": "ANSWERED",
+            "startedAt": started, "answeredAt": started, "callerNumber": format!("07700 900{:03}", n % 1000) }))
+        .collect();
+    for batch in events.chunks(200) {
+        let recorded = admin
+            .run(
+                "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { recorded } }",
+                json!({ "e": batch }),
+            )
+            .await;
+        assert_eq!(
+            recorded["data"]["recordCallEvents"]["recorded"],
+            batch.len(),
+            "{recorded}"
+        );
+    }
+    let today = test_db.clock.now().date_naive();
+    let (from, to) = (today - Duration::days(1), today + Duration::days(1));
+    let client = poem::test::TestClient::new(test_db.app(web.path()));
+    let cookies: String = admin
+        .cookies
+        .iter()
+        .map(|(name, value)| format!("{name}={value}; "))
+        .collect();
+    let url = format!("/export/calls.csv?from={from}&to={to}");
+    let response = client
+        .get(&url)
+        .header("Cookie", cookies.clone())
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    response.assert_content_type("text/csv; charset=utf-8");
+    let downloaded = response.0.into_body().into_string().await.expect("body");
+    let lines: Vec<&str> = downloaded
+        .split("\r\n")
+        .filter(|line| !line.is_empty())
+        .collect();
+    assert_eq!(lines.len(), total + 1, "a header and every row");
+    let ids: std::collections::BTreeSet<&str> = lines[1..]
+        .iter()
+        .map(|line| line.split(',').next().unwrap_or_default())
+        .collect();
+    assert_eq!(ids.len(), total, "no row twice");
+    let graphql = admin
+        .run(
+            "query($from: NaiveDate!, $to: NaiveDate!) { exportCsv(what: CALLS, from: $from, to: $to) { content rows } }",
+            json!({ "from": from.to_string(), "to": to.to_string() }),
+        )
+        .await;
+    assert_eq!(
+        graphql["data"]["exportCsv"]["content"],
+        downloaded.as_str(),
+        "the same file either way"
+    );
+    let audited = test_db
+        .query_strings(
+            "SELECT CAST(detail AS TEXT) AS detail FROM audit_log WHERE action = 'export.created'",
+            &["detail"],
+        )
+        .await;
+    assert!(
+        audited
+            .iter()
+            .filter(|row| row[0].contains(&format!("\"rows\":{total}"))
+                || row[0].contains(&format!("\"rows\": {total}")))
+            .count()
+            == 2,
+        "{audited:?}"
+    );
+
+    for (path, cookie, status) in [
+        (
+            url.clone(),
+            String::new(),
+            poem::http::StatusCode::UNAUTHORIZED,
+        ),
+        (
+            format!("/export/secrets.csv?from={from}&to={to}"),
+            cookies.clone(),
+            poem::http::StatusCode::NOT_FOUND,
+        ),
+        (
+            format!("/export/calls.csv?from={to}&to={from}"),
+            cookies.clone(),
+            poem::http::StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let mut request = client.get(&path);
+        if !cookie.is_empty() {
+            request = request.header("Cookie", cookie);
+        }
+        request.send().await.assert_status(status);
+    }
+    test_db.finish().await;
+}
+
+on_both_databases!(downloads_stream_every_page);

@@ -18,14 +18,34 @@ pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Who is calling. A presented but invalid API key is an error; a missing or stale session cookie
-/// just means "not signed in".
+/// just means "not signed in". The session cookie counts only on a JSON request, which a form on
+/// another site cannot send.
 pub async fn authenticate(backend: &Backend, headers: &HeaderMap) -> Result<Caller, DomainError> {
+    caller(backend, headers, is_json(headers)).await
+}
+
+/// Who asks for a download (a plain `GET`): an API key, or the session cookie. Unlike GraphQL, no
+/// JSON content type is asked for: a `GET` changes nothing a cross-site page could abuse, and the
+/// cookie is `SameSite=Strict`, so another site's link arrives without it.
+pub async fn authenticate_download(
+    backend: &Backend,
+    headers: &HeaderMap,
+) -> Result<Caller, DomainError> {
+    caller(backend, headers, true).await
+}
+
+/// The API key's principal, or (when `cookie_counts`) the session cookie's.
+async fn caller(
+    backend: &Backend,
+    headers: &HeaderMap,
+    cookie_counts: bool,
+) -> Result<Caller, DomainError> {
     if let Some(bearer) = bearer_token(headers) {
         return api_key_principal(backend, bearer)
             .await
             .map(|p| Caller(Some(p)));
     }
-    if !is_json(headers) {
+    if !cookie_counts {
         return Ok(Caller(None));
     }
     let Some(token) = headers

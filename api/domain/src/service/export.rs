@@ -1,11 +1,19 @@
 //! Exports for a period as CSV (calls, appointments with their attribution, daily metrics), each
 //! recorded in the audit log with its kind, range and row count. Callers appear by caller key and
 //! masked tail only: an export never holds a number.
+//!
+//! An export is read in pages of [`PAGE_ROWS`] rows, in order, each page after the last row of the
+//! one before (no offset), in a transaction of its own: a download streams page by page in constant
+//! memory however long the period, an appointment page is joined to its attributions through one
+//! map (linear), and no `IN` list is ever longer than a page.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ringback_entity::{appointment, attribution, call};
 use ringback_shared::metrics::{local_day_bounds_utc, parse_time_zone};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -13,6 +21,11 @@ use crate::service::audit::{self, AuditEvent};
 use crate::service::{clinic, metrics};
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
+
+/// Rows read per page.
+pub const PAGE_ROWS: u64 = 500;
+/// The longest period one export covers.
+pub const MAX_DAYS: i64 = 366;
 
 /// What to export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,183 +36,26 @@ pub enum ExportKind {
 }
 
 impl ExportKind {
-    fn name(self) -> &'static str {
+    /// The kind's name in file names, URLs and the audit log.
+    pub fn name(self) -> &'static str {
         match self {
             ExportKind::Calls => "calls",
             ExportKind::Appointments => "appointments",
             ExportKind::Metrics => "metrics",
         }
     }
-}
 
-/// A finished export.
-pub struct Csv {
-    pub filename: String,
-    pub content: String,
-    pub rows: usize,
-}
-
-/// One CSV field, quoted when it holds a comma, quote or line break.
-fn field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
+    /// The kind named `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Calls, Self::Appointments, Self::Metrics]
+            .into_iter()
+            .find(|kind| kind.name() == name)
     }
-}
 
-/// A header line and rows, CRLF-terminated as RFC 4180 has it.
-fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = header.join(",");
-    out.push_str("\r\n");
-    for row in rows {
-        let line: Vec<String> = row.iter().map(|value| field(value)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
-    }
-    out
-}
-
-fn instant(at: DateTime<Utc>) -> String {
-    at.to_rfc3339()
-}
-
-fn optional<T: ToString>(value: Option<T>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_default()
-}
-
-/// The UTC bounds of clinic days `from..=to`.
-async fn bounds(
-    txn: &TenantTxn,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), DomainError> {
-    let settings = clinic::get(txn).await?;
-    let zone =
-        parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))?;
-    let day =
-        |day| local_day_bounds_utc(day, zone).map_err(|e| DomainError::BadUserInput(e.to_string()));
-    Ok((day(from)?.start, day(to)?.end))
-}
-
-async fn calls(
-    txn: &TenantTxn,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<Vec<String>>, DomainError> {
-    let (start, end) = bounds(txn, from, to).await?;
-    let rows = txn
-        .find::<call::Entity>()
-        .filter(call::Column::StartedAt.gte(start))
-        .filter(call::Column::StartedAt.lt(end))
-        .order_by_asc(call::Column::StartedAt)
-        .all(txn.conn())
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            vec![
-                row.id.to_string(),
-                instant(row.started_at),
-                row.direction,
-                row.status,
-                row.missed.to_string(),
-                row.caller_key,
-                row.caller_tail,
-                optional(row.line_type),
-                optional(row.text_back_status),
-                row.provider,
-            ]
-        })
-        .collect())
-}
-
-async fn appointments(
-    txn: &TenantTxn,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<Vec<String>>, DomainError> {
-    let (start, end) = bounds(txn, from, to).await?;
-    let rows = txn
-        .find::<appointment::Entity>()
-        .filter(appointment::Column::CreatedAt.gte(start))
-        .filter(appointment::Column::CreatedAt.lt(end))
-        .order_by_asc(appointment::Column::CreatedAt)
-        .all(txn.conn())
-        .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-    let verdicts = txn
-        .find::<attribution::Entity>()
-        .filter(attribution::Column::AppointmentId.is_in(ids))
-        .all(txn.conn())
-        .await?;
-    let currency = clinic::get(txn).await?.currency;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let verdict = verdicts.iter().find(|v| v.appointment_id == row.id);
-            vec![
-                row.id.to_string(),
-                instant(row.created_at),
-                row.caller_key,
-                row.value_minor.to_string(),
-                currency.clone(),
-                optional(row.cancelled_at.map(instant)),
-                optional(verdict.map(|v| v.outcome.clone())),
-                optional(verdict.map(|v| v.reason.clone())),
-                optional(verdict.and_then(|v| v.missed_call_id)),
-                optional(verdict.and_then(|v| v.touch_kind.clone())),
-            ]
-        })
-        .collect())
-}
-
-async fn daily_metrics(
-    txn: &TenantTxn,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<Vec<String>>, DomainError> {
-    let range = metrics::range(txn, from, to).await?;
-    let rate =
-        |ratio: ringback_shared::metrics::Ratio| optional(ratio.value().map(|v| format!("{v:.4}")));
-    Ok(range
-        .days
-        .into_iter()
-        .map(|day| {
-            let m = day.metrics;
-            vec![
-                day.day.to_string(),
-                m.inbound_calls.to_string(),
-                m.missed_calls.to_string(),
-                rate(m.miss_rate()),
-                m.text_backs_sent.to_string(),
-                rate(m.reply_rate()),
-                m.callbacks.to_string(),
-                optional(m.median_time_to_callback_seconds()),
-                m.recovered_appointments.to_string(),
-                rate(m.recovery_rate()),
-                m.recovered_revenue_minor.to_string(),
-            ]
-        })
-        .collect())
-}
-
-/// Builds the export and records it in the audit log.
-pub async fn export(
-    txn: &TenantTxn,
-    actor: Option<Uuid>,
-    kind: ExportKind,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Csv, DomainError> {
-    if to < from || (to - from).num_days() > 366 {
-        return Err(DomainError::BadUserInput(
-            "choose 1 to 366 days, `from` first".to_owned(),
-        ));
-    }
-    let (header, rows): (&[&str], Vec<Vec<String>>) = match kind {
-        ExportKind::Calls => (
-            &[
+    /// The CSV header line's fields.
+    fn header(self) -> &'static [&'static str] {
+        match self {
+            ExportKind::Calls => &[
                 "id",
                 "started_at",
                 "direction",
@@ -211,10 +67,7 @@ pub async fn export(
                 "text_back_status",
                 "source",
             ],
-            calls(txn, from, to).await?,
-        ),
-        ExportKind::Appointments => (
-            &[
+            ExportKind::Appointments => &[
                 "id",
                 "created_at",
                 "caller_key",
@@ -226,10 +79,7 @@ pub async fn export(
                 "missed_call_id",
                 "touch_kind",
             ],
-            appointments(txn, from, to).await?,
-        ),
-        ExportKind::Metrics => (
-            &[
+            ExportKind::Metrics => &[
                 "day",
                 "inbound_calls",
                 "missed_calls",
@@ -242,22 +92,337 @@ pub async fn export(
                 "recovery_rate",
                 "recovered_revenue_minor",
             ],
-            daily_metrics(txn, from, to).await?,
-        ),
-    };
+        }
+    }
+}
+
+/// An export to read: its kind, its clinic days and their UTC bounds.
+#[derive(Clone, Debug)]
+pub struct ExportPlan {
+    pub kind: ExportKind,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    currency: String,
+}
+
+impl ExportPlan {
+    /// The file name a download is saved as.
+    pub fn filename(&self) -> String {
+        format!(
+            "ringback-{}-{}-to-{}.csv",
+            self.kind.name(),
+            self.from,
+            self.to
+        )
+    }
+
+    /// The header line, CRLF-terminated.
+    pub fn header_line(&self) -> String {
+        line(self.kind.header().iter().map(|name| (*name).to_owned()))
+    }
+}
+
+/// Where the next page starts: after this row (its time and id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    at: DateTime<Utc>,
+    id: Uuid,
+}
+
+/// A page of CSV lines and where the next one starts (`None`: this was the last).
+pub struct Page {
+    pub lines: String,
+    pub rows: usize,
+    pub next: Option<Cursor>,
+}
+
+/// A finished export.
+pub struct Csv {
+    pub filename: String,
+    pub content: String,
+    pub rows: usize,
+}
+
+/// Checks the period and works out its bounds in the clinic's time zone.
+pub async fn plan(
+    txn: &TenantTxn,
+    kind: ExportKind,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<ExportPlan, DomainError> {
+    if to < from || (to - from).num_days() >= MAX_DAYS {
+        return Err(DomainError::BadUserInput(format!(
+            "choose 1 to {MAX_DAYS} days, `from` first"
+        )));
+    }
+    let settings = clinic::get(txn).await?;
+    let zone =
+        parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let day =
+        |day| local_day_bounds_utc(day, zone).map_err(|e| DomainError::BadUserInput(e.to_string()));
+    Ok(ExportPlan {
+        kind,
+        from,
+        to,
+        start: day(from)?.start,
+        end: day(to)?.end,
+        currency: settings.currency,
+    })
+}
+
+/// The page of `plan` that starts after `after` (or at the beginning).
+pub async fn page(
+    txn: &TenantTxn,
+    plan: &ExportPlan,
+    after: Option<Cursor>,
+) -> Result<Page, DomainError> {
+    match plan.kind {
+        ExportKind::Calls => calls_page(txn, plan, after).await,
+        ExportKind::Appointments => appointments_page(txn, plan, after).await,
+        ExportKind::Metrics => metrics_page(txn, plan).await,
+    }
+}
+
+/// Records a finished export of `rows` rows in the audit log.
+pub async fn record(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    plan: &ExportPlan,
+    rows: usize,
+) -> Result<(), DomainError> {
     audit::append(
         txn,
         AuditEvent {
             actor,
             action: "export.created",
-            detail: json!({ "kind": kind.name(), "from": from, "to": to, "rows": rows.len() }),
+            detail: json!({ "kind": plan.kind.name(), "from": plan.from, "to": plan.to, "rows": rows }),
         },
     )
     .await?;
+    Ok(())
+}
+
+/// The whole export in one transaction and one string (the GraphQL answer); a download streams
+/// the same pages instead.
+pub async fn export(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    kind: ExportKind,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Csv, DomainError> {
+    let plan = plan(txn, kind, from, to).await?;
+    let mut content = plan.header_line();
+    let mut rows = 0;
+    let mut after = None;
+    loop {
+        let next = page(txn, &plan, after).await?;
+        content.push_str(&next.lines);
+        rows += next.rows;
+        match next.next {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    record(txn, actor, &plan, rows).await?;
     Ok(Csv {
-        filename: format!("ringback-{}-{from}-to-{to}.csv", kind.name()),
-        content: csv(header, &rows),
+        filename: plan.filename(),
+        content,
+        rows,
+    })
+}
+
+/// One CSV field, quoted when it holds a comma, quote or line break; a field a spreadsheet would
+/// read as a formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) is prefixed with
+/// `'` so it stays text.
+fn field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+/// One CSV line, CRLF-terminated as RFC 4180 has it.
+fn line(fields: impl IntoIterator<Item = String>) -> String {
+    let mut out = fields
+        .into_iter()
+        .map(|value| field(&value))
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push_str("\r\n");
+    out
+}
+
+fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339()
+}
+
+fn optional<T: ToString>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// Rows after `cursor` in (`at`, `id`) order: the keyset that lets each page start where the last
+/// ended without counting rows.
+fn past(at: impl ColumnTrait, id: impl ColumnTrait, cursor: Cursor) -> SimpleExpr {
+    Expr::tuple([Expr::col(at), Expr::col(id)]).gt(Expr::tuple([
+        Expr::value(cursor.at),
+        Expr::value(cursor.id),
+    ]))
+}
+
+/// A page of rows read, and the cursor after its last row when the page was full.
+fn finish<T>(rows: &[T], key: impl Fn(&T) -> Cursor, lines: String) -> Page {
+    let full = rows.len() as u64 == PAGE_ROWS;
+    Page {
+        lines,
         rows: rows.len(),
+        next: full.then(|| rows.last().map(&key)).flatten(),
+    }
+}
+
+async fn calls_page(
+    txn: &TenantTxn,
+    plan: &ExportPlan,
+    after: Option<Cursor>,
+) -> Result<Page, DomainError> {
+    let mut query = txn
+        .find::<call::Entity>()
+        .filter(call::Column::StartedAt.gte(plan.start))
+        .filter(call::Column::StartedAt.lt(plan.end));
+    if let Some(after) = after {
+        query = query.filter(past(call::Column::StartedAt, call::Column::Id, after));
+    }
+    let rows = query
+        .order_by_asc(call::Column::StartedAt)
+        .order_by_asc(call::Column::Id)
+        .limit(PAGE_ROWS)
+        .all(txn.conn())
+        .await?;
+    let lines: String = rows
+        .iter()
+        .map(|row| {
+            line([
+                row.id.to_string(),
+                instant(row.started_at),
+                row.direction.clone(),
+                row.status.clone(),
+                row.missed.to_string(),
+                row.caller_key.clone(),
+                row.caller_tail.clone(),
+                optional(row.line_type.as_ref()),
+                optional(row.text_back_status.as_ref()),
+                row.provider.clone(),
+            ])
+        })
+        .collect();
+    Ok(finish(
+        &rows,
+        |row| Cursor {
+            at: row.started_at,
+            id: row.id,
+        },
+        lines,
+    ))
+}
+
+async fn appointments_page(
+    txn: &TenantTxn,
+    plan: &ExportPlan,
+    after: Option<Cursor>,
+) -> Result<Page, DomainError> {
+    let mut query = txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::CreatedAt.gte(plan.start))
+        .filter(appointment::Column::CreatedAt.lt(plan.end));
+    if let Some(after) = after {
+        query = query.filter(past(
+            appointment::Column::CreatedAt,
+            appointment::Column::Id,
+            after,
+        ));
+    }
+    let rows = query
+        .order_by_asc(appointment::Column::CreatedAt)
+        .order_by_asc(appointment::Column::Id)
+        .limit(PAGE_ROWS)
+        .all(txn.conn())
+        .await?;
+    // At most one page of ids: well inside every database's limit on bound parameters.
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    let verdicts: HashMap<Uuid, attribution::Model> = txn
+        .find::<attribution::Entity>()
+        .filter(attribution::Column::AppointmentId.is_in(ids))
+        .all(txn.conn())
+        .await?
+        .into_iter()
+        .map(|verdict| (verdict.appointment_id, verdict))
+        .collect();
+    let lines: String = rows
+        .iter()
+        .map(|row| {
+            let verdict = verdicts.get(&row.id);
+            line([
+                row.id.to_string(),
+                instant(row.created_at),
+                row.caller_key.clone(),
+                row.value_minor.to_string(),
+                plan.currency.clone(),
+                optional(row.cancelled_at.map(instant)),
+                optional(verdict.map(|v| v.outcome.clone())),
+                optional(verdict.map(|v| v.reason.clone())),
+                optional(verdict.and_then(|v| v.missed_call_id)),
+                optional(verdict.and_then(|v| v.touch_kind.clone())),
+            ])
+        })
+        .collect();
+    Ok(finish(
+        &rows,
+        |row| Cursor {
+            at: row.created_at,
+            id: row.id,
+        },
+        lines,
+    ))
+}
+
+/// The daily metrics: one row a day, at most [`MAX_DAYS`], so one page.
+async fn metrics_page(txn: &TenantTxn, plan: &ExportPlan) -> Result<Page, DomainError> {
+    let range = metrics::range(txn, plan.from, plan.to).await?;
+    let rate =
+        |ratio: ringback_shared::metrics::Ratio| optional(ratio.value().map(|v| format!("{v:.4}")));
+    let rows = range.days.len();
+    let lines = range
+        .days
+        .into_iter()
+        .map(|day| {
+            let m = day.metrics;
+            line([
+                day.day.to_string(),
+                m.inbound_calls.to_string(),
+                m.missed_calls.to_string(),
+                rate(m.miss_rate()),
+                m.text_backs_sent.to_string(),
+                rate(m.reply_rate()),
+                m.callbacks.to_string(),
+                optional(m.median_time_to_callback_seconds()),
+                m.recovered_appointments.to_string(),
+                rate(m.recovery_rate()),
+                m.recovered_revenue_minor.to_string(),
+            ])
+        })
+        .collect();
+    Ok(Page {
+        lines,
+        rows,
+        next: None,
     })
 }
 
@@ -270,9 +435,13 @@ mod tests {
         assert_eq!(field("plain"), "plain");
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(
-            csv(&["a", "b"], &[vec!["1".into(), "x\ny".into()]]),
-            "a,b\r\n1,\"x\ny\"\r\n"
-        );
+        assert_eq!(line(["1".to_owned(), "x\ny".to_owned()]), "1,\"x\ny\"\r\n");
+    }
+
+    #[test]
+    fn formulas_stay_text() {
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(field("+44"), "'+44");
+        assert_eq!(field("@sum"), "'@sum");
     }
 }
