@@ -223,6 +223,8 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             ring_timeout_seconds: None,
             help_text: None,
             sms_monthly_quota: None,
+            sms_countries: None,
+            sms_daily_limit: None,
         };
         spawn_local(async move {
             let saved = async {
