@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, ConfigError, RawSettings};
 use crate::db::{self, DbError};
-use crate::secrets::{Secrets, SecretsSource};
+use crate::secrets::{KeyCheckError, Secrets, SecretsSource};
 use crate::service::audit;
 use crate::state::AppState;
 use crate::{build_app, phone_cli};
@@ -69,6 +69,8 @@ enum CliError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Database(#[from] DbError),
+    #[error("secrets: {0}")]
+    Secrets(#[from] KeyCheckError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -169,6 +171,7 @@ async fn open_server() -> Result<(Config, Secrets, sea_orm::DatabaseConnection),
     } else if db::pending_migrations(&db).await? > 0 {
         tracing::warn!("the database has pending migrations; run `ringback migrate`");
     }
+    secrets.check_against(&db).await?;
     Ok((config, secrets, db))
 }
 

@@ -42,3 +42,47 @@ fn audit_verify_reports_intact_and_broken_chains() {
     assert!(!broken.status.success(), "a broken chain fails the command");
     assert!(text.contains("entry 3 is the first broken entry"), "{text}");
 }
+
+/// A server started with another master key than its database was set up with stops before
+/// writing anything, naming the setting; a partial set of secrets stops it too.
+#[test]
+fn a_changed_master_key_or_a_partial_set_of_secrets_stops_start_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |master_key: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ringback"));
+        command
+            .arg("demo")
+            .env("RINGBACK_DATA_DIR", dir.path())
+            .env("RINGBACK_LOG", "warn")
+            .env("RINGBACK_PEPPER", "11".repeat(32))
+            .env("RINGBACK_SESSION_SECRET", "33".repeat(32));
+        if let Some(key) = master_key {
+            command.env("RINGBACK_MASTER_KEY", key);
+        }
+        command.output().expect("ringback runs")
+    };
+    let first = run(Some(&"22".repeat(32)));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let changed = run(Some(&"44".repeat(32)));
+    let said = String::from_utf8_lossy(&changed.stderr).into_owned();
+    assert!(!changed.status.success(), "a changed master key is refused");
+    assert!(said.contains("RINGBACK_MASTER_KEY"), "{said}");
+    assert!(
+        !said.contains(&"44".repeat(32)),
+        "the key is never echoed: {said}"
+    );
+    let partial = run(None);
+    let said = String::from_utf8_lossy(&partial.stderr).into_owned();
+    assert!(!partial.status.success(), "a partial set is refused");
+    assert!(said.contains("RINGBACK_MASTER_KEY"), "{said}");
+    let again = run(Some(&"22".repeat(32)));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

@@ -184,3 +184,23 @@ async fn serving_refuses_the_owner_and_accepts_the_app_role() {
         .expect("the application role serves");
     test_db.finish().await;
 }
+
+/// The application role records the key checks on a first start and reads them later, but can
+/// never change one (so a server with a wrong key cannot overwrite the check and carry on).
+#[tokio::test]
+async fn the_app_role_records_key_checks_but_cannot_change_them() {
+    let test_db = TestDb::new(DatabaseKind::Postgres).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let secrets = test_db.state(web.path()).secrets.clone();
+    let app = test_db.app_role_connection().await;
+    secrets.check_against(&app).await.expect("recorded");
+    secrets
+        .check_against(&app)
+        .await
+        .expect("the same keys pass");
+    let changed = app
+        .execute_unprepared("UPDATE key_checks SET check_value = 'forged'")
+        .await;
+    assert!(changed.is_err(), "the checks are the owner's to change");
+    test_db.finish().await;
+}

@@ -34,6 +34,7 @@ mod m20261130_090000_harden_row_level_security;
 mod m20261130_090100_add_user_session_version;
 mod m20261130_090200_add_api_key_expiry;
 mod m20261130_090300_add_texting_limits;
+mod m20261130_090400_create_key_checks;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_090100_add_user_session_version::Migration),
             Box::new(m20261130_090200_add_api_key_expiry::Migration),
             Box::new(m20261130_090300_add_texting_limits::Migration),
+            Box::new(m20261130_090400_create_key_checks::Migration),
         ]
     }
 }

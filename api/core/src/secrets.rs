@@ -12,7 +12,11 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, Mac};
 use rand::RngCore;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sha2::Sha256;
 
 use crate::settings::{ConfigError, RawSettings};
 
@@ -82,8 +86,20 @@ impl Secrets {
     ) -> Result<(Self, SecretsSource), ConfigError> {
         let configured = SECRET_NAMES.map(|name| settings.parse(name, Secret::from_hex));
         let [pepper, master_key, session_secret] = configured;
+        let (pepper, master_key, session_secret) = (pepper?, master_key?, session_secret?);
+        let given = [&pepper, &master_key, &session_secret]
+            .iter()
+            .filter(|secret| secret.is_some())
+            .count();
+        if given > 0 && given < SECRET_NAMES.len() {
+            // A partial set is a mistake, not a request to mix configured and generated keys.
+            return Err(first_missing(
+                settings,
+                "set all three secrets (pepper, master key, session secret) or none of them",
+            ));
+        }
         if let (Some(pepper), Some(master_key), Some(session_secret)) =
-            (pepper?, master_key?, session_secret?)
+            (pepper, master_key, session_secret)
         {
             let secrets = Self {
                 pepper,
@@ -93,15 +109,10 @@ impl Secrets {
             return Ok((secrets, SecretsSource::Configured));
         }
         if !embedded_database {
-            let missing = SECRET_NAMES
-                .into_iter()
-                .find(|name| settings.value(name).is_none())
-                .unwrap_or("pepper");
-            return Err(ConfigError::Missing {
-                key: settings.origin(missing),
-                hint: "an external database needs its secrets configured (64 hex digits each)"
-                    .to_owned(),
-            });
+            return Err(first_missing(
+                settings,
+                "an external database needs its secrets configured (64 hex digits each)",
+            ));
         }
         Self::from_data_dir(data_dir)
     }
@@ -118,6 +129,110 @@ impl Secrets {
         };
         write_file(&path, &secrets)?;
         Ok((secrets, SecretsSource::GeneratedInto(path)))
+    }
+}
+
+/// The secrets a database is tied to, by setting name: with another master key its sealed data
+/// would not open, with another pepper new caller keys would not match old ones.
+const CHECKED: [&str; 2] = ["master_key", "pepper"];
+
+/// A keyed hash of a constant under `secret`: equal for equal secrets, and telling nothing of them.
+fn check_value(name: &str, secret: &Secret) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose())
+        .expect("HMAC accepts a key of any length");
+    mac.update(format!("ringback key check: {name}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+impl Secrets {
+    fn by_name(&self, name: &str) -> &Secret {
+        match name {
+            "pepper" => &self.pepper,
+            "master_key" => &self.master_key,
+            _ => &self.session_secret,
+        }
+    }
+
+    /// Checks the secrets against the values the database recorded when it was first served, and
+    /// records them on a first start. A different master key or pepper stops start-up, named by
+    /// its setting, before anything is written with it.
+    pub async fn check_against(&self, db: &DatabaseConnection) -> Result<(), KeyCheckError> {
+        for name in CHECKED {
+            let expected = check_value(name, self.by_name(name));
+            match recorded_check(db, name).await? {
+                Some(recorded) if recorded == expected => {}
+                Some(_) => return Err(KeyCheckError::Mismatch(name)),
+                None => record_check(db, name, &expected).await?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why the secrets cannot be used with this database.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyCheckError {
+    #[error(
+        "RINGBACK_{} is not the one this database was set up with: {}. Set the original, or rotate \
+         it as the README describes",
+        .0.to_uppercase(),
+        consequence(.0)
+    )]
+    Mismatch(&'static str),
+    #[error("the key checks could not be read or written: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+fn consequence(name: &str) -> &'static str {
+    if name == "master_key" {
+        "no clinic's sealed numbers or messages would open"
+    } else {
+        "callers would get new caller keys and lose their history"
+    }
+}
+
+async fn recorded_check(
+    db: &DatabaseConnection,
+    name: &str,
+) -> Result<Option<String>, sea_orm::DbErr> {
+    let query = Query::select()
+        .column(Alias::new("check_value"))
+        .from(Alias::new("key_checks"))
+        .and_where(Expr::col(Alias::new("name")).eq(name))
+        .to_owned();
+    let row = db.query_one(&query).await?;
+    row.map(|row| row.try_get::<String>("", "check_value"))
+        .transpose()
+}
+
+async fn record_check(
+    db: &DatabaseConnection,
+    name: &str,
+    value: &str,
+) -> Result<(), sea_orm::DbErr> {
+    let insert = Query::insert()
+        .into_table(Alias::new("key_checks"))
+        .columns([
+            Alias::new("name"),
+            Alias::new("check_value"),
+            Alias::new("created_at"),
+        ])
+        .values([name.into(), value.into(), chrono::Utc::now().into()])
+        .map_err(|error| sea_orm::DbErr::Custom(error.to_string()))?
+        .to_owned();
+    db.execute(&insert).await?;
+    Ok(())
+}
+
+/// The error naming the first secret `settings` lacks, with `hint`.
+fn first_missing(settings: &RawSettings, hint: &str) -> ConfigError {
+    let missing = SECRET_NAMES
+        .into_iter()
+        .find(|name| settings.value(name).is_none())
+        .unwrap_or("pepper");
+    ConfigError::Missing {
+        key: settings.origin(missing),
+        hint: hint.to_owned(),
     }
 }
 

@@ -49,7 +49,7 @@ struct Verified {
     state: AppState,
 }
 
-/// What a webhook's work returns: it borrows only the verified request, so it can run again.
+/// What a webhook's work returns: it borrows only its input, so it can run again.
 type WorkFuture<'v, T> = Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 'v>>;
 
 /// A webhook's work on its verified request.
@@ -174,11 +174,14 @@ const FIRST_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(
 /// webhook is idempotent on Twilio's sid), until it succeeds, fails for good, or
 /// [`RETRY_BUDGET`] is spent. Twilio does not retry voice and messaging webhooks by default, so
 /// this is what keeps a missed call or a STOP from being lost to a moment's outage.
-async fn with_retries(verified: &Verified, work: Work) -> Result<Response, DomainError> {
+async fn with_retries<Input: Sync, T>(
+    input: &Input,
+    work: for<'v> fn(&'v Input) -> WorkFuture<'v, T>,
+) -> Result<T, DomainError> {
     let started = std::time::Instant::now();
     let mut pause = FIRST_RETRY_PAUSE;
     loop {
-        match work(verified).await {
+        match work(input).await {
             Err(error) if error.is_retryable() && started.elapsed() + pause < RETRY_BUDGET => {
                 tracing::warn!(%error, "Twilio webhook failed; trying again");
                 tokio::time::sleep(pause).await;
@@ -420,4 +423,45 @@ async fn record_delivery(verified: &Verified) -> Result<(), DomainError> {
     }
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Fails on its first run as a database outage would, then succeeds.
+    fn flaky(runs: &AtomicUsize) -> WorkFuture<'_, usize> {
+        Box::pin(async move {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            if run == 1 {
+                Err(DomainError::Internal("connection reset".to_owned()))
+            } else {
+                Ok(run)
+            }
+        })
+    }
+
+    /// Refuses its input every time.
+    fn refusing(runs: &AtomicUsize) -> WorkFuture<'_, usize> {
+        Box::pin(async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Err(DomainError::BadUserInput("no CallSid".to_owned()))
+        })
+    }
+
+    #[tokio::test]
+    async fn a_passing_failure_is_retried_inside_the_request() {
+        let runs = AtomicUsize::new(0);
+        assert_eq!(with_retries(&runs, flaky).await.ok(), Some(2));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_not_retried() {
+        let runs = AtomicUsize::new(0);
+        assert!(with_retries(&runs, refusing).await.is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
 }
