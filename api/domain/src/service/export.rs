@@ -120,7 +120,7 @@ impl ExportPlan {
 
     /// The header line, CRLF-terminated.
     pub fn header_line(&self) -> String {
-        line(self.kind.header().iter().map(|name| (*name).to_owned()))
+        csv_line(self.kind.header().iter().map(|name| (*name).to_owned()))
     }
 }
 
@@ -251,7 +251,7 @@ fn field(value: &str) -> String {
 }
 
 /// One CSV line, CRLF-terminated as RFC 4180 has it.
-fn line(fields: impl IntoIterator<Item = String>) -> String {
+pub fn csv_line(fields: impl IntoIterator<Item = String>) -> String {
     let mut out = fields
         .into_iter()
         .map(|value| field(&value))
@@ -309,7 +309,7 @@ async fn calls_page(
     let lines: String = rows
         .iter()
         .map(|row| {
-            line([
+            csv_line([
                 row.id.to_string(),
                 instant(row.started_at),
                 row.direction.clone(),
@@ -369,7 +369,7 @@ async fn appointments_page(
         .iter()
         .map(|row| {
             let verdict = verdicts.get(&row.id);
-            line([
+            csv_line([
                 row.id.to_string(),
                 instant(row.created_at),
                 row.caller_key.clone(),
@@ -404,7 +404,7 @@ async fn metrics_page(txn: &TenantTxn, plan: &ExportPlan) -> Result<Page, Domain
         .into_iter()
         .map(|day| {
             let m = day.metrics;
-            line([
+            csv_line([
                 day.day.to_string(),
                 m.inbound_calls.to_string(),
                 m.missed_calls.to_string(),
@@ -435,7 +435,10 @@ mod tests {
         assert_eq!(field("plain"), "plain");
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(line(["1".to_owned(), "x\ny".to_owned()]), "1,\"x\ny\"\r\n");
+        assert_eq!(
+            csv_line(["1".to_owned(), "x\ny".to_owned()]),
+            "1,\"x\ny\"\r\n"
+        );
     }
 
     #[test]
