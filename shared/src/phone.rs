@@ -323,7 +323,23 @@ pub fn normalize(input: &str, default_region: Region) -> Result<NormalizedNumber
         });
     };
     let e164 = E164::parse(&parsed.format().mode(Mode::E164).to_string())?;
+    if !reads_back(&e164, default_region) {
+        return Err(PhoneError::Invalid {
+            region: default_region,
+        });
+    }
     Ok(NormalizedNumber { e164, kind })
+}
+
+/// Whether `e164`, read again as `normalize` reads it, is an accepted number and the same one.
+/// libphonenumber keeps some national leading zeros that do not survive the E.164 form when read
+/// with a default region, so an input such as "+4 700 09023" would otherwise be stored as a number
+/// that no longer reads (found by fuzzing).
+fn reads_back(e164: &E164, default_region: Region) -> bool {
+    phonenumber::parse(Some(default_region.0), e164.as_str()).is_ok_and(|again| {
+        (is_reserved_fiction_mobile(&again) || again.is_valid())
+            && again.format().mode(Mode::E164).to_string() == e164.as_str()
+    })
 }
 
 /// The region `number` belongs to, as libphonenumber's metadata places it (the UK's drama range is
@@ -394,6 +410,18 @@ mod tests {
 
     fn normalized(input: &str, code: &str) -> NormalizedNumber {
         normalize(input, region(code)).expect("valid number")
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn a_number_whose_e164_form_is_another_number_is_refused() {
+        // Norway's code with national leading zeros: the E.164 form would drop them.
+        assert!(normalize("+4 700 09023", region("GB")).is_err());
+        let accepted = normalized("+47 22 22 22 22", "GB").e164;
+        assert_eq!(
+            normalize(accepted.as_str(), region("GB")).map(|n| n.e164),
+            Ok(accepted)
+        );
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
