@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::TestDb;
-use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use common::graphql::{Browser, SIGN_UP, error_code, run_with_key, sign_up_input};
 use poem::Endpoint;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
@@ -720,15 +720,7 @@ async fn api_keys_authenticate_integrators(kind: DatabaseKind) {
 
     let integrator = poem::test::TestClient::new(test_db.app(web.path()));
     let ask = async |document: &str, bearer: &str| -> Value {
-        let response = integrator
-            .post("/graphql")
-            .header("Authorization", format!("Bearer {bearer}"))
-            .content_type("application/json")
-            .body(json!({ "query": document }).to_string())
-            .send()
-            .await;
-        serde_json::from_str(&response.0.into_body().into_string().await.expect("body"))
-            .expect("json")
+        run_with_key(&integrator, bearer, document, json!({})).await
     };
     let read = ask("{ clinic { name } }", &secret).await;
     assert_eq!(read["data"]["clinic"]["name"], "Riverside Dental", "{read}");
@@ -854,15 +846,7 @@ async fn api_keys_expire(kind: DatabaseKind) {
         .to_owned();
     let integrator = poem::test::TestClient::new(test_db.app(web.path()));
     let ask = async || -> Value {
-        let response = integrator
-            .post("/graphql")
-            .header("Authorization", format!("Bearer {secret}"))
-            .content_type("application/json")
-            .body(json!({ "query": "{ clinic { name } }" }).to_string())
-            .send()
-            .await;
-        serde_json::from_str(&response.0.into_body().into_string().await.expect("body"))
-            .expect("json")
+        run_with_key(&integrator, &secret, "{ clinic { name } }", json!({})).await
     };
     let fresh = ask().await;
     assert_eq!(

@@ -6,7 +6,7 @@
 mod common;
 
 use common::app::TestApp;
-use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use common::graphql::{Browser, SIGN_UP, error_code, run_with_key, sign_up_input};
 use common::{TestDb, twilio_settings};
 use ringback_api::config::DatabaseKind;
 use ringback_api::service::phone_lines;
@@ -208,26 +208,32 @@ async fn concurrent_mutations_on_sqlite_all_succeed() {
     assert_eq!(log[0][0], "60", "every change is audited once");
 }
 
-/// Records one missed call from `number` now, as `client` (a session or an API key's client);
-/// returns the text-back status recorded on it.
+/// Records one missed call from `number` now.
+const MISSED_CALL: &str = "mutation($id: String!, $at: DateTime!, $n: String!) { recordCallEvents(events: [{ \
+     externalId: $id, direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: $n }]) \
+     { results { call { textBackStatus } error { message } } } }";
+
+/// The variables of [`MISSED_CALL`] for call `id` from `number`, now by the app's clock.
+fn missed_call(app: &TestApp, id: &str, number: &str) -> serde_json::Value {
+    json!({ "id": id, "at": app.db.clock.now().to_rfc3339(), "n": number })
+}
+
+/// The text-back status recorded on the call an answer to [`MISSED_CALL`] reports.
+fn text_back_status(answer: serde_json::Value) -> String {
+    answer["data"]["recordCallEvents"]["results"][0]["call"]["textBackStatus"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
+}
+
+/// Records one missed call from `number` now, as `client`; returns its text-back status.
 async fn missed_call_status(
     app: &TestApp,
     client: &mut Browser<impl poem::Endpoint>,
     id: &str,
     number: &str,
 ) -> String {
-    let answer = client
-        .run(
-            "mutation($id: String!, $at: DateTime!, $n: String!) { recordCallEvents(events: [{ \
-             externalId: $id, direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: $n }]) \
-             { results { call { textBackStatus } error { message } } } }",
-            json!({ "id": id, "at": app.db.clock.now().to_rfc3339(), "n": number }),
-        )
-        .await;
-    answer["data"]["recordCallEvents"]["results"][0]["call"]["textBackStatus"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{answer}"))
-        .to_owned()
+    text_back_status(client.run(MISSED_CALL, missed_call(app, id, number)).await)
 }
 
 /// Texts go only to the countries a clinic texts (its own region unless it lists others), and
@@ -315,58 +321,30 @@ async fn an_api_key_runs_up_no_more_than_its_daily_texts(kind: DatabaseKind) {
         .as_str()
         .expect("secret")
         .to_owned();
-    let mut integrator = KeyClient {
-        app: app.app(),
-        secret,
+    let integrator = poem::test::TestClient::new(app.app());
+    let by_key = async |id: &str, number: &str| {
+        text_back_status(
+            run_with_key(
+                &integrator,
+                &secret,
+                MISSED_CALL,
+                missed_call(&app, id, number),
+            )
+            .await,
+        )
     };
     let limit = usize::try_from(API_KEY_DAILY_TEXTS).expect("small");
     for n in 0..limit {
-        let status = integrator
-            .missed_call(&app, &format!("k-{n}"), &format!("07700 900{:03}", 200 + n))
-            .await;
+        let status = by_key(&format!("k-{n}"), &format!("07700 900{:03}", 200 + n)).await;
         assert_eq!(status, "queued", "call {n}");
     }
-    let over = integrator.missed_call(&app, "k-over", "07700 900999").await;
+    let over = by_key("k-over", "07700 900999").await;
     assert_eq!(over, "skipped:daily_limit");
     assert_eq!(
         missed_call_status(&app, &mut owner, "staff-1", "07700 900998").await,
         "queued",
         "the clinic still texts"
     );
-}
-
-/// An integrator's client: GraphQL with its API key as a bearer token.
-struct KeyClient<E: poem::Endpoint> {
-    app: E,
-    secret: String,
-}
-
-impl<E: poem::Endpoint> KeyClient<E> {
-    async fn missed_call(&mut self, app: &TestApp, id: &str, number: &str) -> String {
-        let client = poem::test::TestClient::new(&self.app);
-        let response = client
-            .post("/graphql")
-            .header("Authorization", format!("Bearer {}", self.secret))
-            .content_type("application/json")
-            .body(
-                json!({
-                    "query": "mutation($id: String!, $at: DateTime!, $n: String!) { recordCallEvents(events: [{ \
-                     externalId: $id, direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: $n }]) \
-                     { results { call { textBackStatus } } } }",
-                    "variables": { "id": id, "at": app.db.clock.now().to_rfc3339(), "n": number },
-                })
-                .to_string(),
-            )
-            .send()
-            .await;
-        let answer: serde_json::Value =
-            serde_json::from_str(&response.0.into_body().into_string().await.expect("body"))
-                .expect("json");
-        answer["data"]["recordCallEvents"]["results"][0]["call"]["textBackStatus"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{answer}"))
-            .to_owned()
-    }
 }
 
 on_both_databases!(

@@ -35,6 +35,7 @@ mod m20261130_090100_add_user_session_version;
 mod m20261130_090200_add_api_key_expiry;
 mod m20261130_090300_add_texting_limits;
 mod m20261130_090400_create_key_checks;
+mod m20261130_090500_index_outbox_by_kind_and_creation;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_090200_add_api_key_expiry::Migration),
             Box::new(m20261130_090300_add_texting_limits::Migration),
             Box::new(m20261130_090400_create_key_checks::Migration),
+            Box::new(m20261130_090500_index_outbox_by_kind_and_creation::Migration),
         ]
     }
 }

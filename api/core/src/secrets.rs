@@ -132,9 +132,15 @@ impl Secrets {
     }
 }
 
+/// Picks one secret out of the set.
+type SecretOf = fn(&Secrets) -> &Secret;
+
 /// The secrets a database is tied to, by setting name: with another master key its sealed data
 /// would not open, with another pepper new caller keys would not match old ones.
-const CHECKED: [&str; 2] = ["master_key", "pepper"];
+const CHECKED: [(&str, SecretOf); 2] = [
+    ("master_key", |secrets| &secrets.master_key),
+    ("pepper", |secrets| &secrets.pepper),
+];
 
 /// A keyed hash of a constant under `secret`: equal for equal secrets, and telling nothing of them.
 fn check_value(name: &str, secret: &Secret) -> String {
@@ -145,20 +151,12 @@ fn check_value(name: &str, secret: &Secret) -> String {
 }
 
 impl Secrets {
-    fn by_name(&self, name: &str) -> &Secret {
-        match name {
-            "pepper" => &self.pepper,
-            "master_key" => &self.master_key,
-            _ => &self.session_secret,
-        }
-    }
-
     /// Checks the secrets against the values the database recorded when it was first served, and
     /// records them on a first start. A different master key or pepper stops start-up, named by
     /// its setting, before anything is written with it.
     pub async fn check_against(&self, db: &DatabaseConnection) -> Result<(), KeyCheckError> {
-        for name in CHECKED {
-            let expected = check_value(name, self.by_name(name));
+        for (name, secret) in CHECKED {
+            let expected = check_value(name, secret(self));
             match recorded_check(db, name).await? {
                 Some(recorded) if recorded == expected => {}
                 Some(_) => return Err(KeyCheckError::Mismatch(name)),

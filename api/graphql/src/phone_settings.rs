@@ -138,10 +138,7 @@ fn settings_view(model: &clinic_row::Model) -> PhoneSettings {
         help_text: clinic::help_text(model),
         holidays: clinic::holidays(model),
         sms_monthly_quota: model.sms_monthly_quota,
-        sms_countries: match &model.sms_countries {
-            Some(listed) => listed.split(',').map(str::to_owned).collect(),
-            None => vec![model.default_region.clone()],
-        },
+        sms_countries: clinic::texted_regions(model),
         sms_daily_limit: model
             .sms_daily_limit
             .unwrap_or(text_back::DEFAULT_DAILY_TEXTS),

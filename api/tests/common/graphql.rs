@@ -65,6 +65,24 @@ impl<E: Endpoint> Browser<E> {
     }
 }
 
+/// Runs `query` with `variables` as an integrator would: API key `secret` as a bearer token.
+pub async fn run_with_key<E: Endpoint>(
+    client: &TestClient<E>,
+    secret: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let response = client
+        .post("/graphql")
+        .header("Authorization", format!("Bearer {secret}"))
+        .content_type("application/json")
+        .body(json!({ "query": query, "variables": variables }).to_string())
+        .send()
+        .await;
+    let body = response.0.into_body().into_string().await.expect("body");
+    serde_json::from_str(&body).expect("JSON response")
+}
+
 /// The `extensions.code` of the first error, if any.
 pub fn error_code(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["code"].as_str()

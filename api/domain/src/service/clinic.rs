@@ -80,6 +80,14 @@ pub async fn get(txn: &TenantTxn) -> Result<clinic::Model, DomainError> {
         .ok_or(DomainError::NotFound)
 }
 
+/// The regions whose numbers `clinic` texts: those it listed, or its own region.
+pub fn texted_regions(clinic: &clinic::Model) -> Vec<String> {
+    match clinic.sms_countries.as_deref() {
+        Some(listed) => listed.split(',').map(str::to_owned).collect(),
+        None => vec![clinic.default_region.clone()],
+    }
+}
+
 /// Most texts a clinic may allow itself per 24 hours.
 pub const MAX_DAILY_TEXTS: i32 = 10_000;
 

@@ -122,6 +122,12 @@ pub async fn reply(
             "the caller replied STOP: they get no texts until they send START".to_owned(),
         ));
     }
+    let settings = clinic::get(txn).await?;
+    if text_back::over_daily_limit(txn, &settings, now).await? {
+        return Err(DomainError::Conflict(
+            "the daily texting limit is reached; replies can be sent again later today".to_owned(),
+        ));
+    }
     let stored = messages::record(
         txn,
         secrets,
@@ -141,12 +147,6 @@ pub async fn reply(
         },
     )
     .await?;
-    let settings = clinic::get(txn).await?;
-    if text_back::over_daily_limit(txn, &settings, now).await? {
-        return Err(DomainError::Conflict(
-            "the daily texting limit is reached; replies can be sent again later today".to_owned(),
-        ));
-    }
     let key = keys::data_key(secrets, &settings)?;
     let job = NewJob {
         job: StaffReply {

@@ -102,13 +102,11 @@ pub async fn over_daily_limit(
 /// Whether the clinic texts numbers of `region`: those of its own region, or of the regions it
 /// listed.
 pub fn texts_region(settings: &clinic::Model, region: Option<&str>) -> bool {
-    let Some(region) = region else {
-        return false;
-    };
-    match settings.sms_countries.as_deref() {
-        Some(listed) => listed.split(',').any(|allowed| allowed == region),
-        None => settings.default_region == region,
-    }
+    region.is_some_and(|region| {
+        clinic_settings::texted_regions(settings)
+            .iter()
+            .any(|allowed| allowed == region)
+    })
 }
 
 /// Decides and records the text-back for a just-recorded missed call; returns the call as updated.
