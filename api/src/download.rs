@@ -1,6 +1,6 @@
 //! CSV downloads: `GET /export/{calls,appointments,metrics}.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`,
-//! for the same callers as the GraphQL export (admins and owners by session, or an API key), as a
-//! streamed `text/csv` attachment. The export is read page by page (each page its own short
+//! for the same callers as the GraphQL export (admins and owners, by their session cookie; an API
+//! key is recognised but refused, as it is for `exportCsv`), as a streamed `text/csv` attachment. The export is read page by page (each page its own short
 //! transaction) while the answer is written, so memory stays constant however long the period;
 //! the audit entry with the row count is written when the last page has gone.
 
