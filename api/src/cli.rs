@@ -210,6 +210,7 @@ async fn serve() -> Result<(), CliError> {
     );
     let state = AppState::new(db, config.clone(), secrets);
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
+    let sweep = crate::jobs::audit_sweep::spawn(&state, worker_stop.clone());
     let worker = crate::jobs::worker::spawn(&state, worker_stop);
     let acceptor = TcpListener::bind(config.listen)
         .into_acceptor()
@@ -231,6 +232,11 @@ async fn serve() -> Result<(), CliError> {
         && tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err()
     {
         tracing::warn!("the outbox worker did not finish in time; its claims pass on at the lease");
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, sweep).await.is_err() {
+        tracing::warn!(
+            "the audit sweep did not finish in time; waiting reads are sealed at the next start"
+        );
     }
     tracing::info!("stopped");
     Ok(())

@@ -290,7 +290,108 @@ async fn api_key_actions_name_the_key_in_the_audit_log(kind: DatabaseKind) {
     assert!(report.broken.is_empty(), "{report:?}");
 }
 
+const CALLS_PAGE: &str = "{ calls(first: 5) { edges { node { id } } } }";
+
+/// The audit entries of the test clinic in chain order, and how many wait outside the chain.
+async fn chain_and_waiting(app: &TestApp) -> (Vec<String>, usize) {
+    let chain = app
+        .db
+        .query_strings("SELECT action FROM audit_log ORDER BY seq", &["action"])
+        .await
+        .into_iter()
+        .map(|mut row| row.remove(0))
+        .collect();
+    let waiting = app
+        .db
+        .query_strings(
+            "SELECT CAST(COUNT(*) AS TEXT) AS n FROM audit_pending",
+            &["n"],
+        )
+        .await;
+    (chain, waiting[0][0].parse().expect("count"))
+}
+
+/// Reads of personal data are noted outside the chain and sealed into it, in the order they
+/// happened, by the sweep, by the next write, and by the audit-log view; the chain verifies.
+async fn reads_are_sealed_into_the_audit_chain(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let clock = app.state.clock.clone();
+    for _ in 0..2 {
+        let page = app.owner.run(CALLS_PAGE, serde_json::json!({})).await;
+        assert!(page.get("errors").is_none(), "{page}");
+    }
+    let (chain, waiting) = chain_and_waiting(&app).await;
+    assert_eq!(waiting, 2, "two reads wait: {chain:?}");
+    assert!(!chain.iter().any(|action| action == "calls.list_read"));
+
+    let sealed = ringback_api::service::audit::sweep(&app.state.db, &clock, 10)
+        .await
+        .expect("sweep");
+    assert_eq!(sealed, 2);
+    let (chain, waiting) = chain_and_waiting(&app).await;
+    assert_eq!(waiting, 0);
+    assert_eq!(
+        chain[chain.len() - 2..],
+        ["calls.list_read", "calls.list_read"]
+    );
+
+    // A write seals the read before it, so the chain keeps the order of events.
+    app.owner.run(CALLS_PAGE, serde_json::json!({})).await;
+    let created = app
+        .owner
+        .run(
+            "mutation { createApiKey(name: \"Sync\", scope: READ) { secret } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(created.get("errors").is_none(), "{created}");
+    let (chain, waiting) = chain_and_waiting(&app).await;
+    assert_eq!(waiting, 0);
+    assert_eq!(
+        chain[chain.len() - 2..],
+        ["calls.list_read", "api_key.created"]
+    );
+
+    // The audit-log view shows a read made just before it.
+    app.owner.run(CALLS_PAGE, serde_json::json!({})).await;
+    let view = app
+        .owner
+        .run(
+            "{ auditLog(first: 1) { edges { node { action } } } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(
+        view["data"]["auditLog"]["edges"][0]["node"]["action"], "calls.list_read",
+        "{view}"
+    );
+    let report = ringback_api::service::audit::verify(&app.db.db)
+        .await
+        .expect("verify");
+    assert!(report.broken.is_empty(), "{report:?}");
+}
+
+/// A clinic's reads never wait for its audit lock: while another transaction holds it (a write
+/// appending to the chain), a calls page still answers. PostgreSQL only: SQLite serialises every
+/// write, whatever the lock.
+#[tokio::test]
+async fn reads_do_not_wait_for_the_audit_lock() {
+    let mut app = TestApp::new(DatabaseKind::Postgres).await;
+    let holder = app.tenant().begin().await.expect("txn");
+    holder.lock_clinic().await.expect("lock");
+    // A bound, not a speed limit: without the fix the read waits for the holder, which waits here.
+    let page = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        app.owner.run(CALLS_PAGE, serde_json::json!({})),
+    )
+    .await
+    .expect("the read answered while the audit lock was held");
+    assert!(page.get("errors").is_none(), "{page}");
+    drop(holder);
+}
+
 on_both_databases!(
+    reads_are_sealed_into_the_audit_chain,
     api_key_actions_name_the_key_in_the_audit_log,
     two_owners_demoting_each_other_leave_an_owner,
     jobs_that_cannot_run_are_dead_letters_at_once,

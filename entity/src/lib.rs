@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod appointment;
 pub mod attribution;
 pub mod audit_log;
+pub mod audit_pending;
 pub mod call;
 pub mod clinic;
 pub mod conversation;

@@ -36,6 +36,7 @@ mod m20261130_090200_add_api_key_expiry;
 mod m20261130_090300_add_texting_limits;
 mod m20261130_090400_create_key_checks;
 mod m20261130_090500_index_outbox_by_kind_and_creation;
+mod m20261130_090600_create_audit_pending;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_090300_add_texting_limits::Migration),
             Box::new(m20261130_090400_create_key_checks::Migration),
             Box::new(m20261130_090500_index_outbox_by_kind_and_creation::Migration),
+            Box::new(m20261130_090600_create_audit_pending::Migration),
         ]
     }
 }
@@ -91,6 +93,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "daily_metrics",
     "job_outbox",
     "audit_log",
+    "audit_pending",
     "processed_webhooks",
     "refresh_tokens",
     "api_keys",

@@ -1,19 +1,26 @@
 //! The audit log: append-only and hash-chained per clinic. Each entry's hash covers the previous
 //! entry's hash and the entry's own fields, so editing, removing or reordering history breaks the
 //! chain at that point, and `ringback audit verify` names the first broken entry.
+//!
+//! Writes append under the clinic's audit lock ([`append`]); reads of personal data only note
+//! themselves ([`note_read`]) so that a clinic's reads never queue behind each other, and their
+//! entries are sealed into the chain, in the order they happened, by the next append, the
+//! audit-log view, verification, or the server's sweep ([`sweep`]). An entry's `at` is when it
+//! happened; its `seq` is when it was sealed.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use ringback_entity::audit_log;
+use ringback_entity::{audit_log, audit_pending};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::db::DbError;
-use crate::tenant::{TenantTxn, begin_maintenance};
+use crate::tenant::{TenantScope, TenantTxn, begin_maintenance};
 
 /// The `prev_hash` of a clinic's first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -25,45 +32,195 @@ pub struct AuditEvent<'a> {
     pub detail: Value,
 }
 
-/// Appends `event` to the clinic's chain inside `txn`.
+/// The most waiting reads one call seals; the sweep and later appends seal the rest, so no
+/// single transaction grows with the backlog.
+pub const SEAL_BATCH: u64 = 500;
+
+/// Appends `event` to the clinic's chain inside `txn`, after sealing the reads waiting for it
+/// (so the chain keeps the order things happened in). Takes the clinic's audit lock: writes of
+/// one clinic append one at a time. Reads use [`note_read`] instead.
 pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbError> {
-    let clinic_id = txn.clinic_id();
-    // One append at a time per clinic, so the chain never forks.
-    txn.lock_clinic().await?;
-    let last = txn
-        .find::<audit_log::Entity>()
-        .order_by_desc(audit_log::Column::Seq)
-        .limit(1)
-        .one(txn.conn())
-        .await?;
-    let (seq, prev_hash) = last.map_or((1, GENESIS_HASH.to_owned()), |entry| {
-        (entry.seq + 1, entry.hash)
-    });
-    // Stored timestamps keep microseconds on every engine; hash what will be read back.
-    let at = txn.now().trunc_subsecs(6);
+    let mut tail = ChainTail::locked(txn).await?;
+    tail.seal_waiting(txn).await?;
     let detail = naming_the_key(event.detail, txn.api_key());
-    let hash = entry_hash(
-        clinic_id,
-        seq,
-        at,
-        event.actor,
-        event.action,
-        &detail,
-        &prev_hash,
-    );
-    audit_log::ActiveModel {
-        clinic_id: Set(clinic_id),
-        seq: Set(seq),
-        at: Set(at),
+    tail.push(txn, txn.now(), event.actor, event.action, detail)
+        .await
+}
+
+/// Notes a read of personal data without the clinic's audit lock, so that reads of one clinic
+/// never wait for each other: the entry waits in `audit_pending` until the next append, the
+/// audit-log view, verification or the server's sweep seals it into the chain ([`seal_waiting`]).
+pub async fn note_read(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbError> {
+    audit_pending::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        at: Set(txn.now().trunc_subsecs(6)),
         actor_user_id: Set(event.actor),
         action: Set(event.action.to_owned()),
-        detail: Set(detail),
-        prev_hash: Set(prev_hash),
-        hash: Set(hash),
+        detail: Set(naming_the_key(event.detail, txn.api_key())),
     }
     .insert(txn.conn())
     .await?;
     Ok(())
+}
+
+/// Seals up to [`SEAL_BATCH`] of the clinic's waiting reads into its chain, oldest first, and
+/// removes them from waiting in the same transaction; returns how many. Takes the audit lock.
+pub async fn seal_waiting(txn: &TenantTxn) -> Result<usize, DbError> {
+    ChainTail::locked(txn).await?.seal_waiting(txn).await
+}
+
+/// A clinic with reads waiting to be sealed, as the database named it: the evidence behind
+/// [`TenantScope::for_waiting_audit`].
+pub struct WaitingAudit {
+    pub(crate) clinic_id: Uuid,
+}
+
+/// Up to `max_clinics` clinics with waiting reads. On PostgreSQL a security-definer function
+/// names them (ids only), since no clinic's scope could see the others' rows.
+pub async fn clinics_waiting(
+    db: &DatabaseConnection,
+    max_clinics: u32,
+) -> Result<Vec<WaitingAudit>, DbError> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT clinic_id FROM ringback_clinics_awaiting_audit($1)",
+        _ => "SELECT DISTINCT clinic_id FROM audit_pending LIMIT ?",
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [(max_clinics as i32).into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(WaitingAudit {
+                clinic_id: row.try_get("", "clinic_id")?,
+            })
+        })
+        .collect()
+}
+
+/// One pass of the sweep: seals up to [`SEAL_BATCH`] waiting reads in each of up to
+/// `max_clinics` clinics, each clinic in a transaction of its own; returns how many entries.
+pub async fn sweep(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    max_clinics: u32,
+) -> Result<usize, DbError> {
+    let mut sealed = 0;
+    for waiting in clinics_waiting(db, max_clinics).await? {
+        let scope = TenantScope::for_waiting_audit(db.clone(), clock.clone(), &waiting);
+        let txn = scope.begin().await?;
+        sealed += seal_waiting(&txn).await?;
+        txn.commit().await?;
+    }
+    Ok(sealed)
+}
+
+/// Sweeps until nothing waits (before verification, so that every read is in a chain).
+async fn seal_everything(db: &DatabaseConnection) -> Result<usize, DbError> {
+    let clock = Clock::system();
+    let mut total = 0;
+    loop {
+        let sealed = sweep(db, &clock, 100).await?;
+        if sealed == 0 {
+            return Ok(total);
+        }
+        total += sealed;
+    }
+}
+
+/// The end of a clinic's chain, read under the clinic's audit lock.
+struct ChainTail {
+    seq: i64,
+    hash: String,
+}
+
+impl ChainTail {
+    /// Locks the clinic's chain (one append at a time per clinic, so it never forks) and reads
+    /// its last entry.
+    async fn locked(txn: &TenantTxn) -> Result<Self, DbError> {
+        txn.lock_clinic().await?;
+        let last = txn
+            .find::<audit_log::Entity>()
+            .order_by_desc(audit_log::Column::Seq)
+            .limit(1)
+            .one(txn.conn())
+            .await?;
+        Ok(last.map_or(
+            Self {
+                seq: 0,
+                hash: GENESIS_HASH.to_owned(),
+            },
+            |entry| Self {
+                seq: entry.seq,
+                hash: entry.hash,
+            },
+        ))
+    }
+
+    /// Moves waiting reads into the chain.
+    async fn seal_waiting(&mut self, txn: &TenantTxn) -> Result<usize, DbError> {
+        let waiting = txn
+            .find::<audit_pending::Entity>()
+            .order_by_asc(audit_pending::Column::At)
+            .order_by_asc(audit_pending::Column::Id)
+            .limit(SEAL_BATCH)
+            .all(txn.conn())
+            .await?;
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Uuid> = waiting.iter().map(|entry| entry.id).collect();
+        for entry in waiting {
+            self.push(
+                txn,
+                entry.at,
+                entry.actor_user_id,
+                &entry.action,
+                entry.detail,
+            )
+            .await?;
+        }
+        txn.delete_many::<audit_pending::Entity>()
+            .filter(audit_pending::Column::Id.is_in(ids.iter().copied()))
+            .exec(txn.conn())
+            .await?;
+        Ok(ids.len())
+    }
+
+    /// Appends one entry after the tail.
+    async fn push(
+        &mut self,
+        txn: &TenantTxn,
+        at: DateTime<Utc>,
+        actor: Option<Uuid>,
+        action: &str,
+        detail: Value,
+    ) -> Result<(), DbError> {
+        let clinic_id = txn.clinic_id();
+        let seq = self.seq + 1;
+        // Stored timestamps keep microseconds on every engine; hash what will be read back.
+        let at = at.trunc_subsecs(6);
+        let hash = entry_hash(clinic_id, seq, at, actor, action, &detail, &self.hash);
+        audit_log::ActiveModel {
+            clinic_id: Set(clinic_id),
+            seq: Set(seq),
+            at: Set(at),
+            actor_user_id: Set(actor),
+            action: Set(action.to_owned()),
+            detail: Set(detail),
+            prev_hash: Set(std::mem::replace(&mut self.hash, hash.clone())),
+            hash: Set(hash),
+        }
+        .insert(txn.conn())
+        .await?;
+        self.seq = seq;
+        Ok(())
+    }
 }
 
 /// `detail` with `apiKey` set when an integrator's key acted (an entry with no user as its actor
@@ -114,9 +271,10 @@ pub struct VerifyReport {
     pub broken: Vec<BrokenEntry>,
 }
 
-/// Checks every clinic's chain. Needs the tables' owner on PostgreSQL (it reads in a
+/// Checks every clinic's chain, after sealing every waiting read into it. Needs the tables' owner on PostgreSQL (it reads in a
 /// [`begin_maintenance`] transaction).
 pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbError> {
+    seal_everything(db).await?;
     let txn = begin_maintenance(db).await?;
     let entries = audit_log::Entity::find()
         .order_by_asc(audit_log::Column::ClinicId)
@@ -178,12 +336,16 @@ fn check_entry(
     (recomputed != entry.hash).then_some("its content was changed after it was written")
 }
 
-/// The clinic's entries, newest first: at most `limit + 1` with `seq` below `before`.
+/// The clinic's entries, newest first: at most `limit + 1` with `seq` below `before`. The first
+/// page seals the reads waiting to be chained first, so the view shows every read made so far.
 pub async fn list(
     txn: &TenantTxn,
     before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<audit_log::Model>, DbError> {
+    if before.is_none() {
+        seal_waiting(txn).await?;
+    }
     let mut query = txn.find::<audit_log::Entity>();
     if let Some(before) = before {
         query = query.filter(audit_log::Column::Seq.lt(before));

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::audit::{self, AuditEvent};
+use crate::audit::{self, AuditEvent, WaitingAudit};
 use crate::clock::Clock;
 use crate::db::{DbError, begin_writer};
 use crate::outbox::ClaimedJob;
@@ -31,7 +31,8 @@ pub struct TenantScope {
 
 impl TenantScope {
     /// The unchecked door: trusts `clinic_id` as it is. Only the named doors call it — the core's
-    /// [`for_job`](Self::for_job) and [`for_operator`](Self::for_operator), and the domain's
+    /// [`for_job`](Self::for_job), [`for_waiting_audit`](Self::for_waiting_audit) and
+    /// [`for_operator`](Self::for_operator), and the domain's
     /// `doors` module (sessions, API keys, memberships, one-time tokens, sign-up, signed
     /// webhooks), which a test there holds to that list. Anything else wants a door, not this.
     pub fn open_unverified(db: DatabaseConnection, clock: Clock, clinic_id: Uuid) -> Self {
@@ -52,6 +53,11 @@ impl TenantScope {
     /// The door for a job the queue handed to a worker: the clinic of the claimed row.
     pub fn for_job(db: DatabaseConnection, clock: Clock, job: &ClaimedJob) -> Self {
         Self::open_unverified(db, clock, job.clinic_id)
+    }
+
+    /// The door for sealing a clinic's waiting audit entries: a clinic that has some.
+    pub fn for_waiting_audit(db: DatabaseConnection, clock: Clock, waiting: &WaitingAudit) -> Self {
+        Self::open_unverified(db, clock, waiting.clinic_id)
     }
 
     /// The audited door for deployment-wide maintenance run by the operator (the command line,
@@ -191,6 +197,7 @@ clinic_owned!(
     appointment,
     attribution,
     audit_log,
+    audit_pending,
     call,
     conversation,
     daily_metric,

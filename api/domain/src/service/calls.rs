@@ -327,7 +327,7 @@ pub async fn list(
         .limit(limit + 1)
         .all(txn.conn())
         .await?;
-    audit::append(
+    audit::note_read(
         txn,
         AuditEvent {
             actor,

@@ -84,7 +84,7 @@ pub async fn read_messages(
             Ok(OpenedMessage { row, body })
         })
         .collect::<Result<Vec<_>, DomainError>>()?;
-    audit::append(
+    audit::note_read(
         txn,
         AuditEvent {
             actor,

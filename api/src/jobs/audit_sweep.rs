@@ -1,0 +1,46 @@
+//! The audit sweep: every few seconds, seals the reads of personal data waiting in
+//! `audit_pending` into their clinics' hash chains (reads note themselves without the clinic's
+//! audit lock so that they never wait for each other; see `ringback_core::audit`). Any number of
+//! servers may sweep one database: each clinic is sealed under its audit lock, so a second
+//! sweeper finds nothing left. A failed pass is logged and retried at the next tick.
+
+use std::time::Duration;
+
+use ringback_core::audit;
+use tokio::sync::watch;
+
+use crate::state::AppState;
+
+/// How often waiting reads are sealed: the most a read stays outside its clinic's chain while
+/// the server runs.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Clinics sealed per pass; a larger backlog continues at the next tick.
+const CLINICS_PER_PASS: u32 = 200;
+
+/// Starts the sweep in the background; after `stop` turns true it makes one last pass and ends.
+pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run_until(state.clone(), stop))
+}
+
+async fn run_until(state: AppState, mut stop: watch::Receiver<bool>) {
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(SWEEP_INTERVAL) => false,
+            _ = stop.changed() => true,
+        };
+        pass(&state).await;
+        if stopping || *stop.borrow() {
+            return;
+        }
+    }
+}
+
+/// One pass, errors logged.
+async fn pass(state: &AppState) {
+    match audit::sweep(&state.db, &state.clock, CLINICS_PER_PASS).await {
+        Ok(0) => {}
+        Ok(sealed) => tracing::debug!(sealed, "audit entries sealed"),
+        Err(error) => tracing::error!(%error, "audit sweep failed; retrying at the next tick"),
+    }
+}
