@@ -1,4 +1,5 @@
-//! The command line: `ringback serve`, `ringback migrate`, `ringback phone normalize`.
+//! The command line: `ringback serve`, `ringback migrate`, `ringback demo`, `ringback phone
+//! normalize`, `ringback audit verify`, `ringback keys rotate`.
 
 use std::io::{BufWriter, IsTerminal};
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, ConfigError, RawSettings};
 use crate::db::{self, DbError};
-use crate::secrets::{KeyCheckError, Secrets, SecretsSource};
+use crate::secrets::{KeyCheckError, Secret, Secrets, SecretsSource};
 use crate::service::audit;
 use crate::state::AppState;
 use crate::{build_app, phone_cli};
@@ -44,6 +45,18 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Rewrap every clinic's data key with a new master key (RINGBACK_NEW_MASTER_KEY, or a new
+    /// random key written to the data directory's secrets file). Stop every server first.
+    Rotate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,6 +96,8 @@ enum CliError {
     Demo(String),
     #[error("the audit log is broken in {0} clinic(s)")]
     AuditBroken(usize),
+    #[error("master key rotation: {0}; nothing was changed")]
+    Rotation(#[from] ringback_core::rotation::RotationError),
 }
 
 /// Runs the command named on the command line.
@@ -98,6 +113,9 @@ pub async fn run() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify,
         } => verify_audit().await,
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => rotate_master_key().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,6 +167,63 @@ async fn verify_audit() -> Result<(), CliError> {
     }
 }
 
+async fn rotate_master_key() -> Result<(), CliError> {
+    let (settings, config) = load_config()?;
+    let (secrets, source) =
+        Secrets::resolve(&settings, &config.data_dir, config.embedded_database)?;
+    let db = db::connect_owner(&config).await?;
+    let secrets = checked_secrets(secrets, &source, &config, &db).await?;
+    let in_file = source != SecretsSource::Configured;
+    let new_master = match Secrets::new_master_key(&settings)? {
+        Some(key) => key,
+        None if in_file => Secret::random(),
+        None => {
+            return Err(CliError::Config(ConfigError::Missing {
+                key: settings.origin("new_master_key"),
+                hint: "the master key to rotate to (64 hex digits); RINGBACK_MASTER_KEY keeps the \
+                       current one until the rotation is done"
+                    .to_owned(),
+            }));
+        }
+    };
+    if in_file {
+        secrets
+            .with_master_key(new_master.clone())
+            .write_next_file(&config.data_dir)?;
+    }
+    let clinics = ringback_core::rotation::rotate_master_key(&db, &secrets, &new_master).await?;
+    if in_file {
+        Secrets::promote_next_file(&config.data_dir)?;
+        println!(
+            "Master key rotated: {clinics} clinic data keys rewrapped; the data directory's secrets \
+             file holds the new key. Start the server."
+        );
+    } else {
+        println!(
+            "Master key rotated: {clinics} clinic data keys rewrapped. Set RINGBACK_MASTER_KEY to \
+             the value of RINGBACK_NEW_MASTER_KEY, remove RINGBACK_NEW_MASTER_KEY, and start the servers."
+        );
+    }
+    Ok(())
+}
+
+/// The secrets, checked against the database's key checks; secrets from the data directory's
+/// file may first finish a rotation that stopped between its commit and the file's replacement.
+async fn checked_secrets(
+    secrets: Secrets,
+    source: &SecretsSource,
+    config: &Config,
+    db: &sea_orm::DatabaseConnection,
+) -> Result<Secrets, CliError> {
+    if *source == SecretsSource::Configured {
+        secrets.check_against(db).await?;
+        return Ok(secrets);
+    }
+    Ok(secrets
+        .finish_interrupted_rotation(&config.data_dir, db)
+        .await?)
+}
+
 async fn migrate() -> Result<(), CliError> {
     let (_, config) = load_config()?;
     let db = db::connect_owner(&config).await?;
@@ -171,7 +246,7 @@ async fn open_server() -> Result<(Config, Secrets, sea_orm::DatabaseConnection),
     } else if db::pending_migrations(&db).await? > 0 {
         tracing::warn!("the database has pending migrations; run `ringback migrate`");
     }
-    secrets.check_against(&db).await?;
+    let secrets = checked_secrets(secrets, &source, &config, &db).await?;
     Ok((config, secrets, db))
 }
 

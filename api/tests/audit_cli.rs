@@ -1,5 +1,6 @@
-//! `ringback audit verify` on a real data directory: intact after the demo, and naming the first
-//! broken entry (with a failing exit status) after history is edited.
+//! The operator commands on a real data directory: `ringback audit verify` (intact after the demo,
+//! naming the first broken entry with a failing exit status after history is edited), the key
+//! checks at start-up, and `ringback keys rotate`.
 
 use std::process::Command;
 
@@ -85,4 +86,132 @@ fn a_changed_master_key_or_a_partial_set_of_secrets_stops_start_up() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+}
+
+/// Every clinic's data key opens with `master_key` (hex) and not with any other key.
+fn data_keys_open_with(database: &std::path::Path, master_key: &str) -> bool {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        use sea_orm::EntityTrait;
+        let url = format!("sqlite://{}?mode=rw", database.display());
+        let db = sea_orm::Database::connect(url).await.expect("connect");
+        let clinics = ringback_entity::clinic::Entity::find()
+            .all(&db)
+            .await
+            .expect("clinics");
+        db.close().await.ok();
+        let secrets = secrets_with_master(master_key);
+        assert!(!clinics.is_empty());
+        clinics
+            .iter()
+            .all(|clinic| ringback_api::service::keys::data_key(&secrets, clinic).is_ok())
+    })
+}
+
+fn secrets_with_master(master_key: &str) -> ringback_api::secrets::Secrets {
+    let settings = ringback_api::config::RawSettings::load([
+        ("RINGBACK_PEPPER".to_owned(), "11".repeat(32)),
+        ("RINGBACK_MASTER_KEY".to_owned(), master_key.to_owned()),
+        ("RINGBACK_SESSION_SECRET".to_owned(), "33".repeat(32)),
+    ])
+    .expect("settings");
+    ringback_api::secrets::Secrets::resolve(&settings, std::path::Path::new("/nonexistent"), false)
+        .expect("secrets")
+        .0
+}
+
+/// `ringback keys rotate` with configured secrets: refused without the new key (naming the
+/// setting, changing nothing); with it, every clinic's data key opens with the new key only, and a
+/// server started with the old key is refused while one with the new key starts.
+#[test]
+fn keys_rotate_moves_every_clinic_to_the_new_master_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = dir.path().join("ringback.db");
+    let (old, new) = ("22".repeat(32), "44".repeat(32));
+    let run = |args: &[&str], master_key: &str, new_master_key: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ringback"));
+        command
+            .args(args)
+            .env("RINGBACK_DATA_DIR", dir.path())
+            .env("RINGBACK_LOG", "warn")
+            .env("RINGBACK_PEPPER", "11".repeat(32))
+            .env("RINGBACK_MASTER_KEY", master_key)
+            .env("RINGBACK_SESSION_SECRET", "33".repeat(32));
+        if let Some(key) = new_master_key {
+            command.env("RINGBACK_NEW_MASTER_KEY", key);
+        }
+        command.output().expect("ringback runs")
+    };
+    let demo = run(&["demo"], &old, None);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+
+    let without_new_key = run(&["keys", "rotate"], &old, None);
+    let said = String::from_utf8_lossy(&without_new_key.stderr).into_owned();
+    assert!(!without_new_key.status.success());
+    assert!(said.contains("RINGBACK_NEW_MASTER_KEY"), "{said}");
+    assert!(data_keys_open_with(&database, &old));
+
+    let rotated = run(&["keys", "rotate"], &old, Some(&new));
+    let said = String::from_utf8_lossy(&rotated.stdout).into_owned();
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert!(said.contains("1 clinic data keys rewrapped"), "{said}");
+    assert!(!said.contains(&new), "the key is never echoed: {said}");
+    assert!(data_keys_open_with(&database, &new));
+    assert!(!data_keys_open_with(&database, &old));
+
+    let with_old_key = run(&["demo"], &old, None);
+    assert!(!with_old_key.status.success(), "the old key is refused");
+    let with_new_key = run(&["demo"], &new, None);
+    assert!(
+        with_new_key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_new_key.stderr)
+    );
+}
+
+/// `ringback keys rotate` on the data directory's generated secrets writes the new key there; a
+/// rotation that stopped after the database committed but before the file was replaced is
+/// finished by the next start.
+#[test]
+fn keys_rotate_updates_the_secrets_file_and_an_interrupted_rotation_is_finished() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets_file = dir.path().join("secrets.toml");
+    let master_key_of = |path: &std::path::Path| {
+        let text = std::fs::read_to_string(path).expect("secrets file");
+        let table: toml::Table = text.parse().expect("toml");
+        table["master_key"].as_str().expect("master_key").to_owned()
+    };
+    assert!(ringback(dir.path(), &["demo"]).status.success());
+    let before = master_key_of(&secrets_file);
+    let saved = std::fs::read(&secrets_file).expect("read");
+
+    let rotated = ringback(dir.path(), &["keys", "rotate"]);
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let after = master_key_of(&secrets_file);
+    assert_ne!(before, after);
+    assert!(data_keys_open_with(&dir.path().join("ringback.db"), &after));
+
+    // As if the rotation had stopped before the rename: the old file in place, the new one next.
+    std::fs::rename(&secrets_file, dir.path().join("secrets.next.toml")).expect("rename");
+    std::fs::write(&secrets_file, saved).expect("write");
+    let resumed = ringback(dir.path(), &["demo"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(master_key_of(&secrets_file), after);
+    assert!(!dir.path().join("secrets.next.toml").exists());
 }

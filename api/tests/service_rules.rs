@@ -390,7 +390,40 @@ async fn reads_do_not_wait_for_the_audit_lock() {
     drop(holder);
 }
 
+/// Rotating the master key (as the tables' owner) rewraps every clinic's data key and moves the
+/// key check: the clinic's key opens with the new master key only, the old key fails the check,
+/// and rotating to the key in use is refused.
+async fn rotating_the_master_key_rewraps_every_clinic(kind: DatabaseKind) {
+    use ringback_api::secrets::Secret;
+    use ringback_core::rotation::{RotationError, rotate_master_key};
+    let app = TestApp::new(kind).await;
+    let old = (*app.state.secrets).clone();
+    old.check_against(&app.db.db).await.expect("first check");
+    let new_key = Secret::random();
+    let rotated = rotate_master_key(&app.db.db, &old, &new_key)
+        .await
+        .expect("rotated");
+    assert_eq!(rotated, 1);
+    let new = old.with_master_key(new_key.clone());
+    let txn = app.tenant().begin().await.expect("txn");
+    let clinic = ringback_api::service::clinic::get(&txn)
+        .await
+        .expect("clinic");
+    drop(txn);
+    assert!(ringback_api::service::keys::data_key(&new, &clinic).is_ok());
+    assert!(ringback_api::service::keys::data_key(&old, &clinic).is_err());
+    assert!(old.check_against(&app.db.db).await.is_err());
+    new.check_against(&app.db.db)
+        .await
+        .expect("the new key passes");
+    assert!(matches!(
+        rotate_master_key(&app.db.db, &new, &new_key).await,
+        Err(RotationError::Unchanged)
+    ));
+}
+
 on_both_databases!(
+    rotating_the_master_key_rewraps_every_clinic,
     reads_are_sealed_into_the_audit_chain,
     api_key_actions_name_the_key_in_the_audit_log,
     two_owners_demoting_each_other_leave_an_owner,

@@ -57,6 +57,8 @@ pub struct RingbackServer {
     pub url: String,
     /// Temporary data directory (database, generated secrets, log).
     pub data_dir: tempfile::TempDir,
+    /// The settings it was started with, for a restart.
+    env: Vec<(String, String)>,
 }
 
 impl RingbackServer {
@@ -72,46 +74,55 @@ impl RingbackServer {
 
     /// Starts the binary on `data` with more `RINGBACK_*` settings (a provider's URL, say).
     pub fn start_with_env(data: Data, env: &[(&str, &str)]) -> Result<Self, E2eError> {
-        let binary = ringback_binary()?;
-        let web_dir = dashboard_dir()?;
         let data_dir =
             tempfile::tempdir().map_err(|e| E2eError::Process(format!("tempdir: {e}")))?;
         if data == Data::Demo {
-            seed_demo(&binary, data_dir.path())?;
+            seed_demo(&ringback_binary()?, data_dir.path())?;
         }
-        let log_path = data_dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path)
-            .map_err(|e| E2eError::Process(format!("log file: {e}")))?;
-        let mut command = Command::new(&binary);
-        // Only what this harness sets: no database URL or config file leaks in from the caller.
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("RINGBACK_")) {
-            command.env_remove(name);
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        if !env.iter().any(|(name, _)| name == "RINGBACK_LISTEN") {
+            env.push(("RINGBACK_LISTEN".to_owned(), "127.0.0.1:0".to_owned()));
         }
-        command
-            .arg("serve")
-            .env("RINGBACK_LISTEN", "127.0.0.1:0")
-            .env("RINGBACK_DATA_DIR", data_dir.path())
-            .env("RINGBACK_WEB_DIR", &web_dir)
-            .env("RINGBACK_LOG", "info")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(log);
-        let mut child = command
-            .spawn()
-            .map_err(|e| E2eError::Process(format!("cannot start {}: {e}", binary.display())))?;
-        let url = match wait_for_url(&mut child) {
-            Ok(url) => url,
-            Err(error) => {
-                let _ = child.kill();
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(E2eError::Process(format!("{error}\nserver log:\n{log}")));
-            }
-        };
+        let (child, url) = spawn_serve(data_dir.path(), &env)?;
         Ok(Self {
             child,
             url,
             data_dir,
+            env,
         })
+    }
+
+    /// Kills the process at once (`SIGKILL`, as a crash or an out-of-memory kill does): nothing
+    /// in flight is finished, nothing is flushed.
+    pub fn kill(&mut self) -> Result<(), E2eError> {
+        self.child
+            .kill()
+            .and_then(|()| self.child.wait().map(|_| ()))
+            .map_err(|e| E2eError::Process(format!("cannot kill the server: {e}")))
+    }
+
+    /// Starts the binary again on the same data directory, settings and port (after
+    /// [`kill`](Self::kill) or an exit), and waits until it prints its URL.
+    pub fn restart(&mut self) -> Result<(), E2eError> {
+        let port = self
+            .url
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        for (name, value) in &mut self.env {
+            if name == "RINGBACK_LISTEN" {
+                *value = format!("127.0.0.1:{port}");
+            }
+        }
+        let (child, url) = spawn_serve(self.data_dir.path(), &self.env)?;
+        self.child = child;
+        self.url = url;
+        Ok(())
     }
 
     /// Sends a GraphQL `query` to the server over plain HTTP/1.1 and returns the JSON response, so
@@ -190,26 +201,9 @@ impl RingbackServer {
         path: &str,
         params: &[(&str, &str)],
     ) -> Result<(String, String), E2eError> {
-        let owned: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let signature = ringback_api::webhooks::twilio_signature::sign(
-            auth_token,
-            &format!("{public_url}{path}"),
-            &owned,
-        );
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(owned.iter())
-            .finish();
-        let signed = format!("X-Twilio-Signature: {signature}\r\n");
-        let (headers, body) =
-            self.post(path, "application/x-www-form-urlencoded", &signed, &body)?;
-        let status = headers.lines().next().unwrap_or_default().to_owned();
-        Ok((status, body))
+        post_twilio_to(&self.url, public_url, auth_token, path, params)
     }
 
-    /// One HTTP/1.1 POST over a fresh connection; `extra_headers` are whole header lines.
     fn post(
         &self,
         path: &str,
@@ -217,29 +211,7 @@ impl RingbackServer {
         extra_headers: &str,
         body: &str,
     ) -> Result<(String, String), E2eError> {
-        let address = self
-            .url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned();
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\n\
-             {extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let mut stream =
-            TcpStream::connect(&address).map_err(|e| E2eError::Process(format!("connect: {e}")))?;
-        stream
-            .write_all(request.as_bytes())
-            .map_err(|e| E2eError::Process(format!("send: {e}")))?;
-        let mut response = String::new();
-        stream
-            .read_to_string(&mut response)
-            .map_err(|e| E2eError::Process(format!("receive: {e}")))?;
-        let (headers, body) = response
-            .split_once("\r\n\r\n")
-            .ok_or_else(|| E2eError::Process("malformed HTTP response".to_owned()))?;
-        Ok((headers.to_owned(), body.to_owned()))
+        post_to(&self.url, path, content_type, extra_headers, body)
     }
 
     /// The server's log so far (stderr).
@@ -278,6 +250,112 @@ impl Drop for RingbackServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Posts `params` to the Twilio webhook at `path` of the server at `base_url`, signed as Twilio
+/// signs with `auth_token` over `public_url` + `path`; returns the status line and the body.
+pub fn post_twilio_to(
+    base_url: &str,
+    public_url: &str,
+    auth_token: &str,
+    path: &str,
+    params: &[(&str, &str)],
+) -> Result<(String, String), E2eError> {
+    let owned: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let signature = ringback_api::webhooks::twilio_signature::sign(
+        auth_token,
+        &format!("{public_url}{path}"),
+        &owned,
+    );
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(owned.iter())
+        .finish();
+    let signed = format!("X-Twilio-Signature: {signature}\r\n");
+    let (headers, body) = post_to(
+        base_url,
+        path,
+        "application/x-www-form-urlencoded",
+        &signed,
+        &body,
+    )?;
+    let status = headers.lines().next().unwrap_or_default().to_owned();
+    Ok((status, body))
+}
+
+/// One HTTP/1.1 POST to the server at `base_url` over a fresh connection; `extra_headers` are
+/// whole header lines. A connection refused or cut before a whole response is an error.
+fn post_to(
+    base_url: &str,
+    path: &str,
+    content_type: &str,
+    extra_headers: &str,
+    body: &str,
+) -> Result<(String, String), E2eError> {
+    let address = base_url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\n\
+         {extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream =
+        TcpStream::connect(&address).map_err(|e| E2eError::Process(format!("connect: {e}")))?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| E2eError::Process(format!("send: {e}")))?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| E2eError::Process(format!("receive: {e}")))?;
+    let (headers, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| E2eError::Process("malformed HTTP response".to_owned()))?;
+    Ok((headers.to_owned(), body.to_owned()))
+}
+
+/// Runs `ringback serve` on `data_dir` with exactly `env` (plus the dashboard and log level), its
+/// stderr appended to `server.log` there; waits until it prints its URL.
+fn spawn_serve(
+    data_dir: &std::path::Path,
+    env: &[(String, String)],
+) -> Result<(Child, String), E2eError> {
+    let binary = ringback_binary()?;
+    let web_dir = dashboard_dir()?;
+    let log_path = data_dir.join("server.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| E2eError::Process(format!("log file: {e}")))?;
+    let mut command = Command::new(&binary);
+    // Only what this harness sets: no database URL or config file leaks in from the caller.
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("RINGBACK_")) {
+        command.env_remove(name);
+    }
+    command
+        .arg("serve")
+        .env("RINGBACK_DATA_DIR", data_dir)
+        .env("RINGBACK_WEB_DIR", &web_dir)
+        .env("RINGBACK_LOG", "info")
+        .envs(env.iter().map(|(name, value)| (name, value)))
+        .stdout(Stdio::piped())
+        .stderr(log);
+    let mut child = command
+        .spawn()
+        .map_err(|e| E2eError::Process(format!("cannot start {}: {e}", binary.display())))?;
+    match wait_for_url(&mut child) {
+        Ok(url) => Ok((child, url)),
+        Err(error) => {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            Err(E2eError::Process(format!("{error}\nserver log:\n{log}")))
+        }
     }
 }
 

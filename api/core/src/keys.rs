@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::error::DomainError;
 use crate::secrets::Secrets;
 
-/// Id of the current master key (recorded in every wrapped key, for rotation).
+/// Id of the master key scheme (recorded in every wrapped key). A rotation rewraps every clinic's
+/// key at once (see [`crate::rotation`]), so one master key is in use at any time.
 pub const MASTER_KEY_ID: u32 = 1;
 /// Id of a clinic's data key (recorded in every sealed value).
 pub const DATA_KEY_ID: u32 = 1;
@@ -36,14 +37,7 @@ pub fn new_wrapped_data_key(secrets: &Secrets, clinic_id: Uuid) -> Result<Vec<u8
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let key = DataKey::from_bytes(bytes);
     bytes.fill(0);
-    seal::wrap_data_key(
-        &master_key(secrets),
-        MASTER_KEY_ID,
-        ClinicId(clinic_id),
-        &key,
-        nonce(),
-    )
-    .map_err(sealing_error)
+    wrap(secrets, clinic_id, &key)
 }
 
 /// The clinic's data key, unwrapped.
@@ -52,11 +46,28 @@ pub fn data_key(secrets: &Secrets, clinic: &clinic::Model) -> Result<DataKey, Do
         .wrapped_data_key
         .as_deref()
         .ok_or_else(|| DomainError::Internal("the clinic has no data key".to_owned()))?;
+    unwrap(secrets, clinic.id, wrapped)
+}
+
+/// Unwraps clinic `clinic_id`'s data key with the master key of `secrets`.
+pub fn unwrap(secrets: &Secrets, clinic_id: Uuid, wrapped: &[u8]) -> Result<DataKey, DomainError> {
     seal::unwrap_data_key(
         &master_key(secrets),
         MASTER_KEY_ID,
-        ClinicId(clinic.id),
+        ClinicId(clinic_id),
         wrapped,
+    )
+    .map_err(sealing_error)
+}
+
+/// Wraps clinic `clinic_id`'s data key with the master key of `secrets`.
+pub fn wrap(secrets: &Secrets, clinic_id: Uuid, key: &DataKey) -> Result<Vec<u8>, DomainError> {
+    seal::wrap_data_key(
+        &master_key(secrets),
+        MASTER_KEY_ID,
+        ClinicId(clinic_id),
+        key,
+        nonce(),
     )
     .map_err(sealing_error)
 }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod keys;
 pub mod outbox;
+pub mod rotation;
 pub mod secrets;
 pub mod settings;
 pub mod tenant;

@@ -26,6 +26,10 @@ const SECRET_LEN: usize = 32;
 /// Name of the generated secrets file inside the data directory.
 pub const SECRETS_FILE: &str = "secrets.toml";
 
+/// The secrets file a rotation writes before its database commit, and renames over
+/// [`SECRETS_FILE`] after it.
+pub const NEXT_SECRETS_FILE: &str = "secrets.next.toml";
+
 /// One 32-byte secret. `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret([u8; SECRET_LEN]);
@@ -36,7 +40,8 @@ impl Secret {
         &self.0
     }
 
-    fn random() -> Self {
+    /// A new secret from the operating system's random source.
+    pub fn random() -> Self {
         let mut bytes = [0u8; SECRET_LEN];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         Self(bytes)
@@ -167,6 +172,83 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// These secrets with another master key.
+    pub fn with_master_key(&self, master_key: Secret) -> Self {
+        Self {
+            master_key,
+            ..self.clone()
+        }
+    }
+
+    /// The master key a rotation moves to: `RINGBACK_NEW_MASTER_KEY` (or `new_master_key` in the
+    /// file) when set, malformed values refused by name.
+    pub fn new_master_key(settings: &RawSettings) -> Result<Option<Secret>, ConfigError> {
+        settings.parse("new_master_key", Secret::from_hex)
+    }
+
+    /// Writes these secrets as the data directory's next secrets file (mode 0600), replacing an
+    /// earlier one: the half of a rotation that comes before the database commits.
+    pub fn write_next_file(&self, data_dir: &Path) -> Result<PathBuf, ConfigError> {
+        let path = data_dir.join(NEXT_SECRETS_FILE);
+        if path.exists() {
+            fs::remove_file(&path).map_err(|e| file_error(&path, e))?;
+        }
+        write_file(&path, self)?;
+        Ok(path)
+    }
+
+    /// Makes the next secrets file the secrets file: the half of a rotation after the commit.
+    pub fn promote_next_file(data_dir: &Path) -> Result<(), ConfigError> {
+        let next = data_dir.join(NEXT_SECRETS_FILE);
+        fs::rename(&next, data_dir.join(SECRETS_FILE)).map_err(|e| file_error(&next, e))
+    }
+
+    /// Finishes a rotation of the data directory's secrets that stopped between the database's
+    /// commit and the file's replacement: when the stored secrets fail the master key's check and
+    /// the next file passes every check, the next file becomes the secrets file and its secrets are
+    /// returned. Otherwise the check's own error.
+    pub async fn finish_interrupted_rotation(
+        self,
+        data_dir: &Path,
+        db: &DatabaseConnection,
+    ) -> Result<Self, KeyCheckError> {
+        let mismatch = match self.check_against(db).await {
+            Ok(()) => return Ok(self),
+            Err(error @ KeyCheckError::Mismatch("master_key")) => error,
+            Err(error) => return Err(error),
+        };
+        let next_path = data_dir.join(NEXT_SECRETS_FILE);
+        let Ok(next) = read_file(&next_path) else {
+            return Err(mismatch);
+        };
+        if next.check_against(db).await.is_err() {
+            return Err(mismatch);
+        }
+        Self::promote_next_file(data_dir).map_err(|_| mismatch)?;
+        Ok(next)
+    }
+}
+
+/// Moves the key check of secret `name` to `secret` inside a rotation's transaction (the tables'
+/// owner: the application may add a check, never change one).
+pub(crate) async fn move_check(
+    txn: &impl ConnectionTrait,
+    name: &str,
+    secret: &Secret,
+) -> Result<(), sea_orm::DbErr> {
+    let update = Query::update()
+        .table(Alias::new("key_checks"))
+        .value(Alias::new("check_value"), check_value(name, secret))
+        .and_where(Expr::col(Alias::new("name")).eq(name))
+        .to_owned();
+    let changed = txn.execute(&update).await?.rows_affected();
+    if changed == 0 {
+        record_check(txn, name, &check_value(name, secret)).await?;
+    }
+    Ok(())
+}
+
 /// Why the secrets cannot be used with this database.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyCheckError {
@@ -204,7 +286,7 @@ async fn recorded_check(
 }
 
 async fn record_check(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     name: &str,
     value: &str,
 ) -> Result<(), sea_orm::DbErr> {

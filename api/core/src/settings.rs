@@ -20,6 +20,7 @@ const KNOWN_KEYS: &[&str] = &[
     "web_dir",
     "pepper",
     "master_key",
+    "new_master_key",
     "session_secret",
     "twilio_auth_token",
     "twilio_account_sid",
@@ -34,6 +35,7 @@ const KNOWN_KEYS: &[&str] = &[
 const SECRET_KEYS: &[&str] = &[
     "pepper",
     "master_key",
+    "new_master_key",
     "session_secret",
     "database_url",
     "migration_database_url",
