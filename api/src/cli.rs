@@ -57,6 +57,9 @@ enum KeysCommand {
     /// Rewrap every clinic's data key with a new master key (RINGBACK_NEW_MASTER_KEY, or a new
     /// random key written to the data directory's secrets file). Stop every server first.
     Rotate,
+    /// Move to a new pepper (RINGBACK_PEPPER, with the old one as RINGBACK_PREVIOUS_PEPPER; or a
+    /// new random pepper in the data directory's secrets file). Stop every server first.
+    RotatePepper,
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,7 +99,7 @@ enum CliError {
     Demo(String),
     #[error("the audit log is broken in {0} clinic(s)")]
     AuditBroken(usize),
-    #[error("master key rotation: {0}; nothing was changed")]
+    #[error("key rotation: {0}; nothing was changed")]
     Rotation(#[from] ringback_core::rotation::RotationError),
 }
 
@@ -116,6 +119,9 @@ pub async fn run() -> ExitCode {
         Command::Keys {
             command: KeysCommand::Rotate,
         } => rotate_master_key().await,
+        Command::Keys {
+            command: KeysCommand::RotatePepper,
+        } => rotate_pepper().await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -204,6 +210,34 @@ async fn rotate_master_key() -> Result<(), CliError> {
              the value of RINGBACK_NEW_MASTER_KEY, remove RINGBACK_NEW_MASTER_KEY, and start the servers."
         );
     }
+    Ok(())
+}
+
+async fn rotate_pepper() -> Result<(), CliError> {
+    let (settings, config) = load_config()?;
+    let (secrets, source) =
+        Secrets::resolve(&settings, &config.data_dir, config.embedded_database)?;
+    let db = db::connect_owner(&config).await?;
+    let in_file = source != SecretsSource::Configured;
+    let rotating = if in_file {
+        // The file's pepper is the one in use: check it, then rotate to a new random one.
+        let current = checked_secrets(secrets, &source, &config, &db).await?;
+        let rotating = current.with_new_pepper(Secret::random());
+        rotating.write_next_file(&config.data_dir)?;
+        rotating
+    } else {
+        // RINGBACK_PEPPER is already the new pepper; the rotation checks the previous one.
+        secrets
+    };
+    let numbers = ringback_core::rotation::rotate_pepper(&db, &rotating).await?;
+    if in_file {
+        Secrets::promote_next_file(&config.data_dir)?;
+    }
+    println!(
+        "Pepper rotated: {numbers} provider numbers re-keyed. Start the servers with the new pepper \
+         and the previous one (RINGBACK_PREVIOUS_PEPPER; the generated secrets file holds both); \
+         remove the previous pepper once every clinic's retention has passed."
+    );
     Ok(())
 }
 

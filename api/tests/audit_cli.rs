@@ -215,3 +215,49 @@ fn keys_rotate_updates_the_secrets_file_and_an_interrupted_rotation_is_finished(
     assert_eq!(master_key_of(&secrets_file), after);
     assert!(!dir.path().join("secrets.next.toml").exists());
 }
+
+/// `ringback keys rotate-pepper` on the generated secrets file: a new pepper, the old one kept as
+/// the previous pepper, and the server starts with both; configured secrets without the previous
+/// pepper are refused, naming the setting.
+#[test]
+fn keys_rotate_pepper_keeps_the_previous_pepper() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets_file = dir.path().join("secrets.toml");
+    let read = || -> toml::Table {
+        std::fs::read_to_string(&secrets_file)
+            .expect("secrets file")
+            .parse()
+            .expect("toml")
+    };
+    assert!(ringback(dir.path(), &["demo"]).status.success());
+    let before = read();
+    let rotated = ringback(dir.path(), &["keys", "rotate-pepper"]);
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let after = read();
+    assert_ne!(after["pepper"], before["pepper"]);
+    assert_eq!(after["previous_pepper"], before["pepper"]);
+    assert_eq!(after["master_key"], before["master_key"]);
+    let started = ringback(dir.path(), &["demo"]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+
+    let configured = Command::new(env!("CARGO_BIN_EXE_ringback"))
+        .args(["keys", "rotate-pepper"])
+        .env("RINGBACK_DATA_DIR", dir.path())
+        .env("RINGBACK_LOG", "warn")
+        .env("RINGBACK_PEPPER", "55".repeat(32))
+        .env("RINGBACK_MASTER_KEY", "22".repeat(32))
+        .env("RINGBACK_SESSION_SECRET", "33".repeat(32))
+        .output()
+        .expect("ringback runs");
+    let said = String::from_utf8_lossy(&configured.stderr).into_owned();
+    assert!(!configured.status.success());
+    assert!(said.contains("RINGBACK_PREVIOUS_PEPPER"), "{said}");
+}

@@ -422,7 +422,76 @@ async fn rotating_the_master_key_rewraps_every_clinic(kind: DatabaseKind) {
     ));
 }
 
+/// A pepper rotation (as the tables' owner): the provider number is re-keyed, so signed webhooks
+/// still reach the clinic; a caller who opted out under the old pepper stays opted out when they
+/// call again, and their whole history moves to the new pepper's key; the old pepper alone no
+/// longer passes the key check.
+async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
+    const CALLER: &str = "+447700900123";
+    let app = TestApp::builder(kind).with_twilio().build().await;
+    let old = (*app.state.secrets).clone();
+    old.check_against(&app.db.db).await.expect("first check");
+    let txn = app.tenant().begin().await.expect("txn");
+    let stop = InboundSms {
+        provider_id: "SM1",
+        from: CALLER,
+        text: "STOP",
+        at: txn.now(),
+    };
+    inbound_sms::receive(&txn, &old, stop)
+        .await
+        .expect("received");
+    txn.commit().await.expect("commit");
+
+    let fake = app.twilio.as_ref().expect("fake Twilio");
+    let (new_pepper, old_pepper) = ("55".repeat(32), "11".repeat(32));
+    let mut settings = common::twilio_settings(fake).to_vec();
+    settings.push(("RINGBACK_PEPPER", &new_pepper));
+    settings.push(("RINGBACK_PREVIOUS_PEPPER", &old_pepper));
+    let web = tempfile::tempdir().expect("tempdir");
+    let rotated = app.db.state_with(web.path(), &settings);
+    assert!(
+        rotated.secrets.check_against(&app.db.db).await.is_err(),
+        "the new pepper is refused before the rotation"
+    );
+    let numbers = ringback_core::rotation::rotate_pepper(&app.db.db, &rotated.secrets)
+        .await
+        .expect("rotated");
+    assert_eq!(numbers, 1);
+    rotated
+        .secrets
+        .check_against(&app.db.db)
+        .await
+        .expect("the new and previous peppers pass");
+    assert!(old.check_against(&app.db.db).await.is_err());
+
+    let twilio = poem::test::TestClient::new(ringback_api::build_app(rotated.clone()));
+    let call = common::twilio::missed_call("CA1", CALLER, common::app::CLINIC_NUMBER);
+    let (status, _) =
+        common::twilio::post(&twilio, "/webhooks/twilio/dial-status", &call, None).await;
+    assert_eq!(status, poem::http::StatusCode::OK, "routed to the clinic");
+    let statuses = app
+        .db
+        .query_strings("SELECT text_back_status AS s FROM calls", &["s"])
+        .await;
+    assert_eq!(statuses, vec![vec!["skipped:opted_out".to_owned()]]);
+    let keys = app
+        .db
+        .query_strings(
+            "SELECT caller_key AS k FROM calls UNION SELECT caller_key FROM opt_outs \
+             UNION SELECT caller_key FROM conversations UNION SELECT caller_key FROM messages",
+            &["k"],
+        )
+        .await;
+    assert_eq!(
+        keys.len(),
+        1,
+        "one key for the caller's whole history: {keys:?}"
+    );
+}
+
 on_both_databases!(
+    a_pepper_rotation_keeps_numbers_and_callers,
     rotating_the_master_key_rewraps_every_clinic,
     reads_are_sealed_into_the_audit_chain,
     api_key_actions_name_the_key_in_the_audit_log,

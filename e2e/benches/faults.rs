@@ -155,7 +155,7 @@ fn delivery(index: usize) -> (&'static str, Vec<(&'static str, String)>) {
         ("To", CLINIC_NUMBER.to_owned()),
         ("Direction", "inbound".to_owned()),
     ];
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         params.push(("CallStatus", "ringing".to_owned()));
         ("/webhooks/twilio/voice", params)
     } else {

@@ -1,4 +1,6 @@
-//! Rotating the master key. Every clinic's data key is unwrapped with the current master key and
+//! Rotating the deployment's keys.
+//!
+//! The master key: every clinic's data key is unwrapped with the current master key and
 //! wrapped again with the new one, and the database's key check moves to the new key, all in one
 //! transaction of the tables' owner: either every clinic opens with the new key, or nothing
 //! changed. Numbers and messages are sealed under the data keys, which stay as they are, so nothing
@@ -6,15 +8,26 @@
 //!
 //! Servers hold the master key in memory: stop them all first, and start them with the new key
 //! (a server started with the old one refuses to start, by the key check).
+//!
+//! The pepper: caller keys are one-way, so the keys already stored cannot be recomputed. A
+//! rotation moves the key checks (the new pepper current, the old one previous) and re-keys the
+//! provider numbers' routing keys (their numbers are sealed, so they can be); servers then run with
+//! both peppers, make new caller keys with the new one, look callers up under both and re-key a
+//! caller met again, until the old keys have aged out by retention and the previous pepper is
+//! removed from the settings.
 
-use ringback_entity::clinic;
+use std::collections::HashMap;
+
+use ringback_entity::{clinic, provider_number};
+use ringback_shared::caller_key::routing_key;
+use ringback_shared::phone::E164;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::db::DbError;
 use crate::keys;
-use crate::secrets::{Secret, Secrets, move_check};
+use crate::secrets::{KeyCheckError, Secret, Secrets, move_check, move_pepper_checks};
 use crate::tenant::begin_maintenance;
 
 /// Why a rotation was refused or failed; nothing was changed in any case.
@@ -24,6 +37,12 @@ pub enum RotationError {
     Unchanged,
     #[error("clinic {0}'s data key does not open with the current master key")]
     Unreadable(Uuid),
+    #[error("the pepper rotation needs the pepper rotated from as RINGBACK_PREVIOUS_PEPPER")]
+    NoPreviousPepper,
+    #[error("provider number {0} does not open or is not a number")]
+    UnreadableNumber(Uuid),
+    #[error("{0}")]
+    KeyCheck(#[from] KeyCheckError),
     #[error("{0}")]
     Database(#[from] DbError),
 }
@@ -71,4 +90,55 @@ pub async fn rotate_master_key(
     move_check(&txn, "master_key", new_master).await?;
     txn.commit().await?;
     Ok(rewrapped)
+}
+
+/// Rotates from `secrets.previous_pepper` to `secrets.pepper`: moves the key checks and re-keys
+/// every provider number's routing key, in one transaction of the tables' owner; returns how many
+/// numbers were re-keyed. Running it again with the same peppers changes nothing more.
+pub async fn rotate_pepper(
+    db: &DatabaseConnection,
+    secrets: &Secrets,
+) -> Result<usize, RotationError> {
+    let previous = secrets
+        .previous_pepper
+        .as_ref()
+        .ok_or(RotationError::NoPreviousPepper)?;
+    if previous == &secrets.pepper {
+        return Err(RotationError::Unchanged);
+    }
+    let txn = begin_maintenance(db).await?;
+    move_pepper_checks(&txn, &secrets.pepper, previous).await?;
+    let wrapped: HashMap<Uuid, Option<Vec<u8>>> = clinic::Entity::find()
+        .select_only()
+        .columns([clinic::Column::Id, clinic::Column::WrappedDataKey])
+        .into_tuple::<(Uuid, Option<Vec<u8>>)>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    let numbers = provider_number::Entity::find()
+        .order_by_asc(provider_number::Column::Id)
+        .all(&txn)
+        .await?;
+    for number in &numbers {
+        let unreadable = || RotationError::UnreadableNumber(number.id);
+        let key = wrapped
+            .get(&number.clinic_id)
+            .and_then(Option::as_deref)
+            .ok_or_else(unreadable)?;
+        let data_key = keys::unwrap(secrets, number.clinic_id, key).map_err(|_| unreadable())?;
+        let e164 = keys::open_clinic_number(&data_key, number.clinic_id, &number.number_sealed)
+            .ok()
+            .and_then(|text| E164::parse(&text).ok())
+            .ok_or_else(unreadable)?;
+        let routing = routing_key(secrets.pepper.expose(), &e164).map_err(|_| unreadable())?;
+        provider_number::Entity::update_many()
+            .col_expr(provider_number::Column::RoutingKey, Expr::value(routing))
+            .filter(provider_number::Column::ClinicId.eq(number.clinic_id))
+            .filter(provider_number::Column::Id.eq(number.id))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(numbers.len())
 }

@@ -69,6 +69,10 @@ pub struct Secrets {
     pub pepper: Secret,
     pub master_key: Secret,
     pub session_secret: Secret,
+    /// The pepper before the last rotation, while caller keys made with it may still be stored
+    /// (`RINGBACK_PREVIOUS_PEPPER`): look-ups of a caller try both, and a caller met again is
+    /// re-keyed to the current pepper.
+    pub previous_pepper: Option<Secret>,
 }
 
 /// What [`Secrets::resolve`] did, so `serve` can log it.
@@ -110,6 +114,7 @@ impl Secrets {
                 pepper,
                 master_key,
                 session_secret,
+                previous_pepper: settings.parse("previous_pepper", Secret::from_hex)?,
             };
             return Ok((secrets, SecretsSource::Configured));
         }
@@ -131,6 +136,7 @@ impl Secrets {
             pepper: Secret::random(),
             master_key: Secret::random(),
             session_secret: Secret::random(),
+            previous_pepper: None,
         };
         write_file(&path, &secrets)?;
         Ok((secrets, SecretsSource::GeneratedInto(path)))
@@ -168,11 +174,27 @@ impl Secrets {
                 None => record_check(db, name, &expected).await?,
             }
         }
+        if let Some(previous) = &self.previous_pepper {
+            // Only a pepper this database was rotated away from may be named as the previous one.
+            let expected = check_value(PREVIOUS_PEPPER, previous);
+            if recorded_check(db, PREVIOUS_PEPPER).await? != Some(expected) {
+                return Err(KeyCheckError::Mismatch(PREVIOUS_PEPPER));
+            }
+        }
         Ok(())
     }
 }
 
 impl Secrets {
+    /// These secrets with `pepper` as the pepper and the current one as the previous pepper.
+    pub fn with_new_pepper(&self, pepper: Secret) -> Self {
+        Self {
+            previous_pepper: Some(self.pepper.clone()),
+            pepper,
+            ..self.clone()
+        }
+    }
+
     /// These secrets with another master key.
     pub fn with_master_key(&self, master_key: Secret) -> Self {
         Self {
@@ -205,7 +227,8 @@ impl Secrets {
     }
 
     /// Finishes a rotation of the data directory's secrets that stopped between the database's
-    /// commit and the file's replacement: when the stored secrets fail the master key's check and
+    /// commit and the file's replacement: when the stored secrets fail the master key's or the
+    /// pepper's check and
     /// the next file passes every check, the next file becomes the secrets file and its secrets are
     /// returned. Otherwise the check's own error.
     pub async fn finish_interrupted_rotation(
@@ -215,7 +238,7 @@ impl Secrets {
     ) -> Result<Self, KeyCheckError> {
         let mismatch = match self.check_against(db).await {
             Ok(()) => return Ok(self),
-            Err(error @ KeyCheckError::Mismatch("master_key")) => error,
+            Err(error @ KeyCheckError::Mismatch("master_key" | "pepper")) => error,
             Err(error) => return Err(error),
         };
         let next_path = data_dir.join(NEXT_SECRETS_FILE);
@@ -228,6 +251,29 @@ impl Secrets {
         Self::promote_next_file(data_dir).map_err(|_| mismatch)?;
         Ok(next)
     }
+}
+
+/// Moves the pepper's key checks inside a pepper rotation's transaction: `previous` must be the
+/// pepper recorded so far (or the previous one of an earlier, repeated run of the same rotation);
+/// afterwards `current` is the pepper and `previous` the previous pepper.
+pub(crate) async fn move_pepper_checks(
+    txn: &impl ConnectionTrait,
+    current: &Secret,
+    previous: &Secret,
+) -> Result<(), KeyCheckError> {
+    let recorded = recorded_check(txn, "pepper").await?;
+    let already_rotated = recorded.as_deref() == Some(&check_value("pepper", current))
+        && recorded_check(txn, PREVIOUS_PEPPER).await?.as_deref()
+            == Some(&check_value(PREVIOUS_PEPPER, previous));
+    if already_rotated {
+        return Ok(());
+    }
+    if recorded.is_some_and(|recorded| recorded != check_value("pepper", previous)) {
+        return Err(KeyCheckError::Mismatch(PREVIOUS_PEPPER));
+    }
+    move_check(txn, "pepper", current).await?;
+    move_check(txn, PREVIOUS_PEPPER, previous).await?;
+    Ok(())
 }
 
 /// Moves the key check of secret `name` to `secret` inside a rotation's transaction (the tables'
@@ -264,15 +310,18 @@ pub enum KeyCheckError {
 }
 
 fn consequence(name: &str) -> &'static str {
-    if name == "master_key" {
-        "no clinic's sealed numbers or messages would open"
-    } else {
-        "callers would get new caller keys and lose their history"
+    match name {
+        "master_key" => "no clinic's sealed numbers or messages would open",
+        PREVIOUS_PEPPER => "it is not the pepper this database was rotated from",
+        _ => "callers would get new caller keys and lose their history",
     }
 }
 
+/// The key check of the pepper a rotation moved away from.
+const PREVIOUS_PEPPER: &str = "previous_pepper";
+
 async fn recorded_check(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     name: &str,
 ) -> Result<Option<String>, sea_orm::DbErr> {
     let query = Query::select()
@@ -335,10 +384,15 @@ fn read_file(path: &Path) -> Result<Secrets, ConfigError> {
             .ok_or_else(|| file_error(path, format!("{name} is missing")))?;
         Secret::from_hex(value).map_err(|reason| file_error(path, format!("{name}: {reason}")))
     };
+    let previous_pepper = match table.get("previous_pepper") {
+        Some(_) => Some(secret("previous_pepper")?),
+        None => None,
+    };
     Ok(Secrets {
         pepper: secret("pepper")?,
         master_key: secret("master_key")?,
         session_secret: secret("session_secret")?,
+        previous_pepper,
     })
 }
 
@@ -348,13 +402,20 @@ fn write_file(path: &Path, secrets: &Secrets) -> Result<(), ConfigError> {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
             .map_err(|e| file_error(dir, e))?;
     }
-    let body = format!(
+    let mut body = format!(
         "# Generated by Ringback for the embedded database. Keep private; losing it loses access to sealed data.\n\
          pepper = \"{}\"\nmaster_key = \"{}\"\nsession_secret = \"{}\"\n",
         hex::encode(secrets.pepper.expose()),
         hex::encode(secrets.master_key.expose()),
         hex::encode(secrets.session_secret.expose()),
     );
+    if let Some(previous) = &secrets.previous_pepper {
+        body.push_str(&format!(
+            "# The pepper before the last rotation: remove once every clinic's retention has passed.\n\
+             previous_pepper = \"{}\"\n",
+            hex::encode(previous.expose())
+        ));
+    }
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)

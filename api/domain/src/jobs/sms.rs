@@ -19,6 +19,7 @@ use std::future::Future;
 use ringback_core::outbox::Job;
 
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
+use crate::service::callers::CallerKeyer;
 use crate::service::{clinic, keys, messages, opt_outs, phone_lines};
 
 /// How far before the doubtful claim the provider's list is read (its clock and ours differ, and
@@ -113,14 +114,21 @@ async fn prepare(
         return Ok(Err(Attempt::Cancelled("nothing to send")));
     };
     let secrets = &context.backend.secrets;
+    let settings = clinic::get(txn).await?;
+    let key = keys::data_key(secrets, &settings)?;
+    let to = keys::open_caller_number(&key, txn.clinic_id(), sealed_number)?;
+    // The job names the caller by the key of when it was queued; a pepper rotation since may have
+    // moved the caller's opt-out to another key.
+    let caller = CallerKeyer::new(secrets, txn, &settings.default_region)?.key(&to)?;
+    if opted_out_under_any(txn, &caller.keys(), caller_key).await? {
+        return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
+    }
     let Some(from) = phone_lines::sending_number(txn, secrets).await? else {
         let no_sender = Attempt::provider_failed(&ProviderError::NoSender, row.in_doubt_since);
         return Ok(Err(no_sender));
     };
-    let settings = clinic::get(txn).await?;
-    let key = keys::data_key(secrets, &settings)?;
     let message = OutgoingSms {
-        to: keys::open_caller_number(&key, txn.clinic_id(), sealed_number)?,
+        to,
         from,
         body: keys::open_message(&key, txn.clinic_id(), body_sealed)?,
         status_callback: context.sms_status_callback.clone(),
@@ -130,6 +138,20 @@ async fn prepare(
         claimed_at: row.claimed_at.unwrap_or_else(|| txn.now()),
         in_doubt_since: row.in_doubt_since,
     }))
+}
+
+/// Whether the caller is on the opt-out list under any of `keys` other than `checked`.
+async fn opted_out_under_any(
+    txn: &TenantTxn,
+    keys: &[String],
+    checked: &str,
+) -> Result<bool, DomainError> {
+    for key in keys.iter().filter(|key| key.as_str() != checked) {
+        if opt_outs::is_opted_out(txn, key).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Sends `ready` unless the provider already has it from an earlier, doubtful attempt.

@@ -61,7 +61,8 @@ async fn caller_key(
         CallerRef::Number(number) => {
             let clinic = clinic::get(txn).await?;
             Ok(CallerKeyer::new(secrets, txn, &clinic.default_region)?
-                .key(&number)?
+                .meet(txn, &number)
+                .await?
                 .caller_key)
         }
     }

@@ -107,9 +107,12 @@ async fn record_one(
     if let Some(existing) = find_external(txn, provider, event.external_id.trim()).await? {
         return Ok(EventResult::Duplicate(existing));
     }
-    let caller = match keyer.key(&event.caller_number) {
+    let caller = match keyer.meet(txn, &event.caller_number).await {
         Ok(caller) => caller,
-        Err(error) => return Ok(EventResult::Rejected(error)),
+        Err(DomainError::BadUserInput(reason)) => {
+            return Ok(EventResult::Rejected(DomainError::BadUserInput(reason)));
+        }
+        Err(error) => return Err(error),
     };
     let now = txn.now();
     let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();

@@ -39,7 +39,9 @@ pub async fn receive(
         return Ok(None);
     }
     let clinic = clinic::get(txn).await?;
-    let caller = CallerKeyer::new(secrets, txn, &clinic.default_region)?.key(sms.from)?;
+    let caller = CallerKeyer::new(secrets, txn, &clinic.default_region)?
+        .meet(txn, sms.from)
+        .await?;
     let keyword = classify(sms.text);
     let key = keys::data_key(secrets, &clinic)?;
     let sealed_number = keys::seal_caller_number(&key, txn.clinic_id(), &caller.e164)?;
