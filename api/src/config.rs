@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::auth::client_address::TrustedProxies;
 pub use ringback_core::db::DatabaseKind;
 pub use ringback_core::settings::{ConfigError, ENV_PREFIX, RawSettings, SecretString, env_name};
+use ringback_providers::mail::{MailSettings, Mailer};
 use ringback_providers::twilio::TwilioSettings;
 
 /// The server's parsed configuration, except secrets (see [`crate::secrets::Secrets`]).
@@ -35,6 +36,8 @@ pub struct Config {
     pub log_filter: String,
     /// Twilio's settings, which its module parses.
     pub twilio: TwilioSettings,
+    /// The SMTP server and sender (`RINGBACK_SMTP_URL`, `RINGBACK_MAIL_FROM`), when mail is on.
+    pub mail: Option<MailSettings>,
     /// Load balancers whose `X-Forwarded-For` names the client (rate limits count by client).
     pub trusted_proxies: TrustedProxies,
     /// Whether `GET /graphql` serves the console (`RINGBACK_GRAPHQL_CONSOLE`, on by default).
@@ -85,6 +88,19 @@ impl Config {
                     .to_owned(),
             });
         }
+        let mail = MailSettings::from_settings(settings)?;
+        if let Some(mail) = &mail {
+            if public_url.is_none() {
+                return Err(ConfigError::Missing {
+                    key: settings.origin("public_url"),
+                    hint: "the links in the mails RINGBACK_SMTP_URL sends point at it".to_owned(),
+                });
+            }
+            Mailer::new(mail).map_err(|error| ConfigError::Malformed {
+                key: settings.origin("smtp_url"),
+                reason: error.to_string(),
+            })?;
+        }
         let trusted_proxies = settings
             .parse("trusted_proxies", TrustedProxies::parse)?
             .unwrap_or_default();
@@ -95,6 +111,7 @@ impl Config {
             .parse("graphql_introspection", parse_switch)?
             .unwrap_or(true);
         Ok(Self {
+            mail,
             graphql_console,
             graphql_introspection,
             trusted_proxies,

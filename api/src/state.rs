@@ -12,6 +12,8 @@ use crate::integrations::numbers::NumberDirectory;
 use crate::integrations::sms::SmsProvider;
 use crate::integrations::twilio::{DEFAULT_TIMEOUT, TwilioClient};
 use crate::secrets::Secrets;
+use ringback_domain::service::sign_up_requests::MailLinks;
+use ringback_providers::mail::Mailer;
 
 /// Everything a request handler may need: the domain's [`Backend`] (database, clock, secrets,
 /// session keys, rate limits, the workers' wake-up; reachable through `Deref`) plus what only the
@@ -50,6 +52,7 @@ impl AppState {
         backend.number_directory = twilio
             .clone()
             .map(|client| client as Arc<dyn NumberDirectory>);
+        backend.mail = mail_links(&config);
         Self {
             backend,
             sms: twilio.map(|client| client as Arc<dyn SmsProvider>),
@@ -63,6 +66,23 @@ impl AppState {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.config.listen))
+    }
+}
+
+/// The mailer and the public URL its links use, when mail is configured (the configuration
+/// already proved both).
+fn mail_links(config: &Config) -> Option<MailLinks> {
+    let settings = config.mail.as_ref()?;
+    let public_url = config.public_url.clone()?;
+    match Mailer::new(settings) {
+        Ok(mailer) => Some(MailLinks {
+            mailer: Arc::new(mailer),
+            public_url,
+        }),
+        Err(error) => {
+            tracing::error!(%error, "mail is configured but unusable; sign-up confirms no address");
+            None
+        }
     }
 }
 

@@ -23,6 +23,8 @@ enum Least {
 /// Operations anyone may call (they authenticate by other means or not at all).
 const PUBLIC_MUTATIONS: &[&str] = &[
     "signUp",
+    "requestSignUp",
+    "confirmSignUp",
     "signIn",
     "refreshSession",
     "signOut",

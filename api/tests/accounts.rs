@@ -706,3 +706,83 @@ async fn password_checks_share_the_sign_in_limits(kind: DatabaseKind) {
 }
 
 on_both_databases!(password_checks_share_the_sign_in_limits);
+
+/// With mail configured, sign-up confirms the address and never says whether it is taken:
+/// `requestSignUp` answers a new address and one with an account alike (and `signUp` is
+/// refused); the new address gets a link that creates the clinic and signs its owner in, once;
+/// the other gets a note to sign in instead.
+async fn sign_up_confirms_the_address_and_never_says_it_is_taken(kind: DatabaseKind) {
+    let smtp = ringback_api::fakes::smtp::FakeSmtp::start()
+        .await
+        .expect("fake SMTP");
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut without_mail = Browser::new(test_db.app(web.path()));
+    let taken = without_mail
+        .run(SIGN_UP, sign_up_input("taken@clinic.test"))
+        .await;
+    assert!(taken["errors"].is_null(), "{taken}");
+    let state = test_db.state_with(
+        web.path(),
+        &[
+            ("RINGBACK_SMTP_URL", smtp.url()),
+            ("RINGBACK_MAIL_FROM", "Ringback <no-reply@ringback.test>"),
+        ],
+    );
+    let mut browser = Browser::new(ringback_api::build_app(state));
+
+    let direct = browser.run(SIGN_UP, sign_up_input("new@clinic.test")).await;
+    assert_eq!(error_code(&direct), Some("FORBIDDEN"), "{direct}");
+    let request = "mutation($input: SignUpInput!) { requestSignUp(input: $input) }";
+    let for_new = browser.run(request, sign_up_input("new@clinic.test")).await;
+    let for_taken = browser
+        .run(request, sign_up_input("taken@clinic.test"))
+        .await;
+    assert_eq!(for_new, json!({ "data": { "requestSignUp": true } }));
+    assert_eq!(for_new, for_taken, "the same answer either way");
+
+    let mails = smtp
+        .wait_for_mails(2, std::time::Duration::from_secs(10))
+        .await;
+    let to = |address: &str| {
+        mails
+            .iter()
+            .find(|mail| mail.to == [address])
+            .map(|mail| mail.body())
+            .unwrap_or_else(|| panic!("a mail to {address}: {mails:?}"))
+    };
+    let (new_body, taken_body) = (to("new@clinic.test"), to("taken@clinic.test"));
+    assert!(taken_body.contains("already"), "{taken_body}");
+    assert!(!taken_body.contains("confirm-sign-up"), "{taken_body}");
+    let token: String = new_body
+        .split_once("/confirm-sign-up#")
+        .map(|(_, rest)| rest.chars().take(64).collect())
+        .unwrap_or_else(|| panic!("a confirmation link: {new_body}"));
+
+    let confirm =
+        "mutation($token: String!) { confirmSignUp(token: $token) { role user { email } } }";
+    let confirmed = browser.run(confirm, json!({ "token": token })).await;
+    assert_eq!(
+        confirmed["data"]["confirmSignUp"]["role"], "OWNER",
+        "{confirmed}"
+    );
+    assert_eq!(
+        confirmed["data"]["confirmSignUp"]["user"]["email"],
+        "new@clinic.test"
+    );
+    let again = browser.run(confirm, json!({ "token": token })).await;
+    assert_eq!(error_code(&again), Some("BAD_USER_INPUT"), "{again}");
+    let waiting = test_db
+        .query_strings(
+            "SELECT email FROM sign_up_requests ORDER BY email",
+            &["email"],
+        )
+        .await;
+    assert_eq!(
+        waiting,
+        vec![vec!["taken@clinic.test".to_owned()]],
+        "the confirmed request is gone; the other expires unused"
+    );
+}
+
+on_both_databases!(sign_up_confirms_the_address_and_never_says_it_is_taken);

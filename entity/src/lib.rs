@@ -18,4 +18,5 @@ pub mod opt_out;
 pub mod processed_webhook;
 pub mod provider_number;
 pub mod refresh_token;
+pub mod sign_up_request;
 pub mod user;

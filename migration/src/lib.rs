@@ -37,6 +37,7 @@ mod m20261130_090300_add_texting_limits;
 mod m20261130_090400_create_key_checks;
 mod m20261130_090500_index_outbox_by_kind_and_creation;
 mod m20261130_090600_create_audit_pending;
+mod m20261130_090700_create_sign_up_requests;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_090400_create_key_checks::Migration),
             Box::new(m20261130_090500_index_outbox_by_kind_and_creation::Migration),
             Box::new(m20261130_090600_create_audit_pending::Migration),
+            Box::new(m20261130_090700_create_sign_up_requests::Migration),
         ]
     }
 }

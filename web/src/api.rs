@@ -54,7 +54,7 @@ macro_rules! operations {
 }
 
 operations!("graphql/server_info.graphql" => ServerInfo);
-operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, RefreshSession, SignOut, MyClinics, SwitchClinic);
+operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, ConfirmSignUp, RefreshSession, SignOut, MyClinics, SwitchClinic);
 operations!("graphql/overview.graphql" => Overview);
 operations!("graphql/worklist.graphql" => Worklist, LogCallback);
 operations!("graphql/appointments.graphql" => Appointments, CreateAppointment, UpdateAppointment, CancelAppointment);
@@ -225,6 +225,12 @@ pub async fn sign_in(email: String, password: String) -> Result<(), ApiError> {
             },
             other => other,
         })
+}
+
+/// Confirms a sign-up with the code of its mail's link; the server creates the clinic and signs
+/// its owner in (sets the session cookies).
+pub async fn confirm_sign_up(token: String) -> Result<(), ApiError> {
+    send::<ConfirmSignUp>(confirm_sign_up::Variables { token }).await
 }
 
 /// Accepts an invitation with its one-time code: with the password of the account to create, or

@@ -52,6 +52,7 @@ fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <pages::NotFound /> }>
                         <Route path=path!("/sign-in") view=pages::sign_in::SignIn />
                         <Route path=path!("/accept-invite") view=pages::sign_in::AcceptInvite />
+                        <Route path=path!("/confirm-sign-up") view=pages::sign_in::ConfirmSignUp />
                         <Route path=path!("/about") view=pages::about::About />
                         <Route path=path!("/privacy") view=pages::privacy::Privacy />
                         <ParentRoute path=path!("") view=session::RequireSession>

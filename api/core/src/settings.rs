@@ -27,6 +27,8 @@ const KNOWN_KEYS: &[&str] = &[
     "twilio_account_sid",
     "twilio_api_url",
     "trusted_proxies",
+    "smtp_url",
+    "mail_from",
     "graphql_console",
     "graphql_introspection",
     "log",
@@ -42,6 +44,7 @@ const SECRET_KEYS: &[&str] = &[
     "database_url",
     "migration_database_url",
     "twilio_auth_token",
+    "smtp_url",
 ];
 
 /// Errors in the configuration. Each names the setting it is about.

@@ -1,6 +1,6 @@
 //! [`Backend`]: what every caller of the domain shares on one server — the database pool, the clock,
 //! the secrets, the session keys, the rate limits, the wake-up call of the outbox workers and the
-//! provider account's number directory.
+//! provider account's number directory and the mailer.
 //! GraphQL resolvers, webhooks and workers all reach the domain through it; the binary adds its
 //! configuration and providers on top.
 
@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::session::SessionKeys;
+use crate::service::sign_up_requests::MailLinks;
 
 /// The shared handles of one server. Cheap to clone.
 #[derive(Clone)]
@@ -33,6 +34,9 @@ pub struct Backend {
     /// The provider account's numbers, which a clinic's number must be among; `None` when no
     /// provider account is configured (no number can then be added).
     pub number_directory: Option<Arc<dyn NumberDirectory>>,
+    /// Mail and the public URL its links point at; `None` when no SMTP server is configured
+    /// (sign-up then signs in at once, without confirming the address).
+    pub mail: Option<MailLinks>,
 }
 
 impl Backend {
@@ -53,6 +57,7 @@ impl Backend {
             rate_limits: Arc::new(RateLimits::default()),
             jobs_queued: Arc::new(Notify::new()),
             number_directory: None,
+            mail: None,
         }
     }
 

@@ -15,6 +15,7 @@ use ringback_domain::auth::session::{
 use ringback_domain::service::account::{
     self, PasswordChange, PasswordChangeRequest, SessionGrant, SignUp,
 };
+use ringback_domain::service::sign_up_requests;
 use ringback_shared::access::Permission;
 
 /// Everything sign-up needs: the clinic and its owner.
@@ -32,6 +33,21 @@ pub struct SignUpInput {
     pub owner_name: String,
     pub owner_email: String,
     pub password: String,
+}
+
+impl From<SignUpInput> for SignUp {
+    fn from(input: SignUpInput) -> Self {
+        Self {
+            clinic_name: input.clinic_name,
+            kind: input.kind,
+            time_zone: input.time_zone,
+            default_region: input.default_region,
+            currency: input.currency,
+            owner_name: input.owner_name,
+            owner_email: input.owner_email,
+            password: input.password,
+        }
+    }
 }
 
 /// The signed-in session.
@@ -113,7 +129,9 @@ pub struct AccountMutation;
 
 #[Object]
 impl AccountMutation {
-    /// Creates a clinic and its owner, and signs the owner in.
+    /// Creates a clinic and its owner, and signs the owner in, on a server that sends no mail
+    /// (an address with an account is then refused as such). A server that sends mail refuses
+    /// this with `FORBIDDEN`: there, sign-up confirms the address (`requestSignUp`).
     async fn sign_up(
         &self,
         ctx: &Context<'_>,
@@ -125,21 +143,65 @@ impl AccountMutation {
             .rate_limits
             .sign_in(request.client_address, &input.owner_email)
             .map_err(graphql_error)?;
+        if backend.mail.is_some() {
+            return Err(graphql_error(DomainError::Forbidden));
+        }
         let grant = account::sign_up(
             &backend.db,
             &backend.clock,
             &backend.session_keys,
             &backend.secrets,
-            SignUp {
-                clinic_name: input.clinic_name,
-                kind: input.kind,
-                time_zone: input.time_zone,
-                default_region: input.default_region,
-                currency: input.currency,
-                owner_name: input.owner_name,
-                owner_email: input.owner_email,
-                password: input.password,
-            },
+            input.into(),
+        )
+        .await
+        .map_err(graphql_error)?;
+        Ok(start_session(ctx, grant))
+    }
+
+    /// Starts a sign-up that the address confirms, on a server that sends mail: the answer is
+    /// `true` whether or not the address has an account; the mail says which (a link that
+    /// creates the clinic, valid for 24 hours, or a note to sign in instead). `FORBIDDEN` on a
+    /// server that sends no mail (use `signUp`).
+    async fn request_sign_up(
+        &self,
+        ctx: &Context<'_>,
+        input: SignUpInput,
+    ) -> async_graphql::Result<bool> {
+        let backend = ctx.data::<Backend>()?;
+        let request = ctx.data::<RequestInfo>()?;
+        backend
+            .rate_limits
+            .sign_in(request.client_address, &input.owner_email)
+            .map_err(graphql_error)?;
+        let mail = backend
+            .mail
+            .as_ref()
+            .ok_or_else(|| graphql_error(DomainError::Forbidden))?;
+        sign_up_requests::request(&backend.db, &backend.clock, mail, input.into())
+            .await
+            .map_err(graphql_error)?;
+        Ok(true)
+    }
+
+    /// Confirms a sign-up with the token of its mail's link: creates the clinic and its owner and
+    /// signs the owner in. A token works once, for 24 hours.
+    async fn confirm_sign_up(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> async_graphql::Result<Session> {
+        let backend = ctx.data::<Backend>()?;
+        let request = ctx.data::<RequestInfo>()?;
+        backend
+            .rate_limits
+            .sign_in(request.client_address, &token)
+            .map_err(graphql_error)?;
+        let grant = sign_up_requests::confirm(
+            &backend.db,
+            &backend.clock,
+            &backend.session_keys,
+            &backend.secrets,
+            &token,
         )
         .await
         .map_err(graphql_error)?;

@@ -4,6 +4,7 @@
 //! same format, signatures included. The rest of the server talks to providers through traits
 //! ([`sms::SmsProvider`], [`numbers::NumberDirectory`]), so it does not care which one is behind them.
 
+pub mod mail;
 pub mod numbers;
 pub mod sms;
 pub mod twilio;

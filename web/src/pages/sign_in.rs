@@ -169,6 +169,29 @@ pub fn AcceptInvite() -> impl IntoView {
     }
 }
 
+/// Finishing a sign-up from the link of the confirmation mail: the code comes from the link (or is
+/// pasted), and confirming creates the clinic and signs its owner in.
+#[component]
+pub fn ConfirmSignUp() -> impl IntoView {
+    let from_link = use_location().hash.get_untracked();
+    let code = RwSignal::new(from_link.trim_start_matches('#').to_owned());
+    let error = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+    let submit = session_starter(
+        move || Ok(api::confirm_sign_up(code.get_untracked().trim().to_owned())),
+        error,
+        busy,
+    );
+    view! {
+        <h1>"Create your clinic on Ringback"</h1>
+        <form class="sign-in" on:submit=submit>
+            <p>"Your address is confirmed by the link you opened. Create the clinic to start."</p>
+            {field("confirmation-code", "Confirmation code", "text", "off", code)}
+            {submit_row(error, busy, "Create my clinic", "Creating…", "confirm-sign-up")}
+        </form>
+    }
+}
+
 /// `text` with its first letter in capitals (shared rules speak in mid-sentence form).
 fn capitalised(text: &str) -> String {
     let mut letters = text.chars();

@@ -87,19 +87,20 @@ fn required(value: &str, what: &str, max: usize) -> Result<String, DomainError> 
     Ok(value.to_owned())
 }
 
-/// A validated sign-up, ready to store.
-struct ValidSignUp {
-    clinic_name: String,
-    kind: String,
-    time_zone: String,
-    region: Region,
-    currency: String,
-    owner_name: String,
-    email: String,
-    password_hash: String,
+/// A validated sign-up, ready to store (the password only as its hash).
+pub(crate) struct ValidSignUp {
+    pub clinic_name: String,
+    pub kind: String,
+    pub time_zone: String,
+    pub region: Region,
+    pub currency: String,
+    pub owner_name: String,
+    pub email: String,
+    pub password_hash: String,
 }
 
-async fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, DomainError> {
+/// Checks every field and hashes the password (the slow part, done whatever the address).
+pub(crate) async fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, DomainError> {
     let kind = input.kind.trim().to_ascii_lowercase();
     if !CLINIC_KINDS.contains(&kind.as_str()) {
         return Err(DomainError::BadUserInput(format!(
@@ -141,6 +142,18 @@ pub async fn sign_up(
     input: SignUp,
 ) -> Result<SessionGrant, DomainError> {
     let valid = validate_sign_up(input).await?;
+    create_clinic(db, clock, keys, secrets, valid).await
+}
+
+/// Creates the clinic and its owner of a validated sign-up, and signs the owner in; `CONFLICT`
+/// when the address has an account.
+pub(crate) async fn create_clinic(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    keys: &SessionKeys,
+    secrets: &Secrets,
+    valid: ValidSignUp,
+) -> Result<SessionGrant, DomainError> {
     let now = clock.now();
     let scope = doors::new_clinic(db, clock);
     let clinic_id = scope.clinic_id();
@@ -298,7 +311,9 @@ pub async fn sign_in(
         .one(db)
         .await?;
     let Some(user) = user else {
-        // Spend the same time as a real check, so timing does not reveal unknown addresses.
+        // The same work as for an address with an account (its membership read, a password
+        // check), so timing does not reveal unknown addresses.
+        first_membership(db, Uuid::now_v7()).await?;
         password::check_decoy(password_attempt).await?;
         return Err(refused());
     };

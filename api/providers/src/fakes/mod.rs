@@ -3,4 +3,5 @@
 //! exercise the real clients. Compiled only with the `fakes` feature, which tests and benchmarks
 //! turn on: a deployment's binary holds none of them.
 
+pub mod smtp;
 pub mod twilio;

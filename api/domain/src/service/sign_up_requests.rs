@@ -1,0 +1,194 @@
+//! Sign-up with a confirmed address, for deployments that send mail. `request` answers the same,
+//! and does the same work, whether or not the address has an account: it checks the form, hashes
+//! the password, stores a request that expires in a day, and mails the address — a confirmation
+//! link when the address is new, a note that an account already exists when it is not. Only the
+//! inbox learns which. `confirm` turns a request into the clinic and its signed-in owner, once.
+//!
+//! Mail goes out after the answer, from a task of its own, so the answer's timing does not depend
+//! on the SMTP server either; a mail that fails is logged (without the address) and the person
+//! can ask again.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use rand::RngCore;
+use ringback_entity::{sign_up_request, user};
+use ringback_providers::mail::{Mail, Mailer};
+use ringback_shared::phone::Region;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::session::SessionKeys;
+use crate::auth::tokens::hash_secret;
+use crate::service::account::{self, SessionGrant, SignUp, ValidSignUp};
+use ringback_core::clock::Clock;
+use ringback_core::error::DomainError;
+use ringback_core::secrets::Secrets;
+
+/// How long a confirmation link works.
+pub const REQUEST_TTL: Duration = Duration::hours(24);
+
+/// Where the confirmation page is, below the public URL; the token follows `#`, so it never
+/// reaches a server log.
+pub const CONFIRM_PATH: &str = "/confirm-sign-up";
+
+/// What sending mail needs: the mailer and the public URL its links point at.
+#[derive(Clone)]
+pub struct MailLinks {
+    pub mailer: Arc<Mailer>,
+    pub public_url: String,
+}
+
+/// The clinic's details of a request, as stored until it is confirmed.
+#[derive(Serialize, Deserialize)]
+struct Details {
+    clinic_name: String,
+    kind: String,
+    time_zone: String,
+    region: String,
+    currency: String,
+    owner_name: String,
+}
+
+/// Stores a sign-up request and mails its address; the same answer whoever owns the address.
+pub async fn request(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    mail: &MailLinks,
+    input: SignUp,
+) -> Result<(), DomainError> {
+    let valid = account::validate_sign_up(input).await?;
+    let has_account = user::Entity::find()
+        .filter(user::Column::Email.eq(valid.email.as_str()))
+        .one(db)
+        .await?
+        .is_some();
+    let token = new_token();
+    let now = clock.now();
+    // Stored for an address with an account too (never confirmable: the address is taken), so
+    // both answers cost the same.
+    sign_up_request::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        token_hash: Set(hash_secret(&token)),
+        email: Set(valid.email.clone()),
+        password_hash: Set(valid.password_hash.clone()),
+        details: Set(serde_json::to_value(details_of(&valid))
+            .map_err(|e| DomainError::Internal(format!("sign-up details: {e}")))?),
+        expires_at: Set(now + REQUEST_TTL),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    let body = if has_account {
+        already_registered(&mail.public_url)
+    } else {
+        confirmation(&mail.public_url, &token)
+    };
+    send_later(mail.mailer.clone(), valid.email, body);
+    Ok(())
+}
+
+/// Creates the clinic and owner of the request `token` names and signs the owner in; the link
+/// then stops working. An unknown, used or expired token, or an address taken since, gets one
+/// answer.
+pub async fn confirm(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    keys: &SessionKeys,
+    secrets: &Secrets,
+    token: &str,
+) -> Result<SessionGrant, DomainError> {
+    let invalid =
+        || DomainError::BadUserInput("this link has expired or was already used".to_owned());
+    let found = sign_up_request::Entity::find()
+        .filter(sign_up_request::Column::TokenHash.eq(hash_secret(token.trim())))
+        .filter(sign_up_request::Column::ExpiresAt.gt(clock.now()))
+        .one(db)
+        .await?
+        .ok_or_else(invalid)?;
+    // Used once: of two confirmations at the same moment, one deletes the row and goes on.
+    let deleted = sign_up_request::Entity::delete_by_id(found.id)
+        .exec(db)
+        .await?;
+    if deleted.rows_affected != 1 {
+        return Err(invalid());
+    }
+    let valid = valid_sign_up(found)?;
+    match account::create_clinic(db, clock, keys, secrets, valid).await {
+        Err(DomainError::Conflict(_)) => Err(invalid()),
+        other => other,
+    }
+}
+
+fn new_token() -> String {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    hex::encode(secret)
+}
+
+fn details_of(valid: &ValidSignUp) -> Details {
+    Details {
+        clinic_name: valid.clinic_name.clone(),
+        kind: valid.kind.clone(),
+        time_zone: valid.time_zone.clone(),
+        region: valid.region.as_str().to_owned(),
+        currency: valid.currency.clone(),
+        owner_name: valid.owner_name.clone(),
+    }
+}
+
+fn valid_sign_up(row: sign_up_request::Model) -> Result<ValidSignUp, DomainError> {
+    let stored = |e: String| DomainError::Internal(format!("stored sign-up request: {e}"));
+    let details: Details =
+        serde_json::from_value(row.details).map_err(|e| stored(e.to_string()))?;
+    Ok(ValidSignUp {
+        region: Region::parse(&details.region).map_err(|e| stored(e.to_string()))?,
+        clinic_name: details.clinic_name,
+        kind: details.kind,
+        time_zone: details.time_zone,
+        currency: details.currency,
+        owner_name: details.owner_name,
+        email: row.email,
+        password_hash: row.password_hash,
+    })
+}
+
+/// The mail to a new address: the confirmation link.
+fn confirmation(public_url: &str, token: &str) -> (String, String) {
+    (
+        "Confirm your address to finish signing up to Ringback".to_owned(),
+        format!(
+            "Someone, we hope you, signed up to Ringback with this address.\n\n\
+             Open this link within 24 hours to create your clinic's account:\n\
+             {public_url}{CONFIRM_PATH}#{token}\n\n\
+             If it was not you, ignore this mail: nothing is created without the link.\n"
+        ),
+    )
+}
+
+/// The mail to an address that already has an account.
+fn already_registered(public_url: &str) -> (String, String) {
+    (
+        "You already have a Ringback account".to_owned(),
+        format!(
+            "Someone, perhaps you, tried to sign up to Ringback with this address, which already \
+             has an account. Sign in at {public_url}/sign-in instead.\n\n\
+             If it was not you, ignore this mail: nothing has changed.\n"
+        ),
+    )
+}
+
+/// Sends a mail from a task of its own; a failure is logged without the address.
+fn send_later(mailer: Arc<Mailer>, to: String, (subject, body): (String, String)) {
+    tokio::spawn(async move {
+        let mail = Mail {
+            to: &to,
+            subject: &subject,
+            body,
+        };
+        if let Err(error) = mailer.send(mail).await {
+            tracing::warn!(%error, "a sign-up mail was not sent");
+        }
+    });
+}

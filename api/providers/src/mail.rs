@@ -1,0 +1,140 @@
+//! E-mail over SMTP (lettre): the address-confirmation and "you already have an account" mails of
+//! sign-up. Settings: `RINGBACK_SMTP_URL` (`smtps://user:password@host:465`, or
+//! `smtp://user:password@host:587?tls=required` for STARTTLS) and `RINGBACK_MAIL_FROM`
+//! (`Ringback <no-reply@example.com>`), both or neither. A plain `smtp://` URL without TLS is
+//! refused for any host but the local machine: it would send the password and the mails in clear.
+//! Tests point the URL at the fake in `crate::fakes::smtp` (the `fakes` feature).
+
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use ringback_core::settings::{ConfigError, RawSettings};
+
+/// A mail to one recipient, in plain text.
+pub struct Mail<'a> {
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub body: String,
+}
+
+/// Why a mail was not handed to the SMTP server. Never carries the recipient's address.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("the recipient's address is not valid")]
+    BadRecipient,
+    #[error("the mail could not be built: {0}")]
+    Build(String),
+    #[error("the SMTP server refused or could not be reached: {0}")]
+    Transport(String),
+}
+
+/// The SMTP settings, when mail is configured.
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    url: String,
+    from: Mailbox,
+}
+
+impl MailSettings {
+    /// Reads `smtp_url` and `mail_from`; `None` when neither is set. One without the other, a
+    /// malformed value or an unencrypted remote server stops start-up, naming the setting.
+    pub fn from_settings(settings: &RawSettings) -> Result<Option<Self>, ConfigError> {
+        let url = settings.parse("smtp_url", parse_smtp_url)?;
+        let from = settings.parse("mail_from", |value| {
+            value
+                .trim()
+                .parse::<Mailbox>()
+                .map_err(|_| "expected an address such as Ringback <no-reply@example.com>")
+        })?;
+        match (url, from) {
+            (None, None) => Ok(None),
+            (Some(url), Some(from)) => Ok(Some(Self { url, from })),
+            (Some(_), None) => Err(ConfigError::Missing {
+                key: settings.origin("mail_from"),
+                hint: "the sender of the mails RINGBACK_SMTP_URL sends".to_owned(),
+            }),
+            (None, Some(_)) => Err(ConfigError::Missing {
+                key: settings.origin("smtp_url"),
+                hint: "the SMTP server that sends as RINGBACK_MAIL_FROM".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Accepts `smtps://…`, `smtp://…?tls=required|opportunistic`, and plain `smtp://` only to the
+/// local machine.
+fn parse_smtp_url(value: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(value.trim())
+        .map_err(|_| "expected a URL such as smtps://user:password@host:465".to_owned())?;
+    let tls = parsed
+        .query_pairs()
+        .any(|(name, value)| name == "tls" && (value == "required" || value == "opportunistic"));
+    let local = matches!(
+        parsed.host_str(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    match parsed.scheme() {
+        "smtps" => Ok(value.trim().to_owned()),
+        "smtp" if tls || local => Ok(value.trim().to_owned()),
+        "smtp" => Err(
+            "an smtp:// URL to another machine needs ?tls=required (or use smtps://): \
+             without TLS the password and the mails travel in clear"
+                .to_owned(),
+        ),
+        _ => Err("expected an smtps:// or smtp:// URL".to_owned()),
+    }
+}
+
+/// Sends mail through the configured SMTP server.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    /// A mailer for `settings` (connections are opened when mail is sent).
+    pub fn new(settings: &MailSettings) -> Result<Self, MailError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.url)
+            .map_err(|error| MailError::Transport(error.to_string()))?
+            .timeout(Some(std::time::Duration::from_secs(10)))
+            .build();
+        Ok(Self {
+            transport,
+            from: settings.from.clone(),
+        })
+    }
+
+    /// Sends `mail`.
+    pub async fn send(&self, mail: Mail<'_>) -> Result<(), MailError> {
+        let to = mail
+            .to
+            .parse::<Mailbox>()
+            .map_err(|_| MailError::BadRecipient)?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(mail.body)
+            .map_err(|error| MailError::Build(error.to_string()))?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|error| MailError::Transport(error.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unencrypted_smtp_is_refused_except_to_this_machine() {
+        assert!(parse_smtp_url("smtps://u:p@mail.example.com:465").is_ok());
+        assert!(parse_smtp_url("smtp://u:p@mail.example.com:587?tls=required").is_ok());
+        assert!(parse_smtp_url("smtp://127.0.0.1:2525").is_ok());
+        let refused = parse_smtp_url("smtp://u:p@mail.example.com:587").unwrap_err();
+        assert!(refused.contains("tls=required"), "{refused}");
+        assert!(parse_smtp_url("http://mail.example.com").is_err());
+    }
+}
