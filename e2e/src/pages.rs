@@ -798,6 +798,25 @@ impl<'a> UndeliveredPage<'a> {
     }
 }
 
+/// The page the link of a sign-up confirmation mail opens.
+pub struct ConfirmSignUpPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> ConfirmSignUpPage<'a> {
+    /// Opens the confirmation `link` and waits for the form.
+    pub async fn open(client: &'a Client, link: &str) -> Result<Self, E2eError> {
+        client.goto(link).await?;
+        wait_for_test_id(client, "confirm-sign-up").await?;
+        Ok(Self { client })
+    }
+
+    /// Creates the clinic; the dashboard then signs its owner in.
+    pub async fn create_clinic(&self) -> Result<(), E2eError> {
+        click_test_id(self.client, "confirm-sign-up").await
+    }
+}
+
 /// The page an invitation link opens.
 pub struct AcceptInvitePage<'a> {
     client: &'a Client,

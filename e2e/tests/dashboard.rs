@@ -8,18 +8,19 @@
 //! overview and sent on retry; settings (templates, hours, holidays) save; a receptionist invited
 //! from the team page joins through the link and cannot reach settings; an API key made in the
 //! browser works until revoked; the CSV export equals the API's; the audit log lists all of it; and
-//! the what-if preview equals the server after saving.
+//! the what-if preview equals the server after saving. On a server that sends mail, a sign-up is
+//! finished from the confirmation mail's link, which signs the new owner in.
 use std::time::Duration;
 
 use ringback_api::auth::session::SESSION_COOKIE;
 use ringback_api::fakes::twilio::{Failure, FakeTwilio};
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
-    AcceptInvitePage, ApiKeysPage, AppointmentsPage, AuditLogPage, ConsolePage, ExportPage,
-    InboxPage, OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage, WhatIfPage,
-    WorklistPage, has_link, sign_in, wait_for_forbidden,
+    AcceptInvitePage, ApiKeysPage, AppointmentsPage, AuditLogPage, ConfirmSignUpPage, ConsolePage,
+    ExportPage, InboxPage, OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage,
+    WhatIfPage, WorklistPage, has_link, sign_in, wait_for_forbidden,
 };
-use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
+use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_e2e::{E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo, on_demo_with_sms};
 use ringback_shared::display;
 use serde_json::{Value, json};
@@ -949,4 +950,77 @@ async fn a_member_of_two_clinics_switches_between_them() {
         switch_between_clinics,
     )
     .await;
+}
+
+/// A sign-up on a server that sends mail (the fake SMTP server): the link in the confirmation
+/// mail opens the dashboard's confirmation page, which creates the clinic and signs its owner in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_up_is_finished_from_the_confirmation_mail() {
+    let smtp = ringback_api::fakes::smtp::FakeSmtp::start()
+        .await
+        .unwrap_or_else(|e| panic!("fake SMTP: {e}"));
+    let server = RingbackServer::start_with_env(
+        Data::Empty,
+        &[
+            ("RINGBACK_PUBLIC_URL", PUBLIC_URL),
+            ("RINGBACK_SMTP_URL", smtp.url()),
+            (
+                "RINGBACK_MAIL_FROM",
+                "Ringback <no-reply@ringback.e2e.test>",
+            ),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let outcome = sign_up_from_the_mail(&browser, &server, &smtp).await;
+    if let Err(error) = outcome {
+        let shot = browser
+            .screenshot("a_sign_up_is_finished_from_the_confirmation_mail")
+            .await;
+        let console = browser.console_errors().await;
+        let log = server.log();
+        browser.close().await;
+        panic!("{error}\nscreenshot: {shot:?}\nbrowser console: {console:?}\nserver log:\n{log}");
+    }
+    browser.close().await;
+}
+
+async fn sign_up_from_the_mail(
+    browser: &Browser,
+    server: &RingbackServer,
+    smtp: &ringback_api::fakes::smtp::FakeSmtp,
+) -> Result<(), E2eError> {
+    let (_, requested) = server.graphql_as(
+        None,
+        "mutation($input: SignUpInput!) { requestSignUp(input: $input) }",
+        json!({ "input": {
+            "clinicName": "Quayside Dental", "kind": "dental", "timeZone": "Europe/London",
+            "defaultRegion": "GB", "currency": "GBP", "ownerName": "Nia Owner",
+            "ownerEmail": "nia@quayside.test", "password": "correct horse battery" } }),
+    )?;
+    if requested != json!({ "data": { "requestSignUp": true } }) {
+        return Err(E2eError::Assertion(format!("requestSignUp: {requested}")));
+    }
+    let mails = smtp.wait_for_mails(1, Duration::from_secs(20)).await;
+    let body = mails
+        .first()
+        .map(|mail| mail.body())
+        .ok_or_else(|| E2eError::Assertion("no confirmation mail".to_owned()))?;
+    let link = body
+        .lines()
+        .find(|line| line.starts_with(PUBLIC_URL))
+        .ok_or_else(|| E2eError::Assertion(format!("no link in the mail: {body}")))?;
+    // The link names the public address; here the server listens locally.
+    let local = link.replacen(PUBLIC_URL, server.url.trim_end_matches('/'), 1);
+    ConfirmSignUpPage::open(&browser.client, &local)
+        .await?
+        .create_clinic()
+        .await?;
+    let overview = OverviewPage::wait(&browser.client).await?;
+    let who = overview.signed_in_as().await?;
+    if who.contains("Nia Owner") || who.contains("nia@quayside.test") {
+        Ok(())
+    } else {
+        Err(E2eError::Assertion(format!("signed in as {who:?}")))
+    }
 }
