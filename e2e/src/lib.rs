@@ -75,7 +75,7 @@ where
 
 /// Closes the browser; a failed scenario panics with its screenshot, the browser console and the
 /// server log.
-async fn report(
+pub async fn report(
     name: &str,
     browser: Browser,
     server: &RingbackServer,

@@ -21,7 +21,7 @@ use ringback_e2e::pages::{
     WhatIfPage, WorklistPage, has_link, sign_in, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
-use ringback_e2e::{E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo, on_demo_with_sms};
+use ringback_e2e::{E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo, on_demo_with_sms, report};
 use ringback_shared::display;
 use serde_json::{Value, json};
 
@@ -30,14 +30,7 @@ async fn dashboard_shows_server_facts() {
     let server = RingbackServer::start().unwrap_or_else(|e| panic!("{e}"));
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
     let outcome = status_page_scenario(&browser, &server).await;
-    if let Err(error) = outcome {
-        let shot = browser.screenshot("dashboard_shows_server_facts").await;
-        let console = browser.console_errors().await;
-        let log = server.log();
-        browser.close().await;
-        panic!("{error}\nscreenshot: {shot:?}\nbrowser console: {console:?}\nserver log:\n{log}");
-    }
-    browser.close().await;
+    report("dashboard_shows_server_facts", browser, &server, outcome).await;
 }
 
 async fn status_page_scenario(browser: &Browser, server: &RingbackServer) -> Result<(), E2eError> {
@@ -973,16 +966,13 @@ async fn a_sign_up_is_finished_from_the_confirmation_mail() {
     .unwrap_or_else(|e| panic!("{e}"));
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
     let outcome = sign_up_from_the_mail(&browser, &server, &smtp).await;
-    if let Err(error) = outcome {
-        let shot = browser
-            .screenshot("a_sign_up_is_finished_from_the_confirmation_mail")
-            .await;
-        let console = browser.console_errors().await;
-        let log = server.log();
-        browser.close().await;
-        panic!("{error}\nscreenshot: {shot:?}\nbrowser console: {console:?}\nserver log:\n{log}");
-    }
-    browser.close().await;
+    report(
+        "a_sign_up_is_finished_from_the_confirmation_mail",
+        browser,
+        &server,
+        outcome,
+    )
+    .await;
 }
 
 async fn sign_up_from_the_mail(

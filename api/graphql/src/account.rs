@@ -124,6 +124,18 @@ impl AccountQuery {
     }
 }
 
+/// The server's backend, once a credential check for `key` (an address, a token) from this
+/// client is within the sign-in limits.
+fn within_sign_in_limits<'a>(ctx: &Context<'a>, key: &str) -> async_graphql::Result<&'a Backend> {
+    let backend = ctx.data::<Backend>()?;
+    let request = ctx.data::<RequestInfo>()?;
+    backend
+        .rate_limits
+        .sign_in(request.client_address, key)
+        .map_err(graphql_error)?;
+    Ok(backend)
+}
+
 #[derive(Default)]
 pub struct AccountMutation;
 
@@ -137,12 +149,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: SignUpInput,
     ) -> async_graphql::Result<Session> {
-        let backend = ctx.data::<Backend>()?;
-        let request = ctx.data::<RequestInfo>()?;
-        backend
-            .rate_limits
-            .sign_in(request.client_address, &input.owner_email)
-            .map_err(graphql_error)?;
+        let backend = within_sign_in_limits(ctx, &input.owner_email)?;
         if backend.mail.is_some() {
             return Err(graphql_error(DomainError::Forbidden));
         }
@@ -167,12 +174,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: SignUpInput,
     ) -> async_graphql::Result<bool> {
-        let backend = ctx.data::<Backend>()?;
-        let request = ctx.data::<RequestInfo>()?;
-        backend
-            .rate_limits
-            .sign_in(request.client_address, &input.owner_email)
-            .map_err(graphql_error)?;
+        let backend = within_sign_in_limits(ctx, &input.owner_email)?;
         let mail = backend
             .mail
             .as_ref()
@@ -190,12 +192,7 @@ impl AccountMutation {
         ctx: &Context<'_>,
         token: String,
     ) -> async_graphql::Result<Session> {
-        let backend = ctx.data::<Backend>()?;
-        let request = ctx.data::<RequestInfo>()?;
-        backend
-            .rate_limits
-            .sign_in(request.client_address, &token)
-            .map_err(graphql_error)?;
+        let backend = within_sign_in_limits(ctx, &token)?;
         let grant = sign_up_requests::confirm(
             &backend.db,
             &backend.clock,
@@ -216,12 +213,7 @@ impl AccountMutation {
         email: String,
         password: String,
     ) -> async_graphql::Result<Session> {
-        let backend = ctx.data::<Backend>()?;
-        let request = ctx.data::<RequestInfo>()?;
-        backend
-            .rate_limits
-            .sign_in(request.client_address, &email)
-            .map_err(graphql_error)?;
+        let backend = within_sign_in_limits(ctx, &email)?;
         let grant = account::sign_in(
             &backend.db,
             &backend.clock,
