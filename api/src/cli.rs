@@ -317,6 +317,7 @@ async fn serve() -> Result<(), CliError> {
         embedded = config.embedded_database,
         "database ready"
     );
+    warn_of_open_sign_up(&config);
     let state = AppState::new(db, config.clone(), secrets);
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
     let sweep = crate::jobs::audit_sweep::spawn(&state, worker_stop.clone());
@@ -349,6 +350,21 @@ async fn serve() -> Result<(), CliError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A server reached over https (a public deployment) that sends no mail signs up at once, which
+/// says whether an address has an account: say so, and what turns on confirmed sign-up.
+fn warn_of_open_sign_up(config: &Config) {
+    let public = config
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("https://"));
+    if public && config.mail.is_none() {
+        tracing::warn!(
+            "sign-up answers at once and so says when an address already has an account; set \
+             RINGBACK_SMTP_URL and RINGBACK_MAIL_FROM so that sign-up confirms addresses by mail"
+        );
+    }
 }
 
 /// How long a shutdown waits for in-flight requests, and then for the worker's jobs.

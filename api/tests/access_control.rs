@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::TestDb;
-use common::graphql::{Browser, SIGN_UP, error_code, run_with_key, sign_up_input};
+use common::graphql::{Browser, SIGN_UP, error_code, join, run_with_key, sign_up_input};
 use poem::Endpoint;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
@@ -276,32 +276,6 @@ struct Clinic<E: Endpoint> {
     owner: Browser<E>,
     admin: Browser<E>,
     receptionist: Browser<E>,
-}
-
-async fn join<E: Endpoint>(
-    owner: &mut Browser<E>,
-    mut joiner: Browser<E>,
-    email: &str,
-    role: &str,
-) -> Browser<E> {
-    let invited = owner
-        .run(
-            "mutation($email: String!, $role: TeamRole!) { inviteMember(email: $email, displayName: \"Member\", role: $role) { token } }",
-            json!({ "email": email, "role": role }),
-        )
-        .await;
-    let token = invited["data"]["inviteMember"]["token"]
-        .as_str()
-        .expect("invite token")
-        .to_owned();
-    let accepted = joiner
-        .run(
-            "mutation($token: String!) { acceptInvite(token: $token, password: \"member password 1\") { role } }",
-            json!({ "token": token }),
-        )
-        .await;
-    assert_eq!(accepted["data"]["acceptInvite"]["role"], role, "{accepted}");
-    joiner
 }
 
 async fn clinic(

@@ -208,6 +208,26 @@ async fn downloads_stream_every_page(kind: DatabaseKind) {
         }
         request.send().await.assert_status(status);
     }
+
+    // A receptionist is signed in to the clinic, but exports are for admins and owners.
+    let receptionist = common::graphql::join(
+        &mut admin,
+        Browser::new(test_db.app(web.path())),
+        "front-desk@clinic.test",
+        "RECEPTIONIST",
+    )
+    .await;
+    let their_cookies: String = receptionist
+        .cookies
+        .iter()
+        .map(|(name, value)| format!("{name}={value}; "))
+        .collect();
+    client
+        .get(&url)
+        .header("Cookie", their_cookies)
+        .send()
+        .await
+        .assert_status(poem::http::StatusCode::FORBIDDEN);
     test_db.finish().await;
 }
 

@@ -107,3 +107,31 @@ pub fn sign_up_input(email: &str) -> Value {
         "password": "correct horse battery",
     }})
 }
+
+/// Invites `email` to `owner`'s clinic as `role` and accepts the invitation as `joiner` (a new
+/// account); returns the joiner, signed in to the clinic.
+pub async fn join<E: Endpoint>(
+    owner: &mut Browser<E>,
+    mut joiner: Browser<E>,
+    email: &str,
+    role: &str,
+) -> Browser<E> {
+    let invited = owner
+        .run(
+            "mutation($email: String!, $role: TeamRole!) { inviteMember(email: $email, displayName: \"Member\", role: $role) { token } }",
+            json!({ "email": email, "role": role }),
+        )
+        .await;
+    let token = invited["data"]["inviteMember"]["token"]
+        .as_str()
+        .expect("invite token")
+        .to_owned();
+    let accepted = joiner
+        .run(
+            "mutation($token: String!) { acceptInvite(token: $token, password: \"member password 1\") { role } }",
+            json!({ "token": token }),
+        )
+        .await;
+    assert_eq!(accepted["data"]["acceptInvite"]["role"], role, "{accepted}");
+    joiner
+}
