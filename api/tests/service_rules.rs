@@ -175,6 +175,25 @@ async fn inbound_keywords_change_the_opt_out_list(kind: DatabaseKind) {
     assert!(receive("SM3", "START").await.is_some());
     assert_eq!(opted_out().await, "0");
     assert_eq!(receive("SM4", "Can I come at 3?").await, None);
+    // "Yes" from a caller who is not opted out answers the text-back: an ordinary reply, with no
+    // automatic answer.
+    assert_eq!(receive("SM5", "Yes").await, None);
+    assert_eq!(opted_out().await, "0");
+    let kinds = app
+        .db
+        .query_strings(
+            "SELECT kind FROM messages WHERE provider_message_id IN ('SM4', 'SM5')",
+            &["kind"],
+        )
+        .await;
+    assert_eq!(
+        kinds,
+        vec![vec!["reply".to_owned()], vec!["reply".to_owned()]]
+    );
+    // After a STOP, "Yes" re-subscribes.
+    assert!(receive("SM6", "STOP").await.is_some());
+    assert!(receive("SM7", "YES").await.is_some());
+    assert_eq!(opted_out().await, "0");
 }
 
 /// The user id of `browser`'s signed-in user.

@@ -42,7 +42,12 @@ pub async fn receive(
     let caller = CallerKeyer::new(secrets, txn, &clinic.default_region)?
         .meet(txn, sms.from)
         .await?;
-    let keyword = classify(sms.text);
+    let keyword = match classify(sms.text) {
+        // START, UNSTOP and YES re-subscribe a caller who opted out; from anyone else "Yes" is an
+        // answer to the text-back (a reply, and a recovery touch), not a keyword.
+        Some(SmsKeyword::Start) if !opt_outs::is_opted_out(txn, &caller.caller_key).await? => None,
+        other => other,
+    };
     let key = keys::data_key(secrets, &clinic)?;
     let sealed_number = keys::seal_caller_number(&key, txn.clinic_id(), &caller.e164)?;
     messages::record(
