@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use ringback_api::config::DatabaseKind;
 use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use ringback_e2e::server::{Data, RingbackServer, post_twilio_to};
+use ringback_e2e::sign_up_variables;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 const PUBLIC_URL: &str = "https://ringback.example";
@@ -123,10 +124,13 @@ fn set_up_clinic(server: &RingbackServer) {
         .graphql_as(
             None,
             "mutation($input: SignUpInput!) { signUp(input: $input) { role } }",
-            serde_json::json!({ "input": {
-                "clinicName": "Harbour Plumbing", "kind": "trade", "timeZone": "Europe/London",
-                "defaultRegion": "GB", "currency": "GBP", "ownerName": "Fault Run",
-                "ownerEmail": "faults@clinic.test", "password": "correct horse battery" } }),
+            sign_up_variables(
+                "Harbour Plumbing",
+                "trade",
+                "Fault Run",
+                "faults@clinic.test",
+                "correct horse battery",
+            ),
         )
         .unwrap_or_else(|e| panic!("{e}"))
         .1;

@@ -91,6 +91,21 @@ pub async fn report(
     browser.close().await;
 }
 
+/// A clinic in London (region GB, pounds) for `signUp` or `requestSignUp`, as their `input`
+/// variables: a clinic named `clinic` of `kind`, owned by `owner` with `email` and `password`.
+pub fn sign_up_variables(
+    clinic: &str,
+    kind: &str,
+    owner: &str,
+    email: &str,
+    password: &str,
+) -> serde_json::Value {
+    serde_json::json!({ "input": {
+        "clinicName": clinic, "kind": kind, "timeZone": "Europe/London",
+        "defaultRegion": "GB", "currency": "GBP", "ownerName": owner,
+        "ownerEmail": email, "password": password } })
+}
+
 /// The public address Twilio signs webhooks for in the scenarios with a (fake) SMS provider.
 pub const PUBLIC_URL: &str = "https://ringback.e2e.test";
 /// The fake Twilio account's auth token.

@@ -21,7 +21,9 @@ use ringback_e2e::pages::{
     WhatIfPage, WorklistPage, has_link, sign_in, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
-use ringback_e2e::{E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo, on_demo_with_sms, report};
+use ringback_e2e::{
+    E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo, on_demo_with_sms, report, sign_up_variables,
+};
 use ringback_shared::display;
 use serde_json::{Value, json};
 
@@ -869,11 +871,13 @@ async fn switch_between_clinics(
     let (_, created) = server.graphql_as(
         None,
         "mutation($input: SignUpInput!) { signUp(input: $input) { clinic { id } } }",
-        json!({ "input": {
-            "clinicName": "Hillside Dental", "kind": "dental", "timeZone": "Europe/London",
-            "defaultRegion": "GB", "currency": "GBP", "ownerName": "Hana Hill",
-            "ownerEmail": "owner@hillside.test", "password": "hillside password 1",
-        }}),
+        sign_up_variables(
+            "Hillside Dental",
+            "dental",
+            "Hana Hill",
+            "owner@hillside.test",
+            "hillside password 1",
+        ),
     )?;
     if created["errors"].is_array() {
         return Err(E2eError::Assertion(format!("sign-up failed: {created}")));
@@ -983,10 +987,13 @@ async fn sign_up_from_the_mail(
     let (_, requested) = server.graphql_as(
         None,
         "mutation($input: SignUpInput!) { requestSignUp(input: $input) }",
-        json!({ "input": {
-            "clinicName": "Quayside Dental", "kind": "dental", "timeZone": "Europe/London",
-            "defaultRegion": "GB", "currency": "GBP", "ownerName": "Nia Owner",
-            "ownerEmail": "nia@quayside.test", "password": "correct horse battery" } }),
+        sign_up_variables(
+            "Quayside Dental",
+            "dental",
+            "Nia Owner",
+            "nia@quayside.test",
+            "correct horse battery",
+        ),
     )?;
     if requested != json!({ "data": { "requestSignUp": true } }) {
         return Err(E2eError::Assertion(format!("requestSignUp: {requested}")));

@@ -8,8 +8,9 @@
 
 use chrono::{DateTime, Utc};
 use ringback_core::error::DomainError;
+use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
-use ringback_entity::job_outbox;
+use ringback_entity::{clinic as clinic_row, job_outbox};
 use ringback_providers::sms::{OutgoingSms, ProviderError, SentSms};
 use ringback_shared::sms;
 use ringback_shared::text_back::SkipReason;
@@ -117,10 +118,7 @@ async fn prepare(
     let settings = clinic::get(txn).await?;
     let key = keys::data_key(secrets, &settings)?;
     let to = keys::open_caller_number(&key, txn.clinic_id(), sealed_number)?;
-    // The job names the caller by the key of when it was queued; a pepper rotation since may have
-    // moved the caller's opt-out to another key.
-    let caller = CallerKeyer::new(secrets, txn, &settings.default_region)?.key(&to)?;
-    if opted_out_under_any(txn, &caller.keys(), caller_key).await? {
+    if opted_out_under_another_key(txn, secrets, &settings, &to, caller_key).await? {
         return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
     }
     let Some(from) = phone_lines::sending_number(txn, secrets).await? else {
@@ -140,13 +138,21 @@ async fn prepare(
     }))
 }
 
-/// Whether the caller is on the opt-out list under any of `keys` other than `checked`.
-async fn opted_out_under_any(
+/// Whether the caller `to` is on the opt-out list under a key other than `checked` (the job's, from
+/// when it was queued): only possible while a pepper rotation is under way, which may have moved
+/// the caller's opt-out to their new key since. Without a previous pepper nothing is keyed here.
+async fn opted_out_under_another_key(
     txn: &TenantTxn,
-    keys: &[String],
+    secrets: &Secrets,
+    settings: &clinic_row::Model,
+    to: &str,
     checked: &str,
 ) -> Result<bool, DomainError> {
-    for key in keys.iter().filter(|key| key.as_str() != checked) {
+    if secrets.previous_pepper.is_none() {
+        return Ok(false);
+    }
+    let caller = CallerKeyer::new(secrets, txn, &settings.default_region)?.key(to)?;
+    for key in caller.keys().iter().filter(|key| key.as_str() != checked) {
         if opt_outs::is_opted_out(txn, key).await? {
             return Ok(true);
         }
