@@ -1,7 +1,9 @@
 //! Twilio voice webhooks on SQLite and PostgreSQL: signatures are checked against the public URL
 //! (bad or missing: 403, nothing stored), oversized bodies get 413, unknown numbers 404; the voice
-//! webhook dials the forwarding line with the ring timeout; every missed status (and machines)
-//! records a missed call, once per CallSid; the clinic's own outbound calls are callbacks.
+//! webhook dials the forwarding line with the ring timeout and screens the forwarded leg; every
+//! missed status (machines, and pick-ups nobody accepted) records a missed call, once per CallSid;
+//! a call with no forwarding line is a missed call too; the clinic's own outbound calls are
+//! callbacks.
 
 mod common;
 
@@ -80,7 +82,13 @@ async fn voice_webhooks(kind: DatabaseKind) {
     let (status, twiml) = post(&twilio, "/webhooks/twilio/voice", &incoming, None).await;
     assert_eq!(status, StatusCode::OK, "voice: {twiml}");
     assert!(twiml.contains("<Dial timeout=\"18\""), "{twiml}");
-    assert!(twiml.contains("<Number>+442079460321</Number>"), "{twiml}");
+    assert!(twiml.contains(">+442079460321</Number>"), "{twiml}");
+    assert!(
+        twiml.contains(&format!(
+            "<Number url=\"{PUBLIC_URL}/webhooks/twilio/screen?clinic="
+        )) && twiml.contains("&amp;call=CA100\""),
+        "the forwarded leg is screened: {twiml}"
+    );
     assert!(
         twiml.contains(&format!(
             "action=\"{PUBLIC_URL}/webhooks/twilio/dial-status\""
@@ -177,8 +185,8 @@ async fn voice_webhooks(kind: DatabaseKind) {
         .filter(|call| call["node"]["missed"] == true)
         .count();
     assert_eq!(
-        missed, 5,
-        "no-answer, busy, failed, canceled and machine are missed"
+        missed, 6,
+        "no-answer, busy, failed, canceled, machine and an unscreened pick-up are missed"
     );
     let outbound: Vec<&Value> = recorded
         .iter()
@@ -450,7 +458,221 @@ async fn missed_calls_queue_one_text_back_each_rule_recorded(kind: DatabaseKind)
     test_db.finish().await;
 }
 
+/// The screening URL in a TwiML answer (`<Number url="…">` or `<Gather action="…">`), as a path.
+fn screening_path(twiml: &str, attribute: &str) -> String {
+    let start = twiml
+        .find(&format!("{attribute}=\"{PUBLIC_URL}"))
+        .unwrap_or_else(|| panic!("no {attribute} in {twiml}"))
+        + attribute.len()
+        + 2
+        + PUBLIC_URL.len();
+    let end = start + twiml[start..].find('"').expect("closing quote");
+    twiml[start..end].replace("&amp;", "&")
+}
+
+/// The parameters Twilio sends for the forwarded (child) leg of call `parent`.
+fn forwarded_leg<'a>(child: &'a str, parent: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("AccountSid", "ACtest"),
+        ("CallSid", child),
+        ("ParentCallSid", parent),
+        ("From", CALLER),
+        ("To", "+442079460321"),
+        ("Direction", "outbound-dial"),
+        ("CallStatus", "in-progress"),
+    ]
+}
+
+/// Rings the clinic as Twilio would: the incoming call, the screening played to whoever answers
+/// the forwarding line (`pressed`: the key they press, `None` for voicemail, which never does),
+/// and the dial's outcome. Returns the last TwiML answer.
+async fn forwarded_call<E: Endpoint>(
+    twilio: &TestClient<E>,
+    sid: &str,
+    pressed: Option<&str>,
+) -> String {
+    let incoming = [
+        ("CallSid", sid),
+        ("From", CALLER),
+        ("To", CLINIC_NUMBER),
+        ("Direction", "inbound"),
+        ("CallStatus", "ringing"),
+    ];
+    let (_, dial) = post(twilio, "/webhooks/twilio/voice", &incoming, None).await;
+    let child = format!("{sid}-leg");
+    let (status, gather) = post(
+        twilio,
+        &screening_path(&dial, "url"),
+        &forwarded_leg(&child, sid),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{gather}");
+    let mut last = gather.clone();
+    if let Some(key) = pressed {
+        let mut leg = forwarded_leg(&child, sid);
+        leg.extend([("Digits", key), ("FinishedOnKey", "")]);
+        let (status, accepted) = post(twilio, &screening_path(&gather, "action"), &leg, None).await;
+        assert_eq!(status, StatusCode::OK, "{accepted}");
+        last = accepted;
+    }
+    let dial_status = [
+        ("CallSid", sid),
+        ("From", CALLER),
+        ("To", CLINIC_NUMBER),
+        ("Direction", "inbound"),
+        ("CallStatus", "in-progress"),
+        ("DialCallSid", child.as_str()),
+        ("DialCallStatus", "completed"),
+        ("DialCallDuration", "21"),
+    ];
+    let (status, body) = post(twilio, "/webhooks/twilio/dial-status", &dial_status, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    last
+}
+
+async fn statuses<E: Endpoint>(admin: &mut Browser<E>) -> Vec<(String, bool)> {
+    let mut rows: Vec<(String, bool)> = calls(admin)
+        .await
+        .iter()
+        .map(|edge| {
+            let node = &edge["node"];
+            (
+                node["status"].as_str().unwrap_or_default().to_owned(),
+                node["missed"] == true,
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let fake = test_db.fake_twilio(&[CLINIC_NUMBER]).await;
+    let mut admin = Browser::new(test_db.app_with_twilio(web.path(), &fake));
+    admin
+        .run(SIGN_UP, sign_up_input("screen@clinic.test"))
+        .await;
+    admin
+        .run(
+            "mutation { setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } }",
+            json!({}),
+        )
+        .await;
+    admin
+        .run(
+            "mutation { addProviderNumber(number: \"07700 900777\") { id } }",
+            json!({}),
+        )
+        .await;
+    let twilio = TestClient::new(test_db.app(web.path()));
+
+    let put_through = forwarded_call(&twilio, "CA1", Some("1")).await;
+    assert!(
+        !put_through.contains("Hangup"),
+        "pressing 1 puts the caller through: {put_through}"
+    );
+    assert_eq!(statuses(&mut admin).await, [("ANSWERED".to_owned(), false)]);
+
+    let voicemail = forwarded_call(&twilio, "CA2", None).await;
+    assert!(
+        voicemail.contains("<Gather numDigits=\"1\"")
+            && voicemail.ends_with("<Hangup/></Response>"),
+        "nobody pressing ends the forwarded leg: {voicemail}"
+    );
+    let declined = forwarded_call(&twilio, "CA3", Some("2")).await;
+    assert!(declined.contains("<Hangup/>"), "{declined}");
+    assert_eq!(
+        statuses(&mut admin).await,
+        [
+            ("ANSWERED".to_owned(), false),
+            ("VOICEMAIL".to_owned(), true),
+            ("VOICEMAIL".to_owned(), true),
+        ],
+        "a pick-up nobody accepted is a missed call"
+    );
+    assert_eq!(
+        text_back_status(&mut admin).await,
+        [
+            ("•••• 123".to_owned(), "queued".to_owned()),
+            ("•••• 123".to_owned(), "skipped:duplicate".to_owned()),
+        ],
+        "the voicemail call gets its text-back"
+    );
+
+    // Twilio's own machine detection, when a deployment asks for it, reports `AnsweredBy`.
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &dial_status("CA4", "completed", Some("machine_end_silence")),
+        None,
+    )
+    .await;
+    assert!(
+        statuses(&mut admin)
+            .await
+            .contains(&("MACHINE".to_owned(), true)),
+        "AnsweredBy=machine_* is a missed call"
+    );
+
+    // A screening URL naming another clinic, or signed for another URL, is refused.
+    let incoming = [
+        ("CallSid", "CA5"),
+        ("From", CALLER),
+        ("To", CLINIC_NUMBER),
+        ("Direction", "inbound"),
+    ];
+    let (_, dial) = post(&twilio, "/webhooks/twilio/voice", &incoming, None).await;
+    let screen = screening_path(&dial, "url");
+    let leg = forwarded_leg("CA5-leg", "CA5");
+    let signed_elsewhere = ringback_api::webhooks::twilio_signature::sign(
+        common::TWILIO_AUTH_TOKEN,
+        &format!("{PUBLIC_URL}{}", screen.replace("CA5", "CA6")),
+        &common::twilio::params(&leg),
+    );
+    let (status, _) = post(&twilio, &screen, &leg, Some(signed_elsewhere)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = post(&twilio, "/webhooks/twilio/screen?call=CA5", &leg, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no clinic named");
+
+    // Without a forwarding line the caller is told they will be texted, and they are.
+    admin
+        .run(
+            "mutation { setForwardingLine(number: null) { forwardingLineTail } }",
+            json!({}),
+        )
+        .await;
+    let other_caller = [
+        ("CallSid", "CA7"),
+        ("From", "+447700900124"),
+        ("To", CLINIC_NUMBER),
+        ("Direction", "inbound"),
+        ("CallStatus", "ringing"),
+    ];
+    let (status, said) = post(&twilio, "/webhooks/twilio/voice", &other_caller, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(said.contains("We will text you back"), "{said}");
+    post(&twilio, "/webhooks/twilio/voice", &other_caller, None).await;
+    assert!(
+        statuses(&mut admin)
+            .await
+            .contains(&("NO_LINE".to_owned(), true)),
+        "a call with no forwarding line is missed"
+    );
+    assert!(
+        text_back_status(&mut admin)
+            .await
+            .contains(&("•••• 124".to_owned(), "queued".to_owned())),
+        "and texted back once (a redelivered webhook adds nothing)"
+    );
+    assert_eq!(calls(&mut admin).await.len(), 5);
+    test_db.finish().await;
+}
+
 on_both_databases!(
+    screening_tells_a_person_from_voicemail,
     voice_webhooks,
     inbound_sms,
     missed_calls_queue_one_text_back_each_rule_recorded,

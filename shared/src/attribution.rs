@@ -134,6 +134,9 @@ pub enum CallOutcome {
     Voicemail,
     /// An answering machine picked up.
     Machine,
+    /// No forwarding line was set, so nobody could answer: the caller was told they would be
+    /// texted back.
+    NoLine,
 }
 
 impl CallOutcome {
@@ -839,6 +842,7 @@ mod tests {
             CallOutcome::Canceled,
             CallOutcome::Voicemail,
             CallOutcome::Machine,
+            CallOutcome::NoLine,
         ] {
             let calls = [
                 call(1, "k", at(3, 9), CallDirection::Inbound, outcome),
@@ -1163,7 +1167,7 @@ mod names {
 
     impl CallOutcome {
         /// Every outcome.
-        pub const ALL: [CallOutcome; 7] = [
+        pub const ALL: [CallOutcome; 8] = [
             CallOutcome::Answered,
             CallOutcome::NoAnswer,
             CallOutcome::Busy,
@@ -1171,6 +1175,7 @@ mod names {
             CallOutcome::Canceled,
             CallOutcome::Voicemail,
             CallOutcome::Machine,
+            CallOutcome::NoLine,
         ];
 
         /// The snake_case name, e.g. `no_answer`.
@@ -1183,6 +1188,7 @@ mod names {
                 CallOutcome::Canceled => "canceled",
                 CallOutcome::Voicemail => "voicemail",
                 CallOutcome::Machine => "machine",
+                CallOutcome::NoLine => "no_line",
             }
         }
 

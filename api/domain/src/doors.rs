@@ -1,6 +1,6 @@
 //! The doors to a clinic's data. A [`TenantScope`] names its clinic from evidence only: a checked
 //! session or API key ([`crate::auth::credentials`] opens those through here), a signed webhook
-//! routed by the clinic's provider number, a membership read from the database, a one-time token
+//! routed by the clinic's provider number (or, for call screening, by the signed URL we wrote), a membership read from the database, a one-time token
 //! presented back to us, or a clinic this very call creates. The core adds the job and operator
 //! doors. Each door here is the only caller of the core's unchecked
 //! [`TenantScope::open_unverified`] outside the core, and a test holds it to that.
@@ -59,6 +59,17 @@ pub async fn signed_webhook(
     let clinic =
         phone_lines::clinic_for_provider_number(&backend.db, &backend.secrets, our_number).await?;
     Ok(clinic.map(|clinic_id| open(&backend.db, &backend.clock, clinic_id)))
+}
+
+/// The clinic named in the query string of a signed call-screening request: Twilio's signature
+/// covers the URL, and only this server writes that URL (into the TwiML that dials the clinic's
+/// forwarding line), so the name is as trustworthy as a provider number would be.
+pub fn screening_webhook(
+    backend: &Backend,
+    _signed: &SignedRequest,
+    clinic_id: Uuid,
+) -> TenantScope {
+    open(&backend.db, &backend.clock, clinic_id)
 }
 
 /// Every door's one call to the unchecked path.

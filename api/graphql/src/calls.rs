@@ -45,6 +45,8 @@ pub enum CallStatus {
     Canceled,
     Voicemail,
     Machine,
+    /// No forwarding line was set; the caller was told they would be texted back.
+    NoLine,
 }
 
 impl From<CallStatus> for CallOutcome {
@@ -57,6 +59,7 @@ impl From<CallStatus> for CallOutcome {
             CallStatus::Canceled => Self::Canceled,
             CallStatus::Voicemail => Self::Voicemail,
             CallStatus::Machine => Self::Machine,
+            CallStatus::NoLine => Self::NoLine,
         }
     }
 }
@@ -71,6 +74,7 @@ impl CallStatus {
             CallOutcome::Canceled => Self::Canceled,
             CallOutcome::Voicemail => Self::Voicemail,
             CallOutcome::Machine => Self::Machine,
+            CallOutcome::NoLine => Self::NoLine,
         })
     }
 }

@@ -1,5 +1,7 @@
 //! Twilio webhooks. Voice: the incoming call (answered with TwiML that dials the clinic's forwarding
-//! line with its ring timeout), the dial outcome, and call status callbacks. SMS: inbound texts,
+//! line with its ring timeout and screens whoever picks up, so voicemail counts as missed; with no
+//! forwarding line the call is recorded as missed at once), the screening prompt and key press,
+//! the dial outcome, and call status callbacks. SMS: inbound texts,
 //! with STOP/START/HELP handled by our own opt-out list, and delivery reports for the texts we
 //! send. Each request is
 //! checked against `X-Twilio-Signature` with the configured public URL (so it works behind a
@@ -20,6 +22,7 @@ use crate::service::calls::{self, CallEvent};
 use crate::service::inbound_sms::{self, InboundSms};
 use crate::service::messages;
 use crate::service::phone_lines::{self, IncomingCallRoute};
+use crate::service::processed_webhooks;
 use crate::state::AppState;
 use ringback_core::tenant::TenantScope;
 use ringback_domain::doors;
@@ -35,6 +38,8 @@ pub const PROVIDER: &str = "twilio";
 pub fn routes() -> impl Endpoint {
     Route::new()
         .at("/voice", post(voice))
+        .at("/screen", post(screen))
+        .at("/screen-accept", post(screen_accept))
         .at("/dial-status", post(dial_status))
         .at("/call-status", post(call_status))
         .at("/sms", post(sms))
@@ -47,6 +52,8 @@ struct Verified {
     request: SignedRequest,
     scope: TenantScope,
     state: AppState,
+    /// The caller's `CallSid`, for call-screening webhooks (from their signed query string).
+    screened_call: Option<String>,
 }
 
 /// What a webhook's work returns: it borrows only its input, so it can run again.
@@ -73,6 +80,9 @@ enum OurNumber {
     ByDirection,
     /// `From`: delivery reports of texts the clinic sent.
     Sender,
+    /// None: call screening runs on the forwarded leg, whose numbers are the caller's and the
+    /// forwarding line's; the clinic is named in the signed query string of the URL we gave.
+    InScreeningUrl,
 }
 
 /// Checks the signature, then finds the clinic by its number in the request.
@@ -98,6 +108,10 @@ async fn verify(
         );
         return Err(refuse(StatusCode::FORBIDDEN, "bad signature"));
     };
+    if matches!(ours, OurNumber::InScreeningUrl) {
+        return screening_request(state, request, signed)
+            .map_err(|message| refuse(StatusCode::BAD_REQUEST, message));
+    }
     let clinic_number = clinic_number(&signed, ours)
         .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "no clinic number"))?;
     let scope = doors::signed_webhook(&state.backend, &signed, clinic_number)
@@ -108,6 +122,36 @@ async fn verify(
         request: signed,
         scope,
         state: state.clone(),
+        screened_call: None,
+    })
+}
+
+/// A signed call-screening request: the clinic and the caller's call from the query string (or
+/// what is missing from it).
+fn screening_request(
+    state: &AppState,
+    request: &Request,
+    signed: SignedRequest,
+) -> Result<Verified, &'static str> {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let named = |name: &str| {
+        query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let clinic_id = named("clinic")
+        .and_then(|id| uuid::Uuid::try_parse(&id).ok())
+        .ok_or("no clinic in the screening URL")?;
+    let call = named("call").ok_or("no call in the screening URL")?;
+    Ok(Verified {
+        scope: doors::screening_webhook(&state.backend, &signed, clinic_id),
+        request: signed,
+        state: state.clone(),
+        screened_call: Some(call),
     })
 }
 
@@ -224,23 +268,144 @@ async fn answer(
 }
 
 async fn dial_twiml(state: &AppState, verified: &Verified) -> Result<Response, DomainError> {
+    let call_sid = required(verified, "CallSid")?;
     let txn = verified.scope.begin().await?;
     let route = phone_lines::route_incoming_call(&txn, &state.secrets).await?;
+    if route == IncomingCallRoute::NoLine {
+        let event = inbound_event(state, verified, CallOutcome::NoLine)?;
+        calls::record_events(&txn, &state.secrets, PROVIDER, vec![event]).await?;
+    }
     txn.commit().await?;
     Ok(twiml(match route {
         IncomingCallRoute::Forward {
             line,
             ring_timeout_seconds,
-        } => format!(
-            "<Dial timeout=\"{ring_timeout_seconds}\" action=\"{}{PREFIX}/dial-status\" method=\"POST\"><Number>{}</Number></Dial>",
-            escape_xml(&state.public_base()),
-            escape_xml(&line)
-        ),
+        } => {
+            let base = state.public_base();
+            let screening = screening_url(&base, "screen", verified.scope.clinic_id(), call_sid);
+            format!(
+                "<Dial timeout=\"{ring_timeout_seconds}\" action=\"{}{PREFIX}/dial-status\" method=\"POST\"><Number url=\"{}\" method=\"POST\">{}</Number></Dial>",
+                escape_xml(&base),
+                escape_xml(&screening),
+                escape_xml(&line)
+            )
+        }
         IncomingCallRoute::NoLine => {
+            state.wake_workers();
             "<Say>Sorry, nobody can take your call right now. We will text you back.</Say>"
                 .to_owned()
         }
     }))
+}
+
+/// A parameter the webhook cannot do without.
+fn required<'v>(verified: &'v Verified, name: &str) -> Result<&'v str, DomainError> {
+    verified
+        .get(name)
+        .ok_or_else(|| DomainError::BadUserInput(format!("no {name}")))
+}
+
+/// An inbound call that ended with `outcome` now, from the caller in `From`.
+fn inbound_event(
+    state: &AppState,
+    verified: &Verified,
+    outcome: CallOutcome,
+) -> Result<CallEvent, DomainError> {
+    let now = state.clock.now();
+    Ok(CallEvent {
+        external_id: required(verified, "CallSid")?.to_owned(),
+        direction: CallDirection::Inbound,
+        outcome,
+        started_at: now,
+        answered_at: None,
+        ended_at: Some(now),
+        caller_number: required(verified, "From")?.to_owned(),
+    })
+}
+
+/// A call-screening webhook's address: the clinic and the caller's call (Twilio's `CallSid` of
+/// the incoming leg) ride in the query string, which Twilio's signature covers.
+fn screening_url(base: &str, hook: &str, clinic_id: uuid::Uuid, call_sid: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("clinic", &clinic_id.to_string())
+        .append_pair("call", call_sid)
+        .finish();
+    format!("{base}{PREFIX}/{hook}?{query}")
+}
+
+/// Call screening, played to whoever answers the forwarding line before the caller is put
+/// through: a person presses 1 and takes the call; voicemail or an answering machine never
+/// does, so the dial ends without the caller being connected and the call counts as missed.
+#[handler]
+async fn screen(Data(state): Data<&AppState>, request: &Request, body: poem::Body) -> Response {
+    let work: Work = |verified| {
+        Box::pin(async move {
+            let call_sid = screened_call(verified)?;
+            let accept = screening_url(
+                &verified.state.public_base(),
+                "screen-accept",
+                verified.scope.clinic_id(),
+                call_sid,
+            );
+            Ok(twiml(format!(
+                "<Gather numDigits=\"1\" timeout=\"{SCREEN_SECONDS}\" action=\"{}\" method=\"POST\"><Say>A caller is waiting on your missed-call line. Press 1 to take the call.</Say></Gather><Hangup/>",
+                escape_xml(&accept)
+            )))
+        })
+    };
+    answer(
+        state,
+        request,
+        body,
+        OurNumber::InScreeningUrl,
+        "screen",
+        work,
+    )
+    .await
+}
+
+/// How long the person who answers has to press 1.
+const SCREEN_SECONDS: u32 = 6;
+/// The provider name under which accepted screenings are remembered, by the caller's `CallSid`.
+const SCREEN_ACCEPTED: &str = "twilio-screen";
+
+/// The key pressed during call screening: 1 accepts (remembered for the dial's outcome, and
+/// the caller is put through); anything else ends the forwarded leg.
+#[handler]
+async fn screen_accept(
+    Data(state): Data<&AppState>,
+    request: &Request,
+    body: poem::Body,
+) -> Response {
+    let work: Work = |verified| {
+        Box::pin(async move {
+            let call_sid = screened_call(verified)?;
+            if verified.get("Digits") != Some("1") {
+                return Ok(twiml("<Hangup/>".to_owned()));
+            }
+            let txn = verified.scope.begin().await?;
+            processed_webhooks::remember(&txn, SCREEN_ACCEPTED, call_sid).await?;
+            txn.commit().await?;
+            Ok(twiml(String::new()))
+        })
+    };
+    answer(
+        state,
+        request,
+        body,
+        OurNumber::InScreeningUrl,
+        "screen accept",
+        work,
+    )
+    .await
+}
+
+/// The caller's `CallSid` a screening webhook is about, from its signed query string.
+fn screened_call(verified: &Verified) -> Result<&str, DomainError> {
+    verified
+        .screened_call
+        .as_deref()
+        .ok_or_else(|| DomainError::BadUserInput("no call in the screening URL".to_owned()))
 }
 
 /// How a dialled or status-reported call ended; `None` while it is still in progress.
@@ -313,7 +478,7 @@ async fn record_call(
     status_field: &str,
 ) -> Result<(), DomainError> {
     let status = verified.get(status_field).unwrap_or_default();
-    let Some(outcome) = outcome(status, verified.get("AnsweredBy")) else {
+    let Some(reported) = outcome(status, verified.get("AnsweredBy")) else {
         return Ok(());
     };
     let outbound = verified
@@ -324,10 +489,15 @@ async fn record_call(
     } else {
         (CallDirection::Inbound, verified.get("From"))
     };
-    let call_sid = verified
-        .get("CallSid")
-        .ok_or_else(|| DomainError::BadUserInput("no CallSid".to_owned()))?;
+    let call_sid = required(verified, "CallSid")?;
     let caller = caller.ok_or_else(|| DomainError::BadUserInput("no caller number".to_owned()))?;
+    let txn = verified.scope.begin().await?;
+    let screened_dial = status_field == "DialCallStatus" && !outbound;
+    let outcome = if screened_dial && reported == CallOutcome::Answered {
+        screening_outcome(&txn, call_sid).await?
+    } else {
+        reported
+    };
     let now = state.clock.now();
     let started_at = reported_start(verified).unwrap_or(now);
     let event = CallEvent {
@@ -339,11 +509,26 @@ async fn record_call(
         ended_at: Some(now),
         caller_number: caller.to_owned(),
     };
-    let txn = verified.scope.begin().await?;
     calls::record_events(&txn, &state.secrets, PROVIDER, vec![event]).await?;
     txn.commit().await?;
     state.wake_workers();
     Ok(())
+}
+
+/// A forwarded call the forwarding line picked up: answered when a person pressed 1 during
+/// call screening, otherwise voicemail (or a machine) took it, and the caller was never put
+/// through.
+async fn screening_outcome(
+    txn: &ringback_core::tenant::TenantTxn,
+    call_sid: &str,
+) -> Result<CallOutcome, DomainError> {
+    Ok(
+        if processed_webhooks::is_known(txn, SCREEN_ACCEPTED, call_sid).await? {
+            CallOutcome::Answered
+        } else {
+            CallOutcome::Voicemail
+        },
+    )
 }
 
 /// When the call started, from `Timestamp` (RFC 2822) minus `CallDuration`, when Twilio sends them.

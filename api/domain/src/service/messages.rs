@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use ringback_entity::{conversation, message, processed_webhook};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use crate::service::{attribution, clinic, keys, metrics};
+use crate::service::{attribution, clinic, keys, metrics, processed_webhooks};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
@@ -278,24 +278,7 @@ async fn keep_early_report(
     status: &str,
 ) -> Result<(), DomainError> {
     let event_id = format!("{provider_message_id}:{status}");
-    let known = processed_webhook::Entity::find_by_id((
-        txn.clinic_id(),
-        EARLY_REPORTS.to_owned(),
-        event_id.clone(),
-    ))
-    .one(txn.conn())
-    .await?;
-    if known.is_none() {
-        processed_webhook::ActiveModel {
-            clinic_id: Set(txn.clinic_id()),
-            provider: Set(EARLY_REPORTS.to_owned()),
-            event_id: Set(event_id),
-            received_at: Set(txn.now()),
-        }
-        .insert(txn.conn())
-        .await?;
-    }
-    Ok(())
+    processed_webhooks::remember(txn, EARLY_REPORTS, &event_id).await
 }
 
 /// Applies the reports that arrived before the message with this provider id was recorded;

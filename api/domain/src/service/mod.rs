@@ -19,6 +19,7 @@ pub mod messages;
 pub mod metrics;
 pub mod opt_outs;
 pub mod phone_lines;
+pub mod processed_webhooks;
 pub mod sign_up_requests;
 pub mod team;
 pub mod text_back;
