@@ -748,7 +748,96 @@ async fn the_client_speaks_twilios_wire_format() {
     assert!(later.is_empty(), "older messages are left out");
 }
 
+/// The clinic open around the clock, texting back `delay_seconds` after a missed call.
+async fn open_all_day_with_delay(rig: &mut Rig, delay_seconds: u32) {
+    let hours: Vec<Value> = [
+        "MONDAY",
+        "TUESDAY",
+        "WEDNESDAY",
+        "THURSDAY",
+        "FRIDAY",
+        "SATURDAY",
+        "SUNDAY",
+    ]
+    .iter()
+    .map(|day| json!({ "weekday": day, "spans": [{ "opens": "00:00", "closes": "23:59" }] }))
+    .collect();
+    let set = rig
+        .admin
+        .run(
+            "mutation($hours: [DayHoursInput!]!, $delay: Int!) { updatePhoneSettings(input: \
+             { businessHours: $hours, textBackDelaySeconds: $delay }) { textBackDelaySeconds } }",
+            json!({ "hours": hours, "delay": delay_seconds }),
+        )
+        .await;
+    assert!(set["errors"].is_null(), "{set}");
+}
+
+async fn the_delay_postpones_the_text_and_time_to_text_is_measured(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "text_back").await;
+    open_all_day_with_delay(&mut rig, 2).await;
+    let worker = rig.worker("worker-a", fast());
+    let missed = std::time::Instant::now();
+    rig.missed_call("CA1", "+447700900123").await;
+    rig.missed_call("CA2", "+447700900124").await;
+    // Pass after pass until both are sent: the delay, not the worker, decides when.
+    let mut sent = Vec::new();
+    for _ in 0..500 {
+        worker.run_once().await.expect("worker pass");
+        sent = rig.fake.messages();
+        if sent.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(sent.len(), 2, "both text-backs are sent in the end");
+    for message in &sent {
+        assert!(
+            message.arrived.duration_since(missed) >= Duration::from_secs(2),
+            "a text-back reached the provider {:?} after the missed call, before the 2 s delay",
+            message.arrived.duration_since(missed)
+        );
+    }
+
+    // One caller replies three times, the other not at all: half the callers replied.
+    for (sid, body) in [
+        ("SMR1", "Hello?"),
+        ("SMR2", "Can I book?"),
+        ("SMR3", "Tuesday?"),
+    ] {
+        rig.text(sid, "+447700900123", body).await;
+    }
+    let today = rig.state.clock.now().with_timezone(&London).date_naive();
+    let figures = rig
+        .admin
+        .run(
+            "query($day: NaiveDate!) { metrics(from: $day, to: $day) { totals { textBacksSent \
+             replyRate medianTimeToTextSeconds p90TimeToTextSeconds } } }",
+            json!({ "day": today }),
+        )
+        .await;
+    let totals = &figures["data"]["metrics"]["totals"];
+    assert_eq!(totals["textBacksSent"], 2, "{figures}");
+    assert_eq!(
+        totals["replyRate"].as_f64(),
+        Some(0.5),
+        "three replies from one caller count once: {figures}"
+    );
+    let median = totals["medianTimeToTextSeconds"]
+        .as_i64()
+        .expect("a median");
+    let p90 = totals["p90TimeToTextSeconds"]
+        .as_i64()
+        .expect("a 90th percentile");
+    assert!(
+        (2..120).contains(&median) && median <= p90,
+        "time-to-text counts the delay: {figures}"
+    );
+    rig.finish().await;
+}
+
 on_both_databases!(
+    the_delay_postpones_the_text_and_time_to_text_is_measured,
     round_trip,
     strict_mode_keeps_no_number,
     outage_delivers_everything_once,

@@ -12,7 +12,7 @@ pub struct Model {
     pub inbound_calls: i32,
     pub missed_calls: i32,
     pub text_backs_sent: i32,
-    pub replies: i32,
+    pub replied_text_backs: i32,
     pub callbacks: i32,
     pub median_callback_seconds: Option<i32>,
     pub recovered_appointments: i32,
@@ -23,6 +23,7 @@ pub struct Model {
     /// Incremented by every write that marks the day stale; a refresh clears `stale` only if it
     /// is unchanged since the refresh read the row.
     pub stale_version: i64,
+    pub text_back_delays_seconds: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

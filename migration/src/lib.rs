@@ -38,6 +38,7 @@ mod m20261130_090400_create_key_checks;
 mod m20261130_090500_index_outbox_by_kind_and_creation;
 mod m20261130_090600_create_audit_pending;
 mod m20261130_090700_create_sign_up_requests;
+mod m20261130_090800_add_time_to_text;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_090500_index_outbox_by_kind_and_creation::Migration),
             Box::new(m20261130_090600_create_audit_pending::Migration),
             Box::new(m20261130_090700_create_sign_up_requests::Migration),
+            Box::new(m20261130_090800_add_time_to_text::Migration),
         ]
     }
 }

@@ -5,8 +5,12 @@
 //! days add up to months exactly. Medians do not add up, so each bucket keeps its sorted samples and
 //! the median is recomputed from them.
 //!
-//! Bucketing rules: calls, text-backs, replies and callbacks are counted on the local day they happened;
-//! recovered appointments (and their revenue) on the local day the appointment was created.
+//! Bucketing rules: calls, text-backs and callbacks are counted on the local day they happened;
+//! recovered appointments (and their revenue) on the local day the appointment was created. A reply
+//! counts for the text-back it answers (the caller's latest text-back before it, at most
+//! [`REPLY_WINDOW`] earlier), on that text-back's day, once however many texts the caller sends:
+//! the reply rate counts callers who replied, so it never exceeds 100%. Time-to-text is counted on
+//! the text-back's day too, from the missed call's end to the provider's acceptance.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -230,6 +234,12 @@ pub fn median_seconds(samples: &[i64]) -> Option<i64> {
 }
 
 /// [`median_seconds`] for samples already sorted in ascending order.
+/// The `percent`th percentile of ascending samples by nearest rank.
+fn percentile_of_sorted(sorted: &[i64], percent: usize) -> Option<i64> {
+    let rank = (sorted.len() * percent).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
 fn median_of_sorted(sorted: &[i64]) -> Option<i64> {
     let middle = sorted.len() / 2;
     let upper = *sorted.get(middle)?;
@@ -270,14 +280,29 @@ pub struct CallbackRecord {
     pub seconds_to_callback: i64,
 }
 
+/// How long after a text-back a caller's reply still counts as answering it.
+pub const REPLY_WINDOW: TimeDelta = TimeDelta::days(7);
+
+/// A text-back the provider accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TextBackRecord {
+    /// The caller key of the recipient.
+    pub caller_key: String,
+    /// When the provider accepted it.
+    pub at: DateTime<Utc>,
+    /// When the missed call it answers ended (its start when no end was reported); `None` when
+    /// the call is unknown.
+    pub missed_at: Option<DateTime<Utc>>,
+}
+
 /// Everything one clinic's rollup is computed from.
 #[derive(Clone, Copy, Debug)]
 pub struct MetricsInput<'a> {
     /// All calls, inbound and outbound.
     pub calls: &'a [CallRecord],
-    /// When each text-back was sent.
-    pub text_backs_sent: &'a [DateTime<Utc>],
-    /// Replies to text-backs.
+    /// Text-backs the provider accepted.
+    pub text_backs: &'a [TextBackRecord],
+    /// Texts from callers (any number per caller; each text-back counts one reply at most).
     pub replies: &'a [ReplyRecord],
     /// Callbacks after missed calls.
     pub callbacks: &'a [CallbackRecord],
@@ -294,8 +319,11 @@ pub struct PeriodMetrics {
     pub missed_calls: u64,
     /// Text-backs sent.
     pub text_backs_sent: u64,
-    /// Replies received.
-    pub replies: u64,
+    /// Text-backs the caller replied to (however many texts they sent).
+    pub replied_text_backs: u64,
+    /// Every text-back's seconds from the missed call to the provider's acceptance, sorted.
+    #[serde(default)]
+    pub text_back_delays_seconds: Vec<i64>,
     /// Callbacks made.
     pub callbacks: u64,
     /// Every callback's time-to-callback in seconds, sorted ascending (medians need the samples).
@@ -315,10 +343,10 @@ impl PeriodMetrics {
         }
     }
 
-    /// Replies out of text-backs sent.
+    /// Text-backs replied to out of text-backs sent: callers who replied, at most 1.
     pub fn reply_rate(&self) -> Ratio {
         Ratio {
-            numerator: self.replies,
+            numerator: self.replied_text_backs,
             denominator: self.text_backs_sent,
         }
     }
@@ -337,12 +365,27 @@ impl PeriodMetrics {
         median_of_sorted(&self.callback_delays_seconds)
     }
 
+    /// The median time-to-text in seconds; `None` when no text-back was sent.
+    pub fn median_time_to_text_seconds(&self) -> Option<i64> {
+        median_of_sorted(&self.text_back_delays_seconds)
+    }
+
+    /// The 90th percentile time-to-text in seconds (nearest rank); `None` when none was sent.
+    pub fn p90_time_to_text_seconds(&self) -> Option<i64> {
+        percentile_of_sorted(&self.text_back_delays_seconds, 90)
+    }
+
     /// Adds another period's counts to this one (e.g. a day into its month).
     pub fn add(&mut self, other: &PeriodMetrics) {
         self.inbound_calls = self.inbound_calls.saturating_add(other.inbound_calls);
         self.missed_calls = self.missed_calls.saturating_add(other.missed_calls);
         self.text_backs_sent = self.text_backs_sent.saturating_add(other.text_backs_sent);
-        self.replies = self.replies.saturating_add(other.replies);
+        self.replied_text_backs = self
+            .replied_text_backs
+            .saturating_add(other.replied_text_backs);
+        self.text_back_delays_seconds
+            .extend_from_slice(&other.text_back_delays_seconds);
+        self.text_back_delays_seconds.sort_unstable();
         self.callbacks = self.callbacks.saturating_add(other.callbacks);
         self.callback_delays_seconds
             .extend_from_slice(&other.callback_delays_seconds);
@@ -411,11 +454,16 @@ fn daily_metrics(time_zone: Tz, input: &MetricsInput<'_>) -> Vec<DayMetrics> {
             metrics.missed_calls += u64::from(call.outcome.is_missed());
         }
     }
-    for &sent_at in input.text_backs_sent {
-        day_bucket(&mut days, time_zone, sent_at).text_backs_sent += 1;
-    }
-    for reply in input.replies {
-        day_bucket(&mut days, time_zone, reply.at).replies += 1;
+    let answered = replied_text_backs(input.text_backs, input.replies);
+    for (text_back, replied) in input.text_backs.iter().zip(answered) {
+        let metrics = day_bucket(&mut days, time_zone, text_back.at);
+        metrics.text_backs_sent += 1;
+        metrics.replied_text_backs += u64::from(replied);
+        if let Some(missed_at) = text_back.missed_at {
+            metrics
+                .text_back_delays_seconds
+                .push((text_back.at - missed_at).num_seconds().max(0));
+        }
     }
     for callback in input.callbacks {
         let metrics = day_bucket(&mut days, time_zone, callback.at);
@@ -440,7 +488,50 @@ fn daily_metrics(time_zone: Tz, input: &MetricsInput<'_>) -> Vec<DayMetrics> {
     days.into_iter()
         .map(|(day, mut metrics)| {
             metrics.callback_delays_seconds.sort_unstable();
+            metrics.text_back_delays_seconds.sort_unstable();
             DayMetrics { day, metrics }
+        })
+        .collect()
+}
+
+/// For each text-back (in the order given), whether its caller replied to it: a reply at or after
+/// it, before the caller's next text-back and within [`REPLY_WINDOW`].
+pub fn replied_text_backs(text_backs: &[TextBackRecord], replies: &[ReplyRecord]) -> Vec<bool> {
+    let mut replies_by_caller: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
+    for reply in replies {
+        replies_by_caller
+            .entry(&reply.caller_key)
+            .or_default()
+            .push(reply.at);
+    }
+    replies_by_caller
+        .values_mut()
+        .for_each(|times| times.sort_unstable());
+    let mut sent_by_caller: BTreeMap<&str, Vec<DateTime<Utc>>> = BTreeMap::new();
+    for text_back in text_backs {
+        sent_by_caller
+            .entry(&text_back.caller_key)
+            .or_default()
+            .push(text_back.at);
+    }
+    sent_by_caller
+        .values_mut()
+        .for_each(|times| times.sort_unstable());
+    text_backs
+        .iter()
+        .map(|text_back| {
+            let key = text_back.caller_key.as_str();
+            let next_sent = sent_by_caller[key]
+                .iter()
+                .find(|at| **at > text_back.at)
+                .copied();
+            let until = next_sent.map_or(text_back.at + REPLY_WINDOW, |next| {
+                next.min(text_back.at + REPLY_WINDOW)
+            });
+            replies_by_caller.get(key).is_some_and(|times| {
+                let first = times.partition_point(|at| *at < text_back.at);
+                times.get(first).is_some_and(|at| *at < until)
+            })
         })
         .collect()
 }
@@ -798,12 +889,11 @@ mod tests {
                 CallOutcome::Voicemail,
             ),
         ];
-        let text_backs = [utc(2025, 3, 31, 9, 1), utc(2025, 3, 31, 23, 31)];
-        let replies = [ReplyRecord {
-            id: Uuid::from_u128(5),
-            caller_key: "v1:k".into(),
-            at: utc(2025, 3, 31, 9, 30),
-        }];
+        let text_backs = [
+            text_back(utc(2025, 3, 31, 9, 1), Some(utc(2025, 3, 31, 9, 0))),
+            text_back(utc(2025, 3, 31, 23, 31), Some(utc(2025, 3, 31, 23, 30))),
+        ];
+        let replies = [reply(5, utc(2025, 3, 31, 9, 30))];
         let callbacks = [
             CallbackRecord {
                 at: utc(2025, 3, 31, 11, 0),
@@ -837,7 +927,7 @@ mod tests {
             tz,
             &MetricsInput {
                 calls: &calls,
-                text_backs_sent: &text_backs,
+                text_backs: &text_backs,
                 replies: &replies,
                 callbacks: &callbacks,
                 attribution: &attribution,
@@ -864,6 +954,7 @@ mod tests {
         assert_eq!((april_1.inbound_calls, april_1.missed_calls), (1, 1));
         assert_eq!(april_1.text_backs_sent, 1);
         assert_eq!(april_1.reply_rate().value(), Some(0.0));
+        assert_eq!(april_1.median_time_to_text_seconds(), Some(60));
         assert_eq!(april_1.recovery_rate().value(), Some(0.0));
 
         let months: Vec<String> = report.months.iter().map(|m| m.month.to_string()).collect();
@@ -883,6 +974,84 @@ mod tests {
         assert_eq!(total.recovered_revenue_minor, 9_500);
     }
 
+    fn text_back(at: DateTime<Utc>, missed_at: Option<DateTime<Utc>>) -> TextBackRecord {
+        TextBackRecord {
+            caller_key: "v1:k".into(),
+            at,
+            missed_at,
+        }
+    }
+
+    fn reply(n: u128, at: DateTime<Utc>) -> ReplyRecord {
+        ReplyRecord {
+            id: Uuid::from_u128(n),
+            caller_key: "v1:k".into(),
+            at,
+        }
+    }
+
+    #[test]
+    fn a_caller_who_replies_three_times_counts_once() {
+        let text_backs = [
+            text_back(utc(2025, 3, 3, 9, 0), Some(utc(2025, 3, 3, 8, 59))),
+            // Ten days later: the replies before it belong to the first text-back only.
+            text_back(utc(2025, 3, 13, 9, 0), None),
+        ];
+        let replies = [
+            reply(1, utc(2025, 3, 3, 9, 5)),
+            reply(2, utc(2025, 3, 3, 9, 6)),
+            reply(3, utc(2025, 3, 4, 10, 0)),
+        ];
+        assert_eq!(
+            replied_text_backs(&text_backs, &replies),
+            [true, false],
+            "three replies answer one text-back; the later one was never answered"
+        );
+        let attribution = AttributionReport::default();
+        let report = aggregate_metrics(
+            Tz::UTC,
+            &MetricsInput {
+                calls: &[],
+                text_backs: &text_backs,
+                replies: &replies,
+                callbacks: &[],
+                attribution: &attribution,
+            },
+        );
+        let total = report.total();
+        assert_eq!(total.text_backs_sent, 2);
+        assert_eq!(total.replied_text_backs, 1);
+        assert_eq!(total.reply_rate().value(), Some(0.5));
+        assert_eq!(report.days[0].metrics.reply_rate().value(), Some(1.0));
+        assert_eq!(
+            total.text_back_delays_seconds,
+            [60],
+            "an unknown call has no delay"
+        );
+        let late = [reply(4, utc(2025, 3, 20, 9, 1))];
+        assert_eq!(
+            replied_text_backs(&text_backs, &late),
+            [false, false],
+            "a reply more than a week later answers nothing"
+        );
+    }
+
+    #[test]
+    fn time_to_text_has_a_median_and_a_90th_percentile() {
+        let samples = PeriodMetrics {
+            text_back_delays_seconds: (1..=20).collect(),
+            ..PeriodMetrics::default()
+        };
+        assert_eq!(samples.median_time_to_text_seconds(), Some(10));
+        assert_eq!(samples.p90_time_to_text_seconds(), Some(18));
+        let one = PeriodMetrics {
+            text_back_delays_seconds: vec![7],
+            ..PeriodMetrics::default()
+        };
+        assert_eq!(one.p90_time_to_text_seconds(), Some(7));
+        assert_eq!(PeriodMetrics::default().p90_time_to_text_seconds(), None);
+    }
+
     #[test]
     fn aggregation_of_nothing_is_empty() {
         let attribution = AttributionReport::default();
@@ -890,7 +1059,7 @@ mod tests {
             Tz::UTC,
             &MetricsInput {
                 calls: &[],
-                text_backs_sent: &[],
+                text_backs: &[],
                 replies: &[],
                 callbacks: &[],
                 attribution: &attribution,

@@ -16,7 +16,12 @@ pub struct Figures {
     pub missed_calls: u64,
     pub miss_rate: Option<f64>,
     pub text_backs_sent: u64,
+    /// Callers who replied out of text-backs sent (a caller counts once per text-back).
     pub reply_rate: Option<f64>,
+    /// Seconds from the missed call to the provider's acceptance of its text-back: the median.
+    pub median_time_to_text_seconds: Option<i64>,
+    /// The same, 90th percentile.
+    pub p90_time_to_text_seconds: Option<i64>,
     pub callbacks: u64,
     pub median_time_to_callback_seconds: Option<i64>,
     pub recovered_appointments: u64,
@@ -37,6 +42,8 @@ impl From<&PeriodMetrics> for Figures {
             miss_rate: rate(metrics.miss_rate()),
             text_backs_sent: metrics.text_backs_sent,
             reply_rate: rate(metrics.reply_rate()),
+            median_time_to_text_seconds: metrics.median_time_to_text_seconds(),
+            p90_time_to_text_seconds: metrics.p90_time_to_text_seconds(),
             callbacks: metrics.callbacks,
             median_time_to_callback_seconds: metrics.median_time_to_callback_seconds(),
             recovered_appointments: metrics.recovered_appointments,

@@ -46,6 +46,14 @@ fn shown(
         both("Reply rate", "figure-reply-rate", &|f| {
             display::percent(f.reply_rate)
         }),
+        both("Time to text (median)", "figure-time-to-text", &|f| {
+            display::duration(f.median_time_to_text_seconds)
+        }),
+        both(
+            "Time to text (90% within)",
+            "figure-time-to-text-p90",
+            &|f| display::duration(f.p90_time_to_text_seconds),
+        ),
         both("Callbacks", "figure-callbacks", &|f| {
             f.callbacks.to_string()
         }),

@@ -159,7 +159,7 @@ pub async fn period_events(
         .filter(appointment::Column::CreatedAt.lt(end))
         .all(txn.conn())
         .await?;
-    let (_, replies) = crate::service::messages::in_range(txn, start - longest * 2, end).await?;
+    let replies = crate::service::messages::replies_in(txn, start - longest * 2, end).await?;
     Ok(PeriodEvents {
         calls: calls
             .iter()

@@ -3,17 +3,19 @@
 //! is a recovery touch, so recording one re-runs attribution for the caller; text-backs and replies
 //! feed the metrics.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use ringback_entity::{conversation, message, processed_webhook};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
-use crate::service::{attribution, clinic, keys, metrics, processed_webhooks};
+use crate::service::{attribution, calls, clinic, keys, metrics, processed_webhooks};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
+use ringback_shared::attribution::ReplyRecord;
+use ringback_shared::metrics::TextBackRecord;
 
 /// The first text after a missed call.
 pub const KIND_TEXT_BACK: &str = "text_back";
@@ -131,7 +133,11 @@ pub async fn record(
     if new.kind == KIND_REPLY {
         attribution::recompute_callers(txn, &BTreeSet::from([stored.caller_key.clone()])).await?;
     }
-    metrics::mark_stale(txn, [stored.created_at], false).await?;
+    if new.kind == KIND_REPLY {
+        metrics::mark_reply_stale(txn, stored.created_at).await?;
+    } else {
+        metrics::mark_stale(txn, [stored.created_at], false).await?;
+    }
     Ok(stored)
 }
 
@@ -139,7 +145,7 @@ pub async fn record(
 pub async fn replies_of(
     txn: &TenantTxn,
     caller_keys: Vec<String>,
-) -> Result<Vec<ringback_shared::attribution::ReplyRecord>, DomainError> {
+) -> Result<Vec<ReplyRecord>, DomainError> {
     let rows = txn
         .find::<message::Entity>()
         .filter(message::Column::Kind.eq(KIND_REPLY))
@@ -149,44 +155,60 @@ pub async fn replies_of(
     Ok(rows.iter().map(reply_record).collect())
 }
 
-fn reply_record(row: &message::Model) -> ringback_shared::attribution::ReplyRecord {
-    ringback_shared::attribution::ReplyRecord {
+fn reply_record(row: &message::Model) -> ReplyRecord {
+    ReplyRecord {
         id: row.id,
         caller_key: row.caller_key.clone(),
         at: row.created_at,
     }
 }
 
-/// Text-backs sent and replies received in `[start, end)`.
-pub async fn in_range(
+/// Text-backs the provider accepted in `[start, end)`, each with when its missed call ended.
+pub async fn text_backs_in(
     txn: &TenantTxn,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> Result<
-    (
-        Vec<DateTime<Utc>>,
-        Vec<ringback_shared::attribution::ReplyRecord>,
-    ),
-    DomainError,
-> {
-    let rows = txn
+) -> Result<Vec<TextBackRecord>, DomainError> {
+    let rows = in_range(txn, KIND_TEXT_BACK, start, end).await?;
+    let call_ids: Vec<Uuid> = rows.iter().filter_map(|row| row.call_id).collect();
+    let missed_at: BTreeMap<Uuid, DateTime<Utc>> = calls::with_ids(txn, &call_ids)
+        .await?
+        .into_iter()
+        .map(|call| (call.id, call.ended_at.unwrap_or(call.started_at)))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| TextBackRecord {
+            missed_at: row.call_id.and_then(|id| missed_at.get(&id).copied()),
+            caller_key: row.caller_key,
+            at: row.created_at,
+        })
+        .collect())
+}
+
+/// Texts from callers received in `[start, end)`.
+pub async fn replies_in(
+    txn: &TenantTxn,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<ReplyRecord>, DomainError> {
+    let rows = in_range(txn, KIND_REPLY, start, end).await?;
+    Ok(rows.iter().map(reply_record).collect())
+}
+
+async fn in_range(
+    txn: &TenantTxn,
+    kind: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<message::Model>, DomainError> {
+    Ok(txn
         .find::<message::Entity>()
         .filter(message::Column::CreatedAt.gte(start))
         .filter(message::Column::CreatedAt.lt(end))
-        .filter(message::Column::Kind.is_in([KIND_TEXT_BACK, KIND_REPLY]))
+        .filter(message::Column::Kind.eq(kind))
         .all(txn.conn())
-        .await?;
-    let text_backs = rows
-        .iter()
-        .filter(|row| row.kind == KIND_TEXT_BACK)
-        .map(|row| row.created_at)
-        .collect();
-    let replies = rows
-        .iter()
-        .filter(|row| row.kind == KIND_REPLY)
-        .map(reply_record)
-        .collect();
-    Ok((text_backs, replies))
+        .await?)
 }
 
 /// Our name for a provider's delivery status.

@@ -12,7 +12,7 @@ use ringback_shared::attribution::{
     RecoveryTouchKind, UnattributedReason,
 };
 use ringback_shared::metrics::{
-    DayMetrics, MetricsInput, MetricsReport, PeriodMetrics, aggregate_metrics,
+    DayMetrics, MetricsInput, MetricsReport, PeriodMetrics, REPLY_WINDOW, aggregate_metrics,
     callbacks_to_missed_calls, local_day_bounds_utc, parse_time_zone,
 };
 use ringback_shared::metrics::{LocalMonth, MonthMetrics, local_day};
@@ -142,12 +142,14 @@ pub async fn compute_full(
         recovered_revenue_minor: recovered.iter().map(|a| a.value_minor).sum(),
         attributions,
     };
-    let (text_backs, replies) = crate::service::messages::in_range(txn, start, end).await?;
+    let text_backs = crate::service::messages::text_backs_in(txn, start, end).await?;
+    // A text-back near the end of the range may be answered after it.
+    let replies = crate::service::messages::replies_in(txn, start, end + REPLY_WINDOW).await?;
     let report = aggregate_metrics(
         zone,
         &MetricsInput {
             calls: &in_range,
-            text_backs_sent: &text_backs,
+            text_backs: &text_backs,
             replies: &replies,
             callbacks: &callbacks,
             attribution: &attribution,
@@ -208,6 +210,22 @@ pub async fn mark_stale(
             (0..=reach).map(move |offset| day + Duration::days(offset))
         })
         .collect();
+    mark_days_stale(txn, days).await
+}
+
+/// Marks for recomputation the days a reply at `at` can change: its own, and those of the
+/// text-backs it may answer (up to [`REPLY_WINDOW`] before it).
+pub async fn mark_reply_stale(txn: &TenantTxn, at: DateTime<Utc>) -> Result<(), DomainError> {
+    let zone = clinic_zone(txn).await?;
+    let (first, last) = (local_day(at - REPLY_WINDOW, zone), local_day(at, zone));
+    mark_days_stale(
+        txn,
+        first.iter_days().take_while(|day| *day <= last).collect(),
+    )
+    .await
+}
+
+async fn mark_days_stale(txn: &TenantTxn, days: BTreeSet<NaiveDate>) -> Result<(), DomainError> {
     let now = txn.now();
     let rows = days.into_iter().map(|day| daily_metric::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
@@ -215,7 +233,7 @@ pub async fn mark_stale(
         inbound_calls: Set(0),
         missed_calls: Set(0),
         text_backs_sent: Set(0),
-        replies: Set(0),
+        replied_text_backs: Set(0),
         callbacks: Set(0),
         median_callback_seconds: Set(None),
         recovered_appointments: Set(0),
@@ -224,6 +242,7 @@ pub async fn mark_stale(
         stale: Set(true),
         callback_delays_seconds: Set(None),
         stale_version: Set(1),
+        text_back_delays_seconds: Set(None),
     });
     // One statement for all the days; an existing day's version moves on, so a refresh that read
     // it before this write will not clear the flag.
@@ -304,7 +323,10 @@ pub async fn settle_day(
             Column::TextBacksSent,
             Expr::value(as_count(fresh.text_backs_sent)),
         )
-        .col_expr(Column::Replies, Expr::value(as_count(fresh.replies)))
+        .col_expr(
+            Column::RepliedTextBacks,
+            Expr::value(as_count(fresh.replied_text_backs)),
+        )
         .col_expr(Column::Callbacks, Expr::value(as_count(fresh.callbacks)))
         .col_expr(Column::MedianCallbackSeconds, Expr::value(median))
         .col_expr(
@@ -319,6 +341,10 @@ pub async fn settle_day(
             Column::CallbackDelaysSeconds,
             Expr::value(serde_json::json!(&fresh.callback_delays_seconds)),
         )
+        .col_expr(
+            Column::TextBackDelaysSeconds,
+            Expr::value(serde_json::json!(&fresh.text_back_delays_seconds)),
+        )
         .col_expr(Column::Stale, Expr::value(false))
         .col_expr(Column::UpdatedAt, Expr::value(txn.now()))
         .filter(Column::Day.eq(read.day))
@@ -329,18 +355,19 @@ pub async fn settle_day(
 }
 
 fn period_from_row(row: &daily_metric::Model) -> PeriodMetrics {
-    let delays: Vec<i64> = row
-        .callback_delays_seconds
-        .clone()
-        .and_then(|json| serde_json::from_value(json).ok())
-        .unwrap_or_default();
+    let samples = |json: &Option<serde_json::Value>| -> Vec<i64> {
+        json.clone()
+            .and_then(|json| serde_json::from_value(json).ok())
+            .unwrap_or_default()
+    };
     PeriodMetrics {
         inbound_calls: row.inbound_calls.max(0) as u64,
         missed_calls: row.missed_calls.max(0) as u64,
         text_backs_sent: row.text_backs_sent.max(0) as u64,
-        replies: row.replies.max(0) as u64,
+        replied_text_backs: row.replied_text_backs.max(0) as u64,
+        text_back_delays_seconds: samples(&row.text_back_delays_seconds),
         callbacks: row.callbacks.max(0) as u64,
-        callback_delays_seconds: delays,
+        callback_delays_seconds: samples(&row.callback_delays_seconds),
         recovered_appointments: row.recovered_appointments.max(0) as u64,
         recovered_revenue_minor: row.recovered_revenue_minor,
     }
