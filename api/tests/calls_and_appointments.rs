@@ -232,6 +232,34 @@ async fn calls_appointments_and_attribution(kind: DatabaseKind) {
     );
     assert_eq!(reason, "no_missed_call_in_window", "{after_window}");
 
+    // Imported history: the booking's real time (`bookedAt`) decides what it is credited to, so a
+    // booking made an hour after a callback three days ago is recovered even in a one-day window.
+    let busy_call = rows[1]["call"]["id"].clone();
+    let called_back = staff
+        .run(
+            "mutation($id: ID!, $at: DateTime!) { logCallback(callId: $id, status: ANSWERED, at: $at) { id } }",
+            json!({ "id": busy_call, "at": at(45) }),
+        )
+        .await;
+    assert!(called_back["errors"].is_null(), "{called_back}");
+    let import = "mutation($at: DateTime!) { createAppointment(input: { callerNumber: \"07700 900456\", \
+                  valueMinor: 5000, bookedAt: $at }) { createdAt attribution { status touchKind } } }";
+    let imported = staff.run(import, json!({ "at": at(105) })).await;
+    let booking = &imported["data"]["createAppointment"];
+    assert_eq!(booking["attribution"]["status"], "RECOVERED", "{imported}");
+    assert_eq!(booking["attribution"]["touchKind"], "callback");
+    let created: chrono::DateTime<chrono::Utc> = booking["createdAt"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("createdAt");
+    assert!(
+        (created - (days_ago + Duration::minutes(105))).abs() < Duration::seconds(1),
+        "the booking keeps its real time: {imported}"
+    );
+    let future = (test_db.clock.now() + Duration::hours(1)).to_rfc3339();
+    let refused = staff.run(import, json!({ "at": future })).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+
     assert_no_number_stored(&test_db).await;
     test_db.finish().await;
 }

@@ -152,6 +152,9 @@ pub struct CreateAppointmentInput {
     pub starts_at: Option<DateTime<Utc>>,
     /// Your system's id; sending it again returns the appointment created the first time.
     pub external_id: Option<String>,
+    /// When it was booked, for imported history (not in the future); now when left out.
+    /// Attribution credits the calls that preceded this moment.
+    pub booked_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
@@ -242,7 +245,7 @@ impl AppointmentMutation {
             starts_at: input.starts_at,
             source,
             external_id: input.external_id,
-            booked_at: backend.clock.now(),
+            booked_at: input.booked_at.unwrap_or_else(|| backend.clock.now()),
         };
         let (model, verdict) = with_tenant(
             ctx,

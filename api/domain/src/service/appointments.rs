@@ -51,6 +51,17 @@ fn check_value(value_minor: i64) -> Result<(), DomainError> {
     }
 }
 
+/// A booking time may be in the past (imported history), not in the future; a few minutes of
+/// clock difference between systems are allowed.
+fn check_booked_at(booked_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), DomainError> {
+    if booked_at > now + chrono::Duration::minutes(5) {
+        return Err(DomainError::BadUserInput(
+            "bookedAt is in the future".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 async fn caller_key(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -76,6 +87,7 @@ pub async fn create(
     input: NewAppointment,
 ) -> Result<appointment::Model, DomainError> {
     check_value(input.value_minor)?;
+    check_booked_at(input.booked_at, txn.now())?;
     let external_id = external_ids::optional(input.external_id.as_deref())?;
     if let Some(external_id) = &external_id
         && let Some(existing) = find_external(txn, input.source, external_id).await?
@@ -83,7 +95,7 @@ pub async fn create(
         return Ok(existing);
     }
     let key = caller_key(txn, secrets, input.caller).await?;
-    let now = input.booked_at;
+    let (booked_at, now) = (input.booked_at, txn.now());
     let created = appointment::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),
@@ -93,8 +105,8 @@ pub async fn create(
         value_minor: Set(input.value_minor),
         starts_at: Set(input.starts_at),
         cancelled_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
+        created_at: Set(booked_at),
+        updated_at: Set(now.max(booked_at)),
     }
     .insert(txn.conn())
     .await?;
