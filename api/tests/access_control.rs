@@ -245,8 +245,26 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
         ),
         (
             "worklist",
-            "{ worklist { callId } }",
+            "{ worklist { edges { node { callId } } } }",
             json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "worklistDismissals",
+            "{ worklistDismissals { counts { reason count } } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "dismissWaitingCaller",
+            "mutation($id: ID!) { dismissWaitingCaller(callId: $id, reason: SPAM) { id } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
+        (
+            "undoDismissal",
+            "mutation($id: ID!) { undoDismissal(id: $id) { id } }",
+            json!({ "id": unknown }),
             Least::Receptionist,
         ),
         (
@@ -512,6 +530,17 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         .as_str()
         .expect("call id")
         .to_owned();
+    let b_dismissal = b
+        .owner
+        .run(
+            "mutation($id: ID!) { dismissWaitingCaller(callId: $id, reason: SPAM) { id } }",
+            json!({ "id": b_call }),
+        )
+        .await;
+    let b_dismissal = b_dismissal["data"]["dismissWaitingCaller"]["id"]
+        .as_str()
+        .expect("dismissal id")
+        .to_owned();
     let b_appointment = b
         .owner
         .run("mutation { createAppointment(input: { callerNumber: \"07700 900222\", valueMinor: 9000 }) { id } }", json!({}))
@@ -573,6 +602,16 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
             "logCallback",
             "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { id } }",
             b_call.clone(),
+        ),
+        (
+            "dismissWaitingCaller",
+            "mutation($id: ID!) { dismissWaitingCaller(callId: $id, reason: SPAM) { id } }",
+            b_call.clone(),
+        ),
+        (
+            "undoDismissal",
+            "mutation($id: ID!) { undoDismissal(id: $id) { id } }",
+            b_dismissal.clone(),
         ),
         (
             "appointment",

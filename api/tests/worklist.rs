@@ -1,5 +1,7 @@
 //! The worklist on SQLite and PostgreSQL: missed callers wait, oldest first, until someone speaks
-//! with them; an unanswered callback attempt is counted but does not end the wait.
+//! with them, books, or is dismissed with a reason (counted, audited, undoable); an unanswered
+//! callback attempt is counted but does not end the wait; the list looks back over the clinic's
+//! attribution window and pages.
 
 mod common;
 
@@ -8,8 +10,24 @@ use common::app::TestApp;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
 
-const WORKLIST: &str =
-    "{ worklist { callerTail missedCalls callbackAttempts callId textBackStatus replied } }";
+const WORKLIST: &str = "{ worklist(first: 100) { edges { node { callerTail missedCalls \
+    callbackAttempts callId textBackStatus replied } } } }";
+
+/// The rows of a worklist answer.
+fn rows(list: &Value) -> Vec<Value> {
+    list["data"]["worklist"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no worklist: {list}"))
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .collect()
+}
+
+fn tails(rows: &[Value]) -> Vec<String> {
+    rows.iter()
+        .map(|r| r["callerTail"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
 
 async fn worklist(kind: DatabaseKind) {
     let mut app = TestApp::new(kind).await;
@@ -34,44 +52,204 @@ async fn worklist(kind: DatabaseKind) {
     );
 
     let list = staff.run(WORKLIST, json!({})).await;
-    let rows = list["data"]["worklist"].as_array().cloned().expect("rows");
-    let tails: Vec<&str> = rows
-        .iter()
-        .map(|r| r["callerTail"].as_str().unwrap_or_default())
-        .collect();
+    let waiting = rows(&list);
     assert_eq!(
-        tails,
+        tails(&waiting),
         ["•••• 201", "•••• 202"],
         "oldest wait first; an answered caller is not waiting"
     );
-    assert_eq!(rows[0]["missedCalls"], 2);
-    assert!(rows[0]["textBackStatus"].is_string());
+    assert_eq!(waiting[0]["missedCalls"], 2);
+    assert!(waiting[0]["textBackStatus"].is_string());
 
     let log = |id: &Value, status: &str| json!({ "id": id, "status": status });
     let attempt = staff
         .run(
             "mutation($id: ID!, $status: CallStatus!) { logCallback(callId: $id, status: $status) { id } }",
-            log(&rows[0]["callId"], "NO_ANSWER"),
+            log(&waiting[0]["callId"], "NO_ANSWER"),
         )
         .await;
     assert!(attempt["errors"].is_null(), "{attempt}");
     let list = staff.run(WORKLIST, json!({})).await;
-    assert_eq!(list["data"]["worklist"][0]["callbackAttempts"], 1, "{list}");
+    assert_eq!(
+        list["data"]["worklist"]["edges"][0]["node"]["callbackAttempts"], 1,
+        "{list}"
+    );
     let spoke = staff
         .run(
             "mutation($id: ID!, $status: CallStatus!) { logCallback(callId: $id, status: $status) { id } }",
-            log(&rows[0]["callId"], "ANSWERED"),
+            log(&waiting[0]["callId"], "ANSWERED"),
         )
         .await;
     assert!(spoke["errors"].is_null(), "{spoke}");
     let list = staff.run(WORKLIST, json!({})).await;
-    let tails: Vec<&str> = list["data"]["worklist"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| r["callerTail"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(tails, ["•••• 202"], "spoken with: off the list");
+    assert_eq!(
+        tails(&rows(&list)),
+        ["•••• 202"],
+        "spoken with: off the list"
+    );
 }
 
-on_both_databases!(worklist);
+/// Records missed calls from `numbers`, `minutes_ago` each.
+async fn missed<E: poem::Endpoint>(
+    staff: &mut common::graphql::Browser<E>,
+    clock: &ringback_api::clock::Clock,
+    calls: &[(&str, i64, &str)],
+) -> Vec<String> {
+    let events: Vec<Value> = calls
+        .iter()
+        .map(|(id, minutes_ago, number)| {
+            json!({ "externalId": id, "direction": "INBOUND", "status": "NO_ANSWER",
+                    "startedAt": (clock.now() - Duration::minutes(*minutes_ago)).to_rfc3339(),
+                    "callerNumber": number })
+        })
+        .collect();
+    let recorded = staff
+        .run(
+            "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { results { call { id } } } }",
+            json!({ "e": events }),
+        )
+        .await;
+    recorded["data"]["recordCallEvents"]["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{recorded}"))
+        .iter()
+        .map(|row| row["call"]["id"].as_str().expect("call id").to_owned())
+        .collect()
+}
+
+async fn staff_can_finish_the_worklist(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let clock = app.state.clock.clone();
+    let staff = &mut app.owner;
+    let day = 24 * 60;
+    let ids = missed(
+        staff,
+        &clock,
+        &[
+            ("f1", 10 * day, "07700 900301"),
+            ("f2", 60, "07700 900302"),
+            ("f3", 50, "07700 900303"),
+            ("f4", 40, "07700 900304"),
+        ],
+    )
+    .await;
+
+    // The look-back is the attribution window: seven days by default, then fourteen.
+    let list = staff.run(WORKLIST, json!({})).await;
+    assert_eq!(tails(&rows(&list)), ["•••• 302", "•••• 303", "•••• 304"]);
+    staff
+        .run(
+            "mutation { updateClinicSettings(input: { attributionWindowDays: 14 }) { id } }",
+            json!({}),
+        )
+        .await;
+    let list = staff.run(WORKLIST, json!({})).await;
+    assert_eq!(
+        tails(&rows(&list)),
+        ["•••• 301", "•••• 302", "•••• 303", "•••• 304"]
+    );
+
+    // Pages, instead of stopping at a fixed number.
+    let page = "query($after: String) { worklist(first: 3, after: $after) { edges { cursor node { callerTail } } \
+                pageInfo { hasNextPage endCursor } } }";
+    let first = staff.run(page, json!({ "after": null })).await;
+    assert_eq!(
+        first["data"]["worklist"]["pageInfo"]["hasNextPage"], true,
+        "{first}"
+    );
+    let end = first["data"]["worklist"]["pageInfo"]["endCursor"].clone();
+    let second = staff.run(page, json!({ "after": end })).await;
+    let rest: Vec<&str> = second["data"]["worklist"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|edge| edge["node"]["callerTail"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(rest, ["•••• 304"], "{second}");
+    assert_eq!(second["data"]["worklist"]["pageInfo"]["hasNextPage"], false);
+    let bad = staff.run(page, json!({ "after": "nonsense" })).await;
+    assert_eq!(common::graphql::error_code(&bad), Some("BAD_USER_INPUT"));
+
+    // A booking takes 302 off; staff dismiss 303 as a wrong number.
+    let booked = staff
+        .run(
+            "mutation { createAppointment(input: { callerNumber: \"07700 900302\", valueMinor: 100 }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(booked["errors"].is_null(), "{booked}");
+    let dismissed = staff
+        .run(
+            "mutation($id: ID!) { dismissWaitingCaller(callId: $id, reason: WRONG_NUMBER) { id callerTail reason } }",
+            json!({ "id": ids[2] }),
+        )
+        .await;
+    let dismissal = &dismissed["data"]["dismissWaitingCaller"];
+    assert_eq!(dismissal["reason"], "WRONG_NUMBER", "{dismissed}");
+    assert_eq!(dismissal["callerTail"], "•••• 303");
+    let list = staff.run(WORKLIST, json!({})).await;
+    assert_eq!(tails(&rows(&list)), ["•••• 301", "•••• 304"]);
+
+    let counted = staff
+        .run(
+            "{ worklistDismissals { counts { reason count } latest { id callerTail undoneAt } } }",
+            json!({}),
+        )
+        .await;
+    let counts = &counted["data"]["worklistDismissals"]["counts"];
+    let wrong_number = counts
+        .as_array()
+        .expect("counts")
+        .iter()
+        .find(|c| c["reason"] == "WRONG_NUMBER")
+        .expect("a count per reason");
+    assert_eq!(wrong_number["count"], 1, "{counted}");
+    let audit = staff
+        .run(
+            "{ auditLog(first: 20) { edges { node { action } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        audit.to_string().contains("worklist.caller_dismissed"),
+        "{audit}"
+    );
+
+    // Undone: back on the list; a new miss after a dismissal puts a caller back too.
+    let undo = staff
+        .run(
+            "mutation($id: ID!) { undoDismissal(id: $id) { undoneAt } }",
+            json!({ "id": dismissal["id"] }),
+        )
+        .await;
+    assert!(
+        undo["data"]["undoDismissal"]["undoneAt"].is_string(),
+        "{undo}"
+    );
+    let list = staff.run(WORKLIST, json!({})).await;
+    assert_eq!(tails(&rows(&list)), ["•••• 301", "•••• 303", "•••• 304"]);
+    staff
+        .run(
+            "mutation($id: ID!) { dismissWaitingCaller(callId: $id, reason: SPAM) { id } }",
+            json!({ "id": ids[3] }),
+        )
+        .await;
+    clock.advance(Duration::minutes(1));
+    missed(staff, &clock, &[("f5", 0, "07700 900304")]).await;
+    let list = staff.run(WORKLIST, json!({})).await;
+    let rows = rows(&list);
+    assert_eq!(tails(&rows), ["•••• 301", "•••• 303", "•••• 304"]);
+    assert_eq!(
+        rows[2]["missedCalls"], 1,
+        "only the miss after the dismissal"
+    );
+    let unknown = staff
+        .run(
+            "mutation { undoDismissal(id: \"0192f000-0000-7000-8000-000000000000\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(common::graphql::error_code(&unknown), Some("NOT_FOUND"));
+}
+
+on_both_databases!(worklist, staff_can_finish_the_worklist);

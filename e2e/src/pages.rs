@@ -284,23 +284,55 @@ impl<'a> WorklistPage<'a> {
         Ok(keys)
     }
 
-    /// The caller keys of the rows marked as past the attribution window, in order.
-    pub async fn past_window_keys(&self) -> Result<Vec<String>, E2eError> {
-        let rows = self
-            .client
-            .find_all(Locator::Css("[data-testid=worklist-row]"))
+    /// Dismisses the row of `caller_key` for the reason whose value is `reason` (for example
+    /// `wrong_number`) and waits until the row is gone.
+    pub async fn dismiss(&self, caller_key: &str, reason: &str) -> Result<(), E2eError> {
+        let row = format!("[data-testid=worklist-row][data-caller-key=\"{caller_key}\"]");
+        self.client
+            .find(Locator::Css(&format!(
+                "{row} [data-testid=dismiss-reason] option[value={reason}]"
+            )))
+            .await?
+            .click()
             .await?;
-        let mut keys = Vec::new();
-        for row in rows {
-            let marked = !row
-                .find_all(Locator::Css("[data-testid=worklist-past-window]"))
-                .await?
-                .is_empty();
-            if marked {
-                keys.push(row.attr("data-caller-key").await?.unwrap_or_default());
-            }
-        }
-        Ok(keys)
+        self.client
+            .find(Locator::Css(&format!("{row} [data-testid=dismiss]")))
+            .await?
+            .click()
+            .await?;
+        self.wait_until_gone(&row, caller_key).await
+    }
+
+    /// The line counting dismissals by reason.
+    pub async fn dismissal_counts(&self) -> Result<String, E2eError> {
+        text_of(self.client, "dismissal-counts").await
+    }
+
+    /// Undoes the latest dismissal and waits until `caller_key` is back on the list.
+    pub async fn undo_latest_dismissal(&self, caller_key: &str) -> Result<(), E2eError> {
+        self.client
+            .find(Locator::Css("[data-testid=undo-dismissal]"))
+            .await?
+            .click()
+            .await?;
+        let row = format!("[data-testid=worklist-row][data-caller-key=\"{caller_key}\"]");
+        poll(async || {
+            Ok(match self.client.find(Locator::Css(&row)).await {
+                Ok(_) => Ok(()),
+                Err(_) => Err(format!("{caller_key} is not back after the undo")),
+            })
+        })
+        .await
+    }
+
+    async fn wait_until_gone(&self, row: &str, caller_key: &str) -> Result<(), E2eError> {
+        poll(async || {
+            Ok(match self.client.find(Locator::Css(row)).await {
+                Ok(_) => Err(format!("{caller_key} is still on the worklist")),
+                Err(_) => Ok(()),
+            })
+        })
+        .await
     }
 
     /// Logs an answered callback on the row of `caller_key` and waits until the row is gone.
@@ -313,15 +345,7 @@ impl<'a> WorklistPage<'a> {
             .await?
             .click()
             .await?;
-        poll(async || {
-            Ok(match self.client.find(Locator::Css(&row)).await {
-                Ok(_) => Err(format!(
-                    "{caller_key} is still on the worklist after its callback"
-                )),
-                Err(_) => Ok(()),
-            })
-        })
-        .await
+        self.wait_until_gone(&row, caller_key).await
     }
 }
 

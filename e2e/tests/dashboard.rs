@@ -2,7 +2,8 @@
 //! what the API reports, deep links reload into the app, and no console error is logged. On the
 //! demo clinic: a visitor is sent to sign in and back; an ended session is renewed or returns to
 //! its page after signing in; the overview's figures equal the API's; signing out ends the session;
-//! a callback logged on the worklist and a booking make a recovered appointment, whose value is then
+//! a caller dismissed on the worklist (counted, then undone), a callback logged there and a booking
+//! make a recovered appointment, whose value is then
 //! changed and which is cancelled; appointments page in the API's order; a reply from the inbox
 //! reaches the (fake) SMS provider and shows delivered; a refused text-back is announced on the
 //! overview and sent on retry; settings (templates, hours, holidays) save; a receptionist invited
@@ -294,15 +295,15 @@ async fn log_a_callback_from_the_worklist(
     let api_keys = |server: &RingbackServer| -> Result<Vec<String>, E2eError> {
         let (_, api) = server.graphql_as(
             Some(&cookie),
-            "{ worklist(first: 100) { callerKey } }",
+            "{ worklist(first: 50) { edges { node { callerKey } } } }",
             json!({}),
         )?;
-        Ok(api["data"]["worklist"]
+        Ok(api["data"]["worklist"]["edges"]
             .as_array()
             .cloned()
             .unwrap_or_default()
             .iter()
-            .filter_map(|row| row["callerKey"].as_str().map(str::to_owned))
+            .filter_map(|edge| edge["node"]["callerKey"].as_str().map(str::to_owned))
             .collect())
     };
     let shown = worklist.caller_keys().await?;
@@ -317,33 +318,25 @@ async fn log_a_callback_from_the_worklist(
             "{caller} is not on the worklist"
         )));
     }
-    // Callers whose latest miss is past the attribution window are marked, by the shared rule.
-    let (_, listed) = server.graphql_as(
-        Some(&cookie),
-        "{ clinic { attributionWindowDays } worklist(first: 100) { callerKey latestMissedAt } }",
-        json!({}),
-    )?;
-    let window = listed["data"]["clinic"]["attributionWindowDays"]
-        .as_i64()
-        .unwrap_or(7);
-    let past: Vec<String> = listed["data"]["worklist"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|row| {
-            row["latestMissedAt"]
-                .as_str()
-                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
-                .is_some_and(|at| chrono::Utc::now() - at.to_utc() > chrono::Duration::days(window))
-        })
-        .filter_map(|row| row["callerKey"].as_str().map(str::to_owned))
-        .collect();
-    let marked = worklist.past_window_keys().await?;
-    if marked != past || past.is_empty() || past.contains(&caller) {
+    // Another caller needs no callback: dismissed with a reason, counted, and undone.
+    let other = shown
+        .iter()
+        .find(|key| **key != caller)
+        .cloned()
+        .ok_or_else(|| E2eError::Assertion("only one caller is waiting".to_owned()))?;
+    worklist.dismiss(&other, "wrong_number").await?;
+    if api_keys(server)?.contains(&other) {
         return Err(E2eError::Assertion(format!(
-            "marked past the window: {marked:?}; by the API's instants: {past:?}"
+            "{other} is still waiting in the API after its dismissal"
         )));
     }
+    let counts = worklist.dismissal_counts().await?;
+    if !counts.contains("Wrong number: 1") {
+        return Err(E2eError::Assertion(format!(
+            "the dismissal is not counted: {counts:?}"
+        )));
+    }
+    worklist.undo_latest_dismissal(&other).await?;
     let first = caller;
     worklist.log_answered_callback(&first).await?;
     if api_keys(server)?.contains(&first) {

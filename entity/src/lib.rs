@@ -20,3 +20,4 @@ pub mod provider_number;
 pub mod refresh_token;
 pub mod sign_up_request;
 pub mod user;
+pub mod worklist_dismissal;

@@ -39,6 +39,7 @@ mod m20261130_090500_index_outbox_by_kind_and_creation;
 mod m20261130_090600_create_audit_pending;
 mod m20261130_090700_create_sign_up_requests;
 mod m20261130_090800_add_time_to_text;
+mod m20261130_090900_create_worklist_dismissals;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_090600_create_audit_pending::Migration),
             Box::new(m20261130_090700_create_sign_up_requests::Migration),
             Box::new(m20261130_090800_add_time_to_text::Migration),
+            Box::new(m20261130_090900_create_worklist_dismissals::Migration),
         ]
     }
 }
@@ -105,4 +107,5 @@ pub const TENANT_TABLES: &[&str] = &[
     "conversations",
     "messages",
     "opt_outs",
+    "worklist_dismissals",
 ];

@@ -1,6 +1,7 @@
 //! Who is still waiting for a callback: a caller whose missed inbound calls came after the last
-//! time anyone actually spoke with them (an answered callback, or an answered call from them).
-//! Unanswered callback attempts do not end the wait; they are counted so staff see them.
+//! time anyone actually spoke with them (an answered callback, or an answered call from them),
+//! after their last booking, and after staff last dismissed them with a reason. Unanswered callback
+//! attempts do not end the wait; they are counted so staff see them.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,58 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::attribution::{CallDirection, CallRecord};
+
+/// Something that ends a caller's wait for the missed calls before it: a booking, or staff
+/// dismissing the caller. A missed call after it starts a new wait.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitEnd {
+    pub caller_key: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Why staff took a caller off the worklist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DismissalReason {
+    Spam,
+    WrongNumber,
+    NoActionNeeded,
+    HandledElsewhere,
+}
+
+impl DismissalReason {
+    /// Every reason, in the order the dashboard offers them.
+    pub const ALL: [DismissalReason; 4] = [
+        DismissalReason::NoActionNeeded,
+        DismissalReason::HandledElsewhere,
+        DismissalReason::WrongNumber,
+        DismissalReason::Spam,
+    ];
+
+    /// The stored name, e.g. `wrong_number`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DismissalReason::Spam => "spam",
+            DismissalReason::WrongNumber => "wrong_number",
+            DismissalReason::NoActionNeeded => "no_action_needed",
+            DismissalReason::HandledElsewhere => "handled_elsewhere",
+        }
+    }
+
+    /// Parses [`DismissalReason::as_str`]'s output.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == name)
+    }
+
+    /// The reason in plain words, for staff.
+    pub fn words(self) -> &'static str {
+        match self {
+            DismissalReason::Spam => "Spam",
+            DismissalReason::WrongNumber => "Wrong number",
+            DismissalReason::NoActionNeeded => "No action needed",
+            DismissalReason::HandledElsewhere => "Already handled elsewhere",
+        }
+    }
+}
 
 /// A caller waiting for a callback.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,11 +77,17 @@ pub struct Waiting {
     pub attempts: usize,
 }
 
-/// The waiting callers among `calls` (any order), longest-waiting first (ties by caller key).
-pub fn waiting(calls: &[CallRecord]) -> Vec<Waiting> {
+/// The waiting callers among `calls` (any order), given what ended waits (`ends`: bookings and
+/// dismissals, any order), longest-waiting first (ties by caller key).
+pub fn waiting(calls: &[CallRecord], ends: &[WaitEnd]) -> Vec<Waiting> {
     let mut by_caller: BTreeMap<&str, Vec<&CallRecord>> = BTreeMap::new();
     for call in calls {
         by_caller.entry(&call.caller_key).or_default().push(call);
+    }
+    let mut last_end: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+    for end in ends {
+        let latest = last_end.entry(&end.caller_key).or_insert(end.at);
+        *latest = (*latest).max(end.at);
     }
     let mut waiting: Vec<Waiting> = by_caller
         .into_values()
@@ -38,8 +97,11 @@ pub fn waiting(calls: &[CallRecord]) -> Vec<Waiting> {
                 .iter()
                 .rposition(|call| call.recovery_touch_kind().is_some());
             let since = &history[spoken.map_or(0, |index| index + 1)..];
-            let missed: Vec<&&CallRecord> =
-                since.iter().filter(|c| c.is_missed_inbound()).collect();
+            let ended = last_end.get(first_key(&history)).copied();
+            let missed: Vec<&&CallRecord> = since
+                .iter()
+                .filter(|c| c.is_missed_inbound() && ended.is_none_or(|end| c.at > end))
+                .collect();
             let (first, latest) = (missed.first()?, missed.last()?);
             Some(Waiting {
                 caller_key: first.caller_key.clone(),
@@ -58,6 +120,11 @@ pub fn waiting(calls: &[CallRecord]) -> Vec<Waiting> {
         (a.first_missed_at, &a.caller_key).cmp(&(b.first_missed_at, &b.caller_key))
     });
     waiting
+}
+
+/// The caller key of a caller's (non-empty) history.
+fn first_key<'c>(history: &[&'c CallRecord]) -> &'c str {
+    history.first().map_or("", |call| call.caller_key.as_str())
 }
 
 #[cfg(test)]
@@ -101,7 +168,7 @@ mod tests {
             call(8, "d", 2, Inbound, NoAnswer),
             call(9, "d", 3, Inbound, Answered),
         ];
-        let list = waiting(&calls);
+        let list = waiting(&calls, &[]);
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].caller_key, "a");
         assert_eq!(list[0].missed_calls, 2);
@@ -109,5 +176,40 @@ mod tests {
         assert_eq!(list[0].latest_missed, Uuid::from_u128(3));
         assert_eq!(list[1].caller_key, "c");
         assert_eq!(list[1].missed_calls, 1);
+    }
+
+    #[test]
+    fn a_booking_or_a_dismissal_ends_the_wait_until_the_next_miss() {
+        use CallDirection::Inbound;
+        use CallOutcome::NoAnswer;
+        let calls = vec![
+            call(1, "booked", 10, Inbound, NoAnswer),
+            call(2, "dismissed", 10, Inbound, NoAnswer),
+            call(3, "again", 10, Inbound, NoAnswer),
+            call(4, "again", 30, Inbound, NoAnswer),
+        ];
+        let end = |key: &str, minute: u32| WaitEnd {
+            caller_key: key.to_owned(),
+            at: Utc.with_ymd_and_hms(2026, 11, 20, 9, minute, 0).unwrap(),
+        };
+        let ends = [end("booked", 20), end("dismissed", 11), end("again", 20)];
+        let list = waiting(&calls, &ends);
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert_eq!(list[0].caller_key, "again");
+        assert_eq!(list[0].missed_calls, 1, "only the miss after the dismissal");
+        assert_eq!(list[0].latest_missed, Uuid::from_u128(4));
+        assert_eq!(
+            waiting(&calls, &[end("booked", 5)]).len(),
+            3,
+            "a booking before the miss ends nothing"
+        );
+    }
+
+    #[test]
+    fn reasons_round_trip() {
+        for reason in DismissalReason::ALL {
+            assert_eq!(DismissalReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(DismissalReason::parse("bored"), None);
     }
 }

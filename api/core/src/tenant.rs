@@ -209,6 +209,7 @@ clinic_owned!(
     processed_webhook,
     provider_number,
     refresh_token,
+    worklist_dismissal,
 );
 
 /// The row with `id` in the transaction's clinic, for tables keyed by `(clinic_id, id)`.

@@ -68,6 +68,7 @@ pub struct MutationRoot(
     phone_settings::PhoneSettingsMutation,
     conversations::ConversationMutation,
     outbox::OutboxMutation,
+    worklist::WorklistMutation,
 );
 
 /// The schema type served at `/graphql`.

@@ -1,61 +1,125 @@
-//! The worklist: callers waiting for a callback, longest-waiting first, with when they called, how
-//! often, what became of their text-back and whether they replied; a callback and its outcome are
-//! logged in one click. A caller whose latest miss is older than the attribution window is marked:
-//! calling back still helps them, but a booking now will not count as recovered. Logging runs as
-//! an action; the list is keyed on its version, so it reloads after each.
+//! The worklist: callers waiting for a callback (missed within the attribution window), longest
+//! wait first, 50 to a page, with when they called, how often, what became of their text-back and
+//! whether they replied. A callback and its outcome are logged in one click; a caller who needs no
+//! callback is dismissed with a reason, and the last dismissals can be undone. In strict privacy
+//! mode Ringback keeps no number to dial, and the page says how to call back instead. Each change
+//! runs as an action; the list is keyed on their versions, so it reloads after each.
 
 use leptos::prelude::*;
-use ringback_shared::attribution::AttributionWindow;
 use ringback_shared::display;
 use ringback_shared::text_back::status_words;
+use ringback_shared::worklist::DismissalReason;
 
-use crate::api::{self, ApiError, log_callback, worklist};
+use crate::api::{self, ApiError, dismiss_waiting_caller as dismiss, log_callback, worklist};
 use crate::components::{Alert, AsyncView, failure_of};
-use crate::time::{ClinicTime, now, use_clinic_time};
+use crate::time::{ClinicTime, use_clinic_time};
 
 /// Logging a callback to a caller.
 type LogCallback = Action<log_callback::Variables, Result<(), ApiError>>;
+/// Dismissing a caller with a reason.
+type Dismiss = Action<dismiss::Variables, Result<(), ApiError>>;
+/// Undoing a dismissal, by its id.
+type Undo = Action<String, Result<(), ApiError>>;
+
+/// The page's changes, shared by every row.
+#[derive(Clone, Copy)]
+struct Changes {
+    log: LogCallback,
+    dismiss: Dismiss,
+    undo: Undo,
+}
 
 #[component]
 pub fn Worklist() -> impl IntoView {
     let clock = use_clinic_time();
-    let log: LogCallback = Action::new_local(|variables: &log_callback::Variables| {
-        let variables = variables.clone();
-        async move { api::run::<api::LogCallback>(variables).await.map(|_| ()) }
-    });
-    let logged = log.version();
+    let changes = Changes {
+        log: Action::new_local(|variables: &log_callback::Variables| {
+            let variables = variables.clone();
+            async move { api::run::<api::LogCallback>(variables).await.map(|_| ()) }
+        }),
+        dismiss: Action::new_local(|variables: &dismiss::Variables| {
+            let variables = variables.clone();
+            async move {
+                api::run::<api::DismissWaitingCaller>(variables)
+                    .await
+                    .map(|_| ())
+            }
+        }),
+        undo: Action::new_local(|id: &String| {
+            let variables = api::undo_dismissal::Variables { id: id.clone() };
+            async move { api::run::<api::UndoDismissal>(variables).await.map(|_| ()) }
+        }),
+    };
+    // Where the page starts: `None` for the longest waits, else after a cursor.
+    let after = RwSignal::new(None::<String>);
     let list = LocalResource::new(move || {
-        logged.track();
-        api::run::<api::Worklist>(worklist::Variables)
+        changes.log.version().track();
+        changes.dismiss.version().track();
+        changes.undo.version().track();
+        api::run::<api::Worklist>(worklist::Variables { after: after.get() })
     });
     view! {
         <h1>"Worklist"</h1>
-        <p>"Callers who missed you and have not been spoken with since, longest wait first."</p>
-        <Alert message=failure_of(log) />
+        <p>"Callers who missed you and have not been spoken with, booked or dismissed since, longest wait first."</p>
+        <Alert message=failure_of(changes.log) />
+        <Alert message=failure_of(changes.dismiss) />
+        <Alert message=failure_of(changes.undo) />
         <AsyncView resource=list loading="Loading the worklist…" let:data>
-            {waiting(data, clock, log)}
+            {page(data, clock, changes, after)}
         </AsyncView>
     }
 }
 
-/// The callers waiting, or word that nobody is.
-fn waiting(data: worklist::ResponseData, clock: ClinicTime, log: LogCallback) -> AnyView {
-    if data.worklist.is_empty() {
-        return view! { <p data-testid="worklist-empty">"Nobody is waiting. Well done."</p> }
-            .into_any();
+/// The strict-mode note, the callers waiting (or word that nobody is), paging and dismissals.
+fn page(
+    data: worklist::ResponseData,
+    clock: ClinicTime,
+    changes: Changes,
+    after: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let strict = data.clinic.privacy_mode == "strict";
+    let paging = data.worklist.page_info;
+    let callers: Vec<worklist::WorklistWorklistEdgesNode> = data
+        .worklist
+        .edges
+        .into_iter()
+        .map(|edge| edge.node)
+        .collect();
+    let on_later_page = after.with_untracked(Option::is_some);
+    view! {
+        {strict.then(|| view! {
+            <p class="notice" data-testid="worklist-strict">
+                "Strict privacy: Ringback keeps no number to dial. Call back from your phone \
+                 system's call log, matching the last digits shown here, then log the outcome."
+            </p>
+        })}
+        {if callers.is_empty() && !on_later_page {
+            view! { <p data-testid="worklist-empty">"Nobody is waiting. Well done."</p> }.into_any()
+        } else {
+            rows(callers, clock, changes).into_any()
+        }}
+        <div class="actions">
+            {on_later_page.then(|| view! {
+                <button type="button" on:click=move |_| after.set(None)>"Back to the longest waits"</button>
+            })}
+            {paging.has_next_page.then(|| {
+                let next = paging.end_cursor.clone();
+                view! {
+                    <button type="button" data-testid="worklist-next"
+                        on:click=move |_| after.set(next.clone())>
+                        "Next 50"
+                    </button>
+                }
+            })}
+        </div>
+        {dismissals(data.worklist_dismissals, clock, changes.undo)}
     }
-    let window = u32::try_from(data.clinic.attribution_window_days)
-        .ok()
-        .and_then(|days| AttributionWindow::from_days(days).ok())
-        .unwrap_or_default();
-    rows(data.worklist, clock, window, log).into_any()
 }
 
 fn rows(
-    waiting: Vec<worklist::WorklistWorklist>,
+    waiting: Vec<worklist::WorklistWorklistEdgesNode>,
     clock: ClinicTime,
-    window: AttributionWindow,
-    log: LogCallback,
+    changes: Changes,
 ) -> impl IntoView {
     let items = waiting
         .into_iter()
@@ -65,7 +129,7 @@ fn rows(
             let logged = move |status: log_callback::CallStatus| {
                 let call_id = call_id.clone();
                 move |_: leptos::ev::MouseEvent| {
-                    log.dispatch(log_callback::Variables {
+                    changes.log.dispatch(log_callback::Variables {
                         call_id: call_id.clone(),
                         status: status.clone(),
                     });
@@ -76,8 +140,6 @@ fn rows(
                 let attempts = caller.callback_attempts;
                 format!(", {}", display::count(attempts, "unanswered callback", "unanswered callbacks"))
             });
-            let past_window = chrono::DateTime::parse_from_rfc3339(&caller.latest_missed_at)
-                .is_ok_and(|missed| !window.covers(missed.to_utc(), now()));
             view! {
                 <li class="waiting" data-testid="worklist-row" data-caller-key=caller.caller_key.clone()>
                     <p class="caller">
@@ -88,14 +150,6 @@ fn rows(
                         {calls}{attempts}" · Text-back: "{status_words(caller.text_back_status.as_deref())}
                         {caller.replied.then_some(" · Replied by text")}
                     </p>
-                    {past_window.then(|| view! {
-                        <p class="detail" data-testid="worklist-past-window">
-                            {format!(
-                                "Missed more than {} days ago: worth a call, but a booking now will not count as recovered.",
-                                window.days()
-                            )}
-                        </p>
-                    })}
                     <div class="actions" role="group" aria-label=format!("Log a callback to {}", caller.caller_tail)>
                         <button type="button" data-testid="callback-answered"
                             on:click=logged(log_callback::CallStatus::ANSWERED)>
@@ -106,9 +160,112 @@ fn rows(
                             "Called back: no answer"
                         </button>
                     </div>
+                    {dismiss_form(caller.call_id.clone(), caller.caller_tail.clone(), changes.dismiss)}
                 </li>
             }
         })
         .collect_view();
     view! { <ul class="worklist" data-testid="worklist">{items}</ul> }
+}
+
+/// A reason to choose and a button that takes the caller off the list.
+fn dismiss_form(call_id: String, tail: String, dismiss: Dismiss) -> impl IntoView {
+    let reason = RwSignal::new(DismissalReason::ALL[0]);
+    let options = DismissalReason::ALL
+        .into_iter()
+        .map(|option| view! { <option value=option.as_str()>{option.words()}</option> })
+        .collect_view();
+    let label = format!("Why {tail} needs no callback");
+    view! {
+        <div class="actions" role="group" aria-label=format!("Dismiss {tail}")>
+            <select aria-label=label data-testid="dismiss-reason"
+                on:change=move |ev| {
+                    if let Some(chosen) = DismissalReason::parse(&event_target_value(&ev)) {
+                        reason.set(chosen);
+                    }
+                }>
+                {options}
+            </select>
+            <button type="button" data-testid="dismiss"
+                on:click=move |_| {
+                    dismiss.dispatch(dismiss::Variables {
+                        call_id: call_id.clone(),
+                        reason: wire_reason(reason.get_untracked()),
+                    });
+                }>
+                "Dismiss"
+            </button>
+        </div>
+    }
+}
+
+/// A reason as the mutation takes it.
+fn wire_reason(reason: DismissalReason) -> dismiss::DismissalReason {
+    match reason {
+        DismissalReason::Spam => dismiss::DismissalReason::SPAM,
+        DismissalReason::WrongNumber => dismiss::DismissalReason::WRONG_NUMBER,
+        DismissalReason::NoActionNeeded => dismiss::DismissalReason::NO_ACTION_NEEDED,
+        DismissalReason::HandledElsewhere => dismiss::DismissalReason::HANDLED_ELSEWHERE,
+    }
+}
+
+/// A reason as the worklist query answers it, in plain words.
+fn reason_words(reason: &worklist::DismissalReason) -> &'static str {
+    let shared = match reason {
+        worklist::DismissalReason::SPAM => DismissalReason::Spam,
+        worklist::DismissalReason::WRONG_NUMBER => DismissalReason::WrongNumber,
+        worklist::DismissalReason::NO_ACTION_NEEDED => DismissalReason::NoActionNeeded,
+        worklist::DismissalReason::HANDLED_ELSEWHERE => DismissalReason::HandledElsewhere,
+        worklist::DismissalReason::Other(_) => return "Other",
+    };
+    shared.words()
+}
+
+/// The last 30 days' dismissals: counts by reason, and the latest with an undo button.
+fn dismissals(
+    data: worklist::WorklistWorklistDismissals,
+    clock: ClinicTime,
+    undo: Undo,
+) -> impl IntoView {
+    let total: i64 = data.counts.iter().map(|c| c.count).sum();
+    if total == 0 && data.latest.is_empty() {
+        return ().into_any();
+    }
+    let counts = data
+        .counts
+        .iter()
+        .filter(|c| c.count > 0)
+        .map(|c| format!("{}: {}", reason_words(&c.reason), c.count))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let latest = data
+        .latest
+        .into_iter()
+        .map(|row| {
+            let undone = row.undone_at.is_some();
+            let id = row.id.clone();
+            view! {
+                <li data-testid="dismissal-row">
+                    {row.caller_tail.clone()}" · "{reason_words(&row.reason)}" · "
+                    {clock.local_time(&row.dismissed_at)}
+                    {if undone {
+                        view! { " · undone" }.into_any()
+                    } else {
+                        view! {
+                            <button type="button" data-testid="undo-dismissal"
+                                on:click=move |_| { undo.dispatch(id.clone()); }>
+                                "Undo"
+                            </button>
+                        }.into_any()
+                    }}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <h2>"Dismissed in the last 30 days"</h2>
+        <p data-testid="dismissal-counts">{counts}</p>
+        <ul class="dismissals">{latest}</ul>
+    }
+    .into_any()
 }
