@@ -12,8 +12,10 @@ use crate::integrations::numbers::NumberDirectory;
 use crate::integrations::sms::SmsProvider;
 use crate::integrations::twilio::{DEFAULT_TIMEOUT, TwilioClient};
 use crate::secrets::Secrets;
+use ringback_domain::service::click_to_call::VoiceLine;
 use ringback_domain::service::sign_up_requests::MailLinks;
 use ringback_providers::mail::Mailer;
+use ringback_providers::voice::CallPlacer;
 
 /// Everything a request handler may need: the domain's [`Backend`] (database, clock, secrets,
 /// session keys, rate limits, the workers' wake-up; reachable through `Deref`) plus what only the
@@ -53,6 +55,10 @@ impl AppState {
             .clone()
             .map(|client| client as Arc<dyn NumberDirectory>);
         backend.mail = mail_links(&config);
+        backend.voice = twilio.clone().map(|client| VoiceLine {
+            placer: client as Arc<dyn CallPlacer>,
+            public_base: public_base(&config),
+        });
         Self {
             backend,
             sms: twilio.map(|client| client as Arc<dyn SmsProvider>),
@@ -62,11 +68,15 @@ impl AppState {
 
     /// Where providers reach us: `RINGBACK_PUBLIC_URL`, or the listening address without a proxy.
     pub fn public_base(&self) -> String {
-        self.config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.config.listen))
+        public_base(&self.config)
     }
+}
+
+fn public_base(config: &Config) -> String {
+    config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen))
 }
 
 /// The mailer and the public URL its links use, when mail is configured (the configuration

@@ -268,6 +268,24 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "callBack",
+            "mutation($id: ID!) { callBack(callId: $id) { ringingTail } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
+        (
+            "setMyCallbackLine",
+            "mutation { setMyCallbackLine(number: null) }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "callBackSetup",
+            "{ callBackSetup { available } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "deadLetters",
             "{ deadLetters { id } }",
             json!({}),
@@ -612,6 +630,11 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
             "undoDismissal",
             "mutation($id: ID!) { undoDismissal(id: $id) { id } }",
             b_dismissal.clone(),
+        ),
+        (
+            "callBack",
+            "mutation($id: ID!) { callBack(callId: $id) { ringingTail } }",
+            b_call.clone(),
         ),
         (
             "appointment",

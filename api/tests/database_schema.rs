@@ -86,7 +86,7 @@ fn assert_no_raw_number_column(table: &str, name: &str, column_type: &str) {
     let suspicious = ["phone", "number", "msisdn", "e164", "from", "to_"]
         .iter()
         .any(|word| name.contains(word));
-    if name == "sealed_number" {
+    if name == "sealed_number" || name.ends_with("_sealed") {
         assert!(
             column_type.contains("blob") || column_type.contains("bytea"),
             "{table}.{name} is binary"

@@ -11,6 +11,10 @@ pub struct Model {
     pub user_id: Uuid,
     pub role: String,
     pub created_at: DateTimeUtc,
+    /// The phone Ringback rings first when this member calls a caller back, sealed.
+    pub callback_line_sealed: Option<Vec<u8>>,
+    /// Its masked tail, e.g. "•••• 123".
+    pub callback_line_tail: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -40,6 +40,7 @@ mod m20261130_090600_create_audit_pending;
 mod m20261130_090700_create_sign_up_requests;
 mod m20261130_090800_add_time_to_text;
 mod m20261130_090900_create_worklist_dismissals;
+mod m20261130_091000_add_click_to_call;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -81,6 +82,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_090700_create_sign_up_requests::Migration),
             Box::new(m20261130_090800_add_time_to_text::Migration),
             Box::new(m20261130_090900_create_worklist_dismissals::Migration),
+            Box::new(m20261130_091000_add_click_to_call::Migration),
         ]
     }
 }

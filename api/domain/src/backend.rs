@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::service::click_to_call::VoiceLine;
 use ringback_core::clock::Clock;
 use ringback_core::db::DatabaseKind;
 use ringback_core::secrets::Secrets;
@@ -37,6 +38,9 @@ pub struct Backend {
     /// Mail and the public URL its links point at; `None` when no SMTP server is configured
     /// (sign-up then signs in at once, without confirming the address).
     pub mail: Option<MailLinks>,
+    /// The provider that places calls for staff, and where its webhooks reach us; `None` when no
+    /// provider account is configured (staff then call back from their own phones).
+    pub voice: Option<VoiceLine>,
 }
 
 impl Backend {
@@ -58,6 +62,7 @@ impl Backend {
             jobs_queued: Arc::new(Notify::new()),
             number_directory: None,
             mail: None,
+            voice: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod appointments;
 mod audit;
 pub mod bounds;
 mod calls;
+mod click_to_call;
 mod clinic;
 mod conversations;
 pub mod error;
@@ -52,6 +53,7 @@ pub struct QueryRoot(
     conversations::ConversationQuery,
     outbox::OutboxQuery,
     worklist::WorklistQuery,
+    click_to_call::ClickToCallQuery,
     what_if::WhatIfQuery,
     export::ExportQuery,
 );
@@ -69,6 +71,7 @@ pub struct MutationRoot(
     conversations::ConversationMutation,
     outbox::OutboxMutation,
     worklist::WorklistMutation,
+    click_to_call::ClickToCallMutation,
 );
 
 /// The schema type served at `/graphql`.

@@ -1,7 +1,8 @@
 //! Twilio webhooks. Voice: the incoming call (answered with TwiML that dials the clinic's forwarding
 //! line with its ring timeout and screens whoever picks up, so voicemail counts as missed; with no
 //! forwarding line the call is recorded as missed at once), the screening prompt and key press,
-//! the dial outcome, and call status callbacks. SMS: inbound texts,
+//! the dial outcome, call status callbacks, and the three steps of a callback Ringback placed for
+//! staff (connect them to the caller, the dial's outcome, how their own leg ended). SMS: inbound texts,
 //! with STOP/START/HELP handled by our own opt-out list, and delivery reports for the texts we
 //! send. Each request is
 //! checked against `X-Twilio-Signature` with the configured public URL (so it works behind a
@@ -19,6 +20,7 @@ use ringback_shared::attribution::{CallDirection, CallOutcome};
 
 use crate::error::DomainError;
 use crate::service::calls::{self, CallEvent};
+use crate::service::click_to_call::{self, CONNECT_HOOK, OUTCOME_HOOK, STATUS_HOOK};
 use crate::service::inbound_sms::{self, InboundSms};
 use crate::service::messages;
 use crate::service::phone_lines::{self, IncomingCallRoute};
@@ -26,8 +28,8 @@ use crate::service::processed_webhooks;
 use crate::state::AppState;
 use ringback_core::tenant::TenantScope;
 use ringback_domain::doors;
-use ringback_providers::twilio::WEBHOOK_PREFIX as PREFIX;
 use ringback_providers::twilio::signature::SignedRequest;
+use ringback_providers::twilio::{WEBHOOK_PREFIX as PREFIX, webhook_url};
 
 /// Largest webhook body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -40,6 +42,9 @@ pub fn routes() -> impl Endpoint {
         .at("/voice", post(voice))
         .at("/screen", post(screen))
         .at("/screen-accept", post(screen_accept))
+        .at(format!("/{CONNECT_HOOK}"), post(callback_connect))
+        .at(format!("/{OUTCOME_HOOK}"), post(callback_outcome))
+        .at(format!("/{STATUS_HOOK}"), post(callback_status))
         .at("/dial-status", post(dial_status))
         .at("/call-status", post(call_status))
         .at("/sms", post(sms))
@@ -52,8 +57,9 @@ struct Verified {
     request: SignedRequest,
     scope: TenantScope,
     state: AppState,
-    /// The caller's `CallSid`, for call-screening webhooks (from their signed query string).
-    screened_call: Option<String>,
+    /// The call a webhook at a URL we wrote is about (from its signed query string): the
+    /// caller's `CallSid` for call screening, the missed call's id for a placed callback.
+    url_call: Option<String>,
 }
 
 /// What a webhook's work returns: it borrows only its input, so it can run again.
@@ -80,9 +86,10 @@ enum OurNumber {
     ByDirection,
     /// `From`: delivery reports of texts the clinic sent.
     Sender,
-    /// None: call screening runs on the forwarded leg, whose numbers are the caller's and the
-    /// forwarding line's; the clinic is named in the signed query string of the URL we gave.
-    InScreeningUrl,
+    /// None: call screening runs on the forwarded leg, and a placed callback first rings staff,
+    /// so their numbers are not the clinic's; the clinic is named in the signed query string of
+    /// the URL we gave.
+    InSignedUrl,
 }
 
 /// Checks the signature, then finds the clinic by its number in the request.
@@ -108,7 +115,7 @@ async fn verify(
         );
         return Err(refuse(StatusCode::FORBIDDEN, "bad signature"));
     };
-    if matches!(ours, OurNumber::InScreeningUrl) {
+    if matches!(ours, OurNumber::InSignedUrl) {
         return screening_request(state, request, signed)
             .map_err(|message| refuse(StatusCode::BAD_REQUEST, message));
     }
@@ -122,12 +129,12 @@ async fn verify(
         request: signed,
         scope,
         state: state.clone(),
-        screened_call: None,
+        url_call: None,
     })
 }
 
-/// A signed call-screening request: the clinic and the caller's call from the query string (or
-/// what is missing from it).
+/// A signed request to a URL we wrote (call screening, placed callbacks): the clinic and the call
+/// from the query string (or what is missing from it).
 fn screening_request(
     state: &AppState,
     request: &Request,
@@ -145,13 +152,13 @@ fn screening_request(
     };
     let clinic_id = named("clinic")
         .and_then(|id| uuid::Uuid::try_parse(&id).ok())
-        .ok_or("no clinic in the screening URL")?;
-    let call = named("call").ok_or("no call in the screening URL")?;
+        .ok_or("no clinic in the URL")?;
+    let call = named("call").ok_or("no call in the URL")?;
     Ok(Verified {
         scope: doors::screening_webhook(&state.backend, &signed, clinic_id),
         request: signed,
         state: state.clone(),
-        screened_call: Some(call),
+        url_call: Some(call),
     })
 }
 
@@ -326,11 +333,11 @@ fn inbound_event(
 /// A call-screening webhook's address: the clinic and the caller's call (Twilio's `CallSid` of
 /// the incoming leg) ride in the query string, which Twilio's signature covers.
 fn screening_url(base: &str, hook: &str, clinic_id: uuid::Uuid, call_sid: &str) -> String {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("clinic", &clinic_id.to_string())
-        .append_pair("call", call_sid)
-        .finish();
-    format!("{base}{PREFIX}/{hook}?{query}")
+    webhook_url(
+        base,
+        hook,
+        &[("clinic", &clinic_id.to_string()), ("call", call_sid)],
+    )
 }
 
 /// Call screening, played to whoever answers the forwarding line before the caller is put
@@ -353,15 +360,7 @@ async fn screen(Data(state): Data<&AppState>, request: &Request, body: poem::Bod
             )))
         })
     };
-    answer(
-        state,
-        request,
-        body,
-        OurNumber::InScreeningUrl,
-        "screen",
-        work,
-    )
-    .await
+    answer(state, request, body, OurNumber::InSignedUrl, "screen", work).await
 }
 
 /// How long the person who answers has to press 1.
@@ -393,7 +392,7 @@ async fn screen_accept(
         state,
         request,
         body,
-        OurNumber::InScreeningUrl,
+        OurNumber::InSignedUrl,
         "screen accept",
         work,
     )
@@ -403,9 +402,120 @@ async fn screen_accept(
 /// The caller's `CallSid` a screening webhook is about, from its signed query string.
 fn screened_call(verified: &Verified) -> Result<&str, DomainError> {
     verified
-        .screened_call
+        .url_call
         .as_deref()
-        .ok_or_else(|| DomainError::BadUserInput("no call in the screening URL".to_owned()))
+        .ok_or_else(|| DomainError::BadUserInput("no call in the URL".to_owned()))
+}
+
+/// The missed call a placed callback is about, from its signed query string.
+fn callback_call(verified: &Verified) -> Result<uuid::Uuid, DomainError> {
+    screened_call(verified)
+        .ok()
+        .and_then(|id| uuid::Uuid::try_parse(id).ok())
+        .ok_or_else(|| DomainError::BadUserInput("no call in the URL".to_owned()))
+}
+
+/// A placed callback's first party (staff) answered: dial the caller from the clinic's number.
+/// The caller's number appears only in this answer to Twilio.
+#[handler]
+async fn callback_connect(
+    Data(state): Data<&AppState>,
+    request: &Request,
+    body: poem::Body,
+) -> Response {
+    let work: Work = |verified| {
+        Box::pin(async move {
+            let call_id = callback_call(verified)?;
+            let txn = verified.scope.begin().await?;
+            let target = click_to_call::dial_target(&txn, &verified.state.secrets, call_id).await?;
+            txn.commit().await?;
+            let outcome = webhook_url(
+                &verified.state.public_base(),
+                OUTCOME_HOOK,
+                &[
+                    ("clinic", &verified.scope.clinic_id().to_string()),
+                    ("call", &call_id.to_string()),
+                ],
+            );
+            Ok(twiml(format!(
+                "<Say>Connecting you to the caller.</Say><Dial callerId=\"{}\" action=\"{}\" method=\"POST\"><Number>{}</Number></Dial>",
+                escape_xml(&target.caller_id),
+                escape_xml(&outcome),
+                escape_xml(&target.caller)
+            )))
+        })
+    };
+    answer(
+        state,
+        request,
+        body,
+        OurNumber::InSignedUrl,
+        "callback connect",
+        work,
+    )
+    .await
+}
+
+/// How the dial to the caller of a placed callback ended: recorded as the callback's outcome.
+#[handler]
+async fn callback_outcome(
+    Data(state): Data<&AppState>,
+    request: &Request,
+    body: poem::Body,
+) -> Response {
+    let work: Work = |verified| {
+        Box::pin(async move {
+            let call_id = callback_call(verified)?;
+            let status = verified.get("DialCallStatus").unwrap_or_default();
+            let Some(outcome) = outcome(status, verified.get("AnsweredBy")) else {
+                return Ok(twiml(String::new()));
+            };
+            let call_sid = required(verified, "CallSid")?;
+            let at = reported_start(verified).unwrap_or_else(|| verified.state.clock.now());
+            let txn = verified.scope.begin().await?;
+            click_to_call::record_outcome(&txn, call_id, call_sid, outcome, at).await?;
+            txn.commit().await?;
+            Ok(twiml(String::new()))
+        })
+    };
+    answer(
+        state,
+        request,
+        body,
+        OurNumber::InSignedUrl,
+        "callback outcome",
+        work,
+    )
+    .await
+}
+
+/// How a placed callback's own call ended. When staff never answered, nobody dialled the caller:
+/// nothing is recorded as a callback, and the log says so (without numbers).
+#[handler]
+async fn callback_status(
+    Data(state): Data<&AppState>,
+    request: &Request,
+    body: poem::Body,
+) -> Response {
+    let work: Work = |verified| {
+        Box::pin(async move {
+            let call_id = callback_call(verified)?;
+            let status = verified.get("CallStatus").unwrap_or_default();
+            if matches!(status, "no-answer" | "busy" | "failed" | "canceled") {
+                tracing::info!(%call_id, status, "staff did not take a placed callback");
+            }
+            Ok(twiml(String::new()))
+        })
+    };
+    answer(
+        state,
+        request,
+        body,
+        OurNumber::InSignedUrl,
+        "callback status",
+        work,
+    )
+    .await
 }
 
 /// How a dialled or status-reported call ended; `None` while it is still in progress.

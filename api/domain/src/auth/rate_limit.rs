@@ -1,6 +1,7 @@
 //! Rate limits (governor, in memory per instance): sign-in attempts per client address and per
 //! account, every request per client address (provider webhooks under their own, higher limit)
-//! and per API key. A refused request gets `RATE_LIMITED`.
+//! and per API key, and per staff member the calls Ringback places for them and the callers they
+//! look up by number. A refused request gets `RATE_LIMITED`.
 //!
 //! Keys are normalised and bounded before they count: an e-mail address is trimmed, lower-cased
 //! and hashed (so spacing or case is no new bucket, and a huge address is kept as 32 bytes); an
@@ -30,6 +31,12 @@ pub const WEBHOOKS_PER_ADDRESS_PER_MINUTE: u32 = 60_000;
 /// Requests per API key per minute.
 pub const REQUESTS_PER_API_KEY_PER_MINUTE: u32 = 600;
 
+/// Calls Ringback places for one staff member per minute (each rings their phone).
+pub const CALLBACKS_PER_USER_PER_MINUTE: u32 = 10;
+/// Callers one staff member may look up by number per minute: enough for a front desk, too few
+/// to test a clinic's callers against a list of numbers.
+pub const CALLER_LOOKUPS_PER_USER_PER_MINUTE: u32 = 20;
+
 /// How many checks pass between two prunings of the buckets that have refilled.
 pub const PRUNE_EVERY: u64 = 10_000;
 
@@ -40,6 +47,8 @@ pub struct RateLimits {
     requests_by_address: DefaultKeyedRateLimiter<IpAddr>,
     webhooks_by_address: DefaultKeyedRateLimiter<IpAddr>,
     requests_by_api_key: DefaultKeyedRateLimiter<Uuid>,
+    callbacks_by_user: DefaultKeyedRateLimiter<Uuid>,
+    caller_lookups_by_user: DefaultKeyedRateLimiter<Uuid>,
     checks: AtomicU64,
 }
 
@@ -81,6 +90,10 @@ impl Default for RateLimits {
             requests_by_address: RateLimiter::keyed(per_minute(REQUESTS_PER_ADDRESS_PER_MINUTE)),
             webhooks_by_address: RateLimiter::keyed(per_minute(WEBHOOKS_PER_ADDRESS_PER_MINUTE)),
             requests_by_api_key: RateLimiter::keyed(per_minute(REQUESTS_PER_API_KEY_PER_MINUTE)),
+            callbacks_by_user: RateLimiter::keyed(per_minute(CALLBACKS_PER_USER_PER_MINUTE)),
+            caller_lookups_by_user: RateLimiter::keyed(per_minute(
+                CALLER_LOOKUPS_PER_USER_PER_MINUTE,
+            )),
             checks: AtomicU64::new(0),
         }
     }
@@ -120,6 +133,18 @@ impl RateLimits {
         check(&self.requests_by_api_key, &key_id)
     }
 
+    /// One call placed for staff member `user`.
+    pub fn callback(&self, user: Uuid) -> Result<(), DomainError> {
+        self.counted();
+        check(&self.callbacks_by_user, &user)
+    }
+
+    /// One caller looked up by number by staff member `user`.
+    pub fn caller_lookup(&self, user: Uuid) -> Result<(), DomainError> {
+        self.counted();
+        check(&self.caller_lookups_by_user, &user)
+    }
+
     /// How many buckets the limiters hold now.
     pub fn buckets(&self) -> usize {
         self.sign_in_by_address.len()
@@ -127,6 +152,8 @@ impl RateLimits {
             + self.requests_by_address.len()
             + self.webhooks_by_address.len()
             + self.requests_by_api_key.len()
+            + self.callbacks_by_user.len()
+            + self.caller_lookups_by_user.len()
     }
 
     /// Drops every bucket that has refilled (it holds nothing a new one would not).
@@ -136,6 +163,8 @@ impl RateLimits {
         self.requests_by_address.retain_recent();
         self.webhooks_by_address.retain_recent();
         self.requests_by_api_key.retain_recent();
+        self.callbacks_by_user.retain_recent();
+        self.caller_lookups_by_user.retain_recent();
     }
 
     /// Counts one check, pruning every [`PRUNE_EVERY`] of them.

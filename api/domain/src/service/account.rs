@@ -213,6 +213,7 @@ pub(crate) async fn create_clinic(
         user_id: Set(user_id),
         role: Set(Role::Owner.as_str().to_owned()),
         created_at: Set(now),
+        ..Default::default()
     }
     .insert(txn.conn())
     .await?;

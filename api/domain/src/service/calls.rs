@@ -16,7 +16,7 @@ use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::CallerKeyer;
 use crate::service::in_clinic;
 use crate::service::{attribution, external_ids};
-use crate::service::{clinic, metrics, text_back};
+use crate::service::{clinic, keys, metrics, text_back};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
@@ -116,6 +116,11 @@ async fn record_one(
     };
     let now = txn.now();
     let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
+    let number_sealed = if missed {
+        number_for_callback(secrets, clinic, &caller.e164)?
+    } else {
+        None
+    };
     let model = call::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),
@@ -131,6 +136,7 @@ async fn record_one(
         answered_at: Set(event.answered_at),
         ended_at: Set(event.ended_at),
         text_back_status: Set(None),
+        number_sealed: Set(number_sealed),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -142,6 +148,20 @@ async fn record_one(
         model
     };
     Ok(EventResult::Recorded(model))
+}
+
+/// A missed caller's number sealed for a callback from inside the server, in the `text_back`
+/// privacy mode only (strict mode keeps no number).
+fn number_for_callback(
+    secrets: &Secrets,
+    clinic: &ringback_entity::clinic::Model,
+    e164: &str,
+) -> Result<Option<Vec<u8>>, DomainError> {
+    if clinic.privacy_mode != clinic::TEXT_BACK_MODE {
+        return Ok(None);
+    }
+    let key = keys::data_key(secrets, clinic)?;
+    keys::seal_caller_number(&key, clinic.id, e164).map(Some)
 }
 
 /// Checks an event's shape; `now` is the server's clock, which a start may not be far ahead of.
@@ -206,18 +226,57 @@ pub async fn log_callback(
     at: DateTime<Utc>,
 ) -> Result<call::Model, DomainError> {
     let original = find(txn, call_id).await?;
+    let id = Uuid::now_v7();
+    let callback = insert_callback(txn, &original, "staff", &id.to_string(), outcome, at).await?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "call.callback_logged",
+            detail: json!({ "call": call_id, "callback": callback.id, "outcome": outcome.as_str() }),
+        },
+    )
+    .await?;
+    Ok(callback)
+}
+
+/// A callback the provider placed for staff (`external_id` is its call id) to the caller of
+/// `original`, with the outcome it reported; recorded once per provider call.
+pub async fn record_placed_callback(
+    txn: &TenantTxn,
+    original: &call::Model,
+    provider: &str,
+    external_id: &str,
+    outcome: CallOutcome,
+    at: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    if find_external(txn, provider, external_id).await?.is_none() {
+        insert_callback(txn, original, provider, external_id, outcome, at).await?;
+    }
+    Ok(())
+}
+
+/// Stores an outbound call to the caller of `original` and brings attribution and the metrics up
+/// to date.
+async fn insert_callback(
+    txn: &TenantTxn,
+    original: &call::Model,
+    provider: &str,
+    external_id: &str,
+    outcome: CallOutcome,
+    at: DateTime<Utc>,
+) -> Result<call::Model, DomainError> {
     if at < original.started_at {
         return Err(DomainError::BadUserInput(
             "a callback cannot precede the call it answers".to_owned(),
         ));
     }
     let now = txn.now();
-    let id = Uuid::now_v7();
     let callback = call::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
-        id: Set(id),
-        provider: Set("staff".to_owned()),
-        external_id: Set(id.to_string()),
+        id: Set(Uuid::now_v7()),
+        provider: Set(provider.to_owned()),
+        external_id: Set(external_id.to_owned()),
         direction: Set(CallDirection::Outbound.as_str().to_owned()),
         status: Set(outcome.as_str().to_owned()),
         missed: Set(false),
@@ -228,21 +287,13 @@ pub async fn log_callback(
         answered_at: Set((outcome == CallOutcome::Answered).then_some(at)),
         ended_at: Set(None),
         text_back_status: Set(None),
+        number_sealed: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(txn.conn())
     .await?;
-    audit::append(
-        txn,
-        AuditEvent {
-            actor,
-            action: "call.callback_logged",
-            detail: json!({ "call": call_id, "callback": id, "outcome": outcome.as_str() }),
-        },
-    )
-    .await?;
-    attribution::recompute_callers(txn, &BTreeSet::from([original.caller_key])).await?;
+    attribution::recompute_callers(txn, &BTreeSet::from([original.caller_key.clone()])).await?;
     metrics::mark_stale(txn, [callback.started_at], false).await?;
     Ok(callback)
 }

@@ -256,6 +256,9 @@ pub async fn update(
     if changed.contains(&"attribution_window_days") {
         crate::service::attribution::recompute_clinic(txn).await?;
     }
+    if changed.contains(&"privacy_mode") && updated.privacy_mode == STRICT_MODE {
+        forget_numbers(txn).await?;
+    }
     audit::append(
         txn,
         AuditEvent {
@@ -266,6 +269,27 @@ pub async fn update(
     )
     .await?;
     Ok(updated)
+}
+
+/// Destroys every caller number the clinic keeps for callbacks and replies (strict mode keeps
+/// none): the sealed copies on missed calls and on conversations.
+async fn forget_numbers(txn: &TenantTxn) -> Result<(), DomainError> {
+    use ringback_entity::{call, conversation};
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    txn.update_many::<call::Entity>()
+        .col_expr(call::Column::NumberSealed, Expr::value(None::<Vec<u8>>))
+        .filter(call::Column::NumberSealed.is_not_null())
+        .exec(txn.conn())
+        .await?;
+    txn.update_many::<conversation::Entity>()
+        .col_expr(
+            conversation::Column::NumberSealed,
+            Expr::value(None::<Vec<u8>>),
+        )
+        .filter(conversation::Column::NumberSealed.is_not_null())
+        .exec(txn.conn())
+        .await?;
+    Ok(())
 }
 
 /// The clinic's business hours (the default when none are set).

@@ -10,6 +10,7 @@ pub mod appointments;
 pub mod attribution;
 pub mod callers;
 pub mod calls;
+pub mod click_to_call;
 pub mod clinic;
 pub mod conversations;
 pub mod export;

@@ -260,6 +260,7 @@ async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<()
         user_id: Set(user_id),
         role: Set(role.as_str().to_owned()),
         created_at: Set(txn.now()),
+        ..Default::default()
     }
     .insert(txn.conn())
     .await?;

@@ -4,7 +4,12 @@
 //! told to fail the next requests: with HTTP 500, by accepting a message but answering too late
 //! for the client (the outcome is then in doubt), or by hanging without accepting it. It also
 //! holds the account's numbers ([`FakeTwilio::provision_number`]) and lists them as Twilio's
-//! IncomingPhoneNumbers API does, filtered by `PhoneNumber`.
+//! IncomingPhoneNumbers API does, filtered by `PhoneNumber`. Its voice side ([`voice`]) places
+//! calls and plays them through the server's voice webhooks.
+
+mod voice;
+
+pub use voice::{CallScript, FakeCall, PlayedCall};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -55,6 +60,7 @@ struct Shared {
     account_sid: String,
     auth_token: String,
     messages: Mutex<Vec<FakeMessage>>,
+    calls: Mutex<Vec<voice::FakeCall>>,
     /// The account's own numbers, E.164.
     incoming_numbers: Mutex<Vec<String>>,
     failures: Mutex<VecDeque<Failure>>,
@@ -76,7 +82,7 @@ mod reports {
 
     impl Callbacks {
         /// Where a report for `url` is delivered.
-        fn destination(&self, url: &str) -> String {
+        pub(super) fn destination(&self, url: &str) -> String {
             match &*lock(&self.forward) {
                 Some((public, local)) if url.starts_with(public.as_str()) => {
                     format!("{local}{}", &url[public.len()..])
@@ -156,6 +162,7 @@ impl FakeTwilio {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
             messages: Mutex::new(Vec::new()),
+            calls: Mutex::new(Vec::new()),
             incoming_numbers: Mutex::new(Vec::new()),
             failures: Mutex::new(VecDeque::new()),
             smart_encoding: std::sync::atomic::AtomicBool::new(false),
@@ -180,6 +187,10 @@ impl FakeTwilio {
             .at(
                 "/2010-04-01/Accounts/:sid/IncomingPhoneNumbers.json",
                 get(list_incoming_numbers),
+            )
+            .at(
+                "/2010-04-01/Accounts/:sid/Calls.json",
+                poem::post(voice::create_call),
             )
             .data(shared.clone());
         let server = tokio::spawn(async move {

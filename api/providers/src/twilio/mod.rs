@@ -1,7 +1,8 @@
 //! Twilio's REST API for texts: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (Basic auth
 //! with the account sid and auth token, form body with `To`, `From`, `Body`, `StatusCallback`) and
 //! the same path with `GET` to list messages, which resolves jobs whose outcome is in doubt; and
-//! `GET …/IncomingPhoneNumbers.json?PhoneNumber=…`, which shows whether the account holds a number.
+//! `GET …/IncomingPhoneNumbers.json?PhoneNumber=…`, which shows whether the account holds a number;
+//! and `POST …/Calls.json` (`To`, `From`, `Url`, `StatusCallback`), which places a call.
 //! The base URL is configurable (`RINGBACK_TWILIO_API_URL`); tests point it at the fake in
 //! `crate::fakes::twilio` (the `fakes` feature). This module also owns Twilio's settings and the
 //! signature its webhooks carry ([`signature`]).
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 use crate::numbers::NumberDirectory;
 use crate::sms::{OutgoingSms, ProviderError, ProviderFuture, SentSms, SmsProvider};
+use crate::voice::{CallPlacer, OutgoingCall, PlacedCall};
 
 /// Twilio's public API.
 pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
@@ -26,6 +28,15 @@ const MAX_LIST_PAGES: usize = 4;
 
 /// Where Twilio's webhooks reach us, below the public URL.
 pub const WEBHOOK_PREFIX: &str = "/webhooks/twilio";
+
+/// The address of webhook `hook` under `public_base`, with `query` (which Twilio's signature
+/// covers, so what it names cannot be changed on the way).
+pub fn webhook_url(public_base: &str, hook: &str, query: &[(&str, &str)]) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query)
+        .finish();
+    format!("{public_base}{WEBHOOK_PREFIX}/{hook}?{query}")
+}
 
 /// Twilio's settings: `RINGBACK_TWILIO_AUTH_TOKEN` (verifies webhooks), `RINGBACK_TWILIO_ACCOUNT_SID`
 /// (with the token, lets the server send texts) and `RINGBACK_TWILIO_API_URL` (Twilio's own unless
@@ -157,6 +168,13 @@ struct IncomingNumberResource {
     phone_number: String,
 }
 
+/// A call as Twilio's JSON shows it.
+#[derive(Deserialize)]
+struct CallResource {
+    sid: String,
+    status: String,
+}
+
 #[derive(Deserialize)]
 struct ErrorResource {
     code: Option<i64>,
@@ -214,6 +232,23 @@ impl TwilioClient {
         let request = self.authorized(self.http.post(self.messages_url()).form(&form));
         let resource: MessageResource = read_json(request.send().await).await?;
         Ok(resource.into())
+    }
+
+    async fn create_call(&self, call: &OutgoingCall) -> Result<PlacedCall, ProviderError> {
+        let form = [
+            ("To", call.to.as_str()),
+            ("From", call.from.as_str()),
+            ("Url", call.url.as_str()),
+            ("Method", "POST"),
+            ("StatusCallback", call.status_callback.as_str()),
+            ("StatusCallbackMethod", "POST"),
+        ];
+        let request = self.authorized(self.http.post(self.account_url("Calls.json")).form(&form));
+        let resource: CallResource = read_json(request.send().await).await?;
+        Ok(PlacedCall {
+            provider_id: resource.sid,
+            status: resource.status,
+        })
     }
 
     async fn list(
@@ -304,5 +339,11 @@ impl SmsProvider for TwilioClient {
 impl NumberDirectory for TwilioClient {
     fn holds<'a>(&'a self, e164: &'a str) -> ProviderFuture<'a, bool> {
         Box::pin(self.incoming_number(e164))
+    }
+}
+
+impl CallPlacer for TwilioClient {
+    fn place<'a>(&'a self, call: &'a OutgoingCall) -> ProviderFuture<'a, PlacedCall> {
+        Box::pin(self.create_call(call))
     }
 }

@@ -1,0 +1,232 @@
+//! Calling a caller back without ever showing their number. In the `text_back` privacy mode a
+//! missed call keeps the caller's number sealed; "Call back" asks the provider to ring the staff
+//! member's own phone (their callback line, a per-member setting kept sealed) or else the clinic's
+//! forwarding line, and when they answer, the provider asks us what to do and we dial the caller
+//! from the clinic's number. The number is opened only here, inside the server, for the provider:
+//! never for the browser, a log or an error. The callback is recorded as an outbound call with the
+//! outcome the provider reports (answered, no answer, busy), so time-to-callback is measured.
+//! Placing one is audited and limited per staff member (see the rate limits).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ringback_entity::membership;
+use ringback_providers::twilio::webhook_url;
+use ringback_providers::voice::{CallPlacer, OutgoingCall};
+use ringback_shared::attribution::CallOutcome;
+use ringback_shared::phone::{self, Region};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::service::audit::{self, AuditEvent};
+use crate::service::{calls, clinic, keys, phone_lines};
+use ringback_core::error::DomainError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
+
+/// The webhook Twilio asks what to do once the first party answers.
+pub const CONNECT_HOOK: &str = "callback-connect";
+/// The webhook that receives the outcome of the dial to the caller.
+pub const OUTCOME_HOOK: &str = "callback-outcome";
+/// The webhook that hears how the placed call ended (the first party may never answer).
+pub const STATUS_HOOK: &str = "callback-status";
+/// The provider name of callbacks Ringback placed.
+pub const PROVIDER: &str = "twilio";
+
+/// What the strict privacy mode means for calling back, in staff's words.
+pub const STRICT_MODE_NOTE: &str = "strict privacy mode keeps no number to dial: call back from \
+     your phone system's call log, matching the last digits shown";
+
+/// Why callbacks cannot be placed from the dashboard of a deployment without a phone provider.
+pub const NO_PROVIDER: &str = "no phone provider is configured to place calls";
+
+/// The provider that places calls, and the public address its webhooks reach us at.
+#[derive(Clone)]
+pub struct VoiceLine {
+    pub placer: Arc<dyn CallPlacer>,
+    pub public_base: String,
+}
+
+/// A callback the provider accepted.
+pub struct PlacedCallback {
+    /// The masked tail of the phone being rung first.
+    pub ringing_tail: String,
+}
+
+/// Rings `actor`'s callback line (else the clinic's forwarding line) to connect them to the
+/// caller of missed call `call_id`.
+pub async fn place(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    line: Option<&VoiceLine>,
+    actor: Uuid,
+    call_id: Uuid,
+) -> Result<PlacedCallback, DomainError> {
+    let missed = calls::find(txn, call_id).await?;
+    let settings = clinic::get(txn).await?;
+    if settings.privacy_mode != clinic::TEXT_BACK_MODE {
+        return Err(DomainError::BadUserInput(STRICT_MODE_NOTE.to_owned()));
+    }
+    let line = line.ok_or_else(|| DomainError::Unavailable(NO_PROVIDER.to_owned()))?;
+    if !missed.missed {
+        return Err(DomainError::BadUserInput(
+            "only a missed call can be called back from here".to_owned(),
+        ));
+    }
+    if missed.number_sealed.is_none() {
+        return Err(DomainError::BadUserInput(
+            "Ringback kept no number for this call: call back from your phone system's call log"
+                .to_owned(),
+        ));
+    }
+    let (first_party, ringing_tail) = first_party(txn, secrets, actor).await?;
+    let from = phone_lines::sending_number(txn, secrets)
+        .await?
+        .ok_or_else(|| {
+            DomainError::BadUserInput("the clinic has no provider number to call from".to_owned())
+        })?;
+    let query = [
+        ("clinic", txn.clinic_id().to_string()),
+        ("call", call_id.to_string()),
+    ];
+    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let call = OutgoingCall {
+        to: first_party,
+        from,
+        url: webhook_url(&line.public_base, CONNECT_HOOK, &query),
+        status_callback: webhook_url(&line.public_base, STATUS_HOOK, &query),
+    };
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "call.callback_placed",
+            detail: json!({ "call": call_id }),
+        },
+    )
+    .await?;
+    line.placer.place(&call).await.map_err(|error| {
+        tracing::warn!(%error, "the provider did not place a callback");
+        DomainError::Unavailable(
+            "the phone provider could not place the call; try again".to_owned(),
+        )
+    })?;
+    Ok(PlacedCallback { ringing_tail })
+}
+
+/// The phone to ring first for `actor`: their callback line, else the clinic's forwarding line.
+async fn first_party(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    actor: Uuid,
+) -> Result<(String, String), DomainError> {
+    let member = membership_of(txn, actor).await?;
+    if let Some(sealed) = &member.callback_line_sealed {
+        let settings = clinic::get(txn).await?;
+        let key = keys::data_key(secrets, &settings)?;
+        let number = keys::open_clinic_number(&key, txn.clinic_id(), sealed)?;
+        let tail = member.callback_line_tail.unwrap_or_default();
+        return Ok((number, tail));
+    }
+    let settings = clinic::get(txn).await?;
+    match phone_lines::forwarding_line(txn, secrets).await? {
+        Some(number) => Ok((number, settings.forwarding_line_tail.unwrap_or_default())),
+        None => Err(DomainError::BadUserInput(
+            "set the phone to ring for your callbacks, or the clinic's forwarding line, first"
+                .to_owned(),
+        )),
+    }
+}
+
+async fn membership_of(txn: &TenantTxn, user: Uuid) -> Result<membership::Model, DomainError> {
+    membership::Entity::find_by_id((txn.clinic_id(), user))
+        .one(txn.conn())
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+/// Sets (or with `None` clears) the phone Ringback rings first when `user` calls a caller back;
+/// returns its masked tail. Stored sealed; audited without the number.
+pub async fn set_callback_line(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    user: Uuid,
+    number: Option<&str>,
+) -> Result<Option<String>, DomainError> {
+    let member = membership_of(txn, user).await?;
+    let settings = clinic::get(txn).await?;
+    let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(number) => {
+            let region = Region::parse(&settings.default_region)
+                .map_err(|e| DomainError::Internal(format!("stored region: {e}")))?;
+            let normalized = phone::normalize(number, region)
+                .map_err(|e| DomainError::BadUserInput(e.to_string()))?;
+            let key = keys::data_key(secrets, &settings)?;
+            let sealed = keys::seal_clinic_number(&key, txn.clinic_id(), normalized.e164.as_str())?;
+            (Some(sealed), Some(phone::mask_tail(&normalized.e164)))
+        }
+        None => (None, None),
+    };
+    let mut model: membership::ActiveModel = member.into();
+    model.callback_line_sealed = Set(sealed);
+    model.callback_line_tail = Set(tail.clone());
+    model.update(txn.conn()).await?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(user),
+            action: "member.callback_line_changed",
+            detail: json!({}),
+        },
+    )
+    .await?;
+    Ok(tail)
+}
+
+/// The masked tail of `user`'s callback line, if set.
+pub async fn callback_line_tail(
+    txn: &TenantTxn,
+    user: Uuid,
+) -> Result<Option<String>, DomainError> {
+    Ok(membership_of(txn, user).await?.callback_line_tail)
+}
+
+/// Whom to dial once the first party answered: the caller of missed call `call_id` (opened here
+/// for the provider's TwiML only) and the clinic's number to show them.
+pub struct DialTarget {
+    pub caller: String,
+    pub caller_id: String,
+}
+
+/// The caller of missed call `call_id` and the clinic's number, opened for the provider.
+pub async fn dial_target(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    call_id: Uuid,
+) -> Result<DialTarget, DomainError> {
+    let missed = calls::find(txn, call_id).await?;
+    let sealed = missed
+        .number_sealed
+        .ok_or_else(|| DomainError::BadUserInput("no number is kept for this call".to_owned()))?;
+    let settings = clinic::get(txn).await?;
+    let key = keys::data_key(secrets, &settings)?;
+    let caller = keys::open_caller_number(&key, txn.clinic_id(), &sealed)?;
+    let caller_id = phone_lines::sending_number(txn, secrets)
+        .await?
+        .ok_or_else(|| DomainError::BadUserInput("the clinic has no provider number".to_owned()))?;
+    Ok(DialTarget { caller, caller_id })
+}
+
+/// Records how the callback placed as provider call `provider_call_id` for missed call `call_id`
+/// ended (once; a repeat changes nothing).
+pub async fn record_outcome(
+    txn: &TenantTxn,
+    call_id: Uuid,
+    provider_call_id: &str,
+    outcome: CallOutcome,
+    at: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let missed = calls::find(txn, call_id).await?;
+    calls::record_placed_callback(txn, &missed, PROVIDER, provider_call_id, outcome, at).await
+}

@@ -1,0 +1,211 @@
+//! The fake's voice side: `POST …/Calls.json` places a call (Basic auth; `To`, `From`, and `Url`
+//! or `Twiml` required, as Twilio requires them), and [`FakeTwilio::play_call`] then acts as
+//! Twilio does when the first party answers or not: it fetches the TwiML at `Url` with the call's
+//! parameters, follows its `<Dial>` to the second party, posts the dial's outcome to the `<Dial>`'s
+//! `action`, and reports the call's end to `StatusCallback`, each request signed over its URL.
+
+use super::*;
+
+/// A call the fake accepted.
+#[derive(Clone, Debug)]
+pub struct FakeCall {
+    pub sid: String,
+    pub to: String,
+    pub from: String,
+    pub url: String,
+    pub status_callback: Option<String>,
+}
+
+/// How the people on a placed call behave in [`FakeTwilio::play_call`].
+#[derive(Clone, Copy, Debug)]
+pub enum CallScript {
+    /// The first party never picks up.
+    FirstPartyMissed,
+    /// The first party answers; the party they are connected to ends with this `DialCallStatus`
+    /// (`completed`, `no-answer`, `busy`, `failed`).
+    Connected(&'static str),
+}
+
+/// What [`FakeTwilio::play_call`] saw.
+#[derive(Clone, Debug, Default)]
+pub struct PlayedCall {
+    /// The TwiML fetched from the call's `Url` (empty when the first party never answered).
+    pub twiml: String,
+    /// The number the `<Dial>` connected to.
+    pub dialled: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CallForm {
+    to: Option<String>,
+    from: Option<String>,
+    url: Option<String>,
+    twiml: Option<String>,
+    status_callback: Option<String>,
+}
+
+/// `POST …/Calls.json`: accepts a call to place, in Twilio's resource shape.
+#[handler]
+pub(super) async fn create_call(
+    Data(shared): Data<&Arc<Shared>>,
+    Path(sid): Path<String>,
+    request: &Request,
+    Form(form): Form<CallForm>,
+) -> Response {
+    if !authorized(shared, request, &sid) {
+        return unauthorized();
+    }
+    let (Some(to), Some(from)) = (form.to, form.from) else {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21201,
+            "No 'To' number is specified",
+        );
+    };
+    if !is_e164(&to) || !is_e164(&from) {
+        return twilio_error(StatusCode::BAD_REQUEST, 21211, "Invalid 'To' Phone Number");
+    }
+    let Some(url) = form.url.or(form.twiml) else {
+        return twilio_error(StatusCode::BAD_REQUEST, 21205, "Url parameter is required");
+    };
+    let call = {
+        let mut calls = lock(&shared.calls);
+        let call = FakeCall {
+            sid: format!("CA{:032x}", calls.len() + 1),
+            to,
+            from,
+            url,
+            status_callback: form.status_callback,
+        };
+        calls.push(call.clone());
+        call
+    };
+    shared.arrivals.notify_waiters();
+    let created = shared.clock.now().to_rfc2822();
+    let body = json!({
+        "sid": call.sid,
+        "account_sid": sid,
+        "to": call.to,
+        "from": call.from,
+        "status": "queued",
+        "direction": "outbound-api",
+        "api_version": "2010-04-01",
+        "date_created": created,
+        "date_updated": created,
+        "uri": format!("/2010-04-01/Accounts/{sid}/Calls/{}.json", call.sid),
+    });
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+impl FakeTwilio {
+    /// Every call placed so far, oldest first.
+    pub fn calls(&self) -> Vec<FakeCall> {
+        lock(&self.shared.calls).clone()
+    }
+
+    /// Waits until at least `count` calls were placed, or `timeout` passed; returns them.
+    pub async fn wait_for_calls(&self, count: usize, timeout: Duration) -> Vec<FakeCall> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let arrived = self.shared.arrivals.notified();
+            let calls = self.calls();
+            if calls.len() >= count {
+                return calls;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return self.calls();
+            }
+        }
+    }
+
+    /// Plays placed call `sid` as `script` says, posting Twilio's webhooks (signed) to the
+    /// server; fails with what went wrong when the call is unknown or the server refuses.
+    pub async fn play_call(&self, sid: &str, script: CallScript) -> Result<PlayedCall, String> {
+        let call = self
+            .calls()
+            .into_iter()
+            .find(|call| call.sid == sid)
+            .ok_or_else(|| format!("no call {sid}"))?;
+        let Some(outcome) = (match script {
+            CallScript::FirstPartyMissed => None,
+            CallScript::Connected(outcome) => Some(outcome),
+        }) else {
+            self.report_end(&call, "no-answer").await?;
+            return Ok(PlayedCall::default());
+        };
+        let twiml = self
+            .post(&call.url, self.call_params(&call, "in-progress"))
+            .await?;
+        let dialled = between(&twiml, "<Dial", "</Dial>")
+            .and_then(|dial| dial.split_once('>').map(|(_, inside)| inside))
+            .map(|inside| match between(inside, "<Number", "</Number>") {
+                Some(noun) => noun.split_once('>').map_or(noun, |(_, number)| number),
+                None => inside,
+            })
+            .map(|number| number.trim().replace("&amp;", "&"));
+        if let Some(action) = between(&twiml, "action=\"", "\"") {
+            let mut params = self.call_params(&call, "in-progress");
+            params.extend([
+                ("DialCallSid".to_owned(), format!("{sid}-dial")),
+                ("DialCallStatus".to_owned(), outcome.to_owned()),
+                ("DialCallDuration".to_owned(), "42".to_owned()),
+            ]);
+            self.post(&action.replace("&amp;", "&"), params).await?;
+        }
+        self.report_end(&call, "completed").await?;
+        Ok(PlayedCall { twiml, dialled })
+    }
+
+    async fn report_end(&self, call: &FakeCall, status: &str) -> Result<(), String> {
+        if let Some(callback) = &call.status_callback {
+            self.post(callback, self.call_params(call, status)).await?;
+        }
+        Ok(())
+    }
+
+    fn call_params(&self, call: &FakeCall, status: &str) -> Vec<(String, String)> {
+        [
+            ("AccountSid", self.shared.account_sid.as_str()),
+            ("ApiVersion", "2010-04-01"),
+            ("CallSid", call.sid.as_str()),
+            ("CallStatus", status),
+            ("Direction", "outbound-api"),
+            ("From", call.from.as_str()),
+            ("To", call.to.as_str()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+    }
+
+    /// Posts `params` to `url` as Twilio does (signed over `url`), returning the answer's body.
+    async fn post(&self, url: &str, params: Vec<(String, String)>) -> Result<String, String> {
+        let signature = twilio_signature::sign(&self.shared.auth_token, url, &params);
+        let destination = self.shared.callbacks.destination(url);
+        let response = self
+            .shared
+            .callbacks
+            .client
+            .post(&destination)
+            .header("X-Twilio-Signature", signature)
+            .form(&params)
+            .send()
+            .await
+            .map_err(|error| format!("{}", error.without_url()))?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(format!("the server answered {status}: {body}"))
+        }
+    }
+}
+
+/// The text between the first `start` and the next `end` after it.
+fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
+    let from = text.find(start)? + start.len();
+    let to = from + text[from..].find(end)?;
+    Some(&text[from..to])
+}

@@ -1,0 +1,229 @@
+//! Calling back without showing the number, on SQLite and PostgreSQL, against the fake Twilio: a
+//! receptionist's "Call back" places a call (REST `Calls.json`, Basic auth) that rings the clinic's
+//! line or their own, the TwiML for the answered call dials the caller from the clinic's number,
+//! the dial's outcome is recorded as the callback (answered ends the wait; busy counts as an
+//! attempt; staff not answering records nothing), the number never appears in an answer, a log
+//! line or the database in clear, strict mode refuses with its reason and forgets every kept
+//! number, and callbacks are audited and rate-limited.
+
+mod common;
+
+use std::time::Duration;
+
+use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use common::twilio::{missed_call, post};
+use common::{PUBLIC_URL, TestDb, serve};
+use poem::EndpointExt;
+use poem::test::TestClient;
+use ringback_api::build_app;
+use ringback_api::config::DatabaseKind;
+use ringback_api::fakes::twilio::{CallScript, FakeTwilio};
+use serde_json::{Value, json};
+
+const CLINIC_NUMBER: &str = "+447700900777";
+const CALLER: &str = "+447700900123";
+const OTHER_CALLER: &str = "+447700900124";
+
+const WORKLIST: &str = "{ worklist { edges { node { callId callerTail callbackAttempts } } } }";
+const CALL_BACK: &str = "mutation($id: ID!) { callBack(callId: $id) { ringingTail } }";
+
+/// The waiting rows as (tail, call id, attempts).
+async fn waiting<E: poem::Endpoint>(staff: &mut Browser<E>) -> Vec<(String, String, i64)> {
+    let list = staff.run(WORKLIST, json!({})).await;
+    list["data"]["worklist"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list}"))
+        .iter()
+        .map(|edge| {
+            let node = &edge["node"];
+            (
+                node["callerTail"].as_str().unwrap_or_default().to_owned(),
+                node["callId"].as_str().unwrap_or_default().to_owned(),
+                node["callbackAttempts"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Plays the latest placed call as `script` says and returns what the fake saw.
+async fn play_latest(
+    fake: &FakeTwilio,
+    count: usize,
+    script: CallScript,
+) -> (String, Option<String>) {
+    let calls = fake.wait_for_calls(count, Duration::from_secs(10)).await;
+    assert_eq!(calls.len(), count, "the provider got the call request");
+    let latest = calls.last().expect("a call").clone();
+    let played = fake.play_call(&latest.sid, script).await.expect("played");
+    (played.twiml, played.dialled)
+}
+
+async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let fake = test_db.fake_twilio(&[CLINIC_NUMBER]).await;
+    let state = test_db.state_with(web.path(), &common::twilio_settings(&fake));
+    let local = serve(build_app(state.clone())).await;
+    fake.forward_callbacks(PUBLIC_URL, &local);
+    let mut staff = Browser::new(build_app(state.clone()).map_to_response().boxed());
+    staff.run(SIGN_UP, sign_up_input("desk@clinic.test")).await;
+    let setup = staff
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } \
+             setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } \
+             addProviderNumber(number: \"07700 900777\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(setup["errors"].is_null(), "{setup}");
+    let twilio = TestClient::new(build_app(state.clone()));
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_call("CA1", CALLER, CLINIC_NUMBER),
+        None,
+    )
+    .await;
+    let mut answers = Vec::new();
+
+    // The clinic's line rings; once answered, the caller is dialled from the clinic's number.
+    let rows = waiting(&mut staff).await;
+    assert_eq!(rows.len(), 1);
+    let placed = staff.run(CALL_BACK, json!({ "id": rows[0].1 })).await;
+    assert_eq!(
+        placed["data"]["callBack"]["ringingTail"], "•••• 321",
+        "{placed}"
+    );
+    answers.push(placed);
+    let request = &fake.wait_for_calls(1, Duration::from_secs(10)).await[0];
+    assert_eq!(request.to, "+442079460321", "the clinic's line rings first");
+    assert_eq!(request.from, CLINIC_NUMBER);
+    assert!(
+        request.url.starts_with(&format!(
+            "{PUBLIC_URL}/webhooks/twilio/callback-connect?clinic="
+        )) && !request.url.contains("7700900123"),
+        "{}",
+        request.url
+    );
+    let (twiml, dialled) = play_latest(&fake, 1, CallScript::Connected("completed")).await;
+    assert_eq!(dialled.as_deref(), Some(CALLER), "{twiml}");
+    assert!(
+        twiml.contains(&format!("callerId=\"{CLINIC_NUMBER}\"")),
+        "{twiml}"
+    );
+    assert!(
+        waiting(&mut staff).await.is_empty(),
+        "answered: off the list"
+    );
+    let recorded = staff
+        .run(
+            "{ calls(first: 10, filter: { direction: OUTBOUND }) { edges { node { status source } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        recorded["data"]["calls"]["edges"][0]["node"],
+        json!({ "status": "ANSWERED", "source": "twilio" }),
+        "{recorded}"
+    );
+    answers.push(recorded);
+
+    // Their own phone rings once set; staff not answering records nothing; busy is an attempt.
+    let mine = staff
+        .run(
+            "mutation { setMyCallbackLine(number: \"07700 900555\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(mine["data"]["setMyCallbackLine"], "•••• 555", "{mine}");
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_call("CA2", OTHER_CALLER, CLINIC_NUMBER),
+        None,
+    )
+    .await;
+    let call_id = waiting(&mut staff).await[0].1.clone();
+    let placed = staff.run(CALL_BACK, json!({ "id": call_id })).await;
+    assert_eq!(
+        placed["data"]["callBack"]["ringingTail"], "•••• 555",
+        "{placed}"
+    );
+    let (_, dialled) = play_latest(&fake, 2, CallScript::FirstPartyMissed).await;
+    assert_eq!(dialled, None);
+    assert_eq!(fake.calls()[1].to, "+447700900555");
+    assert_eq!(waiting(&mut staff).await[0].2, 0, "nobody was dialled");
+    staff.run(CALL_BACK, json!({ "id": call_id })).await;
+    play_latest(&fake, 3, CallScript::Connected("busy")).await;
+    let rows = waiting(&mut staff).await;
+    assert_eq!(
+        (rows.len(), rows[0].2),
+        (1, 1),
+        "busy: still waiting, one attempt"
+    );
+    let setup = staff
+        .run(
+            "{ callBackSetup { available myLineTail ringsTail } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        setup["data"]["callBackSetup"],
+        json!({ "available": true, "myLineTail": "•••• 555", "ringsTail": "•••• 555" })
+    );
+    answers.push(setup);
+
+    let audit = staff
+        .run(
+            "{ auditLog(first: 50) { edges { node { action } } } }",
+            json!({}),
+        )
+        .await;
+    let placed_entries = audit.to_string().matches("call.callback_placed").count();
+    assert_eq!(placed_entries, 3, "{audit}");
+    answers.push(audit);
+    for answer in &answers {
+        let text = answer.to_string();
+        assert!(
+            !text.contains("7700900123") && !text.contains("7700 900123"),
+            "an answer shows the caller's number: {text}"
+        );
+    }
+
+    // Strict mode: no number to dial, and every kept number is destroyed.
+    staff
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"strict\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let kept = test_db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM calls WHERE number_sealed IS NOT NULL",
+            &["n"],
+        )
+        .await;
+    assert_eq!(kept[0][0], "0", "strict mode keeps no number");
+    let refused: Value = staff.run(CALL_BACK, json!({ "id": call_id })).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("call log"), "{refused}");
+
+    // Ten a minute per person, refused or not.
+    let mut limited = false;
+    for _ in 0..10 {
+        let answer = staff.run(CALL_BACK, json!({ "id": call_id })).await;
+        limited |= error_code(&answer) == Some("RATE_LIMITED");
+    }
+    assert!(limited, "callbacks are limited per person");
+    let stored = test_db
+        .stored_text(&["calls", "memberships", "audit_log"])
+        .await;
+    assert!(
+        !stored.contains("7700900123") && !stored.contains("7700900555"),
+        "numbers are kept sealed only"
+    );
+    test_db.finish().await;
+}
+
+on_both_databases!(calling_back_never_shows_the_number);
