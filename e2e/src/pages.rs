@@ -303,6 +303,47 @@ impl<'a> WorklistPage<'a> {
         self.wait_until_gone(&row, caller_key).await
     }
 
+    /// Turns pages ("Next 50") until the row of `caller_key` shows; fails when no page has it.
+    pub async fn find_row(&self, caller_key: &str) -> Result<(), E2eError> {
+        let row = format!("[data-testid=worklist-row][data-caller-key=\"{caller_key}\"]");
+        for _ in 0..20 {
+            if self.client.find(Locator::Css(&row)).await.is_ok() {
+                return Ok(());
+            }
+            let Ok(next) = self
+                .client
+                .find(Locator::Css("[data-testid=worklist-next]"))
+                .await
+            else {
+                break;
+            };
+            next.click().await?;
+            tokio::time::sleep(POLL).await;
+        }
+        Err(E2eError::Assertion(format!(
+            "{caller_key} is on no page of the worklist"
+        )))
+    }
+
+    /// Presses "Call back" on the row of `caller_key`; returns what the page says is ringing.
+    pub async fn call_back(&self, caller_key: &str) -> Result<String, E2eError> {
+        self.find_row(caller_key).await?;
+        let row = format!("[data-testid=worklist-row][data-caller-key=\"{caller_key}\"]");
+        self.client
+            .find(Locator::Css(&format!("{row} [data-testid=call-back]")))
+            .await?
+            .click()
+            .await?;
+        text_of(self.client, "call-back-ringing").await
+    }
+
+    /// Waits until the row of `caller_key` has left the list (it refreshes by itself after a
+    /// callback is placed).
+    pub async fn wait_until_called_back(&self, caller_key: &str) -> Result<(), E2eError> {
+        let row = format!("[data-testid=worklist-row][data-caller-key=\"{caller_key}\"]");
+        self.wait_until_gone(&row, caller_key).await
+    }
+
     /// The line counting dismissals by reason.
     pub async fn dismissal_counts(&self) -> Result<String, E2eError> {
         text_of(self.client, "dismissal-counts").await
@@ -977,4 +1018,35 @@ impl<'a> ConsolePage<'a> {
             .await?;
         wait_for_text(self.client, "#answer", |shown| shown.contains(expected)).await
     }
+}
+
+/// Records the body of every response the page's `fetch` receives from now on (the dashboard's
+/// API calls), for [`recorded_responses`].
+pub async fn record_responses(client: &Client) -> Result<(), E2eError> {
+    client
+        .execute(
+            "window.__ringbackResponses = [];
+             const original = window.fetch;
+             window.fetch = async (...args) => {
+               const response = await original(...args);
+               response.clone().text().then(text => window.__ringbackResponses.push(text));
+               return response;
+             };",
+            vec![],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The bodies recorded since [`record_responses`].
+pub async fn recorded_responses(client: &Client) -> Result<Vec<String>, E2eError> {
+    let recorded = client
+        .execute("return window.__ringbackResponses || [];", vec![])
+        .await?;
+    Ok(recorded
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|body| body.as_str().map(str::to_owned))
+        .collect())
 }

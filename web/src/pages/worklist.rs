@@ -1,16 +1,24 @@
 //! The worklist: callers waiting for a callback (missed within the attribution window), longest
 //! wait first, 50 to a page, with when they called, how often, what became of their text-back and
 //! whether they replied. A callback and its outcome are logged in one click; a caller who needs no
-//! callback is dismissed with a reason, and the last dismissals can be undone. In strict privacy
-//! mode Ringback keeps no number to dial, and the page says how to call back instead. Each change
-//! runs as an action; the list is keyed on their versions, so it reloads after each.
+//! callback is dismissed with a reason, and the last dismissals can be undone. Where the provider
+//! can place calls, "Call back" rings the staff member's phone and connects them to the caller
+//! without the number ever reaching the browser; the list then refreshes every few seconds for two
+//! minutes, so the caller leaves it once the callback is answered. In strict privacy mode Ringback
+//! keeps no number to dial, and the page says how to call back instead. Each change runs as an
+//! action; the list is keyed on their versions, so it reloads after each.
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 use ringback_shared::display;
 use ringback_shared::text_back::status_words;
 use ringback_shared::worklist::DismissalReason;
 
-use crate::api::{self, ApiError, dismiss_waiting_caller as dismiss, log_callback, worklist};
+use crate::api::{
+    self, ApiError, call_back, dismiss_waiting_caller as dismiss, log_callback,
+    set_my_callback_line, worklist,
+};
 use crate::components::{Alert, AsyncView, failure_of};
 use crate::time::{ClinicTime, use_clinic_time};
 
@@ -20,6 +28,14 @@ type LogCallback = Action<log_callback::Variables, Result<(), ApiError>>;
 type Dismiss = Action<dismiss::Variables, Result<(), ApiError>>;
 /// Undoing a dismissal, by its id.
 type Undo = Action<String, Result<(), ApiError>>;
+/// Placing a callback for a missed call, by its id; the tail of the phone that rings.
+type CallBack = Action<String, Result<String, ApiError>>;
+/// Setting (or clearing) the phone a callback rings first.
+type SetLine = Action<Option<String>, Result<(), ApiError>>;
+
+/// How often the list refreshes while a placed callback may still be under way, and how often.
+const REFRESH_EVERY: Duration = Duration::from_secs(3);
+const REFRESHES_AFTER_A_CALLBACK: u32 = 40;
 
 /// The page's changes, shared by every row.
 #[derive(Clone, Copy)]
@@ -27,6 +43,8 @@ struct Changes {
     log: LogCallback,
     dismiss: Dismiss,
     undo: Undo,
+    call_back: CallBack,
+    set_line: SetLine,
 }
 
 #[component]
@@ -49,13 +67,42 @@ pub fn Worklist() -> impl IntoView {
             let variables = api::undo_dismissal::Variables { id: id.clone() };
             async move { api::run::<api::UndoDismissal>(variables).await.map(|_| ()) }
         }),
+        call_back: Action::new_local(|call_id: &String| {
+            let variables = call_back::Variables {
+                call_id: call_id.clone(),
+            };
+            async move {
+                api::run::<api::CallBack>(variables)
+                    .await
+                    .map(|data| data.call_back.ringing_tail)
+            }
+        }),
+        set_line: Action::new_local(|number: &Option<String>| {
+            let variables = set_my_callback_line::Variables {
+                number: number.clone(),
+            };
+            async move {
+                api::run::<api::SetMyCallbackLine>(variables)
+                    .await
+                    .map(|_| ())
+            }
+        }),
     };
+    // Bumped while a placed callback may still be under way, so its outcome shows.
+    let refresh = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        if matches!(changes.call_back.value().get(), Some(Ok(_))) {
+            refresh_for_a_while(refresh);
+        }
+    });
     // Where the page starts: `None` for the longest waits, else after a cursor.
     let after = RwSignal::new(None::<String>);
     let list = LocalResource::new(move || {
         changes.log.version().track();
         changes.dismiss.version().track();
         changes.undo.version().track();
+        changes.set_line.version().track();
+        refresh.track();
         api::run::<api::Worklist>(worklist::Variables { after: after.get() })
     });
     view! {
@@ -64,6 +111,13 @@ pub fn Worklist() -> impl IntoView {
         <Alert message=failure_of(changes.log) />
         <Alert message=failure_of(changes.dismiss) />
         <Alert message=failure_of(changes.undo) />
+        <Alert message=failure_of(changes.call_back) />
+        <Alert message=failure_of(changes.set_line) />
+        {move || changes.call_back.value().get().and_then(Result::ok).map(|tail| view! {
+            <p class="notice" role="status" data-testid="call-back-ringing">
+                {format!("Ringing {tail}: answer it to be connected to the caller.")}
+            </p>
+        })}
         <AsyncView resource=list loading="Loading the worklist…" let:data>
             {page(data, clock, changes, after)}
         </AsyncView>
@@ -78,6 +132,8 @@ fn page(
     after: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let strict = data.clinic.privacy_mode == "strict";
+    let setup = data.call_back_setup;
+    let can_call = setup.available;
     let paging = data.worklist.page_info;
     let callers: Vec<worklist::WorklistWorklistEdgesNode> = data
         .worklist
@@ -93,10 +149,11 @@ fn page(
                  system's call log, matching the last digits shown here, then log the outcome."
             </p>
         })}
+        {can_call.then(|| callback_line(setup.my_line_tail, setup.rings_tail, changes.set_line))}
         {if callers.is_empty() && !on_later_page {
             view! { <p data-testid="worklist-empty">"Nobody is waiting. Well done."</p> }.into_any()
         } else {
-            rows(callers, clock, changes).into_any()
+            rows(callers, clock, changes, can_call).into_any()
         }}
         <div class="actions">
             {on_later_page.then(|| view! {
@@ -120,6 +177,7 @@ fn rows(
     waiting: Vec<worklist::WorklistWorklistEdgesNode>,
     clock: ClinicTime,
     changes: Changes,
+    can_call: bool,
 ) -> impl IntoView {
     let items = waiting
         .into_iter()
@@ -150,6 +208,15 @@ fn rows(
                         {calls}{attempts}" · Text-back: "{status_words(caller.text_back_status.as_deref())}
                         {caller.replied.then_some(" · Replied by text")}
                     </p>
+                    {can_call.then(|| {
+                        let call_id = caller.call_id.clone();
+                        view! {
+                            <button type="button" class="primary" data-testid="call-back"
+                                on:click=move |_| { changes.call_back.dispatch(call_id.clone()); }>
+                                {format!("Call back {}", caller.caller_tail)}
+                            </button>
+                        }
+                    })}
                     <div class="actions" role="group" aria-label=format!("Log a callback to {}", caller.caller_tail)>
                         <button type="button" data-testid="callback-answered"
                             on:click=logged(log_callback::CallStatus::ANSWERED)>
@@ -166,6 +233,50 @@ fn rows(
         })
         .collect_view();
     view! { <ul class="worklist" data-testid="worklist">{items}</ul> }
+}
+
+/// Refreshes the list every few seconds for the next two minutes.
+fn refresh_for_a_while(refresh: RwSignal<u32>) {
+    let ticks = StoredValue::new(0_u32);
+    let handle = StoredValue::new(None::<IntervalHandle>);
+    let started = set_interval_with_handle(
+        move || {
+            refresh.update(|n| *n = n.wrapping_add(1));
+            ticks.update_value(|n| *n += 1);
+            if ticks.get_value() >= REFRESHES_AFTER_A_CALLBACK
+                && let Some(handle) = handle.get_value()
+            {
+                handle.clear();
+            }
+        },
+        REFRESH_EVERY,
+    );
+    handle.set_value(started.ok());
+}
+
+/// The phone a callback rings first, and a field to choose your own.
+fn callback_line(mine: Option<String>, rings: Option<String>, set_line: SetLine) -> impl IntoView {
+    let number = RwSignal::new(String::new());
+    let rings = rings.map_or_else(
+        || "Set the phone to ring for your callbacks.".to_owned(),
+        |tail| format!("Call back rings {tail} first, then connects you to the caller."),
+    );
+    view! {
+        <form class="inline" data-testid="callback-line"
+            on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                let typed = number.get_untracked();
+                set_line.dispatch((!typed.trim().is_empty()).then_some(typed));
+                number.set(String::new());
+            }>
+            <p>{rings}</p>
+            <label for="callback-line">"My phone for callbacks"</label>
+            <input id="callback-line" type="tel" autocomplete="tel"
+                placeholder=mine.unwrap_or_else(|| "e.g. 07700 900555".to_owned())
+                prop:value=number on:input=move |ev| number.set(event_target_value(&ev)) />
+            <button type="submit">"Save"</button>
+        </form>
+    }
 }
 
 /// A reason to choose and a button that takes the caller off the list.
