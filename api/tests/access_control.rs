@@ -280,6 +280,12 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "findCaller",
+            "{ findCaller(number: \"07700 900111\") { callerTail } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "callBackSetup",
             "{ callBackSetup { available } }",
             json!({}),

@@ -252,4 +252,69 @@ async fn staff_can_finish_the_worklist(kind: DatabaseKind) {
     assert_eq!(common::graphql::error_code(&unknown), Some("NOT_FOUND"));
 }
 
-on_both_databases!(worklist, staff_can_finish_the_worklist);
+const FIND: &str = "query($number: String!) { findCaller(number: $number) { callerKey callerTail \
+    calls { direction status } conversations { id } } }";
+
+async fn a_caller_is_found_by_the_number_staff_have(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let clock = app.state.clock.clone();
+    let staff = &mut app.owner;
+    missed(
+        staff,
+        &clock,
+        &[
+            ("n1", 90, "07700 900401"),
+            ("n2", 30, "07700 900401"),
+            ("n3", 20, "07700 900402"),
+        ],
+    )
+    .await;
+
+    let mut answers = Vec::new();
+    for typed in ["07700 900401", "+44 7700 900401", "447700900401"] {
+        let found = staff.run(FIND, json!({ "number": typed })).await;
+        let caller = &found["data"]["findCaller"];
+        assert_eq!(caller["callerTail"], "•••• 401", "{found}");
+        assert_eq!(caller["calls"].as_array().map(Vec::len), Some(2), "{found}");
+        answers.push(found);
+    }
+    let stranger = staff.run(FIND, json!({ "number": "07700 900499" })).await;
+    assert_eq!(
+        stranger["data"]["findCaller"]["calls"],
+        json!([]),
+        "{stranger}"
+    );
+    let bad = staff.run(FIND, json!({ "number": "call me maybe" })).await;
+    assert_eq!(common::graphql::error_code(&bad), Some("BAD_USER_INPUT"));
+    assert!(!bad.to_string().contains("call me maybe"), "{bad}");
+    answers.push(bad);
+    for answer in &answers {
+        assert!(!answer.to_string().contains("7700900401"), "{answer}");
+    }
+    let audit = staff
+        .run(
+            "{ auditLog(first: 50) { edges { node { action detail } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        audit.to_string().matches("caller.looked_up").count(),
+        4,
+        "each lookup is audited: {audit}"
+    );
+    assert!(!audit.to_string().contains("7700900401"));
+
+    // Twenty a minute per person.
+    let mut limited = false;
+    for _ in 0..20 {
+        let answer = staff.run(FIND, json!({ "number": "07700 900402" })).await;
+        limited |= common::graphql::error_code(&answer) == Some("RATE_LIMITED");
+    }
+    assert!(limited, "lookups are limited per person");
+}
+
+on_both_databases!(
+    worklist,
+    staff_can_finish_the_worklist,
+    a_caller_is_found_by_the_number_staff_have
+);

@@ -325,6 +325,23 @@ impl<'a> WorklistPage<'a> {
         )))
     }
 
+    /// Types `number` into "Find a caller by number"; returns the caller key of what was found.
+    pub async fn find_caller(&self, number: &str) -> Result<String, E2eError> {
+        type_into(self.client, "find-caller-number", number).await?;
+        self.client
+            .find(Locator::Css(
+                "[data-testid=find-caller] button[type=submit]",
+            ))
+            .await?
+            .click()
+            .await?;
+        Ok(wait_for_test_id(self.client, "find-caller-result")
+            .await?
+            .attr("data-caller-key")
+            .await?
+            .unwrap_or_default())
+    }
+
     /// Presses "Call back" on the row of `caller_key`; returns what the page says is ringing.
     pub async fn call_back(&self, caller_key: &str) -> Result<String, E2eError> {
         self.find_row(caller_key).await?;

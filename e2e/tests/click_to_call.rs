@@ -1,8 +1,9 @@
 //! Calling back from the worklist in the browser, against the real binary and the fake Twilio: a
-//! receptionist presses "Call back" for a demo caller who rang again, the provider receives the
-//! call request for the clinic's line, the fake answers and connects to the caller (whose number
-//! only the provider sees), the callback is recorded as answered, the caller leaves the worklist
-//! by itself, and neither the page nor any response it received ever contains the number.
+//! receptionist finds a demo caller who rang again by typing their number, presses "Call back",
+//! the provider receives the call request for the clinic's line, the fake answers and connects to
+//! the caller (whose number only the provider sees), the callback is recorded as answered, the
+//! caller leaves the worklist by itself, and neither the page nor any response it received ever
+//! contains the number.
 
 use std::time::Duration;
 
@@ -86,6 +87,12 @@ async fn call_back_from_the_worklist(
     OverviewPage::wait(&browser.client).await?;
     record_responses(&browser.client).await?;
     let worklist = WorklistPage::open(&browser.client).await?;
+    let found = worklist.find_caller("07700 900042").await?;
+    if found != caller_key {
+        return Err(E2eError::Assertion(format!(
+            "finding the number gave {found:?}, not {caller_key:?}"
+        )));
+    }
     let ringing = worklist.call_back(&caller_key).await?;
     if !ringing.contains("•••• 321") {
         return Err(E2eError::Assertion(format!(

@@ -56,7 +56,7 @@ macro_rules! operations {
 operations!("graphql/server_info.graphql" => ServerInfo);
 operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, ConfirmSignUp, RefreshSession, SignOut, MyClinics, SwitchClinic);
 operations!("graphql/overview.graphql" => Overview);
-operations!("graphql/worklist.graphql" => Worklist, LogCallback, DismissWaitingCaller, UndoDismissal, CallBack, SetMyCallbackLine);
+operations!("graphql/worklist.graphql" => Worklist, LogCallback, DismissWaitingCaller, UndoDismissal, CallBack, SetMyCallbackLine, FindCaller);
 operations!("graphql/appointments.graphql" => Appointments, CreateAppointment, UpdateAppointment, CancelAppointment);
 operations!("graphql/inbox.graphql" => Conversations, Conversation, Reply, Assign, Close);
 operations!("graphql/settings.graphql" => Settings);

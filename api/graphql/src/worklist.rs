@@ -1,7 +1,8 @@
 //! The worklist over GraphQL (receptionists and up): who is waiting for a callback, oldest first,
 //! a page at a time. A callback is logged with `logCallback` on the row's `callId`; a caller who
 //! needs no callback is dismissed with a reason (`dismissWaitingCaller`, undone with
-//! `undoDismissal`), and `worklistDismissals` counts the dismissals by reason.
+//! `undoDismissal`), and `worklistDismissals` counts the dismissals by reason. `findCaller` finds a
+//! caller by the number staff have (keyed in the server, never stored or answered back).
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
@@ -10,9 +11,11 @@ use ringback_entity::worklist_dismissal;
 use ringback_shared::access::Permission;
 use ringback_shared::worklist::DismissalReason as Reason;
 
-use crate::calls::page_size;
+use crate::calls::{Call, page_size};
 use crate::error::DomainError;
 use crate::guard::{Access, uuid_arg, with_tenant};
+use ringback_domain::Backend;
+use ringback_domain::service::caller_lookup;
 use ringback_domain::service::worklist::{self, WaitingCaller as Row, WorklistCursor};
 
 /// A caller who missed the clinic and has not been spoken with, booked or dismissed since.
@@ -120,6 +123,26 @@ pub struct Dismissals {
     pub latest: Vec<Dismissal>,
 }
 
+/// A conversation with a caller found by number: open it in the inbox.
+#[derive(SimpleObject)]
+pub struct CallerConversation {
+    pub id: ID,
+    pub status: String,
+    pub last_message_at: DateTime<Utc>,
+}
+
+/// What the clinic holds about a caller found by number (never the number itself).
+#[derive(SimpleObject)]
+pub struct FoundCaller {
+    pub caller_key: String,
+    /// e.g. "•••• 123".
+    pub caller_tail: String,
+    /// Their calls, newest first (at most 50).
+    pub calls: Vec<Call>,
+    /// Their conversations, newest first (at most 5).
+    pub conversations: Vec<CallerConversation>,
+}
+
 /// How many dismissals `worklistDismissals` lists.
 const LATEST_DISMISSALS: usize = 20;
 
@@ -156,6 +179,41 @@ impl WorklistQuery {
                 .push(Edge::new(cursor, WaitingCaller::from(row)));
         }
         Ok(connection)
+    }
+
+    /// The caller with `number` (as staff have it, any common format): their calls and
+    /// conversations. The number is keyed in the server and forgotten. Audited; at most 20 a
+    /// minute per person.
+    async fn find_caller(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(validator(max_length = 40))] number: String,
+    ) -> async_graphql::Result<FoundCaller> {
+        let backend = ctx.data::<Backend>()?;
+        let found = with_tenant(
+            ctx,
+            Access::Read(Permission::WorkCalls),
+            async |txn, principal| {
+                let user = principal.user_id()?;
+                backend.rate_limits.caller_lookup(user)?;
+                caller_lookup::find(txn, &backend.secrets, Some(user), &number).await
+            },
+        )
+        .await?;
+        Ok(FoundCaller {
+            caller_key: found.caller_key,
+            caller_tail: found.caller_tail,
+            calls: found.calls.iter().map(Call::from).collect(),
+            conversations: found
+                .conversations
+                .into_iter()
+                .map(|thread| CallerConversation {
+                    id: ID(thread.id.to_string()),
+                    status: thread.status,
+                    last_message_at: thread.last_message_at,
+                })
+                .collect(),
+        })
     }
 
     /// Dismissals of the last `days` days (1 to 90, default 30).

@@ -20,6 +20,7 @@ use crate::api::{
     set_my_callback_line, worklist,
 };
 use crate::components::{Alert, AsyncView, failure_of};
+use crate::pages::find_caller::FindCaller;
 use crate::time::{ClinicTime, use_clinic_time};
 
 /// Logging a callback to a caller.
@@ -108,6 +109,7 @@ pub fn Worklist() -> impl IntoView {
     view! {
         <h1>"Worklist"</h1>
         <p>"Callers who missed you and have not been spoken with, booked or dismissed since, longest wait first."</p>
+        <FindCaller />
         <Alert message=failure_of(changes.log) />
         <Alert message=failure_of(changes.dismiss) />
         <Alert message=failure_of(changes.undo) />

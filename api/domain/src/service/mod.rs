@@ -8,6 +8,7 @@ pub mod account;
 pub mod api_keys;
 pub mod appointments;
 pub mod attribution;
+pub mod caller_lookup;
 pub mod callers;
 pub mod calls;
 pub mod click_to_call;
