@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
-use common::twilio::{missed_call, post};
+use common::twilio::{missed_call, post, text_from};
 use common::{PUBLIC_URL, TestDb, serve};
 use poem::EndpointExt;
 use poem::test::TestClient;
@@ -172,6 +172,29 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
         json!({ "available": true, "myLineTail": "•••• 555", "ringsTail": "•••• 555" })
     );
     answers.push(setup);
+
+    // The conversation of a caller who texted offers the same callback.
+    post(
+        &twilio,
+        "/webhooks/twilio/sms",
+        &text_from("SM1", OTHER_CALLER, CLINIC_NUMBER, "Please ring me"),
+        None,
+    )
+    .await;
+    let threads = staff
+        .run(
+            "{ conversations(status: OPEN) { callerTail callBackCallId } }",
+            json!({}),
+        )
+        .await;
+    let offered = threads["data"]["conversations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{threads}"))
+        .iter()
+        .filter(|thread| thread["callBackCallId"] == json!(call_id))
+        .count();
+    assert_eq!(offered, 1, "{threads}");
+    answers.push(threads);
 
     let audit = staff
         .run(

@@ -9,6 +9,7 @@ use ringback_shared::access::Permission;
 
 use crate::guard::{Access, uuid_arg, with_tenant};
 use ringback_domain::Backend;
+use ringback_domain::service::click_to_call;
 use ringback_domain::service::conversations::{self, OpenedMessage};
 
 /// Largest page of conversations.
@@ -127,6 +128,17 @@ impl Conversation {
     /// Whether staff can text the caller: only the `text_back` privacy mode keeps the number.
     async fn can_reply(&self) -> bool {
         self.0.number_sealed.is_some()
+    }
+
+    /// The caller's latest missed call that "Call back" can use (`callBack`); null when none
+    /// keeps a number (strict privacy mode, or no missed call).
+    async fn call_back_call_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
+        let caller_key = self.0.caller_key.clone();
+        let found = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+            click_to_call::latest_callable_call(txn, &caller_key).await
+        })
+        .await?;
+        Ok(found.map(|id| ID(id.to_string())))
     }
 
     /// The messages, oldest first (reading them is recorded in the audit log).

@@ -1,5 +1,7 @@
 //! The SMS inbox: open conversations, newest activity first; a conversation's messages with their
-//! delivery states, a reply box (when the clinic keeps numbers), assignment to oneself, closing.
+//! delivery states, a reply box (when the clinic keeps numbers), "Call back" (when the caller's
+//! latest missed call keeps a number and the provider can place calls), assignment to oneself,
+//! closing.
 //! Changes to a conversation run as one action; the conversation is keyed on its version, so it
 //! reloads after each.
 
@@ -8,7 +10,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{self, ApiError, assign, close, conversation, conversations, reply};
-use crate::components::{Alert, AsyncView, failure_of};
+use crate::components::{Alert, AsyncView, RingingNotice, call_back_action, failure_of};
 use crate::session::use_session;
 use crate::time::{ClinicTime, use_clinic_time};
 
@@ -78,6 +80,7 @@ pub fn Thread() -> impl IntoView {
         let id = id();
         async move { api::run::<api::Conversation>(conversation::Variables { id }).await }
     });
+    let call_back = call_back_action();
     let draft = RwSignal::new(String::new());
     let send = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -101,12 +104,20 @@ pub fn Thread() -> impl IntoView {
     view! {
         <p><A href="/inbox">"← All conversations"</A></p>
         <Alert message=failure_of(change) test_id="inbox-error" />
+        <Alert message=failure_of(call_back) />
+        <RingingNotice call_back=call_back />
         <AsyncView resource=thread loading="Loading the conversation…" let:data>
             <h1>"Conversation with "{data.conversation.caller_tail}</h1>
             <div class="actions">
                 <button type="button" data-testid="assign-me" on:click=assign_me>"Assign to me"</button>
                 <button type="button" data-testid="close-conversation" on:click=close_it>"Close"</button>
                 <button type="button" data-testid="refresh-conversation" on:click=move |_| thread.refetch()>"Refresh"</button>
+                {data.conversation.call_back_call_id.clone().filter(|_| data.call_back_setup.available).map(|call_id| view! {
+                    <button type="button" class="primary" data-testid="call-back"
+                        on:click=move |_| { call_back.dispatch(call_id.clone()); }>
+                        "Call back"
+                    </button>
+                })}
             </div>
             <ol class="messages" data-testid="messages" aria-live="polite">
                 {messages(data.conversation.messages, clock)}

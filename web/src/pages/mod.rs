@@ -4,7 +4,6 @@ pub mod about;
 pub mod admin;
 pub mod appointments;
 pub mod export;
-pub mod find_caller;
 pub mod inbox;
 pub mod overview;
 pub mod privacy;

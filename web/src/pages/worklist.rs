@@ -16,11 +16,11 @@ use ringback_shared::text_back::status_words;
 use ringback_shared::worklist::DismissalReason;
 
 use crate::api::{
-    self, ApiError, call_back, dismiss_waiting_caller as dismiss, log_callback,
-    set_my_callback_line, worklist,
+    self, ApiError, dismiss_waiting_caller as dismiss, log_callback, set_my_callback_line, worklist,
 };
-use crate::components::{Alert, AsyncView, failure_of};
-use crate::pages::find_caller::FindCaller;
+use crate::components::{
+    Alert, AsyncView, CallBack, FindCaller, RingingNotice, call_back_action, failure_of,
+};
 use crate::time::{ClinicTime, use_clinic_time};
 
 /// Logging a callback to a caller.
@@ -29,8 +29,6 @@ type LogCallback = Action<log_callback::Variables, Result<(), ApiError>>;
 type Dismiss = Action<dismiss::Variables, Result<(), ApiError>>;
 /// Undoing a dismissal, by its id.
 type Undo = Action<String, Result<(), ApiError>>;
-/// Placing a callback for a missed call, by its id; the tail of the phone that rings.
-type CallBack = Action<String, Result<String, ApiError>>;
 /// Setting (or clearing) the phone a callback rings first.
 type SetLine = Action<Option<String>, Result<(), ApiError>>;
 
@@ -68,16 +66,7 @@ pub fn Worklist() -> impl IntoView {
             let variables = api::undo_dismissal::Variables { id: id.clone() };
             async move { api::run::<api::UndoDismissal>(variables).await.map(|_| ()) }
         }),
-        call_back: Action::new_local(|call_id: &String| {
-            let variables = call_back::Variables {
-                call_id: call_id.clone(),
-            };
-            async move {
-                api::run::<api::CallBack>(variables)
-                    .await
-                    .map(|data| data.call_back.ringing_tail)
-            }
-        }),
+        call_back: call_back_action(),
         set_line: Action::new_local(|number: &Option<String>| {
             let variables = set_my_callback_line::Variables {
                 number: number.clone(),
@@ -115,11 +104,7 @@ pub fn Worklist() -> impl IntoView {
         <Alert message=failure_of(changes.undo) />
         <Alert message=failure_of(changes.call_back) />
         <Alert message=failure_of(changes.set_line) />
-        {move || changes.call_back.value().get().and_then(Result::ok).map(|tail| view! {
-            <p class="notice" role="status" data-testid="call-back-ringing">
-                {format!("Ringing {tail}: answer it to be connected to the caller.")}
-            </p>
-        })}
+        <RingingNotice call_back=changes.call_back />
         <AsyncView resource=list loading="Loading the worklist…" let:data>
             {page(data, clock, changes, after)}
         </AsyncView>

@@ -10,12 +10,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ringback_entity::membership;
+use ringback_entity::{call, membership};
 use ringback_providers::twilio::webhook_url;
 use ringback_providers::voice::{CallPlacer, OutgoingCall};
 use ringback_shared::attribution::CallOutcome;
 use ringback_shared::phone::{self, Region};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -229,4 +230,20 @@ pub async fn record_outcome(
 ) -> Result<(), DomainError> {
     let missed = calls::find(txn, call_id).await?;
     calls::record_placed_callback(txn, &missed, PROVIDER, provider_call_id, outcome, at).await
+}
+
+/// The caller's latest missed call that can be called back from here (its number is kept).
+pub async fn latest_callable_call(
+    txn: &TenantTxn,
+    caller_key: &str,
+) -> Result<Option<Uuid>, DomainError> {
+    Ok(txn
+        .find::<call::Entity>()
+        .filter(call::Column::CallerKey.eq(caller_key))
+        .filter(call::Column::Missed.eq(true))
+        .filter(call::Column::NumberSealed.is_not_null())
+        .order_by_desc(call::Column::StartedAt)
+        .one(txn.conn())
+        .await?
+        .map(|row| row.id))
 }
