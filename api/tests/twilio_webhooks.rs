@@ -9,11 +9,12 @@ mod common;
 
 use common::graphql::{Browser, SIGN_UP, sign_up_input};
 use common::twilio::{missed_call, post, text_from};
-use common::{PUBLIC_URL, TestDb};
+use common::{PUBLIC_URL, TestDb, serve};
 use poem::Endpoint;
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use ringback_api::config::DatabaseKind;
+use ringback_api::fakes::twilio::Answerer;
 use serde_json::{Value, json};
 
 const CLINIC_NUMBER: &str = "+447700900777";
@@ -483,54 +484,6 @@ fn forwarded_leg<'a>(child: &'a str, parent: &'a str) -> Vec<(&'a str, &'a str)>
     ]
 }
 
-/// Rings the clinic as Twilio would: the incoming call, the screening played to whoever answers
-/// the forwarding line (`pressed`: the key they press, `None` for voicemail, which never does),
-/// and the dial's outcome. Returns the last TwiML answer.
-async fn forwarded_call<E: Endpoint>(
-    twilio: &TestClient<E>,
-    sid: &str,
-    pressed: Option<&str>,
-) -> String {
-    let incoming = [
-        ("CallSid", sid),
-        ("From", CALLER),
-        ("To", CLINIC_NUMBER),
-        ("Direction", "inbound"),
-        ("CallStatus", "ringing"),
-    ];
-    let (_, dial) = post(twilio, "/webhooks/twilio/voice", &incoming, None).await;
-    let child = format!("{sid}-leg");
-    let (status, gather) = post(
-        twilio,
-        &screening_path(&dial, "url"),
-        &forwarded_leg(&child, sid),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{gather}");
-    let mut last = gather.clone();
-    if let Some(key) = pressed {
-        let mut leg = forwarded_leg(&child, sid);
-        leg.extend([("Digits", key), ("FinishedOnKey", "")]);
-        let (status, accepted) = post(twilio, &screening_path(&gather, "action"), &leg, None).await;
-        assert_eq!(status, StatusCode::OK, "{accepted}");
-        last = accepted;
-    }
-    let dial_status = [
-        ("CallSid", sid),
-        ("From", CALLER),
-        ("To", CLINIC_NUMBER),
-        ("Direction", "inbound"),
-        ("CallStatus", "in-progress"),
-        ("DialCallSid", child.as_str()),
-        ("DialCallStatus", "completed"),
-        ("DialCallDuration", "21"),
-    ];
-    let (status, body) = post(twilio, "/webhooks/twilio/dial-status", &dial_status, None).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    last
-}
-
 async fn statuses<E: Endpoint>(admin: &mut Browser<E>) -> Vec<(String, bool)> {
     let mut rows: Vec<(String, bool)> = calls(admin)
         .await
@@ -568,22 +521,32 @@ async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
         )
         .await;
     let twilio = TestClient::new(test_db.app(web.path()));
+    let local = serve(test_db.app(web.path())).await;
+    fake.forward_callbacks(PUBLIC_URL, &local);
+    let voice = format!("{PUBLIC_URL}/webhooks/twilio/voice");
+    let ring = async |sid: &str, answerer: Answerer| -> Vec<String> {
+        fake.ring_in(&voice, sid, CALLER, CLINIC_NUMBER, answerer)
+            .await
+            .unwrap_or_else(|e| panic!("{sid}: {e}"))
+            .answers
+    };
 
-    let put_through = forwarded_call(&twilio, "CA1", Some("1")).await;
+    // Answers: the dial, the screening prompt, the key press (if any), the dial's outcome.
+    let put_through = ring("CA1", Answerer::Person("1")).await;
     assert!(
-        !put_through.contains("Hangup"),
-        "pressing 1 puts the caller through: {put_through}"
+        put_through[0].contains(">+442079460321</Number>") && !put_through[2].contains("Hangup"),
+        "pressing 1 puts the caller through: {put_through:?}"
     );
     assert_eq!(statuses(&mut admin).await, [("ANSWERED".to_owned(), false)]);
 
-    let voicemail = forwarded_call(&twilio, "CA2", None).await;
+    let voicemail = ring("CA2", Answerer::Voicemail).await;
     assert!(
-        voicemail.contains("<Gather numDigits=\"1\"")
-            && voicemail.ends_with("<Hangup/></Response>"),
-        "nobody pressing ends the forwarded leg: {voicemail}"
+        voicemail[1].contains("<Gather numDigits=\"1\"")
+            && voicemail[1].ends_with("<Hangup/></Response>"),
+        "nobody pressing ends the forwarded leg: {voicemail:?}"
     );
-    let declined = forwarded_call(&twilio, "CA3", Some("2")).await;
-    assert!(declined.contains("<Hangup/>"), "{declined}");
+    let declined = ring("CA3", Answerer::Person("2")).await;
+    assert!(declined[2].contains("<Hangup/>"), "{declined:?}");
     assert_eq!(
         statuses(&mut admin).await,
         [
@@ -603,18 +566,19 @@ async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
     );
 
     // Twilio's own machine detection, when a deployment asks for it, reports `AnsweredBy`.
-    post(
-        &twilio,
-        "/webhooks/twilio/dial-status",
-        &dial_status("CA4", "completed", Some("machine_end_silence")),
-        None,
-    )
-    .await;
+    ring("CA4", Answerer::DetectedMachine("machine_end_silence")).await;
     assert!(
         statuses(&mut admin)
             .await
             .contains(&("MACHINE".to_owned(), true)),
         "AnsweredBy=machine_* is a missed call"
+    );
+    ring("CA8", Answerer::Nobody).await;
+    assert!(
+        statuses(&mut admin)
+            .await
+            .contains(&("NO_ANSWER".to_owned(), true)),
+        "nobody picking up is a missed call"
     );
 
     // A screening URL naming another clinic, or signed for another URL, is refused.
@@ -667,7 +631,7 @@ async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
             .contains(&("•••• 124".to_owned(), "queued".to_owned())),
         "and texted back once (a redelivered webhook adds nothing)"
     );
-    assert_eq!(calls(&mut admin).await.len(), 5);
+    assert_eq!(calls(&mut admin).await.len(), 6);
     test_db.finish().await;
 }
 

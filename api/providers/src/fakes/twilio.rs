@@ -9,7 +9,7 @@
 
 mod voice;
 
-pub use voice::{CallScript, FakeCall, PlayedCall};
+pub use voice::{Answerer, CallScript, FakeCall, PlayedCall, RungIn};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -3,6 +3,10 @@
 //! Twilio does when the first party answers or not: it fetches the TwiML at `Url` with the call's
 //! parameters, follows its `<Dial>` to the second party, posts the dial's outcome to the `<Dial>`'s
 //! `action`, and reports the call's end to `StatusCallback`, each request signed over its URL.
+//! [`FakeTwilio::ring_in`] plays an incoming call the same way: the voice webhook, call screening
+//! on the forwarded leg (`<Number url>`, then the `<Gather>`'s key press), and the `<Dial>`'s
+//! outcome, with the parameters Twilio sends for each (and `AnsweredBy` when its own machine
+//! detection is asked to report).
 
 use super::*;
 
@@ -24,6 +28,25 @@ pub enum CallScript {
     /// The first party answers; the party they are connected to ends with this `DialCallStatus`
     /// (`completed`, `no-answer`, `busy`, `failed`).
     Connected(&'static str),
+}
+
+/// Who picks up a forwarded incoming call in [`FakeTwilio::ring_in`].
+#[derive(Clone, Copy, Debug)]
+pub enum Answerer {
+    /// Nobody: the dial ends `no-answer`.
+    Nobody,
+    /// A person, who presses this key when screening asks (1 takes the call).
+    Person(&'static str),
+    /// The forwarded phone's voicemail: it picks up and never presses a key.
+    Voicemail,
+    /// A machine, as Twilio's own detection reports it (`AnsweredBy`, e.g. `machine_end_beep`).
+    DetectedMachine(&'static str),
+}
+
+/// What [`FakeTwilio::ring_in`] saw: each TwiML answer, in order.
+#[derive(Clone, Debug, Default)]
+pub struct RungIn {
+    pub answers: Vec<String>,
 }
 
 /// What [`FakeTwilio::play_call`] saw.
@@ -155,6 +178,97 @@ impl FakeTwilio {
         }
         self.report_end(&call, "completed").await?;
         Ok(PlayedCall { twiml, dialled })
+    }
+
+    /// Plays a call from `from` to the clinic's number `to` through the server's voice webhook at
+    /// `voice_url` (the public URL, as configured in Twilio's console), with `answerer` on the
+    /// forwarded line; `sid` is the incoming call's `CallSid`.
+    pub async fn ring_in(
+        &self,
+        voice_url: &str,
+        sid: &str,
+        from: &str,
+        to: &str,
+        answerer: Answerer,
+    ) -> Result<RungIn, String> {
+        let incoming = |status: &str| -> Vec<(String, String)> {
+            [
+                ("AccountSid", self.shared.account_sid.as_str()),
+                ("ApiVersion", "2010-04-01"),
+                ("CallSid", sid),
+                ("CallStatus", status),
+                ("Called", to),
+                ("Caller", from),
+                ("Direction", "inbound"),
+                ("From", from),
+                ("To", to),
+            ]
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
+        };
+        let mut answers = vec![self.post(voice_url, incoming("ringing")).await?];
+        let dial = answers[0].clone();
+        let Some(action) = between(&dial, "action=\"", "\"").map(|a| a.replace("&amp;", "&"))
+        else {
+            return Ok(RungIn { answers });
+        };
+        let child = format!("{sid}-leg");
+        let forwarded_to = between(&dial, "<Number", "</Number>")
+            .and_then(|noun| noun.split_once('>').map(|(_, number)| number.to_owned()))
+            .unwrap_or_default();
+        let leg = |status: &str| -> Vec<(String, String)> {
+            [
+                ("AccountSid", self.shared.account_sid.as_str()),
+                ("CallSid", child.as_str()),
+                ("CallStatus", status),
+                ("Direction", "outbound-dial"),
+                ("From", from),
+                ("ParentCallSid", sid),
+                ("To", forwarded_to.as_str()),
+            ]
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
+        };
+        let screening = between(&dial, "<Number url=\"", "\"").map(|u| u.replace("&amp;", "&"));
+        let mut outcome = vec![
+            ("DialCallSid".to_owned(), child.clone()),
+            ("DialCallDuration".to_owned(), "21".to_owned()),
+        ];
+        match answerer {
+            Answerer::Nobody => {
+                outcome.push(("DialCallStatus".to_owned(), "no-answer".to_owned()));
+            }
+            Answerer::DetectedMachine(answered_by) => {
+                outcome.push(("DialCallStatus".to_owned(), "completed".to_owned()));
+                outcome.push(("AnsweredBy".to_owned(), answered_by.to_owned()));
+            }
+            Answerer::Person(_) | Answerer::Voicemail => {
+                if let Some(screening) = screening {
+                    let gather = self.post(&screening, leg("in-progress")).await?;
+                    answers.push(gather.clone());
+                    if let (Answerer::Person(key), Some(pressed)) = (
+                        answerer,
+                        between(&gather, "<Gather", ">")
+                            .and_then(|g| between(g, "action=\"", "\""))
+                            .map(|a| a.replace("&amp;", "&")),
+                    ) {
+                        let mut params = leg("in-progress");
+                        params.extend([
+                            ("Digits".to_owned(), key.to_owned()),
+                            ("FinishedOnKey".to_owned(), String::new()),
+                        ]);
+                        answers.push(self.post(&pressed, params).await?);
+                    }
+                }
+                outcome.push(("DialCallStatus".to_owned(), "completed".to_owned()));
+            }
+        }
+        let mut params = incoming("in-progress");
+        params.extend(outcome);
+        answers.push(self.post(&action, params).await?);
+        Ok(RungIn { answers })
     }
 
     async fn report_end(&self, call: &FakeCall, status: &str) -> Result<(), String> {
