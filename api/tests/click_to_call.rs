@@ -4,7 +4,7 @@
 //! the dial's outcome is recorded as the callback (answered ends the wait; busy counts as an
 //! attempt; staff not answering records nothing), the number never appears in an answer, a log
 //! line or the database in clear, strict mode refuses with its reason and forgets every kept
-//! number, and callbacks are audited and rate-limited.
+//! number, and callbacks are audited and rate-limited. No number reaches a log line.
 
 mod common;
 
@@ -59,6 +59,7 @@ async fn play_latest(
 }
 
 async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
+    let (logs, _logging) = common::logs::capture();
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     let fake = test_db.fake_twilio(&[CLINIC_NUMBER]).await;
@@ -242,6 +243,16 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
     let stored = test_db
         .stored_text(&["calls", "memberships", "audit_log"])
         .await;
+    let logged = logs.text();
+    assert!(
+        logged.contains("staff did not take a placed callback"),
+        "the server's logs were captured"
+    );
+    for number in [CALLER, OTHER_CALLER, "+447700900555", "+442079460321"] {
+        for spelling in common::logs::spellings(number) {
+            assert!(!logged.contains(&spelling), "{spelling} logged");
+        }
+    }
     assert!(
         !stored.contains("7700900123") && !stored.contains("7700900555"),
         "numbers are kept sealed only"

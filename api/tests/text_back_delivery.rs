@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::TimeZone;
@@ -186,51 +185,8 @@ fn text_back_status(answer: &Value, tail: &str) -> Option<String> {
         .and_then(|edge| edge["node"]["textBackStatus"].as_str().map(str::to_owned))
 }
 
-/// Collects every log line the server writes while a test runs.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl LogBuffer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-}
-
-/// Every way a test number might be written down.
-fn spellings(e164: &str) -> Vec<String> {
-    let national = format!("0{}", &e164[3..]);
-    vec![
-        e164.to_owned(),
-        e164[1..].to_owned(),
-        national.clone(),
-        format!("{} {}", &national[..5], &national[5..]),
-        e164[3..].to_owned(),
-    ]
-}
-
 async fn round_trip(kind: DatabaseKind) {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("debug")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
+    let (logs, _logging) = common::logs::capture();
 
     let mut rig = Rig::new(kind, "text_back").await;
     // 11:00 today in London: the holiday below is today and "open all day" is open, whenever the
@@ -276,18 +232,7 @@ async fn round_trip(kind: DatabaseKind) {
     .await;
 
     // Open every day, no holiday: the business-hours wording.
-    let open_all_day: Vec<Value> = [
-        "MONDAY",
-        "TUESDAY",
-        "WEDNESDAY",
-        "THURSDAY",
-        "FRIDAY",
-        "SATURDAY",
-        "SUNDAY",
-    ]
-    .iter()
-    .map(|day| json!({ "weekday": day, "spans": [{ "opens": "00:00", "closes": "23:59" }] }))
-    .collect();
+    let open_all_day = open_all_day();
     let reopened = rig
         .admin
         .run(
@@ -432,7 +377,7 @@ async fn round_trip(kind: DatabaseKind) {
         "the server's logs, down to the provider client's connections, were captured"
     );
     for number in ["+447700900123", "+447700900124", CLINIC_NUMBER] {
-        for spelling in spellings(number) {
+        for spelling in common::logs::spellings(number) {
             assert!(!stored.contains(&spelling), "{spelling} stored in clear");
             assert!(!logged.contains(&spelling), "{spelling} logged");
         }
@@ -748,9 +693,9 @@ async fn the_client_speaks_twilios_wire_format() {
     assert!(later.is_empty(), "older messages are left out");
 }
 
-/// The clinic open around the clock, texting back `delay_seconds` after a missed call.
-async fn open_all_day_with_delay(rig: &mut Rig, delay_seconds: u32) {
-    let hours: Vec<Value> = [
+/// Business hours open around the clock, every day.
+fn open_all_day() -> Vec<Value> {
+    [
         "MONDAY",
         "TUESDAY",
         "WEDNESDAY",
@@ -761,7 +706,12 @@ async fn open_all_day_with_delay(rig: &mut Rig, delay_seconds: u32) {
     ]
     .iter()
     .map(|day| json!({ "weekday": day, "spans": [{ "opens": "00:00", "closes": "23:59" }] }))
-    .collect();
+    .collect()
+}
+
+/// The clinic open around the clock, texting back `delay_seconds` after a missed call.
+async fn open_all_day_with_delay(rig: &mut Rig, delay_seconds: u32) {
+    let hours = open_all_day();
     let set = rig
         .admin
         .run(
@@ -777,7 +727,8 @@ async fn the_delay_postpones_the_text_and_time_to_text_is_measured(kind: Databas
     let mut rig = Rig::new(kind, "text_back").await;
     open_all_day_with_delay(&mut rig, 2).await;
     let worker = rig.worker("worker-a", fast());
-    let missed = std::time::Instant::now();
+    // The server's clock (which the fake provider dates messages by, too) before the calls.
+    let missed = rig.state.clock.now();
     rig.missed_call("CA1", "+447700900123").await;
     rig.missed_call("CA2", "+447700900124").await;
     // Pass after pass until both are sent: the delay, not the worker, decides when.
@@ -792,10 +743,10 @@ async fn the_delay_postpones_the_text_and_time_to_text_is_measured(kind: Databas
     }
     assert_eq!(sent.len(), 2, "both text-backs are sent in the end");
     for message in &sent {
+        let after = message.created_at - missed;
         assert!(
-            message.arrived.duration_since(missed) >= Duration::from_secs(2),
-            "a text-back reached the provider {:?} after the missed call, before the 2 s delay",
-            message.arrived.duration_since(missed)
+            after >= chrono::Duration::seconds(2),
+            "a text-back reached the provider {after} after the missed call, before the 2 s delay"
         );
     }
 

@@ -51,26 +51,34 @@ async fn calls<E: Endpoint>(admin: &mut Browser<E>) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// A clinic signed up by `email` whose provider number is [`CLINIC_NUMBER`] (held by the fake
+/// Twilio it talks to) and whose forwarding line is 020 7946 0321; its admin's browser.
+async fn clinic_with_a_line(
+    test_db: &TestDb,
+    web: &std::path::Path,
+    email: &str,
+) -> (
+    ringback_api::fakes::twilio::FakeTwilio,
+    Browser<impl Endpoint + use<>>,
+) {
+    let fake = test_db.fake_twilio(&[CLINIC_NUMBER]).await;
+    let mut admin = Browser::new(test_db.app_with_twilio(web, &fake));
+    admin.run(SIGN_UP, sign_up_input(email)).await;
+    let set_up = admin
+        .run(
+            "mutation { setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } \
+             addProviderNumber(number: \"07700 900777\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(set_up["errors"].is_null(), "{set_up}");
+    (fake, admin)
+}
+
 async fn voice_webhooks(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
-    let fake = test_db.fake_twilio(&[CLINIC_NUMBER]).await;
-    let mut admin = Browser::new(test_db.app_with_twilio(web.path(), &fake));
-    admin
-        .run(SIGN_UP, sign_up_input("phones@clinic.test"))
-        .await;
-    admin
-        .run(
-            "mutation { setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } }",
-            json!({}),
-        )
-        .await;
-    admin
-        .run(
-            "mutation { addProviderNumber(number: \"07700 900777\") { id } }",
-            json!({}),
-        )
-        .await;
+    let (_fake, mut admin) = clinic_with_a_line(&test_db, web.path(), "phones@clinic.test").await;
     let twilio = TestClient::new(test_db.app(web.path()));
 
     let incoming = [
@@ -503,23 +511,7 @@ async fn statuses<E: Endpoint>(admin: &mut Browser<E>) -> Vec<(String, bool)> {
 async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
-    let fake = test_db.fake_twilio(&[CLINIC_NUMBER]).await;
-    let mut admin = Browser::new(test_db.app_with_twilio(web.path(), &fake));
-    admin
-        .run(SIGN_UP, sign_up_input("screen@clinic.test"))
-        .await;
-    admin
-        .run(
-            "mutation { setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } }",
-            json!({}),
-        )
-        .await;
-    admin
-        .run(
-            "mutation { addProviderNumber(number: \"07700 900777\") { id } }",
-            json!({}),
-        )
-        .await;
+    let (fake, mut admin) = clinic_with_a_line(&test_db, web.path(), "screen@clinic.test").await;
     let twilio = TestClient::new(test_db.app(web.path()));
     let local = serve(test_db.app(web.path())).await;
     fake.forward_callbacks(PUBLIC_URL, &local);

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod graphql;
+pub mod logs;
 mod template;
 pub mod twilio;
 

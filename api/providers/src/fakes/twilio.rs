@@ -248,15 +248,26 @@ impl FakeTwilio {
 
     /// Waits until at least `count` messages were accepted, or `timeout` passed; returns them.
     pub async fn wait_for_messages(&self, count: usize, timeout: Duration) -> Vec<FakeMessage> {
+        self.wait_for(count, timeout, Self::messages).await
+    }
+
+    /// Waits until `read` gives at least `count` items (re-reading whenever a request arrives),
+    /// or `timeout` passed; returns the last read.
+    async fn wait_for<T>(
+        &self,
+        count: usize,
+        timeout: Duration,
+        read: fn(&Self) -> Vec<T>,
+    ) -> Vec<T> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let arrived = self.shared.arrivals.notified();
-            let messages = self.messages();
-            if messages.len() >= count {
-                return messages;
+            let items = read(self);
+            if items.len() >= count {
+                return items;
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                return self.messages();
+                return read(self);
             }
         }
     }

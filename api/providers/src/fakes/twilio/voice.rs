@@ -129,17 +129,7 @@ impl FakeTwilio {
 
     /// Waits until at least `count` calls were placed, or `timeout` passed; returns them.
     pub async fn wait_for_calls(&self, count: usize, timeout: Duration) -> Vec<FakeCall> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let arrived = self.shared.arrivals.notified();
-            let calls = self.calls();
-            if calls.len() >= count {
-                return calls;
-            }
-            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                return self.calls();
-            }
-        }
+        self.wait_for(count, timeout, Self::calls).await
     }
 
     /// Plays placed call `sid` as `script` says, posting Twilio's webhooks (signed) to the

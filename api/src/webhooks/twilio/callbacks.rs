@@ -1,0 +1,68 @@
+//! Calls Ringback places for staff ("Call back"): once staff answer, dial the caller from the
+//! clinic's number; record the dial's outcome as the callback; note how staff's own leg ended.
+
+use poem::Response;
+
+use super::voice::{outcome, reported_start};
+use super::{Verified, escape_xml, required, twiml};
+use crate::error::DomainError;
+use crate::service::click_to_call::{self, OUTCOME_HOOK};
+use ringback_providers::twilio::webhook_url;
+
+/// The missed call a placed callback is about, from its signed query string.
+fn callback_call(verified: &Verified) -> Result<uuid::Uuid, DomainError> {
+    verified
+        .url_call()
+        .ok()
+        .and_then(|id| uuid::Uuid::try_parse(id).ok())
+        .ok_or_else(|| DomainError::BadUserInput("no call in the URL".to_owned()))
+}
+
+/// A placed callback's first party (staff) answered: dial the caller from the clinic's number.
+/// The caller's number appears only in this answer to Twilio.
+pub(super) async fn connect(verified: &Verified) -> Result<Response, DomainError> {
+    let call_id = callback_call(verified)?;
+    let txn = verified.scope.begin().await?;
+    let target = click_to_call::dial_target(&txn, &verified.state.secrets, call_id).await?;
+    txn.commit().await?;
+    let outcome = webhook_url(
+        &verified.state.public_base(),
+        OUTCOME_HOOK,
+        &[
+            ("clinic", &verified.scope.clinic_id().to_string()),
+            ("call", &call_id.to_string()),
+        ],
+    );
+    Ok(twiml(format!(
+        "<Say>Connecting you to the caller.</Say><Dial callerId=\"{}\" action=\"{}\" method=\"POST\"><Number>{}</Number></Dial>",
+        escape_xml(&target.caller_id),
+        escape_xml(&outcome),
+        escape_xml(&target.caller)
+    )))
+}
+
+/// How the dial to the caller of a placed callback ended: recorded as the callback's outcome.
+pub(super) async fn record_outcome(verified: &Verified) -> Result<Response, DomainError> {
+    let call_id = callback_call(verified)?;
+    let status = verified.get("DialCallStatus").unwrap_or_default();
+    let Some(outcome) = outcome(status, verified.get("AnsweredBy")) else {
+        return Ok(twiml(String::new()));
+    };
+    let call_sid = required(verified, "CallSid")?;
+    let at = reported_start(verified).unwrap_or_else(|| verified.state.clock.now());
+    let txn = verified.scope.begin().await?;
+    click_to_call::record_outcome(&txn, call_id, call_sid, outcome, at).await?;
+    txn.commit().await?;
+    Ok(twiml(String::new()))
+}
+
+/// How a placed callback's own call ended. When staff never answered, nobody dialled the caller:
+/// nothing is recorded as a callback, and the log says so (without numbers).
+pub(super) async fn note_end(verified: &Verified) -> Result<Response, DomainError> {
+    let call_id = callback_call(verified)?;
+    let status = verified.get("CallStatus").unwrap_or_default();
+    if matches!(status, "no-answer" | "busy" | "failed" | "canceled") {
+        tracing::info!(%call_id, status, "staff did not take a placed callback");
+    }
+    Ok(twiml(String::new()))
+}

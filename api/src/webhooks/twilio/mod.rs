@@ -1,0 +1,383 @@
+//! Twilio webhooks. Voice: the incoming call (answered with TwiML that dials the clinic's forwarding
+//! line with its ring timeout and screens whoever picks up, so voicemail counts as missed; with no
+//! forwarding line the call is recorded as missed at once), the screening prompt and key press,
+//! the dial outcome, call status callbacks, and the three steps of a callback Ringback placed for
+//! staff (connect them to the caller, the dial's outcome, how their own leg ended). SMS: inbound texts,
+//! with STOP/START/HELP handled by our own opt-out list, and delivery reports for the texts we
+//! send. Each request is
+//! checked against `X-Twilio-Signature` with the configured public URL (so it works behind a
+//! TLS-terminating proxy), limited to 64 KiB, routed to its clinic by the `To` number, and
+//! idempotent on `CallSid` or `MessageSid`; a failure on our side is retried inside the request
+//! (Twilio itself does not retry these webhooks unless told to: see the README). Each webhook is
+//! one [`Work`] function mounted with [`hook`]; they live with their kind: [`voice`] (calls and
+//! call screening), [`callbacks`] (calls Ringback places for staff) and [`sms`].
+
+mod callbacks;
+mod sms;
+mod voice;
+
+use std::pin::Pin;
+
+use poem::http::{HeaderMap, StatusCode};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, post};
+
+use crate::error::DomainError;
+use crate::service::click_to_call::{CONNECT_HOOK, OUTCOME_HOOK, STATUS_HOOK};
+use crate::state::AppState;
+use ringback_core::tenant::TenantScope;
+use ringback_domain::doors;
+use ringback_providers::twilio::WEBHOOK_PREFIX as PREFIX;
+use ringback_providers::twilio::signature::SignedRequest;
+
+pub use voice::outcome;
+
+/// Largest webhook body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The provider name stored on calls that come through these webhooks.
+pub const PROVIDER: &str = "twilio";
+
+/// The routes under `/webhooks/twilio`.
+pub fn routes() -> impl Endpoint {
+    use OurNumber::{ByDirection, InSignedUrl, Sender};
+    Route::new()
+        .at(
+            "/voice",
+            post(hook(ByDirection, "voice", |v| {
+                Box::pin(voice::answer_call(v))
+            })),
+        )
+        .at(
+            "/screen",
+            post(hook(InSignedUrl, "screen", |v| {
+                Box::pin(voice::screening_prompt(v))
+            })),
+        )
+        .at(
+            "/screen-accept",
+            post(hook(InSignedUrl, "screen accept", |v| {
+                Box::pin(voice::screening_key(v))
+            })),
+        )
+        .at(
+            "/dial-status",
+            post(hook(ByDirection, "dial status", |v| {
+                Box::pin(voice::record_dial_outcome(v))
+            })),
+        )
+        .at(
+            "/call-status",
+            post(hook(ByDirection, "call status", |v| {
+                Box::pin(voice::record_call_status(v))
+            })),
+        )
+        .at(
+            format!("/{CONNECT_HOOK}"),
+            post(hook(InSignedUrl, "callback connect", |v| {
+                Box::pin(callbacks::connect(v))
+            })),
+        )
+        .at(
+            format!("/{OUTCOME_HOOK}"),
+            post(hook(InSignedUrl, "callback outcome", |v| {
+                Box::pin(callbacks::record_outcome(v))
+            })),
+        )
+        .at(
+            format!("/{STATUS_HOOK}"),
+            post(hook(InSignedUrl, "callback status", |v| {
+                Box::pin(callbacks::note_end(v))
+            })),
+        )
+        .at(
+            "/sms",
+            post(hook(ByDirection, "sms", |v| Box::pin(sms::receive_text(v)))),
+        )
+        .at(
+            "/sms-status",
+            post(hook(Sender, "sms status", |v| {
+                Box::pin(sms::receive_delivery_report(v))
+            })),
+        )
+        .around(|endpoint, request| crate::http::limit_body(endpoint, request, MAX_BODY))
+}
+
+/// A verified webhook: its signed parameters, the door to its clinic, and the server's state.
+struct Verified {
+    request: SignedRequest,
+    scope: TenantScope,
+    state: AppState,
+    /// The call a webhook at a URL we wrote is about (from its signed query string): the
+    /// caller's `CallSid` for call screening, the missed call's id for a placed callback.
+    url_call: Option<String>,
+}
+
+/// What a webhook's work returns: it borrows only its input, so it can run again.
+type WorkFuture<'v, T> = Pin<Box<dyn Future<Output = Result<T, DomainError>> + Send + 'v>>;
+
+/// A webhook's work on its verified request.
+type Work = for<'v> fn(&'v Verified) -> WorkFuture<'v, Response>;
+
+impl Verified {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.request.get(name)
+    }
+
+    /// The call named in the signed query string of a URL we wrote.
+    fn url_call(&self) -> Result<&str, DomainError> {
+        self.url_call
+            .as_deref()
+            .ok_or_else(|| DomainError::BadUserInput("no call in the URL".to_owned()))
+    }
+}
+
+/// Failures answered to Twilio: a status and a short plain message (no personal data).
+fn refuse(status: StatusCode, message: &'static str) -> Response {
+    (status, message).into_response()
+}
+
+/// Which parameter names the clinic's own number.
+#[derive(Clone, Copy)]
+enum OurNumber {
+    /// `To` for inbound calls and texts, `From` for calls the clinic placed.
+    ByDirection,
+    /// `From`: delivery reports of texts the clinic sent.
+    Sender,
+    /// None: call screening runs on the forwarded leg, and a placed callback first rings staff,
+    /// so their numbers are not the clinic's; the clinic is named in the signed query string of
+    /// the URL we gave.
+    InSignedUrl,
+}
+
+/// Checks the signature, then finds the clinic by its number in the request.
+async fn verify(
+    state: &AppState,
+    request: &Request,
+    body: &[u8],
+    ours: OurNumber,
+) -> Result<Verified, Response> {
+    let token = state
+        .config
+        .twilio
+        .auth_token
+        .as_ref()
+        .ok_or_else(|| refuse(StatusCode::SERVICE_UNAVAILABLE, "Twilio is not configured"))?;
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let url = public_url(state, request);
+    let signature = signature_header(request.headers()).unwrap_or_default();
+    let Some(signed) = SignedRequest::check(token.expose(), &url, params, signature) else {
+        tracing::warn!(
+            path = request.uri().path(),
+            "refused a Twilio webhook with a bad signature"
+        );
+        return Err(refuse(StatusCode::FORBIDDEN, "bad signature"));
+    };
+    if matches!(ours, OurNumber::InSignedUrl) {
+        return signed_url_request(state, request, signed)
+            .map_err(|message| refuse(StatusCode::BAD_REQUEST, message));
+    }
+    let clinic_number = clinic_number(&signed, ours)
+        .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "no clinic number"))?;
+    let scope = doors::signed_webhook(&state.backend, &signed, clinic_number)
+        .await
+        .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "try again"))?
+        .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "no clinic has this number"))?;
+    Ok(Verified {
+        request: signed,
+        scope,
+        state: state.clone(),
+        url_call: None,
+    })
+}
+
+/// A signed request to a URL we wrote (call screening, placed callbacks): the clinic and the call
+/// from the query string (or what is missing from it).
+fn signed_url_request(
+    state: &AppState,
+    request: &Request,
+    signed: SignedRequest,
+) -> Result<Verified, &'static str> {
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let named = |name: &str| {
+        query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let clinic_id = named("clinic")
+        .and_then(|id| uuid::Uuid::try_parse(&id).ok())
+        .ok_or("no clinic in the URL")?;
+    let call = named("call").ok_or("no call in the URL")?;
+    Ok(Verified {
+        scope: doors::screening_webhook(&state.backend, &signed, clinic_id),
+        request: signed,
+        state: state.clone(),
+        url_call: Some(call),
+    })
+}
+
+/// Our number in the request.
+fn clinic_number(signed: &SignedRequest, ours: OurNumber) -> Option<&str> {
+    let placed_by_us = signed
+        .get("Direction")
+        .is_some_and(|d| d.starts_with("outbound"));
+    if placed_by_us || matches!(ours, OurNumber::Sender) {
+        signed.get("From")
+    } else {
+        signed.get("To")
+    }
+}
+
+fn signature_header(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("X-Twilio-Signature")
+        .and_then(|value| value.to_str().ok())
+}
+
+/// The URL Twilio called, as configured publicly (`RINGBACK_PUBLIC_URL`), with the query string.
+fn public_url(state: &AppState, request: &Request) -> String {
+    let base = state.public_base();
+    // Inside the nested route the path is relative to `/webhooks/twilio`.
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    format!("{base}{PREFIX}{path_and_query}")
+}
+
+fn twiml(body: String) -> Response {
+    Response::builder()
+        .content_type("text/xml; charset=utf-8")
+        .body(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{body}</Response>"
+        ))
+}
+
+fn escape_xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A parameter the webhook cannot do without.
+fn required<'v>(verified: &'v Verified, name: &str) -> Result<&'v str, DomainError> {
+    verified
+        .get(name)
+        .ok_or_else(|| DomainError::BadUserInput(format!("no {name}")))
+}
+
+/// How long a webhook may spend retrying its work after failures on our side (a database
+/// hiccup), well inside Twilio's 15-second wait for an answer.
+const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+/// The pause before the first retry; each later one waits twice as long.
+const FIRST_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Runs `work`, again after a failure that may pass (each run is its own transaction, and every
+/// webhook is idempotent on Twilio's sid), until it succeeds, fails for good, or
+/// [`RETRY_BUDGET`] is spent. Twilio does not retry voice and messaging webhooks by default, so
+/// this is what keeps a missed call or a STOP from being lost to a moment's outage.
+async fn with_retries<Input: Sync, T>(
+    input: &Input,
+    work: for<'v> fn(&'v Input) -> WorkFuture<'v, T>,
+) -> Result<T, DomainError> {
+    let started = std::time::Instant::now();
+    let mut pause = FIRST_RETRY_PAUSE;
+    loop {
+        match work(input).await {
+            Err(error) if error.is_retryable() && started.elapsed() + pause < RETRY_BUDGET => {
+                tracing::warn!(%error, "Twilio webhook failed; trying again");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Reads and verifies a webhook, runs `work` (retried within [`RETRY_BUDGET`]), and answers
+/// Twilio with the TwiML it returns. A request without a usable subject gets an empty answer
+/// (logged; a retry would not help); a failure on our side that outlasts the retries gets 503.
+async fn answer(
+    state: &AppState,
+    request: &Request,
+    body: poem::Body,
+    ours: OurNumber,
+    webhook: &'static str,
+    work: Work,
+) -> Response {
+    let Ok(body) = body.into_bytes().await else {
+        return refuse(StatusCode::BAD_REQUEST, "unreadable body");
+    };
+    let verified = match verify(state, request, &body, ours).await {
+        Ok(verified) => verified,
+        Err(response) => return response,
+    };
+    match with_retries(&verified, work).await {
+        Ok(response) => response,
+        Err(DomainError::BadUserInput(reason)) => {
+            tracing::warn!(%reason, webhook, "Twilio webhook without a usable subject");
+            twiml(String::new())
+        }
+        Err(error) => {
+            tracing::error!(error = %error, webhook, "Twilio webhook failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        }
+    }
+}
+
+/// A webhook endpoint: reads and verifies the request (its clinic found as `ours` says) and
+/// answers with what `work` returns (see [`answer`]).
+fn hook(ours: OurNumber, name: &'static str, work: Work) -> impl Endpoint<Output = Response> {
+    poem::endpoint::make(move |mut request: Request| async move {
+        let Some(state) = request.data::<AppState>().cloned() else {
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "try again");
+        };
+        let body = request.take_body();
+        answer(&state, &request, body, ours, name, work).await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Fails on its first run as a database outage would, then succeeds.
+    fn flaky(runs: &AtomicUsize) -> WorkFuture<'_, usize> {
+        Box::pin(async move {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            if run == 1 {
+                Err(DomainError::Internal("connection reset".to_owned()))
+            } else {
+                Ok(run)
+            }
+        })
+    }
+
+    /// Refuses its input every time.
+    fn refusing(runs: &AtomicUsize) -> WorkFuture<'_, usize> {
+        Box::pin(async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Err(DomainError::BadUserInput("no CallSid".to_owned()))
+        })
+    }
+
+    #[tokio::test]
+    async fn a_passing_failure_is_retried_inside_the_request() {
+        let runs = AtomicUsize::new(0);
+        assert_eq!(with_retries(&runs, flaky).await.ok(), Some(2));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_not_retried() {
+        let runs = AtomicUsize::new(0);
+        assert!(with_retries(&runs, refusing).await.is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+}

@@ -1,0 +1,66 @@
+//! Messaging webhooks: inbound texts (STOP/START/HELP on our own opt-out list, anything else a
+//! reply in the caller's conversation) and delivery reports for the texts we send.
+
+use poem::Response;
+
+use super::{Verified, escape_xml, twiml};
+use crate::error::DomainError;
+use crate::service::calls;
+use crate::service::inbound_sms::{self, InboundSms};
+use crate::service::messages;
+use crate::state::AppState;
+
+/// An inbound SMS: STOP/START/HELP keywords change the opt-out list and get one answer; anything
+/// else is a reply in the caller's conversation (a recovery touch). Once per `MessageSid`.
+pub(super) async fn receive_text(verified: &Verified) -> Result<Response, DomainError> {
+    Ok(match handle_sms(&verified.state, verified).await? {
+        Some(reply) => twiml(format!("<Message>{}</Message>", escape_xml(&reply))),
+        None => twiml(String::new()),
+    })
+}
+
+async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<String>, DomainError> {
+    let sid = verified
+        .get("MessageSid")
+        .ok_or_else(|| DomainError::BadUserInput("no MessageSid".to_owned()))?;
+    let from = verified
+        .get("From")
+        .ok_or_else(|| DomainError::BadUserInput("no From".to_owned()))?;
+    let text = verified.get("Body").unwrap_or_default();
+    let txn = verified.scope.begin().await?;
+    let inbound = InboundSms {
+        provider_id: sid,
+        from,
+        text,
+        at: state.clock.now(),
+    };
+    let answer = inbound_sms::receive(&txn, &state.secrets, inbound).await?;
+    txn.commit().await?;
+    Ok(answer)
+}
+
+/// A delivery report for a text we sent: the message's status moves forward (never back), and a
+/// text-back's call shows it. A report that overtakes the worker's record of the message is kept
+/// and applied when that record is written.
+pub(super) async fn receive_delivery_report(verified: &Verified) -> Result<Response, DomainError> {
+    record_delivery(verified).await?;
+    Ok(twiml(String::new()))
+}
+
+async fn record_delivery(verified: &Verified) -> Result<(), DomainError> {
+    let sid = verified
+        .get("MessageSid")
+        .ok_or_else(|| DomainError::BadUserInput("no MessageSid".to_owned()))?;
+    let status = verified
+        .get("MessageStatus")
+        .or_else(|| verified.get("SmsStatus"))
+        .ok_or_else(|| DomainError::BadUserInput("no MessageStatus".to_owned()))?;
+    let txn = verified.scope.begin().await?;
+    if let Some(updated) = messages::report_delivery(&txn, sid, status).await?
+        && let Some(call_id) = updated.call_id
+    {
+        calls::set_text_back_status(&txn, call_id, &updated.status).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! Voice webhooks: the incoming call (dialled through to the forwarding line and screened, or
+//! recorded as missed when there is no line), call screening's prompt and key press, the dial's
+//! outcome and call status callbacks.
+
+use chrono::{DateTime, Utc};
+use poem::Response;
+use ringback_shared::attribution::{CallDirection, CallOutcome};
+
+use super::{PREFIX, PROVIDER, Verified, escape_xml, required, twiml};
+use crate::error::DomainError;
+use crate::service::calls::{self, CallEvent};
+use crate::service::phone_lines::{self, IncomingCallRoute};
+use crate::service::processed_webhooks;
+use crate::state::AppState;
+use ringback_providers::twilio::webhook_url;
+
+/// An incoming call: dial the clinic's forwarding line for the ring timeout, screening whoever
+/// picks up; the outcome comes back to `dial-status`. With no forwarding line the call is recorded
+/// as missed at once, and the caller is told they will be texted back.
+pub(super) async fn answer_call(verified: &Verified) -> Result<Response, DomainError> {
+    let state = &verified.state;
+    let call_sid = required(verified, "CallSid")?;
+    let txn = verified.scope.begin().await?;
+    let route = phone_lines::route_incoming_call(&txn, &state.secrets).await?;
+    if route == IncomingCallRoute::NoLine {
+        let event = inbound_event(state, verified, CallOutcome::NoLine)?;
+        calls::record_events(&txn, &state.secrets, PROVIDER, vec![event]).await?;
+    }
+    txn.commit().await?;
+    Ok(twiml(match route {
+        IncomingCallRoute::Forward {
+            line,
+            ring_timeout_seconds,
+        } => {
+            let base = state.public_base();
+            let screening = screening_url(&base, "screen", verified.scope.clinic_id(), call_sid);
+            format!(
+                "<Dial timeout=\"{ring_timeout_seconds}\" action=\"{}{PREFIX}/dial-status\" method=\"POST\"><Number url=\"{}\" method=\"POST\">{}</Number></Dial>",
+                escape_xml(&base),
+                escape_xml(&screening),
+                escape_xml(&line)
+            )
+        }
+        IncomingCallRoute::NoLine => {
+            state.wake_workers();
+            "<Say>Sorry, nobody can take your call right now. We will text you back.</Say>"
+                .to_owned()
+        }
+    }))
+}
+
+/// An inbound call that ended with `outcome` now, from the caller in `From`.
+fn inbound_event(
+    state: &AppState,
+    verified: &Verified,
+    outcome: CallOutcome,
+) -> Result<CallEvent, DomainError> {
+    let now = state.clock.now();
+    Ok(CallEvent {
+        external_id: required(verified, "CallSid")?.to_owned(),
+        direction: CallDirection::Inbound,
+        outcome,
+        started_at: now,
+        answered_at: None,
+        ended_at: Some(now),
+        caller_number: required(verified, "From")?.to_owned(),
+    })
+}
+
+/// A call-screening webhook's address: the clinic and the caller's call (Twilio's `CallSid` of
+/// the incoming leg) ride in the query string, which Twilio's signature covers.
+fn screening_url(base: &str, hook: &str, clinic_id: uuid::Uuid, call_sid: &str) -> String {
+    webhook_url(
+        base,
+        hook,
+        &[("clinic", &clinic_id.to_string()), ("call", call_sid)],
+    )
+}
+
+/// Call screening, played to whoever answers the forwarding line before the caller is put
+/// through: a person presses 1 and takes the call; voicemail or an answering machine never
+/// does, so the dial ends without the caller being connected and the call counts as missed.
+pub(super) async fn screening_prompt(verified: &Verified) -> Result<Response, DomainError> {
+    let call_sid = screened_call(verified)?;
+    let accept = screening_url(
+        &verified.state.public_base(),
+        "screen-accept",
+        verified.scope.clinic_id(),
+        call_sid,
+    );
+    Ok(twiml(format!(
+        "<Gather numDigits=\"1\" timeout=\"{SCREEN_SECONDS}\" action=\"{}\" method=\"POST\"><Say>A caller is waiting on your missed-call line. Press 1 to take the call.</Say></Gather><Hangup/>",
+        escape_xml(&accept)
+    )))
+}
+
+/// How long the person who answers has to press 1.
+const SCREEN_SECONDS: u32 = 6;
+/// The provider name under which accepted screenings are remembered, by the caller's `CallSid`.
+const SCREEN_ACCEPTED: &str = "twilio-screen";
+
+/// The key pressed during call screening: 1 accepts (remembered for the dial's outcome, and
+/// the caller is put through); anything else ends the forwarded leg.
+pub(super) async fn screening_key(verified: &Verified) -> Result<Response, DomainError> {
+    let call_sid = screened_call(verified)?;
+    if verified.get("Digits") != Some("1") {
+        return Ok(twiml("<Hangup/>".to_owned()));
+    }
+    let txn = verified.scope.begin().await?;
+    processed_webhooks::remember(&txn, SCREEN_ACCEPTED, call_sid).await?;
+    txn.commit().await?;
+    Ok(twiml(String::new()))
+}
+
+/// The caller's `CallSid` a screening webhook is about, from its signed query string.
+fn screened_call(verified: &Verified) -> Result<&str, DomainError> {
+    verified.url_call()
+}
+
+/// How a dialled or status-reported call ended; `None` while it is still in progress.
+pub fn outcome(status: &str, answered_by: Option<&str>) -> Option<CallOutcome> {
+    if answered_by.is_some_and(|by| by.starts_with("machine") || by == "fax") {
+        return Some(CallOutcome::Machine);
+    }
+    Some(match status {
+        "completed" | "answered" => CallOutcome::Answered,
+        "no-answer" => CallOutcome::NoAnswer,
+        "busy" => CallOutcome::Busy,
+        "failed" => CallOutcome::Failed,
+        "canceled" => CallOutcome::Canceled,
+        _ => return None,
+    })
+}
+
+/// The outcome of the `<Dial>`: the call is recorded (missed or answered), once per `CallSid`.
+pub(super) async fn record_dial_outcome(verified: &Verified) -> Result<Response, DomainError> {
+    record_call(&verified.state, verified, "DialCallStatus").await?;
+    Ok(twiml(String::new()))
+}
+
+/// Call status callbacks, including calls the clinic placed (callbacks to callers).
+pub(super) async fn record_call_status(verified: &Verified) -> Result<Response, DomainError> {
+    record_call(&verified.state, verified, "CallStatus").await?;
+    Ok(twiml(String::new()))
+}
+
+async fn record_call(
+    state: &AppState,
+    verified: &Verified,
+    status_field: &str,
+) -> Result<(), DomainError> {
+    let status = verified.get(status_field).unwrap_or_default();
+    let Some(reported) = outcome(status, verified.get("AnsweredBy")) else {
+        return Ok(());
+    };
+    let outbound = verified
+        .get("Direction")
+        .is_some_and(|d| d.starts_with("outbound"));
+    let (direction, caller) = if outbound {
+        (CallDirection::Outbound, verified.get("To"))
+    } else {
+        (CallDirection::Inbound, verified.get("From"))
+    };
+    let call_sid = required(verified, "CallSid")?;
+    let caller = caller.ok_or_else(|| DomainError::BadUserInput("no caller number".to_owned()))?;
+    let txn = verified.scope.begin().await?;
+    let screened_dial = status_field == "DialCallStatus" && !outbound;
+    let outcome = if screened_dial && reported == CallOutcome::Answered {
+        screening_outcome(&txn, call_sid).await?
+    } else {
+        reported
+    };
+    let now = state.clock.now();
+    let started_at = reported_start(verified).unwrap_or(now);
+    let event = CallEvent {
+        external_id: call_sid.to_owned(),
+        direction,
+        outcome,
+        started_at,
+        answered_at: (outcome == CallOutcome::Answered).then_some(started_at),
+        ended_at: Some(now),
+        caller_number: caller.to_owned(),
+    };
+    calls::record_events(&txn, &state.secrets, PROVIDER, vec![event]).await?;
+    txn.commit().await?;
+    state.wake_workers();
+    Ok(())
+}
+
+/// A forwarded call the forwarding line picked up: answered when a person pressed 1 during
+/// call screening, otherwise voicemail (or a machine) took it, and the caller was never put
+/// through.
+async fn screening_outcome(
+    txn: &ringback_core::tenant::TenantTxn,
+    call_sid: &str,
+) -> Result<CallOutcome, DomainError> {
+    Ok(
+        if processed_webhooks::is_known(txn, SCREEN_ACCEPTED, call_sid).await? {
+            CallOutcome::Answered
+        } else {
+            CallOutcome::Voicemail
+        },
+    )
+}
+
+/// When the call started, from `Timestamp` (RFC 2822) minus `CallDuration`, when Twilio sends them.
+pub(super) fn reported_start(verified: &Verified) -> Option<DateTime<Utc>> {
+    let at = DateTime::parse_from_rfc2822(verified.get("Timestamp")?)
+        .ok()?
+        .with_timezone(&Utc);
+    let duration: i64 = verified
+        .get("CallDuration")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    Some(at - chrono::Duration::seconds(duration))
+}
