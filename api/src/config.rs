@@ -13,6 +13,7 @@ use crate::auth::client_address::TrustedProxies;
 pub use ringback_core::db::DatabaseKind;
 pub use ringback_core::settings::{ConfigError, ENV_PREFIX, RawSettings, SecretString, env_name};
 use ringback_providers::mail::{MailSettings, Mailer};
+use ringback_providers::stripe::BillingSettings;
 use ringback_providers::twilio::TwilioSettings;
 
 /// The server's parsed configuration, except secrets (see [`crate::secrets::Secrets`]).
@@ -44,6 +45,9 @@ pub struct Config {
     pub graphql_console: bool,
     /// Whether the schema answers introspection (`RINGBACK_GRAPHQL_INTROSPECTION`, on by default).
     pub graphql_introspection: bool,
+    /// Billing through Stripe (`RINGBACK_STRIPE_*`, `[[plans]]`); `None`, billing off, without a
+    /// secret key: every clinic then runs without limits.
+    pub billing: Option<BillingSettings>,
 }
 
 impl Config {
@@ -101,6 +105,15 @@ impl Config {
                 reason: error.to_string(),
             })?;
         }
+        let billing = BillingSettings::from_settings(settings)?;
+        if billing.is_some() && public_url.is_none() {
+            return Err(ConfigError::Missing {
+                key: settings.origin("public_url"),
+                hint: "billing is on: Stripe Checkout and the Customer Portal return to pages \
+                       under it"
+                    .to_owned(),
+            });
+        }
         let trusted_proxies = settings
             .parse("trusted_proxies", TrustedProxies::parse)?
             .unwrap_or_default();
@@ -111,6 +124,7 @@ impl Config {
             .parse("graphql_introspection", parse_switch)?
             .unwrap_or(true);
         Ok(Self {
+            billing,
             mail,
             graphql_console,
             graphql_introspection,
@@ -177,6 +191,36 @@ mod tests {
         assert_eq!(config.database_kind, DatabaseKind::Sqlite);
         assert!(config.database_url.contains("ringback-data/ringback.db"));
         assert_eq!(config.listen.port(), 8080);
+    }
+
+    #[test]
+    fn billing_reads_its_plans_from_the_file_and_needs_a_public_url() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("ringback.toml");
+        std::fs::write(
+            &file,
+            "stripe_secret_key = \"sk_test_0123456789abcdef\"\n\
+             stripe_webhook_secret = \"whsec_0123456789abcdef\"\n\
+             public_url = \"https://ringback.example\"\n\
+             [[plans]]\nkey = \"solo\"\nname = \"Solo\"\nprice = \"price_solo\"\nsms_per_period = 120\n",
+        )
+        .expect("config file");
+        let path = file.display().to_string();
+        let on = config(&[("RINGBACK_CONFIG", &path)]).expect("billing on");
+        let billing = on.billing.expect("billing");
+        assert_eq!(billing.plans.len(), 1);
+        assert_eq!(billing.plan("solo").map(|p| p.sms_per_period), Some(120));
+        assert!(
+            config(&[]).expect("defaults").billing.is_none(),
+            "off without a key"
+        );
+
+        let error = config(&[
+            ("RINGBACK_STRIPE_SECRET_KEY", "sk_test_0123456789abcdef"),
+            ("RINGBACK_STRIPE_WEBHOOK_SECRET", "whsec_0123456789abcdef"),
+        ])
+        .expect_err("no public URL");
+        assert!(error.to_string().contains("RINGBACK_PUBLIC_URL"), "{error}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod attribution;
+pub mod billing;
 pub mod caller_key;
 pub mod display;
 pub mod hours;

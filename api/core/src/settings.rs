@@ -32,7 +32,17 @@ const KNOWN_KEYS: &[&str] = &[
     "graphql_console",
     "graphql_introspection",
     "log",
+    "stripe_secret_key",
+    "stripe_webhook_secret",
+    "stripe_api_url",
+    "trial_days",
+    "trial_sms",
+    "past_due_grace_days",
 ];
+
+/// The one structured setting: the plan catalogue, `[[plans]]` tables in the file (or the same as
+/// an inline TOML array in `RINGBACK_PLANS`).
+const PLANS_KEY: &str = "plans";
 
 /// Settings whose values are secret and must never be echoed.
 const SECRET_KEYS: &[&str] = &[
@@ -45,6 +55,8 @@ const SECRET_KEYS: &[&str] = &[
     "migration_database_url",
     "twilio_auth_token",
     "smtp_url",
+    "stripe_secret_key",
+    "stripe_webhook_secret",
 ];
 
 /// Errors in the configuration. Each names the setting it is about.
@@ -71,6 +83,8 @@ struct RawValue {
 #[derive(Debug, Default)]
 pub struct RawSettings {
     values: BTreeMap<&'static str, RawValue>,
+    /// The plan catalogue as given, with the name it was given under.
+    plans: Option<(String, toml::Value)>,
     /// `RINGBACK_*` variables that match no setting: likely typos, reported as warnings because
     /// other tools (test harnesses, say) may share the prefix.
     pub unknown_env: Vec<String>,
@@ -104,6 +118,10 @@ impl RawSettings {
             .parse()
             .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
         for (key, value) in table {
+            if key == PLANS_KEY {
+                self.plans = Some((key, value));
+                continue;
+            }
             let known = known_key(&key).ok_or_else(|| unknown(&key))?;
             let value = match value {
                 toml::Value::String(s) => s,
@@ -126,6 +144,10 @@ impl RawSettings {
                 continue;
             }
             let key = name[ENV_PREFIX.len()..].to_ascii_lowercase();
+            if key == PLANS_KEY {
+                self.plans = Some((name.clone(), plans_from_env(value)));
+                continue;
+            }
             let Some(known) = known_key(&key) else {
                 self.unknown_env.push(name.clone());
                 continue;
@@ -138,6 +160,13 @@ impl RawSettings {
                 },
             );
         }
+    }
+
+    /// The plan catalogue as given (`[[plans]]`), with the name to report it under.
+    pub fn plans(&self) -> Option<(&str, &toml::Value)> {
+        self.plans
+            .as_ref()
+            .map(|(origin, value)| (origin.as_str(), value))
     }
 
     fn get(&self, key: &str) -> Option<&RawValue> {
@@ -177,6 +206,16 @@ impl RawSettings {
             }
         })
     }
+}
+
+/// `RINGBACK_PLANS` read as an inline TOML array; anything else is kept as text, which the
+/// catalogue's parser then reports as malformed under the variable's name.
+fn plans_from_env(value: &str) -> toml::Value {
+    format!("plans = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut table| table.remove(PLANS_KEY))
+        .unwrap_or_else(|| toml::Value::String(value.to_owned()))
 }
 
 fn known_key(key: &str) -> Option<&'static str> {

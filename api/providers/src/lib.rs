@@ -7,6 +7,7 @@
 pub mod mail;
 pub mod numbers;
 pub mod sms;
+pub mod stripe;
 pub mod twilio;
 pub mod voice;
 
