@@ -1,8 +1,9 @@
 //! Stripe, for billing: its settings (`RINGBACK_STRIPE_SECRET_KEY`, `RINGBACK_STRIPE_WEBHOOK_SECRET`,
 //! `RINGBACK_STRIPE_API_URL`), the plan catalogue (`[[plans]]`), the trial and grace periods, and
-//! the signature its webhooks carry ([`signature`]). Without a secret key billing is off: a
+//! the signature its webhooks carry ([`signature`]), and the client billing uses ([`client`]). Without a secret key billing is off: a
 //! self-hosted deployment runs every clinic without limits.
 
+pub mod client;
 pub mod signature;
 
 use ringback_core::settings::{ConfigError, RawSettings, SecretString};

@@ -1,0 +1,193 @@
+//! Stripe's REST API through async-stripe, for what billing needs: a customer per clinic (its id
+//! in the metadata), a Checkout Session for a plan, a Customer Portal session, the current state of
+//! a subscription, and usage reported as billing meter events (deduplicated by their identifier).
+//! The base URL is configurable, so tests talk to a fake. Failures name no secret.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use stripe::{Client, ClientBuilder, StripeError};
+
+use super::BillingSettings;
+
+/// How long one request to Stripe may take.
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why a request to Stripe failed, in words an owner can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BillingError {
+    #[error("Stripe refused the request (HTTP {0})")]
+    Refused(u16),
+    #[error("Stripe could not be reached; try again")]
+    Unreachable,
+    #[error("Stripe's answer could not be read")]
+    Unreadable,
+    #[error("the Stripe client is misconfigured")]
+    Misconfigured,
+}
+
+impl From<StripeError> for BillingError {
+    fn from(error: StripeError) -> Self {
+        match error {
+            StripeError::Stripe(_, status) => BillingError::Refused(status),
+            StripeError::JSONDeserialize(_) => BillingError::Unreadable,
+            StripeError::ConfigError(_) => BillingError::Misconfigured,
+            _ => BillingError::Unreachable,
+        }
+    }
+}
+
+/// A subscription as billing stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionState {
+    pub id: String,
+    pub customer: String,
+    /// Stripe's status name (`active`, `past_due`, …).
+    pub status: String,
+    /// The price of its first item, which names the plan.
+    pub price: Option<String>,
+    /// The current billing period, unix seconds.
+    pub period: Option<(i64, i64)>,
+    pub cancel_at_period_end: bool,
+}
+
+/// A Stripe client for billing.
+pub struct StripeBilling {
+    client: Client,
+}
+
+impl StripeBilling {
+    /// A client for the account and base URL in `settings`.
+    pub fn new(settings: &BillingSettings) -> Result<Self, BillingError> {
+        let client = ClientBuilder::new(settings.secret_key.expose())
+            .url(format!("{}/", settings.api_url))
+            .timeout(TIMEOUT)
+            .build()?;
+        Ok(Self { client })
+    }
+
+    /// Creates the customer of clinic `clinic_id`, billed to `email`; its id.
+    pub async fn create_customer(
+        &self,
+        clinic_id: &str,
+        email: &str,
+    ) -> Result<String, BillingError> {
+        let customer = stripe_core::customer::CreateCustomer::new()
+            .email(email)
+            .metadata(HashMap::from([(
+                "clinic_id".to_owned(),
+                clinic_id.to_owned(),
+            )]))
+            .send(&self.client)
+            .await?;
+        Ok(customer.id.as_str().to_owned())
+    }
+
+    /// A Checkout Session subscribing `customer` to `price`; the page to send the owner to.
+    pub async fn checkout(
+        &self,
+        customer: &str,
+        clinic_id: &str,
+        price: &str,
+        success_url: &str,
+        cancel_url: &str,
+    ) -> Result<String, BillingError> {
+        let item = stripe_checkout::checkout_session::CreateCheckoutSessionLineItems {
+            price: Some(price.to_owned()),
+            quantity: Some(1),
+            ..stripe_checkout::checkout_session::CreateCheckoutSessionLineItems::new()
+        };
+        let session = stripe_checkout::checkout_session::CreateCheckoutSession::new()
+            .mode(stripe_checkout::CheckoutSessionMode::Subscription)
+            .customer(customer)
+            .client_reference_id(clinic_id)
+            .line_items(vec![item])
+            .success_url(success_url)
+            .cancel_url(cancel_url)
+            .send(&self.client)
+            .await?;
+        session.url.ok_or(BillingError::Unreadable)
+    }
+
+    /// A Customer Portal session for `customer` that returns to `return_url`; its page.
+    pub async fn portal(&self, customer: &str, return_url: &str) -> Result<String, BillingError> {
+        let session = stripe_billing::billing_portal_session::CreateBillingPortalSession::new()
+            .customer(customer)
+            .return_url(return_url)
+            .send(&self.client)
+            .await?;
+        Ok(session.url)
+    }
+
+    /// The current state of subscription `id`.
+    pub async fn subscription(&self, id: &str) -> Result<SubscriptionState, BillingError> {
+        let subscription = stripe_billing::subscription::RetrieveSubscription::new(id)
+            .send(&self.client)
+            .await?;
+        let first = subscription.items.data.first();
+        Ok(SubscriptionState {
+            id: subscription.id.as_str().to_owned(),
+            customer: subscription.customer.id().as_str().to_owned(),
+            status: subscription.status.as_str().to_owned(),
+            price: first.map(|item| item.price.id.as_str().to_owned()),
+            period: first.map(|item| (item.current_period_start, item.current_period_end)),
+            cancel_at_period_end: subscription.cancel_at_period_end,
+        })
+    }
+
+    /// Reports `value` units of meter `event_name` for `customer`, once per `identifier`.
+    pub async fn report_usage(
+        &self,
+        event_name: &str,
+        customer: &str,
+        value: u64,
+        identifier: &str,
+    ) -> Result<(), BillingError> {
+        stripe_billing::billing_meter_event::CreateBillingMeterEvent::new(
+            event_name,
+            HashMap::from([
+                ("stripe_customer_id".to_owned(), customer.to_owned()),
+                ("value".to_owned(), value.to_string()),
+            ]),
+        )
+        .identifier(identifier)
+        .send(&self.client)
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringback_core::settings::SecretString;
+
+    fn settings(api_url: &str) -> BillingSettings {
+        BillingSettings {
+            secret_key: SecretString::new("sk_test_0123456789abcdef"),
+            webhook_secret: SecretString::new("whsec_0123456789abcdef"),
+            api_url: api_url.to_owned(),
+            plans: Vec::new(),
+            trial_days: 14,
+            trial_sms: 50,
+            grace_days: 7,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_stripe_is_a_failure_that_names_no_secret() {
+        // A port nothing listens on: the client is built (rustls on ring, no OpenSSL) and the
+        // request fails as unreachable.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("address").port();
+        drop(listener);
+        let billing =
+            StripeBilling::new(&settings(&format!("http://127.0.0.1:{port}"))).expect("client");
+        let error = billing
+            .create_customer("clinic", "owner@clinic.test")
+            .await
+            .expect_err("nothing listens");
+        assert_eq!(error, BillingError::Unreachable);
+        assert!(!error.to_string().contains("sk_test"));
+    }
+}
