@@ -12,9 +12,11 @@ use crate::integrations::numbers::NumberDirectory;
 use crate::integrations::sms::SmsProvider;
 use crate::integrations::twilio::{DEFAULT_TIMEOUT, TwilioClient};
 use crate::secrets::Secrets;
+use ringback_domain::service::billing::BillingContext;
 use ringback_domain::service::click_to_call::VoiceLine;
 use ringback_domain::service::sign_up_requests::MailLinks;
 use ringback_providers::mail::Mailer;
+use ringback_providers::stripe::client::StripeBilling;
 use ringback_providers::voice::CallPlacer;
 
 /// Everything a request handler may need: the domain's [`Backend`] (database, clock, secrets,
@@ -55,6 +57,7 @@ impl AppState {
             .clone()
             .map(|client| client as Arc<dyn NumberDirectory>);
         backend.mail = mail_links(&config);
+        backend.billing = billing_context(&config);
         backend.voice = twilio.clone().map(|client| VoiceLine {
             placer: client as Arc<dyn CallPlacer>,
             public_base: public_base(&config),
@@ -91,6 +94,21 @@ fn mail_links(config: &Config) -> Option<MailLinks> {
         }),
         Err(error) => {
             tracing::error!(%error, "mail is configured but unusable; sign-up confirms no address");
+            None
+        }
+    }
+}
+
+/// Billing's settings and Stripe client, when a Stripe key is configured.
+fn billing_context(config: &Config) -> Option<Arc<BillingContext>> {
+    let settings = config.billing.clone()?;
+    match StripeBilling::new(&settings) {
+        Ok(stripe) => Some(Arc::new(BillingContext {
+            settings,
+            stripe: Arc::new(stripe),
+        })),
+        Err(error) => {
+            tracing::error!(%error, "billing is configured but its Stripe client could not be built");
             None
         }
     }

@@ -285,6 +285,8 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             json!({}),
             Least::Receptionist,
         ),
+        ("billing", "{ billing { status } }", json!({}), Least::Admin),
+        ("plans", "{ plans { key } }", json!({}), Least::Admin),
         (
             "callBackSetup",
             "{ callBackSetup { available } }",

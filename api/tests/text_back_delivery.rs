@@ -9,8 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use chrono::TimeZone;
 use chrono::Utc;
+use chrono::{TimeZone, Timelike};
 use chrono_tz::Europe::London;
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use common::twilio::{missed_call, post, text_from};
@@ -189,9 +189,15 @@ async fn round_trip(kind: DatabaseKind) {
     let (logs, _logging) = common::logs::capture();
 
     let mut rig = Rig::new(kind, "text_back").await;
-    // 11:00 today in London: the holiday below is today and "open all day" is open, whenever the
-    // test runs.
-    let today = rig.state.clock.now().with_timezone(&London).date_naive();
+    // The latest 11:00 in London: the holiday below is that day and "open all day" is open,
+    // whenever the test runs. The clock only moves back, so the session signed in a moment ago
+    // stays valid (moving it hours ahead would expire it).
+    let now = rig.state.clock.now().with_timezone(&London);
+    let today = if now.hour() >= 11 {
+        now.date_naive()
+    } else {
+        now.date_naive() - chrono::Duration::days(1)
+    };
     let mid_morning = London
         .from_local_datetime(&today.and_hms_opt(11, 0, 0).expect("a time of day"))
         .single()

@@ -194,6 +194,11 @@ impl<'a> OverviewPage<'a> {
         wait_for_text(self.client, &format!("[data-testid=\"{test_id}\"]"), accept).await
     }
 
+    /// Chooses the period whose radio button has `test_id` (e.g. `period-last-30-days`).
+    pub async fn choose_period(&self, test_id: &str) -> Result<(), E2eError> {
+        click_test_id(self.client, test_id).await
+    }
+
     /// The period shown, as `(from, to)` ISO dates.
     pub async fn range(&self) -> Result<(String, String), E2eError> {
         let text = text_of(self.client, "overview-range").await?;

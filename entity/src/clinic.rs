@@ -33,6 +33,20 @@ pub struct Model {
     pub sms_countries: Option<String>,
     /// Texts per rolling 24 hours; `None`: the default limit.
     pub sms_daily_limit: Option<i32>,
+    /// The clinic's Stripe customer, once it started a checkout.
+    pub stripe_customer_id: Option<String>,
+    pub stripe_subscription_id: Option<String>,
+    /// The plan key (`[[plans]]`) of its subscription.
+    pub billing_plan: Option<String>,
+    /// The subscription's Stripe status; `None` while the clinic is on its trial.
+    pub billing_status: Option<String>,
+    pub billing_period_start: Option<DateTimeUtc>,
+    pub billing_period_end: Option<DateTimeUtc>,
+    pub billing_cancel_at_period_end: bool,
+    /// When a payment first failed (the grace period counts from it).
+    pub billing_past_due_since: Option<DateTimeUtc>,
+    /// When the billing state was last applied from Stripe.
+    pub billing_updated_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

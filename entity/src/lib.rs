@@ -6,6 +6,7 @@ pub mod appointment;
 pub mod attribution;
 pub mod audit_log;
 pub mod audit_pending;
+pub mod billing_usage;
 pub mod call;
 pub mod clinic;
 pub mod conversation;

@@ -41,6 +41,7 @@ mod m20261130_090700_create_sign_up_requests;
 mod m20261130_090800_add_time_to_text;
 mod m20261130_090900_create_worklist_dismissals;
 mod m20261130_091000_add_click_to_call;
+mod m20261201_090000_add_billing;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -83,6 +84,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_090800_add_time_to_text::Migration),
             Box::new(m20261130_090900_create_worklist_dismissals::Migration),
             Box::new(m20261130_091000_add_click_to_call::Migration),
+            Box::new(m20261201_090000_add_billing::Migration),
         ]
     }
 }
@@ -110,4 +112,5 @@ pub const TENANT_TABLES: &[&str] = &[
     "messages",
     "opt_outs",
     "worklist_dismissals",
+    "billing_usage",
 ];

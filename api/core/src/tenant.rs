@@ -198,6 +198,7 @@ clinic_owned!(
     attribution,
     audit_log,
     audit_pending,
+    billing_usage,
     call,
     conversation,
     daily_metric,

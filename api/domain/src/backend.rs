@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::service::billing::BillingContext;
 use crate::service::click_to_call::VoiceLine;
 use ringback_core::clock::Clock;
 use ringback_core::db::DatabaseKind;
@@ -41,6 +42,8 @@ pub struct Backend {
     /// The provider that places calls for staff, and where its webhooks reach us; `None` when no
     /// provider account is configured (staff then call back from their own phones).
     pub voice: Option<VoiceLine>,
+    /// Billing through Stripe; `None` when no Stripe key is configured (no limits apply).
+    pub billing: Option<Arc<BillingContext>>,
 }
 
 impl Backend {
@@ -63,6 +66,7 @@ impl Backend {
             number_directory: None,
             mail: None,
             voice: None,
+            billing: None,
         }
     }
 

@@ -8,6 +8,7 @@ mod account;
 mod api_keys;
 mod appointments;
 mod audit;
+mod billing;
 pub mod bounds;
 mod calls;
 mod click_to_call;
@@ -48,6 +49,7 @@ pub struct QueryRoot(
     calls::CallQuery,
     appointments::AppointmentQuery,
     metrics::MetricsQuery,
+    billing::BillingQuery,
     audit::AuditQuery,
     phone_settings::PhoneSettingsQuery,
     conversations::ConversationQuery,

@@ -186,8 +186,10 @@ pub(crate) async fn create_clinic(
         sms_monthly_quota: Set(None),
         sms_countries: Set(None),
         sms_daily_limit: Set(None),
+        billing_cancel_at_period_end: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
+        ..Default::default()
     }
     .insert(txn.conn())
     .await?;

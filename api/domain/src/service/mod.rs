@@ -8,6 +8,7 @@ pub mod account;
 pub mod api_keys;
 pub mod appointments;
 pub mod attribution;
+pub mod billing;
 pub mod caller_lookup;
 pub mod callers;
 pub mod calls;
