@@ -199,6 +199,22 @@ impl<'a> OverviewPage<'a> {
         click_test_id(self.client, test_id).await
     }
 
+    /// Waits until the period shown (`from`, `to`, ISO dates) is one `accept` takes.
+    pub async fn wait_for_range(
+        &self,
+        accept: impl Fn(&str, &str) -> bool,
+    ) -> Result<(String, String), E2eError> {
+        poll(async || {
+            let (from, to) = self.range().await?;
+            Ok(if accept(&from, &to) {
+                Ok((from, to))
+            } else {
+                Err(format!("the overview shows {from} to {to}"))
+            })
+        })
+        .await
+    }
+
     /// The period shown, as `(from, to)` ISO dates.
     pub async fn range(&self) -> Result<(String, String), E2eError> {
         let text = text_of(self.client, "overview-range").await?;

@@ -164,8 +164,17 @@ async fn sign_in_see_the_api_figures_sign_out(
         )));
     }
 
-    // Every figure equals what the API computes for the same days.
-    let (from, to) = overview.range().await?;
+    // Every figure equals what the API computes for the same days: the last 30, which the demo's
+    // 90 days before today always fill (this month may be a day old).
+    overview.choose_period("period-last-30-days").await?;
+    let (from, to) = overview
+        .wait_for_range(|from, to| {
+            let day = |text: &str| text.parse::<chrono::NaiveDate>().ok();
+            day(from)
+                .zip(day(to))
+                .is_some_and(|(from, to)| (to - from).num_days() == 29)
+        })
+        .await?;
     let (_, api) = server.graphql_as(
         Some(&cookie),
         &format!(
