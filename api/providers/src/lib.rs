@@ -11,5 +11,15 @@ pub mod stripe;
 pub mod twilio;
 pub mod voice;
 
+/// A provider's API base URL from the settings: http(s) with a host (plain http is for the fakes
+/// tests run), without a trailing slash.
+pub(crate) fn parse_base_url(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value).map_err(|e| e.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("expected an http:// or https:// URL".to_owned());
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
 #[cfg(feature = "fakes")]
 pub mod fakes;

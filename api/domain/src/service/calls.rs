@@ -201,13 +201,22 @@ async fn find_external(
         .await?)
 }
 
-/// The clinic's calls among `ids` (missing ones are left out).
+/// Most ids one `IN (…)` lists: SQLite and PostgreSQL cap a statement's parameters, and a
+/// metrics range at 100× today's texts names tens of thousands of calls.
+const IDS_PER_QUERY: usize = 1_000;
+
+/// The clinic's calls among `ids` (missing ones are left out), read [`IDS_PER_QUERY`] at a time.
 pub async fn with_ids(txn: &TenantTxn, ids: &[Uuid]) -> Result<Vec<call::Model>, DomainError> {
-    Ok(txn
-        .find::<call::Entity>()
-        .filter(call::Column::Id.is_in(ids.iter().copied()))
-        .all(txn.conn())
-        .await?)
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        found.extend(
+            txn.find::<call::Entity>()
+                .filter(call::Column::Id.is_in(chunk.iter().copied()))
+                .all(txn.conn())
+                .await?,
+        );
+    }
+    Ok(found)
 }
 
 /// One call by id.

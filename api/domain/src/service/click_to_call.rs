@@ -81,7 +81,7 @@ pub async fn place(
                 .to_owned(),
         ));
     }
-    let (first_party, ringing_tail) = first_party(txn, secrets, actor).await?;
+    let (first_party, ringing_tail) = first_party(txn, secrets, &settings, actor).await?;
     let from = phone_lines::sending_number(txn, secrets)
         .await?
         .ok_or_else(|| {
@@ -120,19 +120,21 @@ pub async fn place(
 async fn first_party(
     txn: &TenantTxn,
     secrets: &Secrets,
+    settings: &ringback_entity::clinic::Model,
     actor: Uuid,
 ) -> Result<(String, String), DomainError> {
     let member = membership_of(txn, actor).await?;
     if let Some(sealed) = &member.callback_line_sealed {
-        let settings = clinic::get(txn).await?;
-        let key = keys::data_key(secrets, &settings)?;
+        let key = keys::data_key(secrets, settings)?;
         let number = keys::open_clinic_number(&key, txn.clinic_id(), sealed)?;
         let tail = member.callback_line_tail.unwrap_or_default();
         return Ok((number, tail));
     }
-    let settings = clinic::get(txn).await?;
     match phone_lines::forwarding_line(txn, secrets).await? {
-        Some(number) => Ok((number, settings.forwarding_line_tail.unwrap_or_default())),
+        Some(number) => Ok((
+            number,
+            settings.forwarding_line_tail.clone().unwrap_or_default(),
+        )),
         None => Err(DomainError::BadUserInput(
             "set the phone to ring for your callbacks, or the clinic's forwarding line, first"
                 .to_owned(),

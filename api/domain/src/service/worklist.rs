@@ -98,8 +98,7 @@ pub async fn waiting_callers(
         .all(txn.conn())
         .await?;
     let records: Vec<_> = rows.iter().filter_map(calls::call_record).collect();
-    let callers: BTreeSet<String> = records.iter().map(|r| r.caller_key.clone()).collect();
-    let ends = wait_ends(txn, since, callers).await?;
+    let ends = wait_ends(txn, since).await?;
     let mut list: Vec<Waiting> = worklist::waiting(&records, &ends)
         .into_iter()
         .filter(|waiting| after.is_none_or(|cursor| cursor.precedes(waiting)))
@@ -134,15 +133,11 @@ pub async fn waiting_callers(
     Ok(WorklistPage { callers, has_next })
 }
 
-/// What ended waits since `since`: bookings that stand, and dismissals not undone.
-async fn wait_ends(
-    txn: &TenantTxn,
-    since: DateTime<Utc>,
-    callers: BTreeSet<String>,
-) -> Result<Vec<WaitEnd>, DomainError> {
+/// What ended waits since `since`: bookings that stand, and dismissals not undone (read by time
+/// alone: a list of every caller in the window could outgrow a statement's parameters).
+async fn wait_ends(txn: &TenantTxn, since: DateTime<Utc>) -> Result<Vec<WaitEnd>, DomainError> {
     let bookings = txn
         .find::<appointment::Entity>()
-        .filter(appointment::Column::CallerKey.is_in(callers))
         .filter(appointment::Column::CreatedAt.gte(since))
         .filter(appointment::Column::CancelledAt.is_null())
         .all(txn.conn())

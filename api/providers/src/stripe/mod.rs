@@ -68,7 +68,7 @@ impl BillingSettings {
             secret_key,
             webhook_secret,
             api_url: settings
-                .parse("stripe_api_url", parse_base_url)?
+                .parse("stripe_api_url", crate::parse_base_url)?
                 .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
             plans: plans(settings)?,
             trial_days: days("trial_days", DEFAULT_TRIAL_DAYS, 0..=365)?,
@@ -108,14 +108,6 @@ fn parse_webhook_secret(value: &str) -> Result<SecretString, String> {
     } else {
         Err("expected a webhook signing secret (whsec_…)".to_owned())
     }
-}
-
-fn parse_base_url(value: &str) -> Result<String, String> {
-    let url = url::Url::parse(value).map_err(|e| e.to_string())?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err("expected an http(s) URL".to_owned());
-    }
-    Ok(value.trim_end_matches('/').to_owned())
 }
 
 fn parse_in(value: &str, range: &std::ops::RangeInclusive<u32>) -> Result<u32, String> {

@@ -58,7 +58,7 @@ impl TwilioSettings {
             auth_token: settings.parse("twilio_auth_token", parse_auth_token)?,
             account_sid: settings.parse("twilio_account_sid", parse_account_sid)?,
             api_url: settings
-                .parse("twilio_api_url", parse_base_url)?
+                .parse("twilio_api_url", crate::parse_base_url)?
                 .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
         })
     }
@@ -94,15 +94,6 @@ fn parse_account_sid(value: &str) -> Result<String, String> {
         Ok(value.to_owned())
     } else {
         Err("expected AC followed by 32 hexadecimal digits".to_owned())
-    }
-}
-
-fn parse_base_url(value: &str) -> Result<String, String> {
-    let trimmed = value.trim_end_matches('/');
-    if trimmed.starts_with("https://") || trimmed.starts_with("http://") {
-        Ok(trimmed.to_owned())
-    } else {
-        Err("expected an http:// or https:// URL".to_owned())
     }
 }
 

@@ -81,7 +81,7 @@ fn screening_url(base: &str, hook: &str, clinic_id: uuid::Uuid, call_sid: &str) 
 /// through: a person presses 1 and takes the call; voicemail or an answering machine never
 /// does, so the dial ends without the caller being connected and the call counts as missed.
 pub(super) async fn screening_prompt(verified: &Verified) -> Result<Response, DomainError> {
-    let call_sid = screened_call(verified)?;
+    let call_sid = verified.url_call()?; // the caller's CallSid
     let accept = screening_url(
         &verified.state.public_base(),
         "screen-accept",
@@ -102,7 +102,7 @@ const SCREEN_ACCEPTED: &str = "twilio-screen";
 /// The key pressed during call screening: 1 accepts (remembered for the dial's outcome, and
 /// the caller is put through); anything else ends the forwarded leg.
 pub(super) async fn screening_key(verified: &Verified) -> Result<Response, DomainError> {
-    let call_sid = screened_call(verified)?;
+    let call_sid = verified.url_call()?; // the caller's CallSid
     if verified.get("Digits") != Some("1") {
         return Ok(twiml("<Hangup/>".to_owned()));
     }
@@ -110,11 +110,6 @@ pub(super) async fn screening_key(verified: &Verified) -> Result<Response, Domai
     processed_webhooks::remember(&txn, SCREEN_ACCEPTED, call_sid).await?;
     txn.commit().await?;
     Ok(twiml(String::new()))
-}
-
-/// The caller's `CallSid` a screening webhook is about, from its signed query string.
-fn screened_call(verified: &Verified) -> Result<&str, DomainError> {
-    verified.url_call()
 }
 
 /// How a dialled or status-reported call ended; `None` while it is still in progress.
