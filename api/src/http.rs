@@ -10,7 +10,7 @@ use poem::endpoint::StaticFilesEndpoint;
 use poem::http::HeaderMap;
 use poem::http::StatusCode;
 use poem::web::{Data, RemoteAddr};
-use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
 
 use crate::auth::client_address::TrustedProxies;
 use crate::auth::request::{authenticate, is_json, refresh_cookie};
@@ -45,6 +45,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
         .at("/graphql/console.js", get(crate::console::script))
         .at("/graphql/console.css", get(crate::console::style))
         .at("/export/:file", get(crate::download::download))
+        .at("/webhooks/stripe", post(crate::webhooks::stripe::receive))
         .nest(
             ringback_providers::twilio::WEBHOOK_PREFIX,
             crate::webhooks::twilio::routes(),

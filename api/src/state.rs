@@ -102,10 +102,12 @@ fn mail_links(config: &Config) -> Option<MailLinks> {
 /// Billing's settings and Stripe client, when a Stripe key is configured.
 fn billing_context(config: &Config) -> Option<Arc<BillingContext>> {
     let settings = config.billing.clone()?;
+    let public_url = config.public_url.clone()?;
     match StripeBilling::new(&settings) {
         Ok(stripe) => Some(Arc::new(BillingContext {
             settings,
             stripe: Arc::new(stripe),
+            public_url,
         })),
         Err(error) => {
             tracing::error!(%error, "billing is configured but its Stripe client could not be built");

@@ -1,8 +1,9 @@
 //! Whether a missed caller may be texted back, decided the same way wherever it is decided: only
 //! callers who rang us (the missed call is their consent to be contacted about it), never an
 //! opted-out caller, never a fixed line, never a number in a country the clinic does not text,
-//! never when the clinic turned text-backs off, not for calls reported too late to be useful, and
-//! never beyond the clinic's monthly allowance or its (or the reporting API key's) daily limit.
+//! never when the clinic turned text-backs off, not for calls reported too late to be useful, never
+//! while billing has stopped the clinic's text-backs, and never beyond its allowance for the period
+//! or its (or the reporting API key's) daily limit.
 
 use chrono::TimeDelta;
 
@@ -18,8 +19,11 @@ pub enum SkipReason {
     TooOld,
     /// Already texted within the last 24 hours.
     Duplicate,
-    /// The clinic has used this month's SMS allowance.
+    /// The text would go beyond the allowance of the clinic's plan (or its own cap) this period.
     OverQuota,
+    /// Billing stopped text-backs: the trial ended, the subscription is cancelled or unpaid, or a
+    /// payment stayed overdue past its grace period.
+    Billing,
     /// The number belongs to a country the clinic does not text.
     OtherCountry,
     /// The clinic (or the API key that reported the call) reached its texts for 24 hours.
@@ -36,6 +40,7 @@ impl SkipReason {
             SkipReason::TooOld => "skipped:too_old",
             SkipReason::Duplicate => "skipped:duplicate",
             SkipReason::OverQuota => "skipped:over_quota",
+            SkipReason::Billing => "skipped:billing",
             SkipReason::OtherCountry => "skipped:other_country",
             SkipReason::DailyLimit => "skipped:daily_limit",
         }
@@ -53,7 +58,9 @@ pub struct MissedCallFacts {
     pub reported_after: TimeDelta,
     /// Whether this caller was texted back in the last 24 hours.
     pub texted_in_last_day: bool,
-    /// Whether the clinic has used this month's SMS allowance.
+    /// Whether billing has stopped the clinic's text-backs.
+    pub billing_stopped: bool,
+    /// Whether this text would go beyond the clinic's allowance for the period.
     pub over_quota: bool,
     /// Whether the number belongs to a country the clinic texts.
     pub in_texted_country: bool,
@@ -81,6 +88,9 @@ pub fn decide(facts: MissedCallFacts) -> Result<(), SkipReason> {
     if facts.texted_in_last_day {
         return Err(SkipReason::Duplicate);
     }
+    if facts.billing_stopped {
+        return Err(SkipReason::Billing);
+    }
     if facts.over_quota {
         return Err(SkipReason::OverQuota);
     }
@@ -106,7 +116,8 @@ pub fn status_words(status: Option<&str>) -> String {
         Some("skipped:landline") => "Not sent: a landline",
         Some("skipped:too_old") => "Not sent: reported too late",
         Some("skipped:duplicate") => "Not sent: texted in the last 24 hours",
-        Some("skipped:over_quota") => "Not sent: monthly allowance used",
+        Some("skipped:over_quota") => "Not sent: this period's text allowance is used",
+        Some("skipped:billing") => "Not sent: billing has paused text-backs",
         Some("skipped:other_country") => "Not sent: a number abroad",
         Some("skipped:daily_limit") => "Not sent: daily texting limit reached",
         Some(other) => other,
@@ -125,6 +136,7 @@ mod tests {
             accepts_sms: true,
             reported_after: TimeDelta::seconds(5),
             texted_in_last_day: false,
+            billing_stopped: false,
             over_quota: false,
             in_texted_country: true,
             over_daily_limit: false,
@@ -182,6 +194,14 @@ mod tests {
         );
         assert_eq!(
             decide(MissedCallFacts {
+                billing_stopped: true,
+                over_quota: true,
+                ..facts()
+            }),
+            Err(SkipReason::Billing)
+        );
+        assert_eq!(
+            decide(MissedCallFacts {
                 in_texted_country: false,
                 ..facts()
             }),
@@ -204,6 +224,7 @@ mod tests {
             accepts_sms: false,
             reported_after: TimeDelta::hours(2),
             texted_in_last_day: true,
+            billing_stopped: true,
             over_quota: true,
             in_texted_country: false,
             over_daily_limit: true,

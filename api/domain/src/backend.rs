@@ -47,6 +47,11 @@ pub struct Backend {
 }
 
 impl Backend {
+    /// Billing's settings, when billing is on.
+    pub fn billing_settings(&self) -> Option<&crate::service::billing::BillingSettings> {
+        self.billing.as_deref().map(|billing| &billing.settings)
+    }
+
     /// The handles for a server on `db` (of engine `database_kind`) with `secrets`, whose "now"
     /// comes from `clock`.
     pub fn new(

@@ -215,7 +215,7 @@ async fn seed_day(
         });
         numbers.push(number);
     }
-    let results = calls::record_events(txn, secrets, "demo", events).await?;
+    let results = calls::record_events(txn, secrets, None, "demo", events).await?;
     for ((_, result), number) in results.into_iter().zip(numbers) {
         if let EventResult::Recorded(call) = result {
             summary.calls += 1;

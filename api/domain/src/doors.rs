@@ -1,6 +1,7 @@
 //! The doors to a clinic's data. A [`TenantScope`] names its clinic from evidence only: a checked
 //! session or API key ([`crate::auth::credentials`] opens those through here), a signed webhook
-//! routed by the clinic's provider number (or, for call screening, by the signed URL we wrote), a membership read from the database, a one-time token
+//! routed by the clinic's provider number (or, for call screening, by the signed URL we wrote), a
+//! signed Stripe event routed by the clinic's Stripe customer, a membership read from the database, a one-time token
 //! presented back to us, or a clinic this very call creates. The core adds the job and operator
 //! doors. Each door here is the only caller of the core's unchecked
 //! [`TenantScope::open_unverified`] outside the core, and a test holds it to that.
@@ -9,6 +10,7 @@ use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantScope;
 use ringback_entity::membership;
+use ringback_providers::stripe::event::SignedEvent;
 use ringback_providers::twilio::signature::SignedRequest;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
@@ -17,7 +19,7 @@ use crate::auth::session::SessionClaims;
 use crate::auth::tokens::PresentedToken;
 use crate::backend::Backend;
 use crate::service::account::SessionGrant;
-use crate::service::phone_lines;
+use crate::service::{billing, phone_lines};
 
 /// The clinic of a verified session token (its user's role is checked inside).
 pub fn session(backend: &Backend, claims: &SessionClaims) -> TenantScope {
@@ -70,6 +72,18 @@ pub fn screening_webhook(
     clinic_id: Uuid,
 ) -> TenantScope {
     open(&backend.db, &backend.clock, clinic_id)
+}
+
+/// The clinic whose Stripe customer a signed Stripe event names; `None` when no clinic has it.
+pub async fn stripe_webhook(
+    backend: &Backend,
+    event: &SignedEvent,
+) -> Result<Option<TenantScope>, DomainError> {
+    let Some(customer) = event.customer.as_deref() else {
+        return Ok(None);
+    };
+    let clinic = billing::clinic_for_customer(&backend.db, customer).await?;
+    Ok(clinic.map(|clinic_id| open(&backend.db, &backend.clock, clinic_id)))
 }
 
 /// Every door's one call to the unchecked path.

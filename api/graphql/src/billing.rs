@@ -1,17 +1,20 @@
 //! Billing over GraphQL: `billing` (owners and admins read it; null when billing is off) says the
 //! plan, where the clinic stands (trial or the subscription's status), whether text-backs may go
-//! out and why not, the allowance and the period; `plans` lists the catalogue. Receptionists see
-//! nothing of billing.
+//! out and why not, the allowance, the period and the texts used in it; `plans` lists the
+//! catalogue. Owners only: `startCheckout` (a Stripe Checkout page for a plan) and
+//! `openBillingPortal` (Stripe's Customer Portal), each audited and at most 10 a minute per owner.
+//! Receptionists see nothing of billing.
 
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use ringback_shared::access::Permission;
-use ringback_shared::billing::{Entitlement, Standing};
+use ringback_shared::billing::{Entitlement, Standing, Stopped};
 
 use crate::guard::{Access, with_tenant};
+use ringback_core::error::DomainError;
 use ringback_domain::Backend;
 use ringback_domain::service::billing::Plan as PlanSettings;
-use ringback_domain::service::{billing, clinic};
+use ringback_domain::service::{billing, clinic, usage};
 
 /// A plan of the catalogue.
 #[derive(SimpleObject)]
@@ -54,6 +57,14 @@ pub struct Billing {
     pub stopped_reason: Option<String>,
     /// A payment failed: texting goes on until then (owners and admins see a banner).
     pub grace_until: Option<DateTime<Utc>>,
+    /// SMS segments sent this period (text-backs and staff replies).
+    pub texts_used: u64,
+    /// Segments beyond the allowance this period, billed as overage (plans that bill it).
+    pub overage: u64,
+    /// Of those, the segments already reported to Stripe.
+    pub overage_reported: u64,
+    /// Whether a payment needs the owner's attention (failed, overdue or not yet made).
+    pub needs_attention: bool,
 }
 
 #[derive(Default)]
@@ -64,16 +75,34 @@ impl BillingQuery {
     /// The clinic's billing; null when this deployment bills nobody.
     async fn billing(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Billing>> {
         let backend = ctx.data::<Backend>()?;
-        let row = with_tenant(
+        let now = backend.clock.now();
+        let settings = backend.billing_settings();
+        let (row, counted) = with_tenant(
             ctx,
             Access::Read(Permission::ManageSettings),
-            async |txn, _| clinic::get(txn).await,
+            async |txn, _| {
+                let row = clinic::get(txn).await?;
+                let counted = match settings {
+                    Some(settings) => {
+                        usage::usage_row(txn, usage::period_start(&row, settings, now)).await?
+                    }
+                    None => None,
+                };
+                Ok((row, counted))
+            },
         )
         .await?;
         let Some(context) = &backend.billing else {
             return Ok(None);
         };
-        let view = billing::view(&row, &context.settings, backend.clock.now());
+        let view = billing::view(&row, &context.settings, now);
+        let used = counted
+            .as_ref()
+            .map_or(0, |row| u64::try_from(row.segments).unwrap_or(0));
+        let bills_overage = view
+            .plan
+            .as_ref()
+            .is_some_and(|plan| plan.overage_price.is_some());
         let (status, trial_ends_at) = match view.standing {
             Standing::Trial { ends } => ("trial".to_owned(), Some(ends)),
             Standing::Subscribed { status, .. } => (status.as_str().to_owned(), None),
@@ -95,6 +124,22 @@ impl BillingQuery {
                 Entitlement::Grace { until } => Some(until),
                 _ => None,
             },
+            texts_used: used,
+            overage: if bills_overage {
+                used.saturating_sub(u64::from(view.allowance))
+            } else {
+                0
+            },
+            overage_reported: counted
+                .as_ref()
+                .map_or(0, |row| u64::try_from(row.overage_reported).unwrap_or(0)),
+            needs_attention: matches!(
+                view.entitlement,
+                Entitlement::Grace { .. }
+                    | Entitlement::Stopped(
+                        Stopped::PaymentOverdue | Stopped::Unpaid | Stopped::NotPaidYet
+                    )
+            ),
         }))
     }
 
@@ -113,4 +158,56 @@ impl BillingQuery {
             .map(|context| context.settings.plans.iter().map(Plan::from).collect())
             .unwrap_or_default())
     }
+}
+
+#[derive(Default)]
+pub struct BillingMutation;
+
+#[Object]
+impl BillingMutation {
+    /// A Stripe Checkout page where the owner pays for plan `plan`; billing starts when Stripe
+    /// confirms it. Owners only; audited; at most 10 a minute per owner.
+    async fn start_checkout(
+        &self,
+        ctx: &Context<'_>,
+        plan: String,
+    ) -> async_graphql::Result<String> {
+        let backend = ctx.data::<Backend>()?;
+        with_tenant(
+            ctx,
+            Access::Write(Permission::ManageBilling),
+            async |txn, principal| {
+                let context = billing_on(backend)?;
+                let user = principal.user_id()?;
+                backend.rate_limits.billing_session(user)?;
+                billing::start_checkout(txn, context, user, &plan).await
+            },
+        )
+        .await
+    }
+
+    /// A Stripe Customer Portal page for cards, invoices, plan changes and cancellation; it
+    /// returns to the billing page. Owners only; audited; at most 10 a minute per owner.
+    async fn open_billing_portal(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let backend = ctx.data::<Backend>()?;
+        with_tenant(
+            ctx,
+            Access::Write(Permission::ManageBilling),
+            async |txn, principal| {
+                let context = billing_on(backend)?;
+                let user = principal.user_id()?;
+                backend.rate_limits.billing_session(user)?;
+                billing::open_portal(txn, context, user).await
+            },
+        )
+        .await
+    }
+}
+
+/// Billing's context, or a clear error where this deployment bills nobody.
+fn billing_on(backend: &Backend) -> Result<&billing::BillingContext, DomainError> {
+    backend
+        .billing
+        .as_deref()
+        .ok_or_else(|| DomainError::BadUserInput("billing is off on this server".to_owned()))
 }

@@ -313,7 +313,14 @@ impl CallMutation {
             })
             .collect();
         let results = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
-            calls::record_events(txn, &backend.secrets, calls::API_PROVIDER, events).await
+            calls::record_events(
+                txn,
+                &backend.secrets,
+                backend.billing_settings(),
+                calls::API_PROVIDER,
+                events,
+            )
+            .await
         })
         .await?;
         backend.wake_workers();

@@ -74,6 +74,7 @@ pub struct MutationRoot(
     outbox::OutboxMutation,
     worklist::WorklistMutation,
     click_to_call::ClickToCallMutation,
+    billing::BillingMutation,
 );
 
 /// The schema type served at `/graphql`.

@@ -81,7 +81,8 @@ pub struct PhoneSettings {
     /// Days the clinic is closed all day (after-hours wording applies).
     pub holidays: Vec<NaiveDate>,
     /// Text-backs allowed per calendar month (none: no limit); further missed callers are
-    /// recorded as `skipped:over_quota`.
+    /// recorded as `skipped:over_quota`. Applies only with billing off: with billing on, the
+    /// clinic's plan owns the allowance.
     pub sms_monthly_quota: Option<i32>,
     /// The regions (ISO 3166 codes) whose numbers are texted; callers from elsewhere are recorded
     /// as `skipped:other_country`.
@@ -242,6 +243,14 @@ impl PhoneSettingsMutation {
         ctx: &Context<'_>,
         input: PhoneSettingsInput,
     ) -> async_graphql::Result<PhoneSettings> {
+        let billing_on = ctx.data::<Backend>()?.billing.is_some();
+        if billing_on && !input.sms_monthly_quota.is_undefined() {
+            return Err(graphql_error(DomainError::BadUserInput(
+                "the plan sets the text allowance while billing is on; choose another plan \
+                 on the Billing page"
+                    .to_owned(),
+            )));
+        }
         let model = with_tenant(
             ctx,
             Access::Write(Permission::ManageSettings),

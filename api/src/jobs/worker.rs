@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ringback_domain::jobs::{Attempt, JobContext, Runnable, StaffReply, TextBack};
+use ringback_domain::jobs::{Attempt, JobContext, ReportOverage, Runnable, StaffReply, TextBack};
 use ringback_entity::job_outbox;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -58,6 +58,7 @@ fn job_types() -> Registry {
     Registry::default()
         .register::<TextBack>()
         .register::<StaffReply>()
+        .register::<ReportOverage>()
 }
 
 /// A future a job handler returns.

@@ -1,7 +1,7 @@
 //! Rate limits (governor, in memory per instance): sign-in attempts per client address and per
 //! account, every request per client address (provider webhooks under their own, higher limit)
-//! and per API key, and per staff member the calls Ringback places for them and the callers they
-//! look up by number. A refused request gets `RATE_LIMITED`.
+//! and per API key, and per staff member the calls Ringback places for them, the callers they
+//! look up by number and the Stripe Checkout or Portal sessions they open. A refused request gets `RATE_LIMITED`.
 //!
 //! Keys are normalised and bounded before they count: an e-mail address is trimmed, lower-cased
 //! and hashed (so spacing or case is no new bucket, and a huge address is kept as 32 bytes); an
@@ -37,6 +37,9 @@ pub const CALLBACKS_PER_USER_PER_MINUTE: u32 = 10;
 /// to test a clinic's callers against a list of numbers.
 pub const CALLER_LOOKUPS_PER_USER_PER_MINUTE: u32 = 20;
 
+/// Stripe Checkout or Portal sessions one owner may open per minute (each is a request to Stripe).
+pub const BILLING_SESSIONS_PER_USER_PER_MINUTE: u32 = 10;
+
 /// How many checks pass between two prunings of the buckets that have refilled.
 pub const PRUNE_EVERY: u64 = 10_000;
 
@@ -49,6 +52,7 @@ pub struct RateLimits {
     requests_by_api_key: DefaultKeyedRateLimiter<Uuid>,
     callbacks_by_user: DefaultKeyedRateLimiter<Uuid>,
     caller_lookups_by_user: DefaultKeyedRateLimiter<Uuid>,
+    billing_sessions_by_user: DefaultKeyedRateLimiter<Uuid>,
     checks: AtomicU64,
 }
 
@@ -93,6 +97,9 @@ impl Default for RateLimits {
             callbacks_by_user: RateLimiter::keyed(per_minute(CALLBACKS_PER_USER_PER_MINUTE)),
             caller_lookups_by_user: RateLimiter::keyed(per_minute(
                 CALLER_LOOKUPS_PER_USER_PER_MINUTE,
+            )),
+            billing_sessions_by_user: RateLimiter::keyed(per_minute(
+                BILLING_SESSIONS_PER_USER_PER_MINUTE,
             )),
             checks: AtomicU64::new(0),
         }
@@ -145,6 +152,12 @@ impl RateLimits {
         check(&self.caller_lookups_by_user, &user)
     }
 
+    /// One Stripe Checkout or Portal session opened by owner `user`.
+    pub fn billing_session(&self, user: Uuid) -> Result<(), DomainError> {
+        self.counted();
+        check(&self.billing_sessions_by_user, &user)
+    }
+
     /// How many buckets the limiters hold now.
     pub fn buckets(&self) -> usize {
         self.sign_in_by_address.len()
@@ -154,6 +167,7 @@ impl RateLimits {
             + self.requests_by_api_key.len()
             + self.callbacks_by_user.len()
             + self.caller_lookups_by_user.len()
+            + self.billing_sessions_by_user.len()
     }
 
     /// Drops every bucket that has refilled (it holds nothing a new one would not).
@@ -165,6 +179,7 @@ impl RateLimits {
         self.requests_by_api_key.retain_recent();
         self.callbacks_by_user.retain_recent();
         self.caller_lookups_by_user.retain_recent();
+        self.billing_sessions_by_user.retain_recent();
     }
 
     /// Counts one check, pruning every [`PRUNE_EVERY`] of them.

@@ -6,11 +6,13 @@
 //!
 //! - [`TextBack`]: text a missed caller back.
 //! - [`StaffReply`]: send a staff member's reply in a conversation.
+//! - [`ReportOverage`]: report SMS segments beyond a plan's allowance to Stripe.
 //!
 //! Both send a text, so both are [`sms::TextJob`]s and run through [`sms`], which owns the
 //! at-most-once rule: a job whose earlier attempt may have reached the provider asks the provider
 //! before it sends again.
 
+mod report_overage;
 pub mod sms;
 mod staff_reply;
 mod text_back;
@@ -26,9 +28,13 @@ use ringback_providers::sms::{ProviderError, SmsProvider};
 
 use crate::backend::Backend;
 
+pub use report_overage::ReportOverage;
 pub use ringback_core::outbox::Job;
 pub use staff_reply::StaffReply;
 pub use text_back::TextBack;
+
+/// The jobs that send a text.
+pub const TEXT_JOBS: [&str; 2] = [TextBack::NAME, StaffReply::NAME];
 
 /// What running jobs may use: the domain's handles and the providers they call.
 #[derive(Clone)]

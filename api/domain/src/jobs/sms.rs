@@ -21,7 +21,7 @@ use ringback_core::outbox::Job;
 
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::callers::CallerKeyer;
-use crate::service::{clinic, keys, messages, opt_outs, phone_lines};
+use crate::service::{clinic, keys, messages, opt_outs, phone_lines, usage};
 
 /// How far before the doubtful claim the provider's list is read (its clock and ours differ, and
 /// its timestamps have whole seconds).
@@ -79,6 +79,7 @@ impl<T: TextJob> Runnable for T {
         context: &JobContext,
     ) -> Result<(), DomainError> {
         self.sent(txn, row, receipt, context).await?;
+        count_segments(txn, row, context).await?;
         catch_up(txn, receipt).await
     }
 
@@ -198,6 +199,22 @@ fn receipt(sent: SentSms) -> Receipt {
         provider_id: sent.provider_id,
         provider_status: sent.status,
     }
+}
+
+/// Counts the segments of `row`'s text against the clinic's plan, with billing on.
+async fn count_segments(
+    txn: &TenantTxn,
+    row: &job_outbox::Model,
+    context: &JobContext,
+) -> Result<(), DomainError> {
+    let (Some(billing), Some(body_sealed)) = (&context.backend.billing, &row.body_sealed) else {
+        return Ok(());
+    };
+    let settings = clinic::get(txn).await?;
+    let key = keys::data_key(&context.backend.secrets, &settings)?;
+    let body = keys::open_message(&key, txn.clinic_id(), body_sealed)?;
+    let segments = u64::try_from(sms::segments(&body).count).unwrap_or(u64::MAX);
+    usage::count_sent(txn, &billing.settings, row.id, segments).await
 }
 
 /// The delivery status a message takes from the provider's first answer.

@@ -1,13 +1,27 @@
 //! Where a clinic stands with billing, read from its stored state with the shared rules
 //! (`ringback_shared::billing`): on its trial (from sign-up, for the configured days) or on a
-//! subscription with Stripe's status; what it may send now; and its plan and allowance. With
-//! billing off (no Stripe key) nothing here applies and every clinic runs without limits.
+//! subscription with Stripe's status; what it may send now; and its plan and allowance. Owners
+//! start Stripe Checkout for a plan (the clinic's Stripe customer is created once) and open the
+//! Customer Portal; Stripe's signed events bring the subscription's current state back
+//! ([`apply_subscription`]), audited with the event's id. With billing off (no Stripe key) nothing
+//! here applies and every clinic runs without limits.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use ringback_core::error::DomainError;
+use ringback_core::tenant::{TenantTxn, set_local};
 use ringback_entity::clinic;
-use ringback_providers::stripe::client::StripeBilling;
+use ringback_providers::stripe::client::{StripeBilling, SubscriptionState};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::service::audit::{self, AuditEvent};
+use crate::service::{account, clinic as clinic_settings};
 pub use ringback_providers::stripe::{BillingSettings, Plan};
 use ringback_shared::billing::{Entitlement, Standing, SubscriptionStatus, entitlement};
 
@@ -15,6 +29,21 @@ use ringback_shared::billing::{Entitlement, Standing, SubscriptionStatus, entitl
 pub struct BillingContext {
     pub settings: BillingSettings,
     pub stripe: Arc<StripeBilling>,
+    /// The dashboard's public address, where Checkout and the Portal send the owner back.
+    pub public_url: String,
+}
+
+/// The dashboard page billing returns to.
+pub const BILLING_PAGE: &str = "/billing";
+
+impl BillingContext {
+    /// The billing page's address, with `query` if any.
+    fn page(&self, query: &str) -> String {
+        format!(
+            "{}{BILLING_PAGE}{query}",
+            self.public_url.trim_end_matches('/')
+        )
+    }
 }
 
 /// A clinic's billing, as the dashboard shows it.
@@ -72,4 +101,198 @@ pub fn view(clinic: &clinic::Model, settings: &BillingSettings, now: DateTime<Ut
         period,
         cancel_at_period_end: clinic.billing_cancel_at_period_end,
     }
+}
+
+/// Whether a stored status is a subscription still running (or yet to be paid), as opposed to one
+/// that ended.
+fn is_live(status: Option<&str>) -> bool {
+    status
+        .and_then(SubscriptionStatus::parse)
+        .is_some_and(|status| {
+            !matches!(
+                status,
+                SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired
+            )
+        })
+}
+
+/// The clinic's Stripe customer, created (once: the clinic row is locked, and Stripe's request is
+/// idempotent on the clinic) for the signed-in owner `user_id`'s e-mail.
+async fn customer(
+    txn: &TenantTxn,
+    context: &BillingContext,
+    user_id: Uuid,
+) -> Result<String, DomainError> {
+    txn.lock_clinic().await?;
+    let row = clinic_settings::get(txn).await?;
+    if let Some(customer) = row.stripe_customer_id.clone() {
+        return Ok(customer);
+    }
+    let owner = account::signed_in_user(txn, user_id).await?;
+    let customer = context
+        .stripe
+        .create_customer(&txn.clinic_id().to_string(), &owner.email)
+        .await?;
+    let mut model: clinic::ActiveModel = row.into();
+    model.stripe_customer_id = Set(Some(customer.clone()));
+    model.billing_updated_at = Set(Some(txn.now()));
+    model.update(txn.conn()).await?;
+    Ok(customer)
+}
+
+/// A Stripe Checkout page subscribing the clinic to plan `plan_key`, for owner `user_id`. A clinic
+/// whose subscription is running changes plan in the Portal instead.
+pub async fn start_checkout(
+    txn: &TenantTxn,
+    context: &BillingContext,
+    user_id: Uuid,
+    plan_key: &str,
+) -> Result<String, DomainError> {
+    let plan = context
+        .settings
+        .plan(plan_key)
+        .ok_or_else(|| DomainError::BadUserInput(format!("there is no plan `{plan_key}`")))?;
+    let row = clinic_settings::get(txn).await?;
+    if row.stripe_subscription_id.is_some() && is_live(row.billing_status.as_deref()) {
+        return Err(DomainError::Conflict(
+            "the clinic already has a subscription: change plan in the billing portal".to_owned(),
+        ));
+    }
+    let customer = customer(txn, context, user_id).await?;
+    let url = context
+        .stripe
+        .checkout(
+            &customer,
+            &txn.clinic_id().to_string(),
+            plan,
+            &context.page("?checkout=done"),
+            &context.page("?checkout=cancelled"),
+        )
+        .await?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(user_id),
+            action: "billing.checkout_started",
+            detail: json!({ "plan": plan.key }),
+        },
+    )
+    .await?;
+    Ok(url)
+}
+
+/// A Stripe Customer Portal page for the clinic's customer, returning to the billing page.
+pub async fn open_portal(
+    txn: &TenantTxn,
+    context: &BillingContext,
+    user_id: Uuid,
+) -> Result<String, DomainError> {
+    let Some(customer) = clinic_settings::get(txn).await?.stripe_customer_id else {
+        return Err(DomainError::Conflict(
+            "choose a plan first: the billing portal opens once the clinic has paid".to_owned(),
+        ));
+    };
+    let url = context.stripe.portal(&customer, &context.page("")).await?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(user_id),
+            action: "billing.portal_opened",
+            detail: json!({}),
+        },
+    )
+    .await?;
+    Ok(url)
+}
+
+/// The clinic whose Stripe customer is `customer`, if any. This read precedes knowing the clinic;
+/// on PostgreSQL it is allowed by naming the customer.
+pub async fn clinic_for_customer(
+    db: &DatabaseConnection,
+    customer: &str,
+) -> Result<Option<Uuid>, DomainError> {
+    let txn = db.begin().await?;
+    set_local(&txn, "app.stripe_customer", customer).await?;
+    let found = clinic::Entity::find()
+        .filter(clinic::Column::StripeCustomerId.eq(customer))
+        .one(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(found.map(|row| row.id))
+}
+
+/// What applying an event did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The clinic now holds the subscription's state.
+    Updated,
+    /// The subscription is not the clinic's current one (an older, ended subscription).
+    Ignored,
+}
+
+/// Stores `subscription`'s current state (fetched from Stripe for event `event_id`) on the clinic:
+/// id, plan, status, period, cancel-at-period-end, and since when a payment is overdue. A change of
+/// status or plan is audited with the event's id. Another subscription than the stored one
+/// replaces it only if it runs or the stored one ended, so an old subscription's late events never
+/// undo a new one.
+pub async fn apply_subscription(
+    txn: &TenantTxn,
+    settings: &BillingSettings,
+    subscription: &SubscriptionState,
+    event_id: &str,
+) -> Result<Applied, DomainError> {
+    txn.lock_clinic().await?;
+    let row = clinic_settings::get(txn).await?;
+    let replaces_another = row
+        .stripe_subscription_id
+        .as_deref()
+        .is_some_and(|stored| stored != subscription.id);
+    if row.stripe_customer_id.as_deref() != Some(subscription.customer.as_str())
+        || (replaces_another
+            && is_live(row.billing_status.as_deref())
+            && !is_live(Some(&subscription.status)))
+    {
+        return Ok(Applied::Ignored);
+    }
+    let now = txn.now();
+    let status = SubscriptionStatus::parse(&subscription.status)
+        .ok_or_else(|| DomainError::BadUserInput("an unknown subscription status".to_owned()))?;
+    let plan = subscription
+        .price
+        .as_deref()
+        .and_then(|price| settings.plan_with_price(price))
+        .map(|plan| plan.key.clone());
+    let at = |seconds: i64| DateTime::<Utc>::from_timestamp(seconds, 0);
+    let past_due_since = match status {
+        SubscriptionStatus::PastDue => row.billing_past_due_since.or(Some(now)),
+        _ => None,
+    };
+    let before = (row.billing_status.clone(), row.billing_plan.clone());
+    let mut model: clinic::ActiveModel = row.into();
+    model.stripe_subscription_id = Set(Some(subscription.id.clone()));
+    model.billing_status = Set(Some(status.as_str().to_owned()));
+    model.billing_plan = Set(plan.clone());
+    model.billing_period_start = Set(subscription.period.and_then(|(start, _)| at(start)));
+    model.billing_period_end = Set(subscription.period.and_then(|(_, end)| at(end)));
+    model.billing_cancel_at_period_end = Set(subscription.cancel_at_period_end);
+    model.billing_past_due_since = Set(past_due_since);
+    model.billing_updated_at = Set(Some(now));
+    model.update(txn.conn()).await?;
+    let after = (Some(status.as_str().to_owned()), plan);
+    if before != after {
+        audit::append(
+            txn,
+            AuditEvent {
+                actor: None,
+                action: "billing.subscription_changed",
+                detail: json!({
+                    "stripe_event": event_id,
+                    "status": { "from": before.0, "to": after.0 },
+                    "plan": { "from": before.1, "to": after.1 },
+                }),
+            },
+        )
+        .await?;
+    }
+    Ok(Applied::Updated)
 }

@@ -13,6 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
+use crate::service::billing::BillingSettings;
 use crate::service::callers::CallerKeyer;
 use crate::service::in_clinic;
 use crate::service::{attribution, external_ids};
@@ -46,10 +47,12 @@ pub enum EventResult {
 }
 
 /// Records a batch: each event is validated and keyed on its own; rejected rows do not stop the
-/// others. Attribution is recomputed for every caller touched.
+/// others. Attribution is recomputed for every caller touched. Missed calls are texted back within
+/// `billing`'s limits when billing is on.
 pub async fn record_events(
     txn: &TenantTxn,
     secrets: &Secrets,
+    billing: Option<&BillingSettings>,
     provider: &str,
     events: Vec<CallEvent>,
 ) -> Result<Vec<(String, EventResult)>, DomainError> {
@@ -64,7 +67,7 @@ pub async fn record_events(
     let mut touched = BTreeSet::new();
     for event in events {
         let external_id = event.external_id.trim().to_owned();
-        let result = record_one(txn, secrets, &clinic, &keyer, provider, event).await?;
+        let result = record_one(txn, (secrets, billing), &clinic, &keyer, provider, event).await?;
         if let EventResult::Recorded(call) = &result {
             touched.insert(call.caller_key.clone());
         }
@@ -95,7 +98,7 @@ pub async fn record_events(
 
 async fn record_one(
     txn: &TenantTxn,
-    secrets: &Secrets,
+    (secrets, billing): (&Secrets, Option<&BillingSettings>),
     clinic: &ringback_entity::clinic::Model,
     keyer: &CallerKeyer,
     provider: &str,
@@ -143,7 +146,7 @@ async fn record_one(
     .insert(txn.conn())
     .await?;
     let model = if model.missed {
-        text_back::after_missed_call(txn, secrets, clinic, model, &caller, now).await?
+        text_back::after_missed_call(txn, secrets, billing, clinic, model, &caller, now).await?
     } else {
         model
     };

@@ -26,4 +26,5 @@ pub mod processed_webhooks;
 pub mod sign_up_requests;
 pub mod team;
 pub mod text_back;
+pub mod usage;
 pub mod worklist;

@@ -1,5 +1,5 @@
 //! Provider events remembered by id (`processed_webhooks`): delivery reports that arrived before
-//! their message, and call screenings a person accepted. Remembering is idempotent, so a
+//! their message, call screenings a person accepted, and Stripe events already applied. Remembering is idempotent, so a
 //! redelivered webhook changes nothing.
 
 use ringback_entity::processed_webhook;

@@ -5,15 +5,18 @@
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use ringback_entity::{call, clinic, job_outbox};
+use ringback_shared::sms;
 use ringback_shared::text_back::{MissedCallFacts, decide};
 use sea_orm::{ActiveModelTrait, ColumnTrait, PaginatorTrait, QueryFilter, Set};
 
 use uuid::Uuid;
 
-use crate::jobs::{StaffReply, TextBack};
+use crate::jobs::{TEXT_JOBS, TextBack};
 use ringback_core::outbox::{self, Job, NewJob};
 
+use crate::service::billing::BillingSettings;
 use crate::service::callers::KeyedCaller;
+use crate::service::usage::{self, Gate};
 use crate::service::{clinic as clinic_settings, keys, opt_outs};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
@@ -40,9 +43,10 @@ async fn texted_in_last_day(
     Ok(recent > 0)
 }
 
-/// Whether the clinic has used this month's SMS allowance (text-backs queued since the start of
-/// the calendar month, UTC).
-async fn over_quota(
+/// Whether the clinic has used the monthly cap it set itself (text-backs queued since the start of
+/// the calendar month, UTC): with billing off only, since with billing on the plan owns the
+/// allowance.
+async fn over_own_cap(
     txn: &TenantTxn,
     settings: &clinic::Model,
     now: DateTime<Utc>,
@@ -65,12 +69,28 @@ async fn over_quota(
     Ok(used >= u64::try_from(quota).unwrap_or(0))
 }
 
+/// What billing says about a text-back of `text` now: with billing off, only the clinic's own cap.
+async fn billing_gate(
+    txn: &TenantTxn,
+    billing: Option<&BillingSettings>,
+    settings: &clinic::Model,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<Gate, DomainError> {
+    match billing {
+        Some(billing) => {
+            let segments = u64::try_from(sms::segments(text).count).unwrap_or(u64::MAX);
+            usage::text_back_gate(txn, billing, settings, segments, now).await
+        }
+        None if over_own_cap(txn, settings, now).await? => Ok(Gate::OverAllowance),
+        None => Ok(Gate::Open),
+    }
+}
+
 /// Texts a clinic sends per rolling 24 hours unless it sets its own limit.
 pub const DEFAULT_DAILY_TEXTS: i32 = 200;
 /// Texts the calls one API key reports may cause per rolling 24 hours.
 pub const API_KEY_DAILY_TEXTS: u64 = 50;
-/// The outbox jobs that send a text.
-const TEXT_JOBS: [&str; 2] = [TextBack::NAME, StaffReply::NAME];
 
 /// Whether the clinic, or the API key acting in `txn`, has queued its texts for the 24 hours
 /// before `now`.
@@ -110,28 +130,32 @@ pub fn texts_region(settings: &clinic::Model, region: Option<&str>) -> bool {
 }
 
 /// Decides and records the text-back for a just-recorded missed call; returns the call as updated.
+/// `billing` holds billing's settings when billing is on.
 pub async fn after_missed_call(
     txn: &TenantTxn,
     secrets: &Secrets,
+    billing: Option<&BillingSettings>,
     settings: &clinic::Model,
     missed: call::Model,
     caller: &KeyedCaller,
     now: DateTime<Utc>,
 ) -> Result<call::Model, DomainError> {
+    let text = clinic_settings::text_back_text(settings, now);
+    let gate = billing_gate(txn, billing, settings, &text, now).await?;
     let facts = MissedCallFacts {
         text_back_enabled: settings.text_back_enabled,
         opted_out: opt_outs::is_opted_out(txn, &missed.caller_key).await?,
         accepts_sms: caller.accepts_sms,
         reported_after: now - missed.started_at,
         texted_in_last_day: texted_in_last_day(txn, &missed.caller_key, missed.id, now).await?,
-        over_quota: over_quota(txn, settings, now).await?,
+        billing_stopped: gate == Gate::Stopped,
+        over_quota: gate == Gate::OverAllowance,
         in_texted_country: texts_region(settings, caller.region.as_deref()),
         over_daily_limit: over_daily_limit(txn, settings, now).await?,
     };
     let status = match decide(facts) {
         Ok(()) => {
             let key = keys::data_key(secrets, settings)?;
-            let text = clinic_settings::text_back_text(settings, now);
             let job = NewJob {
                 job: TextBack {
                     call: missed.id,

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use stripe::{Client, ClientBuilder, StripeError};
+use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 
 use super::BillingSettings;
 
@@ -33,6 +33,15 @@ impl From<StripeError> for BillingError {
             StripeError::JSONDeserialize(_) => BillingError::Unreadable,
             StripeError::ConfigError(_) => BillingError::Misconfigured,
             _ => BillingError::Unreachable,
+        }
+    }
+}
+
+impl From<BillingError> for ringback_core::error::DomainError {
+    fn from(error: BillingError) -> Self {
+        match error {
+            BillingError::Misconfigured => Self::Internal(error.to_string()),
+            other => Self::Unavailable(other.to_string()),
         }
     }
 }
@@ -66,42 +75,59 @@ impl StripeBilling {
         Ok(Self { client })
     }
 
-    /// Creates the customer of clinic `clinic_id`, billed to `email`; its id.
+    /// Creates the customer of clinic `clinic_id`, billed to `email`; its id. The clinic id is the
+    /// request's idempotency key, so a retry (or a second owner's click) within Stripe's 24 hours
+    /// gets the same customer back.
     pub async fn create_customer(
         &self,
         clinic_id: &str,
         email: &str,
     ) -> Result<String, BillingError> {
+        let key = IdempotencyKey::new(format!("ringback-customer-{clinic_id}"))
+            .map_err(|_| BillingError::Misconfigured)?;
         let customer = stripe_core::customer::CreateCustomer::new()
             .email(email)
             .metadata(HashMap::from([(
                 "clinic_id".to_owned(),
                 clinic_id.to_owned(),
             )]))
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key))
             .send(&self.client)
             .await?;
         Ok(customer.id.as_str().to_owned())
     }
 
-    /// A Checkout Session subscribing `customer` to `price`; the page to send the owner to.
+    /// A Checkout Session subscribing `customer` to `plan` (its price, and its metered overage
+    /// price if any); the page to send the owner to.
     pub async fn checkout(
         &self,
         customer: &str,
         clinic_id: &str,
-        price: &str,
+        plan: &super::Plan,
         success_url: &str,
         cancel_url: &str,
     ) -> Result<String, BillingError> {
-        let item = stripe_checkout::checkout_session::CreateCheckoutSessionLineItems {
-            price: Some(price.to_owned()),
+        use stripe_checkout::checkout_session::CreateCheckoutSessionLineItems as LineItem;
+        let mut items = vec![LineItem {
+            price: Some(plan.price.clone()),
             quantity: Some(1),
-            ..stripe_checkout::checkout_session::CreateCheckoutSessionLineItems::new()
-        };
+            ..LineItem::new()
+        }];
+        // A metered price takes no quantity: Stripe bills what the meter reports.
+        items.extend(plan.overage_price.as_ref().map(|price| LineItem {
+            price: Some(price.clone()),
+            ..LineItem::new()
+        }));
         let session = stripe_checkout::checkout_session::CreateCheckoutSession::new()
             .mode(stripe_checkout::CheckoutSessionMode::Subscription)
             .customer(customer)
             .client_reference_id(clinic_id)
-            .line_items(vec![item])
+            .line_items(items)
+            .metadata(HashMap::from([(
+                "clinic_id".to_owned(),
+                clinic_id.to_owned(),
+            )]))
             .success_url(success_url)
             .cancel_url(cancel_url)
             .send(&self.client)
@@ -171,6 +197,7 @@ mod tests {
             trial_days: 14,
             trial_sms: 50,
             grace_days: 7,
+            meter_event: super::super::DEFAULT_METER_EVENT.to_owned(),
         }
     }
 

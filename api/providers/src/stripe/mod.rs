@@ -4,6 +4,7 @@
 //! self-hosted deployment runs every clinic without limits.
 
 pub mod client;
+pub mod event;
 pub mod signature;
 
 use ringback_core::settings::{ConfigError, RawSettings, SecretString};
@@ -15,6 +16,8 @@ pub const DEFAULT_TRIAL_DAYS: u32 = 14;
 pub const DEFAULT_TRIAL_SMS: u32 = 50;
 /// Days a clinic whose payment failed keeps texting before text-backs pause.
 pub const DEFAULT_GRACE_DAYS: u32 = 7;
+/// The billing meter's event name that overage prices bill, unless configured.
+pub const DEFAULT_METER_EVENT: &str = "ringback_sms_segments";
 
 /// One plan a clinic can subscribe to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +45,9 @@ pub struct BillingSettings {
     pub trial_days: u32,
     pub trial_sms: u32,
     pub grace_days: u32,
+    /// The event name of the Stripe meter behind the plans' overage prices: SMS segments beyond
+    /// the allowance are reported under it.
+    pub meter_event: String,
 }
 
 impl BillingSettings {
@@ -74,6 +80,9 @@ impl BillingSettings {
             trial_days: days("trial_days", DEFAULT_TRIAL_DAYS, 0..=365)?,
             trial_sms: days("trial_sms", DEFAULT_TRIAL_SMS, 0..=100_000)?,
             grace_days: days("past_due_grace_days", DEFAULT_GRACE_DAYS, 0..=60)?,
+            meter_event: settings
+                .parse("stripe_meter_event", parse_meter_event)?
+                .unwrap_or_else(|| DEFAULT_METER_EVENT.to_owned()),
         }))
     }
 
@@ -107,6 +116,19 @@ fn parse_webhook_secret(value: &str) -> Result<SecretString, String> {
         Ok(SecretString::new(value))
     } else {
         Err("expected a webhook signing secret (whsec_…)".to_owned())
+    }
+}
+
+fn parse_meter_event(value: &str) -> Result<String, String> {
+    let well_formed = !value.is_empty()
+        && value.len() <= 100
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if well_formed {
+        Ok(value.to_owned())
+    } else {
+        Err("expected a meter event name (letters, digits, _ - .)".to_owned())
     }
 }
 

@@ -24,7 +24,14 @@ pub(super) async fn answer_call(verified: &Verified) -> Result<Response, DomainE
     let route = phone_lines::route_incoming_call(&txn, &state.secrets).await?;
     if route == IncomingCallRoute::NoLine {
         let event = inbound_event(state, verified, CallOutcome::NoLine)?;
-        calls::record_events(&txn, &state.secrets, PROVIDER, vec![event]).await?;
+        calls::record_events(
+            &txn,
+            &state.secrets,
+            state.billing_settings(),
+            PROVIDER,
+            vec![event],
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(twiml(match route {
@@ -176,7 +183,14 @@ async fn record_call(
         ended_at: Some(now),
         caller_number: caller.to_owned(),
     };
-    calls::record_events(&txn, &state.secrets, PROVIDER, vec![event]).await?;
+    calls::record_events(
+        &txn,
+        &state.secrets,
+        state.billing_settings(),
+        PROVIDER,
+        vec![event],
+    )
+    .await?;
     txn.commit().await?;
     state.wake_workers();
     Ok(())

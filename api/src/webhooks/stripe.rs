@@ -1,0 +1,91 @@
+//! Stripe's webhook (`POST /webhooks/stripe`): the signature is checked on the raw body before
+//! anything is read (a bad, missing or stale one is refused with 400 and nothing is stored); the
+//! clinic is the one whose Stripe customer the event names; a delivery is applied once per event
+//! id (a redelivery changes nothing); event types billing does not use are answered 200 and left
+//! alone. The subscription's state is never taken from the event: it is fetched from Stripe, so
+//! events that arrive late, twice or out of order end in the same stored state.
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Body, IntoResponse, Request, Response, handler};
+
+use crate::error::DomainError;
+use crate::state::AppState;
+use ringback_domain::doors;
+use ringback_domain::service::billing::{self, BillingContext};
+use ringback_domain::service::processed_webhooks;
+use ringback_providers::stripe::event::SignedEvent;
+
+/// Largest event body accepted (a subscription with its items and prices fits many times over).
+pub const MAX_BODY: usize = 256 * 1024;
+/// The provider name events are remembered under.
+pub const PROVIDER: &str = "stripe";
+
+/// A plain answer to Stripe.
+fn answer(status: StatusCode, message: &'static str) -> Response {
+    (status, message).into_response()
+}
+
+/// Receives one Stripe event.
+#[handler]
+pub async fn receive(request: &Request, body: Body, state: Data<&AppState>) -> Response {
+    let Some(context) = state.billing.clone() else {
+        return answer(StatusCode::NOT_FOUND, "billing is off");
+    };
+    let Ok(body) = body.into_bytes_limit(MAX_BODY).await else {
+        return answer(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
+    };
+    let header = request
+        .headers()
+        .get("Stripe-Signature")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let now = state.clock.now().timestamp();
+    let event =
+        match SignedEvent::check(context.settings.webhook_secret.expose(), header, &body, now) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::warn!(%error, "refused a Stripe webhook");
+                return (StatusCode::BAD_REQUEST, error.to_string()).into_response();
+            }
+        };
+    match apply(&state, &context, &event).await {
+        Ok(message) => answer(StatusCode::OK, message),
+        Err(error) => {
+            tracing::warn!(event = %event.id, %error, "a Stripe event could not be applied yet");
+            answer(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        }
+    }
+}
+
+/// Applies `event` to its clinic; what happened, in words.
+async fn apply(
+    state: &AppState,
+    context: &BillingContext,
+    event: &SignedEvent,
+) -> Result<&'static str, DomainError> {
+    if event.kind.is_none() {
+        return Ok("ignored: not a billing event");
+    }
+    let Some(scope) = doors::stripe_webhook(&state.backend, event).await? else {
+        tracing::info!(event = %event.id, "a Stripe event for a customer no clinic has");
+        return Ok("ignored: no clinic has this customer");
+    };
+    let txn = scope.begin().await?;
+    let seen = processed_webhooks::is_known(&txn, PROVIDER, &event.id).await?;
+    txn.commit().await?;
+    if seen {
+        return Ok("already applied");
+    }
+    let current = match &event.subscription {
+        Some(id) => Some(context.stripe.subscription(id).await?),
+        None => None,
+    };
+    let txn = scope.begin().await?;
+    if let Some(subscription) = &current {
+        billing::apply_subscription(&txn, &context.settings, subscription, &event.id).await?;
+    }
+    processed_webhooks::remember(&txn, PROVIDER, &event.id).await?;
+    txn.commit().await?;
+    Ok("applied")
+}
