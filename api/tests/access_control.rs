@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 enum Least {
     Receptionist,
     Admin,
+    Owner,
 }
 
 /// Operations anyone may call (they authenticate by other means or not at all).
@@ -288,6 +289,18 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
         ("billing", "{ billing { status } }", json!({}), Least::Admin),
         ("plans", "{ plans { key } }", json!({}), Least::Admin),
         (
+            "startCheckout",
+            "mutation { startCheckout(plan: \"starter\") }",
+            json!({}),
+            Least::Owner,
+        ),
+        (
+            "openBillingPortal",
+            "mutation { openBillingPortal }",
+            json!({}),
+            Least::Owner,
+        ),
+        (
             "callBackSetup",
             "{ callBackSetup { available } }",
             json!({}),
@@ -406,7 +419,7 @@ async fn every_role_against_every_operation(kind: DatabaseKind) {
                 Least::Receptionist,
             ),
             ("admin", &mut clinic.admin, Least::Admin),
-            ("owner", &mut clinic.owner, Least::Admin),
+            ("owner", &mut clinic.owner, Least::Owner),
         ] {
             let answer = browser.run(document, variables.clone()).await;
             let code = error_code(&answer);

@@ -1,15 +1,25 @@
-//! Billing as the dashboard reads it, on SQLite and PostgreSQL: off without a Stripe key (no
-//! billing, no plans, no limits); on, a new clinic is on its trial (14 days, 50 texts) until it
-//! ends, and the catalogue lists the plans.
+//! Billing on SQLite and PostgreSQL, against the in-process fake Stripe: off without a Stripe key
+//! (no billing, no plans, no limits); on, a new clinic is on its trial (14 days, 50 texts) until it
+//! ends, and the catalogue lists the plans. The owner pays through Checkout (the customer is made
+//! once), Stripe's signed events set the plan (bad, missing, stale and re-timed signatures are
+//! refused and store nothing; redeliveries change nothing; any order ends in the same state),
+//! text-backs stop when billing says so and at the text that crosses the allowance, staff replies
+//! are never blocked but count, and overage is reported once across a crash.
 
 mod common;
 
 use chrono::Duration;
 use common::TestDb;
-use common::graphql::{Browser, SIGN_IN, SIGN_UP, sign_up_input};
+use common::app::{CLINIC_NUMBER, OWNER_EMAIL, TestApp, quick_retries, worker_for};
+use common::graphql::{Browser, SIGN_IN, SIGN_UP, error_code, join, sign_up_input};
+use common::twilio::{missed_call, post, text_from};
+use poem::http::StatusCode;
+use poem::test::TestClient;
 use ringback_api::build_app;
 use ringback_api::config::DatabaseKind;
-use serde_json::json;
+use ringback_api::fakes::stripe::FakeStripe;
+use ringback_api::integrations::stripe::signature;
+use serde_json::{Value, json};
 
 const BILLING: &str = "{ billing { status plan { key } trialEndsAt allowance mayText stoppedReason } \
     plans { key name smsPerPeriod billsOverage } }";
@@ -83,7 +93,572 @@ async fn a_new_clinic_is_on_its_trial_until_it_ends(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
+const FULL_BILLING: &str = "{ billing { status plan { key } allowance mayText stoppedReason \
+    graceUntil periodStart periodEnd cancelAtPeriodEnd textsUsed overage overageReported \
+    needsAttention } }";
+const START_CHECKOUT: &str = "mutation($plan: String!) { startCheckout(plan: $plan) }";
+
+/// A clinic with a texting number on a deployment that bills through the fake Stripe.
+async fn billed_clinic(kind: DatabaseKind, extra: &[(&str, &str)]) -> TestApp {
+    let mut builder = TestApp::builder(kind).with_twilio().with_stripe();
+    for (name, value) in extra {
+        builder = builder.setting(name, value);
+    }
+    builder.build().await
+}
+
+fn stripe(app: &TestApp) -> &FakeStripe {
+    app.stripe.as_ref().expect("built with_stripe()")
+}
+
+async fn billing(app: &mut TestApp) -> Value {
+    let answer = app.owner.run(FULL_BILLING, json!({})).await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    answer["data"]["billing"].clone()
+}
+
+/// The owner pays plan `plan` on the fake's Checkout; the subscription's id once its events were
+/// applied.
+async fn subscribe(app: &mut TestApp, plan: &str) -> String {
+    let started = app.owner.run(START_CHECKOUT, json!({ "plan": plan })).await;
+    let url = started["data"]["startCheckout"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned();
+    let session = url.rsplit('/').next().expect("session id").to_owned();
+    let earlier = stripe(app).deliveries().len();
+    let subscription = stripe(app).pay(&session).await.expect("paid");
+    for (event, status) in stripe(app).deliveries().into_iter().skip(earlier) {
+        assert_eq!(status, 200, "{event}");
+    }
+    subscription
+}
+
+/// A missed call from `from` through Twilio's webhook; the call's text-back status after the
+/// worker ran (`sent` for a text sent or already delivered).
+async fn missed_call_from(app: &TestApp, sid: &str, from: &str) -> String {
+    let twilio = TestClient::new(app.app());
+    let (status, _) = post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_call(sid, from, CLINIC_NUMBER),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    app.worker("billing-test").run_once().await.expect("worker");
+    let rows = app
+        .db
+        .query_strings(
+            &format!("SELECT text_back_status FROM calls WHERE external_id = '{sid}'"),
+            &["text_back_status"],
+        )
+        .await;
+    // The fake's delivery report may already have moved a sent text on.
+    match rows[0][0].as_str() {
+        "delivered" => "sent".to_owned(),
+        status => status.to_owned(),
+    }
+}
+
+async fn audit_actions(app: &mut TestApp) -> Vec<Value> {
+    let log = app
+        .owner
+        .run(
+            "{ auditLog(first: 100) { edges { node { action detail } } } }",
+            json!({}),
+        )
+        .await;
+    log["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{log}"))
+        .iter()
+        .map(|edge| edge["node"].clone())
+        .filter(|node| {
+            node["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("billing."))
+        })
+        .collect()
+}
+
+async fn stored_billing(app: &TestApp) -> Vec<Vec<String>> {
+    app.db
+        .query_strings(
+            "SELECT coalesce(billing_status, '-') AS s, coalesce(billing_plan, '-') AS p, \
+             coalesce(stripe_subscription_id, '-') AS sub FROM clinics",
+            &["s", "p", "sub"],
+        )
+        .await
+}
+
+async fn the_owner_pays_through_checkout_and_stripe_sets_the_plan(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let before = billing(&mut app).await;
+    assert_eq!(before["status"], "trial");
+
+    stripe(&app).fail_next(1);
+    let down = app
+        .owner
+        .run(START_CHECKOUT, json!({ "plan": "starter" }))
+        .await;
+    assert_eq!(error_code(&down), Some("UNAVAILABLE"), "{down}");
+    assert!(!down.to_string().contains("sk_test"), "{down}");
+    let unknown = app
+        .owner
+        .run(START_CHECKOUT, json!({ "plan": "gold" }))
+        .await;
+    assert_eq!(error_code(&unknown), Some("BAD_USER_INPUT"), "{unknown}");
+    // Two Checkout starts make one customer, with the clinic's id and the owner's address.
+    app.owner
+        .run(START_CHECKOUT, json!({ "plan": "starter" }))
+        .await;
+    let subscription = subscribe(&mut app, "growth").await;
+    let customers = stripe(&app).customers();
+    assert_eq!(customers.len(), 1, "{customers:?}");
+    assert_eq!(customers[0].email.as_deref(), Some(OWNER_EMAIL));
+    assert_eq!(
+        customers[0].metadata.get("clinic_id"),
+        Some(&app.clinic_id.to_string())
+    );
+    let checkout = stripe(&app).checkouts().pop().expect("a session");
+    assert_eq!(checkout.mode, "subscription");
+    assert_eq!(
+        checkout.prices,
+        ["price_ringback_growth", "price_ringback_sms_overage"]
+    );
+    assert_eq!(
+        checkout.client_reference_id,
+        Some(app.clinic_id.to_string())
+    );
+    assert!(
+        checkout.success_url.starts_with(common::PUBLIC_URL)
+            && checkout.success_url.contains("/billing"),
+        "{}",
+        checkout.success_url
+    );
+
+    let after = billing(&mut app).await;
+    assert_eq!(after["status"], "active", "{after}");
+    assert_eq!(after["plan"]["key"], "growth");
+    assert_eq!(after["allowance"], 1000);
+    assert_eq!(after["mayText"], true);
+    assert!(after["periodEnd"].is_string(), "{after}");
+    let audited = audit_actions(&mut app).await;
+    let changes: Vec<&Value> = audited
+        .iter()
+        .filter(|entry| entry["action"] == "billing.subscription_changed")
+        .collect();
+    assert_eq!(changes.len(), 1, "{audited:?}");
+    assert_eq!(changes[0]["detail"]["status"]["to"], "active");
+    assert!(
+        changes[0]["detail"]["stripe_event"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("evt_")),
+        "{audited:?}"
+    );
+
+    // A redelivery changes nothing, even after the subscription moved on at Stripe.
+    let (first_event, _) = stripe(&app).deliveries()[0].clone();
+    stripe(&app).update_subscription(&subscription, |sub| sub.cancel_at_period_end = true);
+    assert_eq!(stripe(&app).deliver(&first_event).await, 200);
+    assert_eq!(billing(&mut app).await["cancelAtPeriodEnd"], false);
+    assert_eq!(audit_actions(&mut app).await.len(), audited.len());
+
+    // With a running subscription, plans change in the portal, which returns to Billing.
+    let again = app
+        .owner
+        .run(START_CHECKOUT, json!({ "plan": "practice" }))
+        .await;
+    assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");
+    let portal = app
+        .owner
+        .run("mutation { openBillingPortal }", json!({}))
+        .await;
+    assert!(
+        portal["data"]["openBillingPortal"]
+            .as_str()
+            .is_some_and(|url| url.starts_with(stripe(&app).api_url())),
+        "{portal}"
+    );
+    let actions: Vec<String> = audit_actions(&mut app)
+        .await
+        .iter()
+        .filter_map(|entry| entry["action"].as_str().map(str::to_owned))
+        .collect();
+    assert!(actions.contains(&"billing.checkout_started".to_owned()));
+    assert!(actions.contains(&"billing.portal_opened".to_owned()));
+    app.db.finish().await;
+}
+
+async fn stripe_signatures_are_checked_before_anything_is_stored(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let subscription = {
+        let started = app
+            .owner
+            .run(START_CHECKOUT, json!({ "plan": "starter" }))
+            .await;
+        assert!(started["errors"].is_null(), "{started}");
+        let session = stripe(&app).checkouts()[0].id.clone();
+        // Paid, but with the events kept back: only the requests below reach the server.
+        stripe(&app).deliver_events_to("http://127.0.0.1:9/nowhere");
+        stripe(&app).pay(&session).await.expect("paid")
+    };
+    let object = stripe(&app).subscription_json(&subscription).expect("sub");
+    let event = stripe(&app).event("customer.subscription.created", object);
+    let body = serde_json::to_vec(&event).expect("json");
+    let now = app.db.clock.now().timestamp();
+    let webhook = TestClient::new(app.app());
+    let send = |header: Option<String>, body: Vec<u8>| {
+        let mut request = webhook.post("/webhooks/stripe").body(body);
+        if let Some(header) = header {
+            request = request.header("Stripe-Signature", header);
+        }
+        request.send()
+    };
+    let secret = common::app::STRIPE_WEBHOOK_SECRET;
+    let good = signature::sign(secret, now, &body);
+    let retimed = {
+        let v1 = good.split_once(",v1=").expect("v1").1;
+        format!("t={},v1={v1}", now + 10)
+    };
+    let refusals = [
+        None,
+        Some("t=1,v1=00".to_owned()),
+        Some(signature::sign("whsec_someone_else_entirely", now, &body)),
+        Some(signature::sign(secret, now - 400, &body)),
+        Some(retimed),
+    ];
+    for header in refusals {
+        let response = send(header.clone(), body.clone()).await;
+        response.assert_status(StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(
+        stored_billing(&app).await,
+        [["-", "-", "-"]],
+        "nothing stored"
+    );
+    let processed = app
+        .db
+        .query_strings("SELECT count(*) || '' AS n FROM processed_webhooks", &["n"])
+        .await;
+    assert_eq!(processed, [["0"]]);
+
+    // A type billing does not use is answered and left alone.
+    let other = stripe(&app).event(
+        "customer.created",
+        json!({ "id": "cus_x", "object": "customer" }),
+    );
+    let other_body = serde_json::to_vec(&other).expect("json");
+    send(Some(signature::sign(secret, now, &other_body)), other_body)
+        .await
+        .assert_status_is_ok();
+    // While Stripe cannot say what the subscription is now, the event is refused for a retry.
+    stripe(&app).fail_next(1);
+    let unavailable = send(Some(good.clone()), body.clone()).await;
+    unavailable.assert_status(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(stored_billing(&app).await, [["-", "-", "-"]]);
+    // The good one applies; the same event again is a no-op.
+    for _ in 0..2 {
+        send(Some(good.clone()), body.clone())
+            .await
+            .assert_status_is_ok();
+    }
+    assert_eq!(
+        stored_billing(&app).await,
+        [["active", "starter", subscription.as_str()]]
+    );
+    assert_eq!(billing(&mut app).await["allowance"], 300);
+    app.db.finish().await;
+}
+
+async fn events_in_any_order_end_in_the_same_state(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    app.owner
+        .run(START_CHECKOUT, json!({ "plan": "starter" }))
+        .await;
+    let session = stripe(&app).checkouts()[0].id.clone();
+    stripe(&app).deliver_events_to("http://127.0.0.1:9/nowhere");
+    let subscription = stripe(&app).pay(&session).await.expect("paid");
+    let events = stripe(&app).deliveries();
+    let created = events[0].0.clone();
+    let completed = events[1].0.clone();
+    let updated = {
+        let object = stripe(&app)
+            .update_subscription(&subscription, |sub| sub.cancel_at_period_end = true)
+            .expect("sub");
+        stripe(&app).event("customer.subscription.updated", object)
+    };
+    let deleted = {
+        let object = stripe(&app)
+            .update_subscription(&subscription, |sub| sub.status = "canceled".to_owned())
+            .expect("sub");
+        stripe(&app).event("customer.subscription.deleted", object)
+    };
+    stripe(&app).deliver_events_to(&format!(
+        "{}/webhooks/stripe",
+        common::serve(app.app()).await
+    ));
+    // Deleted before updated, updated before created, completed last.
+    for event in [&deleted, &updated, &created, &completed] {
+        assert_eq!(stripe(&app).deliver(event).await, 200, "{event}");
+    }
+    let state = billing(&mut app).await;
+    assert_eq!(state["status"], "canceled", "{state}");
+    assert_eq!(state["mayText"], false);
+    assert_eq!(state["cancelAtPeriodEnd"], true);
+    assert!(
+        state["stoppedReason"]
+            .as_str()
+            .is_some_and(|why| why.contains("cancelled")),
+        "{state}"
+    );
+    // Ended, the clinic may subscribe again; the old subscription's late events do not undo it.
+    let renewed = subscribe(&mut app, "practice").await;
+    assert_ne!(renewed, subscription);
+    assert_eq!(
+        stripe(&app)
+            .deliver(&stripe(&app).event(
+                "customer.subscription.deleted",
+                stripe(&app).subscription_json(&subscription).expect("old")
+            ))
+            .await,
+        200
+    );
+    let state = billing(&mut app).await;
+    assert_eq!(
+        (state["status"].as_str(), state["plan"]["key"].as_str()),
+        (Some("active"), Some("practice")),
+        "{state}"
+    );
+    app.db.finish().await;
+}
+
+async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let subscription = subscribe(&mut app, "starter").await;
+    assert_eq!(missed_call_from(&app, "CA1", "+447700900101").await, "sent");
+
+    // A failed payment: Stripe marks it past due; texting goes on through the grace period.
+    stripe(&app).update_subscription(&subscription, |sub| sub.status = "past_due".to_owned());
+    let failed = stripe(&app)
+        .invoice_event("invoice.payment_failed", &subscription)
+        .expect("invoice");
+    assert_eq!(stripe(&app).deliver(&failed).await, 200);
+    let state = billing(&mut app).await;
+    assert_eq!(
+        (state["status"].as_str(), state["mayText"].as_bool()),
+        (Some("past_due"), Some(true)),
+        "{state}"
+    );
+    assert_eq!(state["needsAttention"], true);
+    assert!(state["graceUntil"].is_string(), "{state}");
+    assert_eq!(missed_call_from(&app, "CA2", "+447700900102").await, "sent");
+
+    // Past the grace, text-backs pause; the call is still recorded and says why.
+    app.db.clock.advance(Duration::days(8));
+    let signed_in = app
+        .owner
+        .run(
+            SIGN_IN,
+            json!({ "email": OWNER_EMAIL, "password": "correct horse battery" }),
+        )
+        .await;
+    assert!(signed_in["errors"].is_null(), "{signed_in}");
+    assert_eq!(
+        missed_call_from(&app, "CA3", "+447700900103").await,
+        "skipped:billing"
+    );
+    let calls = app
+        .owner
+        .run(
+            "{ calls(first: 10) { edges { node { textBackStatus } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(calls["errors"].is_null(), "{calls}");
+
+    // Paid: texting again, the overdue mark gone.
+    stripe(&app).update_subscription(&subscription, |sub| sub.status = "active".to_owned());
+    let paid = stripe(&app)
+        .invoice_event("invoice.paid", &subscription)
+        .expect("invoice");
+    assert_eq!(stripe(&app).deliver(&paid).await, 200);
+    let state = billing(&mut app).await;
+    assert_eq!(
+        (
+            state["mayText"].as_bool(),
+            state["needsAttention"].as_bool()
+        ),
+        (Some(true), Some(false)),
+        "{state}"
+    );
+    assert_eq!(missed_call_from(&app, "CA4", "+447700900104").await, "sent");
+    app.db.finish().await;
+}
+
+async fn a_trial_that_ended_texts_nobody_back(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    assert_eq!(missed_call_from(&app, "CA1", "+447700900101").await, "sent");
+    app.db.clock.advance(Duration::days(15));
+    assert_eq!(
+        missed_call_from(&app, "CA2", "+447700900102").await,
+        "skipped:billing"
+    );
+    let signed_in = app
+        .owner
+        .run(
+            SIGN_IN,
+            json!({ "email": OWNER_EMAIL, "password": "correct horse battery" }),
+        )
+        .await;
+    assert!(signed_in["errors"].is_null(), "{signed_in}");
+    let state = billing(&mut app).await;
+    assert_eq!(state["mayText"], false, "{state}");
+    app.db.finish().await;
+}
+
+async fn the_text_that_crosses_the_allowance_is_skipped_and_replies_still_go(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[("RINGBACK_TRIAL_SMS", "2")]).await;
+    let admin_only = app
+        .owner
+        .run(
+            "mutation { updatePhoneSettings(input: { smsMonthlyQuota: 500 }) { smsMonthlyQuota } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&admin_only),
+        Some("BAD_USER_INPUT"),
+        "{admin_only}"
+    );
+    let text_back_mode = app
+        .owner
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(text_back_mode["errors"].is_null(), "{text_back_mode}");
+    assert_eq!(missed_call_from(&app, "CA1", "+447700900101").await, "sent");
+    assert_eq!(missed_call_from(&app, "CA2", "+447700900102").await, "sent");
+    assert_eq!(billing(&mut app).await["textsUsed"], 2);
+    assert_eq!(
+        missed_call_from(&app, "CA3", "+447700900103").await,
+        "skipped:over_quota"
+    );
+    // A staff reply is never blocked by the allowance, and counts.
+    let twilio = TestClient::new(app.app());
+    post(
+        &twilio,
+        "/webhooks/twilio/sms",
+        &text_from("SM1", "+447700900101", CLINIC_NUMBER, "Can I come at 4?"),
+        None,
+    )
+    .await;
+    let conversations = app.owner.run("{ conversations { id } }", json!({})).await;
+    let id = conversations["data"]["conversations"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{conversations}"))
+        .to_owned();
+    let replied = app
+        .owner
+        .run(
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"Yes, see you at 4\") { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(replied["errors"].is_null(), "{replied}");
+    app.worker("billing-test").run_once().await.expect("worker");
+    let state = billing(&mut app).await;
+    assert_eq!(state["textsUsed"], 3, "{state}");
+    assert_eq!(state["overage"], 0, "the trial bills no overage");
+    app.db.finish().await;
+}
+
+const OVERAGE_PLAN: &str = r#"[{ key = "tiny", name = "Tiny", price = "price_tiny", sms_per_period = 1, overage_price = "price_tiny_overage" }]"#;
+
+async fn overage_is_reported_once_across_a_crash(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[("RINGBACK_PLANS", OVERAGE_PLAN)]).await;
+    subscribe(&mut app, "tiny").await;
+    assert_eq!(missed_call_from(&app, "CA1", "+447700900101").await, "sent");
+    assert_eq!(
+        missed_call_from(&app, "CA2", "+447700900102").await,
+        "sent",
+        "overage is billed, not refused"
+    );
+    // The worker that reports the overage dies after Stripe took the event, before recording it.
+    let fake_twilio = app.twilio.as_ref().expect("twilio");
+    let crashing = worker_for(&app.state, fake_twilio, "crashing", quick_retries());
+    let claimed = crashing.claim().await.expect("claim");
+    assert_eq!(claimed.len(), 1, "the overage report");
+    let _lost = crashing.perform(claimed[0]).await.expect("reported");
+    assert_eq!(stripe(&app).meter_events().len(), 1);
+    app.db.clock.advance(Duration::minutes(10));
+    app.worker("billing-test").run_once().await.expect("worker");
+    let events = stripe(&app).meter_events();
+    assert_eq!(events.len(), 2, "sent again after the crash");
+    assert_eq!(events[0].identifier, events[1].identifier);
+    assert_eq!(events[0].event_name, "ringback_sms_segments");
+    let customer = stripe(&app).customers()[0].id.clone();
+    assert_eq!(stripe(&app).metered(&customer), 1, "billed once");
+    let signed_in = app
+        .owner
+        .run(
+            SIGN_IN,
+            json!({ "email": OWNER_EMAIL, "password": "correct horse battery" }),
+        )
+        .await;
+    assert!(signed_in["errors"].is_null(), "{signed_in}");
+    let state = billing(&mut app).await;
+    assert_eq!(
+        (
+            state["textsUsed"].as_u64(),
+            state["overage"].as_u64(),
+            state["overageReported"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{state}"
+    );
+    app.db.finish().await;
+}
+
+async fn billing_is_for_owners(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let desk = app.browser();
+    let mut receptionist = join(&mut app.owner, desk, "desk@clinic.test", "RECEPTIONIST").await;
+    for operation in [
+        "{ billing { status } }",
+        "mutation { startCheckout(plan: \"starter\") }",
+        "mutation { openBillingPortal }",
+    ] {
+        let refused = receptionist.run(operation, json!({})).await;
+        assert_eq!(
+            error_code(&refused),
+            Some("FORBIDDEN"),
+            "{operation}: {refused}"
+        );
+    }
+    let office = app.browser();
+    let mut admin = join(&mut app.owner, office, "admin@clinic.test", "ADMIN").await;
+    let read = admin.run("{ billing { status } }", json!({})).await;
+    assert_eq!(read["data"]["billing"]["status"], "trial", "{read}");
+    let refused = admin
+        .run("mutation { startCheckout(plan: \"starter\") }", json!({}))
+        .await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused}");
+    app.db.finish().await;
+}
+
 on_both_databases!(
     billing_is_off_without_a_stripe_key,
-    a_new_clinic_is_on_its_trial_until_it_ends
+    a_new_clinic_is_on_its_trial_until_it_ends,
+    the_owner_pays_through_checkout_and_stripe_sets_the_plan,
+    stripe_signatures_are_checked_before_anything_is_stored,
+    events_in_any_order_end_in_the_same_state,
+    text_backs_stop_when_billing_says_so,
+    a_trial_that_ended_texts_nobody_back,
+    the_text_that_crosses_the_allowance_is_skipped_and_replies_still_go,
+    overage_is_reported_once_across_a_crash,
+    billing_is_for_owners
 );

@@ -2,7 +2,8 @@
 //!
 //! `TestApp::new(kind).await` gives a clinic and its signed-in owner (`app.owner`); the builder adds
 //! settings, the fake Twilio (the clinic then has a provider number, and the fake's signed
-//! callbacks reach the app) and workers that send through it. Dropping the app drops its database
+//! callbacks reach the app), workers that send through it, and the fake Stripe (billing on, its
+//! signed events reach the app's `/webhooks/stripe`). Dropping the app drops its database
 //! (see [`TestDb`]), which also checks that no job was left claimed.
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use poem::endpoint::BoxEndpoint;
 use poem::{EndpointExt, Response};
 use ringback_api::config::DatabaseKind;
+use ringback_api::fakes::stripe::FakeStripe;
 use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use ringback_api::integrations::twilio::{TwilioAccount, TwilioClient};
 use ringback_api::jobs::worker::{Worker, WorkerSettings};
@@ -30,6 +32,10 @@ pub const OWNER_EMAIL: &str = "owner@clinic.test";
 /// The provider number a clinic gets with the fake Twilio.
 pub const CLINIC_NUMBER: &str = "+447700900777";
 
+/// The Stripe secret key and webhook signing secret of test deployments with billing on.
+pub const STRIPE_SECRET_KEY: &str = "sk_test_0123456789abcdef";
+pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_0123456789abcdef";
+
 /// A running server on its own database, with a clinic and its signed-in owner.
 pub struct TestApp {
     pub state: AppState,
@@ -38,6 +44,8 @@ pub struct TestApp {
     pub clinic_id: Uuid,
     /// The fake provider, when the builder asked for it.
     pub twilio: Option<FakeTwilio>,
+    /// The fake Stripe, when the builder asked for it.
+    pub stripe: Option<FakeStripe>,
     _web: tempfile::TempDir,
     // Last, so that the database is dropped after everything that uses it.
     pub db: TestDb,
@@ -48,6 +56,7 @@ pub struct TestAppBuilder {
     kind: DatabaseKind,
     settings: Vec<(String, String)>,
     twilio: bool,
+    stripe: bool,
 }
 
 impl TestApp {
@@ -62,6 +71,7 @@ impl TestApp {
             kind,
             settings: Vec::new(),
             twilio: false,
+            stripe: false,
         }
     }
 
@@ -131,6 +141,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The fake Stripe: billing is on with its key, and its events reach the app.
+    pub fn with_stripe(mut self) -> Self {
+        self.stripe = true;
+        self
+    }
+
     /// Starts the app and signs the owner up.
     pub async fn build(self) -> TestApp {
         let db = TestDb::new(self.kind).await;
@@ -144,6 +160,24 @@ impl TestAppBuilder {
             fake.provision_number(CLINIC_NUMBER);
             settings.push(("RINGBACK_TWILIO_ACCOUNT_SID".into(), ACCOUNT_SID.into()));
             settings.push(("RINGBACK_TWILIO_API_URL".into(), fake.api_url().into()));
+            Some(fake)
+        } else {
+            None
+        };
+        let stripe = if self.stripe {
+            let fake =
+                FakeStripe::start(STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, db.clock.clone())
+                    .await
+                    .expect("fake Stripe starts");
+            settings.push((
+                "RINGBACK_STRIPE_SECRET_KEY".into(),
+                STRIPE_SECRET_KEY.into(),
+            ));
+            settings.push((
+                "RINGBACK_STRIPE_WEBHOOK_SECRET".into(),
+                STRIPE_WEBHOOK_SECRET.into(),
+            ));
+            settings.push(("RINGBACK_STRIPE_API_URL".into(), fake.api_url().into()));
             Some(fake)
         } else {
             None
@@ -170,11 +204,16 @@ impl TestAppBuilder {
                 .await;
             assert!(added["errors"].is_null(), "{added}");
         }
+        if let Some(fake) = &stripe {
+            let served = serve(app_of(&state)).await;
+            fake.deliver_events_to(&format!("{served}/webhooks/stripe"));
+        }
         TestApp {
             state,
             owner,
             clinic_id,
             twilio,
+            stripe,
             _web: web,
             db,
         }

@@ -4,4 +4,5 @@
 //! turn on: a deployment's binary holds none of them.
 
 pub mod smtp;
+pub mod stripe;
 pub mod twilio;

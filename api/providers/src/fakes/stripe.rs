@@ -1,0 +1,777 @@
+//! A fake of the parts of Stripe's API billing uses, speaking its wire format: Bearer secret-key
+//! auth, form bodies in bracket notation (`metadata[clinic_id]`, `line_items[0][price]`), JSON
+//! objects with `object` and `id`, Stripe's error shape, `Idempotency-Key` on creates. It holds
+//! customers, Checkout Sessions (with a hosted page a test or a browser can "pay", which creates
+//! the subscription and sends the events Stripe would), Customer Portal sessions, subscriptions and
+//! billing meter events (counted once per identifier, as Stripe deduplicates them). Events are
+//! signed as Stripe signs them (`Stripe-Signature`) and posted to the configured webhook URL;
+//! tests can also build events, deliver them in any order, and change a subscription's state.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::Duration;
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::{Data, Html, Json, Path, Redirect};
+use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
+use serde_json::{Value, json};
+
+use ringback_core::clock::Clock;
+
+use crate::stripe::signature;
+
+/// The API version the fake's events carry (the one the pinned client speaks).
+pub const API_VERSION: &str = "2026-09-30.endive";
+
+/// A customer the fake holds.
+#[derive(Clone, Debug)]
+pub struct FakeCustomer {
+    pub id: String,
+    pub email: Option<String>,
+    pub metadata: HashMap<String, String>,
+}
+
+/// A Checkout Session the fake holds.
+#[derive(Clone, Debug)]
+pub struct FakeCheckout {
+    pub id: String,
+    pub customer: String,
+    pub client_reference_id: Option<String>,
+    pub mode: String,
+    /// The prices of its line items, in order.
+    pub prices: Vec<String>,
+    pub success_url: String,
+    pub cancel_url: String,
+    pub metadata: HashMap<String, String>,
+    /// The subscription paying created.
+    pub subscription: Option<String>,
+}
+
+/// A subscription the fake holds.
+#[derive(Clone, Debug)]
+pub struct FakeSubscription {
+    pub id: String,
+    pub customer: String,
+    pub status: String,
+    pub prices: Vec<String>,
+    pub period: (i64, i64),
+    pub cancel_at_period_end: bool,
+    pub created: i64,
+}
+
+/// A meter event as received (duplicates included).
+#[derive(Clone, Debug)]
+pub struct FakeMeterEvent {
+    pub event_name: String,
+    pub identifier: String,
+    pub customer: String,
+    pub value: u64,
+}
+
+#[derive(Default)]
+struct Store {
+    customers: Vec<FakeCustomer>,
+    checkouts: Vec<FakeCheckout>,
+    subscriptions: Vec<FakeSubscription>,
+    meter_events: Vec<FakeMeterEvent>,
+    /// Idempotency key → the id of the customer it created.
+    idempotent_customers: HashMap<String, String>,
+    portal_sessions: Vec<(String, String)>,
+    /// Every event sent, with the HTTP status our webhook answered (0: unreachable).
+    deliveries: Vec<(Value, u16)>,
+}
+
+struct Shared {
+    clock: Clock,
+    secret_key: String,
+    webhook_secret: String,
+    base_url: String,
+    webhook_url: Mutex<Option<String>>,
+    store: Mutex<Store>,
+    next_id: AtomicU64,
+    failures: AtomicU32,
+    client: reqwest::Client,
+}
+
+/// A running fake; dropping it stops the server.
+pub struct FakeStripe {
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeStripe {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeStripe {
+    /// Starts a fake for `secret_key` that signs its events with `webhook_secret` and dates them by
+    /// `clock`.
+    pub async fn start(
+        secret_key: &str,
+        webhook_secret: &str,
+        clock: Clock,
+    ) -> std::io::Result<Self> {
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
+        let address = acceptor
+            .local_addr()
+            .into_iter()
+            .find_map(|addr| addr.as_socket_addr().copied())
+            .ok_or_else(|| std::io::Error::other("the fake has no local address"))?;
+        let shared = Arc::new(Shared {
+            clock,
+            secret_key: secret_key.to_owned(),
+            webhook_secret: webhook_secret.to_owned(),
+            base_url: format!("http://{address}"),
+            webhook_url: Mutex::new(None),
+            store: Mutex::new(Store::default()),
+            next_id: AtomicU64::new(1),
+            failures: AtomicU32::new(0),
+            client: reqwest::Client::new(),
+        });
+        let routes = Route::new()
+            .at("/v1/customers", post(create_customer))
+            .at("/v1/checkout/sessions", post(create_checkout))
+            .at("/v1/billing_portal/sessions", post(create_portal))
+            .at("/v1/subscriptions/:id", get(retrieve_subscription))
+            .at("/v1/billing/meter_events", post(create_meter_event))
+            .at("/pay/:id", get(checkout_page).post(pay_page))
+            .at("/portal/:id", get(portal_page))
+            .data(shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor).run(routes).await;
+        });
+        Ok(Self { shared, server })
+    }
+
+    /// The base URL to configure as `RINGBACK_STRIPE_API_URL`.
+    pub fn api_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// Where events are posted (the server's `/webhooks/stripe`).
+    pub fn deliver_events_to(&self, url: &str) {
+        *lock(&self.shared.webhook_url) = Some(url.to_owned());
+    }
+
+    /// Makes the next `count` API requests fail with HTTP 500.
+    pub fn fail_next(&self, count: u32) {
+        self.shared.failures.store(count, Ordering::SeqCst);
+    }
+
+    pub fn customers(&self) -> Vec<FakeCustomer> {
+        lock(&self.shared.store).customers.clone()
+    }
+
+    pub fn checkouts(&self) -> Vec<FakeCheckout> {
+        lock(&self.shared.store).checkouts.clone()
+    }
+
+    pub fn subscriptions(&self) -> Vec<FakeSubscription> {
+        lock(&self.shared.store).subscriptions.clone()
+    }
+
+    /// Every meter event received, duplicates included.
+    pub fn meter_events(&self) -> Vec<FakeMeterEvent> {
+        lock(&self.shared.store).meter_events.clone()
+    }
+
+    /// What the meter bills `customer`: each identifier counted once.
+    pub fn metered(&self, customer: &str) -> u64 {
+        let store = lock(&self.shared.store);
+        let mut seen = std::collections::HashSet::new();
+        store
+            .meter_events
+            .iter()
+            .filter(|event| event.customer == customer && seen.insert(event.identifier.clone()))
+            .map(|event| event.value)
+            .sum()
+    }
+
+    /// Every event sent so far with our webhook's answer (0 when it could not be reached).
+    pub fn deliveries(&self) -> Vec<(Value, u16)> {
+        lock(&self.shared.store).deliveries.clone()
+    }
+
+    /// Pays Checkout Session `id` as its hosted page does: creates the subscription and sends
+    /// `customer.subscription.created` and `checkout.session.completed`. Returns the subscription.
+    pub async fn pay(&self, id: &str) -> Option<String> {
+        let (subscription, events) = self.shared.complete_checkout(id)?;
+        for event in events {
+            self.shared.deliver(&event).await;
+        }
+        Some(subscription)
+    }
+
+    /// Changes subscription `id` with `change` (as Stripe's own billing would); the updated
+    /// object, to build an event with.
+    pub fn update_subscription(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut FakeSubscription),
+    ) -> Option<Value> {
+        let mut store = lock(&self.shared.store);
+        let subscription = store.subscriptions.iter_mut().find(|sub| sub.id == id)?;
+        change(subscription);
+        Some(self.shared.subscription_json(subscription))
+    }
+
+    /// The current JSON of subscription `id`.
+    pub fn subscription_json(&self, id: &str) -> Option<Value> {
+        let store = lock(&self.shared.store);
+        let subscription = store.subscriptions.iter().find(|sub| sub.id == id)?;
+        Some(self.shared.subscription_json(subscription))
+    }
+
+    /// A new event of `type_name` about `object`, as Stripe builds them.
+    pub fn event(&self, type_name: &str, object: Value) -> Value {
+        self.shared.event(type_name, object)
+    }
+
+    /// An invoice event (`invoice.paid`, `invoice.payment_failed`) for subscription `id`.
+    pub fn invoice_event(&self, type_name: &str, subscription: &str) -> Option<Value> {
+        let store = lock(&self.shared.store);
+        let sub = store
+            .subscriptions
+            .iter()
+            .find(|sub| sub.id == subscription)?;
+        let invoice = json!({
+            "id": self.shared.new_id("in"),
+            "object": "invoice",
+            "customer": sub.customer,
+            "status": if type_name == "invoice.paid" { "paid" } else { "open" },
+            "parent": {
+                "type": "subscription_details",
+                "subscription_details": { "subscription": sub.id, "metadata": {} },
+            },
+        });
+        drop(store);
+        Some(self.shared.event(type_name, invoice))
+    }
+
+    /// Signs `event` at the fake's now: the `Stripe-Signature` header and the body.
+    pub fn sign(&self, event: &Value) -> (String, Vec<u8>) {
+        self.shared.sign(event)
+    }
+
+    /// Posts `event`, signed, to the webhook; the status it answered (0: unreachable).
+    pub async fn deliver(&self, event: &Value) -> u16 {
+        self.shared.deliver(event).await
+    }
+}
+
+impl Shared {
+    fn new_id(&self, prefix: &str) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::SeqCst);
+        format!("{prefix}_fake{n:014}")
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    fn event(&self, type_name: &str, object: Value) -> Value {
+        json!({
+            "id": self.new_id("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": self.now(),
+            "livemode": false,
+            "pending_webhooks": 1,
+            "request": { "id": null, "idempotency_key": null },
+            "type": type_name,
+            "data": { "object": object },
+        })
+    }
+
+    fn sign(&self, event: &Value) -> (String, Vec<u8>) {
+        let body = serde_json::to_vec(event).unwrap_or_default();
+        (
+            signature::sign(&self.webhook_secret, self.now(), &body),
+            body,
+        )
+    }
+
+    async fn deliver(&self, event: &Value) -> u16 {
+        let Some(url) = lock(&self.webhook_url).clone() else {
+            return 0;
+        };
+        let (header, body) = self.sign(event);
+        let status = self
+            .client
+            .post(&url)
+            .header("Stripe-Signature", header)
+            .header("Content-Type", "application/json; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .map_or(0, |response| response.status().as_u16());
+        lock(&self.store).deliveries.push((event.clone(), status));
+        status
+    }
+
+    fn subscription_json(&self, sub: &FakeSubscription) -> Value {
+        let items: Vec<Value> = sub
+            .prices
+            .iter()
+            .enumerate()
+            .map(|(index, price)| self.item_json(sub, index, price))
+            .collect();
+        json!({
+            "id": sub.id,
+            "object": "subscription",
+            "automatic_tax": { "enabled": false, "liability": null },
+            "billing_cycle_anchor": sub.period.0,
+            "billing_mode": { "type": "classic" },
+            "billing_schedules": [],
+            "cancel_at_period_end": sub.cancel_at_period_end,
+            "collection_method": "charge_automatically",
+            "created": sub.created,
+            "currency": "gbp",
+            "customer": sub.customer,
+            "discounts": [],
+            "invoice_settings": { "issuer": { "type": "self" } },
+            "items": {
+                "object": "list",
+                "data": items,
+                "has_more": false,
+                "url": format!("/v1/subscription_items?subscription={}", sub.id),
+            },
+            "livemode": false,
+            "metadata": {},
+            "start_date": sub.created,
+            "status": sub.status,
+        })
+    }
+
+    fn item_json(&self, sub: &FakeSubscription, index: usize, price: &str) -> Value {
+        let metered = index > 0;
+        json!({
+            "id": format!("si_{}_{index}", sub.id.trim_start_matches("sub_")),
+            "object": "subscription_item",
+            "created": sub.created,
+            "current_period_start": sub.period.0,
+            "current_period_end": sub.period.1,
+            "discounts": [],
+            "metadata": {},
+            "subscription": sub.id,
+            "price": {
+                "id": price,
+                "object": "price",
+                "active": true,
+                "billing_scheme": "per_unit",
+                "created": sub.created,
+                "currency": "gbp",
+                "livemode": false,
+                "metadata": {},
+                "product": "prod_fake_ringback",
+                "type": "recurring",
+                "recurring": {
+                    "interval": "month",
+                    "interval_count": 1,
+                    "usage_type": if metered { "metered" } else { "licensed" },
+                },
+            },
+            "plan": {
+                "id": price,
+                "object": "plan",
+                "active": true,
+                "billing_scheme": "per_unit",
+                "created": sub.created,
+                "currency": "gbp",
+                "interval": "month",
+                "interval_count": 1,
+                "livemode": false,
+                "usage_type": if metered { "metered" } else { "licensed" },
+            },
+            "quantity": if metered { Value::Null } else { json!(1) },
+        })
+    }
+
+    /// Completes Checkout Session `id`: its subscription and the events to send.
+    fn complete_checkout(&self, id: &str) -> Option<(String, Vec<Value>)> {
+        let now = self.now();
+        let sub_id = self.new_id("sub");
+        let mut store = lock(&self.store);
+        let checkout = store.checkouts.iter_mut().find(|c| c.id == id)?;
+        if checkout.subscription.is_some() {
+            return None;
+        }
+        checkout.subscription = Some(sub_id.clone());
+        let checkout = checkout.clone();
+        let period_end = (self.clock.now() + Duration::days(30)).timestamp();
+        let subscription = FakeSubscription {
+            id: sub_id.clone(),
+            customer: checkout.customer.clone(),
+            status: "active".to_owned(),
+            prices: checkout.prices.clone(),
+            period: (now, period_end),
+            cancel_at_period_end: false,
+            created: now,
+        };
+        let created = self.event(
+            "customer.subscription.created",
+            self.subscription_json(&subscription),
+        );
+        store.subscriptions.push(subscription);
+        let completed = self.event(
+            "checkout.session.completed",
+            json!({
+                "id": checkout.id,
+                "object": "checkout.session",
+                "mode": checkout.mode,
+                "customer": checkout.customer,
+                "client_reference_id": checkout.client_reference_id,
+                "subscription": sub_id,
+                "status": "complete",
+                "payment_status": "paid",
+                "metadata": checkout.metadata,
+            }),
+        );
+        Some((sub_id, vec![created, completed]))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Stripe's error body.
+fn stripe_error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> Response {
+    let body = json!({ "error": { "type": kind, "code": code, "message": message } });
+    (status, Json(body)).into_response()
+}
+
+/// A form body's fields, percent-decoded, bracket names kept as they are.
+fn fields(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// The `metadata[…]` fields.
+fn metadata(fields: &[(String, String)]) -> HashMap<String, String> {
+    fields
+        .iter()
+        .filter_map(|(key, value)| {
+            key.strip_prefix("metadata[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .map(|name| (name.to_owned(), value.clone()))
+        })
+        .collect()
+}
+
+/// The refusal of a request without our secret key, or of one failing on purpose.
+fn refusal(shared: &Shared, request: &Request) -> Option<Response> {
+    let expected = format!("Bearer {}", shared.secret_key);
+    let given = request
+        .headers()
+        .get("Authorization")
+        .and_then(|value| value.to_str().ok());
+    if given != Some(expected.as_str()) {
+        return Some(stripe_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            None,
+            "Invalid API Key provided",
+        ));
+    }
+    let failing = shared
+        .failures
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    failing.then(|| {
+        stripe_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            None,
+            "An unknown error occurred",
+        )
+    })
+}
+
+fn missing(name: &str) -> Response {
+    stripe_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        Some("parameter_missing"),
+        &format!("Missing required param: {name}."),
+    )
+}
+
+#[handler]
+async fn create_customer(
+    request: &Request,
+    body: poem::Body,
+    Data(shared): Data<&Arc<Shared>>,
+) -> Response {
+    if let Some(refused) = refusal(shared, request) {
+        return refused;
+    }
+    let fields = fields(&body.into_vec().await.unwrap_or_default());
+    let idempotency = request
+        .headers()
+        .get("Idempotency-Key")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let mut store = lock(&shared.store);
+    let known = idempotency
+        .as_ref()
+        .and_then(|key| store.idempotent_customers.get(key))
+        .and_then(|id| store.customers.iter().find(|c| &c.id == id))
+        .cloned();
+    let customer = match known {
+        Some(customer) => customer,
+        None => {
+            let customer = FakeCustomer {
+                id: shared.new_id("cus"),
+                email: field(&fields, "email").map(str::to_owned),
+                metadata: metadata(&fields),
+            };
+            if let Some(key) = idempotency {
+                store.idempotent_customers.insert(key, customer.id.clone());
+            }
+            store.customers.push(customer.clone());
+            customer
+        }
+    };
+    Json(json!({
+        "id": customer.id,
+        "object": "customer",
+        "created": shared.now(),
+        "email": customer.email,
+        "livemode": false,
+        "metadata": customer.metadata,
+    }))
+    .into_response()
+}
+
+#[handler]
+async fn create_checkout(
+    request: &Request,
+    body: poem::Body,
+    Data(shared): Data<&Arc<Shared>>,
+) -> Response {
+    if let Some(refused) = refusal(shared, request) {
+        return refused;
+    }
+    let fields = fields(&body.into_vec().await.unwrap_or_default());
+    let (Some(mode), Some(success_url), Some(cancel_url)) = (
+        field(&fields, "mode"),
+        field(&fields, "success_url"),
+        field(&fields, "cancel_url"),
+    ) else {
+        return missing("mode, success_url or cancel_url");
+    };
+    let Some(customer) = field(&fields, "customer") else {
+        return missing("customer");
+    };
+    let prices: Vec<String> = (0..)
+        .map_while(|index| field(&fields, &format!("line_items[{index}][price]")))
+        .map(str::to_owned)
+        .collect();
+    if prices.is_empty() {
+        return missing("line_items");
+    }
+    let mut store = lock(&shared.store);
+    if !store.customers.iter().any(|c| c.id == customer) {
+        return stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("resource_missing"),
+            &format!("No such customer: '{customer}'"),
+        );
+    }
+    let checkout = FakeCheckout {
+        id: shared.new_id("cs_test"),
+        customer: customer.to_owned(),
+        client_reference_id: field(&fields, "client_reference_id").map(str::to_owned),
+        mode: mode.to_owned(),
+        prices,
+        success_url: success_url.to_owned(),
+        cancel_url: cancel_url.to_owned(),
+        metadata: metadata(&fields),
+        subscription: None,
+    };
+    store.checkouts.push(checkout.clone());
+    let now = shared.now();
+    Json(json!({
+        "id": checkout.id,
+        "object": "checkout.session",
+        "automatic_tax": { "enabled": false },
+        "client_reference_id": checkout.client_reference_id,
+        "created": now,
+        "custom_fields": [],
+        "custom_text": {},
+        "customer": checkout.customer,
+        "expires_at": now + 24 * 3600,
+        "livemode": false,
+        "metadata": checkout.metadata,
+        "mode": checkout.mode,
+        "payment_method_types": ["card"],
+        "payment_status": "unpaid",
+        "shipping_options": [],
+        "status": "open",
+        "success_url": checkout.success_url,
+        "cancel_url": checkout.cancel_url,
+        "url": format!("{}/pay/{}", shared.base_url, checkout.id),
+    }))
+    .into_response()
+}
+
+#[handler]
+async fn create_portal(
+    request: &Request,
+    body: poem::Body,
+    Data(shared): Data<&Arc<Shared>>,
+) -> Response {
+    if let Some(refused) = refusal(shared, request) {
+        return refused;
+    }
+    let fields = fields(&body.into_vec().await.unwrap_or_default());
+    let Some(customer) = field(&fields, "customer") else {
+        return missing("customer");
+    };
+    let return_url = field(&fields, "return_url").unwrap_or_default().to_owned();
+    let id = shared.new_id("bps");
+    lock(&shared.store)
+        .portal_sessions
+        .push((id.clone(), return_url.clone()));
+    Json(json!({
+        "id": id,
+        "object": "billing_portal.session",
+        "configuration": "bpc_fake_default",
+        "created": shared.now(),
+        "customer": customer,
+        "livemode": false,
+        "return_url": return_url,
+        "url": format!("{}/portal/{id}", shared.base_url),
+    }))
+    .into_response()
+}
+
+#[handler]
+async fn retrieve_subscription(
+    request: &Request,
+    Path(id): Path<String>,
+    Data(shared): Data<&Arc<Shared>>,
+) -> Response {
+    if let Some(refused) = refusal(shared, request) {
+        return refused;
+    }
+    let store = lock(&shared.store);
+    match store.subscriptions.iter().find(|sub| sub.id == id) {
+        Some(sub) => Json(shared.subscription_json(sub)).into_response(),
+        None => stripe_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("resource_missing"),
+            &format!("No such subscription: '{id}'"),
+        ),
+    }
+}
+
+#[handler]
+async fn create_meter_event(
+    request: &Request,
+    body: poem::Body,
+    Data(shared): Data<&Arc<Shared>>,
+) -> Response {
+    if let Some(refused) = refusal(shared, request) {
+        return refused;
+    }
+    let fields = fields(&body.into_vec().await.unwrap_or_default());
+    let (Some(event_name), Some(customer), Some(value)) = (
+        field(&fields, "event_name"),
+        field(&fields, "payload[stripe_customer_id]"),
+        field(&fields, "payload[value]").and_then(|v| v.parse::<u64>().ok()),
+    ) else {
+        return missing("event_name or payload");
+    };
+    let identifier = field(&fields, "identifier")
+        .map(str::to_owned)
+        .unwrap_or_else(|| shared.new_id("mev"));
+    let event = FakeMeterEvent {
+        event_name: event_name.to_owned(),
+        identifier: identifier.clone(),
+        customer: customer.to_owned(),
+        value,
+    };
+    lock(&shared.store).meter_events.push(event);
+    let now = shared.now();
+    Json(json!({
+        "object": "billing.meter_event",
+        "created": now,
+        "event_name": event_name,
+        "identifier": identifier,
+        "livemode": false,
+        "payload": { "stripe_customer_id": customer, "value": value.to_string() },
+        "timestamp": now,
+    }))
+    .into_response()
+}
+
+/// Stripe's hosted Checkout page, reduced to a summary and a Pay button.
+#[handler]
+fn checkout_page(Path(id): Path<String>, Data(shared): Data<&Arc<Shared>>) -> Response {
+    let store = lock(&shared.store);
+    let Some(checkout) = store.checkouts.iter().find(|c| c.id == id) else {
+        return (StatusCode::NOT_FOUND, "no such Checkout Session").into_response();
+    };
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Checkout</title></head>\
+         <body><main><h1>Subscribe</h1><p id=\"prices\">{}</p>\
+         <form method=\"post\" action=\"/pay/{id}\"><button id=\"pay\" type=\"submit\">Pay</button></form>\
+         <p><a id=\"cancel\" href=\"{}\">Back</a></p></main></body></html>",
+        checkout.prices.join(", "),
+        checkout.cancel_url
+    ))
+    .into_response()
+}
+
+/// Paying on the hosted page: the subscription starts, its events go out, and the browser
+/// returns to the success URL (the events may arrive before or after it does).
+#[handler]
+async fn pay_page(Path(id): Path<String>, Data(shared): Data<&Arc<Shared>>) -> Response {
+    let success_url = lock(&shared.store)
+        .checkouts
+        .iter()
+        .find(|c| c.id == id)
+        .map(|c| c.success_url.clone());
+    let Some(success_url) = success_url else {
+        return (StatusCode::NOT_FOUND, "no such Checkout Session").into_response();
+    };
+    if let Some((_, events)) = shared.complete_checkout(&id) {
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            for event in events {
+                shared.deliver(&event).await;
+            }
+        });
+    }
+    Redirect::see_other(success_url).into_response()
+}
+
+/// Stripe's Customer Portal, reduced to a link back.
+#[handler]
+fn portal_page(Path(id): Path<String>, Data(shared): Data<&Arc<Shared>>) -> Response {
+    let store = lock(&shared.store);
+    let Some((_, return_url)) = store.portal_sessions.iter().find(|(sid, _)| *sid == id) else {
+        return (StatusCode::NOT_FOUND, "no such portal session").into_response();
+    };
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Billing portal</title></head>\
+         <body><main><h1>Manage billing</h1><p><a id=\"return\" href=\"{return_url}\">Return</a></p></main></body></html>"
+    ))
+    .into_response()
+}
