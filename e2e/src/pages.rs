@@ -1088,3 +1088,46 @@ pub async fn recorded_responses(client: &Client) -> Result<Vec<String>, E2eError
         .filter_map(|body| body.as_str().map(str::to_owned))
         .collect())
 }
+
+/// The billing page (owners), and Stripe's hosted pages it sends the owner to.
+pub struct BillingPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> BillingPage<'a> {
+    /// Follows the header's link and waits for the current plan.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        follow_link(client, "Billing").await?;
+        wait_for_test_id(client, "billing-current").await?;
+        Ok(Self { client })
+    }
+
+    /// The plan's name, its status and the usage line, as shown.
+    pub async fn current(&self) -> Result<(String, String, String), E2eError> {
+        Ok((
+            text_of(self.client, "billing-plan").await?,
+            text_of(self.client, "billing-status").await?,
+            text_of(self.client, "billing-usage").await?,
+        ))
+    }
+
+    /// Chooses plan `key`, which opens Stripe Checkout, and pays there (the button with id
+    /// `pay` on the hosted page); back on the billing page, waits until it shows `plan_name`
+    /// without a reload.
+    pub async fn choose_and_pay(&self, key: &str, plan_name: &str) -> Result<(), E2eError> {
+        click_test_id(self.client, &format!("choose-{key}")).await?;
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Id("pay"))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("Checkout never opened: {e}")))?
+            .click()
+            .await?;
+        wait_for_test_id(self.client, "billing-current").await?;
+        wait_for_text(self.client, "[data-testid=billing-plan]", |shown| {
+            shown == plan_name
+        })
+        .await
+    }
+}

@@ -142,6 +142,35 @@ pub fn within_allowance(used: u64, segments: u64, allowance: u64, bills_overage:
     bills_overage || used.saturating_add(segments) <= allowance
 }
 
+/// Days before a trial ends from which owners and admins are reminded.
+pub const TRIAL_REMINDER_DAYS: i64 = 3;
+
+/// Whole days left until `ends` at `now`, a part-day counting as one; zero once it has passed.
+pub fn days_left(ends: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let left = ends - now;
+    if left <= Duration::zero() {
+        0
+    } else {
+        (left.num_seconds() + 86_399) / 86_400
+    }
+}
+
+/// A billing status as the dashboard names it: `trial` or a Stripe status.
+pub fn status_words(status: &str) -> &'static str {
+    match status {
+        "trial" => "Free trial",
+        "trialing" => "Trialing",
+        "active" => "Active",
+        "past_due" => "Payment overdue",
+        "canceled" => "Cancelled",
+        "unpaid" => "Unpaid",
+        "incomplete" => "Awaiting the first payment",
+        "incomplete_expired" => "Expired before payment",
+        "paused" => "Paused",
+        _ => "Unknown",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,9 +210,17 @@ mod tests {
     }
 
     #[test]
+    fn days_left_count_a_part_day_as_one() {
+        assert_eq!(days_left(at(15), at(1)), 14);
+        assert_eq!(days_left(at(15), at(14) + Duration::hours(1)), 1);
+        assert_eq!(days_left(at(15), at(16)), 0);
+    }
+
+    #[test]
     fn every_status_has_a_meaning() {
         for status in SubscriptionStatus::ALL {
             assert_eq!(SubscriptionStatus::parse(status.as_str()), Some(status));
+            assert_ne!(status_words(status.as_str()), "Unknown");
             let standing = Standing::Subscribed {
                 status,
                 past_due_since: None,

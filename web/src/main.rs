@@ -60,6 +60,7 @@ fn App() -> impl IntoView {
                             <Route path=path!("/api-keys") view=permitted(Permission::ManageApiKeys, pages::admin::ApiKeys) />
                             <Route path=path!("/audit-log") view=permitted(Permission::ReadAuditLog, pages::admin::AuditLog) />
                             <Route path=path!("/export") view=permitted(Permission::ManageSettings, pages::export::Export) />
+                            <Route path=path!("/billing") view=permitted(Permission::ManageBilling, pages::billing::Billing) />
                             <Route path=path!("/settings/undelivered") view=permitted(Permission::ManageSettings, pages::admin::Undelivered) />
                             <Route path=path!("/settings") view=permitted(Permission::ManageSettings, pages::settings::Settings) />
                             <Route path=path!("/settings/attribution") view=permitted(Permission::ManageSettings, pages::what_if::WhatIf) />

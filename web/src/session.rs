@@ -11,7 +11,7 @@ use leptos_router::hooks::{use_location, use_navigate};
 use ringback_shared::access::{Permission, Role};
 
 use crate::api::{self, ApiError, me};
-use crate::components::Alert;
+use crate::components::{Alert, BillingLink, BillingNotice, billing_summary};
 
 /// The signed-in member, their role and clinic.
 pub type Member = me::MeMe;
@@ -157,6 +157,7 @@ pub fn Header() -> impl IntoView {
             <A href="/" attr:class="brand">"Ringback"</A>
             {move || session.member.get().map(|member| {
                 let sign_out = sign_out.clone();
+                let billing = billing_summary();
                 view! {
                     <nav aria-label="Main">
                         <A href="/">"Overview"</A>
@@ -168,7 +169,9 @@ pub fn Header() -> impl IntoView {
                         {allows(session, Permission::ManageApiKeys).then(|| view! { <A href="/api-keys">"API keys"</A> })}
                         {allows(session, Permission::ReadAuditLog).then(|| view! { <A href="/audit-log">"Audit log"</A> })}
                         {allows(session, Permission::ManageSettings).then(|| view! { <A href="/export">"Export"</A> })}
+                        <BillingLink summary=billing />
                     </nav>
+                    <BillingNotice summary=billing />
                     <p class="who" data-testid="signed-in-as">
                         {member.user.display_name.clone()}" · "{member.clinic.name.clone()}
                     </p>

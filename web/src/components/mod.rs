@@ -1,10 +1,11 @@
 //! Widgets pages share or embed, so that no page imports another: the alert line, the view of
 //! loaded data with its loading and error states, the daily chart, the notice of texts not sent
-//! the "Call back" action and its notice, the search for a caller by number, and (in support
-//! builds) the number check.
+//! the "Call back" action and its notice, the search for a caller by number, billing's link and
+//! banner in the header, and (in support builds) the number check.
 
 mod alert;
 mod async_view;
+mod billing_notice;
 mod call_back;
 pub mod chart;
 mod find_caller;
@@ -14,6 +15,7 @@ mod undelivered_notice;
 
 pub use alert::{Alert, failure_of};
 pub use async_view::AsyncView;
+pub use billing_notice::{BillingLink, BillingNotice, billing_summary};
 pub use call_back::{CallBack, RingingNotice, call_back_action};
 pub use find_caller::FindCaller;
 pub use undelivered_notice::UndeliveredNotice;

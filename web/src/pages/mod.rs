@@ -3,6 +3,7 @@
 pub mod about;
 pub mod admin;
 pub mod appointments;
+pub mod billing;
 pub mod export;
 pub mod inbox;
 pub mod overview;
