@@ -1,5 +1,5 @@
-//! A fake of the parts of Stripe's API billing uses, speaking its wire format: Bearer secret-key
-//! auth, form bodies in bracket notation (`metadata[clinic_id]`, `line_items[0][price]`), JSON
+//! A fake of the parts of Stripe's API billing uses, speaking its wire format: the secret key as a
+//! Bearer token or Basic user, form bodies in bracket notation (`metadata[clinic_id]`, `line_items[0][price]`), JSON
 //! objects with `object` and `id`, Stripe's error shape, `Idempotency-Key` on creates. It holds
 //! customers, Checkout Sessions (with a hosted page a test or a browser can "pay", which creates
 //! the subscription and sends the events Stripe would), Customer Portal sessions, subscriptions and
@@ -109,13 +109,25 @@ impl Drop for FakeStripe {
 
 impl FakeStripe {
     /// Starts a fake for `secret_key` that signs its events with `webhook_secret` and dates them by
-    /// `clock`.
+    /// `clock`, on a free local port.
     pub async fn start(
         secret_key: &str,
         webhook_secret: &str,
         clock: Clock,
     ) -> std::io::Result<Self> {
-        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
+        Self::start_on("127.0.0.1:0", secret_key, webhook_secret, clock).await
+    }
+
+    /// Starts a fake listening on `address` (`host:port`).
+    pub async fn start_on(
+        address: &str,
+        secret_key: &str,
+        webhook_secret: &str,
+        clock: Clock,
+    ) -> std::io::Result<Self> {
+        let acceptor = TcpListener::bind(address.to_owned())
+            .into_acceptor()
+            .await?;
         let address = acceptor
             .local_addr()
             .into_iter()
@@ -136,6 +148,7 @@ impl FakeStripe {
             .at("/v1/customers", post(create_customer))
             .at("/v1/checkout/sessions", post(create_checkout))
             .at("/v1/billing_portal/sessions", post(create_portal))
+            .at("/v1/subscriptions", get(list_subscriptions))
             .at("/v1/subscriptions/:id", get(retrieve_subscription))
             .at("/v1/billing/meter_events", post(create_meter_event))
             .at("/pay/:id", get(checkout_page).post(pay_page))
@@ -473,12 +486,18 @@ fn metadata(fields: &[(String, String)]) -> HashMap<String, String> {
 
 /// The refusal of a request without our secret key, or of one failing on purpose.
 fn refusal(shared: &Shared, request: &Request) -> Option<Response> {
-    let expected = format!("Bearer {}", shared.secret_key);
+    use base64::Engine;
+    // Stripe takes the key as a Bearer token, or as the Basic user name (`curl -u sk_…:`).
+    let bearer = format!("Bearer {}", shared.secret_key);
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:", shared.secret_key))
+    );
     let given = request
         .headers()
         .get("Authorization")
         .and_then(|value| value.to_str().ok());
-    if given != Some(expected.as_str()) {
+    if given != Some(bearer.as_str()) && given != Some(basic.as_str()) {
         return Some(stripe_error(
             StatusCode::UNAUTHORIZED,
             "invalid_request_error",
@@ -679,6 +698,31 @@ async fn retrieve_subscription(
             &format!("No such subscription: '{id}'"),
         ),
     }
+}
+
+/// `GET /v1/subscriptions?customer=…`: a customer's subscriptions, newest first.
+#[handler]
+async fn list_subscriptions(request: &Request, Data(shared): Data<&Arc<Shared>>) -> Response {
+    if let Some(refused) = refusal(shared, request) {
+        return refused;
+    }
+    let query = fields(request.uri().query().unwrap_or_default().as_bytes());
+    let customer = field(&query, "customer");
+    let store = lock(&shared.store);
+    let listed: Vec<Value> = store
+        .subscriptions
+        .iter()
+        .rev()
+        .filter(|sub| customer.is_none_or(|customer| sub.customer == customer))
+        .map(|sub| shared.subscription_json(sub))
+        .collect();
+    Json(json!({
+        "object": "list",
+        "data": listed,
+        "has_more": false,
+        "url": "/v1/subscriptions",
+    }))
+    .into_response()
 }
 
 #[handler]
