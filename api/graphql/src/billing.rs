@@ -172,36 +172,41 @@ impl BillingMutation {
         ctx: &Context<'_>,
         plan: String,
     ) -> async_graphql::Result<String> {
-        let backend = ctx.data::<Backend>()?;
-        with_tenant(
-            ctx,
-            Access::Write(Permission::ManageBilling),
-            async |txn, principal| {
-                let context = billing_on(backend)?;
-                let user = principal.user_id()?;
-                backend.rate_limits.billing_session(user)?;
-                billing::start_checkout(txn, context, user, &plan).await
-            },
-        )
-        .await
+        stripe_page(ctx, StripePage::Checkout(plan)).await
     }
 
     /// A Stripe Customer Portal page for cards, invoices, plan changes and cancellation; it
     /// returns to the billing page. Owners only; audited; at most 10 a minute per owner.
     async fn open_billing_portal(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let backend = ctx.data::<Backend>()?;
-        with_tenant(
-            ctx,
-            Access::Write(Permission::ManageBilling),
-            async |txn, principal| {
-                let context = billing_on(backend)?;
-                let user = principal.user_id()?;
-                backend.rate_limits.billing_session(user)?;
-                billing::open_portal(txn, context, user).await
-            },
-        )
-        .await
+        stripe_page(ctx, StripePage::Portal).await
     }
+}
+
+/// A page of Stripe's an owner is sent to.
+enum StripePage {
+    Checkout(String),
+    Portal,
+}
+
+/// Opens `page` for the signed-in owner (each is a request to Stripe, so rate-limited).
+async fn stripe_page(ctx: &Context<'_>, page: StripePage) -> async_graphql::Result<String> {
+    let backend = ctx.data::<Backend>()?;
+    with_tenant(
+        ctx,
+        Access::Write(Permission::ManageBilling),
+        async |txn, principal| {
+            let context = billing_on(backend)?;
+            let user = principal.user_id()?;
+            backend.rate_limits.billing_session(user)?;
+            match &page {
+                StripePage::Checkout(plan) => {
+                    billing::start_checkout(txn, context, user, plan).await
+                }
+                StripePage::Portal => billing::open_portal(txn, context, user).await,
+            }
+        },
+    )
+    .await
 }
 
 /// Billing's context, or a clear error where this deployment bills nobody.

@@ -519,6 +519,18 @@ fn refusal(shared: &Shared, request: &Request) -> Option<Response> {
     })
 }
 
+/// The form body of an authorised request, or its refusal.
+async fn form_of(
+    shared: &Shared,
+    request: &Request,
+    body: poem::Body,
+) -> Result<Vec<(String, String)>, Box<Response>> {
+    if let Some(refused) = refusal(shared, request) {
+        return Err(Box::new(refused));
+    }
+    Ok(fields(&body.into_vec().await.unwrap_or_default()))
+}
+
 fn missing(name: &str) -> Response {
     stripe_error(
         StatusCode::BAD_REQUEST,
@@ -534,10 +546,10 @@ async fn create_customer(
     body: poem::Body,
     Data(shared): Data<&Arc<Shared>>,
 ) -> Response {
-    if let Some(refused) = refusal(shared, request) {
-        return refused;
-    }
-    let fields = fields(&body.into_vec().await.unwrap_or_default());
+    let fields = match form_of(shared, request, body).await {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
+    };
     let idempotency = request
         .headers()
         .get("Idempotency-Key")
@@ -581,10 +593,10 @@ async fn create_checkout(
     body: poem::Body,
     Data(shared): Data<&Arc<Shared>>,
 ) -> Response {
-    if let Some(refused) = refusal(shared, request) {
-        return refused;
-    }
-    let fields = fields(&body.into_vec().await.unwrap_or_default());
+    let fields = match form_of(shared, request, body).await {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
+    };
     let (Some(mode), Some(success_url), Some(cancel_url)) = (
         field(&fields, "mode"),
         field(&fields, "success_url"),
@@ -654,10 +666,10 @@ async fn create_portal(
     body: poem::Body,
     Data(shared): Data<&Arc<Shared>>,
 ) -> Response {
-    if let Some(refused) = refusal(shared, request) {
-        return refused;
-    }
-    let fields = fields(&body.into_vec().await.unwrap_or_default());
+    let fields = match form_of(shared, request, body).await {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
+    };
     let Some(customer) = field(&fields, "customer") else {
         return missing("customer");
     };
@@ -731,10 +743,10 @@ async fn create_meter_event(
     body: poem::Body,
     Data(shared): Data<&Arc<Shared>>,
 ) -> Response {
-    if let Some(refused) = refusal(shared, request) {
-        return refused;
-    }
-    let fields = fields(&body.into_vec().await.unwrap_or_default());
+    let fields = match form_of(shared, request, body).await {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
+    };
     let (Some(event_name), Some(customer), Some(value)) = (
         field(&fields, "event_name"),
         field(&fields, "payload[stripe_customer_id]"),

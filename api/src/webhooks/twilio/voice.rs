@@ -24,14 +24,7 @@ pub(super) async fn answer_call(verified: &Verified) -> Result<Response, DomainE
     let route = phone_lines::route_incoming_call(&txn, &state.secrets).await?;
     if route == IncomingCallRoute::NoLine {
         let event = inbound_event(state, verified, CallOutcome::NoLine)?;
-        calls::record_events(
-            &txn,
-            &state.secrets,
-            state.billing_settings(),
-            PROVIDER,
-            vec![event],
-        )
-        .await?;
+        record(&txn, state, event).await?;
     }
     txn.commit().await?;
     Ok(twiml(match route {
@@ -183,14 +176,7 @@ async fn record_call(
         ended_at: Some(now),
         caller_number: caller.to_owned(),
     };
-    calls::record_events(
-        &txn,
-        &state.secrets,
-        state.billing_settings(),
-        PROVIDER,
-        vec![event],
-    )
-    .await?;
+    record(&txn, state, event).await?;
     txn.commit().await?;
     state.wake_workers();
     Ok(())
@@ -222,4 +208,21 @@ pub(super) fn reported_start(verified: &Verified) -> Option<DateTime<Utc>> {
         .and_then(|d| d.parse().ok())
         .unwrap_or(0);
     Some(at - chrono::Duration::seconds(duration))
+}
+
+/// Records a call event Twilio reported (texting the caller back within billing's limits).
+async fn record(
+    txn: &ringback_core::tenant::TenantTxn,
+    state: &AppState,
+    event: CallEvent,
+) -> Result<(), DomainError> {
+    calls::record_events(
+        txn,
+        &state.secrets,
+        state.billing_settings(),
+        PROVIDER,
+        vec![event],
+    )
+    .await?;
+    Ok(())
 }
