@@ -611,6 +611,61 @@ async fn overage_is_reported_once_across_a_crash(kind: DatabaseKind) {
         (Some(2), Some(1), Some(1)),
         "{state}"
     );
+    assert!(
+        events[0].timestamp <= app.db.clock.now().timestamp() - 600,
+        "billed at the time the text was counted, not when the retry got through"
+    );
+
+    // A plan changed in the portal without the metered price bills no overage: the allowance
+    // stops text-backs again.
+    let subscription = stripe(&app).subscriptions()[0].id.clone();
+    let object = stripe(&app)
+        .update_subscription(&subscription, |sub| sub.prices.truncate(1))
+        .expect("sub");
+    let updated = stripe(&app).event("customer.subscription.updated", object);
+    assert_eq!(stripe(&app).deliver(&updated).await, 200);
+    assert_eq!(
+        missed_call_from(&app, "CA3", "+447700900103").await,
+        "skipped:over_quota"
+    );
+    app.db.finish().await;
+}
+
+async fn a_second_subscription_never_replaces_the_first(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    // Two Checkout tabs, both paid; their events held back, then delivered in either order.
+    for plan in ["growth", "starter"] {
+        let started = app.owner.run(START_CHECKOUT, json!({ "plan": plan })).await;
+        assert!(started["errors"].is_null(), "{started}");
+    }
+    stripe(&app).deliver_events_to("http://127.0.0.1:9/nowhere");
+    let sessions: Vec<String> = stripe(&app).checkouts().into_iter().map(|c| c.id).collect();
+    let first = stripe(&app).pay(&sessions[0]).await.expect("paid");
+    stripe(&app).pay(&sessions[1]).await.expect("paid");
+    let held: Vec<Value> = stripe(&app)
+        .deliveries()
+        .into_iter()
+        .map(|(event, _)| event)
+        .collect();
+    stripe(&app).deliver_events_to(&format!(
+        "{}/webhooks/stripe",
+        common::serve(app.app()).await
+    ));
+    for event in held.iter().rev() {
+        assert_eq!(stripe(&app).deliver(event).await, 200, "{event}");
+    }
+    assert_eq!(
+        stored_billing(&app).await,
+        [["active", "growth", first.as_str()]],
+        "the first subscription stays the clinic's"
+    );
+    let audited = audit_actions(&mut app).await;
+    assert!(
+        audited
+            .iter()
+            .any(|entry| entry["action"] == "billing.extra_subscription"),
+        "{audited:?}"
+    );
     app.db.finish().await;
 }
 
@@ -670,5 +725,6 @@ on_both_databases!(
     a_trial_that_ended_texts_nobody_back,
     the_text_that_crosses_the_allowance_is_skipped_and_replies_still_go,
     overage_is_reported_once_across_a_crash,
+    a_second_subscription_never_replaces_the_first,
     billing_is_for_owners
 );

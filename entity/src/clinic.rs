@@ -43,6 +43,10 @@ pub struct Model {
     pub billing_period_start: Option<DateTimeUtc>,
     pub billing_period_end: Option<DateTimeUtc>,
     pub billing_cancel_at_period_end: bool,
+    /// Whether the subscription carries the plan's metered overage price.
+    pub billing_overage_item: bool,
+    /// When Stripe created the stored subscription.
+    pub billing_subscription_created: Option<DateTimeUtc>,
     /// When a payment first failed (the grace period counts from it).
     pub billing_past_due_since: Option<DateTimeUtc>,
     /// When the billing state was last applied from Stripe.

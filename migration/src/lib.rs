@@ -42,6 +42,7 @@ mod m20261130_090800_add_time_to_text;
 mod m20261130_090900_create_worklist_dismissals;
 mod m20261130_091000_add_click_to_call;
 mod m20261201_090000_add_billing;
+mod m20261201_100000_add_billing_overage_item;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -85,6 +86,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_090900_create_worklist_dismissals::Migration),
             Box::new(m20261130_091000_add_click_to_call::Migration),
             Box::new(m20261201_090000_add_billing::Migration),
+            Box::new(m20261201_100000_add_billing_overage_item::Migration),
         ]
     }
 }

@@ -99,10 +99,7 @@ impl BillingQuery {
         let used = counted
             .as_ref()
             .map_or(0, |row| u64::try_from(row.segments).unwrap_or(0));
-        let bills_overage = view
-            .plan
-            .as_ref()
-            .is_some_and(|plan| plan.overage_price.is_some());
+        let bills_overage = view.bills_overage;
         let (status, trial_ends_at) = match view.standing {
             Standing::Trial { ends } => ("trial".to_owned(), Some(ends)),
             Standing::Subscribed { status, .. } => (status.as_str().to_owned(), None),

@@ -11,8 +11,9 @@ use poem::{Body, IntoResponse, Request, Response, handler};
 
 use crate::error::DomainError;
 use crate::state::AppState;
+use chrono::DateTime;
 use ringback_domain::doors;
-use ringback_domain::service::billing::{self, BillingContext};
+use ringback_domain::service::billing::{self, BillingContext, EventStamp};
 use ringback_domain::service::processed_webhooks;
 use ringback_providers::stripe::event::SignedEvent;
 
@@ -58,7 +59,9 @@ pub async fn receive(request: &Request, body: Body, state: Data<&AppState>) -> R
     }
 }
 
-/// Applies `event` to its clinic; what happened, in words.
+/// Applies `event` to its clinic; what happened, in words. One transaction holds the clinic's
+/// lock from the redelivery check to the store, with Stripe asked in between, so two deliveries
+/// at once cannot store an older answer over a newer one.
 async fn apply(
     state: &AppState,
     context: &BillingContext,
@@ -72,18 +75,17 @@ async fn apply(
         return Ok("ignored: no clinic has this customer");
     };
     let txn = scope.begin().await?;
-    let seen = processed_webhooks::is_known(&txn, PROVIDER, &event.id).await?;
-    txn.commit().await?;
-    if seen {
+    txn.lock_clinic().await?;
+    if processed_webhooks::is_known(&txn, PROVIDER, &event.id).await? {
         return Ok("already applied");
     }
-    let current = match &event.subscription {
-        Some(id) => Some(context.stripe.subscription(id).await?),
-        None => None,
-    };
-    let txn = scope.begin().await?;
-    if let Some(subscription) = &current {
-        billing::apply_subscription(&txn, &context.settings, subscription, &event.id).await?;
+    if let Some(id) = &event.subscription {
+        let current = context.stripe.subscription(id).await?;
+        let stamp = EventStamp {
+            id: &event.id,
+            created: DateTime::from_timestamp(event.created, 0).unwrap_or_else(|| txn.now()),
+        };
+        billing::apply_subscription(&txn, &context.settings, &current, stamp).await?;
     }
     processed_webhooks::remember(&txn, PROVIDER, &event.id).await?;
     txn.commit().await?;

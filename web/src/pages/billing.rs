@@ -4,6 +4,10 @@
 //! polls until Stripe's confirmation has reached the server, so the new plan shows without a
 //! reload. On a server that bills nobody it says so.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
@@ -32,11 +36,13 @@ pub fn Billing() -> impl IntoView {
         .get_untracked()
         .get("checkout")
         .is_some_and(|state| state == "done");
+    // Confirmed once the subscription runs (or when the server bills nobody).
     let confirmed = Memo::new(move |_| {
-        data.get()
-            .and_then(Result::ok)
-            .and_then(|loaded| loaded.billing)
-            .is_some_and(|billing| billing.status != "trial")
+        data.get().and_then(Result::ok).is_some_and(|loaded| {
+            loaded
+                .billing
+                .is_none_or(|billing| matches!(billing.status.as_str(), "active" | "trialing"))
+        })
     });
     if back_from_checkout {
         poll_until(refresh, confirmed);
@@ -71,25 +77,38 @@ fn page(loaded: Loaded, failure: RwSignal<Option<String>>) -> AnyView {
     }
 }
 
-/// Asks again every little while until `confirmed`, for about a minute.
+/// Asks again every little while until `confirmed`, for about a minute, and never after the page
+/// is gone.
 fn poll_until(refresh: RwSignal<u32>, confirmed: Memo<bool>) {
-    let polls = StoredValue::new(0_u32);
-    let handle = StoredValue::new(None::<IntervalHandle>);
-    let started = set_interval_with_handle(
+    let handle: Arc<Mutex<Option<IntervalHandle>>> = Arc::default();
+    let stop = {
+        let handle = Arc::clone(&handle);
         move || {
-            polls.update_value(|n| *n += 1);
-            let done = confirmed.get_untracked() || polls.get_value() >= CONFIRMATION_POLLS;
-            if done {
-                if let Some(handle) = handle.get_value() {
-                    handle.clear();
-                }
-            } else {
-                refresh.update(|n| *n = n.wrapping_add(1));
+            if let Some(handle) = handle.lock().ok().and_then(|mut held| held.take()) {
+                handle.clear();
             }
-        },
-        std::time::Duration::from_millis(CONFIRMATION_POLL_MS),
-    );
-    handle.set_value(started.ok());
+        }
+    };
+    let polls = AtomicU32::new(0);
+    let tick = {
+        let stop = stop.clone();
+        move || {
+            let polled = polls.fetch_add(1, Ordering::Relaxed) + 1;
+            let done = confirmed
+                .try_get_untracked()
+                .is_none_or(|confirmed| confirmed)
+                || polled >= CONFIRMATION_POLLS
+                || refresh.try_update(|n| *n = n.wrapping_add(1)).is_none();
+            if done {
+                stop();
+            }
+        }
+    };
+    let started = set_interval_with_handle(tick, Duration::from_millis(CONFIRMATION_POLL_MS));
+    if let Ok(mut held) = handle.lock() {
+        *held = started.ok();
+    }
+    on_cleanup(stop);
 }
 
 /// The plan, where the clinic stands, and this period's texts.
@@ -141,9 +160,10 @@ fn Choices(
     plans: Vec<billing_page::BillingPagePlans>,
     failure: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let subscribed = !matches!(
+    // A running subscription changes in the portal; otherwise a plan is chosen through Checkout.
+    let subscribed = matches!(
         current.status.as_str(),
-        "trial" | "canceled" | "incomplete_expired"
+        "active" | "trialing" | "past_due" | "unpaid" | "paused"
     );
     let busy = RwSignal::new(false);
     let go = move |request: std::pin::Pin<

@@ -1,7 +1,10 @@
 //! [`ReportOverage`]: report SMS segments beyond a plan's allowance to Stripe as a billing meter
 //! event. Queued in the transaction that counted the text, so an overage is owed exactly when it
-//! was counted; sent with an identifier Stripe deduplicates on, so a worker that dies between
-//! Stripe's answer and recording it sends the same event again and Stripe bills it once.
+//! was counted; sent with the time it was counted (so it is billed in that period) and an
+//! identifier Stripe deduplicates on (for at least 24 hours), so a worker that dies between Stripe's
+//! answer and recording it sends the same event again and Stripe bills it once. Refusals that
+//! waiting cannot cure (a bad request, a key without the right, an unknown customer) end the job
+//! as a dead letter, which the log names by its identifier.
 
 use chrono::{DateTime, Utc};
 use ringback_core::error::DomainError;
@@ -19,6 +22,8 @@ use crate::service::{clinic, usage};
 pub struct ReportOverage {
     pub period_start: DateTime<Utc>,
     pub segments: u64,
+    /// When the text was counted.
+    pub at: DateTime<Utc>,
     /// The meter event's identifier: one per counted text.
     pub identifier: String,
 }
@@ -63,7 +68,7 @@ impl Runnable for ReportOverage {
             .report_usage(
                 &billing.settings.meter_event,
                 &customer.0,
-                self.segments,
+                (self.segments, self.at.timestamp()),
                 &self.identifier,
             )
             .await;
@@ -73,7 +78,7 @@ impl Runnable for ReportOverage {
                 provider_status: "reported".to_owned(),
             }),
             Err(error) => Attempt::Failed {
-                retryable: !matches!(error, BillingError::Refused(400..=499)),
+                retryable: !matches!(error, BillingError::Refused(400 | 401 | 403 | 404)),
                 error: error.to_string(),
                 in_doubt_since: None,
             },
@@ -94,8 +99,14 @@ impl Runnable for ReportOverage {
         &self,
         _txn: &TenantTxn,
         _row: &job_outbox::Model,
-        _status: &str,
+        status: &str,
     ) -> Result<(), DomainError> {
+        tracing::warn!(
+            identifier = %self.identifier,
+            segments = self.segments,
+            status,
+            "an overage report to Stripe was given up; it is not billed"
+        );
         Ok(())
     }
 }

@@ -187,6 +187,8 @@ pub(crate) async fn create_clinic(
         sms_countries: Set(None),
         sms_daily_limit: Set(None),
         billing_cancel_at_period_end: Set(false),
+        billing_overage_item: Set(false),
+        billing_subscription_created: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

@@ -56,6 +56,9 @@ pub struct BillingView {
     pub allowance: u32,
     pub period: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub cancel_at_period_end: bool,
+    /// Whether texts beyond the allowance are sent and billed: the plan has an overage price and
+    /// the subscription carries it.
+    pub bills_overage: bool,
 }
 
 /// Where `clinic` stands: its subscription when it has one, else its trial.
@@ -93,6 +96,10 @@ pub fn view(clinic: &clinic::Model, settings: &BillingSettings, now: DateTime<Ut
     };
     BillingView {
         entitlement: entitlement(standing, now, grace),
+        bills_overage: clinic.billing_overage_item
+            && plan
+                .as_ref()
+                .is_some_and(|plan| plan.overage_price.is_some()),
         allowance: plan
             .as_ref()
             .map_or(settings.trial_sms, |plan| plan.sms_per_period),
@@ -152,6 +159,8 @@ pub async fn start_checkout(
         .settings
         .plan(plan_key)
         .ok_or_else(|| DomainError::BadUserInput(format!("there is no plan `{plan_key}`")))?;
+    // Under the clinic's lock, so two owners' clicks cannot both pass the check.
+    txn.lock_clinic().await?;
     let row = clinic_settings::get(txn).await?;
     if row.stripe_subscription_id.is_some() && is_live(row.billing_status.as_deref()) {
         return Err(DomainError::Conflict(
@@ -189,7 +198,8 @@ pub async fn open_portal(
 ) -> Result<String, DomainError> {
     let Some(customer) = clinic_settings::get(txn).await?.stripe_customer_id else {
         return Err(DomainError::Conflict(
-            "choose a plan first: the billing portal opens once the clinic has paid".to_owned(),
+            "choose a plan first: the billing portal opens once the clinic has started Checkout"
+                .to_owned(),
         ));
     };
     let url = context.stripe.portal(&customer, &context.page("")).await?;
@@ -226,45 +236,93 @@ pub async fn clinic_for_customer(
 pub enum Applied {
     /// The clinic now holds the subscription's state.
     Updated,
-    /// The subscription is not the clinic's current one (an older, ended subscription).
+    /// The subscription is not the clinic's current one (an ended one while another runs, or a
+    /// second running one: the earlier created stays the clinic's).
     Ignored,
 }
 
-/// Stores `subscription`'s current state (fetched from Stripe for event `event_id`) on the clinic:
-/// id, plan, status, period, cancel-at-period-end, and since when a payment is overdue. A change of
-/// status or plan is audited with the event's id. Another subscription than the stored one
-/// replaces it only if it runs or the stored one ended, so an old subscription's late events never
-/// undo a new one.
+/// A subscription event as it reached us: its id and when Stripe created it.
+pub struct EventStamp<'a> {
+    pub id: &'a str,
+    pub created: DateTime<Utc>,
+}
+
+/// Whether `incoming` (Stripe's current state) is the clinic's subscription rather than the one
+/// stored on `row`: the same one, or one that runs while the stored one ended, or of two running
+/// (or two ended) the earlier (or later) created. Decided by the objects' own state, so the
+/// order their events arrive in does not matter.
+fn takes_over(row: &clinic::Model, incoming: &SubscriptionState) -> bool {
+    let Some(stored) = row.stripe_subscription_id.as_deref() else {
+        return true;
+    };
+    if stored == incoming.id {
+        return true;
+    }
+    let stored_key = (
+        row.billing_subscription_created.map(|at| at.timestamp()),
+        stored,
+    );
+    let incoming_key = (Some(incoming.created), incoming.id.as_str());
+    match (
+        is_live(row.billing_status.as_deref()),
+        is_live(Some(&incoming.status)),
+    ) {
+        (true, false) => false,
+        (false, true) => true,
+        (true, true) => incoming_key < stored_key,
+        (false, false) => incoming_key > stored_key,
+    }
+}
+
+/// Stores `subscription`'s current state (fetched from Stripe for `event`) on the clinic: id,
+/// plan (the item whose price is a plan's), whether it carries the plan's overage price, status,
+/// period, cancel-at-period-end, creation, and since when a payment is overdue (the earliest
+/// failure event seen). A change of status or plan is audited with the event's id; a second
+/// running subscription is audited for staff to refund.
 pub async fn apply_subscription(
     txn: &TenantTxn,
     settings: &BillingSettings,
     subscription: &SubscriptionState,
-    event_id: &str,
+    event: EventStamp<'_>,
 ) -> Result<Applied, DomainError> {
     txn.lock_clinic().await?;
     let row = clinic_settings::get(txn).await?;
-    let replaces_another = row
-        .stripe_subscription_id
-        .as_deref()
-        .is_some_and(|stored| stored != subscription.id);
-    if row.stripe_customer_id.as_deref() != Some(subscription.customer.as_str())
-        || (replaces_another
-            && is_live(row.billing_status.as_deref())
-            && !is_live(Some(&subscription.status)))
-    {
+    if row.stripe_customer_id.as_deref() != Some(subscription.customer.as_str()) {
         return Ok(Applied::Ignored);
     }
-    let now = txn.now();
-    let status = SubscriptionStatus::parse(&subscription.status)
-        .ok_or_else(|| DomainError::BadUserInput("an unknown subscription status".to_owned()))?;
+    let incoming_live = is_live(Some(&subscription.status));
+    if !takes_over(&row, subscription) {
+        if incoming_live {
+            audit_extra_subscription(txn, &subscription.id, event.id).await?;
+        }
+        return Ok(Applied::Ignored);
+    }
+    if let Some(stored) = row.stripe_subscription_id.as_deref()
+        && stored != subscription.id
+        && incoming_live
+        && is_live(row.billing_status.as_deref())
+    {
+        // The earlier subscription's events came second: the one stored so far is the extra.
+        audit_extra_subscription(txn, stored, event.id).await?;
+    }
+    let Some(status) = SubscriptionStatus::parse(&subscription.status) else {
+        tracing::warn!(event = event.id, status = %subscription.status, "a subscription status billing does not know");
+        return Ok(Applied::Ignored);
+    };
     let plan = subscription
-        .price
-        .as_deref()
-        .and_then(|price| settings.plan_with_price(price))
-        .map(|plan| plan.key.clone());
+        .prices
+        .iter()
+        .find_map(|price| settings.plan_with_price(price));
+    let overage_item = plan
+        .and_then(|plan| plan.overage_price.as_ref())
+        .is_some_and(|overage| subscription.prices.contains(overage));
+    let plan = plan.map(|plan| plan.key.clone());
     let at = |seconds: i64| DateTime::<Utc>::from_timestamp(seconds, 0);
     let past_due_since = match status {
-        SubscriptionStatus::PastDue => row.billing_past_due_since.or(Some(now)),
+        SubscriptionStatus::PastDue => Some(
+            row.billing_past_due_since
+                .map_or(event.created, |since| since.min(event.created)),
+        ),
         _ => None,
     };
     let before = (row.billing_status.clone(), row.billing_plan.clone());
@@ -272,11 +330,13 @@ pub async fn apply_subscription(
     model.stripe_subscription_id = Set(Some(subscription.id.clone()));
     model.billing_status = Set(Some(status.as_str().to_owned()));
     model.billing_plan = Set(plan.clone());
+    model.billing_overage_item = Set(overage_item);
+    model.billing_subscription_created = Set(at(subscription.created));
     model.billing_period_start = Set(subscription.period.and_then(|(start, _)| at(start)));
     model.billing_period_end = Set(subscription.period.and_then(|(_, end)| at(end)));
     model.billing_cancel_at_period_end = Set(subscription.cancel_at_period_end);
     model.billing_past_due_since = Set(past_due_since);
-    model.billing_updated_at = Set(Some(now));
+    model.billing_updated_at = Set(Some(txn.now()));
     model.update(txn.conn()).await?;
     let after = (Some(status.as_str().to_owned()), plan);
     if before != after {
@@ -286,7 +346,7 @@ pub async fn apply_subscription(
                 actor: None,
                 action: "billing.subscription_changed",
                 detail: json!({
-                    "stripe_event": event_id,
+                    "stripe_event": event.id,
                     "status": { "from": before.0, "to": after.0 },
                     "plan": { "from": before.1, "to": after.1 },
                 }),
@@ -295,4 +355,26 @@ pub async fn apply_subscription(
         .await?;
     }
     Ok(Applied::Updated)
+}
+
+/// Notes a second running subscription of the clinic, which Stripe charges but billing ignores.
+async fn audit_extra_subscription(
+    txn: &TenantTxn,
+    subscription: &str,
+    event_id: &str,
+) -> Result<(), DomainError> {
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: None,
+            action: "billing.extra_subscription",
+            detail: json!({
+                "stripe_event": event_id,
+                "subscription": subscription,
+                "hint": "a second running subscription: cancel and refund it in Stripe",
+            }),
+        },
+    )
+    .await?;
+    Ok(())
 }

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use ringback_core::error::DomainError;
-use ringback_core::outbox::{self, NewJob, PENDING};
+use ringback_core::outbox::{self, CLAIMED, NewJob, PENDING};
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{billing_usage, clinic, job_outbox};
 use ringback_shared::billing::within_allowance;
@@ -81,19 +81,17 @@ pub async fn text_back_gate(
     if !view.entitlement.may_text() {
         return Ok(Gate::Stopped);
     }
-    let bills_overage = view
-        .plan
-        .as_ref()
-        .is_some_and(|plan| plan.overage_price.is_some());
-    if bills_overage {
+    if view.bills_overage {
         return Ok(Gate::Open);
     }
+    // One decision at a time per clinic, so two missed calls cannot both take the last text.
+    txn.lock_clinic().await?;
     let start = period_start(clinic, settings, now);
-    // Texts still queued will count once sent; each is taken to be as long as this one.
+    // Texts queued or being sent will count once sent; each is taken to be as long as this one.
     let queued = txn
         .find::<job_outbox::Entity>()
         .filter(job_outbox::Column::Kind.is_in(TEXT_JOBS))
-        .filter(job_outbox::Column::Status.eq(PENDING))
+        .filter(job_outbox::Column::Status.is_in([PENDING, CLAIMED]))
         .count(txn.conn())
         .await?;
     let used = segments_used(txn, start)
@@ -158,6 +156,7 @@ pub async fn count_sent(
     let report = ReportOverage {
         period_start: start,
         segments: beyond,
+        at: now,
         identifier: format!("ringback-sms-{job_id}"),
     };
     outbox::enqueue(

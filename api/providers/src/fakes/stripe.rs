@@ -68,6 +68,8 @@ pub struct FakeMeterEvent {
     pub identifier: String,
     pub customer: String,
     pub value: u64,
+    /// When the usage happened (unix seconds), as sent or the time received.
+    pub timestamp: i64,
 }
 
 #[derive(Default)]
@@ -757,14 +759,18 @@ async fn create_meter_event(
     let identifier = field(&fields, "identifier")
         .map(str::to_owned)
         .unwrap_or_else(|| shared.new_id("mev"));
+    let now = shared.now();
+    let timestamp = field(&fields, "timestamp")
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(now);
     let event = FakeMeterEvent {
         event_name: event_name.to_owned(),
         identifier: identifier.clone(),
         customer: customer.to_owned(),
         value,
+        timestamp,
     };
     lock(&shared.store).meter_events.push(event);
-    let now = shared.now();
     Json(json!({
         "object": "billing.meter_event",
         "created": now,
@@ -772,7 +778,7 @@ async fn create_meter_event(
         "identifier": identifier,
         "livemode": false,
         "payload": { "stripe_customer_id": customer, "value": value.to_string() },
-        "timestamp": now,
+        "timestamp": timestamp,
     }))
     .into_response()
 }

@@ -53,11 +53,13 @@ pub struct SubscriptionState {
     pub customer: String,
     /// Stripe's status name (`active`, `past_due`, …).
     pub status: String,
-    /// The price of its first item, which names the plan.
-    pub price: Option<String>,
+    /// The prices of its items: the plan's, and its metered overage price if it has one.
+    pub prices: Vec<String>,
     /// The current billing period, unix seconds.
     pub period: Option<(i64, i64)>,
     pub cancel_at_period_end: bool,
+    /// When Stripe created it, unix seconds.
+    pub created: i64,
 }
 
 /// A Stripe client for billing.
@@ -150,23 +152,31 @@ impl StripeBilling {
         let subscription = stripe_billing::subscription::RetrieveSubscription::new(id)
             .send(&self.client)
             .await?;
-        let first = subscription.items.data.first();
+        let items = &subscription.items.data;
         Ok(SubscriptionState {
             id: subscription.id.as_str().to_owned(),
             customer: subscription.customer.id().as_str().to_owned(),
             status: subscription.status.as_str().to_owned(),
-            price: first.map(|item| item.price.id.as_str().to_owned()),
-            period: first.map(|item| (item.current_period_start, item.current_period_end)),
+            prices: items
+                .iter()
+                .map(|item| item.price.id.as_str().to_owned())
+                .collect(),
+            // Every item of a subscription shares its billing period.
+            period: items
+                .first()
+                .map(|item| (item.current_period_start, item.current_period_end)),
             cancel_at_period_end: subscription.cancel_at_period_end,
+            created: subscription.created,
         })
     }
 
-    /// Reports `value` units of meter `event_name` for `customer`, once per `identifier`.
+    /// Reports `value` units of meter `event_name` for `customer` that happened at `timestamp`
+    /// (unix seconds), once per `identifier`.
     pub async fn report_usage(
         &self,
         event_name: &str,
         customer: &str,
-        value: u64,
+        (value, timestamp): (u64, i64),
         identifier: &str,
     ) -> Result<(), BillingError> {
         stripe_billing::billing_meter_event::CreateBillingMeterEvent::new(
@@ -177,6 +187,7 @@ impl StripeBilling {
             ]),
         )
         .identifier(identifier)
+        .timestamp(timestamp)
         .send(&self.client)
         .await?;
         Ok(())

@@ -49,6 +49,8 @@ pub struct SignedEvent {
     pub id: String,
     /// The event's type as Stripe names it.
     pub type_name: String,
+    /// When Stripe created the event, unix seconds.
+    pub created: i64,
     /// What billing does with it; `None`: nothing.
     pub kind: Option<EventKind>,
     /// The customer (`cus_…`) the event's object belongs to.
@@ -72,6 +74,7 @@ impl SignedEvent {
         }
         let id = event.get("id")?.as_str()?.to_owned();
         let type_name = event.get("type")?.as_str()?.to_owned();
+        let created = event.get("created")?.as_i64()?;
         let object = event.get("data")?.get("object")?;
         let kind = EventKind::parse(&type_name);
         let subscription = match kind {
@@ -96,6 +99,7 @@ impl SignedEvent {
         Some(Self {
             id,
             type_name,
+            created,
             kind,
             customer: id_of(object.get("customer")),
             subscription,
@@ -128,7 +132,7 @@ mod tests {
     #[test]
     fn an_event_is_read_only_when_its_signature_holds() {
         let event = json!({
-            "id": "evt_1", "object": "event", "type": "invoice.payment_failed",
+            "id": "evt_1", "object": "event", "type": "invoice.payment_failed", "created": 1_700_000_000,
             "data": { "object": { "object": "invoice", "customer": "cus_1",
                 "parent": { "subscription_details": { "subscription": "sub_1" } } } }
         });
@@ -148,7 +152,7 @@ mod tests {
 
     #[test]
     fn unknown_types_are_read_and_left_alone() {
-        let event = json!({ "id": "evt_2", "object": "event", "type": "customer.created",
+        let event = json!({ "id": "evt_2", "object": "event", "type": "customer.created", "created": 1,
             "data": { "object": { "id": "cus_2", "object": "customer" } } });
         let (header, body) = signed(&event, 1_700_000_000);
         let read = SignedEvent::check(SECRET, &header, &body, 1_700_000_000).expect("signed");

@@ -52,7 +52,7 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now: i64) -> Result<(), S
     if candidates.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECONDS {
+    if now.abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let mac = keyed(secret, timestamp, body);
@@ -114,6 +114,14 @@ mod tests {
             verify(SECRET, "nonsense", BODY, 0),
             Err(SignatureError::Malformed)
         );
+        // Timestamps at the ends of the range are stale, not an overflow.
+        for extreme in [i64::MIN, i64::MAX] {
+            let header = format!("t={extreme},v1={}", "00".repeat(32));
+            assert_eq!(
+                verify(SECRET, &header, BODY, 1_700_000_000),
+                Err(SignatureError::Stale)
+            );
+        }
     }
 
     #[test]
