@@ -50,6 +50,13 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Delete what has outlived every clinic's retention (as the scheduler does daily) and print
+    /// what was removed.
+    Purge {
+        /// Count what would be removed; remove and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -99,6 +106,8 @@ enum CliError {
     Demo(String),
     #[error("the audit log is broken in {0} clinic(s)")]
     AuditBroken(usize),
+    #[error("purge: {0}")]
+    Purge(String),
     #[error("key rotation: {0}; nothing was changed")]
     Rotation(#[from] ringback_core::rotation::RotationError),
 }
@@ -122,6 +131,7 @@ pub async fn run() -> ExitCode {
         Command::Keys {
             command: KeysCommand::RotatePepper,
         } => rotate_pepper().await,
+        Command::Purge { dry_run } => purge(dry_run).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -310,6 +320,35 @@ async fn demo() -> Result<(), CliError> {
     Ok(())
 }
 
+async fn purge(dry_run: bool) -> Result<(), CliError> {
+    let (_, _, db) = open_server().await?;
+    let report = crate::service::retention::purge_all(&db, &crate::clock::Clock::system(), dry_run)
+        .await
+        .map_err(|error| CliError::Purge(error.to_string()))?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for clinic in &report.clinics {
+        for kind in clinic.purged.iter().filter(|kind| kind.rows > 0) {
+            let range = kind
+                .oldest
+                .zip(kind.newest)
+                .map(|(oldest, newest)| {
+                    format!(" ({} to {})", oldest.date_naive(), newest.date_naive())
+                })
+                .unwrap_or_default();
+            println!(
+                "clinic {}: {verb} {} {}{range}",
+                clinic.clinic_id, kind.rows, kind.kind
+            );
+        }
+    }
+    println!(
+        "{} clinics visited; {verb} {} expired sign-up requests",
+        report.clinics.len(),
+        report.sign_up_requests
+    );
+    Ok(())
+}
+
 async fn serve() -> Result<(), CliError> {
     let (config, secrets, db) = open_server().await?;
     tracing::info!(
@@ -321,6 +360,7 @@ async fn serve() -> Result<(), CliError> {
     let state = AppState::new(db, config.clone(), secrets);
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
     let sweep = crate::jobs::audit_sweep::spawn(&state, worker_stop.clone());
+    let _scheduler = crate::jobs::scheduler::spawn(&state, worker_stop.clone());
     let worker = crate::jobs::worker::spawn(&state, worker_stop);
     let acceptor = TcpListener::bind(config.listen)
         .into_acceptor()

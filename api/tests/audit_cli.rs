@@ -261,3 +261,30 @@ fn keys_rotate_pepper_keeps_the_previous_pepper() {
     assert!(!configured.status.success());
     assert!(said.contains("RINGBACK_PREVIOUS_PEPPER"), "{said}");
 }
+
+#[test]
+fn purge_prints_what_it_would_remove_and_then_removes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = ringback(dir.path(), &["demo"]);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    for args in [&["purge", "--dry-run"][..], &["purge"][..]] {
+        let purged = ringback(dir.path(), args);
+        let text = String::from_utf8_lossy(&purged.stdout).into_owned();
+        assert!(
+            purged.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&purged.stderr)
+        );
+        assert!(text.contains("1 clinics visited"), "{args:?}: {text}");
+    }
+    let verified = ringback(dir.path(), &["audit", "verify"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+}

@@ -51,6 +51,10 @@ pub struct Model {
     pub billing_past_due_since: Option<DateTimeUtc>,
     /// When the billing state was last applied from Stripe.
     pub billing_updated_at: Option<DateTimeUtc>,
+    /// Days call-related data is kept (at most 90).
+    pub call_retention_days: i32,
+    /// When the clinic's data was last purged.
+    pub last_purge_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -19,6 +19,7 @@ pub mod opt_out;
 pub mod processed_webhook;
 pub mod provider_number;
 pub mod refresh_token;
+pub mod scheduled_task;
 pub mod sign_up_request;
 pub mod user;
 pub mod worklist_dismissal;

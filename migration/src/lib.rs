@@ -43,6 +43,7 @@ mod m20261130_090900_create_worklist_dismissals;
 mod m20261130_091000_add_click_to_call;
 mod m20261201_090000_add_billing;
 mod m20261201_100000_add_billing_overage_item;
+mod m20261201_110000_add_retention;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -87,6 +88,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_091000_add_click_to_call::Migration),
             Box::new(m20261201_090000_add_billing::Migration),
             Box::new(m20261201_100000_add_billing_overage_item::Migration),
+            Box::new(m20261201_110000_add_retention::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod keys;
 pub mod outbox;
 pub mod rotation;
+pub mod schedule;
 pub mod secrets;
 pub mod settings;
 pub mod tenant;

@@ -189,6 +189,8 @@ pub(crate) async fn create_clinic(
         billing_cancel_at_period_end: Set(false),
         billing_overage_item: Set(false),
         billing_subscription_created: Set(None),
+        call_retention_days: Set(90),
+        last_purge_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

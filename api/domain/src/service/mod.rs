@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod opt_outs;
 pub mod phone_lines;
 pub mod processed_webhooks;
+pub mod retention;
 pub mod sign_up_requests;
 pub mod team;
 pub mod text_back;

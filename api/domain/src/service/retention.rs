@@ -1,0 +1,249 @@
+//! Retention: what each clinic's data is kept for, and the purge that deletes what has outlived it
+//! (rows removed, not flagged, on PostgreSQL and SQLite). A purge visits every clinic through the
+//! audited operator door and writes one `retention.purged` entry per clinic: each kind of data,
+//! how many rows, the oldest and newest date removed; never a caller key or a number. A dry run
+//! counts the same rows and removes and records nothing.
+//!
+//! Removed now: dead letters after 30 days (their sealed numbers and texts with them), finished
+//! outbox jobs (text-backs, replies, overage reports) and provider-event records after the
+//! clinic's call retention (at most 90 days), expired refresh tokens, used or expired invitations,
+//! and, deployment-wide, expired sign-up requests.
+
+use chrono::{DateTime, Duration, Utc};
+use ringback_core::clock::Clock;
+use ringback_core::error::DomainError;
+use ringback_core::outbox::{CANCELLED, DEAD, DONE};
+use ringback_core::schedule;
+use ringback_core::tenant::{ClinicOwned, TenantScope, TenantTxn};
+use ringback_entity::{
+    clinic, invite, job_outbox, processed_webhook, refresh_token, sign_up_request,
+};
+use sea_orm::sea_query::{Expr, Func, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
+    QuerySelect, Set,
+};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::service::audit::{self, AuditEvent};
+use crate::service::clinic as clinic_settings;
+
+/// The most days any clinic keeps call-related data, and the default.
+pub const MAX_CALL_RETENTION_DAYS: i32 = 90;
+/// The fewest days a clinic keeps conversations, and the default.
+pub const MIN_CONVERSATION_RETENTION_DAYS: i32 = 30;
+pub const DEFAULT_CONVERSATION_RETENTION_DAYS: i32 = 365;
+/// Days a dead letter is kept for staff to retry.
+pub const DEAD_LETTER_DAYS: i64 = 30;
+/// Clinics visited per page of a purge.
+const CLINICS_PER_PAGE: u32 = 100;
+
+/// Rows of one kind a purge removed (or, on a dry run, would remove).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Purged {
+    pub kind: &'static str,
+    pub rows: u64,
+    pub oldest: Option<DateTime<Utc>>,
+    pub newest: Option<DateTime<Utc>>,
+}
+
+/// What a purge did in one clinic.
+#[derive(Clone, Debug)]
+pub struct ClinicPurge {
+    pub clinic_id: Uuid,
+    pub purged: Vec<Purged>,
+}
+
+/// What a whole purge did.
+#[derive(Clone, Debug, Default)]
+pub struct PurgeReport {
+    pub clinics: Vec<ClinicPurge>,
+    /// Expired sign-up requests (deployment-wide).
+    pub sign_up_requests: u64,
+}
+
+/// The days `clinic` keeps call-related data: its own choice, never above the maximum.
+pub fn call_retention(clinic: &clinic::Model) -> Duration {
+    Duration::days(i64::from(
+        clinic.call_retention_days.clamp(1, MAX_CALL_RETENTION_DAYS),
+    ))
+}
+
+/// Counts (and unless `dry_run` deletes) the clinic's rows of `E` matching `condition`, with their
+/// date range in column `at`.
+async fn sweep<E>(
+    txn: &TenantTxn,
+    kind: &'static str,
+    (condition, at): (SimpleExpr, E::Column),
+    dry_run: bool,
+) -> Result<Purged, DomainError>
+where
+    E: ClinicOwned,
+{
+    let (rows, oldest, newest): (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>) = txn
+        .find::<E>()
+        .filter(condition.clone())
+        .select_only()
+        .column_as(Expr::from(Func::count(Expr::col(at))), "rows")
+        .column_as(Expr::from(Func::min(Expr::col(at))), "oldest")
+        .column_as(Expr::from(Func::max(Expr::col(at))), "newest")
+        .into_tuple()
+        .one(txn.conn())
+        .await?
+        .unwrap_or((0, None, None));
+    if rows > 0 && !dry_run {
+        txn.delete_many::<E>()
+            .filter(condition)
+            .exec(txn.conn())
+            .await?;
+    }
+    Ok(Purged {
+        kind,
+        rows: u64::try_from(rows).unwrap_or(0),
+        oldest,
+        newest,
+    })
+}
+
+/// Purges the clinic `txn` acts for at `now`; what was (or would be) removed, kind by kind.
+pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>, DomainError> {
+    let now = txn.now();
+    let settings = clinic_settings::get(txn).await?;
+    let calls_before = now - call_retention(&settings);
+    let dead_before = now - Duration::days(DEAD_LETTER_DAYS);
+    let kinds = [
+        sweep::<job_outbox::Entity>(
+            txn,
+            "dead_letters",
+            (
+                job_outbox::Column::Status
+                    .eq(DEAD)
+                    .and(job_outbox::Column::UpdatedAt.lt(dead_before)),
+                job_outbox::Column::UpdatedAt,
+            ),
+            dry_run,
+        )
+        .await?,
+        sweep::<job_outbox::Entity>(
+            txn,
+            "finished_jobs",
+            (
+                job_outbox::Column::Status
+                    .is_in([DONE, CANCELLED])
+                    .and(job_outbox::Column::UpdatedAt.lt(calls_before)),
+                job_outbox::Column::UpdatedAt,
+            ),
+            dry_run,
+        )
+        .await?,
+        sweep::<processed_webhook::Entity>(
+            txn,
+            "provider_event_records",
+            (
+                processed_webhook::Column::ReceivedAt.lt(calls_before),
+                processed_webhook::Column::ReceivedAt,
+            ),
+            dry_run,
+        )
+        .await?,
+        sweep::<refresh_token::Entity>(
+            txn,
+            "expired_refresh_tokens",
+            (
+                refresh_token::Column::ExpiresAt.lt(now),
+                refresh_token::Column::ExpiresAt,
+            ),
+            dry_run,
+        )
+        .await?,
+        sweep::<invite::Entity>(
+            txn,
+            "used_or_expired_invitations",
+            (
+                invite::Column::AcceptedAt
+                    .is_not_null()
+                    .or(invite::Column::ExpiresAt.lt(now)),
+                invite::Column::CreatedAt,
+            ),
+            dry_run,
+        )
+        .await?,
+    ];
+    if !dry_run {
+        record_run(txn, settings, &kinds).await?;
+    }
+    Ok(kinds.to_vec())
+}
+
+/// The audit entry of a purge run, and the clinic's time of its last purge.
+async fn record_run(
+    txn: &TenantTxn,
+    settings: clinic::Model,
+    kinds: &[Purged],
+) -> Result<(), DomainError> {
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: None,
+            action: "retention.purged",
+            detail: json!({ "removed": kinds }),
+        },
+    )
+    .await?;
+    let mut model: clinic::ActiveModel = settings.into();
+    model.last_purge_at = Set(Some(txn.now()));
+    model.update(txn.conn()).await?;
+    Ok(())
+}
+
+/// Purges every clinic, a page of clinics at a time, each through the audited operator door,
+/// then the deployment's expired sign-up requests.
+pub async fn purge_all(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    dry_run: bool,
+) -> Result<PurgeReport, DomainError> {
+    let mut report = PurgeReport::default();
+    let mut after = None;
+    loop {
+        let page = schedule::clinic_page(db, after, CLINICS_PER_PAGE).await?;
+        let Some(last) = page.last().copied() else {
+            break;
+        };
+        for clinic_id in page {
+            let scope =
+                TenantScope::for_operator(db.clone(), clock.clone(), clinic_id, "retention purge")
+                    .await?;
+            let txn = scope.begin().await?;
+            let purged = purge_clinic(&txn, dry_run).await?;
+            if !dry_run {
+                txn.commit().await?;
+            }
+            report.clinics.push(ClinicPurge { clinic_id, purged });
+        }
+        after = Some(last);
+    }
+    report.sign_up_requests = purge_sign_up_requests(db, clock.now(), dry_run).await?;
+    Ok(report)
+}
+
+/// Expired sign-up requests (they hold an e-mail address and a password hash until confirmed).
+async fn purge_sign_up_requests(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<u64, DomainError> {
+    let expired =
+        sign_up_request::Entity::find().filter(sign_up_request::Column::ExpiresAt.lt(now));
+    if dry_run {
+        use sea_orm::PaginatorTrait;
+        return Ok(expired.count(db).await?);
+    }
+    Ok(sign_up_request::Entity::delete_many()
+        .filter(sign_up_request::Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

@@ -1,0 +1,297 @@
+//! Retention, on SQLite and PostgreSQL: a purge removes exactly what outlived its retention (dead
+//! letters after 30 days, finished jobs and provider-event records after the clinic's call
+//! retention, expired refresh tokens, used or expired invitations, expired sign-up requests) and
+//! nothing younger, deleting rows for real; a dry run counts the same and changes nothing; each
+//! run writes one audit entry per clinic with kinds, counts and dates, never a caller key; and of
+//! two servers on one database exactly one runs a due task.
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::app::TestApp;
+use ringback_api::config::DatabaseKind;
+use ringback_api::jobs::scheduler::{RETENTION, Scheduler};
+use ringback_api::service::retention::{self, Purged};
+use ringback_entity::{
+    invite, job_outbox, membership, processed_webhook, refresh_token, sign_up_request,
+};
+use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A job of `status` last changed `days` ago.
+fn job(clinic_id: Uuid, status: &str, days: i64, now: DateTime<Utc>) -> job_outbox::ActiveModel {
+    let at = now - Duration::days(days);
+    let id = Uuid::now_v7();
+    job_outbox::ActiveModel {
+        clinic_id: Set(clinic_id),
+        id: Set(id),
+        kind: Set("text_back".to_owned()),
+        idempotency_key: Set(format!("text_back:{id}")),
+        payload: Set(json!({ "call": id, "caller_key": "v1:retention-test" })),
+        sealed_number: Set(Some(vec![1, 2, 3])),
+        status: Set(status.to_owned()),
+        attempts: Set(1),
+        run_at: Set(at),
+        claimed_at: Set(None),
+        claimed_by: Set(None),
+        last_error: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        body_sealed: Set(Some(vec![4, 5, 6])),
+        in_doubt_since: Set(None),
+        provider_message_id: Set(None),
+        api_key_id: Set(None),
+    }
+}
+
+async fn seed(app: &TestApp) {
+    let now = app.db.clock.now();
+    let txn = app.tenant().begin().await.expect("begin");
+    let clinic = app.clinic_id;
+    for (status, days) in [
+        ("dead", 31),
+        ("dead", 29),
+        ("done", 91),
+        ("cancelled", 95),
+        ("done", 89),
+        ("pending", 120),
+    ] {
+        job(clinic, status, days, now)
+            .insert(txn.conn())
+            .await
+            .expect("job");
+    }
+    for (event, days) in [("evt_old", 91), ("evt_recent", 89)] {
+        processed_webhook::ActiveModel {
+            clinic_id: Set(clinic),
+            provider: Set("stripe".to_owned()),
+            event_id: Set(event.to_owned()),
+            received_at: Set(now - Duration::days(days)),
+        }
+        .insert(txn.conn())
+        .await
+        .expect("event record");
+    }
+    let owner = txn
+        .find::<membership::Entity>()
+        .one(txn.conn())
+        .await
+        .expect("read")
+        .expect("the owner's membership")
+        .user_id;
+    for expires in [-1, 10] {
+        refresh_token::ActiveModel {
+            clinic_id: Set(clinic),
+            id: Set(Uuid::now_v7()),
+            user_id: Set(owner),
+            family_id: Set(Uuid::now_v7()),
+            token_hash: Set(format!("hash-{}", Uuid::now_v7())),
+            expires_at: Set(now + Duration::days(expires)),
+            replaced_at: Set(None),
+            revoked_at: Set(None),
+            created_at: Set(now - Duration::days(20)),
+        }
+        .insert(txn.conn())
+        .await
+        .expect("token");
+    }
+    for (accepted, expires) in [(true, 5), (false, -1), (false, 5)] {
+        invite::ActiveModel {
+            clinic_id: Set(clinic),
+            id: Set(Uuid::now_v7()),
+            email: Set(format!("{}@clinic.test", Uuid::now_v7())),
+            display_name: Set("Invited".to_owned()),
+            role: Set("receptionist".to_owned()),
+            token_hash: Set(format!("invite-{}", Uuid::now_v7())),
+            invited_by: Set(owner),
+            expires_at: Set(now + Duration::days(expires)),
+            accepted_at: Set(accepted.then_some(now - Duration::days(1))),
+            created_at: Set(now - Duration::days(8)),
+        }
+        .insert(txn.conn())
+        .await
+        .expect("invite");
+    }
+    txn.commit().await.expect("commit");
+    sign_up_request::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        token_hash: Set("signup-hash".to_owned()),
+        email: Set("late@clinic.test".to_owned()),
+        password_hash: Set("argon2-placeholder".to_owned()),
+        details: Set(json!({})),
+        expires_at: Set(now - Duration::hours(1)),
+        created_at: Set(now - Duration::days(2)),
+    }
+    .insert(&app.state.db)
+    .await
+    .expect("sign-up request");
+}
+
+fn rows(purged: &[Purged], kind: &str) -> u64 {
+    purged
+        .iter()
+        .find(|entry| entry.kind == kind)
+        .map_or(0, |entry| entry.rows)
+}
+
+async fn counts(app: &TestApp) -> Vec<Vec<String>> {
+    app.db
+        .query_strings(
+            "SELECT (SELECT count(*) FROM job_outbox) || '' AS jobs, \
+             (SELECT count(*) FROM processed_webhooks) || '' AS events, \
+             (SELECT count(*) FROM refresh_tokens) || '' AS tokens, \
+             (SELECT count(*) FROM invites) || '' AS invites",
+            &["jobs", "events", "tokens", "invites"],
+        )
+        .await
+}
+
+async fn a_purge_removes_what_outlived_its_retention(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    seed(&app).await;
+    let before = counts(&app).await;
+
+    let dry = retention::purge_all(&app.state.db, &app.state.clock, true)
+        .await
+        .expect("dry run");
+    assert_eq!(counts(&app).await, before, "a dry run removes nothing");
+    assert_eq!(dry.sign_up_requests, 1);
+    let ours = |report: &retention::PurgeReport| {
+        report
+            .clinics
+            .iter()
+            .find(|clinic| clinic.clinic_id == app.clinic_id)
+            .expect("our clinic visited")
+            .purged
+            .clone()
+    };
+    let expected = [
+        ("dead_letters", 1),
+        ("finished_jobs", 2),
+        ("provider_event_records", 1),
+        ("expired_refresh_tokens", 1),
+        ("used_or_expired_invitations", 2),
+    ];
+    for (kind, count) in expected {
+        assert_eq!(rows(&ours(&dry), kind), count, "{kind} (dry run)");
+    }
+
+    let done = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purge");
+    for (kind, count) in expected {
+        assert_eq!(rows(&ours(&done), kind), count, "{kind}");
+    }
+    let remaining = app
+        .db
+        .query_strings("SELECT status FROM job_outbox ORDER BY status", &["status"])
+        .await;
+    assert_eq!(
+        remaining,
+        [["dead"], ["done"], ["pending"]],
+        "younger rows stay"
+    );
+    let events = app
+        .db
+        .query_strings("SELECT event_id FROM processed_webhooks", &["event_id"])
+        .await;
+    assert_eq!(events, [["evt_recent"]]);
+    assert_eq!(
+        sign_up_request::Entity::find()
+            .count(&app.state.db)
+            .await
+            .expect("count"),
+        0
+    );
+    let again = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("second purge");
+    assert!(
+        ours(&again).iter().all(|kind| kind.rows == 0),
+        "nothing left to purge"
+    );
+
+    let audit = app
+        .db
+        .query_strings(
+            "SELECT CAST(detail AS TEXT) AS detail FROM audit_log \
+             WHERE action = 'retention.purged' ORDER BY seq",
+            &["detail"],
+        )
+        .await;
+    assert_eq!(audit.len(), 2, "one entry per clinic per run");
+    let first: serde_json::Value = serde_json::from_str(&audit[0][0]).expect("json");
+    let dead = first["removed"]
+        .as_array()
+        .and_then(|kinds| kinds.iter().find(|k| k["kind"] == "dead_letters"))
+        .expect("dead letters entry");
+    assert_eq!(dead["rows"], 1);
+    assert!(
+        dead["oldest"].is_string() && dead["newest"].is_string(),
+        "{first}"
+    );
+    assert!(
+        !audit[0][0].contains("v1:"),
+        "no caller key in the audit entry"
+    );
+    let purged_at = app
+        .db
+        .query_strings(
+            "SELECT CASE WHEN last_purge_at IS NULL THEN 'never' ELSE 'set' END AS at FROM clinics",
+            &["at"],
+        )
+        .await;
+    assert_eq!(purged_at, [["set"]]);
+    app.db.finish().await;
+}
+
+async fn of_two_servers_one_runs_a_due_task(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    let first = Scheduler::new(app.state.clone(), vec![RETENTION]);
+    let second = Scheduler::new(app.state.clone(), vec![RETENTION]);
+    let (a, b) = tokio::join!(first.tick(), second.tick());
+    let started: Vec<_> = a
+        .expect("tick")
+        .into_iter()
+        .chain(b.expect("tick"))
+        .collect();
+    assert_eq!(started.len(), 1, "exactly one server runs the due task");
+    for handle in started {
+        handle.await.expect("the task ends");
+    }
+    let record = ringback_core::schedule::record(&app.state.db, RETENTION.name)
+        .await
+        .expect("read")
+        .expect("registered");
+    assert!(
+        record.last_finished_at.is_some() && record.lease_until.is_none(),
+        "{record:?}"
+    );
+    assert!(
+        record
+            .last_outcome
+            .as_deref()
+            .is_some_and(|outcome| outcome.contains("rows removed")),
+        "{record:?}"
+    );
+    // Not due again until its interval has passed; then again exactly one.
+    assert!(first.tick().await.expect("tick").is_empty());
+    app.db.clock.advance(RETENTION.every + Duration::minutes(1));
+    let (a, b) = tokio::join!(first.tick(), second.tick());
+    let started: Vec<_> = a
+        .expect("tick")
+        .into_iter()
+        .chain(b.expect("tick"))
+        .collect();
+    assert_eq!(started.len(), 1);
+    for handle in started {
+        handle.await.expect("the task ends");
+    }
+    app.db.finish().await;
+}
+
+on_both_databases!(
+    a_purge_removes_what_outlived_its_retention,
+    of_two_servers_one_runs_a_due_task
+);
