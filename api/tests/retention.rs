@@ -2,8 +2,10 @@
 //! letters after 30 days, finished jobs and provider-event records after the clinic's call
 //! retention, expired refresh tokens, used or expired invitations, expired sign-up requests) and
 //! nothing younger, deleting rows for real; a dry run counts the same and changes nothing; each
-//! run writes one audit entry per clinic with kinds, counts and dates, never a caller key; and of
-//! two servers on one database exactly one runs a due task.
+//! run writes one audit entry per clinic with kinds, counts and dates, never a caller key; calls
+//! go from the clinic-local day the retention reaches back to, and the daily figures of the purged
+//! period (and every appointment's verdict) stay exactly as they were; and of two servers on one
+//! database exactly one runs a due task.
 
 mod common;
 
@@ -291,7 +293,120 @@ async fn of_two_servers_one_runs_a_due_task(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// The demo clinic's figures over its oldest days and over all of them, as text.
+async fn demo_figures(app: &TestApp, clinic: Uuid, first: i64, last: i64) -> String {
+    use ringback_api::service::metrics;
+    use ringback_shared::metrics::local_day;
+    let now = app.db.clock.now();
+    let zone = chrono_tz::Europe::London;
+    let txn = common::tenant(&app.state, clinic)
+        .begin()
+        .await
+        .expect("begin");
+    let range = metrics::range(
+        &txn,
+        local_day(now - Duration::days(first), zone),
+        local_day(now - Duration::days(last), zone),
+    )
+    .await
+    .expect("metrics");
+    let verdicts = txn
+        .find::<ringback_entity::attribution::Entity>()
+        .all(txn.conn())
+        .await
+        .expect("verdicts");
+    let mut verdicts: Vec<String> = verdicts
+        .iter()
+        .map(|v| {
+            format!(
+                "{} {} {} {}",
+                v.appointment_id, v.outcome, v.reason, v.value_minor
+            )
+        })
+        .collect();
+    verdicts.sort();
+    txn.commit().await.expect("commit");
+    format!(
+        "{:?}\n{:?}\n{}",
+        range.totals,
+        range.days,
+        verdicts.join("\n")
+    )
+}
+
+async fn purged_calls_leave_the_figures_as_they_were(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    ringback_api::demo::seed(&app.state.db, &app.state.clock, &app.state.secrets)
+        .await
+        .expect("demo");
+    let clinics = ringback_core::schedule::clinic_page(&app.state.db, None, 10)
+        .await
+        .expect("clinics");
+    let demo = *clinics
+        .iter()
+        .find(|id| **id != app.clinic_id)
+        .expect("the demo clinic");
+    // The demo's 90 days, then 30 days pass: its first 30 days are beyond the call retention.
+    let before = demo_figures(&app, demo, 89, 1).await;
+    app.db.clock.advance(Duration::days(30));
+    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purge");
+    let purged = report
+        .clinics
+        .iter()
+        .find(|clinic| clinic.clinic_id == demo)
+        .expect("demo visited");
+    let calls = rows(&purged.purged, "calls");
+    assert!(calls > 100, "a month of calls goes: {calls}");
+    let oldest_left = app
+        .db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM calls c JOIN clinics k ON k.id = c.clinic_id \
+             WHERE c.started_at < k.calls_purged_before",
+            &["n"],
+        )
+        .await;
+    assert_eq!(oldest_left, [["0"]], "no call before the horizon is left");
+    // Later events reach back: a demo caller rings again (their verdicts are recomputed) and a
+    // late report marks the oldest days for recomputation.
+    {
+        use ringback_api::service::calls::{self, CallEvent};
+        use ringback_shared::attribution::{CallDirection, CallOutcome};
+        let now = app.db.clock.now();
+        let txn = common::tenant(&app.state, demo)
+            .begin()
+            .await
+            .expect("begin");
+        let event = CallEvent {
+            external_id: "after-the-purge".to_owned(),
+            direction: CallDirection::Inbound,
+            outcome: CallOutcome::NoAnswer,
+            started_at: now - Duration::minutes(5),
+            answered_at: None,
+            ended_at: Some(now - Duration::minutes(4)),
+            caller_number: "+447700900042".to_owned(),
+        };
+        calls::record_events(&txn, &app.state.secrets, None, "api", vec![event])
+            .await
+            .expect("recorded");
+        ringback_api::service::metrics::mark_stale(
+            &txn,
+            (31..=119).map(|days| now - Duration::days(days)),
+            true,
+        )
+        .await
+        .expect("marked");
+        txn.commit().await.expect("commit");
+    }
+    // The same days, read 30 days later: byte for byte the same figures and verdicts.
+    let after = demo_figures(&app, demo, 119, 31).await;
+    assert_eq!(after, before);
+    app.db.finish().await;
+}
+
 on_both_databases!(
+    purged_calls_leave_the_figures_as_they_were,
     a_purge_removes_what_outlived_its_retention,
     of_two_servers_one_runs_a_due_task
 );

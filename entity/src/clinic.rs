@@ -55,6 +55,8 @@ pub struct Model {
     pub call_retention_days: i32,
     /// When the clinic's data was last purged.
     pub last_purge_at: Option<DateTimeUtc>,
+    /// Calls before this instant were purged; figures and verdicts that need them are frozen.
+    pub calls_purged_before: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

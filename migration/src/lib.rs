@@ -44,6 +44,7 @@ mod m20261130_091000_add_click_to_call;
 mod m20261201_090000_add_billing;
 mod m20261201_100000_add_billing_overage_item;
 mod m20261201_110000_add_retention;
+mod m20261201_120000_add_call_purge_horizon;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -89,6 +90,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_090000_add_billing::Migration),
             Box::new(m20261201_100000_add_billing_overage_item::Migration),
             Box::new(m20261201_110000_add_retention::Migration),
+            Box::new(m20261201_120000_add_call_purge_horizon::Migration),
         ]
     }
 }

@@ -191,6 +191,7 @@ pub(crate) async fn create_clinic(
         billing_subscription_created: Set(None),
         call_retention_days: Set(90),
         last_purge_at: Set(None),
+        calls_purged_before: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

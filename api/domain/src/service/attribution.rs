@@ -61,6 +61,15 @@ pub async fn recompute_callers(
     store(txn, &calls, &replies, &appointments).await
 }
 
+/// The appointments whose verdicts a purge froze: booked before the purge horizon plus the
+/// window, so some calls their verdict looked at are gone. `None` when nothing was purged.
+async fn frozen_before(txn: &TenantTxn) -> Result<Option<chrono::DateTime<Utc>>, DomainError> {
+    let clinic = clinic::get(txn).await?;
+    Ok(clinic.calls_purged_before.map(|purged_before| {
+        purged_before + chrono::Duration::days(i64::from(clinic.attribution_window_days.max(0)))
+    }))
+}
+
 /// Recomputes every appointment of the clinic (after a window change).
 pub async fn recompute_clinic(txn: &TenantTxn) -> Result<(), DomainError> {
     let keys: BTreeSet<String> = txn
@@ -90,13 +99,30 @@ async fn store(
     let appointment_records: Vec<AppointmentRecord> =
         appointments.iter().map(appointment_record).collect();
     let report = attribute(window, &call_records, replies, &appointment_records);
+    // The engine sees every appointment (so that frozen ones keep the calls they hold), but the
+    // verdicts of those frozen by a purge are kept as they were.
+    let frozen = frozen_before(txn).await?;
+    let is_open =
+        |created_at: chrono::DateTime<Utc>| frozen.is_none_or(|before| created_at >= before);
+    let appointments: Vec<&appointment::Model> = appointments
+        .iter()
+        .filter(|appointment| is_open(appointment.created_at))
+        .collect();
+    let open: std::collections::HashSet<uuid::Uuid> = appointments
+        .iter()
+        .map(|appointment| appointment.id)
+        .collect();
     let ids: Vec<_> = appointments.iter().map(|a| a.id).collect();
     txn.delete_many::<attribution::Entity>()
         .filter(attribution::Column::AppointmentId.is_in(ids))
         .exec(txn.conn())
         .await?;
     let now = txn.now();
-    for verdict in report.attributions {
+    for verdict in report
+        .attributions
+        .into_iter()
+        .filter(|verdict| open.contains(&verdict.appointment_id))
+    {
         let mut row = attribution::ActiveModel {
             clinic_id: Set(txn.clinic_id()),
             appointment_id: Set(verdict.appointment_id),

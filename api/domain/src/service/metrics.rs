@@ -225,7 +225,40 @@ pub async fn mark_reply_stale(txn: &TenantTxn, at: DateTime<Utc>) -> Result<(), 
     .await
 }
 
+/// The first clinic-local day whose figures may still change after calls before `purged_before`
+/// were purged: the days before it either lost calls or reach back (callbacks, replies) to days
+/// that did, so their stored figures are final.
+pub fn first_open_day(purged_before: DateTime<Utc>, zone: Tz) -> NaiveDate {
+    let reach = CALLBACK_LIMIT.max(REPLY_WINDOW);
+    local_day(purged_before, zone) + reach + Duration::days(1)
+}
+
+/// Recomputes every stale day before `day`, so that the figures frozen by a purge are the ones the
+/// purged rows gave.
+pub async fn settle_before(txn: &TenantTxn, day: NaiveDate) -> Result<(), DomainError> {
+    // Before any clinic existed; early enough for every database's date type.
+    let first = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(day);
+    match day.pred_opt() {
+        Some(last) if last >= first => refresh_stale(txn, first, last).await,
+        _ => Ok(()),
+    }
+}
+
 async fn mark_days_stale(txn: &TenantTxn, days: BTreeSet<NaiveDate>) -> Result<(), DomainError> {
+    // Figures frozen by a purge stay as they are.
+    let clinic = clinic::get(txn).await?;
+    let days: BTreeSet<NaiveDate> = match clinic.calls_purged_before {
+        Some(purged_before) => {
+            let zone = parse_time_zone(&clinic.time_zone)
+                .map_err(|e| DomainError::Internal(e.to_string()))?;
+            let open = first_open_day(purged_before, zone);
+            days.into_iter().filter(|day| *day >= open).collect()
+        }
+        None => days,
+    };
+    if days.is_empty() {
+        return Ok(());
+    }
     let now = txn.now();
     let rows = days.into_iter().map(|day| daily_metric::ActiveModel {
         clinic_id: Set(txn.clinic_id()),

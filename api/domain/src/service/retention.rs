@@ -4,10 +4,16 @@
 //! how many rows, the oldest and newest date removed; never a caller key or a number. A dry run
 //! counts the same rows and removes and records nothing.
 //!
-//! Removed now: dead letters after 30 days (their sealed numbers and texts with them), finished
-//! outbox jobs (text-backs, replies, overage reports) and provider-event records after the
-//! clinic's call retention (at most 90 days), expired refresh tokens, used or expired invitations,
-//! and, deployment-wide, expired sign-up requests.
+//! Removed now: calls (callbacks are calls) and worklist dismissals from before the clinic-local
+//! day the clinic's call retention reaches back to (at most 90 days), finished outbox jobs
+//! (text-backs, replies, overage reports) and provider-event records after the call retention,
+//! dead letters after 30 days (their sealed numbers and texts with them), expired refresh tokens,
+//! used or expired invitations, and, deployment-wide, expired sign-up requests.
+//!
+//! Purging calls never changes a figure: the stale daily figures the purged calls feed are
+//! recomputed first and then frozen (see `metrics::first_open_day`), and appointments booked too
+//! soon after the horizon to see all their calls keep their verdict, value and reason; their link
+//! to the purged call is cleared, as is a text-back message's.
 
 use chrono::{DateTime, Duration, Utc};
 use ringback_core::clock::Clock;
@@ -16,9 +22,11 @@ use ringback_core::outbox::{CANCELLED, DEAD, DONE};
 use ringback_core::schedule;
 use ringback_core::tenant::{ClinicOwned, TenantScope, TenantTxn};
 use ringback_entity::{
-    clinic, invite, job_outbox, processed_webhook, refresh_token, sign_up_request,
+    attribution, call, clinic, invite, job_outbox, message, processed_webhook, refresh_token,
+    sign_up_request, worklist_dismissal,
 };
-use sea_orm::sea_query::{Expr, Func, SimpleExpr};
+use ringback_shared::metrics::{local_day, local_day_bounds_utc, parse_time_zone};
+use sea_orm::sea_query::{Expr, Func, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
     QuerySelect, Set,
@@ -29,6 +37,7 @@ use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
 use crate::service::clinic as clinic_settings;
+use crate::service::metrics;
 
 /// The most days any clinic keeps call-related data, and the default.
 pub const MAX_CALL_RETENTION_DAYS: i32 = 90;
@@ -113,7 +122,28 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
     let settings = clinic_settings::get(txn).await?;
     let calls_before = now - call_retention(&settings);
     let dead_before = now - Duration::days(DEAD_LETTER_DAYS);
+    let horizon = call_horizon(&settings, now)?;
+    if !dry_run {
+        freeze_before(txn, &settings, horizon).await?;
+    }
     let kinds = [
+        sweep::<call::Entity>(
+            txn,
+            "calls",
+            (call::Column::StartedAt.lt(horizon), call::Column::StartedAt),
+            dry_run,
+        )
+        .await?,
+        sweep::<worklist_dismissal::Entity>(
+            txn,
+            "worklist_dismissals",
+            (
+                worklist_dismissal::Column::DismissedAt.lt(horizon),
+                worklist_dismissal::Column::DismissedAt,
+            ),
+            dry_run,
+        )
+        .await?,
         sweep::<job_outbox::Entity>(
             txn,
             "dead_letters",
@@ -172,9 +202,70 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
         .await?,
     ];
     if !dry_run {
+        let settings = clinic_settings::get(txn).await?;
         record_run(txn, settings, &kinds).await?;
     }
     Ok(kinds.to_vec())
+}
+
+/// The start of the clinic-local day the call retention reaches back to at `now`: calls before it
+/// are purged.
+fn call_horizon(
+    settings: &clinic::Model,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, DomainError> {
+    let zone =
+        parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let day = local_day(now - call_retention(settings), zone);
+    local_day_bounds_utc(day, zone)
+        .map(|bounds| bounds.start)
+        .map_err(|e| DomainError::Internal(e.to_string()))
+}
+
+/// Before calls from before `horizon` go: settles and freezes the figures they feed, records the
+/// horizon, and clears the links to them from verdicts and messages.
+async fn freeze_before(
+    txn: &TenantTxn,
+    settings: &clinic::Model,
+    horizon: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let zone =
+        parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))?;
+    metrics::settle_before(txn, metrics::first_open_day(horizon, zone)).await?;
+    let horizon = settings
+        .calls_purged_before
+        .map_or(horizon, |earlier| Ord::max(earlier, horizon));
+    let mut model: clinic::ActiveModel = settings.clone().into();
+    model.calls_purged_before = Set(Some(horizon));
+    model.update(txn.conn()).await?;
+    txn.update_many::<attribution::Entity>()
+        .col_expr(
+            attribution::Column::MissedCallId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .filter(attribution::Column::MissedCallAt.lt(horizon))
+        .exec(txn.conn())
+        .await?;
+    txn.update_many::<attribution::Entity>()
+        .col_expr(
+            attribution::Column::TouchId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .filter(attribution::Column::TouchAt.lt(horizon))
+        .exec(txn.conn())
+        .await?;
+    let purged_calls = Query::select()
+        .column(call::Column::Id)
+        .from(call::Entity)
+        .and_where(call::Column::ClinicId.eq(txn.clinic_id()))
+        .and_where(call::Column::StartedAt.lt(horizon))
+        .to_owned();
+    txn.update_many::<message::Entity>()
+        .col_expr(message::Column::CallId, Expr::value(Option::<Uuid>::None))
+        .filter(message::Column::CallId.in_subquery(purged_calls))
+        .exec(txn.conn())
+        .await?;
+    Ok(())
 }
 
 /// The audit entry of a purge run, and the clinic's time of its last purge.
