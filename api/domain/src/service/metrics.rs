@@ -79,7 +79,11 @@ fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), DomainError> {
 }
 
 async fn clinic_zone(txn: &TenantTxn) -> Result<Tz, DomainError> {
-    let clinic = clinic::get(txn).await?;
+    zone_of(&clinic::get(txn).await?)
+}
+
+/// `clinic`'s time zone.
+fn zone_of(clinic: &ringback_entity::clinic::Model) -> Result<Tz, DomainError> {
     parse_time_zone(&clinic.time_zone).map_err(|e| DomainError::Internal(e.to_string()))
 }
 
@@ -197,7 +201,8 @@ pub async fn mark_stale(
     if instants.is_empty() {
         return Ok(());
     }
-    let zone = clinic_zone(txn).await?;
+    let clinic = clinic::get(txn).await?;
+    let zone = zone_of(&clinic)?;
     let reach = if with_following_week {
         CALLBACK_LIMIT.num_days()
     } else {
@@ -210,16 +215,18 @@ pub async fn mark_stale(
             (0..=reach).map(move |offset| day + Duration::days(offset))
         })
         .collect();
-    mark_days_stale(txn, days).await
+    mark_days_stale(txn, &clinic, days).await
 }
 
 /// Marks for recomputation the days a reply at `at` can change: its own, and those of the
 /// text-backs it may answer (up to [`REPLY_WINDOW`] before it).
 pub async fn mark_reply_stale(txn: &TenantTxn, at: DateTime<Utc>) -> Result<(), DomainError> {
-    let zone = clinic_zone(txn).await?;
+    let clinic = clinic::get(txn).await?;
+    let zone = zone_of(&clinic)?;
     let (first, last) = (local_day(at - REPLY_WINDOW, zone), local_day(at, zone));
     mark_days_stale(
         txn,
+        &clinic,
         first.iter_days().take_while(|day| *day <= last).collect(),
     )
     .await
@@ -244,14 +251,15 @@ pub async fn settle_before(txn: &TenantTxn, day: NaiveDate) -> Result<(), Domain
     }
 }
 
-async fn mark_days_stale(txn: &TenantTxn, days: BTreeSet<NaiveDate>) -> Result<(), DomainError> {
-    // Figures frozen by a purge stay as they are.
-    let clinic = clinic::get(txn).await?;
+/// Marks `days` of `clinic` stale, except those a purge froze.
+async fn mark_days_stale(
+    txn: &TenantTxn,
+    clinic: &ringback_entity::clinic::Model,
+    days: BTreeSet<NaiveDate>,
+) -> Result<(), DomainError> {
     let days: BTreeSet<NaiveDate> = match clinic.calls_purged_before {
         Some(purged_before) => {
-            let zone = parse_time_zone(&clinic.time_zone)
-                .map_err(|e| DomainError::Internal(e.to_string()))?;
-            let open = first_open_day(purged_before, zone);
+            let open = first_open_day(purged_before, zone_of(clinic)?);
             days.into_iter().filter(|day| *day >= open).collect()
         }
         None => days,

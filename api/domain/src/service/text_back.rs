@@ -3,7 +3,7 @@
 //! recorded on the call either way; a queued job carries the number sealed with the clinic's data
 //! key and an idempotency key, so a crash or a retry never sends twice.
 
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use ringback_entity::{call, clinic, job_outbox};
 use ringback_shared::sms;
 use ringback_shared::text_back::{MissedCallFacts, decide};
@@ -54,12 +54,7 @@ async fn over_own_cap(
     let Some(quota) = settings.sms_monthly_quota else {
         return Ok(false);
     };
-    let month_start = now
-        .date_naive()
-        .with_day(1)
-        .and_then(|day| day.and_hms_opt(0, 0, 0))
-        .map(|start| start.and_utc())
-        .unwrap_or(now);
+    let month_start = usage::month_start(now);
     let used = txn
         .find::<job_outbox::Entity>()
         .filter(job_outbox::Column::Kind.eq(TextBack::NAME))

@@ -37,13 +37,18 @@ pub fn period_start(
     settings: &BillingSettings,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    billing::view(clinic, settings, now)
-        .period
+    start_of(&billing::view(clinic, settings, now), now)
+}
+
+/// The start of `view`'s period at `now` (the calendar month's while none is known).
+fn start_of(view: &billing::BillingView, now: DateTime<Utc>) -> DateTime<Utc> {
+    view.period
         .map(|(start, _)| start)
         .unwrap_or_else(|| month_start(now))
 }
 
-fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
+/// The start of `now`'s calendar month, UTC.
+pub fn month_start(now: DateTime<Utc>) -> DateTime<Utc> {
     now.date_naive()
         .with_day(1)
         .and_then(|day| day.and_hms_opt(0, 0, 0))
@@ -86,7 +91,7 @@ pub async fn text_back_gate(
     }
     // One decision at a time per clinic, so two missed calls cannot both take the last text.
     txn.lock_clinic().await?;
-    let start = period_start(clinic, settings, now);
+    let start = start_of(&view, now);
     // Texts queued or being sent will count once sent; each is taken to be as long as this one.
     let queued = txn
         .find::<job_outbox::Entity>()
@@ -116,7 +121,8 @@ pub async fn count_sent(
 ) -> Result<(), DomainError> {
     let now = txn.now();
     let clinic = crate::service::clinic::get(txn).await?;
-    let start = period_start(&clinic, settings, now);
+    let view = billing::view(&clinic, settings, now);
+    let start = start_of(&view, now);
     let added = i64::try_from(segments).unwrap_or(i64::MAX);
     billing_usage::Entity::insert(billing_usage::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
@@ -139,13 +145,8 @@ pub async fn count_sent(
     )
     .exec_without_returning(txn.conn())
     .await?;
-    let view = billing::view(&clinic, settings, now);
-    if view
-        .plan
-        .as_ref()
-        .and_then(|plan| plan.overage_price.as_ref())
-        .is_none()
-    {
+    // The same rule as the gate: overage only while the subscription carries the metered price.
+    if !view.bills_overage {
         return Ok(());
     }
     let total = segments_used(txn, start).await?;
