@@ -161,18 +161,6 @@ async fn missed_call_from(app: &TestApp, sid: &str, from: &str) -> String {
     }
 }
 
-/// Signs the owner in again (moving the clock days ahead ends sessions).
-async fn sign_in_again(app: &mut TestApp) {
-    let signed_in = app
-        .owner
-        .run(
-            SIGN_IN,
-            json!({ "email": OWNER_EMAIL, "password": "correct horse battery" }),
-        )
-        .await;
-    assert!(signed_in["errors"].is_null(), "{signed_in}");
-}
-
 async fn audit_actions(app: &mut TestApp) -> Vec<Value> {
     let log = app
         .owner
@@ -469,7 +457,7 @@ async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
 
     // Past the grace, text-backs pause; the call is still recorded and says why.
     app.db.clock.advance(Duration::days(8));
-    sign_in_again(&mut app).await;
+    app.sign_in_again().await;
     assert_eq!(
         missed_call_from(&app, "CA3", "+447700900103").await,
         "skipped:billing"
@@ -510,7 +498,7 @@ async fn a_trial_that_ended_texts_nobody_back(kind: DatabaseKind) {
         missed_call_from(&app, "CA2", "+447700900102").await,
         "skipped:billing"
     );
-    sign_in_again(&mut app).await;
+    app.sign_in_again().await;
     let state = billing(&mut app).await;
     assert_eq!(state["mayText"], false, "{state}");
     app.db.finish().await;
@@ -600,7 +588,7 @@ async fn overage_is_reported_once_across_a_crash(kind: DatabaseKind) {
     assert_eq!(events[0].event_name, "ringback_sms_segments");
     let customer = stripe(&app).customers()[0].id.clone();
     assert_eq!(stripe(&app).metered(&customer), 1, "billed once");
-    sign_in_again(&mut app).await;
+    app.sign_in_again().await;
     let state = billing(&mut app).await;
     assert_eq!(
         (

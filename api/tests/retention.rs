@@ -4,7 +4,9 @@
 //! nothing younger, deleting rows for real; a dry run counts the same and changes nothing; each
 //! run writes one audit entry per clinic with kinds, counts and dates, never a caller key; calls
 //! go from the clinic-local day the retention reaches back to, and the daily figures of the purged
-//! period (and every appointment's verdict) stay exactly as they were; and of two servers on one
+//! period (and every appointment's verdict) stay exactly as they were, and the boundary is the
+//! clinic-local day across a change of daylight time; conversations and messages go after the
+//! clinic's conversation retention (in strict mode no later than calls); and of two servers on one
 //! database exactly one runs a due task.
 
 mod common;
@@ -15,7 +17,8 @@ use ringback_api::config::DatabaseKind;
 use ringback_api::jobs::scheduler::{RETENTION, Scheduler};
 use ringback_api::service::retention::{self, Purged};
 use ringback_entity::{
-    invite, job_outbox, membership, processed_webhook, refresh_token, sign_up_request,
+    call, clinic, conversation, invite, job_outbox, membership, message, processed_webhook,
+    refresh_token, sign_up_request,
 };
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use serde_json::json;
@@ -405,7 +408,213 @@ async fn purged_calls_leave_the_figures_as_they_were(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+const SETTINGS: &str = "mutation($input: ClinicSettingsInput!) { updateClinicSettings(input: $input) \
+    { callRetentionDays conversationRetentionDays retentionInWords } }";
+
+/// A call from `key` that started at `at`.
+fn call_at(clinic_id: Uuid, key: &str, at: DateTime<Utc>) -> call::ActiveModel {
+    let id = Uuid::now_v7();
+    call::ActiveModel {
+        clinic_id: Set(clinic_id),
+        id: Set(id),
+        provider: Set("api".to_owned()),
+        external_id: Set(format!("boundary-{id}")),
+        direction: Set("inbound".to_owned()),
+        status: Set("no-answer".to_owned()),
+        missed: Set(true),
+        caller_key: Set(key.to_owned()),
+        caller_tail: Set("•••• 156".to_owned()),
+        line_type: Set(Some("mobile".to_owned())),
+        started_at: Set(at),
+        answered_at: Set(None),
+        ended_at: Set(Some(at + Duration::seconds(20))),
+        text_back_status: Set(None),
+        number_sealed: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+}
+
+/// A conversation with `key` whose messages were written `at`.
+async fn conversation_with(
+    txn: &ringback_api::tenant::TenantTxn,
+    key: &str,
+    at: &[DateTime<Utc>],
+) -> Uuid {
+    let clinic_id = txn.clinic_id();
+    let id = Uuid::now_v7();
+    let last = *at.iter().max().expect("a message");
+    conversation::ActiveModel {
+        clinic_id: Set(clinic_id),
+        id: Set(id),
+        caller_key: Set(key.to_owned()),
+        caller_tail: Set("•••• 156".to_owned()),
+        status: Set("open".to_owned()),
+        assigned_to: Set(None),
+        last_message_at: Set(last),
+        created_at: Set(at[0]),
+        updated_at: Set(last),
+        number_sealed: Set(Some(vec![7, 8, 9])),
+    }
+    .insert(txn.conn())
+    .await
+    .expect("conversation");
+    for when in at {
+        message::ActiveModel {
+            clinic_id: Set(clinic_id),
+            id: Set(Uuid::now_v7()),
+            conversation_id: Set(id),
+            caller_key: Set(key.to_owned()),
+            direction: Set("inbound".to_owned()),
+            kind: Set("reply".to_owned()),
+            body_sealed: Set(vec![1]),
+            provider_message_id: Set(None),
+            status: Set("received".to_owned()),
+            created_at: Set(*when),
+            updated_at: Set(*when),
+            call_id: Set(None),
+        }
+        .insert(txn.conn())
+        .await
+        .expect("message");
+    }
+    id
+}
+
+/// Sydney changes from daylight time (UTC+11) to standard time (UTC+10) between the call
+/// horizon and the purge: the horizon is the start of the clinic-local day, at that day's offset.
+/// Conversations follow their own retention, and strict mode keeps them no longer than calls.
+async fn the_boundary_is_the_clinic_local_day(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let changed = app
+        .owner
+        .run(
+            SETTINGS,
+            json!({ "input": { "timeZone": "Australia/Sydney", "defaultRegion": "AU",
+                "privacyMode": "text_back", "callRetentionDays": 90,
+                "conversationRetentionDays": 30 } }),
+        )
+        .await;
+    assert_eq!(
+        changed["data"]["updateClinicSettings"]["conversationRetentionDays"], 30,
+        "{changed}"
+    );
+    for (input, field) in [
+        (json!({ "callRetentionDays": 91 }), "call retention"),
+        (
+            json!({ "conversationRetentionDays": 29 }),
+            "conversation retention",
+        ),
+    ] {
+        let refused = app.owner.run(SETTINGS, json!({ "input": input })).await;
+        assert_eq!(
+            common::graphql::error_code(&refused),
+            Some("BAD_USER_INPUT")
+        );
+        assert!(refused.to_string().contains(field), "{refused}");
+    }
+
+    // 13:00 in Sydney (AEST) on 15 June; 90 days back is 17 March, still daylight time, whose
+    // day began at 13:00 UTC on the 16th.
+    let now: DateTime<Utc> = "2027-06-15T03:00:00Z".parse().expect("instant");
+    app.db.clock.set(now);
+    let horizon: DateTime<Utc> = "2027-03-16T13:00:00Z".parse().expect("instant");
+    let key = "v1:0000000000000000000000000000000000000000000000000000000000000abc";
+    let txn = app.tenant().begin().await.expect("begin");
+    for at in [
+        horizon - Duration::seconds(1),
+        horizon,
+        horizon + Duration::minutes(30),
+    ] {
+        call_at(app.clinic_id, key, at)
+            .insert(txn.conn())
+            .await
+            .expect("call");
+    }
+    let gone = conversation_with(
+        &txn,
+        key,
+        &[now - Duration::days(40), now - Duration::days(31)],
+    )
+    .await;
+    let kept = conversation_with(
+        &txn,
+        key,
+        &[
+            now - Duration::days(45),
+            now - Duration::days(25),
+            now - Duration::days(1),
+        ],
+    )
+    .await;
+    txn.commit().await.expect("commit");
+
+    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purge");
+    let purged = &report.clinics[0].purged;
+    assert_eq!(
+        rows(purged, "calls"),
+        1,
+        "only the call before local midnight"
+    );
+    assert_eq!(rows(purged, "conversations"), 1);
+    assert_eq!(
+        rows(purged, "messages"),
+        3,
+        "two with their conversation, one older"
+    );
+    let calls = app
+        .db
+        .query_strings("SELECT count(*) || '' AS n FROM calls", &["n"])
+        .await;
+    assert_eq!(calls, [["2"]], "the horizon itself and after stay");
+    let txn = app.tenant().begin().await.expect("begin");
+    let left: Vec<Uuid> = txn
+        .find::<conversation::Entity>()
+        .all(txn.conn())
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|conversation| conversation.id)
+        .collect();
+    assert_eq!(left, [kept], "{gone} went");
+    let messages = txn
+        .find::<message::Entity>()
+        .all(txn.conn())
+        .await
+        .expect("read");
+    assert_eq!(
+        messages.len(),
+        2,
+        "the kept conversation's two recent messages"
+    );
+    txn.commit().await.expect("commit");
+
+    // Strict mode keeps conversations no longer than calls (here 20 days).
+    let txn = app.tenant().begin().await.expect("begin");
+    let settings = ringback_api::service::clinic::get(&txn)
+        .await
+        .expect("clinic");
+    let mut strict: clinic::ActiveModel = settings.into();
+    strict.privacy_mode = Set("strict".to_owned());
+    strict.call_retention_days = Set(20);
+    strict.update(txn.conn()).await.expect("strict");
+    txn.commit().await.expect("commit");
+    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purge");
+    assert_eq!(
+        rows(&report.clinics[0].purged, "messages"),
+        1,
+        "25 days is beyond 20"
+    );
+    assert_eq!(rows(&report.clinics[0].purged, "conversations"), 0);
+    app.db.finish().await;
+}
+
 on_both_databases!(
+    the_boundary_is_the_clinic_local_day,
     purged_calls_leave_the_figures_as_they_were,
     a_purge_removes_what_outlived_its_retention,
     of_two_servers_one_runs_a_due_task

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod password;
 #[cfg(feature = "phone")]
 pub mod phone;
+pub mod retention;
 pub mod seal;
 pub mod sms;
 pub mod text_back;

@@ -20,7 +20,10 @@ pub struct ClinicSettingsInput {
     pub attribution_window_days: Option<i32>,
     /// strict or text_back.
     pub privacy_mode: Option<String>,
+    /// 30–3650 days.
     pub conversation_retention_days: Option<i32>,
+    /// 1–90 days.
+    pub call_retention_days: Option<i32>,
 }
 
 #[derive(Default)]
@@ -58,6 +61,7 @@ impl ClinicMutation {
             attribution_window_days: input.attribution_window_days,
             privacy_mode: input.privacy_mode,
             conversation_retention_days: input.conversation_retention_days,
+            call_retention_days: input.call_retention_days,
             ..Default::default()
         };
         let model = with_tenant(

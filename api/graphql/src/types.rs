@@ -2,6 +2,7 @@
 //! secret or a raw phone number.
 
 use async_graphql::{Enum, ID, SimpleObject};
+use chrono::{DateTime, Utc};
 use ringback_entity::{clinic, user};
 use ringback_shared::access::Role;
 
@@ -68,8 +69,15 @@ pub struct Clinic {
     pub attribution_window_days: i32,
     /// strict (numbers kept only until the text-back is sent) or text_back (kept sealed for replies).
     pub privacy_mode: String,
-    /// Days conversations are kept.
+    /// Days conversations are kept without a new message (30–3650; strict mode keeps them no
+    /// longer than calls).
     pub conversation_retention_days: i32,
+    /// Days calls and everything about them are kept (1–90).
+    pub call_retention_days: i32,
+    /// When the retention purge last ran for the clinic.
+    pub last_purge_at: Option<DateTime<Utc>>,
+    /// What is deleted when, in plain words.
+    pub retention_in_words: Vec<String>,
 }
 
 impl From<&clinic::Model> for Clinic {
@@ -84,6 +92,9 @@ impl From<&clinic::Model> for Clinic {
             attribution_window_days: model.attribution_window_days,
             privacy_mode: model.privacy_mode.clone(),
             conversation_retention_days: model.conversation_retention_days,
+            call_retention_days: model.call_retention_days,
+            last_purge_at: model.last_purge_at,
+            retention_in_words: ringback_domain::service::clinic::retention_of(model).in_words(),
         }
     }
 }

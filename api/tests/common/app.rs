@@ -80,6 +80,18 @@ impl TestApp {
         app_of(&self.state)
     }
 
+    /// Signs the owner in again (moving the clock days ahead ends sessions).
+    pub async fn sign_in_again(&mut self) {
+        let signed_in = self
+            .owner
+            .run(
+                crate::common::graphql::SIGN_IN,
+                serde_json::json!({ "email": OWNER_EMAIL, "password": "correct horse battery" }),
+            )
+            .await;
+        assert!(signed_in["errors"].is_null(), "{signed_in}");
+    }
+
     /// A browser nobody has signed in with.
     pub fn browser(&self) -> Browser<App> {
         Browser::new(self.app())

@@ -168,7 +168,7 @@ pub(crate) async fn create_clinic(
         currency: Set(valid.currency),
         attribution_window_days: Set(7),
         privacy_mode: Set("strict".to_owned()),
-        conversation_retention_days: Set(365),
+        conversation_retention_days: Set(ringback_shared::retention::DEFAULT_CONVERSATION_DAYS),
         wrapped_data_key: Set(Some(crate::service::keys::new_wrapped_data_key(
             secrets, clinic_id,
         )?)),

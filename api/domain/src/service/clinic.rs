@@ -7,6 +7,7 @@ use ringback_shared::attribution::AttributionWindow;
 use ringback_shared::hours::BusinessHours;
 use ringback_shared::metrics::parse_time_zone;
 use ringback_shared::phone::Region;
+use ringback_shared::retention::{self, Retention};
 use ringback_shared::sms;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::json;
@@ -27,8 +28,6 @@ pub const PRIVACY_MODES: &[&str] = &[STRICT_MODE, TEXT_BACK_MODE];
 pub const TEXT_BACK_DELAY_RANGE: std::ops::RangeInclusive<i32> = 0..=120;
 /// Allowed ring timeouts, in seconds.
 pub const RING_TIMEOUT_RANGE: std::ops::RangeInclusive<i32> = 5..=60;
-/// Longest conversation retention, in days.
-pub const MAX_RETENTION_DAYS: i32 = 3650;
 
 /// Settings to change; `None` leaves a setting as it is.
 #[derive(Default)]
@@ -41,6 +40,7 @@ pub struct SettingsChange {
     pub attribution_window_days: Option<i32>,
     pub privacy_mode: Option<String>,
     pub conversation_retention_days: Option<i32>,
+    pub call_retention_days: Option<i32>,
     pub business_hours: Option<BusinessHours>,
     pub ring_timeout_seconds: Option<i32>,
     pub text_back_enabled: Option<bool>,
@@ -191,15 +191,14 @@ pub async fn update(
         model.privacy_mode = Set(mode);
         changed.push("privacy_mode");
     }
-    if let Some(days) = change.conversation_retention_days {
-        if !(1..=MAX_RETENTION_DAYS).contains(&days) {
-            return Err(bad(format!(
-                "conversation retention must be 1 to {MAX_RETENTION_DAYS} days"
-            )));
-        }
-        model.conversation_retention_days = Set(days);
-        changed.push("conversation_retention_days");
-    }
+    apply_retention(
+        &mut model,
+        (
+            change.call_retention_days,
+            change.conversation_retention_days,
+        ),
+        &mut changed,
+    )?;
     if let Some(hours) = change.business_hours {
         hours.validate().map_err(|e| bad(e.to_string()))?;
         let json =
@@ -271,6 +270,36 @@ pub async fn update(
     Ok(updated)
 }
 
+/// Applies the retention settings: calls 1 to 90 days, conversations 30 days to ten years.
+fn apply_retention(
+    model: &mut clinic::ActiveModel,
+    (call_days, conversation_days): (Option<i32>, Option<i32>),
+    changed: &mut Vec<&'static str>,
+) -> Result<(), DomainError> {
+    if let Some(days) = call_days {
+        if !retention::CALL_DAYS.contains(&days) {
+            return Err(bad(format!(
+                "call retention must be 1 to {} days",
+                retention::MAX_CALL_DAYS
+            )));
+        }
+        model.call_retention_days = Set(days);
+        changed.push("call_retention_days");
+    }
+    if let Some(days) = conversation_days {
+        if !retention::CONVERSATION_DAYS.contains(&days) {
+            return Err(bad(format!(
+                "conversation retention must be {} to {} days",
+                retention::MIN_CONVERSATION_DAYS,
+                retention::MAX_CONVERSATION_DAYS
+            )));
+        }
+        model.conversation_retention_days = Set(days);
+        changed.push("conversation_retention_days");
+    }
+    Ok(())
+}
+
 /// Destroys every caller number the clinic keeps for callbacks and replies (strict mode keeps
 /// none): the sealed copies on missed calls and on conversations.
 async fn forget_numbers(txn: &TenantTxn) -> Result<(), DomainError> {
@@ -290,6 +319,15 @@ async fn forget_numbers(txn: &TenantTxn) -> Result<(), DomainError> {
         .exec(txn.conn())
         .await?;
     Ok(())
+}
+
+/// The clinic's retention settings.
+pub fn retention_of(model: &clinic::Model) -> Retention {
+    Retention {
+        call_days: model.call_retention_days,
+        conversation_days: model.conversation_retention_days,
+        strict: model.privacy_mode == STRICT_MODE,
+    }
 }
 
 /// The clinic's business hours (the default when none are set).

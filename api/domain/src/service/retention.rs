@@ -4,8 +4,10 @@
 //! how many rows, the oldest and newest date removed; never a caller key or a number. A dry run
 //! counts the same rows and removes and records nothing.
 //!
-//! Removed now: calls (callbacks are calls) and worklist dismissals from before the clinic-local
-//! day the clinic's call retention reaches back to (at most 90 days), finished outbox jobs
+//! Removed: calls (callbacks are calls) and worklist dismissals from before the clinic-local
+//! day the clinic's call retention reaches back to (at most 90 days), messages older than the
+//! clinic's conversation retention and conversations without a message since (their sealed
+//! numbers with them; see `ringback_shared::retention`), finished outbox jobs
 //! (text-backs, replies, overage reports) and provider-event records after the call retention,
 //! dead letters after 30 days (their sealed numbers and texts with them), expired refresh tokens,
 //! used or expired invitations, and, deployment-wide, expired sign-up requests.
@@ -22,10 +24,11 @@ use ringback_core::outbox::{CANCELLED, DEAD, DONE};
 use ringback_core::schedule;
 use ringback_core::tenant::{ClinicOwned, TenantScope, TenantTxn};
 use ringback_entity::{
-    attribution, call, clinic, invite, job_outbox, message, processed_webhook, refresh_token,
-    sign_up_request, worklist_dismissal,
+    attribution, call, clinic, conversation, invite, job_outbox, message, processed_webhook,
+    refresh_token, sign_up_request, worklist_dismissal,
 };
 use ringback_shared::metrics::{local_day, local_day_bounds_utc, parse_time_zone};
+use ringback_shared::retention::DEAD_LETTER_DAYS;
 use sea_orm::sea_query::{Expr, Func, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
@@ -39,13 +42,6 @@ use crate::service::audit::{self, AuditEvent};
 use crate::service::clinic as clinic_settings;
 use crate::service::metrics;
 
-/// The most days any clinic keeps call-related data, and the default.
-pub const MAX_CALL_RETENTION_DAYS: i32 = 90;
-/// The fewest days a clinic keeps conversations, and the default.
-pub const MIN_CONVERSATION_RETENTION_DAYS: i32 = 30;
-pub const DEFAULT_CONVERSATION_RETENTION_DAYS: i32 = 365;
-/// Days a dead letter is kept for staff to retry.
-pub const DEAD_LETTER_DAYS: i64 = 30;
 /// Clinics visited per page of a purge.
 const CLINICS_PER_PAGE: u32 = 100;
 
@@ -75,8 +71,13 @@ pub struct PurgeReport {
 
 /// The days `clinic` keeps call-related data: its own choice, never above the maximum.
 pub fn call_retention(clinic: &clinic::Model) -> Duration {
+    Duration::days(i64::from(clinic_settings::retention_of(clinic).call_days()))
+}
+
+/// The days `clinic` keeps conversations and messages (strict mode: no longer than calls).
+pub fn conversation_retention(clinic: &clinic::Model) -> Duration {
     Duration::days(i64::from(
-        clinic.call_retention_days.clamp(1, MAX_CALL_RETENTION_DAYS),
+        clinic_settings::retention_of(clinic).conversation_days(),
     ))
 }
 
@@ -121,7 +122,8 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
     let now = txn.now();
     let settings = clinic_settings::get(txn).await?;
     let calls_before = now - call_retention(&settings);
-    let dead_before = now - Duration::days(DEAD_LETTER_DAYS);
+    let dead_before = now - Duration::days(i64::from(DEAD_LETTER_DAYS));
+    let conversations_before = now - conversation_retention(&settings);
     let horizon = call_horizon(&settings, now)?;
     if !dry_run {
         freeze_before(txn, &settings, horizon).await?;
@@ -140,6 +142,26 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
             (
                 worklist_dismissal::Column::DismissedAt.lt(horizon),
                 worklist_dismissal::Column::DismissedAt,
+            ),
+            dry_run,
+        )
+        .await?,
+        sweep::<message::Entity>(
+            txn,
+            "messages",
+            (
+                message::Column::CreatedAt.lt(conversations_before),
+                message::Column::CreatedAt,
+            ),
+            dry_run,
+        )
+        .await?,
+        sweep::<conversation::Entity>(
+            txn,
+            "conversations",
+            (
+                conversation::Column::LastMessageAt.lt(conversations_before),
+                conversation::Column::LastMessageAt,
             ),
             dry_run,
         )

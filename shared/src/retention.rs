@@ -1,0 +1,115 @@
+//! How long a clinic keeps what, decided the same way in the purge and on the Privacy page.
+//!
+//! Call-related data (calls, callbacks, text-back jobs, provider-event records) is kept for the
+//! clinic's call retention, at most [`MAX_CALL_DAYS`]. Conversations and their messages are kept
+//! for the clinic's conversation retention ([`MIN_CONVERSATION_DAYS`] to [`MAX_CONVERSATION_DAYS`],
+//! by default [`DEFAULT_CONVERSATION_DAYS`]), except that a clinic in `strict` mode keeps none
+//! beyond its call retention. Dead letters go after [`DEAD_LETTER_DAYS`].
+
+use std::ops::RangeInclusive;
+
+/// The most days any clinic keeps call-related data, and the default.
+pub const MAX_CALL_DAYS: i32 = 90;
+/// The days a clinic may choose to keep call-related data.
+pub const CALL_DAYS: RangeInclusive<i32> = 1..=MAX_CALL_DAYS;
+/// The fewest days a clinic keeps conversations (staff need time to answer).
+pub const MIN_CONVERSATION_DAYS: i32 = 30;
+/// The most days a clinic keeps conversations.
+pub const MAX_CONVERSATION_DAYS: i32 = 3650;
+/// The days a clinic may choose to keep conversations.
+pub const CONVERSATION_DAYS: RangeInclusive<i32> = MIN_CONVERSATION_DAYS..=MAX_CONVERSATION_DAYS;
+/// Conversation retention of a new clinic.
+pub const DEFAULT_CONVERSATION_DAYS: i32 = 365;
+/// Days a dead letter is kept for staff to retry.
+pub const DEAD_LETTER_DAYS: i32 = 30;
+
+/// A clinic's retention settings as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub call_days: i32,
+    pub conversation_days: i32,
+    /// The clinic is in `strict` privacy mode.
+    pub strict: bool,
+}
+
+impl Retention {
+    /// Days call-related data is kept: the clinic's choice, never above [`MAX_CALL_DAYS`].
+    pub fn call_days(self) -> i32 {
+        self.call_days.clamp(1, MAX_CALL_DAYS)
+    }
+
+    /// Days conversations and messages are kept: the clinic's choice within
+    /// [`CONVERSATION_DAYS`], and in strict mode never beyond the call retention.
+    pub fn conversation_days(self) -> i32 {
+        let chosen = self
+            .conversation_days
+            .clamp(MIN_CONVERSATION_DAYS, MAX_CONVERSATION_DAYS);
+        if self.strict {
+            chosen.min(self.call_days())
+        } else {
+            chosen
+        }
+    }
+
+    /// What is deleted when, in plain words for the Privacy page.
+    pub fn in_words(self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "Calls, callbacks, text-back records and provider reports: deleted after {} days.",
+            self.call_days()
+        )];
+        lines.push(
+            if self.strict && self.conversation_days() < self.conversation_days {
+                format!(
+                    "Conversations and messages: deleted after {} days (strict mode keeps them no \
+                 longer than calls).",
+                    self.conversation_days()
+                )
+            } else {
+                format!(
+                    "Conversations and messages: deleted after {} days without a new message.",
+                    self.conversation_days()
+                )
+            },
+        );
+        lines.push(format!(
+            "Texts that could not be sent: deleted after {DEAD_LETTER_DAYS} days."
+        ));
+        lines.push(
+            "Daily and monthly figures are kept: they cannot be traced back to a caller."
+                .to_owned(),
+        );
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_mode_keeps_conversations_no_longer_than_calls() {
+        let text_back = Retention {
+            call_days: 60,
+            conversation_days: 365,
+            strict: false,
+        };
+        assert_eq!(text_back.conversation_days(), 365);
+        let strict = Retention {
+            strict: true,
+            ..text_back
+        };
+        assert_eq!(strict.conversation_days(), 60);
+        assert!(strict.in_words()[1].contains("60 days (strict mode"));
+    }
+
+    #[test]
+    fn stored_values_out_of_range_are_held_to_the_limits() {
+        let odd = Retention {
+            call_days: 400,
+            conversation_days: 3,
+            strict: false,
+        };
+        assert_eq!(odd.call_days(), MAX_CALL_DAYS);
+        assert_eq!(odd.conversation_days(), MIN_CONVERSATION_DAYS);
+    }
+}
