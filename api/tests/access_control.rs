@@ -286,6 +286,30 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             json!({}),
             Least::Receptionist,
         ),
+        (
+            "callerRecord",
+            "{ callerRecord(number: \"07700 900111\") { callerTail restricted } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "exportCallerRecord",
+            "{ exportCallerRecord(number: \"07700 900111\") { filename } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "restrictCaller",
+            "mutation { restrictCaller(number: \"07700 900111\", restricted: false) }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "eraseCaller",
+            "mutation { eraseCaller(number: \"07700 900111\") { summary } }",
+            json!({}),
+            Least::Admin,
+        ),
         ("billing", "{ billing { status } }", json!({}), Least::Admin),
         ("plans", "{ plans { key } }", json!({}), Least::Admin),
         (

@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod audit_pending;
 pub mod billing_usage;
 pub mod call;
+pub mod caller_restriction;
 pub mod clinic;
 pub mod conversation;
 pub mod daily_metric;

@@ -45,6 +45,7 @@ mod m20261201_090000_add_billing;
 mod m20261201_100000_add_billing_overage_item;
 mod m20261201_110000_add_retention;
 mod m20261201_120000_add_call_purge_horizon;
+mod m20261201_130000_create_caller_restrictions;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -91,6 +92,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_100000_add_billing_overage_item::Migration),
             Box::new(m20261201_110000_add_retention::Migration),
             Box::new(m20261201_120000_add_call_purge_horizon::Migration),
+            Box::new(m20261201_130000_create_caller_restrictions::Migration),
         ]
     }
 }
@@ -119,4 +121,5 @@ pub const TENANT_TABLES: &[&str] = &[
     "opt_outs",
     "worklist_dismissals",
     "billing_usage",
+    "caller_restrictions",
 ];

@@ -47,6 +47,18 @@ pub fn tenant_policy(table: &str, column: &str) -> Vec<String> {
     ]
 }
 
+/// [`tenant_policy`] for a table created after the hardening: row-level security applies to the
+/// tables' owner too, except for maintenance the owner declares (retention, re-keying).
+pub fn hardened_tenant_policy(table: &str) -> Vec<String> {
+    let mut statements = tenant_policy(table, "clinic_id");
+    statements.push(format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"));
+    statements.push(format!(
+        "CREATE POLICY owner_maintenance ON {table} TO CURRENT_USER \
+         USING ({MAINTENANCE}) WITH CHECK ({MAINTENANCE})"
+    ));
+    statements
+}
+
 /// Statements that undo [`tenant_policy`].
 pub fn drop_tenant_policy(table: &str) -> Vec<String> {
     vec![

@@ -28,6 +28,8 @@ pub enum Permission {
     ManageApiKeys,
     /// Read the audit log.
     ReadAuditLog,
+    /// Answer a caller's data-protection request: see, export, erase or restrict what is held.
+    HandlePrivacyRequests,
     /// Manage the subscription.
     ManageBilling,
     /// Delete the clinic and everything in it.
@@ -45,7 +47,8 @@ impl Role {
             Permission::ManageSettings
             | Permission::ManageTeam
             | Permission::ManageApiKeys
-            | Permission::ReadAuditLog => self >= Role::Admin,
+            | Permission::ReadAuditLog
+            | Permission::HandlePrivacyRequests => self >= Role::Admin,
             Permission::ManageBilling | Permission::DeleteAccount => self == Role::Owner,
         }
     }
@@ -78,6 +81,7 @@ mod tests {
             Permission::ManageTeam,
             Permission::ManageApiKeys,
             Permission::ReadAuditLog,
+            Permission::HandlePrivacyRequests,
             Permission::ManageBilling,
         ] {
             assert!(!role.allows(permission), "{permission:?}");

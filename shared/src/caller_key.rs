@@ -24,6 +24,23 @@ pub use self::derivation::{ClinicHashingKey, ROUTING_KEY_SALT_V1, routing_key};
 /// The prefix of every version-1 caller key.
 pub const CALLER_KEY_V1_PREFIX: &str = "v1:";
 
+/// The prefix of a stand-in key that links to nobody: calls of a restricted caller, and what an
+/// erased caller leaves for the figures, are stored under one.
+pub const ANONYMOUS_PREFIX: &str = "anon:";
+
+/// A fresh stand-in key, derived from nothing about the caller (see [`ANONYMOUS_PREFIX`]).
+pub fn anonymous_key(id: uuid::Uuid) -> String {
+    format!("{ANONYMOUS_PREFIX}{id}")
+}
+
+/// The masked tail shown for a caller stored under a stand-in key: no digit of the number.
+pub const HIDDEN_TAIL: &str = "••••";
+
+/// Whether `key` is a stand-in that links to no caller.
+pub fn is_anonymous(key: &str) -> bool {
+    key.starts_with(ANONYMOUS_PREFIX)
+}
+
 /// HKDF salt for version-1 clinic hashing keys.
 pub const CLINIC_HASHING_KEY_SALT_V1: &[u8] = b"ringback/caller-key/v1";
 

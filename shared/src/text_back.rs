@@ -28,6 +28,9 @@ pub enum SkipReason {
     OtherCountry,
     /// The clinic (or the API key that reported the call) reached its texts for 24 hours.
     DailyLimit,
+    /// The caller asked the clinic to restrict the processing of their data: no texts, no AI, no
+    /// conversation; the call is counted but stored without their key.
+    Restricted,
 }
 
 impl SkipReason {
@@ -43,6 +46,7 @@ impl SkipReason {
             SkipReason::Billing => "skipped:billing",
             SkipReason::OtherCountry => "skipped:other_country",
             SkipReason::DailyLimit => "skipped:daily_limit",
+            SkipReason::Restricted => "skipped:restricted",
         }
     }
 }
@@ -120,6 +124,7 @@ pub fn status_words(status: Option<&str>) -> String {
         Some("skipped:billing") => "Not sent: billing has paused text-backs",
         Some("skipped:other_country") => "Not sent: a number abroad",
         Some("skipped:daily_limit") => "Not sent: daily texting limit reached",
+        Some("skipped:restricted") => "Not sent: the caller restricted processing",
         Some(other) => other,
     };
     words.to_owned()

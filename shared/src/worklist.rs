@@ -1,7 +1,8 @@
 //! Who is still waiting for a callback: a caller whose missed inbound calls came after the last
 //! time anyone actually spoke with them (an answered callback, or an answered call from them),
 //! after their last booking, and after staff last dismissed them with a reason. Unanswered callback
-//! attempts do not end the wait; they are counted so staff see them.
+//! attempts do not end the wait; they are counted so staff see them. Calls stored under a stand-in
+//! key (a restricted or erased caller) wait for nobody.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::attribution::{CallDirection, CallRecord};
+use crate::caller_key::is_anonymous;
 
 /// Something that ends a caller's wait for the missed calls before it: a booking, or staff
 /// dismissing the caller. A missed call after it starts a new wait.
@@ -81,7 +83,8 @@ pub struct Waiting {
 /// dismissals, any order), longest-waiting first (ties by caller key).
 pub fn waiting(calls: &[CallRecord], ends: &[WaitEnd]) -> Vec<Waiting> {
     let mut by_caller: BTreeMap<&str, Vec<&CallRecord>> = BTreeMap::new();
-    for call in calls {
+    // A caller stored under a stand-in key (restricted, or erased) is nobody to call back.
+    for call in calls.iter().filter(|call| !is_anonymous(&call.caller_key)) {
         by_caller.entry(&call.caller_key).or_default().push(call);
     }
     let mut last_end: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();

@@ -200,6 +200,7 @@ clinic_owned!(
     audit_pending,
     billing_usage,
     call,
+    caller_restriction,
     conversation,
     daily_metric,
     invite,

@@ -21,6 +21,7 @@ pub mod loaders;
 mod metrics;
 mod outbox;
 mod phone_settings;
+mod privacy;
 mod server_info;
 mod team;
 pub mod types;
@@ -58,6 +59,7 @@ pub struct QueryRoot(
     click_to_call::ClickToCallQuery,
     what_if::WhatIfQuery,
     export::ExportQuery,
+    privacy::PrivacyQuery,
 );
 
 /// The merged root mutation.
@@ -75,6 +77,7 @@ pub struct MutationRoot(
     worklist::WorklistMutation,
     click_to_call::ClickToCallMutation,
     billing::BillingMutation,
+    privacy::PrivacyMutation,
 );
 
 /// The schema type served at `/graphql`.

@@ -21,7 +21,7 @@ use ringback_core::outbox::Job;
 
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::callers::CallerKeyer;
-use crate::service::{clinic, keys, messages, opt_outs, phone_lines, usage};
+use crate::service::{clinic, keys, messages, opt_outs, phone_lines, restrictions, usage};
 
 /// How far before the doubtful claim the provider's list is read (its clock and ours differ, and
 /// its timestamps have whole seconds).
@@ -102,7 +102,7 @@ pub struct ReadyText {
 }
 
 /// Opens what `row`'s text needs, or says why nothing is to be sent: the caller `caller_key` opted
-/// out, the job holds no text, or the clinic has no number to send from.
+/// out or restricted processing, the job holds no text, or the clinic has no number to send from.
 async fn prepare(
     txn: &TenantTxn,
     row: &job_outbox::Model,
@@ -111,6 +111,9 @@ async fn prepare(
 ) -> Result<Result<ReadyText, Attempt>, DomainError> {
     if opt_outs::is_opted_out(txn, caller_key).await? {
         return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
+    }
+    if restrictions::is_restricted(txn, &[caller_key.to_owned()]).await? {
+        return Ok(Err(Attempt::Cancelled(SkipReason::Restricted.status())));
     }
     let (Some(sealed_number), Some(body_sealed)) = (&row.sealed_number, &row.body_sealed) else {
         return Ok(Err(Attempt::Cancelled("nothing to send")));

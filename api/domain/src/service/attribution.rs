@@ -9,6 +9,7 @@ use ringback_entity::{appointment, attribution, call};
 use ringback_shared::attribution::{
     AppointmentRecord, AttributionOutcome, AttributionWindow, CallRecord, ReplyRecord, attribute,
 };
+use ringback_shared::caller_key::is_anonymous;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
 
 use crate::service::clinic;
@@ -102,11 +103,14 @@ async fn store(
     // The engine sees every appointment (so that frozen ones keep the calls they hold), but the
     // verdicts of those frozen by a purge are kept as they were.
     let frozen = frozen_before(txn).await?;
-    let is_open =
-        |created_at: chrono::DateTime<Utc>| frozen.is_none_or(|before| created_at >= before);
+    // So are those of an erased caller (stored under a stand-in key): their touches are gone.
+    let is_open = |appointment: &appointment::Model| {
+        frozen.is_none_or(|before| appointment.created_at >= before)
+            && !is_anonymous(&appointment.caller_key)
+    };
     let appointments: Vec<&appointment::Model> = appointments
         .iter()
-        .filter(|appointment| is_open(appointment.created_at))
+        .filter(|appointment| is_open(appointment))
         .collect();
     let open: std::collections::HashSet<uuid::Uuid> = appointments
         .iter()

@@ -14,7 +14,7 @@ use ringback_entity::{appointment, call, conversation, message, opt_out};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, QueryFilter};
 
-use crate::service::opt_outs;
+use crate::service::{opt_outs, restrictions};
 
 /// What is kept about a caller.
 pub struct KeyedCaller {
@@ -111,8 +111,13 @@ pub fn parse_caller_key(text: &str) -> Result<String, DomainError> {
 }
 
 /// Moves everything stored under caller key `from` to `to` (calls, appointments, conversations,
-/// messages, the opt-out list). An index probe per table when there is nothing to move.
+/// messages, the opt-out and do-not-process lists). An index probe per table when there is nothing to move.
 async fn rekey(txn: &TenantTxn, from: &str, to: &str) -> Result<(), DomainError> {
+    let from_keys = [from.to_owned()];
+    if restrictions::is_restricted(txn, &from_keys).await? {
+        restrictions::lift(txn, &from_keys).await?;
+        restrictions::restrict(txn, to).await?;
+    }
     if opt_outs::is_opted_out(txn, to).await? {
         txn.delete_many::<opt_out::Entity>()
             .filter(opt_out::Column::CallerKey.eq(from))

@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use ringback_entity::call;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
+use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key, is_anonymous};
+use ringback_shared::text_back::SkipReason;
 use sea_orm::sea_query::Cond;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
@@ -17,7 +19,7 @@ use crate::service::billing::BillingSettings;
 use crate::service::callers::CallerKeyer;
 use crate::service::in_clinic;
 use crate::service::{attribution, external_ids};
-use crate::service::{clinic, keys, metrics, text_back};
+use crate::service::{clinic, keys, metrics, restrictions, text_back};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
@@ -68,7 +70,9 @@ pub async fn record_events(
     for event in events {
         let external_id = event.external_id.trim().to_owned();
         let result = record_one(txn, (secrets, billing), &clinic, &keyer, provider, event).await?;
-        if let EventResult::Recorded(call) = &result {
+        if let EventResult::Recorded(call) = &result
+            && !is_anonymous(&call.caller_key)
+        {
             touched.insert(call.caller_key.clone());
         }
         results.push((external_id, result));
@@ -119,6 +123,13 @@ async fn record_one(
     };
     let now = txn.now();
     let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
+    let id = Uuid::now_v7();
+    if restrictions::is_restricted(txn, &caller.keys()).await? {
+        let model = restricted_call(txn, id, provider, &event, missed)
+            .insert(txn.conn())
+            .await?;
+        return Ok(EventResult::Recorded(model));
+    }
     let number_sealed = if missed {
         number_for_callback(secrets, clinic, &caller.e164)?
     } else {
@@ -126,7 +137,7 @@ async fn record_one(
     };
     let model = call::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         provider: Set(provider.to_owned()),
         external_id: Set(event.external_id.trim().to_owned()),
         direction: Set(event.direction.as_str().to_owned()),
@@ -151,6 +162,37 @@ async fn record_one(
         model
     };
     Ok(EventResult::Recorded(model))
+}
+
+/// A call from a caller on the do-not-process list: counted in the figures, but stored under a
+/// stand-in key that links to nobody, with no tail, no line type and no number, and never texted.
+fn restricted_call(
+    txn: &TenantTxn,
+    id: Uuid,
+    provider: &str,
+    event: &CallEvent,
+    missed: bool,
+) -> call::ActiveModel {
+    let now = txn.now();
+    call::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(id),
+        provider: Set(provider.to_owned()),
+        external_id: Set(event.external_id.trim().to_owned()),
+        direction: Set(event.direction.as_str().to_owned()),
+        status: Set(event.outcome.as_str().to_owned()),
+        missed: Set(missed),
+        caller_key: Set(anonymous_key(id)),
+        caller_tail: Set(HIDDEN_TAIL.to_owned()),
+        line_type: Set(None),
+        started_at: Set(event.started_at),
+        answered_at: Set(event.answered_at),
+        ended_at: Set(event.ended_at),
+        text_back_status: Set(missed.then(|| SkipReason::Restricted.status().to_owned())),
+        number_sealed: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
 }
 
 /// A missed caller's number sealed for a callback from inside the server, in the `text_back`

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::jobs::StaffReply;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{clinic, in_clinic, keys, opt_outs, team, text_back};
+use crate::service::{clinic, in_clinic, keys, opt_outs, restrictions, team, text_back};
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{self, NewJob};
 use ringback_core::secrets::Secrets;
@@ -68,22 +68,7 @@ pub async fn read_messages(
     conversation_id: Uuid,
 ) -> Result<Vec<OpenedMessage>, DomainError> {
     let thread = find(txn, conversation_id).await?;
-    let rows = txn
-        .find::<message::Entity>()
-        .filter(message::Column::ConversationId.eq(thread.id))
-        .order_by_asc(message::Column::CreatedAt)
-        .order_by_asc(message::Column::Id)
-        .all(txn.conn())
-        .await?;
-    let settings = clinic::get(txn).await?;
-    let key = keys::data_key(secrets, &settings)?;
-    let opened = rows
-        .into_iter()
-        .map(|row| {
-            let body = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
-            Ok(OpenedMessage { row, body })
-        })
-        .collect::<Result<Vec<_>, DomainError>>()?;
+    let opened = messages_of(txn, secrets, thread.id).await?;
     audit::note_read(
         txn,
         AuditEvent {
@@ -94,6 +79,30 @@ pub async fn read_messages(
     )
     .await?;
     Ok(opened)
+}
+
+/// The messages of conversation `conversation_id`, oldest first, with their texts (not audited:
+/// the caller audits the read it is part of).
+pub async fn messages_of(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    conversation_id: Uuid,
+) -> Result<Vec<OpenedMessage>, DomainError> {
+    let rows = txn
+        .find::<message::Entity>()
+        .filter(message::Column::ConversationId.eq(conversation_id))
+        .order_by_asc(message::Column::CreatedAt)
+        .order_by_asc(message::Column::Id)
+        .all(txn.conn())
+        .await?;
+    let settings = clinic::get(txn).await?;
+    let key = keys::data_key(secrets, &settings)?;
+    rows.into_iter()
+        .map(|row| {
+            let body = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
+            Ok(OpenedMessage { row, body })
+        })
+        .collect()
 }
 
 /// Queues a staff reply; the message shows as `queued` until the provider reports on it.
@@ -120,6 +129,11 @@ pub async fn reply(
     if opt_outs::is_opted_out(txn, &thread.caller_key).await? {
         return Err(DomainError::Conflict(
             "the caller replied STOP: they get no texts until they send START".to_owned(),
+        ));
+    }
+    if restrictions::is_restricted(txn, std::slice::from_ref(&thread.caller_key)).await? {
+        return Err(DomainError::Conflict(
+            "the caller restricted the processing of their data: they get no texts".to_owned(),
         ));
     }
     let settings = clinic::get(txn).await?;

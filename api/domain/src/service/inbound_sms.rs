@@ -10,9 +10,9 @@ use ringback_core::tenant::TenantTxn;
 use ringback_shared::keywords::{SmsKeyword, classify};
 use ringback_shared::sms::with_automated_marker;
 
-use crate::service::callers::CallerKeyer;
+use crate::service::callers::{CallerKeyer, KeyedCaller};
 use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{clinic, keys, opt_outs};
+use crate::service::{clinic, keys, opt_outs, restrictions};
 
 /// An inbound text as the provider reported it.
 pub struct InboundSms<'a> {
@@ -48,31 +48,11 @@ pub async fn receive(
         Some(SmsKeyword::Start) if !opt_outs::is_opted_out(txn, &caller.caller_key).await? => None,
         other => other,
     };
-    let key = keys::data_key(secrets, &clinic)?;
-    let sealed_number = keys::seal_caller_number(&key, txn.clinic_id(), &caller.e164)?;
-    messages::record(
-        txn,
-        secrets,
-        NewMessage {
-            party: Party {
-                caller_key: &caller.caller_key,
-                caller_tail: &caller.tail,
-            },
-            direction: "inbound",
-            kind: if keyword.is_some() {
-                messages::KIND_KEYWORD
-            } else {
-                messages::KIND_REPLY
-            },
-            body: sms.text,
-            at: sms.at,
-            provider_message_id: Some(sms.provider_id.to_owned()),
-            status: "received",
-            call_id: None,
-            sealed_number: Some(sealed_number),
-        },
-    )
-    .await?;
+    // A restricted caller's keywords still work (STOP is honoured and answered), but nothing they
+    // write is kept and no conversation is opened.
+    if !restrictions::is_restricted(txn, &caller.keys()).await? {
+        record_text(txn, secrets, (&clinic, &caller), &sms, keyword.is_some()).await?;
+    }
     let answer = match keyword {
         Some(SmsKeyword::Stop) => {
             opt_outs::opt_out(txn, &caller.caller_key).await?;
@@ -92,4 +72,40 @@ pub async fn receive(
         None => None,
     };
     Ok(answer)
+}
+
+/// Keeps `sms` in the caller's conversation, their number sealed.
+async fn record_text(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    (clinic, caller): (&ringback_entity::clinic::Model, &KeyedCaller),
+    sms: &InboundSms<'_>,
+    is_keyword: bool,
+) -> Result<(), DomainError> {
+    let key = keys::data_key(secrets, clinic)?;
+    let sealed_number = keys::seal_caller_number(&key, txn.clinic_id(), &caller.e164)?;
+    messages::record(
+        txn,
+        secrets,
+        NewMessage {
+            party: Party {
+                caller_key: &caller.caller_key,
+                caller_tail: &caller.tail,
+            },
+            direction: "inbound",
+            kind: if is_keyword {
+                messages::KIND_KEYWORD
+            } else {
+                messages::KIND_REPLY
+            },
+            body: sms.text,
+            at: sms.at,
+            provider_message_id: Some(sms.provider_id.to_owned()),
+            status: "received",
+            call_id: None,
+            sealed_number: Some(sealed_number),
+        },
+    )
+    .await?;
+    Ok(())
 }

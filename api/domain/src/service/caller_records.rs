@@ -1,0 +1,452 @@
+//! A caller's data-protection requests, answered by admins and owners: see everything the clinic
+//! holds about one caller ([`record`]), take it away as JSON ([`export`]), erase it ([`erase`]),
+//! and restrict its processing ([`restrict`]). The number staff type is normalised with the
+//! clinic's region and keyed (under the previous pepper too, during a rotation); it is never
+//! stored, logged or answered back. Each request is audited without the number or the key.
+//!
+//! Erasure deletes the caller's conversations and messages (their sealed number with them),
+//! worklist dismissals and queued or finished texts, and unlinks their calls and appointments: those
+//! stay for the figures and the clinic's accounts under one stand-in key that links to nobody, with
+//! no tail, no number and no line type, and appointments keep their verdict, value and reason. The
+//! opt-out and do-not-process lists keep the caller's key if they are on them: they are what honours
+//! a STOP or an objection. The daily figures are settled first, so they stay as they were.
+//!
+//! Cost: indexed reads by `(clinic_id, caller_key)`, bounded by what one caller has within the
+//! retention periods; erasure also scans the clinic's outbox payloads once (it is rare, and the
+//! outbox is purged after the call retention).
+
+use chrono::{DateTime, Utc};
+use ringback_core::error::DomainError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
+use ringback_entity::{
+    appointment, attribution, call, conversation, job_outbox, message, worklist_dismissal,
+};
+use ringback_shared::attribution::RecoveryTouchKind;
+use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key};
+use ringback_shared::metrics::local_day;
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{ColumnTrait, ExprTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::service::audit::{self, AuditEvent};
+use crate::service::callers::{CallerKeyer, KeyedCaller};
+use crate::service::conversations::{self, OpenedMessage};
+use crate::service::{clinic, metrics, opt_outs, restrictions};
+
+/// A conversation with its messages opened.
+pub struct HeldConversation {
+    pub row: conversation::Model,
+    pub messages: Vec<OpenedMessage>,
+}
+
+/// An appointment with the verdict attribution gave it.
+pub struct HeldAppointment {
+    pub row: appointment::Model,
+    pub verdict: Option<attribution::Model>,
+}
+
+/// Everything the clinic holds about one caller.
+pub struct CallerRecord {
+    pub caller_tail: String,
+    /// Newest first; callbacks are calls.
+    pub calls: Vec<call::Model>,
+    pub conversations: Vec<HeldConversation>,
+    pub appointments: Vec<HeldAppointment>,
+    pub dismissals: Vec<worklist_dismissal::Model>,
+    /// Texts still waiting in the outbox.
+    pub queued_texts: u64,
+    pub opted_out: bool,
+    pub restricted_since: Option<DateTime<Utc>>,
+}
+
+/// What an erasure did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Erasure {
+    pub calls_unlinked: u64,
+    pub appointments_unlinked: u64,
+    pub conversations_deleted: u64,
+    pub messages_deleted: u64,
+    pub dismissals_deleted: u64,
+    pub texts_deleted: u64,
+    /// The caller stays on the opt-out list (so that a STOP is still honoured).
+    pub kept_opt_out: bool,
+    /// The caller stays on the do-not-process list.
+    pub kept_restriction: bool,
+}
+
+/// The caller with `number`, keyed with the clinic's region.
+async fn keyed(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    number: &str,
+) -> Result<KeyedCaller, DomainError> {
+    let settings = clinic::get(txn).await?;
+    CallerKeyer::new(secrets, txn, &settings.default_region)?.key(number)
+}
+
+/// Everything held about the caller with `number`; the read is audited.
+pub async fn record(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    actor: Option<Uuid>,
+    number: &str,
+) -> Result<CallerRecord, DomainError> {
+    let caller = keyed(txn, secrets, number).await?;
+    let found = gather(txn, secrets, &caller).await?;
+    note(txn, actor, "caller.record_read", &found).await?;
+    Ok(found)
+}
+
+/// [`record`] as one JSON document for the caller to take away; audited as an export.
+pub async fn export(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    actor: Option<Uuid>,
+    number: &str,
+) -> Result<serde_json::Value, DomainError> {
+    let caller = keyed(txn, secrets, number).await?;
+    let found = gather(txn, secrets, &caller).await?;
+    let clinic = clinic::get(txn).await?;
+    note(txn, actor, "caller.record_exported", &found).await?;
+    Ok(portable(&clinic, &found, txn.now()))
+}
+
+async fn note(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    action: &'static str,
+    found: &CallerRecord,
+) -> Result<(), DomainError> {
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action,
+            detail: json!({
+                "calls": found.calls.len(),
+                "conversations": found.conversations.len(),
+                "appointments": found.appointments.len(),
+            }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn gather(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    caller: &KeyedCaller,
+) -> Result<CallerRecord, DomainError> {
+    let keys = caller.keys();
+    let calls = txn
+        .find::<call::Entity>()
+        .filter(call::Column::CallerKey.is_in(keys.clone()))
+        .order_by_desc(call::Column::StartedAt)
+        .all(txn.conn())
+        .await?;
+    let mut conversations = Vec::new();
+    for row in txn
+        .find::<conversation::Entity>()
+        .filter(conversation::Column::CallerKey.is_in(keys.clone()))
+        .order_by_desc(conversation::Column::LastMessageAt)
+        .all(txn.conn())
+        .await?
+    {
+        let messages = conversations::messages_of(txn, secrets, row.id).await?;
+        conversations.push(HeldConversation { row, messages });
+    }
+    let appointments = appointments_of(txn, &keys).await?;
+    let dismissals = txn
+        .find::<worklist_dismissal::Entity>()
+        .filter(worklist_dismissal::Column::CallerKey.is_in(keys.clone()))
+        .order_by_desc(worklist_dismissal::Column::DismissedAt)
+        .all(txn.conn())
+        .await?;
+    let queued_texts = {
+        use sea_orm::PaginatorTrait;
+        txn.find::<job_outbox::Entity>()
+            .filter(mentions_any(&keys))
+            .filter(job_outbox::Column::Status.is_in([
+                ringback_core::outbox::PENDING,
+                ringback_core::outbox::CLAIMED,
+            ]))
+            .count(txn.conn())
+            .await?
+    };
+    let mut opted_out = false;
+    for key in &keys {
+        opted_out |= opt_outs::is_opted_out(txn, key).await?;
+    }
+    Ok(CallerRecord {
+        caller_tail: caller.tail.clone(),
+        calls,
+        conversations,
+        appointments,
+        dismissals,
+        queued_texts,
+        opted_out,
+        restricted_since: restrictions::restricted_since(txn, &keys).await?,
+    })
+}
+
+async fn appointments_of(
+    txn: &TenantTxn,
+    keys: &[String],
+) -> Result<Vec<HeldAppointment>, DomainError> {
+    let rows = txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::CallerKey.is_in(keys.iter().cloned()))
+        .order_by_desc(appointment::Column::CreatedAt)
+        .all(txn.conn())
+        .await?;
+    let verdicts = txn
+        .find::<attribution::Entity>()
+        .filter(attribution::Column::AppointmentId.is_in(rows.iter().map(|row| row.id)))
+        .all(txn.conn())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| HeldAppointment {
+            verdict: verdicts
+                .iter()
+                .find(|verdict| verdict.appointment_id == row.id)
+                .cloned(),
+            row,
+        })
+        .collect())
+}
+
+/// Outbox jobs whose payload names any of `keys` (text-backs and replies carry the caller key).
+fn mentions_any(keys: &[String]) -> SimpleExpr {
+    keys.iter()
+        .map(|key| Expr::cust("CAST(payload AS TEXT)").like(format!("%{key}%")))
+        .reduce(|either, or| either.or(or))
+        .unwrap_or_else(|| Expr::val(false))
+}
+
+/// The record in the portable shape of an export: plain names and times, texts opened, no keys.
+fn portable(
+    clinic: &ringback_entity::clinic::Model,
+    found: &CallerRecord,
+    now: DateTime<Utc>,
+) -> serde_json::Value {
+    json!({
+        "clinic": clinic.name,
+        "exported_at": now,
+        "caller": found.caller_tail,
+        "calls": found.calls.iter().map(|call| json!({
+            "started_at": call.started_at,
+            "direction": call.direction,
+            "outcome": call.status,
+            "missed": call.missed,
+            "text_back": call.text_back_status,
+            "number_kept_for_callbacks": call.number_sealed.is_some(),
+        })).collect::<Vec<_>>(),
+        "conversations": found.conversations.iter().map(|held| json!({
+            "status": held.row.status,
+            "started_at": held.row.created_at,
+            "messages": held.messages.iter().map(|message| json!({
+                "at": message.row.created_at,
+                "direction": message.row.direction,
+                "kind": message.row.kind,
+                "status": message.row.status,
+                "text": message.body,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "appointments": found.appointments.iter().map(|held| json!({
+            "booked_at": held.row.created_at,
+            "starts_at": held.row.starts_at,
+            "cancelled_at": held.row.cancelled_at,
+            "value_minor": held.row.value_minor,
+            "currency": clinic.currency,
+            "attribution": held.verdict.as_ref().map(|verdict| json!({
+                "outcome": verdict.outcome,
+                "reason": verdict.reason,
+            })),
+        })).collect::<Vec<_>>(),
+        "worklist_dismissals": found.dismissals.iter().map(|row| json!({
+            "at": row.dismissed_at,
+            "reason": row.reason,
+            "undone_at": row.undone_at,
+        })).collect::<Vec<_>>(),
+        "queued_texts": found.queued_texts,
+        "opted_out_of_texts": found.opted_out,
+        "restricted_since": found.restricted_since,
+    })
+}
+
+/// Erases what is held about the caller with `number` (see the module doc); audited with counts.
+pub async fn erase(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    actor: Option<Uuid>,
+    number: &str,
+) -> Result<Erasure, DomainError> {
+    let caller = keyed(txn, secrets, number).await?;
+    let keys = caller.keys();
+    // The figures stay as they are: every stale day is settled while the rows are all there.
+    let settings = clinic::get(txn).await?;
+    let zone = ringback_shared::metrics::parse_time_zone(&settings.time_zone)
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    metrics::settle_before(txn, local_day(txn.now(), zone) + chrono::Duration::days(1)).await?;
+    let stand_in = anonymous_key(Uuid::new_v4());
+    let mut erasure = Erasure {
+        calls_unlinked: unlink_calls(txn, &keys, &stand_in).await?,
+        appointments_unlinked: unlink_appointments(txn, &keys, &stand_in).await?,
+        ..Erasure::default()
+    };
+    erasure.messages_deleted = txn
+        .delete_many::<message::Entity>()
+        .filter(message::Column::CallerKey.is_in(keys.clone()))
+        .exec(txn.conn())
+        .await?
+        .rows_affected;
+    erasure.conversations_deleted = txn
+        .delete_many::<conversation::Entity>()
+        .filter(conversation::Column::CallerKey.is_in(keys.clone()))
+        .exec(txn.conn())
+        .await?
+        .rows_affected;
+    erasure.dismissals_deleted = txn
+        .delete_many::<worklist_dismissal::Entity>()
+        .filter(worklist_dismissal::Column::CallerKey.is_in(keys.clone()))
+        .exec(txn.conn())
+        .await?
+        .rows_affected;
+    erasure.texts_deleted = txn
+        .delete_many::<job_outbox::Entity>()
+        .filter(mentions_any(&keys))
+        .exec(txn.conn())
+        .await?
+        .rows_affected;
+    for key in &keys {
+        erasure.kept_opt_out |= opt_outs::is_opted_out(txn, key).await?;
+    }
+    erasure.kept_restriction = restrictions::is_restricted(txn, &keys).await?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "caller.erased",
+            detail: serde_json::to_value(&erasure)
+                .map_err(|e| DomainError::Internal(e.to_string()))?,
+        },
+    )
+    .await?;
+    Ok(erasure)
+}
+
+/// Moves the caller's calls to `stand_in`, dropping their tail, line type and sealed number.
+async fn unlink_calls(
+    txn: &TenantTxn,
+    keys: &[String],
+    stand_in: &str,
+) -> Result<u64, DomainError> {
+    Ok(txn
+        .update_many::<call::Entity>()
+        .col_expr(call::Column::CallerKey, Expr::value(stand_in))
+        .col_expr(call::Column::CallerTail, Expr::value(HIDDEN_TAIL))
+        .col_expr(call::Column::LineType, Expr::value(Option::<String>::None))
+        .col_expr(
+            call::Column::NumberSealed,
+            Expr::value(Option::<Vec<u8>>::None),
+        )
+        .filter(call::Column::CallerKey.is_in(keys.iter().cloned()))
+        .exec(txn.conn())
+        .await?
+        .rows_affected)
+}
+
+/// Moves the caller's appointments to `stand_in` (their verdicts stay as they are, without the
+/// link to a reply, which erasure deletes).
+async fn unlink_appointments(
+    txn: &TenantTxn,
+    keys: &[String],
+    stand_in: &str,
+) -> Result<u64, DomainError> {
+    let ids: Vec<Uuid> = txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::CallerKey.is_in(keys.iter().cloned()))
+        .all(txn.conn())
+        .await?
+        .into_iter()
+        .map(|row| row.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    txn.update_many::<attribution::Entity>()
+        .col_expr(
+            attribution::Column::TouchId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .filter(attribution::Column::AppointmentId.is_in(ids.clone()))
+        .filter(attribution::Column::TouchKind.eq(RecoveryTouchKind::TextReply.as_str()))
+        .exec(txn.conn())
+        .await?;
+    Ok(txn
+        .update_many::<appointment::Entity>()
+        .col_expr(appointment::Column::CallerKey, Expr::value(stand_in))
+        .filter(appointment::Column::Id.is_in(ids))
+        .exec(txn.conn())
+        .await?
+        .rows_affected)
+}
+
+/// Puts the caller with `number` on the do-not-process list, or takes them off; audited. Going
+/// on it also destroys the numbers kept sealed for calling or texting them back.
+pub async fn restrict(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    actor: Option<Uuid>,
+    (number, restricted): (&str, bool),
+) -> Result<bool, DomainError> {
+    let caller = CallerKeyer::new(secrets, txn, &clinic::get(txn).await?.default_region)?
+        .meet(txn, number)
+        .await?;
+    if restricted {
+        restrictions::restrict(txn, &caller.caller_key).await?;
+        forget_numbers(txn, &caller.keys()).await?;
+    } else {
+        restrictions::lift(txn, &caller.keys()).await?;
+    }
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: if restricted {
+                "caller.restricted"
+            } else {
+                "caller.restriction_lifted"
+            },
+            detail: json!({}),
+        },
+    )
+    .await?;
+    Ok(restricted)
+}
+
+/// Destroys the sealed copies of the caller's number on their calls and conversations.
+async fn forget_numbers(txn: &TenantTxn, keys: &[String]) -> Result<(), DomainError> {
+    txn.update_many::<call::Entity>()
+        .col_expr(
+            call::Column::NumberSealed,
+            Expr::value(Option::<Vec<u8>>::None),
+        )
+        .filter(call::Column::CallerKey.is_in(keys.iter().cloned()))
+        .exec(txn.conn())
+        .await?;
+    txn.update_many::<conversation::Entity>()
+        .col_expr(
+            conversation::Column::NumberSealed,
+            Expr::value(Option::<Vec<u8>>::None),
+        )
+        .filter(conversation::Column::CallerKey.is_in(keys.iter().cloned()))
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}

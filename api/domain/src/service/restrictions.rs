@@ -1,0 +1,56 @@
+//! The clinic's do-not-process list, keyed by caller key: a caller who asked the clinic to restrict
+//! the processing of their data gets no text-back, no AI and no conversation, and their calls are
+//! counted in the figures but stored under a stand-in key that links to nobody. Like the opt-out
+//! list it holds no number, and it outlives purges and erasure: it is what honours the request.
+
+use ringback_entity::caller_restriction;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use ringback_core::error::DomainError;
+use ringback_core::tenant::TenantTxn;
+
+/// Puts `caller_key` on the list (again is fine).
+pub async fn restrict(txn: &TenantTxn, caller_key: &str) -> Result<(), DomainError> {
+    let row = caller_restriction::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        caller_key: Set(caller_key.to_owned()),
+        created_at: Set(txn.now()),
+    };
+    caller_restriction::Entity::insert(row)
+        .on_conflict_do_nothing_on([
+            caller_restriction::Column::ClinicId,
+            caller_restriction::Column::CallerKey,
+        ])
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}
+
+/// Takes every key in `caller_keys` off the list.
+pub async fn lift(txn: &TenantTxn, caller_keys: &[String]) -> Result<(), DomainError> {
+    txn.delete_many::<caller_restriction::Entity>()
+        .filter(caller_restriction::Column::CallerKey.is_in(caller_keys.iter().cloned()))
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}
+
+/// When any key in `caller_keys` (a caller's current and previous keys) went on the list.
+pub async fn restricted_since(
+    txn: &TenantTxn,
+    caller_keys: &[String],
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, DomainError> {
+    Ok(txn
+        .find::<caller_restriction::Entity>()
+        .filter(caller_restriction::Column::CallerKey.is_in(caller_keys.iter().cloned()))
+        .all(txn.conn())
+        .await?
+        .into_iter()
+        .map(|row| row.created_at)
+        .min())
+}
+
+/// Whether any key in `caller_keys` is on the list.
+pub async fn is_restricted(txn: &TenantTxn, caller_keys: &[String]) -> Result<bool, DomainError> {
+    Ok(restricted_since(txn, caller_keys).await?.is_some())
+}

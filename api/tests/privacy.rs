@@ -1,0 +1,368 @@
+//! A caller's data-protection requests, on SQLite and PostgreSQL: an admin sees everything held
+//! about a caller by the number they give, exports it as JSON without a number or a key, and
+//! erases it; afterwards no row in any table (every column, read as text) holds the caller's key,
+//! their calls and appointments stay for the figures unlinked, the day's figures are unchanged,
+//! and another caller is untouched. A restricted caller is counted but never texted, their call is
+//! stored without their key, their texts are not kept (STOP still works), and lifting the
+//! restriction is possible; each request leaves an audit entry without the number.
+
+mod common;
+
+use chrono::Duration;
+use common::app::TestApp;
+use common::graphql::error_code;
+use ringback_api::config::DatabaseKind;
+use ringback_api::service::inbound_sms::{self, InboundSms};
+use serde_json::{Value, json};
+
+const CALLER: &str = "07700 900123";
+const CALLER_E164: &str = "+447700900123";
+const OTHER: &str = "07700 900456";
+
+const RECORD: &str = "query($number: String!) { callerRecord(number: $number) { callerTail \
+    calls { startedAt textBackStatus } conversations { status messages { kind text } } \
+    appointments { valueMinor outcome } queuedTexts optedOut restricted } }";
+const EXPORT: &str =
+    "query($number: String!) { exportCallerRecord(number: $number) { filename json } }";
+const ERASE: &str = "mutation($number: String!) { eraseCaller(number: $number) { callsUnlinked \
+    appointmentsUnlinked conversationsDeleted messagesDeleted textsDeleted keptOptOut summary } }";
+const RESTRICT: &str = "mutation($number: String!, $restricted: Boolean!) { \
+    restrictCaller(number: $number, restricted: $restricted) }";
+const FIND: &str = "query($number: String!) { findCaller(number: $number) { callerKey } }";
+
+/// Missed calls from `numbers` a few minutes ago, through the integrators' API.
+async fn missed(app: &mut TestApp, calls: &[(&str, &str)]) -> Value {
+    let now = app.state.clock.now();
+    let events: Vec<Value> = calls
+        .iter()
+        .map(|(id, number)| {
+            json!({ "externalId": id, "direction": "INBOUND", "status": "NO_ANSWER",
+                    "startedAt": (now - Duration::minutes(3)).to_rfc3339(),
+                    "callerNumber": number })
+        })
+        .collect();
+    let recorded = app
+        .owner
+        .run(
+            "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { results { \
+             call { callerKey callerTail textBackStatus } } } }",
+            json!({ "e": events }),
+        )
+        .await;
+    assert!(recorded["errors"].is_null(), "{recorded}");
+    recorded["data"]["recordCallEvents"]["results"].clone()
+}
+
+/// A text from `from` arriving now.
+async fn text_from(app: &TestApp, sid: &str, from: &str, text: &str) -> Option<String> {
+    let txn = app.tenant().begin().await.expect("txn");
+    let inbound = InboundSms {
+        provider_id: sid,
+        from,
+        text,
+        at: txn.now(),
+    };
+    let answer = inbound_sms::receive(&txn, &app.state.secrets, inbound)
+        .await
+        .expect("received");
+    txn.commit().await.expect("commit");
+    answer
+}
+
+async fn key_of(app: &mut TestApp, number: &str) -> String {
+    let found = app.owner.run(FIND, json!({ "number": number })).await;
+    found["data"]["findCaller"]["callerKey"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{found}"))
+        .to_owned()
+}
+
+/// Every `table.column` of the database whose value, read as text, contains `needle`.
+async fn columns_holding(app: &TestApp, needle: &str) -> Vec<String> {
+    let columns = match app.db.kind {
+        DatabaseKind::Sqlite => {
+            app.db
+                .query_strings(
+                    "SELECT m.name AS t, p.name AS c FROM sqlite_master m \
+                     JOIN pragma_table_info(m.name) p WHERE m.type = 'table' \
+                     AND m.name NOT LIKE 'sqlite_%'",
+                    &["t", "c"],
+                )
+                .await
+        }
+        DatabaseKind::Postgres => {
+            app.db
+                .query_strings(
+                    "SELECT table_name::text AS t, column_name::text AS c \
+                     FROM information_schema.columns WHERE table_schema = current_schema()",
+                    &["t", "c"],
+                )
+                .await
+        }
+    };
+    assert!(
+        columns.len() > 100,
+        "every table's columns: {}",
+        columns.len()
+    );
+    let mut holding = Vec::new();
+    for pair in columns {
+        let (table, column) = (&pair[0], &pair[1]);
+        let count = app
+            .db
+            .query_strings(
+                &format!(
+                    "SELECT count(*) || '' AS n FROM \"{table}\" \
+                     WHERE CAST(\"{column}\" AS TEXT) LIKE '%{needle}%'"
+                ),
+                &["n"],
+            )
+            .await;
+        if count[0][0] != "0" {
+            holding.push(format!("{table}.{column}"));
+        }
+    }
+    holding
+}
+
+async fn audit_actions(app: &TestApp) -> Vec<(String, String)> {
+    app.db
+        .query_strings(
+            "SELECT action, CAST(detail AS TEXT) AS detail FROM audit_log ORDER BY seq",
+            &["action", "detail"],
+        )
+        .await
+        .into_iter()
+        .map(|row| (row[0].clone(), row[1].clone()))
+        .collect()
+}
+
+/// The figures of the days around today, as the API reports them.
+async fn todays_figures(app: &mut TestApp) -> Value {
+    let now = app.state.clock.now();
+    let figures = app
+        .owner
+        .run(
+            "query($from: NaiveDate!, $to: NaiveDate!) { metrics(from: $from, to: $to) { \
+             totals { inboundCalls missedCalls textBacksSent replyRate } } }",
+            json!({ "from": (now - Duration::days(2)).date_naive(),
+                    "to": (now + Duration::days(1)).date_naive() }),
+        )
+        .await;
+    assert!(figures["errors"].is_null(), "{figures}");
+    figures["data"]["metrics"]["totals"].clone()
+}
+
+async fn an_admin_sees_exports_and_erases_what_is_held(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let set = app
+        .owner
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { privacyMode } }",
+            json!({}),
+        )
+        .await;
+    assert!(set["errors"].is_null(), "{set}");
+    missed(&mut app, &[("p1", CALLER), ("p2", OTHER)]).await;
+    assert!(
+        text_from(&app, "SMp1", CALLER_E164, "Can I come in on Tuesday?")
+            .await
+            .is_none()
+    );
+    let booked = app
+        .owner
+        .run(
+            "mutation($n: String!) { createAppointment(input: { callerNumber: $n, valueMinor: 12000 }) { id } }",
+            json!({ "n": CALLER }),
+        )
+        .await;
+    assert!(booked["errors"].is_null(), "{booked}");
+    let key = key_of(&mut app, CALLER).await;
+    let other_key = key_of(&mut app, OTHER).await;
+
+    let record = app
+        .owner
+        .run(RECORD, json!({ "number": "+44 7700 900123" }))
+        .await;
+    let held = &record["data"]["callerRecord"];
+    assert_eq!(held["callerTail"], "•••• 123", "{record}");
+    assert_eq!(held["calls"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        held["conversations"][0]["messages"][0]["text"],
+        "Can I come in on Tuesday?"
+    );
+    assert_eq!(held["appointments"][0]["valueMinor"], 12000);
+    assert_eq!(held["queuedTexts"], 1, "the text-back waits in the outbox");
+    assert_eq!(held["restricted"], false);
+
+    let export = app.owner.run(EXPORT, json!({ "number": CALLER })).await;
+    let document = export["data"]["exportCallerRecord"]["json"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{export}"));
+    let parsed: Value = serde_json::from_str(document).expect("the export is JSON");
+    assert_eq!(
+        parsed["conversations"][0]["messages"][0]["text"],
+        "Can I come in on Tuesday?"
+    );
+    assert_eq!(parsed["appointments"][0]["value_minor"], 12000);
+    for secret in ["7700900123", "7700 900123", "v1:"] {
+        assert!(
+            !document.contains(secret),
+            "the export holds no number or key"
+        );
+    }
+
+    let before = columns_holding(&app, &key).await;
+    for column in [
+        "calls.caller_key",
+        "appointments.caller_key",
+        "conversations.caller_key",
+        "messages.caller_key",
+        "job_outbox.payload",
+    ] {
+        assert!(
+            before.contains(&column.to_owned()),
+            "{column} in {before:?}"
+        );
+    }
+    let figures = todays_figures(&mut app).await;
+    let erased = app.owner.run(ERASE, json!({ "number": CALLER })).await;
+    let done = &erased["data"]["eraseCaller"];
+    assert_eq!(done["callsUnlinked"], 1, "{erased}");
+    assert_eq!(done["appointmentsUnlinked"], 1);
+    assert_eq!(done["conversationsDeleted"], 1);
+    assert_eq!(done["textsDeleted"], 1);
+    assert_eq!(done["keptOptOut"], false);
+    assert!(
+        done["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("linked to nobody")),
+        "{erased}"
+    );
+    assert_eq!(
+        columns_holding(&app, &key).await,
+        Vec::<String>::new(),
+        "no row holds the erased caller's key"
+    );
+    assert!(
+        columns_holding(&app, &other_key)
+            .await
+            .contains(&"calls.caller_key".to_owned()),
+        "the other caller is untouched"
+    );
+    assert_eq!(todays_figures(&mut app).await, figures, "the figures stay");
+    let after = app.owner.run(RECORD, json!({ "number": CALLER })).await;
+    let held = &after["data"]["callerRecord"];
+    assert_eq!(held["calls"], json!([]), "{after}");
+    assert_eq!(held["conversations"], json!([]));
+    assert_eq!(held["appointments"], json!([]));
+    let worklist = app
+        .owner
+        .run(
+            "{ worklist(first: 20) { edges { node { callerTail } } } }",
+            json!({}),
+        )
+        .await;
+    let tails: Vec<&str> = worklist["data"]["worklist"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{worklist}"))
+        .iter()
+        .filter_map(|edge| edge["node"]["callerTail"].as_str())
+        .collect();
+    assert_eq!(tails, ["•••• 456"], "the erased caller waits for nobody");
+
+    let audit = audit_actions(&app).await;
+    for action in [
+        "caller.record_read",
+        "caller.record_exported",
+        "caller.erased",
+    ] {
+        assert!(
+            audit.iter().any(|(a, _)| a == action),
+            "{action} in {audit:?}"
+        );
+    }
+    for (_, detail) in &audit {
+        assert!(
+            !detail.contains("v1:") && !detail.contains("7700900"),
+            "{detail}"
+        );
+    }
+    app.db.finish().await;
+}
+
+async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let restricted = app
+        .owner
+        .run(RESTRICT, json!({ "number": CALLER, "restricted": true }))
+        .await;
+    assert_eq!(restricted["data"]["restrictCaller"], true, "{restricted}");
+    let results = missed(&mut app, &[("r1", CALLER)]).await;
+    let call = &results[0]["call"];
+    assert_eq!(call["textBackStatus"], "skipped:restricted", "{results}");
+    assert_eq!(call["callerTail"], "••••");
+    assert!(
+        call["callerKey"]
+            .as_str()
+            .is_some_and(|key| key.starts_with("anon:")),
+        "{call}"
+    );
+    let jobs = app
+        .db
+        .query_strings("SELECT count(*) || '' AS n FROM job_outbox", &["n"])
+        .await;
+    assert_eq!(jobs, [["0"]], "no text-back is queued");
+    let figures = todays_figures(&mut app).await;
+    assert_eq!(figures["missedCalls"], 1, "the call is counted: {figures}");
+    assert!(
+        text_from(&app, "SMr1", CALLER_E164, "Hello?")
+            .await
+            .is_none()
+    );
+    let kept = app
+        .db
+        .query_strings("SELECT count(*) || '' AS n FROM messages", &["n"])
+        .await;
+    assert_eq!(kept, [["0"]], "a restricted caller's text is not kept");
+    assert!(
+        text_from(&app, "SMr2", CALLER_E164, "STOP").await.is_some(),
+        "STOP is still honoured and answered"
+    );
+    let record = app.owner.run(RECORD, json!({ "number": CALLER })).await;
+    assert_eq!(
+        record["data"]["callerRecord"]["restricted"], true,
+        "{record}"
+    );
+    assert_eq!(record["data"]["callerRecord"]["optedOut"], true);
+
+    let lifted = app
+        .owner
+        .run(RESTRICT, json!({ "number": CALLER, "restricted": false }))
+        .await;
+    assert_eq!(lifted["data"]["restrictCaller"], false, "{lifted}");
+    text_from(&app, "SMr3", CALLER_E164, "START").await;
+    let results = missed(&mut app, &[("r2", CALLER)]).await;
+    assert_eq!(results[0]["call"]["textBackStatus"], "queued", "{results}");
+    let refused = app
+        .owner
+        .run(
+            RESTRICT,
+            json!({ "number": "not a number", "restricted": true }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    let audit = audit_actions(&app).await;
+    for action in ["caller.restricted", "caller.restriction_lifted"] {
+        assert!(
+            audit.iter().any(|(a, _)| a == action),
+            "{action} in {audit:?}"
+        );
+    }
+    app.db.finish().await;
+}
+
+on_both_databases!(
+    an_admin_sees_exports_and_erases_what_is_held,
+    a_restricted_caller_is_counted_but_never_texted
+);
