@@ -1,6 +1,9 @@
 //! The Ringback server as a library: the binary is a thin wrapper, and integration tests build the
 //! same application with [`build_app`].
 
+// The merged GraphQL root's resolver futures nest deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -97,6 +97,12 @@ async fn type_into(client: &Client, id: &str, text: &str) -> Result<(), E2eError
     Ok(())
 }
 
+/// Clicks the first element matching `selector`.
+async fn click_css(client: &Client, selector: &str) -> Result<(), E2eError> {
+    client.find(Locator::Css(selector)).await?.click().await?;
+    Ok(())
+}
+
 /// Follows the link (in the header, say) reading `text`.
 async fn follow_link(client: &Client, text: &str) -> Result<(), E2eError> {
     client.find(Locator::LinkText(text)).await?.click().await?;
@@ -346,16 +352,29 @@ impl<'a> WorklistPage<'a> {
         )))
     }
 
+    /// The masked tail shown on the row of `caller_key`.
+    pub async fn tail_of(&self, caller_key: &str) -> Result<String, E2eError> {
+        let row = format!("[data-testid=worklist-row][data-caller-key=\"{caller_key}\"]");
+        Ok(self
+            .client
+            .find(Locator::Css(&format!("{row} [data-testid=worklist-tail]")))
+            .await?
+            .text()
+            .await?)
+    }
+
+    /// Types `number` into "Find a caller by number" and waits for the answer that nothing is
+    /// held for that caller.
+    pub async fn find_nobody(&self, number: &str) -> Result<String, E2eError> {
+        type_into(self.client, "find-caller-number", number).await?;
+        click_css(self.client, "[data-testid=find-caller] button[type=submit]").await?;
+        text_of(self.client, "find-caller-none").await
+    }
+
     /// Types `number` into "Find a caller by number"; returns the caller key of what was found.
     pub async fn find_caller(&self, number: &str) -> Result<String, E2eError> {
         type_into(self.client, "find-caller-number", number).await?;
-        self.client
-            .find(Locator::Css(
-                "[data-testid=find-caller] button[type=submit]",
-            ))
-            .await?
-            .click()
-            .await?;
+        click_css(self.client, "[data-testid=find-caller] button[type=submit]").await?;
         Ok(wait_for_test_id(self.client, "find-caller-result")
             .await?
             .attr("data-caller-key")
@@ -1129,5 +1148,52 @@ impl<'a> BillingPage<'a> {
             shown == plan_name
         })
         .await
+    }
+}
+
+/// Privacy: retention, and a caller's data-protection requests.
+pub struct PrivacyPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> PrivacyPage<'a> {
+    /// Follows the header's link and waits for the retention settings.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        follow_link(client, "Privacy").await?;
+        wait_for_test_id(client, "retention-words").await?;
+        Ok(Self { client })
+    }
+
+    /// Looks the caller with `number` up; returns how many calls are held for them.
+    pub async fn look_up(&self, number: &str) -> Result<usize, E2eError> {
+        type_into(self.client, "privacy-number", number).await?;
+        click_css(
+            self.client,
+            "[data-testid=privacy-lookup] button[type=submit]",
+        )
+        .await?;
+        wait_for_test_id(self.client, "caller-record").await?;
+        Ok(self
+            .client
+            .find_all(Locator::Css("[data-testid=caller-calls] li"))
+            .await?
+            .len())
+    }
+
+    /// Prepares the JSON copy; returns the download link's address (a data URL).
+    pub async fn export(&self) -> Result<String, E2eError> {
+        click_test_id(self.client, "caller-export").await?;
+        Ok(wait_for_test_id(self.client, "caller-download")
+            .await?
+            .attr("href")
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Erases the caller after confirming; returns the answer shown.
+    pub async fn erase(&self) -> Result<String, E2eError> {
+        click_test_id(self.client, "caller-erase").await?;
+        click_test_id(self.client, "caller-erase-confirm").await?;
+        text_of(self.client, "privacy-notice").await
     }
 }

@@ -14,7 +14,7 @@ const PHONE: (u32, u32) = (375, 812);
 const PUBLIC: [&str; 4] = ["sign-in", "accept-invite", "about", "privacy"];
 
 /// Pages seen signed in (the owner may open all of them; privacy and not-found are public).
-const SIGNED_IN: [&str; 13] = [
+const SIGNED_IN: [&str; 14] = [
     "",
     "worklist",
     "inbox",
@@ -22,6 +22,7 @@ const SIGNED_IN: [&str; 13] = [
     "settings",
     "settings/attribution",
     "settings/undelivered",
+    "settings/privacy",
     "team",
     "api-keys",
     "audit-log",

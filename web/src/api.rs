@@ -64,6 +64,7 @@ operations!(sparse "graphql/settings.graphql" => SaveClinic, SaveTextBack);
 operations!("graphql/what_if.graphql" => WhatIf, SaveWindow);
 operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveMember, ApiKeys, CreateApiKey, RevokeApiKey, AuditLog, DeadLetters, RetryDeadLetter);
 operations!("graphql/export.graphql" => ExportCsv);
+operations!("graphql/privacy.graphql" => PrivacySettings, SaveRetention, CallerRecord, ExportCallerRecord, EraseCaller, RestrictCaller);
 operations!("graphql/billing.graphql" => BillingPage, BillingNotice, StartCheckout, OpenBillingPortal);
 
 /// Failures talking to the API, in words a user can act on.

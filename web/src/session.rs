@@ -169,6 +169,7 @@ pub fn Header() -> impl IntoView {
                         {allows(session, Permission::ManageApiKeys).then(|| view! { <A href="/api-keys">"API keys"</A> })}
                         {allows(session, Permission::ReadAuditLog).then(|| view! { <A href="/audit-log">"Audit log"</A> })}
                         {allows(session, Permission::ManageSettings).then(|| view! { <A href="/export">"Export"</A> })}
+                        {allows(session, Permission::HandlePrivacyRequests).then(|| view! { <A href="/settings/privacy">"Privacy"</A> })}
                         <BillingLink summary=billing />
                     </nav>
                     <BillingNotice summary=billing />

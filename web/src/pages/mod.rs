@@ -8,6 +8,7 @@ pub mod export;
 pub mod inbox;
 pub mod overview;
 pub mod privacy;
+pub mod privacy_requests;
 pub mod settings;
 pub mod sign_in;
 pub mod what_if;

@@ -179,7 +179,6 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let region = RwSignal::new(clinic.default_region);
     let currency = RwSignal::new(clinic.currency);
     let privacy = RwSignal::new(clinic.privacy_mode);
-    let retention = RwSignal::new(clinic.conversation_retention_days.to_string());
     let enabled = RwSignal::new(phone.text_back_enabled);
     let delay = RwSignal::new(phone.text_back_delay_seconds.to_string());
     let link = RwSignal::new(phone.booking_link.unwrap_or_default());
@@ -207,7 +206,9 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             default_region: Some(region.get_untracked()),
             currency: Some(currency.get_untracked()),
             privacy_mode: Some(privacy.get_untracked()),
-            conversation_retention_days: retention.get_untracked().trim().parse().ok(),
+            // On the Privacy page.
+            conversation_retention_days: None,
+            call_retention_days: None,
             kind: None,
             attribution_window_days: None,
         };
@@ -281,7 +282,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                     <option value="strict">"Strict: keep no caller numbers (staff call back)"</option>
                     <option value="text_back">"Two-way texts: keep numbers sealed for conversations"</option>
                 </select>
-                {field("clinic-retention", "Keep conversations for (days)", retention)}
+                <p><A href="/settings/privacy">"Retention and callers' requests: Privacy"</A></p>
             </fieldset>
             {hours_fieldset(week, holidays)}
             <fieldset>

@@ -1,0 +1,382 @@
+//! Privacy, for admins and owners: what the clinic keeps and for how long (both retentions, in
+//! plain words, with the time of the last purge), and a caller's data-protection requests: look a
+//! caller up by the number they give, see everything held, download it as JSON, restrict its
+//! processing or lift that, and erase it after a confirmation. The number stays in this page's
+//! memory only while the request is handled; the server keys it and forgets it.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use ringback_shared::display;
+use ringback_shared::retention::{CALL_DAYS, CONVERSATION_DAYS};
+use ringback_shared::text_back::status_words;
+
+use crate::api::{
+    self, ApiError, caller_record, erase_caller, export_caller_record, privacy_settings,
+    restrict_caller, save_retention,
+};
+use crate::components::{Alert, AsyncView};
+use crate::time::{ClinicTime, use_clinic_time};
+
+type Record = caller_record::CallerRecordCallerRecord;
+
+#[component]
+pub fn PrivacyRequests() -> impl IntoView {
+    let settings =
+        LocalResource::new(|| api::run::<api::PrivacySettings>(privacy_settings::Variables));
+    view! {
+        <h1>"Privacy"</h1>
+        <AsyncView resource=settings loading="Loading the retention settings…" let:loaded>
+            <RetentionForm clinic=loaded.clinic />
+        </AsyncView>
+        <CallerRequests />
+    }
+}
+
+/// The retention settings and what they mean.
+#[component]
+fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoView {
+    let clock = use_clinic_time();
+    let calls = RwSignal::new(clinic.call_retention_days.to_string());
+    let conversations = RwSignal::new(clinic.conversation_retention_days.to_string());
+    let words = RwSignal::new(clinic.retention_in_words);
+    let outcome = RwSignal::new(None::<Result<(), String>>);
+    let save = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let parsed = (
+            calls.get_untracked().trim().parse::<i64>(),
+            conversations.get_untracked().trim().parse::<i64>(),
+        );
+        let (Ok(calls), Ok(conversations)) = parsed else {
+            return outcome.set(Some(Err(
+                "Write both retentions as a number of days.".to_owned()
+            )));
+        };
+        spawn_local(async move {
+            let saved = api::run::<api::SaveRetention>(save_retention::Variables {
+                calls,
+                conversations,
+            })
+            .await;
+            outcome.set(Some(
+                saved
+                    .map(|data| {
+                        words.set(data.update_clinic_settings.retention_in_words);
+                    })
+                    .map_err(|error| error.to_string()),
+            ));
+        });
+    };
+    let last_purge = clinic.last_purge_at.map_or_else(
+        || "The purge has not run yet.".to_owned(),
+        |at| format!("The purge last ran {}.", clock.local_time(&at)),
+    );
+    view! {
+        <section aria-labelledby="retention-heading">
+            <h2 id="retention-heading">"What is kept, and for how long"</h2>
+            <ul data-testid="retention-words">
+                {move || words.get().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+            </ul>
+            <p data-testid="last-purge">{last_purge}</p>
+            <form class="settings" on:submit=save>
+                <fieldset>
+                    <legend>"Retention"</legend>
+                    <label for="call-retention">
+                        {format!("Keep calls for (days, {} to {})", CALL_DAYS.start(), CALL_DAYS.end())}
+                    </label>
+                    <input id="call-retention" data-testid="call-retention" inputmode="numeric"
+                        prop:value=calls on:input=move |ev| calls.set(event_target_value(&ev)) />
+                    <label for="conversation-retention">
+                        {format!(
+                            "Keep conversations for (days, {} to {})",
+                            CONVERSATION_DAYS.start(),
+                            CONVERSATION_DAYS.end()
+                        )}
+                    </label>
+                    <input id="conversation-retention" data-testid="conversation-retention" inputmode="numeric"
+                        prop:value=conversations on:input=move |ev| conversations.set(event_target_value(&ev)) />
+                </fieldset>
+                <button type="submit">"Save retention"</button>
+            </form>
+            {move || outcome.get().map(|result| match result {
+                Ok(()) => view! { <p role="status">"Saved."</p> }.into_any(),
+                Err(error) => view! { <Alert message=Some(error) /> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+/// A caller's request: look up, see, export, restrict, erase.
+#[component]
+fn CallerRequests() -> impl IntoView {
+    let typed = RwSignal::new(String::new());
+    // The number being handled: in memory only, never shown again.
+    let number = RwSignal::new(None::<String>);
+    let record = RwSignal::new(None::<Record>);
+    let failure = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<String>);
+    let look_up = move |given: String| {
+        spawn_local(async move {
+            let found = api::run::<api::CallerRecord>(caller_record::Variables { number: given })
+                .await
+                .map(|data| data.caller_record);
+            show(found, record, failure);
+        });
+    };
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let given = typed.get_untracked();
+        typed.set(String::new());
+        notice.set(None);
+        number.set(Some(given.clone()));
+        look_up(given);
+    };
+    let actions = Actions {
+        number,
+        record,
+        failure,
+        notice,
+    };
+    view! {
+        <section aria-labelledby="requests-heading">
+            <h2 id="requests-heading">"A caller's request"</h2>
+            <p>"A caller may ask to see, take away, erase or restrict what the clinic holds about them. "
+               "Type the number they give; it is not stored."</p>
+            <form class="inline" role="search" data-testid="privacy-lookup" on:submit=submit>
+                <label for="privacy-number">"Caller's number"</label>
+                <input id="privacy-number" type="tel" autocomplete="off" required
+                    prop:value=typed on:input=move |ev| typed.set(event_target_value(&ev)) />
+                <button type="submit">"Look up"</button>
+            </form>
+            <Alert message=failure />
+            {move || notice.get().map(|text| view! { <p role="status" data-testid="privacy-notice">{text}</p> })}
+            {move || record.get().map(|found| held(found, actions, look_up))}
+        </section>
+    }
+}
+
+/// The signals the request buttons share.
+#[derive(Clone, Copy)]
+struct Actions {
+    number: RwSignal<Option<String>>,
+    record: RwSignal<Option<Record>>,
+    failure: RwSignal<Option<String>>,
+    notice: RwSignal<Option<String>>,
+}
+
+fn show(
+    found: Result<Record, ApiError>,
+    record: RwSignal<Option<Record>>,
+    failure: RwSignal<Option<String>>,
+) {
+    match found {
+        Ok(found) => {
+            failure.set(None);
+            record.set(Some(found));
+        }
+        Err(error) => {
+            record.set(None);
+            failure.set(Some(error.to_string()));
+        }
+    }
+}
+
+/// Everything held, with the request buttons.
+fn held(
+    found: Record,
+    actions: Actions,
+    look_up: impl Fn(String) + Copy + 'static,
+) -> impl IntoView {
+    let clock = use_clinic_time();
+    let nothing =
+        found.calls.is_empty() && found.conversations.is_empty() && found.appointments.is_empty();
+    let download = RwSignal::new(None::<(String, String)>);
+    let confirming = RwSignal::new(false);
+    let tail = found.caller_tail.clone();
+    let restricted = found.restricted;
+    view! {
+        <article data-testid="caller-record">
+            <h3>{found.caller_tail.clone()}</h3>
+            <p data-testid="caller-lists">{lists_in_words(&found, clock)}</p>
+            {nothing.then(|| view! { <p data-testid="caller-nothing">"No calls, conversations or appointments are held for this caller."</p> })}
+            {calls_view(&found, clock)}
+            {conversations_view(&found, clock)}
+            {appointments_view(&found, clock)}
+            <div class="actions" role="group" aria-label="The caller's request">
+                <button type="button" data-testid="caller-export" on:click=move |_| export(actions, download)>
+                    "Prepare a JSON copy"
+                </button>
+                <button type="button" data-testid="caller-restrict" on:click=move |_| restrict(actions, !restricted, look_up)>
+                    {if restricted { "Lift the restriction" } else { "Restrict processing" }}
+                </button>
+                <button type="button" class="danger" data-testid="caller-erase" on:click=move |_| confirming.set(true)>
+                    "Erase…"
+                </button>
+            </div>
+            {move || download.get().map(|(filename, href)| view! {
+                <p role="status"><a data-testid="caller-download" href=href download=filename.clone()>{format!("Download {filename}")}</a></p>
+            })}
+            {move || confirming.get().then(|| {
+                let tail = tail.clone();
+                view! {
+                    <div role="alertdialog" aria-labelledby="erase-question" class="confirm">
+                        <p id="erase-question">{format!(
+                            "Erase everything held for {tail}? Conversations and messages are deleted; calls and \
+                             appointments stay for the figures and accounts, linked to nobody. This cannot be undone."
+                        )}</p>
+                        <button type="button" class="danger" data-testid="caller-erase-confirm"
+                            on:click=move |_| { confirming.set(false); erase(actions); }>
+                            "Yes, erase"
+                        </button>
+                        <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                    </div>
+                }
+            })}
+        </article>
+    }
+}
+
+fn lists_in_words(found: &Record, clock: ClinicTime) -> String {
+    let mut words = vec![if found.opted_out {
+        "Opted out of texts (STOP).".to_owned()
+    } else {
+        "Not opted out of texts.".to_owned()
+    }];
+    words.push(match &found.restricted_since {
+        Some(since) => format!("Processing restricted since {}.", clock.local_time(since)),
+        None => "Processing not restricted.".to_owned(),
+    });
+    words.push(format!(
+        "{} waiting to be sent; {}.",
+        display::count(found.queued_texts, "text", "texts"),
+        display::count(
+            found.worklist_dismissals,
+            "worklist dismissal",
+            "worklist dismissals"
+        ),
+    ));
+    words.join(" ")
+}
+
+fn calls_view(found: &Record, clock: ClinicTime) -> impl IntoView {
+    let rows = found
+        .calls
+        .iter()
+        .map(|call| {
+            let what = match (call.missed, &call.direction) {
+                (true, _) => "Missed call",
+                (false, caller_record::Direction::OUTBOUND) => "Called back",
+                (false, _) => "Answered call",
+            };
+            view! {
+                <li>{what}" · "{clock.local_time(&call.started_at)}" · Text-back: "
+                    {status_words(call.text_back_status.as_deref())}</li>
+            }
+        })
+        .collect_view();
+    view! { <h4>"Calls"</h4><ul data-testid="caller-calls">{rows}</ul> }
+}
+
+fn conversations_view(found: &Record, clock: ClinicTime) -> impl IntoView {
+    let threads = found
+        .conversations
+        .iter()
+        .map(|thread| {
+            let messages = thread
+                .messages
+                .iter()
+                .map(|message| {
+                    let who = if message.direction == "inbound" { "Caller" } else { "Clinic" };
+                    view! { <li>{format!("{who} · ")}{clock.local_time(&message.at)}": "{message.text.clone()}</li> }
+                })
+                .collect_view();
+            view! {
+                <li>{format!("Conversation ({}) from ", thread.status)}{clock.local_time(&thread.started_at)}
+                    <ul>{messages}</ul></li>
+            }
+        })
+        .collect_view();
+    view! { <h4>"Conversations"</h4><ul data-testid="caller-conversations">{threads}</ul> }
+}
+
+fn appointments_view(found: &Record, clock: ClinicTime) -> impl IntoView {
+    let rows = found
+        .appointments
+        .iter()
+        .map(|booking| {
+            let verdict = match (&booking.outcome, &booking.reason) {
+                (Some(outcome), Some(reason)) => format!(" · {outcome} ({reason})"),
+                _ => String::new(),
+            };
+            let cancelled = booking
+                .cancelled_at
+                .as_ref()
+                .map(|_| " · cancelled")
+                .unwrap_or_default();
+            view! {
+                <li>"Booked "{clock.local_time(&booking.booked_at)}
+                    {format!(" · value {}{verdict}{cancelled}", booking.value_minor)}</li>
+            }
+        })
+        .collect_view();
+    view! { <h4>"Appointments"</h4><ul data-testid="caller-appointments">{rows}</ul> }
+}
+
+fn export(actions: Actions, download: RwSignal<Option<(String, String)>>) {
+    let Some(number) = actions.number.get_untracked() else {
+        return;
+    };
+    spawn_local(async move {
+        match api::run::<api::ExportCallerRecord>(export_caller_record::Variables { number }).await
+        {
+            Ok(data) => {
+                let file = data.export_caller_record;
+                let encoded: String = js_sys::encode_uri_component(&file.json).into();
+                download.set(Some((
+                    file.filename,
+                    format!("data:application/json;charset=utf-8,{encoded}"),
+                )));
+            }
+            Err(error) => actions.failure.set(Some(error.to_string())),
+        }
+    });
+}
+
+fn restrict(actions: Actions, restricted: bool, look_up: impl Fn(String) + 'static) {
+    let Some(number) = actions.number.get_untracked() else {
+        return;
+    };
+    spawn_local(async move {
+        let variables = restrict_caller::Variables {
+            number: number.clone(),
+            restricted,
+        };
+        match api::run::<api::RestrictCaller>(variables).await {
+            Ok(_) => {
+                actions.notice.set(Some(if restricted {
+                    "Restricted: no texts, no conversation; their calls are counted without their key."
+                } else {
+                    "The restriction is lifted."
+                }
+                .to_owned()));
+                look_up(number);
+            }
+            Err(error) => actions.failure.set(Some(error.to_string())),
+        }
+    });
+}
+
+fn erase(actions: Actions) {
+    let Some(number) = actions.number.get_untracked() else {
+        return;
+    };
+    spawn_local(async move {
+        match api::run::<api::EraseCaller>(erase_caller::Variables { number }).await {
+            Ok(data) => {
+                actions.record.set(None);
+                actions.number.set(None);
+                actions.notice.set(Some(data.erase_caller.summary));
+            }
+            Err(error) => actions.failure.set(Some(error.to_string())),
+        }
+    });
+}
