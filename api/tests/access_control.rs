@@ -342,6 +342,18 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             json!({ "id": unknown }),
             Least::Admin,
         ),
+        (
+            "deleteClinic",
+            "mutation { deleteClinic(confirmName: \"not the name\", password: \"wrong\") { rowsDeleted } }",
+            json!({}),
+            Least::Owner,
+        ),
+        (
+            "deleteMyAccount",
+            "mutation { deleteMyAccount(password: \"wrong password\") }",
+            json!({}),
+            Least::Receptionist,
+        ),
         // Last: it ends the caller's sessions.
         (
             "signOutEverywhere",

@@ -117,23 +117,6 @@ async fn billing(app: &mut TestApp) -> Value {
     answer["data"]["billing"].clone()
 }
 
-/// The owner pays plan `plan` on the fake's Checkout; the subscription's id once its events were
-/// applied.
-async fn subscribe(app: &mut TestApp, plan: &str) -> String {
-    let started = app.owner.run(START_CHECKOUT, json!({ "plan": plan })).await;
-    let url = started["data"]["startCheckout"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{started}"))
-        .to_owned();
-    let session = url.rsplit('/').next().expect("session id").to_owned();
-    let earlier = stripe(app).deliveries().len();
-    let subscription = stripe(app).pay(&session).await.expect("paid");
-    for (event, status) in stripe(app).deliveries().into_iter().skip(earlier) {
-        assert_eq!(status, 200, "{event}");
-    }
-    subscription
-}
-
 /// A missed call from `from` through Twilio's webhook; the call's text-back status after the
 /// worker ran (`sent` for a text sent or already delivered).
 async fn missed_call_from(app: &TestApp, sid: &str, from: &str) -> String {
@@ -213,7 +196,7 @@ async fn the_owner_pays_through_checkout_and_stripe_sets_the_plan(kind: Database
     app.owner
         .run(START_CHECKOUT, json!({ "plan": "starter" }))
         .await;
-    let subscription = subscribe(&mut app, "growth").await;
+    let subscription = app.subscribe("growth").await;
     let customers = stripe(&app).customers();
     assert_eq!(customers.len(), 1, "{customers:?}");
     assert_eq!(customers[0].email.as_deref(), Some(OWNER_EMAIL));
@@ -414,7 +397,7 @@ async fn events_in_any_order_end_in_the_same_state(kind: DatabaseKind) {
         "{state}"
     );
     // Ended, the clinic may subscribe again; the old subscription's late events do not undo it.
-    let renewed = subscribe(&mut app, "practice").await;
+    let renewed = app.subscribe("practice").await;
     assert_ne!(renewed, subscription);
     assert_eq!(
         stripe(&app)
@@ -436,7 +419,7 @@ async fn events_in_any_order_end_in_the_same_state(kind: DatabaseKind) {
 
 async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[]).await;
-    let subscription = subscribe(&mut app, "starter").await;
+    let subscription = app.subscribe("starter").await;
     assert_eq!(missed_call_from(&app, "CA1", "+447700900101").await, "sent");
 
     // A failed payment: Stripe marks it past due; texting goes on through the grace period.
@@ -566,7 +549,7 @@ const OVERAGE_PLAN: &str = r#"[{ key = "tiny", name = "Tiny", price = "price_tin
 
 async fn overage_is_reported_once_across_a_crash(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[("RINGBACK_PLANS", OVERAGE_PLAN)]).await;
-    subscribe(&mut app, "tiny").await;
+    app.subscribe("tiny").await;
     assert_eq!(missed_call_from(&app, "CA1", "+447700900101").await, "sent");
     assert_eq!(
         missed_call_from(&app, "CA2", "+447700900102").await,

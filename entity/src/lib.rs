@@ -10,6 +10,7 @@ pub mod billing_usage;
 pub mod call;
 pub mod caller_restriction;
 pub mod clinic;
+pub mod clinic_deletion;
 pub mod conversation;
 pub mod daily_metric;
 pub mod invite;

@@ -364,7 +364,7 @@ pub(crate) fn start_session(ctx: &Context<'_>, grant: SessionGrant) -> Session {
     }
 }
 
-fn end_session_cookies(ctx: &Context<'_>) {
+pub(crate) fn end_session_cookies(ctx: &Context<'_>) {
     ctx.append_http_header("Set-Cookie", clear_cookie(SESSION_COOKIE));
     ctx.append_http_header("Set-Cookie", clear_cookie(REFRESH_COOKIE));
 }

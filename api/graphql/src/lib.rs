@@ -17,6 +17,7 @@ mod conversations;
 pub mod error;
 mod export;
 mod guard;
+mod leaving;
 pub mod loaders;
 mod metrics;
 mod outbox;
@@ -78,6 +79,7 @@ pub struct MutationRoot(
     click_to_call::ClickToCallMutation,
     billing::BillingMutation,
     privacy::PrivacyMutation,
+    leaving::LeavingMutation,
 );
 
 /// The schema type served at `/graphql`.

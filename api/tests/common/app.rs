@@ -92,6 +92,30 @@ impl TestApp {
         assert!(signed_in["errors"].is_null(), "{signed_in}");
     }
 
+    /// The owner pays plan `plan` on the fake Stripe's Checkout; the subscription's id once its
+    /// events were applied.
+    pub async fn subscribe(&mut self, plan: &str) -> String {
+        let started = self
+            .owner
+            .run(
+                "mutation($plan: String!) { startCheckout(plan: $plan) }",
+                serde_json::json!({ "plan": plan }),
+            )
+            .await;
+        let url = started["data"]["startCheckout"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{started}"))
+            .to_owned();
+        let session = url.rsplit('/').next().expect("session id").to_owned();
+        let stripe = self.stripe.as_ref().expect("built with_stripe()");
+        let earlier = stripe.deliveries().len();
+        let subscription = stripe.pay(&session).await.expect("paid");
+        for (event, status) in stripe.deliveries().into_iter().skip(earlier) {
+            assert_eq!(status, 200, "{event}");
+        }
+        subscription
+    }
+
     /// A browser nobody has signed in with.
     pub fn browser(&self) -> Browser<App> {
         Browser::new(self.app())

@@ -359,7 +359,7 @@ pub async fn sign_in(
 
 /// Every membership of `user_id`, oldest first; read under the user's own setting so row-level
 /// security allows it before a clinic is known.
-async fn memberships(
+pub(crate) async fn memberships(
     db: &DatabaseConnection,
     user_id: Uuid,
 ) -> Result<Vec<membership::Model>, DomainError> {

@@ -19,6 +19,7 @@ pub mod conversations;
 pub mod export;
 pub mod external_ids;
 pub mod inbound_sms;
+pub mod leaving;
 pub mod messages;
 pub mod metrics;
 pub mod opt_outs;

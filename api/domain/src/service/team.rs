@@ -282,7 +282,7 @@ async fn owner_count(txn: &TenantTxn) -> Result<u64, DomainError> {
 }
 
 /// Refuses a change that would leave the clinic without an owner.
-async fn check_not_last_owner(
+pub(crate) async fn check_not_last_owner(
     txn: &TenantTxn,
     current: &membership::Model,
 ) -> Result<(), DomainError> {

@@ -151,7 +151,10 @@ impl FakeStripe {
             .at("/v1/checkout/sessions", post(create_checkout))
             .at("/v1/billing_portal/sessions", post(create_portal))
             .at("/v1/subscriptions", get(list_subscriptions))
-            .at("/v1/subscriptions/:id", get(retrieve_subscription))
+            .at(
+                "/v1/subscriptions/:id",
+                get(retrieve_subscription).delete(cancel_subscription),
+            )
             .at("/v1/billing/meter_events", post(create_meter_event))
             .at("/pay/:id", get(checkout_page).post(pay_page))
             .at("/portal/:id", get(portal_page))
@@ -706,6 +709,31 @@ async fn retrieve_subscription(
     match store.subscriptions.iter().find(|sub| sub.id == id) {
         Some(sub) => Json(shared.subscription_json(sub)).into_response(),
         None => stripe_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("resource_missing"),
+            &format!("No such subscription: '{id}'"),
+        ),
+    }
+}
+
+/// `DELETE /v1/subscriptions/:id`: cancels the subscription at once.
+#[handler]
+async fn cancel_subscription(
+    request: &Request,
+    Path(id): Path<String>,
+    Data(shared): Data<&Arc<Shared>>,
+) -> Response {
+    if let Some(refused) = refusal(shared, request) {
+        return refused;
+    }
+    let mut store = lock(&shared.store);
+    match store.subscriptions.iter_mut().find(|sub| sub.id == id) {
+        Some(sub) if sub.status != "canceled" => {
+            sub.status = "canceled".to_owned();
+            Json(shared.subscription_json(sub)).into_response()
+        }
+        _ => stripe_error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
             Some("resource_missing"),

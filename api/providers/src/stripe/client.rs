@@ -170,6 +170,14 @@ impl StripeBilling {
         })
     }
 
+    /// Cancels subscription `id` at once, without a final invoice (its clinic is being deleted).
+    pub async fn cancel_subscription(&self, id: &str) -> Result<(), BillingError> {
+        stripe_billing::subscription::CancelSubscription::new(id)
+            .send(&self.client)
+            .await?;
+        Ok(())
+    }
+
     /// Reports `value` units of meter `event_name` for `customer` that happened at `timestamp`
     /// (unix seconds), once per `identifier`.
     pub async fn report_usage(

@@ -1,0 +1,277 @@
+//! Leaving Ringback: an owner deletes the clinic, or a user deletes their own account.
+//!
+//! Deleting a clinic ([`delete_clinic`]) takes the owner's password and the clinic's name typed
+//! out. The clinic's data key is destroyed first, so every value sealed under it (numbers, message
+//! texts, the forwarding line) can no longer be opened with any key the deployment holds; then a
+//! running subscription is cancelled with Stripe, every row of every tenant table is deleted (rows
+//! gone, not flagged) and the clinic itself (its audit log with it, by the foreign key); one deployment-level record remains in
+//! `clinic_deletions`: the clinic's id, when, and how many rows of each table went. After the commit
+//! [`forget_former_members`] deletes the members who belong to no other clinic. Their sessions end
+//! at once: a session is only good while its membership exists. Backups taken before hold the
+//! wrapped data key; they stay readable only with the master key they were taken under, which
+//! `ringback keys rotate` retires (see the README).
+//!
+//! Deleting one's own account ([`delete_account`]) needs the password too ([`password_holds`]), and is refused while
+//! the user is the last owner of a clinic (they delete the clinic or hand it over first). Each
+//! clinic they leave records it in its audit log.
+//!
+//! Cost: one delete per tenant table, each by the clinic's leading index; no read of the rows.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ringback_core::clock::Clock;
+use ringback_core::error::DomainError;
+use ringback_core::tenant::{ClinicOwned, TenantTxn};
+use ringback_entity::{
+    api_key, appointment, attribution, audit_log, audit_pending, billing_usage, call,
+    caller_restriction, clinic, clinic_deletion, conversation, daily_metric, invite, job_outbox,
+    membership, message, opt_out, processed_webhook, provider_number, refresh_token, user,
+    worklist_dismissal,
+};
+use ringback_providers::stripe::client::{BillingError, StripeBilling};
+use sea_orm::sea_query::Expr;
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::password;
+use crate::auth::rate_limit::RateLimits;
+use crate::doors;
+use crate::service::audit::{self, AuditEvent};
+use crate::service::{account, clinic as clinic_settings, team};
+
+/// Who asks to leave, and how they prove it.
+pub struct Proof<'a> {
+    pub user_id: Uuid,
+    pub client_address: Option<IpAddr>,
+    pub password: &'a str,
+}
+
+/// What deleting a clinic did.
+#[derive(Debug)]
+pub struct DeletedClinic {
+    pub clinic_id: Uuid,
+    /// Rows deleted, by table.
+    pub rows: BTreeMap<String, u64>,
+    /// Who was a member: those in no other clinic are deleted after the commit.
+    pub former_members: Vec<Uuid>,
+    pub subscription_cancelled: bool,
+}
+
+/// The answer to a request that needs the password.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    WrongPassword,
+    Done(T),
+}
+
+/// Checks `proof`'s password against the signed-in user's, counted like a sign-in; a wrong one is
+/// audited in the transaction's clinic as `action`.
+pub async fn password_holds(
+    txn: &TenantTxn,
+    limits: &RateLimits,
+    proof: &Proof<'_>,
+    action: &'static str,
+) -> Result<bool, DomainError> {
+    let user = account::signed_in_user(txn, proof.user_id).await?;
+    limits.sign_in(proof.client_address, &user.email)?;
+    if password::verify(proof.password, &user.password_hash).await? {
+        return Ok(true);
+    }
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(proof.user_id),
+            action,
+            detail: json!({}),
+        },
+    )
+    .await?;
+    Ok(false)
+}
+
+/// Deletes the clinic `txn` acts for (see the module doc). `confirm_name` must be its name.
+pub async fn delete_clinic(
+    txn: &TenantTxn,
+    (limits, stripe): (&RateLimits, Option<&StripeBilling>),
+    proof: Proof<'_>,
+    confirm_name: &str,
+) -> Result<Outcome<DeletedClinic>, DomainError> {
+    txn.lock_clinic().await?;
+    let settings = clinic_settings::get(txn).await?;
+    if confirm_name.trim() != settings.name.trim() {
+        return Err(DomainError::BadUserInput(
+            "type the clinic's name exactly as it is to confirm".to_owned(),
+        ));
+    }
+    if !password_holds(txn, limits, &proof, "clinic.deletion_refused").await? {
+        return Ok(Outcome::WrongPassword);
+    }
+    destroy_data_key(txn).await?;
+    let subscription_cancelled = cancel_subscription(stripe, &settings).await?;
+    let former_members = txn
+        .find::<membership::Entity>()
+        .all(txn.conn())
+        .await?
+        .into_iter()
+        .map(|row| row.user_id)
+        .collect();
+    let rows = delete_tenant_rows(txn).await?;
+    clinic::Entity::delete_by_id(txn.clinic_id())
+        .exec(txn.conn())
+        .await?;
+    let record = clinic_deletion::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        deleted_at: Set(txn.now()),
+        row_counts: Set(json!(rows)),
+    };
+    clinic_deletion::Entity::insert(record)
+        .exec_without_returning(txn.conn())
+        .await?;
+    Ok(Outcome::Done(DeletedClinic {
+        clinic_id: txn.clinic_id(),
+        rows,
+        former_members,
+        subscription_cancelled,
+    }))
+}
+
+/// Destroys the clinic's wrapped data key (and with it every value sealed under it) and the
+/// forwarding line sealed with it.
+async fn destroy_data_key(txn: &TenantTxn) -> Result<(), DomainError> {
+    clinic::Entity::update_many()
+        .col_expr(
+            clinic::Column::WrappedDataKey,
+            Expr::value(Option::<Vec<u8>>::None),
+        )
+        .col_expr(
+            clinic::Column::ForwardingLineSealed,
+            Expr::value(Option::<Vec<u8>>::None),
+        )
+        .filter(sea_orm::ColumnTrait::eq(
+            &clinic::Column::Id,
+            txn.clinic_id(),
+        ))
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}
+
+/// Cancels the clinic's running subscription, if it has one; a subscription Stripe no longer
+/// knows is nothing to cancel. Stripe being unreachable stops the deletion (nothing is lost).
+async fn cancel_subscription(
+    stripe: Option<&StripeBilling>,
+    settings: &clinic::Model,
+) -> Result<bool, DomainError> {
+    let (Some(stripe), Some(id)) = (stripe, settings.stripe_subscription_id.as_deref()) else {
+        return Ok(false);
+    };
+    if matches!(
+        settings.billing_status.as_deref(),
+        Some("canceled" | "incomplete_expired")
+    ) {
+        return Ok(false);
+    }
+    match stripe.cancel_subscription(id).await {
+        Ok(()) => Ok(true),
+        Err(BillingError::Refused(404)) => Ok(false),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Deletes every row of the clinic in `E`'s table, counted under the table's name.
+async fn sweep<E: ClinicOwned + Default>(
+    txn: &TenantTxn,
+    rows: &mut BTreeMap<String, u64>,
+) -> Result<(), DomainError> {
+    let deleted = txn.delete_many::<E>().exec(txn.conn()).await?.rows_affected;
+    rows.insert(E::default().table_name().to_owned(), deleted);
+    Ok(())
+}
+
+/// Deletes the clinic's rows from every tenant table.
+async fn delete_tenant_rows(txn: &TenantTxn) -> Result<BTreeMap<String, u64>, DomainError> {
+    let mut rows = BTreeMap::new();
+    sweep::<message::Entity>(txn, &mut rows).await?;
+    sweep::<conversation::Entity>(txn, &mut rows).await?;
+    sweep::<attribution::Entity>(txn, &mut rows).await?;
+    sweep::<appointment::Entity>(txn, &mut rows).await?;
+    sweep::<call::Entity>(txn, &mut rows).await?;
+    sweep::<worklist_dismissal::Entity>(txn, &mut rows).await?;
+    sweep::<daily_metric::Entity>(txn, &mut rows).await?;
+    sweep::<job_outbox::Entity>(txn, &mut rows).await?;
+    sweep::<processed_webhook::Entity>(txn, &mut rows).await?;
+    sweep::<opt_out::Entity>(txn, &mut rows).await?;
+    sweep::<caller_restriction::Entity>(txn, &mut rows).await?;
+    sweep::<billing_usage::Entity>(txn, &mut rows).await?;
+    sweep::<provider_number::Entity>(txn, &mut rows).await?;
+    sweep::<api_key::Entity>(txn, &mut rows).await?;
+    sweep::<invite::Entity>(txn, &mut rows).await?;
+    sweep::<refresh_token::Entity>(txn, &mut rows).await?;
+    sweep::<audit_pending::Entity>(txn, &mut rows).await?;
+    sweep::<membership::Entity>(txn, &mut rows).await?;
+    // The application may not delete audit entries (the log is append-only to it): they go with
+    // the clinic's row, by the foreign key's cascade.
+    let audit_entries = txn.find::<audit_log::Entity>().count(txn.conn()).await?;
+    rows.insert("audit_log".to_owned(), audit_entries);
+    Ok(rows)
+}
+
+/// Deletes those of `users` who belong to no clinic any more (after a clinic's deletion).
+pub async fn forget_former_members(
+    db: &DatabaseConnection,
+    users: &[Uuid],
+) -> Result<u64, DomainError> {
+    let mut deleted = 0;
+    for user_id in users {
+        if account::memberships(db, *user_id).await?.is_empty() {
+            deleted += user::Entity::delete_by_id(*user_id)
+                .exec(db)
+                .await?
+                .rows_affected;
+        }
+    }
+    Ok(deleted)
+}
+
+/// Deletes `user_id`'s account once their password was confirmed ([`password_holds`]): they leave
+/// every clinic they belong to (audited in each) and their user row goes. Refused, changing
+/// nothing, while they are a clinic's last owner.
+pub async fn delete_account(
+    (db, clock): (&DatabaseConnection, &Clock),
+    user_id: Uuid,
+) -> Result<usize, DomainError> {
+    let memberships = account::memberships(db, user_id).await?;
+    // Every clinic is checked before any is left, so a refusal changes nothing.
+    for row in &memberships {
+        let txn = doors::membership(db, clock, row).begin().await?;
+        team::check_not_last_owner(&txn, row).await?;
+        txn.commit().await?;
+    }
+    for row in &memberships {
+        let txn = doors::membership(db, clock, row).begin().await?;
+        txn.lock_clinic().await?;
+        team::check_not_last_owner(&txn, row).await?;
+        account::revoke_user_sessions(&txn, user_id).await?;
+        txn.delete_many::<membership::Entity>()
+            .filter(sea_orm::ColumnTrait::eq(
+                &membership::Column::UserId,
+                user_id,
+            ))
+            .exec(txn.conn())
+            .await?;
+        audit::append(
+            &txn,
+            AuditEvent {
+                actor: Some(user_id),
+                action: "account.deleted",
+                detail: json!({ "user": user_id }),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+    }
+    user::Entity::delete_by_id(user_id).exec(db).await?;
+    Ok(memberships.len())
+}

@@ -1,0 +1,120 @@
+//! Leaving: `deleteClinic` (owners: the clinic's data key is destroyed first, then its rows; one
+//! deployment-level record remains) and `deleteMyAccount` (anyone but a clinic's last owner). Both
+//! need the password, which counts against the sign-in limits; both end the caller's session.
+
+use async_graphql::{Context, Object, SimpleObject};
+use ringback_domain::backend::Backend;
+use ringback_domain::service::leaving::{self, Outcome, Proof};
+use ringback_shared::access::Permission;
+
+use crate::RequestInfo;
+use crate::account::end_session_cookies;
+use crate::error::{DomainError, graphql_error};
+use crate::guard::{Access, with_tenant};
+
+/// What deleting the clinic did.
+#[derive(SimpleObject)]
+pub struct ClinicDeleted {
+    /// Rows deleted, across every table.
+    pub rows_deleted: i64,
+    /// Members deleted because they belonged to no other clinic.
+    pub members_deleted: i64,
+    /// Whether a running subscription was cancelled with Stripe.
+    pub subscription_cancelled: bool,
+}
+
+fn wrong_password() -> async_graphql::Error {
+    graphql_error(DomainError::BadUserInput(
+        "the password is wrong".to_owned(),
+    ))
+}
+
+#[derive(Default)]
+pub struct LeavingMutation;
+
+#[Object]
+impl LeavingMutation {
+    /// Deletes the clinic and everything in it, for good. Owners only; `confirmName` is the
+    /// clinic's name as it is, `password` the owner's. The data key goes first, so sealed values
+    /// are unreadable at once; a running subscription is cancelled.
+    async fn delete_clinic(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(validator(max_length = 200))] confirm_name: String,
+        #[graphql(validator(max_length = 200))] password: String,
+    ) -> async_graphql::Result<ClinicDeleted> {
+        let backend = ctx.data::<Backend>()?;
+        let request = ctx.data::<RequestInfo>()?;
+        let stripe = backend.billing.as_deref().map(|billing| &*billing.stripe);
+        let outcome = with_tenant(
+            ctx,
+            Access::Write(Permission::DeleteAccount),
+            async |txn, principal| {
+                let proof = Proof {
+                    user_id: principal.user_id()?,
+                    client_address: request.client_address,
+                    password: &password,
+                };
+                leaving::delete_clinic(txn, (&backend.rate_limits, stripe), proof, &confirm_name)
+                    .await
+            },
+        )
+        .await?;
+        let Outcome::Done(deleted) = outcome else {
+            return Err(wrong_password());
+        };
+        let members_deleted = leaving::forget_former_members(&backend.db, &deleted.former_members)
+            .await
+            .map_err(graphql_error)?;
+        end_session_cookies(ctx);
+        Ok(ClinicDeleted {
+            rows_deleted: deleted
+                .rows
+                .values()
+                .sum::<u64>()
+                .try_into()
+                .unwrap_or(i64::MAX),
+            members_deleted: members_deleted.try_into().unwrap_or(i64::MAX),
+            subscription_cancelled: deleted.subscription_cancelled,
+        })
+    }
+
+    /// Deletes your own account: you leave every clinic you belong to and your sign-in goes.
+    /// Refused while you are a clinic's last owner (delete the clinic or hand it over first).
+    async fn delete_my_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(validator(max_length = 200))] password: String,
+    ) -> async_graphql::Result<bool> {
+        let backend = ctx.data::<Backend>()?;
+        let request = ctx.data::<RequestInfo>()?;
+        let (holds, user_id) = with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                let proof = Proof {
+                    user_id: principal.user_id()?,
+                    client_address: request.client_address,
+                    password: &password,
+                };
+                let holds = leaving::password_holds(
+                    txn,
+                    &backend.rate_limits,
+                    &proof,
+                    "account.deletion_refused",
+                )
+                .await?;
+                Ok((holds, proof.user_id))
+            },
+        )
+        .await?;
+        if !holds {
+            return Err(wrong_password());
+        }
+        leaving::delete_account((&backend.db, &backend.clock), user_id)
+            .await
+            .map_err(graphql_error)?;
+        end_session_cookies(ctx);
+        Ok(true)
+    }
+}

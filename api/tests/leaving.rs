@@ -1,0 +1,254 @@
+//! Leaving, on SQLite and PostgreSQL. An owner deletes the clinic with its name and their password
+//! (a wrong name or password changes nothing; an admin may not): the running subscription is
+//! cancelled with Stripe, no tenant table keeps a row of the clinic, sealed values no longer open
+//! with any key the deployment holds, the members who belonged nowhere else are gone and their
+//! sessions with them, the deployment's record remains, and another clinic's data and audit
+//! chain are untouched. A member deletes their own account (never a clinic's last owner).
+
+mod common;
+
+use common::app::{OWNER_EMAIL, TestApp};
+use common::graphql::{error_code, join};
+use ringback_api::config::DatabaseKind;
+use ringback_api::service::inbound_sms::{self, InboundSms};
+use ringback_shared::seal::DataKey;
+use serde_json::json;
+use uuid::Uuid;
+
+const DELETE: &str = "mutation($name: String!, $password: String!) { \
+    deleteClinic(confirmName: $name, password: $password) { rowsDeleted membersDeleted \
+    subscriptionCancelled } }";
+const DELETE_ME: &str = "mutation($password: String!) { deleteMyAccount(password: $password) }";
+const PASSWORD: &str = "correct horse battery";
+
+/// How many rows of every tenant table belong to `clinic`.
+async fn rows_of(app: &TestApp, clinic: Uuid) -> Vec<(String, String)> {
+    let id = match app.db.kind {
+        DatabaseKind::Sqlite => format!("x'{}'", clinic.simple()),
+        DatabaseKind::Postgres => format!("'{clinic}'"),
+    };
+    let mut counts = Vec::new();
+    let tables = ringback_migration::TENANT_TABLES
+        .iter()
+        .chain(ringback_migration::ROUTING_TABLES);
+    for table in tables {
+        let n = app
+            .db
+            .query_strings(
+                &format!("SELECT count(*) || '' AS n FROM {table} WHERE clinic_id = {id}"),
+                &["n"],
+            )
+            .await;
+        counts.push(((*table).to_owned(), n[0][0].clone()));
+    }
+    counts
+}
+
+async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind)
+        .with_twilio()
+        .with_stripe()
+        .build()
+        .await;
+    ringback_api::demo::seed(&app.state.db, &app.state.clock, &app.state.secrets)
+        .await
+        .expect("demo");
+    let clinic = app.clinic_id;
+    let subscription = app.subscribe("starter").await;
+    let set = app
+        .owner
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { name } }",
+            json!({}),
+        )
+        .await;
+    let name = set["data"]["updateClinicSettings"]["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{set}"))
+        .to_owned();
+    let txn = app.tenant().begin().await.expect("txn");
+    let text = InboundSms {
+        provider_id: "SMleaving",
+        from: "+447700900321",
+        text: "Please call me back",
+        at: txn.now(),
+    };
+    inbound_sms::receive(&txn, &app.state.secrets, text)
+        .await
+        .expect("received");
+    let sealed = txn
+        .find::<ringback_entity::message::Entity>()
+        .one(txn.conn())
+        .await
+        .expect("read")
+        .expect("the message")
+        .body_sealed;
+    txn.commit().await.expect("commit");
+    let (desk_email, desk) = ("desk@clinic.test", app.browser());
+    let mut desk = join(&mut app.owner, desk, desk_email, "ADMIN").await;
+    let before_demo = rows_of(&app, demo_clinic(&app).await).await;
+
+    let refused = desk
+        .run(
+            DELETE,
+            json!({ "name": name, "password": "member password 1" }),
+        )
+        .await;
+    assert_eq!(error_code(&refused), Some("FORBIDDEN"), "an admin may not");
+    let wrong_name = app
+        .owner
+        .run(DELETE, json!({ "name": "Another", "password": PASSWORD }))
+        .await;
+    assert_eq!(error_code(&wrong_name), Some("BAD_USER_INPUT"));
+    let wrong = app
+        .owner
+        .run(DELETE, json!({ "name": name, "password": "not it" }))
+        .await;
+    assert_eq!(error_code(&wrong), Some("BAD_USER_INPUT"), "{wrong}");
+    assert!(
+        rows_of(&app, clinic).await.iter().any(|(_, n)| n != "0"),
+        "nothing went"
+    );
+
+    let deleted = app
+        .owner
+        .run(DELETE, json!({ "name": name, "password": PASSWORD }))
+        .await;
+    let answer = &deleted["data"]["deleteClinic"];
+    assert_eq!(answer["subscriptionCancelled"], true, "{deleted}");
+    assert_eq!(
+        answer["membersDeleted"], 2,
+        "the owner and the admin belonged nowhere else"
+    );
+    assert!(
+        answer["rowsDeleted"].as_i64().is_some_and(|n| n > 5),
+        "{deleted}"
+    );
+    for (table, n) in rows_of(&app, clinic).await {
+        assert_eq!(n, "0", "{table} keeps the deleted clinic's rows");
+    }
+    let stripe = app.stripe.as_ref().expect("fake Stripe");
+    assert_eq!(
+        stripe.subscription_json(&subscription).expect("known")["status"],
+        "canceled"
+    );
+    let record = app
+        .db
+        .query_strings(
+            "SELECT CAST(row_counts AS TEXT) AS counts FROM clinic_deletions",
+            &["counts"],
+        )
+        .await;
+    assert_eq!(record.len(), 1, "one deployment record");
+    let counts: serde_json::Value = serde_json::from_str(&record[0][0]).expect("json");
+    assert_eq!(counts["messages"], 1, "{counts}");
+    assert_eq!(counts["memberships"], 2, "{counts}");
+    assert!(!record[0][0].contains(&name), "the record names nobody");
+    let users = app
+        .db
+        .query_strings(
+            &format!(
+                "SELECT count(*) || '' AS n FROM users WHERE email IN ('{OWNER_EMAIL}', '{desk_email}')"
+            ),
+            &["n"],
+        )
+        .await;
+    assert_eq!(users, [["0"]], "members of no other clinic are gone");
+    for browser in [&mut app.owner, &mut desk] {
+        let me = browser.run("{ me { role } }", json!({})).await;
+        assert_eq!(error_code(&me), Some("UNAUTHENTICATED"), "{me}");
+    }
+
+    // Nothing the deployment holds opens what the clinic sealed.
+    let secrets = &app.state.secrets;
+    let demo = demo_clinic(&app).await;
+    let demo_key = {
+        let txn = common::tenant(&app.state, demo).begin().await.expect("txn");
+        let settings = ringback_api::service::clinic::get(&txn)
+            .await
+            .expect("demo");
+        txn.commit().await.expect("commit");
+        ringback_core::keys::data_key(secrets, &settings).expect("demo key")
+    };
+    let candidates = [
+        DataKey::from_bytes(*secrets.master_key.expose()),
+        DataKey::from_bytes(*secrets.pepper.expose()),
+        DataKey::from_bytes(*secrets.session_secret.expose()),
+        demo_key,
+    ];
+    for key in &candidates {
+        assert!(ringback_core::keys::open_message(key, clinic, &sealed).is_err());
+    }
+
+    assert_eq!(
+        rows_of(&app, demo).await,
+        before_demo,
+        "the demo clinic is untouched"
+    );
+    let verified = ringback_core::audit::verify(&app.db.db)
+        .await
+        .expect("verify");
+    assert!(verified.broken.is_empty(), "{verified:?}");
+    assert_eq!(verified.clinics, 1, "only the demo clinic's chain is left");
+    app.db.finish().await;
+}
+
+async fn demo_clinic(app: &TestApp) -> Uuid {
+    ringback_core::schedule::clinic_page(&app.state.db, None, 10)
+        .await
+        .expect("clinics")
+        .into_iter()
+        .find(|id| *id != app.clinic_id)
+        .expect("the demo clinic")
+}
+
+async fn a_member_deletes_their_own_account(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let last_owner = app
+        .owner
+        .run(DELETE_ME, json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(error_code(&last_owner), Some("CONFLICT"), "{last_owner}");
+    let desk = app.browser();
+    let mut desk = join(&mut app.owner, desk, "leaver@clinic.test", "RECEPTIONIST").await;
+    let wrong = desk.run(DELETE_ME, json!({ "password": "not it" })).await;
+    assert_eq!(error_code(&wrong), Some("BAD_USER_INPUT"), "{wrong}");
+    let gone = desk
+        .run(DELETE_ME, json!({ "password": "member password 1" }))
+        .await;
+    assert_eq!(gone["data"]["deleteMyAccount"], true, "{gone}");
+    let me = desk.run("{ me { role } }", json!({})).await;
+    assert_eq!(error_code(&me), Some("UNAUTHENTICATED"), "{me}");
+    let left = app
+        .db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM users WHERE email = 'leaver@clinic.test'",
+            &["n"],
+        )
+        .await;
+    assert_eq!(left, [["0"]]);
+    let team = app.owner.run("{ team { role } }", json!({})).await;
+    assert_eq!(
+        team["data"]["team"].as_array().map(Vec::len),
+        Some(1),
+        "{team}"
+    );
+    let audit = app
+        .db
+        .query_strings(
+            "SELECT action FROM audit_log WHERE action LIKE 'account.delet%' ORDER BY seq",
+            &["action"],
+        )
+        .await;
+    assert_eq!(
+        audit,
+        [["account.deletion_refused"], ["account.deleted"]],
+        "the refusal and the leaving are both recorded"
+    );
+    app.db.finish().await;
+}
+
+on_both_databases!(
+    a_deleted_clinic_leaves_only_its_record,
+    a_member_deletes_their_own_account
+);
