@@ -1,4 +1,6 @@
-//! CSV downloads: `GET /export/{calls,appointments,metrics}.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`,
+//! Downloads, streamed. `GET /export/clinic.jsonl` is the clinic's whole data for its owner (JSON
+//! lines, see `clinic_export`), audited when the last line has gone. CSV downloads:
+//! `GET /export/{calls,appointments,metrics}.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`,
 //! for the same callers as the GraphQL export (admins and owners, by their session cookie; an API
 //! key is recognised but refused, as it is for `exportCsv`), as a streamed `text/csv` attachment. The export is read page by page (each page its own short
 //! transaction) while the answer is written, so memory stays constant however long the period;
@@ -8,23 +10,29 @@ use chrono::NaiveDate;
 use poem::http::StatusCode;
 use poem::web::{Data, Path, Query};
 use poem::{Body, IntoResponse, Request, Response, handler};
+use ringback_core::secrets::Secrets;
 use ringback_domain::auth::Principal;
-use ringback_domain::service::export::{self, Cursor, ExportKind, ExportPlan};
+use ringback_domain::service::clinic_export::{self, ExportCursor};
+use ringback_domain::service::export::{self, ExportKind, ExportPlan};
 use ringback_shared::access::Permission;
 use serde::Deserialize;
+use std::sync::Arc;
 
 use crate::auth::request::authenticate_download;
 use crate::error::{DomainError, http_status};
 use crate::state::AppState;
 
-/// The period asked for.
+/// The period asked for (CSV downloads only).
 #[derive(Deserialize)]
 pub struct Period {
-    from: NaiveDate,
-    to: NaiveDate,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
 }
 
-/// The download of export `file` (`calls.csv`, …) for `period`.
+/// The file name of the clinic's whole data.
+pub const CLINIC_FILE: &str = "clinic.jsonl";
+
+/// The download of export `file` (`calls.csv`, … for `period`, or the clinic's whole data).
 #[handler]
 pub async fn download(
     Data(state): Data<&AppState>,
@@ -44,79 +52,135 @@ async fn start(
     period: Period,
     request: &Request,
 ) -> Result<Response, DomainError> {
-    let kind = file
-        .strip_suffix(".csv")
-        .and_then(ExportKind::parse)
-        .ok_or(DomainError::NotFound)?;
     let principal = authenticate_download(&state.backend, request.headers())
         .await?
         .0
         .ok_or(DomainError::Unauthenticated)?;
+    if file == CLINIC_FILE {
+        principal.require(Permission::ExportClinicData)?;
+        let filename = format!(
+            "clinic-data-{}.jsonl",
+            state.backend.clock.now().date_naive()
+        );
+        let body = Body::from_bytes_stream(clinic_pages(principal, state.backend.secrets.clone()));
+        return Ok(attachment("application/x-ndjson", &filename, body));
+    }
+    let kind = file
+        .strip_suffix(".csv")
+        .and_then(ExportKind::parse)
+        .ok_or(DomainError::NotFound)?;
+    let (Some(from), Some(to)) = (period.from, period.to) else {
+        return Err(DomainError::BadUserInput(
+            "give the period as ?from=YYYY-MM-DD&to=YYYY-MM-DD".to_owned(),
+        ));
+    };
     let scope = principal.require(Permission::ManageSettings)?.clone();
     let txn = scope.begin().await?;
-    let plan = export::plan(&txn, kind, period.from, period.to).await?;
+    let plan = export::plan(&txn, kind, from, to).await?;
     txn.commit().await?;
-    let disposition = format!("attachment; filename=\"{}\"", plan.filename());
-    let body = Body::from_bytes_stream(pages(principal.clone(), plan));
-    Ok(Response::builder()
-        .status(StatusCode::OK)
-        .content_type("text/csv; charset=utf-8")
-        .header("content-disposition", disposition)
-        .header("cache-control", "no-store")
-        .body(body))
+    let filename = plan.filename();
+    let body = Body::from_bytes_stream(csv_pages(principal, plan));
+    Ok(attachment("text/csv; charset=utf-8", &filename, body))
 }
 
-/// Where the stream is: before the header, at a page, or done.
-enum Step {
-    Header,
-    After(Option<Cursor>),
+/// A streamed download named `filename`.
+fn attachment(content_type: &str, filename: &str, body: Body) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .content_type(content_type)
+        .header(
+            "content-disposition",
+            format!("attachment; filename=\"{filename}\""),
+        )
+        .header("cache-control", "no-store")
+        .body(body)
+}
+
+/// Where a paged download is: its first bytes, at a page, or done.
+enum Step<C> {
+    Start(Vec<u8>, C),
+    Page(C),
     Done,
 }
 
-/// The export's bytes: the header line, then each page as it is read, then the audit entry.
-fn pages(
+/// A download's bytes: `start`, then each page `next` reads (its bytes, and where the next page
+/// starts) until there is none. A page that fails ends the download with an error, logged.
+fn paged<C, Next, Fut>(
+    start: Vec<u8>,
+    first: C,
+    next: Next,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static
+where
+    C: Send + 'static,
+    Next: Fn(C) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(Vec<u8>, Option<C>), DomainError>> + Send,
+{
+    futures::stream::unfold(
+        (Step::Start(start, first), next),
+        |(step, next)| async move {
+            match step {
+                Step::Start(bytes, first) => Some((Ok(bytes), (Step::Page(first), next))),
+                Step::Page(cursor) => match next(cursor).await {
+                    Ok((bytes, after)) => {
+                        let step = after.map_or(Step::Done, Step::Page);
+                        Some((Ok(bytes), (step, next)))
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "a download stopped part-way");
+                        let failed = std::io::Error::other("the export could not be completed");
+                        Some((Err(failed), (Step::Done, next)))
+                    }
+                },
+                Step::Done => None,
+            }
+        },
+    )
+}
+
+/// The CSV export's bytes: the header line, then each page as it is read; the audit entry is
+/// written with the last page.
+fn csv_pages(
     principal: Principal,
     plan: ExportPlan,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
-    let state = (principal, plan, Step::Header, 0usize);
-    futures::stream::unfold(state, |(principal, plan, step, rows)| async move {
-        match step {
-            Step::Header => {
-                let header = plan.header_line().into_bytes();
-                Some((Ok(header), (principal, plan, Step::After(None), rows)))
+    let header = plan.header_line().into_bytes();
+    paged(header, (None, 0), move |(after, rows)| {
+        let (principal, plan) = (principal.clone(), plan.clone());
+        async move {
+            let txn = principal.scope.begin().await?;
+            let page = export::page(&txn, &plan, after).await?;
+            let rows = rows + page.rows;
+            if page.next.is_none() {
+                export::record(&txn, principal.actor(), &plan, rows).await?;
             }
-            Step::After(after) => match next_page(&principal, &plan, after, rows).await {
-                Ok((bytes, next, rows)) => {
-                    let step = next.map_or(Step::Done, |cursor| Step::After(Some(cursor)));
-                    Some((Ok(bytes), (principal, plan, step, rows)))
-                }
-                Err(error) => {
-                    tracing::error!(%error, "an export download stopped part-way");
-                    Some((
-                        Err(std::io::Error::other("the export could not be completed")),
-                        (principal, plan, Step::Done, rows),
-                    ))
-                }
-            },
-            Step::Done => None,
+            txn.commit().await?;
+            let next = page.next.map(|cursor| (Some(cursor), rows));
+            Ok((page.lines.into_bytes(), next))
         }
     })
 }
 
-/// Reads the page after `after` and, after the last page, records the export; returns the page's
-/// bytes, where the next starts, and the rows so far.
-async fn next_page(
-    principal: &Principal,
-    plan: &ExportPlan,
-    after: Option<Cursor>,
-    rows: usize,
-) -> Result<(Vec<u8>, Option<Cursor>, usize), DomainError> {
-    let txn = principal.scope.begin().await?;
-    let page = export::page(&txn, plan, after).await?;
-    let rows = rows + page.rows;
-    if page.next.is_none() {
-        export::record(&txn, principal.actor(), plan, rows).await?;
-    }
-    txn.commit().await?;
-    Ok((page.lines.into_bytes(), page.next, rows))
+/// The clinic's whole data as JSON lines, a page at a time; audited with the last page.
+fn clinic_pages(
+    principal: Principal,
+    secrets: Arc<Secrets>,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    paged(
+        Vec::new(),
+        (ExportCursor::default(), 0),
+        move |(cursor, rows)| {
+            let (principal, secrets) = (principal.clone(), secrets.clone());
+            async move {
+                let txn = principal.scope.begin().await?;
+                let page = clinic_export::next_page(&txn, &secrets, cursor).await?;
+                let rows = rows + page.rows;
+                if page.next.is_none() {
+                    clinic_export::record(&txn, principal.actor(), rows).await?;
+                }
+                txn.commit().await?;
+                let next = page.next.map(|cursor| (cursor, rows));
+                Ok((page.lines.into_bytes(), next))
+            }
+        },
+    )
 }

@@ -343,6 +343,12 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Admin,
         ),
         (
+            "exportClinicData",
+            "{ exportClinicData { totalRows } }",
+            json!({}),
+            Least::Owner,
+        ),
+        (
             "deleteClinic",
             "mutation { deleteClinic(confirmName: \"not the name\", password: \"wrong\") { rowsDeleted } }",
             json!({}),

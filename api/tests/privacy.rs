@@ -4,7 +4,9 @@
 //! their calls and appointments stay for the figures unlinked, the day's figures are unchanged,
 //! and another caller is untouched. A restricted caller is counted but never texted, their call is
 //! stored without their key, their texts are not kept (STOP still works), and lifting the
-//! restriction is possible; each request leaves an audit entry without the number.
+//! restriction is possible; each request leaves an audit entry without the number. Reads of the
+//! worklist, appointments and attribution events, staff replies, assignment, closing and
+//! dead-letter retries are audited with who did them.
 
 mod common;
 
@@ -362,7 +364,102 @@ async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// Reads of personal data and staff actions on conversations and dead letters each leave an audit
+/// entry naming who did it (never a number or a text).
+async fn reads_and_staff_actions_are_audited(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    app.owner
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { name } }",
+            json!({}),
+        )
+        .await;
+    missed(&mut app, &[("a1", CALLER)]).await;
+    text_from(&app, "SMa1", CALLER_E164, "Any slots on Monday?").await;
+    let today = app.state.clock.now().date_naive();
+    for read in [
+        "{ worklist(first: 5) { edges { node { callerTail } } } }".to_owned(),
+        "{ appointments(first: 5) { edges { node { id } } } }".to_owned(),
+        format!("{{ attributionEvents(from: \"{today}\", to: \"{today}\") {{ windowDays }} }}"),
+    ] {
+        let answer = app.owner.run(&read, json!({})).await;
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+    let threads = app
+        .owner
+        .run("{ conversations(first: 1) { id } }", json!({}))
+        .await;
+    let id = threads["data"]["conversations"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{threads}"))
+        .to_owned();
+    for action in [
+        "mutation($id: ID!) { replyToConversation(id: $id, body: \"Yes, 10:00\") { id } }",
+        "mutation($id: ID!) { assignConversation(id: $id, memberId: null) { id } }",
+        "mutation($id: ID!) { closeConversation(id: $id) { id } }",
+    ] {
+        let answer = app.owner.run(action, json!({ "id": id })).await;
+        assert!(answer["errors"].is_null(), "{answer}");
+    }
+    let txn = app.tenant().begin().await.expect("txn");
+    let jobs = txn
+        .find::<ringback_entity::job_outbox::Entity>()
+        .all(txn.conn())
+        .await
+        .expect("jobs");
+    txn.commit().await.expect("commit");
+    assert!(!jobs.is_empty(), "a queued text-back");
+    {
+        use sea_orm::{ActiveModelTrait, Set};
+        let txn = app.tenant().begin().await.expect("txn");
+        let mut job: ringback_entity::job_outbox::ActiveModel = jobs[0].clone().into();
+        job.status = Set("dead".to_owned());
+        job.update(txn.conn()).await.expect("dead");
+        txn.commit().await.expect("commit");
+    }
+    let retried = app
+        .owner
+        .run(
+            "mutation($id: ID!) { retryDeadLetter(id: $id) }",
+            json!({ "id": jobs[0].id.to_string() }),
+        )
+        .await;
+    assert!(retried["errors"].is_null(), "{retried}");
+    ringback_api::service::audit::verify(&app.db.db)
+        .await
+        .expect("verify seals the reads");
+    let audit = app
+        .db
+        .query_strings(
+            "SELECT action, CASE WHEN actor_user_id IS NULL THEN 'nobody' ELSE 'staff' END AS who, \
+             CAST(detail AS TEXT) AS detail FROM audit_log ORDER BY seq",
+            &["action", "who", "detail"],
+        )
+        .await;
+    for action in [
+        "worklist.read",
+        "appointments.list_read",
+        "attribution.events_read",
+        "conversation.replied",
+        "conversation.assigned",
+        "conversation.closed",
+        "outbox.dead_letter_retried",
+    ] {
+        let entry = audit
+            .iter()
+            .find(|row| row[0] == action)
+            .unwrap_or_else(|| panic!("{action} in {audit:?}"));
+        assert_eq!(entry[1], "staff", "{action} names who did it");
+        assert!(
+            !entry[2].contains("7700900") && !entry[2].contains("10:00"),
+            "{entry:?}"
+        );
+    }
+    app.db.finish().await;
+}
+
 on_both_databases!(
+    reads_and_staff_actions_are_audited,
     an_admin_sees_exports_and_erases_what_is_held,
     a_restricted_caller_is_counted_but_never_texted
 );

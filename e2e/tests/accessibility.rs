@@ -14,7 +14,7 @@ const PHONE: (u32, u32) = (375, 812);
 const PUBLIC: [&str; 4] = ["sign-in", "accept-invite", "about", "privacy"];
 
 /// Pages seen signed in (the owner may open all of them; privacy and not-found are public).
-const SIGNED_IN: [&str; 14] = [
+const SIGNED_IN: [&str; 15] = [
     "",
     "worklist",
     "inbox",
@@ -23,6 +23,7 @@ const SIGNED_IN: [&str; 14] = [
     "settings/attribution",
     "settings/undelivered",
     "settings/privacy",
+    "account",
     "team",
     "api-keys",
     "audit-log",

@@ -34,6 +34,8 @@ pub enum Permission {
     ManageBilling,
     /// Delete the clinic and everything in it.
     DeleteAccount,
+    /// Take away everything the clinic holds, in one machine-readable download.
+    ExportClinicData,
 }
 
 impl Role {
@@ -49,7 +51,9 @@ impl Role {
             | Permission::ManageApiKeys
             | Permission::ReadAuditLog
             | Permission::HandlePrivacyRequests => self >= Role::Admin,
-            Permission::ManageBilling | Permission::DeleteAccount => self == Role::Owner,
+            Permission::ManageBilling
+            | Permission::DeleteAccount
+            | Permission::ExportClinicData => self == Role::Owner,
         }
     }
 

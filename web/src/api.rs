@@ -64,7 +64,7 @@ operations!(sparse "graphql/settings.graphql" => SaveClinic, SaveTextBack);
 operations!("graphql/what_if.graphql" => WhatIf, SaveWindow);
 operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveMember, ApiKeys, CreateApiKey, RevokeApiKey, AuditLog, DeadLetters, RetryDeadLetter);
 operations!("graphql/export.graphql" => ExportCsv);
-operations!("graphql/privacy.graphql" => PrivacySettings, SaveRetention, CallerRecord, ExportCallerRecord, EraseCaller, RestrictCaller);
+operations!("graphql/privacy.graphql" => PrivacySettings, SaveRetention, CallerRecord, ExportCallerRecord, EraseCaller, RestrictCaller, ClinicDataExport, DeleteClinic, DeleteMyAccount);
 operations!("graphql/billing.graphql" => BillingPage, BillingNotice, StartCheckout, OpenBillingPortal);
 
 /// Failures talking to the API, in words a user can act on.
@@ -257,4 +257,67 @@ pub async fn accept_invite(token: String, password: Option<String>) -> Result<()
 /// Signs out; the server clears the session cookies.
 pub async fn sign_out() -> Result<(), ApiError> {
     send::<SignOut>(sign_out::Variables).await
+}
+
+/// A finished streamed download, held by the browser.
+pub struct Downloaded {
+    /// An object URL for a link to save it.
+    pub href: String,
+    pub lines: u64,
+}
+
+/// Downloads `url` (same origin, by the session cookie) as it streams, telling `progress` how
+/// many lines have arrived; keeps it in the browser as a blob of `content_type`.
+pub async fn download_lines(
+    url: &str,
+    content_type: &str,
+    progress: impl Fn(u64),
+) -> Result<Downloaded, ApiError> {
+    use wasm_bindgen::JsCast;
+    let failed = |what: &str| ApiError::Network(what.to_owned());
+    let response = Request::get(url)
+        .send()
+        .await
+        .map_err(|error| ApiError::Network(error.to_string()))?;
+    match response.status() {
+        200 => {}
+        401 => return Err(ApiError::SignedOut),
+        status => {
+            return Err(ApiError::Server {
+                code: None,
+                message: format!("the download was refused (HTTP {status})"),
+            });
+        }
+    }
+    let stream = response
+        .body()
+        .ok_or_else(|| failed("the download is empty"))?;
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let parts = js_sys::Array::new();
+    let mut lines = 0;
+    loop {
+        let step = wasm_bindgen_futures::JsFuture::from(reader.read())
+            .await
+            .map_err(|_| failed("the download stopped part-way"))?;
+        let done = js_sys::Reflect::get(&step, &"done".into())
+            .ok()
+            .and_then(|done| done.as_bool())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&step, &"value".into())
+            .map_err(|_| failed("an unreadable part"))?
+            .unchecked_into();
+        lines += chunk.to_vec().iter().filter(|byte| **byte == b'\n').count() as u64;
+        progress(lines);
+        parts.push(&chunk);
+    }
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(content_type);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|_| failed("the download could not be kept"))?;
+    let href = web_sys::Url::create_object_url_with_blob(&blob)
+        .map_err(|_| failed("the download could not be kept"))?;
+    Ok(Downloaded { href, lines })
 }

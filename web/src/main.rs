@@ -65,6 +65,7 @@ fn App() -> impl IntoView {
                             <Route path=path!("/settings") view=permitted(Permission::ManageSettings, pages::settings::Settings) />
                             <Route path=path!("/settings/privacy") view=permitted(Permission::HandlePrivacyRequests, pages::privacy_requests::PrivacyRequests) />
                             <Route path=path!("/settings/attribution") view=permitted(Permission::ManageSettings, pages::what_if::WhatIf) />
+                            <Route path=path!("/account") view=pages::account::Account />
                             <Route path=path!("/inbox") view=pages::inbox::Inbox />
                             <Route path=path!("/inbox/:id") view=pages::inbox::Thread />
                             <Route path=path!("/appointments") view=pages::appointments::Appointments />

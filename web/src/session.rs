@@ -170,6 +170,7 @@ pub fn Header() -> impl IntoView {
                         {allows(session, Permission::ReadAuditLog).then(|| view! { <A href="/audit-log">"Audit log"</A> })}
                         {allows(session, Permission::ManageSettings).then(|| view! { <A href="/export">"Export"</A> })}
                         {allows(session, Permission::HandlePrivacyRequests).then(|| view! { <A href="/settings/privacy">"Privacy"</A> })}
+                        <A href="/account">"Account"</A>
                         <BillingLink summary=billing />
                     </nav>
                     <BillingNotice summary=billing />

@@ -169,16 +169,20 @@ impl AppointmentQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Appointment>> {
-        let (mut rows, limit) =
-            with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+        let (mut rows, limit) = with_tenant(
+            ctx,
+            Access::Read(Permission::WorkCalls),
+            async |txn, principal| {
                 let limit = page_size(first)?;
                 let after = after
                     .as_deref()
                     .map(|text| uuid_arg(&ID(text.to_owned())))
                     .transpose()?;
-                Ok((appointments::list(txn, after, limit).await?, limit))
-            })
-            .await?;
+                let rows = appointments::list(txn, principal.actor(), after, limit).await?;
+                Ok((rows, limit))
+            },
+        )
+        .await?;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut connection = Connection::new(false, has_next);

@@ -203,9 +203,14 @@ impl ConversationMutation {
         body: String,
     ) -> async_graphql::Result<Message> {
         let backend = ctx.data::<Backend>()?;
-        let stored = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
-            conversations::reply(txn, &backend.secrets, uuid_arg(&id)?, &body, txn.now()).await
-        })
+        let stored = with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                let which = (principal.actor(), uuid_arg(&id)?);
+                conversations::reply(txn, &backend.secrets, which, &body, txn.now()).await
+            },
+        )
         .await?;
         backend.wake_workers();
         Ok(Message::from(OpenedMessage {
@@ -221,10 +226,15 @@ impl ConversationMutation {
         id: ID,
         member_id: Option<ID>,
     ) -> async_graphql::Result<Conversation> {
-        let row = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
-            let member = member_id.as_ref().map(uuid_arg).transpose()?;
-            conversations::assign(txn, uuid_arg(&id)?, member, txn.now()).await
-        })
+        let row = with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                let member = member_id.as_ref().map(uuid_arg).transpose()?;
+                let which = (principal.actor(), uuid_arg(&id)?);
+                conversations::assign(txn, which, member, txn.now()).await
+            },
+        )
         .await?;
         Ok(Conversation(row))
     }
@@ -235,9 +245,14 @@ impl ConversationMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Conversation> {
-        let row = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {
-            conversations::close(txn, uuid_arg(&id)?, txn.now()).await
-        })
+        let row = with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                let which = (principal.actor(), uuid_arg(&id)?);
+                conversations::close(txn, which, txn.now()).await
+            },
+        )
         .await?;
         Ok(Conversation(row))
     }

@@ -9,6 +9,7 @@ use ringback_shared::access::Permission;
 use crate::guard::{Access, uuid_arg, with_tenant};
 use ringback_core::outbox;
 use ringback_domain::Backend;
+use ringback_domain::service::audit::{self, AuditEvent};
 
 /// A job that will not be retried on its own.
 #[derive(SimpleObject)]
@@ -71,7 +72,19 @@ impl OutboxMutation {
         let job = with_tenant(
             ctx,
             Access::Write(Permission::ManageSettings),
-            async |txn, _| outbox::requeue(txn, uuid_arg(&id)?, txn.now()).await,
+            async |txn, principal| {
+                let job = outbox::requeue(txn, uuid_arg(&id)?, txn.now()).await?;
+                audit::append(
+                    txn,
+                    AuditEvent {
+                        actor: principal.actor(),
+                        action: "outbox.dead_letter_retried",
+                        detail: serde_json::json!({ "job": job.id, "kind": job.kind }),
+                    },
+                )
+                .await?;
+                Ok(job)
+            },
         )
         .await?;
         backend.wake_workers();

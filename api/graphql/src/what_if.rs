@@ -77,7 +77,7 @@ impl WhatIfQuery {
         with_tenant(
             ctx,
             Access::Read(Permission::ManageSettings),
-            async |txn, _| {
+            async |txn, principal| {
                 let settings = clinic::get(txn).await?;
                 let zone = parse_time_zone(&settings.time_zone)
                     .map_err(|e| DomainError::Internal(e.to_string()))?;
@@ -86,7 +86,7 @@ impl WhatIfQuery {
                         .map_err(|e| DomainError::BadUserInput(e.to_string()))
                 };
                 let (start, end) = (bound(from)?.start, bound(to)?.end);
-                let events = attribution::period_events(txn, start, end).await?;
+                let events = attribution::period_events(txn, principal.actor(), start, end).await?;
                 Ok(AttributionEvents {
                     window_days: settings.attribution_window_days,
                     period_start: start,

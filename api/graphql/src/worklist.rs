@@ -159,17 +159,22 @@ impl WorklistQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, WaitingCaller>> {
-        let page = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-            let limit = page_size(first)? as usize;
-            let cursor = match after.as_deref() {
-                Some(text) => Some(
-                    WorklistCursor::decode(text)
-                        .ok_or_else(|| DomainError::BadUserInput("bad cursor".to_owned()))?,
-                ),
-                None => None,
-            };
-            worklist::waiting_callers(txn, txn.now(), cursor.as_ref(), limit).await
-        })
+        let page = with_tenant(
+            ctx,
+            Access::Read(Permission::WorkCalls),
+            async |txn, principal| {
+                let limit = page_size(first)? as usize;
+                let cursor = match after.as_deref() {
+                    Some(text) => Some(
+                        WorklistCursor::decode(text)
+                            .ok_or_else(|| DomainError::BadUserInput("bad cursor".to_owned()))?,
+                    ),
+                    None => None,
+                };
+                worklist::waiting_callers(txn, principal.actor(), txn.now(), cursor.as_ref(), limit)
+                    .await
+            },
+        )
         .await?;
         let mut connection = Connection::new(false, page.has_next);
         for row in page.callers {

@@ -1,7 +1,8 @@
 //! Widgets pages share or embed, so that no page imports another: the alert line, the view of
 //! loaded data with its loading and error states, the daily chart, the notice of texts not sent
 //! the "Call back" action and its notice, the search for a caller by number, billing's link and
-//! banner in the header, and (in support builds) the number check.
+//! banner in the header, taking the clinic's data away and leaving (deleting the clinic or one's
+//! account), and (in support builds) the number check.
 
 mod alert;
 mod async_view;
@@ -9,6 +10,7 @@ mod billing_notice;
 mod call_back;
 pub mod chart;
 mod find_caller;
+mod leaving;
 #[cfg(feature = "number-check")]
 pub mod number_check;
 mod undelivered_notice;
@@ -18,4 +20,5 @@ pub use async_view::AsyncView;
 pub use billing_notice::{BillingLink, BillingNotice, billing_summary};
 pub use call_back::{CallBack, RingingNotice, call_back_action};
 pub use find_caller::FindCaller;
+pub use leaving::{ClinicData, DeleteAccount, DeleteClinic};
 pub use undelivered_notice::UndeliveredNotice;

@@ -1,6 +1,7 @@
 //! The dashboard's pages, one module each, and the two every app needs: not found and failure.
 
 pub mod about;
+pub mod account;
 pub mod admin;
 pub mod appointments;
 pub mod billing;

@@ -2,7 +2,8 @@
 //! plain words, with the time of the last purge), and a caller's data-protection requests: look a
 //! caller up by the number they give, see everything held, download it as JSON, restrict its
 //! processing or lift that, and erase it after a confirmation. The number stays in this page's
-//! memory only while the request is handled; the server keys it and forgets it.
+//! memory only while the request is handled; the server keys it and forgets it. Owners also find
+//! the clinic's whole data to download and the clinic's deletion here.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -14,13 +15,16 @@ use crate::api::{
     self, ApiError, caller_record, erase_caller, export_caller_record, privacy_settings,
     restrict_caller, save_retention,
 };
-use crate::components::{Alert, AsyncView};
+use crate::components::{Alert, AsyncView, ClinicData, DeleteClinic};
+use crate::session::{allows, use_session};
 use crate::time::{ClinicTime, use_clinic_time};
+use ringback_shared::access::Permission;
 
 type Record = caller_record::CallerRecordCallerRecord;
 
 #[component]
 pub fn PrivacyRequests() -> impl IntoView {
+    let session = use_session();
     let settings =
         LocalResource::new(|| api::run::<api::PrivacySettings>(privacy_settings::Variables));
     view! {
@@ -29,6 +33,10 @@ pub fn PrivacyRequests() -> impl IntoView {
             <RetentionForm clinic=loaded.clinic />
         </AsyncView>
         <CallerRequests />
+        {move || allows(session, Permission::ExportClinicData).then(|| view! {
+            <ClinicData />
+            <DeleteClinic />
+        })}
     }
 }
 

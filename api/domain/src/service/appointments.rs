@@ -210,9 +210,10 @@ pub async fn cancel(
 }
 
 /// Appointments newest first, with their stored attribution; at most `limit + 1` rows after
-/// `after` (an appointment id, ids being time-ordered).
+/// `after` (an appointment id, ids being time-ordered). The read is audited.
 pub async fn list(
     txn: &TenantTxn,
+    actor: Option<Uuid>,
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<(appointment::Model, Option<attribution_row::Model>)>, DomainError> {
@@ -231,6 +232,15 @@ pub async fn list(
         .filter(attribution_row::Column::AppointmentId.is_in(ids))
         .all(txn.conn())
         .await?;
+    audit::note_read(
+        txn,
+        AuditEvent {
+            actor,
+            action: "appointments.list_read",
+            detail: json!({ "rows": appointments.len() }),
+        },
+    )
+    .await?;
     Ok(appointments
         .into_iter()
         .map(|appointment| {

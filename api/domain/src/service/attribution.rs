@@ -170,9 +170,11 @@ pub struct PeriodEvents {
     pub appointments: Vec<AppointmentRecord>,
 }
 
-/// The events behind the attribution of appointments booked in `[start, end)`.
+/// The events behind the attribution of appointments booked in `[start, end)`; the read is
+/// audited.
 pub async fn period_events(
     txn: &TenantTxn,
+    actor: Option<uuid::Uuid>,
     start: chrono::DateTime<Utc>,
     end: chrono::DateTime<Utc>,
 ) -> Result<PeriodEvents, DomainError> {
@@ -190,6 +192,15 @@ pub async fn period_events(
         .all(txn.conn())
         .await?;
     let replies = crate::service::messages::replies_in(txn, start - longest * 2, end).await?;
+    crate::service::audit::note_read(
+        txn,
+        crate::service::audit::AuditEvent {
+            actor,
+            action: "attribution.events_read",
+            detail: serde_json::json!({ "calls": calls.len(), "appointments": appointments.len() }),
+        },
+    )
+    .await?;
     Ok(PeriodEvents {
         calls: calls
             .iter()

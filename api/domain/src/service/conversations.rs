@@ -109,7 +109,7 @@ pub async fn messages_of(
 pub async fn reply(
     txn: &TenantTxn,
     secrets: &Secrets,
-    conversation_id: Uuid,
+    (actor, conversation_id): (Option<Uuid>, Uuid),
     text: &str,
     now: DateTime<Utc>,
 ) -> Result<message::Model, DomainError> {
@@ -173,6 +173,7 @@ pub async fn reply(
         run_at: now,
     };
     outbox::enqueue(txn, job, now).await?;
+    staff_action(txn, actor, "conversation.replied", conversation_id).await?;
     Ok(stored)
 }
 
@@ -212,7 +213,7 @@ async fn set_status(
 /// Assigns the conversation to a member of the team (`None` unassigns it).
 pub async fn assign(
     txn: &TenantTxn,
-    conversation_id: Uuid,
+    (actor, conversation_id): (Option<Uuid>, Uuid),
     member: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<conversation::Model, DomainError> {
@@ -231,15 +232,38 @@ pub async fn assign(
     let mut model: conversation::ActiveModel = thread.into();
     model.assigned_to = Set(member);
     model.updated_at = Set(now);
-    Ok(model.update(txn.conn()).await?)
+    let updated = model.update(txn.conn()).await?;
+    staff_action(txn, actor, "conversation.assigned", conversation_id).await?;
+    Ok(updated)
+}
+
+/// Records what staff member `actor` did to a conversation (no text, no number).
+async fn staff_action(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    action: &'static str,
+    conversation_id: Uuid,
+) -> Result<(), DomainError> {
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action,
+            detail: json!({ "conversation": conversation_id }),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Closes the conversation; the caller's next text opens a new one.
 pub async fn close(
     txn: &TenantTxn,
-    conversation_id: Uuid,
+    (actor, conversation_id): (Option<Uuid>, Uuid),
     now: DateTime<Utc>,
 ) -> Result<conversation::Model, DomainError> {
     let thread = find(txn, conversation_id).await?;
-    set_status(txn, thread, CLOSED, now).await
+    let closed = set_status(txn, thread, CLOSED, now).await?;
+    staff_action(txn, actor, "conversation.closed", conversation_id).await?;
+    Ok(closed)
 }

@@ -15,6 +15,7 @@ pub mod callers;
 pub mod calls;
 pub mod click_to_call;
 pub mod clinic;
+pub mod clinic_export;
 pub mod conversations;
 pub mod export;
 pub mod external_ids;

@@ -12,6 +12,10 @@
 //! dead letters after 30 days (their sealed numbers and texts with them), expired refresh tokens,
 //! used or expired invitations, and, deployment-wide, expired sign-up requests.
 //!
+//! Rows go oldest first in batches of [`BATCH_ROWS`], each batch its own transaction, so a clinic
+//! with a million calls never holds one long transaction (see `benches/purge.rs` for the rate and
+//! what it costs the API meanwhile).
+//!
 //! Purging calls never changes a figure: the stale daily figures the purged calls feed are
 //! recomputed first and then frozen (see `metrics::first_open_day`), and appointments booked too
 //! soon after the horizon to see all their calls keep their verdict, value and reason; their link
@@ -32,7 +36,7 @@ use ringback_shared::retention::DEAD_LETTER_DAYS;
 use sea_orm::sea_query::{Expr, Func, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
-    QuerySelect, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -44,6 +48,8 @@ use crate::service::metrics;
 
 /// Clinics visited per page of a purge.
 const CLINICS_PER_PAGE: u32 = 100;
+/// Rows deleted per transaction.
+pub const BATCH_ROWS: u64 = 10_000;
 
 /// Rows of one kind a purge removed (or, on a dry run, would remove).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -82,9 +88,10 @@ pub fn conversation_retention(clinic: &clinic::Model) -> Duration {
 }
 
 /// Counts (and unless `dry_run` deletes) the clinic's rows of `E` matching `condition`, with their
-/// date range in column `at`.
+/// date range in column `at`. Rows go oldest first, at most [`BATCH_ROWS`] per transaction, so a
+/// big clinic's purge never holds one long transaction.
 async fn sweep<E>(
-    txn: &TenantTxn,
+    scope: &TenantScope,
     kind: &'static str,
     (condition, at): (SimpleExpr, E::Column),
     dry_run: bool,
@@ -92,6 +99,7 @@ async fn sweep<E>(
 where
     E: ClinicOwned,
 {
+    let txn = scope.begin().await?;
     let (rows, oldest, newest): (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>) = txn
         .find::<E>()
         .filter(condition.clone())
@@ -103,11 +111,9 @@ where
         .one(txn.conn())
         .await?
         .unwrap_or((0, None, None));
+    txn.commit().await?;
     if rows > 0 && !dry_run {
-        txn.delete_many::<E>()
-            .filter(condition)
-            .exec(txn.conn())
-            .await?;
+        delete_in_batches::<E>(scope, &condition, at).await?;
     }
     Ok(Purged {
         kind,
@@ -117,27 +123,70 @@ where
     })
 }
 
-/// Purges the clinic `txn` acts for at `now`; what was (or would be) removed, kind by kind.
-pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>, DomainError> {
+/// Deletes the clinic's rows of `E` matching `condition`, oldest (by `at`) first, a batch per
+/// transaction.
+async fn delete_in_batches<E>(
+    scope: &TenantScope,
+    condition: &SimpleExpr,
+    at: E::Column,
+) -> Result<(), DomainError>
+where
+    E: ClinicOwned,
+{
+    loop {
+        let txn = scope.begin().await?;
+        // The batch ends at the date of its last row (rows sharing that date go with it).
+        let last_of_batch: Option<DateTime<Utc>> = txn
+            .find::<E>()
+            .filter(condition.clone())
+            .select_only()
+            .column(at)
+            .order_by_asc(at)
+            .offset(BATCH_ROWS - 1)
+            .limit(1)
+            .into_tuple()
+            .one(txn.conn())
+            .await?;
+        let batch = match last_of_batch {
+            Some(last) => condition.clone().and(at.lte(last)),
+            None => condition.clone(),
+        };
+        txn.delete_many::<E>()
+            .filter(batch)
+            .exec(txn.conn())
+            .await?;
+        txn.commit().await?;
+        if last_of_batch.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+/// Purges the clinic `scope` opens at its clock's now; what was (or would be) removed, kind by
+/// kind. The figures are frozen first, in a transaction of their own; each kind is then swept in
+/// batches; the audit entry comes last.
+pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purged>, DomainError> {
+    let txn = scope.begin().await?;
     let now = txn.now();
-    let settings = clinic_settings::get(txn).await?;
+    let settings = clinic_settings::get(&txn).await?;
+    let horizon = call_horizon(&settings, now)?;
+    if !dry_run {
+        freeze_before(&txn, &settings, horizon).await?;
+    }
+    txn.commit().await?;
     let calls_before = now - call_retention(&settings);
     let dead_before = now - Duration::days(i64::from(DEAD_LETTER_DAYS));
     let conversations_before = now - conversation_retention(&settings);
-    let horizon = call_horizon(&settings, now)?;
-    if !dry_run {
-        freeze_before(txn, &settings, horizon).await?;
-    }
     let kinds = [
         sweep::<call::Entity>(
-            txn,
+            scope,
             "calls",
             (call::Column::StartedAt.lt(horizon), call::Column::StartedAt),
             dry_run,
         )
         .await?,
         sweep::<worklist_dismissal::Entity>(
-            txn,
+            scope,
             "worklist_dismissals",
             (
                 worklist_dismissal::Column::DismissedAt.lt(horizon),
@@ -147,7 +196,7 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
         )
         .await?,
         sweep::<message::Entity>(
-            txn,
+            scope,
             "messages",
             (
                 message::Column::CreatedAt.lt(conversations_before),
@@ -157,7 +206,7 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
         )
         .await?,
         sweep::<conversation::Entity>(
-            txn,
+            scope,
             "conversations",
             (
                 conversation::Column::LastMessageAt.lt(conversations_before),
@@ -167,7 +216,7 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
         )
         .await?,
         sweep::<job_outbox::Entity>(
-            txn,
+            scope,
             "dead_letters",
             (
                 job_outbox::Column::Status
@@ -179,7 +228,7 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
         )
         .await?,
         sweep::<job_outbox::Entity>(
-            txn,
+            scope,
             "finished_jobs",
             (
                 job_outbox::Column::Status
@@ -191,7 +240,7 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
         )
         .await?,
         sweep::<processed_webhook::Entity>(
-            txn,
+            scope,
             "provider_event_records",
             (
                 processed_webhook::Column::ReceivedAt.lt(calls_before),
@@ -201,7 +250,7 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
         )
         .await?,
         sweep::<refresh_token::Entity>(
-            txn,
+            scope,
             "expired_refresh_tokens",
             (
                 refresh_token::Column::ExpiresAt.lt(now),
@@ -211,7 +260,7 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
         )
         .await?,
         sweep::<invite::Entity>(
-            txn,
+            scope,
             "used_or_expired_invitations",
             (
                 invite::Column::AcceptedAt
@@ -224,8 +273,10 @@ pub async fn purge_clinic(txn: &TenantTxn, dry_run: bool) -> Result<Vec<Purged>,
         .await?,
     ];
     if !dry_run {
-        let settings = clinic_settings::get(txn).await?;
-        record_run(txn, settings, &kinds).await?;
+        let txn = scope.begin().await?;
+        let settings = clinic_settings::get(&txn).await?;
+        record_run(&txn, settings, &kinds).await?;
+        txn.commit().await?;
     }
     Ok(kinds.to_vec())
 }
@@ -329,11 +380,7 @@ pub async fn purge_all(
             let scope =
                 TenantScope::for_operator(db.clone(), clock.clone(), clinic_id, "retention purge")
                     .await?;
-            let txn = scope.begin().await?;
-            let purged = purge_clinic(&txn, dry_run).await?;
-            if !dry_run {
-                txn.commit().await?;
-            }
+            let purged = purge_clinic(&scope, dry_run).await?;
             report.clinics.push(ClinicPurge { clinic_id, purged });
         }
         after = Some(last);

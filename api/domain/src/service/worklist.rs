@@ -84,9 +84,10 @@ async fn lookback_start(txn: &TenantTxn, now: DateTime<Utc>) -> Result<DateTime<
     Ok(now - Duration::days(i64::from(settings.attribution_window_days)))
 }
 
-/// Up to `limit` waiting callers as of `now`, after `after`.
+/// Up to `limit` waiting callers as of `now`, after `after`; the read is audited.
 pub async fn waiting_callers(
     txn: &TenantTxn,
+    actor: Option<Uuid>,
     now: DateTime<Utc>,
     after: Option<&WorklistCursor>,
     limit: usize,
@@ -129,7 +130,16 @@ pub async fn waiting_callers(
                 waiting,
             })
         })
-        .collect();
+        .collect::<Vec<_>>();
+    audit::note_read(
+        txn,
+        AuditEvent {
+            actor,
+            action: "worklist.read",
+            detail: json!({ "callers": callers.len() }),
+        },
+    )
+    .await?;
     Ok(WorklistPage { callers, has_next })
 }
 

@@ -1,0 +1,350 @@
+//! The clinic's whole data, for its owner to take away: one JSON document per line, each
+//! `{"table": …, "row": {…}}`, section by section: the clinic's settings, the team (no password
+//! hashes), calls, appointments, attributions, conversations, messages (their texts opened),
+//! worklist dismissals, the opt-out and do-not-process lists, the audit log and the daily figures.
+//! Sealed values (numbers, keys) are left out: they mean nothing outside the server, and a number
+//! never leaves it.
+//!
+//! The export is read a page at a time ([`next_page`], each page its own short transaction in the
+//! download), so a clinic with a year of data does not hold the server's memory: cost is one keyset
+//! page of [`PAGE_ROWS`] rows per request to the database, constant memory per download. The
+//! counts of [`plan`] let the dashboard show progress; the download's end is audited ([`record`]).
+
+use ringback_core::error::DomainError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::{ClinicOwned, TenantTxn};
+use ringback_entity::{
+    appointment, attribution, audit_log, call, caller_restriction, conversation, daily_metric,
+    membership, message, opt_out, user, worklist_dismissal,
+};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::service::audit::{self, AuditEvent};
+use crate::service::{clinic, keys};
+
+/// Rows read per page.
+pub const PAGE_ROWS: u64 = 500;
+
+/// Columns never exported: sealed values and secrets' hashes.
+const WITHHELD: &[&str] = &[
+    "wrapped_data_key",
+    "forwarding_line_sealed",
+    "callback_line_sealed",
+    "number_sealed",
+    "body_sealed",
+    "password_hash",
+];
+
+/// A part of the export, in the order they are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Clinic,
+    Team,
+    Calls,
+    Appointments,
+    Attributions,
+    Conversations,
+    Messages,
+    WorklistDismissals,
+    OptOuts,
+    Restrictions,
+    AuditLog,
+    DailyFigures,
+}
+
+impl Section {
+    /// Every section, in export order.
+    pub const ALL: [Section; 12] = [
+        Section::Clinic,
+        Section::Team,
+        Section::Calls,
+        Section::Appointments,
+        Section::Attributions,
+        Section::Conversations,
+        Section::Messages,
+        Section::WorklistDismissals,
+        Section::OptOuts,
+        Section::Restrictions,
+        Section::AuditLog,
+        Section::DailyFigures,
+    ];
+
+    /// The name each line of the section carries as `table`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Clinic => "clinic",
+            Section::Team => "team",
+            Section::Calls => "calls",
+            Section::Appointments => "appointments",
+            Section::Attributions => "attributions",
+            Section::Conversations => "conversations",
+            Section::Messages => "messages",
+            Section::WorklistDismissals => "worklist_dismissals",
+            Section::OptOuts => "opt_outs",
+            Section::Restrictions => "caller_restrictions",
+            Section::AuditLog => "audit_log",
+            Section::DailyFigures => "daily_figures",
+        }
+    }
+}
+
+/// Where a download is: the section, and the last key read in it.
+#[derive(Clone, Debug, Default)]
+pub struct ExportCursor {
+    section: usize,
+    after: Option<sea_orm::Value>,
+}
+
+/// One page of the export.
+pub struct ExportPage {
+    /// JSON lines, each ending in `\n`.
+    pub lines: String,
+    pub rows: u64,
+    /// Where the next page starts; `None` after the last.
+    pub next: Option<ExportCursor>,
+}
+
+/// How many rows each section holds now.
+pub async fn plan(txn: &TenantTxn) -> Result<Vec<(Section, u64)>, DomainError> {
+    let mut counts = Vec::with_capacity(Section::ALL.len());
+    for section in Section::ALL {
+        let rows = match section {
+            Section::Clinic => 1,
+            Section::Team => count::<membership::Entity>(txn).await?,
+            Section::Calls => count::<call::Entity>(txn).await?,
+            Section::Appointments => count::<appointment::Entity>(txn).await?,
+            Section::Attributions => count::<attribution::Entity>(txn).await?,
+            Section::Conversations => count::<conversation::Entity>(txn).await?,
+            Section::Messages => count::<message::Entity>(txn).await?,
+            Section::WorklistDismissals => count::<worklist_dismissal::Entity>(txn).await?,
+            Section::OptOuts => count::<opt_out::Entity>(txn).await?,
+            Section::Restrictions => count::<caller_restriction::Entity>(txn).await?,
+            Section::AuditLog => count::<audit_log::Entity>(txn).await?,
+            Section::DailyFigures => count::<daily_metric::Entity>(txn).await?,
+        };
+        counts.push((section, rows));
+    }
+    Ok(counts)
+}
+
+async fn count<E>(txn: &TenantTxn) -> Result<u64, DomainError>
+where
+    E: ClinicOwned,
+    E::Model: Sync,
+{
+    Ok(txn.find::<E>().count(txn.conn()).await?)
+}
+
+/// The page at `cursor` (the start when default); empty sections are passed over.
+pub async fn next_page(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    cursor: ExportCursor,
+) -> Result<ExportPage, DomainError> {
+    let mut cursor = cursor;
+    while let Some(section) = Section::ALL.get(cursor.section).copied() {
+        let (rows, last) = read(txn, secrets, section, cursor.after.clone()).await?;
+        let full = rows.len() as u64 == PAGE_ROWS;
+        let next = if full {
+            ExportCursor {
+                section: cursor.section,
+                after: last,
+            }
+        } else {
+            ExportCursor {
+                section: cursor.section + 1,
+                after: None,
+            }
+        };
+        if rows.is_empty() {
+            cursor = next;
+            continue;
+        }
+        let mut lines = String::new();
+        for row in &rows {
+            lines.push_str(&json!({ "table": section.name(), "row": row }).to_string());
+            lines.push('\n');
+        }
+        let more = next.section < Section::ALL.len();
+        return Ok(ExportPage {
+            lines,
+            rows: rows.len() as u64,
+            next: more.then_some(next),
+        });
+    }
+    Ok(ExportPage {
+        lines: String::new(),
+        rows: 0,
+        next: None,
+    })
+}
+
+/// Up to [`PAGE_ROWS`] rows of `section` after `after`, and the last one's key.
+async fn read(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    section: Section,
+    after: Option<sea_orm::Value>,
+) -> Result<(Vec<Value>, Option<sea_orm::Value>), DomainError> {
+    match section {
+        // One row, so never a full page: the next page is the next section's.
+        Section::Clinic => Ok((vec![shown(&clinic::get(txn).await?)?], None)),
+        Section::Team => team(txn, after).await,
+        Section::Calls => page::<call::Entity>(txn, call::Column::Id, after, |r| r.id.into()).await,
+        Section::Appointments => {
+            page::<appointment::Entity>(txn, appointment::Column::Id, after, |r| r.id.into()).await
+        }
+        Section::Attributions => {
+            page::<attribution::Entity>(txn, attribution::Column::AppointmentId, after, |r| {
+                r.appointment_id.into()
+            })
+            .await
+        }
+        Section::Conversations => {
+            page::<conversation::Entity>(txn, conversation::Column::Id, after, |r| r.id.into())
+                .await
+        }
+        Section::Messages => messages(txn, secrets, after).await,
+        Section::WorklistDismissals => {
+            page::<worklist_dismissal::Entity>(txn, worklist_dismissal::Column::Id, after, |r| {
+                r.id.into()
+            })
+            .await
+        }
+        Section::OptOuts => {
+            page::<opt_out::Entity>(txn, opt_out::Column::CallerKey, after, |r| {
+                r.caller_key.clone().into()
+            })
+            .await
+        }
+        Section::Restrictions => {
+            page::<caller_restriction::Entity>(
+                txn,
+                caller_restriction::Column::CallerKey,
+                after,
+                |r| r.caller_key.clone().into(),
+            )
+            .await
+        }
+        Section::AuditLog => {
+            page::<audit_log::Entity>(txn, audit_log::Column::Seq, after, |r| r.seq.into()).await
+        }
+        Section::DailyFigures => {
+            page::<daily_metric::Entity>(txn, daily_metric::Column::Day, after, |r| r.day.into())
+                .await
+        }
+    }
+}
+
+/// `row` as JSON, without the withheld columns.
+fn shown(row: &impl Serialize) -> Result<Value, DomainError> {
+    let mut value = serde_json::to_value(row).map_err(|e| DomainError::Internal(e.to_string()))?;
+    if let Some(fields) = value.as_object_mut() {
+        for name in WITHHELD {
+            fields.remove(*name);
+        }
+    }
+    Ok(value)
+}
+
+/// A keyset page of `E` ordered by `key`.
+async fn page<E>(
+    txn: &TenantTxn,
+    key: E::Column,
+    after: Option<sea_orm::Value>,
+    key_of: impl Fn(&E::Model) -> sea_orm::Value,
+) -> Result<(Vec<Value>, Option<sea_orm::Value>), DomainError>
+where
+    E: ClinicOwned,
+    E::Model: Serialize,
+{
+    let mut query = txn.find::<E>();
+    if let Some(after) = after {
+        query = query.filter(key.gt(after));
+    }
+    let rows = query
+        .order_by_asc(key)
+        .limit(PAGE_ROWS)
+        .all(txn.conn())
+        .await?;
+    let last = rows.last().map(&key_of);
+    let shown = rows.iter().map(shown).collect::<Result<Vec<_>, _>>()?;
+    Ok((shown, last))
+}
+
+/// Members with their names and e-mail addresses (never a password hash).
+async fn team(
+    txn: &TenantTxn,
+    after: Option<sea_orm::Value>,
+) -> Result<(Vec<Value>, Option<sea_orm::Value>), DomainError> {
+    let (members, last) =
+        page::<membership::Entity>(txn, membership::Column::UserId, after, |r| r.user_id.into())
+            .await?;
+    let ids: Vec<Uuid> = members
+        .iter()
+        .filter_map(|member| member["user_id"].as_str()?.parse().ok())
+        .collect();
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(txn.conn())
+        .await?;
+    let rows = members
+        .into_iter()
+        .map(|mut member| {
+            let person = users
+                .iter()
+                .find(|user| member["user_id"].as_str() == Some(user.id.to_string().as_str()));
+            if let (Some(fields), Some(person)) = (member.as_object_mut(), person) {
+                fields.insert("email".to_owned(), json!(person.email));
+                fields.insert("display_name".to_owned(), json!(person.display_name));
+            }
+            member
+        })
+        .collect();
+    Ok((rows, last))
+}
+
+/// Messages with their texts opened.
+async fn messages(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    after: Option<sea_orm::Value>,
+) -> Result<(Vec<Value>, Option<sea_orm::Value>), DomainError> {
+    let mut query = txn.find::<message::Entity>();
+    if let Some(after) = after {
+        query = query.filter(message::Column::Id.gt(after));
+    }
+    let rows = query
+        .order_by_asc(message::Column::Id)
+        .limit(PAGE_ROWS)
+        .all(txn.conn())
+        .await?;
+    let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
+    let mut shown_rows = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut value = shown(row)?;
+        let text = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
+        if let Some(fields) = value.as_object_mut() {
+            fields.insert("text".to_owned(), json!(text));
+        }
+        shown_rows.push(value);
+    }
+    Ok((shown_rows, rows.last().map(|row| row.id.into())))
+}
+
+/// Records a finished export of `rows` rows in the audit log.
+pub async fn record(txn: &TenantTxn, actor: Option<Uuid>, rows: u64) -> Result<(), DomainError> {
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "export.clinic_data",
+            detail: json!({ "rows": rows }),
+        },
+    )
+    .await?;
+    Ok(())
+}

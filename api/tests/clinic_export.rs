@@ -1,0 +1,149 @@
+//! The clinic's whole data, on SQLite and PostgreSQL: the owner's download streams every part
+//! (more calls than a page holds, each once), matches the counts `exportClinicData` announced,
+//! opens message texts, holds no number, no sealed value and no password hash, and is audited
+//! when complete; an admin may not download it.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use common::app::{OWNER_EMAIL, TestApp};
+use common::graphql::join;
+use ringback_api::config::DatabaseKind;
+use ringback_api::service::clinic_export::PAGE_ROWS;
+use ringback_api::service::inbound_sms::{self, InboundSms};
+use serde_json::{Value, json};
+
+fn cookies_of<E: poem::Endpoint>(browser: &common::graphql::Browser<E>) -> String {
+    browser
+        .cookies
+        .iter()
+        .map(|(name, value)| format!("{name}={value}; "))
+        .collect()
+}
+
+async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let set = app
+        .owner
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { name } }",
+            json!({}),
+        )
+        .await;
+    assert!(set["errors"].is_null(), "{set}");
+    let total = usize::try_from(PAGE_ROWS).expect("small") * 2 + 3;
+    let started = (app.state.clock.now() - Duration::hours(2)).to_rfc3339();
+    let events: Vec<Value> = (0..total)
+        .map(|n| {
+            json!({ "externalId": format!("x{n}"), "direction": "INBOUND", "status": "ANSWERED",
+            "startedAt": started, "answeredAt": started,
+            "callerNumber": format!("07700 900{:03}", n % 1000) })
+        })
+        .collect();
+    for batch in events.chunks(200) {
+        let recorded = app
+            .owner
+            .run(
+                "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { recorded } }",
+                json!({ "e": batch }),
+            )
+            .await;
+        assert_eq!(
+            recorded["data"]["recordCallEvents"]["recorded"],
+            batch.len()
+        );
+    }
+    let txn = app.tenant().begin().await.expect("txn");
+    let text = InboundSms {
+        provider_id: "SMexport",
+        from: "+447700900001",
+        text: "Is Friday free?",
+        at: txn.now(),
+    };
+    inbound_sms::receive(&txn, &app.state.secrets, text)
+        .await
+        .expect("received");
+    txn.commit().await.expect("commit");
+
+    let plan = app
+        .owner
+        .run(
+            "{ exportClinicData { url totalRows tables { name rows } } }",
+            json!({}),
+        )
+        .await;
+    let plan = &plan["data"]["exportClinicData"];
+    let announced: BTreeMap<String, i64> = plan["tables"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{plan}"))
+        .iter()
+        .filter(|table| table["rows"].as_i64() != Some(0))
+        .map(|table| {
+            (
+                table["name"].as_str().unwrap_or_default().to_owned(),
+                table["rows"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let url = plan["url"].as_str().expect("url").to_owned();
+    let client = poem::test::TestClient::new(app.app());
+    let response = client
+        .get(&url)
+        .header("Cookie", cookies_of(&app.owner))
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    response.assert_content_type("application/x-ndjson");
+    let body = response.0.into_body().into_string().await.expect("body");
+    let mut received: BTreeMap<String, i64> = BTreeMap::new();
+    let mut call_ids = std::collections::BTreeSet::new();
+    for line in body.lines() {
+        let parsed: Value = serde_json::from_str(line).expect("one JSON document per line");
+        let table = parsed["table"].as_str().expect("table").to_owned();
+        if table == "calls" {
+            call_ids.insert(parsed["row"]["id"].to_string());
+        }
+        *received.entry(table).or_default() += 1;
+    }
+    // Reading the plan was audited after it was counted; the audit log grew by then.
+    let audit_announced = announced.get("audit_log").copied();
+    let mut expected = announced.clone();
+    expected.remove("audit_log");
+    let audit_received = received.remove("audit_log");
+    assert_eq!(received, expected, "every part, as announced");
+    assert!(audit_received >= audit_announced, "{audit_received:?}");
+    assert_eq!(call_ids.len(), total, "every call once");
+    assert!(body.contains("Is Friday free?"), "message texts are opened");
+    assert!(body.contains(OWNER_EMAIL), "the team is named");
+    for withheld in [
+        "password_hash",
+        "number_sealed",
+        "body_sealed",
+        "wrapped_data_key",
+        "7700900",
+    ] {
+        assert!(!body.contains(withheld), "{withheld} is not exported");
+    }
+    let audited = app
+        .db
+        .query_strings(
+            "SELECT CAST(detail AS TEXT) AS detail FROM audit_log WHERE action = 'export.clinic_data'",
+            &["detail"],
+        )
+        .await;
+    assert_eq!(audited.len(), 1, "the finished download is audited");
+
+    let admin = app.browser();
+    let admin = join(&mut app.owner, admin, "admin@clinic.test", "ADMIN").await;
+    let refused = client
+        .get(&url)
+        .header("Cookie", cookies_of(&admin))
+        .send()
+        .await;
+    refused.assert_status(poem::http::StatusCode::FORBIDDEN);
+    app.db.finish().await;
+}
+
+on_both_databases!(the_whole_clinic_streams_out);
