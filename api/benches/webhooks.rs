@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::figures::{ms, percentile};
 use common::graphql::{Browser, SIGN_UP, sign_up_input};
 use common::{PUBLIC_URL, TWILIO_AUTH_TOKEN, TestDb, serve};
 use ringback_api::config::DatabaseKind;
@@ -39,18 +40,6 @@ struct Figures {
     latencies: Vec<Duration>,
     missed_to_sms: Vec<Duration>,
     texts: usize,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
 }
 
 /// A caller in the reserved fiction range, 07700 900000–900999.

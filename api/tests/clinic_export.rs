@@ -12,27 +12,11 @@ use common::app::{OWNER_EMAIL, TestApp};
 use common::graphql::join;
 use ringback_api::config::DatabaseKind;
 use ringback_api::service::clinic_export::PAGE_ROWS;
-use ringback_api::service::inbound_sms::{self, InboundSms};
 use serde_json::{Value, json};
-
-fn cookies_of<E: poem::Endpoint>(browser: &common::graphql::Browser<E>) -> String {
-    browser
-        .cookies
-        .iter()
-        .map(|(name, value)| format!("{name}={value}; "))
-        .collect()
-}
 
 async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).with_twilio().build().await;
-    let set = app
-        .owner
-        .run(
-            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { name } }",
-            json!({}),
-        )
-        .await;
-    assert!(set["errors"].is_null(), "{set}");
+    app.keep_numbers().await;
     let total = usize::try_from(PAGE_ROWS).expect("small") * 2 + 3;
     let started = (app.state.clock.now() - Duration::hours(2)).to_rfc3339();
     let events: Vec<Value> = (0..total)
@@ -55,17 +39,8 @@ async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
             batch.len()
         );
     }
-    let txn = app.tenant().begin().await.expect("txn");
-    let text = InboundSms {
-        provider_id: "SMexport",
-        from: "+447700900001",
-        text: "Is Friday free?",
-        at: txn.now(),
-    };
-    inbound_sms::receive(&txn, &app.state.secrets, text)
-        .await
-        .expect("received");
-    txn.commit().await.expect("commit");
+    app.receive_text("SMexport", "+447700900001", "Is Friday free?")
+        .await;
 
     let plan = app
         .owner
@@ -91,7 +66,7 @@ async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
     let client = poem::test::TestClient::new(app.app());
     let response = client
         .get(&url)
-        .header("Cookie", cookies_of(&app.owner))
+        .header("Cookie", app.owner.cookie_header())
         .send()
         .await;
     response.assert_status_is_ok();
@@ -139,7 +114,7 @@ async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
     let admin = join(&mut app.owner, admin, "admin@clinic.test", "ADMIN").await;
     let refused = client
         .get(&url)
-        .header("Cookie", cookies_of(&admin))
+        .header("Cookie", admin.cookie_header())
         .send()
         .await;
     refused.assert_status(poem::http::StatusCode::FORBIDDEN);

@@ -134,11 +134,7 @@ async fn downloads_stream_every_page(kind: DatabaseKind) {
     let today = test_db.clock.now().date_naive();
     let (from, to) = (today - Duration::days(1), today + Duration::days(1));
     let client = poem::test::TestClient::new(test_db.app(web.path()));
-    let cookies: String = admin
-        .cookies
-        .iter()
-        .map(|(name, value)| format!("{name}={value}; "))
-        .collect();
+    let cookies = admin.cookie_header();
     let url = format!("/export/calls.csv?from={from}&to={to}");
     let response = client
         .get(&url)

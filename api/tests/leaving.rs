@@ -10,7 +10,6 @@ mod common;
 use common::app::{OWNER_EMAIL, TestApp};
 use common::graphql::{error_code, join};
 use ringback_api::config::DatabaseKind;
-use ringback_api::service::inbound_sms::{self, InboundSms};
 use ringback_shared::seal::DataKey;
 use serde_json::json;
 use uuid::Uuid;
@@ -55,27 +54,10 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
         .expect("demo");
     let clinic = app.clinic_id;
     let subscription = app.subscribe("starter").await;
-    let set = app
-        .owner
-        .run(
-            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { name } }",
-            json!({}),
-        )
+    let name = app.keep_numbers().await;
+    app.receive_text("SMleaving", "+447700900321", "Please call me back")
         .await;
-    let name = set["data"]["updateClinicSettings"]["name"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{set}"))
-        .to_owned();
     let txn = app.tenant().begin().await.expect("txn");
-    let text = InboundSms {
-        provider_id: "SMleaving",
-        from: "+447700900321",
-        text: "Please call me back",
-        at: txn.now(),
-    };
-    inbound_sms::receive(&txn, &app.state.secrets, text)
-        .await
-        .expect("received");
     let sealed = txn
         .find::<ringback_entity::message::Entity>()
         .one(txn.conn())

@@ -14,7 +14,6 @@ use chrono::Duration;
 use common::app::TestApp;
 use common::graphql::error_code;
 use ringback_api::config::DatabaseKind;
-use ringback_api::service::inbound_sms::{self, InboundSms};
 use serde_json::{Value, json};
 
 const CALLER: &str = "07700 900123";
@@ -53,22 +52,6 @@ async fn missed(app: &mut TestApp, calls: &[(&str, &str)]) -> Value {
         .await;
     assert!(recorded["errors"].is_null(), "{recorded}");
     recorded["data"]["recordCallEvents"]["results"].clone()
-}
-
-/// A text from `from` arriving now.
-async fn text_from(app: &TestApp, sid: &str, from: &str, text: &str) -> Option<String> {
-    let txn = app.tenant().begin().await.expect("txn");
-    let inbound = InboundSms {
-        provider_id: sid,
-        from,
-        text,
-        at: txn.now(),
-    };
-    let answer = inbound_sms::receive(&txn, &app.state.secrets, inbound)
-        .await
-        .expect("received");
-    txn.commit().await.expect("commit");
-    answer
 }
 
 async fn key_of(app: &mut TestApp, number: &str) -> String {
@@ -157,17 +140,10 @@ async fn todays_figures(app: &mut TestApp) -> Value {
 
 async fn an_admin_sees_exports_and_erases_what_is_held(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).with_twilio().build().await;
-    let set = app
-        .owner
-        .run(
-            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { privacyMode } }",
-            json!({}),
-        )
-        .await;
-    assert!(set["errors"].is_null(), "{set}");
+    app.keep_numbers().await;
     missed(&mut app, &[("p1", CALLER), ("p2", OTHER)]).await;
     assert!(
-        text_from(&app, "SMp1", CALLER_E164, "Can I come in on Tuesday?")
+        app.receive_text("SMp1", CALLER_E164, "Can I come in on Tuesday?")
             .await
             .is_none()
     );
@@ -318,7 +294,7 @@ async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
     let figures = todays_figures(&mut app).await;
     assert_eq!(figures["missedCalls"], 1, "the call is counted: {figures}");
     assert!(
-        text_from(&app, "SMr1", CALLER_E164, "Hello?")
+        app.receive_text("SMr1", CALLER_E164, "Hello?")
             .await
             .is_none()
     );
@@ -328,7 +304,9 @@ async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
         .await;
     assert_eq!(kept, [["0"]], "a restricted caller's text is not kept");
     assert!(
-        text_from(&app, "SMr2", CALLER_E164, "STOP").await.is_some(),
+        app.receive_text("SMr2", CALLER_E164, "STOP")
+            .await
+            .is_some(),
         "STOP is still honoured and answered"
     );
     let record = app.owner.run(RECORD, json!({ "number": CALLER })).await;
@@ -343,7 +321,7 @@ async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
         .run(RESTRICT, json!({ "number": CALLER, "restricted": false }))
         .await;
     assert_eq!(lifted["data"]["restrictCaller"], false, "{lifted}");
-    text_from(&app, "SMr3", CALLER_E164, "START").await;
+    app.receive_text("SMr3", CALLER_E164, "START").await;
     let results = missed(&mut app, &[("r2", CALLER)]).await;
     assert_eq!(results[0]["call"]["textBackStatus"], "queued", "{results}");
     let refused = app
@@ -368,14 +346,10 @@ async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
 /// entry naming who did it (never a number or a text).
 async fn reads_and_staff_actions_are_audited(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).with_twilio().build().await;
-    app.owner
-        .run(
-            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { name } }",
-            json!({}),
-        )
-        .await;
+    app.keep_numbers().await;
     missed(&mut app, &[("a1", CALLER)]).await;
-    text_from(&app, "SMa1", CALLER_E164, "Any slots on Monday?").await;
+    app.receive_text("SMa1", CALLER_E164, "Any slots on Monday?")
+        .await;
     let today = app.state.clock.now().date_naive();
     for read in [
         "{ worklist(first: 5) { edges { node { callerTail } } } }".to_owned(),

@@ -116,6 +116,40 @@ impl TestApp {
         subscription
     }
 
+    /// Switches the clinic to the `text_back` privacy mode (numbers kept sealed for replies);
+    /// returns the clinic's name.
+    pub async fn keep_numbers(&mut self) -> String {
+        let set = self
+            .owner
+            .run(
+                "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { name } }",
+                serde_json::json!({}),
+            )
+            .await;
+        set["data"]["updateClinicSettings"]["name"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{set}"))
+            .to_owned()
+    }
+
+    /// A text from `from` (E.164) arriving now with provider id `sid`; the automated answer, if
+    /// it was a keyword.
+    pub async fn receive_text(&self, sid: &str, from: &str, text: &str) -> Option<String> {
+        use ringback_api::service::inbound_sms::{self, InboundSms};
+        let txn = self.tenant().begin().await.expect("txn");
+        let inbound = InboundSms {
+            provider_id: sid,
+            from,
+            text,
+            at: txn.now(),
+        };
+        let answer = inbound_sms::receive(&txn, &self.state.secrets, inbound)
+            .await
+            .expect("received");
+        txn.commit().await.expect("commit");
+        answer
+    }
+
     /// A browser nobody has signed in with.
     pub fn browser(&self) -> Browser<App> {
         Browser::new(self.app())

@@ -23,7 +23,8 @@ impl<E: Endpoint> Browser<E> {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    /// The cookies as a `Cookie` header, for requests outside GraphQL (downloads).
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(name, value)| format!("{name}={value}"))

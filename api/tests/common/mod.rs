@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod figures;
 pub mod graphql;
 pub mod logs;
 mod template;

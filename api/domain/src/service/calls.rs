@@ -125,37 +125,19 @@ async fn record_one(
     let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
     let id = Uuid::now_v7();
     if restrictions::is_restricted(txn, &caller.keys()).await? {
-        let model = restricted_call(txn, id, provider, &event, missed)
+        let model = restricted_call(new_call(txn, id, provider, &event, missed), missed)
             .insert(txn.conn())
             .await?;
         return Ok(EventResult::Recorded(model));
     }
-    let number_sealed = if missed {
-        number_for_callback(secrets, clinic, &caller.e164)?
-    } else {
-        None
-    };
-    let model = call::ActiveModel {
-        clinic_id: Set(txn.clinic_id()),
-        id: Set(id),
-        provider: Set(provider.to_owned()),
-        external_id: Set(event.external_id.trim().to_owned()),
-        direction: Set(event.direction.as_str().to_owned()),
-        status: Set(event.outcome.as_str().to_owned()),
-        missed: Set(missed),
-        caller_key: Set(caller.caller_key.clone()),
-        caller_tail: Set(caller.tail.clone()),
-        line_type: Set(caller.line_type.clone()),
-        started_at: Set(event.started_at),
-        answered_at: Set(event.answered_at),
-        ended_at: Set(event.ended_at),
-        text_back_status: Set(None),
-        number_sealed: Set(number_sealed),
-        created_at: Set(now),
-        updated_at: Set(now),
+    let mut model = new_call(txn, id, provider, &event, missed);
+    model.caller_key = Set(caller.caller_key.clone());
+    model.caller_tail = Set(caller.tail.clone());
+    model.line_type = Set(caller.line_type.clone());
+    if missed {
+        model.number_sealed = Set(number_for_callback(secrets, clinic, &caller.e164)?);
     }
-    .insert(txn.conn())
-    .await?;
+    let model = model.insert(txn.conn()).await?;
     let model = if model.missed {
         text_back::after_missed_call(txn, secrets, billing, clinic, model, &caller, now).await?
     } else {
@@ -164,9 +146,9 @@ async fn record_one(
     Ok(EventResult::Recorded(model))
 }
 
-/// A call from a caller on the do-not-process list: counted in the figures, but stored under a
-/// stand-in key that links to nobody, with no tail, no line type and no number, and never texted.
-fn restricted_call(
+/// The row of a call as reported, before anything about its caller is known (no key, no tail,
+/// no number).
+fn new_call(
     txn: &TenantTxn,
     id: Uuid,
     provider: &str,
@@ -188,11 +170,19 @@ fn restricted_call(
         started_at: Set(event.started_at),
         answered_at: Set(event.answered_at),
         ended_at: Set(event.ended_at),
-        text_back_status: Set(missed.then(|| SkipReason::Restricted.status().to_owned())),
+        text_back_status: Set(None),
         number_sealed: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
+}
+
+/// A call from a caller on the do-not-process list: counted in the figures, but stored under the
+/// stand-in key [`new_call`] gives it (it links to nobody), with no tail, line type or number, and
+/// never texted.
+fn restricted_call(mut call: call::ActiveModel, missed: bool) -> call::ActiveModel {
+    call.text_back_status = Set(missed.then(|| SkipReason::Restricted.status().to_owned()));
+    call
 }
 
 /// A missed caller's number sealed for a callback from inside the server, in the `text_back`

@@ -12,9 +12,10 @@
 //! dead letters after 30 days (their sealed numbers and texts with them), expired refresh tokens,
 //! used or expired invitations, and, deployment-wide, expired sign-up requests.
 //!
-//! Rows go oldest first in batches of [`BATCH_ROWS`], each batch its own transaction, so a clinic
-//! with a million calls never holds one long transaction (see `benches/purge.rs` for the rate and
-//! what it costs the API meanwhile).
+//! Rows go oldest first in batches of [`BATCH_ROWS`], each batch its own transaction followed by
+//! a rest as long as it took, so a clinic with a million calls never holds one long transaction
+//! and leaves the API at least half the database (see `benches/purge.rs` for the rate and what
+//! it costs the API meanwhile).
 //!
 //! Purging calls never changes a figure: the stale daily figures the purged calls feed are
 //! recomputed first and then frozen (see `metrics::first_open_day`), and appointments booked too
@@ -33,7 +34,7 @@ use ringback_entity::{
 };
 use ringback_shared::metrics::{local_day, local_day_bounds_utc, parse_time_zone};
 use ringback_shared::retention::DEAD_LETTER_DAYS;
-use sea_orm::sea_query::{Expr, Func, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -49,7 +50,7 @@ use crate::service::metrics;
 /// Clinics visited per page of a purge.
 const CLINICS_PER_PAGE: u32 = 100;
 /// Rows deleted per transaction.
-pub const BATCH_ROWS: u64 = 10_000;
+pub const BATCH_ROWS: u64 = 5_000;
 
 /// Rows of one kind a purge removed (or, on a dry run, would remove).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -89,7 +90,8 @@ pub fn conversation_retention(clinic: &clinic::Model) -> Duration {
 
 /// Counts (and unless `dry_run` deletes) the clinic's rows of `E` matching `condition`, with their
 /// date range in column `at`. Rows go oldest first, at most [`BATCH_ROWS`] per transaction, so a
-/// big clinic's purge never holds one long transaction.
+/// big clinic's purge never holds one long transaction, with a rest after each batch as long as
+/// the batch took.
 async fn sweep<E>(
     scope: &TenantScope,
     kind: &'static str,
@@ -98,42 +100,59 @@ async fn sweep<E>(
 ) -> Result<Purged, DomainError>
 where
     E: ClinicOwned,
+    E::Model: Sync,
 {
     let txn = scope.begin().await?;
-    let (rows, oldest, newest): (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>) = txn
-        .find::<E>()
-        .filter(condition.clone())
-        .select_only()
-        .column_as(Expr::from(Func::count(Expr::col(at))), "rows")
-        .column_as(Expr::from(Func::min(Expr::col(at))), "oldest")
-        .column_as(Expr::from(Func::max(Expr::col(at))), "newest")
-        .into_tuple()
-        .one(txn.conn())
-        .await?
-        .unwrap_or((0, None, None));
+    // The ends of the range come from the index on `at`, not from reading every row.
+    let end = async |ascending: bool| -> Result<Option<DateTime<Utc>>, DomainError> {
+        let query = txn
+            .find::<E>()
+            .filter(condition.clone())
+            .select_only()
+            .column(at);
+        let query = if ascending {
+            query.order_by_asc(at)
+        } else {
+            query.order_by_desc(at)
+        };
+        Ok(query.limit(1).into_tuple().one(txn.conn()).await?)
+    };
+    let (oldest, newest) = (end(true).await?, end(false).await?);
+    let counted = if dry_run && oldest.is_some() {
+        use sea_orm::PaginatorTrait;
+        txn.find::<E>()
+            .filter(condition.clone())
+            .count(txn.conn())
+            .await?
+    } else {
+        0
+    };
     txn.commit().await?;
-    if rows > 0 && !dry_run {
-        delete_in_batches::<E>(scope, &condition, at).await?;
-    }
+    let rows = match oldest {
+        Some(_) if !dry_run => delete_in_batches::<E>(scope, &condition, at).await?,
+        _ => counted,
+    };
     Ok(Purged {
         kind,
-        rows: u64::try_from(rows).unwrap_or(0),
+        rows,
         oldest,
         newest,
     })
 }
 
 /// Deletes the clinic's rows of `E` matching `condition`, oldest (by `at`) first, a batch per
-/// transaction.
+/// transaction; how many went.
 async fn delete_in_batches<E>(
     scope: &TenantScope,
     condition: &SimpleExpr,
     at: E::Column,
-) -> Result<(), DomainError>
+) -> Result<u64, DomainError>
 where
     E: ClinicOwned,
 {
+    let mut deleted = 0;
     loop {
+        let started = std::time::Instant::now();
         let txn = scope.begin().await?;
         // The batch ends at the date of its last row (rows sharing that date go with it).
         let last_of_batch: Option<DateTime<Utc>> = txn
@@ -151,14 +170,19 @@ where
             Some(last) => condition.clone().and(at.lte(last)),
             None => condition.clone(),
         };
-        txn.delete_many::<E>()
+        deleted += txn
+            .delete_many::<E>()
             .filter(batch)
             .exec(txn.conn())
-            .await?;
+            .await?
+            .rows_affected;
         txn.commit().await?;
         if last_of_batch.is_none() {
-            return Ok(());
+            return Ok(deleted);
         }
+        // The purge is background work: it rests as long as each batch took, so the API it
+        // shares the database with keeps at least half of it.
+        tokio::time::sleep(started.elapsed()).await;
     }
 }
 
@@ -333,8 +357,12 @@ async fn freeze_before(
         .and_where(call::Column::ClinicId.eq(txn.clinic_id()))
         .and_where(call::Column::StartedAt.lt(horizon))
         .to_owned();
+    // A text-back is written within minutes of its call: only messages from before the day after
+    // the horizon can point to a purged call (so the database looks at those few, not every call).
     txn.update_many::<message::Entity>()
         .col_expr(message::Column::CallId, Expr::value(Option::<Uuid>::None))
+        .filter(message::Column::CallId.is_not_null())
+        .filter(message::Column::CreatedAt.lt(horizon + Duration::days(1)))
         .filter(message::Column::CallId.in_subquery(purged_calls))
         .exec(txn.conn())
         .await?;

@@ -708,12 +708,7 @@ async fn retrieve_subscription(
     let store = lock(&shared.store);
     match store.subscriptions.iter().find(|sub| sub.id == id) {
         Some(sub) => Json(shared.subscription_json(sub)).into_response(),
-        None => stripe_error(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            Some("resource_missing"),
-            &format!("No such subscription: '{id}'"),
-        ),
+        None => no_such_subscription(&id),
     }
 }
 
@@ -733,13 +728,18 @@ async fn cancel_subscription(
             sub.status = "canceled".to_owned();
             Json(shared.subscription_json(sub)).into_response()
         }
-        _ => stripe_error(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            Some("resource_missing"),
-            &format!("No such subscription: '{id}'"),
-        ),
+        _ => no_such_subscription(&id),
     }
+}
+
+/// Stripe's answer about a subscription it does not know (or no longer runs).
+fn no_such_subscription(id: &str) -> Response {
+    stripe_error(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        Some("resource_missing"),
+        &format!("No such subscription: '{id}'"),
+    )
 }
 
 /// `GET /v1/subscriptions?customer=…`: a customer's subscriptions, newest first.
