@@ -11,7 +11,7 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use common::app::TestApp;
 use ringback_api::config::DatabaseKind;
 use ringback_api::jobs::scheduler::{RETENTION, Scheduler};
@@ -514,11 +514,17 @@ async fn the_boundary_is_the_clinic_local_day(kind: DatabaseKind) {
         assert!(refused.to_string().contains(field), "{refused}");
     }
 
-    // 13:00 in Sydney (AEST) on 15 June; 90 days back is 17 March, still daylight time, whose
-    // day began at 13:00 UTC on the 16th.
-    let now: DateTime<Utc> = "2027-06-15T03:00:00Z".parse().expect("instant");
+    // 13:00 in Sydney (AEST) on 15 June of the clock's next year; 90 days back is 17 March, still
+    // daylight time (it ends on April's first Sunday), whose day began at 13:00 UTC on the 16th.
+    let year = app.db.clock.now().year() + 1;
+    let at = |month, day, hour| {
+        Utc.with_ymd_and_hms(year, month, day, hour, 0, 0)
+            .single()
+            .expect("instant")
+    };
+    let now = at(6, 15, 3);
     app.db.clock.set(now);
-    let horizon: DateTime<Utc> = "2027-03-16T13:00:00Z".parse().expect("instant");
+    let horizon = at(3, 16, 13);
     let key = "v1:0000000000000000000000000000000000000000000000000000000000000abc";
     let txn = app.tenant().begin().await.expect("begin");
     for at in [
