@@ -71,17 +71,39 @@ impl DatabaseKind {
 /// turns (see [`begin_writer`]).
 const SQLITE_CONNECTIONS: u32 = 4;
 
-/// Opens a pool for `url`. An in-memory SQLite database gets a single connection, because each
+/// Connections a PostgreSQL pool keeps open even when idle. Opening one costs a server process
+/// and an authentication exchange (about 0.1 s on a busy machine); without warm spares, a request
+/// that arrives while background work (a purge, the outbox worker) holds a connection and whose
+/// resolvers run side by side would wait for one to open (see `benches/purge.rs`).
+const POSTGRES_WARM_CONNECTIONS: u32 = 5;
+
+/// Opens the pool a server answers requests from: as [`connect_url`], with warm spare
+/// connections on PostgreSQL.
+pub async fn connect_serving(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {
+    let warm = match kind {
+        DatabaseKind::Postgres => POSTGRES_WARM_CONNECTIONS,
+        DatabaseKind::Sqlite => 0,
+    };
+    open(url, kind, warm).await
+}
+
+/// Opens a pool for `url` (one-off work: migrations, maintenance, tests' own connections).
+pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {
+    open(url, kind, 0).await
+}
+
+/// Opens a pool for `url` keeping `warm` connections open when idle. An in-memory SQLite database gets a single connection, because each
 /// connection would otherwise see its own empty database. A SQLite file runs in write-ahead-log
 /// mode: readers do not wait for the writer, and each commit costs one sync of the log (kept at
 /// `FULL`, so a commit survives a power cut: the outbox relies on its claims being durable).
-pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {
+async fn open(url: &str, kind: DatabaseKind, warm: u32) -> Result<DatabaseConnection, DbError> {
     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
+        .acquire_timeout(Duration::from_secs(10))
+        .min_connections(warm);
     if kind == DatabaseKind::Sqlite && url.contains(":memory:") {
         options.max_connections(1).min_connections(1);
     } else if kind == DatabaseKind::Sqlite {

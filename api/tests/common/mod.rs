@@ -119,7 +119,7 @@ impl TestDb {
             .await
             .expect("create app login role");
         let url = with_credentials(&self.url, APP_LOGIN, APP_LOGIN);
-        db::connect_url(&url, DatabaseKind::Postgres)
+        db::connect_serving(&url, DatabaseKind::Postgres)
             .await
             .expect("app role connects")
     }
