@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::auth::client_address::TrustedProxies;
 pub use ringback_core::db::DatabaseKind;
 pub use ringback_core::settings::{ConfigError, ENV_PREFIX, RawSettings, SecretString, env_name};
+use ringback_providers::anthropic::AnthropicSettings;
 use ringback_providers::mail::{MailSettings, Mailer};
 use ringback_providers::stripe::BillingSettings;
 use ringback_providers::twilio::TwilioSettings;
@@ -48,6 +49,9 @@ pub struct Config {
     /// Billing through Stripe (`RINGBACK_STRIPE_*`, `[[plans]]`); `None`, billing off, without a
     /// secret key: every clinic then runs without limits.
     pub billing: Option<BillingSettings>,
+    /// Anthropic's Messages API (`RINGBACK_ANTHROPIC_*`), which the AI receptionist asks; without
+    /// a key the AI stays off.
+    pub anthropic: AnthropicSettings,
 }
 
 impl Config {
@@ -123,8 +127,10 @@ impl Config {
         let graphql_introspection = settings
             .parse("graphql_introspection", parse_switch)?
             .unwrap_or(true);
+        let anthropic = AnthropicSettings::from_settings(settings)?;
         Ok(Self {
             billing,
+            anthropic,
             mail,
             graphql_console,
             graphql_introspection,

@@ -15,6 +15,9 @@ use crate::secrets::Secrets;
 use ringback_domain::service::billing::BillingContext;
 use ringback_domain::service::click_to_call::VoiceLine;
 use ringback_domain::service::sign_up_requests::MailLinks;
+use ringback_providers::anthropic::{
+    AnthropicClient, ConversationModel, DEFAULT_TIMEOUT as ANTHROPIC_TIMEOUT, RetryPolicy,
+};
 use ringback_providers::mail::Mailer;
 use ringback_providers::stripe::client::StripeBilling;
 use ringback_providers::voice::CallPlacer;
@@ -58,6 +61,7 @@ impl AppState {
             .map(|client| client as Arc<dyn NumberDirectory>);
         backend.mail = mail_links(&config);
         backend.billing = billing_context(&config);
+        backend.ai_model = ai_model(&config);
         backend.voice = twilio.clone().map(|client| VoiceLine {
             placer: client as Arc<dyn CallPlacer>,
             public_base: public_base(&config),
@@ -111,6 +115,18 @@ fn billing_context(config: &Config) -> Option<Arc<BillingContext>> {
         })),
         Err(error) => {
             tracing::error!(%error, "billing is configured but its Stripe client could not be built");
+            None
+        }
+    }
+}
+
+/// The Anthropic client, when a key is configured.
+fn ai_model(config: &Config) -> Option<Arc<dyn ConversationModel>> {
+    let settings = &config.anthropic;
+    match AnthropicClient::new(settings, ANTHROPIC_TIMEOUT, RetryPolicy::default()) {
+        Ok(client) => client.map(|client| Arc::new(client) as Arc<dyn ConversationModel>),
+        Err(error) => {
+            tracing::error!(%error, "the Anthropic client could not be built; the AI stays off");
             None
         }
     }

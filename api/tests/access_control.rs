@@ -65,6 +65,30 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Admin,
         ),
         (
+            "aiReceptionist",
+            "{ aiReceptionist { enabled services { name } } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "updateAiReceptionist",
+            "mutation { updateAiReceptionist(input: { tone: \"friendly\" }) { tone } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "saveService",
+            "mutation { saveService(input: { name: \"Check-up\", priceFromMinor: 5000, durationMinutes: 30, estimatedValueMinor: 5000 }) { id } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "deleteService",
+            "mutation($id: ID!) { deleteService(id: $id) }",
+            json!({ "id": unknown }),
+            Least::Admin,
+        ),
+        (
             "inviteMember",
             "mutation { inviteMember(email: \"new@clinic.test\", displayName: \"New\", role: RECEPTIONIST) { token } }",
             json!({}),
@@ -490,7 +514,7 @@ async fn snapshot<E: Endpoint>(owner: &mut Browser<E>) -> Value {
             "{ team { role user { id email } } invites { id email } apiKeys { id revokedAt } \
              appointments { edges { node { id valueMinor cancelledAt } } } calls { edges { node { id } } } \
              providerNumbers { id } conversations { id status assignedTo messages { body status } } \
-             deadLetters { id attempts } }",
+             deadLetters { id attempts } aiReceptionist { services { id name } } }",
             json!({}),
         )
         .await["data"]
@@ -651,9 +675,32 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         .as_str()
         .expect("clinic id")
         .to_owned();
+    let b_service = b
+        .owner
+        .run(
+            "mutation { saveService(input: { name: \"Check-up\", priceFromMinor: 5000, \
+             durationMinutes: 30, estimatedValueMinor: 5000 }) { id } }",
+            json!({}),
+        )
+        .await;
+    let b_service = b_service["data"]["saveService"]["id"]
+        .as_str()
+        .expect("service id")
+        .to_owned();
     let before = snapshot(&mut b.owner).await;
 
     let attempts = [
+        (
+            "saveService",
+            "mutation($id: ID!) { saveService(id: $id, input: { name: \"Taken\", priceFromMinor: 1, \
+             durationMinutes: 30, estimatedValueMinor: 1 }) { id } }",
+            b_service.clone(),
+        ),
+        (
+            "deleteService",
+            "mutation($id: ID!) { deleteService(id: $id) }",
+            b_service.clone(),
+        ),
         (
             "revokeApiKey",
             "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",

@@ -110,18 +110,6 @@ async fn columns_holding(app: &TestApp, needle: &str) -> Vec<String> {
     holding
 }
 
-async fn audit_actions(app: &TestApp) -> Vec<(String, String)> {
-    app.db
-        .query_strings(
-            "SELECT action, CAST(detail AS TEXT) AS detail FROM audit_log ORDER BY seq",
-            &["action", "detail"],
-        )
-        .await
-        .into_iter()
-        .map(|row| (row[0].clone(), row[1].clone()))
-        .collect()
-}
-
 /// The figures of the days around today, as the API reports them.
 async fn todays_figures(app: &mut TestApp) -> Value {
     let now = app.state.clock.now();
@@ -249,7 +237,7 @@ async fn an_admin_sees_exports_and_erases_what_is_held(kind: DatabaseKind) {
         .collect();
     assert_eq!(tails, ["•••• 456"], "the erased caller waits for nobody");
 
-    let audit = audit_actions(&app).await;
+    let audit = app.audit_actions().await;
     for action in [
         "caller.record_read",
         "caller.record_exported",
@@ -332,7 +320,7 @@ async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
         )
         .await;
     assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
-    let audit = audit_actions(&app).await;
+    let audit = app.audit_actions().await;
     for action in ["caller.restricted", "caller.restriction_lifted"] {
         assert!(
             audit.iter().any(|(a, _)| a == action),

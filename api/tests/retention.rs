@@ -455,6 +455,7 @@ async fn conversation_with(
         created_at: Set(at[0]),
         updated_at: Set(last),
         number_sealed: Set(Some(vec![7, 8, 9])),
+        ..Default::default()
     }
     .insert(txn.conn())
     .await

@@ -57,6 +57,18 @@ pub struct Model {
     pub last_purge_at: Option<DateTimeUtc>,
     /// Calls before this instant were purged; figures and verdicts that need them are frozen.
     pub calls_purged_before: Option<DateTimeUtc>,
+    /// Whether the AI receptionist answers the clinic's conversations (off by default).
+    pub ai_enabled: bool,
+    /// The AI's tone (`ringback_shared::ai::TONES`).
+    pub ai_tone: String,
+    /// What the business does, in the clinic's words, for the AI's instructions.
+    pub ai_business_description: Option<String>,
+    /// The intake questions the AI asks (a JSON list of strings); `None`: the kind's defaults.
+    pub ai_intake_questions: Option<Json>,
+    /// Minutes before a quiet caller gets the one follow-up; `None`: no follow-ups.
+    pub ai_follow_up_minutes: Option<i32>,
+    /// Model tokens the AI may use a calendar month.
+    pub ai_monthly_token_budget: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -17,6 +17,13 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub number_sealed: Option<Vec<u8>>,
+    /// Whether the AI receptionist answers: `active`, `handed_off` (it handed the caller to
+    /// staff) or `taken_over` (staff took over); `None` before it ever answered.
+    pub ai_state: Option<String>,
+    /// Why the AI stopped, in plain words (no personal data).
+    pub ai_stopped_reason: Option<String>,
+    /// The intake details the caller gave, sealed with the clinic's data key.
+    pub details_sealed: Option<Vec<u8>>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ pub mod call;
 pub mod caller_restriction;
 pub mod clinic;
 pub mod clinic_deletion;
+pub mod clinic_service;
 pub mod conversation;
 pub mod daily_metric;
 pub mod invite;

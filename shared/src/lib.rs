@@ -4,6 +4,7 @@
 //! browser and the server can never compute different answers.
 
 pub mod access;
+pub mod ai;
 pub mod attribution;
 pub mod billing;
 pub mod caller_key;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod password;
 #[cfg(feature = "phone")]
 pub mod phone;
+pub mod redact;
 pub mod retention;
 pub mod seal;
 pub mod sms;

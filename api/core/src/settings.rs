@@ -38,6 +38,9 @@ const KNOWN_KEYS: &[&str] = &[
     "trial_days",
     "trial_sms",
     "past_due_grace_days",
+    "anthropic_api_key",
+    "anthropic_api_url",
+    "anthropic_model",
 ];
 
 /// The one structured setting: the plan catalogue, `[[plans]]` tables in the file (or the same as
@@ -57,6 +60,7 @@ const SECRET_KEYS: &[&str] = &[
     "smtp_url",
     "stripe_secret_key",
     "stripe_webhook_secret",
+    "anthropic_api_key",
 ];
 
 /// Errors in the configuration. Each names the setting it is about.

@@ -201,6 +201,7 @@ clinic_owned!(
     billing_usage,
     call,
     caller_restriction,
+    clinic_service,
     conversation,
     daily_metric,
     invite,

@@ -1,6 +1,6 @@
 //! [`Backend`]: what every caller of the domain shares on one server — the database pool, the clock,
 //! the secrets, the session keys, the rate limits, the wake-up call of the outbox workers and the
-//! provider account's number directory and the mailer.
+//! provider account's number directory, the mailer and the model the AI receptionist asks.
 //! GraphQL resolvers, webhooks and workers all reach the domain through it; the binary adds its
 //! configuration and providers on top.
 
@@ -11,6 +11,7 @@ use crate::service::click_to_call::VoiceLine;
 use ringback_core::clock::Clock;
 use ringback_core::db::DatabaseKind;
 use ringback_core::secrets::Secrets;
+use ringback_providers::anthropic::ConversationModel;
 use ringback_providers::numbers::NumberDirectory;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
@@ -44,6 +45,9 @@ pub struct Backend {
     pub voice: Option<VoiceLine>,
     /// Billing through Stripe; `None` when no Stripe key is configured (no limits apply).
     pub billing: Option<Arc<BillingContext>>,
+    /// The model behind the AI receptionist; `None` without an Anthropic key (conversations of
+    /// clinics that turned the AI on then fall back to the template and staff).
+    pub ai_model: Option<Arc<dyn ConversationModel>>,
 }
 
 impl Backend {
@@ -72,6 +76,7 @@ impl Backend {
             mail: None,
             voice: None,
             billing: None,
+            ai_model: None,
         }
     }
 

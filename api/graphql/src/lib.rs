@@ -5,6 +5,7 @@
 //! [`RequestInfo`] and the DataLoaders ([`request_data`]), and serves the schema.
 
 mod account;
+mod ai_receptionist;
 mod api_keys;
 mod appointments;
 mod audit;
@@ -61,6 +62,7 @@ pub struct QueryRoot(
     what_if::WhatIfQuery,
     export::ExportQuery,
     privacy::PrivacyQuery,
+    ai_receptionist::AiReceptionistQuery,
 );
 
 /// The merged root mutation.
@@ -80,6 +82,7 @@ pub struct MutationRoot(
     billing::BillingMutation,
     privacy::PrivacyMutation,
     leaving::LeavingMutation,
+    ai_receptionist::AiReceptionistMutation,
 );
 
 /// The schema type served at `/graphql`.

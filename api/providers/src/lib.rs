@@ -2,8 +2,10 @@
 //! client speaking the provider's real wire format to a configurable base URL, and, with the
 //! `fakes` feature that only tests and benchmarks turn on, a small in-process fake that speaks the
 //! same format, signatures included. The rest of the server talks to providers through traits
-//! ([`sms::SmsProvider`], [`numbers::NumberDirectory`], [`voice::CallPlacer`]), so it does not care which one is behind them.
+//! ([`sms::SmsProvider`], [`numbers::NumberDirectory`], [`voice::CallPlacer`],
+//! [`anthropic::ConversationModel`]), so it does not care which one is behind them.
 
+pub mod anthropic;
 pub mod mail;
 pub mod numbers;
 pub mod sms;

@@ -80,6 +80,19 @@ impl TestApp {
         app_of(&self.state)
     }
 
+    /// Every audit entry of the database, oldest first: `(action, detail as text)`.
+    pub async fn audit_actions(&self) -> Vec<(String, String)> {
+        self.db
+            .query_strings(
+                "SELECT action, CAST(detail AS TEXT) AS detail FROM audit_log ORDER BY seq",
+                &["action", "detail"],
+            )
+            .await
+            .into_iter()
+            .map(|row| (row[0].clone(), row[1].clone()))
+            .collect()
+    }
+
     /// Signs the owner in again (moving the clock days ahead ends sessions).
     pub async fn sign_in_again(&mut self) {
         let signed_in = self

@@ -14,8 +14,8 @@ use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{ClinicOwned, TenantTxn};
 use ringback_entity::{
-    appointment, attribution, audit_log, call, caller_restriction, conversation, daily_metric,
-    membership, message, opt_out, user, worklist_dismissal,
+    appointment, attribution, audit_log, call, caller_restriction, clinic_service, conversation,
+    daily_metric, membership, message, opt_out, user, worklist_dismissal,
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
@@ -35,6 +35,7 @@ const WITHHELD: &[&str] = &[
     "callback_line_sealed",
     "number_sealed",
     "body_sealed",
+    "details_sealed",
     "password_hash",
 ];
 
@@ -43,6 +44,7 @@ const WITHHELD: &[&str] = &[
 pub enum Section {
     Clinic,
     Team,
+    PriceList,
     Calls,
     Appointments,
     Attributions,
@@ -57,9 +59,10 @@ pub enum Section {
 
 impl Section {
     /// Every section, in export order.
-    pub const ALL: [Section; 12] = [
+    pub const ALL: [Section; 13] = [
         Section::Clinic,
         Section::Team,
+        Section::PriceList,
         Section::Calls,
         Section::Appointments,
         Section::Attributions,
@@ -77,6 +80,7 @@ impl Section {
         match self {
             Section::Clinic => "clinic",
             Section::Team => "team",
+            Section::PriceList => "price_list",
             Section::Calls => "calls",
             Section::Appointments => "appointments",
             Section::Attributions => "attributions",
@@ -114,6 +118,7 @@ pub async fn plan(txn: &TenantTxn) -> Result<Vec<(Section, u64)>, DomainError> {
         let rows = match section {
             Section::Clinic => 1,
             Section::Team => count::<membership::Entity>(txn).await?,
+            Section::PriceList => count::<clinic_service::Entity>(txn).await?,
             Section::Calls => count::<call::Entity>(txn).await?,
             Section::Appointments => count::<appointment::Entity>(txn).await?,
             Section::Attributions => count::<attribution::Entity>(txn).await?,
@@ -213,6 +218,10 @@ async fn read(
                 r.id.into()
             })
             .await
+        }
+        Section::PriceList => {
+            page::<clinic_service::Entity>(txn, clinic_service::Column::Id, after, |r| r.id.into())
+                .await
         }
         Section::OptOuts => {
             page::<opt_out::Entity>(txn, opt_out::Column::CallerKey, after, |r| {

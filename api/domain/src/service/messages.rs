@@ -76,6 +76,9 @@ async fn open_conversation(
         created_at: Set(at),
         updated_at: Set(at),
         number_sealed: Set(None),
+        ai_state: Set(None),
+        ai_stopped_reason: Set(None),
+        details_sealed: Set(None),
     }
     .insert(txn.conn())
     .await?)

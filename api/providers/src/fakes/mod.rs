@@ -3,6 +3,7 @@
 //! exercise the real clients. Compiled only with the `fakes` feature, which tests and benchmarks
 //! turn on: a deployment's binary holds none of them.
 
+pub mod anthropic;
 pub mod smtp;
 pub mod stripe;
 pub mod twilio;

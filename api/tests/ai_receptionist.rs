@@ -1,0 +1,319 @@
+//! The AI receptionist. Its model client against the in-process fake of Anthropic's Messages API,
+//! which checks the headers and the body's shape as the real API does: tool use read back, busy
+//! answers (429, 529, 5xx) tried again with backoff, refusals not, and an answer that never comes
+//! timed out. Its settings and price list on SQLite and PostgreSQL: off until an admin turns it
+//! on, every field checked before anything is saved, each change audited without the clinic's
+//! words, services unique by name and quoted in words.
+
+mod common;
+
+use std::time::Duration;
+
+use common::app::TestApp;
+use common::graphql::error_code;
+use ringback_api::config::DatabaseKind;
+use ringback_api::fakes::anthropic::{API_KEY, FakeAnthropic, Reply};
+use ringback_api::integrations::anthropic::{
+    AnthropicClient, AnthropicSettings, ConversationModel, MessagesRequest, ModelError,
+    RetryPolicy, StopReason, ToolChoice, ToolDefinition, Turn,
+};
+use serde_json::{Value, json};
+
+const QUICK_RETRIES: RetryPolicy = RetryPolicy {
+    attempts: 3,
+    first_wait: Duration::from_millis(10),
+    max_wait: Duration::from_millis(50),
+};
+
+fn client(
+    fake: &FakeAnthropic,
+    key: &str,
+    timeout: Duration,
+    retry: RetryPolicy,
+) -> AnthropicClient {
+    let settings = AnthropicSettings {
+        api_key: Some(ringback_api::config::SecretString::new(key)),
+        api_url: fake.api_url().to_owned(),
+        model: "claude-test-model".to_owned(),
+    };
+    AnthropicClient::new(&settings, timeout, retry)
+        .expect("a client")
+        .expect("a key is set")
+}
+
+fn request() -> MessagesRequest {
+    MessagesRequest {
+        model: "claude-test-model".to_owned(),
+        max_tokens: 400,
+        system: "You answer texts for a plumber.".to_owned(),
+        messages: vec![Turn::user_text(
+            "My boiler is leaking, can someone come tomorrow?",
+        )],
+        tools: vec![ToolDefinition {
+            name: "find_slots".to_owned(),
+            description: "Free slots between two days".to_owned(),
+            input_schema: json!({ "type": "object", "properties": {
+                "from": { "type": "string" }, "to": { "type": "string" } },
+                "required": ["from", "to"] }),
+        }],
+        tool_choice: Some(ToolChoice::Auto),
+    }
+}
+
+#[tokio::test]
+async fn the_client_speaks_the_messages_api() {
+    let fake = FakeAnthropic::start(API_KEY).await.expect("fake");
+    let model = client(&fake, API_KEY, Duration::from_secs(5), QUICK_RETRIES);
+    assert_eq!(model.model(), "claude-test-model");
+    fake.script([
+        Reply::tool(
+            "find_slots",
+            json!({ "from": "tomorrow", "to": "tomorrow" }),
+        ),
+        Reply::Text("We can come at 9:00.".to_owned()),
+    ]);
+    let first = model.complete(&request()).await.expect("a tool use");
+    assert_eq!(first.stop_reason, Some(StopReason::ToolUse));
+    let uses = first.tool_uses();
+    assert_eq!(uses.len(), 1);
+    assert_eq!(uses[0].1, "find_slots");
+    assert_eq!(uses[0].2["from"], "tomorrow");
+    assert!(first.usage.input_tokens > 0 && first.usage.output_tokens > 0);
+    let second = model.complete(&request()).await.expect("a text");
+    assert_eq!(second.stop_reason, Some(StopReason::EndTurn));
+    assert_eq!(second.text(), "We can come at 9:00.");
+
+    let sent = fake.requests();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0]["model"], "claude-test-model");
+    assert_eq!(sent[0]["system"], "You answer texts for a plumber.");
+    assert_eq!(sent[0]["tools"][0]["name"], "find_slots");
+    assert_eq!(sent[0]["tool_choice"], json!({ "type": "auto" }));
+    assert_eq!(sent[0]["messages"][0]["role"], "user");
+}
+
+#[tokio::test]
+async fn a_wrong_key_or_a_bad_request_is_refused_once() {
+    let fake = FakeAnthropic::start(API_KEY).await.expect("fake");
+    let wrong = client(
+        &fake,
+        "sk-ant-wrong-000000000000000",
+        Duration::from_secs(5),
+        QUICK_RETRIES,
+    );
+    fake.script([Reply::Text("never".to_owned())]);
+    let refused = wrong.complete(&request()).await.expect_err("refused");
+    assert_eq!(
+        refused,
+        ModelError::Refused {
+            status: 401,
+            kind: "authentication_error".to_owned()
+        }
+    );
+    assert!(!refused.is_retryable());
+    assert_eq!(fake.unplayed(), 1, "a refused request is not tried again");
+
+    let model = client(&fake, API_KEY, Duration::from_secs(5), QUICK_RETRIES);
+    let mut bad = request();
+    bad.messages = vec![Turn::assistant_text("I start")];
+    let refused = model.complete(&bad).await.expect_err("refused");
+    assert!(
+        matches!(refused, ModelError::Refused { status: 400, .. }),
+        "{refused:?}"
+    );
+    assert!(fake.requests().is_empty(), "nothing was accepted");
+}
+
+#[tokio::test]
+async fn busy_answers_are_tried_again_until_the_tries_run_out() {
+    let fake = FakeAnthropic::start(API_KEY).await.expect("fake");
+    let model = client(&fake, API_KEY, Duration::from_secs(5), QUICK_RETRIES);
+    fake.script([
+        Reply::Status(429),
+        Reply::Status(529),
+        Reply::Text("Here now.".to_owned()),
+    ]);
+    let answer = model
+        .complete(&request())
+        .await
+        .expect("the third try answers");
+    assert_eq!(answer.text(), "Here now.");
+    assert_eq!(fake.requests().len(), 3);
+
+    fake.script([Reply::Status(529), Reply::Status(500), Reply::Status(529)]);
+    let error = model
+        .complete(&request())
+        .await
+        .expect_err("still overloaded");
+    assert_eq!(error, ModelError::Unavailable { status: 529 });
+    assert!(error.is_retryable(), "a later job attempt may succeed");
+    assert_eq!(fake.requests().len(), 6);
+    assert_eq!(fake.unplayed(), 0);
+
+    fake.script([Reply::Status(400), Reply::Text("unused".to_owned())]);
+    let error = model.complete(&request()).await.expect_err("refused");
+    assert!(matches!(error, ModelError::Refused { status: 400, .. }));
+    assert_eq!(fake.unplayed(), 1, "a refusal is not tried again");
+}
+
+#[tokio::test]
+async fn an_answer_that_never_comes_times_out() {
+    let fake = FakeAnthropic::start(API_KEY).await.expect("fake");
+    let once = RetryPolicy {
+        attempts: 1,
+        ..QUICK_RETRIES
+    };
+    let model = client(&fake, API_KEY, Duration::from_millis(200), once);
+    fake.script([Reply::Stall(Duration::from_secs(2))]);
+    let error = model.complete(&request()).await.expect_err("timed out");
+    assert_eq!(error, ModelError::NoAnswer("timed out"));
+
+    let patient = client(&fake, API_KEY, Duration::from_millis(200), QUICK_RETRIES);
+    fake.script([
+        Reply::Stall(Duration::from_secs(2)),
+        Reply::Cut("We can come at".to_owned()),
+    ]);
+    let answer = patient.complete(&request()).await.expect("the second try");
+    assert_eq!(answer.stop_reason, Some(StopReason::MaxTokens));
+}
+
+const AI: &str = "{ aiReceptionist { enabled tone tones businessDescription intakeQuestions \
+    followUpMinutes monthlyTokenBudget modelConfigured privacyNotice \
+    services { id name priceInWords durationMinutes estimatedValueMinor } } }";
+const UPDATE: &str = "mutation($input: AiReceptionistInput!) { updateAiReceptionist(input: $input) \
+    { enabled tone businessDescription intakeQuestions followUpMinutes monthlyTokenBudget } }";
+const SAVE: &str = "mutation($id: ID, $input: ServiceInput!) { saveService(id: $id, input: $input) \
+    { id name priceInWords } }";
+const DELETE: &str = "mutation($id: ID!) { deleteService(id: $id) }";
+
+fn boiler_service(name: &str, to: i64) -> Value {
+    json!({ "name": name, "priceFromMinor": 8000, "priceToMinor": to, "durationMinutes": 60,
+            "estimatedValueMinor": 10000 })
+}
+
+async fn an_admin_sets_up_the_ai_and_its_price_list(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let start = app.owner.run(AI, json!({})).await;
+    let ai = &start["data"]["aiReceptionist"];
+    assert_eq!(ai["enabled"], false, "{start}");
+    assert_eq!(ai["tone"], "friendly");
+    assert_eq!(
+        ai["modelConfigured"], false,
+        "no key is configured in tests"
+    );
+    assert!(
+        ai["privacyNotice"]
+            .as_str()
+            .is_some_and(|n| n.contains("privacy notice"))
+    );
+    assert_eq!(
+        ai["intakeQuestions"][0], "Are you a new or an existing patient?",
+        "a dental clinic starts from the dental intake"
+    );
+
+    let input = json!({ "input": { "enabled": true, "tone": "brief",
+        "businessDescription": "  Family dentist in Leeds  ",
+        "intakeQuestions": [" Are you registered with us? ", ""],
+        "followUpMinutes": 60, "monthlyTokenBudget": 50000 } });
+    let updated = app.owner.run(UPDATE, input).await;
+    let ai = &updated["data"]["updateAiReceptionist"];
+    assert_eq!(ai["enabled"], true, "{updated}");
+    assert_eq!(ai["tone"], "brief");
+    assert_eq!(ai["businessDescription"], "Family dentist in Leeds");
+    assert_eq!(
+        ai["intakeQuestions"],
+        json!(["Are you registered with us?"])
+    );
+    assert_eq!(ai["followUpMinutes"], 60);
+    assert_eq!(ai["monthlyTokenBudget"], 50000);
+
+    for bad in [
+        json!({ "tone": "sarcastic", "enabled": false }),
+        json!({ "followUpMinutes": 5, "enabled": false }),
+        json!({ "monthlyTokenBudget": 0, "enabled": false }),
+        json!({ "intakeQuestions": vec!["Why?"; 9], "enabled": false }),
+    ] {
+        let refused = app.owner.run(UPDATE, json!({ "input": bad })).await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    }
+    let kept = app.owner.run(AI, json!({})).await;
+    assert_eq!(
+        kept["data"]["aiReceptionist"]["enabled"], true,
+        "nothing was saved"
+    );
+    assert_eq!(kept["data"]["aiReceptionist"]["tone"], "brief");
+    let cleared = app
+        .owner
+        .run(UPDATE, json!({ "input": { "followUpMinutes": null } }))
+        .await;
+    assert!(
+        cleared["data"]["updateAiReceptionist"]["followUpMinutes"].is_null(),
+        "{cleared}"
+    );
+
+    let saved = app
+        .owner
+        .run(
+            SAVE,
+            json!({ "input": boiler_service(" Check-up ", 12050) }),
+        )
+        .await;
+    let service = &saved["data"]["saveService"];
+    assert_eq!(service["name"], "Check-up", "{saved}");
+    assert_eq!(service["priceInWords"], "£80 to £120.50");
+    let id = service["id"].as_str().expect("id").to_owned();
+    let twin = app
+        .owner
+        .run(SAVE, json!({ "input": boiler_service("Check-up", 9000) }))
+        .await;
+    assert_eq!(error_code(&twin), Some("CONFLICT"), "{twin}");
+    let upside_down = app
+        .owner
+        .run(SAVE, json!({ "input": boiler_service("Whitening", 100) }))
+        .await;
+    assert_eq!(error_code(&upside_down), Some("BAD_USER_INPUT"));
+    let renamed = app
+        .owner
+        .run(
+            SAVE,
+            json!({ "id": id, "input": boiler_service("Check-up and clean", 8000) }),
+        )
+        .await;
+    assert_eq!(
+        renamed["data"]["saveService"]["priceInWords"], "£80",
+        "{renamed}"
+    );
+    let listed = app.owner.run(AI, json!({})).await;
+    let services = &listed["data"]["aiReceptionist"]["services"];
+    assert_eq!(services.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(services[0]["name"], "Check-up and clean");
+
+    let deleted = app.owner.run(DELETE, json!({ "id": id })).await;
+    assert_eq!(deleted["data"]["deleteService"], true, "{deleted}");
+    let again = app.owner.run(DELETE, json!({ "id": id })).await;
+    assert_eq!(error_code(&again), Some("NOT_FOUND"), "{again}");
+
+    let audit = app.audit_actions().await;
+    let actions: Vec<&str> = audit.iter().map(|(action, _)| action.as_str()).collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "ai.settings_changed")
+            .count(),
+        2,
+        "{actions:?}"
+    );
+    assert_eq!(actions.iter().filter(|a| **a == "service.saved").count(), 2);
+    assert_eq!(
+        actions.iter().filter(|a| **a == "service.deleted").count(),
+        1
+    );
+    assert!(
+        audit
+            .iter()
+            .all(|(_, detail)| !detail.contains("Leeds") && !detail.contains("registered")),
+        "the clinic's words stay out of the audit log"
+    );
+}
+
+on_both_databases!(an_admin_sets_up_the_ai_and_its_price_list);
