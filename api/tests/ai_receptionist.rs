@@ -3,7 +3,9 @@
 //! answers (429, 529, 5xx) tried again with backoff, refusals not, and an answer that never comes
 //! timed out. Its settings and price list on SQLite and PostgreSQL: off until an admin turns it
 //! on, every field checked before anything is saved, each change audited without the clinic's
-//! words, services unique by name and quoted in words.
+//! words, services unique by name and quoted in words. Its tools inside the clinic's scope:
+//! slots from the opening hours around booked appointments, bookings from the AI credited to the
+//! caller (once per slot and conversation; a taken slot refused), quotes only from the price list.
 
 mod common;
 
@@ -316,4 +318,128 @@ async fn an_admin_sets_up_the_ai_and_its_price_list(kind: DatabaseKind) {
     );
 }
 
-on_both_databases!(an_admin_sets_up_the_ai_and_its_price_list);
+/// The conversation of the caller who texted from `from`.
+async fn conversation_of(
+    app: &TestApp,
+    from: &str,
+    text: &str,
+) -> ringback_entity::conversation::Model {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let sid = format!("SM{}", from.trim_start_matches('+'));
+    app.receive_text(&sid, from, text).await;
+    let txn = app.tenant().begin().await.expect("txn");
+    let tail = &from[from.len() - 3..];
+    let found = txn
+        .find::<ringback_entity::conversation::Entity>()
+        .filter(ringback_entity::conversation::Column::CallerTail.contains(tail))
+        .one(txn.conn())
+        .await
+        .expect("read")
+        .expect("a conversation");
+    txn.commit().await.expect("commit");
+    found
+}
+
+async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: DatabaseKind) {
+    use ringback_api::service::ai_tools::{self, ToolAnswer};
+    let mut app = TestApp::new(kind).await;
+    app.keep_numbers().await;
+    let saved = app
+        .owner
+        .run(SAVE, json!({ "input": boiler_service("Check-up", 12050) }))
+        .await;
+    assert!(saved["errors"].is_null(), "{saved}");
+    let first = conversation_of(&app, "+447700900301", "Can I come in next week?").await;
+    let second = conversation_of(&app, "+447700900302", "Any time Monday?").await;
+    // A Monday at least two days ahead of the clock, whatever day the test runs on.
+    let mut monday = (app.state.clock.now() + chrono::Duration::days(2)).date_naive();
+    while chrono::Datelike::weekday(&monday) != chrono::Weekday::Mon {
+        monday = monday.succ_opt().expect("a day");
+    }
+    let day = monday.format("%Y-%m-%d").to_string();
+    let at_nine = format!("{day} 09:00");
+
+    let txn = app.tenant().begin().await.expect("txn");
+    let input = json!({ "from": day, "to": day, "kind": "check-up" });
+    let found = ai_tools::find_slots(&txn, &input).await.expect("slots");
+    let ToolAnswer::Done(found) = found else {
+        panic!("{found:?}")
+    };
+    assert_eq!(found["slots"][0], at_nine.as_str(), "{found}");
+    assert_eq!(found["minutes"], 60);
+    let backwards = ai_tools::find_slots(&txn, &json!({ "from": day, "to": "2000-01-01" })).await;
+    assert!(
+        matches!(backwards, Ok(ToolAnswer::Refused(_))),
+        "{backwards:?}"
+    );
+
+    let slot = json!({ "slot": at_nine, "kind": "Check-up" });
+    let booked = ai_tools::book_appointment(&txn, &app.state.secrets, &first, &slot)
+        .await
+        .expect("booked");
+    let ToolAnswer::Booked { appointment, .. } = booked else {
+        panic!("{booked:?}")
+    };
+    assert_eq!(appointment.source, "ai");
+    assert_eq!(
+        appointment.value_minor, 10000,
+        "the service's estimated value"
+    );
+    assert_eq!(appointment.caller_key, first.caller_key);
+    let again = ai_tools::book_appointment(&txn, &app.state.secrets, &first, &slot)
+        .await
+        .expect("booked again");
+    let ToolAnswer::Booked {
+        appointment: same, ..
+    } = again
+    else {
+        panic!("{again:?}")
+    };
+    assert_eq!(same.id, appointment.id, "a retried booking books once");
+    let taken = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &slot)
+        .await
+        .expect("answered");
+    assert!(matches!(taken, ToolAnswer::Refused(_)), "{taken:?}");
+    let after = ai_tools::find_slots(&txn, &input).await.expect("slots");
+    let ToolAnswer::Done(after) = after else {
+        panic!("{after:?}")
+    };
+    assert_ne!(after["slots"][0], at_nine.as_str(), "{after}");
+    let sunday = json!({ "slot": format!("{} 10:00", (monday - chrono::Duration::days(1)).format("%Y-%m-%d")) });
+    let closed = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &sunday).await;
+    assert!(matches!(closed, Ok(ToolAnswer::Refused(_))), "{closed:?}");
+
+    let priced = ai_tools::quote(&txn, &json!({ "service": " CHECK-UP " }))
+        .await
+        .expect("quote");
+    assert_eq!(
+        priced,
+        ToolAnswer::Done(
+            json!({ "service": "Check-up", "price": "£80 to £120.50", "minutes": 60 })
+        )
+    );
+    let invented = ai_tools::quote(&txn, &json!({ "service": "Root canal" }))
+        .await
+        .expect("quote");
+    assert!(matches!(invented, ToolAnswer::Refused(_)), "{invented:?}");
+    txn.commit().await.expect("commit");
+
+    let credited = app
+        .owner
+        .run(
+            "{ appointments { edges { node { id source valueMinor } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = credited["data"]["appointments"]["edges"]
+        .as_array()
+        .expect("edges")
+        .clone();
+    assert_eq!(nodes.len(), 1, "{credited}");
+    assert_eq!(nodes[0]["node"]["source"], "ai", "{credited}");
+}
+
+on_both_databases!(
+    an_admin_sets_up_the_ai_and_its_price_list,
+    the_tools_book_only_free_slots_and_quote_only_the_price_list
+);

@@ -40,6 +40,11 @@ impl ClockTime {
         Ok(Self(total))
     }
 
+    /// Minutes after local midnight.
+    pub fn minutes(self) -> i64 {
+        i64::from(self.0)
+    }
+
     fn of(time: NaiveTime) -> Self {
         Self((time.hour() * 60 + time.minute()) as u16)
     }

@@ -19,6 +19,7 @@ pub mod phone;
 pub mod redact;
 pub mod retention;
 pub mod seal;
+pub mod slots;
 pub mod sms;
 pub mod text_back;
 pub mod worklist;

@@ -5,7 +5,9 @@ pub use ringback_core::tenant::in_clinic;
 pub use ringback_core::{audit, keys};
 
 pub mod account;
+pub mod ai_prompt;
 pub mod ai_settings;
+pub mod ai_tools;
 pub mod api_keys;
 pub mod appointments;
 pub mod attribution;

@@ -1,0 +1,257 @@
+//! The AI receptionist's tools, run by our code inside the clinic's scope, never on the model's
+//! say-so alone: `find_slots` reads the opening hours, holidays and booked appointments;
+//! `quote` answers only from the price list; `book_appointment` books a slot only if it is still
+//! free (checked in the booking's own transaction) as an appointment from the AI, which
+//! attribution then credits like any other. The model's input is checked like any user input;
+//! what the model gets back is a short JSON value or a plain refusal it can relay.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use ringback_core::error::DomainError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
+use ringback_entity::{appointment, clinic as clinic_row, clinic_service, conversation};
+use ringback_shared::metrics::parse_time_zone;
+use ringback_shared::slots::{self, SlotSearch};
+use sea_orm::{ColumnTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::service::ai_settings;
+use crate::service::appointments::{self, CallerRef, NewAppointment};
+use crate::service::clinic;
+
+/// How a slot is written to and read from the model: local time, minutes.
+pub const SLOT_FORMAT: &str = "%Y-%m-%d %H:%M";
+/// A visit's length when the model names no service of the price list.
+pub const STANDARD_VISIT_MINUTES: i64 = 30;
+/// Notice the clinic needs before a slot the AI books.
+pub const NOTICE: Duration = Duration::hours(1);
+
+/// What a tool came to, for the model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ToolAnswer {
+    /// The tool ran; its result.
+    Done(Value),
+    /// The tool refused, with a reason the model can relay.
+    Refused(String),
+    /// An appointment was booked.
+    Booked {
+        appointment: appointment::Model,
+        result: Value,
+    },
+}
+
+fn text_field<'a>(input: &'a Value, name: &str) -> Option<&'a str> {
+    input[name]
+        .as_str()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+}
+
+/// The day in field `name`, or why the model's input is refused.
+fn day_field(input: &Value, name: &str) -> Result<NaiveDate, String> {
+    text_field(input, name)
+        .and_then(|text| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .ok_or_else(|| format!("{name} must be a day written YYYY-MM-DD"))
+}
+
+/// The service of the price list named `name` (case and spaces ignored).
+async fn service_named(
+    txn: &TenantTxn,
+    name: Option<&str>,
+) -> Result<Option<clinic_service::Model>, DomainError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let wanted = name.trim().to_lowercase();
+    Ok(ai_settings::services(txn)
+        .await?
+        .into_iter()
+        .find(|service| service.name.to_lowercase() == wanted))
+}
+
+fn zone_of(settings: &clinic_row::Model) -> Result<Tz, DomainError> {
+    parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))
+}
+
+/// Appointments (not cancelled) starting between the two instants, as local busy spans of a
+/// standard visit each.
+async fn busy_spans(
+    txn: &TenantTxn,
+    zone: Tz,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<(NaiveDateTime, NaiveDateTime)>, DomainError> {
+    let booked = txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::CancelledAt.is_null())
+        .filter(appointment::Column::StartsAt.gte(from))
+        .filter(appointment::Column::StartsAt.lt(to))
+        .all(txn.conn())
+        .await?;
+    Ok(booked
+        .iter()
+        .filter_map(|row| row.starts_at)
+        .map(|start| {
+            let local = start.with_timezone(&zone).naive_local();
+            (local, local + Duration::minutes(STANDARD_VISIT_MINUTES))
+        })
+        .collect())
+}
+
+/// The UTC instant of local `at` in `zone` (the earlier one when clocks go back; `None` in a gap).
+fn utc_of(zone: Tz, at: NaiveDateTime) -> Option<DateTime<Utc>> {
+    zone.from_local_datetime(&at)
+        .earliest()
+        .map(|local| local.with_timezone(&Utc))
+}
+
+/// Everything a slot search needs, read inside `txn`, for days `from..=to`.
+struct Calendar {
+    settings: clinic_row::Model,
+    zone: Tz,
+    busy: Vec<(NaiveDateTime, NaiveDateTime)>,
+    earliest: NaiveDateTime,
+}
+
+async fn calendar(
+    txn: &TenantTxn,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Calendar, DomainError> {
+    let settings = clinic::get(txn).await?;
+    let zone = zone_of(&settings)?;
+    let start = utc_of(zone, from.and_time(chrono::NaiveTime::MIN)).unwrap_or_else(|| txn.now());
+    let end = start + Duration::days((to - from).num_days() + 2);
+    let busy = busy_spans(txn, zone, (start - Duration::days(1), end)).await?;
+    let earliest = (txn.now() + NOTICE).with_timezone(&zone).naive_local();
+    Ok(Calendar {
+        settings,
+        zone,
+        busy,
+        earliest,
+    })
+}
+
+/// `find_slots(from, to, kind)`: free local start times.
+pub async fn find_slots(txn: &TenantTxn, input: &Value) -> Result<ToolAnswer, DomainError> {
+    let (from, to) = match (day_field(input, "from"), day_field(input, "to")) {
+        (Ok(from), Ok(to)) if from <= to => (from, to),
+        (Ok(_), Ok(_)) => return Ok(ToolAnswer::Refused("from must not be after to".to_owned())),
+        (Err(refused), _) | (_, Err(refused)) => return Ok(ToolAnswer::Refused(refused)),
+    };
+    let service = service_named(txn, text_field(input, "kind")).await?;
+    let duration = service
+        .as_ref()
+        .map_or(STANDARD_VISIT_MINUTES, |s| i64::from(s.duration_minutes));
+    let calendar = calendar(txn, from, to).await?;
+    let (hours, holidays) = (
+        clinic::business_hours(&calendar.settings),
+        clinic::holidays(&calendar.settings),
+    );
+    let found = slots::free_slots(&SlotSearch {
+        hours: &hours,
+        holidays: &holidays,
+        busy: &calendar.busy,
+        from,
+        to,
+        duration_minutes: duration,
+        earliest: calendar.earliest,
+    });
+    let written: Vec<String> = found
+        .iter()
+        .map(|slot| slot.format(SLOT_FORMAT).to_string())
+        .collect();
+    Ok(ToolAnswer::Done(
+        json!({ "slots": written, "minutes": duration }),
+    ))
+}
+
+/// `quote(service)`: the price from the price list, or a refusal to invent one.
+pub async fn quote(txn: &TenantTxn, input: &Value) -> Result<ToolAnswer, DomainError> {
+    let Some(service) = service_named(txn, text_field(input, "service")).await? else {
+        return Ok(ToolAnswer::Refused(
+            "not on the price list: say the team will confirm the price".to_owned(),
+        ));
+    };
+    let currency = clinic::get(txn).await?.currency;
+    let priced = ai_settings::as_service(&service);
+    Ok(ToolAnswer::Done(json!({
+        "service": service.name,
+        "price": priced.price_in_words(&currency),
+        "minutes": service.duration_minutes,
+    })))
+}
+
+/// `book_appointment(slot, kind)`: books the conversation's caller into `slot` if it is still
+/// free, as an appointment from the AI worth the service's estimated value. Booking the same slot
+/// for the same conversation again finds the first booking (a retried job books once).
+pub async fn book_appointment(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    thread: &conversation::Model,
+    input: &Value,
+) -> Result<ToolAnswer, DomainError> {
+    let Some(slot) = text_field(input, "slot")
+        .and_then(|text| NaiveDateTime::parse_from_str(text, SLOT_FORMAT).ok())
+    else {
+        return Ok(ToolAnswer::Refused(format!(
+            "slot must be a start time as find_slots wrote it ({SLOT_FORMAT})"
+        )));
+    };
+    let service = service_named(txn, text_field(input, "kind")).await?;
+    let external_id = format!("ai:{}:{}", thread.id, slot.format("%Y%m%dT%H%M"));
+    let calendar = calendar(txn, slot.date(), slot.date()).await?;
+    let Some(starts_at) = utc_of(calendar.zone, slot) else {
+        return Ok(ToolAnswer::Refused(
+            "that time does not exist locally".to_owned(),
+        ));
+    };
+    let duration = service
+        .as_ref()
+        .map_or(STANDARD_VISIT_MINUTES, |s| i64::from(s.duration_minutes));
+    let (hours, holidays) = (
+        clinic::business_hours(&calendar.settings),
+        clinic::holidays(&calendar.settings),
+    );
+    let search = SlotSearch {
+        hours: &hours,
+        holidays: &holidays,
+        busy: &calendar.busy,
+        from: slot.date(),
+        to: slot.date(),
+        duration_minutes: duration,
+        earliest: calendar.earliest,
+    };
+    let already_ours = txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::Source.eq("ai"))
+        .filter(appointment::Column::ExternalId.eq(external_id.as_str()))
+        .one(txn.conn())
+        .await?;
+    if already_ours.is_none() && !slots::is_free(&search, slot) {
+        return Ok(ToolAnswer::Refused(
+            "that slot is not free (taken meanwhile or outside opening hours): offer another"
+                .to_owned(),
+        ));
+    }
+    let booked = appointments::create(
+        txn,
+        secrets,
+        None,
+        NewAppointment {
+            caller: CallerRef::Key(thread.caller_key.clone()),
+            value_minor: service.as_ref().map_or(0, |s| s.estimated_value_minor),
+            starts_at: Some(starts_at),
+            source: "ai",
+            external_id: Some(external_id),
+            booked_at: txn.now(),
+        },
+    )
+    .await?;
+    let result = json!({ "booked": slot.format(SLOT_FORMAT).to_string(),
+                         "service": service.map(|s| s.name) });
+    Ok(ToolAnswer::Booked {
+        appointment: booked,
+        result,
+    })
+}
