@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use poem::http::{HeaderMap, StatusCode};
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Data;
 use poem::{EndpointExt, IntoResponse, Response, Route, handler, post};
 use serde_json::{Value, json};
@@ -90,21 +89,14 @@ impl FakeAnthropic {
             requests: Mutex::new(Vec::new()),
             arrivals: Notify::new(),
         });
-        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
-        let address = acceptor
-            .local_addr()
-            .into_iter()
-            .find_map(|addr| addr.as_socket_addr().copied())
-            .ok_or_else(|| std::io::Error::other("the fake has no local address"))?;
+        let (acceptor, base_url) = super::listen("127.0.0.1:0").await?;
         let routes = Route::new()
             .at("/v1/messages", post(create_message))
             .data(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor).run(routes).await;
-        });
+        let server = super::serve(acceptor, routes);
         Ok(Self {
             shared,
-            base_url: format!("http://{address}"),
+            base_url,
             server,
         })
     }

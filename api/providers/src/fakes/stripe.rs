@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::Duration;
 use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::{Data, Html, Json, Path, Redirect};
 use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
 use serde_json::{Value, json};
@@ -127,19 +126,12 @@ impl FakeStripe {
         webhook_secret: &str,
         clock: Clock,
     ) -> std::io::Result<Self> {
-        let acceptor = TcpListener::bind(address.to_owned())
-            .into_acceptor()
-            .await?;
-        let address = acceptor
-            .local_addr()
-            .into_iter()
-            .find_map(|addr| addr.as_socket_addr().copied())
-            .ok_or_else(|| std::io::Error::other("the fake has no local address"))?;
+        let (acceptor, base_url) = super::listen(address).await?;
         let shared = Arc::new(Shared {
             clock,
             secret_key: secret_key.to_owned(),
             webhook_secret: webhook_secret.to_owned(),
-            base_url: format!("http://{address}"),
+            base_url,
             webhook_url: Mutex::new(None),
             store: Mutex::new(Store::default()),
             next_id: AtomicU64::new(1),
@@ -159,9 +151,7 @@ impl FakeStripe {
             .at("/pay/:id", get(checkout_page).post(pay_page))
             .at("/portal/:id", get(portal_page))
             .data(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor).run(routes).await;
-        });
+        let server = super::serve(acceptor, routes);
         Ok(Self { shared, server })
     }
 

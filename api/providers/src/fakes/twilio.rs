@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::{Data, Form, Json, Path, Query};
 use poem::{EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 use serde::Deserialize;
@@ -173,12 +172,7 @@ impl FakeTwilio {
                 forward: Mutex::new(None),
             },
         });
-        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
-        let address = acceptor
-            .local_addr()
-            .into_iter()
-            .find_map(|addr| addr.as_socket_addr().copied())
-            .ok_or_else(|| std::io::Error::other("the fake has no local address"))?;
+        let (acceptor, base_url) = super::listen("127.0.0.1:0").await?;
         let routes = Route::new()
             .at(
                 "/2010-04-01/Accounts/:sid/Messages.json",
@@ -193,12 +187,10 @@ impl FakeTwilio {
                 poem::post(voice::create_call),
             )
             .data(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor).run(routes).await;
-        });
+        let server = super::serve(acceptor, routes);
         Ok(Self {
             shared,
-            base_url: format!("http://{address}"),
+            base_url,
             server,
         })
     }
