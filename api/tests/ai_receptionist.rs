@@ -439,7 +439,104 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
     assert_eq!(nodes[0]["node"]["source"], "ai", "{credited}");
 }
 
+/// The conversation `id` as stored now.
+async fn reload(app: &TestApp, id: uuid::Uuid) -> ringback_entity::conversation::Model {
+    let txn = app.tenant().begin().await.expect("txn");
+    let found = reload_in(&txn, id).await;
+    txn.commit().await.expect("commit");
+    found
+}
+
+async fn details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over(kind: DatabaseKind) {
+    use ringback_api::service::ai_tools::{self, ToolAnswer};
+    use sea_orm::{ActiveModelTrait, Set};
+    let mut app = TestApp::new(kind).await;
+    app.keep_numbers().await;
+    let first = conversation_of(&app, "+447700900311", "My boiler is leaking").await;
+    let second = conversation_of(&app, "+447700900312", "I smell gas").await;
+
+    let txn = app.tenant().begin().await.expect("txn");
+    let answers = json!({ "fields": { "What is the job?": "Leaking boiler, ring 07700 900311",
+                                       "How urgent is it?": "Today" } });
+    let saved = ai_tools::save_details(&txn, &app.state.secrets, first.clone(), &answers)
+        .await
+        .expect("saved");
+    assert_eq!(saved, ToolAnswer::Done(json!({ "saved": 2 })));
+    let refused = ai_tools::save_details(&txn, &app.state.secrets, first.clone(), &json!({}))
+        .await
+        .expect("answered");
+    assert!(matches!(refused, ToolAnswer::Refused(_)));
+    let handed = ai_tools::hand_off(
+        &txn,
+        second.clone(),
+        &json!({ "reason": "Gas smell: emergency" }),
+    )
+    .await
+    .expect("handed off");
+    assert_eq!(handed, ToolAnswer::Done(json!({ "handed_off": true })));
+    let mut active: ringback_entity::conversation::ActiveModel =
+        reload_in(&txn, first.id).await.into();
+    active.ai_state = Set(Some("active".to_owned()));
+    active.update(txn.conn()).await.expect("the AI answers");
+    txn.commit().await.expect("commit");
+
+    let first = reload(&app, first.id).await;
+    let sealed = first.details_sealed.clone().expect("details kept");
+    assert!(
+        !String::from_utf8_lossy(&sealed).contains("Leaking"),
+        "sealed at rest"
+    );
+    let txn = app.tenant().begin().await.expect("txn");
+    let details = ai_tools::details_of(&txn, &app.state.secrets, &first)
+        .await
+        .expect("opened");
+    txn.commit().await.expect("commit");
+    assert_eq!(
+        details["What is the job?"],
+        "Leaking boiler, ring [number removed]"
+    );
+    assert_eq!(details["How urgent is it?"], "Today");
+    let second = reload(&app, second.id).await;
+    assert_eq!(second.ai_state.as_deref(), Some("handed_off"));
+    assert_eq!(
+        second.ai_stopped_reason.as_deref(),
+        Some("Gas smell: emergency")
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .iter()
+            .any(|(action, detail)| { action == "ai.handed_off" && !detail.contains("Gas") })
+    );
+
+    let replied = app
+        .owner
+        .run(
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"We will call you\") { id } }",
+            json!({ "id": first.id.to_string() }),
+        )
+        .await;
+    assert!(replied["errors"].is_null(), "{replied}");
+    let first = reload(&app, first.id).await;
+    assert_eq!(
+        first.ai_state.as_deref(),
+        Some("taken_over"),
+        "staff took over"
+    );
+}
+
+async fn reload_in(
+    txn: &ringback_api::tenant::TenantTxn,
+    id: uuid::Uuid,
+) -> ringback_entity::conversation::Model {
+    ringback_api::tenant::in_clinic::<ringback_entity::conversation::Entity>(txn, id)
+        .await
+        .expect("read")
+        .expect("the conversation")
+}
+
 on_both_databases!(
     an_admin_sets_up_the_ai_and_its_price_list,
-    the_tools_book_only_free_slots_and_quote_only_the_price_list
+    the_tools_book_only_free_slots_and_quote_only_the_price_list,
+    details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over
 );

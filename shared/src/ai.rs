@@ -38,6 +38,23 @@ pub const DENTAL_PRIVACY_NOTICE: &str = "Turning the AI receptionist on means pa
     clinical details and hands anything else to your team, and that they can ask for a person at \
     any time. If you promise patients no automated decision-making, leave it off.";
 
+/// Whether the AI still answers a conversation (`conversations.ai_state`).
+pub mod state {
+    /// The AI answers the caller.
+    pub const ACTIVE: &str = "active";
+    /// The AI handed the caller to staff (emergency, out of scope, budget, outage).
+    pub const HANDED_OFF: &str = "handed_off";
+    /// A member of staff took the conversation over.
+    pub const TAKEN_OVER: &str = "taken_over";
+}
+
+/// Most intake details kept for one conversation.
+pub const MAX_DETAILS: usize = 12;
+/// Longest intake answer kept, in characters.
+pub const MAX_DETAIL_CHARS: usize = 300;
+/// Longest hand-off reason kept, in characters.
+pub const MAX_REASON_CHARS: usize = 200;
+
 /// Why AI settings or a service were refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AiSettingsError {

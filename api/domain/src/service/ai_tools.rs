@@ -11,14 +11,17 @@ use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{appointment, clinic as clinic_row, clinic_service, conversation};
+use ringback_shared::ai::{MAX_DETAIL_CHARS, MAX_DETAILS, MAX_REASON_CHARS, state as ai_state};
 use ringback_shared::metrics::parse_time_zone;
+use ringback_shared::redact::remove_numbers;
 use ringback_shared::slots::{self, SlotSearch};
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
 use crate::service::ai_settings;
 use crate::service::appointments::{self, CallerRef, NewAppointment};
-use crate::service::clinic;
+use crate::service::audit::{self, AuditEvent};
+use crate::service::{clinic, keys};
 
 /// How a slot is written to and read from the model: local time, minutes.
 pub const SLOT_FORMAT: &str = "%Y-%m-%d %H:%M";
@@ -254,4 +257,92 @@ pub async fn book_appointment(
         appointment: booked,
         result,
     })
+}
+
+/// `text` in plain words for storing: number-like runs removed, at most `max` characters.
+fn plain(text: &str, max: usize) -> String {
+    remove_numbers(text.trim()).chars().take(max).collect()
+}
+
+/// `hand_off(reason)`: the AI stops answering the conversation and hands it to staff, with the
+/// reason in plain words. Audited as `ai.handed_off` (without the reason: it may quote the caller).
+pub async fn hand_off(
+    txn: &TenantTxn,
+    thread: conversation::Model,
+    input: &Value,
+) -> Result<ToolAnswer, DomainError> {
+    let reason = plain(
+        text_field(input, "reason").unwrap_or("no reason given"),
+        MAX_REASON_CHARS,
+    );
+    let id = thread.id;
+    let mut model: conversation::ActiveModel = thread.into();
+    model.ai_state = Set(Some(ai_state::HANDED_OFF.to_owned()));
+    model.ai_stopped_reason = Set(Some(reason));
+    model.updated_at = Set(txn.now());
+    model.update(txn.conn()).await?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: None,
+            action: "ai.handed_off",
+            detail: json!({ "conversation": id }),
+        },
+    )
+    .await?;
+    Ok(ToolAnswer::Done(json!({ "handed_off": true })))
+}
+
+/// `save_details(fields)`: merges the caller's intake answers into the conversation's details,
+/// sealed with the clinic's data key (number-like runs removed; at most [`MAX_DETAILS`] answers
+/// of [`MAX_DETAIL_CHARS`] characters).
+pub async fn save_details(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    thread: conversation::Model,
+    input: &Value,
+) -> Result<ToolAnswer, DomainError> {
+    let Some(fields) = input["fields"].as_object() else {
+        return Ok(ToolAnswer::Refused(
+            "fields must be an object of answers".to_owned(),
+        ));
+    };
+    let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
+    let mut details = details_of(txn, secrets, &thread).await?;
+    for (question, answer) in fields {
+        let Some(answer) = answer.as_str() else {
+            continue;
+        };
+        if details.len() >= MAX_DETAILS && !details.contains_key(question) {
+            break;
+        }
+        details.insert(
+            plain(question, MAX_DETAIL_CHARS),
+            Value::String(plain(answer, MAX_DETAIL_CHARS)),
+        );
+    }
+    let sealed = keys::seal_message(
+        &key,
+        txn.clinic_id(),
+        &Value::Object(details.clone()).to_string(),
+    )?;
+    let mut model: conversation::ActiveModel = thread.into();
+    model.details_sealed = Set(Some(sealed));
+    model.updated_at = Set(txn.now());
+    model.update(txn.conn()).await?;
+    Ok(ToolAnswer::Done(json!({ "saved": details.len() })))
+}
+
+/// The intake details kept for `thread`, opened.
+pub async fn details_of(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    thread: &conversation::Model,
+) -> Result<serde_json::Map<String, Value>, DomainError> {
+    let Some(sealed) = &thread.details_sealed else {
+        return Ok(serde_json::Map::new());
+    };
+    let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
+    let opened = keys::open_message(&key, txn.clinic_id(), sealed)?;
+    Ok(serde_json::from_str(&opened).unwrap_or_default())
 }

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use ringback_entity::{conversation, message};
+use ringback_shared::ai::state as ai_state;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
 use uuid::Uuid;
@@ -120,6 +121,7 @@ pub async fn reply(
         )));
     }
     let thread = reopen_for_reply(txn, find(txn, conversation_id).await?, now).await?;
+    let thread = take_over_from_ai(txn, thread, now).await?;
     let Some(sealed_number) = thread.number_sealed.clone() else {
         return Err(DomainError::Conflict(
             "the caller's number is not kept (strict privacy mode): call them back instead"
@@ -175,6 +177,22 @@ pub async fn reply(
     outbox::enqueue(txn, job, now).await?;
     staff_action(txn, actor, "conversation.replied", conversation_id).await?;
     Ok(stored)
+}
+
+/// Staff writing in a conversation the AI answers take it over: the AI stops there.
+async fn take_over_from_ai(
+    txn: &TenantTxn,
+    thread: conversation::Model,
+    now: DateTime<Utc>,
+) -> Result<conversation::Model, DomainError> {
+    if thread.ai_state.as_deref() != Some(ai_state::ACTIVE) {
+        return Ok(thread);
+    }
+    let mut model: conversation::ActiveModel = thread.into();
+    model.ai_state = Set(Some(ai_state::TAKEN_OVER.to_owned()));
+    model.ai_stopped_reason = Set(Some("a member of staff replied".to_owned()));
+    model.updated_at = Set(now);
+    Ok(model.update(txn.conn()).await?)
 }
 
 /// A closed conversation opens again for a reply, unless the caller has a newer open one.
