@@ -535,7 +535,193 @@ async fn reload_in(
         .expect("the conversation")
 }
 
+/// The next Monday at least two days after the clock's now, as `YYYY-MM-DD`.
+fn monday_ahead(app: &TestApp) -> String {
+    let mut day = (app.state.clock.now() + chrono::Duration::days(2)).date_naive();
+    while chrono::Datelike::weekday(&day) != chrono::Weekday::Mon {
+        day = day.succ_opt().expect("a day");
+    }
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// Runs the worker until nothing is due (at most `passes` passes).
+async fn drain(app: &TestApp, passes: usize) {
+    let worker = app.worker("ai-test");
+    for _ in 0..passes {
+        if worker.run_once().await.expect("a pass") == 0 {
+            break;
+        }
+    }
+}
+
+const CALLER: &str = "+447700900321";
+
+async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = TestApp::builder(kind)
+        .with_twilio()
+        .setting("RINGBACK_ANTHROPIC_API_KEY", API_KEY)
+        .setting("RINGBACK_ANTHROPIC_API_URL", model.api_url())
+        .build()
+        .await;
+    app.keep_numbers().await;
+    let saved = app
+        .owner
+        .run(
+            SAVE,
+            json!({ "input": boiler_service("Boiler service", 12000) }),
+        )
+        .await;
+    assert!(saved["errors"].is_null(), "{saved}");
+    let on = app
+        .owner
+        .run(UPDATE, json!({ "input": { "enabled": true } }))
+        .await;
+    assert!(on["errors"].is_null(), "{on}");
+    let now = app.state.clock.now();
+    let missed = app
+        .owner
+        .run(
+            "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { results { call { id } } } }",
+            json!({ "e": [{ "externalId": "ai-1", "direction": "INBOUND", "status": "NO_ANSWER",
+                "startedAt": (now - chrono::Duration::minutes(3)).to_rfc3339(),
+                "callerNumber": "07700 900321" }] }),
+        )
+        .await;
+    assert!(missed["errors"].is_null(), "{missed}");
+    drain(&app, 3).await;
+
+    let monday = monday_ahead(&app);
+    let slot = format!("{monday} 09:00");
+    model.script([
+        Reply::tool(
+            "find_slots",
+            json!({ "from": monday, "to": monday, "kind": "Boiler service" }),
+        ),
+        Reply::tool(
+            "book_appointment",
+            json!({ "slot": slot, "kind": "Boiler service" }),
+        ),
+        Reply::Text(format!("You are booked for a boiler service on {slot}.")),
+    ]);
+    app.receive_text(
+        "SMai0001",
+        CALLER,
+        "My boiler is leaking, can someone come Monday? Ring me on 07700 900321",
+    )
+    .await;
+    drain(&app, 4).await;
+
+    let sent = app.twilio.as_ref().expect("fake Twilio").messages();
+    let answer = sent
+        .iter()
+        .find(|text| text.body.contains("You are booked"))
+        .unwrap_or_else(|| panic!("the AI's answer was sent: {sent:?}"));
+    assert_eq!(answer.to, CALLER);
+    assert!(
+        answer.body.to_lowercase().contains("automated"),
+        "{}",
+        answer.body
+    );
+
+    let requests = model.requests();
+    assert_eq!(
+        requests.len(),
+        3,
+        "find_slots, book_appointment, the answer"
+    );
+    assert_eq!(
+        requests[2]["messages"][2]["content"][0]["type"],
+        "tool_result"
+    );
+    let caller_key = {
+        let found = app
+            .owner
+            .run(
+                "query($n: String!) { findCaller(number: $n) { callerKey } }",
+                json!({ "n": "07700 900321" }),
+            )
+            .await;
+        found["data"]["findCaller"]["callerKey"]
+            .as_str()
+            .expect("key")
+            .to_owned()
+    };
+    for request in &requests {
+        let text = request.to_string();
+        for spelling in [
+            "07700 900321",
+            "07700900321",
+            "447700900321",
+            "7700 900321",
+            "900321",
+        ] {
+            assert!(!text.contains(spelling), "the model saw {spelling}: {text}");
+        }
+        assert!(!text.contains(&caller_key), "the model saw the caller key");
+    }
+
+    let record = app
+        .owner
+        .run(
+            "query($n: String!) { callerRecord(number: $n) { appointments { valueMinor outcome } \
+             conversations { messages { kind text } } } }",
+            json!({ "n": "07700 900321" }),
+        )
+        .await;
+    let appointments = &record["data"]["callerRecord"]["appointments"];
+    assert_eq!(appointments[0]["valueMinor"], 10000, "{record}");
+    assert_eq!(
+        appointments[0]["outcome"], "recovered",
+        "credited to the missed call: {record}"
+    );
+    let kinds: Vec<&str> = record["data"]["callerRecord"]["conversations"][0]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"ai"), "{kinds:?}");
+
+    // A second text is answered again; the model failing for good falls back to staff.
+    model.script([Reply::Status(529), Reply::Status(529), Reply::Status(529)]);
+    app.receive_text("SMai0002", CALLER, "Thanks! Can I also get a quote?")
+        .await;
+    drain(&app, 4).await;
+    let sent = app.twilio.as_ref().expect("fake Twilio").messages();
+    assert!(
+        sent.iter()
+            .any(|text| text.body.contains("will reply soon")),
+        "the fallback went out: {sent:?}"
+    );
+    let txn = app.tenant().begin().await.expect("txn");
+    let thread = {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        txn.find::<ringback_entity::conversation::Entity>()
+            .filter(ringback_entity::conversation::Column::CallerTail.contains("321"))
+            .one(txn.conn())
+            .await
+            .expect("read")
+            .expect("the conversation")
+    };
+    txn.commit().await.expect("commit");
+    assert_eq!(
+        thread.ai_state.as_deref(),
+        Some("handed_off"),
+        "staff answer now"
+    );
+    assert!(
+        thread
+            .ai_stopped_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("could not answer")),
+        "{:?}",
+        thread.ai_stopped_reason
+    );
+}
+
 on_both_databases!(
+    a_reply_is_answered_booked_and_credited,
     an_admin_sets_up_the_ai_and_its_price_list,
     the_tools_book_only_free_slots_and_quote_only_the_price_list,
     details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over

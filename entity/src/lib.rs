@@ -1,6 +1,7 @@
 //! SeaORM entities for Ringback, one module per table. They mirror the migrations and hold no
 //! business rules; those live in `ringback-shared` and in the API's services.
 
+pub mod ai_step;
 pub mod api_key;
 pub mod appointment;
 pub mod attribution;

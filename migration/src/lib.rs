@@ -48,6 +48,7 @@ mod m20261201_120000_add_call_purge_horizon;
 mod m20261201_130000_create_caller_restrictions;
 mod m20261201_140000_create_clinic_deletions;
 mod m20261202_100000_add_ai_receptionist;
+mod m20261202_110000_create_ai_steps;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -97,6 +98,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_130000_create_caller_restrictions::Migration),
             Box::new(m20261201_140000_create_clinic_deletions::Migration),
             Box::new(m20261202_100000_add_ai_receptionist::Migration),
+            Box::new(m20261202_110000_create_ai_steps::Migration),
         ]
     }
 }

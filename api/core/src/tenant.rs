@@ -31,7 +31,8 @@ pub struct TenantScope {
 
 impl TenantScope {
     /// The unchecked door: trusts `clinic_id` as it is. Only the named doors call it — the core's
-    /// [`for_job`](Self::for_job), [`for_waiting_audit`](Self::for_waiting_audit) and
+    /// [`for_job`](Self::for_job), [`for_running_job`](Self::for_running_job),
+    /// [`for_waiting_audit`](Self::for_waiting_audit) and
     /// [`for_operator`](Self::for_operator), and the domain's
     /// `doors` module (sessions, API keys, memberships, one-time tokens, sign-up, signed
     /// webhooks), which a test there holds to that list. Anything else wants a door, not this.
@@ -53,6 +54,16 @@ impl TenantScope {
     /// The door for a job the queue handed to a worker: the clinic of the claimed row.
     pub fn for_job(db: DatabaseConnection, clock: Clock, job: &ClaimedJob) -> Self {
         Self::open_unverified(db, clock, job.clinic_id)
+    }
+
+    /// The door for a job's own work while it runs (the row the queue handed to a worker and
+    /// whose claim the worker checked): the clinic of that row.
+    pub fn for_running_job(
+        db: DatabaseConnection,
+        clock: Clock,
+        row: &entity::job_outbox::Model,
+    ) -> Self {
+        Self::open_unverified(db, clock, row.clinic_id)
     }
 
     /// The door for sealing a clinic's waiting audit entries: a clinic that has some.
@@ -193,6 +204,7 @@ macro_rules! clinic_owned {
 }
 
 clinic_owned!(
+    ai_step,
     api_key,
     appointment,
     attribution,

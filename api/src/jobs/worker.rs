@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ringback_domain::jobs::{Attempt, JobContext, ReportOverage, Runnable, StaffReply, TextBack};
+use ringback_domain::jobs::{
+    AiAnswer, Attempt, JobContext, ReportOverage, Runnable, StaffReply, TextBack,
+};
 use ringback_entity::job_outbox;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -59,6 +61,7 @@ fn job_types() -> Registry {
         .register::<TextBack>()
         .register::<StaffReply>()
         .register::<ReportOverage>()
+        .register::<AiAnswer>()
 }
 
 /// A future a job handler returns.

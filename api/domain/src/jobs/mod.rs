@@ -7,11 +7,14 @@
 //! - [`TextBack`]: text a missed caller back.
 //! - [`StaffReply`]: send a staff member's reply in a conversation.
 //! - [`ReportOverage`]: report SMS segments beyond a plan's allowance to Stripe.
+//! - [`AiAnswer`]: the AI receptionist answers a caller's text (its answer then goes out as a
+//!   [`StaffReply`]-shaped text job).
 //!
 //! Both send a text, so both are [`sms::TextJob`]s and run through [`sms`], which owns the
 //! at-most-once rule: a job whose earlier attempt may have reached the provider asks the provider
 //! before it sends again.
 
+mod ai_answer;
 mod report_overage;
 pub mod sms;
 mod staff_reply;
@@ -28,6 +31,7 @@ use ringback_providers::sms::{ProviderError, SmsProvider};
 
 use crate::backend::Backend;
 
+pub use ai_answer::AiAnswer;
 pub use report_overage::ReportOverage;
 pub use ringback_core::outbox::Job;
 pub use staff_reply::StaffReply;

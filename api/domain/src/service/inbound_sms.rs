@@ -12,7 +12,7 @@ use ringback_shared::sms::with_automated_marker;
 
 use crate::service::callers::{CallerKeyer, KeyedCaller};
 use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{clinic, keys, opt_outs, restrictions};
+use crate::service::{ai_agent, clinic, keys, opt_outs, restrictions};
 
 /// An inbound text as the provider reported it.
 pub struct InboundSms<'a> {
@@ -84,7 +84,7 @@ async fn record_text(
 ) -> Result<(), DomainError> {
     let key = keys::data_key(secrets, clinic)?;
     let sealed_number = keys::seal_caller_number(&key, txn.clinic_id(), &caller.e164)?;
-    messages::record(
+    let stored = messages::record(
         txn,
         secrets,
         NewMessage {
@@ -107,5 +107,8 @@ async fn record_text(
         },
     )
     .await?;
+    if !is_keyword {
+        ai_agent::queue_answer(txn, &stored).await?;
+    }
     Ok(())
 }

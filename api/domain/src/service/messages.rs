@@ -25,6 +25,8 @@ pub const KIND_REPLY: &str = "reply";
 pub const KIND_KEYWORD: &str = "keyword";
 /// A text a member of staff wrote.
 pub const KIND_STAFF: &str = "staff";
+/// The AI receptionist's answer.
+pub const KIND_AI: &str = "ai";
 
 /// Who a message is with: the caller key and the masked tail shown to staff.
 pub struct Party<'a> {

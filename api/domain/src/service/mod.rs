@@ -5,6 +5,7 @@ pub use ringback_core::tenant::in_clinic;
 pub use ringback_core::{audit, keys};
 
 pub mod account;
+pub mod ai_agent;
 pub mod ai_prompt;
 pub mod ai_settings;
 pub mod ai_tools;

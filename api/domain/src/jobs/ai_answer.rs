@@ -1,0 +1,98 @@
+//! [`AiAnswer`]: the AI receptionist answers one caller text, once. Preparing reads what the
+//! model may see inside the claim's transaction; performing talks to the model with no
+//! transaction open and runs the tools and stores the answer in short transactions of its own
+//! (see [`crate::service::ai_agent`]); the answer's text then goes out as its own text job, sent
+//! at most once like every other.
+
+use ringback_core::error::DomainError;
+use ringback_core::outbox::Job;
+use ringback_core::tenant::{TenantScope, TenantTxn};
+use ringback_entity::job_outbox;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
+use crate::service::ai_agent::{self, Answered, Answering};
+
+/// Answer a caller's text in a conversation the AI answers: one per caller text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiAnswer {
+    pub conversation: Uuid,
+    /// The caller's text to answer.
+    pub message: Uuid,
+}
+
+impl Job for AiAnswer {
+    const NAME: &'static str = "ai_answer";
+
+    fn idempotency_key(&self) -> Option<String> {
+        Some(format!("{}:{}", Self::NAME, self.message))
+    }
+}
+
+impl Runnable for AiAnswer {
+    type Ready = Answering;
+
+    async fn prepare(
+        &self,
+        txn: &TenantTxn,
+        _row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> Result<Result<Answering, Attempt>, DomainError> {
+        Ok(ai_agent::prepare(txn, &context.backend.secrets, self)
+            .await?
+            .map_err(Attempt::Cancelled))
+    }
+
+    async fn perform(
+        &self,
+        ready: Answering,
+        row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> Attempt {
+        let backend = &context.backend;
+        let scope = TenantScope::for_running_job(backend.db.clone(), backend.clock.clone(), row);
+        let model = backend.ai_model.clone();
+        match ai_agent::run(&scope, &backend.secrets, model, ready).await {
+            Ok(Answered::Nothing(why)) => Attempt::Cancelled(why),
+            Ok(
+                Answered::Replied { message }
+                | Answered::FellBack {
+                    message: Some(message),
+                    ..
+                },
+            ) => {
+                backend.wake_workers();
+                Attempt::Done(Receipt {
+                    provider_id: format!("ai:{message}"),
+                    provider_status: "answered".to_owned(),
+                })
+            }
+            Ok(Answered::FellBack { message: None, .. }) => Attempt::Cancelled("handed to staff"),
+            Err(error) => Attempt::Failed {
+                error: error.to_string(),
+                retryable: error.is_retryable(),
+                in_doubt_since: None,
+            },
+        }
+    }
+
+    async fn done(
+        &self,
+        _txn: &TenantTxn,
+        _row: &job_outbox::Model,
+        _receipt: &Receipt,
+        _context: &JobContext,
+    ) -> Result<(), DomainError> {
+        Ok(())
+    }
+
+    async fn given_up(
+        &self,
+        _txn: &TenantTxn,
+        _row: &job_outbox::Model,
+        _status: &str,
+    ) -> Result<(), DomainError> {
+        Ok(())
+    }
+}

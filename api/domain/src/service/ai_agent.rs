@@ -1,0 +1,484 @@
+//! The AI receptionist's agent: when a caller replies in a conversation of a clinic with the AI
+//! on, it answers through the outbox. [`prepare`] reads, in one transaction, what the model may
+//! see: the system prompt and the conversation as turns (caller texts with number-like runs
+//! removed). [`run`] then asks the model with no transaction open, runs each tool the model asks
+//! for in a short transaction of its own (recording each step), and stores the answer and queues
+//! its text in the last one — so a worker that dies after the model answered sends at most once:
+//! the answer is stored once per caller text, and its text job is written once per message.
+//!
+//! Without a model, when the model fails, writes nothing or takes more than
+//! [`ai_prompt::MAX_STEPS`] rounds, or when the month's token budget is spent, the caller gets the
+//! fallback (thanks, the team will reply, the booking link) and the conversation goes to staff,
+//! with the reason recorded on it. STOP and restrictions are checked when the answer is prepared
+//! and again when its text is sent.
+
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+use ringback_core::error::DomainError;
+use ringback_core::outbox::{self, NewJob};
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::{TenantScope, TenantTxn, in_clinic};
+use ringback_entity::{ai_step, clinic as clinic_row, conversation, message};
+use ringback_providers::anthropic::{
+    Block, ConversationModel, MessagesRequest, Role, StopReason, ToolChoice, Turn,
+};
+use ringback_shared::ai::state as ai_state;
+use ringback_shared::metrics::{local_day, parse_time_zone};
+use ringback_shared::sms::with_automated_marker;
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::jobs::{AiAnswer, StaffReply};
+use crate::service::ai_prompt::{self, ClinicFacts, tool};
+use crate::service::ai_tools::{self, ToolAnswer};
+use crate::service::messages::{self, NewMessage, Party};
+use crate::service::{ai_settings, clinic, conversations, keys, opt_outs, restrictions, text_back};
+
+/// What the model is asked to answer.
+pub struct Answering {
+    pub conversation: Uuid,
+    /// The caller's text being answered.
+    pub answered: Uuid,
+    system: String,
+    turns: Vec<Turn>,
+}
+
+/// How an answer ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answered {
+    /// The AI's text is stored and queued.
+    Replied { message: Uuid },
+    /// The fallback text is stored and queued and the conversation went to staff, for `reason`.
+    FellBack {
+        message: Option<Uuid>,
+        reason: String,
+    },
+    /// Nothing was to be done (answered before, or the caller cannot be texted).
+    Nothing(&'static str),
+}
+
+/// Whether the AI answers replies in `thread` of `settings`' clinic now.
+pub fn answers(settings: &clinic_row::Model, thread: &conversation::Model) -> bool {
+    settings.ai_enabled
+        && thread.status == conversations::OPEN
+        && thread.number_sealed.is_some()
+        && matches!(thread.ai_state.as_deref(), None | Some(ai_state::ACTIVE))
+}
+
+/// Queues the AI's answer to the caller's text `reply`, in the reply's transaction, when the AI
+/// answers its conversation.
+pub async fn queue_answer(txn: &TenantTxn, reply: &message::Model) -> Result<(), DomainError> {
+    let settings = clinic::get(txn).await?;
+    let Some(thread) = in_clinic::<conversation::Entity>(txn, reply.conversation_id).await? else {
+        return Ok(());
+    };
+    if !answers(&settings, &thread) {
+        return Ok(());
+    }
+    let job = NewJob {
+        job: AiAnswer {
+            conversation: thread.id,
+            message: reply.id,
+        },
+        sealed_number: None,
+        body_sealed: None,
+        run_at: txn.now(),
+    };
+    outbox::enqueue(txn, job, txn.now()).await?;
+    Ok(())
+}
+
+/// Reads what the model may see for `job`, or says why there is nothing to answer.
+pub async fn prepare(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    job: &AiAnswer,
+) -> Result<Result<Answering, &'static str>, DomainError> {
+    let settings = clinic::get(txn).await?;
+    let Some(thread) = in_clinic::<conversation::Entity>(txn, job.conversation).await? else {
+        return Ok(Err("the conversation is gone"));
+    };
+    if !answers(&settings, &thread) {
+        return Ok(Err("the AI does not answer this conversation"));
+    }
+    let keys_of_caller = [thread.caller_key.clone()];
+    if opt_outs::is_opted_out(txn, &thread.caller_key).await?
+        || restrictions::is_restricted(txn, &keys_of_caller).await?
+    {
+        return Ok(Err("the caller gets no texts"));
+    }
+    if already_answered(txn, job.message).await? {
+        return Ok(Err("already answered"));
+    }
+    let opened = conversations::messages_of(txn, secrets, thread.id).await?;
+    let (opening, turns) = turns_of(&opened);
+    if turns.last().map(|turn| turn.role) != Some(Role::User) {
+        return Ok(Err("the caller's text was answered meanwhile"));
+    }
+    let services = ai_settings::services(txn).await?;
+    let services: Vec<_> = services.iter().map(ai_settings::as_service).collect();
+    let mut system = ai_prompt::system_prompt(
+        &ClinicFacts::of(&settings),
+        &ai_settings::settings_of(&settings),
+        &services,
+        today(&settings, txn),
+    );
+    if let Some(opening) = opening {
+        system.push_str(&format!("Your first text to the caller was: {opening}\n"));
+    }
+    Ok(Ok(Answering {
+        conversation: thread.id,
+        answered: job.message,
+        system,
+        turns,
+    }))
+}
+
+/// The clinic-local day at the transaction's now.
+fn today(settings: &clinic_row::Model, txn: &TenantTxn) -> NaiveDate {
+    parse_time_zone(&settings.time_zone)
+        .map(|zone| local_day(txn.now(), zone))
+        .unwrap_or_else(|_| txn.now().date_naive())
+}
+
+/// The conversation as the model's turns (caller texts as the user's, every text to the caller as
+/// the assistant's, consecutive texts of one side joined), and the texts to the caller before
+/// the caller's first (the model's turns must start with the user's).
+fn turns_of(opened: &[conversations::OpenedMessage]) -> (Option<String>, Vec<Turn>) {
+    let mut opening: Vec<String> = Vec::new();
+    let mut turns: Vec<Turn> = Vec::new();
+    for message in opened {
+        if message.row.kind == messages::KIND_KEYWORD {
+            continue;
+        }
+        let (role, text) = if message.row.direction == "inbound" {
+            (Role::User, ai_prompt::caller_text(&message.body))
+        } else {
+            (Role::Assistant, message.body.clone())
+        };
+        if turns.is_empty() && role == Role::Assistant {
+            opening.push(text);
+            continue;
+        }
+        match turns.last_mut() {
+            Some(last) if last.role == role => {
+                if let Some(Block::Text { text: joined }) = last.content.first_mut() {
+                    joined.push('\n');
+                    joined.push_str(&text);
+                }
+            }
+            _ => turns.push(Turn {
+                role,
+                content: vec![Block::Text { text }],
+            }),
+        }
+    }
+    let opening = (!opening.is_empty()).then(|| opening.join("\n"));
+    (opening, turns)
+}
+
+async fn already_answered(txn: &TenantTxn, answered: Uuid) -> Result<bool, DomainError> {
+    Ok(txn
+        .find::<ai_step::Entity>()
+        .filter(ai_step::Column::AnsweredMessageId.eq(answered))
+        .filter(ai_step::Column::Action.is_in(["reply", "fallback"]))
+        .one(txn.conn())
+        .await?
+        .is_some())
+}
+
+/// Model tokens the clinic's AI used this calendar month (UTC).
+pub async fn tokens_this_month(txn: &TenantTxn) -> Result<i64, DomainError> {
+    let now = txn.now();
+    let month_start = Utc
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    let used: Vec<i64> = txn
+        .find::<ai_step::Entity>()
+        .filter(ai_step::Column::CreatedAt.gte(month_start))
+        .select_only()
+        .column(ai_step::Column::Tokens)
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    Ok(used.iter().sum())
+}
+
+/// A step to record.
+struct Step<'a> {
+    action: &'a str,
+    outcome: String,
+    tokens: u64,
+    appointment: Option<Uuid>,
+}
+
+async fn record_step(
+    txn: &TenantTxn,
+    ready: &Answering,
+    step: Step<'_>,
+) -> Result<(), DomainError> {
+    ai_step::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
+        id: Set(Uuid::now_v7()),
+        conversation_id: Set(ready.conversation),
+        answered_message_id: Set(ready.answered),
+        action: Set(step.action.chars().take(40).collect()),
+        outcome: Set(step.outcome.chars().take(200).collect()),
+        tokens: Set(i64::try_from(step.tokens).unwrap_or(i64::MAX)),
+        appointment_id: Set(step.appointment),
+        created_at: Set(txn.now()),
+    }
+    .insert(txn.conn())
+    .await?;
+    Ok(())
+}
+
+/// Answers `ready`: the model's tool-use loop, then the answer stored and queued (or the
+/// fallback, when there is no model, it fails, the budget is spent or the steps run out).
+pub async fn run(
+    scope: &TenantScope,
+    secrets: &Secrets,
+    model: Option<Arc<dyn ConversationModel>>,
+    ready: Answering,
+) -> Result<Answered, DomainError> {
+    let Some(model) = model else {
+        return fall_back(scope, secrets, &ready, "no AI model is configured", 0).await;
+    };
+    let txn = scope.begin().await?;
+    let budget = clinic::get(&txn).await?.ai_monthly_token_budget;
+    let spent = tokens_this_month(&txn).await? >= budget;
+    txn.commit().await?;
+    if spent {
+        return fall_back(scope, secrets, &ready, "the month's AI budget is spent", 0).await;
+    }
+    let mut turns = ready.turns.clone();
+    for _ in 0..ai_prompt::MAX_STEPS {
+        let request = MessagesRequest {
+            model: model.model().to_owned(),
+            max_tokens: ai_prompt::MAX_TOKENS,
+            system: ready.system.clone(),
+            messages: turns.clone(),
+            tools: ai_prompt::tools(),
+            tool_choice: Some(ToolChoice::Auto),
+        };
+        let response = match model.complete(&request).await {
+            Ok(response) => response,
+            Err(error) => {
+                let reason = format!("the AI model could not answer ({error})");
+                return fall_back(scope, secrets, &ready, &reason, 0).await;
+            }
+        };
+        let tokens = response.usage.total();
+        let uses: Vec<(String, String, Value)> = response
+            .tool_uses()
+            .into_iter()
+            .map(|(id, name, input)| (id.to_owned(), name.to_owned(), input.clone()))
+            .collect();
+        if uses.is_empty() || response.stop_reason != Some(StopReason::ToolUse) {
+            let text = response.text();
+            if text.trim().is_empty() {
+                return fall_back(scope, secrets, &ready, "the AI model wrote nothing", tokens)
+                    .await;
+            }
+            return reply(scope, secrets, &ready, &text, tokens).await;
+        }
+        let asked: Vec<Block> = response
+            .content
+            .into_iter()
+            .filter(|block| !matches!(block, Block::Other))
+            .collect();
+        turns.push(Turn {
+            role: Role::Assistant,
+            content: asked,
+        });
+        let mut results = Vec::with_capacity(uses.len());
+        for (index, (id, name, input)) in uses.iter().enumerate() {
+            let step_tokens = if index == 0 { tokens } else { 0 };
+            results.push(run_tool(scope, secrets, &ready, (id, name, input), step_tokens).await?);
+        }
+        turns.push(Turn {
+            role: Role::User,
+            content: results,
+        });
+    }
+    let reason = format!("the AI took more than {} steps", ai_prompt::MAX_STEPS);
+    fall_back(scope, secrets, &ready, &reason, 0).await
+}
+
+/// Runs one tool the model asked for in its own transaction and records the step; the result
+/// block for the model.
+async fn run_tool(
+    scope: &TenantScope,
+    secrets: &Secrets,
+    ready: &Answering,
+    (id, name, input): (&str, &str, &Value),
+    tokens: u64,
+) -> Result<Block, DomainError> {
+    let txn = scope.begin().await?;
+    let thread = conversations::find(&txn, ready.conversation).await?;
+    let answer = match name {
+        tool::FIND_SLOTS => ai_tools::find_slots(&txn, input).await?,
+        tool::QUOTE => ai_tools::quote(&txn, input).await?,
+        tool::BOOK_APPOINTMENT => ai_tools::book_appointment(&txn, secrets, &thread, input).await?,
+        tool::HAND_OFF => ai_tools::hand_off(&txn, thread, input).await?,
+        tool::SAVE_DETAILS => ai_tools::save_details(&txn, secrets, thread, input).await?,
+        _ => ToolAnswer::Refused(format!("there is no tool named {name}")),
+    };
+    let (outcome, content, is_error, appointment) = match answer {
+        ToolAnswer::Done(result) => ("done".to_owned(), result.to_string(), false, None),
+        ToolAnswer::Refused(reason) => (format!("refused: {reason}"), reason, true, None),
+        ToolAnswer::Booked {
+            appointment,
+            result,
+        } => (
+            "booked".to_owned(),
+            result.to_string(),
+            false,
+            Some(appointment.id),
+        ),
+    };
+    let step = Step {
+        action: name,
+        outcome,
+        tokens,
+        appointment,
+    };
+    record_step(&txn, ready, step).await?;
+    txn.commit().await?;
+    Ok(Block::ToolResult {
+        tool_use_id: id.to_owned(),
+        content,
+        is_error,
+    })
+}
+
+/// Stores the AI's `text` (with the automated marker) and queues it, once per caller text.
+async fn reply(
+    scope: &TenantScope,
+    secrets: &Secrets,
+    ready: &Answering,
+    text: &str,
+    tokens: u64,
+) -> Result<Answered, DomainError> {
+    let txn = scope.begin().await?;
+    if already_answered(&txn, ready.answered).await? {
+        return Ok(Answered::Nothing("already answered"));
+    }
+    let Some(message) = send_text(&txn, secrets, ready, text).await? else {
+        txn.commit().await?;
+        return fall_back(
+            scope,
+            secrets,
+            ready,
+            "the daily texting limit is reached",
+            tokens,
+        )
+        .await;
+    };
+    let step = Step {
+        action: "reply",
+        outcome: "answered".to_owned(),
+        tokens,
+        appointment: None,
+    };
+    record_step(&txn, ready, step).await?;
+    txn.commit().await?;
+    Ok(Answered::Replied { message })
+}
+
+/// Hands the conversation to staff for `reason` and sends the fallback text (thanks, the team
+/// will reply, the booking link), once per caller text.
+async fn fall_back(
+    scope: &TenantScope,
+    secrets: &Secrets,
+    ready: &Answering,
+    reason: &str,
+    tokens: u64,
+) -> Result<Answered, DomainError> {
+    let txn = scope.begin().await?;
+    if already_answered(&txn, ready.answered).await? {
+        return Ok(Answered::Nothing("already answered"));
+    }
+    let settings = clinic::get(&txn).await?;
+    let thread = conversations::find(&txn, ready.conversation).await?;
+    ai_tools::hand_off(&txn, thread, &serde_json::json!({ "reason": reason })).await?;
+    let mut text = format!(
+        "Thanks for your message. Someone from {} will reply soon.",
+        settings.name
+    );
+    if let Some(link) = &settings.booking_link {
+        text.push_str(&format!(" You can also book at {link}"));
+    }
+    let message = send_text(&txn, secrets, ready, &text).await?;
+    let step = Step {
+        action: "fallback",
+        outcome: reason.to_owned(),
+        tokens,
+        appointment: None,
+    };
+    record_step(&txn, ready, step).await?;
+    txn.commit().await?;
+    Ok(Answered::FellBack {
+        message,
+        reason: reason.to_owned(),
+    })
+}
+
+/// Stores `text` (with the automated marker) as the AI's message and queues its sending; `None`
+/// when the daily texting limit is reached or the number is not kept.
+async fn send_text(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    ready: &Answering,
+    text: &str,
+) -> Result<Option<Uuid>, DomainError> {
+    let settings = clinic::get(txn).await?;
+    let thread = conversations::find(txn, ready.conversation).await?;
+    let Some(sealed_number) = thread.number_sealed.clone() else {
+        return Ok(None);
+    };
+    if text_back::over_daily_limit(txn, &settings, txn.now()).await? {
+        return Ok(None);
+    }
+    let body = with_automated_marker(text.trim());
+    let stored = messages::record(
+        txn,
+        secrets,
+        NewMessage {
+            party: Party {
+                caller_key: &thread.caller_key,
+                caller_tail: &thread.caller_tail,
+            },
+            direction: "outbound",
+            kind: messages::KIND_AI,
+            body: &body,
+            at: txn.now(),
+            provider_message_id: None,
+            status: "queued",
+            call_id: None,
+            sealed_number: None,
+        },
+    )
+    .await?;
+    let key = keys::data_key(secrets, &settings)?;
+    let job = NewJob {
+        job: StaffReply {
+            conversation: thread.id,
+            message: stored.id,
+            caller_key: thread.caller_key.clone(),
+        },
+        sealed_number: Some(sealed_number),
+        body_sealed: Some(keys::seal_message(&key, txn.clinic_id(), &body)?),
+        run_at: txn.now(),
+    };
+    outbox::enqueue(txn, job, txn.now()).await?;
+    if thread.ai_state.is_none() {
+        let mut model: conversation::ActiveModel = thread.into();
+        model.ai_state = Set(Some(ai_state::ACTIVE.to_owned()));
+        model.update(txn.conn()).await?;
+    }
+    Ok(Some(stored.id))
+}
