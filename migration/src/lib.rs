@@ -49,6 +49,7 @@ mod m20261201_130000_create_caller_restrictions;
 mod m20261201_140000_create_clinic_deletions;
 mod m20261202_100000_add_ai_receptionist;
 mod m20261202_110000_create_ai_steps;
+mod m20261202_120000_index_appointment_starts;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -99,6 +100,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_140000_create_clinic_deletions::Migration),
             Box::new(m20261202_100000_add_ai_receptionist::Migration),
             Box::new(m20261202_110000_create_ai_steps::Migration),
+            Box::new(m20261202_120000_index_appointment_starts::Migration),
         ]
     }
 }

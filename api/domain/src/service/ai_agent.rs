@@ -26,15 +26,16 @@ use ringback_providers::anthropic::{
 use ringback_shared::ai::state as ai_state;
 use ringback_shared::metrics::{local_day, parse_time_zone};
 use ringback_shared::sms::with_automated_marker;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::jobs::{AiAnswer, StaffReply};
+use crate::jobs::AiAnswer;
 use crate::service::ai_prompt::{self, ClinicFacts, tool};
 use crate::service::ai_tools::{self, ToolAnswer};
-use crate::service::messages::{self, NewMessage, Party};
-use crate::service::{ai_settings, clinic, conversations, keys, opt_outs, restrictions, text_back};
+use crate::service::messages;
+use crate::service::{ai_settings, clinic, conversations, opt_outs, restrictions, text_back};
 
 /// What the model is asked to answer.
 pub struct Answering {
@@ -43,6 +44,8 @@ pub struct Answering {
     pub answered: Uuid,
     system: String,
     turns: Vec<Turn>,
+    /// Whether the month's token budget was spent when the answer was prepared.
+    budget_spent: bool,
 }
 
 /// How an answer ended.
@@ -128,11 +131,13 @@ pub async fn prepare(
     if let Some(opening) = opening {
         system.push_str(&format!("Your first text to the caller was: {opening}\n"));
     }
+    let budget_spent = tokens_this_month(txn).await? >= settings.ai_monthly_token_budget;
     Ok(Ok(Answering {
         conversation: thread.id,
         answered: job.message,
         system,
         turns,
+        budget_spent,
     }))
 }
 
@@ -196,15 +201,17 @@ pub async fn tokens_this_month(txn: &TenantTxn) -> Result<i64, DomainError> {
         .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
         .single()
         .unwrap_or(now);
-    let used: Vec<i64> = txn
+    // Summed by the database over the (clinic, created_at) index; cast, as PostgreSQL sums
+    // bigints into numerics.
+    let used: Option<Option<i64>> = txn
         .find::<ai_step::Entity>()
         .filter(ai_step::Column::CreatedAt.gte(month_start))
         .select_only()
-        .column(ai_step::Column::Tokens)
+        .column_as(Expr::cust("CAST(SUM(tokens) AS BIGINT)"), "used")
         .into_tuple()
-        .all(txn.conn())
+        .one(txn.conn())
         .await?;
-    Ok(used.iter().sum())
+    Ok(used.flatten().unwrap_or(0))
 }
 
 /// A step to record.
@@ -247,11 +254,7 @@ pub async fn run(
     let Some(model) = model else {
         return fall_back(scope, secrets, &ready, "no AI model is configured", 0).await;
     };
-    let txn = scope.begin().await?;
-    let budget = clinic::get(&txn).await?.ai_monthly_token_budget;
-    let spent = tokens_this_month(&txn).await? >= budget;
-    txn.commit().await?;
-    if spent {
+    if ready.budget_spent {
         return fall_back(scope, secrets, &ready, "the month's AI budget is spent", 0).await;
     }
     let mut turns = ready.turns.clone();
@@ -444,37 +447,14 @@ async fn send_text(
         return Ok(None);
     }
     let body = with_automated_marker(text.trim());
-    let stored = messages::record(
+    let stored = conversations::queue_text(
         txn,
-        secrets,
-        NewMessage {
-            party: Party {
-                caller_key: &thread.caller_key,
-                caller_tail: &thread.caller_tail,
-            },
-            direction: "outbound",
-            kind: messages::KIND_AI,
-            body: &body,
-            at: txn.now(),
-            provider_message_id: None,
-            status: "queued",
-            call_id: None,
-            sealed_number: None,
-        },
+        (secrets, &settings),
+        (&thread, sealed_number),
+        (messages::KIND_AI, &body),
+        txn.now(),
     )
     .await?;
-    let key = keys::data_key(secrets, &settings)?;
-    let job = NewJob {
-        job: StaffReply {
-            conversation: thread.id,
-            message: stored.id,
-            caller_key: thread.caller_key.clone(),
-        },
-        sealed_number: Some(sealed_number),
-        body_sealed: Some(keys::seal_message(&key, txn.clinic_id(), &body)?),
-        run_at: txn.now(),
-    };
-    outbox::enqueue(txn, job, txn.now()).await?;
     if thread.ai_state.is_none() {
         let mut model: conversation::ActiveModel = thread.into();
         model.ai_state = Set(Some(ai_state::ACTIVE.to_owned()));

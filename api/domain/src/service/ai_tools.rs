@@ -12,6 +12,7 @@ use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{appointment, clinic as clinic_row, clinic_service, conversation};
 use ringback_shared::ai::{MAX_DETAIL_CHARS, MAX_DETAILS, MAX_REASON_CHARS, state as ai_state};
+use ringback_shared::hours::BusinessHours;
 use ringback_shared::metrics::parse_time_zone;
 use ringback_shared::redact::remove_numbers;
 use ringback_shared::slots::{self, SlotSearch};
@@ -73,6 +74,11 @@ async fn service_named(
         .find(|service| service.name.to_lowercase() == wanted))
 }
 
+/// How long a visit for `service` takes (a standard visit without one).
+fn visit_minutes(service: Option<&clinic_service::Model>) -> i64 {
+    service.map_or(STANDARD_VISIT_MINUTES, |s| i64::from(s.duration_minutes))
+}
+
 fn zone_of(settings: &clinic_row::Model) -> Result<Tz, DomainError> {
     parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))
 }
@@ -110,10 +116,26 @@ fn utc_of(zone: Tz, at: NaiveDateTime) -> Option<DateTime<Utc>> {
 
 /// Everything a slot search needs, read inside `txn`, for days `from..=to`.
 struct Calendar {
-    settings: clinic_row::Model,
     zone: Tz,
+    hours: BusinessHours,
+    holidays: Vec<NaiveDate>,
     busy: Vec<(NaiveDateTime, NaiveDateTime)>,
     earliest: NaiveDateTime,
+}
+
+impl Calendar {
+    /// A search of this calendar for slots of `duration_minutes` on days `from..=to`.
+    fn search(&self, from: NaiveDate, to: NaiveDate, duration_minutes: i64) -> SlotSearch<'_> {
+        SlotSearch {
+            hours: &self.hours,
+            holidays: &self.holidays,
+            busy: &self.busy,
+            from,
+            to,
+            duration_minutes,
+            earliest: self.earliest,
+        }
+    }
 }
 
 async fn calendar(
@@ -128,8 +150,9 @@ async fn calendar(
     let busy = busy_spans(txn, zone, (start - Duration::days(1), end)).await?;
     let earliest = (txn.now() + NOTICE).with_timezone(&zone).naive_local();
     Ok(Calendar {
-        settings,
         zone,
+        hours: clinic::business_hours(&settings),
+        holidays: clinic::holidays(&settings),
         busy,
         earliest,
     })
@@ -143,23 +166,9 @@ pub async fn find_slots(txn: &TenantTxn, input: &Value) -> Result<ToolAnswer, Do
         (Err(refused), _) | (_, Err(refused)) => return Ok(ToolAnswer::Refused(refused)),
     };
     let service = service_named(txn, text_field(input, "kind")).await?;
-    let duration = service
-        .as_ref()
-        .map_or(STANDARD_VISIT_MINUTES, |s| i64::from(s.duration_minutes));
+    let duration = visit_minutes(service.as_ref());
     let calendar = calendar(txn, from, to).await?;
-    let (hours, holidays) = (
-        clinic::business_hours(&calendar.settings),
-        clinic::holidays(&calendar.settings),
-    );
-    let found = slots::free_slots(&SlotSearch {
-        hours: &hours,
-        holidays: &holidays,
-        busy: &calendar.busy,
-        from,
-        to,
-        duration_minutes: duration,
-        earliest: calendar.earliest,
-    });
+    let found = slots::free_slots(&calendar.search(from, to, duration));
     let written: Vec<String> = found
         .iter()
         .map(|slot| slot.format(SLOT_FORMAT).to_string())
@@ -209,22 +218,8 @@ pub async fn book_appointment(
             "that time does not exist locally".to_owned(),
         ));
     };
-    let duration = service
-        .as_ref()
-        .map_or(STANDARD_VISIT_MINUTES, |s| i64::from(s.duration_minutes));
-    let (hours, holidays) = (
-        clinic::business_hours(&calendar.settings),
-        clinic::holidays(&calendar.settings),
-    );
-    let search = SlotSearch {
-        hours: &hours,
-        holidays: &holidays,
-        busy: &calendar.busy,
-        from: slot.date(),
-        to: slot.date(),
-        duration_minutes: duration,
-        earliest: calendar.earliest,
-    };
+    let duration = visit_minutes(service.as_ref());
+    let search = calendar.search(slot.date(), slot.date(), duration);
     let already_ours = txn
         .find::<appointment::Entity>()
         .filter(appointment::Column::Source.eq("ai"))

@@ -4,7 +4,7 @@
 //! `text_back` privacy mode keeps; in `strict` mode staff call back instead.
 
 use chrono::{DateTime, Utc};
-use ringback_entity::{conversation, message};
+use ringback_entity::{clinic as clinic_row, conversation, message};
 use ringback_shared::ai::state as ai_state;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
@@ -144,6 +144,29 @@ pub async fn reply(
             "the daily texting limit is reached; replies can be sent again later today".to_owned(),
         ));
     }
+    let stored = queue_text(
+        txn,
+        (secrets, &settings),
+        (&thread, sealed_number),
+        (messages::KIND_STAFF, text),
+        now,
+    )
+    .await?;
+    staff_action(txn, actor, "conversation.replied", conversation_id).await?;
+    Ok(stored)
+}
+
+/// Stores `text` as an outbound message of `kind` in `thread` and queues its sending to the
+/// caller's `sealed_number` (a [`StaffReply`] job, written once per message); the message shows
+/// as `queued` until the provider reports on it. Staff replies and the AI's answers both go out
+/// this way; the caller checks opt-outs, restrictions and the daily limit first.
+pub async fn queue_text(
+    txn: &TenantTxn,
+    (secrets, settings): (&Secrets, &clinic_row::Model),
+    (thread, sealed_number): (&conversation::Model, Vec<u8>),
+    (kind, text): (&'static str, &str),
+    now: DateTime<Utc>,
+) -> Result<message::Model, DomainError> {
     let stored = messages::record(
         txn,
         secrets,
@@ -153,7 +176,7 @@ pub async fn reply(
                 caller_tail: &thread.caller_tail,
             },
             direction: "outbound",
-            kind: messages::KIND_STAFF,
+            kind,
             body: text,
             at: now,
             provider_message_id: None,
@@ -163,7 +186,7 @@ pub async fn reply(
         },
     )
     .await?;
-    let key = keys::data_key(secrets, &settings)?;
+    let key = keys::data_key(secrets, settings)?;
     let job = NewJob {
         job: StaffReply {
             conversation: thread.id,
@@ -175,7 +198,6 @@ pub async fn reply(
         run_at: now,
     };
     outbox::enqueue(txn, job, now).await?;
-    staff_action(txn, actor, "conversation.replied", conversation_id).await?;
     Ok(stored)
 }
 
