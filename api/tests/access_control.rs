@@ -257,6 +257,30 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "takeOverConversation",
+            "mutation($id: ID!) { takeOverConversation(id: $id) { aiState } }",
+            json!({ "id": unknown }),
+            Least::Receptionist,
+        ),
+        (
+            "notifications",
+            "{ notifications { unread items { id } } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "markNotificationsRead",
+            "mutation { markNotificationsRead }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "aiFigures",
+            "{ aiFigures(from: \"2026-11-01\", to: \"2026-11-02\") { bookings } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "attributionEvents",
             "{ attributionEvents(from: \"2026-11-01\", to: \"2026-11-02\") { windowDays } }",
             json!({}),
@@ -513,7 +537,7 @@ async fn snapshot<E: Endpoint>(owner: &mut Browser<E>) -> Value {
         .run(
             "{ team { role user { id email } } invites { id email } apiKeys { id revokedAt } \
              appointments { edges { node { id valueMinor cancelledAt } } } calls { edges { node { id } } } \
-             providerNumbers { id } conversations { id status assignedTo messages { body status } } \
+             providerNumbers { id } conversations { id status assignedTo aiState messages { body status } } \
              deadLetters { id attempts } aiReceptionist { services { id name } } }",
             json!({}),
         )
@@ -779,6 +803,11 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         (
             "closeConversation",
             "mutation($id: ID!) { closeConversation(id: $id) { id } }",
+            b_conversation.clone(),
+        ),
+        (
+            "takeOverConversation",
+            "mutation($id: ID!) { takeOverConversation(id: $id) { id } }",
             b_conversation.clone(),
         ),
         (

@@ -523,6 +523,23 @@ async fn details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over(kind: Data
         Some("taken_over"),
         "staff took over"
     );
+    let taken = app
+        .owner
+        .run(
+            "mutation($id: ID!) { takeOverConversation(id: $id) { aiState aiStoppedReason } }",
+            json!({ "id": second.id.to_string() }),
+        )
+        .await;
+    assert_eq!(
+        taken["data"]["takeOverConversation"]["aiState"], "TAKEN_OVER",
+        "{taken}"
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .iter()
+            .any(|(action, _)| action == "conversation.taken_over")
+    );
 }
 
 async fn reload_in(
@@ -558,38 +575,8 @@ const CALLER: &str = "+447700900321";
 
 async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
-    let mut app = TestApp::builder(kind)
-        .with_twilio()
-        .setting("RINGBACK_ANTHROPIC_API_KEY", API_KEY)
-        .setting("RINGBACK_ANTHROPIC_API_URL", model.api_url())
-        .build()
-        .await;
-    app.keep_numbers().await;
-    let saved = app
-        .owner
-        .run(
-            SAVE,
-            json!({ "input": boiler_service("Boiler service", 12000) }),
-        )
-        .await;
-    assert!(saved["errors"].is_null(), "{saved}");
-    let on = app
-        .owner
-        .run(UPDATE, json!({ "input": { "enabled": true } }))
-        .await;
-    assert!(on["errors"].is_null(), "{on}");
-    let now = app.state.clock.now();
-    let missed = app
-        .owner
-        .run(
-            "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { results { call { id } } } }",
-            json!({ "e": [{ "externalId": "ai-1", "direction": "INBOUND", "status": "NO_ANSWER",
-                "startedAt": (now - chrono::Duration::minutes(3)).to_rfc3339(),
-                "callerNumber": "07700 900321" }] }),
-        )
-        .await;
-    assert!(missed["errors"].is_null(), "{missed}");
-    drain(&app, 3).await;
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "ai-1", "07700 900321").await;
 
     let monday = monday_ahead(&app);
     let slot = format!("{monday} 09:00");
@@ -682,29 +669,59 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
         .filter_map(|m| m["kind"].as_str())
         .collect();
     assert!(kinds.contains(&"ai"), "{kinds:?}");
+    let thread = thread_ending(&app, "321").await;
+    let view = app
+        .owner
+        .run(
+            "query($id: ID!) { conversation(id: $id) { aiState messages { kind } \
+             aiSteps { action outcome appointmentId } } }",
+            json!({ "id": thread.id.to_string() }),
+        )
+        .await;
+    let seen = &view["data"]["conversation"];
+    assert_eq!(seen["aiState"], "ACTIVE", "{view}");
+    let actions: Vec<&str> = seen["aiSteps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|step| step["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["find_slots", "book_appointment", "reply"]);
+    assert_eq!(seen["aiSteps"][1]["outcome"], "booked");
+    assert!(seen["aiSteps"][1]["appointmentId"].is_string(), "{view}");
+    assert!(
+        seen["messages"].to_string().contains("\"AI\""),
+        "the AI's message is marked: {view}"
+    );
+    let today = app.state.clock.now().date_naive();
+    let figures = app
+        .owner
+        .run(
+            "query($f: NaiveDate!, $t: NaiveDate!) { aiFigures(from: $f, to: $t) { conversations \
+             bookings recoveredBookings recoveredRevenueMinor handOffs tokens } }",
+            json!({ "f": today - chrono::Duration::days(1), "t": today + chrono::Duration::days(1) }),
+        )
+        .await;
+    let ai = &figures["data"]["aiFigures"];
+    assert_eq!(ai["conversations"], 1, "{figures}");
+    assert_eq!(ai["bookings"], 1);
+    assert_eq!(ai["recoveredBookings"], 1);
+    assert_eq!(ai["recoveredRevenueMinor"], 10000);
+    assert_eq!(ai["handOffs"], 0);
+    assert!(ai["tokens"].as_i64().is_some_and(|t| t > 0));
 
     // A second text is answered again; the model failing for good falls back to staff.
     model.script([Reply::Status(529), Reply::Status(529), Reply::Status(529)]);
     app.receive_text("SMai0002", CALLER, "Thanks! Can I also get a quote?")
         .await;
     drain(&app, 4).await;
-    let sent = app.twilio.as_ref().expect("fake Twilio").messages();
-    assert!(
-        sent.iter()
-            .any(|text| text.body.contains("will reply soon")),
-        "the fallback went out: {sent:?}"
+    let sent = texts_to(&app, CALLER);
+    assert_eq!(sent.len(), 3, "text-back, answer, fallback: {sent:?}");
+    assert_eq!(
+        sent[2], sent[0],
+        "the fallback is the text-back's wording (no booking link is set)"
     );
-    let txn = app.tenant().begin().await.expect("txn");
-    let thread = {
-        use sea_orm::{ColumnTrait, QueryFilter};
-        txn.find::<ringback_entity::conversation::Entity>()
-            .filter(ringback_entity::conversation::Column::CallerTail.contains("321"))
-            .one(txn.conn())
-            .await
-            .expect("read")
-            .expect("the conversation")
-    };
-    txn.commit().await.expect("commit");
+    let thread = thread_ending(&app, "321").await;
     assert_eq!(
         thread.ai_state.as_deref(),
         Some("handed_off"),
@@ -720,9 +737,363 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     );
 }
 
+/// A clinic with the fake Twilio, numbers kept, the boiler service priced and the AI on (with
+/// `follow_up` minutes of follow-up wait, or none), asking `model`.
+async fn ai_clinic(kind: DatabaseKind, model: &FakeAnthropic, follow_up: Option<i32>) -> TestApp {
+    let mut app = TestApp::builder(kind)
+        .with_twilio()
+        .setting("RINGBACK_ANTHROPIC_API_KEY", API_KEY)
+        .setting("RINGBACK_ANTHROPIC_API_URL", model.api_url())
+        .build()
+        .await;
+    app.keep_numbers().await;
+    let saved = app
+        .owner
+        .run(
+            SAVE,
+            json!({ "input": boiler_service("Boiler service", 12000) }),
+        )
+        .await;
+    assert!(saved["errors"].is_null(), "{saved}");
+    let on = app
+        .owner
+        .run(
+            UPDATE,
+            json!({ "input": { "enabled": true, "followUpMinutes": follow_up } }),
+        )
+        .await;
+    assert!(on["errors"].is_null(), "{on}");
+    app
+}
+
+/// Records a missed call from `number` three minutes ago (signed in afresh: the clock may have
+/// moved on) and runs the worker (the text-back).
+async fn miss_call(app: &mut TestApp, external_id: &str, number: &str) {
+    app.sign_in_again().await;
+    let now = app.state.clock.now();
+    let missed = app
+        .owner
+        .run(
+            "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { results { call { id } } } }",
+            json!({ "e": [{ "externalId": external_id, "direction": "INBOUND", "status": "NO_ANSWER",
+                "startedAt": (now - chrono::Duration::minutes(3)).to_rfc3339(),
+                "callerNumber": number }] }),
+        )
+        .await;
+    assert!(missed["errors"].is_null(), "{missed}");
+    drain(app, 3).await;
+}
+
+/// The texts the fake Twilio was asked to send to `to`.
+fn texts_to(app: &TestApp, to: &str) -> Vec<String> {
+    app.twilio
+        .as_ref()
+        .expect("fake Twilio")
+        .messages()
+        .into_iter()
+        .filter(|text| text.to == to)
+        .map(|text| text.body)
+        .collect()
+}
+
+/// The conversation with the caller whose number ends `tail`.
+async fn thread_ending(app: &TestApp, tail: &str) -> ringback_entity::conversation::Model {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let txn = app.tenant().begin().await.expect("txn");
+    let thread = txn
+        .find::<ringback_entity::conversation::Entity>()
+        .filter(ringback_entity::conversation::Column::CallerTail.contains(tail))
+        .one(txn.conn())
+        .await
+        .expect("read")
+        .expect("the conversation");
+    txn.commit().await.expect("commit");
+    thread
+}
+
+async fn nothing_happens_for_a_clinic_without_the_ai(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    let off = app
+        .owner
+        .run(UPDATE, json!({ "input": { "enabled": false } }))
+        .await;
+    assert!(off["errors"].is_null(), "{off}");
+    miss_call(&mut app, "off-1", "07700 900322").await;
+    model.script([Reply::Text("never".to_owned())]);
+    app.receive_text("SMoff001", "+447700900322", "Hello, can I book?")
+        .await;
+    drain(&app, 4).await;
+    assert!(model.requests().is_empty(), "the model was never asked");
+    let texts = texts_to(&app, "+447700900322");
+    assert_eq!(texts.len(), 1, "only the text-back: {texts:?}");
+    assert!(thread_ending(&app, "322").await.ai_state.is_none());
+}
+
+async fn stop_wins_and_the_loop_stops_at_its_bound(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    let monday = monday_ahead(&app);
+
+    // A caller's question is queued for the AI, then the caller sends STOP: nothing is asked.
+    miss_call(&mut app, "stop-1", "07700 900323").await;
+    app.receive_text("SMstop01", "+447700900323", "How much is a service?")
+        .await;
+    app.receive_text("SMstop02", "+447700900323", "STOP").await;
+    drain(&app, 4).await;
+    assert!(
+        model.requests().is_empty(),
+        "STOP won before the model was asked"
+    );
+    assert_eq!(
+        texts_to(&app, "+447700900323").len(),
+        1,
+        "the text-back only"
+    );
+
+    // A model that only ever asks for tools is stopped at the bound and the caller gets the
+    // fallback: the text-back wording with the booking link.
+    let linked = app
+        .owner
+        .run(
+            "mutation { updatePhoneSettings(input: { bookingLink: \"https://book.example.test/clinic\" }) { bookingLink } }",
+            json!({}),
+        )
+        .await;
+    assert!(linked["errors"].is_null(), "{linked}");
+    miss_call(&mut app, "bound-1", "07700 900324").await;
+    model
+        .script((0..8).map(|_| Reply::tool("find_slots", json!({ "from": monday, "to": monday }))));
+    app.receive_text("SMbound01", "+447700900324", "Any time Monday?")
+        .await;
+    drain(&app, 4).await;
+    assert_eq!(model.requests().len(), 6, "six rounds, no more");
+    let texts = texts_to(&app, "+447700900324");
+    let fallback = texts.last().expect("the fallback");
+    assert!(
+        fallback.contains("https://book.example.test/clinic"),
+        "{texts:?}"
+    );
+    assert!(fallback.to_lowercase().contains("automated"), "{fallback}");
+    let thread = thread_ending(&app, "324").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
+    assert!(
+        thread
+            .ai_stopped_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("more than 6 steps")),
+        "{:?}",
+        thread.ai_stopped_reason
+    );
+    let listed = app
+        .owner
+        .run(
+            "{ notifications(unreadOnly: true) { unread items { id kind text conversationId } } }",
+            json!({}),
+        )
+        .await;
+    let notes = &listed["data"]["notifications"];
+    assert_eq!(notes["unread"], 1, "{listed}");
+    assert_eq!(notes["items"][0]["kind"], "ai_hand_off");
+    assert_eq!(notes["items"][0]["conversationId"], thread.id.to_string());
+    let text = notes["items"][0]["text"].as_str().expect("text");
+    assert!(
+        text.contains("more than 6 steps") && !text.contains("900324"),
+        "{text}"
+    );
+    let marked = app
+        .owner
+        .run("mutation { markNotificationsRead }", json!({}))
+        .await;
+    assert_eq!(marked["data"]["markNotificationsRead"], 1, "{marked}");
+    let after = app
+        .owner
+        .run("{ notifications { unread items { readAt } } }", json!({}))
+        .await;
+    assert_eq!(after["data"]["notifications"]["unread"], 0);
+    assert!(after["data"]["notifications"]["items"][0]["readAt"].is_string());
+}
+
+async fn a_crash_after_the_answer_sends_once_and_a_spent_budget_falls_back(kind: DatabaseKind) {
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "crash-1", "07700 900325").await;
+    model.script([Reply::Text("We can come Monday at nine.".to_owned())]);
+    app.receive_text("SMcrash01", "+447700900325", "Can you come Monday?")
+        .await;
+    drain(&app, 4).await;
+    assert_eq!(model.requests().len(), 1);
+
+    // The worker died after the answer was stored and queued but before the job was marked
+    // done: the job runs again when its lease ends.
+    let txn = app.tenant().begin().await.expect("txn");
+    let reset = txn
+        .update_many::<ringback_entity::job_outbox::Entity>()
+        .col_expr(
+            ringback_entity::job_outbox::Column::Status,
+            Expr::value("pending"),
+        )
+        .col_expr(
+            ringback_entity::job_outbox::Column::RunAt,
+            Expr::value(txn.now()),
+        )
+        .filter(ringback_entity::job_outbox::Column::Kind.eq("ai_answer"))
+        .exec(txn.conn())
+        .await
+        .expect("reset");
+    assert_eq!(reset.rows_affected, 1);
+    txn.commit().await.expect("commit");
+    model.script([Reply::Text("We can come Monday at nine.".to_owned())]);
+    drain(&app, 4).await;
+    let answers: Vec<String> = texts_to(&app, "+447700900325")
+        .into_iter()
+        .filter(|text| text.contains("Monday at nine"))
+        .collect();
+    assert_eq!(answers.len(), 1, "sent once: {answers:?}");
+    assert!(model.requests().len() <= 2);
+
+    // The month's budget is spent: the next text gets the fallback without asking the model,
+    // and the caller's text is kept.
+    let spent = app
+        .owner
+        .run(UPDATE, json!({ "input": { "monthlyTokenBudget": 10000 } }))
+        .await;
+    assert!(spent["errors"].is_null(), "{spent}");
+    let thread = thread_ending(&app, "325").await;
+    let txn = app.tenant().begin().await.expect("txn");
+    use sea_orm::ActiveModelTrait;
+    ringback_entity::ai_step::ActiveModel {
+        clinic_id: sea_orm::Set(app.clinic_id),
+        id: sea_orm::Set(uuid::Uuid::now_v7()),
+        conversation_id: sea_orm::Set(thread.id),
+        answered_message_id: sea_orm::Set(uuid::Uuid::now_v7()),
+        action: sea_orm::Set("reply".to_owned()),
+        outcome: sea_orm::Set("answered".to_owned()),
+        tokens: sea_orm::Set(10_000),
+        appointment_id: sea_orm::Set(None),
+        created_at: sea_orm::Set(txn.now()),
+    }
+    .insert(txn.conn())
+    .await
+    .expect("a costly step");
+    txn.commit().await.expect("commit");
+    let asked = model.requests().len();
+    app.receive_text("SMcrash02", "+447700900325", "And a quote please?")
+        .await;
+    drain(&app, 4).await;
+    assert_eq!(model.requests().len(), asked, "the model was not asked");
+    let thread = thread_ending(&app, "325").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
+    assert!(
+        thread
+            .ai_stopped_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("budget")),
+        "{:?}",
+        thread.ai_stopped_reason
+    );
+    let kept = app
+        .owner
+        .run(
+            "query($id: ID!) { conversation(id: $id) { messages { kind body } } }",
+            json!({ "id": thread.id.to_string() }),
+        )
+        .await;
+    let bodies = kept["data"]["conversation"]["messages"].to_string();
+    assert!(bodies.contains("And a quote please?"), "{kept}");
+    let used = app
+        .owner
+        .run("{ aiReceptionist { tokensUsedThisMonth } }", json!({}))
+        .await;
+    assert!(
+        used["data"]["aiReceptionist"]["tokensUsedThisMonth"]
+            .as_i64()
+            .is_some_and(|t| t >= 10_000),
+        "{used}"
+    );
+}
+
+/// The next Monday at least two days ahead, 10:00 UTC (inside the default opening hours in
+/// London, summer or winter).
+fn monday_morning(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
+    let day = chrono::NaiveDate::parse_from_str(&monday_ahead(app), "%Y-%m-%d").expect("day");
+    day.and_hms_opt(10, 0, 0).expect("time").and_utc()
+}
+
+async fn a_quiet_caller_gets_one_follow_up_in_opening_hours(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, Some(60)).await;
+    let monday = monday_morning(&app);
+    app.db.clock.set(monday);
+    miss_call(&mut app, "quiet-1", "07700 900326").await;
+    miss_call(&mut app, "quiet-2", "07700 900327").await;
+    app.receive_text("SMquiet01", "+447700900327", "STOP").await;
+    assert_eq!(texts_to(&app, "+447700900326").len(), 1, "the text-back");
+
+    app.db.clock.advance(chrono::Duration::minutes(30));
+    drain(&app, 3).await;
+    assert_eq!(texts_to(&app, "+447700900326").len(), 1, "not yet");
+
+    app.db.clock.advance(chrono::Duration::minutes(31));
+    drain(&app, 3).await;
+    let texts = texts_to(&app, "+447700900326");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[1].contains("Just checking in"), "{texts:?}");
+    assert!(texts[1].to_lowercase().contains("automated"));
+    assert_eq!(
+        texts_to(&app, "+447700900327").len(),
+        1,
+        "no follow-up after STOP"
+    );
+
+    app.db.clock.advance(chrono::Duration::days(1));
+    drain(&app, 3).await;
+    assert_eq!(
+        texts_to(&app, "+447700900326").len(),
+        2,
+        "one follow-up only"
+    );
+    model
+        .requests()
+        .is_empty()
+        .then_some(())
+        .expect("no model needed");
+
+    // A text-back on Friday evening is followed up when the clinic opens on Monday.
+    app.db
+        .clock
+        .set(monday + chrono::Duration::days(4) + chrono::Duration::hours(7));
+    miss_call(&mut app, "quiet-3", "07700 900328").await;
+    app.db.clock.advance(chrono::Duration::hours(2));
+    drain(&app, 3).await;
+    assert_eq!(
+        texts_to(&app, "+447700900328").len(),
+        1,
+        "closed for the weekend"
+    );
+    app.db.clock.set(monday + chrono::Duration::days(7));
+    drain(&app, 3).await;
+    assert_eq!(texts_to(&app, "+447700900328").len(), 2, "Monday morning");
+    app.sign_in_again().await;
+    let figures = app
+        .owner
+        .run(
+            "query($f: NaiveDate!, $t: NaiveDate!) { aiFigures(from: $f, to: $t) { followUps } }",
+            json!({ "f": monday.date_naive(), "t": (monday + chrono::Duration::days(7)).date_naive() }),
+        )
+        .await;
+    assert_eq!(figures["data"]["aiFigures"]["followUps"], 2, "{figures}");
+}
+
 on_both_databases!(
     a_reply_is_answered_booked_and_credited,
     an_admin_sets_up_the_ai_and_its_price_list,
     the_tools_book_only_free_slots_and_quote_only_the_price_list,
-    details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over
+    details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over,
+    nothing_happens_for_a_clinic_without_the_ai,
+    stop_wins_and_the_loop_stops_at_its_bound,
+    a_crash_after_the_answer_sends_once_and_a_spent_budget_falls_back,
+    a_quiet_caller_gets_one_follow_up_in_opening_hours
 );

@@ -19,6 +19,7 @@ pub mod invite;
 pub mod job_outbox;
 pub mod membership;
 pub mod message;
+pub mod notification;
 pub mod opt_out;
 pub mod processed_webhook;
 pub mod provider_number;

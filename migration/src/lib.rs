@@ -50,6 +50,8 @@ mod m20261201_140000_create_clinic_deletions;
 mod m20261202_100000_add_ai_receptionist;
 mod m20261202_110000_create_ai_steps;
 mod m20261202_120000_index_appointment_starts;
+mod m20261203_100000_create_notifications;
+mod m20261203_110000_index_ai_steps_by_conversation;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -101,6 +103,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_100000_add_ai_receptionist::Migration),
             Box::new(m20261202_110000_create_ai_steps::Migration),
             Box::new(m20261202_120000_index_appointment_starts::Migration),
+            Box::new(m20261203_100000_create_notifications::Migration),
+            Box::new(m20261203_110000_index_ai_steps_by_conversation::Migration),
         ]
     }
 }

@@ -1,7 +1,7 @@
 //! Business hours: opening spans per weekday in the clinic's local time, validated, and the rule
 //! that says whether a local moment is inside them (text-backs pick their template by it).
 
-use chrono::{NaiveTime, Timelike, Weekday};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
 use serde::{Deserialize, Serialize};
 
 /// Errors in a business-hours definition.
@@ -43,6 +43,12 @@ impl ClockTime {
     /// Minutes after local midnight.
     pub fn minutes(self) -> i64 {
         i64::from(self.0)
+    }
+
+    /// The time of day this is (24:00 as the last moment of the day).
+    pub fn as_time(self) -> NaiveTime {
+        NaiveTime::from_hms_opt(u32::from(self.0 / 60), u32::from(self.0 % 60), 0)
+            .unwrap_or_else(|| NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN))
     }
 
     fn of(time: NaiveTime) -> Self {
@@ -136,6 +142,29 @@ impl BusinessHours {
             .iter()
             .any(|span| span.opens <= now && now < span.closes)
     }
+
+    /// The first local moment at or after `from` when the clinic is open (holidays closed all
+    /// day), looking at most `within_days` days ahead; `None` when it never opens in that time.
+    pub fn next_open(
+        &self,
+        holidays: &[NaiveDate],
+        from: NaiveDateTime,
+        within_days: u32,
+    ) -> Option<NaiveDateTime> {
+        let first_day = from.date();
+        let days = first_day.iter_days().take(within_days as usize + 1);
+        days.filter(|day| !holidays.contains(day))
+            .flat_map(|day| {
+                self.days[day.weekday().num_days_from_monday() as usize]
+                    .iter()
+                    .map(move |span| (day, span))
+            })
+            .find_map(|(day, span)| {
+                let opens = day.and_time(span.opens.as_time());
+                let closes = day.and_time(span.closes.as_time());
+                (closes > from).then(|| opens.max(from))
+            })
+    }
 }
 
 /// Writes one day's spans as people read them: `09:00–13:00, 14:00–17:30`; empty when closed.
@@ -172,6 +201,34 @@ mod tests {
 
     fn time(text: &str) -> NaiveTime {
         NaiveTime::parse_from_str(text, "%H:%M").expect("time")
+    }
+
+    fn at(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("moment")
+    }
+
+    #[test]
+    fn the_next_opening_skips_closed_hours_weekends_and_holidays() {
+        let hours = BusinessHours::default();
+        // 2030-01-04 is a Friday.
+        let open = at("2030-01-04 10:15");
+        assert_eq!(hours.next_open(&[], open, 7), Some(open), "open already");
+        assert_eq!(
+            hours.next_open(&[], at("2030-01-04 07:00"), 7),
+            Some(at("2030-01-04 09:00"))
+        );
+        assert_eq!(
+            hours.next_open(&[], at("2030-01-04 17:30"), 7),
+            Some(at("2030-01-07 09:00")),
+            "Friday evening waits for Monday"
+        );
+        let monday = NaiveDate::from_ymd_opt(2030, 1, 7).expect("day");
+        assert_eq!(
+            hours.next_open(&[monday], at("2030-01-05 12:00"), 7),
+            Some(at("2030-01-08 09:00")),
+            "a holiday is closed all day"
+        );
+        assert_eq!(hours.next_open(&[], at("2030-01-05 12:00"), 1), None);
     }
 
     #[test]

@@ -220,6 +220,7 @@ clinic_owned!(
     job_outbox,
     membership,
     message,
+    notification,
     opt_out,
     processed_webhook,
     provider_number,

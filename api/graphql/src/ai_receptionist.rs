@@ -1,18 +1,20 @@
 //! The AI receptionist's settings and the price list it quotes from: everyone in the clinic reads
 //! them (`aiReceptionist`); admins and owners change them (`updateAiReceptionist`, `saveService`,
-//! `deleteService`), each change audited. Whether a model is configured on this server is shown,
+//! `deleteService`), each change audited. `aiFigures` gives the overview what the AI did. Whether a model is configured on this server is shown,
 //! and a dental clinic sees what turning the AI on means for its privacy notice.
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::NaiveDate;
 use ringback_core::tenant::TenantTxn;
 use ringback_domain::backend::Backend;
 use ringback_domain::service::ai_settings::{self, AiSettingsChange};
 use ringback_domain::service::clinic;
+use ringback_domain::service::{ai_agent, ai_metrics};
 use ringback_entity::clinic_service;
 use ringback_shared::access::Permission;
 use ringback_shared::ai::{self, Service};
 
-use crate::error::DomainError;
+use crate::error::{DomainError, to_graphql};
 use crate::guard::{Access, uuid_arg, with_tenant};
 
 /// One service of the price list.
@@ -60,6 +62,8 @@ pub struct AiReceptionist {
     pub follow_up_minutes: Option<i32>,
     /// Model tokens it may use a calendar month; after that it hands conversations to staff.
     pub monthly_token_budget: i64,
+    /// Model tokens it used this calendar month (UTC).
+    pub tokens_used_this_month: i64,
     /// Whether this server has a model to ask (an Anthropic key); without one the AI stays off
     /// whatever the clinic chose.
     pub model_configured: bool,
@@ -111,6 +115,7 @@ async fn load(txn: &TenantTxn, backend: &Backend) -> Result<AiReceptionist, Doma
         intake_questions: held.intake_questions,
         follow_up_minutes: held.follow_up_minutes,
         monthly_token_budget: held.monthly_token_budget,
+        tokens_used_this_month: ai_agent::tokens_this_month(txn).await?,
         model_configured: backend.ai_model.is_some(),
         privacy_notice: (settings.kind == "dental").then(|| ai::DENTAL_PRIVACY_NOTICE.to_owned()),
         services: services
@@ -118,6 +123,23 @@ async fn load(txn: &TenantTxn, backend: &Backend) -> Result<AiReceptionist, Doma
             .map(|row| PriceListService::from_row(row, &settings.currency))
             .collect(),
     })
+}
+
+/// What the AI receptionist did over a range of days, for the overview.
+#[derive(SimpleObject)]
+pub struct AiFigures {
+    /// Conversations it answered at least once.
+    pub conversations: u64,
+    /// Appointments it booked (not cancelled).
+    pub bookings: u64,
+    /// Those of its bookings attribution credits to a missed call, and their value.
+    pub recovered_bookings: u64,
+    pub recovered_revenue_minor: i64,
+    /// Conversations it handed to staff.
+    pub hand_offs: u64,
+    pub follow_ups: u64,
+    /// Model tokens used.
+    pub tokens: i64,
 }
 
 #[derive(Default)]
@@ -133,7 +155,39 @@ impl AiReceptionistQuery {
         })
         .await
     }
+
+    /// What the AI receptionist did on the clinic-local days `from` to `to` (at most 400
+    /// days): conversations, bookings and their recovered revenue, hand-offs. Everyone in the
+    /// clinic, as the overview's other figures.
+    async fn ai_figures(
+        &self,
+        ctx: &Context<'_>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> async_graphql::Result<AiFigures> {
+        if to < from || (to - from).num_days() > MAX_FIGURE_DAYS {
+            return Err(to_graphql(&DomainError::BadUserInput(format!(
+                "from must not be after to, and the range at most {MAX_FIGURE_DAYS} days"
+            ))));
+        }
+        let figures = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+            ai_metrics::figures(txn, from, to).await
+        })
+        .await?;
+        Ok(AiFigures {
+            conversations: figures.conversations,
+            bookings: figures.bookings,
+            recovered_bookings: figures.recovered_bookings,
+            recovered_revenue_minor: figures.recovered_revenue_minor,
+            hand_offs: figures.hand_offs,
+            follow_ups: figures.follow_ups,
+            tokens: figures.tokens,
+        })
+    }
 }
+
+/// The longest range of days the figures cover.
+const MAX_FIGURE_DAYS: i64 = 400;
 
 #[derive(Default)]
 pub struct AiReceptionistMutation;

@@ -1,16 +1,18 @@
 //! The SMS inbox over GraphQL (receptionists and up): conversations, their messages with delivery
-//! states, staff replies (sent through the outbox), assignment and closing. Callers appear by
+//! states, staff replies (sent through the outbox), assignment and closing, and what the AI
+//! receptionist did in each (its state, its steps) with staff taking a conversation over. Callers appear by
 //! masked tail and caller key only.
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use ringback_entity::conversation;
 use ringback_shared::access::Permission;
+use ringback_shared::ai::state as ai_state;
 
 use crate::guard::{Access, uuid_arg, with_tenant};
 use ringback_domain::Backend;
-use ringback_domain::service::click_to_call;
 use ringback_domain::service::conversations::{self, OpenedMessage};
+use ringback_domain::service::{ai_agent, click_to_call};
 
 /// Largest page of conversations.
 const MAX_PAGE: i32 = 100;
@@ -49,6 +51,8 @@ pub enum MessageKind {
     Keyword,
     /// A text a member of staff wrote.
     Staff,
+    /// A text the AI receptionist wrote (a follow-up, an answer or its fallback).
+    Ai,
 }
 
 /// One text in a conversation.
@@ -77,6 +81,7 @@ impl From<OpenedMessage> for Message {
                 "text_back" => MessageKind::TextBack,
                 "keyword" => MessageKind::Keyword,
                 "staff" => MessageKind::Staff,
+                "ai" => MessageKind::Ai,
                 _ => MessageKind::Reply,
             },
             body: opened.body,
@@ -141,6 +146,41 @@ impl Conversation {
         Ok(found.map(|id| ID(id.to_string())))
     }
 
+    /// Whether the AI receptionist answers it; null when it never has.
+    async fn ai_state(&self) -> Option<AiConversationState> {
+        match self.0.ai_state.as_deref()? {
+            ai_state::ACTIVE => Some(AiConversationState::Active),
+            ai_state::HANDED_OFF => Some(AiConversationState::HandedOff),
+            _ => Some(AiConversationState::TakenOver),
+        }
+    }
+
+    /// Why the AI stopped answering, in plain words.
+    async fn ai_stopped_reason(&self) -> Option<&str> {
+        self.0.ai_stopped_reason.as_deref()
+    }
+
+    /// What the AI receptionist did here, oldest first: the tools it used with their outcomes
+    /// (a booking links its appointment), its answers, fallbacks and follow-ups.
+    #[graphql(complexity = "20 * child_complexity")]
+    async fn ai_steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AiStep>> {
+        let id = self.0.id;
+        let steps = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+            ai_agent::steps_of(txn, id).await
+        })
+        .await?;
+        Ok(steps
+            .into_iter()
+            .map(|step| AiStep {
+                action: step.action,
+                outcome: step.outcome,
+                appointment_id: step.appointment_id.map(|id| ID(id.to_string())),
+                tokens: step.tokens,
+                at: step.created_at,
+            })
+            .collect())
+    }
+
     /// The messages, oldest first (reading them is recorded in the audit log).
     #[graphql(complexity = "20 * child_complexity")]
     async fn messages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
@@ -156,6 +196,32 @@ impl Conversation {
         .await?;
         Ok(opened.into_iter().map(Message::from).collect())
     }
+}
+
+/// Whether the AI receptionist answers a conversation.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AiConversationState {
+    /// It answers the caller's texts.
+    Active,
+    /// It handed the caller to staff (see `aiStoppedReason`).
+    HandedOff,
+    /// Staff took the conversation over.
+    TakenOver,
+}
+
+/// One thing the AI receptionist did in a conversation.
+#[derive(SimpleObject)]
+pub struct AiStep {
+    /// A tool (find_slots, book_appointment, quote, hand_off, save_details), reply, fallback or
+    /// follow_up.
+    pub action: String,
+    /// What it came to, in plain words.
+    pub outcome: String,
+    /// The appointment a booking made.
+    pub appointment_id: Option<ID>,
+    /// Model tokens it used.
+    pub tokens: i64,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -233,6 +299,25 @@ impl ConversationMutation {
                 let member = member_id.as_ref().map(uuid_arg).transpose()?;
                 let which = (principal.actor(), uuid_arg(&id)?);
                 conversations::assign(txn, which, member, txn.now()).await
+            },
+        )
+        .await?;
+        Ok(Conversation(row))
+    }
+
+    /// Takes the conversation over from the AI receptionist: it stops answering there (or
+    /// never starts) and sends no follow-up. Audited.
+    async fn take_over_conversation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Conversation> {
+        let row = with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                let which = (principal.actor(), uuid_arg(&id)?);
+                conversations::take_over(txn, which, txn.now()).await
             },
         )
         .await?;

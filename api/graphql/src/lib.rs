@@ -21,6 +21,7 @@ mod guard;
 mod leaving;
 pub mod loaders;
 mod metrics;
+mod notifications;
 mod outbox;
 mod phone_settings;
 mod privacy;
@@ -63,6 +64,7 @@ pub struct QueryRoot(
     export::ExportQuery,
     privacy::PrivacyQuery,
     ai_receptionist::AiReceptionistQuery,
+    notifications::NotificationQuery,
 );
 
 /// The merged root mutation.
@@ -83,6 +85,7 @@ pub struct MutationRoot(
     privacy::PrivacyMutation,
     leaving::LeavingMutation,
     ai_receptionist::AiReceptionistMutation,
+    notifications::NotificationMutation,
 );
 
 /// The schema type served at `/graphql`.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ringback_domain::jobs::{
-    AiAnswer, Attempt, JobContext, ReportOverage, Runnable, StaffReply, TextBack,
+    AiAnswer, AiFollowUp, Attempt, JobContext, ReportOverage, Runnable, StaffReply, TextBack,
 };
 use ringback_entity::job_outbox;
 use tokio::sync::watch;
@@ -62,6 +62,7 @@ fn job_types() -> Registry {
         .register::<StaffReply>()
         .register::<ReportOverage>()
         .register::<AiAnswer>()
+        .register::<AiFollowUp>()
 }
 
 /// A future a job handler returns.

@@ -9,12 +9,14 @@
 //! - [`ReportOverage`]: report SMS segments beyond a plan's allowance to Stripe.
 //! - [`AiAnswer`]: the AI receptionist answers a caller's text (its answer then goes out as a
 //!   [`StaffReply`]-shaped text job).
+//! - [`AiFollowUp`]: the one follow-up to a caller who went quiet (its text goes out the same way).
 //!
 //! Both send a text, so both are [`sms::TextJob`]s and run through [`sms`], which owns the
 //! at-most-once rule: a job whose earlier attempt may have reached the provider asks the provider
 //! before it sends again.
 
 mod ai_answer;
+mod ai_follow_up;
 mod report_overage;
 pub mod sms;
 mod staff_reply;
@@ -32,6 +34,7 @@ use ringback_providers::sms::{ProviderError, SmsProvider};
 use crate::backend::Backend;
 
 pub use ai_answer::AiAnswer;
+pub use ai_follow_up::AiFollowUp;
 pub use report_overage::ReportOverage;
 pub use ringback_core::outbox::Job;
 pub use staff_reply::StaffReply;

@@ -1,6 +1,7 @@
 //! [`TextBack`]: text a missed caller back, once per missed call. When the text is sent it becomes
-//! the conversation's first message and the call's text-back status follows the provider's; when
-//! the job is given up, the call says why.
+//! the conversation's first message (followed up once if the caller stays quiet and the clinic's
+//! AI follows up) and the call's text-back status follows the provider's; when the job is given
+//! up, the call says why.
 
 use ringback_core::error::DomainError;
 use ringback_core::outbox::Job;
@@ -11,6 +12,7 @@ use uuid::Uuid;
 
 use crate::jobs::sms::{self, TextJob};
 use crate::jobs::{JobContext, Receipt};
+use crate::service::ai_follow_ups;
 use crate::service::calls;
 use crate::service::clinic;
 use crate::service::keys;
@@ -68,7 +70,10 @@ impl TextJob for TextBack {
             call_id: Some(call.id),
             sealed_number: row.sealed_number.clone(),
         };
-        messages::record(txn, secrets, text).await?;
+        let sent = messages::record(txn, secrets, text).await?;
+        let settings = clinic::get(txn).await?;
+        let about = (sent.conversation_id, sent.id);
+        ai_follow_ups::queue_after(txn, &settings, about, sent.created_at).await?;
         calls::set_text_back_status(txn, call.id, "sent").await
     }
 

@@ -8,7 +8,7 @@
 //!
 //! Without a model, when the model fails, writes nothing or takes more than
 //! [`ai_prompt::MAX_STEPS`] rounds, or when the month's token budget is spent, the caller gets the
-//! fallback (thanks, the team will reply, the booking link) and the conversation goes to staff,
+//! fallback (the clinic's text-back wording with the booking link) and the conversation goes to staff,
 //! with the reason recorded on it. STOP and restrictions are checked when the answer is prepared
 //! and again when its text is sent.
 
@@ -27,7 +27,7 @@ use ringback_shared::ai::state as ai_state;
 use ringback_shared::metrics::{local_day, parse_time_zone};
 use ringback_shared::sms::with_automated_marker;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -35,7 +35,9 @@ use crate::jobs::AiAnswer;
 use crate::service::ai_prompt::{self, ClinicFacts, tool};
 use crate::service::ai_tools::{self, ToolAnswer};
 use crate::service::messages;
-use crate::service::{ai_settings, clinic, conversations, opt_outs, restrictions, text_back};
+use crate::service::{
+    ai_follow_ups, ai_settings, clinic, conversations, opt_outs, restrictions, text_back,
+};
 
 /// What the model is asked to answer.
 pub struct Answering {
@@ -194,6 +196,24 @@ async fn already_answered(txn: &TenantTxn, answered: Uuid) -> Result<bool, Domai
         .is_some())
 }
 
+/// What the AI did in `conversation`, oldest first (at most [`MAX_STEPS_SHOWN`]).
+pub async fn steps_of(
+    txn: &TenantTxn,
+    conversation: Uuid,
+) -> Result<Vec<ai_step::Model>, DomainError> {
+    Ok(txn
+        .find::<ai_step::Entity>()
+        .filter(ai_step::Column::ConversationId.eq(conversation))
+        .order_by_asc(ai_step::Column::CreatedAt)
+        .order_by_asc(ai_step::Column::Id)
+        .limit(MAX_STEPS_SHOWN)
+        .all(txn.conn())
+        .await?)
+}
+
+/// Most steps one conversation's view lists.
+pub const MAX_STEPS_SHOWN: u64 = 200;
+
 /// Model tokens the clinic's AI used this calendar month (UTC).
 pub async fn tokens_this_month(txn: &TenantTxn) -> Result<i64, DomainError> {
     let now = txn.now();
@@ -215,23 +235,31 @@ pub async fn tokens_this_month(txn: &TenantTxn) -> Result<i64, DomainError> {
 }
 
 /// A step to record.
-struct Step<'a> {
-    action: &'a str,
-    outcome: String,
-    tokens: u64,
-    appointment: Option<Uuid>,
+pub(crate) struct Step<'a> {
+    pub action: &'a str,
+    pub outcome: String,
+    pub tokens: u64,
+    pub appointment: Option<Uuid>,
 }
 
-async fn record_step(
+impl Answering {
+    /// The conversation and the caller's text this answer is about.
+    fn about(&self) -> (Uuid, Uuid) {
+        (self.conversation, self.answered)
+    }
+}
+
+/// Records `step` of the AI in `conversation`, about message `about`.
+pub(crate) async fn record_step(
     txn: &TenantTxn,
-    ready: &Answering,
+    (conversation, about): (Uuid, Uuid),
     step: Step<'_>,
 ) -> Result<(), DomainError> {
     ai_step::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),
-        conversation_id: Set(ready.conversation),
-        answered_message_id: Set(ready.answered),
+        conversation_id: Set(conversation),
+        answered_message_id: Set(about),
         action: Set(step.action.chars().take(40).collect()),
         outcome: Set(step.outcome.chars().take(200).collect()),
         tokens: Set(i64::try_from(step.tokens).unwrap_or(i64::MAX)),
@@ -349,7 +377,7 @@ async fn run_tool(
         tokens,
         appointment,
     };
-    record_step(&txn, ready, step).await?;
+    record_step(&txn, ready.about(), step).await?;
     txn.commit().await?;
     Ok(Block::ToolResult {
         tool_use_id: id.to_owned(),
@@ -370,7 +398,7 @@ async fn reply(
     if already_answered(&txn, ready.answered).await? {
         return Ok(Answered::Nothing("already answered"));
     }
-    let Some(message) = send_text(&txn, secrets, ready, text).await? else {
+    let Some(message) = send_text(&txn, secrets, ready.conversation, text).await? else {
         txn.commit().await?;
         return fall_back(
             scope,
@@ -381,19 +409,30 @@ async fn reply(
         )
         .await;
     };
+    if asks_something(text) {
+        let settings = clinic::get(&txn).await?;
+        let about = (ready.conversation, message);
+        ai_follow_ups::queue_after(&txn, &settings, about, txn.now()).await?;
+    }
     let step = Step {
         action: "reply",
         outcome: "answered".to_owned(),
         tokens,
         appointment: None,
     };
-    record_step(&txn, ready, step).await?;
+    record_step(&txn, ready.about(), step).await?;
     txn.commit().await?;
     Ok(Answered::Replied { message })
 }
 
-/// Hands the conversation to staff for `reason` and sends the fallback text (thanks, the team
-/// will reply, the booking link), once per caller text.
+/// Whether the AI's answer asks the caller something (a caller who goes quiet after it gets one
+/// follow-up).
+fn asks_something(text: &str) -> bool {
+    text.trim_end().ends_with('?')
+}
+
+/// Hands the conversation to staff for `reason` and sends the fallback text (the clinic's
+/// text-back wording with the booking link), once per caller text.
 async fn fall_back(
     scope: &TenantScope,
     secrets: &Secrets,
@@ -408,21 +447,15 @@ async fn fall_back(
     let settings = clinic::get(&txn).await?;
     let thread = conversations::find(&txn, ready.conversation).await?;
     ai_tools::hand_off(&txn, thread, &serde_json::json!({ "reason": reason })).await?;
-    let mut text = format!(
-        "Thanks for your message. Someone from {} will reply soon.",
-        settings.name
-    );
-    if let Some(link) = &settings.booking_link {
-        text.push_str(&format!(" You can also book at {link}"));
-    }
-    let message = send_text(&txn, secrets, ready, &text).await?;
+    let text = clinic::fallback_text(&settings, txn.now());
+    let message = send_text(&txn, secrets, ready.conversation, &text).await?;
     let step = Step {
         action: "fallback",
         outcome: reason.to_owned(),
         tokens,
         appointment: None,
     };
-    record_step(&txn, ready, step).await?;
+    record_step(&txn, ready.about(), step).await?;
     txn.commit().await?;
     Ok(Answered::FellBack {
         message,
@@ -432,14 +465,14 @@ async fn fall_back(
 
 /// Stores `text` (with the automated marker) as the AI's message and queues its sending; `None`
 /// when the daily texting limit is reached or the number is not kept.
-async fn send_text(
+pub(crate) async fn send_text(
     txn: &TenantTxn,
     secrets: &Secrets,
-    ready: &Answering,
+    conversation: Uuid,
     text: &str,
 ) -> Result<Option<Uuid>, DomainError> {
     let settings = clinic::get(txn).await?;
-    let thread = conversations::find(txn, ready.conversation).await?;
+    let thread = conversations::find(txn, conversation).await?;
     let Some(sealed_number) = thread.number_sealed.clone() else {
         return Ok(None);
     };

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::service::ai_settings;
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{clinic, keys};
+use crate::service::{clinic, keys, notifications};
 
 /// How a slot is written to and read from the model: local time, minutes.
 pub const SLOT_FORMAT: &str = "%Y-%m-%d %H:%M";
@@ -260,7 +260,7 @@ fn plain(text: &str, max: usize) -> String {
 }
 
 /// `hand_off(reason)`: the AI stops answering the conversation and hands it to staff, with the
-/// reason in plain words. Audited as `ai.handed_off` (without the reason: it may quote the caller).
+/// reason in plain words, and staff are notified in the dashboard. Audited as `ai.handed_off` (without the reason: it may quote the caller).
 pub async fn hand_off(
     txn: &TenantTxn,
     thread: conversation::Model,
@@ -271,6 +271,11 @@ pub async fn hand_off(
         MAX_REASON_CHARS,
     );
     let id = thread.id;
+    let told = format!(
+        "The AI receptionist handed the caller {} to the team: {reason}",
+        thread.caller_tail
+    );
+    notifications::notify(txn, notifications::AI_HAND_OFF, Some(id), &told).await?;
     let mut model: conversation::ActiveModel = thread.into();
     model.ai_state = Set(Some(ai_state::HANDED_OFF.to_owned()));
     model.ai_stopped_reason = Set(Some(reason));

@@ -433,17 +433,34 @@ pub fn template(model: &clinic::Model, moment: sms::Moment) -> String {
 
 /// The text-back a caller who missed the clinic at `at` receives.
 pub fn text_back_text(model: &clinic::Model, at: DateTime<Utc>) -> String {
+    sms::render(
+        &template_at(model, at),
+        &model.name,
+        model.booking_link.as_deref(),
+    )
+}
+
+/// The clinic's template for the moment `at` (business hours or not, in its zone).
+fn template_at(model: &clinic::Model, at: DateTime<Utc>) -> String {
     let zone = parse_time_zone(&model.time_zone).unwrap_or(chrono_tz::UTC);
     let moment = sms::moment(
         &business_hours(model),
         &holidays(model),
         at.with_timezone(&zone),
     );
-    sms::render(
-        &template(model, moment),
-        &model.name,
-        model.booking_link.as_deref(),
-    )
+    template(model, moment)
+}
+
+/// What the AI receptionist sends when it cannot answer (no model, the model failing, the budget
+/// spent): the text-back wording of the moment, with the booking link added when the wording
+/// lacks it.
+pub fn fallback_text(model: &clinic::Model, at: DateTime<Utc>) -> String {
+    let mut wording = template_at(model, at);
+    if model.booking_link.is_some() && !wording.contains(sms::BOOKING_LINK_PLACEHOLDER) {
+        wording.push_str(" Book at ");
+        wording.push_str(sms::BOOKING_LINK_PLACEHOLDER);
+    }
+    sms::render(&wording, &model.name, model.booking_link.as_deref())
 }
 
 /// The answer to a HELP text: the clinic's own, or a default; always marked automated.

@@ -210,11 +210,38 @@ async fn take_over_from_ai(
     if thread.ai_state.as_deref() != Some(ai_state::ACTIVE) {
         return Ok(thread);
     }
+    stop_ai(txn, thread, "a member of staff replied", now).await
+}
+
+/// The AI answers `thread` no more: staff have it, for `reason`.
+async fn stop_ai(
+    txn: &TenantTxn,
+    thread: conversation::Model,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<conversation::Model, DomainError> {
     let mut model: conversation::ActiveModel = thread.into();
     model.ai_state = Set(Some(ai_state::TAKEN_OVER.to_owned()));
-    model.ai_stopped_reason = Set(Some("a member of staff replied".to_owned()));
+    model.ai_stopped_reason = Set(Some(reason.to_owned()));
     model.updated_at = Set(now);
     Ok(model.update(txn.conn()).await?)
+}
+
+/// Staff take the conversation over: the AI receptionist stops answering it (or never starts)
+/// and its follow-ups are not sent. Audited as `conversation.taken_over`; taking over a
+/// conversation already taken over changes nothing.
+pub async fn take_over(
+    txn: &TenantTxn,
+    (actor, conversation_id): (Option<Uuid>, Uuid),
+    now: DateTime<Utc>,
+) -> Result<conversation::Model, DomainError> {
+    let thread = find(txn, conversation_id).await?;
+    if thread.ai_state.as_deref() == Some(ai_state::TAKEN_OVER) {
+        return Ok(thread);
+    }
+    let taken = stop_ai(txn, thread, "taken over by staff", now).await?;
+    staff_action(txn, actor, "conversation.taken_over", conversation_id).await?;
+    Ok(taken)
 }
 
 /// A closed conversation opens again for a reply, unless the caller has a newer open one.

@@ -6,6 +6,8 @@ pub use ringback_core::{audit, keys};
 
 pub mod account;
 pub mod ai_agent;
+pub mod ai_follow_ups;
+pub mod ai_metrics;
 pub mod ai_prompt;
 pub mod ai_settings;
 pub mod ai_tools;
@@ -27,6 +29,7 @@ pub mod inbound_sms;
 pub mod leaving;
 pub mod messages;
 pub mod metrics;
+pub mod notifications;
 pub mod opt_outs;
 pub mod phone_lines;
 pub mod processed_webhooks;

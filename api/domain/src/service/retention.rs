@@ -29,8 +29,8 @@ use ringback_core::outbox::{CANCELLED, DEAD, DONE};
 use ringback_core::schedule;
 use ringback_core::tenant::{ClinicOwned, TenantScope, TenantTxn};
 use ringback_entity::{
-    attribution, call, clinic, conversation, invite, job_outbox, message, processed_webhook,
-    refresh_token, sign_up_request, worklist_dismissal,
+    ai_step, attribution, call, clinic, conversation, invite, job_outbox, message, notification,
+    processed_webhook, refresh_token, sign_up_request, worklist_dismissal,
 };
 use ringback_shared::metrics::{local_day, local_day_bounds_utc, parse_time_zone};
 use ringback_shared::retention::DEAD_LETTER_DAYS;
@@ -225,6 +225,26 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             (
                 message::Column::CreatedAt.lt(conversations_before),
                 message::Column::CreatedAt,
+            ),
+            dry_run,
+        )
+        .await?,
+        sweep::<ai_step::Entity>(
+            scope,
+            "ai_steps",
+            (
+                ai_step::Column::CreatedAt.lt(conversations_before),
+                ai_step::Column::CreatedAt,
+            ),
+            dry_run,
+        )
+        .await?,
+        sweep::<notification::Entity>(
+            scope,
+            "notifications",
+            (
+                notification::Column::CreatedAt.lt(conversations_before),
+                notification::Column::CreatedAt,
             ),
             dry_run,
         )

@@ -1,0 +1,191 @@
+//! Follow-ups: a caller who went quiet after the text-back or after a question from the AI gets
+//! one follow-up text, once the clinic's follow-up wait has passed and the clinic is open. It is
+//! queued as a delayed [`AiFollowUp`] job when the text goes out, at the first open moment after
+//! the wait; when it comes due everything is checked again, so it is never sent after the caller
+//! or staff wrote, after STOP or a restriction, after a booking, when staff took the conversation
+//! over, when the AI was turned off, or a second time in one conversation.
+
+use chrono::{DateTime, Duration, Utc};
+use ringback_core::error::DomainError;
+use ringback_core::outbox::{self, NewJob};
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::{TenantTxn, in_clinic};
+use ringback_entity::{ai_step, appointment, clinic as clinic_row, conversation, message};
+use ringback_shared::metrics::parse_time_zone;
+use ringback_shared::sms::{self, Moment};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::jobs::AiFollowUp;
+use crate::service::ai_agent::{self, Step};
+use crate::service::{clinic, opt_outs, restrictions};
+
+/// The `ai_steps` action of a follow-up.
+pub const FOLLOW_UP: &str = "follow_up";
+/// How far ahead the first open moment after the wait is looked for.
+const LOOK_AHEAD_DAYS: u32 = 14;
+
+/// Queues the one follow-up after `sent` (the text-back or an AI question, sent at `sent_at` in
+/// `conversation`), when the clinic's AI is on and follows up; due at the first moment the
+/// clinic is open after the wait.
+pub async fn queue_after(
+    txn: &TenantTxn,
+    settings: &clinic_row::Model,
+    (conversation, sent): (Uuid, Uuid),
+    sent_at: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let Some(wait) = settings
+        .ai_follow_up_minutes
+        .filter(|_| settings.ai_enabled)
+    else {
+        return Ok(());
+    };
+    let Some(due) = first_open_after(settings, sent_at + Duration::minutes(i64::from(wait))) else {
+        return Ok(());
+    };
+    let job = NewJob {
+        job: AiFollowUp {
+            conversation,
+            after: sent,
+        },
+        sealed_number: None,
+        body_sealed: None,
+        run_at: due,
+    };
+    outbox::enqueue(txn, job, txn.now()).await?;
+    Ok(())
+}
+
+/// The first instant at or after `at` when the clinic is open, within two weeks.
+fn first_open_after(settings: &clinic_row::Model, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let zone = parse_time_zone(&settings.time_zone).ok()?;
+    let local = at.with_timezone(&zone).naive_local();
+    let opens = clinic::business_hours(settings).next_open(
+        &clinic::holidays(settings),
+        local,
+        LOOK_AHEAD_DAYS,
+    )?;
+    let instant = opens.and_local_timezone(zone).earliest()?;
+    Some(instant.with_timezone(&Utc).max(at))
+}
+
+/// The follow-up's words: a short nudge with the booking link, marked automated.
+pub fn follow_up_text(settings: &clinic_row::Model) -> String {
+    let mut text = format!(
+        "Just checking in from {}: would you still like to book? Reply to this text and we will help.",
+        settings.name
+    );
+    if let Some(link) = &settings.booking_link {
+        text.push_str(&format!(" You can also book at {link}"));
+    }
+    sms::with_automated_marker(&text)
+}
+
+/// Whether `job`'s follow-up is still to be sent now, or why not.
+pub async fn still_due(
+    txn: &TenantTxn,
+    job: &AiFollowUp,
+) -> Result<Result<(), &'static str>, DomainError> {
+    let settings = clinic::get(txn).await?;
+    let Some(thread) = in_clinic::<conversation::Entity>(txn, job.conversation).await? else {
+        return Ok(Err("the conversation is gone"));
+    };
+    if !ai_agent::answers(&settings, &thread) || settings.ai_follow_up_minutes.is_none() {
+        return Ok(Err("the AI does not follow up in this conversation"));
+    }
+    let Some(sent) = in_clinic::<message::Entity>(txn, job.after).await? else {
+        return Ok(Err("the text is gone"));
+    };
+    if latest_message(txn, thread.id).await? != Some(sent.id) {
+        return Ok(Err("the caller or staff wrote since"));
+    }
+    let keys_of_caller = [thread.caller_key.clone()];
+    if opt_outs::is_opted_out(txn, &thread.caller_key).await?
+        || restrictions::is_restricted(txn, &keys_of_caller).await?
+    {
+        return Ok(Err("the caller gets no texts"));
+    }
+    if followed_up(txn, thread.id).await? {
+        return Ok(Err("followed up before"));
+    }
+    if booked_since(txn, &thread.caller_key, sent.created_at).await? {
+        return Ok(Err("the caller booked"));
+    }
+    if !open_now(&settings, txn.now()) {
+        return Ok(Err("the clinic is closed now"));
+    }
+    Ok(Ok(()))
+}
+
+/// Sends `job`'s follow-up if it is still due: stores it as the AI's message, queues its text
+/// and records the step, all in `txn`; the message, or `None` when it was not due (or the daily
+/// texting limit is reached).
+pub async fn send(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    job: &AiFollowUp,
+) -> Result<Option<Uuid>, DomainError> {
+    if still_due(txn, job).await?.is_err() {
+        return Ok(None);
+    }
+    let text = follow_up_text(&clinic::get(txn).await?);
+    let Some(message) = ai_agent::send_text(txn, secrets, job.conversation, &text).await? else {
+        return Ok(None);
+    };
+    let step = Step {
+        action: FOLLOW_UP,
+        outcome: "sent".to_owned(),
+        tokens: 0,
+        appointment: None,
+    };
+    ai_agent::record_step(txn, (job.conversation, job.after), step).await?;
+    Ok(Some(message))
+}
+
+async fn latest_message(txn: &TenantTxn, conversation: Uuid) -> Result<Option<Uuid>, DomainError> {
+    Ok(txn
+        .find::<message::Entity>()
+        .filter(message::Column::ConversationId.eq(conversation))
+        .order_by_desc(message::Column::CreatedAt)
+        .order_by_desc(message::Column::Id)
+        .one(txn.conn())
+        .await?
+        .map(|row| row.id))
+}
+
+async fn followed_up(txn: &TenantTxn, conversation: Uuid) -> Result<bool, DomainError> {
+    Ok(txn
+        .find::<ai_step::Entity>()
+        .filter(ai_step::Column::ConversationId.eq(conversation))
+        .filter(ai_step::Column::Action.eq(FOLLOW_UP))
+        .one(txn.conn())
+        .await?
+        .is_some())
+}
+
+async fn booked_since(
+    txn: &TenantTxn,
+    caller_key: &str,
+    since: DateTime<Utc>,
+) -> Result<bool, DomainError> {
+    Ok(txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::CallerKey.eq(caller_key))
+        .filter(appointment::Column::CreatedAt.gte(since))
+        .filter(appointment::Column::CancelledAt.is_null())
+        .one(txn.conn())
+        .await?
+        .is_some())
+}
+
+fn open_now(settings: &clinic_row::Model, now: DateTime<Utc>) -> bool {
+    let Ok(zone) = parse_time_zone(&settings.time_zone) else {
+        return false;
+    };
+    let hours = clinic::business_hours(settings);
+    sms::moment(
+        &hours,
+        &clinic::holidays(settings),
+        now.with_timezone(&zone),
+    ) == Moment::BusinessHours
+}

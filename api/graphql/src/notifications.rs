@@ -1,0 +1,98 @@
+//! Notifications for staff over GraphQL (receptionists and up): what the dashboard shows in its
+//! bell, such as the AI receptionist handing a caller to the team, and marking them read
+//! (audited with the count).
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use ringback_domain::service::notifications;
+use ringback_entity::notification;
+use ringback_shared::access::Permission;
+
+use crate::guard::{Access, uuid_arg, with_tenant};
+
+/// Something staff are told.
+#[derive(SimpleObject)]
+pub struct Notification {
+    pub id: ID,
+    /// What happened: `ai_hand_off`.
+    pub kind: String,
+    /// The conversation it is about.
+    pub conversation_id: Option<ID>,
+    /// In plain words, without caller data.
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl From<notification::Model> for Notification {
+    fn from(row: notification::Model) -> Self {
+        Self {
+            id: ID(row.id.to_string()),
+            kind: row.kind,
+            conversation_id: row.conversation_id.map(|id| ID(id.to_string())),
+            text: row.text,
+            created_at: row.created_at,
+            read_at: row.read_at,
+        }
+    }
+}
+
+/// The newest notifications and how many nobody has read.
+#[derive(SimpleObject)]
+pub struct Notifications {
+    pub unread: u64,
+    pub items: Vec<Notification>,
+}
+
+#[derive(Default)]
+pub struct NotificationQuery;
+
+#[Object]
+impl NotificationQuery {
+    /// The newest notifications (only unread ones with `unreadOnly`), at most `first`.
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] unread_only: bool,
+        #[graphql(default = 20, validator(minimum = 1, maximum = 100))] first: i32,
+    ) -> async_graphql::Result<Notifications> {
+        let limit = u64::try_from(first).unwrap_or(1);
+        let (unread, rows) =
+            with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+                let unread = notifications::unread_count(txn).await?;
+                Ok((unread, notifications::list(txn, unread_only, limit).await?))
+            })
+            .await?;
+        Ok(Notifications {
+            unread,
+            items: rows.into_iter().map(Notification::from).collect(),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct NotificationMutation;
+
+#[Object]
+impl NotificationMutation {
+    /// Marks the notifications `ids` read (every unread one when `ids` is omitted); how many
+    /// were unread. Audited.
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(validator(max_items = 100))] ids: Option<Vec<ID>>,
+    ) -> async_graphql::Result<u64> {
+        with_tenant(
+            ctx,
+            Access::Write(Permission::WorkCalls),
+            async |txn, principal| {
+                let ids = ids
+                    .as_ref()
+                    .map(|ids| ids.iter().map(uuid_arg).collect::<Result<Vec<_>, _>>())
+                    .transpose()?;
+                notifications::mark_read(txn, principal.actor(), ids.as_deref()).await
+            },
+        )
+        .await
+    }
+}
