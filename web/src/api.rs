@@ -58,7 +58,7 @@ operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, ConfirmSignUp
 operations!("graphql/overview.graphql" => Overview);
 operations!("graphql/worklist.graphql" => Worklist, LogCallback, DismissWaitingCaller, UndoDismissal, CallBack, SetMyCallbackLine, FindCaller);
 operations!("graphql/appointments.graphql" => Appointments, CreateAppointment, UpdateAppointment, CancelAppointment);
-operations!("graphql/inbox.graphql" => Conversations, Conversation, Reply, Assign, Close);
+operations!("graphql/inbox.graphql" => Conversations, Conversation, Reply, Assign, Close, TakeOver, MarkNotificationsRead);
 operations!("graphql/settings.graphql" => Settings);
 operations!(sparse "graphql/settings.graphql" => SaveClinic, SaveTextBack);
 operations!("graphql/what_if.graphql" => WhatIf, SaveWindow);
@@ -66,6 +66,7 @@ operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveM
 operations!("graphql/export.graphql" => ExportCsv);
 operations!("graphql/privacy.graphql" => PrivacySettings, SaveRetention, CallerRecord, ExportCallerRecord, EraseCaller, RestrictCaller, ClinicDataExport, DeleteClinic, DeleteMyAccount);
 operations!("graphql/billing.graphql" => BillingPage, BillingNotice, StartCheckout, OpenBillingPortal);
+operations!("graphql/ai.graphql" => AiSettings, SaveAi, SaveService, DeleteService);
 
 /// Failures talking to the API, in words a user can act on.
 #[derive(Debug, Clone, PartialEq)]

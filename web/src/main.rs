@@ -64,6 +64,7 @@ fn App() -> impl IntoView {
                             <Route path=path!("/settings/undelivered") view=permitted(Permission::ManageSettings, pages::admin::Undelivered) />
                             <Route path=path!("/settings") view=permitted(Permission::ManageSettings, pages::settings::Settings) />
                             <Route path=path!("/settings/privacy") view=permitted(Permission::HandlePrivacyRequests, pages::privacy_requests::PrivacyRequests) />
+                            <Route path=path!("/settings/ai") view=permitted(Permission::ManageSettings, pages::ai_receptionist::AiReceptionist) />
                             <Route path=path!("/settings/attribution") view=permitted(Permission::ManageSettings, pages::what_if::WhatIf) />
                             <Route path=path!("/account") view=pages::account::Account />
                             <Route path=path!("/inbox") view=pages::inbox::Inbox />

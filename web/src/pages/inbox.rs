@@ -1,7 +1,9 @@
 //! The SMS inbox: open conversations, newest activity first; a conversation's messages with their
 //! delivery states, a reply box (when the clinic keeps numbers), "Call back" (when the caller's
 //! latest missed call keeps a number and the provider can place calls), assignment to oneself,
-//! closing.
+//! closing, and taking the conversation over from the AI receptionist, whose messages, state and
+//! steps (tools with their outcomes) show beside the others. Above the list, the callers the AI
+//! handed to the team.
 //! Changes to a conversation run as one action; the conversation is keyed on its version, so it
 //! reloads after each.
 
@@ -9,7 +11,10 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{self, ApiError, assign, close, conversation, conversations, reply};
+use crate::api::{
+    self, ApiError, assign, close, conversation, conversations, mark_notifications_read, reply,
+    take_over,
+};
 use crate::components::{Alert, AsyncView, RingingNotice, call_back_action, failure_of};
 use crate::session::use_session;
 use crate::time::{ClinicTime, use_clinic_time};
@@ -18,13 +23,53 @@ use crate::time::{ClinicTime, use_clinic_time};
 #[component]
 pub fn Inbox() -> impl IntoView {
     let clock = use_clinic_time();
-    let list = LocalResource::new(|| api::run::<api::Conversations>(conversations::Variables));
+    let mark_read: Action<(), Result<(), ApiError>> = Action::new_local(|_: &()| async {
+        api::run::<api::MarkNotificationsRead>(mark_notifications_read::Variables)
+            .await
+            .map(|_| ())
+    });
+    let marked = mark_read.version();
+    let list = LocalResource::new(move || {
+        marked.track();
+        api::run::<api::Conversations>(conversations::Variables)
+    });
     view! {
         <h1>"Inbox"</h1>
+        <Alert message=failure_of(mark_read) />
         <AsyncView resource=list loading="Loading conversations…" let:data>
+            {hand_offs(data.notifications.clone(), clock, mark_read)}
             {conversation_list(data, clock)}
         </AsyncView>
     }
+}
+
+/// Callers the AI handed to the team and nobody has seen yet, each linking to its conversation.
+fn hand_offs(
+    notes: conversations::ConversationsNotifications,
+    clock: ClinicTime,
+    mark_read: Action<(), Result<(), ApiError>>,
+) -> Option<impl IntoView> {
+    (notes.unread > 0).then(|| {
+        view! {
+            <section class="notice" data-testid="hand-offs" aria-labelledby="hand-offs-title">
+                <h2 id="hand-offs-title">{format!("Handed to the team ({})", notes.unread)}</h2>
+                <ul class="plain">
+                    {notes.items.into_iter().map(|note| view! {
+                        <li data-testid="hand-off">
+                            {match note.conversation_id {
+                                Some(id) => view! { <A href=format!("/inbox/{id}")>{note.text.clone()}</A> }.into_any(),
+                                None => view! { <span>{note.text.clone()}</span> }.into_any(),
+                            }}
+                            " · "{clock.local_time(&note.created_at)}
+                        </li>
+                    }).collect_view()}
+                </ul>
+                <button type="button" data-testid="hand-offs-read" on:click=move |_| { mark_read.dispatch(()); }>
+                    "Mark all as seen"
+                </button>
+            </section>
+        }
+    })
 }
 
 /// The open conversations, each linking to its page; or word that there are none.
@@ -41,6 +86,7 @@ fn conversation_list(data: conversations::ResponseData, clock: ClinicTime) -> An
                     </A>
                     " · last message "{clock.local_time(&thread.last_message_at)}
                     {thread.assigned_to.is_some().then_some(" · assigned")}
+                    {(thread.ai_state == Some(conversations::AiConversationState::ACTIVE)).then_some(" · the AI answers")}
                 </li>
             }).collect_view()}
         </ul>
@@ -54,6 +100,7 @@ enum ThreadChange {
     Reply(reply::Variables),
     Assign(assign::Variables),
     Close(close::Variables),
+    TakeOver(take_over::Variables),
 }
 
 /// Sends `change`.
@@ -62,6 +109,7 @@ async fn change_thread(change: ThreadChange) -> Result<(), ApiError> {
         ThreadChange::Reply(variables) => api::run::<api::Reply>(variables).await.map(|_| ()),
         ThreadChange::Assign(variables) => api::run::<api::Assign>(variables).await.map(|_| ()),
         ThreadChange::Close(variables) => api::run::<api::Close>(variables).await.map(|_| ()),
+        ThreadChange::TakeOver(variables) => api::run::<api::TakeOver>(variables).await.map(|_| ()),
     }
 }
 
@@ -101,6 +149,9 @@ pub fn Thread() -> impl IntoView {
     let close_it = move |_| {
         change.dispatch(ThreadChange::Close(close::Variables { id: id() }));
     };
+    let take_over_it = move |_| {
+        change.dispatch(ThreadChange::TakeOver(take_over::Variables { id: id() }));
+    };
     view! {
         <p><A href="/inbox">"← All conversations"</A></p>
         <Alert message=failure_of(change) test_id="inbox-error" />
@@ -112,6 +163,9 @@ pub fn Thread() -> impl IntoView {
                 <button type="button" data-testid="assign-me" on:click=assign_me>"Assign to me"</button>
                 <button type="button" data-testid="close-conversation" on:click=close_it>"Close"</button>
                 <button type="button" data-testid="refresh-conversation" on:click=move |_| thread.refetch()>"Refresh"</button>
+                {(data.conversation.ai_state != Some(conversation::AiConversationState::TAKEN_OVER)).then(|| view! {
+                    <button type="button" data-testid="take-over" on:click=take_over_it>"Take over from the AI"</button>
+                })}
                 {data.conversation.call_back_call_id.clone().filter(|_| data.call_back_setup.available).map(|call_id| view! {
                     <button type="button" class="primary" data-testid="call-back"
                         on:click=move |_| { call_back.dispatch(call_id.clone()); }>
@@ -119,9 +173,11 @@ pub fn Thread() -> impl IntoView {
                     </button>
                 })}
             </div>
+            {ai_status(data.conversation.ai_state, data.conversation.ai_stopped_reason)}
             <ol class="messages" data-testid="messages" aria-live="polite">
                 {messages(data.conversation.messages, clock)}
             </ol>
+            {ai_steps(data.conversation.ai_steps, clock)}
             {if data.conversation.can_reply {
                 view! {
                     <form class="reply" on:submit=send>
@@ -138,6 +194,47 @@ pub fn Thread() -> impl IntoView {
     }
 }
 
+/// Whether the AI answers this conversation, in words.
+fn ai_status(
+    state: Option<conversation::AiConversationState>,
+    reason: Option<String>,
+) -> Option<impl IntoView> {
+    use conversation::AiConversationState::*;
+    let said = match state? {
+        ACTIVE => "The AI receptionist answers this caller.".to_owned(),
+        HANDED_OFF => format!(
+            "The AI handed this caller to the team: {}.",
+            reason.unwrap_or_default()
+        ),
+        TAKEN_OVER | Other(_) => {
+            "The team has taken this conversation over from the AI.".to_owned()
+        }
+    };
+    Some(view! { <p class="hint" data-testid="ai-status">{said}</p> })
+}
+
+/// What the AI did here: each tool with its outcome (a booking links the appointments page).
+fn ai_steps(
+    steps: Vec<conversation::ConversationConversationAiSteps>,
+    clock: ClinicTime,
+) -> Option<impl IntoView> {
+    (!steps.is_empty()).then(|| {
+        view! {
+            <details class="ai-steps" data-testid="ai-steps">
+                <summary>"What the AI did"</summary>
+                <ol>
+                    {steps.into_iter().map(|step| view! {
+                        <li data-testid="ai-step">
+                            {clock.local_time(&step.at)}" · "{step.action.replace('_', " ")}": "{step.outcome}
+                            {step.appointment_id.map(|_| view! { " · "<A href="/appointments">"the appointment"</A> })}
+                        </li>
+                    }).collect_view()}
+                </ol>
+            </details>
+        }
+    })
+}
+
 /// The messages of a conversation, each with when it was sent and its delivery state.
 fn messages(
     messages: Vec<conversation::ConversationConversationMessages>,
@@ -147,10 +244,12 @@ fn messages(
         .into_iter()
         .map(|message| {
             let outbound = message.direction == conversation::MessageDirection::OUTBOUND;
+            let by_ai = message.kind == conversation::MessageKind::AI;
             view! {
                 <li class=if outbound { "message outbound" } else { "message inbound" } data-testid="message">
                     <p class="body" data-testid="message-body">{message.body}</p>
                     <p class="meta">
+                        {by_ai.then(|| view! { <span class="badge" data-testid="message-by-ai">"AI"</span>" · " })}
                         {clock.local_time(&message.created_at)}" · "
                         <span data-testid="message-status">{message.status}</span>
                     </p>

@@ -3,6 +3,7 @@
 pub mod about;
 pub mod account;
 pub mod admin;
+pub mod ai_receptionist;
 pub mod appointments;
 pub mod billing;
 pub mod export;

@@ -1,7 +1,8 @@
 //! The overview: the chosen period's figures (missed calls, miss rate, text-backs, reply rate,
 //! callbacks and median time to callback, recovered appointments, recovery rate, recovered
-//! revenue), each against the period before it, and the daily series as a chart. Days are the
-//! clinic's days, in its time zone.
+//! revenue), each against the period before it, the daily series as a chart, and (when it is on
+//! or did anything) what the AI receptionist did: conversations, bookings and the revenue they
+//! recovered, hand-offs, follow-ups. Days are the clinic's days, in its time zone.
 
 use chrono::NaiveDate;
 use leptos::prelude::*;
@@ -152,6 +153,57 @@ pub fn Overview() -> impl IntoView {
     }
 }
 
+/// What the AI receptionist did in the period, when it is on or did anything.
+fn ai_figures(
+    enabled: bool,
+    ai: overview::OverviewAi,
+    currency: &str,
+) -> Option<impl IntoView + use<>> {
+    let anything = ai.conversations + ai.bookings + ai.hand_offs + ai.follow_ups > 0;
+    (enabled || anything).then(|| {
+        let cards = [
+            (
+                "Conversations the AI answered",
+                "figure-ai-conversations",
+                ai.conversations.to_string(),
+            ),
+            (
+                "Bookings by the AI",
+                "figure-ai-bookings",
+                ai.bookings.to_string(),
+            ),
+            (
+                "Recovered by the AI",
+                "figure-ai-recovered",
+                ai.recovered_bookings.to_string(),
+            ),
+            (
+                "Revenue recovered by the AI",
+                "figure-ai-revenue",
+                display::money(ai.recovered_revenue_minor, currency),
+            ),
+            (
+                "Handed to the team",
+                "figure-ai-hand-offs",
+                ai.hand_offs.to_string(),
+            ),
+            (
+                "Follow-ups sent",
+                "figure-ai-follow-ups",
+                ai.follow_ups.to_string(),
+            ),
+        ];
+        view! {
+            <h2>"AI receptionist"</h2>
+            <dl class="figures" data-testid="overview-ai">
+                {cards.into_iter().map(|(label, test_id, value)| view! {
+                    <div class="figure"><dt>{label}</dt><dd data-testid=test_id>{value}</dd></div>
+                }).collect_view()}
+            </dl>
+        }
+    })
+}
+
 fn report(
     range: DayRange,
     before: DayRange,
@@ -180,11 +232,13 @@ fn report(
             recovered: day.figures.recovered_appointments,
         })
         .collect();
+    let ai = ai_figures(data.ai_receptionist.enabled, data.ai, currency);
     view! {
         <p class="range" data-testid="overview-range">
             {format!("{} to {}, compared with {} to {}", range.from, range.to, before.from, before.to)}
         </p>
         <dl class="figures" data-testid="overview-figures">{cards}</dl>
+        {ai}
         <DailyChart title="Missed calls and recovered appointments per day" days />
     }
 }

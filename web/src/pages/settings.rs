@@ -163,6 +163,7 @@ pub fn Settings() -> impl IntoView {
         <p>
             <A href="/settings/attribution">"Attribution window, with a what-if preview"</A>
             " · "<A href="/settings/undelivered">"Texts not sent"</A>
+            " · "<A href="/settings/ai">"AI receptionist"</A>
         </p>
         <AsyncView resource=loaded loading="Loading settings…" let:data>
             <SettingsForm data />

@@ -1,0 +1,266 @@
+//! The AI receptionist's settings (admins and owners): on or off (a dental clinic reads first
+//! what turning it on means for its privacy notice), tone, what the business does, the intake
+//! questions, the follow-up wait and the monthly token budget with what this month used; and the
+//! price list it quotes from, each service added, changed or removed on its own. Prices are typed
+//! in major units and read by the shared money rule; the server checks everything again.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use ringback_shared::display::{self, parse_money};
+
+use crate::api::{self, ApiError, ai_settings, delete_service, save_ai, save_service};
+use crate::components::{Alert, AsyncView, failure_of};
+
+#[component]
+pub fn AiReceptionist() -> impl IntoView {
+    let saved = RwSignal::new(0_u32);
+    let loaded = LocalResource::new(move || {
+        saved.track();
+        api::run::<api::AiSettings>(ai_settings::Variables)
+    });
+    view! {
+        <h1>"AI receptionist"</h1>
+        <p>"When it is on, the AI answers callers who reply to the text-back: it asks the intake questions, \
+            quotes only from the price list below, books free slots in the business hours, and hands the \
+            caller to the team when it cannot help. Every text it writes says it is automated."</p>
+        <AsyncView resource=loaded loading="Loading the AI receptionist…" let:data>
+            <AiForm data=data.clone() saved />
+            <PriceList data saved />
+        </AsyncView>
+    }
+}
+
+/// The settings form; `saved` counts saves so the page reloads what the server kept.
+#[component]
+fn AiForm(data: ai_settings::ResponseData, saved: RwSignal<u32>) -> impl IntoView {
+    let ai = data.ai_receptionist;
+    let enabled = RwSignal::new(ai.enabled);
+    let tone = RwSignal::new(ai.tone);
+    let description = RwSignal::new(ai.business_description.unwrap_or_default());
+    let intake = RwSignal::new(ai.intake_questions.join("\n"));
+    let follow_up = RwSignal::new(
+        ai.follow_up_minutes
+            .map(|minutes| minutes.to_string())
+            .unwrap_or_default(),
+    );
+    let budget = RwSignal::new(ai.monthly_token_budget.to_string());
+    let outcome = RwSignal::new(None::<Result<(), String>>);
+    let save = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        outcome.set(None);
+        let input = match form_input(enabled, tone, description, intake, follow_up, budget) {
+            Ok(input) => input,
+            Err(problem) => return outcome.set(Some(Err(problem))),
+        };
+        spawn_local(async move {
+            let sent = api::run::<api::SaveAi>(save_ai::Variables { input }).await;
+            outcome.set(Some(sent.map(|_| ()).map_err(|error| error.to_string())));
+            saved.update(|count| *count += 1);
+        });
+    };
+    let used = format!(
+        "{} of {} tokens used this month",
+        ai.tokens_used_this_month, ai.monthly_token_budget
+    );
+    view! {
+        <form class="settings" on:submit=save data-testid="ai-form">
+            {(!ai.model_configured).then(|| view! {
+                <p class="notice" data-testid="ai-no-model">"This server has no AI model configured \
+                    (RINGBACK_ANTHROPIC_API_KEY): callers get the text-back wording and the team answers."</p>
+            })}
+            {ai.privacy_notice.map(|notice| view! {
+                <p class="notice" data-testid="ai-privacy-notice">{notice}</p>
+            })}
+            <label class="inline">
+                <input type="checkbox" data-testid="ai-enabled" prop:checked=enabled
+                    on:change=move |ev| enabled.set(event_target_checked(&ev)) />
+                " Let the AI answer callers' replies"
+            </label>
+            <label for="ai-tone">"Tone"</label>
+            <select id="ai-tone" data-testid="ai-tone" prop:value=tone
+                on:change=move |ev| tone.set(event_target_value(&ev))>
+                {ai.tones.into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
+            </select>
+            <label for="ai-description">"What the business does (the AI tells callers only this)"</label>
+            <textarea id="ai-description" data-testid="ai-description" rows="3" maxlength="1000"
+                prop:value=description on:input=move |ev| description.set(event_target_value(&ev))></textarea>
+            <label for="ai-intake">"Intake questions, one per line"</label>
+            <textarea id="ai-intake" data-testid="ai-intake" rows="4"
+                prop:value=intake on:input=move |ev| intake.set(event_target_value(&ev))></textarea>
+            <label for="ai-follow-up">"Follow up a quiet caller after (minutes, 15–2880; empty: never)"</label>
+            <input id="ai-follow-up" data-testid="ai-follow-up" inputmode="numeric" prop:value=follow_up
+                on:input=move |ev| follow_up.set(event_target_value(&ev)) />
+            <label for="ai-budget">"Monthly budget (model tokens)"</label>
+            <input id="ai-budget" data-testid="ai-budget" inputmode="numeric" aria-describedby="ai-used"
+                prop:value=budget on:input=move |ev| budget.set(event_target_value(&ev)) />
+            <p class="hint" id="ai-used" data-testid="ai-used">{used}</p>
+            {move || outcome.get().map(|result| match result {
+                Ok(()) => view! { <p role="status" data-testid="ai-saved">"Saved."</p> }.into_any(),
+                Err(message) => view! { <Alert message=Some(message) test_id="ai-error" /> }.into_any(),
+            })}
+            <button type="submit" data-testid="ai-save">"Save the AI settings"</button>
+        </form>
+    }
+}
+
+/// The form's fields as the server's input, or what is wrong with them.
+fn form_input(
+    enabled: RwSignal<bool>,
+    tone: RwSignal<String>,
+    description: RwSignal<String>,
+    intake: RwSignal<String>,
+    follow_up: RwSignal<String>,
+    budget: RwSignal<String>,
+) -> Result<save_ai::AiReceptionistInput, String> {
+    let follow_up_minutes = match follow_up.get_untracked().trim() {
+        "" => None,
+        typed => Some(
+            typed
+                .parse::<i64>()
+                .map_err(|_| "The follow-up wait is a number of minutes.".to_owned())?,
+        ),
+    };
+    let monthly_token_budget = budget
+        .get_untracked()
+        .trim()
+        .replace(',', "")
+        .parse::<i64>()
+        .map_err(|_| "The monthly budget is a number of tokens.".to_owned())?;
+    Ok(save_ai::AiReceptionistInput {
+        enabled: Some(enabled.get_untracked()),
+        tone: Some(tone.get_untracked()),
+        business_description: Some(description.get_untracked()),
+        intake_questions: Some(intake.get_untracked().lines().map(str::to_owned).collect()),
+        follow_up_minutes,
+        monthly_token_budget: Some(monthly_token_budget),
+    })
+}
+
+/// A change to the price list.
+#[derive(Clone)]
+enum PriceChange {
+    Save(save_service::Variables),
+    Delete(delete_service::Variables),
+}
+
+async fn change_prices(change: PriceChange) -> Result<(), ApiError> {
+    match change {
+        PriceChange::Save(variables) => api::run::<api::SaveService>(variables).await.map(|_| ()),
+        PriceChange::Delete(variables) => {
+            api::run::<api::DeleteService>(variables).await.map(|_| ())
+        }
+    }
+}
+
+/// The price list with a form to add a service.
+#[component]
+fn PriceList(data: ai_settings::ResponseData, saved: RwSignal<u32>) -> impl IntoView {
+    let currency = data.clinic.currency;
+    let change: Action<PriceChange, Result<(), ApiError>> =
+        Action::new_local(|change: &PriceChange| change_prices(change.clone()));
+    Effect::new(move |_| {
+        if matches!(change.value().get(), Some(Ok(()))) {
+            saved.update(|count| *count += 1);
+        }
+    });
+    let name = RwSignal::new(String::new());
+    let price_from = RwSignal::new(String::new());
+    let price_to = RwSignal::new(String::new());
+    let minutes = RwSignal::new("60".to_owned());
+    let value = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let add = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        match service_input(name, price_from, price_to, minutes, value) {
+            Ok(input) => {
+                problem.set(None);
+                change.dispatch(PriceChange::Save(save_service::Variables {
+                    id: None,
+                    input,
+                }));
+            }
+            Err(message) => problem.set(Some(message)),
+        }
+    };
+    let services = data.ai_receptionist.services;
+    view! {
+        <h2>"Price list"</h2>
+        <p>"The AI quotes only these prices and books visits of these lengths; a booking counts as \
+            worth the estimated value."</p>
+        <Alert message=failure_of(change) test_id="price-error" />
+        <Alert message=problem test_id="price-problem" />
+        {if services.is_empty() {
+            view! { <p data-testid="price-list-empty">"No services yet: the AI will say the team confirms prices."</p> }.into_any()
+        } else {
+            view! {
+                <table data-testid="price-list">
+                    <thead><tr><th>"Service"</th><th>"Price"</th><th>"Minutes"</th><th>"Worth"</th><th></th></tr></thead>
+                    <tbody>
+                        {services.into_iter().map(|service| {
+                            let id = service.id.clone();
+                            let label = format!("Remove {}", service.name);
+                            view! {
+                                <tr data-testid="price-row">
+                                    <td>{service.name.clone()}</td>
+                                    <td>{service.price_in_words.clone()}</td>
+                                    <td>{service.duration_minutes}</td>
+                                    <td>{display::money(service.estimated_value_minor, &currency)}</td>
+                                    <td><button type="button" aria-label=label
+                                        on:click=move |_| { change.dispatch(PriceChange::Delete(delete_service::Variables { id: id.clone() })); }>
+                                        "Remove"</button></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+        <form class="settings" on:submit=add data-testid="service-form">
+            <fieldset>
+                <legend>"Add a service"</legend>
+                {text_field("service-name", "Name", name)}
+                {text_field("service-price-from", "Price (or lowest price)", price_from)}
+                {text_field("service-price-to", "Highest price (optional, for a range)", price_to)}
+                {text_field("service-minutes", "Visit length (minutes)", minutes)}
+                {text_field("service-value", "What a booking is worth to you", value)}
+                <button type="submit" data-testid="service-add">"Add the service"</button>
+            </fieldset>
+        </form>
+    }
+}
+
+fn text_field(id: &'static str, label: &'static str, value: RwSignal<String>) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <input id=id data-testid=id prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
+    }
+}
+
+/// The new service as typed, or what is wrong with it.
+fn service_input(
+    name: RwSignal<String>,
+    price_from: RwSignal<String>,
+    price_to: RwSignal<String>,
+    minutes: RwSignal<String>,
+    value: RwSignal<String>,
+) -> Result<save_service::ServiceInput, String> {
+    let money = |field: RwSignal<String>, what: &str| {
+        parse_money(&field.get_untracked())
+            .ok_or_else(|| format!("{what} is an amount, e.g. 80 or 80.50."))
+    };
+    let price_to_minor = match price_to.get_untracked().trim() {
+        "" => None,
+        _ => Some(money(price_to, "The highest price")?),
+    };
+    Ok(save_service::ServiceInput {
+        name: name.get_untracked(),
+        price_from_minor: money(price_from, "The price")?,
+        price_to_minor,
+        duration_minutes: minutes
+            .get_untracked()
+            .trim()
+            .parse()
+            .map_err(|_| "The visit length is a number of minutes.".to_owned())?,
+        estimated_value_minor: money(value, "What a booking is worth")?,
+    })
+}
