@@ -19,6 +19,8 @@ use ringback_api::integrations::anthropic::{
     AnthropicClient, AnthropicSettings, ConversationModel, MessagesRequest, ModelError,
     RetryPolicy, StopReason, ToolChoice, ToolDefinition, Turn,
 };
+use ringback_api::jobs::outbox::Lane;
+use ringback_api::jobs::worker::{SLOW_KINDS, Worker, WorkerSettings};
 use serde_json::{Value, json};
 
 const QUICK_RETRIES: RetryPolicy = RetryPolicy {
@@ -769,6 +771,12 @@ async fn ai_clinic(kind: DatabaseKind, model: &FakeAnthropic, follow_up: Option<
 /// Records a missed call from `number` three minutes ago (signed in afresh: the clock may have
 /// moved on) and runs the worker (the text-back).
 async fn miss_call(app: &mut TestApp, external_id: &str, number: &str) {
+    record_missed_call(app, external_id, number).await;
+    drain(app, 3).await;
+}
+
+/// Records a missed call from `number` three minutes ago; its text-back waits in the outbox.
+async fn record_missed_call(app: &mut TestApp, external_id: &str, number: &str) {
     app.sign_in_again().await;
     let now = app.state.clock.now();
     let missed = app
@@ -781,7 +789,6 @@ async fn miss_call(app: &mut TestApp, external_id: &str, number: &str) {
         )
         .await;
     assert!(missed["errors"].is_null(), "{missed}");
-    drain(app, 3).await;
 }
 
 /// The texts the fake Twilio was asked to send to `to`.
@@ -809,6 +816,60 @@ async fn thread_ending(app: &TestApp, tail: &str) -> ringback_entity::conversati
         .expect("the conversation");
     txn.commit().await.expect("commit");
     thread
+}
+
+/// Claims with a worker of `lane` and runs what it claimed; the kinds it claimed, sorted.
+async fn run_lane(app: &TestApp, lane: Lane, name: &str) -> Vec<String> {
+    let settings = WorkerSettings {
+        lane,
+        ..common::app::quick_retries()
+    };
+    let provider = app.state.sms.clone().expect("the fake Twilio");
+    let worker = Worker::new(app.state.clone(), provider, settings, name.to_owned());
+    let claimed = worker.claim().await.expect("a claim");
+    let txn = app.tenant().begin().await.expect("txn");
+    let mut kinds = Vec::new();
+    for job in &claimed {
+        let row =
+            ringback_api::tenant::in_clinic::<ringback_entity::job_outbox::Entity>(&txn, job.id())
+                .await
+                .expect("read")
+                .expect("the job");
+        kinds.push(row.kind);
+    }
+    txn.commit().await.expect("commit");
+    for job in claimed {
+        worker.process(job).await.expect("processed");
+    }
+    kinds.sort();
+    kinds
+}
+
+async fn the_model_waits_in_a_lane_of_its_own(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "lane-1", "07700 900329").await;
+    model.script([Reply::Text("We can see you Monday.".to_owned())]);
+    app.receive_text("SMlane01", "+447700900329", "Can I come Monday?")
+        .await;
+    record_missed_call(&mut app, "lane-2", "07700 900330").await;
+
+    let quick = Lane::AllBut(SLOW_KINDS);
+    assert_eq!(run_lane(&app, quick, "quick-1").await, ["text_back"]);
+    assert_eq!(
+        run_lane(&app, Lane::Only(SLOW_KINDS), "slow-1").await,
+        ["ai_answer"]
+    );
+    assert_eq!(
+        run_lane(&app, quick, "quick-2").await,
+        ["reply"],
+        "the answer's text goes out in the quick lane"
+    );
+    assert!(
+        texts_to(&app, "+447700900329")
+            .iter()
+            .any(|text| text.contains("Monday"))
+    );
 }
 
 async fn nothing_happens_for_a_clinic_without_the_ai(kind: DatabaseKind) {
@@ -1095,5 +1156,6 @@ on_both_databases!(
     nothing_happens_for_a_clinic_without_the_ai,
     stop_wins_and_the_loop_stops_at_its_bound,
     a_crash_after_the_answer_sends_once_and_a_spent_budget_falls_back,
-    a_quiet_caller_gets_one_follow_up_in_opening_hours
+    a_quiet_caller_gets_one_follow_up_in_opening_hours,
+    the_model_waits_in_a_lane_of_its_own
 );

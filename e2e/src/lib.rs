@@ -121,20 +121,28 @@ pub async fn on_demo_with_sms<F>(name: &str, scenario: F)
 where
     F: AsyncFnOnce(&Browser, &RingbackServer, &FakeTwilio) -> Result<(), E2eError>,
 {
+    on_demo_with_sms_and(name, &[], scenario).await;
+}
+
+/// As [`on_demo_with_sms`], with the server given the `extra` settings too (another fake
+/// provider's address, say).
+pub async fn on_demo_with_sms_and<F>(name: &str, extra: &[(&str, &str)], scenario: F)
+where
+    F: AsyncFnOnce(&Browser, &RingbackServer, &FakeTwilio) -> Result<(), E2eError>,
+{
     let fake = FakeTwilio::start(ACCOUNT_SID, TWILIO_AUTH_TOKEN)
         .await
         .unwrap_or_else(|e| panic!("fake Twilio: {e}"));
     fake.provision_number(CLINIC_NUMBER);
-    let server = RingbackServer::start_with_env(
-        Data::Demo,
-        &[
-            ("RINGBACK_PUBLIC_URL", PUBLIC_URL),
-            ("RINGBACK_TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN),
-            ("RINGBACK_TWILIO_ACCOUNT_SID", ACCOUNT_SID),
-            ("RINGBACK_TWILIO_API_URL", fake.api_url()),
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let mut settings = vec![
+        ("RINGBACK_PUBLIC_URL", PUBLIC_URL),
+        ("RINGBACK_TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN),
+        ("RINGBACK_TWILIO_ACCOUNT_SID", ACCOUNT_SID),
+        ("RINGBACK_TWILIO_API_URL", fake.api_url()),
+    ];
+    settings.extend_from_slice(extra);
+    let server =
+        RingbackServer::start_with_env(Data::Demo, &settings).unwrap_or_else(|e| panic!("{e}"));
     fake.forward_callbacks(PUBLIC_URL, server.url.trim_end_matches('/'));
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
     let outcome = scenario(&browser, &server, &fake).await;

@@ -159,6 +159,12 @@ impl<'a> SignInPage<'a> {
     }
 }
 
+/// Signs out from the header of whatever page is open and waits for the sign-in page.
+pub async fn sign_out(client: &Client) -> Result<SignInPage<'_>, E2eError> {
+    click_test_id(client, "sign-out").await?;
+    SignInPage::wait(client).await
+}
+
 /// Opens the sign-in page at `base_url`, signs in and waits for the overview.
 pub async fn sign_in<'a>(
     client: &'a Client,
@@ -554,6 +560,22 @@ impl<'a> AppointmentsPage<'a> {
     }
 
     /// The newest appointment of `caller_key`: its status and reason, once it shows.
+    /// Who booked the newest appointment of `caller_key`, when the page says (the AI).
+    pub async fn booked_by(&self, caller_key: &str) -> Result<String, E2eError> {
+        let row = self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(&appointment_row(caller_key)))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("no appointment for {caller_key}: {e}")))?;
+        Ok(row
+            .find(Locator::Css("[data-testid=appointment-source]"))
+            .await?
+            .text()
+            .await?)
+    }
+
     pub async fn verdict(&self, caller_key: &str) -> Result<(String, String), E2eError> {
         let row = appointment_row(caller_key);
         let row = self
@@ -623,6 +645,38 @@ impl<'a> InboxPage<'a> {
         Ok(())
     }
 
+    /// How many messages of the open conversation the AI wrote.
+    pub async fn messages_by_ai(&self) -> Result<usize, E2eError> {
+        Ok(self
+            .client
+            .find_all(Locator::Css("[data-testid=message-by-ai]"))
+            .await?
+            .len())
+    }
+
+    /// The steps the AI took in the open conversation, as listed.
+    pub async fn ai_steps(&self) -> Result<Vec<String>, E2eError> {
+        let mut steps = Vec::new();
+        for step in self
+            .client
+            .find_all(Locator::Css("[data-testid=ai-step]"))
+            .await?
+        {
+            steps.push(step.prop("textContent").await?.unwrap_or_default());
+        }
+        Ok(steps)
+    }
+
+    /// Takes the open conversation over from the AI; what the page then says of the AI.
+    pub async fn take_over(&self) -> Result<String, E2eError> {
+        click_test_id(self.client, "take-over").await?;
+        wait_for_text(self.client, "[data-testid=ai-status]", |shown| {
+            shown.contains("taken this conversation over")
+        })
+        .await?;
+        text_of(self.client, "ai-status").await
+    }
+
     /// Refreshes the conversation until the message `text` shows `status`.
     pub async fn wait_for_status(&self, text: &str, status: &str) -> Result<(), E2eError> {
         poll(async || {
@@ -649,6 +703,69 @@ impl<'a> InboxPage<'a> {
             Ok(Err(format!("{text:?} never showed {status:?}")))
         })
         .await
+    }
+}
+
+/// The AI receptionist's settings and price list (admins and owners).
+pub struct AiReceptionistPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> AiReceptionistPage<'a> {
+    /// Follows Settings, then the AI receptionist link, and waits for the form.
+    pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
+        follow_link(client, "Settings").await?;
+        wait_for_test_id(client, "settings-save").await?;
+        follow_link(client, "AI receptionist").await?;
+        wait_for_test_id(client, "ai-save").await?;
+        Ok(Self { client })
+    }
+
+    /// What the page says turning the AI on means for a dental clinic's privacy notice.
+    pub async fn privacy_notice(&self) -> Result<String, E2eError> {
+        text_of(self.client, "ai-privacy-notice").await
+    }
+
+    /// Ticks "let the AI answer" and saves; the page's confirmation.
+    pub async fn turn_on(&self) -> Result<String, E2eError> {
+        let on = wait_for_test_id(self.client, "ai-enabled").await?;
+        if on.prop("checked").await?.as_deref() != Some("true") {
+            on.click().await?;
+        }
+        click_test_id(self.client, "ai-save").await?;
+        text_of(self.client, "ai-saved").await
+    }
+
+    /// Adds a service priced `price` (major units) taking `minutes` and worth `value`; waits
+    /// until the price list shows it.
+    pub async fn add_service(
+        &self,
+        name: &str,
+        price: &str,
+        minutes: &str,
+        value: &str,
+    ) -> Result<(), E2eError> {
+        for (id, text) in [
+            ("service-name", name),
+            ("service-price-from", price),
+            ("service-value", value),
+        ] {
+            type_into(self.client, id, text).await?;
+        }
+        let length = wait_for_test_id(self.client, "service-minutes").await?;
+        length.clear().await?;
+        length.send_keys(minutes).await?;
+        click_test_id(self.client, "service-add").await?;
+        wait_for_text(self.client, "[data-testid=price-list]", |shown| {
+            shown.contains(name)
+        })
+        .await
+    }
+
+    /// Whether the AI is on, as the form shows it.
+    pub async fn is_on(&self) -> Result<bool, E2eError> {
+        let on = wait_for_test_id(self.client, "ai-enabled").await?;
+        Ok(on.prop("checked").await?.as_deref() == Some("true"))
     }
 }
 

@@ -14,12 +14,13 @@ const PHONE: (u32, u32) = (375, 812);
 const PUBLIC: [&str; 4] = ["sign-in", "accept-invite", "about", "privacy"];
 
 /// Pages seen signed in (the owner may open all of them; privacy and not-found are public).
-const SIGNED_IN: [&str; 15] = [
+const SIGNED_IN: [&str; 16] = [
     "",
     "worklist",
     "inbox",
     "appointments",
     "settings",
+    "settings/ai",
     "settings/attribution",
     "settings/undelivered",
     "settings/privacy",

@@ -18,12 +18,13 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 pub struct Migration;
 
 const OLD_CLAIM: &str = "ringback_claim_jobs(text, timestamptz, timestamptz, integer)";
-const NEW_CLAIM: &str = "ringback_claim_jobs(text, timestamptz, timestamptz, integer, integer)";
+pub(crate) const NEW_CLAIM: &str =
+    "ringback_claim_jobs(text, timestamptz, timestamptz, integer, integer)";
 
 /// Claims up to `max_jobs` jobs that are due, or whose claim went stale (a worker died mid-job; the
 /// outcome is then unknown, so the job is in doubt since that claim). A stale claim of a job that
 /// has had `max_attempts` attempts becomes a dead letter instead.
-const CLAIM_FUNCTION: &str = r#"
+pub(crate) const CLAIM_FUNCTION: &str = r#"
 CREATE OR REPLACE FUNCTION ringback_claim_jobs(
     worker_name text, claim_time timestamptz, stale_before timestamptz, max_jobs integer,
     max_attempts integer)

@@ -126,7 +126,8 @@ const SQLITE_CLAIM: &str = "UPDATE job_outbox SET \
      in_doubt_since = CASE WHEN status = 'claimed' THEN claimed_at ELSE in_doubt_since END, \
      status = 'claimed', attempts = attempts + 1, claimed_at = ?, claimed_by = ?, updated_at = ? \
      WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM job_outbox \
-         WHERE (status = 'pending' AND run_at <= ?) OR (status = 'claimed' AND claimed_at < ?) \
+         WHERE ((status = 'pending' AND run_at <= ?) OR (status = 'claimed' AND claimed_at < ?)) \
+         AND (kind IN (SELECT value FROM json_each(?))) = ? \
          ORDER BY run_at LIMIT ?) \
      RETURNING clinic_id, id";
 
@@ -137,8 +138,8 @@ const SQLITE_GIVE_UP: &str = "UPDATE job_outbox SET status = 'dead', \
      last_error = 'gave up: the last attempt never settled', claimed_by = NULL, updated_at = ? \
      WHERE status = 'claimed' AND claimed_at < ? AND attempts >= ?";
 
-/// How a claim is made: by whom, when, how long a claim lasts, how many jobs at most, and after how
-/// many attempts a job whose attempts never settle is given up.
+/// How a claim is made: by whom, when, how long a claim lasts, how many jobs at most, after how
+/// many attempts a job whose attempts never settle is given up, and which kinds it takes.
 #[derive(Clone, Copy, Debug)]
 pub struct Claim<'a> {
     pub worker: &'a str,
@@ -146,6 +147,30 @@ pub struct Claim<'a> {
     pub lease: Duration,
     pub max_jobs: u32,
     pub max_attempts: i32,
+    pub lane: Lane,
+}
+
+/// Which job kinds a worker claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Every kind (tests and single-lane tools).
+    All,
+    /// Only these kinds.
+    Only(&'static [&'static str]),
+    /// Every kind but these.
+    AllBut(&'static [&'static str]),
+}
+
+impl Lane {
+    /// The kinds named, as a JSON array, and whether the claim takes them (or all the others).
+    fn filter(self) -> (String, bool) {
+        let (kinds, in_lane): (&[&str], bool) = match self {
+            Self::All => (&[], false),
+            Self::Only(kinds) => (kinds, true),
+            Self::AllBut(kinds) => (kinds, false),
+        };
+        (serde_json::json!(kinds).to_string(), in_lane)
+    }
 }
 
 /// Claims up to `claim.max_jobs` jobs that are due or whose claim is older than the lease; a
@@ -161,19 +186,24 @@ pub async fn claim_due(
         lease,
         max_jobs,
         max_attempts,
+        lane,
     } = claim;
+    let (lane_kinds, in_lane) = lane.filter();
     let stale_before = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
     let backend = db.get_database_backend();
     let statement = match backend {
         DbBackend::Postgres => Statement::from_sql_and_values(
             backend,
-            "SELECT clinic_id, id FROM ringback_claim_jobs($1, $2, $3, $4, $5)",
+            "SELECT clinic_id, id FROM ringback_claim_jobs($1, $2, $3, $4, $5, \
+             ARRAY(SELECT jsonb_array_elements_text($6::jsonb)), $7)",
             [
                 worker.into(),
                 now.into(),
                 stale_before.into(),
                 (max_jobs as i32).into(),
                 max_attempts.into(),
+                lane_kinds.into(),
+                in_lane.into(),
             ],
         ),
         _ => {
@@ -192,6 +222,8 @@ pub async fn claim_due(
                     now.into(),
                     now.into(),
                     stale_before.into(),
+                    lane_kinds.into(),
+                    in_lane.into(),
                     (max_jobs as i32).into(),
                 ],
             )

@@ -4,6 +4,10 @@
 //! the binary authenticates the request, adds the [`Caller`](ringback_domain::auth::Caller),
 //! [`RequestInfo`] and the DataLoaders ([`request_data`]), and serves the schema.
 
+// The merged roots nest every query and mutation object; proving their futures `Send` goes
+// deeper than the default limit.
+#![recursion_limit = "256"]
+
 mod account;
 mod ai_receptionist;
 mod api_keys;

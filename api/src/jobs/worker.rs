@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::error::DomainError;
 use crate::integrations::sms::SmsProvider;
-use crate::jobs::outbox::{self, Claim, ClaimedJob, Settlement};
+use crate::jobs::outbox::{self, Claim, ClaimedJob, Lane, Settlement};
 use crate::state::AppState;
 use crate::tenant::{TenantScope, TenantTxn};
 
@@ -40,6 +40,8 @@ pub struct WorkerSettings {
     pub backoff_cap: Duration,
     /// Jobs claimed (and delivered concurrently) at once.
     pub batch: u32,
+    /// The job kinds this worker claims.
+    pub lane: Lane,
 }
 
 impl Default for WorkerSettings {
@@ -51,6 +53,7 @@ impl Default for WorkerSettings {
             backoff_base: Duration::from_secs(5),
             backoff_cap: Duration::from_secs(30 * 60),
             batch: 16,
+            lane: Lane::All,
         }
     }
 }
@@ -245,6 +248,7 @@ impl Worker {
                 lease: self.settings.lease,
                 max_jobs: self.settings.batch,
                 max_attempts: self.settings.max_attempts,
+                lane: self.settings.lane,
             },
         )
         .await
@@ -386,8 +390,13 @@ fn nothing_sent(row: &job_outbox::Model, reason: String, retryable: bool) -> Att
     }
 }
 
-/// Starts one worker in the background when an SMS provider is configured; it stops when `stop`
-/// turns true.
+/// Job kinds that wait on a slow outside service (the AI model: seconds, up to its timeout). They
+/// run in a lane of their own so that a text-back never waits behind them.
+pub const SLOW_KINDS: &[&str] = &[<AiAnswer as ringback_domain::jobs::Job>::NAME];
+
+/// Starts the server's workers in the background when an SMS provider is configured: the quick
+/// lane (texts, billing reports, follow-ups) and the slow lane ([`SLOW_KINDS`]). The handle ends
+/// when both have stopped, after `stop` turns true.
 pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Option<tokio::task::JoinHandle<()>> {
     let Some(provider) = state.sms.clone() else {
         tracing::warn!(
@@ -395,7 +404,29 @@ pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Option<tokio::tas
         );
         return None;
     };
-    let name = format!("{}-{}", std::process::id(), Uuid::new_v4().simple());
-    let worker = Worker::new(state.clone(), provider, WorkerSettings::default(), name);
-    Some(tokio::spawn(worker.run_until(stop)))
+    let lanes = [
+        ("quick", Lane::AllBut(SLOW_KINDS)),
+        ("slow", Lane::Only(SLOW_KINDS)),
+    ];
+    let running: Vec<_> = lanes
+        .into_iter()
+        .map(|(lane_name, lane)| {
+            let name = format!(
+                "{}-{lane_name}-{}",
+                std::process::id(),
+                Uuid::new_v4().simple()
+            );
+            let settings = WorkerSettings {
+                lane,
+                ..WorkerSettings::default()
+            };
+            let worker = Worker::new(state.clone(), provider.clone(), settings, name);
+            tokio::spawn(worker.run_until(stop.clone()))
+        })
+        .collect();
+    Some(tokio::spawn(async move {
+        for lane in running {
+            let _ = lane.await;
+        }
+    }))
 }

@@ -13,26 +13,22 @@ use crate::components::{Alert, AsyncView, failure_of};
 
 #[component]
 pub fn AiReceptionist() -> impl IntoView {
-    let saved = RwSignal::new(0_u32);
-    let loaded = LocalResource::new(move || {
-        saved.track();
-        api::run::<api::AiSettings>(ai_settings::Variables)
-    });
+    let loaded = LocalResource::new(|| api::run::<api::AiSettings>(ai_settings::Variables));
     view! {
         <h1>"AI receptionist"</h1>
         <p>"When it is on, the AI answers callers who reply to the text-back: it asks the intake questions, \
             quotes only from the price list below, books free slots in the business hours, and hands the \
             caller to the team when it cannot help. Every text it writes says it is automated."</p>
         <AsyncView resource=loaded loading="Loading the AI receptionist…" let:data>
-            <AiForm data=data.clone() saved />
-            <PriceList data saved />
+            <AiForm data />
         </AsyncView>
+        <PriceList />
     }
 }
 
-/// The settings form; `saved` counts saves so the page reloads what the server kept.
+/// The settings form.
 #[component]
-fn AiForm(data: ai_settings::ResponseData, saved: RwSignal<u32>) -> impl IntoView {
+fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
     let ai = data.ai_receptionist;
     let enabled = RwSignal::new(ai.enabled);
     let tone = RwSignal::new(ai.tone);
@@ -55,7 +51,6 @@ fn AiForm(data: ai_settings::ResponseData, saved: RwSignal<u32>) -> impl IntoVie
         spawn_local(async move {
             let sent = api::run::<api::SaveAi>(save_ai::Variables { input }).await;
             outcome.set(Some(sent.map(|_| ()).map_err(|error| error.to_string())));
-            saved.update(|count| *count += 1);
         });
     };
     let used = format!(
@@ -152,16 +147,15 @@ async fn change_prices(change: PriceChange) -> Result<(), ApiError> {
     }
 }
 
-/// The price list with a form to add a service.
+/// The price list, reloaded after each change, with a form to add a service.
 #[component]
-fn PriceList(data: ai_settings::ResponseData, saved: RwSignal<u32>) -> impl IntoView {
-    let currency = data.clinic.currency;
+fn PriceList() -> impl IntoView {
     let change: Action<PriceChange, Result<(), ApiError>> =
         Action::new_local(|change: &PriceChange| change_prices(change.clone()));
-    Effect::new(move |_| {
-        if matches!(change.value().get(), Some(Ok(()))) {
-            saved.update(|count| *count += 1);
-        }
+    let changed = change.version();
+    let listed = LocalResource::new(move || {
+        changed.track();
+        api::run::<api::AiSettings>(ai_settings::Variables)
     });
     let name = RwSignal::new(String::new());
     let price_from = RwSignal::new(String::new());
@@ -182,17 +176,40 @@ fn PriceList(data: ai_settings::ResponseData, saved: RwSignal<u32>) -> impl Into
             Err(message) => problem.set(Some(message)),
         }
     };
-    let services = data.ai_receptionist.services;
     view! {
         <h2>"Price list"</h2>
         <p>"The AI quotes only these prices and books visits of these lengths; a booking counts as \
             worth the estimated value."</p>
         <Alert message=failure_of(change) test_id="price-error" />
         <Alert message=problem test_id="price-problem" />
-        {if services.is_empty() {
-            view! { <p data-testid="price-list-empty">"No services yet: the AI will say the team confirms prices."</p> }.into_any()
-        } else {
-            view! {
+        <AsyncView resource=listed loading="Loading the price list…" let:data>
+            {price_table(data, change)}
+        </AsyncView>
+        <form class="settings" on:submit=add data-testid="service-form">
+            <fieldset>
+                <legend>"Add a service"</legend>
+                {text_field("service-name", "Name", name)}
+                {text_field("service-price-from", "Price (or lowest price)", price_from)}
+                {text_field("service-price-to", "Highest price (optional, for a range)", price_to)}
+                {text_field("service-minutes", "Visit length (minutes)", minutes)}
+                {text_field("service-value", "What a booking is worth to you", value)}
+                <button type="submit" data-testid="service-add">"Add the service"</button>
+            </fieldset>
+        </form>
+    }
+}
+
+/// The services listed, each with a button that removes it; or word that there are none.
+fn price_table(
+    data: ai_settings::ResponseData,
+    change: Action<PriceChange, Result<(), ApiError>>,
+) -> AnyView {
+    let currency = data.clinic.currency;
+    let services = data.ai_receptionist.services;
+    if services.is_empty() {
+        view! { <p data-testid="price-list-empty">"No services yet: the AI will say the team confirms prices."</p> }.into_any()
+    } else {
+        view! {
                 <table data-testid="price-list">
                     <thead><tr><th>"Service"</th><th>"Price"</th><th>"Minutes"</th><th>"Worth"</th><th></th></tr></thead>
                     <tbody>
@@ -214,21 +231,10 @@ fn PriceList(data: ai_settings::ResponseData, saved: RwSignal<u32>) -> impl Into
                     </tbody>
                 </table>
             }.into_any()
-        }}
-        <form class="settings" on:submit=add data-testid="service-form">
-            <fieldset>
-                <legend>"Add a service"</legend>
-                {text_field("service-name", "Name", name)}
-                {text_field("service-price-from", "Price (or lowest price)", price_from)}
-                {text_field("service-price-to", "Highest price (optional, for a range)", price_to)}
-                {text_field("service-minutes", "Visit length (minutes)", minutes)}
-                {text_field("service-value", "What a booking is worth to you", value)}
-                <button type="submit" data-testid="service-add">"Add the service"</button>
-            </fieldset>
-        </form>
     }
 }
 
+/// A labelled text input bound to `value`.
 fn text_field(id: &'static str, label: &'static str, value: RwSignal<String>) -> impl IntoView {
     view! {
         <label for=id>{label}</label>

@@ -237,6 +237,9 @@ fn appointment_list(
                     <p>
                         <strong data-testid="appointment-amount">{display::money(appointment.value_minor, &locale.currency)}</strong>
                         " booked "{locale.clock.local_time(&appointment.created_at)}" for "{caller}
+                        {(appointment.source == "ai").then(|| view! {
+                            " · "<span data-testid="appointment-source">"booked by the AI receptionist"</span>
+                        })}
                     </p>
                     <p><span class="status" data-testid="appointment-status">{status}</span>": "
                         <span data-testid="appointment-reason">{explanation}</span></p>

@@ -1,0 +1,214 @@
+//! The AI receptionist in the browser, against the real binary, the fake Twilio and the fake
+//! Anthropic model: the demo clinic's owner reads what turning the AI on means for a dental
+//! clinic, turns it on and adds a service to the price list; a caller who was missed replies to
+//! the text-back (a signed webhook), the AI finds a slot, books it and answers with the automated
+//! marker; the appointment shows as recovered and booked by the AI, the conversation shows the
+//! AI's message and its steps; a receptionist takes the conversation over. The model never sees
+//! the caller's number in any spelling.
+
+use std::time::Duration;
+
+use ringback_api::fakes::anthropic::{API_KEY, FakeAnthropic, Reply};
+use ringback_api::fakes::twilio::FakeTwilio;
+use ringback_e2e::browser::Browser;
+use ringback_e2e::pages::{
+    AcceptInvitePage, AiReceptionistPage, AppointmentsPage, InboxPage, OverviewPage, sign_in,
+    sign_out,
+};
+use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
+use ringback_e2e::{CLINIC_NUMBER, E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo_with_sms_and};
+use serde_json::json;
+
+/// The caller who is missed and then replies.
+const CALLER: &str = "+447700900555";
+/// Every way a request to the model might spell that number.
+const SPELLINGS: &[&str] = &["7700900555", "7700 900555", "900555", "900 555"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ai_books_a_caller_and_a_receptionist_takes_over() {
+    let model = FakeAnthropic::start(API_KEY)
+        .await
+        .unwrap_or_else(|e| panic!("fake Anthropic: {e}"));
+    let settings = [
+        ("RINGBACK_ANTHROPIC_API_KEY", API_KEY),
+        ("RINGBACK_ANTHROPIC_API_URL", model.api_url()),
+    ];
+    on_demo_with_sms_and(
+        "the_ai_books_a_caller_and_a_receptionist_takes_over",
+        &settings,
+        async |browser, server, twilio| book_then_take_over(browser, server, twilio, &model).await,
+    )
+    .await;
+}
+
+/// The next Monday at least two days ahead, as `YYYY-MM-DD`.
+fn monday_ahead() -> String {
+    let mut day = (chrono::Utc::now() + chrono::Duration::days(2)).date_naive();
+    while chrono::Datelike::weekday(&day) != chrono::Weekday::Mon {
+        day = day.succ_opt().unwrap_or(day);
+    }
+    day.format("%Y-%m-%d").to_string()
+}
+
+async fn book_then_take_over(
+    browser: &Browser,
+    server: &RingbackServer,
+    twilio: &FakeTwilio,
+    model: &FakeAnthropic,
+) -> Result<(), E2eError> {
+    // The clinic keeps numbers sealed for conversations, texts from its Twilio number and
+    // invites a receptionist.
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let (_, set_up) = server.graphql_as(
+        Some(&cookie),
+        "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } \
+         addProviderNumber(number: \"07700 900777\") { id } \
+         inviteMember(email: \"desk@demo.ringback.test\", displayName: \"Sam\", role: RECEPTIONIST) { token } }",
+        json!({}),
+    )?;
+    let token = set_up["data"]["inviteMember"]["token"]
+        .as_str()
+        .ok_or_else(|| E2eError::Assertion(format!("set-up failed: {set_up}")))?
+        .to_owned();
+
+    // The owner turns the AI on and prices a check-up.
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    let page = AiReceptionistPage::open(&browser.client).await?;
+    let notice = page.privacy_notice().await?;
+    if !notice.contains("privacy notice") {
+        return Err(E2eError::Assertion(format!(
+            "a dental clinic reads {notice:?}"
+        )));
+    }
+    page.turn_on().await?;
+    page.add_service("Check-up", "45", "30", "60").await?;
+    if !page.is_on().await? {
+        return Err(E2eError::Assertion("the AI is off after saving".to_owned()));
+    }
+
+    // A caller is missed and texted back.
+    let (status, _) = server.post_twilio(
+        PUBLIC_URL,
+        TWILIO_AUTH_TOKEN,
+        "/webhooks/twilio/dial-status",
+        &[
+            ("CallSid", "CAe2e00000000000000000000000000555"),
+            ("From", CALLER),
+            ("To", CLINIC_NUMBER),
+            ("Direction", "inbound"),
+            ("DialCallStatus", "no-answer"),
+        ],
+    )?;
+    if !status.contains("200") {
+        return Err(E2eError::Assertion(format!("the missed call got {status}")));
+    }
+    let texted = twilio.wait_for_messages(1, Duration::from_secs(30)).await;
+    if !texted.iter().any(|text| text.to == CALLER) {
+        return Err(E2eError::Assertion(format!("no text-back: {texted:?}")));
+    }
+
+    // The caller replies; the AI finds Monday's slots, books one and answers.
+    let monday = monday_ahead();
+    let slot = format!("{monday} 10:00");
+    model.script([
+        Reply::tool(
+            "find_slots",
+            json!({ "from": monday, "to": monday, "kind": "Check-up" }),
+        ),
+        Reply::tool(
+            "book_appointment",
+            json!({ "slot": slot, "kind": "Check-up" }),
+        ),
+        Reply::Text(format!("You are booked for a check-up on {slot}.")),
+    ]);
+    let (status, _) = server.post_twilio(
+        PUBLIC_URL,
+        TWILIO_AUTH_TOKEN,
+        "/webhooks/twilio/sms",
+        &[
+            ("MessageSid", "SMe2e00000000000000000000000000555"),
+            ("From", CALLER),
+            ("To", CLINIC_NUMBER),
+            (
+                "Body",
+                "Can I come for a check-up on Monday? My number is 07700 900555",
+            ),
+        ],
+    )?;
+    if !status.contains("200") {
+        return Err(E2eError::Assertion(format!("the reply got {status}")));
+    }
+    let sent = twilio.wait_for_messages(2, Duration::from_secs(30)).await;
+    let answer = sent
+        .iter()
+        .find(|text| text.body.contains("You are booked"))
+        .ok_or_else(|| E2eError::Assertion(format!("the AI did not answer: {sent:?}")))?;
+    if answer.to != CALLER || !answer.body.to_lowercase().contains("automated") {
+        return Err(E2eError::Assertion(format!("the answer was {answer:?}")));
+    }
+    for request in model.requests() {
+        let text = request.to_string();
+        if let Some(spelling) = SPELLINGS.iter().find(|s| text.contains(*s)) {
+            return Err(E2eError::Assertion(format!("the model saw {spelling}")));
+        }
+    }
+
+    // The appointment shows as recovered and booked by the AI.
+    let (_, newest) = server.graphql_as(
+        Some(&cookie),
+        "{ conversations(first: 1) { callerKey callerTail } }",
+        json!({}),
+    )?;
+    let caller_key = newest["data"]["conversations"][0]["callerKey"]
+        .as_str()
+        .ok_or_else(|| E2eError::Assertion(format!("no conversation: {newest}")))?
+        .to_owned();
+    let tail = newest["data"]["conversations"][0]["callerTail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let appointments = AppointmentsPage::open(&browser.client).await?;
+    let (verdict, _) = appointments.verdict(&caller_key).await?;
+    let booked_by = appointments.booked_by(&caller_key).await?;
+    if verdict != "Recovered" || !booked_by.contains("AI") {
+        return Err(E2eError::Assertion(format!(
+            "the AI's booking shows {verdict:?}, {booked_by:?}"
+        )));
+    }
+
+    // The conversation shows the AI's message and what it did.
+    let inbox = InboxPage::open(&browser.client).await?;
+    inbox.open_conversation(&tail).await?;
+    let by_ai = inbox.messages_by_ai().await?;
+    let steps = inbox.ai_steps().await?;
+    if by_ai != 1 || steps.len() != 3 || !steps[1].contains("book appointment: booked") {
+        return Err(E2eError::Assertion(format!(
+            "the conversation shows {by_ai} AI messages and steps {steps:?}"
+        )));
+    }
+
+    // A receptionist takes the conversation over.
+    sign_out(&browser.client).await?;
+    AcceptInvitePage::open(
+        &browser.client,
+        &format!("{}accept-invite#{token}", server.url),
+    )
+    .await?
+    .join("reception password 1")
+    .await?;
+    OverviewPage::wait(&browser.client).await?;
+    let inbox = InboxPage::open(&browser.client).await?;
+    inbox.open_conversation(&tail).await?;
+    let said = inbox.take_over().await?;
+    let (_, state) = server.graphql_as(
+        Some(&cookie),
+        "{ conversations(first: 1) { aiState } }",
+        json!({}),
+    )?;
+    if state["data"]["conversations"][0]["aiState"] != "TAKEN_OVER" {
+        return Err(E2eError::Assertion(format!(
+            "after {said:?} the conversation is {state}"
+        )));
+    }
+    Ok(())
+}
