@@ -406,7 +406,19 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
     let ToolAnswer::Done(after) = after else {
         panic!("{after:?}")
     };
-    assert_ne!(after["slots"][0], at_nine.as_str(), "{after}");
+    assert_eq!(
+        after["slots"][0],
+        format!("{day} 10:00").as_str(),
+        "the hour-long visit keeps 09:00 to 10:00 busy: {after}"
+    );
+    let half_past = json!({ "slot": format!("{day} 09:30"), "kind": "Check-up" });
+    let overlapping = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &half_past)
+        .await
+        .expect("answered");
+    assert!(
+        matches!(overlapping, ToolAnswer::Refused(_)),
+        "{overlapping:?}"
+    );
     let sunday = json!({ "slot": format!("{} 10:00", (monday - chrono::Duration::days(1)).format("%Y-%m-%d")) });
     let closed = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &sunday).await;
     assert!(matches!(closed, Ok(ToolAnswer::Refused(_))), "{closed:?}");
@@ -578,6 +590,19 @@ const CALLER: &str = "+447700900321";
 async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
+    // Another clinic on the same server, whose words must never reach this clinic's model.
+    let mut other = app.browser();
+    let joined = other
+        .run(
+            common::graphql::SIGN_UP,
+            common::graphql::sign_up_input("zebra@clinic.test"),
+        )
+        .await;
+    assert!(joined["errors"].is_null(), "{joined}");
+    let zebra = json!({ "input": { "enabled": true, "businessDescription": "Zebra Plumbing" } });
+    assert!(other.run(UPDATE, zebra).await["errors"].is_null());
+    let unicorn = json!({ "input": boiler_service("Unicorn repair", 9000) });
+    assert!(other.run(SAVE, unicorn).await["errors"].is_null());
     miss_call(&mut app, "ai-1", "07700 900321").await;
 
     let monday = monday_ahead(&app);
@@ -648,6 +673,10 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
             assert!(!text.contains(spelling), "the model saw {spelling}: {text}");
         }
         assert!(!text.contains(&caller_key), "the model saw the caller key");
+        assert!(
+            !text.contains("Zebra") && !text.contains("Unicorn"),
+            "the model saw another clinic's settings"
+        );
     }
 
     let record = app

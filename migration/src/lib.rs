@@ -53,6 +53,7 @@ mod m20261202_120000_index_appointment_starts;
 mod m20261203_100000_create_notifications;
 mod m20261203_110000_index_ai_steps_by_conversation;
 mod m20261203_120000_claim_jobs_by_lane;
+mod m20261203_130000_add_appointment_duration;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -107,6 +108,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_100000_create_notifications::Migration),
             Box::new(m20261203_110000_index_ai_steps_by_conversation::Migration),
             Box::new(m20261203_120000_claim_jobs_by_lane::Migration),
+            Box::new(m20261203_130000_add_appointment_duration::Migration),
         ]
     }
 }

@@ -331,6 +331,7 @@ async fn follow_up(
                 caller: CallerRef::Number(number),
                 value_minor: value,
                 starts_at: Some(booked_at + Duration::days(3 + dice.below(14) as i64)),
+                duration_minutes: None,
                 source: "demo",
                 external_id: None,
                 booked_at,

@@ -247,6 +247,7 @@ impl AppointmentMutation {
             caller,
             value_minor: input.value_minor,
             starts_at: input.starts_at,
+            duration_minutes: None,
             source,
             external_id: input.external_id,
             booked_at: input.booked_at.unwrap_or_else(|| backend.clock.now()),

@@ -183,7 +183,23 @@ fn turns_of(opened: &[conversations::OpenedMessage]) -> (Option<String>, Vec<Tur
         }
     }
     let opening = (!opening.is_empty()).then(|| opening.join("\n"));
-    (opening, turns)
+    (opening, latest_turns(turns, MAX_TURNS))
+}
+
+/// Most turns of a conversation the model reads: the latest, so a long conversation costs no more
+/// than a short one.
+pub const MAX_TURNS: usize = 20;
+
+/// The last `max` turns of `turns`, starting with the caller's (as the model requires).
+fn latest_turns(mut turns: Vec<Turn>, max: usize) -> Vec<Turn> {
+    let surplus = turns.len().saturating_sub(max);
+    turns.drain(..surplus);
+    let first_of_caller = turns
+        .iter()
+        .position(|turn| turn.role == Role::User)
+        .unwrap_or(turns.len());
+    turns.drain(..first_of_caller);
+    turns
 }
 
 async fn already_answered(txn: &TenantTxn, answered: Uuid) -> Result<bool, DomainError> {
@@ -494,4 +510,27 @@ pub(crate) async fn send_text(
         model.update(txn.conn()).await?;
     }
     Ok(Some(stored.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_latest_turns_are_read_and_they_start_with_the_caller() {
+        let turns: Vec<Turn> = (0..25)
+            .map(|index| {
+                if index % 2 == 0 {
+                    Turn::user_text(&format!("caller {index}"))
+                } else {
+                    Turn::assistant_text(&format!("clinic {index}"))
+                }
+            })
+            .collect();
+        let kept = latest_turns(turns.clone(), 20);
+        assert_eq!(kept.len(), 19, "the oldest kept turn would be the clinic's");
+        assert_eq!(kept[0], turns[6]);
+        assert_eq!(kept.last(), turns.last());
+        assert_eq!(latest_turns(turns[..3].to_vec(), 20).len(), 3);
+    }
 }

@@ -83,8 +83,8 @@ fn zone_of(settings: &clinic_row::Model) -> Result<Tz, DomainError> {
     parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))
 }
 
-/// Appointments (not cancelled) starting between the two instants, as local busy spans of a
-/// standard visit each.
+/// Appointments (not cancelled) starting between the two instants, as local busy spans: each
+/// its visit's length, a standard visit when it is not known.
 async fn busy_spans(
     txn: &TenantTxn,
     zone: Tz,
@@ -99,10 +99,11 @@ async fn busy_spans(
         .await?;
     Ok(booked
         .iter()
-        .filter_map(|row| row.starts_at)
-        .map(|start| {
+        .filter_map(|row| Some((row.starts_at?, row.duration_minutes)))
+        .map(|(start, minutes)| {
             let local = start.with_timezone(&zone).naive_local();
-            (local, local + Duration::minutes(STANDARD_VISIT_MINUTES))
+            let length = minutes.map_or(STANDARD_VISIT_MINUTES, i64::from);
+            (local, local + Duration::minutes(length))
         })
         .collect())
 }
@@ -240,6 +241,7 @@ pub async fn book_appointment(
             caller: CallerRef::Key(thread.caller_key.clone()),
             value_minor: service.as_ref().map_or(0, |s| s.estimated_value_minor),
             starts_at: Some(starts_at),
+            duration_minutes: i32::try_from(duration).ok(),
             source: "ai",
             external_id: Some(external_id),
             booked_at: txn.now(),

@@ -35,6 +35,8 @@ pub struct NewAppointment {
     pub caller: CallerRef,
     pub value_minor: i64,
     pub starts_at: Option<DateTime<Utc>>,
+    /// How long the visit takes, when known.
+    pub duration_minutes: Option<i32>,
     pub source: &'static str,
     pub external_id: Option<String>,
     /// When it was booked: now for live bookings; earlier for imports and demo data.
@@ -104,6 +106,7 @@ pub async fn create(
         external_id: Set(external_id),
         value_minor: Set(input.value_minor),
         starts_at: Set(input.starts_at),
+        duration_minutes: Set(input.duration_minutes),
         cancelled_at: Set(None),
         created_at: Set(booked_at),
         updated_at: Set(now.max(booked_at)),
