@@ -614,6 +614,10 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
         ),
         Reply::tool(
             "book_appointment",
+            json!({ "slot": format!("{monday} 18:00"), "kind": "Boiler service" }),
+        ),
+        Reply::tool(
+            "book_appointment",
             json!({ "slot": slot, "kind": "Boiler service" }),
         ),
         Reply::Text(format!("You are booked for a boiler service on {slot}.")),
@@ -641,12 +645,17 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     let requests = model.requests();
     assert_eq!(
         requests.len(),
-        3,
-        "find_slots, book_appointment, the answer"
+        4,
+        "find_slots, a closed slot refused, another booked, the answer"
     );
-    assert_eq!(
-        requests[2]["messages"][2]["content"][0]["type"],
-        "tool_result"
+    let refusal = &requests[2]["messages"][4]["content"][0];
+    assert_eq!(refusal["type"], "tool_result", "{refusal}");
+    assert_eq!(refusal["is_error"], true, "{refusal}");
+    assert!(
+        refusal["content"]
+            .as_str()
+            .is_some_and(|text| text.contains("offer another")),
+        "{refusal}"
     );
     let caller_key = {
         let found = app
@@ -717,9 +726,23 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
         .iter()
         .filter_map(|step| step["action"].as_str())
         .collect();
-    assert_eq!(actions, ["find_slots", "book_appointment", "reply"]);
-    assert_eq!(seen["aiSteps"][1]["outcome"], "booked");
-    assert!(seen["aiSteps"][1]["appointmentId"].is_string(), "{view}");
+    assert_eq!(
+        actions,
+        [
+            "find_slots",
+            "book_appointment",
+            "book_appointment",
+            "reply"
+        ]
+    );
+    assert!(
+        seen["aiSteps"][1]["outcome"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("refused")),
+        "{view}"
+    );
+    assert_eq!(seen["aiSteps"][2]["outcome"], "booked");
+    assert!(seen["aiSteps"][2]["appointmentId"].is_string(), "{view}");
     assert!(
         seen["messages"].to_string().contains("\"AI\""),
         "the AI's message is marked: {view}"

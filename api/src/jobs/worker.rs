@@ -199,20 +199,48 @@ impl Worker {
         self.run_until(stop).await;
     }
 
-    /// Runs until `stop` turns true, then returns once the jobs of the current pass are settled
-    /// (a shutdown finishes what it started instead of leaving claims to the lease).
+    /// Runs until `stop` turns true, then returns once the jobs it started are settled (a
+    /// shutdown finishes what it started instead of leaving claims to the lease). Jobs run side
+    /// by side, at most `batch` at once; whenever one ends or a request queues a job, the worker
+    /// claims what is due into the free places, so a job never waits for a slower one started
+    /// before it.
     pub async fn run_until(self, mut stop: watch::Receiver<bool>) {
+        let mut running = JoinSet::new();
         while !*stop.borrow() {
-            match self.run_once().await {
-                Ok(0) => {}
-                Ok(_) => continue,
-                Err(error) => tracing::error!(%error, "outbox worker pass failed"),
+            // Listening before the claim: a job queued meanwhile wakes this worker too, in
+            // whichever lane (the wake-up reaches every worker listening).
+            let woken = self.context.backend.jobs_queued.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let room = self.settings.batch.saturating_sub(running.len() as u32);
+            let claimed = match self.claim_up_to(room).await {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::error!(%error, "outbox worker claim failed");
+                    Vec::new()
+                }
+            };
+            let full = room > 0 && claimed.len() as u32 == room;
+            for job in claimed {
+                let worker = self.clone();
+                running.spawn(async move { (job, worker.process(job).await) });
+            }
+            if full {
+                // More may be due: claim again once a place is free.
+                if let Some(joined) = running.join_next().await {
+                    log_outcome(joined);
+                }
+                continue;
             }
             tokio::select! {
-                _ = self.context.backend.jobs_queued.notified() => {}
+                _ = woken => {}
+                Some(joined) = running.join_next(), if !running.is_empty() => log_outcome(joined),
                 _ = tokio::time::sleep(self.settings.poll_interval) => {}
                 _ = stop.changed() => {}
             }
+        }
+        while let Some(joined) = running.join_next().await {
+            log_outcome(joined);
         }
     }
 
@@ -226,19 +254,21 @@ impl Worker {
             running.spawn(async move { (job, worker.process(job).await) });
         }
         while let Some(joined) = running.join_next().await {
-            match joined {
-                Ok((_, Ok(()))) => {}
-                Ok((job, Err(error))) => {
-                    tracing::error!(%error, job = %job.id(), "outbox job failed; its lease will expire and it will be retried");
-                }
-                Err(error) => tracing::error!(%error, "outbox job panicked"),
-            }
+            log_outcome(joined);
         }
         Ok(count)
     }
 
-    /// Claims due jobs (committed before any outside-world call).
+    /// Claims a batch of due jobs (committed before any outside-world call).
     pub async fn claim(&self) -> Result<Vec<ClaimedJob>, DomainError> {
+        self.claim_up_to(self.settings.batch).await
+    }
+
+    /// Claims at most `max_jobs` due jobs; none when `max_jobs` is 0.
+    async fn claim_up_to(&self, max_jobs: u32) -> Result<Vec<ClaimedJob>, DomainError> {
+        if max_jobs == 0 {
+            return Ok(Vec::new());
+        }
         let backend = &self.context.backend;
         outbox::claim_due(
             &backend.db,
@@ -246,7 +276,7 @@ impl Worker {
                 worker: &self.name,
                 now: backend.clock.now(),
                 lease: self.settings.lease,
-                max_jobs: self.settings.batch,
+                max_jobs,
                 max_attempts: self.settings.max_attempts,
                 lane: self.settings.lane,
             },
@@ -371,6 +401,17 @@ fn unreadable(row: &job_outbox::Model, error: &DomainError) -> Attempt {
     tracing::error!(job = %row.id, kind = %row.kind, ?error, "outbox job payload unreadable");
     let reason = format!("the stored {} job could not be read", row.kind);
     nothing_sent(row, reason, false)
+}
+
+/// Logs how a job run side by side ended, when it went wrong.
+fn log_outcome(joined: Result<(ClaimedJob, Result<(), DomainError>), tokio::task::JoinError>) {
+    match joined {
+        Ok((_, Ok(()))) => {}
+        Ok((job, Err(error))) => {
+            tracing::error!(%error, job = %job.id(), "outbox job failed; its lease will expire and it will be retried");
+        }
+        Err(error) => tracing::error!(%error, "outbox job panicked"),
+    }
 }
 
 /// A job whose preparation failed on our side: retried with backoff when the failure may pass

@@ -36,6 +36,8 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
     };
     let answer = inbound_sms::receive(&txn, &state.secrets, inbound).await?;
     txn.commit().await?;
+    // The text may have queued the AI receptionist's answer.
+    state.wake_workers();
     Ok(answer)
 }
 
