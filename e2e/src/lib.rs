@@ -114,6 +114,28 @@ pub const TWILIO_AUTH_TOKEN: &str = "e2e-twilio-auth-token";
 /// The number the fake Twilio account holds, which scenarios give the demo clinic.
 pub const CLINIC_NUMBER: &str = "+447700900777";
 
+/// A signed `dial-status` webhook telling `server` that `from` rang the clinic's number and
+/// nobody answered (Twilio's call id `call_sid`).
+pub fn miss_a_call(server: &RingbackServer, call_sid: &str, from: &str) -> Result<(), E2eError> {
+    let (status, _) = server.post_twilio(
+        PUBLIC_URL,
+        TWILIO_AUTH_TOKEN,
+        "/webhooks/twilio/dial-status",
+        &[
+            ("CallSid", call_sid),
+            ("From", from),
+            ("To", CLINIC_NUMBER),
+            ("Direction", "inbound"),
+            ("DialCallStatus", "no-answer"),
+        ],
+    )?;
+    if status.contains("200") {
+        Ok(())
+    } else {
+        Err(E2eError::Assertion(format!("the missed call got {status}")))
+    }
+}
+
 /// Runs `scenario` against the demo clinic served with a fake Twilio as its SMS provider (its
 /// account holds [`CLINIC_NUMBER`]; signed status callbacks are forwarded to the server); on
 /// failure as [`on_demo`].

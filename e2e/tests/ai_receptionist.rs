@@ -16,7 +16,9 @@ use ringback_e2e::pages::{
     sign_out,
 };
 use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
-use ringback_e2e::{CLINIC_NUMBER, E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo_with_sms_and};
+use ringback_e2e::{
+    CLINIC_NUMBER, E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, miss_a_call, on_demo_with_sms_and,
+};
 use serde_json::json;
 
 /// The caller who is missed and then replies.
@@ -87,21 +89,7 @@ async fn book_then_take_over(
     }
 
     // A caller is missed and texted back.
-    let (status, _) = server.post_twilio(
-        PUBLIC_URL,
-        TWILIO_AUTH_TOKEN,
-        "/webhooks/twilio/dial-status",
-        &[
-            ("CallSid", "CAe2e00000000000000000000000000555"),
-            ("From", CALLER),
-            ("To", CLINIC_NUMBER),
-            ("Direction", "inbound"),
-            ("DialCallStatus", "no-answer"),
-        ],
-    )?;
-    if !status.contains("200") {
-        return Err(E2eError::Assertion(format!("the missed call got {status}")));
-    }
+    miss_a_call(server, "CAe2e00000000000000000000000000555", CALLER)?;
     let texted = twilio.wait_for_messages(1, Duration::from_secs(30)).await;
     if !texted.iter().any(|text| text.to == CALLER) {
         return Err(E2eError::Assertion(format!("no text-back: {texted:?}")));

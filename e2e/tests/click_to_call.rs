@@ -13,7 +13,7 @@ use ringback_e2e::pages::{
     AcceptInvitePage, OverviewPage, WorklistPage, record_responses, recorded_responses,
 };
 use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
-use ringback_e2e::{E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo_with_sms};
+use ringback_e2e::{E2eError, miss_a_call, on_demo_with_sms};
 use serde_json::json;
 
 /// A demo caller (from the demo's pool of numbers) who rings again and is missed.
@@ -51,21 +51,7 @@ async fn call_back_from_the_worklist(
         .ok_or_else(|| E2eError::Assertion(format!("set-up failed: {set_up}")))?;
 
     // A demo caller rings again and nobody answers.
-    let (status, _) = server.post_twilio(
-        PUBLIC_URL,
-        TWILIO_AUTH_TOKEN,
-        "/webhooks/twilio/dial-status",
-        &[
-            ("CallSid", "CAe2e00000000000000000000000000042"),
-            ("From", DEMO_CALLER),
-            ("To", "+447700900777"),
-            ("Direction", "inbound"),
-            ("DialCallStatus", "no-answer"),
-        ],
-    )?;
-    if !status.contains("200") {
-        return Err(E2eError::Assertion(format!("the missed call got {status}")));
-    }
+    miss_a_call(server, "CAe2e00000000000000000000000000042", DEMO_CALLER)?;
     let (_, newest) = server.graphql_as(
         Some(&cookie),
         "{ calls(first: 1, filter: { missed: true }) { edges { node { callerKey } } } }",

@@ -434,6 +434,9 @@ fn nothing_sent(row: &job_outbox::Model, reason: String, retryable: bool) -> Att
 /// Job kinds that wait on a slow outside service (the AI model: seconds, up to its timeout). They
 /// run in a lane of their own so that a text-back never waits behind them.
 pub const SLOW_KINDS: &[&str] = &[<AiAnswer as ringback_domain::jobs::Job>::NAME];
+/// Slow jobs run side by side in their lane: they hold no database connection while they wait on
+/// the model, so many can wait at once.
+pub const SLOW_LANE_BATCH: u32 = 64;
 
 /// Starts the server's workers in the background when an SMS provider is configured: the quick
 /// lane (texts, billing reports, follow-ups) and the slow lane ([`SLOW_KINDS`]). The handle ends
@@ -445,13 +448,14 @@ pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Option<tokio::tas
         );
         return None;
     };
+    let default_batch = WorkerSettings::default().batch;
     let lanes = [
-        ("quick", Lane::AllBut(SLOW_KINDS)),
-        ("slow", Lane::Only(SLOW_KINDS)),
+        ("quick", Lane::AllBut(SLOW_KINDS), default_batch),
+        ("slow", Lane::Only(SLOW_KINDS), SLOW_LANE_BATCH),
     ];
     let running: Vec<_> = lanes
         .into_iter()
-        .map(|(lane_name, lane)| {
+        .map(|(lane_name, lane, batch)| {
             let name = format!(
                 "{}-{lane_name}-{}",
                 std::process::id(),
@@ -459,6 +463,7 @@ pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Option<tokio::tas
             );
             let settings = WorkerSettings {
                 lane,
+                batch,
                 ..WorkerSettings::default()
             };
             let worker = Worker::new(state.clone(), provider.clone(), settings, name);
