@@ -521,9 +521,9 @@ mod tests {
         let turns: Vec<Turn> = (0..25)
             .map(|index| {
                 if index % 2 == 0 {
-                    Turn::user_text(&format!("caller {index}"))
+                    Turn::user_text(format!("caller {index}"))
                 } else {
-                    Turn::assistant_text(&format!("clinic {index}"))
+                    Turn::assistant_text(format!("clinic {index}"))
                 }
             })
             .collect();
