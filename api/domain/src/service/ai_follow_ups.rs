@@ -111,7 +111,7 @@ pub async fn still_due(
     if booked_since(txn, &thread.caller_key, sent.created_at).await? {
         return Ok(Err("the caller booked"));
     }
-    if !open_now(&settings, txn.now()) {
+    if clinic::moment_at(&settings, txn.now()) != Moment::BusinessHours {
         return Ok(Err("the clinic is closed now"));
     }
     Ok(Ok(()))
@@ -176,16 +176,4 @@ async fn booked_since(
         .one(txn.conn())
         .await?
         .is_some())
-}
-
-fn open_now(settings: &clinic_row::Model, now: DateTime<Utc>) -> bool {
-    let Ok(zone) = parse_time_zone(&settings.time_zone) else {
-        return false;
-    };
-    let hours = clinic::business_hours(settings);
-    sms::moment(
-        &hours,
-        &clinic::holidays(settings),
-        now.with_timezone(&zone),
-    ) == Moment::BusinessHours
 }

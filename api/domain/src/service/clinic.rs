@@ -442,13 +442,17 @@ pub fn text_back_text(model: &clinic::Model, at: DateTime<Utc>) -> String {
 
 /// The clinic's template for the moment `at` (business hours or not, in its zone).
 fn template_at(model: &clinic::Model, at: DateTime<Utc>) -> String {
+    template(model, moment_at(model, at))
+}
+
+/// Whether the clinic is open at `at` in its zone (holidays closed all day).
+pub fn moment_at(model: &clinic::Model, at: DateTime<Utc>) -> sms::Moment {
     let zone = parse_time_zone(&model.time_zone).unwrap_or(chrono_tz::UTC);
-    let moment = sms::moment(
+    sms::moment(
         &business_hours(model),
         &holidays(model),
         at.with_timezone(&zone),
-    );
-    template(model, moment)
+    )
 }
 
 /// What the AI receptionist sends when it cannot answer (no model, the model failing, the budget
