@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::auth::client_address::TrustedProxies;
 pub use ringback_core::db::DatabaseKind;
 pub use ringback_core::settings::{ConfigError, ENV_PREFIX, RawSettings, SecretString, env_name};
+use ringback_domain::auth::rate_limit::RateLimitSettings;
 use ringback_providers::anthropic::AnthropicSettings;
 use ringback_providers::mail::{MailSettings, Mailer};
 use ringback_providers::stripe::BillingSettings;
@@ -52,6 +53,9 @@ pub struct Config {
     /// Anthropic's Messages API (`RINGBACK_ANTHROPIC_*`), which the AI receptionist asks; without
     /// a key the AI stays off.
     pub anthropic: AnthropicSettings,
+    /// Requests per minute per client address, API key and clinic, and webhooks per address
+    /// (`RINGBACK_RATE_LIMIT_*`).
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Config {
@@ -128,9 +132,11 @@ impl Config {
             .parse("graphql_introspection", parse_switch)?
             .unwrap_or(true);
         let anthropic = AnthropicSettings::from_settings(settings)?;
+        let rate_limits = RateLimitSettings::from_settings(settings)?;
         Ok(Self {
             billing,
             anthropic,
+            rate_limits,
             mail,
             graphql_console,
             graphql_introspection,
@@ -237,6 +243,33 @@ mod tests {
             message.starts_with("RINGBACK_LISTEN is malformed"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn rate_limits_and_the_answer_time_are_settings_that_name_themselves() {
+        let set = config(&[
+            ("RINGBACK_RATE_LIMIT_PER_API_KEY", "6000"),
+            ("RINGBACK_RATE_LIMIT_PER_CLINIC", "20000"),
+            ("RINGBACK_AI_ANSWER_SECONDS", "20"),
+        ])
+        .expect("valid");
+        assert_eq!(set.rate_limits.per_api_key, 6000);
+        assert_eq!(set.rate_limits.per_clinic, 20000);
+        assert_eq!(set.rate_limits.per_address, 600, "the default");
+        assert_eq!(set.anthropic.answer_within.as_secs(), 20);
+        for (name, value) in [
+            ("RINGBACK_RATE_LIMIT_PER_ADDRESS", "0"),
+            ("RINGBACK_RATE_LIMIT_PER_API_KEY", "lots"),
+            ("RINGBACK_RATE_LIMIT_PER_CLINIC", "-5"),
+            ("RINGBACK_RATE_LIMIT_WEBHOOKS_PER_ADDRESS", "2000000"),
+            ("RINGBACK_AI_ANSWER_SECONDS", "0"),
+        ] {
+            let message = config(&[(name, value)]).unwrap_err().to_string();
+            assert!(
+                message.starts_with(&format!("{name} is malformed")),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub async fn download(
 ) -> Response {
     match start(state, &file, period, request).await {
         Ok(response) => response,
+        Err(error @ DomainError::RateLimited(_)) => crate::http::limited_or_refused(&error),
         Err(error) => (http_status(&error), error.to_string()).into_response(),
     }
 }

@@ -12,7 +12,7 @@ pub fn http_status(error: &DomainError) -> StatusCode {
         DomainError::Forbidden => StatusCode::FORBIDDEN,
         DomainError::NotFound => StatusCode::NOT_FOUND,
         DomainError::BadUserInput(_) => StatusCode::BAD_REQUEST,
-        DomainError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        DomainError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         DomainError::Conflict(_) => StatusCode::CONFLICT,
         DomainError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
 use poem::endpoint::StaticFilesEndpoint;
-use poem::http::HeaderMap;
-use poem::http::StatusCode;
+use poem::http::{HeaderMap, HeaderValue, StatusCode};
 use poem::web::{Data, RemoteAddr};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
 
@@ -18,6 +17,7 @@ use crate::error::DomainError;
 use crate::graphql::{RequestInfo, RingbackSchema, build_schema, request_data};
 use crate::security_headers::{SecurityHeaders, with_security_headers};
 use crate::state::AppState;
+use ringback_core::error::Limited;
 use ringback_domain::auth::rate_limit::RateLimits;
 
 /// Largest GraphQL request body accepted.
@@ -69,8 +69,7 @@ pub fn build_app(state: AppState) -> impl Endpoint {
 struct ClientAddress(Option<IpAddr>);
 
 /// Every request counts against its client address's limit (provider webhooks against theirs);
-/// beyond it the answer is 429 with a GraphQL-shaped `RATE_LIMITED` error, which GraphQL clients
-/// and others both understand.
+/// beyond it the answer is the one every limited request gets ([`limited`]).
 async fn rate_limited<E: Endpoint>(
     endpoint: Arc<E>,
     request: Request,
@@ -84,7 +83,7 @@ async fn rate_limited<E: Endpoint>(
         limits.request(address)
     };
     if let Err(error) = allowed {
-        return Ok(refusal(crate::error::http_status(&error), &error));
+        return Ok(limited_or_refused(&error));
     }
     endpoint
         .call(request)
@@ -95,8 +94,56 @@ async fn rate_limited<E: Endpoint>(
 /// An answer with `status` and a GraphQL-shaped body holding only `error` with its code, which
 /// GraphQL clients and others both understand.
 fn refusal(status: StatusCode, error: &DomainError) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": error.to_string(), "extensions": { "code": crate::error::code(error) } }] });
+    let described = crate::error::to_graphql(error);
+    let body = serde_json::json!({ "errors": [async_graphql::ServerError {
+        extensions: described.extensions,
+        ..async_graphql::ServerError::new(described.message, None)
+    }] });
     (status, poem::web::Json(body)).into_response()
+}
+
+/// `error` as an answer outside GraphQL: the limited answer for a rate limit, else its status.
+pub(crate) fn limited_or_refused(error: &DomainError) -> Response {
+    match error {
+        DomainError::RateLimited(limit) => {
+            limited(refusal(StatusCode::TOO_MANY_REQUESTS, error), limit)
+        }
+        _ => refusal(crate::error::http_status(error), error),
+    }
+}
+
+/// Makes `response` the answer every rate-limited request gets, whichever limit it met (client
+/// address, API key, clinic, or a per-person limit inside GraphQL): HTTP 429 with `Retry-After`
+/// and the `RateLimit-Limit` / `RateLimit-Remaining` / `RateLimit-Reset` headers (the body holds
+/// `extensions.code = RATE_LIMITED` with `retryAfter` and `limitPerMinute`).
+fn limited(mut response: Response, limit: &Limited) -> Response {
+    response.set_status(StatusCode::TOO_MANY_REQUESTS);
+    let headers = response.headers_mut();
+    let wait = HeaderValue::from(limit.retry_after_seconds);
+    headers.insert("retry-after", wait.clone());
+    headers.insert("ratelimit-limit", HeaderValue::from(limit.per_minute));
+    headers.insert("ratelimit-remaining", HeaderValue::from(0_u32));
+    headers.insert("ratelimit-reset", wait);
+    response
+}
+
+/// The rate limit a GraphQL answer met, if any of its errors is `RATE_LIMITED`.
+fn limit_met(response: &async_graphql::Response) -> Option<Limited> {
+    response.errors.iter().find_map(|error| {
+        let extensions = error.extensions.as_ref()?;
+        let is_limited = matches!(extensions.get("code"),
+            Some(async_graphql::Value::String(code)) if code == "RATE_LIMITED");
+        let number = |name: &str| match extensions.get(name) {
+            Some(async_graphql::Value::Number(number)) => number.as_u64(),
+            _ => None,
+        };
+        is_limited.then(|| Limited {
+            per_minute: number("limitPerMinute")
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(1),
+            retry_after_seconds: number("retryAfter").unwrap_or(1),
+        })
+    })
 }
 
 /// The client's address: the socket's peer, or behind a trusted proxy the address it forwarded.
@@ -192,24 +239,28 @@ async fn graphql_endpoint(
     Data(&ClientAddress(client_address)): Data<&ClientAddress>,
     headers: &HeaderMap,
     request: GraphQLRequest,
-) -> GraphQLResponse {
+) -> Response {
     let caller = match authenticate(&state.backend, headers).await {
         Ok(caller) => caller,
+        Err(error @ DomainError::RateLimited(_)) => return limited_or_refused(&error),
         Err(error) => return error_response(&error),
     };
     let info = RequestInfo {
         client_address,
         refresh_cookie: refresh_cookie(headers),
     };
-    schema
-        .execute(request_data(request.0, caller, info))
-        .await
-        .into()
+    let answer = schema.execute(request_data(request.0, caller, info)).await;
+    let limit = limit_met(&answer);
+    let response = GraphQLResponse::from(answer).into_response();
+    match limit {
+        Some(limit) => limited(response, &limit),
+        None => response,
+    }
 }
 
 /// A GraphQL response holding only `error`, with its `extensions.code`.
-fn error_response(error: &DomainError) -> GraphQLResponse {
+fn error_response(error: &DomainError) -> Response {
     let server_error =
         crate::error::to_graphql(error).into_server_error(async_graphql::Pos::default());
-    async_graphql::Response::from_errors(vec![server_error]).into()
+    GraphQLResponse::from(async_graphql::Response::from_errors(vec![server_error])).into_response()
 }

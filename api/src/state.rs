@@ -12,6 +12,7 @@ use crate::integrations::numbers::NumberDirectory;
 use crate::integrations::sms::SmsProvider;
 use crate::integrations::twilio::{DEFAULT_TIMEOUT, TwilioClient};
 use crate::secrets::Secrets;
+use ringback_domain::auth::rate_limit::RateLimits;
 use ringback_domain::service::billing::BillingContext;
 use ringback_domain::service::click_to_call::VoiceLine;
 use ringback_domain::service::sign_up_requests::MailLinks;
@@ -62,6 +63,8 @@ impl AppState {
         backend.mail = mail_links(&config);
         backend.billing = billing_context(&config);
         backend.ai_model = ai_model(&config);
+        backend.ai_answer_within = config.anthropic.answer_within;
+        backend.rate_limits = Arc::new(RateLimits::new(&config.rate_limits));
         backend.voice = twilio.clone().map(|client| VoiceLine {
             placer: client as Arc<dyn CallPlacer>,
             public_base: public_base(&config),

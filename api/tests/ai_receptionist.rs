@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::app::TestApp;
-use common::graphql::error_code;
+use common::graphql::{error_code, join};
 use ringback_api::config::DatabaseKind;
 use ringback_api::fakes::anthropic::{API_KEY, FakeAnthropic, Reply};
 use ringback_api::integrations::anthropic::{
@@ -39,6 +39,7 @@ fn client(
         api_key: Some(ringback_api::config::SecretString::new(key)),
         api_url: fake.api_url().to_owned(),
         model: "claude-test-model".to_owned(),
+        answer_within: Duration::from_secs(45),
     };
     AnthropicClient::new(&settings, timeout, retry)
         .expect("a client")
@@ -453,6 +454,20 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
     assert_eq!(nodes[0]["node"]["source"], "ai", "{credited}");
 }
 
+/// Prints one whole AI conversation as it went over the wire: every request the model received,
+/// as sent, and every text the caller got (`cargo test ... -- --nocapture` shows it).
+fn print_transcript(requests: &[Value], texts: &[String]) {
+    println!("=== requests the model received, as sent ===");
+    for (round, request) in requests.iter().enumerate() {
+        let pretty = serde_json::to_string_pretty(request).expect("JSON");
+        println!("--- request {} ---\n{pretty}", round + 1);
+    }
+    println!("=== texts the caller received ===");
+    for text in texts {
+        println!("> {text}");
+    }
+}
+
 /// The conversation `id` as stored now.
 async fn reload(app: &TestApp, id: uuid::Uuid) -> ringback_entity::conversation::Model {
     let txn = app.tenant().begin().await.expect("txn");
@@ -468,6 +483,13 @@ async fn details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over(kind: Data
     app.keep_numbers().await;
     let first = conversation_of(&app, "+447700900311", "My boiler is leaking").await;
     let second = conversation_of(&app, "+447700900312", "I smell gas").await;
+    let joiner = app.browser();
+    let mut desk = join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
+    let desk_id = desk.run("{ me { user { id } } }", json!({})).await["data"]["me"]["user"]["id"]
+        .as_str()
+        .expect("the receptionist's id")
+        .parse::<uuid::Uuid>()
+        .expect("a uuid");
 
     let txn = app.tenant().begin().await.expect("txn");
     let answers = json!({ "fields": { "What is the job?": "Leaking boiler, ring 07700 900311",
@@ -515,6 +537,11 @@ async fn details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over(kind: Data
     assert_eq!(
         second.ai_stopped_reason.as_deref(),
         Some("Gas smell: emergency")
+    );
+    assert_eq!(
+        second.assigned_to,
+        Some(desk_id),
+        "a hand-off nobody held goes to the front desk"
     );
     assert!(
         app.audit_actions()
@@ -688,6 +715,8 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
         );
     }
 
+    print_transcript(&requests, &texts_to(&app, CALLER));
+
     let record = app
         .owner
         .run(
@@ -791,6 +820,9 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     );
 }
 
+/// How long the test clinics' AI may take to answer a text.
+const ANSWER_SECONDS: u64 = 5;
+
 /// A clinic with the fake Twilio, numbers kept, the boiler service priced and the AI on (with
 /// `follow_up` minutes of follow-up wait, or none), asking `model`.
 async fn ai_clinic(kind: DatabaseKind, model: &FakeAnthropic, follow_up: Option<i32>) -> TestApp {
@@ -798,6 +830,7 @@ async fn ai_clinic(kind: DatabaseKind, model: &FakeAnthropic, follow_up: Option<
         .with_twilio()
         .setting("RINGBACK_ANTHROPIC_API_KEY", API_KEY)
         .setting("RINGBACK_ANTHROPIC_API_URL", model.api_url())
+        .setting("RINGBACK_AI_ANSWER_SECONDS", &ANSWER_SECONDS.to_string())
         .build()
         .await;
     app.keep_numbers().await;
@@ -922,6 +955,34 @@ async fn the_model_waits_in_a_lane_of_its_own(kind: DatabaseKind) {
             .iter()
             .any(|text| text.contains("Monday"))
     );
+}
+
+async fn a_stalled_model_falls_back_within_the_answer_time(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "stall-1", "07700 900331").await;
+    model.script([Reply::Stall(Duration::from_secs(60))]);
+    app.receive_text("SMstall1", "+447700900331", "Can someone come today?")
+        .await;
+    drain(&app, 4).await;
+    let texts = texts_to(&app, "+447700900331");
+    assert_eq!(
+        texts.len(),
+        2,
+        "the text-back, then the fallback: {texts:?}"
+    );
+    assert_eq!(
+        texts[1], texts[0],
+        "the fallback is the text-back's wording"
+    );
+    let thread = thread_ending(&app, "331").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
+    assert_eq!(
+        thread.ai_stopped_reason.as_deref(),
+        Some(format!("the AI model took longer than {ANSWER_SECONDS} s to answer").as_str()),
+        "the answer time ran out before the request's own timeout"
+    );
+    assert_eq!(model.requests().len(), 1, "asked once");
 }
 
 async fn nothing_happens_for_a_clinic_without_the_ai(kind: DatabaseKind) {
@@ -1209,5 +1270,6 @@ on_both_databases!(
     stop_wins_and_the_loop_stops_at_its_bound,
     a_crash_after_the_answer_sends_once_and_a_spent_budget_falls_back,
     a_quiet_caller_gets_one_follow_up_in_opening_hours,
-    the_model_waits_in_a_lane_of_its_own
+    the_model_waits_in_a_lane_of_its_own,
+    a_stalled_model_falls_back_within_the_answer_time
 );

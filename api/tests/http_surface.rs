@@ -253,3 +253,151 @@ async fn an_alias_flood_is_refused_before_it_runs() {
     assert!(answer["data"].is_null(), "nothing ran: {answer}");
     test_db.finish().await;
 }
+
+/// The request limits are settings, and every limited answer is the same whichever limit it met:
+/// HTTP 429 with `Retry-After` and `RateLimit-*`, and `extensions.code = RATE_LIMITED`. An admin
+/// sees a key's limit and this minute's use; provider webhooks keep their own limit.
+#[tokio::test]
+async fn limits_are_settings_and_every_limited_answer_is_the_same() {
+    use common::app::TestApp;
+    use common::graphql::assert_limited_headers;
+
+    // Per API key: three a minute.
+    let mut app = TestApp::builder(DatabaseKind::Sqlite)
+        .setting("RINGBACK_RATE_LIMIT_PER_API_KEY", "3")
+        .build()
+        .await;
+    let created = app
+        .owner
+        .run(
+            "mutation { createApiKey(name: \"PMS sync\", scope: READ) { secret apiKey { id } } }",
+            json!({}),
+        )
+        .await;
+    let secret = created["data"]["createApiKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let client = app.browser().client;
+    let mut statuses = Vec::new();
+    let mut last = None;
+    for _ in 0..4 {
+        let response = client
+            .post("/graphql")
+            .header("Authorization", format!("Bearer {secret}"))
+            .content_type("application/json")
+            .body(json!({ "query": "{ calls(first: 1) { edges { node { id } } } }" }).to_string())
+            .send()
+            .await;
+        statuses.push(response.0.status().as_u16());
+        last = Some(response);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    let limited = last.expect("the fourth answer");
+    assert_limited_headers(limited.0.headers());
+    assert_eq!(limited.0.headers()["ratelimit-limit"], "3");
+    assert_eq!(
+        limited.0.headers()["retry-after"],
+        "20",
+        "one request refills in 20 s"
+    );
+    let body: Value = serde_json::from_str(&body_text(limited).await).expect("json");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 20, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["limitPerMinute"], 3,
+        "{body}"
+    );
+    let keys = app
+        .owner
+        .run(
+            "{ apiKeys { rateLimitPerMinute requestsThisMinute } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        keys["data"]["apiKeys"][0]["rateLimitPerMinute"], 3,
+        "{keys}"
+    );
+    assert_eq!(
+        keys["data"]["apiKeys"][0]["requestsThisMinute"], 4,
+        "{keys}"
+    );
+
+    // Per clinic: its staff together; another clinic is not affected.
+    let mut app = TestApp::builder(DatabaseKind::Sqlite)
+        .setting("RINGBACK_RATE_LIMIT_PER_CLINIC", "5")
+        .build()
+        .await;
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        let answer = app.owner.run("{ me { role } }", json!({})).await;
+        codes.push(common::graphql::error_code(&answer).map(str::to_owned));
+    }
+    let first_refusal = codes
+        .iter()
+        .position(|code| code.as_deref() == Some("RATE_LIMITED"))
+        .unwrap_or_else(|| panic!("the clinic's limit was met: {codes:?}"));
+    assert!(
+        codes[first_refusal..]
+            .iter()
+            .all(|code| code.as_deref() == Some("RATE_LIMITED")),
+        "{codes:?}"
+    );
+    let mut other = app.browser();
+    other
+        .run(
+            common::graphql::SIGN_UP,
+            common::graphql::sign_up_input("other@clinic.test"),
+        )
+        .await;
+    let theirs = other.run("{ me { role } }", json!({})).await;
+    assert_eq!(theirs["data"]["me"]["role"], "OWNER", "{theirs}");
+
+    // Per client address, over real HTTP: five a minute; a provider's webhook from the same
+    // address still reaches its handler (refused there for its missing signature, not limited).
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = web_dir();
+    let base = common::serve(ringback_api::http::build_app(
+        test_db.state_with(web.path(), &[("RINGBACK_RATE_LIMIT_PER_ADDRESS", "5")]),
+    ))
+    .await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for _ in 0..6 {
+        let response = http
+            .post(format!("{base}/graphql"))
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .expect("request");
+        statuses.push(response.status().as_u16());
+        refused = Some(response);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+    let refused = refused.expect("the sixth answer");
+    let headers = refused.headers().clone();
+    assert_limited_headers(&headers);
+    assert_eq!(headers["retry-after"], "12");
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{body}"
+    );
+    let webhook = http
+        .post(format!("{base}/webhooks/twilio/voice"))
+        .form(&[("CallSid", "CAlimit01")])
+        .send()
+        .await
+        .expect("request");
+    assert_ne!(
+        webhook.status().as_u16(),
+        429,
+        "webhooks keep their own limit"
+    );
+    test_db.finish().await;
+}

@@ -1,7 +1,8 @@
 //! Creates the `ringback_app` role (PostgreSQL only) and grants it data access, but not ownership,
 //! on every table: row-level security applies to it. The migration history is read-only to it and
 //! the audit log is append-only. Deployments make their login role a member:
-//! `GRANT ringback_app TO <login role>`.
+//! `GRANT ringback_app TO <login role>`. A role created beforehand by a database administrator is
+//! used as it is, so the owner role needs no right to create roles then.
 
 use crate::rls::{APP_ROLE, execute_all, is_postgres};
 use sea_orm_migration::prelude::*;
@@ -17,7 +18,9 @@ impl MigrationTrait for Migration {
         }
         let statements = [
             format!(
-                "DO $$ BEGIN CREATE ROLE {APP_ROLE} NOLOGIN; \
+                "DO $$ BEGIN \
+                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN \
+                 CREATE ROLE {APP_ROLE} NOLOGIN; END IF; \
                  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             ),
             format!("GRANT USAGE ON SCHEMA public TO {APP_ROLE}"),

@@ -21,9 +21,9 @@ pub enum DomainError {
     /// The input breaks a rule; the message says which, in plain words.
     #[error("{0}")]
     BadUserInput(String),
-    /// Too many attempts or requests for now.
-    #[error("too many requests; try again shortly")]
-    RateLimited,
+    /// Too many attempts or requests for now: the limit met, and when to try again.
+    #[error("too many requests; try again in {} s", .0.retry_after_seconds)]
+    RateLimited(Limited),
     /// The action collides with what is stored (a duplicate, a changed state).
     #[error("{0}")]
     Conflict(String),
@@ -36,13 +36,22 @@ pub enum DomainError {
     Internal(String),
 }
 
+/// What a refused request is told: the limit it met and how long until it may try again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limited {
+    /// Requests allowed per minute (the burst; the bucket refills evenly over the minute).
+    pub per_minute: u32,
+    /// Whole seconds until the next request would be allowed (at least 1).
+    pub retry_after_seconds: u64,
+}
+
 impl DomainError {
     /// Whether the same work may succeed later unchanged: our own failures (a database outage)
     /// may pass; a refusal of the input, the caller or the state will not.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Internal(_) | Self::RateLimited | Self::Unavailable(_)
+            Self::Internal(_) | Self::RateLimited(_) | Self::Unavailable(_)
         )
     }
 }

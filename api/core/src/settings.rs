@@ -41,6 +41,11 @@ const KNOWN_KEYS: &[&str] = &[
     "anthropic_api_key",
     "anthropic_api_url",
     "anthropic_model",
+    "ai_answer_seconds",
+    "rate_limit_per_address",
+    "rate_limit_per_api_key",
+    "rate_limit_per_clinic",
+    "rate_limit_webhooks_per_address",
 ];
 
 /// The one structured setting: the plan catalogue, `[[plans]]` tables in the file (or the same as

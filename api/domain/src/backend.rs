@@ -48,6 +48,8 @@ pub struct Backend {
     /// The model behind the AI receptionist; `None` without an Anthropic key (conversations of
     /// clinics that turned the AI on then fall back to the template and staff).
     pub ai_model: Option<Arc<dyn ConversationModel>>,
+    /// How long the AI may take to answer one caller text before the fallback goes out.
+    pub ai_answer_within: std::time::Duration,
 }
 
 impl Backend {
@@ -77,6 +79,7 @@ impl Backend {
             voice: None,
             billing: None,
             ai_model: None,
+            ai_answer_within: ringback_providers::anthropic::DEFAULT_ANSWER_WITHIN,
         }
     }
 

@@ -1,11 +1,12 @@
 //! Integrator API keys (admins): list, create (the secret is shown once), revoke.
 
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use ringback_entity::api_key;
 use ringback_shared::access::Permission;
 
 use crate::guard::{Access, uuid_arg, with_tenant};
+use ringback_domain::Backend;
 use ringback_domain::auth::ApiKeyScope;
 use ringback_domain::service::api_keys;
 
@@ -29,6 +30,7 @@ impl From<KeyScope> for ApiKeyScope {
 
 /// An API key, without its secret.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct ApiKey {
     pub id: ID,
     pub name: String,
@@ -40,6 +42,28 @@ pub struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
     /// When the key stops working by itself; null for a key that lasts until revoked.
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl ApiKey {
+    /// Requests the key may make per minute (`RINGBACK_RATE_LIMIT_PER_API_KEY`; its clinic's
+    /// limit also applies); beyond it the answer is HTTP 429 with `Retry-After`.
+    async fn rate_limit_per_minute(&self, ctx: &Context<'_>) -> async_graphql::Result<u32> {
+        Ok(self.usage(ctx)?.0)
+    }
+
+    /// Requests made with the key in the current minute, on this server instance.
+    async fn requests_this_minute(&self, ctx: &Context<'_>) -> async_graphql::Result<u32> {
+        Ok(self.usage(ctx)?.1)
+    }
+}
+
+impl ApiKey {
+    /// The key's limit and this minute's requests, as this instance's rate limits count them.
+    fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<(u32, u32)> {
+        let key_id = uuid_arg(&self.id)?;
+        Ok(ctx.data::<Backend>()?.rate_limits.api_key_usage(key_id))
+    }
 }
 
 impl From<&api_key::Model> for ApiKey {

@@ -43,7 +43,12 @@ impl<E: Endpoint> Browser<E> {
             request = request.header("Cookie", self.cookie_header());
         }
         let response = request.send().await;
-        response.assert_status_is_ok();
+        let limited = response.0.status() == poem::http::StatusCode::TOO_MANY_REQUESTS;
+        if limited {
+            assert_limited_headers(response.0.headers());
+        } else {
+            response.assert_status_is_ok();
+        }
         self.last_set_cookies = response
             .0
             .headers()
@@ -62,8 +67,32 @@ impl<E: Endpoint> Browser<E> {
             }
         }
         let body = response.0.into_body().into_string().await.expect("body");
-        serde_json::from_str(&body).expect("JSON response")
+        let answer: Value = serde_json::from_str(&body).expect("JSON response");
+        if limited {
+            assert!(
+                answer["errors"].as_array().is_some_and(|errors| errors
+                    .iter()
+                    .any(|e| e["extensions"]["code"] == "RATE_LIMITED")),
+                "a 429 says RATE_LIMITED: {answer}"
+            );
+        }
+        answer
     }
+}
+
+/// Every limited answer carries `Retry-After` and the `RateLimit-*` headers, remaining 0.
+pub fn assert_limited_headers(headers: &poem::http::HeaderMap) {
+    let number = |name: &str| -> u64 {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{name} on a 429: {headers:?}"))
+    };
+    assert!(number("retry-after") >= 1);
+    assert!(number("ratelimit-limit") >= 1);
+    assert_eq!(number("ratelimit-remaining"), 0);
+    assert_eq!(number("ratelimit-reset"), number("retry-after"));
 }
 
 /// Runs `query` with `variables` as an integrator would: API key `secret` as a bearer token.

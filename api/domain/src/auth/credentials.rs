@@ -21,7 +21,7 @@ const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
 
 /// The principal behind session token `token`; `None` when the token is invalid or expired, its
 /// user no longer belongs to the clinic, or the user's sessions were ended since it was issued
-/// (a password change, signing out everywhere).
+/// (a password change, signing out everywhere). Counted against the clinic's rate limit.
 pub async fn session_principal(
     backend: &Backend,
     token: &str,
@@ -29,6 +29,7 @@ pub async fn session_principal(
     let Some(claims) = backend.session_keys.verify(token, backend.clock.now()) else {
         return Ok(None);
     };
+    backend.rate_limits.clinic(claims.cid)?;
     let scope = doors::session(backend, &claims);
     let txn = scope.begin().await?;
     let role = current_role(&txn, claims.sub).await?;
@@ -50,7 +51,8 @@ pub async fn session_principal(
     }))
 }
 
-/// The principal behind API key `presented`, counted against the key's rate limit. An unknown,
+/// The principal behind API key `presented`, counted against the key's and the clinic's rate
+/// limits (only once the key is known: a forged key must not use up a clinic's allowance). An unknown,
 /// revoked or expired key is `UNAUTHENTICATED`.
 pub async fn api_key_principal(
     backend: &Backend,
@@ -73,6 +75,7 @@ pub async fn api_key_principal(
         .map_err(DbError::from)?
         .ok_or(DomainError::Unauthenticated)?;
     backend.rate_limits.api_key(key.id)?;
+    backend.rate_limits.clinic(token.clinic_id)?;
     let key_scope = ApiKeyScope::parse(&key.scope)
         .ok_or_else(|| DomainError::Internal("unknown key scope".to_owned()))?;
     let key_id = key.id;

@@ -53,7 +53,8 @@ impl Runnable for AiAnswer {
         let backend = &context.backend;
         let scope = TenantScope::for_running_job(backend.db.clone(), backend.clock.clone(), row);
         let model = backend.ai_model.clone();
-        match ai_agent::run(&scope, &backend.secrets, model, ready).await {
+        let within = backend.ai_answer_within;
+        match ai_agent::run(&scope, &backend.secrets, (model, within), ready).await {
             Ok(Answered::Nothing(why)) => Attempt::Cancelled(why),
             Ok(
                 Answered::Replied { message }

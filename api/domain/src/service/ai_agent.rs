@@ -9,10 +9,12 @@
 //! Without a model, when the model fails, writes nothing or takes more than
 //! [`ai_prompt::MAX_STEPS`] rounds, or when the month's token budget is spent, the caller gets the
 //! fallback (the clinic's text-back wording with the booking link) and the conversation goes to staff,
-//! with the reason recorded on it. STOP and restrictions are checked when the answer is prepared
-//! and again when its text is sent.
+//! with the reason recorded on it. So does a model that, over all its rounds and tries, takes
+//! longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller is not kept waiting.
+//! STOP and restrictions are checked when the answer is prepared and again when its text is sent.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use ringback_core::error::DomainError;
@@ -29,6 +31,7 @@ use ringback_shared::sms::with_automated_marker;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::Value;
+use tokio::time::{Instant, timeout_at};
 use uuid::Uuid;
 
 use crate::jobs::AiAnswer;
@@ -288,11 +291,12 @@ pub(crate) async fn record_step(
 }
 
 /// Answers `ready`: the model's tool-use loop, then the answer stored and queued (or the
-/// fallback, when there is no model, it fails, the budget is spent or the steps run out).
+/// fallback, when there is no model, it fails, the budget is spent, the steps run out or the
+/// model's rounds together take longer than `within`).
 pub async fn run(
     scope: &TenantScope,
     secrets: &Secrets,
-    model: Option<Arc<dyn ConversationModel>>,
+    (model, within): (Option<Arc<dyn ConversationModel>>, Duration),
     ready: Answering,
 ) -> Result<Answered, DomainError> {
     let Some(model) = model else {
@@ -301,6 +305,7 @@ pub async fn run(
     if ready.budget_spent {
         return fall_back(scope, secrets, &ready, "the month's AI budget is spent", 0).await;
     }
+    let deadline = Instant::now() + within;
     let mut turns = ready.turns.clone();
     for _ in 0..ai_prompt::MAX_STEPS {
         let request = MessagesRequest {
@@ -311,10 +316,17 @@ pub async fn run(
             tools: ai_prompt::tools(),
             tool_choice: Some(ToolChoice::Auto),
         };
-        let response = match model.complete(&request).await {
-            Ok(response) => response,
-            Err(error) => {
+        let response = match timeout_at(deadline, model.complete(&request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
                 let reason = format!("the AI model could not answer ({error})");
+                return fall_back(scope, secrets, &ready, &reason, 0).await;
+            }
+            Err(_) => {
+                let reason = format!(
+                    "the AI model took longer than {} s to answer",
+                    within.as_secs()
+                );
                 return fall_back(scope, secrets, &ready, &reason, 0).await;
             }
         };

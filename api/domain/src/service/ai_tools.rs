@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::service::ai_settings;
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{clinic, keys, notifications};
+use crate::service::{clinic, keys, notifications, team};
 
 /// How a slot is written to and read from the model: local time, minutes.
 pub const SLOT_FORMAT: &str = "%Y-%m-%d %H:%M";
@@ -262,7 +262,10 @@ fn plain(text: &str, max: usize) -> String {
 }
 
 /// `hand_off(reason)`: the AI stops answering the conversation and hands it to staff, with the
-/// reason in plain words, and staff are notified in the dashboard. Audited as `ai.handed_off` (without the reason: it may quote the caller).
+/// reason in plain words: a conversation nobody holds is assigned to the front desk
+/// ([`team::front_desk`]; one already assigned stays with its member), and staff are notified in
+/// the dashboard. Audited as `ai.handed_off` with the assignee (without the reason: it may quote
+/// the caller).
 pub async fn hand_off(
     txn: &TenantTxn,
     thread: conversation::Model,
@@ -278,7 +281,12 @@ pub async fn hand_off(
         thread.caller_tail
     );
     notifications::notify(txn, notifications::AI_HAND_OFF, Some(id), &told).await?;
+    let assignee = match thread.assigned_to {
+        Some(member) => Some(member),
+        None => team::front_desk(txn).await?,
+    };
     let mut model: conversation::ActiveModel = thread.into();
+    model.assigned_to = Set(assignee);
     model.ai_state = Set(Some(ai_state::HANDED_OFF.to_owned()));
     model.ai_stopped_reason = Set(Some(reason));
     model.updated_at = Set(txn.now());
@@ -288,7 +296,7 @@ pub async fn hand_off(
         AuditEvent {
             actor: None,
             action: "ai.handed_off",
-            detail: json!({ "conversation": id }),
+            detail: json!({ "conversation": id, "assigned_to": assignee }),
         },
     )
     .await?;

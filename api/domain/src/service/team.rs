@@ -58,6 +58,21 @@ pub async fn members(txn: &TenantTxn) -> Result<Vec<Member>, DomainError> {
         .collect())
 }
 
+/// Who takes a conversation nobody holds (the AI handing a caller over): the front desk first,
+/// so the longest-standing receptionist, else the longest-standing admin, else an owner.
+pub async fn front_desk(txn: &TenantTxn) -> Result<Option<Uuid>, DomainError> {
+    let desk_order = |role: Role| match role {
+        Role::Receptionist => 0,
+        Role::Admin => 1,
+        Role::Owner => 2,
+    };
+    Ok(members(txn)
+        .await?
+        .into_iter()
+        .min_by_key(|member| desk_order(member.role))
+        .map(|member| member.user.id))
+}
+
 /// Pending invitations.
 pub async fn pending_invites(txn: &TenantTxn) -> Result<Vec<invite::Model>, DomainError> {
     Ok(txn

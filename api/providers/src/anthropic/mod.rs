@@ -29,19 +29,25 @@ pub const API_VERSION: &str = "2023-06-01";
 /// The model asked unless `RINGBACK_ANTHROPIC_MODEL` names another.
 pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
 /// How long one request may take (a short reply with tools takes a few seconds).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the AI may take to answer one caller text, all its rounds and tries together, unless
+/// `RINGBACK_AI_ANSWER_SECONDS` says otherwise; after that the caller gets the fallback.
+pub const DEFAULT_ANSWER_WITHIN: Duration = Duration::from_secs(45);
+/// The longest answer time an operator may set: a caller waiting longer has gone elsewhere.
+const MAX_ANSWER_SECONDS: u64 = 300;
 /// Longest model name accepted.
 const MAX_MODEL_NAME: usize = 100;
 /// Shortest API key accepted: Anthropic's are about 100 characters, and a short one is a typo.
 const MIN_API_KEY_LENGTH: usize = 20;
 
 /// Anthropic's settings: the API key (without it the AI receptionist stays off and conversations
-/// fall back to staff), the base URL and the model.
+/// fall back to staff), the base URL, the model, and how long one answer may take in all.
 #[derive(Clone, Debug)]
 pub struct AnthropicSettings {
     pub api_key: Option<SecretString>,
     pub api_url: String,
     pub model: String,
+    pub answer_within: Duration,
 }
 
 impl AnthropicSettings {
@@ -55,7 +61,19 @@ impl AnthropicSettings {
             model: settings
                 .parse("anthropic_model", parse_model)?
                 .unwrap_or_else(|| DEFAULT_MODEL.to_owned()),
+            answer_within: settings
+                .parse("ai_answer_seconds", parse_answer_seconds)?
+                .unwrap_or(DEFAULT_ANSWER_WITHIN),
         })
+    }
+}
+
+fn parse_answer_seconds(value: &str) -> Result<Duration, String> {
+    match value.parse::<u64>() {
+        Ok(seconds @ 1..=MAX_ANSWER_SECONDS) => Ok(Duration::from_secs(seconds)),
+        _ => Err(format!(
+            "expected whole seconds from 1 to {MAX_ANSWER_SECONDS}"
+        )),
     }
 }
 
