@@ -6,11 +6,15 @@
 //!   vectors under Node, end-to-end in headless Chromium).
 //! - `cargo xtask wasm-size`: the release WASM size, and what the in-browser number check (the
 //!   libphonenumber port) would add to it.
+//! - `cargo xtask bench-api`: the release server's two main reads against PostGraphile 5 and
+//!   against pgbench of its own statements, on the machine's PostgreSQL 15 (root only; see
+//!   `bench_api`).
 //!
 //! Each installs what is missing (the wasm32 target, wasm-bindgen-cli and Trunk at pinned versions,
 //! binaryen from the npm registry, Chromium and chromedriver through apt when root, a PostgreSQL
 //! role and database) or stops with a message naming what is missing and how to get it.
 
+mod bench_api;
 mod postgres;
 mod tools;
 
@@ -35,8 +39,9 @@ fn main() -> ExitCode {
         Some("run") => run(),
         Some("test") => test(),
         Some("wasm-size") => wasm_size(),
+        Some("bench-api") => bench_api::bench_api(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <run | test | wasm-size>");
+            eprintln!("usage: cargo xtask <run | test | wasm-size | bench-api>");
             return ExitCode::from(2);
         }
     };

@@ -1,5 +1,6 @@
 //! A PostgreSQL 15 server for the integration tests: `RINGBACK_TEST_POSTGRES_URL` when set,
-//! otherwise the machine's Debian cluster, started and given a test role (root only).
+//! otherwise the machine's Debian cluster, started and given a test role (root only). The API
+//! benchmark (`bench_api`) starts the same cluster with `ensure_cluster`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -25,6 +26,16 @@ pub fn ensure_test_server() -> TaskResult<String> {
         ));
     }
     step("Starting PostgreSQL 15 and creating the test role");
+    ensure_cluster()?;
+    create_role()?;
+    Ok(format!(
+        "postgres://{ROLE}:{PASSWORD}@127.0.0.1:5432/postgres"
+    ))
+}
+
+/// Installs (apt) and starts the machine's PostgreSQL 15 cluster, and waits until it answers on
+/// 127.0.0.1:5432. Root only.
+pub fn ensure_cluster() -> TaskResult {
     if which("pg_ctlcluster").is_none() {
         run_command(
             Command::new("apt-get")
@@ -33,14 +44,11 @@ pub fn ensure_test_server() -> TaskResult<String> {
         )?;
     }
     start_cluster()?;
-    wait_until_ready()?;
-    create_role()?;
-    Ok(format!(
-        "postgres://{ROLE}:{PASSWORD}@127.0.0.1:5432/postgres"
-    ))
+    wait_until_ready()
 }
 
-fn which(program: &str) -> Option<String> {
+/// The path of `program` on `PATH`, if any.
+pub fn which(program: &str) -> Option<String> {
     let output = Command::new("which").arg(program).output().ok()?;
     output
         .status

@@ -13,7 +13,7 @@ const BINARYEN_VERSION: &str = "132.0.0";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Where npm-installed tools live: outside the clone, so CI reuses them.
-fn tools_dir() -> PathBuf {
+pub fn tools_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("RINGBACK_TOOLS_DIR") {
         return PathBuf::from(dir);
     }

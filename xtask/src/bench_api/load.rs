@@ -1,0 +1,274 @@
+//! The load generators and the memory sampler: wrk against a GraphQL server (requests per second,
+//! p50 and p99 from `--latency`), pgbench of a captured statement script (transactions per
+//! second), and the resident set size of the server processes from `/proc/<pid>/status`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::{TaskError, TaskResult};
+
+/// One wrk run.
+#[derive(Clone, Debug, Default)]
+pub struct WrkRun {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Answers that were not 200, 200s that carried GraphQL errors, and wrk's socket errors.
+    pub problems: Vec<String>,
+}
+
+/// What wrk is pointed at.
+pub struct Target<'a> {
+    pub url: &'a str,
+    pub body: &'a Path,
+    pub cookie: Option<&'a str>,
+    /// One X-Forwarded-For per request (only for a Ringback without the rate-limit settings).
+    pub spread_addresses: bool,
+}
+
+/// Runs wrk with the benchmark's Lua script for `seconds` at `conns` connections.
+pub fn wrk(script: &Path, target: &Target, conns: u32, seconds: u64) -> TaskResult<WrkRun> {
+    let threads = conns.clamp(1, 2);
+    let mut command = Command::new("wrk");
+    command
+        .arg(format!("-t{threads}"))
+        .arg(format!("-c{conns}"))
+        .arg(format!("-d{seconds}s"))
+        .arg("--latency")
+        .arg("--timeout")
+        .arg("10s")
+        .arg("-s")
+        .arg(script)
+        .arg(target.url)
+        .env("BODY", target.body)
+        .env("COOKIE", target.cookie.unwrap_or(""))
+        .env(
+            "SPREAD_ADDRESSES",
+            if target.spread_addresses { "1" } else { "0" },
+        );
+    let output = command
+        .output()
+        .map_err(|e| TaskError(format!("cannot run wrk: {e}")))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(TaskError(format!(
+            "wrk against {} failed ({}): {}{}",
+            target.url,
+            output.status,
+            text,
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    parse_wrk(&text).ok_or_else(|| TaskError(format!("cannot read wrk's output:\n{text}")))
+}
+
+fn parse_wrk(text: &str) -> Option<WrkRun> {
+    let mut run = WrkRun::default();
+    let mut rps = None;
+    let (mut p50, mut p99) = (None, None);
+    for line in text.lines().map(str::trim) {
+        if let Some(value) = line.strip_prefix("Requests/sec:") {
+            rps = value.trim().parse().ok();
+        } else if let Some(value) = line.strip_prefix("50%") {
+            p50 = duration_ms(value.trim());
+        } else if let Some(value) = line.strip_prefix("99%") {
+            p99 = duration_ms(value.trim());
+        } else if line.starts_with("Socket errors:") {
+            run.problems.push(format!("wrk {line}"));
+        } else if let Some(counts) = line.strip_prefix("bench-api: ")
+            && counts != "non-200 0, errors 0"
+        {
+            run.problems.push(counts.to_owned());
+        }
+    }
+    run.rps = rps?;
+    run.p50_ms = p50?;
+    run.p99_ms = p99?;
+    Some(run)
+}
+
+/// wrk's durations: `812.00us`, `2.31ms`, `1.02s`, `1.50m`.
+fn duration_ms(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let value: f64 = text[..split].parse().ok()?;
+    let factor = match &text[split..] {
+        "us" => 0.001,
+        "ms" => 1.0,
+        "s" => 1_000.0,
+        "m" => 60_000.0,
+        "h" => 3_600_000.0,
+        _ => return None,
+    };
+    Some(value * factor)
+}
+
+/// How pgbench sends the script's statements.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Protocol {
+    Prepared,
+    Simple,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Prepared => "prepared",
+            Protocol::Simple => "simple",
+        }
+    }
+}
+
+/// Where pgbench connects: the login role on the bench database.
+pub struct PgTarget<'a> {
+    pub role: &'a str,
+    pub password: &'a str,
+    pub database: &'a str,
+}
+
+/// Runs `script` once in one client: Ok when every statement succeeds.
+pub fn pgbench_once(script: &Path, target: &PgTarget, protocol: Protocol) -> TaskResult {
+    let output = pgbench_command(script, target, protocol)
+        .args(["-c", "1", "-j", "1", "-t", "1"])
+        .output()
+        .map_err(|e| TaskError(format!("cannot run pgbench: {e}")))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() && !text.contains("aborted") {
+        Ok(())
+    } else {
+        Err(TaskError(text.trim().to_owned()))
+    }
+}
+
+/// Runs `script` for `seconds` at `conns` clients and returns transactions per second.
+pub fn pgbench(
+    script: &Path,
+    target: &PgTarget,
+    protocol: Protocol,
+    conns: u32,
+    seconds: u64,
+) -> TaskResult<f64> {
+    let output = pgbench_command(script, target, protocol)
+        .arg("-c")
+        .arg(conns.to_string())
+        .arg("-j")
+        .arg(conns.clamp(1, 2).to_string())
+        .arg("-T")
+        .arg(seconds.to_string())
+        .output()
+        .map_err(|e| TaskError(format!("cannot run pgbench: {e}")))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let tps = text
+        .lines()
+        .find_map(|line| line.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|value| value.parse().ok());
+    match tps {
+        Some(tps) if output.status.success() => Ok(tps),
+        _ => Err(TaskError(format!(
+            "pgbench failed ({}): {text}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))),
+    }
+}
+
+fn pgbench_command(script: &Path, target: &PgTarget, protocol: Protocol) -> Command {
+    let mut command = Command::new("pgbench");
+    command
+        .args(["-n", "-M", protocol.name(), "-h", "127.0.0.1", "-p", "5432"])
+        .args(["-U", target.role])
+        .arg("-f")
+        .arg(script)
+        .arg(target.database)
+        .env("PGPASSWORD", target.password);
+    command
+}
+
+/// A process's resident set size in kB (`VmRSS`), or None once it has gone.
+pub fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+}
+
+/// Samples the RSS of some processes every 50 ms and keeps each one's peak.
+pub struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peaks: Arc<Mutex<HashMap<u32, u64>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RssSampler {
+    pub fn start(pids: Vec<u32>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peaks = Arc::new(Mutex::new(HashMap::new()));
+        let thread = {
+            let (stop, peaks) = (Arc::clone(&stop), Arc::clone(&peaks));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    for &pid in &pids {
+                        if let Some(kb) = rss_kb(pid)
+                            && let Ok(mut peaks) = peaks.lock()
+                        {
+                            let peak = peaks.entry(pid).or_insert(0);
+                            *peak = (*peak).max(kb);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+        };
+        Self {
+            stop,
+            peaks,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops sampling and returns each process's peak in kB.
+    pub fn finish(mut self) -> HashMap<u32, u64> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.peaks.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_wrk_latency_output() {
+        let text = "Running 10s test @ http://127.0.0.1:1/graphql
+  2 threads and 8 connections
+  Latency Distribution
+     50%  812.00us
+     75%    1.20ms
+     90%    2.00ms
+     99%    1.02s
+  12345 requests in 10.00s, 1.23MB read
+Requests/sec:   1234.56
+Transfer/sec:    123.45KB
+bench-api: non-200 3, errors 0
+";
+        let run = parse_wrk(text).expect("parses");
+        assert!((run.rps - 1234.56).abs() < 1e-9);
+        assert!((run.p50_ms - 0.812).abs() < 1e-9);
+        assert!((run.p99_ms - 1020.0).abs() < 1e-9);
+        assert_eq!(run.problems, ["non-200 3, errors 0"]);
+    }
+}

