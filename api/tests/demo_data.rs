@@ -39,6 +39,16 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
     let recovered = verdicts.iter().filter(|row| row[0] == "recovered").count();
     assert!(recovered > 20, "some bookings are recovered: {recovered}");
     assert!(verdicts.len() - recovered > 20, "some are not");
+    let stale = test_db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM daily_metrics WHERE stale = true",
+            &["n"],
+        )
+        .await;
+    assert_eq!(
+        stale[0][0], "0",
+        "the demo settles its figures: no dashboard read pays for them"
+    );
     let by_reply = test_db
         .query_strings(
             "SELECT count(*) || '' AS n FROM attributions WHERE touch_kind = 'text_reply'",

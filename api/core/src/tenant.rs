@@ -103,6 +103,38 @@ impl TenantScope {
         self.clinic_id
     }
 
+    /// Member `user_id`'s stored role and the user's session version in this clinic, read in one
+    /// statement without a transaction (the check every signed-in request makes): on PostgreSQL
+    /// through `ringback_session_member`, which names the clinic to row-level security itself.
+    pub async fn session_member(&self, user_id: Uuid) -> Result<Option<(String, i32)>, DbError> {
+        let backend = self.db.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "SELECT member_role, session_version FROM ringback_session_member($1, $2)"
+            }
+            _ => {
+                "SELECT m.role AS member_role, u.session_version FROM memberships m \
+                 JOIN users u ON u.id = m.user_id WHERE m.clinic_id = ? AND m.user_id = ?"
+            }
+        };
+        let found = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [self.clinic_id.into(), user_id.into()],
+            ))
+            .await?;
+        found
+            .map(|row| -> Result<(String, i32), DbError> {
+                Ok((
+                    row.try_get("", "member_role")?,
+                    row.try_get("", "session_version")?,
+                ))
+            })
+            .transpose()
+    }
+
     /// Opens a transaction confined to this clinic; on SQLite it starts as a writer
     /// ([`begin_writer`]), since most tenant transactions write (an audit entry, if nothing else).
     pub async fn begin(&self) -> Result<TenantTxn, DbError> {

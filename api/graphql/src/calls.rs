@@ -5,7 +5,9 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use ringback_entity::call;
+use std::collections::HashMap;
+
+use ringback_entity::{attribution as attribution_row, call};
 use ringback_shared::access::Permission;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 
@@ -13,6 +15,7 @@ use crate::guard::{Access, uuid_arg, with_tenant};
 use crate::loaders::CreditLoader;
 use ringback_core::error::DomainError;
 use ringback_domain::Backend;
+use ringback_domain::service::attribution;
 use ringback_domain::service::callers::parse_caller_key;
 use ringback_domain::service::calls::{self, CallCursor, CallEvent, CallFilter, EventResult};
 
@@ -101,6 +104,9 @@ pub struct Call {
     pub text_back_status: Option<String>,
     /// Where the call came from: api, staff or a provider.
     pub source: String,
+    /// The credit read with the page (`Some`, possibly none), or `None` to load it when asked.
+    #[graphql(skip)]
+    pub credit: Option<Option<attribution_row::Model>>,
 }
 
 impl From<&call::Model> for Call {
@@ -123,6 +129,7 @@ impl From<&call::Model> for Call {
             ended_at: model.ended_at,
             text_back_status: model.text_back_status.clone(),
             source: model.provider.clone(),
+            credit: None,
         }
     }
 }
@@ -139,16 +146,20 @@ pub struct CallCredit {
 
 #[ComplexObject]
 impl Call {
-    /// For a missed call: the appointment it was credited to, if any (batched per request).
+    /// For a missed call: the appointment it was credited to, if any (read with the calls page,
+    /// else batched per request).
     async fn credited_to(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CallCredit>> {
         if !self.missed {
             return Ok(None);
         }
-        let loader = ctx.data::<DataLoader<CreditLoader>>()?;
-        let row = loader
-            .load_one(self.call_id)
-            .await
-            .map_err(|e| crate::error::graphql_error(DomainError::Internal(e)))?;
+        let row = match &self.credit {
+            Some(read) => read.clone(),
+            None => ctx
+                .data::<DataLoader<CreditLoader>>()?
+                .load_one(self.call_id)
+                .await
+                .map_err(|e| crate::error::graphql_error(DomainError::Internal(e)))?,
+        };
         Ok(row.map(|row| CallCredit {
             appointment_id: ID(row.appointment_id.to_string()),
             value_minor: row.value_minor,
@@ -253,6 +264,12 @@ impl CallQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Call>> {
+        let wants_credits = ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("creditedTo")
+            .exists();
         let rows = with_tenant(
             ctx,
             Access::Read(Permission::WorkCalls),
@@ -267,13 +284,33 @@ impl CallQuery {
                     None => None,
                 };
                 let rows = calls::list(txn, principal.actor(), &filter, cursor, limit).await?;
-                Ok((rows, limit))
+                // Asked for, the credits come in the page's own transaction: one query, no second
+                // transaction for the loader.
+                let credits = if wants_credits {
+                    let page = &rows[..rows.len().min(limit as usize)];
+                    let missed: Vec<uuid::Uuid> = page
+                        .iter()
+                        .filter(|row| row.missed)
+                        .map(|row| row.id)
+                        .collect();
+                    Some(attribution::crediting_calls(txn, &missed).await?)
+                } else {
+                    None
+                };
+                Ok((rows, limit, credits))
             },
         )
         .await?;
-        let (mut rows, limit) = rows;
+        let (mut rows, limit, credits) = rows;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
+        let mut credit_of: Option<HashMap<uuid::Uuid, attribution_row::Model>> =
+            credits.map(|credits| {
+                credits
+                    .into_iter()
+                    .filter_map(|row| row.missed_call_id.map(|call| (call, row)))
+                    .collect()
+            });
         let mut connection = Connection::new(false, has_next);
         for row in &rows {
             let cursor = CallCursor {
@@ -281,7 +318,9 @@ impl CallQuery {
                 id: row.id,
             }
             .encode();
-            connection.edges.push(Edge::new(cursor, Call::from(row)));
+            let mut call = Call::from(row);
+            call.credit = credit_of.as_mut().map(|credits| credits.remove(&row.id));
+            connection.edges.push(Edge::new(cursor, call));
         }
         Ok(connection)
     }

@@ -4,16 +4,15 @@
 
 use ringback_core::db::DbError;
 use ringback_core::error::DomainError;
-use ringback_entity::{api_key, user};
+use ringback_entity::api_key;
 use ringback_shared::access::Role;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 
 use crate::auth::tokens::{self, TokenKind};
 use crate::auth::{ApiKeyScope, Credential, Principal};
 use crate::backend::Backend;
 use crate::doors;
-use crate::service::account::current_role;
 
 /// How precisely an API key's last use is kept: integrators may call many times a second, and a
 /// write per request would buy nothing.
@@ -31,18 +30,13 @@ pub async fn session_principal(
     };
     backend.rate_limits.clinic(claims.cid)?;
     let scope = doors::session(backend, &claims);
-    let txn = scope.begin().await?;
-    let role = current_role(&txn, claims.sub).await?;
-    let current_version = user::Entity::find_by_id(claims.sub)
-        .one(txn.conn())
-        .await
-        .map_err(DbError::from)?
-        .map(|user| user.session_version);
-    txn.commit().await?;
-    if current_version != Some(claims.ver) {
+    let Some((stored_role, version)) = scope.session_member(claims.sub).await? else {
+        return Ok(None);
+    };
+    if version != claims.ver {
         return Ok(None);
     }
-    Ok(role.map(|role| Principal {
+    Ok(Role::parse(&stored_role).map(|role| Principal {
         credential: Credential::Session {
             user_id: claims.sub,
         },

@@ -318,6 +318,11 @@ async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Resul
         .filter(daily_metric::Column::Day.lte(to))
         .all(txn.conn())
         .await?;
+    settle_rows(txn, stale).await
+}
+
+/// Recomputes the daily rows `stale` (read stale) in one pass over their span.
+async fn settle_rows(txn: &TenantTxn, stale: Vec<daily_metric::Model>) -> Result<(), DomainError> {
     let (Some(first), Some(last)) = (
         stale.iter().map(|row| row.day).min(),
         stale.iter().map(|row| row.day).max(),
@@ -414,22 +419,36 @@ fn period_from_row(row: &daily_metric::Model) -> PeriodMetrics {
     }
 }
 
-/// Metrics for the local days `from..=to`, read from the incrementally maintained daily rows
-/// (stale days are recomputed first). Always equal to [`compute_full`].
+/// The stored daily rows of `from..=to`, oldest first.
+async fn daily_rows(
+    txn: &TenantTxn,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<daily_metric::Model>, DomainError> {
+    Ok(txn
+        .find::<daily_metric::Entity>()
+        .filter(daily_metric::Column::Day.gte(from))
+        .filter(daily_metric::Column::Day.lte(to))
+        .order_by_asc(daily_metric::Column::Day)
+        .all(txn.conn())
+        .await?)
+}
+
+/// Metrics for the local days `from..=to`, read from the incrementally maintained daily rows in
+/// one query when none is stale (stale days are recomputed first, then read again). Always equal
+/// to [`compute_full`].
 pub async fn range(
     txn: &TenantTxn,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<RangeMetrics, DomainError> {
     check_range(from, to)?;
-    refresh_stale(txn, from, to).await?;
-    let rows = txn
-        .find::<daily_metric::Entity>()
-        .filter(daily_metric::Column::Day.gte(from))
-        .filter(daily_metric::Column::Day.lte(to))
-        .order_by_asc(daily_metric::Column::Day)
-        .all(txn.conn())
-        .await?;
+    let mut rows = daily_rows(txn, from, to).await?;
+    let stale: Vec<daily_metric::Model> = rows.iter().filter(|row| row.stale).cloned().collect();
+    if !stale.is_empty() {
+        settle_rows(txn, stale).await?;
+        rows = daily_rows(txn, from, to).await?;
+    }
     let stored: BTreeMap<NaiveDate, PeriodMetrics> = rows
         .iter()
         .map(|row| (row.day, period_from_row(row)))
