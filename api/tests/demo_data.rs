@@ -86,9 +86,30 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
             "conversations",
         ])
         .await;
-    assert!(!stored.contains("7700900"), "no demo number is stored");
+    assert!(
+        !common::logs::holds_uk_fiction_number(&stored),
+        "no demo number is stored"
+    );
     assert!(!stored.contains("toothache"), "message bodies are sealed");
     test_db.finish().await;
 }
 
 on_both_databases!(demo_clinic_is_realistic_and_created_once);
+
+#[test]
+fn a_number_is_told_apart_from_digits_inside_a_hash() {
+    use common::logs::holds_uk_fiction_number as holds;
+    for spelling in [
+        "+447700900123",
+        "447700900123",
+        "07700900123",
+        "7700900123",
+        "07700 900123",
+        "{\"to\":\"07700900123\"}",
+    ] {
+        assert!(holds(spelling), "{spelling}");
+    }
+    for chance in ["9f3a7700900b1c", "e3b07700900123456789", "call 77009001"] {
+        assert!(!holds(chance), "{chance}");
+    }
+}

@@ -52,3 +52,26 @@ pub fn spellings(e164: &str) -> Vec<String> {
         e164[3..].to_owned(),
     ]
 }
+
+/// Whether `text` holds a UK fiction number (07700 900xxx) in any spelling: `7700 900` with its
+/// space, or `7700900` inside a run of 10 to 12 decimal digits (`7700900123`, `07700900123`,
+/// `447700900123`, with or without a `+`). The digits inside a longer run of hex digits (a hash, an
+/// id, a key) are chance, not a number, and do not count.
+pub fn holds_uk_fiction_number(text: &str) -> bool {
+    if text.contains("7700 900") {
+        return true;
+    }
+    let bytes = text.as_bytes();
+    text.match_indices("7700900").any(|(start, found)| {
+        let mut first = start;
+        while first > 0 && bytes[first - 1].is_ascii_hexdigit() {
+            first -= 1;
+        }
+        let mut end = start + found.len();
+        while end < bytes.len() && bytes[end].is_ascii_hexdigit() {
+            end += 1;
+        }
+        let run = &bytes[first..end];
+        (10..=12).contains(&run.len()) && run.iter().all(u8::is_ascii_digit)
+    })
+}
