@@ -15,6 +15,7 @@ use crate::secrets::Secrets;
 use ringback_domain::auth::rate_limit::RateLimits;
 use ringback_domain::service::billing::BillingContext;
 use ringback_domain::service::click_to_call::VoiceLine;
+use ringback_domain::service::numbers::NumberDesk;
 use ringback_domain::service::sign_up_requests::MailLinks;
 use ringback_providers::anthropic::{
     AnthropicClient, ConversationModel, DEFAULT_TIMEOUT as ANTHROPIC_TIMEOUT, RetryPolicy,
@@ -57,9 +58,10 @@ impl AppState {
     ) -> Self {
         let twilio = twilio_client(&config);
         let mut backend = Backend::new(db, config.database_kind, secrets, clock);
-        backend.number_directory = twilio
-            .clone()
-            .map(|client| client as Arc<dyn NumberDirectory>);
+        backend.numbers = twilio.clone().map(|client| NumberDesk {
+            directory: client as Arc<dyn NumberDirectory>,
+            public_base: public_base(&config),
+        });
         backend.mail = mail_links(&config);
         backend.billing = billing_context(&config);
         backend.ai_model = ai_model(&config);

@@ -179,6 +179,36 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Admin,
         ),
         (
+            "numbersForSale",
+            "{ numbersForSale { country } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "accountNumbers",
+            "{ accountNumbers { sid } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "buyNumber",
+            "mutation { buyNumber(number: \"07700 900400\") { id } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "useAccountNumber",
+            "mutation($id: ID!) { useAccountNumber(sid: $id) { id } }",
+            json!({ "id": "PN0000000000000000000000000000abcd" }),
+            Least::Admin,
+        ),
+        (
+            "releaseNumber",
+            "mutation($id: ID!) { releaseNumber(id: $id) }",
+            json!({ "id": unknown }),
+            Least::Admin,
+        ),
+        (
             "calls",
             "{ calls(first: 5) { edges { node { id } } } }",
             json!({}),
@@ -833,8 +863,46 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
             "no data leaks: {answer}"
         );
     }
+    // Getting numbers needs the Twilio account, so these are tried from an app that has it.
+    let mut a_with_twilio = Browser::new(test_db.app_with_twilio(web.path(), &fake));
+    a_with_twilio.cookies = a.owner.cookies.clone();
+    let b_sid = fake
+        .numbers()
+        .into_iter()
+        .find(|number| number.e164 == "+447700900888")
+        .expect("clinic B's number at Twilio")
+        .sid;
+    let number_attempts = [
+        (
+            "releaseNumber",
+            "mutation($id: ID!) { releaseNumber(id: $id) }",
+            b_number.clone(),
+        ),
+        (
+            "useAccountNumber",
+            "mutation($id: ID!) { useAccountNumber(sid: $id) { id } }",
+            b_sid,
+        ),
+    ];
+    for (name, document, id) in &number_attempts {
+        let answer = a_with_twilio.run(document, json!({ "id": id })).await;
+        assert_eq!(
+            error_code(&answer),
+            Some("NOT_FOUND"),
+            "{name} with clinic B's id: {answer}"
+        );
+    }
+    let b_still_holds = fake
+        .numbers()
+        .into_iter()
+        .find(|n| n.e164 == "+447700900888");
+    assert!(
+        b_still_holds.is_some_and(|number| number.voice_url.is_empty()),
+        "clinic B's number is neither released nor re-pointed"
+    );
     let covered: BTreeSet<String> = attempts
         .iter()
+        .chain(&number_attempts)
         .map(|(name, ..)| (*name).to_owned())
         .collect();
     let taking_ids = operations_taking_ids(&mut a.owner).await;

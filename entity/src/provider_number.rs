@@ -12,6 +12,8 @@ pub struct Model {
     pub routing_key: String,
     pub number_sealed: Vec<u8>,
     pub tail: String,
+    /// Twilio's id of the number, when it was bought or pointed through Ringback.
+    pub provider_sid: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

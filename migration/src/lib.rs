@@ -55,6 +55,7 @@ mod m20261203_110000_index_ai_steps_by_conversation;
 mod m20261203_120000_claim_jobs_by_lane;
 mod m20261203_130000_add_appointment_duration;
 mod m20261204_100000_create_session_member_function;
+mod m20261205_100000_add_provider_number_sid;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -111,6 +112,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_120000_claim_jobs_by_lane::Migration),
             Box::new(m20261203_130000_add_appointment_duration::Migration),
             Box::new(m20261204_100000_create_session_member_function::Migration),
+            Box::new(m20261205_100000_add_provider_number_sid::Migration),
         ]
     }
 }

@@ -211,6 +211,19 @@ pub fn mask_tail(number: &E164) -> String {
     format!("•••• {}", &digits[tail_start..])
 }
 
+/// `number` as its own country writes it (e.g. `07700 900123`), for the clinic's own numbers
+/// shown to its admins; E.164 when the metadata has no national format for it.
+pub fn national(number: &E164) -> String {
+    let Ok(parsed) = phonenumber::parse(None, number.as_str()) else {
+        return number.as_str().to_owned();
+    };
+    if is_reserved_fiction_mobile(&parsed) {
+        let digits = &number.as_str()[3..];
+        return format!("0{} {}", &digits[..4], &digits[4..]);
+    }
+    parsed.format().mode(Mode::National).to_string()
+}
+
 /// What kind of line a number belongs to, as libphonenumber classifies it by its numbering plan.
 /// (Ported numbers keep their original range's kind; the SMS provider has the final word.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -410,6 +423,15 @@ mod tests {
 
     fn normalized(input: &str, code: &str) -> NormalizedNumber {
         normalize(input, region(code)).expect("valid number")
+    }
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn a_clinic_number_is_written_as_its_country_writes_it() {
+        let national_of = |input: &str, code: &str| national(&normalized(input, code).e164);
+        assert_eq!(national_of("+447700900123", "GB"), "07700 900123");
+        assert_eq!(national_of("+442079460321", "GB"), "020 7946 0321");
+        assert_eq!(national_of("+61491570006", "AU"), "0491 570 006");
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]

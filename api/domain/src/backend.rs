@@ -12,7 +12,6 @@ use ringback_core::clock::Clock;
 use ringback_core::db::DatabaseKind;
 use ringback_core::secrets::Secrets;
 use ringback_providers::anthropic::ConversationModel;
-use ringback_providers::numbers::NumberDirectory;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
@@ -34,9 +33,10 @@ pub struct Backend {
     /// Wakes the outbox workers when a request queues a job, so a text-back with no delay does
     /// not wait for the next poll.
     pub jobs_queued: Arc<Notify>,
-    /// The provider account's numbers, which a clinic's number must be among; `None` when no
-    /// provider account is configured (no number can then be added).
-    pub number_directory: Option<Arc<dyn NumberDirectory>>,
+    /// The provider account's numbers (which a clinic's number must be among, and which numbers
+    /// are bought and pointed through) and the public URL they point at; `None` when no provider
+    /// account is configured (no number can then be added).
+    pub numbers: Option<crate::service::numbers::NumberDesk>,
     /// Mail and the public URL its links point at; `None` when no SMTP server is configured
     /// (sign-up then signs in at once, without confirming the address).
     pub mail: Option<MailLinks>,
@@ -74,7 +74,7 @@ impl Backend {
             secrets: Arc::new(secrets),
             rate_limits: Arc::new(RateLimits::default()),
             jobs_queued: Arc::new(Notify::new()),
-            number_directory: None,
+            numbers: None,
             mail: None,
             voice: None,
             billing: None,

@@ -26,6 +26,7 @@ mod leaving;
 pub mod loaders;
 mod metrics;
 mod notifications;
+mod numbers;
 mod outbox;
 mod phone_settings;
 mod privacy;
@@ -60,6 +61,7 @@ pub struct QueryRoot(
     billing::BillingQuery,
     audit::AuditQuery,
     phone_settings::PhoneSettingsQuery,
+    numbers::NumbersQuery,
     conversations::ConversationQuery,
     outbox::OutboxQuery,
     worklist::WorklistQuery,
@@ -81,6 +83,7 @@ pub struct MutationRoot(
     calls::CallMutation,
     appointments::AppointmentMutation,
     phone_settings::PhoneSettingsMutation,
+    numbers::NumbersMutation,
     conversations::ConversationMutation,
     outbox::OutboxMutation,
     worklist::WorklistMutation,

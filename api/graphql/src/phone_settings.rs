@@ -5,7 +5,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use ringback_entity::{clinic as clinic_row, provider_number};
+use ringback_entity::clinic as clinic_row;
 use ringback_shared::access::Permission;
 use ringback_shared::hours::{BusinessHours, ClockTime, Span};
 use ringback_shared::sms::Moment;
@@ -15,7 +15,9 @@ use crate::guard::{Access, principal, uuid_arg, with_tenant};
 use ringback_core::error::DomainError;
 use ringback_domain::Backend;
 use ringback_domain::service::clinic::{self, SettingsChange, TextBackTemplates};
-use ringback_domain::service::{phone_lines, text_back};
+use ringback_domain::service::phone_lines::{self, OpenedNumber};
+use ringback_domain::service::text_back;
+use ringback_shared::phone::{self, E164};
 
 /// A day of the week.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -92,20 +94,31 @@ pub struct PhoneSettings {
     pub sms_daily_limit: i32,
 }
 
-/// A provider number, shown by its masked tail.
+/// One of the clinic's provider numbers: the number callers ring and texts come from.
 #[derive(SimpleObject)]
 pub struct ProviderNumber {
     pub id: ID,
+    /// Its last digits, masked.
     pub tail: String,
+    /// The whole number as its country writes it: the clinic's own public number, shown to its
+    /// admins so they can publish it and call it.
+    pub display: String,
+    /// Whether it was bought or taken through Ringback (and can be released from here).
+    pub provisioned: bool,
     pub created_at: DateTime<Utc>,
 }
 
-impl From<&provider_number::Model> for ProviderNumber {
-    fn from(model: &provider_number::Model) -> Self {
+impl From<&OpenedNumber> for ProviderNumber {
+    fn from(number: &OpenedNumber) -> Self {
+        let display = E164::parse(&number.e164)
+            .map(|e164| phone::national(&e164))
+            .unwrap_or_else(|_| number.row.tail.clone());
         Self {
-            id: ID(model.id.to_string()),
-            tail: model.tail.clone(),
-            created_at: model.created_at,
+            id: ID(number.row.id.to_string()),
+            tail: number.row.tail.clone(),
+            display,
+            provisioned: number.row.provider_sid.is_some(),
+            created_at: number.row.created_at,
         }
     }
 }
@@ -222,10 +235,11 @@ impl PhoneSettingsQuery {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<ProviderNumber>> {
+        let backend = ctx.data::<Backend>()?;
         let rows = with_tenant(
             ctx,
             Access::Read(Permission::ManageSettings),
-            async |txn, _| phone_lines::provider_numbers(txn).await,
+            async |txn, _| phone_lines::opened_provider_numbers(txn, &backend.secrets).await,
         )
         .await?;
         Ok(rows.iter().map(ProviderNumber::from).collect())
@@ -321,7 +335,7 @@ impl PhoneSettingsMutation {
         let row = phone_lines::add_provider_number(
             scope,
             &backend.secrets,
-            backend.number_directory.as_deref(),
+            backend.numbers.as_ref().map(|desk| desk.directory.as_ref()),
             principal.user_id().map_err(graphql_error)?,
             &number,
         )

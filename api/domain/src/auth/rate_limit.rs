@@ -53,6 +53,10 @@ pub const CALLER_LOOKUPS_PER_USER_PER_MINUTE: u32 = 20;
 /// Stripe Checkout or Portal sessions one owner may open per minute (each is a request to Stripe).
 pub const BILLING_SESSIONS_PER_USER_PER_MINUTE: u32 = 10;
 
+/// Requests to Twilio about numbers (searches, purchases, re-pointing, releases) one clinic may
+/// make per minute: each is a request to the provider, and a purchase costs money.
+pub const NUMBER_REQUESTS_PER_CLINIC_PER_MINUTE: u32 = 20;
+
 /// How many checks pass between two prunings of the buckets that have refilled.
 pub const PRUNE_EVERY: u64 = 10_000;
 
@@ -201,6 +205,7 @@ pub struct RateLimits {
     callbacks_by_user: Limit<Uuid>,
     caller_lookups_by_user: Limit<Uuid>,
     billing_sessions_by_user: Limit<Uuid>,
+    number_requests_by_clinic: Limit<Uuid>,
     api_key_usage: KeyUsage,
     checks: AtomicU64,
 }
@@ -243,6 +248,7 @@ impl RateLimits {
             callbacks_by_user: Limit::per_minute(CALLBACKS_PER_USER_PER_MINUTE),
             caller_lookups_by_user: Limit::per_minute(CALLER_LOOKUPS_PER_USER_PER_MINUTE),
             billing_sessions_by_user: Limit::per_minute(BILLING_SESSIONS_PER_USER_PER_MINUTE),
+            number_requests_by_clinic: Limit::per_minute(NUMBER_REQUESTS_PER_CLINIC_PER_MINUTE),
             api_key_usage: KeyUsage::default(),
             checks: AtomicU64::new(0),
         }
@@ -314,6 +320,12 @@ impl RateLimits {
         self.billing_sessions_by_user.check(&user)
     }
 
+    /// One request to Twilio about clinic `clinic_id`'s numbers.
+    pub fn number_request(&self, clinic_id: Uuid) -> Result<(), DomainError> {
+        self.counted();
+        self.number_requests_by_clinic.check(&clinic_id)
+    }
+
     /// How many buckets the limiters hold now.
     pub fn buckets(&self) -> usize {
         self.sign_in_by_address.buckets.len()
@@ -325,6 +337,7 @@ impl RateLimits {
             + self.callbacks_by_user.buckets.len()
             + self.caller_lookups_by_user.buckets.len()
             + self.billing_sessions_by_user.buckets.len()
+            + self.number_requests_by_clinic.buckets.len()
             + self.api_key_usage.len()
     }
 
@@ -340,6 +353,7 @@ impl RateLimits {
         self.callbacks_by_user.buckets.retain_recent();
         self.caller_lookups_by_user.buckets.retain_recent();
         self.billing_sessions_by_user.buckets.retain_recent();
+        self.number_requests_by_clinic.buckets.retain_recent();
         self.api_key_usage.prune();
     }
 

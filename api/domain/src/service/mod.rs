@@ -30,6 +30,7 @@ pub mod leaving;
 pub mod messages;
 pub mod metrics;
 pub mod notifications;
+pub mod numbers;
 pub mod opt_outs;
 pub mod phone_lines;
 pub mod processed_webhooks;

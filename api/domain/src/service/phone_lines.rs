@@ -21,7 +21,10 @@ use ringback_core::tenant::{TenantScope, TenantTxn, set_local};
 use ringback_providers::numbers::NumberDirectory;
 
 /// Normalises one of the clinic's numbers with its region; the error never repeats the number.
-fn normalize(number: &str, region: &str) -> Result<phone::NormalizedNumber, DomainError> {
+pub(crate) fn normalize(
+    number: &str,
+    region: &str,
+) -> Result<phone::NormalizedNumber, DomainError> {
     let region =
         Region::parse(region).map_err(|e| DomainError::Internal(format!("stored region: {e}")))?;
     phone::normalize(number, region).map_err(|e| DomainError::BadUserInput(e.to_string()))
@@ -123,6 +126,31 @@ pub async fn provider_numbers(txn: &TenantTxn) -> Result<Vec<provider_number::Mo
         .await?)
 }
 
+/// One of the clinic's provider numbers with the number itself (E.164), opened for its admins.
+#[derive(Clone, Debug)]
+pub struct OpenedNumber {
+    pub row: provider_number::Model,
+    pub e164: String,
+}
+
+/// The clinic's provider numbers, oldest first, each opened.
+pub async fn opened_provider_numbers(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+) -> Result<Vec<OpenedNumber>, DomainError> {
+    let rows = provider_numbers(txn).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
+    rows.into_iter()
+        .map(|row| {
+            let e164 = keys::open_clinic_number(&key, txn.clinic_id(), &row.number_sealed)?;
+            Ok(OpenedNumber { row, e164 })
+        })
+        .collect()
+}
+
 /// Why a number cannot be added, in one answer whatever the cause (not the account's, or already a
 /// clinic's), so that nobody learns whether another clinic holds it.
 const NUMBER_REFUSED: &str = "this number cannot be added: it must be one of this deployment's Twilio numbers, not yet in use";
@@ -136,7 +164,7 @@ pub async fn add_provider_number(
     directory: Option<&dyn NumberDirectory>,
     actor: Uuid,
     number: &str,
-) -> Result<provider_number::Model, DomainError> {
+) -> Result<OpenedNumber, DomainError> {
     let directory = directory.ok_or_else(|| {
         DomainError::BadUserInput(
             "numbers can be added once the deployment's Twilio account is configured \
@@ -159,7 +187,7 @@ pub async fn add_provider_number(
         })?;
     let txn = scope.begin().await?;
     let added = if held {
-        insert_provider_number(&txn, secrets, &current, &normalized.e164).await?
+        insert_provider_number(&txn, secrets, &current, &normalized.e164, None).await?
     } else {
         None
     };
@@ -186,15 +214,20 @@ pub async fn add_provider_number(
     )
     .await?;
     txn.commit().await?;
-    Ok(created)
+    Ok(OpenedNumber {
+        row: created,
+        e164: normalized.e164.as_str().to_owned(),
+    })
 }
 
-/// Stores `e164` as the clinic's provider number; `None` when some clinic already has it.
-async fn insert_provider_number(
+/// Stores `e164` (Twilio's `provider_sid` for it, when known) as the clinic's provider number;
+/// `None` when some clinic already has it.
+pub(crate) async fn insert_provider_number(
     txn: &TenantTxn,
     secrets: &Secrets,
     current: &clinic_row::Model,
     e164: &phone::E164,
+    provider_sid: Option<&str>,
 ) -> Result<Option<provider_number::Model>, DomainError> {
     let routing = routing_key(secrets.pepper.expose(), e164)
         .map_err(|e| DomainError::Internal(e.to_string()))?;
@@ -212,6 +245,7 @@ async fn insert_provider_number(
             e164.as_str(),
         )?),
         tail: Set(phone::mask_tail(e164)),
+        provider_sid: Set(provider_sid.map(str::to_owned)),
         created_at: Set(txn.now()),
     }
     .insert(&savepoint)

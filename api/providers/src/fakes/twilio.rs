@@ -3,12 +3,14 @@
 //! signed delivery reports (`sent`, then `delivered`) to each message's `StatusCallback`. It can be
 //! told to fail the next requests: with HTTP 500, by accepting a message but answering too late
 //! for the client (the outcome is then in doubt), or by hanging without accepting it. It also
-//! holds the account's numbers ([`FakeTwilio::provision_number`]) and lists them as Twilio's
-//! IncomingPhoneNumbers API does, filtered by `PhoneNumber`. Its voice side ([`voice`]) places
+//! holds the account's numbers ([`FakeTwilio::provision_number`]), offers fiction numbers to buy,
+//! and lists, buys, re-points and releases them as Twilio's number APIs do ([`numbers`]). Its voice side ([`voice`]) places
 //! calls and plays them through the server's voice webhooks.
 
+mod numbers;
 mod voice;
 
+pub use numbers::FakeNumber;
 pub use voice::{Answerer, CallScript, FakeCall, PlayedCall, RungIn};
 
 use std::collections::VecDeque;
@@ -60,8 +62,8 @@ struct Shared {
     auth_token: String,
     messages: Mutex<Vec<FakeMessage>>,
     calls: Mutex<Vec<voice::FakeCall>>,
-    /// The account's own numbers, E.164.
-    incoming_numbers: Mutex<Vec<String>>,
+    /// The account's own numbers.
+    incoming_numbers: Mutex<Vec<FakeNumber>>,
     failures: Mutex<VecDeque<Failure>>,
     smart_encoding: std::sync::atomic::AtomicBool,
     arrivals: Notify,
@@ -180,7 +182,15 @@ impl FakeTwilio {
             )
             .at(
                 "/2010-04-01/Accounts/:sid/IncomingPhoneNumbers.json",
-                get(list_incoming_numbers),
+                get(numbers::list_incoming_numbers).post(numbers::buy_number),
+            )
+            .at(
+                "/2010-04-01/Accounts/:sid/IncomingPhoneNumbers/:number",
+                poem::post(numbers::update_number).delete(numbers::release_number),
+            )
+            .at(
+                "/2010-04-01/Accounts/:sid/AvailablePhoneNumbers/:country/:kind",
+                get(numbers::search_available),
             )
             .at(
                 "/2010-04-01/Accounts/:sid/Calls.json",
@@ -202,7 +212,12 @@ impl FakeTwilio {
 
     /// Gives the account the number `e164`, as buying it in Twilio's console would.
     pub fn provision_number(&self, e164: &str) {
-        lock(&self.shared.incoming_numbers).push(e164.to_owned());
+        lock(&self.shared.incoming_numbers).push(FakeNumber::unpointed(e164));
+    }
+
+    /// The account's numbers as they stand, with where each is pointed.
+    pub fn numbers(&self) -> Vec<FakeNumber> {
+        lock(&self.shared.incoming_numbers).clone()
     }
 
     /// Every message accepted so far, oldest first.
@@ -340,54 +355,6 @@ fn resource(message: &FakeMessage, account_sid: &str, status: &str) -> Value {
         "error_message": null,
         "uri": format!("/2010-04-01/Accounts/{account_sid}/Messages/{}.json", message.sid),
     })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct IncomingNumberQuery {
-    phone_number: Option<String>,
-}
-
-/// `GET …/IncomingPhoneNumbers.json`: the account's numbers, those equal to `PhoneNumber` when it
-/// is given, in Twilio's page shape.
-#[handler]
-fn list_incoming_numbers(
-    request: &Request,
-    Path(sid): Path<String>,
-    Query(query): Query<IncomingNumberQuery>,
-    Data(shared): Data<&Arc<Shared>>,
-) -> Response {
-    if !authorized(shared, request, &sid) {
-        return unauthorized();
-    }
-    let numbers: Vec<Value> = lock(&shared.incoming_numbers)
-        .iter()
-        .filter(|number| {
-            query
-                .phone_number
-                .as_ref()
-                .is_none_or(|wanted| wanted == *number)
-        })
-        .enumerate()
-        .map(|(index, number)| {
-            json!({
-                "sid": format!("PN{index:032x}"),
-                "account_sid": sid,
-                "phone_number": number,
-                "friendly_name": number,
-                "capabilities": { "voice": true, "sms": true, "mms": false },
-                "status": "in-use",
-            })
-        })
-        .collect();
-    Json(json!({
-        "incoming_phone_numbers": numbers,
-        "page": 0,
-        "page_size": 50,
-        "next_page_uri": null,
-        "uri": format!("/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json"),
-    }))
-    .into_response()
 }
 
 #[derive(Deserialize)]

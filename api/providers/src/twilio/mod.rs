@@ -1,8 +1,12 @@
 //! Twilio's REST API for texts: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (Basic auth
 //! with the account sid and auth token, form body with `To`, `From`, `Body`, `StatusCallback`) and
 //! the same path with `GET` to list messages, which resolves jobs whose outcome is in doubt; and
-//! `GET …/IncomingPhoneNumbers.json?PhoneNumber=…`, which shows whether the account holds a number;
-//! and `POST …/Calls.json` (`To`, `From`, `Url`, `StatusCallback`), which places a call.
+//! `GET …/IncomingPhoneNumbers.json?PhoneNumber=…`, which shows whether the account holds a number
+//! (and without the filter lists them all); `GET …/AvailablePhoneNumbers/{Country}/{Mobile|Local}.json`,
+//! which finds numbers to buy; `POST …/IncomingPhoneNumbers.json` (`PhoneNumber`, `VoiceUrl`,
+//! `StatusCallback`, `SmsUrl`), which buys one and points it here in the same request, `POST` and
+//! `DELETE` on `…/IncomingPhoneNumbers/{Sid}.json`, which re-point and release one; and
+//! `POST …/Calls.json` (`To`, `From`, `Url`, `StatusCallback`), which places a call.
 //! The base URL is configurable (`RINGBACK_TWILIO_API_URL`); tests point it at the fake in
 //! `crate::fakes::twilio` (the `fakes` feature). This module also owns Twilio's settings and the
 //! signature its webhooks carry ([`signature`]).
@@ -15,7 +19,7 @@ use chrono::{DateTime, Utc};
 use ringback_core::settings::{ConfigError, RawSettings, SecretString};
 use serde::Deserialize;
 
-use crate::numbers::NumberDirectory;
+use crate::numbers::{AvailableNumber, NumberDirectory, NumberHooks, NumberSearch, OwnedNumber};
 use crate::sms::{OutgoingSms, ProviderError, ProviderFuture, SentSms, SmsProvider};
 use crate::voice::{CallPlacer, OutgoingCall, PlacedCall};
 
@@ -25,6 +29,8 @@ pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most list pages read when resolving a job in doubt (newest first, 50 per page).
 const MAX_LIST_PAGES: usize = 4;
+/// Most pages of the account's own numbers read (1,000 a page).
+const MAX_NUMBER_PAGES: usize = 5;
 
 /// Where Twilio's webhooks reach us, below the public URL.
 pub const WEBHOOK_PREFIX: &str = "/webhooks/twilio";
@@ -152,11 +158,71 @@ struct MessagePage {
 #[derive(Deserialize)]
 struct IncomingNumberPage {
     incoming_phone_numbers: Vec<IncomingNumberResource>,
+    #[serde(default)]
+    next_page_uri: Option<String>,
+}
+
+/// One of the account's numbers, as Twilio's JSON shows it.
+#[derive(Deserialize)]
+struct IncomingNumberResource {
+    #[serde(default)]
+    sid: String,
+    phone_number: String,
+    #[serde(default)]
+    voice_url: Option<String>,
+    #[serde(default)]
+    sms_url: Option<String>,
+}
+
+impl From<IncomingNumberResource> for OwnedNumber {
+    fn from(resource: IncomingNumberResource) -> Self {
+        let set = |url: Option<String>| url.filter(|url| !url.is_empty());
+        OwnedNumber {
+            sid: resource.sid,
+            e164: resource.phone_number,
+            voice_url: set(resource.voice_url),
+            sms_url: set(resource.sms_url),
+        }
+    }
+}
+
+/// A page of numbers to buy, as Twilio's JSON shows it.
+#[derive(Deserialize)]
+struct AvailableNumberPage {
+    available_phone_numbers: Vec<AvailableNumberResource>,
 }
 
 #[derive(Deserialize)]
-struct IncomingNumberResource {
+struct AvailableNumberResource {
     phone_number: String,
+    #[serde(default)]
+    locality: Option<String>,
+    #[serde(default)]
+    address_requirements: Option<String>,
+}
+
+impl From<AvailableNumberResource> for AvailableNumber {
+    fn from(resource: AvailableNumberResource) -> Self {
+        AvailableNumber {
+            e164: resource.phone_number,
+            locality: resource.locality.filter(|place| !place.is_empty()),
+            address_required: resource
+                .address_requirements
+                .is_some_and(|needs| needs != "none"),
+        }
+    }
+}
+
+/// The form fields that point a number at `hooks` (every request POSTed).
+fn hook_fields(hooks: &NumberHooks) -> [(&'static str, &str); 6] {
+    [
+        ("VoiceUrl", hooks.voice_url.as_str()),
+        ("VoiceMethod", "POST"),
+        ("StatusCallback", hooks.status_callback.as_str()),
+        ("StatusCallbackMethod", "POST"),
+        ("SmsUrl", hooks.sms_url.as_str()),
+        ("SmsMethod", "POST"),
+    ]
 }
 
 /// A call as Twilio's JSON shows it.
@@ -204,6 +270,104 @@ impl TwilioClient {
             .incoming_phone_numbers
             .iter()
             .any(|number| number.phone_number == e164))
+    }
+
+    async fn search_available(
+        &self,
+        search: &NumberSearch,
+    ) -> Result<Vec<AvailableNumber>, ProviderError> {
+        let url = self.account_url(&format!(
+            "AvailablePhoneNumbers/{}/{}.json",
+            search.country,
+            search.kind.as_path()
+        ));
+        let mut query = vec![
+            ("SmsEnabled", "true"),
+            ("VoiceEnabled", "true"),
+            ("PageSize", "20"),
+        ];
+        if let Some(area_code) = &search.area_code {
+            query.push(("AreaCode", area_code));
+        }
+        if let Some(contains) = &search.contains {
+            query.push(("Contains", contains));
+        }
+        let request = self.authorized(self.http.get(url).query(&query));
+        let page: AvailableNumberPage = read_json(request.send().await).await?;
+        Ok(page
+            .available_phone_numbers
+            .into_iter()
+            .map(AvailableNumber::from)
+            .collect())
+    }
+
+    async fn buy_number(
+        &self,
+        e164: &str,
+        hooks: &NumberHooks,
+    ) -> Result<OwnedNumber, ProviderError> {
+        let mut form = vec![("PhoneNumber", e164)];
+        form.extend(hook_fields(hooks));
+        let url = self.account_url("IncomingPhoneNumbers.json");
+        let request = self.authorized(self.http.post(url).form(&form));
+        let resource: IncomingNumberResource = read_json(request.send().await).await?;
+        Ok(resource.into())
+    }
+
+    async fn owned_numbers(&self) -> Result<Vec<OwnedNumber>, ProviderError> {
+        let mut found = Vec::new();
+        let mut url = self.account_url("IncomingPhoneNumbers.json");
+        let mut query = vec![("PageSize", "1000")];
+        for _ in 0..MAX_NUMBER_PAGES {
+            let request = self.authorized(self.http.get(&url).query(&query));
+            let page: IncomingNumberPage = read_json(request.send().await).await?;
+            found.extend(
+                page.incoming_phone_numbers
+                    .into_iter()
+                    .map(OwnedNumber::from),
+            );
+            match page.next_page_uri {
+                Some(next) => {
+                    url = format!("{}{next}", self.account.api_url.trim_end_matches('/'));
+                    query.clear();
+                }
+                None => break,
+            }
+        }
+        Ok(found)
+    }
+
+    /// The URL of the account's number `sid`, which must look like one (`PN` and hex digits).
+    fn number_url(&self, sid: &str) -> Result<String, ProviderError> {
+        let well_formed = sid.len() == 34
+            && sid.starts_with("PN")
+            && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        if !well_formed {
+            return Err(ProviderError::Refused {
+                status: 404,
+                code: Some(20404),
+            });
+        }
+        Ok(self.account_url(&format!("IncomingPhoneNumbers/{sid}.json")))
+    }
+
+    async fn point_number(
+        &self,
+        sid: &str,
+        hooks: &NumberHooks,
+    ) -> Result<OwnedNumber, ProviderError> {
+        let request = self.authorized(
+            self.http
+                .post(self.number_url(sid)?)
+                .form(&hook_fields(hooks)),
+        );
+        let resource: IncomingNumberResource = read_json(request.send().await).await?;
+        Ok(resource.into())
+    }
+
+    async fn release_number(&self, sid: &str) -> Result<(), ProviderError> {
+        let request = self.authorized(self.http.delete(self.number_url(sid)?));
+        read_nothing(request.send().await).await
     }
 
     fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -278,6 +442,21 @@ impl TwilioClient {
 async fn read_json<T: serde::de::DeserializeOwned>(
     sent: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<T, ProviderError> {
+    let bytes = read_success(sent).await?;
+    serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unreadable)
+}
+
+/// Reads an answer without a body (`204 No Content`), mapping failures as [`read_json`] does.
+async fn read_nothing(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<(), ProviderError> {
+    read_success(sent).await.map(drop)
+}
+
+/// The body of a successful answer, or the [`ProviderError`] a failed one stands for.
+async fn read_success(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<Vec<u8>, ProviderError> {
     let response = sent.map_err(|error| transport_error(&error.without_url()))?;
     let status = response.status();
     let bytes = response
@@ -285,7 +464,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|error| transport_error(&error.without_url()))?;
     if status.is_success() {
-        return serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unreadable);
+        return Ok(bytes.to_vec());
     }
     let code = serde_json::from_slice::<ErrorResource>(&bytes)
         .ok()
@@ -330,6 +509,30 @@ impl SmsProvider for TwilioClient {
 impl NumberDirectory for TwilioClient {
     fn holds<'a>(&'a self, e164: &'a str) -> ProviderFuture<'a, bool> {
         Box::pin(self.incoming_number(e164))
+    }
+
+    fn search<'a>(&'a self, search: &'a NumberSearch) -> ProviderFuture<'a, Vec<AvailableNumber>> {
+        Box::pin(self.search_available(search))
+    }
+
+    fn buy<'a>(&'a self, e164: &'a str, hooks: &'a NumberHooks) -> ProviderFuture<'a, OwnedNumber> {
+        Box::pin(self.buy_number(e164, hooks))
+    }
+
+    fn owned(&self) -> ProviderFuture<'_, Vec<OwnedNumber>> {
+        Box::pin(self.owned_numbers())
+    }
+
+    fn point<'a>(
+        &'a self,
+        sid: &'a str,
+        hooks: &'a NumberHooks,
+    ) -> ProviderFuture<'a, OwnedNumber> {
+        Box::pin(self.point_number(sid, hooks))
+    }
+
+    fn release<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()> {
+        Box::pin(self.release_number(sid))
     }
 }
 

@@ -1,0 +1,391 @@
+//! Numbers got through Ringback instead of typed in: found among the numbers Twilio sells in the
+//! clinic's country, bought and pointed at this deployment's webhooks in one request, or picked
+//! from the account's own numbers nobody uses yet and pointed here; released when no longer
+//! wanted. A number got this way is the clinic's by construction. Each change is audited by its
+//! masked tail; Twilio is asked outside any transaction; a clinic holds at most [`MAX_NUMBERS`].
+
+use ringback_entity::provider_number;
+use ringback_providers::numbers::{NumberDirectory, NumberHooks, NumberSearch};
+use ringback_providers::sms::ProviderError;
+use ringback_providers::twilio::WEBHOOK_PREFIX;
+use ringback_shared::caller_key::routing_key;
+use ringback_shared::phone::{self, E164};
+use sea_orm::{ColumnTrait, DatabaseConnection, ModelTrait, QueryFilter};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::service::audit::{self, AuditEvent};
+use crate::service::phone_lines::{
+    OpenedNumber, clinic_for_provider_number, insert_provider_number, normalize, provider_numbers,
+};
+use crate::service::{clinic, in_clinic, keys};
+use ringback_core::error::DomainError;
+use ringback_core::secrets::Secrets;
+use ringback_core::tenant::{TenantScope, TenantTxn};
+
+pub use ringback_providers::numbers::{AvailableNumber, NumberKind, OwnedNumber};
+
+/// The most numbers one clinic may hold: each costs the deployment a monthly fee.
+pub const MAX_NUMBERS: usize = 5;
+
+/// The deployment's Twilio account and where its webhooks reach this deployment.
+#[derive(Clone)]
+pub struct NumberDesk {
+    pub directory: std::sync::Arc<dyn NumberDirectory>,
+    /// `RINGBACK_PUBLIC_URL`.
+    pub public_base: String,
+}
+
+impl NumberDesk {
+    /// Where a clinic's number sends its calls, call reports and texts.
+    pub fn hooks(&self) -> NumberHooks {
+        let hook = |name: &str| format!("{}{WEBHOOK_PREFIX}/{name}", self.public_base);
+        NumberHooks {
+            voice_url: hook("voice"),
+            status_callback: hook("call-status"),
+            sms_url: hook("sms"),
+        }
+    }
+}
+
+/// What a country asks before texts from a new number reach phones there, in words for the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextingRules {
+    /// ISO 3166 alpha-2.
+    pub country: String,
+    /// Mobile or local numbers.
+    pub kind: NumberKind,
+    /// What must be registered first, if anything.
+    pub registration: Option<&'static str>,
+    /// Where in Twilio's console it is done.
+    pub console_url: &'static str,
+}
+
+/// Twilio's console, where regulatory bundles and A2P 10DLC registrations are made.
+const CONSOLE_URL: &str = "https://console.twilio.com/";
+
+/// The rules for texting from a number of `country`.
+pub fn texting_rules(country: &str) -> TextingRules {
+    let registration = match country {
+        "US" => Some(
+            "US carriers block texts from local numbers until the business and its use case are \
+             registered for A2P 10DLC (a brand and a campaign) in Twilio's console; until that \
+             is approved, calls work but text-backs to US phones are not delivered.",
+        ),
+        "GB" => Some(
+            "Twilio sells UK mobile numbers only to an account with an approved regulatory bundle \
+             (the business's name and address, with proof) in its console; once the number is \
+             yours, its texts are delivered.",
+        ),
+        "AU" => Some(
+            "Twilio sells Australian mobile numbers only to an account with an approved regulatory \
+             bundle (the business's details, with proof) in its console; once the number is \
+             yours, its texts are delivered.",
+        ),
+        _ => None,
+    };
+    TextingRules {
+        country: country.to_owned(),
+        kind: NumberKind::for_country(country),
+        registration,
+        console_url: CONSOLE_URL,
+    }
+}
+
+/// Numbers the clinic could buy, with its country's texting rules.
+#[derive(Clone, Debug)]
+pub struct NumberOffer {
+    pub rules: TextingRules,
+    pub numbers: Vec<AvailableNumber>,
+}
+
+/// Digits only, at most `max` of them, or `None` when there are none.
+fn digits(text: Option<&str>, max: usize, what: &str) -> Result<Option<String>, DomainError> {
+    let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    if text.len() > max || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DomainError::BadUserInput(format!(
+            "{what} is up to {max} digits"
+        )));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// The clinic's country (its region).
+async fn clinic_country(scope: &TenantScope) -> Result<String, DomainError> {
+    let txn = scope.begin().await?;
+    let current = clinic::get(&txn).await?;
+    txn.commit().await?;
+    Ok(current.default_region)
+}
+
+/// Numbers Twilio sells in the clinic's country that can call and text: in `area_code` (US and
+/// Canada) or containing `contains`, when given.
+pub async fn search(
+    scope: &TenantScope,
+    desk: &NumberDesk,
+    area_code: Option<&str>,
+    contains: Option<&str>,
+) -> Result<NumberOffer, DomainError> {
+    let rules = texting_rules(&clinic_country(scope).await?);
+    let area_code = digits(area_code, 3, "an area code")?;
+    if area_code.is_some() && rules.kind != NumberKind::Local {
+        return Err(DomainError::BadUserInput(
+            "area codes apply to US and Canadian numbers; search by digits instead".to_owned(),
+        ));
+    }
+    let search = NumberSearch {
+        country: rules.country.clone(),
+        kind: rules.kind,
+        area_code,
+        contains: digits(contains, 10, "a number search")?,
+    };
+    let numbers = desk
+        .directory
+        .search(&search)
+        .await
+        .map_err(|error| provider_failure(error, "list numbers for sale"))?;
+    Ok(NumberOffer { rules, numbers })
+}
+
+/// Refuses when the clinic already holds [`MAX_NUMBERS`].
+async fn room_for_one_more(scope: &TenantScope) -> Result<(), DomainError> {
+    let txn = scope.begin().await?;
+    let held = provider_numbers(&txn).await?.len();
+    txn.commit().await?;
+    if held >= MAX_NUMBERS {
+        return Err(DomainError::BadUserInput(format!(
+            "a clinic has at most {MAX_NUMBERS} numbers; release one first"
+        )));
+    }
+    Ok(())
+}
+
+/// Buys `number` (one [`search`] offered) for the clinic and points it here in the same request.
+pub async fn buy(
+    scope: &TenantScope,
+    secrets: &Secrets,
+    desk: &NumberDesk,
+    actor: Uuid,
+    number: &str,
+) -> Result<OpenedNumber, DomainError> {
+    room_for_one_more(scope).await?;
+    let country = clinic_country(scope).await?;
+    let e164 = own_country_number(number, &country)?;
+    let bought = desk
+        .directory
+        .buy(e164.as_str(), &desk.hooks())
+        .await
+        .map_err(|error| provider_failure(error, "sell this number"))?;
+    let txn = scope.begin().await?;
+    let current = clinic::get(&txn).await?;
+    let Some(created) =
+        insert_provider_number(&txn, secrets, &current, &e164, Some(&bought.sid)).await?
+    else {
+        tracing::error!(
+            sid = bought.sid,
+            "a number just bought is already some clinic's"
+        );
+        return Err(DomainError::Internal(
+            "a number just bought is already registered".to_owned(),
+        ));
+    };
+    audit_number(&txn, actor, "clinic.provider_number_bought", &created).await?;
+    txn.commit().await?;
+    Ok(OpenedNumber {
+        row: created,
+        e164: e164.as_str().to_owned(),
+    })
+}
+
+/// `number` in E.164 if it belongs to the clinic's `country`.
+fn own_country_number(number: &str, country: &str) -> Result<E164, DomainError> {
+    let normalized = normalize(number, country)?;
+    let region = phone::region_of(&normalized.e164);
+    if region.as_ref().map(|region| region.as_str()) != Some(country) {
+        return Err(DomainError::BadUserInput(format!(
+            "choose a number of the clinic's country ({country})"
+        )));
+    }
+    Ok(normalized.e164)
+}
+
+/// The account's numbers that no clinic uses yet, which the clinic may take.
+pub async fn unclaimed(
+    db: &DatabaseConnection,
+    secrets: &Secrets,
+    desk: &NumberDesk,
+) -> Result<Vec<OwnedNumber>, DomainError> {
+    let owned = desk
+        .directory
+        .owned()
+        .await
+        .map_err(|error| provider_failure(error, "list the account's numbers"))?;
+    let mut free = Vec::new();
+    for number in owned {
+        if clinic_for_provider_number(db, secrets, &number.e164)
+            .await?
+            .is_none()
+        {
+            free.push(number);
+        }
+    }
+    Ok(free)
+}
+
+/// Takes the account's number `sid` for the clinic and points its webhooks here. Taking one the
+/// clinic already holds points it again (so a failed pointing can be retried). One the account
+/// does not hold and one another clinic uses are both not found, so nobody learns which.
+pub async fn take(
+    scope: &TenantScope,
+    secrets: &Secrets,
+    desk: &NumberDesk,
+    actor: Uuid,
+    sid: &str,
+) -> Result<OpenedNumber, DomainError> {
+    let owned = desk
+        .directory
+        .owned()
+        .await
+        .map_err(|error| provider_failure(error, "list the account's numbers"))?;
+    let found = owned
+        .into_iter()
+        .find(|number| number.sid == sid)
+        .ok_or(DomainError::NotFound)?;
+    let e164 = E164::parse(&found.e164).map_err(|_| DomainError::NotFound)?;
+    let txn = scope.begin().await?;
+    let row = match held_by_clinic(&txn, secrets, &e164).await? {
+        Some(row) => row,
+        None => {
+            drop(txn);
+            room_for_one_more(scope).await?;
+            let txn = scope.begin().await?;
+            let current = clinic::get(&txn).await?;
+            let inserted =
+                insert_provider_number(&txn, secrets, &current, &e164, Some(sid)).await?;
+            let Some(created) = inserted else {
+                drop(txn);
+                return Err(DomainError::NotFound);
+            };
+            audit_number(&txn, actor, "clinic.provider_number_taken", &created).await?;
+            txn.commit().await?;
+            created
+        }
+    };
+    desk.directory
+        .point(sid, &desk.hooks())
+        .await
+        .map_err(|error| {
+            provider_failure(error, "point this number here (use it again to retry)")
+        })?;
+    Ok(OpenedNumber {
+        row,
+        e164: e164.as_str().to_owned(),
+    })
+}
+
+/// The clinic's own row for `e164`, if it holds it.
+async fn held_by_clinic(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    e164: &E164,
+) -> Result<Option<provider_number::Model>, DomainError> {
+    let routing = routing_key(secrets.pepper.expose(), e164)
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    Ok(txn
+        .find::<provider_number::Entity>()
+        .filter(provider_number::Column::RoutingKey.eq(routing))
+        .one(txn.conn())
+        .await?)
+}
+
+/// Releases the clinic's number `id` at Twilio (it stops being the account's, and its monthly fee
+/// stops) and forgets it. A number Twilio no longer has is forgotten all the same.
+pub async fn release(
+    scope: &TenantScope,
+    secrets: &Secrets,
+    desk: &NumberDesk,
+    actor: Uuid,
+    id: Uuid,
+) -> Result<(), DomainError> {
+    let txn = scope.begin().await?;
+    let row = in_clinic::<provider_number::Entity>(&txn, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let current = clinic::get(&txn).await?;
+    let key = keys::data_key(secrets, &current)?;
+    let e164 = keys::open_clinic_number(&key, txn.clinic_id(), &row.number_sealed)?;
+    txn.commit().await?;
+    let sid = match row.provider_sid.clone() {
+        Some(sid) => Some(sid),
+        None => desk
+            .directory
+            .owned()
+            .await
+            .map_err(|error| provider_failure(error, "find this number"))?
+            .into_iter()
+            .find(|number| number.e164 == e164)
+            .map(|number| number.sid),
+    };
+    if let Some(sid) = sid {
+        match desk.directory.release(&sid).await {
+            Ok(()) | Err(ProviderError::Refused { status: 404, .. }) => {}
+            Err(error) => return Err(provider_failure(error, "release this number")),
+        }
+    }
+    let txn = scope.begin().await?;
+    if let Some(row) = in_clinic::<provider_number::Entity>(&txn, id).await? {
+        audit_number(&txn, actor, "clinic.provider_number_released", &row).await?;
+        row.delete(txn.conn()).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Records `action` on `number` by its id and masked tail.
+async fn audit_number(
+    txn: &TenantTxn,
+    actor: Uuid,
+    action: &'static str,
+    number: &provider_number::Model,
+) -> Result<(), DomainError> {
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(actor),
+            action,
+            detail: json!({ "number": number.id, "tail": number.tail }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A failure at Twilio in words an owner can act on (never repeating a number).
+fn provider_failure(error: ProviderError, doing: &str) -> DomainError {
+    tracing::warn!(%error, doing, "Twilio refused or failed a number request");
+    match error {
+        ProviderError::Refused {
+            code: Some(21422), ..
+        } => DomainError::BadUserInput(
+            "that number is no longer for sale; search again and choose another".to_owned(),
+        ),
+        ProviderError::Refused {
+            code: Some(21631 | 21649 | 21650 | 21651),
+            ..
+        } => DomainError::BadUserInput(format!(
+            "Twilio needs the business's address and a regulatory bundle approved for this \
+             country before it sells this number: add them in its console ({CONSOLE_URL}, \
+             Phone Numbers → Regulatory Compliance), then try again"
+        )),
+        ProviderError::Refused { status, code } => DomainError::BadUserInput(format!(
+            "Twilio refused to {doing} (HTTP {status}{})",
+            code.map(|code| format!(", error {code}"))
+                .unwrap_or_default()
+        )),
+        _ => DomainError::Unavailable(format!(
+            "Twilio could not be reached to {doing}; try again shortly"
+        )),
+    }
+}

@@ -1,0 +1,249 @@
+//! Getting a number through Ringback, against the fake Twilio speaking its number APIs: numbers for
+//! sale in the clinic's country with its texting rules, buying one with its webhooks set in the
+//! same request (a missed call to it then lands in the clinic), taking one of the account's free
+//! numbers (and nobody else taking it after), releasing one, the five-number cap, who may do it,
+//! the clinic's limit on requests to Twilio, and no number stored in the clear. On SQLite and
+//! PostgreSQL.
+
+mod common;
+
+use common::PUBLIC_URL;
+use common::app::TestApp;
+use common::graphql::{SIGN_UP, error_code, join, sign_up_input};
+use common::twilio::{missed_call, post};
+use poem::http::StatusCode;
+use poem::test::TestClient;
+use ringback_api::config::DatabaseKind;
+use serde_json::{Value, json};
+
+const FOR_SALE: &str = "query($area: String, $contains: String) { numbersForSale(areaCode: $area, contains: $contains) { country kind registration consoleUrl numbers { number display locality addressRequired } } }";
+const BUY: &str = "mutation($n: String!) { buyNumber(number: $n) { id tail display provisioned } }";
+const ACCOUNT_NUMBERS: &str = "{ accountNumbers { sid display pointedElsewhere } }";
+const USE: &str = "mutation($sid: ID!) { useAccountNumber(sid: $sid) { id display provisioned } }";
+const RELEASE: &str = "mutation($id: ID!) { releaseNumber(id: $id) }";
+const NUMBERS: &str = "{ providerNumbers { id tail display provisioned } }";
+
+fn data<'a>(answer: &'a Value, field: &str) -> &'a Value {
+    assert!(answer["errors"].is_null(), "{answer}");
+    &answer["data"][field]
+}
+
+async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let fake = app.twilio.as_ref().expect("fake Twilio");
+
+    // For sale: UK mobiles (landlines cannot text), with the UK's rule in words.
+    let offer = app.owner.run(FOR_SALE, json!({})).await;
+    let offer = data(&offer, "numbersForSale").clone();
+    assert_eq!(offer["country"], "GB");
+    assert_eq!(offer["kind"], "MOBILE");
+    assert!(
+        offer["registration"]
+            .as_str()
+            .is_some_and(|rule| rule.contains("regulatory bundle")),
+        "{offer}"
+    );
+    let for_sale = offer["numbers"].as_array().expect("numbers");
+    assert_eq!(for_sale.len(), 20, "{offer}");
+    assert_eq!(for_sale[0]["display"], "07700 900400");
+    let narrowed = app
+        .owner
+        .run(FOR_SALE, json!({ "contains": "900411" }))
+        .await;
+    assert_eq!(
+        data(&narrowed, "numbersForSale")["numbers"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{narrowed}"
+    );
+    let area_code = app.owner.run(FOR_SALE, json!({ "area": "202" })).await;
+    assert_eq!(
+        error_code(&area_code),
+        Some("BAD_USER_INPUT"),
+        "{area_code}"
+    );
+
+    // Buying sets the webhooks in the same request, and a missed call to it is the clinic's.
+    let bought = app.owner.run(BUY, json!({ "n": "+447700900400" })).await;
+    let bought = data(&bought, "buyNumber").clone();
+    assert_eq!(bought["display"], "07700 900400");
+    assert_eq!(bought["provisioned"], true);
+    let at_twilio = fake
+        .numbers()
+        .into_iter()
+        .find(|number| number.e164 == "+447700900400")
+        .expect("the account holds the number");
+    assert_eq!(
+        at_twilio.voice_url,
+        format!("{PUBLIC_URL}/webhooks/twilio/voice")
+    );
+    assert_eq!(
+        at_twilio.sms_url,
+        format!("{PUBLIC_URL}/webhooks/twilio/sms")
+    );
+    assert_eq!(
+        at_twilio.status_callback,
+        format!("{PUBLIC_URL}/webhooks/twilio/call-status")
+    );
+    assert_eq!(
+        (
+            at_twilio.voice_method.as_str(),
+            at_twilio.sms_method.as_str()
+        ),
+        ("POST", "POST")
+    );
+    let twilio = TestClient::new(app.app());
+    let call = missed_call(
+        "CA00000000000000000000000000000401",
+        "+447700900123",
+        "+447700900400",
+    );
+    let (status, body) = post(&twilio, "/webhooks/twilio/dial-status", &call, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let calls = app
+        .owner
+        .run("{ calls(first: 5) { edges { node { id } } } }", json!({}))
+        .await;
+    assert_eq!(
+        data(&calls, "calls")["edges"].as_array().map(Vec::len),
+        Some(1),
+        "the call to the bought number is the clinic's: {calls}"
+    );
+    let gone = app.owner.run(BUY, json!({ "n": "+447700900400" })).await;
+    assert_eq!(error_code(&gone), Some("BAD_USER_INPUT"), "{gone}");
+    assert!(gone.to_string().contains("no longer for sale"), "{gone}");
+
+    // The account's free numbers: the clinic's own are not among them; taking one points it here.
+    fake.provision_number("+447700900555");
+    let free = app.owner.run(ACCOUNT_NUMBERS, json!({})).await;
+    let free = data(&free, "accountNumbers").clone();
+    assert_eq!(
+        free,
+        json!([{ "sid": free[0]["sid"], "display": "07700 900555", "pointedElsewhere": false }]),
+        "{free}"
+    );
+    let sid = free[0]["sid"].as_str().expect("sid").to_owned();
+    let taken = app.owner.run(USE, json!({ "sid": sid })).await;
+    assert_eq!(data(&taken, "useAccountNumber")["display"], "07700 900555");
+    let again = app.owner.run(USE, json!({ "sid": sid })).await;
+    assert_eq!(
+        data(&again, "useAccountNumber")["id"],
+        taken["data"]["useAccountNumber"]["id"],
+        "taking it again points it again"
+    );
+    assert!(
+        fake.numbers()
+            .iter()
+            .any(|n| n.sid == sid && n.voice_url.starts_with(PUBLIC_URL))
+    );
+
+    // Another clinic cannot take it, and the refusal reads as one for a number never held.
+    let mut other = app.browser();
+    let signed_up = other.run(SIGN_UP, sign_up_input("other@clinic.test")).await;
+    data(&signed_up, "signUp");
+    let refused = other.run(USE, json!({ "sid": sid })).await;
+    let unknown = other
+        .run(USE, json!({ "sid": "PN0000000000000000000000000000abcd" }))
+        .await;
+    assert_eq!(error_code(&refused), Some("NOT_FOUND"), "{refused}");
+    assert_eq!(refused["errors"], unknown["errors"]);
+    let none_free = other.run(ACCOUNT_NUMBERS, json!({})).await;
+    assert_eq!(data(&none_free, "accountNumbers"), &json!([]));
+
+    // A receptionist may not get or release numbers.
+    let receptionist = app.browser();
+    let mut receptionist = join(
+        &mut app.owner,
+        receptionist,
+        "desk@clinic.test",
+        "RECEPTIONIST",
+    )
+    .await;
+    for (query, variables) in [
+        (FOR_SALE, json!({})),
+        (BUY, json!({ "n": "+447700900401" })),
+        (RELEASE, json!({ "id": bought["id"] })),
+    ] {
+        let answer = receptionist.run(query, variables).await;
+        assert_eq!(error_code(&answer), Some("FORBIDDEN"), "{answer}");
+    }
+
+    // Releasing gives the number back to Twilio and removes it from the clinic.
+    let released = app.owner.run(RELEASE, json!({ "id": bought["id"] })).await;
+    assert_eq!(data(&released, "releaseNumber"), true);
+    assert!(!fake.numbers().iter().any(|n| n.e164 == "+447700900400"));
+    let held = app.owner.run(NUMBERS, json!({})).await;
+    let displays: Vec<&str> = data(&held, "providerNumbers")
+        .as_array()
+        .expect("numbers")
+        .iter()
+        .filter_map(|number| number["display"].as_str())
+        .collect();
+    assert_eq!(displays, ["07700 900777", "07700 900555"]);
+
+    // At most five numbers a clinic.
+    for n in 401..=403 {
+        let answer = app
+            .owner
+            .run(BUY, json!({ "n": format!("+447700900{n}") }))
+            .await;
+        data(&answer, "buyNumber");
+    }
+    let sixth = app.owner.run(BUY, json!({ "n": "+447700900404" })).await;
+    assert_eq!(error_code(&sixth), Some("BAD_USER_INPUT"), "{sixth}");
+    assert!(sixth.to_string().contains("at most 5"), "{sixth}");
+
+    let actions: Vec<String> = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .map(|(action, _)| action)
+        .collect();
+    for action in [
+        "clinic.provider_number_bought",
+        "clinic.provider_number_taken",
+        "clinic.provider_number_released",
+    ] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
+    let stored = app
+        .db
+        .stored_text(&["provider_numbers", "audit_log", "clinics"])
+        .await;
+    assert!(
+        !common::logs::holds_uk_fiction_number(&stored),
+        "no number is stored in the clear"
+    );
+    app.db.finish().await;
+}
+
+on_both_databases!(numbers_are_bought_taken_and_released);
+
+/// Requests to Twilio about numbers are limited per clinic (each is a provider request, a
+/// purchase costs money); the limited answer is the uniform one.
+#[tokio::test]
+async fn requests_to_twilio_about_numbers_are_limited_per_clinic() {
+    let mut app = TestApp::builder(DatabaseKind::Sqlite)
+        .with_twilio()
+        .build()
+        .await;
+    let limit = ringback_api::auth::rate_limit::NUMBER_REQUESTS_PER_CLINIC_PER_MINUTE;
+    for _ in 0..limit {
+        let answer = app.owner.run(FOR_SALE, json!({})).await;
+        data(&answer, "numbersForSale");
+    }
+    let limited = app.owner.run(FOR_SALE, json!({})).await;
+    assert_eq!(error_code(&limited), Some("RATE_LIMITED"), "{limited}");
+    app.db.finish().await;
+}
+
+/// Without a Twilio account no number can be got, and the answer names the setting.
+#[tokio::test]
+async fn without_twilio_no_number_can_be_got() {
+    let mut app = TestApp::new(DatabaseKind::Sqlite).await;
+    let answer = app.owner.run(FOR_SALE, json!({})).await;
+    assert_eq!(error_code(&answer), Some("BAD_USER_INPUT"), "{answer}");
+    assert!(answer.to_string().contains("RINGBACK_TWILIO_ACCOUNT_SID"));
+    app.db.finish().await;
+}
