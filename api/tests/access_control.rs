@@ -179,6 +179,18 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Admin,
         ),
         (
+            "setupChecklist",
+            "{ setupChecklist { live } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "webhookRefusals",
+            "{ webhookRefusals { hook } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
             "numbersForSale",
             "{ numbersForSale { country } }",
             json!({}),

@@ -783,6 +783,39 @@ async fn sign_up_confirms_the_address_and_never_says_it_is_taken(kind: DatabaseK
         vec![vec!["taken@clinic.test".to_owned()]],
         "the confirmed request is gone; the other expires unused"
     );
+
+    // The terms accepted with the request are recorded, with the time, when it is confirmed; a
+    // request naming other terms is refused in words; each server says how it signs up.
+    let accepted = test_db
+        .query_strings(
+            "SELECT terms_version, CASE WHEN terms_accepted_at IS NULL THEN 'no' ELSE 'yes' END AS at \
+             FROM users WHERE email = 'new@clinic.test'",
+            &["terms_version", "at"],
+        )
+        .await;
+    assert_eq!(
+        accepted,
+        vec![vec![
+            ringback_shared::terms::VERSION.to_owned(),
+            "yes".to_owned()
+        ]]
+    );
+    let mut old_terms = sign_up_input("late@clinic.test");
+    old_terms["input"]["acceptedTerms"] = json!("2020-01-01");
+    let refused = browser.run(request, old_terms).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    assert!(
+        refused.to_string().contains("terms of service"),
+        "{refused}"
+    );
+    let info = "{ serverInfo { termsVersion signUpConfirmsByMail } }";
+    let by_mail = browser.run(info, json!({})).await;
+    let at_once = without_mail.run(info, json!({})).await;
+    assert_eq!(
+        by_mail["data"]["serverInfo"],
+        json!({ "termsVersion": ringback_shared::terms::VERSION, "signUpConfirmsByMail": true })
+    );
+    assert_eq!(at_once["data"]["serverInfo"]["signUpConfirmsByMail"], false);
 }
 
 on_both_databases!(sign_up_confirms_the_address_and_never_says_it_is_taken);

@@ -103,7 +103,8 @@ pub fn sign_up_variables(
     serde_json::json!({ "input": {
         "clinicName": clinic, "kind": kind, "timeZone": "Europe/London",
         "defaultRegion": "GB", "currency": "GBP", "ownerName": owner,
-        "ownerEmail": email, "password": password } })
+        "ownerEmail": email, "password": password,
+        "acceptedTerms": ringback_shared::terms::VERSION } })
 }
 
 /// The public address Twilio signs webhooks for in the scenarios with a (fake) SMS provider.

@@ -27,4 +27,5 @@ pub mod refresh_token;
 pub mod scheduled_task;
 pub mod sign_up_request;
 pub mod user;
+pub mod webhook_refusal;
 pub mod worklist_dismissal;

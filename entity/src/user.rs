@@ -14,6 +14,11 @@ pub struct Model {
     /// Carried by every access token; incremented to end them all at once (password change,
     /// signing out everywhere).
     pub session_version: i32,
+    /// The version of the terms and privacy notice this person accepted at sign-up, if they
+    /// signed up (invited members joined an existing clinic).
+    pub terms_version: Option<String>,
+    /// When they accepted it.
+    pub terms_accepted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

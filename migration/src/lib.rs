@@ -56,6 +56,8 @@ mod m20261203_120000_claim_jobs_by_lane;
 mod m20261203_130000_add_appointment_duration;
 mod m20261204_100000_create_session_member_function;
 mod m20261205_100000_add_provider_number_sid;
+mod m20261205_110000_add_user_terms;
+mod m20261205_120000_create_webhook_refusals;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -113,6 +115,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_130000_add_appointment_duration::Migration),
             Box::new(m20261204_100000_create_session_member_function::Migration),
             Box::new(m20261205_100000_add_provider_number_sid::Migration),
+            Box::new(m20261205_110000_add_user_terms::Migration),
+            Box::new(m20261205_120000_create_webhook_refusals::Migration),
         ]
     }
 }

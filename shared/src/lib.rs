@@ -21,5 +21,6 @@ pub mod retention;
 pub mod seal;
 pub mod slots;
 pub mod sms;
+pub mod terms;
 pub mod text_back;
 pub mod worklist;

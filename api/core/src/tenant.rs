@@ -257,6 +257,7 @@ clinic_owned!(
     processed_webhook,
     provider_number,
     refresh_token,
+    webhook_refusal,
     worklist_dismissal,
 );
 

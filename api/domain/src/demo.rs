@@ -122,6 +122,7 @@ pub async fn seed(
             owner_name: "Demo Owner".to_owned(),
             owner_email: DEMO_EMAIL.to_owned(),
             password: DEMO_PASSWORD.to_owned(),
+            accepted_terms: ringback_shared::terms::VERSION.to_owned(),
         },
     )
     .await?;

@@ -63,6 +63,19 @@ pub async fn signed_webhook(
     Ok(clinic.map(|clinic_id| open(&backend.db, &backend.clock, clinic_id)))
 }
 
+/// The clinic whose provider number a *refused* webhook names, for one purpose only: recording
+/// the refusal ([`crate::service::webhook_refusals::record`]), which keeps nothing from the
+/// request. Nothing else may be read or written through this door.
+pub async fn refused_webhook(
+    backend: &Backend,
+    named_number: &str,
+) -> Result<Option<TenantScope>, DomainError> {
+    let clinic =
+        phone_lines::clinic_for_provider_number(&backend.db, &backend.secrets, named_number)
+            .await?;
+    Ok(clinic.map(|clinic_id| open(&backend.db, &backend.clock, clinic_id)))
+}
+
 /// The clinic named in the query string of a signed call-screening request: Twilio's signature
 /// covers the URL, and only this server writes that URL (into the TwiML that dials the clinic's
 /// forwarding line), so the name is as trustworthy as a provider number would be.

@@ -33,6 +33,9 @@ pub struct SignUpInput {
     pub owner_name: String,
     pub owner_email: String,
     pub password: String,
+    /// The version of the terms of service and privacy notice the owner accepted
+    /// (`serverInfo.termsVersion`); recorded with the time, and any other version is refused.
+    pub accepted_terms: String,
 }
 
 impl From<SignUpInput> for SignUp {
@@ -46,6 +49,7 @@ impl From<SignUpInput> for SignUp {
             owner_name: input.owner_name,
             owner_email: input.owner_email,
             password: input.password,
+            accepted_terms: input.accepted_terms,
         }
     }
 }

@@ -31,6 +31,7 @@ mod outbox;
 mod phone_settings;
 mod privacy;
 mod server_info;
+mod setup;
 mod team;
 pub mod types;
 mod what_if;
@@ -62,6 +63,7 @@ pub struct QueryRoot(
     audit::AuditQuery,
     phone_settings::PhoneSettingsQuery,
     numbers::NumbersQuery,
+    setup::SetupQuery,
     conversations::ConversationQuery,
     outbox::OutboxQuery,
     worklist::WorklistQuery,

@@ -37,6 +37,11 @@ pub struct ServerInfo {
     pub schema_version: Option<String>,
     /// Migrations the binary knows that the database has not applied yet.
     pub pending_migrations: i32,
+    /// The terms of service and privacy notice in force: what `SignUpInput.acceptedTerms` names.
+    pub terms_version: String,
+    /// Whether sign-up confirms the address by mail (`requestSignUp`, then `confirmSignUp`)
+    /// rather than signing in at once (`signUp`).
+    pub sign_up_confirms_by_mail: bool,
 }
 
 #[derive(Default)]
@@ -59,6 +64,8 @@ impl ServerInfoQuery {
             database: backend.database_kind.into(),
             schema_version,
             pending_migrations: i32::try_from(pending).unwrap_or(i32::MAX),
+            terms_version: ringback_shared::terms::VERSION.to_owned(),
+            sign_up_confirms_by_mail: backend.mail.is_some(),
         })
     }
 }

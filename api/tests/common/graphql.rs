@@ -135,6 +135,7 @@ pub fn sign_up_input(email: &str) -> Value {
         "ownerName": "Ada Owner",
         "ownerEmail": email,
         "password": "correct horse battery",
+        "acceptedTerms": ringback_shared::terms::VERSION,
     }})
 }
 

@@ -124,6 +124,8 @@ mod tests {
             display_name: "User".to_owned(),
             password_hash: String::new(),
             session_version: 3,
+            terms_version: None,
+            terms_accepted_at: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         };

@@ -9,6 +9,7 @@ use ringback_entity::{clinic, membership, refresh_token, user};
 use ringback_shared::access::Role;
 use ringback_shared::metrics::parse_time_zone;
 use ringback_shared::phone::Region;
+use ringback_shared::terms;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
     SqlErr, TransactionTrait,
@@ -45,6 +46,8 @@ pub struct SignUp {
     pub owner_name: String,
     pub owner_email: String,
     pub password: String,
+    /// The version of the terms and privacy notice the owner accepted ([`terms::VERSION`]).
+    pub accepted_terms: String,
 }
 
 /// A signed-in session: the tokens go to cookies, the rest to the response.
@@ -97,10 +100,22 @@ pub(crate) struct ValidSignUp {
     pub owner_name: String,
     pub email: String,
     pub password_hash: String,
+    /// The terms version accepted, and when.
+    pub terms: Option<(String, DateTime<Utc>)>,
 }
 
-/// Checks every field and hashes the password (the slow part, done whatever the address).
-pub(crate) async fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, DomainError> {
+/// Checks every field and hashes the password (the slow part, done whatever the address); the
+/// terms must be the ones in force, accepted `now`.
+pub(crate) async fn validate_sign_up(
+    input: SignUp,
+    now: DateTime<Utc>,
+) -> Result<ValidSignUp, DomainError> {
+    if input.accepted_terms.trim() != terms::VERSION {
+        return Err(DomainError::BadUserInput(format!(
+            "accept the terms of service and privacy notice in force (version {})",
+            terms::VERSION
+        )));
+    }
     let kind = input.kind.trim().to_ascii_lowercase();
     if !CLINIC_KINDS.contains(&kind.as_str()) {
         return Err(DomainError::BadUserInput(format!(
@@ -130,6 +145,7 @@ pub(crate) async fn validate_sign_up(input: SignUp) -> Result<ValidSignUp, Domai
         owner_name: required(&input.owner_name, "your name", 120)?,
         email: normalize_email(&input.owner_email)?,
         password_hash: password::hash(&input.password).await?,
+        terms: Some((terms::VERSION.to_owned(), now)),
     })
 }
 
@@ -141,7 +157,7 @@ pub async fn sign_up(
     secrets: &Secrets,
     input: SignUp,
 ) -> Result<SessionGrant, DomainError> {
-    let valid = validate_sign_up(input).await?;
+    let valid = validate_sign_up(input, clock.now()).await?;
     create_clinic(db, clock, keys, secrets, valid).await
 }
 
@@ -198,12 +214,15 @@ pub(crate) async fn create_clinic(
     }
     .insert(txn.conn())
     .await?;
+    let terms_version = valid.terms.as_ref().map(|(version, _)| version.clone());
     let user = user::ActiveModel {
         id: Set(user_id),
         email: Set(valid.email),
         display_name: Set(valid.owner_name),
         password_hash: Set(valid.password_hash),
         session_version: Set(0),
+        terms_version: Set(terms_version.clone()),
+        terms_accepted_at: Set(valid.terms.map(|(_, at)| at)),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -229,7 +248,7 @@ pub(crate) async fn create_clinic(
         AuditEvent {
             actor: Some(user_id),
             action: "account.sign_up",
-            detail: json!({}),
+            detail: json!({ "terms_version": terms_version }),
         },
     )
     .await?;

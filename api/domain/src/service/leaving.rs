@@ -27,7 +27,7 @@ use ringback_entity::{
     ai_step, api_key, appointment, attribution, audit_log, audit_pending, billing_usage, call,
     caller_restriction, clinic, clinic_deletion, clinic_service, conversation, daily_metric,
     invite, job_outbox, membership, message, notification, opt_out, processed_webhook,
-    provider_number, refresh_token, user, worklist_dismissal,
+    provider_number, refresh_token, user, webhook_refusal, worklist_dismissal,
 };
 use ringback_providers::stripe::client::{BillingError, StripeBilling};
 use sea_orm::sea_query::Expr;
@@ -207,6 +207,7 @@ async fn delete_tenant_rows(txn: &TenantTxn) -> Result<BTreeMap<String, u64>, Do
     sweep::<clinic_service::Entity>(txn, &mut rows).await?;
     sweep::<ai_step::Entity>(txn, &mut rows).await?;
     sweep::<notification::Entity>(txn, &mut rows).await?;
+    sweep::<webhook_refusal::Entity>(txn, &mut rows).await?;
     sweep::<billing_usage::Entity>(txn, &mut rows).await?;
     sweep::<provider_number::Entity>(txn, &mut rows).await?;
     sweep::<api_key::Entity>(txn, &mut rows).await?;

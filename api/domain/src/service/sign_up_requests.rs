@@ -49,6 +49,10 @@ struct Details {
     region: String,
     currency: String,
     owner_name: String,
+    /// The terms version accepted with the request, and when (absent from requests stored
+    /// before terms were recorded).
+    #[serde(default)]
+    terms: Option<(String, chrono::DateTime<chrono::Utc>)>,
 }
 
 /// Stores a sign-up request and mails its address; the same answer whoever owns the address.
@@ -58,7 +62,7 @@ pub async fn request(
     mail: &MailLinks,
     input: SignUp,
 ) -> Result<(), DomainError> {
-    let valid = account::validate_sign_up(input).await?;
+    let valid = account::validate_sign_up(input, clock.now()).await?;
     let has_account = user::Entity::find()
         .filter(user::Column::Email.eq(valid.email.as_str()))
         .one(db)
@@ -135,6 +139,7 @@ fn details_of(valid: &ValidSignUp) -> Details {
         region: valid.region.as_str().to_owned(),
         currency: valid.currency.clone(),
         owner_name: valid.owner_name.clone(),
+        terms: valid.terms.clone(),
     }
 }
 
@@ -151,6 +156,7 @@ fn valid_sign_up(row: sign_up_request::Model) -> Result<ValidSignUp, DomainError
         owner_name: details.owner_name,
         email: row.email,
         password_hash: row.password_hash,
+        terms: details.terms,
     })
 }
 

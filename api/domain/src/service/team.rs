@@ -254,6 +254,8 @@ async fn user_for_invite(
         display_name: Set(invite.display_name.clone()),
         password_hash: Set(password::hash(password_text).await?),
         session_version: Set(0),
+        terms_version: Set(None),
+        terms_accepted_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -32,6 +32,9 @@ const MAX_LIST_PAGES: usize = 4;
 /// Most pages of the account's own numbers read (1,000 a page).
 const MAX_NUMBER_PAGES: usize = 5;
 
+/// The provider name stored on calls that came through Twilio's webhooks.
+pub const PROVIDER_NAME: &str = "twilio";
+
 /// Where Twilio's webhooks reach us, below the public URL.
 pub const WEBHOOK_PREFIX: &str = "/webhooks/twilio";
 

@@ -26,6 +26,7 @@ use crate::service::click_to_call::{CONNECT_HOOK, OUTCOME_HOOK, STATUS_HOOK};
 use crate::state::AppState;
 use ringback_core::tenant::TenantScope;
 use ringback_domain::doors;
+use ringback_domain::service::webhook_refusals;
 use ringback_providers::twilio::WEBHOOK_PREFIX as PREFIX;
 use ringback_providers::twilio::signature::SignedRequest;
 
@@ -34,7 +35,7 @@ pub use voice::outcome;
 /// Largest webhook body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 /// The provider name stored on calls that come through these webhooks.
-pub const PROVIDER: &str = "twilio";
+pub const PROVIDER: &str = ringback_providers::twilio::PROVIDER_NAME;
 
 /// The routes under `/webhooks/twilio`.
 pub fn routes() -> impl Endpoint {
@@ -148,12 +149,14 @@ enum OurNumber {
     InSignedUrl,
 }
 
-/// Checks the signature, then finds the clinic by its number in the request.
+/// Checks the signature, then finds the clinic by its number in the request. A bad signature on a
+/// request naming one of a clinic's numbers is recorded for that clinic (see [`note_refusal`]).
 async fn verify(
     state: &AppState,
     request: &Request,
     body: &[u8],
     ours: OurNumber,
+    webhook: &'static str,
 ) -> Result<Verified, Response> {
     let token = state
         .config
@@ -164,11 +167,15 @@ async fn verify(
     let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let url = public_url(state, request);
     let signature = signature_header(request.headers()).unwrap_or_default();
+    let named_number = named_number(&params, ours);
     let Some(signed) = SignedRequest::check(token.expose(), &url, params, signature) else {
         tracing::warn!(
             path = request.uri().path(),
             "refused a Twilio webhook with a bad signature"
         );
+        if let Some(number) = named_number {
+            note_refusal(state, &number, webhook, "bad signature").await;
+        }
         return Err(refuse(StatusCode::FORBIDDEN, "bad signature"));
     };
     if matches!(ours, OurNumber::InSignedUrl) {
@@ -187,6 +194,43 @@ async fn verify(
         state: state.clone(),
         url_call: None,
     })
+}
+
+/// The clinic number an unverified request names (as [`clinic_number`] reads it once verified).
+fn named_number(params: &[(String, String)], ours: OurNumber) -> Option<String> {
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    our_number(get, ours).map(str::to_owned)
+}
+
+/// Our number among a request's parameters as `get` reads them: `From` for what the clinic sent
+/// or placed, `To` for what came in; none for requests to URLs we wrote.
+fn our_number<'p>(get: impl Fn(&str) -> Option<&'p str>, ours: OurNumber) -> Option<&'p str> {
+    let placed_by_us = get("Direction").is_some_and(|d| d.starts_with("outbound"));
+    match ours {
+        OurNumber::InSignedUrl => None,
+        OurNumber::Sender => get("From"),
+        OurNumber::ByDirection if placed_by_us => get("From"),
+        OurNumber::ByDirection => get("To"),
+    }
+}
+
+/// Records for the clinic whose number a refused request names that webhook `hook` was refused
+/// for `reason` (nothing from the request is kept); a failure to record is only logged.
+async fn note_refusal(state: &AppState, number: &str, hook: &'static str, reason: &'static str) {
+    let recorded = async {
+        if let Some(scope) = doors::refused_webhook(&state.backend, number).await? {
+            webhook_refusals::record(&scope, hook, reason).await?;
+        }
+        Ok::<(), DomainError>(())
+    };
+    if let Err(error) = recorded.await {
+        tracing::warn!(%error, hook, "could not record a refused Twilio webhook");
+    }
 }
 
 /// A signed request to a URL we wrote (call screening, placed callbacks): the clinic and the call
@@ -220,14 +264,7 @@ fn signed_url_request(
 
 /// Our number in the request.
 fn clinic_number(signed: &SignedRequest, ours: OurNumber) -> Option<&str> {
-    let placed_by_us = signed
-        .get("Direction")
-        .is_some_and(|d| d.starts_with("outbound"));
-    if placed_by_us || matches!(ours, OurNumber::Sender) {
-        signed.get("From")
-    } else {
-        signed.get("To")
-    }
+    our_number(|name| signed.get(name), ours)
 }
 
 fn signature_header(headers: &HeaderMap) -> Option<&str> {
@@ -312,7 +349,7 @@ async fn answer(
     let Ok(body) = body.into_bytes().await else {
         return refuse(StatusCode::BAD_REQUEST, "unreadable body");
     };
-    let verified = match verify(state, request, &body, ours).await {
+    let verified = match verify(state, request, &body, ours, webhook).await {
         Ok(verified) => verified,
         Err(response) => return response,
     };

@@ -1,0 +1,77 @@
+//! The setup checklist a new clinic sees on its overview until it is live. Every step is ticked by
+//! what the server knows, never by a click: a texting number is registered, a forwarding line is
+//! set, business hours and the text-back wording were saved, a call came in through the provider's
+//! webhooks, and (with billing on) a plan was chosen. Reading it costs one row read and two existence
+//! checks (each stops at its first row), whatever the clinic's size.
+
+use ringback_entity::{call, provider_number};
+use ringback_providers::twilio::PROVIDER_NAME;
+use sea_orm::{ColumnTrait, QueryFilter};
+
+use crate::service::clinic;
+use ringback_core::error::DomainError;
+use ringback_core::tenant::TenantTxn;
+
+/// One step of the setup, in the order a new owner takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetupStep {
+    /// A number callers ring and texts come from.
+    TextingNumber,
+    /// The line calls are forwarded to before they count as missed.
+    ForwardingLine,
+    /// Opening hours, which choose the text-back's wording and the AI's offers.
+    BusinessHours,
+    /// The text-back's own words.
+    TextBackWording,
+    /// A call received through the number (the guided test call).
+    TestCall,
+    /// A plan chosen (only while billing is on).
+    Plan,
+}
+
+/// The checklist: each step and whether it is done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checklist {
+    pub steps: Vec<(SetupStep, bool)>,
+}
+
+impl Checklist {
+    /// Whether every step is done: the clinic is live.
+    pub fn live(&self) -> bool {
+        self.steps.iter().all(|(_, done)| *done)
+    }
+}
+
+/// Where the clinic stands; `billing_on` adds the plan step.
+pub async fn checklist(txn: &TenantTxn, billing_on: bool) -> Result<Checklist, DomainError> {
+    let settings = clinic::get(txn).await?;
+    let has_number = txn
+        .find::<provider_number::Entity>()
+        .one(txn.conn())
+        .await?
+        .is_some();
+    let has_call = txn
+        .find::<call::Entity>()
+        .filter(call::Column::Provider.eq(PROVIDER_NAME))
+        .one(txn.conn())
+        .await?
+        .is_some();
+    let mut steps = vec![
+        (SetupStep::TextingNumber, has_number),
+        (
+            SetupStep::ForwardingLine,
+            settings.forwarding_line_sealed.is_some(),
+        ),
+        (SetupStep::BusinessHours, settings.business_hours.is_some()),
+        (
+            SetupStep::TextBackWording,
+            settings.text_back_template_open.is_some()
+                || settings.text_back_template_closed.is_some(),
+        ),
+        (SetupStep::TestCall, has_call),
+    ];
+    if billing_on {
+        steps.push((SetupStep::Plan, settings.billing_plan.is_some()));
+    }
+    Ok(Checklist { steps })
+}
