@@ -9,6 +9,8 @@ use fantoccini::{Client, Locator};
 
 use crate::E2eError;
 
+pub mod onboarding;
+
 /// How long to wait for something the page is expected to show.
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -11,15 +11,24 @@ use ringback_e2e::{E2eError, audit, on_demo, pages};
 const PHONE: (u32, u32) = (375, 812);
 
 /// Pages anyone can open.
-const PUBLIC: [&str; 4] = ["sign-in", "accept-invite", "about", "privacy"];
+const PUBLIC: [&str; 6] = [
+    "sign-in",
+    "sign-up",
+    "accept-invite",
+    "about",
+    "privacy",
+    "terms",
+];
 
 /// Pages seen signed in (the owner may open all of them; privacy and not-found are public).
-const SIGNED_IN: [&str; 16] = [
+const SIGNED_IN: [&str; 18] = [
     "",
     "worklist",
     "inbox",
     "appointments",
     "settings",
+    "settings/numbers",
+    "settings/numbers/test-call",
     "settings/ai",
     "settings/attribution",
     "settings/undelivered",

@@ -8,6 +8,7 @@ pub mod ai;
 pub mod attribution;
 pub mod billing;
 pub mod caller_key;
+pub mod countries;
 pub mod display;
 pub mod hours;
 pub mod ids;

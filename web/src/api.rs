@@ -53,8 +53,8 @@ macro_rules! operations {
     )+};
 }
 
-operations!("graphql/server_info.graphql" => ServerInfo);
-operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, ConfirmSignUp, RefreshSession, SignOut, MyClinics, SwitchClinic);
+operations!("graphql/server_info.graphql" => ServerInfo, SignUpTerms);
+operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, ConfirmSignUp, RefreshSession, SignOut, MyClinics, SwitchClinic, SignUp, RequestSignUp);
 operations!("graphql/overview.graphql" => Overview);
 operations!("graphql/worklist.graphql" => Worklist, LogCallback, DismissWaitingCaller, UndoDismissal, CallBack, SetMyCallbackLine, FindCaller);
 operations!("graphql/appointments.graphql" => Appointments, CreateAppointment, UpdateAppointment, CancelAppointment);
@@ -66,6 +66,7 @@ operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveM
 operations!("graphql/export.graphql" => ExportCsv);
 operations!("graphql/privacy.graphql" => PrivacySettings, SaveRetention, CallerRecord, ExportCallerRecord, EraseCaller, RestrictCaller, ClinicDataExport, DeleteClinic, DeleteMyAccount);
 operations!("graphql/billing.graphql" => BillingPage, BillingNotice, StartCheckout, OpenBillingPortal);
+operations!("graphql/numbers.graphql" => SetupChecklist, NumbersPage, NumbersForSale, AccountNumbers, BuyNumber, UseAccountNumber, ReleaseNumber, SetForwardingLine, TestCall);
 operations!("graphql/ai.graphql" => AiSettings, SaveAi, SaveService, DeleteService);
 
 /// Failures talking to the API, in words a user can act on.
@@ -234,6 +235,36 @@ pub async fn sign_in(email: String, password: String) -> Result<(), ApiError> {
 /// its owner in (sets the session cookies).
 pub async fn confirm_sign_up(token: String) -> Result<(), ApiError> {
     send::<ConfirmSignUp>(confirm_sign_up::Variables { token }).await
+}
+
+/// How a sign-up ended: signed in at once, or waiting for the address to be confirmed by mail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignedUp {
+    SignedIn,
+    MailSent,
+}
+
+/// Signs a new clinic up: at once (the server sets the session cookies) on a server that sends
+/// no mail, else by a request whose mail's link finishes it.
+pub async fn sign_up(input: sign_up::SignUpInput) -> Result<SignedUp, ApiError> {
+    let mode = run::<SignUpTerms>(sign_up_terms::Variables).await?;
+    if mode.server_info.sign_up_confirms_by_mail {
+        let input = request_sign_up::SignUpInput {
+            clinic_name: input.clinic_name,
+            kind: input.kind,
+            time_zone: input.time_zone,
+            default_region: input.default_region,
+            currency: input.currency,
+            owner_name: input.owner_name,
+            owner_email: input.owner_email,
+            password: input.password,
+            accepted_terms: input.accepted_terms,
+        };
+        send::<RequestSignUp>(request_sign_up::Variables { input }).await?;
+        return Ok(SignedUp::MailSent);
+    }
+    send::<SignUp>(sign_up::Variables { input }).await?;
+    Ok(SignedUp::SignedIn)
 }
 
 /// Accepts an invitation with its one-time code: with the password of the account to create, or

@@ -55,6 +55,8 @@ fn App() -> impl IntoView {
                         <Route path=path!("/confirm-sign-up") view=pages::sign_in::ConfirmSignUp />
                         <Route path=path!("/about") view=pages::about::About />
                         <Route path=path!("/privacy") view=pages::privacy::Privacy />
+                        <Route path=path!("/terms") view=pages::privacy::Terms />
+                        <Route path=path!("/sign-up") view=pages::sign_in::SignUp />
                         <ParentRoute path=path!("") view=session::RequireSession>
                             <Route path=path!("/team") view=permitted(Permission::ManageTeam, pages::admin::Team) />
                             <Route path=path!("/api-keys") view=permitted(Permission::ManageApiKeys, pages::admin::ApiKeys) />
@@ -63,6 +65,8 @@ fn App() -> impl IntoView {
                             <Route path=path!("/billing") view=permitted(Permission::ManageBilling, pages::billing::Billing) />
                             <Route path=path!("/settings/undelivered") view=permitted(Permission::ManageSettings, pages::admin::Undelivered) />
                             <Route path=path!("/settings") view=permitted(Permission::ManageSettings, pages::settings::Settings) />
+                            <Route path=path!("/settings/numbers") view=permitted(Permission::ManageSettings, pages::numbers::Numbers) />
+                            <Route path=path!("/settings/numbers/test-call") view=permitted(Permission::ManageSettings, pages::numbers::TestCall) />
                             <Route path=path!("/settings/privacy") view=permitted(Permission::HandlePrivacyRequests, pages::privacy_requests::PrivacyRequests) />
                             <Route path=path!("/settings/ai") view=permitted(Permission::ManageSettings, pages::ai_receptionist::AiReceptionist) />
                             <Route path=path!("/settings/attribution") view=permitted(Permission::ManageSettings, pages::what_if::WhatIf) />

@@ -93,6 +93,15 @@ pub fn known_time_zones() -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The browser's own time zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`), or UTC.
+pub fn browser_time_zone() -> String {
+    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
+    js_sys::Reflect::get(&format.resolved_options(), &"timeZone".into())
+        .ok()
+        .and_then(|zone| zone.as_string())
+        .unwrap_or_else(|| "UTC".to_owned())
+}
+
 /// The browser's clock, as an instant.
 pub fn now() -> DateTime<chrono::Utc> {
     DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()

@@ -2,7 +2,7 @@
 //! loaded data with its loading and error states, the daily chart, the notice of texts not sent
 //! the "Call back" action and its notice, the search for a caller by number, billing's link and
 //! banner in the header, taking the clinic's data away and leaving (deleting the clinic or one's
-//! account), and (in support builds) the number check.
+//! account), the setup checklist, and (in support builds) the number check.
 
 mod alert;
 mod async_view;
@@ -13,6 +13,7 @@ mod find_caller;
 mod leaving;
 #[cfg(feature = "number-check")]
 pub mod number_check;
+mod setup_checklist;
 mod undelivered_notice;
 
 pub use alert::{Alert, failure_of};
@@ -21,4 +22,5 @@ pub use billing_notice::{BillingLink, BillingNotice, billing_summary};
 pub use call_back::{CallBack, RingingNotice, call_back_action};
 pub use find_caller::FindCaller;
 pub use leaving::{ClinicData, DeleteAccount, DeleteClinic};
+pub use setup_checklist::SetupChecklist;
 pub use undelivered_notice::UndeliveredNotice;

@@ -8,6 +8,7 @@ pub mod appointments;
 pub mod billing;
 pub mod export;
 pub mod inbox;
+pub mod numbers;
 pub mod overview;
 pub mod privacy;
 pub mod privacy_requests;

@@ -11,7 +11,7 @@ use ringback_shared::display::{self, DayRange, Period};
 
 use crate::api::{self, overview};
 use crate::components::chart::{DailyChart, DayBars};
-use crate::components::{AsyncView, UndeliveredNotice};
+use crate::components::{AsyncView, SetupChecklist, UndeliveredNotice};
 use crate::session::{allows, clinic_currency, use_session};
 use crate::time::use_clinic_time;
 
@@ -129,7 +129,7 @@ pub fn Overview() -> impl IntoView {
     let admin = allows(session, Permission::ManageSettings);
     view! {
         <h1>"Overview"</h1>
-        {admin.then(|| view! { <UndeliveredNotice /> })}
+        {admin.then(|| view! { <SetupChecklist /> <UndeliveredNotice /> })}
         <fieldset class="periods">
             <legend>"Period"</legend>
             {Choice::ALL.into_iter().map(|(value, label, id)| view! {

@@ -161,7 +161,8 @@ pub fn Settings() -> impl IntoView {
     view! {
         <h1>"Settings"</h1>
         <p>
-            <A href="/settings/attribution">"Attribution window, with a what-if preview"</A>
+            <A href="/settings/numbers">"Phone numbers and forwarding line"</A>
+            " · "<A href="/settings/attribution">"Attribution window, with a what-if preview"</A>
             " · "<A href="/settings/undelivered">"Texts not sent"</A>
             " · "<A href="/settings/ai">"AI receptionist"</A>
         </p>

@@ -1,14 +1,16 @@
-//! Getting in: signing in with e-mail and password, and accepting an invitation (the link the
-//! inviter sends carries the one-time code after `#`, so it never reaches a server log). Either way
-//! the user then goes where they were sent from (`?next=`), or to the overview.
+//! Getting in: signing in with e-mail and password, signing a new clinic up (its owner lands on
+//! the setup checklist), and accepting an invitation (the link the inviter sends carries the
+//! one-time code after `#`, so it never reaches a server log). Signing in or joining, the user then
+//! goes where they were sent from (`?next=`), or to the overview.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
-use ringback_shared::password;
+use ringback_shared::countries::{COUNTRIES, Country};
+use ringback_shared::{password, terms};
 
-use crate::api::{self, ApiError, me};
+use crate::api::{self, ApiError, SignedUp, me, sign_up};
 use crate::components::Alert;
 use crate::session::{safe_next, use_session};
 
@@ -108,6 +110,204 @@ pub fn SignIn() -> impl IntoView {
             {submit_row(error, busy, "Sign in", "Signing in…", "sign-in")}
         </form>
         <p>"Invited by your clinic? Open the invitation link you were sent."</p>
+        <p>"New to Ringback? "<a href="/sign-up" data-testid="to-sign-up">"Create your clinic's account"</a></p>
+    }
+}
+
+/// The password rule, said as the owner types: what is missing, or that it will do.
+fn password_feedback(chosen: &str) -> String {
+    if chosen.is_empty() {
+        return format!("At least {} characters.", password::MIN_LENGTH);
+    }
+    match password::check(chosen) {
+        Ok(()) => "This password will do.".to_owned(),
+        Err(problem) => format!("{}.", capitalised(&problem.to_string())),
+    }
+}
+
+/// A choice among `options` (value, label) bound to `value`, with its label.
+fn choice(
+    id: &'static str,
+    label: &'static str,
+    options: Vec<(String, String)>,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label for=id>{label}</label>
+        <select id=id name=id prop:value=value on:change=move |ev| value.set(event_target_value(&ev))>
+            {options.into_iter().map(|(option, text)| {
+                let selected = option == value.get_untracked();
+                view! { <option value=option selected=selected>{text}</option> }
+            }).collect_view()}
+        </select>
+    }
+}
+
+/// The sign-up form's fields, as signals.
+#[derive(Clone, Copy)]
+struct SignUpForm {
+    clinic_name: RwSignal<String>,
+    kind: RwSignal<String>,
+    owner_name: RwSignal<String>,
+    email: RwSignal<String>,
+    password: RwSignal<String>,
+    country: RwSignal<String>,
+    time_zone: RwSignal<String>,
+    accepted: RwSignal<bool>,
+}
+
+impl SignUpForm {
+    /// An empty form, its country and time zone suggested by the browser's time zone.
+    fn new() -> Self {
+        let browser_zone = crate::time::browser_time_zone();
+        let country = Country::of_time_zone(&browser_zone).unwrap_or(&COUNTRIES[0]);
+        SignUpForm {
+            clinic_name: RwSignal::new(String::new()),
+            kind: RwSignal::new("dental".to_owned()),
+            owner_name: RwSignal::new(String::new()),
+            email: RwSignal::new(String::new()),
+            password: RwSignal::new(String::new()),
+            country: RwSignal::new(country.code.to_owned()),
+            time_zone: RwSignal::new(country.suggested_time_zone(&browser_zone).to_owned()),
+            accepted: RwSignal::new(false),
+        }
+    }
+
+    /// What the server is sent, or why the form is not ready.
+    fn input(&self) -> Result<sign_up::SignUpInput, String> {
+        if !self.accepted.get_untracked() {
+            return Err(
+                "Accept the terms of service and the privacy notice to sign up.".to_owned(),
+            );
+        }
+        let chosen = self.password.get_untracked();
+        password::check(&chosen).map_err(|problem| capitalised(&problem.to_string()))?;
+        let country = ringback_shared::countries::country(&self.country.get_untracked())
+            .ok_or_else(|| "Choose your country.".to_owned())?;
+        Ok(sign_up::SignUpInput {
+            clinic_name: self.clinic_name.get_untracked(),
+            kind: self.kind.get_untracked(),
+            time_zone: self.time_zone.get_untracked(),
+            default_region: country.code.to_owned(),
+            currency: country.currency.to_owned(),
+            owner_name: self.owner_name.get_untracked(),
+            owner_email: self.email.get_untracked(),
+            password: chosen,
+            accepted_terms: terms::VERSION.to_owned(),
+        })
+    }
+}
+
+/// A new clinic's account: the clinic, its owner, the country (which sets the region, the
+/// currency and the time zones offered) and the terms accepted. On a server that sends mail the
+/// address is confirmed first; otherwise the owner is signed in and lands on the overview's setup
+/// checklist.
+#[component]
+pub fn SignUp() -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    let form = SignUpForm::new();
+    let error = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+    let mailed_to = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let chosen = form.country.get();
+        if let Some(country) = ringback_shared::countries::country(&chosen)
+            && !country
+                .time_zones
+                .contains(&form.time_zone.get_untracked().as_str())
+        {
+            form.time_zone.set(
+                country
+                    .suggested_time_zone(&crate::time::browser_time_zone())
+                    .to_owned(),
+            );
+        }
+    });
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let input = match form.input() {
+            Ok(input) => input,
+            Err(problem) => return error.set(Some(problem)),
+        };
+        let navigate = navigate.clone();
+        let email = input.owner_email.clone();
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let outcome = async {
+                match api::sign_up(input).await? {
+                    SignedUp::MailSent => Ok(None),
+                    SignedUp::SignedIn => api::run::<api::Me>(me::Variables).await.map(Some),
+                }
+            };
+            match outcome.await {
+                Ok(Some(data)) => {
+                    session.signed_in(data.me);
+                    navigate("/", NavigateOptions::default());
+                }
+                Ok(None) => mailed_to.set(Some(email)),
+                Err(failure) => error.set(Some(failure.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    let countries: Vec<(String, String)> = COUNTRIES
+        .iter()
+        .map(|country| (country.code.to_owned(), country.name.to_owned()))
+        .collect();
+    let kinds = [
+        ("dental", "Dental practice"),
+        ("trade", "Trade or home services"),
+        ("other", "Another business"),
+    ]
+    .map(|(value, label)| (value.to_owned(), label.to_owned()))
+    .to_vec();
+    let zones = move || {
+        ringback_shared::countries::country(&form.country.get())
+            .map(|country| {
+                country
+                    .time_zones
+                    .iter()
+                    .map(|zone| (zone.to_string(), zone.replace('_', " ")))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let the_form = move || {
+        view! {
+            <form class="sign-in" novalidate on:submit=submit.clone() data-testid="sign-up-form">
+                {field("clinic-name", "Clinic or business name", "text", "organization", form.clinic_name)}
+                {choice("clinic-kind", "Kind of business", kinds.clone(), form.kind)}
+                {field("owner-name", "Your name", "text", "name", form.owner_name)}
+                {field("owner-email", "E-mail", "email", "email", form.email)}
+                {field("owner-password", "Password", "password", "new-password", form.password)}
+                <p class="hint" aria-live="polite" data-testid="password-rule">{move || password_feedback(&form.password.get())}</p>
+                {choice("country", "Country", countries.clone(), form.country)}
+                {move || choice("time-zone", "Time zone", zones(), form.time_zone)}
+                <label class="inline">
+                    <input type="checkbox" id="accept-terms" data-testid="accept-terms"
+                        prop:checked=form.accepted on:change=move |ev| form.accepted.set(event_target_checked(&ev)) />
+                    " I accept the "<a href="/terms" target="_blank">"terms of service"</a>" and the "
+                    <a href="/privacy" target="_blank">"privacy notice"</a>{format!(" (version {})", terms::VERSION)}
+                </label>
+                {submit_row(error, busy, "Create my clinic", "Creating…", "sign-up")}
+            </form>
+            <p>"Already on Ringback? "<a href="/sign-in">"Sign in"</a></p>
+        }
+    };
+    view! {
+        <h1>"Create your clinic on Ringback"</h1>
+        <Show when=move || mailed_to.get().is_none() fallback=move || view! {
+            <p data-testid="sign-up-mailed" role="status">
+                {move || format!(
+                    "Check your inbox: we sent a link to {} to confirm the address and create your clinic.",
+                    mailed_to.get().unwrap_or_default()
+                )}
+            </p>
+        }>
+            {the_form.clone()}
+        </Show>
     }
 }
 
