@@ -60,6 +60,22 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
         by_reply > 0,
         "some bookings are recovered through a reply to the text-back"
     );
+    // Text-back states read as a real clinic's: delivered for most, a plain reason for the rest,
+    // never "reported too late" (which no live clinic sees).
+    let states = test_db
+        .query_strings(
+            "SELECT COALESCE(text_back_status, 'none') AS s FROM calls WHERE missed = true",
+            &["s"],
+        )
+        .await;
+    let delivered = states.iter().filter(|row| row[0] == "delivered").count();
+    assert!(delivered * 10 > states.len() * 7, "{delivered} of {}", states.len());
+    assert!(
+        states
+            .iter()
+            .all(|row| row[0] != "skipped:too_old" && row[0] != "none"),
+        "every missed demo call has a realistic state"
+    );
     let lunch_and_evening = test_db
         .query_strings(
             "SELECT caller_tail AS tail FROM calls WHERE missed = true",

@@ -5,10 +5,11 @@
 //! (07700 900000–900999), and goes through the same keying as real traffic, so none is stored.
 //! The generator is seeded: the same day gives the same data.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 use ringback_entity::user;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 use ringback_shared::metrics::parse_time_zone;
+use ringback_shared::text_back::SkipReason;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::auth::session::SessionKeys;
@@ -230,6 +231,17 @@ async fn seed_day(
     Ok(())
 }
 
+/// Why a demo caller was not texted, as a real clinic sees it most often: texted already that day,
+/// a landline, an opted-out caller. Read from the call's minute, so the demo's dice (and with
+/// them every other demo figure) are left as they were.
+fn untexted_reason(call: &ringback_entity::call::Model) -> SkipReason {
+    match call.started_at.minute() % 4 {
+        0 | 1 => SkipReason::Duplicate,
+        2 => SkipReason::Landline,
+        _ => SkipReason::OptedOut,
+    }
+}
+
 /// The text-back after a missed call (most get one) and, sometimes, the caller's reply; returns
 /// when they replied.
 async fn text_back(
@@ -241,6 +253,7 @@ async fn text_back(
     summary: &mut DemoSummary,
 ) -> Result<Option<DateTime<Utc>>, DomainError> {
     if !dice.chance(85) {
+        calls::set_text_back_status(txn, call.id, untexted_reason(call).status()).await?;
         return Ok(None);
     }
     let party = || Party {
@@ -264,6 +277,7 @@ async fn text_back(
         },
     )
     .await?;
+    calls::set_text_back_status(txn, call.id, "delivered").await?;
     summary.text_backs += 1;
     if !dice.chance(35) {
         return Ok(None);
