@@ -179,6 +179,18 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Admin,
         ),
         (
+            "inbox",
+            "{ inbox { unread } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "inboxUnread",
+            "{ inboxUnread }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "setupChecklist",
             "{ setupChecklist { live } }",
             json!({}),

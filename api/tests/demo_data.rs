@@ -69,7 +69,11 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
         )
         .await;
     let delivered = states.iter().filter(|row| row[0] == "delivered").count();
-    assert!(delivered * 10 > states.len() * 7, "{delivered} of {}", states.len());
+    assert!(
+        delivered * 10 > states.len() * 7,
+        "{delivered} of {}",
+        states.len()
+    );
     assert!(
         states
             .iter()

@@ -24,6 +24,8 @@ pub struct Model {
     pub ai_stopped_reason: Option<String>,
     /// The intake details the caller gave, sealed with the clinic's data key.
     pub details_sealed: Option<Vec<u8>>,
+    /// When someone in the team last opened the thread; newer messages make it unread.
+    pub read_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

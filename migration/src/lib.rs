@@ -58,6 +58,7 @@ mod m20261204_100000_create_session_member_function;
 mod m20261205_100000_add_provider_number_sid;
 mod m20261205_110000_add_user_terms;
 mod m20261205_120000_create_webhook_refusals;
+mod m20261205_130000_add_conversation_read_at;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -117,6 +118,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_100000_add_provider_number_sid::Migration),
             Box::new(m20261205_110000_add_user_terms::Migration),
             Box::new(m20261205_120000_create_webhook_refusals::Migration),
+            Box::new(m20261205_130000_add_conversation_read_at::Migration),
         ]
     }
 }

@@ -163,6 +163,7 @@ pub fn Header() -> impl IntoView {
                         <A href="/">"Overview"</A>
                         <A href="/worklist">"Worklist"</A>
                         <A href="/inbox">"Inbox"</A>
+                        <InboxCount />
                         <A href="/appointments">"Appointments"</A>
                         {allows(session, Permission::ManageSettings).then(|| view! { <A href="/settings">"Settings"</A> })}
                         {allows(session, Permission::ManageTeam).then(|| view! { <A href="/team">"Team"</A> })}
@@ -236,5 +237,24 @@ fn ClinicSwitcher() -> impl IntoView {
                 <Alert message=failure />
             }
         })
+    }
+}
+
+/// The number of unread conversations beside the inbox link, read again on every navigation.
+#[component]
+fn InboxCount() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let count = LocalResource::new(move || {
+        location.pathname.track();
+        crate::api::run::<crate::api::InboxCount>(crate::api::inbox_count::Variables)
+    });
+    move || {
+        count
+            .get()
+            .and_then(Result::ok)
+            .filter(|data| data.inbox_unread > 0)
+            .map(|data| {
+                view! { <span class="badge" data-testid="inbox-unread">{format!("{} unread", data.inbox_unread)}</span> }
+            })
     }
 }

@@ -40,6 +40,12 @@ impl ClinicTime {
     pub fn today(self) -> NaiveDate {
         today(&self.zone())
     }
+
+    /// The clinic's day that instant `iso` (RFC 3339) falls on.
+    pub fn day_of(self, iso: &str) -> Option<NaiveDate> {
+        let date = js_sys::Date::new(&JsValue::from_str(iso));
+        (!date.get_time().is_nan()).then(|| day_in(&self.zone(), &date))?
+    }
 }
 
 /// `iso` (RFC 3339) as a short local date and time in `time_zone`, e.g. "22 Nov 2026, 09:12".
@@ -61,17 +67,21 @@ fn local_time(iso: &str, time_zone: &str) -> String {
 
 /// The day in `time_zone` by the browser's clock.
 fn today(time_zone: &str) -> NaiveDate {
+    day_in(time_zone, &js_sys::Date::new_0()).unwrap_or_else(|| now().date_naive())
+}
+
+/// The day `date` falls on in `time_zone`.
+fn day_in(time_zone: &str, date: &js_sys::Date) -> Option<NaiveDate> {
     let options = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &time_zone.into());
     // Canadian English writes dates as ISO does: 2026-11-22.
     let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::of1(&"en-CA".into()), &options);
     format
         .format()
-        .call1(&JsValue::UNDEFINED, &js_sys::Date::new_0())
+        .call1(&JsValue::UNDEFINED, date)
         .ok()
         .and_then(|text| text.as_string())
         .and_then(|text| text.parse().ok())
-        .unwrap_or_else(|| now().date_naive())
 }
 
 /// The IANA time zones the browser knows (`Intl.supportedValuesOf("timeZone")`), to suggest in

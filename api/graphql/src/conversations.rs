@@ -94,6 +94,12 @@ impl From<OpenedMessage> for Message {
 /// A caller's SMS thread.
 pub struct Conversation(conversation::Model);
 
+impl From<conversation::Model> for Conversation {
+    fn from(row: conversation::Model) -> Self {
+        Conversation(row)
+    }
+}
+
 #[Object]
 impl Conversation {
     async fn id(&self) -> ID {
@@ -124,6 +130,11 @@ impl Conversation {
 
     async fn last_message_at(&self) -> DateTime<Utc> {
         self.0.last_message_at
+    }
+
+    /// Whether its latest message came after anyone in the team last opened it.
+    async fn unread(&self) -> bool {
+        ringback_domain::service::inbox::is_unread(&self.0)
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

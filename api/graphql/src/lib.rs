@@ -22,6 +22,7 @@ mod conversations;
 pub mod error;
 mod export;
 mod guard;
+mod inbox;
 mod leaving;
 pub mod loaders;
 mod metrics;
@@ -65,6 +66,7 @@ pub struct QueryRoot(
     numbers::NumbersQuery,
     setup::SetupQuery,
     conversations::ConversationQuery,
+    inbox::InboxQuery,
     outbox::OutboxQuery,
     worklist::WorklistQuery,
     click_to_call::ClickToCallQuery,

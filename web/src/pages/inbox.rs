@@ -1,4 +1,6 @@
-//! The SMS inbox: open conversations, newest activity first; a conversation's messages with their
+//! The SMS inbox, a shared front desk's: conversations in four views (open, mine, unassigned,
+//! closed), newest activity first, each with the first words of its last message, who holds it
+//! and whether anyone has read it; a conversation's messages with their
 //! delivery states, a reply box (when the clinic keeps numbers), "Call back" (when the caller's
 //! latest missed call keeps a number and the provider can place calls), assignment to oneself,
 //! closing, and taking the conversation over from the AI receptionist, whose messages, state and
@@ -19,10 +21,23 @@ use crate::components::{Alert, AsyncView, RingingNotice, call_back_action, failu
 use crate::session::use_session;
 use crate::time::{ClinicTime, use_clinic_time};
 
-/// The list of open conversations.
+/// The inbox's views: value, label, test id.
+const VIEWS: [(conversations::InboxFilter, &str, &str); 4] = [
+    (conversations::InboxFilter::OPEN, "Open", "inbox-open"),
+    (conversations::InboxFilter::MINE, "Mine", "inbox-mine"),
+    (
+        conversations::InboxFilter::UNASSIGNED,
+        "Unassigned",
+        "inbox-unassigned",
+    ),
+    (conversations::InboxFilter::CLOSED, "Closed", "inbox-closed"),
+];
+
+/// The list of conversations in the chosen view.
 #[component]
 pub fn Inbox() -> impl IntoView {
     let clock = use_clinic_time();
+    let view_index = RwSignal::new(0usize);
     let mark_read: Action<(), Result<(), ApiError>> = Action::new_local(|_: &()| async {
         api::run::<api::MarkNotificationsRead>(mark_notifications_read::Variables)
             .await
@@ -31,11 +46,23 @@ pub fn Inbox() -> impl IntoView {
     let marked = mark_read.version();
     let list = LocalResource::new(move || {
         marked.track();
-        api::run::<api::Conversations>(conversations::Variables)
+        let view = VIEWS[view_index.get()].0.clone();
+        api::run::<api::Conversations>(conversations::Variables { view: Some(view) })
     });
     view! {
         <h1>"Inbox"</h1>
         <Alert message=failure_of(mark_read) />
+        <fieldset class="periods">
+            <legend>"Show"</legend>
+            {VIEWS.iter().enumerate().map(|(index, (_, label, id))| view! {
+                <label>
+                    <input type="radio" name="inbox-view" data-testid=*id
+                        prop:checked=move || view_index.get() == index
+                        on:change=move |_| view_index.set(index) />
+                    {*label}
+                </label>
+            }).collect_view()}
+        </fieldset>
         <AsyncView resource=list loading="Loading conversations…" let:data>
             {hand_offs(data.notifications.clone(), clock, mark_read)}
             {conversation_list(data, clock)}
@@ -72,22 +99,36 @@ fn hand_offs(
     })
 }
 
-/// The open conversations, each linking to its page; or word that there are none.
+/// The view's conversations, each linking to its page with the first words of its last
+/// message; or word that there are none.
 fn conversation_list(data: conversations::ResponseData, clock: ClinicTime) -> AnyView {
-    if data.conversations.is_empty() {
-        return view! { <p>"No open conversations."</p> }.into_any();
+    if data.inbox.is_empty() {
+        return view! { <p data-testid="conversations">"No conversations here."</p> }.into_any();
     }
     view! {
         <ul class="conversations" data-testid="conversations">
-            {data.conversations.into_iter().map(|thread| view! {
-                <li>
-                    <A href=format!("/inbox/{}", thread.id) attr:data-testid="conversation-link">
-                        <strong>{thread.caller_tail.clone()}</strong>
-                    </A>
-                    " · last message "{clock.local_time(&thread.last_message_at)}
-                    {thread.assigned_to.is_some().then_some(" · assigned")}
-                    {(thread.ai_state == Some(conversations::AiConversationState::ACTIVE)).then_some(" · the AI answers")}
-                </li>
+            {data.inbox.into_iter().map(|entry| {
+                let thread = entry.conversation;
+                let holder = entry.assignee_name.map_or_else(
+                    || "Unassigned".to_owned(),
+                    |name| format!("Assigned to {name}"),
+                );
+                view! {
+                    <li class:unread=entry.unread data-testid="conversation" data-unread=entry.unread.to_string()>
+                        <p class="caller">
+                            <A href=format!("/inbox/{}", thread.id) attr:data-testid="conversation-link">
+                                <strong>{thread.caller_tail.clone()}</strong>
+                            </A>
+                            {entry.unread.then(|| view! { " "<span class="badge">"Unread"</span> })}
+                            " · "{clock.local_time(&thread.last_message_at)}
+                        </p>
+                        {entry.preview.map(|words| view! { <p class="preview" data-testid="conversation-preview">{words}</p> })}
+                        <p class="detail">
+                            {holder}
+                            {(thread.ai_state == Some(conversations::AiConversationState::ACTIVE)).then_some(" · the AI answers")}
+                        </p>
+                    </li>
+                }
             }).collect_view()}
         </ul>
     }

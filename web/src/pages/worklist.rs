@@ -160,7 +160,44 @@ fn page(
     }
 }
 
+/// The waiting callers grouped by the clinic's day of their latest missed call: today,
+/// yesterday, earlier (each group keeps the list's order).
 fn rows(
+    waiting: Vec<worklist::WorklistWorklistEdgesNode>,
+    clock: ClinicTime,
+    changes: Changes,
+    can_call: bool,
+) -> impl IntoView {
+    let today = clock.today();
+    let mut groups: [(&'static str, &'static str, Vec<_>); 3] = [
+        ("Today", "worklist-today", Vec::new()),
+        ("Yesterday", "worklist-yesterday", Vec::new()),
+        ("Earlier", "worklist-earlier", Vec::new()),
+    ];
+    for caller in waiting {
+        let group = match clock.day_of(&caller.latest_missed_at) {
+            Some(day) if day >= today => 0,
+            Some(day) if day.succ_opt() == Some(today) => 1,
+            _ => 2,
+        };
+        groups[group].2.push(caller);
+    }
+    let sections = groups
+        .into_iter()
+        .filter(|(_, _, callers)| !callers.is_empty())
+        .map(|(title, test_id, callers)| {
+            view! {
+                <section data-testid=test_id>
+                    <h2>{title}</h2>
+                    {group_rows(callers, clock, changes, can_call)}
+                </section>
+            }
+        })
+        .collect_view();
+    view! { <div data-testid="worklist">{sections}</div> }
+}
+
+fn group_rows(
     waiting: Vec<worklist::WorklistWorklistEdgesNode>,
     clock: ClinicTime,
     changes: Changes,
@@ -219,7 +256,7 @@ fn rows(
             }
         })
         .collect_view();
-    view! { <ul class="worklist" data-testid="worklist">{items}</ul> }
+    view! { <ul class="worklist">{items}</ul> }
 }
 
 /// Refreshes the list every few seconds for the next two minutes.

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use ringback_entity::{clinic as clinic_row, conversation, message};
 use ringback_shared::ai::state as ai_state;
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -39,7 +39,18 @@ pub async fn list(
     before: Option<DateTime<Utc>>,
     limit: u64,
 ) -> Result<Vec<conversation::Model>, DomainError> {
-    let mut query = txn.find::<conversation::Entity>();
+    list_where(txn, status, before, limit, |query| query).await
+}
+
+/// As [`list`], narrowed further by `narrow` (the inbox's views).
+pub async fn list_where(
+    txn: &TenantTxn,
+    status: Option<&str>,
+    before: Option<DateTime<Utc>>,
+    limit: u64,
+    narrow: impl FnOnce(Select<conversation::Entity>) -> Select<conversation::Entity>,
+) -> Result<Vec<conversation::Model>, DomainError> {
+    let mut query = narrow(txn.find::<conversation::Entity>());
     if let Some(status) = status {
         query = query.filter(conversation::Column::Status.eq(status));
     }
@@ -70,6 +81,7 @@ pub async fn read_messages(
 ) -> Result<Vec<OpenedMessage>, DomainError> {
     let thread = find(txn, conversation_id).await?;
     let opened = messages_of(txn, secrets, thread.id).await?;
+    let thread = crate::service::inbox::mark_read(txn, thread, txn.now()).await?;
     audit::note_read(
         txn,
         AuditEvent {
@@ -153,6 +165,8 @@ pub async fn reply(
     )
     .await?;
     staff_action(txn, actor, "conversation.replied", conversation_id).await?;
+    let replied = find(txn, conversation_id).await?;
+    crate::service::inbox::mark_read(txn, replied, now).await?;
     Ok(stored)
 }
 

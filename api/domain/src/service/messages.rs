@@ -81,6 +81,7 @@ async fn open_conversation(
         ai_state: Set(None),
         ai_stopped_reason: Set(None),
         details_sealed: Set(None),
+        read_at: Set(None),
     }
     .insert(txn.conn())
     .await?)

@@ -26,6 +26,7 @@ pub mod conversations;
 pub mod export;
 pub mod external_ids;
 pub mod inbound_sms;
+pub mod inbox;
 pub mod leaving;
 pub mod messages;
 pub mod metrics;

@@ -1,0 +1,96 @@
+//! The shared inbox's list over GraphQL (receptionists and up): a view of the conversations
+//! (open, mine, unassigned, closed), each with the first words of its last message, who holds it
+//! and whether it is unread; and the count of unread conversations the navigation shows.
+
+use async_graphql::{Context, Enum, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use ringback_shared::access::Permission;
+
+use crate::conversations::Conversation;
+use crate::guard::{Access, with_tenant};
+use ringback_domain::Backend;
+use ringback_domain::service::inbox::{self, InboxItem, InboxView};
+
+/// Largest page of the inbox.
+const MAX_PAGE: i32 = 100;
+
+/// Which conversations the inbox lists.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum InboxFilter {
+    /// Every open conversation.
+    #[default]
+    Open,
+    /// Open conversations assigned to me.
+    Mine,
+    /// Open conversations nobody holds.
+    Unassigned,
+    /// Closed conversations.
+    Closed,
+}
+
+/// A conversation as the inbox lists it.
+#[derive(SimpleObject)]
+pub struct InboxEntry {
+    pub conversation: Conversation,
+    /// The first words of its last message.
+    pub preview: Option<String>,
+    /// Whether its latest message came after anyone in the team last opened it.
+    pub unread: bool,
+    /// The name of the team member who holds it.
+    pub assignee_name: Option<String>,
+}
+
+impl From<InboxItem> for InboxEntry {
+    fn from(item: InboxItem) -> Self {
+        InboxEntry {
+            preview: item.preview,
+            unread: item.unread,
+            assignee_name: item.assignee,
+            conversation: Conversation::from(item.row),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct InboxQuery;
+
+#[Object]
+impl InboxQuery {
+    /// The inbox: `view`'s conversations, latest activity first; `before` pages back by
+    /// `lastMessageAt`. Reading the first words of messages is audited.
+    async fn inbox(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] view: InboxFilter,
+        before: Option<DateTime<Utc>>,
+        #[graphql(default = 25, validator(minimum = 1, maximum = 100))] first: i32,
+    ) -> async_graphql::Result<Vec<InboxEntry>> {
+        let backend = ctx.data::<Backend>()?;
+        let limit = first.clamp(1, MAX_PAGE) as u64;
+        let items = with_tenant(
+            ctx,
+            Access::Read(Permission::WorkCalls),
+            async |txn, principal| {
+                let actor = principal.user_id().ok();
+                let view = match view {
+                    InboxFilter::Open => InboxView::Open,
+                    InboxFilter::Mine => InboxView::Mine(principal.user_id()?),
+                    InboxFilter::Unassigned => InboxView::Unassigned,
+                    InboxFilter::Closed => InboxView::Closed,
+                };
+                inbox::page(txn, &backend.secrets, actor, view, before, limit).await
+            },
+        )
+        .await?;
+        Ok(items.into_iter().map(InboxEntry::from).collect())
+    }
+
+    /// How many open conversations have a message nobody in the team has opened.
+    async fn inbox_unread(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let count = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+            inbox::unread_count(txn).await
+        })
+        .await?;
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    }
+}
