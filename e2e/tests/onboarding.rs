@@ -3,14 +3,18 @@
 //! then signs up and lands on the setup checklist; gets a number (bought from the fake Twilio, its
 //! webhooks set in the same request), sets the forwarding line, places the guided test call (a
 //! signed webhook from the test) and watches it arrive and its text-back go out without reloading;
-//! once hours and wording are saved the checklist is complete and leaves the overview. Each new
-//! page is saved as a screenshot at 1280 and 375 px.
+//! the caller's reply shows in the inbox, unread and counted in the navigation; once hours and
+//! wording are saved the checklist is complete and leaves the overview. Each new page is saved as
+//! a screenshot at 1280 and 375 px.
 
 use std::time::Duration;
 
 use ringback_api::fakes::twilio::{ACCOUNT_SID, FakeTwilio};
 use ringback_e2e::browser::Browser;
-use ringback_e2e::pages::onboarding::{NewClinic, NumbersPage, SetupChecklist, SignUpPage};
+use ringback_e2e::pages::InboxPage;
+use ringback_e2e::pages::onboarding::{
+    NewClinic, NumbersPage, SetupChecklist, SignUpPage, first_inbox_preview, unread_in_navigation,
+};
 use ringback_e2e::server::{Data, RingbackServer};
 use ringback_e2e::{E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, report};
 use serde_json::json;
@@ -183,6 +187,36 @@ async fn sign_up_to_live(
     )?;
     test_call.step_done().await?;
     shots(browser, "onboarding-test-call").await?;
+
+    // The caller answers the text-back: the inbox shows it unread, with its first words, and the
+    // navigation counts it.
+    let (status, body) = server.post_twilio(
+        PUBLIC_URL,
+        TWILIO_AUTH_TOKEN,
+        "/webhooks/twilio/sms",
+        &[
+            ("MessageSid", "SMe2e00000000000000000000000000401"),
+            ("From", "+447700900123"),
+            ("To", FIRST_FOR_SALE),
+            (
+                "Body",
+                "Can I come in on Friday morning for a check-up? Any time before noon suits me.",
+            ),
+        ],
+    )?;
+    expect(status.contains("200"), || {
+        format!("the reply got {status}: {body}")
+    })?;
+    InboxPage::open(client).await?;
+    let preview = first_inbox_preview(client).await?;
+    expect(preview.starts_with("Can I come in on Friday"), || {
+        format!("the inbox shows {preview:?}")
+    })?;
+    let counted = unread_in_navigation(client).await?;
+    expect(counted == "1 unread", || {
+        format!("the navigation shows {counted:?}")
+    })?;
+    shots(browser, "onboarding-inbox").await?;
 
     // Hours and wording saved, the checklist is complete and leaves the overview.
     let cookie = server.api_session(OWNER.email, OWNER.password)?;

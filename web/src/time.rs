@@ -84,25 +84,6 @@ fn day_in(time_zone: &str, date: &js_sys::Date) -> Option<NaiveDate> {
         .and_then(|text| text.parse().ok())
 }
 
-/// The IANA time zones the browser knows (`Intl.supportedValuesOf("timeZone")`), to suggest in
-/// the settings; empty in a browser without that list (the field still takes any name, and the
-/// server checks it).
-pub fn known_time_zones() -> Vec<String> {
-    use js_sys::{Array, Function, Reflect};
-    use wasm_bindgen::JsCast;
-    let Ok(intl) = Reflect::get(&js_sys::global(), &"Intl".into()) else {
-        return Vec::new();
-    };
-    let listed = Reflect::get(&intl, &"supportedValuesOf".into())
-        .ok()
-        .and_then(|list| list.dyn_into::<Function>().ok())
-        .and_then(|list| list.call1(&intl, &"timeZone".into()).ok());
-    listed
-        .and_then(|zones| zones.dyn_into::<Array>().ok())
-        .map(|zones| zones.iter().filter_map(|zone| zone.as_string()).collect())
-        .unwrap_or_default()
-}
-
 /// The browser's own time zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`), or UTC.
 pub fn browser_time_zone() -> String {
     let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());

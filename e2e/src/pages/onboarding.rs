@@ -187,3 +187,13 @@ impl TestCallPage<'_> {
         text_of(self.client, "test-call-step-done").await
     }
 }
+
+/// The first words of the first conversation the open inbox lists.
+pub async fn first_inbox_preview(client: &Client) -> Result<String, E2eError> {
+    text_of(client, "conversation-preview").await
+}
+
+/// The unread count beside the inbox link in the navigation.
+pub async fn unread_in_navigation(client: &Client) -> Result<String, E2eError> {
+    text_of(client, "inbox-unread").await
+}

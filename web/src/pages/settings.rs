@@ -1,7 +1,8 @@
-//! Settings (admins and owners): the clinic's profile and privacy, its business hours and holidays
-//! (checked by the shared hours rules before sending), and the text-back with a live preview of
-//! each template, filled and marked as automated exactly as the server will send it, with its SMS
-//! segment count.
+//! Settings (admins and owners): the clinic's profile (country, time zone and currency chosen from
+//! lists) and privacy, its business hours and holidays (checked by the shared hours rules before
+//! sending), and the text-back with a live preview of each template, filled and marked as
+//! automated exactly as the server will send it, with its SMS segment count. Saving says which
+//! settings changed.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -10,8 +11,8 @@ use ringback_shared::hours::{self, BusinessHours, ClockTime, HoursError, Span};
 use ringback_shared::sms::{self, Encoding};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
-use crate::components::{Alert, AsyncView};
-use crate::time::known_time_zones;
+use crate::components::{Alert, AsyncView, choice};
+use ringback_shared::countries::{self, COUNTRIES};
 
 /// The preview of one template and what it costs.
 fn preview(template: &str, clinic: &str, link: &str) -> (String, String) {
@@ -194,10 +195,54 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let edited = move |value: RwSignal<String>, loaded: &str| {
         Some(value.get_untracked()).filter(|text| text != loaded)
     };
-    let outcome = RwSignal::new(None::<Result<(), String>>);
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    // What each setting held when last saved, to say what a save changed.
+    let tracked: Vec<(&'static str, Signal<String>)> = vec![
+        ("name", name.into()),
+        ("country", region.into()),
+        ("time zone", time_zone.into()),
+        ("currency", currency.into()),
+        ("privacy mode", privacy.into()),
+        (
+            "text-back switch",
+            Signal::derive(move || enabled.get().to_string()),
+        ),
+        ("delay", delay.into()),
+        ("booking link", link.into()),
+        (
+            "business hours",
+            Signal::derive(move || {
+                week.iter()
+                    .map(|day| day.get())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            }),
+        ),
+        ("holidays", Signal::derive(move || holidays.get().join(","))),
+        ("text in business hours", open_template.into()),
+        ("text after hours", closed_template.into()),
+    ];
+    let snapshot = {
+        let tracked = tracked.clone();
+        move || {
+            tracked
+                .iter()
+                .map(|(_, value)| value.get_untracked())
+                .collect::<Vec<_>>()
+        }
+    };
+    let last_saved = StoredValue::new(snapshot());
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         outcome.set(None);
+        let now = snapshot();
+        let changed: Vec<&'static str> = tracked
+            .iter()
+            .zip(last_saved.get_value())
+            .zip(&now)
+            .filter(|((_, before), after)| before != *after)
+            .map(|(((label, _), _), _)| *label)
+            .collect();
         let business_hours = match hours_input(&week) {
             Ok(days) => days,
             Err(problem) => return outcome.set(Some(Err(format!("Business hours: {problem}.")))),
@@ -240,9 +285,11 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 })
                 .await
             };
-            outcome.set(Some(
-                saved.await.map(|_| ()).map_err(|error| error.to_string()),
-            ));
+            let result = saved.await.map_err(|error| error.to_string());
+            if result.is_ok() {
+                last_saved.set_value(now);
+            }
+            outcome.set(Some(result.map(|_| changed_words(&changed))));
         });
     };
     let field = |id: &'static str, label: &'static str, value: RwSignal<String>| {
@@ -270,14 +317,9 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             <fieldset>
                 <legend>"Clinic"</legend>
                 {field("clinic-name", "Name", name)}
-                <label for="clinic-time-zone">"Time zone (IANA, e.g. Europe/London)"</label>
-                <input id="clinic-time-zone" data-testid="clinic-time-zone" list="time-zones" autocomplete="off"
-                    prop:value=time_zone on:input=move |ev| time_zone.set(event_target_value(&ev)) />
-                <datalist id="time-zones">
-                    {known_time_zones().into_iter().map(|zone| view! { <option value=zone></option> }).collect_view()}
-                </datalist>
-                {field("clinic-region", "Region for numbers without a country code (e.g. GB)", region)}
-                {field("clinic-currency", "Currency (ISO 4217, e.g. GBP)", currency)}
+                {choice("clinic-region", "Country (numbers without a country code are read as its)", region_options(&region.get_untracked()), region)}
+                {move || choice("clinic-time-zone", "Time zone", zone_options(&region.get(), &time_zone.get_untracked()), time_zone)}
+                {choice("clinic-currency", "Currency", currency_options(&currency.get_untracked()), currency)}
                 <label for="clinic-privacy">"Privacy mode"</label>
                 <select id="clinic-privacy" data-testid="clinic-privacy" prop:value=privacy
                     on:change=move |ev| privacy.set(event_target_value(&ev))>
@@ -300,10 +342,61 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 {template("template-closed", "Text after hours and on holidays", closed_template)}
             </fieldset>
             {move || outcome.get().map(|result| match result {
-                Ok(()) => view! { <p role="status" data-testid="settings-saved">"Saved."</p> }.into_any(),
+                Ok(said) => view! { <p role="status" data-testid="settings-saved">{said}</p> }.into_any(),
                 Err(message) => view! { <Alert message=Some(message) test_id="settings-error" /> }.into_any(),
             })}
             <button type="submit" data-testid="settings-save">"Save settings"</button>
         </form>
     }
+}
+
+/// What a save changed, in words.
+fn changed_words(changed: &[&str]) -> String {
+    match changed {
+        [] => "Saved: nothing had changed.".to_owned(),
+        [only] => format!("Saved: {only} changed."),
+        [first @ .., last] => format!("Saved: {} and {last} changed.", first.join(", ")),
+    }
+}
+
+/// `options` with `current` added first when it is not among them (a value set before the lists).
+fn keeping_current(mut options: Vec<(String, String)>, current: &str) -> Vec<(String, String)> {
+    if !current.is_empty() && !options.iter().any(|(value, _)| value == current) {
+        options.insert(0, (current.to_owned(), current.to_owned()));
+    }
+    options
+}
+
+/// The countries offered.
+fn region_options(current: &str) -> Vec<(String, String)> {
+    let listed = COUNTRIES
+        .iter()
+        .map(|country| (country.code.to_owned(), country.name.to_owned()))
+        .collect();
+    keeping_current(listed, current)
+}
+
+/// The time zones of country `region`.
+fn zone_options(region: &str, current: &str) -> Vec<(String, String)> {
+    let listed = countries::country(region)
+        .map(|country| {
+            country
+                .time_zones
+                .iter()
+                .map(|zone| (zone.to_string(), zone.replace('_', " ")))
+                .collect()
+        })
+        .unwrap_or_default();
+    keeping_current(listed, current)
+}
+
+/// The currencies of the countries offered.
+fn currency_options(current: &str) -> Vec<(String, String)> {
+    let mut listed: Vec<(String, String)> = COUNTRIES
+        .iter()
+        .map(|country| (country.currency.to_owned(), country.currency.to_owned()))
+        .collect();
+    listed.sort();
+    listed.dedup();
+    keeping_current(listed, current)
 }

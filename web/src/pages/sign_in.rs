@@ -11,7 +11,7 @@ use ringback_shared::countries::{COUNTRIES, Country};
 use ringback_shared::{password, terms};
 
 use crate::api::{self, ApiError, SignedUp, me, sign_up};
-use crate::components::Alert;
+use crate::components::{Alert, choice};
 use crate::session::{safe_next, use_session};
 
 /// Submits a form that starts a session: runs `start`, loads who is signed in and goes on to the
@@ -122,24 +122,6 @@ fn password_feedback(chosen: &str) -> String {
     match password::check(chosen) {
         Ok(()) => "This password will do.".to_owned(),
         Err(problem) => format!("{}.", capitalised(&problem.to_string())),
-    }
-}
-
-/// A choice among `options` (value, label) bound to `value`, with its label.
-fn choice(
-    id: &'static str,
-    label: &'static str,
-    options: Vec<(String, String)>,
-    value: RwSignal<String>,
-) -> impl IntoView {
-    view! {
-        <label for=id>{label}</label>
-        <select id=id name=id prop:value=value on:change=move |ev| value.set(event_target_value(&ev))>
-            {options.into_iter().map(|(option, text)| {
-                let selected = option == value.get_untracked();
-                view! { <option value=option selected=selected>{text}</option> }
-            }).collect_view()}
-        </select>
     }
 }
 

@@ -160,8 +160,8 @@ fn page(
     }
 }
 
-/// The waiting callers grouped by the clinic's day of their latest missed call: today,
-/// yesterday, earlier (each group keeps the list's order).
+/// The waiting callers grouped by the clinic's day they have waited since: earlier, yesterday,
+/// today. The list is longest-waiting first, so the groups keep its order.
 fn rows(
     waiting: Vec<worklist::WorklistWorklistEdgesNode>,
     clock: ClinicTime,
@@ -170,15 +170,15 @@ fn rows(
 ) -> impl IntoView {
     let today = clock.today();
     let mut groups: [(&'static str, &'static str, Vec<_>); 3] = [
-        ("Today", "worklist-today", Vec::new()),
-        ("Yesterday", "worklist-yesterday", Vec::new()),
         ("Earlier", "worklist-earlier", Vec::new()),
+        ("Yesterday", "worklist-yesterday", Vec::new()),
+        ("Today", "worklist-today", Vec::new()),
     ];
     for caller in waiting {
-        let group = match clock.day_of(&caller.latest_missed_at) {
-            Some(day) if day >= today => 0,
+        let group = match clock.day_of(&caller.first_missed_at) {
+            Some(day) if day >= today => 2,
             Some(day) if day.succ_opt() == Some(today) => 1,
-            _ => 2,
+            _ => 0,
         };
         groups[group].2.push(caller);
     }
