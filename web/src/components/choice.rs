@@ -20,3 +20,16 @@ pub fn choice(
         </select>
     }
 }
+
+/// The time zones of country `code` as choices (value, label), e.g. "America/New York".
+pub fn zone_choices(code: &str) -> Vec<(String, String)> {
+    ringback_shared::countries::country(code)
+        .map(|country| {
+            country
+                .time_zones
+                .iter()
+                .map(|zone| (zone.to_string(), zone.replace('_', " ")))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -22,7 +22,7 @@ pub use alert::{Alert, failure_of};
 pub use async_view::AsyncView;
 pub use billing_notice::{BillingLink, BillingNotice, billing_summary};
 pub use call_back::{CallBack, RingingNotice, call_back_action};
-pub use choice::choice;
+pub use choice::{choice, zone_choices};
 pub use find_caller::FindCaller;
 pub use leaving::{ClinicData, DeleteAccount, DeleteClinic};
 pub use setup_checklist::SetupChecklist;

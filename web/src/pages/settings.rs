@@ -11,8 +11,8 @@ use ringback_shared::hours::{self, BusinessHours, ClockTime, HoursError, Span};
 use ringback_shared::sms::{self, Encoding};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
-use crate::components::{Alert, AsyncView, choice};
-use ringback_shared::countries::{self, COUNTRIES};
+use crate::components::{Alert, AsyncView, choice, zone_choices};
+use ringback_shared::countries::COUNTRIES;
 
 /// The preview of one template and what it costs.
 fn preview(template: &str, clinic: &str, link: &str) -> (String, String) {
@@ -378,16 +378,7 @@ fn region_options(current: &str) -> Vec<(String, String)> {
 
 /// The time zones of country `region`.
 fn zone_options(region: &str, current: &str) -> Vec<(String, String)> {
-    let listed = countries::country(region)
-        .map(|country| {
-            country
-                .time_zones
-                .iter()
-                .map(|zone| (zone.to_string(), zone.replace('_', " ")))
-                .collect()
-        })
-        .unwrap_or_default();
-    keeping_current(listed, current)
+    keeping_current(zone_choices(region), current)
 }
 
 /// The currencies of the countries offered.

@@ -11,7 +11,7 @@ use ringback_shared::countries::{COUNTRIES, Country};
 use ringback_shared::{password, terms};
 
 use crate::api::{self, ApiError, SignedUp, me, sign_up};
-use crate::components::{Alert, choice};
+use crate::components::{Alert, choice, zone_choices};
 use crate::session::{safe_next, use_session};
 
 /// Submits a form that starts a session: runs `start`, loads who is signed in and goes on to the
@@ -245,17 +245,7 @@ pub fn SignUp() -> impl IntoView {
     ]
     .map(|(value, label)| (value.to_owned(), label.to_owned()))
     .to_vec();
-    let zones = move || {
-        ringback_shared::countries::country(&form.country.get())
-            .map(|country| {
-                country
-                    .time_zones
-                    .iter()
-                    .map(|zone| (zone.to_string(), zone.replace('_', " ")))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let zones = move || zone_choices(&form.country.get());
     let the_form = move || {
         view! {
             <form class="sign-in" novalidate on:submit=submit.clone() data-testid="sign-up-form">
