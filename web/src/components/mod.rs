@@ -1,5 +1,5 @@
 //! Widgets pages share or embed, so that no page imports another: the alert line, a choice among
-//! fixed options, the view of
+//! fixed options, saying what a save changed, the view of
 //! loaded data with its loading and error states, the daily chart, the notice of texts not sent
 //! the "Call back" action and its notice, the search for a caller by number, billing's link and
 //! banner in the header, taking the clinic's data away and leaving (deleting the clinic or one's
@@ -9,6 +9,7 @@ mod alert;
 mod async_view;
 mod billing_notice;
 mod call_back;
+mod changes;
 pub mod chart;
 mod choice;
 mod find_caller;
@@ -22,6 +23,7 @@ pub use alert::{Alert, failure_of};
 pub use async_view::AsyncView;
 pub use billing_notice::{BillingLink, BillingNotice, billing_summary};
 pub use call_back::{CallBack, RingingNotice, call_back_action};
+pub use changes::ChangeTracker;
 pub use choice::{choice, zone_choices};
 pub use find_caller::FindCaller;
 pub use leaving::{ClinicData, DeleteAccount, DeleteClinic};

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use ringback_shared::display::{self, parse_money};
 
 use crate::api::{self, ApiError, ai_settings, delete_service, save_ai, save_service};
-use crate::components::{Alert, AsyncView, failure_of};
+use crate::components::{Alert, AsyncView, ChangeTracker, failure_of};
 
 #[component]
 pub fn AiReceptionist() -> impl IntoView {
@@ -40,7 +40,18 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
             .unwrap_or_default(),
     );
     let budget = RwSignal::new(ai.monthly_token_budget.to_string());
-    let outcome = RwSignal::new(None::<Result<(), String>>);
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let tracker = ChangeTracker::new(vec![
+        (
+            "the AI's switch",
+            Signal::derive(move || enabled.get().to_string()),
+        ),
+        ("tone", tone.into()),
+        ("description", description.into()),
+        ("intake questions", intake.into()),
+        ("follow-up wait", follow_up.into()),
+        ("budget", budget.into()),
+    ]);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         outcome.set(None);
@@ -48,9 +59,13 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
             Ok(input) => input,
             Err(problem) => return outcome.set(Some(Err(problem))),
         };
+        let pending = tracker.pending();
         spawn_local(async move {
             let sent = api::run::<api::SaveAi>(save_ai::Variables { input }).await;
-            outcome.set(Some(sent.map(|_| ()).map_err(|error| error.to_string())));
+            outcome.set(Some(
+                sent.map(|_| tracker.saved(pending))
+                    .map_err(|error| error.to_string()),
+            ));
         });
     };
     let used = format!(
@@ -90,7 +105,7 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
                 prop:value=budget on:input=move |ev| budget.set(event_target_value(&ev)) />
             <p class="hint" id="ai-used" data-testid="ai-used">{used}</p>
             {move || outcome.get().map(|result| match result {
-                Ok(()) => view! { <p role="status" data-testid="ai-saved">"Saved."</p> }.into_any(),
+                Ok(said) => view! { <p role="status" data-testid="ai-saved">{said}</p> }.into_any(),
                 Err(message) => view! { <Alert message=Some(message) test_id="ai-error" /> }.into_any(),
             })}
             <button type="submit" data-testid="ai-save">"Save the AI settings"</button>

@@ -15,7 +15,7 @@ use crate::api::{
     self, ApiError, caller_record, erase_caller, export_caller_record, privacy_settings,
     restrict_caller, save_retention,
 };
-use crate::components::{Alert, AsyncView, ClinicData, DeleteClinic};
+use crate::components::{Alert, AsyncView, ChangeTracker, ClinicData, DeleteClinic};
 use crate::session::{allows, use_session};
 use crate::time::{ClinicTime, use_clinic_time};
 use ringback_shared::access::Permission;
@@ -47,7 +47,11 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
     let calls = RwSignal::new(clinic.call_retention_days.to_string());
     let conversations = RwSignal::new(clinic.conversation_retention_days.to_string());
     let words = RwSignal::new(clinic.retention_in_words);
-    let outcome = RwSignal::new(None::<Result<(), String>>);
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let tracker = ChangeTracker::new(vec![
+        ("call retention", calls.into()),
+        ("conversation retention", conversations.into()),
+    ]);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let parsed = (
@@ -59,6 +63,7 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
                 "Write both retentions as a number of days.".to_owned()
             )));
         };
+        let pending = tracker.pending();
         spawn_local(async move {
             let saved = api::run::<api::SaveRetention>(save_retention::Variables {
                 calls,
@@ -69,6 +74,7 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
                 saved
                     .map(|data| {
                         words.set(data.update_clinic_settings.retention_in_words);
+                        tracker.saved(pending)
                     })
                     .map_err(|error| error.to_string()),
             ));
@@ -106,7 +112,7 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
                 <button type="submit">"Save retention"</button>
             </form>
             {move || outcome.get().map(|result| match result {
-                Ok(()) => view! { <p role="status">"Saved."</p> }.into_any(),
+                Ok(said) => view! { <p role="status" data-testid="retention-saved">{said}</p> }.into_any(),
                 Err(error) => view! { <Alert message=Some(error) /> }.into_any(),
             })}
         </section>

@@ -11,7 +11,7 @@ use ringback_shared::hours::{self, BusinessHours, ClockTime, HoursError, Span};
 use ringback_shared::sms::{self, Encoding};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
-use crate::components::{Alert, AsyncView, choice, zone_choices};
+use crate::components::{Alert, AsyncView, ChangeTracker, choice, zone_choices};
 use ringback_shared::countries::COUNTRIES;
 
 /// The preview of one template and what it costs.
@@ -196,8 +196,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
         Some(value.get_untracked()).filter(|text| text != loaded)
     };
     let outcome = RwSignal::new(None::<Result<String, String>>);
-    // What each setting held when last saved, to say what a save changed.
-    let tracked: Vec<(&'static str, Signal<String>)> = vec![
+    let tracker = ChangeTracker::new(vec![
         ("name", name.into()),
         ("country", region.into()),
         ("time zone", time_zone.into()),
@@ -221,28 +220,11 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
         ("holidays", Signal::derive(move || holidays.get().join(","))),
         ("text in business hours", open_template.into()),
         ("text after hours", closed_template.into()),
-    ];
-    let snapshot = {
-        let tracked = tracked.clone();
-        move || {
-            tracked
-                .iter()
-                .map(|(_, value)| value.get_untracked())
-                .collect::<Vec<_>>()
-        }
-    };
-    let last_saved = StoredValue::new(snapshot());
+    ]);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         outcome.set(None);
-        let now = snapshot();
-        let changed: Vec<&'static str> = tracked
-            .iter()
-            .zip(last_saved.get_value())
-            .zip(&now)
-            .filter(|((_, before), after)| before != *after)
-            .map(|(((label, _), _), _)| *label)
-            .collect();
+        let pending = tracker.pending();
         let business_hours = match hours_input(&week) {
             Ok(days) => days,
             Err(problem) => return outcome.set(Some(Err(format!("Business hours: {problem}.")))),
@@ -286,10 +268,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 .await
             };
             let result = saved.await.map_err(|error| error.to_string());
-            if result.is_ok() {
-                last_saved.set_value(now);
-            }
-            outcome.set(Some(result.map(|_| changed_words(&changed))));
+            outcome.set(Some(result.map(|_| tracker.saved(pending))));
         });
     };
     let field = |id: &'static str, label: &'static str, value: RwSignal<String>| {
@@ -347,15 +326,6 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             })}
             <button type="submit" data-testid="settings-save">"Save settings"</button>
         </form>
-    }
-}
-
-/// What a save changed, in words.
-fn changed_words(changed: &[&str]) -> String {
-    match changed {
-        [] => "Saved: nothing had changed.".to_owned(),
-        [only] => format!("Saved: {only} changed."),
-        [first @ .., last] => format!("Saved: {} and {last} changed.", first.join(", ")),
     }
 }
 

@@ -1,0 +1,68 @@
+//! Saying what a save changed: a form names its fields, and after a save it says which of them
+//! differ from what was last saved ("Saved: time zone and currency changed."), or that nothing had.
+
+use leptos::prelude::*;
+
+/// A form's fields by name, and what each held when last saved.
+#[derive(Clone, Copy)]
+pub struct ChangeTracker {
+    fields: StoredValue<Vec<(&'static str, Signal<String>)>>,
+    last_saved: StoredValue<Vec<String>>,
+}
+
+/// The fields' values at the moment a save was sent, and which of them had changed.
+pub struct PendingSave {
+    values: Vec<String>,
+    changed: Vec<&'static str>,
+}
+
+impl ChangeTracker {
+    /// Tracks `fields` (name, current value), taking what they hold now as saved.
+    pub fn new(fields: Vec<(&'static str, Signal<String>)>) -> Self {
+        let values = fields
+            .iter()
+            .map(|(_, value)| value.get_untracked())
+            .collect();
+        ChangeTracker {
+            fields: StoredValue::new(fields),
+            last_saved: StoredValue::new(values),
+        }
+    }
+
+    /// What is about to be saved: call when sending.
+    pub fn pending(&self) -> PendingSave {
+        let values: Vec<String> = self.fields.with_value(|fields| {
+            fields
+                .iter()
+                .map(|(_, value)| value.get_untracked())
+                .collect()
+        });
+        let changed = self.fields.with_value(|fields| {
+            self.last_saved.with_value(|last| {
+                fields
+                    .iter()
+                    .zip(last)
+                    .zip(&values)
+                    .filter(|((_, before), after)| before != after)
+                    .map(|(((name, _), _), _)| *name)
+                    .collect()
+            })
+        });
+        PendingSave { values, changed }
+    }
+
+    /// Records `pending` as saved and says what it changed.
+    pub fn saved(&self, pending: PendingSave) -> String {
+        self.last_saved.set_value(pending.values);
+        changed_words(&pending.changed)
+    }
+}
+
+/// What a save changed, in words.
+pub fn changed_words(changed: &[&str]) -> String {
+    match changed {
+        [] => "Saved: nothing had changed.".to_owned(),
+        [only] => format!("Saved: {only} changed."),
+        [first @ .., last] => format!("Saved: {} and {last} changed.", first.join(", ")),
+    }
+}
