@@ -1,5 +1,5 @@
 //! Widgets pages share or embed, so that no page imports another: the alert line, a choice among
-//! fixed options, saying what a save changed, the view of
+//! fixed options, saying what a save changed, repeating a look while a page is open, the view of
 //! loaded data with its loading and error states, the daily chart, the notice of texts not sent
 //! the "Call back" action and its notice, the search for a caller by number, billing's link and
 //! banner in the header, taking the clinic's data away and leaving (deleting the clinic or one's
@@ -16,6 +16,7 @@ mod find_caller;
 mod leaving;
 #[cfg(feature = "number-check")]
 pub mod number_check;
+mod repeat;
 mod setup_checklist;
 mod undelivered_notice;
 
@@ -27,5 +28,6 @@ pub use changes::ChangeTracker;
 pub use choice::{choice, zone_choices};
 pub use find_caller::FindCaller;
 pub use leaving::{ClinicData, DeleteAccount, DeleteClinic};
+pub use repeat::repeat_while;
 pub use setup_checklist::SetupChecklist;
 pub use undelivered_notice::UndeliveredNotice;

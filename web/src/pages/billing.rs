@@ -5,7 +5,6 @@
 //! reload. On a server that bills nobody it says so.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -15,7 +14,7 @@ use ringback_shared::billing::{days_left, status_words};
 use ringback_shared::display;
 
 use crate::api::{self, ApiError, billing_page, open_billing_portal, start_checkout};
-use crate::components::{Alert, AsyncView};
+use crate::components::{Alert, AsyncView, repeat_while};
 use crate::time::{now, use_clinic_time};
 
 /// How often, and how many times, the page asks again after Checkout.
@@ -80,35 +79,16 @@ fn page(loaded: Loaded, failure: RwSignal<Option<String>>) -> AnyView {
 /// Asks again every little while until `confirmed`, for about a minute, and never after the page
 /// is gone.
 fn poll_until(refresh: RwSignal<u32>, confirmed: Memo<bool>) {
-    let handle: Arc<Mutex<Option<IntervalHandle>>> = Arc::default();
-    let stop = {
-        let handle = Arc::clone(&handle);
-        move || {
-            if let Some(handle) = handle.lock().ok().and_then(|mut held| held.take()) {
-                handle.clear();
-            }
-        }
-    };
     let polls = AtomicU32::new(0);
-    let tick = {
-        let stop = stop.clone();
-        move || {
-            let polled = polls.fetch_add(1, Ordering::Relaxed) + 1;
-            let done = confirmed
-                .try_get_untracked()
-                .is_none_or(|confirmed| confirmed)
-                || polled >= CONFIRMATION_POLLS
-                || refresh.try_update(|n| *n = n.wrapping_add(1)).is_none();
-            if done {
-                stop();
-            }
-        }
-    };
-    let started = set_interval_with_handle(tick, Duration::from_millis(CONFIRMATION_POLL_MS));
-    if let Ok(mut held) = handle.lock() {
-        *held = started.ok();
-    }
-    on_cleanup(stop);
+    repeat_while(Duration::from_millis(CONFIRMATION_POLL_MS), move || {
+        let polled = polls.fetch_add(1, Ordering::Relaxed) + 1;
+        let done = confirmed
+            .try_get_untracked()
+            .is_none_or(|confirmed| confirmed)
+            || polled >= CONFIRMATION_POLLS
+            || refresh.try_update(|n| *n = n.wrapping_add(1)).is_none();
+        !done
+    });
 }
 
 /// The plan, where the clinic stands, and this period's texts.

@@ -4,7 +4,6 @@
 //! with its webhooks set in the same step) or using one the account already has; and the guided
 //! test call, which waits for the call to arrive and shows its text-back going out.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -15,7 +14,7 @@ use crate::api::{
     self, ApiError, account_numbers, buy_number, numbers_for_sale, numbers_page, release_number,
     set_forwarding_line, test_call, use_account_number,
 };
-use crate::components::{Alert, AsyncView, failure_of};
+use crate::components::{Alert, AsyncView, failure_of, repeat_while};
 use crate::time::use_clinic_time;
 
 /// A change to the clinic's numbers.
@@ -310,28 +309,9 @@ pub fn TestCall() -> impl IntoView {
 
 /// Bumps `polls` every few seconds while the page is open.
 fn keep_polling(polls: RwSignal<u32>) {
-    let handle = Arc::new(Mutex::new(None::<IntervalHandle>));
-    let stop = {
-        let handle = Arc::clone(&handle);
-        move || {
-            if let Some(handle) = handle.lock().ok().and_then(|mut held| held.take()) {
-                handle.clear();
-            }
-        }
-    };
-    let tick = {
-        let stop = stop.clone();
-        move || {
-            if polls.try_update(|n| *n = n.wrapping_add(1)).is_none() {
-                stop();
-            }
-        }
-    };
-    let started = set_interval_with_handle(tick, Duration::from_secs(POLL_SECONDS));
-    if let Ok(mut held) = handle.lock() {
-        *held = started.ok();
-    }
-    on_cleanup(stop);
+    repeat_while(Duration::from_secs(POLL_SECONDS), move || {
+        polls.try_update(|n| *n = n.wrapping_add(1)).is_some()
+    });
 }
 
 fn test_call_view(

@@ -149,17 +149,18 @@ pub async fn search(
     Ok(NumberOffer { rules, numbers })
 }
 
-/// Refuses when the clinic already holds [`MAX_NUMBERS`].
-async fn room_for_one_more(scope: &TenantScope) -> Result<(), DomainError> {
+/// The clinic's country, once it is shown to hold fewer than [`MAX_NUMBERS`] (refused otherwise).
+async fn country_with_room(scope: &TenantScope) -> Result<String, DomainError> {
     let txn = scope.begin().await?;
     let held = provider_numbers(&txn).await?.len();
+    let country = clinic::get(&txn).await?.default_region;
     txn.commit().await?;
     if held >= MAX_NUMBERS {
         return Err(DomainError::BadUserInput(format!(
             "a clinic has at most {MAX_NUMBERS} numbers; release one first"
         )));
     }
-    Ok(())
+    Ok(country)
 }
 
 /// Buys `number` (one [`search`] offered) for the clinic and points it here in the same request.
@@ -170,8 +171,7 @@ pub async fn buy(
     actor: Uuid,
     number: &str,
 ) -> Result<OpenedNumber, DomainError> {
-    room_for_one_more(scope).await?;
-    let country = clinic_country(scope).await?;
+    let country = country_with_room(scope).await?;
     let e164 = own_country_number(number, &country)?;
     let bought = desk
         .directory
@@ -259,7 +259,7 @@ pub async fn take(
         Some(row) => row,
         None => {
             drop(txn);
-            room_for_one_more(scope).await?;
+            country_with_room(scope).await?;
             let txn = scope.begin().await?;
             let current = clinic::get(&txn).await?;
             let inserted =
