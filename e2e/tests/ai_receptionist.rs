@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use ringback_api::demo::LATEST_START_DAYS;
 use ringback_api::fakes::anthropic::{API_KEY, FakeAnthropic, Reply};
 use ringback_api::fakes::twilio::FakeTwilio;
 use ringback_e2e::browser::Browser;
@@ -43,9 +44,11 @@ async fn the_ai_books_a_caller_and_a_receptionist_takes_over() {
     .await;
 }
 
-/// The next Monday at least two days ahead, as `YYYY-MM-DD`.
+/// The first Monday after every demo appointment has started, as `YYYY-MM-DD`: its openings
+/// are all free whatever day the test runs on.
 fn monday_ahead() -> String {
-    let mut day = (chrono::Utc::now() + chrono::Duration::days(2)).date_naive();
+    let clear = chrono::Duration::days(LATEST_START_DAYS as i64 + 2);
+    let mut day = (chrono::Utc::now() + clear).date_naive();
     while chrono::Datelike::weekday(&day) != chrono::Weekday::Mon {
         day = day.succ_opt().unwrap_or(day);
     }

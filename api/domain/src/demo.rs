@@ -32,6 +32,11 @@ pub const DEMO_EMAIL: &str = "owner@demo.ringback.test";
 pub const DEMO_PASSWORD: &str = "ringback-demo-owner";
 /// Days of history generated.
 pub const DEMO_DAYS: i64 = 90;
+/// Demo appointments start between this many days after they were booked…
+const SOONEST_START_DAYS: u64 = 3;
+/// …and this many: no demo appointment starts later than this many days from now, so a day
+/// beyond it has every opening free.
+pub const LATEST_START_DAYS: u64 = 16;
 const TIME_ZONE: &str = "Europe/London";
 /// Treatments and their values in pence.
 const TREATMENTS: &[(&str, i64)] = &[
@@ -303,6 +308,12 @@ async fn text_back(
     Ok(Some(replied_at))
 }
 
+/// How long after its booking a demo appointment starts.
+fn start_delay(dice: &mut Dice) -> Duration {
+    let days = SOONEST_START_DAYS + dice.below(LATEST_START_DAYS - SOONEST_START_DAYS + 1);
+    Duration::days(days as i64)
+}
+
 /// What happens after one call: for a missed call, maybe a text-back, a reply and a callback; then
 /// maybe a booking.
 async fn follow_up(
@@ -349,7 +360,7 @@ async fn follow_up(
             NewAppointment {
                 caller: CallerRef::Number(number),
                 value_minor: value,
-                starts_at: Some(booked_at + Duration::days(3 + dice.below(14) as i64)),
+                starts_at: Some(booked_at + start_delay(dice)),
                 duration_minutes: None,
                 source: "demo",
                 external_id: None,
