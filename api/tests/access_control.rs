@@ -245,6 +245,12 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "knownCallers",
+            "{ knownCallers(first: 5) { callerKey callerTail } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "appointment",
             "query($id: ID!) { appointment(id: $id) { id } }",
             json!({ "id": unknown }),

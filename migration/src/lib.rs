@@ -59,6 +59,7 @@ mod m20261205_100000_add_provider_number_sid;
 mod m20261205_110000_add_user_terms;
 mod m20261205_120000_create_webhook_refusals;
 mod m20261205_130000_add_conversation_read_at;
+mod m20261206_100000_index_caller_tails;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -119,6 +120,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_110000_add_user_terms::Migration),
             Box::new(m20261205_120000_create_webhook_refusals::Migration),
             Box::new(m20261205_130000_add_conversation_read_at::Migration),
+            Box::new(m20261206_100000_index_caller_tails::Migration),
         ]
     }
 }

@@ -36,6 +36,20 @@ pub fn anonymous_key(id: uuid::Uuid) -> String {
 /// The masked tail shown for a caller stored under a stand-in key: no digit of the number.
 pub const HIDDEN_TAIL: &str = "••••";
 
+/// How many digits of a number its masked tail shows (`"•••• 123"`).
+pub const TAIL_DIGITS: usize = 3;
+
+/// What staff type to find a caller by masked number (`"555"`, `"•••• 555"`) as the stored
+/// masked tail (`"•••• 555"`); `None` unless it holds exactly the [`TAIL_DIGITS`] digits a tail
+/// shows, so a full number typed into a search is refused rather than looked for.
+pub fn tail_query(typed: &str) -> Option<String> {
+    let digits: String = typed.chars().filter(char::is_ascii_digit).collect();
+    let only_tail_characters = typed
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '•' || c.is_whitespace());
+    (only_tail_characters && digits.len() == TAIL_DIGITS).then(|| format!("{HIDDEN_TAIL} {digits}"))
+}
+
 /// Whether `key` is a stand-in that links to no caller.
 pub fn is_anonymous(key: &str) -> bool {
     key.starts_with(ANONYMOUS_PREFIX)
@@ -262,6 +276,15 @@ mod derivation {
 #[cfg(all(test, feature = "phone"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tail_is_searched_by_its_three_digits_only() {
+        assert_eq!(tail_query("555").as_deref(), Some("•••• 555"));
+        assert_eq!(tail_query(" •••• 555 ").as_deref(), Some("•••• 555"));
+        assert_eq!(tail_query("55"), None);
+        assert_eq!(tail_query("07700 900555"), None);
+        assert_eq!(tail_query("5a5"), None);
+    }
     use crate::ids::ClinicId;
     use crate::phone::E164;
 

@@ -43,6 +43,14 @@ pub fn parse_money(text: &str) -> Option<i64> {
         .checked_add(cents)
 }
 
+/// `minor` units as typed into a value field, in major units without symbol or grouping
+/// (`4550` is `"45.50"`): what [`parse_money`] reads back.
+pub fn amount(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let units = minor.unsigned_abs();
+    format!("{sign}{}.{:02}", units / 100, units % 100)
+}
+
 fn group_thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
@@ -192,6 +200,15 @@ mod tests {
         assert_eq!(parse_money("4.555"), None);
         assert_eq!(parse_money("abc"), None);
         assert_eq!(parse_money(""), None);
+    }
+
+    #[test]
+    fn an_amount_prefilled_reads_back_as_itself() {
+        assert_eq!(amount(4_550), "45.50");
+        assert_eq!(amount(125_005), "1250.05");
+        for minor in [0, 7, 4_500, 125_005, 1_000_000_000] {
+            assert_eq!(parse_money(&amount(minor)), Some(minor));
+        }
     }
 
     #[test]

@@ -15,6 +15,8 @@ use phonenumber::country::Id as CountryId;
 use phonenumber::metadata::DATABASE;
 use phonenumber::{Mode, PhoneNumber, Type};
 use serde::{Deserialize, Serialize};
+
+use crate::caller_key::{HIDDEN_TAIL, TAIL_DIGITS};
 use thiserror::Error;
 
 /// Longest input accepted, in bytes. Generous for any written form of a number; it bounds the work
@@ -207,8 +209,8 @@ impl fmt::Debug for E164 {
 /// last three digits, e.g. `"•••• 123"`.
 pub fn mask_tail(number: &E164) -> String {
     let digits = number.as_str();
-    let tail_start = digits.len().saturating_sub(3);
-    format!("•••• {}", &digits[tail_start..])
+    let tail_start = digits.len().saturating_sub(TAIL_DIGITS);
+    format!("{HIDDEN_TAIL} {}", &digits[tail_start..])
 }
 
 /// `number` as its own country writes it (e.g. `07700 900123`), for the clinic's own numbers
@@ -593,6 +595,10 @@ mod tests {
     fn e164_checks_shape_and_debug_masks_the_number() {
         let number = E164::parse("+447700900123").expect("E.164");
         assert_eq!(mask_tail(&number), "•••• 123");
+        assert_eq!(
+            crate::caller_key::tail_query("123"),
+            Some(mask_tail(&number))
+        );
         assert_eq!(format!("{number:?}"), "E164(•••• 123)");
         let normalised = normalized("07700 900123", "GB");
         assert!(!format!("{normalised:?}").contains("7700"));

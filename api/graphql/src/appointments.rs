@@ -1,11 +1,13 @@
-//! Appointments over GraphQL: list with each one's attribution and its reason in plain words;
-//! create, update and cancel (staff and write keys).
+//! Appointments over GraphQL: list (by day and by the caller's masked tail) with each one's
+//! attribution and its reason in plain words; create, update and cancel (staff and write keys);
+//! and the callers the clinic has spoken to, whom a booking can be for.
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
-use ringback_entity::{appointment, attribution};
+use chrono::{DateTime, NaiveDate, Utc};
+use ringback_core::tenant::TenantTxn;
+use ringback_entity::attribution;
 use ringback_shared::access::Permission;
 
 use crate::calls::Call;
@@ -15,7 +17,10 @@ use crate::guard::{Access, principal, uuid_arg, with_tenant};
 use crate::loaders::CallLoader;
 use ringback_domain::Backend;
 use ringback_domain::auth::Credential;
-use ringback_domain::service::appointments::{self, CallerRef, NewAppointment};
+use ringback_domain::service::appointments::{
+    self, AppointmentFilter, CallerRef, ListedAppointment, NewAppointment,
+};
+use ringback_domain::service::known_callers;
 
 /// Recovered or not.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -105,6 +110,8 @@ pub struct Appointment {
     pub starts_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The caller's masked number (e.g. "•••• 123"), when the clinic has one for them.
+    pub caller_tail: Option<String>,
     pub attribution: Option<AttributionView>,
     #[graphql(skip)]
     pub missed_call_id: Option<uuid::Uuid>,
@@ -126,8 +133,14 @@ impl Appointment {
     }
 }
 
-impl Appointment {
-    fn new(model: &appointment::Model, verdict: Option<&attribution::Model>) -> Self {
+impl From<ListedAppointment> for Appointment {
+    fn from(listed: ListedAppointment) -> Self {
+        let ListedAppointment {
+            appointment: model,
+            verdict,
+            caller_tail,
+        } = listed;
+        let verdict = verdict.as_ref();
         Self {
             id: ID(model.id.to_string()),
             caller_key: model.caller_key.clone(),
@@ -137,6 +150,7 @@ impl Appointment {
             starts_at: model.starts_at,
             cancelled_at: model.cancelled_at,
             created_at: model.created_at,
+            caller_tail,
             attribution: verdict.map(AttributionView::from),
             missed_call_id: verdict.and_then(|v| v.missed_call_id),
         }
@@ -150,6 +164,8 @@ pub struct CreateAppointmentInput {
     pub caller_key: Option<String>,
     pub value_minor: i64,
     pub starts_at: Option<DateTime<Utc>>,
+    /// The start in the clinic's own time, written `YYYY-MM-DDTHH:MM` (instead of `startsAt`).
+    pub starts_local: Option<String>,
     /// Your system's id; sending it again returns the appointment created the first time.
     pub external_id: Option<String>,
     /// When it was booked, for imported history (not in the future); now when left out.
@@ -157,18 +173,61 @@ pub struct CreateAppointmentInput {
     pub booked_at: Option<DateTime<Utc>>,
 }
 
+/// Which appointments to list: the clinic-local days `from..=to` (by start, or by booking when
+/// there is no start; either end may be left open) and the callers whose masked number ends in
+/// `callerTail` (its three digits).
+#[derive(InputObject, Default)]
+pub struct AppointmentFilterInput {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub caller_tail: Option<String>,
+}
+
+impl From<AppointmentFilterInput> for AppointmentFilter {
+    fn from(input: AppointmentFilterInput) -> Self {
+        Self {
+            from: input.from,
+            to: input.to,
+            caller_tail: input.caller_tail,
+        }
+    }
+}
+
+/// A caller the clinic has spoken to, as staff may see them: the key and the masked number.
+#[derive(SimpleObject)]
+pub struct KnownCaller {
+    pub caller_key: String,
+    /// E.g. "•••• 123".
+    pub caller_tail: String,
+    /// The newest call or text with them.
+    pub last_contact_at: DateTime<Utc>,
+}
+
+impl From<known_callers::KnownCaller> for KnownCaller {
+    fn from(caller: known_callers::KnownCaller) -> Self {
+        Self {
+            caller_key: caller.caller_key,
+            caller_tail: caller.caller_tail,
+            last_contact_at: caller.last_contact_at,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct AppointmentQuery;
 
 #[Object]
 impl AppointmentQuery {
-    /// Appointments, newest first, each with its attribution; at most 100 per page.
+    /// Appointments, newest first, each with its attribution; at most 100 per page. `filter`
+    /// narrows them to clinic-local days and to callers by masked tail.
     async fn appointments(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        filter: Option<AppointmentFilterInput>,
     ) -> async_graphql::Result<Connection<String, Appointment>> {
+        let filter = filter.map(AppointmentFilter::from).unwrap_or_default();
         let (mut rows, limit) = with_tenant(
             ctx,
             Access::Read(Permission::WorkCalls),
@@ -178,7 +237,8 @@ impl AppointmentQuery {
                     .as_deref()
                     .map(|text| uuid_arg(&ID(text.to_owned())))
                     .transpose()?;
-                let rows = appointments::list(txn, principal.actor(), after, limit).await?;
+                let rows =
+                    appointments::list(txn, principal.actor(), &filter, after, limit).await?;
                 Ok((rows, limit))
             },
         )
@@ -186,39 +246,64 @@ impl AppointmentQuery {
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut connection = Connection::new(false, has_next);
-        for (model, verdict) in &rows {
-            connection.edges.push(Edge::new(
-                model.id.to_string(),
-                Appointment::new(model, verdict.as_ref()),
-            ));
+        for listed in rows {
+            let cursor = listed.appointment.id.to_string();
+            connection
+                .edges
+                .push(Edge::new(cursor, Appointment::from(listed)));
         }
         Ok(connection)
     }
 
+    /// The callers the clinic has spoken to (a call either way, or a text), newest contact
+    /// first, up to `first` (at most 50); with `tail` (the three digits of a masked number)
+    /// only those it matches. Callers with a hidden number are not listed.
+    async fn known_callers(
+        &self,
+        ctx: &Context<'_>,
+        tail: Option<String>,
+        #[graphql(default = 20)] first: i32,
+    ) -> async_graphql::Result<Vec<KnownCaller>> {
+        let callers = with_tenant(
+            ctx,
+            Access::Read(Permission::WorkCalls),
+            async |txn, principal| {
+                let limit = u64::try_from(first).unwrap_or(1);
+                known_callers::list(txn, principal.actor(), tail.as_deref(), limit).await
+            },
+        )
+        .await?;
+        Ok(callers.into_iter().map(KnownCaller::from).collect())
+    }
+
     /// One appointment.
     async fn appointment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Appointment> {
-        let (model, verdict) =
-            with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-                let id = uuid_arg(&id)?;
-                Ok((
-                    appointments::find(txn, id).await?,
-                    appointments::verdict(txn, id).await?,
-                ))
-            })
-            .await?;
-        Ok(Appointment::new(&model, verdict.as_ref()))
+        let listed = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+            let model = appointments::find(txn, uuid_arg(&id)?).await?;
+            appointments::listed(txn, model).await
+        })
+        .await?;
+        Ok(Appointment::from(listed))
     }
 }
 
 #[derive(Default)]
 pub struct AppointmentMutation;
 
-async fn with_verdict(
-    txn: &ringback_core::tenant::TenantTxn,
-    model: appointment::Model,
-) -> Result<(appointment::Model, Option<attribution::Model>), DomainError> {
-    let verdict = appointments::verdict(txn, model.id).await?;
-    Ok((model, verdict))
+/// The start a change gives: `startsAt` as an instant, or `startsLocal` in the clinic's time;
+/// not both.
+async fn start_given(
+    txn: &TenantTxn,
+    starts_at: Option<DateTime<Utc>>,
+    starts_local: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, DomainError> {
+    match (starts_at, starts_local) {
+        (Some(_), Some(_)) => Err(DomainError::BadUserInput(
+            "give startsAt or startsLocal, not both".to_owned(),
+        )),
+        (None, Some(text)) => Ok(Some(appointments::local_start(txn, text).await?)),
+        (at, None) => Ok(at),
+    }
 }
 
 #[Object]
@@ -243,53 +328,53 @@ impl AppointmentMutation {
                 )));
             }
         };
-        let new = NewAppointment {
-            caller,
-            value_minor: input.value_minor,
-            starts_at: input.starts_at,
-            duration_minutes: None,
-            source,
-            external_id: input.external_id,
-            booked_at: input.booked_at.unwrap_or_else(|| backend.clock.now()),
-        };
-        let (model, verdict) = with_tenant(
+        let listed = with_tenant(
             ctx,
             Access::Write(Permission::WorkCalls),
             async |txn, principal| {
+                let new = NewAppointment {
+                    caller,
+                    value_minor: input.value_minor,
+                    starts_at: start_given(txn, input.starts_at, input.starts_local.as_deref())
+                        .await?,
+                    duration_minutes: None,
+                    source,
+                    external_id: input.external_id,
+                    booked_at: input.booked_at.unwrap_or_else(|| backend.clock.now()),
+                };
                 let created =
                     appointments::create(txn, &backend.secrets, principal.actor(), new).await?;
-                with_verdict(txn, created).await
+                appointments::listed(txn, created).await
             },
         )
         .await?;
-        Ok(Appointment::new(&model, verdict.as_ref()))
+        Ok(Appointment::from(listed))
     }
 
-    /// Changes an appointment's value or start.
+    /// Changes an appointment's value or start (`startsAt` as an instant, or `startsLocal` in
+    /// the clinic's time, written `YYYY-MM-DDTHH:MM`).
     async fn update_appointment(
         &self,
         ctx: &Context<'_>,
         id: ID,
         value_minor: Option<i64>,
         starts_at: Option<DateTime<Utc>>,
+        starts_local: Option<String>,
     ) -> async_graphql::Result<Appointment> {
-        let (model, verdict) = with_tenant(
+        let listed = with_tenant(
             ctx,
             Access::Write(Permission::WorkCalls),
             async |txn, principal| {
-                let updated = appointments::update(
-                    txn,
-                    principal.actor(),
-                    uuid_arg(&id)?,
-                    value_minor,
-                    starts_at,
-                )
-                .await?;
-                with_verdict(txn, updated).await
+                let starts_at = start_given(txn, starts_at, starts_local.as_deref()).await?;
+                let id = uuid_arg(&id)?;
+                let updated =
+                    appointments::update(txn, principal.actor(), id, value_minor, starts_at)
+                        .await?;
+                appointments::listed(txn, updated).await
             },
         )
         .await?;
-        Ok(Appointment::new(&model, verdict.as_ref()))
+        Ok(Appointment::from(listed))
     }
 
     /// Cancels an appointment; it takes no credit from then on.
@@ -298,16 +383,16 @@ impl AppointmentMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Appointment> {
-        let (model, verdict) = with_tenant(
+        let listed = with_tenant(
             ctx,
             Access::Write(Permission::WorkCalls),
             async |txn, principal| {
                 let cancelled =
                     appointments::cancel(txn, principal.actor(), uuid_arg(&id)?).await?;
-                with_verdict(txn, cancelled).await
+                appointments::listed(txn, cancelled).await
             },
         )
         .await?;
-        Ok(Appointment::new(&model, verdict.as_ref()))
+        Ok(Appointment::from(listed))
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{ai_step, appointment, attribution};
-use ringback_shared::metrics::{local_day_bounds_utc, parse_time_zone};
+use ringback_shared::metrics::local_day_bounds_utc;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, Condition, PaginatorTrait, QueryFilter, QuerySelect};
 
@@ -40,8 +40,7 @@ pub async fn figures(
     to: NaiveDate,
 ) -> Result<AiFigures, DomainError> {
     let settings = clinic::get(txn).await?;
-    let zone =
-        parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let zone = crate::service::clinic::time_zone(&settings)?;
     let start = local_day_bounds_utc(from, zone)
         .map_err(|e| DomainError::BadUserInput(e.to_string()))?
         .start;

@@ -10,10 +10,9 @@ use chrono_tz::Tz;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
-use ringback_entity::{appointment, clinic as clinic_row, clinic_service, conversation};
+use ringback_entity::{appointment, clinic_service, conversation};
 use ringback_shared::ai::{MAX_DETAIL_CHARS, MAX_DETAILS, MAX_REASON_CHARS, state as ai_state};
 use ringback_shared::hours::BusinessHours;
-use ringback_shared::metrics::parse_time_zone;
 use ringback_shared::redact::remove_numbers;
 use ringback_shared::slots::{self, SlotSearch};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
@@ -79,10 +78,6 @@ fn visit_minutes(service: Option<&clinic_service::Model>) -> i64 {
     service.map_or(STANDARD_VISIT_MINUTES, |s| i64::from(s.duration_minutes))
 }
 
-fn zone_of(settings: &clinic_row::Model) -> Result<Tz, DomainError> {
-    parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))
-}
-
 /// Appointments (not cancelled) starting between the two instants, as local busy spans: each
 /// its visit's length, a standard visit when it is not known.
 async fn busy_spans(
@@ -145,7 +140,7 @@ async fn calendar(
     to: NaiveDate,
 ) -> Result<Calendar, DomainError> {
     let settings = clinic::get(txn).await?;
-    let zone = zone_of(&settings)?;
+    let zone = clinic::time_zone(&settings)?;
     let start = utc_of(zone, from.and_time(chrono::NaiveTime::MIN)).unwrap_or_else(|| txn.now());
     let end = start + Duration::days((to - from).num_days() + 2);
     let busy = busy_spans(txn, zone, (start - Duration::days(1), end)).await?;

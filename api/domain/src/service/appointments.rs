@@ -4,9 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ringback_entity::{appointment, attribution as attribution_row};
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use ringback_shared::metrics::local_day_bounds_utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -14,7 +17,7 @@ use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, parse_caller_key};
 use crate::service::clinic;
 use crate::service::in_clinic;
-use crate::service::{attribution, external_ids};
+use crate::service::{attribution, external_ids, known_callers};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
@@ -212,15 +215,35 @@ pub async fn cancel(
     Ok(cancelled)
 }
 
-/// Appointments newest first, with their stored attribution; at most `limit + 1` rows after
-/// `after` (an appointment id, ids being time-ordered). The read is audited.
+/// Which appointments a list shows: those on the clinic-local days `from..=to` (by their start,
+/// or by their booking when they have no start), for callers whose masked tail is `caller_tail`
+/// (its three digits as typed). Each part is optional.
+#[derive(Clone, Debug, Default)]
+pub struct AppointmentFilter {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub caller_tail: Option<String>,
+}
+
+/// One appointment of a list: its stored attribution and the caller's masked tail, when the
+/// clinic has one for them.
+pub struct ListedAppointment {
+    pub appointment: appointment::Model,
+    pub verdict: Option<attribution_row::Model>,
+    pub caller_tail: Option<String>,
+}
+
+/// Appointments newest first, with their stored attribution and tails; at most `limit + 1` rows
+/// after `after` (an appointment id, ids being time-ordered), narrowed by `filter`. The read is
+/// audited.
 pub async fn list(
     txn: &TenantTxn,
     actor: Option<Uuid>,
+    filter: &AppointmentFilter,
     after: Option<Uuid>,
     limit: u64,
-) -> Result<Vec<(appointment::Model, Option<attribution_row::Model>)>, DomainError> {
-    let mut query = txn.find::<appointment::Entity>();
+) -> Result<Vec<ListedAppointment>, DomainError> {
+    let mut query = filtered(txn, filter).await?;
     if let Some(after) = after {
         query = query.filter(appointment::Column::Id.lt(after));
     }
@@ -230,11 +253,13 @@ pub async fn list(
         .all(txn.conn())
         .await?;
     let ids: Vec<Uuid> = appointments.iter().map(|a| a.id).collect();
+    let keys: Vec<String> = appointments.iter().map(|a| a.caller_key.clone()).collect();
     let verdicts = txn
         .find::<attribution_row::Entity>()
         .filter(attribution_row::Column::AppointmentId.is_in(ids))
         .all(txn.conn())
         .await?;
+    let tails = known_callers::tails_of(txn, &keys).await?;
     audit::note_read(
         txn,
         AuditEvent {
@@ -246,15 +271,94 @@ pub async fn list(
     .await?;
     Ok(appointments
         .into_iter()
-        .map(|appointment| {
-            let verdict = verdicts
+        .map(|appointment| ListedAppointment {
+            verdict: verdicts
                 .iter()
                 .find(|v| v.appointment_id == appointment.id)
-                .cloned();
-            (appointment, verdict)
+                .cloned(),
+            caller_tail: tails.get(&appointment.caller_key).cloned(),
+            appointment,
         })
         .collect())
 }
+
+/// The clinic's appointments narrowed by `filter`.
+async fn filtered(
+    txn: &TenantTxn,
+    filter: &AppointmentFilter,
+) -> Result<Select<appointment::Entity>, DomainError> {
+    let mut query = txn.find::<appointment::Entity>();
+    if let Some(typed) = filter.caller_tail.as_deref() {
+        let tail = known_callers::tail_searched(typed)?;
+        let keys = known_callers::keys_with_tail(txn, &tail).await?;
+        query = query.filter(appointment::Column::CallerKey.is_in(keys));
+    }
+    if filter.from.is_some() || filter.to.is_some() {
+        let (start, end) = days_in_utc(txn, filter.from, filter.to).await?;
+        let within = |column: appointment::Column| {
+            let mut condition = Condition::all();
+            if let Some(start) = start {
+                condition = condition.add(column.gte(start));
+            }
+            if let Some(end) = end {
+                condition = condition.add(column.lt(end));
+            }
+            condition
+        };
+        let booked_without_start =
+            within(appointment::Column::CreatedAt).add(appointment::Column::StartsAt.is_null());
+        query = query.filter(
+            Condition::any()
+                .add(within(appointment::Column::StartsAt))
+                .add(booked_without_start),
+        );
+    }
+    Ok(query)
+}
+
+/// The instants `[start, end)` of the clinic-local days `from..=to` (an open end stays open);
+/// refused when `from` is after `to`.
+async fn days_in_utc(
+    txn: &TenantTxn,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), DomainError> {
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(DomainError::BadUserInput(
+            "the first day is after the last".to_owned(),
+        ));
+    }
+    let zone = clinic::time_zone(&clinic::get(txn).await?)?;
+    let bounds = |day: NaiveDate| {
+        local_day_bounds_utc(day, zone)
+            .map_err(|e| DomainError::BadUserInput(format!("that day cannot be read: {e}")))
+    };
+    let start = from.map(bounds).transpose()?.map(|day| day.start);
+    let end = to.map(bounds).transpose()?.map(|day| day.end);
+    Ok((start, end))
+}
+
+/// `text`, a start as the clinic writes it (`YYYY-MM-DDTHH:MM`, as a browser's date-and-time
+/// field gives it), as an instant in the clinic's time zone; refused when it cannot be read or
+/// does not exist there (a time skipped when the clocks go forward).
+pub async fn local_start(txn: &TenantTxn, text: &str) -> Result<DateTime<Utc>, DomainError> {
+    let local = NaiveDateTime::parse_from_str(text.trim(), LOCAL_START_FORMAT)
+        .map_err(|_| DomainError::BadUserInput("write the start as YYYY-MM-DDTHH:MM".to_owned()))?;
+    let zone = clinic::time_zone(&clinic::get(txn).await?)?;
+    zone.from_local_datetime(&local)
+        .earliest()
+        .map(|start| start.with_timezone(&Utc))
+        .ok_or_else(|| {
+            DomainError::BadUserInput(
+                "that time does not exist in the clinic's time zone (the clocks change)".to_owned(),
+            )
+        })
+}
+
+/// How a clinic-local start is written: a browser's date-and-time field's value.
+pub const LOCAL_START_FORMAT: &str = "%Y-%m-%dT%H:%M";
 
 /// The stored attribution of one appointment.
 pub async fn verdict(
@@ -262,4 +366,20 @@ pub async fn verdict(
     id: Uuid,
 ) -> Result<Option<attribution_row::Model>, DomainError> {
     in_clinic::<attribution_row::Entity>(txn, id).await
+}
+
+/// `appointment` as a list shows it: with its verdict and the caller's masked tail.
+pub async fn listed(
+    txn: &TenantTxn,
+    appointment: appointment::Model,
+) -> Result<ListedAppointment, DomainError> {
+    let verdict = verdict(txn, appointment.id).await?;
+    let caller_tail = known_callers::tails_of(txn, std::slice::from_ref(&appointment.caller_key))
+        .await?
+        .remove(&appointment.caller_key);
+    Ok(ListedAppointment {
+        appointment,
+        verdict,
+        caller_tail,
+    })
 }

@@ -330,6 +330,11 @@ pub fn retention_of(model: &clinic::Model) -> Retention {
     }
 }
 
+/// The clinic's time zone (stored only after it was checked, so a failure here is internal).
+pub fn time_zone(model: &clinic::Model) -> Result<chrono_tz::Tz, DomainError> {
+    parse_time_zone(&model.time_zone).map_err(|e| DomainError::Internal(e.to_string()))
+}
+
 /// The clinic's business hours (the default when none are set).
 pub fn business_hours(model: &clinic::Model) -> BusinessHours {
     model

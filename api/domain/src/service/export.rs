@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ringback_entity::{appointment, attribution, call};
-use ringback_shared::metrics::{local_day_bounds_utc, parse_time_zone};
+use ringback_shared::metrics::local_day_bounds_utc;
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
@@ -160,8 +160,7 @@ pub async fn plan(
         )));
     }
     let settings = clinic::get(txn).await?;
-    let zone =
-        parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let zone = crate::service::clinic::time_zone(&settings)?;
     let day =
         |day| local_day_bounds_utc(day, zone).map_err(|e| DomainError::BadUserInput(e.to_string()));
     Ok(ExportPlan {

@@ -13,7 +13,7 @@ use ringback_shared::attribution::{
 };
 use ringback_shared::metrics::{
     DayMetrics, MetricsInput, MetricsReport, PeriodMetrics, REPLY_WINDOW, aggregate_metrics,
-    callbacks_to_missed_calls, local_day_bounds_utc, parse_time_zone,
+    callbacks_to_missed_calls, local_day_bounds_utc,
 };
 use ringback_shared::metrics::{LocalMonth, MonthMetrics, local_day};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -79,12 +79,7 @@ fn check_range(from: NaiveDate, to: NaiveDate) -> Result<(), DomainError> {
 }
 
 async fn clinic_zone(txn: &TenantTxn) -> Result<Tz, DomainError> {
-    zone_of(&clinic::get(txn).await?)
-}
-
-/// `clinic`'s time zone.
-fn zone_of(clinic: &ringback_entity::clinic::Model) -> Result<Tz, DomainError> {
-    parse_time_zone(&clinic.time_zone).map_err(|e| DomainError::Internal(e.to_string()))
+    clinic::time_zone(&clinic::get(txn).await?)
 }
 
 /// Metrics for the local days `from..=to`, computed in full from calls and verdicts. The API
@@ -202,7 +197,7 @@ pub async fn mark_stale(
         return Ok(());
     }
     let clinic = clinic::get(txn).await?;
-    let zone = zone_of(&clinic)?;
+    let zone = clinic::time_zone(&clinic)?;
     let reach = if with_following_week {
         CALLBACK_LIMIT.num_days()
     } else {
@@ -222,7 +217,7 @@ pub async fn mark_stale(
 /// text-backs it may answer (up to [`REPLY_WINDOW`] before it).
 pub async fn mark_reply_stale(txn: &TenantTxn, at: DateTime<Utc>) -> Result<(), DomainError> {
     let clinic = clinic::get(txn).await?;
-    let zone = zone_of(&clinic)?;
+    let zone = clinic::time_zone(&clinic)?;
     let (first, last) = (local_day(at - REPLY_WINDOW, zone), local_day(at, zone));
     mark_days_stale(
         txn,
@@ -259,7 +254,7 @@ async fn mark_days_stale(
 ) -> Result<(), DomainError> {
     let days: BTreeSet<NaiveDate> = match clinic.calls_purged_before {
         Some(purged_before) => {
-            let open = first_open_day(purged_before, zone_of(clinic)?);
+            let open = first_open_day(purged_before, clinic::time_zone(clinic)?);
             days.into_iter().filter(|day| *day >= open).collect()
         }
         None => days,

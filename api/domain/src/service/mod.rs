@@ -27,6 +27,7 @@ pub mod export;
 pub mod external_ids;
 pub mod inbound_sms;
 pub mod inbox;
+pub mod known_callers;
 pub mod leaving;
 pub mod messages;
 pub mod metrics;

@@ -32,7 +32,7 @@ use ringback_entity::{
     ai_step, attribution, call, clinic, conversation, invite, job_outbox, message, notification,
     processed_webhook, refresh_token, sign_up_request, worklist_dismissal,
 };
-use ringback_shared::metrics::{local_day, local_day_bounds_utc, parse_time_zone};
+use ringback_shared::metrics::{local_day, local_day_bounds_utc};
 use ringback_shared::retention::DEAD_LETTER_DAYS;
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use sea_orm::{
@@ -331,8 +331,7 @@ fn call_horizon(
     settings: &clinic::Model,
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, DomainError> {
-    let zone =
-        parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let zone = crate::service::clinic::time_zone(settings)?;
     let day = local_day(now - call_retention(settings), zone);
     local_day_bounds_utc(day, zone)
         .map(|bounds| bounds.start)
@@ -346,8 +345,7 @@ async fn freeze_before(
     settings: &clinic::Model,
     horizon: DateTime<Utc>,
 ) -> Result<(), DomainError> {
-    let zone =
-        parse_time_zone(&settings.time_zone).map_err(|e| DomainError::Internal(e.to_string()))?;
+    let zone = crate::service::clinic::time_zone(settings)?;
     metrics::settle_before(txn, metrics::first_open_day(horizon, zone)).await?;
     let horizon = settings
         .calls_purged_before
