@@ -473,18 +473,111 @@ impl<'a> AppointmentsPage<'a> {
         Ok(Self { client })
     }
 
-    /// Books an appointment worth `value` (as typed) for the caller with `caller_key`.
+    /// Books an appointment worth `value` (as typed) for the caller with `caller_key`, listed
+    /// among the recent callers.
     pub async fn book(&self, caller_key: &str, value: &str) -> Result<(), E2eError> {
+        self.choose_caller(caller_key).await?;
+        self.finish_booking(value).await
+    }
+
+    /// Books an appointment worth `value` starting at `starts` (`YYYY-MM-DDTHH:MM`, the clinic's
+    /// time) for the caller with `caller_key`, found by typing `digits`, the last three of their
+    /// number; waits until the page says it is booked.
+    pub async fn book_found(
+        &self,
+        digits: &str,
+        caller_key: &str,
+        starts: &str,
+        value: &str,
+    ) -> Result<(), E2eError> {
+        type_into(self.client, "appointment-caller-search", digits).await?;
+        self.choose_caller(caller_key).await?;
+        set_value(self.client, "appointment-starts", starts.into()).await?;
+        self.finish_booking(value).await?;
+        wait_for_text(self.client, "[data-testid=appointment-done]", |text| {
+            text == "Booked."
+        })
+        .await
+    }
+
+    async fn choose_caller(&self, caller_key: &str) -> Result<(), E2eError> {
         let option = format!("[data-testid=appointment-caller] option[value=\"{caller_key}\"]");
         self.client
-            .find(Locator::Css(&option))
-            .await?
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(&option))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("{caller_key} is not offered: {e}")))?
             .click()
             .await?;
+        Ok(())
+    }
+
+    async fn finish_booking(&self, value: &str) -> Result<(), E2eError> {
         let input = wait_for_test_id(self.client, "appointment-value").await?;
         input.send_keys(value).await?;
-        click_test_id(self.client, "appointment-create").await?;
+        click_test_id(self.client, "appointment-create").await
+    }
+
+    /// Shows only the appointments on the days `from..=to` (`YYYY-MM-DD`, empty for an open end)
+    /// for callers whose number ends in `digits` (empty for any), and waits for the list.
+    pub async fn filter(&self, from: &str, to: &str, digits: &str) -> Result<(), E2eError> {
+        set_value(self.client, "appointments-from", from.into()).await?;
+        set_value(self.client, "appointments-to", to.into()).await?;
+        set_value(self.client, "appointments-tail", digits.into()).await?;
+        click_test_id(self.client, "appointments-apply").await?;
+        wait_for_test_id(self.client, "appointments-page").await?;
         Ok(())
+    }
+
+    /// Waits until the page lists exactly the appointments `expected`, in that order.
+    pub async fn wait_for_ids(&self, expected: &[String]) -> Result<(), E2eError> {
+        poll(async || {
+            let shown = self.ids().await?;
+            Ok(if shown == expected {
+                Ok(())
+            } else {
+                Err(format!("the page lists {shown:?}, not {expected:?}"))
+            })
+        })
+        .await
+    }
+
+    /// The masked numbers and start lines of the appointments shown, top to bottom.
+    pub async fn rows(&self) -> Result<Vec<(String, String)>, E2eError> {
+        let mut rows = Vec::new();
+        for row in self
+            .client
+            .find_all(Locator::Css("[data-testid=appointment]"))
+            .await?
+        {
+            let tail = row
+                .find(Locator::Css("[data-testid=appointment-caller-tail]"))
+                .await?
+                .text()
+                .await?;
+            let starts = row
+                .find(Locator::Css("[data-testid=appointment-starts-at]"))
+                .await?
+                .text()
+                .await?;
+            rows.push((tail, starts));
+        }
+        Ok(rows)
+    }
+
+    /// The caller keys the booking form offers now.
+    pub async fn offered_callers(&self) -> Result<Vec<String>, E2eError> {
+        wait_for_test_id(self.client, "appointment-caller").await?;
+        let mut keys = Vec::new();
+        for option in self
+            .client
+            .find_all(Locator::Css("[data-testid=appointment-caller] option"))
+            .await?
+        {
+            keys.push(option.attr("value").await?.unwrap_or_default());
+        }
+        Ok(keys)
     }
 
     /// The ids of the appointments on the page shown, top to bottom.
@@ -520,44 +613,96 @@ impl<'a> AppointmentsPage<'a> {
         Ok(())
     }
 
-    /// Changes the value of the newest appointment of `caller_key` and waits until it shows
-    /// `shown` (e.g. "£60.00").
+    /// Opens the dialog of the first appointment listed.
+    pub async fn open_first_dialog(&self) -> Result<(), E2eError> {
+        click_test_id(self.client, "appointment-edit").await?;
+        self.dialog().await.map(|_| ())
+    }
+
+    /// The appointment dialog, once it is open.
+    async fn dialog(&self) -> Result<Element, E2eError> {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("dialog[open][data-testid=appointment-dialog]"))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("the dialog never opened: {e}")))
+    }
+
+    /// Opens the dialog of the newest appointment of `caller_key`.
+    async fn open_dialog(&self, caller_key: &str) -> Result<Element, E2eError> {
+        let row = appointment_row(caller_key);
+        click_css(
+            self.client,
+            &format!("{row} [data-testid=appointment-edit]"),
+        )
+        .await?;
+        self.dialog().await
+    }
+
+    /// Changes the value of the newest appointment of `caller_key` in its dialog and waits until
+    /// it shows `shown` (e.g. "£60.00").
     pub async fn change_value(
         &self,
         caller_key: &str,
         value: &str,
         shown: &str,
     ) -> Result<(), E2eError> {
-        let row = appointment_row(caller_key);
-        self.client
-            .find(Locator::Css(&format!(
-                "{row} [data-testid=appointment-new-value]"
-            )))
-            .await?
-            .send_keys(value)
-            .await?;
-        self.client
-            .find(Locator::Css(&format!(
-                "{row} [data-testid=appointment-save-value]"
-            )))
-            .await?
-            .click()
-            .await?;
-        let amount = format!("{row} [data-testid=appointment-amount]");
+        self.edit(caller_key, value, None).await?;
+        self.wait_for_amount(caller_key, shown).await
+    }
+
+    /// Waits until the newest appointment of `caller_key` shows `shown` as its value.
+    pub async fn wait_for_amount(&self, caller_key: &str, shown: &str) -> Result<(), E2eError> {
+        let amount = format!(
+            "{} [data-testid=appointment-amount]",
+            appointment_row(caller_key)
+        );
         wait_for_text(self.client, &amount, |text| text == shown).await
     }
 
-    /// Cancels the newest appointment of `caller_key` and waits until it shows as cancelled.
-    pub async fn cancel(&self, caller_key: &str) -> Result<(), E2eError> {
-        let row = appointment_row(caller_key);
-        self.client
-            .find(Locator::Css(&format!(
-                "{row} [data-testid=appointment-cancel]"
-            )))
+    /// Changes the value and (when given) the start (`YYYY-MM-DDTHH:MM`) of the newest
+    /// appointment of `caller_key` in its dialog; what the page says the save changed.
+    pub async fn edit(
+        &self,
+        caller_key: &str,
+        value: &str,
+        starts: Option<&str>,
+    ) -> Result<String, E2eError> {
+        let dialog = self.open_dialog(caller_key).await?;
+        let input = dialog
+            .find(Locator::Css("[data-testid=appointment-new-value]"))
+            .await?;
+        input.clear().await?;
+        input.send_keys(value).await?;
+        if let Some(starts) = starts {
+            set_value(self.client, "appointment-new-starts", starts.into()).await?;
+        }
+        dialog
+            .find(Locator::Css("[data-testid=appointment-save]"))
             .await?
             .click()
             .await?;
-        let status = format!("{row} [data-testid=appointment-status]");
+        wait_for_text(self.client, "[data-testid=appointment-done]", |text| {
+            text.starts_with("Saved:")
+        })
+        .await?;
+        text_of(self.client, "appointment-done").await
+    }
+
+    /// Cancels the newest appointment of `caller_key` in its dialog and waits until it shows as
+    /// cancelled.
+    pub async fn cancel(&self, caller_key: &str) -> Result<(), E2eError> {
+        let dialog = self.open_dialog(caller_key).await?;
+        dialog
+            .find(Locator::Css("[data-testid=appointment-cancel]"))
+            .await?
+            .click()
+            .await?;
+        let status = format!(
+            "{} [data-testid=appointment-status]",
+            appointment_row(caller_key)
+        );
         wait_for_text(self.client, &status, |text| text == "Cancelled").await
     }
 
@@ -1151,8 +1296,9 @@ impl<'a> WhatIfPage<'a> {
         ))
     }
 
-    /// Saves the window and waits until the page shows it as the saved one.
-    pub async fn save(&self, days: u32) -> Result<(), E2eError> {
+    /// Saves the window and waits until the page shows it as the saved one; what the page said
+    /// the save changed.
+    pub async fn save(&self, days: u32) -> Result<String, E2eError> {
         click_test_id(self.client, "whatif-save").await?;
         let saved = format!("[data-testid=whatif-save][data-saved-days=\"{days}\"]");
         self.client
@@ -1163,7 +1309,7 @@ impl<'a> WhatIfPage<'a> {
             .map_err(|e| {
                 E2eError::Assertion(format!("the {days}-day window never showed as saved: {e}"))
             })?;
-        Ok(())
+        text_of(self.client, "whatif-saved").await
     }
 }
 

@@ -1,7 +1,9 @@
 //! Every page of the dashboard, on a 375 px wide phone screen, checked as rendered in headless
 //! Chromium by `ringback_e2e::audit`: it fits the width, every control is labelled, text has
-//! enough contrast, and the keyboard's first stop is the skip link. The demo clinic gives every
-//! page real content (long names, tables, the chart).
+//! enough contrast, and the keyboard's first stop is the skip link; the appointment dialog is
+//! checked open. The demo clinic gives every page real content (long names, tables, the chart).
+//! Each page is saved as a screenshot at 375 and at 1280 px (`page-<path>-<width>.png` among the
+//! test artefacts).
 
 use ringback_e2e::browser::Browser;
 use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
@@ -9,6 +11,8 @@ use ringback_e2e::{E2eError, audit, on_demo, pages};
 
 /// A small phone's viewport.
 const PHONE: (u32, u32) = (375, 812);
+/// A laptop's viewport.
+const DESKTOP: (u32, u32) = (1280, 900);
 
 /// Pages anyone can open.
 const PUBLIC: [&str; 6] = [
@@ -60,6 +64,44 @@ async fn audit_path(
         .collect())
 }
 
+/// The name `path`'s screenshot at `width` is saved under, e.g. `page-settings-numbers-375`.
+fn shot_name(path: &str, width: u32) -> String {
+    let page = if path.is_empty() { "overview" } else { path };
+    format!("page-{}-{width}", page.replace('/', "-"))
+}
+
+/// Opens each of `paths` at the laptop's width and saves its screenshot.
+async fn screenshot_on_a_laptop(
+    browser: &Browser,
+    server: &RingbackServer,
+    paths: &[&str],
+) -> Result<(), E2eError> {
+    browser.client.set_window_size(DESKTOP.0, DESKTOP.1).await?;
+    for path in paths {
+        browser
+            .client
+            .goto(&format!("{}{path}", server.url))
+            .await?;
+        audit::wait_until_settled(&browser.client).await?;
+        browser.screenshot(&shot_name(path, DESKTOP.0)).await?;
+    }
+    Ok(())
+}
+
+/// The appointment dialog, opened from the list, audited and saved as a screenshot.
+async fn audit_the_appointment_dialog(browser: &Browser) -> Result<Vec<String>, E2eError> {
+    let page = pages::AppointmentsPage::open(&browser.client).await?;
+    page.open_first_dialog().await?;
+    browser
+        .screenshot(&shot_name("appointments-dialog", PHONE.0))
+        .await?;
+    Ok(audit::problems(&browser.client)
+        .await?
+        .into_iter()
+        .map(|problem| format!("/appointments (dialog open): {problem}"))
+        .collect())
+}
+
 /// The audit itself can fail: faults planted in a page are each reported.
 async fn the_audit_sees_faults(browser: &Browser, server: &RingbackServer) -> Result<(), E2eError> {
     audit_path(browser, server, "about").await?;
@@ -92,6 +134,7 @@ async fn the_audit_sees_faults(browser: &Browser, server: &RingbackServer) -> Re
 }
 
 async fn every_page_on_a_phone(browser: &Browser, server: &RingbackServer) -> Result<(), E2eError> {
+    screenshot_on_a_laptop(browser, server, &PUBLIC).await?;
     browser.client.set_window_size(PHONE.0, PHONE.1).await?;
     let width = browser
         .client
@@ -109,12 +152,14 @@ async fn every_page_on_a_phone(browser: &Browser, server: &RingbackServer) -> Re
     let mut found = Vec::new();
     for path in PUBLIC {
         found.extend(audit_path(browser, server, path).await?);
+        browser.screenshot(&shot_name(path, PHONE.0)).await?;
     }
     audit::first_tab_stop_is_the_skip_link(&browser.client).await?;
 
     pages::sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
     for path in SIGNED_IN {
         found.extend(audit_path(browser, server, path).await?);
+        browser.screenshot(&shot_name(path, PHONE.0)).await?;
         // Reloaded, every page (public ones too) still shows the signed-in navigation.
         if !pages::has_link(&browser.client, "Inbox").await? {
             found.push(format!(
@@ -127,7 +172,12 @@ async fn every_page_on_a_phone(browser: &Browser, server: &RingbackServer) -> Re
         .first_conversation()
         .await?;
     found.extend(audit_path(browser, server, thread.trim_start_matches('/')).await?);
+    browser
+        .screenshot(&shot_name("inbox-conversation", PHONE.0))
+        .await?;
     audit::first_tab_stop_is_the_skip_link(&browser.client).await?;
+    found.extend(audit_the_appointment_dialog(browser).await?);
+    screenshot_on_a_laptop(browser, server, &SIGNED_IN).await?;
 
     if found.is_empty() {
         Ok(())

@@ -4,7 +4,9 @@
 //! its page after signing in; the overview's figures equal the API's; signing out ends the session;
 //! a caller dismissed on the worklist (counted, then undone), a callback logged there and a booking
 //! make a recovered appointment, whose value is then
-//! changed and which is cancelled; appointments page in the API's order; a reply from the inbox
+//! changed and which is cancelled; appointments page in the API's order; a caller from two months
+//! ago, found by the last three digits of their number, is booked with a start, found again by day
+//! and digits, changed in the dialog (which says what changed) and cancelled; a reply from the inbox
 //! reaches the (fake) SMS provider and shows delivered; a refused text-back is announced on the
 //! overview and sent on retry; settings (templates, hours, holidays) save; a receptionist invited
 //! from the team page joins through the link and cannot reach settings; an API key made in the
@@ -530,6 +532,107 @@ async fn page_through_appointments(
     Ok(())
 }
 
+/// A caller last heard from two months ago is not among the recent callers the booking form
+/// lists, but is found by the last three digits of their number and booked for 11:00 (the
+/// clinic's time) in three days; the list narrowed to that day and those digits shows what the
+/// API lists; the dialog changes value and start and says so; then it cancels the appointment.
+async fn book_an_older_caller_and_change_it_in_the_dialog(
+    browser: &Browser,
+    server: &RingbackServer,
+) -> Result<(), E2eError> {
+    let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
+    let long_ago = (chrono::Utc::now() - chrono::Duration::days(60)).to_rfc3339();
+    let (_, recorded) = server.graphql_as(
+        Some(&cookie),
+        "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"e2e-older-caller\", \
+         direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: \"07700 900818\" }]) \
+         { results { call { callerKey } } } }",
+        json!({ "at": long_ago }),
+    )?;
+    let key = recorded["data"]["recordCallEvents"]["results"][0]["call"]["callerKey"]
+        .as_str()
+        .ok_or_else(|| E2eError::Assertion(format!("not recorded: {recorded}")))?
+        .to_owned();
+    // A day as the clinic writes it; the start and the filter both read it in the clinic's time.
+    let day = (chrono::Utc::now() + chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    let page = AppointmentsPage::open(&browser.client).await?;
+    if page.offered_callers().await?.contains(&key) {
+        return Err(E2eError::Assertion(
+            "a caller from two months ago is listed among the recent ones".to_owned(),
+        ));
+    }
+    page.book_found("818", &key, &format!("{day}T11:00"), "80")
+        .await?;
+
+    page.filter(&day, &day, "818").await?;
+    let (_, listed) = server.graphql_as(
+        Some(&cookie),
+        "query($day: NaiveDate!) { appointments(first: 25, filter: { from: $day, to: $day, callerTail: \"818\" }) \
+         { edges { node { id callerKey valueMinor } } } }",
+        json!({ "day": day }),
+    )?;
+    let api_ids: Vec<String> = listed["data"]["appointments"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|edge| edge["node"]["id"].as_str().map(str::to_owned))
+        .collect();
+    page.wait_for_ids(&api_ids).await?;
+    let rows = page.rows().await?;
+    if listed["data"]["appointments"]["edges"][0]["node"]["callerKey"] != key.as_str()
+        || !rows.iter().all(|(tail, _)| tail == "•••• 818")
+        || rows
+            .first()
+            .is_none_or(|(_, starts)| !starts.contains("11:00"))
+    {
+        return Err(E2eError::Assertion(format!(
+            "the page shows {rows:?}; the API lists {listed}"
+        )));
+    }
+
+    let said = page.edit(&key, "95", Some(&format!("{day}T14:30"))).await?;
+    page.wait_for_amount(&key, "£95.00").await?;
+    let rows = page.rows().await?;
+    if said != "Saved: value and start changed."
+        || rows
+            .first()
+            .is_none_or(|(_, starts)| !starts.contains("14:30"))
+    {
+        return Err(E2eError::Assertion(format!(
+            "after the dialog the page says {said:?} and shows {rows:?}"
+        )));
+    }
+    page.change_value(&key, "100", "£100.00").await?;
+    page.cancel(&key).await?;
+    let (_, after) = server.graphql_as(
+        Some(&cookie),
+        "query($day: NaiveDate!) { appointments(first: 1, filter: { from: $day, to: $day, callerTail: \"818\" }) \
+         { edges { node { callerKey valueMinor cancelledAt } } } }",
+        json!({ "day": day }),
+    )?;
+    let node = &after["data"]["appointments"]["edges"][0]["node"];
+    if node["callerKey"] != key.as_str()
+        || node["valueMinor"] != 10000
+        || !node["cancelledAt"].is_string()
+    {
+        return Err(E2eError::Assertion(format!("the API shows {after}")));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_caller_is_booked_and_changed_in_the_dialog() {
+    on_demo(
+        "an_older_caller_is_booked_and_changed_in_the_dialog",
+        book_an_older_caller_and_change_it_in_the_dialog,
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appointments_page_in_the_apis_order() {
     on_demo(
@@ -748,11 +851,11 @@ async fn what_if_equals_the_server_after_saving(
     let saved_before = what_if.saved().await?;
     what_if.set_window(2).await?;
     let previewed = what_if.preview().await?;
-    what_if.save(2).await?;
+    let said = what_if.save(2).await?;
     let saved_after = what_if.saved().await?;
-    if saved_after != previewed {
+    if saved_after != previewed || !said.ends_with("to 2 days.") {
         return Err(E2eError::Assertion(format!(
-            "previewed {previewed:?}, the server saved {saved_after:?} (before: {saved_before:?})"
+            "previewed {previewed:?}, the server saved {saved_after:?} (before: {saved_before:?}); the page said {said:?}"
         )));
     }
     // And the API, asked directly, says the same.

@@ -36,6 +36,12 @@ impl ClinicTime {
         local_time(iso, &self.zone())
     }
 
+    /// `iso` (RFC 3339) in the clinic's time as a date-and-time field holds it, e.g.
+    /// "2026-11-22T09:12"; empty when it cannot be read.
+    pub fn field_value(self, iso: &str) -> String {
+        field_value(iso, &self.zone())
+    }
+
     /// The clinic's today.
     pub fn today(self) -> NaiveDate {
         today(&self.zone())
@@ -63,6 +69,35 @@ fn local_time(iso: &str, time_zone: &str) -> String {
         let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
     }
     date.to_locale_string("en-GB", &options).into()
+}
+
+/// `iso` (RFC 3339) as `YYYY-MM-DDTHH:MM` in `time_zone`; empty when it cannot be read.
+fn field_value(iso: &str, time_zone: &str) -> String {
+    let date = js_sys::Date::new(&JsValue::from_str(iso));
+    if date.get_time().is_nan() {
+        return String::new();
+    }
+    let options = js_sys::Object::new();
+    for (key, value) in [
+        ("timeZone", time_zone),
+        ("year", "numeric"),
+        ("month", "2-digit"),
+        ("day", "2-digit"),
+        ("hour", "2-digit"),
+        ("minute", "2-digit"),
+        ("hourCycle", "h23"),
+    ] {
+        let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
+    }
+    // Swedish writes a date and time as ISO does: 2026-11-22 09:12.
+    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::of1(&"sv-SE".into()), &options);
+    format
+        .format()
+        .call1(&JsValue::UNDEFINED, &date)
+        .ok()
+        .and_then(|text| text.as_string())
+        .map(|text| text.replacen(' ', "T", 1))
+        .unwrap_or_default()
 }
 
 /// The day in `time_zone` by the browser's clock.

@@ -1,16 +1,21 @@
-//! Appointments: book one for a caller who missed the clinic (chosen by masked number, never
-//! typed in full), change its value, cancel it; each shows whether it counts as recovered and why,
-//! in plain words. The list is newest first, a page at a time, and reloads after every change.
+//! Appointments, the way a front desk works them: the list narrowed to days and to a caller's
+//! masked number, newest booking first, a page at a time; each shows when it starts, for whom
+//! (the masked number) and whether it counts as recovered and why, in plain words. A booking can
+//! be for any caller the clinic has spoken to (the recent ones listed, older ones found by the
+//! three digits of their masked number; a number is never typed), with its start in the clinic's
+//! time. An appointment is changed or cancelled in a dialog, which says what the save changed.
+//! The list reloads after every change.
 
-use std::collections::BTreeSet;
-
+use leptos::html;
 use leptos::prelude::*;
+use ringback_shared::caller_key::{TAIL_DIGITS, tail_query};
 use ringback_shared::display;
 
 use crate::api::{
-    self, ApiError, appointments, cancel_appointment, create_appointment, update_appointment,
+    self, ApiError, appointments, cancel_appointment, create_appointment, known_callers,
+    update_appointment,
 };
-use crate::components::{Alert, AsyncView, failure_of};
+use crate::components::{Alert, AsyncView, changed_words, failure_of};
 use crate::session::clinic_currency;
 use crate::time::{ClinicTime, use_clinic_time};
 
@@ -18,22 +23,26 @@ use crate::time::{ClinicTime, use_clinic_time};
 #[derive(Clone)]
 enum AppointmentChange {
     Book(create_appointment::Variables),
-    SetValue(update_appointment::Variables),
+    /// The change and the names of the fields it changes.
+    Edit(update_appointment::Variables, Vec<&'static str>),
     Cancel(cancel_appointment::Variables),
 }
 
-/// Sends `change`.
-async fn change_appointment(change: AppointmentChange) -> Result<(), ApiError> {
+/// Sends `change`; what it did, in words.
+async fn change_appointment(change: AppointmentChange) -> Result<String, ApiError> {
     match change {
-        AppointmentChange::Book(variables) => api::run::<api::CreateAppointment>(variables)
-            .await
-            .map(|_| ()),
-        AppointmentChange::SetValue(variables) => api::run::<api::UpdateAppointment>(variables)
-            .await
-            .map(|_| ()),
-        AppointmentChange::Cancel(variables) => api::run::<api::CancelAppointment>(variables)
-            .await
-            .map(|_| ()),
+        AppointmentChange::Book(variables) => {
+            api::run::<api::CreateAppointment>(variables).await?;
+            Ok("Booked.".to_owned())
+        }
+        AppointmentChange::Edit(variables, changed) => {
+            api::run::<api::UpdateAppointment>(variables).await?;
+            Ok(changed_words(&changed))
+        }
+        AppointmentChange::Cancel(variables) => {
+            api::run::<api::CancelAppointment>(variables).await?;
+            Ok("Appointment cancelled.".to_owned())
+        }
     }
 }
 
@@ -41,7 +50,7 @@ async fn change_appointment(change: AppointmentChange) -> Result<(), ApiError> {
 /// reloads after each; a value that cannot be read is refused before anything is sent.
 #[derive(Clone, Copy)]
 struct Changes {
-    action: Action<AppointmentChange, Result<(), ApiError>>,
+    action: Action<AppointmentChange, Result<String, ApiError>>,
     /// Why a typed value was refused.
     refused: RwSignal<Option<String>>,
 }
@@ -71,6 +80,12 @@ impl Changes {
         let refused = self.refused;
         Signal::derive(move || refused.get().or_else(|| failed.get()))
     }
+
+    /// What the last change did, once it succeeded.
+    fn done(self) -> Signal<Option<String>> {
+        let outcome = self.action.value();
+        Signal::derive(move || outcome.get().and_then(Result::ok))
+    }
 }
 
 /// The clinic's currency and clock, for showing values and instants.
@@ -78,6 +93,28 @@ impl Changes {
 struct Locale {
     currency: String,
     clock: ClinicTime,
+}
+
+/// The list's filter as typed: days as a date field holds them (empty for an open end) and the
+/// masked number's digits.
+#[derive(Clone, Default, PartialEq)]
+struct ListFilter {
+    from: String,
+    to: String,
+    tail: String,
+}
+
+impl ListFilter {
+    /// The filter to send; `None` when nothing narrows the list.
+    fn input(&self) -> Option<appointments::AppointmentFilterInput> {
+        let given = |text: &str| Some(text.trim().to_owned()).filter(|text| !text.is_empty());
+        let input = appointments::AppointmentFilterInput {
+            from: given(&self.from),
+            to: given(&self.to),
+            caller_tail: given(&self.tail),
+        };
+        (input.from.is_some() || input.to.is_some() || input.caller_tail.is_some()).then_some(input)
+    }
 }
 
 #[component]
@@ -88,24 +125,32 @@ pub fn Appointments() -> impl IntoView {
     };
     let changes = Changes::new();
     let changed = changes.action.version();
+    let filter = RwSignal::new(ListFilter::default());
     // The cursors of the pages before this one; the last is where this page starts.
     let cursors = RwSignal::new(Vec::<String>::new());
+    let editing = RwSignal::new(None::<Editing>);
     let listed = LocalResource::new(move || {
         changed.track();
         let variables = appointments::Variables {
             first: PAGE_SIZE,
             after: cursors.get().last().cloned(),
+            filter: filter.get().input(),
         };
         api::run::<api::Appointments>(variables)
     });
     view! {
         <h1>"Appointments"</h1>
         <Alert message=changes.failure() test_id="appointment-error" />
+        {move || changes.done().get().map(|said| view! {
+            <p class="confirmation" role="status" data-testid="appointment-done">{said}</p>
+        })}
+        <NewAppointment changes clock=locale.clock />
+        <FilterForm filter cursors />
         <AsyncView resource=listed loading="Loading appointments…" let:data clone:locale>
-            <NewAppointment callers=missed_callers(&data, locale.clock) changes />
             {pager(&data, cursors)}
-            {appointment_list(data, &locale, changes)}
+            {appointment_list(data, &locale, editing)}
         </AsyncView>
+        <EditDialog editing changes currency=locale.currency.clone() />
     }
 }
 
@@ -114,6 +159,61 @@ const VALUE_HINT: &str = "Enter the value as a number, e.g. 45.50.";
 
 /// Appointments shown at a time.
 const PAGE_SIZE: i64 = 25;
+
+/// Callers listed in the booking form at a time.
+const CALLERS_LISTED: i64 = 20;
+
+/// Narrowing the list to days and to a masked number.
+#[component]
+fn FilterForm(filter: RwSignal<ListFilter>, cursors: RwSignal<Vec<String>>) -> impl IntoView {
+    let (from, to, tail) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
+    let show = move |typed: ListFilter| {
+        cursors.set(Vec::new());
+        filter.set(typed);
+    };
+    let apply = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        show(ListFilter {
+            from: from.get_untracked(),
+            to: to.get_untracked(),
+            tail: tail.get_untracked(),
+        });
+    };
+    let clear = move |_| {
+        for field in [from, to, tail] {
+            field.set(String::new());
+        }
+        show(ListFilter::default());
+    };
+    let field =
+        |id: &'static str, label: &'static str, kind: &'static str, value: RwSignal<String>| {
+            view! {
+                <span class="field">
+                    <label for=id>{label}</label>
+                    <input id=id data-testid=id type=kind prop:value=value
+                        on:input=move |ev| value.set(event_target_value(&ev)) />
+                </span>
+            }
+        };
+    view! {
+        <form class="filters" role="search" aria-label="Find appointments" on:submit=apply>
+            {field("appointments-from", "From", "date", from)}
+            {field("appointments-to", "To", "date", to)}
+            <span class="field">
+                <label for="appointments-tail">"Caller's last three digits"</label>
+                <input id="appointments-tail" data-testid="appointments-tail" inputmode="numeric"
+                    maxlength=TAIL_DIGITS.to_string() size="4" autocomplete="off" prop:value=tail
+                    on:input=move |ev| tail.set(event_target_value(&ev)) />
+            </span>
+            <button type="submit" data-testid="appointments-apply">"Show"</button>
+            <button type="button" data-testid="appointments-clear" on:click=clear>"Show all"</button>
+        </form>
+    }
+}
 
 /// Newer and older pages, and which page this is.
 fn pager(data: &appointments::ResponseData, cursors: RwSignal<Vec<String>>) -> impl IntoView {
@@ -134,145 +234,317 @@ fn pager(data: &appointments::ResponseData, cursors: RwSignal<Vec<String>>) -> i
     }
 }
 
-/// Recent missed callers, one per caller key, newest first: (key, label).
-fn missed_callers(data: &appointments::ResponseData, clock: ClinicTime) -> Vec<(String, String)> {
-    let mut seen = BTreeSet::new();
-    data.calls
-        .edges
-        .iter()
-        .filter(|edge| seen.insert(edge.node.caller_key.clone()))
-        .map(|edge| {
-            let call = &edge.node;
-            let label = format!(
-                "{} (missed {})",
-                call.caller_tail,
-                clock.local_time(&call.started_at)
-            );
-            (call.caller_key.clone(), label)
-        })
-        .collect()
+/// The callers the booking form offers: the most recent ones, or those whose masked number ends
+/// in the digits typed.
+fn callers_resource(
+    search: RwSignal<String>,
+) -> LocalResource<Result<Vec<known_callers::KnownCallersKnownCallers>, ApiError>> {
+    LocalResource::new(move || {
+        let typed = search.get();
+        async move {
+            let tail = match typed.trim() {
+                "" => None,
+                typed if tail_query(typed).is_some() => Some(typed.to_owned()),
+                _ => return Ok(Vec::new()),
+            };
+            let variables = known_callers::Variables {
+                tail,
+                first: CALLERS_LISTED,
+            };
+            Ok(api::run::<api::KnownCallers>(variables)
+                .await?
+                .known_callers)
+        }
+    })
 }
 
 #[component]
-fn NewAppointment(callers: Vec<(String, String)>, changes: Changes) -> impl IntoView {
-    let caller = RwSignal::new(
-        callers
-            .first()
-            .map(|(key, _)| key.clone())
-            .unwrap_or_default(),
-    );
+fn NewAppointment(changes: Changes, clock: ClinicTime) -> impl IntoView {
+    let search = RwSignal::new(String::new());
+    let callers = callers_resource(search);
+    let caller = RwSignal::new(String::new());
+    let starts = RwSignal::new(String::new());
     let value = RwSignal::new(String::new());
-    let invalid = RwSignal::new(false);
+    let invalid = RwSignal::new(None::<&'static str>);
+    // The caller chosen stays chosen while listed; otherwise the first listed is.
+    Effect::new(move |_| {
+        if let Some(Ok(listed)) = callers.get() {
+            let chosen = caller.get_untracked();
+            if !listed.iter().any(|known| known.caller_key == chosen) {
+                caller.set(
+                    listed
+                        .first()
+                        .map(|known| known.caller_key.clone())
+                        .unwrap_or_default(),
+                );
+            }
+        }
+    });
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        let caller_key = caller.get_untracked();
+        if caller_key.is_empty() {
+            return invalid.set(Some(
+                "Choose the caller: type the last three digits of their number to find them.",
+            ));
+        }
         let Some(value_minor) = display::parse_money(&value.get_untracked()) else {
-            invalid.set(true);
-            return;
+            return invalid.set(Some(VALUE_HINT));
         };
-        invalid.set(false);
+        invalid.set(None);
         let variables = create_appointment::Variables {
-            caller_key: caller.get_untracked(),
+            caller_key,
             value_minor,
+            starts_local: Some(starts.get_untracked()).filter(|text| !text.is_empty()),
         };
         value.set(String::new());
+        starts.set(String::new());
         changes.send(AppointmentChange::Book(variables));
     };
-    let options = callers
-        .into_iter()
-        .map(|(key, label)| view! { <option value=key>{label}</option> })
-        .collect_view();
+    let options = move || {
+        callers.get().and_then(Result::ok).map(|listed| {
+            let searched = !search.get_untracked().trim().is_empty();
+            if listed.is_empty() {
+                let none = if searched {
+                    "No caller with those digits"
+                } else {
+                    "No callers yet"
+                };
+                return view! { <option value="">{none}</option> }.into_any();
+            }
+            listed
+                .into_iter()
+                .map(|known| {
+                    let label = format!(
+                        "{} (last contact {})",
+                        known.caller_tail,
+                        clock.local_time(&known.last_contact_at)
+                    );
+                    view! { <option value=known.caller_key>{label}</option> }
+                })
+                .collect_view()
+                .into_any()
+        })
+    };
+    let search_hint = move || {
+        let typed = search.get();
+        let partial = !typed.trim().is_empty() && tail_query(&typed).is_none();
+        if partial {
+            "Type all three last digits."
+        } else {
+            "Recent callers are listed; older ones by their last three digits."
+        }
+    };
     view! {
         <form class="new-appointment" on:submit=submit aria-labelledby="new-appointment-heading">
             <h2 id="new-appointment-heading">"Book an appointment"</h2>
+            <label for="appointment-caller-search">"Find the caller by their last three digits"</label>
+            <input id="appointment-caller-search" data-testid="appointment-caller-search" inputmode="numeric"
+                maxlength=TAIL_DIGITS.to_string() autocomplete="off" aria-describedby="appointment-caller-search-help"
+                prop:value=search on:input=move |ev| search.set(event_target_value(&ev)) />
+            <small id="appointment-caller-search-help" aria-live="polite">{search_hint}</small>
             <label for="appointment-caller">"Caller"</label>
             <select id="appointment-caller" data-testid="appointment-caller"
                 on:change=move |ev| caller.set(event_target_value(&ev)) prop:value=caller>
                 {options}
             </select>
+            <label for="appointment-starts">"Starts (optional, the clinic's time)"</label>
+            <input id="appointment-starts" data-testid="appointment-starts" type="datetime-local"
+                prop:value=starts on:input=move |ev| starts.set(event_target_value(&ev)) />
             <label for="appointment-value">"Value"</label>
             <input id="appointment-value" data-testid="appointment-value" inputmode="decimal" required
                 aria-describedby="appointment-value-help" prop:value=value
                 on:input=move |ev| value.set(event_target_value(&ev)) />
             <small id="appointment-value-help">"In your currency, e.g. 45 or 45.50."</small>
-            <Alert message=Signal::derive(move || invalid.get().then(|| VALUE_HINT.to_owned())) />
+            <Alert message=Signal::derive(move || invalid.get().map(str::to_owned)) />
             <button type="submit" data-testid="appointment-create">"Book"</button>
         </form>
     }
 }
 
+/// The appointment the dialog changes, as it was when opened.
+#[derive(Clone)]
+struct Editing {
+    id: String,
+    caller: String,
+    value: String,
+    /// The start as a date-and-time field holds it, in the clinic's time; empty when none.
+    starts: String,
+}
+
+/// How one appointment reads.
+fn status_of(
+    appointment: &appointments::AppointmentsAppointmentsEdgesNode,
+) -> (&'static str, String) {
+    let recovered = appointment
+        .attribution
+        .as_ref()
+        .is_some_and(|a| a.status == appointments::AttributionStatus::RECOVERED);
+    let explanation = appointment
+        .attribution
+        .as_ref()
+        .map(|a| a.explanation.clone())
+        .unwrap_or_default();
+    let status = match (appointment.cancelled_at.is_some(), recovered) {
+        (true, _) => "Cancelled",
+        (false, true) => "Recovered",
+        (false, false) => "Unattributed",
+    };
+    (status, explanation)
+}
+
 fn appointment_list(
     data: appointments::ResponseData,
     locale: &Locale,
-    changes: Changes,
+    editing: RwSignal<Option<Editing>>,
 ) -> impl IntoView {
+    if data.appointments.edges.is_empty() {
+        return view! { <p data-testid="appointments-none">"No appointments match."</p> }
+            .into_any();
+    }
     let items = data
         .appointments
         .edges
         .into_iter()
-        .map(|edge| {
-            let appointment = edge.node;
-            let recovered = appointment.attribution.as_ref().is_some_and(|a| {
-                a.status == appointments::AttributionStatus::RECOVERED
-            });
-            let explanation = appointment
-                .attribution
-                .as_ref()
-                .map(|a| a.explanation.clone())
-                .unwrap_or_default();
-            let cancelled = appointment.cancelled_at.is_some();
-            let status = match (cancelled, recovered) {
-                (true, _) => "Cancelled",
-                (false, true) => "Recovered",
-                (false, false) => "Unattributed",
-            };
-            let (cancel_id, save_id) = (appointment.id.clone(), appointment.id.clone());
-            let new_value = RwSignal::new(String::new());
-            let caller = appointment
-                .missed_call
-                .as_ref()
-                .map(|call| call.caller_tail.clone())
-                .unwrap_or_else(|| "a caller".to_owned());
-            view! {
-                <li class="appointment" data-testid="appointment" data-id=appointment.id.clone() data-caller-key=appointment.caller_key.clone()>
-                    <p>
-                        <strong data-testid="appointment-amount">{display::money(appointment.value_minor, &locale.currency)}</strong>
-                        " booked "{locale.clock.local_time(&appointment.created_at)}" for "{caller}
-                        {(appointment.source == "ai").then(|| view! {
-                            " · "<span data-testid="appointment-source">"booked by the AI receptionist"</span>
-                        })}
-                    </p>
-                    <p><span class="status" data-testid="appointment-status">{status}</span>": "
-                        <span data-testid="appointment-reason">{explanation}</span></p>
-                    {(!cancelled).then(|| view! {
-                        <div class="actions">
-                            <label class="inline">"New value "
-                                <input inputmode="decimal" size="8" data-testid="appointment-new-value" prop:value=new_value
-                                    on:input=move |ev| new_value.set(event_target_value(&ev)) />
-                            </label>
-                            <button type="button" data-testid="appointment-save-value" on:click={
-                                let save_id = save_id.clone();
-                                move |_| {
-                                    match display::parse_money(&new_value.get_untracked()) {
-                                        Some(value_minor) => {
-                                            let variables = update_appointment::Variables { id: save_id.clone(), value_minor };
-                                            changes.send(AppointmentChange::SetValue(variables));
-                                        }
-                                        None => changes.refuse_value(),
-                                    }
-                                }
-                            }>"Save value"</button>
-                            <button type="button" data-testid="appointment-cancel" on:click={
-                                let cancel_id = cancel_id.clone();
-                                move |_| {
-                                    let variables = cancel_appointment::Variables { id: cancel_id.clone() };
-                                    changes.send(AppointmentChange::Cancel(variables));
-                                }
-                            }>"Cancel appointment"</button>
-                        </div>
-                    })}
-                </li>
-            }
-        })
+        .map(|edge| appointment_item(edge.node, locale, editing))
         .collect_view();
-    view! { <ul class="appointments" data-testid="appointments">{items}</ul> }
+    view! { <ul class="appointments" data-testid="appointments">{items}</ul> }.into_any()
+}
+
+fn appointment_item(
+    appointment: appointments::AppointmentsAppointmentsEdgesNode,
+    locale: &Locale,
+    editing: RwSignal<Option<Editing>>,
+) -> impl IntoView {
+    let (status, explanation) = status_of(&appointment);
+    let caller = appointment
+        .caller_tail
+        .clone()
+        .unwrap_or_else(|| "a caller".to_owned());
+    let when = appointment.starts_at.as_deref().map_or_else(
+        || "No start time".to_owned(),
+        |at| format!("Starts {}", locale.clock.local_time(at)),
+    );
+    let edit = (appointment.cancelled_at.is_none()).then(|| {
+        let target = Editing {
+            id: appointment.id.clone(),
+            caller: caller.clone(),
+            value: display::amount(appointment.value_minor),
+            starts: appointment
+                .starts_at
+                .as_deref()
+                .map(|at| locale.clock.field_value(at))
+                .unwrap_or_default(),
+        };
+        let label = format!("Change the appointment for {caller}");
+        view! {
+            <div class="actions">
+                <button type="button" data-testid="appointment-edit" aria-label=label
+                    on:click=move |_| editing.set(Some(target.clone()))>"Change or cancel"</button>
+            </div>
+        }
+    });
+    view! {
+        <li class="appointment" data-testid="appointment" data-id=appointment.id.clone() data-caller-key=appointment.caller_key.clone()>
+            <p>
+                <strong data-testid="appointment-amount">{display::money(appointment.value_minor, &locale.currency)}</strong>
+                " for "<span data-testid="appointment-caller-tail">{caller.clone()}</span>" · "
+                <span data-testid="appointment-starts-at">{when}</span>
+                " · booked "{locale.clock.local_time(&appointment.created_at)}
+                {(appointment.source == "ai").then(|| view! {
+                    " · "<span data-testid="appointment-source">"booked by the AI receptionist"</span>
+                })}
+            </p>
+            <p><span class="status" data-testid="appointment-status">{status}</span>": "
+                <span data-testid="appointment-reason">{explanation}</span></p>
+            {edit}
+        </li>
+    }
+}
+
+/// Changing or cancelling one appointment, in a modal dialog: open while `editing` holds one.
+#[component]
+fn EditDialog(
+    editing: RwSignal<Option<Editing>>,
+    changes: Changes,
+    currency: String,
+) -> impl IntoView {
+    let dialog = NodeRef::<html::Dialog>::new();
+    let value = RwSignal::new(String::new());
+    let starts = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        let Some(element) = dialog.get() else { return };
+        match editing.get() {
+            Some(target) => {
+                value.set(target.value);
+                starts.set(target.starts);
+                if !element.open() {
+                    let _ = element.show_modal();
+                }
+            }
+            None if element.open() => element.close(),
+            None => {}
+        }
+    });
+    let finish = move || editing.set(None);
+    let save = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let Some(target) = editing.get_untracked() else {
+            return;
+        };
+        let Some(value_minor) = display::parse_money(&value.get_untracked()) else {
+            return changes.refuse_value();
+        };
+        let typed_starts = starts.get_untracked();
+        let changed: Vec<&'static str> = [
+            (
+                "value",
+                display::parse_money(&target.value) != Some(value_minor),
+            ),
+            ("start", typed_starts != target.starts),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect();
+        let variables = update_appointment::Variables {
+            id: target.id,
+            value_minor,
+            starts_local: Some(typed_starts).filter(|text| !text.is_empty()),
+        };
+        changes.send(AppointmentChange::Edit(variables, changed));
+        finish();
+    };
+    let cancel = move |_| {
+        if let Some(target) = editing.get_untracked() {
+            changes.send(AppointmentChange::Cancel(cancel_appointment::Variables {
+                id: target.id,
+            }));
+        }
+        finish();
+    };
+    let heading = move || {
+        editing
+            .get()
+            .map(|target| format!("The appointment for {}", target.caller))
+            .unwrap_or_default()
+    };
+    view! {
+        <dialog node_ref=dialog class="edit-appointment" data-testid="appointment-dialog"
+            aria-labelledby="edit-appointment-heading" on:close=move |_| finish()>
+            <form on:submit=save>
+                <h2 id="edit-appointment-heading">{heading}</h2>
+                <label for="edit-appointment-value">{format!("Value ({currency})")}</label>
+                <input id="edit-appointment-value" data-testid="appointment-new-value" inputmode="decimal" required
+                    prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
+                <label for="edit-appointment-starts">"Starts (the clinic's time)"</label>
+                <input id="edit-appointment-starts" data-testid="appointment-new-starts" type="datetime-local"
+                    prop:value=starts on:input=move |ev| starts.set(event_target_value(&ev)) />
+                <div class="actions">
+                    <button type="submit" data-testid="appointment-save">"Save"</button>
+                    <button type="button" class="danger" data-testid="appointment-cancel" on:click=cancel>"Cancel appointment"</button>
+                    <button type="button" data-testid="appointment-close" on:click=move |_| finish()>"Close"</button>
+                </div>
+            </form>
+        </dialog>
+    }
 }

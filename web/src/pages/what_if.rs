@@ -17,7 +17,7 @@ use crate::components::{Alert, AsyncView, failure_of};
 use crate::time::use_clinic_time;
 
 /// Saving the window (in days); the figures are keyed on its version, so they reload after it.
-type SaveWindow = Action<i64, Result<(), ApiError>>;
+type SaveWindow = Action<(i64, i64), Result<String, ApiError>>;
 
 /// Days the preview covers, ending today.
 const PERIOD_DAYS: i64 = 30;
@@ -95,10 +95,17 @@ fn preview(events: &Events, days: u32) -> (u64, i64) {
 pub fn WhatIf() -> impl IntoView {
     let to: NaiveDate = use_clinic_time().today();
     let from = to - Duration::days(PERIOD_DAYS - 1);
-    let save: SaveWindow = Action::new_local(|days: &i64| {
-        let variables = save_window::Variables { days: *days };
-        async move { api::run::<api::SaveWindow>(variables).await.map(|_| ()) }
+    // (saved days, new days): the save says what it changed.
+    let save: SaveWindow = Action::new_local(|&(before, days): &(i64, i64)| {
+        let variables = save_window::Variables { days };
+        async move {
+            api::run::<api::SaveWindow>(variables).await?;
+            Ok(format!(
+                "Saved: attribution window changed from {before} to {days} days."
+            ))
+        }
     });
+    let said = save.value();
     let saved = save.version();
     let loaded = LocalResource::new(move || {
         saved.track();
@@ -117,6 +124,9 @@ pub fn WhatIf() -> impl IntoView {
                 {format!("{from} to {to}")}
             </span>"."
         </p>
+        {move || said.get().and_then(Result::ok).map(|said| view! {
+            <p class="confirmation" role="status" data-testid="whatif-saved">{said}</p>
+        })}
         <AsyncView resource=loaded loading="Loading the last 30 days…" let:data>
             <Preview data save />
         </AsyncView>
@@ -159,7 +169,7 @@ fn Preview(data: what_if::ResponseData, save: SaveWindow) -> impl IntoView {
         </dl>
         <Alert message=failure_of(save) />
         <button type="button" data-testid="whatif-save" data-saved-days=saved_days
-            disabled=move || i64::from(days.get()) == saved_days on:click=move |_| { save.dispatch(i64::from(days.get_untracked())); }>
+            disabled=move || i64::from(days.get()) == saved_days on:click=move |_| { save.dispatch((saved_days, i64::from(days.get_untracked()))); }>
             {move || format!("Save a {}-day window", days.get())}
         </button>
     }
