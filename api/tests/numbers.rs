@@ -16,7 +16,7 @@ use poem::test::TestClient;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
 
-const FOR_SALE: &str = "query($area: String, $contains: String) { numbersForSale(areaCode: $area, contains: $contains) { country kind registration consoleUrl numbers { number display locality addressRequired } } }";
+const FOR_SALE: &str = "query($area: String, $contains: String, $town: String) { numbersForSale(areaCode: $area, contains: $contains, locality: $town) { country kind registration consoleUrl numbers { number display locality addressRequired } } }";
 const BUY: &str = "mutation($n: String!) { buyNumber(number: $n) { id tail display provisioned } }";
 const ACCOUNT_NUMBERS: &str = "{ accountNumbers { sid display pointedElsewhere } }";
 const USE: &str = "mutation($sid: ID!) { useAccountNumber(sid: $sid) { id display provisioned } }";
@@ -219,6 +219,53 @@ async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
 }
 
 on_both_databases!(numbers_are_bought_taken_and_released);
+
+/// A US clinic searches local numbers by area code and by town (Twilio's `InLocality`); a UK
+/// clinic, whose texting numbers are mobiles, is told towns do not apply; a town that is not a
+/// name is refused.
+#[tokio::test]
+async fn us_numbers_are_found_by_area_code_and_town() {
+    let mut app = TestApp::builder(DatabaseKind::Sqlite)
+        .with_twilio()
+        .build()
+        .await;
+    let refused = app.owner.run(FOR_SALE, json!({ "town": "London" })).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    let moved = app
+        .owner
+        .run(
+            "mutation { updateClinicSettings(input: { defaultRegion: \"US\", timeZone: \"America/New_York\", currency: \"USD\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(moved["errors"].is_null(), "{moved}");
+
+    let towns = |answer: &Value| -> Vec<String> {
+        data(answer, "numbersForSale")["numbers"]
+            .as_array()
+            .expect("numbers")
+            .iter()
+            .map(|number| number["locality"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let everywhere = app.owner.run(FOR_SALE, json!({ "area": "202" })).await;
+    assert_eq!(data(&everywhere, "numbersForSale")["kind"], "LOCAL");
+    assert_eq!(towns(&everywhere).len(), 20, "{everywhere}");
+    let georgetown = app
+        .owner
+        .run(FOR_SALE, json!({ "area": "202", "town": " georgetown " }))
+        .await;
+    let found = towns(&georgetown);
+    assert_eq!(found.len(), 10, "{georgetown}");
+    assert!(found.iter().all(|town| town == "Georgetown"), "{found:?}");
+    let nowhere = app.owner.run(FOR_SALE, json!({ "town": "Gotham" })).await;
+    assert!(towns(&nowhere).is_empty(), "{nowhere}");
+    for town in ["Wash1ngton", &"x".repeat(61)] {
+        let refused = app.owner.run(FOR_SALE, json!({ "town": town })).await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    }
+    app.db.finish().await;
+}
 
 /// Requests to Twilio about numbers are limited per clinic (each is a provider request, a
 /// purchase costs money); the limited answer is the uniform one.

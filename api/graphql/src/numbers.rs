@@ -16,7 +16,7 @@ use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantScope;
 use ringback_domain::Backend;
 use ringback_domain::service::numbers::{
-    self, AvailableNumber, NumberDesk, NumberKind, NumberOffer, OwnedNumber,
+    self, AvailableNumber, NumberDesk, NumberKind, NumberOffer, OwnedNumber, WantedNumber,
 };
 
 /// Which kind of number texts in the clinic's country.
@@ -128,19 +128,24 @@ pub struct NumbersQuery;
 
 #[Object]
 impl NumbersQuery {
-    /// Numbers Twilio sells in the clinic's country that can call and text, in `areaCode` (US
-    /// and Canada) or containing the digits `contains`, when given.
+    /// Numbers Twilio sells in the clinic's country that can call and text, in `areaCode` or in
+    /// the town `locality` (US and Canada) or containing the digits `contains`, when given.
     async fn numbers_for_sale(
         &self,
         ctx: &Context<'_>,
         area_code: Option<String>,
+        locality: Option<String>,
         contains: Option<String>,
     ) -> async_graphql::Result<NumbersForSale> {
         let (_, desk, scope, _) = number_desk(ctx)?;
-        let NumberOffer { rules, numbers } =
-            numbers::search(scope, desk, area_code.as_deref(), contains.as_deref())
-                .await
-                .map_err(graphql_error)?;
+        let wanted = WantedNumber {
+            area_code: area_code.as_deref(),
+            locality: locality.as_deref(),
+            contains: contains.as_deref(),
+        };
+        let NumberOffer { rules, numbers } = numbers::search(scope, desk, wanted)
+            .await
+            .map_err(graphql_error)?;
         Ok(NumbersForSale {
             country: rules.country,
             kind: match rules.kind {

@@ -42,6 +42,8 @@ pub struct NumberSearch {
     pub area_code: Option<String>,
     /// Only numbers whose digits contain these, when given.
     pub contains: Option<String>,
+    /// Only numbers of this town or city (where the country has them), when given.
+    pub locality: Option<String>,
 }
 
 /// A number the account could buy.

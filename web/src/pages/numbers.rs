@@ -172,11 +172,13 @@ fn forwarding_line(tail: Option<String>, change: Change) -> impl IntoView {
 fn GetNumber(change: Change) -> impl IntoView {
     let contains = RwSignal::new(String::new());
     let area_code = RwSignal::new(String::new());
+    let locality = RwSignal::new(String::new());
     let search = Action::new_local(move |_: &()| {
         let optional = |text: String| Some(text.trim().to_owned()).filter(|text| !text.is_empty());
         let variables = numbers_for_sale::Variables {
             contains: optional(contains.get_untracked()),
             area_code: optional(area_code.get_untracked()),
+            locality: optional(locality.get_untracked()),
         };
         api::run::<api::NumbersForSale>(variables)
     });
@@ -201,6 +203,9 @@ fn GetNumber(change: Change) -> impl IntoView {
                     <label for="number-area-code">"Area code (optional)"</label>
                     <input id="number-area-code" inputmode="numeric" prop:value=area_code
                         on:input=move |ev| area_code.set(event_target_value(&ev)) />
+                    <label for="number-locality">"Town or city (optional)"</label>
+                    <input id="number-locality" autocomplete="address-level2" prop:value=locality
+                        on:input=move |ev| locality.set(event_target_value(&ev)) />
                 </Show>
                 <button type="submit" data-testid="search-numbers">"Find numbers"</button>
             </fieldset>

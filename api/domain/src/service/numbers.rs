@@ -112,6 +112,25 @@ fn digits(text: Option<&str>, max: usize, what: &str) -> Result<Option<String>, 
     Ok(Some(text.to_owned()))
 }
 
+/// Longest town name a search takes.
+const MAX_TOWN_CHARS: usize = 60;
+
+/// A town or city as typed (letters, spaces, hyphens, apostrophes and dots), or `None` when empty.
+fn town(text: Option<&str>) -> Result<Option<String>, DomainError> {
+    let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    let readable = text
+        .chars()
+        .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.'));
+    if text.chars().count() > MAX_TOWN_CHARS || !readable {
+        return Err(DomainError::BadUserInput(format!(
+            "a town is up to {MAX_TOWN_CHARS} letters"
+        )));
+    }
+    Ok(Some(text.to_owned()))
+}
+
 /// The clinic's country (its region).
 async fn clinic_country(scope: &TenantScope) -> Result<String, DomainError> {
     let txn = scope.begin().await?;
@@ -120,26 +139,38 @@ async fn clinic_country(scope: &TenantScope) -> Result<String, DomainError> {
     Ok(current.default_region)
 }
 
-/// Numbers Twilio sells in the clinic's country that can call and text: in `area_code` (US and
-/// Canada) or containing `contains`, when given.
+/// What a search for numbers for sale asks for, as typed; each part optional.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WantedNumber<'a> {
+    /// US and Canada.
+    pub area_code: Option<&'a str>,
+    /// US and Canada: the town or city.
+    pub locality: Option<&'a str>,
+    pub contains: Option<&'a str>,
+}
+
+/// Numbers Twilio sells in the clinic's country that can call and text: in an area code or a
+/// town (US and Canada) or containing some digits, as `wanted` says.
 pub async fn search(
     scope: &TenantScope,
     desk: &NumberDesk,
-    area_code: Option<&str>,
-    contains: Option<&str>,
+    wanted: WantedNumber<'_>,
 ) -> Result<NumberOffer, DomainError> {
     let rules = texting_rules(&clinic_country(scope).await?);
-    let area_code = digits(area_code, 3, "an area code")?;
-    if area_code.is_some() && rules.kind != NumberKind::Local {
+    let area_code = digits(wanted.area_code, 3, "an area code")?;
+    let locality = town(wanted.locality)?;
+    if (area_code.is_some() || locality.is_some()) && rules.kind != NumberKind::Local {
         return Err(DomainError::BadUserInput(
-            "area codes apply to US and Canadian numbers; search by digits instead".to_owned(),
+            "area codes and towns apply to US and Canadian numbers; search by digits instead"
+                .to_owned(),
         ));
     }
     let search = NumberSearch {
         country: rules.country.clone(),
         kind: rules.kind,
         area_code,
-        contains: digits(contains, 10, "a number search")?,
+        contains: digits(wanted.contains, 10, "a number search")?,
+        locality,
     };
     let numbers = desk
         .directory

@@ -295,6 +295,9 @@ impl TwilioClient {
         if let Some(contains) = &search.contains {
             query.push(("Contains", contains));
         }
+        if let Some(locality) = &search.locality {
+            query.push(("InLocality", locality));
+        }
         let request = self.authorized(self.http.get(url).query(&query));
         let page: AvailableNumberPage = read_json(request.send().await).await?;
         Ok(page

@@ -1,6 +1,6 @@
 //! The fake's phone numbers, in the shapes of Twilio's REST API: `GET …/AvailablePhoneNumbers/
 //! {Country}/{Mobile|Local}.json` offers fiction numbers of the country (UK 07700 900xxx, AU
-//! 0491 570 xxx, US 202 555 01xx), filtered by `AreaCode` and `Contains`; `GET …/IncomingPhoneNumbers.json`
+//! 0491 570 xxx, US 202 555 01xx), filtered by `AreaCode`, `Contains` and `InLocality`; `GET …/IncomingPhoneNumbers.json`
 //! lists the account's numbers (filtered by `PhoneNumber`), `POST` to it buys one (its webhooks set
 //! from the same form), `POST …/IncomingPhoneNumbers/{Sid}.json` re-points one and `DELETE`
 //! releases it. Every request checks Basic auth; every refusal is Twilio's error body.
@@ -76,7 +76,11 @@ fn inventory(country: &str, kind: &str) -> Vec<(String, Option<&'static str>)> {
     };
     let width = if country == "US" { 2 } else { 3 };
     (first..first + 20)
-        .map(|n| (format!("{prefix}{n:0width$}"), place))
+        .map(|n| {
+            // The second half of the US numbers belong to another town, for locality searches.
+            let place = place.map(|town| if n >= first + 10 { "Georgetown" } else { town });
+            (format!("{prefix}{n:0width$}"), place)
+        })
         .collect()
 }
 
@@ -85,6 +89,7 @@ fn inventory(country: &str, kind: &str) -> Vec<(String, Option<&'static str>)> {
 pub(super) struct SearchQuery {
     area_code: Option<String>,
     contains: Option<String>,
+    in_locality: Option<String>,
     sms_enabled: Option<String>,
 }
 
@@ -124,6 +129,11 @@ pub(super) fn search_available(
                 .contains
                 .as_ref()
                 .is_none_or(|digits| number.contains(digits.as_str()))
+        })
+        .filter(|(_, place)| {
+            query.in_locality.as_ref().is_none_or(|town| {
+                place.is_some_and(|place| place.eq_ignore_ascii_case(town.trim()))
+            })
         })
         .filter(|_| query.sms_enabled.as_deref() != Some("false"))
         .map(|(number, place)| {
