@@ -12,13 +12,13 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use ringback_entity::{call, conversation};
 use ringback_shared::caller_key::{HIDDEN_TAIL, TAIL_DIGITS, tail_query};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
 use ringback_core::error::DomainError;
-use ringback_core::tenant::TenantTxn;
+use ringback_core::tenant::{ClinicOwned, TenantTxn};
 
 /// Most callers one read returns.
 pub const MAX_CALLERS: u64 = 50;
@@ -59,8 +59,8 @@ pub async fn list(
     let tail = tail.map(tail_searched).transpose()?;
     let limit = limit.clamp(1, MAX_CALLERS);
     let scan = limit * ROWS_PER_CALLER;
-    let mut contacts = newest_calls(txn, tail.as_deref(), scan).await?;
-    contacts.extend(newest_conversations(txn, tail.as_deref(), scan).await?);
+    let mut contacts = newest(txn, &CALLS, tail.as_deref(), scan).await?;
+    contacts.extend(newest(txn, &CONVERSATIONS, tail.as_deref(), scan).await?);
     contacts.sort_by_key(|contact| std::cmp::Reverse(contact.last_contact_at));
     let mut seen = BTreeSet::new();
     let callers: Vec<KnownCaller> = contacts
@@ -80,90 +80,85 @@ pub async fn list(
     Ok(callers)
 }
 
-async fn newest_calls(
+/// Where table `E` keeps a caller's key, masked tail and the time of its contact with them.
+struct ContactColumns<E: EntityTrait> {
+    key: E::Column,
+    tail: E::Column,
+    at: E::Column,
+}
+
+const CALLS: ContactColumns<call::Entity> = ContactColumns {
+    key: call::Column::CallerKey,
+    tail: call::Column::CallerTail,
+    at: call::Column::StartedAt,
+};
+
+const CONVERSATIONS: ContactColumns<conversation::Entity> = ContactColumns {
+    key: conversation::Column::CallerKey,
+    tail: conversation::Column::CallerTail,
+    at: conversation::Column::LastMessageAt,
+};
+
+/// The newest `scan` contacts in table `E` with a caller whose number is not hidden (only those
+/// with `tail`, when given).
+async fn newest<E>(
     txn: &TenantTxn,
+    columns: &ContactColumns<E>,
     tail: Option<&str>,
     scan: u64,
-) -> Result<Vec<KnownCaller>, DomainError> {
-    let mut query = txn
-        .find::<call::Entity>()
-        .filter(call::Column::CallerTail.ne(HIDDEN_TAIL));
+) -> Result<Vec<KnownCaller>, DomainError>
+where
+    E: ClinicOwned,
+{
+    let mut query = txn.find::<E>().filter(columns.tail.ne(HIDDEN_TAIL));
     if let Some(tail) = tail {
-        query = query.filter(call::Column::CallerTail.eq(tail));
+        query = query.filter(columns.tail.eq(tail));
     }
     let rows: Vec<(String, String, DateTime<Utc>)> = query
         .select_only()
-        .column(call::Column::CallerKey)
-        .column(call::Column::CallerTail)
-        .column(call::Column::StartedAt)
-        .order_by_desc(call::Column::StartedAt)
+        .column(columns.key)
+        .column(columns.tail)
+        .column(columns.at)
+        .order_by_desc(columns.at)
         .limit(scan)
         .into_tuple()
         .all(txn.conn())
         .await?;
-    Ok(rows.into_iter().map(known).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(caller_key, caller_tail, last_contact_at)| KnownCaller {
+            caller_key,
+            caller_tail,
+            last_contact_at,
+        })
+        .collect())
 }
 
-async fn newest_conversations(
-    txn: &TenantTxn,
-    tail: Option<&str>,
-    scan: u64,
-) -> Result<Vec<KnownCaller>, DomainError> {
-    let mut query = txn
-        .find::<conversation::Entity>()
-        .filter(conversation::Column::CallerTail.ne(HIDDEN_TAIL));
-    if let Some(tail) = tail {
-        query = query.filter(conversation::Column::CallerTail.eq(tail));
-    }
-    let rows: Vec<(String, String, DateTime<Utc>)> = query
-        .select_only()
-        .column(conversation::Column::CallerKey)
-        .column(conversation::Column::CallerTail)
-        .column(conversation::Column::LastMessageAt)
-        .order_by_desc(conversation::Column::LastMessageAt)
-        .limit(scan)
-        .into_tuple()
-        .all(txn.conn())
-        .await?;
-    Ok(rows.into_iter().map(known).collect())
-}
-
-fn known(
-    (caller_key, caller_tail, last_contact_at): (String, String, DateTime<Utc>),
-) -> KnownCaller {
-    KnownCaller {
-        caller_key,
-        caller_tail,
-        last_contact_at,
-    }
-}
-
-/// The keys of every caller whose stored masked tail is `tail` (at most [`MAX_KEYS_PER_TAIL`]).
+/// The keys of every caller whose stored masked tail is `tail` (at most [`MAX_KEYS_PER_TAIL`]
+/// from calls and as many from texts).
 pub async fn keys_with_tail(txn: &TenantTxn, tail: &str) -> Result<Vec<String>, DomainError> {
-    let mut keys: BTreeSet<String> = txn
-        .find::<call::Entity>()
-        .filter(call::Column::CallerTail.eq(tail))
+    let mut keys = keys_in(txn, &CALLS, tail).await?;
+    keys.extend(keys_in(txn, &CONVERSATIONS, tail).await?);
+    Ok(keys.into_iter().collect())
+}
+
+async fn keys_in<E: ClinicOwned>(
+    txn: &TenantTxn,
+    columns: &ContactColumns<E>,
+    tail: &str,
+) -> Result<BTreeSet<String>, DomainError> {
+    Ok(txn
+        .find::<E>()
+        .filter(columns.tail.eq(tail))
         .select_only()
-        .column(call::Column::CallerKey)
+        .column(columns.key)
         .distinct()
         .limit(MAX_KEYS_PER_TAIL)
         .into_tuple::<String>()
         .all(txn.conn())
         .await?
         .into_iter()
-        .collect();
-    keys.extend(
-        txn.find::<conversation::Entity>()
-            .filter(conversation::Column::CallerTail.eq(tail))
-            .select_only()
-            .column(conversation::Column::CallerKey)
-            .distinct()
-            .limit(MAX_KEYS_PER_TAIL)
-            .into_tuple::<String>()
-            .all(txn.conn())
-            .await?,
-    );
-    Ok(keys.into_iter().collect())
+        .collect())
 }
 
 /// The masked tail of each of `keys` that the clinic has one for (calls first, then texts).
@@ -171,37 +166,34 @@ pub async fn tails_of(
     txn: &TenantTxn,
     keys: &[String],
 ) -> Result<HashMap<String, String>, DomainError> {
-    let mut tails: HashMap<String, String> = txn
-        .find::<call::Entity>()
-        .filter(call::Column::CallerKey.is_in(keys.iter().cloned()))
-        .filter(call::Column::CallerTail.ne(HIDDEN_TAIL))
-        .select_only()
-        .column(call::Column::CallerKey)
-        .column(call::Column::CallerTail)
-        .distinct()
-        .into_tuple::<(String, String)>()
-        .all(txn.conn())
-        .await?
-        .into_iter()
-        .collect();
+    let mut tails = tails_in(txn, &CALLS, keys).await?;
     let missing: Vec<String> = keys
         .iter()
         .filter(|key| !tails.contains_key(*key))
         .cloned()
         .collect();
     if !missing.is_empty() {
-        tails.extend(
-            txn.find::<conversation::Entity>()
-                .filter(conversation::Column::CallerKey.is_in(missing))
-                .filter(conversation::Column::CallerTail.ne(HIDDEN_TAIL))
-                .select_only()
-                .column(conversation::Column::CallerKey)
-                .column(conversation::Column::CallerTail)
-                .distinct()
-                .into_tuple::<(String, String)>()
-                .all(txn.conn())
-                .await?,
-        );
+        tails.extend(tails_in(txn, &CONVERSATIONS, &missing).await?);
     }
     Ok(tails)
+}
+
+async fn tails_in<E: ClinicOwned>(
+    txn: &TenantTxn,
+    columns: &ContactColumns<E>,
+    keys: &[String],
+) -> Result<HashMap<String, String>, DomainError> {
+    Ok(txn
+        .find::<E>()
+        .filter(columns.key.is_in(keys.iter().cloned()))
+        .filter(columns.tail.ne(HIDDEN_TAIL))
+        .select_only()
+        .column(columns.key)
+        .column(columns.tail)
+        .distinct()
+        .into_tuple::<(String, String)>()
+        .all(txn.conn())
+        .await?
+        .into_iter()
+        .collect())
 }
