@@ -257,7 +257,7 @@ pub fn SignUp() -> impl IntoView {
                 <p class="hint" aria-live="polite" data-testid="password-rule">{move || password_feedback(&form.password.get())}</p>
                 {choice("country", "Country", countries.clone(), form.country)}
                 {move || choice("time-zone", "Time zone", zones(), form.time_zone)}
-                <label class="inline">
+                <label class="terms">
                     <input type="checkbox" id="accept-terms" data-testid="accept-terms"
                         prop:checked=form.accepted on:change=move |ev| form.accepted.set(event_target_checked(&ev)) />
                     " I accept the "<a href="/terms" target="_blank">"terms of service"</a>" and the "
