@@ -129,6 +129,7 @@ pub fn Appointments() -> impl IntoView {
     // The cursors of the pages before this one; the last is where this page starts.
     let cursors = RwSignal::new(Vec::<String>::new());
     let editing = RwSignal::new(None::<Editing>);
+    let done = changes.done();
     let listed = LocalResource::new(move || {
         changed.track();
         let variables = appointments::Variables {
@@ -141,7 +142,7 @@ pub fn Appointments() -> impl IntoView {
     view! {
         <h1>"Appointments"</h1>
         <Alert message=changes.failure() test_id="appointment-error" />
-        {move || changes.done().get().map(|said| view! {
+        {move || done.get().map(|said| view! {
             <p class="confirmation" role="status" data-testid="appointment-done">{said}</p>
         })}
         <NewAppointment changes clock=locale.clock />
