@@ -14,7 +14,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, h
 use crate::auth::client_address::TrustedProxies;
 use crate::auth::request::{authenticate, is_json, refresh_cookie};
 use crate::error::DomainError;
-use crate::graphql::{RequestInfo, RingbackSchema, build_schema, request_data};
+use crate::graphql::{RequestInfo, RingbackSchema, build_schema, execute};
 use crate::security_headers::{SecurityHeaders, with_security_headers};
 use crate::state::AppState;
 use ringback_core::error::Limited;
@@ -249,7 +249,7 @@ async fn graphql_endpoint(
         client_address,
         refresh_cookie: refresh_cookie(headers),
     };
-    let answer = schema.execute(request_data(request.0, caller, info)).await;
+    let answer = execute(schema, request.0, caller, info).await;
     let limit = limit_met(&answer);
     let response = GraphQLResponse::from(answer).into_response();
     match limit {

@@ -77,6 +77,11 @@ const SQLITE_CONNECTIONS: u32 = 4;
 /// resolvers run side by side would wait for one to open (see `benches/purge.rs`).
 const POSTGRES_WARM_CONNECTIONS: u32 = 5;
 
+/// A pooled connection idle at least this long is pinged before it is handed out (one round trip);
+/// one in use moments ago is not: pinging on every checkout cost each request two round trips
+/// (the session check and its transaction each take a connection).
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// Opens the pool a server answers requests from: as [`connect_url`], with warm spare
 /// connections on PostgreSQL.
 pub async fn connect_serving(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {
@@ -103,6 +108,7 @@ async fn open(url: &str, kind: DatabaseKind, warm: u32) -> Result<DatabaseConnec
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire_if_idle_for(PING_WHEN_IDLE_FOR)
         .min_connections(warm);
     if kind == DatabaseKind::Sqlite && url.contains(":memory:") {
         options.max_connections(1).min_connections(1);

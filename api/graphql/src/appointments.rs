@@ -129,7 +129,7 @@ impl Appointment {
             .load_one(id)
             .await
             .map_err(|e| graphql_error(DomainError::Internal(e)))?;
-        Ok(call.as_ref().map(Call::from))
+        Ok(call.map(Call::from))
     }
 }
 

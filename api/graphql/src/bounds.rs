@@ -1,17 +1,15 @@
 //! Bounds on one request's shape beyond depth and complexity, checked as soon as it is parsed and
-//! before anything runs: at most [`MAX_ROOT_FIELDS`] root fields per operation (each may reach the
+//! before anything runs ([`check_request`], which [`crate::execute`] calls): at most [`MAX_ROOT_FIELDS`] root fields per operation (each may reach the
 //! database, and root query fields resolve side by side, so this bounds a request's parallelism)
 //! and at most [`MAX_ALIASES`] aliases in the document (aliases are how one request repeats a cheap
 //! field hundreds of times). A refusal is `BAD_USER_INPUT`, saying which bound.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
 };
-use async_graphql::{Name, Pos, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{Name, Pos, Positioned, Request, ServerError, ServerResult};
 
 use crate::error::{DomainError, to_graphql};
 
@@ -24,28 +22,12 @@ const MAX_FRAGMENT_NESTING: usize = 16;
 
 type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 
-/// The extension that applies the bounds.
-pub struct OperationBounds;
-
-impl ExtensionFactory for OperationBounds {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationBounds)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for OperationBounds {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        check(&document)?;
-        Ok(document)
-    }
+/// Parses `request` (the parsed document stays in it, so execution does not parse it again) and
+/// refuses it when it breaks a bound. Not a schema extension: any extension sends every field of
+/// every answer through async-graphql's slower path (a registry lookup and an extension chain per
+/// field), which cost the calls page a fifth of its throughput.
+pub fn check_request(request: &mut Request) -> ServerResult<()> {
+    check(request.parsed_query()?)
 }
 
 /// Refuses `document` when it breaks a bound.

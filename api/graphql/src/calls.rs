@@ -109,8 +109,9 @@ pub struct Call {
     pub credit: Option<Option<attribution_row::Model>>,
 }
 
-impl From<&call::Model> for Call {
-    fn from(model: &call::Model) -> Self {
+impl From<call::Model> for Call {
+    /// Takes the row's strings over instead of copying them (a calls page converts 50 rows).
+    fn from(model: call::Model) -> Self {
         Self {
             id: ID(model.id.to_string()),
             call_id: model.id,
@@ -121,14 +122,14 @@ impl From<&call::Model> for Call {
             },
             status: CallStatus::from_stored(&model.status).unwrap_or(CallStatus::Failed),
             missed: model.missed,
-            caller_key: model.caller_key.clone(),
-            caller_tail: model.caller_tail.clone(),
-            line_type: model.line_type.clone(),
+            caller_key: model.caller_key,
+            caller_tail: model.caller_tail,
+            line_type: model.line_type,
             started_at: model.started_at,
             answered_at: model.answered_at,
             ended_at: model.ended_at,
-            text_back_status: model.text_back_status.clone(),
-            source: model.provider.clone(),
+            text_back_status: model.text_back_status,
+            source: model.provider,
             credit: None,
         }
     }
@@ -312,14 +313,18 @@ impl CallQuery {
                     .collect()
             });
         let mut connection = Connection::new(false, has_next);
-        for row in &rows {
+        connection.edges.reserve(rows.len());
+        for row in rows {
             let cursor = CallCursor {
                 started_at: row.started_at,
                 id: row.id,
             }
             .encode();
-            let mut call = Call::from(row);
-            call.credit = credit_of.as_mut().map(|credits| credits.remove(&row.id));
+            let credit = credit_of.as_mut().map(|credits| credits.remove(&row.id));
+            let call = Call {
+                credit,
+                ..Call::from(row)
+            };
             connection.edges.push(Edge::new(cursor, call));
         }
         Ok(connection)
@@ -389,7 +394,7 @@ impl CallMutation {
             },
         )
         .await?;
-        Ok(Call::from(&callback))
+        Ok(Call::from(callback))
     }
 }
 
@@ -406,7 +411,7 @@ fn payload(results: Vec<(String, EventResult)>) -> RecordCallEventsPayload {
                 payload.recorded += 1;
                 CallEventResult {
                     external_id,
-                    call: Some(Call::from(&call)),
+                    call: Some(Call::from(call)),
                     duplicate: false,
                     error: None,
                 }
@@ -415,7 +420,7 @@ fn payload(results: Vec<(String, EventResult)>) -> RecordCallEventsPayload {
                 payload.duplicates += 1;
                 CallEventResult {
                     external_id,
-                    call: Some(Call::from(&call)),
+                    call: Some(Call::from(call)),
                     duplicate: true,
                     error: None,
                 }

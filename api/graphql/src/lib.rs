@@ -115,9 +115,23 @@ pub struct RequestInfo {
     pub refresh_cookie: Option<String>,
 }
 
+/// Runs `request` for `caller`: refused before anything runs when its shape breaks a bound
+/// ([`bounds::check_request`]), else executed with what its resolvers need ([`request_data`]).
+pub async fn execute(
+    schema: &RingbackSchema,
+    mut request: async_graphql::Request,
+    caller: Caller,
+    info: RequestInfo,
+) -> async_graphql::Response {
+    if let Err(refusal) = bounds::check_request(&mut request) {
+        return async_graphql::Response::from_errors(vec![refusal]);
+    }
+    schema.execute(request_data(request, caller, info)).await
+}
+
 /// `request` with what its resolvers read besides the [`Backend`]: the authenticated `caller`, facts
 /// about the HTTP request, and (for a signed-in caller) DataLoaders bound to the caller's clinic.
-pub fn request_data(
+fn request_data(
     request: async_graphql::Request,
     caller: Caller,
     info: RequestInfo,
@@ -147,7 +161,6 @@ pub fn build_schema(backend: Backend, introspection: bool) -> RingbackSchema {
         EmptySubscription,
     )
     .data(backend)
-    .extension(bounds::OperationBounds)
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY);
     if introspection {

@@ -71,7 +71,7 @@ impl From<CallerRecord> for CallerRecordView {
     fn from(found: CallerRecord) -> Self {
         Self {
             caller_tail: found.caller_tail,
-            calls: found.calls.iter().map(Call::from).collect(),
+            calls: found.calls.into_iter().map(Call::from).collect(),
             conversations: found
                 .conversations
                 .into_iter()

@@ -208,7 +208,7 @@ impl WorklistQuery {
         Ok(FoundCaller {
             caller_key: found.caller_key,
             caller_tail: found.caller_tail,
-            calls: found.calls.iter().map(Call::from).collect(),
+            calls: found.calls.into_iter().map(Call::from).collect(),
             conversations: found
                 .conversations
                 .into_iter()

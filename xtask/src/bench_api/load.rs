@@ -189,7 +189,8 @@ fn pgbench_command(script: &Path, target: &PgTarget, protocol: Protocol) -> Comm
         .arg("-f")
         .arg(script)
         .arg(target.database)
-        .env("PGPASSWORD", target.password);
+        .env("PGPASSWORD", target.password)
+        .env(super::PLAIN_TCP_ENV.0, super::PLAIN_TCP_ENV.1);
     command
 }
 

@@ -50,6 +50,12 @@ const NODE_VERSION: &str = "22.23.3";
 const DATABASE: &str = "ringback_bench_api";
 const OWNER: &str = "ringback_bench_owner";
 const LOGIN: &str = "ringback_bench_server";
+/// How every client here reaches PostgreSQL: plain TCP on the loopback. The Debian cluster has
+/// `ssl = on`, and sqlx and libpq prefer TLS when offered while PostGraphile's driver does not ask
+/// for it, so without this Ringback and pgbench would encrypt every statement and PostGraphile none.
+const PLAIN_TCP: &str = "sslmode=disable";
+/// The same for libpq's tools (pgbench, psql), which take it from the environment.
+pub const PLAIN_TCP_ENV: (&str, &str) = ("PGSSLMODE", "disable");
 /// The group role the migrations grant data access to.
 const APP_ROLE: &str = "ringback_app";
 const DEMO_EMAIL: &str = "owner@demo.ringback.test";
@@ -295,6 +301,8 @@ impl Bench {
         step("Checking that Ringback, PostGraphile and psql answer the same data");
         self.compare(options, &bodies, &clinic, &cookie)?;
 
+        check_plain_transport()?;
+
         step("Checking the pgbench scripts");
         let protocols = self.pgbench_protocols(options, &scripts);
 
@@ -478,6 +486,14 @@ impl Bench {
         }
     }
 
+    /// The login role's URL of the bench database, as both servers use it.
+    fn login_url(&self) -> String {
+        format!(
+            "postgres://{LOGIN}:{}@127.0.0.1:5432/{DATABASE}?{PLAIN_TCP}",
+            self.login_password
+        )
+    }
+
     /// The server binary with the bench database's settings and nothing from the environment.
     fn ringback_command(&self) -> Command {
         let mut command = Command::new(&self.binary);
@@ -488,17 +504,11 @@ impl Bench {
         }
         command
             .current_dir(&self.work)
-            .env(
-                "RINGBACK_DATABASE_URL",
-                format!(
-                    "postgres://{LOGIN}:{}@127.0.0.1:5432/{DATABASE}",
-                    self.login_password
-                ),
-            )
+            .env("RINGBACK_DATABASE_URL", self.login_url())
             .env(
                 "RINGBACK_MIGRATION_DATABASE_URL",
                 format!(
-                    "postgres://{OWNER}:{}@127.0.0.1:5432/{DATABASE}",
+                    "postgres://{OWNER}:{}@127.0.0.1:5432/{DATABASE}?{PLAIN_TCP}",
                     self.owner_password
                 ),
             )
@@ -698,13 +708,7 @@ impl Bench {
         command
             .arg("server.mjs")
             .current_dir(&self.postgraphile_dir)
-            .env(
-                "BENCH_DATABASE_URL",
-                format!(
-                    "postgres://{LOGIN}:{}@127.0.0.1:5432/{DATABASE}",
-                    self.login_password
-                ),
-            )
+            .env("BENCH_DATABASE_URL", self.login_url())
             .env("BENCH_CLINIC_ID", &clinic.id)
             .env("BENCH_PORT", addr.port().to_string())
             .env("NODE_ENV", "production")
@@ -818,6 +822,7 @@ impl Bench {
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
             .args(["-h", "127.0.0.1", "-p", "5432", "-U", LOGIN, "-d", DATABASE])
             .env("PGPASSWORD", &self.login_password)
+            .env(PLAIN_TCP_ENV.0, PLAIN_TCP_ENV.1)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -1109,6 +1114,27 @@ fn superuser_sql(database: Option<&str>, sql: &str) -> TaskResult<String> {
             String::from_utf8_lossy(&output.stderr).trim()
         )))
     }
+}
+
+/// Stops unless every open connection of the login role (both servers' pools, after the
+/// comparison) is plain TCP, as [`PLAIN_TCP`] asks: one encrypted and one plain server would not
+/// be compared fairly.
+fn check_plain_transport() -> TaskResult {
+    let counts = superuser_sql(
+        None,
+        &format!(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_activity a \
+             JOIN pg_stat_ssl s USING (pid) WHERE a.usename = '{LOGIN}'"
+        ),
+    )?;
+    let (encrypted, all) = counts.trim().split_once('|').unwrap_or(("?", "?"));
+    if encrypted != "0" {
+        return Err(TaskError(format!(
+            "{encrypted} of the login role's {all} connections use TLS; the comparison needs all plain"
+        )));
+    }
+    println!("  transport: the login role's {all} connections are all plain TCP (no TLS)");
+    Ok(())
 }
 
 fn drop_database_and_roles() -> TaskResult {
