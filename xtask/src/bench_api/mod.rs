@@ -16,7 +16,8 @@
 //!    per read; then turns the log off again, and runs `VACUUM ANALYZE`;
 //! 4. starts the server again (without the log), and PostGraphile on the same database with the
 //!    same login role and `app.clinic_id`; checks that both answer the same data as each other and
-//!    as `psql`, and stops if not;
+//!    as `psql`, and stops if not, or if any of the login role's connections is encrypted (every
+//!    client here connects over plain TCP, [`PLAIN_TCP`]);
 //! 5. for each read and connection count: wrk against both servers (after a warm-up) and pgbench
 //!    of the captured statements, sampling both servers' memory; prints the table;
 //! 6. stops both servers and drops the database and roles (also after a failure).
