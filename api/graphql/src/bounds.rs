@@ -1,8 +1,9 @@
 //! Bounds on one request's shape beyond depth and complexity, checked as soon as it is parsed and
-//! before anything runs ([`check_request`], which [`crate::execute`] calls): at most [`MAX_ROOT_FIELDS`] root fields per operation (each may reach the
-//! database, and root query fields resolve side by side, so this bounds a request's parallelism)
-//! and at most [`MAX_ALIASES`] aliases in the document (aliases are how one request repeats a cheap
-//! field hundreds of times). A refusal is `BAD_USER_INPUT`, saying which bound.
+//! before anything runs ([`check_request`], which [`crate::execute`] calls): at most
+//! [`MAX_ROOT_FIELDS`] root fields per operation (each may reach the database, and root query
+//! fields resolve side by side, so this bounds a request's parallelism) and at most
+//! [`MAX_ALIASES`] aliases in the document (aliases are how one request repeats a cheap field
+//! hundreds of times). A refusal is `BAD_USER_INPUT`, saying which bound.
 
 use std::collections::HashMap;
 
@@ -25,7 +26,7 @@ type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 /// Parses `request` (the parsed document stays in it, so execution does not parse it again) and
 /// refuses it when it breaks a bound. Not a schema extension: any extension sends every field of
 /// every answer through async-graphql's slower path (a registry lookup and an extension chain per
-/// field), which cost the calls page a fifth of its throughput.
+/// field).
 pub fn check_request(request: &mut Request) -> ServerResult<()> {
     check(request.parsed_query()?)
 }
