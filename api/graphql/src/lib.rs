@@ -1,8 +1,9 @@
 //! The GraphQL layer: per-domain query and mutation objects merged into one root, with depth and
 //! complexity limits so that no single request can monopolise the server. Resolvers check access
 //! ([`guard`]) and call domain services; they hold no business rules. No web framework lives here:
-//! the binary authenticates the request, adds the [`Caller`](ringback_domain::auth::Caller),
-//! [`RequestInfo`] and the DataLoaders ([`request_data`]), and serves the schema.
+//! the binary authenticates the request and hands it, with the
+//! [`Caller`](ringback_domain::auth::Caller) and [`RequestInfo`], to [`execute`], which bounds its
+//! shape, adds the DataLoaders and runs it on the schema.
 
 // The merged roots nest every query and mutation object; proving their futures `Send` goes
 // deeper than the default limit.
@@ -116,7 +117,7 @@ pub struct RequestInfo {
 }
 
 /// Runs `request` for `caller`: refused before anything runs when its shape breaks a bound
-/// ([`bounds::check_request`]), else executed with what its resolvers need ([`request_data`]).
+/// ([`bounds::check_request`]), else executed with what its resolvers need (`request_data`).
 pub async fn execute(
     schema: &RingbackSchema,
     mut request: async_graphql::Request,
