@@ -53,10 +53,8 @@ async fn start(
     period: Period,
     request: &Request,
 ) -> Result<Response, DomainError> {
-    let principal = authenticate_download(&state.backend, request.headers())
-        .await?
-        .0
-        .ok_or(DomainError::Unauthenticated)?;
+    let caller = authenticate_download(&state.backend, request.headers()).await?;
+    let principal = caller.principal().await?.clone();
     if file == CLINIC_FILE {
         principal.require(Permission::ExportClinicData)?;
         let filename = format!(

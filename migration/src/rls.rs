@@ -36,6 +36,14 @@ pub async fn execute_all(manager: &SchemaManager<'_>, statements: &[String]) -> 
     Ok(())
 }
 
+/// Runs each statement in order on PostgreSQL; nothing on SQLite, which has no such objects.
+pub async fn on_postgres(manager: &SchemaManager<'_>, statements: &[String]) -> Result<(), DbErr> {
+    if is_postgres(manager) {
+        execute_all(manager, statements).await?;
+    }
+    Ok(())
+}
+
 /// Statements that restrict `table` to rows whose `column` is the current clinic.
 pub fn tenant_policy(table: &str, column: &str) -> Vec<String> {
     vec![

@@ -104,35 +104,37 @@ impl TenantScope {
     }
 
     /// Member `user_id`'s stored role and the user's session version in this clinic, read in one
-    /// statement without a transaction (the check every signed-in request makes): on PostgreSQL
-    /// through `ringback_session_member`, which names the clinic to row-level security itself.
+    /// statement without a transaction (the check a signed-in request makes when it opens no
+    /// tenant transaction): on PostgreSQL through `ringback_session_member`, which names the clinic
+    /// to row-level security itself.
     pub async fn session_member(&self, user_id: Uuid) -> Result<Option<(String, i32)>, DbError> {
-        let backend = self.db.get_database_backend();
-        let sql = match backend {
+        let sql = match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 "SELECT member_role, session_version FROM ringback_session_member($1, $2)"
             }
-            _ => {
-                "SELECT m.role AS member_role, u.session_version FROM memberships m \
-                 JOIN users u ON u.id = m.user_id WHERE m.clinic_id = ? AND m.user_id = ?"
-            }
+            _ => SQLITE_SESSION_MEMBER,
         };
-        let found = self
-            .db
-            .query_one_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [self.clinic_id.into(), user_id.into()],
-            ))
-            .await?;
-        found
-            .map(|row| -> Result<(String, i32), DbError> {
-                Ok((
-                    row.try_get("", "member_role")?,
-                    row.try_get("", "session_version")?,
-                ))
-            })
-            .transpose()
+        read_member(&self.db, sql, self.clinic_id, user_id).await
+    }
+
+    /// Opens a transaction confined to this clinic whose first statement reads member `user_id`'s
+    /// stored role and session version (as [`session_member`](Self::session_member)): on
+    /// PostgreSQL through `ringback_enter_as_member`, which also names the clinic to row-level
+    /// security, so the check costs no round trip of its own. With no such member the transaction
+    /// is returned all the same; the caller drops it (a rollback).
+    pub async fn begin_as_member(
+        &self,
+        user_id: Uuid,
+    ) -> Result<(TenantTxn, Option<(String, i32)>), DbError> {
+        let txn = begin_writer(&self.db).await?;
+        let sql = match txn.get_database_backend() {
+            DbBackend::Postgres => {
+                "SELECT member_role, session_version FROM ringback_enter_as_member($1, $2)"
+            }
+            _ => SQLITE_SESSION_MEMBER,
+        };
+        let member = read_member(&txn, sql, self.clinic_id, user_id).await?;
+        Ok((self.opened(txn), member))
     }
 
     /// Opens a transaction confined to this clinic; on SQLite it starts as a writer
@@ -140,13 +142,47 @@ impl TenantScope {
     pub async fn begin(&self) -> Result<TenantTxn, DbError> {
         let txn = begin_writer(&self.db).await?;
         set_local(&txn, "app.clinic_id", &self.clinic_id.to_string()).await?;
-        Ok(TenantTxn {
+        Ok(self.opened(txn))
+    }
+
+    /// `txn`, already confined to this clinic, as a [`TenantTxn`].
+    fn opened(&self, txn: DatabaseTransaction) -> TenantTxn {
+        TenantTxn {
             txn,
             clock: self.clock.clone(),
             clinic_id: self.clinic_id,
             api_key: self.api_key,
-        })
+        }
     }
+}
+
+/// A member's stored role and session version on SQLite, which confines nothing by itself: the
+/// clinic is in the statement.
+const SQLITE_SESSION_MEMBER: &str = "SELECT m.role AS member_role, u.session_version \
+     FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.clinic_id = ? AND m.user_id = ?";
+
+/// Runs `sql` (a member check taking the clinic and the user) on `conn`: the member's stored role
+/// and session version, if any.
+async fn read_member(
+    conn: &impl ConnectionTrait,
+    sql: &str,
+    clinic_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<(String, i32)>, DbError> {
+    let statement = Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        sql,
+        [clinic_id.into(), user_id.into()],
+    );
+    conn.query_one_raw(statement)
+        .await?
+        .map(|row| -> Result<(String, i32), DbError> {
+            Ok((
+                row.try_get("", "member_role")?,
+                row.try_get("", "session_version")?,
+            ))
+        })
+        .transpose()
 }
 
 /// A transaction inside one clinic. Dropping it without [`TenantTxn::commit`] rolls back.

@@ -111,7 +111,7 @@ impl AccountQuery {
     /// The clinics you belong to, oldest first, with your role in each.
     async fn my_clinics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ClinicMembership>> {
         let backend = ctx.data::<Backend>()?;
-        let principal = principal(ctx)?;
+        let principal = principal(ctx).await?;
         let user_id = principal.user_id().map_err(graphql_error)?;
         let current = principal.scope.clinic_id();
         let clinics = account::clinics_of(&backend.db, &backend.clock, user_id)
@@ -303,7 +303,7 @@ impl AccountMutation {
     ) -> async_graphql::Result<Session> {
         let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;
-        let user_id = principal(ctx)?.user_id().map_err(graphql_error)?;
+        let user_id = principal(ctx).await?.user_id().map_err(graphql_error)?;
         let to_clinic = uuid_arg(&clinic_id).map_err(graphql_error)?;
         let grant = account::switch_clinic(
             &backend.db,
@@ -322,7 +322,7 @@ impl AccountMutation {
     /// working at once, and this one's cookies are cleared.
     async fn sign_out_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let backend = ctx.data::<Backend>()?;
-        let principal = principal(ctx)?;
+        let principal = principal(ctx).await?;
         let user_id = principal.user_id().map_err(graphql_error)?;
         let txn = principal
             .require(Permission::WorkCalls)

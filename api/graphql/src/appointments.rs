@@ -315,7 +315,7 @@ impl AppointmentMutation {
         input: CreateAppointmentInput,
     ) -> async_graphql::Result<Appointment> {
         let backend = ctx.data::<Backend>()?;
-        let source = match principal(ctx)?.credential {
+        let source = match principal(ctx).await?.credential {
             Credential::Session { .. } => "staff",
             Credential::ApiKey { .. } => "integrator",
         };

@@ -19,26 +19,39 @@ pub enum Access {
 }
 
 /// The authenticated caller, or `UNAUTHENTICATED`.
-pub fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
-    ctx.data::<Caller>()?.principal().map_err(graphql_error)
+pub async fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
+    ctx.data::<Caller>()?
+        .principal()
+        .await
+        .map_err(graphql_error)
 }
 
-/// Runs `work` for the caller's clinic if `access` allows it, committing when it succeeds.
+/// Runs `work` for the caller's clinic if `access` allows it, committing when it succeeds. A
+/// session's membership is checked by the transaction's first statement ([`Caller::begin`]); when
+/// the caller is already known, `access` is checked before the transaction opens.
 pub async fn with_tenant<T>(
     ctx: &Context<'_>,
     access: Access,
     work: impl AsyncFnOnce(&TenantTxn, &Principal) -> Result<T, DomainError>,
 ) -> async_graphql::Result<T> {
-    let principal = principal(ctx)?;
-    let scope = match access {
-        Access::Read(permission) => principal.require(permission),
-        Access::Write(permission) => principal.require_write(permission),
+    let caller = ctx.data::<Caller>()?;
+    if let Some(known) = caller.known_principal() {
+        allows(known, access).map_err(graphql_error)?;
     }
-    .map_err(graphql_error)?;
-    let txn = scope.begin().await.map_err(graphql_error)?;
+    let (txn, principal) = caller.begin().await.map_err(graphql_error)?;
+    allows(principal, access).map_err(graphql_error)?;
     let value = work(&txn, principal).await.map_err(graphql_error)?;
     txn.commit().await.map_err(graphql_error)?;
     Ok(value)
+}
+
+/// Fails unless `principal` may do what `access` says.
+fn allows(principal: &Principal, access: Access) -> Result<(), DomainError> {
+    match access {
+        Access::Read(permission) => principal.require(permission),
+        Access::Write(permission) => principal.require_write(permission),
+    }
+    .map(|_| ())
 }
 
 /// An id argument as a UUID. An id that cannot exist is simply not found.

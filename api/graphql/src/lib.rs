@@ -137,19 +137,17 @@ fn request_data(
     caller: Caller,
     info: RequestInfo,
 ) -> async_graphql::Request {
-    let mut request = request.data(info);
-    if let Some(principal) = &caller.0 {
-        let calls = CallLoader {
-            scope: principal.scope.clone(),
-        };
-        let credits = CreditLoader {
-            scope: principal.scope.clone(),
-        };
-        request = request
-            .data(DataLoader::new(calls, tokio::spawn))
-            .data(DataLoader::new(credits, tokio::spawn));
-    }
-    request.data(caller)
+    let calls = CallLoader {
+        caller: caller.clone(),
+    };
+    let credits = CreditLoader {
+        caller: caller.clone(),
+    };
+    request
+        .data(info)
+        .data(DataLoader::new(calls, tokio::spawn))
+        .data(DataLoader::new(credits, tokio::spawn))
+        .data(caller)
 }
 
 /// Builds the schema with the domain's [`Backend`] available to resolvers; `introspection` off

@@ -1,6 +1,6 @@
 //! DataLoaders: rows that lists reference are fetched in one query per request and kind, not one
-//! per list item. Each loader holds the caller's tenant scope, so it can only ever load that
-//! clinic's rows.
+//! per list item. Each loader holds the request's caller and opens its transactions through it,
+//! so it can only ever load the caller's clinic's rows, and only for a caller who may.
 
 use std::collections::HashMap;
 
@@ -8,11 +8,11 @@ use ringback_domain::service::{attribution, calls};
 use ringback_entity::{attribution as attribution_row, call};
 use uuid::Uuid;
 
-use ringback_core::tenant::TenantScope;
+use ringback_domain::auth::Caller;
 
 /// Loads calls by id within one clinic.
 pub struct CallLoader {
-    pub scope: TenantScope,
+    pub caller: Caller,
 }
 
 impl async_graphql::dataloader::Loader<Uuid> for CallLoader {
@@ -20,7 +20,7 @@ impl async_graphql::dataloader::Loader<Uuid> for CallLoader {
     type Error = String;
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, call::Model>, String> {
-        let txn = self.scope.begin().await.map_err(|e| e.to_string())?;
+        let (txn, _) = self.caller.begin().await.map_err(|e| e.to_string())?;
         let calls = calls::with_ids(&txn, ids)
             .await
             .map_err(|e| e.to_string())?;
@@ -31,7 +31,7 @@ impl async_graphql::dataloader::Loader<Uuid> for CallLoader {
 
 /// Loads, for missed calls, the attribution that credits them (at most one each).
 pub struct CreditLoader {
-    pub scope: TenantScope,
+    pub caller: Caller,
 }
 
 impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
@@ -42,7 +42,7 @@ impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
         &self,
         call_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, attribution_row::Model>, String> {
-        let txn = self.scope.begin().await.map_err(|e| e.to_string())?;
+        let (txn, _) = self.caller.begin().await.map_err(|e| e.to_string())?;
         let rows = attribution::crediting_calls(&txn, call_ids)
             .await
             .map_err(|e| e.to_string())?;

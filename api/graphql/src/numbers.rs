@@ -100,11 +100,11 @@ fn display(e164: &str) -> String {
 
 /// The number desk, the clinic's scope for a settings change, and the acting member, once the
 /// caller may manage settings and the clinic is within its number limit.
-fn number_desk<'a>(
+async fn number_desk<'a>(
     ctx: &Context<'a>,
 ) -> async_graphql::Result<(&'a Backend, &'a NumberDesk, &'a TenantScope, uuid::Uuid)> {
     let backend = ctx.data::<Backend>()?;
-    let principal = principal(ctx)?;
+    let principal = principal(ctx).await?;
     let scope = principal
         .require_write(Permission::ManageSettings)
         .map_err(graphql_error)?;
@@ -137,7 +137,7 @@ impl NumbersQuery {
         locality: Option<String>,
         contains: Option<String>,
     ) -> async_graphql::Result<NumbersForSale> {
-        let (_, desk, scope, _) = number_desk(ctx)?;
+        let (_, desk, scope, _) = number_desk(ctx).await?;
         let wanted = WantedNumber {
             area_code: area_code.as_deref(),
             locality: locality.as_deref(),
@@ -163,7 +163,7 @@ impl NumbersQuery {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<AccountNumber>> {
-        let (backend, desk, _, _) = number_desk(ctx)?;
+        let (backend, desk, _, _) = number_desk(ctx).await?;
         let free = numbers::unclaimed(&backend.db, &backend.secrets, desk)
             .await
             .map_err(graphql_error)?;
@@ -186,7 +186,7 @@ impl NumbersMutation {
         ctx: &Context<'_>,
         number: String,
     ) -> async_graphql::Result<ProviderNumber> {
-        let (backend, desk, scope, actor) = number_desk(ctx)?;
+        let (backend, desk, scope, actor) = number_desk(ctx).await?;
         let row = numbers::buy(scope, &backend.secrets, desk, actor, &number)
             .await
             .map_err(graphql_error)?;
@@ -200,7 +200,7 @@ impl NumbersMutation {
         ctx: &Context<'_>,
         sid: ID,
     ) -> async_graphql::Result<ProviderNumber> {
-        let (backend, desk, scope, actor) = number_desk(ctx)?;
+        let (backend, desk, scope, actor) = number_desk(ctx).await?;
         let row = numbers::take(scope, &backend.secrets, desk, actor, &sid)
             .await
             .map_err(graphql_error)?;
@@ -210,7 +210,7 @@ impl NumbersMutation {
     /// Releases the clinic's number `id` at Twilio (it stops ringing here and stops costing) and
     /// removes it from the clinic.
     async fn release_number(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let (backend, desk, scope, actor) = number_desk(ctx)?;
+        let (backend, desk, scope, actor) = number_desk(ctx).await?;
         numbers::release(scope, &backend.secrets, desk, actor, uuid_arg(&id)?)
             .await
             .map_err(graphql_error)?;

@@ -328,7 +328,7 @@ impl PhoneSettingsMutation {
         number: String,
     ) -> async_graphql::Result<ProviderNumber> {
         let backend = ctx.data::<Backend>()?;
-        let principal = principal(ctx)?;
+        let principal = principal(ctx).await?;
         let scope = principal
             .require_write(Permission::ManageSettings)
             .map_err(graphql_error)?;

@@ -186,8 +186,9 @@ impl TeamMutation {
         let backend = ctx.data::<Backend>()?;
         let signed_in_as = ctx
             .data::<Caller>()?
-            .0
-            .as_ref()
+            .signed_in()
+            .await
+            .map_err(graphql_error)?
             .and_then(|principal| principal.user_id().ok());
         let grant = team::accept_invite(
             &backend.db,

@@ -5,7 +5,7 @@
 use poem::http::HeaderMap;
 use poem::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use ringback_domain::Backend;
-use ringback_domain::auth::credentials::{api_key_principal, session_principal};
+use ringback_domain::auth::credentials::{api_key_principal, session_caller};
 
 use crate::auth::Caller;
 use crate::auth::session::{REFRESH_COOKIE, SESSION_COOKIE, cookie_value};
@@ -18,7 +18,8 @@ pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Who is calling. A presented but invalid API key is an error; a missing or stale session cookie
-/// just means "not signed in". The session cookie counts only on a JSON request, which a form on
+/// just means "not signed in" (a session's membership is checked with the request's first
+/// transaction, see [`Caller`]). The session cookie counts only on a JSON request, which a form on
 /// another site cannot send.
 pub async fn authenticate(backend: &Backend, headers: &HeaderMap) -> Result<Caller, DomainError> {
     caller(backend, headers, is_json(headers)).await
@@ -43,19 +44,19 @@ async fn caller(
     if let Some(bearer) = bearer_token(headers) {
         return api_key_principal(backend, bearer)
             .await
-            .map(|p| Caller(Some(p)));
+            .map(Caller::checked);
     }
     if !cookie_counts {
-        return Ok(Caller(None));
+        return Ok(Caller::nobody());
     }
     let Some(token) = headers
         .get(COOKIE)
         .and_then(|value| value.to_str().ok())
         .and_then(|cookies| cookie_value(cookies, SESSION_COOKIE))
     else {
-        return Ok(Caller(None));
+        return Ok(Caller::nobody());
     };
-    session_principal(backend, token).await.map(Caller)
+    session_caller(backend, token)
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {

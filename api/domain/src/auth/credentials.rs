@@ -1,6 +1,7 @@
 //! From a presented credential to a [`Principal`]: a dashboard session token or an integrator's
 //! API key, checked against the database. The clinic comes from the verified credential, never from
-//! request input; the role is re-read on every request, so removals and role changes apply at once.
+//! request input; a session's role is re-read on every request ([`Caller`]), so removals and role
+//! changes apply at once.
 
 use ringback_core::db::DbError;
 use ringback_core::error::DomainError;
@@ -10,7 +11,7 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 
 use crate::auth::tokens::{self, TokenKind};
-use crate::auth::{ApiKeyScope, Credential, Principal};
+use crate::auth::{ApiKeyScope, Caller, Credential, Principal};
 use crate::backend::Backend;
 use crate::doors;
 
@@ -18,31 +19,16 @@ use crate::doors;
 /// write per request would buy nothing.
 const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
 
-/// The principal behind session token `token`; `None` when the token is invalid or expired, its
-/// user no longer belongs to the clinic, or the user's sessions were ended since it was issued
-/// (a password change, signing out everywhere). Counted against the clinic's rate limit.
-pub async fn session_principal(
-    backend: &Backend,
-    token: &str,
-) -> Result<Option<Principal>, DomainError> {
+/// The caller behind session token `token`: nobody when the token is invalid or expired; else a
+/// signed session whose membership is checked when first needed ([`Caller`]). Counted against
+/// the clinic's rate limit.
+pub fn session_caller(backend: &Backend, token: &str) -> Result<Caller, DomainError> {
     let Some(claims) = backend.session_keys.verify(token, backend.clock.now()) else {
-        return Ok(None);
+        return Ok(Caller::nobody());
     };
     backend.rate_limits.clinic(claims.cid)?;
     let scope = doors::session(backend, &claims);
-    let Some((stored_role, version)) = scope.session_member(claims.sub).await? else {
-        return Ok(None);
-    };
-    if version != claims.ver {
-        return Ok(None);
-    }
-    Ok(Role::parse(&stored_role).map(|role| Principal {
-        credential: Credential::Session {
-            user_id: claims.sub,
-        },
-        role,
-        scope,
-    }))
+    Ok(Caller::signed_session(claims, scope))
 }
 
 /// The principal behind API key `presented`, counted against the key's and the clinic's rate

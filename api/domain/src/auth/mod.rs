@@ -2,6 +2,7 @@
 //! key), for which clinic, with which role, and the guards resolvers use. The clinic always comes
 //! from here, never from request input.
 
+pub mod caller;
 pub mod credentials;
 pub mod password;
 pub mod rate_limit;
@@ -13,6 +14,8 @@ use uuid::Uuid;
 
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantScope;
+
+pub use caller::Caller;
 
 /// How the caller proved who they are.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,16 +95,5 @@ impl Principal {
             return Err(DomainError::Forbidden);
         }
         self.require(permission)
-    }
-}
-
-/// The caller as seen by resolvers: authenticated or not.
-#[derive(Clone, Default)]
-pub struct Caller(pub Option<Principal>);
-
-impl Caller {
-    /// The principal, or `UNAUTHENTICATED`.
-    pub fn principal(&self) -> Result<&Principal, DomainError> {
-        self.0.as_ref().ok_or(DomainError::Unauthenticated)
     }
 }

@@ -1,0 +1,144 @@
+//! The caller as resolvers see it: nobody, a principal checked on arrival (an API key), or a
+//! session token whose signature and expiry hold but whose membership is still to be checked.
+//! That check runs once per request: as the first statement of the request's first tenant
+//! transaction ([`Caller::begin`], no round trip of its own), or on its own when something asks
+//! for the principal before any transaction ([`Caller::principal`]). Every way to the principal
+//! goes through the check; a removed member or an ended session is `UNAUTHENTICATED` either way.
+
+use std::sync::Arc;
+
+use ringback_core::error::DomainError;
+use ringback_core::tenant::{TenantScope, TenantTxn};
+use ringback_shared::access::Role;
+use tokio::sync::OnceCell;
+
+use crate::auth::session::SessionClaims;
+use crate::auth::{Credential, Principal};
+
+/// Who is calling, shared by everything one request runs (resolvers, loaders).
+#[derive(Clone, Default)]
+pub struct Caller(Arc<Presented>);
+
+/// What the request presented.
+#[derive(Default)]
+enum Presented {
+    /// No credential, or a session token that is invalid or expired.
+    #[default]
+    Nobody,
+    /// A credential already checked against the database.
+    Checked(Principal),
+    /// A signed, unexpired session token.
+    Session(SignedSession),
+}
+
+/// A signed session token and, once checked, what its membership says.
+struct SignedSession {
+    claims: SessionClaims,
+    /// The token's clinic.
+    scope: TenantScope,
+    /// The principal (`None`: the session no longer counts), once the membership was read.
+    checked: OnceCell<Option<Principal>>,
+}
+
+impl Caller {
+    /// A caller with no credential.
+    pub fn nobody() -> Self {
+        Self::default()
+    }
+
+    /// A caller whose credential was checked against the database.
+    pub fn checked(principal: Principal) -> Self {
+        Self(Arc::new(Presented::Checked(principal)))
+    }
+
+    /// A session token whose signature and expiry hold, for the clinic `scope` reaches (the one
+    /// the token names); its membership is checked when first needed.
+    pub(crate) fn signed_session(claims: SessionClaims, scope: TenantScope) -> Self {
+        Self(Arc::new(Presented::Session(SignedSession {
+            claims,
+            scope,
+            checked: OnceCell::new(),
+        })))
+    }
+
+    /// The principal, or `UNAUTHENTICATED`. A session not checked yet is checked here, on its own.
+    pub async fn principal(&self) -> Result<&Principal, DomainError> {
+        self.signed_in().await?.ok_or(DomainError::Unauthenticated)
+    }
+
+    /// The principal if the caller is signed in or holds a valid key; `None` for nobody. A session
+    /// not checked yet is checked here, on its own.
+    pub async fn signed_in(&self) -> Result<Option<&Principal>, DomainError> {
+        Ok(match &*self.0 {
+            Presented::Nobody => None,
+            Presented::Checked(principal) => Some(principal),
+            Presented::Session(session) => session
+                .checked
+                .get_or_try_init(|| session.check_alone())
+                .await?
+                .as_ref(),
+        })
+    }
+
+    /// The principal if no database read is needed to know it (a checked credential, or a session
+    /// checked earlier in this request); `None` for nobody and for a session not checked yet.
+    pub fn known_principal(&self) -> Option<&Principal> {
+        match &*self.0 {
+            Presented::Nobody => None,
+            Presented::Checked(principal) => Some(principal),
+            Presented::Session(session) => session.checked.get().and_then(Option::as_ref),
+        }
+    }
+
+    /// Opens a transaction in the caller's clinic, with the principal it acts for, or fails with
+    /// `UNAUTHENTICATED`. A session not checked yet is checked by the transaction's first
+    /// statement.
+    pub async fn begin(&self) -> Result<(TenantTxn, &Principal), DomainError> {
+        let session = match &*self.0 {
+            Presented::Nobody => return Err(DomainError::Unauthenticated),
+            Presented::Checked(principal) => {
+                return Ok((principal.scope.begin().await?, principal));
+            }
+            Presented::Session(session) => session,
+        };
+        if let Some(checked) = session.checked.get() {
+            let principal = checked.as_ref().ok_or(DomainError::Unauthenticated)?;
+            return Ok((principal.scope.begin().await?, principal));
+        }
+        let (txn, member) = session.scope.begin_as_member(session.claims.sub).await?;
+        // A resolver running alongside may have checked first; the request keeps one answer.
+        let _ = session.checked.set(session.principal_from(member));
+        let principal = session
+            .checked
+            .get()
+            .and_then(Option::as_ref)
+            .ok_or(DomainError::Unauthenticated)?;
+        Ok((txn, principal))
+    }
+}
+
+impl SignedSession {
+    /// Reads the membership in a statement of its own.
+    async fn check_alone(&self) -> Result<Option<Principal>, DomainError> {
+        let member = self.scope.session_member(self.claims.sub).await?;
+        Ok(self.principal_from(member))
+    }
+
+    /// The principal a member row (`role`, `session_version`) gives the token: none when the user
+    /// no longer belongs to the clinic, the user's sessions were ended since the token was issued
+    /// (a password change, signing out everywhere), or the stored role is unknown. The role is
+    /// the stored one, so removals and role changes apply at once.
+    fn principal_from(&self, member: Option<(String, i32)>) -> Option<Principal> {
+        let (stored_role, version) = member?;
+        if version != self.claims.ver {
+            return None;
+        }
+        Some(Principal {
+            credential: Credential::Session {
+                user_id: self.claims.sub,
+            },
+            role: Role::parse(&stored_role)?,
+            scope: self.scope.clone(),
+        })
+    }
+}
