@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::auth::client_address::TrustedProxies;
+use crate::db::{DEFAULT_POSTGRES_CONNECTIONS, MAX_POSTGRES_CONNECTIONS};
 pub use ringback_core::db::DatabaseKind;
 pub use ringback_core::settings::{ConfigError, ENV_PREFIX, RawSettings, SecretString, env_name};
 use ringback_domain::auth::rate_limit::RateLimitSettings;
@@ -31,6 +32,9 @@ pub struct Config {
     /// itself connects with `database_url`, a role that does not own the tables (PostgreSQL
     /// row-level security applies to it). Defaults to `database_url`.
     pub migration_database_url: String,
+    /// Most connections the server opens to PostgreSQL (`RINGBACK_DATABASE_CONNECTIONS`); the
+    /// embedded SQLite file keeps its own small pool.
+    pub database_connections: u32,
     /// True when the database is the default SQLite file in the data directory.
     pub embedded_database: bool,
     pub data_dir: PathBuf,
@@ -87,6 +91,13 @@ impl Config {
                 DatabaseKind::from_url(s).map(|_| s.to_owned())
             })?
             .unwrap_or_else(|| database_url.clone());
+        let database_connections = settings.parse("database_connections", parse_connections)?;
+        if database_connections.is_some() && database_kind == DatabaseKind::Sqlite {
+            return Err(ConfigError::Malformed {
+                key: settings.origin("database_connections"),
+                reason: "applies to PostgreSQL only; the SQLite file keeps its own pool".to_owned(),
+            });
+        }
         let log_filter = settings
             .value("log")
             .unwrap_or("info,sqlx=warn,sea_orm=warn")
@@ -146,12 +157,23 @@ impl Config {
             public_url,
             database_url,
             database_kind,
+            database_connections: database_connections.unwrap_or(DEFAULT_POSTGRES_CONNECTIONS),
             migration_database_url,
             embedded_database,
             data_dir,
             web_dir,
             log_filter,
         })
+    }
+}
+
+/// A pool size for PostgreSQL: at least 2 (requests and background work share the pool).
+fn parse_connections(value: &str) -> Result<u32, String> {
+    match value.trim().parse::<u32>() {
+        Ok(count @ 2..=MAX_POSTGRES_CONNECTIONS) => Ok(count),
+        _ => Err(format!(
+            "expected a number of connections from 2 to {MAX_POSTGRES_CONNECTIONS}"
+        )),
     }
 }
 
@@ -270,6 +292,35 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn the_postgres_pool_size_is_a_setting_that_names_itself() {
+        let postgres = (
+            "RINGBACK_DATABASE_URL",
+            "postgres://u:p@db.example/ringback",
+        );
+        let default = config(&[postgres]).expect("valid");
+        assert_eq!(default.database_connections, DEFAULT_POSTGRES_CONNECTIONS);
+        let set = config(&[postgres, ("RINGBACK_DATABASE_CONNECTIONS", "4")]).expect("valid");
+        assert_eq!(set.database_connections, 4);
+        for value in ["1", "0", "many", "501"] {
+            let message = config(&[postgres, ("RINGBACK_DATABASE_CONNECTIONS", value)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.starts_with("RINGBACK_DATABASE_CONNECTIONS is malformed: expected"),
+                "{message}"
+            );
+        }
+        let message = config(&[("RINGBACK_DATABASE_CONNECTIONS", "4")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message
+                .starts_with("RINGBACK_DATABASE_CONNECTIONS is malformed: applies to PostgreSQL"),
+            "{message}"
+        );
     }
 
     #[test]

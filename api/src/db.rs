@@ -15,7 +15,12 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbError> {
             source,
         })?;
     }
-    connect_serving(&config.database_url, config.database_kind).await
+    connect_serving(
+        &config.database_url,
+        config.database_kind,
+        config.database_connections,
+    )
+    .await
 }
 
 /// Opens a pool as the tables' owner (migrations, audit verification).

@@ -82,26 +82,58 @@ const POSTGRES_WARM_CONNECTIONS: u32 = 5;
 /// (the session check and its transaction each take a connection).
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(10);
 
+/// Most connections a server opens to PostgreSQL unless `RINGBACK_DATABASE_CONNECTIONS` says
+/// otherwise.
+pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 10;
+
+/// The largest pool `RINGBACK_DATABASE_CONNECTIONS` may ask for (PostgreSQL's own default limit
+/// is 100 connections for every client together).
+pub const MAX_POSTGRES_CONNECTIONS: u32 = 500;
+
 /// Opens the pool a server answers requests from: as [`connect_url`], with warm spare
-/// connections on PostgreSQL.
-pub async fn connect_serving(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {
-    let warm = match kind {
-        DatabaseKind::Postgres => POSTGRES_WARM_CONNECTIONS,
-        DatabaseKind::Sqlite => 0,
+/// connections on PostgreSQL and at most `postgres_connections` there (the SQLite file keeps its
+/// own pool).
+pub async fn connect_serving(
+    url: &str,
+    kind: DatabaseKind,
+    postgres_connections: u32,
+) -> Result<DatabaseConnection, DbError> {
+    let pool = match kind {
+        DatabaseKind::Postgres => Pool {
+            warm: POSTGRES_WARM_CONNECTIONS.min(postgres_connections),
+            most: postgres_connections,
+        },
+        DatabaseKind::Sqlite => Pool::one_off(),
     };
-    open(url, kind, warm).await
+    open(url, kind, pool).await
 }
 
 /// Opens a pool for `url` (one-off work: migrations, maintenance, tests' own connections).
 pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {
-    open(url, kind, 0).await
+    open(url, kind, Pool::one_off()).await
 }
 
-/// Opens a pool for `url` keeping `warm` connections open when idle. An in-memory SQLite database gets a single connection, because each
-/// connection would otherwise see its own empty database. A SQLite file runs in write-ahead-log
+/// How many PostgreSQL connections a pool keeps open when idle, and opens at most.
+struct Pool {
+    warm: u32,
+    most: u32,
+}
+
+impl Pool {
+    /// No warm connections and the default limit.
+    fn one_off() -> Self {
+        Self {
+            warm: 0,
+            most: DEFAULT_POSTGRES_CONNECTIONS,
+        }
+    }
+}
+
+/// Opens a pool for `url` sized by `pool` on PostgreSQL. An in-memory SQLite database gets a
+/// single connection, because each connection would otherwise see its own empty database. A SQLite file runs in write-ahead-log
 /// mode: readers do not wait for the writer, and each commit costs one sync of the log (kept at
 /// `FULL`, so a commit survives a power cut: the outbox relies on its claims being durable).
-async fn open(url: &str, kind: DatabaseKind, warm: u32) -> Result<DatabaseConnection, DbError> {
+async fn open(url: &str, kind: DatabaseKind, pool: Pool) -> Result<DatabaseConnection, DbError> {
     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -109,7 +141,8 @@ async fn open(url: &str, kind: DatabaseKind, warm: u32) -> Result<DatabaseConnec
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .test_before_acquire_if_idle_for(PING_WHEN_IDLE_FOR)
-        .min_connections(warm);
+        .min_connections(pool.warm)
+        .max_connections(pool.most);
     if kind == DatabaseKind::Sqlite && url.contains(":memory:") {
         options.max_connections(1).min_connections(1);
     } else if kind == DatabaseKind::Sqlite {

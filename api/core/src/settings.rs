@@ -16,6 +16,7 @@ const KNOWN_KEYS: &[&str] = &[
     "public_url",
     "database_url",
     "migration_database_url",
+    "database_connections",
     "data_dir",
     "web_dir",
     "pepper",

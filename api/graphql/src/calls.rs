@@ -17,7 +17,9 @@ use ringback_core::error::DomainError;
 use ringback_domain::Backend;
 use ringback_domain::service::attribution;
 use ringback_domain::service::callers::parse_caller_key;
-use ringback_domain::service::calls::{self, CallCursor, CallEvent, CallFilter, EventResult};
+use ringback_domain::service::calls::{
+    self, CallCursor, CallEvent, CallFilter, EventResult, ListedCall,
+};
 
 /// Largest page a list returns.
 pub const MAX_PAGE: i32 = 100;
@@ -110,8 +112,14 @@ pub struct Call {
 }
 
 impl From<call::Model> for Call {
-    /// Takes the row's strings over instead of copying them (a calls page converts 50 rows).
     fn from(model: call::Model) -> Self {
+        Self::from(ListedCall::from(model))
+    }
+}
+
+impl From<ListedCall> for Call {
+    /// Takes the row's strings over instead of copying them (a calls page converts 50 rows).
+    fn from(model: ListedCall) -> Self {
         Self {
             id: ID(model.id.to_string()),
             call_id: model.id,

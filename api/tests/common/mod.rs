@@ -119,9 +119,13 @@ impl TestDb {
             .await
             .expect("create app login role");
         let url = with_credentials(&self.url, APP_LOGIN, APP_LOGIN);
-        db::connect_serving(&url, DatabaseKind::Postgres)
-            .await
-            .expect("app role connects")
+        db::connect_serving(
+            &url,
+            DatabaseKind::Postgres,
+            db::DEFAULT_POSTGRES_CONNECTIONS,
+        )
+        .await
+        .expect("app role connects")
     }
 
     /// Everything stored, as text: on SQLite the database file and its write-ahead log (so a value

@@ -10,7 +10,9 @@ use ringback_shared::attribution::{CallDirection, CallOutcome};
 use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key, is_anonymous};
 use ringback_shared::text_back::SkipReason;
 use sea_orm::sea_query::Cond;
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DerivePartialModel, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -380,6 +382,45 @@ impl CallCursor {
     }
 }
 
+/// A call as lists show it: the stored row without the sealed number, the provider's own id and
+/// the row's bookkeeping times, which no list shows (a page of calls reads and decodes less).
+#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "call::Entity")]
+pub struct ListedCall {
+    pub id: Uuid,
+    pub provider: String,
+    pub direction: String,
+    pub status: String,
+    pub missed: bool,
+    pub caller_key: String,
+    pub caller_tail: String,
+    pub line_type: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub text_back_status: Option<String>,
+}
+
+impl From<call::Model> for ListedCall {
+    /// Takes the row's strings over instead of copying them.
+    fn from(model: call::Model) -> Self {
+        Self {
+            id: model.id,
+            provider: model.provider,
+            direction: model.direction,
+            status: model.status,
+            missed: model.missed,
+            caller_key: model.caller_key,
+            caller_tail: model.caller_tail,
+            line_type: model.line_type,
+            started_at: model.started_at,
+            answered_at: model.answered_at,
+            ended_at: model.ended_at,
+            text_back_status: model.text_back_status,
+        }
+    }
+}
+
 /// Up to `limit + 1` calls matching `filter` after `cursor`, newest first (the extra row tells
 /// whether another page exists). Reading the list is audited.
 pub async fn list(
@@ -388,7 +429,7 @@ pub async fn list(
     filter: &CallFilter,
     after: Option<CallCursor>,
     limit: u64,
-) -> Result<Vec<call::Model>, DomainError> {
+) -> Result<Vec<ListedCall>, DomainError> {
     let mut query = txn.find::<call::Entity>();
     if let Some(direction) = filter.direction {
         query = query.filter(call::Column::Direction.eq(direction.as_str()));
@@ -423,6 +464,7 @@ pub async fn list(
         .order_by_desc(call::Column::StartedAt)
         .order_by_desc(call::Column::Id)
         .limit(limit + 1)
+        .into_partial_model::<ListedCall>()
         .all(txn.conn())
         .await?;
     audit::note_read(
