@@ -1035,9 +1035,11 @@ async fn api_keys_authenticate_integrators(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-#[tokio::test]
-async fn the_last_owner_stays_and_removed_members_lose_their_session() {
-    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+/// The stored role and membership count on every request, whichever way it reaches the database:
+/// a tenant read checks the session in its transaction's first statement, `me` on its own, and a
+/// request with two root fields checks once for both.
+async fn the_last_owner_stays_and_removed_members_lose_their_session(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     let mut clinic = clinic(&test_db, web.path(), "governance").await;
     let owner_id =
@@ -1061,13 +1063,39 @@ async fn the_last_owner_stays_and_removed_members_lose_their_session() {
         "only owners make owners: {promote}"
     );
 
+    let admin_id =
+        clinic.admin.run("{ me { user { id } } }", json!({})).await["data"]["me"]["user"]["id"]
+            .clone();
+    let settings_read = "{ apiKeys { id } }";
+    let allowed = clinic.admin.run(settings_read, json!({})).await;
+    assert!(allowed["errors"].is_null(), "{allowed}");
+    let demoted = clinic
+        .owner
+        .run(
+            "mutation($id: ID!) { changeMemberRole(userId: $id, role: RECEPTIONIST) }",
+            json!({ "id": admin_id }),
+        )
+        .await;
+    assert!(demoted["errors"].is_null(), "{demoted}");
+    let refused = clinic.admin.run(settings_read, json!({})).await;
+    assert_eq!(
+        error_code(&refused),
+        Some("FORBIDDEN"),
+        "a role change applies at once, without signing in again: {refused}"
+    );
+
     let receptionist_id = clinic
         .receptionist
         .run("{ me { user { id } } }", json!({}))
         .await["data"]["me"]["user"]["id"]
         .clone();
+    let before = clinic
+        .receptionist
+        .run("{ calls(first: 5) { edges { node { id } } } }", json!({}))
+        .await;
+    assert!(before["errors"].is_null(), "{before}");
     let removed = clinic
-        .admin
+        .owner
         .run(
             "mutation($id: ID!) { removeMember(userId: $id) }",
             json!({ "id": receptionist_id }),
@@ -1079,6 +1107,18 @@ async fn the_last_owner_stays_and_removed_members_lose_their_session() {
         error_code(&after),
         Some("UNAUTHENTICATED"),
         "removal applies at once: {after}"
+    );
+    let read_after = clinic
+        .receptionist
+        .run(
+            "{ calls(first: 5) { edges { node { id } } } worklist { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&read_after),
+        Some("UNAUTHENTICATED"),
+        "tenant reads stop too: {read_after}"
     );
     let refresh = clinic
         .receptionist
@@ -1141,4 +1181,5 @@ on_both_databases!(
     another_clinics_ids_are_not_found,
     api_keys_authenticate_integrators,
     api_keys_expire,
+    the_last_owner_stays_and_removed_members_lose_their_session,
 );

@@ -103,6 +103,8 @@ struct Options {
     reads: Vec<Read>,
     /// Leave the bench database and roles in place at the end (to look into them).
     keep: bool,
+    /// The server's PostgreSQL pool size (`RINGBACK_DATABASE_CONNECTIONS`), if not its default.
+    pool: Option<u32>,
 }
 
 impl Options {
@@ -113,11 +115,12 @@ impl Options {
             conns: vec![1, 8, 32],
             reads: vec![Read::Overview, Read::Calls],
             keep: false,
+            pool: None,
         };
         let usage = || {
             TaskError(
                 "usage: cargo xtask bench-api [--seconds N (10)] [--warmup N (3)] \
-                 [--conns 1,8,32] [--reads overview,calls] [--keep-database]"
+                 [--conns 1,8,32] [--reads overview,calls] [--pool N] [--keep-database]"
                     .to_owned(),
             )
         };
@@ -131,6 +134,7 @@ impl Options {
             match flag.as_str() {
                 "--seconds" => options.seconds = value.parse().map_err(|_| usage())?,
                 "--warmup" => options.warmup = value.parse().map_err(|_| usage())?,
+                "--pool" => options.pool = Some(value.parse().map_err(|_| usage())?),
                 "--conns" => {
                     options.conns = value
                         .split(',')
@@ -194,6 +198,7 @@ pub fn bench_api(args: &[String]) -> TaskResult {
         database_created: false,
         notes: Vec::new(),
         keep: options.keep,
+        pool: options.pool,
     };
     let result = bench.run(&options);
     bench.cleanup();
@@ -264,6 +269,8 @@ struct Bench {
     database_created: bool,
     notes: Vec<String>,
     keep: bool,
+    /// `RINGBACK_DATABASE_CONNECTIONS` for the server, if given.
+    pool: Option<u32>,
 }
 
 impl Bench {
@@ -689,6 +696,9 @@ impl Bench {
             .envs(RATE_LIMITS);
         if trusted_proxy {
             command.env("RINGBACK_TRUSTED_PROXIES", "127.0.0.1");
+        }
+        if let Some(pool) = self.pool {
+            command.env("RINGBACK_DATABASE_CONNECTIONS", pool.to_string());
         }
         let server = spawn_logged("Ringback", command, addr, &log)?;
         self.ringback = Some(server);
@@ -1378,10 +1388,14 @@ fn print_table(
     notes: &[String],
 ) {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let pool = options.pool.map_or_else(
+        || "its default pool".to_owned(),
+        |n| format!("a pool of {n} connections"),
+    );
     println!(
-        "\nRingback (release) vs PostGraphile 5.1.5 on PostgreSQL 15, the demo clinic, row-level \
-         security and the same login role for both; wrk -t2 --latency, {} s after a {} s warm-up; \
-         pgbench -n -j2 of Ringback's captured statements; {cores} cores\n",
+        "\nRingback (release, {pool}) vs PostGraphile 5.1.5 on PostgreSQL 15, the demo clinic, \
+         row-level security and the same login role for both; wrk -t2 --latency, {} s after a {} s \
+         warm-up; pgbench -n -j2 of Ringback's captured statements; {cores} cores\n",
         options.seconds, options.warmup
     );
     println!(
