@@ -544,7 +544,8 @@ fn day_bucket(
     days.entry(local_day(at, time_zone)).or_default()
 }
 
-fn monthly_metrics(days: &[DayMetrics]) -> Vec<MonthMetrics> {
+/// The local months `days` fall in, in order, each with the sum of its days.
+pub fn monthly_metrics(days: &[DayMetrics]) -> Vec<MonthMetrics> {
     let mut months: BTreeMap<LocalMonth, PeriodMetrics> = BTreeMap::new();
     for day in days {
         months

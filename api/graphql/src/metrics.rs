@@ -89,10 +89,24 @@ impl MetricsQuery {
         from: NaiveDate,
         to: NaiveDate,
     ) -> async_graphql::Result<Metrics> {
+        let wants_months = ctx.look_ahead().field("monthly").exists();
         let range = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
             metrics::range(txn, from, to).await
         })
         .await?;
+        // The months' figures are only worked out when asked for (the overview asks for days).
+        let monthly = if wants_months {
+            range
+                .months()
+                .iter()
+                .map(|m| MonthFigures {
+                    month: m.month.to_string(),
+                    figures: Figures::from(&m.metrics),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Metrics {
             from,
             to,
@@ -105,15 +119,7 @@ impl MetricsQuery {
                     figures: Figures::from(&d.metrics),
                 })
                 .collect(),
-            monthly: range
-                .report
-                .months
-                .iter()
-                .map(|m| MonthFigures {
-                    month: m.month.to_string(),
-                    figures: Figures::from(&m.metrics),
-                })
-                .collect(),
+            monthly,
         })
     }
 }

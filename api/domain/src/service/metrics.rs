@@ -12,10 +12,10 @@ use ringback_shared::attribution::{
     RecoveryTouchKind, UnattributedReason,
 };
 use ringback_shared::metrics::{
-    DayMetrics, MetricsInput, MetricsReport, PeriodMetrics, REPLY_WINDOW, aggregate_metrics,
+    DayMetrics, MetricsInput, PeriodMetrics, REPLY_WINDOW, aggregate_metrics,
     callbacks_to_missed_calls, local_day_bounds_utc,
 };
-use ringback_shared::metrics::{LocalMonth, MonthMetrics, local_day};
+use ringback_shared::metrics::{MonthMetrics, local_day, monthly_metrics};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,7 +34,14 @@ pub struct RangeMetrics {
     pub totals: PeriodMetrics,
     /// Every day of the range, in order.
     pub days: Vec<DayMetrics>,
-    pub report: MetricsReport,
+}
+
+impl RangeMetrics {
+    /// The local months the range touches, in order, each summed from its days (worked out only
+    /// when asked for: the overview shows days).
+    pub fn months(&self) -> Vec<MonthMetrics> {
+        monthly_metrics(&self.days)
+    }
 }
 
 /// The stored verdict of a recovered appointment, in the engine's shape (the metrics only need
@@ -165,7 +172,6 @@ pub async fn compute_full(
                 .map(|d| (d.day, d.metrics.clone()))
                 .collect(),
         ),
-        report,
     })
 }
 
@@ -449,26 +455,9 @@ pub async fn range(
         .map(|row| (row.day, period_from_row(row)))
         .collect();
     let days = every_day(from, to, &stored);
-    let mut months: BTreeMap<LocalMonth, PeriodMetrics> = BTreeMap::new();
     let mut totals = PeriodMetrics::default();
     for day in &days {
-        months
-            .entry(LocalMonth::containing(day.day))
-            .or_default()
-            .add(&day.metrics);
         totals.add(&day.metrics);
     }
-    let months = months
-        .into_iter()
-        .map(|(month, metrics)| MonthMetrics { month, metrics })
-        .collect();
-    let report = MetricsReport {
-        days: days.clone(),
-        months,
-    };
-    Ok(RangeMetrics {
-        totals,
-        days,
-        report,
-    })
+    Ok(RangeMetrics { totals, days })
 }
