@@ -303,6 +303,29 @@ async fn api_key_actions_name_the_key_in_the_audit_log(kind: DatabaseKind) {
         .filter(|entry| entry[1].contains(key_id))
         .collect();
     assert!(!by_key.is_empty(), "{entries:?}");
+    // A read whose first transaction is the one that checked the key is noted in the key's name too.
+    let read = integrator
+        .post("/graphql")
+        .header("Authorization", format!("Bearer {secret}"))
+        .content_type("application/json")
+        .body(serde_json::json!({ "query": CALLS_PAGE }).to_string())
+        .send()
+        .await;
+    read.assert_status_is_ok();
+    let body = read.0.into_body().into_string().await.expect("body");
+    assert!(!body.contains("errors"), "{body}");
+    let notes = app
+        .db
+        .query_strings(
+            "SELECT CAST(detail AS TEXT) AS detail FROM audit_pending \
+             WHERE action = 'calls.list_read' AND actor_user_id IS NULL",
+            &["detail"],
+        )
+        .await;
+    assert!(
+        notes.iter().any(|note| note[0].contains(key_id)),
+        "{notes:?}"
+    );
     let report = ringback_api::service::audit::verify(&app.db.db)
         .await
         .expect("verify");

@@ -204,6 +204,13 @@ impl TenantTxn {
         self.api_key
     }
 
+    /// This transaction, acting for API key `key_id` from here on: the audit entries it writes
+    /// name the key (for the transaction that checked the key, opened before it was known).
+    pub fn acting_for_api_key(mut self, key_id: Uuid) -> Self {
+        self.api_key = Some(key_id);
+        self
+    }
+
     /// The current instant, from the server's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()

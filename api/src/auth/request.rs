@@ -5,7 +5,7 @@
 use poem::http::HeaderMap;
 use poem::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use ringback_domain::Backend;
-use ringback_domain::auth::credentials::{api_key_principal, session_caller};
+use ringback_domain::auth::credentials::{api_key_caller, session_caller};
 
 use crate::auth::Caller;
 use crate::auth::session::{REFRESH_COOKIE, SESSION_COOKIE, cookie_value};
@@ -17,9 +17,9 @@ pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
     cookie_value(cookies, REFRESH_COOKIE).map(str::to_owned)
 }
 
-/// Who is calling. A presented but invalid API key is an error; a missing or stale session cookie
-/// just means "not signed in" (a session's membership is checked with the request's first
-/// transaction, see [`Caller`]). The session cookie counts only on a JSON request, which a form on
+/// Who is calling. A presented API key that is not shaped like one is an error; a missing or
+/// stale session cookie just means "not signed in". Keys and sessions are checked against the
+/// database with the request's first transaction (see [`Caller`]). The session cookie counts only on a JSON request, which a form on
 /// another site cannot send.
 pub async fn authenticate(backend: &Backend, headers: &HeaderMap) -> Result<Caller, DomainError> {
     caller(backend, headers, is_json(headers)).await
@@ -42,9 +42,7 @@ async fn caller(
     cookie_counts: bool,
 ) -> Result<Caller, DomainError> {
     if let Some(bearer) = bearer_token(headers) {
-        return api_key_principal(backend, bearer)
-            .await
-            .map(Caller::checked);
+        return api_key_caller(backend, bearer);
     }
     if !cookie_counts {
         return Ok(Caller::nobody());

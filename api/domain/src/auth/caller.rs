@@ -1,18 +1,22 @@
-//! The caller as resolvers see it: nobody, a principal checked on arrival (an API key), or a
-//! session token whose signature and expiry hold but whose membership is still to be checked.
-//! That check runs once per request: as the first statement of the request's first tenant
-//! transaction ([`Caller::begin`], no round trip of its own), or on its own when something asks
-//! for the principal before any transaction ([`Caller::principal`]). Every way to the principal
-//! goes through the check; a removed member or an ended session is `UNAUTHENTICATED` either way.
+//! The caller as resolvers see it: nobody, a session token whose signature and expiry hold, or an
+//! API key shaped like one; neither is checked against the database yet. The check runs once per
+//! request, in the request's first tenant transaction ([`Caller::begin`]: a session's membership
+//! is its first statement, a key's lookup, rate limits and last use run before the work, so no
+//! transaction of its own), or on its own when something asks for the principal before any
+//! transaction ([`Caller::principal`]). Every way to the principal goes through the check; a
+//! removed member, an ended session or a revoked key is `UNAUTHENTICATED` either way.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ringback_core::error::DomainError;
 use ringback_core::tenant::{TenantScope, TenantTxn};
 use ringback_shared::access::Role;
 use tokio::sync::OnceCell;
 
+use crate::auth::credentials::check_key;
+use crate::auth::rate_limit::RateLimits;
 use crate::auth::session::SessionClaims;
+use crate::auth::tokens::PresentedToken;
 use crate::auth::{Credential, Principal};
 
 /// Who is calling, shared by everything one request runs (resolvers, loaders).
@@ -21,14 +25,15 @@ pub struct Caller(Arc<Presented>);
 
 /// What the request presented.
 #[derive(Default)]
+#[allow(clippy::large_enum_variant)]
 enum Presented {
     /// No credential, or a session token that is invalid or expired.
     #[default]
     Nobody,
-    /// A credential already checked against the database.
-    Checked(Principal),
     /// A signed, unexpired session token.
     Session(SignedSession),
+    /// An integrator's API key.
+    Key(PresentedKey),
 }
 
 /// A signed session token and, once checked, what its membership says.
@@ -40,15 +45,38 @@ struct SignedSession {
     checked: OnceCell<Option<Principal>>,
 }
 
+/// A presented API key and, once checked, its principal.
+struct PresentedKey {
+    token: PresentedToken,
+    /// The token's clinic.
+    scope: TenantScope,
+    rate_limits: Arc<RateLimits>,
+    /// The principal, once the key was found and counted against its limits.
+    checked: OnceCell<Principal>,
+    /// The transaction the check ran in, for the first resolver to carry on in.
+    opened: Mutex<Option<TenantTxn>>,
+}
+
 impl Caller {
     /// A caller with no credential.
     pub fn nobody() -> Self {
         Self::default()
     }
 
-    /// A caller whose credential was checked against the database.
-    pub fn checked(principal: Principal) -> Self {
-        Self(Arc::new(Presented::Checked(principal)))
+    /// An API key shaped like one, for the clinic `scope` reaches (the one the token names); it is
+    /// looked up and counted against its limits when first needed.
+    pub(crate) fn presented_key(
+        token: PresentedToken,
+        scope: TenantScope,
+        rate_limits: Arc<RateLimits>,
+    ) -> Self {
+        Self(Arc::new(Presented::Key(PresentedKey {
+            token,
+            scope,
+            rate_limits,
+            checked: OnceCell::new(),
+            opened: Mutex::new(None),
+        })))
     }
 
     /// A session token whose signature and expiry hold, for the clinic `scope` reaches (the one
@@ -71,7 +99,7 @@ impl Caller {
     pub async fn signed_in(&self) -> Result<Option<&Principal>, DomainError> {
         Ok(match &*self.0 {
             Presented::Nobody => None,
-            Presented::Checked(principal) => Some(principal),
+            Presented::Key(key) => Some(key.check(false).await?),
             Presented::Session(session) => session
                 .checked
                 .get_or_try_init(|| session.check_alone())
@@ -85,20 +113,18 @@ impl Caller {
     pub fn known_principal(&self) -> Option<&Principal> {
         match &*self.0 {
             Presented::Nobody => None,
-            Presented::Checked(principal) => Some(principal),
+            Presented::Key(key) => key.checked.get(),
             Presented::Session(session) => session.checked.get().and_then(Option::as_ref),
         }
     }
 
     /// Opens a transaction in the caller's clinic, with the principal it acts for, or fails with
-    /// `UNAUTHENTICATED`. A session not checked yet is checked by the transaction's first
-    /// statement.
+    /// `UNAUTHENTICATED` (or `RATE_LIMITED` for a key over its limits). A credential not checked
+    /// yet is checked in the transaction, before anything else.
     pub async fn begin(&self) -> Result<(TenantTxn, &Principal), DomainError> {
         let session = match &*self.0 {
             Presented::Nobody => return Err(DomainError::Unauthenticated),
-            Presented::Checked(principal) => {
-                return Ok((principal.scope.begin().await?, principal));
-            }
+            Presented::Key(key) => return key.begin().await,
             Presented::Session(session) => session,
         };
         if let Some(checked) = session.checked.get() {
@@ -113,6 +139,42 @@ impl Caller {
             .get()
             .and_then(Option::as_ref)
             .ok_or(DomainError::Unauthenticated)?;
+        Ok((txn, principal))
+    }
+}
+
+impl PresentedKey {
+    /// The key's principal, checking it the first time: in a transaction of its own that a
+    /// resolver may carry on in (`keep_open`), or committed at once.
+    async fn check(&self, keep_open: bool) -> Result<&Principal, DomainError> {
+        self.checked
+            .get_or_try_init(|| async {
+                let txn = self.scope.begin().await?;
+                let (txn, principal) =
+                    check_key(txn, &self.token, &self.scope, &self.rate_limits).await?;
+                if keep_open {
+                    *self.opened.lock().unwrap_or_else(PoisonError::into_inner) = Some(txn);
+                } else {
+                    txn.commit().await?;
+                }
+                Ok(principal)
+            })
+            .await
+    }
+
+    /// A transaction for the key's work: the one its check ran in, if this request has not
+    /// carried on in it yet, else a new one.
+    async fn begin(&self) -> Result<(TenantTxn, &Principal), DomainError> {
+        let principal = self.check(true).await?;
+        let opened = self
+            .opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let txn = match opened {
+            Some(txn) => txn,
+            None => principal.scope.begin().await?,
+        };
         Ok((txn, principal))
     }
 }

@@ -1,16 +1,18 @@
-//! From a presented credential to a [`Principal`]: a dashboard session token or an integrator's
-//! API key, checked against the database. The clinic comes from the verified credential, never from
+//! From a presented credential to a [`Caller`]: a dashboard session token or an integrator's
+//! API key, checked against the database when first needed. The clinic comes from the verified credential, never from
 //! request input; a session's role is re-read on every request ([`Caller`]), so removals and role
 //! changes apply at once.
 
 use ringback_core::db::DbError;
 use ringback_core::error::DomainError;
+use ringback_core::tenant::{TenantScope, TenantTxn};
 use ringback_entity::api_key;
 use ringback_shared::access::Role;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 
-use crate::auth::tokens::{self, TokenKind};
+use crate::auth::rate_limit::RateLimits;
+use crate::auth::tokens::{self, PresentedToken, TokenKind};
 use crate::auth::{ApiKeyScope, Caller, Credential, Principal};
 use crate::backend::Backend;
 use crate::doors;
@@ -31,19 +33,33 @@ pub fn session_caller(backend: &Backend, token: &str) -> Result<Caller, DomainEr
     Ok(Caller::signed_session(claims, scope))
 }
 
-/// The principal behind API key `presented`, counted against the key's and the clinic's rate
-/// limits (only once the key is known: a forged key must not use up a clinic's allowance). An unknown,
-/// revoked or expired key is `UNAUTHENTICATED`.
-pub async fn api_key_principal(
-    backend: &Backend,
-    presented: &str,
-) -> Result<Principal, DomainError> {
+/// The caller behind API key `presented`: `UNAUTHENTICATED` when it is not shaped like one; else
+/// a presented key, checked when first needed ([`Caller`]): in the request's first tenant
+/// transaction, or on its own.
+pub fn api_key_caller(backend: &Backend, presented: &str) -> Result<Caller, DomainError> {
     let token = tokens::parse(TokenKind::ApiKey, presented).ok_or(DomainError::Unauthenticated)?;
     let scope = doors::presented_token(&backend.db, &backend.clock, &token);
-    let txn = scope.begin().await?;
+    Ok(Caller::presented_key(
+        token,
+        scope,
+        backend.rate_limits.clone(),
+    ))
+}
+
+/// The principal behind API key `token`, looked up in `txn` (open in the token's clinic) and
+/// counted against the key's and the clinic's rate limits (only once the key is known: a forged
+/// key must not use up a clinic's allowance). An unknown, revoked or expired key is
+/// `UNAUTHENTICATED`. Marks the key's last use, to the minute, and hands `txn` back acting for
+/// the key.
+pub(crate) async fn check_key(
+    txn: TenantTxn,
+    token: &PresentedToken,
+    scope: &TenantScope,
+    rate_limits: &RateLimits,
+) -> Result<(TenantTxn, Principal), DomainError> {
     let key = txn
         .find::<api_key::Entity>()
-        .filter(api_key::Column::SecretHash.eq(token.hash))
+        .filter(api_key::Column::SecretHash.eq(token.hash.as_str()))
         .filter(api_key::Column::RevokedAt.is_null())
         .filter(
             api_key::Column::ExpiresAt
@@ -54,8 +70,8 @@ pub async fn api_key_principal(
         .await
         .map_err(DbError::from)?
         .ok_or(DomainError::Unauthenticated)?;
-    backend.rate_limits.api_key(key.id)?;
-    backend.rate_limits.clinic(token.clinic_id)?;
+    rate_limits.api_key(key.id)?;
+    rate_limits.clinic(token.clinic_id)?;
     let key_scope = ApiKeyScope::parse(&key.scope)
         .ok_or_else(|| DomainError::Internal("unknown key scope".to_owned()))?;
     let key_id = key.id;
@@ -68,8 +84,7 @@ pub async fn api_key_principal(
         used.last_used_at = Set(Some(now));
         used.update(txn.conn()).await.map_err(DbError::from)?;
     }
-    txn.commit().await?;
-    Ok(Principal {
+    let principal = Principal {
         credential: Credential::ApiKey {
             key_id,
             scope: key_scope,
@@ -77,6 +92,7 @@ pub async fn api_key_principal(
         // Keys hold no team role; `Principal::require` decides by credential.
         role: Role::Receptionist,
         // What the key does is audited in its name.
-        scope: scope.acting_for_api_key(key_id),
-    })
+        scope: scope.clone().acting_for_api_key(key_id),
+    };
+    Ok((txn.acting_for_api_key(key_id), principal))
 }
