@@ -1,7 +1,7 @@
 //! From a presented credential to a [`Caller`]: a dashboard session token or an integrator's
-//! API key, checked against the database when first needed. The clinic comes from the verified credential, never from
-//! request input; a session's role is re-read on every request ([`Caller`]), so removals and role
-//! changes apply at once.
+//! API key, checked against the database when first needed. The clinic comes from the verified
+//! credential, never from request input; a session's role is re-read on every request
+//! ([`Caller`]), so removals and role changes apply at once.
 
 use ringback_core::db::DbError;
 use ringback_core::error::DomainError;
