@@ -1,7 +1,8 @@
 //! `ringback_enter_as_member(clinic, user)` (PostgreSQL only): the first statement of a signed-in
 //! request's tenant transaction. It names the clinic to row-level security for the rest of the
 //! transaction (`app.clinic_id`, transaction-local) and returns the member's role and session
-//! version, so the session check costs no round trip of its own. No row means the session no longer
+//! version (read by `ringback_session_member`, which clears the clinic again; this one names it
+//! after), so the session check costs no round trip of its own. No row means the session no longer
 //! counts, and the caller rolls the transaction back. It runs with the caller's rights, so the
 //! tenant policies apply as in any tenant transaction.
 
@@ -15,13 +16,9 @@ const FUNCTION: &str = r#"
 CREATE OR REPLACE FUNCTION ringback_enter_as_member(p_clinic uuid, p_user uuid)
 RETURNS TABLE (member_role text, session_version integer)
 LANGUAGE plpgsql SET search_path = public AS $$
-#variable_conflict use_column
 BEGIN
+    RETURN QUERY SELECT * FROM ringback_session_member(p_clinic, p_user);
     PERFORM set_config('app.clinic_id', p_clinic::text, true);
-    RETURN QUERY
-        SELECT m.role::text, u.session_version
-        FROM memberships m JOIN users u ON u.id = m.user_id
-        WHERE m.clinic_id = p_clinic AND m.user_id = p_user;
 END
 $$"#;
 
