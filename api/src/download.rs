@@ -53,7 +53,7 @@ async fn start(
     period: Period,
     request: &Request,
 ) -> Result<Response, DomainError> {
-    let caller = authenticate_download(&state.backend, request.headers()).await?;
+    let caller = authenticate_download(&state.backend, request.headers())?;
     let principal = caller.principal().await?.clone();
     if file == CLINIC_FILE {
         principal.require(Permission::ExportClinicData)?;

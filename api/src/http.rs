@@ -240,7 +240,7 @@ async fn graphql_endpoint(
     headers: &HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
-    let caller = match authenticate(&state.backend, headers).await {
+    let caller = match authenticate(&state.backend, headers) {
         Ok(caller) => caller,
         Err(error @ DomainError::RateLimited(_)) => return limited_or_refused(&error),
         Err(error) => return error_response(&error),

@@ -997,14 +997,19 @@ async fn api_keys_authenticate_integrators(kind: DatabaseKind) {
     let ask = async |document: &str, bearer: &str| -> Value {
         run_with_key(&integrator, bearer, document, json!({})).await
     };
-    let read = ask("{ clinic { name } }", &secret).await;
-    assert_eq!(read["data"]["clinic"]["name"], "Riverside Dental", "{read}");
     let write = ask(
         "mutation { updateClinicSettings(input: { name: \"X\" }) { id } }",
         &secret,
     )
     .await;
     assert_eq!(error_code(&write), Some("FORBIDDEN"), "{write}");
+    let listed = owner.run("{ apiKeys { lastUsedAt } }", json!({})).await;
+    assert!(
+        listed["data"]["apiKeys"][0]["lastUsedAt"].is_string(),
+        "a refused request is a use of the key too: {listed}"
+    );
+    let read = ask("{ clinic { name } }", &secret).await;
+    assert_eq!(read["data"]["clinic"]["name"], "Riverside Dental", "{read}");
     let last = if secret.ends_with('0') { '1' } else { '0' };
     let forged = ask(
         "{ clinic { name } }",

@@ -27,8 +27,9 @@ pub async fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Princ
 }
 
 /// Runs `work` for the caller's clinic if `access` allows it, committing when it succeeds. A
-/// session's membership is checked by the transaction's first statement ([`Caller::begin`]); when
-/// the caller is already known, `access` is checked before the transaction opens.
+/// credential not checked yet in this request is checked in the transaction before `work`
+/// ([`Caller::begin`]); when the caller is already known, `access` is checked before the
+/// transaction opens.
 pub async fn with_tenant<T>(
     ctx: &Context<'_>,
     access: Access,

@@ -18,25 +18,25 @@ pub fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Who is calling. A presented API key that is not shaped like one is an error; a missing or
-/// stale session cookie just means "not signed in". Keys and sessions are checked against the
-/// database with the request's first transaction (see [`Caller`]). The session cookie counts only on a JSON request, which a form on
-/// another site cannot send.
-pub async fn authenticate(backend: &Backend, headers: &HeaderMap) -> Result<Caller, DomainError> {
-    caller(backend, headers, is_json(headers)).await
+/// stale session cookie just means "not signed in". Nothing is read from the database here: keys
+/// and sessions are checked with the request's first transaction (see [`Caller`]). The session
+/// cookie counts only on a JSON request, which a form on another site cannot send.
+pub fn authenticate(backend: &Backend, headers: &HeaderMap) -> Result<Caller, DomainError> {
+    caller(backend, headers, is_json(headers))
 }
 
 /// Who asks for a download (a plain `GET`): an API key, or the session cookie. Unlike GraphQL, no
 /// JSON content type is asked for: a `GET` changes nothing a cross-site page could abuse, and the
 /// cookie is `SameSite=Strict`, so another site's link arrives without it.
-pub async fn authenticate_download(
+pub fn authenticate_download(
     backend: &Backend,
     headers: &HeaderMap,
 ) -> Result<Caller, DomainError> {
-    caller(backend, headers, true).await
+    caller(backend, headers, true)
 }
 
-/// The API key's principal, or (when `cookie_counts`) the session cookie's.
-async fn caller(
+/// The caller an API key presents, or (when `cookie_counts`) the session cookie.
+fn caller(
     backend: &Backend,
     headers: &HeaderMap,
     cookie_counts: bool,

@@ -144,15 +144,16 @@ impl Caller {
 }
 
 impl PresentedKey {
-    /// The key's principal, checking it the first time: in a transaction of its own that a
-    /// resolver may carry on in (`keep_open`), or committed at once.
+    /// The key's principal, checking it the first time: in a transaction that a resolver may
+    /// carry on in (`keep_open`), or committed at once. A check that marked the key's last use
+    /// (once a minute) is committed either way, so the mark stays even if the request fails.
     async fn check(&self, keep_open: bool) -> Result<&Principal, DomainError> {
         self.checked
             .get_or_try_init(|| async {
                 let txn = self.scope.begin().await?;
-                let (txn, principal) =
+                let (txn, principal, marked_use) =
                     check_key(txn, &self.token, &self.scope, &self.rate_limits).await?;
-                if keep_open {
+                if keep_open && !marked_use {
                     *self.opened.lock().unwrap_or_else(PoisonError::into_inner) = Some(txn);
                 } else {
                     txn.commit().await?;

@@ -50,13 +50,13 @@ pub fn api_key_caller(backend: &Backend, presented: &str) -> Result<Caller, Doma
 /// counted against the key's and the clinic's rate limits (only once the key is known: a forged
 /// key must not use up a clinic's allowance). An unknown, revoked or expired key is
 /// `UNAUTHENTICATED`. Marks the key's last use, to the minute, and hands `txn` back acting for
-/// the key.
+/// the key, with whether it wrote that mark (then it must be committed whatever the request does).
 pub(crate) async fn check_key(
     txn: TenantTxn,
     token: &PresentedToken,
     scope: &TenantScope,
     rate_limits: &RateLimits,
-) -> Result<(TenantTxn, Principal), DomainError> {
+) -> Result<(TenantTxn, Principal, bool), DomainError> {
     let key = txn
         .find::<api_key::Entity>()
         .filter(api_key::Column::SecretHash.eq(token.hash.as_str()))
@@ -76,10 +76,10 @@ pub(crate) async fn check_key(
         .ok_or_else(|| DomainError::Internal("unknown key scope".to_owned()))?;
     let key_id = key.id;
     let now = txn.now();
-    if key
+    let marks_use = key
         .last_used_at
-        .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
-    {
+        .is_none_or(|at| now - at >= LAST_USED_RESOLUTION);
+    if marks_use {
         let mut used: api_key::ActiveModel = key.into();
         used.last_used_at = Set(Some(now));
         used.update(txn.conn()).await.map_err(DbError::from)?;
@@ -94,5 +94,5 @@ pub(crate) async fn check_key(
         // What the key does is audited in its name.
         scope: scope.clone().acting_for_api_key(key_id),
     };
-    Ok((txn.acting_for_api_key(key_id), principal))
+    Ok((txn.acting_for_api_key(key_id), principal, marks_use))
 }
