@@ -78,8 +78,8 @@ const SQLITE_CONNECTIONS: u32 = 4;
 const POSTGRES_WARM_CONNECTIONS: u32 = 5;
 
 /// A pooled connection idle at least this long is pinged before it is handed out (one round trip);
-/// one in use moments ago is not: pinging on every checkout cost each request two round trips
-/// (the session check and its transaction each take a connection).
+/// one in use moments ago is not: pinging on every checkout cost each request two round trips (a
+/// signed-in request then checked its session on a connection of its own before its transaction).
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// Most connections a server opens to PostgreSQL unless `RINGBACK_DATABASE_CONNECTIONS` says
@@ -103,14 +103,14 @@ pub async fn connect_serving(
             warm: POSTGRES_WARM_CONNECTIONS.min(postgres_connections),
             most: postgres_connections,
         },
-        DatabaseKind::Sqlite => Pool::one_off(),
+        DatabaseKind::Sqlite => Pool::cold(),
     };
     open(url, kind, pool).await
 }
 
 /// Opens a pool for `url` (one-off work: migrations, maintenance, tests' own connections).
 pub async fn connect_url(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbError> {
-    open(url, kind, Pool::one_off()).await
+    open(url, kind, Pool::cold()).await
 }
 
 /// How many PostgreSQL connections a pool keeps open when idle, and opens at most.
@@ -120,8 +120,8 @@ struct Pool {
 }
 
 impl Pool {
-    /// No warm connections and the default limit.
-    fn one_off() -> Self {
+    /// No warm connections and the default limit (one-off work; SQLite sizes its own pool).
+    fn cold() -> Self {
         Self {
             warm: 0,
             most: DEFAULT_POSTGRES_CONNECTIONS,
@@ -130,9 +130,10 @@ impl Pool {
 }
 
 /// Opens a pool for `url` sized by `pool` on PostgreSQL. An in-memory SQLite database gets a
-/// single connection, because each connection would otherwise see its own empty database. A SQLite file runs in write-ahead-log
-/// mode: readers do not wait for the writer, and each commit costs one sync of the log (kept at
-/// `FULL`, so a commit survives a power cut: the outbox relies on its claims being durable).
+/// single connection, because each connection would otherwise see its own empty database. A SQLite
+/// file runs in write-ahead-log mode: readers do not wait for the writer, and each commit costs one
+/// sync of the log (kept at `FULL`, so a commit survives a power cut: the outbox relies on its
+/// claims being durable).
 async fn open(url: &str, kind: DatabaseKind, pool: Pool) -> Result<DatabaseConnection, DbError> {
     use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
     let mut options = ConnectOptions::new(url.to_owned());

@@ -130,8 +130,8 @@ pub async fn execute(
     schema.execute(request_data(request, caller, info)).await
 }
 
-/// `request` with what its resolvers read besides the [`Backend`]: the authenticated `caller`, facts
-/// about the HTTP request, and (for a signed-in caller) DataLoaders bound to the caller's clinic.
+/// `request` with what its resolvers read besides the [`Backend`]: the `caller`, facts about the
+/// HTTP request, and DataLoaders that open their transactions through the caller.
 fn request_data(
     request: async_graphql::Request,
     caller: Caller,
