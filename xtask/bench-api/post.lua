@@ -1,4 +1,4 @@
--- wrk script for `cargo xtask bench-api` (xtask/src/bench_api.rs): POSTs the JSON file named by
+-- wrk script for `cargo xtask bench-api` (xtask/src/bench_api/mod.rs): POSTs the JSON file named by
 -- $BODY to /graphql, with the Cookie header $COOKIE when set. With $SPREAD_ADDRESSES=1 every
 -- request names its own X-Forwarded-For (only for a Ringback binary without the rate-limit
 -- settings, started with RINGBACK_TRUSTED_PROXIES=127.0.0.1). Counts answers that are not 200

@@ -20,6 +20,8 @@ pub struct WrkRun {
     pub p99_ms: f64,
     /// Answers that were not 200, 200s that carried GraphQL errors, and wrk's socket errors.
     pub problems: Vec<String>,
+    /// The 200s, when the script counts them.
+    pub answered: Option<u64>,
 }
 
 /// What wrk is pointed at.
@@ -29,6 +31,8 @@ pub struct Target<'a> {
     pub cookie: Option<&'a str>,
     /// One X-Forwarded-For per request (only for a Ringback without the rate-limit settings).
     pub spread_addresses: bool,
+    /// The webhook feed the ingest script replays.
+    pub feed: Option<&'a Path>,
 }
 
 /// Runs wrk with the benchmark's Lua script for `seconds` at `conns` connections.
@@ -50,7 +54,9 @@ pub fn wrk(script: &Path, target: &Target, conns: u32, seconds: u64) -> TaskResu
         .env(
             "SPREAD_ADDRESSES",
             if target.spread_addresses { "1" } else { "0" },
-        );
+        )
+        .env("FEED", target.feed.unwrap_or(Path::new("")))
+        .env("THREADS", threads.to_string());
     let output = command
         .output()
         .map_err(|e| TaskError(format!("cannot run wrk: {e}")))?;
@@ -84,6 +90,8 @@ fn parse_wrk(text: &str) -> Option<WrkRun> {
             && counts != "non-200 0, errors 0"
         {
             run.problems.push(counts.to_owned());
+        } else if let Some(count) = line.strip_prefix("bench-api-ok: ") {
+            run.answered = count.trim().parse().ok();
         }
     }
     run.rps = rps?;
@@ -124,10 +132,10 @@ impl Protocol {
 }
 
 /// Where pgbench connects: the login role on the bench database.
-pub struct PgTarget<'a> {
-    pub role: &'a str,
-    pub password: &'a str,
-    pub database: &'a str,
+pub struct PgTarget {
+    pub role: &'static str,
+    pub password: String,
+    pub database: &'static str,
 }
 
 /// Runs `script` once in one client: Ok when every statement succeeds.
@@ -189,7 +197,7 @@ fn pgbench_command(script: &Path, target: &PgTarget, protocol: Protocol) -> Comm
         .arg("-f")
         .arg(script)
         .arg(target.database)
-        .env("PGPASSWORD", target.password)
+        .env("PGPASSWORD", &target.password)
         .env(super::PLAIN_TCP_ENV.0, super::PLAIN_TCP_ENV.1);
     command
 }

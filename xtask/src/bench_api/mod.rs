@@ -1,7 +1,8 @@
-//! `cargo xtask bench-api [--seconds N] [--warmup N] [--conns 1,8,32] [--reads overview,calls]
-//! [--keep-database]`: Ringback's two main reads against PostGraphile 5 and against pgbench of Ringback's own
-//! statements, on one machine (issue 16, "The benchmark, in the repository"). Root only; not part
-//! of CI.
+//! `cargo xtask bench-api [--seconds N] [--warmup N] [--conns 1,8,32]
+//! [--parts overview,calls,ingest] [--pool N] [--keep-database]`: Ringback's two main reads against
+//! PostGraphile 5 and against pgbench of Ringback's own statements, and its webhook ingest against
+//! pgbench of the statements a webhook sends, on one machine (issue 16, "The benchmark, in the
+//! repository"). Root only; not part of CI.
 //!
 //! In order, it:
 //! 1. starts the machine's PostgreSQL 15, installs wrk and pgbench through apt when missing, Node 22
@@ -13,22 +14,28 @@
 //! 3. turns on the statement log for the login role only, starts the server, signs in as the demo
 //!    owner, reads the overview once (it settles the demo's stale daily figures), sends each read
 //!    five times, reads what the server sent from the PostgreSQL log and writes one pgbench script
-//!    per read; then turns the log off again, and runs `VACUUM ANALYZE`;
+//!    per read ([`statements`]); then turns the log off again, and runs `VACUUM ANALYZE`;
 //! 4. starts the server again (without the log), and PostGraphile on the same database with the
 //!    same login role and `app.clinic_id`; checks that both answer the same data as each other and
 //!    as `psql`, and stops if not, or if any of the login role's connections is encrypted (every
 //!    client here connects over plain TCP, [`PLAIN_TCP`]);
 //! 5. for each read and connection count: wrk against both servers (after a warm-up) and pgbench
-//!    of the captured statements, sampling both servers' memory; prints the table;
-//! 6. stops both servers and drops the database and roles (also after a failure).
+//!    of the captured statements, sampling both servers' memory;
+//! 6. the webhook ingest ([`ingest`]): a Twilio account for the server whose API runs here
+//!    ([`twilio`]), the clinic's number added, five webhooks captured as in step 3, then 16 wrk
+//!    clients replaying signed voice webhooks of missed calls, checked against the rows recorded,
+//!    and pgbench of the captured statements at 16 clients; prints the table;
+//! 7. stops both servers and drops the database and roles (also after a failure).
 //!
 //! Everything it writes (server logs, request bodies, pgbench scripts) is in the work directory
 //! it prints, under the system's temporary directory.
 
 mod compare;
 mod http;
+mod ingest;
 mod load;
 mod statements;
+mod twilio;
 
 use std::collections::HashMap;
 use std::io::{Read as _, Seek, SeekFrom, Write as _};
@@ -66,8 +73,9 @@ const CAPTURE_RUNS: usize = 5;
 /// A session cookie lasts 15 minutes; sign in again after this long.
 const SESSION_REFRESH: Duration = Duration::from_secs(10 * 60);
 /// The rate limits the server runs with, so wrk from one address is never limited.
-const RATE_LIMITS: [(&str, &str); 3] = [
+const RATE_LIMITS: [(&str, &str); 4] = [
     ("RINGBACK_RATE_LIMIT_PER_ADDRESS", "1000000"),
+    ("RINGBACK_RATE_LIMIT_WEBHOOKS_PER_ADDRESS", "1000000"),
     ("RINGBACK_RATE_LIMIT_PER_CLINIC", "1000000"),
     ("RINGBACK_RATE_LIMIT_PER_API_KEY", "1000000"),
 ];
@@ -101,6 +109,8 @@ struct Options {
     warmup: u64,
     conns: Vec<u32>,
     reads: Vec<Read>,
+    /// Measure the webhook ingest too.
+    ingest: bool,
     /// Leave the bench database and roles in place at the end (to look into them).
     keep: bool,
     /// The server's PostgreSQL pool size (`RINGBACK_DATABASE_CONNECTIONS`), if not its default.
@@ -114,13 +124,14 @@ impl Options {
             warmup: 3,
             conns: vec![1, 8, 32],
             reads: vec![Read::Overview, Read::Calls],
+            ingest: true,
             keep: false,
             pool: None,
         };
         let usage = || {
             TaskError(
                 "usage: cargo xtask bench-api [--seconds N (10)] [--warmup N (3)] \
-                 [--conns 1,8,32] [--reads overview,calls] [--pool N] [--keep-database]"
+                 [--conns 1,8,32] [--parts overview,calls,ingest] [--pool N] [--keep-database]"
                     .to_owned(),
             )
         };
@@ -142,10 +153,13 @@ impl Options {
                         .collect::<Option<_>>()
                         .ok_or_else(usage)?;
                 }
-                "--reads" => {
-                    options.reads = value
-                        .split(',')
-                        .map(|name| match name.trim() {
+                "--parts" | "--reads" => {
+                    let parts: Vec<&str> = value.split(',').map(str::trim).collect();
+                    options.ingest = parts.contains(&"ingest");
+                    options.reads = parts
+                        .iter()
+                        .filter(|&&part| part != "ingest")
+                        .map(|part| match *part {
                             "overview" => Some(Read::Overview),
                             "calls" => Some(Read::Calls),
                             _ => None,
@@ -156,7 +170,10 @@ impl Options {
                 _ => return Err(usage()),
             }
         }
-        if options.seconds == 0 || options.conns.is_empty() || options.reads.is_empty() {
+        if options.seconds == 0
+            || options.conns.is_empty()
+            || (options.reads.is_empty() && !options.ingest)
+        {
             return Err(usage());
         }
         Ok(options)
@@ -199,6 +216,7 @@ pub fn bench_api(args: &[String]) -> TaskResult {
         notes: Vec::new(),
         keep: options.keep,
         pool: options.pool,
+        twilio_env: Vec::new(),
     };
     let result = bench.run(&options);
     bench.cleanup();
@@ -246,13 +264,33 @@ struct Clinic {
     to: String,
 }
 
+impl Clinic {
+    /// Whichever clinic the demo owner signs in to.
+    fn any() -> Self {
+        Clinic {
+            id: String::new(),
+            from: String::new(),
+            to: String::new(),
+        }
+    }
+}
+
 /// One row of the table.
 struct Row {
-    read: Read,
+    label: &'static str,
     conns: u32,
     ringback: WrkRun,
-    postgraphile: WrkRun,
+    /// None where PostGraphile has nothing to compare (the webhook ingest).
+    postgraphile: Option<WrkRun>,
     pgbench: Option<f64>,
+}
+
+/// The servers' resident memory in kB, idle before the load and at its peak: Ringback's, then
+/// PostGraphile's.
+#[derive(Default)]
+struct Memory {
+    idle: (u64, u64),
+    peak: (u64, u64),
 }
 
 struct Bench {
@@ -271,6 +309,8 @@ struct Bench {
     keep: bool,
     /// `RINGBACK_DATABASE_CONNECTIONS` for the server, if given.
     pool: Option<u32>,
+    /// The Twilio settings the server starts with (the webhook ingest only).
+    twilio_env: Vec<(&'static str, String)>,
 }
 
 impl Bench {
@@ -281,7 +321,26 @@ impl Bench {
             "demo clinic {}; overview days {} to {}",
             clinic.id, clinic.from, clinic.to
         );
-        let bodies = self.write_bodies(&clinic)?;
+        let mut memory = Memory::default();
+        let mut rows = Vec::new();
+        if !options.reads.is_empty() {
+            rows = self.measure_reads(options, &clinic, &mut memory)?;
+        }
+        if options.ingest {
+            rows.push(self.measure_ingest(options, &mut memory)?);
+        }
+        print_table(&rows, &memory, options, &self.notes);
+        Ok(())
+    }
+
+    /// Steps 3 to 5 for the reads: one row per read and connection count.
+    fn measure_reads(
+        &mut self,
+        options: &Options,
+        clinic: &Clinic,
+        memory: &mut Memory,
+    ) -> TaskResult<Vec<Row>> {
+        let bodies = self.write_bodies(clinic)?;
         let scripts = self.capture_statements(options, &bodies)?;
         // The demo and the first overview read changed most rows: settle the statistics and
         // dead rows now, so plans are stable and autovacuum does not start during a run.
@@ -301,13 +360,13 @@ impl Bench {
             self.stop_ringback();
             self.start_ringback(true)?;
         }
-        self.start_postgraphile(&clinic)?;
+        self.start_postgraphile(clinic)?;
         let ringback = self.ringback_addr()?;
-        let mut cookie = sign_in(ringback, &clinic)?;
+        let mut cookie = sign_in(ringback, clinic)?;
         let mut signed_in = Instant::now();
 
         step("Checking that Ringback, PostGraphile and psql answer the same data");
-        self.compare(options, &bodies, &clinic, &cookie)?;
+        self.compare(options, &bodies, clinic, &cookie)?;
 
         check_plain_transport()?;
 
@@ -315,18 +374,13 @@ impl Bench {
         let protocols = self.pgbench_protocols(options, &scripts);
 
         let (ringback_pid, postgraphile_pid) = self.pids()?;
-        let idle = (
+        memory.idle = (
             load::rss_kb(ringback_pid).unwrap_or(0),
             load::rss_kb(postgraphile_pid).unwrap_or(0),
         );
         let sampler = RssSampler::start(vec![ringback_pid, postgraphile_pid]);
         let lua = root().join("xtask").join("bench-api").join("post.lua");
-        let login_password = self.login_password.clone();
-        let pg = PgTarget {
-            role: LOGIN,
-            password: &login_password,
-            database: DATABASE,
-        };
+        let pg = self.pg_target();
         let mut rows = Vec::new();
         for &read in &options.reads {
             for &conns in &options.conns {
@@ -337,7 +391,7 @@ impl Bench {
                     options.seconds
                 ));
                 if signed_in.elapsed() > SESSION_REFRESH {
-                    cookie = sign_in(ringback, &clinic)?;
+                    cookie = sign_in(ringback, clinic)?;
                     signed_in = Instant::now();
                 }
                 let ringback_url = self.server_url(true)?;
@@ -348,51 +402,42 @@ impl Bench {
                         body: &bodies[&(read, true)],
                         cookie: Some(&cookie),
                         spread_addresses: spread,
+                        feed: None,
                     },
                     Target {
                         url: &postgraphile_url,
                         body: &bodies[&(read, false)],
                         cookie: None,
                         spread_addresses: false,
+                        feed: None,
                     },
                 ];
                 let mut runs = Vec::new();
                 for (target, name) in targets.iter().zip(["Ringback", "PostGraphile"]) {
-                    if options.warmup > 0 {
-                        load::wrk(&lua, target, conns, options.warmup)?;
-                    }
-                    let run = load::wrk(&lua, target, conns, options.seconds)?;
-                    println!(
-                        "  {name:<12} {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms{}",
-                        run.rps,
-                        run.p50_ms,
-                        run.p99_ms,
-                        problems(&run)
-                    );
-                    for problem in &run.problems {
-                        self.notes.push(format!(
-                            "{name}, {} at {conns} connection(s): {problem}",
-                            read.name()
-                        ));
-                    }
+                    let run = self.timed_wrk(
+                        &lua,
+                        target,
+                        conns,
+                        (options.warmup, options.seconds),
+                        name,
+                        read.name(),
+                    )?;
                     runs.push(run);
                 }
                 let pgbench = match protocols.get(&read) {
-                    Some(&protocol) => {
-                        let script = &scripts[&read];
-                        if options.warmup > 0 {
-                            load::pgbench(script, &pg, protocol, conns, options.warmup)?;
-                        }
-                        let tps = load::pgbench(script, &pg, protocol, conns, options.seconds)?;
-                        println!("  {:<12} {tps:>8.0} tps", "pgbench");
-                        Some(tps)
-                    }
+                    Some(&protocol) => Some(timed_pgbench(
+                        &scripts[&read],
+                        &pg,
+                        protocol,
+                        conns,
+                        options,
+                    )?),
                     None => None,
                 };
-                let postgraphile = runs.pop().unwrap_or_default();
+                let postgraphile = runs.pop();
                 let ringback = runs.pop().unwrap_or_default();
                 rows.push(Row {
-                    read,
+                    label: read.label(),
                     conns,
                     ringback,
                     postgraphile,
@@ -401,17 +446,49 @@ impl Bench {
             }
         }
         let peaks = sampler.finish();
-        let peak = (
-            peaks.get(&ringback_pid).copied().unwrap_or(0),
-            peaks.get(&postgraphile_pid).copied().unwrap_or(0),
+        memory.peak.0 = memory
+            .peak
+            .0
+            .max(peaks.get(&ringback_pid).copied().unwrap_or(0));
+        memory.peak.1 = memory
+            .peak
+            .1
+            .max(peaks.get(&postgraphile_pid).copied().unwrap_or(0));
+        if let Some(server) = self.postgraphile.take() {
+            server.stop();
+        }
+        self.stop_ringback();
+        Ok(rows)
+    }
+
+    /// wrk against `target` for `(warm-up, measured)` seconds, printed as one line and its
+    /// problems noted; `name` is the server's, `part` what was sent.
+    fn timed_wrk(
+        &mut self,
+        lua: &Path,
+        target: &Target,
+        conns: u32,
+        (warmup, seconds): (u64, u64),
+        name: &str,
+        part: &str,
+    ) -> TaskResult<WrkRun> {
+        if warmup > 0 {
+            load::wrk(lua, target, conns, warmup)?;
+        }
+        let run = load::wrk(lua, target, conns, seconds)?;
+        println!(
+            "  {name:<12} {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms{}",
+            run.rps,
+            run.p50_ms,
+            run.p99_ms,
+            problems(&run)
         );
-        self.notes.push(
-            "webhook ingest at saturation (16 clients against pgbench of the same inserts and \
-             outbox writes) is not measured by this command"
-                .to_owned(),
-        );
-        print_table(&rows, idle, peak, options, &self.notes);
-        Ok(())
+        for problem in &run.problems {
+            self.notes.push(format!(
+                "{name}, {part} at {conns} connection(s): {problem}"
+            ));
+        }
+        Ok(run)
     }
 
     /// Drops what a previous run left, then creates the roles and database, migrates and
@@ -585,17 +662,28 @@ impl Bench {
         bodies: &HashMap<(Read, bool), PathBuf>,
     ) -> TaskResult<HashMap<Read, PathBuf>> {
         step("Capturing the statements Ringback sends (statement log of the login role)");
+        self.with_statement_log(|bench, log_path| {
+            bench.capture_with_log_on(options, bodies, log_path)
+        })
+    }
+
+    /// Runs `work` with the statement log on for the login role (given the log's path), then
+    /// turns the log off and stops the server `work` started.
+    fn with_statement_log<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self, &Path) -> TaskResult<T>,
+    ) -> TaskResult<T> {
         let log_path = postgres_log()?;
         superuser_sql(
             None,
             &format!("ALTER ROLE {LOGIN} SET log_statement = 'all'"),
         )?;
-        let result = self.capture_with_log_on(options, bodies, &log_path);
+        let result = work(self, &log_path);
         let reset = superuser_sql(None, &format!("ALTER ROLE {LOGIN} RESET log_statement"));
         self.stop_ringback();
-        let scripts = result?;
+        let value = result?;
         reset?;
-        Ok(scripts)
+        Ok(value)
     }
 
     fn capture_with_log_on(
@@ -620,65 +708,75 @@ impl Bench {
         let mut scripts = HashMap::new();
         for &read in &options.reads {
             let body = &bodies[&(read, true)];
-            let mut runs = Vec::new();
-            for _ in 0..CAPTURE_RUNS {
-                let start = file_len(log_path)?;
-                graphql(addr, body, Some(&cookie))?;
-                std::thread::sleep(Duration::from_millis(200));
-                let text = read_from(log_path, start)?;
-                runs.push(statements::parse_log(&text, LOGIN, DATABASE));
-            }
-            let mut counts: HashMap<String, usize> = HashMap::new();
-            for run in &runs {
-                *counts.entry(statements::signature(run)).or_default() += 1;
-            }
-            let (signature, agreeing) = counts
-                .iter()
-                .max_by_key(|(_, count)| **count)
-                .map(|(signature, count)| (signature.clone(), *count))
-                .unwrap_or_default();
-            if agreeing < 2 || signature.is_empty() {
-                return Err(TaskError(format!(
-                    "the statement log shows a different sequence for each of {CAPTURE_RUNS} {} \
-                     reads (or none); is log_statement honoured for {LOGIN} in {}?",
-                    read.name(),
-                    log_path.display()
-                )));
-            }
-            let units = runs
-                .into_iter()
-                .rev()
-                .find(|run| statements::signature(run) == signature)
-                .unwrap_or_default();
-            let (script, replaced) = statements::pgbench_script(&units);
-            let path = self.work.join(format!("pgbench-{}.sql", read.name()));
-            write_file(
-                &path,
-                format!(
-                    "-- pgbench script: the statements one Ringback {} read sent, as captured by \
-                     `cargo xtask bench-api`\n{script}",
-                    read.name()
-                )
-                .as_bytes(),
-            )?;
-            let count: usize = units.iter().map(Vec::len).sum();
-            println!(
-                "{}: {count} statements in {} transaction(s) ({agreeing} of {CAPTURE_RUNS} reads \
-                 sent exactly these) -> {}",
-                read.name(),
-                units.len(),
-                path.display()
-            );
-            if replaced > 0 {
-                self.notes.push(format!(
-                    "pgbench {}: {replaced} new row id(s) in INSERTs replayed as \
-                     gen_random_uuid() (the captured ids would collide)",
-                    read.name()
-                ));
-            }
-            scripts.insert(read, path);
+            let script = self.capture_script(read.name(), log_path, |_| {
+                graphql(addr, body, Some(&cookie)).map(drop)
+            })?;
+            scripts.insert(read, script);
         }
         Ok(scripts)
+    }
+
+    /// Sends one request `CAPTURE_RUNS` times with `send` (given the run's number), reads what
+    /// each sent from the statement log at `log_path`, and writes the pgbench script of the
+    /// sequence most runs agree on, named after `name`.
+    fn capture_script(
+        &mut self,
+        name: &str,
+        log_path: &Path,
+        mut send: impl FnMut(usize) -> TaskResult,
+    ) -> TaskResult<PathBuf> {
+        let mut runs = Vec::new();
+        for run in 0..CAPTURE_RUNS {
+            let start = file_len(log_path)?;
+            send(run)?;
+            std::thread::sleep(Duration::from_millis(200));
+            let text = read_from(log_path, start)?;
+            let mut units = statements::parse_log(&text, LOGIN, DATABASE);
+            units.retain(|unit| !statements::is_worker_claim(unit));
+            runs.push(units);
+        }
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for run in &runs {
+            *counts.entry(statements::signature(run)).or_default() += 1;
+        }
+        let (signature, agreeing) = counts
+            .iter()
+            .max_by_key(|(_, count)| **count)
+            .map(|(signature, count)| (signature.clone(), *count))
+            .unwrap_or_default();
+        if agreeing < 2 || signature.is_empty() {
+            return Err(TaskError(format!(
+                "the statement log shows a different sequence for each of {CAPTURE_RUNS} {name} \
+                 requests (or none); is log_statement honoured for {LOGIN} in {}?",
+                log_path.display()
+            )));
+        }
+        runs.retain(|run| statements::signature(run) == signature);
+        let (script, fresh) = statements::pgbench_script(&runs);
+        let path = self.work.join(format!("pgbench-{name}.sql"));
+        write_file(
+            &path,
+            format!(
+                "-- pgbench script: the statements one Ringback {name} request sent, as captured \
+                 by `cargo xtask bench-api`\n{script}"
+            )
+            .as_bytes(),
+        )?;
+        let units = runs.last().map_or(&[][..], Vec::as_slice);
+        let count: usize = units.iter().map(Vec::len).sum();
+        println!(
+            "{name}: {count} statements in {} transaction(s) ({agreeing} of {CAPTURE_RUNS} \
+             requests sent exactly these) -> {}",
+            units.len(),
+            path.display()
+        );
+        if fresh > 0 {
+            self.notes.push(format!(
+                "pgbench {name}: {fresh} value(s) new in every request (row ids, provider ids) \
+                 end in random digits drawn per transaction"
+            ));
+        }
+        Ok(path)
     }
 
     /// Starts `ringback serve`; with `trusted_proxy` it believes X-Forwarded-For from this
@@ -700,6 +798,7 @@ impl Bench {
         if let Some(pool) = self.pool {
             command.env("RINGBACK_DATABASE_CONNECTIONS", pool.to_string());
         }
+        command.envs(self.twilio_env.iter().map(|(name, value)| (name, value)));
         let server = spawn_logged("Ringback", command, addr, &log)?;
         self.ringback = Some(server);
         wait_until_ready(self.ringback.as_mut())?;
@@ -746,6 +845,13 @@ impl Bench {
             .as_ref()
             .map(Server::url)
             .ok_or_else(|| TaskError("a server is not running".to_owned()))
+    }
+
+    fn pids_ringback(&self) -> TaskResult<u32> {
+        self.ringback
+            .as_ref()
+            .map(Server::pid)
+            .ok_or_else(|| TaskError("Ringback is not running".to_owned()))
     }
 
     fn pids(&self) -> TaskResult<(u32, u32)> {
@@ -866,48 +972,51 @@ impl Bench {
         options: &Options,
         scripts: &HashMap<Read, PathBuf>,
     ) -> HashMap<Read, Protocol> {
-        let pg = PgTarget {
-            role: LOGIN,
-            password: &self.login_password,
-            database: DATABASE,
-        };
         let mut protocols = HashMap::new();
-        let mut notes = Vec::new();
         for &read in &options.reads {
-            let script = &scripts[&read];
-            let prepared = load::pgbench_once(script, &pg, Protocol::Prepared);
-            let chosen = match prepared {
-                Ok(()) => Some(Protocol::Prepared),
-                Err(prepared_error) => match load::pgbench_once(script, &pg, Protocol::Simple) {
-                    Ok(()) => {
-                        notes.push(format!(
-                            "pgbench {}: -M prepared failed ({}), so it ran -M simple",
-                            read.name(),
-                            first_line(&prepared_error.0)
-                        ));
-                        Some(Protocol::Simple)
-                    }
-                    Err(simple_error) => {
-                        notes.push(format!(
-                            "pgbench {}: the captured script fails ({}); not run",
-                            read.name(),
-                            first_line(&simple_error.0)
-                        ));
-                        None
-                    }
-                },
-            };
-            if let Some(protocol) = chosen {
-                println!(
-                    "  {}: runs under pgbench -n -M {}",
-                    read.name(),
-                    protocol.name()
-                );
+            if let Some(protocol) = self.pgbench_protocol(read.name(), &scripts[&read]) {
                 protocols.insert(read, protocol);
             }
         }
-        self.notes.extend(notes);
         protocols
+    }
+
+    /// The protocol `script` (of the request `name`) runs under: prepared when that works, else
+    /// simple, else none (noted).
+    fn pgbench_protocol(&mut self, name: &str, script: &Path) -> Option<Protocol> {
+        let pg = self.pg_target();
+        let chosen = match load::pgbench_once(script, &pg, Protocol::Prepared) {
+            Ok(()) => Some(Protocol::Prepared),
+            Err(prepared_error) => match load::pgbench_once(script, &pg, Protocol::Simple) {
+                Ok(()) => {
+                    self.notes.push(format!(
+                        "pgbench {name}: -M prepared failed ({}), so it ran -M simple",
+                        first_line(&prepared_error.0)
+                    ));
+                    Some(Protocol::Simple)
+                }
+                Err(simple_error) => {
+                    self.notes.push(format!(
+                        "pgbench {name}: the captured script fails ({}); not run",
+                        first_line(&simple_error.0)
+                    ));
+                    None
+                }
+            },
+        };
+        if let Some(protocol) = chosen {
+            println!("  {name}: runs under pgbench -n -M {}", protocol.name());
+        }
+        chosen
+    }
+
+    /// Where pgbench connects.
+    fn pg_target(&self) -> PgTarget {
+        PgTarget {
+            role: LOGIN,
+            password: self.login_password.clone(),
+            database: DATABASE,
+        }
     }
 
     /// Stops the servers and drops the database and roles; never fails.
@@ -938,6 +1047,23 @@ impl Drop for Bench {
             self.cleanup();
         }
     }
+}
+
+/// pgbench of `script` at `conns` clients after a warm-up, printed as one line: transactions a
+/// second.
+fn timed_pgbench(
+    script: &Path,
+    pg: &PgTarget,
+    protocol: Protocol,
+    conns: u32,
+    options: &Options,
+) -> TaskResult<f64> {
+    if options.warmup > 0 {
+        load::pgbench(script, pg, protocol, conns, options.warmup)?;
+    }
+    let tps = load::pgbench(script, pg, protocol, conns, options.seconds)?;
+    println!("  {:<12} {tps:>8.0} tps", "pgbench");
+    Ok(tps)
 }
 
 fn problems(run: &WrkRun) -> String {
@@ -1380,13 +1506,7 @@ fn megabytes(kb: u64) -> String {
     format!("{:.0} MB", kb as f64 / 1024.0)
 }
 
-fn print_table(
-    rows: &[Row],
-    idle: (u64, u64),
-    peak: (u64, u64),
-    options: &Options,
-    notes: &[String],
-) {
+fn print_table(rows: &[Row], memory: &Memory, options: &Options, notes: &[String]) {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let pool = options.pool.map_or_else(
         || "its default pool".to_owned(),
@@ -1404,27 +1524,28 @@ fn print_table(
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for row in rows {
-        let ratio = if row.postgraphile.rps > 0.0 {
-            format!("{:.2}", row.ringback.rps / row.postgraphile.rps)
-        } else {
-            "—".to_owned()
+        let (theirs, ratio, their_latency) = match &row.postgraphile {
+            Some(run) if run.rps > 0.0 => (
+                thousands(run.rps),
+                format!("{:.2}", row.ringback.rps / run.rps),
+                format!("{:.1} / {:.1} ms", run.p50_ms, run.p99_ms),
+            ),
+            _ => ("—".to_owned(), "—".to_owned(), "—".to_owned()),
         };
         let (pgbench, floor) = match row.pgbench {
             Some(tps) if tps > 0.0 => (thousands(tps), format!("{:.2}", row.ringback.rps / tps)),
             _ => ("—".to_owned(), "—".to_owned()),
         };
         println!(
-            "| {} | {} | {} | {} | {ratio} | {:.1} / {:.1} ms | {:.1} / {:.1} ms | {pgbench} | {floor} |",
-            row.read.label(),
+            "| {} | {} | {} | {theirs} | {ratio} | {:.1} / {:.1} ms | {their_latency} | {pgbench} | {floor} |",
+            row.label,
             row.conns,
             thousands(row.ringback.rps),
-            thousands(row.postgraphile.rps),
             row.ringback.p50_ms,
             row.ringback.p99_ms,
-            row.postgraphile.p50_ms,
-            row.postgraphile.p99_ms,
         );
     }
+    let (idle, peak) = (memory.idle, memory.peak);
     println!(
         "\nMemory (RSS): Ringback {} idle, {} at peak; PostGraphile {} idle, {} at peak",
         megabytes(idle.0),
@@ -1446,7 +1567,7 @@ mod tests {
 
     #[test]
     fn parses_the_command_line() {
-        let args: Vec<String> = ["--seconds", "5", "--conns", "1,8", "--reads", "calls"]
+        let args: Vec<String> = ["--seconds", "5", "--conns", "1,8", "--parts", "calls"]
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
@@ -1455,6 +1576,9 @@ mod tests {
         assert_eq!(options.warmup, 3);
         assert_eq!(options.conns, [1, 8]);
         assert_eq!(options.reads, [Read::Calls]);
+        assert!(!options.ingest);
+        let ingest = Options::parse(&["--parts".to_owned(), "ingest".to_owned()]).expect("parses");
+        assert!(ingest.reads.is_empty() && ingest.ingest);
         assert!(Options::parse(&["--conns".to_owned(), "0".to_owned()]).is_err());
         assert_eq!(thousands(1076.4), "1,076");
         assert_eq!(thousands(972.0), "972");

@@ -8,7 +8,7 @@
 //! (`statement: BEGIN`). Statements are grouped per backend into transactions, in the order the
 //! transactions began; the parameters are written into the script as literals.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// One statement as sent, with its bound parameters (`params[0]` is `$1`; `None` is NULL).
 #[derive(Clone, Debug, PartialEq)]
@@ -174,6 +174,14 @@ fn parse_parameters(list: &str) -> Option<Vec<Option<String>>> {
     }
 }
 
+/// Whether `unit` is the outbox worker claiming jobs (`ringback_claim_jobs`), which a webhook's
+/// wake-up of the workers causes: work of the worker, not of the request, and under load one claim
+/// serves many webhooks, so replaying it once per request would overstate the request's cost.
+pub fn is_worker_claim(unit: &Unit) -> bool {
+    unit.iter()
+        .all(|statement| statement.sql.contains("ringback_claim_jobs("))
+}
+
 /// What one request sent, without its values: used to find the sequence most runs agree on (the
 /// server's background work sometimes writes into the same stretch of the log).
 pub fn signature(units: &[Unit]) -> String {
@@ -195,39 +203,76 @@ pub fn signature(units: &[Unit]) -> String {
         .join("\n--\n")
 }
 
-/// A pgbench script replaying `units` with their parameters as literals, and how many new ids were
-/// replaced by `gen_random_uuid()` (a UUID first seen as a parameter of an INSERT is a new row's
-/// key; replaying it as sent would fail on the second run).
-pub fn pgbench_script(units: &[Unit]) -> (String, usize) {
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut replaced = 0;
+/// How many trailing characters of a per-request value the script draws afresh.
+const FRESH_DIGITS: usize = 12;
+
+/// A pgbench script replaying the last of `runs` (the statements of one request each, all with
+/// the same signature), and how many per-request values it draws afresh. A parameter that differs
+/// between the runs and is an identifier (a UUID, or a token of 16 or more letters and digits: a
+/// `CallSid`, a hash) is new in every request, so the script ends it with
+/// [`FRESH_DIGITS`] random digits drawn per transaction (a pgbench `\set` variable, written outside
+/// any quotes so that `-M prepared` binds it): replayed rows never collide, and a value that recurs
+/// in several statements gets the same fresh one each time. Everything else is replayed as sent.
+pub fn pgbench_script(runs: &[Vec<Unit>]) -> (String, usize) {
+    let Some(template) = runs.last() else {
+        return (String::new(), 0);
+    };
+    let fresh = per_request_values(runs);
     let mut script = String::new();
-    for (index, unit) in units.iter().enumerate() {
+    for index in 0..fresh.len() {
+        script.push_str(&format!(
+            "\\set v{index} random({}, {})\n",
+            10u64.pow(FRESH_DIGITS as u32 - 1),
+            10u64.pow(FRESH_DIGITS as u32) - 1
+        ));
+    }
+    for (index, unit) in template.iter().enumerate() {
         script.push_str(&format!("-- transaction {}\n", index + 1));
         for statement in unit {
-            let inserts = first_word(&statement.sql) == "INSERT";
             let literals: Vec<String> = statement
                 .params
                 .iter()
                 .map(|param| match param {
                     None => "NULL".to_owned(),
-                    Some(value) if inserts && is_uuid(value) && !seen.contains(value) => {
-                        replaced += 1;
-                        "gen_random_uuid()".to_owned()
-                    }
-                    Some(value) => literal(value),
+                    Some(value) => match fresh.iter().position(|known| known == value) {
+                        Some(variable) => fresh_value(value, variable),
+                        None => literal(value),
+                    },
                 })
                 .collect();
-            for value in statement.params.iter().flatten() {
-                seen.insert(value.clone());
-            }
             let sql = substitute(&statement.sql, &literals);
             let sql = sql.trim_end().trim_end_matches(';');
             script.push_str(sql);
             script.push_str(";\n");
         }
     }
-    (script, replaced)
+    (script, fresh.len())
+}
+
+/// The identifiers in the last run whose place holds another value in some other run, each once,
+/// in the order first sent.
+fn per_request_values(runs: &[Vec<Unit>]) -> Vec<String> {
+    let Some(template) = runs.last() else {
+        return Vec::new();
+    };
+    let mut fresh: Vec<String> = Vec::new();
+    for (u, unit) in template.iter().enumerate() {
+        for (s, statement) in unit.iter().enumerate() {
+            for (p, param) in statement.params.iter().enumerate() {
+                let Some(value) = param else { continue };
+                let varies = runs.iter().any(|run| {
+                    run.get(u)
+                        .and_then(|unit| unit.get(s))
+                        .and_then(|statement| statement.params.get(p))
+                        != Some(param)
+                });
+                if varies && is_identifier(value) && !fresh.contains(value) {
+                    fresh.push(value.clone());
+                }
+            }
+        }
+    }
+    fresh
 }
 
 fn is_uuid(value: &str) -> bool {
@@ -236,6 +281,21 @@ fn is_uuid(value: &str) -> bool {
             8 | 13 | 18 | 23 => c == '-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+fn is_identifier(value: &str) -> bool {
+    is_uuid(value) || (value.len() >= 16 && value.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// `value` with its last [`FRESH_DIGITS`] characters replaced by pgbench variable `v<variable>`;
+/// a UUID is cast back to one.
+fn fresh_value(value: &str, variable: usize) -> String {
+    let prefix = literal(&value[..value.len() - FRESH_DIGITS]);
+    if is_uuid(value) {
+        format!("({prefix} || :v{variable})::uuid")
+    } else {
+        format!("({prefix} || :v{variable})")
+    }
 }
 
 /// A string literal for `value`. Colons are written as `\x3a` in an escape string, because
@@ -313,14 +373,61 @@ mod tests {
         assert_eq!(units[0].len(), 4);
         assert_eq!(units[1][0].sql, "SELECT x\nFROM t WHERE a = $1 AND b = $2");
         assert_eq!(units[1][0].params, vec![Some("it's, ok".to_owned()), None]);
-        let (script, replaced) = pgbench_script(&units);
-        assert_eq!(replaced, 1);
+        let again = parse_log(
+            &LOG.replace(
+                "01a232ae-6dfc-778a-8abf-42454b9da3fa",
+                "0198ffff-0000-7000-8000-000000000001",
+            ),
+            "srv",
+            "db",
+        );
+        let (script, fresh) = pgbench_script(&[units, again]);
+        assert_eq!(fresh, 1);
         assert_eq!(
             script,
-            "-- transaction 1\nBEGIN;\nSELECT set_config('app.clinic_id', 'c', true);\n\
-             INSERT INTO p (id, at, d) VALUES (gen_random_uuid(), E'2026-12-01 17\\x3a37\\x3a01+00', E'{\"rows\"\\x3a 51}');\n\
+            "\\set v0 random(100000000000, 999999999999)\n-- transaction 1\nBEGIN;\n\
+             SELECT set_config('app.clinic_id', 'c', true);\n\
+             INSERT INTO p (id, at, d) VALUES (('0198ffff-0000-7000-8000-' || :v0)::uuid, E'2026-12-01 17\\x3a37\\x3a01+00', E'{\"rows\"\\x3a 51}');\n\
              COMMIT;\n-- transaction 2\nSELECT x\nFROM t WHERE a = 'it''s, ok' AND b = NULL;\n"
         );
+    }
+
+    #[test]
+    fn draws_fresh_tokens_but_keeps_what_every_request_shares() {
+        let run = |sid: &str| {
+            vec![vec![Statement {
+                sql: "INSERT INTO calls (sid, clinic, at) VALUES ($1, $2, $3)".to_owned(),
+                params: vec![
+                    Some(sid.to_owned()),
+                    Some("clinic-one".to_owned()),
+                    Some(sid[..4].to_owned()),
+                ],
+            }]]
+        };
+        let (script, fresh) = pgbench_script(&[
+            run("CA0123456789abcdef0123456789abcdef"),
+            run("CAfedcba9876543210fedcba9876543210"),
+        ]);
+        assert_eq!(fresh, 1);
+        assert!(
+            script.ends_with("VALUES (('CAfedcba9876543210fedc' || :v0), 'clinic-one', 'CAfe');\n"),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn tells_the_worker_s_claims_apart() {
+        let statement = |sql: &str| Statement {
+            sql: sql.to_owned(),
+            params: Vec::new(),
+        };
+        assert!(is_worker_claim(&vec![statement(
+            "SELECT clinic_id, id FROM ringback_claim_jobs($1, $2)"
+        )]));
+        assert!(!is_worker_claim(&vec![
+            statement("BEGIN"),
+            statement("INSERT INTO calls VALUES ($1)")
+        ]));
     }
 
     #[test]

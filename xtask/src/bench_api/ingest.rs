@@ -1,0 +1,259 @@
+//! The webhook ingest part of `cargo xtask bench-api`: Twilio's voice webhook for a missed call
+//! (the demo clinic has no forwarding line, so each call is recorded as missed at once, in the
+//! webhook's own transaction), sent by 16 wrk clients back to back, against pgbench of the
+//! statements one such webhook sent.
+//!
+//! The server runs with a Twilio account whose REST API is [`twilio::FakeApi`] on this machine: the
+//! owner adds the clinic's number through GraphQL (the server asks the API whether the account
+//! holds it), and the outbox worker sends its text-backs there, as it would in production.
+//!
+//! Every webhook is a new call (its own `CallSid`) from one of a thousand fiction callers, so that
+//! all of them take one path through the server and pgbench replays that path: first each caller
+//! calls once (queued text-back, an outbox write; the worker sends them all before anything is
+//! captured), then every captured and timed call is that caller calling again the same day: the
+//! call is recorded, the caller's days are marked for recounting, and the text-back is decided
+//! against (texted already today) in the same transaction. After the timed run the bench checks
+//! that the `calls` table grew by exactly the number of webhooks answered 200, and before it that
+//! one pass of the pgbench script records one call.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde_json::json;
+
+use super::twilio::{self, Account, FakeApi};
+use super::{
+    Bench, DATABASE, Memory, Options, Row, Target, TaskError, TaskResult, graphql, load,
+    random_hex, sign_in, step, superuser_sql, timed_pgbench, write_file,
+};
+use crate::root;
+
+/// Clients sending webhooks back to back, as the issue names.
+pub const CLIENTS: u32 = 16;
+/// The clinic's number: 07700 900777.
+const CLINIC_NUMBER: &str = "+447700900777";
+/// What the server is told its public address is; the webhooks are signed for it.
+const PUBLIC_URL: &str = "https://bench.ringback.test";
+/// Feed lines written per second of a wrk run: more than the server answers.
+const FEED_PER_SECOND: usize = 5_000;
+
+impl Bench {
+    /// Step 6: the webhook ingest row.
+    pub(super) fn measure_ingest(
+        &mut self,
+        options: &Options,
+        memory: &mut Memory,
+    ) -> TaskResult<Row> {
+        step("Webhook ingest: a Twilio account for the server, the clinic's number");
+        let account = Account {
+            sid: format!("AC{}", random_hex(16)?),
+            auth_token: random_hex(16)?,
+            number: CLINIC_NUMBER.to_owned(),
+            public_url: PUBLIC_URL.to_owned(),
+        };
+        let api = FakeApi::start(CLINIC_NUMBER)?;
+        self.twilio_env = vec![
+            ("RINGBACK_TWILIO_ACCOUNT_SID", account.sid.clone()),
+            ("RINGBACK_TWILIO_AUTH_TOKEN", account.auth_token.clone()),
+            ("RINGBACK_TWILIO_API_URL", api.url()),
+            ("RINGBACK_PUBLIC_URL", PUBLIC_URL.to_owned()),
+        ];
+        step(&format!(
+            "A first call from each of the {} callers; capturing the statements of one more",
+            twilio::CALLERS
+        ));
+        let script = self.with_statement_log(|bench, log_path| {
+            bench.start_ringback(false)?;
+            let addr = bench.ringback_addr()?;
+            bench.set_up_number(addr)?;
+            for index in 0..twilio::CALLERS {
+                send_one(addr, &account, 'b', index)?;
+            }
+            wait_for_texts(&api, twilio::CALLERS as u64)?;
+            bench.capture_script("ingest", log_path, |run| send_one(addr, &account, 'c', run))
+        })?;
+        let protocol = self.pgbench_protocol("ingest", &script);
+        if protocol.is_some() {
+            self.check_one_pass_records_one_call(&script)?;
+        }
+
+        step(&format!(
+            "ingest at {CLIENTS} clients: {} s warm-up, {} s measured, each",
+            options.warmup, options.seconds
+        ));
+        self.start_ringback(false)?;
+        let addr = self.ringback_addr()?;
+        let pid = self.pids_ringback()?;
+        memory.idle.0 = memory.idle.0.max(load::rss_kb(pid).unwrap_or(0));
+        let sampler = load::RssSampler::start(vec![pid]);
+        let url = format!("http://{addr}{}", twilio::VOICE_PATH);
+        let lua = root().join("xtask").join("bench-api").join("webhook.lua");
+        let warm_feed = self.work.join("feed-warm-up.txt");
+        let feed = self.work.join("feed.txt");
+        twilio::write_feed(
+            &warm_feed,
+            &account,
+            'd',
+            FEED_PER_SECOND * options.warmup as usize,
+        )?;
+        twilio::write_feed(
+            &feed,
+            &account,
+            'e',
+            FEED_PER_SECOND * options.seconds as usize,
+        )?;
+        if options.warmup > 0 {
+            load::wrk(&lua, &target(&url, &warm_feed), CLIENTS, options.warmup)?;
+        }
+        let texts_before = api.texts();
+        let before = calls()?;
+        let run = self.timed_wrk(
+            &lua,
+            &target(&url, &feed),
+            CLIENTS,
+            (0, options.seconds),
+            "Ringback",
+            "ingest",
+        )?;
+        // wrk stops the clock with up to one request per client in flight: the server still
+        // records those, and wrk does not count their answers.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let recorded = calls()? - before;
+        let texts = api.texts() - texts_before;
+        let answered = run.answered.unwrap_or(0) as i64;
+        println!(
+            "  {recorded} calls recorded for {answered} webhooks answered 200 (and up to \
+             {CLIENTS} in flight when wrk stopped); {texts} text-backs sent meanwhile"
+        );
+        if !(answered..=answered + i64::from(CLIENTS)).contains(&recorded) {
+            return Err(TaskError(format!(
+                "the calls table grew by {recorded} while Ringback answered {answered} webhooks \
+                 with 200; nothing more was timed"
+            )));
+        }
+        self.notes.push(format!(
+            "ingest: {answered} missed calls recorded in the measured run, while the outbox worker \
+             sent {texts} text-backs to the Twilio API on this machine"
+        ));
+        let peaks = sampler.finish();
+        memory.peak.0 = memory.peak.0.max(peaks.get(&pid).copied().unwrap_or(0));
+        self.stop_ringback();
+        let pgbench = match protocol {
+            Some(protocol) => Some(timed_pgbench(
+                &script,
+                &self.pg_target(),
+                protocol,
+                CLIENTS,
+                options,
+            )?),
+            None => None,
+        };
+        Ok(Row {
+            label: "webhook ingest (Twilio `voice` of a missed call)",
+            conns: CLIENTS,
+            ringback: run,
+            postgraphile: None,
+            pgbench,
+        })
+    }
+
+    /// As the demo owner, as the dashboard does: adds the clinic's number and lifts the daily
+    /// text limit above the run's texts and lets texts reach Australian phones (every first call
+    /// is texted back).
+    fn set_up_number(&self, addr: SocketAddr) -> TaskResult {
+        let cookie = sign_in(addr, &super::Clinic::any())?;
+        let body = self.work.join("add-number.json");
+        write_file(
+            &body,
+            json!({
+                "query": "mutation Add($number: String!) { addProviderNumber(number: $number) { id } \
+                          updatePhoneSettings(input: { smsDailyLimit: 10000, smsCountries: [\"GB\", \"AU\"] }) { smsDailyLimit } }",
+                "variables": { "number": CLINIC_NUMBER },
+            })
+            .to_string()
+            .as_bytes(),
+        )?;
+        graphql(addr, &body, Some(&cookie)).map(drop)
+    }
+
+    /// One pass of `script` must record exactly one call, or its figure means nothing.
+    fn check_one_pass_records_one_call(&mut self, script: &Path) -> TaskResult {
+        let before = calls()?;
+        for protocol in [load::Protocol::Prepared, load::Protocol::Simple] {
+            if load::pgbench_once(script, &self.pg_target(), protocol).is_ok() {
+                break;
+            }
+        }
+        let recorded = calls()? - before;
+        if recorded == 1 {
+            Ok(())
+        } else {
+            Err(TaskError(format!(
+                "one pass of the ingest pgbench script recorded {recorded} calls, not one: {}",
+                script.display()
+            )))
+        }
+    }
+}
+
+/// Waits (up to a minute) until the worker has sent `count` texts through `api`: the first calls'
+/// text-backs, which would otherwise run beside the statements being captured.
+fn wait_for_texts(api: &FakeApi, count: u64) -> TaskResult {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while api.texts() < count {
+        if std::time::Instant::now() > deadline {
+            return Err(TaskError(format!(
+                "the outbox worker sent {} of {count} text-backs in a minute",
+                api.texts()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The last text's own bookkeeping commits just after Twilio answers.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    Ok(())
+}
+
+/// wrk's target for the feed at `feed`.
+fn target<'a>(url: &'a str, feed: &'a Path) -> Target<'a> {
+    Target {
+        url,
+        body: feed,
+        cookie: None,
+        spread_addresses: false,
+        feed: Some(feed),
+    }
+}
+
+/// Sends call `index` of the feed tagged `tag`; an error unless answered 200.
+fn send_one(addr: SocketAddr, account: &Account, tag: char, index: usize) -> TaskResult {
+    let (signature, body) = twilio::signed_call(account, tag, index);
+    let response = super::http::post(
+        addr,
+        twilio::VOICE_PATH,
+        body.as_bytes(),
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Twilio-Signature", &signature),
+        ],
+    )
+    .map_err(|e| TaskError(format!("a voice webhook: {e}")))?;
+    if response.status == 200 {
+        Ok(())
+    } else {
+        Err(TaskError(format!(
+            "a voice webhook was answered {}: {}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        )))
+    }
+}
+
+/// The rows of `calls` (every clinic's: the bench database holds one).
+fn calls() -> TaskResult<i64> {
+    let count = superuser_sql(Some(DATABASE), "SELECT count(*) FROM calls")?;
+    count
+        .trim()
+        .parse()
+        .map_err(|_| TaskError(format!("counting calls: {count}")))
+}
