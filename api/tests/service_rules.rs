@@ -42,8 +42,11 @@ impl Job for MangledTextBack {
     }
 }
 
+/// Queues `job` in a transaction of its own, which says that it queued one (the webhooks wake the
+/// workers only then).
 async fn queue<J: Job>(app: &TestApp, job: J) {
     let txn = app.tenant().begin().await.expect("txn");
+    assert!(!txn.queued_jobs(), "a new transaction has queued nothing");
     let new = NewJob {
         job,
         sealed_number: None,
@@ -51,6 +54,7 @@ async fn queue<J: Job>(app: &TestApp, job: J) {
         run_at: txn.now(),
     };
     outbox::enqueue(&txn, new, txn.now()).await.expect("queued");
+    assert!(txn.queued_jobs(), "the transaction knows it queued a job");
     txn.commit().await.expect("commit");
 }
 

@@ -9,10 +9,11 @@ f:close()
 local base = { ["Content-Type"] = "application/json" }
 if (os.getenv("COOKIE") or "") ~= "" then base["Cookie"] = os.getenv("COOKIE") end
 local spread = os.getenv("SPREAD_ADDRESSES") == "1"
-local threads, tid = {}, 0
+-- `id` (1, 2, …) is set in each thread's own state by setup, which runs in the main state.
+local threads, started = {}, 0
 function setup(thread)
-  tid = tid + 1
-  thread:set("tid", tid)
+  started = started + 1
+  thread:set("id", started)
   table.insert(threads, thread)
 end
 function init(args)
@@ -26,7 +27,7 @@ function request()
   n = n + 1
   local h = {}
   for k, v in pairs(base) do h[k] = v end
-  h["X-Forwarded-For"] = string.format("10.%d.%d.%d", tid, math.floor(n / 256) % 256, n % 256)
+  h["X-Forwarded-For"] = string.format("10.%d.%d.%d", id, math.floor(n / 256) % 256, n % 256)
   return wrk.format("POST", "/graphql", h, body)
 end
 function response(status, headers, b)

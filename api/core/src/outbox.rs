@@ -83,6 +83,7 @@ pub async fn enqueue<J: Job>(
         .job
         .idempotency_key()
         .unwrap_or_else(|| format!("{}:{id}", J::NAME));
+    txn.note_queued_job();
     Ok(job_outbox::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(id),

@@ -6,6 +6,8 @@
 //! query through its finders ([`TenantTxn::find`], [`TenantTxn::update_many`],
 //! [`TenantTxn::delete_many`]), which add the clinic filter that isolates tenants on SQLite.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::{DateTime, Utc};
 use ringback_entity as entity;
 use sea_orm::{
@@ -152,6 +154,7 @@ impl TenantScope {
             clock: self.clock.clone(),
             clinic_id: self.clinic_id,
             api_key: self.api_key,
+            queued_jobs: AtomicBool::new(false),
         }
     }
 }
@@ -191,9 +194,22 @@ pub struct TenantTxn {
     clock: Clock,
     clinic_id: Uuid,
     api_key: Option<Uuid>,
+    /// Whether a job was written to the outbox ([`crate::outbox::enqueue`]).
+    queued_jobs: AtomicBool,
 }
 
 impl TenantTxn {
+    /// Whether this transaction wrote a job to the outbox: once it commits, the workers have
+    /// something to wake up for.
+    pub fn queued_jobs(&self) -> bool {
+        self.queued_jobs.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a job was written in this transaction.
+    pub(crate) fn note_queued_job(&self) {
+        self.queued_jobs.store(true, Ordering::Relaxed);
+    }
+
     /// The clinic every statement in this transaction must be about.
     pub fn clinic_id(&self) -> Uuid {
         self.clinic_id

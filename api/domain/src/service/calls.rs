@@ -87,18 +87,15 @@ pub async fn record_events(
             _ => None,
         })
         .collect();
-    metrics::mark_stale(
-        txn,
-        recorded.iter().filter(|c| !c.missed).map(|c| c.started_at),
-        false,
-    )
-    .await?;
-    metrics::mark_stale(
-        txn,
-        recorded.iter().filter(|c| c.missed).map(|c| c.started_at),
-        true,
-    )
-    .await?;
+    let started = |missed: bool| {
+        recorded
+            .iter()
+            .filter(|c| c.missed == missed)
+            .map(|c| c.started_at)
+            .collect()
+    };
+    metrics::mark_stale_of(txn, &clinic, started(false), false).await?;
+    metrics::mark_stale_of(txn, &clinic, started(true), true).await?;
     Ok(results)
 }
 

@@ -203,7 +203,20 @@ pub async fn mark_stale(
         return Ok(());
     }
     let clinic = clinic::get(txn).await?;
-    let zone = clinic::time_zone(&clinic)?;
+    mark_stale_of(txn, &clinic, instants, with_following_week).await
+}
+
+/// [`mark_stale`] for a caller that has read the transaction's `clinic` already.
+pub async fn mark_stale_of(
+    txn: &TenantTxn,
+    clinic: &ringback_entity::clinic::Model,
+    instants: Vec<DateTime<Utc>>,
+    with_following_week: bool,
+) -> Result<(), DomainError> {
+    if instants.is_empty() {
+        return Ok(());
+    }
+    let zone = clinic::time_zone(clinic)?;
     let reach = if with_following_week {
         CALLBACK_LIMIT.num_days()
     } else {
@@ -216,7 +229,7 @@ pub async fn mark_stale(
             (0..=reach).map(move |offset| day + Duration::days(offset))
         })
         .collect();
-    mark_days_stale(txn, &clinic, days).await
+    mark_days_stale(txn, clinic, days).await
 }
 
 /// Marks for recomputation the days a reply at `at` can change: its own, and those of the

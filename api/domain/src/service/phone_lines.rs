@@ -70,11 +70,19 @@ pub async fn forwarding_line(
     secrets: &Secrets,
 ) -> Result<Option<String>, DomainError> {
     let current = clinic::get(txn).await?;
-    let Some(sealed) = current.forwarding_line_sealed.as_deref() else {
+    open_forwarding_line(secrets, &current)
+}
+
+/// The forwarding line of `clinic` (a row already read), opened, if it has one.
+fn open_forwarding_line(
+    secrets: &Secrets,
+    clinic: &ringback_entity::clinic::Model,
+) -> Result<Option<String>, DomainError> {
+    let Some(sealed) = clinic.forwarding_line_sealed.as_deref() else {
         return Ok(None);
     };
-    let key = keys::data_key(secrets, &current)?;
-    keys::open_clinic_number(&key, txn.clinic_id(), sealed).map(Some)
+    let key = keys::data_key(secrets, clinic)?;
+    keys::open_clinic_number(&key, clinic.id, sealed).map(Some)
 }
 
 /// What becomes of a call to the clinic's provider number.
@@ -95,7 +103,7 @@ pub async fn route_incoming_call(
     secrets: &Secrets,
 ) -> Result<IncomingCallRoute, DomainError> {
     let settings = clinic::get(txn).await?;
-    Ok(match forwarding_line(txn, secrets).await? {
+    Ok(match open_forwarding_line(secrets, &settings)? {
         Some(line) => IncomingCallRoute::Forward {
             line,
             ring_timeout_seconds: settings.ring_timeout_seconds,

@@ -131,6 +131,15 @@ impl Verified {
     }
 }
 
+/// Wakes the outbox workers when the webhook's committed transaction `queued` a job (a
+/// text-back, the AI receptionist's answer); otherwise they have nothing new, and a wake-up would
+/// cost each lane a claim.
+fn wake_if(state: &AppState, queued: bool) {
+    if queued {
+        state.wake_workers();
+    }
+}
+
 /// Failures answered to Twilio: a status and a short plain message (no personal data).
 fn refuse(status: StatusCode, message: &'static str) -> Response {
     (status, message).into_response()

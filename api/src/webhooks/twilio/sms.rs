@@ -3,7 +3,7 @@
 
 use poem::Response;
 
-use super::{Verified, escape_xml, twiml};
+use super::{Verified, escape_xml, twiml, wake_if};
 use crate::error::DomainError;
 use crate::service::calls;
 use crate::service::inbound_sms::{self, InboundSms};
@@ -35,9 +35,10 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
         at: state.clock.now(),
     };
     let answer = inbound_sms::receive(&txn, &state.secrets, inbound).await?;
-    txn.commit().await?;
     // The text may have queued the AI receptionist's answer.
-    state.wake_workers();
+    let queued = txn.queued_jobs();
+    txn.commit().await?;
+    wake_if(state, queued);
     Ok(answer)
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use poem::Response;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 
-use super::{PREFIX, PROVIDER, Verified, escape_xml, required, twiml};
+use super::{PREFIX, PROVIDER, Verified, escape_xml, required, twiml, wake_if};
 use crate::error::DomainError;
 use crate::service::calls::{self, CallEvent};
 use crate::service::phone_lines::{self, IncomingCallRoute};
@@ -26,7 +26,9 @@ pub(super) async fn answer_call(verified: &Verified) -> Result<Response, DomainE
         let event = inbound_event(state, verified, CallOutcome::NoLine)?;
         record(&txn, state, event).await?;
     }
+    let queued = txn.queued_jobs();
     txn.commit().await?;
+    wake_if(state, queued);
     Ok(twiml(match route {
         IncomingCallRoute::Forward {
             line,
@@ -42,7 +44,6 @@ pub(super) async fn answer_call(verified: &Verified) -> Result<Response, DomainE
             )
         }
         IncomingCallRoute::NoLine => {
-            state.wake_workers();
             "<Say>Sorry, nobody can take your call right now. We will text you back.</Say>"
                 .to_owned()
         }
@@ -177,8 +178,9 @@ async fn record_call(
         caller_number: caller.to_owned(),
     };
     record(&txn, state, event).await?;
+    let queued = txn.queued_jobs();
     txn.commit().await?;
-    state.wake_workers();
+    wake_if(state, queued);
     Ok(())
 }
 
