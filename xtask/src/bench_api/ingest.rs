@@ -10,11 +10,12 @@
 //! Every webhook is a new call (its own `CallSid`) from one of a thousand fiction callers, so that
 //! all of them take one path through the server and pgbench replays that path: first each caller
 //! calls once (queued text-back, an outbox write; the worker sends them all before anything is
-//! captured), then every captured and timed call is that caller calling again the same day: the
+//! captured), then every captured and timed call is that caller calling again within the day: the
 //! call is recorded, the caller's days are marked for recounting, and the text-back is decided
-//! against (texted already today) in the same transaction. After the timed run the bench checks
-//! that the `calls` table grew by exactly the number of webhooks answered 200, and before it that
-//! one pass of the pgbench script records one call.
+//! against (texted in the last 24 hours) in the same transaction. After the timed run the bench
+//! checks that the `calls` table grew by exactly the number of webhooks answered 200 (and those
+//! still in flight when wrk stopped), and before it that one pass of the pgbench script records
+//! one call.
 
 use std::net::SocketAddr;
 use std::path::Path;
