@@ -9,13 +9,7 @@ f:close()
 local base = { ["Content-Type"] = "application/json" }
 if (os.getenv("COOKIE") or "") ~= "" then base["Cookie"] = os.getenv("COOKIE") end
 local spread = os.getenv("SPREAD_ADDRESSES") == "1"
--- `id` (1, 2, …) is set in each thread's own state by setup, which runs in the main state.
-local threads, started = {}, 0
-function setup(thread)
-  started = started + 1
-  thread:set("id", started)
-  table.insert(threads, thread)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "threads.lua")
 function init(args)
   n = 0
   bad = 0
@@ -38,10 +32,5 @@ function response(status, headers, b)
   end
 end
 function done(summary, latency, requests)
-  local b, e = 0, 0
-  for _, t in ipairs(threads) do
-    b = b + t:get("bad")
-    e = e + t:get("errs")
-  end
-  io.write(string.format("bench-api: non-200 %d, errors %d\n", b, e))
+  io.write(string.format("bench-api: non-200 %d, errors %d\n", total("bad"), total("errs")))
 end

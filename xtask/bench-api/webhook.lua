@@ -8,13 +8,7 @@ for line in io.lines(os.getenv("FEED")) do
   lines[#lines + 1] = line
 end
 local stride = tonumber(os.getenv("THREADS")) or 1
--- `id` (1, 2, …) is set in each thread's own state by setup, which runs in the main state.
-local threads, started = {}, 0
-function setup(thread)
-  started = started + 1
-  thread:set("id", started)
-  table.insert(threads, thread)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "threads.lua")
 function init(args)
   n = 0
   ok = 0
@@ -43,12 +37,6 @@ function response(status, headers, body)
   end
 end
 function done(summary, latency, requests)
-  local o, b, a = 0, 0, 0
-  for _, t in ipairs(threads) do
-    o = o + t:get("ok")
-    b = b + t:get("bad")
-    a = a + t:get("again")
-  end
-  io.write(string.format("bench-api: non-200 %d, errors %d\n", b, a))
-  io.write(string.format("bench-api-ok: %d\n", o))
+  io.write(string.format("bench-api: non-200 %d, errors %d\n", total("bad"), total("again")))
+  io.write(string.format("bench-api-ok: %d\n", total("ok")))
 end
