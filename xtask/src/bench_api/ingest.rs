@@ -74,8 +74,8 @@ impl Bench {
             bench.capture_script("ingest", log_path, |run| send_one(addr, &account, 'c', run))
         })?;
         let protocol = self.pgbench_protocol("ingest", &script);
-        if protocol.is_some() {
-            self.check_one_pass_records_one_call(&script)?;
+        if let Some(protocol) = protocol {
+            self.check_one_pass_records_one_call(&script, protocol)?;
         }
 
         step(&format!(
@@ -177,14 +177,15 @@ impl Bench {
         graphql(addr, &body, Some(&cookie)).map(drop)
     }
 
-    /// One pass of `script` must record exactly one call, or its figure means nothing.
-    fn check_one_pass_records_one_call(&mut self, script: &Path) -> TaskResult {
+    /// One pass of `script` under `protocol` must record exactly one call, or its figure means
+    /// nothing.
+    fn check_one_pass_records_one_call(
+        &self,
+        script: &Path,
+        protocol: load::Protocol,
+    ) -> TaskResult {
         let before = calls()?;
-        for protocol in [load::Protocol::Prepared, load::Protocol::Simple] {
-            if load::pgbench_once(script, &self.pg_target(), protocol).is_ok() {
-                break;
-            }
-        }
+        load::pgbench_once(script, &self.pg_target(), protocol)?;
         let recorded = calls()? - before;
         if recorded == 1 {
             Ok(())

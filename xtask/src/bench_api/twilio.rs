@@ -23,7 +23,8 @@ use sha1::Sha1;
 use crate::{TaskError, TaskResult};
 
 /// The webhook the feed replays: an incoming call, which (the clinic having no forwarding line)
-/// the server records as missed at once and queues a text-back for.
+/// the server records as missed at once, queueing a text-back unless the caller had one in the
+/// last 24 hours.
 pub const VOICE_PATH: &str = "/webhooks/twilio/voice";
 /// How many callers the webhooks come from: Australia's fiction mobiles, 0491 570 000–999 (none
 /// of them in the demo's history).
@@ -108,7 +109,7 @@ pub fn write_feed(path: &Path, account: &Account, tag: char, calls: usize) -> Ta
 /// clinic's number, `POST …/Messages.json` accepts a text (counted) as Twilio does, anything else
 /// is Twilio's 404. One thread per connection, with keep-alive.
 pub struct FakeApi {
-    pub addr: SocketAddr,
+    addr: SocketAddr,
     texts: Arc<AtomicU64>,
     stopping: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
