@@ -3,7 +3,12 @@
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::parser::types::Field;
+use async_graphql::resolver_utils::enum_value;
+use async_graphql::{
+    ComplexObject, Context, ContextSelectionSet, Enum, ID, InputObject, Object, Positioned,
+    SimpleObject, Value,
+};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -13,6 +18,7 @@ use ringback_shared::attribution::{CallDirection, CallOutcome};
 
 use crate::guard::{Access, uuid_arg, with_tenant};
 use crate::loaders::CreditLoader;
+use crate::plain::{Plain, PlainObject, answer_now, optional, scalar};
 use ringback_core::error::DomainError;
 use ringback_domain::Backend;
 use ringback_domain::service::attribution;
@@ -158,23 +164,79 @@ impl Call {
     /// For a missed call: the appointment it was credited to, if any (read with the calls page,
     /// else batched per request).
     async fn credited_to(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CallCredit>> {
-        if !self.missed {
-            return Ok(None);
+        if let Some(credit) = self.credit_in_hand() {
+            return Ok(credit);
         }
-        let row = match &self.credit {
-            Some(read) => read.clone(),
-            None => ctx
-                .data::<DataLoader<CreditLoader>>()?
-                .load_one(self.call_id)
-                .await
-                .map_err(|e| crate::error::graphql_error(DomainError::Internal(e)))?,
-        };
-        Ok(row.map(|row| CallCredit {
+        let row = ctx
+            .data::<DataLoader<CreditLoader>>()?
+            .load_one(self.call_id)
+            .await
+            .map_err(|e| crate::error::graphql_error(DomainError::Internal(e)))?;
+        Ok(row.as_ref().map(CallCredit::from))
+    }
+}
+
+impl Call {
+    /// The credit when it needs no loading: none for a call that was not missed, else the one
+    /// read with the page (`None` when it was not).
+    fn credit_in_hand(&self) -> Option<Option<CallCredit>> {
+        if !self.missed {
+            return Some(None);
+        }
+        self.credit
+            .as_ref()
+            .map(|read| read.as_ref().map(CallCredit::from))
+    }
+}
+
+impl From<&attribution_row::Model> for CallCredit {
+    fn from(row: &attribution_row::Model) -> Self {
+        Self {
             appointment_id: ID(row.appointment_id.to_string()),
             value_minor: row.value_minor,
-            touch_kind: row.touch_kind,
+            touch_kind: row.touch_kind.clone(),
             touch_at: row.touch_at,
-        }))
+        }
+    }
+}
+
+impl PlainObject for Call {
+    fn plain_value(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> Option<Value> {
+        Some(match field.node.name.node.as_str() {
+            "id" => scalar(&self.id),
+            "direction" => enum_value(self.direction),
+            "status" => enum_value(self.status),
+            "missed" => scalar(&self.missed),
+            "callerKey" => scalar(&self.caller_key),
+            "callerTail" => scalar(&self.caller_tail),
+            "lineType" => optional(&self.line_type),
+            "startedAt" => scalar(&self.started_at),
+            "answeredAt" => optional(&self.answered_at),
+            "endedAt" => optional(&self.ended_at),
+            "textBackStatus" => optional(&self.text_back_status),
+            "source" => scalar(&self.source),
+            "creditedTo" => match self.credit_in_hand()? {
+                Some(credit) => answer_now(&credit, ctx, field)?,
+                None => Value::Null,
+            },
+            _ => return None,
+        })
+    }
+}
+
+impl PlainObject for CallCredit {
+    fn plain_value(&self, _: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> Option<Value> {
+        Some(match field.node.name.node.as_str() {
+            "appointmentId" => scalar(&self.appointment_id),
+            "valueMinor" => scalar(&self.value_minor),
+            "touchKind" => optional(&self.touch_kind),
+            "touchAt" => optional(&self.touch_at),
+            _ => return None,
+        })
     }
 }
 
@@ -272,7 +334,7 @@ impl CallQuery {
         filter: Option<CallFilterInput>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Call>> {
+    ) -> async_graphql::Result<Connection<String, Plain<Call>>> {
         let wants_credits = ctx
             .look_ahead()
             .field("edges")
@@ -333,7 +395,7 @@ impl CallQuery {
                 credit,
                 ..Call::from(row)
             };
-            connection.edges.push(Edge::new(cursor, call));
+            connection.edges.push(Edge::new(cursor, Plain(call)));
         }
         Ok(connection)
     }

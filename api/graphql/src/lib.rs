@@ -31,6 +31,7 @@ mod notifications;
 mod numbers;
 mod outbox;
 mod phone_settings;
+mod plain;
 mod privacy;
 mod server_info;
 mod setup;

@@ -1,12 +1,14 @@
 //! Metrics over GraphQL: DESIGN.md's figures for a range of clinic-local days, with daily and
 //! monthly series.
 
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::parser::types::Field;
+use async_graphql::{Context, ContextSelectionSet, Object, Positioned, SimpleObject, Value};
 use chrono::NaiveDate;
 use ringback_shared::access::Permission;
 use ringback_shared::metrics::{PeriodMetrics, Ratio};
 
 use crate::guard::{Access, with_tenant};
+use crate::plain::{Plain, PlainObject, answer_now, optional, scalar};
 use ringback_domain::service::metrics;
 
 /// The figures for one period. Rates are null when there is nothing to divide by.
@@ -53,6 +55,26 @@ impl From<&PeriodMetrics> for Figures {
     }
 }
 
+impl PlainObject for Figures {
+    fn plain_value(&self, _: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> Option<Value> {
+        Some(match field.node.name.node.as_str() {
+            "inboundCalls" => scalar(&self.inbound_calls),
+            "missedCalls" => scalar(&self.missed_calls),
+            "missRate" => optional(&self.miss_rate),
+            "textBacksSent" => scalar(&self.text_backs_sent),
+            "replyRate" => optional(&self.reply_rate),
+            "medianTimeToTextSeconds" => optional(&self.median_time_to_text_seconds),
+            "p90TimeToTextSeconds" => optional(&self.p90_time_to_text_seconds),
+            "callbacks" => scalar(&self.callbacks),
+            "medianTimeToCallbackSeconds" => optional(&self.median_time_to_callback_seconds),
+            "recoveredAppointments" => scalar(&self.recovered_appointments),
+            "recoveryRate" => optional(&self.recovery_rate),
+            "recoveredRevenueMinor" => scalar(&self.recovered_revenue_minor),
+            _ => return None,
+        })
+    }
+}
+
 /// One local day.
 #[derive(SimpleObject)]
 pub struct DayFigures {
@@ -67,14 +89,42 @@ pub struct MonthFigures {
     pub figures: Figures,
 }
 
+impl PlainObject for DayFigures {
+    fn plain_value(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> Option<Value> {
+        match field.node.name.node.as_str() {
+            "day" => Some(scalar(&self.day)),
+            "figures" => answer_now(&self.figures, ctx, field),
+            _ => None,
+        }
+    }
+}
+
+impl PlainObject for MonthFigures {
+    fn plain_value(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> Option<Value> {
+        match field.node.name.node.as_str() {
+            "month" => Some(scalar(&self.month)),
+            "figures" => answer_now(&self.figures, ctx, field),
+            _ => None,
+        }
+    }
+}
+
 /// Metrics for a range.
 #[derive(SimpleObject)]
 pub struct Metrics {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    pub totals: Figures,
-    pub daily: Vec<DayFigures>,
-    pub monthly: Vec<MonthFigures>,
+    pub totals: Plain<Figures>,
+    pub daily: Vec<Plain<DayFigures>>,
+    pub monthly: Vec<Plain<MonthFigures>>,
 }
 
 #[derive(Default)]
@@ -99,9 +149,11 @@ impl MetricsQuery {
             range
                 .months()
                 .iter()
-                .map(|m| MonthFigures {
-                    month: m.month.to_string(),
-                    figures: Figures::from(&m.metrics),
+                .map(|m| {
+                    Plain(MonthFigures {
+                        month: m.month.to_string(),
+                        figures: Figures::from(&m.metrics),
+                    })
                 })
                 .collect()
         } else {
@@ -110,13 +162,15 @@ impl MetricsQuery {
         Ok(Metrics {
             from,
             to,
-            totals: Figures::from(&range.totals),
+            totals: Plain(Figures::from(&range.totals)),
             daily: range
                 .days
                 .iter()
-                .map(|d| DayFigures {
-                    day: d.day,
-                    figures: Figures::from(&d.metrics),
+                .map(|d| {
+                    Plain(DayFigures {
+                        day: d.day,
+                        figures: Figures::from(&d.metrics),
+                    })
                 })
                 .collect(),
             monthly,

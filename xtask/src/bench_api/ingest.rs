@@ -104,13 +104,18 @@ impl Bench {
             FEED_PER_SECOND * options.seconds as usize,
         )?;
         if options.warmup > 0 {
-            load::wrk(&lua, &target(&url, &warm_feed), CLIENTS, options.warmup)?;
+            load::wrk(
+                &lua,
+                &target(&url, &warm_feed, Some(pid)),
+                CLIENTS,
+                options.warmup,
+            )?;
         }
         let texts_before = api.texts();
         let before = calls()?;
         let run = self.timed_wrk(
             &lua,
-            &target(&url, &feed),
+            &target(&url, &feed, Some(pid)),
             CLIENTS,
             (0, options.seconds),
             "Ringback",
@@ -216,14 +221,15 @@ fn wait_for_texts(api: &FakeApi, count: u64) -> TaskResult {
     Ok(())
 }
 
-/// wrk's target for the feed at `feed`.
-fn target<'a>(url: &'a str, feed: &'a Path) -> Target<'a> {
+/// wrk's target for the feed at `feed`, served by process `pid`.
+fn target<'a>(url: &'a str, feed: &'a Path, pid: Option<u32>) -> Target<'a> {
     Target {
         url,
         body: feed,
         cookie: None,
         spread_addresses: false,
         feed: Some(feed),
+        pid,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The load generators and the memory sampler: wrk against a GraphQL server (requests per second,
 //! p50 and p99 from `--latency`), pgbench of a captured statement script (transactions per
-//! second), and the resident set size of the server processes from `/proc/<pid>/status`.
+//! second), the CPU time the server and PostgreSQL spent per request (`/proc/<pid>/stat`), and
+//! the resident set size of the server processes from `/proc/<pid>/status`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,6 +23,16 @@ pub struct WrkRun {
     pub problems: Vec<String>,
     /// The 200s, when the script counts them.
     pub answered: Option<u64>,
+    /// CPU time per request, in microseconds: the server process's, and PostgreSQL's (every
+    /// `postgres` process, the backends serving the server among them).
+    pub cpu_us: Option<CpuPerRequest>,
+}
+
+/// Where a request's CPU time went, in microseconds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuPerRequest {
+    pub server: f64,
+    pub postgres: f64,
 }
 
 /// What wrk is pointed at.
@@ -33,6 +44,8 @@ pub struct Target<'a> {
     pub spread_addresses: bool,
     /// The webhook feed the ingest script replays.
     pub feed: Option<&'a Path>,
+    /// The server's process, whose CPU time is counted.
+    pub pid: Option<u32>,
 }
 
 /// Runs wrk with the benchmark's Lua script for `seconds` at `conns` connections.
@@ -57,9 +70,11 @@ pub fn wrk(script: &Path, target: &Target, conns: u32, seconds: u64) -> TaskResu
         )
         .env("FEED", target.feed.unwrap_or(Path::new("")))
         .env("THREADS", threads.to_string());
+    let before = target.pid.map(|pid| (cpu_ticks(pid), postgres_ticks()));
     let output = command
         .output()
         .map_err(|e| TaskError(format!("cannot run wrk: {e}")))?;
+    let after = target.pid.map(|pid| (cpu_ticks(pid), postgres_ticks()));
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         return Err(TaskError(format!(
@@ -70,7 +85,56 @@ pub fn wrk(script: &Path, target: &Target, conns: u32, seconds: u64) -> TaskResu
             String::from_utf8_lossy(&output.stderr)
         )));
     }
-    parse_wrk(&text).ok_or_else(|| TaskError(format!("cannot read wrk's output:\n{text}")))
+    let mut run =
+        parse_wrk(&text).ok_or_else(|| TaskError(format!("cannot read wrk's output:\n{text}")))?;
+    if let (Some((Some(server0), pg0)), Some((Some(server1), pg1))) = (before, after) {
+        let requests = run.rps * seconds as f64;
+        if requests > 0.0 {
+            let us_per_tick = 1e6 / ticks_per_second();
+            run.cpu_us = Some(CpuPerRequest {
+                server: server1.saturating_sub(server0) as f64 * us_per_tick / requests,
+                postgres: pg1.saturating_sub(pg0) as f64 * us_per_tick / requests,
+            });
+        }
+    }
+    Ok(run)
+}
+
+/// A process's CPU time so far (user + system, all threads), in clock ticks; None once gone.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The CPU time of every `postgres` process now running, in clock ticks (PostgreSQL's share:
+/// backends that ended during the run are not counted; wrk's and pgbench's connections stay
+/// open throughout).
+fn postgres_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .filter_map(cpu_ticks)
+        .sum()
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 when it cannot say).
+fn ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 fn parse_wrk(text: &str) -> Option<WrkRun> {
@@ -279,5 +343,22 @@ bench-api: non-200 3, errors 0
         assert!((run.p50_ms - 0.812).abs() < 1e-9);
         assert!((run.p99_ms - 1020.0).abs() < 1e-9);
         assert_eq!(run.problems, ["non-200 3, errors 0"]);
+    }
+
+    #[test]
+    fn reads_a_processes_cpu_time() {
+        let pid = std::process::id();
+        let before = cpu_ticks(pid).expect("this process's ticks");
+        let start = std::time::Instant::now();
+        let mut spin = 0u64;
+        while start.elapsed() < Duration::from_millis(200) {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+        let after = cpu_ticks(pid).expect("this process's ticks");
+        assert!(
+            after >= before + 5,
+            "200 ms of spinning: {before} -> {after} ticks"
+        );
+        assert!(ticks_per_second() >= 100.0);
     }
 }

@@ -403,6 +403,7 @@ impl Bench {
                         cookie: Some(&cookie),
                         spread_addresses: spread,
                         feed: None,
+                        pid: Some(ringback_pid),
                     },
                     Target {
                         url: &postgraphile_url,
@@ -410,6 +411,7 @@ impl Bench {
                         cookie: None,
                         spread_addresses: false,
                         feed: None,
+                        pid: Some(postgraphile_pid),
                     },
                 ];
                 let mut runs = Vec::new();
@@ -476,8 +478,14 @@ impl Bench {
             load::wrk(lua, target, conns, warmup)?;
         }
         let run = load::wrk(lua, target, conns, seconds)?;
+        let cpu = run.cpu_us.map_or_else(String::new, |cpu| {
+            format!(
+                "  CPU per request: server {:.0} us, PostgreSQL {:.0} us",
+                cpu.server, cpu.postgres
+            )
+        });
         println!(
-            "  {name:<12} {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms{}",
+            "  {name:<12} {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms{cpu}{}",
             run.rps,
             run.p50_ms,
             run.p99_ms,
@@ -1553,11 +1561,35 @@ fn print_table(rows: &[Row], memory: &Memory, options: &Options, notes: &[String
         megabytes(idle.1),
         megabytes(peak.1.max(idle.1)),
     );
+    print_cpu(rows);
     if !notes.is_empty() {
         println!("\nNotes:");
         for note in notes {
             println!("- {note}");
         }
+    }
+}
+
+/// CPU time per request, server process and PostgreSQL, for every row that measured it.
+fn print_cpu(rows: &[Row]) {
+    let cpu = |run: Option<&WrkRun>| match run.and_then(|run| run.cpu_us) {
+        Some(cpu) => format!("{:.0} + {:.0}", cpu.server, cpu.postgres),
+        None => "—".to_owned(),
+    };
+    if rows.iter().all(|row| row.ringback.cpu_us.is_none()) {
+        return;
+    }
+    println!("\nCPU per request (µs, from /proc: the server process + every PostgreSQL process)\n");
+    println!("| read | conns | Ringback | PostGraphile |");
+    println!("|---|---|---|---|");
+    for row in rows {
+        println!(
+            "| {} | {} | {} | {} |",
+            row.label,
+            row.conns,
+            cpu(Some(&row.ringback)),
+            cpu(row.postgraphile.as_ref())
+        );
     }
 }
 
