@@ -7,8 +7,11 @@ mod common;
 
 use chrono::Duration;
 use common::TestDb;
+use common::app::TestApp;
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use ringback_api::config::DatabaseKind;
+use ringback_api::service::calls::{self, CallFilter};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
 
 const RECORD: &str = "mutation($events: [CallEventInput!]!) { recordCallEvents(events: $events) { \
@@ -283,3 +286,47 @@ async fn assert_no_number_stored(test_db: &TestDb) {
 }
 
 on_both_databases!(calls_appointments_and_attribution);
+
+/// A page's limit is written into its SQL, so PostgreSQL plans a page of calls once per size and
+/// connection and then reuses the plan; with the limit bound as a parameter every read was
+/// planned afresh (the generic plan, which must guess the limit, never looked cheap enough).
+#[tokio::test]
+async fn postgres_reuses_its_plan_for_a_page_of_calls() {
+    let app = TestApp::new(DatabaseKind::Postgres).await;
+    // A clinic with two thousand calls, its statistics read: an empty table plans any way cheaply.
+    app.db
+        .execute_as_owner(&format!(
+            "INSERT INTO calls (clinic_id, id, provider, external_id, direction, status, missed, \
+               caller_key, caller_tail, started_at, created_at, updated_at) \
+             SELECT '{}', gen_random_uuid(), 'api', 'ext-' || n, 'inbound', 'no_answer', true, \
+               'v1:test-' || (n % 300), '•••• 123', now() - n * interval '1 hour', now(), now() \
+             FROM generate_series(1, 2000) AS n; ANALYZE calls",
+            app.clinic_id
+        ))
+        .await;
+    let txn = app.tenant().begin().await.expect("txn");
+    for _ in 0..8 {
+        calls::list(&txn, None, &CallFilter::default(), None, 50)
+            .await
+            .expect("a page of calls");
+    }
+    let plans = txn
+        .conn()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+             WHERE statement LIKE 'SELECT %FROM \"calls\"%ORDER BY%LIMIT %' \
+               AND statement NOT LIKE '%pg_prepared_statements%'",
+        ))
+        .await
+        .expect("read the connection's prepared statements")
+        .expect("the page's statement is prepared");
+    let generic: i64 = plans.try_get("", "generic_plans").expect("generic_plans");
+    let custom: i64 = plans.try_get("", "custom_plans").expect("custom_plans");
+    assert!(
+        generic >= 3 && custom <= 5,
+        "8 pages: {generic} runs of the kept plan, {custom} planned afresh"
+    );
+    txn.commit().await.expect("commit");
+    app.db.finish().await;
+}

@@ -12,14 +12,14 @@ use chrono::{DateTime, SubsecRound, Utc};
 use ringback_entity::{audit_log, audit_pending};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::db::DbError;
+use crate::db::{DbError, with_literal_limit};
 use crate::tenant::{TenantScope, TenantTxn, begin_maintenance};
 
 /// The `prev_hash` of a clinic's first entry.
@@ -352,9 +352,9 @@ pub async fn list(
     if let Some(before) = before {
         query = query.filter(audit_log::Column::Seq.lt(before));
     }
-    Ok(query
-        .order_by_desc(audit_log::Column::Seq)
-        .limit(limit + 1)
+    let page = query.order_by_desc(audit_log::Column::Seq);
+    let statement = with_literal_limit(page, txn.conn().get_database_backend(), limit + 1);
+    Ok(audit_log::Model::find_by_statement(statement)
         .all(txn.conn())
         .await?)
 }

@@ -8,7 +8,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ringback_entity::{appointment, attribution as attribution_row};
 use ringback_shared::metrics::local_day_bounds_utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, FromQueryResult, QueryFilter,
+    QueryOrder, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -18,6 +19,7 @@ use crate::service::callers::{CallerKeyer, parse_caller_key};
 use crate::service::clinic;
 use crate::service::in_clinic;
 use crate::service::{attribution, external_ids, known_callers};
+use ringback_core::db::with_literal_limit;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
@@ -247,9 +249,9 @@ pub async fn list(
     if let Some(after) = after {
         query = query.filter(appointment::Column::Id.lt(after));
     }
-    let appointments = query
-        .order_by_desc(appointment::Column::Id)
-        .limit(limit + 1)
+    let page = query.order_by_desc(appointment::Column::Id);
+    let statement = with_literal_limit(page, txn.conn().get_database_backend(), limit + 1);
+    let appointments = appointment::Model::find_by_statement(statement)
         .all(txn.conn())
         .await?;
     let ids: Vec<Uuid> = appointments.iter().map(|a| a.id).collect();

@@ -11,7 +11,8 @@ use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key, is_anonymous};
 use ringback_shared::text_back::SkipReason;
 use sea_orm::sea_query::Cond;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DerivePartialModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DerivePartialModel, FromQueryResult,
+    PartialModelTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -22,6 +23,7 @@ use crate::service::callers::CallerKeyer;
 use crate::service::in_clinic;
 use crate::service::{attribution, external_ids};
 use crate::service::{clinic, keys, metrics, restrictions, text_back};
+use ringback_core::db::with_literal_limit;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
@@ -457,11 +459,13 @@ pub async fn list(
                 ),
         );
     }
-    let calls = query
-        .order_by_desc(call::Column::StartedAt)
-        .order_by_desc(call::Column::Id)
-        .limit(limit + 1)
-        .into_partial_model::<ListedCall>()
+    let page = ListedCall::select_cols(QuerySelect::select_only(
+        query
+            .order_by_desc(call::Column::StartedAt)
+            .order_by_desc(call::Column::Id),
+    ));
+    let statement = with_literal_limit(page, txn.conn().get_database_backend(), limit + 1);
+    let calls = ListedCall::find_by_statement(statement)
         .all(txn.conn())
         .await?;
     audit::note_read(
