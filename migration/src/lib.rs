@@ -61,6 +61,7 @@ mod m20261205_120000_create_webhook_refusals;
 mod m20261205_130000_add_conversation_read_at;
 mod m20261206_100000_index_caller_tails;
 mod m20261207_100000_create_enter_as_member_function;
+mod m20261208_100000_enter_as_member_in_one_step;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -123,6 +124,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_130000_add_conversation_read_at::Migration),
             Box::new(m20261206_100000_index_caller_tails::Migration),
             Box::new(m20261207_100000_create_enter_as_member_function::Migration),
+            Box::new(m20261208_100000_enter_as_member_in_one_step::Migration),
         ]
     }
 }

@@ -12,7 +12,8 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const FUNCTION: &str = r#"
+/// The function as this migration creates it (the next one restores it when rolled back).
+pub(crate) const FUNCTION: &str = r#"
 CREATE OR REPLACE FUNCTION ringback_enter_as_member(p_clinic uuid, p_user uuid)
 RETURNS TABLE (member_role text, session_version integer)
 LANGUAGE plpgsql SET search_path = public AS $$

@@ -23,12 +23,12 @@ const MAX_FRAGMENT_NESTING: usize = 16;
 
 type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 
-/// Parses `request` (the parsed document stays in it, so execution does not parse it again) and
-/// refuses it when it breaks a bound. Not a schema extension: any extension sends every field of
-/// every answer through async-graphql's slower path (a registry lookup and an extension chain per
-/// field).
+/// Parses `request` (the parsed document stays in it, so execution does not parse it again; a
+/// text parsed before is not parsed again at all, see [`crate::documents`]) and refuses it when it
+/// breaks a bound. Not a schema extension: any extension sends every field of every answer through
+/// async-graphql's slower path (a registry lookup and an extension chain per field).
 pub fn check_request(request: &mut Request) -> ServerResult<()> {
-    check(request.parsed_query()?)
+    check(crate::documents::parse(request)?)
 }
 
 /// Refuses `document` when it breaks a bound.

@@ -20,6 +20,7 @@ mod calls;
 mod click_to_call;
 mod clinic;
 mod conversations;
+mod documents;
 pub mod error;
 mod export;
 mod guard;

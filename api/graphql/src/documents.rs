@@ -1,0 +1,99 @@
+//! Parsed query documents kept by their text. The dashboard and integrators send the same few
+//! queries over and over; parsing one again on every request cost more than copying its parsed
+//! form. Only documents that parsed are kept, at most [`MAX_KEPT`] of them and none longer than
+//! [`MAX_KEPT_TEXT`]; when full, the set is emptied and refills with what is sent now. A document
+//! depends on nothing but its text, so one set serves every clinic.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, ServerResult};
+
+/// Most documents kept at once.
+pub const MAX_KEPT: usize = 128;
+/// Longest query text kept, in bytes.
+pub const MAX_KEPT_TEXT: usize = 8 * 1024;
+
+type Kept = HashMap<String, Arc<ExecutableDocument>>;
+
+static KEPT: LazyLock<Mutex<Kept>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Gives `request` its parsed document, from the kept set when its text was parsed before.
+pub fn parse(request: &mut Request) -> ServerResult<&ExecutableDocument> {
+    let kept = kept().get(&request.query).cloned();
+    match kept {
+        Some(document) => request.set_parsed_query(ExecutableDocument::clone(&document)),
+        None if request.query.len() <= MAX_KEPT_TEXT => {
+            let document = Arc::new(request.parsed_query()?.clone());
+            keep(request.query.clone(), document);
+        }
+        None => {}
+    }
+    request.parsed_query()
+}
+
+fn keep(text: String, document: Arc<ExecutableDocument>) {
+    let mut kept = kept();
+    if kept.len() >= MAX_KEPT {
+        kept.clear();
+    }
+    kept.insert(text, document);
+}
+
+/// The kept set; a panic elsewhere while it was held leaves it usable (it holds only parses).
+fn kept() -> MutexGuard<'static, Kept> {
+    KEPT.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tests share the one set, and one of them fills and empties it.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+    fn one_at_a_time() -> MutexGuard<'static, ()> {
+        ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_kept(text: &str) -> bool {
+        kept().contains_key(text)
+    }
+
+    #[test]
+    fn a_document_parsed_once_is_reused_as_it_was_parsed() {
+        let _turn = one_at_a_time();
+        let text = "query Kept($n: Int) { calls(first: $n) { edges { node { id ...F } } } } \
+                    fragment F on Call { missed callerTail }";
+        let first = format!("{:?}", parse(&mut Request::new(text)).expect("parses"));
+        assert!(is_kept(text));
+        let again = format!("{:?}", parse(&mut Request::new(text)).expect("kept"));
+        assert_eq!(again, first);
+    }
+
+    #[test]
+    fn refused_and_long_texts_are_not_kept() {
+        let _turn = one_at_a_time();
+        let broken = "{ calls(first: 5) { edges ";
+        assert!(parse(&mut Request::new(broken)).is_err());
+        assert!(!is_kept(broken));
+        let long = format!("{{ {} }}", "__typename ".repeat(MAX_KEPT_TEXT / 10));
+        assert!(parse(&mut Request::new(long.as_str())).is_ok());
+        assert!(!is_kept(&long));
+    }
+
+    #[test]
+    fn a_full_set_starts_again() {
+        let _turn = one_at_a_time();
+        for n in 0..=MAX_KEPT {
+            let text = format!("{{ fill{n}: __typename }}");
+            parse(&mut Request::new(text.as_str())).expect("parses");
+        }
+        assert!(kept().len() <= MAX_KEPT);
+        assert!(is_kept(&format!("{{ fill{MAX_KEPT}: __typename }}")));
+    }
+}
