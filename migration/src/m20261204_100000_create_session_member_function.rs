@@ -10,9 +10,10 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const FUNCTION: &str = r#"
-CREATE OR REPLACE FUNCTION ringback_session_member(p_clinic uuid, p_user uuid)
-RETURNS TABLE (member_role text, session_version integer)
+/// The body both member functions start with (`ringback_enter_as_member` since the migration of
+/// 2026-12-08): the clinic named to row-level security, then the member's role and session
+/// version read under the tenant policies.
+pub(crate) const NAME_CLINIC_AND_READ_MEMBER: &str = r#"RETURNS TABLE (member_role text, session_version integer)
 LANGUAGE plpgsql SET search_path = public AS $$
 #variable_conflict use_column
 BEGIN
@@ -21,9 +22,15 @@ BEGIN
         SELECT m.role::text, u.session_version
         FROM memberships m JOIN users u ON u.id = m.user_id
         WHERE m.clinic_id = p_clinic AND m.user_id = p_user;
-    PERFORM set_config('app.clinic_id', '', true);
-END
-$$"#;
+"#;
+
+/// The function: the shared body, then the clinic cleared again.
+fn function() -> String {
+    format!(
+        "\nCREATE OR REPLACE FUNCTION ringback_session_member(p_clinic uuid, p_user uuid)\n\
+         {NAME_CLINIC_AND_READ_MEMBER}    PERFORM set_config('app.clinic_id', '', true);\nEND\n$$"
+    )
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -31,7 +38,7 @@ impl MigrationTrait for Migration {
         if !is_postgres(manager) {
             return Ok(());
         }
-        execute_all(manager, &[FUNCTION.to_owned()]).await
+        execute_all(manager, &[function()]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

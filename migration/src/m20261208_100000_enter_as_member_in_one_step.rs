@@ -11,24 +11,19 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const ONE_STEP: &str = r#"
-CREATE OR REPLACE FUNCTION ringback_enter_as_member(p_clinic uuid, p_user uuid)
-RETURNS TABLE (member_role text, session_version integer)
-LANGUAGE plpgsql SET search_path = public AS $$
-#variable_conflict use_column
-BEGIN
-    PERFORM set_config('app.clinic_id', p_clinic::text, true);
-    RETURN QUERY
-        SELECT m.role::text, u.session_version
-        FROM memberships m JOIN users u ON u.id = m.user_id
-        WHERE m.clinic_id = p_clinic AND m.user_id = p_user;
-END
-$$"#;
+/// The function: the body `ringback_session_member` starts with, and nothing after it.
+fn one_step() -> String {
+    let body = crate::m20261204_100000_create_session_member_function::NAME_CLINIC_AND_READ_MEMBER;
+    format!(
+        "\nCREATE OR REPLACE FUNCTION ringback_enter_as_member(p_clinic uuid, p_user uuid)\n\
+         {body}END\n$$"
+    )
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        on_postgres(manager, &[ONE_STEP.to_owned()]).await
+        on_postgres(manager, &[one_step()]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -95,11 +95,7 @@ impl PlainObject for DayFigures {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> Option<Value> {
-        match field.node.name.node.as_str() {
-            "day" => Some(scalar(&self.day)),
-            "figures" => answer_now(&self.figures, ctx, field),
-            _ => None,
-        }
+        period_value(("day", || scalar(&self.day)), &self.figures, ctx, field)
     }
 }
 
@@ -109,11 +105,21 @@ impl PlainObject for MonthFigures {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> Option<Value> {
-        match field.node.name.node.as_str() {
-            "month" => Some(scalar(&self.month)),
-            "figures" => answer_now(&self.figures, ctx, field),
-            _ => None,
-        }
+        period_value(("month", || scalar(&self.month)), &self.figures, ctx, field)
+    }
+}
+
+/// A field of a day's or month's figures: its label (`day`, `month`) or its figures.
+fn period_value(
+    (label, value): (&str, impl FnOnce() -> Value),
+    figures: &Figures,
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+) -> Option<Value> {
+    match field.node.name.node.as_str() {
+        "figures" => answer_now(figures, ctx, field),
+        name if name == label => Some(value()),
+        _ => None,
     }
 }
 
