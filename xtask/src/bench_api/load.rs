@@ -110,7 +110,7 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
 }
 
 /// The CPU time of every `postgres` process now running, in clock ticks (PostgreSQL's share:
-/// backends that ended during the run are not counted; wrk's and pgbench's connections stay
+/// backends that ended during the run are not counted; the servers' pooled connections stay
 /// open throughout).
 fn postgres_ticks() -> u64 {
     let Ok(entries) = std::fs::read_dir("/proc") else {
