@@ -281,9 +281,13 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
         recorded["data"]["recordCallEvents"]["recorded"], 1,
         "{recorded}"
     );
-    let settled = metrics::settle_day(&refresh, &read, &computed.days[0].metrics)
-        .await
-        .expect("settle");
+    let settled = metrics::settle_day(
+        &refresh,
+        metrics::StaleDay::of(&read),
+        &computed.days[0].metrics,
+    )
+    .await
+    .expect("settle");
     refresh.commit().await.expect("commit");
     assert!(
         !settled,

@@ -375,21 +375,33 @@ impl PeriodMetrics {
         percentile_of_sorted(&self.text_back_delays_seconds, 90)
     }
 
-    /// Adds another period's counts to this one (e.g. a day into its month).
-    pub fn add(&mut self, other: &PeriodMetrics) {
+    /// The sum of `periods` (a range's days, a month's days): the counts added, the samples
+    /// gathered and sorted once, not once per period.
+    pub fn sum<'a>(periods: impl IntoIterator<Item = &'a PeriodMetrics>) -> PeriodMetrics {
+        let mut total = PeriodMetrics::default();
+        for period in periods {
+            total.add_counts(period);
+            total
+                .text_back_delays_seconds
+                .extend_from_slice(&period.text_back_delays_seconds);
+            total
+                .callback_delays_seconds
+                .extend_from_slice(&period.callback_delays_seconds);
+        }
+        total.text_back_delays_seconds.sort_unstable();
+        total.callback_delays_seconds.sort_unstable();
+        total
+    }
+
+    /// Adds `other`'s counts (not its samples) to this period's.
+    fn add_counts(&mut self, other: &PeriodMetrics) {
         self.inbound_calls = self.inbound_calls.saturating_add(other.inbound_calls);
         self.missed_calls = self.missed_calls.saturating_add(other.missed_calls);
         self.text_backs_sent = self.text_backs_sent.saturating_add(other.text_backs_sent);
         self.replied_text_backs = self
             .replied_text_backs
             .saturating_add(other.replied_text_backs);
-        self.text_back_delays_seconds
-            .extend_from_slice(&other.text_back_delays_seconds);
-        self.text_back_delays_seconds.sort_unstable();
         self.callbacks = self.callbacks.saturating_add(other.callbacks);
-        self.callback_delays_seconds
-            .extend_from_slice(&other.callback_delays_seconds);
-        self.callback_delays_seconds.sort_unstable();
         self.recovered_appointments = self
             .recovered_appointments
             .saturating_add(other.recovered_appointments);
@@ -429,11 +441,7 @@ pub struct MetricsReport {
 impl MetricsReport {
     /// The sum over the whole report.
     pub fn total(&self) -> PeriodMetrics {
-        let mut total = PeriodMetrics::default();
-        for month in &self.months {
-            total.add(&month.metrics);
-        }
-        total
+        PeriodMetrics::sum(self.months.iter().map(|month| &month.metrics))
     }
 }
 
@@ -546,16 +554,19 @@ fn day_bucket(
 
 /// The local months `days` fall in, in order, each with the sum of its days.
 pub fn monthly_metrics(days: &[DayMetrics]) -> Vec<MonthMetrics> {
-    let mut months: BTreeMap<LocalMonth, PeriodMetrics> = BTreeMap::new();
+    let mut months: BTreeMap<LocalMonth, Vec<&PeriodMetrics>> = BTreeMap::new();
     for day in days {
         months
             .entry(LocalMonth::containing(day.day))
             .or_default()
-            .add(&day.metrics);
+            .push(&day.metrics);
     }
     months
         .into_iter()
-        .map(|(month, metrics)| MonthMetrics { month, metrics })
+        .map(|(month, days)| MonthMetrics {
+            month,
+            metrics: PeriodMetrics::sum(days),
+        })
         .collect()
 }
 
@@ -1068,5 +1079,61 @@ mod tests {
         );
         assert_eq!(report, MetricsReport::default());
         assert_eq!(report.total().median_time_to_callback_seconds(), None);
+    }
+}
+
+#[cfg(test)]
+mod period_sum_tests {
+    use super::*;
+
+    fn period(calls: u64, callbacks: &[i64], texts: &[i64]) -> PeriodMetrics {
+        PeriodMetrics {
+            inbound_calls: calls,
+            missed_calls: calls / 2,
+            callbacks: callbacks.len() as u64,
+            callback_delays_seconds: callbacks.to_vec(),
+            text_backs_sent: texts.len() as u64,
+            text_back_delays_seconds: texts.to_vec(),
+            recovered_revenue_minor: i64::MAX - 1,
+            ..PeriodMetrics::default()
+        }
+    }
+
+    #[test]
+    fn a_sum_adds_the_counts_and_keeps_every_sample_in_order() {
+        let days = [
+            period(4, &[30, 300], &[9]),
+            period(0, &[], &[]),
+            period(6, &[5, 40, 41], &[2, 60]),
+        ];
+        let total = PeriodMetrics::sum(&days);
+        assert_eq!(total.inbound_calls, 10);
+        assert_eq!(total.missed_calls, 5);
+        assert_eq!(total.callbacks, 5);
+        assert_eq!(total.callback_delays_seconds, [5, 30, 40, 41, 300]);
+        assert_eq!(total.text_back_delays_seconds, [2, 9, 60]);
+        assert_eq!(total.median_time_to_callback_seconds(), Some(40));
+        assert_eq!(total.recovered_revenue_minor, i64::MAX, "saturates");
+        assert_eq!(PeriodMetrics::sum([]), PeriodMetrics::default());
+    }
+
+    #[test]
+    fn months_sum_their_days_and_the_report_its_months() {
+        let day = |d: u32, metrics: PeriodMetrics| DayMetrics {
+            day: NaiveDate::from_ymd_opt(2025, 1 + d / 40, 1 + d % 28).expect("a date"),
+            metrics,
+        };
+        let days = vec![
+            day(1, period(2, &[70], &[])),
+            day(2, period(3, &[10], &[4])),
+            day(41, period(1, &[20], &[1])),
+        ];
+        let months = monthly_metrics(&days);
+        assert_eq!(months.len(), 2);
+        assert_eq!(months[0].metrics.callback_delays_seconds, [10, 70]);
+        assert_eq!(months[1].metrics.inbound_calls, 1);
+        let report = MetricsReport { days, months };
+        assert_eq!(report.total().callback_delays_seconds, [10, 20, 70]);
+        assert_eq!(report.total().inbound_calls, 6);
     }
 }

@@ -334,7 +334,7 @@ impl CallQuery {
         filter: Option<CallFilterInput>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Plain<Call>>> {
+    ) -> async_graphql::Result<Plain<Connection<String, Plain<Call>>>> {
         let wants_credits = ctx
             .look_ahead()
             .field("edges")
@@ -397,7 +397,7 @@ impl CallQuery {
             };
             connection.edges.push(Edge::new(cursor, Plain(call)));
         }
-        Ok(connection)
+        Ok(Plain(connection))
     }
 }
 

@@ -8,7 +8,7 @@ use ringback_shared::access::Permission;
 use ringback_shared::metrics::{PeriodMetrics, Ratio};
 
 use crate::guard::{Access, with_tenant};
-use crate::plain::{Plain, PlainObject, answer_now, optional, scalar};
+use crate::plain::{Plain, PlainObject, answer_now, list_now, optional, scalar};
 use ringback_domain::service::metrics;
 
 /// The figures for one period. Rates are null when there is nothing to divide by.
@@ -128,9 +128,26 @@ fn period_value(
 pub struct Metrics {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    pub totals: Plain<Figures>,
-    pub daily: Vec<Plain<DayFigures>>,
-    pub monthly: Vec<Plain<MonthFigures>>,
+    pub totals: Figures,
+    pub daily: Vec<DayFigures>,
+    pub monthly: Vec<MonthFigures>,
+}
+
+impl PlainObject for Metrics {
+    fn plain_value(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> Option<Value> {
+        match field.node.name.node.as_str() {
+            "from" => Some(scalar(&self.from)),
+            "to" => Some(scalar(&self.to)),
+            "totals" => answer_now(&self.totals, ctx, field),
+            "daily" => list_now(&self.daily, ctx, field),
+            "monthly" => list_now(&self.monthly, ctx, field),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -144,7 +161,7 @@ impl MetricsQuery {
         ctx: &Context<'_>,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> async_graphql::Result<Metrics> {
+    ) -> async_graphql::Result<Plain<Metrics>> {
         let wants_months = ctx.look_ahead().field("monthly").exists();
         let range = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
             metrics::range(txn, from, to).await
@@ -155,31 +172,27 @@ impl MetricsQuery {
             range
                 .months()
                 .iter()
-                .map(|m| {
-                    Plain(MonthFigures {
-                        month: m.month.to_string(),
-                        figures: Figures::from(&m.metrics),
-                    })
+                .map(|m| MonthFigures {
+                    month: m.month.to_string(),
+                    figures: Figures::from(&m.metrics),
                 })
                 .collect()
         } else {
             Vec::new()
         };
-        Ok(Metrics {
+        Ok(Plain(Metrics {
             from,
             to,
-            totals: Plain(Figures::from(&range.totals)),
+            totals: Figures::from(&range.totals),
             daily: range
                 .days
                 .iter()
-                .map(|d| {
-                    Plain(DayFigures {
-                        day: d.day,
-                        figures: Figures::from(&d.metrics),
-                    })
+                .map(|d| DayFigures {
+                    day: d.day,
+                    figures: Figures::from(&d.metrics),
                 })
                 .collect(),
             monthly,
-        })
+        }))
     }
 }

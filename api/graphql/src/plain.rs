@@ -12,7 +12,9 @@
 
 use std::borrow::Cow;
 
+use async_graphql::connection::{Connection, Edge, EmptyFields, PageInfo};
 use async_graphql::indexmap::IndexMap;
+use async_graphql::indexmap::map::Entry;
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{ContainerType, resolve_container};
@@ -62,7 +64,7 @@ pub fn answer_now<T: PlainObject>(
     field: &Positioned<Field>,
 ) -> Option<Value> {
     let ctx = ctx.with_selection_set(&field.node.selection_set);
-    let mut walk = Walk::default();
+    let mut walk = Walk::sized(&ctx);
     walk.visit(object, &ctx);
     if walk.whole_container || !walk.deferred.is_empty() {
         return None;
@@ -78,7 +80,7 @@ async fn resolve_plain<T: PlainObject>(
     object: &T,
     ctx: &ContextSelectionSet<'_>,
 ) -> ServerResult<Value> {
-    let mut walk = Walk::default();
+    let mut walk = Walk::sized(ctx);
     walk.visit(object, ctx);
     if walk.whole_container {
         return resolve_container(ctx, object).await;
@@ -118,6 +120,14 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
+    /// A walk whose answer has room for the fields of `ctx`'s selection set.
+    fn sized(ctx: &ContextSelectionSet<'_>) -> Self {
+        Self {
+            values: IndexMap::with_capacity(ctx.item.node.items.len()),
+            ..Self::default()
+        }
+    }
+
     fn visit<T: PlainObject>(&mut self, object: &T, ctx: &ContextSelectionSet<'a>) {
         for selection in &ctx.item.node.items {
             if self.whole_container {
@@ -191,6 +201,71 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// Each of `objects` answered at once for `field`'s selection set, as a list; None when any of
+/// them needs the derived resolver (then the whole list does).
+pub fn list_now<'o, T: PlainObject + 'o>(
+    objects: impl IntoIterator<Item = &'o T>,
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+) -> Option<Value> {
+    objects
+        .into_iter()
+        .map(|object| answer_now(object, ctx, field))
+        .collect::<Option<Vec<Value>>>()
+        .map(Value::List)
+}
+
+/// A page of plain objects (`calls`): its edges, nodes and page info answered in the same pass,
+/// as async-graphql's `Connection` answers them.
+impl<T: PlainObject + Send + Sync> PlainObject for Connection<String, Plain<T>> {
+    fn plain_value(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> Option<Value> {
+        match field.node.name.node.as_str() {
+            "edges" => list_now(&self.edges, ctx, field),
+            "nodes" => list_now(self.edges.iter().map(|edge| &edge.node.0), ctx, field),
+            "pageInfo" => {
+                let info = PageInfo {
+                    has_previous_page: self.has_previous_page,
+                    has_next_page: self.has_next_page,
+                    start_cursor: self.edges.first().map(|edge| edge.cursor.clone()),
+                    end_cursor: self.edges.last().map(|edge| edge.cursor.clone()),
+                };
+                answer_now(&info, ctx, field)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<T: PlainObject + Send + Sync> PlainObject for Edge<String, Plain<T>, EmptyFields> {
+    fn plain_value(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> Option<Value> {
+        match field.node.name.node.as_str() {
+            "cursor" => Some(Value::String(self.cursor.clone())),
+            "node" => answer_now(&self.node.0, ctx, field),
+            _ => None,
+        }
+    }
+}
+
+impl PlainObject for PageInfo {
+    fn plain_value(&self, _: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> Option<Value> {
+        Some(match field.node.name.node.as_str() {
+            "hasPreviousPage" => scalar(&self.has_previous_page),
+            "hasNextPage" => scalar(&self.has_next_page),
+            "startCursor" => optional(&self.start_cursor),
+            "endCursor" => optional(&self.end_cursor),
+            _ => return None,
+        })
+    }
+}
+
 /// Whether a fragment with type condition `on` applies to `object` (as async-graphql decides).
 fn applies<T: PlainObject>(object: &T, ctx: &ContextSelectionSet<'_>, on: Option<&str>) -> bool {
     let Some(on) = on else {
@@ -210,16 +285,20 @@ fn applies<T: PlainObject>(object: &T, ctx: &ContextSelectionSet<'_>, on: Option
 /// Adds `value` under `key` as async-graphql does for a key asked more than once: objects (and
 /// lists of objects, item by item) merge, anything else keeps the first value.
 fn merge(target: &mut IndexMap<Name, Value>, key: Name, value: Value) {
-    match (target.get_mut(&key), value) {
-        (None, value) => {
-            target.insert(key, value);
+    let first = match target.entry(key) {
+        Entry::Vacant(entry) => {
+            entry.insert(value);
+            return;
         }
-        (Some(Value::Object(first)), Value::Object(more)) => {
+        Entry::Occupied(entry) => entry.into_mut(),
+    };
+    match (first, value) {
+        (Value::Object(first), Value::Object(more)) => {
             for (key, value) in more {
                 merge(first, key, value);
             }
         }
-        (Some(Value::List(first)), Value::List(more)) => {
+        (Value::List(first), Value::List(more)) => {
             for (item, value) in first.iter_mut().zip(more) {
                 if let (Value::Object(item), Value::Object(more)) = (item, value) {
                     for (key, value) in more {
@@ -228,7 +307,7 @@ fn merge(target: &mut IndexMap<Name, Value>, key: Name, value: Value) {
                 }
             }
         }
-        (Some(_), _) => {}
+        _ => {}
     }
 }
 
@@ -246,6 +325,7 @@ pub fn optional<S: async_graphql::ScalarType>(value: &Option<S>) -> Value {
 mod tests {
     use std::cell::Cell;
 
+    use async_graphql::connection::{Connection, Edge};
     use async_graphql::{EmptyMutation, EmptySubscription, ID, Object, Schema, Value};
     use chrono::{NaiveDate, TimeZone, Utc};
     use serde_json::Value as Json;
@@ -253,7 +333,7 @@ mod tests {
 
     use super::Plain;
     use crate::calls::{Call, CallStatus, Direction};
-    use crate::metrics::{DayFigures, Figures, MonthFigures};
+    use crate::metrics::{DayFigures, Figures, Metrics, MonthFigures};
     use ringback_entity::attribution as attribution_row;
 
     thread_local! {
@@ -284,6 +364,41 @@ mod tests {
         async fn plain_months(&self) -> Vec<Plain<MonthFigures>> {
             months().into_iter().map(Plain).collect()
         }
+        async fn derived_metrics(&self) -> Vec<Metrics> {
+            vec![metrics()]
+        }
+        async fn plain_metrics(&self) -> Vec<Plain<Metrics>> {
+            vec![Plain(metrics())]
+        }
+        async fn derived_pages(&self) -> Vec<Connection<String, Plain<Call>>> {
+            vec![page(calls()), page(Vec::new())]
+        }
+        async fn plain_pages(&self) -> Vec<Plain<Connection<String, Plain<Call>>>> {
+            vec![Plain(page(calls())), Plain(page(Vec::new()))]
+        }
+    }
+
+    /// A range's metrics over the test days and months.
+    fn metrics() -> Metrics {
+        Metrics {
+            from: NaiveDate::from_ymd_opt(2025, 3, 1).expect("a date"),
+            to: NaiveDate::from_ymd_opt(2025, 3, 3).expect("a date"),
+            totals: figures(7),
+            daily: days(),
+            monthly: months(),
+        }
+    }
+
+    /// A page of `calls` with a next page, each call's cursor made from its id.
+    fn page(calls: Vec<Call>) -> Connection<String, Plain<Call>> {
+        let mut page = Connection::new(false, !calls.is_empty());
+        for call in calls {
+            page.edges.push(Edge::new(
+                format!("cursor-{}", call.id.as_str()),
+                Plain(call),
+            ));
+        }
+        page
     }
 
     fn figures(seed: u64) -> Figures {
@@ -468,7 +583,11 @@ mod tests {
     #[tokio::test]
     async fn plain_types_answer_every_field_at_once_as_derived_ones_do() {
         let sdl = schema().sdl();
-        for (list, type_name) in [("Days", "DayFigures"), ("Months", "MonthFigures")] {
+        for (list, type_name) in [
+            ("Days", "DayFigures"),
+            ("Months", "MonthFigures"),
+            ("Metrics", "Metrics"),
+        ] {
             let selection = everything(&sdl, type_name);
             let answer = both(list, &selection, "").await;
             assert!(
@@ -505,6 +624,39 @@ mod tests {
         assert_eq!(
             errors[1]["path"],
             serde_json::json!(["plain", 3, "creditedTo"])
+        );
+
+        // A page whose credits were all read is answered at once, edges, nodes and page info.
+        let selection = everything(&sdl, "CallConnection");
+        assert!(
+            selection.contains("pageInfo { hasPreviousPage")
+                && selection.contains("edges { node { id"),
+            "{selection}"
+        );
+        let at_once = "edges { cursor node { id callerKey } } \
+            pageInfo { startCursor endCursor hasNextPage } nodes { id }";
+        let answer = both("Pages", at_once, "").await;
+        assert_eq!(answer.errors, Json::Array(Vec::new()));
+        assert_eq!(answer.deferred, 0);
+        assert_eq!(
+            answer.json[0]["pageInfo"]["endCursor"],
+            format!("cursor-{}", Uuid::from_u128(4))
+        );
+        assert_eq!(answer.json[0]["edges"][3]["node"]["callerKey"], "ck_4");
+        assert_eq!(answer.json[1]["pageInfo"]["endCursor"], Json::Null);
+        assert_eq!(answer.json[1]["edges"], Json::Array(Vec::new()));
+        // Call 4's credit needs the loader: the edges go to the derived resolver, as before.
+        let answer = both("Pages", &selection, "").await;
+        assert_eq!(
+            answer.json[0]["nodes"][1]["creditedTo"]["valueMinor"],
+            8_000
+        );
+        assert!(answer.deferred >= 2, "the edges and nodes of page 1 wait");
+        assert_eq!(
+            answer.errors.as_array().map(Vec::len),
+            Some(4),
+            "call 4's credit in edges and nodes, on both pages: {}",
+            answer.errors
         );
     }
 

@@ -17,7 +17,11 @@ use ringback_shared::metrics::{
 };
 use ringback_shared::metrics::{MonthMetrics, local_day, monthly_metrics};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ColumnTrait, EntityTrait, FromJsonQueryResult, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::service::clinic;
@@ -332,11 +336,28 @@ async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Resul
         .filter(daily_metric::Column::Day.lte(to))
         .all(txn.conn())
         .await?;
-    settle_rows(txn, stale).await
+    settle_rows(txn, stale.iter().map(StaleDay::of).collect()).await
+}
+
+/// A day read stale: its date and the version it had when read.
+#[derive(Clone, Copy, Debug)]
+pub struct StaleDay {
+    pub day: NaiveDate,
+    pub version: i64,
+}
+
+impl StaleDay {
+    /// The stale day `row` names, at its version as read.
+    pub fn of(row: &daily_metric::Model) -> Self {
+        Self {
+            day: row.day,
+            version: row.stale_version,
+        }
+    }
 }
 
 /// Recomputes the daily rows `stale` (read stale) in one pass over their span.
-async fn settle_rows(txn: &TenantTxn, stale: Vec<daily_metric::Model>) -> Result<(), DomainError> {
+async fn settle_rows(txn: &TenantTxn, stale: Vec<StaleDay>) -> Result<(), DomainError> {
     let (Some(first), Some(last)) = (
         stale.iter().map(|row| row.day).min(),
         stale.iter().map(|row| row.day).max(),
@@ -354,7 +375,7 @@ async fn settle_rows(txn: &TenantTxn, stale: Vec<daily_metric::Model>) -> Result
         else {
             continue;
         };
-        settle_day(txn, &row, fresh).await?;
+        settle_day(txn, row, fresh).await?;
     }
     Ok(())
 }
@@ -364,7 +385,7 @@ async fn settle_rows(txn: &TenantTxn, stale: Vec<daily_metric::Model>) -> Result
 /// next read recomputes it. Returns whether the day was settled.
 pub async fn settle_day(
     txn: &TenantTxn,
-    read: &daily_metric::Model,
+    read: StaleDay,
     fresh: &PeriodMetrics,
 ) -> Result<bool, DomainError> {
     use daily_metric::Column;
@@ -408,28 +429,49 @@ pub async fn settle_day(
         .col_expr(Column::Stale, Expr::value(false))
         .col_expr(Column::UpdatedAt, Expr::value(txn.now()))
         .filter(Column::Day.eq(read.day))
-        .filter(Column::StaleVersion.eq(read.stale_version))
+        .filter(Column::StaleVersion.eq(read.version))
         .exec(txn.conn())
         .await?;
     Ok(settled.rows_affected == 1)
 }
 
-fn period_from_row(row: &daily_metric::Model) -> PeriodMetrics {
-    let samples = |json: &Option<serde_json::Value>| -> Vec<i64> {
-        json.clone()
-            .and_then(|json| serde_json::from_value(json).ok())
-            .unwrap_or_default()
-    };
-    PeriodMetrics {
-        inbound_calls: row.inbound_calls.max(0) as u64,
-        missed_calls: row.missed_calls.max(0) as u64,
-        text_backs_sent: row.text_backs_sent.max(0) as u64,
-        replied_text_backs: row.replied_text_backs.max(0) as u64,
-        text_back_delays_seconds: samples(&row.text_back_delays_seconds),
-        callbacks: row.callbacks.max(0) as u64,
-        callback_delays_seconds: samples(&row.callback_delays_seconds),
-        recovered_appointments: row.recovered_appointments.max(0) as u64,
-        recovered_revenue_minor: row.recovered_revenue_minor,
+/// A stored day as a range read needs it: its figures, whether a write marked it stale, and the
+/// version a settle compares. The samples are decoded from their JSON text straight into numbers.
+#[derive(FromQueryResult)]
+struct StoredDay {
+    day: NaiveDate,
+    inbound_calls: i32,
+    missed_calls: i32,
+    text_backs_sent: i32,
+    replied_text_backs: i32,
+    callbacks: i32,
+    recovered_appointments: i32,
+    recovered_revenue_minor: i64,
+    stale: bool,
+    stale_version: i64,
+    callback_delays_seconds: Option<Samples>,
+    text_back_delays_seconds: Option<Samples>,
+}
+
+/// A day's delay samples as stored (a JSON array of seconds, ascending).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
+struct Samples(Vec<i64>);
+
+impl StoredDay {
+    /// The day's figures.
+    fn period(self) -> PeriodMetrics {
+        let count = |n: i32| n.max(0) as u64;
+        PeriodMetrics {
+            inbound_calls: count(self.inbound_calls),
+            missed_calls: count(self.missed_calls),
+            text_backs_sent: count(self.text_backs_sent),
+            replied_text_backs: count(self.replied_text_backs),
+            text_back_delays_seconds: self.text_back_delays_seconds.unwrap_or_default().0,
+            callbacks: count(self.callbacks),
+            callback_delays_seconds: self.callback_delays_seconds.unwrap_or_default().0,
+            recovered_appointments: count(self.recovered_appointments),
+            recovered_revenue_minor: self.recovered_revenue_minor,
+        }
     }
 }
 
@@ -438,12 +480,29 @@ async fn daily_rows(
     txn: &TenantTxn,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<daily_metric::Model>, DomainError> {
+) -> Result<Vec<StoredDay>, DomainError> {
+    use daily_metric::Column;
     Ok(txn
         .find::<daily_metric::Entity>()
-        .filter(daily_metric::Column::Day.gte(from))
-        .filter(daily_metric::Column::Day.lte(to))
-        .order_by_asc(daily_metric::Column::Day)
+        .select_only()
+        .columns([
+            Column::Day,
+            Column::InboundCalls,
+            Column::MissedCalls,
+            Column::TextBacksSent,
+            Column::RepliedTextBacks,
+            Column::Callbacks,
+            Column::RecoveredAppointments,
+            Column::RecoveredRevenueMinor,
+            Column::Stale,
+            Column::StaleVersion,
+            Column::CallbackDelaysSeconds,
+            Column::TextBackDelaysSeconds,
+        ])
+        .filter(Column::Day.gte(from))
+        .filter(Column::Day.lte(to))
+        .order_by_asc(Column::Day)
+        .into_model::<StoredDay>()
         .all(txn.conn())
         .await?)
 }
@@ -458,19 +517,23 @@ pub async fn range(
 ) -> Result<RangeMetrics, DomainError> {
     check_range(from, to)?;
     let mut rows = daily_rows(txn, from, to).await?;
-    let stale: Vec<daily_metric::Model> = rows.iter().filter(|row| row.stale).cloned().collect();
+    let stale: Vec<StaleDay> = rows
+        .iter()
+        .filter(|row| row.stale)
+        .map(|row| StaleDay {
+            day: row.day,
+            version: row.stale_version,
+        })
+        .collect();
     if !stale.is_empty() {
         settle_rows(txn, stale).await?;
         rows = daily_rows(txn, from, to).await?;
     }
     let stored: BTreeMap<NaiveDate, PeriodMetrics> = rows
-        .iter()
-        .map(|row| (row.day, period_from_row(row)))
+        .into_iter()
+        .map(|row| (row.day, row.period()))
         .collect();
     let days = every_day(from, to, &stored);
-    let mut totals = PeriodMetrics::default();
-    for day in &days {
-        totals.add(&day.metrics);
-    }
+    let totals = PeriodMetrics::sum(days.iter().map(|day| &day.metrics));
     Ok(RangeMetrics { totals, days })
 }
