@@ -243,3 +243,47 @@ pub async fn begin_writer(db: &DatabaseConnection) -> Result<DatabaseTransaction
     };
     Ok(db.begin_with_options(options).await?)
 }
+
+/// Declares a row type read by position: `Row::select(query)` selects exactly its fields'
+/// columns, in the order the fields are written, and the row decodes each value by its index.
+/// Decoding by name looks every column up in the row's name map, once per value: on a page of
+/// rows that lookup cost more than the decoding itself. The one list of `field: Type => Column`
+/// keeps the selection and the decoding in step.
+#[macro_export]
+macro_rules! row_by_position {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $ty:ty => $column:expr),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($(#[$field_meta])* $field_vis $field: $ty),+
+        }
+
+        impl $name {
+            /// `query` selecting only this row's columns, in its fields' order.
+            $vis fn select<E: ::sea_orm::EntityTrait>(
+                query: ::sea_orm::Select<E>,
+            ) -> ::sea_orm::Select<E> {
+                ::sea_orm::QuerySelect::columns(
+                    ::sea_orm::QuerySelect::select_only(query),
+                    [$($column),+],
+                )
+            }
+        }
+
+        impl ::sea_orm::FromQueryResult for $name {
+            fn from_query_result(
+                row: &::sea_orm::QueryResult,
+                _prefix: &str,
+            ) -> Result<Self, ::sea_orm::DbErr> {
+                let mut position = 0..;
+                Ok(Self {
+                    $($field: row.try_get_by_index(position.next().unwrap_or_default())?),+
+                })
+            }
+        }
+    };
+}

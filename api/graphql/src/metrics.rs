@@ -8,7 +8,7 @@ use ringback_shared::access::Permission;
 use ringback_shared::metrics::{PeriodMetrics, Ratio};
 
 use crate::guard::{Access, with_tenant};
-use crate::plain::{Plain, PlainObject, answer_now, list_now, optional, scalar};
+use crate::plain::{Plain, PlainObject, answer_now, date, list_now, optional, scalar};
 use ringback_domain::service::metrics;
 
 /// The figures for one period. Rates are null when there is nothing to divide by.
@@ -95,7 +95,7 @@ impl PlainObject for DayFigures {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> Option<Value> {
-        period_value(("day", || scalar(&self.day)), &self.figures, ctx, field)
+        period_value(("day", || date(&self.day)), &self.figures, ctx, field)
     }
 }
 
@@ -140,8 +140,8 @@ impl PlainObject for Metrics {
         field: &Positioned<Field>,
     ) -> Option<Value> {
         match field.node.name.node.as_str() {
-            "from" => Some(scalar(&self.from)),
-            "to" => Some(scalar(&self.to)),
+            "from" => Some(date(&self.from)),
+            "to" => Some(date(&self.to)),
             "totals" => answer_now(&self.totals, ctx, field),
             "daily" => list_now(&self.daily, ctx, field),
             "monthly" => list_now(&self.monthly, ctx, field),

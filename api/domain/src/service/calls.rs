@@ -11,8 +11,7 @@ use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key, is_anonymous};
 use ringback_shared::text_back::SkipReason;
 use sea_orm::sea_query::Cond;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DerivePartialModel, FromQueryResult,
-    PartialModelTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, FromQueryResult, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -381,23 +380,25 @@ impl CallCursor {
     }
 }
 
-/// A call as lists show it: the stored row without the sealed number, the provider's own id and
-/// the row's bookkeeping times, which no list shows (a page of calls reads and decodes less).
-#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
-#[sea_orm(entity = "call::Entity")]
-pub struct ListedCall {
-    pub id: Uuid,
-    pub provider: String,
-    pub direction: String,
-    pub status: String,
-    pub missed: bool,
-    pub caller_key: String,
-    pub caller_tail: String,
-    pub line_type: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub answered_at: Option<DateTime<Utc>>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub text_back_status: Option<String>,
+ringback_core::row_by_position! {
+    /// A call as lists show it: the stored row without the sealed number, the provider's own id
+    /// and the row's bookkeeping times, which no list shows (a page of calls reads and decodes
+    /// less).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct ListedCall {
+        pub id: Uuid => call::Column::Id,
+        pub provider: String => call::Column::Provider,
+        pub direction: String => call::Column::Direction,
+        pub status: String => call::Column::Status,
+        pub missed: bool => call::Column::Missed,
+        pub caller_key: String => call::Column::CallerKey,
+        pub caller_tail: String => call::Column::CallerTail,
+        pub line_type: Option<String> => call::Column::LineType,
+        pub started_at: DateTime<Utc> => call::Column::StartedAt,
+        pub answered_at: Option<DateTime<Utc>> => call::Column::AnsweredAt,
+        pub ended_at: Option<DateTime<Utc>> => call::Column::EndedAt,
+        pub text_back_status: Option<String> => call::Column::TextBackStatus,
+    }
 }
 
 impl From<call::Model> for ListedCall {
@@ -459,11 +460,11 @@ pub async fn list(
                 ),
         );
     }
-    let page = ListedCall::select_cols(QuerySelect::select_only(
+    let page = ListedCall::select(
         query
             .order_by_desc(call::Column::StartedAt)
             .order_by_desc(call::Column::Id),
-    ));
+    );
     let statement = with_literal_limit(page, txn.conn().get_database_backend(), limit + 1);
     let calls = ListedCall::find_by_statement(statement)
         .all(txn.conn())

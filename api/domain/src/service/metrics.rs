@@ -17,10 +17,7 @@ use ringback_shared::metrics::{
 };
 use ringback_shared::metrics::{MonthMetrics, local_day, monthly_metrics};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, EntityTrait, FromJsonQueryResult, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, FromJsonQueryResult, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -435,22 +432,24 @@ pub async fn settle_day(
     Ok(settled.rows_affected == 1)
 }
 
-/// A stored day as a range read needs it: its figures, whether a write marked it stale, and the
-/// version a settle compares. The samples are decoded from their JSON text straight into numbers.
-#[derive(FromQueryResult)]
-struct StoredDay {
-    day: NaiveDate,
-    inbound_calls: i32,
-    missed_calls: i32,
-    text_backs_sent: i32,
-    replied_text_backs: i32,
-    callbacks: i32,
-    recovered_appointments: i32,
-    recovered_revenue_minor: i64,
-    stale: bool,
-    stale_version: i64,
-    callback_delays_seconds: Option<Samples>,
-    text_back_delays_seconds: Option<Samples>,
+ringback_core::row_by_position! {
+    /// A stored day as a range read needs it: its figures, whether a write marked it stale, and
+    /// the version a settle compares. The samples are decoded from their JSON text straight into
+    /// numbers.
+    struct StoredDay {
+        day: NaiveDate => daily_metric::Column::Day,
+        inbound_calls: i32 => daily_metric::Column::InboundCalls,
+        missed_calls: i32 => daily_metric::Column::MissedCalls,
+        text_backs_sent: i32 => daily_metric::Column::TextBacksSent,
+        replied_text_backs: i32 => daily_metric::Column::RepliedTextBacks,
+        callbacks: i32 => daily_metric::Column::Callbacks,
+        recovered_appointments: i32 => daily_metric::Column::RecoveredAppointments,
+        recovered_revenue_minor: i64 => daily_metric::Column::RecoveredRevenueMinor,
+        stale: bool => daily_metric::Column::Stale,
+        stale_version: i64 => daily_metric::Column::StaleVersion,
+        callback_delays_seconds: Option<Samples> => daily_metric::Column::CallbackDelaysSeconds,
+        text_back_delays_seconds: Option<Samples> => daily_metric::Column::TextBackDelaysSeconds,
+    }
 }
 
 /// A day's delay samples as stored (a JSON array of seconds, ascending).
@@ -482,23 +481,7 @@ async fn daily_rows(
     to: NaiveDate,
 ) -> Result<Vec<StoredDay>, DomainError> {
     use daily_metric::Column;
-    Ok(txn
-        .find::<daily_metric::Entity>()
-        .select_only()
-        .columns([
-            Column::Day,
-            Column::InboundCalls,
-            Column::MissedCalls,
-            Column::TextBacksSent,
-            Column::RepliedTextBacks,
-            Column::Callbacks,
-            Column::RecoveredAppointments,
-            Column::RecoveredRevenueMinor,
-            Column::Stale,
-            Column::StaleVersion,
-            Column::CallbackDelaysSeconds,
-            Column::TextBackDelaysSeconds,
-        ])
+    Ok(StoredDay::select(txn.find::<daily_metric::Entity>())
         .filter(Column::Day.gte(from))
         .filter(Column::Day.lte(to))
         .order_by_asc(Column::Day)
