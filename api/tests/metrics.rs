@@ -193,6 +193,17 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
         )
         .await;
     assert_eq!(late["data"]["recordCallEvents"]["recorded"], 1, "{late}");
+    // The overview's read settles the stale days and keeps them settled (a read that settled
+    // days commits); the next read, which only reads, answers the same.
+    assert!(
+        stale_days(&test_db, from, to).await > 0,
+        "changes mark days stale"
+    );
+    let settling = owner.run(METRICS, json!({ "from": from, "to": to })).await;
+    assert!(settling["errors"].is_null(), "{settling}");
+    assert_eq!(stale_days(&test_db, from, to).await, 0, "settled for good");
+    let reading = owner.run(METRICS, json!({ "from": from, "to": to })).await;
+    assert_eq!(reading, settling);
     assert_incremental_equals_full(&state, &owner_clinic(&mut owner).await).await;
 
     let backwards = owner
@@ -203,6 +214,21 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
         .await;
     assert_eq!(error_code(&backwards), Some("BAD_USER_INPUT"));
     test_db.finish().await;
+}
+
+/// The stored days of `from..=to` marked stale.
+async fn stale_days(test_db: &TestDb, from: NaiveDate, to: NaiveDate) -> u64 {
+    count(
+        &test_db
+            .query_strings(
+                &format!(
+                    "SELECT count(*) || '' AS n FROM daily_metrics \
+                     WHERE stale = true AND day >= '{from}' AND day <= '{to}'"
+                ),
+                &["n"],
+            )
+            .await,
+    )
 }
 
 async fn owner_clinic<E: poem::Endpoint>(owner: &mut Browser<E>) -> uuid::Uuid {

@@ -273,6 +273,15 @@ impl TenantTxn {
     pub async fn commit(self) -> Result<(), DbError> {
         Ok(self.txn.commit().await?)
     }
+
+    /// Ends a transaction that only read, without a round trip of its own: it is dropped, which
+    /// queues a rollback that reaches the database together with the check the pool makes when
+    /// the connection returns, after the answer has gone. A commit would make the request wait
+    /// for one more exchange with the database and keep nothing more. Anything the transaction
+    /// wrote is undone, so only work that knows it wrote nothing ends this way.
+    pub fn end_reading(self) {
+        drop(self);
+    }
 }
 
 /// A table whose rows belong to one clinic, by a `clinic_id` column.

@@ -35,14 +35,40 @@ pub async fn with_tenant<T>(
     access: Access,
     work: impl AsyncFnOnce(&TenantTxn, &Principal) -> Result<T, DomainError>,
 ) -> async_graphql::Result<T> {
+    with_tenant_reading(ctx, access, async |txn, principal| {
+        Ok((work(txn, principal).await?, Ending::Commit))
+    })
+    .await
+}
+
+/// How a tenant transaction ends once its work succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The work wrote: its writes are committed.
+    Commit,
+    /// The work only read (it says so itself): the transaction ends without a commit round trip
+    /// ([`TenantTxn::end_reading`]).
+    ReadOnly,
+}
+
+/// Runs `work` as [`with_tenant`] does, for work that usually only reads: it answers with its
+/// value how the transaction ends, so a read that wrote nothing does not wait for a commit.
+pub async fn with_tenant_reading<T>(
+    ctx: &Context<'_>,
+    access: Access,
+    work: impl AsyncFnOnce(&TenantTxn, &Principal) -> Result<(T, Ending), DomainError>,
+) -> async_graphql::Result<T> {
     let caller = ctx.data::<Caller>()?;
     if let Some(known) = caller.known_principal() {
         allows(known, access).map_err(graphql_error)?;
     }
     let (txn, principal) = caller.begin().await.map_err(graphql_error)?;
     allows(principal, access).map_err(graphql_error)?;
-    let value = work(&txn, principal).await.map_err(graphql_error)?;
-    txn.commit().await.map_err(graphql_error)?;
+    let (value, ending) = work(&txn, principal).await.map_err(graphql_error)?;
+    match ending {
+        Ending::Commit => txn.commit().await.map_err(graphql_error)?,
+        Ending::ReadOnly => txn.end_reading(),
+    }
     Ok(value)
 }
 

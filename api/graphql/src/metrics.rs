@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use ringback_shared::access::Permission;
 use ringback_shared::metrics::{PeriodMetrics, Ratio};
 
-use crate::guard::{Access, with_tenant};
+use crate::guard::{Access, Ending, with_tenant_reading};
 use crate::plain::{Plain, PlainObject, answer_now, date, list_now, optional, scalar};
 use ringback_domain::service::metrics;
 
@@ -163,8 +163,15 @@ impl MetricsQuery {
         to: NaiveDate,
     ) -> async_graphql::Result<Plain<Metrics>> {
         let wants_months = ctx.look_ahead().field("monthly").exists();
-        let range = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-            metrics::range(txn, from, to).await
+        let access = Access::Read(Permission::WorkCalls);
+        let range = with_tenant_reading(ctx, access, async |txn, _| {
+            let range = metrics::range(txn, from, to).await?;
+            // Settled stale days are kept; a range of settled days was only read.
+            let ending = match range.settled_stale_days {
+                true => Ending::Commit,
+                false => Ending::ReadOnly,
+            };
+            Ok((range, ending))
         })
         .await?;
         // The months' figures are only worked out when asked for (the overview asks for days).

@@ -35,6 +35,9 @@ pub struct RangeMetrics {
     pub totals: PeriodMetrics,
     /// Every day of the range, in order.
     pub days: Vec<DayMetrics>,
+    /// Whether reading the range stored fresh figures for stale days: the read wrote, and its
+    /// transaction must commit to keep them. A range of settled days was only read.
+    pub settled_stale_days: bool,
 }
 
 impl RangeMetrics {
@@ -173,6 +176,7 @@ pub async fn compute_full(
                 .map(|d| (d.day, d.metrics.clone()))
                 .collect(),
         ),
+        settled_stale_days: false,
     })
 }
 
@@ -508,7 +512,8 @@ pub async fn range(
             version: row.stale_version,
         })
         .collect();
-    if !stale.is_empty() {
+    let settled_stale_days = !stale.is_empty();
+    if settled_stale_days {
         settle_rows(txn, stale).await?;
         rows = daily_rows(txn, from, to).await?;
     }
@@ -518,5 +523,9 @@ pub async fn range(
         .collect();
     let days = every_day(from, to, &stored);
     let totals = PeriodMetrics::sum(days.iter().map(|day| &day.metrics));
-    Ok(RangeMetrics { totals, days })
+    Ok(RangeMetrics {
+        totals,
+        days,
+        settled_stale_days,
+    })
 }
