@@ -11,8 +11,11 @@ use common::app::TestApp;
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use ringback_api::config::DatabaseKind;
 use ringback_api::service::calls::{self, CallFilter};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use ringback_entity::attribution;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, Statement};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 const RECORD: &str = "mutation($events: [CallEventInput!]!) { recordCallEvents(events: $events) { \
     recorded duplicates rejected results { externalId duplicate call { id missed callerKey callerTail lineType } \
@@ -286,6 +289,102 @@ async fn assert_no_number_stored(test_db: &TestDb) {
 }
 
 on_both_databases!(calls_appointments_and_attribution);
+
+/// A calls page reads each call's credit in the page's own statement, and it agrees with the
+/// credit an appointment's missed call loads on its own. The rules credit a call once; should two
+/// attributions ever name one call, the page still shows the call once, with the appointment id
+/// that sorts first.
+async fn a_page_reads_each_credit_with_its_call(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let at = (app.state.clock.now() - Duration::days(2)).to_rfc3339();
+    let recorded = app
+        .owner
+        .run(
+            RECORD,
+            json!({ "events": [event("credit-1", "NO_ANSWER", &at, "07700 900456")] }),
+        )
+        .await;
+    let call_id = recorded["data"]["recordCallEvents"]["results"][0]["call"]["id"].clone();
+    let callback = app
+        .owner
+        .run(
+            "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { id } }",
+            json!({ "id": call_id }),
+        )
+        .await;
+    assert!(callback["errors"].is_null(), "{callback}");
+    let book = "mutation($number: String!) { createAppointment(input: { callerNumber: $number, \
+        valueMinor: 9000 }) { id attribution { status } } }";
+    let booked = app
+        .owner
+        .run(book, json!({ "number": "07700 900456" }))
+        .await;
+    assert_eq!(
+        booked["data"]["createAppointment"]["attribution"]["status"], "RECOVERED",
+        "{booked}"
+    );
+    let credit = "creditedTo { appointmentId valueMinor touchKind touchAt }";
+    let page_credit = async |app: &mut TestApp| {
+        let page = app
+            .owner
+            .run(
+                &format!("{{ calls(filter: {{ missed: true }}) {{ edges {{ node {{ id {credit} }} }} }} }}"),
+                json!({}),
+            )
+            .await;
+        let edges = page["data"]["calls"]["edges"].as_array().cloned();
+        let edges = edges.unwrap_or_else(|| panic!("a page: {page}"));
+        assert_eq!(edges.len(), 1, "the call once: {page}");
+        assert_eq!(edges[0]["node"]["id"], call_id);
+        edges[0]["node"]["creditedTo"].clone()
+    };
+    let on_page = page_credit(&mut app).await;
+    let loaded = app
+        .owner
+        .run(
+            &format!("{{ appointments(first: 5) {{ edges {{ node {{ missedCall {{ {credit} }} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        on_page, loaded["data"]["appointments"]["edges"][0]["node"]["missedCall"]["creditedTo"],
+        "{loaded}"
+    );
+    assert_eq!(
+        on_page["appointmentId"],
+        booked["data"]["createAppointment"]["id"]
+    );
+    assert_eq!(on_page["valueMinor"], 9000);
+
+    // A second booking, unattributed, whose stored attribution is made to name the same call.
+    let other = app
+        .owner
+        .run(book, json!({ "number": "07700 900123" }))
+        .await;
+    let ids: Vec<Uuid> = [&booked, &other]
+        .iter()
+        .map(|answer| {
+            let id = answer["data"]["createAppointment"]["id"].as_str();
+            Uuid::try_parse(id.unwrap_or_default()).expect("an appointment id")
+        })
+        .collect();
+    let call = Uuid::try_parse(call_id.as_str().unwrap_or_default()).expect("a call id");
+    let txn = app.tenant().begin().await.expect("txn");
+    let named = txn
+        .update_many::<attribution::Entity>()
+        .col_expr(attribution::Column::MissedCallId, Expr::value(call))
+        .filter(attribution::Column::AppointmentId.eq(ids[1]))
+        .exec(txn.conn())
+        .await
+        .expect("name the call twice");
+    assert_eq!(named.rows_affected, 1);
+    txn.commit().await.expect("commit");
+    let first = ids.iter().min().expect("two ids").to_string();
+    assert_eq!(page_credit(&mut app).await["appointmentId"], first.as_str());
+    app.db.finish().await;
+}
+
+on_both_databases!(a_page_reads_each_credit_with_its_call);
 
 /// A page's limit is written into its SQL, so PostgreSQL plans a page of calls once per size and
 /// connection and then reuses the plan; with the limit bound as a parameter every read was

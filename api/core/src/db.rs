@@ -248,7 +248,9 @@ pub async fn begin_writer(db: &DatabaseConnection) -> Result<DatabaseTransaction
 /// columns, in the order the fields are written, and the row decodes each value by its index.
 /// Decoding by name looks every column up in the row's name map, once per value: on a page of
 /// rows that lookup cost more than the decoding itself. The one list of `field: Type => Column`
-/// keeps the selection and the decoding in step.
+/// keeps the selection and the decoding in step. Rows of joined tables read side by side:
+/// `Other::select_also` adds its columns after the first row's, and a row type made of both
+/// decodes `Other::read_at(row, First::COLUMNS)`.
 #[macro_export]
 macro_rules! row_by_position {
     (
@@ -263,14 +265,34 @@ macro_rules! row_by_position {
         }
 
         impl $name {
+            /// How many columns the row reads.
+            $vis const COLUMNS: usize = [$(stringify!($field)),+].len();
+
             /// `query` selecting only this row's columns, in its fields' order.
             $vis fn select<E: ::sea_orm::EntityTrait>(
                 query: ::sea_orm::Select<E>,
             ) -> ::sea_orm::Select<E> {
-                ::sea_orm::QuerySelect::columns(
-                    ::sea_orm::QuerySelect::select_only(query),
-                    [$($column),+],
-                )
+                Self::select_also(::sea_orm::QuerySelect::select_only(query))
+            }
+
+            /// `query` selecting this row's columns after those it already selects (a row read
+            /// beside another, from a joined table).
+            $vis fn select_also<E: ::sea_orm::EntityTrait>(
+                query: ::sea_orm::Select<E>,
+            ) -> ::sea_orm::Select<E> {
+                $(let query = ::sea_orm::QuerySelect::column(query, $column);)+
+                query
+            }
+
+            /// The row whose first column is the result's column `first`.
+            $vis fn read_at(
+                row: &::sea_orm::QueryResult,
+                first: usize,
+            ) -> Result<Self, ::sea_orm::DbErr> {
+                let mut position = first..;
+                Ok(Self {
+                    $($field: row.try_get_by_index(position.next().unwrap_or_default())?),+
+                })
             }
         }
 
@@ -279,10 +301,7 @@ macro_rules! row_by_position {
                 row: &::sea_orm::QueryResult,
                 _prefix: &str,
             ) -> Result<Self, ::sea_orm::DbErr> {
-                let mut position = 0..;
-                Ok(Self {
-                    $($field: row.try_get_by_index(position.next().unwrap_or_default())?),+
-                })
+                Self::read_at(row, 0)
             }
         }
     };

@@ -10,9 +10,8 @@ use async_graphql::{
     SimpleObject, Value,
 };
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
 
-use ringback_entity::{attribution as attribution_row, call};
+use ringback_entity::call;
 use ringback_shared::access::Permission;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 
@@ -21,10 +20,9 @@ use crate::loaders::CreditLoader;
 use crate::plain::{Plain, PlainObject, answer_now, optional, scalar};
 use ringback_core::error::DomainError;
 use ringback_domain::Backend;
-use ringback_domain::service::attribution;
 use ringback_domain::service::callers::parse_caller_key;
 use ringback_domain::service::calls::{
-    self, CallCursor, CallEvent, CallFilter, EventResult, ListedCall,
+    self, CallCursor, CallEvent, CallFilter, CallOnPage, Credit, EventResult, ListedCall,
 };
 
 /// Largest page a list returns.
@@ -114,7 +112,7 @@ pub struct Call {
     pub source: String,
     /// The credit read with the page (`Some`, possibly none), or `None` to load it when asked.
     #[graphql(skip)]
-    pub credit: Option<Option<attribution_row::Model>>,
+    pub credit: Option<Option<Credit>>,
 }
 
 impl From<call::Model> for Call {
@@ -189,13 +187,13 @@ impl Call {
     }
 }
 
-impl From<&attribution_row::Model> for CallCredit {
-    fn from(row: &attribution_row::Model) -> Self {
+impl From<&Credit> for CallCredit {
+    fn from(credit: &Credit) -> Self {
         Self {
-            appointment_id: ID(row.appointment_id.to_string()),
-            value_minor: row.value_minor,
-            touch_kind: row.touch_kind.clone(),
-            touch_at: row.touch_at,
+            appointment_id: ID(credit.appointment_id.to_string()),
+            value_minor: credit.value_minor,
+            touch_kind: credit.touch_kind.clone(),
+            touch_at: credit.touch_at,
         }
     }
 }
@@ -335,12 +333,6 @@ impl CallQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Plain<Connection<String, Plain<Call>>>> {
-        let wants_credits = ctx
-            .look_ahead()
-            .field("edges")
-            .field("node")
-            .field("creditedTo")
-            .exists();
         let rows = with_tenant(
             ctx,
             Access::Read(Permission::WorkCalls),
@@ -355,45 +347,25 @@ impl CallQuery {
                     None => None,
                 };
                 let rows = calls::list(txn, principal.actor(), &filter, cursor, limit).await?;
-                // Asked for, the credits come in the page's own transaction: one query, no second
-                // transaction for the loader.
-                let credits = if wants_credits {
-                    let page = &rows[..rows.len().min(limit as usize)];
-                    let missed: Vec<uuid::Uuid> = page
-                        .iter()
-                        .filter(|row| row.missed)
-                        .map(|row| row.id)
-                        .collect();
-                    Some(attribution::crediting_calls(txn, &missed).await?)
-                } else {
-                    None
-                };
-                Ok((rows, limit, credits))
+                Ok((rows, limit))
             },
         )
         .await?;
-        let (mut rows, limit, credits) = rows;
+        let (mut rows, limit) = rows;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
-        let mut credit_of: Option<HashMap<uuid::Uuid, attribution_row::Model>> =
-            credits.map(|credits| {
-                credits
-                    .into_iter()
-                    .filter_map(|row| row.missed_call_id.map(|call| (call, row)))
-                    .collect()
-            });
         let mut connection = Connection::new(false, has_next);
         connection.edges.reserve(rows.len());
-        for row in rows {
+        for CallOnPage { call, credit } in rows {
             let cursor = CallCursor {
-                started_at: row.started_at,
-                id: row.id,
+                started_at: call.started_at,
+                id: call.id,
             }
             .encode();
-            let credit = credit_of.as_mut().map(|credits| credits.remove(&row.id));
+            // The page read each call's credit with it: no loading when asked.
             let call = Call {
-                credit,
-                ..Call::from(row)
+                credit: Some(credit),
+                ..Call::from(call)
             };
             connection.edges.push(Edge::new(cursor, Plain(call)));
         }

@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
-use ringback_domain::service::{attribution, calls};
-use ringback_entity::{attribution as attribution_row, call};
+use ringback_domain::service::attribution;
+use ringback_domain::service::calls::{self, Credit};
+use ringback_entity::call;
 use uuid::Uuid;
 
 use ringback_domain::auth::Caller;
@@ -35,13 +36,10 @@ pub struct CreditLoader {
 }
 
 impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
-    type Value = attribution_row::Model;
+    type Value = Credit;
     type Error = String;
 
-    async fn load(
-        &self,
-        call_ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, attribution_row::Model>, String> {
+    async fn load(&self, call_ids: &[Uuid]) -> Result<HashMap<Uuid, Credit>, String> {
         let (txn, _) = self.caller.begin().await.map_err(|e| e.to_string())?;
         let rows = attribution::crediting_calls(&txn, call_ids)
             .await
@@ -49,7 +47,10 @@ impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
         txn.commit().await.map_err(|e| e.to_string())?;
         Ok(rows
             .into_iter()
-            .filter_map(|row| row.missed_call_id.map(|call_id| (call_id, row)))
+            .filter_map(|row| {
+                row.missed_call_id
+                    .map(|call_id| (call_id, Credit::from(&row)))
+            })
             .collect())
     }
 }

@@ -350,7 +350,7 @@ mod tests {
     use super::Plain;
     use crate::calls::{Call, CallStatus, Direction};
     use crate::metrics::{DayFigures, Figures, Metrics, MonthFigures};
-    use ringback_entity::attribution as attribution_row;
+    use ringback_domain::service::calls::Credit;
 
     thread_local! {
         /// Fields the walks of this thread left to a derived resolver.
@@ -483,19 +483,11 @@ mod tests {
             source: "twilio".to_owned(),
             credit,
         };
-        let credit = attribution_row::Model {
-            clinic_id: Uuid::from_u128(91),
+        let credit = Credit {
             appointment_id: Uuid::from_u128(92),
-            outcome: "recovered".to_owned(),
-            reason: "text_reply".to_owned(),
-            missed_call_id: Some(Uuid::from_u128(2)),
-            missed_call_at: Some(at),
-            touch_kind: Some("text_reply".to_owned()),
-            touch_id: None,
-            touch_at: Some(at),
             value_minor: 8_000,
-            window_days: 14,
-            computed_at: at,
+            touch_kind: Some("text_reply".to_owned()),
+            touch_at: Some(at),
         };
         vec![
             call(1, false, None),

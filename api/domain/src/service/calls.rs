@@ -5,13 +5,15 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use ringback_entity::attribution as attribution_row;
 use ringback_entity::call;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key, is_anonymous};
 use ringback_shared::text_back::SkipReason;
-use sea_orm::sea_query::Cond;
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, JoinType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, FromQueryResult, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, FromQueryResult, QueryFilter,
+    QueryOrder, QueryResult, QueryTrait, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -421,15 +423,103 @@ impl From<call::Model> for ListedCall {
     }
 }
 
+/// The booking a missed call was credited with: the appointment, its value and the recovery
+/// touch that earned it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credit {
+    pub appointment_id: Uuid,
+    pub value_minor: i64,
+    pub touch_kind: Option<String>,
+    pub touch_at: Option<DateTime<Utc>>,
+}
+
+impl From<&attribution_row::Model> for Credit {
+    fn from(row: &attribution_row::Model) -> Self {
+        Self {
+            appointment_id: row.appointment_id,
+            value_minor: row.value_minor,
+            touch_kind: row.touch_kind.clone(),
+            touch_at: row.touch_at,
+        }
+    }
+}
+
+ringback_core::row_by_position! {
+    /// The credit columns a page reads beside each call, from the attribution crediting it: all
+    /// null for a call that was not missed or was credited to no appointment.
+    struct CreditColumns {
+        appointment_id: Option<Uuid> => attribution_row::Column::AppointmentId,
+        value_minor: Option<i64> => attribution_row::Column::ValueMinor,
+        touch_kind: Option<String> => attribution_row::Column::TouchKind,
+        touch_at: Option<DateTime<Utc>> => attribution_row::Column::TouchAt,
+    }
+}
+
+impl CreditColumns {
+    fn credit(self) -> Option<Credit> {
+        Some(Credit {
+            appointment_id: self.appointment_id?,
+            value_minor: self.value_minor.unwrap_or_default(),
+            touch_kind: self.touch_kind,
+            touch_at: self.touch_at,
+        })
+    }
+}
+
+/// A call on a page of the list, with its credit read in the same statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallOnPage {
+    pub call: ListedCall,
+    /// The appointment the call was credited to, if any (each missed call is credited at most
+    /// once; were a second attribution ever to name it, the page shows the one whose appointment
+    /// id sorts first, never the call twice).
+    pub credit: Option<Credit>,
+}
+
+impl FromQueryResult for CallOnPage {
+    fn from_query_result(row: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            call: ListedCall::read_at(row, 0)?,
+            credit: CreditColumns::read_at(row, ListedCall::COLUMNS)?.credit(),
+        })
+    }
+}
+
+/// The attribution crediting the outer query's call: the first by appointment id, so that a
+/// call joins at most one row. Written once for both databases (quoted names, a scalar subquery).
+const FIRST_CREDIT_OF_CALL: &str = "(SELECT \"credit\".\"appointment_id\" FROM \"attributions\" AS \"credit\" \
+     WHERE \"credit\".\"clinic_id\" = \"calls\".\"clinic_id\" AND \"credit\".\"missed_call_id\" = \"calls\".\"id\" \
+     ORDER BY \"credit\".\"appointment_id\" LIMIT 1)";
+
+/// `query` (calls) joined with the attribution that credits each missed call, if any.
+fn with_credits(mut query: Select<call::Entity>) -> Select<call::Entity> {
+    let credited = Cond::all()
+        .add(
+            Expr::col((attribution_row::Entity, attribution_row::Column::ClinicId))
+                .equals((call::Entity, call::Column::ClinicId)),
+        )
+        .add(Expr::col((call::Entity, call::Column::Missed)).eq(true))
+        .add(
+            Expr::col((
+                attribution_row::Entity,
+                attribution_row::Column::AppointmentId,
+            ))
+            .eq(Expr::cust(FIRST_CREDIT_OF_CALL)),
+        );
+    QueryTrait::query(&mut query).join(JoinType::LeftJoin, attribution_row::Entity, credited);
+    query
+}
+
 /// Up to `limit + 1` calls matching `filter` after `cursor`, newest first (the extra row tells
-/// whether another page exists). Reading the list is audited.
+/// whether another page exists), each with its credit, in one statement. Reading the list is
+/// audited.
 pub async fn list(
     txn: &TenantTxn,
     actor: Option<Uuid>,
     filter: &CallFilter,
     after: Option<CallCursor>,
     limit: u64,
-) -> Result<Vec<ListedCall>, DomainError> {
+) -> Result<Vec<CallOnPage>, DomainError> {
     let mut query = txn.find::<call::Entity>();
     if let Some(direction) = filter.direction {
         query = query.filter(call::Column::Direction.eq(direction.as_str()));
@@ -460,13 +550,13 @@ pub async fn list(
                 ),
         );
     }
-    let page = ListedCall::select(
+    let page = CreditColumns::select_also(ListedCall::select(with_credits(
         query
             .order_by_desc(call::Column::StartedAt)
             .order_by_desc(call::Column::Id),
-    );
+    )));
     let statement = with_literal_limit(page, txn.conn().get_database_backend(), limit + 1);
-    let calls = ListedCall::find_by_statement(statement)
+    let calls = CallOnPage::find_by_statement(statement)
         .all(txn.conn())
         .await?;
     audit::note_read(
