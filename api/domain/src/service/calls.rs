@@ -485,27 +485,30 @@ impl FromQueryResult for CallOnPage {
     }
 }
 
-/// The attribution crediting the outer query's call: the first by appointment id, so that a
-/// call joins at most one row. Written once for both databases (quoted names, a scalar subquery).
-const FIRST_CREDIT_OF_CALL: &str = "(SELECT \"credit\".\"appointment_id\" FROM \"attributions\" AS \"credit\" \
-     WHERE \"credit\".\"clinic_id\" = \"calls\".\"clinic_id\" AND \"credit\".\"missed_call_id\" = \"calls\".\"id\" \
-     ORDER BY \"credit\".\"appointment_id\" LIMIT 1)";
+/// Whether the joined attribution is the first (by appointment id) to name its call, so that a
+/// call joins at most one row. Written once for both databases (quoted names); PostgreSQL checks
+/// it only for the rows the index on the missed call finds, an anti-join that is empty unless a
+/// call were ever named twice.
+const FIRST_TO_NAME_ITS_CALL: &str = "NOT EXISTS (SELECT 1 FROM \"attributions\" AS \"earlier\" \
+     WHERE \"earlier\".\"clinic_id\" = \"attributions\".\"clinic_id\" \
+     AND \"earlier\".\"missed_call_id\" = \"attributions\".\"missed_call_id\" \
+     AND \"earlier\".\"appointment_id\" < \"attributions\".\"appointment_id\")";
 
-/// `query` (calls) joined with the attribution that credits each missed call, if any.
+/// `query` (calls) joined with the attribution that credits each missed call, if any: found
+/// through the index on the clinic's missed calls, one probe per call on the page.
 fn with_credits(mut query: Select<call::Entity>) -> Select<call::Entity> {
+    let attribution = |column| Expr::col((attribution_row::Entity, column));
     let credited = Cond::all()
         .add(
-            Expr::col((attribution_row::Entity, attribution_row::Column::ClinicId))
+            attribution(attribution_row::Column::ClinicId)
                 .equals((call::Entity, call::Column::ClinicId)),
         )
-        .add(Expr::col((call::Entity, call::Column::Missed)).eq(true))
         .add(
-            Expr::col((
-                attribution_row::Entity,
-                attribution_row::Column::AppointmentId,
-            ))
-            .eq(Expr::cust(FIRST_CREDIT_OF_CALL)),
-        );
+            attribution(attribution_row::Column::MissedCallId)
+                .equals((call::Entity, call::Column::Id)),
+        )
+        .add(Expr::col((call::Entity, call::Column::Missed)).eq(true))
+        .add(Expr::cust(FIRST_TO_NAME_ITS_CALL));
     QueryTrait::query(&mut query).join(JoinType::LeftJoin, attribution_row::Entity, credited);
     query
 }
