@@ -55,6 +55,25 @@ fn monday_ahead() -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
+/// Waits until the newest missed call's text-back is recorded as sent or delivered (its message
+/// is in the caller's conversation), so a reply comes after it as it would from a real caller.
+async fn wait_until_texted_back(server: &RingbackServer, cookie: &str) -> Result<(), E2eError> {
+    let query =
+        "{ calls(first: 1, filter: { missed: true }) { edges { node { textBackStatus } } } }";
+    let mut status = serde_json::Value::Null;
+    for _ in 0..150 {
+        let (_, answer) = server.graphql_as(Some(cookie), query, json!({}))?;
+        status = answer["data"]["calls"]["edges"][0]["node"]["textBackStatus"].clone();
+        if status == "sent" || status == "delivered" {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(E2eError::Assertion(format!(
+        "the text-back was not recorded as sent: {status}"
+    )))
+}
+
 async fn book_then_take_over(
     browser: &Browser,
     server: &RingbackServer,
@@ -97,6 +116,9 @@ async fn book_then_take_over(
     if !texted.iter().any(|text| text.to == CALLER) {
         return Err(E2eError::Assertion(format!("no text-back: {texted:?}")));
     }
+    // The caller reads the text once it has gone out: the server records it as sent just after
+    // the provider accepted it.
+    wait_until_texted_back(server, &cookie).await?;
 
     // The caller replies; the AI finds Monday's slots, books one and answers.
     let monday = monday_ahead();

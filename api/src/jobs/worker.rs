@@ -361,9 +361,12 @@ impl Worker {
             Attempt::Done(receipt) => Settlement::Done {
                 provider_message_id: receipt.provider_id.clone(),
             },
-            Attempt::Cancelled(reason) => Settlement::Cancelled {
-                reason: (*reason).to_owned(),
-            },
+            Attempt::Cancelled(reason) => {
+                tracing::info!(job = %row.id, kind = %row.kind, %reason, "outbox job cancelled");
+                Settlement::Cancelled {
+                    reason: (*reason).to_owned(),
+                }
+            }
             Attempt::Failed {
                 error,
                 retryable,
