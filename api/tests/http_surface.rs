@@ -235,6 +235,48 @@ async fn the_console_and_introspection_can_be_turned_off() {
     test_db.finish().await;
 }
 
+/// A request that passed every validation rule is answered the same when sent again (then it runs
+/// on the schema that checks only depth, complexity and fragment cycles), but the same text with
+/// other variables is checked in full: a value the schema refuses is refused every time. A refused
+/// request is never taken as checked.
+#[tokio::test]
+async fn a_request_checked_once_is_checked_again_when_its_variables_change() {
+    let test_db = TestDb::new(DatabaseKind::Sqlite).await;
+    let web = web_dir();
+    let client = TestClient::new(test_db.app(web.path()));
+    let query = "query Info($show: Boolean!) { serverInfo { name @include(if: $show) database } }";
+    let send = async |variables: Value| {
+        let response = client
+            .post("/graphql")
+            .body_json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await;
+        response.assert_status_is_ok();
+        serde_json::from_str::<Value>(&body_text(response).await).expect("json")
+    };
+
+    let first = send(json!({ "show": true })).await;
+    assert!(first.get("errors").is_none(), "{first}");
+    assert_eq!(first["data"]["serverInfo"]["name"], "Ringback", "{first}");
+    assert_eq!(send(json!({ "show": true })).await, first);
+    let hidden = send(json!({ "show": false })).await;
+    assert!(
+        hidden["data"]["serverInfo"].get("name").is_none(),
+        "{hidden}"
+    );
+    for _ in 0..2 {
+        let refused = send(json!({ "show": "yes" })).await;
+        assert!(refused["data"].is_null(), "{refused}");
+        let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("Boolean"), "{refused}");
+    }
+    for _ in 0..2 {
+        let refused = graphql(&client, "{ serverInfo { noSuchField } }").await;
+        assert!(refused["data"].is_null(), "{refused}");
+    }
+    test_db.finish().await;
+}
+
 /// One request repeating a cheap root field under 240 aliases is refused before anything runs,
 /// with a clear code (not a 5xx, not 480 queries).
 #[tokio::test]

@@ -38,17 +38,20 @@ mod server_info;
 mod setup;
 mod team;
 pub mod types;
+mod validated;
 mod what_if;
 mod worklist;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema, ValidationMode};
 use ringback_domain::Backend;
 use ringback_domain::auth::Caller;
 
 use crate::loaders::{CallLoader, CreditLoader};
+use crate::validated::{Checked, Validated};
 
 pub use server_info::{DatabaseEngine, ServerInfo};
 
@@ -102,8 +105,18 @@ pub struct MutationRoot(
     notifications::NotificationMutation,
 );
 
-/// The schema type served at `/graphql`.
-pub type RingbackSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+/// The schema as async-graphql builds it.
+type RootSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// The schema served at `/graphql`, built twice: once checking every validation rule, once
+/// checking only fragment cycles, depth and complexity for requests that passed every rule before
+/// ([`validated`]). Cheap to clone.
+#[derive(Clone)]
+pub struct RingbackSchema {
+    every_rule: RootSchema,
+    rules_passed: RootSchema,
+    validated: Arc<Validated>,
+}
 
 /// Deepest query nesting accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -129,7 +142,21 @@ pub async fn execute(
     if let Err(refusal) = bounds::check_request(&mut request) {
         return async_graphql::Response::from_errors(vec![refusal]);
     }
-    schema.execute(request_data(request, caller, info)).await
+    let checked = Checked::of(&request);
+    let request = request_data(request, caller, info);
+    match checked {
+        Some(checked) if schema.validated.passed(&checked) => {
+            schema.rules_passed.execute(request).await
+        }
+        Some(checked) => {
+            let response = schema.every_rule.execute(request).await;
+            if response.errors.is_empty() {
+                schema.validated.keep(checked);
+            }
+            response
+        }
+        None => schema.every_rule.execute(request).await,
+    }
 }
 
 /// `request` with what its resolvers read besides the [`Backend`]: the `caller`, facts about the
@@ -156,6 +183,15 @@ fn request_data(
 /// answers `__schema` and `__type` with an error (the committed `schema.graphql` stays the
 /// contract).
 pub fn build_schema(backend: Backend, introspection: bool) -> RingbackSchema {
+    RingbackSchema {
+        every_rule: root_schema(backend.clone(), introspection, ValidationMode::Strict),
+        rules_passed: root_schema(backend, introspection, ValidationMode::Fast),
+        validated: Arc::default(),
+    }
+}
+
+/// The schema validating each request in `mode`.
+fn root_schema(backend: Backend, introspection: bool, mode: ValidationMode) -> RootSchema {
     let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -163,7 +199,8 @@ pub fn build_schema(backend: Backend, introspection: bool) -> RingbackSchema {
     )
     .data(backend)
     .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY);
+    .limit_complexity(MAX_COMPLEXITY)
+    .validation_mode(mode);
     if introspection {
         builder.finish()
     } else {

@@ -1,0 +1,119 @@
+//! Requests that passed every validation rule before, kept by all that validation reads: the
+//! query text, the operation name and the variables' values (an argument's bounds are checked
+//! against a variable's value too). The dashboard and integrators send the same few requests over
+//! and over; checking all of the rules again on each cost more than the rest of a small read's
+//! GraphQL work. A request kept here runs on a schema that checks only what may differ from one
+//! run to the next or guards the server: fragment cycles, depth and complexity (async-graphql's
+//! fast validation). A request is kept only once it was answered without any error, so a refused
+//! request is checked in full every time. At most [`MAX_KEPT`] are kept, none longer than
+//! [`MAX_KEPT_TEXT`] (text and variables); when full, the set is emptied and refills with what is
+//! sent now. Validation depends on nothing but the request and the schema, so one set serves every
+//! clinic of one schema.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard};
+
+use async_graphql::Request;
+
+/// Most requests kept at once.
+pub const MAX_KEPT: usize = 256;
+/// Longest request kept, in bytes of query text and variables together.
+pub const MAX_KEPT_TEXT: usize = 8 * 1024;
+
+/// What validation of one request reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Checked {
+    query: String,
+    operation_name: Option<String>,
+    /// The variables as JSON (their order as sent: the same request sends them the same way).
+    variables: String,
+}
+
+impl Checked {
+    /// What validation of `request` reads, or None when the request is too long to keep.
+    pub fn of(request: &Request) -> Option<Self> {
+        let variables = serde_json::to_string(&request.variables).ok()?;
+        (request.query.len() + variables.len() <= MAX_KEPT_TEXT).then(|| Self {
+            query: request.query.clone(),
+            operation_name: request.operation_name.clone(),
+            variables,
+        })
+    }
+}
+
+/// The requests of one schema that passed every rule.
+#[derive(Debug, Default)]
+pub struct Validated {
+    kept: Mutex<HashSet<Checked>>,
+}
+
+impl Validated {
+    /// Whether `checked` passed every rule before.
+    pub fn passed(&self, checked: &Checked) -> bool {
+        self.kept().contains(checked)
+    }
+
+    /// Keeps `checked`, a request answered without any error.
+    pub fn keep(&self, checked: Checked) {
+        let mut kept = self.kept();
+        if kept.len() >= MAX_KEPT {
+            kept.clear();
+        }
+        kept.insert(checked);
+    }
+
+    /// The set; a panic elsewhere while it was held leaves it usable (it holds only keys).
+    fn kept(&self) -> MutexGuard<'_, HashSet<Checked>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::Variables;
+    use serde_json::json;
+
+    use super::*;
+
+    fn with_variables(query: &str, variables: serde_json::Value) -> Request {
+        Request::new(query).variables(Variables::from_json(variables))
+    }
+
+    #[test]
+    fn the_same_request_is_known_and_any_change_is_not() {
+        let validated = Validated::default();
+        let query = "query Q($n: Int) { calls(first: $n) { edges { node { id } } } }";
+        let first = Checked::of(&with_variables(query, json!({ "n": 5 }))).expect("short");
+        validated.keep(first.clone());
+        assert!(validated.passed(&first));
+        let again = Checked::of(&with_variables(query, json!({ "n": 5 }))).expect("short");
+        assert!(validated.passed(&again));
+        let other_value = Checked::of(&with_variables(query, json!({ "n": 500 }))).expect("short");
+        assert!(!validated.passed(&other_value));
+        let named = Checked::of(&with_variables(query, json!({ "n": 5 })).operation_name("Q"))
+            .expect("short");
+        assert!(!validated.passed(&named));
+        let other_text = Checked::of(&with_variables(
+            "query Q($n: Int) { calls(first: $n) { edges { node { missed } } } }",
+            json!({ "n": 5 }),
+        ))
+        .expect("short");
+        assert!(!validated.passed(&other_text));
+    }
+
+    #[test]
+    fn long_requests_are_not_kept_and_a_full_set_starts_again() {
+        let long = format!("{{ {} }}", "__typename ".repeat(MAX_KEPT_TEXT / 10));
+        assert!(Checked::of(&Request::new(long)).is_none());
+        let validated = Validated::default();
+        for n in 0..=MAX_KEPT {
+            let checked = Checked::of(&Request::new(format!("{{ fill{n}: __typename }}")));
+            validated.keep(checked.expect("short"));
+        }
+        assert!(validated.kept().len() <= MAX_KEPT);
+        let last = Checked::of(&Request::new(format!("{{ fill{MAX_KEPT}: __typename }}")));
+        assert!(validated.passed(&last.expect("short")));
+    }
+}
