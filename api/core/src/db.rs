@@ -291,7 +291,10 @@ macro_rules! row_by_position {
             ) -> Result<Self, ::sea_orm::DbErr> {
                 let mut position = first..;
                 Ok(Self {
-                    $($field: row.try_get_by_index(position.next().unwrap_or_default())?),+
+                    $($field: <$ty as $crate::columns::ByPosition>::read(
+                        row,
+                        position.next().unwrap_or_default(),
+                    )?),+
                 })
             }
         }

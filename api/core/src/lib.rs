@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod columns;
 pub mod db;
 pub mod error;
 pub mod keys;
