@@ -3,7 +3,8 @@
 //! ([`guard`]) and call domain services; they hold no business rules. No web framework lives here:
 //! the binary authenticates the request and hands it, with the
 //! [`Caller`](ringback_domain::auth::Caller) and [`RequestInfo`], to [`execute`], which bounds its
-//! shape, adds the DataLoaders and runs it on the schema.
+//! shape, adds the DataLoaders and runs it on the schema (checking only depth, complexity and
+//! fragment cycles again for a request that passed every validation rule before: [`validated`]).
 
 // The merged roots nest every query and mutation object; proving their futures `Send` goes
 // deeper than the default limit.
