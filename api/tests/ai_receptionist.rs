@@ -550,6 +550,12 @@ async fn details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over(kind: Data
             .any(|(action, detail)| { action == "ai.handed_off" && !detail.contains("Gas") })
     );
 
+    // The staff reply's text job wakes the workers once committed (no worker runs here, so the
+    // wake stays stored); taking a conversation over queues nothing and wakes nobody.
+    let woken = |app: &TestApp| {
+        futures::FutureExt::now_or_never(app.state.backend.jobs_queued.notified()).is_some()
+    };
+    woken(&app);
     let replied = app
         .owner
         .run(
@@ -558,6 +564,7 @@ async fn details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over(kind: Data
         )
         .await;
     assert!(replied["errors"].is_null(), "{replied}");
+    assert!(woken(&app), "the reply's text woke the workers");
     let first = reload(&app, first.id).await;
     assert_eq!(
         first.ai_state.as_deref(),
@@ -575,6 +582,7 @@ async fn details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over(kind: Data
         taken["data"]["takeOverConversation"]["aiState"], "TAKEN_OVER",
         "{taken}"
     );
+    assert!(!woken(&app), "a take-over queues no job");
     assert!(
         app.audit_actions()
             .await

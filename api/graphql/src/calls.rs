@@ -409,7 +409,6 @@ impl CallMutation {
             .await
         })
         .await?;
-        backend.wake_workers();
         Ok(payload(results))
     }
 

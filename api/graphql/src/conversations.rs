@@ -289,7 +289,6 @@ impl ConversationMutation {
             },
         )
         .await?;
-        backend.wake_workers();
         Ok(Message::from(OpenedMessage {
             row: stored,
             body: body.trim().to_owned(),

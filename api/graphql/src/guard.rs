@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{DomainError, graphql_error};
 use ringback_core::tenant::TenantTxn;
+use ringback_domain::Backend;
 use ringback_domain::auth::{Caller, Principal};
 
 /// What an operation needs from the caller.
@@ -26,10 +27,11 @@ pub async fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Princ
         .map_err(graphql_error)
 }
 
-/// Runs `work` for the caller's clinic if `access` allows it, committing when it succeeds. A
-/// credential not checked yet in this request is checked in the transaction before `work`
-/// ([`Caller::begin`]); when the caller is already known, `access` is checked before the
-/// transaction opens.
+/// Runs `work` for the caller's clinic if `access` allows it, committing when it succeeds; when
+/// `work` queued a job, the workers are woken once it is committed (a reply a receptionist sends
+/// goes out at once, not at the workers' next look). A credential not checked yet in this request
+/// is checked in the transaction before `work` ([`Caller::begin`]); when the caller is already
+/// known, `access` is checked before the transaction opens.
 pub async fn with_tenant<T>(
     ctx: &Context<'_>,
     access: Access,
@@ -66,7 +68,13 @@ pub async fn with_tenant_reading<T>(
     allows(principal, access).map_err(graphql_error)?;
     let (value, ending) = work(&txn, principal).await.map_err(graphql_error)?;
     match ending {
-        Ending::Commit => txn.commit().await.map_err(graphql_error)?,
+        Ending::Commit => {
+            let queued_jobs = txn.queued_jobs();
+            txn.commit().await.map_err(graphql_error)?;
+            if queued_jobs && let Ok(backend) = ctx.data::<Backend>() {
+                backend.wake_workers();
+            }
+        }
         Ending::ReadOnly => txn.end_reading(),
     }
     Ok(value)
