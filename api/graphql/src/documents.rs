@@ -4,51 +4,38 @@
 //! [`MAX_KEPT_TEXT`]; when full, the set is emptied and refills with what is sent now. A document
 //! depends on nothing but its text, so one set serves every clinic.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock};
 
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerResult};
+
+use crate::kept::Kept;
 
 /// Most documents kept at once.
 pub const MAX_KEPT: usize = 128;
 /// Longest query text kept, in bytes.
 pub const MAX_KEPT_TEXT: usize = 8 * 1024;
 
-type Kept = HashMap<String, Arc<ExecutableDocument>>;
-
-static KEPT: LazyLock<Mutex<Kept>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+static KEPT: LazyLock<Kept<String, Arc<ExecutableDocument>>> =
+    LazyLock::new(|| Kept::new(MAX_KEPT));
 
 /// Gives `request` its parsed document, from the kept set when its text was parsed before.
 pub fn parse(request: &mut Request) -> ServerResult<&ExecutableDocument> {
-    let kept = kept().get(&request.query).cloned();
-    match kept {
+    match KEPT.get(request.query.as_str()) {
         Some(document) => request.set_parsed_query(ExecutableDocument::clone(&document)),
         None if request.query.len() <= MAX_KEPT_TEXT => {
             let document = Arc::new(request.parsed_query()?.clone());
-            keep(request.query.clone(), document);
+            KEPT.keep(request.query.clone(), document);
         }
         None => {}
     }
     request.parsed_query()
 }
 
-fn keep(text: String, document: Arc<ExecutableDocument>) {
-    let mut kept = kept();
-    if kept.len() >= MAX_KEPT {
-        kept.clear();
-    }
-    kept.insert(text, document);
-}
-
-/// The kept set; a panic elsewhere while it was held leaves it usable (it holds only parses).
-fn kept() -> MutexGuard<'static, Kept> {
-    KEPT.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::{Mutex, MutexGuard};
+
     use super::*;
 
     /// The tests share the one set, and one of them fills and empties it.
@@ -61,7 +48,7 @@ mod tests {
     }
 
     fn is_kept(text: &str) -> bool {
-        kept().contains_key(text)
+        KEPT.get(text).is_some()
     }
 
     #[test]
@@ -93,7 +80,7 @@ mod tests {
             let text = format!("{{ fill{n}: __typename }}");
             parse(&mut Request::new(text.as_str())).expect("parses");
         }
-        assert!(kept().len() <= MAX_KEPT);
+        assert!(KEPT.len() <= MAX_KEPT);
         assert!(is_kept(&format!("{{ fill{MAX_KEPT}: __typename }}")));
     }
 }

@@ -26,6 +26,7 @@ pub mod error;
 mod export;
 mod guard;
 mod inbox;
+mod kept;
 mod leaving;
 pub mod loaders;
 mod metrics;

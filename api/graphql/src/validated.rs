@@ -10,10 +10,9 @@
 //! sent now. Validation depends on nothing but the request and the schema, so one set serves every
 //! clinic of one schema.
 
-use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard};
-
 use async_graphql::Request;
+
+use crate::kept::Kept;
 
 /// Most requests kept at once.
 pub const MAX_KEPT: usize = 256;
@@ -42,31 +41,28 @@ impl Checked {
 }
 
 /// The requests of one schema that passed every rule.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Validated {
-    kept: Mutex<HashSet<Checked>>,
+    kept: Kept<Checked, ()>,
+}
+
+impl Default for Validated {
+    fn default() -> Self {
+        Self {
+            kept: Kept::new(MAX_KEPT),
+        }
+    }
 }
 
 impl Validated {
     /// Whether `checked` passed every rule before.
     pub fn passed(&self, checked: &Checked) -> bool {
-        self.kept().contains(checked)
+        self.kept.get(checked).is_some()
     }
 
     /// Keeps `checked`, a request answered without any error.
     pub fn keep(&self, checked: Checked) {
-        let mut kept = self.kept();
-        if kept.len() >= MAX_KEPT {
-            kept.clear();
-        }
-        kept.insert(checked);
-    }
-
-    /// The set; a panic elsewhere while it was held leaves it usable (it holds only keys).
-    fn kept(&self) -> MutexGuard<'_, HashSet<Checked>> {
-        self.kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.kept.keep(checked, ());
     }
 }
 
@@ -112,7 +108,7 @@ mod tests {
             let checked = Checked::of(&Request::new(format!("{{ fill{n}: __typename }}")));
             validated.keep(checked.expect("short"));
         }
-        assert!(validated.kept().len() <= MAX_KEPT);
+        assert!(validated.kept.len() <= MAX_KEPT);
         let last = Checked::of(&Request::new(format!("{{ fill{MAX_KEPT}: __typename }}")));
         assert!(validated.passed(&last.expect("short")));
     }
