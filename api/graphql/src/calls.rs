@@ -1,7 +1,7 @@
 //! Calls over GraphQL: the filtered, paginated list (staff and read keys), `recordCallEvents` for
 //! integrators with write keys, and `logCallback` for staff.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::Field;
 use async_graphql::resolver_utils::enum_value;
@@ -320,6 +320,24 @@ pub fn page_size(first: Option<i32>) -> Result<u64, DomainError> {
     }
 }
 
+/// A call's place in the list (`after`, `cursor`, `endCursor`): written out only where a query
+/// asks for it.
+pub struct PageCursor(CallCursor);
+
+impl CursorType for PageCursor {
+    type Error = DomainError;
+
+    fn decode_cursor(text: &str) -> Result<Self, DomainError> {
+        CallCursor::decode(text)
+            .map(Self)
+            .ok_or_else(|| DomainError::BadUserInput("bad cursor".to_owned()))
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.0.encode()
+    }
+}
+
 #[derive(Default)]
 pub struct CallQuery;
 
@@ -332,7 +350,7 @@ impl CallQuery {
         filter: Option<CallFilterInput>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Plain<Connection<String, Plain<Call>>>> {
+    ) -> async_graphql::Result<Plain<Connection<PageCursor, Plain<Call>>>> {
         let rows = with_tenant(
             ctx,
             Access::Read(Permission::WorkCalls),
@@ -340,10 +358,7 @@ impl CallQuery {
                 let limit = page_size(first)?;
                 let filter = filter_from(filter.unwrap_or_default())?;
                 let cursor = match after.as_deref() {
-                    Some(text) => Some(
-                        CallCursor::decode(text)
-                            .ok_or_else(|| DomainError::BadUserInput("bad cursor".to_owned()))?,
-                    ),
+                    Some(text) => Some(PageCursor::decode_cursor(text)?.0),
                     None => None,
                 };
                 let rows = calls::list(txn, principal.actor(), &filter, cursor, limit).await?;
@@ -357,11 +372,10 @@ impl CallQuery {
         let mut connection = Connection::new(false, has_next);
         connection.edges.reserve(rows.len());
         for CallOnPage { call, credit } in rows {
-            let cursor = CallCursor {
+            let cursor = PageCursor(CallCursor {
                 started_at: call.started_at,
                 id: call.id,
-            }
-            .encode();
+            });
             // The page read each call's credit with it: no loading when asked.
             let call = Call {
                 credit: Some(credit),

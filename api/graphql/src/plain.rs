@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use async_graphql::connection::{Connection, Edge, EmptyFields, PageInfo};
+use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields, PageInfo};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::indexmap::map::Entry;
 use async_graphql::parser::types::{Field, Selection};
@@ -217,8 +217,13 @@ pub fn list_now<'o, T: PlainObject + 'o>(
 }
 
 /// A page of plain objects (`calls`): its edges, nodes and page info answered in the same pass,
-/// as async-graphql's `Connection` answers them.
-impl<T: PlainObject + Send + Sync> PlainObject for Connection<String, Plain<T>> {
+/// as async-graphql's `Connection` answers them. A cursor is written out only where the query
+/// asks for it (a page's `endCursor`, say, rather than one per edge).
+impl<C, T> PlainObject for Connection<C, Plain<T>>
+where
+    C: CursorType + Send + Sync,
+    T: PlainObject + Send + Sync,
+{
     fn plain_value(
         &self,
         ctx: &ContextSelectionSet<'_>,
@@ -231,8 +236,8 @@ impl<T: PlainObject + Send + Sync> PlainObject for Connection<String, Plain<T>> 
                 let info = PageInfo {
                     has_previous_page: self.has_previous_page,
                     has_next_page: self.has_next_page,
-                    start_cursor: self.edges.first().map(|edge| edge.cursor.clone()),
-                    end_cursor: self.edges.last().map(|edge| edge.cursor.clone()),
+                    start_cursor: self.edges.first().map(|edge| edge.cursor.encode_cursor()),
+                    end_cursor: self.edges.last().map(|edge| edge.cursor.encode_cursor()),
                 };
                 answer_now(&info, ctx, field)
             }
@@ -241,14 +246,18 @@ impl<T: PlainObject + Send + Sync> PlainObject for Connection<String, Plain<T>> 
     }
 }
 
-impl<T: PlainObject + Send + Sync> PlainObject for Edge<String, Plain<T>, EmptyFields> {
+impl<C, T> PlainObject for Edge<C, Plain<T>, EmptyFields>
+where
+    C: CursorType + Send + Sync,
+    T: PlainObject + Send + Sync,
+{
     fn plain_value(
         &self,
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> Option<Value> {
         match field.node.name.node.as_str() {
-            "cursor" => Some(Value::String(self.cursor.clone())),
+            "cursor" => Some(Value::String(self.cursor.encode_cursor())),
             "node" => answer_now(&self.node.0, ctx, field),
             _ => None,
         }
@@ -341,7 +350,7 @@ pub fn optional<S: async_graphql::ScalarType>(value: &Option<S>) -> Value {
 mod tests {
     use std::cell::Cell;
 
-    use async_graphql::connection::{Connection, Edge};
+    use async_graphql::connection::{Connection, CursorType, Edge};
     use async_graphql::{EmptyMutation, EmptySubscription, ID, Object, Schema, Value};
     use chrono::{NaiveDate, TimeZone, Utc};
     use serde_json::Value as Json;
@@ -355,6 +364,24 @@ mod tests {
     thread_local! {
         /// Fields the walks of this thread left to a derived resolver.
         pub static DEFERRED: Cell<usize> = const { Cell::new(0) };
+        /// Cursors the pages of this thread wrote out.
+        static ENCODED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// A page cursor that counts how often it is written out.
+    struct Counted(String);
+
+    impl CursorType for Counted {
+        type Error = std::convert::Infallible;
+
+        fn decode_cursor(text: &str) -> Result<Self, Self::Error> {
+            Ok(Self(text.to_owned()))
+        }
+
+        fn encode_cursor(&self) -> String {
+            ENCODED.with(|count| count.set(count.get() + 1));
+            self.0.clone()
+        }
     }
 
     /// Every plain type twice: as derived and as [`Plain`], over the same values.
@@ -386,10 +413,10 @@ mod tests {
         async fn plain_metrics(&self) -> Vec<Plain<Metrics>> {
             vec![Plain(metrics())]
         }
-        async fn derived_pages(&self) -> Vec<Connection<String, Plain<Call>>> {
+        async fn derived_pages(&self) -> Vec<Connection<Counted, Plain<Call>>> {
             vec![page(calls()), page(Vec::new())]
         }
-        async fn plain_pages(&self) -> Vec<Plain<Connection<String, Plain<Call>>>> {
+        async fn plain_pages(&self) -> Vec<Plain<Connection<Counted, Plain<Call>>>> {
             vec![Plain(page(calls())), Plain(page(Vec::new()))]
         }
     }
@@ -406,11 +433,11 @@ mod tests {
     }
 
     /// A page of `calls` with a next page, each call's cursor made from its id.
-    fn page(calls: Vec<Call>) -> Connection<String, Plain<Call>> {
+    fn page(calls: Vec<Call>) -> Connection<Counted, Plain<Call>> {
         let mut page = Connection::new(false, !calls.is_empty());
         for call in calls {
             page.edges.push(Edge::new(
-                format!("cursor-{}", call.id.as_str()),
+                Counted(format!("cursor-{}", call.id.as_str())),
                 Plain(call),
             ));
         }
@@ -666,6 +693,26 @@ mod tests {
             "call 4's credit in edges and nodes, on both pages: {}",
             answer.errors
         );
+    }
+
+    /// How many cursors answering `query` wrote out.
+    async fn cursors_written(query: &str) -> usize {
+        let before = ENCODED.with(Cell::get);
+        let response = schema().execute(query).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        ENCODED.with(Cell::get) - before
+    }
+
+    #[tokio::test]
+    async fn a_plain_page_writes_out_only_the_cursors_asked_for() {
+        // The first page has four calls, the second none; page info holds the first page's two
+        // ends.
+        let ends = "{ plainPages { edges { node { id } } pageInfo { endCursor } } }";
+        assert_eq!(cursors_written(ends).await, 2);
+        let nodes = "{ plainPages { nodes { id } edges { node { callerKey } } } }";
+        assert_eq!(cursors_written(nodes).await, 0);
+        let every = "{ plainPages { edges { cursor } } }";
+        assert_eq!(cursors_written(every).await, 4);
     }
 
     #[test]
