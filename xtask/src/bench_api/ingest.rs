@@ -160,6 +160,7 @@ impl Bench {
             ringback: run,
             postgraphile: None,
             pgbench,
+            spread: None,
         })
     }
 

@@ -1,4 +1,4 @@
-//! `cargo xtask bench-api [--seconds N] [--warmup N] [--conns 1,8,32]
+//! `cargo xtask bench-api [--seconds N] [--warmup N] [--conns 1,8,32] [--rounds N]
 //! [--parts overview,calls,ingest] [--pool N] [--keep-database]`: Ringback's two main reads against
 //! PostGraphile 5 and against pgbench of Ringback's own statements, and its webhook ingest against
 //! pgbench of the statements a webhook sends, on one machine (issue 16, "The benchmark, in the
@@ -20,7 +20,10 @@
 //!    as `psql`, and stops if not, or if any of the login role's connections is encrypted (every
 //!    client here connects over plain TCP, [`PLAIN_TCP`]);
 //! 5. for each read and connection count: wrk against both servers (after a warm-up) and pgbench
-//!    of the captured statements, sampling both servers' memory;
+//!    of the captured statements, sampling both servers' memory; with `--rounds N`, N such rounds
+//!    one after the other, and the table shows the round with the median Ringback / pgbench ratio
+//!    and the range of each ratio over the rounds (on a shared machine one round can differ from
+//!    the next by a third);
 //! 6. the webhook ingest ([`ingest`]): a Twilio account for the server whose API runs here
 //!    ([`twilio`]), the clinic's number added, five webhooks captured as in step 3, then 16 wrk
 //!    clients replaying signed voice webhooks of missed calls, checked against the rows recorded,
@@ -108,6 +111,8 @@ struct Options {
     seconds: u64,
     warmup: u64,
     conns: Vec<u32>,
+    /// Rounds of the three measurements per read and connection count.
+    rounds: u32,
     reads: Vec<Read>,
     /// Measure the webhook ingest too.
     ingest: bool,
@@ -123,6 +128,7 @@ impl Options {
             seconds: 10,
             warmup: 3,
             conns: vec![1, 8, 32],
+            rounds: 1,
             reads: vec![Read::Overview, Read::Calls],
             ingest: true,
             keep: false,
@@ -131,7 +137,8 @@ impl Options {
         let usage = || {
             TaskError(
                 "usage: cargo xtask bench-api [--seconds N (10)] [--warmup N (3)] \
-                 [--conns 1,8,32] [--parts overview,calls,ingest] [--pool N] [--keep-database]"
+                 [--conns 1,8,32] [--rounds N (1)] [--parts overview,calls,ingest] [--pool N] \
+                 [--keep-database]"
                     .to_owned(),
             )
         };
@@ -146,6 +153,7 @@ impl Options {
                 "--seconds" => options.seconds = value.parse().map_err(|_| usage())?,
                 "--warmup" => options.warmup = value.parse().map_err(|_| usage())?,
                 "--pool" => options.pool = Some(value.parse().map_err(|_| usage())?),
+                "--rounds" => options.rounds = value.parse().map_err(|_| usage())?,
                 "--conns" => {
                     options.conns = value
                         .split(',')
@@ -171,6 +179,7 @@ impl Options {
             }
         }
         if options.seconds == 0
+            || options.rounds == 0
             || options.conns.is_empty()
             || (options.reads.is_empty() && !options.ingest)
         {
@@ -283,6 +292,52 @@ struct Row {
     /// None where PostGraphile has nothing to compare (the webhook ingest).
     postgraphile: Option<WrkRun>,
     pgbench: Option<f64>,
+    /// With more than one round: how far the ratios moved over them.
+    spread: Option<Spread>,
+}
+
+impl Row {
+    /// Ringback's requests per second over PostGraphile's, when both ran.
+    fn postgraphile_ratio(&self) -> Option<f64> {
+        let theirs = self.postgraphile.as_ref()?.rps;
+        (theirs > 0.0).then(|| self.ringback.rps / theirs)
+    }
+
+    /// Ringback's requests per second over pgbench's transactions of the same statements.
+    fn pgbench_ratio(&self) -> Option<f64> {
+        let tps = self.pgbench?;
+        (tps > 0.0).then(|| self.ringback.rps / tps)
+    }
+}
+
+/// The lowest and highest of each ratio over the rounds of one read at one connection count.
+struct Spread {
+    rounds: usize,
+    postgraphile: Option<(f64, f64)>,
+    pgbench: Option<(f64, f64)>,
+}
+
+/// Of the rounds of one read at one connection count, the one with the median Ringback / pgbench
+/// ratio (Ringback's median rate without pgbench), with the spread of both ratios when there was
+/// more than one round.
+fn median_round(mut rounds: Vec<Row>) -> Option<Row> {
+    let key = |row: &Row| row.pgbench_ratio().unwrap_or(row.ringback.rps);
+    rounds.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let range = |ratio: fn(&Row) -> Option<f64>| {
+        let values: Vec<f64> = rounds.iter().filter_map(ratio).collect();
+        let low = values.iter().copied().reduce(f64::min)?;
+        let high = values.iter().copied().reduce(f64::max)?;
+        Some((low, high))
+    };
+    let spread = (rounds.len() > 1).then(|| Spread {
+        rounds: rounds.len(),
+        postgraphile: range(Row::postgraphile_ratio),
+        pgbench: range(Row::pgbench_ratio),
+    });
+    let middle = rounds.len().checked_sub(1)? / 2;
+    let mut row = rounds.swap_remove(middle);
+    row.spread = spread;
+    Some(row)
 }
 
 /// The servers' resident memory in kB, idle before the load and at its peak: Ringback's, then
@@ -384,67 +439,77 @@ impl Bench {
         let mut rows = Vec::new();
         for &read in &options.reads {
             for &conns in &options.conns {
-                step(&format!(
-                    "{} at {conns} connection(s): {} s warm-up, {} s measured, each",
-                    read.name(),
-                    options.warmup,
-                    options.seconds
-                ));
-                if signed_in.elapsed() > SESSION_REFRESH {
-                    cookie = sign_in(ringback, clinic)?;
-                    signed_in = Instant::now();
-                }
-                let ringback_url = self.server_url(true)?;
-                let postgraphile_url = self.server_url(false)?;
-                let targets = [
-                    Target {
-                        url: &ringback_url,
-                        body: &bodies[&(read, true)],
-                        cookie: Some(&cookie),
-                        spread_addresses: spread,
-                        feed: None,
-                        pid: Some(ringback_pid),
-                    },
-                    Target {
-                        url: &postgraphile_url,
-                        body: &bodies[&(read, false)],
-                        cookie: None,
-                        spread_addresses: false,
-                        feed: None,
-                        pid: Some(postgraphile_pid),
-                    },
-                ];
-                let mut runs = Vec::new();
-                for (target, name) in targets.iter().zip(["Ringback", "PostGraphile"]) {
-                    let run = self.timed_wrk(
-                        &lua,
-                        target,
-                        conns,
-                        (options.warmup, options.seconds),
-                        name,
+                let mut rounds = Vec::new();
+                for round in 1..=options.rounds {
+                    step(&format!(
+                        "{} at {conns} connection(s): {} s warm-up, {} s measured, each{}",
                         read.name(),
-                    )?;
-                    runs.push(run);
-                }
-                let pgbench = match protocols.get(&read) {
-                    Some(&protocol) => Some(timed_pgbench(
-                        &scripts[&read],
-                        &pg,
-                        protocol,
+                        options.warmup,
+                        options.seconds,
+                        if options.rounds > 1 {
+                            format!(" (round {round} of {})", options.rounds)
+                        } else {
+                            String::new()
+                        }
+                    ));
+                    if signed_in.elapsed() > SESSION_REFRESH {
+                        cookie = sign_in(ringback, clinic)?;
+                        signed_in = Instant::now();
+                    }
+                    let ringback_url = self.server_url(true)?;
+                    let postgraphile_url = self.server_url(false)?;
+                    let targets = [
+                        Target {
+                            url: &ringback_url,
+                            body: &bodies[&(read, true)],
+                            cookie: Some(&cookie),
+                            spread_addresses: spread,
+                            feed: None,
+                            pid: Some(ringback_pid),
+                        },
+                        Target {
+                            url: &postgraphile_url,
+                            body: &bodies[&(read, false)],
+                            cookie: None,
+                            spread_addresses: false,
+                            feed: None,
+                            pid: Some(postgraphile_pid),
+                        },
+                    ];
+                    let mut runs = Vec::new();
+                    for (target, name) in targets.iter().zip(["Ringback", "PostGraphile"]) {
+                        let run = self.timed_wrk(
+                            &lua,
+                            target,
+                            conns,
+                            (options.warmup, options.seconds),
+                            name,
+                            read.name(),
+                        )?;
+                        runs.push(run);
+                    }
+                    let pgbench = match protocols.get(&read) {
+                        Some(&protocol) => Some(timed_pgbench(
+                            &scripts[&read],
+                            &pg,
+                            protocol,
+                            conns,
+                            options,
+                        )?),
+                        None => None,
+                    };
+                    let postgraphile = runs.pop();
+                    let ringback = runs.pop().unwrap_or_default();
+                    rounds.push(Row {
+                        label: read.label(),
                         conns,
-                        options,
-                    )?),
-                    None => None,
-                };
-                let postgraphile = runs.pop();
-                let ringback = runs.pop().unwrap_or_default();
-                rows.push(Row {
-                    label: read.label(),
-                    conns,
-                    ringback,
-                    postgraphile,
-                    pgbench,
-                });
+                        ringback,
+                        postgraphile,
+                        pgbench,
+                        spread: None,
+                    });
+                }
+                rows.extend(median_round(rounds));
             }
         }
         let peaks = sampler.finish();
@@ -1510,6 +1575,14 @@ fn thousands(value: f64) -> String {
     out
 }
 
+/// A ratio, with its range over the rounds when there were several.
+fn with_range(ratio: f64, range: Option<(f64, f64)>) -> String {
+    match range {
+        Some((low, high)) => format!("{ratio:.2} ({low:.2}–{high:.2})"),
+        None => format!("{ratio:.2}"),
+    }
+}
+
 fn megabytes(kb: u64) -> String {
     format!("{:.0} MB", kb as f64 / 1024.0)
 }
@@ -1532,16 +1605,20 @@ fn print_table(rows: &[Row], memory: &Memory, options: &Options, notes: &[String
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for row in rows {
-        let (theirs, ratio, their_latency) = match &row.postgraphile {
-            Some(run) if run.rps > 0.0 => (
+        let spread = row.spread.as_ref();
+        let (theirs, ratio, their_latency) = match (&row.postgraphile, row.postgraphile_ratio()) {
+            (Some(run), Some(ratio)) => (
                 thousands(run.rps),
-                format!("{:.2}", row.ringback.rps / run.rps),
+                with_range(ratio, spread.and_then(|spread| spread.postgraphile)),
                 format!("{:.1} / {:.1} ms", run.p50_ms, run.p99_ms),
             ),
             _ => ("—".to_owned(), "—".to_owned(), "—".to_owned()),
         };
-        let (pgbench, floor) = match row.pgbench {
-            Some(tps) if tps > 0.0 => (thousands(tps), format!("{:.2}", row.ringback.rps / tps)),
+        let (pgbench, floor) = match (row.pgbench, row.pgbench_ratio()) {
+            (Some(tps), Some(ratio)) => (
+                thousands(tps),
+                with_range(ratio, spread.and_then(|spread| spread.pgbench)),
+            ),
             _ => ("—".to_owned(), "—".to_owned()),
         };
         println!(
@@ -1551,6 +1628,13 @@ fn print_table(rows: &[Row], memory: &Memory, options: &Options, notes: &[String
             thousands(row.ringback.rps),
             row.ringback.p50_ms,
             row.ringback.p99_ms,
+        );
+    }
+    if let Some(spread) = rows.iter().find_map(|row| row.spread.as_ref()) {
+        println!(
+            "\nEach row is the median of {} rounds by Ringback / pgbench; the ratios' lowest and \
+             highest over the rounds in brackets.",
+            spread.rounds
         );
     }
     let (idle, peak) = (memory.idle, memory.peak);
@@ -1612,7 +1696,48 @@ mod tests {
         let ingest = Options::parse(&["--parts".to_owned(), "ingest".to_owned()]).expect("parses");
         assert!(ingest.reads.is_empty() && ingest.ingest);
         assert!(Options::parse(&["--conns".to_owned(), "0".to_owned()]).is_err());
+        assert_eq!(options.rounds, 1);
+        assert!(Options::parse(&["--rounds".to_owned(), "0".to_owned()]).is_err());
+        let rounds = Options::parse(&["--rounds".to_owned(), "3".to_owned()]).expect("parses");
+        assert_eq!(rounds.rounds, 3);
         assert_eq!(thousands(1076.4), "1,076");
         assert_eq!(thousands(972.0), "972");
+    }
+
+    fn round(ringback: f64, postgraphile: f64, pgbench: f64) -> Row {
+        let run = |rps| WrkRun {
+            rps,
+            ..WrkRun::default()
+        };
+        Row {
+            label: "read",
+            conns: 8,
+            ringback: run(ringback),
+            postgraphile: Some(run(postgraphile)),
+            pgbench: Some(pgbench),
+            spread: None,
+        }
+    }
+
+    #[test]
+    fn the_median_round_by_the_pgbench_ratio_is_shown_with_the_ranges() {
+        let rows = vec![
+            round(1_000.0, 500.0, 2_000.0),
+            round(1_200.0, 400.0, 2_000.0),
+            round(900.0, 450.0, 1_000.0),
+        ];
+        let median = median_round(rows).expect("a round");
+        assert_eq!(
+            median.ringback.rps, 1_200.0,
+            "0.60 is between 0.50 and 0.90"
+        );
+        let spread = median.spread.expect("three rounds");
+        assert_eq!(spread.rounds, 3);
+        assert_eq!(spread.pgbench, Some((0.5, 0.9)));
+        assert_eq!(spread.postgraphile, Some((2.0, 3.0)));
+        assert_eq!(with_range(0.6, spread.pgbench), "0.60 (0.50–0.90)");
+        let one = median_round(vec![round(1_000.0, 500.0, 2_000.0)]).expect("a round");
+        assert!(one.spread.is_none());
+        assert!(median_round(Vec::new()).is_none());
     }
 }
