@@ -293,7 +293,7 @@ on_both_databases!(calls_appointments_and_attribution);
 /// A calls page reads each call's credit in the page's own statement, and it agrees with the
 /// credit an appointment's missed call loads on its own. The rules credit a call once; should two
 /// attributions ever name one call, the page still shows the call once, with the appointment id
-/// that sorts first.
+/// that sorts first, and a call loading its credit on its own gets that one too.
 async fn a_page_reads_each_credit_with_its_call(kind: DatabaseKind) {
     let mut app = TestApp::new(kind).await;
     let at = (app.state.clock.now() - Duration::days(2)).to_rfc3339();
@@ -381,6 +381,24 @@ async fn a_page_reads_each_credit_with_its_call(kind: DatabaseKind) {
     txn.commit().await.expect("commit");
     let first = ids.iter().min().expect("two ids").to_string();
     assert_eq!(page_credit(&mut app).await["appointmentId"], first.as_str());
+    // Each booking's missed call loads its credit on its own: the same one as the page shows.
+    let loaded = app
+        .owner
+        .run(
+            &format!("{{ appointments(first: 5) {{ edges {{ node {{ id missedCall {{ {credit} }} }} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let edges = loaded["data"]["appointments"]["edges"].as_array().cloned();
+    let edges = edges.unwrap_or_else(|| panic!("appointments: {loaded}"));
+    assert_eq!(edges.len(), 2, "{loaded}");
+    for edge in &edges {
+        assert_eq!(
+            edge["node"]["missedCall"]["creditedTo"]["appointmentId"],
+            first.as_str(),
+            "{loaded}"
+        );
+    }
     app.db.finish().await;
 }
 

@@ -10,7 +10,7 @@ use ringback_shared::attribution::{
     AppointmentRecord, AttributionOutcome, AttributionWindow, CallRecord, ReplyRecord, attribute,
 };
 use ringback_shared::caller_key::is_anonymous;
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::service::clinic;
 use ringback_core::error::DomainError;
@@ -211,7 +211,8 @@ pub async fn period_events(
     })
 }
 
-/// The attributions that credit the missed calls among `call_ids` (at most one each).
+/// The attributions that credit the missed calls among `call_ids` (the rules credit a call once),
+/// by appointment id: a call's first is its credit, as a calls page reads it.
 pub async fn crediting_calls(
     txn: &TenantTxn,
     call_ids: &[uuid::Uuid],
@@ -219,6 +220,7 @@ pub async fn crediting_calls(
     Ok(txn
         .find::<attribution::Entity>()
         .filter(attribution::Column::MissedCallId.is_in(call_ids.iter().copied()))
+        .order_by_asc(attribution::Column::AppointmentId)
         .all(txn.conn())
         .await?)
 }
