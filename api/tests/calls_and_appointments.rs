@@ -324,31 +324,36 @@ async fn a_page_reads_each_credit_with_its_call(kind: DatabaseKind) {
         "{booked}"
     );
     let credit = "creditedTo { appointmentId valueMinor touchKind touchAt }";
+    // The edges of list `list` (`calls`, `appointments`) as `query` asks for them.
+    let edges = async |app: &mut TestApp, list: &str, query: String| {
+        let answer = app.owner.run(&query, json!({})).await;
+        let edges = answer["data"][list]["edges"].as_array().cloned();
+        edges.unwrap_or_else(|| panic!("{list}: {answer}"))
+    };
     let page_credit = async |app: &mut TestApp| {
-        let page = app
-            .owner
-            .run(
-                &format!("{{ calls(filter: {{ missed: true }}) {{ edges {{ node {{ id {credit} }} }} }} }}"),
-                json!({}),
-            )
-            .await;
-        let edges = page["data"]["calls"]["edges"].as_array().cloned();
-        let edges = edges.unwrap_or_else(|| panic!("a page: {page}"));
-        assert_eq!(edges.len(), 1, "the call once: {page}");
+        let query = format!(
+            "{{ calls(filter: {{ missed: true }}) {{ edges {{ node {{ id {credit} }} }} }} }}"
+        );
+        let edges = edges(app, "calls", query).await;
+        assert_eq!(edges.len(), 1, "the call once: {edges:?}");
         assert_eq!(edges[0]["node"]["id"], call_id);
         edges[0]["node"]["creditedTo"].clone()
     };
+    // Each booking's missed call, loading its credit on its own (the credits loader).
+    let loaded_credits = async |app: &mut TestApp| {
+        let query = format!(
+            "{{ appointments(first: 5) {{ edges {{ node {{ missedCall {{ {credit} }} }} }} }} }}"
+        );
+        let edges = edges(app, "appointments", query).await;
+        edges
+            .iter()
+            .map(|edge| edge["node"]["missedCall"]["creditedTo"].clone())
+            .collect::<Vec<_>>()
+    };
     let on_page = page_credit(&mut app).await;
-    let loaded = app
-        .owner
-        .run(
-            &format!("{{ appointments(first: 5) {{ edges {{ node {{ missedCall {{ {credit} }} }} }} }} }}"),
-            json!({}),
-        )
-        .await;
     assert_eq!(
-        on_page, loaded["data"]["appointments"]["edges"][0]["node"]["missedCall"]["creditedTo"],
-        "{loaded}"
+        loaded_credits(&mut app).await,
+        std::slice::from_ref(&on_page)
     );
     assert_eq!(
         on_page["appointmentId"],
@@ -381,23 +386,11 @@ async fn a_page_reads_each_credit_with_its_call(kind: DatabaseKind) {
     txn.commit().await.expect("commit");
     let first = ids.iter().min().expect("two ids").to_string();
     assert_eq!(page_credit(&mut app).await["appointmentId"], first.as_str());
-    // Each booking's missed call loads its credit on its own: the same one as the page shows.
-    let loaded = app
-        .owner
-        .run(
-            &format!("{{ appointments(first: 5) {{ edges {{ node {{ id missedCall {{ {credit} }} }} }} }} }}"),
-            json!({}),
-        )
-        .await;
-    let edges = loaded["data"]["appointments"]["edges"].as_array().cloned();
-    let edges = edges.unwrap_or_else(|| panic!("appointments: {loaded}"));
-    assert_eq!(edges.len(), 2, "{loaded}");
-    for edge in &edges {
-        assert_eq!(
-            edge["node"]["missedCall"]["creditedTo"]["appointmentId"],
-            first.as_str(),
-            "{loaded}"
-        );
+    // Both bookings now name the call: each loads the credit the page shows.
+    let loaded = loaded_credits(&mut app).await;
+    assert_eq!(loaded.len(), 2);
+    for credit in &loaded {
+        assert_eq!(credit["appointmentId"], first.as_str(), "{loaded:?}");
     }
     app.db.finish().await;
 }
