@@ -366,12 +366,13 @@ async fn settle_rows(txn: &TenantTxn, stale: Vec<StaleDay>) -> Result<(), Domain
         return Ok(());
     };
     // One pass over the stale span: a day's figures need no more history than compute_full loads.
+    // Its days run from `first`, one per day, so a stale day's figures are found by position.
     let full = compute_full(txn, first, last).await?;
     for row in stale {
-        let Some(fresh) = full
-            .days
-            .iter()
-            .find(|day| day.day == row.day)
+        let position = usize::try_from((row.day - first).num_days()).ok();
+        let Some(fresh) = position
+            .and_then(|position| full.days.get(position))
+            .filter(|day| day.day == row.day)
             .map(|day| &day.metrics)
         else {
             continue;
