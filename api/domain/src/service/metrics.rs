@@ -357,19 +357,43 @@ impl StaleDay {
     }
 }
 
-/// Recomputes the daily rows `stale` (read stale) in one pass over their span.
-async fn settle_rows(txn: &TenantTxn, stale: Vec<StaleDay>) -> Result<(), DomainError> {
-    let (Some(first), Some(last)) = (
-        stale.iter().map(|row| row.day).min(),
-        stale.iter().map(|row| row.day).max(),
-    ) else {
+/// Recomputes the daily rows `stale` (read stale): one pass over each run of them that spans fewer
+/// than [`MAX_RANGE_DAYS`] days (what [`compute_full`] takes), so stale days years apart (history
+/// an integrator sent late) settle too.
+async fn settle_rows(txn: &TenantTxn, mut stale: Vec<StaleDay>) -> Result<(), DomainError> {
+    stale.sort_by_key(|row| row.day);
+    for run in runs_within_range(&stale) {
+        settle_run(txn, run).await?;
+    }
+    Ok(())
+}
+
+/// `stale`, sorted by day, cut into runs that each span fewer than [`MAX_RANGE_DAYS`] days.
+fn runs_within_range(stale: &[StaleDay]) -> Vec<&[StaleDay]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for (index, row) in stale.iter().enumerate() {
+        if (row.day - stale[start].day).num_days() >= MAX_RANGE_DAYS {
+            runs.push(&stale[start..index]);
+            start = index;
+        }
+    }
+    if start < stale.len() {
+        runs.push(&stale[start..]);
+    }
+    runs
+}
+
+/// Recomputes one run of stale days (sorted, spanning fewer than [`MAX_RANGE_DAYS`] days) in one
+/// pass: a day's figures need no more history than compute_full loads. Its days run from the
+/// first, one per day, so a stale day's figures are found by position.
+async fn settle_run(txn: &TenantTxn, run: &[StaleDay]) -> Result<(), DomainError> {
+    let (Some(first), Some(last)) = (run.first(), run.last()) else {
         return Ok(());
     };
-    // One pass over the stale span: a day's figures need no more history than compute_full loads.
-    // Its days run from `first`, one per day, so a stale day's figures are found by position.
-    let full = compute_full(txn, first, last).await?;
-    for row in stale {
-        let position = usize::try_from((row.day - first).num_days()).ok();
+    let full = compute_full(txn, first.day, last.day).await?;
+    for row in run {
+        let position = usize::try_from((row.day - first.day).num_days()).ok();
         let Some(fresh) = position
             .and_then(|position| full.days.get(position))
             .filter(|day| day.day == row.day)
@@ -377,7 +401,7 @@ async fn settle_rows(txn: &TenantTxn, stale: Vec<StaleDay>) -> Result<(), Domain
         else {
             continue;
         };
-        settle_day(txn, row, fresh).await?;
+        settle_day(txn, *row, fresh).await?;
     }
     Ok(())
 }
@@ -529,4 +553,36 @@ pub async fn range(
         days,
         settled_stale_days,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stale(days: &[i64]) -> Vec<StaleDay> {
+        let first = NaiveDate::from_ymd_opt(2024, 1, 1).expect("a date");
+        days.iter()
+            .map(|&offset| StaleDay {
+                day: first + Duration::days(offset),
+                version: 1,
+            })
+            .collect()
+    }
+
+    fn spans(runs: &[&[StaleDay]]) -> Vec<usize> {
+        runs.iter().map(|run| run.len()).collect()
+    }
+
+    #[test]
+    fn stale_days_are_cut_into_runs_the_recount_accepts() {
+        let days = stale(&[0, 5, 399, 400, 799, 800, 2_000]);
+        let runs = runs_within_range(&days);
+        assert_eq!(spans(&runs), [3, 2, 1, 1]);
+        for run in &runs {
+            let span = run[run.len() - 1].day - run[0].day;
+            assert!(span.num_days() < MAX_RANGE_DAYS, "{run:?}");
+        }
+        assert!(runs_within_range(&[]).is_empty());
+        assert_eq!(spans(&runs_within_range(&stale(&[7]))), [1]);
+    }
 }
