@@ -11,9 +11,10 @@ use common::app::TestApp;
 use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use ringback_api::config::DatabaseKind;
 use ringback_api::service::calls::{self, CallFilter};
-use ringback_entity::attribution;
+use ringback_api::service::metrics;
+use ringback_entity::{attribution, daily_metric};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, PaginatorTrait, QueryFilter, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -396,6 +397,89 @@ async fn a_page_reads_each_credit_with_its_call(kind: DatabaseKind) {
 }
 
 on_both_databases!(a_page_reads_each_credit_with_its_call);
+
+/// Calls an integrator sends late mark their days for recounting, however old: days years apart
+/// can be stale together. Settling every stale day (as a caller's erasure and the retention purge
+/// do) recounts them in runs the recount accepts (under 400 days each), all of them.
+async fn stale_days_years_apart_settle_together(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let now = app.state.clock.now();
+    let long_ago = (now - Duration::days(800)).to_rfc3339();
+    let lately = (now - Duration::days(2)).to_rfc3339();
+    let events = [
+        event("late-1", "NO_ANSWER", &long_ago, "07700 900456"),
+        event("late-2", "NO_ANSWER", &lately, "07700 900123"),
+    ];
+    let recorded = app.owner.run(RECORD, json!({ "events": events })).await;
+    assert_eq!(
+        recorded["data"]["recordCallEvents"]["recorded"], 2,
+        "{recorded}"
+    );
+    // Stale days up to today (a call also marks the week after it, for late callbacks).
+    let tomorrow = (now + Duration::days(1)).date_naive();
+    let stale = async |app: &TestApp| {
+        let txn = app.tenant().begin().await.expect("txn");
+        let stale = txn
+            .find::<daily_metric::Entity>()
+            .filter(daily_metric::Column::Stale.eq(true))
+            .filter(daily_metric::Column::Day.lt(tomorrow))
+            .count(txn.conn())
+            .await
+            .expect("stale days");
+        txn.commit().await.expect("commit");
+        stale
+    };
+    assert!(
+        stale(&app).await >= 2,
+        "both calls' days wait for a recount"
+    );
+    let txn = app.tenant().begin().await.expect("txn");
+    metrics::settle_before(&txn, tomorrow)
+        .await
+        .expect("every stale day settles");
+    txn.commit().await.expect("commit");
+    assert_eq!(stale(&app).await, 0);
+    app.db.finish().await;
+}
+
+on_both_databases!(stale_days_years_apart_settle_together);
+
+/// A page's cursor goes back as `after` and gives the next page; a cursor the server did not write
+/// is refused as bad input.
+async fn cursors_lead_to_the_next_page_and_bad_ones_are_refused(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let at = |hours| (app.state.clock.now() - Duration::hours(hours)).to_rfc3339();
+    let events = [
+        event("page-1", "NO_ANSWER", &at(3), "07700 900456"),
+        event("page-2", "ANSWERED", &at(2), "07700 900123"),
+    ];
+    let recorded = app.owner.run(RECORD, json!({ "events": events })).await;
+    assert_eq!(
+        recorded["data"]["recordCallEvents"]["recorded"], 2,
+        "{recorded}"
+    );
+    let page = "query($after: String) { calls(first: 1, after: $after) { \
+        pageInfo { hasNextPage endCursor } edges { cursor node { status } } } }";
+    let first = app.owner.run(page, json!({ "after": null })).await;
+    let calls = &first["data"]["calls"];
+    assert_eq!(calls["edges"][0]["node"]["status"], "ANSWERED", "{first}");
+    assert_eq!(calls["pageInfo"]["hasNextPage"], true);
+    assert_eq!(calls["pageInfo"]["endCursor"], calls["edges"][0]["cursor"]);
+    let after = calls["pageInfo"]["endCursor"].clone();
+    let second = app.owner.run(page, json!({ "after": after })).await;
+    assert_eq!(
+        second["data"]["calls"]["edges"][0]["node"]["status"], "NO_ANSWER",
+        "{second}"
+    );
+    assert_eq!(second["data"]["calls"]["pageInfo"]["hasNextPage"], false);
+    for bad in ["nope", "12_not-a-uuid", ""] {
+        let refused = app.owner.run(page, json!({ "after": bad })).await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    }
+    app.db.finish().await;
+}
+
+on_both_databases!(cursors_lead_to_the_next_page_and_bad_ones_are_refused);
 
 /// A page's limit is written into its SQL, so PostgreSQL plans a page of calls once per size and
 /// connection and then reuses the plan; with the limit bound as a parameter every read was
