@@ -318,10 +318,16 @@ struct Spread {
 }
 
 /// Of the rounds of one read at one connection count, the one with the median Ringback / pgbench
-/// ratio (Ringback's median rate without pgbench), with the spread of both ratios when there was
-/// more than one round.
+/// ratio (the lower of the two middle ones for an even count; by Ringback's rate when pgbench ran
+/// in none of them, and a round whose pgbench gave nothing counts as the lowest), with the spread
+/// of both ratios when there was more than one round.
 fn median_round(mut rounds: Vec<Row>) -> Option<Row> {
-    let key = |row: &Row| row.pgbench_ratio().unwrap_or(row.ringback.rps);
+    let by_ratio = rounds.iter().any(|row| row.pgbench_ratio().is_some());
+    let key = |row: &Row| match row.pgbench_ratio() {
+        Some(ratio) => ratio,
+        None if by_ratio => f64::NEG_INFINITY,
+        None => row.ringback.rps,
+    };
     rounds.sort_by(|a, b| key(a).total_cmp(&key(b)));
     let range = |ratio: fn(&Row) -> Option<f64>| {
         let values: Vec<f64> = rounds.iter().filter_map(ratio).collect();
@@ -441,16 +447,15 @@ impl Bench {
             for &conns in &options.conns {
                 let mut rounds = Vec::new();
                 for round in 1..=options.rounds {
+                    // Problems noted in a round name it, since the table shows only one round.
+                    let part = if options.rounds > 1 {
+                        format!("{} (round {round} of {})", read.name(), options.rounds)
+                    } else {
+                        read.name().to_owned()
+                    };
                     step(&format!(
-                        "{} at {conns} connection(s): {} s warm-up, {} s measured, each{}",
-                        read.name(),
-                        options.warmup,
-                        options.seconds,
-                        if options.rounds > 1 {
-                            format!(" (round {round} of {})", options.rounds)
-                        } else {
-                            String::new()
-                        }
+                        "{part} at {conns} connection(s): {} s warm-up, {} s measured, each",
+                        options.warmup, options.seconds,
                     ));
                     if signed_in.elapsed() > SESSION_REFRESH {
                         cookie = sign_in(ringback, clinic)?;
@@ -484,7 +489,7 @@ impl Bench {
                             conns,
                             (options.warmup, options.seconds),
                             name,
-                            read.name(),
+                            &part,
                         )?;
                         runs.push(run);
                     }
@@ -1704,6 +1709,7 @@ mod tests {
         assert_eq!(thousands(972.0), "972");
     }
 
+    /// A round of one read at 8 connections with these rates.
     fn round(ringback: f64, postgraphile: f64, pgbench: f64) -> Row {
         let run = |rps| WrkRun {
             rps,
@@ -1736,6 +1742,14 @@ mod tests {
         assert_eq!(spread.pgbench, Some((0.5, 0.9)));
         assert_eq!(spread.postgraphile, Some((2.0, 3.0)));
         assert_eq!(with_range(0.6, spread.pgbench), "0.60 (0.50–0.90)");
+        // A round whose pgbench gave nothing counts as the lowest.
+        let rows = vec![
+            round(1_000.0, 500.0, 2_000.0),
+            round(5_000.0, 500.0, 0.0),
+            round(1_500.0, 500.0, 2_000.0),
+        ];
+        let median = median_round(rows).expect("a round");
+        assert_eq!(median.ringback.rps, 1_000.0);
         let one = median_round(vec![round(1_000.0, 500.0, 2_000.0)]).expect("a round");
         assert!(one.spread.is_none());
         assert!(median_round(Vec::new()).is_none());
