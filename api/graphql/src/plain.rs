@@ -217,8 +217,8 @@ pub fn list_now<'o, T: PlainObject + 'o>(
 }
 
 /// A page of plain objects (`calls`): its edges, nodes and page info answered in the same pass,
-/// as async-graphql's `Connection` answers them. A cursor is written out only where the query
-/// asks for it (a page's `endCursor`, say, rather than one per edge).
+/// as async-graphql's `Connection` answers them. Cursors are written out only where the query
+/// asks for them: an edge's when its `cursor` is asked, the page's two ends when its page info is.
 impl<C, T> PlainObject for Connection<C, Plain<T>>
 where
     C: CursorType + Send + Sync,
