@@ -45,13 +45,12 @@ impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
             .await
             .map_err(|e| e.to_string())?;
         txn.commit().await.map_err(|e| e.to_string())?;
-        let mut credits = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            if let Some(call_id) = row.missed_call_id {
-                // The first by appointment id, as a calls page shows it.
-                credits.entry(call_id).or_insert_with(|| Credit::from(row));
-            }
-        }
-        Ok(credits)
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                row.missed_call_id
+                    .map(|call_id| (call_id, Credit::from(row)))
+            })
+            .collect())
     }
 }

@@ -10,8 +10,10 @@ use ringback_shared::attribution::{
     AppointmentRecord, AttributionOutcome, AttributionWindow, CallRecord, ReplyRecord, attribute,
 };
 use ringback_shared::caller_key::is_anonymous;
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
 
+use crate::service::calls::FIRST_TO_NAME_ITS_CALL;
 use crate::service::clinic;
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
@@ -211,8 +213,8 @@ pub async fn period_events(
     })
 }
 
-/// The attributions that credit the missed calls among `call_ids` (the rules credit a call once),
-/// by appointment id: a call's first is its credit, as a calls page reads it.
+/// The attributions that credit the missed calls among `call_ids`: one per call (the rules credit
+/// a call once; should two ever name it, the first by appointment id, as a calls page shows it).
 pub async fn crediting_calls(
     txn: &TenantTxn,
     call_ids: &[uuid::Uuid],
@@ -220,7 +222,7 @@ pub async fn crediting_calls(
     Ok(txn
         .find::<attribution::Entity>()
         .filter(attribution::Column::MissedCallId.is_in(call_ids.iter().copied()))
-        .order_by_asc(attribution::Column::AppointmentId)
+        .filter(Expr::cust(FIRST_TO_NAME_ITS_CALL))
         .all(txn.conn())
         .await?)
 }

@@ -485,11 +485,12 @@ impl FromQueryResult for CallOnPage {
     }
 }
 
-/// Whether the joined attribution is the first (by appointment id) to name its call, so that a
-/// call joins at most one row. Written once for both databases (quoted names); PostgreSQL checks
-/// it only for the rows the index on the missed call finds, an anti-join that is empty unless a
-/// call were ever named twice.
-const FIRST_TO_NAME_ITS_CALL: &str = "NOT EXISTS (SELECT 1 FROM \"attributions\" AS \"earlier\" \
+/// Whether an attribution (a row of `attributions`) is the first, by appointment id, to name its
+/// call: the one credit a call shows, on a calls page (where a call joins at most one row) and
+/// when it loads its credit on its own ([`crate::service::attribution::crediting_calls`]).
+/// Written once for both databases (quoted names); PostgreSQL checks it only for the rows the
+/// index on the missed call finds, an anti-join that is empty unless a call were ever named twice.
+pub(crate) const FIRST_TO_NAME_ITS_CALL: &str = "NOT EXISTS (SELECT 1 FROM \"attributions\" AS \"earlier\" \
      WHERE \"earlier\".\"clinic_id\" = \"attributions\".\"clinic_id\" \
      AND \"earlier\".\"missed_call_id\" = \"attributions\".\"missed_call_id\" \
      AND \"earlier\".\"appointment_id\" < \"attributions\".\"appointment_id\")";
