@@ -555,7 +555,7 @@ async fn details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over(kind: Data
     let woken = |app: &TestApp| {
         futures::FutureExt::now_or_never(app.state.backend.jobs_queued.notified()).is_some()
     };
-    woken(&app);
+    let _stored_before = woken(&app);
     let replied = app
         .owner
         .run(
