@@ -370,10 +370,11 @@ async fn reads_are_sealed_into_the_audit_chain(kind: DatabaseKind) {
     assert_eq!(waiting, 2, "two reads wait: {chain:?}");
     assert!(!chain.iter().any(|action| action == "calls.list_read"));
 
-    let sealed = ringback_api::service::audit::sweep(&app.state.db, &clock, 10)
+    let swept = ringback_api::service::audit::sweep(&app.state.db, &clock, 10)
         .await
         .expect("sweep");
-    assert_eq!(sealed, 2);
+    assert_eq!(swept.sealed, 2);
+    assert!(!swept.more_waiting);
     let (chain, waiting) = chain_and_waiting(&app).await;
     assert_eq!(waiting, 0);
     assert_eq!(
@@ -414,6 +415,88 @@ async fn reads_are_sealed_into_the_audit_chain(kind: DatabaseKind) {
     let report = ringback_api::service::audit::verify(&app.db.db)
         .await
         .expect("verify");
+    assert!(report.broken.is_empty(), "{report:?}");
+}
+
+/// `count` reads of the test clinic waiting outside the chain, a millisecond apart, numbered 1 to
+/// `count` in their detail by when they happened; their ids run the other way, so only their
+/// times order them.
+async fn reads_waiting(app: &TestApp, count: usize) {
+    use chrono::TimeZone;
+    use ringback_entity::audit_pending;
+    use sea_orm::{EntityTrait, Set};
+    let first = chrono::Utc
+        .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+        .single()
+        .expect("a time");
+    let reads: Vec<audit_pending::ActiveModel> = (0..count)
+        .map(|created| {
+            let n = count - created;
+            audit_pending::ActiveModel {
+                clinic_id: Set(app.clinic_id),
+                id: Set(uuid::Uuid::now_v7()),
+                at: Set(first + chrono::Duration::milliseconds(n as i64)),
+                actor_user_id: Set(None),
+                action: Set("test.read".to_owned()),
+                detail: Set(serde_json::json!({ "n": n })),
+            }
+        })
+        .collect();
+    let txn = app.tenant().begin().await.expect("txn");
+    for chunk in reads.chunks(1_000) {
+        audit_pending::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn.conn())
+            .await
+            .expect("noted");
+    }
+    txn.commit().await.expect("commit");
+}
+
+/// A backlog of many batches is sealed by one pass of the sweep, batch after batch in the order
+/// the reads happened, up to `BATCHES_PER_CLINIC` batches of a clinic; that pass says reads were
+/// left (so the server runs the next at once), the next seals them, and the chain verifies.
+async fn a_backlog_is_sealed_batch_after_batch_in_the_order_read(kind: DatabaseKind) {
+    use ringback_api::service::audit::{self, BATCHES_PER_CLINIC, SEAL_BATCH, Swept};
+    let app = TestApp::new(kind).await;
+    let clock = app.state.clock.clone();
+    let per_pass = SEAL_BATCH as usize * BATCHES_PER_CLINIC;
+    reads_waiting(&app, per_pass + 3).await;
+
+    let first = audit::sweep(&app.state.db, &clock, 10)
+        .await
+        .expect("sweep");
+    let left = Swept {
+        sealed: per_pass,
+        more_waiting: true,
+    };
+    assert_eq!(first, left);
+    assert_eq!(chain_and_waiting(&app).await.1, 3);
+    let second = audit::sweep(&app.state.db, &clock, 10)
+        .await
+        .expect("sweep");
+    let done = Swept {
+        sealed: 3,
+        more_waiting: false,
+    };
+    assert_eq!(second, done);
+
+    let sealed: Vec<u64> = app
+        .db
+        .query_strings(
+            "SELECT CAST(detail AS TEXT) AS d FROM audit_log WHERE action = 'test.read' \
+             ORDER BY seq",
+            &["d"],
+        )
+        .await
+        .iter()
+        .map(|row| {
+            let detail: serde_json::Value = serde_json::from_str(&row[0]).expect("json");
+            detail["n"].as_u64().expect("numbered")
+        })
+        .collect();
+    let in_order: Vec<u64> = (1..=per_pass as u64 + 3).collect();
+    assert!(sealed == in_order, "sealed in the order read");
+    let report = audit::verify(&app.db.db).await.expect("verify");
     assert!(report.broken.is_empty(), "{report:?}");
 }
 
@@ -540,6 +623,7 @@ on_both_databases!(
     a_pepper_rotation_keeps_numbers_and_callers,
     rotating_the_master_key_rewraps_every_clinic,
     reads_are_sealed_into_the_audit_chain,
+    a_backlog_is_sealed_batch_after_batch_in_the_order_read,
     api_key_actions_name_the_key_in_the_audit_log,
     two_owners_demoting_each_other_leave_an_owner,
     jobs_that_cannot_run_are_dead_letters_at_once,

@@ -11,8 +11,8 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use ringback_entity::{audit_log, audit_pending};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -105,21 +105,60 @@ pub async fn clinics_waiting(
         .collect()
 }
 
-/// One pass of the sweep: seals up to [`SEAL_BATCH`] waiting reads in each of up to
-/// `max_clinics` clinics, each clinic in a transaction of its own; returns how many entries.
+/// Batches one pass seals of a clinic before it moves on (10,000 reads at [`SEAL_BATCH`]), so
+/// that one clinic's backlog does not hold back the others; the rest waits for the next pass.
+pub const BATCHES_PER_CLINIC: usize = 20;
+
+/// What one pass of the sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Entries sealed into their chains.
+    pub sealed: usize,
+    /// Whether reads were left waiting (a clinic had more than [`BATCHES_PER_CLINIC`] batches, or
+    /// more clinics waited than one pass visits): the next pass should start at once.
+    pub more_waiting: bool,
+}
+
+/// One pass of the sweep: seals the waiting reads of up to `max_clinics` clinics, each clinic
+/// batch by batch ([`seal_clinic`]).
 pub async fn sweep(
     db: &DatabaseConnection,
     clock: &Clock,
     max_clinics: u32,
-) -> Result<usize, DbError> {
-    let mut sealed = 0;
-    for waiting in clinics_waiting(db, max_clinics).await? {
-        let scope = TenantScope::for_waiting_audit(db.clone(), clock.clone(), &waiting);
-        let txn = scope.begin().await?;
-        sealed += seal_waiting(&txn).await?;
-        txn.commit().await?;
+) -> Result<Swept, DbError> {
+    let clinics = clinics_waiting(db, max_clinics).await?;
+    let mut swept = Swept {
+        sealed: 0,
+        more_waiting: clinics.len() >= max_clinics as usize,
+    };
+    for waiting in &clinics {
+        let (sealed, more_waiting) = seal_clinic(db, clock, waiting).await?;
+        swept.sealed += sealed;
+        swept.more_waiting |= more_waiting;
     }
-    Ok(sealed)
+    Ok(swept)
+}
+
+/// Seals a clinic's waiting reads, [`SEAL_BATCH`] to a transaction (so the clinic's audit lock
+/// is held for one batch at a time and no transaction grows with the backlog), until a batch comes
+/// short or [`BATCHES_PER_CLINIC`] are sealed; returns how many, and whether reads were left.
+async fn seal_clinic(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    waiting: &WaitingAudit,
+) -> Result<(usize, bool), DbError> {
+    let scope = TenantScope::for_waiting_audit(db.clone(), clock.clone(), waiting);
+    let mut sealed = 0;
+    for _ in 0..BATCHES_PER_CLINIC {
+        let txn = scope.begin().await?;
+        let batch = seal_waiting(&txn).await?;
+        txn.commit().await?;
+        sealed += batch;
+        if batch < SEAL_BATCH as usize {
+            return Ok((sealed, false));
+        }
+    }
+    Ok((sealed, true))
 }
 
 /// Sweeps until nothing waits (before verification, so that every read is in a chain).
@@ -127,7 +166,7 @@ async fn seal_everything(db: &DatabaseConnection) -> Result<usize, DbError> {
     let clock = Clock::system();
     let mut total = 0;
     loop {
-        let sealed = sweep(db, &clock, 100).await?;
+        let sealed = sweep(db, &clock, 100).await?.sealed;
         if sealed == 0 {
             return Ok(total);
         }
@@ -164,7 +203,8 @@ impl ChainTail {
         ))
     }
 
-    /// Moves waiting reads into the chain.
+    /// Moves up to [`SEAL_BATCH`] waiting reads, oldest first, into the chain in one insert, and
+    /// removes them from waiting.
     async fn seal_waiting(&mut self, txn: &TenantTxn) -> Result<usize, DbError> {
         let waiting = txn
             .find::<audit_pending::Entity>()
@@ -177,16 +217,21 @@ impl ChainTail {
             return Ok(0);
         }
         let ids: Vec<Uuid> = waiting.iter().map(|entry| entry.id).collect();
-        for entry in waiting {
-            self.push(
-                txn,
-                entry.at,
-                entry.actor_user_id,
-                &entry.action,
-                entry.detail,
-            )
+        let entries: Vec<audit_log::ActiveModel> = waiting
+            .into_iter()
+            .map(|entry| {
+                self.next_entry(
+                    txn.clinic_id(),
+                    entry.at,
+                    entry.actor_user_id,
+                    entry.action,
+                    entry.detail,
+                )
+            })
+            .collect();
+        audit_log::Entity::insert_many(entries)
+            .exec_without_returning(txn.conn())
             .await?;
-        }
         txn.delete_many::<audit_pending::Entity>()
             .filter(audit_pending::Column::Id.is_in(ids.iter().copied()))
             .exec(txn.conn())
@@ -203,25 +248,37 @@ impl ChainTail {
         action: &str,
         detail: Value,
     ) -> Result<(), DbError> {
-        let clinic_id = txn.clinic_id();
+        let entry = self.next_entry(txn.clinic_id(), at, actor, action.to_owned(), detail);
+        audit_log::Entity::insert(entry)
+            .exec_without_returning(txn.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The entry after the tail, chained to it; it becomes the tail.
+    fn next_entry(
+        &mut self,
+        clinic_id: Uuid,
+        at: DateTime<Utc>,
+        actor: Option<Uuid>,
+        action: String,
+        detail: Value,
+    ) -> audit_log::ActiveModel {
         let seq = self.seq + 1;
         // Stored timestamps keep microseconds on every engine; hash what will be read back.
         let at = at.trunc_subsecs(6);
-        let hash = entry_hash(clinic_id, seq, at, actor, action, &detail, &self.hash);
+        let hash = entry_hash(clinic_id, seq, at, actor, &action, &detail, &self.hash);
+        self.seq = seq;
         audit_log::ActiveModel {
             clinic_id: Set(clinic_id),
             seq: Set(seq),
             at: Set(at),
             actor_user_id: Set(actor),
-            action: Set(action.to_owned()),
+            action: Set(action),
             detail: Set(detail),
             prev_hash: Set(std::mem::replace(&mut self.hash, hash.clone())),
             hash: Set(hash),
         }
-        .insert(txn.conn())
-        .await?;
-        self.seq = seq;
-        Ok(())
     }
 }
 

@@ -1,8 +1,9 @@
-//! The audit sweep: every few seconds, seals the reads of personal data waiting in
-//! `audit_pending` into their clinics' hash chains (reads note themselves without the clinic's
-//! audit lock so that they never wait for each other; see `ringback_core::audit`). Any number of
-//! servers may sweep one database: each clinic is sealed under its audit lock, so a second
-//! sweeper finds nothing left. A failed pass is logged and retried at the next tick.
+//! The audit sweep: every few seconds, and at once again while a pass leaves some waiting, seals
+//! the reads of personal data waiting in `audit_pending` into their clinics' hash chains (reads
+//! note themselves without the clinic's audit lock so that they never wait for each other; see
+//! `ringback_core::audit`). Any number of servers may sweep one database: each clinic is sealed
+//! under its audit lock, so a second sweeper finds nothing left. A failed pass is logged and
+//! retried at the next tick.
 
 use std::time::Duration;
 
@@ -24,23 +25,37 @@ pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> tokio::task::Join
 }
 
 async fn run_until(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut more_waiting = false;
     loop {
-        let stopping = tokio::select! {
-            _ = tokio::time::sleep(SWEEP_INTERVAL) => false,
-            _ = stop.changed() => true,
+        // A pass that left reads waiting is followed at once, so a clinic reading faster than one
+        // pass a tick seals is never left behind.
+        let stopping = if more_waiting {
+            *stop.borrow()
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(SWEEP_INTERVAL) => false,
+                _ = stop.changed() => true,
+            }
         };
-        pass(&state).await;
+        more_waiting = pass(&state).await;
         if stopping || *stop.borrow() {
             return;
         }
     }
 }
 
-/// One pass, errors logged.
-async fn pass(state: &AppState) {
+/// One pass, errors logged; whether it left reads waiting.
+async fn pass(state: &AppState) -> bool {
     match audit::sweep(&state.db, &state.clock, CLINICS_PER_PASS).await {
-        Ok(0) => {}
-        Ok(sealed) => tracing::debug!(sealed, "audit entries sealed"),
-        Err(error) => tracing::error!(%error, "audit sweep failed; retrying at the next tick"),
+        Ok(swept) => {
+            if swept.sealed > 0 {
+                tracing::debug!(sealed = swept.sealed, "audit entries sealed");
+            }
+            swept.more_waiting
+        }
+        Err(error) => {
+            tracing::error!(%error, "audit sweep failed; retrying at the next tick");
+            false
+        }
     }
 }
