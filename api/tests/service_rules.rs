@@ -454,7 +454,8 @@ async fn reads_waiting(app: &TestApp, count: usize) {
 
 /// A backlog of many batches is sealed by one pass of the sweep, batch after batch in the order
 /// the reads happened, up to `BATCHES_PER_CLINIC` batches of a clinic; that pass says reads were
-/// left (so the server runs the next at once), the next seals them, and the chain verifies.
+/// left (so the server runs the next at once), the next seals them, and the chain verifies. A pass
+/// that seals nothing never asks for another at once.
 async fn a_backlog_is_sealed_batch_after_batch_in_the_order_read(kind: DatabaseKind) {
     use ringback_api::service::audit::{self, BATCHES_PER_CLINIC, SEAL_BATCH, Swept};
     let app = TestApp::new(kind).await;
@@ -471,14 +472,19 @@ async fn a_backlog_is_sealed_batch_after_batch_in_the_order_read(kind: DatabaseK
     };
     assert_eq!(first, left);
     assert_eq!(chain_and_waiting(&app).await.1, 3);
-    let second = audit::sweep(&app.state.db, &clock, 10)
-        .await
-        .expect("sweep");
-    let done = Swept {
+    // A pass allowed one clinic cannot know whether others wait; one that sealed nothing can.
+    let second = audit::sweep(&app.state.db, &clock, 1).await.expect("sweep");
+    let maybe_more = Swept {
         sealed: 3,
+        more_waiting: true,
+    };
+    assert_eq!(second, maybe_more);
+    let third = audit::sweep(&app.state.db, &clock, 1).await.expect("sweep");
+    let done = Swept {
+        sealed: 0,
         more_waiting: false,
     };
-    assert_eq!(second, done);
+    assert_eq!(third, done);
 
     let sealed: Vec<u64> = app
         .db

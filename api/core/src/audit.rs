@@ -114,8 +114,9 @@ pub const BATCHES_PER_CLINIC: usize = 20;
 pub struct Swept {
     /// Entries sealed into their chains.
     pub sealed: usize,
-    /// Whether reads were left waiting (a clinic had more than [`BATCHES_PER_CLINIC`] batches, or
-    /// more clinics waited than one pass visits): the next pass should start at once.
+    /// Whether reads may be left waiting (a clinic filled [`BATCHES_PER_CLINIC`] batches, or the
+    /// pass visited as many clinics as it may), after a pass that sealed some: the next pass
+    /// should start at once.
     pub more_waiting: bool,
 }
 
@@ -136,12 +137,15 @@ pub async fn sweep(
         swept.sealed += sealed;
         swept.more_waiting |= more_waiting;
     }
+    // A pass that sealed nothing (the clinics named have nothing their scope can seal) is no
+    // reason to start the next at once.
+    swept.more_waiting &= swept.sealed > 0;
     Ok(swept)
 }
 
 /// Seals a clinic's waiting reads, [`SEAL_BATCH`] to a transaction (so the clinic's audit lock
 /// is held for one batch at a time and no transaction grows with the backlog), until a batch comes
-/// short or [`BATCHES_PER_CLINIC`] are sealed; returns how many, and whether reads were left.
+/// short or [`BATCHES_PER_CLINIC`] are sealed; returns how many, and whether reads may be left.
 async fn seal_clinic(
     db: &DatabaseConnection,
     clock: &Clock,
@@ -150,6 +154,7 @@ async fn seal_clinic(
     let scope = TenantScope::for_waiting_audit(db.clone(), clock.clone(), waiting);
     let mut sealed = 0;
     for _ in 0..BATCHES_PER_CLINIC {
+        let started = std::time::Instant::now();
         let txn = scope.begin().await?;
         let batch = seal_waiting(&txn).await?;
         txn.commit().await?;
@@ -157,6 +162,9 @@ async fn seal_clinic(
         if batch < SEAL_BATCH as usize {
             return Ok((sealed, false));
         }
+        // A backlog is background work: the sweep rests as long as each full batch took, so the
+        // requests it shares the database with (on SQLite, its one writer) keep at least half.
+        tokio::time::sleep(started.elapsed()).await;
     }
     Ok((sealed, true))
 }

@@ -16,7 +16,7 @@ use crate::state::AppState;
 /// the server runs.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Clinics sealed per pass; a larger backlog continues at the next tick.
+/// Clinics sealed per pass; when more wait, the next pass follows at once.
 const CLINICS_PER_PASS: u32 = 200;
 
 /// Starts the sweep in the background; after `stop` turns true it makes one last pass and ends.
