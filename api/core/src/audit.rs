@@ -33,8 +33,9 @@ pub struct AuditEvent<'a> {
 }
 
 /// The most waiting reads one call seals; the sweep and later appends seal the rest, so no
-/// single transaction grows with the backlog.
-pub const SEAL_BATCH: u64 = 500;
+/// single transaction grows with the backlog. A power of two: a full batch is one insert (see
+/// [`in_power_of_two_runs`]).
+pub const SEAL_BATCH: u64 = 512;
 
 /// Appends `event` to the clinic's chain inside `txn`, after sealing the reads waiting for it
 /// (so the chain keeps the order things happened in). Takes the clinic's audit lock: writes of
@@ -105,8 +106,7 @@ pub async fn clinics_waiting(
         .collect()
 }
 
-/// Batches one pass seals of a clinic before it moves on (10,000 reads at [`SEAL_BATCH`]), so
-/// that one clinic's backlog does not hold back the others; the rest waits for the next pass.
+/// Batches one pass seals of a clinic before it moves on, so that one clinic's backlog does not hold back the others; the rest waits for the next pass.
 pub const BATCHES_PER_CLINIC: usize = 20;
 
 /// What one pass of the sweep did.
@@ -211,8 +211,8 @@ impl ChainTail {
         ))
     }
 
-    /// Moves up to [`SEAL_BATCH`] waiting reads, oldest first, into the chain in one insert, and
-    /// removes them from waiting.
+    /// Moves up to [`SEAL_BATCH`] waiting reads, oldest first, into the chain, and removes them
+    /// from waiting: a few statements a batch, each of a shape the connection has seen before.
     async fn seal_waiting(&mut self, txn: &TenantTxn) -> Result<usize, DbError> {
         let waiting = txn
             .find::<audit_pending::Entity>()
@@ -224,6 +224,7 @@ impl ChainTail {
         if waiting.is_empty() {
             return Ok(0);
         }
+        let sealed = waiting.len();
         let ids: Vec<Uuid> = waiting.iter().map(|entry| entry.id).collect();
         let entries: Vec<audit_log::ActiveModel> = waiting
             .into_iter()
@@ -237,14 +238,18 @@ impl ChainTail {
                 )
             })
             .collect();
-        audit_log::Entity::insert_many(entries)
-            .exec_without_returning(txn.conn())
-            .await?;
-        txn.delete_many::<audit_pending::Entity>()
-            .filter(audit_pending::Column::Id.is_in(ids.iter().copied()))
-            .exec(txn.conn())
-            .await?;
-        Ok(ids.len())
+        for run in in_power_of_two_runs(entries) {
+            audit_log::Entity::insert_many(run)
+                .exec_without_returning(txn.conn())
+                .await?;
+        }
+        for run in in_power_of_two_runs(ids) {
+            txn.delete_many::<audit_pending::Entity>()
+                .filter(audit_pending::Column::Id.is_in(run))
+                .exec(txn.conn())
+                .await?;
+        }
+        Ok(sealed)
     }
 
     /// Appends one entry after the tail.
@@ -288,6 +293,20 @@ impl ChainTail {
             hash: Set(hash),
         }
     }
+}
+
+/// `items` cut into runs whose lengths are powers of two, longest first (300 = 256 + 32 + 8 + 4).
+/// A statement written per run has one of at most ten shapes for a batch, so each connection's
+/// statement cache, and each PostgreSQL backend's prepared statements, keep those few rather than
+/// one more for every batch size (a clinic's last batch of a pass can have any size).
+fn in_power_of_two_runs<T>(items: Vec<T>) -> Vec<Vec<T>> {
+    let mut items = items.into_iter();
+    let mut runs = Vec::new();
+    while !items.as_slice().is_empty() {
+        let run = 1 << items.len().ilog2();
+        runs.push(items.by_ref().take(run).collect());
+    }
+    runs
 }
 
 /// `detail` with `apiKey` set when an integrator's key acted (an entry with no user as its actor
@@ -422,4 +441,24 @@ pub async fn list(
     Ok(audit_log::Model::find_by_statement(statement)
         .all(txn.conn())
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SEAL_BATCH, in_power_of_two_runs};
+
+    #[test]
+    fn a_batch_of_any_size_is_written_in_a_few_shapes_in_order() {
+        let mut shapes = std::collections::BTreeSet::new();
+        for size in 0..=SEAL_BATCH as usize {
+            let items: Vec<usize> = (0..size).collect();
+            let runs = in_power_of_two_runs(items.clone());
+            assert!(runs.iter().all(|run| run.len().is_power_of_two()));
+            assert!(runs.windows(2).all(|pair| pair[0].len() > pair[1].len()));
+            assert_eq!(runs.concat(), items, "every item once, in order");
+            shapes.extend(runs.iter().map(Vec::len));
+        }
+        assert_eq!(shapes.len(), 10, "1 to 512 rows: {shapes:?}");
+        assert_eq!(in_power_of_two_runs(vec![0; 300]).len(), 4);
+    }
 }
