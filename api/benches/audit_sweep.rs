@@ -13,7 +13,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::app::TestApp;
-use common::figures::ms;
+use common::figures::{ms, run_on_postgres};
 use ringback_api::config::DatabaseKind;
 use ringback_api::service::audit;
 use sea_orm::ConnectionTrait;
@@ -24,15 +24,7 @@ const WAITING: i64 = 100_000;
 const CLINICS_PER_PASS: u32 = 200;
 
 fn main() {
-    if std::env::var("RINGBACK_TEST_POSTGRES_URL").is_err() {
-        eprintln!("the audit sweep benchmark needs PostgreSQL: set RINGBACK_TEST_POSTGRES_URL");
-        std::process::exit(1);
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(run());
+    run_on_postgres("audit sweep", run());
 }
 
 /// `WAITING` calls-page reads of `clinic`, a millisecond apart, noted as `note_read` notes them.

@@ -12,7 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::figures::{ms, percentile};
+use common::figures::{ms, percentile, run_on_postgres};
 use common::graphql::{Browser, SIGN_UP, sign_up_input};
 use common::{TestDb, serve};
 use ringback_api::config::DatabaseKind;
@@ -34,15 +34,7 @@ const OVERVIEW: &str = "query($from: NaiveDate!, $to: NaiveDate!, $pf: NaiveDate
     previous: metrics(from: $pf, to: $pt) { totals { inboundCalls missedCalls } } }";
 
 fn main() {
-    if std::env::var("RINGBACK_TEST_POSTGRES_URL").is_err() {
-        eprintln!("the purge benchmark needs PostgreSQL: set RINGBACK_TEST_POSTGRES_URL");
-        std::process::exit(1);
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(run());
+    run_on_postgres("purge", run());
 }
 
 /// A million calls (a third of them missed, from 5,000 callers) and a daily figure for each day.
