@@ -257,10 +257,10 @@ impl<'a> OverviewPage<'a> {
         UndeliveredPage::wait(self.client).await
     }
 
-    /// Signs out from the header.
-    pub async fn sign_out(&self) -> Result<(), E2eError> {
-        click_test_id(self.client, "sign-out").await?;
-        Ok(())
+    /// Signs out from the header and waits for the sign-in page (until it shows, the session's
+    /// cookie may still be there for the next page to find).
+    pub async fn sign_out(&self) -> Result<SignInPage<'a>, E2eError> {
+        sign_out(self.client).await
     }
 
     /// Chooses the clinic called `name` in the header and waits until the header shows it.

@@ -208,7 +208,6 @@ async fn sign_in_see_the_api_figures_sign_out(
 
     // Signing out ends the session: the overview asks for a sign-in again.
     overview.sign_out().await?;
-    SignInPage::wait(&browser.client).await?;
     browser.client.goto(&server.url).await?;
     SignInPage::wait(&browser.client).await?;
     let errors = browser.console_errors().await?;
@@ -776,7 +775,6 @@ async fn settings_for_admins_only(
         return Err(E2eError::Assertion(format!("invitation link {link:?}")));
     }
     overview.sign_out().await?;
-    SignInPage::wait(&browser.client).await?;
     AcceptInvitePage::open(&browser.client, &link)
         .await?
         .join("reception password 1")
@@ -815,7 +813,6 @@ async fn settings_for_admins_only(
         .await?
         .sign_out()
         .await?;
-    SignInPage::wait(&browser.client).await?;
     let again = AcceptInvitePage::open(&browser.client, &link).await?;
     again.join("reception password 1").await?;
     let refusal = again.error().await?;
