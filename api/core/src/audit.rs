@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::db::{DbError, with_literal_limit};
+use crate::db::{DbError, rest_after_batch, with_literal_limit};
 use crate::tenant::{TenantScope, TenantTxn, begin_maintenance};
 
 /// The `prev_hash` of a clinic's first entry.
@@ -106,7 +106,8 @@ pub async fn clinics_waiting(
         .collect()
 }
 
-/// Batches one pass seals of a clinic before it moves on, so that one clinic's backlog does not hold back the others; the rest waits for the next pass.
+/// Batches one pass seals of a clinic before it moves on, so that one clinic's backlog does not
+/// hold back the others; the rest waits for the next pass.
 pub const BATCHES_PER_CLINIC: usize = 20;
 
 /// What one pass of the sweep did.
@@ -145,7 +146,8 @@ pub async fn sweep(
 
 /// Seals a clinic's waiting reads, [`SEAL_BATCH`] to a transaction (so the clinic's audit lock
 /// is held for one batch at a time and no transaction grows with the backlog), until a batch comes
-/// short or [`BATCHES_PER_CLINIC`] are sealed; returns how many, and whether reads may be left.
+/// short or [`BATCHES_PER_CLINIC`] are sealed, resting after each full one as background work does
+/// ([`rest_after_batch`]); returns how many, and whether reads may be left.
 async fn seal_clinic(
     db: &DatabaseConnection,
     clock: &Clock,
@@ -162,9 +164,7 @@ async fn seal_clinic(
         if batch < SEAL_BATCH as usize {
             return Ok((sealed, false));
         }
-        // A backlog is background work: the sweep rests as long as each full batch took, so the
-        // requests it shares the database with (on SQLite, its one writer) keep at least half.
-        tokio::time::sleep(started.elapsed()).await;
+        rest_after_batch(started).await;
     }
     Ok((sealed, true))
 }

@@ -231,6 +231,13 @@ pub fn with_literal_limit(query: impl QueryTrait, backend: DbBackend, limit: u64
     statement
 }
 
+/// The rest background work takes after a batch it started at `started`: as long as the batch
+/// took, so the requests it shares the database with (on SQLite, its one writer) keep at least
+/// half of it. The retention purge and the audit sweep rest so between batches.
+pub async fn rest_after_batch(started: std::time::Instant) {
+    tokio::time::sleep(started.elapsed()).await;
+}
+
 /// Begins a transaction that may write. On SQLite it starts as a writer (`BEGIN IMMEDIATE`): a
 /// transaction that read first and wrote later could otherwise find its snapshot overtaken by
 /// another writer's commit and fail at once (`SQLITE_BUSY_SNAPSHOT`), where a writer that starts

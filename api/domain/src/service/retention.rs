@@ -180,9 +180,7 @@ where
         if last_of_batch.is_none() {
             return Ok(deleted);
         }
-        // The purge is background work: it rests as long as each batch took, so the API it
-        // shares the database with keeps at least half of it.
-        tokio::time::sleep(started.elapsed()).await;
+        ringback_core::db::rest_after_batch(started).await;
     }
 }
 
