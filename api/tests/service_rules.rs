@@ -422,6 +422,11 @@ async fn reads_are_sealed_into_the_audit_chain(kind: DatabaseKind) {
 /// `count` in their detail by when they happened; their ids run the other way, so only their
 /// times order them.
 async fn reads_waiting(app: &TestApp, count: usize) {
+    reads_waiting_in(&app.tenant(), count, "test.read").await;
+}
+
+/// [`reads_waiting`] of the clinic behind `scope`, noted as `action`.
+async fn reads_waiting_in(scope: &TenantScope, count: usize, action: &str) {
     use chrono::TimeZone;
     use ringback_entity::audit_pending;
     use sea_orm::{EntityTrait, Set};
@@ -429,20 +434,20 @@ async fn reads_waiting(app: &TestApp, count: usize) {
         .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
         .single()
         .expect("a time");
+    let txn = scope.begin().await.expect("txn");
     let reads: Vec<audit_pending::ActiveModel> = (0..count)
         .map(|created| {
             let n = count - created;
             audit_pending::ActiveModel {
-                clinic_id: Set(app.clinic_id),
+                clinic_id: Set(txn.clinic_id()),
                 id: Set(uuid::Uuid::now_v7()),
                 at: Set(first + chrono::Duration::milliseconds(n as i64)),
                 actor_user_id: Set(None),
-                action: Set("test.read".to_owned()),
+                action: Set(action.to_owned()),
                 detail: Set(serde_json::json!({ "n": n })),
             }
         })
         .collect();
-    let txn = app.tenant().begin().await.expect("txn");
     for chunk in reads.chunks(1_000) {
         audit_pending::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(txn.conn())
@@ -450,6 +455,23 @@ async fn reads_waiting(app: &TestApp, count: usize) {
             .expect("noted");
     }
     txn.commit().await.expect("commit");
+}
+
+/// The `n` of each sealed `test.read` entry, in chain order.
+async fn sealed_test_reads(app: &TestApp) -> Vec<u64> {
+    app.db
+        .query_strings(
+            "SELECT CAST(detail AS TEXT) AS d FROM audit_log WHERE action = 'test.read' \
+             ORDER BY seq",
+            &["d"],
+        )
+        .await
+        .iter()
+        .map(|row| {
+            let detail: serde_json::Value = serde_json::from_str(&row[0]).expect("json");
+            detail["n"].as_u64().expect("numbered")
+        })
+        .collect()
 }
 
 /// A backlog of many batches is sealed by one pass of the sweep, batch after batch in the order
@@ -469,6 +491,7 @@ async fn a_backlog_is_sealed_batch_after_batch_in_the_order_read(kind: DatabaseK
     let left = Swept {
         sealed: per_pass,
         more_waiting: true,
+        failed: 0,
     };
     assert_eq!(first, left);
     assert_eq!(chain_and_waiting(&app).await.1, 3);
@@ -477,33 +500,105 @@ async fn a_backlog_is_sealed_batch_after_batch_in_the_order_read(kind: DatabaseK
     let maybe_more = Swept {
         sealed: 3,
         more_waiting: true,
+        failed: 0,
     };
     assert_eq!(second, maybe_more);
     let third = audit::sweep(&app.state.db, &clock, 1).await.expect("sweep");
     let done = Swept {
         sealed: 0,
         more_waiting: false,
+        failed: 0,
     };
     assert_eq!(third, done);
 
-    let sealed: Vec<u64> = app
-        .db
-        .query_strings(
-            "SELECT CAST(detail AS TEXT) AS d FROM audit_log WHERE action = 'test.read' \
-             ORDER BY seq",
-            &["d"],
-        )
-        .await
-        .iter()
-        .map(|row| {
-            let detail: serde_json::Value = serde_json::from_str(&row[0]).expect("json");
-            detail["n"].as_u64().expect("numbered")
-        })
-        .collect();
     let in_order: Vec<u64> = (1..=per_pass as u64 + 3).collect();
-    assert!(sealed == in_order, "sealed in the order read");
+    assert!(
+        sealed_test_reads(&app).await == in_order,
+        "sealed in the order read"
+    );
     let report = audit::verify(&app.db.db).await.expect("verify");
     assert!(report.broken.is_empty(), "{report:?}");
+}
+
+/// A write lands in the chain after every read made before it, however many wait (more than one
+/// sealing batch here): the chain keeps the order things happened in.
+async fn a_write_lands_after_every_read_waiting(kind: DatabaseKind) {
+    use ringback_api::service::audit::SEAL_BATCH;
+    let mut app = TestApp::new(kind).await;
+    let waiting = SEAL_BATCH as usize + 5;
+    reads_waiting(&app, waiting).await;
+
+    let created = app
+        .owner
+        .run(
+            "mutation { createApiKey(name: \"Sync\", scope: READ) { secret } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(created.get("errors").is_none(), "{created}");
+
+    let (chain, left) = chain_and_waiting(&app).await;
+    assert_eq!(left, 0, "the write sealed every read before it");
+    assert_eq!(chain.last().map(String::as_str), Some("api_key.created"));
+    let in_order: Vec<u64> = (1..=waiting as u64).collect();
+    assert!(
+        sealed_test_reads(&app).await == in_order,
+        "sealed in the order read"
+    );
+}
+
+/// A clinic whose reads cannot be sealed (here the database refuses its entries) is logged and
+/// left for the next pass; the sweep still seals every other clinic, and says one failed.
+async fn a_clinic_that_cannot_be_sealed_holds_back_no_other(kind: DatabaseKind) {
+    use common::graphql::{Browser, SIGN_UP, sign_up_input};
+    use ringback_api::service::audit::{self, Swept};
+    let app = TestApp::new(kind).await;
+    let clock = app.state.clock.clone();
+    let mut other_owner = Browser::new(app.app());
+    let signed_up = other_owner
+        .run(SIGN_UP, sign_up_input("owner@other.test"))
+        .await;
+    let other_clinic: uuid::Uuid = signed_up["data"]["signUp"]["clinic"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("the other clinic's id");
+    reads_waiting_in(&app.tenant(), 3, "test.refused").await;
+    reads_waiting_in(&common::tenant(&app.state, other_clinic), 4, "test.read").await;
+    refuse_sealing(&app, "test.refused").await;
+
+    let swept = audit::sweep(&app.state.db, &clock, 10)
+        .await
+        .expect("the pass ends");
+    let one_failed = Swept {
+        sealed: 4,
+        more_waiting: false,
+        failed: 1,
+    };
+    assert_eq!(swept, one_failed);
+    assert_eq!(sealed_test_reads(&app).await, [1, 2, 3, 4]);
+    assert_eq!(chain_and_waiting(&app).await.1, 3, "the refused reads wait");
+}
+
+/// Makes the database refuse any audit entry sealed as `action`.
+async fn refuse_sealing(app: &TestApp, action: &str) {
+    let statements = match app.state.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => vec![
+            "CREATE FUNCTION refuse_sealing() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'sealing refused'; END $$"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER refuse_sealing BEFORE INSERT ON audit_log FOR EACH ROW \
+                 WHEN (NEW.action = '{action}') EXECUTE FUNCTION refuse_sealing()"
+            ),
+        ],
+        _ => vec![format!(
+            "CREATE TRIGGER refuse_sealing BEFORE INSERT ON audit_log \
+             WHEN NEW.action = '{action}' BEGIN SELECT RAISE(ABORT, 'sealing refused'); END"
+        )],
+    };
+    for statement in statements {
+        app.db.execute_as_owner(&statement).await;
+    }
 }
 
 /// A clinic's reads never wait for its audit lock: while another transaction holds it (a write
@@ -630,6 +725,8 @@ on_both_databases!(
     rotating_the_master_key_rewraps_every_clinic,
     reads_are_sealed_into_the_audit_chain,
     a_backlog_is_sealed_batch_after_batch_in_the_order_read,
+    a_write_lands_after_every_read_waiting,
+    a_clinic_that_cannot_be_sealed_holds_back_no_other,
     api_key_actions_name_the_key_in_the_audit_log,
     two_owners_demoting_each_other_leave_an_owner,
     jobs_that_cannot_run_are_dead_letters_at_once,

@@ -32,8 +32,8 @@ pub struct AuditEvent<'a> {
     pub detail: Value,
 }
 
-/// The most waiting reads one call seals; the sweep and later appends seal the rest, so no
-/// single transaction grows with the backlog. A power of two: a full batch is one insert (see
+/// The most waiting reads sealed in one batch: the sweep commits after each, so none of its
+/// transactions grows with the backlog. A power of two: a full batch is one insert (see
 /// [`in_power_of_two_runs`]).
 pub const SEAL_BATCH: u64 = 512;
 
@@ -42,7 +42,7 @@ pub const SEAL_BATCH: u64 = 512;
 /// one clinic append one at a time. Reads use [`note_read`] instead.
 pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbError> {
     let mut tail = ChainTail::locked(txn).await?;
-    tail.seal_waiting(txn).await?;
+    tail.seal_all_waiting(txn).await?;
     let detail = naming_the_key(event.detail, txn.api_key());
     tail.push(txn, txn.now(), event.actor, event.action, detail)
         .await
@@ -67,10 +67,10 @@ pub async fn note_read(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbE
     Ok(())
 }
 
-/// Seals up to [`SEAL_BATCH`] of the clinic's waiting reads into its chain, oldest first, and
-/// removes them from waiting in the same transaction; returns how many. Takes the audit lock.
+/// Seals every read the clinic has waiting into its chain, oldest first, and removes them from
+/// waiting in the same transaction; returns how many. Takes the audit lock.
 pub async fn seal_waiting(txn: &TenantTxn) -> Result<usize, DbError> {
-    ChainTail::locked(txn).await?.seal_waiting(txn).await
+    ChainTail::locked(txn).await?.seal_all_waiting(txn).await
 }
 
 /// A clinic with reads waiting to be sealed, as the database named it: the evidence behind
@@ -119,10 +119,14 @@ pub struct Swept {
     /// pass visited as many clinics as it may), after a pass that sealed some: the next pass
     /// should start at once.
     pub more_waiting: bool,
+    /// Clinics whose reads could not be sealed (each logged with its error); the next pass tries
+    /// them again.
+    pub failed: usize,
 }
 
 /// One pass of the sweep: seals the waiting reads of up to `max_clinics` clinics, each clinic
-/// batch by batch ([`seal_clinic`]).
+/// batch by batch ([`seal_clinic`]). A clinic that fails is logged and left for the next pass;
+/// it never holds back the others.
 pub async fn sweep(
     db: &DatabaseConnection,
     clock: &Clock,
@@ -132,11 +136,23 @@ pub async fn sweep(
     let mut swept = Swept {
         sealed: 0,
         more_waiting: clinics.len() >= max_clinics as usize,
+        failed: 0,
     };
     for waiting in &clinics {
-        let (sealed, more_waiting) = seal_clinic(db, clock, waiting).await?;
-        swept.sealed += sealed;
-        swept.more_waiting |= more_waiting;
+        match seal_clinic(db, clock, waiting).await {
+            Ok((sealed, more_waiting)) => {
+                swept.sealed += sealed;
+                swept.more_waiting |= more_waiting;
+            }
+            Err(error) => {
+                swept.failed += 1;
+                tracing::error!(
+                    clinic_id = %waiting.clinic_id,
+                    %error,
+                    "sealing a clinic's waiting reads failed; the next pass tries again"
+                );
+            }
+        }
     }
     // A pass that sealed nothing (the clinics named have nothing their scope can seal) is no
     // reason to start the next at once.
@@ -158,7 +174,7 @@ async fn seal_clinic(
     for _ in 0..BATCHES_PER_CLINIC {
         let started = std::time::Instant::now();
         let txn = scope.begin().await?;
-        let batch = seal_waiting(&txn).await?;
+        let batch = ChainTail::locked(&txn).await?.seal_batch(&txn).await?;
         txn.commit().await?;
         sealed += batch;
         if batch < SEAL_BATCH as usize {
@@ -169,12 +185,18 @@ async fn seal_clinic(
     Ok((sealed, true))
 }
 
-/// Sweeps until nothing waits (before verification, so that every read is in a chain).
+/// Seals every clinic's waiting reads until nothing is left (before verification, so that every
+/// read is in a chain). Unlike the sweep, the first clinic that fails stops it with its error:
+/// verification must not report a chain as whole while reads are missing from it.
 async fn seal_everything(db: &DatabaseConnection) -> Result<usize, DbError> {
     let clock = Clock::system();
     let mut total = 0;
     loop {
-        let sealed = sweep(db, &clock, 100).await?.sealed;
+        let mut sealed = 0;
+        for waiting in &clinics_waiting(db, 100).await? {
+            sealed += seal_clinic(db, &clock, waiting).await?.0;
+        }
+        // Stops, too, if the clinics named hold nothing their scopes can seal.
         if sealed == 0 {
             return Ok(total);
         }
@@ -211,9 +233,22 @@ impl ChainTail {
         ))
     }
 
+    /// Moves every waiting read, oldest first, into the chain, batch after batch, and removes
+    /// them from waiting: so that an append after them lands after all of them.
+    async fn seal_all_waiting(&mut self, txn: &TenantTxn) -> Result<usize, DbError> {
+        let mut sealed = 0;
+        loop {
+            let batch = self.seal_batch(txn).await?;
+            sealed += batch;
+            if batch < SEAL_BATCH as usize {
+                return Ok(sealed);
+            }
+        }
+    }
+
     /// Moves up to [`SEAL_BATCH`] waiting reads, oldest first, into the chain, and removes them
     /// from waiting: a few statements a batch, each of a shape the connection has seen before.
-    async fn seal_waiting(&mut self, txn: &TenantTxn) -> Result<usize, DbError> {
+    async fn seal_batch(&mut self, txn: &TenantTxn) -> Result<usize, DbError> {
         let waiting = txn
             .find::<audit_pending::Entity>()
             .order_by_asc(audit_pending::Column::At)

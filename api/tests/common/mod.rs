@@ -157,7 +157,6 @@ impl TestDb {
         }
     }
 
-    /// Runs `sql` and returns each row's columns as strings.
     /// Runs `sql` as the tables' owner, across clinics (row-level security is forced on
     /// PostgreSQL, so it runs as declared maintenance).
     pub async fn execute_as_owner(&self, sql: &str) {
@@ -166,6 +165,7 @@ impl TestDb {
         txn.commit().await.expect("commit");
     }
 
+    /// Runs `sql` and returns each row's columns as strings.
     pub async fn query_strings(&self, sql: &str, columns: &[&str]) -> Vec<Vec<String>> {
         let backend = self.db.get_database_backend();
         // As the owner, across clinics: row-level security is forced on PostgreSQL.
