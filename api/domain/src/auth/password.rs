@@ -1,7 +1,10 @@
 //! Password hashing with argon2id (the crate's defaults: 19 MiB, 2 passes), and the rules a new
-//! password must meet. Hashing and checking run on the blocking thread pool, at most
-//! [`AT_ONCE`] at a time, never on the async executor: a few clients looping wrong passwords must
-//! not stall every other request (webhooks included).
+//! password must meet. Hashing and checking run at most [`AT_ONCE`] at a time, each on a thread
+//! of its own, never on the async executor: a few clients looping wrong passwords must not stall
+//! every other request (webhooks included). A thread of its own, not the blocking pool: the
+//! allocator keeps a thread's 19 MiB of argon2 memory until that thread ends, and a pool thread
+//! lingers idle for seconds, so every sign-in left the server that much bigger for a while (two at
+//! once, twice that); a thread that ends with its check gives the memory back at once.
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -18,17 +21,31 @@ pub const AT_ONCE: usize = 2;
 /// The permits for password work.
 static PASSWORD_WORK: Semaphore = Semaphore::const_new(AT_ONCE);
 
-/// Runs `work` on the blocking pool once a permit is free.
+/// The name of the threads password work runs on.
+const THREAD_NAME: &str = "password-work";
+
+/// Runs `work` on a thread of its own once a permit is free; the thread ends with it and holds
+/// the permit until then, so even checks whose requests were dropped count towards [`AT_ONCE`].
 async fn off_the_executor<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, DomainError> {
-    let _permit = PASSWORD_WORK
+    let permit = PASSWORD_WORK
         .acquire()
         .await
         .map_err(|_| DomainError::Internal("password work closed".to_owned()))?;
-    tokio::task::spawn_blocking(work)
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(THREAD_NAME.to_owned())
+        .spawn(move || {
+            let outcome = work();
+            drop(permit);
+            // The caller may have gone (its request dropped); the result is then unwanted.
+            let _ = done.send(outcome);
+        })
+        .map_err(|e| DomainError::Internal(format!("password work: {e}")))?;
+    result
         .await
-        .map_err(|e| DomainError::Internal(format!("password work: {e}")))
+        .map_err(|_| DomainError::Internal("password work ended without a result".to_owned()))
 }
 
 /// Checks a new password against the shared rules, with a message the user can act on.
@@ -123,6 +140,16 @@ mod tests {
         );
         ticker.abort();
         assert!(ticks.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
+
+    /// Each check runs on a password thread (which ends with it), never on the blocking pool,
+    /// whose threads keep their argon2 memory while they linger.
+    #[tokio::test]
+    async fn password_work_runs_on_a_thread_of_its_own() {
+        let name = off_the_executor(|| std::thread::current().name().map(str::to_owned))
+            .await
+            .expect("ran");
+        assert_eq!(name.as_deref(), Some(THREAD_NAME));
     }
 
     #[test]
