@@ -357,6 +357,20 @@ async fn chain_and_waiting(app: &TestApp) -> (Vec<String>, usize) {
     (chain, waiting[0][0].parse().expect("count"))
 }
 
+/// Writes to the test clinic's audit chain (the owner creates an API key); returns the chain and
+/// how many reads wait outside it afterwards.
+async fn write_to_the_chain(app: &mut TestApp) -> (Vec<String>, usize) {
+    let created = app
+        .owner
+        .run(
+            "mutation { createApiKey(name: \"Sync\", scope: READ) { secret } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(created.get("errors").is_none(), "{created}");
+    chain_and_waiting(app).await
+}
+
 /// Reads of personal data are noted outside the chain and sealed into it, in the order they
 /// happened, by the sweep, by the next write, and by the audit-log view; the chain verifies.
 async fn reads_are_sealed_into_the_audit_chain(kind: DatabaseKind) {
@@ -384,15 +398,7 @@ async fn reads_are_sealed_into_the_audit_chain(kind: DatabaseKind) {
 
     // A write seals the read before it, so the chain keeps the order of events.
     app.owner.run(CALLS_PAGE, serde_json::json!({})).await;
-    let created = app
-        .owner
-        .run(
-            "mutation { createApiKey(name: \"Sync\", scope: READ) { secret } }",
-            serde_json::json!({}),
-        )
-        .await;
-    assert!(created.get("errors").is_none(), "{created}");
-    let (chain, waiting) = chain_and_waiting(&app).await;
+    let (chain, waiting) = write_to_the_chain(&mut app).await;
     assert_eq!(waiting, 0);
     assert_eq!(
         chain[chain.len() - 2..],
@@ -528,16 +534,7 @@ async fn a_write_lands_after_every_read_waiting(kind: DatabaseKind) {
     let waiting = SEAL_BATCH as usize + 5;
     reads_waiting(&app, waiting).await;
 
-    let created = app
-        .owner
-        .run(
-            "mutation { createApiKey(name: \"Sync\", scope: READ) { secret } }",
-            serde_json::json!({}),
-        )
-        .await;
-    assert!(created.get("errors").is_none(), "{created}");
-
-    let (chain, left) = chain_and_waiting(&app).await;
+    let (chain, left) = write_to_the_chain(&mut app).await;
     assert_eq!(left, 0, "the write sealed every read before it");
     assert_eq!(chain.last().map(String::as_str), Some("api_key.created"));
     let in_order: Vec<u64> = (1..=waiting as u64).collect();

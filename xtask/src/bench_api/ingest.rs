@@ -142,6 +142,7 @@ impl Bench {
              sent {texts} text-backs to the Twilio API on this machine"
         ));
         let peaks = sampler.finish();
+        memory.note_ringback_files(pid);
         memory.peak.0 = memory.peak.0.max(peaks.get(&pid).copied().unwrap_or(0));
         self.stop_ringback();
         let pgbench = match protocol {
@@ -168,7 +169,7 @@ impl Bench {
     /// text limit above the run's texts and lets texts reach Australian phones (every first call
     /// is texted back).
     fn set_up_number(&self, addr: SocketAddr) -> TaskResult {
-        let cookie = sign_in(addr, &super::Clinic::any())?;
+        let cookie = sign_in(addr, &super::Clinic::any())?.cookie;
         let body = self.work.join("add-number.json");
         write_file(
             &body,

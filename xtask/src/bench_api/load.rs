@@ -268,10 +268,21 @@ fn pgbench_command(script: &Path, target: &PgTarget, protocol: Protocol) -> Comm
 
 /// A process's resident set size in kB (`VmRSS`), or None once it has gone.
 pub fn rss_kb(pid: u32) -> Option<u64> {
+    status_kb(pid, "VmRSS:")
+}
+
+/// The part of a process's resident set mapped from files (`RssFile`: for a server, its program's
+/// code most of all), in kB.
+pub fn rss_file_kb(pid: u32) -> Option<u64> {
+    status_kb(pid, "RssFile:")
+}
+
+/// A kB figure from `/proc/<pid>/status`, by its label.
+fn status_kb(pid: u32, label: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(label))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kb| kb.parse().ok())
 }

@@ -73,7 +73,7 @@ const DEMO_EMAIL: &str = "owner@demo.ringback.test";
 const DEMO_PASSWORD: &str = "ringback-demo-owner";
 /// How many times each read is sent while the statement log is on.
 const CAPTURE_RUNS: usize = 5;
-/// A session cookie lasts 15 minutes; sign in again after this long.
+/// A session cookie lasts 15 minutes; renew it after this long.
 const SESSION_REFRESH: Duration = Duration::from_secs(10 * 60);
 /// The rate limits the server runs with, so wrk from one address is never limited.
 const RATE_LIMITS: [(&str, &str); 4] = [
@@ -347,11 +347,19 @@ fn median_round(mut rounds: Vec<Row>) -> Option<Row> {
 }
 
 /// The servers' resident memory in kB, idle before the load and at its peak: Ringback's, then
-/// PostGraphile's.
+/// PostGraphile's; and how much of Ringback's is mapped from files after the load.
 #[derive(Default)]
 struct Memory {
     idle: (u64, u64),
     peak: (u64, u64),
+    ringback_files: u64,
+}
+
+impl Memory {
+    /// Notes how much of the Ringback process's memory is mapped from files now.
+    fn note_ringback_files(&mut self, pid: u32) {
+        self.ringback_files = self.ringback_files.max(load::rss_file_kb(pid).unwrap_or(0));
+    }
 }
 
 struct Bench {
@@ -423,11 +431,11 @@ impl Bench {
         }
         self.start_postgraphile(clinic)?;
         let ringback = self.ringback_addr()?;
-        let mut cookie = sign_in(ringback, clinic)?;
+        let mut session = sign_in(ringback, clinic)?;
         let mut signed_in = Instant::now();
 
         step("Checking that Ringback, PostGraphile and psql answer the same data");
-        self.compare(options, &bodies, clinic, &cookie)?;
+        self.compare(options, &bodies, clinic, &session.cookie)?;
 
         check_plain_transport()?;
 
@@ -458,7 +466,7 @@ impl Bench {
                         options.warmup, options.seconds,
                     ));
                     if signed_in.elapsed() > SESSION_REFRESH {
-                        cookie = sign_in(ringback, clinic)?;
+                        session = refresh_session(ringback, &session)?;
                         signed_in = Instant::now();
                     }
                     let ringback_url = self.server_url(true)?;
@@ -467,7 +475,7 @@ impl Bench {
                         Target {
                             url: &ringback_url,
                             body: &bodies[&(read, true)],
-                            cookie: Some(&cookie),
+                            cookie: Some(&session.cookie),
                             spread_addresses: spread,
                             feed: None,
                             pid: Some(ringback_pid),
@@ -518,6 +526,7 @@ impl Bench {
             }
         }
         let peaks = sampler.finish();
+        memory.note_ringback_files(ringback_pid);
         memory.peak.0 = memory
             .peak
             .0
@@ -780,7 +789,8 @@ impl Bench {
                 from: String::new(),
                 to: String::new(),
             },
-        )?;
+        )?
+        .cookie;
         // The demo leaves every daily figure stale; the first read settles them.
         graphql(addr, &bodies[&(Read::Overview, true)], Some(&cookie))?;
         let mut scripts = HashMap::new();
@@ -1159,43 +1169,81 @@ fn first_line(text: &str) -> &str {
         .unwrap_or_default()
 }
 
-/// Signs in as the demo owner and returns the `Cookie` header value for the session.
-fn sign_in(addr: SocketAddr, clinic: &Clinic) -> TaskResult<String> {
+/// A signed-in session of the demo owner: the `Cookie` header value the reads send, and the one
+/// that renews it.
+struct Session {
+    cookie: String,
+    refresh: String,
+}
+
+/// Signs in as the demo owner (in `clinic`, when its id is known).
+fn sign_in(addr: SocketAddr, clinic: &Clinic) -> TaskResult<Session> {
     let body = json!({
         "query": "mutation SignIn($email: String!, $password: String!) { \
                   signIn(email: $email, password: $password) { clinic { id } expiresAt } }",
         "variables": { "email": DEMO_EMAIL, "password": DEMO_PASSWORD },
     });
-    let response = http::post(
-        addr,
-        "/graphql",
-        body.to_string().as_bytes(),
-        &[("Content-Type", "application/json")],
-    )
-    .map_err(|e| TaskError(format!("signing in to Ringback: {e}")))?;
-    let answer: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let (response, answer) = post_session_mutation(addr, &body, None, "signing in")?;
     let signed_in_clinic = answer
         .pointer("/data/signIn/clinic/id")
         .and_then(Value::as_str);
-    if response.status != 200 || signed_in_clinic.is_none() {
-        return Err(TaskError(format!(
-            "signing in as {DEMO_EMAIL} failed (HTTP {}): {}",
-            response.status,
-            String::from_utf8_lossy(&response.body)
-        )));
-    }
     if !clinic.id.is_empty() && signed_in_clinic != Some(clinic.id.as_str()) {
         return Err(TaskError(format!(
             "the demo owner signed in to clinic {signed_in_clinic:?}, not {}",
             clinic.id
         )));
     }
-    response
-        .header_values("set-cookie")
-        .filter_map(|value| value.split(';').next())
-        .find(|pair| pair.starts_with("__Host-rb_session="))
-        .map(str::to_owned)
-        .ok_or_else(|| TaskError("signIn set no __Host-rb_session cookie".to_owned()))
+    session_from(&response)
+}
+
+/// Renews `session` as the dashboard does before it ends (`refreshSession`: no password check,
+/// whose 19 MiB of argon2 memory would otherwise land in the middle of the measured load).
+fn refresh_session(addr: SocketAddr, session: &Session) -> TaskResult<Session> {
+    let body = json!({ "query": "mutation { refreshSession { expiresAt } }" });
+    let (response, _) =
+        post_session_mutation(addr, &body, Some(&session.refresh), "renewing the session")?;
+    session_from(&response)
+}
+
+/// POSTs a mutation that starts a session; its answer, unless it failed.
+fn post_session_mutation(
+    addr: SocketAddr,
+    body: &Value,
+    cookie: Option<&str>,
+    doing: &str,
+) -> TaskResult<(http::Response, Value)> {
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(cookie) = cookie {
+        headers.push(("Cookie", cookie));
+    }
+    let response = http::post(addr, "/graphql", body.to_string().as_bytes(), &headers)
+        .map_err(|e| TaskError(format!("{doing} (Ringback): {e}")))?;
+    let answer: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let failed = answer.get("errors").is_some() || answer.get("data").is_none_or(Value::is_null);
+    if response.status != 200 || failed {
+        return Err(TaskError(format!(
+            "{doing} as {DEMO_EMAIL} failed (HTTP {}): {}",
+            response.status,
+            String::from_utf8_lossy(&response.body)
+        )));
+    }
+    Ok((response, answer))
+}
+
+/// The session and refresh cookies an answer set.
+fn session_from(response: &http::Response) -> TaskResult<Session> {
+    let cookie = |name: &str| {
+        response
+            .header_values("set-cookie")
+            .filter_map(|value| value.split(';').next())
+            .find(|pair| pair.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+            .ok_or_else(|| TaskError(format!("the answer set no {name} cookie")))
+    };
+    Ok(Session {
+        cookie: cookie("__Host-rb_session")?,
+        refresh: cookie("__Host-rb_refresh")?,
+    })
 }
 
 /// POSTs the JSON body in `body` and returns its `data`; an error unless HTTP 200 without
@@ -1644,9 +1692,11 @@ fn print_table(rows: &[Row], memory: &Memory, options: &Options, notes: &[String
     }
     let (idle, peak) = (memory.idle, memory.peak);
     println!(
-        "\nMemory (RSS): Ringback {} idle, {} at peak; PostGraphile {} idle, {} at peak",
+        "\nMemory (RSS): Ringback {} idle, {} at peak ({} of it mapped from files, its program's \
+         code most of all); PostGraphile {} idle, {} at peak",
         megabytes(idle.0),
         megabytes(peak.0.max(idle.0)),
+        megabytes(memory.ringback_files),
         megabytes(idle.1),
         megabytes(peak.1.max(idle.1)),
     );
