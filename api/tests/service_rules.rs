@@ -428,18 +428,28 @@ async fn reads_are_sealed_into_the_audit_chain(kind: DatabaseKind) {
 /// `count` in their detail by when they happened; their ids run the other way, so only their
 /// times order them.
 async fn reads_waiting(app: &TestApp, count: usize) {
-    reads_waiting_in(&app.tenant(), count, "test.read").await;
+    reads_waiting_in(&app.tenant(), count, "test.read", first_read_at()).await;
 }
 
-/// [`reads_waiting`] of the clinic behind `scope`, noted as `action`.
-async fn reads_waiting_in(scope: &TenantScope, count: usize, action: &str) {
+/// When the first of a test's waiting reads happened: a fixed instant, since sealing never looks
+/// at the clock.
+fn first_read_at() -> chrono::DateTime<chrono::Utc> {
     use chrono::TimeZone;
-    use ringback_entity::audit_pending;
-    use sea_orm::{EntityTrait, Set};
-    let first = chrono::Utc
+    chrono::Utc
         .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
         .single()
-        .expect("a time");
+        .expect("a time")
+}
+
+/// [`reads_waiting`] of the clinic behind `scope`, noted as `action`, the first at `first`.
+async fn reads_waiting_in(
+    scope: &TenantScope,
+    count: usize,
+    action: &str,
+    first: chrono::DateTime<chrono::Utc>,
+) {
+    use ringback_entity::audit_pending;
+    use sea_orm::{EntityTrait, Set};
     let txn = scope.begin().await.expect("txn");
     let reads: Vec<audit_pending::ActiveModel> = (0..count)
         .map(|created| {
@@ -547,20 +557,12 @@ async fn a_write_lands_after_every_read_waiting(kind: DatabaseKind) {
 /// A clinic whose reads cannot be sealed (here the database refuses its entries) is logged and
 /// left for the next pass; the sweep still seals every other clinic, and says one failed.
 async fn a_clinic_that_cannot_be_sealed_holds_back_no_other(kind: DatabaseKind) {
-    use common::graphql::{Browser, SIGN_UP, sign_up_input};
     use ringback_api::service::audit::{self, Swept};
     let app = TestApp::new(kind).await;
     let clock = app.state.clock.clone();
-    let mut other_owner = Browser::new(app.app());
-    let signed_up = other_owner
-        .run(SIGN_UP, sign_up_input("owner@other.test"))
-        .await;
-    let other_clinic: uuid::Uuid = signed_up["data"]["signUp"]["clinic"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("the other clinic's id");
-    reads_waiting_in(&app.tenant(), 3, "test.refused").await;
-    reads_waiting_in(&common::tenant(&app.state, other_clinic), 4, "test.read").await;
+    let other_clinic = another_clinic(&app).await;
+    reads_waiting_in(&app.tenant(), 3, "test.refused", first_read_at()).await;
+    reads_waiting_in(&other_clinic, 4, "test.read", first_read_at()).await;
     refuse_sealing(&app, "test.refused").await;
 
     let swept = audit::sweep(&app.state.db, &clock, 10)
@@ -574,6 +576,88 @@ async fn a_clinic_that_cannot_be_sealed_holds_back_no_other(kind: DatabaseKind) 
     assert_eq!(swept, one_failed);
     assert_eq!(sealed_test_reads(&app).await, [1, 2, 3, 4]);
     assert_eq!(chain_and_waiting(&app).await.1, 3, "the refused reads wait");
+}
+
+/// The scope of a second clinic, signed up by its own owner.
+async fn another_clinic(app: &TestApp) -> TenantScope {
+    use common::graphql::{Browser, SIGN_UP, sign_up_input};
+    let mut other_owner = Browser::new(app.app());
+    let signed_up = other_owner
+        .run(SIGN_UP, sign_up_input("owner@other.test"))
+        .await;
+    let clinic_id: uuid::Uuid = signed_up["data"]["signUp"]["clinic"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("the other clinic's id");
+    common::tenant(&app.state, clinic_id)
+}
+
+/// With more clinics waiting than a pass visits, the pass takes the clinic whose oldest read has
+/// waited longest, whatever the order of their ids, so no clinic is passed over for long.
+async fn the_clinic_waiting_longest_is_sealed_first(kind: DatabaseKind) {
+    use ringback_api::service::audit::{self, Swept};
+    let app = TestApp::new(kind).await;
+    let clock = app.state.clock.clone();
+    let (ours, other) = (app.tenant(), another_clinic(&app).await);
+    // The clinic later by id waited longer: an order by id would seal the other first.
+    let (longest, later) = match other.clinic_id() > ours.clinic_id() {
+        true => (other, ours),
+        false => (ours, other),
+    };
+    let an_hour_later = first_read_at() + chrono::Duration::hours(1);
+    reads_waiting_in(&later, 3, "test.later", an_hour_later).await;
+    reads_waiting_in(&longest, 2, "test.read", first_read_at()).await;
+
+    let first = audit::sweep(&app.state.db, &clock, 1).await.expect("sweep");
+    let one_clinic = Swept {
+        sealed: 2,
+        more_waiting: true,
+        failed: 0,
+    };
+    assert_eq!(first, one_clinic);
+    assert_eq!(sealed_test_reads(&app).await, [1, 2], "the longest waiting");
+    let second = audit::sweep(&app.state.db, &clock, 1).await.expect("sweep");
+    assert_eq!(second.sealed, 3, "then the other");
+}
+
+/// A pass asked to stop starts no further batch: what it sealed stays sealed, the rest waits and
+/// a later pass seals it in the order read.
+async fn a_sweep_told_to_stop_starts_no_further_batch(kind: DatabaseKind) {
+    use ringback_api::service::audit::{self, SEAL_BATCH, Swept};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let app = TestApp::new(kind).await;
+    let clock = app.state.clock.clone();
+    let waiting = 2 * SEAL_BATCH as usize + 1;
+    reads_waiting(&app, waiting).await;
+
+    let batches_started = AtomicUsize::new(0);
+    let one_batch = || batches_started.fetch_add(1, Ordering::Relaxed) == 0;
+    let cut_short = audit::sweep_while(&app.state.db, &clock, 10, one_batch)
+        .await
+        .expect("sweep");
+    let one_batch_sealed = Swept {
+        sealed: SEAL_BATCH as usize,
+        more_waiting: true,
+        failed: 0,
+    };
+    assert_eq!(cut_short, one_batch_sealed);
+    let none = audit::sweep_while(&app.state.db, &clock, 10, || false)
+        .await
+        .expect("sweep");
+    assert_eq!(none.sealed, 0);
+    assert_eq!(
+        chain_and_waiting(&app).await.1,
+        waiting - SEAL_BATCH as usize
+    );
+
+    audit::sweep(&app.state.db, &clock, 10)
+        .await
+        .expect("sweep");
+    let in_order: Vec<u64> = (1..=waiting as u64).collect();
+    assert!(
+        sealed_test_reads(&app).await == in_order,
+        "sealed in the order read"
+    );
 }
 
 /// Makes the database refuse any audit entry sealed as `action`.
@@ -724,6 +808,8 @@ on_both_databases!(
     a_backlog_is_sealed_batch_after_batch_in_the_order_read,
     a_write_lands_after_every_read_waiting,
     a_clinic_that_cannot_be_sealed_holds_back_no_other,
+    the_clinic_waiting_longest_is_sealed_first,
+    a_sweep_told_to_stop_starts_no_further_batch,
     api_key_actions_name_the_key_in_the_audit_log,
     two_owners_demoting_each_other_leave_an_owner,
     jobs_that_cannot_run_are_dead_letters_at_once,

@@ -63,6 +63,7 @@ mod m20261206_100000_index_caller_tails;
 mod m20261207_100000_create_enter_as_member_function;
 mod m20261208_100000_enter_as_member_in_one_step;
 mod m20261209_100000_index_waiting_audit;
+mod m20261210_100000_oldest_waiting_audit_first;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -127,6 +128,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_100000_create_enter_as_member_function::Migration),
             Box::new(m20261208_100000_enter_as_member_in_one_step::Migration),
             Box::new(m20261209_100000_index_waiting_audit::Migration),
+            Box::new(m20261210_100000_oldest_waiting_audit_first::Migration),
         ]
     }
 }

@@ -21,7 +21,7 @@ pub struct Migration;
 const AWAITING: &str = "ringback_clinics_awaiting_audit(integer)";
 
 /// The clinics with reads waiting to be sealed into their chain, at most `max_clinics`.
-const AWAITING_FUNCTION: &str = r#"
+pub(crate) const AWAITING_FUNCTION: &str = r#"
 CREATE OR REPLACE FUNCTION ringback_clinics_awaiting_audit(max_clinics integer)
 RETURNS TABLE (clinic_id uuid)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$

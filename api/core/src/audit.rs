@@ -79,8 +79,10 @@ pub struct WaitingAudit {
     pub(crate) clinic_id: Uuid,
 }
 
-/// Up to `max_clinics` clinics with waiting reads. On PostgreSQL a security-definer function
-/// names them (ids only), since no clinic's scope could see the others' rows.
+/// Up to `max_clinics` clinics with waiting reads, the one whose oldest read has waited longest
+/// first (so that, with more clinics waiting than a pass visits, none is passed over for long).
+/// On PostgreSQL a security-definer function names them (ids only), since no clinic's scope
+/// could see the others' rows.
 pub async fn clinics_waiting(
     db: &DatabaseConnection,
     max_clinics: u32,
@@ -88,7 +90,10 @@ pub async fn clinics_waiting(
     let backend = db.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => "SELECT clinic_id FROM ringback_clinics_awaiting_audit($1)",
-        _ => "SELECT DISTINCT clinic_id FROM audit_pending LIMIT ?",
+        _ => {
+            "SELECT clinic_id FROM audit_pending GROUP BY clinic_id ORDER BY MIN(at), clinic_id \
+             LIMIT ?"
+        }
     };
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
@@ -115,9 +120,9 @@ pub const BATCHES_PER_CLINIC: usize = 20;
 pub struct Swept {
     /// Entries sealed into their chains.
     pub sealed: usize,
-    /// Whether reads may be left waiting (a clinic filled [`BATCHES_PER_CLINIC`] batches, or the
-    /// pass visited as many clinics as it may), after a pass that sealed some: the next pass
-    /// should start at once.
+    /// Whether reads may be left waiting (a clinic filled [`BATCHES_PER_CLINIC`] batches, the
+    /// pass visited as many clinics as it may, or it was cut short), after a pass that sealed
+    /// some: the next pass should start at once.
     pub more_waiting: bool,
     /// Clinics whose reads could not be sealed (each logged with its error); the next pass tries
     /// them again.
@@ -132,6 +137,18 @@ pub async fn sweep(
     clock: &Clock,
     max_clinics: u32,
 ) -> Result<Swept, DbError> {
+    sweep_while(db, clock, max_clinics, || true).await
+}
+
+/// [`sweep`], asking `go_on` before each batch: once it answers false, the pass starts no other
+/// batch and ends (a server that is stopping seals what it can in the time it has; every batch
+/// is a transaction of its own, so what is left simply waits for the next pass).
+pub async fn sweep_while(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    max_clinics: u32,
+    go_on: impl Fn() -> bool,
+) -> Result<Swept, DbError> {
     let clinics = clinics_waiting(db, max_clinics).await?;
     let mut swept = Swept {
         sealed: 0,
@@ -139,7 +156,7 @@ pub async fn sweep(
         failed: 0,
     };
     for waiting in &clinics {
-        match seal_clinic(db, clock, waiting).await {
+        match seal_clinic(db, clock, waiting, &go_on).await {
             Ok((sealed, more_waiting)) => {
                 swept.sealed += sealed;
                 swept.more_waiting |= more_waiting;
@@ -162,16 +179,21 @@ pub async fn sweep(
 
 /// Seals a clinic's waiting reads, [`SEAL_BATCH`] to a transaction (so the clinic's audit lock
 /// is held for one batch at a time and no transaction grows with the backlog), until a batch comes
-/// short or [`BATCHES_PER_CLINIC`] are sealed, resting after each full one as background work does
-/// ([`rest_after_batch`]); returns how many, and whether reads may be left.
+/// short, [`BATCHES_PER_CLINIC`] are sealed or `go_on` answers false, resting after each full one
+/// as background work does ([`rest_after_batch`]); returns how many, and whether reads may be
+/// left.
 async fn seal_clinic(
     db: &DatabaseConnection,
     clock: &Clock,
     waiting: &WaitingAudit,
+    go_on: &impl Fn() -> bool,
 ) -> Result<(usize, bool), DbError> {
     let scope = TenantScope::for_waiting_audit(db.clone(), clock.clone(), waiting);
     let mut sealed = 0;
     for _ in 0..BATCHES_PER_CLINIC {
+        if !go_on() {
+            return Ok((sealed, true));
+        }
         let started = std::time::Instant::now();
         let txn = scope.begin().await?;
         let batch = ChainTail::locked(&txn).await?.seal_batch(&txn).await?;
@@ -194,7 +216,7 @@ async fn seal_everything(db: &DatabaseConnection) -> Result<usize, DbError> {
     loop {
         let mut sealed = 0;
         for waiting in &clinics_waiting(db, 100).await? {
-            sealed += seal_clinic(db, &clock, waiting).await?.0;
+            sealed += seal_clinic(db, &clock, waiting, &|| true).await?.0;
         }
         // Stops, too, if the clinics named hold nothing their scopes can seal.
         if sealed == 0 {

@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use ringback_entity::audit_log;
 use ringback_shared::access::Permission;
 
-use crate::calls::page_size;
+use crate::calls::{bad_cursor, page_size};
 use crate::guard::{Access, with_tenant};
-use ringback_core::error::DomainError;
 use ringback_domain::service::audit;
 
 /// One audit entry.
@@ -56,10 +55,7 @@ impl AuditQuery {
                 let limit = page_size(first)?;
                 let before = after
                     .as_deref()
-                    .map(|text| {
-                        text.parse::<i64>()
-                            .map_err(|_| DomainError::BadUserInput("bad cursor".to_owned()))
-                    })
+                    .map(|text| text.parse::<i64>().map_err(|_| bad_cursor()))
                     .transpose()?;
                 Ok((audit::list(txn, before, limit).await?, limit))
             },

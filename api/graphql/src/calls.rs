@@ -320,6 +320,11 @@ pub fn page_size(first: Option<i32>) -> Result<u64, DomainError> {
     }
 }
 
+/// `BAD_USER_INPUT` for an `after` that is not a cursor the list wrote.
+pub fn bad_cursor() -> DomainError {
+    DomainError::BadUserInput("bad cursor".to_owned())
+}
+
 /// A call's place in the list (`after`, `cursor`, `endCursor`): written out only where a query
 /// asks for it.
 pub struct PageCursor(CallCursor);
@@ -328,9 +333,7 @@ impl CursorType for PageCursor {
     type Error = DomainError;
 
     fn decode_cursor(text: &str) -> Result<Self, DomainError> {
-        CallCursor::decode(text)
-            .map(Self)
-            .ok_or_else(|| DomainError::BadUserInput("bad cursor".to_owned()))
+        CallCursor::decode(text).map(Self).ok_or_else(bad_cursor)
     }
 
     fn encode_cursor(&self) -> String {

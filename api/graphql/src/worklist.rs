@@ -11,7 +11,7 @@ use ringback_entity::worklist_dismissal;
 use ringback_shared::access::Permission;
 use ringback_shared::worklist::DismissalReason as Reason;
 
-use crate::calls::{Call, page_size};
+use crate::calls::{Call, bad_cursor, page_size};
 use crate::error::DomainError;
 use crate::guard::{Access, uuid_arg, with_tenant};
 use ringback_domain::Backend;
@@ -164,13 +164,10 @@ impl WorklistQuery {
             Access::Read(Permission::WorkCalls),
             async |txn, principal| {
                 let limit = page_size(first)? as usize;
-                let cursor = match after.as_deref() {
-                    Some(text) => Some(
-                        WorklistCursor::decode(text)
-                            .ok_or_else(|| DomainError::BadUserInput("bad cursor".to_owned()))?,
-                    ),
-                    None => None,
-                };
+                let cursor = after
+                    .as_deref()
+                    .map(|text| WorklistCursor::decode(text).ok_or_else(bad_cursor))
+                    .transpose()?;
                 worklist::waiting_callers(txn, principal.actor(), txn.now(), cursor.as_ref(), limit)
                     .await
             },
