@@ -3,30 +3,26 @@
 //! with more clinics waiting than one pass of the sweep visits, the same first ones were sealed
 //! pass after pass and a clinic further along could wait as long as reads kept coming.
 
-use crate::rls::on_postgres;
+use crate::rls::{maintenance_query_function, on_postgres};
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 /// The function, the clinic waiting longest first (then by id, so that the order is whole).
-const OLDEST_FIRST: &str = r#"
-CREATE OR REPLACE FUNCTION ringback_clinics_awaiting_audit(max_clinics integer)
-RETURNS TABLE (clinic_id uuid)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
-#variable_conflict use_column
-BEGIN
-    PERFORM set_config('app.maintenance', 'on', true);
-    RETURN QUERY SELECT p.clinic_id FROM audit_pending p GROUP BY p.clinic_id
-        ORDER BY min(p.at), p.clinic_id LIMIT max_clinics;
-    PERFORM set_config('app.maintenance', '', true);
-END
-$$"#;
+fn oldest_first() -> String {
+    maintenance_query_function(
+        "ringback_clinics_awaiting_audit(max_clinics integer)",
+        "clinic_id uuid",
+        "SELECT p.clinic_id FROM audit_pending p GROUP BY p.clinic_id \
+         ORDER BY min(p.at), p.clinic_id LIMIT max_clinics",
+    )
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        on_postgres(manager, &[OLDEST_FIRST.to_owned()]).await
+        on_postgres(manager, &[oldest_first()]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -22,6 +22,21 @@ pub const CURRENT_USER: &str = "NULLIF(current_setting('app.user_id', true), '')
 /// owner sees no more than the application does.
 pub const MAINTENANCE: &str = "current_setting('app.maintenance', true) = 'on'";
 
+/// A function of the tables' owner, `CREATE OR REPLACE FUNCTION signature RETURNS TABLE (columns)`,
+/// that answers `query` across clinics: maintenance is declared for the query alone, the function
+/// runs as its owner (security definer) with a fixed search path, and `#variable_conflict
+/// use_column` lets the query name columns the way the result does.
+pub fn maintenance_query_function(signature: &str, columns: &str, query: &str) -> String {
+    format!(
+        "\nCREATE OR REPLACE FUNCTION {signature}\nRETURNS TABLE ({columns})\n\
+         LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$\n\
+         #variable_conflict use_column\nBEGIN\n\
+         \x20   PERFORM set_config('app.maintenance', 'on', true);\n\
+         \x20   RETURN QUERY {query};\n\
+         \x20   PERFORM set_config('app.maintenance', '', true);\nEND\n$$"
+    )
+}
+
 /// True on PostgreSQL, where the statements in this module apply.
 pub fn is_postgres(manager: &SchemaManager) -> bool {
     manager.get_database_backend() == DbBackend::Postgres
@@ -73,4 +88,20 @@ pub fn drop_tenant_policy(table: &str) -> Vec<String> {
         format!("DROP POLICY IF EXISTS tenant_isolation ON {table}"),
         format!("ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::maintenance_query_function;
+
+    #[test]
+    fn a_maintenance_function_reads_as_the_ones_written_by_hand() {
+        let written = maintenance_query_function(
+            "ringback_clinics_awaiting_audit(max_clinics integer)",
+            "clinic_id uuid",
+            "SELECT DISTINCT p.clinic_id FROM audit_pending p LIMIT max_clinics",
+        );
+        let by_hand = crate::m20261130_090600_create_audit_pending::AWAITING_FUNCTION;
+        assert_eq!(written, by_hand);
+    }
 }
