@@ -418,6 +418,19 @@ async fn reads_are_sealed_into_the_audit_chain(kind: DatabaseKind) {
         view["data"]["auditLog"]["edges"][0]["node"]["action"], "calls.list_read",
         "{view}"
     );
+    let page_after =
+        "query($after: String) { auditLog(first: 1, after: $after) { edges { node { action } } } }";
+    for bad in ["nope", "", "12.5"] {
+        let refused = app
+            .owner
+            .run(page_after, serde_json::json!({ "after": bad }))
+            .await;
+        assert_eq!(
+            common::graphql::error_code(&refused),
+            Some("BAD_USER_INPUT"),
+            "{refused}"
+        );
+    }
     let report = ringback_api::service::audit::verify(&app.db.db)
         .await
         .expect("verify");
