@@ -260,7 +260,7 @@ async fn assert_incremental_equals_full(state: &ringback_api::AppState, clinic: 
 /// it, leaves the day stale, and the next read counts the call.
 #[tokio::test]
 async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
-    use common::graphql::{SIGN_UP, sign_up_input};
+    use common::graphql::sign_up_clinic;
     use ringback_entity::daily_metric;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -268,13 +268,7 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
     let web = tempfile::tempdir().expect("tempdir");
     let state = test_db.state(web.path());
     let mut owner = Browser::new(ringback_api::http::build_app(state.clone()));
-    let created = owner
-        .run(SIGN_UP, sign_up_input("race@riverside.test"))
-        .await;
-    let clinic_id: uuid::Uuid = created["data"]["signUp"]["clinic"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("clinic id");
+    let clinic_id = sign_up_clinic(&mut owner, "race@riverside.test").await;
     let day = (state.clock.now() - chrono::Duration::days(1)).date_naive();
     let record = |n: u32| {
         json!({ "e": [{ "externalId": format!("race-{n}"), "direction": "INBOUND", "status": "NO_ANSWER",

@@ -593,15 +593,7 @@ async fn a_clinic_that_cannot_be_sealed_holds_back_no_other(kind: DatabaseKind) 
 
 /// The scope of a second clinic, signed up by its own owner.
 async fn another_clinic(app: &TestApp) -> TenantScope {
-    use common::graphql::{Browser, SIGN_UP, sign_up_input};
-    let mut other_owner = Browser::new(app.app());
-    let signed_up = other_owner
-        .run(SIGN_UP, sign_up_input("owner@other.test"))
-        .await;
-    let clinic_id: uuid::Uuid = signed_up["data"]["signUp"]["clinic"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("the other clinic's id");
+    let clinic_id = common::graphql::sign_up_clinic(&mut app.browser(), "owner@other.test").await;
     common::tenant(&app.state, clinic_id)
 }
 

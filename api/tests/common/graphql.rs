@@ -139,6 +139,15 @@ pub fn sign_up_input(email: &str) -> Value {
     }})
 }
 
+/// Signs `browser` up as the owner of a new clinic (see [`sign_up_input`]); returns its id.
+pub async fn sign_up_clinic<E: Endpoint>(browser: &mut Browser<E>, email: &str) -> uuid::Uuid {
+    let signed_up = browser.run(SIGN_UP, sign_up_input(email)).await;
+    signed_up["data"]["signUp"]["clinic"]["id"]
+        .as_str()
+        .and_then(|id| uuid::Uuid::try_parse(id).ok())
+        .unwrap_or_else(|| panic!("no clinic id: {signed_up}"))
+}
+
 /// Invites `email` to `owner`'s clinic as `role` and accepts the invitation as `joiner` (a new
 /// account); returns the joiner, signed in to the clinic.
 pub async fn join<E: Endpoint>(
