@@ -87,31 +87,72 @@ pub fn wrk(script: &Path, target: &Target, conns: u32, seconds: u64) -> TaskResu
     }
     let mut run =
         parse_wrk(&text).ok_or_else(|| TaskError(format!("cannot read wrk's output:\n{text}")))?;
-    if let (Some((Some(server0), pg0)), Some((Some(server1), pg1))) = (before, after) {
-        let requests = run.rps * seconds as f64;
-        if requests > 0.0 {
-            let us_per_tick = 1e6 / ticks_per_second();
-            run.cpu_us = Some(CpuPerRequest {
-                server: server1.saturating_sub(server0) as f64 * us_per_tick / requests,
-                postgres: pg1.saturating_sub(pg0) as f64 * us_per_tick / requests,
-            });
-        }
+    if let (Some(before), Some(after)) = (before, after) {
+        run.cpu_us = per_request(before, after, run.rps * seconds as f64);
     }
     Ok(run)
 }
 
-/// A process's CPU time so far (user + system, all threads), in clock ticks; None once gone.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+/// CPU time per request between two readings of (the client or server's ticks, PostgreSQL's
+/// ticks), over `requests` requests; None when a reading is missing or nothing was served.
+fn per_request(
+    before: (Option<u64>, u64),
+    after: (Option<u64>, u64),
+    requests: f64,
+) -> Option<CpuPerRequest> {
+    let (Some(server0), pg0) = before else {
+        return None;
+    };
+    let (Some(server1), pg1) = after else {
+        return None;
+    };
+    let us_per_tick = 1e6 / ticks_per_second();
+    (requests > 0.0).then(|| CpuPerRequest {
+        server: server1.saturating_sub(server0) as f64 * us_per_tick / requests,
+        postgres: pg1.saturating_sub(pg0) as f64 * us_per_tick / requests,
+    })
 }
 
-/// The CPU time of every `postgres` process now running, in clock ticks (PostgreSQL's share:
-/// backends that ended during the run are not counted; the servers' pooled connections stay
-/// open throughout).
+/// The CPU time (user + system) of this process's children that have ended and been waited
+/// for, in clock ticks: a pgbench run's own time, read before and after it.
+fn children_ticks() -> Option<u64> {
+    stat_ticks("/proc/self/stat", Ticks::EndedChildren)
+}
+
+/// A process's CPU time so far (user + system, all threads), in clock ticks; None once gone.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    stat_ticks(&format!("/proc/{pid}/stat"), Ticks::Own)
+}
+
+/// Whose CPU time a `/proc/<pid>/stat` reading adds up.
+#[derive(Clone, Copy, PartialEq)]
+enum Ticks {
+    /// The process's own.
+    Own,
+    /// Its children's that have ended and been waited for.
+    EndedChildren,
+    /// Both.
+    OwnAndEndedChildren,
+}
+
+/// Reads utime + stime and/or cutime + cstime (fields 14–17 of the line, 12–15 after the
+/// command name, which is in parentheses and may hold spaces) from a `stat` file.
+fn stat_ticks(path: &str, whose: Ticks) -> Option<u64> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let sum = |first: usize| -> Option<u64> {
+        Some(fields.get(first)?.parse::<u64>().ok()? + fields.get(first + 1)?.parse::<u64>().ok()?)
+    };
+    match whose {
+        Ticks::Own => sum(11),
+        Ticks::EndedChildren => sum(13),
+        Ticks::OwnAndEndedChildren => Some(sum(11)? + sum(13)?),
+    }
+}
+
+/// The CPU time of PostgreSQL in clock ticks: every `postgres` process now running, and the
+/// backends that have ended (counted in the postmaster's children's time once it reaps them:
+/// pgbench's connections end with each run).
 fn postgres_ticks() -> u64 {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
@@ -123,7 +164,7 @@ fn postgres_ticks() -> u64 {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim() == "postgres")
         })
-        .filter_map(cpu_ticks)
+        .filter_map(|pid| stat_ticks(&format!("/proc/{pid}/stat"), Ticks::OwnAndEndedChildren))
         .sum()
 }
 
@@ -220,14 +261,26 @@ pub fn pgbench_once(script: &Path, target: &PgTarget, protocol: Protocol) -> Tas
     }
 }
 
-/// Runs `script` for `seconds` at `conns` clients and returns transactions per second.
+/// How long after pgbench ends its connections' backends are counted as ended.
+const REAPING: Duration = Duration::from_millis(200);
+
+/// One pgbench run: transactions per second, and the CPU time per transaction of pgbench itself
+/// (in `server`: it stands where a server would) and of PostgreSQL.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PgbenchRun {
+    pub tps: f64,
+    pub cpu_us: Option<CpuPerRequest>,
+}
+
+/// Runs `script` for `seconds` at `conns` clients.
 pub fn pgbench(
     script: &Path,
     target: &PgTarget,
     protocol: Protocol,
     conns: u32,
     seconds: u64,
-) -> TaskResult<f64> {
+) -> TaskResult<PgbenchRun> {
+    let before = (children_ticks(), postgres_ticks());
     let output = pgbench_command(script, target, protocol)
         .arg("-c")
         .arg(conns.to_string())
@@ -243,8 +296,14 @@ pub fn pgbench(
         .find_map(|line| line.strip_prefix("tps = "))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|value| value.parse().ok());
+    // The postmaster counts a backend's time once it has reaped it, just after pgbench ends.
+    std::thread::sleep(REAPING);
+    let after = (children_ticks(), postgres_ticks());
     match tps {
-        Some(tps) if output.status.success() => Ok(tps),
+        Some(tps) if output.status.success() => Ok(PgbenchRun {
+            tps,
+            cpu_us: per_request(before, after, tps * seconds as f64),
+        }),
         _ => Err(TaskError(format!(
             "pgbench failed ({}): {text}{}",
             output.status,
@@ -371,5 +430,20 @@ bench-api: non-200 3, errors 0
             "200 ms of spinning: {before} -> {after} ticks"
         );
         assert!(ticks_per_second() >= 100.0);
+    }
+
+    #[test]
+    fn reads_the_cpu_time_of_children_that_ended() {
+        let before = children_ticks().expect("this process's children's ticks");
+        let status = Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"])
+            .status()
+            .expect("a shell");
+        assert!(status.success());
+        let after = children_ticks().expect("this process's children's ticks");
+        assert!(
+            after > before,
+            "a spinning shell: {before} -> {after} ticks"
+        );
     }
 }

@@ -53,7 +53,7 @@ use crate::postgres::{ensure_cluster, which};
 use crate::tools::{is_root, tools_dir};
 use crate::{TaskError, TaskResult, root, step};
 
-use load::{PgTarget, Protocol, RssSampler, Target, WrkRun};
+use load::{PgTarget, PgbenchRun, Protocol, RssSampler, Target, WrkRun};
 
 /// The Node.js release PostGraphile runs on (it needs Node 22); the binary package has no install
 /// script, unlike npm's `node` package.
@@ -291,7 +291,7 @@ struct Row {
     ringback: WrkRun,
     /// None where PostGraphile has nothing to compare (the webhook ingest).
     postgraphile: Option<WrkRun>,
-    pgbench: Option<f64>,
+    pgbench: Option<PgbenchRun>,
     /// With more than one round: how far the ratios moved over them.
     spread: Option<Spread>,
 }
@@ -305,7 +305,7 @@ impl Row {
 
     /// Ringback's requests per second over pgbench's transactions of the same statements.
     fn pgbench_ratio(&self) -> Option<f64> {
-        let tps = self.pgbench?;
+        let tps = self.pgbench?.tps;
         (tps > 0.0).then(|| self.ringback.rps / tps)
     }
 }
@@ -1145,13 +1145,19 @@ fn timed_pgbench(
     protocol: Protocol,
     conns: u32,
     options: &Options,
-) -> TaskResult<f64> {
+) -> TaskResult<PgbenchRun> {
     if options.warmup > 0 {
         load::pgbench(script, pg, protocol, conns, options.warmup)?;
     }
-    let tps = load::pgbench(script, pg, protocol, conns, options.seconds)?;
-    println!("  {:<12} {tps:>8.0} tps", "pgbench");
-    Ok(tps)
+    let run = load::pgbench(script, pg, protocol, conns, options.seconds)?;
+    let cpu = run.cpu_us.map_or_else(String::new, |cpu| {
+        format!(
+            "  CPU per transaction: pgbench {:.0} us, PostgreSQL {:.0} us",
+            cpu.server, cpu.postgres
+        )
+    });
+    println!("  {:<12} {:>8.0} tps{cpu}", "pgbench", run.tps);
+    Ok(run)
 }
 
 fn problems(run: &WrkRun) -> String {
@@ -1668,8 +1674,8 @@ fn print_table(rows: &[Row], memory: &Memory, options: &Options, notes: &[String
             _ => ("—".to_owned(), "—".to_owned(), "—".to_owned()),
         };
         let (pgbench, floor) = match (row.pgbench, row.pgbench_ratio()) {
-            (Some(tps), Some(ratio)) => (
-                thousands(tps),
+            (Some(run), Some(ratio)) => (
+                thousands(run.tps),
                 with_range(ratio, spread.and_then(|spread| spread.pgbench)),
             ),
             _ => ("—".to_owned(), "—".to_owned()),
@@ -1709,25 +1715,30 @@ fn print_table(rows: &[Row], memory: &Memory, options: &Options, notes: &[String
     }
 }
 
-/// CPU time per request, server process and PostgreSQL, for every row that measured it.
+/// CPU time per request, server process (or pgbench) and PostgreSQL, for every row that measured
+/// it.
 fn print_cpu(rows: &[Row]) {
-    let cpu = |run: Option<&WrkRun>| match run.and_then(|run| run.cpu_us) {
+    let cpu = |cpu: Option<load::CpuPerRequest>| match cpu {
         Some(cpu) => format!("{:.0} + {:.0}", cpu.server, cpu.postgres),
         None => "—".to_owned(),
     };
     if rows.iter().all(|row| row.ringback.cpu_us.is_none()) {
         return;
     }
-    println!("\nCPU per request (µs, from /proc: the server process + every PostgreSQL process)\n");
-    println!("| read | conns | Ringback | PostGraphile |");
-    println!("|---|---|---|---|");
+    println!(
+        "\nCPU per request (µs, from /proc: the server process, or pgbench, + every PostgreSQL \
+         process)\n"
+    );
+    println!("| read | conns | Ringback | PostGraphile | pgbench |");
+    println!("|---|---|---|---|---|");
     for row in rows {
         println!(
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             row.label,
             row.conns,
-            cpu(Some(&row.ringback)),
-            cpu(row.postgraphile.as_ref())
+            cpu(row.ringback.cpu_us),
+            cpu(row.postgraphile.as_ref().and_then(|run| run.cpu_us)),
+            cpu(row.pgbench.and_then(|run| run.cpu_us))
         );
     }
 }
@@ -1770,7 +1781,10 @@ mod tests {
             conns: 8,
             ringback: run(ringback),
             postgraphile: Some(run(postgraphile)),
-            pgbench: Some(pgbench),
+            pgbench: Some(PgbenchRun {
+                tps: pgbench,
+                cpu_us: None,
+            }),
             spread: None,
         }
     }
