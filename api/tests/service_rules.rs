@@ -667,24 +667,152 @@ async fn a_sweep_told_to_stop_starts_no_further_batch(kind: DatabaseKind) {
 
 /// Makes the database refuse any audit entry sealed as `action`.
 async fn refuse_sealing(app: &TestApp, action: &str) {
+    refuse_inserts(app, "audit_log", action).await;
+}
+
+/// Makes the database refuse any row of `table` (`audit_log` or `audit_pending`) whose action is
+/// `action`.
+async fn refuse_inserts(app: &TestApp, table: &str, action: &str) {
+    let trigger = format!("refuse_{table}_{}", action.replace('.', "_"));
     let statements = match app.state.db.get_database_backend() {
         sea_orm::DbBackend::Postgres => vec![
-            "CREATE FUNCTION refuse_sealing() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'sealing refused'; END $$"
+            "CREATE OR REPLACE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
                 .to_owned(),
             format!(
-                "CREATE TRIGGER refuse_sealing BEFORE INSERT ON audit_log FOR EACH ROW \
-                 WHEN (NEW.action = '{action}') EXECUTE FUNCTION refuse_sealing()"
+                "CREATE TRIGGER {trigger} BEFORE INSERT ON {table} FOR EACH ROW \
+                 WHEN (NEW.action = '{action}') EXECUTE FUNCTION refuse_row()"
             ),
         ],
         _ => vec![format!(
-            "CREATE TRIGGER refuse_sealing BEFORE INSERT ON audit_log \
-             WHEN NEW.action = '{action}' BEGIN SELECT RAISE(ABORT, 'sealing refused'); END"
+            "CREATE TRIGGER {trigger} BEFORE INSERT ON {table} \
+             WHEN NEW.action = '{action}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
         )],
     };
     for statement in statements {
         app.db.execute_as_owner(&statement).await;
     }
+}
+
+/// What a transaction that read and noted reads `n` (as `action`) in `scope`'s clinic leaves to
+/// be written when it ends without a commit.
+async fn noted_reads(
+    scope: &TenantScope,
+    action: &str,
+    n: std::ops::Range<u64>,
+) -> ringback_core::read_notes::NotedReads {
+    use ringback_core::audit::{AuditEvent, note_read};
+    let txn = scope.begin().await.expect("txn");
+    for n in n {
+        let event = AuditEvent {
+            actor: None,
+            action,
+            detail: serde_json::json!({ "n": n }),
+        };
+        note_read(&txn, event).await.expect("noted");
+    }
+    txn.end_reading()
+}
+
+/// The sealed audit entries of every clinic noted as `action`, in chain order.
+async fn sealed_entries(app: &TestApp, action: &str) -> Vec<ringback_entity::audit_log::Model> {
+    use ringback_entity::audit_log;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let txn = ringback_core::tenant::begin_maintenance(&app.db.db)
+        .await
+        .expect("begin");
+    audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq(action))
+        .order_by_asc(audit_log::Column::Seq)
+        .all(&txn)
+        .await
+        .expect("entries")
+}
+
+/// Reads that end without a commit hand their notes to the note writer, which writes the notes
+/// of every request waiting at that moment in one write per clinic, each note as it was taken
+/// (its instant to the microsecond, its detail), before any of them is answered.
+async fn reads_waiting_together_share_one_write_per_clinic(kind: DatabaseKind) {
+    use ringback_core::read_notes::NoteWriter;
+    let app = TestApp::new(kind).await;
+    use chrono::SubsecRound;
+    let (ours, other) = (app.tenant(), another_clinic(&app).await);
+    let before = app.state.clock.now().trunc_subsecs(6);
+    let mut requests = Vec::new();
+    for (scope, reads) in [(&ours, 0..3), (&other, 3..5), (&ours, 5..6)] {
+        requests.push(noted_reads(scope, "test.read", reads).await);
+    }
+    let after = app.state.clock.now();
+    let writer = NoteWriter::new(app.state.db.clone());
+    // All four requests hand their notes over before the writer's task first runs (one thread).
+    let outcomes = futures::future::join_all(requests.into_iter().map(|r| writer.write(r))).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(writer.writes(), 2, "one write for each of the two clinics");
+    assert_eq!(
+        chain_and_waiting(&app).await.1,
+        6,
+        "every note is stored once answered"
+    );
+
+    let clock = app.state.clock.clone();
+    ringback_api::service::audit::sweep(&app.state.db, &clock, 10)
+        .await
+        .expect("sweep");
+    let mut sealed = sealed_test_reads(&app).await;
+    sealed.sort_unstable();
+    assert_eq!(sealed, [0, 1, 2, 3, 4, 5]);
+    let instants: Vec<_> = sealed_entries(&app, "test.read")
+        .await
+        .into_iter()
+        .map(|entry| entry.at)
+        .collect();
+    assert!(
+        instants.iter().all(|at| (before..=after).contains(at)),
+        "every note keeps the instant it was read at: {instants:?}, read in {before}..{after}"
+    );
+    assert!(
+        instants
+            .iter()
+            .any(|at| at.timestamp_subsec_micros() % 1_000 != 0),
+        "to the microsecond: {instants:?}"
+    );
+    let report = ringback_api::service::audit::verify(&app.db.db)
+        .await
+        .expect("verify");
+    assert!(report.broken.is_empty(), "{report:?}");
+}
+
+/// When a clinic's notes cannot be stored, its waiting requests get the error and no answer,
+/// and the notes of another clinic written in the same round are stored all the same.
+async fn notes_that_cannot_be_stored_fail_their_reads_only(kind: DatabaseKind) {
+    use ringback_core::read_notes::NoteWriter;
+    let mut app = TestApp::new(kind).await;
+    refuse_inserts(&app, "audit_pending", "test.refused").await;
+    let (ours, other) = (app.tenant(), another_clinic(&app).await);
+    let refused = noted_reads(&ours, "test.refused", 0..2).await;
+    let kept = noted_reads(&other, "test.read", 2..3).await;
+    let writer = NoteWriter::new(app.state.db.clone());
+    let (refused, kept) = tokio::join!(writer.write(refused), writer.write(kept));
+    assert!(refused.is_err(), "the refused clinic's reads fail");
+    assert!(kept.is_ok(), "{kept:?}");
+    assert_eq!(
+        chain_and_waiting(&app).await.1,
+        1,
+        "the other clinic's note is stored"
+    );
+
+    // Through the API: a calls page whose note cannot be stored answers an error, not the calls.
+    refuse_inserts(&app, "audit_pending", "calls.list_read").await;
+    let page = app.owner.run(CALLS_PAGE, serde_json::json!({})).await;
+    assert_eq!(
+        common::graphql::error_code(&page),
+        Some("INTERNAL"),
+        "{page}"
+    );
+    assert!(
+        page["data"].is_null() || page["data"]["calls"].is_null(),
+        "{page}"
+    );
 }
 
 /// A clinic's reads never wait for its audit lock: while another transaction holds it (a write
@@ -807,6 +935,8 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
 }
 
 on_both_databases!(
+    reads_waiting_together_share_one_write_per_clinic,
+    notes_that_cannot_be_stored_fail_their_reads_only,
     a_pepper_rotation_keeps_numbers_and_callers,
     rotating_the_master_key_rewraps_every_clinic,
     reads_are_sealed_into_the_audit_chain,

@@ -64,6 +64,7 @@ mod m20261207_100000_create_enter_as_member_function;
 mod m20261208_100000_enter_as_member_in_one_step;
 mod m20261209_100000_index_waiting_audit;
 mod m20261210_100000_oldest_waiting_audit_first;
+mod m20261211_100000_create_note_reads_function;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -129,6 +130,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_100000_enter_as_member_in_one_step::Migration),
             Box::new(m20261209_100000_index_waiting_audit::Migration),
             Box::new(m20261210_100000_oldest_waiting_audit_first::Migration),
+            Box::new(m20261211_100000_create_note_reads_function::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::db::{DbError, rest_after_batch, with_literal_limit};
+use crate::read_notes::ReadNote;
 use crate::tenant::{TenantScope, TenantTxn, begin_maintenance};
 
 /// The `prev_hash` of a clinic's first entry.
@@ -41,6 +42,7 @@ pub const SEAL_BATCH: u64 = 512;
 /// (so the chain keeps the order things happened in). Takes the clinic's audit lock: writes of
 /// one clinic append one at a time. Reads use [`note_read`] instead.
 pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbError> {
+    txn.write_noted_reads().await?;
     let mut tail = ChainTail::locked(txn).await?;
     tail.seal_all_waiting(txn).await?;
     let detail = naming_the_key(event.detail, txn.api_key());
@@ -49,21 +51,18 @@ pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbErro
 }
 
 /// Notes a read of personal data without the clinic's audit lock, so that reads of one clinic
-/// never wait for each other: the entry waits in `audit_pending` until the next append, the
-/// audit-log view, verification or the server's sweep seals it into the chain ([`seal_waiting`]).
+/// never wait for each other: the note is written with the transaction's commit, or, when the
+/// transaction only read, by the server's note writer before the answer goes out
+/// ([`crate::read_notes`]); it waits in `audit_pending` until the next append, the audit-log
+/// view, verification or the server's sweep seals it into the chain ([`seal_waiting`]).
 pub async fn note_read(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbError> {
-    let entry = audit_pending::ActiveModel {
-        clinic_id: Set(txn.clinic_id()),
-        id: Set(Uuid::now_v7()),
-        at: Set(txn.now().trunc_subsecs(6)),
-        actor_user_id: Set(event.actor),
-        action: Set(event.action.to_owned()),
-        detail: Set(naming_the_key(event.detail, txn.api_key())),
-    };
-    // Nothing is read back: every list read pays for this insert.
-    audit_pending::Entity::insert(entry)
-        .exec_without_returning(txn.conn())
-        .await?;
+    txn.note_read(ReadNote {
+        id: Uuid::now_v7(),
+        at: txn.now().trunc_subsecs(6),
+        actor: event.actor,
+        action: event.action.to_owned(),
+        detail: naming_the_key(event.detail, txn.api_key()),
+    });
     Ok(())
 }
 
@@ -356,7 +355,7 @@ impl ChainTail {
 /// A statement written per run has one of at most ten shapes for a batch, so each connection's
 /// statement cache, and each PostgreSQL backend's prepared statements, keep those few rather than
 /// one more for every batch size (a clinic's last batch of a pass can have any size).
-fn in_power_of_two_runs<T>(items: Vec<T>) -> Vec<Vec<T>> {
+pub(crate) fn in_power_of_two_runs<T>(items: Vec<T>) -> Vec<Vec<T>> {
     let mut items = items.into_iter();
     let mut runs = Vec::new();
     while !items.as_slice().is_empty() {

@@ -28,6 +28,9 @@ pub enum DbError {
     Migrate(#[source] DbErr),
     #[error("database query failed: {0}")]
     Query(#[from] DbErr),
+    /// The notes of a read could not be stored, so the read is not answered.
+    #[error("the reads' audit notes could not be written: {0}")]
+    NotesNotWritten(String),
     /// The server's login role would not be held by row-level security or the append-only audit
     /// log.
     #[error(

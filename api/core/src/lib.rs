@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod keys;
 pub mod outbox;
+pub mod read_notes;
 pub mod rotation;
 pub mod schedule;
 pub mod secrets;

@@ -6,6 +6,7 @@
 //! query through its finders ([`TenantTxn::find`], [`TenantTxn::update_many`],
 //! [`TenantTxn::delete_many`]), which add the clinic filter that isolates tenants on SQLite.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -20,6 +21,7 @@ use crate::audit::{self, AuditEvent, WaitingAudit};
 use crate::clock::Clock;
 use crate::db::{DbError, begin_writer};
 use crate::outbox::ClaimedJob;
+use crate::read_notes::{self, NotedReads, ReadNote};
 
 /// Access to one clinic's data.
 #[derive(Clone)]
@@ -155,6 +157,7 @@ impl TenantScope {
             clinic_id: self.clinic_id,
             api_key: self.api_key,
             queued_jobs: AtomicBool::new(false),
+            noted_reads: Mutex::new(Vec::new()),
         }
     }
 }
@@ -196,6 +199,8 @@ pub struct TenantTxn {
     api_key: Option<Uuid>,
     /// Whether a job was written to the outbox ([`crate::outbox::enqueue`]).
     queued_jobs: AtomicBool,
+    /// Reads noted in this transaction and not yet written ([`crate::audit::note_read`]).
+    noted_reads: Mutex<Vec<ReadNote>>,
 }
 
 impl TenantTxn {
@@ -269,8 +274,31 @@ impl TenantTxn {
         Ok(())
     }
 
-    /// Makes the transaction's writes permanent.
+    /// Keeps a read's note until the transaction ends (or an audit entry is appended in it).
+    pub(crate) fn note_read(&self, note: ReadNote) {
+        self.noted_reads_now().push(note);
+    }
+
+    /// The reads noted so far; a poisoned lock (a panic while pushing) still holds whole notes.
+    fn noted_reads_now(&self) -> std::sync::MutexGuard<'_, Vec<ReadNote>> {
+        self.noted_reads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the reads noted so far inside this transaction (before it commits, and before an
+    /// audit entry is appended, so the entry lands after them).
+    pub(crate) async fn write_noted_reads(&self) -> Result<(), DbError> {
+        let notes = std::mem::take(&mut *self.noted_reads_now());
+        if notes.is_empty() {
+            return Ok(());
+        }
+        read_notes::insert_rows(&self.txn, self.clinic_id, notes).await
+    }
+
+    /// Makes the transaction's writes permanent, the notes of its reads with them.
     pub async fn commit(self) -> Result<(), DbError> {
+        self.write_noted_reads().await?;
         Ok(self.txn.commit().await?)
     }
 
@@ -278,9 +306,15 @@ impl TenantTxn {
     /// queues a rollback that reaches the database together with the check the pool makes when
     /// the connection returns, after the answer has gone. A commit would make the request wait
     /// for one more exchange with the database and keep nothing more. Anything the transaction
-    /// wrote is undone, so only work that knows it wrote nothing ends this way.
-    pub fn end_reading(self) {
-        drop(self);
+    /// wrote is undone, so only work that knows it wrote nothing ends this way. The reads it noted
+    /// are returned: the answer may go out once the server's
+    /// [`NoteWriter`](crate::read_notes::NoteWriter) has written them.
+    pub fn end_reading(self) -> NotedReads {
+        let notes = std::mem::take(&mut *self.noted_reads_now());
+        NotedReads {
+            clinic_id: self.clinic_id,
+            notes,
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! [`Backend`]: what every caller of the domain shares on one server — the database pool, the clock,
-//! the secrets, the session keys, the rate limits, the wake-up call of the outbox workers and the
-//! provider account's number directory, the mailer and the model the AI receptionist asks.
-//! GraphQL resolvers, webhooks and workers all reach the domain through it; the binary adds its
-//! configuration and providers on top.
+//! the secrets, the session keys, the rate limits, the wake-up call of the outbox workers, the
+//! writer of read notes, the provider account's number directory, the mailer and the model the AI
+//! receptionist asks. GraphQL resolvers, webhooks and workers all reach the domain through it; the
+//! binary adds its configuration and providers on top.
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use crate::service::billing::BillingContext;
 use crate::service::click_to_call::VoiceLine;
 use ringback_core::clock::Clock;
 use ringback_core::db::DatabaseKind;
+use ringback_core::read_notes::NoteWriter;
 use ringback_core::secrets::Secrets;
 use ringback_providers::anthropic::ConversationModel;
 use sea_orm::DatabaseConnection;
@@ -33,6 +34,8 @@ pub struct Backend {
     /// Wakes the outbox workers when a request queues a job, so a text-back with no delay does
     /// not wait for the next poll.
     pub jobs_queued: Arc<Notify>,
+    /// Writes the notes of reads that ended without a commit, several requests' at a time.
+    pub read_notes: NoteWriter,
     /// The provider account's numbers (which a clinic's number must be among, and which numbers
     /// are bought and pointed through) and the public URL they point at; `None` when no provider
     /// account is configured (no number can then be added).
@@ -68,6 +71,7 @@ impl Backend {
     ) -> Self {
         Self {
             session_keys: SessionKeys::new(secrets.session_secret.expose()),
+            read_notes: NoteWriter::new(db.clone()),
             db,
             database_kind,
             clock,

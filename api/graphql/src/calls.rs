@@ -15,7 +15,7 @@ use ringback_entity::call;
 use ringback_shared::access::Permission;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 
-use crate::guard::{Access, uuid_arg, with_tenant};
+use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
 use crate::loaders::CreditLoader;
 use crate::plain::{Plain, PlainObject, answer_now, optional, scalar};
 use ringback_core::error::DomainError;
@@ -354,7 +354,7 @@ impl CallQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Plain<Connection<PageCursor, Plain<Call>>>> {
-        let rows = with_tenant(
+        let rows = with_tenant_read_only(
             ctx,
             Access::Read(Permission::WorkCalls),
             async |txn, principal| {

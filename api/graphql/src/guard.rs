@@ -43,6 +43,21 @@ pub async fn with_tenant<T>(
     .await
 }
 
+/// Runs `work` as [`with_tenant`] does, for work that only reads (noting its reads, if any): the
+/// transaction ends without a commit and the notes are written by the server's note writer,
+/// together with other requests' notes, before the answer goes out. Anything else `work` wrote
+/// would be undone.
+pub async fn with_tenant_read_only<T>(
+    ctx: &Context<'_>,
+    access: Access,
+    work: impl AsyncFnOnce(&TenantTxn, &Principal) -> Result<T, DomainError>,
+) -> async_graphql::Result<T> {
+    with_tenant_reading(ctx, access, async |txn, principal| {
+        Ok((work(txn, principal).await?, Ending::ReadOnly))
+    })
+    .await
+}
+
 /// How a tenant transaction ends once its work succeeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
@@ -75,7 +90,17 @@ pub async fn with_tenant_reading<T>(
                 backend.wake_workers();
             }
         }
-        Ending::ReadOnly => txn.end_reading(),
+        Ending::ReadOnly => {
+            let noted = txn.end_reading();
+            if !noted.is_empty() {
+                let backend = ctx.data::<Backend>()?;
+                backend
+                    .read_notes
+                    .write(noted)
+                    .await
+                    .map_err(graphql_error)?;
+            }
+        }
     }
     Ok(value)
 }

@@ -13,7 +13,7 @@ use ringback_shared::worklist::DismissalReason as Reason;
 
 use crate::calls::{Call, bad_cursor, page_size};
 use crate::error::DomainError;
-use crate::guard::{Access, uuid_arg, with_tenant};
+use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
 use ringback_domain::Backend;
 use ringback_domain::service::caller_lookup;
 use ringback_domain::service::worklist::{self, WaitingCaller as Row, WorklistCursor};
@@ -159,7 +159,7 @@ impl WorklistQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, WaitingCaller>> {
-        let page = with_tenant(
+        let page = with_tenant_read_only(
             ctx,
             Access::Read(Permission::WorkCalls),
             async |txn, principal| {
