@@ -13,7 +13,7 @@ use ringback_shared::access::Permission;
 use crate::calls::Call;
 use crate::calls::page_size;
 use crate::error::{DomainError, graphql_error};
-use crate::guard::{Access, principal, uuid_arg, with_tenant};
+use crate::guard::{Access, principal, uuid_arg, with_tenant, with_tenant_read_only};
 use crate::loaders::CallLoader;
 use ringback_domain::Backend;
 use ringback_domain::auth::Credential;
@@ -228,7 +228,7 @@ impl AppointmentQuery {
         filter: Option<AppointmentFilterInput>,
     ) -> async_graphql::Result<Connection<String, Appointment>> {
         let filter = filter.map(AppointmentFilter::from).unwrap_or_default();
-        let (mut rows, limit) = with_tenant(
+        let (mut rows, limit) = with_tenant_read_only(
             ctx,
             Access::Read(Permission::WorkCalls),
             async |txn, principal| {
@@ -264,7 +264,7 @@ impl AppointmentQuery {
         tail: Option<String>,
         #[graphql(default = 20)] first: i32,
     ) -> async_graphql::Result<Vec<KnownCaller>> {
-        let callers = with_tenant(
+        let callers = with_tenant_read_only(
             ctx,
             Access::Read(Permission::WorkCalls),
             async |txn, principal| {

@@ -236,7 +236,7 @@ pub fn pgbench_script(runs: &[Vec<Unit>]) -> (String, usize) {
                     None => "NULL".to_owned(),
                     Some(value) => match fresh.iter().position(|known| known == value) {
                         Some(variable) => fresh_value(value, variable),
-                        None => literal(value),
+                        None => with_fresh_inside(value, &fresh).unwrap_or_else(|| literal(value)),
                     },
                 })
                 .collect();
@@ -266,13 +266,84 @@ fn per_request_values(runs: &[Vec<Unit>]) -> Vec<String> {
                         .and_then(|statement| statement.params.get(p))
                         != Some(param)
                 });
-                if varies && is_identifier(value) && !fresh.contains(value) {
-                    fresh.push(value.clone());
+                if !varies {
+                    continue;
+                }
+                if is_identifier(value) {
+                    if !fresh.contains(value) {
+                        fresh.push(value.clone());
+                    }
+                    continue;
+                }
+                // A value carrying identifiers (a JSON array of notes): those no other run sent
+                // in the same place are new in each request.
+                for inside in uuids_within(value) {
+                    let elsewhere = runs.iter().all(|run| {
+                        run.get(u)
+                            .and_then(|unit| unit.get(s))
+                            .and_then(|statement| statement.params.get(p))
+                            .is_some_and(|other| {
+                                other.as_deref().is_some_and(|o| o.contains(inside))
+                            })
+                    });
+                    if !elsewhere && !fresh.iter().any(|known| known == inside) {
+                        fresh.push(inside.to_owned());
+                    }
                 }
             }
         }
     }
     fresh
+}
+
+/// The UUIDs written inside `value`, in order.
+fn uuids_within(value: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut start = 0;
+    while start + 36 <= value.len() {
+        match value
+            .get(start..start + 36)
+            .filter(|candidate| is_uuid(candidate))
+        {
+            Some(uuid) => {
+                found.push(uuid);
+                start += 36;
+            }
+            None => start += 1,
+        }
+    }
+    found
+}
+
+/// `value` as an expression in which each fresh identifier it carries ends in its pgbench
+/// variable (cast back to `jsonb` when `value` is a JSON array or object, which a function then
+/// takes as it took the value); None when it carries none.
+fn with_fresh_inside(value: &str, fresh: &[String]) -> Option<String> {
+    let mut parts = Vec::new();
+    let mut rest = value;
+    while let Some((at, variable)) = fresh
+        .iter()
+        .enumerate()
+        .filter_map(|(variable, known)| rest.find(known.as_str()).map(|at| (at, variable)))
+        .min()
+    {
+        let kept = at + fresh[variable].len() - FRESH_DIGITS;
+        parts.push(literal(&rest[..kept]));
+        parts.push(format!(":v{variable}"));
+        rest = &rest[at + fresh[variable].len()..];
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    parts.push(literal(rest));
+    let joined = format!("({})", parts.join(" || "));
+    let json = serde_json::from_str::<serde_json::Value>(value)
+        .is_ok_and(|parsed| parsed.is_array() || parsed.is_object());
+    Some(if json {
+        format!("{joined}::jsonb")
+    } else {
+        joined
+    })
 }
 
 fn is_uuid(value: &str) -> bool {
@@ -411,6 +482,34 @@ mod tests {
         assert_eq!(fresh, 1);
         assert!(
             script.ends_with("VALUES (('CAfedcba9876543210fedc' || :v0), 'clinic-one', 'CAfe');\n"),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn draws_fresh_ids_written_inside_a_json_value() {
+        let run = |id: &str| {
+            vec![vec![Statement {
+                sql: "SELECT ringback_note_reads($1, $2)".to_owned(),
+                params: vec![
+                    Some("01a23e23-97a9-75ba-bb09-8b9dd5a48e51".to_owned()),
+                    Some(format!(
+                        "[{{\"id\": \"{id}\", \"actor\": \"01a23e23-97a9-75ba-bb09-8b9e3e3e4ea1\"}}]"
+                    )),
+                ],
+            }]]
+        };
+        let (script, fresh) = pgbench_script(&[
+            run("01a23e23-aff8-704e-b182-000000000001"),
+            run("01a23e23-aff8-704e-b182-000000000002"),
+        ]);
+        assert_eq!(fresh, 1);
+        assert!(
+            script.ends_with(
+                "SELECT ringback_note_reads('01a23e23-97a9-75ba-bb09-8b9dd5a48e51', \
+                 (E'[{\"id\"\\x3a \"01a23e23-aff8-704e-b182-' || :v0 || E'\", \"actor\"\\x3a \
+                 \"01a23e23-97a9-75ba-bb09-8b9e3e3e4ea1\"}]')::jsonb);\n"
+            ),
             "{script}"
         );
     }
