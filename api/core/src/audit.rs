@@ -42,7 +42,6 @@ pub const SEAL_BATCH: u64 = 512;
 /// (so the chain keeps the order things happened in). Takes the clinic's audit lock: writes of
 /// one clinic append one at a time. Reads use [`note_read`] instead.
 pub async fn append(txn: &TenantTxn, event: AuditEvent<'_>) -> Result<(), DbError> {
-    txn.write_noted_reads().await?;
     let mut tail = ChainTail::locked(txn).await?;
     tail.seal_all_waiting(txn).await?;
     let detail = naming_the_key(event.detail, txn.api_key());
@@ -257,6 +256,8 @@ impl ChainTail {
     /// Moves every waiting read, oldest first, into the chain, batch after batch, and removes
     /// them from waiting: so that an append after them lands after all of them.
     async fn seal_all_waiting(&mut self, txn: &TenantTxn) -> Result<usize, DbError> {
+        // The reads this transaction noted wait too.
+        txn.write_noted_reads().await?;
         let mut sealed = 0;
         loop {
             let batch = self.seal_batch(txn).await?;

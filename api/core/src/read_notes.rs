@@ -29,7 +29,7 @@ const QUEUE: usize = 4096;
 const MOST_NOTES_A_ROUND: usize = 1024;
 
 /// One read's note, as `audit_pending` will hold it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct ReadNote {
     pub(crate) id: Uuid,
     pub(crate) at: DateTime<Utc>,
@@ -111,14 +111,15 @@ impl NoteWriter {
         if noted.is_empty() {
             return Ok(());
         }
+        let stopped = || DbError::NotesNotWritten("the note writer has stopped".to_owned());
         let (done, outcome) = oneshot::channel();
         self.queue()
             .send(Queued { noted, done })
             .await
-            .map_err(|_| DbError::NotesNotWritten("the note writer has stopped".to_owned()))?;
+            .map_err(|_| stopped())?;
         outcome
             .await
-            .map_err(|_| DbError::NotesNotWritten("the note writer has stopped".to_owned()))?
+            .map_err(|_| stopped())?
             .map_err(DbError::NotesNotWritten)
     }
 

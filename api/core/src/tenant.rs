@@ -279,6 +279,11 @@ impl TenantTxn {
         self.noted_reads_now().push(note);
     }
 
+    /// The reads noted and not yet written, leaving none.
+    fn take_noted_reads(&self) -> Vec<ReadNote> {
+        std::mem::take(&mut *self.noted_reads_now())
+    }
+
     /// The reads noted so far; a poisoned lock (a panic while pushing) still holds whole notes.
     fn noted_reads_now(&self) -> std::sync::MutexGuard<'_, Vec<ReadNote>> {
         self.noted_reads
@@ -286,10 +291,10 @@ impl TenantTxn {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Writes the reads noted so far inside this transaction (before it commits, and before an
-    /// audit entry is appended, so the entry lands after them).
+    /// Writes the reads noted so far inside this transaction (before it commits, and before it
+    /// seals waiting reads into the chain, so they are among them).
     pub(crate) async fn write_noted_reads(&self) -> Result<(), DbError> {
-        let notes = std::mem::take(&mut *self.noted_reads_now());
+        let notes = self.take_noted_reads();
         if notes.is_empty() {
             return Ok(());
         }
@@ -310,10 +315,9 @@ impl TenantTxn {
     /// are returned: the answer may go out once the server's
     /// [`NoteWriter`](crate::read_notes::NoteWriter) has written them.
     pub fn end_reading(self) -> NotedReads {
-        let notes = std::mem::take(&mut *self.noted_reads_now());
         NotedReads {
             clinic_id: self.clinic_id,
-            notes,
+            notes: self.take_noted_reads(),
         }
     }
 }
