@@ -28,11 +28,50 @@ pub struct WrkRun {
     pub cpu_us: Option<CpuPerRequest>,
 }
 
-/// Where a request's CPU time went, in microseconds.
+/// Where a request's CPU time went, in microseconds, and how busy the machine was.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuPerRequest {
-    pub server: f64,
+    /// The load generator's own time (wrk's, or pgbench's).
+    pub client: f64,
+    /// The server process's; None for pgbench, which is its own client of PostgreSQL.
+    pub server: Option<f64>,
     pub postgres: f64,
+    /// How many of the machine's cores were busy on average during the run (every process's
+    /// time, from `/proc/stat`): near the core count, the run was bound by CPU.
+    pub busy_cores: f64,
+}
+
+impl CpuPerRequest {
+    /// The CPU time one request cost in all: client, server and PostgreSQL.
+    pub fn total(&self) -> f64 {
+        self.client + self.server.unwrap_or(0.0) + self.postgres
+    }
+}
+
+/// One reading of the clocks a run's CPU time is measured by, in ticks.
+#[derive(Clone, Copy, Debug)]
+struct Reading {
+    /// This process's children that have ended (the load generator, once it has been waited for).
+    client: Option<u64>,
+    /// The server's process, if one is measured.
+    server: Option<u64>,
+    postgres: u64,
+    /// Every core's busy time (`/proc/stat`).
+    machine: Option<u64>,
+    at: std::time::Instant,
+}
+
+impl Reading {
+    /// The clocks now, with the server process `server_pid` if there is one.
+    fn now(server_pid: Option<u32>) -> Self {
+        Self {
+            client: children_ticks(),
+            server: server_pid.and_then(cpu_ticks),
+            postgres: postgres_ticks(),
+            machine: machine_busy_ticks(),
+            at: std::time::Instant::now(),
+        }
+    }
 }
 
 /// What wrk is pointed at.
@@ -70,11 +109,11 @@ pub fn wrk(script: &Path, target: &Target, conns: u32, seconds: u64) -> TaskResu
         )
         .env("FEED", target.feed.unwrap_or(Path::new("")))
         .env("THREADS", threads.to_string());
-    let before = target.pid.map(|pid| (cpu_ticks(pid), postgres_ticks()));
+    let before = Reading::now(target.pid);
     let output = command
         .output()
         .map_err(|e| TaskError(format!("cannot run wrk: {e}")))?;
-    let after = target.pid.map(|pid| (cpu_ticks(pid), postgres_ticks()));
+    let after = Reading::now(target.pid);
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         return Err(TaskError(format!(
@@ -87,30 +126,57 @@ pub fn wrk(script: &Path, target: &Target, conns: u32, seconds: u64) -> TaskResu
     }
     let mut run =
         parse_wrk(&text).ok_or_else(|| TaskError(format!("cannot read wrk's output:\n{text}")))?;
-    if let (Some(before), Some(after)) = (before, after) {
+    if target.pid.is_some() {
         run.cpu_us = per_request(before, after, run.rps * seconds as f64);
     }
     Ok(run)
 }
 
-/// CPU time per request between two readings of (the client or server's ticks, PostgreSQL's
-/// ticks), over `requests` requests; None when a reading is missing or nothing was served.
-fn per_request(
-    before: (Option<u64>, u64),
-    after: (Option<u64>, u64),
-    requests: f64,
-) -> Option<CpuPerRequest> {
-    let (Some(server0), pg0) = before else {
-        return None;
-    };
-    let (Some(server1), pg1) = after else {
-        return None;
-    };
-    let us_per_tick = 1e6 / ticks_per_second();
+/// CPU time per request between two readings, over `requests` requests; None when the client's
+/// reading is missing or nothing was served.
+fn per_request(before: Reading, after: Reading, requests: f64) -> Option<CpuPerRequest> {
+    let ticks_per_second = ticks_per_second();
+    let us = |ticks: u64| ticks as f64 * 1e6 / ticks_per_second / requests;
+    let client = after.client?.saturating_sub(before.client?);
+    let server = before
+        .server
+        .zip(after.server)
+        .map(|(server0, server1)| us(server1.saturating_sub(server0)));
+    let seconds = after.at.duration_since(before.at).as_secs_f64();
+    let busy_cores = before
+        .machine
+        .zip(after.machine)
+        .filter(|_| seconds > 0.0)
+        .map_or(0.0, |(busy0, busy1)| {
+            busy1.saturating_sub(busy0) as f64 / ticks_per_second / seconds
+        });
     (requests > 0.0).then(|| CpuPerRequest {
-        server: server1.saturating_sub(server0) as f64 * us_per_tick / requests,
-        postgres: pg1.saturating_sub(pg0) as f64 * us_per_tick / requests,
+        client: us(client),
+        server,
+        postgres: us(after.postgres.saturating_sub(before.postgres)),
+        busy_cores,
     })
+}
+
+/// Every core's busy time so far in clock ticks (all but idle and waiting for I/O, from the
+/// first line of `/proc/stat`).
+fn machine_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    busy_of_cpu_line(stat.lines().next()?)
+}
+
+/// The busy ticks of `/proc/stat`'s `cpu` line: user, nice, system, irq, softirq and steal.
+fn busy_of_cpu_line(line: &str) -> Option<u64> {
+    let ticks: Vec<u64> = line
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let (idle, iowait) = (*ticks.get(3)?, *ticks.get(4)?);
+    // guest and guest_nice (fields 9 and 10) are already counted in user and nice.
+    let counted: u64 = ticks.iter().take(8).sum();
+    Some(counted - idle - iowait)
 }
 
 /// The CPU time (user + system) of this process's children that have ended and been waited
@@ -265,7 +331,7 @@ pub fn pgbench_once(script: &Path, target: &PgTarget, protocol: Protocol) -> Tas
 const REAPING: Duration = Duration::from_millis(200);
 
 /// One pgbench run: transactions per second, and the CPU time per transaction of pgbench itself
-/// (in `server`: it stands where a server would) and of PostgreSQL.
+/// (the client) and of PostgreSQL.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PgbenchRun {
     pub tps: f64,
@@ -280,7 +346,7 @@ pub fn pgbench(
     conns: u32,
     seconds: u64,
 ) -> TaskResult<PgbenchRun> {
-    let before = (children_ticks(), postgres_ticks());
+    let before = Reading::now(None);
     let output = pgbench_command(script, target, protocol)
         .arg("-c")
         .arg(conns.to_string())
@@ -297,8 +363,12 @@ pub fn pgbench(
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|value| value.parse().ok());
     // The postmaster counts a backend's time once it has reaped it, just after pgbench ends.
+    let ended = Reading::now(None);
     std::thread::sleep(REAPING);
-    let after = (children_ticks(), postgres_ticks());
+    let after = Reading {
+        postgres: postgres_ticks(),
+        ..ended
+    };
     match tps {
         Some(tps) if output.status.success() => Ok(PgbenchRun {
             tps,
@@ -430,6 +500,26 @@ bench-api: non-200 3, errors 0
             "200 ms of spinning: {before} -> {after} ticks"
         );
         assert!(ticks_per_second() >= 100.0);
+    }
+
+    #[test]
+    fn counts_the_busy_time_of_every_core() {
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        let line = "cpu  100 5 50 1000 20 3 2 1 40 0";
+        assert_eq!(busy_of_cpu_line(line), Some(161));
+        assert_eq!(busy_of_cpu_line("cpu0 1 2 3 4 5 6 7 8"), None);
+        assert_eq!(busy_of_cpu_line("cpu  1 2"), None);
+        let before = machine_busy_ticks().expect("this machine's /proc/stat");
+        let spinning = std::time::Instant::now();
+        let mut spin = 0u64;
+        while spinning.elapsed() < Duration::from_millis(200) {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+        let after = machine_busy_ticks().expect("this machine's /proc/stat");
+        assert!(
+            after >= before + 5,
+            "200 ms of spinning: {before} -> {after}"
+        );
     }
 
     #[test]

@@ -558,9 +558,13 @@ impl Bench {
         }
         let run = load::wrk(lua, target, conns, seconds)?;
         let cpu = run.cpu_us.map_or_else(String::new, |cpu| {
+            let server = cpu
+                .server
+                .map_or_else(|| "—".to_owned(), |us| format!("{us:.0}"));
             format!(
-                "  CPU per request: server {:.0} us, PostgreSQL {:.0} us",
-                cpu.server, cpu.postgres
+                "  CPU per request: wrk {:.0} us, server {server} us, PostgreSQL {:.0} us \
+                 ({:.1} cores busy)",
+                cpu.client, cpu.postgres, cpu.busy_cores
             )
         });
         println!(
@@ -1152,8 +1156,8 @@ fn timed_pgbench(
     let run = load::pgbench(script, pg, protocol, conns, options.seconds)?;
     let cpu = run.cpu_us.map_or_else(String::new, |cpu| {
         format!(
-            "  CPU per transaction: pgbench {:.0} us, PostgreSQL {:.0} us",
-            cpu.server, cpu.postgres
+            "  CPU per transaction: pgbench {:.0} us, PostgreSQL {:.0} us ({:.1} cores busy)",
+            cpu.client, cpu.postgres, cpu.busy_cores
         )
     });
     println!("  {:<12} {:>8.0} tps{cpu}", "pgbench", run.tps);
@@ -1715,31 +1719,58 @@ fn print_table(rows: &[Row], memory: &Memory, options: &Options, notes: &[String
     }
 }
 
-/// CPU time per request, server process (or pgbench) and PostgreSQL, for every row that measured
-/// it.
+/// CPU time per request (the load generator, the server and PostgreSQL), for every row that
+/// measured it, and the ratio to pgbench those costs alone would give: when every run keeps the
+/// machine's cores busy, requests a second go as the inverse of a request's CPU time in all.
 fn print_cpu(rows: &[Row]) {
     let cpu = |cpu: Option<load::CpuPerRequest>| match cpu {
-        Some(cpu) => format!("{:.0} + {:.0}", cpu.server, cpu.postgres),
+        Some(cpu) => match cpu.server {
+            Some(server) => format!(
+                "{:.0} + {server:.0} + {:.0} = {:.0}",
+                cpu.client,
+                cpu.postgres,
+                cpu.total()
+            ),
+            None => format!(
+                "{:.0} + {:.0} = {:.0}",
+                cpu.client,
+                cpu.postgres,
+                cpu.total()
+            ),
+        },
         None => "—".to_owned(),
     };
     if rows.iter().all(|row| row.ringback.cpu_us.is_none()) {
         return;
     }
     println!(
-        "\nCPU per request (µs, from /proc: the server process, or pgbench, + every PostgreSQL \
-         process)\n"
+        "\nCPU per request (µs, from /proc: wrk + the server process + every PostgreSQL process; \
+         pgbench + PostgreSQL)\n"
     );
-    println!("| read | conns | Ringback | PostGraphile | pgbench |");
-    println!("|---|---|---|---|---|");
+    println!("| read | conns | Ringback | PostGraphile | pgbench | Ringback / pgbench by CPU |");
+    println!("|---|---|---|---|---|---|");
     for row in rows {
+        let pgbench = row.pgbench.and_then(|run| run.cpu_us);
         println!(
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             row.label,
             row.conns,
             cpu(row.ringback.cpu_us),
             cpu(row.postgraphile.as_ref().and_then(|run| run.cpu_us)),
-            cpu(row.pgbench.and_then(|run| run.cpu_us))
+            cpu(pgbench),
+            by_cpu(row.ringback.cpu_us, pgbench)
         );
+    }
+}
+
+/// pgbench's CPU time per transaction over Ringback's per request: the ratio of requests a
+/// second the two would reach on the same busy cores.
+fn by_cpu(ringback: Option<load::CpuPerRequest>, pgbench: Option<load::CpuPerRequest>) -> String {
+    match (ringback, pgbench) {
+        (Some(ringback), Some(pgbench)) if ringback.total() > 0.0 => {
+            format!("{:.2}", pgbench.total() / ringback.total())
+        }
+        _ => "—".to_owned(),
     }
 }
 
@@ -1787,6 +1818,26 @@ mod tests {
             }),
             spread: None,
         }
+    }
+
+    #[test]
+    fn the_ratio_by_cpu_is_pgbench_time_over_ringback_time() {
+        let ringback = load::CpuPerRequest {
+            client: 40.0,
+            server: Some(300.0),
+            postgres: 200.0,
+            busy_cores: 1.9,
+        };
+        let pgbench = load::CpuPerRequest {
+            client: 40.0,
+            server: None,
+            postgres: 140.0,
+            busy_cores: 1.9,
+        };
+        assert_eq!(ringback.total(), 540.0);
+        assert_eq!(by_cpu(Some(ringback), Some(pgbench)), "0.33");
+        assert_eq!(by_cpu(None, Some(pgbench)), "—");
+        assert_eq!(by_cpu(Some(pgbench), None), "—");
     }
 
     #[test]
