@@ -782,6 +782,25 @@ async fn reads_waiting_together_share_one_write_per_clinic(kind: DatabaseKind) {
     assert!(report.broken.is_empty(), "{report:?}");
 }
 
+/// A note writer whose task has ended (as a panic or a runtime shutting down would end it)
+/// starts another for the next notes instead of failing every read from then on.
+async fn a_note_writer_whose_task_ended_starts_another(kind: DatabaseKind) {
+    use ringback_core::read_notes::NoteWriter;
+    let app = TestApp::new(kind).await;
+    let scope = app.tenant();
+    let writer = NoteWriter::new(app.state.db.clone());
+    let first = noted_reads(&scope, "test.read", 0..1).await;
+    writer.write(first).await.expect("the first task writes");
+    writer.end_task().await;
+    let second = noted_reads(&scope, "test.read", 1..2).await;
+    writer
+        .write(second)
+        .await
+        .expect("a new task writes the notes handed over after the first ended");
+    assert_eq!(writer.writes(), 2);
+    assert_eq!(chain_and_waiting(&app).await.1, 2, "both notes are stored");
+}
+
 /// When a clinic's notes cannot be stored, its waiting requests get the error and no answer,
 /// and the notes of another clinic written in the same round are stored all the same.
 async fn notes_that_cannot_be_stored_fail_their_reads_only(kind: DatabaseKind) {
@@ -937,6 +956,7 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
 on_both_databases!(
     reads_waiting_together_share_one_write_per_clinic,
     notes_that_cannot_be_stored_fail_their_reads_only,
+    a_note_writer_whose_task_ended_starts_another,
     a_pepper_rotation_keeps_numbers_and_callers,
     rotating_the_master_key_rewraps_every_clinic,
     reads_are_sealed_into_the_audit_chain,

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use ringback_entity::audit_pending;
@@ -87,12 +87,22 @@ struct Queued {
 /// Writes the notes of reads that ended without a commit, several requests' at a time. One per
 /// server (it lives in the domain's `Backend`); cheap to clone. Its task starts with the first
 /// notes it is given, on that runtime, and ends once every clone is dropped and the notes handed
-/// to it are written.
+/// to it are written. Should the task ever end before that (a panic, or its runtime shut down),
+/// the requests it held answer an error and the next notes start a new task.
 #[derive(Clone)]
 pub struct NoteWriter {
     db: DatabaseConnection,
-    queue: Arc<OnceLock<mpsc::Sender<Queued>>>,
+    running: Arc<Mutex<Option<Running>>>,
     writes: Arc<AtomicU64>,
+}
+
+/// The writer's task, while it runs.
+struct Running {
+    /// Where requests hand their notes over; closed once the task has ended.
+    queue: mpsc::Sender<Queued>,
+    /// The task itself, for tests that end it.
+    #[cfg(feature = "test-support")]
+    task: tokio::task::AbortHandle,
 }
 
 impl NoteWriter {
@@ -100,7 +110,7 @@ impl NoteWriter {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
             db,
-            queue: Arc::new(OnceLock::new()),
+            running: Arc::new(Mutex::new(None)),
             writes: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -128,17 +138,40 @@ impl NoteWriter {
         self.writes.load(Ordering::Relaxed)
     }
 
-    /// The queue into the writer's task, started on first use.
-    fn queue(&self) -> &mpsc::Sender<Queued> {
-        self.queue.get_or_init(|| {
-            let (sender, receiver) = mpsc::channel(QUEUE);
-            tokio::spawn(write_rounds(
-                self.db.clone(),
-                Arc::clone(&self.writes),
-                receiver,
-            ));
-            sender
-        })
+    /// The queue into the writer's task; the task is started on first use, and again if the last
+    /// one has ended.
+    fn queue(&self) -> mpsc::Sender<Queued> {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(running) = running.as_ref().filter(|task| !task.queue.is_closed()) {
+            return running.queue.clone();
+        }
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        let _task = tokio::spawn(write_rounds(
+            self.db.clone(),
+            Arc::clone(&self.writes),
+            receiver,
+        ));
+        *running = Some(Running {
+            queue: queue.clone(),
+            #[cfg(feature = "test-support")]
+            task: _task.abort_handle(),
+        });
+        queue
+    }
+
+    /// Ends the writer's task as a panic would, and returns once it has ended (for tests).
+    #[cfg(feature = "test-support")]
+    pub async fn end_task(&self) {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some((queue, task)) = running
+            .as_ref()
+            .map(|running| (running.queue.clone(), running.task.clone()))
+        else {
+            return;
+        };
+        drop(running);
+        task.abort();
+        queue.closed().await;
     }
 }
 
