@@ -739,18 +739,23 @@ async fn reads_waiting_together_share_one_write_per_clinic(kind: DatabaseKind) {
     let (ours, other) = (app.tenant(), another_clinic(&app).await);
     let before = app.state.clock.now().trunc_subsecs(6);
     let mut requests = Vec::new();
-    for (scope, reads) in [(&ours, 0..3), (&other, 3..5), (&ours, 5..6)] {
+    for (scope, reads) in [(&ours, 0..3), (&other, 3..5), (&ours, 5..6), (&ours, 6..7)] {
         requests.push(noted_reads(scope, "test.read", reads).await);
     }
     let after = app.state.clock.now();
     let writer = NoteWriter::new(app.state.db.clone());
-    // All four requests hand their notes over before the writer's task first runs (one thread).
+    // On one thread: the first request finds no write under way and writes its notes itself; the
+    // other three come during that write and share the next round.
     let outcomes = futures::future::join_all(requests.into_iter().map(|r| writer.write(r))).await;
     assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
-    assert_eq!(writer.writes(), 2, "one write for each of the two clinics");
+    assert_eq!(
+        writer.writes(),
+        3,
+        "the first alone, then one write for each of the two clinics"
+    );
     assert_eq!(
         chain_and_waiting(&app).await.1,
-        6,
+        7,
         "every note is stored once answered"
     );
 
@@ -760,7 +765,7 @@ async fn reads_waiting_together_share_one_write_per_clinic(kind: DatabaseKind) {
         .expect("sweep");
     let mut sealed = sealed_test_reads(&app).await;
     sealed.sort_unstable();
-    assert_eq!(sealed, [0, 1, 2, 3, 4, 5]);
+    assert_eq!(sealed, [0, 1, 2, 3, 4, 5, 6]);
     let instants: Vec<_> = sealed_entries(&app, "test.read")
         .await
         .into_iter()
@@ -780,25 +785,6 @@ async fn reads_waiting_together_share_one_write_per_clinic(kind: DatabaseKind) {
         .await
         .expect("verify");
     assert!(report.broken.is_empty(), "{report:?}");
-}
-
-/// A note writer whose task has ended (as a panic or a runtime shutting down would end it)
-/// starts another for the next notes instead of failing every read from then on.
-async fn a_note_writer_whose_task_ended_starts_another(kind: DatabaseKind) {
-    use ringback_core::read_notes::NoteWriter;
-    let app = TestApp::new(kind).await;
-    let scope = app.tenant();
-    let writer = NoteWriter::new(app.state.db.clone());
-    let first = noted_reads(&scope, "test.read", 0..1).await;
-    writer.write(first).await.expect("the first task writes");
-    writer.end_task().await;
-    let second = noted_reads(&scope, "test.read", 1..2).await;
-    writer
-        .write(second)
-        .await
-        .expect("a new task writes the notes handed over after the first ended");
-    assert_eq!(writer.writes(), 2);
-    assert_eq!(chain_and_waiting(&app).await.1, 2, "both notes are stored");
 }
 
 /// When a clinic's notes cannot be stored, its waiting requests get the error and no answer,
@@ -851,6 +837,88 @@ async fn reads_do_not_wait_for_the_audit_lock() {
     .expect("the read answered while the audit lock was held");
     assert!(page.get("errors").is_none(), "{page}");
     drop(holder);
+}
+
+/// A request writing a round of notes that goes away in the middle (its client hung up) hands
+/// the next round on all the same: the requests waiting behind it are still written. PostgreSQL
+/// only: a lock holds the first round in the database, which SQLite cannot do.
+#[tokio::test]
+async fn a_request_that_goes_away_while_writing_notes_holds_back_no_other() {
+    use ringback_core::read_notes::NoteWriter;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = TestApp::new(DatabaseKind::Postgres).await;
+    const GATE: u32 = 4_242;
+    app.db
+        .execute_as_owner(&format!(
+            "CREATE OR REPLACE FUNCTION wait_at_gate() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_advisory_xact_lock_shared({GATE}); RETURN NEW; END $$"
+        ))
+        .await;
+    app.db
+        .execute_as_owner(
+            "CREATE TRIGGER wait_at_gate BEFORE INSERT ON audit_pending FOR EACH ROW \
+             WHEN (NEW.action = 'test.gated') EXECUTE FUNCTION wait_at_gate()",
+        )
+        .await;
+    let gate = app.state.db.begin().await.expect("txn");
+    gate.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({GATE})"))
+        .await
+        .expect("the gate is shut");
+
+    let (ours, other) = (app.tenant(), another_clinic(&app).await);
+    let writer = NoteWriter::new(app.state.db.clone());
+    let gated = noted_reads(&ours, "test.gated", 0..1).await;
+    let first = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.write(gated).await }
+    });
+    wait_for_a_waiting_lock(&app, GATE).await;
+    let next = noted_reads(&other, "test.read", 1..2).await;
+    let behind = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.write(next).await }
+    });
+    tokio::task::yield_now().await;
+    first.abort();
+    assert!(
+        first.await.expect_err("gone").is_cancelled(),
+        "the first request went away while its round waited"
+    );
+    // A bound, not a speed limit: without the hand-over the request behind waits for good.
+    tokio::time::timeout(std::time::Duration::from_secs(30), behind)
+        .await
+        .expect("the request behind is written though the first went away")
+        .expect("its task")
+        .expect("written");
+    gate.rollback().await.expect("the gate opens");
+}
+
+/// Returns once a session of this test's database waits for advisory lock `key` (polled; panics
+/// after 30 s).
+async fn wait_for_a_waiting_lock(app: &TestApp, key: u32) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let query = format!(
+        "SELECT count(*) AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+         AND classid = 0 AND objid = {key} \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    );
+    for _ in 0..1_500 {
+        let row = app
+            .state
+            .db
+            .query_one_raw(Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                query.clone(),
+            ))
+            .await
+            .expect("pg_locks")
+            .expect("a row");
+        if row.try_get::<i64>("", "waiting").expect("count") > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no session came to wait for the lock");
 }
 
 /// Rotating the master key (as the tables' owner) rewraps every clinic's data key and moves the
@@ -956,7 +1024,6 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
 on_both_databases!(
     reads_waiting_together_share_one_write_per_clinic,
     notes_that_cannot_be_stored_fail_their_reads_only,
-    a_note_writer_whose_task_ended_starts_another,
     a_pepper_rotation_keeps_numbers_and_callers,
     rotating_the_master_key_rewraps_every_clinic,
     reads_are_sealed_into_the_audit_chain,

@@ -3,27 +3,24 @@
 //! A read of personal data is noted in `audit_pending` ([`crate::audit::note_read`]). A
 //! transaction that commits writes its notes with its commit. A transaction that only read ends
 //! without one ([`TenantTxn::end_reading`](crate::tenant::TenantTxn::end_reading)) and hands its
-//! notes to the server's [`NoteWriter`], which writes the notes of every request waiting at that
-//! moment in one statement per clinic and one commit, then lets each request answer. A request
+//! notes to the server's [`NoteWriter`]: the notes of every request waiting at that moment are
+//! written in one statement per clinic and one commit, then each request answers. A request
 //! never answers before its notes are stored, and if they cannot be stored it answers an error
 //! instead; under load, many reads share one write and one commit instead of paying two round
 //! trips and a commit each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use ringback_entity::audit_pending;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set, Statement};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::db::{DbError, begin_writer};
-
-/// How many requests' notes may wait for the writer before a request waits to hand its own over.
-const QUEUE: usize = 4096;
 
 /// The most notes one round of the writer takes (one statement per clinic among them).
 const MOST_NOTES_A_ROUND: usize = 1024;
@@ -78,31 +75,49 @@ impl NotedReads {
     }
 }
 
-/// A request's notes waiting for the writer, and where it waits for the outcome.
+/// A request's notes waiting for the write under way to end, and where it hears its turn.
 struct Queued {
     noted: NotedReads,
-    done: oneshot::Sender<Result<(), String>>,
+    turn: oneshot::Sender<Turn>,
+}
+
+/// What a waiting request is told.
+enum Turn {
+    /// Its notes were written by another request's round (or could not be: the error).
+    Written(Result<(), String>),
+    /// The write before has ended: it writes the next round, its own notes (handed back) first,
+    /// holding the baton.
+    Lead(NotedReads, Baton),
+}
+
+impl Turn {
+    /// A turn that could not be told (its request went away): a baton in it is not handed on
+    /// from here, since the one telling goes on to the next request.
+    fn untold(self) {
+        if let Turn::Lead(_, mut baton) = self {
+            baton.waiting = None;
+        }
+    }
 }
 
 /// Writes the notes of reads that ended without a commit, several requests' at a time. One per
-/// server (it lives in the domain's `Backend`); cheap to clone. Its task starts with the first
-/// notes it is given, on that runtime, and ends once every clone is dropped and the notes handed
-/// to it are written. Should the task ever end before that (a panic, or its runtime shut down),
-/// the requests it held answer an error and the next notes start a new task.
+/// server (it lives in the domain's `Backend`); cheap to clone. It has no task of its own: a
+/// request that hands its notes over while no write is under way writes them itself, with the
+/// notes of every request waiting, in one statement per clinic and one commit. Requests that
+/// come during that write wait; when it ends, the first of them writes the next round for all
+/// of them. A request alone writes its own notes at once; under load, many share one write.
 #[derive(Clone)]
 pub struct NoteWriter {
     db: DatabaseConnection,
-    running: Arc<Mutex<Option<Running>>>,
+    waiting: Arc<Mutex<Waiting>>,
     writes: Arc<AtomicU64>,
 }
 
-/// The writer's task, while it runs.
-struct Running {
-    /// Where requests hand their notes over; closed once the task has ended.
-    queue: mpsc::Sender<Queued>,
-    /// The task itself, for tests that end it.
-    #[cfg(feature = "test-support")]
-    task: tokio::task::AbortHandle,
+/// Whether a round is being written (a [`Baton`] exists), and the requests waiting for the next.
+#[derive(Default)]
+struct Waiting {
+    writing: bool,
+    queue: VecDeque<Queued>,
 }
 
 impl NoteWriter {
@@ -110,7 +125,7 @@ impl NoteWriter {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
             db,
-            running: Arc::new(Mutex::new(None)),
+            waiting: Arc::new(Mutex::new(Waiting::default())),
             writes: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -121,16 +136,22 @@ impl NoteWriter {
         if noted.is_empty() {
             return Ok(());
         }
-        let stopped = || DbError::NotesNotWritten("the note writer has stopped".to_owned());
-        let (done, outcome) = oneshot::channel();
-        self.queue()
-            .send(Queued { noted, done })
-            .await
-            .map_err(|_| stopped())?;
-        outcome
-            .await
-            .map_err(|_| stopped())?
-            .map_err(DbError::NotesNotWritten)
+        let (mine, baton) = match self.wait_for_turn(noted) {
+            Ok(lead) => lead,
+            Err(turn) => match turn.await {
+                Ok(Turn::Written(outcome)) => return outcome.map_err(DbError::NotesNotWritten),
+                Ok(Turn::Lead(mine, baton)) => (mine, baton),
+                Err(_) => {
+                    return Err(DbError::NotesNotWritten(
+                        "the request writing these notes went away before they were stored"
+                            .to_owned(),
+                    ));
+                }
+            },
+        };
+        // On the heap: the write's futures are large, and a request's whole answer waits on this
+        // one (a debug build's stack overflowed with them inline).
+        Box::pin(self.lead(mine, baton)).await
     }
 
     /// How many writes (one per clinic per round) the writer has made so far.
@@ -138,82 +159,123 @@ impl NoteWriter {
         self.writes.load(Ordering::Relaxed)
     }
 
-    /// The queue into the writer's task; the task is started on first use, and again if the last
-    /// one has ended.
-    fn queue(&self) -> mpsc::Sender<Queued> {
-        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(running) = running.as_ref().filter(|task| !task.queue.is_closed()) {
-            return running.queue.clone();
+    /// `noted` back with the baton when no round is being written (the caller writes the next);
+    /// otherwise queues them and gives where the caller will hear its turn.
+    fn wait_for_turn(
+        &self,
+        noted: NotedReads,
+    ) -> Result<(NotedReads, Baton), oneshot::Receiver<Turn>> {
+        let mut waiting = lock(&self.waiting);
+        if !waiting.writing {
+            waiting.writing = true;
+            let baton = Baton {
+                waiting: Some(Arc::clone(&self.waiting)),
+            };
+            return Ok((noted, baton));
         }
-        let (queue, receiver) = mpsc::channel(QUEUE);
-        let _task = tokio::spawn(write_rounds(
-            self.db.clone(),
-            Arc::clone(&self.writes),
-            receiver,
-        ));
-        *running = Some(Running {
-            queue: queue.clone(),
-            #[cfg(feature = "test-support")]
-            task: _task.abort_handle(),
-        });
-        queue
+        let (turn, heard) = oneshot::channel();
+        waiting.queue.push_back(Queued { noted, turn });
+        Err(heard)
     }
 
-    /// Ends the writer's task as a panic would, and returns once it has ended (for tests).
-    #[cfg(feature = "test-support")]
-    pub async fn end_task(&self) {
-        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some((queue, task)) = running
-            .as_ref()
-            .map(|running| (running.queue.clone(), running.task.clone()))
-        else {
-            return;
-        };
-        drop(running);
-        task.abort();
-        queue.closed().await;
+    /// Writes `mine` with the notes of the requests waiting (up to [`MOST_NOTES_A_ROUND`]) and
+    /// answers each of them; the baton then goes to the first request left waiting, even if this
+    /// request goes away during the write (its round's requests then hear an error).
+    async fn lead(&self, mine: NotedReads, baton: Baton) -> Result<(), DbError> {
+        let others = self.take_waiting(mine.notes.len());
+        let mut clinics = by_clinic(others);
+        let (notes, waiters) = clinics.entry(mine.clinic_id).or_default();
+        notes.extend(mine.notes);
+        waiters.push(Waiter::Leader);
+        let mut outcome = Ok(());
+        for (clinic_id, (notes, waiters)) in clinics {
+            let written = write_clinic(&self.db, clinic_id, notes)
+                .await
+                .map_err(|error| error.to_string());
+            self.writes.fetch_add(1, Ordering::Relaxed);
+            for waiter in waiters {
+                match waiter {
+                    Waiter::Leader => outcome = written.clone(),
+                    Waiter::Request(turn) => {
+                        // A request that stopped waiting (its client went away) needs no answer.
+                        let _ = turn.send(Turn::Written(written.clone()));
+                    }
+                }
+            }
+        }
+        drop(baton);
+        outcome.map_err(DbError::NotesNotWritten)
     }
-}
 
-/// The writer's task: takes every request waiting (up to [`MOST_NOTES_A_ROUND`] notes), writes
-/// them clinic by clinic, answers each request, and starts over.
-async fn write_rounds(
-    db: DatabaseConnection,
-    writes: Arc<AtomicU64>,
-    mut receiver: mpsc::Receiver<Queued>,
-) {
-    while let Some(first) = receiver.recv().await {
-        let mut taken = first.noted.notes.len();
-        let mut round = vec![first];
+    /// The requests waiting, oldest first, up to [`MOST_NOTES_A_ROUND`] notes with `taken`.
+    fn take_waiting(&self, mut taken: usize) -> Vec<Queued> {
+        let mut waiting = lock(&self.waiting);
+        let mut round = Vec::new();
         while taken < MOST_NOTES_A_ROUND {
-            let Ok(queued) = receiver.try_recv() else {
+            let Some(queued) = waiting.queue.pop_front() else {
                 break;
             };
             taken += queued.noted.notes.len();
             round.push(queued);
         }
-        for (clinic_id, (notes, waiting)) in by_clinic(round) {
-            let outcome = write_clinic(&db, clinic_id, notes)
-                .await
-                .map_err(|error| error.to_string());
-            writes.fetch_add(1, Ordering::Relaxed);
-            for done in waiting {
-                // A request that stopped waiting (its client went away) needs no answer.
-                let _ = done.send(outcome.clone());
+        round
+    }
+}
+
+/// The right to write the next round. Dropped (at the end of a round, when the request writing
+/// goes away, or unreceived by a request that went away), it goes to the first request still
+/// waiting; with none waiting, the next request to come writes at once.
+struct Baton {
+    /// The writer's state; None once the baton has been handed on.
+    waiting: Option<Arc<Mutex<Waiting>>>,
+}
+
+impl Drop for Baton {
+    fn drop(&mut self) {
+        let Some(state) = self.waiting.take() else {
+            return;
+        };
+        loop {
+            let next = {
+                let mut waiting = lock(&state);
+                let Some(next) = waiting.queue.pop_front() else {
+                    waiting.writing = false;
+                    return;
+                };
+                next
+            };
+            // Told outside the lock: a request that goes away before it hears drops the baton,
+            // which comes back here.
+            let baton = Baton {
+                waiting: Some(Arc::clone(&state)),
+            };
+            match next.turn.send(Turn::Lead(next.noted, baton)) {
+                Ok(()) => return,
+                Err(untold) => untold.untold(),
             }
         }
     }
 }
 
+fn lock(waiting: &Mutex<Waiting>) -> MutexGuard<'_, Waiting> {
+    waiting.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Who waits for a clinic's write in a round: the request writing it, or another.
+enum Waiter {
+    Leader,
+    Request(oneshot::Sender<Turn>),
+}
+
 /// A round's notes and waiting requests, clinic by clinic.
-type ByClinic = BTreeMap<Uuid, (Vec<ReadNote>, Vec<oneshot::Sender<Result<(), String>>>)>;
+type ByClinic = BTreeMap<Uuid, (Vec<ReadNote>, Vec<Waiter>)>;
 
 fn by_clinic(round: Vec<Queued>) -> ByClinic {
     let mut clinics = ByClinic::new();
     for queued in round {
-        let (notes, waiting) = clinics.entry(queued.noted.clinic_id).or_default();
+        let (notes, waiters) = clinics.entry(queued.noted.clinic_id).or_default();
         notes.extend(queued.noted.notes);
-        waiting.push(queued.done);
+        waiters.push(Waiter::Request(queued.turn));
     }
     clinics
 }
