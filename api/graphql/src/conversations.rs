@@ -9,7 +9,7 @@ use ringback_entity::conversation;
 use ringback_shared::access::Permission;
 use ringback_shared::ai::state as ai_state;
 
-use crate::guard::{Access, uuid_arg, with_tenant};
+use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
 use ringback_domain::Backend;
 use ringback_domain::service::conversations::{self, OpenedMessage};
 use ringback_domain::service::{ai_agent, click_to_call};
@@ -249,19 +249,22 @@ impl ConversationQuery {
         #[graphql(default = 25, validator(minimum = 1, maximum = 100))] first: i32,
     ) -> async_graphql::Result<Vec<Conversation>> {
         let limit = first.clamp(1, MAX_PAGE) as u64;
-        let rows = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-            conversations::list(txn, status.map(ConversationStatus::as_str), before, limit).await
-        })
-        .await?;
+        let rows =
+            with_tenant_read_only(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+                conversations::list(txn, status.map(ConversationStatus::as_str), before, limit)
+                    .await
+            })
+            .await?;
         Ok(rows.into_iter().map(Conversation).collect())
     }
 
     /// One conversation.
     async fn conversation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Conversation> {
-        let row = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-            conversations::find(txn, uuid_arg(&id)?).await
-        })
-        .await?;
+        let row =
+            with_tenant_read_only(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+                conversations::find(txn, uuid_arg(&id)?).await
+            })
+            .await?;
         Ok(Conversation(row))
     }
 }

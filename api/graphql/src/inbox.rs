@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use ringback_shared::access::Permission;
 
 use crate::conversations::Conversation;
-use crate::guard::{Access, with_tenant};
+use crate::guard::{Access, with_tenant_read_only};
 use ringback_domain::Backend;
 use ringback_domain::service::inbox::{self, InboxItem, InboxView};
 
@@ -67,7 +67,7 @@ impl InboxQuery {
     ) -> async_graphql::Result<Vec<InboxEntry>> {
         let backend = ctx.data::<Backend>()?;
         let limit = first.clamp(1, MAX_PAGE) as u64;
-        let items = with_tenant(
+        let items = with_tenant_read_only(
             ctx,
             Access::Read(Permission::WorkCalls),
             async |txn, principal| {
@@ -87,10 +87,11 @@ impl InboxQuery {
 
     /// How many open conversations have a message nobody in the team has opened.
     async fn inbox_unread(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let count = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-            inbox::unread_count(txn).await
-        })
-        .await?;
+        let count =
+            with_tenant_read_only(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+                inbox::unread_count(txn).await
+            })
+            .await?;
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 }
