@@ -321,3 +321,79 @@ pub(crate) async fn insert_rows(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state with a round under way and `n` requests waiting, and where each hears its turn.
+    fn waiting_requests(n: usize) -> (Arc<Mutex<Waiting>>, Vec<oneshot::Receiver<Turn>>) {
+        let mut waiting = Waiting {
+            writing: true,
+            queue: VecDeque::new(),
+        };
+        let mut heard = Vec::new();
+        for _ in 0..n {
+            let (turn, hears) = oneshot::channel();
+            let noted = NotedReads {
+                clinic_id: Uuid::nil(),
+                notes: Vec::new(),
+            };
+            waiting.queue.push_back(Queued { noted, turn });
+            heard.push(hears);
+        }
+        (Arc::new(Mutex::new(waiting)), heard)
+    }
+
+    fn baton(state: &Arc<Mutex<Waiting>>) -> Baton {
+        Baton {
+            waiting: Some(Arc::clone(state)),
+        }
+    }
+
+    #[test]
+    fn the_baton_skips_requests_that_went_away_whenever_they_went() {
+        let (state, mut heard) = waiting_requests(3);
+        let third = heard.pop().expect("third");
+        let second = heard.pop().expect("second");
+        drop(heard); // The first went away before its turn came.
+        drop(baton(&state));
+        // The second was told, then went away without hearing: the baton comes back from it.
+        assert_eq!(lock(&state).queue.len(), 1, "the second holds the baton");
+        drop(second);
+        let mut third = third;
+        let Ok(Turn::Lead(_, held)) = third.try_recv() else {
+            panic!("the third writes the next round");
+        };
+        assert!(
+            lock(&state).writing,
+            "a round is under way while the baton is held"
+        );
+        drop(held);
+        let waiting = lock(&state);
+        assert!(waiting.queue.is_empty());
+        assert!(
+            !waiting.writing,
+            "with nobody waiting, the next request writes at once"
+        );
+    }
+
+    #[test]
+    fn a_turn_that_could_not_be_told_hands_nothing_on() {
+        let (state, heard) = waiting_requests(1);
+        let untold = Turn::Lead(
+            NotedReads {
+                clinic_id: Uuid::nil(),
+                notes: Vec::new(),
+            },
+            baton(&state),
+        );
+        untold.untold();
+        assert_eq!(
+            lock(&state).queue.len(),
+            1,
+            "the one telling goes on itself"
+        );
+        drop(heard);
+    }
+}
