@@ -335,14 +335,19 @@ mod tests {
         let mut heard = Vec::new();
         for _ in 0..n {
             let (turn, hears) = oneshot::channel();
-            let noted = NotedReads {
-                clinic_id: Uuid::nil(),
-                notes: Vec::new(),
-            };
+            let noted = no_notes();
             waiting.queue.push_back(Queued { noted, turn });
             heard.push(hears);
         }
         (Arc::new(Mutex::new(waiting)), heard)
+    }
+
+    /// A request's notes; the baton's hand-over does not look inside them.
+    fn no_notes() -> NotedReads {
+        NotedReads {
+            clinic_id: Uuid::nil(),
+            notes: Vec::new(),
+        }
     }
 
     fn baton(state: &Arc<Mutex<Waiting>>) -> Baton {
@@ -381,13 +386,7 @@ mod tests {
     #[test]
     fn a_turn_that_could_not_be_told_hands_nothing_on() {
         let (state, heard) = waiting_requests(1);
-        let untold = Turn::Lead(
-            NotedReads {
-                clinic_id: Uuid::nil(),
-                notes: Vec::new(),
-            },
-            baton(&state),
-        );
+        let untold = Turn::Lead(no_notes(), baton(&state));
         untold.untold();
         assert_eq!(
             lock(&state).queue.len(),

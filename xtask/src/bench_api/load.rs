@@ -485,15 +485,20 @@ bench-api: non-200 3, errors 0
         assert_eq!(run.problems, ["non-200 3, errors 0"]);
     }
 
+    /// Keeps this thread's core busy for `how_long`.
+    fn spin_for(how_long: Duration) {
+        let start = std::time::Instant::now();
+        let mut spin = 0u64;
+        while start.elapsed() < how_long {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+    }
+
     #[test]
     fn reads_a_processes_cpu_time() {
         let pid = std::process::id();
         let before = cpu_ticks(pid).expect("this process's ticks");
-        let start = std::time::Instant::now();
-        let mut spin = 0u64;
-        while start.elapsed() < Duration::from_millis(200) {
-            spin = std::hint::black_box(spin.wrapping_add(1));
-        }
+        spin_for(Duration::from_millis(200));
         let after = cpu_ticks(pid).expect("this process's ticks");
         assert!(
             after >= before + 5,
@@ -510,11 +515,7 @@ bench-api: non-200 3, errors 0
         assert_eq!(busy_of_cpu_line("cpu0 1 2 3 4 5 6 7 8"), None);
         assert_eq!(busy_of_cpu_line("cpu  1 2"), None);
         let before = machine_busy_ticks().expect("this machine's /proc/stat");
-        let spinning = std::time::Instant::now();
-        let mut spin = 0u64;
-        while spinning.elapsed() < Duration::from_millis(200) {
-            spin = std::hint::black_box(spin.wrapping_add(1));
-        }
+        spin_for(Duration::from_millis(200));
         let after = machine_busy_ticks().expect("this machine's /proc/stat");
         assert!(
             after >= before + 5,
