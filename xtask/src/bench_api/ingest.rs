@@ -38,8 +38,27 @@ const PUBLIC_URL: &str = "https://bench.ringback.test";
 /// Feed lines written per second of a wrk run: more than the server answers.
 const FEED_PER_SECOND: usize = 5_000;
 
+/// What one round of the timed ingest works with.
+struct IngestRun<'a> {
+    account: &'a Account,
+    api: &'a FakeApi,
+    /// The pgbench script of the captured statements.
+    script: &'a Path,
+    /// How pgbench sends it; `None` when it cannot replay it.
+    protocol: Option<load::Protocol>,
+    /// Which round this is, from 0.
+    round: u32,
+}
+
+/// The indices of round `round`'s feed of `count` calls: after every earlier round's, so that no
+/// two rounds send the same `CallSid`.
+fn round_calls(round: u32, count: usize) -> std::ops::Range<usize> {
+    let first = round as usize * count;
+    first..first + count
+}
+
 impl Bench {
-    /// Step 6: the webhook ingest row.
+    /// Step 6: the webhook ingest row (the median of `--rounds` rounds).
     pub(super) fn measure_ingest(
         &mut self,
         options: &Options,
@@ -78,8 +97,37 @@ impl Bench {
             self.check_one_pass_records_one_call(&script, protocol)?;
         }
 
+        let mut rounds = Vec::new();
+        for round in 0..options.rounds {
+            let run = IngestRun {
+                account: &account,
+                api: &api,
+                script: &script,
+                protocol,
+                round,
+            };
+            rounds.push(self.measure_ingest_round(options, memory, run)?);
+        }
+        super::median_round(rounds)
+            .ok_or_else(|| TaskError("the webhook ingest ran no round".to_owned()))
+    }
+
+    /// One round of the ingest: the server started afresh, warmed up and timed with a feed of
+    /// calls no round before sent, the calls it recorded checked, then pgbench of the captured
+    /// statements with the server stopped.
+    fn measure_ingest_round(
+        &mut self,
+        options: &Options,
+        memory: &mut Memory,
+        run: IngestRun,
+    ) -> TaskResult<Row> {
+        let part = if options.rounds > 1 {
+            format!("ingest (round {} of {})", run.round + 1, options.rounds)
+        } else {
+            "ingest".to_owned()
+        };
         step(&format!(
-            "ingest at {CLIENTS} clients: {} s warm-up, {} s measured, each",
+            "{part} at {CLIENTS} clients: {} s warm-up, {} s measured, each",
             options.warmup, options.seconds
         ));
         self.start_ringback(false)?;
@@ -93,15 +141,15 @@ impl Bench {
         let feed = self.work.join("feed.txt");
         twilio::write_feed(
             &warm_feed,
-            &account,
+            run.account,
             'd',
-            FEED_PER_SECOND * options.warmup as usize,
+            round_calls(run.round, FEED_PER_SECOND * options.warmup as usize),
         )?;
         twilio::write_feed(
             &feed,
-            &account,
+            run.account,
             'e',
-            FEED_PER_SECOND * options.seconds as usize,
+            round_calls(run.round, FEED_PER_SECOND * options.seconds as usize),
         )?;
         if options.warmup > 0 {
             load::wrk(
@@ -111,22 +159,22 @@ impl Bench {
                 options.warmup,
             )?;
         }
-        let texts_before = api.texts();
+        let texts_before = run.api.texts();
         let before = calls()?;
-        let run = self.timed_wrk(
+        let timed = self.timed_wrk(
             &lua,
             &target(&url, &feed, Some(pid)),
             CLIENTS,
             (0, options.seconds),
             "Ringback",
-            "ingest",
+            &part,
         )?;
         // wrk stops the clock with up to one request per client in flight: the server still
         // records those, and wrk does not count their answers.
         std::thread::sleep(std::time::Duration::from_secs(1));
         let recorded = calls()? - before;
-        let texts = api.texts() - texts_before;
-        let answered = run.answered.unwrap_or(0) as i64;
+        let texts = run.api.texts() - texts_before;
+        let answered = timed.answered.unwrap_or(0) as i64;
         println!(
             "  {recorded} calls recorded for {answered} webhooks answered 200 (and up to \
              {CLIENTS} in flight when wrk stopped); {texts} text-backs sent meanwhile"
@@ -138,16 +186,16 @@ impl Bench {
             )));
         }
         self.notes.push(format!(
-            "ingest: {answered} missed calls recorded in the measured run, while the outbox worker \
-             sent {texts} text-backs to the Twilio API on this machine"
+            "{part}: {answered} missed calls recorded in the measured run, while the outbox \
+             worker sent {texts} text-backs to the Twilio API on this machine"
         ));
         let peaks = sampler.finish();
         memory.note_ringback_files(pid);
         memory.peak.0 = memory.peak.0.max(peaks.get(&pid).copied().unwrap_or(0));
         self.stop_ringback();
-        let pgbench = match protocol {
+        let pgbench = match run.protocol {
             Some(protocol) => Some(timed_pgbench(
-                &script,
+                run.script,
                 &self.pg_target(),
                 protocol,
                 CLIENTS,
@@ -158,7 +206,7 @@ impl Bench {
         Ok(Row {
             label: "webhook ingest (Twilio `voice` of a missed call)",
             conns: CLIENTS,
-            ringback: run,
+            ringback: timed,
             postgraphile: None,
             pgbench,
             spread: None,
@@ -266,4 +314,16 @@ fn calls() -> TaskResult<i64> {
         .trim()
         .parse()
         .map_err(|_| TaskError(format!("counting calls: {count}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_calls;
+
+    #[test]
+    fn each_round_of_the_ingest_sends_calls_of_its_own() {
+        assert_eq!(round_calls(0, 50), 0..50);
+        assert_eq!(round_calls(1, 50), 50..100);
+        assert_eq!(round_calls(2, 50), 100..150);
+    }
 }

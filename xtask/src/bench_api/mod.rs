@@ -27,7 +27,8 @@
 //! 6. the webhook ingest ([`ingest`]): a Twilio account for the server whose API runs here
 //!    ([`twilio`]), the clinic's number added, five webhooks captured as in step 3, then 16 wrk
 //!    clients replaying signed voice webhooks of missed calls, checked against the rows recorded,
-//!    and pgbench of the captured statements at 16 clients; prints the table;
+//!    and pgbench of the captured statements at 16 clients (`--rounds N` times, as in step 5, each
+//!    round with calls of its own); prints the table;
 //! 7. stops both servers and drops the database and roles (also after a failure).
 //!
 //! Everything it writes (server logs, request bodies, pgbench scripts) is in the work directory

@@ -10,6 +10,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -94,11 +95,12 @@ pub fn signed_call(account: &Account, tag: char, index: usize) -> (String, Strin
     (sign(&account.auth_token, &url, &params), form(&params))
 }
 
-/// Writes `calls` signed voice webhooks to `path`, one `signature<TAB>body` line each; `tag` (a hex
-/// digit) keeps the `CallSid`s of different feeds apart.
-pub fn write_feed(path: &Path, account: &Account, tag: char, calls: usize) -> TaskResult {
-    let mut text = String::with_capacity(calls * 200);
-    for index in 0..calls {
+/// Writes the signed voice webhooks of calls `calls` to `path`, one `signature<TAB>body` line each;
+/// `tag` (a hex digit) keeps the `CallSid`s of different feeds apart, the indices those of one
+/// feed's rounds.
+pub fn write_feed(path: &Path, account: &Account, tag: char, calls: Range<usize>) -> TaskResult {
+    let mut text = String::with_capacity(calls.len() * 200);
+    for index in calls {
         let (signature, body) = signed_call(account, tag, index);
         text.push_str(&format!("{signature}\t{body}\n"));
     }
