@@ -125,6 +125,163 @@ async fn the_inbox_reads_like_a_front_desk(kind: DatabaseKind) {
 
 on_both_databases!(the_inbox_reads_like_a_front_desk);
 
+/// A missed call from `from` (national format) `hours_ago`, as an integrator records it; its id.
+async fn missed_call(app: &mut TestApp, external_id: &str, from: &str, hours_ago: i64) -> Value {
+    let at = app.state.clock.now() - chrono::Duration::hours(hours_ago);
+    let recorded = app
+        .owner
+        .run(
+            "mutation($id: String!, $from: String!, $at: DateTime!) { recordCallEvents(events: \
+             [{ externalId: $id, direction: INBOUND, status: NO_ANSWER, startedAt: $at, \
+             callerNumber: $from }]) { results { call { id } } } }",
+            json!({ "id": external_id, "from": from, "at": at.to_rfc3339() }),
+        )
+        .await;
+    let id = recorded["data"]["recordCallEvents"]["results"][0]["call"]["id"].clone();
+    assert!(id.is_string(), "{recorded}");
+    id
+}
+
+/// `actions` as AI steps of `conversation`, the first of them `minutes_ago`, one a minute later
+/// each, stored newest first.
+async fn ai_steps(app: &TestApp, conversation: uuid::Uuid, actions: &[&str], minutes_ago: i64) {
+    use sea_orm::{ActiveModelTrait, Set};
+    let txn = app.tenant().begin().await.expect("txn");
+    let first = app.state.clock.now() - chrono::Duration::minutes(minutes_ago);
+    for (n, action) in actions.iter().enumerate().rev() {
+        ringback_entity::ai_step::ActiveModel {
+            clinic_id: Set(app.clinic_id),
+            id: Set(uuid::Uuid::now_v7()),
+            conversation_id: Set(conversation),
+            answered_message_id: Set(uuid::Uuid::now_v7()),
+            action: Set((*action).to_owned()),
+            outcome: Set(format!("step {n}")),
+            tokens: Set(10),
+            appointment_id: Set(None),
+            created_at: Set(first + chrono::Duration::minutes(n as i64)),
+        }
+        .insert(txn.conn())
+        .await
+        .expect("step");
+    }
+    txn.commit().await.expect("commit");
+}
+
+/// A list of conversations reads every conversation's AI steps and "Call back" call together
+/// (one statement each for the whole list), and each conversation still shows its own: steps
+/// oldest first, the caller's latest missed call that keeps a number, nothing where there is none.
+async fn each_listed_conversation_shows_its_own_steps_and_call_back(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    app.keep_numbers().await;
+    missed_call(&mut app, "older-301", "07700 900301", 3).await;
+    let latest_301 = missed_call(&mut app, "latest-301", "07700 900301", 2).await;
+    let only_303 = missed_call(&mut app, "only-303", "07700 900303", 4).await;
+    for tail in ["301", "302", "303"] {
+        let sid = format!("SM00000000000000000000000000000{tail}");
+        app.receive_text(&sid, &format!("+447700900{tail}"), "Hello")
+            .await;
+    }
+    let listed = app
+        .owner
+        .run("{ conversations(first: 10) { id callerTail } }", json!({}))
+        .await;
+    let id_of = |tail: &str| -> uuid::Uuid {
+        let rows = listed["data"]["conversations"].as_array().expect("listed");
+        let row = rows
+            .iter()
+            .find(|row| {
+                row["callerTail"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(tail))
+            })
+            .unwrap_or_else(|| panic!("{tail} not in {listed}"));
+        row["id"].as_str().expect("id").parse().expect("uuid")
+    };
+    ai_steps(
+        &app,
+        id_of("301"),
+        &["find_slots", "book_appointment", "reply"],
+        30,
+    )
+    .await;
+    ai_steps(&app, id_of("303"), &["hand_off"], 20).await;
+
+    let answer = app
+        .owner
+        .run(
+            "{ conversations(first: 10) { callerTail callBackCallId aiSteps { action outcome } } }",
+            json!({}),
+        )
+        .await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    let shown: Vec<(String, Value, Vec<String>)> = answer["data"]["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .map(|row| {
+            let actions = row["aiSteps"]
+                .as_array()
+                .expect("steps")
+                .iter()
+                .map(|step| format!("{}: {}", step["action"], step["outcome"]))
+                .collect();
+            let tail = row["callerTail"].as_str().expect("tail");
+            (
+                tail[tail.len() - 3..].to_owned(),
+                row["callBackCallId"].clone(),
+                actions,
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        (
+            "301".to_owned(),
+            latest_301,
+            vec![
+                "\"find_slots\": \"step 0\"".to_owned(),
+                "\"book_appointment\": \"step 1\"".to_owned(),
+                "\"reply\": \"step 2\"".to_owned(),
+            ],
+        ),
+        ("302".to_owned(), Value::Null, Vec::new()),
+        (
+            "303".to_owned(),
+            only_303,
+            vec!["\"hand_off\": \"step 0\"".to_owned()],
+        ),
+    ];
+    expected.reverse();
+    assert_eq!(shown, expected, "latest text first: 303, 302, 301");
+
+    // The per-conversation bound holds whatever a conversation holds: the first `most` of each.
+    let txn = app.tenant().begin().await.expect("txn");
+    let first_two = txn
+        .first_of_each::<ringback_entity::ai_step::Entity>(
+            sea_orm::Condition::all(),
+            ringback_entity::ai_step::Column::ConversationId,
+            "created_at, id",
+            2,
+        )
+        .await
+        .expect("read");
+    txn.commit().await.expect("commit");
+    let mut per_conversation: Vec<(uuid::Uuid, String)> = first_two
+        .into_iter()
+        .map(|step| (step.conversation_id, step.action))
+        .collect();
+    per_conversation.sort();
+    let mut bounded = vec![
+        (id_of("301"), "book_appointment".to_owned()),
+        (id_of("301"), "find_slots".to_owned()),
+        (id_of("303"), "hand_off".to_owned()),
+    ];
+    bounded.sort();
+    assert_eq!(per_conversation, bounded);
+    app.db.finish().await;
+}
+
+on_both_databases!(each_listed_conversation_shows_its_own_steps_and_call_back);
+
 /// An API key has no "mine": the view asks for a signed-in member.
 #[tokio::test]
 async fn mine_needs_a_member() {

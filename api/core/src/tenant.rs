@@ -11,9 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use ringback_entity as entity;
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, IntoCondition, Order, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DeleteMany,
-    EntityTrait, QueryFilter, Select, Statement, TransactionTrait, UpdateMany,
+    EntityTrait, FromQueryResult, IdenStatic, QueryFilter, QuerySelect, QueryTrait, Select,
+    Statement, TransactionTrait, UpdateMany,
 };
 use uuid::Uuid;
 
@@ -241,6 +243,45 @@ impl TenantTxn {
     /// instead of by hand in every query.
     pub fn find<E: ClinicOwned>(&self) -> Select<E> {
         E::find().filter(E::clinic_column().eq(self.clinic_id))
+    }
+
+    /// Up to `most` rows of table `E` in this transaction's clinic for each value of `group`
+    /// among the rows `filter` selects, ordered within a group by `order` (SQL over the table's
+    /// own columns, e.g. `"created_at, id"`): one statement for a whole list's worth of groups,
+    /// however many rows a group holds. The rows come grouped, each group in `order`.
+    pub async fn first_of_each<E: ClinicOwned>(
+        &self,
+        filter: impl IntoCondition,
+        group: E::Column,
+        order: &str,
+        most: u64,
+    ) -> Result<Vec<E::Model>, DbError>
+    where
+        E::Model: FromQueryResult,
+    {
+        const RANK: &str = "rank_in_group";
+        let group = group.as_str();
+        let ranked = self
+            .find::<E>()
+            .filter(filter)
+            .expr_as(
+                Expr::cust(format!(
+                    "ROW_NUMBER() OVER (PARTITION BY \"{group}\" ORDER BY {order})"
+                )),
+                RANK,
+            )
+            .into_query();
+        let first = Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked, "ranked")
+            .and_where(Expr::col(RANK).lte(most))
+            .order_by(group, Order::Asc)
+            .order_by(RANK, Order::Asc)
+            .to_owned();
+        let statement = self.txn.get_database_backend().build(&first);
+        Ok(E::Model::find_by_statement(statement)
+            .all(&self.txn)
+            .await?)
     }
 
     /// An update of rows of table `E` in this transaction's clinic.

@@ -3,16 +3,18 @@
 //! receptionist did in each (its state, its steps) with staff taking a conversation over. Callers appear by
 //! masked tail and caller key only.
 
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use ringback_entity::conversation;
 use ringback_shared::access::Permission;
 use ringback_shared::ai::state as ai_state;
 
-use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
+use crate::error::{DomainError, graphql_error};
+use crate::guard::{Access, permit, uuid_arg, with_tenant, with_tenant_read_only};
+use crate::loaders::{CallableCallOf, ConversationLoader, StepsOf};
 use ringback_domain::Backend;
 use ringback_domain::service::conversations::{self, OpenedMessage};
-use ringback_domain::service::{ai_agent, click_to_call};
 
 /// Largest page of conversations.
 const MAX_PAGE: i32 = 100;
@@ -149,11 +151,11 @@ impl Conversation {
     /// The caller's latest missed call that "Call back" can use (`callBack`); null when none
     /// keeps a number (strict privacy mode, or no missed call).
     async fn call_back_call_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
-        let caller_key = self.0.caller_key.clone();
-        let found = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-            click_to_call::latest_callable_call(txn, &caller_key).await
-        })
-        .await?;
+        permit(ctx, Access::Read(Permission::WorkCalls)).await?;
+        let found = loader(ctx)?
+            .load_one(CallableCallOf(self.0.caller_key.clone()))
+            .await
+            .map_err(|e| graphql_error(DomainError::Internal(e)))?;
         Ok(found.map(|id| ID(id.to_string())))
     }
 
@@ -175,11 +177,12 @@ impl Conversation {
     /// (a booking links its appointment), its answers, fallbacks and follow-ups.
     #[graphql(complexity = "20 * child_complexity")]
     async fn ai_steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AiStep>> {
-        let id = self.0.id;
-        let steps = with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-            ai_agent::steps_of(txn, id).await
-        })
-        .await?;
+        permit(ctx, Access::Read(Permission::WorkCalls)).await?;
+        let steps = loader(ctx)?
+            .load_one(StepsOf(self.0.id))
+            .await
+            .map_err(|e| graphql_error(DomainError::Internal(e)))?
+            .unwrap_or_default();
         Ok(steps
             .into_iter()
             .map(|step| AiStep {
@@ -207,6 +210,11 @@ impl Conversation {
         .await?;
         Ok(opened.into_iter().map(Message::from).collect())
     }
+}
+
+/// The request's loader of what conversations show besides their rows (one statement per list).
+fn loader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoader<ConversationLoader>> {
+    ctx.data::<DataLoader<ConversationLoader>>()
 }
 
 /// Whether the AI receptionist answers a conversation.

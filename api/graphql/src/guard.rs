@@ -27,6 +27,12 @@ pub async fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Princ
         .map_err(graphql_error)
 }
 
+/// Fails unless the caller may do what `access` says: for resolvers that read through a
+/// DataLoader, which opens its transaction through the caller but checks no permission.
+pub async fn permit(ctx: &Context<'_>, access: Access) -> async_graphql::Result<()> {
+    allows(principal(ctx).await?, access).map_err(graphql_error)
+}
+
 /// Runs `work` for the caller's clinic if `access` allows it, committing when it succeeds; when
 /// `work` queued a job, the workers are woken once it is committed (a reply a receptionist sends
 /// goes out at once, not at the workers' next look). A credential not checked yet in this request

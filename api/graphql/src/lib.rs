@@ -52,7 +52,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema, ValidationMode};
 use ringback_domain::Backend;
 use ringback_domain::auth::Caller;
 
-use crate::loaders::{CallLoader, CreditLoader};
+use crate::loaders::{CallLoader, ConversationLoader, CreditLoader};
 use crate::validated::{Checked, Validated};
 
 pub use server_info::{DatabaseEngine, ServerInfo};
@@ -174,10 +174,14 @@ fn request_data(
     let credits = CreditLoader {
         caller: caller.clone(),
     };
+    let conversations = ConversationLoader {
+        caller: caller.clone(),
+    };
     request
         .data(info)
         .data(DataLoader::new(calls, tokio::spawn))
         .data(DataLoader::new(credits, tokio::spawn))
+        .data(DataLoader::new(conversations, tokio::spawn))
         .data(caller)
 }
 

@@ -1,15 +1,31 @@
 //! DataLoaders: rows that lists reference are fetched in one query per request and kind, not one
 //! per list item. Each loader holds the request's caller and opens its transactions through it,
-//! so it can only ever load the caller's clinic's rows, and only for a caller who may.
+//! so it can only ever load the caller's clinic's rows; the resolvers that use one check the
+//! caller's permission first.
 
 use std::collections::HashMap;
 
+use ringback_core::tenant::TenantTxn;
 use ringback_domain::service::attribution;
 use ringback_domain::service::calls::{self, Credit};
-use ringback_entity::call;
+use ringback_domain::service::{ai_agent, click_to_call};
+use ringback_entity::{ai_step, call};
 use uuid::Uuid;
 
+use crate::error::DomainError;
 use ringback_domain::auth::Caller;
+
+/// Runs `work` in a transaction of the caller's clinic and commits; errors as the loaders report
+/// them.
+async fn in_clinic<T>(
+    caller: &Caller,
+    work: impl AsyncFnOnce(&TenantTxn) -> Result<T, DomainError>,
+) -> Result<T, String> {
+    let (txn, _) = caller.begin().await.map_err(|e| e.to_string())?;
+    let value = work(&txn).await.map_err(|e| e.to_string())?;
+    txn.commit().await.map_err(|e| e.to_string())?;
+    Ok(value)
+}
 
 /// Loads calls by id within one clinic.
 pub struct CallLoader {
@@ -21,11 +37,7 @@ impl async_graphql::dataloader::Loader<Uuid> for CallLoader {
     type Error = String;
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, call::Model>, String> {
-        let (txn, _) = self.caller.begin().await.map_err(|e| e.to_string())?;
-        let calls = calls::with_ids(&txn, ids)
-            .await
-            .map_err(|e| e.to_string())?;
-        txn.commit().await.map_err(|e| e.to_string())?;
+        let calls = in_clinic(&self.caller, async |txn| calls::with_ids(txn, ids).await).await?;
         Ok(calls.into_iter().map(|call| (call.id, call)).collect())
     }
 }
@@ -40,17 +52,70 @@ impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
     type Error = String;
 
     async fn load(&self, call_ids: &[Uuid]) -> Result<HashMap<Uuid, Credit>, String> {
-        let (txn, _) = self.caller.begin().await.map_err(|e| e.to_string())?;
-        let rows = attribution::crediting_calls(&txn, call_ids)
-            .await
-            .map_err(|e| e.to_string())?;
-        txn.commit().await.map_err(|e| e.to_string())?;
+        let rows = in_clinic(&self.caller, async |txn| {
+            attribution::crediting_calls(txn, call_ids).await
+        })
+        .await?;
         Ok(rows
             .iter()
             .filter_map(|row| {
                 row.missed_call_id
                     .map(|call_id| (call_id, Credit::from(row)))
             })
+            .collect())
+    }
+}
+
+/// A conversation whose AI receptionist's steps are to be loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StepsOf(pub Uuid);
+
+/// A caller (by caller key) whose latest missed call that can be called back is to be loaded.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CallableCallOf(pub String);
+
+/// Loads what a list of conversations shows besides their rows: the AI's steps in each, and each
+/// caller's latest missed call that "Call back" can use.
+pub struct ConversationLoader {
+    pub caller: Caller,
+}
+
+impl async_graphql::dataloader::Loader<StepsOf> for ConversationLoader {
+    type Value = Vec<ai_step::Model>;
+    type Error = String;
+
+    async fn load(
+        &self,
+        conversations: &[StepsOf],
+    ) -> Result<HashMap<StepsOf, Vec<ai_step::Model>>, String> {
+        let ids: Vec<Uuid> = conversations.iter().map(|of| of.0).collect();
+        let steps = in_clinic(&self.caller, async |txn| {
+            ai_agent::steps_of_each(txn, &ids).await
+        })
+        .await?;
+        Ok(steps
+            .into_iter()
+            .map(|(id, steps)| (StepsOf(id), steps))
+            .collect())
+    }
+}
+
+impl async_graphql::dataloader::Loader<CallableCallOf> for ConversationLoader {
+    type Value = Uuid;
+    type Error = String;
+
+    async fn load(
+        &self,
+        callers: &[CallableCallOf],
+    ) -> Result<HashMap<CallableCallOf, Uuid>, String> {
+        let keys: Vec<String> = callers.iter().map(|of| of.0.clone()).collect();
+        let calls = in_clinic(&self.caller, async |txn| {
+            click_to_call::latest_callable_calls(txn, &keys).await
+        })
+        .await?;
+        Ok(calls
+            .into_iter()
+            .map(|(key, call)| (CallableCallOf(key), call))
             .collect())
     }
 }

@@ -13,6 +13,7 @@
 //! longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller is not kept waiting.
 //! STOP and restrictions are checked when the answer is prepared and again when its text is sent.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ use ringback_shared::ai::state as ai_state;
 use ringback_shared::metrics::{local_day, parse_time_zone};
 use ringback_shared::sms::with_automated_marker;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
 use serde_json::Value;
 use tokio::time::{Instant, timeout_at};
 use uuid::Uuid;
@@ -215,19 +216,25 @@ async fn already_answered(txn: &TenantTxn, answered: Uuid) -> Result<bool, Domai
         .is_some())
 }
 
-/// What the AI did in `conversation`, oldest first (at most [`MAX_STEPS_SHOWN`]).
-pub async fn steps_of(
+/// What the AI did in each of `conversations`, oldest first (at most [`MAX_STEPS_SHOWN`] each),
+/// read in one statement; a conversation without steps is absent.
+pub async fn steps_of_each(
     txn: &TenantTxn,
-    conversation: Uuid,
-) -> Result<Vec<ai_step::Model>, DomainError> {
-    Ok(txn
-        .find::<ai_step::Entity>()
-        .filter(ai_step::Column::ConversationId.eq(conversation))
-        .order_by_asc(ai_step::Column::CreatedAt)
-        .order_by_asc(ai_step::Column::Id)
-        .limit(MAX_STEPS_SHOWN)
-        .all(txn.conn())
-        .await?)
+    conversations: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<ai_step::Model>>, DomainError> {
+    let steps = txn
+        .first_of_each::<ai_step::Entity>(
+            ai_step::Column::ConversationId.is_in(conversations.iter().copied()),
+            ai_step::Column::ConversationId,
+            "created_at, id",
+            MAX_STEPS_SHOWN,
+        )
+        .await?;
+    let mut of_each: HashMap<Uuid, Vec<ai_step::Model>> = HashMap::new();
+    for step in steps {
+        of_each.entry(step.conversation_id).or_default().push(step);
+    }
+    Ok(of_each)
 }
 
 /// Most steps one conversation's view lists.

@@ -7,6 +7,7 @@
 //! outcome the provider reports (answered, no answer, busy), so time-to-callback is measured.
 //! Placing one is audited and limited per staff member (see the rate limits).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +17,7 @@ use ringback_providers::voice::{CallPlacer, OutgoingCall};
 use ringback_shared::attribution::CallOutcome;
 use ringback_shared::phone::{self, Region};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -234,18 +235,25 @@ pub async fn record_outcome(
     calls::record_placed_callback(txn, &missed, PROVIDER, provider_call_id, outcome, at).await
 }
 
-/// The caller's latest missed call that can be called back from here (its number is kept).
-pub async fn latest_callable_call(
+/// For each of `caller_keys`, the caller's latest missed call that can be called back from here
+/// (its number is kept), read in one statement; a caller without one is absent.
+pub async fn latest_callable_calls(
     txn: &TenantTxn,
-    caller_key: &str,
-) -> Result<Option<Uuid>, DomainError> {
-    Ok(txn
-        .find::<call::Entity>()
-        .filter(call::Column::CallerKey.eq(caller_key))
-        .filter(call::Column::Missed.eq(true))
-        .filter(call::Column::NumberSealed.is_not_null())
-        .order_by_desc(call::Column::StartedAt)
-        .one(txn.conn())
-        .await?
-        .map(|row| row.id))
+    caller_keys: &[String],
+) -> Result<HashMap<String, Uuid>, DomainError> {
+    let calls = txn
+        .first_of_each::<call::Entity>(
+            Condition::all()
+                .add(call::Column::CallerKey.is_in(caller_keys.iter().cloned()))
+                .add(call::Column::Missed.eq(true))
+                .add(call::Column::NumberSealed.is_not_null()),
+            call::Column::CallerKey,
+            "started_at DESC, id DESC",
+            1,
+        )
+        .await?;
+    Ok(calls
+        .into_iter()
+        .map(|call| (call.caller_key, call.id))
+        .collect())
 }
