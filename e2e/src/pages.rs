@@ -105,9 +105,20 @@ async fn click_css(client: &Client, selector: &str) -> Result<(), E2eError> {
     Ok(())
 }
 
-/// Follows the link (in the header, say) reading `text`.
+/// Waits for the link reading `text`: some links (the header's navigation, Billing) are drawn
+/// once a request of their own has answered.
+async fn wait_for_link(client: &Client, text: &str) -> Result<Element, E2eError> {
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::LinkText(text))
+        .await
+        .map_err(|e| E2eError::Assertion(format!("no link {text:?} appeared: {e}")))
+}
+
+/// Follows the link (in the header, say) reading `text`, once it shows.
 async fn follow_link(client: &Client, text: &str) -> Result<(), E2eError> {
-    client.find(Locator::LinkText(text)).await?.click().await?;
+    wait_for_link(client, text).await?.click().await?;
     Ok(())
 }
 
@@ -352,12 +363,33 @@ impl<'a> WorklistPage<'a> {
             else {
                 break;
             };
+            let shown = self.first_row_key().await?;
             next.click().await?;
-            tokio::time::sleep(POLL).await;
+            // The page shown stays until the next one has loaded.
+            poll(async || {
+                Ok(if self.first_row_key().await? != shown {
+                    Ok(())
+                } else {
+                    Err("the worklist's next page never showed".to_owned())
+                })
+            })
+            .await?;
         }
         Err(E2eError::Assertion(format!(
             "{caller_key} is on no page of the worklist"
         )))
+    }
+
+    /// The caller key of the first row shown, if any.
+    async fn first_row_key(&self) -> Result<Option<String>, E2eError> {
+        match self
+            .client
+            .find(Locator::Css("[data-testid=worklist-row]"))
+            .await
+        {
+            Ok(row) => Ok(row.attr("data-caller-key").await?),
+            Err(_) => Ok(None),
+        }
     }
 
     /// The masked tail shown on the row of `caller_key`.
@@ -520,14 +552,13 @@ impl<'a> AppointmentsPage<'a> {
     }
 
     /// Shows only the appointments on the days `from..=to` (`YYYY-MM-DD`, empty for an open end)
-    /// for callers whose number ends in `digits` (empty for any), and waits for the list.
+    /// for callers whose number ends in `digits` (empty for any). The list shown stays until the
+    /// narrowed one has loaded: wait for its rows ([`Self::wait_for_ids`]).
     pub async fn filter(&self, from: &str, to: &str, digits: &str) -> Result<(), E2eError> {
         set_value(self.client, "appointments-from", from.into()).await?;
         set_value(self.client, "appointments-to", to.into()).await?;
         set_value(self.client, "appointments-tail", digits.into()).await?;
-        click_test_id(self.client, "appointments-apply").await?;
-        wait_for_test_id(self.client, "appointments-page").await?;
-        Ok(())
+        click_test_id(self.client, "appointments-apply").await
     }
 
     /// Waits until the page lists exactly the appointments `expected`, in that order.
@@ -566,9 +597,15 @@ impl<'a> AppointmentsPage<'a> {
         Ok(rows)
     }
 
-    /// The caller keys the booking form offers now.
+    /// The caller keys the booking form offers, once its callers have loaded (the list then
+    /// holds at least one option: a caller, or "No callers yet").
     pub async fn offered_callers(&self) -> Result<Vec<String>, E2eError> {
-        wait_for_test_id(self.client, "appointment-caller").await?;
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css("[data-testid=appointment-caller] option"))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("the booking form offers no callers: {e}")))?;
         let mut keys = Vec::new();
         for option in self
             .client
@@ -1044,9 +1081,13 @@ impl<'a> ApiKeysPage<'a> {
     /// Revokes the key called `name` and waits until the list says so.
     pub async fn revoke(&self, name: &str) -> Result<(), E2eError> {
         let row = format!("[data-testid=api-key][data-name=\"{name}\"]");
+        // A key just made shows in the list once the list has loaded again.
         self.client
-            .find(Locator::Css(&format!("{row} button")))
-            .await?
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(&format!("{row} button")))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("{name} is not listed: {e}")))?
             .click()
             .await?;
         wait_for_text(self.client, &row, |text| text.contains("revoked")).await
@@ -1239,7 +1280,13 @@ impl<'a> AcceptInvitePage<'a> {
     }
 }
 
-/// Whether the header offers a link with `text`.
+/// Whether the header offers a link with `text` once it has loaded: waits for it up to the
+/// usual bound, so a link drawn late is still found (use [`has_link`] to check one is absent).
+pub async fn shows_link(client: &Client, text: &str) -> Result<bool, E2eError> {
+    Ok(wait_for_link(client, text).await.is_ok())
+}
+
+/// Whether the header offers a link with `text` as drawn now.
 pub async fn has_link(client: &Client, text: &str) -> Result<bool, E2eError> {
     Ok(!client.find_all(Locator::LinkText(text)).await?.is_empty())
 }

@@ -21,7 +21,7 @@ use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
     AcceptInvitePage, ApiKeysPage, AppointmentsPage, AuditLogPage, ConfirmSignUpPage, ConsolePage,
     ExportPage, InboxPage, OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage,
-    WhatIfPage, WorklistPage, has_link, sign_in, wait_for_forbidden,
+    WhatIfPage, WorklistPage, has_link, shows_link, sign_in, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_e2e::{
@@ -1020,7 +1020,7 @@ async fn switch_between_clinics(
             "joining did not move the session to Hillside".to_owned(),
         ));
     }
-    if !has_link(&browser.client, "Settings").await? {
+    if !shows_link(&browser.client, "Settings").await? {
         return Err(E2eError::Assertion(
             "an admin at Hillside has no settings".to_owned(),
         ));

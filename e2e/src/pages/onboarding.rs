@@ -109,8 +109,32 @@ impl<'a> NumbersPage<'a> {
 
     /// Buys the first number offered; returns what the page then says.
     pub async fn buy_first(&self) -> Result<String, E2eError> {
+        let held = self.held().await?;
         click_test_id(self.client, "buy-number").await?;
-        self.changed(|said| said.contains("is yours")).await
+        let said = self.changed(|said| said.contains("is yours")).await?;
+        // The page says so as the list of numbers starts loading again; the forwarding form is
+        // drawn anew with it, so wait for the list to hold the number.
+        poll(async || {
+            let now = self.held().await?;
+            Ok(if now > held {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the page lists {now} numbers after buying, as before"
+                ))
+            })
+        })
+        .await?;
+        Ok(said)
+    }
+
+    /// How many numbers the page lists now.
+    async fn held(&self) -> Result<usize, E2eError> {
+        Ok(self
+            .client
+            .find_all(Locator::Css("[data-testid=held-number]"))
+            .await?
+            .len())
     }
 
     /// Sets the forwarding line to `number`; returns what the page then says.
