@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ringback_shared::access::Permission;
 use ringback_shared::metrics::{local_day_bounds_utc, parse_time_zone};
 
-use crate::guard::{Access, with_tenant};
+use crate::guard::{Access, with_tenant_read_only};
 use ringback_core::error::DomainError;
 use ringback_domain::service::{attribution, clinic};
 
@@ -74,7 +74,7 @@ impl WhatIfQuery {
                 format!("choose 1 to {MAX_PERIOD_DAYS} days, `from` first"),
             )));
         }
-        with_tenant(
+        with_tenant_read_only(
             ctx,
             Access::Read(Permission::ManageSettings),
             async |txn, principal| {

@@ -192,7 +192,7 @@ impl WorklistQuery {
         #[graphql(validator(max_length = 40))] number: String,
     ) -> async_graphql::Result<FoundCaller> {
         let backend = ctx.data::<Backend>()?;
-        let found = with_tenant(
+        let found = with_tenant_read_only(
             ctx,
             Access::Read(Permission::WorkCalls),
             async |txn, principal| {
