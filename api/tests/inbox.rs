@@ -167,9 +167,10 @@ async fn ai_steps(app: &TestApp, conversation: uuid::Uuid, actions: &[&str], min
     txn.commit().await.expect("commit");
 }
 
-/// A list of conversations reads every conversation's AI steps and "Call back" call together
-/// (one statement each for the whole list), and each conversation still shows its own: steps
-/// oldest first, the caller's latest missed call that keeps a number, nothing where there is none.
+/// A list of conversations reads every conversation's messages, AI steps and "Call back" call
+/// together (one statement each for the whole list), and each conversation still shows its own:
+/// its texts (the thread then read, the read noted once per conversation), steps oldest first,
+/// the caller's latest missed call that keeps a number, nothing where there is none.
 async fn each_listed_conversation_shows_its_own_steps_and_call_back(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).with_twilio().build().await;
     app.keep_numbers().await;
@@ -178,7 +179,8 @@ async fn each_listed_conversation_shows_its_own_steps_and_call_back(kind: Databa
     let only_303 = missed_call(&mut app, "only-303", "07700 900303", 4).await;
     for tail in ["301", "302", "303"] {
         let sid = format!("SM00000000000000000000000000000{tail}");
-        app.receive_text(&sid, &format!("+447700900{tail}"), "Hello")
+        let text = format!("Hello from {tail}");
+        app.receive_text(&sid, &format!("+447700900{tail}"), &text)
             .await;
     }
     let listed = app
@@ -209,12 +211,13 @@ async fn each_listed_conversation_shows_its_own_steps_and_call_back(kind: Databa
     let answer = app
         .owner
         .run(
-            "{ conversations(first: 10) { callerTail callBackCallId aiSteps { action outcome } } }",
+            "{ conversations(first: 10) { callerTail callBackCallId aiSteps { action outcome } \
+             messages { body } } }",
             json!({}),
         )
         .await;
     assert!(answer["errors"].is_null(), "{answer}");
-    let shown: Vec<(String, Value, Vec<String>)> = answer["data"]["conversations"]
+    let shown: Vec<(String, Value, Vec<String>, Value)> = answer["data"]["conversations"]
         .as_array()
         .expect("conversations")
         .iter()
@@ -230,6 +233,7 @@ async fn each_listed_conversation_shows_its_own_steps_and_call_back(kind: Databa
                 tail[tail.len() - 3..].to_owned(),
                 row["callBackCallId"].clone(),
                 actions,
+                row["messages"].clone(),
             )
         })
         .collect();
@@ -242,16 +246,50 @@ async fn each_listed_conversation_shows_its_own_steps_and_call_back(kind: Databa
                 "\"book_appointment\": \"step 1\"".to_owned(),
                 "\"reply\": \"step 2\"".to_owned(),
             ],
+            json!([{ "body": "Hello from 301" }]),
         ),
-        ("302".to_owned(), Value::Null, Vec::new()),
+        (
+            "302".to_owned(),
+            Value::Null,
+            Vec::new(),
+            json!([{ "body": "Hello from 302" }]),
+        ),
         (
             "303".to_owned(),
             only_303,
             vec!["\"hand_off\": \"step 0\"".to_owned()],
+            json!([{ "body": "Hello from 303" }]),
         ),
     ];
     expected.reverse();
     assert_eq!(shown, expected, "latest text first: 303, 302, 301");
+    let unread = app.owner.run("{ inboxUnread }", json!({})).await;
+    assert_eq!(
+        unread["data"]["inboxUnread"], 0,
+        "every listed thread was opened"
+    );
+    let clock = app.state.clock.clone();
+    ringback_api::service::audit::sweep(&app.state.db, &clock, 10)
+        .await
+        .expect("sweep");
+    let opened: Vec<String> = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "conversation.read")
+        .map(|(_, detail)| detail)
+        .collect();
+    assert_eq!(
+        opened.len(),
+        3,
+        "one read noted per conversation: {opened:?}"
+    );
+    assert!(
+        opened.iter().all(|detail| {
+            serde_json::from_str::<Value>(detail).is_ok_and(|detail| detail["messages"] == 1)
+        }),
+        "{opened:?}"
+    );
 
     // The per-conversation bound holds whatever a conversation holds: the first `most` of each.
     let txn = app.tenant().begin().await.expect("txn");

@@ -12,7 +12,7 @@ use ringback_shared::ai::state as ai_state;
 
 use crate::error::{DomainError, graphql_error};
 use crate::guard::{Access, permit, uuid_arg, with_tenant, with_tenant_read_only};
-use crate::loaders::{CallableCallOf, ConversationLoader, StepsOf};
+use crate::loaders::{CallableCallOf, ConversationLoader, MessagesOf, StepsOf};
 use ringback_domain::Backend;
 use ringback_domain::service::conversations::{self, OpenedMessage};
 
@@ -198,16 +198,12 @@ impl Conversation {
     /// The messages, oldest first (reading them is recorded in the audit log).
     #[graphql(complexity = "20 * child_complexity")]
     async fn messages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
-        let backend = ctx.data::<Backend>()?;
-        let id = self.0.id;
-        let opened = with_tenant(
-            ctx,
-            Access::Read(Permission::WorkCalls),
-            async |txn, principal| {
-                conversations::read_messages(txn, &backend.secrets, principal.actor(), id).await
-            },
-        )
-        .await?;
+        permit(ctx, Access::Read(Permission::WorkCalls)).await?;
+        let opened = loader(ctx)?
+            .load_one(MessagesOf(self.0.id))
+            .await
+            .map_err(|e| graphql_error(DomainError::Internal(e)))?
+            .ok_or_else(|| graphql_error(DomainError::NotFound))?;
         Ok(opened.into_iter().map(Message::from).collect())
     }
 }

@@ -49,6 +49,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptySubscription, MergedObject, Schema, ValidationMode};
+use ringback_core::secrets::Secrets;
 use ringback_domain::Backend;
 use ringback_domain::auth::Caller;
 
@@ -118,6 +119,8 @@ pub struct RingbackSchema {
     every_rule: RootSchema,
     rules_passed: RootSchema,
     validated: Arc<Validated>,
+    /// The server's secrets, for the DataLoaders that open messages.
+    secrets: Arc<Secrets>,
 }
 
 /// Deepest query nesting accepted.
@@ -145,7 +148,7 @@ pub async fn execute(
         return async_graphql::Response::from_errors(vec![refusal]);
     }
     let checked = Checked::of(&request);
-    let request = request_data(request, caller, info);
+    let request = request_data(request, caller, info, &schema.secrets);
     match checked {
         Some(checked) if schema.validated.passed(&checked) => {
             schema.rules_passed.execute(request).await
@@ -167,6 +170,7 @@ fn request_data(
     request: async_graphql::Request,
     caller: Caller,
     info: RequestInfo,
+    secrets: &Arc<Secrets>,
 ) -> async_graphql::Request {
     let calls = CallLoader {
         caller: caller.clone(),
@@ -176,6 +180,7 @@ fn request_data(
     };
     let conversations = ConversationLoader {
         caller: caller.clone(),
+        secrets: Arc::clone(secrets),
     };
     request
         .data(info)
@@ -190,6 +195,7 @@ fn request_data(
 /// contract).
 pub fn build_schema(backend: Backend, introspection: bool) -> RingbackSchema {
     RingbackSchema {
+        secrets: Arc::clone(&backend.secrets),
         every_rule: root_schema(backend.clone(), introspection, ValidationMode::Strict),
         rules_passed: root_schema(backend, introspection, ValidationMode::Fast),
         validated: Arc::default(),

@@ -4,25 +4,28 @@
 //! caller's permission first.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_domain::service::attribution;
 use ringback_domain::service::calls::{self, Credit};
+use ringback_domain::service::conversations::{self, OpenedMessage};
 use ringback_domain::service::{ai_agent, click_to_call};
 use ringback_entity::{ai_step, call};
 use uuid::Uuid;
 
 use crate::error::DomainError;
-use ringback_domain::auth::Caller;
+use ringback_domain::auth::{Caller, Principal};
 
 /// Runs `work` in a transaction of the caller's clinic and commits; errors as the loaders report
 /// them.
 async fn in_clinic<T>(
     caller: &Caller,
-    work: impl AsyncFnOnce(&TenantTxn) -> Result<T, DomainError>,
+    work: impl AsyncFnOnce(&TenantTxn, &Principal) -> Result<T, DomainError>,
 ) -> Result<T, String> {
-    let (txn, _) = caller.begin().await.map_err(|e| e.to_string())?;
-    let value = work(&txn).await.map_err(|e| e.to_string())?;
+    let (txn, principal) = caller.begin().await.map_err(|e| e.to_string())?;
+    let value = work(&txn, principal).await.map_err(|e| e.to_string())?;
     txn.commit().await.map_err(|e| e.to_string())?;
     Ok(value)
 }
@@ -37,7 +40,7 @@ impl async_graphql::dataloader::Loader<Uuid> for CallLoader {
     type Error = String;
 
     async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, call::Model>, String> {
-        let calls = in_clinic(&self.caller, async |txn| calls::with_ids(txn, ids).await).await?;
+        let calls = in_clinic(&self.caller, async |txn, _| calls::with_ids(txn, ids).await).await?;
         Ok(calls.into_iter().map(|call| (call.id, call)).collect())
     }
 }
@@ -52,7 +55,7 @@ impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
     type Error = String;
 
     async fn load(&self, call_ids: &[Uuid]) -> Result<HashMap<Uuid, Credit>, String> {
-        let rows = in_clinic(&self.caller, async |txn| {
+        let rows = in_clinic(&self.caller, async |txn, _| {
             attribution::crediting_calls(txn, call_ids).await
         })
         .await?;
@@ -74,10 +77,36 @@ pub struct StepsOf(pub Uuid);
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CallableCallOf(pub String);
 
-/// Loads what a list of conversations shows besides their rows: the AI's steps in each, and each
-/// caller's latest missed call that "Call back" can use.
+/// A conversation whose messages are to be opened (marking it read, the read audited).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MessagesOf(pub Uuid);
+
+/// Loads what a list of conversations shows besides their rows: the messages and the AI's steps
+/// in each, and each caller's latest missed call that "Call back" can use.
 pub struct ConversationLoader {
     pub caller: Caller,
+    /// To open the messages' texts.
+    pub secrets: Arc<Secrets>,
+}
+
+impl async_graphql::dataloader::Loader<MessagesOf> for ConversationLoader {
+    type Value = Vec<OpenedMessage>;
+    type Error = String;
+
+    async fn load(
+        &self,
+        conversations: &[MessagesOf],
+    ) -> Result<HashMap<MessagesOf, Vec<OpenedMessage>>, String> {
+        let ids: Vec<Uuid> = conversations.iter().map(|of| of.0).collect();
+        let opened = in_clinic(&self.caller, async |txn, principal| {
+            conversations::read_messages_of_each(txn, &self.secrets, principal.actor(), &ids).await
+        })
+        .await?;
+        Ok(opened
+            .into_iter()
+            .map(|(id, messages)| (MessagesOf(id), messages))
+            .collect())
+    }
 }
 
 impl async_graphql::dataloader::Loader<StepsOf> for ConversationLoader {
@@ -89,7 +118,7 @@ impl async_graphql::dataloader::Loader<StepsOf> for ConversationLoader {
         conversations: &[StepsOf],
     ) -> Result<HashMap<StepsOf, Vec<ai_step::Model>>, String> {
         let ids: Vec<Uuid> = conversations.iter().map(|of| of.0).collect();
-        let steps = in_clinic(&self.caller, async |txn| {
+        let steps = in_clinic(&self.caller, async |txn, _| {
             ai_agent::steps_of_each(txn, &ids).await
         })
         .await?;
@@ -109,7 +138,7 @@ impl async_graphql::dataloader::Loader<CallableCallOf> for ConversationLoader {
         callers: &[CallableCallOf],
     ) -> Result<HashMap<CallableCallOf, Uuid>, String> {
         let keys: Vec<String> = callers.iter().map(|of| of.0.clone()).collect();
-        let calls = in_clinic(&self.caller, async |txn| {
+        let calls = in_clinic(&self.caller, async |txn, _| {
             click_to_call::latest_callable_calls(txn, &keys).await
         })
         .await?;

@@ -148,17 +148,21 @@ async fn gather(
         .order_by_desc(call::Column::StartedAt)
         .all(txn.conn())
         .await?;
-    let mut conversations = Vec::new();
-    for row in txn
+    let threads = txn
         .find::<conversation::Entity>()
         .filter(conversation::Column::CallerKey.is_in(keys.clone()))
         .order_by_desc(conversation::Column::LastMessageAt)
         .all(txn.conn())
-        .await?
-    {
-        let messages = conversations::messages_of(txn, secrets, row.id).await?;
-        conversations.push(HeldConversation { row, messages });
-    }
+        .await?;
+    let ids: Vec<Uuid> = threads.iter().map(|row| row.id).collect();
+    let mut messages = conversations::messages_of_each(txn, secrets, &ids).await?;
+    let conversations = threads
+        .into_iter()
+        .map(|row| HeldConversation {
+            messages: messages.remove(&row.id).unwrap_or_default(),
+            row,
+        })
+        .collect();
     let appointments = appointments_of(txn, &keys).await?;
     let dismissals = txn
         .find::<worklist_dismissal::Entity>()

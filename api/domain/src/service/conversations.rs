@@ -3,6 +3,8 @@
 //! assignment to a team member, and closing. A reply needs the caller's number, which only the
 //! `text_back` privacy mode keeps; in `strict` mode staff call back instead.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use ringback_entity::{clinic as clinic_row, conversation, message};
 use ringback_shared::ai::state as ai_state;
@@ -27,6 +29,7 @@ pub const CLOSED: &str = "closed";
 pub const MAX_REPLY_CHARS: usize = 1600;
 
 /// A message with its text opened.
+#[derive(Clone, Debug)]
 pub struct OpenedMessage {
     pub row: message::Model,
     pub body: String,
@@ -72,25 +75,35 @@ pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<conversation::Model, Doma
         .ok_or(DomainError::NotFound)
 }
 
-/// The conversation's messages, oldest first, with their texts; the read is audited.
-pub async fn read_messages(
+/// The messages of each of `conversation_ids` the clinic holds, oldest first, with their texts,
+/// in one statement; each conversation is marked read for the team and its read audited
+/// (`conversation.read`). An id the clinic does not hold is absent.
+pub async fn read_messages_of_each(
     txn: &TenantTxn,
     secrets: &Secrets,
     actor: Option<Uuid>,
-    conversation_id: Uuid,
-) -> Result<Vec<OpenedMessage>, DomainError> {
-    let thread = find(txn, conversation_id).await?;
-    let opened = messages_of(txn, secrets, thread.id).await?;
-    let thread = crate::service::inbox::mark_read(txn, thread, txn.now()).await?;
-    audit::note_read(
-        txn,
-        AuditEvent {
-            actor,
-            action: "conversation.read",
-            detail: json!({ "conversation": thread.id, "messages": opened.len() }),
-        },
-    )
-    .await?;
+    conversation_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<OpenedMessage>>, DomainError> {
+    let threads = txn
+        .find::<conversation::Entity>()
+        .filter(conversation::Column::Id.is_in(conversation_ids.iter().copied()))
+        .all(txn.conn())
+        .await?;
+    let found: Vec<Uuid> = threads.iter().map(|thread| thread.id).collect();
+    let mut opened = messages_of_each(txn, secrets, &found).await?;
+    crate::service::inbox::mark_all_read(txn, &threads, txn.now()).await?;
+    for thread in &threads {
+        let messages = opened.entry(thread.id).or_default();
+        audit::note_read(
+            txn,
+            AuditEvent {
+                actor,
+                action: "conversation.read",
+                detail: json!({ "conversation": thread.id, "messages": messages.len() }),
+            },
+        )
+        .await?;
+    }
     Ok(opened)
 }
 
@@ -101,21 +114,41 @@ pub async fn messages_of(
     secrets: &Secrets,
     conversation_id: Uuid,
 ) -> Result<Vec<OpenedMessage>, DomainError> {
+    Ok(messages_of_each(txn, secrets, &[conversation_id])
+        .await?
+        .remove(&conversation_id)
+        .unwrap_or_default())
+}
+
+/// The messages of each of `conversation_ids`, oldest first, with their texts, in one statement
+/// (not audited: the caller audits the read it is part of); a conversation without messages is
+/// absent.
+pub async fn messages_of_each(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    conversation_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<OpenedMessage>>, DomainError> {
     let rows = txn
         .find::<message::Entity>()
-        .filter(message::Column::ConversationId.eq(conversation_id))
+        .filter(message::Column::ConversationId.is_in(conversation_ids.iter().copied()))
         .order_by_asc(message::Column::CreatedAt)
         .order_by_asc(message::Column::Id)
         .all(txn.conn())
         .await?;
+    let mut of_each: HashMap<Uuid, Vec<OpenedMessage>> = HashMap::new();
+    if rows.is_empty() {
+        return Ok(of_each);
+    }
     let settings = clinic::get(txn).await?;
     let key = keys::data_key(secrets, &settings)?;
-    rows.into_iter()
-        .map(|row| {
-            let body = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
-            Ok(OpenedMessage { row, body })
-        })
-        .collect()
+    for row in rows {
+        let body = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
+        of_each
+            .entry(row.conversation_id)
+            .or_default()
+            .push(OpenedMessage { row, body });
+    }
+    Ok(of_each)
 }
 
 /// Queues a staff reply; the message shows as `queued` until the provider reports on it.

@@ -159,6 +159,28 @@ pub async fn unread_count(txn: &TenantTxn) -> Result<u64, DomainError> {
         .await?)
 }
 
+/// Marks those of `rows` that are unread read for the whole team as of `at`, in one statement.
+pub async fn mark_all_read(
+    txn: &TenantTxn,
+    rows: &[conversation::Model],
+    at: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let unread: Vec<Uuid> = rows
+        .iter()
+        .filter(|row| is_unread(row))
+        .map(|row| row.id)
+        .collect();
+    if unread.is_empty() {
+        return Ok(());
+    }
+    txn.update_many::<conversation::Entity>()
+        .col_expr(conversation::Column::ReadAt, Expr::value(at))
+        .filter(conversation::Column::Id.is_in(unread))
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}
+
 /// Marks `row` read for the whole team as of `at`.
 pub async fn mark_read(
     txn: &TenantTxn,
