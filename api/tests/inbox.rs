@@ -297,7 +297,13 @@ async fn each_listed_conversation_shows_its_own_steps_and_call_back(kind: Databa
         .first_of_each::<ringback_entity::ai_step::Entity>(
             sea_orm::Condition::all(),
             ringback_entity::ai_step::Column::ConversationId,
-            "created_at, id",
+            &[
+                (
+                    ringback_entity::ai_step::Column::CreatedAt,
+                    sea_orm::Order::Asc,
+                ),
+                (ringback_entity::ai_step::Column::Id, sea_orm::Order::Asc),
+            ],
             2,
         )
         .await

@@ -387,7 +387,8 @@ impl<'a> WorklistPage<'a> {
             .find(Locator::Css("[data-testid=worklist-row]"))
             .await
         {
-            Ok(row) => Ok(row.attr("data-caller-key").await?),
+            // A row drawn anew between finding and reading it counts as none yet.
+            Ok(row) => Ok(row.attr("data-caller-key").await.ok().flatten()),
             Err(_) => Ok(None),
         }
     }
@@ -625,7 +626,9 @@ impl<'a> AppointmentsPage<'a> {
             .find_all(Locator::Css("[data-testid=appointment]"))
             .await?
         {
-            ids.push(row.attr("data-id").await?.unwrap_or_default());
+            // A row drawn anew between finding and reading it shows as no id: the list is
+            // still changing.
+            ids.push(row.attr("data-id").await.ok().flatten().unwrap_or_default());
         }
         Ok(ids)
     }

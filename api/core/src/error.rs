@@ -7,7 +7,7 @@
 use crate::db::DbError;
 
 /// Errors a service, a resolver, a handler or a job can return.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum DomainError {
     /// No valid credential, or one that no longer counts.
     #[error("sign in first")]

@@ -3,19 +3,20 @@
 //! input), and every transaction it opens names its clinic to
 //! PostgreSQL (`set_config('app.clinic_id', …, true)`, a `SET LOCAL`), so row-level security
 //! confines it even if a query forgot its `clinic_id` filter. Services take a [`TenantTxn`] and
-//! query through its finders ([`TenantTxn::find`], [`TenantTxn::update_many`],
-//! [`TenantTxn::delete_many`]), which add the clinic filter that isolates tenants on SQLite.
+//! query through its finders ([`TenantTxn::find`], [`TenantTxn::first_of_each`],
+//! [`TenantTxn::update_many`], [`TenantTxn::delete_many`]), which add the clinic filter that
+//! isolates tenants on SQLite.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use ringback_entity as entity;
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, IntoCondition, Order, Query};
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, IntoCondition, Order, Query, WindowStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DeleteMany,
-    EntityTrait, FromQueryResult, IdenStatic, QueryFilter, QuerySelect, QueryTrait, Select,
-    Statement, TransactionTrait, UpdateMany,
+    EntityTrait, FromQueryResult, QueryFilter, QueryTrait, Select, Statement, TransactionTrait,
+    UpdateMany,
 };
 use uuid::Uuid;
 
@@ -246,31 +247,23 @@ impl TenantTxn {
     }
 
     /// Up to `most` rows of table `E` in this transaction's clinic for each value of `group`
-    /// among the rows `filter` selects, ordered within a group by `order` (SQL over the table's
-    /// own columns, e.g. `"created_at, id"`): one statement for a whole list's worth of groups,
-    /// however many rows a group holds. The rows come grouped, each group in `order`.
+    /// among the rows `filter` selects, the first by `order` within each group: one statement for
+    /// a whole list's worth of groups, however many rows a group holds. The rows come grouped,
+    /// each group in `order`.
     pub async fn first_of_each<E: ClinicOwned>(
         &self,
         filter: impl IntoCondition,
         group: E::Column,
-        order: &str,
+        order: &[(E::Column, Order)],
         most: u64,
-    ) -> Result<Vec<E::Model>, DbError>
-    where
-        E::Model: FromQueryResult,
-    {
+    ) -> Result<Vec<E::Model>, DbError> {
         const RANK: &str = "rank_in_group";
-        let group = group.as_str();
-        let ranked = self
-            .find::<E>()
-            .filter(filter)
-            .expr_as(
-                Expr::cust(format!(
-                    "ROW_NUMBER() OVER (PARTITION BY \"{group}\" ORDER BY {order})"
-                )),
-                RANK,
-            )
-            .into_query();
+        let mut window = WindowStatement::partition_by(group);
+        for (column, direction) in order {
+            window.order_by(*column, direction.clone());
+        }
+        let mut ranked = self.find::<E>().filter(filter).into_query();
+        ranked.expr_window_as(Expr::cust("ROW_NUMBER()"), window, RANK);
         let first = Query::select()
             .column(Asterisk)
             .from_subquery(ranked, "ranked")

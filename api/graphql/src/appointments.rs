@@ -3,7 +3,6 @@
 //! and the callers the clinic has spoken to, whom a booking can be for.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use ringback_core::tenant::TenantTxn;
@@ -14,7 +13,7 @@ use crate::calls::Call;
 use crate::calls::page_size;
 use crate::error::{DomainError, graphql_error};
 use crate::guard::{Access, principal, uuid_arg, with_tenant, with_tenant_read_only};
-use crate::loaders::CallLoader;
+use crate::loaders::{CallLoader, load_permitted};
 use ringback_domain::Backend;
 use ringback_domain::auth::Credential;
 use ringback_domain::service::appointments::{
@@ -124,11 +123,8 @@ impl Appointment {
         let Some(id) = self.missed_call_id else {
             return Ok(None);
         };
-        let loader = ctx.data::<DataLoader<CallLoader>>()?;
-        let call = loader
-            .load_one(id)
-            .await
-            .map_err(|e| graphql_error(DomainError::Internal(e)))?;
+        let access = Access::Read(Permission::WorkCalls);
+        let call = load_permitted::<CallLoader, _>(ctx, access, id).await?;
         Ok(call.map(Call::from))
     }
 }

@@ -2,7 +2,6 @@
 //! integrators with write keys, and `logCallback` for staff.
 
 use async_graphql::connection::{Connection, CursorType, Edge};
-use async_graphql::dataloader::DataLoader;
 use async_graphql::parser::types::Field;
 use async_graphql::resolver_utils::enum_value;
 use async_graphql::{
@@ -16,7 +15,7 @@ use ringback_shared::access::Permission;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 
 use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
-use crate::loaders::CreditLoader;
+use crate::loaders::{CreditLoader, load_permitted};
 use crate::plain::{Plain, PlainObject, answer_now, optional, scalar};
 use ringback_core::error::DomainError;
 use ringback_domain::Backend;
@@ -165,11 +164,8 @@ impl Call {
         if let Some(credit) = self.credit_in_hand() {
             return Ok(credit);
         }
-        let row = ctx
-            .data::<DataLoader<CreditLoader>>()?
-            .load_one(self.call_id)
-            .await
-            .map_err(|e| crate::error::graphql_error(DomainError::Internal(e)))?;
+        let access = Access::Read(Permission::WorkCalls);
+        let row = load_permitted::<CreditLoader, _>(ctx, access, self.call_id).await?;
         Ok(row.as_ref().map(CallCredit::from))
     }
 }

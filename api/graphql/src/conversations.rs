@@ -3,7 +3,6 @@
 //! receptionist did in each (its state, its steps) with staff taking a conversation over. Callers appear by
 //! masked tail and caller key only.
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use ringback_entity::conversation;
@@ -11,8 +10,8 @@ use ringback_shared::access::Permission;
 use ringback_shared::ai::state as ai_state;
 
 use crate::error::{DomainError, graphql_error};
-use crate::guard::{Access, permit, uuid_arg, with_tenant, with_tenant_read_only};
-use crate::loaders::{CallableCallOf, ConversationLoader, MessagesOf, StepsOf};
+use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
+use crate::loaders::{CallableCallOf, ConversationLoader, MessagesOf, StepsOf, load_permitted};
 use ringback_domain::Backend;
 use ringback_domain::service::conversations::{self, OpenedMessage};
 
@@ -151,11 +150,8 @@ impl Conversation {
     /// The caller's latest missed call that "Call back" can use (`callBack`); null when none
     /// keeps a number (strict privacy mode, or no missed call).
     async fn call_back_call_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
-        permit(ctx, Access::Read(Permission::WorkCalls)).await?;
-        let found = loader(ctx)?
-            .load_one(CallableCallOf(self.0.caller_key.clone()))
-            .await
-            .map_err(|e| graphql_error(DomainError::Internal(e)))?;
+        let key = CallableCallOf(self.0.caller_key.clone());
+        let found = load_permitted::<ConversationLoader, _>(ctx, WORK_CALLS, key).await?;
         Ok(found.map(|id| ID(id.to_string())))
     }
 
@@ -177,11 +173,9 @@ impl Conversation {
     /// (a booking links its appointment), its answers, fallbacks and follow-ups.
     #[graphql(complexity = "20 * child_complexity")]
     async fn ai_steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AiStep>> {
-        permit(ctx, Access::Read(Permission::WorkCalls)).await?;
-        let steps = loader(ctx)?
-            .load_one(StepsOf(self.0.id))
-            .await
-            .map_err(|e| graphql_error(DomainError::Internal(e)))?
+        let key = StepsOf(self.0.id);
+        let steps = load_permitted::<ConversationLoader, _>(ctx, WORK_CALLS, key)
+            .await?
             .unwrap_or_default();
         Ok(steps
             .into_iter()
@@ -198,20 +192,16 @@ impl Conversation {
     /// The messages, oldest first (reading them is recorded in the audit log).
     #[graphql(complexity = "20 * child_complexity")]
     async fn messages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
-        permit(ctx, Access::Read(Permission::WorkCalls)).await?;
-        let opened = loader(ctx)?
-            .load_one(MessagesOf(self.0.id))
-            .await
-            .map_err(|e| graphql_error(DomainError::Internal(e)))?
+        let key = MessagesOf(self.0.id);
+        let opened = load_permitted::<ConversationLoader, _>(ctx, WORK_CALLS, key)
+            .await?
             .ok_or_else(|| graphql_error(DomainError::NotFound))?;
         Ok(opened.into_iter().map(Message::from).collect())
     }
 }
 
-/// The request's loader of what conversations show besides their rows (one statement per list).
-fn loader<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a DataLoader<ConversationLoader>> {
-    ctx.data::<DataLoader<ConversationLoader>>()
-}
+/// What reading a conversation's texts, steps and calls needs.
+const WORK_CALLS: Access = Access::Read(Permission::WorkCalls);
 
 /// Whether the AI receptionist answers a conversation.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

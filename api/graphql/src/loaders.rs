@@ -1,11 +1,15 @@
 //! DataLoaders: rows that lists reference are fetched in one query per request and kind, not one
 //! per list item. Each loader holds the request's caller and opens its transactions through it,
-//! so it can only ever load the caller's clinic's rows; the resolvers that use one check the
-//! caller's permission first.
+//! so it can only ever load the caller's clinic's rows; [`load_permitted`] checks the caller's
+//! permission before anything is loaded. A loader's work runs on a task of its own: one that
+//! writes (opening messages marks them read) commits even when the request has gone away.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::Arc;
 
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_domain::service::attribution;
@@ -15,18 +19,47 @@ use ringback_domain::service::{ai_agent, click_to_call};
 use ringback_entity::{ai_step, call};
 use uuid::Uuid;
 
-use crate::error::DomainError;
+use crate::error::{DomainError, graphql_error};
+use crate::guard::{Access, Ending, permit};
 use ringback_domain::auth::{Caller, Principal};
 
-/// Runs `work` in a transaction of the caller's clinic and commits; errors as the loaders report
-/// them.
+/// Checks that the caller may do what `access` says, then loads `key` through the request's
+/// loader `L` (batched with the other keys asked for meanwhile).
+pub async fn load_permitted<L, K>(
+    ctx: &Context<'_>,
+    access: Access,
+    key: K,
+) -> async_graphql::Result<Option<L::Value>>
+where
+    L: Loader<K, Error = DomainError>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+{
+    permit(ctx, access).await?;
+    ctx.data::<DataLoader<L>>()?
+        .load_one(key)
+        .await
+        .map_err(graphql_error)
+}
+
+/// Runs `work` in a transaction of the caller's clinic, ended as `ending` says. A read-only load
+/// must not note its reads (nobody would store the notes): one that does fails.
 async fn in_clinic<T>(
     caller: &Caller,
+    ending: Ending,
     work: impl AsyncFnOnce(&TenantTxn, &Principal) -> Result<T, DomainError>,
-) -> Result<T, String> {
-    let (txn, principal) = caller.begin().await.map_err(|e| e.to_string())?;
-    let value = work(&txn, principal).await.map_err(|e| e.to_string())?;
-    txn.commit().await.map_err(|e| e.to_string())?;
+) -> Result<T, DomainError> {
+    let (txn, principal) = caller.begin().await?;
+    let value = work(&txn, principal).await?;
+    match ending {
+        Ending::Commit => txn.commit().await?,
+        Ending::ReadOnly => {
+            if !txn.end_reading().is_empty() {
+                return Err(DomainError::Internal(
+                    "a read-only load noted its reads".to_owned(),
+                ));
+            }
+        }
+    }
     Ok(value)
 }
 
@@ -35,12 +68,15 @@ pub struct CallLoader {
     pub caller: Caller,
 }
 
-impl async_graphql::dataloader::Loader<Uuid> for CallLoader {
+impl Loader<Uuid> for CallLoader {
     type Value = call::Model;
-    type Error = String;
+    type Error = DomainError;
 
-    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, call::Model>, String> {
-        let calls = in_clinic(&self.caller, async |txn, _| calls::with_ids(txn, ids).await).await?;
+    async fn load(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, call::Model>, DomainError> {
+        let calls = in_clinic(&self.caller, Ending::ReadOnly, async |txn, _| {
+            calls::with_ids(txn, ids).await
+        })
+        .await?;
         Ok(calls.into_iter().map(|call| (call.id, call)).collect())
     }
 }
@@ -50,12 +86,12 @@ pub struct CreditLoader {
     pub caller: Caller,
 }
 
-impl async_graphql::dataloader::Loader<Uuid> for CreditLoader {
+impl Loader<Uuid> for CreditLoader {
     type Value = Credit;
-    type Error = String;
+    type Error = DomainError;
 
-    async fn load(&self, call_ids: &[Uuid]) -> Result<HashMap<Uuid, Credit>, String> {
-        let rows = in_clinic(&self.caller, async |txn, _| {
+    async fn load(&self, call_ids: &[Uuid]) -> Result<HashMap<Uuid, Credit>, DomainError> {
+        let rows = in_clinic(&self.caller, Ending::ReadOnly, async |txn, _| {
             attribution::crediting_calls(txn, call_ids).await
         })
         .await?;
@@ -89,16 +125,16 @@ pub struct ConversationLoader {
     pub secrets: Arc<Secrets>,
 }
 
-impl async_graphql::dataloader::Loader<MessagesOf> for ConversationLoader {
+impl Loader<MessagesOf> for ConversationLoader {
     type Value = Vec<OpenedMessage>;
-    type Error = String;
+    type Error = DomainError;
 
     async fn load(
         &self,
         conversations: &[MessagesOf],
-    ) -> Result<HashMap<MessagesOf, Vec<OpenedMessage>>, String> {
+    ) -> Result<HashMap<MessagesOf, Vec<OpenedMessage>>, DomainError> {
         let ids: Vec<Uuid> = conversations.iter().map(|of| of.0).collect();
-        let opened = in_clinic(&self.caller, async |txn, principal| {
+        let opened = in_clinic(&self.caller, Ending::Commit, async |txn, principal| {
             conversations::read_messages_of_each(txn, &self.secrets, principal.actor(), &ids).await
         })
         .await?;
@@ -109,16 +145,16 @@ impl async_graphql::dataloader::Loader<MessagesOf> for ConversationLoader {
     }
 }
 
-impl async_graphql::dataloader::Loader<StepsOf> for ConversationLoader {
+impl Loader<StepsOf> for ConversationLoader {
     type Value = Vec<ai_step::Model>;
-    type Error = String;
+    type Error = DomainError;
 
     async fn load(
         &self,
         conversations: &[StepsOf],
-    ) -> Result<HashMap<StepsOf, Vec<ai_step::Model>>, String> {
+    ) -> Result<HashMap<StepsOf, Vec<ai_step::Model>>, DomainError> {
         let ids: Vec<Uuid> = conversations.iter().map(|of| of.0).collect();
-        let steps = in_clinic(&self.caller, async |txn, _| {
+        let steps = in_clinic(&self.caller, Ending::ReadOnly, async |txn, _| {
             ai_agent::steps_of_each(txn, &ids).await
         })
         .await?;
@@ -129,16 +165,16 @@ impl async_graphql::dataloader::Loader<StepsOf> for ConversationLoader {
     }
 }
 
-impl async_graphql::dataloader::Loader<CallableCallOf> for ConversationLoader {
+impl Loader<CallableCallOf> for ConversationLoader {
     type Value = Uuid;
-    type Error = String;
+    type Error = DomainError;
 
     async fn load(
         &self,
         callers: &[CallableCallOf],
-    ) -> Result<HashMap<CallableCallOf, Uuid>, String> {
+    ) -> Result<HashMap<CallableCallOf, Uuid>, DomainError> {
         let keys: Vec<String> = callers.iter().map(|of| of.0.clone()).collect();
-        let calls = in_clinic(&self.caller, async |txn, _| {
+        let calls = in_clinic(&self.caller, Ending::ReadOnly, async |txn, _| {
             click_to_call::latest_callable_calls(txn, &keys).await
         })
         .await?;

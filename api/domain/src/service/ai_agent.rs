@@ -30,7 +30,7 @@ use ringback_shared::ai::state as ai_state;
 use ringback_shared::metrics::{local_day, parse_time_zone};
 use ringback_shared::sms::with_automated_marker;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Order, QueryFilter, QuerySelect, Set};
 use serde_json::Value;
 use tokio::time::{Instant, timeout_at};
 use uuid::Uuid;
@@ -226,7 +226,10 @@ pub async fn steps_of_each(
         .first_of_each::<ai_step::Entity>(
             ai_step::Column::ConversationId.is_in(conversations.iter().copied()),
             ai_step::Column::ConversationId,
-            "created_at, id",
+            &[
+                (ai_step::Column::CreatedAt, Order::Asc),
+                (ai_step::Column::Id, Order::Asc),
+            ],
             MAX_STEPS_SHOWN,
         )
         .await?;

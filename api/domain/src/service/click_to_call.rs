@@ -17,7 +17,7 @@ use ringback_providers::voice::{CallPlacer, OutgoingCall};
 use ringback_shared::attribution::CallOutcome;
 use ringback_shared::phone::{self, Region};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::{ColumnTrait, Condition, Order};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -248,7 +248,10 @@ pub async fn latest_callable_calls(
                 .add(call::Column::Missed.eq(true))
                 .add(call::Column::NumberSealed.is_not_null()),
             call::Column::CallerKey,
-            "started_at DESC, id DESC",
+            &[
+                (call::Column::StartedAt, Order::Desc),
+                (call::Column::Id, Order::Desc),
+            ],
             1,
         )
         .await?;
