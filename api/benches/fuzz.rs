@@ -10,7 +10,7 @@
 //! `cargo bench -p ringback-api --bench fuzz` (release): `RINGBACK_FUZZ_INPUTS` (default
 //! 10,000,000) is shared out over the parsers; `RINGBACK_FUZZ_SEED` makes a run repeatable.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/all/common/mod.rs"]
 mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -7,7 +7,7 @@
 //! Needs `RINGBACK_TEST_POSTGRES_URL` (as for the tests); without it the run fails.
 //! Run: `cargo bench -p ringback-api --bench purge`.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/all/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

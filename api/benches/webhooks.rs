@@ -9,7 +9,7 @@
 //! PostgreSQL is measured when `RINGBACK_TEST_POSTGRES_URL` names a server (as for the tests).
 //! Run: `cargo bench -p ringback-api --bench webhooks`.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/all/common/mod.rs"]
 mod common;
 
 use std::collections::HashMap;

@@ -1,9 +1,7 @@
 //! The HTTP surface on both databases: health and readiness, the first GraphQL query, the GraphQL
 //! console, security headers, and the dashboard's static files with the single-page-app fallback.
 
-mod common;
-
-use common::TestDb;
+use crate::common::TestDb;
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use ringback_api::config::DatabaseKind;
@@ -301,8 +299,8 @@ async fn an_alias_flood_is_refused_before_it_runs() {
 /// sees a key's limit and this minute's use; provider webhooks keep their own limit.
 #[tokio::test]
 async fn limits_are_settings_and_every_limited_answer_is_the_same() {
-    use common::app::TestApp;
-    use common::graphql::assert_limited_headers;
+    use crate::common::app::TestApp;
+    use crate::common::graphql::assert_limited_headers;
 
     // Per API key: three a minute.
     let mut app = TestApp::builder(DatabaseKind::Sqlite)
@@ -377,7 +375,7 @@ async fn limits_are_settings_and_every_limited_answer_is_the_same() {
     let mut codes = Vec::new();
     for _ in 0..8 {
         let answer = app.owner.run("{ me { role } }", json!({})).await;
-        codes.push(common::graphql::error_code(&answer).map(str::to_owned));
+        codes.push(crate::common::graphql::error_code(&answer).map(str::to_owned));
     }
     let first_refusal = codes
         .iter()
@@ -392,8 +390,8 @@ async fn limits_are_settings_and_every_limited_answer_is_the_same() {
     let mut other = app.browser();
     other
         .run(
-            common::graphql::SIGN_UP,
-            common::graphql::sign_up_input("other@clinic.test"),
+            crate::common::graphql::SIGN_UP,
+            crate::common::graphql::sign_up_input("other@clinic.test"),
         )
         .await;
     let theirs = other.run("{ me { role } }", json!({})).await;
@@ -403,7 +401,7 @@ async fn limits_are_settings_and_every_limited_answer_is_the_same() {
     // address still reaches its handler (refused there for its missing signature, not limited).
     let test_db = TestDb::new(DatabaseKind::Sqlite).await;
     let web = web_dir();
-    let base = common::serve(ringback_api::http::build_app(
+    let base = crate::common::serve(ringback_api::http::build_app(
         test_db.state_with(web.path(), &[("RINGBACK_RATE_LIMIT_PER_ADDRESS", "5")]),
     ))
     .await;

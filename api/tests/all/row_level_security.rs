@@ -3,9 +3,7 @@
 //! sees only that clinic's rows when it does, and cannot write rows for another clinic. It is
 //! forced, so the owner is held too unless it declares maintenance.
 
-mod common;
-
-use common::TestDb;
+use crate::common::TestDb;
 use ringback_api::config::DatabaseKind;
 use ringback_api::tenant::begin_maintenance;
 use ringback_migration::{ROUTING_TABLES, TENANT_TABLES};

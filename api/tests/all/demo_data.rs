@@ -1,9 +1,7 @@
 //! `ringback demo`'s data: 90 days with a weekly rhythm and miss peaks, callbacks and bookings,
 //! some recovered and some not; created once; no raw number stored. On SQLite and PostgreSQL.
 
-mod common;
-
-use common::TestDb;
+use crate::common::TestDb;
 use ringback_api::config::DatabaseKind;
 use ringback_api::demo::{self, DemoOutcome};
 
@@ -107,7 +105,7 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
         ])
         .await;
     assert!(
-        !common::logs::holds_uk_fiction_number(&stored),
+        !crate::common::logs::holds_uk_fiction_number(&stored),
         "no demo number is stored"
     );
     assert!(!stored.contains("toothache"), "message bodies are sealed");
@@ -118,7 +116,7 @@ on_both_databases!(demo_clinic_is_realistic_and_created_once);
 
 #[test]
 fn a_number_is_told_apart_from_digits_inside_a_hash() {
-    use common::logs::holds_uk_fiction_number as holds;
+    use crate::common::logs::holds_uk_fiction_number as holds;
     for spelling in [
         "+447700900123",
         "447700900123",

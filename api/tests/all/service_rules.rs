@@ -2,9 +2,7 @@
 //! it cannot run, the audited operator door, and the inbound-text keywords. The GraphQL tests stay
 //! about the contract; these call the domain directly through the test clinic's door.
 
-mod common;
-
-use common::app::TestApp;
+use crate::common::app::TestApp;
 use ringback_api::config::DatabaseKind;
 use ringback_api::jobs::outbox::{self, Job, NewJob};
 use ringback_api::jobs::worker::WorkerSettings;
@@ -201,7 +199,9 @@ async fn inbound_keywords_change_the_opt_out_list(kind: DatabaseKind) {
 }
 
 /// The user id of `browser`'s signed-in user.
-async fn user_id(browser: &mut common::graphql::Browser<common::app::App>) -> uuid::Uuid {
+async fn user_id(
+    browser: &mut crate::common::graphql::Browser<crate::common::app::App>,
+) -> uuid::Uuid {
     let me = browser
         .run("{ me { user { id } } }", serde_json::json!({}))
         .await;
@@ -426,7 +426,7 @@ async fn reads_are_sealed_into_the_audit_chain(kind: DatabaseKind) {
             .run(page_after, serde_json::json!({ "after": bad }))
             .await;
         assert_eq!(
-            common::graphql::error_code(&refused),
+            crate::common::graphql::error_code(&refused),
             Some("BAD_USER_INPUT"),
             "{refused}"
         );
@@ -593,8 +593,9 @@ async fn a_clinic_that_cannot_be_sealed_holds_back_no_other(kind: DatabaseKind) 
 
 /// The scope of a second clinic, signed up by its own owner.
 async fn another_clinic(app: &TestApp) -> TenantScope {
-    let clinic_id = common::graphql::sign_up_clinic(&mut app.browser(), "owner@other.test").await;
-    common::tenant(&app.state, clinic_id)
+    let clinic_id =
+        crate::common::graphql::sign_up_clinic(&mut app.browser(), "owner@other.test").await;
+    crate::common::tenant(&app.state, clinic_id)
 }
 
 /// With more clinics waiting than a pass visits, the pass takes the clinic whose oldest read has
@@ -810,7 +811,7 @@ async fn notes_that_cannot_be_stored_fail_their_reads_only(kind: DatabaseKind) {
     refuse_inserts(&app, "audit_pending", "calls.list_read").await;
     let page = app.owner.run(CALLS_PAGE, serde_json::json!({})).await;
     assert_eq!(
-        common::graphql::error_code(&page),
+        crate::common::graphql::error_code(&page),
         Some("INTERNAL"),
         "{page}"
     );
@@ -976,7 +977,7 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
 
     let fake = app.twilio.as_ref().expect("fake Twilio");
     let (new_pepper, old_pepper) = ("55".repeat(32), "11".repeat(32));
-    let mut settings = common::twilio_settings(fake).to_vec();
+    let mut settings = crate::common::twilio_settings(fake).to_vec();
     settings.push(("RINGBACK_PEPPER", &new_pepper));
     settings.push(("RINGBACK_PREVIOUS_PEPPER", &old_pepper));
     let web = tempfile::tempdir().expect("tempdir");
@@ -997,9 +998,9 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
     assert!(old.check_against(&app.db.db).await.is_err());
 
     let twilio = poem::test::TestClient::new(ringback_api::build_app(rotated.clone()));
-    let call = common::twilio::missed_call("CA1", CALLER, common::app::CLINIC_NUMBER);
+    let call = crate::common::twilio::missed_call("CA1", CALLER, crate::common::app::CLINIC_NUMBER);
     let (status, _) =
-        common::twilio::post(&twilio, "/webhooks/twilio/dial-status", &call, None).await;
+        crate::common::twilio::post(&twilio, "/webhooks/twilio/dial-status", &call, None).await;
     assert_eq!(status, poem::http::StatusCode::OK, "routed to the clinic");
     let statuses = app
         .db

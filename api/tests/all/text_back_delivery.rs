@@ -5,16 +5,14 @@
 //! exactly once, a crash between sending and recording never sends twice, dead letters show and can
 //! be retried, and no test number appears in the database or the logs.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use crate::common::twilio::{missed_call, post, text_from};
+use crate::common::{PUBLIC_URL, TWILIO_AUTH_TOKEN, TestDb, serve};
 use chrono::Utc;
 use chrono::{TimeZone, Timelike};
 use chrono_tz::Europe::London;
-use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
-use common::twilio::{missed_call, post, text_from};
-use common::{PUBLIC_URL, TWILIO_AUTH_TOKEN, TestDb, serve};
 use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
 use poem::{EndpointExt, Response};
@@ -82,7 +80,7 @@ impl Rig {
 
     /// A worker whose client gives up after `timeout`, retrying quickly.
     fn worker(&self, name: &str, settings: WorkerSettings) -> Worker {
-        common::app::worker_for(&self.state, &self.fake, name, settings)
+        crate::common::app::worker_for(&self.state, &self.fake, name, settings)
     }
 
     async fn missed_call(&self, sid: &str, from: &str) {
@@ -164,7 +162,7 @@ impl Rig {
 
 /// Quick retries, for tests.
 fn fast() -> WorkerSettings {
-    common::app::quick_retries()
+    crate::common::app::quick_retries()
 }
 
 fn to(messages: &[FakeMessage], number: &str) -> Vec<FakeMessage> {
@@ -186,7 +184,7 @@ fn text_back_status(answer: &Value, tail: &str) -> Option<String> {
 }
 
 async fn round_trip(kind: DatabaseKind) {
-    let (logs, _logging) = common::logs::capture();
+    let (logs, _logging) = crate::common::logs::capture();
 
     let mut rig = Rig::new(kind, "text_back").await;
     // The latest 11:00 in London: the holiday below is that day and "open all day" is open,
@@ -383,7 +381,7 @@ async fn round_trip(kind: DatabaseKind) {
         "the server's logs, down to the provider client's connections, were captured"
     );
     for number in ["+447700900123", "+447700900124", CLINIC_NUMBER] {
-        for spelling in common::logs::spellings(number) {
+        for spelling in crate::common::logs::spellings(number) {
             assert!(!stored.contains(&spelling), "{spelling} stored in clear");
             assert!(!logged.contains(&spelling), "{spelling} logged");
         }

@@ -2,11 +2,9 @@
 //! security applies): sign-up, sign-in, `me`, refresh-token rotation with reuse detection,
 //! sign-out, clear errors, rate limits, and an intact audit chain.
 
-mod common;
-
-use common::TestDb;
-use common::app::{OWNER_EMAIL, TestApp};
-use common::graphql::{
+use crate::common::TestDb;
+use crate::common::app::{OWNER_EMAIL, TestApp};
+use crate::common::graphql::{
     Browser, ME, REFRESH, SIGN_IN, SIGN_OUT, SIGN_UP, error_code, sign_up_input,
 };
 use ringback_api::config::DatabaseKind;
@@ -366,7 +364,7 @@ async fn behind_a_trusted_proxy_clients_are_limited_apart_and_cannot_spoof() {
     let limit = LIMIT as usize;
 
     // The load balancer (here, the loopback peer) is trusted: each client has its own allowance.
-    let proxied = common::serve(ringback_api::http::build_app(test_db.state_with(
+    let proxied = crate::common::serve(ringback_api::http::build_app(test_db.state_with(
         web.path(),
         &[("RINGBACK_TRUSTED_PROXIES", "127.0.0.1, ::1")],
     )))
@@ -390,7 +388,8 @@ async fn behind_a_trusted_proxy_clients_are_limited_apart_and_cannot_spoof() {
     );
 
     // Without trusted proxies the header is the client's own words: changing it does not help.
-    let direct = common::serve(ringback_api::http::build_app(test_db.state(web.path()))).await;
+    let direct =
+        crate::common::serve(ringback_api::http::build_app(test_db.state(web.path()))).await;
     let spoofed = sign_in_codes(&direct, |n| format!("198.51.100.{n}"), 2 * limit).await;
     assert!(
         spoofed.iter().any(|code| code == "RATE_LIMITED"),

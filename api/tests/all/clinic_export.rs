@@ -3,13 +3,11 @@
 //! opens message texts, holds no number, no sealed value and no password hash, and is audited
 //! when complete; an admin may not download it.
 
-mod common;
-
 use std::collections::BTreeMap;
 
+use crate::common::app::{OWNER_EMAIL, TestApp};
+use crate::common::graphql::join;
 use chrono::Duration;
-use common::app::{OWNER_EMAIL, TestApp};
-use common::graphql::join;
 use ringback_api::config::DatabaseKind;
 use ringback_api::service::clinic_export::PAGE_ROWS;
 use serde_json::{Value, json};
@@ -101,7 +99,7 @@ async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
         assert!(!body.contains(withheld), "{withheld} is not exported");
     }
     assert!(
-        !common::logs::holds_uk_fiction_number(&body),
+        !crate::common::logs::holds_uk_fiction_number(&body),
         "no number is exported"
     );
     let audited = app

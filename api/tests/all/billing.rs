@@ -6,13 +6,11 @@
 //! text-backs stop when billing says so and at the text that crosses the allowance, staff replies
 //! are never blocked but count, and overage is reported once across a crash.
 
-mod common;
-
+use crate::common::TestDb;
+use crate::common::app::{CLINIC_NUMBER, OWNER_EMAIL, TestApp, quick_retries, worker_for};
+use crate::common::graphql::{Browser, SIGN_IN, SIGN_UP, error_code, join, sign_up_input};
+use crate::common::twilio::{missed_call, post, text_from};
 use chrono::Duration;
-use common::TestDb;
-use common::app::{CLINIC_NUMBER, OWNER_EMAIL, TestApp, quick_retries, worker_for};
-use common::graphql::{Browser, SIGN_IN, SIGN_UP, error_code, join, sign_up_input};
-use common::twilio::{missed_call, post, text_from};
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use ringback_api::build_app;
@@ -215,7 +213,7 @@ async fn the_owner_pays_through_checkout_and_stripe_sets_the_plan(kind: Database
         Some(app.clinic_id.to_string())
     );
     assert!(
-        checkout.success_url.starts_with(common::PUBLIC_URL)
+        checkout.success_url.starts_with(crate::common::PUBLIC_URL)
             && checkout.success_url.contains("/billing"),
         "{}",
         checkout.success_url
@@ -299,7 +297,7 @@ async fn stripe_signatures_are_checked_before_anything_is_stored(kind: DatabaseK
         }
         request.send()
     };
-    let secret = common::app::STRIPE_WEBHOOK_SECRET;
+    let secret = crate::common::app::STRIPE_WEBHOOK_SECRET;
     let good = signature::sign(secret, now, &body);
     let retimed = {
         let v1 = good.split_once(",v1=").expect("v1").1;
@@ -380,7 +378,7 @@ async fn events_in_any_order_end_in_the_same_state(kind: DatabaseKind) {
     };
     stripe(&app).deliver_events_to(&format!(
         "{}/webhooks/stripe",
-        common::serve(app.app()).await
+        crate::common::serve(app.app()).await
     ));
     // Deleted before updated, updated before created, completed last.
     for event in [&deleted, &updated, &created, &completed] {
@@ -620,7 +618,7 @@ async fn a_second_subscription_never_replaces_the_first(kind: DatabaseKind) {
         .collect();
     stripe(&app).deliver_events_to(&format!(
         "{}/webhooks/stripe",
-        common::serve(app.app()).await
+        crate::common::serve(app.app()).await
     ));
     for event in held.iter().rev() {
         assert_eq!(stripe(&app).deliver(event).await, 200, "{event}");

@@ -8,11 +8,9 @@
 //! worklist, appointments and attribution events, staff replies, assignment, closing and
 //! dead-letter retries are audited with who did them.
 
-mod common;
-
+use crate::common::app::TestApp;
+use crate::common::graphql::error_code;
 use chrono::Duration;
-use common::app::TestApp;
-use common::graphql::error_code;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
 

@@ -3,11 +3,9 @@
 //! numbers are nowhere in the database), a webhook-style lookup finds the clinic from its provider
 //! number, and a number can belong to one clinic only.
 
-mod common;
-
-use common::app::TestApp;
-use common::graphql::{Browser, SIGN_UP, error_code, run_with_key, sign_up_input};
-use common::{TestDb, twilio_settings};
+use crate::common::app::TestApp;
+use crate::common::graphql::{Browser, SIGN_UP, error_code, run_with_key, sign_up_input};
+use crate::common::{TestDb, twilio_settings};
 use ringback_api::config::DatabaseKind;
 use ringback_api::service::phone_lines;
 use serde_json::json;
@@ -90,7 +88,7 @@ async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
             .expect("lookup");
     assert_eq!(unknown, None);
     let clinic_uuid = uuid::Uuid::try_parse(&clinic_id).expect("uuid");
-    let txn = common::tenant(&state, clinic_uuid)
+    let txn = crate::common::tenant(&state, clinic_uuid)
         .begin()
         .await
         .expect("txn");

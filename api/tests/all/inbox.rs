@@ -3,10 +3,8 @@
 //! a front desk works (open, mine, unassigned, closed), the unread count the navigation shows, and
 //! the list read audited. On SQLite and PostgreSQL.
 
-mod common;
-
-use common::app::TestApp;
-use common::graphql::error_code;
+use crate::common::app::TestApp;
+use crate::common::graphql::error_code;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
 
@@ -342,9 +340,13 @@ async fn mine_needs_a_member() {
         .expect("secret")
         .to_owned();
     let client = poem::test::TestClient::new(app.app());
-    let answer =
-        common::graphql::run_with_key(&client, &key, "{ inbox(view: MINE) { unread } }", json!({}))
-            .await;
+    let answer = crate::common::graphql::run_with_key(
+        &client,
+        &key,
+        "{ inbox(view: MINE) { unread } }",
+        json!({}),
+    )
+    .await;
     assert!(error_code(&answer).is_some(), "{answer}");
     app.db.finish().await;
 }

@@ -5,11 +5,9 @@
 //! a call with no forwarding line is a missed call too; the clinic's own outbound calls are
 //! callbacks.
 
-mod common;
-
-use common::graphql::{Browser, SIGN_UP, sign_up_input};
-use common::twilio::{missed_call, post, text_from};
-use common::{PUBLIC_URL, TestDb, serve};
+use crate::common::graphql::{Browser, SIGN_UP, sign_up_input};
+use crate::common::twilio::{missed_call, post, text_from};
+use crate::common::{PUBLIC_URL, TestDb, serve};
 use poem::Endpoint;
 use poem::http::StatusCode;
 use poem::test::TestClient;
@@ -434,7 +432,7 @@ async fn missed_calls_queue_one_text_back_each_rule_recorded(kind: DatabaseKind)
     .await;
     let too_slow = admin.run("mutation { updatePhoneSettings(input: { textBackDelaySeconds: 121 }) { textBackDelaySeconds } }", json!({})).await;
     assert_eq!(
-        common::graphql::error_code(&too_slow),
+        crate::common::graphql::error_code(&too_slow),
         Some("BAD_USER_INPUT")
     );
 
@@ -584,9 +582,9 @@ async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
     let screen = screening_path(&dial, "url");
     let leg = forwarded_leg("CA5-leg", "CA5");
     let signed_elsewhere = ringback_api::webhooks::twilio_signature::sign(
-        common::TWILIO_AUTH_TOKEN,
+        crate::common::TWILIO_AUTH_TOKEN,
         &format!("{PUBLIC_URL}{}", screen.replace("CA5", "CA6")),
-        &common::twilio::params(&leg),
+        &crate::common::twilio::params(&leg),
     );
     let (status, _) = post(&twilio, &screen, &leg, Some(signed_elsewhere)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

@@ -9,10 +9,8 @@
 //! clinic's conversation retention (in strict mode no later than calls); and of two servers on one
 //! database exactly one runs a due task.
 
-mod common;
-
+use crate::common::app::TestApp;
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
-use common::app::TestApp;
 use ringback_api::config::DatabaseKind;
 use ringback_api::jobs::scheduler::{RETENTION, Scheduler};
 use ringback_api::service::retention::{self, Purged};
@@ -302,7 +300,7 @@ async fn demo_figures(app: &TestApp, clinic: Uuid, first: i64, last: i64) -> Str
     use ringback_shared::metrics::local_day;
     let now = app.db.clock.now();
     let zone = chrono_tz::Europe::London;
-    let txn = common::tenant(&app.state, clinic)
+    let txn = crate::common::tenant(&app.state, clinic)
         .begin()
         .await
         .expect("begin");
@@ -377,7 +375,7 @@ async fn purged_calls_leave_the_figures_as_they_were(kind: DatabaseKind) {
         use ringback_api::service::calls::{self, CallEvent};
         use ringback_shared::attribution::{CallDirection, CallOutcome};
         let now = app.db.clock.now();
-        let txn = common::tenant(&app.state, demo)
+        let txn = crate::common::tenant(&app.state, demo)
             .begin()
             .await
             .expect("begin");
@@ -509,7 +507,7 @@ async fn the_boundary_is_the_clinic_local_day(kind: DatabaseKind) {
     ] {
         let refused = app.owner.run(SETTINGS, json!({ "input": input })).await;
         assert_eq!(
-            common::graphql::error_code(&refused),
+            crate::common::graphql::error_code(&refused),
             Some("BAD_USER_INPUT")
         );
         assert!(refused.to_string().contains(field), "{refused}");

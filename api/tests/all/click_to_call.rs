@@ -6,13 +6,11 @@
 //! line or the database in clear, strict mode refuses with its reason and forgets every kept
 //! number, and callbacks are audited and rate-limited. No number reaches a log line.
 
-mod common;
-
 use std::time::Duration;
 
-use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
-use common::twilio::{missed_call, post, text_from};
-use common::{PUBLIC_URL, TestDb, serve};
+use crate::common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use crate::common::twilio::{missed_call, post, text_from};
+use crate::common::{PUBLIC_URL, TestDb, serve};
 use poem::EndpointExt;
 use poem::test::TestClient;
 use ringback_api::build_app;
@@ -59,11 +57,11 @@ async fn play_latest(
 }
 
 async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
-    let (logs, _logging) = common::logs::capture();
+    let (logs, _logging) = crate::common::logs::capture();
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     let fake = test_db.fake_twilio(&[CLINIC_NUMBER]).await;
-    let state = test_db.state_with(web.path(), &common::twilio_settings(&fake));
+    let state = test_db.state_with(web.path(), &crate::common::twilio_settings(&fake));
     let local = serve(build_app(state.clone())).await;
     fake.forward_callbacks(PUBLIC_URL, &local);
     let mut staff = Browser::new(build_app(state.clone()).map_to_response().boxed());
@@ -249,7 +247,7 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
         "the server's logs were captured"
     );
     for number in [CALLER, OTHER_CALLER, "+447700900555", "+442079460321"] {
-        for spelling in common::logs::spellings(number) {
+        for spelling in crate::common::logs::spellings(number) {
             assert!(!logged.contains(&spelling), "{spelling} logged");
         }
     }

@@ -3,12 +3,10 @@
 //! is tried with another clinic's id, which must be `NOT_FOUND` and change nothing. A test fails when
 //! the schema gains a mutation that this matrix does not cover.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::TestDb;
-use common::graphql::{Browser, SIGN_UP, error_code, join, run_with_key, sign_up_input};
+use crate::common::TestDb;
+use crate::common::graphql::{Browser, SIGN_UP, error_code, join, run_with_key, sign_up_input};
 use poem::Endpoint;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
@@ -640,8 +638,10 @@ async fn b_conversation<E: Endpoint>(
     b_owner: &mut Browser<E>,
 ) -> String {
     let twilio = poem::test::TestClient::new(test_db.app(web));
-    let text = common::twilio::text_from("SMB1", "+447700900333", "+447700900888", "Hello B");
-    let (status, _) = common::twilio::post(&twilio, "/webhooks/twilio/sms", &text, None).await;
+    let text =
+        crate::common::twilio::text_from("SMB1", "+447700900333", "+447700900888", "Hello B");
+    let (status, _) =
+        crate::common::twilio::post(&twilio, "/webhooks/twilio/sms", &text, None).await;
     assert_eq!(status, poem::http::StatusCode::OK);
     let listed = b_owner.run("{ conversations { id } }", json!({})).await;
     listed["data"]["conversations"][0]["id"]

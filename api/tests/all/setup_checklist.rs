@@ -3,11 +3,9 @@
 //! refused webhook naming one of the clinic's numbers is recorded for it without any request
 //! data, the newest few only. On SQLite and PostgreSQL.
 
-mod common;
-
-use common::app::{CLINIC_NUMBER, TestApp};
-use common::graphql::error_code;
-use common::twilio::{missed_call, post};
+use crate::common::app::{CLINIC_NUMBER, TestApp};
+use crate::common::graphql::error_code;
+use crate::common::twilio::{missed_call, post};
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use ringback_api::config::DatabaseKind;
@@ -136,7 +134,7 @@ async fn the_checklist_follows_what_the_server_knows(kind: DatabaseKind) {
         .await;
     assert_eq!(kept, vec![vec!["20".to_owned()]]);
     let stored = app.db.stored_text(&["webhook_refusals"]).await;
-    assert!(!common::logs::holds_uk_fiction_number(&stored));
+    assert!(!crate::common::logs::holds_uk_fiction_number(&stored));
     assert!(
         !stored.contains(&format!("CA{:032}", 24)),
         "nothing of a refused request is kept"

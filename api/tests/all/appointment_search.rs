@@ -5,11 +5,9 @@
 //! clinic's time; bad searches and starts refused in words; an erased caller no longer found; the
 //! reads audited.
 
-mod common;
-
+use crate::common::app::TestApp;
+use crate::common::graphql::error_code;
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
-use common::app::TestApp;
-use common::graphql::error_code;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
 

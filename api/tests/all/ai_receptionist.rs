@@ -7,12 +7,10 @@
 //! slots from the opening hours around booked appointments, bookings from the AI credited to the
 //! caller (once per slot and conversation; a taken slot refused), quotes only from the price list.
 
-mod common;
-
 use std::time::Duration;
 
-use common::app::TestApp;
-use common::graphql::{error_code, join};
+use crate::common::app::TestApp;
+use crate::common::graphql::{error_code, join};
 use ringback_api::config::DatabaseKind;
 use ringback_api::fakes::anthropic::{API_KEY, FakeAnthropic, Reply};
 use ringback_api::integrations::anthropic::{
@@ -629,8 +627,8 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     let mut other = app.browser();
     let joined = other
         .run(
-            common::graphql::SIGN_UP,
-            common::graphql::sign_up_input("zebra@clinic.test"),
+            crate::common::graphql::SIGN_UP,
+            crate::common::graphql::sign_up_input("zebra@clinic.test"),
         )
         .await;
     assert!(joined["errors"].is_null(), "{joined}");
@@ -915,7 +913,7 @@ async fn thread_ending(app: &TestApp, tail: &str) -> ringback_entity::conversati
 async fn run_lane(app: &TestApp, lane: Lane, name: &str) -> Vec<String> {
     let settings = WorkerSettings {
         lane,
-        ..common::app::quick_retries()
+        ..crate::common::app::quick_retries()
     };
     let provider = app.state.sms.clone().expect("the fake Twilio");
     let worker = Worker::new(app.state.clone(), provider, settings, name.to_owned());

@@ -1,6 +1,6 @@
 //! `schema.graphql` at the repository root is the contract the dashboard and integrators build
 //! against; it must match the code. Regenerate with
-//! `RINGBACK_UPDATE_SCHEMA=1 cargo test -p ringback-api --test graphql_schema`.
+//! `RINGBACK_UPDATE_SCHEMA=1 cargo test -p ringback-api --test all graphql_schema`.
 
 use std::path::Path;
 
@@ -16,6 +16,6 @@ fn committed_schema_matches_the_code() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "schema.graphql is stale; regenerate it with RINGBACK_UPDATE_SCHEMA=1 cargo test -p ringback-api --test graphql_schema"
+        "schema.graphql is stale; regenerate it with RINGBACK_UPDATE_SCHEMA=1 cargo test -p ringback-api --test all graphql_schema"
     );
 }

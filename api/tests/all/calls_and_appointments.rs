@@ -3,12 +3,10 @@
 //! with its reason; cancellation and a window change recompute it; and no test number is anywhere
 //! in the database afterwards.
 
-mod common;
-
+use crate::common::TestDb;
+use crate::common::app::TestApp;
+use crate::common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use chrono::Duration;
-use common::TestDb;
-use common::app::TestApp;
-use common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use ringback_api::config::DatabaseKind;
 use ringback_api::service::calls::{self, CallFilter};
 use ringback_api::service::metrics;

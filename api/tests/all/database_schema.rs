@@ -2,9 +2,7 @@
 //! `clinic_id` and leads every index with it, no column can hold a raw phone number, and the
 //! migrations are reversible.
 
-mod common;
-
-use common::TestDb;
+use crate::common::TestDb;
 use ringback_api::config::DatabaseKind;
 use ringback_migration::{Migrator, MigratorTrait, TENANT_TABLES};
 

@@ -5,12 +5,10 @@
 //! the clinic's limit on requests to Twilio, and no number stored in the clear. On SQLite and
 //! PostgreSQL.
 
-mod common;
-
-use common::PUBLIC_URL;
-use common::app::TestApp;
-use common::graphql::{SIGN_UP, error_code, join, sign_up_input};
-use common::twilio::{missed_call, post};
+use crate::common::PUBLIC_URL;
+use crate::common::app::TestApp;
+use crate::common::graphql::{SIGN_UP, error_code, join, sign_up_input};
+use crate::common::twilio::{missed_call, post};
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use ringback_api::config::DatabaseKind;
@@ -212,7 +210,7 @@ async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
         .stored_text(&["provider_numbers", "audit_log", "clinics"])
         .await;
     assert!(
-        !common::logs::holds_uk_fiction_number(&stored),
+        !crate::common::logs::holds_uk_fiction_number(&stored),
         "no number is stored in the clear"
     );
     app.db.finish().await;

@@ -5,10 +5,8 @@
 //! sessions with them, the deployment's record remains, and another clinic's data and audit
 //! chain are untouched. A member deletes their own account (never a clinic's last owner).
 
-mod common;
-
-use common::app::{OWNER_EMAIL, TestApp};
-use common::graphql::{error_code, join};
+use crate::common::app::{OWNER_EMAIL, TestApp};
+use crate::common::graphql::{error_code, join};
 use ringback_api::config::DatabaseKind;
 use ringback_shared::seal::DataKey;
 use serde_json::json;
@@ -145,7 +143,10 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
     let secrets = &app.state.secrets;
     let demo = demo_clinic(&app).await;
     let demo_key = {
-        let txn = common::tenant(&app.state, demo).begin().await.expect("txn");
+        let txn = crate::common::tenant(&app.state, demo)
+            .begin()
+            .await
+            .expect("txn");
         let settings = ringback_api::service::clinic::get(&txn)
             .await
             .expect("demo");

@@ -2,12 +2,10 @@
 //! taken straight from the stored rows, the daily series covers every day and adds up to the
 //! totals, and months add up too.
 
-mod common;
-
+use crate::common::TestDb;
+use crate::common::graphql::{Browser, SIGN_IN, error_code};
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Europe::London;
-use common::TestDb;
-use common::graphql::{Browser, SIGN_IN, error_code};
 use ringback_api::config::DatabaseKind;
 use ringback_api::demo;
 use ringback_api::service::metrics;
@@ -244,7 +242,10 @@ async fn owner_clinic<E: poem::Endpoint>(owner: &mut Browser<E>) -> uuid::Uuid {
 /// The daily rows (maintained incrementally) equal a full recomputation, day by day.
 async fn assert_incremental_equals_full(state: &ringback_api::AppState, clinic: &uuid::Uuid) {
     let (from, to) = demo_days(state);
-    let txn = common::tenant(state, *clinic).begin().await.expect("txn");
+    let txn = crate::common::tenant(state, *clinic)
+        .begin()
+        .await
+        .expect("txn");
     let incremental = metrics::range(&txn, from, to).await.expect("incremental");
     let full = metrics::compute_full(&txn, from, to).await.expect("full");
     txn.commit().await.expect("commit");
@@ -260,7 +261,7 @@ async fn assert_incremental_equals_full(state: &ringback_api::AppState, clinic: 
 /// it, leaves the day stale, and the next read counts the call.
 #[tokio::test]
 async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
-    use common::graphql::sign_up_clinic;
+    use crate::common::graphql::sign_up_clinic;
     use ringback_entity::daily_metric;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -279,7 +280,7 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
     owner.run(RECORD, record(1)).await;
 
     // A refresh reads the stale day and computes it...
-    let refresh = common::tenant(&state, clinic_id)
+    let refresh = crate::common::tenant(&state, clinic_id)
         .begin()
         .await
         .expect("tenant transaction");

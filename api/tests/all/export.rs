@@ -2,11 +2,9 @@
 //! metrics for a period, with a header line; no phone number in any spelling; every export in
 //! the audit log.
 
-mod common;
-
+use crate::common::TestDb;
+use crate::common::graphql::{Browser, SIGN_UP, sign_up_input};
 use chrono::Duration;
-use common::TestDb;
-use common::graphql::{Browser, SIGN_UP, sign_up_input};
 use ringback_api::config::DatabaseKind;
 use serde_json::json;
 
@@ -206,7 +204,7 @@ async fn downloads_stream_every_page(kind: DatabaseKind) {
     }
 
     // A receptionist is signed in to the clinic, but exports are for admins and owners.
-    let receptionist = common::graphql::join(
+    let receptionist = crate::common::graphql::join(
         &mut admin,
         Browser::new(test_db.app(web.path())),
         "front-desk@clinic.test",

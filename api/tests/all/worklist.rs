@@ -3,10 +3,8 @@
 //! callback attempt is counted but does not end the wait; the list looks back over the clinic's
 //! attribution window and pages.
 
-mod common;
-
+use crate::common::app::TestApp;
 use chrono::Duration;
-use common::app::TestApp;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
 
@@ -91,7 +89,7 @@ async fn worklist(kind: DatabaseKind) {
 
 /// Records missed calls from `numbers`, `minutes_ago` each.
 async fn missed<E: poem::Endpoint>(
-    staff: &mut common::graphql::Browser<E>,
+    staff: &mut crate::common::graphql::Browser<E>,
     clock: &ringback_api::clock::Clock,
     calls: &[(&str, i64, &str)],
 ) -> Vec<String> {
@@ -168,7 +166,10 @@ async fn staff_can_finish_the_worklist(kind: DatabaseKind) {
     assert_eq!(rest, ["•••• 304"], "{second}");
     assert_eq!(second["data"]["worklist"]["pageInfo"]["hasNextPage"], false);
     let bad = staff.run(page, json!({ "after": "nonsense" })).await;
-    assert_eq!(common::graphql::error_code(&bad), Some("BAD_USER_INPUT"));
+    assert_eq!(
+        crate::common::graphql::error_code(&bad),
+        Some("BAD_USER_INPUT")
+    );
 
     // A booking takes 302 off; staff dismiss 303 as a wrong number.
     let booked = staff
@@ -249,7 +250,10 @@ async fn staff_can_finish_the_worklist(kind: DatabaseKind) {
             json!({}),
         )
         .await;
-    assert_eq!(common::graphql::error_code(&unknown), Some("NOT_FOUND"));
+    assert_eq!(
+        crate::common::graphql::error_code(&unknown),
+        Some("NOT_FOUND")
+    );
 }
 
 const FIND: &str = "query($number: String!) { findCaller(number: $number) { callerKey callerTail \
@@ -285,7 +289,10 @@ async fn a_caller_is_found_by_the_number_staff_have(kind: DatabaseKind) {
         "{stranger}"
     );
     let bad = staff.run(FIND, json!({ "number": "call me maybe" })).await;
-    assert_eq!(common::graphql::error_code(&bad), Some("BAD_USER_INPUT"));
+    assert_eq!(
+        crate::common::graphql::error_code(&bad),
+        Some("BAD_USER_INPUT")
+    );
     assert!(!bad.to_string().contains("call me maybe"), "{bad}");
     answers.push(bad);
     for answer in &answers {
@@ -308,7 +315,7 @@ async fn a_caller_is_found_by_the_number_staff_have(kind: DatabaseKind) {
     let mut limited = false;
     for _ in 0..20 {
         let answer = staff.run(FIND, json!({ "number": "07700 900402" })).await;
-        limited |= common::graphql::error_code(&answer) == Some("RATE_LIMITED");
+        limited |= crate::common::graphql::error_code(&answer) == Some("RATE_LIMITED");
     }
     assert!(limited, "lookups are limited per person");
 }
