@@ -134,9 +134,7 @@ fn test() -> TaskResult {
         run_command(cargo().args(["fmt", "--all", "--check"]))
     });
     suite.run("clippy (native)", || {
-        run_command(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))?;
-        // `--all-targets` leaves out test targets with `test = false`: the browser scenarios.
-        run_command(cargo().args(["clippy", "--test", "e2e", "--", "-D", "warnings"]))
+        run_command(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))
     });
     suite.run("clippy (wasm32)", || {
         run_command(cargo().args([
@@ -159,7 +157,9 @@ fn test() -> TaskResult {
     step("Unit and integration tests (SQLite and PostgreSQL)");
     suite.run("unit and integration tests", || {
         let mut tests = cargo();
-        tested_packages(tests.args(["test", "--no-fail-fast"]));
+        tests
+            .args(["test", "--no-fail-fast"])
+            .args(NATIVE_PACKAGES.iter().flat_map(|package| ["-p", package]));
         if let Some(url) = &postgres_url {
             tests.env("RINGBACK_TEST_POSTGRES_URL", url);
         }
@@ -186,23 +186,13 @@ fn test() -> TaskResult {
     step("End-to-end tests (the real binary and dashboard in headless Chromium)");
     suite.run("end-to-end tests", || {
         run_command(cargo().args(["build", "-p", "ringback-api", "--bin", "ringback"]))?;
-        run_command(
-            tested_packages(cargo().args(["test", "--no-fail-fast"])).args(["--test", "e2e"]),
-        )
+        run_command(cargo().args(["test", "--no-fail-fast", "-p", "ringback-e2e"]))
     });
     suite.finish()
 }
 
-/// Selects the native crates (the dashboard is wasm32-only) for `command`. Both test runs select
-/// all of them, so that cargo resolves their dependencies' features once and the browser tests'
-/// build reuses the unit and integration tests' (a run selecting fewer crates would build much of
-/// the dependency graph again with other features). The first run leaves the browser scenarios out
-/// (their target has `test = false`); the second asks for them alone (`--test e2e`).
-fn tested_packages(command: &mut Command) -> &mut Command {
-    command.args(NATIVE_PACKAGES.iter().flat_map(|package| ["-p", package]))
-}
-
-/// The native crates, the end-to-end crate among them.
+/// The native crates whose unit and integration tests run before the browser tests (the dashboard
+/// is wasm32-only; the end-to-end crate runs on its own).
 const NATIVE_PACKAGES: &[&str] = &[
     "ringback-shared",
     "ringback-entity",
@@ -212,7 +202,6 @@ const NATIVE_PACKAGES: &[&str] = &[
     "ringback-domain",
     "ringback-graphql",
     "ringback-api",
-    "ringback-e2e",
     "xtask",
 ];
 
