@@ -65,6 +65,7 @@ mod m20261208_100000_enter_as_member_in_one_step;
 mod m20261209_100000_index_waiting_audit;
 mod m20261210_100000_oldest_waiting_audit_first;
 mod m20261211_100000_create_note_reads_function;
+mod m20261212_100000_index_calls_newest_first;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -131,6 +132,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_100000_index_waiting_audit::Migration),
             Box::new(m20261210_100000_oldest_waiting_audit_first::Migration),
             Box::new(m20261211_100000_create_note_reads_function::Migration),
+            Box::new(m20261212_100000_index_calls_newest_first::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, SubsecRound, Utc};
 use ringback_migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
@@ -234,6 +235,14 @@ pub fn with_literal_limit(query: impl QueryTrait, backend: DbBackend, limit: u64
     statement
 }
 
+/// `at` as PostgreSQL stores it, in whole microseconds (the driver drops the rest). SQLite keeps
+/// the text it is given, so an instant written there unrounded would sort after the same instant
+/// read back from PostgreSQL, or from a list cursor (which carries microseconds): both databases
+/// store what this returns.
+pub fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
+}
+
 /// The rest background work takes after a batch it started at `started`: as long as the batch
 /// took, so the requests it shares the database with (on SQLite, its one writer) keep at least
 /// half of it. The retention purge and the audit sweep rest so between batches.
@@ -260,7 +269,8 @@ pub async fn begin_writer(db: &DatabaseConnection) -> Result<DatabaseTransaction
 /// rows that lookup cost more than the decoding itself. The one list of `field: Type => Column`
 /// keeps the selection and the decoding in step. Rows of joined tables read side by side:
 /// `Other::select_also` adds its columns after the first row's, and a row type made of both
-/// decodes `Other::read_at(row, First::COLUMNS)`.
+/// decodes `Other::read_at(row, First::COLUMNS)`; `Other::select_into` selects the same columns in
+/// a subquery standing in for their table.
 #[macro_export]
 macro_rules! row_by_position {
     (
@@ -292,6 +302,15 @@ macro_rules! row_by_position {
             ) -> ::sea_orm::Select<E> {
                 $(let query = ::sea_orm::QuerySelect::column(query, $column);)+
                 query
+            }
+
+            /// `subquery` selecting this row's columns, each under its own name: a derived table
+            /// named as the columns' table then reads as that table would (`select_also`).
+            $vis fn select_into(
+                subquery: &mut ::sea_orm::sea_query::SelectStatement,
+            ) -> &mut ::sea_orm::sea_query::SelectStatement {
+                $(subquery.column(::sea_orm::ColumnTrait::as_column_ref(&$column));)+
+                subquery
             }
 
             /// The row whose first column is the result's column `first`.

@@ -479,13 +479,49 @@ async fn cursors_lead_to_the_next_page_and_bad_ones_are_refused(kind: DatabaseKi
 
 on_both_databases!(cursors_lead_to_the_next_page_and_bad_ones_are_refused);
 
-/// A page's limit is written into its SQL, so PostgreSQL plans a page of calls once per size and
-/// connection and then reuses the plan; with the limit bound as a parameter every read was
-/// planned afresh (the generic plan, which must guess the limit, never looked cheap enough).
-#[tokio::test]
-async fn postgres_reuses_its_plan_for_a_page_of_calls() {
-    let app = TestApp::new(DatabaseKind::Postgres).await;
-    // A clinic with two thousand calls, its statistics read: an empty table plans any way cheaply.
+/// Calls that started at the same instant page in id order, newest id first: following the
+/// cursors one call at a time gives each exactly once.
+async fn calls_that_start_together_page_by_id(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let at = (app.state.clock.now() - Duration::hours(2)).to_rfc3339();
+    let events: Vec<Value> = ["tie-1", "tie-2", "tie-3"]
+        .into_iter()
+        .map(|id| event(id, "NO_ANSWER", &at, "07700 900456"))
+        .collect();
+    let recorded = app.owner.run(RECORD, json!({ "events": events })).await;
+    assert_eq!(
+        recorded["data"]["recordCallEvents"]["recorded"], 3,
+        "{recorded}"
+    );
+    let page = "query($after: String) { calls(first: 1, after: $after) { \
+        pageInfo { hasNextPage endCursor } edges { node { id } } } }";
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let answer = app.owner.run(page, json!({ "after": after })).await;
+        let calls = &answer["data"]["calls"];
+        let id = calls["edges"][0]["node"]["id"].as_str();
+        let id = id.unwrap_or_else(|| panic!("a call after {seen:?} ({after}): {answer}"));
+        seen.push(Uuid::try_parse(id).expect("a call id"));
+        if calls["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        assert!(seen.len() < 3, "a fourth page: {answer}");
+        after = calls["pageInfo"]["endCursor"].clone();
+    }
+    let mut newest_id_first = seen.clone();
+    newest_id_first.sort_unstable_by(|a, b| b.cmp(a));
+    newest_id_first.dedup();
+    assert_eq!(seen, newest_id_first, "each call once, by id descending");
+    assert_eq!(seen.len(), 3);
+    app.db.finish().await;
+}
+
+on_both_databases!(calls_that_start_together_page_by_id);
+
+/// A clinic with two thousand calls an hour apart, its statistics read: an empty table plans any
+/// way cheaply.
+async fn two_thousand_calls(app: &TestApp) {
     app.db
         .execute_as_owner(&format!(
             "INSERT INTO calls (clinic_id, id, provider, external_id, direction, status, missed, \
@@ -496,6 +532,62 @@ async fn postgres_reuses_its_plan_for_a_page_of_calls() {
             app.clinic_id
         ))
         .await;
+}
+
+/// Rows of `calls` this transaction has fetched through an index so far.
+async fn call_index_entries_read(txn: &ringback_api::tenant::TenantTxn) -> i64 {
+    let row = txn
+        .conn()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT idx_tup_fetch AS read FROM pg_stat_xact_user_tables WHERE relname = 'calls'",
+        ))
+        .await
+        .expect("read the transaction's index statistics")
+        .expect("one row");
+    row.try_get("", "read").expect("read")
+}
+
+/// A page deep in a long list reads its own calls from the index, not every newer call first
+/// (with the cursor as `started_at < t OR (started_at = t AND id < i)`, PostgreSQL read the
+/// thousand newer calls of this clinic to drop them).
+#[tokio::test]
+async fn a_page_after_a_cursor_reads_only_its_own_calls() {
+    let app = TestApp::new(DatabaseKind::Postgres).await;
+    two_thousand_calls(&app).await;
+    let txn = app.tenant().begin().await.expect("txn");
+    let mut cursor = None;
+    for _ in 0..20 {
+        let page = calls::list(&txn, None, &CallFilter::default(), cursor, 50)
+            .await
+            .expect("a page of calls");
+        let last = &page[49].call;
+        cursor = Some(calls::CallCursor {
+            started_at: last.started_at,
+            id: last.id,
+        });
+    }
+    let before = call_index_entries_read(&txn).await;
+    let page = calls::list(&txn, None, &CallFilter::default(), cursor, 50)
+        .await
+        .expect("the page after a thousand calls");
+    let read = call_index_entries_read(&txn).await - before;
+    assert_eq!(page.len(), 51, "a full page and the one after it");
+    assert!(
+        read <= 52,
+        "the 21st page fetched {read} calls through the index for its 51 rows"
+    );
+    txn.commit().await.expect("commit");
+    app.db.finish().await;
+}
+
+/// A page's limit is written into its SQL, so PostgreSQL plans a page of calls once per size and
+/// connection and then reuses the plan; with the limit bound as a parameter every read was
+/// planned afresh (the generic plan, which must guess the limit, never looked cheap enough).
+#[tokio::test]
+async fn postgres_reuses_its_plan_for_a_page_of_calls() {
+    let app = TestApp::new(DatabaseKind::Postgres).await;
+    two_thousand_calls(&app).await;
     let txn = app.tenant().begin().await.expect("txn");
     for _ in 0..8 {
         calls::list(&txn, None, &CallFilter::default(), None, 50)
