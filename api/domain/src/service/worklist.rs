@@ -39,8 +39,9 @@ pub struct WorklistCursor {
 }
 
 impl WorklistCursor {
-    /// Opaque text form, to the nanosecond (call times are stored at whatever precision their
-    /// source gave, so a rounded cursor could show a caller twice).
+    /// Opaque text form, to the nanosecond: calls are stored in whole microseconds now
+    /// (`stored_instant`), but those recorded before on SQLite kept whatever precision their
+    /// source gave, and a rounded cursor could show such a caller twice.
     pub fn encode(&self) -> String {
         let nanos = self
             .first_missed_at
