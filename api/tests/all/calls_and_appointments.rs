@@ -535,7 +535,7 @@ async fn two_thousand_calls(app: &TestApp) {
 }
 
 /// Rows of `calls` this transaction has fetched through an index so far.
-async fn call_index_entries_read(txn: &ringback_api::tenant::TenantTxn) -> i64 {
+async fn calls_fetched_by_index(txn: &ringback_api::tenant::TenantTxn) -> i64 {
     let row = txn
         .conn()
         .query_one_raw(Statement::from_string(
@@ -567,11 +567,11 @@ async fn a_page_after_a_cursor_reads_only_its_own_calls() {
             id: last.id,
         });
     }
-    let before = call_index_entries_read(&txn).await;
+    let before = calls_fetched_by_index(&txn).await;
     let page = calls::list(&txn, None, &CallFilter::default(), cursor, 50)
         .await
         .expect("the page after a thousand calls");
-    let read = call_index_entries_read(&txn).await - before;
+    let read = calls_fetched_by_index(&txn).await - before;
     assert_eq!(page.len(), 51, "a full page and the one after it");
     assert!(
         read <= 52,
