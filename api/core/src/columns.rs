@@ -3,7 +3,8 @@
 //! optional column by reading the value as required and turning the null error it gets into
 //! `None`, and each such error formats the column's position into a new string. A page of calls
 //! holds a few hundred nulls (uncredited calls, calls not answered), and those errors cost more
-//! than the page's other values. Values that are there decode as SeaORM decodes them.
+//! than the page's other values. Values that are there decode as SeaORM decodes them; a
+//! [`Tolerant`] column keeps a value that does not decode as its error instead of failing the row.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sqlx::{Row, ValueRef};
@@ -22,6 +23,29 @@ impl<T: TryGetable> ByPosition for Option<T> {
             Some(true) => Ok(None),
             Some(false) => row.try_get_by_index::<T>(position).map(Some),
             None => row.try_get_by_index::<Option<T>>(position),
+        }
+    }
+}
+
+/// An optional column whose stored value may fail to decode (JSON the server writes, which a bug
+/// or a hand edit can break): read as `Ok(value)`, or as `Err(what failed)` instead of failing the
+/// whole row, so that the reader can repair or pass over the value. A column the row lacks still
+/// fails the row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tolerant<T>(pub Result<Option<T>, String>);
+
+impl<T: TryGetable> ByPosition for Tolerant<T> {
+    fn read(row: &QueryResult, position: usize) -> Result<Self, DbErr> {
+        match is_null(row, position) {
+            Some(true) => Ok(Self(Ok(None))),
+            Some(false) => Ok(Self(
+                row.try_get_by_index::<T>(position)
+                    .map(Some)
+                    .map_err(|error| error.to_string()),
+            )),
+            None => row
+                .try_get_by_index::<Option<T>>(position)
+                .map(|value| Self(Ok(value))),
         }
     }
 }
@@ -82,5 +106,29 @@ mod tests {
         );
         assert!(Option::<i64>::read(&row, 1).is_err(), "text is no number");
         assert!(Option::<i64>::read(&row, 9).is_err(), "no such column");
+    }
+
+    #[tokio::test]
+    async fn a_tolerant_column_reads_what_does_not_decode_as_its_error() {
+        let db = Database::connect("sqlite::memory:").await.expect("sqlite");
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT NULL, 12, 'twelve'",
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        assert_eq!(Tolerant::<i64>::read(&row, 0).expect("null").0, Ok(None));
+        assert_eq!(
+            Tolerant::<i64>::read(&row, 1).expect("number").0,
+            Ok(Some(12))
+        );
+        let unreadable = Tolerant::<i64>::read(&row, 2).expect("the row still reads");
+        assert!(unreadable.0.is_err(), "{unreadable:?}");
+        assert!(
+            Tolerant::<i64>::read(&row, 9).is_err(),
+            "a column the row lacks fails it"
+        );
     }
 }

@@ -304,7 +304,10 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
     );
     let settled = metrics::settle_day(
         &refresh,
-        metrics::StaleDay::of(&read),
+        metrics::StaleDay {
+            day: read.day,
+            version: read.stale_version,
+        },
         &computed.days[0].metrics,
     )
     .await
@@ -328,4 +331,110 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
     test_db.finish().await;
 }
 
+/// Each day's counts and time-to-text, for the days whose stored samples are broken below.
+const DAYS: &str = "query($from: NaiveDate!, $to: NaiveDate!) { metrics(from: $from, to: $to) { \
+    totals { inboundCalls textBacksSent medianTimeToTextSeconds } \
+    daily { day figures { inboundCalls textBacksSent medianTimeToTextSeconds medianTimeToCallbackSeconds } } } }";
+
+/// The first day of `daily` in `days` with text-backs (so with time-to-text samples).
+fn day_with_text_backs(daily: &Value, days: std::ops::Range<usize>) -> usize {
+    days.clone()
+        .find(|&index| daily[index]["figures"]["textBacksSent"].as_u64() > Some(0))
+        .unwrap_or_else(|| panic!("a demo day with text-backs in {days:?}"))
+}
+
+/// Delay samples that no longer decode (only the server writes them; a bug or a hand edit could
+/// break them) do not fail the overview: an open day is recounted from its calls and its row
+/// rewritten; a day a purge froze keeps its stored counts and reads its samples as none.
+async fn unreadable_delay_samples_are_recounted(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let state = test_db.state(web.path());
+    demo::seed(&state.db, &state.clock, &state.secrets)
+        .await
+        .expect("seed");
+    let mut owner = Browser::new(test_db.app(web.path()));
+    owner
+        .run(
+            SIGN_IN,
+            json!({ "email": demo::DEMO_EMAIL, "password": demo::DEMO_PASSWORD }),
+        )
+        .await;
+    let (from, to) = demo_days(&state);
+    let range = json!({ "from": from, "to": to });
+    let before = owner.run(DAYS, range.clone()).await;
+    assert!(before["errors"].is_null(), "{before}");
+    let daily = &before["data"]["metrics"]["daily"];
+    // The range's last 90 days hold the demo's calls; a purge 60 days back freezes the days
+    // before about 52 days back.
+    let frozen = day_with_text_backs(daily, 30..50);
+    let open = day_with_text_backs(daily, 90..110);
+    let day = |index: usize| daily[index]["day"].as_str().expect("a day").to_owned();
+    let (frozen_day, open_day) = (day(frozen), day(open));
+    let purged_before = format!("{}T00:00:00+00:00", to - Duration::days(60));
+    // Text that is no JSON fits SQLite's text column only; PostgreSQL's json column takes JSON
+    // of the wrong shape.
+    let broken = match kind {
+        DatabaseKind::Sqlite => "'[12, 40'",
+        DatabaseKind::Postgres => "'{\"seconds\": \"twelve\"}'",
+    };
+    test_db
+        .execute_as_owner(&format!(
+            "UPDATE clinics SET calls_purged_before = '{purged_before}'"
+        ))
+        .await;
+    test_db
+        .execute_as_owner(&format!(
+            "UPDATE daily_metrics SET inbound_calls = 999, text_back_delays_seconds = {broken}, \
+             callback_delays_seconds = '\"none\"' WHERE day IN ('{frozen_day}', '{open_day}')"
+        ))
+        .await;
+
+    let after = owner.run(DAYS, range.clone()).await;
+    assert!(after["errors"].is_null(), "{after}");
+    let read = &after["data"]["metrics"]["daily"];
+    assert_eq!(
+        read[open], daily[open],
+        "the open day recounted from its calls"
+    );
+    let kept = &read[frozen]["figures"];
+    assert_eq!(
+        kept["inboundCalls"], 999,
+        "a frozen day's counts stand: {kept}"
+    );
+    assert_eq!(
+        kept["textBacksSent"],
+        daily[frozen]["figures"]["textBacksSent"]
+    );
+    assert!(
+        daily[frozen]["figures"]["medianTimeToTextSeconds"].is_i64(),
+        "{daily}"
+    );
+    assert_eq!(kept["medianTimeToTextSeconds"], Value::Null, "{kept}");
+
+    let stored = test_db
+        .query_strings(
+            &format!(
+                "SELECT day || '' AS day, inbound_calls || '' AS n, \
+                 text_back_delays_seconds || '' AS samples FROM daily_metrics \
+                 WHERE day IN ('{frozen_day}', '{open_day}') ORDER BY day"
+            ),
+            &["day", "n", "samples"],
+        )
+        .await;
+    let (frozen_row, open_row) = (&stored[0], &stored[1]);
+    assert_eq!(frozen_row[1], "999", "{stored:?}");
+    assert_eq!(frozen_row[2], broken.trim_matches('\''), "left as it was");
+    assert_eq!(
+        open_row[1],
+        daily[open]["figures"]["inboundCalls"].to_string(),
+        "the recount is stored: {stored:?}"
+    );
+    assert!(open_row[2].starts_with('['), "{stored:?}");
+    // The stored repair holds: the next read answers the same.
+    assert_eq!(owner.run(DAYS, range).await, after);
+    test_db.finish().await;
+}
+
 on_both_databases!(metrics_match_the_stored_rows);
+on_both_databases!(unreadable_delay_samples_are_recounted);

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::service::clinic;
+use ringback_core::columns::Tolerant;
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
@@ -35,8 +36,9 @@ pub struct RangeMetrics {
     pub totals: PeriodMetrics,
     /// Every day of the range, in order.
     pub days: Vec<DayMetrics>,
-    /// Whether reading the range stored fresh figures for stale days: the read wrote, and its
-    /// transaction must commit to keep them. A range of settled days was only read.
+    /// Whether reading the range stored fresh figures for stale days (or days whose stored samples
+    /// did not decode): the read wrote, and its transaction must commit to keep them. A range of
+    /// settled days was only read.
     pub settled_stale_days: bool,
 }
 
@@ -259,6 +261,17 @@ pub fn first_open_day(purged_before: DateTime<Utc>, zone: Tz) -> NaiveDate {
     local_day(purged_before, zone) + reach + Duration::days(1)
 }
 
+/// The first day of `clinic` whose figures may still change, if a purge froze the days before it.
+fn open_from(clinic: &ringback_entity::clinic::Model) -> Result<Option<NaiveDate>, DomainError> {
+    match clinic.calls_purged_before {
+        Some(purged_before) => Ok(Some(first_open_day(
+            purged_before,
+            clinic::time_zone(clinic)?,
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// Recomputes every stale day before `day`, so that the figures frozen by a purge are the ones the
 /// purged rows gave.
 pub async fn settle_before(txn: &TenantTxn, day: NaiveDate) -> Result<(), DomainError> {
@@ -276,11 +289,8 @@ async fn mark_days_stale(
     clinic: &ringback_entity::clinic::Model,
     days: BTreeSet<NaiveDate>,
 ) -> Result<(), DomainError> {
-    let days: BTreeSet<NaiveDate> = match clinic.calls_purged_before {
-        Some(purged_before) => {
-            let open = first_open_day(purged_before, clinic::time_zone(clinic)?);
-            days.into_iter().filter(|day| *day >= open).collect()
-        }
+    let days: BTreeSet<NaiveDate> = match open_from(clinic)? {
+        Some(open) => days.into_iter().filter(|day| *day >= open).collect(),
         None => days,
     };
     if days.is_empty() {
@@ -330,21 +340,23 @@ fn as_count(value: u64) -> i32 {
 
 /// Recomputes the stale daily rows in `from..=to`.
 async fn refresh_stale(txn: &TenantTxn, from: NaiveDate, to: NaiveDate) -> Result<(), DomainError> {
-    let stale = txn
-        .find::<daily_metric::Entity>()
+    let stale = StaleDay::select(txn.find::<daily_metric::Entity>())
         .filter(daily_metric::Column::Stale.eq(true))
         .filter(daily_metric::Column::Day.gte(from))
         .filter(daily_metric::Column::Day.lte(to))
+        .into_model::<StaleDay>()
         .all(txn.conn())
         .await?;
-    settle_rows(txn, stale.iter().map(StaleDay::of).collect()).await
+    settle_rows(txn, stale).await
 }
 
-/// A day read stale: its date and the version it had when read.
-#[derive(Clone, Copy, Debug)]
-pub struct StaleDay {
-    pub day: NaiveDate,
-    pub version: i64,
+ringback_core::row_by_position! {
+    /// A day read stale: its date and the version it had when read.
+    #[derive(Clone, Copy, Debug)]
+    pub struct StaleDay {
+        pub day: NaiveDate => daily_metric::Column::Day,
+        pub version: i64 => daily_metric::Column::StaleVersion,
+    }
 }
 
 impl StaleDay {
@@ -464,7 +476,7 @@ pub async fn settle_day(
 ringback_core::row_by_position! {
     /// A stored day as a range read needs it: its figures, whether a write marked it stale, and
     /// the version a settle compares. The samples are decoded from their JSON text straight into
-    /// numbers.
+    /// numbers; samples that do not decode leave the row readable (see [`days_to_recount`]).
     struct StoredDay {
         day: NaiveDate => daily_metric::Column::Day,
         inbound_calls: i32 => daily_metric::Column::InboundCalls,
@@ -476,8 +488,8 @@ ringback_core::row_by_position! {
         recovered_revenue_minor: i64 => daily_metric::Column::RecoveredRevenueMinor,
         stale: bool => daily_metric::Column::Stale,
         stale_version: i64 => daily_metric::Column::StaleVersion,
-        callback_delays_seconds: Option<Samples> => daily_metric::Column::CallbackDelaysSeconds,
-        text_back_delays_seconds: Option<Samples> => daily_metric::Column::TextBackDelaysSeconds,
+        callback_delays_seconds: Tolerant<Samples> => daily_metric::Column::CallbackDelaysSeconds,
+        text_back_delays_seconds: Tolerant<Samples> => daily_metric::Column::TextBackDelaysSeconds,
     }
 }
 
@@ -486,21 +498,68 @@ ringback_core::row_by_position! {
 struct Samples(Vec<i64>);
 
 impl StoredDay {
-    /// The day's figures.
+    /// Whether either of the day's delay samples does not decode.
+    fn has_unreadable_samples(&self) -> bool {
+        self.callback_delays_seconds.0.is_err() || self.text_back_delays_seconds.0.is_err()
+    }
+
+    /// The day as read, for recounting it.
+    fn as_read(&self) -> StaleDay {
+        StaleDay {
+            day: self.day,
+            version: self.stale_version,
+        }
+    }
+
+    /// The day's figures. Samples that still do not decode (a day a purge froze, or one a write
+    /// marked stale again while it was recounted) count as none.
     fn period(self) -> PeriodMetrics {
         let count = |n: i32| n.max(0) as u64;
+        let day = self.day;
         PeriodMetrics {
             inbound_calls: count(self.inbound_calls),
             missed_calls: count(self.missed_calls),
             text_backs_sent: count(self.text_backs_sent),
             replied_text_backs: count(self.replied_text_backs),
-            text_back_delays_seconds: self.text_back_delays_seconds.unwrap_or_default().0,
+            text_back_delays_seconds: samples_or_none(self.text_back_delays_seconds, day),
             callbacks: count(self.callbacks),
-            callback_delays_seconds: self.callback_delays_seconds.unwrap_or_default().0,
+            callback_delays_seconds: samples_or_none(self.callback_delays_seconds, day),
             recovered_appointments: count(self.recovered_appointments),
             recovered_revenue_minor: self.recovered_revenue_minor,
         }
     }
+}
+
+/// A day's stored samples, or none (with a warning naming the day) when they do not decode.
+fn samples_or_none(stored: Tolerant<Samples>, day: NaiveDate) -> Vec<i64> {
+    match stored.0 {
+        Ok(samples) => samples.unwrap_or_default().0,
+        Err(error) => {
+            tracing::warn!(%day, %error, "a day's stored delay samples do not decode; read as none");
+            Vec::new()
+        }
+    }
+}
+
+/// The days of `rows` to recount before a range read answers: those a write marked stale, and
+/// those whose delay samples do not decode, which a recount from the calls rewrites (not a day a
+/// purge froze: its calls are gone, so its stored counts stand and its samples read as none).
+async fn days_to_recount(
+    txn: &TenantTxn,
+    rows: &[StoredDay],
+) -> Result<Vec<StaleDay>, DomainError> {
+    let open = if rows.iter().any(StoredDay::has_unreadable_samples) {
+        open_from(&clinic::get(txn).await?)?
+    } else {
+        None
+    };
+    let repairable =
+        |row: &StoredDay| row.has_unreadable_samples() && open.is_none_or(|open| row.day >= open);
+    Ok(rows
+        .iter()
+        .filter(|row| row.stale || repairable(row))
+        .map(StoredDay::as_read)
+        .collect())
 }
 
 /// The stored daily rows of `from..=to`, oldest first.
@@ -520,8 +579,9 @@ async fn daily_rows(
 }
 
 /// Metrics for the local days `from..=to`, read from the incrementally maintained daily rows in
-/// one query when none is stale (stale days are recomputed first, then read again). Always equal
-/// to [`compute_full`].
+/// one query when none is stale (stale days, and days whose stored samples do not decode, are
+/// recomputed first, then read again). Always equal to [`compute_full`], but for a day a purge
+/// froze whose samples do not decode.
 pub async fn range(
     txn: &TenantTxn,
     from: NaiveDate,
@@ -529,17 +589,10 @@ pub async fn range(
 ) -> Result<RangeMetrics, DomainError> {
     check_range(from, to)?;
     let mut rows = daily_rows(txn, from, to).await?;
-    let stale: Vec<StaleDay> = rows
-        .iter()
-        .filter(|row| row.stale)
-        .map(|row| StaleDay {
-            day: row.day,
-            version: row.stale_version,
-        })
-        .collect();
-    let settled_stale_days = !stale.is_empty();
+    let recount = days_to_recount(txn, &rows).await?;
+    let settled_stale_days = !recount.is_empty();
     if settled_stale_days {
-        settle_rows(txn, stale).await?;
+        settle_rows(txn, recount).await?;
         rows = daily_rows(txn, from, to).await?;
     }
     let stored: BTreeMap<NaiveDate, PeriodMetrics> = rows
