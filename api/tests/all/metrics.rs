@@ -67,7 +67,16 @@ fn demo_days(state: &ringback_api::AppState) -> (NaiveDate, NaiveDate) {
     (today - Duration::days(113), today)
 }
 
-async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
+/// A database holding the demo clinic, the dashboard's (empty) directory, the server's state over
+/// them, and the clinic's owner signed in.
+async fn demo_clinic(
+    kind: DatabaseKind,
+) -> (
+    TestDb,
+    tempfile::TempDir,
+    ringback_api::AppState,
+    Browser<impl poem::Endpoint + use<>>,
+) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     let state = test_db.state(web.path());
@@ -81,6 +90,11 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
             json!({ "email": demo::DEMO_EMAIL, "password": demo::DEMO_PASSWORD }),
         )
         .await;
+    (test_db, web, state, owner)
+}
+
+async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
+    let (test_db, _web, state, mut owner) = demo_clinic(kind).await;
 
     // The demo covers the 90 local days before today; a generous range takes all of it.
     let (from, to) = demo_days(&state);
@@ -347,19 +361,7 @@ fn day_with_text_backs(daily: &Value, days: std::ops::Range<usize>) -> usize {
 /// break them) do not fail the overview: an open day is recounted from its calls and its row
 /// rewritten; a day a purge froze keeps its stored counts and reads its samples as none.
 async fn unreadable_delay_samples_are_recounted(kind: DatabaseKind) {
-    let test_db = TestDb::new(kind).await;
-    let web = tempfile::tempdir().expect("tempdir");
-    let state = test_db.state(web.path());
-    demo::seed(&state.db, &state.clock, &state.secrets)
-        .await
-        .expect("seed");
-    let mut owner = Browser::new(test_db.app(web.path()));
-    owner
-        .run(
-            SIGN_IN,
-            json!({ "email": demo::DEMO_EMAIL, "password": demo::DEMO_PASSWORD }),
-        )
-        .await;
+    let (test_db, _web, state, mut owner) = demo_clinic(kind).await;
     let (from, to) = demo_days(&state);
     let range = json!({ "from": from, "to": to });
     let before = owner.run(DAYS, range.clone()).await;
