@@ -20,7 +20,8 @@
 //!    as `psql`, and stops if not, or if any of the login role's connections is encrypted (every
 //!    client here connects over plain TCP, [`PLAIN_TCP`]);
 //! 5. for each read and connection count: wrk against both servers (after a warm-up) and pgbench
-//!    of the captured statements, sampling both servers' memory; with `--rounds N`, N such rounds
+//!    of the captured statements, sampling both servers' memory; each measured run starts once the
+//!    server has sealed every read noted before it ([`wait_for_sealed_reads`]); with `--rounds N`, N such rounds
 //!    one after the other, and the table shows the round with the median Ringback / pgbench ratio
 //!    and the range of each ratio over the rounds (on a shared machine one round can differ from
 //!    the next by a third);
@@ -76,6 +77,8 @@ const DEMO_PASSWORD: &str = "ringback-demo-owner";
 const CAPTURE_RUNS: usize = 5;
 /// A session cookie lasts 15 minutes; renew it after this long.
 const SESSION_REFRESH: Duration = Duration::from_secs(10 * 60);
+/// Longest wait for the server's audit sweep to seal the reads noted before a measured run.
+const SEAL_WAIT: Duration = Duration::from_secs(120);
 /// The rate limits the server runs with, so wrk from one address is never limited.
 const RATE_LIMITS: [(&str, &str); 4] = [
     ("RINGBACK_RATE_LIMIT_PER_ADDRESS", "1000000"),
@@ -557,6 +560,7 @@ impl Bench {
         if warmup > 0 {
             load::wrk(lua, target, conns, warmup)?;
         }
+        wait_for_sealed_reads()?;
         let run = load::wrk(lua, target, conns, seconds)?;
         let cpu = run.cpu_us.map_or_else(String::new, |cpu| {
             let server = cpu
@@ -1154,6 +1158,7 @@ fn timed_pgbench(
     if options.warmup > 0 {
         load::pgbench(script, pg, protocol, conns, options.warmup)?;
     }
+    wait_for_sealed_reads()?;
     let run = load::pgbench(script, pg, protocol, conns, options.seconds)?;
     let cpu = run.cpu_us.map_or_else(String::new, |cpu| {
         format!(
@@ -1163,6 +1168,42 @@ fn timed_pgbench(
     });
     println!("  {:<12} {:>8.0} tps{cpu}", "pgbench", run.tps);
     Ok(run)
+}
+
+/// Waits until the server's audit sweep has sealed every read noted so far. A calls page notes its
+/// read, and pgbench's replay of it notes as many; the sweep seals them into the clinic's chain
+/// seconds later, which costs PostgreSQL and the server as much again as noting them. Without the
+/// wait, the run after a calls page's run (PostGraphile's after Ringback's, Ringback's of the next
+/// round after pgbench's) paid for sealing the reads of the run before it; now each measured run
+/// starts with none waiting and pays for sealing its own, as it would alone.
+fn wait_for_sealed_reads() -> TaskResult {
+    let started = Instant::now();
+    let mut noted_before = None;
+    loop {
+        let text = superuser_sql(Some(DATABASE), "SELECT count(*) FROM audit_pending")?;
+        let waiting: u64 = text
+            .trim()
+            .parse()
+            .map_err(|_| TaskError(format!("reads waiting to be sealed: not a count: {text}")))?;
+        let noted = *noted_before.get_or_insert(waiting);
+        if waiting == 0 {
+            if noted > 0 {
+                println!(
+                    "  (the server sealed the {noted} reads noted before this run in {:.1} s)",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            return Ok(());
+        }
+        if started.elapsed() > SEAL_WAIT {
+            return Err(TaskError(format!(
+                "{waiting} noted reads still wait to be sealed after {} s: the server's audit \
+                 sweep does not keep up (see its log)",
+                SEAL_WAIT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 fn problems(run: &WrkRun) -> String {
