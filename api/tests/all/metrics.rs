@@ -318,10 +318,7 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
     );
     let settled = metrics::settle_day(
         &refresh,
-        metrics::StaleDay {
-            day: read.day,
-            version: read.stale_version,
-        },
+        metrics::StaleDay::of(&read),
         &computed.days[0].metrics,
     )
     .await
