@@ -167,7 +167,7 @@ impl MetricsQuery {
         let range = with_tenant_reading(ctx, access, async |txn, _| {
             let range = metrics::range(txn, from, to).await?;
             // Settled stale days are kept; a range of settled days was only read.
-            let ending = match range.settled_stale_days {
+            let ending = match range.recounted_days {
                 true => Ending::Commit,
                 false => Ending::ReadOnly,
             };

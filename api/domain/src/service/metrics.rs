@@ -20,6 +20,7 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, FromJsonQueryResult, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
 
 use crate::service::clinic;
 use ringback_core::columns::Tolerant;
@@ -36,10 +37,10 @@ pub struct RangeMetrics {
     pub totals: PeriodMetrics,
     /// Every day of the range, in order.
     pub days: Vec<DayMetrics>,
-    /// Whether reading the range stored fresh figures for stale days (or days whose stored samples
-    /// did not decode): the read wrote, and its transaction must commit to keep them. A range of
-    /// settled days was only read.
-    pub settled_stale_days: bool,
+    /// Whether reading the range recounted days and stored their figures (stale days, or days
+    /// whose stored samples did not decode): the read wrote, and its transaction must commit to
+    /// keep them. A range of settled days was only read.
+    pub recounted_days: bool,
 }
 
 impl RangeMetrics {
@@ -178,7 +179,7 @@ pub async fn compute_full(
                 .map(|d| (d.day, d.metrics.clone()))
                 .collect(),
         ),
-        settled_stale_days: false,
+        recounted_days: false,
     })
 }
 
@@ -513,7 +514,7 @@ impl StoredDay {
 
     /// The day's figures. Samples that still do not decode (a day a purge froze, or one a write
     /// marked stale again while it was recounted) count as none.
-    fn period(self) -> PeriodMetrics {
+    fn period(self, clinic_id: Uuid) -> PeriodMetrics {
         let count = |n: i32| n.max(0) as u64;
         let day = self.day;
         PeriodMetrics {
@@ -521,21 +522,26 @@ impl StoredDay {
             missed_calls: count(self.missed_calls),
             text_backs_sent: count(self.text_backs_sent),
             replied_text_backs: count(self.replied_text_backs),
-            text_back_delays_seconds: samples_or_none(self.text_back_delays_seconds, day),
+            text_back_delays_seconds: samples_or_none(
+                self.text_back_delays_seconds,
+                clinic_id,
+                day,
+            ),
             callbacks: count(self.callbacks),
-            callback_delays_seconds: samples_or_none(self.callback_delays_seconds, day),
+            callback_delays_seconds: samples_or_none(self.callback_delays_seconds, clinic_id, day),
             recovered_appointments: count(self.recovered_appointments),
             recovered_revenue_minor: self.recovered_revenue_minor,
         }
     }
 }
 
-/// A day's stored samples, or none (with a warning naming the day) when they do not decode.
-fn samples_or_none(stored: Tolerant<Samples>, day: NaiveDate) -> Vec<i64> {
+/// A day's stored samples, or none (with a warning naming the clinic and the day, not what is
+/// stored: the decoding error would quote it) when they do not decode.
+fn samples_or_none(stored: Tolerant<Samples>, clinic_id: Uuid, day: NaiveDate) -> Vec<i64> {
     match stored.0 {
         Ok(samples) => samples.unwrap_or_default().0,
-        Err(error) => {
-            tracing::warn!(%day, %error, "a day's stored delay samples do not decode; read as none");
+        Err(_) => {
+            tracing::warn!(%clinic_id, %day, "a day's stored delay samples do not decode; read as none");
             Vec::new()
         }
     }
@@ -579,9 +585,9 @@ async fn daily_rows(
 }
 
 /// Metrics for the local days `from..=to`, read from the incrementally maintained daily rows in
-/// one query when none is stale (stale days, and days whose stored samples do not decode, are
-/// recomputed first, then read again). Always equal to [`compute_full`], but for a day a purge
-/// froze whose samples do not decode.
+/// one query when every day is settled and its samples decode (stale days, and open days whose
+/// samples do not, are recomputed first, then read again). Always equal to [`compute_full`] on
+/// the days a purge left open; a frozen day's figures are the ones stored when it froze.
 pub async fn range(
     txn: &TenantTxn,
     from: NaiveDate,
@@ -590,21 +596,21 @@ pub async fn range(
     check_range(from, to)?;
     let mut rows = daily_rows(txn, from, to).await?;
     let recount = days_to_recount(txn, &rows).await?;
-    let settled_stale_days = !recount.is_empty();
-    if settled_stale_days {
+    let recounted_days = !recount.is_empty();
+    if recounted_days {
         settle_rows(txn, recount).await?;
         rows = daily_rows(txn, from, to).await?;
     }
     let stored: BTreeMap<NaiveDate, PeriodMetrics> = rows
         .into_iter()
-        .map(|row| (row.day, row.period()))
+        .map(|row| (row.day, row.period(txn.clinic_id())))
         .collect();
     let days = every_day(from, to, &stored);
     let totals = PeriodMetrics::sum(days.iter().map(|day| &day.metrics));
     Ok(RangeMetrics {
         totals,
         days,
-        settled_stale_days,
+        recounted_days,
     })
 }
 
