@@ -81,17 +81,18 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn nulls_read_as_none_and_values_as_seaorm_reads_them() {
+    /// The one row `select` gives on an in-memory SQLite database.
+    async fn sqlite_row(select: &str) -> QueryResult {
         let db = Database::connect("sqlite::memory:").await.expect("sqlite");
-        let row = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "SELECT NULL, 'text', 7, NULL, 12",
-            ))
+        db.query_one_raw(Statement::from_string(DbBackend::Sqlite, select))
             .await
             .expect("query")
-            .expect("a row");
+            .expect("a row")
+    }
+
+    #[tokio::test]
+    async fn nulls_read_as_none_and_values_as_seaorm_reads_them() {
+        let row = sqlite_row("SELECT NULL, 'text', 7, NULL, 12").await;
         assert_eq!(Option::<String>::read(&row, 0).expect("null"), None);
         assert_eq!(
             Option::<String>::read(&row, 1).expect("text"),
@@ -110,15 +111,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_tolerant_column_reads_what_does_not_decode_as_its_error() {
-        let db = Database::connect("sqlite::memory:").await.expect("sqlite");
-        let row = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "SELECT NULL, 12, 'twelve'",
-            ))
-            .await
-            .expect("query")
-            .expect("a row");
+        let row = sqlite_row("SELECT NULL, 12, 'twelve'").await;
         assert_eq!(Tolerant::<i64>::read(&row, 0).expect("null").0, Ok(None));
         assert_eq!(
             Tolerant::<i64>::read(&row, 1).expect("number").0,

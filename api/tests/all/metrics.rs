@@ -318,7 +318,10 @@ async fn postgres_a_call_recorded_during_a_refresh_is_counted() {
     );
     let settled = metrics::settle_day(
         &refresh,
-        metrics::StaleDay::of(&read),
+        metrics::StaleDay {
+            day: read.day,
+            version: read.stale_version,
+        },
         &computed.days[0].metrics,
     )
     .await

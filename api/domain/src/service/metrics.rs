@@ -360,16 +360,6 @@ ringback_core::row_by_position! {
     }
 }
 
-impl StaleDay {
-    /// The stale day `row` names, at its version as read.
-    pub fn of(row: &daily_metric::Model) -> Self {
-        Self {
-            day: row.day,
-            version: row.stale_version,
-        }
-    }
-}
-
 /// Recomputes the daily rows `stale` (read stale): one pass over each run of them that spans fewer
 /// than [`MAX_RANGE_DAYS`] days (what [`compute_full`] takes), so stale days years apart (history
 /// an integrator sent late) settle too.
