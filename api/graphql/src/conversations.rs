@@ -13,7 +13,7 @@ use crate::error::{DomainError, graphql_error};
 use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
 use crate::loaders::{CallableCallOf, ConversationLoader, MessagesOf, StepsOf, load_permitted};
 use ringback_domain::Backend;
-use ringback_domain::service::conversations::{self, OpenedMessage};
+use ringback_domain::service::conversations::{self, ShownMessage};
 
 /// Largest page of conversations.
 const MAX_PAGE: i32 = 100;
@@ -62,14 +62,18 @@ pub struct Message {
     pub id: ID,
     pub direction: MessageDirection,
     pub kind: MessageKind,
+    /// The text (empty when `unreadable`).
     pub body: String,
+    /// True when the stored text could not be opened (a damaged message): it shows without its
+    /// text, and the conversation's other messages still show.
+    pub unreadable: bool,
     /// queued, sending, sent, delivered, undelivered, failed, cancelled (outbound) or received.
     pub status: String,
     pub created_at: DateTime<Utc>,
 }
 
-impl From<OpenedMessage> for Message {
-    fn from(opened: OpenedMessage) -> Self {
+impl From<ShownMessage> for Message {
+    fn from(opened: ShownMessage) -> Self {
         let row = opened.row;
         Self {
             id: ID(row.id.to_string()),
@@ -85,7 +89,8 @@ impl From<OpenedMessage> for Message {
                 "ai" => MessageKind::Ai,
                 _ => MessageKind::Reply,
             },
-            body: opened.body,
+            unreadable: opened.body.is_none(),
+            body: opened.body.unwrap_or_default(),
             status: row.status,
             created_at: row.created_at,
         }
@@ -286,9 +291,9 @@ impl ConversationMutation {
             },
         )
         .await?;
-        Ok(Message::from(OpenedMessage {
+        Ok(Message::from(ShownMessage {
             row: stored,
-            body: body.trim().to_owned(),
+            body: Some(body.trim().to_owned()),
         }))
     }
 

@@ -14,7 +14,7 @@ use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_domain::service::attribution;
 use ringback_domain::service::calls::{self, Credit};
-use ringback_domain::service::conversations::{self, OpenedMessage};
+use ringback_domain::service::conversations::{self, ShownMessage};
 use ringback_domain::service::{ai_agent, click_to_call};
 use ringback_entity::{ai_step, call};
 use uuid::Uuid;
@@ -126,13 +126,13 @@ pub struct ConversationLoader {
 }
 
 impl Loader<MessagesOf> for ConversationLoader {
-    type Value = Vec<OpenedMessage>;
+    type Value = Vec<ShownMessage>;
     type Error = DomainError;
 
     async fn load(
         &self,
         conversations: &[MessagesOf],
-    ) -> Result<HashMap<MessagesOf, Vec<OpenedMessage>>, DomainError> {
+    ) -> Result<HashMap<MessagesOf, Vec<ShownMessage>>, DomainError> {
         let ids: Vec<Uuid> = conversations.iter().map(|of| of.0).collect();
         let opened = in_clinic(&self.caller, Ending::Commit, async |txn, principal| {
             conversations::read_messages_of_each(txn, &self.secrets, principal.actor(), &ids).await

@@ -123,6 +123,73 @@ async fn the_inbox_reads_like_a_front_desk(kind: DatabaseKind) {
 
 on_both_databases!(the_inbox_reads_like_a_front_desk);
 
+/// A message whose stored text cannot be opened (a damaged row) shows as unreadable, without its
+/// text; the rest of its thread, the other conversations on the same page and the inbox list
+/// still show (its preview is simply absent).
+async fn a_message_that_cannot_be_opened_hides_no_other(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let texts = [
+        (
+            "SM00000000000000000000000000000311",
+            "+447700900311",
+            "First",
+        ),
+        (
+            "SM00000000000000000000000000000312",
+            "+447700900311",
+            "Second",
+        ),
+        (
+            "SM00000000000000000000000000000313",
+            "+447700900312",
+            "Hello",
+        ),
+    ];
+    for (sid, from, text) in texts {
+        app.receive_text(sid, from, text).await;
+        app.db.clock.advance(chrono::Duration::minutes(1));
+    }
+    app.db
+        .execute_as_owner(
+            "UPDATE messages SET body_sealed = substr(body_sealed, 1, 8) \
+             WHERE provider_message_id = 'SM00000000000000000000000000000312'",
+        )
+        .await;
+
+    let (rows, unread) = inbox(&mut app, "OPEN").await;
+    assert_eq!(unread, 2);
+    let previews: Vec<&Value> = rows.iter().map(|row| &row["preview"]).collect();
+    assert_eq!(previews, [&json!("Hello"), &Value::Null], "{rows:?}");
+
+    let page = app
+        .owner
+        .run(
+            "{ inbox(view: OPEN) { conversation { callerTail messages { body unreadable } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(page["errors"].is_null(), "{page}");
+    let threads: Vec<Value> = page["data"]["inbox"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|entry| entry["conversation"]["messages"].clone())
+        .collect();
+    assert_eq!(
+        threads,
+        [
+            json!([{ "body": "Hello", "unreadable": false }]),
+            json!([
+                { "body": "First", "unreadable": false },
+                { "body": "", "unreadable": true },
+            ]),
+        ]
+    );
+    app.db.finish().await;
+}
+
+on_both_databases!(a_message_that_cannot_be_opened_hides_no_other);
+
 /// A missed call from `from` (national format) `hours_ago`, as an integrator records it; its id.
 async fn missed_call(app: &mut TestApp, external_id: &str, from: &str, hours_ago: i64) -> Value {
     let at = app.state.clock.now() - chrono::Duration::hours(hours_ago);

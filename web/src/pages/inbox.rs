@@ -288,7 +288,11 @@ fn messages(
             let by_ai = message.kind == conversation::MessageKind::AI;
             view! {
                 <li class=if outbound { "message outbound" } else { "message inbound" } data-testid="message">
-                    <p class="body" data-testid="message-body">{message.body}</p>
+                    {if message.unreadable {
+                        view! { <p class="body unreadable" data-testid="message-unreadable">"This message could not be opened."</p> }.into_any()
+                    } else {
+                        view! { <p class="body" data-testid="message-body">{message.body}</p> }.into_any()
+                    }}
                     <p class="meta">
                         {by_ai.then(|| view! { <span class="badge" data-testid="message-by-ai">"AI"</span>" · " })}
                         {clock.local_time(&message.created_at)}" · "

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use ringback_entity::{clinic as clinic_row, conversation, message};
 use ringback_shared::ai::state as ai_state;
+use ringback_shared::seal::DataKey;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set};
 use serde_json::json;
 use uuid::Uuid;
@@ -33,6 +34,14 @@ pub const MAX_REPLY_CHARS: usize = 1600;
 pub struct OpenedMessage {
     pub row: message::Model,
     pub body: String,
+}
+
+/// A message as staff see it: its text, or None when its stored text cannot be opened (a damaged
+/// row, say). One such message is logged and shown as unreadable; the others still show.
+#[derive(Clone, Debug)]
+pub struct ShownMessage {
+    pub row: message::Model,
+    pub body: Option<String>,
 }
 
 /// Conversations with `status` (any when `None`), latest activity first, before `before`.
@@ -75,22 +84,30 @@ pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<conversation::Model, Doma
         .ok_or(DomainError::NotFound)
 }
 
-/// The messages of each of `conversation_ids` the clinic holds, oldest first, with their texts,
-/// in one statement; each conversation is marked read for the team and its read audited
-/// (`conversation.read`). An id the clinic does not hold is absent.
+/// The messages of each of `conversation_ids` the clinic holds, oldest first, with their texts
+/// (a text that cannot be opened shows as unreadable: [`ShownMessage`]), in one statement; each
+/// conversation is marked read for the team and its read audited (`conversation.read`). An id the
+/// clinic does not hold is absent.
 pub async fn read_messages_of_each(
     txn: &TenantTxn,
     secrets: &Secrets,
     actor: Option<Uuid>,
     conversation_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<OpenedMessage>>, DomainError> {
+) -> Result<HashMap<Uuid, Vec<ShownMessage>>, DomainError> {
     let threads = txn
         .find::<conversation::Entity>()
         .filter(conversation::Column::Id.is_in(conversation_ids.iter().copied()))
         .all(txn.conn())
         .await?;
     let found: Vec<Uuid> = threads.iter().map(|thread| thread.id).collect();
-    let mut opened = messages_of_each(txn, secrets, &found).await?;
+    let mut opened = HashMap::<Uuid, Vec<ShownMessage>>::new();
+    if let Some((key, rows)) = sealed_messages_of_each(txn, secrets, &found).await? {
+        for row in rows {
+            let body = shown_text(&key, txn.clinic_id(), &row);
+            let of = opened.entry(row.conversation_id).or_default();
+            of.push(ShownMessage { row, body });
+        }
+    }
     crate::service::inbox::mark_all_read(txn, &threads, txn.now()).await?;
     for thread in &threads {
         let messages = opened.entry(thread.id).or_default();
@@ -128,6 +145,25 @@ pub async fn messages_of_each(
     secrets: &Secrets,
     conversation_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<OpenedMessage>>, DomainError> {
+    let mut of_each: HashMap<Uuid, Vec<OpenedMessage>> = HashMap::new();
+    let Some((key, rows)) = sealed_messages_of_each(txn, secrets, conversation_ids).await? else {
+        return Ok(of_each);
+    };
+    for row in rows {
+        let body = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
+        let of = of_each.entry(row.conversation_id).or_default();
+        of.push(OpenedMessage { row, body });
+    }
+    Ok(of_each)
+}
+
+/// The messages of each of `conversation_ids`, sealed, oldest first, in one statement, with the
+/// clinic's key that opens them; None when there are none (and the clinic's row is not read).
+async fn sealed_messages_of_each(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    conversation_ids: &[Uuid],
+) -> Result<Option<(DataKey, Vec<message::Model>)>, DomainError> {
     let rows = txn
         .find::<message::Entity>()
         .filter(message::Column::ConversationId.is_in(conversation_ids.iter().copied()))
@@ -135,20 +171,31 @@ pub async fn messages_of_each(
         .order_by_asc(message::Column::Id)
         .all(txn.conn())
         .await?;
-    let mut of_each: HashMap<Uuid, Vec<OpenedMessage>> = HashMap::new();
     if rows.is_empty() {
-        return Ok(of_each);
+        return Ok(None);
     }
-    let settings = clinic::get(txn).await?;
-    let key = keys::data_key(secrets, &settings)?;
-    for row in rows {
-        let body = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
-        of_each
-            .entry(row.conversation_id)
-            .or_default()
-            .push(OpenedMessage { row, body });
+    let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
+    Ok(Some((key, rows)))
+}
+
+/// `message`'s text for a staff view, or None when it cannot be opened: logged with the clinic and
+/// the message (never what is stored), so that one damaged message does not hide the others.
+pub(crate) fn shown_text(
+    key: &DataKey,
+    clinic_id: Uuid,
+    message: &message::Model,
+) -> Option<String> {
+    match keys::open_message(key, clinic_id, &message.body_sealed) {
+        Ok(text) => Some(text),
+        Err(_) => {
+            tracing::warn!(
+                clinic = %clinic_id,
+                message = %message.id,
+                "a message's stored text could not be opened; it shows as unreadable"
+            );
+            None
+        }
     }
-    Ok(of_each)
 }
 
 /// Queues a staff reply; the message shows as `queued` until the provider reports on it.

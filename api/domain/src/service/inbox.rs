@@ -114,7 +114,8 @@ pub async fn page(
         .collect())
 }
 
-/// The first words of each conversation's last message, by conversation.
+/// The first words of each conversation's last message, by conversation (none for one whose text
+/// cannot be opened: [`conversations::shown_text`]).
 async fn last_messages(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -137,8 +138,9 @@ async fn last_messages(
         if previews.contains_key(&message.conversation_id) {
             continue;
         }
-        let body = keys::open_message(&key, txn.clinic_id(), &message.body_sealed)?;
-        previews.insert(message.conversation_id, preview(&body));
+        if let Some(body) = conversations::shown_text(&key, txn.clinic_id(), &message) {
+            previews.insert(message.conversation_id, preview(&body));
+        }
     }
     Ok(previews)
 }
