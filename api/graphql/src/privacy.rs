@@ -24,7 +24,10 @@ pub struct HeldMessage {
     /// text_back, reply, staff_reply or keyword.
     pub kind: String,
     pub status: String,
+    /// The text (empty when `unreadable`).
     pub text: String,
+    /// True when the stored text could not be opened (a damaged message).
+    pub unreadable: bool,
 }
 
 /// A conversation with the caller.
@@ -87,7 +90,8 @@ impl From<CallerRecord> for CallerRecordView {
                             direction: message.row.direction,
                             kind: message.row.kind,
                             status: message.row.status,
-                            text: message.body,
+                            unreadable: message.body.is_none(),
+                            text: message.body.unwrap_or_default(),
                         })
                         .collect(),
                 })

@@ -1,7 +1,7 @@
 //! The clinic's whole data, on SQLite and PostgreSQL: the owner's download streams every part
 //! (more calls than a page holds, each once), matches the counts `exportClinicData` announced,
-//! opens message texts, holds no number, no sealed value and no password hash, and is audited
-//! when complete; an admin may not download it.
+//! opens message texts (one that cannot be opened is exported as unreadable), holds no number, no
+//! sealed value and no password hash, and is audited when complete; an admin may not download it.
 
 use std::collections::BTreeMap;
 
@@ -62,14 +62,7 @@ async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
         .collect();
     let url = plan["url"].as_str().expect("url").to_owned();
     let client = poem::test::TestClient::new(app.app());
-    let response = client
-        .get(&url)
-        .header("Cookie", app.owner.cookie_header())
-        .send()
-        .await;
-    response.assert_status_is_ok();
-    response.assert_content_type("application/x-ndjson");
-    let body = response.0.into_body().into_string().await.expect("body");
+    let body = download(&app, &url).await;
     let mut received: BTreeMap<String, i64> = BTreeMap::new();
     let mut call_ids = std::collections::BTreeSet::new();
     for line in body.lines() {
@@ -123,3 +116,57 @@ async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
 }
 
 on_both_databases!(the_whole_clinic_streams_out);
+
+/// The owner's download from `url`, checked to be newline-delimited JSON.
+async fn download(app: &TestApp, url: &str) -> String {
+    let response = poem::test::TestClient::new(app.app())
+        .get(url)
+        .header("Cookie", app.owner.cookie_header())
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    response.assert_content_type("application/x-ndjson");
+    response.0.into_body().into_string().await.expect("body")
+}
+
+/// A message whose stored text cannot be opened does not stop the download: it is exported as
+/// unreadable, without a text, and the messages after it as usual.
+async fn a_damaged_message_is_exported_as_unreadable(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    for (sid, text) in [("SMd1", "Is Monday free?"), ("SMd2", "Or Tuesday?")] {
+        app.receive_text(sid, "+447700900002", text).await;
+    }
+    app.damage_message("SMd1").await;
+    let plan = app
+        .owner
+        .run("{ exportClinicData { url } }", json!({}))
+        .await;
+    let url = plan["data"]["exportClinicData"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{plan}"))
+        .to_owned();
+    let body = download(&app, &url).await;
+    let mut messages: Vec<(Value, Value)> = body
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("one JSON document per line"))
+        .filter(|parsed| parsed["table"] == "messages")
+        .map(|parsed| {
+            (
+                parsed["row"]["text"].clone(),
+                parsed["row"]["unreadable"].clone(),
+            )
+        })
+        .collect();
+    messages.sort_by_key(|(text, _)| text.to_string());
+    assert_eq!(
+        messages,
+        [
+            (json!("Or Tuesday?"), json!(false)),
+            (Value::Null, json!(true)),
+        ],
+        "{body}"
+    );
+    app.db.finish().await;
+}
+
+on_both_databases!(a_damaged_message_is_exported_as_unreadable);

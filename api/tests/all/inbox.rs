@@ -149,11 +149,7 @@ async fn a_message_that_cannot_be_opened_hides_no_other(kind: DatabaseKind) {
         app.receive_text(sid, from, text).await;
         app.db.clock.advance(chrono::Duration::minutes(1));
     }
-    app.db
-        .execute_as_owner(
-            "UPDATE messages SET body_sealed = substr(body_sealed, 1, 8) \
-             WHERE provider_message_id = 'SM00000000000000000000000000000312'",
-        )
+    app.damage_message("SM00000000000000000000000000000312")
         .await;
 
     let (rows, unread) = inbox(&mut app, "OPEN").await;

@@ -1,6 +1,6 @@
 //! A caller's data-protection requests, on SQLite and PostgreSQL: an admin sees everything held
-//! about a caller by the number they give, exports it as JSON without a number or a key, and
-//! erases it; afterwards no row in any table (every column, read as text) holds the caller's key,
+//! about a caller by the number they give, exports it as JSON without a number or a key (a
+//! message that cannot be opened listed as unreadable), and erases it; afterwards no row in any table (every column, read as text) holds the caller's key,
 //! their calls and appointments stay for the figures unlinked, the day's figures are unchanged,
 //! and another caller is untouched. A restricted caller is counted but never texted, their call is
 //! stored without their key, their texts are not kept (STOP still works), and lifting the
@@ -21,6 +21,9 @@ const OTHER: &str = "07700 900456";
 const RECORD: &str = "query($number: String!) { callerRecord(number: $number) { callerTail \
     calls { startedAt textBackStatus } conversations { status messages { kind text } } \
     appointments { valueMinor outcome } queuedTexts optedOut restricted } }";
+const RECORD_MESSAGES: &str = "query($number: String!) { callerRecord(number: $number) { \
+    conversations { messages { text unreadable } } } }";
+
 const EXPORT: &str =
     "query($number: String!) { exportCallerRecord(number: $number) { filename json } }";
 const ERASE: &str = "mutation($number: String!) { eraseCaller(number: $number) { callsUnlinked \
@@ -417,6 +420,51 @@ async fn reads_and_staff_actions_are_audited(kind: DatabaseKind) {
     }
     app.db.finish().await;
 }
+
+/// A message whose stored text cannot be opened is held all the same: the record and its export
+/// list it as unreadable (no text), beside the caller's other messages.
+async fn a_damaged_message_is_exported_as_unreadable(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    for (sid, text) in [("SMd1", "Is Monday free?"), ("SMd2", "Or Tuesday?")] {
+        app.receive_text(sid, CALLER_E164, text).await;
+        app.db.clock.advance(chrono::Duration::minutes(1));
+    }
+    app.damage_message("SMd1").await;
+
+    let record = app
+        .owner
+        .run(RECORD_MESSAGES, json!({ "number": CALLER }))
+        .await;
+    assert!(record["errors"].is_null(), "{record}");
+    assert_eq!(
+        record["data"]["callerRecord"]["conversations"][0]["messages"],
+        json!([
+            { "text": "", "unreadable": true },
+            { "text": "Or Tuesday?", "unreadable": false },
+        ])
+    );
+    let export = app.owner.run(EXPORT, json!({ "number": CALLER })).await;
+    let document = export["data"]["exportCallerRecord"]["json"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{export}"));
+    let parsed: Value = serde_json::from_str(document).expect("the export is JSON");
+    let texts: Vec<(&Value, &Value)> = parsed["conversations"][0]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|message| (&message["text"], &message["unreadable"]))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            (&Value::Null, &json!(true)),
+            (&json!("Or Tuesday?"), &json!(false))
+        ]
+    );
+    app.db.finish().await;
+}
+
+on_both_databases!(a_damaged_message_is_exported_as_unreadable);
 
 on_both_databases!(
     reads_and_staff_actions_are_audited,

@@ -300,7 +300,12 @@ fn conversations_view(found: &Record, clock: ClinicTime) -> impl IntoView {
                 .iter()
                 .map(|message| {
                     let who = if message.direction == "inbound" { "Caller" } else { "Clinic" };
-                    view! { <li>{format!("{who} · ")}{clock.local_time(&message.at)}": "{message.text.clone()}</li> }
+                    let text = if message.unreadable {
+                        "(this message could not be opened)".to_owned()
+                    } else {
+                        message.text.clone()
+                    };
+                    view! { <li>{format!("{who} · ")}{clock.local_time(&message.at)}": "{text}</li> }
                 })
                 .collect_view();
             view! {

@@ -33,13 +33,13 @@ use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, KeyedCaller};
-use crate::service::conversations::{self, OpenedMessage};
+use crate::service::conversations::{self, ShownMessage};
 use crate::service::{clinic, metrics, opt_outs, restrictions};
 
-/// A conversation with its messages opened.
+/// A conversation with its messages opened (one that cannot be opened shows as unreadable).
 pub struct HeldConversation {
     pub row: conversation::Model,
-    pub messages: Vec<OpenedMessage>,
+    pub messages: Vec<ShownMessage>,
 }
 
 /// An appointment with the verdict attribution gave it.
@@ -155,7 +155,7 @@ async fn gather(
         .all(txn.conn())
         .await?;
     let ids: Vec<Uuid> = threads.iter().map(|row| row.id).collect();
-    let mut messages = conversations::messages_of_each(txn, secrets, &ids).await?;
+    let mut messages = conversations::shown_messages_of_each(txn, secrets, &ids).await?;
     let conversations = threads
         .into_iter()
         .map(|row| HeldConversation {
@@ -232,7 +232,8 @@ fn mentions_any(keys: &[String]) -> SimpleExpr {
         .unwrap_or_else(|| Expr::val(false))
 }
 
-/// The record in the portable shape of an export: plain names and times, texts opened, no keys.
+/// The record in the portable shape of an export: plain names and times, texts opened (a text that
+/// cannot be opened is `null`, its message `unreadable`), no keys.
 fn portable(
     clinic: &ringback_entity::clinic::Model,
     found: &CallerRecord,
@@ -259,6 +260,7 @@ fn portable(
                 "kind": message.row.kind,
                 "status": message.row.status,
                 "text": message.body,
+                "unreadable": message.body.is_none(),
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "appointments": found.appointments.iter().map(|held| json!({

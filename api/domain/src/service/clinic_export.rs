@@ -1,7 +1,8 @@
 //! The clinic's whole data, for its owner to take away: one JSON document per line, each
 //! `{"table": …, "row": {…}}`, section by section: the clinic's settings, the team (no password
-//! hashes), calls, appointments, attributions, conversations, messages (their texts opened),
-//! worklist dismissals, the opt-out and do-not-process lists, the audit log and the daily figures.
+//! hashes), calls, appointments, attributions, conversations, messages (their texts opened; one
+//! that cannot be opened is exported with `unreadable` and no text), worklist dismissals, the
+//! opt-out and do-not-process lists, the audit log and the daily figures.
 //! Sealed values (numbers, keys) are left out: they mean nothing outside the server, and a number
 //! never leaves it.
 //!
@@ -23,7 +24,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{clinic, keys};
+use crate::service::{clinic, conversations, keys};
 
 /// Rows read per page.
 pub const PAGE_ROWS: u64 = 500;
@@ -335,8 +336,9 @@ async fn messages(
     let mut shown_rows = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut value = shown(row)?;
-        let text = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
+        let text = conversations::shown_text(&key, txn.clinic_id(), row);
         if let Some(fields) = value.as_object_mut() {
+            fields.insert("unreadable".to_owned(), json!(text.is_none()));
             fields.insert("text".to_owned(), json!(text));
         }
         shown_rows.push(value);

@@ -100,14 +100,7 @@ pub async fn read_messages_of_each(
         .all(txn.conn())
         .await?;
     let found: Vec<Uuid> = threads.iter().map(|thread| thread.id).collect();
-    let mut opened = HashMap::<Uuid, Vec<ShownMessage>>::new();
-    if let Some((key, rows)) = sealed_messages_of_each(txn, secrets, &found).await? {
-        for row in rows {
-            let body = shown_text(&key, txn.clinic_id(), &row);
-            let of = opened.entry(row.conversation_id).or_default();
-            of.push(ShownMessage { row, body });
-        }
-    }
+    let mut opened = shown_messages_of_each(txn, secrets, &found).await?;
     crate::service::inbox::mark_all_read(txn, &threads, txn.now()).await?;
     for thread in &threads {
         let messages = opened.entry(thread.id).or_default();
@@ -139,7 +132,8 @@ pub async fn messages_of(
 
 /// The messages of each of `conversation_ids`, oldest first, with their texts, in one statement
 /// (not audited: the caller audits the read it is part of); a conversation without messages is
-/// absent.
+/// absent. A text that cannot be opened fails the read (for work that must not act on part of a
+/// conversation, such as the AI's answer).
 pub async fn messages_of_each(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -153,6 +147,26 @@ pub async fn messages_of_each(
         let body = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
         let of = of_each.entry(row.conversation_id).or_default();
         of.push(OpenedMessage { row, body });
+    }
+    Ok(of_each)
+}
+
+/// The messages of each of `conversation_ids`, oldest first, as staff see them (a text that
+/// cannot be opened shows as unreadable: [`ShownMessage`]), in one statement (not audited: the
+/// caller audits the read it is part of); a conversation without messages is absent.
+pub async fn shown_messages_of_each(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    conversation_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<ShownMessage>>, DomainError> {
+    let mut of_each: HashMap<Uuid, Vec<ShownMessage>> = HashMap::new();
+    let Some((key, rows)) = sealed_messages_of_each(txn, secrets, conversation_ids).await? else {
+        return Ok(of_each);
+    };
+    for row in rows {
+        let body = shown_text(&key, txn.clinic_id(), &row);
+        let of = of_each.entry(row.conversation_id).or_default();
+        of.push(ShownMessage { row, body });
     }
     Ok(of_each)
 }
@@ -178,8 +192,9 @@ async fn sealed_messages_of_each(
     Ok(Some((key, rows)))
 }
 
-/// `message`'s text for a staff view, or None when it cannot be opened: logged with the clinic and
-/// the message (never what is stored), so that one damaged message does not hide the others.
+/// `message`'s text for staff (a view, an export), or None when it cannot be opened: logged with
+/// the clinic and the message (never what is stored), so that one damaged message does not hide
+/// the others.
 pub(crate) fn shown_text(
     key: &DataKey,
     clinic_id: Uuid,

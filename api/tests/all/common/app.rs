@@ -129,6 +129,17 @@ impl TestApp {
         subscription
     }
 
+    /// Damages the stored text of the message the provider knows as `provider_id`, as a broken
+    /// disk or a bad restore would: it can no longer be opened.
+    pub async fn damage_message(&self, provider_id: &str) {
+        self.db
+            .execute_as_owner(&format!(
+                "UPDATE messages SET body_sealed = substr(body_sealed, 1, 8) \
+                 WHERE provider_message_id = '{provider_id}'"
+            ))
+            .await;
+    }
+
     /// Switches the clinic to the `text_back` privacy mode (numbers kept sealed for replies);
     /// returns the clinic's name.
     pub async fn keep_numbers(&mut self) -> String {
