@@ -139,16 +139,11 @@ pub async fn messages_of_each(
     secrets: &Secrets,
     conversation_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<OpenedMessage>>, DomainError> {
-    let mut of_each: HashMap<Uuid, Vec<OpenedMessage>> = HashMap::new();
-    let Some((key, rows)) = sealed_messages_of_each(txn, secrets, conversation_ids).await? else {
-        return Ok(of_each);
-    };
-    for row in rows {
-        let body = keys::open_message(&key, txn.clinic_id(), &row.body_sealed)?;
-        let of = of_each.entry(row.conversation_id).or_default();
-        of.push(OpenedMessage { row, body });
-    }
-    Ok(of_each)
+    each_opened(txn, secrets, conversation_ids, |key, row| {
+        let body = keys::open_message(key, txn.clinic_id(), &row.body_sealed)?;
+        Ok(OpenedMessage { row, body })
+    })
+    .await
 }
 
 /// The messages of each of `conversation_ids`, oldest first, as staff see them (a text that
@@ -159,25 +154,21 @@ pub async fn shown_messages_of_each(
     secrets: &Secrets,
     conversation_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<ShownMessage>>, DomainError> {
-    let mut of_each: HashMap<Uuid, Vec<ShownMessage>> = HashMap::new();
-    let Some((key, rows)) = sealed_messages_of_each(txn, secrets, conversation_ids).await? else {
-        return Ok(of_each);
-    };
-    for row in rows {
-        let body = shown_text(&key, txn.clinic_id(), &row);
-        let of = of_each.entry(row.conversation_id).or_default();
-        of.push(ShownMessage { row, body });
-    }
-    Ok(of_each)
+    each_opened(txn, secrets, conversation_ids, |key, row| {
+        let body = shown_text(key, txn.clinic_id(), &row);
+        Ok(ShownMessage { row, body })
+    })
+    .await
 }
 
-/// The messages of each of `conversation_ids`, sealed, oldest first, in one statement, with the
-/// clinic's key that opens them; None when there are none (and the clinic's row is not read).
-async fn sealed_messages_of_each(
+/// The messages of each of `conversation_ids`, oldest first, read in one statement and each
+/// opened by `open` with the clinic's key (the clinic's row is read only when there are messages).
+async fn each_opened<T>(
     txn: &TenantTxn,
     secrets: &Secrets,
     conversation_ids: &[Uuid],
-) -> Result<Option<(DataKey, Vec<message::Model>)>, DomainError> {
+    open: impl Fn(&DataKey, message::Model) -> Result<T, DomainError>,
+) -> Result<HashMap<Uuid, Vec<T>>, DomainError> {
     let rows = txn
         .find::<message::Entity>()
         .filter(message::Column::ConversationId.is_in(conversation_ids.iter().copied()))
@@ -185,11 +176,19 @@ async fn sealed_messages_of_each(
         .order_by_asc(message::Column::Id)
         .all(txn.conn())
         .await?;
+    let mut of_each: HashMap<Uuid, Vec<T>> = HashMap::new();
     if rows.is_empty() {
-        return Ok(None);
+        return Ok(of_each);
     }
     let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
-    Ok(Some((key, rows)))
+    for row in rows {
+        let conversation = row.conversation_id;
+        of_each
+            .entry(conversation)
+            .or_default()
+            .push(open(&key, row)?);
+    }
+    Ok(of_each)
 }
 
 /// `message`'s text for staff (a view, an export), or None when it cannot be opened: logged with
