@@ -991,6 +991,36 @@ async fn a_stalled_model_falls_back_within_the_answer_time(kind: DatabaseKind) {
     assert_eq!(model.requests().len(), 1, "asked once");
 }
 
+/// A conversation holding a text that cannot be opened is not answered on what is left of it: the
+/// model is never asked, the caller gets the fallback text and staff get the conversation.
+async fn a_text_that_cannot_be_opened_goes_to_staff(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "damaged-1", "07700 900332").await;
+    model.script([Reply::Text("never".to_owned())]);
+    app.receive_text("SMdamag1", "+447700900332", "Can I come Monday?")
+        .await;
+    app.damage_message("SMdamag1").await;
+    drain(&app, 4).await;
+    assert!(model.requests().is_empty(), "the model was never asked");
+    let texts = texts_to(&app, "+447700900332");
+    assert_eq!(
+        texts.len(),
+        2,
+        "the text-back, then the fallback: {texts:?}"
+    );
+    assert_eq!(
+        texts[1], texts[0],
+        "the fallback is the text-back's wording"
+    );
+    let thread = thread_ending(&app, "332").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
+    assert_eq!(
+        thread.ai_stopped_reason.as_deref(),
+        Some("a text in this conversation could not be opened")
+    );
+}
+
 async fn nothing_happens_for_a_clinic_without_the_ai(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
@@ -1277,5 +1307,6 @@ on_both_databases!(
     a_crash_after_the_answer_sends_once_and_a_spent_budget_falls_back,
     a_quiet_caller_gets_one_follow_up_in_opening_hours,
     the_model_waits_in_a_lane_of_its_own,
-    a_stalled_model_falls_back_within_the_answer_time
+    a_stalled_model_falls_back_within_the_answer_time,
+    a_text_that_cannot_be_opened_goes_to_staff
 );

@@ -52,6 +52,8 @@ pub struct Answering {
     turns: Vec<Turn>,
     /// Whether the month's token budget was spent when the answer was prepared.
     budget_spent: bool,
+    /// Whether a text of the conversation could not be opened (the model would see only part).
+    unreadable: bool,
 }
 
 /// How an answer ended.
@@ -121,11 +123,12 @@ pub async fn prepare(
     if already_answered(txn, job.message).await? {
         return Ok(Err("already answered"));
     }
-    let opened = conversations::messages_of(txn, secrets, thread.id).await?;
-    let (opening, turns) = turns_of(&opened);
-    if turns.last().map(|turn| turn.role) != Some(Role::User) {
+    let shown = conversations::shown_messages_of(txn, secrets, thread.id).await?;
+    if !ends_with_the_callers_text(&shown) {
         return Ok(Err("the caller's text was answered meanwhile"));
     }
+    let unreadable = shown.iter().any(|message| message.body.is_none());
+    let (opening, turns) = turns_of(&shown);
     let services = ai_settings::services(txn).await?;
     let services: Vec<_> = services.iter().map(ai_settings::as_service).collect();
     let mut system = ai_prompt::system_prompt(
@@ -144,6 +147,7 @@ pub async fn prepare(
         system,
         turns,
         budget_spent,
+        unreadable,
     }))
 }
 
@@ -154,20 +158,34 @@ fn today(settings: &clinic_row::Model, txn: &TenantTxn) -> NaiveDate {
         .unwrap_or_else(|_| txn.now().date_naive())
 }
 
+/// Whether the last text of the conversation (STOP, START and HELP aside) is the caller's, read
+/// or not.
+fn ends_with_the_callers_text(shown: &[conversations::ShownMessage]) -> bool {
+    shown
+        .iter()
+        .rev()
+        .find(|message| message.row.kind != messages::KIND_KEYWORD)
+        .is_some_and(|message| message.row.direction == "inbound")
+}
+
 /// The conversation as the model's turns (caller texts as the user's, every text to the caller as
 /// the assistant's, consecutive texts of one side joined), and the texts to the caller before
-/// the caller's first (the model's turns must start with the user's).
-fn turns_of(opened: &[conversations::OpenedMessage]) -> (Option<String>, Vec<Turn>) {
+/// the caller's first (the model's turns must start with the user's). A text that could not be
+/// opened is left out (the answer then falls back: [`run`]).
+fn turns_of(shown: &[conversations::ShownMessage]) -> (Option<String>, Vec<Turn>) {
     let mut opening: Vec<String> = Vec::new();
     let mut turns: Vec<Turn> = Vec::new();
-    for message in opened {
+    for message in shown {
+        let Some(body) = &message.body else {
+            continue;
+        };
         if message.row.kind == messages::KIND_KEYWORD {
             continue;
         }
         let (role, text) = if message.row.direction == "inbound" {
-            (Role::User, ai_prompt::caller_text(&message.body))
+            (Role::User, ai_prompt::caller_text(body))
         } else {
-            (Role::Assistant, message.body.clone())
+            (Role::Assistant, body.clone())
         };
         if turns.is_empty() && role == Role::Assistant {
             opening.push(text);
@@ -301,14 +319,18 @@ pub(crate) async fn record_step(
 }
 
 /// Answers `ready`: the model's tool-use loop, then the answer stored and queued (or the
-/// fallback, when there is no model, it fails, the budget is spent, the steps run out or the
-/// model's rounds together take longer than `within`).
+/// fallback, when a text of the conversation cannot be opened, there is no model, it fails, the
+/// budget is spent, the steps run out or the model's rounds together take longer than `within`).
 pub async fn run(
     scope: &TenantScope,
     secrets: &Secrets,
     (model, within): (Option<Arc<dyn ConversationModel>>, Duration),
     ready: Answering,
 ) -> Result<Answered, DomainError> {
+    if ready.unreadable {
+        let reason = "a text in this conversation could not be opened";
+        return fall_back(scope, secrets, &ready, reason, 0).await;
+    }
     let Some(model) = model else {
         return fall_back(scope, secrets, &ready, "no AI model is configured", 0).await;
     };

@@ -29,15 +29,8 @@ pub const CLOSED: &str = "closed";
 /// Longest staff reply, in characters (Twilio's limit for one text).
 pub const MAX_REPLY_CHARS: usize = 1600;
 
-/// A message with its text opened.
-#[derive(Clone, Debug)]
-pub struct OpenedMessage {
-    pub row: message::Model,
-    pub body: String,
-}
-
-/// A message as staff see it: its text, or None when its stored text cannot be opened (a damaged
-/// row, say). One such message is logged and shown as unreadable; the others still show.
+/// A message with its text, or None when its stored text cannot be opened (a damaged row, say):
+/// such a message is logged and shown as unreadable, and the others still show.
 #[derive(Clone, Debug)]
 pub struct ShownMessage {
     pub row: message::Model,
@@ -117,58 +110,28 @@ pub async fn read_messages_of_each(
     Ok(opened)
 }
 
-/// The messages of conversation `conversation_id`, oldest first, with their texts (not audited:
-/// the caller audits the read it is part of).
-pub async fn messages_of(
+/// The messages of conversation `conversation_id`, oldest first, as [`shown_messages_of_each`]
+/// gives them.
+pub async fn shown_messages_of(
     txn: &TenantTxn,
     secrets: &Secrets,
     conversation_id: Uuid,
-) -> Result<Vec<OpenedMessage>, DomainError> {
-    Ok(messages_of_each(txn, secrets, &[conversation_id])
+) -> Result<Vec<ShownMessage>, DomainError> {
+    Ok(shown_messages_of_each(txn, secrets, &[conversation_id])
         .await?
         .remove(&conversation_id)
         .unwrap_or_default())
 }
 
-/// The messages of each of `conversation_ids`, oldest first, with their texts, in one statement
-/// (not audited: the caller audits the read it is part of); a conversation without messages is
-/// absent. A text that cannot be opened fails the read (for work that must not act on part of a
-/// conversation, such as the AI's answer).
-pub async fn messages_of_each(
-    txn: &TenantTxn,
-    secrets: &Secrets,
-    conversation_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<OpenedMessage>>, DomainError> {
-    each_opened(txn, secrets, conversation_ids, |key, row| {
-        let body = keys::open_message(key, txn.clinic_id(), &row.body_sealed)?;
-        Ok(OpenedMessage { row, body })
-    })
-    .await
-}
-
-/// The messages of each of `conversation_ids`, oldest first, as staff see them (a text that
-/// cannot be opened shows as unreadable: [`ShownMessage`]), in one statement (not audited: the
-/// caller audits the read it is part of); a conversation without messages is absent.
+/// The messages of each of `conversation_ids`, oldest first, with their texts (a text that cannot
+/// be opened shows as unreadable: [`ShownMessage`]), in one statement (not audited: the caller
+/// audits the read it is part of); a conversation without messages is absent. The clinic's row
+/// (for its key) is read only when there are messages.
 pub async fn shown_messages_of_each(
     txn: &TenantTxn,
     secrets: &Secrets,
     conversation_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<ShownMessage>>, DomainError> {
-    each_opened(txn, secrets, conversation_ids, |key, row| {
-        let body = shown_text(key, txn.clinic_id(), &row);
-        Ok(ShownMessage { row, body })
-    })
-    .await
-}
-
-/// The messages of each of `conversation_ids`, oldest first, read in one statement and each
-/// opened by `open` with the clinic's key (the clinic's row is read only when there are messages).
-async fn each_opened<T>(
-    txn: &TenantTxn,
-    secrets: &Secrets,
-    conversation_ids: &[Uuid],
-    open: impl Fn(&DataKey, message::Model) -> Result<T, DomainError>,
-) -> Result<HashMap<Uuid, Vec<T>>, DomainError> {
     let rows = txn
         .find::<message::Entity>()
         .filter(message::Column::ConversationId.is_in(conversation_ids.iter().copied()))
@@ -176,24 +139,21 @@ async fn each_opened<T>(
         .order_by_asc(message::Column::Id)
         .all(txn.conn())
         .await?;
-    let mut of_each: HashMap<Uuid, Vec<T>> = HashMap::new();
+    let mut of_each: HashMap<Uuid, Vec<ShownMessage>> = HashMap::new();
     if rows.is_empty() {
         return Ok(of_each);
     }
     let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
     for row in rows {
-        let conversation = row.conversation_id;
-        of_each
-            .entry(conversation)
-            .or_default()
-            .push(open(&key, row)?);
+        let body = shown_text(&key, txn.clinic_id(), &row);
+        let of = of_each.entry(row.conversation_id).or_default();
+        of.push(ShownMessage { row, body });
     }
     Ok(of_each)
 }
 
-/// `message`'s text for staff (a view, an export), or None when it cannot be opened: logged with
-/// the clinic and the message (never what is stored), so that one damaged message does not hide
-/// the others.
+/// `message`'s text, or None when it cannot be opened: logged with the clinic and the message
+/// (never what is stored), so that one damaged message does not hide the others.
 pub(crate) fn shown_text(
     key: &DataKey,
     clinic_id: Uuid,
