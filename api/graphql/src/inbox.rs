@@ -32,7 +32,7 @@ pub enum InboxFilter {
 #[derive(SimpleObject)]
 pub struct InboxEntry {
     pub conversation: Conversation,
-    /// The first words of its last message.
+    /// The first words of its last message (none when that text cannot be opened).
     pub preview: Option<String>,
     /// Whether its latest message came after anyone in the team last opened it.
     pub unread: bool,

@@ -1,12 +1,12 @@
 //! A caller's data-protection requests, on SQLite and PostgreSQL: an admin sees everything held
-//! about a caller by the number they give, exports it as JSON without a number or a key (a
-//! message that cannot be opened listed as unreadable), and erases it; afterwards no row in any table (every column, read as text) holds the caller's key,
-//! their calls and appointments stay for the figures unlinked, the day's figures are unchanged,
-//! and another caller is untouched. A restricted caller is counted but never texted, their call is
-//! stored without their key, their texts are not kept (STOP still works), and lifting the
-//! restriction is possible; each request leaves an audit entry without the number. Reads of the
-//! worklist, appointments and attribution events, staff replies, assignment, closing and
-//! dead-letter retries are audited with who did them.
+//! about a caller by the number they give, exports it as JSON without a number or a key (a message
+//! that cannot be opened listed as unreadable), and erases it; afterwards no row in any table
+//! (every column, read as text) holds the caller's key, their calls and appointments stay for the
+//! figures unlinked, the day's figures are unchanged, and another caller is untouched. A restricted
+//! caller is counted but never texted, their call is stored without their key, their texts are not
+//! kept (STOP still works), and lifting the restriction is possible; each request leaves an audit
+//! entry without the number. Reads of the worklist, appointments and attribution events, staff
+//! replies, assignment, closing and dead-letter retries are audited with who did them.
 
 use crate::common::app::TestApp;
 use crate::common::graphql::error_code;

@@ -7,9 +7,10 @@
 //! the answer is stored once per caller text, and its text job is written once per message.
 //!
 //! Without a model, when the model fails, writes nothing or takes more than
-//! [`ai_prompt::MAX_STEPS`] rounds, or when the month's token budget is spent, the caller gets the
-//! fallback (the clinic's text-back wording with the booking link) and the conversation goes to staff,
-//! with the reason recorded on it. So does a model that, over all its rounds and tries, takes
+//! [`ai_prompt::MAX_STEPS`] rounds, when the month's token budget is spent, or when a text of the
+//! conversation cannot be opened (the model would answer on part of it), the caller gets the
+//! fallback (the clinic's text-back wording with the booking link) and the conversation goes to
+//! staff, with the reason recorded on it. So does a model that, over all its rounds and tries, takes
 //! longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller is not kept waiting.
 //! STOP and restrictions are checked when the answer is prepared and again when its text is sent.
 
@@ -52,7 +53,8 @@ pub struct Answering {
     turns: Vec<Turn>,
     /// Whether the month's token budget was spent when the answer was prepared.
     budget_spent: bool,
-    /// Whether a text of the conversation could not be opened (the model would see only part).
+    /// Whether a text of the conversation (STOP, START and HELP aside) could not be opened: the
+    /// model would see only part of it.
     unreadable: bool,
 }
 
@@ -127,7 +129,9 @@ pub async fn prepare(
     if !ends_with_the_callers_text(&shown) {
         return Ok(Err("the caller's text was answered meanwhile"));
     }
-    let unreadable = shown.iter().any(|message| message.body.is_none());
+    let unreadable = shown
+        .iter()
+        .any(|message| message.body.is_none() && message.row.kind != messages::KIND_KEYWORD);
     let (opening, turns) = turns_of(&shown);
     let services = ai_settings::services(txn).await?;
     let services: Vec<_> = services.iter().map(ai_settings::as_service).collect();

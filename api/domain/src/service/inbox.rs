@@ -6,12 +6,14 @@
 //! for the conversations, one for their last messages (each found through the conversation
 //! index) and one for the team's names, whatever the clinic's size.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use ringback_entity::{conversation, message};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -130,12 +132,16 @@ async fn last_messages(
              WHERE latest.clinic_id = messages.clinic_id \
              AND latest.conversation_id = messages.conversation_id)",
         ))
+        .order_by_desc(message::Column::Id)
         .all(txn.conn())
         .await?;
     let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
     let mut previews = HashMap::new();
+    let mut seen = HashSet::new();
+    // Of messages stored at the same instant the last is the one with the highest id, as a
+    // thread orders them.
     for message in latest {
-        if previews.contains_key(&message.conversation_id) {
+        if !seen.insert(message.conversation_id) {
             continue;
         }
         if let Some(body) = conversations::shown_text(&key, txn.clinic_id(), &message) {
