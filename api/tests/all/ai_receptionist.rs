@@ -1034,6 +1034,39 @@ async fn a_text_that_cannot_be_opened_goes_to_staff(kind: DatabaseKind) {
     );
 }
 
+/// Staff who take a conversation over while the model is thinking get it quiet: the model's
+/// answer, when it comes, is not sent.
+async fn a_take_over_while_the_model_thinks_keeps_its_answer_unsent(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "taken-1", "07700 900333").await;
+    app.receive_text("SMtaken1", "+447700900333", "Can I come Monday?")
+        .await;
+    let thread = thread_ending(&app, "333").await;
+    let joiner = app.browser();
+    let mut desk = join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
+    model.script([Reply::Text("We can see you Monday.".to_owned())]);
+    model.hold();
+    let take_over = async {
+        model.wait_for_requests(1, Duration::from_secs(30)).await;
+        let taken = desk
+            .run(
+                "mutation($id: ID!) { takeOverConversation(id: $id) { aiState } }",
+                json!({ "id": thread.id.to_string() }),
+            )
+            .await;
+        assert_eq!(
+            taken["data"]["takeOverConversation"]["aiState"], "TAKEN_OVER",
+            "{taken}"
+        );
+        model.release();
+    };
+    tokio::join!(drain(&app, 4), take_over);
+    assert_eq!(model.requests().len(), 1, "the model was asked");
+    let texts = texts_to(&app, "+447700900333");
+    assert_eq!(texts.len(), 1, "only the text-back: {texts:?}");
+}
+
 async fn nothing_happens_for_a_clinic_without_the_ai(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
@@ -1321,5 +1354,6 @@ on_both_databases!(
     a_quiet_caller_gets_one_follow_up_in_opening_hours,
     the_model_waits_in_a_lane_of_its_own,
     a_stalled_model_falls_back_within_the_answer_time,
-    a_text_that_cannot_be_opened_goes_to_staff
+    a_text_that_cannot_be_opened_goes_to_staff,
+    a_take_over_while_the_model_thinks_keeps_its_answer_unsent
 );

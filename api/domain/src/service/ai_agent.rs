@@ -12,7 +12,9 @@
 //! fallback (the clinic's text-back wording with the booking link) and the conversation goes to
 //! staff, with the reason recorded on it. So does a model that, over all its rounds and tries, takes
 //! longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller is not kept waiting.
-//! STOP and restrictions are checked when the answer is prepared and again when its text is sent.
+//! STOP and restrictions are checked when the answer is prepared and again when its text is sent;
+//! staff taking the conversation over or closing it, or the AI turned off, while the model thinks
+//! stop the answer's text (and the fallback's) from going out.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -462,6 +464,9 @@ async fn reply(
     if already_answered(&txn, ready.answered).await? {
         return Ok(Answered::Nothing("already answered"));
     }
+    if let Some(why) = no_longer_answers(&txn, ready.conversation).await? {
+        return Ok(Answered::Nothing(why));
+    }
     let Some(message) = send_text(&txn, secrets, ready.conversation, text).await? else {
         txn.commit().await?;
         return fall_back(
@@ -489,6 +494,27 @@ async fn reply(
     Ok(Answered::Replied { message })
 }
 
+/// Why the AI may no longer text in `conversation`, which it answered when the answer was
+/// prepared: staff took it over or closed it, or the clinic turned the AI off, while the model
+/// was thinking. (A hand-off leaves the AI its closing text.)
+async fn no_longer_answers(
+    txn: &TenantTxn,
+    conversation: Uuid,
+) -> Result<Option<&'static str>, DomainError> {
+    let thread = conversations::find(txn, conversation).await?;
+    Ok(
+        if thread.ai_state.as_deref() == Some(ai_state::TAKEN_OVER) {
+            Some("staff took the conversation over meanwhile")
+        } else if thread.status != conversations::OPEN {
+            Some("the conversation was closed meanwhile")
+        } else if !clinic::get(txn).await?.ai_enabled {
+            Some("the AI was turned off meanwhile")
+        } else {
+            None
+        },
+    )
+}
+
 /// Whether the AI's answer asks the caller something (a caller who goes quiet after it gets one
 /// follow-up).
 fn asks_something(text: &str) -> bool {
@@ -507,6 +533,9 @@ async fn fall_back(
     let txn = scope.begin().await?;
     if already_answered(&txn, ready.answered).await? {
         return Ok(Answered::Nothing("already answered"));
+    }
+    if let Some(why) = no_longer_answers(&txn, ready.conversation).await? {
+        return Ok(Answered::Nothing(why));
     }
     let settings = clinic::get(&txn).await?;
     let thread = conversations::find(&txn, ready.conversation).await?;

@@ -5,7 +5,7 @@
 //! reply cut at `max_tokens`, an error status (429 rate limited, 500, 529 overloaded, with the
 //! API's error body and `retry-after`), or a stall past the client's timeout. With the script empty
 //! it answers with the default reply, if one is set, else with a 500. Replies can be delayed, as
-//! a model's latency would.
+//! a model's latency would, or held back until the test lets them go.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -57,6 +57,9 @@ struct Shared {
     latency: Mutex<Duration>,
     requests: Mutex<Vec<Value>>,
     arrivals: Notify,
+    /// While true, answers wait (after their request is recorded) until [`FakeAnthropic::release`].
+    held: Mutex<bool>,
+    released: Notify,
 }
 
 /// The fake, serving on a local port until dropped.
@@ -88,6 +91,8 @@ impl FakeAnthropic {
             latency: Mutex::new(Duration::ZERO),
             requests: Mutex::new(Vec::new()),
             arrivals: Notify::new(),
+            held: Mutex::new(false),
+            released: Notify::new(),
         });
         let (acceptor, base_url) = super::listen("127.0.0.1:0").await?;
         let routes = Route::new()
@@ -119,6 +124,18 @@ impl FakeAnthropic {
     /// How long each answer takes, as a model's latency.
     pub fn set_latency(&self, latency: Duration) {
         *lock(&self.shared.latency) = latency;
+    }
+
+    /// Holds every answer back (each request is still recorded at once) until [`Self::release`]:
+    /// a test can act while the model is thinking.
+    pub fn hold(&self) {
+        *lock(&self.shared.held) = true;
+    }
+
+    /// Lets the answers held back by [`Self::hold`] go, and answers at once again.
+    pub fn release(&self) {
+        *lock(&self.shared.held) = false;
+        self.shared.released.notify_waiters();
     }
 
     /// Every request received so far (the JSON body as sent), oldest first.
@@ -208,6 +225,13 @@ async fn create_message(headers: &HeaderMap, body: String, shared: Data<&Arc<Sha
         .or_else(|| lock(&shared.default_reply).clone());
     let latency = *lock(&shared.latency);
     tokio::time::sleep(latency).await;
+    loop {
+        let released = shared.released.notified();
+        if !*lock(&shared.held) {
+            break;
+        }
+        released.await;
+    }
     match reply {
         Some(reply) => play(reply, &request, body.len()).await,
         None => error(500, "api_error", "the fake has no scripted reply"),
