@@ -1,7 +1,8 @@
 //! The clinic's whole data, on SQLite and PostgreSQL: the owner's download streams every part
 //! (more calls than a page holds, each once), matches the counts `exportClinicData` announced,
-//! opens message texts (one that cannot be opened is exported as unreadable), holds no number, no
-//! sealed value and no password hash, and is audited when complete; an admin may not download it.
+//! opens message texts (one that cannot be opened is exported as unreadable; delay samples that
+//! do not decode, as null), holds no number, no sealed value and no password hash, and is audited
+//! when complete; an admin may not download it.
 
 use std::collections::BTreeMap;
 
@@ -170,3 +171,43 @@ async fn a_damaged_message_is_exported_as_unreadable(kind: DatabaseKind) {
 }
 
 on_both_databases!(a_damaged_message_is_exported_as_unreadable);
+
+/// A day whose delay samples are text that is no JSON (SQLite keeps whatever text it is given;
+/// PostgreSQL's json column refuses it) is exported with those samples null and everything else
+/// as stored, instead of failing the download.
+#[tokio::test]
+async fn delay_samples_that_do_not_decode_are_exported_as_null() {
+    let mut app = TestApp::new(DatabaseKind::Sqlite).await;
+    app.db
+        .execute_as_owner(
+            "INSERT INTO daily_metrics (clinic_id, day, inbound_calls, missed_calls, \
+             text_backs_sent, replied_text_backs, callbacks, median_callback_seconds, \
+             recovered_appointments, recovered_revenue_minor, updated_at, stale, \
+             callback_delays_seconds, stale_version, text_back_delays_seconds) \
+             SELECT id, '2026-01-05', 3, 1, 1, 0, 0, NULL, 0, 0, '2026-01-05T18:00:00+00:00', 0, \
+             '[12, 40', 0, '[5]' FROM clinics",
+        )
+        .await;
+    let plan = app
+        .owner
+        .run("{ exportClinicData { url } }", json!({}))
+        .await;
+    let url = plan["data"]["exportClinicData"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{plan}"))
+        .to_owned();
+    let body = download(&app, &url).await;
+    let days: Vec<Value> = body
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("one JSON document per line"))
+        .filter(|parsed| parsed["table"] == "daily_figures")
+        .map(|parsed| parsed["row"].clone())
+        .collect();
+    assert_eq!(days.len(), 1, "{body}");
+    let day = &days[0];
+    assert_eq!(day["day"], "2026-01-05");
+    assert_eq!(day["inbound_calls"], 3);
+    assert_eq!(day["callback_delays_seconds"], Value::Null);
+    assert_eq!(day["text_back_delays_seconds"], json!([5]));
+    app.db.finish().await;
+}

@@ -11,6 +11,8 @@
 //! page of [`PAGE_ROWS`] rows per request to the database, constant memory per download. The
 //! counts of [`plan`] let the dashboard show progress; the download's end is audited ([`record`]).
 
+use chrono::{DateTime, NaiveDate, Utc};
+use ringback_core::columns::Tolerant;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{ClinicOwned, TenantTxn};
@@ -242,10 +244,7 @@ async fn read(
         Section::AuditLog => {
             page::<audit_log::Entity>(txn, audit_log::Column::Seq, after, |r| r.seq.into()).await
         }
-        Section::DailyFigures => {
-            page::<daily_metric::Entity>(txn, daily_metric::Column::Day, after, |r| r.day.into())
-                .await
-        }
+        Section::DailyFigures => daily_figures(txn, after).await,
     }
 }
 
@@ -283,6 +282,73 @@ where
     let last = rows.last().map(&key_of);
     let shown = rows.iter().map(shown).collect::<Result<Vec<_>, _>>()?;
     Ok((shown, last))
+}
+
+ringback_core::row_by_position! {
+    /// A day's figures as exported: every column, the delay samples read so that samples which
+    /// do not decode (JSON text a bug or a hand edit broke, which SQLite keeps) export as `null`
+    /// rather than stopping the download.
+    struct ExportedDay {
+        clinic_id: Uuid => daily_metric::Column::ClinicId,
+        day: NaiveDate => daily_metric::Column::Day,
+        inbound_calls: i32 => daily_metric::Column::InboundCalls,
+        missed_calls: i32 => daily_metric::Column::MissedCalls,
+        text_backs_sent: i32 => daily_metric::Column::TextBacksSent,
+        replied_text_backs: i32 => daily_metric::Column::RepliedTextBacks,
+        callbacks: i32 => daily_metric::Column::Callbacks,
+        median_callback_seconds: Option<i32> => daily_metric::Column::MedianCallbackSeconds,
+        recovered_appointments: i32 => daily_metric::Column::RecoveredAppointments,
+        recovered_revenue_minor: i64 => daily_metric::Column::RecoveredRevenueMinor,
+        updated_at: DateTime<Utc> => daily_metric::Column::UpdatedAt,
+        stale: bool => daily_metric::Column::Stale,
+        stale_version: i64 => daily_metric::Column::StaleVersion,
+        callback_delays_seconds: Tolerant<Value> => daily_metric::Column::CallbackDelaysSeconds,
+        text_back_delays_seconds: Tolerant<Value> => daily_metric::Column::TextBackDelaysSeconds,
+    }
+}
+
+impl ExportedDay {
+    /// The day as the export writes it (the columns' names, as every other section).
+    fn shown(&self) -> Value {
+        let samples = |stored: &Tolerant<Value>| stored.0.clone().ok().flatten();
+        json!({
+            "clinic_id": self.clinic_id,
+            "day": self.day,
+            "inbound_calls": self.inbound_calls,
+            "missed_calls": self.missed_calls,
+            "text_backs_sent": self.text_backs_sent,
+            "replied_text_backs": self.replied_text_backs,
+            "callbacks": self.callbacks,
+            "median_callback_seconds": self.median_callback_seconds,
+            "recovered_appointments": self.recovered_appointments,
+            "recovered_revenue_minor": self.recovered_revenue_minor,
+            "updated_at": self.updated_at,
+            "stale": self.stale,
+            "stale_version": self.stale_version,
+            "callback_delays_seconds": samples(&self.callback_delays_seconds),
+            "text_back_delays_seconds": samples(&self.text_back_delays_seconds),
+        })
+    }
+}
+
+/// A keyset page of the daily figures, by day ([`ExportedDay`]).
+async fn daily_figures(
+    txn: &TenantTxn,
+    after: Option<sea_orm::Value>,
+) -> Result<(Vec<Value>, Option<sea_orm::Value>), DomainError> {
+    use daily_metric::Column;
+    let mut query = ExportedDay::select(txn.find::<daily_metric::Entity>());
+    if let Some(after) = after {
+        query = query.filter(Column::Day.gt(after));
+    }
+    let days = query
+        .order_by_asc(Column::Day)
+        .limit(PAGE_ROWS)
+        .into_model::<ExportedDay>()
+        .all(txn.conn())
+        .await?;
+    let last = days.last().map(|day| day.day.into());
+    Ok((days.iter().map(ExportedDay::shown).collect(), last))
 }
 
 /// Members with their names and e-mail addresses (never a password hash).
