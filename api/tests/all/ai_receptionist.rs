@@ -971,7 +971,16 @@ async fn a_stalled_model_falls_back_within_the_answer_time(kind: DatabaseKind) {
     app.receive_text("SMstall1", "+447700900331", "Can someone come today?")
         .await;
     drain(&app, 4).await;
-    let texts = texts_to(&app, "+447700900331");
+    // The answer time ran out before the request's own timeout.
+    let reason = format!("the AI model took longer than {ANSWER_SECONDS} s to answer");
+    fell_back_to_staff(&app, "+447700900331", &reason).await;
+    assert_eq!(model.requests().len(), 1, "asked once");
+}
+
+/// Checks that the caller `number` got the text-back, then the fallback in the same words, and
+/// that their conversation went to staff for `reason`.
+async fn fell_back_to_staff(app: &TestApp, number: &str, reason: &str) {
+    let texts = texts_to(app, number);
     assert_eq!(
         texts.len(),
         2,
@@ -981,14 +990,9 @@ async fn a_stalled_model_falls_back_within_the_answer_time(kind: DatabaseKind) {
         texts[1], texts[0],
         "the fallback is the text-back's wording"
     );
-    let thread = thread_ending(&app, "331").await;
+    let thread = thread_ending(app, &number[number.len() - 3..]).await;
     assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
-    assert_eq!(
-        thread.ai_stopped_reason.as_deref(),
-        Some(format!("the AI model took longer than {ANSWER_SECONDS} s to answer").as_str()),
-        "the answer time ran out before the request's own timeout"
-    );
-    assert_eq!(model.requests().len(), 1, "asked once");
+    assert_eq!(thread.ai_stopped_reason.as_deref(), Some(reason));
 }
 
 /// A conversation holding a text that cannot be opened is not answered on what is left of it: the
@@ -1016,22 +1020,8 @@ async fn a_text_that_cannot_be_opened_goes_to_staff(kind: DatabaseKind) {
     app.damage_message("SMdamag1").await;
     drain(&app, 4).await;
     assert!(model.requests().is_empty(), "the model was never asked");
-    let texts = texts_to(&app, "+447700900332");
-    assert_eq!(
-        texts.len(),
-        2,
-        "the text-back, then the fallback: {texts:?}"
-    );
-    assert_eq!(
-        texts[1], texts[0],
-        "the fallback is the text-back's wording"
-    );
-    let thread = thread_ending(&app, "332").await;
-    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
-    assert_eq!(
-        thread.ai_stopped_reason.as_deref(),
-        Some("a text in this conversation could not be opened")
-    );
+    let reason = "a text in this conversation could not be opened";
+    fell_back_to_staff(&app, "+447700900332", reason).await;
 }
 
 /// Staff who take a conversation over while the model is thinking get it quiet: the model's

@@ -118,6 +118,24 @@ async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
 
 on_both_databases!(the_whole_clinic_streams_out);
 
+/// The rows of `table` in the owner's download of the clinic's data.
+async fn exported_rows(app: &mut TestApp, table: &str) -> Vec<Value> {
+    let plan = app
+        .owner
+        .run("{ exportClinicData { url } }", json!({}))
+        .await;
+    let url = plan["data"]["exportClinicData"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{plan}"))
+        .to_owned();
+    let body = download(app, &url).await;
+    body.lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("one JSON document per line"))
+        .filter(|parsed| parsed["table"] == table)
+        .map(|parsed| parsed["row"].clone())
+        .collect()
+}
+
 /// The owner's download from `url`, checked to be newline-delimited JSON.
 async fn download(app: &TestApp, url: &str) -> String {
     let response = poem::test::TestClient::new(app.app())
@@ -138,25 +156,10 @@ async fn a_damaged_message_is_exported_as_unreadable(kind: DatabaseKind) {
         app.receive_text(sid, "+447700900002", text).await;
     }
     app.damage_message("SMd1").await;
-    let plan = app
-        .owner
-        .run("{ exportClinicData { url } }", json!({}))
-        .await;
-    let url = plan["data"]["exportClinicData"]["url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{plan}"))
-        .to_owned();
-    let body = download(&app, &url).await;
-    let mut messages: Vec<(Value, Value)> = body
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).expect("one JSON document per line"))
-        .filter(|parsed| parsed["table"] == "messages")
-        .map(|parsed| {
-            (
-                parsed["row"]["text"].clone(),
-                parsed["row"]["unreadable"].clone(),
-            )
-        })
+    let mut messages: Vec<(Value, Value)> = exported_rows(&mut app, "messages")
+        .await
+        .into_iter()
+        .map(|row| (row["text"].clone(), row["unreadable"].clone()))
         .collect();
     messages.sort_by_key(|(text, _)| text.to_string());
     assert_eq!(
@@ -164,8 +167,7 @@ async fn a_damaged_message_is_exported_as_unreadable(kind: DatabaseKind) {
         [
             (json!("Or Tuesday?"), json!(false)),
             (Value::Null, json!(true)),
-        ],
-        "{body}"
+        ]
     );
     app.db.finish().await;
 }
@@ -188,22 +190,8 @@ async fn delay_samples_that_do_not_decode_are_exported_as_null() {
              '[12, 40', 0, '[5]' FROM clinics",
         )
         .await;
-    let plan = app
-        .owner
-        .run("{ exportClinicData { url } }", json!({}))
-        .await;
-    let url = plan["data"]["exportClinicData"]["url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{plan}"))
-        .to_owned();
-    let body = download(&app, &url).await;
-    let days: Vec<Value> = body
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).expect("one JSON document per line"))
-        .filter(|parsed| parsed["table"] == "daily_figures")
-        .map(|parsed| parsed["row"].clone())
-        .collect();
-    assert_eq!(days.len(), 1, "{body}");
+    let days = exported_rows(&mut app, "daily_figures").await;
+    assert_eq!(days.len(), 1, "{days:?}");
     let day = &days[0];
     assert_eq!(day["day"], "2026-01-05");
     assert_eq!(day["inbound_calls"], 3);
