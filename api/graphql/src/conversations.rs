@@ -222,8 +222,9 @@ pub enum AiConversationState {
 /// One thing the AI receptionist did in a conversation.
 #[derive(SimpleObject)]
 pub struct AiStep {
-    /// A tool (find_slots, book_appointment, quote, hand_off, save_details), reply, fallback or
-    /// follow_up.
+    /// A tool (find_slots, book_appointment, quote, hand_off, save_details), reply, fallback,
+    /// follow_up, or stopped (staff took the conversation over, or closed it, while the model was
+    /// thinking).
     pub action: String,
     /// What it came to, in plain words.
     pub outcome: String,

@@ -1055,6 +1055,21 @@ async fn a_take_over_while_the_model_thinks_keeps_its_answer_unsent(kind: Databa
     assert_eq!(model.requests().len(), 1, "the model was asked");
     let texts = texts_to(&app, "+447700900333");
     assert_eq!(texts.len(), 1, "only the text-back: {texts:?}");
+    let steps = app
+        .db
+        .query_strings(
+            "SELECT action, outcome, CAST(tokens AS TEXT) AS tokens FROM ai_steps \
+             ORDER BY created_at",
+            &["action", "outcome", "tokens"],
+        )
+        .await;
+    let last = steps.last().expect("a step");
+    assert_eq!(
+        (last[0].as_str(), last[1].as_str()),
+        ("stopped", "staff took the conversation over meanwhile"),
+        "{steps:?}"
+    );
+    assert_ne!(last[2], "0", "the model's tokens are kept for the budget");
 }
 
 async fn nothing_happens_for_a_clinic_without_the_ai(kind: DatabaseKind) {

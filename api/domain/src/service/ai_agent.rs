@@ -465,7 +465,7 @@ async fn reply(
         return Ok(Answered::Nothing("already answered"));
     }
     if let Some(why) = no_longer_answers(&txn, ready.conversation).await? {
-        return Ok(Answered::Nothing(why));
+        return stopped(txn, ready, why, tokens).await;
     }
     let Some(message) = send_text(&txn, secrets, ready.conversation, text).await? else {
         txn.commit().await?;
@@ -492,6 +492,25 @@ async fn reply(
     record_step(&txn, ready.about(), step).await?;
     txn.commit().await?;
     Ok(Answered::Replied { message })
+}
+
+/// Ends an answer that may no longer be sent (`why`, from [`no_longer_answers`]): nothing is sent,
+/// and a `stopped` step keeps the `tokens` the model used, which the month's budget counts.
+async fn stopped(
+    txn: TenantTxn,
+    ready: &Answering,
+    why: &'static str,
+    tokens: u64,
+) -> Result<Answered, DomainError> {
+    let step = Step {
+        action: "stopped",
+        outcome: why.to_owned(),
+        tokens,
+        appointment: None,
+    };
+    record_step(&txn, ready.about(), step).await?;
+    txn.commit().await?;
+    Ok(Answered::Nothing(why))
 }
 
 /// Why the AI may no longer text in `conversation`, which it answered when the answer was
@@ -535,7 +554,7 @@ async fn fall_back(
         return Ok(Answered::Nothing("already answered"));
     }
     if let Some(why) = no_longer_answers(&txn, ready.conversation).await? {
-        return Ok(Answered::Nothing(why));
+        return stopped(txn, ready, why, tokens).await;
     }
     let settings = clinic::get(&txn).await?;
     let thread = conversations::find(&txn, ready.conversation).await?;

@@ -2,7 +2,8 @@
 //! `{"table": …, "row": {…}}`, section by section: the clinic's settings, the team (no password
 //! hashes), calls, appointments, attributions, conversations, messages (their texts opened; one
 //! that cannot be opened is exported with `unreadable` and no text), worklist dismissals, the
-//! opt-out and do-not-process lists, the audit log and the daily figures.
+//! opt-out and do-not-process lists, the audit log and the daily figures (delay samples that do
+//! not decode exported as null).
 //! Sealed values (numbers, keys) are left out: they mean nothing outside the server, and a number
 //! never leaves it.
 //!
@@ -424,4 +425,15 @@ pub async fn record(txn: &TenantTxn, actor: Option<Uuid>, rows: u64) -> Result<(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Iterable;
+
+    #[test]
+    fn the_exported_day_reads_every_column_of_the_daily_figures() {
+        assert_eq!(ExportedDay::COLUMNS, daily_metric::Column::iter().count());
+    }
 }
