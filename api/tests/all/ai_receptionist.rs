@@ -1027,34 +1027,50 @@ async fn a_text_that_cannot_be_opened_goes_to_staff(kind: DatabaseKind) {
 /// Staff who take a conversation over while the model is thinking get it quiet: the model's
 /// answer, when it comes, is not sent.
 async fn a_take_over_while_the_model_thinks_keeps_its_answer_unsent(kind: DatabaseKind) {
+    let taken = "mutation($id: ID!) { takeOverConversation(id: $id) { aiState } }";
+    let why = "staff took the conversation over meanwhile";
+    staff_act_while_the_model_thinks(kind, (taken, json!({})), why).await;
+}
+
+/// A staff reply while the model is thinking (before the AI's first text, so the conversation is
+/// not marked taken over) keeps the model's answer unsent too.
+async fn a_staff_reply_while_the_model_thinks_keeps_its_answer_unsent(kind: DatabaseKind) {
+    let replied =
+        "mutation($id: ID!, $body: String!) { replyToConversation(id: $id, body: $body) { id } }";
+    let why = "staff replied to the caller meanwhile";
+    let body = json!({ "body": "Yes, Monday at ten." });
+    staff_act_while_the_model_thinks(kind, (replied, body), why).await;
+}
+
+/// A caller's text the model answers while a receptionist runs `act` (a mutation on the
+/// conversation `$id`, with these other variables) once the model was asked: the model's answer
+/// is not sent, and a `stopped` step says `why` and keeps the model's tokens for the budget.
+async fn staff_act_while_the_model_thinks(kind: DatabaseKind, act: (&str, Value), why: &str) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
-    miss_call(&mut app, "taken-1", "07700 900333").await;
-    app.receive_text("SMtaken1", "+447700900333", "Can I come Monday?")
+    miss_call(&mut app, "staff-1", "07700 900333").await;
+    app.receive_text("SMstaff1", "+447700900333", "Can I come Monday?")
         .await;
     let thread = thread_ending(&app, "333").await;
     let joiner = app.browser();
     let mut desk = join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
     model.script([Reply::Text("We can see you Monday.".to_owned())]);
     model.hold();
-    let take_over = async {
+    let (query, mut variables) = act;
+    variables["id"] = json!(thread.id.to_string());
+    let staff = async {
         model.wait_for_requests(1, Duration::from_secs(30)).await;
-        let taken = desk
-            .run(
-                "mutation($id: ID!) { takeOverConversation(id: $id) { aiState } }",
-                json!({ "id": thread.id.to_string() }),
-            )
-            .await;
-        assert_eq!(
-            taken["data"]["takeOverConversation"]["aiState"], "TAKEN_OVER",
-            "{taken}"
-        );
+        let done = desk.run(query, variables).await;
+        assert!(done["errors"].is_null(), "{done}");
         model.release();
     };
-    tokio::join!(drain(&app, 4), take_over);
+    tokio::join!(drain(&app, 4), staff);
     assert_eq!(model.requests().len(), 1, "the model was asked");
-    let texts = texts_to(&app, "+447700900333");
-    assert_eq!(texts.len(), 1, "only the text-back: {texts:?}");
+    let by_ai = app
+        .db
+        .query_strings("SELECT kind FROM messages WHERE kind = 'ai'", &["kind"])
+        .await;
+    assert!(by_ai.is_empty(), "the AI's answer is not stored or sent");
     let steps = app
         .db
         .query_strings(
@@ -1066,7 +1082,7 @@ async fn a_take_over_while_the_model_thinks_keeps_its_answer_unsent(kind: Databa
     let last = steps.last().expect("a step");
     assert_eq!(
         (last[0].as_str(), last[1].as_str()),
-        ("stopped", "staff took the conversation over meanwhile"),
+        ("stopped", why),
         "{steps:?}"
     );
     assert_ne!(last[2], "0", "the model's tokens are kept for the budget");
@@ -1360,5 +1376,6 @@ on_both_databases!(
     the_model_waits_in_a_lane_of_its_own,
     a_stalled_model_falls_back_within_the_answer_time,
     a_text_that_cannot_be_opened_goes_to_staff,
-    a_take_over_while_the_model_thinks_keeps_its_answer_unsent
+    a_take_over_while_the_model_thinks_keeps_its_answer_unsent,
+    a_staff_reply_while_the_model_thinks_keeps_its_answer_unsent
 );

@@ -13,8 +13,8 @@
 //! staff, with the reason recorded on it. So does a model that, over all its rounds and tries, takes
 //! longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller is not kept waiting.
 //! STOP and restrictions are checked when the answer is prepared and again when its text is sent;
-//! staff taking the conversation over or closing it, or the AI turned off, while the model thinks
-//! stop the answer's text (and the fallback's) from going out.
+//! staff taking the conversation over, closing it or replying to the caller, or the AI turned off,
+//! while the model thinks stop the answer's text (and the fallback's) from going out.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -464,7 +464,7 @@ async fn reply(
     if already_answered(&txn, ready.answered).await? {
         return Ok(Answered::Nothing("already answered"));
     }
-    if let Some(why) = no_longer_answers(&txn, ready.conversation).await? {
+    if let Some(why) = no_longer_answers(&txn, ready).await? {
         return stopped(txn, ready, why, tokens).await;
     }
     let Some(message) = send_text(&txn, secrets, ready.conversation, text).await? else {
@@ -513,14 +513,14 @@ async fn stopped(
     Ok(Answered::Nothing(why))
 }
 
-/// Why the AI may no longer text in `conversation`, which it answered when the answer was
-/// prepared: staff took it over or closed it, or the clinic turned the AI off, while the model
-/// was thinking. (A hand-off leaves the AI its closing text.)
+/// Why the AI may no longer answer `ready`'s caller text, which it answered when the answer was
+/// prepared: staff took the conversation over, closed it or replied to the caller, or the clinic
+/// turned the AI off, while the model was thinking. (A hand-off leaves the AI its closing text.)
 async fn no_longer_answers(
     txn: &TenantTxn,
-    conversation: Uuid,
+    ready: &Answering,
 ) -> Result<Option<&'static str>, DomainError> {
-    let thread = conversations::find(txn, conversation).await?;
+    let thread = conversations::find(txn, ready.conversation).await?;
     Ok(
         if thread.ai_state.as_deref() == Some(ai_state::TAKEN_OVER) {
             Some("staff took the conversation over meanwhile")
@@ -528,10 +528,28 @@ async fn no_longer_answers(
             Some("the conversation was closed meanwhile")
         } else if !clinic::get(txn).await?.ai_enabled {
             Some("the AI was turned off meanwhile")
+        } else if staff_replied_since(txn, ready).await? {
+            Some("staff replied to the caller meanwhile")
         } else {
             None
         },
     )
+}
+
+/// Whether a member of staff wrote to the caller at or after the caller's text `ready` answers
+/// (before the AI's first text, a staff reply does not mark the conversation taken over).
+async fn staff_replied_since(txn: &TenantTxn, ready: &Answering) -> Result<bool, DomainError> {
+    let Some(answered) = in_clinic::<message::Entity>(txn, ready.answered).await? else {
+        return Ok(false);
+    };
+    Ok(txn
+        .find::<message::Entity>()
+        .filter(message::Column::ConversationId.eq(ready.conversation))
+        .filter(message::Column::Kind.eq(messages::KIND_STAFF))
+        .filter(message::Column::CreatedAt.gte(answered.created_at))
+        .one(txn.conn())
+        .await?
+        .is_some())
 }
 
 /// Whether the AI's answer asks the caller something (a caller who goes quiet after it gets one
@@ -553,7 +571,7 @@ async fn fall_back(
     if already_answered(&txn, ready.answered).await? {
         return Ok(Answered::Nothing("already answered"));
     }
-    if let Some(why) = no_longer_answers(&txn, ready.conversation).await? {
+    if let Some(why) = no_longer_answers(&txn, ready).await? {
         return stopped(txn, ready, why, tokens).await;
     }
     let settings = clinic::get(&txn).await?;
