@@ -276,6 +276,9 @@ fn ai_steps(
     })
 }
 
+/// What the dashboard shows in place of a message whose stored text could not be opened.
+pub(crate) const UNREADABLE: &str = "This message could not be opened.";
+
 /// The messages of a conversation, each with when it was sent and its delivery state.
 fn messages(
     messages: Vec<conversation::ConversationConversationMessages>,
@@ -289,7 +292,7 @@ fn messages(
             view! {
                 <li class=if outbound { "message outbound" } else { "message inbound" } data-testid="message">
                     {if message.unreadable {
-                        view! { <p class="body unreadable" data-testid="message-unreadable">"This message could not be opened."</p> }.into_any()
+                        view! { <p class="body unreadable" data-testid="message-unreadable">{UNREADABLE}</p> }.into_any()
                     } else {
                         view! { <p class="body" data-testid="message-body">{message.body}</p> }.into_any()
                     }}

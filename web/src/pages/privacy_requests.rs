@@ -301,7 +301,7 @@ fn conversations_view(found: &Record, clock: ClinicTime) -> impl IntoView {
                 .map(|message| {
                     let who = if message.direction == "inbound" { "Caller" } else { "Clinic" };
                     let text = if message.unreadable {
-                        "(this message could not be opened)".to_owned()
+                        super::inbox::UNREADABLE.to_owned()
                     } else {
                         message.text.clone()
                     };

@@ -464,7 +464,9 @@ async fn reply(
     if already_answered(&txn, ready.answered).await? {
         return Ok(Answered::Nothing("already answered"));
     }
-    if let Some(why) = no_longer_answers(&txn, ready).await? {
+    let settings = clinic::get(&txn).await?;
+    let thread = conversations::find(&txn, ready.conversation).await?;
+    if let Some(why) = no_longer_answers(&txn, ready, &settings, &thread).await? {
         return stopped(txn, ready, why, tokens).await;
     }
     let Some(message) = send_text(&txn, secrets, ready.conversation, text).await? else {
@@ -479,7 +481,6 @@ async fn reply(
         .await;
     };
     if asks_something(text) {
-        let settings = clinic::get(&txn).await?;
         let about = (ready.conversation, message);
         ai_follow_ups::queue_after(&txn, &settings, about, txn.now()).await?;
     }
@@ -514,19 +515,21 @@ async fn stopped(
 }
 
 /// Why the AI may no longer answer `ready`'s caller text, which it answered when the answer was
-/// prepared: staff took the conversation over, closed it or replied to the caller, or the clinic
-/// turned the AI off, while the model was thinking. (A hand-off leaves the AI its closing text.)
+/// prepared: staff took the conversation (`thread`, as read now) over, closed it or replied to the
+/// caller, or the clinic turned the AI off (`settings`), while the model was thinking. (A hand-off
+/// leaves the AI its closing text.)
 async fn no_longer_answers(
     txn: &TenantTxn,
     ready: &Answering,
+    settings: &clinic_row::Model,
+    thread: &conversation::Model,
 ) -> Result<Option<&'static str>, DomainError> {
-    let thread = conversations::find(txn, ready.conversation).await?;
     Ok(
         if thread.ai_state.as_deref() == Some(ai_state::TAKEN_OVER) {
             Some("staff took the conversation over meanwhile")
         } else if thread.status != conversations::OPEN {
             Some("the conversation was closed meanwhile")
-        } else if !clinic::get(txn).await?.ai_enabled {
+        } else if !settings.ai_enabled {
             Some("the AI was turned off meanwhile")
         } else if staff_replied_since(txn, ready).await? {
             Some("staff replied to the caller meanwhile")
@@ -571,11 +574,11 @@ async fn fall_back(
     if already_answered(&txn, ready.answered).await? {
         return Ok(Answered::Nothing("already answered"));
     }
-    if let Some(why) = no_longer_answers(&txn, ready).await? {
-        return stopped(txn, ready, why, tokens).await;
-    }
     let settings = clinic::get(&txn).await?;
     let thread = conversations::find(&txn, ready.conversation).await?;
+    if let Some(why) = no_longer_answers(&txn, ready, &settings, &thread).await? {
+        return stopped(txn, ready, why, tokens).await;
+    }
     ai_tools::hand_off(&txn, thread, &serde_json::json!({ "reason": reason })).await?;
     let text = clinic::fallback_text(&settings, txn.now());
     let message = send_text(&txn, secrets, ready.conversation, &text).await?;
