@@ -223,8 +223,9 @@ pub enum AiConversationState {
 #[derive(SimpleObject)]
 pub struct AiStep {
     /// A tool (find_slots, book_appointment, quote, hand_off, save_details), reply, fallback,
-    /// follow_up, or stopped (staff took the conversation over, closed it or replied, or the AI
-    /// was turned off, while the model was thinking).
+    /// follow_up, or stopped (staff took the conversation over, closed it or replied, the AI was
+    /// turned off, another answer went out, or the caller wrote again, while the model was
+    /// thinking).
     pub action: String,
     /// What it came to, in plain words.
     pub outcome: String,

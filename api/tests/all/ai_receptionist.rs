@@ -1029,7 +1029,23 @@ async fn a_text_that_cannot_be_opened_goes_to_staff(kind: DatabaseKind) {
 async fn a_take_over_while_the_model_thinks_keeps_its_answer_unsent(kind: DatabaseKind) {
     let taken = "mutation($id: ID!) { takeOverConversation(id: $id) { aiState } }";
     let why = "staff took the conversation over meanwhile";
-    staff_act_while_the_model_thinks(kind, (taken, json!({})), why).await;
+    let answer = |_: &TestApp| Reply::Text("We can see you Monday.".to_owned());
+    staff_act_while_the_model_thinks(kind, answer, (taken, json!({})), why).await;
+}
+
+/// A take-over while the model is thinking stops the tools it asks for too: the booking it asked
+/// for is not made.
+async fn a_take_over_while_the_model_thinks_runs_none_of_its_tools(kind: DatabaseKind) {
+    let taken = "mutation($id: ID!) { takeOverConversation(id: $id) { aiState } }";
+    let why = "staff took the conversation over meanwhile";
+    let booking = |app: &TestApp| {
+        let slot = format!("{} 09:00", monday_ahead(app));
+        Reply::tool(
+            "book_appointment",
+            json!({ "slot": slot, "kind": "Boiler service" }),
+        )
+    };
+    staff_act_while_the_model_thinks(kind, booking, (taken, json!({})), why).await;
 }
 
 /// A staff reply while the model is thinking (before the AI's first text, so the conversation is
@@ -1039,13 +1055,20 @@ async fn a_staff_reply_while_the_model_thinks_keeps_its_answer_unsent(kind: Data
         "mutation($id: ID!, $body: String!) { replyToConversation(id: $id, body: $body) { id } }";
     let why = "staff replied to the caller meanwhile";
     let body = json!({ "body": "Yes, Monday at ten." });
-    staff_act_while_the_model_thinks(kind, (replied, body), why).await;
+    let answer = |_: &TestApp| Reply::Text("We can see you Monday.".to_owned());
+    staff_act_while_the_model_thinks(kind, answer, (replied, body), why).await;
 }
 
-/// A caller's text the model answers while a receptionist runs `act` (a mutation on the
-/// conversation `$id`, with these other variables) once the model was asked: the model's answer
-/// is not sent, and a `stopped` step says `why` and keeps the model's tokens for the budget.
-async fn staff_act_while_the_model_thinks(kind: DatabaseKind, act: (&str, Value), why: &str) {
+/// A caller's text the model answers (with what `answer` makes: a text, or a tool it asks for)
+/// while a receptionist runs `act` (a mutation on the conversation `$id`, with these other
+/// variables) once the model was asked: nothing the model answered is sent, run or booked, and a
+/// `stopped` step says `why` and keeps the model's tokens for the budget.
+async fn staff_act_while_the_model_thinks(
+    kind: DatabaseKind,
+    answer: impl FnOnce(&TestApp) -> Reply,
+    act: (&str, Value),
+    why: &str,
+) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
     miss_call(&mut app, "staff-1", "07700 900333").await;
@@ -1054,7 +1077,7 @@ async fn staff_act_while_the_model_thinks(kind: DatabaseKind, act: (&str, Value)
     let thread = thread_ending(&app, "333").await;
     let joiner = app.browser();
     let mut desk = join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
-    model.script([Reply::Text("We can see you Monday.".to_owned())]);
+    model.script([answer(&app), Reply::Text("Booked.".to_owned())]);
     model.hold();
     let (query, mut variables) = act;
     variables["id"] = json!(thread.id.to_string());
@@ -1071,6 +1094,11 @@ async fn staff_act_while_the_model_thinks(kind: DatabaseKind, act: (&str, Value)
         .query_strings("SELECT kind FROM messages WHERE kind = 'ai'", &["kind"])
         .await;
     assert!(by_ai.is_empty(), "the AI's answer is not stored or sent");
+    let booked = app
+        .db
+        .query_strings("SELECT source FROM appointments", &["source"])
+        .await;
+    assert!(booked.is_empty(), "no tool ran: {booked:?}");
     let steps = app
         .db
         .query_strings(
@@ -1086,6 +1114,94 @@ async fn staff_act_while_the_model_thinks(kind: DatabaseKind, act: (&str, Value)
         "{steps:?}"
     );
     assert_ne!(last[2], "0", "the model's tokens are kept for the budget");
+}
+
+/// The AI's steps in the order they were recorded, as (action, outcome).
+async fn steps_of(app: &TestApp) -> Vec<(String, String)> {
+    app.db
+        .query_strings(
+            "SELECT action, outcome FROM ai_steps ORDER BY created_at, id",
+            &["action", "outcome"],
+        )
+        .await
+        .into_iter()
+        .map(|step| (step[0].clone(), step[1].clone()))
+        .collect()
+}
+
+/// What the model was shown of the conversation in `request`: its turns, as JSON text.
+fn callers_words(request: &Value) -> String {
+    request["messages"].to_string()
+}
+
+/// A caller who writes again while the model answers their first text gets one answer to both:
+/// the first answer stops and the second text's answer reads the whole conversation.
+async fn a_caller_who_writes_again_while_the_model_thinks_gets_one_answer(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "again-1", "07700 900334").await;
+    model.script([
+        Reply::Text("We can see you Monday.".to_owned()),
+        Reply::Text("Monday or Tuesday: both are free.".to_owned()),
+    ]);
+    model.hold();
+    app.receive_text("SMagain1", "+447700900334", "Can I come Monday?")
+        .await;
+    let caller = async {
+        model.wait_for_requests(1, Duration::from_secs(30)).await;
+        app.receive_text("SMagain2", "+447700900334", "Or Tuesday?")
+            .await;
+        model.release();
+    };
+    tokio::join!(drain(&app, 6), caller);
+    let texts = texts_to(&app, "+447700900334");
+    assert_eq!(texts.len(), 2, "the text-back and one answer: {texts:?}");
+    assert!(texts[1].contains("Monday or Tuesday"), "{texts:?}");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 2, "each text's answer asked the model");
+    let second = callers_words(&requests[1]);
+    assert!(
+        second.contains("Can I come Monday?") && second.contains("Or Tuesday?"),
+        "{second}"
+    );
+    let steps = steps_of(&app).await;
+    let why = "the caller wrote again meanwhile: the answer to their latest text answers both";
+    assert_eq!(
+        steps,
+        [
+            ("stopped".to_owned(), why.to_owned()),
+            ("reply".to_owned(), "answered".to_owned())
+        ],
+    );
+}
+
+/// Two caller texts stored before any answer is prepared: however the worker takes their answers
+/// (one claim for both prepares both on the same texts), the caller gets one answer.
+async fn two_answers_prepared_on_the_same_texts_send_one(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "twice-1", "07700 900335").await;
+    model.script([
+        Reply::Text("Monday or Tuesday: both are free.".to_owned()),
+        Reply::Text("Both days are free.".to_owned()),
+    ]);
+    app.receive_text("SMtwice1", "+447700900335", "Can I come Monday?")
+        .await;
+    app.receive_text("SMtwice2", "+447700900335", "Or Tuesday?")
+        .await;
+    drain(&app, 6).await;
+    let texts = texts_to(&app, "+447700900335");
+    assert_eq!(texts.len(), 2, "the text-back and one answer: {texts:?}");
+    for request in model.requests() {
+        let words = callers_words(&request);
+        assert!(words.contains("Or Tuesday?"), "{words}");
+    }
+    let replies = steps_of(&app)
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "reply")
+        .count();
+    assert_eq!(replies, 1);
 }
 
 async fn nothing_happens_for_a_clinic_without_the_ai(kind: DatabaseKind) {
@@ -1377,5 +1493,8 @@ on_both_databases!(
     a_stalled_model_falls_back_within_the_answer_time,
     a_text_that_cannot_be_opened_goes_to_staff,
     a_take_over_while_the_model_thinks_keeps_its_answer_unsent,
-    a_staff_reply_while_the_model_thinks_keeps_its_answer_unsent
+    a_staff_reply_while_the_model_thinks_keeps_its_answer_unsent,
+    a_take_over_while_the_model_thinks_runs_none_of_its_tools,
+    a_caller_who_writes_again_while_the_model_thinks_gets_one_answer,
+    two_answers_prepared_on_the_same_texts_send_one
 );

@@ -12,11 +12,14 @@
 //! fallback (the clinic's text-back wording with the booking link) and the conversation goes to
 //! staff, with the reason recorded on it. So does a model that, over all its rounds and tries, takes
 //! longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller is not kept waiting.
-//! STOP and restrictions are checked when the answer is prepared and again when its text is sent;
-//! staff taking the conversation over, closing it or replying to the caller, or the AI turned off,
-//! while the model thinks stop the answer's text (and the fallback's) from going out.
+//! STOP and restrictions are checked when the answer is prepared and again when its text is sent.
+//! Whatever happened in the conversation while the model thought is checked, under the
+//! conversation's row lock, before each tool runs and when the text is stored: staff taking it
+//! over, closing it or replying to the caller, the AI turned off, or another answer sent stop this
+//! one (nothing more runs or goes out); so does a newer text of the caller, whose own answer reads
+//! the whole conversation and answers both at once: a caller who writes twice gets one answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,6 +61,9 @@ pub struct Answering {
     /// Whether a text of the conversation (STOP, START and HELP aside) could not be opened: the
     /// model would see only part of it.
     unreadable: bool,
+    /// Every message of the conversation when the answer was prepared: anything else was written
+    /// while the model thought ([`written_since`]).
+    seen: HashSet<Uuid>,
 }
 
 /// How an answer ended.
@@ -134,6 +140,7 @@ pub async fn prepare(
     let unreadable = shown
         .iter()
         .any(|message| message.body.is_none() && message.row.kind != messages::KIND_KEYWORD);
+    let seen = shown.iter().map(|message| message.row.id).collect();
     let (opening, turns) = turns_of(&shown);
     let services = ai_settings::services(txn).await?;
     let services: Vec<_> = services.iter().map(ai_settings::as_service).collect();
@@ -154,6 +161,7 @@ pub async fn prepare(
         turns,
         budget_spent,
         unreadable,
+        seen,
     }))
 }
 
@@ -394,7 +402,10 @@ pub async fn run(
         let mut results = Vec::with_capacity(uses.len());
         for (index, (id, name, input)) in uses.iter().enumerate() {
             let step_tokens = if index == 0 { tokens } else { 0 };
-            results.push(run_tool(scope, secrets, &ready, (id, name, input), step_tokens).await?);
+            match run_tool(scope, secrets, &ready, (id, name, input), step_tokens).await? {
+                Ok(result) => results.push(result),
+                Err(why) => return Ok(Answered::Nothing(why)),
+            }
         }
         turns.push(Turn {
             role: Role::User,
@@ -406,16 +417,22 @@ pub async fn run(
 }
 
 /// Runs one tool the model asked for in its own transaction and records the step; the result
-/// block for the model.
+/// block for the model, or why the answer stops here ([`no_longer_answers`]: the tool does not
+/// run, and a `stopped` step keeps `tokens`).
 async fn run_tool(
     scope: &TenantScope,
     secrets: &Secrets,
     ready: &Answering,
     (id, name, input): (&str, &str, &Value),
     tokens: u64,
-) -> Result<Block, DomainError> {
+) -> Result<Result<Block, &'static str>, DomainError> {
     let txn = scope.begin().await?;
-    let thread = conversations::find(&txn, ready.conversation).await?;
+    let thread = locked_thread(&txn, ready).await?;
+    let settings = clinic::get(&txn).await?;
+    if let Some(why) = no_longer_answers(&txn, ready, &settings, &thread).await? {
+        stopped(txn, ready, why, tokens).await?;
+        return Ok(Err(why));
+    }
     let answer = match name {
         tool::FIND_SLOTS => ai_tools::find_slots(&txn, input).await?,
         tool::QUOTE => ai_tools::quote(&txn, input).await?,
@@ -445,11 +462,22 @@ async fn run_tool(
     };
     record_step(&txn, ready.about(), step).await?;
     txn.commit().await?;
-    Ok(Block::ToolResult {
+    Ok(Ok(Block::ToolResult {
         tool_use_id: id.to_owned(),
         content,
         is_error,
-    })
+    }))
+}
+
+/// `ready`'s conversation, locked until `txn` ends ([`conversations::find_locked`]): what the AI
+/// does next is decided on everything written to it so far.
+async fn locked_thread(
+    txn: &TenantTxn,
+    ready: &Answering,
+) -> Result<conversation::Model, DomainError> {
+    conversations::find_locked(txn, ready.conversation)
+        .await?
+        .ok_or(DomainError::NotFound)
 }
 
 /// Stores the AI's `text` (with the automated marker) and queues it, once per caller text.
@@ -461,11 +489,11 @@ async fn reply(
     tokens: u64,
 ) -> Result<Answered, DomainError> {
     let txn = scope.begin().await?;
+    let thread = locked_thread(&txn, ready).await?;
     if already_answered(&txn, ready.answered).await? {
         return Ok(Answered::Nothing("already answered"));
     }
     let settings = clinic::get(&txn).await?;
-    let thread = conversations::find(&txn, ready.conversation).await?;
     if let Some(why) = no_longer_answers(&txn, ready, &settings, &thread).await? {
         return stopped(txn, ready, why, tokens).await;
     }
@@ -495,8 +523,9 @@ async fn reply(
     Ok(Answered::Replied { message })
 }
 
-/// Ends an answer that may no longer be sent (`why`, from [`no_longer_answers`]): nothing is sent,
-/// and a `stopped` step keeps the `tokens` the model used, which the month's budget counts.
+/// Ends an answer that may no longer be sent (`why`, from [`no_longer_answers`]): nothing is sent
+/// or run, and a `stopped` step keeps the `tokens` the model used, which the month's budget
+/// counts.
 async fn stopped(
     txn: TenantTxn,
     ready: &Answering,
@@ -515,9 +544,9 @@ async fn stopped(
 }
 
 /// Why the AI may no longer answer `ready`'s caller text, which it answered when the answer was
-/// prepared: staff took the conversation (`thread`, as read now) over, closed it or replied to the
-/// caller, or the clinic turned the AI off (`settings`), while the model was thinking. (A hand-off
-/// leaves the AI its closing text.)
+/// prepared: staff took the conversation (`thread`, as read now) over or closed it, the clinic
+/// turned the AI off (`settings`), or something was written since ([`written_since`]). (A hand-off
+/// by the model leaves the AI its closing text.)
 async fn no_longer_answers(
     txn: &TenantTxn,
     ready: &Answering,
@@ -531,28 +560,50 @@ async fn no_longer_answers(
             Some("the conversation was closed meanwhile")
         } else if !settings.ai_enabled {
             Some("the AI was turned off meanwhile")
-        } else if staff_replied_since(txn, ready).await? {
-            Some("staff replied to the caller meanwhile")
         } else {
-            None
+            written_since(txn, ready, answers(settings, thread)).await?
         },
     )
 }
 
-/// Whether a member of staff wrote to the caller at or after the caller's text `ready` answers
-/// (before the AI's first text, a staff reply does not mark the conversation taken over).
-async fn staff_replied_since(txn: &TenantTxn, ready: &Answering) -> Result<bool, DomainError> {
-    let Some(answered) = in_clinic::<message::Entity>(txn, ready.answered).await? else {
-        return Ok(false);
-    };
-    Ok(txn
+/// What was written in `ready`'s conversation since the answer was prepared that stops it (STOP,
+/// START and HELP aside: their sending is checked on its own): a staff reply (before the AI's
+/// first text, one does not mark the conversation taken over), another text to the caller (another
+/// answer of the AI, a follow-up), or, while the AI still `answers` the conversation, a newer text
+/// of the caller: that text's own answer reads the whole conversation and answers both.
+async fn written_since(
+    txn: &TenantTxn,
+    ready: &Answering,
+    answers: bool,
+) -> Result<Option<&'static str>, DomainError> {
+    let written: Vec<(Uuid, String, String)> = txn
         .find::<message::Entity>()
         .filter(message::Column::ConversationId.eq(ready.conversation))
-        .filter(message::Column::Kind.eq(messages::KIND_STAFF))
-        .filter(message::Column::CreatedAt.gte(answered.created_at))
-        .one(txn.conn())
-        .await?
-        .is_some())
+        .filter(message::Column::Kind.ne(messages::KIND_KEYWORD))
+        .select_only()
+        .columns([
+            message::Column::Id,
+            message::Column::Direction,
+            message::Column::Kind,
+        ])
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    let unseen: Vec<_> = written
+        .iter()
+        .filter(|(id, _, _)| !ready.seen.contains(id))
+        .map(|(_, direction, kind)| (direction.as_str(), kind.as_str()))
+        .collect();
+    let any = |wanted: fn(&(&str, &str)) -> bool| unseen.iter().any(wanted);
+    Ok(if any(|(_, kind)| *kind == messages::KIND_STAFF) {
+        Some("staff replied to the caller meanwhile")
+    } else if any(|(direction, _)| *direction == "outbound") {
+        Some("the caller's text was answered meanwhile")
+    } else if answers && any(|(direction, _)| *direction == "inbound") {
+        Some("the caller wrote again meanwhile: the answer to their latest text answers both")
+    } else {
+        None
+    })
 }
 
 /// Whether the AI's answer asks the caller something (a caller who goes quiet after it gets one
@@ -571,11 +622,11 @@ async fn fall_back(
     tokens: u64,
 ) -> Result<Answered, DomainError> {
     let txn = scope.begin().await?;
+    let thread = locked_thread(&txn, ready).await?;
     if already_answered(&txn, ready.answered).await? {
         return Ok(Answered::Nothing("already answered"));
     }
     let settings = clinic::get(&txn).await?;
-    let thread = conversations::find(&txn, ready.conversation).await?;
     if let Some(why) = no_longer_answers(&txn, ready, &settings, &thread).await? {
         return stopped(txn, ready, why, tokens).await;
     }

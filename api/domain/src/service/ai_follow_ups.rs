@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::jobs::AiFollowUp;
 use crate::service::ai_agent::{self, Step};
-use crate::service::{clinic, opt_outs, restrictions};
+use crate::service::{clinic, conversations, opt_outs, restrictions};
 
 /// The `ai_steps` action of a follow-up.
 pub const FOLLOW_UP: &str = "follow_up";
@@ -125,6 +125,9 @@ pub async fn send(
     secrets: &Secrets,
     job: &AiFollowUp,
 ) -> Result<Option<Uuid>, DomainError> {
+    // Decided under the conversation's lock: a caller's text or a staff reply stored meanwhile
+    // is seen, or waits until the follow-up is stored.
+    conversations::find_locked(txn, job.conversation).await?;
     if still_due(txn, job).await?.is_err() {
         return Ok(None);
     }

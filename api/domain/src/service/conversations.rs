@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use ringback_entity::{clinic as clinic_row, conversation, message};
 use ringback_shared::ai::state as ai_state;
 use ringback_shared::seal::DataKey;
+use sea_orm::sea_query::LockType;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set};
 use serde_json::json;
 use uuid::Uuid;
@@ -75,6 +76,23 @@ pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<conversation::Model, Doma
     in_clinic::<conversation::Entity>(txn, id)
         .await?
         .ok_or(DomainError::NotFound)
+}
+
+/// The conversation `id`, its row locked until the transaction ends: whatever else writes to the
+/// conversation (a caller's text, a staff reply, a take-over, closing it) waits until then, so a
+/// text decided on what the conversation holds is decided on all of it. On PostgreSQL a row lock
+/// (`NO KEY UPDATE`, which the foreign-key checks of its messages never wait for); SQLite
+/// serialises writers anyway. `None` when the clinic holds no such conversation.
+pub async fn find_locked(
+    txn: &TenantTxn,
+    id: Uuid,
+) -> Result<Option<conversation::Model>, DomainError> {
+    Ok(txn
+        .find::<conversation::Entity>()
+        .filter(conversation::Column::Id.eq(id))
+        .lock(LockType::NoKeyUpdate)
+        .one(txn.conn())
+        .await?)
 }
 
 /// The messages of each of `conversation_ids` the clinic holds, oldest first, with their texts
