@@ -223,9 +223,10 @@ pub enum AiConversationState {
 #[derive(SimpleObject)]
 pub struct AiStep {
     /// A tool (find_slots, book_appointment, quote, hand_off, save_details), reply, fallback,
-    /// follow_up, or stopped (staff took the conversation over, closed it or replied, the AI was
-    /// turned off, another answer went out, or the caller wrote again, while the model was
-    /// thinking).
+    /// follow_up, caller_wrote (the caller wrote again while the model was thinking: it was asked
+    /// again with their new text; a tool it had asked for and not run yet did not run), or stopped
+    /// (staff took the conversation over, closed it or replied, the AI was turned off, or another
+    /// answer to the same texts went out, while the model was thinking).
     pub action: String,
     /// What it came to, in plain words.
     pub outcome: String,

@@ -1129,13 +1129,19 @@ async fn steps_of(app: &TestApp) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What the model was shown of the conversation in `request`: its turns, as JSON text.
-fn callers_words(request: &Value) -> String {
-    request["messages"].to_string()
+/// The sources of the appointments booked, in no order.
+async fn bookings(app: &TestApp) -> Vec<String> {
+    app.db
+        .query_strings("SELECT source FROM appointments", &["source"])
+        .await
+        .into_iter()
+        .map(|row| row[0].clone())
+        .collect()
 }
 
 /// A caller who writes again while the model answers their first text gets one answer to both:
-/// the first answer stops and the second text's answer reads the whole conversation.
+/// the answer under way takes the new text in and asks the model again; the second text's own
+/// job then finds it answered.
 async fn a_caller_who_writes_again_while_the_model_thinks_gets_one_answer(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
@@ -1144,39 +1150,163 @@ async fn a_caller_who_writes_again_while_the_model_thinks_gets_one_answer(kind: 
         Reply::Text("We can see you Monday.".to_owned()),
         Reply::Text("Monday or Tuesday: both are free.".to_owned()),
     ]);
-    model.hold();
-    app.receive_text("SMagain1", "+447700900334", "Can I come Monday?")
+    let texts = ["Can I come Monday?", "Or Tuesday?"];
+    let answer =
+        writes_again_while_the_model_thinks(&app, &model, ("+447700900334", 1), texts).await;
+    assert!(answer.contains("Monday or Tuesday"), "{answer}");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 2, "asked again with the new text, once");
+    let again = &requests[1]["messages"];
+    assert_eq!(again.as_array().map(Vec::len), Some(1), "{again}");
+    assert_eq!(again[0]["content"][0]["text"], "Can I come Monday?");
+    assert_eq!(again[0]["content"][1]["text"], "Or Tuesday?");
+    let wrote = "the caller wrote again before the answer went out: asked again";
+    asked_again_then_answered(&app, wrote).await;
+}
+
+/// The caller `number` writes the first of `texts`, then the second once the model got its
+/// `asked`-th request (the answers to it and later ones held until then), while the worker runs;
+/// the one answer they got after the text-back.
+async fn writes_again_while_the_model_thinks(
+    app: &TestApp,
+    model: &FakeAnthropic,
+    (number, asked): (&str, usize),
+    [first, second]: [&str; 2],
+) -> String {
+    model.hold_from(asked);
+    app.receive_text(&format!("SM{number}a"), number, first)
         .await;
     let caller = async {
-        model.wait_for_requests(1, Duration::from_secs(30)).await;
-        app.receive_text("SMagain2", "+447700900334", "Or Tuesday?")
+        model
+            .wait_for_requests(asked, Duration::from_secs(30))
+            .await;
+        app.receive_text(&format!("SM{number}b"), number, second)
             .await;
         model.release();
     };
-    tokio::join!(drain(&app, 6), caller);
-    let texts = texts_to(&app, "+447700900334");
+    tokio::join!(drain(app, 6), caller);
+    let texts = texts_to(app, number);
     assert_eq!(texts.len(), 2, "the text-back and one answer: {texts:?}");
-    assert!(texts[1].contains("Monday or Tuesday"), "{texts:?}");
-    let requests = model.requests();
-    assert_eq!(requests.len(), 2, "each text's answer asked the model");
-    let second = callers_words(&requests[1]);
-    assert!(
-        second.contains("Can I come Monday?") && second.contains("Or Tuesday?"),
-        "{second}"
-    );
-    let steps = steps_of(&app).await;
-    let why = "the caller wrote again meanwhile: the answer to their latest text answers both";
+    texts[1].clone()
+}
+
+/// Checks that the AI's steps were a `caller_wrote` step saying `wrote`, then the answer.
+async fn asked_again_then_answered(app: &TestApp, wrote: &str) {
     assert_eq!(
-        steps,
+        steps_of(app).await,
         [
-            ("stopped".to_owned(), why.to_owned()),
+            ("caller_wrote".to_owned(), wrote.to_owned()),
             ("reply".to_owned(), "answered".to_owned())
         ],
     );
 }
 
-/// Two caller texts stored before any answer is prepared: however the worker takes their answers
-/// (one claim for both prepares both on the same texts), the caller gets one answer.
+/// A caller who writes again after the model booked, before its answer went out: the booking
+/// stands and the model, asked again with the new text, knows it made it.
+async fn a_booking_made_before_the_caller_writes_again_is_kept_and_known(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "booked-1", "07700 900336").await;
+    let slot = format!("{} 09:00", monday_ahead(&app));
+    model.script([
+        Reply::tool(
+            "book_appointment",
+            json!({ "slot": slot, "kind": "Boiler service" }),
+        ),
+        Reply::Text("You are booked for Monday at nine.".to_owned()),
+        Reply::Text("You are booked for Monday at nine; Tuesday is full.".to_owned()),
+    ]);
+    let texts = ["Can I come Monday?", "Or Tuesday?"];
+    let answer =
+        writes_again_while_the_model_thinks(&app, &model, ("+447700900336", 2), texts).await;
+    assert_eq!(bookings(&app).await, ["ai"], "booked once");
+    assert!(answer.contains("Tuesday is full"), "{answer}");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 3);
+    let last_turn = &requests[2]["messages"][2]["content"];
+    assert_eq!(last_turn[0]["type"], "tool_result", "{last_turn}");
+    assert_ne!(
+        last_turn[0]["is_error"], true,
+        "the booking's result: {last_turn}"
+    );
+    assert_eq!(last_turn[1]["text"], "Or Tuesday?", "{last_turn}");
+    let actions: Vec<String> = steps_of(&app)
+        .await
+        .into_iter()
+        .map(|step| step.0)
+        .collect();
+    assert_eq!(actions, ["book_appointment", "caller_wrote", "reply"]);
+}
+
+/// A caller who writes again after the model asked for a tool and before it ran: the tool does
+/// not run, and the model is asked again with the new text.
+async fn a_tool_asked_for_before_the_caller_writes_again_does_not_run(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "unrun-1", "07700 900337").await;
+    let slot = format!("{} 09:00", monday_ahead(&app));
+    model.script([
+        Reply::tool(
+            "book_appointment",
+            json!({ "slot": slot, "kind": "Boiler service" }),
+        ),
+        Reply::Text("Tuesday then: shall I book nine o'clock?".to_owned()),
+    ]);
+    let texts = ["Can I come Monday?", "Actually, Tuesday is better."];
+    let answer =
+        writes_again_while_the_model_thinks(&app, &model, ("+447700900337", 1), texts).await;
+    assert!(bookings(&app).await.is_empty(), "the booking did not run");
+    assert!(answer.contains("Tuesday then"), "{answer}");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 2);
+    let last_turn = &requests[1]["messages"][2]["content"];
+    assert_eq!(last_turn[0]["type"], "tool_result", "{last_turn}");
+    assert_eq!(last_turn[0]["is_error"], true, "{last_turn}");
+    assert_eq!(last_turn[1]["text"], "Actually, Tuesday is better.");
+    let wrote = "the caller wrote again before book_appointment ran: asked again";
+    asked_again_then_answered(&app, wrote).await;
+}
+
+/// A caller's text stamped before an answer that was being stored as it came (the webhook stamps
+/// a text when it arrives, the answer when it is stored) is still answered, after that answer: the
+/// answer recorded which text it answered, whatever the order of the stamps.
+async fn a_text_stamped_before_an_answer_it_came_during_is_still_answered(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "during-1", "07700 900338").await;
+    model.script([
+        Reply::Text("We can see you Monday.".to_owned()),
+        Reply::Text("Tuesday is free too.".to_owned()),
+    ]);
+    let clock = app.db.clock.clone();
+    let at = |seconds: i64| clock.set(clock.now() + chrono::Duration::seconds(seconds));
+    at(10);
+    app.receive_text("SMduring1", "+447700900338", "Can I come Monday?")
+        .await;
+    at(10);
+    drain(&app, 4).await;
+    // Stamped five seconds before the answer, stored after it.
+    at(-5);
+    app.receive_text("SMduring2", "+447700900338", "Or Tuesday?")
+        .await;
+    at(15);
+    drain(&app, 4).await;
+    let texts = texts_to(&app, "+447700900338");
+    assert_eq!(texts.len(), 3, "the text-back and two answers: {texts:?}");
+    assert!(texts[2].contains("Tuesday is free"), "{texts:?}");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 2);
+    let turns = &requests[1]["messages"];
+    assert_eq!(
+        turns[0]["content"][0]["text"], "Can I come Monday?",
+        "{turns}"
+    );
+    assert_eq!(turns[1]["role"], "assistant", "{turns}");
+    assert_eq!(turns[2]["content"][0]["text"], "Or Tuesday?", "{turns}");
+}
+
+/// Two caller texts stored before any answer is prepared, and both answers asked the model before
+/// either went out: the caller gets one answer; the other stops when it finds it stored.
 async fn two_answers_prepared_on_the_same_texts_send_one(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
@@ -1185,23 +1315,33 @@ async fn two_answers_prepared_on_the_same_texts_send_one(kind: DatabaseKind) {
         Reply::Text("Monday or Tuesday: both are free.".to_owned()),
         Reply::Text("Both days are free.".to_owned()),
     ]);
+    model.hold();
     app.receive_text("SMtwice1", "+447700900335", "Can I come Monday?")
         .await;
     app.receive_text("SMtwice2", "+447700900335", "Or Tuesday?")
         .await;
-    drain(&app, 6).await;
+    let both_asked = async {
+        let asked = model.wait_for_requests(2, Duration::from_secs(30)).await;
+        model.release();
+        asked.len()
+    };
+    let ((), asked) = tokio::join!(drain(&app, 6), both_asked);
+    assert_eq!(
+        asked, 2,
+        "both answers asked the model before either went out"
+    );
     let texts = texts_to(&app, "+447700900335");
     assert_eq!(texts.len(), 2, "the text-back and one answer: {texts:?}");
-    for request in model.requests() {
-        let words = callers_words(&request);
-        assert!(words.contains("Or Tuesday?"), "{words}");
-    }
-    let replies = steps_of(&app)
-        .await
-        .into_iter()
-        .filter(|(action, _)| action == "reply")
-        .count();
-    assert_eq!(replies, 1);
+    let mut steps = steps_of(&app).await;
+    steps.sort();
+    let answered = "the caller's text was answered meanwhile";
+    assert_eq!(
+        steps,
+        [
+            ("reply".to_owned(), "answered".to_owned()),
+            ("stopped".to_owned(), answered.to_owned())
+        ],
+    );
 }
 
 async fn nothing_happens_for_a_clinic_without_the_ai(kind: DatabaseKind) {
@@ -1496,5 +1636,8 @@ on_both_databases!(
     a_staff_reply_while_the_model_thinks_keeps_its_answer_unsent,
     a_take_over_while_the_model_thinks_runs_none_of_its_tools,
     a_caller_who_writes_again_while_the_model_thinks_gets_one_answer,
+    a_booking_made_before_the_caller_writes_again_is_kept_and_known,
+    a_tool_asked_for_before_the_caller_writes_again_does_not_run,
+    a_text_stamped_before_an_answer_it_came_during_is_still_answered,
     two_answers_prepared_on_the_same_texts_send_one
 );

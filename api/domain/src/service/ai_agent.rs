@@ -13,11 +13,15 @@
 //! staff, with the reason recorded on it. So does a model that, over all its rounds and tries, takes
 //! longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller is not kept waiting.
 //! STOP and restrictions are checked when the answer is prepared and again when its text is sent.
-//! Whatever happened in the conversation while the model thought is checked, under the
-//! conversation's row lock, before each tool runs and when the text is stored: staff taking it
-//! over, closing it or replying to the caller, the AI turned off, or another answer sent stop this
-//! one (nothing more runs or goes out); so does a newer text of the caller, whose own answer reads
-//! the whole conversation and answers both at once: a caller who writes twice gets one answer.
+//! What happened in the conversation while the model thought is read, under the conversation's
+//! row lock, before each tool runs and before the text is stored ([`meanwhile`]): staff taking it
+//! over, closing it or replying to the caller, the AI turned off, or another answer of the AI
+//! stored stop this one (nothing more runs or goes out). A caller who writes again meanwhile is
+//! heard: the answer takes their new texts in and asks the model again (the tools it asked for and
+//! has not run yet are not run), so one answer, which knows what the AI already did, answers both.
+//! Which caller texts are still to be answered is read from what the AI's answers recorded
+//! ([`to_answer`]), not from the order the texts were stored in: a text stored while an answer was
+//! being sent, and so stored before it, is still answered.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -36,7 +40,7 @@ use ringback_shared::ai::state as ai_state;
 use ringback_shared::metrics::{local_day, parse_time_zone};
 use ringback_shared::sms::with_automated_marker;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Order, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::Value;
 use tokio::time::{Instant, timeout_at};
 use uuid::Uuid;
@@ -46,13 +50,14 @@ use crate::service::ai_prompt::{self, ClinicFacts, tool};
 use crate::service::ai_tools::{self, ToolAnswer};
 use crate::service::messages;
 use crate::service::{
-    ai_follow_ups, ai_settings, clinic, conversations, opt_outs, restrictions, text_back,
+    ai_follow_ups, ai_settings, clinic, conversations, keys, opt_outs, restrictions, text_back,
 };
 
 /// What the model is asked to answer.
 pub struct Answering {
     pub conversation: Uuid,
-    /// The caller's text being answered.
+    /// The caller's latest text, answered with every text of theirs before it that no answer
+    /// covered; it moves on when the caller writes again while the model thinks.
     pub answered: Uuid,
     system: String,
     turns: Vec<Turn>,
@@ -134,9 +139,10 @@ pub async fn prepare(
         return Ok(Err("already answered"));
     }
     let shown = conversations::shown_messages_of(txn, secrets, thread.id).await?;
-    if !ends_with_the_callers_text(&shown) {
-        return Ok(Err("the caller's text was answered meanwhile"));
-    }
+    let covered = texts_answered_by_ai(txn, thread.id).await?;
+    let Some((shown, latest)) = to_answer(shown, &covered) else {
+        return Ok(Err(ANSWERED_MEANWHILE));
+    };
     let unreadable = shown
         .iter()
         .any(|message| message.body.is_none() && message.row.kind != messages::KIND_KEYWORD);
@@ -156,7 +162,7 @@ pub async fn prepare(
     let budget_spent = tokens_this_month(txn).await? >= settings.ai_monthly_token_budget;
     Ok(Ok(Answering {
         conversation: thread.id,
-        answered: job.message,
+        answered: latest,
         system,
         turns,
         budget_spent,
@@ -172,15 +178,57 @@ fn today(settings: &clinic_row::Model, txn: &TenantTxn) -> NaiveDate {
         .unwrap_or_else(|_| txn.now().date_naive())
 }
 
-/// Whether the last text of the conversation (STOP, START and HELP aside) is the caller's, read
-/// or not.
-fn ends_with_the_callers_text(shown: &[conversations::ShownMessage]) -> bool {
-    shown
-        .iter()
-        .rev()
-        .find(|message| message.row.kind != messages::KIND_KEYWORD)
-        .is_some_and(|message| message.row.direction == "inbound")
+/// The conversation as the model reads it and the caller's latest text to answer, or `None` when
+/// every text of the caller's was answered. A caller's text is answered when a staff text follows
+/// it, or when an answer of the AI covered it or a later one (`covered`: the texts each answer
+/// recorded as answered, with everything before them). The texts still to answer come last, after
+/// whatever was stored around them (an answer being sent as they came, a text-back), so the model
+/// reads them as what it answers now. STOP, START and HELP are left where they are (the model
+/// never reads them).
+fn to_answer(
+    shown: Vec<conversations::ShownMessage>,
+    covered: &HashSet<Uuid>,
+) -> Option<(Vec<conversations::ShownMessage>, Uuid)> {
+    let is_callers = |message: &conversations::ShownMessage| {
+        message.row.direction == "inbound" && message.row.kind != messages::KIND_KEYWORD
+    };
+    let answered_up_to = shown.iter().rposition(|message| {
+        message.row.kind == messages::KIND_STAFF
+            || (is_callers(message) && covered.contains(&message.row.id))
+    });
+    let (mut before, mut open): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
+    for (index, message) in shown.into_iter().enumerate() {
+        if is_callers(&message) && answered_up_to.is_none_or(|up_to| index > up_to) {
+            open.push(message);
+        } else {
+            before.push(message);
+        }
+    }
+    let latest = open.last()?.row.id;
+    before.append(&mut open);
+    Some((before, latest))
 }
+
+/// The caller's texts the AI's answers in `conversation` recorded as answered (each with the
+/// caller's texts before it).
+async fn texts_answered_by_ai(
+    txn: &TenantTxn,
+    conversation: Uuid,
+) -> Result<HashSet<Uuid>, DomainError> {
+    let answered: Vec<Uuid> = txn
+        .find::<ai_step::Entity>()
+        .filter(ai_step::Column::ConversationId.eq(conversation))
+        .filter(ai_step::Column::Action.is_in(ANSWERS))
+        .select_only()
+        .column(ai_step::Column::AnsweredMessageId)
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    Ok(answered.into_iter().collect())
+}
+
+/// The steps that answer the caller: each records the caller's latest text it answered.
+const ANSWERS: [&str; 2] = ["reply", "fallback"];
 
 /// The conversation as the model's turns (caller texts as the user's, every text to the caller as
 /// the assistant's, consecutive texts of one side joined), and the texts to the caller before
@@ -242,7 +290,7 @@ async fn already_answered(txn: &TenantTxn, answered: Uuid) -> Result<bool, Domai
     Ok(txn
         .find::<ai_step::Entity>()
         .filter(ai_step::Column::AnsweredMessageId.eq(answered))
-        .filter(ai_step::Column::Action.is_in(["reply", "fallback"]))
+        .filter(ai_step::Column::Action.is_in(ANSWERS))
         .one(txn.conn())
         .await?
         .is_some())
@@ -308,6 +356,21 @@ impl Answering {
     fn about(&self) -> (Uuid, Uuid) {
         (self.conversation, self.answered)
     }
+
+    /// Takes the caller's `texts`, written while the model thought, into the answer: the latest
+    /// is what it answers now. Their words as the model reads them (one line each), or `None`
+    /// when one of them cannot be opened.
+    fn take_in(&mut self, texts: &[conversations::ShownMessage]) -> Option<String> {
+        self.seen.extend(texts.iter().map(|text| text.row.id));
+        if let Some(latest) = texts.last() {
+            self.answered = latest.row.id;
+        }
+        let words: Option<Vec<String>> = texts
+            .iter()
+            .map(|text| text.body.as_deref().map(ai_prompt::caller_text))
+            .collect();
+        Some(words?.join("\n"))
+    }
 }
 
 /// Records `step` of the AI in `conversation`, about message `about`.
@@ -332,27 +395,34 @@ pub(crate) async fn record_step(
     Ok(())
 }
 
+/// Why an answer stops when another answer of the AI to the same texts was stored first.
+const ANSWERED_MEANWHILE: &str = "the caller's text was answered meanwhile";
+
+/// Why an answer falls back when a text of its conversation cannot be opened.
+const UNREADABLE_TEXT: &str = "a text in this conversation could not be opened";
+
 /// Answers `ready`: the model's tool-use loop, then the answer stored and queued (or the
 /// fallback, when a text of the conversation cannot be opened, there is no model, it fails, the
 /// budget is spent, the steps run out or the model's rounds together take longer than `within`).
+/// The caller's texts written meanwhile are taken in between rounds ([`meanwhile`]).
 pub async fn run(
     scope: &TenantScope,
     secrets: &Secrets,
     (model, within): (Option<Arc<dyn ConversationModel>>, Duration),
-    ready: Answering,
+    mut ready: Answering,
 ) -> Result<Answered, DomainError> {
     if ready.unreadable {
-        let reason = "a text in this conversation could not be opened";
-        return fall_back(scope, secrets, &ready, reason, 0).await;
+        return fall_back(scope, secrets, &mut ready, UNREADABLE_TEXT, 0).await;
     }
     let Some(model) = model else {
-        return fall_back(scope, secrets, &ready, "no AI model is configured", 0).await;
+        return fall_back(scope, secrets, &mut ready, "no AI model is configured", 0).await;
     };
     if ready.budget_spent {
-        return fall_back(scope, secrets, &ready, "the month's AI budget is spent", 0).await;
+        let reason = "the month's AI budget is spent";
+        return fall_back(scope, secrets, &mut ready, reason, 0).await;
     }
     let deadline = Instant::now() + within;
-    let mut turns = ready.turns.clone();
+    let mut turns = std::mem::take(&mut ready.turns);
     for _ in 0..ai_prompt::MAX_STEPS {
         let request = MessagesRequest {
             model: model.model().to_owned(),
@@ -366,14 +436,14 @@ pub async fn run(
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
                 let reason = format!("the AI model could not answer ({error})");
-                return fall_back(scope, secrets, &ready, &reason, 0).await;
+                return fall_back(scope, secrets, &mut ready, &reason, 0).await;
             }
             Err(_) => {
                 let reason = format!(
                     "the AI model took longer than {} s to answer",
                     within.as_secs()
                 );
-                return fall_back(scope, secrets, &ready, &reason, 0).await;
+                return fall_back(scope, secrets, &mut ready, &reason, 0).await;
             }
         };
         let tokens = response.usage.total();
@@ -385,10 +455,18 @@ pub async fn run(
         if uses.is_empty() || response.stop_reason != Some(StopReason::ToolUse) {
             let text = response.text();
             if text.trim().is_empty() {
-                return fall_back(scope, secrets, &ready, "the AI model wrote nothing", tokens)
-                    .await;
+                let reason = "the AI model wrote nothing";
+                return fall_back(scope, secrets, &mut ready, reason, tokens).await;
             }
-            return reply(scope, secrets, &ready, &text, tokens).await;
+            let wrote = match reply(scope, secrets, &mut ready, &text, tokens).await? {
+                Ok(answered) => return Ok(answered),
+                Err(wrote) => wrote,
+            };
+            let Some(words) = ready.take_in(&wrote) else {
+                return fall_back(scope, secrets, &mut ready, UNREADABLE_TEXT, 0).await;
+            };
+            add_to_callers_turn(&mut turns, words);
+            continue;
         }
         let asked: Vec<Block> = response
             .content
@@ -399,13 +477,28 @@ pub async fn run(
             role: Role::Assistant,
             content: asked,
         });
-        let mut results = Vec::with_capacity(uses.len());
+        let mut results = Vec::with_capacity(uses.len() + 1);
+        let mut wrote = None;
         for (index, (id, name, input)) in uses.iter().enumerate() {
             let step_tokens = if index == 0 { tokens } else { 0 };
-            match run_tool(scope, secrets, &ready, (id, name, input), step_tokens).await? {
-                Ok(result) => results.push(result),
-                Err(why) => return Ok(Answered::Nothing(why)),
+            if wrote.is_some() {
+                results.push(not_run(id));
+                continue;
             }
+            match run_tool(scope, secrets, &ready, (id, name, input), step_tokens).await? {
+                ToolRun::Ran(result) => results.push(result),
+                ToolRun::Stopped(why) => return Ok(Answered::Nothing(why)),
+                ToolRun::CallerWrote(texts) => {
+                    results.push(not_run(id));
+                    wrote = Some(texts);
+                }
+            }
+        }
+        if let Some(texts) = wrote {
+            let Some(words) = ready.take_in(&texts) else {
+                return fall_back(scope, secrets, &mut ready, UNREADABLE_TEXT, 0).await;
+            };
+            results.push(Block::Text { text: words });
         }
         turns.push(Turn {
             role: Role::User,
@@ -413,25 +506,67 @@ pub async fn run(
         });
     }
     let reason = format!("the AI took more than {} steps", ai_prompt::MAX_STEPS);
-    fall_back(scope, secrets, &ready, &reason, 0).await
+    fall_back(scope, secrets, &mut ready, &reason, 0).await
 }
 
-/// Runs one tool the model asked for in its own transaction and records the step; the result
-/// block for the model, or why the answer stops here ([`no_longer_answers`]: the tool does not
-/// run, and a `stopped` step keeps `tokens`).
+/// Adds the caller's `words`, written while the model thought, to the turns, as the caller's:
+/// to the last turn when it is theirs (their first texts, or the results of the tools the model
+/// asked for), else as a turn of their own.
+fn add_to_callers_turn(turns: &mut Vec<Turn>, words: String) {
+    let text = Block::Text { text: words };
+    match turns.last_mut() {
+        Some(last) if last.role == Role::User => last.content.push(text),
+        _ => turns.push(Turn {
+            role: Role::User,
+            content: vec![text],
+        }),
+    }
+}
+
+/// The result of a tool the model asked for and that did not run, because the caller wrote again
+/// before it did.
+fn not_run(tool_use_id: &str) -> Block {
+    Block::ToolResult {
+        tool_use_id: tool_use_id.to_owned(),
+        content: "not run: the caller wrote again before it ran; read their new text".to_owned(),
+        is_error: true,
+    }
+}
+
+/// How a tool the model asked for came out.
+enum ToolRun {
+    /// It ran: the result block for the model.
+    Ran(Block),
+    /// The answer stops here, for this reason ([`meanwhile`]).
+    Stopped(&'static str),
+    /// The caller wrote these texts meanwhile: the tool did not run.
+    CallerWrote(Vec<conversations::ShownMessage>),
+}
+
+/// Runs one tool the model asked for in its own transaction and records the step, unless what
+/// happened meanwhile ([`meanwhile`]) stops the answer (a `stopped` step keeps `tokens`) or the
+/// caller wrote again (a `caller_wrote` step keeps them).
 async fn run_tool(
     scope: &TenantScope,
     secrets: &Secrets,
     ready: &Answering,
     (id, name, input): (&str, &str, &Value),
     tokens: u64,
-) -> Result<Result<Block, &'static str>, DomainError> {
+) -> Result<ToolRun, DomainError> {
     let txn = scope.begin().await?;
     let thread = locked_thread(&txn, ready).await?;
     let settings = clinic::get(&txn).await?;
-    if let Some(why) = no_longer_answers(&txn, ready, &settings, &thread).await? {
-        stopped(txn, ready, why, tokens).await?;
-        return Ok(Err(why));
+    match meanwhile(&txn, secrets, ready, &settings, &thread).await? {
+        Meanwhile::Nothing => {}
+        Meanwhile::Stop(why) => {
+            stopped(txn, ready, why, tokens).await?;
+            return Ok(ToolRun::Stopped(why));
+        }
+        Meanwhile::CallerWrote(texts) => {
+            let outcome = format!("the caller wrote again before {name} ran: asked again");
+            caller_wrote(txn, ready, outcome, tokens).await?;
+            return Ok(ToolRun::CallerWrote(texts));
+        }
     }
     let answer = match name {
         tool::FIND_SLOTS => ai_tools::find_slots(&txn, input).await?,
@@ -462,7 +597,7 @@ async fn run_tool(
     };
     record_step(&txn, ready.about(), step).await?;
     txn.commit().await?;
-    Ok(Ok(Block::ToolResult {
+    Ok(ToolRun::Ran(Block::ToolResult {
         tool_use_id: id.to_owned(),
         content,
         is_error,
@@ -480,33 +615,35 @@ async fn locked_thread(
         .ok_or(DomainError::NotFound)
 }
 
-/// Stores the AI's `text` (with the automated marker) and queues it, once per caller text.
+/// Stores the AI's `text` (with the automated marker) and queues it, once per caller text; or,
+/// when the caller wrote again meanwhile, stores nothing and gives their new texts (`Err`), for
+/// the model to be asked again.
 async fn reply(
     scope: &TenantScope,
     secrets: &Secrets,
-    ready: &Answering,
+    ready: &mut Answering,
     text: &str,
     tokens: u64,
-) -> Result<Answered, DomainError> {
+) -> Result<Result<Answered, Vec<conversations::ShownMessage>>, DomainError> {
     let txn = scope.begin().await?;
     let thread = locked_thread(&txn, ready).await?;
     if already_answered(&txn, ready.answered).await? {
-        return Ok(Answered::Nothing("already answered"));
+        return Ok(Ok(stopped(txn, ready, ANSWERED_MEANWHILE, tokens).await?));
     }
     let settings = clinic::get(&txn).await?;
-    if let Some(why) = no_longer_answers(&txn, ready, &settings, &thread).await? {
-        return stopped(txn, ready, why, tokens).await;
+    match meanwhile(&txn, secrets, ready, &settings, &thread).await? {
+        Meanwhile::Nothing => {}
+        Meanwhile::Stop(why) => return Ok(Ok(stopped(txn, ready, why, tokens).await?)),
+        Meanwhile::CallerWrote(texts) => {
+            let outcome = "the caller wrote again before the answer went out: asked again";
+            caller_wrote(txn, ready, outcome.to_owned(), tokens).await?;
+            return Ok(Err(texts));
+        }
     }
     let Some(message) = send_text(&txn, secrets, ready.conversation, text).await? else {
         txn.commit().await?;
-        return fall_back(
-            scope,
-            secrets,
-            ready,
-            "the daily texting limit is reached",
-            tokens,
-        )
-        .await;
+        let reason = "the daily texting limit is reached";
+        return Ok(Ok(fall_back(scope, secrets, ready, reason, tokens).await?));
     };
     if asks_something(text) {
         let about = (ready.conversation, message);
@@ -520,12 +657,11 @@ async fn reply(
     };
     record_step(&txn, ready.about(), step).await?;
     txn.commit().await?;
-    Ok(Answered::Replied { message })
+    Ok(Ok(Answered::Replied { message }))
 }
 
-/// Ends an answer that may no longer be sent (`why`, from [`no_longer_answers`]): nothing is sent
-/// or run, and a `stopped` step keeps the `tokens` the model used, which the month's budget
-/// counts.
+/// Ends an answer that may no longer be sent (`why`, from [`meanwhile`]): nothing is sent or run,
+/// and a `stopped` step keeps the `tokens` the model used, which the month's budget counts.
 async fn stopped(
     txn: TenantTxn,
     ready: &Answering,
@@ -543,67 +679,104 @@ async fn stopped(
     Ok(Answered::Nothing(why))
 }
 
-/// Why the AI may no longer answer `ready`'s caller text, which it answered when the answer was
-/// prepared: staff took the conversation (`thread`, as read now) over or closed it, the clinic
-/// turned the AI off (`settings`), or something was written since ([`written_since`]). (A hand-off
-/// by the model leaves the AI its closing text.)
-async fn no_longer_answers(
+/// Records that the caller wrote again while the model thought (`outcome` says where the answer
+/// was): a `caller_wrote` step keeps the round's `tokens`; the model is asked again.
+async fn caller_wrote(
+    txn: TenantTxn,
+    ready: &Answering,
+    outcome: String,
+    tokens: u64,
+) -> Result<(), DomainError> {
+    let step = Step {
+        action: "caller_wrote",
+        outcome,
+        tokens,
+        appointment: None,
+    };
+    record_step(&txn, ready.about(), step).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// What happened in a conversation while the model thought.
+enum Meanwhile {
+    /// Nothing that changes the answer.
+    Nothing,
+    /// The answer may no longer go on, for this reason.
+    Stop(&'static str),
+    /// The caller wrote these texts (oldest first), while the AI still answers them.
+    CallerWrote(Vec<conversations::ShownMessage>),
+}
+
+/// What happened in `ready`'s conversation since the answer was prepared (or last took the
+/// caller's texts in), read with `thread` locked: staff took it over or closed it, the clinic
+/// turned the AI off (`settings`), or something was written that the answer did not see
+/// ([`written_since`]). (A hand-off by the model leaves the AI its closing text.)
+async fn meanwhile(
     txn: &TenantTxn,
+    secrets: &Secrets,
     ready: &Answering,
     settings: &clinic_row::Model,
     thread: &conversation::Model,
-) -> Result<Option<&'static str>, DomainError> {
+) -> Result<Meanwhile, DomainError> {
     Ok(
         if thread.ai_state.as_deref() == Some(ai_state::TAKEN_OVER) {
-            Some("staff took the conversation over meanwhile")
+            Meanwhile::Stop("staff took the conversation over meanwhile")
         } else if thread.status != conversations::OPEN {
-            Some("the conversation was closed meanwhile")
+            Meanwhile::Stop("the conversation was closed meanwhile")
         } else if !settings.ai_enabled {
-            Some("the AI was turned off meanwhile")
+            Meanwhile::Stop("the AI was turned off meanwhile")
         } else {
-            written_since(txn, ready, answers(settings, thread)).await?
+            written_since(txn, secrets, ready, answers(settings, thread)).await?
         },
     )
 }
 
-/// What was written in `ready`'s conversation since the answer was prepared that stops it (STOP,
-/// START and HELP aside: their sending is checked on its own): a staff reply (before the AI's
-/// first text, one does not mark the conversation taken over), another text to the caller (another
-/// answer of the AI, a follow-up), or, while the AI still `answers` the conversation, a newer text
-/// of the caller: that text's own answer reads the whole conversation and answers both.
+/// What was written in `ready`'s conversation that the answer did not see (STOP, START and HELP
+/// aside: their sending is checked on its own; a text-back for a new missed call aside: it
+/// answers nothing): a staff reply (before the AI's first text, one does not mark the
+/// conversation taken over) or another answer of the AI stop it; the caller's texts, while the AI
+/// still `answers` the conversation, are taken in.
 async fn written_since(
     txn: &TenantTxn,
+    secrets: &Secrets,
     ready: &Answering,
     answers: bool,
-) -> Result<Option<&'static str>, DomainError> {
-    let written: Vec<(Uuid, String, String)> = txn
+) -> Result<Meanwhile, DomainError> {
+    let unseen: Vec<message::Model> = txn
         .find::<message::Entity>()
         .filter(message::Column::ConversationId.eq(ready.conversation))
         .filter(message::Column::Kind.ne(messages::KIND_KEYWORD))
-        .select_only()
-        .columns([
-            message::Column::Id,
-            message::Column::Direction,
-            message::Column::Kind,
-        ])
-        .into_tuple()
+        .order_by_asc(message::Column::CreatedAt)
+        .order_by_asc(message::Column::Id)
         .all(txn.conn())
-        .await?;
-    let unseen: Vec<_> = written
-        .iter()
-        .filter(|(id, _, _)| !ready.seen.contains(id))
-        .map(|(_, direction, kind)| (direction.as_str(), kind.as_str()))
+        .await?
+        .into_iter()
+        .filter(|message| !ready.seen.contains(&message.id))
         .collect();
-    let any = |wanted: fn(&(&str, &str)) -> bool| unseen.iter().any(wanted);
-    Ok(if any(|(_, kind)| *kind == messages::KIND_STAFF) {
-        Some("staff replied to the caller meanwhile")
-    } else if any(|(direction, _)| *direction == "outbound") {
-        Some("the caller's text was answered meanwhile")
-    } else if answers && any(|(direction, _)| *direction == "inbound") {
-        Some("the caller wrote again meanwhile: the answer to their latest text answers both")
-    } else {
-        None
-    })
+    let any_of = |kind: &str| unseen.iter().any(|message| message.kind == kind);
+    if any_of(messages::KIND_STAFF) {
+        return Ok(Meanwhile::Stop("staff replied to the caller meanwhile"));
+    }
+    if any_of(messages::KIND_AI) {
+        return Ok(Meanwhile::Stop(ANSWERED_MEANWHILE));
+    }
+    let callers: Vec<message::Model> = unseen
+        .into_iter()
+        .filter(|message| message.direction == "inbound")
+        .collect();
+    if callers.is_empty() || !answers {
+        return Ok(Meanwhile::Nothing);
+    }
+    let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
+    let texts = callers
+        .into_iter()
+        .map(|row| {
+            let body = conversations::shown_text(&key, txn.clinic_id(), &row);
+            conversations::ShownMessage { row, body }
+        })
+        .collect();
+    Ok(Meanwhile::CallerWrote(texts))
 }
 
 /// Whether the AI's answer asks the caller something (a caller who goes quiet after it gets one
@@ -613,22 +786,27 @@ fn asks_something(text: &str) -> bool {
 }
 
 /// Hands the conversation to staff for `reason` and sends the fallback text (the clinic's
-/// text-back wording with the booking link), once per caller text.
+/// text-back wording with the booking link), once per caller text; the caller's texts written
+/// meanwhile are answered by it too.
 async fn fall_back(
     scope: &TenantScope,
     secrets: &Secrets,
-    ready: &Answering,
+    ready: &mut Answering,
     reason: &str,
     tokens: u64,
 ) -> Result<Answered, DomainError> {
     let txn = scope.begin().await?;
     let thread = locked_thread(&txn, ready).await?;
-    if already_answered(&txn, ready.answered).await? {
-        return Ok(Answered::Nothing("already answered"));
-    }
     let settings = clinic::get(&txn).await?;
-    if let Some(why) = no_longer_answers(&txn, ready, &settings, &thread).await? {
-        return stopped(txn, ready, why, tokens).await;
+    match meanwhile(&txn, secrets, ready, &settings, &thread).await? {
+        Meanwhile::Nothing => {}
+        Meanwhile::Stop(why) => return stopped(txn, ready, why, tokens).await,
+        Meanwhile::CallerWrote(texts) => {
+            ready.take_in(&texts);
+        }
+    }
+    if already_answered(&txn, ready.answered).await? {
+        return stopped(txn, ready, ANSWERED_MEANWHILE, tokens).await;
     }
     ai_tools::hand_off(&txn, thread, &serde_json::json!({ "reason": reason })).await?;
     let text = clinic::fallback_text(&settings, txn.now());
@@ -683,6 +861,83 @@ pub(crate) async fn send_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A conversation's message of `kind` (`direction` follows from it), as read back.
+    fn shown(kind: &str) -> conversations::ShownMessage {
+        let inbound = kind == messages::KIND_REPLY || kind == messages::KIND_KEYWORD;
+        let at = Utc
+            .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+            .single()
+            .expect("a time");
+        conversations::ShownMessage {
+            row: message::Model {
+                clinic_id: Uuid::nil(),
+                id: Uuid::new_v4(),
+                conversation_id: Uuid::nil(),
+                caller_key: "caller".to_owned(),
+                direction: if inbound { "inbound" } else { "outbound" }.to_owned(),
+                kind: kind.to_owned(),
+                body_sealed: Vec::new(),
+                provider_message_id: None,
+                status: "received".to_owned(),
+                created_at: at,
+                updated_at: at,
+                call_id: None,
+            },
+            body: Some(kind.to_owned()),
+        }
+    }
+
+    fn kinds(messages: &[conversations::ShownMessage]) -> Vec<&str> {
+        messages
+            .iter()
+            .map(|message| message.row.kind.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn the_texts_to_answer_are_the_callers_after_the_last_answer_that_covered_them() {
+        use messages::{KIND_AI, KIND_KEYWORD, KIND_REPLY, KIND_STAFF, KIND_TEXT_BACK};
+        let thread = [
+            KIND_TEXT_BACK,
+            KIND_REPLY,
+            KIND_REPLY,
+            KIND_AI,
+            KIND_KEYWORD,
+        ]
+        .map(shown);
+        let first_answered = HashSet::from([thread[1].row.id]);
+        let (read, latest) = to_answer(thread.to_vec(), &first_answered).expect("one to answer");
+        assert_eq!(
+            latest, thread[2].row.id,
+            "stamped before the answer, not covered by it"
+        );
+        assert_eq!(
+            kinds(&read),
+            [
+                KIND_TEXT_BACK,
+                KIND_REPLY,
+                KIND_AI,
+                KIND_KEYWORD,
+                KIND_REPLY
+            ],
+            "the text to answer comes last; the keyword stays where it was"
+        );
+        let both_answered = HashSet::from([thread[2].row.id]);
+        assert!(to_answer(thread.to_vec(), &both_answered).is_none());
+
+        let staff_after = [KIND_TEXT_BACK, KIND_REPLY, KIND_STAFF].map(shown);
+        assert!(to_answer(staff_after.to_vec(), &HashSet::new()).is_none());
+        let only_keywords = [KIND_TEXT_BACK, KIND_KEYWORD].map(shown);
+        assert!(to_answer(only_keywords.to_vec(), &HashSet::new()).is_none());
+        let never_answered = [KIND_TEXT_BACK, KIND_REPLY, KIND_TEXT_BACK, KIND_REPLY].map(shown);
+        let (read, latest) = to_answer(never_answered.to_vec(), &HashSet::new()).expect("both");
+        assert_eq!(latest, never_answered[3].row.id);
+        assert_eq!(
+            kinds(&read),
+            [KIND_TEXT_BACK, KIND_TEXT_BACK, KIND_REPLY, KIND_REPLY]
+        );
+    }
 
     #[test]
     fn only_the_latest_turns_are_read_and_they_start_with_the_caller() {

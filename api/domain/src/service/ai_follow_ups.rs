@@ -125,8 +125,8 @@ pub async fn send(
     secrets: &Secrets,
     job: &AiFollowUp,
 ) -> Result<Option<Uuid>, DomainError> {
-    // Decided under the conversation's lock: a caller's text or a staff reply stored meanwhile
-    // is seen, or waits until the follow-up is stored.
+    // Decided under the conversation's lock: a take-over or closing committed meanwhile is read,
+    // one under way waits until the follow-up is stored.
     conversations::find_locked(txn, job.conversation).await?;
     if still_due(txn, job).await?.is_err() {
         return Ok(None);

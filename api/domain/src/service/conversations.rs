@@ -78,11 +78,13 @@ pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<conversation::Model, Doma
         .ok_or(DomainError::NotFound)
 }
 
-/// The conversation `id`, its row locked until the transaction ends: whatever else writes to the
-/// conversation (a caller's text, a staff reply, a take-over, closing it) waits until then, so a
-/// text decided on what the conversation holds is decided on all of it. On PostgreSQL a row lock
-/// (`NO KEY UPDATE`, which the foreign-key checks of its messages never wait for); SQLite
-/// serialises writers anyway. `None` when the clinic holds no such conversation.
+/// The conversation `id`, its row locked until the transaction ends: whatever changes the row
+/// meanwhile (a take-over, closing it, a new message's update of its latest activity) waits
+/// until then, and a change committed before is read. A message is inserted before its
+/// conversation's row is updated, so one being stored as the lock is taken may still be missed:
+/// readers that must not miss one decide by what was recorded, not by the order of stamps (the AI
+/// receptionist's [`crate::service::ai_agent`]). On PostgreSQL a row lock (`NO KEY UPDATE`);
+/// SQLite serialises writers anyway. `None` when the clinic holds no such conversation.
 pub async fn find_locked(
     txn: &TenantTxn,
     id: Uuid,

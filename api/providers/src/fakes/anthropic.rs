@@ -1,11 +1,13 @@
 //! A fake of Anthropic's Messages API. It checks what the real API checks first (the `x-api-key`
 //! and `anthropic-version` headers, a JSON body with a model, `max_tokens`, turns that start with
-//! the user, and tool results that answer the tool uses of the turn before), records every request
+//! the user, and tool results that answer every tool use of the turn before, first in their
+//! turn), records every request
 //! as sent, and plays scripted replies in order: text, a `tool_use` block with its arguments, a
 //! reply cut at `max_tokens`, an error status (429 rate limited, 500, 529 overloaded, with the
 //! API's error body and `retry-after`), or a stall past the client's timeout. With the script empty
 //! it answers with the default reply, if one is set, else with a 500. Replies can be delayed, as
-//! a model's latency would, or held back until the test lets them go.
+//! a model's latency would, or held back (all of them, or from a given request on) until the test
+//! lets them go.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -59,6 +61,8 @@ struct Shared {
     arrivals: Notify,
     /// While true, answers wait (after their request is recorded) until [`FakeAnthropic::release`].
     held: Mutex<bool>,
+    /// The answers to this request (counted from 1) and later ones wait too.
+    held_from: Mutex<Option<usize>>,
     released: Notify,
 }
 
@@ -92,6 +96,7 @@ impl FakeAnthropic {
             requests: Mutex::new(Vec::new()),
             arrivals: Notify::new(),
             held: Mutex::new(false),
+            held_from: Mutex::new(None),
             released: Notify::new(),
         });
         let (acceptor, base_url) = super::listen("127.0.0.1:0").await?;
@@ -132,9 +137,17 @@ impl FakeAnthropic {
         *lock(&self.shared.held) = true;
     }
 
-    /// Lets the answers held back by [`Self::hold`] go, and answers at once again.
+    /// Holds back the answers to the `count`-th request (counted from 1) and every later one
+    /// until [`Self::release`]: a test can act while the model thinks over a later round.
+    pub fn hold_from(&self, count: usize) {
+        *lock(&self.shared.held_from) = Some(count);
+    }
+
+    /// Lets the answers held back by [`Self::hold`] or [`Self::hold_from`] go, and answers at once
+    /// again.
     pub fn release(&self) {
         *lock(&self.shared.held) = false;
+        *lock(&self.shared.held_from) = None;
         self.shared.released.notify_waiters();
     }
 
@@ -218,7 +231,11 @@ async fn create_message(headers: &HeaderMap, body: String, shared: Data<&Arc<Sha
     if let Err(problem) = check(&request) {
         return error(400, "invalid_request_error", problem);
     }
-    lock(&shared.requests).push(raw);
+    let number = {
+        let mut requests = lock(&shared.requests);
+        requests.push(raw);
+        requests.len()
+    };
     shared.arrivals.notify_waiters();
     let reply = lock(&shared.script)
         .pop_front()
@@ -227,7 +244,8 @@ async fn create_message(headers: &HeaderMap, body: String, shared: Data<&Arc<Sha
     tokio::time::sleep(latency).await;
     loop {
         let released = shared.released.notified();
-        if !*lock(&shared.held) {
+        let held_from = lock(&shared.held_from).is_some_and(|from| number >= from);
+        if !*lock(&shared.held) && !held_from {
             break;
         }
         released.await;
@@ -260,6 +278,17 @@ fn check(request: &MessagesRequest) -> Result<(), &'static str> {
         });
         if answered_unknown {
             return Err("a tool_result must answer a tool_use of the turn before");
+        }
+        let results_first: Vec<&str> = pair[1]
+            .content
+            .iter()
+            .map_while(|block| match block {
+                Block::ToolResult { tool_use_id, .. } => Some(tool_use_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        if asked.iter().any(|id| !results_first.contains(id)) {
+            return Err("each tool_use must have its tool_result at the start of the next turn");
         }
     }
     Ok(())
