@@ -26,6 +26,11 @@ pub struct Model {
     pub details_sealed: Option<Vec<u8>>,
     /// When someone in the team last opened the thread; newer messages make it unread.
     pub read_at: Option<DateTimeUtc>,
+    /// The caller text whose answer of the AI receptionist is under way here, if any: a caller
+    /// text arriving meanwhile is taken into that answer rather than answered on its own.
+    pub ai_answering_for: Option<Uuid>,
+    /// When that answer began (an answer that never ended stops counting after the answer time).
+    pub ai_answering_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

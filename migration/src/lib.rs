@@ -66,6 +66,7 @@ mod m20261209_100000_index_waiting_audit;
 mod m20261210_100000_oldest_waiting_audit_first;
 mod m20261211_100000_create_note_reads_function;
 mod m20261212_100000_index_calls_newest_first;
+mod m20261213_100000_add_conversation_ai_answering;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -133,6 +134,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_100000_oldest_waiting_audit_first::Migration),
             Box::new(m20261211_100000_create_note_reads_function::Migration),
             Box::new(m20261212_100000_index_calls_newest_first::Migration),
+            Box::new(m20261213_100000_add_conversation_ai_answering::Migration),
         ]
     }
 }

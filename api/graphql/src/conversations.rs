@@ -11,8 +11,11 @@ use ringback_shared::ai::state as ai_state;
 
 use crate::error::{DomainError, graphql_error};
 use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
-use crate::loaders::{CallableCallOf, ConversationLoader, MessagesOf, StepsOf, load_permitted};
+use crate::loaders::{
+    CallableCallOf, ConversationLoader, DetailsOf, MessagesOf, StepsOf, load_permitted,
+};
 use ringback_domain::Backend;
+use ringback_domain::service::ai_tools::IntakeDetails;
 use ringback_domain::service::conversations::{self, ShownMessage};
 
 /// Largest page of conversations.
@@ -194,6 +197,20 @@ impl Conversation {
             .collect())
     }
 
+    /// What the caller told the AI receptionist when it asked the clinic's intake questions; null
+    /// when it saved nothing (reading them is recorded in the audit log).
+    async fn intake_details(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<IntakeDetailsView>> {
+        if self.0.details_sealed.is_none() {
+            return Ok(None);
+        }
+        let key = DetailsOf(self.0.id);
+        let details = load_permitted::<ConversationLoader, _>(ctx, WORK_CALLS, key).await?;
+        Ok(details.and_then(IntakeDetailsView::of))
+    }
+
     /// The messages, oldest first (reading them is recorded in the audit log).
     #[graphql(complexity = "20 * child_complexity")]
     async fn messages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
@@ -202,6 +219,41 @@ impl Conversation {
             .await?
             .ok_or_else(|| graphql_error(DomainError::NotFound))?;
         Ok(opened.into_iter().map(Message::from).collect())
+    }
+}
+
+/// A question the AI receptionist asked and what the caller answered.
+#[derive(SimpleObject)]
+pub struct IntakeAnswer {
+    pub question: String,
+    pub answer: String,
+}
+
+/// The intake details the AI receptionist saved in a conversation.
+#[derive(SimpleObject)]
+pub struct IntakeDetailsView {
+    /// Each question with the caller's answer (number-like runs removed), by question.
+    pub answers: Vec<IntakeAnswer>,
+    /// True when the stored details could not be opened (a damaged row): `answers` is empty.
+    pub unreadable: bool,
+}
+
+impl IntakeDetailsView {
+    /// The view of `details`; `None` when none were saved.
+    pub fn of(details: IntakeDetails) -> Option<Self> {
+        let (answers, unreadable) = match details {
+            IntakeDetails::None => return None,
+            IntakeDetails::Saved(answers) => (answers, false),
+            IntakeDetails::Unreadable => (Vec::new(), true),
+        };
+        let answers = answers
+            .into_iter()
+            .map(|(question, answer)| IntakeAnswer { question, answer })
+            .collect();
+        Some(Self {
+            answers,
+            unreadable,
+        })
     }
 }
 

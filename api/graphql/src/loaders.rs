@@ -12,6 +12,7 @@ use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
+use ringback_domain::service::ai_tools::IntakeDetails;
 use ringback_domain::service::attribution;
 use ringback_domain::service::calls::{self, Credit};
 use ringback_domain::service::conversations::{self, ShownMessage};
@@ -117,8 +118,13 @@ pub struct CallableCallOf(pub String);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MessagesOf(pub Uuid);
 
-/// Loads what a list of conversations shows besides their rows: the messages and the AI's steps
-/// in each, and each caller's latest missed call that "Call back" can use.
+/// A conversation whose intake details (what the caller told the AI) are to be opened (the read
+/// audited).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DetailsOf(pub Uuid);
+
+/// Loads what a list of conversations shows besides their rows: the messages, the AI's steps and
+/// the intake details in each, and each caller's latest missed call that "Call back" can use.
 pub struct ConversationLoader {
     pub caller: Caller,
     /// To open the messages' texts.
@@ -141,6 +147,27 @@ impl Loader<MessagesOf> for ConversationLoader {
         Ok(opened
             .into_iter()
             .map(|(id, messages)| (MessagesOf(id), messages))
+            .collect())
+    }
+}
+
+impl Loader<DetailsOf> for ConversationLoader {
+    type Value = IntakeDetails;
+    type Error = DomainError;
+
+    async fn load(
+        &self,
+        conversations: &[DetailsOf],
+    ) -> Result<HashMap<DetailsOf, IntakeDetails>, DomainError> {
+        let ids: Vec<Uuid> = conversations.iter().map(|of| of.0).collect();
+        // Ends with a commit: a loader writes the reads it noted in its own transaction.
+        let opened = in_clinic(&self.caller, Ending::Commit, async |txn, principal| {
+            conversations::read_details_of_each(txn, &self.secrets, principal.actor(), &ids).await
+        })
+        .await?;
+        Ok(opened
+            .into_iter()
+            .map(|(id, details)| (DetailsOf(id), details))
             .collect())
     }
 }

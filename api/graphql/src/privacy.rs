@@ -11,6 +11,7 @@ use ringback_domain::service::caller_records::{self, CallerRecord, Erasure};
 use ringback_shared::access::Permission;
 
 use crate::calls::Call;
+use crate::conversations::IntakeDetailsView;
 use crate::error::DomainError;
 use crate::guard::{Access, with_tenant};
 use ringback_core::tenant::TenantTxn;
@@ -37,6 +38,8 @@ pub struct HeldConversation {
     pub status: String,
     pub started_at: DateTime<Utc>,
     pub messages: Vec<HeldMessage>,
+    /// What the caller told the AI receptionist's intake questions; null when it saved nothing.
+    pub intake_details: Option<IntakeDetailsView>,
 }
 
 /// An appointment of the caller's, with its attribution.
@@ -94,6 +97,7 @@ impl From<CallerRecord> for CallerRecordView {
                             text: message.body.unwrap_or_default(),
                         })
                         .collect(),
+                    intake_details: IntakeDetailsView::of(held.details),
                 })
                 .collect(),
             appointments: found

@@ -525,11 +525,18 @@ async fn details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over(kind: Data
         .await
         .expect("opened");
     txn.commit().await.expect("commit");
+    let answer = |question: &str| match &details {
+        ai_tools::IntakeDetails::Saved(answers) => answers
+            .iter()
+            .find(|(asked, _)| asked == question)
+            .map(|(_, answer)| answer.clone()),
+        other => panic!("{other:?}"),
+    };
     assert_eq!(
-        details["What is the job?"],
-        "Leaking boiler, ring [number removed]"
+        answer("What is the job?").as_deref(),
+        Some("Leaking boiler, ring [number removed]")
     );
-    assert_eq!(details["How urgent is it?"], "Today");
+    assert_eq!(answer("How urgent is it?").as_deref(), Some("Today"));
     let second = reload(&app, second.id).await;
     assert_eq!(second.ai_state.as_deref(), Some("handed_off"));
     assert_eq!(
@@ -586,6 +593,143 @@ async fn details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over(kind: Data
             .await
             .iter()
             .any(|(action, _)| action == "conversation.taken_over")
+    );
+}
+
+/// The intake details `browser` sees in conversation `id`.
+async fn intake_details_seen<E: poem::Endpoint>(
+    browser: &mut crate::common::graphql::Browser<E>,
+    id: uuid::Uuid,
+) -> Value {
+    let query = "query($id: ID!) { conversation(id: $id) { \
+        intakeDetails { answers { question answer } unreadable } } }";
+    let seen = browser.run(query, json!({ "id": id.to_string() })).await;
+    assert!(seen["errors"].is_null(), "{seen}");
+    seen["data"]["conversation"]["intakeDetails"].clone()
+}
+
+/// What the caller told the AI's intake questions is shown to the front desk (the read audited,
+/// without the words) and in the caller's record and export; details that cannot be opened show
+/// as unreadable everywhere, and the AI never overwrites them.
+async fn staff_and_the_callers_record_see_what_the_caller_told_the_ai(kind: DatabaseKind) {
+    use ringback_api::service::ai_tools::{self, IntakeDetails, ToolAnswer};
+    let mut app = TestApp::new(kind).await;
+    app.keep_numbers().await;
+    let thread = conversation_of(&app, "+447700900313", "My boiler is leaking").await;
+    let other = conversation_of(&app, "+447700900314", "Hello").await;
+    let save = async |app: &TestApp, fields: Value| {
+        let txn = app.tenant().begin().await.expect("txn");
+        let input = json!({ "fields": fields });
+        let now = reload_in(&txn, thread.id).await;
+        let saved = ai_tools::save_details(&txn, &app.state.secrets, now, &input)
+            .await
+            .expect("answered");
+        txn.commit().await.expect("commit");
+        saved
+    };
+    let fields = json!({ "What is the job?": "Leaking boiler, ring 07700 900313",
+                         "How urgent is it?": "Today" });
+    assert_eq!(
+        save(&app, fields).await,
+        ToolAnswer::Done(json!({ "saved": 2 }))
+    );
+
+    let joiner = app.browser();
+    let mut desk = join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
+    let saved = json!({ "answers": [
+        { "question": "How urgent is it?", "answer": "Today" },
+        { "question": "What is the job?", "answer": "Leaking boiler, ring [number removed]" },
+    ], "unreadable": false });
+    assert_eq!(intake_details_seen(&mut desk, thread.id).await, saved);
+    assert!(intake_details_seen(&mut desk, other.id).await.is_null());
+    let clock = app.state.clock.clone();
+    ringback_api::service::audit::sweep(&app.state.db, &clock, 10)
+        .await
+        .expect("sweep");
+    let noted: Vec<String> = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "conversation.details_read")
+        .map(|(_, detail)| detail)
+        .collect();
+    assert_eq!(noted.len(), 1, "one read of saved details: {noted:?}");
+    assert!(
+        noted[0].contains(&thread.id.to_string()) && !noted[0].contains("boiler"),
+        "{noted:?}"
+    );
+
+    let record = app
+        .owner
+        .run(
+            "query($n: String!) { callerRecord(number: $n) { conversations { \
+                intakeDetails { answers { question answer } unreadable } } } }",
+            json!({ "n": "07700 900313" }),
+        )
+        .await;
+    assert_eq!(
+        record["data"]["callerRecord"]["conversations"][0]["intakeDetails"], saved,
+        "{record}"
+    );
+    let export = app
+        .owner
+        .run(
+            "query($n: String!) { exportCallerRecord(number: $n) { json } }",
+            json!({ "n": "07700 900313" }),
+        )
+        .await;
+    let document: Value = serde_json::from_str(
+        export["data"]["exportCallerRecord"]["json"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{export}")),
+    )
+    .expect("JSON");
+    assert_eq!(
+        document["conversations"][0]["intake_details"], saved,
+        "{document}"
+    );
+    let exported = crate::clinic_export::exported_rows(&mut app, "conversations").await;
+    let of_thread = exported
+        .iter()
+        .find(|row| row["id"] == thread.id.to_string())
+        .expect("the conversation is exported");
+    assert_eq!(of_thread["intake_details"], saved, "{of_thread}");
+    assert!(of_thread.get("details_sealed").is_none(), "{of_thread}");
+
+    app.db
+        .execute_as_owner(&format!(
+            "UPDATE conversations SET details_sealed = substr(details_sealed, 1, 8) \
+             WHERE caller_tail = '{}'",
+            thread.caller_tail
+        ))
+        .await;
+    let damaged = reload(&app, thread.id).await.details_sealed;
+    let unreadable = json!({ "answers": [], "unreadable": true });
+    assert_eq!(intake_details_seen(&mut desk, thread.id).await, unreadable);
+    let refused = save(&app, json!({ "Postcode": "AB1 2CD" })).await;
+    assert!(matches!(refused, ToolAnswer::Refused(_)), "{refused:?}");
+    assert_eq!(
+        reload(&app, thread.id).await.details_sealed,
+        damaged,
+        "what is stored is kept"
+    );
+    let txn = app.tenant().begin().await.expect("txn");
+    let read = ai_tools::details_of(&txn, &app.state.secrets, &reload_in(&txn, thread.id).await)
+        .await
+        .expect("read");
+    txn.commit().await.expect("commit");
+    assert_eq!(read, IntakeDetails::Unreadable);
+    let record = app
+        .owner
+        .run(
+            "query($n: String!) { callerRecord(number: $n) { conversations { \
+                intakeDetails { unreadable } } } }",
+            json!({ "n": "07700 900313" }),
+        )
+        .await;
+    assert_eq!(
+        record["data"]["callerRecord"]["conversations"][0]["intakeDetails"]["unreadable"], true,
+        "{record}"
     );
 }
 
@@ -1166,7 +1310,8 @@ async fn a_caller_who_writes_again_while_the_model_thinks_gets_one_answer(kind: 
 
 /// The caller `number` writes the first of `texts`, then the second once the model got its
 /// `asked`-th request (the answers to it and later ones held until then), while the worker runs;
-/// the one answer they got after the text-back.
+/// a second worker takes the second text's job meanwhile, which leaves the text to the answer
+/// under way. The one answer they got after the text-back.
 async fn writes_again_while_the_model_thinks(
     app: &TestApp,
     model: &FakeAnthropic,
@@ -1182,12 +1327,47 @@ async fn writes_again_while_the_model_thinks(
             .await;
         app.receive_text(&format!("SM{number}b"), number, second)
             .await;
+        let beside = app.worker("ai-beside");
+        assert_eq!(
+            beside.run_once().await.expect("a pass"),
+            1,
+            "the new text's job"
+        );
         model.release();
     };
     tokio::join!(drain(app, 6), caller);
     let texts = texts_to(app, number);
     assert_eq!(texts.len(), 2, "the text-back and one answer: {texts:?}");
+    assert_eq!(
+        answer_jobs(app).await,
+        [
+            ("cancelled", "an answer under way takes this text in"),
+            ("done", "")
+        ]
+        .map(owned)
+    );
     texts[1].clone()
+}
+
+/// How the `ai_answer` jobs ended: each one's status and why it was cancelled, in that order.
+async fn answer_jobs(app: &TestApp) -> Vec<(String, String)> {
+    app.db
+        .query_strings(
+            "SELECT status, COALESCE(last_error, '') AS why FROM job_outbox \
+             WHERE kind = 'ai_answer'",
+            &["status", "why"],
+        )
+        .await
+        .into_iter()
+        .map(|row| (row[0].clone(), row[1].clone()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// A pair of words as owned strings.
+fn owned((first, second): (&str, &str)) -> (String, String) {
+    (first.to_owned(), second.to_owned())
 }
 
 /// Checks that the AI's steps were a `caller_wrote` step saying `wrote`, then the answer.
@@ -1305,9 +1485,10 @@ async fn a_text_stamped_before_an_answer_it_came_during_is_still_answered(kind: 
     assert_eq!(turns[2]["content"][0]["text"], "Or Tuesday?", "{turns}");
 }
 
-/// Two caller texts stored before any answer is prepared, and both answers asked the model before
-/// either went out: the caller gets one answer; the other stops when it finds it stored.
-async fn two_answers_prepared_on_the_same_texts_send_one(kind: DatabaseKind) {
+/// Two caller texts stored before any answer is prepared: the first job's answer reads both; the
+/// second, prepared beside it (one claim) or after it, leaves its text to it or finds it answered;
+/// the caller gets one answer.
+async fn two_texts_before_the_worker_runs_get_one_answer(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
     miss_call(&mut app, "twice-1", "07700 900335").await;
@@ -1315,32 +1496,26 @@ async fn two_answers_prepared_on_the_same_texts_send_one(kind: DatabaseKind) {
         Reply::Text("Monday or Tuesday: both are free.".to_owned()),
         Reply::Text("Both days are free.".to_owned()),
     ]);
-    model.hold();
     app.receive_text("SMtwice1", "+447700900335", "Can I come Monday?")
         .await;
     app.receive_text("SMtwice2", "+447700900335", "Or Tuesday?")
         .await;
-    let both_asked = async {
-        let asked = model.wait_for_requests(2, Duration::from_secs(30)).await;
-        model.release();
-        asked.len()
-    };
-    let ((), asked) = tokio::join!(drain(&app, 6), both_asked);
-    assert_eq!(
-        asked, 2,
-        "both answers asked the model before either went out"
-    );
+    drain(&app, 6).await;
     let texts = texts_to(&app, "+447700900335");
     assert_eq!(texts.len(), 2, "the text-back and one answer: {texts:?}");
-    let mut steps = steps_of(&app).await;
-    steps.sort();
-    let answered = "the caller's text was answered meanwhile";
-    assert_eq!(
-        steps,
-        [
-            ("reply".to_owned(), "answered".to_owned()),
-            ("stopped".to_owned(), answered.to_owned())
-        ],
+    assert!(texts[1].contains("Monday or Tuesday"), "{texts:?}");
+    let requests = model.requests();
+    assert_eq!(requests.len(), 1, "one answer asked the model");
+    let turn = &requests[0]["messages"][0]["content"][0]["text"];
+    assert_eq!(turn, "Can I come Monday?\nOr Tuesday?");
+    let jobs = answer_jobs(&app).await;
+    let left_to_the_other = ["an answer under way takes this text in", "already answered"];
+    assert!(
+        jobs.len() == 2
+            && jobs[0].0 == "cancelled"
+            && left_to_the_other.contains(&jobs[0].1.as_str())
+            && jobs[1] == owned(("done", "")),
+        "{jobs:?}"
     );
 }
 
@@ -1639,5 +1814,6 @@ on_both_databases!(
     a_booking_made_before_the_caller_writes_again_is_kept_and_known,
     a_tool_asked_for_before_the_caller_writes_again_does_not_run,
     a_text_stamped_before_an_answer_it_came_during_is_still_answered,
-    two_answers_prepared_on_the_same_texts_send_one
+    two_texts_before_the_worker_runs_get_one_answer,
+    staff_and_the_callers_record_see_what_the_caller_told_the_ai
 );

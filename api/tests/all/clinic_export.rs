@@ -119,7 +119,7 @@ async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
 on_both_databases!(the_whole_clinic_streams_out);
 
 /// The rows of `table` in the owner's download of the clinic's data.
-async fn exported_rows(app: &mut TestApp, table: &str) -> Vec<Value> {
+pub(crate) async fn exported_rows(app: &mut TestApp, table: &str) -> Vec<Value> {
     let plan = app
         .owner
         .run("{ exportClinicData { url } }", json!({}))

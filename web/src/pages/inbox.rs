@@ -215,6 +215,10 @@ pub fn Thread() -> impl IntoView {
                 })}
             </div>
             {ai_status(data.conversation.ai_state, data.conversation.ai_stopped_reason)}
+            {data.conversation.intake_details.map(|details| {
+                let answers = details.answers.into_iter().map(|a| (a.question, a.answer)).collect();
+                intake_details(answers, details.unreadable)
+            })}
             <ol class="messages" data-testid="messages" aria-live="polite">
                 {messages(data.conversation.messages, clock)}
             </ol>
@@ -274,6 +278,24 @@ fn ai_steps(
             </details>
         }
     })
+}
+
+/// What the caller told the AI receptionist's intake questions (`answers`, question and answer),
+/// or that the saved details could not be opened (`unreadable`).
+pub(crate) fn intake_details(answers: Vec<(String, String)>, unreadable: bool) -> impl IntoView {
+    view! {
+        <section class="intake-details" data-testid="intake-details">
+            <h2>"What the caller told the AI"</h2>
+            {unreadable.then(|| view! {
+                <p class="unreadable" data-testid="intake-unreadable">"These details could not be opened."</p>
+            })}
+            <dl>
+                {answers.into_iter().map(|(question, answer)| view! {
+                    <dt>{question}</dt><dd data-testid="intake-answer">{answer}</dd>
+                }).collect_view()}
+            </dl>
+        </section>
+    }
 }
 
 /// What the dashboard shows in place of a message whose stored text could not be opened.

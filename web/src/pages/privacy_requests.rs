@@ -308,9 +308,17 @@ fn conversations_view(found: &Record, clock: ClinicTime) -> impl IntoView {
                     view! { <li>{format!("{who} · ")}{clock.local_time(&message.at)}": "{text}</li> }
                 })
                 .collect_view();
+            let details = thread.intake_details.as_ref().map(|details| {
+                let answers = details
+                    .answers
+                    .iter()
+                    .map(|a| (a.question.clone(), a.answer.clone()))
+                    .collect();
+                super::inbox::intake_details(answers, details.unreadable)
+            });
             view! {
                 <li>{format!("Conversation ({}) from ", thread.status)}{clock.local_time(&thread.started_at)}
-                    <ul>{messages}</ul></li>
+                    <ul>{messages}</ul>{details}</li>
             }
         })
         .collect_view();

@@ -1,5 +1,7 @@
-//! [`AiAnswer`]: the AI receptionist answers one caller text, once. Preparing reads what the
-//! model may see inside the claim's transaction; performing talks to the model with no
+//! [`AiAnswer`]: the AI receptionist answers a caller text (with the caller's texts before it no
+//! answer covered, and those they write while it runs), once; a text that arrives while another
+//! answer is under way in its conversation is left to that answer. Preparing reads what the model
+//! may see inside the claim's transaction; performing talks to the model with no
 //! transaction open and runs the tools and stores the answer in short transactions of its own
 //! (see [`crate::service::ai_agent`]); the answer's text then goes out as its own text job, sent
 //! at most once like every other.
@@ -39,9 +41,12 @@ impl Runnable for AiAnswer {
         _row: &job_outbox::Model,
         context: &JobContext,
     ) -> Result<Result<Answering, Attempt>, DomainError> {
-        Ok(ai_agent::prepare(txn, &context.backend.secrets, self)
-            .await?
-            .map_err(Attempt::Cancelled))
+        let answer_time = context.backend.ai_answer_within;
+        Ok(
+            ai_agent::prepare(txn, &context.backend.secrets, self, answer_time)
+                .await?
+                .map_err(Attempt::Cancelled),
+        )
     }
 
     async fn perform(

@@ -19,9 +19,12 @@
 //! stored stop this one (nothing more runs or goes out). A caller who writes again meanwhile is
 //! heard: the answer takes their new texts in and asks the model again (the tools it asked for and
 //! has not run yet are not run), so one answer, which knows what the AI already did, answers both.
+//! The new text's own job does not answer beside it: the answer under way is marked in the
+//! conversation while it runs ([`prepare`]), and a job prepared meanwhile ends, its text left to
+//! that answer (both decided under the conversation's lock, so the answer's last check sees it).
 //! Which caller texts are still to be answered is read from what the AI's answers recorded
-//! ([`to_answer`]), not from the order the texts were stored in: a text stored while an answer was
-//! being sent, and so stored before it, is still answered.
+//! ([`to_answer`]), not from whether the last text stored is the caller's: a text stamped as it
+//! arrived while an answer was being stored, and so stamped before it, is still answered.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -55,10 +58,14 @@ use crate::service::{
 
 /// What the model is asked to answer.
 pub struct Answering {
+    /// The caller text the answer's job was queued for (it marks the answer under way).
+    owner: Uuid,
     pub conversation: Uuid,
-    /// The caller's latest text, answered with every text of theirs before it that no answer
-    /// covered; it moves on when the caller writes again while the model thinks.
+    /// The caller's latest text (by its stamp), answered with every text of theirs before it that
+    /// no answer covered; it moves on when the caller writes again while the model thinks.
     pub answered: Uuid,
+    /// When `answered` was stamped.
+    answered_at: chrono::DateTime<Utc>,
     system: String,
     turns: Vec<Turn>,
     /// Whether the month's token budget was spent when the answer was prepared.
@@ -116,18 +123,24 @@ pub async fn queue_answer(txn: &TenantTxn, reply: &message::Model) -> Result<(),
     Ok(())
 }
 
-/// Reads what the model may see for `job`, or says why there is nothing to answer.
+/// Reads what the model may see for `job`, or says why there is nothing to answer, with the
+/// conversation locked; marks the answer under way in it ([`another_answer_under_way`]: a caller
+/// text arriving meanwhile is taken into this answer, whose answer time is `answer_time`).
 pub async fn prepare(
     txn: &TenantTxn,
     secrets: &Secrets,
     job: &AiAnswer,
+    answer_time: Duration,
 ) -> Result<Result<Answering, &'static str>, DomainError> {
     let settings = clinic::get(txn).await?;
-    let Some(thread) = in_clinic::<conversation::Entity>(txn, job.conversation).await? else {
+    let Some(thread) = conversations::find_locked(txn, job.conversation).await? else {
         return Ok(Err("the conversation is gone"));
     };
     if !answers(&settings, &thread) {
         return Ok(Err("the AI does not answer this conversation"));
+    }
+    if another_answer_under_way(&thread, job.message, txn.now(), answer_time) {
+        return Ok(Err("an answer under way takes this text in"));
     }
     let keys_of_caller = [thread.caller_key.clone()];
     if opt_outs::is_opted_out(txn, &thread.caller_key).await?
@@ -143,6 +156,10 @@ pub async fn prepare(
     let Some((shown, latest)) = to_answer(shown, &covered) else {
         return Ok(Err(ANSWERED_MEANWHILE));
     };
+    let answered_at = shown
+        .iter()
+        .find(|message| message.row.id == latest)
+        .map_or(txn.now(), |message| message.row.created_at);
     let unreadable = shown
         .iter()
         .any(|message| message.body.is_none() && message.row.kind != messages::KIND_KEYWORD);
@@ -160,15 +177,70 @@ pub async fn prepare(
         system.push_str(&format!("Your first text to the caller was: {opening}\n"));
     }
     let budget_spent = tokens_this_month(txn).await? >= settings.ai_monthly_token_budget;
+    mark_answering(txn, thread.id, Some((job.message, txn.now()))).await?;
     Ok(Ok(Answering {
+        owner: job.message,
         conversation: thread.id,
         answered: latest,
+        answered_at,
         system,
         turns,
         budget_spent,
         unreadable,
         seen,
     }))
+}
+
+/// Whether an answer to another caller text than `own` is under way in `thread` at `now`: marked,
+/// and begun less than the `answer_time` and a minute ago (an answer whose worker died stops
+/// counting then). Its checks before each tool and before its text ([`meanwhile`]), which read
+/// the conversation under the same lock, take the new text in.
+fn another_answer_under_way(
+    thread: &conversation::Model,
+    own: Uuid,
+    now: chrono::DateTime<Utc>,
+    answer_time: Duration,
+) -> bool {
+    let still_counts = chrono::Duration::from_std(answer_time)
+        .unwrap_or(chrono::Duration::MAX)
+        .checked_add(&chrono::Duration::minutes(1))
+        .unwrap_or(chrono::Duration::MAX);
+    match (thread.ai_answering_for, thread.ai_answering_since) {
+        (Some(owner), Some(since)) => owner != own && now - since < still_counts,
+        _ => false,
+    }
+}
+
+/// Marks in `conversation` the answer under way (`Some((the caller text it was queued for, when
+/// it began))`), or that none is (`None`).
+async fn mark_answering(
+    txn: &TenantTxn,
+    conversation: Uuid,
+    under_way: Option<(Uuid, chrono::DateTime<Utc>)>,
+) -> Result<(), DomainError> {
+    txn.update_many::<conversation::Entity>()
+        .col_expr(
+            conversation::Column::AiAnsweringFor,
+            Expr::value(under_way.map(|(owner, _)| owner)),
+        )
+        .col_expr(
+            conversation::Column::AiAnsweringSince,
+            Expr::value(under_way.map(|(_, since)| since)),
+        )
+        .filter(conversation::Column::Id.eq(conversation))
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}
+
+/// Ends `ready`'s mark as the answer under way in its conversation (unless another answer took
+/// the mark after this one stopped counting).
+async fn end_answering(txn: &TenantTxn, ready: &Answering) -> Result<(), DomainError> {
+    let thread = locked_thread(txn, ready).await?;
+    if thread.ai_answering_for == Some(ready.owner) {
+        mark_answering(txn, ready.conversation, None).await?;
+    }
+    Ok(())
 }
 
 /// The clinic-local day at the transaction's now.
@@ -362,8 +434,11 @@ impl Answering {
     /// when one of them cannot be opened.
     fn take_in(&mut self, texts: &[conversations::ShownMessage]) -> Option<String> {
         self.seen.extend(texts.iter().map(|text| text.row.id));
-        if let Some(latest) = texts.last() {
-            self.answered = latest.row.id;
+        let stamp = |text: &conversations::ShownMessage| (text.row.created_at, text.row.id);
+        if let Some(latest) = texts.iter().map(stamp).max()
+            && latest > (self.answered_at, self.answered)
+        {
+            (self.answered_at, self.answered) = latest;
         }
         let words: Option<Vec<String>> = texts
             .iter()
@@ -656,6 +731,7 @@ async fn reply(
         appointment: None,
     };
     record_step(&txn, ready.about(), step).await?;
+    end_answering(&txn, ready).await?;
     txn.commit().await?;
     Ok(Ok(Answered::Replied { message }))
 }
@@ -675,6 +751,7 @@ async fn stopped(
         appointment: None,
     };
     record_step(&txn, ready.about(), step).await?;
+    end_answering(&txn, ready).await?;
     txn.commit().await?;
     Ok(Answered::Nothing(why))
 }
@@ -818,6 +895,7 @@ async fn fall_back(
         appointment: None,
     };
     record_step(&txn, ready.about(), step).await?;
+    end_answering(&txn, ready).await?;
     txn.commit().await?;
     Ok(Answered::FellBack {
         message,

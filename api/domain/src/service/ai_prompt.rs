@@ -189,9 +189,15 @@ fn weekday_name(day: Weekday) -> &'static str {
     }
 }
 
-/// A caller's text as the model may see it: number-like runs removed.
+/// A caller's text as the model may see it: number-like runs removed; a text with no words (a
+/// picture message, say) says so, as the model reads no empty text.
 pub fn caller_text(text: &str) -> String {
-    remove_numbers(text)
+    let shown = remove_numbers(text);
+    if shown.trim().is_empty() {
+        "[a text with no words]".to_owned()
+    } else {
+        shown
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use ringback_entity::{appointment, clinic_service, conversation};
 use ringback_shared::ai::{MAX_DETAIL_CHARS, MAX_DETAILS, MAX_REASON_CHARS, state as ai_state};
 use ringback_shared::hours::BusinessHours;
 use ringback_shared::redact::remove_numbers;
+use ringback_shared::seal::DataKey;
 use ringback_shared::slots::{self, SlotSearch};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -313,7 +314,18 @@ pub async fn save_details(
         ));
     };
     let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
-    let mut details = details_of(txn, secrets, &thread).await?;
+    let mut details: serde_json::Map<String, Value> = match intake_details(&key, &thread) {
+        IntakeDetails::None => serde_json::Map::new(),
+        IntakeDetails::Saved(answers) => answers
+            .into_iter()
+            .map(|(question, answer)| (question, Value::String(answer)))
+            .collect(),
+        IntakeDetails::Unreadable => {
+            return Ok(ToolAnswer::Refused(
+                "the details saved before cannot be opened: hand the caller to staff".to_owned(),
+            ));
+        }
+    };
     for (question, answer) in fields {
         let Some(answer) = answer.as_str() else {
             continue;
@@ -338,16 +350,69 @@ pub async fn save_details(
     Ok(ToolAnswer::Done(json!({ "saved": details.len() })))
 }
 
-/// The intake details kept for `thread`, opened.
+/// The intake details the AI saved in a conversation, as staff, the caller's record and the
+/// tool that adds to them read them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntakeDetails {
+    /// None were saved.
+    None,
+    /// Each question with the caller's answer (number-like runs removed when saved), by question.
+    Saved(Vec<(String, String)>),
+    /// They are stored but cannot be opened (a damaged row): shown as such, never overwritten.
+    Unreadable,
+}
+
+impl IntakeDetails {
+    /// The details as exports write them: `null` when none were saved; details that cannot be
+    /// opened are `unreadable`, with no answers.
+    pub fn exported(&self) -> Value {
+        let (answers, unreadable) = match self {
+            IntakeDetails::None => return Value::Null,
+            IntakeDetails::Saved(answers) => (answers.as_slice(), false),
+            IntakeDetails::Unreadable => (&[][..], true),
+        };
+        let answers: Vec<Value> = answers
+            .iter()
+            .map(|(question, answer)| json!({ "question": question, "answer": answer }))
+            .collect();
+        json!({ "answers": answers, "unreadable": unreadable })
+    }
+}
+
+/// The intake details kept for `thread`, opened with its clinic's data `key`; details that cannot
+/// be opened are logged with the clinic and the conversation (never what is stored).
+pub fn intake_details(key: &DataKey, thread: &conversation::Model) -> IntakeDetails {
+    let Some(sealed) = &thread.details_sealed else {
+        return IntakeDetails::None;
+    };
+    let opened = keys::open_message(key, thread.clinic_id, sealed)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Map<String, Value>>(&text).ok());
+    let Some(answers) = opened else {
+        tracing::warn!(
+            clinic = %thread.clinic_id,
+            conversation = %thread.id,
+            "a conversation's intake details could not be opened; they show as unreadable"
+        );
+        return IntakeDetails::Unreadable;
+    };
+    IntakeDetails::Saved(
+        answers
+            .into_iter()
+            .filter_map(|(question, answer)| Some((question, answer.as_str()?.to_owned())))
+            .collect(),
+    )
+}
+
+/// The intake details kept for `thread`, opened ([`intake_details`]).
 pub async fn details_of(
     txn: &TenantTxn,
     secrets: &Secrets,
     thread: &conversation::Model,
-) -> Result<serde_json::Map<String, Value>, DomainError> {
-    let Some(sealed) = &thread.details_sealed else {
-        return Ok(serde_json::Map::new());
-    };
+) -> Result<IntakeDetails, DomainError> {
+    if thread.details_sealed.is_none() {
+        return Ok(IntakeDetails::None);
+    }
     let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
-    let opened = keys::open_message(&key, txn.clinic_id(), sealed)?;
-    Ok(serde_json::from_str(&opened).unwrap_or_default())
+    Ok(intake_details(&key, thread))
 }

@@ -31,15 +31,18 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::service::ai_tools::IntakeDetails;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, KeyedCaller};
 use crate::service::conversations::{self, ShownMessage};
 use crate::service::{clinic, metrics, opt_outs, restrictions};
 
-/// A conversation with its messages opened (one that cannot be opened shows as unreadable).
+/// A conversation with its messages and the intake details the AI saved in it opened (what
+/// cannot be opened shows as unreadable).
 pub struct HeldConversation {
     pub row: conversation::Model,
     pub messages: Vec<ShownMessage>,
+    pub details: IntakeDetails,
 }
 
 /// An appointment with the verdict attribution gave it.
@@ -156,10 +159,12 @@ async fn gather(
         .await?;
     let ids: Vec<Uuid> = threads.iter().map(|row| row.id).collect();
     let mut messages = conversations::shown_messages_of_each(txn, secrets, &ids).await?;
+    let mut details = conversations::intake_details_of_each(txn, secrets, &threads).await?;
     let conversations = threads
         .into_iter()
         .map(|row| HeldConversation {
             messages: messages.remove(&row.id).unwrap_or_default(),
+            details: details.remove(&row.id).unwrap_or(IntakeDetails::None),
             row,
         })
         .collect();
@@ -262,6 +267,7 @@ fn portable(
                 "text": message.body,
                 "unreadable": message.body.is_none(),
             })).collect::<Vec<_>>(),
+            "intake_details": held.details.exported(),
         })).collect::<Vec<_>>(),
         "appointments": found.appointments.iter().map(|held| json!({
             "booked_at": held.row.created_at,

@@ -1,9 +1,9 @@
 //! The clinic's whole data, for its owner to take away: one JSON document per line, each
 //! `{"table": …, "row": {…}}`, section by section: the clinic's settings, the team (no password
-//! hashes), calls, appointments, attributions, conversations, messages (their texts opened; one
-//! that cannot be opened is exported with `unreadable` and no text), worklist dismissals, the
-//! opt-out and do-not-process lists, the audit log and the daily figures (delay samples that do
-//! not decode exported as null).
+//! hashes), calls, appointments, attributions, conversations (with the intake details the AI
+//! saved opened), messages (their texts opened; one that cannot be opened is exported with
+//! `unreadable` and no text), worklist dismissals, the opt-out and do-not-process lists, the
+//! audit log and the daily figures (delay samples that do not decode exported as null).
 //! Sealed values (numbers, keys) are left out: they mean nothing outside the server, and a number
 //! never leaves it.
 //!
@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::service::ai_tools::IntakeDetails;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::{clinic, conversations, keys};
 
@@ -212,10 +213,7 @@ async fn read(
             })
             .await
         }
-        Section::Conversations => {
-            page::<conversation::Entity>(txn, conversation::Column::Id, after, |r| r.id.into())
-                .await
-        }
+        Section::Conversations => conversations_page(txn, secrets, after).await,
         Section::Messages => messages(txn, secrets, after).await,
         Section::WorklistDismissals => {
             page::<worklist_dismissal::Entity>(txn, worklist_dismissal::Column::Id, after, |r| {
@@ -271,6 +269,21 @@ where
     E: ClinicOwned,
     E::Model: Serialize,
 {
+    let (rows, last) = page_rows::<E>(txn, key, after, key_of).await?;
+    let shown = rows.iter().map(shown).collect::<Result<Vec<_>, _>>()?;
+    Ok((shown, last))
+}
+
+/// The rows of a keyset page of `E` ordered by `key`, and the key of its last row.
+async fn page_rows<E>(
+    txn: &TenantTxn,
+    key: E::Column,
+    after: Option<sea_orm::Value>,
+    key_of: impl Fn(&E::Model) -> sea_orm::Value,
+) -> Result<(Vec<E::Model>, Option<sea_orm::Value>), DomainError>
+where
+    E: ClinicOwned,
+{
     let mut query = txn.find::<E>();
     if let Some(after) = after {
         query = query.filter(key.gt(after));
@@ -281,8 +294,29 @@ where
         .all(txn.conn())
         .await?;
     let last = rows.last().map(&key_of);
-    let shown = rows.iter().map(shown).collect::<Result<Vec<_>, _>>()?;
-    Ok((shown, last))
+    Ok((rows, last))
+}
+
+/// A page of conversations, each with the intake details the AI saved in it opened
+/// (`intake_details`, as [`IntakeDetails::exported`] writes them).
+async fn conversations_page(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    after: Option<sea_orm::Value>,
+) -> Result<(Vec<Value>, Option<sea_orm::Value>), DomainError> {
+    let key = conversation::Column::Id;
+    let (rows, last) = page_rows::<conversation::Entity>(txn, key, after, |r| r.id.into()).await?;
+    let details = conversations::intake_details_of_each(txn, secrets, &rows).await?;
+    let mut page = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut exported = shown(row)?;
+        let of_row = details
+            .get(&row.id)
+            .map_or(Value::Null, IntakeDetails::exported);
+        exported["intake_details"] = of_row;
+        page.push(exported);
+    }
+    Ok((page, last))
 }
 
 ringback_core::row_by_position! {

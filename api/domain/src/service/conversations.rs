@@ -15,6 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::jobs::StaffReply;
+use crate::service::ai_tools::{self, IntakeDetails};
 use crate::service::audit::{self, AuditEvent};
 use crate::service::messages::{self, NewMessage, Party};
 use crate::service::{clinic, in_clinic, keys, opt_outs, restrictions, team, text_back};
@@ -128,6 +129,65 @@ pub async fn read_messages_of_each(
         .await?;
     }
     Ok(opened)
+}
+
+/// The intake details the AI saved in each of `conversation_ids` the clinic holds, opened (an id
+/// it does not hold is absent), in one statement; each read of saved details is audited
+/// (`conversation.details_read`, with how many answers, never what they say).
+pub async fn read_details_of_each(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    actor: Option<Uuid>,
+    conversation_ids: &[Uuid],
+) -> Result<HashMap<Uuid, IntakeDetails>, DomainError> {
+    let threads = txn
+        .find::<conversation::Entity>()
+        .filter(conversation::Column::Id.is_in(conversation_ids.iter().copied()))
+        .all(txn.conn())
+        .await?;
+    let details = intake_details_of_each(txn, secrets, &threads).await?;
+    for (conversation, of_one) in &details {
+        let answers = match of_one {
+            IntakeDetails::None => continue,
+            IntakeDetails::Saved(answers) => json!(answers.len()),
+            IntakeDetails::Unreadable => json!("unreadable"),
+        };
+        let detail = json!({ "conversation": conversation, "answers": answers });
+        let action = "conversation.details_read";
+        audit::note_read(
+            txn,
+            AuditEvent {
+                actor,
+                action,
+                detail,
+            },
+        )
+        .await?;
+    }
+    Ok(details)
+}
+
+/// The intake details of each of `threads`, opened (the clinic's row, for its key, is read only
+/// when one of them has details).
+pub async fn intake_details_of_each(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    threads: &[conversation::Model],
+) -> Result<HashMap<Uuid, IntakeDetails>, DomainError> {
+    let key = if threads.iter().any(|thread| thread.details_sealed.is_some()) {
+        Some(keys::data_key(secrets, &clinic::get(txn).await?)?)
+    } else {
+        None
+    };
+    Ok(threads
+        .iter()
+        .map(|thread| {
+            let details = key.as_ref().map_or(IntakeDetails::None, |key| {
+                ai_tools::intake_details(key, thread)
+            });
+            (thread.id, details)
+        })
+        .collect())
 }
 
 /// The messages of conversation `conversation_id`, oldest first, as [`shown_messages_of_each`]

@@ -82,6 +82,8 @@ async fn open_conversation(
         ai_stopped_reason: Set(None),
         details_sealed: Set(None),
         read_at: Set(None),
+        ai_answering_for: Set(None),
+        ai_answering_since: Set(None),
     }
     .insert(txn.conn())
     .await?)
