@@ -29,7 +29,8 @@ pub struct Model {
     /// The caller text whose answer of the AI receptionist is under way here, if any: a caller
     /// text arriving meanwhile is taken into that answer rather than answered on its own.
     pub ai_answering_for: Option<Uuid>,
-    /// When that answer began (an answer that never ended stops counting after the answer time).
+    /// When that answer began (an answer that never ended stops counting after the answer time
+    /// and a minute).
     pub ai_answering_since: Option<DateTimeUtc>,
 }
 

@@ -1285,7 +1285,7 @@ async fn bookings(app: &TestApp) -> Vec<String> {
 
 /// A caller who writes again while the model answers their first text gets one answer to both:
 /// the answer under way takes the new text in and asks the model again; the second text's own
-/// job then finds it answered.
+/// job, taken by another worker meanwhile, leaves the text to it.
 async fn a_caller_who_writes_again_while_the_model_thinks_gets_one_answer(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
@@ -1378,6 +1378,60 @@ async fn asked_again_then_answered(app: &TestApp, wrote: &str) {
             ("caller_wrote".to_owned(), wrote.to_owned()),
             ("reply".to_owned(), "answered".to_owned())
         ],
+    );
+}
+
+/// A staff reply before the AI's first text stops the answer under way without handing the
+/// conversation over; a text the caller writes after it, left to that answer while it ran, still
+/// gets an answer of its own once it stopped.
+async fn a_text_left_to_an_answer_that_stopped_is_still_answered(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "left-1", "07700 900339").await;
+    app.receive_text("SMleft1", "+447700900339", "Can I come Monday?")
+        .await;
+    let thread = thread_ending(&app, "339").await;
+    let joiner = app.browser();
+    let mut desk = join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
+    model.script([
+        Reply::Text("We can see you Monday.".to_owned()),
+        Reply::Text("Tuesday works too.".to_owned()),
+    ]);
+    model.hold();
+    let reply = "mutation($id: ID!, $body: String!) { replyToConversation(id: $id, body: $body) \
+        { id } }";
+    let staff_then_caller = async {
+        model.wait_for_requests(1, Duration::from_secs(30)).await;
+        let body = json!({ "id": thread.id.to_string(), "body": "Yes, Monday at ten." });
+        let done = desk.run(reply, body).await;
+        assert!(done["errors"].is_null(), "{done}");
+        app.receive_text("SMleft2", "+447700900339", "And Tuesday?")
+            .await;
+        app.worker("ai-beside").run_once().await.expect("a pass");
+        model.release();
+    };
+    tokio::join!(drain(&app, 8), staff_then_caller);
+    let texts = texts_to(&app, "+447700900339");
+    assert_eq!(texts.len(), 3, "text-back, staff reply, answer: {texts:?}");
+    assert!(texts[2].contains("Tuesday works too"), "{texts:?}");
+    let requests = model.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "the stopped answer, then the left text's"
+    );
+    let turns = &requests[1]["messages"];
+    assert_eq!(
+        turns[1]["content"][0]["text"], "Yes, Monday at ten.",
+        "{turns}"
+    );
+    assert_eq!(turns[2]["content"][0]["text"], "And Tuesday?", "{turns}");
+    let steps = steps_of(&app).await;
+    let why = "staff replied to the caller meanwhile";
+    assert_eq!(
+        steps,
+        [("stopped", why), ("reply", "answered")].map(owned),
+        "{steps:?}"
     );
 }
 
@@ -1509,7 +1563,11 @@ async fn two_texts_before_the_worker_runs_get_one_answer(kind: DatabaseKind) {
     let turn = &requests[0]["messages"][0]["content"][0]["text"];
     assert_eq!(turn, "Can I come Monday?\nOr Tuesday?");
     let jobs = answer_jobs(&app).await;
-    let left_to_the_other = ["an answer under way takes this text in", "already answered"];
+    let left_to_the_other = [
+        "an answer under way takes this text in",
+        "already answered",
+        "the caller's text was answered meanwhile",
+    ];
     assert!(
         jobs.len() == 2
             && jobs[0].0 == "cancelled"
@@ -1814,6 +1872,7 @@ on_both_databases!(
     a_booking_made_before_the_caller_writes_again_is_kept_and_known,
     a_tool_asked_for_before_the_caller_writes_again_does_not_run,
     a_text_stamped_before_an_answer_it_came_during_is_still_answered,
+    a_text_left_to_an_answer_that_stopped_is_still_answered,
     two_texts_before_the_worker_runs_get_one_answer,
     staff_and_the_callers_record_see_what_the_caller_told_the_ai
 );

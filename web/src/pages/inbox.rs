@@ -217,7 +217,7 @@ pub fn Thread() -> impl IntoView {
             {ai_status(data.conversation.ai_state, data.conversation.ai_stopped_reason)}
             {data.conversation.intake_details.map(|details| {
                 let answers = details.answers.into_iter().map(|a| (a.question, a.answer)).collect();
-                intake_details(answers, details.unreadable)
+                intake_details(answers, details.unreadable, 2)
             })}
             <ol class="messages" data-testid="messages" aria-live="polite">
                 {messages(data.conversation.messages, clock)}
@@ -281,19 +281,32 @@ fn ai_steps(
 }
 
 /// What the caller told the AI receptionist's intake questions (`answers`, question and answer),
-/// or that the saved details could not be opened (`unreadable`).
-pub(crate) fn intake_details(answers: Vec<(String, String)>, unreadable: bool) -> impl IntoView {
+/// or that the saved details could not be opened (`unreadable`), under a heading of the page's
+/// `level` (a conversation's page: 2; a caller's record, where it sits in a list: 5).
+pub(crate) fn intake_details(
+    answers: Vec<(String, String)>,
+    unreadable: bool,
+    level: u8,
+) -> impl IntoView {
+    let title = "What the caller told the AI";
+    let heading = if level <= 2 {
+        view! { <h2>{title}</h2> }.into_any()
+    } else {
+        view! { <h5>{title}</h5> }.into_any()
+    };
     view! {
         <section class="intake-details" data-testid="intake-details">
-            <h2>"What the caller told the AI"</h2>
+            {heading}
             {unreadable.then(|| view! {
                 <p class="unreadable" data-testid="intake-unreadable">"These details could not be opened."</p>
             })}
-            <dl>
-                {answers.into_iter().map(|(question, answer)| view! {
-                    <dt>{question}</dt><dd data-testid="intake-answer">{answer}</dd>
-                }).collect_view()}
-            </dl>
+            {(!answers.is_empty()).then(|| view! {
+                <dl>
+                    {answers.into_iter().map(|(question, answer)| view! {
+                        <dt>{question}</dt><dd data-testid="intake-answer">{answer}</dd>
+                    }).collect_view()}
+                </dl>
+            })}
         </section>
     }
 }

@@ -314,7 +314,7 @@ fn conversations_view(found: &Record, clock: ClinicTime) -> impl IntoView {
                     .iter()
                     .map(|a| (a.question.clone(), a.answer.clone()))
                     .collect();
-                super::inbox::intake_details(answers, details.unreadable)
+                super::inbox::intake_details(answers, details.unreadable, 5)
             });
             view! {
                 <li>{format!("Conversation ({}) from ", thread.status)}{clock.local_time(&thread.started_at)}

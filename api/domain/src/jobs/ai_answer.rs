@@ -1,7 +1,7 @@
 //! [`AiAnswer`]: the AI receptionist answers a caller text (with the caller's texts before it no
 //! answer covered, and those they write while it runs), once; a text that arrives while another
 //! answer is under way in its conversation is left to that answer. Preparing reads what the model
-//! may see inside the claim's transaction; performing talks to the model with no
+//! may see in a short transaction of its own, the conversation locked; performing talks to the model with no
 //! transaction open and runs the tools and stores the answer in short transactions of its own
 //! (see [`crate::service::ai_agent`]); the answer's text then goes out as its own text job, sent
 //! at most once like every other.
@@ -16,19 +16,27 @@ use uuid::Uuid;
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::ai_agent::{self, Answered, Answering};
 
-/// Answer a caller's text in a conversation the AI answers: one per caller text.
+/// Answer a caller's text in a conversation the AI answers: one per caller text, and one more
+/// when an answer that had texts left to it stopped without answering them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AiAnswer {
     pub conversation: Uuid,
     /// The caller's text to answer.
     pub message: Uuid,
+    /// For an answer queued when another stopped with texts it had not answered: the caller text
+    /// that answer was queued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Uuid>,
 }
 
 impl Job for AiAnswer {
     const NAME: &'static str = "ai_answer";
 
     fn idempotency_key(&self) -> Option<String> {
-        Some(format!("{}:{}", Self::NAME, self.message))
+        Some(match self.after {
+            None => format!("{}:{}", Self::NAME, self.message),
+            Some(after) => format!("{}:{}:after:{after}", Self::NAME, self.message),
+        })
     }
 }
 

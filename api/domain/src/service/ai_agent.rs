@@ -21,7 +21,9 @@
 //! has not run yet are not run), so one answer, which knows what the AI already did, answers both.
 //! The new text's own job does not answer beside it: the answer under way is marked in the
 //! conversation while it runs ([`prepare`]), and a job prepared meanwhile ends, its text left to
-//! that answer (both decided under the conversation's lock, so the answer's last check sees it).
+//! that answer (both decided under the conversation's lock, so the answer's last check sees it);
+//! an answer that stops without taking it in, while the AI still answers the conversation, queues
+//! an answer for what it left ([`answer_what_is_left`]).
 //! Which caller texts are still to be answered is read from what the AI's answers recorded
 //! ([`to_answer`]), not from whether the last text stored is the caller's: a text stamped as it
 //! arrived while an answer was being stored, and so stamped before it, is still answered.
@@ -114,6 +116,7 @@ pub async fn queue_answer(txn: &TenantTxn, reply: &message::Model) -> Result<(),
         job: AiAnswer {
             conversation: thread.id,
             message: reply.id,
+            after: None,
         },
         sealed_number: None,
         body_sealed: None,
@@ -634,7 +637,7 @@ async fn run_tool(
     match meanwhile(&txn, secrets, ready, &settings, &thread).await? {
         Meanwhile::Nothing => {}
         Meanwhile::Stop(why) => {
-            stopped(txn, ready, why, tokens).await?;
+            stopped(txn, secrets, ready, why, tokens).await?;
             return Ok(ToolRun::Stopped(why));
         }
         Meanwhile::CallerWrote(texts) => {
@@ -703,12 +706,14 @@ async fn reply(
     let txn = scope.begin().await?;
     let thread = locked_thread(&txn, ready).await?;
     if already_answered(&txn, ready.answered).await? {
-        return Ok(Ok(stopped(txn, ready, ANSWERED_MEANWHILE, tokens).await?));
+        return Ok(Ok(
+            stopped(txn, secrets, ready, ANSWERED_MEANWHILE, tokens).await?
+        ));
     }
     let settings = clinic::get(&txn).await?;
     match meanwhile(&txn, secrets, ready, &settings, &thread).await? {
         Meanwhile::Nothing => {}
-        Meanwhile::Stop(why) => return Ok(Ok(stopped(txn, ready, why, tokens).await?)),
+        Meanwhile::Stop(why) => return Ok(Ok(stopped(txn, secrets, ready, why, tokens).await?)),
         Meanwhile::CallerWrote(texts) => {
             let outcome = "the caller wrote again before the answer went out: asked again";
             caller_wrote(txn, ready, outcome.to_owned(), tokens).await?;
@@ -737,9 +742,11 @@ async fn reply(
 }
 
 /// Ends an answer that may no longer be sent (`why`, from [`meanwhile`]): nothing is sent or run,
-/// and a `stopped` step keeps the `tokens` the model used, which the month's budget counts.
+/// a `stopped` step keeps the `tokens` the model used, which the month's budget counts, and the
+/// caller's texts left unanswered get an answer of their own ([`answer_what_is_left`]).
 async fn stopped(
     txn: TenantTxn,
+    secrets: &Secrets,
     ready: &Answering,
     why: &'static str,
     tokens: u64,
@@ -752,8 +759,41 @@ async fn stopped(
     };
     record_step(&txn, ready.about(), step).await?;
     end_answering(&txn, ready).await?;
+    answer_what_is_left(&txn, secrets, ready).await?;
     txn.commit().await?;
     Ok(Answered::Nothing(why))
+}
+
+/// Queues an answer to the caller's texts no answer covered, when the AI still answers
+/// `ready`'s conversation: texts left to an answer that stopped without taking them in (a staff
+/// reply before the AI's first text stops it, yet leaves the AI answering) are still answered.
+async fn answer_what_is_left(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    ready: &Answering,
+) -> Result<(), DomainError> {
+    let settings = clinic::get(txn).await?;
+    let thread = locked_thread(txn, ready).await?;
+    if !answers(&settings, &thread) {
+        return Ok(());
+    }
+    let shown = conversations::shown_messages_of(txn, secrets, thread.id).await?;
+    let covered = texts_answered_by_ai(txn, thread.id).await?;
+    let Some((_, latest)) = to_answer(shown, &covered) else {
+        return Ok(());
+    };
+    let job = NewJob {
+        job: AiAnswer {
+            conversation: thread.id,
+            message: latest,
+            after: Some(ready.owner),
+        },
+        sealed_number: None,
+        body_sealed: None,
+        run_at: txn.now(),
+    };
+    outbox::enqueue(txn, job, txn.now()).await?;
+    Ok(())
 }
 
 /// Records that the caller wrote again while the model thought (`outcome` says where the answer
@@ -877,13 +917,13 @@ async fn fall_back(
     let settings = clinic::get(&txn).await?;
     match meanwhile(&txn, secrets, ready, &settings, &thread).await? {
         Meanwhile::Nothing => {}
-        Meanwhile::Stop(why) => return stopped(txn, ready, why, tokens).await,
+        Meanwhile::Stop(why) => return stopped(txn, secrets, ready, why, tokens).await,
         Meanwhile::CallerWrote(texts) => {
             ready.take_in(&texts);
         }
     }
     if already_answered(&txn, ready.answered).await? {
-        return stopped(txn, ready, ANSWERED_MEANWHILE, tokens).await;
+        return stopped(txn, secrets, ready, ANSWERED_MEANWHILE, tokens).await;
     }
     ai_tools::hand_off(&txn, thread, &serde_json::json!({ "reason": reason })).await?;
     let text = clinic::fallback_text(&settings, txn.now());

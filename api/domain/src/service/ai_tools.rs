@@ -396,12 +396,12 @@ pub fn intake_details(key: &DataKey, thread: &conversation::Model) -> IntakeDeta
         );
         return IntakeDetails::Unreadable;
     };
-    IntakeDetails::Saved(
-        answers
-            .into_iter()
-            .filter_map(|(question, answer)| Some((question, answer.as_str()?.to_owned())))
-            .collect(),
-    )
+    let mut answers: Vec<(String, String)> = answers
+        .into_iter()
+        .filter_map(|(question, answer)| Some((question, answer.as_str()?.to_owned())))
+        .collect();
+    answers.sort();
+    IntakeDetails::Saved(answers)
 }
 
 /// The intake details kept for `thread`, opened ([`intake_details`]).

@@ -33,8 +33,11 @@ use crate::service::{clinic, conversations, keys};
 /// Rows read per page.
 pub const PAGE_ROWS: u64 = 500;
 
-/// Columns never exported: sealed values and secrets' hashes.
+/// Columns never exported: sealed values, secrets' hashes and the AI receptionist's mark of an
+/// answer under way (working state, not the clinic's data).
 const WITHHELD: &[&str] = &[
+    "ai_answering_for",
+    "ai_answering_since",
     "wrapped_data_key",
     "forwarding_line_sealed",
     "callback_line_sealed",
