@@ -46,8 +46,9 @@ pub trait Job: Serialize + DeserializeOwned {
     /// The name stored with every job of this type.
     const NAME: &'static str;
 
-    /// Unique per clinic: a second job with the same key is not written. `None` for work that
-    /// may be queued any number of times (each job then gets a key of its own).
+    /// Unique per clinic: a second job with the same key cannot be written ([`enqueue`] fails on
+    /// it, [`enqueue_once`] leaves it). `None` for work that may be queued any number of times
+    /// (each job then gets a key of its own).
     fn idempotency_key(&self) -> Option<String>;
 
     /// The payload of a stored job of this type.
@@ -68,6 +69,27 @@ pub struct NewJob<J: Job> {
     pub sealed_number: Option<Vec<u8>>,
     pub body_sealed: Option<Vec<u8>>,
     pub run_at: DateTime<Utc>,
+}
+
+/// Writes `job` in the caller's transaction unless a job with its key was written before (in any
+/// state): `None` then. Callers that may queue the same work twice serialise on a lock of their
+/// own, so that two transactions never both find the key free.
+pub async fn enqueue_once<J: Job>(
+    txn: &TenantTxn,
+    job: NewJob<J>,
+    now: DateTime<Utc>,
+) -> Result<Option<job_outbox::Model>, DomainError> {
+    if let Some(key) = job.job.idempotency_key() {
+        let written = txn
+            .find::<job_outbox::Entity>()
+            .filter(job_outbox::Column::IdempotencyKey.eq(key))
+            .one(txn.conn())
+            .await?;
+        if written.is_some() {
+            return Ok(None);
+        }
+    }
+    enqueue(txn, job, now).await.map(Some)
 }
 
 /// Writes `job` in the caller's transaction.

@@ -79,6 +79,46 @@ async fn jobs_that_cannot_run_are_dead_letters_at_once(kind: DatabaseKind) {
     assert_eq!(worker.run_once().await.expect("worker pass"), 0);
 }
 
+/// Work that may be queued twice is written once: `enqueue_once` leaves a job whose key was
+/// written before (the second one is not an error and not a second row), where `enqueue` fails.
+async fn work_queued_once_is_written_once(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    let once = async |n: u8| {
+        let txn = app.tenant().begin().await.expect("txn");
+        let new = NewJob {
+            job: Unregistered { n },
+            sealed_number: None,
+            body_sealed: None,
+            run_at: txn.now(),
+        };
+        let written = outbox::enqueue_once(&txn, new, txn.now())
+            .await
+            .expect("queued or left");
+        txn.commit().await.expect("commit");
+        written.is_some()
+    };
+    assert!(once(7).await, "written the first time");
+    assert!(!once(7).await, "left the second time");
+    assert!(once(8).await, "another key is written");
+    let txn = app.tenant().begin().await.expect("txn");
+    let again = NewJob {
+        job: Unregistered { n: 7 },
+        sealed_number: None,
+        body_sealed: None,
+        run_at: txn.now(),
+    };
+    assert!(outbox::enqueue(&txn, again, txn.now()).await.is_err());
+    drop(txn);
+    let rows = app
+        .db
+        .query_strings(
+            "SELECT idempotency_key FROM job_outbox",
+            &["idempotency_key"],
+        )
+        .await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+}
+
 /// A job whose attempts never settle (its preparation or settlement keeps failing, or its worker
 /// keeps dying) is claimed again at each lease until its last allowed attempt, then given up as a
 /// dead letter, kept in doubt: it is never claimed for ever.
@@ -1023,6 +1063,7 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
 }
 
 on_both_databases!(
+    work_queued_once_is_written_once,
     reads_waiting_together_share_one_write_per_clinic,
     notes_that_cannot_be_stored_fail_their_reads_only,
     a_pepper_rotation_keeps_numbers_and_callers,

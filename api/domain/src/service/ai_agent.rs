@@ -60,8 +60,9 @@ use crate::service::{
 
 /// What the model is asked to answer.
 pub struct Answering {
-    /// The caller text the answer's job was queued for (it marks the answer under way).
-    owner: Uuid,
+    /// The caller text the answer's job was queued for (it names the answer in the conversation's
+    /// mark of an answer under way).
+    queued_for: Uuid,
     pub conversation: Uuid,
     /// The caller's latest text (by its stamp), answered with every text of theirs before it that
     /// no answer covered; it moves on when the caller writes again while the model thinks.
@@ -139,6 +140,10 @@ pub async fn prepare(
     let Some(thread) = conversations::find_locked(txn, job.conversation).await? else {
         return Ok(Err("the conversation is gone"));
     };
+    if thread.ai_answering_for == Some(job.message) {
+        // A retry of the answer that marked it: the mark is set again below if it answers.
+        mark_answering(txn, thread.id, None).await?;
+    }
     if !answers(&settings, &thread) {
         return Ok(Err("the AI does not answer this conversation"));
     }
@@ -154,9 +159,7 @@ pub async fn prepare(
     if already_answered(txn, job.message).await? {
         return Ok(Err("already answered"));
     }
-    let shown = conversations::shown_messages_of(txn, secrets, thread.id).await?;
-    let covered = texts_answered_by_ai(txn, thread.id).await?;
-    let Some((shown, latest)) = to_answer(shown, &covered) else {
+    let Some((shown, latest)) = open_texts(txn, secrets, thread.id).await? else {
         return Ok(Err(ANSWERED_MEANWHILE));
     };
     let answered_at = shown
@@ -182,7 +185,7 @@ pub async fn prepare(
     let budget_spent = tokens_this_month(txn).await? >= settings.ai_monthly_token_budget;
     mark_answering(txn, thread.id, Some((job.message, txn.now()))).await?;
     Ok(Ok(Answering {
-        owner: job.message,
+        queued_for: job.message,
         conversation: thread.id,
         answered: latest,
         answered_at,
@@ -240,7 +243,7 @@ async fn mark_answering(
 /// the mark after this one stopped counting).
 async fn end_answering(txn: &TenantTxn, ready: &Answering) -> Result<(), DomainError> {
     let thread = locked_thread(txn, ready).await?;
-    if thread.ai_answering_for == Some(ready.owner) {
+    if thread.ai_answering_for == Some(ready.queued_for) {
         mark_answering(txn, ready.conversation, None).await?;
     }
     Ok(())
@@ -282,6 +285,18 @@ fn to_answer(
     let latest = open.last()?.row.id;
     before.append(&mut open);
     Some((before, latest))
+}
+
+/// `conversation` as the model reads it and the caller's latest text still to answer
+/// ([`to_answer`]), or `None` when every text of the caller's was answered.
+async fn open_texts(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    conversation: Uuid,
+) -> Result<Option<(Vec<conversations::ShownMessage>, Uuid)>, DomainError> {
+    let shown = conversations::shown_messages_of(txn, secrets, conversation).await?;
+    let covered = texts_answered_by_ai(txn, conversation).await?;
+    Ok(to_answer(shown, &covered))
 }
 
 /// The caller's texts the AI's answers in `conversation` recorded as answered (each with the
@@ -777,22 +792,22 @@ async fn answer_what_is_left(
     if !answers(&settings, &thread) {
         return Ok(());
     }
-    let shown = conversations::shown_messages_of(txn, secrets, thread.id).await?;
-    let covered = texts_answered_by_ai(txn, thread.id).await?;
-    let Some((_, latest)) = to_answer(shown, &covered) else {
+    let Some((_, latest)) = open_texts(txn, secrets, thread.id).await? else {
         return Ok(());
     };
     let job = NewJob {
         job: AiAnswer {
             conversation: thread.id,
             message: latest,
-            after: Some(ready.owner),
+            after: Some(ready.queued_for),
         },
         sealed_number: None,
         body_sealed: None,
         run_at: txn.now(),
     };
-    outbox::enqueue(txn, job, txn.now()).await?;
+    // Once: an answer that stops again with the same text open (or a stopped attempt run twice)
+    // finds it queued; decided under the conversation's lock.
+    outbox::enqueue_once(txn, job, txn.now()).await?;
     Ok(())
 }
 
