@@ -1450,6 +1450,39 @@ async fn a_text_left_to_an_answer_that_stopped_is_still_answered(kind: DatabaseK
     );
 }
 
+/// An answer whose attempts all fail (here the clinic's data key is damaged, so nothing can be
+/// opened) ends as a dead letter that hands the caller to staff, its mark cleared: the caller is
+/// not left with nobody.
+async fn an_answer_given_up_hands_the_caller_to_staff(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "dead-1", "07700 900340").await;
+    model.script([Reply::Text("never".to_owned())]);
+    app.receive_text("SMdead1", "+447700900340", "Can I come Monday?")
+        .await;
+    app.db
+        .execute_as_owner("UPDATE clinics SET wrapped_data_key = substr(wrapped_data_key, 1, 8)")
+        .await;
+    let settings = WorkerSettings {
+        max_attempts: 1,
+        ..crate::common::app::quick_retries()
+    };
+    let provider = app.state.sms.clone().expect("the fake Twilio");
+    let worker = Worker::new(app.state.clone(), provider, settings, "ai-dead".to_owned());
+    worker.run_once().await.expect("a pass");
+    assert!(model.requests().is_empty(), "the model was never asked");
+    let jobs = answer_jobs(&app).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].0, "dead", "{jobs:?}");
+    let thread = thread_ending(&app, "340").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
+    assert_eq!(
+        thread.ai_stopped_reason.as_deref(),
+        Some("the AI could not answer: its attempts failed")
+    );
+    assert_eq!(thread.ai_answering_for, None, "the mark is cleared");
+}
+
 /// A caller who writes again after the model booked, before its answer went out: the booking
 /// stands and the model, asked again with the new text, knows it made it.
 async fn a_booking_made_before_the_caller_writes_again_is_kept_and_known(kind: DatabaseKind) {
@@ -1888,6 +1921,7 @@ on_both_databases!(
     a_tool_asked_for_before_the_caller_writes_again_does_not_run,
     a_text_stamped_before_an_answer_it_came_during_is_still_answered,
     a_text_left_to_an_answer_that_stopped_is_still_answered,
+    an_answer_given_up_hands_the_caller_to_staff,
     two_texts_before_the_worker_runs_get_one_answer,
     staff_and_the_callers_record_see_what_the_caller_told_the_ai
 );

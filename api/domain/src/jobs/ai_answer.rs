@@ -16,6 +16,9 @@ use uuid::Uuid;
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::ai_agent::{self, Answered, Answering};
 
+/// The status [`Runnable::given_up`] gets for a job whose attempts all failed (a dead letter).
+const FAILED: &str = "failed";
+
 /// Answer a caller's text in a conversation the AI answers: one per caller text, and one more
 /// when an answer that had texts left to it stopped without answering them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,10 +106,13 @@ impl Runnable for AiAnswer {
 
     async fn given_up(
         &self,
-        _txn: &TenantTxn,
+        txn: &TenantTxn,
         _row: &job_outbox::Model,
-        _status: &str,
+        status: &str,
     ) -> Result<(), DomainError> {
+        if status == FAILED {
+            ai_agent::gave_up(txn, self).await?;
+        }
         Ok(())
     }
 }

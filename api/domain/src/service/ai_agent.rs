@@ -249,6 +249,26 @@ async fn end_answering(txn: &TenantTxn, ready: &Answering) -> Result<(), DomainE
     Ok(())
 }
 
+/// An answer whose attempts all failed (errors, not the model's: those fall back): its mark is
+/// cleared, and while the AI still answers the conversation and no answer covered the text, the
+/// conversation goes to staff with the reason, so that the caller's texts (and those left to this
+/// answer) are not left with nobody.
+pub async fn gave_up(txn: &TenantTxn, job: &AiAnswer) -> Result<(), DomainError> {
+    let Some(thread) = conversations::find_locked(txn, job.conversation).await? else {
+        return Ok(());
+    };
+    if thread.ai_answering_for == Some(job.message) {
+        mark_answering(txn, thread.id, None).await?;
+    }
+    let settings = clinic::get(txn).await?;
+    if !answers(&settings, &thread) || already_answered(txn, job.message).await? {
+        return Ok(());
+    }
+    let reason = "the AI could not answer: its attempts failed";
+    ai_tools::hand_off(txn, thread, &serde_json::json!({ "reason": reason })).await?;
+    Ok(())
+}
+
 /// The clinic-local day at the transaction's now.
 fn today(settings: &clinic_row::Model, txn: &TenantTxn) -> NaiveDate {
     parse_time_zone(&settings.time_zone)
