@@ -208,7 +208,7 @@ impl Conversation {
         }
         let key = DetailsOf(self.0.id);
         let details = load_permitted::<ConversationLoader, _>(ctx, WORK_CALLS, key).await?;
-        Ok(details.and_then(IntakeDetailsView::of))
+        Ok(details.as_ref().and_then(IntakeDetailsView::of))
     }
 
     /// The messages, oldest first (reading them is recorded in the audit log).
@@ -240,15 +240,14 @@ pub struct IntakeDetailsView {
 
 impl IntakeDetailsView {
     /// The view of `details`; `None` when none were saved.
-    pub fn of(details: IntakeDetails) -> Option<Self> {
-        let (answers, unreadable) = match details {
-            IntakeDetails::None => return None,
-            IntakeDetails::Saved(answers) => (answers, false),
-            IntakeDetails::Unreadable => (Vec::new(), true),
-        };
+    pub fn of(details: &IntakeDetails) -> Option<Self> {
+        let (answers, unreadable) = details.shown()?;
         let answers = answers
-            .into_iter()
-            .map(|(question, answer)| IntakeAnswer { question, answer })
+            .iter()
+            .map(|(question, answer)| IntakeAnswer {
+                question: question.clone(),
+                answer: answer.clone(),
+            })
             .collect();
         Some(Self {
             answers,

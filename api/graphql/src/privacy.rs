@@ -97,7 +97,7 @@ impl From<CallerRecord> for CallerRecordView {
                             text: message.body.unwrap_or_default(),
                         })
                         .collect(),
-                    intake_details: IntakeDetailsView::of(held.details),
+                    intake_details: IntakeDetailsView::of(&held.details),
                 })
                 .collect(),
             appointments: found

@@ -572,8 +572,8 @@ pub async fn run(
                 return fall_back(scope, secrets, &mut ready, reason, tokens).await;
             }
             let wrote = match reply(scope, secrets, &mut ready, &text, tokens).await? {
-                Ok(answered) => return Ok(answered),
-                Err(wrote) => wrote,
+                Replying::Ended(answered) => return Ok(answered),
+                Replying::CallerWrote(wrote) => wrote,
             };
             let Some(words) = ready.take_in(&wrote) else {
                 return fall_back(scope, secrets, &mut ready, UNREADABLE_TEXT, 0).await;
@@ -728,37 +728,51 @@ async fn locked_thread(
         .ok_or(DomainError::NotFound)
 }
 
+/// How storing the model's answer came out.
+enum Replying {
+    /// The answer ended: sent, fallen back or stopped.
+    Ended(Answered),
+    /// Nothing was stored: the caller wrote these texts meanwhile, for the model to be asked again.
+    CallerWrote(Vec<conversations::ShownMessage>),
+}
+
 /// Stores the AI's `text` (with the automated marker) and queues it, once per caller text; or,
-/// when the caller wrote again meanwhile, stores nothing and gives their new texts (`Err`), for
-/// the model to be asked again.
+/// when the caller wrote again meanwhile, stores nothing and gives their new texts.
 async fn reply(
     scope: &TenantScope,
     secrets: &Secrets,
     ready: &mut Answering,
     text: &str,
     tokens: u64,
-) -> Result<Result<Answered, Vec<conversations::ShownMessage>>, DomainError> {
+) -> Result<Replying, DomainError> {
     let txn = scope.begin().await?;
     let thread = locked_thread(&txn, ready).await?;
     if already_answered(&txn, ready.answered).await? {
-        return Ok(Ok(
-            stopped(txn, secrets, ready, ANSWERED_MEANWHILE, tokens).await?
+        let why = ANSWERED_MEANWHILE;
+        return Ok(Replying::Ended(
+            stopped(txn, secrets, ready, why, tokens).await?,
         ));
     }
     let settings = clinic::get(&txn).await?;
     match meanwhile(&txn, secrets, ready, &settings, &thread).await? {
         Meanwhile::Nothing => {}
-        Meanwhile::Stop(why) => return Ok(Ok(stopped(txn, secrets, ready, why, tokens).await?)),
+        Meanwhile::Stop(why) => {
+            return Ok(Replying::Ended(
+                stopped(txn, secrets, ready, why, tokens).await?,
+            ));
+        }
         Meanwhile::CallerWrote(texts) => {
             let outcome = "the caller wrote again before the answer went out: asked again";
             caller_wrote(txn, ready, outcome.to_owned(), tokens).await?;
-            return Ok(Err(texts));
+            return Ok(Replying::CallerWrote(texts));
         }
     }
     let Some(message) = send_text(&txn, secrets, ready.conversation, text).await? else {
         txn.commit().await?;
         let reason = "the daily texting limit is reached";
-        return Ok(Ok(fall_back(scope, secrets, ready, reason, tokens).await?));
+        return Ok(Replying::Ended(
+            fall_back(scope, secrets, ready, reason, tokens).await?,
+        ));
     };
     if asks_something(text) {
         let about = (ready.conversation, message);
@@ -773,7 +787,7 @@ async fn reply(
     record_step(&txn, ready.about(), step).await?;
     end_answering(&txn, ready).await?;
     txn.commit().await?;
-    Ok(Ok(Answered::Replied { message }))
+    Ok(Replying::Ended(Answered::Replied { message }))
 }
 
 /// Ends an answer that may no longer be sent (`why`, from [`meanwhile`]): nothing is sent or run,

@@ -363,13 +363,21 @@ pub enum IntakeDetails {
 }
 
 impl IntakeDetails {
+    /// The answers and whether the details could not be opened (then with no answers), as every
+    /// view shows them; `None` when none were saved.
+    pub fn shown(&self) -> Option<(&[(String, String)], bool)> {
+        match self {
+            IntakeDetails::None => None,
+            IntakeDetails::Saved(answers) => Some((answers.as_slice(), false)),
+            IntakeDetails::Unreadable => Some((&[], true)),
+        }
+    }
+
     /// The details as exports write them: `null` when none were saved; details that cannot be
     /// opened are `unreadable`, with no answers.
     pub fn exported(&self) -> Value {
-        let (answers, unreadable) = match self {
-            IntakeDetails::None => return Value::Null,
-            IntakeDetails::Saved(answers) => (answers.as_slice(), false),
-            IntakeDetails::Unreadable => (&[][..], true),
+        let Some((answers, unreadable)) = self.shown() else {
+            return Value::Null;
         };
         let answers: Vec<Value> = answers
             .iter()
