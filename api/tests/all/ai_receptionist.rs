@@ -1396,6 +1396,46 @@ async fn asked_again_then_answered(app: &TestApp, wrote: &str) {
     );
 }
 
+/// A text taken into the answer under way that was stamped before the text being answered (its
+/// webhook was slower) does not make the answer record an earlier text as answered: the caller's
+/// next text is answered alone, the first one is not read as open again.
+async fn an_earlier_stamped_text_taken_in_leaves_the_latest_answered(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "order-1", "07700 900341").await;
+    model.script([
+        Reply::Text("Monday works.".to_owned()),
+        Reply::Text("Monday works, and Tuesday too.".to_owned()),
+        Reply::Text("See you then.".to_owned()),
+    ]);
+    let clock = app.db.clock.clone();
+    let at = |seconds: i64| clock.set(clock.now() + chrono::Duration::seconds(seconds));
+    at(10);
+    model.hold();
+    app.receive_text("SMorder1", "+447700900341", "Can I come Monday?")
+        .await;
+    let slower_webhook = async {
+        model.wait_for_requests(1, Duration::from_secs(30)).await;
+        at(-5);
+        app.receive_text("SMorder2", "+447700900341", "Or Tuesday?")
+            .await;
+        app.worker("ai-beside").run_once().await.expect("a pass");
+        at(10);
+        model.release();
+    };
+    tokio::join!(drain(&app, 6), slower_webhook);
+    at(10);
+    app.receive_text("SMorder3", "+447700900341", "Thanks!")
+        .await;
+    drain(&app, 4).await;
+    let requests = model.requests();
+    assert_eq!(requests.len(), 3, "asked, asked again, then the thanks");
+    let turns = requests[2]["messages"].as_array().expect("turns").clone();
+    let last = turns.last().expect("a turn");
+    assert_eq!(last["content"].as_array().map(Vec::len), Some(1), "{last}");
+    assert_eq!(last["content"][0]["text"], "Thanks!", "{last}");
+}
+
 /// A staff reply before the AI's first text stops the answer under way without handing the
 /// conversation over; a text the caller writes after it, left to that answer while it ran, still
 /// gets an answer of its own once it stopped.
@@ -1922,6 +1962,7 @@ on_both_databases!(
     a_text_stamped_before_an_answer_it_came_during_is_still_answered,
     a_text_left_to_an_answer_that_stopped_is_still_answered,
     an_answer_given_up_hands_the_caller_to_staff,
+    an_earlier_stamped_text_taken_in_leaves_the_latest_answered,
     two_texts_before_the_worker_runs_get_one_answer,
     staff_and_the_callers_record_see_what_the_caller_told_the_ai
 );
