@@ -1197,14 +1197,16 @@ async fn a_take_over_while_the_model_thinks_keeps_its_answer_unsent(kind: Databa
 async fn a_take_over_while_the_model_thinks_runs_none_of_its_tools(kind: DatabaseKind) {
     let taken = "mutation($id: ID!) { takeOverConversation(id: $id) { aiState } }";
     let why = "staff took the conversation over meanwhile";
-    let booking = |app: &TestApp| {
-        let slot = format!("{} 09:00", monday_ahead(app));
-        Reply::tool(
-            "book_appointment",
-            json!({ "slot": slot, "kind": "Boiler service" }),
-        )
-    };
-    staff_act_while_the_model_thinks(kind, booking, (taken, json!({})), why).await;
+    staff_act_while_the_model_thinks(kind, monday_booking, (taken, json!({})), why).await;
+}
+
+/// The model asking to book a boiler service on the next Monday ahead, at nine.
+fn monday_booking(app: &TestApp) -> Reply {
+    let slot = format!("{} 09:00", monday_ahead(app));
+    Reply::tool(
+        "book_appointment",
+        json!({ "slot": slot, "kind": "Boiler service" }),
+    )
 }
 
 /// A staff reply while the model is thinking (before the AI's first text, so the conversation is
@@ -1529,12 +1531,8 @@ async fn a_booking_made_before_the_caller_writes_again_is_kept_and_known(kind: D
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
     miss_call(&mut app, "booked-1", "07700 900336").await;
-    let slot = format!("{} 09:00", monday_ahead(&app));
     model.script([
-        Reply::tool(
-            "book_appointment",
-            json!({ "slot": slot, "kind": "Boiler service" }),
-        ),
+        monday_booking(&app),
         Reply::Text("You are booked for Monday at nine.".to_owned()),
         Reply::Text("You are booked for Monday at nine; Tuesday is full.".to_owned()),
     ]);
@@ -1566,12 +1564,8 @@ async fn a_tool_asked_for_before_the_caller_writes_again_does_not_run(kind: Data
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
     miss_call(&mut app, "unrun-1", "07700 900337").await;
-    let slot = format!("{} 09:00", monday_ahead(&app));
     model.script([
-        Reply::tool(
-            "book_appointment",
-            json!({ "slot": slot, "kind": "Boiler service" }),
-        ),
+        monday_booking(&app),
         Reply::Text("Tuesday then: shall I book nine o'clock?".to_owned()),
     ]);
     let texts = ["Can I come Monday?", "Actually, Tuesday is better."];
