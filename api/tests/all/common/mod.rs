@@ -291,17 +291,52 @@ impl Cleanup {
         } else {
             0
         };
-        if let Cleanup::Postgres { admin_url, name } = self
-            && let Ok(admin) = db::connect_url(&admin_url, DatabaseKind::Postgres).await
-        {
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .ok();
-            admin.close().await.ok();
-        }
+        let dropped = match self {
+            Cleanup::Postgres { admin_url, name } => drop_database(&admin_url, &name).await,
+            Cleanup::Sqlite(_) => Ok(()),
+        };
         assert_eq!(claimed, 0, "the test left jobs claimed in the outbox");
+        if check && let Err(error) = dropped {
+            panic!("the test database was left behind: {error}");
+        }
     }
+}
+
+/// Drops the PostgreSQL test database `name`. `WITH (FORCE)` ends the sessions still connected,
+/// but the test role may not end the app role's: when the drop is refused, those are ended as the
+/// app role itself (a role may end its own sessions) and the drop is tried again.
+async fn drop_database(admin_url: &str, name: &str) -> Result<(), String> {
+    let admin = db::connect_url(admin_url, DatabaseKind::Postgres)
+        .await
+        .map_err(|e| format!("{name}: the server cannot be reached: {e}"))?;
+    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    let mut outcome = admin.execute_unprepared(&drop).await;
+    for _ in 0..3 {
+        if outcome.is_ok() {
+            break;
+        }
+        end_app_role_sessions(admin_url, name).await;
+        outcome = admin.execute_unprepared(&drop).await;
+    }
+    admin.close().await.ok();
+    outcome
+        .map(|_| ())
+        .map_err(|e| format!("{name} could not be dropped: {e}"))
+}
+
+/// Ends the app role's sessions on the database `name`, connected as that role.
+async fn end_app_role_sessions(admin_url: &str, name: &str) {
+    let url = with_credentials(admin_url, APP_LOGIN, APP_LOGIN);
+    let Ok(app) = db::connect_url(&url, DatabaseKind::Postgres).await else {
+        return;
+    };
+    app.execute_unprepared(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = '{name}' AND usename = '{APP_LOGIN}' AND pid <> pg_backend_pid()"
+    ))
+    .await
+    .ok();
+    app.close().await.ok();
 }
 
 /// How many outbox jobs of the database at `url` are claimed by a worker.
