@@ -130,8 +130,8 @@ impl<J: Runnable> Handler for Typed<J> {
             };
             match attempt {
                 Attempt::Done(receipt) => job.done(txn, row, receipt, context).await,
-                Attempt::Failed { .. } => job.given_up(txn, row, "failed").await,
-                Attempt::Cancelled(reason) => job.given_up(txn, row, reason).await,
+                Attempt::Failed { .. } => job.given_up(txn, row, "failed", context).await,
+                Attempt::Cancelled(reason) => job.given_up(txn, row, reason, context).await,
             }
         })
     }

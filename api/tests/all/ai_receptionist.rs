@@ -1492,9 +1492,8 @@ async fn a_text_left_to_an_answer_that_stopped_is_still_answered(kind: DatabaseK
     );
 }
 
-/// An answer whose attempts all fail (here the clinic's data key is damaged, so nothing can be
-/// opened) ends as a dead letter that hands the caller to staff, its mark cleared: the caller is
-/// not left with nobody.
+/// An answer whose attempts all fail because the clinic's key cannot be opened: the conversation
+/// goes to staff with the reason, and no fallback text can be sealed for the caller.
 async fn an_answer_given_up_hands_the_caller_to_staff(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
@@ -1505,6 +1504,41 @@ async fn an_answer_given_up_hands_the_caller_to_staff(kind: DatabaseKind) {
     app.db
         .execute_as_owner("UPDATE clinics SET wrapped_data_key = substr(wrapped_data_key, 1, 8)")
         .await;
+    run_with_one_attempt(&app).await;
+    assert!(model.requests().is_empty(), "the model was never asked");
+    let reason = "the AI could not answer: its attempts failed";
+    given_up_to_staff(&app, "340", reason).await;
+    let queued = app
+        .db
+        .query_strings(
+            "SELECT kind FROM job_outbox WHERE kind <> 'ai_answer' AND status = 'pending'",
+            &["kind"],
+        )
+        .await;
+    assert!(queued.is_empty(), "no text queued: {queued:?}");
+}
+
+/// An answer whose attempts all fail with the clinic's key sound (here the database refuses to
+/// store the AI's reply): the caller gets the fallback text, as when the model fails, and staff
+/// get the conversation.
+async fn a_caller_whose_answer_is_given_up_gets_the_fallback_text(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "dead-2", "07700 900341").await;
+    model.script([Reply::Text("See you on Monday.".to_owned())]);
+    app.receive_text("SMdead2", "+447700900341", "Can I come Monday?")
+        .await;
+    app.refuse_inserts("ai_steps", "reply").await;
+    run_with_one_attempt(&app).await;
+    assert_eq!(model.requests().len(), 1, "the model was asked once");
+    let reason = "the AI could not answer: its attempts failed";
+    given_up_to_staff(&app, "341", reason).await;
+    drain(&app, 2).await;
+    fell_back_to_staff(&app, "+447700900341", reason).await;
+}
+
+/// Runs one pass of a worker that gives a job one attempt only.
+async fn run_with_one_attempt(app: &TestApp) {
     let settings = WorkerSettings {
         max_attempts: 1,
         ..crate::common::app::quick_retries()
@@ -1512,17 +1546,20 @@ async fn an_answer_given_up_hands_the_caller_to_staff(kind: DatabaseKind) {
     let provider = app.state.sms.clone().expect("the fake Twilio");
     let worker = Worker::new(app.state.clone(), provider, settings, "ai-dead".to_owned());
     worker.run_once().await.expect("a pass");
-    assert!(model.requests().is_empty(), "the model was never asked");
-    let jobs = answer_jobs(&app).await;
+}
+
+/// Checks that the caller's text's answer is a dead letter, that the conversation with the
+/// caller whose number ends `tail` went to staff for `reason` with no answer marked under way,
+/// and that the AI's one step says so.
+async fn given_up_to_staff(app: &TestApp, tail: &str, reason: &str) {
+    let jobs = answer_jobs(app).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0].0, "dead", "{jobs:?}");
-    let thread = thread_ending(&app, "340").await;
+    let thread = thread_ending(app, tail).await;
     assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
-    assert_eq!(
-        thread.ai_stopped_reason.as_deref(),
-        Some("the AI could not answer: its attempts failed")
-    );
+    assert_eq!(thread.ai_stopped_reason.as_deref(), Some(reason));
     assert_eq!(thread.ai_answering_for, None, "the mark is cleared");
+    assert_eq!(steps_of(app).await, [owned(("fallback", reason))]);
 }
 
 /// A caller who writes again after the model booked, before its answer went out: the booking
@@ -1956,6 +1993,7 @@ on_both_databases!(
     a_text_stamped_before_an_answer_it_came_during_is_still_answered,
     a_text_left_to_an_answer_that_stopped_is_still_answered,
     an_answer_given_up_hands_the_caller_to_staff,
+    a_caller_whose_answer_is_given_up_gets_the_fallback_text,
     an_earlier_stamped_text_taken_in_leaves_the_latest_answered,
     two_texts_before_the_worker_runs_get_one_answer,
     staff_and_the_callers_record_see_what_the_caller_told_the_ai

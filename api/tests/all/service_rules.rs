@@ -708,31 +708,7 @@ async fn a_sweep_told_to_stop_starts_no_further_batch(kind: DatabaseKind) {
 
 /// Makes the database refuse any audit entry sealed as `action`.
 async fn refuse_sealing(app: &TestApp, action: &str) {
-    refuse_inserts(app, "audit_log", action).await;
-}
-
-/// Makes the database refuse any row of `table` (`audit_log` or `audit_pending`) whose action is
-/// `action`.
-async fn refuse_inserts(app: &TestApp, table: &str, action: &str) {
-    let trigger = format!("refuse_{table}_{}", action.replace('.', "_"));
-    let statements = match app.state.db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => vec![
-            "CREATE OR REPLACE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
-                .to_owned(),
-            format!(
-                "CREATE TRIGGER {trigger} BEFORE INSERT ON {table} FOR EACH ROW \
-                 WHEN (NEW.action = '{action}') EXECUTE FUNCTION refuse_row()"
-            ),
-        ],
-        _ => vec![format!(
-            "CREATE TRIGGER {trigger} BEFORE INSERT ON {table} \
-             WHEN NEW.action = '{action}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
-        )],
-    };
-    for statement in statements {
-        app.db.execute_as_owner(&statement).await;
-    }
+    app.refuse_inserts("audit_log", action).await;
 }
 
 /// What a transaction that read and noted reads `n` (as `action`) in `scope`'s clinic leaves to
@@ -833,7 +809,7 @@ async fn reads_waiting_together_share_one_write_per_clinic(kind: DatabaseKind) {
 async fn notes_that_cannot_be_stored_fail_their_reads_only(kind: DatabaseKind) {
     use ringback_core::read_notes::NoteWriter;
     let mut app = TestApp::new(kind).await;
-    refuse_inserts(&app, "audit_pending", "test.refused").await;
+    app.refuse_inserts("audit_pending", "test.refused").await;
     let (ours, other) = (app.tenant(), another_clinic(&app).await);
     let refused = noted_reads(&ours, "test.refused", 0..2).await;
     let kept = noted_reads(&other, "test.read", 2..3).await;
@@ -848,7 +824,7 @@ async fn notes_that_cannot_be_stored_fail_their_reads_only(kind: DatabaseKind) {
     );
 
     // Through the API: a calls page whose note cannot be stored answers an error, not the calls.
-    refuse_inserts(&app, "audit_pending", "calls.list_read").await;
+    app.refuse_inserts("audit_pending", "calls.list_read").await;
     let page = app.owner.run(CALLS_PAGE, serde_json::json!({})).await;
     assert_eq!(
         crate::common::graphql::error_code(&page),

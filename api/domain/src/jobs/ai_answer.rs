@@ -109,9 +109,10 @@ impl Runnable for AiAnswer {
         txn: &TenantTxn,
         _row: &job_outbox::Model,
         status: &str,
+        context: &JobContext,
     ) -> Result<(), DomainError> {
         if status == FAILED {
-            ai_agent::gave_up(txn, self).await?;
+            ai_agent::gave_up(txn, &context.backend.secrets, self).await?;
         }
         Ok(())
     }

@@ -79,6 +79,7 @@ impl Runnable for AiFollowUp {
         _txn: &TenantTxn,
         _row: &job_outbox::Model,
         _status: &str,
+        _context: &JobContext,
     ) -> Result<(), DomainError> {
         Ok(())
     }

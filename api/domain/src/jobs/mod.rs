@@ -127,6 +127,7 @@ pub trait Runnable: Job + Send + Sync + 'static {
         txn: &TenantTxn,
         row: &job_outbox::Model,
         status: &str,
+        context: &JobContext,
     ) -> impl Future<Output = Result<(), DomainError>> + Send;
 }
 

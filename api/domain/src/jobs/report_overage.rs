@@ -100,6 +100,7 @@ impl Runnable for ReportOverage {
         _txn: &TenantTxn,
         _row: &job_outbox::Model,
         status: &str,
+        _context: &JobContext,
     ) -> Result<(), DomainError> {
         tracing::warn!(
             identifier = %self.identifier,

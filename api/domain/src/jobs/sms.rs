@@ -88,6 +88,7 @@ impl<T: TextJob> Runnable for T {
         txn: &TenantTxn,
         _row: &job_outbox::Model,
         status: &str,
+        _context: &JobContext,
     ) -> Result<(), DomainError> {
         self.not_sent(txn, status).await
     }

@@ -251,9 +251,15 @@ async fn end_answering(txn: &TenantTxn, ready: &Answering) -> Result<(), DomainE
 
 /// An answer whose attempts all failed (errors, not the model's: those fall back): its mark is
 /// cleared, and while the AI still answers the conversation and no answer covered the text, the
-/// conversation goes to staff with the reason, so that the caller's texts (and those left to this
-/// answer) are not left with nobody.
-pub async fn gave_up(txn: &TenantTxn, job: &AiAnswer) -> Result<(), DomainError> {
+/// conversation goes to staff with the reason and the caller gets the clinic's fallback text, as
+/// when the model fails, so that the caller's texts (and those left to this answer) are not left
+/// with nobody. When the clinic's key cannot be opened (one way attempts fail) no text can be
+/// sealed: the conversation still goes to staff.
+pub async fn gave_up(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    job: &AiAnswer,
+) -> Result<(), DomainError> {
     let Some(thread) = conversations::find_locked(txn, job.conversation).await? else {
         return Ok(());
     };
@@ -265,8 +271,39 @@ pub async fn gave_up(txn: &TenantTxn, job: &AiAnswer) -> Result<(), DomainError>
         return Ok(());
     }
     let reason = "the AI could not answer: its attempts failed";
+    if let Err(error) = keys::data_key(secrets, &settings) {
+        tracing::warn!(
+            clinic = %txn.clinic_id(),
+            conversation = %thread.id,
+            %error,
+            "no fallback text for an answer given up: the clinic's key cannot be opened"
+        );
+        ai_tools::hand_off(txn, thread, &serde_json::json!({ "reason": reason })).await?;
+    } else {
+        hand_over(txn, secrets, &settings, thread, reason).await?;
+    }
+    let step = Step {
+        action: "fallback",
+        outcome: reason.to_owned(),
+        tokens: 0,
+        appointment: None,
+    };
+    record_step(txn, (job.conversation, job.message), step).await
+}
+
+/// Hands `thread` to staff with `reason` and texts the caller the clinic's fallback text: the
+/// stored text, or `None` when the number is not kept or the daily texting limit is reached.
+async fn hand_over(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    settings: &clinic_row::Model,
+    thread: conversation::Model,
+    reason: &str,
+) -> Result<Option<Uuid>, DomainError> {
+    let conversation = thread.id;
     ai_tools::hand_off(txn, thread, &serde_json::json!({ "reason": reason })).await?;
-    Ok(())
+    let text = clinic::fallback_text(settings, txn.now());
+    send_text(txn, secrets, conversation, &text).await
 }
 
 /// The clinic-local day at the transaction's now.
@@ -974,9 +1011,7 @@ async fn fall_back(
     if already_answered(&txn, ready.answered).await? {
         return stopped(txn, secrets, ready, ANSWERED_MEANWHILE, tokens).await;
     }
-    ai_tools::hand_off(&txn, thread, &serde_json::json!({ "reason": reason })).await?;
-    let text = clinic::fallback_text(&settings, txn.now());
-    let message = send_text(&txn, secrets, ready.conversation, &text).await?;
+    let message = hand_over(&txn, secrets, &settings, thread, reason).await?;
     let step = Step {
         action: "fallback",
         outcome: reason.to_owned(),

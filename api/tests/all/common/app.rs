@@ -140,6 +140,31 @@ impl TestApp {
             .await;
     }
 
+    /// Makes the database refuse any row of `table` (one with an `action` column: `audit_log`,
+    /// `audit_pending`, `ai_steps`) whose action is `action`, as a failing disk or a full table
+    /// would refuse a write.
+    pub async fn refuse_inserts(&self, table: &str, action: &str) {
+        let trigger = format!("refuse_{table}_{}", action.replace('.', "_"));
+        let statements = match self.db.kind {
+            DatabaseKind::Postgres => vec![
+                "CREATE OR REPLACE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+                    .to_owned(),
+                format!(
+                    "CREATE TRIGGER {trigger} BEFORE INSERT ON {table} FOR EACH ROW \
+                     WHEN (NEW.action = '{action}') EXECUTE FUNCTION refuse_row()"
+                ),
+            ],
+            DatabaseKind::Sqlite => vec![format!(
+                "CREATE TRIGGER {trigger} BEFORE INSERT ON {table} \
+                 WHEN NEW.action = '{action}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )],
+        };
+        for statement in statements {
+            self.db.execute_as_owner(&statement).await;
+        }
+    }
+
     /// Switches the clinic to the `text_back` privacy mode (numbers kept sealed for replies);
     /// returns the clinic's name.
     pub async fn keep_numbers(&mut self) -> String {
