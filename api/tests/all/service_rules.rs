@@ -862,25 +862,8 @@ async fn reads_do_not_wait_for_the_audit_lock() {
 #[tokio::test]
 async fn a_request_that_goes_away_while_writing_notes_holds_back_no_other() {
     use ringback_core::read_notes::NoteWriter;
-    use sea_orm::{ConnectionTrait, TransactionTrait};
     let app = TestApp::new(DatabaseKind::Postgres).await;
-    const GATE: u32 = 4_242;
-    app.db
-        .execute_as_owner(&format!(
-            "CREATE OR REPLACE FUNCTION wait_at_gate() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN PERFORM pg_advisory_xact_lock_shared({GATE}); RETURN NEW; END $$"
-        ))
-        .await;
-    app.db
-        .execute_as_owner(
-            "CREATE TRIGGER wait_at_gate BEFORE INSERT ON audit_pending FOR EACH ROW \
-             WHEN (NEW.action = 'test.gated') EXECUTE FUNCTION wait_at_gate()",
-        )
-        .await;
-    let gate = app.state.db.begin().await.expect("txn");
-    gate.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({GATE})"))
-        .await
-        .expect("the gate is shut");
+    let gate = shut_gate_for_notes(&app, "test.gated").await;
 
     let (ours, other) = (app.tenant(), another_clinic(&app).await);
     let writer = NoteWriter::new(app.state.db.clone());
@@ -889,7 +872,7 @@ async fn a_request_that_goes_away_while_writing_notes_holds_back_no_other() {
         let writer = writer.clone();
         async move { writer.write(gated).await }
     });
-    wait_for_a_waiting_lock(&app, GATE).await;
+    wait_for_a_waiting_lock(&app.state.db, NOTE_GATE).await;
     let next = noted_reads(&other, "test.read", 1..2).await;
     let behind = tokio::spawn({
         let writer = writer.clone();
@@ -910,9 +893,65 @@ async fn a_request_that_goes_away_while_writing_notes_holds_back_no_other() {
     gate.rollback().await.expect("the gate opens");
 }
 
-/// Returns once a session of this test's database waits for advisory lock `key` (polled; panics
+/// A calls page is answered only once its read's note is stored, though the note is written
+/// while the rest of the answer is built: while the note waits in the database, no answer goes
+/// out; once it is stored, the page comes with its calls. PostgreSQL only (a lock holds the note).
+#[tokio::test]
+async fn a_read_answers_only_once_its_note_is_stored() {
+    let mut app = TestApp::new(DatabaseKind::Postgres).await;
+    let gate = shut_gate_for_notes(&app, "calls.list_read").await;
+    let db = app.state.db.clone();
+    let page = {
+        let page = app.owner.run(CALLS_PAGE, serde_json::json!({}));
+        tokio::pin!(page);
+        tokio::select! {
+            biased;
+            page = &mut page => panic!("answered while its note could not be stored: {page}"),
+            () = wait_for_a_waiting_lock(&db, NOTE_GATE) => {}
+        }
+        // The pass condition is that nothing comes: a slow machine cannot make this fail.
+        let early = tokio::time::timeout(std::time::Duration::from_secs(1), &mut page).await;
+        assert!(
+            early.is_err(),
+            "answered before its note was stored: {early:?}"
+        );
+        gate.rollback().await.expect("the gate opens");
+        page.await
+    };
+    assert!(page.get("errors").is_none(), "{page}");
+    assert!(page["data"]["calls"]["edges"].is_array(), "{page}");
+    assert_eq!(chain_and_waiting(&app).await.1, 1, "the note is stored");
+}
+
+/// The advisory lock [`shut_gate_for_notes`] holds notes at.
+const NOTE_GATE: u32 = 4_242;
+
+/// Makes every note of `action` wait in the database (at an advisory lock) until the returned
+/// transaction, which holds the gate shut, ends. PostgreSQL only.
+async fn shut_gate_for_notes(app: &TestApp, action: &str) -> sea_orm::DatabaseTransaction {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    app.db
+        .execute_as_owner(&format!(
+            "CREATE OR REPLACE FUNCTION wait_at_gate() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_advisory_xact_lock_shared({NOTE_GATE}); RETURN NEW; END $$"
+        ))
+        .await;
+    app.db
+        .execute_as_owner(&format!(
+            "CREATE TRIGGER wait_at_gate BEFORE INSERT ON audit_pending FOR EACH ROW \
+             WHEN (NEW.action = '{action}') EXECUTE FUNCTION wait_at_gate()"
+        ))
+        .await;
+    let gate = app.state.db.begin().await.expect("txn");
+    gate.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({NOTE_GATE})"))
+        .await
+        .expect("the gate is shut");
+    gate
+}
+
+/// Returns once a session of `db`'s database waits for advisory lock `key` (polled; panics
 /// after 30 s).
-async fn wait_for_a_waiting_lock(app: &TestApp, key: u32) {
+async fn wait_for_a_waiting_lock(db: &sea_orm::DatabaseConnection, key: u32) {
     use sea_orm::{ConnectionTrait, Statement};
     let query = format!(
         "SELECT count(*) AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
@@ -920,9 +959,7 @@ async fn wait_for_a_waiting_lock(app: &TestApp, key: u32) {
          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     );
     for _ in 0..1_500 {
-        let row = app
-            .state
-            .db
+        let row = db
             .query_one_raw(Statement::from_string(
                 sea_orm::DbBackend::Postgres,
                 query.clone(),
