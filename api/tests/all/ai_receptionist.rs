@@ -1209,12 +1209,12 @@ fn monday_booking(app: &TestApp) -> Reply {
     )
 }
 
-/// A staff reply while the model is thinking (before the AI's first text, so the conversation is
-/// not marked taken over) keeps the model's answer unsent too.
+/// A staff reply while the model is thinking takes the conversation over (also before the AI's
+/// first text) and keeps the model's answer unsent.
 async fn a_staff_reply_while_the_model_thinks_keeps_its_answer_unsent(kind: DatabaseKind) {
     let replied =
         "mutation($id: ID!, $body: String!) { replyToConversation(id: $id, body: $body) { id } }";
-    let why = "staff replied to the caller meanwhile";
+    let why = "staff took the conversation over meanwhile";
     let body = json!({ "body": "Yes, Monday at ten." });
     let answer = |_: &TestApp| Reply::Text("We can see you Monday.".to_owned());
     staff_act_while_the_model_thinks(kind, answer, (replied, body), why).await;
@@ -1438,16 +1438,16 @@ async fn an_earlier_stamped_text_taken_in_leaves_the_latest_answered(kind: Datab
     assert_eq!(last["content"][0]["text"], "Thanks!", "{last}");
 }
 
-/// A staff reply before the AI's first text stops the answer under way without handing the
-/// conversation over; a text the caller writes after it, left to that answer while it ran, still
-/// gets an answer of its own once it stopped.
-async fn a_text_left_to_an_answer_that_stopped_is_still_answered(kind: DatabaseKind) {
+/// A staff reply before the AI's first text takes the conversation over: the answer under way
+/// stops, and a text the caller writes after it is left to staff (no answer is queued for it).
+async fn a_staff_reply_before_the_ais_first_text_takes_the_conversation_over(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
     miss_call(&mut app, "left-1", "07700 900339").await;
     app.receive_text("SMleft1", "+447700900339", "Can I come Monday?")
         .await;
     let thread = thread_ending(&app, "339").await;
+    assert_eq!(thread.ai_state, None, "the AI has not texted yet");
     let joiner = app.browser();
     let mut desk = join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
     model.script([
@@ -1469,27 +1469,80 @@ async fn a_text_left_to_an_answer_that_stopped_is_still_answered(kind: DatabaseK
     };
     tokio::join!(drain(&app, 8), staff_then_caller);
     let texts = texts_to(&app, "+447700900339");
-    assert_eq!(texts.len(), 3, "text-back, staff reply, answer: {texts:?}");
-    assert!(texts[2].contains("Tuesday works too"), "{texts:?}");
-    let requests = model.requests();
+    assert_eq!(texts.len(), 2, "text-back, staff reply: {texts:?}");
+    assert_eq!(texts[1], "Yes, Monday at ten.", "{texts:?}");
+    assert_eq!(model.requests().len(), 1, "only the stopped answer asked");
+    assert_eq!(answer_jobs(&app).await.len(), 1, "no answer queued after");
+    let steps = steps_of(&app).await;
+    let why = "staff took the conversation over meanwhile";
+    assert_eq!(steps, [owned(("stopped", why))], "{steps:?}");
+    let thread = thread_ending(&app, "339").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("taken_over"));
     assert_eq!(
-        requests.len(),
+        thread.ai_stopped_reason.as_deref(),
+        Some("a member of staff replied")
+    );
+}
+
+/// An answer stopped by another answer's text stored first, with a caller's text left to it that
+/// neither answer read: that text still gets an answer of its own. (The other answer's text is
+/// stored here directly, as a second answer for the same text would store it.)
+async fn a_text_left_to_an_answer_that_stopped_is_still_answered(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "left-2", "07700 900342").await;
+    app.receive_text("SMleft3", "+447700900342", "Can I come Monday?")
+        .await;
+    let thread = thread_ending(&app, "342").await;
+    model.script([
+        Reply::Text("We can see you Monday.".to_owned()),
+        Reply::Text("Tuesday works too.".to_owned()),
+    ]);
+    model.hold();
+    let caller_then_other_answer = async {
+        model.wait_for_requests(1, Duration::from_secs(30)).await;
+        app.receive_text("SMleft4", "+447700900342", "And Tuesday?")
+            .await;
+        app.worker("ai-beside").run_once().await.expect("a pass");
+        store_ai_text(&app, thread.id, "Monday at ten is free.").await;
+        model.release();
+    };
+    tokio::join!(drain(&app, 8), caller_then_other_answer);
+    let texts = texts_to(&app, "+447700900342");
+    assert_eq!(texts.len(), 3, "text-back, other answer, answer: {texts:?}");
+    assert!(texts[2].contains("Tuesday works too"), "{texts:?}");
+    assert_eq!(
+        model.requests().len(),
         2,
         "the stopped answer, then the left text's"
     );
-    let turns = &requests[1]["messages"];
-    assert_eq!(
-        turns[1]["content"][0]["text"], "Yes, Monday at ten.",
-        "{turns}"
-    );
-    assert_eq!(turns[2]["content"][0]["text"], "And Tuesday?", "{turns}");
     let steps = steps_of(&app).await;
-    let why = "staff replied to the caller meanwhile";
+    let why = "the caller's text was answered meanwhile";
     assert_eq!(
         steps,
         [("stopped", why), ("reply", "answered")].map(owned),
         "{steps:?}"
     );
+}
+
+/// Stores `text` as the AI's text in `conversation` and queues its sending.
+async fn store_ai_text(app: &TestApp, conversation: uuid::Uuid, text: &str) {
+    use ringback_api::service::{clinic, conversations, messages};
+    let txn = app.tenant().begin().await.expect("txn");
+    let settings = clinic::get(&txn).await.expect("settings");
+    let thread = reload_in(&txn, conversation).await;
+    let sealed = thread.number_sealed.clone().expect("the number is kept");
+    let (secrets, now) = (&app.state.secrets, txn.now());
+    conversations::queue_text(
+        &txn,
+        (secrets, &settings),
+        (&thread, sealed),
+        (messages::KIND_AI, text),
+        now,
+    )
+    .await
+    .expect("stored");
+    txn.commit().await.expect("commit");
 }
 
 /// An answer whose attempts all fail because the clinic's key cannot be opened: the conversation
@@ -1991,6 +2044,7 @@ on_both_databases!(
     a_booking_made_before_the_caller_writes_again_is_kept_and_known,
     a_tool_asked_for_before_the_caller_writes_again_does_not_run,
     a_text_stamped_before_an_answer_it_came_during_is_still_answered,
+    a_staff_reply_before_the_ais_first_text_takes_the_conversation_over,
     a_text_left_to_an_answer_that_stopped_is_still_answered,
     an_answer_given_up_hands_the_caller_to_staff,
     a_caller_whose_answer_is_given_up_gets_the_fallback_text,

@@ -851,8 +851,8 @@ async fn stopped(
 }
 
 /// Queues an answer to the caller's texts no answer covered, when the AI still answers
-/// `ready`'s conversation: texts left to an answer that stopped without taking them in (a staff
-/// reply before the AI's first text stops it, yet leaves the AI answering) are still answered.
+/// `ready`'s conversation: texts left to an answer that stopped without taking them in (another
+/// answer of the AI, stored first, stops it yet leaves the AI answering) are still answered.
 async fn answer_what_is_left(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -937,9 +937,9 @@ async fn meanwhile(
 
 /// What was written in `ready`'s conversation that the answer did not see (STOP, START and HELP
 /// aside: their sending is checked on its own; a text-back for a new missed call aside: it
-/// answers nothing): a staff reply (before the AI's first text, one does not mark the
-/// conversation taken over) or another answer of the AI stop it; the caller's texts, while the AI
-/// still `answers` the conversation, are taken in.
+/// answers nothing): a staff reply (one written while the AI was off for the clinic does not mark
+/// the conversation taken over) or another answer of the AI stop it; the caller's texts, while the
+/// AI still `answers` the conversation, are taken in.
 async fn written_since(
     txn: &TenantTxn,
     secrets: &Secrets,

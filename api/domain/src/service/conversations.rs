@@ -266,8 +266,9 @@ pub async fn reply(
             "a reply needs 1 to {MAX_REPLY_CHARS} characters"
         )));
     }
+    let settings = clinic::get(txn).await?;
     let thread = reopen_for_reply(txn, find(txn, conversation_id).await?, now).await?;
-    let thread = take_over_from_ai(txn, thread, now).await?;
+    let thread = take_over_from_ai(txn, &settings, thread, now).await?;
     let Some(sealed_number) = thread.number_sealed.clone() else {
         return Err(DomainError::Conflict(
             "the caller's number is not kept (strict privacy mode): call them back instead"
@@ -284,7 +285,6 @@ pub async fn reply(
             "the caller restricted the processing of their data: they get no texts".to_owned(),
         ));
     }
-    let settings = clinic::get(txn).await?;
     if text_back::over_daily_limit(txn, &settings, now).await? {
         return Err(DomainError::Conflict(
             "the daily texting limit is reached; replies can be sent again later today".to_owned(),
@@ -349,13 +349,21 @@ pub async fn queue_text(
     Ok(stored)
 }
 
-/// Staff writing in a conversation the AI answers take it over: the AI stops there.
+/// Staff writing in a conversation the AI answers, or may start to answer (the AI is on for the
+/// clinic and has not texted there yet), take it over: the AI stops there, or never starts, so a
+/// caller a person answers gets no automated texts beside theirs. A conversation handed off or
+/// taken over already stays as it is.
 async fn take_over_from_ai(
     txn: &TenantTxn,
+    settings: &clinic_row::Model,
     thread: conversation::Model,
     now: DateTime<Utc>,
 ) -> Result<conversation::Model, DomainError> {
-    if thread.ai_state.as_deref() != Some(ai_state::ACTIVE) {
+    let ai_may_answer = match thread.ai_state.as_deref() {
+        Some(state) => state == ai_state::ACTIVE,
+        None => settings.ai_enabled,
+    };
+    if !ai_may_answer {
         return Ok(thread);
     }
     stop_ai(txn, thread, "a member of staff replied", now).await
