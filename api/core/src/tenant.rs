@@ -335,6 +335,35 @@ impl TenantTxn {
         read_notes::insert_rows(&self.txn, self.clinic_id, notes).await
     }
 
+    /// A savepoint in this transaction, in the same clinic: for work that may fail without ending
+    /// the whole transaction (on PostgreSQL a failed statement aborts the transaction it is in).
+    /// [`keep_in`](Self::keep_in) keeps its work; [`undo`](Self::undo) undoes it alone.
+    pub async fn savepoint(&self) -> Result<TenantTxn, DbError> {
+        Ok(TenantTxn {
+            txn: self.txn.begin().await?,
+            clock: self.clock.clone(),
+            clinic_id: self.clinic_id,
+            api_key: self.api_key,
+            queued_jobs: AtomicBool::new(false),
+            noted_reads: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Keeps this savepoint's work in `parent`, the transaction it was made in: its jobs and the
+    /// reads it noted count there.
+    pub async fn keep_in(self, parent: &TenantTxn) -> Result<(), DbError> {
+        if self.queued_jobs() {
+            parent.note_queued_job();
+        }
+        parent.noted_reads_now().extend(self.take_noted_reads());
+        Ok(self.txn.commit().await?)
+    }
+
+    /// Undoes this savepoint's work; the transaction it was made in goes on.
+    pub async fn undo(self) -> Result<(), DbError> {
+        Ok(self.txn.rollback().await?)
+    }
+
     /// Makes the transaction's writes permanent, the notes of its reads with them.
     pub async fn commit(self) -> Result<(), DbError> {
         self.write_noted_reads().await?;

@@ -328,7 +328,9 @@ pub struct ConversationMutation;
 #[Object]
 impl ConversationMutation {
     /// Texts the caller (through the outbox; the message shows `queued` until the provider
-    /// reports). Refused when the clinic keeps no numbers (strict mode) or the caller opted out.
+    /// reports), taking the conversation over from the AI receptionist while it is on (also
+    /// before its first text there). Refused when the clinic keeps no numbers (strict mode) or
+    /// the caller opted out.
     async fn reply_to_conversation(
         &self,
         ctx: &Context<'_>,

@@ -345,7 +345,12 @@ impl Worker {
             handler.record(&txn, &row, &attempt, &self.context).await?;
         }
         outbox::settle(&txn, row, settlement, now).await?;
+        let queued_jobs = txn.queued_jobs();
         txn.commit().await?;
+        if queued_jobs {
+            // A job's records queued more work (a given-up answer's fallback text): at once.
+            backend.wake_workers();
+        }
         Ok(())
     }
 

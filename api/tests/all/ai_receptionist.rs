@@ -1472,7 +1472,14 @@ async fn a_staff_reply_before_the_ais_first_text_takes_the_conversation_over(kin
     assert_eq!(texts.len(), 2, "text-back, staff reply: {texts:?}");
     assert_eq!(texts[1], "Yes, Monday at ten.", "{texts:?}");
     assert_eq!(model.requests().len(), 1, "only the stopped answer asked");
-    assert_eq!(answer_jobs(&app).await.len(), 1, "no answer queued after");
+    let queued = app
+        .db
+        .query_strings(
+            "SELECT kind FROM job_outbox WHERE kind = 'ai_answer'",
+            &["kind"],
+        )
+        .await;
+    assert_eq!(queued.len(), 1, "no answer queued after the first");
     let steps = steps_of(&app).await;
     let why = "staff took the conversation over meanwhile";
     assert_eq!(steps, [owned(("stopped", why))], "{steps:?}");
@@ -1588,6 +1595,32 @@ async fn a_caller_whose_answer_is_given_up_gets_the_fallback_text(kind: Database
     given_up_to_staff(&app, "341", reason).await;
     drain(&app, 2).await;
     fell_back_to_staff(&app, "+447700900341", reason).await;
+}
+
+/// A caller who sends STOP while the model thinks, whose answer is then given up: the
+/// conversation goes to staff and no fallback text is stored for them.
+async fn a_caller_who_sent_stop_gets_no_fallback_when_their_answer_is_given_up(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "dead-3", "07700 900343").await;
+    model.script([Reply::Text("See you on Monday.".to_owned())]);
+    app.receive_text("SMdead3", "+447700900343", "Can I come Monday?")
+        .await;
+    app.refuse_inserts("ai_steps", "reply").await;
+    model.hold();
+    let stop_while_thinking = async {
+        model.wait_for_requests(1, Duration::from_secs(30)).await;
+        app.receive_text("SMdead4", "+447700900343", "STOP").await;
+        model.release();
+    };
+    tokio::join!(run_with_one_attempt(&app), stop_while_thinking);
+    let reason = "the AI could not answer: its attempts failed";
+    given_up_to_staff(&app, "343", reason).await;
+    let by_ai = app
+        .db
+        .query_strings("SELECT kind FROM messages WHERE kind = 'ai'", &["kind"])
+        .await;
+    assert!(by_ai.is_empty(), "no fallback stored: {by_ai:?}");
 }
 
 /// Runs one pass of a worker that gives a job one attempt only.
@@ -2048,6 +2081,7 @@ on_both_databases!(
     a_text_left_to_an_answer_that_stopped_is_still_answered,
     an_answer_given_up_hands_the_caller_to_staff,
     a_caller_whose_answer_is_given_up_gets_the_fallback_text,
+    a_caller_who_sent_stop_gets_no_fallback_when_their_answer_is_given_up,
     an_earlier_stamped_text_taken_in_leaves_the_latest_answered,
     two_texts_before_the_worker_runs_get_one_answer,
     staff_and_the_callers_record_see_what_the_caller_told_the_ai

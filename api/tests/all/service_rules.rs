@@ -893,9 +893,9 @@ async fn a_request_that_goes_away_while_writing_notes_holds_back_no_other() {
     gate.rollback().await.expect("the gate opens");
 }
 
-/// A calls page is answered only once its read's note is stored, though the note is written
-/// while the rest of the answer is built: while the note waits in the database, no answer goes
-/// out; once it is stored, the page comes with its calls. PostgreSQL only (a lock holds the note).
+/// A calls page is answered only once its read's note is stored: while the note waits in the
+/// database, no answer goes out; once it is stored, the page comes with its calls. PostgreSQL only
+/// (a lock holds the note).
 #[tokio::test]
 async fn a_read_answers_only_once_its_note_is_stored() {
     let mut app = TestApp::new(DatabaseKind::Postgres).await;

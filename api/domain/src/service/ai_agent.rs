@@ -12,7 +12,9 @@
 //! fallback (the clinic's text-back wording with the booking link) and the conversation goes to
 //! staff, with the reason recorded on it. So does a model that, over all its rounds and tries, takes
 //! longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller is not kept waiting.
-//! STOP and restrictions are checked when the answer is prepared and again when its text is sent.
+//! An answer whose attempts all fail with errors ends the same way once it is given up
+//! ([`gave_up`]). STOP and restrictions are checked when the answer is prepared (and before a
+//! given-up answer's fallback) and again when its text is sent.
 //! What happened in the conversation while the model thought is read, under the conversation's
 //! row lock, before each tool runs and before the text is stored ([`meanwhile`]): staff taking it
 //! over, closing it or replying to the caller, the AI turned off, or another answer of the AI
@@ -150,10 +152,7 @@ pub async fn prepare(
     if another_answer_under_way(&thread, job.message, txn.now(), answer_time) {
         return Ok(Err("an answer under way takes this text in"));
     }
-    let keys_of_caller = [thread.caller_key.clone()];
-    if opt_outs::is_opted_out(txn, &thread.caller_key).await?
-        || restrictions::is_restricted(txn, &keys_of_caller).await?
-    {
+    if !gets_texts(txn, &thread.caller_key).await? {
         return Ok(Err("the caller gets no texts"));
     }
     if already_answered(txn, job.message).await? {
@@ -251,10 +250,11 @@ async fn end_answering(txn: &TenantTxn, ready: &Answering) -> Result<(), DomainE
 
 /// An answer whose attempts all failed (errors, not the model's: those fall back): its mark is
 /// cleared, and while the AI still answers the conversation and no answer covered the text, the
-/// conversation goes to staff with the reason and the caller gets the clinic's fallback text, as
-/// when the model fails, so that the caller's texts (and those left to this answer) are not left
-/// with nobody. When the clinic's key cannot be opened (one way attempts fail) no text can be
-/// sealed: the conversation still goes to staff.
+/// conversation goes to staff with the reason and, unless the caller sent STOP or restricted
+/// their data meanwhile, the caller gets the clinic's fallback text, as when the model fails, so
+/// that the caller's texts (and those left to this answer) are not left with nobody. The text is
+/// stored in a savepoint: when it cannot be (the clinic's key cannot be opened, one way attempts
+/// fail; a refused write), that is logged and the hand-over stands without it.
 pub async fn gave_up(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -271,16 +271,23 @@ pub async fn gave_up(
         return Ok(());
     }
     let reason = "the AI could not answer: its attempts failed";
-    if let Err(error) = keys::data_key(secrets, &settings) {
-        tracing::warn!(
-            clinic = %txn.clinic_id(),
-            conversation = %thread.id,
-            %error,
-            "no fallback text for an answer given up: the clinic's key cannot be opened"
-        );
-        ai_tools::hand_off(txn, thread, &serde_json::json!({ "reason": reason })).await?;
-    } else {
-        hand_over(txn, secrets, &settings, thread, reason).await?;
+    let caller_key = thread.caller_key.clone();
+    ai_tools::hand_off(txn, thread, &serde_json::json!({ "reason": reason })).await?;
+    if gets_texts(txn, &caller_key).await? {
+        let savepoint = txn.savepoint().await?;
+        let text = clinic::fallback_text(&settings, txn.now());
+        match send_text(&savepoint, secrets, job.conversation, &text).await {
+            Ok(_) => savepoint.keep_in(txn).await?,
+            Err(error) => {
+                savepoint.undo().await?;
+                tracing::warn!(
+                    clinic = %txn.clinic_id(),
+                    conversation = %job.conversation,
+                    %error,
+                    "no fallback text for an answer given up: it could not be stored"
+                );
+            }
+        }
     }
     let step = Step {
         action: "fallback",
@@ -289,6 +296,13 @@ pub async fn gave_up(
         appointment: None,
     };
     record_step(txn, (job.conversation, job.message), step).await
+}
+
+/// Whether the caller of `caller_key` may be texted: no STOP and no restriction of their data.
+async fn gets_texts(txn: &TenantTxn, caller_key: &str) -> Result<bool, DomainError> {
+    let keys_of_caller = [caller_key.to_owned()];
+    Ok(!opt_outs::is_opted_out(txn, caller_key).await?
+        && !restrictions::is_restricted(txn, &keys_of_caller).await?)
 }
 
 /// Hands `thread` to staff with `reason` and texts the caller the clinic's fallback text: the

@@ -310,33 +310,39 @@ async fn drop_database(admin_url: &str, name: &str) -> Result<(), String> {
         .await
         .map_err(|e| format!("{name}: the server cannot be reached: {e}"))?;
     let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    let mut outcome = admin.execute_unprepared(&drop).await;
+    let mut outcome = admin.execute_unprepared(&drop).await.map(|_| ());
+    let mut ending = Ok(());
     for _ in 0..3 {
         if outcome.is_ok() {
             break;
         }
-        end_app_role_sessions(admin_url, name).await;
-        outcome = admin.execute_unprepared(&drop).await;
+        ending = end_app_role_sessions(admin_url, name).await;
+        outcome = admin.execute_unprepared(&drop).await.map(|_| ());
     }
     admin.close().await.ok();
-    outcome
-        .map(|_| ())
-        .map_err(|e| format!("{name} could not be dropped: {e}"))
+    outcome.map_err(|e| match ending {
+        Ok(()) => format!("{name} could not be dropped: {e}"),
+        Err(ending) => format!("{name} could not be dropped: {e} ({ending})"),
+    })
 }
 
-/// Ends the app role's sessions on the database `name`, connected as that role.
-async fn end_app_role_sessions(admin_url: &str, name: &str) {
+/// Ends the app role's sessions on the database `name`, connected as that role, and waits (up
+/// to 5 s each) until they are gone: a session still exiting would refuse the drop again.
+async fn end_app_role_sessions(admin_url: &str, name: &str) -> Result<(), String> {
     let url = with_credentials(admin_url, APP_LOGIN, APP_LOGIN);
-    let Ok(app) = db::connect_url(&url, DatabaseKind::Postgres).await else {
-        return;
-    };
-    app.execute_unprepared(&format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = '{name}' AND usename = '{APP_LOGIN}' AND pid <> pg_backend_pid()"
-    ))
-    .await
-    .ok();
+    let app = db::connect_url(&url, DatabaseKind::Postgres)
+        .await
+        .map_err(|e| format!("the app role cannot connect to end its sessions: {e}"))?;
+    let ended = app
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND usename = '{APP_LOGIN}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the app role's sessions could not be ended: {e}"));
     app.close().await.ok();
+    ended
 }
 
 /// How many outbox jobs of the database at `url` are claimed by a worker.
