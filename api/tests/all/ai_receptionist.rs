@@ -1154,6 +1154,52 @@ async fn fell_back_to_staff(app: &TestApp, number: &str, reason: &str) {
     assert_eq!(thread.ai_stopped_reason.as_deref(), Some(reason));
 }
 
+/// Turns the clinic's AI receptionist on or off, as its owner.
+async fn switch_ai(app: &mut TestApp, enabled: bool) {
+    let set = app
+        .owner
+        .run(UPDATE, json!({ "input": { "enabled": enabled } }))
+        .await;
+    assert!(set["errors"].is_null(), "{set}");
+}
+
+/// A conversation staff answered while the AI was off stays with staff once it is on: the
+/// caller's next text is not answered by the AI (the model is never asked), and the conversation
+/// shows as taken over.
+async fn a_conversation_staff_answered_before_the_ai_was_on_stays_with_staff(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "staffed-1", "07700 900344").await;
+    model.script([Reply::Text("never".to_owned())]);
+    switch_ai(&mut app, false).await;
+    app.receive_text("SMstaffed1", "+447700900344", "Can I come Monday?")
+        .await;
+    let thread = thread_ending(&app, "344").await;
+    let reply = "mutation($id: ID!, $body: String!) { replyToConversation(id: $id, body: $body) \
+        { id } }";
+    let body = json!({ "id": thread.id.to_string(), "body": "Yes, Monday at ten." });
+    let done = app.owner.run(reply, body).await;
+    assert!(done["errors"].is_null(), "{done}");
+    let thread = thread_ending(&app, "344").await;
+    assert_eq!(
+        thread.ai_state, None,
+        "the AI was off: nothing to take over"
+    );
+    switch_ai(&mut app, true).await;
+    app.receive_text("SMstaffed2", "+447700900344", "Great, thanks")
+        .await;
+    drain(&app, 4).await;
+    assert!(model.requests().is_empty(), "the model was never asked");
+    let texts = texts_to(&app, "+447700900344");
+    assert_eq!(texts.len(), 2, "text-back, staff reply: {texts:?}");
+    let thread = thread_ending(&app, "344").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("taken_over"));
+    assert_eq!(
+        thread.ai_stopped_reason.as_deref(),
+        Some("a member of staff replied")
+    );
+}
+
 /// A conversation holding a text that cannot be opened is not answered on what is left of it: the
 /// model is never asked, the caller gets the fallback text and staff get the conversation.
 async fn a_text_that_cannot_be_opened_goes_to_staff(kind: DatabaseKind) {
@@ -1163,17 +1209,10 @@ async fn a_text_that_cannot_be_opened_goes_to_staff(kind: DatabaseKind) {
     model.script([Reply::Text("never".to_owned())]);
     // The damaged text is not the one answered: it came while the AI was off (no answer queued
     // for it), so the model would see the conversation without it.
-    let switch = async |app: &mut TestApp, enabled: bool| {
-        let set = app
-            .owner
-            .run(UPDATE, json!({ "input": { "enabled": enabled } }))
-            .await;
-        assert!(set["errors"].is_null(), "{set}");
-    };
-    switch(&mut app, false).await;
+    switch_ai(&mut app, false).await;
     app.receive_text("SMdamag1", "+447700900332", "Can I come Monday?")
         .await;
-    switch(&mut app, true).await;
+    switch_ai(&mut app, true).await;
     app.receive_text("SMdamag2", "+447700900332", "Or Tuesday?")
         .await;
     app.damage_message("SMdamag1").await;
@@ -2078,6 +2117,7 @@ on_both_databases!(
     a_tool_asked_for_before_the_caller_writes_again_does_not_run,
     a_text_stamped_before_an_answer_it_came_during_is_still_answered,
     a_staff_reply_before_the_ais_first_text_takes_the_conversation_over,
+    a_conversation_staff_answered_before_the_ai_was_on_stays_with_staff,
     a_text_left_to_an_answer_that_stopped_is_still_answered,
     an_answer_given_up_hands_the_caller_to_staff,
     a_caller_whose_answer_is_given_up_gets_the_fallback_text,

@@ -131,7 +131,9 @@ pub async fn queue_answer(txn: &TenantTxn, reply: &message::Model) -> Result<(),
 
 /// Reads what the model may see for `job`, or says why there is nothing to answer, with the
 /// conversation locked; marks the answer under way in it ([`another_answer_under_way`]: a caller
-/// text arriving meanwhile is taken into this answer, whose answer time is `answer_time`).
+/// text arriving meanwhile is taken into this answer, whose answer time is `answer_time`). A
+/// conversation staff replied in while the AI was off (no AI state, a staff text) is theirs: it is
+/// marked taken over and not answered.
 pub async fn prepare(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -161,6 +163,11 @@ pub async fn prepare(
     let Some((shown, latest)) = open_texts(txn, secrets, thread.id).await? else {
         return Ok(Err(ANSWERED_MEANWHILE));
     };
+    if thread.ai_state.is_none() && shown.iter().any(|m| m.row.kind == messages::KIND_STAFF) {
+        // Staff replied while the AI was off for the clinic: they keep the conversation.
+        conversations::take_over_from_ai(txn, &settings, thread, txn.now()).await?;
+        return Ok(Err("staff answer this conversation"));
+    }
     let answered_at = shown
         .iter()
         .find(|message| message.row.id == latest)

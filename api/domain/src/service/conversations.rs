@@ -353,7 +353,7 @@ pub async fn queue_text(
 /// clinic and has not texted there yet), take it over: the AI stops there, or never starts, so a
 /// caller a person answers gets no automated texts beside theirs. A conversation handed off or
 /// taken over already stays as it is.
-async fn take_over_from_ai(
+pub(crate) async fn take_over_from_ai(
     txn: &TenantTxn,
     settings: &clinic_row::Model,
     thread: conversation::Model,
