@@ -1154,6 +1154,33 @@ async fn fell_back_to_staff(app: &TestApp, number: &str, reason: &str) {
     assert_eq!(thread.ai_stopped_reason.as_deref(), Some(reason));
 }
 
+/// A member of staff's reply in a conversation (`$id`, `$body`).
+const REPLY: &str =
+    "mutation($id: ID!, $body: String!) { replyToConversation(id: $id, body: $body) { id } }";
+/// What staff reply in these tests.
+const STAFF_REPLY: &str = "Yes, Monday at ten.";
+
+/// `browser`'s member of staff replies [`STAFF_REPLY`] in `conversation`.
+async fn staff_reply<E: poem::Endpoint>(
+    browser: &mut crate::common::graphql::Browser<E>,
+    conversation: uuid::Uuid,
+) {
+    let body = json!({ "id": conversation.to_string(), "body": STAFF_REPLY });
+    let done = browser.run(REPLY, body).await;
+    assert!(done["errors"].is_null(), "{done}");
+}
+
+/// Checks that the conversation with the caller whose number ends `tail` is taken over from the
+/// AI because a member of staff replied.
+async fn taken_over_by_a_staff_reply(app: &TestApp, tail: &str) {
+    let thread = thread_ending(app, tail).await;
+    assert_eq!(thread.ai_state.as_deref(), Some("taken_over"));
+    assert_eq!(
+        thread.ai_stopped_reason.as_deref(),
+        Some("a member of staff replied")
+    );
+}
+
 /// Turns the clinic's AI receptionist on or off, as its owner.
 async fn switch_ai(app: &mut TestApp, enabled: bool) {
     let set = app
@@ -1175,11 +1202,7 @@ async fn a_conversation_staff_answered_before_the_ai_was_on_stays_with_staff(kin
     app.receive_text("SMstaffed1", "+447700900344", "Can I come Monday?")
         .await;
     let thread = thread_ending(&app, "344").await;
-    let reply = "mutation($id: ID!, $body: String!) { replyToConversation(id: $id, body: $body) \
-        { id } }";
-    let body = json!({ "id": thread.id.to_string(), "body": "Yes, Monday at ten." });
-    let done = app.owner.run(reply, body).await;
-    assert!(done["errors"].is_null(), "{done}");
+    staff_reply(&mut app.owner, thread.id).await;
     let thread = thread_ending(&app, "344").await;
     assert_eq!(
         thread.ai_state, None,
@@ -1192,12 +1215,7 @@ async fn a_conversation_staff_answered_before_the_ai_was_on_stays_with_staff(kin
     assert!(model.requests().is_empty(), "the model was never asked");
     let texts = texts_to(&app, "+447700900344");
     assert_eq!(texts.len(), 2, "text-back, staff reply: {texts:?}");
-    let thread = thread_ending(&app, "344").await;
-    assert_eq!(thread.ai_state.as_deref(), Some("taken_over"));
-    assert_eq!(
-        thread.ai_stopped_reason.as_deref(),
-        Some("a member of staff replied")
-    );
+    taken_over_by_a_staff_reply(&app, "344").await;
 }
 
 /// A conversation holding a text that cannot be opened is not answered on what is left of it: the
@@ -1251,12 +1269,10 @@ fn monday_booking(app: &TestApp) -> Reply {
 /// A staff reply while the model is thinking takes the conversation over (also before the AI's
 /// first text) and keeps the model's answer unsent.
 async fn a_staff_reply_while_the_model_thinks_keeps_its_answer_unsent(kind: DatabaseKind) {
-    let replied =
-        "mutation($id: ID!, $body: String!) { replyToConversation(id: $id, body: $body) { id } }";
     let why = "staff took the conversation over meanwhile";
-    let body = json!({ "body": "Yes, Monday at ten." });
+    let body = json!({ "body": STAFF_REPLY });
     let answer = |_: &TestApp| Reply::Text("We can see you Monday.".to_owned());
-    staff_act_while_the_model_thinks(kind, answer, (replied, body), why).await;
+    staff_act_while_the_model_thinks(kind, answer, (REPLY, body), why).await;
 }
 
 /// A caller's text the model answers (with what `answer` makes: a text, or a tool it asks for)
@@ -1494,13 +1510,9 @@ async fn a_staff_reply_before_the_ais_first_text_takes_the_conversation_over(kin
         Reply::Text("Tuesday works too.".to_owned()),
     ]);
     model.hold();
-    let reply = "mutation($id: ID!, $body: String!) { replyToConversation(id: $id, body: $body) \
-        { id } }";
     let staff_then_caller = async {
         model.wait_for_requests(1, Duration::from_secs(30)).await;
-        let body = json!({ "id": thread.id.to_string(), "body": "Yes, Monday at ten." });
-        let done = desk.run(reply, body).await;
-        assert!(done["errors"].is_null(), "{done}");
+        staff_reply(&mut desk, thread.id).await;
         app.receive_text("SMleft2", "+447700900339", "And Tuesday?")
             .await;
         app.worker("ai-beside").run_once().await.expect("a pass");
@@ -1509,7 +1521,7 @@ async fn a_staff_reply_before_the_ais_first_text_takes_the_conversation_over(kin
     tokio::join!(drain(&app, 8), staff_then_caller);
     let texts = texts_to(&app, "+447700900339");
     assert_eq!(texts.len(), 2, "text-back, staff reply: {texts:?}");
-    assert_eq!(texts[1], "Yes, Monday at ten.", "{texts:?}");
+    assert_eq!(texts[1], STAFF_REPLY, "{texts:?}");
     assert_eq!(model.requests().len(), 1, "only the stopped answer asked");
     let queued = app
         .db
@@ -1522,12 +1534,7 @@ async fn a_staff_reply_before_the_ais_first_text_takes_the_conversation_over(kin
     let steps = steps_of(&app).await;
     let why = "staff took the conversation over meanwhile";
     assert_eq!(steps, [owned(("stopped", why))], "{steps:?}");
-    let thread = thread_ending(&app, "339").await;
-    assert_eq!(thread.ai_state.as_deref(), Some("taken_over"));
-    assert_eq!(
-        thread.ai_stopped_reason.as_deref(),
-        Some("a member of staff replied")
-    );
+    taken_over_by_a_staff_reply(&app, "339").await;
 }
 
 /// An answer stopped by another answer's text stored first, with a caller's text left to it that
