@@ -57,7 +57,7 @@ use crate::service::ai_prompt::{self, ClinicFacts, tool};
 use crate::service::ai_tools::{self, ToolAnswer};
 use crate::service::messages;
 use crate::service::{
-    ai_follow_ups, ai_settings, clinic, conversations, keys, opt_outs, restrictions, text_back,
+    ai_follow_ups, ai_settings, clinic, conversations, keys, restrictions, text_back,
 };
 
 /// What the model is asked to answer.
@@ -154,7 +154,7 @@ pub async fn prepare(
     if another_answer_under_way(&thread, job.message, txn.now(), answer_time) {
         return Ok(Err("an answer under way takes this text in"));
     }
-    if !gets_texts(txn, &thread.caller_key).await? {
+    if !restrictions::may_be_texted(txn, &thread.caller_key).await? {
         return Ok(Err("the caller gets no texts"));
     }
     if already_answered(txn, job.message).await? {
@@ -280,7 +280,7 @@ pub async fn gave_up(
     let reason = "the AI could not answer: its attempts failed";
     let caller_key = thread.caller_key.clone();
     ai_tools::hand_off(txn, thread, &serde_json::json!({ "reason": reason })).await?;
-    if gets_texts(txn, &caller_key).await? {
+    if restrictions::may_be_texted(txn, &caller_key).await? {
         let savepoint = txn.savepoint().await?;
         let text = clinic::fallback_text(&settings, txn.now());
         match send_text(&savepoint, secrets, job.conversation, &text).await {
@@ -303,13 +303,6 @@ pub async fn gave_up(
         appointment: None,
     };
     record_step(txn, (job.conversation, job.message), step).await
-}
-
-/// Whether the caller of `caller_key` may be texted: no STOP and no restriction of their data.
-async fn gets_texts(txn: &TenantTxn, caller_key: &str) -> Result<bool, DomainError> {
-    let keys_of_caller = [caller_key.to_owned()];
-    Ok(!opt_outs::is_opted_out(txn, caller_key).await?
-        && !restrictions::is_restricted(txn, &keys_of_caller).await?)
 }
 
 /// Hands `thread` to staff with `reason` and texts the caller the clinic's fallback text: the

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::jobs::AiFollowUp;
 use crate::service::ai_agent::{self, Step};
-use crate::service::{clinic, conversations, opt_outs, restrictions};
+use crate::service::{clinic, conversations, restrictions};
 
 /// The `ai_steps` action of a follow-up.
 pub const FOLLOW_UP: &str = "follow_up";
@@ -99,10 +99,7 @@ pub async fn still_due(
     if latest_message(txn, thread.id).await? != Some(sent.id) {
         return Ok(Err("the caller or staff wrote since"));
     }
-    let keys_of_caller = [thread.caller_key.clone()];
-    if opt_outs::is_opted_out(txn, &thread.caller_key).await?
-        || restrictions::is_restricted(txn, &keys_of_caller).await?
-    {
+    if !restrictions::may_be_texted(txn, &thread.caller_key).await? {
         return Ok(Err("the caller gets no texts"));
     }
     if followed_up(txn, thread.id).await? {

@@ -9,6 +9,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
+use crate::service::opt_outs;
+
 /// Puts `caller_key` on the list (again is fine).
 pub async fn restrict(txn: &TenantTxn, caller_key: &str) -> Result<(), DomainError> {
     let row = caller_restriction::ActiveModel {
@@ -48,6 +50,13 @@ pub async fn restricted_since(
         .into_iter()
         .map(|row| row.created_at)
         .min())
+}
+
+/// Whether the caller of `caller_key` may be texted by the AI: they sent no STOP (the opt-out
+/// list) and did not restrict the processing of their data (this list).
+pub(crate) async fn may_be_texted(txn: &TenantTxn, caller_key: &str) -> Result<bool, DomainError> {
+    Ok(!opt_outs::is_opted_out(txn, caller_key).await?
+        && !is_restricted(txn, &[caller_key.to_owned()]).await?)
 }
 
 /// Whether any key in `caller_keys` is on the list.
