@@ -1,10 +1,11 @@
 //! [`AiAnswer`]: the AI receptionist answers a caller text (with the caller's texts before it no
 //! answer covered, and those they write while it runs), once; a text that arrives while another
 //! answer is under way in its conversation is left to that answer. Preparing reads what the model
-//! may see in a short transaction of its own, the conversation locked; performing talks to the model with no
-//! transaction open and runs the tools and stores the answer in short transactions of its own
-//! (see [`crate::service::ai_agent`]); the answer's text then goes out as its own text job, sent
-//! at most once like every other.
+//! may see in a short transaction of its own, the conversation locked; performing talks to the
+//! model with no transaction open and runs the tools and stores the answer in short transactions
+//! of its own (see [`crate::service::ai_agent`]); the answer's text then goes out as its own text
+//! job, sent at most once like every other. An answer whose attempts all fail is given up to
+//! staff, with the fallback text to the caller ([`ai_agent::gave_up`]).
 
 use ringback_core::error::DomainError;
 use ringback_core::outbox::Job;
