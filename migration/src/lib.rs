@@ -67,6 +67,7 @@ mod m20261210_100000_oldest_waiting_audit_first;
 mod m20261211_100000_create_note_reads_function;
 mod m20261212_100000_index_calls_newest_first;
 mod m20261213_100000_add_conversation_ai_answering;
+mod m20261214_100000_claim_jobs_to_give_up;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -135,6 +136,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261211_100000_create_note_reads_function::Migration),
             Box::new(m20261212_100000_index_calls_newest_first::Migration),
             Box::new(m20261213_100000_add_conversation_ai_answering::Migration),
+            Box::new(m20261214_100000_claim_jobs_to_give_up::Migration),
         ]
     }
 }

@@ -11,12 +11,12 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const LANE_CLAIM: &str =
+pub(crate) const LANE_CLAIM: &str =
     "ringback_claim_jobs(text, timestamptz, timestamptz, integer, integer, text[], boolean)";
 
 /// As before, with `lane_kinds` and `in_lane`: only jobs whose kind is among `lane_kinds` when
 /// `in_lane`, only the others when not (an empty list and `false` claim every kind).
-const LANE_CLAIM_FUNCTION: &str = r#"
+pub(crate) const LANE_CLAIM_FUNCTION: &str = r#"
 CREATE OR REPLACE FUNCTION ringback_claim_jobs(
     worker_name text, claim_time timestamptz, stale_before timestamptz, max_jobs integer,
     max_attempts integer, lane_kinds text[], in_lane boolean)

@@ -6,8 +6,8 @@
 //! rows `FOR UPDATE SKIP LOCKED`; on SQLite, which serialises writers, one `UPDATE … RETURNING`
 //! does the same. A claim older than the lease belongs to a worker that died mid-job: it is claimed
 //! again and marked in doubt since that claim, so the worker asks the provider before any resend;
-//! after the last allowed attempt such a claim is a dead letter instead, so attempts count however
-//! they ended.
+//! after the last allowed attempt such a claim is handed to the worker to give up (a dead letter,
+//! with the job type's own records of it) instead, so attempts count however they ended.
 
 use std::time::Duration;
 
@@ -130,12 +130,14 @@ pub async fn enqueue<J: Job>(
     .await?)
 }
 
-/// A job a worker has claimed: which clinic and which row. Only [`claim_due`] makes one, so its
-/// clinic is a door ([`TenantScope::for_job`](crate::tenant::TenantScope::for_job)).
+/// A job a worker has claimed: which clinic and which row, and whether to attempt it or give it
+/// up. Only [`claim_due`] makes one, so its clinic is a door
+/// ([`TenantScope::for_job`](crate::tenant::TenantScope::for_job)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClaimedJob {
     pub(crate) clinic_id: Uuid,
     id: Uuid,
+    give_up: bool,
 }
 
 impl ClaimedJob {
@@ -143,23 +145,44 @@ impl ClaimedJob {
     pub fn id(&self) -> Uuid {
         self.id
     }
+
+    /// Whether the job's last allowed attempt never settled (its worker died): the claim is to
+    /// give the job up as a dead letter, without another attempt.
+    pub fn gives_up(&self) -> bool {
+        self.give_up
+    }
 }
 
+/// The error a job given up by [`ClaimedJob::gives_up`] keeps.
+pub const NEVER_SETTLED: &str = "gave up: the last attempt never settled";
+
+// SQLite's two claim statements take the same values ([`claim_on_sqlite`]): ?1 now, ?2 the
+// worker, ?3 the end of the lease of claims made before it, ?4 the attempts allowed, ?5 the
+// lane's kinds (a JSON array), ?6 whether the lane takes those kinds, ?7 how many jobs at most.
+
+/// Claims due jobs and stale claims that have attempts left, for an attempt each (SQLite).
 const SQLITE_CLAIM: &str = "UPDATE job_outbox SET \
      in_doubt_since = CASE WHEN status = 'claimed' THEN claimed_at ELSE in_doubt_since END, \
-     status = 'claimed', attempts = attempts + 1, claimed_at = ?, claimed_by = ?, updated_at = ? \
+     status = 'claimed', attempts = attempts + 1, claimed_at = ?1, claimed_by = ?2, \
+     updated_at = ?1 \
      WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM job_outbox \
-         WHERE ((status = 'pending' AND run_at <= ?) OR (status = 'claimed' AND claimed_at < ?)) \
-         AND (kind IN (SELECT value FROM json_each(?))) = ? \
-         ORDER BY run_at LIMIT ?) \
-     RETURNING clinic_id, id";
+         WHERE ((status = 'pending' AND run_at <= ?1) \
+             OR (status = 'claimed' AND claimed_at < ?3 AND attempts < ?4)) \
+         AND (kind IN (SELECT value FROM json_each(?5))) = ?6 \
+         ORDER BY run_at LIMIT ?7) \
+     RETURNING clinic_id, id, 0 AS give_up";
 
-/// Ends, as dead letters, the stale claims of jobs that have had their last attempt (SQLite; the
-/// PostgreSQL claim function does the same first).
-const SQLITE_GIVE_UP: &str = "UPDATE job_outbox SET status = 'dead', \
+/// Claims, to give up, the stale claims of jobs that have had their last attempt: no attempt is
+/// counted, and each is in doubt since the claim that never settled (SQLite; the PostgreSQL
+/// claim function picks both kinds in one statement).
+const SQLITE_CLAIM_TO_GIVE_UP: &str = "UPDATE job_outbox SET \
      in_doubt_since = COALESCE(in_doubt_since, claimed_at), \
-     last_error = 'gave up: the last attempt never settled', claimed_by = NULL, updated_at = ? \
-     WHERE status = 'claimed' AND claimed_at < ? AND attempts >= ?";
+     claimed_at = ?1, claimed_by = ?2, updated_at = ?1 \
+     WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM job_outbox \
+         WHERE status = 'claimed' AND claimed_at < ?3 AND attempts >= ?4 \
+         AND (kind IN (SELECT value FROM json_each(?5))) = ?6 \
+         ORDER BY run_at LIMIT ?7) \
+     RETURNING clinic_id, id, 1 AS give_up";
 
 /// How a claim is made: by whom, when, how long a claim lasts, how many jobs at most, after how
 /// many attempts a job whose attempts never settle is given up, and which kinds it takes.
@@ -197,67 +220,91 @@ impl Lane {
 }
 
 /// Claims up to `claim.max_jobs` jobs that are due or whose claim is older than the lease; a
-/// stale claim after the last allowed attempt becomes a dead letter instead, however the attempt
-/// ended (preparation or settlement that keeps failing, a worker that keeps dying).
+/// stale claim after the last allowed attempt is claimed to be given up instead
+/// ([`ClaimedJob::gives_up`]), however the attempt ended (preparation or settlement that keeps
+/// failing, a worker that keeps dying).
 pub async fn claim_due(
     db: &DatabaseConnection,
     claim: Claim<'_>,
 ) -> Result<Vec<ClaimedJob>, DomainError> {
-    let Claim {
-        worker,
-        now,
-        lease,
-        max_jobs,
-        max_attempts,
-        lane,
-    } = claim;
-    let (lane_kinds, in_lane) = lane.filter();
-    let stale_before = now - chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-    let backend = db.get_database_backend();
-    let statement = match backend {
-        DbBackend::Postgres => Statement::from_sql_and_values(
-            backend,
-            "SELECT clinic_id, id FROM ringback_claim_jobs($1, $2, $3, $4, $5, \
-             ARRAY(SELECT jsonb_array_elements_text($6::jsonb)), $7)",
-            [
-                worker.into(),
-                now.into(),
-                stale_before.into(),
-                (max_jobs as i32).into(),
-                max_attempts.into(),
-                lane_kinds.into(),
-                in_lane.into(),
-            ],
-        ),
+    let stale_before =
+        claim.now - chrono::Duration::from_std(claim.lease).unwrap_or(chrono::Duration::MAX);
+    match db.get_database_backend() {
+        DbBackend::Postgres => claim_on_postgres(db, claim, stale_before).await,
         _ => {
-            db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                SQLITE_GIVE_UP,
-                [now.into(), stale_before.into(), max_attempts.into()],
-            ))
-            .await?;
-            Statement::from_sql_and_values(
-                backend,
-                SQLITE_CLAIM,
-                [
-                    now.into(),
-                    worker.into(),
-                    now.into(),
-                    now.into(),
-                    stale_before.into(),
-                    lane_kinds.into(),
-                    in_lane.into(),
-                    (max_jobs as i32).into(),
-                ],
-            )
+            let mut claimed =
+                claim_on_sqlite(db, claim, stale_before, SQLITE_CLAIM_TO_GIVE_UP).await?;
+            let room = claim.max_jobs.saturating_sub(claimed.len() as u32);
+            if room > 0 {
+                let attempts = Claim {
+                    max_jobs: room,
+                    ..claim
+                };
+                claimed.extend(claim_on_sqlite(db, attempts, stale_before, SQLITE_CLAIM).await?);
+            }
+            Ok(claimed)
         }
-    };
+    }
+}
+
+/// Both kinds of claim in one call of `ringback_claim_jobs`.
+async fn claim_on_postgres(
+    db: &DatabaseConnection,
+    claim: Claim<'_>,
+    stale_before: DateTime<Utc>,
+) -> Result<Vec<ClaimedJob>, DomainError> {
+    let (lane_kinds, in_lane) = claim.lane.filter();
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT clinic_id, id, give_up FROM ringback_claim_jobs($1, $2, $3, $4, $5, \
+         ARRAY(SELECT jsonb_array_elements_text($6::jsonb)), $7)",
+        [
+            claim.worker.into(),
+            claim.now.into(),
+            stale_before.into(),
+            (claim.max_jobs as i32).into(),
+            claim.max_attempts.into(),
+            lane_kinds.into(),
+            in_lane.into(),
+        ],
+    );
+    claimed_jobs(db, statement).await
+}
+
+/// One of SQLite's two claim statements (`sql`: [`SQLITE_CLAIM`] or
+/// [`SQLITE_CLAIM_TO_GIVE_UP`], which take the same values).
+async fn claim_on_sqlite(
+    db: &DatabaseConnection,
+    claim: Claim<'_>,
+    stale_before: DateTime<Utc>,
+    sql: &str,
+) -> Result<Vec<ClaimedJob>, DomainError> {
+    let (lane_kinds, in_lane) = claim.lane.filter();
+    let values = [
+        claim.now.into(),
+        claim.worker.into(),
+        stale_before.into(),
+        claim.max_attempts.into(),
+        lane_kinds.into(),
+        in_lane.into(),
+        (claim.max_jobs as i32).into(),
+    ];
+    let statement = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
+    claimed_jobs(db, statement).await
+}
+
+/// Runs a claim statement returning `clinic_id`, `id` and `give_up`.
+async fn claimed_jobs(
+    db: &DatabaseConnection,
+    statement: Statement,
+) -> Result<Vec<ClaimedJob>, DomainError> {
     let rows = db.query_all_raw(statement).await?;
     rows.iter()
         .map(|row| {
             Ok(ClaimedJob {
                 clinic_id: row.try_get("", "clinic_id")?,
                 id: row.try_get("", "id")?,
+                give_up: row.try_get("", "give_up")?,
             })
         })
         .collect()

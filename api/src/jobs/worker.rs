@@ -3,7 +3,9 @@
 //! what a job does. Its outside-world call happens outside any database transaction, between a
 //! claim that is committed first and a settlement committed after; a job that may have acted
 //! without our knowing (the worker died, the provider did not answer) is in doubt, and the job
-//! itself resolves the doubt on its next attempt (for texts: [`ringback_domain::jobs::sms`]).
+//! itself resolves the doubt on its next attempt (for texts: [`ringback_domain::jobs::sms`]). A
+//! job whose last allowed attempt never settled comes back to a worker to be given up: it gets
+//! its type's records of a dead letter like any other, without another attempt.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -308,6 +310,12 @@ impl Worker {
             return Ok(Claimed::NotOurs);
         }
         let attempts = row.attempts;
+        if claimed.gives_up() {
+            return Ok(Claimed::Attempted {
+                attempt: never_settled(&row),
+                attempts,
+            });
+        }
         let attempt = match self.registry.handler(&row.kind) {
             Some(handler) => handler
                 .attempt(txn, &row, &self.context)
@@ -420,6 +428,12 @@ fn log_outcome(joined: Result<(ClaimedJob, Result<(), DomainError>), tokio::task
         }
         Err(error) => tracing::error!(%error, "outbox job panicked"),
     }
+}
+
+/// A job whose last allowed attempt never settled (its worker died): given up without another
+/// attempt, in doubt since that attempt's claim.
+fn never_settled(row: &job_outbox::Model) -> Attempt {
+    nothing_sent(row, outbox::NEVER_SETTLED.to_owned(), false)
 }
 
 /// A job whose preparation failed on our side: retried with backoff when the failure may pass

@@ -1669,14 +1669,48 @@ async fn a_caller_who_sent_stop_gets_no_fallback_when_their_answer_is_given_up(k
     assert!(by_ai.is_empty(), "no fallback stored: {by_ai:?}");
 }
 
-/// Runs one pass of a worker that gives a job one attempt only.
-async fn run_with_one_attempt(app: &TestApp) {
+/// The worker whose answer dies with it on its only allowed attempt: the next claim, a lease
+/// later, gives the answer up without asking the model: the conversation goes to staff and the
+/// caller gets the fallback text.
+async fn an_answer_whose_worker_died_goes_to_staff_with_the_fallback(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "dead-5", "07700 900344").await;
+    app.receive_text("SMdead5", "+447700900344", "Can I come Monday?")
+        .await;
+    let claimed = one_attempt_worker(&app, "ai-dies")
+        .claim()
+        .await
+        .expect("claim");
+    assert_eq!(
+        claimed.len(),
+        1,
+        "the answer is claimed, then its worker dies"
+    );
+    let lease = WorkerSettings::default().lease;
+    let stale = chrono::Duration::from_std(lease).expect("lease") + chrono::Duration::seconds(1);
+    app.db.clock.advance(stale);
+    run_with_one_attempt(&app).await;
+    assert!(model.requests().is_empty(), "the model was never asked");
+    let reason = "the AI could not answer: its attempts failed";
+    given_up_to_staff(&app, "344", reason).await;
+    drain(&app, 2).await;
+    fell_back_to_staff(&app, "+447700900344", reason).await;
+}
+
+/// A worker that gives a job one attempt only.
+fn one_attempt_worker(app: &TestApp, name: &str) -> Worker {
     let settings = WorkerSettings {
         max_attempts: 1,
         ..crate::common::app::quick_retries()
     };
     let provider = app.state.sms.clone().expect("the fake Twilio");
-    let worker = Worker::new(app.state.clone(), provider, settings, "ai-dead".to_owned());
+    Worker::new(app.state.clone(), provider, settings, name.to_owned())
+}
+
+/// Runs one pass of a worker that gives a job one attempt only.
+async fn run_with_one_attempt(app: &TestApp) {
+    let worker = one_attempt_worker(app, "ai-dead");
     worker.run_once().await.expect("a pass");
 }
 
@@ -2129,6 +2163,7 @@ on_both_databases!(
     an_answer_given_up_hands_the_caller_to_staff,
     a_caller_whose_answer_is_given_up_gets_the_fallback_text,
     a_caller_who_sent_stop_gets_no_fallback_when_their_answer_is_given_up,
+    an_answer_whose_worker_died_goes_to_staff_with_the_fallback,
     an_earlier_stamped_text_taken_in_leaves_the_latest_answered,
     two_texts_before_the_worker_runs_get_one_answer,
     staff_and_the_callers_record_see_what_the_caller_told_the_ai

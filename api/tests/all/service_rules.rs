@@ -120,8 +120,10 @@ async fn work_queued_once_is_written_once(kind: DatabaseKind) {
 }
 
 /// A job whose attempts never settle (its preparation or settlement keeps failing, or its worker
-/// keeps dying) is claimed again at each lease until its last allowed attempt, then given up as a
-/// dead letter, kept in doubt: it is never claimed for ever.
+/// keeps dying) is claimed again at each lease until its last allowed attempt, then claimed to be
+/// given up, without counting an attempt; a worker that dies giving it up hands it on the same
+/// way, and the one that gives it up leaves a dead letter, kept in doubt: it is never claimed for
+/// ever.
 async fn attempts_that_never_settle_end_in_a_dead_letter(kind: DatabaseKind) {
     let app = TestApp::builder(kind).with_twilio().build().await;
     queue(&app, Unregistered { n: 3 }).await;
@@ -132,23 +134,42 @@ async fn attempts_that_never_settle_end_in_a_dead_letter(kind: DatabaseKind) {
     for attempt in 1..=settings.max_attempts {
         let claimed = worker.claim().await.expect("claim");
         assert_eq!(claimed.len(), 1, "attempt {attempt} is claimed");
+        assert!(!claimed[0].gives_up(), "attempt {attempt} is an attempt");
         app.db.clock.advance(lease);
     }
+    for hand_on in 1..=2 {
+        let claimed = worker.claim().await.expect("claim");
+        assert_eq!(claimed.len(), 1, "claimed to give up ({hand_on})");
+        assert!(claimed[0].gives_up(), "claimed to give up ({hand_on})");
+        assert_eq!(
+            job_rows(&app).await[0][1],
+            settings.max_attempts.to_string()
+        );
+        if hand_on == 2 {
+            worker.process(claimed[0]).await.expect("given up");
+        } else {
+            app.db.clock.advance(lease);
+        }
+    }
     assert!(worker.claim().await.expect("claim").is_empty(), "given up");
-    let rows = app
-        .db
+    let rows = job_rows(&app).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0], "dead", "{rows:?}");
+    assert_eq!(rows[0][1], settings.max_attempts.to_string(), "{rows:?}");
+    assert!(rows[0][2].contains("never settled"), "{rows:?}");
+    assert_eq!(rows[0][3], "in doubt", "{rows:?}");
+}
+
+/// Every job's status, attempts, last error and whether it is in doubt.
+async fn job_rows(app: &TestApp) -> Vec<Vec<String>> {
+    app.db
         .query_strings(
             "SELECT status, attempts || '' AS attempts, COALESCE(last_error, '') AS last_error, \
              CASE WHEN in_doubt_since IS NULL THEN 'sure' ELSE 'in doubt' END AS doubt \
              FROM job_outbox",
             &["status", "attempts", "last_error", "doubt"],
         )
-        .await;
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[0][0], "dead", "{rows:?}");
-    assert_eq!(rows[0][1], settings.max_attempts.to_string(), "{rows:?}");
-    assert!(rows[0][2].contains("never settled"), "{rows:?}");
-    assert_eq!(rows[0][3], "in doubt", "{rows:?}");
+        .await
 }
 
 /// The operator door writes `operator.access` with its task into the clinic's audit chain

@@ -571,6 +571,67 @@ async fn crash_between_send_and_commit(kind: DatabaseKind) {
     rig.finish().await;
 }
 
+/// A worker dies after the provider took the text, on the job's last allowed attempt: the next
+/// claim gives the job up, as a dead letter whose call shows the text-back as failed (it may have
+/// gone: the front desk calls back), without sending again; retried, it finds the provider's copy
+/// and is sent once in all.
+async fn a_text_whose_last_attempt_never_settled_is_given_up(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "strict").await;
+    let last_attempt = |name: &str, lease: Duration| {
+        rig.worker(
+            name,
+            WorkerSettings {
+                max_attempts: 1,
+                lease,
+                ..fast()
+            },
+        )
+    };
+    rig.missed_call("CA1", "+447700900171").await;
+    let crashing = last_attempt("worker-crashes", WorkerSettings::default().lease);
+    let claimed = crashing.claim().await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let _lost = crashing.perform(claimed[0]).await.expect("sent");
+    drop(crashing);
+
+    let survivor = last_attempt("worker-survives", Duration::ZERO);
+    rig.drain(&survivor).await;
+    assert_eq!(rig.fake.messages().len(), 1, "not sent again");
+    let dead = rig
+        .admin
+        .run("{ deadLetters { id attempts lastError } }", json!({}))
+        .await;
+    let letter = &dead["data"]["deadLetters"][0];
+    assert_eq!(letter["attempts"], 1, "{dead}");
+    assert_eq!(
+        letter["lastError"],
+        "gave up: the last attempt never settled"
+    );
+    let calls = rig.admin.run(CALLS, json!({})).await;
+    assert_eq!(
+        text_back_status(&calls, "•••• 171").as_deref(),
+        Some("failed")
+    );
+
+    let id = letter["id"].as_str().expect("id").to_owned();
+    let retried = rig
+        .admin
+        .run(
+            "mutation($id: ID!) { retryDeadLetter(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(retried["errors"].is_null(), "{retried}");
+    rig.drain(&rig.worker("worker-retries", fast())).await;
+    assert_eq!(rig.fake.messages().len(), 1, "sent once in all");
+    let calls = rig.admin.run(CALLS, json!({})).await;
+    assert!(matches!(
+        text_back_status(&calls, "•••• 171").as_deref(),
+        Some("sent" | "delivered")
+    ));
+    rig.finish().await;
+}
+
 async fn dead_letters_show_and_retry(kind: DatabaseKind) {
     let mut rig = Rig::new(kind, "strict").await;
     rig.missed_call("CA1", "+447700900151").await;
@@ -798,5 +859,6 @@ on_both_databases!(
     outage_delivers_everything_once,
     smart_encoded_copy_is_not_sent_again,
     crash_between_send_and_commit,
+    a_text_whose_last_attempt_never_settled_is_given_up,
     dead_letters_show_and_retry,
 );
