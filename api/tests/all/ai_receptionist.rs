@@ -1304,6 +1304,59 @@ async fn staff_act_while_the_model_thinks(
         model.release();
     };
     tokio::join!(drain(&app, 4), staff);
+    nothing_answered_or_booked(&app, &model, why).await;
+}
+
+/// A caller who sends STOP while the model asks to book them: no booking is made for them and
+/// nothing is sent.
+async fn a_caller_who_sends_stop_while_the_model_thinks_is_not_booked(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "stop-1", "07700 900346").await;
+    app.receive_text("SMstop1", "+447700900346", "Can I come Monday?")
+        .await;
+    model.script([monday_booking(&app), Reply::Text("Booked.".to_owned())]);
+    model.hold();
+    let caller = async {
+        model.wait_for_requests(1, Duration::from_secs(30)).await;
+        app.receive_text("SMstop2", "+447700900346", "STOP").await;
+        model.release();
+    };
+    tokio::join!(drain(&app, 4), caller);
+    nothing_answered_or_booked(&app, &model, "the caller sent STOP").await;
+}
+
+/// A caller whose data is restricted (at their request, by an admin) while the model asks to
+/// book them: the AI does nothing more for them.
+async fn a_caller_restricted_while_the_model_thinks_is_not_booked(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "restricted-1", "07700 900347").await;
+    app.receive_text("SMrestricted1", "+447700900347", "Can I come Monday?")
+        .await;
+    let joiner = app.browser();
+    let mut admin = join(&mut app.owner, joiner, "admin@clinic.test", "ADMIN").await;
+    model.script([monday_booking(&app), Reply::Text("Booked.".to_owned())]);
+    model.hold();
+    let restrict = async {
+        model.wait_for_requests(1, Duration::from_secs(30)).await;
+        let done = admin
+            .run(
+                "mutation { restrictCaller(number: \"07700 900347\", restricted: true) }",
+                json!({}),
+            )
+            .await;
+        assert!(done["errors"].is_null(), "{done}");
+        model.release();
+    };
+    tokio::join!(drain(&app, 4), restrict);
+    let why = "the caller restricted the processing of their data";
+    nothing_answered_or_booked(&app, &model, why).await;
+}
+
+/// The model was asked once; nothing it answered was sent, run or booked; and the answer's last
+/// step is `stopped` for `why`, with the model's tokens kept for the budget.
+async fn nothing_answered_or_booked(app: &TestApp, model: &FakeAnthropic, why: &str) {
     assert_eq!(model.requests().len(), 1, "the model was asked");
     let by_ai = app
         .db
@@ -1643,8 +1696,9 @@ async fn a_caller_whose_answer_is_given_up_gets_the_fallback_text(kind: Database
     fell_back_to_staff(&app, "+447700900341", reason).await;
 }
 
-/// A caller who sends STOP while the model thinks, whose answer is then given up: the
-/// conversation goes to staff and no fallback text is stored for them.
+/// A caller who sends STOP while the model thinks, whose answer is then given up (the database
+/// refuses the step that records why it stopped): the conversation goes to staff and no fallback
+/// text is stored for them.
 async fn a_caller_who_sent_stop_gets_no_fallback_when_their_answer_is_given_up(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
@@ -1652,7 +1706,7 @@ async fn a_caller_who_sent_stop_gets_no_fallback_when_their_answer_is_given_up(k
     model.script([Reply::Text("See you on Monday.".to_owned())]);
     app.receive_text("SMdead3", "+447700900343", "Can I come Monday?")
         .await;
-    app.refuse_inserts("ai_steps", "reply").await;
+    app.refuse_inserts("ai_steps", "stopped").await;
     model.hold();
     let stop_while_thinking = async {
         model.wait_for_requests(1, Duration::from_secs(30)).await;
@@ -2163,6 +2217,8 @@ on_both_databases!(
     an_answer_given_up_hands_the_caller_to_staff,
     a_caller_whose_answer_is_given_up_gets_the_fallback_text,
     a_caller_who_sent_stop_gets_no_fallback_when_their_answer_is_given_up,
+    a_caller_who_sends_stop_while_the_model_thinks_is_not_booked,
+    a_caller_restricted_while_the_model_thinks_is_not_booked,
     an_answer_whose_worker_died_goes_to_staff_with_the_fallback,
     an_earlier_stamped_text_taken_in_leaves_the_latest_answered,
     two_texts_before_the_worker_runs_get_one_answer,

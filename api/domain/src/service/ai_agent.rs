@@ -17,8 +17,9 @@
 //! given-up answer's fallback) and again when its text is sent.
 //! What happened in the conversation while the model thought is read, under the conversation's
 //! row lock, before each tool runs and before the text is stored ([`meanwhile`]): staff taking it
-//! over, closing it or replying to the caller, the AI turned off, or another answer of the AI
-//! stored stop this one (nothing more runs or goes out). A caller who writes again meanwhile is
+//! over, closing it or replying to the caller, the AI turned off, the caller sending STOP or
+//! restricting their data, or another answer of the AI stored stop this one (nothing more runs
+//! or goes out: no booking is made for a caller who said stop). A caller who writes again meanwhile is
 //! heard: the answer takes their new texts in and asks the model again (the tools it asked for and
 //! has not run yet are not run), so one answer, which knows what the AI already did, answers both.
 //! The new text's own job does not answer beside it: the answer under way is marked in the
@@ -927,7 +928,8 @@ enum Meanwhile {
 
 /// What happened in `ready`'s conversation since the answer was prepared (or last took the
 /// caller's texts in), read with `thread` locked: staff took it over or closed it, the clinic
-/// turned the AI off (`settings`), or something was written that the answer did not see
+/// turned the AI off (`settings`), the caller sent STOP or restricted their data (no tool runs
+/// for them and nothing is sent), or something was written that the answer did not see
 /// ([`written_since`]). (A hand-off by the model leaves the AI its closing text.)
 async fn meanwhile(
     txn: &TenantTxn,
@@ -943,6 +945,8 @@ async fn meanwhile(
             Meanwhile::Stop("the conversation was closed meanwhile")
         } else if !settings.ai_enabled {
             Meanwhile::Stop("the AI was turned off meanwhile")
+        } else if let Some(why) = restrictions::why_not_texted(txn, &thread.caller_key).await? {
+            Meanwhile::Stop(why)
         } else {
             written_since(txn, secrets, ready, answers(settings, thread)).await?
         },

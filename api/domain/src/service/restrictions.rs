@@ -55,8 +55,22 @@ pub async fn restricted_since(
 /// Whether the caller of `caller_key` may be texted by the AI: they sent no STOP (the opt-out
 /// list) and did not restrict the processing of their data (this list).
 pub(crate) async fn may_be_texted(txn: &TenantTxn, caller_key: &str) -> Result<bool, DomainError> {
-    Ok(!opt_outs::is_opted_out(txn, caller_key).await?
-        && !is_restricted(txn, &[caller_key.to_owned()]).await?)
+    Ok(why_not_texted(txn, caller_key).await?.is_none())
+}
+
+/// Why the AI may not text (nor act for) the caller of `caller_key`, if it may not: they sent
+/// STOP, or restricted the processing of their data.
+pub(crate) async fn why_not_texted(
+    txn: &TenantTxn,
+    caller_key: &str,
+) -> Result<Option<&'static str>, DomainError> {
+    Ok(if opt_outs::is_opted_out(txn, caller_key).await? {
+        Some("the caller sent STOP")
+    } else if is_restricted(txn, &[caller_key.to_owned()]).await? {
+        Some("the caller restricted the processing of their data")
+    } else {
+        None
+    })
 }
 
 /// Whether any key in `caller_keys` is on the list.
