@@ -214,7 +214,11 @@ pub fn Thread() -> impl IntoView {
                     </button>
                 })}
             </div>
-            {ai_status(data.conversation.ai_state, data.conversation.ai_stopped_reason)}
+            {ai_status(
+                data.conversation.ai_state,
+                data.conversation.ai_stopped_reason,
+                !data.conversation.ai_steps.is_empty(),
+            )}
             {data.conversation.intake_details.map(|details| {
                 let answers = details.answers.into_iter().map(|a| (a.question, a.answer)).collect();
                 intake_details(answers, details.unreadable, 2)
@@ -239,10 +243,12 @@ pub fn Thread() -> impl IntoView {
     }
 }
 
-/// Whether the AI answers this conversation, in words.
+/// Whether the AI answers this conversation, in words; `ai_took_part` when the AI did anything
+/// here (a conversation staff answered before the AI ever did was not taken from it).
 fn ai_status(
     state: Option<conversation::AiConversationState>,
     reason: Option<String>,
+    ai_took_part: bool,
 ) -> Option<impl IntoView> {
     use conversation::AiConversationState::*;
     let said = match state? {
@@ -251,8 +257,11 @@ fn ai_status(
             "The AI handed this caller to the team: {}.",
             reason.unwrap_or_default()
         ),
-        TAKEN_OVER | Other(_) => {
+        TAKEN_OVER | Other(_) if ai_took_part => {
             "The team has taken this conversation over from the AI.".to_owned()
+        }
+        TAKEN_OVER | Other(_) => {
+            "The team answers this caller: the AI stays out of this conversation.".to_owned()
         }
     };
     Some(view! { <p class="hint" data-testid="ai-status">{said}</p> })
