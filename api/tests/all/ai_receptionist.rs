@@ -609,7 +609,7 @@ async fn intake_details_seen<E: poem::Endpoint>(
 }
 
 /// What the caller told the AI's intake questions is shown to the front desk (the read audited,
-/// without the words) and in the caller's record and export; details that cannot be opened show
+/// without the words) and in the caller's record and export, in the order the clinic asks them; details that cannot be opened show
 /// as unreadable everywhere, and the AI never overwrites them.
 async fn staff_and_the_callers_record_see_what_the_caller_told_the_ai(kind: DatabaseKind) {
     use ringback_api::service::ai_tools::{self, IntakeDetails, ToolAnswer};
@@ -627,18 +627,24 @@ async fn staff_and_the_callers_record_see_what_the_caller_told_the_ai(kind: Data
         txn.commit().await.expect("commit");
         saved
     };
-    let fields = json!({ "What is the job?": "Leaking boiler, ring 07700 900313",
-                         "How urgent is it?": "Today" });
+    let asked =
+        json!({ "input": { "intakeQuestions": ["What is the job?", "How urgent is it?"] } });
+    let set = app.owner.run(UPDATE, asked).await;
+    assert!(set["errors"].is_null(), "{set}");
+    let fields = json!({ "Anything else?": "No", "how urgent is it? ": "Today",
+                         "What is the job?": "Leaking boiler, ring 07700 900313" });
     assert_eq!(
         save(&app, fields).await,
-        ToolAnswer::Done(json!({ "saved": 2 }))
+        ToolAnswer::Done(json!({ "saved": 3 }))
     );
 
     let joiner = app.browser();
     let mut desk = join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
+    // In the order the clinic asks its questions; a question it does not ask comes last.
     let saved = json!({ "answers": [
-        { "question": "How urgent is it?", "answer": "Today" },
         { "question": "What is the job?", "answer": "Leaking boiler, ring [number removed]" },
+        { "question": "how urgent is it?", "answer": "Today" },
+        { "question": "Anything else?", "answer": "No" },
     ], "unreadable": false });
     assert_eq!(intake_details_seen(&mut desk, thread.id).await, saved);
     assert!(intake_details_seen(&mut desk, other.id).await.is_null());

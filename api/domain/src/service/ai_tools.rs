@@ -356,7 +356,8 @@ pub async fn save_details(
 pub enum IntakeDetails {
     /// None were saved.
     None,
-    /// Each question with the caller's answer (number-like runs removed when saved), by question.
+    /// Each question with the caller's answer (number-like runs removed when saved): by question
+    /// as opened, in the clinic's order as shown ([`DetailsOpener::shown`]).
     Saved(Vec<(String, String)>),
     /// They are stored but cannot be opened (a damaged row): shown as such, never overwritten.
     Unreadable,
@@ -412,7 +413,7 @@ pub fn intake_details(key: &DataKey, thread: &conversation::Model) -> IntakeDeta
     IntakeDetails::Saved(answers)
 }
 
-/// The intake details kept for `thread`, opened ([`intake_details`]).
+/// The intake details kept for `thread`, as staff see them ([`DetailsOpener::shown`]).
 pub async fn details_of(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -421,6 +422,46 @@ pub async fn details_of(
     if thread.details_sealed.is_none() {
         return Ok(IntakeDetails::None);
     }
-    let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
-    Ok(intake_details(&key, thread))
+    Ok(DetailsOpener::of_clinic(txn, secrets).await?.shown(thread))
+}
+
+/// What opening a clinic's intake details for people to read takes: its data key, and the
+/// questions it asks, in its order.
+pub struct DetailsOpener {
+    key: DataKey,
+    asked: Vec<String>,
+}
+
+impl DetailsOpener {
+    /// The opener of the transaction's clinic.
+    pub async fn of_clinic(txn: &TenantTxn, secrets: &Secrets) -> Result<Self, DomainError> {
+        let clinic = clinic::get(txn).await?;
+        Ok(Self {
+            key: keys::data_key(secrets, &clinic)?,
+            asked: ai_settings::settings_of(&clinic).intake_questions,
+        })
+    }
+
+    /// `thread`'s intake details, opened ([`intake_details`]), the answers in the order the clinic
+    /// asks its questions; answers to questions it does not ask (any more, or worded otherwise by
+    /// the model) follow, by question.
+    pub fn shown(&self, thread: &conversation::Model) -> IntakeDetails {
+        match intake_details(&self.key, thread) {
+            IntakeDetails::Saved(mut answers) => {
+                answers.sort_by_key(|(question, _)| asked_position(&self.asked, question));
+                IntakeDetails::Saved(answers)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Where `question` stands among the clinic's `asked` questions (case and surrounding spaces
+/// aside); after all of them when it is not one.
+fn asked_position(asked: &[String], question: &str) -> usize {
+    let question = question.trim();
+    asked
+        .iter()
+        .position(|one| one.trim().eq_ignore_ascii_case(question))
+        .unwrap_or(asked.len())
 }

@@ -167,24 +167,25 @@ pub async fn read_details_of_each(
     Ok(details)
 }
 
-/// The intake details of each of `threads`, opened (the clinic's row, for its key, is read only
-/// when one of them has details).
+/// The intake details of each of `threads`, opened and in the order the clinic asks its
+/// questions (the clinic's row, for its key and questions, is read only when one of them has
+/// details).
 pub async fn intake_details_of_each(
     txn: &TenantTxn,
     secrets: &Secrets,
     threads: &[conversation::Model],
 ) -> Result<HashMap<Uuid, IntakeDetails>, DomainError> {
-    let key = if threads.iter().any(|thread| thread.details_sealed.is_some()) {
-        Some(keys::data_key(secrets, &clinic::get(txn).await?)?)
+    let opener = if threads.iter().any(|thread| thread.details_sealed.is_some()) {
+        Some(ai_tools::DetailsOpener::of_clinic(txn, secrets).await?)
     } else {
         None
     };
     Ok(threads
         .iter()
         .map(|thread| {
-            let details = key.as_ref().map_or(IntakeDetails::None, |key| {
-                ai_tools::intake_details(key, thread)
-            });
+            let details = opener
+                .as_ref()
+                .map_or(IntakeDetails::None, |opener| opener.shown(thread));
             (thread.id, details)
         })
         .collect())
