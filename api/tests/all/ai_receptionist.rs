@@ -1480,6 +1480,73 @@ async fn writes_again_while_the_model_thinks(
     texts[1].clone()
 }
 
+/// A caller who writes again while the model thinks over each of its last rounds: the model's
+/// rounds of tools and the times the caller's texts are taken in are bounded apart, so the four
+/// rounds of tools and three texts taken in (eight requests, more than the six rounds of tools
+/// allowed) still end in one answer.
+async fn a_caller_who_keeps_writing_does_not_use_up_the_tools_rounds(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "chatty-1", "07700 900348").await;
+    let monday = monday_ahead(&app);
+    let find = || Reply::tool("find_slots", json!({ "from": monday, "to": monday }));
+    model.script((0..4).map(|_| find()));
+    model.script((5..=8).map(|round| Reply::Text(format!("Answer of round {round}."))));
+    let texts = ["Or Tuesday?", "Mornings are best.", "Thanks!"];
+    model.hold_from(5);
+    let caller = writes_during_rounds(&app, &model, ("+447700900348", 5), &texts);
+    app.receive_text("SMchatty", "+447700900348", "Any time Monday?")
+        .await;
+    tokio::join!(drain(&app, 6), caller);
+    assert_eq!(model.requests().len(), 8);
+    let sent = texts_to(&app, "+447700900348");
+    assert_eq!(sent.len(), 2, "the text-back and one answer: {sent:?}");
+    assert!(sent[1].starts_with("Answer of round 8."), "{sent:?}");
+    let thread = thread_ending(&app, "348").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("active"));
+}
+
+/// A caller who writes again while the model thinks over five rounds in a row goes to staff,
+/// with the fallback text, before the model is asked a sixth time.
+async fn a_caller_who_writes_again_past_the_bound_goes_to_staff(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "chatty-2", "07700 900349").await;
+    model.script((1..=6).map(|round| Reply::Text(format!("Answer of round {round}."))));
+    let texts = ["Two", "Three", "Four", "Five", "Six"];
+    model.hold_from(1);
+    let caller = writes_during_rounds(&app, &model, ("+447700900349", 1), &texts);
+    app.receive_text("SMchatty2", "+447700900349", "One").await;
+    tokio::join!(drain(&app, 6), caller);
+    assert_eq!(model.requests().len(), 5, "not asked a sixth time");
+    let reason = "the caller wrote again more than 4 times while the AI answered";
+    fell_back_to_staff(&app, "+447700900349", reason).await;
+}
+
+/// With the model held from its `first`-th request on, has the caller `number` write one of
+/// `texts` while the model thinks over each request from that one, letting each go once its text
+/// is in.
+async fn writes_during_rounds(
+    app: &TestApp,
+    model: &FakeAnthropic,
+    (number, first): (&str, usize),
+    texts: &[&str],
+) {
+    for (index, text) in texts.iter().enumerate() {
+        let request = first + index;
+        model
+            .wait_for_requests(request, Duration::from_secs(30))
+            .await;
+        app.receive_text(&format!("SM{number}-{index}"), number, text)
+            .await;
+        if index + 1 < texts.len() {
+            model.release_until(request + 1);
+        } else {
+            model.release();
+        }
+    }
+}
+
 /// How the `ai_answer` jobs ended: each one's status and why it was cancelled, in that order.
 async fn answer_jobs(app: &TestApp) -> Vec<(String, String)> {
     app.db
@@ -2224,6 +2291,8 @@ on_both_databases!(
     a_caller_whose_answer_is_given_up_gets_the_fallback_text,
     a_caller_who_sent_stop_gets_no_fallback_when_their_answer_is_given_up,
     a_caller_who_sends_stop_while_the_model_thinks_is_not_booked,
+    a_caller_who_keeps_writing_does_not_use_up_the_tools_rounds,
+    a_caller_who_writes_again_past_the_bound_goes_to_staff,
     a_caller_restricted_while_the_model_thinks_is_not_booked,
     an_answer_whose_worker_died_goes_to_staff_with_the_fallback,
     an_earlier_stamped_text_taken_in_leaves_the_latest_answered,

@@ -6,11 +6,12 @@
 //! its text in the last one — so a worker that dies after the model answered sends at most once:
 //! the answer is stored once per caller text, and its text job is written once per message.
 //!
-//! Without a model, when the model fails, writes nothing or takes more than
-//! [`ai_prompt::MAX_STEPS`] rounds, when the month's token budget is spent, or when a text of the
-//! conversation cannot be opened (the model would answer on part of it), the caller gets the
-//! fallback (the clinic's text-back wording with the booking link) and the conversation goes to
-//! staff, with the reason recorded on it. So does a model that, over all its rounds and tries, takes
+//! Without a model, when the model fails, writes nothing or asks for tools in more than
+//! [`ai_prompt::MAX_STEPS`] rounds, when the caller writes again more than
+//! [`ai_prompt::MAX_TAKEN_IN`] times while it answers, when the month's token budget is spent,
+//! or when a text of the conversation cannot be opened (the model would answer on part of it),
+//! the caller gets the fallback (the clinic's text-back wording with the booking link) and the
+//! conversation goes to staff, with the reason recorded on it. So does a model that, over all its rounds and tries, takes
 //! longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller is not kept waiting.
 //! An answer whose attempts all fail with errors ends the same way once it is given up
 //! ([`gave_up`]). STOP and restrictions are checked when the answer is prepared (and before a
@@ -588,7 +589,11 @@ pub async fn run(
     }
     let deadline = Instant::now() + within;
     let mut turns = std::mem::take(&mut ready.turns);
-    for _ in 0..ai_prompt::MAX_STEPS {
+    let mut rounds = Rounds::default();
+    loop {
+        if let Some(reason) = rounds.too_many() {
+            return fall_back(scope, secrets, &mut ready, &reason, 0).await;
+        }
         let request = MessagesRequest {
             model: model.model().to_owned(),
             max_tokens: ai_prompt::MAX_TOKENS,
@@ -630,9 +635,11 @@ pub async fn run(
             let Some(words) = ready.take_in(&wrote) else {
                 return fall_back(scope, secrets, &mut ready, UNREADABLE_TEXT, 0).await;
             };
+            rounds.taken_in += 1;
             add_to_callers_turn(&mut turns, words);
             continue;
         }
+        rounds.tools += 1;
         let asked: Vec<Block> = response
             .content
             .into_iter()
@@ -663,6 +670,7 @@ pub async fn run(
             let Some(words) = ready.take_in(&texts) else {
                 return fall_back(scope, secrets, &mut ready, UNREADABLE_TEXT, 0).await;
             };
+            rounds.taken_in += 1;
             results.push(Block::Text { text: words });
         }
         turns.push(Turn {
@@ -670,8 +678,34 @@ pub async fn run(
             content: results,
         });
     }
-    let reason = format!("the AI took more than {} steps", ai_prompt::MAX_STEPS);
-    fall_back(scope, secrets, &mut ready, &reason, 0).await
+}
+
+/// What one answer has asked the model so far, counted for its bounds: rounds in which the model
+/// asked for tools, and times the caller's new texts were taken in (each asks the model again, so
+/// a caller who writes while it thinks does not use up the tools' rounds).
+#[derive(Default)]
+struct Rounds {
+    tools: usize,
+    taken_in: usize,
+}
+
+impl Rounds {
+    /// Why the answer may not ask the model again, when a bound is reached.
+    fn too_many(&self) -> Option<String> {
+        if self.tools >= ai_prompt::MAX_STEPS {
+            Some(format!(
+                "the AI took more than {} steps",
+                ai_prompt::MAX_STEPS
+            ))
+        } else if self.taken_in > ai_prompt::MAX_TAKEN_IN {
+            Some(format!(
+                "the caller wrote again more than {} times while the AI answered",
+                ai_prompt::MAX_TAKEN_IN
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// Adds the caller's `words`, written while the model thought, to the turns, as the caller's:

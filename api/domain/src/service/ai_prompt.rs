@@ -18,6 +18,9 @@ use crate::service::clinic;
 
 /// Most tool-use rounds in one answer; then the agent hands the conversation to staff.
 pub const MAX_STEPS: usize = 6;
+/// Most times one answer takes in texts the caller wrote while the model thought (each asks the
+/// model again); a caller who keeps writing past it is handed to staff.
+pub const MAX_TAKEN_IN: usize = 4;
 /// Tokens the model may write in one turn (a text is short).
 pub const MAX_TOKENS: u32 = 600;
 

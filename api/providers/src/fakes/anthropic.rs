@@ -143,6 +143,15 @@ impl FakeAnthropic {
         *lock(&self.shared.held_from) = Some(count);
     }
 
+    /// Lets the answers to the requests before the `count`-th go and holds back that one and every
+    /// later one, as [`Self::hold_from`]: a test can act while the model thinks over each of
+    /// several rounds in turn.
+    pub fn release_until(&self, count: usize) {
+        *lock(&self.shared.held) = false;
+        *lock(&self.shared.held_from) = Some(count);
+        self.shared.released.notify_waiters();
+    }
+
     /// Lets the answers held back by [`Self::hold`] or [`Self::hold_from`] go, and answers at once
     /// again.
     pub fn release(&self) {
