@@ -841,6 +841,19 @@ impl<'a> InboxPage<'a> {
             .len())
     }
 
+    /// The answers to the intake questions shown in the open conversation, in their order.
+    pub async fn intake_answers(&self) -> Result<Vec<String>, E2eError> {
+        let mut answers = Vec::new();
+        for answer in self
+            .client
+            .find_all(Locator::Css("[data-testid=intake-answer]"))
+            .await?
+        {
+            answers.push(answer.prop("textContent").await?.unwrap_or_default());
+        }
+        Ok(answers)
+    }
+
     /// The steps the AI took in the open conversation, as listed.
     pub async fn ai_steps(&self) -> Result<Vec<String>, E2eError> {
         let mut steps = Vec::new();

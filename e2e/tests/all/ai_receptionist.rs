@@ -3,7 +3,8 @@
 //! clinic, turns it on and adds a service to the price list; a caller who was missed replies to
 //! the text-back (a signed webhook), the AI finds a slot, books it and answers with the automated
 //! marker; the appointment shows as recovered and booked by the AI, the conversation shows the
-//! AI's message and its steps; a receptionist takes the conversation over. The model never sees
+//! AI's message, its steps and the caller's intake answers in the clinic's order; a receptionist
+//! takes the conversation over. The model never sees
 //! the caller's number in any spelling.
 
 use std::time::Duration;
@@ -120,10 +121,20 @@ async fn book_then_take_over(
     // the provider accepted it.
     wait_until_texted_back(server, &cookie).await?;
 
-    // The caller replies; the AI finds Monday's slots, books one and answers.
+    // The caller replies; the AI saves what they told it, finds Monday's slots, books one and
+    // answers.
     let monday = monday_ahead();
     let slot = format!("{monday} 10:00");
     model.script([
+        Reply::tool(
+            "save_details",
+            json!({ "fields": {
+                "Best time to call?": "Mornings",
+                "Are you a new or an existing patient?": "New",
+                "Is it for a check-up, a problem or pain, cosmetic treatment, or something else?":
+                    "A check-up",
+            } }),
+        ),
         Reply::tool(
             "find_slots",
             json!({ "from": monday, "to": monday, "kind": "Check-up" }),
@@ -189,14 +200,21 @@ async fn book_then_take_over(
         )));
     }
 
-    // The conversation shows the AI's message and what it did.
+    // The conversation shows the AI's message, what it did and what the caller told it, in the
+    // order the clinic asks its questions (one it does not ask last).
     let inbox = InboxPage::open(&browser.client).await?;
     inbox.open_conversation(&tail).await?;
     let by_ai = inbox.messages_by_ai().await?;
     let steps = inbox.ai_steps().await?;
-    if by_ai != 1 || steps.len() != 3 || !steps[1].contains("book appointment: booked") {
+    if by_ai != 1 || steps.len() != 4 || !steps[2].contains("book appointment: booked") {
         return Err(E2eError::Assertion(format!(
             "the conversation shows {by_ai} AI messages and steps {steps:?}"
+        )));
+    }
+    let answers = inbox.intake_answers().await?;
+    if answers != ["New", "A check-up", "Mornings"] {
+        return Err(E2eError::Assertion(format!(
+            "the intake answers show as {answers:?}"
         )));
     }
 
