@@ -83,6 +83,35 @@ impl Rig {
         crate::common::app::worker_for(&self.state, &self.fake, name, settings)
     }
 
+    /// The text-back status of the missed call from the caller whose number ends `tail` (as
+    /// shown: `•••• 151`).
+    async fn text_back_of(&mut self, tail: &str) -> Option<String> {
+        let calls = self.admin.run(CALLS, json!({})).await;
+        text_back_status(&calls, tail)
+    }
+
+    /// The first dead letter `deadLetters` lists, with these `fields`.
+    async fn first_dead_letter(&mut self, fields: &str) -> Value {
+        let dead = self
+            .admin
+            .run(&format!("{{ deadLetters {{ {fields} }} }}"), json!({}))
+            .await;
+        dead["data"]["deadLetters"][0].clone()
+    }
+
+    /// Requeues the dead letter `letter` (as `deadLetters` lists it, with its id).
+    async fn retry(&mut self, letter: &Value) {
+        let id = letter["id"].as_str().expect("id");
+        let retried = self
+            .admin
+            .run(
+                "mutation($id: ID!) { retryDeadLetter(id: $id) }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(retried["data"]["retryDeadLetter"], id, "{retried}");
+    }
+
     async fn missed_call(&self, sid: &str, from: &str) {
         let (status, _) = post(
             &self.twilio,
@@ -597,36 +626,22 @@ async fn a_text_whose_last_attempt_never_settled_is_given_up(kind: DatabaseKind)
     let survivor = last_attempt("worker-survives", Duration::ZERO);
     rig.drain(&survivor).await;
     assert_eq!(rig.fake.messages().len(), 1, "not sent again");
-    let dead = rig
-        .admin
-        .run("{ deadLetters { id attempts lastError } }", json!({}))
-        .await;
-    let letter = &dead["data"]["deadLetters"][0];
-    assert_eq!(letter["attempts"], 1, "{dead}");
+    let letter = rig.first_dead_letter("id attempts lastError").await;
+    assert_eq!(letter["attempts"], 1, "{letter}");
     assert_eq!(
         letter["lastError"],
         "gave up: the last attempt never settled"
     );
-    let calls = rig.admin.run(CALLS, json!({})).await;
     assert_eq!(
-        text_back_status(&calls, "•••• 171").as_deref(),
+        rig.text_back_of("•••• 171").await.as_deref(),
         Some("failed")
     );
 
-    let id = letter["id"].as_str().expect("id").to_owned();
-    let retried = rig
-        .admin
-        .run(
-            "mutation($id: ID!) { retryDeadLetter(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert!(retried["errors"].is_null(), "{retried}");
+    rig.retry(&letter).await;
     rig.drain(&rig.worker("worker-retries", fast())).await;
     assert_eq!(rig.fake.messages().len(), 1, "sent once in all");
-    let calls = rig.admin.run(CALLS, json!({})).await;
     assert!(matches!(
-        text_back_status(&calls, "•••• 171").as_deref(),
+        rig.text_back_of("•••• 171").await.as_deref(),
         Some("sent" | "delivered")
     ));
     rig.finish().await;
@@ -646,41 +661,26 @@ async fn dead_letters_show_and_retry(kind: DatabaseKind) {
     );
     rig.drain(&worker).await;
     assert!(rig.fake.messages().is_empty());
-    let dead = rig
-        .admin
-        .run(
-            "{ deadLetters { id kind attempts lastError callId } }",
-            json!({}),
-        )
+    let letter = rig
+        .first_dead_letter("id kind attempts lastError callId")
         .await;
-    let letter = &dead["data"]["deadLetters"][0];
-    assert_eq!(letter["kind"], "text_back", "{dead}");
+    assert_eq!(letter["kind"], "text_back", "{letter}");
     assert_eq!(letter["attempts"], 2);
     assert_eq!(
         letter["lastError"],
         "the provider is unavailable (HTTP 500)"
     );
     assert!(letter["callId"].is_string());
-    let calls = rig.admin.run(CALLS, json!({})).await;
     assert_eq!(
-        text_back_status(&calls, "•••• 151").as_deref(),
+        rig.text_back_of("•••• 151").await.as_deref(),
         Some("failed")
     );
 
-    let id = letter["id"].as_str().expect("id").to_owned();
-    let retried = rig
-        .admin
-        .run(
-            "mutation($id: ID!) { retryDeadLetter(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(retried["data"]["retryDeadLetter"], id.as_str(), "{retried}");
+    rig.retry(&letter).await;
     rig.drain(&worker).await;
     assert_eq!(rig.fake.messages().len(), 1);
-    let calls = rig.admin.run(CALLS, json!({})).await;
     assert!(matches!(
-        text_back_status(&calls, "•••• 151").as_deref(),
+        rig.text_back_of("•••• 151").await.as_deref(),
         Some("sent" | "delivered")
     ));
     let none = rig.admin.run("{ deadLetters { id } }", json!({})).await;
