@@ -3,11 +3,13 @@
 //! `cancelled` when the work no longer applies (the caller opted out meanwhile).
 //!
 //! Claiming is atomic and safe with several workers: on PostgreSQL `ringback_claim_jobs` picks
-//! rows `FOR UPDATE SKIP LOCKED`; on SQLite, which serialises writers, one `UPDATE … RETURNING`
-//! does the same. A claim older than the lease belongs to a worker that died mid-job: it is claimed
-//! again and marked in doubt since that claim, so the worker asks the provider before any resend;
-//! after the last allowed attempt such a claim is handed to the worker to give up (a dead letter,
-//! with the job type's own records of it) instead, so attempts count however they ended.
+//! rows `FOR UPDATE SKIP LOCKED`; on SQLite, which serialises writers, each `UPDATE … RETURNING`
+//! does the same (one for claims to give up, then one for attempts). A claim older than the lease
+//! belongs to a worker that died mid-job: it is claimed again and marked in doubt since that
+//! claim, so the worker asks the provider before any resend; after the last allowed attempt such
+//! a claim is handed to the worker to give up (a dead letter, with the job type's own records of
+//! it when they can be stored) instead, so attempts count however they ended. A claim is told
+//! from the one before by its attempt and its time ([`ClaimStamp`]).
 
 use std::time::Duration;
 
@@ -156,32 +158,31 @@ impl ClaimedJob {
 /// The error a job given up by [`ClaimedJob::gives_up`] keeps.
 pub const NEVER_SETTLED: &str = "gave up: the last attempt never settled";
 
-// SQLite's two claim statements take the same values ([`claim_on_sqlite`]): ?1 now, ?2 the
-// worker, ?3 the end of the lease of claims made before it, ?4 the attempts allowed, ?5 the
-// lane's kinds (a JSON array), ?6 whether the lane takes those kinds, ?7 how many jobs at most.
-
-/// Claims due jobs and stale claims that have attempts left, for an attempt each (SQLite).
+/// Claims due jobs and stale claims that have attempts left, for an attempt each (SQLite). Takes
+/// now, the worker, now, now, the end of the lease of claims made before it, the attempts
+/// allowed, the lane's kinds (a JSON array), whether the lane takes those kinds, and how many
+/// jobs at most.
 const SQLITE_CLAIM: &str = "UPDATE job_outbox SET \
      in_doubt_since = CASE WHEN status = 'claimed' THEN claimed_at ELSE in_doubt_since END, \
-     status = 'claimed', attempts = attempts + 1, claimed_at = ?1, claimed_by = ?2, \
-     updated_at = ?1 \
+     status = 'claimed', attempts = attempts + 1, claimed_at = ?, claimed_by = ?, updated_at = ? \
      WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM job_outbox \
-         WHERE ((status = 'pending' AND run_at <= ?1) \
-             OR (status = 'claimed' AND claimed_at < ?3 AND attempts < ?4)) \
-         AND (kind IN (SELECT value FROM json_each(?5))) = ?6 \
-         ORDER BY run_at LIMIT ?7) \
+         WHERE ((status = 'pending' AND run_at <= ?) \
+             OR (status = 'claimed' AND claimed_at < ? AND attempts < ?)) \
+         AND (kind IN (SELECT value FROM json_each(?))) = ? \
+         ORDER BY run_at LIMIT ?) \
      RETURNING clinic_id, id, 0 AS give_up";
 
 /// Claims, to give up, the stale claims of jobs that have had their last attempt: no attempt is
 /// counted, and each is in doubt since the claim that never settled (SQLite; the PostgreSQL
-/// claim function picks both kinds in one statement).
+/// claim function picks both kinds in one statement). Takes the values of [`SQLITE_CLAIM`] but
+/// the fourth (the due time).
 const SQLITE_CLAIM_TO_GIVE_UP: &str = "UPDATE job_outbox SET \
      in_doubt_since = COALESCE(in_doubt_since, claimed_at), \
-     claimed_at = ?1, claimed_by = ?2, updated_at = ?1 \
+     claimed_at = ?, claimed_by = ?, updated_at = ? \
      WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM job_outbox \
-         WHERE status = 'claimed' AND claimed_at < ?3 AND attempts >= ?4 \
-         AND (kind IN (SELECT value FROM json_each(?5))) = ?6 \
-         ORDER BY run_at LIMIT ?7) \
+         WHERE status = 'claimed' AND claimed_at < ? AND attempts >= ? \
+         AND (kind IN (SELECT value FROM json_each(?))) = ? \
+         ORDER BY run_at LIMIT ?) \
      RETURNING clinic_id, id, 1 AS give_up";
 
 /// How a claim is made: by whom, when, how long a claim lasts, how many jobs at most, after how
@@ -222,7 +223,8 @@ impl Lane {
 /// Claims up to `claim.max_jobs` jobs that are due or whose claim is older than the lease; a
 /// stale claim after the last allowed attempt is claimed to be given up instead
 /// ([`ClaimedJob::gives_up`]), however the attempt ended (preparation or settlement that keeps
-/// failing, a worker that keeps dying).
+/// failing, a worker that keeps dying); the worker that gives it up stores it as a dead letter
+/// even when the job type's own records of it cannot be stored.
 pub async fn claim_due(
     db: &DatabaseConnection,
     claim: Claim<'_>,
@@ -233,14 +235,15 @@ pub async fn claim_due(
         DbBackend::Postgres => claim_on_postgres(db, claim, stale_before).await,
         _ => {
             let mut claimed =
-                claim_on_sqlite(db, claim, stale_before, SQLITE_CLAIM_TO_GIVE_UP).await?;
+                claim_on_sqlite(db, claim, stale_before, SqliteClaim::ToGiveUp).await?;
             let room = claim.max_jobs.saturating_sub(claimed.len() as u32);
             if room > 0 {
                 let attempts = Claim {
                     max_jobs: room,
                     ..claim
                 };
-                claimed.extend(claim_on_sqlite(db, attempts, stale_before, SQLITE_CLAIM).await?);
+                let more = claim_on_sqlite(db, attempts, stale_before, SqliteClaim::Attempts);
+                claimed.extend(more.await?);
             }
             Ok(claimed)
         }
@@ -271,24 +274,38 @@ async fn claim_on_postgres(
     claimed_jobs(db, statement).await
 }
 
-/// One of SQLite's two claim statements (`sql`: [`SQLITE_CLAIM`] or
-/// [`SQLITE_CLAIM_TO_GIVE_UP`], which take the same values).
+/// SQLite's two claim statements.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SqliteClaim {
+    /// [`SQLITE_CLAIM_TO_GIVE_UP`].
+    ToGiveUp,
+    /// [`SQLITE_CLAIM`].
+    Attempts,
+}
+
+/// One of SQLite's two claim statements.
 async fn claim_on_sqlite(
     db: &DatabaseConnection,
     claim: Claim<'_>,
     stale_before: DateTime<Utc>,
-    sql: &str,
+    which: SqliteClaim,
 ) -> Result<Vec<ClaimedJob>, DomainError> {
     let (lane_kinds, in_lane) = claim.lane.filter();
-    let values = [
-        claim.now.into(),
-        claim.worker.into(),
+    let mut values = vec![claim.now.into(), claim.worker.into(), claim.now.into()];
+    let sql = match which {
+        SqliteClaim::ToGiveUp => SQLITE_CLAIM_TO_GIVE_UP,
+        SqliteClaim::Attempts => {
+            values.push(claim.now.into());
+            SQLITE_CLAIM
+        }
+    };
+    values.extend([
         stale_before.into(),
         claim.max_attempts.into(),
         lane_kinds.into(),
         in_lane.into(),
         (claim.max_jobs as i32).into(),
-    ];
+    ]);
     let statement = Statement::from_sql_and_values(DbBackend::Sqlite, sql, values);
     claimed_jobs(db, statement).await
 }
@@ -315,9 +332,29 @@ pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<Option<job_outbox::Model>
     in_clinic::<job_outbox::Entity>(txn, id).await
 }
 
+/// Which claim of a job a worker holds: the attempt it counts and when it was made (a claim to
+/// give a job up counts no attempt, and the same worker may make it: its time tells it apart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimStamp {
+    attempts: i32,
+    claimed_at: Option<DateTime<Utc>>,
+}
+
+impl ClaimStamp {
+    /// The claim `job` holds now.
+    pub fn of(job: &job_outbox::Model) -> Self {
+        Self {
+            attempts: job.attempts,
+            claimed_at: job.claimed_at,
+        }
+    }
+}
+
 /// Whether `job` is still the claim `worker` made (its lease did not run out and pass it on).
-pub fn still_claimed_by(job: &job_outbox::Model, worker: &str, attempts: i32) -> bool {
-    job.status == CLAIMED && job.claimed_by.as_deref() == Some(worker) && job.attempts == attempts
+pub fn still_claimed_by(job: &job_outbox::Model, worker: &str, claim: ClaimStamp) -> bool {
+    job.status == CLAIMED
+        && job.claimed_by.as_deref() == Some(worker)
+        && ClaimStamp::of(job) == claim
 }
 
 /// How long to wait before attempt `attempts + 1`: exponential from `base`, capped at `cap`, with

@@ -15,7 +15,8 @@ use ringback_domain::service::audit::{self, AuditEvent};
 #[derive(SimpleObject)]
 pub struct DeadLetter {
     pub id: ID,
-    /// text_back or reply.
+    /// What the job was: text_back, reply (a staff reply's text), ai_answer, ai_follow_up or
+    /// report_overage.
     pub kind: String,
     pub attempts: i32,
     pub last_error: Option<String>,

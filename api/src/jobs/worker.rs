@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::error::DomainError;
 use crate::integrations::sms::SmsProvider;
-use crate::jobs::outbox::{self, Claim, ClaimedJob, Lane, Settlement};
+use crate::jobs::outbox::{self, Claim, ClaimStamp, ClaimedJob, Lane, Settlement};
 use crate::state::AppState;
 use crate::tenant::{TenantScope, TenantTxn};
 
@@ -154,9 +154,10 @@ impl Registry {
     }
 }
 
-/// What a claimed job came to: an attempt, or nothing because the claim passed to another worker.
+/// What a claimed job came to: an attempt (under the claim `claim`), or nothing because the
+/// claim passed to another worker.
 pub enum Claimed {
-    Attempted { attempt: Attempt, attempts: i32 },
+    Attempted { attempt: Attempt, claim: ClaimStamp },
     NotOurs,
 }
 
@@ -295,7 +296,7 @@ impl Worker {
     /// Runs one claimed job and stores the outcome.
     pub async fn process(&self, job: ClaimedJob) -> Result<(), DomainError> {
         match self.perform(job).await? {
-            Claimed::Attempted { attempt, attempts } => self.settle(job, attempts, attempt).await,
+            Claimed::Attempted { attempt, claim } => self.settle(job, claim, attempt).await,
             Claimed::NotOurs => Ok(()),
         }
     }
@@ -306,14 +307,14 @@ impl Worker {
         let Some(row) = outbox::find(&txn, claimed.id()).await? else {
             return Ok(Claimed::NotOurs);
         };
-        if !outbox::still_claimed_by(&row, &self.name, row.attempts) {
+        let claim = ClaimStamp::of(&row);
+        if !outbox::still_claimed_by(&row, &self.name, claim) {
             return Ok(Claimed::NotOurs);
         }
-        let attempts = row.attempts;
         if claimed.gives_up() {
             return Ok(Claimed::Attempted {
                 attempt: never_settled(&row),
-                attempts,
+                claim,
             });
         }
         let attempt = match self.registry.handler(&row.kind) {
@@ -326,14 +327,14 @@ impl Worker {
                 nothing_sent(&row, reason, false)
             }
         };
-        Ok(Claimed::Attempted { attempt, attempts })
+        Ok(Claimed::Attempted { attempt, claim })
     }
 
-    /// Stores what `attempt` came to, if the job is still this worker's claim number `attempts`.
+    /// Stores what `attempt` came to, if the job is still this worker's claim `claim`.
     pub async fn settle(
         &self,
         claimed: ClaimedJob,
-        attempts: i32,
+        claim: ClaimStamp,
         attempt: Attempt,
     ) -> Result<(), DomainError> {
         let backend = &self.context.backend;
@@ -342,7 +343,7 @@ impl Worker {
         let Some(row) = outbox::find(&txn, claimed.id()).await? else {
             return Ok(());
         };
-        if !outbox::still_claimed_by(&row, &self.name, attempts) {
+        if !outbox::still_claimed_by(&row, &self.name, claim) {
             tracing::warn!(job = %row.id, "outbox job changed hands before its outcome was stored");
             return Ok(());
         }
@@ -350,7 +351,12 @@ impl Worker {
         if !matches!(settlement, Settlement::Retry { .. })
             && let Some(handler) = self.registry.handler(&row.kind)
         {
-            handler.record(&txn, &row, &attempt, &self.context).await?;
+            if claimed.gives_up() {
+                self.record_if_possible(&txn, handler, &row, &attempt)
+                    .await?;
+            } else {
+                handler.record(&txn, &row, &attempt, &self.context).await?;
+            }
         }
         outbox::settle(&txn, row, settlement, now).await?;
         let queued_jobs = txn.queued_jobs();
@@ -360,6 +366,30 @@ impl Worker {
             backend.wake_workers();
         }
         Ok(())
+    }
+
+    /// The records of a job given up (its last attempt never settled), in a savepoint: when they
+    /// cannot be stored, the job is still stored as a dead letter (it is not claimed again for
+    /// ever), and the failure is logged.
+    async fn record_if_possible(
+        &self,
+        txn: &TenantTxn,
+        handler: &Arc<dyn Handler>,
+        row: &job_outbox::Model,
+        attempt: &Attempt,
+    ) -> Result<(), DomainError> {
+        let savepoint = txn.savepoint().await?;
+        match handler
+            .record(&savepoint, row, attempt, &self.context)
+            .await
+        {
+            Ok(()) => Ok(savepoint.keep_in(txn).await?),
+            Err(error) => {
+                savepoint.undo().await?;
+                tracing::error!(job = %row.id, kind = %row.kind, %error, "a job given up is a dead letter without its own records: they could not be stored");
+                Ok(())
+            }
+        }
     }
 
     /// How the queue stores `attempt`: done, cancelled, retried with backoff while attempts remain

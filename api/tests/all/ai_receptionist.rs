@@ -1825,6 +1825,46 @@ async fn an_answer_whose_worker_died_goes_to_staff_with_the_fallback(kind: Datab
     fell_back_to_staff(&app, "+447700900344", reason).await;
 }
 
+/// An answer given up after its worker died whose own records cannot be stored (the database
+/// refuses the fallback step): it is still a dead letter, not claimed again for ever, and
+/// nothing of its records is kept.
+async fn a_given_up_answer_whose_records_fail_is_still_a_dead_letter(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "dead-6", "07700 900345").await;
+    app.receive_text("SMdead6", "+447700900345", "Can I come Monday?")
+        .await;
+    let claimed = one_attempt_worker(&app, "ai-dies")
+        .claim()
+        .await
+        .expect("claim");
+    assert_eq!(
+        claimed.len(),
+        1,
+        "the answer is claimed, then its worker dies"
+    );
+    let lease = WorkerSettings::default().lease;
+    let stale = chrono::Duration::from_std(lease).expect("lease") + chrono::Duration::seconds(1);
+    app.db.clock.advance(stale);
+    app.refuse_inserts("ai_steps", "fallback").await;
+    run_with_one_attempt(&app).await;
+    let jobs = answer_jobs(&app).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].0, "dead", "{jobs:?}");
+    let thread = thread_ending(&app, "345").await;
+    assert_ne!(
+        thread.ai_state.as_deref(),
+        Some("handed_off"),
+        "undone with the step"
+    );
+    assert!(steps_of(&app).await.is_empty());
+    assert_eq!(
+        texts_to(&app, "+447700900345").len(),
+        1,
+        "the text-back only"
+    );
+}
+
 /// A worker that gives a job one attempt only.
 fn one_attempt_worker(app: &TestApp, name: &str) -> Worker {
     let settings = WorkerSettings {
@@ -2295,6 +2335,7 @@ on_both_databases!(
     a_caller_who_writes_again_past_the_bound_goes_to_staff,
     a_caller_restricted_while_the_model_thinks_is_not_booked,
     an_answer_whose_worker_died_goes_to_staff_with_the_fallback,
+    a_given_up_answer_whose_records_fail_is_still_a_dead_letter,
     an_earlier_stamped_text_taken_in_leaves_the_latest_answered,
     two_texts_before_the_worker_runs_get_one_answer,
     staff_and_the_callers_record_see_what_the_caller_told_the_ai

@@ -160,6 +160,54 @@ async fn attempts_that_never_settle_end_in_a_dead_letter(kind: DatabaseKind) {
     assert_eq!(rows[0][3], "in doubt", "{rows:?}");
 }
 
+/// A worker whose last attempt outlives its lease, and which then claims the same job to give it
+/// up, tells the two claims apart (the give-up counts no attempt, its time differs): the late
+/// outcome of the attempt is not stored over the give-up, which stores the dead letter.
+async fn a_late_attempt_does_not_settle_over_its_give_up(kind: DatabaseKind) {
+    use ringback_api::jobs::worker::{Claimed, Worker};
+    use ringback_domain::jobs::{Attempt, Receipt};
+    let app = TestApp::builder(kind).with_twilio().build().await;
+    queue(&app, Unregistered { n: 4 }).await;
+    let settings = WorkerSettings {
+        max_attempts: 1,
+        ..WorkerSettings::default()
+    };
+    let provider = app.state.sms.clone().expect("the fake Twilio");
+    let worker = Worker::new(
+        app.state.clone(),
+        provider,
+        settings.clone(),
+        "same".to_owned(),
+    );
+    let attempt = worker.claim().await.expect("claim");
+    let Claimed::Attempted { claim: first, .. } = worker.perform(attempt[0]).await.expect("ran")
+    else {
+        panic!("the claim is the worker's");
+    };
+    let lease =
+        chrono::Duration::from_std(settings.lease).expect("lease") + chrono::Duration::seconds(1);
+    app.db.clock.advance(lease);
+    let give_up = worker.claim().await.expect("claim");
+    assert!(give_up[0].gives_up(), "claimed again, to give up");
+    let late = Attempt::Done(Receipt {
+        provider_id: "late".to_owned(),
+        provider_status: "done".to_owned(),
+    });
+    worker.settle(attempt[0], first, late).await.expect("left");
+    assert_eq!(
+        job_rows(&app).await[0][0],
+        "claimed",
+        "the late outcome is not stored"
+    );
+    worker.process(give_up[0]).await.expect("given up");
+    let rows = job_rows(&app).await;
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][1].as_str()),
+        ("dead", "1"),
+        "{rows:?}"
+    );
+}
+
 /// Every job's status, attempts, last error and whether it is in doubt.
 async fn job_rows(app: &TestApp) -> Vec<Vec<String>> {
     app.db
@@ -1112,6 +1160,7 @@ on_both_databases!(
     two_owners_demoting_each_other_leave_an_owner,
     jobs_that_cannot_run_are_dead_letters_at_once,
     attempts_that_never_settle_end_in_a_dead_letter,
+    a_late_attempt_does_not_settle_over_its_give_up,
     the_operator_door_is_audited,
     inbound_keywords_change_the_opt_out_list,
 );
