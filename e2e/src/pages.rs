@@ -871,7 +871,7 @@ impl<'a> InboxPage<'a> {
     pub async fn take_over(&self) -> Result<String, E2eError> {
         click_test_id(self.client, "take-over").await?;
         wait_for_text(self.client, "[data-testid=ai-status]", |shown| {
-            shown.contains("taken this conversation over")
+            shown.contains("the AI stays out of this conversation")
         })
         .await?;
         text_of(self.client, "ai-status").await

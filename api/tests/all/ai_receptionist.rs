@@ -609,8 +609,8 @@ async fn intake_details_seen<E: poem::Endpoint>(
 }
 
 /// What the caller told the AI's intake questions is shown to the front desk (the read audited,
-/// without the words) and in the caller's record and export, in the order the clinic asks them; details that cannot be opened show
-/// as unreadable everywhere, and the AI never overwrites them.
+/// without the words) and in the caller's record and export, in the order the clinic asks them;
+/// details that cannot be opened show as unreadable everywhere, and the AI never overwrites them.
 async fn staff_and_the_callers_record_see_what_the_caller_told_the_ai(kind: DatabaseKind) {
     use ringback_api::service::ai_tools::{self, IntakeDetails, ToolAnswer};
     let mut app = TestApp::new(kind).await;
@@ -1360,10 +1360,12 @@ async fn a_caller_restricted_while_the_model_thinks_is_not_booked(kind: Database
     nothing_answered_or_booked(&app, &model, why).await;
 }
 
-/// The model was asked once; nothing it answered was sent, run or booked; and the answer's last
-/// step is `stopped` for `why`, with the model's tokens kept for the budget.
+/// The model was asked once; nothing it answered was sent, run or booked; the answer's job ended
+/// for `why`, queueing no other; and its last step is `stopped` for `why`, with the model's
+/// tokens kept for the budget.
 async fn nothing_answered_or_booked(app: &TestApp, model: &FakeAnthropic, why: &str) {
     assert_eq!(model.requests().len(), 1, "the model was asked");
+    assert_eq!(answer_jobs(app).await, [owned(("cancelled", why))]);
     let by_ai = app
         .db
         .query_strings("SELECT kind FROM messages WHERE kind = 'ai'", &["kind"])
@@ -1481,27 +1483,27 @@ async fn writes_again_while_the_model_thinks(
 }
 
 /// A caller who writes again while the model thinks over each of its last rounds: the model's
-/// rounds of tools and the times the caller's texts are taken in are bounded apart, so the four
-/// rounds of tools and three texts taken in (eight requests, more than the six rounds of tools
-/// allowed) still end in one answer.
+/// rounds of tools and the times the caller's texts are taken in are bounded apart, so five
+/// rounds of tools, a sixth whose tool the caller's text kept from running, and two more texts
+/// taken in (nine requests, more than the six rounds of tools allowed) still end in one answer.
 async fn a_caller_who_keeps_writing_does_not_use_up_the_tools_rounds(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
     miss_call(&mut app, "chatty-1", "07700 900348").await;
     let monday = monday_ahead(&app);
     let find = || Reply::tool("find_slots", json!({ "from": monday, "to": monday }));
-    model.script((0..4).map(|_| find()));
-    model.script((5..=8).map(|round| Reply::Text(format!("Answer of round {round}."))));
+    model.script((1..=6).map(|_| find()));
+    model.script((7..=9).map(|round| Reply::Text(format!("Answer of round {round}."))));
     let texts = ["Or Tuesday?", "Mornings are best.", "Thanks!"];
-    model.hold_from(5);
-    let caller = writes_during_rounds(&app, &model, ("+447700900348", 5), &texts);
+    model.hold_from(6);
+    let caller = writes_during_rounds(&app, &model, ("+447700900348", 6), &texts);
     app.receive_text("SMchatty", "+447700900348", "Any time Monday?")
         .await;
     tokio::join!(drain(&app, 6), caller);
-    assert_eq!(model.requests().len(), 8);
+    assert_eq!(model.requests().len(), 9);
     let sent = texts_to(&app, "+447700900348");
     assert_eq!(sent.len(), 2, "the text-back and one answer: {sent:?}");
-    assert!(sent[1].starts_with("Answer of round 8."), "{sent:?}");
+    assert!(sent[1].starts_with("Answer of round 9."), "{sent:?}");
     let thread = thread_ending(&app, "348").await;
     assert_eq!(thread.ai_state.as_deref(), Some("active"));
 }

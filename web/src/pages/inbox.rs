@@ -214,11 +214,7 @@ pub fn Thread() -> impl IntoView {
                     </button>
                 })}
             </div>
-            {ai_status(
-                data.conversation.ai_state,
-                data.conversation.ai_stopped_reason,
-                !data.conversation.ai_steps.is_empty(),
-            )}
+            {ai_status(data.conversation.ai_state, data.conversation.ai_stopped_reason)}
             {data.conversation.intake_details.map(|details| {
                 let answers = details.answers.into_iter().map(|a| (a.question, a.answer)).collect();
                 intake_details(answers, details.unreadable, 2)
@@ -243,12 +239,11 @@ pub fn Thread() -> impl IntoView {
     }
 }
 
-/// Whether the AI answers this conversation, in words; `ai_took_part` when the AI did anything
-/// here (a conversation staff answered before the AI ever did was not taken from it).
+/// Whether the AI answers this conversation, in words (a conversation the team took over may be
+/// one the AI never texted in: the words hold for both).
 fn ai_status(
     state: Option<conversation::AiConversationState>,
     reason: Option<String>,
-    ai_took_part: bool,
 ) -> Option<impl IntoView> {
     use conversation::AiConversationState::*;
     let said = match state? {
@@ -257,9 +252,6 @@ fn ai_status(
             "The AI handed this caller to the team: {}.",
             reason.unwrap_or_default()
         ),
-        TAKEN_OVER | Other(_) if ai_took_part => {
-            "The team has taken this conversation over from the AI.".to_owned()
-        }
         TAKEN_OVER | Other(_) => {
             "The team answers this caller: the AI stays out of this conversation.".to_owned()
         }

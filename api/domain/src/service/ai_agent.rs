@@ -11,8 +11,9 @@
 //! [`ai_prompt::MAX_TAKEN_IN`] times while it answers, when the month's token budget is spent,
 //! or when a text of the conversation cannot be opened (the model would answer on part of it),
 //! the caller gets the fallback (the clinic's text-back wording with the booking link) and the
-//! conversation goes to staff, with the reason recorded on it. So does a model that, over all its rounds and tries, takes
-//! longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller is not kept waiting.
+//! conversation goes to staff, with the reason recorded on it. So does a model that, over all its
+//! rounds and tries, takes longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller
+//! is not kept waiting.
 //! An answer whose attempts all fail with errors ends the same way once it is given up
 //! ([`gave_up`]). STOP and restrictions are checked when the answer is prepared (and before a
 //! given-up answer's fallback) and again when its text is sent.
@@ -20,9 +21,10 @@
 //! row lock, before each tool runs and before the text is stored ([`meanwhile`]): staff taking it
 //! over, closing it or replying to the caller, the AI turned off, the caller sending STOP or
 //! restricting their data, or another answer of the AI stored stop this one (nothing more runs
-//! or goes out: no booking is made for a caller who said stop). A caller who writes again meanwhile is
-//! heard: the answer takes their new texts in and asks the model again (the tools it asked for and
-//! has not run yet are not run), so one answer, which knows what the AI already did, answers both.
+//! or goes out: no booking is made for a caller who said stop). A caller who writes again
+//! meanwhile is heard: the answer takes their new texts in and asks the model again (the tools it
+//! asked for and has not run yet are not run), so one answer, which knows what the AI already
+//! did, answers both.
 //! The new text's own job does not answer beside it: the answer under way is marked in the
 //! conversation while it runs ([`prepare`]), and a job prepared meanwhile ends, its text left to
 //! that answer (both decided under the conversation's lock, so the answer's last check sees it);
@@ -639,7 +641,6 @@ pub async fn run(
             add_to_callers_turn(&mut turns, words);
             continue;
         }
-        rounds.tools += 1;
         let asked: Vec<Block> = response
             .content
             .into_iter()
@@ -651,6 +652,7 @@ pub async fn run(
         });
         let mut results = Vec::with_capacity(uses.len() + 1);
         let mut wrote = None;
+        let mut ran_any = false;
         for (index, (id, name, input)) in uses.iter().enumerate() {
             let step_tokens = if index == 0 { tokens } else { 0 };
             if wrote.is_some() {
@@ -658,13 +660,19 @@ pub async fn run(
                 continue;
             }
             match run_tool(scope, secrets, &ready, (id, name, input), step_tokens).await? {
-                ToolRun::Ran(result) => results.push(result),
+                ToolRun::Ran(result) => {
+                    ran_any = true;
+                    results.push(result);
+                }
                 ToolRun::Stopped(why) => return Ok(Answered::Nothing(why)),
                 ToolRun::CallerWrote(texts) => {
                     results.push(not_run(id));
                     wrote = Some(texts);
                 }
             }
+        }
+        if ran_any {
+            rounds.tools += 1;
         }
         if let Some(texts) = wrote {
             let Some(words) = ready.take_in(&texts) else {
@@ -680,9 +688,10 @@ pub async fn run(
     }
 }
 
-/// What one answer has asked the model so far, counted for its bounds: rounds in which the model
-/// asked for tools, and times the caller's new texts were taken in (each asks the model again, so
-/// a caller who writes while it thinks does not use up the tools' rounds).
+/// What one answer has asked the model so far, counted for its bounds: rounds in which tools the
+/// model asked for ran, and times the caller's new texts were taken in (each asks the model
+/// again, so a caller who writes while it thinks does not use up the tools' rounds; a round
+/// whose tools the caller's texts kept from running counts as a text taken in only).
 #[derive(Default)]
 struct Rounds {
     tools: usize,
@@ -900,8 +909,10 @@ async fn stopped(
 }
 
 /// Queues an answer to the caller's texts no answer covered, when the AI still answers
-/// `ready`'s conversation: texts left to an answer that stopped without taking them in (another
-/// answer of the AI, stored first, stops it yet leaves the AI answering) are still answered.
+/// `ready`'s conversation and may text the caller: texts left to an answer that stopped without
+/// taking them in (another answer of the AI, stored first, stops it yet leaves the AI answering)
+/// are still answered. (A caller who sent STOP or restricted their data: their texts are not
+/// opened.)
 async fn answer_what_is_left(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -909,7 +920,8 @@ async fn answer_what_is_left(
 ) -> Result<(), DomainError> {
     let settings = clinic::get(txn).await?;
     let thread = locked_thread(txn, ready).await?;
-    if !answers(&settings, &thread) {
+    if !answers(&settings, &thread) || !restrictions::may_be_texted(txn, &thread.caller_key).await?
+    {
         return Ok(());
     }
     let Some((_, latest)) = open_texts(txn, secrets, thread.id).await? else {
