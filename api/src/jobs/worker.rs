@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ringback_domain::jobs::{
-    AiAnswer, AiFollowUp, Attempt, JobContext, ReportOverage, Runnable, StaffReply, TextBack,
+    AiAnswer, AiFollowUp, Attempt, JobContext, Receipt, ReportOverage, Runnable, StaffReply,
+    TextBack,
 };
 use ringback_entity::job_outbox;
 use tokio::sync::watch;
@@ -83,6 +84,15 @@ trait Handler: Send + Sync {
         context: &'a JobContext,
     ) -> HandlerFuture<'a, Attempt>;
 
+    /// For a claim to give up a job in doubt: whether its work was done after all
+    /// ([`Runnable::look_up`]).
+    fn look_up<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        row: &'a job_outbox::Model,
+        context: &'a JobContext,
+    ) -> HandlerFuture<'a, Option<Receipt>>;
+
     /// The job's own records for a finished attempt: done, or given up with `status`.
     fn record<'a>(
         &'a self,
@@ -115,6 +125,20 @@ impl<J: Runnable> Handler for Typed<J> {
                 Ok(ready) => job.perform(ready, row, context).await,
                 Err(nothing_to_do) => nothing_to_do,
             })
+        })
+    }
+
+    fn look_up<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        row: &'a job_outbox::Model,
+        context: &'a JobContext,
+    ) -> HandlerFuture<'a, Option<Receipt>> {
+        Box::pin(async move {
+            match J::from_row(row) {
+                Ok(job) => job.look_up(scope, row, context).await,
+                Err(_) => Ok(None),
+            }
         })
     }
 
@@ -312,10 +336,9 @@ impl Worker {
             return Ok(Claimed::NotOurs);
         }
         if claimed.gives_up() {
-            return Ok(Claimed::Attempted {
-                attempt: never_settled(&row),
-                claim,
-            });
+            drop(txn);
+            let attempt = self.give_up(&claimed, &row).await;
+            return Ok(Claimed::Attempted { attempt, claim });
         }
         let attempt = match self.registry.handler(&row.kind) {
             Some(handler) => handler
@@ -328,6 +351,24 @@ impl Worker {
             }
         };
         Ok(Claimed::Attempted { attempt, claim })
+    }
+
+    /// What a claim to give a job up comes to: done, when the job was in doubt and its type finds
+    /// its work was done after all (a text the provider has); else a dead letter, never settled.
+    async fn give_up(&self, claimed: &ClaimedJob, row: &job_outbox::Model) -> Attempt {
+        if row.in_doubt_since.is_some()
+            && let Some(handler) = self.registry.handler(&row.kind)
+        {
+            let scope = self.scope(claimed);
+            match handler.look_up(&scope, row, &self.context).await {
+                Ok(Some(receipt)) => return Attempt::Done(receipt),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(job = %row.id, kind = %row.kind, %error, "a job given up in doubt could not be looked up");
+                }
+            }
+        }
+        never_settled(row)
     }
 
     /// Stores what `attempt` came to, if the job is still this worker's claim `claim`.

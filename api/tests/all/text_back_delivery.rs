@@ -600,11 +600,11 @@ async fn crash_between_send_and_commit(kind: DatabaseKind) {
     rig.finish().await;
 }
 
-/// A worker dies after the provider took the text, on the job's last allowed attempt: the next
-/// claim gives the job up, as a dead letter whose call shows the text-back as failed (it may have
-/// gone: the front desk calls back), without sending again; retried, it finds the provider's copy
-/// and is sent once in all.
-async fn a_text_whose_last_attempt_never_settled_is_given_up(kind: DatabaseKind) {
+/// A worker dies on the last allowed attempt of two text-backs, after the provider took the first
+/// and before it sent the second: the next claims give both up without another attempt, asking
+/// the provider first. The text it has is recorded as sent; the other is a dead letter whose
+/// call shows the text-back as failed (the front desk calls back) and, retried, is sent once.
+async fn texts_whose_last_attempt_never_settled_are_given_up(kind: DatabaseKind) {
     let mut rig = Rig::new(kind, "strict").await;
     let last_attempt = |name: &str, lease: Duration| {
         rig.worker(
@@ -616,34 +616,46 @@ async fn a_text_whose_last_attempt_never_settled_is_given_up(kind: DatabaseKind)
             },
         )
     };
-    rig.missed_call("CA1", "+447700900171").await;
     let crashing = last_attempt("worker-crashes", WorkerSettings::default().lease);
+    rig.missed_call("CA1", "+447700900171").await;
     let claimed = crashing.claim().await.expect("claim");
     assert_eq!(claimed.len(), 1);
     let _lost = crashing.perform(claimed[0]).await.expect("sent");
+    rig.missed_call("CA2", "+447700900172").await;
+    assert_eq!(crashing.claim().await.expect("claim").len(), 1);
     drop(crashing);
 
     let survivor = last_attempt("worker-survives", Duration::ZERO);
     rig.drain(&survivor).await;
-    assert_eq!(rig.fake.messages().len(), 1, "not sent again");
+    assert_eq!(rig.fake.messages().len(), 1, "nothing sent again");
+    assert!(matches!(
+        rig.text_back_of("•••• 171").await.as_deref(),
+        Some("sent" | "delivered")
+    ));
+    assert_eq!(
+        rig.text_back_of("•••• 172").await.as_deref(),
+        Some("failed")
+    );
     let letter = rig.first_dead_letter("id attempts lastError").await;
     assert_eq!(letter["attempts"], 1, "{letter}");
     assert_eq!(
         letter["lastError"],
         "gave up: the last attempt never settled"
     );
-    assert_eq!(
-        rig.text_back_of("•••• 171").await.as_deref(),
-        Some("failed")
-    );
 
     rig.retry(&letter).await;
     rig.drain(&rig.worker("worker-retries", fast())).await;
-    assert_eq!(rig.fake.messages().len(), 1, "sent once in all");
+    let sent = rig.fake.messages();
+    assert_eq!(to(&sent, "+447700900171").len(), 1, "sent once");
+    assert_eq!(to(&sent, "+447700900172").len(), 1, "sent once, retried");
     assert!(matches!(
-        rig.text_back_of("•••• 171").await.as_deref(),
+        rig.text_back_of("•••• 172").await.as_deref(),
         Some("sent" | "delivered")
     ));
+    assert_eq!(
+        rig.job_statuses().await,
+        [("done".to_owned(), "2".to_owned())]
+    );
     rig.finish().await;
 }
 
@@ -859,6 +871,6 @@ on_both_databases!(
     outage_delivers_everything_once,
     smart_encoded_copy_is_not_sent_again,
     crash_between_send_and_commit,
-    a_text_whose_last_attempt_never_settled_is_given_up,
+    texts_whose_last_attempt_never_settled_are_given_up,
     dead_letters_show_and_retry,
 );

@@ -13,7 +13,8 @@
 //!
 //! Both send a text, so both are [`sms::TextJob`]s and run through [`sms`], which owns the
 //! at-most-once rule: a job whose earlier attempt may have reached the provider asks the provider
-//! before it sends again.
+//! before it sends again, and one given up in doubt asks it whether the text went after all
+//! ([`Runnable::look_up`]).
 
 mod ai_answer;
 mod ai_follow_up;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ringback_core::error::DomainError;
-use ringback_core::tenant::TenantTxn;
+use ringback_core::tenant::{TenantScope, TenantTxn};
 use ringback_entity::job_outbox;
 use ringback_providers::sms::{ProviderError, SmsProvider};
 
@@ -120,6 +121,19 @@ pub trait Runnable: Job + Send + Sync + 'static {
         receipt: &Receipt,
         context: &JobContext,
     ) -> impl Future<Output = Result<(), DomainError>> + Send;
+
+    /// For a job given up in doubt (its last attempt never settled, so its work may have been
+    /// done): what the outside world says it did, asked in `scope` without doing it again; `None`
+    /// when it did nothing, or (the default, for a job that cannot ask) cannot tell. The worker
+    /// then stores the job as done with this receipt instead of giving it up.
+    fn look_up(
+        &self,
+        _scope: &TenantScope,
+        _row: &job_outbox::Model,
+        _context: &JobContext,
+    ) -> impl Future<Output = Result<Option<Receipt>, DomainError>> + Send {
+        async { Ok(None) }
+    }
 
     /// The job will not run again: `status` is `failed` (a dead letter) or why it was cancelled.
     fn given_up(

@@ -5,11 +5,13 @@
 //! reached the provider (the worker died, or the provider did not answer) is in doubt: before it
 //! sends, [`send`] lists what the provider sent to that number since the doubtful claim and, when
 //! the text is there, takes it as sent. So after an outage every owed text still goes out, once.
+//! A job given up in doubt (its worker died on its last attempt) reads the same list
+//! ([`Runnable::look_up`]): a text the provider has is recorded as sent, not as failed.
 
 use chrono::{DateTime, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
-use ringback_core::tenant::TenantTxn;
+use ringback_core::tenant::{TenantScope, TenantTxn};
 use ringback_entity::{clinic as clinic_row, job_outbox};
 use ringback_providers::sms::{OutgoingSms, ProviderError, SentSms};
 use ringback_shared::sms;
@@ -81,6 +83,30 @@ impl<T: TextJob> Runnable for T {
         self.sent(txn, row, receipt, context).await?;
         count_segments(txn, row, context).await?;
         catch_up(txn, receipt).await
+    }
+
+    async fn look_up(
+        &self,
+        scope: &TenantScope,
+        row: &job_outbox::Model,
+        context: &JobContext,
+    ) -> Result<Option<Receipt>, DomainError> {
+        let txn = scope.begin().await?;
+        let prepared = prepare(&txn, row, self.recipient_key(), context).await;
+        txn.commit().await?;
+        let Ok(ReadyText {
+            message,
+            in_doubt_since: Some(since),
+            ..
+        }) = prepared?
+        else {
+            return Ok(None);
+        };
+        Ok(already_sent(&message, since, context)
+            .await
+            .ok()
+            .flatten()
+            .map(receipt))
     }
 
     async fn given_up(
