@@ -1803,22 +1803,7 @@ async fn a_caller_who_sent_stop_gets_no_fallback_when_their_answer_is_given_up(k
 /// caller gets the fallback text.
 async fn an_answer_whose_worker_died_goes_to_staff_with_the_fallback(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
-    let mut app = ai_clinic(kind, &model, None).await;
-    miss_call(&mut app, "dead-5", "07700 900344").await;
-    app.receive_text("SMdead5", "+447700900344", "Can I come Monday?")
-        .await;
-    let claimed = one_attempt_worker(&app, "ai-dies")
-        .claim()
-        .await
-        .expect("claim");
-    assert_eq!(
-        claimed.len(),
-        1,
-        "the answer is claimed, then its worker dies"
-    );
-    let lease = WorkerSettings::default().lease;
-    let stale = chrono::Duration::from_std(lease).expect("lease") + chrono::Duration::seconds(1);
-    app.db.clock.advance(stale);
+    let app = answer_whose_worker_died(kind, &model, "344").await;
     run_with_one_attempt(&app).await;
     assert!(model.requests().is_empty(), "the model was never asked");
     let reason = "the AI could not answer: its attempts failed";
@@ -1832,22 +1817,7 @@ async fn an_answer_whose_worker_died_goes_to_staff_with_the_fallback(kind: Datab
 /// nothing of its records is kept.
 async fn a_given_up_answer_whose_records_fail_is_still_a_dead_letter(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
-    let mut app = ai_clinic(kind, &model, None).await;
-    miss_call(&mut app, "dead-6", "07700 900345").await;
-    app.receive_text("SMdead6", "+447700900345", "Can I come Monday?")
-        .await;
-    let claimed = one_attempt_worker(&app, "ai-dies")
-        .claim()
-        .await
-        .expect("claim");
-    assert_eq!(
-        claimed.len(),
-        1,
-        "the answer is claimed, then its worker dies"
-    );
-    let lease = WorkerSettings::default().lease;
-    let stale = chrono::Duration::from_std(lease).expect("lease") + chrono::Duration::seconds(1);
-    app.db.clock.advance(stale);
+    let app = answer_whose_worker_died(kind, &model, "345").await;
     app.refuse_inserts("ai_steps", "fallback").await;
     run_with_one_attempt(&app).await;
     let jobs = answer_jobs(&app).await;
@@ -1865,6 +1835,38 @@ async fn a_given_up_answer_whose_records_fail_is_still_a_dead_letter(kind: Datab
         1,
         "the text-back only"
     );
+}
+
+/// A clinic with the AI on whose caller (number ending `tail`, in 07700 900xxx) was missed and
+/// wrote; the answer's worker, allowed one attempt, claimed it and died; a lease has passed.
+async fn answer_whose_worker_died(
+    kind: DatabaseKind,
+    model: &FakeAnthropic,
+    tail: &str,
+) -> TestApp {
+    let mut app = ai_clinic(kind, model, None).await;
+    miss_call(
+        &mut app,
+        &format!("died-{tail}"),
+        &format!("07700 900{tail}"),
+    )
+    .await;
+    let from = format!("+447700900{tail}");
+    app.receive_text(&format!("SMdied{tail}"), &from, "Can I come Monday?")
+        .await;
+    let claimed = one_attempt_worker(&app, "ai-dies")
+        .claim()
+        .await
+        .expect("claim");
+    assert_eq!(
+        claimed.len(),
+        1,
+        "the answer is claimed, then its worker dies"
+    );
+    let lease = WorkerSettings::default().lease;
+    let stale = chrono::Duration::from_std(lease).expect("lease") + chrono::Duration::seconds(1);
+    app.db.clock.advance(stale);
+    app
 }
 
 /// A worker that gives a job one attempt only.
