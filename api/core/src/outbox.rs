@@ -149,7 +149,8 @@ impl ClaimedJob {
     }
 
     /// Whether the job's last allowed attempt never settled (its worker died): the claim is to
-    /// give the job up as a dead letter, without another attempt.
+    /// give the job up without another attempt (a dead letter, unless the job type finds its
+    /// work was done after all).
     pub fn gives_up(&self) -> bool {
         self.give_up
     }

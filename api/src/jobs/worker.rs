@@ -4,8 +4,10 @@
 //! claim that is committed first and a settlement committed after; a job that may have acted
 //! without our knowing (the worker died, the provider did not answer) is in doubt, and the job
 //! itself resolves the doubt on its next attempt (for texts: [`ringback_domain::jobs::sms`]). A
-//! job whose last allowed attempt never settled comes back to a worker to be given up: it gets
-//! its type's records of a dead letter like any other, without another attempt.
+//! job whose last allowed attempt never settled comes back to a worker to be given up, without
+//! another attempt: done, when its type finds the work was done after all
+//! ([`Runnable::look_up`]: a text the provider has), else a dead letter with its type's records
+//! of one like any other.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -388,14 +390,14 @@ impl Worker {
             tracing::warn!(job = %row.id, "outbox job changed hands before its outcome was stored");
             return Ok(());
         }
-        let settlement = self.settlement(&row, &attempt, now);
-        if !matches!(settlement, Settlement::Retry { .. })
-            && let Some(handler) = self.registry.handler(&row.kind)
-        {
+        let mut settlement = self.settlement(&row, &attempt, now);
+        if let Some(handler) = self.registry.handler(&row.kind) {
             if claimed.gives_up() {
-                self.record_if_possible(&txn, handler, &row, &attempt)
+                let giving_up = (attempt, settlement);
+                settlement = self
+                    .record_giving_up(&txn, handler, &row, giving_up, now)
                     .await?;
-            } else {
+            } else if !matches!(settlement, Settlement::Retry { .. }) {
                 handler.record(&txn, &row, &attempt, &self.context).await?;
             }
         }
@@ -409,26 +411,53 @@ impl Worker {
         Ok(())
     }
 
-    /// The records of a job given up (its last attempt never settled), in a savepoint: when they
-    /// cannot be stored, the job is still stored as a dead letter (it is not claimed again for
-    /// ever), and the failure is logged.
-    async fn record_if_possible(
+    /// The job's records for a claim to give it up (its last attempt never settled), each in a
+    /// savepoint so that such a claim always ends: a job found done whose records cannot be
+    /// stored is given up as a dead letter instead, and a dead letter whose records cannot be
+    /// stored is stored without them (both logged; an admin sees the dead letter). Without this,
+    /// records that keep failing would have the job claimed again every lease for ever. Returns
+    /// how the job is stored.
+    async fn record_giving_up(
+        &self,
+        txn: &TenantTxn,
+        handler: &Arc<dyn Handler>,
+        row: &job_outbox::Model,
+        (attempt, settlement): (Attempt, Settlement),
+        now: DateTime<Utc>,
+    ) -> Result<Settlement, DomainError> {
+        if self.try_record(txn, handler, row, &attempt).await? {
+            return Ok(settlement);
+        }
+        if !matches!(attempt, Attempt::Done(_)) {
+            return Ok(settlement);
+        }
+        let given_up = never_settled(row);
+        self.try_record(txn, handler, row, &given_up).await?;
+        Ok(self.settlement(row, &given_up, now))
+    }
+
+    /// Stores the job's records of `attempt` in a savepoint; `false` (logged, undone) when they
+    /// could not be stored.
+    async fn try_record(
         &self,
         txn: &TenantTxn,
         handler: &Arc<dyn Handler>,
         row: &job_outbox::Model,
         attempt: &Attempt,
-    ) -> Result<(), DomainError> {
+    ) -> Result<bool, DomainError> {
         let savepoint = txn.savepoint().await?;
         match handler
             .record(&savepoint, row, attempt, &self.context)
             .await
         {
-            Ok(()) => Ok(savepoint.keep_in(txn).await?),
+            Ok(()) => {
+                savepoint.keep_in(txn).await?;
+                Ok(true)
+            }
             Err(error) => {
                 savepoint.undo().await?;
-                tracing::error!(job = %row.id, kind = %row.kind, %error, "a job given up is a dead letter without its own records: they could not be stored");
-                Ok(())
+                tracing::error!(job = %row.id, kind = %row.kind, %error, "the records of a job given up could not be stored");
+                Ok(false)
             }
         }
     }

@@ -1830,6 +1830,7 @@ async fn a_given_up_answer_whose_records_fail_is_still_a_dead_letter(kind: Datab
         "undone with the step"
     );
     assert!(steps_of(&app).await.is_empty());
+    drain(&app, 2).await;
     assert_eq!(
         texts_to(&app, "+447700900345").len(),
         1,

@@ -602,8 +602,9 @@ async fn crash_between_send_and_commit(kind: DatabaseKind) {
 
 /// A worker dies on the last allowed attempt of two text-backs, after the provider took the first
 /// and before it sent the second: the next claims give both up without another attempt, asking
-/// the provider first. The text it has is recorded as sent; the other is a dead letter whose
-/// call shows the text-back as failed (the front desk calls back) and, retried, is sent once.
+/// the provider first. The text it has is recorded as sent (also when its caller has sent STOP
+/// since: they got it); the other is a dead letter whose call shows the text-back as failed (the
+/// front desk calls back) and, retried, is sent once.
 async fn texts_whose_last_attempt_never_settled_are_given_up(kind: DatabaseKind) {
     let mut rig = Rig::new(kind, "strict").await;
     let last_attempt = |name: &str, lease: Duration| {
@@ -624,6 +625,7 @@ async fn texts_whose_last_attempt_never_settled_are_given_up(kind: DatabaseKind)
     rig.missed_call("CA2", "+447700900172").await;
     assert_eq!(crashing.claim().await.expect("claim").len(), 1);
     drop(crashing);
+    rig.text("SMstop171", "+447700900171", "STOP").await;
 
     let survivor = last_attempt("worker-survives", Duration::ZERO);
     rig.drain(&survivor).await;

@@ -11,7 +11,8 @@
 //!   [`StaffReply`]-shaped text job).
 //! - [`AiFollowUp`]: the one follow-up to a caller who went quiet (its text goes out the same way).
 //!
-//! Both send a text, so both are [`sms::TextJob`]s and run through [`sms`], which owns the
+//! [`TextBack`] and [`StaffReply`] send a text, so both are [`sms::TextJob`]s and run through
+//! [`sms`], which owns the
 //! at-most-once rule: a job whose earlier attempt may have reached the provider asks the provider
 //! before it sends again, and one given up in doubt asks it whether the text went after all
 //! ([`Runnable::look_up`]).

@@ -91,22 +91,10 @@ impl<T: TextJob> Runnable for T {
         row: &job_outbox::Model,
         context: &JobContext,
     ) -> Result<Option<Receipt>, DomainError> {
-        let txn = scope.begin().await?;
-        let prepared = prepare(&txn, row, self.recipient_key(), context).await;
-        txn.commit().await?;
-        let Ok(ReadyText {
-            message,
-            in_doubt_since: Some(since),
-            ..
-        }) = prepared?
-        else {
-            return Ok(None);
-        };
-        Ok(already_sent(&message, since, context)
-            .await
-            .ok()
-            .flatten()
-            .map(receipt))
+        match row.in_doubt_since {
+            Some(since) => look_up_text(scope, row, since, context).await,
+            None => Ok(None),
+        }
     }
 
     async fn given_up(
@@ -142,24 +130,58 @@ async fn prepare(
     if restrictions::is_restricted(txn, &[caller_key.to_owned()]).await? {
         return Ok(Err(Attempt::Cancelled(SkipReason::Restricted.status())));
     }
-    let (Some(sealed_number), Some(body_sealed)) = (&row.sealed_number, &row.body_sealed) else {
+    let Some(opened) = open(txn, row, context).await? else {
         return Ok(Err(Attempt::Cancelled("nothing to send")));
     };
     let secrets = &context.backend.secrets;
-    let settings = clinic::get(txn).await?;
-    let key = keys::data_key(secrets, &settings)?;
-    let to = keys::open_caller_number(&key, txn.clinic_id(), sealed_number)?;
-    if opted_out_under_another_key(txn, secrets, &settings, &to, caller_key).await? {
+    if opted_out_under_another_key(txn, secrets, &opened.settings, &opened.to, caller_key).await? {
         return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
     }
-    let Some(from) = phone_lines::sending_number(txn, secrets).await? else {
+    ready_to_send(txn, row, opened, context).await
+}
+
+/// The caller's number and the text a job holds, opened with the clinic's key (read from
+/// `settings`). Holds a number: never logged.
+struct OpenedText {
+    settings: clinic_row::Model,
+    to: String,
+    body: String,
+}
+
+/// Opens the number and the text `row` holds; `None` when it holds none.
+async fn open(
+    txn: &TenantTxn,
+    row: &job_outbox::Model,
+    context: &JobContext,
+) -> Result<Option<OpenedText>, DomainError> {
+    let (Some(sealed_number), Some(body_sealed)) = (&row.sealed_number, &row.body_sealed) else {
+        return Ok(None);
+    };
+    let settings = clinic::get(txn).await?;
+    let key = keys::data_key(&context.backend.secrets, &settings)?;
+    Ok(Some(OpenedText {
+        to: keys::open_caller_number(&key, txn.clinic_id(), sealed_number)?,
+        body: keys::open_message(&key, txn.clinic_id(), body_sealed)?,
+        settings,
+    }))
+}
+
+/// The `opened` text as it goes out from the clinic's sending number, or why it cannot: the
+/// clinic has no number to send from.
+async fn ready_to_send(
+    txn: &TenantTxn,
+    row: &job_outbox::Model,
+    opened: OpenedText,
+    context: &JobContext,
+) -> Result<Result<ReadyText, Attempt>, DomainError> {
+    let Some(from) = phone_lines::sending_number(txn, &context.backend.secrets).await? else {
         let no_sender = Attempt::provider_failed(&ProviderError::NoSender, row.in_doubt_since);
         return Ok(Err(no_sender));
     };
     let message = OutgoingSms {
-        to,
+        to: opened.to,
         from,
-        body: keys::open_message(&key, txn.clinic_id(), body_sealed)?,
+        body: opened.body,
         status_callback: context.sms_status_callback.clone(),
     };
     Ok(Ok(ReadyText {
@@ -167,6 +189,32 @@ async fn prepare(
         claimed_at: row.claimed_at.unwrap_or_else(|| txn.now()),
         in_doubt_since: row.in_doubt_since,
     }))
+}
+
+/// Whether the provider has `row`'s text, sent since `since` (the job is in doubt from then): the
+/// text opened as for sending, without the opt-out checks (a look-up sends nothing, and a caller
+/// who sent STOP after the text went still got it).
+async fn look_up_text(
+    scope: &TenantScope,
+    row: &job_outbox::Model,
+    since: DateTime<Utc>,
+    context: &JobContext,
+) -> Result<Option<Receipt>, DomainError> {
+    let txn = scope.begin().await?;
+    let ready = match open(&txn, row, context).await? {
+        Some(opened) => ready_to_send(&txn, row, opened, context).await?,
+        None => return Ok(None),
+    };
+    txn.commit().await?;
+    let Ok(ready) = ready else {
+        return Ok(None);
+    };
+    match already_sent(&ready.message, since, context).await {
+        Ok(sent) => Ok(sent.map(receipt)),
+        Err(error) => Err(DomainError::Unavailable(format!(
+            "the provider's list of sent texts: {error}"
+        ))),
+    }
 }
 
 /// Whether the caller `to` is on the opt-out list under a key other than `checked` (the job's, from
