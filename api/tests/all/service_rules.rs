@@ -192,6 +192,7 @@ async fn a_late_attempt_does_not_settle_over_its_give_up(kind: DatabaseKind) {
     let late = Attempt::Done(Receipt {
         provider_id: "late".to_owned(),
         provider_status: "done".to_owned(),
+        done_at: None,
     });
     worker.settle(attempt[0], first, late).await.expect("left");
     assert_eq!(

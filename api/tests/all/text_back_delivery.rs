@@ -602,8 +602,8 @@ async fn crash_between_send_and_commit(kind: DatabaseKind) {
 
 /// A worker dies on the last allowed attempt of two text-backs, after the provider took the first
 /// and before it sent the second: the next claims give both up without another attempt, asking
-/// the provider first. The text it has is recorded as sent (also when its caller has sent STOP
-/// since: they got it); the other is a dead letter whose call shows the text-back as failed (the
+/// the provider first. The text it has is recorded as sent, dated when the provider took it
+/// (also when its caller has sent STOP since: they got it); the other is a dead letter whose call shows the text-back as failed (the
 /// front desk calls back) and, retried, is sent once.
 async fn texts_whose_last_attempt_never_settled_are_given_up(kind: DatabaseKind) {
     let mut rig = Rig::new(kind, "strict").await;
@@ -626,6 +626,7 @@ async fn texts_whose_last_attempt_never_settled_are_given_up(kind: DatabaseKind)
     assert_eq!(crashing.claim().await.expect("claim").len(), 1);
     drop(crashing);
     rig.text("SMstop171", "+447700900171", "STOP").await;
+    rig.test_db.clock.advance(chrono::Duration::minutes(5));
 
     let survivor = last_attempt("worker-survives", Duration::ZERO);
     rig.drain(&survivor).await;
@@ -634,6 +635,16 @@ async fn texts_whose_last_attempt_never_settled_are_given_up(kind: DatabaseKind)
         rig.text_back_of("•••• 171").await.as_deref(),
         Some("sent" | "delivered")
     ));
+    let dated = rig
+        .test_db
+        .query_strings(
+            "SELECT CASE WHEN m.created_at < j.updated_at THEN 'before' ELSE 'not before' END \
+             AS dated FROM messages m JOIN job_outbox j \
+             ON j.provider_message_id = m.provider_message_id WHERE m.kind = 'text_back'",
+            &["dated"],
+        )
+        .await;
+    assert_eq!(dated, [["before"]], "dated when the provider took it");
     assert_eq!(
         rig.text_back_of("•••• 172").await.as_deref(),
         Some("failed")

@@ -84,6 +84,7 @@ impl Runnable for AiAnswer {
                 Attempt::Done(Receipt {
                     provider_id: format!("ai:{message}"),
                     provider_status: "answered".to_owned(),
+                    done_at: None,
                 })
             }
             Ok(Answered::FellBack { message: None, .. }) => Attempt::Cancelled("handed to staff"),

@@ -55,6 +55,7 @@ impl Runnable for AiFollowUp {
         Attempt::Done(Receipt {
             provider_id: format!("follow_up:{}", self.after),
             provider_status: "due".to_owned(),
+            done_at: None,
         })
     }
 

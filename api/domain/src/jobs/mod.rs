@@ -88,6 +88,9 @@ impl Attempt {
 pub struct Receipt {
     pub provider_id: String,
     pub provider_status: String,
+    /// When the provider did it, when that was before this attempt (a text an earlier, doubtful
+    /// attempt sent, found in its list); `None`: now.
+    pub done_at: Option<DateTime<Utc>>,
 }
 
 /// How a job type runs. The worker calls, for one claimed job:

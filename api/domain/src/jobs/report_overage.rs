@@ -76,6 +76,7 @@ impl Runnable for ReportOverage {
             Ok(()) => Attempt::Done(Receipt {
                 provider_id: self.identifier.clone(),
                 provider_status: "reported".to_owned(),
+                done_at: None,
             }),
             Err(error) => Attempt::Failed {
                 retryable: !matches!(error, BillingError::Refused(400 | 401 | 403 | 404)),

@@ -210,7 +210,7 @@ async fn look_up_text(
         return Ok(None);
     };
     match already_sent(&ready.message, since, context).await {
-        Ok(sent) => Ok(sent.map(receipt)),
+        Ok(sent) => Ok(sent.map(found)),
         Err(error) => Err(DomainError::Unavailable(format!(
             "the provider's list of sent texts: {error}"
         ))),
@@ -243,7 +243,7 @@ async fn opted_out_under_another_key(
 async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
     if let Some(since) = ready.in_doubt_since {
         match already_sent(&ready.message, since, context).await {
-            Ok(Some(sent)) => return Attempt::Done(receipt(sent)),
+            Ok(Some(sent)) => return Attempt::Done(found(sent)),
             Ok(None) => {}
             Err(error) => return Attempt::provider_failed(&error, Some(since)),
         }
@@ -272,10 +272,21 @@ async fn already_sent(
         .find(|sent| sms::same_text(&sent.body, &message.body)))
 }
 
+/// The receipt of a text the provider took just now.
 fn receipt(sent: SentSms) -> Receipt {
     Receipt {
         provider_id: sent.provider_id,
         provider_status: sent.status,
+        done_at: None,
+    }
+}
+
+/// The receipt of a text an earlier attempt sent, found in the provider's list: dated when the
+/// provider took it.
+fn found(sent: SentSms) -> Receipt {
+    Receipt {
+        done_at: sent.created_at,
+        ..receipt(sent)
     }
 }
 

@@ -64,7 +64,8 @@ impl TextJob for TextBack {
             direction: "outbound",
             kind: messages::KIND_TEXT_BACK,
             body: &body,
-            at: txn.now(),
+            // A text an earlier attempt sent is dated when the provider took it.
+            at: receipt.done_at.map_or(txn.now(), |at| at.min(txn.now())),
             provider_message_id: Some(receipt.provider_id.clone()),
             status: sms::delivery_status(receipt),
             call_id: Some(call.id),
