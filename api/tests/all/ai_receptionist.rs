@@ -1651,14 +1651,8 @@ async fn a_staff_reply_before_the_ais_first_text_takes_the_conversation_over(kin
     assert_eq!(texts.len(), 2, "text-back, staff reply: {texts:?}");
     assert_eq!(texts[1], STAFF_REPLY, "{texts:?}");
     assert_eq!(model.requests().len(), 1, "only the stopped answer asked");
-    let queued = app
-        .db
-        .query_strings(
-            "SELECT kind FROM job_outbox WHERE kind = 'ai_answer'",
-            &["kind"],
-        )
-        .await;
-    assert_eq!(queued.len(), 1, "no answer queued after the first");
+    let queued = answer_jobs_queued(&app).await;
+    assert_eq!(queued, 1, "no answer queued after the first");
     let steps = steps_of(&app).await;
     let why = "staff took the conversation over meanwhile";
     assert_eq!(steps, [owned(("stopped", why))], "{steps:?}");
@@ -1666,9 +1660,40 @@ async fn a_staff_reply_before_the_ais_first_text_takes_the_conversation_over(kin
 }
 
 /// An answer stopped by another answer's text stored first, with a caller's text left to it that
-/// neither answer read: that text still gets an answer of its own. (The other answer's text is
-/// stored here directly, as a second answer for the same text would store it.)
+/// neither answer read (its own job, run beside, left it to the answer under way): that text
+/// still gets an answer, from a job queued for what was left.
 async fn a_text_left_to_an_answer_that_stopped_is_still_answered(kind: DatabaseKind) {
+    let app = text_left_to_an_answer_that_stopped(kind, true).await;
+    assert_eq!(answer_jobs_queued(&app).await, 3, "the left text's job");
+}
+
+/// As above, but the left text's own job had not run yet when the answer stopped: it answers
+/// the text itself, and no second job is queued for it (the model is not asked twice).
+async fn a_text_whose_own_job_waits_is_answered_by_it(kind: DatabaseKind) {
+    let app = text_left_to_an_answer_that_stopped(kind, false).await;
+    assert_eq!(
+        answer_jobs_queued(&app).await,
+        2,
+        "no job for what was left"
+    );
+}
+
+/// How many `ai_answer` jobs were queued.
+async fn answer_jobs_queued(app: &TestApp) -> usize {
+    app.db
+        .query_strings(
+            "SELECT kind FROM job_outbox WHERE kind = 'ai_answer'",
+            &["kind"],
+        )
+        .await
+        .len()
+}
+
+/// A caller's text written while the model answers their first, and another answer's text
+/// stored before that answer (here directly, as a second answer for the same text would store
+/// it): the answer stops, and the caller's second text is answered once. With `beside`, the
+/// second text's own job runs while the first answer is under way (and leaves the text to it).
+async fn text_left_to_an_answer_that_stopped(kind: DatabaseKind, beside: bool) -> TestApp {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
     miss_call(&mut app, "left-2", "07700 900342").await;
@@ -1684,7 +1709,9 @@ async fn a_text_left_to_an_answer_that_stopped_is_still_answered(kind: DatabaseK
         model.wait_for_requests(1, Duration::from_secs(30)).await;
         app.receive_text("SMleft4", "+447700900342", "And Tuesday?")
             .await;
-        app.worker("ai-beside").run_once().await.expect("a pass");
+        if beside {
+            app.worker("ai-beside").run_once().await.expect("a pass");
+        }
         store_ai_text(&app, thread.id, "Monday at ten is free.").await;
         model.release();
     };
@@ -1704,6 +1731,7 @@ async fn a_text_left_to_an_answer_that_stopped_is_still_answered(kind: DatabaseK
         [("stopped", why), ("reply", "answered")].map(owned),
         "{steps:?}"
     );
+    app
 }
 
 /// Stores `text` as the AI's text in `conversation` and queues its sending.
@@ -2332,6 +2360,7 @@ on_both_databases!(
     a_staff_reply_before_the_ais_first_text_takes_the_conversation_over,
     a_conversation_staff_answered_before_the_ai_was_on_stays_with_staff,
     a_text_left_to_an_answer_that_stopped_is_still_answered,
+    a_text_whose_own_job_waits_is_answered_by_it,
     an_answer_given_up_hands_the_caller_to_staff,
     a_caller_whose_answer_is_given_up_gets_the_fallback_text,
     a_caller_who_sent_stop_gets_no_fallback_when_their_answer_is_given_up,

@@ -40,10 +40,10 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use ringback_core::error::DomainError;
-use ringback_core::outbox::{self, NewJob};
+use ringback_core::outbox::{self, Job, NewJob};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantScope, TenantTxn, in_clinic};
-use ringback_entity::{ai_step, clinic as clinic_row, conversation, message};
+use ringback_entity::{ai_step, clinic as clinic_row, conversation, job_outbox, message};
 use ringback_providers::anthropic::{
     Block, ConversationModel, MessagesRequest, Role, StopReason, ToolChoice, Turn,
 };
@@ -908,6 +908,33 @@ async fn stopped(
     Ok(Answered::Nothing(why))
 }
 
+/// Whether the answer job of the caller's text `message` waits untried: prepared after this
+/// transaction (under the same lock), it finds no answer under way and answers the open texts
+/// itself, so a second job for the same text would only ask the model twice. (One already
+/// claimed may have left its text to the answer that is ending: then the text needs a job.)
+async fn own_answer_waits(
+    txn: &TenantTxn,
+    conversation: Uuid,
+    message: Uuid,
+) -> Result<bool, DomainError> {
+    let own = AiAnswer {
+        conversation,
+        message,
+        after: None,
+    };
+    let Some(key) = own.idempotency_key() else {
+        return Ok(false);
+    };
+    Ok(txn
+        .find::<job_outbox::Entity>()
+        .filter(job_outbox::Column::IdempotencyKey.eq(key))
+        .filter(job_outbox::Column::Status.eq(outbox::PENDING))
+        .filter(job_outbox::Column::Attempts.eq(0))
+        .one(txn.conn())
+        .await?
+        .is_some())
+}
+
 /// Queues an answer to the caller's texts no answer covered, when the AI still answers
 /// `ready`'s conversation and may text the caller: texts left to an answer that stopped without
 /// taking them in (another answer of the AI, stored first, stops it yet leaves the AI answering)
@@ -927,6 +954,9 @@ async fn answer_what_is_left(
     let Some((_, latest)) = open_texts(txn, secrets, thread.id).await? else {
         return Ok(());
     };
+    if own_answer_waits(txn, thread.id, latest).await? {
+        return Ok(());
+    }
     let job = NewJob {
         job: AiAnswer {
             conversation: thread.id,
