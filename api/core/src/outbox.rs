@@ -81,17 +81,26 @@ pub async fn enqueue_once<J: Job>(
     job: NewJob<J>,
     now: DateTime<Utc>,
 ) -> Result<Option<job_outbox::Model>, DomainError> {
-    if let Some(key) = job.job.idempotency_key() {
-        let written = txn
-            .find::<job_outbox::Entity>()
-            .filter(job_outbox::Column::IdempotencyKey.eq(key))
-            .one(txn.conn())
-            .await?;
-        if written.is_some() {
-            return Ok(None);
-        }
+    if written(txn, &job.job).await?.is_some() {
+        return Ok(None);
     }
     enqueue(txn, job, now).await.map(Some)
+}
+
+/// The job written before with `job`'s key (in any state), if any; `None` also for work without
+/// a key, which may be queued any number of times.
+pub async fn written<J: Job>(
+    txn: &TenantTxn,
+    job: &J,
+) -> Result<Option<job_outbox::Model>, DomainError> {
+    let Some(key) = job.idempotency_key() else {
+        return Ok(None);
+    };
+    Ok(txn
+        .find::<job_outbox::Entity>()
+        .filter(job_outbox::Column::IdempotencyKey.eq(key))
+        .one(txn.conn())
+        .await?)
 }
 
 /// Writes `job` in the caller's transaction.

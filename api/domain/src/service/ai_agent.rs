@@ -40,10 +40,10 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use ringback_core::error::DomainError;
-use ringback_core::outbox::{self, Job, NewJob};
+use ringback_core::outbox::{self, NewJob};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantScope, TenantTxn, in_clinic};
-use ringback_entity::{ai_step, clinic as clinic_row, conversation, job_outbox, message};
+use ringback_entity::{ai_step, clinic as clinic_row, conversation, message};
 use ringback_providers::anthropic::{
     Block, ConversationModel, MessagesRequest, Role, StopReason, ToolChoice, Turn,
 };
@@ -922,17 +922,9 @@ async fn own_answer_waits(
         message,
         after: None,
     };
-    let Some(key) = own.idempotency_key() else {
-        return Ok(false);
-    };
-    Ok(txn
-        .find::<job_outbox::Entity>()
-        .filter(job_outbox::Column::IdempotencyKey.eq(key))
-        .filter(job_outbox::Column::Status.eq(outbox::PENDING))
-        .filter(job_outbox::Column::Attempts.eq(0))
-        .one(txn.conn())
+    Ok(outbox::written(txn, &own)
         .await?
-        .is_some())
+        .is_some_and(|row| row.status == outbox::PENDING && row.attempts == 0))
 }
 
 /// Queues an answer to the caller's texts no answer covered, when the AI still answers
