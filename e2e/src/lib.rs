@@ -112,8 +112,8 @@ pub const PUBLIC_URL: &str = "https://ringback.e2e.test";
 /// The fake Twilio account's auth token.
 pub const TWILIO_AUTH_TOKEN: &str = "e2e-twilio-auth-token";
 
-/// The number the fake Twilio account holds, which scenarios give the demo clinic.
-pub const CLINIC_NUMBER: &str = "+447700900777";
+/// The demo clinic's number, which the fake Twilio account holds.
+pub const CLINIC_NUMBER: &str = ringback_api::demo::TEXTING_NUMBER;
 
 /// A signed `dial-status` webhook telling `server` that `from` rang the clinic's number and
 /// nobody answered (Twilio's call id `call_sid`).

@@ -1,23 +1,30 @@
 //! `ringback demo`: a demo clinic with 90 days of realistic activity, so the product can be tried
 //! at once. A weekly rhythm (busy Mondays, quiet Saturdays, closed Sundays), miss peaks at lunch
 //! and at the end of the day, callbacks and return calls, and bookings of several values, some
-//! recovered and some not. Every number comes from the UK's reserved drama range
-//! (07700 900000–900999), and goes through the same keying as real traffic, so none is stored.
-//! The generator is seeded: the same day gives the same data.
+//! recovered and some not. The clinic is set up as a live one is (its Twilio number, forwarding
+//! line, opening hours, own text-back wording), so its overview shows no setup checklist. Every
+//! number comes from the UK's reserved drama ranges (callers 07700 900000–900599, the clinic's
+//! 07700 900777 and 020 7946 0123), and goes through the same keying as real traffic, so none is
+//! stored. The generator is seeded: the same day gives the same data.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
-use ringback_entity::user;
+use ringback_entity::{clinic as clinic_row, user};
+use ringback_providers::twilio::PROVIDER_NAME;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
+use ringback_shared::hours::{BusinessHours, parse_day};
 use ringback_shared::metrics::parse_time_zone;
+use ringback_shared::phone::{self, Region};
 use ringback_shared::text_back::SkipReason;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use uuid::Uuid;
 
 use crate::auth::session::SessionKeys;
 use crate::service::account::{self, SignUp};
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::calls::{self, CallEvent, EventResult};
+use crate::service::clinic::{self, SettingsChange, TextBackTemplates};
 use crate::service::messages::{self, NewMessage, Party};
-use crate::service::metrics;
+use crate::service::{metrics, phone_lines};
 use ringback_core::clock::Clock;
 use ringback_core::db::DbError;
 use ringback_core::error::DomainError;
@@ -47,9 +54,18 @@ const TREATMENTS: &[(&str, i64)] = &[
     ("whitening", 35_000),
 ];
 
-/// The automated text-back, which says that it is automated.
-const TEXT_BACK: &str = "Sorry we missed your call at Riverside Dental. Reply to this message or book at \
-    https://book.example.test/riverside. (Automated message.)";
+/// The demo clinic's Twilio number (callers ring it; texts come from it) and the line calls are
+/// forwarded to: fiction numbers, outside the demo callers' pool.
+pub const TEXTING_NUMBER: &str = "+447700900777";
+const FORWARDING_LINE: &str = "020 7946 0123";
+const BOOKING_LINK: &str = "https://book.example.test/riverside";
+/// The clinic's own text-back wording, in opening hours and out of them.
+const WORDING_OPEN: &str =
+    "Sorry we missed your call to {clinic}. Reply to this text or book at {booking_link}";
+const WORDING_CLOSED: &str = "Thanks for calling {clinic}. We are closed now: reply to this text \
+    and we will answer when we open, or book at {booking_link}";
+/// The provider's seconds between a missed call ending and its text-back going out: a few.
+const TEXT_BACK_SECONDS: [i64; 5] = [3, 4, 4, 6, 9];
 /// What callers reply.
 const REPLIES: &[&str] = &[
     "Hi, yes please - I'd like a check-up.",
@@ -133,18 +149,69 @@ pub async fn seed(
     )
     .await?;
     let txn = doors::signed_up(db, clock, &grant).begin().await?;
-    let mut dice = Dice(0x5eed_2026 ^ now.date_naive().num_days_from_ce() as u64);
-    let mut summary = DemoSummary::default();
+    let settings = set_up(&txn, secrets, grant.user.id).await?;
+    let mut seeder = Seeder {
+        txn: &txn,
+        secrets,
+        settings,
+        now,
+        dice: Dice(0x5eed_2026 ^ now.date_naive().num_days_from_ce() as u64),
+        summary: DemoSummary::default(),
+    };
     let today = now.with_timezone(&zone()?).date_naive();
     for back in (1..=DEMO_DAYS).rev() {
-        let day = today - Duration::days(back);
-        seed_day(&txn, secrets, &mut dice, day, now, &mut summary).await?;
+        seeder.seed_day(today - Duration::days(back)).await?;
     }
+    let summary = seeder.summary;
     // The figures the calls made stale (bookings reach into the coming days) are settled here,
     // so that no dashboard read pays for them.
     metrics::settle_before(&txn, today + Duration::days(366)).await?;
     txn.commit().await?;
     Ok(DemoOutcome::Created(summary))
+}
+
+/// Sets the demo clinic up as a live clinic is (every step of the setup checklist but the calls,
+/// which the days bring): its Twilio number, the line calls ring through to, opening hours that
+/// match when its calls come, and its own text-back wording with a booking link. Returns the
+/// settings as saved.
+async fn set_up(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    owner: Uuid,
+) -> Result<clinic_row::Model, DomainError> {
+    let weekday = parse_day("08:30-18:00").map_err(internal)?;
+    let saturday = parse_day("09:00-13:00").map_err(internal)?;
+    let hours = BusinessHours {
+        days: [
+            weekday.clone(),
+            weekday.clone(),
+            weekday.clone(),
+            weekday.clone(),
+            weekday,
+            saturday,
+            Vec::new(),
+        ],
+    };
+    let change = SettingsChange {
+        business_hours: Some(hours),
+        booking_link: Some(BOOKING_LINK.to_owned()),
+        text_back_templates: Some(TextBackTemplates {
+            business_hours: Some(WORDING_OPEN.to_owned()),
+            after_hours: Some(WORDING_CLOSED.to_owned()),
+        }),
+        ..SettingsChange::default()
+    };
+    let settings = clinic::update(txn, owner, change).await?;
+    let number = phone::normalize(TEXTING_NUMBER, Region::parse("GB").map_err(internal)?)
+        .map_err(internal)?;
+    phone_lines::insert_provider_number(txn, secrets, &settings, &number.e164, None)
+        .await?
+        .ok_or_else(|| internal("the demo's number is some clinic's already"))?;
+    phone_lines::set_forwarding_line(txn, secrets, owner, Some(FORWARDING_LINE)).await
+}
+
+fn internal(error: impl std::fmt::Display) -> DomainError {
+    DomainError::Internal(format!("demo set-up: {error}"))
 }
 
 fn zone() -> Result<chrono_tz::Tz, DomainError> {
@@ -190,52 +257,6 @@ fn caller_number(dice: &mut Dice) -> String {
     format!("07700 900{:03}", dice.below(600))
 }
 
-async fn seed_day(
-    txn: &TenantTxn,
-    secrets: &Secrets,
-    dice: &mut Dice,
-    day: NaiveDate,
-    now: DateTime<Utc>,
-    summary: &mut DemoSummary,
-) -> Result<(), DomainError> {
-    let mut events = Vec::new();
-    let mut numbers = Vec::new();
-    for index in 0..calls_on(day) {
-        let (minute, miss_percent) = arrival(dice);
-        let started_at = at_local(day, minute)?;
-        let missed = dice.chance(miss_percent);
-        let outcome = if !missed {
-            CallOutcome::Answered
-        } else {
-            [
-                CallOutcome::NoAnswer,
-                CallOutcome::NoAnswer,
-                CallOutcome::Busy,
-                CallOutcome::Voicemail,
-            ][dice.below(4) as usize]
-        };
-        let number = caller_number(dice);
-        events.push(CallEvent {
-            external_id: format!("demo-{day}-{index}"),
-            direction: CallDirection::Inbound,
-            outcome,
-            started_at,
-            answered_at: (!missed).then(|| started_at + Duration::seconds(8)),
-            ended_at: Some(started_at + Duration::seconds(if missed { 25 } else { 240 })),
-            caller_number: number.clone(),
-        });
-        numbers.push(number);
-    }
-    let results = calls::record_events(txn, secrets, None, "demo", events).await?;
-    for ((_, result), number) in results.into_iter().zip(numbers) {
-        if let EventResult::Recorded(call) = result {
-            summary.calls += 1;
-            follow_up(txn, secrets, dice, &call, number, now, summary).await?;
-        }
-    }
-    Ok(())
-}
-
 /// Why a demo caller was not texted, as a real clinic sees it most often: texted already that day,
 /// a landline, an opted-out caller. Read from the call's minute, so the demo's dice (and with
 /// them every other demo figure) are left as they were.
@@ -247,128 +268,183 @@ fn untexted_reason(call: &ringback_entity::call::Model) -> SkipReason {
     }
 }
 
-/// The text-back after a missed call (most get one) and, sometimes, the caller's reply; returns
-/// when they replied.
-async fn text_back(
-    txn: &TenantTxn,
-    secrets: &Secrets,
-    dice: &mut Dice,
-    call: &ringback_entity::call::Model,
-    now: DateTime<Utc>,
-    summary: &mut DemoSummary,
-) -> Result<Option<DateTime<Utc>>, DomainError> {
-    if !dice.chance(85) {
-        calls::set_text_back_status(txn, call.id, untexted_reason(call).status()).await?;
-        return Ok(None);
-    }
-    let party = || Party {
-        caller_key: &call.caller_key,
-        caller_tail: &call.caller_tail,
-    };
-    let sent_at = (call.started_at + Duration::seconds(20)).min(now);
-    messages::record(
-        txn,
-        secrets,
-        NewMessage {
-            party: party(),
-            direction: "outbound",
-            kind: messages::KIND_TEXT_BACK,
-            body: TEXT_BACK,
-            at: sent_at,
-            provider_message_id: None,
-            status: "delivered",
-            call_id: Some(call.id),
-            sealed_number: None,
-        },
-    )
-    .await?;
-    calls::set_text_back_status(txn, call.id, "delivered").await?;
-    summary.text_backs += 1;
-    if !dice.chance(35) {
-        return Ok(None);
-    }
-    let replied_at = (sent_at + Duration::minutes(2 + dice.below(90) as i64)).min(now);
-    messages::record(
-        txn,
-        secrets,
-        NewMessage {
-            party: party(),
-            direction: "inbound",
-            kind: messages::KIND_REPLY,
-            body: REPLIES[dice.below(REPLIES.len() as u64) as usize],
-            at: replied_at,
-            provider_message_id: None,
-            status: "received",
-            call_id: None,
-            sealed_number: None,
-        },
-    )
-    .await?;
-    summary.replies += 1;
-    Ok(Some(replied_at))
-}
-
 /// How long after its booking a demo appointment starts.
 fn start_delay(dice: &mut Dice) -> Duration {
     let days = SOONEST_START_DAYS + dice.below(LATEST_START_DAYS - SOONEST_START_DAYS + 1);
     Duration::days(days as i64)
 }
 
-/// What happens after one call: for a missed call, maybe a text-back, a reply and a callback; then
-/// maybe a booking.
-async fn follow_up(
-    txn: &TenantTxn,
-    secrets: &Secrets,
-    dice: &mut Dice,
-    call: &ringback_entity::call::Model,
-    number: String,
+/// Seeds the demo clinic's days, one after another, with one set of dice.
+struct Seeder<'a> {
+    txn: &'a TenantTxn,
+    secrets: &'a Secrets,
+    settings: clinic_row::Model,
     now: DateTime<Utc>,
-    summary: &mut DemoSummary,
-) -> Result<(), DomainError> {
-    let mut booking_after = call.started_at + Duration::minutes(6);
-    let mut books_percent = 30;
-    if call.missed {
-        summary.missed += 1;
-        books_percent = 8;
-        if let Some(replied_at) = text_back(txn, secrets, dice, call, now, summary).await? {
-            books_percent = 50;
-            booking_after = replied_at + Duration::minutes(3);
-        }
-        if dice.chance(55) {
-            let delay = Duration::minutes(5 + dice.below(180) as i64);
-            let outcome = if dice.chance(75) {
+    dice: Dice,
+    summary: DemoSummary,
+}
+
+impl Seeder<'_> {
+    /// One day's calls, as the clinic's Twilio number reported them, and what followed each.
+    async fn seed_day(&mut self, day: NaiveDate) -> Result<(), DomainError> {
+        let mut events = Vec::new();
+        let mut numbers = Vec::new();
+        for index in 0..calls_on(day) {
+            let dice = &mut self.dice;
+            let (minute, miss_percent) = arrival(dice);
+            let started_at = at_local(day, minute)?;
+            let missed = dice.chance(miss_percent);
+            let outcome = if !missed {
                 CallOutcome::Answered
             } else {
-                CallOutcome::NoAnswer
+                [
+                    CallOutcome::NoAnswer,
+                    CallOutcome::NoAnswer,
+                    CallOutcome::Busy,
+                    CallOutcome::Voicemail,
+                ][dice.below(4) as usize]
             };
-            let at = (call.started_at + delay).min(now);
-            calls::log_callback(txn, None, call.id, outcome, at).await?;
-            summary.callbacks += 1;
-            if outcome == CallOutcome::Answered {
-                books_percent = books_percent.max(55);
-                booking_after = booking_after.max(at + Duration::minutes(2));
+            let number = caller_number(dice);
+            events.push(CallEvent {
+                external_id: format!("demo-{day}-{index}"),
+                direction: CallDirection::Inbound,
+                outcome,
+                started_at,
+                answered_at: (!missed).then(|| started_at + Duration::seconds(8)),
+                ended_at: Some(started_at + Duration::seconds(if missed { 25 } else { 240 })),
+                caller_number: number.clone(),
+            });
+            numbers.push(number);
+        }
+        let results =
+            calls::record_events(self.txn, self.secrets, None, PROVIDER_NAME, events).await?;
+        for ((_, result), number) in results.into_iter().zip(numbers) {
+            if let EventResult::Recorded(call) = result {
+                self.summary.calls += 1;
+                self.follow_up(&call, number).await?;
             }
         }
+        Ok(())
     }
-    if dice.chance(books_percent) {
-        let booked_at = (booking_after + Duration::minutes(dice.below(60 * 30) as i64)).min(now);
-        let (_, value) = TREATMENTS[dice.below(TREATMENTS.len() as u64) as usize];
-        appointments::create(
-            txn,
-            secrets,
-            None,
-            NewAppointment {
-                caller: CallerRef::Number(number),
-                value_minor: value,
-                starts_at: Some(booked_at + start_delay(dice)),
-                duration_minutes: None,
-                source: "demo",
-                external_id: None,
-                booked_at,
+
+    /// What happens after one call: for a missed call, maybe a text-back, a reply and a
+    /// callback; then maybe a booking.
+    async fn follow_up(
+        &mut self,
+        call: &ringback_entity::call::Model,
+        number: String,
+    ) -> Result<(), DomainError> {
+        let mut booking_after = call.started_at + Duration::minutes(6);
+        let mut books_percent = 30;
+        if call.missed {
+            self.summary.missed += 1;
+            books_percent = 8;
+            if let Some(replied_at) = self.text_back(call).await? {
+                books_percent = 50;
+                booking_after = replied_at + Duration::minutes(3);
+            }
+            if self.dice.chance(55) {
+                let delay = Duration::minutes(5 + self.dice.below(180) as i64);
+                let outcome = if self.dice.chance(75) {
+                    CallOutcome::Answered
+                } else {
+                    CallOutcome::NoAnswer
+                };
+                let at = (call.started_at + delay).min(self.now);
+                calls::log_callback(self.txn, None, call.id, outcome, at).await?;
+                self.summary.callbacks += 1;
+                if outcome == CallOutcome::Answered {
+                    books_percent = books_percent.max(55);
+                    booking_after = booking_after.max(at + Duration::minutes(2));
+                }
+            }
+        }
+        if self.dice.chance(books_percent) {
+            let dice = &mut self.dice;
+            let booked_at =
+                (booking_after + Duration::minutes(dice.below(60 * 30) as i64)).min(self.now);
+            let (_, value) = TREATMENTS[dice.below(TREATMENTS.len() as u64) as usize];
+            let starts_at = booked_at + start_delay(dice);
+            appointments::create(
+                self.txn,
+                self.secrets,
+                None,
+                NewAppointment {
+                    caller: CallerRef::Number(number),
+                    value_minor: value,
+                    starts_at: Some(starts_at),
+                    duration_minutes: None,
+                    source: "demo",
+                    external_id: None,
+                    booked_at,
+                },
+            )
+            .await?;
+            self.summary.appointments += 1;
+        }
+        Ok(())
+    }
+
+    /// The text-back after a missed call (most get one, in the clinic's wording of that moment, a
+    /// few seconds after the call ended) and, sometimes, the caller's reply; returns when they
+    /// replied.
+    async fn text_back(
+        &mut self,
+        call: &ringback_entity::call::Model,
+    ) -> Result<Option<DateTime<Utc>>, DomainError> {
+        if !self.dice.chance(85) {
+            calls::set_text_back_status(self.txn, call.id, untexted_reason(call).status()).await?;
+            return Ok(None);
+        }
+        let party = || Party {
+            caller_key: &call.caller_key,
+            caller_tail: &call.caller_tail,
+        };
+        let ended_at = call.ended_at.unwrap_or(call.started_at);
+        let seconds =
+            TEXT_BACK_SECONDS[call.started_at.minute() as usize % TEXT_BACK_SECONDS.len()];
+        let sent_at = (ended_at + Duration::seconds(seconds)).min(self.now);
+        let body = clinic::text_back_text(&self.settings, sent_at);
+        messages::record(
+            self.txn,
+            self.secrets,
+            NewMessage {
+                party: party(),
+                direction: "outbound",
+                kind: messages::KIND_TEXT_BACK,
+                body: &body,
+                at: sent_at,
+                provider_message_id: None,
+                status: "delivered",
+                call_id: Some(call.id),
+                sealed_number: None,
             },
         )
         .await?;
-        summary.appointments += 1;
+        calls::set_text_back_status(self.txn, call.id, "delivered").await?;
+        self.summary.text_backs += 1;
+        if !self.dice.chance(35) {
+            return Ok(None);
+        }
+        let dice = &mut self.dice;
+        let replied_at = (sent_at + Duration::minutes(2 + dice.below(90) as i64)).min(self.now);
+        messages::record(
+            self.txn,
+            self.secrets,
+            NewMessage {
+                party: party(),
+                direction: "inbound",
+                kind: messages::KIND_REPLY,
+                body: REPLIES[dice.below(REPLIES.len() as u64) as usize],
+                at: replied_at,
+                provider_message_id: None,
+                status: "received",
+                call_id: None,
+                sealed_number: None,
+            },
+        )
+        .await?;
+        self.summary.replies += 1;
+        Ok(Some(replied_at))
     }
-    Ok(())
 }

@@ -4,6 +4,7 @@
 use crate::common::TestDb;
 use ringback_api::config::DatabaseKind;
 use ringback_api::demo::{self, DemoOutcome};
+use serde_json::json;
 
 async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
@@ -113,6 +114,81 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
 }
 
 on_both_databases!(demo_clinic_is_realistic_and_created_once);
+
+/// The demo clinic reads as a live one: no setup step left on its overview, texts back a few
+/// seconds after each missed call ends, in its own wording for the moment (in opening hours or
+/// out of them), from its own number.
+async fn the_demo_clinic_is_live_and_texts_back_within_seconds(kind: DatabaseKind) {
+    let (test_db, _web, state, mut owner) = crate::metrics::demo_clinic(kind).await;
+    let checklist = owner
+        .run("{ setupChecklist { live steps { step done } } }", json!({}))
+        .await;
+    assert_eq!(
+        checklist["data"]["setupChecklist"]["live"],
+        json!(true),
+        "{checklist}"
+    );
+    let (from, to) = crate::metrics::demo_days(&state);
+    let answer = owner
+        .run(
+            "query($from: NaiveDate!, $to: NaiveDate!) { metrics(from: $from, to: $to) { \
+             totals { textBacksSent medianTimeToTextSeconds p90TimeToTextSeconds } } }",
+            json!({ "from": from, "to": to }),
+        )
+        .await;
+    let totals = &answer["data"]["metrics"]["totals"];
+    assert!(totals["textBacksSent"].as_u64() > Some(200), "{answer}");
+    let median = totals["medianTimeToTextSeconds"].as_i64();
+    let p90 = totals["p90TimeToTextSeconds"].as_i64();
+    assert!(
+        (Some(1)..=Some(10)).contains(&median) && (median..=Some(10)).contains(&p90),
+        "texted within seconds of the call's end: {answer}"
+    );
+    let conversations = owner
+        .run(
+            "{ inbox(view: OPEN, first: 100) { conversation { messages { kind body } } } }",
+            json!({}),
+        )
+        .await;
+    let texts: Vec<&str> = conversations["data"]["inbox"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|entry| {
+            entry["conversation"]["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter(|message| message["kind"] == "TEXT_BACK")
+        .filter_map(|message| message["body"].as_str())
+        .collect();
+    let open = "Sorry we missed your call to Riverside Dental (demo). Reply to this text or book at \
+        https://book.example.test/riverside (Automated text)";
+    assert!(texts.contains(&open), "{conversations}");
+    assert!(
+        texts.iter().all(|text| *text == open
+            || text.starts_with("Thanks for calling Riverside Dental (demo). We are closed now")),
+        "{texts:?}"
+    );
+    let numbers = owner
+        .run(
+            "{ providerNumbers { tail } phoneSettings { forwardingLineTail } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        numbers["data"],
+        json!({
+            "providerNumbers": [{ "tail": "•••• 777" }],
+            "phoneSettings": { "forwardingLineTail": "•••• 123" }
+        }),
+        "{numbers}"
+    );
+    test_db.finish().await;
+}
+
+on_both_databases!(the_demo_clinic_is_live_and_texts_back_within_seconds);
 
 #[test]
 fn a_number_is_told_apart_from_digits_inside_a_hash() {

@@ -62,14 +62,14 @@ fn sum(series: &Value, field: &str) -> i64 {
 }
 
 /// The demo clinic's local day by the server's clock, and a range that takes all its 90 days.
-fn demo_days(state: &ringback_api::AppState) -> (NaiveDate, NaiveDate) {
+pub(crate) fn demo_days(state: &ringback_api::AppState) -> (NaiveDate, NaiveDate) {
     let today = state.clock.now().with_timezone(&London).date_naive();
     (today - Duration::days(113), today)
 }
 
 /// A database holding the demo clinic, the dashboard's (empty) directory, the server's state over
 /// them, and the clinic's owner signed in.
-async fn demo_clinic(
+pub(crate) async fn demo_clinic(
     kind: DatabaseKind,
 ) -> (
     TestDb,

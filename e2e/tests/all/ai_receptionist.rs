@@ -81,13 +81,12 @@ async fn book_then_take_over(
     twilio: &FakeTwilio,
     model: &FakeAnthropic,
 ) -> Result<(), E2eError> {
-    // The clinic keeps numbers sealed for conversations, texts from its Twilio number and
+    // The clinic keeps numbers sealed for conversations (it texts from its Twilio number) and
     // invites a receptionist.
     let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
     let (_, set_up) = server.graphql_as(
         Some(&cookie),
         "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } \
-         addProviderNumber(number: \"07700 900777\") { id } \
          inviteMember(email: \"desk@demo.ringback.test\", displayName: \"Sam\", role: RECEPTIONIST) { token } }",
         json!({}),
     )?;

@@ -13,7 +13,7 @@ use ringback_e2e::pages::{
     AcceptInvitePage, OverviewPage, WorklistPage, record_responses, recorded_responses,
 };
 use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
-use ringback_e2e::{E2eError, miss_a_call, on_demo_with_sms};
+use ringback_e2e::{CLINIC_NUMBER, E2eError, miss_a_call, on_demo_with_sms};
 use serde_json::json;
 
 /// A demo caller (from the demo's pool of numbers) who rings again and is missed.
@@ -35,14 +35,13 @@ async fn call_back_from_the_worklist(
     server: &RingbackServer,
     fake: &FakeTwilio,
 ) -> Result<(), E2eError> {
-    // The clinic keeps numbers sealed for callbacks, forwards to its line, and calls from its
-    // Twilio number; it invites a receptionist.
+    // The clinic keeps numbers sealed for callbacks and forwards to its line (it calls from its
+    // Twilio number); it invites a receptionist.
     let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
     let (_, set_up) = server.graphql_as(
         Some(&cookie),
         "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } \
          setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } \
-         addProviderNumber(number: \"07700 900777\") { id } \
          inviteMember(email: \"desk@demo.ringback.test\", displayName: \"Sam\", role: RECEPTIONIST) { token } }",
         json!({}),
     )?;
@@ -91,7 +90,7 @@ async fn call_back_from_the_worklist(
     let call = requested
         .first()
         .ok_or_else(|| E2eError::Assertion("the provider got no call request".to_owned()))?;
-    if call.to != "+442079460321" || call.from != "+447700900777" {
+    if call.to != "+442079460321" || call.from != CLINIC_NUMBER {
         return Err(E2eError::Assertion(format!(
             "the call request rings {} from {}",
             call.to, call.from

@@ -25,7 +25,8 @@ use ringback_e2e::pages::{
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_e2e::{
-    E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo, on_demo_with_sms, report, sign_up_variables,
+    CLINIC_NUMBER, E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, on_demo, on_demo_with_sms, report,
+    sign_up_variables,
 };
 use ringback_shared::display;
 use serde_json::{Value, json};
@@ -447,11 +448,10 @@ async fn reply_from_the_inbox(
     server: &RingbackServer,
     fake: &FakeTwilio,
 ) -> Result<(), E2eError> {
-    // The clinic keeps numbers for conversations and texts from its Twilio number.
+    // The clinic keeps numbers for conversations (it texts from its Twilio number).
     owner_sets_up(
         server,
-        "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } \
-         addProviderNumber(number: \"07700 900777\") { id } }",
+        "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } }",
     )?;
     // A caller texts the clinic.
     let (status, _) = server.post_twilio(
@@ -461,7 +461,7 @@ async fn reply_from_the_inbox(
         &[
             ("MessageSid", "SMe2e0000000000000000000000000001"),
             ("From", "+447700900991"),
-            ("To", "+447700900777"),
+            ("To", CLINIC_NUMBER),
             ("Body", "Can I book a check-up on Friday?"),
         ],
     )?;
@@ -482,7 +482,7 @@ async fn reply_from_the_inbox(
         .iter()
         .filter(|message| message.to == "+447700900991")
         .collect();
-    if reached.len() != 1 || reached[0].body != answer || reached[0].from != "+447700900777" {
+    if reached.len() != 1 || reached[0].body != answer || reached[0].from != CLINIC_NUMBER {
         return Err(E2eError::Assertion(format!(
             "the provider received {sent:?}"
         )));
@@ -891,8 +891,7 @@ async fn a_refused_text_back_is_tried_again(
 ) -> Result<(), E2eError> {
     let cookie = owner_sets_up(
         server,
-        "mutation { updatePhoneSettings(input: { textBackEnabled: true, textBackDelaySeconds: 0 }) { textBackEnabled } \
-         addProviderNumber(number: \"07700 900777\") { id } }",
+        "mutation { updatePhoneSettings(input: { textBackEnabled: true, textBackDelaySeconds: 0 }) { textBackEnabled } }",
     )?;
     fake.fail_next([Failure::Unsubscribed]);
     let (status, _) = server.post_twilio(
@@ -902,7 +901,7 @@ async fn a_refused_text_back_is_tried_again(
         &[
             ("CallSid", "CAe2e0000000000000000000000000002"),
             ("From", "+447700900992"),
-            ("To", "+447700900777"),
+            ("To", CLINIC_NUMBER),
             ("Direction", "inbound"),
             ("DialCallStatus", "no-answer"),
         ],
