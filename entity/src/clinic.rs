@@ -55,7 +55,8 @@ pub struct Model {
     pub call_retention_days: i32,
     /// When the clinic's data was last purged.
     pub last_purge_at: Option<DateTimeUtc>,
-    /// Calls before this instant were purged; figures and verdicts that need them are frozen.
+    /// Rows the figures and verdicts are computed from (calls, text-backs, replies) were purged
+    /// before this instant: figures and verdicts that need them are frozen.
     pub calls_purged_before: Option<DateTimeUtc>,
     /// Whether the AI receptionist answers the clinic's conversations (off by default).
     pub ai_enabled: bool,

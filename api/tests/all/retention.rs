@@ -335,7 +335,8 @@ async fn demo_figures(app: &TestApp, clinic: Uuid, first: i64, last: i64) -> Str
     )
 }
 
-async fn purged_calls_leave_the_figures_as_they_were(kind: DatabaseKind) {
+/// A server holding the demo clinic (beside the test's own); the demo clinic's id.
+async fn with_demo(kind: DatabaseKind) -> (TestApp, Uuid) {
     let app = TestApp::new(kind).await;
     ringback_api::demo::seed(&app.state.db, &app.state.clock, &app.state.secrets)
         .await
@@ -347,6 +348,43 @@ async fn purged_calls_leave_the_figures_as_they_were(kind: DatabaseKind) {
         .iter()
         .find(|id| **id != app.clinic_id)
         .expect("the demo clinic");
+    (app, demo)
+}
+
+/// Later events that reach back: a demo caller rings again (their verdicts are recomputed) and a
+/// late report marks the days from 1 to 119 days ago for recomputation.
+async fn reach_back(app: &TestApp, demo: Uuid) {
+    use ringback_api::service::calls::{self, CallEvent};
+    use ringback_shared::attribution::{CallDirection, CallOutcome};
+    let now = app.db.clock.now();
+    let txn = crate::common::tenant(&app.state, demo)
+        .begin()
+        .await
+        .expect("begin");
+    let event = CallEvent {
+        external_id: "after-the-purge".to_owned(),
+        direction: CallDirection::Inbound,
+        outcome: CallOutcome::NoAnswer,
+        started_at: now - Duration::minutes(5),
+        answered_at: None,
+        ended_at: Some(now - Duration::minutes(4)),
+        caller_number: "+447700900042".to_owned(),
+    };
+    calls::record_events(&txn, &app.state.secrets, None, "api", vec![event])
+        .await
+        .expect("recorded");
+    ringback_api::service::metrics::mark_stale(
+        &txn,
+        (1..=119).map(|days| now - Duration::days(days)),
+        true,
+    )
+    .await
+    .expect("marked");
+    txn.commit().await.expect("commit");
+}
+
+async fn purged_calls_leave_the_figures_as_they_were(kind: DatabaseKind) {
+    let (app, demo) = with_demo(kind).await;
     // The demo's 90 days, then 30 days pass: its first 30 days are beyond the call retention.
     let before = demo_figures(&app, demo, 89, 1).await;
     app.db.clock.advance(Duration::days(30));
@@ -360,48 +398,67 @@ async fn purged_calls_leave_the_figures_as_they_were(kind: DatabaseKind) {
         .expect("demo visited");
     let calls = rows(&purged.purged, "calls");
     assert!(calls > 100, "a month of calls goes: {calls}");
-    let oldest_left = app
-        .db
-        .query_strings(
-            "SELECT count(*) || '' AS n FROM calls c JOIN clinics k ON k.id = c.clinic_id \
-             WHERE c.started_at < k.calls_purged_before",
-            &["n"],
-        )
-        .await;
-    assert_eq!(oldest_left, [["0"]], "no call before the horizon is left");
-    // Later events reach back: a demo caller rings again (their verdicts are recomputed) and a
-    // late report marks the oldest days for recomputation.
-    {
-        use ringback_api::service::calls::{self, CallEvent};
-        use ringback_shared::attribution::{CallDirection, CallOutcome};
-        let now = app.db.clock.now();
+    let oldest_left = {
+        use sea_orm::QueryOrder;
         let txn = crate::common::tenant(&app.state, demo)
             .begin()
             .await
             .expect("begin");
-        let event = CallEvent {
-            external_id: "after-the-purge".to_owned(),
-            direction: CallDirection::Inbound,
-            outcome: CallOutcome::NoAnswer,
-            started_at: now - Duration::minutes(5),
-            answered_at: None,
-            ended_at: Some(now - Duration::minutes(4)),
-            caller_number: "+447700900042".to_owned(),
-        };
-        calls::record_events(&txn, &app.state.secrets, None, "api", vec![event])
+        let oldest = txn
+            .find::<call::Entity>()
+            .order_by_asc(call::Column::StartedAt)
+            .one(txn.conn())
             .await
-            .expect("recorded");
-        ringback_api::service::metrics::mark_stale(
-            &txn,
-            (31..=119).map(|days| now - Duration::days(days)),
-            true,
-        )
-        .await
-        .expect("marked");
+            .expect("calls")
+            .expect("a call is left");
         txn.commit().await.expect("commit");
-    }
+        oldest.started_at
+    };
+    let retention = Duration::days(90);
+    assert!(
+        oldest_left >= app.db.clock.now() - retention - Duration::days(1),
+        "no call beyond the call retention (and the rest of its day) is left: {oldest_left}"
+    );
+    reach_back(&app, demo).await;
     // The same days, read 30 days later: byte for byte the same figures and verdicts.
     let after = demo_figures(&app, demo, 119, 31).await;
+    assert_eq!(after, before);
+    app.db.finish().await;
+}
+
+/// A clinic that keeps conversations 30 days and calls 90: the purge takes the text-backs and
+/// replies of its older days while their calls stay, and the figures and verdicts those texts
+/// gave stay as they were (reply rates, recoveries through a reply) when later events reach back.
+async fn purged_texts_leave_the_figures_as_they_were(kind: DatabaseKind) {
+    let (app, demo) = with_demo(kind).await;
+    {
+        let txn = crate::common::tenant(&app.state, demo)
+            .begin()
+            .await
+            .expect("begin");
+        let shorter = ringback_api::service::clinic::SettingsChange {
+            conversation_retention_days: Some(30),
+            ..Default::default()
+        };
+        ringback_api::service::clinic::update(&txn, Uuid::nil(), shorter)
+            .await
+            .expect("30 days of conversations");
+        txn.commit().await.expect("commit");
+    }
+    let before = demo_figures(&app, demo, 89, 1).await;
+    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purge");
+    let purged = report
+        .clinics
+        .iter()
+        .find(|clinic| clinic.clinic_id == demo)
+        .expect("demo visited");
+    let texts = rows(&purged.purged, "messages");
+    assert!(texts > 100, "two months of texts go: {texts}");
+    assert_eq!(rows(&purged.purged, "calls"), 0, "the calls stay");
+    reach_back(&app, demo).await;
+    let after = demo_figures(&app, demo, 89, 1).await;
     assert_eq!(after, before);
     app.db.finish().await;
 }
@@ -621,6 +678,7 @@ async fn the_boundary_is_the_clinic_local_day(kind: DatabaseKind) {
 on_both_databases!(
     the_boundary_is_the_clinic_local_day,
     purged_calls_leave_the_figures_as_they_were,
+    purged_texts_leave_the_figures_as_they_were,
     a_purge_removes_what_outlived_its_retention,
     of_two_servers_one_runs_a_due_task
 );

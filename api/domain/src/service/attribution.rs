@@ -65,7 +65,7 @@ pub async fn recompute_callers(
 }
 
 /// The appointments whose verdicts a purge froze: booked before the purge horizon plus the
-/// window, so some calls their verdict looked at are gone. `None` when nothing was purged.
+/// window, so some calls or replies their verdict looked at are gone. `None` when nothing was purged.
 async fn frozen_before(txn: &TenantTxn) -> Result<Option<chrono::DateTime<Utc>>, DomainError> {
     let clinic = clinic::get(txn).await?;
     Ok(clinic.calls_purged_before.map(|purged_before| {

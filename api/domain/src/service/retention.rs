@@ -193,7 +193,7 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
     let settings = clinic_settings::get(&txn).await?;
     let horizon = call_horizon(&settings, now)?;
     if !dry_run {
-        freeze_before(&txn, &settings, horizon).await?;
+        freeze_before(&txn, &settings, Horizons::at(&settings, horizon, now)).await?;
     }
     txn.commit().await?;
     let calls_before = now - call_retention(&settings);
@@ -336,21 +336,46 @@ fn call_horizon(
         .map_err(|e| DomainError::Internal(e.to_string()))
 }
 
-/// Before calls from before `horizon` go: settles and freezes the figures they feed, records the
-/// horizon, and clears the links to them from verdicts and messages.
+/// How far back a purge reaches.
+struct Horizons {
+    /// Calls from before it go.
+    calls: DateTime<Utc>,
+    /// Rows the figures and verdicts are computed from go before it: calls, and text-backs and
+    /// replies past the conversation retention (when that is the shorter one, it reaches less far
+    /// back), so figures and verdicts from before it are frozen.
+    frozen: DateTime<Utc>,
+}
+
+impl Horizons {
+    /// The horizons of a purge at `now` whose calls go before `calls`.
+    fn at(settings: &clinic::Model, calls: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let texts = now - conversation_retention(settings);
+        Self {
+            calls,
+            frozen: Ord::max(calls, texts),
+        }
+    }
+}
+
+/// Before rows from before `horizons` go: settles and freezes the figures and verdicts they feed,
+/// records how far back they are frozen, and clears the links to purged calls from verdicts and
+/// messages.
 async fn freeze_before(
     txn: &TenantTxn,
     settings: &clinic::Model,
-    horizon: DateTime<Utc>,
+    horizons: Horizons,
 ) -> Result<(), DomainError> {
     let zone = crate::service::clinic::time_zone(settings)?;
-    metrics::settle_before(txn, metrics::first_open_day(horizon, zone)).await?;
-    let horizon = settings
+    metrics::settle_before(txn, metrics::first_open_day(horizons.frozen, zone)).await?;
+    let frozen = settings
         .calls_purged_before
-        .map_or(horizon, |earlier| Ord::max(earlier, horizon));
+        .map_or(horizons.frozen, |earlier| {
+            Ord::max(earlier, horizons.frozen)
+        });
     let mut model: clinic::ActiveModel = settings.clone().into();
-    model.calls_purged_before = Set(Some(horizon));
+    model.calls_purged_before = Set(Some(frozen));
     model.update(txn.conn()).await?;
+    let horizon = horizons.calls;
     txn.update_many::<attribution::Entity>()
         .col_expr(
             attribution::Column::MissedCallId,
