@@ -140,6 +140,11 @@ pub struct CallerErasure {
     pub appointments_unlinked: i32,
     pub conversations_deleted: i32,
     pub messages_deleted: i32,
+    /// Text-backs and replies kept for the figures as times only: no words, no number, linked
+    /// to nobody.
+    pub messages_unlinked: i32,
+    /// The team's notices about the caller's conversations (an AI hand-off's reason).
+    pub notifications_deleted: i32,
     pub dismissals_deleted: i32,
     pub texts_deleted: i32,
     /// The caller stays on the opt-out list, so that their STOP is still honoured.
@@ -157,15 +162,18 @@ fn count(rows: u64) -> i32 {
 impl From<Erasure> for CallerErasure {
     fn from(done: Erasure) -> Self {
         let mut summary = format!(
-            "Erased {} conversation(s) with {} message(s), {} worklist dismissal(s) and {} \
-             text(s). {} call(s) and {} appointment(s) stay for the figures and the accounts, \
+            "Erased {} conversation(s) with {} message(s), {} notice(s) to the team, {} worklist \
+             dismissal(s) and {} text(s). {} call(s), {} appointment(s) and the times of {} \
+             text-back(s) and replies stay for the figures and the accounts, without words, \
              linked to nobody.",
             done.conversations_deleted,
-            done.messages_deleted,
+            done.messages_deleted + done.messages_unlinked,
+            done.notifications_deleted,
             done.dismissals_deleted,
             done.texts_deleted,
             done.calls_unlinked,
             done.appointments_unlinked,
+            done.messages_unlinked,
         );
         if done.kept_opt_out {
             summary.push_str(" The caller stays opted out of texts.");
@@ -178,6 +186,8 @@ impl From<Erasure> for CallerErasure {
             appointments_unlinked: count(done.appointments_unlinked),
             conversations_deleted: count(done.conversations_deleted),
             messages_deleted: count(done.messages_deleted),
+            messages_unlinked: count(done.messages_unlinked),
+            notifications_deleted: count(done.notifications_deleted),
             dismissals_deleted: count(done.dismissals_deleted),
             texts_deleted: count(done.texts_deleted),
             kept_opt_out: done.kept_opt_out,

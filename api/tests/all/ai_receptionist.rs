@@ -341,6 +341,58 @@ async fn conversation_of(
     found
 }
 
+/// The notice staff got when the AI handed a caller over goes when the caller is erased: its
+/// reason, in the AI's words, may quote them. Another caller's notice stays.
+async fn an_erased_callers_hand_off_notice_goes_with_them(kind: DatabaseKind) {
+    use ringback_api::service::ai_tools;
+    let mut app = TestApp::new(kind).await;
+    app.keep_numbers().await;
+    let erased = conversation_of(&app, "+447700900331", "Any news on my biopsy?").await;
+    let kept = conversation_of(&app, "+447700900332", "Can I move my check-up?").await;
+    let txn = app.tenant().begin().await.expect("txn");
+    for (thread, reason) in [
+        (erased, "asks about her biopsy results"),
+        (kept, "wants to move a check-up"),
+    ] {
+        ai_tools::hand_off(&txn, thread, &json!({ "reason": reason }))
+            .await
+            .expect("handed off");
+    }
+    txn.commit().await.expect("commit");
+    let notices = "{ notifications { items { text } } }";
+    let before = app.owner.run(notices, json!({})).await;
+    assert_eq!(
+        before["data"]["notifications"]["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{before}"
+    );
+    let done = app
+        .owner
+        .run(
+            "mutation { eraseCaller(number: \"07700 900331\") { notificationsDeleted summary } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        done["data"]["eraseCaller"]["notificationsDeleted"], 1,
+        "{done}"
+    );
+    let after = app.owner.run(notices, json!({})).await;
+    let texts: Vec<&str> = after["data"]["notifications"]["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item["text"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        ["The AI receptionist handed the caller •••• 332 to the team: wants to move a check-up"],
+        "{after}"
+    );
+}
+
 async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: DatabaseKind) {
     use ringback_api::service::ai_tools::{self, ToolAnswer};
     let mut app = TestApp::new(kind).await;
@@ -2339,6 +2391,7 @@ async fn a_quiet_caller_gets_one_follow_up_in_opening_hours(kind: DatabaseKind) 
 }
 
 on_both_databases!(
+    an_erased_callers_hand_off_notice_goes_with_them,
     a_reply_is_answered_booked_and_credited,
     an_admin_sets_up_the_ai_and_its_price_list,
     the_tools_book_only_free_slots_and_quote_only_the_price_list,

@@ -28,6 +28,8 @@ const EXPORT: &str =
     "query($number: String!) { exportCallerRecord(number: $number) { filename json } }";
 const ERASE: &str = "mutation($number: String!) { eraseCaller(number: $number) { callsUnlinked \
     appointmentsUnlinked conversationsDeleted messagesDeleted textsDeleted keptOptOut summary } }";
+const ERASE_COUNTS: &str = "mutation($number: String!) { eraseCaller(number: $number) { \
+    messagesDeleted messagesUnlinked notificationsDeleted } }";
 const RESTRICT: &str = "mutation($number: String!, $restricted: Boolean!) { \
     restrictCaller(number: $number, restricted: $restricted) }";
 const FIND: &str = "query($number: String!) { findCaller(number: $number) { callerKey } }";
@@ -125,6 +127,61 @@ async fn todays_figures(app: &mut TestApp) -> Value {
         .await;
     assert!(figures["errors"].is_null(), "{figures}");
     figures["data"]["metrics"]["totals"].clone()
+}
+
+/// An erased caller's text-back and reply stay counted as times only: when the day is computed
+/// again (another caller rings), its text-backs and reply rate are what they were before the
+/// erasure; the clinic export shows them as erased, without words or the caller's key.
+async fn an_erased_callers_texts_still_count_when_the_day_is_computed_again(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    app.keep_numbers().await;
+    missed(&mut app, &[("c1", CALLER), ("c2", OTHER)]).await;
+    let worker = app.worker("erasure");
+    while worker.run_once().await.expect("a pass") > 0 {}
+    assert!(
+        app.receive_text("SMc1", CALLER_E164, "Yes please, call me back.")
+            .await
+            .is_none()
+    );
+    let key = key_of(&mut app, CALLER).await;
+    let figures = todays_figures(&mut app).await;
+    assert_eq!(figures["textBacksSent"], 2, "{figures}");
+    assert_eq!(figures["replyRate"], 0.5, "{figures}");
+
+    let erased = app
+        .owner
+        .run(ERASE_COUNTS, json!({ "number": CALLER }))
+        .await;
+    let done = &erased["data"]["eraseCaller"];
+    assert_eq!(
+        done["messagesUnlinked"], 2,
+        "the text-back and the reply: {erased}"
+    );
+    assert_eq!(done["messagesDeleted"], 0, "{erased}");
+    missed(&mut app, &[("c3", "07700 900789")]).await;
+    let after = todays_figures(&mut app).await;
+    assert_eq!(
+        after["missedCalls"], 3,
+        "the day was computed again: {after}"
+    );
+    assert_eq!(after["textBacksSent"], figures["textBacksSent"], "{after}");
+    assert_eq!(after["replyRate"], figures["replyRate"], "{after}");
+    assert_eq!(
+        columns_holding(&app, &key).await,
+        Vec::<String>::new(),
+        "no row holds the erased caller's key"
+    );
+    let messages = crate::clinic_export::exported_rows(&mut app, "messages").await;
+    let erased_texts: Vec<&Value> = messages
+        .iter()
+        .filter(|row| row["erased"] == true)
+        .collect();
+    assert_eq!(erased_texts.len(), 2, "{messages:?}");
+    for row in erased_texts {
+        assert_eq!(row["text"], Value::Null, "{row}");
+        assert_eq!(row["unreadable"], false, "{row}");
+    }
+    app.db.finish().await;
 }
 
 async fn an_admin_sees_exports_and_erases_what_is_held(kind: DatabaseKind) {
@@ -469,5 +526,6 @@ on_both_databases!(a_damaged_message_is_exported_as_unreadable);
 on_both_databases!(
     reads_and_staff_actions_are_audited,
     an_admin_sees_exports_and_erases_what_is_held,
+    an_erased_callers_texts_still_count_when_the_day_is_computed_again,
     a_restricted_caller_is_counted_but_never_texted
 );

@@ -4,12 +4,15 @@
 //! clinic's region and keyed (under the previous pepper too, during a rotation); it is never
 //! stored, logged or answered back. Each request is audited without the number or the key.
 //!
-//! Erasure deletes the caller's conversations and messages (their sealed number with them),
-//! worklist dismissals and queued or finished texts, and unlinks their calls and appointments: those
-//! stay for the figures and the clinic's accounts under one stand-in key that links to nobody, with
-//! no tail, no number and no line type, and appointments keep their verdict, value and reason. The
-//! opt-out and do-not-process lists keep the caller's key if they are on them: they are what honours
-//! a STOP or an objection. The daily figures are settled first, so they stay as they were.
+//! Erasure deletes the caller's conversations and messages (their sealed number with them), the
+//! team's notices about those conversations, worklist dismissals and queued or finished texts,
+//! and unlinks their calls, appointments, text-backs and replies: those stay for the figures and
+//! the clinic's accounts under one stand-in key that links to nobody, with no tail, no number, no
+//! line type and no words (a text-back or reply keeps its kind, time, status and call), and
+//! appointments keep their verdict, value and reason. The opt-out and do-not-process lists keep
+//! the caller's key if they are on them: they are what honours a STOP or an objection. The daily
+//! figures are settled first, and a day computed again later counts the same rows, so they stay
+//! as they were.
 //!
 //! Cost: indexed reads by `(clinic_id, caller_key)`, bounded by what one caller has within the
 //! retention periods; erasure also scans the clinic's outbox payloads once (it is rare, and the
@@ -20,13 +23,14 @@ use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{
-    appointment, attribution, call, conversation, job_outbox, message, worklist_dismissal,
+    appointment, attribution, call, conversation, job_outbox, message, notification,
+    worklist_dismissal,
 };
 use ringback_shared::attribution::RecoveryTouchKind;
 use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key};
 use ringback_shared::metrics::local_day;
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ColumnTrait, ExprTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -35,7 +39,7 @@ use crate::service::ai_tools::IntakeDetails;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, KeyedCaller};
 use crate::service::conversations::{self, ShownMessage};
-use crate::service::{clinic, metrics, opt_outs, restrictions};
+use crate::service::{clinic, messages, metrics, opt_outs, restrictions};
 
 /// A conversation with its messages and the intake details the AI saved in it opened (what
 /// cannot be opened shows as unreadable).
@@ -72,6 +76,10 @@ pub struct Erasure {
     pub appointments_unlinked: u64,
     pub conversations_deleted: u64,
     pub messages_deleted: u64,
+    /// Text-backs and replies kept for the figures as times only, linked to nobody.
+    pub messages_unlinked: u64,
+    /// The team's notices about the caller's conversations (an AI hand-off's reason).
+    pub notifications_deleted: u64,
     pub dismissals_deleted: u64,
     pub texts_deleted: u64,
     /// The caller stays on the opt-out list (so that a STOP is still honoured).
@@ -311,6 +319,21 @@ pub async fn erase(
         appointments_unlinked: unlink_appointments(txn, &keys, &stand_in).await?,
         ..Erasure::default()
     };
+    let threads: Vec<Uuid> = txn
+        .find::<conversation::Entity>()
+        .select_only()
+        .column(conversation::Column::Id)
+        .filter(conversation::Column::CallerKey.is_in(keys.clone()))
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    erasure.notifications_deleted = txn
+        .delete_many::<notification::Entity>()
+        .filter(notification::Column::ConversationId.is_in(threads))
+        .exec(txn.conn())
+        .await?
+        .rows_affected;
+    erasure.messages_unlinked = unlink_counted_messages(txn, &keys, &stand_in).await?;
     erasure.messages_deleted = txn
         .delete_many::<message::Entity>()
         .filter(message::Column::CallerKey.is_in(keys.clone()))
@@ -373,8 +396,31 @@ async fn unlink_calls(
         .rows_affected)
 }
 
+/// Keeps the caller's text-backs and replies for the figures (how many were sent and answered,
+/// how soon after the call) as times only: moved to `stand_in`, their words and the provider's
+/// id of the text gone ([`messages::is_erased`]).
+async fn unlink_counted_messages(
+    txn: &TenantTxn,
+    keys: &[String],
+    stand_in: &str,
+) -> Result<u64, DomainError> {
+    Ok(txn
+        .update_many::<message::Entity>()
+        .col_expr(message::Column::CallerKey, Expr::value(stand_in))
+        .col_expr(message::Column::BodySealed, Expr::value(Vec::<u8>::new()))
+        .col_expr(
+            message::Column::ProviderMessageId,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(message::Column::CallerKey.is_in(keys.iter().cloned()))
+        .filter(message::Column::Kind.is_in(messages::COUNTED_KINDS.iter().copied()))
+        .exec(txn.conn())
+        .await?
+        .rows_affected)
+}
+
 /// Moves the caller's appointments to `stand_in` (their verdicts stay as they are, without the
-/// link to a reply, which erasure deletes).
+/// link to a reply, whose words erasure deletes).
 async fn unlink_appointments(
     txn: &TenantTxn,
     keys: &[String],

@@ -2,7 +2,8 @@
 //! `{"table": …, "row": {…}}`, section by section: the clinic's settings, the team (no password
 //! hashes), calls, appointments, attributions, conversations (with the intake details the AI
 //! saved opened), messages (their texts opened; one that cannot be opened is exported with
-//! `unreadable` and no text), worklist dismissals, the opt-out and do-not-process lists, the
+//! `unreadable` and no text, an erased caller's text-back or reply with `erased` and no text),
+//! worklist dismissals, the opt-out and do-not-process lists, the
 //! audit log and the daily figures (delay samples that do not decode exported as null).
 //! Sealed values (numbers, keys) are left out: they mean nothing outside the server, and a number
 //! never leaves it.
@@ -28,7 +29,7 @@ use uuid::Uuid;
 
 use crate::service::ai_tools::IntakeDetails;
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{clinic, conversations, keys};
+use crate::service::{clinic, conversations, keys, messages};
 
 /// Rows read per page.
 pub const PAGE_ROWS: u64 = 500;
@@ -440,9 +441,15 @@ async fn messages(
     let mut shown_rows = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut value = shown(row)?;
-        let text = conversations::shown_text(&key, txn.clinic_id(), row);
+        let erased = messages::is_erased(row);
+        let text = if erased {
+            None
+        } else {
+            conversations::shown_text(&key, txn.clinic_id(), row)
+        };
         if let Some(fields) = value.as_object_mut() {
-            fields.insert("unreadable".to_owned(), json!(text.is_none()));
+            fields.insert("erased".to_owned(), json!(erased));
+            fields.insert("unreadable".to_owned(), json!(!erased && text.is_none()));
             fields.insert("text".to_owned(), json!(text));
         }
         shown_rows.push(value);

@@ -27,6 +27,15 @@ pub const KIND_KEYWORD: &str = "keyword";
 pub const KIND_STAFF: &str = "staff";
 /// The AI receptionist's answer.
 pub const KIND_AI: &str = "ai";
+/// The kinds the figures count (text-backs sent, replied, how soon): an erased caller's are kept
+/// as times only.
+pub const COUNTED_KINDS: [&str; 2] = [KIND_TEXT_BACK, KIND_REPLY];
+
+/// Whether `message` is an erased caller's text-back or reply, kept for the figures without its
+/// words.
+pub fn is_erased(message: &message::Model) -> bool {
+    message.body_sealed.is_empty()
+}
 
 /// Who a message is with: the caller key and the masked tail shown to staff.
 pub struct Party<'a> {
