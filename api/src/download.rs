@@ -1,10 +1,11 @@
 //! Downloads, streamed. `GET /export/clinic.jsonl` is the clinic's whole data for its owner (JSON
-//! lines, see `clinic_export`), audited when the last line has gone. CSV downloads:
+//! lines, see `clinic_export`), audited before the first line leaves and when the last has gone. CSV downloads:
 //! `GET /export/{calls,appointments,metrics}.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`,
 //! for the same callers as the GraphQL export (admins and owners, by their session cookie; an API
 //! key is recognised but refused, as it is for `exportCsv`), as a streamed `text/csv` attachment. The export is read page by page (each page its own short
 //! transaction) while the answer is written, so memory stays constant however long the period;
-//! the audit entry with the row count is written when the last page has gone.
+//! an audit entry is written before the first page leaves (a download stopped part-way is on
+//! record) and one with the row count when the last page has gone.
 
 use chrono::NaiveDate;
 use poem::http::StatusCode;
@@ -57,6 +58,9 @@ async fn start(
     let principal = caller.principal().await?.clone();
     if file == CLINIC_FILE {
         principal.require(Permission::ExportClinicData)?;
+        let txn = principal.scope.begin().await?;
+        clinic_export::record_start(&txn, principal.actor()).await?;
+        txn.commit().await?;
         let filename = format!(
             "clinic-data-{}.jsonl",
             state.backend.clock.now().date_naive()
@@ -76,6 +80,7 @@ async fn start(
     let scope = principal.require(Permission::ManageSettings)?.clone();
     let txn = scope.begin().await?;
     let plan = export::plan(&txn, kind, from, to).await?;
+    export::record_start(&txn, principal.actor(), &plan).await?;
     txn.commit().await?;
     let filename = plan.filename();
     let body = Body::from_bytes_stream(csv_pages(principal, plan));

@@ -116,7 +116,56 @@ async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
-on_both_databases!(the_whole_clinic_streams_out);
+/// A download stopped after its first lines is on record: its start is audited before any line
+/// leaves, its end (with the rows) only when the last has gone.
+async fn a_download_stopped_part_way_is_audited(kind: DatabaseKind) {
+    use futures::StreamExt;
+    let mut app = TestApp::new(kind).await;
+    let plan = app
+        .owner
+        .run("{ exportClinicData { url } }", json!({}))
+        .await;
+    let url = plan["data"]["exportClinicData"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{plan}"))
+        .to_owned();
+    let response = poem::test::TestClient::new(app.app())
+        .get(&url)
+        .header("Cookie", app.owner.cookie_header())
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    let mut lines = response.0.into_body().into_bytes_stream();
+    let mut first = Vec::new();
+    while first.is_empty() {
+        first = lines.next().await.expect("a page").expect("read").to_vec();
+    }
+    assert!(
+        String::from_utf8_lossy(&first).contains("\"table\""),
+        "some of the clinic's data left"
+    );
+    drop(lines);
+    let actions: Vec<String> = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .map(|(action, _)| action)
+        .collect();
+    assert!(
+        actions.contains(&"export.clinic_data_started".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.contains(&"export.clinic_data".to_owned()),
+        "not finished: {actions:?}"
+    );
+    app.db.finish().await;
+}
+
+on_both_databases!(
+    the_whole_clinic_streams_out,
+    a_download_stopped_part_way_is_audited
+);
 
 /// The rows of `table` in the owner's download of the clinic's data.
 pub(crate) async fn exported_rows(app: &mut TestApp, table: &str) -> Vec<Value> {

@@ -163,6 +163,13 @@ async fn downloads_stream_every_page(kind: DatabaseKind) {
         downloaded.as_str(),
         "the same file either way"
     );
+    let started = test_db
+        .query_strings(
+            "SELECT CAST(detail AS TEXT) AS detail FROM audit_log WHERE action = 'export.started'",
+            &["detail"],
+        )
+        .await;
+    assert_eq!(started.len(), 1, "the download's start: {started:?}");
     let audited = test_db
         .query_strings(
             "SELECT CAST(detail AS TEXT) AS detail FROM audit_log WHERE action = 'export.created'",

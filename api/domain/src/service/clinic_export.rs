@@ -11,7 +11,8 @@
 //! The export is read a page at a time ([`next_page`], each page its own short transaction in the
 //! download), so a clinic with a year of data does not hold the server's memory: cost is one keyset
 //! page of [`PAGE_ROWS`] rows per request to the database, constant memory per download. The
-//! counts of [`plan`] let the dashboard show progress; the download's end is audited ([`record`]).
+//! counts of [`plan`] let the dashboard show progress; the download's start and end are audited
+//! ([`record_start`], [`record`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ringback_core::columns::Tolerant;
@@ -455,6 +456,21 @@ async fn messages(
         shown_rows.push(value);
     }
     Ok((shown_rows, rows.last().map(|row| row.id.into())))
+}
+
+/// Records in the audit log that a download of the clinic's data starts, before any of it leaves
+/// (a download stopped part-way is then still on record).
+pub async fn record_start(txn: &TenantTxn, actor: Option<Uuid>) -> Result<(), DomainError> {
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "export.clinic_data_started",
+            detail: json!({}),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Records a finished export of `rows` rows in the audit log.

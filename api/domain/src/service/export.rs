@@ -186,6 +186,25 @@ pub async fn page(
     }
 }
 
+/// Records in the audit log that a download of `plan` starts, before any row leaves (a download
+/// stopped part-way is then still on record).
+pub async fn record_start(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    plan: &ExportPlan,
+) -> Result<(), DomainError> {
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "export.started",
+            detail: json!({ "kind": plan.kind.name(), "from": plan.from, "to": plan.to }),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// Records a finished export of `rows` rows in the audit log.
 pub async fn record(
     txn: &TenantTxn,
