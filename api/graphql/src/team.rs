@@ -12,6 +12,7 @@ use crate::guard::{Access, uuid_arg, with_tenant};
 use crate::types::{TeamRole, User};
 use ringback_domain::Backend;
 use ringback_domain::auth::Caller;
+use ringback_domain::service::leaving;
 use ringback_domain::service::team::{self, Acceptance};
 
 /// A member of the clinic's team.
@@ -157,20 +158,16 @@ impl TeamMutation {
 
     /// Removes a member and ends their sessions; the last owner cannot be removed.
     async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<bool> {
+        let removed = uuid_arg(&user_id)?;
         with_tenant(
             ctx,
             Access::Write(Permission::ManageTeam),
             async |txn, principal| {
-                team::remove(
-                    txn,
-                    principal.user_id()?,
-                    principal.role,
-                    uuid_arg(&user_id)?,
-                )
-                .await
+                team::remove(txn, principal.user_id()?, principal.role, removed).await
             },
         )
         .await?;
+        leaving::forget_removed_member(&ctx.data::<Backend>()?.db, removed).await;
         Ok(true)
     }
 

@@ -6,7 +6,9 @@
 use std::collections::BTreeSet;
 
 use crate::common::TestDb;
-use crate::common::graphql::{Browser, SIGN_UP, error_code, join, run_with_key, sign_up_input};
+use crate::common::graphql::{
+    Browser, SIGN_IN, SIGN_UP, error_code, join, run_with_key, sign_up_input,
+};
 use poem::Endpoint;
 use ringback_api::config::DatabaseKind;
 use serde_json::{Value, json};
@@ -1133,6 +1135,28 @@ async fn the_last_owner_stays_and_removed_members_lose_their_session(kind: Datab
         error_code(&refresh),
         Some("UNAUTHENTICATED"),
         "sessions revoked: {refresh}"
+    );
+    // A member removed from their only clinic can come back: invited again, they choose a
+    // password as anyone new does and sign in with it.
+    let mut leaver = clinic.receptionist;
+    leaver.cookies.clear();
+    let mut returned = join(
+        &mut clinic.owner,
+        leaver,
+        "reception@governance.test",
+        "RECEPTIONIST",
+    )
+    .await;
+    returned.cookies.clear();
+    let signed_in = returned
+        .run(
+            SIGN_IN,
+            json!({ "email": "reception@governance.test", "password": "member password 1" }),
+        )
+        .await;
+    assert_eq!(
+        signed_in["data"]["signIn"]["role"], "RECEPTIONIST",
+        "{signed_in}"
     );
     test_db.finish().await;
 }

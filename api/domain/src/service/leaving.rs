@@ -6,8 +6,9 @@
 //! running subscription is cancelled with Stripe, every row of every tenant table is deleted (rows
 //! gone, not flagged) and the clinic itself (its audit log with it, by the foreign key); one deployment-level record remains in
 //! `clinic_deletions`: the clinic's id, when, and how many rows of each table went. After the commit
-//! [`forget_former_members`] deletes the members who belong to no other clinic. Their sessions end
-//! at once: a session is only good while its membership exists. Backups taken before hold the
+//! [`forget_former_members`] deletes the members who belong to no other clinic (as
+//! [`forget_removed_member`] does for a member removed from a team). Their sessions end at once: a
+//! session is only good while its membership exists. Backups taken before hold the
 //! wrapped data key; they stay readable only with the master key they were taken under, which
 //! `ringback keys rotate` retires (see the README).
 //!
@@ -237,6 +238,16 @@ pub async fn forget_former_members(
         }
     }
     Ok(deleted)
+}
+
+/// Forgets a member just removed from a clinic when they belong to no other, as after a clinic's
+/// deletion: their address is free again for an invitation or a sign-up of their own (an account
+/// without a clinic could not sign in to accept one). The removal stands either way, so a
+/// failure here is logged, not answered.
+pub async fn forget_removed_member(db: &DatabaseConnection, user_id: Uuid) {
+    if let Err(error) = forget_former_members(db, &[user_id]).await {
+        tracing::warn!(%error, user = %user_id, "a removed member's account was not forgotten");
+    }
 }
 
 /// Deletes `user_id`'s account once their password was confirmed ([`password_holds`]): they leave
