@@ -193,11 +193,16 @@ async fn renew_session() -> Result<(), ApiError> {
     renewal.await
 }
 
-/// Posts a request; an ended session is renewed once and the request tried again.
+/// Posts a request; an ended session is renewed once and the request tried again. A renewal
+/// refused because another tab renewed the session at that moment (`CONFLICT`) left that tab's
+/// cookies, which this tab shares: the request is tried again with them.
 async fn post_renewing(body: serde_json::Value) -> Result<serde_json::Value, ApiError> {
     match post(&body).await {
         Err(ApiError::SignedOut) => {
-            renew_session().await?;
+            match renew_session().await {
+                Err(ApiError::Server { code, .. }) if code.as_deref() == Some("CONFLICT") => {}
+                renewed => renewed?,
+            }
             post(&body).await
         }
         other => other,

@@ -230,7 +230,9 @@ impl AccountMutation {
         Ok(start_session(ctx, grant))
     }
 
-    /// Exchanges the refresh cookie for a new session (the old refresh token stops working).
+    /// Exchanges the refresh cookie for a new session (the old refresh token stops working). A
+    /// refresh token that is no longer good ends the session's cookies; one that lost a race with
+    /// another tab's renewal (`CONFLICT`), or a failure of the server, leaves them as they are.
     async fn refresh_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Session> {
         let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;
@@ -245,7 +247,11 @@ impl AccountMutation {
             presented,
         )
         .await
-        .inspect_err(|_| end_session_cookies(ctx))
+        .inspect_err(|error| {
+            if matches!(error, DomainError::Unauthenticated) {
+                end_session_cookies(ctx);
+            }
+        })
         .map_err(graphql_error)?;
         Ok(start_session(ctx, grant))
     }

@@ -524,12 +524,18 @@ pub async fn current_role(txn: &TenantTxn, user_id: Uuid) -> Result<Option<Role>
 }
 
 /// How long after its exchange a refresh token is taken for a race (two tabs renewing at once)
-/// rather than a stolen copy: the late exchange is refused without ending the session.
+/// rather than a stolen copy: the late exchange is refused ([`RENEWED_ELSEWHERE`]) without ending
+/// the session.
 pub const REFRESH_GRACE: chrono::Duration = chrono::Duration::seconds(10);
 
+/// The refusal of a refresh that lost a race: the session goes on under the winner's cookies,
+/// which a browser's tabs share, so the request is tried again rather than signed out.
+pub const RENEWED_ELSEWHERE: &str =
+    "the session was renewed at the same moment elsewhere (another tab): try again";
+
 /// Exchanges a refresh token for a new session. The exchange is one conditional update, so of two
-/// racing exchanges exactly one wins; the other (within [`REFRESH_GRACE`]) is refused and the
-/// family lives on. A token exchanged longer ago revokes its whole family: someone else may hold a
+/// racing exchanges exactly one wins; the other (within [`REFRESH_GRACE`]) is refused as a
+/// conflict ([`RENEWED_ELSEWHERE`]) and the family lives on. A token exchanged longer ago revokes its whole family: someone else may hold a
 /// copy.
 pub async fn refresh(
     db: &DatabaseConnection,
@@ -556,7 +562,7 @@ pub async fn refresh(
     if let Some(replaced_at) = exchanged {
         if now - replaced_at <= REFRESH_GRACE {
             // A racing tab won; this one is refused and retries with the new cookie.
-            return Err(DomainError::Unauthenticated);
+            return Err(DomainError::Conflict(RENEWED_ELSEWHERE.to_owned()));
         }
         revoke_family(&txn, stored.family_id).await?;
         audit::append(
