@@ -388,6 +388,89 @@ async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// Switching to strict mode destroys the caller numbers the outbox holds for conversation texts:
+/// a staff reply given up before the switch sends nothing when retried after it. The text-back
+/// still waiting for its sending keeps its number (strict mode keeps it until sent) and goes.
+async fn switching_to_strict_leaves_no_reply_number_in_the_outbox(kind: DatabaseKind) {
+    use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    app.keep_numbers().await;
+    missed(&mut app, &[("s1", CALLER)]).await;
+    app.receive_text("SMs1", CALLER_E164, "Can you call me back?")
+        .await;
+    let threads = app
+        .owner
+        .run("{ conversations(first: 1) { id } }", json!({}))
+        .await;
+    let id = threads["data"]["conversations"][0]["id"].clone();
+    let replied = app
+        .owner
+        .run(
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"We will ring at ten.\") { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(replied["errors"].is_null(), "{replied}");
+    let reply_job = {
+        let txn = app.tenant().begin().await.expect("txn");
+        let job = txn
+            .find::<ringback_entity::job_outbox::Entity>()
+            .filter(ringback_entity::job_outbox::Column::Kind.eq("reply"))
+            .one(txn.conn())
+            .await
+            .expect("jobs")
+            .expect("the reply's job");
+        assert!(job.sealed_number.is_some(), "the reply holds its number");
+        let mut dead: ringback_entity::job_outbox::ActiveModel = job.clone().into();
+        dead.status = Set("dead".to_owned());
+        dead.update(txn.conn()).await.expect("given up");
+        txn.commit().await.expect("commit");
+        job.id
+    };
+    let strict = app
+        .owner
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"strict\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(strict["errors"].is_null(), "{strict}");
+    let holding = app
+        .db
+        .query_strings(
+            "SELECT kind FROM job_outbox WHERE sealed_number IS NOT NULL",
+            &["kind"],
+        )
+        .await;
+    assert_eq!(
+        holding,
+        [["text_back"]],
+        "only the text-back's number is left"
+    );
+    let retried = app
+        .owner
+        .run(
+            "mutation($id: ID!) { retryDeadLetter(id: $id) }",
+            json!({ "id": reply_job.to_string() }),
+        )
+        .await;
+    assert!(retried["errors"].is_null(), "{retried}");
+    let worker = app.worker("strict");
+    while worker.run_once().await.expect("a pass") > 0 {}
+    let sent: Vec<String> = app
+        .twilio
+        .as_ref()
+        .expect("fake Twilio")
+        .messages()
+        .into_iter()
+        .filter(|text| text.to == CALLER_E164)
+        .map(|text| text.body)
+        .collect();
+    assert_eq!(sent.len(), 1, "the text-back only: {sent:?}");
+    assert!(!sent[0].contains("ring at ten"), "{sent:?}");
+    app.db.finish().await;
+}
+
 /// Reads of personal data and staff actions on conversations and dead letters each leave an audit
 /// entry naming who did it (never a number or a text).
 async fn reads_and_staff_actions_are_audited(kind: DatabaseKind) {
@@ -527,5 +610,6 @@ on_both_databases!(
     reads_and_staff_actions_are_audited,
     an_admin_sees_exports_and_erases_what_is_held,
     an_erased_callers_texts_still_count_when_the_day_is_computed_again,
+    switching_to_strict_leaves_no_reply_number_in_the_outbox,
     a_restricted_caller_is_counted_but_never_texted
 );

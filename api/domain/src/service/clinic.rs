@@ -301,10 +301,22 @@ fn apply_retention(
 }
 
 /// Destroys every caller number the clinic keeps for callbacks and replies (strict mode keeps
-/// none): the sealed copies on missed calls and on conversations.
+/// none): the sealed copies on missed calls and on conversations, and those of the texts to a
+/// conversation still waiting or given up in the outbox (a staff reply then sends nothing, even
+/// retried). Text-backs keep theirs until they are sent, as strict mode does.
 async fn forget_numbers(txn: &TenantTxn) -> Result<(), DomainError> {
-    use ringback_entity::{call, conversation};
+    use crate::jobs::{Job, TextBack};
+    use ringback_entity::{call, conversation, job_outbox};
     use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    txn.update_many::<job_outbox::Entity>()
+        .col_expr(
+            job_outbox::Column::SealedNumber,
+            Expr::value(None::<Vec<u8>>),
+        )
+        .filter(job_outbox::Column::SealedNumber.is_not_null())
+        .filter(job_outbox::Column::Kind.ne(TextBack::NAME))
+        .exec(txn.conn())
+        .await?;
     txn.update_many::<call::Entity>()
         .col_expr(call::Column::NumberSealed, Expr::value(None::<Vec<u8>>))
         .filter(call::Column::NumberSealed.is_not_null())
