@@ -15,7 +15,7 @@ use chrono::DateTime;
 use ringback_domain::doors;
 use ringback_domain::service::billing::{self, BillingContext, EventStamp};
 use ringback_domain::service::processed_webhooks;
-use ringback_providers::stripe::event::SignedEvent;
+use ringback_providers::stripe::event::{EventKind, SignedEvent};
 
 /// Largest event body accepted (a subscription with its items and prices fits many times over).
 pub const MAX_BODY: usize = 256 * 1024;
@@ -84,6 +84,7 @@ async fn apply(
         let stamp = EventStamp {
             id: &event.id,
             created: DateTime::from_timestamp(event.created, 0).unwrap_or_else(|| txn.now()),
+            reports_failed_payment: event.kind == Some(EventKind::InvoicePaymentFailed),
         };
         billing::apply_subscription(&txn, &context.settings, &current, stamp).await?;
     }

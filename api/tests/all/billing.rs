@@ -415,6 +415,41 @@ async fn events_in_any_order_end_in_the_same_state(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// A subscription event created before the payment failed, delivered late (Stripe retries for
+/// days), does not move the grace's start back: it counts from the failure.
+async fn a_late_older_event_does_not_shorten_the_grace(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let subscription = app.subscribe("starter").await;
+    let object = stripe(&app)
+        .subscription_json(&subscription)
+        .expect("the subscription");
+    let older = stripe(&app).event("customer.subscription.updated", object);
+    app.db.clock.advance(Duration::days(2));
+    app.sign_in_again().await;
+    stripe(&app).update_subscription(&subscription, |sub| sub.status = "past_due".to_owned());
+    let failed = stripe(&app)
+        .invoice_event("invoice.payment_failed", &subscription)
+        .expect("invoice");
+    assert_eq!(stripe(&app).deliver(&failed).await, 200);
+    let first = billing(&mut app).await;
+    assert_eq!(stripe(&app).deliver(&older).await, 200);
+    let after = billing(&mut app).await;
+    assert_eq!(after["status"], "past_due", "{after}");
+    assert_eq!(after["graceUntil"], first["graceUntil"], "{after}");
+    let until = chrono::DateTime::parse_from_rfc3339(
+        after["graceUntil"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{after}")),
+    )
+    .expect("a time");
+    let from_failure = until.to_utc() - (app.db.clock.now() + Duration::days(7));
+    assert!(
+        from_failure.num_seconds().abs() <= 1,
+        "seven days from the failure: {after}"
+    );
+    app.db.finish().await;
+}
+
 async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[]).await;
     let subscription = app.subscribe("starter").await;
@@ -685,6 +720,7 @@ async fn billing_is_for_owners(kind: DatabaseKind) {
 }
 
 on_both_databases!(
+    a_late_older_event_does_not_shorten_the_grace,
     billing_is_off_without_a_stripe_key,
     a_new_clinic_is_on_its_trial_until_it_ends,
     the_owner_pays_through_checkout_and_stripe_sets_the_plan,

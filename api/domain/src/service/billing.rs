@@ -245,6 +245,9 @@ pub enum Applied {
 pub struct EventStamp<'a> {
     pub id: &'a str,
     pub created: DateTime<Utc>,
+    /// Whether the event says a payment failed (`invoice.payment_failed`): its time is then when
+    /// the subscription's grace starts.
+    pub reports_failed_payment: bool,
 }
 
 /// Whether `incoming` (Stripe's current state) is the clinic's subscription rather than the one
@@ -276,8 +279,8 @@ fn takes_over(row: &clinic::Model, incoming: &SubscriptionState) -> bool {
 
 /// Stores `subscription`'s current state (fetched from Stripe for `event`) on the clinic: id,
 /// plan (the item whose price is a plan's), whether it carries the plan's overage price, status,
-/// period, cancel-at-period-end, creation, and since when a payment is overdue (the earliest
-/// failure event seen). A change of status or plan is audited with the event's id; a second
+/// period, cancel-at-period-end, creation, and since when a payment is overdue
+/// ([`past_due_since`]). A change of status or plan is audited with the event's id; a second
 /// running subscription is audited for staff to refund.
 pub async fn apply_subscription(
     txn: &TenantTxn,
@@ -319,10 +322,11 @@ pub async fn apply_subscription(
     let plan = plan.map(|plan| plan.key.clone());
     let at = |seconds: i64| DateTime::<Utc>::from_timestamp(seconds, 0);
     let past_due_since = match status {
-        SubscriptionStatus::PastDue => Some(
-            row.billing_past_due_since
-                .map_or(event.created, |since| since.min(event.created)),
-        ),
+        SubscriptionStatus::PastDue => Some(past_due_since(
+            row.billing_past_due_since,
+            &event,
+            txn.now(),
+        )),
         _ => None,
     };
     let before = (row.billing_status.clone(), row.billing_plan.clone());
@@ -355,6 +359,23 @@ pub async fn apply_subscription(
         .await?;
     }
     Ok(Applied::Updated)
+}
+
+/// When a past-due subscription's grace starts: at the earliest failed payment seen (a failure
+/// event's creation), else when the state was first seen past due (`now`, as an event of another
+/// kind arrived, which may have been created long before the payment failed: its time would cut
+/// the grace short).
+fn past_due_since(
+    stored: Option<DateTime<Utc>>,
+    event: &EventStamp<'_>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let seen = if event.reports_failed_payment {
+        event.created.min(now)
+    } else {
+        now
+    };
+    stored.map_or(seen, |since| since.min(seen))
 }
 
 /// Notes a second running subscription of the clinic, which Stripe charges but billing ignores.
