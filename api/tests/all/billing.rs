@@ -450,6 +450,33 @@ async fn a_late_older_event_does_not_shorten_the_grace(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// A subscriber moved to a price in no plan of the catalogue (the operator gave the plan a new
+/// price) keeps their plan and its allowance, and staff find why in the audit log.
+async fn a_price_outside_the_catalogue_keeps_the_plan(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let subscription = app.subscribe("starter").await;
+    let before = billing(&mut app).await;
+    assert_eq!(before["plan"]["key"], "starter", "{before}");
+    stripe(&app).update_subscription(&subscription, |sub| {
+        sub.prices = vec!["price_retired_starter".to_owned()];
+    });
+    let object = stripe(&app)
+        .subscription_json(&subscription)
+        .expect("the subscription");
+    let renewed = stripe(&app).event("customer.subscription.updated", object);
+    assert_eq!(stripe(&app).deliver(&renewed).await, 200);
+    let after = billing(&mut app).await;
+    assert_eq!(after["plan"]["key"], "starter", "{after}");
+    assert_eq!(after["allowance"], before["allowance"], "{after}");
+    let audit = app.audit_actions().await;
+    let noted = audit
+        .iter()
+        .find(|(action, _)| action == "billing.unknown_price")
+        .unwrap_or_else(|| panic!("{audit:?}"));
+    assert!(noted.1.contains("price_retired_starter"), "{noted:?}");
+    app.db.finish().await;
+}
+
 async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[]).await;
     let subscription = app.subscribe("starter").await;
@@ -721,6 +748,7 @@ async fn billing_is_for_owners(kind: DatabaseKind) {
 
 on_both_databases!(
     a_late_older_event_does_not_shorten_the_grace,
+    a_price_outside_the_catalogue_keeps_the_plan,
     billing_is_off_without_a_stripe_key,
     a_new_clinic_is_on_its_trial_until_it_ends,
     the_owner_pays_through_checkout_and_stripe_sets_the_plan,

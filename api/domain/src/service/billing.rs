@@ -312,14 +312,7 @@ pub async fn apply_subscription(
         tracing::warn!(event = event.id, status = %subscription.status, "a subscription status billing does not know");
         return Ok(Applied::Ignored);
     };
-    let plan = subscription
-        .prices
-        .iter()
-        .find_map(|price| settings.plan_with_price(price));
-    let overage_item = plan
-        .and_then(|plan| plan.overage_price.as_ref())
-        .is_some_and(|overage| subscription.prices.contains(overage));
-    let plan = plan.map(|plan| plan.key.clone());
+    let (plan, overage_item) = plan_of(txn, settings, subscription, &row, event.id).await?;
     let at = |seconds: i64| DateTime::<Utc>::from_timestamp(seconds, 0);
     let past_due_since = match status {
         SubscriptionStatus::PastDue => Some(past_due_since(
@@ -359,6 +352,51 @@ pub async fn apply_subscription(
         .await?;
     }
     Ok(Applied::Updated)
+}
+
+/// The catalogue's plan of `subscription` (the item whose price is a plan's) and whether it
+/// carries the plan's overage price. A subscription whose prices are in no plan (an operator who
+/// gave a plan a new Stripe price, with subscribers still on the old one) keeps the plan stored
+/// for it, logged and audited (`billing.unknown_price`) for staff: it would otherwise fall to the
+/// trial's allowance.
+async fn plan_of(
+    txn: &TenantTxn,
+    settings: &BillingSettings,
+    subscription: &SubscriptionState,
+    row: &clinic::Model,
+    event_id: &str,
+) -> Result<(Option<String>, bool), DomainError> {
+    if let Some(plan) = subscription
+        .prices
+        .iter()
+        .find_map(|price| settings.plan_with_price(price))
+    {
+        let overage_item = plan
+            .overage_price
+            .as_ref()
+            .is_some_and(|overage| subscription.prices.contains(overage));
+        return Ok((Some(plan.key.clone()), overage_item));
+    }
+    let same = row.stripe_subscription_id.as_deref() == Some(subscription.id.as_str());
+    let Some(kept) = row.billing_plan.clone().filter(|_| same) else {
+        return Ok((None, false));
+    };
+    tracing::warn!(event = event_id, prices = ?subscription.prices, plan = %kept, "a subscription's prices are in no plan of the catalogue: its plan stays");
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: None,
+            action: "billing.unknown_price",
+            detail: json!({
+                "stripe_event": event_id,
+                "prices": subscription.prices,
+                "plan_kept": kept,
+                "hint": "add this price to a plan of the catalogue",
+            }),
+        },
+    )
+    .await?;
+    Ok((Some(kept), row.billing_overage_item))
 }
 
 /// When a past-due subscription's grace starts: at the earliest failed payment seen (a failure
