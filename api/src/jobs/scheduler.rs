@@ -1,4 +1,4 @@
-//! The scheduler inside `ringback serve`: periodic work (today the retention purge) as named tasks
+//! The scheduler inside `ringback serve`: periodic work (the retention purge, the billing check) as named tasks
 //! with an interval. Every tick each server tries to take each due task through its lease row
 //! (`ringback_core::schedule`), so of several servers on one database exactly one runs it. A task
 //! runs on its own, never in the tick's way, so a slow task delays neither the others nor the
@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::DomainError;
-use crate::service::retention;
+use crate::service::{billing_check, retention};
 use crate::state::AppState;
 
 /// How often a server looks for due tasks.
@@ -56,8 +56,28 @@ async fn purge(state: AppState) -> Result<String, DomainError> {
     ))
 }
 
+/// The billing check: Stripe is asked about subscriptions whose period ended with no event
+/// since (see `billing_check`), once an hour; nothing to do while billing is off.
+pub const BILLING_CHECK: Task = Task {
+    name: "billing_check",
+    every: chrono::Duration::hours(1),
+    lease: chrono::Duration::minutes(30),
+    run: |state| Box::pin(check_billing(state)),
+};
+
+async fn check_billing(state: AppState) -> Result<String, DomainError> {
+    let Some(context) = state.billing.clone() else {
+        return Ok("billing is off".to_owned());
+    };
+    let checked = billing_check::check_all(&state.db, &state.clock, &context).await?;
+    Ok(format!(
+        "{} clinics asked about, {} updated, {} failed",
+        checked.asked, checked.applied, checked.failed
+    ))
+}
+
 /// The tasks every server runs.
-pub const TASKS: [Task; 1] = [RETENTION];
+pub const TASKS: [Task; 2] = [RETENTION, BILLING_CHECK];
 
 /// A server's scheduler: its name (for the lease) and its tasks.
 pub struct Scheduler {

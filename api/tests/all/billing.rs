@@ -477,6 +477,71 @@ async fn a_price_outside_the_catalogue_keeps_the_plan(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// Runs the billing check once at the clock's now.
+async fn billing_check(app: &TestApp) -> ringback_api::service::billing_check::Checked {
+    let context = app.state.billing.clone().expect("billing is on");
+    ringback_api::service::billing_check::check_all(&app.state.db, &app.state.clock, &context)
+        .await
+        .expect("the check runs")
+}
+
+/// What no event said, the billing check learns from Stripe: a renewal whose event was lost
+/// starts its new period; a cancellation whose event was lost ends the texting. A clinic whose
+/// state is current is not asked about.
+async fn the_billing_check_learns_what_no_event_said(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let subscription = app.subscribe("starter").await;
+    let first = billing(&mut app).await;
+    assert_eq!(billing_check(&app).await.asked, 0, "nothing is stale yet");
+
+    // The period ends and Stripe renews the subscription, but its event never comes.
+    app.db
+        .clock
+        .advance(Duration::days(30) + Duration::minutes(20));
+    stripe(&app).update_subscription(&subscription, |sub| {
+        sub.period = (
+            sub.period.1,
+            sub.period.1 + Duration::days(30).num_seconds(),
+        );
+    });
+    let checked = billing_check(&app).await;
+    assert_eq!((checked.asked, checked.applied), (1, 1), "{checked:?}");
+    app.sign_in_again().await;
+    let renewed = billing(&mut app).await;
+    assert_eq!(renewed["periodStart"], first["periodEnd"], "{renewed}");
+    assert_eq!(renewed["mayText"], true, "{renewed}");
+    assert_eq!(billing_check(&app).await.asked, 0, "current again");
+
+    // The subscription is cancelled at the end of that period; that event is lost too.
+    app.db
+        .clock
+        .advance(Duration::days(30) + Duration::minutes(20));
+    stripe(&app).update_subscription(&subscription, |sub| sub.status = "canceled".to_owned());
+    let checked = billing_check(&app).await;
+    assert_eq!((checked.asked, checked.applied), (1, 1), "{checked:?}");
+    app.sign_in_again().await;
+    let ended = billing(&mut app).await;
+    assert_eq!(
+        (ended["status"].as_str(), ended["mayText"].as_bool()),
+        (Some("canceled"), Some(false)),
+        "{ended}"
+    );
+    assert_eq!(
+        billing_check(&app).await.asked,
+        0,
+        "an ended subscription is not asked about"
+    );
+    let audit = app.audit_actions().await;
+    assert!(
+        audit
+            .iter()
+            .any(|(action, detail)| action == "billing.subscription_changed"
+                && detail.contains("billing_check")),
+        "{audit:?}"
+    );
+    app.db.finish().await;
+}
+
 async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[]).await;
     let subscription = app.subscribe("starter").await;
@@ -747,6 +812,7 @@ async fn billing_is_for_owners(kind: DatabaseKind) {
 }
 
 on_both_databases!(
+    the_billing_check_learns_what_no_event_said,
     a_late_older_event_does_not_shorten_the_grace,
     a_price_outside_the_catalogue_keeps_the_plan,
     billing_is_off_without_a_stripe_key,

@@ -15,6 +15,7 @@ pub mod api_keys;
 pub mod appointments;
 pub mod attribution;
 pub mod billing;
+pub mod billing_check;
 pub mod caller_lookup;
 pub mod caller_records;
 pub mod callers;

@@ -1,0 +1,131 @@
+//! The billing check (a scheduled task): Stripe is asked about every clinic whose running
+//! subscription's period ended a while ago with nothing stored about it since, and the answer is
+//! applied as an event's would be. Events can be late or lost (an endpoint down for longer than
+//! Stripe retries): without the check, a renewal's new period would not start (texts counting
+//! against the old period's allowance, and as overage) and a lost cancellation would leave the
+//! clinic texting as if it paid.
+//!
+//! Who: the scheduler only (an operator task, each clinic opened through the audited operator
+//! door). How often: once an hour; a clinic is asked about at most once an hour
+//! ([`CHECKED_WITHIN`]). Audit: `operator.access` (task `billing check`) in each clinic asked
+//! about, and `billing.subscription_changed` when the answer changed its status or plan. Cost:
+//! one scan of the clinics table per run (ids only, by a security-definer function on
+//! PostgreSQL), then one Stripe request and two short transactions per stale clinic, at most
+//! [`MAX_CLINICS`] per run.
+
+use chrono::{DateTime, Duration, Utc};
+use ringback_core::clock::Clock;
+use ringback_core::error::DomainError;
+use ringback_core::tenant::TenantScope;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use uuid::Uuid;
+
+use crate::service::billing::{self, BillingContext, EventStamp};
+use crate::service::clinic as clinic_settings;
+
+/// How long after a period's end its renewal may still arrive as an event before Stripe is asked.
+pub const RENEWAL_SLACK: Duration = Duration::minutes(15);
+/// A clinic whose state was stored this recently is not asked about again.
+pub const CHECKED_WITHIN: Duration = Duration::hours(1);
+/// The most clinics one run asks about (the rest wait for the next run).
+pub const MAX_CLINICS: u32 = 200;
+/// The stamp the applied answers carry in the audit log, where an event's id would be.
+pub const CHECK_STAMP: &str = "billing_check";
+
+/// What one run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// Clinics whose subscription Stripe was asked about.
+    pub asked: usize,
+    /// Of those, the ones whose answer was stored (an event stored a newer one meanwhile in the
+    /// others, or Stripe could not be asked).
+    pub applied: usize,
+    /// Clinics Stripe could not be asked about, or whose answer could not be stored (logged).
+    pub failed: usize,
+}
+
+/// Asks Stripe about every clinic whose subscription's state is stale at the clock's now.
+pub async fn check_all(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    context: &BillingContext,
+) -> Result<Checked, DomainError> {
+    let now = clock.now();
+    let mut checked = Checked::default();
+    for clinic_id in stale_clinics(db, now).await? {
+        checked.asked += 1;
+        let scope =
+            TenantScope::for_operator(db.clone(), clock.clone(), clinic_id, "billing check")
+                .await?;
+        match check_clinic(&scope, context).await {
+            Ok(applied) => checked.applied += usize::from(applied),
+            Err(error) => {
+                checked.failed += 1;
+                tracing::warn!(clinic = %clinic_id, %error, "a billing check could not be made; the next run tries again");
+            }
+        }
+    }
+    Ok(checked)
+}
+
+/// Up to [`MAX_CLINICS`] clinics whose running subscription's period ended before `now` less
+/// [`RENEWAL_SLACK`] with nothing stored about it within [`CHECKED_WITHIN`], the period that
+/// ended first first.
+async fn stale_clinics(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, DomainError> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT clinic_id FROM ringback_clinics_billing_stale($1, $2, $3)",
+        _ => {
+            "SELECT id AS clinic_id FROM clinics WHERE stripe_subscription_id IS NOT NULL \
+             AND billing_status NOT IN ('canceled', 'incomplete_expired') \
+             AND billing_period_end < ? \
+             AND (billing_updated_at IS NULL OR billing_updated_at < ?) \
+             ORDER BY billing_period_end, id LIMIT ?"
+        }
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                (now - RENEWAL_SLACK).into(),
+                (now - CHECKED_WITHIN).into(),
+                (MAX_CLINICS as i32).into(),
+            ],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| Ok(row.try_get::<Uuid>("", "clinic_id")?))
+        .collect()
+}
+
+/// Asks Stripe about the scope's clinic's subscription (outside any transaction) and stores the
+/// answer unless something was stored meanwhile (an event's answer, as new or newer); whether it
+/// was stored.
+async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<bool, DomainError> {
+    let txn = scope.begin().await?;
+    let read = clinic_settings::get(&txn).await?;
+    txn.commit().await?;
+    let Some(subscription_id) = read.stripe_subscription_id.clone() else {
+        return Ok(false);
+    };
+    let current = context.stripe.subscription(&subscription_id).await?;
+    let txn = scope.begin().await?;
+    txn.lock_clinic().await?;
+    let row = clinic_settings::get(&txn).await?;
+    if row.billing_updated_at != read.billing_updated_at {
+        txn.commit().await?;
+        return Ok(false);
+    }
+    let stamp = EventStamp {
+        id: CHECK_STAMP,
+        created: txn.now(),
+        reports_failed_payment: false,
+    };
+    billing::apply_subscription(&txn, &context.settings, &current, stamp).await?;
+    txn.commit().await?;
+    Ok(true)
+}
