@@ -463,6 +463,59 @@ async fn purged_texts_leave_the_figures_as_they_were(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// A clinic that keeps numbers for conversations 30 days and calls 90: a call older than 30 days
+/// stays for the figures but loses its sealed number; a newer call keeps its own.
+async fn a_calls_number_goes_with_the_conversation_retention(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    app.keep_numbers().await;
+    let shorter = app
+        .owner
+        .run(
+            SETTINGS,
+            json!({ "input": { "conversationRetentionDays": 30, "callRetentionDays": 90 } }),
+        )
+        .await;
+    assert!(shorter["errors"].is_null(), "{shorter}");
+    let record = async |app: &mut TestApp, id: &str, number: &str| {
+        let now = app.db.clock.now();
+        let recorded = app
+            .owner
+            .run(
+                "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { results { call { id } } } }",
+                json!({ "e": [{ "externalId": id, "direction": "INBOUND", "status": "NO_ANSWER",
+                                 "startedAt": (now - Duration::minutes(3)).to_rfc3339(),
+                                 "callerNumber": number }] }),
+            )
+            .await;
+        assert!(recorded["errors"].is_null(), "{recorded}");
+    };
+    record(&mut app, "old-call", "07700 900161").await;
+    app.db.clock.advance(Duration::days(40));
+    app.sign_in_again().await;
+    record(&mut app, "new-call", "07700 900162").await;
+    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purge");
+    let purged = &report
+        .clinics
+        .iter()
+        .find(|clinic| clinic.clinic_id == app.clinic_id)
+        .expect("visited")
+        .purged;
+    assert_eq!(rows(purged, "call_numbers"), 1, "{purged:?}");
+    assert_eq!(rows(purged, "calls"), 0, "{purged:?}");
+    let numbers = app
+        .db
+        .query_strings(
+            "SELECT external_id AS id, CASE WHEN number_sealed IS NULL THEN 'gone' ELSE 'kept' END \
+             AS number FROM calls ORDER BY external_id",
+            &["id", "number"],
+        )
+        .await;
+    assert_eq!(numbers, [["new-call", "kept"], ["old-call", "gone"]]);
+    app.db.finish().await;
+}
+
 const SETTINGS: &str = "mutation($input: ClinicSettingsInput!) { updateClinicSettings(input: $input) \
     { callRetentionDays conversationRetentionDays retentionInWords } }";
 
@@ -679,6 +732,7 @@ on_both_databases!(
     the_boundary_is_the_clinic_local_day,
     purged_calls_leave_the_figures_as_they_were,
     purged_texts_leave_the_figures_as_they_were,
+    a_calls_number_goes_with_the_conversation_retention,
     a_purge_removes_what_outlived_its_retention,
     of_two_servers_one_runs_a_due_task
 );

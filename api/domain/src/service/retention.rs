@@ -7,7 +7,8 @@
 //! Removed: calls (callbacks are calls) and worklist dismissals from before the clinic-local
 //! day the clinic's call retention reaches back to (at most 90 days), messages older than the
 //! clinic's conversation retention and conversations without a message since (their sealed
-//! numbers with them; see `ringback_shared::retention`), finished outbox jobs
+//! numbers with them; see `ringback_shared::retention`), the sealed numbers of calls older than
+//! the conversation retention (when it is the shorter one), finished outbox jobs
 //! (text-backs, replies, overage reports) and provider-event records after the call retention,
 //! dead letters after 30 days (their sealed numbers and texts with them), expired refresh tokens,
 //! used or expired invitations, and, deployment-wide, expired sign-up requests.
@@ -257,6 +258,7 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
+        forget_call_numbers(scope, conversations_before, dry_run).await?,
         sweep::<job_outbox::Entity>(
             scope,
             "dead_letters",
@@ -321,6 +323,58 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
         txn.commit().await?;
     }
     Ok(kinds.to_vec())
+}
+
+/// Destroys the sealed numbers of calls older than `before` (the conversation retention's
+/// horizon) that are kept while the calls stay: a number is kept for callbacks and conversations
+/// no longer than the conversation retention, which may be shorter than the calls'. One
+/// statement (a day's calls, run daily); reported as the kind `call_numbers`.
+async fn forget_call_numbers(
+    scope: &TenantScope,
+    before: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<Purged, DomainError> {
+    let kept = || {
+        call::Column::NumberSealed
+            .is_not_null()
+            .and(call::Column::StartedAt.lt(before))
+    };
+    let txn = scope.begin().await?;
+    let end = async |ascending: bool| -> Result<Option<DateTime<Utc>>, DomainError> {
+        let query = txn
+            .find::<call::Entity>()
+            .filter(kept())
+            .select_only()
+            .column(call::Column::StartedAt);
+        let query = if ascending {
+            query.order_by_asc(call::Column::StartedAt)
+        } else {
+            query.order_by_desc(call::Column::StartedAt)
+        };
+        Ok(query.limit(1).into_tuple().one(txn.conn()).await?)
+    };
+    let (oldest, newest) = (end(true).await?, end(false).await?);
+    let rows = if dry_run {
+        use sea_orm::PaginatorTrait;
+        txn.find::<call::Entity>()
+            .filter(kept())
+            .count(txn.conn())
+            .await?
+    } else {
+        txn.update_many::<call::Entity>()
+            .col_expr(call::Column::NumberSealed, Expr::value(None::<Vec<u8>>))
+            .filter(kept())
+            .exec(txn.conn())
+            .await?
+            .rows_affected
+    };
+    txn.commit().await?;
+    Ok(Purged {
+        kind: "call_numbers",
+        rows,
+        oldest,
+        newest,
+    })
 }
 
 /// The start of the clinic-local day the call retention reaches back to at `now`: calls before it
