@@ -167,7 +167,7 @@ impl From<Erasure> for CallerErasure {
              text-back(s) and replies stay for the figures and the accounts, without words, \
              linked to nobody.",
             done.conversations_deleted,
-            done.messages_deleted + done.messages_unlinked,
+            done.messages_deleted,
             done.notifications_deleted,
             done.dismissals_deleted,
             done.texts_deleted,
@@ -264,8 +264,9 @@ pub struct PrivacyMutation;
 
 #[Object]
 impl PrivacyMutation {
-    /// Erases what is held about the caller with `number`: conversations, messages, dismissals
-    /// and texts go; calls and appointments stay for the figures and accounts, linked to nobody.
+    /// Erases what is held about the caller with `number`: conversations, messages, the team's
+    /// notices about them, dismissals and texts go; calls, appointments and the times of
+    /// text-backs and replies stay for the figures and accounts, without words, linked to nobody.
     /// Admins and owners; audited.
     async fn erase_caller(
         &self,

@@ -120,7 +120,8 @@ async fn todays_figures(app: &mut TestApp) -> Value {
         .owner
         .run(
             "query($from: NaiveDate!, $to: NaiveDate!) { metrics(from: $from, to: $to) { \
-             totals { inboundCalls missedCalls textBacksSent replyRate } } }",
+             totals { inboundCalls missedCalls textBacksSent replyRate recoveredAppointments \
+             recoveredRevenueMinor } } }",
             json!({ "from": (now - Duration::days(2)).date_naive(),
                     "to": (now + Duration::days(1)).date_naive() }),
         )
@@ -130,8 +131,9 @@ async fn todays_figures(app: &mut TestApp) -> Value {
 }
 
 /// An erased caller's text-back and reply stay counted as times only: when the day is computed
-/// again (another caller rings), its text-backs and reply rate are what they were before the
-/// erasure; the clinic export shows them as erased, without words or the caller's key.
+/// again (another caller rings), its text-backs, reply rate and the booking the reply recovered
+/// are what they were before the erasure; the clinic export shows the texts as erased, without
+/// words or the caller's key.
 async fn an_erased_callers_texts_still_count_when_the_day_is_computed_again(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).with_twilio().build().await;
     app.keep_numbers().await;
@@ -143,10 +145,22 @@ async fn an_erased_callers_texts_still_count_when_the_day_is_computed_again(kind
             .await
             .is_none()
     );
+    let booked = app
+        .owner
+        .run(
+            "mutation($n: String!) { createAppointment(input: { callerNumber: $n, valueMinor: 12000 }) { id } }",
+            json!({ "n": CALLER }),
+        )
+        .await;
+    assert!(booked["errors"].is_null(), "{booked}");
     let key = key_of(&mut app, CALLER).await;
     let figures = todays_figures(&mut app).await;
     assert_eq!(figures["textBacksSent"], 2, "{figures}");
     assert_eq!(figures["replyRate"], 0.5, "{figures}");
+    assert_eq!(
+        figures["recoveredRevenueMinor"], 12000,
+        "recovered by the reply: {figures}"
+    );
 
     let erased = app
         .owner
@@ -164,8 +178,14 @@ async fn an_erased_callers_texts_still_count_when_the_day_is_computed_again(kind
         after["missedCalls"], 3,
         "the day was computed again: {after}"
     );
-    assert_eq!(after["textBacksSent"], figures["textBacksSent"], "{after}");
-    assert_eq!(after["replyRate"], figures["replyRate"], "{after}");
+    for figure in [
+        "textBacksSent",
+        "replyRate",
+        "recoveredAppointments",
+        "recoveredRevenueMinor",
+    ] {
+        assert_eq!(after[figure], figures[figure], "{figure}: {after}");
+    }
     assert_eq!(
         columns_holding(&app, &key).await,
         Vec::<String>::new(),
@@ -471,6 +491,47 @@ async fn switching_to_strict_leaves_no_reply_number_in_the_outbox(kind: Database
     app.db.finish().await;
 }
 
+/// Restricting a caller destroys their numbers in the outbox too: their waiting text-back and a
+/// staff reply given up both lose the number (neither could be sent to them any more).
+async fn restricting_a_caller_leaves_no_number_of_theirs_in_the_outbox(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    app.keep_numbers().await;
+    missed(&mut app, &[("r1", CALLER), ("r2", OTHER)]).await;
+    app.receive_text("SMr1", CALLER_E164, "Please ring me.")
+        .await;
+    let threads = app
+        .owner
+        .run("{ conversations(first: 1) { id } }", json!({}))
+        .await;
+    let replied = app
+        .owner
+        .run(
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"At ten, then.\") { id } }",
+            json!({ "id": threads["data"]["conversations"][0]["id"] }),
+        )
+        .await;
+    assert!(replied["errors"].is_null(), "{replied}");
+    let holding = "SELECT kind FROM job_outbox WHERE sealed_number IS NOT NULL ORDER BY kind";
+    let before = app.db.query_strings(holding, &["kind"]).await;
+    assert_eq!(
+        before,
+        [["reply"], ["text_back"], ["text_back"]],
+        "{before:?}"
+    );
+    let restricted = app
+        .owner
+        .run(RESTRICT, json!({ "number": CALLER, "restricted": true }))
+        .await;
+    assert!(restricted["errors"].is_null(), "{restricted}");
+    let after = app.db.query_strings(holding, &["kind"]).await;
+    assert_eq!(
+        after,
+        [["text_back"]],
+        "only the other caller's text-back keeps its number"
+    );
+    app.db.finish().await;
+}
+
 /// Reads of personal data and staff actions on conversations and dead letters each leave an audit
 /// entry naming who did it (never a number or a text).
 async fn reads_and_staff_actions_are_audited(kind: DatabaseKind) {
@@ -611,5 +672,6 @@ on_both_databases!(
     an_admin_sees_exports_and_erases_what_is_held,
     an_erased_callers_texts_still_count_when_the_day_is_computed_again,
     switching_to_strict_leaves_no_reply_number_in_the_outbox,
+    restricting_a_caller_leaves_no_number_of_theirs_in_the_outbox,
     a_restricted_caller_is_counted_but_never_texted
 );

@@ -384,7 +384,31 @@ async fn reach_back(app: &TestApp, demo: Uuid) {
 }
 
 async fn purged_calls_leave_the_figures_as_they_were(kind: DatabaseKind) {
+    purged_calls_leave_the_figures_of(kind, None).await;
+}
+
+/// The same with a 30-day attribution window: appointments of days still open after the purge
+/// keep recoveries whose missed calls went (their verdicts keep the call's time, not its link).
+async fn purged_calls_leave_the_figures_with_a_long_window(kind: DatabaseKind) {
+    purged_calls_leave_the_figures_of(kind, Some(30)).await;
+}
+
+async fn purged_calls_leave_the_figures_of(kind: DatabaseKind, window_days: Option<i32>) {
     let (app, demo) = with_demo(kind).await;
+    if let Some(days) = window_days {
+        let txn = crate::common::tenant(&app.state, demo)
+            .begin()
+            .await
+            .expect("begin");
+        let longer = ringback_api::service::clinic::SettingsChange {
+            attribution_window_days: Some(days),
+            ..Default::default()
+        };
+        ringback_api::service::clinic::update(&txn, Uuid::nil(), longer)
+            .await
+            .expect("the window");
+        txn.commit().await.expect("commit");
+    }
     // The demo's 90 days, then 30 days pass: its first 30 days are beyond the call retention.
     let before = demo_figures(&app, demo, 89, 1).await;
     app.db.clock.advance(Duration::days(30));
@@ -731,6 +755,7 @@ async fn the_boundary_is_the_clinic_local_day(kind: DatabaseKind) {
 on_both_databases!(
     the_boundary_is_the_clinic_local_day,
     purged_calls_leave_the_figures_as_they_were,
+    purged_calls_leave_the_figures_with_a_long_window,
     purged_texts_leave_the_figures_as_they_were,
     a_calls_number_goes_with_the_conversation_retention,
     a_purge_removes_what_outlived_its_retention,

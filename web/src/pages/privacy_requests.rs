@@ -234,8 +234,9 @@ fn held(
                 view! {
                     <div role="alertdialog" aria-labelledby="erase-question" class="confirm">
                         <p id="erase-question">{format!(
-                            "Erase everything held for {tail}? Conversations and messages are deleted; calls and \
-                             appointments stay for the figures and accounts, linked to nobody. This cannot be undone."
+                            "Erase everything held for {tail}? Conversations and messages are deleted; calls, \
+                             appointments and the times of text-backs and replies stay for the figures and \
+                             accounts, without words, linked to nobody. This cannot be undone."
                         )}</p>
                         <button type="button" class="danger" data-testid="caller-erase-confirm"
                             on:click=move |_| { confirming.set(false); erase(actions); }>

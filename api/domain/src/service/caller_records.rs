@@ -26,11 +26,10 @@ use ringback_entity::{
     appointment, attribution, call, conversation, job_outbox, message, notification,
     worklist_dismissal,
 };
-use ringback_shared::attribution::RecoveryTouchKind;
 use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key};
 use ringback_shared::metrics::local_day;
-use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ColumnTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -39,7 +38,7 @@ use crate::service::ai_tools::IntakeDetails;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, KeyedCaller};
 use crate::service::conversations::{self, ShownMessage};
-use crate::service::{clinic, messages, metrics, opt_outs, restrictions};
+use crate::service::{clinic, messages, metrics, opt_outs, restrictions, sealed_numbers};
 
 /// A conversation with its messages and the intake details the AI saved in it opened (what
 /// cannot be opened shows as unreadable).
@@ -186,7 +185,7 @@ async fn gather(
     let queued_texts = {
         use sea_orm::PaginatorTrait;
         txn.find::<job_outbox::Entity>()
-            .filter(mentions_any(&keys))
+            .filter(sealed_numbers::mentions_any(&keys))
             .filter(job_outbox::Column::Status.is_in([
                 ringback_core::outbox::PENDING,
                 ringback_core::outbox::CLAIMED,
@@ -235,14 +234,6 @@ async fn appointments_of(
             row,
         })
         .collect())
-}
-
-/// Outbox jobs whose payload names any of `keys` (text-backs and replies carry the caller key).
-fn mentions_any(keys: &[String]) -> SimpleExpr {
-    keys.iter()
-        .map(|key| Expr::cust("CAST(payload AS TEXT)").like(format!("%{key}%")))
-        .reduce(|either, or| either.or(or))
-        .unwrap_or_else(|| Expr::val(false))
 }
 
 /// The record in the portable shape of an export: plain names and times, texts opened (a text that
@@ -354,7 +345,7 @@ pub async fn erase(
         .rows_affected;
     erasure.texts_deleted = txn
         .delete_many::<job_outbox::Entity>()
-        .filter(mentions_any(&keys))
+        .filter(sealed_numbers::mentions_any(&keys))
         .exec(txn.conn())
         .await?
         .rows_affected;
@@ -397,8 +388,8 @@ async fn unlink_calls(
 }
 
 /// Keeps the caller's text-backs and replies for the figures (how many were sent and answered,
-/// how soon after the call) as times only: moved to `stand_in`, their words and the provider's
-/// id of the text gone ([`messages::is_erased`]).
+/// how soon after the call) as times only: moved to `stand_in` and out of their (deleted)
+/// conversation, their words and the provider's id of the text gone ([`messages::is_erased`]).
 async fn unlink_counted_messages(
     txn: &TenantTxn,
     keys: &[String],
@@ -407,6 +398,7 @@ async fn unlink_counted_messages(
     Ok(txn
         .update_many::<message::Entity>()
         .col_expr(message::Column::CallerKey, Expr::value(stand_in))
+        .col_expr(message::Column::ConversationId, Expr::value(Uuid::nil()))
         .col_expr(message::Column::BodySealed, Expr::value(Vec::<u8>::new()))
         .col_expr(
             message::Column::ProviderMessageId,
@@ -419,8 +411,8 @@ async fn unlink_counted_messages(
         .rows_affected)
 }
 
-/// Moves the caller's appointments to `stand_in` (their verdicts stay as they are, without the
-/// link to a reply, whose words erasure deletes).
+/// Moves the caller's appointments to `stand_in` (their verdicts stay as they are, a reply's
+/// link to the reply kept without its words).
 async fn unlink_appointments(
     txn: &TenantTxn,
     keys: &[String],
@@ -437,15 +429,6 @@ async fn unlink_appointments(
     if ids.is_empty() {
         return Ok(0);
     }
-    txn.update_many::<attribution::Entity>()
-        .col_expr(
-            attribution::Column::TouchId,
-            Expr::value(Option::<Uuid>::None),
-        )
-        .filter(attribution::Column::AppointmentId.is_in(ids.clone()))
-        .filter(attribution::Column::TouchKind.eq(RecoveryTouchKind::TextReply.as_str()))
-        .exec(txn.conn())
-        .await?;
     Ok(txn
         .update_many::<appointment::Entity>()
         .col_expr(appointment::Column::CallerKey, Expr::value(stand_in))
@@ -468,7 +451,7 @@ pub async fn restrict(
         .await?;
     if restricted {
         restrictions::restrict(txn, &caller.caller_key).await?;
-        forget_numbers(txn, &caller.keys()).await?;
+        sealed_numbers::forget(txn, sealed_numbers::Whose::Caller(&caller.keys())).await?;
     } else {
         restrictions::lift(txn, &caller.keys()).await?;
     }
@@ -486,25 +469,4 @@ pub async fn restrict(
     )
     .await?;
     Ok(restricted)
-}
-
-/// Destroys the sealed copies of the caller's number on their calls and conversations.
-async fn forget_numbers(txn: &TenantTxn, keys: &[String]) -> Result<(), DomainError> {
-    txn.update_many::<call::Entity>()
-        .col_expr(
-            call::Column::NumberSealed,
-            Expr::value(Option::<Vec<u8>>::None),
-        )
-        .filter(call::Column::CallerKey.is_in(keys.iter().cloned()))
-        .exec(txn.conn())
-        .await?;
-    txn.update_many::<conversation::Entity>()
-        .col_expr(
-            conversation::Column::NumberSealed,
-            Expr::value(Option::<Vec<u8>>::None),
-        )
-        .filter(conversation::Column::CallerKey.is_in(keys.iter().cloned()))
-        .exec(txn.conn())
-        .await?;
-    Ok(())
 }

@@ -14,6 +14,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
+use crate::service::sealed_numbers;
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
@@ -256,7 +257,7 @@ pub async fn update(
         crate::service::attribution::recompute_clinic(txn).await?;
     }
     if changed.contains(&"privacy_mode") && updated.privacy_mode == STRICT_MODE {
-        forget_numbers(txn).await?;
+        sealed_numbers::forget(txn, sealed_numbers::Whose::Everyone).await?;
     }
     audit::append(
         txn,
@@ -297,39 +298,6 @@ fn apply_retention(
         model.conversation_retention_days = Set(days);
         changed.push("conversation_retention_days");
     }
-    Ok(())
-}
-
-/// Destroys every caller number the clinic keeps for callbacks and replies (strict mode keeps
-/// none): the sealed copies on missed calls and on conversations, and those of the texts to a
-/// conversation still waiting or given up in the outbox (a staff reply then sends nothing, even
-/// retried). Text-backs keep theirs until they are sent, as strict mode does.
-async fn forget_numbers(txn: &TenantTxn) -> Result<(), DomainError> {
-    use crate::jobs::{Job, TextBack};
-    use ringback_entity::{call, conversation, job_outbox};
-    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
-    txn.update_many::<job_outbox::Entity>()
-        .col_expr(
-            job_outbox::Column::SealedNumber,
-            Expr::value(None::<Vec<u8>>),
-        )
-        .filter(job_outbox::Column::SealedNumber.is_not_null())
-        .filter(job_outbox::Column::Kind.ne(TextBack::NAME))
-        .exec(txn.conn())
-        .await?;
-    txn.update_many::<call::Entity>()
-        .col_expr(call::Column::NumberSealed, Expr::value(None::<Vec<u8>>))
-        .filter(call::Column::NumberSealed.is_not_null())
-        .exec(txn.conn())
-        .await?;
-    txn.update_many::<conversation::Entity>()
-        .col_expr(
-            conversation::Column::NumberSealed,
-            Expr::value(None::<Vec<u8>>),
-        )
-        .filter(conversation::Column::NumberSealed.is_not_null())
-        .exec(txn.conn())
-        .await?;
     Ok(())
 }
 

@@ -52,25 +52,21 @@ impl RangeMetrics {
 }
 
 /// The stored verdict of a recovered appointment, in the engine's shape (the metrics only need
-/// its time, value and status).
+/// its time, value and status: a recovery whose links to its call or touch were cleared, the call
+/// purged, still counts).
 fn as_attribution(appointment: &appointment::Model, row: &verdict::Model) -> Attribution {
-    let outcome = match (
-        row.outcome.as_str(),
-        row.missed_call_id,
-        row.missed_call_at,
-        row.touch_id,
-        row.touch_at,
-    ) {
-        ("recovered", Some(call_id), Some(at), Some(touch_id), Some(touch_at)) => {
-            AttributionOutcome::Recovered {
-                missed_call: MissedCallRef { call_id, at },
-                touch: RecoveryTouch {
-                    kind: RecoveryTouchKind::Callback,
-                    id: touch_id,
-                    at: touch_at,
-                },
-            }
-        }
+    let outcome = match (row.outcome.as_str(), row.missed_call_at, row.touch_at) {
+        ("recovered", Some(at), Some(touch_at)) => AttributionOutcome::Recovered {
+            missed_call: MissedCallRef {
+                call_id: row.missed_call_id.unwrap_or_default(),
+                at,
+            },
+            touch: RecoveryTouch {
+                kind: RecoveryTouchKind::Callback,
+                id: row.touch_id.unwrap_or_default(),
+                at: touch_at,
+            },
+        },
         _ => AttributionOutcome::Unattributed {
             reason: UnattributedReason::NoRecoveryTouch,
         },

@@ -39,6 +39,7 @@ pub mod phone_lines;
 pub mod processed_webhooks;
 pub mod restrictions;
 pub mod retention;
+pub mod sealed_numbers;
 pub mod setup;
 pub mod sign_up_requests;
 pub mod team;

@@ -33,6 +33,7 @@ use ringback_entity::{
     ai_step, attribution, call, clinic, conversation, invite, job_outbox, message, notification,
     processed_webhook, refresh_token, sign_up_request, worklist_dismissal,
 };
+use ringback_shared::attribution::RecoveryTouchKind;
 use ringback_shared::metrics::{local_day, local_day_bounds_utc};
 use ringback_shared::retention::DEAD_LETTER_DAYS;
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
@@ -444,6 +445,17 @@ async fn freeze_before(
             Expr::value(Option::<Uuid>::None),
         )
         .filter(attribution::Column::TouchAt.lt(horizon))
+        .exec(txn.conn())
+        .await?;
+    // The replies a shorter conversation retention purges: their verdicts keep the reply's time,
+    // not a link to nothing.
+    txn.update_many::<attribution::Entity>()
+        .col_expr(
+            attribution::Column::TouchId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .filter(attribution::Column::TouchKind.eq(RecoveryTouchKind::TextReply.as_str()))
+        .filter(attribution::Column::TouchAt.lt(horizons.frozen))
         .exec(txn.conn())
         .await?;
     let purged_calls = Query::select()
