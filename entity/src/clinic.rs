@@ -51,6 +51,8 @@ pub struct Model {
     pub billing_past_due_since: Option<DateTimeUtc>,
     /// When the billing state was last applied from Stripe.
     pub billing_updated_at: Option<DateTimeUtc>,
+    /// When Stripe last answered the billing check about the subscription (`billing_check`).
+    pub billing_checked_at: Option<DateTimeUtc>,
     /// Days call-related data is kept (at most 90).
     pub call_retention_days: i32,
     /// When the clinic's data was last purged.

@@ -68,7 +68,7 @@ mod m20261211_100000_create_note_reads_function;
 mod m20261212_100000_index_calls_newest_first;
 mod m20261213_100000_add_conversation_ai_answering;
 mod m20261214_100000_claim_jobs_to_give_up;
-mod m20261215_100000_create_billing_check_function;
+pub mod m20261215_100000_add_billing_check;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -138,7 +138,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261212_100000_index_calls_newest_first::Migration),
             Box::new(m20261213_100000_add_conversation_ai_answering::Migration),
             Box::new(m20261214_100000_claim_jobs_to_give_up::Migration),
-            Box::new(m20261215_100000_create_billing_check_function::Migration),
+            Box::new(m20261215_100000_add_billing_check::Migration),
         ]
     }
 }

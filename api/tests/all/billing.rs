@@ -542,6 +542,27 @@ async fn the_billing_check_learns_what_no_event_said(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// Stripe is asked about a period's end once: a subscription Stripe paused (its period does not
+/// move on) is learned, then left alone, run after run.
+async fn the_billing_check_asks_once_after_a_period_ends(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let subscription = app.subscribe("starter").await;
+    app.db
+        .clock
+        .advance(Duration::days(30) + Duration::minutes(20));
+    stripe(&app).update_subscription(&subscription, |sub| sub.status = "paused".to_owned());
+    let checked = billing_check(&app).await;
+    assert_eq!((checked.asked, checked.applied), (1, 1), "{checked:?}");
+    app.sign_in_again().await;
+    let paused = billing(&mut app).await;
+    assert_eq!(paused["status"], "paused", "{paused}");
+    for _ in 0..2 {
+        app.db.clock.advance(Duration::hours(2));
+        assert_eq!(billing_check(&app).await.asked, 0, "asked once");
+    }
+    app.db.finish().await;
+}
+
 async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[]).await;
     let subscription = app.subscribe("starter").await;
@@ -813,6 +834,7 @@ async fn billing_is_for_owners(kind: DatabaseKind) {
 
 on_both_databases!(
     the_billing_check_learns_what_no_event_said,
+    the_billing_check_asks_once_after_a_period_ends,
     a_late_older_event_does_not_shorten_the_grace,
     a_price_outside_the_catalogue_keeps_the_plan,
     billing_is_off_without_a_stripe_key,

@@ -357,8 +357,8 @@ pub async fn apply_subscription(
 /// The catalogue's plan of `subscription` (the item whose price is a plan's) and whether it
 /// carries the plan's overage price. A subscription whose prices are in no plan (an operator who
 /// gave a plan a new Stripe price, with subscribers still on the old one) keeps the plan stored
-/// for it, logged and audited (`billing.unknown_price`) for staff: it would otherwise fall to the
-/// trial's allowance.
+/// for it (none for a subscription new to the clinic), logged and audited
+/// (`billing.unknown_price`) for staff: it would otherwise fall to the trial's allowance unseen.
 async fn plan_of(
     txn: &TenantTxn,
     settings: &BillingSettings,
@@ -378,10 +378,8 @@ async fn plan_of(
         return Ok((Some(plan.key.clone()), overage_item));
     }
     let same = row.stripe_subscription_id.as_deref() == Some(subscription.id.as_str());
-    let Some(kept) = row.billing_plan.clone().filter(|_| same) else {
-        return Ok((None, false));
-    };
-    tracing::warn!(event = event_id, prices = ?subscription.prices, plan = %kept, "a subscription's prices are in no plan of the catalogue: its plan stays");
+    let kept = row.billing_plan.clone().filter(|_| same);
+    tracing::warn!(event = event_id, prices = ?subscription.prices, plan = ?kept, "a subscription's prices are in no plan of the catalogue: its plan stays as it was");
     audit::append(
         txn,
         AuditEvent {
@@ -396,7 +394,8 @@ async fn plan_of(
         },
     )
     .await?;
-    Ok((Some(kept), row.billing_overage_item))
+    let overage_item = kept.is_some() && row.billing_overage_item;
+    Ok((kept, overage_item))
 }
 
 /// When a past-due subscription's grace starts: at the earliest failed payment seen (a failure

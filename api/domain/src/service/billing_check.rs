@@ -6,8 +6,8 @@
 //! clinic texting as if it paid.
 //!
 //! Who: the scheduler only (an operator task, each clinic opened through the audited operator
-//! door). How often: once an hour; a clinic is asked about at most once an hour
-//! ([`CHECKED_WITHIN`]). Audit: `operator.access` (task `billing check`) in each clinic asked
+//! door). How often: once an hour; a clinic is asked about once after each period's end (again
+//! only while Stripe cannot be asked). Audit: `operator.access` (task `billing check`) in each clinic asked
 //! about, and `billing.subscription_changed` when the answer changed its status or plan. Cost:
 //! one scan of the clinics table per run (ids only, by a security-definer function on
 //! PostgreSQL), then one Stripe request and two short transactions per stale clinic, at most
@@ -17,16 +17,16 @@ use chrono::{DateTime, Duration, Utc};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantScope;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use ringback_entity::clinic;
+use ringback_migration::m20261215_100000_add_billing_check::STALE_CLINICS;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, Set, Statement};
 use uuid::Uuid;
 
-use crate::service::billing::{self, BillingContext, EventStamp};
+use crate::service::billing::{self, Applied, BillingContext, EventStamp};
 use crate::service::clinic as clinic_settings;
 
 /// How long after a period's end its renewal may still arrive as an event before Stripe is asked.
 pub const RENEWAL_SLACK: Duration = Duration::minutes(15);
-/// A clinic whose state was stored this recently is not asked about again.
-pub const CHECKED_WITHIN: Duration = Duration::hours(1);
 /// The most clinics one run asks about (the rest wait for the next run).
 pub const MAX_CLINICS: u32 = 200;
 /// The stamp the applied answers carry in the audit log, where an event's id would be.
@@ -54,10 +54,13 @@ pub async fn check_all(
     let mut checked = Checked::default();
     for clinic_id in stale_clinics(db, now).await? {
         checked.asked += 1;
-        let scope =
-            TenantScope::for_operator(db.clone(), clock.clone(), clinic_id, "billing check")
-                .await?;
-        match check_clinic(&scope, context).await {
+        let opened =
+            TenantScope::for_operator(db.clone(), clock.clone(), clinic_id, "billing check").await;
+        let outcome = match opened {
+            Ok(scope) => check_clinic(&scope, context).await,
+            Err(error) => Err(error.into()),
+        };
+        match outcome {
             Ok(applied) => checked.applied += usize::from(applied),
             Err(error) => {
                 checked.failed += 1;
@@ -69,32 +72,24 @@ pub async fn check_all(
 }
 
 /// Up to [`MAX_CLINICS`] clinics whose running subscription's period ended before `now` less
-/// [`RENEWAL_SLACK`] with nothing stored about it within [`CHECKED_WITHIN`], the period that
-/// ended first first.
+/// [`RENEWAL_SLACK`] with neither an event's state nor a check's answer stored since, the period
+/// that ended last first (one that keeps failing does not hold back those ending after it).
 async fn stale_clinics(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, DomainError> {
     let backend = db.get_database_backend();
     let sql = match backend {
-        DbBackend::Postgres => "SELECT clinic_id FROM ringback_clinics_billing_stale($1, $2, $3)",
-        _ => {
-            "SELECT id AS clinic_id FROM clinics WHERE stripe_subscription_id IS NOT NULL \
-             AND billing_status NOT IN ('canceled', 'incomplete_expired') \
-             AND billing_period_end < ? \
-             AND (billing_updated_at IS NULL OR billing_updated_at < ?) \
-             ORDER BY billing_period_end, id LIMIT ?"
+        DbBackend::Postgres => {
+            "SELECT clinic_id FROM ringback_clinics_billing_stale($1, $2)".to_owned()
         }
+        _ => STALE_CLINICS.replace("$1", "?").replace("$2", "?"),
     };
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
             sql,
-            [
-                (now - RENEWAL_SLACK).into(),
-                (now - CHECKED_WITHIN).into(),
-                (MAX_CLINICS as i32).into(),
-            ],
+            [(now - RENEWAL_SLACK).into(), (MAX_CLINICS as i32).into()],
         ))
         .await?;
     rows.iter()
@@ -102,9 +97,10 @@ async fn stale_clinics(
         .collect()
 }
 
-/// Asks Stripe about the scope's clinic's subscription (outside any transaction) and stores the
-/// answer unless something was stored meanwhile (an event's answer, as new or newer); whether it
-/// was stored.
+/// Asks Stripe about the scope's clinic's subscription (outside any transaction), stores the
+/// answer unless something was stored meanwhile (an event's answer, as new or newer), and notes
+/// that Stripe answered (`billing_checked_at`: the clinic is not asked again about this period);
+/// whether the answer was stored. A failure to ask leaves no note: the next run asks again.
 async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<bool, DomainError> {
     let txn = scope.begin().await?;
     let read = clinic_settings::get(&txn).await?;
@@ -116,16 +112,20 @@ async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<b
     let txn = scope.begin().await?;
     txn.lock_clinic().await?;
     let row = clinic_settings::get(&txn).await?;
-    if row.billing_updated_at != read.billing_updated_at {
-        txn.commit().await?;
-        return Ok(false);
-    }
-    let stamp = EventStamp {
-        id: CHECK_STAMP,
-        created: txn.now(),
-        reports_failed_payment: false,
+    let applied = if row.billing_updated_at == read.billing_updated_at {
+        let stamp = EventStamp {
+            id: CHECK_STAMP,
+            created: txn.now(),
+            reports_failed_payment: false,
+        };
+        billing::apply_subscription(&txn, &context.settings, &current, stamp).await?
+            == Applied::Updated
+    } else {
+        false
     };
-    billing::apply_subscription(&txn, &context.settings, &current, stamp).await?;
+    let mut checked: clinic::ActiveModel = clinic_settings::get(&txn).await?.into();
+    checked.billing_checked_at = Set(Some(txn.now()));
+    checked.update(txn.conn()).await?;
     txn.commit().await?;
-    Ok(true)
+    Ok(applied)
 }
