@@ -198,13 +198,23 @@ async fn renew_session() -> Result<(), ApiError> {
 /// cookies, which this tab shares: the request is tried again with them.
 async fn post_renewing(body: serde_json::Value) -> Result<serde_json::Value, ApiError> {
     match post(&body).await {
-        Err(ApiError::SignedOut) => {
-            match renew_session().await {
-                Err(ApiError::Server { code, .. }) if code.as_deref() == Some("CONFLICT") => {}
-                renewed => renewed?,
+        Err(ApiError::SignedOut) => match renew_session().await {
+            Err(ApiError::Server { code, .. }) if code.as_deref() == Some("CONFLICT") => {
+                // The other tab's answer may not have set its cookies yet: then this tab renews
+                // with them once more.
+                match post(&body).await {
+                    Err(ApiError::SignedOut) => {
+                        renew_session().await?;
+                        post(&body).await
+                    }
+                    other => other,
+                }
             }
-            post(&body).await
-        }
+            renewed => {
+                renewed?;
+                post(&body).await
+            }
+        },
         other => other,
     }
 }

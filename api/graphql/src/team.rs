@@ -156,7 +156,8 @@ impl TeamMutation {
         Ok(true)
     }
 
-    /// Removes a member and ends their sessions; the last owner cannot be removed.
+    /// Removes a member and ends their sessions; the last owner cannot be removed. A member of no
+    /// other clinic is forgotten (their account deleted), so they can be invited again.
     async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<bool> {
         let removed = uuid_arg(&user_id)?;
         with_tenant(
