@@ -121,14 +121,7 @@ async fn the_whole_clinic_streams_out(kind: DatabaseKind) {
 async fn a_download_stopped_part_way_is_audited(kind: DatabaseKind) {
     use futures::StreamExt;
     let mut app = TestApp::new(kind).await;
-    let plan = app
-        .owner
-        .run("{ exportClinicData { url } }", json!({}))
-        .await;
-    let url = plan["data"]["exportClinicData"]["url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{plan}"))
-        .to_owned();
+    let url = export_url(&mut app).await;
     let response = poem::test::TestClient::new(app.app())
         .get(&url)
         .header("Cookie", app.owner.cookie_header())
@@ -169,20 +162,25 @@ on_both_databases!(
 
 /// The rows of `table` in the owner's download of the clinic's data.
 pub(crate) async fn exported_rows(app: &mut TestApp, table: &str) -> Vec<Value> {
-    let plan = app
-        .owner
-        .run("{ exportClinicData { url } }", json!({}))
-        .await;
-    let url = plan["data"]["exportClinicData"]["url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{plan}"))
-        .to_owned();
+    let url = export_url(app).await;
     let body = download(app, &url).await;
     body.lines()
         .map(|line| serde_json::from_str::<Value>(line).expect("one JSON document per line"))
         .filter(|parsed| parsed["table"] == table)
         .map(|parsed| parsed["row"].clone())
         .collect()
+}
+
+/// Where the owner downloads the clinic's data from (`exportClinicData`).
+async fn export_url(app: &mut TestApp) -> String {
+    let plan = app
+        .owner
+        .run("{ exportClinicData { url } }", json!({}))
+        .await;
+    plan["data"]["exportClinicData"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{plan}"))
+        .to_owned()
 }
 
 /// The owner's download from `url`, checked to be newline-delimited JSON.

@@ -351,6 +351,19 @@ async fn with_demo(kind: DatabaseKind) -> (TestApp, Uuid) {
     (app, demo)
 }
 
+/// Runs the purge everywhere at the clock's now; what it removed in `clinic`.
+async fn purge_of(app: &TestApp, clinic: Uuid) -> Vec<Purged> {
+    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purge");
+    report
+        .clinics
+        .into_iter()
+        .find(|visited| visited.clinic_id == clinic)
+        .expect("the clinic was visited")
+        .purged
+}
+
 /// Later events that reach back: a demo caller rings again (their verdicts are recomputed) and a
 /// late report marks the days from 1 to 119 days ago for recomputation.
 async fn reach_back(app: &TestApp, demo: Uuid) {
@@ -412,15 +425,8 @@ async fn purged_calls_leave_the_figures_of(kind: DatabaseKind, window_days: Opti
     // The demo's 90 days, then 30 days pass: its first 30 days are beyond the call retention.
     let before = demo_figures(&app, demo, 89, 1).await;
     app.db.clock.advance(Duration::days(30));
-    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
-        .await
-        .expect("purge");
-    let purged = report
-        .clinics
-        .iter()
-        .find(|clinic| clinic.clinic_id == demo)
-        .expect("demo visited");
-    let calls = rows(&purged.purged, "calls");
+    let purged = purge_of(&app, demo).await;
+    let calls = rows(&purged, "calls");
     assert!(calls > 100, "a month of calls goes: {calls}");
     let oldest_left = {
         use sea_orm::QueryOrder;
@@ -470,17 +476,10 @@ async fn purged_texts_leave_the_figures_as_they_were(kind: DatabaseKind) {
         txn.commit().await.expect("commit");
     }
     let before = demo_figures(&app, demo, 89, 1).await;
-    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
-        .await
-        .expect("purge");
-    let purged = report
-        .clinics
-        .iter()
-        .find(|clinic| clinic.clinic_id == demo)
-        .expect("demo visited");
-    let texts = rows(&purged.purged, "messages");
+    let purged = purge_of(&app, demo).await;
+    let texts = rows(&purged, "messages");
     assert!(texts > 100, "two months of texts go: {texts}");
-    assert_eq!(rows(&purged.purged, "calls"), 0, "the calls stay");
+    assert_eq!(rows(&purged, "calls"), 0, "the calls stay");
     reach_back(&app, demo).await;
     let after = demo_figures(&app, demo, 89, 1).await;
     assert_eq!(after, before);
@@ -517,17 +516,9 @@ async fn a_calls_number_goes_with_the_conversation_retention(kind: DatabaseKind)
     app.db.clock.advance(Duration::days(40));
     app.sign_in_again().await;
     record(&mut app, "new-call", "07700 900162").await;
-    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
-        .await
-        .expect("purge");
-    let purged = &report
-        .clinics
-        .iter()
-        .find(|clinic| clinic.clinic_id == app.clinic_id)
-        .expect("visited")
-        .purged;
-    assert_eq!(rows(purged, "call_numbers"), 1, "{purged:?}");
-    assert_eq!(rows(purged, "calls"), 0, "{purged:?}");
+    let purged = purge_of(&app, app.clinic_id).await;
+    assert_eq!(rows(&purged, "call_numbers"), 1, "{purged:?}");
+    assert_eq!(rows(&purged, "calls"), 0, "{purged:?}");
     let numbers = app
         .db
         .query_strings(
