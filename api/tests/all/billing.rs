@@ -118,6 +118,13 @@ async fn billing(app: &mut TestApp) -> Value {
 /// A missed call from `from` through Twilio's webhook; the call's text-back status after the
 /// worker ran (`sent` for a text sent or already delivered).
 async fn missed_call_from(app: &TestApp, sid: &str, from: &str) -> String {
+    missed_call_queued(app, sid, from).await;
+    app.worker("billing-test").run_once().await.expect("worker");
+    text_back_status(app, sid).await
+}
+
+/// A missed call from `from` through Twilio's webhook, its text-back queued (no worker runs).
+async fn missed_call_queued(app: &TestApp, sid: &str, from: &str) {
     let twilio = TestClient::new(app.app());
     let (status, _) = post(
         &twilio,
@@ -127,7 +134,11 @@ async fn missed_call_from(app: &TestApp, sid: &str, from: &str) -> String {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    app.worker("billing-test").run_once().await.expect("worker");
+}
+
+/// The text-back status of the call Twilio knows as `sid` (`sent` for a text sent or already
+/// delivered).
+async fn text_back_status(app: &TestApp, sid: &str) -> String {
     let rows = app
         .db
         .query_strings(
@@ -563,6 +574,29 @@ async fn the_billing_check_asks_once_after_a_period_ends(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// A text-back queued while the clinic paid, whose sending waited (a retry, a busy worker) until
+/// the subscription was cancelled, is not sent: billing holds it back as it would have when the
+/// call came.
+async fn a_text_back_waiting_when_billing_stops_is_held_back(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let subscription = app.subscribe("starter").await;
+    missed_call_queued(&app, "CAwait", "+447700900105").await;
+    stripe(&app).update_subscription(&subscription, |sub| sub.status = "canceled".to_owned());
+    let object = stripe(&app)
+        .subscription_json(&subscription)
+        .expect("the subscription");
+    let cancelled = stripe(&app).event("customer.subscription.deleted", object);
+    assert_eq!(stripe(&app).deliver(&cancelled).await, 200);
+    app.worker("billing-test").run_once().await.expect("worker");
+    assert_eq!(text_back_status(&app, "CAwait").await, "skipped:billing");
+    let sent = app.twilio.as_ref().expect("fake Twilio").messages();
+    assert!(
+        sent.iter().all(|text| text.to != "+447700900105"),
+        "not sent"
+    );
+    app.db.finish().await;
+}
+
 async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[]).await;
     let subscription = app.subscribe("starter").await;
@@ -833,6 +867,7 @@ async fn billing_is_for_owners(kind: DatabaseKind) {
 }
 
 on_both_databases!(
+    a_text_back_waiting_when_billing_stops_is_held_back,
     the_billing_check_learns_what_no_event_said,
     the_billing_check_asks_once_after_a_period_ends,
     a_late_older_event_does_not_shorten_the_grace,

@@ -50,6 +50,17 @@ pub trait TextJob: Job + Send + Sync + 'static {
         txn: &TenantTxn,
         status: &str,
     ) -> impl Future<Output = Result<(), DomainError>> + Send;
+
+    /// Why the text may no longer go, asked as it is about to be sent (it may have waited for
+    /// retries since it was queued): `None` when it may.
+    fn held_back(
+        &self,
+        txn: &TenantTxn,
+        context: &JobContext,
+    ) -> impl Future<Output = Result<Option<&'static str>, DomainError>> + Send {
+        let _ = (txn, context);
+        async { Ok(None) }
+    }
 }
 
 impl<T: TextJob> Runnable for T {
@@ -61,6 +72,9 @@ impl<T: TextJob> Runnable for T {
         row: &job_outbox::Model,
         context: &JobContext,
     ) -> Result<Result<ReadyText, Attempt>, DomainError> {
+        if let Some(why) = self.held_back(txn, context).await? {
+            return Ok(Err(Attempt::Cancelled(why)));
+        }
         prepare(txn, row, self.recipient_key(), context).await
     }
 

@@ -7,12 +7,14 @@ use ringback_core::error::DomainError;
 use ringback_core::outbox::Job;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::job_outbox;
+use ringback_shared::text_back::SkipReason;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::jobs::sms::{self, TextJob};
 use crate::jobs::{JobContext, Receipt};
 use crate::service::ai_follow_ups;
+use crate::service::billing;
 use crate::service::calls;
 use crate::service::clinic;
 use crate::service::keys;
@@ -80,5 +82,21 @@ impl TextJob for TextBack {
 
     async fn not_sent(&self, txn: &TenantTxn, status: &str) -> Result<(), DomainError> {
         calls::set_text_back_status(txn, self.call, status).await
+    }
+
+    /// Billing that stopped text-backs since this one was queued (a subscription cancelled, a
+    /// trial or a grace that ended while it waited for a retry) holds it back, as it would have
+    /// when the call came; staff replies are not billing's to stop.
+    async fn held_back(
+        &self,
+        txn: &TenantTxn,
+        context: &JobContext,
+    ) -> Result<Option<&'static str>, DomainError> {
+        let Some(billing) = &context.backend.billing else {
+            return Ok(None);
+        };
+        let settings = clinic::get(txn).await?;
+        let view = billing::view(&settings, &billing.settings, txn.now());
+        Ok((!view.entitlement.may_text()).then(|| SkipReason::Billing.status()))
     }
 }
