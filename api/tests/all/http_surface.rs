@@ -366,6 +366,27 @@ async fn limits_are_settings_and_every_limited_answer_is_the_same() {
         keys["data"]["apiKeys"][0]["requestsThisMinute"], 4,
         "{keys}"
     );
+    // A refused request with three fields is refused once: it counts as one request.
+    let response = client
+        .post("/graphql")
+        .header("Authorization", format!("Bearer {secret}"))
+        .content_type("application/json")
+        .body(
+            json!({ "query": "{ a: calls(first: 1) { edges { cursor } } \
+                     b: calls(first: 1) { edges { cursor } } c: calls(first: 1) { edges { cursor } } }" })
+            .to_string(),
+        )
+        .send()
+        .await;
+    assert_eq!(response.0.status().as_u16(), 429);
+    let keys = app
+        .owner
+        .run("{ apiKeys { requestsThisMinute } }", json!({}))
+        .await;
+    assert_eq!(
+        keys["data"]["apiKeys"][0]["requestsThisMinute"], 5,
+        "{keys}"
+    );
 
     // Per clinic: its staff together; another clinic is not affected.
     let mut app = TestApp::builder(DatabaseKind::Sqlite)

@@ -53,6 +53,9 @@ struct PresentedKey {
     rate_limits: Arc<RateLimits>,
     /// The principal, once the key was found and counted against its limits.
     checked: OnceCell<Principal>,
+    /// The refusal of the key (unknown, revoked or expired, or over a limit), once it was
+    /// refused: the request's other fields get the same answer without counting again.
+    refused: std::sync::OnceLock<DomainError>,
     /// The transaction the check ran in, for the first resolver to carry on in.
     opened: Mutex<Option<TenantTxn>>,
 }
@@ -75,6 +78,7 @@ impl Caller {
             scope,
             rate_limits,
             checked: OnceCell::new(),
+            refused: std::sync::OnceLock::new(),
             opened: Mutex::new(None),
         })))
     }
@@ -145,14 +149,22 @@ impl Caller {
 
 impl PresentedKey {
     /// The key's principal, checking it the first time: in a transaction that a resolver may
-    /// carry on in (`keep_open`), or committed at once. A check that marked the key's last use
-    /// (once a minute) is committed either way, so the mark stays even if the request fails.
+    /// carry on in (`keep_open`), or committed at once. A refusal is kept for the rest of the
+    /// request (a failure of the database is not: it may pass). A check that marked the key's
+    /// last use (once a minute) is committed either way, so the mark stays even if the request
+    /// fails.
     async fn check(&self, keep_open: bool) -> Result<&Principal, DomainError> {
         self.checked
             .get_or_try_init(|| async {
+                // Fields waiting for the first check try again when it fails: a refusal stands.
+                if let Some(refusal) = self.refused.get() {
+                    return Err(refusal.clone());
+                }
                 let txn = self.scope.begin().await?;
                 let (txn, principal, marked_use) =
-                    check_key(txn, &self.token, &self.scope, &self.rate_limits).await?;
+                    check_key(txn, &self.token, &self.scope, &self.rate_limits)
+                        .await
+                        .inspect_err(|error| self.keep_refusal(error))?;
                 if keep_open && !marked_use {
                     *self.opened.lock().unwrap_or_else(PoisonError::into_inner) = Some(txn);
                 } else {
@@ -161,6 +173,17 @@ impl PresentedKey {
                 Ok(principal)
             })
             .await
+    }
+
+    /// Keeps `error` for the rest of the request when it refuses the key (unknown, revoked or
+    /// expired, or over a limit).
+    fn keep_refusal(&self, error: &DomainError) {
+        if matches!(
+            error,
+            DomainError::Unauthenticated | DomainError::RateLimited(_)
+        ) {
+            let _ = self.refused.set(error.clone());
+        }
     }
 
     /// A transaction for the key's work: the one its check ran in, if this request has not
