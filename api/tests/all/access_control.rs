@@ -1076,6 +1076,36 @@ async fn the_last_owner_stays_and_removed_members_lose_their_session(kind: Datab
     let settings_read = "{ apiKeys { id } }";
     let allowed = clinic.admin.run(settings_read, json!({})).await;
     assert!(allowed["errors"].is_null(), "{allowed}");
+    // The admin invites two addresses of theirs before losing the right to: neither lets them
+    // back in. One lapses when they are demoted; the other is refused on acceptance even when
+    // their role changed by another way (as an older server's change would).
+    let mut invitation = async |email: &str, role: &str| {
+        let answer = clinic
+            .admin
+            .run(
+                "mutation($email: String!, $role: TeamRole!) { inviteMember(email: $email, displayName: \"Alt\", role: $role) { token } }",
+                json!({ "email": email, "role": role }),
+            )
+            .await;
+        answer["data"]["inviteMember"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{answer}"))
+            .to_owned()
+    };
+    let lapsing = invitation("alt1@governance.test", "ADMIN").await;
+    let refused_later = invitation("alt2@governance.test", "RECEPTIONIST").await;
+    test_db
+        .execute_as_owner(
+            "UPDATE memberships SET role = 'receptionist' WHERE user_id IN \
+             (SELECT id FROM users WHERE email = 'admin@governance.test')",
+        )
+        .await;
+    let accept = "mutation($token: String!) { acceptInvite(token: $token, password: \"alt password 1\") { role } }";
+    let mut outsider = Browser::new(test_db.app(web.path()));
+    let answer = outsider
+        .run(accept, json!({ "token": refused_later }))
+        .await;
+    assert_eq!(error_code(&answer), Some("NOT_FOUND"), "{answer}");
     let demoted = clinic
         .owner
         .run(
@@ -1090,6 +1120,13 @@ async fn the_last_owner_stays_and_removed_members_lose_their_session(kind: Datab
         Some("FORBIDDEN"),
         "a role change applies at once, without signing in again: {refused}"
     );
+    let pending = clinic.owner.run("{ invites { email } }", json!({})).await;
+    assert!(
+        !pending.to_string().contains("alt1@"),
+        "the demoted admin's invitation lapsed: {pending}"
+    );
+    let answer = outsider.run(accept, json!({ "token": lapsing })).await;
+    assert_eq!(error_code(&answer), Some("NOT_FOUND"), "{answer}");
 
     let receptionist_id = clinic
         .receptionist

@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use ringback_entity::{invite, membership, user};
-use ringback_shared::access::Role;
+use ringback_shared::access::{Permission, Role};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, PaginatorTrait,
     QueryFilter, QueryOrder, Set,
@@ -73,11 +73,12 @@ pub async fn front_desk(txn: &TenantTxn) -> Result<Option<Uuid>, DomainError> {
         .map(|member| member.user.id))
 }
 
-/// Pending invitations.
+/// Pending invitations (not accepted, not expired).
 pub async fn pending_invites(txn: &TenantTxn) -> Result<Vec<invite::Model>, DomainError> {
     Ok(txn
         .find::<invite::Entity>()
         .filter(invite::Column::AcceptedAt.is_null())
+        .filter(invite::Column::ExpiresAt.gt(txn.now()))
         .order_by_asc(invite::Column::CreatedAt)
         .all(txn.conn())
         .await?)
@@ -193,10 +194,13 @@ pub async fn accept_invite(
         .await?
         .filter(|invite| invite.accepted_at.is_none() && invite.expires_at > txn.now())
         .ok_or(DomainError::NotFound)?;
-    let user = user_for_invite(&txn, &invite, &acceptance).await?;
-    let user_id = user.id;
     let role = Role::parse(&invite.role)
         .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;
+    if !inviter_still_may(&txn, &invite, role).await? {
+        return Err(DomainError::NotFound);
+    }
+    let user = user_for_invite(&txn, &invite, &acceptance).await?;
+    let user_id = user.id;
     add_membership(&txn, user_id, role).await?;
     let invite_id = invite.id;
     let mut accepted: invite::ActiveModel = invite.into();
@@ -215,6 +219,21 @@ pub async fn accept_invite(
     let grant = account::new_session(&txn, keys, user, role).await?;
     txn.commit().await?;
     Ok(grant)
+}
+
+/// Whether the member who created `invite` may still invite someone as `role`: an invitation
+/// lapses when its inviter was removed from the team or lost the right to grant that role (a
+/// departing admin's invitation to another address of theirs does not let them back in).
+async fn inviter_still_may(
+    txn: &TenantTxn,
+    invite: &invite::Model,
+    role: Role,
+) -> Result<bool, DomainError> {
+    Ok(account::current_role(txn, invite.invited_by)
+        .await?
+        .is_some_and(|inviter| {
+            inviter.allows(Permission::ManageTeam) && check_may_assign(inviter, role).is_ok()
+        }))
 }
 
 /// The account joining through `invite`: the existing one when the request is signed in as it,
@@ -332,12 +351,14 @@ pub async fn change_role(
     let mut changed: membership::ActiveModel = current.into();
     changed.role = Set(role.as_str().to_owned());
     changed.update(txn.conn()).await?;
+    let lapsed = lapse_invitations(txn, user_id, Some(role)).await?;
     audit::append(
         txn,
         AuditEvent {
             actor: Some(actor),
             action: "team.role_changed",
-            detail: json!({ "user": user_id, "from": current_role.as_str(), "to": role.as_str() }),
+            detail: json!({ "user": user_id, "from": current_role.as_str(), "to": role.as_str(),
+                            "invitations_lapsed": lapsed }),
         },
     )
     .await?;
@@ -360,14 +381,38 @@ pub async fn remove(
     check_not_last_owner(txn, &current).await?;
     current.delete(txn.conn()).await?;
     account::revoke_user_sessions(txn, user_id).await?;
+    let lapsed = lapse_invitations(txn, user_id, None).await?;
     audit::append(
         txn,
         AuditEvent {
             actor: Some(actor),
             action: "team.member_removed",
-            detail: json!({ "user": user_id }),
+            detail: json!({ "user": user_id, "invitations_lapsed": lapsed }),
         },
     )
     .await?;
     Ok(())
+}
+
+/// Deletes the pending invitations `inviter` may no longer give, now that their role is
+/// `now_role` (`None`: removed from the team): all of them without the right to invite, the
+/// owner invitations of one who is no longer an owner. How many went. (Accepting checks the
+/// inviter again, [`inviter_still_may`], should one slip past.)
+async fn lapse_invitations(
+    txn: &TenantTxn,
+    inviter: Uuid,
+    now_role: Option<Role>,
+) -> Result<u64, DomainError> {
+    let pending = txn
+        .delete_many::<invite::Entity>()
+        .filter(invite::Column::InvitedBy.eq(inviter))
+        .filter(invite::Column::AcceptedAt.is_null());
+    let lapsing = match now_role {
+        Some(Role::Owner) => return Ok(0),
+        Some(role) if role.allows(Permission::ManageTeam) => {
+            pending.filter(invite::Column::Role.eq(Role::Owner.as_str()))
+        }
+        _ => pending,
+    };
+    Ok(lapsing.exec(txn.conn()).await?.rows_affected)
 }
