@@ -105,7 +105,45 @@ where
     E::Model: Sync,
 {
     let txn = scope.begin().await?;
-    // The ends of the range come from the index on `at`, not from reading every row.
+    let Found {
+        oldest,
+        newest,
+        counted,
+    } = found::<E>(&txn, &condition, at, dry_run).await?;
+    txn.commit().await?;
+    let rows = match oldest {
+        Some(_) if !dry_run => delete_in_batches::<E>(scope, &condition, at).await?,
+        _ => counted,
+    };
+    Ok(Purged {
+        kind,
+        rows,
+        oldest,
+        newest,
+    })
+}
+
+/// What a purge finds of one kind before it removes anything: the range of its dates and, for a
+/// dry run, how many rows.
+struct Found {
+    oldest: Option<DateTime<Utc>>,
+    newest: Option<DateTime<Utc>>,
+    /// Counted for a dry run only (0 otherwise).
+    counted: u64,
+}
+
+/// The clinic's rows of `E` matching `condition`: the ends of their range in column `at` (read
+/// from its index, not from every row) and, when `dry_run`, their count.
+async fn found<E>(
+    txn: &TenantTxn,
+    condition: &SimpleExpr,
+    at: E::Column,
+    dry_run: bool,
+) -> Result<Found, DomainError>
+where
+    E: ClinicOwned,
+    E::Model: Sync,
+{
     let end = async |ascending: bool| -> Result<Option<DateTime<Utc>>, DomainError> {
         let query = txn
             .find::<E>()
@@ -129,16 +167,10 @@ where
     } else {
         0
     };
-    txn.commit().await?;
-    let rows = match oldest {
-        Some(_) if !dry_run => delete_in_batches::<E>(scope, &condition, at).await?,
-        _ => counted,
-    };
-    Ok(Purged {
-        kind,
-        rows,
+    Ok(Found {
         oldest,
         newest,
+        counted,
     })
 }
 
@@ -341,26 +373,13 @@ async fn forget_call_numbers(
             .and(call::Column::StartedAt.lt(before))
     };
     let txn = scope.begin().await?;
-    let end = async |ascending: bool| -> Result<Option<DateTime<Utc>>, DomainError> {
-        let query = txn
-            .find::<call::Entity>()
-            .filter(kept())
-            .select_only()
-            .column(call::Column::StartedAt);
-        let query = if ascending {
-            query.order_by_asc(call::Column::StartedAt)
-        } else {
-            query.order_by_desc(call::Column::StartedAt)
-        };
-        Ok(query.limit(1).into_tuple().one(txn.conn()).await?)
-    };
-    let (oldest, newest) = (end(true).await?, end(false).await?);
+    let Found {
+        oldest,
+        newest,
+        counted,
+    } = found::<call::Entity>(&txn, &kept(), call::Column::StartedAt, dry_run).await?;
     let rows = if dry_run {
-        use sea_orm::PaginatorTrait;
-        txn.find::<call::Entity>()
-            .filter(kept())
-            .count(txn.conn())
-            .await?
+        counted
     } else {
         txn.update_many::<call::Entity>()
             .col_expr(call::Column::NumberSealed, Expr::value(None::<Vec<u8>>))
