@@ -1,5 +1,6 @@
 //! The command line: `ringback serve`, `ringback migrate`, `ringback demo`, `ringback phone
-//! normalize`, `ringback audit verify`, `ringback keys rotate`.
+//! normalize`, `ringback audit verify`, `ringback keys rotate`, `ringback purge`, `ringback
+//! reset-link`.
 
 use std::io::{BufWriter, IsTerminal};
 use std::process::ExitCode;
@@ -49,6 +50,13 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Print a one-time link (valid for an hour) with which the account of EMAIL chooses a new
+    /// password, for servers that send no mail: pass it on to the account's owner by a way you
+    /// trust. Using it ends every other session of the account; issuing it is audited.
+    ResetLink {
+        /// The account's e-mail address.
+        email: String,
     },
     /// Delete what has outlived every clinic's retention (as the scheduler does daily) and print
     /// what was removed.
@@ -108,6 +116,8 @@ enum CliError {
     AuditBroken(usize),
     #[error("purge: {0}")]
     Purge(String),
+    #[error("reset link: {0}")]
+    ResetLink(String),
     #[error("key rotation: {0}; nothing was changed")]
     Rotation(#[from] ringback_core::rotation::RotationError),
 }
@@ -132,6 +142,7 @@ pub async fn run() -> ExitCode {
             command: KeysCommand::RotatePepper,
         } => rotate_pepper().await,
         Command::Purge { dry_run } => purge(dry_run).await,
+        Command::ResetLink { email } => reset_link(&email).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -342,10 +353,29 @@ async fn purge(dry_run: bool) -> Result<(), CliError> {
         }
     }
     println!(
-        "{} clinics visited; {verb} {} expired sign-up requests",
+        "{} clinics visited; {verb} {} expired sign-up requests and {} expired password resets",
         report.clinics.len(),
-        report.sign_up_requests
+        report.sign_up_requests,
+        report.password_resets
     );
+    Ok(())
+}
+
+async fn reset_link(email: &str) -> Result<(), CliError> {
+    let (config, _, db) = open_server().await?;
+    let token = crate::service::password_resets::issue(&db, &crate::clock::Clock::system(), email)
+        .await
+        .map_err(|error| CliError::ResetLink(error.to_string()))?
+        .ok_or_else(|| CliError::ResetLink("no account uses this address".to_owned()))?;
+    let base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://localhost:{}", config.listen.port()));
+    println!(
+        "{base}{}#{token}",
+        crate::service::password_resets::RESET_PATH
+    );
+    println!("The link works once, for an hour; using it ends every other session of the account.");
     Ok(())
 }
 

@@ -15,8 +15,8 @@ use crate::secrets::Secrets;
 use ringback_domain::auth::rate_limit::RateLimits;
 use ringback_domain::service::billing::BillingContext;
 use ringback_domain::service::click_to_call::VoiceLine;
+use ringback_domain::service::mail_links::MailLinks;
 use ringback_domain::service::numbers::NumberDesk;
-use ringback_domain::service::sign_up_requests::MailLinks;
 use ringback_providers::anthropic::{
     AnthropicClient, ConversationModel, DEFAULT_TIMEOUT as ANTHROPIC_TIMEOUT, RetryPolicy,
 };

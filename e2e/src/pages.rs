@@ -170,6 +170,52 @@ impl<'a> SignInPage<'a> {
         click_test_id(self.client, "sign-in").await?;
         Ok(())
     }
+
+    /// Follows "Forgot your password?" to the page that asks for a reset link.
+    pub async fn forgot_password(&self) -> Result<ForgotPasswordPage<'a>, E2eError> {
+        click_test_id(self.client, "to-forgot-password").await?;
+        wait_for_test_id(self.client, "request-reset").await?;
+        Ok(ForgotPasswordPage {
+            client: self.client,
+        })
+    }
+}
+
+/// The page that asks for a link to choose a new password.
+pub struct ForgotPasswordPage<'a> {
+    client: &'a Client,
+}
+
+impl ForgotPasswordPage<'_> {
+    /// Asks for a link for `email`; returns what the page then says.
+    pub async fn ask(&self, email: &str) -> Result<String, E2eError> {
+        type_into(self.client, "email", email).await?;
+        click_test_id(self.client, "request-reset").await?;
+        wait_for_test_id(self.client, "reset-requested").await?;
+        text_of(self.client, "reset-requested").await
+    }
+}
+
+/// The page the link of a password-reset mail opens.
+pub struct ResetPasswordPage<'a> {
+    client: &'a Client,
+}
+
+impl<'a> ResetPasswordPage<'a> {
+    /// Opens the reset `link` and waits for the form.
+    pub async fn open(client: &'a Client, link: &str) -> Result<Self, E2eError> {
+        client.goto(link).await?;
+        wait_for_test_id(client, "reset-password").await?;
+        Ok(Self { client })
+    }
+
+    /// Chooses `password` (typed twice) and saves it; the dashboard then signs in.
+    pub async fn choose(&self, password: &str) -> Result<(), E2eError> {
+        for field in ["new-password", "new-password-again"] {
+            type_into(self.client, field, password).await?;
+        }
+        click_test_id(self.client, "reset-password").await
+    }
 }
 
 /// Signs out from the header of whatever page is open and waits for the sign-in page.

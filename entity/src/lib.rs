@@ -21,6 +21,7 @@ pub mod membership;
 pub mod message;
 pub mod notification;
 pub mod opt_out;
+pub mod password_reset;
 pub mod processed_webhook;
 pub mod provider_number;
 pub mod refresh_token;

@@ -69,6 +69,7 @@ mod m20261212_100000_index_calls_newest_first;
 mod m20261213_100000_add_conversation_ai_answering;
 mod m20261214_100000_claim_jobs_to_give_up;
 pub mod m20261215_100000_add_billing_check;
+mod m20261216_100000_create_password_resets;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -139,6 +140,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261213_100000_add_conversation_ai_answering::Migration),
             Box::new(m20261214_100000_claim_jobs_to_give_up::Migration),
             Box::new(m20261215_100000_add_billing_check::Migration),
+            Box::new(m20261216_100000_create_password_resets::Migration),
         ]
     }
 }

@@ -53,8 +53,8 @@ macro_rules! operations {
     )+};
 }
 
-operations!("graphql/server_info.graphql" => ServerInfo, SignUpTerms);
-operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, ConfirmSignUp, RefreshSession, SignOut, MyClinics, SwitchClinic, SignUp, RequestSignUp);
+operations!("graphql/server_info.graphql" => ServerInfo, SignUpTerms, PasswordResetMode);
+operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, ConfirmSignUp, RefreshSession, SignOut, MyClinics, SwitchClinic, SignUp, RequestSignUp, RequestPasswordReset, ResetPassword);
 operations!("graphql/overview.graphql" => Overview);
 operations!("graphql/worklist.graphql" => Worklist, LogCallback, DismissWaitingCaller, UndoDismissal, CallBack, SetMyCallbackLine, FindCaller);
 operations!("graphql/appointments.graphql" => Appointments, KnownCallers, CreateAppointment, UpdateAppointment, CancelAppointment);
@@ -250,6 +250,28 @@ pub async fn sign_in(email: String, password: String) -> Result<(), ApiError> {
 /// its owner in (sets the session cookies).
 pub async fn confirm_sign_up(token: String) -> Result<(), ApiError> {
     send::<ConfirmSignUp>(confirm_sign_up::Variables { token }).await
+}
+
+/// Asks for a password-reset link for `email`; `false` on a server that sends no mail (its
+/// operator issues the links), else the mail is on its way whether or not the address has an
+/// account.
+pub async fn request_password_reset(email: String) -> Result<bool, ApiError> {
+    let mode = run::<PasswordResetMode>(password_reset_mode::Variables).await?;
+    if !mode.server_info.password_reset_by_mail {
+        return Ok(false);
+    }
+    send::<RequestPasswordReset>(request_password_reset::Variables { email }).await?;
+    Ok(true)
+}
+
+/// Chooses a new password with the code of a reset link; the server signs the account in to its
+/// oldest clinic (sets the session cookies) and ends its other sessions.
+pub async fn reset_password(token: String, new_password: String) -> Result<(), ApiError> {
+    send::<ResetPassword>(reset_password::Variables {
+        token,
+        new_password,
+    })
+    .await
 }
 
 /// How a sign-up ended: signed in at once, or waiting for the address to be confirmed by mail.

@@ -53,6 +53,8 @@ fn App() -> impl IntoView {
                         <Route path=path!("/sign-in") view=pages::sign_in::SignIn />
                         <Route path=path!("/accept-invite") view=pages::sign_in::AcceptInvite />
                         <Route path=path!("/confirm-sign-up") view=pages::sign_in::ConfirmSignUp />
+                        <Route path=path!("/forgot-password") view=pages::sign_in::ForgotPassword />
+                        <Route path=path!("/reset-password") view=pages::sign_in::ResetPassword />
                         <Route path=path!("/about") view=pages::about::About />
                         <Route path=path!("/privacy") view=pages::privacy::Privacy />
                         <Route path=path!("/terms") view=pages::privacy::Terms />

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use crate::auth::rate_limit::RateLimits;
 use crate::auth::session::SessionKeys;
-use crate::service::sign_up_requests::MailLinks;
+use crate::service::mail_links::MailLinks;
 
 /// The shared handles of one server. Cheap to clone.
 #[derive(Clone)]

@@ -15,7 +15,7 @@ use ringback_domain::auth::session::{
 use ringback_domain::service::account::{
     self, PasswordChange, PasswordChangeRequest, SessionGrant, SignUp,
 };
-use ringback_domain::service::sign_up_requests;
+use ringback_domain::service::{password_resets, sign_up_requests};
 use ringback_shared::access::Permission;
 
 /// Everything sign-up needs: the clinic and its owner.
@@ -224,6 +224,50 @@ impl AccountMutation {
             &backend.session_keys,
             &email,
             &password,
+        )
+        .await
+        .map_err(graphql_error)?;
+        Ok(start_session(ctx, grant))
+    }
+
+    /// Asks for a link to choose a new password, on a server that sends mail: the answer is
+    /// `true` whether or not the address has an account; the mail says which (a link valid for an
+    /// hour, or a note that no account uses the address). An address gets at most three such
+    /// mails an hour. `FORBIDDEN` on a server that sends no mail: its operator issues links
+    /// (`ringback reset-link`).
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+    ) -> async_graphql::Result<bool> {
+        let backend = within_sign_in_limits(ctx, &email)?;
+        let mail = backend
+            .mail
+            .as_ref()
+            .ok_or_else(|| graphql_error(DomainError::Forbidden))?;
+        password_resets::request(&backend.db, &backend.clock, mail, &email)
+            .await
+            .map_err(graphql_error)?;
+        Ok(true)
+    }
+
+    /// Chooses a new password with the token of a reset link, and signs in to your oldest
+    /// clinic: every other session of the account ends, in every clinic. A token works once,
+    /// for an hour; a password that breaks the rules is refused (`BAD_USER_INPUT`) and the
+    /// token still works.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> async_graphql::Result<Session> {
+        let backend = within_sign_in_limits(ctx, &token)?;
+        let grant = password_resets::reset(
+            &backend.db,
+            &backend.clock,
+            &backend.session_keys,
+            &token,
+            &new_password,
         )
         .await
         .map_err(graphql_error)?;

@@ -42,6 +42,9 @@ pub struct ServerInfo {
     /// Whether sign-up confirms the address by mail (`requestSignUp`, then `confirmSignUp`)
     /// rather than signing in at once (`signUp`).
     pub sign_up_confirms_by_mail: bool,
+    /// Whether a forgotten password is reset by a mailed link (`requestPasswordReset`); on a
+    /// server that sends no mail, its operator issues the links.
+    pub password_reset_by_mail: bool,
 }
 
 #[derive(Default)]
@@ -66,6 +69,7 @@ impl ServerInfoQuery {
             pending_migrations: i32::try_from(pending).unwrap_or(i32::MAX),
             terms_version: ringback_shared::terms::VERSION.to_owned(),
             sign_up_confirms_by_mail: backend.mail.is_some(),
+            password_reset_by_mail: backend.mail.is_some(),
         })
     }
 }

@@ -49,7 +49,8 @@ async fn purge(state: AppState) -> Result<String, DomainError> {
         .iter()
         .flat_map(|clinic| clinic.purged.iter().map(|kind| kind.rows))
         .sum::<u64>()
-        + report.sign_up_requests;
+        + report.sign_up_requests
+        + report.password_resets;
     Ok(format!(
         "{rows} rows removed in {} clinics",
         report.clinics.len()

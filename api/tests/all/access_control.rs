@@ -26,6 +26,8 @@ const PUBLIC_MUTATIONS: &[&str] = &[
     "signUp",
     "requestSignUp",
     "confirmSignUp",
+    "requestPasswordReset",
+    "resetPassword",
     "signIn",
     "refreshSession",
     "signOut",

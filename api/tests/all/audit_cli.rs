@@ -1,6 +1,7 @@
 //! The operator commands on a real data directory: `ringback audit verify` (intact after the demo,
 //! naming the first broken entry with a failing exit status after history is edited), the key
-//! checks at start-up, and `ringback keys rotate`.
+//! checks at start-up, `ringback keys rotate`, and `ringback reset-link` (a link for an account
+//! only, audited).
 
 use std::process::Command;
 
@@ -287,4 +288,60 @@ fn purge_prints_what_it_would_remove_and_then_removes_it() {
         "{}",
         String::from_utf8_lossy(&verified.stdout)
     );
+}
+
+/// `ringback reset-link`: a one-time link for an account, on the public URL when one is set,
+/// audited in the account's clinic with no actor; an address without an account fails the
+/// command and gets no link.
+#[test]
+fn reset_link_prints_a_link_for_an_account_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo = ringback(dir.path(), &["demo"]);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let issued = Command::new(env!("CARGO_BIN_EXE_ringback"))
+        .args(["reset-link", ringback_api::demo::DEMO_EMAIL])
+        .env("RINGBACK_DATA_DIR", dir.path())
+        .env("RINGBACK_LOG", "warn")
+        .env("RINGBACK_PUBLIC_URL", "https://ringback.example.test")
+        .output()
+        .expect("ringback runs");
+    let text = String::from_utf8_lossy(&issued.stdout).into_owned();
+    assert!(
+        issued.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&issued.stderr)
+    );
+    let token = text
+        .lines()
+        .find_map(|line| line.strip_prefix("https://ringback.example.test/reset-password#"))
+        .unwrap_or_else(|| panic!("a link: {text}"));
+    assert_eq!(token.len(), 64, "{text}");
+    let unknown = ringback(dir.path(), &["reset-link", "nobody@clinic.test"]);
+    assert!(!unknown.status.success(), "no account, no link");
+    let said = String::from_utf8_lossy(&unknown.stderr).into_owned();
+    assert!(said.contains("no account uses this address"), "{said}");
+    assert!(!String::from_utf8_lossy(&unknown.stdout).contains("reset-password"));
+
+    let database = dir.path().join("ringback.db");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let issued_entries = runtime.block_on(async {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let url = format!("sqlite://{}?mode=rw", database.display());
+        let db = sea_orm::Database::connect(url).await.expect("connect");
+        let count = ringback_entity::audit_log::Entity::find()
+            .filter(
+                ringback_entity::audit_log::Column::Action.eq("auth.password_reset_link_issued"),
+            )
+            .filter(ringback_entity::audit_log::Column::ActorUserId.is_null())
+            .count(&db)
+            .await
+            .expect("audit entries");
+        db.close().await.ok();
+        count
+    });
+    assert_eq!(issued_entries, 1);
 }

@@ -24,6 +24,7 @@ mod inbox;
 mod leaving;
 mod metrics;
 mod numbers;
+mod password_reset;
 mod phone_cli;
 mod phone_settings;
 mod privacy;

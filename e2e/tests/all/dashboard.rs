@@ -12,7 +12,8 @@
 //! from the team page joins through the link and cannot reach settings; an API key made in the
 //! browser works until revoked; the CSV export equals the API's; the audit log lists all of it; and
 //! the what-if preview equals the server after saving. On a server that sends mail, a sign-up is
-//! finished from the confirmation mail's link, which signs the new owner in.
+//! finished from the confirmation mail's link, which signs the new owner in, and a forgotten
+//! password is chosen anew from the reset mail's link.
 use std::time::Duration;
 
 use ringback_api::auth::session::SESSION_COOKIE;
@@ -20,8 +21,8 @@ use ringback_api::fakes::twilio::{Failure, FakeTwilio};
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
     AcceptInvitePage, ApiKeysPage, AppointmentsPage, AuditLogPage, ConfirmSignUpPage, ConsolePage,
-    ExportPage, InboxPage, OverviewPage, SettingsPage, SignInPage, StatusPage, TeamPage,
-    WhatIfPage, WorklistPage, has_link, shows_link, sign_in, wait_for_forbidden,
+    ExportPage, InboxPage, OverviewPage, ResetPasswordPage, SettingsPage, SignInPage, StatusPage,
+    TeamPage, WhatIfPage, WorklistPage, has_link, shows_link, sign_in, wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_e2e::{
@@ -1052,8 +1053,10 @@ async fn a_member_of_two_clinics_switches_between_them() {
 
 /// A sign-up on a server that sends mail (the fake SMTP server): the link in the confirmation
 /// mail opens the dashboard's confirmation page, which creates the clinic and signs its owner in.
+/// Signed out, the owner follows "Forgot your password?", and the link of the reset mail opens
+/// the page that chooses a new password and signs them in again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sign_up_is_finished_from_the_confirmation_mail() {
+async fn a_sign_up_and_a_password_reset_are_finished_from_their_mails() {
     let smtp = ringback_api::fakes::smtp::FakeSmtp::start()
         .await
         .unwrap_or_else(|e| panic!("fake SMTP: {e}"));
@@ -1070,9 +1073,13 @@ async fn a_sign_up_is_finished_from_the_confirmation_mail() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let browser = Browser::start().await.unwrap_or_else(|e| panic!("{e}"));
-    let outcome = sign_up_from_the_mail(&browser, &server, &smtp).await;
+    let outcome = async {
+        sign_up_from_the_mail(&browser, &server, &smtp).await?;
+        reset_from_the_mail(&browser, &server, &smtp).await
+    }
+    .await;
     report(
-        "a_sign_up_is_finished_from_the_confirmation_mail",
+        "a_sign_up_and_a_password_reset_are_finished_from_their_mails",
         browser,
         &server,
         outcome,
@@ -1099,23 +1106,62 @@ async fn sign_up_from_the_mail(
     if requested != json!({ "data": { "requestSignUp": true } }) {
         return Err(E2eError::Assertion(format!("requestSignUp: {requested}")));
     }
-    let mails = smtp.wait_for_mails(1, Duration::from_secs(20)).await;
-    let body = mails
-        .first()
-        .map(|mail| mail.body())
-        .ok_or_else(|| E2eError::Assertion("no confirmation mail".to_owned()))?;
-    let link = body
-        .lines()
-        .find(|line| line.starts_with(PUBLIC_URL))
-        .ok_or_else(|| E2eError::Assertion(format!("no link in the mail: {body}")))?;
-    // The link names the public address; here the server listens locally.
-    let local = link.replacen(PUBLIC_URL, server.url.trim_end_matches('/'), 1);
+    let local = local_link_of_mail(server, smtp, 1).await?;
     ConfirmSignUpPage::open(&browser.client, &local)
         .await?
         .create_clinic()
         .await?;
-    let overview = OverviewPage::wait(&browser.client).await?;
-    let who = overview.signed_in_as().await?;
+    signed_in_as_nia(&browser.client).await
+}
+
+/// Signed out, Nia asks for a reset link from the sign-in page and chooses a new password with
+/// it, which signs her in.
+async fn reset_from_the_mail(
+    browser: &Browser,
+    server: &RingbackServer,
+    smtp: &ringback_api::fakes::smtp::FakeSmtp,
+) -> Result<(), E2eError> {
+    let said = OverviewPage::wait(&browser.client)
+        .await?
+        .sign_out()
+        .await?
+        .forgot_password()
+        .await?
+        .ask("nia@quayside.test")
+        .await?;
+    if !said.contains("on its way") {
+        return Err(E2eError::Assertion(format!("after asking: {said:?}")));
+    }
+    let local = local_link_of_mail(server, smtp, 2).await?;
+    ResetPasswordPage::open(&browser.client, &local)
+        .await?
+        .choose("a brand new password")
+        .await?;
+    signed_in_as_nia(&browser.client).await
+}
+
+/// The link in the `nth` mail (from 1) the fake SMTP server received, pointed at the local
+/// server: links name the public address, and here the server listens locally.
+async fn local_link_of_mail(
+    server: &RingbackServer,
+    smtp: &ringback_api::fakes::smtp::FakeSmtp,
+    nth: usize,
+) -> Result<String, E2eError> {
+    let mails = smtp.wait_for_mails(nth, Duration::from_secs(20)).await;
+    let body = mails
+        .get(nth - 1)
+        .map(|mail| mail.body())
+        .ok_or_else(|| E2eError::Assertion(format!("no mail number {nth}")))?;
+    let link = body
+        .lines()
+        .find(|line| line.starts_with(PUBLIC_URL))
+        .ok_or_else(|| E2eError::Assertion(format!("no link in the mail: {body}")))?;
+    Ok(link.replacen(PUBLIC_URL, server.url.trim_end_matches('/'), 1))
+}
+
+/// Waits for the overview and checks that Nia is signed in.
+async fn signed_in_as_nia(client: &fantoccini::Client) -> Result<(), E2eError> {
+    let who = OverviewPage::wait(client).await?.signed_in_as().await?;
     if who.contains("Nia Owner") || who.contains("nia@quayside.test") {
         Ok(())
     } else {

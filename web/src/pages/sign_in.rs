@@ -1,7 +1,8 @@
 //! Getting in: signing in with e-mail and password, signing a new clinic up (its owner lands on
-//! the setup checklist), and accepting an invitation (the link the inviter sends carries the
-//! one-time code after `#`, so it never reaches a server log). Signing in or joining, the user then
-//! goes where they were sent from (`?next=`), or to the overview.
+//! the setup checklist), accepting an invitation and choosing a new password after forgetting
+//! one (the links carry their one-time code after `#`, so it never reaches a server log).
+//! Signing in, joining or resetting, the user then goes where they were sent from (`?next=`), or
+//! to the overview.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -109,6 +110,7 @@ pub fn SignIn() -> impl IntoView {
             {field("password", "Password", "password", "current-password", password)}
             {submit_row(error, busy, "Sign in", "Signing in…", "sign-in")}
         </form>
+        <p><a href="/forgot-password" data-testid="to-forgot-password">"Forgot your password?"</a></p>
         <p>"Invited by your clinic? Open the invitation link you were sent."</p>
         <p>"New to Ringback? "<a href="/sign-up" data-testid="to-sign-up">"Create your clinic's account"</a></p>
     }
@@ -303,11 +305,7 @@ pub fn AcceptInvite() -> impl IntoView {
             if session.member.get_untracked().is_some() {
                 return Ok(api::accept_invite(code, None));
             }
-            let chosen = password.get_untracked();
-            password::check(&chosen).map_err(|problem| capitalised(&problem.to_string()))?;
-            if chosen != repeated.get_untracked() {
-                return Err("The two passwords differ.".to_owned());
-            }
+            let chosen = chosen_password(password, repeated)?;
             Ok(api::accept_invite(code, Some(chosen)))
         },
         error,
@@ -341,6 +339,19 @@ pub fn AcceptInvite() -> impl IntoView {
     }
 }
 
+/// A new password typed twice: the password, or why it will not do.
+fn chosen_password(
+    password: RwSignal<String>,
+    repeated: RwSignal<String>,
+) -> Result<String, String> {
+    let chosen = password.get_untracked();
+    password::check(&chosen).map_err(|problem| capitalised(&problem.to_string()))?;
+    if chosen != repeated.get_untracked() {
+        return Err("The two passwords differ.".to_owned());
+    }
+    Ok(chosen)
+}
+
 /// Finishing a sign-up from the link of the confirmation mail: the code comes from the link (or is
 /// pasted), and confirming creates the clinic and signs its owner in.
 #[component]
@@ -371,4 +382,84 @@ fn capitalised(text: &str) -> String {
         .next()
         .map(|first| first.to_uppercase().chain(letters).collect())
         .unwrap_or_default()
+}
+
+/// Asking for a link to choose a new password. On a server that sends mail the page says the
+/// same whether or not an account uses the address (only the inbox learns which); on one that
+/// sends no mail it says who issues links.
+#[component]
+pub fn ForgotPassword() -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let error = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+    let mailed = RwSignal::new(None::<bool>);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match api::request_password_reset(email.get_untracked()).await {
+                Ok(sent) => mailed.set(Some(sent)),
+                Err(failure) => error.set(Some(failure.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    let answer = move || match mailed.get() {
+        Some(true) => format!(
+            "If an account uses {}, a link to choose a new password is on its way. It works \
+             once, for an hour; ask again if it does not arrive.",
+            email.get()
+        ),
+        _ => "This server sends no mail: ask whoever runs it for a link to choose a new \
+              password (they issue one with `ringback reset-link`)."
+            .to_owned(),
+    };
+    view! {
+        <h1>"Forgot your password?"</h1>
+        <Show when=move || mailed.get().is_none() fallback=move || view! {
+            <p data-testid="reset-requested" role="status">{answer}</p>
+            <p><a href="/sign-in">"Back to sign in"</a></p>
+        }>
+            <form class="sign-in" on:submit=submit>
+                <p>"Enter the e-mail you sign in with, and we will send a link to choose a new password."</p>
+                {field("email", "E-mail", "email", "username", email)}
+                {submit_row(error, busy, "Send me a link", "Sending…", "request-reset")}
+            </form>
+        </Show>
+    }
+}
+
+/// Choosing a new password from the link of a reset mail (or the operator's): the code comes
+/// from the link (or is pasted); saving signs in and ends the account's other sessions.
+#[component]
+pub fn ResetPassword() -> impl IntoView {
+    let from_link = use_location().hash.get_untracked();
+    let code = RwSignal::new(from_link.trim_start_matches('#').to_owned());
+    let password = RwSignal::new(String::new());
+    let repeated = RwSignal::new(String::new());
+    let error = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+    let submit = session_starter(
+        move || {
+            let chosen = chosen_password(password, repeated)?;
+            Ok(api::reset_password(
+                code.get_untracked().trim().to_owned(),
+                chosen,
+            ))
+        },
+        error,
+        busy,
+    );
+    view! {
+        <h1>"Choose a new password"</h1>
+        <form class="sign-in" on:submit=submit>
+            <p>"Saving it signs you in here and out on every other device."</p>
+            {field("reset-code", "Reset code", "text", "off", code)}
+            {field("new-password", "New password", "password", "new-password", password)}
+            <p class="hint" aria-live="polite" data-testid="password-rule">{move || password_feedback(&password.get())}</p>
+            {field("new-password-again", "The same password again", "password", "new-password", repeated)}
+            {submit_row(error, busy, "Save and sign in", "Saving…", "reset-password")}
+        </form>
+    }
 }

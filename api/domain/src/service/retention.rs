@@ -31,7 +31,7 @@ use ringback_core::schedule;
 use ringback_core::tenant::{ClinicOwned, TenantScope, TenantTxn};
 use ringback_entity::{
     ai_step, attribution, call, clinic, conversation, invite, job_outbox, message, notification,
-    processed_webhook, refresh_token, sign_up_request, worklist_dismissal,
+    password_reset, processed_webhook, refresh_token, sign_up_request, worklist_dismissal,
 };
 use ringback_shared::attribution::RecoveryTouchKind;
 use ringback_shared::metrics::{local_day, local_day_bounds_utc};
@@ -76,6 +76,8 @@ pub struct PurgeReport {
     pub clinics: Vec<ClinicPurge>,
     /// Expired sign-up requests (deployment-wide).
     pub sign_up_requests: u64,
+    /// Expired password-reset links (deployment-wide).
+    pub password_resets: u64,
 }
 
 /// The days `clinic` keeps call-related data: its own choice, never above the maximum.
@@ -539,24 +541,41 @@ pub async fn purge_all(
         }
         after = Some(last);
     }
-    report.sign_up_requests = purge_sign_up_requests(db, clock.now(), dry_run).await?;
+    let now = clock.now();
+    report.sign_up_requests = purge_expired::<sign_up_request::Entity>(
+        db,
+        sign_up_request::Column::ExpiresAt,
+        now,
+        dry_run,
+    )
+    .await?;
+    report.password_resets = purge_expired::<password_reset::Entity>(
+        db,
+        password_reset::Column::ExpiresAt,
+        now,
+        dry_run,
+    )
+    .await?;
     Ok(report)
 }
 
-/// Expired sign-up requests (they hold an e-mail address and a password hash until confirmed).
-async fn purge_sign_up_requests(
+/// Expired rows of a deployment-wide table of one-time links: sign-up requests hold an address
+/// and a password hash until confirmed, password resets an address.
+async fn purge_expired<E: EntityTrait>(
     db: &DatabaseConnection,
+    expires_at: E::Column,
     now: DateTime<Utc>,
     dry_run: bool,
-) -> Result<u64, DomainError> {
-    let expired =
-        sign_up_request::Entity::find().filter(sign_up_request::Column::ExpiresAt.lt(now));
+) -> Result<u64, DomainError>
+where
+    E::Model: Sync,
+{
     if dry_run {
         use sea_orm::PaginatorTrait;
-        return Ok(expired.count(db).await?);
+        return Ok(E::find().filter(expires_at.lt(now)).count(db).await?);
     }
-    Ok(sign_up_request::Entity::delete_many()
-        .filter(sign_up_request::Column::ExpiresAt.lt(now))
+    Ok(E::delete_many()
+        .filter(expires_at.lt(now))
         .exec(db)
         .await?
         .rows_affected)

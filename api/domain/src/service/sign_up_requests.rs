@@ -4,16 +4,11 @@
 //! link when the address is new, a note that an account already exists when it is not. Only the
 //! inbox learns which. `confirm` turns a request into the clinic and its signed-in owner, once.
 //!
-//! Mail goes out after the answer, from a task of its own, so the answer's timing does not depend
-//! on the SMTP server either; a mail that fails is logged (without the address) and the person
-//! can ask again.
-
-use std::sync::Arc;
+//! Mail goes out after the answer ([`mail_links::send_later`]), so the answer's timing does not
+//! depend on the SMTP server either.
 
 use chrono::Duration;
-use rand::RngCore;
 use ringback_entity::{sign_up_request, user};
-use ringback_providers::mail::{Mail, Mailer};
 use ringback_shared::phone::Region;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
@@ -22,6 +17,7 @@ use uuid::Uuid;
 use crate::auth::session::SessionKeys;
 use crate::auth::tokens::hash_secret;
 use crate::service::account::{self, SessionGrant, SignUp, ValidSignUp};
+use crate::service::mail_links::{self, Letter, MailLinks, new_token};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
@@ -32,13 +28,6 @@ pub const REQUEST_TTL: Duration = Duration::hours(24);
 /// Where the confirmation page is, below the public URL; the token follows `#`, so it never
 /// reaches a server log.
 pub const CONFIRM_PATH: &str = "/confirm-sign-up";
-
-/// What sending mail needs: the mailer and the public URL its links point at.
-#[derive(Clone)]
-pub struct MailLinks {
-    pub mailer: Arc<Mailer>,
-    pub public_url: String,
-}
 
 /// The clinic's details of a request, as stored until it is confirmed.
 #[derive(Serialize, Deserialize)]
@@ -89,7 +78,7 @@ pub async fn request(
     } else {
         confirmation(&mail.public_url, &token)
     };
-    send_later(mail.mailer.clone(), valid.email, body);
+    mail_links::send_later(mail.mailer.clone(), valid.email, body, "sign-up");
     Ok(())
 }
 
@@ -125,12 +114,6 @@ pub async fn confirm(
     }
 }
 
-fn new_token() -> String {
-    let mut secret = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut secret);
-    hex::encode(secret)
-}
-
 fn details_of(valid: &ValidSignUp) -> Details {
     Details {
         clinic_name: valid.clinic_name.clone(),
@@ -161,40 +144,26 @@ fn valid_sign_up(row: sign_up_request::Model) -> Result<ValidSignUp, DomainError
 }
 
 /// The mail to a new address: the confirmation link.
-fn confirmation(public_url: &str, token: &str) -> (String, String) {
-    (
-        "Confirm your address to finish signing up to Ringback".to_owned(),
-        format!(
+fn confirmation(public_url: &str, token: &str) -> Letter {
+    Letter {
+        subject: "Confirm your address to finish signing up to Ringback".to_owned(),
+        body: format!(
             "Someone, we hope you, signed up to Ringback with this address.\n\n\
              Open this link within 24 hours to create your clinic's account:\n\
              {public_url}{CONFIRM_PATH}#{token}\n\n\
              If it was not you, ignore this mail: nothing is created without the link.\n"
         ),
-    )
+    }
 }
 
 /// The mail to an address that already has an account.
-fn already_registered(public_url: &str) -> (String, String) {
-    (
-        "You already have a Ringback account".to_owned(),
-        format!(
+fn already_registered(public_url: &str) -> Letter {
+    Letter {
+        subject: "You already have a Ringback account".to_owned(),
+        body: format!(
             "Someone, perhaps you, tried to sign up to Ringback with this address, which already \
              has an account. Sign in at {public_url}/sign-in instead.\n\n\
              If it was not you, ignore this mail: nothing has changed.\n"
         ),
-    )
-}
-
-/// Sends a mail from a task of its own; a failure is logged without the address.
-fn send_later(mailer: Arc<Mailer>, to: String, (subject, body): (String, String)) {
-    tokio::spawn(async move {
-        let mail = Mail {
-            to: &to,
-            subject: &subject,
-            body,
-        };
-        if let Err(error) = mailer.send(mail).await {
-            tracing::warn!(%error, "a sign-up mail was not sent");
-        }
-    });
+    }
 }

@@ -339,6 +339,7 @@ impl TestAppBuilder {
     }
 }
 
-fn app_of(state: &AppState) -> App {
+/// The application serving `state`, as tests drive it.
+pub fn app_of(state: &AppState) -> App {
     build_app(state.clone()).map_to_response().boxed()
 }
