@@ -14,8 +14,8 @@ fn ringback(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .expect("ringback runs")
 }
 
-#[test]
-fn audit_verify_reports_intact_and_broken_chains() {
+/// A data directory with the demo clinic in it.
+fn with_demo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let demo = ringback(dir.path(), &["demo"]);
     assert!(
@@ -23,6 +23,12 @@ fn audit_verify_reports_intact_and_broken_chains() {
         "{}",
         String::from_utf8_lossy(&demo.stderr)
     );
+    dir
+}
+
+#[test]
+fn audit_verify_reports_intact_and_broken_chains() {
+    let dir = with_demo();
     let intact = ringback(dir.path(), &["audit", "verify"]);
     let text = String::from_utf8_lossy(&intact.stdout).into_owned();
     assert!(intact.status.success(), "{text}");
@@ -265,13 +271,7 @@ fn keys_rotate_pepper_keeps_the_previous_pepper() {
 
 #[test]
 fn purge_prints_what_it_would_remove_and_then_removes_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let demo = ringback(dir.path(), &["demo"]);
-    assert!(
-        demo.status.success(),
-        "{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
+    let dir = with_demo();
     for args in [&["purge", "--dry-run"][..], &["purge"][..]] {
         let purged = ringback(dir.path(), args);
         let text = String::from_utf8_lossy(&purged.stdout).into_owned();
@@ -295,13 +295,7 @@ fn purge_prints_what_it_would_remove_and_then_removes_it() {
 /// command and gets no link.
 #[test]
 fn reset_link_prints_a_link_for_an_account_only() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let demo = ringback(dir.path(), &["demo"]);
-    assert!(
-        demo.status.success(),
-        "{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
+    let dir = with_demo();
     let issued = Command::new(env!("CARGO_BIN_EXE_ringback"))
         .args(["reset-link", ringback_api::demo::DEMO_EMAIL])
         .env("RINGBACK_DATA_DIR", dir.path())

@@ -292,8 +292,7 @@ pub fn SignUp() -> impl IntoView {
 pub fn AcceptInvite() -> impl IntoView {
     let session = use_session();
     session.ensure_checked();
-    let from_link = use_location().hash.get_untracked();
-    let code = RwSignal::new(from_link.trim_start_matches('#').to_owned());
+    let code = code_from_link();
     let password = RwSignal::new(String::new());
     let repeated = RwSignal::new(String::new());
     let error = RwSignal::new(None);
@@ -339,6 +338,13 @@ pub fn AcceptInvite() -> impl IntoView {
     }
 }
 
+/// The one-time code a link carries after `#` (empty when the page was opened without one, for
+/// the code to be pasted).
+fn code_from_link() -> RwSignal<String> {
+    let from_link = use_location().hash.get_untracked();
+    RwSignal::new(from_link.trim_start_matches('#').to_owned())
+}
+
 /// A new password typed twice: the password, or why it will not do.
 fn chosen_password(
     password: RwSignal<String>,
@@ -356,8 +362,7 @@ fn chosen_password(
 /// pasted), and confirming creates the clinic and signs its owner in.
 #[component]
 pub fn ConfirmSignUp() -> impl IntoView {
-    let from_link = use_location().hash.get_untracked();
-    let code = RwSignal::new(from_link.trim_start_matches('#').to_owned());
+    let code = code_from_link();
     let error = RwSignal::new(None);
     let busy = RwSignal::new(false);
     let submit = session_starter(
@@ -434,8 +439,7 @@ pub fn ForgotPassword() -> impl IntoView {
 /// from the link (or is pasted); saving signs in and ends the account's other sessions.
 #[component]
 pub fn ResetPassword() -> impl IntoView {
-    let from_link = use_location().hash.get_untracked();
-    let code = RwSignal::new(from_link.trim_start_matches('#').to_owned());
+    let code = code_from_link();
     let password = RwSignal::new(String::new());
     let repeated = RwSignal::new(String::new());
     let error = RwSignal::new(None);
