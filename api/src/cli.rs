@@ -118,6 +118,8 @@ enum CliError {
     Purge(String),
     #[error("reset link: {0}")]
     ResetLink(String),
+    #[error("billing: {0}")]
+    Billing(String),
     #[error("key rotation: {0}; nothing was changed")]
     Rotation(#[from] ringback_core::rotation::RotationError),
 }
@@ -387,6 +389,9 @@ async fn serve() -> Result<(), CliError> {
         "database ready"
     );
     warn_of_open_sign_up(&config);
+    if config.billing.is_some() {
+        start_trials(&db).await?;
+    }
     let state = AppState::new(db, config.clone(), secrets);
     let (stop_worker, worker_stop) = tokio::sync::watch::channel(false);
     let sweep = crate::jobs::audit_sweep::spawn(&state, worker_stop.clone());
@@ -419,6 +424,18 @@ async fn serve() -> Result<(), CliError> {
         );
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// With billing on, the clinics whose trial has not started (they existed before billing was
+/// turned on) start it now.
+async fn start_trials(db: &sea_orm::DatabaseConnection) -> Result<(), CliError> {
+    let started = crate::service::trials::start_all(db, &crate::clock::Clock::system())
+        .await
+        .map_err(|error| CliError::Billing(error.to_string()))?;
+    if started > 0 {
+        tracing::info!(clinics = started, "billing is on: free trials started");
+    }
     Ok(())
 }
 

@@ -53,6 +53,9 @@ pub struct Model {
     pub billing_updated_at: Option<DateTimeUtc>,
     /// When Stripe last answered the billing check about the subscription (`billing_check`).
     pub billing_checked_at: Option<DateTimeUtc>,
+    /// When the free trial started: when billing first applied to the clinic (its sign-up, or
+    /// the first start of a server with billing on); none while billing never applied.
+    pub billing_trial_started_at: Option<DateTimeUtc>,
     /// Days call-related data is kept (at most 90).
     pub call_retention_days: i32,
     /// When the clinic's data was last purged.

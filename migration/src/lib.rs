@@ -70,6 +70,7 @@ mod m20261213_100000_add_conversation_ai_answering;
 mod m20261214_100000_claim_jobs_to_give_up;
 pub mod m20261215_100000_add_billing_check;
 mod m20261216_100000_create_password_resets;
+pub mod m20261216_110000_add_trial_start;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -141,6 +142,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_100000_claim_jobs_to_give_up::Migration),
             Box::new(m20261215_100000_add_billing_check::Migration),
             Box::new(m20261216_100000_create_password_resets::Migration),
+            Box::new(m20261216_110000_add_trial_start::Migration),
         ]
     }
 }

@@ -97,6 +97,31 @@ pub async fn record(
         .await?)
 }
 
+/// The clinic ids a deployment-wide query names: on PostgreSQL from `function` (a call of the
+/// security-definer function that runs the query, e.g. `ringback_clinics_without_trial($1)`),
+/// elsewhere from `query` itself. `values` fill the `$n` placeholders, each of which appears once
+/// and in order in `query`; the query answers a `clinic_id` column.
+pub async fn clinic_ids(
+    db: &DatabaseConnection,
+    function: &str,
+    query: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<Vec<uuid::Uuid>, DbError> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => format!("SELECT clinic_id FROM {function}"),
+        _ => (1..=values.len()).rev().fold(query.to_owned(), |sql, n| {
+            sql.replace(&format!("${n}"), "?")
+        }),
+    };
+    db.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get("", "clinic_id")?))
+        .collect()
+}
+
 /// Up to `size` clinic ids after `after` (from the first when `None`), in id order: the clinics
 /// deployment-wide work visits, one page at a time. On PostgreSQL the list comes from a function
 /// that returns ids only.

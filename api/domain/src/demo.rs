@@ -146,6 +146,8 @@ pub async fn seed(
             password: DEMO_PASSWORD.to_owned(),
             accepted_terms: ringback_shared::terms::VERSION.to_owned(),
         },
+        // Its trial starts when a server with billing on starts, as an existing clinic's does.
+        false,
     )
     .await?;
     let txn = doors::signed_up(db, clock, &grant).begin().await?;

@@ -163,6 +163,7 @@ impl AccountMutation {
             &backend.session_keys,
             &backend.secrets,
             input.into(),
+            backend.billing.is_some(),
         )
         .await
         .map_err(graphql_error)?;
@@ -203,6 +204,7 @@ impl AccountMutation {
             &backend.session_keys,
             &backend.secrets,
             &token,
+            backend.billing.is_some(),
         )
         .await
         .map_err(graphql_error)?;

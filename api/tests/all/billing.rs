@@ -1,6 +1,7 @@
 //! Billing on SQLite and PostgreSQL, against the in-process fake Stripe: off without a Stripe key
 //! (no billing, no plans, no limits); on, a new clinic is on its trial (14 days, 50 texts) until it
-//! ends, and the catalogue lists the plans. The owner pays through Checkout (the customer is made
+//! ends — a clinic that existed before billing was turned on from when it was — and the catalogue
+//! lists the plans. The owner pays through Checkout (the customer is made
 //! once), Stripe's signed events set the plan (bad, missing, stale and re-timed signatures are
 //! refused and store nothing; redeliveries change nothing; any order ends in the same state),
 //! text-backs stop when billing says so and at the text that crosses the allowance, staff replies
@@ -88,6 +89,64 @@ async fn a_new_clinic_is_on_its_trial_until_it_ends(kind: DatabaseKind) {
             .is_some_and(|why| why.contains("trial has ended")),
         "{later}"
     );
+    test_db.finish().await;
+}
+
+/// Signs `email` in on `browser` and answers when its clinic's trial ends.
+async fn trial_end_of<E: poem::Endpoint>(
+    browser: &mut Browser<E>,
+    email: &str,
+) -> chrono::DateTime<chrono::Utc> {
+    let signed_in = browser
+        .run(
+            SIGN_IN,
+            json!({ "email": email, "password": "correct horse battery" }),
+        )
+        .await;
+    assert!(signed_in["errors"].is_null(), "{signed_in}");
+    let answer = browser.run(BILLING, json!({})).await;
+    assert_eq!(answer["data"]["billing"]["mayText"], true, "{answer}");
+    answer["data"]["billing"]["trialEndsAt"]
+        .as_str()
+        .and_then(|at| at.parse().ok())
+        .unwrap_or_else(|| panic!("trialEndsAt: {answer}"))
+}
+
+/// Billing turned on for a deployment whose clinic signed up without it: the clinic's trial
+/// starts when the first server with billing on starts (audited), not at its sign-up (which would
+/// have ended it long ago); a clinic signed up with billing on keeps its own start, and the next
+/// server start changes nothing.
+async fn turning_billing_on_starts_the_trials_of_existing_clinics(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut early = Browser::new(test_db.app(web.path()));
+    early.run(SIGN_UP, sign_up_input("early@clinic.test")).await;
+    test_db.clock.advance(Duration::days(60));
+    let state = test_db.state_with(web.path(), &STRIPE);
+    let start = || ringback_api::service::trials::start_all(&state.db, &state.clock);
+    assert_eq!(start().await.expect("trials start"), 1);
+    let turned_on_at = test_db.clock.now();
+    let mut early = Browser::new(build_app(state.clone()));
+    let ends = trial_end_of(&mut early, "early@clinic.test").await;
+    assert!((ends - (turned_on_at + Duration::days(14))).abs() < Duration::minutes(1));
+
+    test_db.clock.advance(Duration::days(1));
+    let mut late = Browser::new(build_app(state.clone()));
+    late.run(SIGN_UP, sign_up_input("late@clinic.test")).await;
+    let late_signed_up_at = test_db.clock.now();
+    test_db.clock.advance(Duration::days(1));
+    assert_eq!(start().await.expect("trials start"), 0);
+    let ends = trial_end_of(&mut late, "late@clinic.test").await;
+    assert!((ends - (late_signed_up_at + Duration::days(14))).abs() < Duration::minutes(1));
+    let ends = trial_end_of(&mut early, "early@clinic.test").await;
+    assert!((ends - (turned_on_at + Duration::days(14))).abs() < Duration::minutes(1));
+    let audited = test_db
+        .query_strings(
+            "SELECT action FROM audit_log WHERE action = 'billing.trial_started'",
+            &["action"],
+        )
+        .await;
+    assert_eq!(audited.len(), 1, "{audited:?}");
     test_db.finish().await;
 }
 
@@ -867,6 +926,7 @@ async fn billing_is_for_owners(kind: DatabaseKind) {
 }
 
 on_both_databases!(
+    turning_billing_on_starts_the_trials_of_existing_clinics,
     a_text_back_waiting_when_billing_stops_is_held_back,
     the_billing_check_learns_what_no_event_said,
     the_billing_check_asks_once_after_a_period_ends,

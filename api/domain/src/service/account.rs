@@ -149,26 +149,28 @@ pub(crate) async fn validate_sign_up(
     })
 }
 
-/// Creates a clinic and its owner, and signs the owner in.
+/// Creates a clinic and its owner, and signs the owner in; with `billing_on`, its trial starts.
 pub async fn sign_up(
     db: &DatabaseConnection,
     clock: &Clock,
     keys: &SessionKeys,
     secrets: &Secrets,
     input: SignUp,
+    billing_on: bool,
 ) -> Result<SessionGrant, DomainError> {
     let valid = validate_sign_up(input, clock.now()).await?;
-    create_clinic(db, clock, keys, secrets, valid).await
+    create_clinic(db, clock, keys, secrets, valid, billing_on).await
 }
 
-/// Creates the clinic and its owner of a validated sign-up, and signs the owner in; `CONFLICT`
-/// when the address has an account.
+/// Creates the clinic and its owner of a validated sign-up, and signs the owner in; with
+/// `billing_on`, the clinic's trial starts. `CONFLICT` when the address has an account.
 pub(crate) async fn create_clinic(
     db: &DatabaseConnection,
     clock: &Clock,
     keys: &SessionKeys,
     secrets: &Secrets,
     valid: ValidSignUp,
+    billing_on: bool,
 ) -> Result<SessionGrant, DomainError> {
     let now = clock.now();
     let scope = doors::new_clinic(db, clock);
@@ -208,6 +210,9 @@ pub(crate) async fn create_clinic(
         call_retention_days: Set(90),
         last_purge_at: Set(None),
         calls_purged_before: Set(None),
+        billing_trial_started_at: Set(crate::service::trials::started_with_sign_up(
+            billing_on, now,
+        )),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

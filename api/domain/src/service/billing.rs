@@ -1,6 +1,6 @@
 //! Where a clinic stands with billing, read from its stored state with the shared rules
-//! (`ringback_shared::billing`): on its trial (from sign-up, for the configured days) or on a
-//! subscription with Stripe's status; what it may send now; and its plan and allowance. Owners
+//! (`ringback_shared::billing`): on its trial (from when billing first applied to it, for the
+//! configured days: see [`crate::service::trials`]) or on a subscription with Stripe's status; what it may send now; and its plan and allowance. Owners
 //! start Stripe Checkout for a plan (the clinic's Stripe customer is created once) and open the
 //! Customer Portal; Stripe's signed events bring the subscription's current state back
 //! ([`apply_subscription`]), audited with the event's id. With billing off (no Stripe key) nothing
@@ -73,9 +73,15 @@ pub fn standing(clinic: &clinic::Model, settings: &BillingSettings) -> Standing 
             past_due_since: clinic.billing_past_due_since,
         },
         None => Standing::Trial {
-            ends: clinic.created_at + Duration::days(i64::from(settings.trial_days)),
+            ends: trial_start(clinic) + Duration::days(i64::from(settings.trial_days)),
         },
     }
+}
+
+/// When `clinic`'s trial started: when billing first applied to it, or its sign-up while none is
+/// recorded (a server with billing on records one for every clinic as it starts).
+pub fn trial_start(clinic: &clinic::Model) -> DateTime<Utc> {
+    clinic.billing_trial_started_at.unwrap_or(clinic.created_at)
 }
 
 /// `clinic`'s billing at `now`.
@@ -91,7 +97,7 @@ pub fn view(clinic: &clinic::Model, settings: &BillingSettings, now: DateTime<Ut
         Standing::Trial { .. } => None,
     };
     let period = match standing {
-        Standing::Trial { ends } => Some((clinic.created_at, ends)),
+        Standing::Trial { ends } => Some((trial_start(clinic), ends)),
         Standing::Subscribed { .. } => clinic.billing_period_start.zip(clinic.billing_period_end),
     };
     BillingView {

@@ -16,10 +16,11 @@
 use chrono::{DateTime, Duration, Utc};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
+use ringback_core::schedule;
 use ringback_core::tenant::TenantScope;
 use ringback_entity::clinic;
 use ringback_migration::m20261215_100000_add_billing_check::STALE_CLINICS;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, Set, Statement};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use uuid::Uuid;
 
 use crate::service::billing::{self, Applied, BillingContext, EventStamp};
@@ -78,23 +79,13 @@ async fn stale_clinics(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, DomainError> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "SELECT clinic_id FROM ringback_clinics_billing_stale($1, $2)".to_owned()
-        }
-        _ => STALE_CLINICS.replace("$1", "?").replace("$2", "?"),
-    };
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [(now - RENEWAL_SLACK).into(), (MAX_CLINICS as i32).into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|row| Ok(row.try_get::<Uuid>("", "clinic_id")?))
-        .collect()
+    Ok(schedule::clinic_ids(
+        db,
+        "ringback_clinics_billing_stale($1, $2)",
+        STALE_CLINICS,
+        vec![(now - RENEWAL_SLACK).into(), (MAX_CLINICS as i32).into()],
+    )
+    .await?)
 }
 
 /// Asks Stripe about the scope's clinic's subscription (outside any transaction), stores the

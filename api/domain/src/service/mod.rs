@@ -46,6 +46,7 @@ pub mod setup;
 pub mod sign_up_requests;
 pub mod team;
 pub mod text_back;
+pub mod trials;
 pub mod usage;
 pub mod webhook_refusals;
 pub mod worklist;

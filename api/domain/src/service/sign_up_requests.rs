@@ -82,15 +82,16 @@ pub async fn request(
     Ok(())
 }
 
-/// Creates the clinic and owner of the request `token` names and signs the owner in; the link
-/// then stops working. An unknown, used or expired token, or an address taken since, gets one
-/// answer.
+/// Creates the clinic and owner of the request `token` names and signs the owner in (with
+/// `billing_on`, the clinic's trial starts); the link then stops working. An unknown, used or
+/// expired token, or an address taken since, gets one answer.
 pub async fn confirm(
     db: &DatabaseConnection,
     clock: &Clock,
     keys: &SessionKeys,
     secrets: &Secrets,
     token: &str,
+    billing_on: bool,
 ) -> Result<SessionGrant, DomainError> {
     let invalid =
         || DomainError::BadUserInput("this link has expired or was already used".to_owned());
@@ -108,7 +109,7 @@ pub async fn confirm(
         return Err(invalid());
     }
     let valid = valid_sign_up(found)?;
-    match account::create_clinic(db, clock, keys, secrets, valid).await {
+    match account::create_clinic(db, clock, keys, secrets, valid, billing_on).await {
         Err(DomainError::Conflict(_)) => Err(invalid()),
         other => other,
     }
