@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use ringback_shared::access::Permission;
 use ringback_shared::billing::{Entitlement, Standing, Stopped};
 
-use crate::guard::{Access, with_tenant};
+use crate::error::graphql_error;
+use crate::guard::{Access, principal, with_tenant};
 use ringback_core::error::DomainError;
 use ringback_domain::Backend;
 use ringback_domain::service::billing::Plan as PlanSettings;
@@ -185,25 +186,22 @@ enum StripePage {
     Portal,
 }
 
-/// Opens `page` for the signed-in owner (each is a request to Stripe, so rate-limited).
+/// Opens `page` for the signed-in owner (each is a request to Stripe, so rate-limited); the
+/// domain asks Stripe outside any transaction.
 async fn stripe_page(ctx: &Context<'_>, page: StripePage) -> async_graphql::Result<String> {
     let backend = ctx.data::<Backend>()?;
-    with_tenant(
-        ctx,
-        Access::Write(Permission::ManageBilling),
-        async |txn, principal| {
-            let context = billing_on(backend)?;
-            let user = principal.user_id()?;
-            backend.rate_limits.billing_session(user)?;
-            match &page {
-                StripePage::Checkout(plan) => {
-                    billing::start_checkout(txn, context, user, plan).await
-                }
-                StripePage::Portal => billing::open_portal(txn, context, user).await,
-            }
-        },
-    )
-    .await
+    let principal = principal(ctx).await?;
+    let opened = async {
+        let scope = principal.require_write(Permission::ManageBilling)?;
+        let context = billing_on(backend)?;
+        let user = principal.user_id()?;
+        backend.rate_limits.billing_session(user)?;
+        match &page {
+            StripePage::Checkout(plan) => billing::start_checkout(scope, context, user, plan).await,
+            StripePage::Portal => billing::open_portal(scope, context, user).await,
+        }
+    };
+    opened.await.map_err(graphql_error)
 }
 
 /// Billing's context, or a clear error where this deployment bills nobody.

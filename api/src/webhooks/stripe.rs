@@ -12,9 +12,10 @@ use poem::{Body, IntoResponse, Request, Response, handler};
 use crate::error::DomainError;
 use crate::state::AppState;
 use chrono::DateTime;
+use ringback_core::tenant::TenantScope;
 use ringback_domain::doors;
 use ringback_domain::service::billing::{self, BillingContext, EventStamp};
-use ringback_domain::service::processed_webhooks;
+use ringback_domain::service::{clinic, processed_webhooks};
 use ringback_providers::stripe::event::{EventKind, SignedEvent};
 
 /// Largest event body accepted (a subscription with its items and prices fits many times over).
@@ -59,9 +60,15 @@ pub async fn receive(request: &Request, body: Body, state: Data<&AppState>) -> R
     }
 }
 
-/// Applies `event` to its clinic; what happened, in words. One transaction holds the clinic's
-/// lock from the redelivery check to the store, with Stripe asked in between, so two deliveries
-/// at once cannot store an older answer over a newer one.
+/// How often a delivery asks Stripe again when the clinic's billing changed while Stripe was
+/// asked (another delivery stored its answer); then Stripe is told to try again later.
+const ATTEMPTS: usize = 3;
+
+/// Applies `event` to its clinic; what happened, in words. Stripe is asked outside any
+/// transaction (a slow Stripe holds no lock: on SQLite every writer, missed calls included, would
+/// wait for it); the answer is stored under the clinic's lock only if nothing was stored while it
+/// was asked, else Stripe is asked again, so two deliveries at once cannot store an older answer
+/// over a newer one.
 async fn apply(
     state: &AppState,
     context: &BillingContext,
@@ -74,13 +81,41 @@ async fn apply(
         tracing::info!(event = %event.id, "a Stripe event for a customer no clinic has");
         return Ok("ignored: no clinic has this customer");
     };
+    for _ in 0..ATTEMPTS {
+        if let Some(done) = try_apply(&scope, context, event).await? {
+            return Ok(done);
+        }
+    }
+    Err(DomainError::Conflict(
+        "the clinic's billing kept changing while Stripe was asked".to_owned(),
+    ))
+}
+
+/// One attempt of [`apply`]: `None` when the clinic's billing changed while Stripe was asked.
+async fn try_apply(
+    scope: &TenantScope,
+    context: &BillingContext,
+    event: &SignedEvent,
+) -> Result<Option<&'static str>, DomainError> {
+    let txn = scope.begin().await?;
+    if processed_webhooks::is_known(&txn, PROVIDER, &event.id).await? {
+        return Ok(Some("already applied"));
+    }
+    let stored_at = clinic::get(&txn).await?.billing_updated_at;
+    txn.commit().await?;
+    let current = match &event.subscription {
+        Some(id) => Some(context.stripe.subscription(id).await?),
+        None => None,
+    };
     let txn = scope.begin().await?;
     txn.lock_clinic().await?;
     if processed_webhooks::is_known(&txn, PROVIDER, &event.id).await? {
-        return Ok("already applied");
+        return Ok(Some("already applied"));
     }
-    if let Some(id) = &event.subscription {
-        let current = context.stripe.subscription(id).await?;
+    if let Some(current) = current {
+        if clinic::get(&txn).await?.billing_updated_at != stored_at {
+            return Ok(None);
+        }
         let stamp = EventStamp {
             id: &event.id,
             created: DateTime::from_timestamp(event.created, 0).unwrap_or_else(|| txn.now()),
@@ -90,5 +125,5 @@ async fn apply(
     }
     processed_webhooks::remember(&txn, PROVIDER, &event.id).await?;
     txn.commit().await?;
-    Ok("applied")
+    Ok(Some("applied"))
 }

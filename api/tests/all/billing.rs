@@ -195,6 +195,61 @@ async fn missed_call_queued(app: &TestApp, sid: &str, from: &str) {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// While Stripe holds a request (as a slow Stripe would), a missed call from `from` is answered and its
+/// text-back queued; then Stripe is let go. Fails if the call waited for Stripe.
+async fn missed_call_while_stripe_is_slow(app: &TestApp, sid: &str, from: &str) {
+    let stripe = stripe(app);
+    let mut waited = 0;
+    while stripe.held() == 0 {
+        assert!(waited < 1500, "no request reached Stripe");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        waited += 1;
+    }
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        missed_call_queued(app, sid, from),
+    )
+    .await;
+    stripe.release();
+    assert!(answered.is_ok(), "the missed call waited for Stripe");
+    assert_eq!(text_back_status(app, sid).await, "queued");
+}
+
+/// Stripe is never asked while the clinic is locked: with Stripe slow, a missed call during a
+/// checkout and during a Stripe event's delivery is answered at once; both finish once Stripe
+/// answers.
+async fn a_slow_stripe_holds_up_no_missed_call(kind: DatabaseKind) {
+    let app = billed_clinic(kind, &[]).await;
+    let mut owner = app.browser();
+    owner
+        .run(
+            SIGN_IN,
+            json!({ "email": OWNER_EMAIL, "password": "correct horse battery" }),
+        )
+        .await;
+    stripe(&app).hold();
+    let (started, ()) = tokio::join!(
+        owner.run(START_CHECKOUT, json!({ "plan": "starter" })),
+        missed_call_while_stripe_is_slow(&app, "CA-slow-checkout", "+447700900456"),
+    );
+    let url = started["data"]["startCheckout"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"));
+    let session = url.rsplit('/').next().expect("session id");
+    let subscription = stripe(&app).pay(session).await.expect("paid");
+
+    let event = stripe(&app)
+        .invoice_event("invoice.paid", &subscription)
+        .expect("an invoice event");
+    stripe(&app).hold();
+    let (status, ()) = tokio::join!(
+        stripe(&app).deliver(&event),
+        missed_call_while_stripe_is_slow(&app, "CA-slow-event", "+447700900457"),
+    );
+    assert_eq!(status, 200);
+    app.db.finish().await;
+}
+
 /// The text-back status of the call Twilio knows as `sid` (`sent` for a text sent or already
 /// delivered).
 async fn text_back_status(app: &TestApp, sid: &str) -> String {
@@ -927,6 +982,7 @@ async fn billing_is_for_owners(kind: DatabaseKind) {
 
 on_both_databases!(
     turning_billing_on_starts_the_trials_of_existing_clinics,
+    a_slow_stripe_holds_up_no_missed_call,
     a_text_back_waiting_when_billing_stops_is_held_back,
     the_billing_check_learns_what_no_event_said,
     the_billing_check_asks_once_after_a_period_ends,

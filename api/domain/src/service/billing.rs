@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use ringback_core::error::DomainError;
-use ringback_core::tenant::{TenantTxn, set_local};
+use ringback_core::tenant::{TenantScope, TenantTxn, set_local};
 use ringback_entity::clinic;
 use ringback_providers::stripe::client::{StripeBilling, SubscriptionState};
 use sea_orm::{
@@ -129,34 +129,43 @@ fn is_live(status: Option<&str>) -> bool {
         })
 }
 
-/// The clinic's Stripe customer, created (once: the clinic row is locked, and Stripe's request is
-/// idempotent on the clinic) for the signed-in owner `user_id`'s e-mail.
+/// The clinic's Stripe customer: the stored one, or one created for the owner's `email` and
+/// stored, unless another request stored one meanwhile (Stripe's create is idempotent on the
+/// clinic, so both get the same customer). Stripe is asked outside any transaction.
 async fn customer(
-    txn: &TenantTxn,
+    scope: &TenantScope,
     context: &BillingContext,
-    user_id: Uuid,
+    stored: Option<String>,
+    email: &str,
 ) -> Result<String, DomainError> {
+    if let Some(customer) = stored {
+        return Ok(customer);
+    }
+    let created = context
+        .stripe
+        .create_customer(&scope.clinic_id().to_string(), email)
+        .await?;
+    let txn = scope.begin().await?;
     txn.lock_clinic().await?;
-    let row = clinic_settings::get(txn).await?;
+    let row = clinic_settings::get(&txn).await?;
     if let Some(customer) = row.stripe_customer_id.clone() {
         return Ok(customer);
     }
-    let owner = account::signed_in_user(txn, user_id).await?;
-    let customer = context
-        .stripe
-        .create_customer(&txn.clinic_id().to_string(), &owner.email)
-        .await?;
     let mut model: clinic::ActiveModel = row.into();
-    model.stripe_customer_id = Set(Some(customer.clone()));
+    model.stripe_customer_id = Set(Some(created.clone()));
     model.billing_updated_at = Set(Some(txn.now()));
     model.update(txn.conn()).await?;
-    Ok(customer)
+    txn.commit().await?;
+    Ok(created)
 }
 
 /// A Stripe Checkout page subscribing the clinic to plan `plan_key`, for owner `user_id`. A clinic
-/// whose subscription is running changes plan in the Portal instead.
+/// whose subscription is running changes plan in the Portal instead. Stripe is asked outside any
+/// transaction, so a slow Stripe holds no lock (on SQLite every writer, missed calls included,
+/// would wait for it); two checkouts at once may both open, and a second subscription paid for is
+/// audited for staff to refund ([`apply_subscription`]).
 pub async fn start_checkout(
-    txn: &TenantTxn,
+    scope: &TenantScope,
     context: &BillingContext,
     user_id: Uuid,
     plan_key: &str,
@@ -165,60 +174,76 @@ pub async fn start_checkout(
         .settings
         .plan(plan_key)
         .ok_or_else(|| DomainError::BadUserInput(format!("there is no plan `{plan_key}`")))?;
-    // Under the clinic's lock, so two owners' clicks cannot both pass the check.
-    txn.lock_clinic().await?;
-    let row = clinic_settings::get(txn).await?;
+    let txn = scope.begin().await?;
+    let row = clinic_settings::get(&txn).await?;
+    let owner = account::signed_in_user(&txn, user_id).await?;
+    txn.commit().await?;
     if row.stripe_subscription_id.is_some() && is_live(row.billing_status.as_deref()) {
         return Err(DomainError::Conflict(
             "the clinic already has a subscription: change plan in the billing portal".to_owned(),
         ));
     }
-    let customer = customer(txn, context, user_id).await?;
+    let customer = customer(scope, context, row.stripe_customer_id, &owner.email).await?;
     let url = context
         .stripe
         .checkout(
             &customer,
-            &txn.clinic_id().to_string(),
+            &scope.clinic_id().to_string(),
             plan,
             &context.page("?checkout=done"),
             &context.page("?checkout=cancelled"),
         )
         .await?;
-    audit::append(
-        txn,
-        AuditEvent {
-            actor: Some(user_id),
-            action: "billing.checkout_started",
-            detail: json!({ "plan": plan.key }),
-        },
+    record(
+        scope,
+        user_id,
+        "billing.checkout_started",
+        json!({ "plan": plan.key }),
     )
     .await?;
     Ok(url)
 }
 
-/// A Stripe Customer Portal page for the clinic's customer, returning to the billing page.
+/// A Stripe Customer Portal page for the clinic's customer, returning to the billing page;
+/// Stripe is asked outside any transaction.
 pub async fn open_portal(
-    txn: &TenantTxn,
+    scope: &TenantScope,
     context: &BillingContext,
     user_id: Uuid,
 ) -> Result<String, DomainError> {
-    let Some(customer) = clinic_settings::get(txn).await?.stripe_customer_id else {
+    let txn = scope.begin().await?;
+    let stored = clinic_settings::get(&txn).await?.stripe_customer_id;
+    txn.commit().await?;
+    let Some(customer) = stored else {
         return Err(DomainError::Conflict(
             "choose a plan first: the billing portal opens once the clinic has started Checkout"
                 .to_owned(),
         ));
     };
     let url = context.stripe.portal(&customer, &context.page("")).await?;
+    record(scope, user_id, "billing.portal_opened", json!({})).await?;
+    Ok(url)
+}
+
+/// Appends `action` by owner `user_id` to the clinic's chain, in a transaction of its own.
+async fn record(
+    scope: &TenantScope,
+    user_id: Uuid,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), DomainError> {
+    let txn = scope.begin().await?;
     audit::append(
-        txn,
+        &txn,
         AuditEvent {
             actor: Some(user_id),
-            action: "billing.portal_opened",
-            detail: json!({}),
+            action,
+            detail,
         },
     )
     .await?;
-    Ok(url)
+    txn.commit().await?;
+    Ok(())
 }
 
 /// The clinic whose Stripe customer is `customer`, if any. This read precedes knowing the clinic;

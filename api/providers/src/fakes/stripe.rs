@@ -5,7 +5,8 @@
 //! the subscription and sends the events Stripe would), Customer Portal sessions, subscriptions and
 //! billing meter events (counted once per identifier, as Stripe deduplicates them). Events are
 //! signed as Stripe signs them (`Stripe-Signature`) and posted to the configured webhook URL;
-//! tests can also build events, deliver them in any order, and change a subscription's state.
+//! tests can also build events, deliver them in any order, change a subscription's state, make
+//! requests fail, and hold them as a slow Stripe would.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -93,6 +94,9 @@ struct Shared {
     store: Mutex<Store>,
     next_id: AtomicU64,
     failures: AtomicU32,
+    /// While true, API requests wait (a slow Stripe); `held` counts those waiting.
+    holding: tokio::sync::watch::Sender<bool>,
+    held: AtomicU32,
     client: reqwest::Client,
 }
 
@@ -136,6 +140,8 @@ impl FakeStripe {
             store: Mutex::new(Store::default()),
             next_id: AtomicU64::new(1),
             failures: AtomicU32::new(0),
+            holding: tokio::sync::watch::Sender::new(false),
+            held: AtomicU32::new(0),
             client: reqwest::Client::new(),
         });
         let routes = Route::new()
@@ -150,6 +156,7 @@ impl FakeStripe {
             .at("/v1/billing/meter_events", post(create_meter_event))
             .at("/pay/:id", get(checkout_page).post(pay_page))
             .at("/portal/:id", get(portal_page))
+            .around(wait_while_held)
             .data(shared.clone());
         let server = super::serve(acceptor, routes);
         Ok(Self { shared, server })
@@ -163,6 +170,21 @@ impl FakeStripe {
     /// Where events are posted (the server's `/webhooks/stripe`).
     pub fn deliver_events_to(&self, url: &str) {
         *lock(&self.shared.webhook_url) = Some(url.to_owned());
+    }
+
+    /// Makes API requests wait, as a slow Stripe would, until [`FakeStripe::release`].
+    pub fn hold(&self) {
+        self.shared.holding.send_replace(true);
+    }
+
+    /// Lets the held requests (and later ones) through.
+    pub fn release(&self) {
+        self.shared.holding.send_replace(false);
+    }
+
+    /// How many API requests are waiting now.
+    pub fn held(&self) -> u32 {
+        self.shared.held.load(Ordering::SeqCst)
     }
 
     /// Makes the next `count` API requests fail with HTTP 500.
@@ -512,6 +534,26 @@ fn refusal(shared: &Shared, request: &Request) -> Option<Response> {
             "An unknown error occurred",
         )
     })
+}
+
+/// Holds an API request while the fake is told to ([`FakeStripe::hold`]).
+async fn wait_while_held<E: poem::Endpoint>(
+    endpoint: E,
+    request: Request,
+) -> poem::Result<Response> {
+    let shared = request.data::<Arc<Shared>>().cloned();
+    if let Some(shared) = shared.filter(|_| request.uri().path().starts_with("/v1/")) {
+        let mut holding = shared.holding.subscribe();
+        if *holding.borrow() {
+            shared.held.fetch_add(1, Ordering::SeqCst);
+            let _ = holding.wait_for(|held| !held).await;
+            shared.held.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    endpoint
+        .call(request)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 /// The form body of an authorised request, or its refusal.
