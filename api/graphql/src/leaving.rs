@@ -19,7 +19,8 @@ pub struct ClinicDeleted {
     pub rows_deleted: i64,
     /// Members deleted because they belonged to no other clinic.
     pub members_deleted: i64,
-    /// Whether a running subscription was cancelled with Stripe.
+    /// Whether any running subscription was cancelled with Stripe (every one of the clinic's
+    /// Stripe customer is).
     pub subscription_cancelled: bool,
 }
 

@@ -51,7 +51,25 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
         .await
         .expect("demo");
     let clinic = app.clinic_id;
-    let subscription = app.subscribe("starter").await;
+    // Two Checkout tabs, both paid: the second subscription is an extra that must end too.
+    for plan in ["starter", "growth"] {
+        let started = app
+            .owner
+            .run(
+                "mutation($plan: String!) { startCheckout(plan: $plan) }",
+                json!({ "plan": plan }),
+            )
+            .await;
+        assert!(started["errors"].is_null(), "{started}");
+    }
+    let (subscription, extra) = {
+        let stripe = app.stripe.as_ref().expect("fake Stripe");
+        let sessions: Vec<String> = stripe.checkouts().into_iter().map(|c| c.id).collect();
+        (
+            stripe.pay(&sessions[0]).await.expect("paid"),
+            stripe.pay(&sessions[1]).await.expect("paid"),
+        )
+    };
     let name = app.keep_numbers().await;
     app.receive_text("SMleaving", "+447700900321", "Please call me back")
         .await;
@@ -108,10 +126,13 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
         assert_eq!(n, "0", "{table} keeps the deleted clinic's rows");
     }
     let stripe = app.stripe.as_ref().expect("fake Stripe");
-    assert_eq!(
-        stripe.subscription_json(&subscription).expect("known")["status"],
-        "canceled"
-    );
+    for id in [&subscription, &extra] {
+        assert_eq!(
+            stripe.subscription_json(id).expect("known")["status"],
+            "canceled",
+            "{id}"
+        );
+    }
     let record = app
         .db
         .query_strings(

@@ -3,7 +3,8 @@
 //! Deleting a clinic ([`delete_clinic`]) takes the owner's password and the clinic's name typed
 //! out. The clinic's data key is destroyed first, so every value sealed under it (numbers, message
 //! texts, the forwarding line) can no longer be opened with any key the deployment holds; then a
-//! running subscription is cancelled with Stripe, every row of every tenant table is deleted (rows
+//! every running subscription of its Stripe customer is cancelled (an extra one from a second
+//! paid Checkout too), every row of every tenant table is deleted (rows
 //! gone, not flagged) and the clinic itself (its audit log with it, by the foreign key); one deployment-level record remains in
 //! `clinic_deletions`: the clinic's id, when, and how many rows of each table went. After the commit
 //! [`forget_former_members`] deletes the members who belong to no other clinic (as
@@ -57,6 +58,7 @@ pub struct DeletedClinic {
     pub rows: BTreeMap<String, u64>,
     /// Who was a member: those in no other clinic are deleted after the commit.
     pub former_members: Vec<Uuid>,
+    /// Whether any running subscription was cancelled with Stripe.
     pub subscription_cancelled: bool,
 }
 
@@ -110,7 +112,7 @@ pub async fn delete_clinic(
         return Ok(Outcome::WrongPassword);
     }
     destroy_data_key(txn).await?;
-    let subscription_cancelled = cancel_subscription(stripe, &settings).await?;
+    let subscription_cancelled = cancel_subscriptions(stripe, &settings).await?;
     let former_members = txn
         .find::<membership::Entity>()
         .all(txn.conn())
@@ -159,26 +161,25 @@ async fn destroy_data_key(txn: &TenantTxn) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// Cancels the clinic's running subscription, if it has one; a subscription Stripe no longer
-/// knows is nothing to cancel. Stripe being unreachable stops the deletion (nothing is lost).
-async fn cancel_subscription(
+/// Cancels every running subscription of the clinic's Stripe customer (the clinic's, and any
+/// extra one a second paid Checkout left); whether any was. One Stripe no longer knows is nothing
+/// to cancel. Stripe being unreachable stops the deletion (nothing is lost).
+async fn cancel_subscriptions(
     stripe: Option<&StripeBilling>,
     settings: &clinic::Model,
 ) -> Result<bool, DomainError> {
-    let (Some(stripe), Some(id)) = (stripe, settings.stripe_subscription_id.as_deref()) else {
+    let (Some(stripe), Some(customer)) = (stripe, settings.stripe_customer_id.as_deref()) else {
         return Ok(false);
     };
-    if matches!(
-        settings.billing_status.as_deref(),
-        Some("canceled" | "incomplete_expired")
-    ) {
-        return Ok(false);
+    let mut cancelled = false;
+    for id in stripe.running_subscriptions(customer).await? {
+        match stripe.cancel_subscription(&id).await {
+            Ok(()) => cancelled = true,
+            Err(BillingError::Refused(404)) => {}
+            Err(error) => return Err(error.into()),
+        }
     }
-    match stripe.cancel_subscription(id).await {
-        Ok(()) => Ok(true),
-        Err(BillingError::Refused(404)) => Ok(false),
-        Err(error) => Err(error.into()),
-    }
+    Ok(cancelled)
 }
 
 /// Deletes every row of the clinic in `E`'s table, counted under the table's name.

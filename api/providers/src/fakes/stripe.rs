@@ -774,7 +774,8 @@ fn no_such_subscription(id: &str) -> Response {
     )
 }
 
-/// `GET /v1/subscriptions?customer=…`: a customer's subscriptions, newest first.
+/// `GET /v1/subscriptions?customer=…&status=…`: a customer's subscriptions, newest first (without
+/// a status, those not cancelled).
 #[handler]
 async fn list_subscriptions(request: &Request, Data(shared): Data<&Arc<Shared>>) -> Response {
     if let Some(refused) = refusal(shared, request) {
@@ -782,12 +783,19 @@ async fn list_subscriptions(request: &Request, Data(shared): Data<&Arc<Shared>>)
     }
     let query = fields(request.uri().query().unwrap_or_default().as_bytes());
     let customer = field(&query, "customer");
+    // Without a status, Stripe lists the subscriptions that are not cancelled.
+    let status = field(&query, "status");
     let store = lock(&shared.store);
     let listed: Vec<Value> = store
         .subscriptions
         .iter()
         .rev()
         .filter(|sub| customer.is_none_or(|customer| sub.customer == customer))
+        .filter(|sub| match status {
+            None => sub.status != "canceled",
+            Some("all") => true,
+            Some(wanted) => sub.status == wanted,
+        })
         .map(|sub| shared.subscription_json(sub))
         .collect();
     Json(json!({

@@ -1,6 +1,7 @@
 //! Stripe's REST API through async-stripe, for what billing needs: a customer per clinic (its id
 //! in the metadata), a Checkout Session for a plan, a Customer Portal session, the current state of
-//! a subscription, and usage reported as billing meter events (deduplicated by their identifier).
+//! a subscription, a customer's running subscriptions (to end them all when its clinic is deleted),
+//! and usage reported as billing meter events (deduplicated by their identifier).
 //! The base URL is configurable, so tests talk to a fake. Failures name no secret.
 
 use std::collections::HashMap;
@@ -168,6 +169,32 @@ impl StripeBilling {
             cancel_at_period_end: subscription.cancel_at_period_end,
             created: subscription.created,
         })
+    }
+
+    /// The ids of `customer`'s subscriptions that have not ended (Stripe lists those that are not
+    /// cancelled; an expired incomplete one has ended too), every page of them.
+    pub async fn running_subscriptions(&self, customer: &str) -> Result<Vec<String>, BillingError> {
+        let mut running = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut request = stripe_billing::subscription::ListSubscription::new()
+                .customer(customer)
+                .limit(100);
+            if let Some(last) = after.take() {
+                request = request.starting_after(last);
+            }
+            let page = request.send(&self.client).await?;
+            after = page.data.last().map(|sub| sub.id.as_str().to_owned());
+            running.extend(
+                page.data
+                    .iter()
+                    .filter(|sub| sub.status.as_str() != "incomplete_expired")
+                    .map(|sub| sub.id.as_str().to_owned()),
+            );
+            if !page.has_more || after.is_none() {
+                return Ok(running);
+            }
+        }
     }
 
     /// Cancels subscription `id` at once, without a final invoice (its clinic is being deleted).
