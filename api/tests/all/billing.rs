@@ -575,6 +575,46 @@ async fn a_late_older_event_does_not_shorten_the_grace(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// A failed payment of an earlier period, settled since, whose event comes late (after the next
+/// period's payment failed too) does not move the grace's start back and end texting.
+async fn a_late_failure_of_a_settled_payment_leaves_the_grace(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let subscription = app.subscribe("starter").await;
+    app.db.clock.advance(Duration::days(2));
+    stripe(&app).update_subscription(&subscription, |sub| sub.status = "past_due".to_owned());
+    let settled_failure = stripe(&app)
+        .invoice_event("invoice.payment_failed", &subscription)
+        .expect("invoice");
+    stripe(&app).update_subscription(&subscription, |sub| sub.status = "active".to_owned());
+    let paid = stripe(&app)
+        .invoice_event("invoice.paid", &subscription)
+        .expect("invoice");
+    assert_eq!(stripe(&app).deliver(&paid).await, 200);
+
+    // The next period's payment fails too; then the first failure's event arrives.
+    let next_start = stripe(&app)
+        .update_subscription(&subscription, |sub| {
+            sub.period = (sub.period.1, sub.period.1 + 30 * 86_400);
+        })
+        .expect("the subscription")["items"]["data"][0]["current_period_start"]
+        .as_i64()
+        .expect("a period start");
+    let since_period = chrono::DateTime::from_timestamp(next_start, 0).expect("a time");
+    app.db.clock.set(since_period + Duration::days(1));
+    app.sign_in_again().await;
+    stripe(&app).update_subscription(&subscription, |sub| sub.status = "past_due".to_owned());
+    let failed = stripe(&app)
+        .invoice_event("invoice.payment_failed", &subscription)
+        .expect("invoice");
+    assert_eq!(stripe(&app).deliver(&failed).await, 200);
+    let first = billing(&mut app).await;
+    assert_eq!(stripe(&app).deliver(&settled_failure).await, 200);
+    let after = billing(&mut app).await;
+    assert_eq!(after["graceUntil"], first["graceUntil"], "{after}");
+    assert_eq!(after["mayText"], true, "{after}");
+    app.db.finish().await;
+}
+
 /// A subscriber moved to a price in no plan of the catalogue (the operator gave the plan a new
 /// price) keeps their plan and its allowance, and staff find why in the audit log.
 async fn a_price_outside_the_catalogue_keeps_the_plan(kind: DatabaseKind) {
@@ -987,6 +1027,7 @@ on_both_databases!(
     the_billing_check_learns_what_no_event_said,
     the_billing_check_asks_once_after_a_period_ends,
     a_late_older_event_does_not_shorten_the_grace,
+    a_late_failure_of_a_settled_payment_leaves_the_grace,
     a_price_outside_the_catalogue_keeps_the_plan,
     billing_is_off_without_a_stripe_key,
     a_new_clinic_is_on_its_trial_until_it_ends,

@@ -349,6 +349,7 @@ pub async fn apply_subscription(
         SubscriptionStatus::PastDue => Some(past_due_since(
             row.billing_past_due_since,
             &event,
+            subscription.period.and_then(|(start, _)| at(start)),
             txn.now(),
         )),
         _ => None,
@@ -429,16 +430,19 @@ async fn plan_of(
     Ok((kept, overage_item))
 }
 
-/// When a past-due subscription's grace starts: at the earliest failed payment seen (a failure
-/// event's creation), else when the state was first seen past due (`now`, as an event of another
-/// kind arrived, which may have been created long before the payment failed: its time would cut
-/// the grace short).
+/// When a past-due subscription's grace starts: at the earliest failed payment of the current
+/// period seen (a failure event's creation), else when the state was first seen past due (`now`,
+/// as an event of another kind arrived, which may have been created long before the payment
+/// failed: its time would cut the grace short). A failure created before the period began is of
+/// an earlier, settled payment (its event came late) and moves nothing.
 fn past_due_since(
     stored: Option<DateTime<Utc>>,
     event: &EventStamp<'_>,
+    period_start: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let seen = if event.reports_failed_payment {
+    let of_this_period = period_start.is_none_or(|start| event.created >= start);
+    let seen = if event.reports_failed_payment && of_this_period {
         event.created.min(now)
     } else {
         now
