@@ -2,9 +2,11 @@
 //! `{"table": …, "row": {…}}`, section by section: the clinic's settings, the team (no password
 //! hashes), calls, appointments, attributions, conversations (with the intake details the AI
 //! saved opened), messages (their texts opened; one that cannot be opened is exported with
-//! `unreadable` and no text, an erased caller's text-back or reply with `erased` and no text),
-//! worklist dismissals, the opt-out and do-not-process lists, the
-//! audit log and the daily figures (delay samples that do not decode exported as null).
+//! `unreadable` and no text, an erased caller's text-back or reply with `erased` and no text), the
+//! AI receptionist's steps, the team's notifications, worklist dismissals, the opt-out and
+//! do-not-process lists, the texts counted per billing period, the audit log and the daily
+//! figures (delay samples that do not decode exported as null). [`NOT_EXPORTED`] names every other
+//! table that holds a clinic's rows, and why it stays behind.
 //! Sealed values (numbers, keys) are left out: they mean nothing outside the server, and a number
 //! never leaves it.
 //!
@@ -20,8 +22,9 @@ use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{ClinicOwned, TenantTxn};
 use ringback_entity::{
-    appointment, attribution, audit_log, call, caller_restriction, clinic_service, conversation,
-    daily_metric, membership, message, opt_out, user, worklist_dismissal,
+    ai_step, appointment, attribution, audit_log, billing_usage, call, caller_restriction,
+    clinic_service, conversation, daily_metric, membership, message, notification, opt_out, user,
+    worklist_dismissal,
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
@@ -60,16 +63,19 @@ pub enum Section {
     Attributions,
     Conversations,
     Messages,
+    AiSteps,
+    Notifications,
     WorklistDismissals,
     OptOuts,
     Restrictions,
+    TextsCounted,
     AuditLog,
     DailyFigures,
 }
 
 impl Section {
     /// Every section, in export order.
-    pub const ALL: [Section; 13] = [
+    pub const ALL: [Section; 16] = [
         Section::Clinic,
         Section::Team,
         Section::PriceList,
@@ -78,9 +84,12 @@ impl Section {
         Section::Attributions,
         Section::Conversations,
         Section::Messages,
+        Section::AiSteps,
+        Section::Notifications,
         Section::WorklistDismissals,
         Section::OptOuts,
         Section::Restrictions,
+        Section::TextsCounted,
         Section::AuditLog,
         Section::DailyFigures,
     ];
@@ -96,14 +105,61 @@ impl Section {
             Section::Attributions => "attributions",
             Section::Conversations => "conversations",
             Section::Messages => "messages",
+            Section::AiSteps => "ai_steps",
+            Section::Notifications => "notifications",
             Section::WorklistDismissals => "worklist_dismissals",
             Section::OptOuts => "opt_outs",
             Section::Restrictions => "caller_restrictions",
+            Section::TextsCounted => "texts_counted",
             Section::AuditLog => "audit_log",
             Section::DailyFigures => "daily_figures",
         }
     }
+
+    /// The database table the section reads.
+    pub fn table(self) -> &'static str {
+        match self {
+            Section::Clinic => "clinics",
+            Section::Team => "memberships",
+            Section::PriceList => "clinic_services",
+            Section::TextsCounted => "billing_usage",
+            Section::DailyFigures => "daily_metrics",
+            other => other.name(),
+        }
+    }
 }
+
+/// The tables holding a clinic's rows that the export leaves behind, and why: working state and
+/// secrets' hashes, which mean nothing outside the server.
+pub const NOT_EXPORTED: &[(&str, &str)] = &[
+    (
+        "job_outbox",
+        "texts and reports waiting to go: working state",
+    ),
+    (
+        "audit_pending",
+        "reads waiting to be sealed into the audit log, which is exported",
+    ),
+    (
+        "processed_webhooks",
+        "provider event ids applied once: working state",
+    ),
+    ("refresh_tokens", "session tokens' hashes"),
+    ("api_keys", "integrators' keys' hashes"),
+    ("invites", "invitation tokens' hashes, valid a few days"),
+    (
+        "provider_numbers",
+        "the texting number, sealed, and its routing key",
+    ),
+    (
+        "webhook_refusals",
+        "the last provider requests refused for its numbers: a diagnosis, nothing of the request",
+    ),
+    (
+        "clinic_deletions",
+        "the deployment's record of deleted clinics: none while the clinic exists",
+    ),
+];
 
 /// Where a download is: the section, and the last key read in it.
 #[derive(Clone, Debug, Default)]
@@ -134,9 +190,12 @@ pub async fn plan(txn: &TenantTxn) -> Result<Vec<(Section, u64)>, DomainError> {
             Section::Attributions => count::<attribution::Entity>(txn).await?,
             Section::Conversations => count::<conversation::Entity>(txn).await?,
             Section::Messages => count::<message::Entity>(txn).await?,
+            Section::AiSteps => count::<ai_step::Entity>(txn).await?,
+            Section::Notifications => count::<notification::Entity>(txn).await?,
             Section::WorklistDismissals => count::<worklist_dismissal::Entity>(txn).await?,
             Section::OptOuts => count::<opt_out::Entity>(txn).await?,
             Section::Restrictions => count::<caller_restriction::Entity>(txn).await?,
+            Section::TextsCounted => count::<billing_usage::Entity>(txn).await?,
             Section::AuditLog => count::<audit_log::Entity>(txn).await?,
             Section::DailyFigures => count::<daily_metric::Entity>(txn).await?,
         };
@@ -220,6 +279,19 @@ async fn read(
         }
         Section::Conversations => conversations_page(txn, secrets, after).await,
         Section::Messages => messages(txn, secrets, after).await,
+        Section::AiSteps => {
+            page::<ai_step::Entity>(txn, ai_step::Column::Id, after, |r| r.id.into()).await
+        }
+        Section::Notifications => {
+            page::<notification::Entity>(txn, notification::Column::Id, after, |r| r.id.into())
+                .await
+        }
+        Section::TextsCounted => {
+            page::<billing_usage::Entity>(txn, billing_usage::Column::PeriodStart, after, |r| {
+                r.period_start.into()
+            })
+            .await
+        }
         Section::WorklistDismissals => {
             page::<worklist_dismissal::Entity>(txn, worklist_dismissal::Column::Id, after, |r| {
                 r.id.into()
