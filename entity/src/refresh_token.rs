@@ -16,6 +16,9 @@ pub struct Model {
     pub replaced_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// The user's session version when the token was issued; a refresh after the version moved
+    /// on is refused. None for tokens issued before it was recorded.
+    pub session_version: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -71,6 +71,7 @@ mod m20261214_100000_claim_jobs_to_give_up;
 pub mod m20261215_100000_add_billing_check;
 mod m20261216_100000_create_password_resets;
 pub mod m20261216_110000_add_trial_start;
+mod m20261216_120000_add_refresh_token_version;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -143,6 +144,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261215_100000_add_billing_check::Migration),
             Box::new(m20261216_100000_create_password_resets::Migration),
             Box::new(m20261216_110000_add_trial_start::Migration),
+            Box::new(m20261216_120000_add_refresh_token_version::Migration),
         ]
     }
 }

@@ -98,9 +98,9 @@ pub async fn record(
 }
 
 /// The clinic ids a deployment-wide query names: on PostgreSQL from `function` (a call of the
-/// security-definer function that runs the query, e.g. `ringback_clinics_without_trial($1)`),
-/// elsewhere from `query` itself. `values` fill the `$n` placeholders, each of which appears once
-/// and in order in `query`; the query answers a `clinic_id` column.
+/// security-definer function that runs the query, e.g. `ringback_clinics_billing_stale($1, $2)`),
+/// elsewhere from `query` itself. `values` fill the `$n` placeholders (read as SQLite's numbered
+/// `?n`, so one may appear more than once); the query answers a `clinic_id` column.
 pub async fn clinic_ids(
     db: &DatabaseConnection,
     function: &str,
@@ -112,7 +112,7 @@ pub async fn clinic_ids(
     let sql = match backend {
         DbBackend::Postgres => format!("SELECT clinic_id FROM {function}"),
         _ => (1..=values.len()).rev().fold(query.to_owned(), |sql, n| {
-            sql.replace(&format!("${n}"), "?")
+            sql.replace(&format!("${n}"), &format!("?{n}"))
         }),
     };
     db.query_all_raw(Statement::from_sql_and_values(backend, sql, values))

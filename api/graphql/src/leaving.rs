@@ -36,8 +36,9 @@ pub struct LeavingMutation;
 #[Object]
 impl LeavingMutation {
     /// Deletes the clinic and everything in it, for good. Owners only; `confirmName` is the
-    /// clinic's name as it is, `password` the owner's. The data key goes first, so sealed values
-    /// are unreadable at once; a running subscription is cancelled.
+    /// clinic's name as it is, `password` the owner's. Every running subscription of the clinic's
+    /// Stripe customer is cancelled first; then the data key goes, so sealed values are
+    /// unreadable at once, and the rows.
     async fn delete_clinic(
         &self,
         ctx: &Context<'_>,
@@ -47,7 +48,7 @@ impl LeavingMutation {
         let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;
         let stripe = backend.billing.as_deref().map(|billing| &*billing.stripe);
-        let outcome = with_tenant(
+        let checked = with_tenant(
             ctx,
             Access::Write(Permission::DeleteAccount),
             async |txn, principal| {
@@ -56,14 +57,23 @@ impl LeavingMutation {
                     client_address: request.client_address,
                     password: &password,
                 };
-                leaving::delete_clinic(txn, (&backend.rate_limits, stripe), proof, &confirm_name)
-                    .await
+                leaving::check_deletion(txn, &backend.rate_limits, proof, &confirm_name).await
             },
         )
         .await?;
-        let Outcome::Done(deleted) = outcome else {
+        let Outcome::Done(customer) = checked else {
             return Err(wrong_password());
         };
+        // Stripe is asked between the check and the deletion, in no transaction.
+        let cancelled = leaving::cancel_subscriptions(stripe, customer.as_deref())
+            .await
+            .map_err(graphql_error)?;
+        let deleted = with_tenant(
+            ctx,
+            Access::Write(Permission::DeleteAccount),
+            async |txn, _| leaving::delete_clinic(txn, cancelled).await,
+        )
+        .await?;
         let members_deleted = leaving::forget_former_members(&backend.db, &deleted.former_members)
             .await
             .map_err(graphql_error)?;

@@ -822,3 +822,23 @@ async fn sign_up_confirms_the_address_and_never_says_it_is_taken(kind: DatabaseK
 }
 
 on_both_databases!(sign_up_confirms_the_address_and_never_says_it_is_taken);
+
+/// A refresh token issued before its user's session version moved on (a password changed or
+/// reset, every session ended) is refused even where its clinic's revocation did not get
+/// through; a new sign-in renews as usual.
+async fn a_refresh_token_ends_with_its_session_version(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let renewed = app.owner.run(REFRESH, json!({})).await;
+    assert!(renewed["errors"].is_null(), "{renewed}");
+    app.db
+        .execute_as_owner("UPDATE users SET session_version = session_version + 1")
+        .await;
+    let refused = app.owner.run(REFRESH, json!({})).await;
+    assert_eq!(error_code(&refused), Some("UNAUTHENTICATED"), "{refused}");
+    app.sign_in_again().await;
+    let renewed = app.owner.run(REFRESH, json!({})).await;
+    assert!(renewed["errors"].is_null(), "{renewed}");
+    app.db.finish().await;
+}
+
+on_both_databases!(a_refresh_token_ends_with_its_session_version);

@@ -551,12 +551,7 @@ async fn a_late_older_event_does_not_shorten_the_grace(kind: DatabaseKind) {
     let older = stripe(&app).event("customer.subscription.updated", object);
     app.db.clock.advance(Duration::days(2));
     app.sign_in_again().await;
-    stripe(&app).update_subscription(&subscription, |sub| sub.status = "past_due".to_owned());
-    let failed = stripe(&app)
-        .invoice_event("invoice.payment_failed", &subscription)
-        .expect("invoice");
-    assert_eq!(stripe(&app).deliver(&failed).await, 200);
-    let first = billing(&mut app).await;
+    let first = payment_fails(&mut app, &subscription).await;
     assert_eq!(stripe(&app).deliver(&older).await, 200);
     let after = billing(&mut app).await;
     assert_eq!(after["status"], "past_due", "{after}");
@@ -573,6 +568,17 @@ async fn a_late_older_event_does_not_shorten_the_grace(kind: DatabaseKind) {
         "seven days from the failure: {after}"
     );
     app.db.finish().await;
+}
+
+/// Stripe's payment of `subscription` fails (it is past due, its failure event delivered); the
+/// clinic's billing then.
+async fn payment_fails(app: &mut TestApp, subscription: &str) -> Value {
+    stripe(app).update_subscription(subscription, |sub| sub.status = "past_due".to_owned());
+    let failed = stripe(app)
+        .invoice_event("invoice.payment_failed", subscription)
+        .expect("invoice");
+    assert_eq!(stripe(app).deliver(&failed).await, 200);
+    billing(app).await
 }
 
 /// A failed payment of an earlier period, settled since, whose event comes late (after the next
@@ -602,12 +608,7 @@ async fn a_late_failure_of_a_settled_payment_leaves_the_grace(kind: DatabaseKind
     let since_period = chrono::DateTime::from_timestamp(next_start, 0).expect("a time");
     app.db.clock.set(since_period + Duration::days(1));
     app.sign_in_again().await;
-    stripe(&app).update_subscription(&subscription, |sub| sub.status = "past_due".to_owned());
-    let failed = stripe(&app)
-        .invoice_event("invoice.payment_failed", &subscription)
-        .expect("invoice");
-    assert_eq!(stripe(&app).deliver(&failed).await, 200);
-    let first = billing(&mut app).await;
+    let first = payment_fails(&mut app, &subscription).await;
     assert_eq!(stripe(&app).deliver(&settled_failure).await, 200);
     let after = billing(&mut app).await;
     assert_eq!(after["graceUntil"], first["graceUntil"], "{after}");

@@ -94,6 +94,7 @@ async fn seed(app: &TestApp) {
             replaced_at: Set(None),
             revoked_at: Set(None),
             created_at: Set(now - Duration::days(20)),
+            session_version: Set(Some(0)),
         }
         .insert(txn.conn())
         .await

@@ -312,6 +312,7 @@ async fn grant_session(
         replaced_at: Set(None),
         revoked_at: Set(None),
         created_at: Set(now),
+        session_version: Set(Some(user.session_version)),
     }
     .insert(txn.conn())
     .await?;
@@ -540,8 +541,10 @@ pub const RENEWED_ELSEWHERE: &str =
 
 /// Exchanges a refresh token for a new session. The exchange is one conditional update, so of two
 /// racing exchanges exactly one wins; the other (within [`REFRESH_GRACE`]) is refused as a
-/// conflict ([`RENEWED_ELSEWHERE`]) and the family lives on. A token exchanged longer ago revokes its whole family: someone else may hold a
-/// copy.
+/// conflict ([`RENEWED_ELSEWHERE`]) and the family lives on. A token exchanged longer ago revokes
+/// its whole family: someone else may hold a copy. A token issued before its user's session
+/// version moved on (a password changed or reset, every session ended) is refused and its family
+/// revoked, whether or not its clinic's revocation got through.
 pub async fn refresh(
     db: &DatabaseConnection,
     clock: &Clock,
@@ -558,6 +561,19 @@ pub async fn refresh(
         .ok_or(DomainError::Unauthenticated)?;
     let now = txn.now();
     if stored.revoked_at.is_some() || stored.expires_at <= now {
+        return Err(DomainError::Unauthenticated);
+    }
+    let user = user::Entity::find_by_id(stored.user_id)
+        .one(txn.conn())
+        .await?
+        .ok_or(DomainError::Unauthenticated)?;
+    if stored
+        .session_version
+        .is_some_and(|version| version != user.session_version)
+    {
+        // The password changed or every session was ended since this token was issued.
+        revoke_family(&txn, stored.family_id).await?;
+        txn.commit().await?;
         return Err(DomainError::Unauthenticated);
     }
     let exchanged = match stored.replaced_at {
@@ -583,10 +599,6 @@ pub async fn refresh(
         return Err(DomainError::Unauthenticated);
     }
     let role = current_role(&txn, stored.user_id)
-        .await?
-        .ok_or(DomainError::Unauthenticated)?;
-    let user = user::Entity::find_by_id(stored.user_id)
-        .one(txn.conn())
         .await?
         .ok_or(DomainError::Unauthenticated)?;
     // The family keeps its absolute expiry: renewing never extends it.

@@ -1,11 +1,13 @@
 //! Leaving Ringback: an owner deletes the clinic, or a user deletes their own account.
 //!
-//! Deleting a clinic ([`delete_clinic`]) takes the owner's password and the clinic's name typed
-//! out. The clinic's data key is destroyed first, so every value sealed under it (numbers, message
-//! texts, the forwarding line) can no longer be opened with any key the deployment holds; then a
-//! every running subscription of its Stripe customer is cancelled (an extra one from a second
-//! paid Checkout too), every row of every tenant table is deleted (rows
-//! gone, not flagged) and the clinic itself (its audit log with it, by the foreign key); one deployment-level record remains in
+//! Deleting a clinic takes the owner's password and the clinic's name typed out
+//! ([`check_deletion`]). Every running subscription of its Stripe customer is then cancelled (an
+//! extra one from a second paid Checkout too: [`cancel_subscriptions`], outside any transaction,
+//! so a slow Stripe holds no lock). Then [`delete_clinic`] destroys the clinic's data key, so every
+//! value sealed under it (numbers, message texts, the forwarding line) can no longer be opened
+//! with any key the deployment holds, deletes every row of every tenant table (rows gone, not
+//! flagged) and the clinic itself (its audit log with it, by the foreign key); one
+//! deployment-level record remains in
 //! `clinic_deletions`: the clinic's id, when, and how many rows of each table went. After the commit
 //! [`forget_former_members`] deletes the members who belong to no other clinic (as
 //! [`forget_removed_member`] does for a member removed from a team). Their sessions end at once: a
@@ -94,14 +96,15 @@ pub async fn password_holds(
     Ok(false)
 }
 
-/// Deletes the clinic `txn` acts for (see the module doc). `confirm_name` must be its name.
-pub async fn delete_clinic(
+/// Checks a deletion's `confirm_name` (the clinic's name) and the owner's password (a wrong one
+/// is audited as `clinic.deletion_refused`); when both hold, the clinic's Stripe customer, if any,
+/// whose subscriptions [`cancel_subscriptions`] then ends before [`delete_clinic`] runs.
+pub async fn check_deletion(
     txn: &TenantTxn,
-    (limits, stripe): (&RateLimits, Option<&StripeBilling>),
+    limits: &RateLimits,
     proof: Proof<'_>,
     confirm_name: &str,
-) -> Result<Outcome<DeletedClinic>, DomainError> {
-    txn.lock_clinic().await?;
+) -> Result<Outcome<Option<String>>, DomainError> {
     let settings = clinic_settings::get(txn).await?;
     if confirm_name.trim() != settings.name.trim() {
         return Err(DomainError::BadUserInput(
@@ -111,8 +114,17 @@ pub async fn delete_clinic(
     if !password_holds(txn, limits, &proof, "clinic.deletion_refused").await? {
         return Ok(Outcome::WrongPassword);
     }
+    Ok(Outcome::Done(settings.stripe_customer_id))
+}
+
+/// Deletes the clinic `txn` acts for (see the module doc), once [`check_deletion`] passed and
+/// the subscriptions were cancelled (`subscription_cancelled`: whether any was).
+pub async fn delete_clinic(
+    txn: &TenantTxn,
+    subscription_cancelled: bool,
+) -> Result<DeletedClinic, DomainError> {
+    txn.lock_clinic().await?;
     destroy_data_key(txn).await?;
-    let subscription_cancelled = cancel_subscriptions(stripe, &settings).await?;
     let former_members = txn
         .find::<membership::Entity>()
         .all(txn.conn())
@@ -132,12 +144,12 @@ pub async fn delete_clinic(
     clinic_deletion::Entity::insert(record)
         .exec_without_returning(txn.conn())
         .await?;
-    Ok(Outcome::Done(DeletedClinic {
+    Ok(DeletedClinic {
         clinic_id: txn.clinic_id(),
         rows,
         former_members,
         subscription_cancelled,
-    }))
+    })
 }
 
 /// Destroys the clinic's wrapped data key (and with it every value sealed under it) and the
@@ -161,18 +173,25 @@ async fn destroy_data_key(txn: &TenantTxn) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// Cancels every running subscription of the clinic's Stripe customer (the clinic's, and any
-/// extra one a second paid Checkout left); whether any was. One Stripe no longer knows is nothing
-/// to cancel. Stripe being unreachable stops the deletion (nothing is lost).
-async fn cancel_subscriptions(
+/// Cancels every running subscription of the clinic's Stripe `customer` (the clinic's, and any
+/// extra one a second paid Checkout left), outside any transaction: a slow Stripe holds no lock;
+/// whether any was. A customer or subscription Stripe no longer knows is nothing to cancel.
+/// Stripe being unreachable stops the deletion before anything is deleted.
+pub async fn cancel_subscriptions(
     stripe: Option<&StripeBilling>,
-    settings: &clinic::Model,
+    customer: Option<&str>,
 ) -> Result<bool, DomainError> {
-    let (Some(stripe), Some(customer)) = (stripe, settings.stripe_customer_id.as_deref()) else {
+    let (Some(stripe), Some(customer)) = (stripe, customer) else {
         return Ok(false);
     };
+    let running = match stripe.running_subscriptions(customer).await {
+        Ok(running) => running,
+        // Stripe answers an unknown customer as a bad request or as not found.
+        Err(BillingError::Refused(400 | 404)) => return Ok(false),
+        Err(error) => return Err(error.into()),
+    };
     let mut cancelled = false;
-    for id in stripe.running_subscriptions(customer).await? {
+    for id in running {
         match stripe.cancel_subscription(&id).await {
             Ok(()) => cancelled = true,
             Err(BillingError::Refused(404)) => {}

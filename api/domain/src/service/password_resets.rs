@@ -11,8 +11,9 @@
 //!   (access tokens at once, refresh tokens revoked), lets every other link of the account
 //!   lapse, and signs the person in to their oldest clinic.
 //!
-//! Each step is audited in every clinic the account belongs to: `auth.password_reset_requested`,
-//! `auth.password_reset_link_issued` (no actor: the operator) and `auth.password_reset`.
+//! Each step is audited in every clinic the account belongs to, naming the account:
+//! `auth.password_reset_requested` (no actor: anyone may ask), `auth.password_reset_link_issued`
+//! (no actor: the operator) and `auth.password_reset` (by the account, which proved the link).
 
 use chrono::Duration;
 use ringback_core::clock::Clock;
@@ -73,14 +74,8 @@ pub async fn request(
     tokio::spawn(async move {
         let letter = match account {
             Some(user) => {
-                if let Err(error) = record(
-                    &db,
-                    &clock,
-                    user.id,
-                    Some(user.id),
-                    "auth.password_reset_requested",
-                )
-                .await
+                if let Err(error) =
+                    record(&db, &clock, user.id, "auth.password_reset_requested").await
                 {
                     tracing::warn!(%error, "a password reset request was not audited");
                 }
@@ -105,7 +100,7 @@ pub async fn issue(
         return Ok(None);
     };
     let token = store(db, clock, &email, Some(user.id)).await?;
-    record(db, clock, user.id, None, "auth.password_reset_link_issued").await?;
+    record(db, clock, user.id, "auth.password_reset_link_issued").await?;
     Ok(Some(token))
 }
 
@@ -225,13 +220,12 @@ async fn store(
     Ok(token)
 }
 
-/// Appends `action` by `actor` (the account's owner, or `None` for the operator) to the chain of
-/// every clinic account `user_id` belongs to.
+/// Appends `action` about account `user_id`, by no signed-in actor (anyone may ask for a link; the
+/// operator issues one), to the chain of every clinic the account belongs to.
 async fn record(
     db: &DatabaseConnection,
     clock: &Clock,
     user_id: Uuid,
-    actor: Option<Uuid>,
     action: &'static str,
 ) -> Result<(), DomainError> {
     for membership in account::memberships(db, user_id).await? {
@@ -239,9 +233,9 @@ async fn record(
         audit::append(
             &txn,
             AuditEvent {
-                actor,
+                actor: None,
                 action,
-                detail: json!({}),
+                detail: json!({ "account": user_id }),
             },
         )
         .await?;

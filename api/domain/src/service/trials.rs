@@ -28,32 +28,51 @@ pub fn started_with_sign_up(billing_on: bool, now: DateTime<Utc>) -> Option<Date
 }
 
 /// Starts, at the clock's now, the trial of every clinic that has none (each audited as
-/// `billing.trial_started` by the operator); how many were started.
+/// `billing.trial_started` by the operator); how many were started. A clinic whose trial cannot
+/// be started (deleted meanwhile by another server, say) is logged and left for the next start.
 pub async fn start_all(db: &DatabaseConnection, clock: &Clock) -> Result<usize, DomainError> {
     let mut started = 0;
+    let mut after = None;
     loop {
-        let page = without_trial(db).await?;
-        if page.is_empty() {
+        let page = without_trial(db, after).await?;
+        let Some(last) = page.last().copied() else {
             return Ok(started);
-        }
+        };
         for clinic_id in page {
-            let scope =
-                TenantScope::for_operator(db.clone(), clock.clone(), clinic_id, "billing trial")
-                    .await?;
-            started += usize::from(start(&scope).await?);
+            match start_one(db, clock, clinic_id).await {
+                Ok(done) => started += usize::from(done),
+                Err(error) => {
+                    tracing::warn!(clinic = %clinic_id, %error, "a clinic's trial was not started; the next start tries again");
+                }
+            }
         }
+        after = Some(last);
     }
 }
 
-/// Up to [`PAGE`] clinics whose trial has not started.
-async fn without_trial(db: &DatabaseConnection) -> Result<Vec<Uuid>, DomainError> {
+/// Up to [`PAGE`] clinics after `after` (in id order) whose trial has not started.
+async fn without_trial(
+    db: &DatabaseConnection,
+    after: Option<Uuid>,
+) -> Result<Vec<Uuid>, DomainError> {
     Ok(schedule::clinic_ids(
         db,
-        "ringback_clinics_without_trial($1)",
+        "ringback_clinics_without_trial($1, $2)",
         CLINICS_WITHOUT_TRIAL,
-        vec![(PAGE as i32).into()],
+        vec![after.into(), (PAGE as i32).into()],
     )
     .await?)
+}
+
+/// Starts clinic `clinic_id`'s trial through the operator's door.
+async fn start_one(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    clinic_id: Uuid,
+) -> Result<bool, DomainError> {
+    let scope =
+        TenantScope::for_operator(db.clone(), clock.clone(), clinic_id, "billing trial").await?;
+    start(&scope).await
 }
 
 /// Starts the scope's clinic's trial now unless another server did meanwhile; whether it did.
