@@ -56,20 +56,22 @@ pub async fn request(
     email: &str,
 ) -> Result<(), DomainError> {
     let email = normalize_email(email)?;
-    let now = clock.now();
-    let mailed_lately = password_reset::Entity::find()
-        .filter(password_reset::Column::Email.eq(email.as_str()))
-        .filter(password_reset::Column::CreatedAt.gt(now - RESET_TTL))
-        .count(db)
-        .await?;
-    if mailed_lately >= MAILS_PER_ADDRESS {
-        tracing::info!("a password reset was asked for an address mailed enough this hour");
-        return Ok(());
-    }
     let account = find_account(db, &email).await?;
     // Stored for an address without an account too (never usable), so both answers cost the
     // same and the hourly count holds for any address.
-    let token = store(db, clock, &email, account.as_ref().map(|user| user.id)).await?;
+    let (id, token) = store(db, clock, &email, account.as_ref().map(|user| user.id)).await?;
+    // Counted after storing, this link included: of requests at the same moment none passes
+    // the count unseen (they may all stand back; none mails a fourth time).
+    let links_this_hour = password_reset::Entity::find()
+        .filter(password_reset::Column::Email.eq(email.as_str()))
+        .filter(password_reset::Column::CreatedAt.gt(clock.now() - RESET_TTL))
+        .count(db)
+        .await?;
+    if links_this_hour > MAILS_PER_ADDRESS {
+        password_reset::Entity::delete_by_id(id).exec(db).await?;
+        tracing::info!("a password reset was asked for an address mailed enough this hour");
+        return Ok(());
+    }
     let (db, clock, mail) = (db.clone(), clock.clone(), mail.clone());
     tokio::spawn(async move {
         let letter = match account {
@@ -99,7 +101,7 @@ pub async fn issue(
     let Some(user) = find_account(db, &email).await? else {
         return Ok(None);
     };
-    let token = store(db, clock, &email, Some(user.id)).await?;
+    let (_, token) = store(db, clock, &email, Some(user.id)).await?;
     record(db, clock, user.id, "auth.password_reset_link_issued").await?;
     Ok(Some(token))
 }
@@ -198,17 +200,18 @@ async fn find_account(
         .await?)
 }
 
-/// Stores a link for `email` (of account `user_id`, if any) and answers its token.
+/// Stores a link for `email` (of account `user_id`, if any) and answers its id and token.
 async fn store(
     db: &DatabaseConnection,
     clock: &Clock,
     email: &str,
     user_id: Option<Uuid>,
-) -> Result<String, DomainError> {
+) -> Result<(Uuid, String), DomainError> {
     let token = new_token();
     let now = clock.now();
+    let id = Uuid::now_v7();
     password_reset::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         token_hash: Set(hash_secret(&token)),
         email: Set(email.to_owned()),
         user_id: Set(user_id),
@@ -217,7 +220,7 @@ async fn store(
     }
     .insert(db)
     .await?;
-    Ok(token)
+    Ok((id, token))
 }
 
 /// Appends `action` about account `user_id`, by no signed-in actor (anyone may ask for a link; the
