@@ -130,24 +130,11 @@ pub async fn clinic_page(
     after: Option<uuid::Uuid>,
     size: u32,
 ) -> Result<Vec<uuid::Uuid>, DbError> {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
-    let backend = db.get_database_backend();
-    let size = i32::try_from(size).unwrap_or(i32::MAX);
-    let statement = match backend {
-        DbBackend::Postgres => Statement::from_sql_and_values(
-            backend,
-            "SELECT clinic_id FROM ringback_clinic_page($1, $2)",
-            [after.into(), size.into()],
-        ),
-        _ => Statement::from_sql_and_values(
-            backend,
-            "SELECT id AS clinic_id FROM clinics WHERE ? IS NULL OR id > ? ORDER BY id LIMIT ?",
-            [after.into(), after.into(), size.into()],
-        ),
-    };
-    db.query_all_raw(statement)
-        .await?
-        .iter()
-        .map(|row| Ok(row.try_get("", "clinic_id")?))
-        .collect()
+    clinic_ids(
+        db,
+        "ringback_clinic_page($1, $2)",
+        "SELECT id AS clinic_id FROM clinics WHERE $1 IS NULL OR id > $1 ORDER BY id LIMIT $2",
+        vec![after.into(), i32::try_from(size).unwrap_or(i32::MAX).into()],
+    )
+    .await
 }

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use chrono::DateTime;
 use ringback_core::tenant::TenantScope;
 use ringback_domain::doors;
-use ringback_domain::service::billing::{self, BillingContext, EventStamp};
+use ringback_domain::service::billing::{self, Applied, BillingContext, EventStamp};
 use ringback_domain::service::{clinic, processed_webhooks};
 use ringback_providers::stripe::event::{EventKind, SignedEvent};
 
@@ -113,15 +113,16 @@ async fn try_apply(
         return Ok(Some("already applied"));
     }
     if let Some(current) = current {
-        if clinic::get(&txn).await?.billing_updated_at != stored_at {
-            return Ok(None);
-        }
         let stamp = EventStamp {
             id: &event.id,
             created: DateTime::from_timestamp(event.created, 0).unwrap_or_else(|| txn.now()),
             reports_failed_payment: event.kind == Some(EventKind::InvoicePaymentFailed),
+            stored_when_asked: stored_at,
         };
-        billing::apply_subscription(&txn, &context.settings, &current, stamp).await?;
+        let applied = billing::apply_subscription(&txn, &context.settings, &current, stamp).await?;
+        if applied == Applied::Outdated {
+            return Ok(None);
+        }
     }
     processed_webhooks::remember(&txn, PROVIDER, &event.id).await?;
     txn.commit().await?;

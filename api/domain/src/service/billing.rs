@@ -270,6 +270,9 @@ pub enum Applied {
     /// The subscription is not the clinic's current one (an ended one while another runs, or a
     /// second running one: the earlier created stays the clinic's).
     Ignored,
+    /// Something was stored since Stripe was asked ([`EventStamp::stored_when_asked`]): the
+    /// answer may be older than what is stored, so nothing was changed; ask again.
+    Outdated,
 }
 
 /// A subscription event as it reached us: its id and when Stripe created it.
@@ -279,6 +282,9 @@ pub struct EventStamp<'a> {
     /// Whether the event says a payment failed (`invoice.payment_failed`): its time is then when
     /// the subscription's grace starts.
     pub reports_failed_payment: bool,
+    /// The clinic's `billing_updated_at` when Stripe was asked for the state applied: Stripe is
+    /// asked outside any transaction, and its answer is stored only if this is unchanged.
+    pub stored_when_asked: Option<DateTime<Utc>>,
 }
 
 /// Whether `incoming` (Stripe's current state) is the clinic's subscription rather than the one
@@ -312,7 +318,8 @@ fn takes_over(row: &clinic::Model, incoming: &SubscriptionState) -> bool {
 /// plan (the item whose price is a plan's), whether it carries the plan's overage price, status,
 /// period, cancel-at-period-end, creation, and since when a payment is overdue
 /// ([`past_due_since`]). A change of status or plan is audited with the event's id; a second
-/// running subscription is audited for staff to refund.
+/// running subscription is audited for staff to refund. Nothing is stored when the clinic's
+/// billing changed since Stripe was asked ([`Applied::Outdated`]).
 pub async fn apply_subscription(
     txn: &TenantTxn,
     settings: &BillingSettings,
@@ -321,6 +328,9 @@ pub async fn apply_subscription(
 ) -> Result<Applied, DomainError> {
     txn.lock_clinic().await?;
     let row = clinic_settings::get(txn).await?;
+    if row.billing_updated_at != event.stored_when_asked {
+        return Ok(Applied::Outdated);
+    }
     if row.stripe_customer_id.as_deref() != Some(subscription.customer.as_str()) {
         return Ok(Applied::Ignored);
     }

@@ -101,19 +101,14 @@ async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<b
     };
     let current = context.stripe.subscription(&subscription_id).await?;
     let txn = scope.begin().await?;
-    txn.lock_clinic().await?;
-    let row = clinic_settings::get(&txn).await?;
-    let applied = if row.billing_updated_at == read.billing_updated_at {
-        let stamp = EventStamp {
-            id: CHECK_STAMP,
-            created: txn.now(),
-            reports_failed_payment: false,
-        };
-        billing::apply_subscription(&txn, &context.settings, &current, stamp).await?
-            == Applied::Updated
-    } else {
-        false
+    let stamp = EventStamp {
+        id: CHECK_STAMP,
+        created: txn.now(),
+        reports_failed_payment: false,
+        stored_when_asked: read.billing_updated_at,
     };
+    let applied = billing::apply_subscription(&txn, &context.settings, &current, stamp).await?
+        == Applied::Updated;
     let mut checked: clinic::ActiveModel = clinic_settings::get(&txn).await?.into();
     checked.billing_checked_at = Set(Some(txn.now()));
     checked.update(txn.conn()).await?;
