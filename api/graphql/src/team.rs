@@ -142,14 +142,7 @@ impl TeamMutation {
             ctx,
             Access::Write(Permission::ManageTeam),
             async |txn, principal| {
-                team::change_role(
-                    txn,
-                    principal.user_id()?,
-                    principal.role,
-                    uuid_arg(&user_id)?,
-                    role.into(),
-                )
-                .await
+                team::change_role(txn, principal.user_id()?, uuid_arg(&user_id)?, role.into()).await
             },
         )
         .await?;
@@ -163,9 +156,7 @@ impl TeamMutation {
         with_tenant(
             ctx,
             Access::Write(Permission::ManageTeam),
-            async |txn, principal| {
-                team::remove(txn, principal.user_id()?, principal.role, removed).await
-            },
+            async |txn, principal| team::remove(txn, principal.user_id()?, removed).await,
         )
         .await?;
         leaving::forget_removed_member(&ctx.data::<Backend>()?.db, removed).await;

@@ -4,6 +4,7 @@
 
 use crate::common::app::TestApp;
 use ringback_api::config::DatabaseKind;
+use ringback_api::error::DomainError;
 use ringback_api::jobs::outbox::{self, Job, NewJob};
 use ringback_api::jobs::worker::WorkerSettings;
 use ringback_api::service::inbound_sms::{self, InboundSms};
@@ -351,13 +352,13 @@ async fn two_owners_demoting_each_other_leave_an_owner(kind: DatabaseKind) {
     let second_id = user_id(&mut second).await;
 
     let first_change = app.tenant().begin().await.expect("txn");
-    team::change_role(&first_change, first_id, Role::Owner, second_id, Role::Admin)
+    team::change_role(&first_change, first_id, second_id, Role::Admin)
         .await
         .expect("the first demotion");
     let scope = app.tenant();
     let racing = tokio::spawn(async move {
         let txn = scope.begin().await?;
-        team::change_role(&txn, second_id, Role::Owner, first_id, Role::Admin).await?;
+        team::change_role(&txn, second_id, first_id, Role::Admin).await?;
         txn.commit().await?;
         Ok::<(), ringback_api::error::DomainError>(())
     });
@@ -373,6 +374,70 @@ async fn two_owners_demoting_each_other_leave_an_owner(kind: DatabaseKind) {
         )
         .await;
     assert_eq!(owners[0][0], "1");
+}
+
+/// A member demoted or removed while their own team change waits for the clinic's lock acts with
+/// what is stored once the lock is theirs: a demoted owner cannot make anyone an owner, a removed
+/// admin cannot remove anyone.
+async fn a_team_change_waiting_for_the_lock_acts_with_the_actors_stored_role(kind: DatabaseKind) {
+    use crate::common::graphql::join;
+    let mut app = TestApp::new(kind).await;
+    let browser = app.browser();
+    let mut second = join(&mut app.owner, browser, "second@clinic.test", "OWNER").await;
+    let browser = app.browser();
+    let mut third = join(&mut app.owner, browser, "third@clinic.test", "RECEPTIONIST").await;
+    let first_id = user_id(&mut app.owner).await;
+    let second_id = user_id(&mut second).await;
+    let third_id = user_id(&mut third).await;
+
+    // The first owner demotes the second, who meanwhile tries to make the third an owner.
+    let demotion = app.tenant().begin().await.expect("txn");
+    team::change_role(&demotion, first_id, second_id, Role::Admin)
+        .await
+        .expect("the demotion");
+    let scope = app.tenant();
+    let promotion = tokio::spawn(async move {
+        let txn = scope.begin().await?;
+        team::change_role(&txn, second_id, third_id, Role::Owner).await?;
+        txn.commit().await?;
+        Ok::<(), DomainError>(())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    demotion.commit().await.expect("commit");
+    let promoted = promotion.await.expect("joined");
+    assert!(
+        matches!(promoted, Err(DomainError::Forbidden)),
+        "a demoted owner made an owner: {promoted:?}"
+    );
+
+    // The owner removes the (now) admin, who meanwhile tries to remove the receptionist.
+    let removal = app.tenant().begin().await.expect("txn");
+    team::remove(&removal, first_id, second_id)
+        .await
+        .expect("the removal");
+    let scope = app.tenant();
+    let counter_removal = tokio::spawn(async move {
+        let txn = scope.begin().await?;
+        team::remove(&txn, second_id, third_id).await?;
+        txn.commit().await?;
+        Ok::<(), DomainError>(())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    removal.commit().await.expect("commit");
+    let removed = counter_removal.await.expect("joined");
+    assert!(
+        matches!(removed, Err(DomainError::Forbidden)),
+        "a removed admin removed a member: {removed:?}"
+    );
+    let mut left = app
+        .db
+        .query_strings("SELECT role FROM memberships", &["role"])
+        .await;
+    left.sort();
+    assert_eq!(
+        left,
+        vec![vec!["owner".to_owned()], vec!["receptionist".to_owned()]]
+    );
 }
 
 /// What an integrator's key does is audited in the key's name: the entry has no user as its actor,
@@ -1159,6 +1224,7 @@ on_both_databases!(
     a_sweep_told_to_stop_starts_no_further_batch,
     api_key_actions_name_the_key_in_the_audit_log,
     two_owners_demoting_each_other_leave_an_owner,
+    a_team_change_waiting_for_the_lock_acts_with_the_actors_stored_role,
     jobs_that_cannot_run_are_dead_letters_at_once,
     attempts_that_never_settle_end_in_a_dead_letter,
     a_late_attempt_does_not_settle_over_its_give_up,

@@ -309,6 +309,19 @@ async fn find_membership(txn: &TenantTxn, user_id: Uuid) -> Result<membership::M
         .ok_or(DomainError::NotFound)
 }
 
+/// The role `actor` holds now, read under the clinic's lock: one whose role was changed, or who
+/// was removed, while their request waited acts with what is stored, not with what their session
+/// was checked with. Forbidden unless that role still manages the team.
+async fn team_manager_role_now(txn: &TenantTxn, actor: Uuid) -> Result<Role, DomainError> {
+    let stored = in_clinic::<membership::Entity>(txn, actor)
+        .await?
+        .and_then(|member| Role::parse(&member.role));
+    match stored {
+        Some(role) if role.allows(Permission::ManageTeam) => Ok(role),
+        _ => Err(DomainError::Forbidden),
+    }
+}
+
 async fn owner_count(txn: &TenantTxn) -> Result<u64, DomainError> {
     Ok(txn
         .find::<membership::Entity>()
@@ -334,12 +347,12 @@ pub(crate) async fn check_not_last_owner(
 pub async fn change_role(
     txn: &TenantTxn,
     actor: Uuid,
-    actor_role: Role,
     user_id: Uuid,
     role: Role,
 ) -> Result<(), DomainError> {
     // Owners are counted under the clinic's lock, so two changes cannot both see another owner.
     txn.lock_clinic().await?;
+    let actor_role = team_manager_role_now(txn, actor).await?;
     let current = find_membership(txn, user_id).await?;
     let current_role = Role::parse(&current.role)
         .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;
@@ -366,14 +379,10 @@ pub async fn change_role(
 }
 
 /// Removes a member and revokes their sessions.
-pub async fn remove(
-    txn: &TenantTxn,
-    actor: Uuid,
-    actor_role: Role,
-    user_id: Uuid,
-) -> Result<(), DomainError> {
+pub async fn remove(txn: &TenantTxn, actor: Uuid, user_id: Uuid) -> Result<(), DomainError> {
     // Owners are counted under the clinic's lock, so two changes cannot both see another owner.
     txn.lock_clinic().await?;
+    let actor_role = team_manager_role_now(txn, actor).await?;
     let current = find_membership(txn, user_id).await?;
     let current_role = Role::parse(&current.role)
         .ok_or_else(|| DomainError::Internal("unknown stored role".to_owned()))?;
