@@ -2,15 +2,16 @@
 //! receptionist finds a demo caller who rang again by typing their number, presses "Call back",
 //! the provider receives the call request for the clinic's line, the fake answers and connects to
 //! the caller (whose number only the provider sees), the callback is recorded as answered, the
-//! caller leaves the worklist by itself, and neither the page nor any response it received ever
-//! contains the number.
+//! caller leaves the worklist by itself, neither the page nor any response it received ever
+//! contains the number, and the list's refreshing ends when the receptionist moves on.
 
 use std::time::Duration;
 
 use ringback_api::fakes::twilio::{CallScript, FakeTwilio};
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
-    AcceptInvitePage, OverviewPage, WorklistPage, record_responses, recorded_responses,
+    AcceptInvitePage, AppointmentsPage, OverviewPage, WorklistPage, record_responses,
+    recorded_responses,
 };
 use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
 use ringback_e2e::{CLINIC_NUMBER, E2eError, miss_a_call, on_demo_with_sms};
@@ -137,6 +138,17 @@ async fn call_back_from_the_worklist(
                 "the caller's number ({spelling}) reached the browser"
             )));
         }
+    }
+
+    // Leaving the page ends its refreshing: nothing of it runs on under the next page (a tick
+    // after the page was gone would panic, and a panic stops the whole dashboard).
+    AppointmentsPage::open(&browser.client).await?;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let errors = browser.console_errors().await?;
+    if !errors.is_empty() {
+        return Err(E2eError::Assertion(format!(
+            "the browser console has errors after leaving the worklist: {errors:#?}"
+        )));
     }
     Ok(())
 }

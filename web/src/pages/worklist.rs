@@ -8,6 +8,8 @@
 //! keeps no number to dial, and the page says how to call back instead. Each change runs as an
 //! action; the list is keyed on their versions, so it reloads after each.
 
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -20,6 +22,7 @@ use crate::api::{
 };
 use crate::components::{
     Alert, AsyncView, CallBack, FindCaller, RingingNotice, call_back_action, failure_of,
+    repeat_while,
 };
 use crate::time::{ClinicTime, use_clinic_time};
 
@@ -36,7 +39,8 @@ type SetLine = Action<Option<String>, Result<(), ApiError>>;
 const REFRESH_EVERY: Duration = Duration::from_secs(3);
 const REFRESHES_AFTER_A_CALLBACK: u32 = 40;
 
-/// The page's changes, shared by every row.
+/// The page's changes, shared by every row, and what is typed or chosen but not yet sent (kept
+/// in the page, not in the rows, so the list can reload under it without wiping it).
 #[derive(Clone, Copy)]
 struct Changes {
     log: LogCallback,
@@ -44,6 +48,10 @@ struct Changes {
     undo: Undo,
     call_back: CallBack,
     set_line: SetLine,
+    /// The phone typed into the callback-line field.
+    typed_line: RwSignal<String>,
+    /// The dismissal reason chosen per waiting call, by call id.
+    reasons: RwSignal<HashMap<String, DismissalReason>>,
 }
 
 #[component]
@@ -77,6 +85,8 @@ pub fn Worklist() -> impl IntoView {
                     .map(|_| ())
             }
         }),
+        typed_line: RwSignal::new(String::new()),
+        reasons: RwSignal::new(HashMap::new()),
     };
     // Bumped while a placed callback may still be under way, so its outcome shows.
     let refresh = RwSignal::new(0_u32);
@@ -136,7 +146,7 @@ fn page(
                  system's call log, matching the last digits shown here, then log the outcome."
             </p>
         })}
-        {can_call.then(|| callback_line(setup.my_line_tail, setup.rings_tail, changes.set_line))}
+        {can_call.then(|| callback_line(setup.my_line_tail, setup.rings_tail, changes))}
         {if callers.is_empty() && !on_later_page {
             view! { <p data-testid="worklist-empty">"Nobody is waiting. Well done."</p> }.into_any()
         } else {
@@ -236,6 +246,7 @@ fn group_rows(
                         let call_id = caller.call_id.clone();
                         view! {
                             <button type="button" class="primary" data-testid="call-back"
+                                disabled=move || changes.call_back.pending().get()
                                 on:click=move |_| { changes.call_back.dispatch(call_id.clone()); }>
                                 {format!("Call back {}", caller.caller_tail)}
                             </button>
@@ -243,15 +254,17 @@ fn group_rows(
                     })}
                     <div class="actions" role="group" aria-label=format!("Log a callback to {}", caller.caller_tail)>
                         <button type="button" data-testid="callback-answered"
+                            disabled=move || changes.log.pending().get()
                             on:click=logged(log_callback::CallStatus::ANSWERED)>
                             "Called back: answered"
                         </button>
                         <button type="button" data-testid="callback-no-answer"
+                            disabled=move || changes.log.pending().get()
                             on:click=logged(log_callback::CallStatus::NO_ANSWER)>
                             "Called back: no answer"
                         </button>
                     </div>
-                    {dismiss_form(caller.call_id.clone(), caller.caller_tail.clone(), changes.dismiss)}
+                    {dismiss_form(caller.call_id.clone(), caller.caller_tail.clone(), changes)}
                 </li>
             }
         })
@@ -259,28 +272,22 @@ fn group_rows(
     view! { <ul class="worklist">{items}</ul> }
 }
 
-/// Refreshes the list every few seconds for the next two minutes.
+/// Refreshes the list every few seconds for the next two minutes, or until the page is left or
+/// another callback starts its own two minutes.
 fn refresh_for_a_while(refresh: RwSignal<u32>) {
-    let ticks = StoredValue::new(0_u32);
-    let handle = StoredValue::new(None::<IntervalHandle>);
-    let started = set_interval_with_handle(
-        move || {
-            refresh.update(|n| *n = n.wrapping_add(1));
-            ticks.update_value(|n| *n += 1);
-            if ticks.get_value() >= REFRESHES_AFTER_A_CALLBACK
-                && let Some(handle) = handle.get_value()
-            {
-                handle.clear();
-            }
-        },
-        REFRESH_EVERY,
-    );
-    handle.set_value(started.ok());
+    let ticks = Cell::new(0_u32);
+    repeat_while(REFRESH_EVERY, move || {
+        refresh.update(|n| *n = n.wrapping_add(1));
+        ticks.set(ticks.get() + 1);
+        ticks.get() < REFRESHES_AFTER_A_CALLBACK
+    });
 }
 
-/// The phone a callback rings first, and a field to choose your own.
-fn callback_line(mine: Option<String>, rings: Option<String>, set_line: SetLine) -> impl IntoView {
-    let number = RwSignal::new(String::new());
+/// The phone a callback rings first, a field to choose your own, and a button to forget it. An
+/// empty field saves nothing.
+fn callback_line(mine: Option<String>, rings: Option<String>, changes: Changes) -> impl IntoView {
+    let number = changes.typed_line;
+    let set_line = changes.set_line;
     let rings = rings.map_or_else(
         || "Set the phone to ring for your callbacks.".to_owned(),
         |tail| format!("Call back rings {tail} first, then connects you to the caller."),
@@ -290,22 +297,42 @@ fn callback_line(mine: Option<String>, rings: Option<String>, set_line: SetLine)
             on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
                 let typed = number.get_untracked();
-                set_line.dispatch((!typed.trim().is_empty()).then_some(typed));
-                number.set(String::new());
+                if !typed.trim().is_empty() {
+                    set_line.dispatch(Some(typed));
+                    number.set(String::new());
+                }
             }>
             <p>{rings}</p>
             <label for="callback-line">"My phone for callbacks"</label>
             <input id="callback-line" type="tel" autocomplete="tel"
-                placeholder=mine.unwrap_or_else(|| "e.g. 07700 900555".to_owned())
+                placeholder=mine.clone().unwrap_or_else(|| "e.g. 07700 900555".to_owned())
                 prop:value=number on:input=move |ev| number.set(event_target_value(&ev)) />
-            <button type="submit">"Save"</button>
+            <button type="submit" disabled=move || set_line.pending().get()>"Save"</button>
+            {mine.is_some().then(|| view! {
+                " " <button type="button" data-testid="forget-callback-line"
+                    disabled=move || set_line.pending().get()
+                    on:click=move |_| { set_line.dispatch(None); }>
+                    "Forget my phone"
+                </button>
+            })}
         </form>
     }
 }
 
-/// A reason to choose and a button that takes the caller off the list.
-fn dismiss_form(call_id: String, tail: String, dismiss: Dismiss) -> impl IntoView {
-    let reason = RwSignal::new(DismissalReason::ALL[0]);
+/// A reason to choose (kept in the page while the list reloads) and a button that takes the
+/// caller off the list.
+fn dismiss_form(call_id: String, tail: String, changes: Changes) -> impl IntoView {
+    let dismiss = changes.dismiss;
+    let reasons = changes.reasons;
+    let reason = {
+        let call_id = call_id.clone();
+        Signal::derive(move || {
+            reasons
+                .with(|chosen| chosen.get(&call_id).copied())
+                .unwrap_or(DismissalReason::ALL[0])
+        })
+    };
+    let chosen_id = call_id.clone();
     let options = DismissalReason::ALL
         .into_iter()
         .map(|option| view! { <option value=option.as_str()>{option.words()}</option> })
@@ -314,14 +341,16 @@ fn dismiss_form(call_id: String, tail: String, dismiss: Dismiss) -> impl IntoVie
     view! {
         <div class="actions" role="group" aria-label=format!("Dismiss {tail}")>
             <select aria-label=label data-testid="dismiss-reason"
+                prop:value=move || reason.get().as_str()
                 on:change=move |ev| {
                     if let Some(chosen) = DismissalReason::parse(&event_target_value(&ev)) {
-                        reason.set(chosen);
+                        reasons.update(|all| { all.insert(chosen_id.clone(), chosen); });
                     }
                 }>
                 {options}
             </select>
             <button type="button" data-testid="dismiss"
+                disabled=move || dismiss.pending().get()
                 on:click=move |_| {
                     dismiss.dispatch(dismiss::Variables {
                         call_id: call_id.clone(),
@@ -388,6 +417,7 @@ fn dismissals(
                     } else {
                         view! {
                             <button type="button" data-testid="undo-dismissal"
+                                disabled=move || undo.pending().get()
                                 on:click=move |_| { undo.dispatch(id.clone()); }>
                                 "Undo"
                             </button>
