@@ -5,7 +5,7 @@
 /// What a keyword asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SmsKeyword {
-    /// STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT: no more texts.
+    /// STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT: no more texts.
     Stop,
     /// START, UNSTOP, YES: texts again.
     Start,
@@ -13,7 +13,18 @@ pub enum SmsKeyword {
     Help,
 }
 
-const STOP: &[&str] = &["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"];
+/// The provider's own list (Twilio's default opt-out keywords), so that a caller the provider
+/// stops texting is on the clinic's list too.
+const STOP: &[&str] = &[
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+];
 const START: &[&str] = &["START", "UNSTOP", "YES"];
 const HELP: &[&str] = &["HELP", "INFO"];
 
@@ -41,7 +52,16 @@ mod tests {
 
     #[test]
     fn every_keyword_in_any_case() {
-        for word in ["stop", "StopAll", "UNSUBSCRIBE", "cancel", "end", " quit. "] {
+        for word in [
+            "stop",
+            "StopAll",
+            "UNSUBSCRIBE",
+            "cancel",
+            "end",
+            " quit. ",
+            "Revoke",
+            "optout",
+        ] {
             assert_eq!(classify(word), Some(SmsKeyword::Stop), "{word}");
         }
         for word in ["start", "Unstop", "YES!"] {

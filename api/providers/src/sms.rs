@@ -58,7 +58,23 @@ pub enum ProviderError {
     Unreadable,
 }
 
+/// The provider's code for a recipient who asked the carrier or the provider itself to send them
+/// nothing more from this number (Twilio's 21610: they replied STOP there).
+pub const RECIPIENT_UNSUBSCRIBED: i64 = 21610;
+
 impl ProviderError {
+    /// Whether the provider refused because the recipient opted out with it: nothing will reach
+    /// them from this number until they opt in again.
+    pub fn recipient_opted_out(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Refused {
+                code: Some(RECIPIENT_UNSUBSCRIBED),
+                ..
+            }
+        )
+    }
+
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
         !matches!(

@@ -713,6 +713,32 @@ async fn dead_letters_show_and_retry(kind: DatabaseKind) {
     rig.finish().await;
 }
 
+/// A caller who opted out with the provider (a STOP we never saw) is refused by it: the text is
+/// cancelled as opted out, not a dead letter, the caller joins the clinic's opt-out list, and
+/// their next missed call is not texted at all.
+async fn a_recipient_unsubscribed_with_the_provider_is_opted_out(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "text_back").await;
+    rig.fake.fail_next([Failure::Unsubscribed]);
+    rig.missed_call("CA1", "+447700900181").await;
+    let worker = rig.worker("worker-a", fast());
+    rig.drain(&worker).await;
+    assert!(rig.fake.messages().is_empty());
+    assert_eq!(
+        rig.text_back_of("•••• 181").await.as_deref(),
+        Some("skipped:opted_out")
+    );
+    assert_eq!(rig.first_dead_letter("id").await, Value::Null);
+    assert_eq!(
+        rig.count("SELECT count(*) || '' AS n FROM opt_outs").await,
+        1
+    );
+
+    rig.missed_call("CA2", "+447700900181").await;
+    rig.drain(&worker).await;
+    assert!(rig.fake.messages().is_empty(), "texted after opting out");
+    rig.finish().await;
+}
+
 #[tokio::test]
 async fn the_client_speaks_twilios_wire_format() {
     use ringback_api::integrations::sms::{OutgoingSms, ProviderError, SmsProvider};
@@ -886,4 +912,5 @@ on_both_databases!(
     crash_between_send_and_commit,
     texts_whose_last_attempt_never_settled_are_given_up,
     dead_letters_show_and_retry,
+    a_recipient_unsubscribed_with_the_provider_is_opted_out,
 );

@@ -7,6 +7,9 @@
 //! the text is there, takes it as sent. So after an outage every owed text still goes out, once.
 //! A job given up in doubt (its worker died on its last attempt) reads the same list
 //! ([`Runnable::look_up`]): a text the provider has is recorded as sent, not as failed.
+//! A provider that refuses because the recipient opted out with it (a STOP sent to the carrier or
+//! the provider, which we never saw) cancels the text as opted out and puts the caller on the
+//! clinic's opt-out list, so no later text is tried.
 
 use chrono::{DateTime, Utc};
 use ringback_core::error::DomainError;
@@ -118,6 +121,10 @@ impl<T: TextJob> Runnable for T {
         status: &str,
         _context: &JobContext,
     ) -> Result<(), DomainError> {
+        if status == SkipReason::OptedOut.status() {
+            // Whether found on our list or told by the provider, the list keeps it from now on.
+            opt_outs::opt_out(txn, self.recipient_key()).await?;
+        }
         self.not_sent(txn, status).await
     }
 }
@@ -264,6 +271,10 @@ async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
     }
     match context.sms.send(&ready.message).await {
         Ok(sent) => Attempt::Done(receipt(sent)),
+        // The caller opted out with the provider (a STOP we never saw): as good as ours.
+        Err(error) if error.recipient_opted_out() => {
+            Attempt::Cancelled(SkipReason::OptedOut.status())
+        }
         Err(error) => {
             let doubt = error.may_have_sent().then_some(ready.claimed_at);
             Attempt::provider_failed(&error, doubt)
