@@ -19,6 +19,34 @@ use serde::{Deserialize, Serialize};
 use crate::caller_key::{HIDDEN_TAIL, TAIL_DIGITS};
 use thiserror::Error;
 
+/// How Twilio and the carriers spell a caller who withheld their number: a word, or that word
+/// spelt on a phone keypad (`+266696687` is ANONYMOUS, `+7378742833` RESTRICTED, `+8656696`
+/// UNKNOWN, `+2562533` BLOCKED, `+86282452253` UNAVAILABLE).
+const WITHHELD_SPELLINGS: &[&str] = &[
+    "anonymous",
+    "restricted",
+    "unknown",
+    "blocked",
+    "unavailable",
+    "private",
+    "withheld",
+    "+266696687",
+    "+7378742833",
+    "+8656696",
+    "+2562533",
+    "+86282452253",
+];
+
+/// Whether `from` says the caller withheld their number (or none came): there is nobody to key,
+/// text or call back, but the call still counts.
+pub fn is_withheld(from: &str) -> bool {
+    let from = from.trim();
+    from.is_empty()
+        || WITHHELD_SPELLINGS
+            .iter()
+            .any(|spelling| from.eq_ignore_ascii_case(spelling))
+}
+
 /// Longest input accepted, in bytes. Generous for any written form of a number; it bounds the work
 /// done on hostile input before the parser sees it.
 pub const MAX_INPUT_BYTES: usize = 64;
@@ -418,6 +446,23 @@ fn parse_error(error: phonenumber::ParseError) -> PhoneError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn withheld_callers_in_every_spelling() {
+        for from in [
+            "anonymous",
+            "Anonymous",
+            " RESTRICTED ",
+            "+266696687",
+            "+7378742833",
+            "",
+        ] {
+            assert!(is_withheld(from), "{from:?}");
+        }
+        for from in ["+447700900123", "07700 900123", "anonymous caller"] {
+            assert!(!is_withheld(from), "{from:?}");
+        }
+    }
 
     fn region(code: &str) -> Region {
         Region::parse(code).expect("known region")

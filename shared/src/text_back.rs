@@ -31,6 +31,9 @@ pub enum SkipReason {
     /// The caller asked the clinic to restrict the processing of their data: no texts, no AI, no
     /// conversation; the call is counted but stored without their key.
     Restricted,
+    /// The caller withheld their number: the call is counted, stored without a key, and there is
+    /// nobody to text.
+    Withheld,
 }
 
 impl SkipReason {
@@ -47,8 +50,18 @@ impl SkipReason {
             SkipReason::OtherCountry => "skipped:other_country",
             SkipReason::DailyLimit => "skipped:daily_limit",
             SkipReason::Restricted => "skipped:restricted",
+            SkipReason::Withheld => "skipped:withheld",
         }
     }
+}
+
+/// How every [`SkipReason::status`] begins.
+const SKIPPED_PREFIX: &str = "skipped:";
+
+/// Whether a call's text-back `status` says no text was to be sent (rather than queued, sent or
+/// tried).
+pub fn is_skipped(status: &str) -> bool {
+    status.starts_with(SKIPPED_PREFIX)
 }
 
 /// What is known about a missed call when it is recorded.
@@ -125,6 +138,7 @@ pub fn status_words(status: Option<&str>) -> String {
         Some("skipped:other_country") => "Not sent: a number abroad",
         Some("skipped:daily_limit") => "Not sent: daily texting limit reached",
         Some("skipped:restricted") => "Not sent: the caller restricted processing",
+        Some("skipped:withheld") => "Not sent: the caller withheld their number",
         Some(other) => other,
     };
     words.to_owned()
@@ -133,6 +147,37 @@ pub fn status_words(status: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_skip_reads_as_skipped_and_in_words() {
+        let reasons = [
+            SkipReason::Disabled,
+            SkipReason::OptedOut,
+            SkipReason::Landline,
+            SkipReason::TooOld,
+            SkipReason::Duplicate,
+            SkipReason::OverQuota,
+            SkipReason::Billing,
+            SkipReason::OtherCountry,
+            SkipReason::DailyLimit,
+            SkipReason::Restricted,
+            SkipReason::Withheld,
+        ];
+        for reason in reasons {
+            assert!(is_skipped(reason.status()), "{reason:?}");
+            assert_ne!(status_words(Some(reason.status())), reason.status());
+        }
+        for status in [
+            "queued",
+            "sending",
+            "sent",
+            "delivered",
+            "undelivered",
+            "failed",
+        ] {
+            assert!(!is_skipped(status), "{status}");
+        }
+    }
 
     fn facts() -> MissedCallFacts {
         MissedCallFacts {

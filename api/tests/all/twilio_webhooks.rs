@@ -2,8 +2,8 @@
 //! (bad or missing: 403, nothing stored), oversized bodies get 413, unknown numbers 404; the voice
 //! webhook dials the forwarding line with the ring timeout and screens the forwarded leg; every
 //! missed status (machines, and pick-ups nobody accepted) records a missed call, once per CallSid;
-//! a call with no forwarding line is a missed call too; the clinic's own outbound calls are
-//! callbacks.
+//! a call with no forwarding line is a missed call too; a withheld number is counted and never
+//! texted; the clinic's own outbound calls are callbacks.
 
 use crate::common::graphql::{Browser, SIGN_UP, sign_up_input};
 use crate::common::twilio::{missed_call, post, text_from};
@@ -622,6 +622,51 @@ async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
         "and texted back once (a redelivered webhook adds nothing)"
     );
     assert_eq!(calls(&mut admin).await.len(), 6);
+
+    // A caller who withheld their number is counted as missed, kept under no key, never texted
+    // and not promised a text; so is one whose number the dial's outcome spells on the keypad.
+    let jobs = async |test_db: &TestDb| {
+        test_db
+            .query_strings("SELECT count(*) || '' AS n FROM job_outbox", &["n"])
+            .await
+    };
+    let jobs_before = jobs(&test_db).await;
+    let withheld = [
+        ("CallSid", "CA20"),
+        ("From", "Anonymous"),
+        ("To", CLINIC_NUMBER),
+        ("Direction", "inbound"),
+        ("CallStatus", "ringing"),
+    ];
+    let (status, said) = post(&twilio, "/webhooks/twilio/voice", &withheld, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        said.contains("Please call again later") && !said.contains("text you back"),
+        "{said}"
+    );
+    let (status, _) = post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_call("CA21", "+266696687", CLINIC_NUMBER),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let withheld_rows: Vec<(String, String)> = text_back_status(&mut admin)
+        .await
+        .into_iter()
+        .filter(|(_, status)| status == "skipped:withheld")
+        .collect();
+    assert_eq!(
+        withheld_rows,
+        vec![("••••".to_owned(), "skipped:withheld".to_owned()); 2]
+    );
+    assert_eq!(calls(&mut admin).await.len(), 8);
+    assert_eq!(
+        jobs(&test_db).await,
+        jobs_before,
+        "no text-back is queued for them"
+    );
     test_db.finish().await;
 }
 

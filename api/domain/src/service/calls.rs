@@ -1,6 +1,7 @@
 //! Calls: events pushed by integrators from any phone system (idempotent by external id, numbers
-//! keyed on arrival, bad rows reported one by one while good rows are kept), callbacks logged by
-//! staff, and the filtered, paginated call list.
+//! keyed on arrival, bad rows reported one by one while good rows are kept; a withheld number is
+//! counted under a stand-in key, never texted), callbacks logged by staff, and the filtered,
+//! paginated call list.
 
 use std::collections::BTreeSet;
 
@@ -9,6 +10,7 @@ use ringback_entity::attribution as attribution_row;
 use ringback_entity::call;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key, is_anonymous};
+use ringback_shared::phone::is_withheld;
 use ringback_shared::text_back::SkipReason;
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, JoinType, Query, SimpleExpr};
 use sea_orm::{
@@ -116,6 +118,14 @@ async fn record_one(
     if let Some(existing) = find_external(txn, provider, event.external_id.trim()).await? {
         return Ok(EventResult::Duplicate(existing));
     }
+    if is_withheld(&event.caller_number) {
+        let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
+        let call = new_call(txn, Uuid::now_v7(), provider, &event, missed);
+        let model = unkeyed_call(call, missed, SkipReason::Withheld)
+            .insert(txn.conn())
+            .await?;
+        return Ok(EventResult::Recorded(model));
+    }
     let caller = match keyer.meet(txn, &event.caller_number).await {
         Ok(caller) => caller,
         Err(DomainError::BadUserInput(reason)) => {
@@ -127,7 +137,8 @@ async fn record_one(
     let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
     let id = Uuid::now_v7();
     if restrictions::is_restricted(txn, &caller.keys()).await? {
-        let model = restricted_call(new_call(txn, id, provider, &event, missed), missed)
+        let call = new_call(txn, id, provider, &event, missed);
+        let model = unkeyed_call(call, missed, SkipReason::Restricted)
             .insert(txn.conn())
             .await?;
         return Ok(EventResult::Recorded(model));
@@ -179,11 +190,11 @@ fn new_call(
     }
 }
 
-/// A call from a caller on the do-not-process list: counted in the figures, but stored under the
-/// stand-in key [`new_call`] gives it (it links to nobody), with no tail, line type or number, and
-/// never texted.
-fn restricted_call(mut call: call::ActiveModel, missed: bool) -> call::ActiveModel {
-    call.text_back_status = Set(missed.then(|| SkipReason::Restricted.status().to_owned()));
+/// A call from a caller on the do-not-process list, or one who withheld their number (`why`):
+/// counted in the figures, but stored under the stand-in key [`new_call`] gives it (it links to
+/// nobody), with no tail, line type or number, never on the worklist and never texted.
+fn unkeyed_call(mut call: call::ActiveModel, missed: bool, why: SkipReason) -> call::ActiveModel {
+    call.text_back_status = Set(missed.then(|| why.status().to_owned()));
     call
 }
 

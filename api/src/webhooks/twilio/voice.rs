@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use poem::Response;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
+use ringback_shared::text_back;
 
 use super::{PREFIX, PROVIDER, Verified, escape_xml, required, twiml, wake_if};
 use crate::error::DomainError;
@@ -16,15 +17,17 @@ use ringback_providers::twilio::webhook_url;
 
 /// An incoming call: dial the clinic's forwarding line for the ring timeout, screening whoever
 /// picks up; the outcome comes back to `dial-status`. With no forwarding line the call is recorded
-/// as missed at once, and the caller is told they will be texted back.
+/// as missed at once, and the caller is told they will be texted back, or, when no text-back was
+/// queued (a withheld number, an opted-out caller, text-backs off), to call again later.
 pub(super) async fn answer_call(verified: &Verified) -> Result<Response, DomainError> {
     let state = &verified.state;
     let call_sid = required(verified, "CallSid")?;
     let txn = verified.scope.begin().await?;
     let route = phone_lines::route_incoming_call(&txn, &state.secrets).await?;
+    let mut texted_back = false;
     if route == IncomingCallRoute::NoLine {
         let event = inbound_event(state, verified, CallOutcome::NoLine)?;
-        record(&txn, state, event).await?;
+        texted_back = record(&txn, state, event).await?;
     }
     let queued = txn.queued_jobs();
     txn.commit().await?;
@@ -43,8 +46,12 @@ pub(super) async fn answer_call(verified: &Verified) -> Result<Response, DomainE
                 escape_xml(&line)
             )
         }
-        IncomingCallRoute::NoLine => {
+        IncomingCallRoute::NoLine if texted_back => {
             "<Say>Sorry, nobody can take your call right now. We will text you back.</Say>"
+                .to_owned()
+        }
+        IncomingCallRoute::NoLine => {
+            "<Say>Sorry, nobody can take your call right now. Please call again later.</Say>"
                 .to_owned()
         }
     }))
@@ -212,13 +219,14 @@ pub(super) fn reported_start(verified: &Verified) -> Option<DateTime<Utc>> {
     Some(at - chrono::Duration::seconds(duration))
 }
 
-/// Records a call event Twilio reported (texting the caller back within billing's limits).
+/// Records a call event Twilio reported (texting the caller back within billing's limits);
+/// whether a text-back is on its way to the caller.
 async fn record(
     txn: &ringback_core::tenant::TenantTxn,
     state: &AppState,
     event: CallEvent,
-) -> Result<(), DomainError> {
-    calls::record_events(
+) -> Result<bool, DomainError> {
+    let results = calls::record_events(
         txn,
         &state.secrets,
         state.billing_settings(),
@@ -226,5 +234,11 @@ async fn record(
         vec![event],
     )
     .await?;
-    Ok(())
+    Ok(results.iter().any(|(_, result)| match result {
+        calls::EventResult::Recorded(call) | calls::EventResult::Duplicate(call) => call
+            .text_back_status
+            .as_deref()
+            .is_some_and(|status| !text_back::is_skipped(status)),
+        calls::EventResult::Rejected(_) => false,
+    }))
 }
