@@ -785,6 +785,7 @@ impl<'a> AppointmentsPage<'a> {
             .await?
             .click()
             .await?;
+        self.client.accept_alert().await?;
         let status = format!(
             "{} [data-testid=appointment-status]",
             appointment_row(caller_key)
@@ -876,6 +877,25 @@ impl<'a> InboxPage<'a> {
             .await?;
         click_test_id(self.client, "reply-send").await?;
         Ok(())
+    }
+
+    /// What the reply box holds now.
+    pub async fn reply_draft(&self) -> Result<String, E2eError> {
+        Ok(wait_for_test_id(self.client, "reply-body")
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Why the last change to the open conversation was refused, once the page says so.
+    pub async fn refusal(&self) -> Result<String, E2eError> {
+        text_of(self.client, "inbox-error").await
+    }
+
+    /// What the open conversation's page says of its state (open or closed, who holds it).
+    pub async fn state(&self) -> Result<String, E2eError> {
+        text_of(self.client, "conversation-state").await
     }
 
     /// How many messages of the open conversation the AI wrote.
@@ -1147,11 +1167,13 @@ impl<'a> ApiKeysPage<'a> {
         self.client
             .wait()
             .at_most(WAIT)
-            .for_element(Locator::Css(&format!("{row} button")))
+            .for_element(Locator::Css(&format!("{row} [data-testid=api-key-revoke]")))
             .await
             .map_err(|e| E2eError::Assertion(format!("{name} is not listed: {e}")))?
             .click()
             .await?;
+        // The page asks first: whatever uses the key stops working.
+        self.client.accept_alert().await?;
         wait_for_text(self.client, &row, |text| text.contains("revoked")).await
     }
 }

@@ -42,6 +42,19 @@ impl Session {
         self.check.set(Check::Known);
     }
 
+    /// Asks the server again, after a change to what it says of the member or their clinic (the
+    /// clinic's name, time zone or currency), so every page shows the change without a reload.
+    /// A failure keeps what was known.
+    pub fn reload(self) {
+        spawn_local(async move {
+            match api::run::<api::Me>(me::Variables).await {
+                Ok(data) => self.member.set(Some(data.me)),
+                Err(ApiError::SignedOut) => self.check.set(Check::SignedOut),
+                Err(_) => {}
+            }
+        });
+    }
+
     /// Asks the server who is signed in, once; the header and every guarded page share the answer.
     pub fn ensure_checked(self) {
         if self.check.get_untracked() != Check::NotYet {

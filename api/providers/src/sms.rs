@@ -39,7 +39,7 @@ pub struct SentSms {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     /// The provider answered and refused (4xx other than 429): retrying would not help.
-    #[error("the provider refused the request (HTTP {status}, code {code:?})")]
+    #[error("the provider refused the request (HTTP {status}{})", error_code(*.code))]
     Refused { status: u16, code: Option<i64> },
     /// The provider answered but could not serve the request now (429, 5xx).
     #[error("the provider is unavailable (HTTP {status})")]
@@ -56,6 +56,12 @@ pub enum ProviderError {
     /// The provider answered with something we could not read.
     #[error("the provider's answer could not be read")]
     Unreadable,
+}
+
+/// The provider's error code as a refusal names it (", error 21610"), or nothing without one.
+fn error_code(code: Option<i64>) -> String {
+    code.map(|code| format!(", error {code}"))
+        .unwrap_or_default()
 }
 
 /// The provider's code for a recipient who asked the carrier or the provider itself to send them

@@ -111,6 +111,8 @@ impl<'a> NumbersPage<'a> {
     pub async fn buy_first(&self) -> Result<String, E2eError> {
         let held = self.held().await?;
         click_test_id(self.client, "buy-number").await?;
+        // The page asks first: the number is billed every month.
+        self.client.accept_alert().await?;
         let said = self.changed(|said| said.contains("is yours")).await?;
         // The page says so as the list of numbers starts loading again; the forwarding form is
         // drawn anew with it, so wait for the list to hold the number.

@@ -489,6 +489,45 @@ async fn reply_from_the_inbox(
         )));
     }
     inbox.wait_for_status(answer, "delivered").await?;
+    let draft = inbox.reply_draft().await?;
+    if !draft.is_empty() {
+        return Err(E2eError::Assertion(format!(
+            "the sent reply is still in the box: {draft:?}"
+        )));
+    }
+    let state = inbox.state().await?;
+    if !state.starts_with("Open") {
+        return Err(E2eError::Assertion(format!(
+            "the conversation reads {state:?}"
+        )));
+    }
+
+    // The caller stops texts: a reply typed now is refused, and what was typed stays.
+    server.post_twilio(
+        PUBLIC_URL,
+        TWILIO_AUTH_TOKEN,
+        "/webhooks/twilio/sms",
+        &[
+            ("MessageSid", "SMe2e0000000000000000000000000002"),
+            ("From", "+447700900991"),
+            ("To", CLINIC_NUMBER),
+            ("Body", "STOP"),
+        ],
+    )?;
+    let unsent = "Are you still coming on Friday?";
+    inbox.reply(unsent).await?;
+    let refusal = inbox.refusal().await?;
+    if !refusal.contains("STOP") {
+        return Err(E2eError::Assertion(format!(
+            "the refusal reads {refusal:?}"
+        )));
+    }
+    let draft = inbox.reply_draft().await?;
+    if draft != unsent {
+        return Err(E2eError::Assertion(format!(
+            "the refused reply was not kept: {draft:?}"
+        )));
+    }
     Ok(())
 }
 
@@ -894,7 +933,7 @@ async fn a_refused_text_back_is_tried_again(
         server,
         "mutation { updatePhoneSettings(input: { textBackEnabled: true, textBackDelaySeconds: 0 }) { textBackEnabled } }",
     )?;
-    fake.fail_next([Failure::Unsubscribed]);
+    fake.fail_next([Failure::SenderCannotText]);
     let (status, _) = server.post_twilio(
         PUBLIC_URL,
         TWILIO_AUTH_TOKEN,
@@ -933,7 +972,7 @@ async fn a_refused_text_back_is_tried_again(
     }
     let page = overview.open_undelivered().await?;
     let reason = page.first_reason().await?;
-    if !reason.contains("21610") {
+    if !reason.contains("error 21606") {
         return Err(E2eError::Assertion(format!(
             "the page gives the reason {reason:?}"
         )));

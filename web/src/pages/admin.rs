@@ -1,4 +1,4 @@
-//! The admin pages: the team (members, invitations), integrator API keys (the secret shown once,
+//! The admin pages: the team (members with their roles, invitations), integrator API keys (the secret shown once,
 //! with a copy button), the audit log, and texts that could not be sent (with a retry). Each
 //! page's changes run as one action; its list is keyed on the action's version, so it reloads
 //! after every change.
@@ -7,11 +7,13 @@ use leptos::prelude::*;
 use ringback_shared::display;
 
 use crate::api::{
-    self, ApiError, api_keys, audit_log, create_api_key, dead_letters, invite_member,
-    remove_member, retry_dead_letter, revoke_api_key, revoke_invite, team,
+    self, ApiError, api_keys, audit_log, change_member_role, create_api_key, dead_letters,
+    invite_member, remove_member, retry_dead_letter, revoke_api_key, revoke_invite, team,
 };
 use crate::components::{Alert, AsyncView, failure_of};
+use crate::session::{role_of, use_session};
 use crate::time::{ClinicTime, use_clinic_time};
+use ringback_shared::access::Role;
 
 /// A change on an admin page; it may answer with a text to show once (an invitation link, a
 /// key's secret, a confirmation).
@@ -32,8 +34,14 @@ fn shown_once<I: 'static>(change: Change<I>) -> Memo<Option<String>> {
 #[derive(Clone)]
 enum TeamChange {
     Invite(invite_member::Variables),
+    ChangeRole(change_member_role::Variables),
     Remove { user_id: String },
     WithdrawInvite { id: String },
+}
+
+/// Whether the signed-in member agrees to `question` (the browser's own dialog).
+fn sure(question: &str) -> bool {
+    window().confirm_with_message(question).unwrap_or(false)
 }
 
 /// Sends `change`; an invitation answers with its link.
@@ -43,6 +51,9 @@ async fn change_team(change: TeamChange) -> Result<Option<String>, ApiError> {
             let created = api::run::<api::InviteMember>(variables).await?;
             Ok(Some(invitation_link(&created.invite_member.token)))
         }
+        TeamChange::ChangeRole(variables) => api::run::<api::ChangeMemberRole>(variables)
+            .await
+            .map(|_| None),
         TeamChange::Remove { user_id } => {
             let variables = remove_member::Variables { user_id };
             api::run::<api::RemoveMember>(variables).await.map(|_| None)
@@ -119,23 +130,17 @@ pub fn Team() -> impl IntoView {
     }
 }
 
-/// The members, each with a button to remove them, and the pending invitations.
+/// The members, each with their role to change and a button to remove them (both asked again
+/// first), and the pending invitations. Only an owner is offered the owner role, as only an owner
+/// may give or take it.
 fn team_lists(data: team::ResponseData, change: Change<TeamChange>) -> impl IntoView {
+    let viewer_is_owner = use_session()
+        .member
+        .get_untracked()
+        .is_some_and(|member| role_of(&member) == Role::Owner);
     view! {
         <ul class="plain" data-testid="team">
-            {data.team.into_iter().map(|member| {
-                let user_id = member.user.id.clone();
-                view! {
-                    <li>
-                        <strong>{member.user.display_name}</strong>" · "{member.user.email}" · "
-                        {format!("{:?}", member.role).to_lowercase()}
-                        " "
-                        <button type="button" on:click=move |_| {
-                            change.dispatch(TeamChange::Remove { user_id: user_id.clone() });
-                        }>"Remove"</button>
-                    </li>
-                }
-            }).collect_view()}
+            {data.team.into_iter().map(|member| member_row(member, viewer_is_owner, change)).collect_view()}
         </ul>
         <h2>"Pending invitations"</h2>
         <ul class="plain">
@@ -151,6 +156,84 @@ fn team_lists(data: team::ResponseData, change: Change<TeamChange>) -> impl Into
                 }
             }).collect_view()}
         </ul>
+    }
+}
+
+/// One member: name, address, their role (a choice with a button to change it) and "Remove".
+fn member_row(
+    member: team::TeamTeam,
+    viewer_is_owner: bool,
+    change: Change<TeamChange>,
+) -> impl IntoView {
+    let user_id = member.user.id.clone();
+    let name = member.user.display_name.clone();
+    let current = role_value(&member.role);
+    let chosen = RwSignal::new(current.to_owned());
+    let may_change = viewer_is_owner || current != "OWNER";
+    let options = [
+        ("RECEPTIONIST", "receptionist"),
+        ("ADMIN", "admin"),
+        ("OWNER", "owner"),
+    ]
+    .into_iter()
+    .filter(|(value, _)| viewer_is_owner || *value != "OWNER" || current == "OWNER")
+    .map(|(value, words)| view! { <option value=value>{words}</option> })
+    .collect_view();
+    let change_role = {
+        let (user_id, name) = (user_id.clone(), name.clone());
+        move |_| {
+            let role = chosen.get_untracked();
+            if role == current || !sure(&format!("Make {name} {}?", role.to_lowercase())) {
+                return;
+            }
+            change.dispatch(TeamChange::ChangeRole(change_member_role::Variables {
+                user_id: user_id.clone(),
+                role: chosen_role(&role),
+            }));
+        }
+    };
+    let remove = move |_| {
+        let question = format!(
+            "Remove {name} from the team? They are signed out at once and lose access to this clinic."
+        );
+        if sure(&question) {
+            change.dispatch(TeamChange::Remove {
+                user_id: user_id.clone(),
+            });
+        }
+    };
+    let role_label = format!("Role of {}", member.user.email);
+    view! {
+        <li data-testid="member">
+            <strong>{member.user.display_name}</strong>" · "{member.user.email}" · "
+            <select aria-label=role_label data-testid="member-role"
+                disabled=!may_change prop:value=chosen
+                on:change=move |ev| chosen.set(event_target_value(&ev))>
+                {options}
+            </select>
+            {may_change.then(|| view! {
+                " "<button type="button" data-testid="member-role-save" on:click=change_role>"Change role"</button>
+            })}
+            " "<button type="button" data-testid="member-remove" on:click=remove>"Remove"</button>
+        </li>
+    }
+}
+
+/// A member's role as the role choice's value.
+fn role_value(role: &team::TeamRole) -> &'static str {
+    match role {
+        team::TeamRole::OWNER => "OWNER",
+        team::TeamRole::ADMIN => "ADMIN",
+        _ => "RECEPTIONIST",
+    }
+}
+
+/// The role chosen for a member.
+fn chosen_role(value: &str) -> change_member_role::TeamRole {
+    match value {
+        "ADMIN" => change_member_role::TeamRole::ADMIN,
+        "OWNER" => change_member_role::TeamRole::OWNER,
+        _ => change_member_role::TeamRole::RECEPTIONIST,
     }
 }
 
@@ -253,8 +336,10 @@ fn key_list(
                             view! { " · revoked" }.into_any()
                         } else {
                             view! {
-                                " "<button type="button" on:click=move |_| {
-                                    change.dispatch(KeyChange::Revoke { id: id.clone() });
+                                " "<button type="button" data-testid="api-key-revoke" on:click=move |_| {
+                                    if sure("Revoke this key? Whatever uses it stops working at once.") {
+                                        change.dispatch(KeyChange::Revoke { id: id.clone() });
+                                    }
                                 }>"Revoke"</button>
                             }.into_any()
                         }}

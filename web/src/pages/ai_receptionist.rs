@@ -231,6 +231,7 @@ fn price_table(
                         {services.into_iter().map(|service| {
                             let id = service.id.clone();
                             let label = format!("Remove {}", service.name);
+                            let question = format!("Remove {} from the price list? The AI stops quoting it.", service.name);
                             view! {
                                 <tr data-testid="price-row">
                                     <td>{service.name.clone()}</td>
@@ -238,7 +239,11 @@ fn price_table(
                                     <td>{service.duration_minutes}</td>
                                     <td>{display::money(service.estimated_value_minor, &currency)}</td>
                                     <td><button type="button" aria-label=label
-                                        on:click=move |_| { change.dispatch(PriceChange::Delete(delete_service::Variables { id: id.clone() })); }>
+                                        on:click=move |_| {
+                                            if window().confirm_with_message(&question).unwrap_or(false) {
+                                                change.dispatch(PriceChange::Delete(delete_service::Variables { id: id.clone() }));
+                                            }
+                                        }>
                                         "Remove"</button></td>
                                 </tr>
                             }

@@ -516,12 +516,20 @@ fn EditDialog(
         finish();
     };
     let cancel = move |_| {
-        if let Some(target) = editing.get_untracked() {
+        let Some(target) = editing.get_untracked() else {
+            return finish();
+        };
+        let sure = window()
+            .confirm_with_message(
+                "Cancel this appointment? It then takes no credit for a missed call.",
+            )
+            .unwrap_or(false);
+        if sure {
             changes.send(AppointmentChange::Cancel(cancel_appointment::Variables {
                 id: target.id,
             }));
+            finish();
         }
-        finish();
     };
     let heading = move || {
         editing

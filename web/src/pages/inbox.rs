@@ -171,13 +171,28 @@ pub fn Thread() -> impl IntoView {
     });
     let call_back = call_back_action();
     let draft = RwSignal::new(String::new());
+    // The reply under way: the draft is cleared once it is sent (and kept if it is refused).
+    let sending = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let Some(outcome) = change.value().get() else {
+            return;
+        };
+        if let Some(sent) = sending.get_untracked() {
+            sending.set(None);
+            if outcome.is_ok() && draft.get_untracked() == sent {
+                draft.set(String::new());
+            }
+        }
+    });
+    let busy = move || change.pending().get();
+    let my_id = move || session.member.get_untracked().map(|member| member.user.id);
     let send = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let body = draft.get_untracked();
-        if body.trim().is_empty() {
+        if body.trim().is_empty() || change.pending().get_untracked() {
             return;
         }
-        draft.set(String::new());
+        sending.set(Some(body.clone()));
         change.dispatch(ThreadChange::Reply(reply::Variables { id: id(), body }));
     };
     let assign_me = move |_| {
@@ -200,15 +215,25 @@ pub fn Thread() -> impl IntoView {
         <RingingNotice call_back=call_back />
         <AsyncView resource=thread loading="Loading the conversation…" let:data>
             <h1>"Conversation with "{data.conversation.caller_tail}</h1>
+            {thread_state(
+                data.conversation.status == conversation::ConversationStatus::CLOSED,
+                data.conversation.assigned_to.as_deref(),
+                my_id().as_deref(),
+            )}
             <div class="actions">
-                <button type="button" data-testid="assign-me" on:click=assign_me>"Assign to me"</button>
-                <button type="button" data-testid="close-conversation" on:click=close_it>"Close"</button>
+                {(data.conversation.assigned_to != my_id()).then(|| view! {
+                    <button type="button" data-testid="assign-me" disabled=busy on:click=assign_me>"Assign to me"</button>
+                })}
+                {(data.conversation.status != conversation::ConversationStatus::CLOSED).then(|| view! {
+                    <button type="button" data-testid="close-conversation" disabled=busy on:click=close_it>"Close"</button>
+                })}
                 <button type="button" data-testid="refresh-conversation" on:click=move |_| thread.refetch()>"Refresh"</button>
                 {(data.conversation.ai_state != Some(conversation::AiConversationState::TAKEN_OVER)).then(|| view! {
-                    <button type="button" data-testid="take-over" on:click=take_over_it>"Take over from the AI"</button>
+                    <button type="button" data-testid="take-over" disabled=busy on:click=take_over_it>"Take over from the AI"</button>
                 })}
                 {data.conversation.call_back_call_id.clone().filter(|_| data.call_back_setup.available).map(|call_id| view! {
                     <button type="button" class="primary" data-testid="call-back"
+                        disabled=move || call_back.pending().get()
                         on:click=move |_| { call_back.dispatch(call_id.clone()); }>
                         "Call back"
                     </button>
@@ -229,7 +254,7 @@ pub fn Thread() -> impl IntoView {
                         <label for="reply-body">"Reply"</label>
                         <textarea id="reply-body" data-testid="reply-body" rows="3" maxlength="1600"
                             prop:value=draft on:input=move |ev| draft.set(event_target_value(&ev))></textarea>
-                        <button type="submit" data-testid="reply-send">"Send"</button>
+                        <button type="submit" data-testid="reply-send" disabled=busy>"Send"</button>
                     </form>
                 }.into_any()
             } else {
@@ -237,6 +262,27 @@ pub fn Thread() -> impl IntoView {
             }}
         </AsyncView>
     }
+}
+
+/// Whether the conversation is open or closed, and who holds it (`assigned_to`, a user id; `me`,
+/// the signed-in user's): "Closed" or "Open", then "assigned to you", "assigned to a teammate" or
+/// "nobody holds it yet". Replying reopens a closed conversation.
+fn thread_state(
+    closed: bool,
+    assigned_to: Option<&str>,
+    me: Option<&str>,
+) -> impl IntoView + use<> {
+    let holder = match assigned_to {
+        Some(holder) if Some(holder) == me => "assigned to you",
+        Some(_) => "assigned to a teammate",
+        None => "nobody holds it yet",
+    };
+    let said = if closed {
+        format!("Closed · {holder}. A reply opens it again.")
+    } else {
+        format!("Open · {holder}.")
+    };
+    view! { <p class="hint" data-testid="conversation-state">{said}</p> }
 }
 
 /// Whether the AI answers this conversation, in words (a conversation the team took over may be

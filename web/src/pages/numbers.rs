@@ -237,11 +237,20 @@ fn for_sale(
                     let place = number.locality.map(|place| format!(" ({place})")).unwrap_or_default();
                     let label = format!("Buy {}", number.display);
                     let chosen = number.number.clone();
+                    let question = format!(
+                        "Buy {}? Twilio charges your account for it every month until it is released.",
+                        number.display
+                    );
                     view! {
                         <li>
                             {number.display.clone()}{place}" "
                             <button type="button" aria-label=label.clone() data-testid="buy-number"
-                                on:click=move |_| { change.dispatch(NumberChange::Buy(chosen.clone())); }>
+                                disabled=move || change.pending().get()
+                                on:click=move |_| {
+                                    if window().confirm_with_message(&question).unwrap_or(false) {
+                                        change.dispatch(NumberChange::Buy(chosen.clone()));
+                                    }
+                                }>
                                 "Buy"
                             </button>
                         </li>

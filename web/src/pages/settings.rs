@@ -12,6 +12,7 @@ use ringback_shared::sms::{self, Encoding};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
 use crate::components::{Alert, AsyncView, ChangeTracker, choice, zone_choices};
+use crate::session::use_session;
 use ringback_shared::countries::COUNTRIES;
 
 /// The preview of one template and what it costs.
@@ -156,6 +157,11 @@ fn hours_fieldset(week: [RwSignal<String>; 7], holidays: RwSignal<Vec<String>>) 
     }
 }
 
+/// Asked before strict privacy is saved: what switching to it destroys.
+const STRICT_WARNING: &str = "Switch to strict privacy? Every caller number kept for conversations \
+    and callbacks is destroyed at once: replies to callers and calling back from Ringback end, and \
+    the numbers cannot be recovered.";
+
 #[component]
 pub fn Settings() -> impl IntoView {
     let loaded = LocalResource::new(|| api::run::<api::Settings>(settings::Variables));
@@ -181,6 +187,8 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let time_zone = RwSignal::new(clinic.time_zone);
     let region = RwSignal::new(clinic.default_region);
     let currency = RwSignal::new(clinic.currency);
+    // The privacy mode as last saved, to ask before a save that turns strict privacy on.
+    let saved_privacy = std::rc::Rc::new(std::cell::RefCell::new(clinic.privacy_mode.clone()));
     let privacy = RwSignal::new(clinic.privacy_mode);
     let enabled = RwSignal::new(phone.text_back_enabled);
     let delay = RwSignal::new(phone.text_back_delay_seconds.to_string());
@@ -195,6 +203,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let edited = move |value: RwSignal<String>, loaded: &str| {
         Some(value.get_untracked()).filter(|text| text != loaded)
     };
+    let session = use_session();
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let tracker = ChangeTracker::new(vec![
         ("name", name.into()),
@@ -229,6 +238,20 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             Ok(days) => days,
             Err(problem) => return outcome.set(Some(Err(format!("Business hours: {problem}.")))),
         };
+        let Ok(delay_seconds) = delay.get_untracked().trim().parse() else {
+            return outcome.set(Some(Err(
+                "Delay: a whole number of seconds, from 0 to 120.".to_owned(),
+            )));
+        };
+        let chosen_privacy = privacy.get_untracked();
+        let to_strict = chosen_privacy == "strict" && *saved_privacy.borrow() != "strict";
+        if to_strict
+            && !window()
+                .confirm_with_message(STRICT_WARNING)
+                .unwrap_or(false)
+        {
+            return;
+        }
         let clinic_input = save_clinic::ClinicSettingsInput {
             name: Some(name.get_untracked()),
             time_zone: Some(time_zone.get_untracked()),
@@ -243,7 +266,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
         };
         let text_back_input = save_text_back::PhoneSettingsInput {
             text_back_enabled: Some(enabled.get_untracked()),
-            text_back_delay_seconds: delay.get_untracked().trim().parse().ok(),
+            text_back_delay_seconds: Some(delay_seconds),
             booking_link: Some(link.get_untracked()),
             business_hours_template: edited(open_template, &loaded_open),
             after_hours_template: edited(closed_template, &loaded_closed),
@@ -256,6 +279,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             sms_countries: None,
             sms_daily_limit: None,
         };
+        let saved_privacy = saved_privacy.clone();
         spawn_local(async move {
             let saved = async {
                 api::run::<api::SaveClinic>(save_clinic::Variables {
@@ -268,6 +292,10 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 .await
             };
             let result = saved.await.map_err(|error| error.to_string());
+            if result.is_ok() {
+                *saved_privacy.borrow_mut() = chosen_privacy;
+                session.reload();
+            }
             outcome.set(Some(result.map(|_| tracker.saved(pending))));
         });
     };

@@ -40,6 +40,9 @@ pub enum Failure {
     Stall(Duration),
     /// Refuse for good, as Twilio does for a recipient who replied STOP to the carrier (21610).
     Unsubscribed,
+    /// Refuse, as Twilio does while the sending number cannot text (21606): sending again works
+    /// once the account is put right.
+    SenderCannotText,
 }
 
 /// A message the fake accepted.
@@ -397,6 +400,13 @@ async fn create_message(
                 StatusCode::BAD_REQUEST,
                 21610,
                 "Attempt to send to unsubscribed recipient",
+            );
+        }
+        Some(Failure::SenderCannotText) => {
+            return twilio_error(
+                StatusCode::BAD_REQUEST,
+                21606,
+                "The 'From' phone number provided is not a valid message-capable Twilio phone number for this destination.",
             );
         }
         Some(Failure::Stall(delay)) => {
