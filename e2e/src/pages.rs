@@ -218,6 +218,11 @@ impl<'a> ResetPasswordPage<'a> {
     }
 }
 
+/// Follows the header's link reading `text` without waiting for what it opens.
+pub async fn follow_header_link(client: &Client, text: &str) -> Result<(), E2eError> {
+    follow_link(client, text).await
+}
+
 /// Signs out from the header of whatever page is open and waits for the sign-in page.
 pub async fn sign_out(client: &Client) -> Result<SignInPage<'_>, E2eError> {
     click_test_id(client, "sign-out").await?;
@@ -352,6 +357,11 @@ impl<'a> WorklistPage<'a> {
     /// Follows the header's link and waits for the list (or its empty state).
     pub async fn open(client: &'a Client) -> Result<Self, E2eError> {
         follow_link(client, "Worklist").await?;
+        Self::wait(client).await
+    }
+
+    /// Waits for the list (or its empty state), after a redirect, say.
+    pub async fn wait(client: &'a Client) -> Result<Self, E2eError> {
         client
             .wait()
             .at_most(WAIT)

@@ -3,9 +3,12 @@
 //! opted-out caller, never a fixed line, never a number in a country the clinic does not text,
 //! never when the clinic turned text-backs off, not for calls reported too late to be useful, never
 //! while billing has stopped the clinic's text-backs, and never beyond its allowance for the period
-//! or its (or the reporting API key's) daily limit.
+//! or its (or the reporting API key's) daily limit. A text that waited (the clinic's delay, a
+//! retry) does not go to a caller who was spoken with or booked meanwhile.
 
 use chrono::TimeDelta;
+
+use crate::attribution::CallRecord;
 
 /// Calls reported later than this after they started are not texted back.
 pub const MAX_AGE: TimeDelta = TimeDelta::minutes(30);
@@ -34,6 +37,9 @@ pub enum SkipReason {
     /// The caller withheld their number: the call is counted, stored without a key, and there is
     /// nobody to text.
     Withheld,
+    /// By the time the text was to go (after the clinic's delay, or a retry), the caller had been
+    /// spoken with (an answered call either way) or booked since the missed call.
+    SpokenWithSince,
 }
 
 impl SkipReason {
@@ -51,6 +57,7 @@ impl SkipReason {
             SkipReason::DailyLimit => "skipped:daily_limit",
             SkipReason::Restricted => "skipped:restricted",
             SkipReason::Withheld => "skipped:withheld",
+            SkipReason::SpokenWithSince => "skipped:spoken_with",
         }
     }
 }
@@ -62,6 +69,17 @@ const SKIPPED_PREFIX: &str = "skipped:";
 /// tried).
 pub fn is_skipped(status: &str) -> bool {
     status.starts_with(SKIPPED_PREFIX)
+}
+
+/// Whether a text-back is no longer owed as it is about to go: since the missed call, one of the
+/// caller's `later_calls` was answered (a callback that reached them, or a call from them that
+/// the clinic took), or they were `booked_since`. Unanswered callbacks and further missed calls
+/// leave it owed.
+pub fn settled_since(later_calls: &[CallRecord], booked_since: bool) -> bool {
+    booked_since
+        || later_calls
+            .iter()
+            .any(|call| call.recovery_touch_kind().is_some())
 }
 
 /// What is known about a missed call when it is recorded.
@@ -139,6 +157,7 @@ pub fn status_words(status: Option<&str>) -> String {
         Some("skipped:daily_limit") => "Not sent: daily texting limit reached",
         Some("skipped:restricted") => "Not sent: the caller restricted processing",
         Some("skipped:withheld") => "Not sent: the caller withheld their number",
+        Some("skipped:spoken_with") => "Not sent: spoken with or booked since the call",
         Some(other) => other,
     };
     words.to_owned()
@@ -147,6 +166,32 @@ pub fn status_words(status: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_back_is_settled_by_an_answered_call_or_a_booking_since() {
+        use crate::attribution::{CallDirection, CallOutcome};
+        let call = |direction, outcome| CallRecord {
+            id: uuid::Uuid::nil(),
+            caller_key: "v1:ab".to_owned(),
+            at: chrono::DateTime::UNIX_EPOCH,
+            direction,
+            outcome,
+        };
+        let unanswered = [
+            call(CallDirection::Outbound, CallOutcome::NoAnswer),
+            call(CallDirection::Inbound, CallOutcome::Busy),
+        ];
+        assert!(!settled_since(&unanswered, false));
+        assert!(settled_since(&unanswered, true));
+        assert!(settled_since(
+            &[call(CallDirection::Outbound, CallOutcome::Answered)],
+            false
+        ));
+        assert!(settled_since(
+            &[call(CallDirection::Inbound, CallOutcome::Answered)],
+            false
+        ));
+    }
 
     #[test]
     fn every_skip_reads_as_skipped_and_in_words() {
@@ -162,6 +207,7 @@ mod tests {
             SkipReason::DailyLimit,
             SkipReason::Restricted,
             SkipReason::Withheld,
+            SkipReason::SpokenWithSince,
         ];
         for reason in reasons {
             assert!(is_skipped(reason.status()), "{reason:?}");

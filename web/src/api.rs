@@ -219,12 +219,43 @@ async fn post_renewing(body: serde_json::Value) -> Result<serde_json::Value, Api
     }
 }
 
-/// Runs an operation; an ended session is renewed once and the operation tried again.
+thread_local! {
+    /// What the app does when a request finds the session over for good (it could not be
+    /// renewed): see [`when_signed_out`].
+    static ON_SIGNED_OUT: RefCell<Option<Box<dyn Fn()>>> = const { RefCell::new(None) };
+}
+
+/// Has `handler` run whenever a request finds the session over for good (expired, ended by a
+/// password reset or a removal from the team): the session forgets the member, and the pages
+/// that need one send the user to sign in and back.
+pub fn when_signed_out(handler: impl Fn() + 'static) {
+    ON_SIGNED_OUT.with(|slot| *slot.borrow_mut() = Some(Box::new(handler)));
+}
+
+/// Runs an operation; an ended session is renewed once and the operation tried again. One that
+/// cannot be renewed tells the app ([`when_signed_out`]).
 pub async fn run<Q: GraphQLQuery>(variables: Q::Variables) -> Result<Q::ResponseData, ApiError>
 where
     Q::ResponseData: DeserializeOwned,
 {
-    let data = post_renewing(request_body::<Q>(variables)?).await?;
+    let data = match post_renewing(request_body::<Q>(variables)?).await {
+        Err(ApiError::SignedOut) => {
+            // Told once this request's caller has its answer: telling the app may take the page
+            // that asked away, which must not happen while it is still handling the answer.
+            leptos::prelude::set_timeout(
+                || {
+                    ON_SIGNED_OUT.with(|slot| {
+                        if let Some(handler) = slot.borrow().as_ref() {
+                            handler();
+                        }
+                    });
+                },
+                std::time::Duration::ZERO,
+            );
+            return Err(ApiError::SignedOut);
+        }
+        answered => answered?,
+    };
     response_data::<Q>(data)
 }
 

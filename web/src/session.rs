@@ -71,11 +71,18 @@ impl Session {
     }
 }
 
-/// Makes the session available to every page.
+/// Makes the session available to every page; a session that ends while the dashboard is open
+/// (it expired, or was ended elsewhere) is forgotten at the first request that finds it over, so
+/// [`RequireSession`] sends the user to sign in and back.
 pub fn provide() {
-    provide_context(Session {
+    let session = Session {
         member: RwSignal::new(None),
         check: RwSignal::new(Check::NotYet),
+    };
+    provide_context(session);
+    api::when_signed_out(move || {
+        session.member.set(None);
+        session.check.set(Check::SignedOut);
     });
 }
 

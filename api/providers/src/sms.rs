@@ -68,7 +68,23 @@ fn error_code(code: Option<i64>) -> String {
 /// nothing more from this number (Twilio's 21610: they replied STOP there).
 pub const RECIPIENT_UNSUBSCRIBED: i64 = 21610;
 
+/// The provider's code for a recipient whose number cannot receive texts (Twilio's 21614: not a
+/// mobile number).
+pub const RECIPIENT_NOT_MOBILE: i64 = 21614;
+
 impl ProviderError {
+    /// Whether the provider refused because the number cannot receive texts (a landline the
+    /// number plan could not tell from a mobile).
+    pub fn recipient_cannot_text(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Refused {
+                code: Some(RECIPIENT_NOT_MOBILE),
+                ..
+            }
+        )
+    }
+
     /// Whether the provider refused because the recipient opted out with it: nothing will reach
     /// them from this number until they opt in again.
     pub fn recipient_opted_out(&self) -> bool {

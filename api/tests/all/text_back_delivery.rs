@@ -715,7 +715,7 @@ async fn dead_letters_show_and_retry(kind: DatabaseKind) {
 
 /// A caller who opted out with the provider (a STOP we never saw) is refused by it: the text is
 /// cancelled as opted out, not a dead letter, the caller joins the clinic's opt-out list, and
-/// their next missed call is not texted at all.
+/// their next missed call is not texted at all. A number that cannot receive texts is a landline.
 async fn a_recipient_unsubscribed_with_the_provider_is_opted_out(kind: DatabaseKind) {
     let mut rig = Rig::new(kind, "text_back").await;
     rig.fake.fail_next([Failure::Unsubscribed]);
@@ -736,6 +736,16 @@ async fn a_recipient_unsubscribed_with_the_provider_is_opted_out(kind: DatabaseK
     rig.missed_call("CA2", "+447700900181").await;
     rig.drain(&worker).await;
     assert!(rig.fake.messages().is_empty(), "texted after opting out");
+
+    // A number the provider says is no mobile is a landline, not a dead letter either.
+    rig.fake.fail_next([Failure::NotMobile]);
+    rig.missed_call("CA3", "+447700900182").await;
+    rig.drain(&worker).await;
+    assert_eq!(
+        rig.text_back_of("•••• 182").await.as_deref(),
+        Some("skipped:landline")
+    );
+    assert_eq!(rig.first_dead_letter("id").await, Value::Null);
     rig.finish().await;
 }
 
@@ -839,6 +849,62 @@ async fn open_all_day_with_delay(rig: &mut Rig, delay_seconds: u32) {
     assert!(set["errors"].is_null(), "{set}");
 }
 
+/// A caller staff reach while their text-back waits for the clinic's delay is not told "sorry we
+/// missed you": the text is held back as spoken with; a caller nobody reached gets theirs.
+async fn a_caller_reached_during_the_delay_is_not_texted(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "text_back").await;
+    open_all_day_with_delay(&mut rig, 2).await;
+    rig.missed_call("CA1", "+447700900191").await;
+    rig.missed_call("CA2", "+447700900192").await;
+    let listed = rig
+        .admin
+        .run(
+            "{ calls(first: 10, filter: { missed: true }) { edges { node { id callerTail } } } }",
+            json!({}),
+        )
+        .await;
+    let reached = listed["data"]["calls"]["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|edge| edge["node"]["callerTail"] == "•••• 191")
+        .and_then(|edge| edge["node"]["id"].as_str())
+        .expect("the first caller's call")
+        .to_owned();
+    let logged = rig
+        .admin
+        .run(
+            "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { id } }",
+            json!({ "id": reached }),
+        )
+        .await;
+    assert!(logged["errors"].is_null(), "{logged}");
+    let worker = rig.worker("worker-a", fast());
+    for _ in 0..500 {
+        worker.run_once().await.expect("worker pass");
+        if rig
+            .count("SELECT count(*) || '' AS n FROM job_outbox WHERE status = 'pending'")
+            .await
+            == 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = rig.fake.messages();
+    assert_eq!(
+        to(&sent, "+447700900191").len(),
+        0,
+        "texted after being reached"
+    );
+    assert_eq!(to(&sent, "+447700900192").len(), 1);
+    assert_eq!(
+        rig.text_back_of("•••• 191").await.as_deref(),
+        Some("skipped:spoken_with")
+    );
+    rig.finish().await;
+}
+
 async fn the_delay_postpones_the_text_and_time_to_text_is_measured(kind: DatabaseKind) {
     let mut rig = Rig::new(kind, "text_back").await;
     open_all_day_with_delay(&mut rig, 2).await;
@@ -913,4 +979,5 @@ on_both_databases!(
     texts_whose_last_attempt_never_settled_are_given_up,
     dead_letters_show_and_retry,
     a_recipient_unsubscribed_with_the_provider_is_opted_out,
+    a_caller_reached_during_the_delay_is_not_texted,
 );

@@ -22,7 +22,8 @@ use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
     AcceptInvitePage, ApiKeysPage, AppointmentsPage, AuditLogPage, ConfirmSignUpPage, ConsolePage,
     ExportPage, InboxPage, OverviewPage, ResetPasswordPage, SettingsPage, SignInPage, StatusPage,
-    TeamPage, WhatIfPage, WorklistPage, has_link, shows_link, sign_in, wait_for_forbidden,
+    TeamPage, WhatIfPage, WorklistPage, follow_header_link, has_link, shows_link, sign_in,
+    wait_for_forbidden,
 };
 use ringback_e2e::server::{DEMO_OWNER, Data, RingbackServer};
 use ringback_e2e::{
@@ -273,6 +274,28 @@ async fn ended_sessions(browser: &Browser, server: &RingbackServer) -> Result<()
     if url.as_str() != here {
         return Err(E2eError::Assertion(format!(
             "after signing in again the visitor is at {url}, not {here}"
+        )));
+    }
+
+    // A session that ends while the dashboard stays open: the next page's request finds it over
+    // and the dashboard itself (no reload) sends the visitor to sign in, then to that page.
+    browser.client.delete_all_cookies().await?;
+    follow_header_link(&browser.client, "Worklist").await?;
+    SignInPage::wait(&browser.client)
+        .await?
+        .sign_in(DEMO_OWNER.0, DEMO_OWNER.1)
+        .await?;
+    WorklistPage::wait(&browser.client).await?;
+    let url = browser.client.current_url().await?;
+    if url.as_str() != format!("{}worklist", server.url) {
+        return Err(E2eError::Assertion(format!(
+            "after the session ended in the open dashboard the visitor is at {url}"
+        )));
+    }
+    let errors = browser.console_errors().await?;
+    if errors.iter().any(|error| error.contains("panicked")) {
+        return Err(E2eError::Assertion(format!(
+            "the dashboard panicked on the way: {errors:#?}"
         )));
     }
     Ok(())

@@ -9,7 +9,8 @@
 //! ([`Runnable::look_up`]): a text the provider has is recorded as sent, not as failed.
 //! A provider that refuses because the recipient opted out with it (a STOP sent to the carrier or
 //! the provider, which we never saw) cancels the text as opted out and puts the caller on the
-//! clinic's opt-out list, so no later text is tried.
+//! clinic's opt-out list, so no later text is tried; one that says the number cannot receive
+//! texts cancels it as a landline. Neither is a dead letter: there is nothing to retry.
 
 use chrono::{DateTime, Utc};
 use ringback_core::error::DomainError;
@@ -271,14 +272,26 @@ async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
     }
     match context.sms.send(&ready.message).await {
         Ok(sent) => Attempt::Done(receipt(sent)),
-        // The caller opted out with the provider (a STOP we never saw): as good as ours.
-        Err(error) if error.recipient_opted_out() => {
-            Attempt::Cancelled(SkipReason::OptedOut.status())
-        }
-        Err(error) => {
-            let doubt = error.may_have_sent().then_some(ready.claimed_at);
-            Attempt::provider_failed(&error, doubt)
-        }
+        Err(error) => match refusal_as_skip(&error) {
+            Some(skip) => Attempt::Cancelled(skip.status()),
+            None => {
+                let doubt = error.may_have_sent().then_some(ready.claimed_at);
+                Attempt::provider_failed(&error, doubt)
+            }
+        },
+    }
+}
+
+/// A refusal that says this text can never reach its caller, as the skip it amounts to: they
+/// opted out with the provider (a STOP we never saw: as good as ours), or their number cannot
+/// receive texts (a landline the number plan took for a mobile).
+fn refusal_as_skip(error: &ProviderError) -> Option<SkipReason> {
+    if error.recipient_opted_out() {
+        Some(SkipReason::OptedOut)
+    } else if error.recipient_cannot_text() {
+        Some(SkipReason::Landline)
+    } else {
+        None
     }
 }
 

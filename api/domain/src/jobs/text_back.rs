@@ -1,19 +1,21 @@
 //! [`TextBack`]: text a missed caller back, once per missed call. When the text is sent it becomes
 //! the conversation's first message (followed up once if the caller stays quiet and the clinic's
 //! AI follows up) and the call's text-back status follows the provider's; when the job is given
-//! up, the call says why.
+//! up, the call says why. It is held back when billing stopped texting meanwhile, or when the
+//! caller was spoken with or booked since the call.
 
 use ringback_core::error::DomainError;
 use ringback_core::outbox::Job;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::job_outbox;
-use ringback_shared::text_back::SkipReason;
+use ringback_shared::text_back::{self, SkipReason};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::jobs::sms::{self, TextJob};
 use crate::jobs::{JobContext, Receipt};
 use crate::service::ai_follow_ups;
+use crate::service::appointments;
 use crate::service::billing;
 use crate::service::calls;
 use crate::service::clinic;
@@ -86,17 +88,25 @@ impl TextJob for TextBack {
 
     /// Billing that stopped text-backs since this one was queued (a subscription cancelled, a
     /// trial or a grace that ended while it waited for a retry) holds it back, as it would have
-    /// when the call came; staff replies are not billing's to stop.
+    /// when the call came; staff replies are not billing's to stop. So does the caller having
+    /// been spoken with or booked since the missed call (they rang again and got through, staff
+    /// called them back, or they were booked while the text waited for the clinic's delay or a
+    /// retry): "sorry we missed you" would then be wrong.
     async fn held_back(
         &self,
         txn: &TenantTxn,
         context: &JobContext,
     ) -> Result<Option<&'static str>, DomainError> {
-        let Some(billing) = &context.backend.billing else {
-            return Ok(None);
-        };
-        let settings = clinic::get(txn).await?;
-        let view = billing::view(&settings, &billing.settings, txn.now());
-        Ok((!view.entitlement.may_text()).then(|| SkipReason::Billing.status()))
+        if let Some(billing) = &context.backend.billing {
+            let settings = clinic::get(txn).await?;
+            let view = billing::view(&settings, &billing.settings, txn.now());
+            if !view.entitlement.may_text() {
+                return Ok(Some(SkipReason::Billing.status()));
+            }
+        }
+        let missed = calls::find(txn, self.call).await?;
+        let later = calls::of_caller_after(txn, &missed).await?;
+        let booked = appointments::booked_since(txn, &missed.caller_key, missed.started_at).await?;
+        Ok(text_back::settled_since(&later, booked).then(|| SkipReason::SpokenWithSince.status()))
     }
 }

@@ -144,6 +144,22 @@ async fn find_external(
         .await?)
 }
 
+/// Whether `caller_key` was booked since `since`: an appointment made then or later that stands.
+pub async fn booked_since(
+    txn: &TenantTxn,
+    caller_key: &str,
+    since: DateTime<Utc>,
+) -> Result<bool, DomainError> {
+    Ok(txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::CallerKey.eq(caller_key))
+        .filter(appointment::Column::CreatedAt.gte(since))
+        .filter(appointment::Column::CancelledAt.is_null())
+        .one(txn.conn())
+        .await?
+        .is_some())
+}
+
 /// One appointment by id.
 pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<appointment::Model, DomainError> {
     in_clinic::<appointment::Entity>(txn, id)

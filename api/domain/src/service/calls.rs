@@ -274,6 +274,27 @@ pub async fn find(txn: &TenantTxn, id: Uuid) -> Result<call::Model, DomainError>
         .ok_or(DomainError::NotFound)
 }
 
+/// The calls with `call`'s caller that came after it (by start, then id), as the shared rules
+/// read them: one range of the `(clinic, caller_key, started_at)` index, a caller's calls since
+/// one of theirs.
+pub async fn of_caller_after(
+    txn: &TenantTxn,
+    call: &call::Model,
+) -> Result<Vec<ringback_shared::attribution::CallRecord>, DomainError> {
+    let later = txn
+        .find::<call::Entity>()
+        .filter(call::Column::CallerKey.eq(call.caller_key.as_str()))
+        .filter(call::Column::StartedAt.gte(call.started_at))
+        .filter(call::Column::Id.ne(call.id))
+        .all(txn.conn())
+        .await?;
+    Ok(later
+        .iter()
+        .filter(|later| (later.started_at, later.id) > (call.started_at, call.id))
+        .filter_map(call_record)
+        .collect())
+}
+
 /// A staff callback to the caller of call `call_id`, with its outcome.
 pub async fn log_callback(
     txn: &TenantTxn,

@@ -43,6 +43,8 @@ pub enum Failure {
     /// Refuse, as Twilio does while the sending number cannot text (21606): sending again works
     /// once the account is put right.
     SenderCannotText,
+    /// Refuse, as Twilio does for a number that is not a mobile (21614).
+    NotMobile,
 }
 
 /// A message the fake accepted.
@@ -400,6 +402,13 @@ async fn create_message(
                 StatusCode::BAD_REQUEST,
                 21610,
                 "Attempt to send to unsubscribed recipient",
+            );
+        }
+        Some(Failure::NotMobile) => {
+            return twilio_error(
+                StatusCode::BAD_REQUEST,
+                21614,
+                "'To' number is not a valid mobile number",
             );
         }
         Some(Failure::SenderCannotText) => {
