@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 pub type ProviderFuture<'a, T> =
     Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
 
-/// A text to send.
-#[derive(Clone, Debug)]
+/// A text to send. Its `Debug` shows the numbers' last digits and the text's length only.
+#[derive(Clone)]
 pub struct OutgoingSms {
     /// The recipient, E.164.
     pub to: String,
@@ -22,8 +22,9 @@ pub struct OutgoingSms {
     pub status_callback: String,
 }
 
-/// A text the provider has accepted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A text the provider has accepted. Its `Debug` shows the numbers' last digits and the text's
+/// length only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SentSms {
     /// The provider's message id (Twilio's `SM…` sid).
     pub provider_id: String,
@@ -33,6 +34,42 @@ pub struct SentSms {
     pub from: String,
     pub body: String,
     pub created_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for OutgoingSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingSms")
+            .field("to", &masked(&self.to))
+            .field("from", &masked(&self.from))
+            .field("body_chars", &self.body.chars().count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SentSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentSms")
+            .field("provider_id", &self.provider_id)
+            .field("status", &self.status)
+            .field("to", &masked(&self.to))
+            .field("from", &masked(&self.from))
+            .field("body_chars", &self.body.chars().count())
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// A number as debug output may show it: its last three characters.
+fn masked(number: &str) -> String {
+    let tail: String = number
+        .chars()
+        .rev()
+        .take(3)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("•••• {tail}")
 }
 
 /// Why a provider call failed.
@@ -128,4 +165,31 @@ pub trait SmsProvider: Send + Sync {
         from: &'a str,
         since: DateTime<Utc>,
     ) -> ProviderFuture<'a, Vec<SentSms>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_number_and_no_text() {
+        let outgoing = OutgoingSms {
+            to: "+447700900123".to_owned(),
+            from: "+447700900777".to_owned(),
+            body: "Sorry we missed you".to_owned(),
+            status_callback: "https://clinic.test/webhooks/twilio/sms-status".to_owned(),
+        };
+        let sent = SentSms {
+            provider_id: "SM1".to_owned(),
+            status: "queued".to_owned(),
+            to: outgoing.to.clone(),
+            from: outgoing.from.clone(),
+            body: outgoing.body.clone(),
+            created_at: None,
+        };
+        for shown in [format!("{outgoing:?}"), format!("{sent:?}")] {
+            assert!(!shown.contains("7700900") && !shown.contains("missed"), "{shown}");
+            assert!(shown.contains("•••• 123"), "{shown}");
+        }
+    }
 }
