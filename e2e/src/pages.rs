@@ -1252,6 +1252,41 @@ impl<'a> AuditLogPage<'a> {
         Ok(Self { client })
     }
 
+    /// The sequence numbers of the entries listed, newest first.
+    pub async fn seqs(&self) -> Result<Vec<i64>, E2eError> {
+        let mut seqs = Vec::new();
+        for cell in self
+            .client
+            .find_all(Locator::Css("[data-testid=audit-seq]"))
+            .await?
+        {
+            seqs.push(cell.text().await?.trim().parse().unwrap_or(-1));
+        }
+        Ok(seqs)
+    }
+
+    /// Whether the page offers older entries.
+    pub async fn offers_older(&self) -> Result<bool, E2eError> {
+        Ok(self
+            .client
+            .find(Locator::Css("[data-testid=audit-older]"))
+            .await
+            .is_ok())
+    }
+
+    /// Shows the older entries and waits until the newest listed is older than `before`.
+    pub async fn older(&self, before: i64) -> Result<Vec<i64>, E2eError> {
+        click_test_id(self.client, "audit-older").await?;
+        poll(async || {
+            let seqs = self.seqs().await?;
+            Ok(match seqs.first() {
+                Some(first) if *first < before => Ok(seqs),
+                _ => Err(format!("the page still starts at {seqs:?}")),
+            })
+        })
+        .await
+    }
+
     /// The actions listed, newest first.
     pub async fn actions(&self) -> Result<Vec<String>, E2eError> {
         let mut actions = Vec::new();

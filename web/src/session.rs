@@ -206,16 +206,25 @@ pub fn Header() -> impl IntoView {
     }
 }
 
-/// Shows `children` only to members whose role grants `permission`; others learn why.
+/// Who to ask for what `permission` covers: the least role that grants it ("an owner", "an admin").
+fn who_may(permission: Permission) -> &'static str {
+    match Role::ALL.into_iter().find(|role| role.allows(permission)) {
+        Some(Role::Owner) => "an owner",
+        Some(Role::Admin) => "an admin",
+        _ => "a colleague",
+    }
+}
+
+/// Shows `children` only to members whose role grants `permission`; others learn who to ask.
 #[component]
 pub fn RequirePermission(permission: Permission, children: ChildrenFn) -> impl IntoView {
     let session = use_session();
     view! {
         <Show
             when=move || allows(session, permission)
-            fallback=|| view! {
+            fallback=move || view! {
                 <h1>"Not available"</h1>
-                <p role="alert" data-testid="forbidden">"Your role does not allow this page. Ask an admin of your clinic."</p>
+                <p role="alert" data-testid="forbidden">{format!("Your role does not allow this page. Ask {} of your clinic.", who_may(permission))}</p>
             }
         >
             {children()}

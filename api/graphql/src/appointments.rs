@@ -46,7 +46,7 @@ pub struct AttributionView {
     pub window_days: i32,
 }
 
-fn explain(row: &attribution::Model) -> String {
+pub(crate) fn explain(row: &attribution::Model) -> String {
     match row.reason.as_str() {
         "recovered" => {
             let touch = match row.touch_kind.as_deref() {

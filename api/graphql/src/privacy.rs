@@ -53,6 +53,8 @@ pub struct HeldAppointment {
     /// recovered or unattributed, when attribution ran.
     pub outcome: Option<String>,
     pub reason: Option<String>,
+    /// The reason in words, as the appointments list gives it.
+    pub explanation: Option<String>,
 }
 
 /// Everything the clinic holds about one caller.
@@ -110,6 +112,7 @@ impl From<CallerRecord> for CallerRecordView {
                     cancelled_at: held.row.cancelled_at,
                     value_minor: held.row.value_minor,
                     outcome: held.verdict.as_ref().map(|v| v.outcome.clone()),
+                    explanation: held.verdict.as_ref().map(crate::appointments::explain),
                     reason: held.verdict.map(|v| v.reason),
                 })
                 .collect(),

@@ -188,7 +188,10 @@ mod tests {
             created_at: None,
         };
         for shown in [format!("{outgoing:?}"), format!("{sent:?}")] {
-            assert!(!shown.contains("7700900") && !shown.contains("missed"), "{shown}");
+            assert!(
+                !shown.contains("7700900") && !shown.contains("missed"),
+                "{shown}"
+            );
             assert!(shown.contains("•••• 123"), "{shown}");
         }
     }

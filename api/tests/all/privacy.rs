@@ -20,7 +20,7 @@ const OTHER: &str = "07700 900456";
 
 const RECORD: &str = "query($number: String!) { callerRecord(number: $number) { callerTail \
     calls { startedAt textBackStatus } conversations { status messages { kind text } } \
-    appointments { valueMinor outcome } queuedTexts optedOut restricted } }";
+    appointments { valueMinor outcome explanation } queuedTexts optedOut restricted } }";
 const RECORD_MESSAGES: &str = "query($number: String!) { callerRecord(number: $number) { \
     conversations { messages { text unreadable } } } }";
 
@@ -234,6 +234,12 @@ async fn an_admin_sees_exports_and_erases_what_is_held(kind: DatabaseKind) {
         "Can I come in on Tuesday?"
     );
     assert_eq!(held["appointments"][0]["valueMinor"], 12000);
+    assert!(
+        held["appointments"][0]["explanation"]
+            .as_str()
+            .is_some_and(|words| words.ends_with('.') && !words.contains('_')),
+        "the verdict in words: {held}"
+    );
     assert_eq!(held["queuedTexts"], 1, "the text-back waits in the outbox");
     assert_eq!(held["restricted"], false);
 

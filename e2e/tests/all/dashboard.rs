@@ -745,11 +745,34 @@ async fn keys_export_and_audit_log(
         ));
     }
 
-    let actions = AuditLogPage::open(&browser.client).await?.actions().await?;
+    let audit_log = AuditLogPage::open(&browser.client).await?;
+    let actions = audit_log.actions().await?;
     for action in ["api_key.created", "api_key.revoked", "export.created"] {
         if !actions.iter().any(|listed| listed == action) {
             return Err(E2eError::Assertion(format!(
                 "{action} is not in the audit log: {actions:?}"
+            )));
+        }
+    }
+    // Older entries are a click away when there are more than a page holds.
+    let (_, more) = server.graphql_as(
+        Some(&cookie),
+        "{ auditLog(first: 100) { pageInfo { hasNextPage } } }",
+        json!({}),
+    )?;
+    let has_more = more["data"]["auditLog"]["pageInfo"]["hasNextPage"] == true;
+    if audit_log.offers_older().await? != has_more {
+        return Err(E2eError::Assertion(format!(
+            "the page's offer of older entries differs from the API's: {more}"
+        )));
+    }
+    if has_more {
+        let first_page = audit_log.seqs().await?;
+        let oldest_shown = first_page.iter().copied().min().unwrap_or_default();
+        let older = audit_log.older(oldest_shown).await?;
+        if older.is_empty() || older.iter().any(|seq| *seq >= oldest_shown) {
+            return Err(E2eError::Assertion(format!(
+                "older entries {older:?} after a page ending at {oldest_shown}"
             )));
         }
     }

@@ -6,6 +6,8 @@ use leptos_router::components::A;
 
 use crate::api::{self, setup_checklist};
 use crate::components::AsyncView;
+use crate::session::{allows, use_session};
+use ringback_shared::access::Permission;
 
 use setup_checklist::SetupStepKind as Step;
 
@@ -39,6 +41,7 @@ fn step_words(step: &Step) -> (&'static str, &'static str, &'static str) {
 pub fn SetupChecklist() -> impl IntoView {
     let checklist =
         LocalResource::new(|| api::run::<api::SetupChecklist>(setup_checklist::Variables));
+    let may_bill = allows(use_session(), Permission::ManageBilling);
     view! {
         <AsyncView resource=checklist loading="Loading your setup…" let:data>
             {(!data.setup_checklist.live).then(|| {
@@ -51,10 +54,16 @@ pub fn SetupChecklist() -> impl IntoView {
                             {steps.into_iter().map(|step| {
                                 let (words, id, href) = step_words(&step.step);
                                 let state = if step.done { "Done" } else { "To do" };
+                                // Only owners choose the plan: others are told whom to ask.
+                                let owners_only = href == "/billing" && !may_bill;
                                 view! {
                                     <li data-testid=format!("step-{id}") data-done=step.done.to_string()>
                                         <span class="step-state">{if step.done { "✓ " } else { "○ " }}{state}": "</span>
-                                        <A href=href>{words}</A>
+                                        {if owners_only {
+                                            view! { <span>{words}" (an owner of the clinic does this)"</span> }.into_any()
+                                        } else {
+                                            view! { <A href=href>{words}</A> }.into_any()
+                                        }}
                                     </li>
                                 }
                             }).collect_view()}

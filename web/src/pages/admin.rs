@@ -374,25 +374,36 @@ fn copy_to_clipboard(text: &str) {
 #[component]
 pub fn AuditLog() -> impl IntoView {
     let clock = use_clinic_time();
-    let entries = LocalResource::new(|| api::run::<api::AuditLog>(audit_log::Variables));
+    // Where the page starts: `None` for the newest entries, else after a cursor.
+    let after = RwSignal::new(None::<String>);
+    let entries = LocalResource::new(move || {
+        api::run::<api::AuditLog>(audit_log::Variables { after: after.get() })
+    });
     view! {
         <h1>"Audit log"</h1>
         <p>"Sign-ins, settings changes, exports and reads of personal data, newest first. Each entry is chained to the one before it."</p>
         <AsyncView resource=entries loading="Loading the audit log…" let:data>
-            {audit_table(data, clock)}
+            {audit_table(data, clock, after)}
         </AsyncView>
     }
 }
 
-/// The entries, one row each.
-fn audit_table(data: audit_log::ResponseData, clock: ClinicTime) -> impl IntoView {
+/// The entries, one row each, with a way to older ones and back.
+fn audit_table(
+    data: audit_log::ResponseData,
+    clock: ClinicTime,
+    after: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let paging = data.audit_log.page_info;
+    let on_later_page = after.with_untracked(Option::is_some);
+    let next = paging.end_cursor.filter(|_| paging.has_next_page);
     view! {
         <table class="audit">
             <thead><tr><th scope="col">"#"</th><th scope="col">"When"</th><th scope="col">"What"</th><th scope="col">"Details"</th></tr></thead>
             <tbody>
                 {data.audit_log.edges.into_iter().map(|edge| view! {
                     <tr>
-                        <td>{edge.node.seq}</td>
+                        <td data-testid="audit-seq">{edge.node.seq}</td>
                         <td>{clock.local_time(&edge.node.at)}</td>
                         <td data-testid="audit-action">{edge.node.action}</td>
                         <td><code>{edge.node.detail.to_string()}</code></td>
@@ -400,6 +411,16 @@ fn audit_table(data: audit_log::ResponseData, clock: ClinicTime) -> impl IntoVie
                 }).collect_view()}
             </tbody>
         </table>
+        <div class="actions">
+            {on_later_page.then(|| view! {
+                <button type="button" on:click=move |_| after.set(None)>"Back to the newest"</button>
+            })}
+            {next.map(|cursor| view! {
+                <button type="button" data-testid="audit-older" on:click=move |_| after.set(Some(cursor.clone()))>
+                    "Older entries"
+                </button>
+            })}
+        </div>
     }
 }
 

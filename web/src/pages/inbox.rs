@@ -44,10 +44,16 @@ pub fn Inbox() -> impl IntoView {
             .map(|_| ())
     });
     let marked = mark_read.version();
+    // Where the list starts: `None` for the latest conversations, else before this time.
+    let before = RwSignal::new(None::<String>);
     let list = LocalResource::new(move || {
         marked.track();
         let view = VIEWS[view_index.get()].0.clone();
-        api::run::<api::Conversations>(conversations::Variables { view: Some(view) })
+        let before = before.get();
+        api::run::<api::Conversations>(conversations::Variables {
+            view: Some(view),
+            before,
+        })
     });
     view! {
         <h1>"Inbox"</h1>
@@ -58,15 +64,50 @@ pub fn Inbox() -> impl IntoView {
                 <label>
                     <input type="radio" name="inbox-view" data-testid=*id
                         prop:checked=move || view_index.get() == index
-                        on:change=move |_| view_index.set(index) />
+                        on:change=move |_| {
+                            before.set(None);
+                            view_index.set(index);
+                        } />
                     {*label}
                 </label>
             }).collect_view()}
         </fieldset>
         <AsyncView resource=list loading="Loading conversations…" let:data>
             {hand_offs(data.notifications.clone(), clock, mark_read)}
+            {older_and_newer(&data, before)}
             {conversation_list(data, clock)}
         </AsyncView>
+    }
+}
+
+/// How many conversations one page of the list shows (the query's `first`).
+const PAGE_SIZE: usize = 50;
+
+/// Buttons to the conversations before this page's last (when the page is full) and back to the
+/// latest (on a later page).
+fn older_and_newer(
+    data: &conversations::ResponseData,
+    before: RwSignal<Option<String>>,
+) -> impl IntoView + use<> {
+    let on_later_page = before.with_untracked(Option::is_some);
+    let older = (data.inbox.len() == PAGE_SIZE)
+        .then(|| {
+            data.inbox
+                .last()
+                .map(|entry| entry.conversation.last_message_at.clone())
+        })
+        .flatten();
+    view! {
+        <div class="actions">
+            {on_later_page.then(|| view! {
+                <button type="button" on:click=move |_| before.set(None)>"Back to the latest"</button>
+            })}
+            {older.map(|at| view! {
+                <button type="button" data-testid="inbox-older" on:click=move |_| before.set(Some(at.clone()))>
+                    "Older conversations"
+                </button>
+            })}
+        </div>
     }
 }
 

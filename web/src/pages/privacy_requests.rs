@@ -16,7 +16,7 @@ use crate::api::{
     restrict_caller, save_retention,
 };
 use crate::components::{Alert, AsyncView, ChangeTracker, ClinicData, DeleteClinic};
-use crate::session::{allows, use_session};
+use crate::session::{allows, clinic_currency, use_session};
 use crate::time::{ClinicTime, use_clinic_time};
 use ringback_shared::access::Permission;
 
@@ -327,12 +327,13 @@ fn conversations_view(found: &Record, clock: ClinicTime) -> impl IntoView {
 }
 
 fn appointments_view(found: &Record, clock: ClinicTime) -> impl IntoView {
+    let currency = clinic_currency();
     let rows = found
         .appointments
         .iter()
         .map(|booking| {
-            let verdict = match (&booking.outcome, &booking.reason) {
-                (Some(outcome), Some(reason)) => format!(" · {outcome} ({reason})"),
+            let verdict = match (&booking.outcome, &booking.explanation) {
+                (Some(outcome), Some(why)) => format!(" · {outcome}: {why}"),
                 _ => String::new(),
             };
             let cancelled = booking
@@ -342,7 +343,7 @@ fn appointments_view(found: &Record, clock: ClinicTime) -> impl IntoView {
                 .unwrap_or_default();
             view! {
                 <li>"Booked "{clock.local_time(&booking.booked_at)}
-                    {format!(" · value {}{verdict}{cancelled}", booking.value_minor)}</li>
+                    {format!(" · value {}{verdict}{cancelled}", display::money(booking.value_minor, &currency))}</li>
             }
         })
         .collect_view();
