@@ -56,6 +56,8 @@ pub struct Model {
     /// When the free trial started: when billing first applied to the clinic (its sign-up, or
     /// the first start of a server with billing on); none while billing never applied.
     pub billing_trial_started_at: Option<DateTimeUtc>,
+    /// The Stripe Checkout Session last opened for the clinic: opening another expires it.
+    pub billing_checkout_session: Option<String>,
     /// Days call-related data is kept (at most 90).
     pub call_retention_days: i32,
     /// When the clinic's data was last purged.

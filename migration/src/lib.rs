@@ -72,6 +72,7 @@ pub mod m20261215_100000_add_billing_check;
 mod m20261216_100000_create_password_resets;
 pub mod m20261216_110000_add_trial_start;
 mod m20261216_120000_add_refresh_token_version;
+mod m20261217_100000_add_checkout_session;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -145,6 +146,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_100000_create_password_resets::Migration),
             Box::new(m20261216_110000_add_trial_start::Migration),
             Box::new(m20261216_120000_add_refresh_token_version::Migration),
+            Box::new(m20261217_100000_add_checkout_session::Migration),
         ]
     }
 }

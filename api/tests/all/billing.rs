@@ -939,15 +939,17 @@ async fn overage_is_reported_once_across_a_crash(kind: DatabaseKind) {
 
 async fn a_second_subscription_never_replaces_the_first(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[]).await;
-    // Two Checkout tabs, both paid; their events held back, then delivered in either order.
+    // Two Checkout tabs, both paid (the first before the second was opened, so it could not be
+    // expired); their events held back, then delivered in either order.
+    stripe(&app).deliver_events_to("http://127.0.0.1:9/nowhere");
+    let mut paid = Vec::new();
     for plan in ["growth", "starter"] {
         let started = app.owner.run(START_CHECKOUT, json!({ "plan": plan })).await;
         assert!(started["errors"].is_null(), "{started}");
+        let session = stripe(&app).checkouts().pop().expect("a session").id;
+        paid.push(stripe(&app).pay(&session).await.expect("paid"));
     }
-    stripe(&app).deliver_events_to("http://127.0.0.1:9/nowhere");
-    let sessions: Vec<String> = stripe(&app).checkouts().into_iter().map(|c| c.id).collect();
-    let first = stripe(&app).pay(&sessions[0]).await.expect("paid");
-    stripe(&app).pay(&sessions[1]).await.expect("paid");
+    let first = paid[0].clone();
     let held: Vec<Value> = stripe(&app)
         .deliveries()
         .into_iter()
@@ -971,6 +973,42 @@ async fn a_second_subscription_never_replaces_the_first(kind: DatabaseKind) {
             .iter()
             .any(|entry| entry["action"] == "billing.extra_subscription"),
         "{audited:?}"
+    );
+    app.db.finish().await;
+}
+
+/// Only the newest Checkout page can be paid: opening another (a second tab, another plan)
+/// expires the one opened before, so the owner cannot subscribe twice.
+async fn a_new_checkout_expires_the_one_opened_before(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    for plan in ["growth", "starter"] {
+        let started = app.owner.run(START_CHECKOUT, json!({ "plan": plan })).await;
+        assert!(started["errors"].is_null(), "{started}");
+    }
+    let sessions = stripe(&app).checkouts();
+    let statuses: Vec<&str> = sessions.iter().map(|c| c.status.as_str()).collect();
+    assert_eq!(statuses, ["expired", "open"]);
+    assert_eq!(
+        stripe(&app).pay(&sessions[0].id).await,
+        None,
+        "the first was paid"
+    );
+    let subscription = stripe(&app).pay(&sessions[1].id).await.expect("paid");
+    assert_eq!(
+        stored_billing(&app).await,
+        [["active", "starter", subscription.as_str()]]
+    );
+    let started: Vec<Value> = audit_actions(&mut app)
+        .await
+        .into_iter()
+        .filter(|entry| entry["action"] == "billing.checkout_started")
+        .collect();
+    assert_eq!(started.len(), 2, "{started:?}");
+    assert!(
+        started
+            .iter()
+            .any(|entry| entry["detail"]["replaces_open_checkout"] == true),
+        "{started:?}"
     );
     app.db.finish().await;
 }
@@ -1040,5 +1078,6 @@ on_both_databases!(
     the_text_that_crosses_the_allowance_is_skipped_and_replies_still_go,
     overage_is_reported_once_across_a_crash,
     a_second_subscription_never_replaces_the_first,
+    a_new_checkout_expires_the_one_opened_before,
     billing_is_for_owners
 );

@@ -51,7 +51,13 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
         .await
         .expect("demo");
     let clinic = app.clinic_id;
-    // Two Checkout tabs, both paid: the second subscription is an extra that must end too.
+    // Two Checkout pages, each paid before the next was opened (Stripe's events held back until
+    // both are paid, then delivered): the second subscription is an extra that must end too.
+    app.stripe
+        .as_ref()
+        .expect("fake Stripe")
+        .deliver_events_to("http://127.0.0.1:9/nowhere");
+    let mut paid = Vec::new();
     for plan in ["starter", "growth"] {
         let started = app
             .owner
@@ -61,15 +67,26 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
             )
             .await;
         assert!(started["errors"].is_null(), "{started}");
-    }
-    let (subscription, extra) = {
         let stripe = app.stripe.as_ref().expect("fake Stripe");
-        let sessions: Vec<String> = stripe.checkouts().into_iter().map(|c| c.id).collect();
-        (
-            stripe.pay(&sessions[0]).await.expect("paid"),
-            stripe.pay(&sessions[1]).await.expect("paid"),
-        )
-    };
+        let session = stripe.checkouts().pop().expect("a session").id;
+        paid.push(stripe.pay(&session).await.expect("paid"));
+    }
+    let (subscription, extra) = (paid[0].clone(), paid[1].clone());
+    {
+        let stripe = app.stripe.as_ref().expect("fake Stripe");
+        let held: Vec<serde_json::Value> = stripe
+            .deliveries()
+            .into_iter()
+            .map(|(event, _)| event)
+            .collect();
+        stripe.deliver_events_to(&format!(
+            "{}/webhooks/stripe",
+            crate::common::serve(app.app()).await
+        ));
+        for event in &held {
+            assert_eq!(stripe.deliver(event).await, 200, "{event}");
+        }
+    }
     let name = app.keep_numbers().await;
     app.receive_text("SMleaving", "+447700900321", "Please call me back")
         .await;

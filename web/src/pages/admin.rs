@@ -115,7 +115,7 @@ pub fn Team() -> impl IntoView {
                     <option value="OWNER">"Owner: also billing"</option>
                 </select>
             </fieldset>
-            <button type="submit" data-testid="invite-create">"Create the invitation"</button>
+            <button type="submit" data-testid="invite-create" disabled=move || change.pending().get()>"Create the invitation"</button>
         </form>
         {move || link.get().map(|link| {
             let copied = link.clone();
@@ -310,7 +310,7 @@ pub fn ApiKeys() -> impl IntoView {
                     " May also push call events and book appointments"
                 </label>
             </fieldset>
-            <button type="submit">"Create the key"</button>
+            <button type="submit" disabled=move || change.pending().get()>"Create the key"</button>
         </form>
     }
 }

@@ -208,7 +208,7 @@ fn PriceList() -> impl IntoView {
                 {text_field("service-price-to", "Highest price (optional, for a range)", price_to)}
                 {text_field("service-minutes", "Visit length (minutes)", minutes)}
                 {text_field("service-value", "What a booking is worth to you", value)}
-                <button type="submit" data-testid="service-add">"Add the service"</button>
+                <button type="submit" data-testid="service-add" disabled=move || change.pending().get()>"Add the service"</button>
             </fieldset>
         </form>
     }

@@ -358,7 +358,7 @@ fn NewAppointment(changes: Changes, clock: ClinicTime) -> impl IntoView {
                 on:input=move |ev| value.set(event_target_value(&ev)) />
             <small id="appointment-value-help">"In your currency, e.g. 45 or 45.50."</small>
             <Alert message=Signal::derive(move || invalid.get().map(str::to_owned)) />
-            <button type="submit" data-testid="appointment-create">"Book"</button>
+            <button type="submit" data-testid="appointment-create" disabled=move || changes.action.pending().get()>"Book"</button>
         </form>
     }
 }

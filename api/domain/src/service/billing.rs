@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::tenant::{TenantScope, TenantTxn, set_local};
 use ringback_entity::clinic;
-use ringback_providers::stripe::client::{StripeBilling, SubscriptionState};
+use ringback_providers::stripe::client::{BillingError, StripeBilling, SubscriptionState};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
     TransactionTrait,
@@ -162,8 +162,10 @@ async fn customer(
 /// A Stripe Checkout page subscribing the clinic to plan `plan_key`, for owner `user_id`. A clinic
 /// whose subscription is running changes plan in the Portal instead. Stripe is asked outside any
 /// transaction, so a slow Stripe holds no lock (on SQLite every writer, missed calls included,
-/// would wait for it); two checkouts at once may both open, and a second subscription paid for is
-/// audited for staff to refund ([`apply_subscription`]).
+/// would wait for it). Only the newest Checkout page can be paid: the session opened before it
+/// (another tab, a plan chosen again, a request at the same moment) is expired once the new one
+/// is stored ([`expire_replaced`]); a second subscription paid for all the same (paid before it
+/// was expired) is audited for staff to refund ([`apply_subscription`]).
 pub async fn start_checkout(
     scope: &TenantScope,
     context: &BillingContext,
@@ -184,7 +186,7 @@ pub async fn start_checkout(
         ));
     }
     let customer = customer(scope, context, row.stripe_customer_id, &owner.email).await?;
-    let url = context
+    let page = context
         .stripe
         .checkout(
             &customer,
@@ -194,14 +196,50 @@ pub async fn start_checkout(
             &context.page("?checkout=cancelled"),
         )
         .await?;
-    record(
-        scope,
-        user_id,
-        "billing.checkout_started",
-        json!({ "plan": plan.key }),
+    let replaced = store_checkout_session(scope, user_id, plan, &page.session).await?;
+    if let Some(replaced) = replaced {
+        expire_replaced(context, &replaced).await;
+    }
+    Ok(page.url)
+}
+
+/// Stores `session` as the clinic's Checkout Session, under the clinic's lock, with its audit
+/// entry; the session it replaces, if any.
+async fn store_checkout_session(
+    scope: &TenantScope,
+    user_id: Uuid,
+    plan: &Plan,
+    session: &str,
+) -> Result<Option<String>, DomainError> {
+    let txn = scope.begin().await?;
+    txn.lock_clinic().await?;
+    let row = clinic_settings::get(&txn).await?;
+    let replaced = row.billing_checkout_session.clone();
+    let mut model: clinic::ActiveModel = row.into();
+    model.billing_checkout_session = Set(Some(session.to_owned()));
+    model.update(txn.conn()).await?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: Some(user_id),
+            action: "billing.checkout_started",
+            detail: json!({ "plan": plan.key, "replaces_open_checkout": replaced.is_some() }),
+        },
     )
     .await?;
-    Ok(url)
+    txn.commit().await?;
+    Ok(replaced.filter(|replaced| replaced != session))
+}
+
+/// Expires the Checkout Session a newer one replaced, outside any transaction. Stripe refuses one
+/// that is no longer open (paid, or expired): nothing to do. Any other failure is logged and left:
+/// that page stays payable until Stripe expires it after a day, and a second subscription paid
+/// there is audited for a refund.
+async fn expire_replaced(context: &BillingContext, replaced: &str) {
+    match context.stripe.expire_checkout(replaced).await {
+        Ok(()) | Err(BillingError::Refused(400 | 404)) => {}
+        Err(error) => tracing::warn!(%error, "an earlier Checkout page could not be expired"),
+    }
 }
 
 /// A Stripe Customer Portal page for the clinic's customer, returning to the billing page;

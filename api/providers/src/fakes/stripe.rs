@@ -47,6 +47,10 @@ pub struct FakeCheckout {
     pub metadata: HashMap<String, String>,
     /// The subscription paying created.
     pub subscription: Option<String>,
+    /// `open` until paid (`complete`) or expired (`expired`), as Stripe says.
+    pub status: String,
+    /// When it was created (unix seconds).
+    pub created: i64,
 }
 
 /// A subscription the fake holds.
@@ -147,6 +151,7 @@ impl FakeStripe {
         let routes = Route::new()
             .at("/v1/customers", post(create_customer))
             .at("/v1/checkout/sessions", post(create_checkout))
+            .at("/v1/checkout/sessions/:id/expire", post(expire_checkout))
             .at("/v1/billing_portal/sessions", post(create_portal))
             .at("/v1/subscriptions", get(list_subscriptions))
             .at(
@@ -427,9 +432,10 @@ impl Shared {
         let sub_id = self.new_id("sub");
         let mut store = lock(&self.store);
         let checkout = store.checkouts.iter_mut().find(|c| c.id == id)?;
-        if checkout.subscription.is_some() {
+        if checkout.status != "open" {
             return None;
         }
+        checkout.status = "complete".to_owned();
         checkout.subscription = Some(sub_id.clone());
         let checkout = checkout.clone();
         let period_end = (self.clock.now() + Duration::days(30)).timestamp();
@@ -670,31 +676,71 @@ async fn create_checkout(
         cancel_url: cancel_url.to_owned(),
         metadata: metadata(&fields),
         subscription: None,
+        status: "open".to_owned(),
+        created: shared.now(),
     };
     store.checkouts.push(checkout.clone());
-    let now = shared.now();
-    Json(json!({
+    Json(checkout_json(shared, &checkout)).into_response()
+}
+
+/// A Checkout Session as Stripe's API returns it.
+fn checkout_json(shared: &Shared, checkout: &FakeCheckout) -> Value {
+    json!({
         "id": checkout.id,
         "object": "checkout.session",
         "automatic_tax": { "enabled": false },
         "client_reference_id": checkout.client_reference_id,
-        "created": now,
+        "created": checkout.created,
         "custom_fields": [],
         "custom_text": {},
         "customer": checkout.customer,
-        "expires_at": now + 24 * 3600,
+        "expires_at": checkout.created + 24 * 3600,
         "livemode": false,
         "metadata": checkout.metadata,
         "mode": checkout.mode,
         "payment_method_types": ["card"],
-        "payment_status": "unpaid",
+        "payment_status": if checkout.status == "complete" { "paid" } else { "unpaid" },
         "shipping_options": [],
-        "status": "open",
+        "status": checkout.status,
+        "subscription": checkout.subscription,
         "success_url": checkout.success_url,
         "cancel_url": checkout.cancel_url,
-        "url": format!("{}/pay/{}", shared.base_url, checkout.id),
-    }))
-    .into_response()
+        "url": (checkout.status == "open").then(|| format!("{}/pay/{}", shared.base_url, checkout.id)),
+    })
+}
+
+/// `POST /v1/checkout/sessions/{id}/expire`: an open session can no longer be paid; Stripe
+/// refuses to expire one that is not open.
+#[handler]
+async fn expire_checkout(
+    request: &Request,
+    Path(id): Path<String>,
+    Data(shared): Data<&Arc<Shared>>,
+) -> Response {
+    if let Some(refused) = refusal(shared, request) {
+        return refused;
+    }
+    let mut store = lock(&shared.store);
+    match store.checkouts.iter_mut().find(|c| c.id == id) {
+        Some(checkout) if checkout.status == "open" => {
+            checkout.status = "expired".to_owned();
+            let expired = checkout.clone();
+            drop(store);
+            Json(checkout_json(shared, &expired)).into_response()
+        }
+        Some(_) => stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            "Only Checkout Sessions with a status in [\"open\"] can be expired.",
+        ),
+        None => stripe_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("resource_missing"),
+            &format!("No such checkout.session: '{id}'"),
+        ),
+    }
 }
 
 #[handler]
@@ -858,6 +904,9 @@ fn checkout_page(Path(id): Path<String>, Data(shared): Data<&Arc<Shared>>) -> Re
     let Some(checkout) = store.checkouts.iter().find(|c| c.id == id) else {
         return (StatusCode::NOT_FOUND, "no such Checkout Session").into_response();
     };
+    if checkout.status == "expired" {
+        return (StatusCode::GONE, "This Checkout Session has expired.").into_response();
+    }
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Checkout</title></head>\
          <body><main><h1>Subscribe</h1><p id=\"prices\">{}</p>\

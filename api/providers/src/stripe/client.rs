@@ -1,5 +1,5 @@
 //! Stripe's REST API through async-stripe, for what billing needs: a customer per clinic (its id
-//! in the metadata), a Checkout Session for a plan, a Customer Portal session, the current state of
+//! in the metadata), a Checkout Session for a plan (and expiring one no longer wanted), a Customer Portal session, the current state of
 //! a subscription, a customer's running subscriptions (to end them all when its clinic is deleted),
 //! and usage reported as billing meter events (deduplicated by their identifier).
 //! The base URL is configurable, so tests talk to a fake. Failures name no secret.
@@ -63,6 +63,13 @@ pub struct SubscriptionState {
     pub created: i64,
 }
 
+/// A Checkout Session just opened: its id, and the page to send the owner to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckoutPage {
+    pub session: String,
+    pub url: String,
+}
+
 /// A Stripe client for billing.
 pub struct StripeBilling {
     client: Client,
@@ -102,7 +109,7 @@ impl StripeBilling {
     }
 
     /// A Checkout Session subscribing `customer` to `plan` (its price, and its metered overage
-    /// price if any); the page to send the owner to.
+    /// price if any): its id and the page to send the owner to.
     pub async fn checkout(
         &self,
         customer: &str,
@@ -110,7 +117,7 @@ impl StripeBilling {
         plan: &super::Plan,
         success_url: &str,
         cancel_url: &str,
-    ) -> Result<String, BillingError> {
+    ) -> Result<CheckoutPage, BillingError> {
         use stripe_checkout::checkout_session::CreateCheckoutSessionLineItems as LineItem;
         let mut items = vec![LineItem {
             price: Some(plan.price.clone()),
@@ -135,7 +142,19 @@ impl StripeBilling {
             .cancel_url(cancel_url)
             .send(&self.client)
             .await?;
-        session.url.ok_or(BillingError::Unreadable)
+        Ok(CheckoutPage {
+            url: session.url.ok_or(BillingError::Unreadable)?,
+            session: session.id.as_str().to_owned(),
+        })
+    }
+
+    /// Expires Checkout Session `id`, so it can no longer be paid. Stripe refuses (HTTP 400) one
+    /// that is not open: paid, or expired already.
+    pub async fn expire_checkout(&self, id: &str) -> Result<(), BillingError> {
+        stripe_checkout::checkout_session::ExpireCheckoutSession::new(id)
+            .send(&self.client)
+            .await?;
+        Ok(())
     }
 
     /// A Customer Portal session for `customer` that returns to `return_url`; its page.
