@@ -258,8 +258,9 @@ pub struct CallEventInput {
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     /// The other party's number in any common format; the clinic's region is the default. It is
-    /// keyed on arrival and never stored. A withheld number (empty, `anonymous`, `restricted`,
-    /// `private`, `unknown` and the like) is counted under no caller and never texted.
+    /// keyed on arrival and never stored. On an inbound call a withheld number (empty,
+    /// `anonymous`, `restricted`, `private`, `unknown` and the like) is counted under no caller
+    /// and never texted.
     pub caller_number: String,
 }
 

@@ -61,11 +61,11 @@ impl LeavingMutation {
             },
         )
         .await?;
-        let Outcome::Done(customer) = checked else {
+        let Outcome::Done(at_stripe) = checked else {
             return Err(wrong_password());
         };
         // Stripe is asked between the check and the deletion, in no transaction.
-        let cancelled = leaving::cancel_subscriptions(stripe, customer.as_deref())
+        let cancelled = leaving::cancel_subscriptions(stripe, &at_stripe)
             .await
             .map_err(graphql_error)?;
         let deleted = with_tenant(

@@ -1007,7 +1007,7 @@ async fn a_new_checkout_expires_the_one_opened_before(kind: DatabaseKind) {
     assert!(
         started
             .iter()
-            .any(|entry| entry["detail"]["replaces_open_checkout"] == true),
+            .any(|entry| entry["detail"]["replaces_earlier_session"] == true),
         "{started:?}"
     );
     app.db.finish().await;

@@ -28,6 +28,35 @@ fn event(external_id: &str, status: &str, started_at: &str, number: &str) -> Val
 /// Numbers used below (fiction ranges only); none may be stored.
 const NUMBERS: &[&str] = &["7700900123", "7700900456", "491570006"];
 
+/// An integrator's inbound call from a withheld number is counted under no caller and never
+/// texted; any other call without a number is refused.
+async fn a_withheld_number_counts_only_on_an_inbound_call(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let at = (test_db.clock.now() - Duration::minutes(5)).to_rfc3339();
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut staff = Browser::new(test_db.app(web.path()));
+    staff
+        .run(SIGN_UP, sign_up_input("withheld@desk.test"))
+        .await;
+    let mut outbound = event("ext-out", "ANSWERED", &at, "anonymous");
+    outbound["direction"] = json!("OUTBOUND");
+    let batch = json!({ "events": [event("ext-in", "NO_ANSWER", &at, "Anonymous"), outbound] });
+    let recorded = staff.run(RECORD, batch).await;
+    let rows = recorded["data"]["recordCallEvents"]["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{recorded}"));
+    assert_eq!(rows[0]["call"]["missed"], true, "{recorded}");
+    assert_eq!(rows[0]["call"]["callerTail"], "••••");
+    assert!(
+        rows[0]["call"]["callerKey"]
+            .as_str()
+            .is_some_and(|key| key.starts_with("anon:")),
+        "{recorded}"
+    );
+    assert_eq!(rows[1]["error"]["code"], "BAD_USER_INPUT", "{recorded}");
+    test_db.finish().await;
+}
+
 async fn calls_appointments_and_attribution(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     // The calls happened three days before the bookings, which are made "now" by the server's
@@ -287,7 +316,10 @@ async fn assert_no_number_stored(test_db: &TestDb) {
     }
 }
 
-on_both_databases!(calls_appointments_and_attribution);
+on_both_databases!(
+    calls_appointments_and_attribution,
+    a_withheld_number_counts_only_on_an_inbound_call
+);
 
 /// A calls page reads each call's credit in the page's own statement, and it agrees with the
 /// credit an appointment's missed call loads on its own. The rules credit a call once; should two

@@ -72,6 +72,15 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
         paid.push(stripe.pay(&session).await.expect("paid"));
     }
     let (subscription, extra) = (paid[0].clone(), paid[1].clone());
+    // A third Checkout page, opened and never paid: the deletion must leave nothing to pay.
+    let opened = app
+        .owner
+        .run(
+            "mutation($plan: String!) { startCheckout(plan: $plan) }",
+            json!({ "plan": "starter" }),
+        )
+        .await;
+    assert!(opened["errors"].is_null(), "{opened}");
     {
         let stripe = app.stripe.as_ref().expect("fake Stripe");
         let held: Vec<serde_json::Value> = stripe
@@ -131,6 +140,17 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
         .await;
     let answer = &deleted["data"]["deleteClinic"];
     assert_eq!(answer["subscriptionCancelled"], true, "{deleted}");
+    let last_page = app
+        .stripe
+        .as_ref()
+        .expect("fake Stripe")
+        .checkouts()
+        .pop()
+        .expect("a session");
+    assert_eq!(
+        last_page.status, "expired",
+        "the unpaid Checkout page stayed open"
+    );
     assert_eq!(
         answer["membersDeleted"], 2,
         "the owner and the admin belonged nowhere else"

@@ -135,6 +135,33 @@ impl Rig {
         twiml
     }
 
+    /// Logs an answered staff callback to the caller whose missed call shows `tail`.
+    async fn reached_by_a_callback(&mut self, tail: &str) {
+        let listed = self
+            .admin
+            .run(
+                "{ calls(first: 10, filter: { missed: true }) { edges { node { id callerTail } } } }",
+                json!({}),
+            )
+            .await;
+        let missed = listed["data"]["calls"]["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|edge| edge["node"]["callerTail"] == tail)
+            .and_then(|edge| edge["node"]["id"].as_str())
+            .unwrap_or_else(|| panic!("no missed call shows {tail}: {listed}"))
+            .to_owned();
+        let logged = self
+            .admin
+            .run(
+                "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { id } }",
+                json!({ "id": missed }),
+            )
+            .await;
+        assert!(logged["errors"].is_null(), "{logged}");
+    }
+
     /// How many jobs have each status.
     async fn job_statuses(&self) -> Vec<(String, String)> {
         self.test_db
@@ -856,29 +883,7 @@ async fn a_caller_reached_during_the_delay_is_not_texted(kind: DatabaseKind) {
     open_all_day_with_delay(&mut rig, 2).await;
     rig.missed_call("CA1", "+447700900191").await;
     rig.missed_call("CA2", "+447700900192").await;
-    let listed = rig
-        .admin
-        .run(
-            "{ calls(first: 10, filter: { missed: true }) { edges { node { id callerTail } } } }",
-            json!({}),
-        )
-        .await;
-    let reached = listed["data"]["calls"]["edges"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|edge| edge["node"]["callerTail"] == "•••• 191")
-        .and_then(|edge| edge["node"]["id"].as_str())
-        .expect("the first caller's call")
-        .to_owned();
-    let logged = rig
-        .admin
-        .run(
-            "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { id } }",
-            json!({ "id": reached }),
-        )
-        .await;
-    assert!(logged["errors"].is_null(), "{logged}");
+    rig.reached_by_a_callback("•••• 191").await;
     let worker = rig.worker("worker-a", fast());
     for _ in 0..500 {
         worker.run_once().await.expect("worker pass");
@@ -901,6 +906,35 @@ async fn a_caller_reached_during_the_delay_is_not_texted(kind: DatabaseKind) {
     assert_eq!(
         rig.text_back_of("•••• 191").await.as_deref(),
         Some("skipped:spoken_with")
+    );
+    rig.finish().await;
+}
+
+/// A text whose sending timed out may have reached the caller, who then rang back and got
+/// through: the retry asks the provider first and records the text as sent, rather than holding
+/// it back as if the caller never had it.
+async fn a_text_that_may_have_gone_is_looked_for_before_it_is_held_back(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "text_back").await;
+    rig.missed_call("CA1", "+447700900193").await;
+    rig.fake
+        .fail_next([Failure::AcceptThenStall(Duration::from_millis(800))]);
+    let worker = rig.worker("worker-a", fast());
+    worker.run_once().await.expect("worker pass");
+    assert_eq!(
+        rig.count("SELECT count(*) || '' AS n FROM job_outbox WHERE in_doubt_since IS NOT NULL")
+            .await,
+        1,
+        "the timed-out attempt left the text in doubt"
+    );
+    rig.reached_by_a_callback("•••• 193").await;
+    rig.drain(&worker).await;
+    assert_eq!(to(&rig.fake.messages(), "+447700900193").len(), 1);
+    assert!(
+        matches!(
+            rig.text_back_of("•••• 193").await.as_deref(),
+            Some("sent" | "delivered")
+        ),
+        "the text the caller has is recorded as sent"
     );
     rig.finish().await;
 }
@@ -980,4 +1014,5 @@ on_both_databases!(
     dead_letters_show_and_retry,
     a_recipient_unsubscribed_with_the_provider_is_opted_out,
     a_caller_reached_during_the_delay_is_not_texted,
+    a_text_that_may_have_gone_is_looked_for_before_it_is_held_back,
 );

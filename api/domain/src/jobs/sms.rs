@@ -56,7 +56,8 @@ pub trait TextJob: Job + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), DomainError>> + Send;
 
     /// Why the text may no longer go, asked as it is about to be sent (it may have waited for
-    /// retries since it was queued): `None` when it may.
+    /// retries since it was queued): `None` when it may. Not asked of a text an earlier attempt
+    /// may have sent: the provider is asked first whether it has it.
     fn held_back(
         &self,
         txn: &TenantTxn,
@@ -76,7 +77,11 @@ impl<T: TextJob> Runnable for T {
         row: &job_outbox::Model,
         context: &JobContext,
     ) -> Result<Result<ReadyText, Attempt>, DomainError> {
-        if let Some(why) = self.held_back(txn, context).await? {
+        // A text an earlier attempt may have sent is first looked for at the provider (`send`):
+        // holding it back now could record as unsent a text the caller has.
+        if row.in_doubt_since.is_none()
+            && let Some(why) = self.held_back(txn, context).await?
+        {
             return Ok(Err(Attempt::Cancelled(why)));
         }
         prepare(txn, row, self.recipient_key(), context).await

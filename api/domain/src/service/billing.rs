@@ -223,7 +223,7 @@ async fn store_checkout_session(
         AuditEvent {
             actor: Some(user_id),
             action: "billing.checkout_started",
-            detail: json!({ "plan": plan.key, "replaces_open_checkout": replaced.is_some() }),
+            detail: json!({ "plan": plan.key, "replaces_earlier_session": replaced.is_some() }),
         },
     )
     .await?;

@@ -118,8 +118,9 @@ async fn record_one(
     if let Some(existing) = find_external(txn, provider, event.external_id.trim()).await? {
         return Ok(EventResult::Duplicate(existing));
     }
-    if is_withheld(&event.caller_number) {
-        let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
+    // A caller who withheld their number rang in; any other call needs its number.
+    if event.direction == CallDirection::Inbound && is_withheld(&event.caller_number) {
+        let missed = event.outcome.is_missed();
         let call = new_call(txn, Uuid::now_v7(), provider, &event, missed);
         let model = unkeyed_call(call, missed, SkipReason::Withheld)
             .insert(txn.conn())

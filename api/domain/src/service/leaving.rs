@@ -104,7 +104,7 @@ pub async fn check_deletion(
     limits: &RateLimits,
     proof: Proof<'_>,
     confirm_name: &str,
-) -> Result<Outcome<Option<String>>, DomainError> {
+) -> Result<Outcome<AtStripe>, DomainError> {
     let settings = clinic_settings::get(txn).await?;
     if confirm_name.trim() != settings.name.trim() {
         return Err(DomainError::BadUserInput(
@@ -114,7 +114,18 @@ pub async fn check_deletion(
     if !password_holds(txn, limits, &proof, "clinic.deletion_refused").await? {
         return Ok(Outcome::WrongPassword);
     }
-    Ok(Outcome::Done(settings.stripe_customer_id))
+    Ok(Outcome::Done(AtStripe {
+        customer: settings.stripe_customer_id,
+        checkout_session: settings.billing_checkout_session,
+    }))
+}
+
+/// What a clinic has at Stripe that must end with it.
+pub struct AtStripe {
+    /// Its customer, whose running subscriptions are cancelled.
+    pub customer: Option<String>,
+    /// The Checkout page it last opened, expired so that nobody pays it afterwards.
+    pub checkout_session: Option<String>,
 }
 
 /// Deletes the clinic `txn` acts for (see the module doc), once [`check_deletion`] passed and
@@ -173,15 +184,25 @@ async fn destroy_data_key(txn: &TenantTxn) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// Cancels every running subscription of the clinic's Stripe `customer` (the clinic's, and any
-/// extra one a second paid Checkout left), outside any transaction: a slow Stripe holds no lock;
-/// whether any was. A customer or subscription Stripe no longer knows is nothing to cancel.
-/// Stripe being unreachable stops the deletion before anything is deleted.
+/// Ends what the clinic has at Stripe, outside any transaction (a slow Stripe holds no lock):
+/// expires its last Checkout page (one paid or expired already is left) and cancels every running
+/// subscription of its customer (the clinic's, and any extra one a second paid Checkout left);
+/// whether any subscription was cancelled. A customer or subscription Stripe no longer knows is
+/// nothing to cancel. Stripe being unreachable stops the deletion before anything is deleted.
 pub async fn cancel_subscriptions(
     stripe: Option<&StripeBilling>,
-    customer: Option<&str>,
+    at_stripe: &AtStripe,
 ) -> Result<bool, DomainError> {
-    let (Some(stripe), Some(customer)) = (stripe, customer) else {
+    let Some(stripe) = stripe else {
+        return Ok(false);
+    };
+    if let Some(session) = &at_stripe.checkout_session {
+        match stripe.expire_checkout(session).await {
+            Ok(()) | Err(BillingError::Refused(400 | 404)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let Some(customer) = at_stripe.customer.as_deref() else {
         return Ok(false);
     };
     let running = match stripe.running_subscriptions(customer).await {
