@@ -10,7 +10,7 @@ use ringback_core::error::DomainError;
 use ringback_core::outbox::{self, NewJob};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantTxn, in_clinic};
-use ringback_entity::{ai_step, appointment, clinic as clinic_row, conversation, message};
+use ringback_entity::{ai_step, clinic as clinic_row, conversation, message};
 use ringback_shared::metrics::parse_time_zone;
 use ringback_shared::sms::{self, Moment};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::jobs::AiFollowUp;
 use crate::service::ai_agent::{self, Step};
-use crate::service::{clinic, conversations, restrictions};
+use crate::service::{appointments, clinic, conversations, restrictions};
 
 /// The `ai_steps` action of a follow-up.
 pub const FOLLOW_UP: &str = "follow_up";
@@ -105,7 +105,7 @@ pub async fn still_due(
     if followed_up(txn, thread.id).await? {
         return Ok(Err("followed up before"));
     }
-    if booked_since(txn, &thread.caller_key, sent.created_at).await? {
+    if appointments::booked_since(txn, &thread.caller_key, sent.created_at).await? {
         return Ok(Err("the caller booked"));
     }
     if clinic::moment_at(&settings, txn.now()) != Moment::BusinessHours {
@@ -158,21 +158,6 @@ async fn followed_up(txn: &TenantTxn, conversation: Uuid) -> Result<bool, Domain
         .find::<ai_step::Entity>()
         .filter(ai_step::Column::ConversationId.eq(conversation))
         .filter(ai_step::Column::Action.eq(FOLLOW_UP))
-        .one(txn.conn())
-        .await?
-        .is_some())
-}
-
-async fn booked_since(
-    txn: &TenantTxn,
-    caller_key: &str,
-    since: DateTime<Utc>,
-) -> Result<bool, DomainError> {
-    Ok(txn
-        .find::<appointment::Entity>()
-        .filter(appointment::Column::CallerKey.eq(caller_key))
-        .filter(appointment::Column::CreatedAt.gte(since))
-        .filter(appointment::Column::CancelledAt.is_null())
         .one(txn.conn())
         .await?
         .is_some())
