@@ -163,6 +163,14 @@ async fn voice_webhooks(kind: DatabaseKind) {
         )
         .await;
         assert_eq!(code, StatusCode::OK, "{body}");
+        // A caller still on the line hears why the call ends: the first missed call is texted
+        // back, the later ones within a day are not.
+        let words = if sid == "CA1" {
+            "We will text you back."
+        } else {
+            "Please call again later."
+        };
+        assert!(body.contains(words), "{sid}: {body}");
     }
     let (code, _) = post(
         &twilio,

@@ -46,14 +46,7 @@ pub(super) async fn answer_call(verified: &Verified) -> Result<Response, DomainE
                 escape_xml(&line)
             )
         }
-        IncomingCallRoute::NoLine if texted_back => {
-            "<Say>Sorry, nobody can take your call right now. We will text you back.</Say>"
-                .to_owned()
-        }
-        IncomingCallRoute::NoLine => {
-            "<Say>Sorry, nobody can take your call right now. Please call again later.</Say>"
-                .to_owned()
-        }
+        IncomingCallRoute::NoLine => missed_words(texted_back).to_owned(),
     }))
 }
 
@@ -135,10 +128,34 @@ pub fn outcome(status: &str, answered_by: Option<&str>) -> Option<CallOutcome> {
     })
 }
 
-/// The outcome of the `<Dial>`: the call is recorded (missed or answered), once per `CallSid`.
+/// The outcome of the `<Dial>`: the call is recorded (missed or answered), once per `CallSid`. A
+/// caller still on the line after a missed dial hears why before the call ends: that they will be
+/// texted back, or, when no text-back was queued, to call again later.
 pub(super) async fn record_dial_outcome(verified: &Verified) -> Result<Response, DomainError> {
-    record_call(&verified.state, verified, "DialCallStatus").await?;
-    Ok(twiml(String::new()))
+    let recorded = record_call(&verified.state, verified, "DialCallStatus").await?;
+    Ok(twiml(match recorded {
+        Some(Recorded {
+            missed: true,
+            texted_back,
+        }) => missed_words(texted_back).to_owned(),
+        _ => String::new(),
+    }))
+}
+
+/// What a caller nobody answered hears: whether a text-back is on its way.
+fn missed_words(texted_back: bool) -> &'static str {
+    if texted_back {
+        "<Say>Sorry, nobody can take your call right now. We will text you back.</Say>"
+    } else {
+        "<Say>Sorry, nobody can take your call right now. Please call again later.</Say>"
+    }
+}
+
+/// What recording a reported call came to.
+struct Recorded {
+    missed: bool,
+    /// Whether a text-back is on its way to the caller.
+    texted_back: bool,
 }
 
 /// Call status callbacks, including calls the clinic placed (callbacks to callers).
@@ -147,14 +164,16 @@ pub(super) async fn record_call_status(verified: &Verified) -> Result<Response, 
     Ok(twiml(String::new()))
 }
 
+/// Records the call a status callback reports, once it ended; what that came to (`None` while
+/// the call is still in progress).
 async fn record_call(
     state: &AppState,
     verified: &Verified,
     status_field: &str,
-) -> Result<(), DomainError> {
+) -> Result<Option<Recorded>, DomainError> {
     let status = verified.get(status_field).unwrap_or_default();
     let Some(reported) = outcome(status, verified.get("AnsweredBy")) else {
-        return Ok(());
+        return Ok(None);
     };
     let outbound = verified
         .get("Direction")
@@ -184,11 +203,15 @@ async fn record_call(
         ended_at: Some(now),
         caller_number: caller.to_owned(),
     };
-    record(&txn, state, event).await?;
+    let missed = direction == CallDirection::Inbound && outcome.is_missed();
+    let texted_back = record(&txn, state, event).await?;
     let queued = txn.queued_jobs();
     txn.commit().await?;
     wake_if(state, queued);
-    Ok(())
+    Ok(Some(Recorded {
+        missed,
+        texted_back,
+    }))
 }
 
 /// A forwarded call the forwarding line picked up: answered when a person pressed 1 during
