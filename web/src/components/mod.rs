@@ -1,7 +1,7 @@
 //! Widgets pages share or embed, so that no page imports another: the alert line, a choice among
 //! fixed options, saying what a save changed, repeating a look while a page is open, the view of
 //! loaded data with its loading and error states, the daily chart, the notice of texts not sent
-//! the "Call back" action and its notice, the search for a caller by number, billing's link and
+//! the "Call back" action and its notice, the buttons of a list shown a page at a time, the search for a caller by number, billing's link and
 //! banner in the header, taking the clinic's data away and leaving (deleting the clinic or one's
 //! account), the setup checklist, and (in support builds) the number check.
 
@@ -16,6 +16,7 @@ mod find_caller;
 mod leaving;
 #[cfg(feature = "number-check")]
 pub mod number_check;
+mod paging;
 mod repeat;
 mod setup_checklist;
 mod undelivered_notice;
@@ -28,6 +29,7 @@ pub use changes::{ChangeTracker, changed_words};
 pub use choice::{choice, zone_choices};
 pub use find_caller::FindCaller;
 pub use leaving::{ClinicData, DeleteAccount, DeleteClinic};
+pub use paging::{PagingWords, paging};
 pub use repeat::repeat_while;
 pub use setup_checklist::SetupChecklist;
 pub use undelivered_notice::UndeliveredNotice;

@@ -10,7 +10,7 @@ use crate::api::{
     self, ApiError, api_keys, audit_log, change_member_role, create_api_key, dead_letters,
     invite_member, remove_member, retry_dead_letter, revoke_api_key, revoke_invite, team,
 };
-use crate::components::{Alert, AsyncView, failure_of};
+use crate::components::{Alert, AsyncView, PagingWords, failure_of, paging};
 use crate::session::{role_of, use_session};
 use crate::time::{ClinicTime, use_clinic_time};
 use ringback_shared::access::Role;
@@ -394,9 +394,8 @@ fn audit_table(
     clock: ClinicTime,
     after: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let paging = data.audit_log.page_info;
-    let on_later_page = after.with_untracked(Option::is_some);
-    let next = paging.end_cursor.filter(|_| paging.has_next_page);
+    let page_info = data.audit_log.page_info;
+    let next = page_info.end_cursor.filter(|_| page_info.has_next_page);
     view! {
         <table class="audit">
             <thead><tr><th scope="col">"#"</th><th scope="col">"When"</th><th scope="col">"What"</th><th scope="col">"Details"</th></tr></thead>
@@ -411,16 +410,11 @@ fn audit_table(
                 }).collect_view()}
             </tbody>
         </table>
-        <div class="actions">
-            {on_later_page.then(|| view! {
-                <button type="button" on:click=move |_| after.set(None)>"Back to the newest"</button>
-            })}
-            {next.map(|cursor| view! {
-                <button type="button" data-testid="audit-older" on:click=move |_| after.set(Some(cursor.clone()))>
-                    "Older entries"
-                </button>
-            })}
-        </div>
+        {paging(after, next, PagingWords {
+            first: "Back to the newest",
+            next: "Older entries",
+            next_test_id: "audit-older",
+        })}
     }
 }
 

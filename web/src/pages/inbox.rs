@@ -17,7 +17,9 @@ use crate::api::{
     self, ApiError, assign, close, conversation, conversations, mark_notifications_read, reply,
     take_over,
 };
-use crate::components::{Alert, AsyncView, RingingNotice, call_back_action, failure_of};
+use crate::components::{
+    Alert, AsyncView, PagingWords, RingingNotice, call_back_action, failure_of, paging,
+};
 use crate::session::use_session;
 use crate::time::{ClinicTime, use_clinic_time};
 
@@ -89,7 +91,6 @@ fn older_and_newer(
     data: &conversations::ResponseData,
     before: RwSignal<Option<String>>,
 ) -> impl IntoView + use<> {
-    let on_later_page = before.with_untracked(Option::is_some);
     let older = (data.inbox.len() == PAGE_SIZE)
         .then(|| {
             data.inbox
@@ -97,18 +98,15 @@ fn older_and_newer(
                 .map(|entry| entry.conversation.last_message_at.clone())
         })
         .flatten();
-    view! {
-        <div class="actions">
-            {on_later_page.then(|| view! {
-                <button type="button" on:click=move |_| before.set(None)>"Back to the latest"</button>
-            })}
-            {older.map(|at| view! {
-                <button type="button" data-testid="inbox-older" on:click=move |_| before.set(Some(at.clone()))>
-                    "Older conversations"
-                </button>
-            })}
-        </div>
-    }
+    paging(
+        before,
+        older,
+        PagingWords {
+            first: "Back to the latest",
+            next: "Older conversations",
+            next_test_id: "inbox-older",
+        },
+    )
 }
 
 /// Callers the AI handed to the team and nobody has seen yet, each linking to its conversation.

@@ -21,8 +21,8 @@ use crate::api::{
     self, ApiError, dismiss_waiting_caller as dismiss, log_callback, set_my_callback_line, worklist,
 };
 use crate::components::{
-    Alert, AsyncView, CallBack, FindCaller, RingingNotice, call_back_action, failure_of,
-    repeat_while,
+    Alert, AsyncView, CallBack, FindCaller, PagingWords, RingingNotice, call_back_action,
+    failure_of, paging, repeat_while,
 };
 use crate::time::{ClinicTime, use_clinic_time};
 
@@ -131,7 +131,8 @@ fn page(
     let strict = data.clinic.privacy_mode == "strict";
     let setup = data.call_back_setup;
     let can_call = setup.available;
-    let paging = data.worklist.page_info;
+    let page_info = data.worklist.page_info;
+    let next = page_info.end_cursor.filter(|_| page_info.has_next_page);
     let callers: Vec<worklist::WorklistWorklistEdgesNode> = data
         .worklist
         .edges
@@ -152,20 +153,11 @@ fn page(
         } else {
             rows(callers, clock, changes, can_call).into_any()
         }}
-        <div class="actions">
-            {on_later_page.then(|| view! {
-                <button type="button" on:click=move |_| after.set(None)>"Back to the longest waits"</button>
-            })}
-            {paging.has_next_page.then(|| {
-                let next = paging.end_cursor.clone();
-                view! {
-                    <button type="button" data-testid="worklist-next"
-                        on:click=move |_| after.set(next.clone())>
-                        "Next 50"
-                    </button>
-                }
-            })}
-        </div>
+        {paging(after, next, PagingWords {
+            first: "Back to the longest waits",
+            next: "Next 50",
+            next_test_id: "worklist-next",
+        })}
         {dismissals(data.worklist_dismissals, clock, changes.undo)}
     }
 }
