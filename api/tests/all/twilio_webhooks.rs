@@ -2,8 +2,9 @@
 //! (bad or missing: 403, nothing stored), oversized bodies get 413, unknown numbers 404; the voice
 //! webhook dials the forwarding line with the ring timeout and screens the forwarded leg; every
 //! missed status (machines, and pick-ups nobody accepted) records a missed call, once per CallSid;
-//! a call with no forwarding line is a missed call too; a withheld number is counted and never
-//! texted; the clinic's own outbound calls are callbacks.
+//! a call with no forwarding line is a missed call too; a caller's call end reported before the
+//! dial's outcome (or without it) counts as screening decided; a withheld number is counted and
+//! never texted; the clinic's own outbound calls are callbacks.
 
 use crate::common::graphql::{Browser, SIGN_UP, sign_up_input};
 use crate::common::twilio::{missed_call, post, text_from};
@@ -12,7 +13,7 @@ use poem::Endpoint;
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use ringback_api::config::DatabaseKind;
-use ringback_api::fakes::twilio::Answerer;
+use ringback_api::fakes::twilio::{Answerer, EndReports};
 use serde_json::{Value, json};
 
 const CLINIC_NUMBER: &str = "+447700900777";
@@ -523,10 +524,15 @@ async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
     fake.forward_callbacks(PUBLIC_URL, &local);
     let voice = format!("{PUBLIC_URL}/webhooks/twilio/voice");
     let ring = async |sid: &str, answerer: Answerer| -> Vec<String> {
-        fake.ring_in(&voice, sid, CALLER, CLINIC_NUMBER, answerer)
-            .await
-            .unwrap_or_else(|e| panic!("{sid}: {e}"))
-            .answers
+        fake.ring_in(
+            &voice,
+            (sid, CALLER, CLINIC_NUMBER),
+            answerer,
+            EndReports::DialFirst,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{sid}: {e}"))
+        .answers
     };
 
     // Answers: the dial, the screening prompt, the key press (if any), the dial's outcome.
@@ -678,7 +684,84 @@ async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
+/// Twilio answers every incoming call to play its TwiML, so the caller's call ending
+/// (`CallStatus=completed` to the number's status callback) says nothing about whether the clinic
+/// took it: when that report comes before the dial's outcome, or alone, the call is recorded as
+/// call screening decided, and a missed caller is texted back.
+async fn a_call_end_before_the_dials_outcome_counts_as_screening_decided(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let (fake, mut admin) = clinic_with_a_line(&test_db, web.path(), "order@clinic.test").await;
+    let pointed = admin
+        .run(
+            "mutation($sid: ID!) { useAccountNumber(sid: $sid) { id } }",
+            json!({ "sid": fake.numbers()[0].sid }),
+        )
+        .await;
+    assert!(pointed["errors"].is_null(), "{pointed}");
+    assert!(fake.numbers()[0].status_callback.ends_with("/call-status"));
+    let local = serve(test_db.app(web.path())).await;
+    fake.forward_callbacks(PUBLIC_URL, &local);
+    let voice = format!("{PUBLIC_URL}/webhooks/twilio/voice");
+    let ring = async |sid: &str, from: &str, answerer: Answerer, reports: EndReports| {
+        fake.ring_in(&voice, (sid, from, CLINIC_NUMBER), answerer, reports)
+            .await
+            .unwrap_or_else(|e| panic!("{sid}: {e}"))
+    };
+
+    ring(
+        "CA1",
+        CALLER,
+        Answerer::Person("1"),
+        EndReports::CallEndFirst,
+    )
+    .await;
+    assert_eq!(statuses(&mut admin).await, [("ANSWERED".to_owned(), false)]);
+    ring(
+        "CA2",
+        "+447700900124",
+        Answerer::Voicemail,
+        EndReports::CallEndFirst,
+    )
+    .await;
+    ring(
+        "CA3",
+        "+447700900125",
+        Answerer::Person("2"),
+        EndReports::CallEndOnly,
+    )
+    .await;
+    ring(
+        "CA4",
+        "+447700900126",
+        Answerer::Nobody,
+        EndReports::CallEndOnly,
+    )
+    .await;
+    assert_eq!(
+        statuses(&mut admin).await,
+        [
+            ("ANSWERED".to_owned(), false),
+            ("NO_ANSWER".to_owned(), true),
+            ("NO_ANSWER".to_owned(), true),
+            ("NO_ANSWER".to_owned(), true),
+        ],
+        "a call nobody accepted is missed, whichever report came first"
+    );
+    assert_eq!(
+        text_back_status(&mut admin).await,
+        [
+            ("•••• 124".to_owned(), "queued".to_owned()),
+            ("•••• 125".to_owned(), "queued".to_owned()),
+            ("•••• 126".to_owned(), "queued".to_owned()),
+        ],
+        "and each missed caller is texted back once"
+    );
+    test_db.finish().await;
+}
+
 on_both_databases!(
+    a_call_end_before_the_dials_outcome_counts_as_screening_decided,
     screening_tells_a_person_from_voicemail,
     voice_webhooks,
     inbound_sms,

@@ -11,7 +11,7 @@ mod numbers;
 mod voice;
 
 pub use numbers::FakeNumber;
-pub use voice::{Answerer, CallScript, FakeCall, PlayedCall, RungIn};
+pub use voice::{Answerer, CallScript, EndReports, FakeCall, PlayedCall, RungIn};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -158,7 +158,9 @@ struct Recorded {
     texted_back: bool,
 }
 
-/// Call status callbacks, including calls the clinic placed (callbacks to callers).
+/// Call status callbacks: the end of an incoming call (recorded as call screening decided, when
+/// the dial's outcome has not recorded it first) and of calls the clinic placed (callbacks to
+/// callers).
 pub(super) async fn record_call_status(verified: &Verified) -> Result<Response, DomainError> {
     record_call(&verified.state, verified, "CallStatus").await?;
     Ok(twiml(String::new()))
@@ -186,9 +188,13 @@ async fn record_call(
     let call_sid = required(verified, "CallSid")?;
     let caller = caller.ok_or_else(|| DomainError::BadUserInput("no caller number".to_owned()))?;
     let txn = verified.scope.begin().await?;
-    let screened_dial = status_field == "DialCallStatus" && !outbound;
-    let outcome = if screened_dial && reported == CallOutcome::Answered {
-        screening_outcome(&txn, call_sid).await?
+    let outcome = if !outbound && reported == CallOutcome::Answered {
+        let report = if status_field == "DialCallStatus" {
+            InboundReport::Dial
+        } else {
+            InboundReport::CallEnd
+        };
+        screening_outcome(&txn, call_sid, report).await?
     } else {
         reported
     };
@@ -214,18 +220,32 @@ async fn record_call(
     }))
 }
 
-/// A forwarded call the forwarding line picked up: answered when a person pressed 1 during
-/// call screening, otherwise voicemail (or a machine) took it, and the caller was never put
-/// through.
+/// Which report of an incoming call said it was answered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InboundReport {
+    /// The `<Dial>`'s outcome: the forwarding line picked up.
+    Dial,
+    /// The number's status callback: the caller's own call ended. Twilio answers every incoming
+    /// call to play our TwiML, so `completed` says nothing about the clinic; it may come before
+    /// the dial's outcome, or alone when that never reached us.
+    CallEnd,
+}
+
+/// An incoming call reported answered: answered when a person pressed 1 during call screening.
+/// Otherwise the caller was never put through: on the dial's outcome voicemail (or a machine)
+/// took the forwarded leg; on the call's own end, nobody took it.
 async fn screening_outcome(
     txn: &ringback_core::tenant::TenantTxn,
     call_sid: &str,
+    report: InboundReport,
 ) -> Result<CallOutcome, DomainError> {
     Ok(
         if processed_webhooks::is_known(txn, SCREEN_ACCEPTED, call_sid).await? {
             CallOutcome::Answered
-        } else {
+        } else if report == InboundReport::Dial {
             CallOutcome::Voicemail
+        } else {
+            CallOutcome::NoAnswer
         },
     )
 }

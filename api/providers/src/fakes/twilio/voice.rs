@@ -4,9 +4,10 @@
 //! parameters, follows its `<Dial>` to the second party, posts the dial's outcome to the `<Dial>`'s
 //! `action`, and reports the call's end to `StatusCallback`, each request signed over its URL.
 //! [`FakeTwilio::ring_in`] plays an incoming call the same way: the voice webhook, call screening
-//! on the forwarded leg (`<Number url>`, then the `<Gather>`'s key press), and the `<Dial>`'s
-//! outcome, with the parameters Twilio sends for each (and `AnsweredBy` when its own machine
-//! detection is asked to report).
+//! on the forwarded leg (`<Number url>`, then the `<Gather>`'s key press), the `<Dial>`'s outcome
+//! and the call's end (to the number's `StatusCallback`, in an order the test chooses), with the
+//! parameters Twilio sends for each (and `AnsweredBy` when its own machine detection is asked to
+//! report).
 
 use super::*;
 
@@ -41,6 +42,20 @@ pub enum Answerer {
     Voicemail,
     /// A machine, as Twilio's own detection reports it (`AnsweredBy`, e.g. `machine_end_beep`).
     DetectedMachine(&'static str),
+}
+
+/// How [`FakeTwilio::ring_in`] tells the server a forwarded call ended. Twilio posts the
+/// `<Dial>`'s outcome to its `action` and the caller's call end (`completed`) to the number's
+/// `StatusCallback`, and does not document in which order; the first may also never arrive (the
+/// server answered it with an error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReports {
+    /// The dial's outcome, then the call's end.
+    DialFirst,
+    /// The call's end, then the dial's outcome.
+    CallEndFirst,
+    /// The call's end only.
+    CallEndOnly,
 }
 
 /// What [`FakeTwilio::ring_in`] saw: each TwiML answer, in order.
@@ -172,14 +187,14 @@ impl FakeTwilio {
 
     /// Plays a call from `from` to the clinic's number `to` through the server's voice webhook at
     /// `voice_url` (the public URL, as configured in Twilio's console), with `answerer` on the
-    /// forwarded line; `sid` is the incoming call's `CallSid`.
+    /// forwarded line; `sid` is the incoming call's `CallSid`. The call's end goes to `to`'s
+    /// `StatusCallback` when the number has one, in the order `reports` names.
     pub async fn ring_in(
         &self,
         voice_url: &str,
-        sid: &str,
-        from: &str,
-        to: &str,
+        (sid, from, to): (&str, &str, &str),
         answerer: Answerer,
+        reports: EndReports,
     ) -> Result<RungIn, String> {
         let incoming = |status: &str| -> Vec<(String, String)> {
             [
@@ -257,8 +272,33 @@ impl FakeTwilio {
         }
         let mut params = incoming("in-progress");
         params.extend(outcome);
-        answers.push(self.post(&action, params).await?);
+        let mut ended = incoming("completed");
+        ended.push(("CallDuration".to_owned(), "30".to_owned()));
+        if reports == EndReports::DialFirst {
+            answers.push(self.post(&action, params.clone()).await?);
+        }
+        self.report_incoming_end(to, ended).await?;
+        if reports == EndReports::CallEndFirst {
+            answers.push(self.post(&action, params).await?);
+        }
         Ok(RungIn { answers })
+    }
+
+    /// Posts an incoming call's end to the `StatusCallback` of the number it rang, if it has one.
+    async fn report_incoming_end(
+        &self,
+        number: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<(), String> {
+        let callback = lock(&self.shared.incoming_numbers)
+            .iter()
+            .find(|held| held.e164 == number)
+            .map(|held| held.status_callback.clone())
+            .filter(|callback| !callback.is_empty());
+        match callback {
+            Some(callback) => self.post(&callback, params).await.map(drop),
+            None => Ok(()),
+        }
     }
 
     async fn report_end(&self, call: &FakeCall, status: &str) -> Result<(), String> {
