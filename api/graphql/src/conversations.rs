@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use ringback_entity::conversation;
 use ringback_shared::access::Permission;
 use ringback_shared::ai::state as ai_state;
+use uuid::Uuid;
 
 use crate::error::{DomainError, graphql_error};
 use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
@@ -16,7 +17,7 @@ use crate::loaders::{
 };
 use ringback_domain::Backend;
 use ringback_domain::service::ai_tools::IntakeDetails;
-use ringback_domain::service::conversations::{self, ShownMessage};
+use ringback_domain::service::conversations::{self, ConversationCursor, ShownMessage};
 
 /// Largest page of conversations.
 const MAX_PAGE: i32 = 100;
@@ -288,23 +289,47 @@ pub struct AiStep {
     pub at: DateTime<Utc>,
 }
 
+/// Where a list of conversations starts, from its `before` and `beforeId` arguments.
+pub(crate) fn page_start(
+    before: Option<DateTime<Utc>>,
+    before_id: Option<&ID>,
+) -> Result<Option<ConversationCursor>, DomainError> {
+    let id = before_id
+        .map(|id| {
+            Uuid::try_parse(id.as_str())
+                .map_err(|_| DomainError::BadUserInput("beforeId is not a conversation id".into()))
+        })
+        .transpose()?;
+    match (before, id) {
+        (Some(at), id) => Ok(Some(ConversationCursor { at, id })),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(DomainError::BadUserInput(
+            "beforeId needs before (the lastMessageAt of the same conversation)".into(),
+        )),
+    }
+}
+
 #[derive(Default)]
 pub struct ConversationQuery;
 
 #[Object]
 impl ConversationQuery {
-    /// Conversations, latest activity first; `before` pages back by `lastMessageAt`.
+    /// Conversations, latest activity first (then by id); the next page starts after the last
+    /// one shown: `before` its `lastMessageAt` and `beforeId` its `id` (without `beforeId`, every
+    /// conversation last active at `before` is left out).
     async fn conversations(
         &self,
         ctx: &Context<'_>,
         status: Option<ConversationStatus>,
         before: Option<DateTime<Utc>>,
+        before_id: Option<ID>,
         #[graphql(default = 25, validator(minimum = 1, maximum = 100))] first: i32,
     ) -> async_graphql::Result<Vec<Conversation>> {
         let limit = first.clamp(1, MAX_PAGE) as u64;
         let rows =
             with_tenant_read_only(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-                conversations::list(txn, status.map(ConversationStatus::as_str), before, limit)
+                let cursor = page_start(before, before_id.as_ref())?;
+                conversations::list(txn, status.map(ConversationStatus::as_str), cursor, limit)
                     .await
             })
             .await?;

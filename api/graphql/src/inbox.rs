@@ -2,11 +2,11 @@
 //! (open, mine, unassigned, closed), each with the first words of its last message, who holds it
 //! and whether it is unread; and the count of unread conversations the navigation shows.
 
-use async_graphql::{Context, Enum, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use ringback_shared::access::Permission;
 
-use crate::conversations::Conversation;
+use crate::conversations::{Conversation, page_start};
 use crate::guard::{Access, with_tenant_read_only};
 use ringback_domain::Backend;
 use ringback_domain::service::inbox::{self, InboxItem, InboxView};
@@ -56,13 +56,15 @@ pub struct InboxQuery;
 
 #[Object]
 impl InboxQuery {
-    /// The inbox: `view`'s conversations, latest activity first; `before` pages back by
-    /// `lastMessageAt`. Reading the first words of messages is audited.
+    /// The inbox: `view`'s conversations, latest activity first (then by id); the next page
+    /// starts after the last one shown: `before` its `lastMessageAt` and `beforeId` its `id`.
+    /// Reading the first words of messages is audited.
     async fn inbox(
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] view: InboxFilter,
         before: Option<DateTime<Utc>>,
+        before_id: Option<ID>,
         #[graphql(default = 25, validator(minimum = 1, maximum = 100))] first: i32,
     ) -> async_graphql::Result<Vec<InboxEntry>> {
         let backend = ctx.data::<Backend>()?;
@@ -78,7 +80,8 @@ impl InboxQuery {
                     InboxFilter::Unassigned => InboxView::Unassigned,
                     InboxFilter::Closed => InboxView::Closed,
                 };
-                inbox::page(txn, &backend.secrets, actor, view, before, limit).await
+                let cursor = page_start(before, before_id.as_ref())?;
+                inbox::page(txn, &backend.secrets, actor, view, cursor, limit).await
             },
         )
         .await?;

@@ -387,6 +387,107 @@ async fn each_listed_conversation_shows_its_own_steps_and_call_back(kind: Databa
 
 on_both_databases!(each_listed_conversation_shows_its_own_steps_and_call_back);
 
+/// Every conversation of a list paged through once, pages of two, by `before` and `beforeId`
+/// from the last of each page, in the lists' order; `field` is `inbox` or `conversations`.
+async fn paged_through(app: &mut TestApp, field: &str) -> Vec<String> {
+    let query = format!(
+        "query($before: DateTime, $beforeId: ID) {{ {field}(before: $before, beforeId: $beforeId, \
+         first: 2) {{ {} }} }}",
+        if field == "inbox" {
+            "conversation { id lastMessageAt }"
+        } else {
+            "id lastMessageAt"
+        }
+    );
+    let mut seen = Vec::new();
+    let mut start = json!({});
+    loop {
+        let answer = app.owner.run(&query, start).await;
+        assert!(answer["errors"].is_null(), "{answer}");
+        let page = answer["data"][field].as_array().expect("page").clone();
+        let rows: Vec<&Value> = page
+            .iter()
+            .map(|row| row.get("conversation").unwrap_or(row))
+            .collect();
+        seen.extend(
+            rows.iter()
+                .map(|row| row["id"].as_str().expect("id").to_owned()),
+        );
+        let Some(last) = rows.last().filter(|_| rows.len() == 2) else {
+            return seen;
+        };
+        start = json!({ "before": last["lastMessageAt"], "beforeId": last["id"] });
+    }
+}
+
+/// Conversations whose latest activity shares one instant are each listed once when a list is
+/// paged through (`before` with `beforeId`); a `beforeId` that is no id, or comes without `before`,
+/// is refused.
+async fn conversations_at_one_instant_page_once_each(kind: DatabaseKind) {
+    use ringback_api::service::inbound_sms::{self, InboundSms};
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let txn = app.tenant().begin().await.expect("txn");
+    let at = txn.now();
+    for n in 311..316 {
+        let text = InboundSms {
+            provider_id: &format!("SM00000000000000000000000000000{n}"),
+            from: &format!("+447700900{n}"),
+            text: "Hello",
+            at,
+        };
+        inbound_sms::receive(&txn, &app.state.secrets, text)
+            .await
+            .expect("received");
+    }
+    txn.commit().await.expect("commit");
+    let listed = app
+        .owner
+        .run("{ conversations(first: 10) { lastMessageAt } }", json!({}))
+        .await;
+    let mut instants: Vec<&Value> = listed["data"]["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .map(|row| &row["lastMessageAt"])
+        .collect();
+    instants.dedup();
+    assert_eq!(
+        instants.len(),
+        1,
+        "five conversations at one instant: {listed}"
+    );
+    for field in ["inbox", "conversations"] {
+        let seen = paged_through(&mut app, field).await;
+        let mut once = seen.clone();
+        once.sort();
+        once.dedup();
+        assert_eq!((seen.len(), once.len()), (5, 5), "{field}: {seen:?}");
+    }
+    for (variables, says) in [
+        (
+            json!({ "beforeId": uuid::Uuid::now_v7().to_string() }),
+            "beforeId needs before",
+        ),
+        (
+            json!({ "before": "2026-01-01T00:00:00Z", "beforeId": "not-an-id" }),
+            "not a conversation id",
+        ),
+    ] {
+        let answer = app
+            .owner
+            .run(
+                "query($before: DateTime, $beforeId: ID) { inbox(before: $before, beforeId: $beforeId) { unread } }",
+                variables,
+            )
+            .await;
+        assert_eq!(error_code(&answer), Some("BAD_USER_INPUT"), "{answer}");
+        assert!(answer.to_string().contains(says), "{answer}");
+    }
+    app.db.finish().await;
+}
+
+on_both_databases!(conversations_at_one_instant_page_once_each);
+
 /// An API key has no "mine": the view asks for a signed-in member.
 #[tokio::test]
 async fn mine_needs_a_member() {

@@ -16,11 +16,14 @@ pub struct PagingWords {
 
 /// The paging buttons of a list that starts at `start`: "back" on a later page, "next" when
 /// `next` is where the following page starts.
-pub fn paging(
-    start: RwSignal<Option<String>>,
-    next: Option<String>,
+pub fn paging<Start>(
+    start: RwSignal<Option<Start>>,
+    next: Option<Start>,
     words: PagingWords,
-) -> impl IntoView {
+) -> impl IntoView + use<Start>
+where
+    Start: Clone + Send + Sync + 'static,
+{
     let on_later_page = start.with_untracked(Option::is_some);
     view! {
         <div class="actions">

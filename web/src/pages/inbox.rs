@@ -46,15 +46,16 @@ pub fn Inbox() -> impl IntoView {
             .map(|_| ())
     });
     let marked = mark_read.version();
-    // Where the list starts: `None` for the latest conversations, else before this time.
-    let before = RwSignal::new(None::<String>);
+    // Where the list starts: `None` for the latest conversations, else after this one.
+    let before = RwSignal::new(None::<PageStart>);
     let list = LocalResource::new(move || {
         marked.track();
         let view = VIEWS[view_index.get()].0.clone();
-        let before = before.get();
+        let (before, before_id) = before.get().map(|start| (start.at, start.id)).unzip();
         api::run::<api::Conversations>(conversations::Variables {
             view: Some(view),
             before,
+            before_id,
         })
     });
     view! {
@@ -85,17 +86,26 @@ pub fn Inbox() -> impl IntoView {
 /// How many conversations one page of the list shows (the query's `first`).
 const PAGE_SIZE: usize = 50;
 
+/// The conversation a later page of the list starts after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PageStart {
+    /// Its latest activity.
+    at: String,
+    id: String,
+}
+
 /// Buttons to the conversations before this page's last (when the page is full) and back to the
 /// latest (on a later page).
 fn older_and_newer(
     data: &conversations::ResponseData,
-    before: RwSignal<Option<String>>,
+    before: RwSignal<Option<PageStart>>,
 ) -> impl IntoView + use<> {
     let older = (data.inbox.len() == PAGE_SIZE)
         .then(|| {
-            data.inbox
-                .last()
-                .map(|entry| entry.conversation.last_message_at.clone())
+            data.inbox.last().map(|entry| PageStart {
+                at: entry.conversation.last_message_at.clone(),
+                id: entry.conversation.id.clone(),
+            })
         })
         .flatten();
     paging(

@@ -10,7 +10,9 @@ use ringback_entity::{clinic as clinic_row, conversation, message};
 use ringback_shared::ai::state as ai_state;
 use ringback_shared::seal::DataKey;
 use sea_orm::sea_query::LockType;
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -39,21 +41,46 @@ pub struct ShownMessage {
     pub body: Option<String>,
 }
 
-/// Conversations with `status` (any when `None`), latest activity first, before `before`.
+/// Where a page of conversations starts, in the lists' order (latest activity first, then by id):
+/// after the conversation last active at `at` whose id is `id`. Without an id, every
+/// conversation last active at `at` is skipped too (the lists' older form).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConversationCursor {
+    pub at: DateTime<Utc>,
+    pub id: Option<Uuid>,
+}
+
+impl ConversationCursor {
+    /// The conversations after this cursor: a range on the latest activity (which the clinic's
+    /// indexes on it answer), and among those sharing its instant, the smaller ids.
+    fn condition(self) -> Condition {
+        let at = conversation::Column::LastMessageAt;
+        match self.id {
+            None => Condition::all().add(at.lt(self.at)),
+            Some(id) => Condition::all().add(at.lte(self.at)).add(
+                Condition::any()
+                    .add(at.lt(self.at))
+                    .add(conversation::Column::Id.lt(id)),
+            ),
+        }
+    }
+}
+
+/// Conversations with `status` (any when `None`), latest activity first, after `cursor`.
 pub async fn list(
     txn: &TenantTxn,
     status: Option<&str>,
-    before: Option<DateTime<Utc>>,
+    cursor: Option<ConversationCursor>,
     limit: u64,
 ) -> Result<Vec<conversation::Model>, DomainError> {
-    list_where(txn, status, before, limit, |query| query).await
+    list_where(txn, status, cursor, limit, |query| query).await
 }
 
 /// As [`list`], narrowed further by `narrow` (the inbox's views).
 pub async fn list_where(
     txn: &TenantTxn,
     status: Option<&str>,
-    before: Option<DateTime<Utc>>,
+    cursor: Option<ConversationCursor>,
     limit: u64,
     narrow: impl FnOnce(Select<conversation::Entity>) -> Select<conversation::Entity>,
 ) -> Result<Vec<conversation::Model>, DomainError> {
@@ -61,8 +88,8 @@ pub async fn list_where(
     if let Some(status) = status {
         query = query.filter(conversation::Column::Status.eq(status));
     }
-    if let Some(before) = before {
-        query = query.filter(conversation::Column::LastMessageAt.lt(before));
+    if let Some(cursor) = cursor {
+        query = query.filter(cursor.condition());
     }
     Ok(query
         .order_by_desc(conversation::Column::LastMessageAt)

@@ -18,7 +18,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
-use crate::service::conversations::{self, CLOSED, OPEN};
+use crate::service::conversations::{self, CLOSED, ConversationCursor, OPEN};
 use crate::service::{clinic, keys, team};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
@@ -67,13 +67,13 @@ pub fn preview(body: &str) -> String {
     format!("{}…", &cut[..at_word.unwrap_or(cut.len())])
 }
 
-/// A page of the list: `view`'s conversations before `before`, at most `limit`.
+/// A page of the list: `view`'s conversations after `cursor`, at most `limit`.
 pub async fn page(
     txn: &TenantTxn,
     secrets: &Secrets,
     actor: Option<Uuid>,
     view: InboxView,
-    before: Option<DateTime<Utc>>,
+    cursor: Option<ConversationCursor>,
     limit: u64,
 ) -> Result<Vec<InboxItem>, DomainError> {
     let status = if view == InboxView::Closed {
@@ -81,7 +81,7 @@ pub async fn page(
     } else {
         OPEN
     };
-    let rows = conversations::list_where(txn, Some(status), before, limit, |query| match view {
+    let rows = conversations::list_where(txn, Some(status), cursor, limit, |query| match view {
         InboxView::Mine(member) => query.filter(conversation::Column::AssignedTo.eq(member)),
         InboxView::Unassigned => query.filter(conversation::Column::AssignedTo.is_null()),
         InboxView::Open | InboxView::Closed => query,
