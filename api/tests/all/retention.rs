@@ -1,6 +1,7 @@
 //! Retention, on SQLite and PostgreSQL: a purge removes exactly what outlived its retention (dead
 //! letters after 30 days, finished jobs and provider-event records after the clinic's call
-//! retention, expired refresh tokens, used or expired invitations, expired sign-up requests) and
+//! retention, expired refresh tokens, used or expired invitations, expired sign-up requests, the
+//! caller of an appointment booked and visited before the call horizon) and
 //! nothing younger, deleting rows for real; a dry run counts the same and changes nothing; each
 //! run writes one audit entry per clinic with kinds, counts and dates, never a caller key; calls
 //! go from the clinic-local day the retention reaches back to, and the daily figures of the purged
@@ -15,8 +16,8 @@ use ringback_api::config::DatabaseKind;
 use ringback_api::jobs::scheduler::{RETENTION, Scheduler};
 use ringback_api::service::retention::{self, Purged};
 use ringback_entity::{
-    call, clinic, conversation, invite, job_outbox, membership, message, processed_webhook,
-    refresh_token, sign_up_request,
+    appointment, call, clinic, conversation, invite, job_outbox, membership, message,
+    processed_webhook, refresh_token, sign_up_request,
 };
 use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use serde_json::json;
@@ -117,6 +118,31 @@ async fn seed(app: &TestApp) {
         .await
         .expect("invite");
     }
+    // Booked days ago, visited days ago (none: no time given), under its caller's key or not.
+    for (booked, visit, key) in [
+        (100, None, "v1:old-booking"),
+        (100, Some(95), "v1:old-visit"),
+        (100, Some(-10), "v1:visit-to-come"),
+        (30, Some(20), "v1:recent"),
+        (120, None, "anon:erased-earlier"),
+    ] {
+        appointment::ActiveModel {
+            clinic_id: Set(clinic),
+            id: Set(Uuid::now_v7()),
+            caller_key: Set(key.to_owned()),
+            source: Set("staff".to_owned()),
+            external_id: Set(None),
+            value_minor: Set(4500),
+            starts_at: Set(visit.map(|days| now - Duration::days(days))),
+            cancelled_at: Set(None),
+            created_at: Set(now - Duration::days(booked)),
+            updated_at: Set(now - Duration::days(booked)),
+            duration_minutes: Set(None),
+        }
+        .insert(txn.conn())
+        .await
+        .expect("appointment");
+    }
     txn.commit().await.expect("commit");
     sign_up_request::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -176,6 +202,7 @@ async fn a_purge_removes_what_outlived_its_retention(kind: DatabaseKind) {
         ("provider_event_records", 1),
         ("expired_refresh_tokens", 1),
         ("used_or_expired_invitations", 2),
+        ("appointment_callers", 2),
     ];
     for (kind, count) in expected {
         assert_eq!(rows(&ours(&dry), kind), count, "{kind} (dry run)");
@@ -201,6 +228,23 @@ async fn a_purge_removes_what_outlived_its_retention(kind: DatabaseKind) {
         .query_strings("SELECT event_id FROM processed_webhooks", &["event_id"])
         .await;
     assert_eq!(events, [["evt_recent"]]);
+    let mut keys: Vec<String> = app
+        .db
+        .query_strings("SELECT caller_key FROM appointments", &["caller_key"])
+        .await
+        .into_iter()
+        .map(|row| row[0].clone())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys[3..],
+        ["v1:recent", "v1:visit-to-come"],
+        "a recent booking and one whose visit is to come keep their caller: {keys:?}"
+    );
+    assert!(
+        keys[..3].iter().all(|key| key.starts_with("anon:")) && keys[0] != keys[1],
+        "the old ones each have a stand-in of their own: {keys:?}"
+    );
     assert_eq!(
         sign_up_request::Entity::find()
             .count(&app.state.db)
@@ -429,6 +473,8 @@ async fn purged_calls_leave_the_figures_of(kind: DatabaseKind, window_days: Opti
     let purged = purge_of(&app, demo).await;
     let calls = rows(&purged, "calls");
     assert!(calls > 100, "a month of calls goes: {calls}");
+    let unlinked = rows(&purged, "appointment_callers");
+    assert!(unlinked > 0, "and that month's bookings lose their callers");
     let oldest_left = {
         use sea_orm::QueryOrder;
         let txn = crate::common::tenant(&app.state, demo)

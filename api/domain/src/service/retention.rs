@@ -10,6 +10,8 @@
 //! numbers with them; see `ringback_shared::retention`), the sealed numbers of calls older than
 //! the conversation retention (when it is the shorter one), finished outbox jobs
 //! (text-backs, replies, overage reports) and provider-event records after the call retention,
+//! the caller of each appointment booked and visited before the call horizon (moved to a stand-in
+//! key, the appointment and its verdict kept),
 //! dead letters after 30 days (their sealed numbers and texts with them), expired refresh tokens,
 //! used or expired invitations, and, deployment-wide, expired sign-up requests.
 //!
@@ -30,10 +32,12 @@ use ringback_core::outbox::{CANCELLED, DEAD, DONE};
 use ringback_core::schedule;
 use ringback_core::tenant::{ClinicOwned, TenantScope, TenantTxn};
 use ringback_entity::{
-    ai_step, attribution, call, clinic, conversation, invite, job_outbox, message, notification,
-    password_reset, processed_webhook, refresh_token, sign_up_request, worklist_dismissal,
+    ai_step, appointment, attribution, call, clinic, conversation, invite, job_outbox, message,
+    notification, password_reset, processed_webhook, refresh_token, sign_up_request,
+    worklist_dismissal,
 };
 use ringback_shared::attribution::RecoveryTouchKind;
+use ringback_shared::caller_key::{ANONYMOUS_PREFIX, anonymous_key};
 use ringback_shared::metrics::{local_day, local_day_bounds_utc};
 use ringback_shared::retention::DEAD_LETTER_DAYS;
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
@@ -294,6 +298,7 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
         )
         .await?,
         forget_call_numbers(scope, conversations_before, dry_run).await?,
+        forget_appointment_callers(scope, horizon, dry_run).await?,
         sweep::<job_outbox::Entity>(
             scope,
             "dead_letters",
@@ -397,6 +402,84 @@ async fn forget_call_numbers(
         oldest,
         newest,
     })
+}
+
+/// Unlinks from their callers the appointments booked, and to be visited, before `before` (the
+/// call horizon): each moves to a stand-in key of its own, derived from nothing about the caller,
+/// so nobody's number finds it any more. Their verdict, value and reason stay (a verdict from
+/// before the horizon is frozen: see `freeze_before`), and so do the figures; a booking for a
+/// visit still to come keeps its caller until the visit is past the horizon too. Reported as the
+/// kind `appointment_callers`; batches of [`BATCH_ROWS`], one statement per appointment.
+async fn forget_appointment_callers(
+    scope: &TenantScope,
+    before: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<Purged, DomainError> {
+    let linked = || {
+        appointment::Column::CreatedAt
+            .lt(before)
+            .and(
+                appointment::Column::StartsAt
+                    .is_null()
+                    .or(appointment::Column::StartsAt.lt(before)),
+            )
+            .and(appointment::Column::CallerKey.not_like(format!("{ANONYMOUS_PREFIX}%")))
+    };
+    let txn = scope.begin().await?;
+    let Found {
+        oldest,
+        newest,
+        counted,
+    } = found::<appointment::Entity>(&txn, &linked(), appointment::Column::CreatedAt, dry_run)
+        .await?;
+    txn.commit().await?;
+    let rows = match oldest {
+        Some(_) if !dry_run => unlink_in_batches(scope, &linked()).await?,
+        _ => counted,
+    };
+    Ok(Purged {
+        kind: "appointment_callers",
+        rows,
+        oldest,
+        newest,
+    })
+}
+
+/// Moves the clinic's appointments matching `linked` to stand-in keys, oldest first, a batch
+/// per transaction; how many moved.
+async fn unlink_in_batches(scope: &TenantScope, linked: &SimpleExpr) -> Result<u64, DomainError> {
+    let mut unlinked = 0;
+    loop {
+        let started = std::time::Instant::now();
+        let txn = scope.begin().await?;
+        let batch: Vec<Uuid> = txn
+            .find::<appointment::Entity>()
+            .filter(linked.clone())
+            .select_only()
+            .column(appointment::Column::Id)
+            .order_by_asc(appointment::Column::CreatedAt)
+            .limit(BATCH_ROWS)
+            .into_tuple()
+            .all(txn.conn())
+            .await?;
+        for id in &batch {
+            unlinked += txn
+                .update_many::<appointment::Entity>()
+                .col_expr(
+                    appointment::Column::CallerKey,
+                    Expr::value(anonymous_key(Uuid::new_v4())),
+                )
+                .filter(appointment::Column::Id.eq(*id))
+                .exec(txn.conn())
+                .await?
+                .rows_affected;
+        }
+        txn.commit().await?;
+        if (batch.len() as u64) < BATCH_ROWS {
+            return Ok(unlinked);
+        }
+        ringback_core::db::rest_after_batch(started).await;
+    }
 }
 
 /// The start of the clinic-local day the call retention reaches back to at `now`: calls before it
