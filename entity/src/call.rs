@@ -21,6 +21,8 @@ pub struct Model {
     pub answered_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
     pub text_back_status: Option<String>,
+    /// Why the text-back was not delivered: the provider's error code (Twilio's `ErrorCode`).
+    pub text_back_error: Option<i32>,
     /// The caller's number sealed with the clinic's data key, in the `text_back` privacy mode only.
     pub number_sealed: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,

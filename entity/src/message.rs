@@ -19,6 +19,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub call_id: Option<Uuid>,
+    /// Why the text was not delivered: the provider's error code (Twilio's `ErrorCode`).
+    pub delivery_error: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -146,6 +146,8 @@ pub fn status_words(status: Option<&str>) -> String {
         Some("delivered") => "Delivered",
         Some("undelivered") => "Not delivered",
         Some("failed") => "Failed to send",
+        Some("cancelled") => "Cancelled",
+        Some("received") => "Received",
         Some("skipped:disabled") => "Not sent: text-backs are off",
         Some("skipped:opted_out") => "Not sent: the caller opted out",
         Some("skipped:landline") => "Not sent: a landline",
@@ -161,6 +163,34 @@ pub fn status_words(status: Option<&str>) -> String {
         Some(other) => other,
     };
     words.to_owned()
+}
+
+/// Why a text was not delivered, in words staff can act on, from the provider's error code
+/// (Twilio's `ErrorCode` on a delivery report); a code without words of its own is named.
+pub fn delivery_problem(code: i64) -> String {
+    let words = match code {
+        30003 => "the phone was switched off or out of signal",
+        30004 => "the caller's phone or network blocks these texts",
+        30005 => "the number does not exist or is no longer in use",
+        30006 => "the number cannot receive texts (a landline, or a network that refuses them)",
+        30007 => "the network filtered it as unwanted",
+        30032 | 30034 => "the sending number is not registered for texting there",
+        30008 => "the network did not say why",
+        _ => return format!("error {code}"),
+    };
+    format!("{words} (error {code})")
+}
+
+/// A text's status (or a call's text-back's) in words, with why it was not delivered when the
+/// provider said so: "Not delivered: the phone was switched off or out of signal (error 30003)".
+pub fn delivery_words(status: Option<&str>, error: Option<i64>) -> String {
+    let words = status_words(status);
+    match error {
+        Some(code) if matches!(status, Some("undelivered" | "failed")) => {
+            format!("{words}: {}", delivery_problem(code))
+        }
+        _ => words,
+    }
 }
 
 #[cfg(test)]
@@ -191,6 +221,24 @@ mod tests {
             &[call(CallDirection::Inbound, CallOutcome::Answered)],
             false
         ));
+    }
+
+    #[test]
+    fn an_undelivered_text_says_why() {
+        assert_eq!(
+            delivery_words(Some("undelivered"), Some(30003)),
+            "Not delivered: the phone was switched off or out of signal (error 30003)"
+        );
+        assert_eq!(
+            delivery_words(Some("failed"), Some(30999)),
+            "Failed to send: error 30999"
+        );
+        assert_eq!(delivery_words(Some("undelivered"), None), "Not delivered");
+        assert_eq!(
+            delivery_words(Some("delivered"), Some(30003)),
+            "Delivered",
+            "a code on a delivered text says nothing"
+        );
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub struct Call {
     pub ended_at: Option<DateTime<Utc>>,
     /// Whether and how the caller was texted back (or why not).
     pub text_back_status: Option<String>,
+    /// Why the text-back was not delivered, when the provider said: its error code (Twilio's
+    /// `ErrorCode`, e.g. 30003 for a phone switched off or out of signal).
+    pub text_back_error: Option<i32>,
     /// Where the call came from: api, staff or a provider.
     pub source: String,
     /// The credit read with the page (`Some`, possibly none), or `None` to load it when asked.
@@ -140,6 +143,7 @@ impl From<ListedCall> for Call {
             answered_at: model.answered_at,
             ended_at: model.ended_at,
             text_back_status: model.text_back_status,
+            text_back_error: model.text_back_error,
             source: model.provider,
             credit: None,
         }
@@ -212,6 +216,7 @@ impl PlainObject for Call {
             "answeredAt" => optional(&self.answered_at),
             "endedAt" => optional(&self.ended_at),
             "textBackStatus" => optional(&self.text_back_status),
+            "textBackError" => optional(&self.text_back_error),
             "source" => scalar(&self.source),
             "creditedTo" => match self.credit_in_hand()? {
                 Some(credit) => answer_now(&credit, ctx, field)?,

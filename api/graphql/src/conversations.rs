@@ -73,6 +73,9 @@ pub struct Message {
     pub unreadable: bool,
     /// queued, sending, sent, delivered, undelivered, failed, cancelled (outbound) or received.
     pub status: String,
+    /// Why an outbound text was not delivered, when the provider said: its error code (Twilio's
+    /// `ErrorCode`).
+    pub delivery_error: Option<i32>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -96,6 +99,7 @@ impl From<ShownMessage> for Message {
             unreadable: opened.body.is_none(),
             body: opened.body.unwrap_or_default(),
             status: row.status,
+            delivery_error: row.delivery_error,
             created_at: row.created_at,
         }
     }

@@ -507,6 +507,7 @@ mod tests {
             answered_at: (!missed).then_some(at),
             ended_at: Some(at),
             text_back_status: missed.then(|| "sent".to_owned()),
+            text_back_error: None,
             source: "twilio".to_owned(),
             credit,
         };

@@ -34,6 +34,8 @@ pub struct WaitingCaller {
     pub call_id: ID,
     /// What became of the text-back of the latest missed call (or why none was sent).
     pub text_back_status: Option<String>,
+    /// Why that text-back was not delivered (the provider's error code), when it was not.
+    pub text_back_error: Option<i32>,
     /// Whether the caller texted back since.
     pub replied: bool,
 }
@@ -50,6 +52,7 @@ impl From<Row> for WaitingCaller {
             callback_attempts: count(row.waiting.attempts),
             call_id: ID(row.waiting.latest_missed.to_string()),
             text_back_status: row.text_back_status,
+            text_back_error: row.text_back_error,
             replied: row.replied,
         }
     }

@@ -599,6 +599,7 @@ fn call_at(clinic_id: Uuid, key: &str, at: DateTime<Utc>) -> call::ActiveModel {
         answered_at: Set(None),
         ended_at: Set(Some(at + Duration::seconds(20))),
         text_back_status: Set(None),
+        text_back_error: Set(None),
         number_sealed: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
@@ -644,6 +645,7 @@ async fn conversation_with(
             created_at: Set(*when),
             updated_at: Set(*when),
             call_id: Set(None),
+            delivery_error: Set(None),
         }
         .insert(txn.conn())
         .await

@@ -776,6 +776,74 @@ async fn a_recipient_unsubscribed_with_the_provider_is_opted_out(kind: DatabaseK
     rig.finish().await;
 }
 
+/// A text the provider could not deliver shows why, on the call (whichever came first, the
+/// report or the provider's answer to the send) and on the message in its conversation.
+async fn an_undelivered_text_back_says_why(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "text_back").await;
+    let worker = rig.worker("worker-a", fast());
+    rig.fake.fail_next([Failure::Undelivered(30003)]);
+    rig.missed_call("CA1", "+447700900191").await;
+    rig.drain(&worker).await;
+    rig.fake
+        .fail_next([Failure::UndeliveredReportedFirst(30006)]);
+    rig.missed_call("CA2", "+447700900192").await;
+    rig.drain(&worker).await;
+    let query = "{ calls(first: 50, filter: { missed: true }) { edges { node { callerTail textBackStatus textBackError } } } }";
+    let answer = rig
+        .until(query, |answer| {
+            answer["data"]["calls"]["edges"]
+                .as_array()
+                .is_some_and(|edges| {
+                    edges.len() == 2 && edges.iter().all(|e| e["node"]["textBackError"].is_i64())
+                })
+        })
+        .await;
+    let mut shown: Vec<(String, String, i64)> = answer["data"]["calls"]["edges"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .map(|edge| {
+            let node = &edge["node"];
+            (
+                node["callerTail"].as_str().unwrap_or_default().to_owned(),
+                node["textBackStatus"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                node["textBackError"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    shown.sort();
+    assert_eq!(
+        shown,
+        [
+            ("•••• 191".to_owned(), "undelivered".to_owned(), 30003),
+            ("•••• 192".to_owned(), "undelivered".to_owned(), 30006),
+        ]
+    );
+    let threads = rig
+        .admin
+        .run(
+            "{ conversations { messages { status deliveryError } } }",
+            json!({}),
+        )
+        .await;
+    let mut errors: Vec<i64> = threads["data"]["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .flat_map(|thread| thread["messages"].as_array().cloned().unwrap_or_default())
+        .map(|message| {
+            assert_eq!(message["status"], "undelivered", "{threads}");
+            message["deliveryError"].as_i64().expect("a code")
+        })
+        .collect();
+    errors.sort_unstable();
+    assert_eq!(errors, [30003, 30006]);
+    rig.finish().await;
+}
+
 #[tokio::test]
 async fn the_client_speaks_twilios_wire_format() {
     use ringback_api::integrations::sms::{OutgoingSms, ProviderError, SmsProvider};
@@ -1013,6 +1081,7 @@ on_both_databases!(
     texts_whose_last_attempt_never_settled_are_given_up,
     dead_letters_show_and_retry,
     a_recipient_unsubscribed_with_the_provider_is_opted_out,
+    an_undelivered_text_back_says_why,
     a_caller_reached_during_the_delay_is_not_texted,
     a_text_that_may_have_gone_is_looked_for_before_it_is_held_back,
 );

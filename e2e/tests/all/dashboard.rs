@@ -511,7 +511,7 @@ async fn reply_from_the_inbox(
             "the provider received {sent:?}"
         )));
     }
-    inbox.wait_for_status(answer, "delivered").await?;
+    inbox.wait_for_status(answer, "Delivered").await?;
     let draft = inbox.reply_draft().await?;
     if !draft.is_empty() {
         return Err(E2eError::Assertion(format!(

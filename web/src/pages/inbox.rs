@@ -12,6 +12,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+use ringback_shared::text_back::delivery_words;
 
 use crate::api::{
     self, ApiError, assign, close, conversation, conversations, mark_notifications_read, reply,
@@ -430,7 +431,9 @@ fn messages(
                     <p class="meta">
                         {by_ai.then(|| view! { <span class="badge" data-testid="message-by-ai">"AI"</span>" · " })}
                         {clock.local_time(&message.created_at)}" · "
-                        <span data-testid="message-status">{message.status}</span>
+                        <span data-testid="message-status">
+                            {delivery_words(Some(&message.status), message.delivery_error)}
+                        </span>
                     </p>
                 </li>
             }

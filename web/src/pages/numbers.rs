@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use ringback_shared::text_back::status_words;
+use ringback_shared::text_back::delivery_words;
 
 use crate::api::{
     self, ApiError, account_numbers, buy_number, numbers_for_sale, numbers_page, release_number,
@@ -371,7 +371,7 @@ fn test_call_view(
                     )}
                 </p>
                 <p role="status" data-testid="test-call-text-back">
-                    {format!("Text-back: {}", status_words(call.text_back_status.as_deref()))}
+                    {format!("Text-back: {}", delivery_words(call.text_back_status.as_deref(), call.text_back_error))}
                 </p>
             }.into_any(),
             None => view! {

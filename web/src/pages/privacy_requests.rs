@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use ringback_shared::display;
 use ringback_shared::retention::{CALL_DAYS, CONVERSATION_DAYS};
-use ringback_shared::text_back::status_words;
+use ringback_shared::text_back::delivery_words;
 
 use crate::api::{
     self, ApiError, caller_record, erase_caller, export_caller_record, privacy_settings,
@@ -284,7 +284,7 @@ fn calls_view(found: &Record, clock: ClinicTime) -> impl IntoView {
             };
             view! {
                 <li>{what}" · "{clock.local_time(&call.started_at)}" · Text-back: "
-                    {status_words(call.text_back_status.as_deref())}</li>
+                    {delivery_words(call.text_back_status.as_deref(), call.text_back_error)}</li>
             }
         })
         .collect_view();

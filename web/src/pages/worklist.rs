@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 use ringback_shared::display;
-use ringback_shared::text_back::status_words;
+use ringback_shared::text_back::delivery_words;
 use ringback_shared::worklist::DismissalReason;
 
 use crate::api::{
@@ -231,7 +231,7 @@ fn group_rows(
                         " waiting since "{clock.local_time(&caller.first_missed_at)}
                     </p>
                     <p class="detail">
-                        {calls}{attempts}" · Text-back: "{status_words(caller.text_back_status.as_deref())}
+                        {calls}{attempts}" · Text-back: "{delivery_words(caller.text_back_status.as_deref(), caller.text_back_error)}
                         {caller.replied.then_some(" · Replied by text")}
                     </p>
                     {can_call.then(|| {

@@ -360,7 +360,7 @@ async fn catch_up(txn: &TenantTxn, receipt: &Receipt) -> Result<(), DomainError>
     if let Some(caught_up) = messages::catch_up_reports(txn, &receipt.provider_id).await?
         && let Some(call_id) = caught_up.call_id
     {
-        crate::service::calls::set_text_back_status(txn, call_id, &caught_up.status).await?;
+        crate::service::calls::set_text_back_delivery(txn, call_id, &caught_up).await?;
     }
     Ok(())
 }

@@ -1171,6 +1171,7 @@ mod tests {
                 created_at: at,
                 updated_at: at,
                 call_id: None,
+                delivery_error: None,
             },
             body: Some(kind.to_owned()),
         }

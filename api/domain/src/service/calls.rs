@@ -185,6 +185,7 @@ fn new_call(
         answered_at: Set(event.answered_at.map(stored_instant)),
         ended_at: Set(event.ended_at.map(stored_instant)),
         text_back_status: Set(None),
+        text_back_error: Set(None),
         number_sealed: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -367,6 +368,7 @@ async fn insert_callback(
         answered_at: Set((outcome == CallOutcome::Answered).then_some(at)),
         ended_at: Set(None),
         text_back_status: Set(None),
+        text_back_error: Set(None),
         number_sealed: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -434,6 +436,7 @@ ringback_core::row_by_position! {
         pub answered_at: Option<DateTime<Utc>> => call::Column::AnsweredAt,
         pub ended_at: Option<DateTime<Utc>> => call::Column::EndedAt,
         pub text_back_status: Option<String> => call::Column::TextBackStatus,
+        pub text_back_error: Option<i32> => call::Column::TextBackError,
     }
 }
 
@@ -453,6 +456,7 @@ impl From<call::Model> for ListedCall {
             answered_at: model.answered_at,
             ended_at: model.ended_at,
             text_back_status: model.text_back_status,
+            text_back_error: model.text_back_error,
         }
     }
 }
@@ -655,6 +659,20 @@ pub async fn set_text_back_status(
 ) -> Result<(), DomainError> {
     let mut model: call::ActiveModel = find(txn, call_id).await?.into();
     model.text_back_status = Set(Some(status.to_owned()));
+    model.update(txn.conn()).await?;
+    Ok(())
+}
+
+/// Shows on call `call_id` how its text-back `message` fared: its status, and why it was not
+/// delivered when it was not.
+pub async fn set_text_back_delivery(
+    txn: &TenantTxn,
+    call_id: Uuid,
+    message: &ringback_entity::message::Model,
+) -> Result<(), DomainError> {
+    let mut model: call::ActiveModel = find(txn, call_id).await?.into();
+    model.text_back_status = Set(Some(message.status.clone()));
+    model.text_back_error = Set(message.delivery_error);
     model.update(txn.conn()).await?;
     Ok(())
 }

@@ -137,6 +137,7 @@ pub async fn record(
         created_at: Set(new.at),
         updated_at: Set(new.at),
         call_id: Set(new.call_id),
+        delivery_error: Set(None),
     }
     .insert(txn.conn())
     .await?;
@@ -228,7 +229,7 @@ async fn in_range(
         .await?)
 }
 
-/// Our name for a provider's delivery status.
+/// Our name for a provider's delivery status (our own names map to themselves).
 pub fn delivery_status(provider_status: &str) -> &'static str {
     match provider_status {
         "sending" => "sending",
@@ -236,7 +237,7 @@ pub fn delivery_status(provider_status: &str) -> &'static str {
         "delivered" | "read" => "delivered",
         "undelivered" => "undelivered",
         "failed" => "failed",
-        "canceled" => "cancelled",
+        "canceled" | "cancelled" => "cancelled",
         _ => "queued",
     }
 }
@@ -263,6 +264,40 @@ pub async fn set_status(
     Ok(model.update(txn.conn()).await?)
 }
 
+/// A provider's report on a text it took: its status, and why it was not delivered when it was
+/// not (the provider's error code, Twilio's `ErrorCode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeliveryReport<'a> {
+    pub provider_status: &'a str,
+    pub error: Option<i32>,
+}
+
+impl DeliveryReport<'_> {
+    /// The report as an early report's record (`status` or `status:code`), after the message's
+    /// provider id and a colon.
+    fn recorded(self) -> String {
+        let status = delivery_status(self.provider_status);
+        match self.error.filter(|_| is_undelivered(status)) {
+            Some(code) => format!("{status}:{code}"),
+            None => status.to_owned(),
+        }
+    }
+
+    /// An early report's record read back: our status and the error code it kept.
+    fn from_record(record: &str) -> DeliveryReport<'_> {
+        let (status, error) = record.split_once(':').unwrap_or((record, ""));
+        DeliveryReport {
+            provider_status: status,
+            error: error.parse().ok(),
+        }
+    }
+}
+
+/// Whether `status` (ours) says the text will not reach the phone.
+fn is_undelivered(status: &str) -> bool {
+    matches!(status, "undelivered" | "failed")
+}
+
 /// Stores the provider's id for a message we queued, and its first status.
 pub async fn set_provider_id(
     txn: &TenantTxn,
@@ -287,36 +322,42 @@ const EARLY_REPORTS: &str = "twilio:sms-status";
 pub async fn report_delivery(
     txn: &TenantTxn,
     provider_message_id: &str,
-    provider_status: &str,
+    report: DeliveryReport<'_>,
 ) -> Result<Option<message::Model>, DomainError> {
-    let status = delivery_status(provider_status);
     // Serialised with `catch_up_reports`, so an early report is either seen there or finds the
     // message here.
     txn.lock_clinic().await?;
     let Some(row) = find_by_provider_id(txn, provider_message_id).await? else {
-        keep_early_report(txn, provider_message_id, status).await?;
+        keep_early_report(txn, provider_message_id, report).await?;
         return Ok(None);
     };
-    advance(txn, row, status).await
+    advance(txn, row, report).await
 }
 
+/// Moves `row` on to the status `report` gives (with its error code when it was not delivered),
+/// unless that would move it back.
 async fn advance(
     txn: &TenantTxn,
     row: message::Model,
-    status: &str,
+    report: DeliveryReport<'_>,
 ) -> Result<Option<message::Model>, DomainError> {
+    let status = delivery_status(report.provider_status);
     if delivery_rank(status) <= delivery_rank(&row.status) {
         return Ok(None);
     }
-    set_status(txn, row, status).await.map(Some)
+    let mut model: message::ActiveModel = row.into();
+    model.status = Set(status.to_owned());
+    model.delivery_error = Set(report.error.filter(|_| is_undelivered(status)));
+    model.updated_at = Set(txn.now());
+    Ok(Some(model.update(txn.conn()).await?))
 }
 
 async fn keep_early_report(
     txn: &TenantTxn,
     provider_message_id: &str,
-    status: &str,
+    report: DeliveryReport<'_>,
 ) -> Result<(), DomainError> {
-    let event_id = format!("{provider_message_id}:{status}");
+    let event_id = format!("{provider_message_id}:{}", report.recorded());
     processed_webhooks::remember(txn, EARLY_REPORTS, &event_id).await
 }
 
@@ -337,8 +378,8 @@ pub async fn catch_up_reports(
     let Some(furthest) = early
         .iter()
         .filter_map(|report| report.event_id.strip_prefix(&prefix))
-        .max_by_key(|status| delivery_rank(status))
-        .map(str::to_owned)
+        .map(DeliveryReport::from_record)
+        .max_by_key(|report| delivery_rank(delivery_status(report.provider_status)))
     else {
         return Ok(None);
     };
@@ -350,5 +391,5 @@ pub async fn catch_up_reports(
     let Some(row) = find_by_provider_id(txn, provider_message_id).await? else {
         return Ok(None);
     };
-    advance(txn, row, &furthest).await
+    advance(txn, row, furthest).await
 }

@@ -27,6 +27,8 @@ pub struct WaitingCaller {
     pub waiting: Waiting,
     pub caller_tail: String,
     pub text_back_status: Option<String>,
+    /// Why that text-back was not delivered (the provider's error code), when it was not.
+    pub text_back_error: Option<i32>,
     /// Whether they texted back since their first waiting call.
     pub replied: bool,
 }
@@ -127,6 +129,7 @@ pub async fn waiting_callers(
             Some(WaitingCaller {
                 caller_tail: latest.caller_tail.clone(),
                 text_back_status: latest.text_back_status.clone(),
+                text_back_error: latest.text_back_error,
                 replied,
                 waiting,
             })

@@ -45,6 +45,12 @@ pub enum Failure {
     SenderCannotText,
     /// Refuse, as Twilio does for a number that is not a mobile (21614).
     NotMobile,
+    /// Accept the message, then report it `undelivered` with this `ErrorCode` (30003: the phone
+    /// was switched off or out of signal).
+    Undelivered(u16),
+    /// As [`Failure::Undelivered`], but the reports reach the server before the answer to the
+    /// request that sent the message (Twilio's reports may overtake it).
+    UndeliveredReportedFirst(u16),
 }
 
 /// A message the fake accepted.
@@ -98,14 +104,21 @@ mod reports {
         }
     }
 
-    /// Posts `sent` then `delivered` for `message`, signed as Twilio signs them.
-    pub async fn report(shared: Arc<Shared>, message: FakeMessage) {
+    /// Posts `sent` then `delivered` for `message` (or `undelivered` with `error` as its
+    /// `ErrorCode`), signed as Twilio signs them.
+    pub async fn report(shared: Arc<Shared>, message: FakeMessage, error: Option<u16>) {
         let Some(url) = message.status_callback.clone() else {
             return;
         };
         let destination = shared.callbacks.destination(&url);
-        for status in ["sent", "delivered"] {
-            let params: Vec<(String, String)> = [
+        let last = if error.is_some() {
+            "undelivered"
+        } else {
+            "delivered"
+        };
+        let code = error.map(|code| code.to_string());
+        for status in ["sent", last] {
+            let mut params: Vec<(String, String)> = [
                 ("AccountSid", shared.account_sid.as_str()),
                 ("ApiVersion", "2010-04-01"),
                 ("From", message.from.as_str()),
@@ -118,6 +131,9 @@ mod reports {
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect();
+            if let Some(code) = code.as_ref().filter(|_| status == last) {
+                params.push(("ErrorCode".to_owned(), code.clone()));
+            }
             let signature = twilio_signature::sign(&shared.auth_token, &url, &params);
             let sent = shared
                 .callbacks
@@ -484,7 +500,17 @@ async fn create_message(
         .enabled
         .load(std::sync::atomic::Ordering::SeqCst)
     {
-        tokio::spawn(reports::report(shared.clone(), message.clone()));
+        match failure {
+            Some(Failure::UndeliveredReportedFirst(code)) => {
+                reports::report(shared.clone(), message.clone(), Some(code)).await;
+            }
+            Some(Failure::Undelivered(code)) => {
+                tokio::spawn(reports::report(shared.clone(), message.clone(), Some(code)));
+            }
+            _ => {
+                tokio::spawn(reports::report(shared.clone(), message.clone(), None));
+            }
+        }
     }
     if let Some(Failure::AcceptThenStall(delay)) = failure {
         tokio::time::sleep(delay).await;

@@ -7,7 +7,7 @@ use super::{Verified, escape_xml, twiml, wake_if};
 use crate::error::DomainError;
 use crate::service::calls;
 use crate::service::inbound_sms::{self, InboundSms};
-use crate::service::messages;
+use crate::service::messages::{self, DeliveryReport};
 use crate::state::AppState;
 
 /// An inbound SMS: STOP/START/HELP keywords change the opt-out list and get one answer; anything
@@ -58,11 +58,15 @@ async fn record_delivery(verified: &Verified) -> Result<(), DomainError> {
         .get("MessageStatus")
         .or_else(|| verified.get("SmsStatus"))
         .ok_or_else(|| DomainError::BadUserInput("no MessageStatus".to_owned()))?;
+    let report = DeliveryReport {
+        provider_status: status,
+        error: verified.get("ErrorCode").and_then(|code| code.parse().ok()),
+    };
     let txn = verified.scope.begin().await?;
-    if let Some(updated) = messages::report_delivery(&txn, sid, status).await?
+    if let Some(updated) = messages::report_delivery(&txn, sid, report).await?
         && let Some(call_id) = updated.call_id
     {
-        calls::set_text_back_status(&txn, call_id, &updated.status).await?;
+        calls::set_text_back_delivery(&txn, call_id, &updated).await?;
     }
     txn.commit().await?;
     Ok(())
