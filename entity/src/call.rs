@@ -23,6 +23,9 @@ pub struct Model {
     pub text_back_status: Option<String>,
     /// Why the text-back was not delivered: the provider's error code (Twilio's `ErrorCode`).
     pub text_back_error: Option<i32>,
+    /// The clinic's number the call came in on (when a provider's webhook said), the one a text-back
+    /// and a callback to this caller go from.
+    pub provider_number_id: Option<Uuid>,
     /// The caller's number sealed with the clinic's data key, in the `text_back` privacy mode only.
     pub number_sealed: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,

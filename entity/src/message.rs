@@ -21,6 +21,8 @@ pub struct Model {
     pub call_id: Option<Uuid>,
     /// Why the text was not delivered: the provider's error code (Twilio's `ErrorCode`).
     pub delivery_error: Option<i32>,
+    /// For an incoming text: the clinic's number it was sent to (answers go from it).
+    pub provider_number_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -74,6 +74,7 @@ pub mod m20261216_110000_add_trial_start;
 mod m20261216_120000_add_refresh_token_version;
 mod m20261217_100000_add_checkout_session;
 mod m20261218_100000_add_delivery_errors;
+mod m20261218_110000_add_provider_number_ids;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -149,6 +150,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_120000_add_refresh_token_version::Migration),
             Box::new(m20261217_100000_add_checkout_session::Migration),
             Box::new(m20261218_100000_add_delivery_errors::Migration),
+            Box::new(m20261218_110000_add_provider_number_ids::Migration),
         ]
     }
 }

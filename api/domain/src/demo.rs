@@ -319,6 +319,7 @@ impl Seeder<'_> {
                 answered_at: (!missed).then(|| started_at + Duration::seconds(8)),
                 ended_at: Some(started_at + Duration::seconds(if missed { 25 } else { 240 })),
                 caller_number: number.clone(),
+                provider_number_id: None,
             });
             numbers.push(number);
         }
@@ -424,6 +425,7 @@ impl Seeder<'_> {
                 status: "delivered",
                 call_id: Some(call.id),
                 sealed_number: None,
+                provider_number_id: None,
             },
         )
         .await?;
@@ -447,6 +449,7 @@ impl Seeder<'_> {
                 status: "received",
                 call_id: None,
                 sealed_number: None,
+                provider_number_id: None,
             },
         )
         .await?;

@@ -51,16 +51,17 @@ pub fn signed_up(db: &DatabaseConnection, clock: &Clock, grant: &SessionGrant) -
     open(db, clock, grant.clinic.id)
 }
 
-/// The clinic that owns provider number `our_number` of a signed webhook request; `None` when no
-/// clinic has the number.
+/// The clinic that owns provider number `our_number` of a signed webhook request, with the id of
+/// that number among the clinic's; `None` when no clinic has the number.
 pub async fn signed_webhook(
     backend: &Backend,
     _signed: &SignedRequest,
     our_number: &str,
-) -> Result<Option<TenantScope>, DomainError> {
-    let clinic =
-        phone_lines::clinic_for_provider_number(&backend.db, &backend.secrets, our_number).await?;
-    Ok(clinic.map(|clinic_id| open(&backend.db, &backend.clock, clinic_id)))
+) -> Result<Option<(TenantScope, Uuid)>, DomainError> {
+    let owner =
+        phone_lines::provider_number_owner(&backend.db, &backend.secrets, our_number).await?;
+    Ok(owner
+        .map(|(clinic_id, number_id)| (open(&backend.db, &backend.clock, clinic_id), number_id)))
 }
 
 /// The clinic whose provider number a *refused* webhook names, for one purpose only: recording

@@ -416,6 +416,7 @@ impl CallMutation {
                 answered_at: event.answered_at,
                 ended_at: event.ended_at,
                 caller_number: event.caller_number,
+                provider_number_id: None,
             })
             .collect();
         let results = with_tenant(ctx, Access::Write(Permission::WorkCalls), async |txn, _| {

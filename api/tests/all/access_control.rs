@@ -934,10 +934,31 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
         b_still_holds.is_some_and(|number| number.voice_url.is_empty()),
         "clinic B's number is neither released nor re-pointed"
     );
+    // Lists that take an id as where a page starts only compare it: clinic B's id pages clinic
+    // A's own list and shows nothing of B.
+    let cursor_attempts = [
+        (
+            "inbox",
+            "query($id: ID!) { inbox(before: \"2100-01-01T00:00:00Z\", beforeId: $id) { conversation { id } } }",
+        ),
+        (
+            "conversations",
+            "query($id: ID!) { conversations(before: \"2100-01-01T00:00:00Z\", beforeId: $id) { id } }",
+        ),
+    ];
+    for (name, document) in &cursor_attempts {
+        let answer = a.owner.run(document, json!({ "id": b_conversation })).await;
+        assert!(answer["errors"].is_null(), "{name}: {answer}");
+        assert!(
+            !answer.to_string().contains(&b_conversation),
+            "{name} shows nothing of clinic B: {answer}"
+        );
+    }
     let covered: BTreeSet<String> = attempts
         .iter()
         .chain(&number_attempts)
         .map(|(name, ..)| (*name).to_owned())
+        .chain(cursor_attempts.iter().map(|(name, _)| (*name).to_owned()))
         .collect();
     let taking_ids = operations_taking_ids(&mut a.owner).await;
     assert_eq!(

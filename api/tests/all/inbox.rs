@@ -434,6 +434,7 @@ async fn conversations_at_one_instant_page_once_each(kind: DatabaseKind) {
             from: &format!("+447700900{n}"),
             text: "Hello",
             at,
+            provider_number_id: None,
         };
         inbound_sms::receive(&txn, &app.state.secrets, text)
             .await

@@ -427,6 +427,7 @@ async fn reach_back(app: &TestApp, demo: Uuid) {
         answered_at: None,
         ended_at: Some(now - Duration::minutes(4)),
         caller_number: "+447700900042".to_owned(),
+        provider_number_id: None,
     };
     calls::record_events(&txn, &app.state.secrets, None, "api", vec![event])
         .await
@@ -600,6 +601,7 @@ fn call_at(clinic_id: Uuid, key: &str, at: DateTime<Utc>) -> call::ActiveModel {
         ended_at: Set(Some(at + Duration::seconds(20))),
         text_back_status: Set(None),
         text_back_error: Set(None),
+        provider_number_id: Set(None),
         number_sealed: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
@@ -646,6 +648,7 @@ async fn conversation_with(
             updated_at: Set(*when),
             call_id: Set(None),
             delivery_error: Set(None),
+            provider_number_id: Set(None),
         }
         .insert(txn.conn())
         .await

@@ -269,6 +269,7 @@ async fn inbound_keywords_change_the_opt_out_list(kind: DatabaseKind) {
             from: "+447700900555",
             text,
             at: txn.now(),
+            provider_number_id: None,
         };
         let answer = inbound_sms::receive(&txn, &app.state.secrets, inbound)
             .await
@@ -1157,6 +1158,7 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
         from: CALLER,
         text: "STOP",
         at: txn.now(),
+        provider_number_id: None,
     };
     inbound_sms::receive(&txn, &old, stop)
         .await

@@ -844,6 +844,103 @@ async fn an_undelivered_text_back_says_why(kind: DatabaseKind) {
     rig.finish().await;
 }
 
+/// A clinic with two numbers answers each caller from the number they last rang or texted: the
+/// text-back from the number the missed call came in on, a staff reply from the one the caller
+/// last wrote to; once that number is removed, from the oldest one left.
+async fn callers_are_answered_from_the_number_they_reached(kind: DatabaseKind) {
+    const SECOND_NUMBER: &str = "+447700900778";
+    let mut rig = Rig::new(kind, "text_back").await;
+    rig.fake.provision_number(SECOND_NUMBER);
+    let added = rig
+        .admin
+        .run(
+            "mutation { addProviderNumber(number: \"07700 900778\") { id } }",
+            json!({}),
+        )
+        .await;
+    let second_id = added["data"]["addProviderNumber"]["id"].clone();
+    assert!(second_id.is_string(), "{added}");
+    let worker = rig.worker("worker-a", fast());
+    let senders = |fake: &FakeTwilio, to_number: &str| -> Vec<String> {
+        to(&fake.messages(), to_number)
+            .into_iter()
+            .map(|message| message.from)
+            .collect()
+    };
+
+    // Caller 201 rings the second number: texted back from it.
+    let (status, _) = post(
+        &rig.twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_call("CA1", "+447700900201", SECOND_NUMBER),
+        None,
+    )
+    .await;
+    assert_eq!(status, poem::http::StatusCode::OK);
+    rig.drain(&worker).await;
+    assert_eq!(senders(&rig.fake, "+447700900201"), [SECOND_NUMBER]);
+
+    // They then write to the first number: the staff reply goes from that one.
+    rig.text("SM201", "+447700900201", "Can I book for Monday?")
+        .await;
+    let reply = async |rig: &mut Rig, tail: &str| {
+        let threads = rig
+            .admin
+            .run(
+                "{ conversations(status: OPEN) { id callerTail } }",
+                json!({}),
+            )
+            .await;
+        let id = threads["data"]["conversations"]
+            .as_array()
+            .expect("conversations")
+            .iter()
+            .find(|thread| thread["callerTail"] == tail)
+            .and_then(|thread| thread["id"].as_str())
+            .expect("the caller's conversation")
+            .to_owned();
+        let replied = rig
+            .admin
+            .run(
+                "mutation($id: ID!) { replyToConversation(id: $id, body: \"Monday 9am is free\") { id } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert!(replied["errors"].is_null(), "{replied}");
+    };
+    reply(&mut rig, "•••• 201").await;
+    rig.drain(&worker).await;
+    assert_eq!(
+        senders(&rig.fake, "+447700900201"),
+        [SECOND_NUMBER, CLINIC_NUMBER]
+    );
+
+    // Caller 202 rings the second number, which the clinic then gives up: answered from the first.
+    post(
+        &rig.twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_call("CA2", "+447700900202", SECOND_NUMBER),
+        None,
+    )
+    .await;
+    rig.drain(&worker).await;
+    let removed = rig
+        .admin
+        .run(
+            "mutation($id: ID!) { removeProviderNumber(id: $id) }",
+            json!({ "id": second_id }),
+        )
+        .await;
+    assert!(removed["errors"].is_null(), "{removed}");
+    reply(&mut rig, "•••• 202").await;
+    rig.drain(&worker).await;
+    assert_eq!(
+        senders(&rig.fake, "+447700900202"),
+        [SECOND_NUMBER, CLINIC_NUMBER]
+    );
+    rig.finish().await;
+}
+
 #[tokio::test]
 async fn the_client_speaks_twilios_wire_format() {
     use ringback_api::integrations::sms::{OutgoingSms, ProviderError, SmsProvider};
@@ -1082,6 +1179,7 @@ on_both_databases!(
     dead_letters_show_and_retry,
     a_recipient_unsubscribed_with_the_provider_is_opted_out,
     an_undelivered_text_back_says_why,
+    callers_are_answered_from_the_number_they_reached,
     a_caller_reached_during_the_delay_is_not_texted,
     a_text_that_may_have_gone_is_looked_for_before_it_is_held_back,
 );

@@ -757,6 +757,27 @@ async fn a_call_end_before_the_dials_outcome_counts_as_screening_decided(kind: D
         ],
         "and each missed caller is texted back once"
     );
+
+    // With no forwarding line the call is recorded as it comes in; its end changes nothing.
+    admin
+        .run(
+            "mutation { setForwardingLine(number: null) { forwardingLineTail } }",
+            json!({}),
+        )
+        .await;
+    ring(
+        "CA5",
+        "+447700900127",
+        Answerer::Nobody,
+        EndReports::CallEndFirst,
+    )
+    .await;
+    let recorded = statuses(&mut admin).await;
+    assert_eq!(recorded.len(), 5, "{recorded:?}");
+    assert!(
+        recorded.contains(&("NO_LINE".to_owned(), true)),
+        "{recorded:?}"
+    );
     test_db.finish().await;
 }
 

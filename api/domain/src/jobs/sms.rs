@@ -27,7 +27,9 @@ use ringback_core::outbox::Job;
 
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::callers::CallerKeyer;
-use crate::service::{clinic, keys, messages, opt_outs, phone_lines, restrictions, usage};
+use crate::service::phone_lines::{self, Recipient};
+use crate::service::{clinic, keys, messages, opt_outs, restrictions, usage};
+use uuid::Uuid;
 
 /// How far before the doubtful claim the provider's list is read (its clock and ours differ, and
 /// its timestamps have whole seconds).
@@ -38,6 +40,12 @@ const DOUBT_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
 pub trait TextJob: Job + Send + Sync + 'static {
     /// The recipient's caller key.
     fn recipient_key(&self) -> &str;
+
+    /// The missed call the text answers, if it answers one: it goes from the number that call
+    /// came in on.
+    fn about_call(&self) -> Option<Uuid> {
+        None
+    }
 
     /// The provider has the text (`receipt`): record it.
     fn sent(
@@ -84,7 +92,7 @@ impl<T: TextJob> Runnable for T {
         {
             return Ok(Err(Attempt::Cancelled(why)));
         }
-        prepare(txn, row, self.recipient_key(), context).await
+        prepare(txn, row, recipient(self, row), context).await
     }
 
     async fn perform(
@@ -115,7 +123,7 @@ impl<T: TextJob> Runnable for T {
         context: &JobContext,
     ) -> Result<Option<Receipt>, DomainError> {
         match row.in_doubt_since {
-            Some(since) => look_up_text(scope, row, since, context).await,
+            Some(since) => look_up_text(scope, (row, recipient(self, row)), since, context).await,
             None => Ok(None),
         }
     }
@@ -135,6 +143,15 @@ impl<T: TextJob> Runnable for T {
     }
 }
 
+/// Whom `job`'s text (queued as `row`) goes to, as its sending number is chosen.
+fn recipient<'j>(job: &'j impl TextJob, row: &job_outbox::Model) -> Recipient<'j> {
+    Recipient {
+        caller_key: job.recipient_key(),
+        about_call: job.about_call(),
+        as_of: row.created_at,
+    }
+}
+
 /// A text ready to go. Holds a number: never logged.
 pub struct ReadyText {
     message: OutgoingSms,
@@ -143,14 +160,15 @@ pub struct ReadyText {
     in_doubt_since: Option<DateTime<Utc>>,
 }
 
-/// Opens what `row`'s text needs, or says why nothing is to be sent: the caller `caller_key` opted
-/// out or restricted processing, the job holds no text, or the clinic has no number to send from.
+/// Opens what `row`'s text needs, or says why nothing is to be sent: the recipient opted out or
+/// restricted processing, the job holds no text, or the clinic has no number to send from.
 async fn prepare(
     txn: &TenantTxn,
     row: &job_outbox::Model,
-    caller_key: &str,
+    to: Recipient<'_>,
     context: &JobContext,
 ) -> Result<Result<ReadyText, Attempt>, DomainError> {
+    let caller_key = to.caller_key;
     if opt_outs::is_opted_out(txn, caller_key).await? {
         return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
     }
@@ -164,7 +182,7 @@ async fn prepare(
     if opted_out_under_another_key(txn, secrets, &opened.settings, &opened.to, caller_key).await? {
         return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
     }
-    ready_to_send(txn, row, opened, context).await
+    ready_to_send(txn, row, (opened, to), context).await
 }
 
 /// The caller's number and the text a job holds, opened with the clinic's key (read from
@@ -193,15 +211,16 @@ async fn open(
     }))
 }
 
-/// The `opened` text as it goes out from the clinic's sending number, or why it cannot: the
-/// clinic has no number to send from.
+/// The `opened` text as it goes out to `to` from the number the clinic answers them from, or why
+/// it cannot: the clinic has no number to send from.
 async fn ready_to_send(
     txn: &TenantTxn,
     row: &job_outbox::Model,
-    opened: OpenedText,
+    (opened, to): (OpenedText, Recipient<'_>),
     context: &JobContext,
 ) -> Result<Result<ReadyText, Attempt>, DomainError> {
-    let Some(from) = phone_lines::sending_number(txn, &context.backend.secrets).await? else {
+    let sender = phone_lines::sending_number(txn, &context.backend.secrets, to).await?;
+    let Some(from) = sender else {
         let no_sender = Attempt::provider_failed(&ProviderError::NoSender, row.in_doubt_since);
         return Ok(Err(no_sender));
     };
@@ -218,18 +237,18 @@ async fn ready_to_send(
     }))
 }
 
-/// Whether the provider has `row`'s text, sent since `since` (the job is in doubt from then): the
-/// text opened as for sending, without the opt-out checks (a look-up sends nothing, and a caller
-/// who sent STOP after the text went still got it).
+/// Whether the provider has `row`'s text to `to`, sent since `since` (the job is in doubt from
+/// then): the text opened as for sending, without the opt-out checks (a look-up sends nothing,
+/// and a caller who sent STOP after the text went still got it).
 async fn look_up_text(
     scope: &TenantScope,
-    row: &job_outbox::Model,
+    (row, to): (&job_outbox::Model, Recipient<'_>),
     since: DateTime<Utc>,
     context: &JobContext,
 ) -> Result<Option<Receipt>, DomainError> {
     let txn = scope.begin().await?;
     let ready = match open(&txn, row, context).await? {
-        Some(opened) => ready_to_send(&txn, row, opened, context).await?,
+        Some(opened) => ready_to_send(&txn, row, (opened, to), context).await?,
         None => return Ok(None),
     };
     txn.commit().await?;

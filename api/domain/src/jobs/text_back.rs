@@ -44,6 +44,10 @@ impl TextJob for TextBack {
         &self.caller_key
     }
 
+    fn about_call(&self) -> Option<Uuid> {
+        Some(self.call)
+    }
+
     async fn sent(
         &self,
         txn: &TenantTxn,
@@ -74,6 +78,7 @@ impl TextJob for TextBack {
             status: sms::delivery_status(receipt),
             call_id: Some(call.id),
             sealed_number: row.sealed_number.clone(),
+            provider_number_id: None,
         };
         let sent = messages::record(txn, secrets, text).await?;
         let settings = clinic::get(txn).await?;

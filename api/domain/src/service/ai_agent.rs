@@ -1172,6 +1172,7 @@ mod tests {
                 updated_at: at,
                 call_id: None,
                 delivery_error: None,
+                provider_number_id: None,
             },
             body: Some(kind.to_owned()),
         }

@@ -9,7 +9,7 @@ use ringback_entity::{appointment, attribution, call};
 use ringback_shared::attribution::{
     AppointmentRecord, AttributionOutcome, AttributionWindow, CallRecord, ReplyRecord, attribute,
 };
-use ringback_shared::caller_key::is_anonymous;
+use ringback_shared::caller_key::{ANONYMOUS_PREFIX, is_anonymous};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QuerySelect, Set};
 
@@ -73,10 +73,13 @@ async fn frozen_before(txn: &TenantTxn) -> Result<Option<chrono::DateTime<Utc>>,
     }))
 }
 
-/// Recomputes every appointment of the clinic (after a window change).
+/// Recomputes every appointment of the clinic that still has its caller (after a window change).
+/// Appointments under stand-in keys (erased callers, and bookings retention unlinked, one key
+/// each) keep their verdicts: their touches are gone, and their keys would only lengthen the list.
 pub async fn recompute_clinic(txn: &TenantTxn) -> Result<(), DomainError> {
     let keys: BTreeSet<String> = txn
         .find::<appointment::Entity>()
+        .filter(appointment::Column::CallerKey.not_like(format!("{ANONYMOUS_PREFIX}%")))
         .select_only()
         .column(appointment::Column::CallerKey)
         .distinct()

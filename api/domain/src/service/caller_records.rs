@@ -253,6 +253,7 @@ fn portable(
             "outcome": call.status,
             "missed": call.missed,
             "text_back": call.text_back_status,
+            "text_back_error": call.text_back_error,
             "number_kept_for_callbacks": call.number_sealed.is_some(),
         })).collect::<Vec<_>>(),
         "conversations": found.conversations.iter().map(|held| json!({
@@ -263,6 +264,7 @@ fn portable(
                 "direction": message.row.direction,
                 "kind": message.row.kind,
                 "status": message.row.status,
+                "delivery_error": message.row.delivery_error,
                 "text": message.body,
                 "unreadable": message.body.is_none(),
             })).collect::<Vec<_>>(),

@@ -46,6 +46,9 @@ pub struct CallEvent {
     pub ended_at: Option<DateTime<Utc>>,
     /// The other party's number, in any common format; never stored.
     pub caller_number: String,
+    /// Which of the clinic's numbers the call came in on (or went out from), when a provider's
+    /// verified webhook said.
+    pub provider_number_id: Option<Uuid>,
 }
 
 /// What happened to one event of a batch.
@@ -186,6 +189,7 @@ fn new_call(
         ended_at: Set(event.ended_at.map(stored_instant)),
         text_back_status: Set(None),
         text_back_error: Set(None),
+        provider_number_id: Set(event.provider_number_id),
         number_sealed: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -369,6 +373,7 @@ async fn insert_callback(
         ended_at: Set(None),
         text_back_status: Set(None),
         text_back_error: Set(None),
+        provider_number_id: Set(None),
         number_sealed: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

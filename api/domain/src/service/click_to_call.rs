@@ -83,7 +83,7 @@ pub async fn place(
         ));
     }
     let (first_party, ringing_tail) = first_party(txn, secrets, &settings, actor).await?;
-    let from = phone_lines::sending_number(txn, secrets)
+    let from = phone_lines::sending_number(txn, secrets, recipient(&missed, txn))
         .await?
         .ok_or_else(|| {
             DomainError::BadUserInput("the clinic has no provider number to call from".to_owned())
@@ -203,6 +203,16 @@ pub struct DialTarget {
     pub caller_id: String,
 }
 
+/// The caller of `missed`, as the clinic's number to call them from is chosen: the number the
+/// missed call came in on, or the one they reached last.
+fn recipient<'c>(missed: &'c call::Model, txn: &TenantTxn) -> phone_lines::Recipient<'c> {
+    phone_lines::Recipient {
+        caller_key: &missed.caller_key,
+        about_call: Some(missed.id),
+        as_of: txn.now(),
+    }
+}
+
 /// The caller of missed call `call_id` and the clinic's number, opened for the provider.
 pub async fn dial_target(
     txn: &TenantTxn,
@@ -212,11 +222,12 @@ pub async fn dial_target(
     let missed = calls::find(txn, call_id).await?;
     let sealed = missed
         .number_sealed
+        .as_deref()
         .ok_or_else(|| DomainError::BadUserInput("no number is kept for this call".to_owned()))?;
     let settings = clinic::get(txn).await?;
     let key = keys::data_key(secrets, &settings)?;
-    let caller = keys::open_caller_number(&key, txn.clinic_id(), &sealed)?;
-    let caller_id = phone_lines::sending_number(txn, secrets)
+    let caller = keys::open_caller_number(&key, txn.clinic_id(), sealed)?;
+    let caller_id = phone_lines::sending_number(txn, secrets, recipient(&missed, txn))
         .await?
         .ok_or_else(|| DomainError::BadUserInput("the clinic has no provider number".to_owned()))?;
     Ok(DialTarget { caller, caller_id })

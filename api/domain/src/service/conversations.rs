@@ -359,6 +359,7 @@ pub async fn queue_text(
             status: "queued",
             call_id: None,
             sealed_number: None,
+            provider_number_id: None,
         },
     )
     .await?;

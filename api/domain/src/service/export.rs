@@ -66,6 +66,7 @@ impl ExportKind {
                 "line_type",
                 "text_back_status",
                 "source",
+                "text_back_error",
             ],
             ExportKind::Appointments => &[
                 "id",
@@ -340,6 +341,7 @@ async fn calls_page(
                 optional(row.line_type.as_ref()),
                 optional(row.text_back_status.as_ref()),
                 row.provider.clone(),
+                optional(row.text_back_error.as_ref()),
             ])
         })
         .collect();

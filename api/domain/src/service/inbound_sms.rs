@@ -23,6 +23,8 @@ pub struct InboundSms<'a> {
     pub text: &'a str,
     /// When it arrived, by the server's clock.
     pub at: DateTime<Utc>,
+    /// Which of the clinic's numbers it was sent to, when the provider's webhook said.
+    pub provider_number_id: Option<uuid::Uuid>,
 }
 
 /// Records `sms` in the transaction's clinic and returns the automated answer to send back, if the
@@ -103,6 +105,7 @@ async fn record_text(
             provider_message_id: Some(sms.provider_id.to_owned()),
             status: "received",
             call_id: None,
+            provider_number_id: sms.provider_number_id,
             sealed_number: Some(sealed_number),
         },
     )

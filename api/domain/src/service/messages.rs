@@ -58,6 +58,8 @@ pub struct NewMessage<'a> {
     /// The caller's number sealed with the clinic's data key; the conversation keeps it only in
     /// the `text_back` privacy mode, so staff can answer.
     pub sealed_number: Option<Vec<u8>>,
+    /// For an incoming text: the clinic's number it was sent to.
+    pub provider_number_id: Option<Uuid>,
 }
 
 /// The caller's open conversation, opened now if there is none.
@@ -138,6 +140,7 @@ pub async fn record(
         updated_at: Set(new.at),
         call_id: Set(new.call_id),
         delivery_error: Set(None),
+        provider_number_id: Set(new.provider_number_id),
     }
     .insert(txn.conn())
     .await?;
@@ -379,7 +382,10 @@ pub async fn catch_up_reports(
         .iter()
         .filter_map(|report| report.event_id.strip_prefix(&prefix))
         .map(DeliveryReport::from_record)
-        .max_by_key(|report| delivery_rank(delivery_status(report.provider_status)))
+        .max_by_key(|report| {
+            let rank = delivery_rank(delivery_status(report.provider_status));
+            (rank, report.error.is_some())
+        })
     else {
         return Ok(None);
     };

@@ -2,12 +2,13 @@
 //! numbers callers ring. Both are sealed with the clinic's data key; provider numbers also carry a
 //! deployment-wide routing key so a webhook can find the clinic from its `To` number.
 
-use ringback_entity::{clinic as clinic_row, provider_number};
+use chrono::{DateTime, Utc};
+use ringback_entity::{call, clinic as clinic_row, message, provider_number};
 use ringback_shared::caller_key::routing_key;
 use ringback_shared::phone::{self, Region};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter,
-    QueryOrder, Set, SqlErr, TransactionTrait,
+    QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -112,17 +113,87 @@ pub async fn route_incoming_call(
     })
 }
 
-/// The number the clinic's texts come from (its oldest provider number), opened, if it has one.
+/// Whom the clinic texts or calls, for choosing which of its numbers that goes from.
+#[derive(Clone, Copy, Debug)]
+pub struct Recipient<'a> {
+    pub caller_key: &'a str,
+    /// The missed call the text or callback answers, if it answers one.
+    pub about_call: Option<Uuid>,
+    /// The caller's contacts up to then count: a job passes the time it was queued, so every
+    /// attempt of one text goes from the same number (an attempt in doubt is looked for at the
+    /// provider by sender).
+    pub as_of: DateTime<Utc>,
+}
+
+/// The number the clinic texts or calls `to` from: the one the call it answers came in on, else
+/// the one the caller last rang, texted or was called from by `to.as_of`, while the clinic still
+/// holds it; otherwise its oldest number. Opened; `None` when the clinic has no number.
 pub async fn sending_number(
     txn: &TenantTxn,
     secrets: &Secrets,
+    to: Recipient<'_>,
 ) -> Result<Option<String>, DomainError> {
-    let Some(first) = provider_numbers(txn).await?.into_iter().next() else {
+    let numbers = provider_numbers(txn).await?;
+    let Some(oldest) = numbers.first() else {
         return Ok(None);
     };
+    let rung = match to.about_call {
+        Some(call_id) => in_clinic::<call::Entity>(txn, call_id)
+            .await?
+            .and_then(|call| call.provider_number_id),
+        None => None,
+    };
+    let reached = match rung {
+        Some(number) => Some(number),
+        None => last_reached(txn, to.caller_key, to.as_of).await?,
+    };
+    let chosen = reached
+        .and_then(|id| numbers.iter().find(|number| number.id == id))
+        .unwrap_or(oldest);
     let current = clinic::get(txn).await?;
     let key = keys::data_key(secrets, &current)?;
-    keys::open_clinic_number(&key, txn.clinic_id(), &first.number_sealed).map(Some)
+    keys::open_clinic_number(&key, txn.clinic_id(), &chosen.number_sealed).map(Some)
+}
+
+/// Which of the clinic's numbers `caller_key` last reached (or was reached from) by `as_of`: the
+/// latest of their calls and incoming texts that says. Two reads on the caller's own indexes,
+/// each stopping at the newest such row.
+async fn last_reached(
+    txn: &TenantTxn,
+    caller_key: &str,
+    as_of: DateTime<Utc>,
+) -> Result<Option<Uuid>, DomainError> {
+    let by_call: Option<(DateTime<Utc>, Uuid)> = txn
+        .find::<call::Entity>()
+        .filter(call::Column::CallerKey.eq(caller_key))
+        .filter(call::Column::StartedAt.lte(as_of))
+        .filter(call::Column::ProviderNumberId.is_not_null())
+        .select_only()
+        .column(call::Column::StartedAt)
+        .column(call::Column::ProviderNumberId)
+        .order_by_desc(call::Column::StartedAt)
+        .limit(1)
+        .into_tuple()
+        .one(txn.conn())
+        .await?;
+    let by_text: Option<(DateTime<Utc>, Uuid)> = txn
+        .find::<message::Entity>()
+        .filter(message::Column::CallerKey.eq(caller_key))
+        .filter(message::Column::CreatedAt.lte(as_of))
+        .filter(message::Column::Direction.eq("inbound"))
+        .filter(message::Column::ProviderNumberId.is_not_null())
+        .select_only()
+        .column(message::Column::CreatedAt)
+        .column(message::Column::ProviderNumberId)
+        .order_by_desc(message::Column::CreatedAt)
+        .limit(1)
+        .into_tuple()
+        .one(txn.conn())
+        .await?;
+    Ok(match (by_call, by_text) {
+        (Some(call), Some(text)) => Some(if text.0 > call.0 { text.1 } else { call.1 }),
+        (call, text) => call.or(text).map(|(_, number)| number),
+    })
 }
 
 /// The clinic's provider numbers, oldest first.
@@ -292,13 +363,24 @@ pub async fn remove_provider_number(
     Ok(())
 }
 
-/// The clinic that owns provider number `e164` (as a webhook's `To` gives it), if any. This is the
-/// one read that precedes knowing the clinic; on PostgreSQL it is allowed by naming the routing key.
+/// The clinic that owns provider number `e164` (as a webhook's `To` gives it), if any.
 pub async fn clinic_for_provider_number(
     db: &DatabaseConnection,
     secrets: &Secrets,
     e164: &str,
 ) -> Result<Option<Uuid>, DomainError> {
+    Ok(provider_number_owner(db, secrets, e164)
+        .await?
+        .map(|(clinic_id, _)| clinic_id))
+}
+
+/// The clinic that owns provider number `e164` and the number's id there, if any. This is the one
+/// read that precedes knowing the clinic; on PostgreSQL it is allowed by naming the routing key.
+pub async fn provider_number_owner(
+    db: &DatabaseConnection,
+    secrets: &Secrets,
+    e164: &str,
+) -> Result<Option<(Uuid, Uuid)>, DomainError> {
     let Ok(number) = phone::E164::parse(e164) else {
         return Ok(None);
     };
@@ -311,5 +393,5 @@ pub async fn clinic_for_provider_number(
         .one(&txn)
         .await?;
     txn.commit().await?;
-    Ok(found.map(|row| row.clinic_id))
+    Ok(found.map(|row| (row.clinic_id, row.id)))
 }

@@ -409,7 +409,8 @@ async fn forget_call_numbers(
 /// so nobody's number finds it any more. Their verdict, value and reason stay (a verdict from
 /// before the horizon is frozen: see `freeze_before`), and so do the figures; a booking for a
 /// visit still to come keeps its caller until the visit is past the horizon too. Reported as the
-/// kind `appointment_callers`; batches of [`BATCH_ROWS`], one statement per appointment.
+/// kind `appointment_callers`; batches of [`UNLINK_BATCH_ROWS`], one statement per appointment
+/// (each its own stand-in).
 async fn forget_appointment_callers(
     scope: &TenantScope,
     before: DateTime<Utc>,
@@ -445,8 +446,13 @@ async fn forget_appointment_callers(
     })
 }
 
+/// Appointments unlinked per transaction: a statement each, so fewer than rows deleted per batch,
+/// and the transaction stays short beside the webhooks that write meanwhile.
+const UNLINK_BATCH_ROWS: u64 = 500;
+
 /// Moves the clinic's appointments matching `linked` to stand-in keys, oldest first, a batch
-/// per transaction; how many moved.
+/// per transaction; how many moved. Each update checks `linked` again (a visit moved later since
+/// the batch was read keeps its caller).
 async fn unlink_in_batches(scope: &TenantScope, linked: &SimpleExpr) -> Result<u64, DomainError> {
     let mut unlinked = 0;
     loop {
@@ -458,7 +464,7 @@ async fn unlink_in_batches(scope: &TenantScope, linked: &SimpleExpr) -> Result<u
             .select_only()
             .column(appointment::Column::Id)
             .order_by_asc(appointment::Column::CreatedAt)
-            .limit(BATCH_ROWS)
+            .limit(UNLINK_BATCH_ROWS)
             .into_tuple()
             .all(txn.conn())
             .await?;
@@ -469,13 +475,13 @@ async fn unlink_in_batches(scope: &TenantScope, linked: &SimpleExpr) -> Result<u
                     appointment::Column::CallerKey,
                     Expr::value(anonymous_key(Uuid::new_v4())),
                 )
-                .filter(appointment::Column::Id.eq(*id))
+                .filter(linked.clone().and(appointment::Column::Id.eq(*id)))
                 .exec(txn.conn())
                 .await?
                 .rows_affected;
         }
         txn.commit().await?;
-        if (batch.len() as u64) < BATCH_ROWS {
+        if (batch.len() as u64) < UNLINK_BATCH_ROWS {
             return Ok(unlinked);
         }
         ringback_core::db::rest_after_batch(started).await;

@@ -110,6 +110,8 @@ struct Verified {
     /// The call a webhook at a URL we wrote is about (from its signed query string): the
     /// caller's `CallSid` for call screening, the missed call's id for a placed callback.
     url_call: Option<String>,
+    /// Which of the clinic's numbers the request names (its id): none for URLs we wrote.
+    our_number: Option<uuid::Uuid>,
 }
 
 /// What a webhook's work returns: it borrows only its input, so it can run again.
@@ -193,7 +195,7 @@ async fn verify(
     }
     let clinic_number = clinic_number(&signed, ours)
         .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "no clinic number"))?;
-    let scope = doors::signed_webhook(&state.backend, &signed, clinic_number)
+    let (scope, number_id) = doors::signed_webhook(&state.backend, &signed, clinic_number)
         .await
         .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "try again"))?
         .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "no clinic has this number"))?;
@@ -202,6 +204,7 @@ async fn verify(
         scope,
         state: state.clone(),
         url_call: None,
+        our_number: Some(number_id),
     })
 }
 
@@ -268,6 +271,7 @@ fn signed_url_request(
         request: signed,
         state: state.clone(),
         url_call: Some(call),
+        our_number: None,
     })
 }
 

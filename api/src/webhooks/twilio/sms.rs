@@ -33,6 +33,7 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
         from,
         text,
         at: state.clock.now(),
+        provider_number_id: verified.our_number,
     };
     let answer = inbound_sms::receive(&txn, &state.secrets, inbound).await?;
     // The text may have queued the AI receptionist's answer.

@@ -65,6 +65,7 @@ fn inbound_event(
         answered_at: None,
         ended_at: Some(now),
         caller_number: required(verified, "From")?.to_owned(),
+        provider_number_id: verified.our_number,
     })
 }
 
@@ -208,6 +209,7 @@ async fn record_call(
         answered_at: (outcome == CallOutcome::Answered).then_some(started_at),
         ended_at: Some(now),
         caller_number: caller.to_owned(),
+        provider_number_id: verified.our_number,
     };
     let missed = direction == CallDirection::Inbound && outcome.is_missed();
     let texted_back = record(&txn, state, event).await?;

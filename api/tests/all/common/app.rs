@@ -191,6 +191,7 @@ impl TestApp {
             from,
             text,
             at: txn.now(),
+            provider_number_id: None,
         };
         let answer = inbound_sms::receive(&txn, &self.state.secrets, inbound)
             .await

@@ -214,8 +214,12 @@ impl FakeTwilio {
         };
         let mut answers = vec![self.post(voice_url, incoming("ringing")).await?];
         let dial = answers[0].clone();
+        let mut ended = incoming("completed");
+        ended.push(("CallDuration".to_owned(), "30".to_owned()));
         let Some(action) = between(&dial, "action=\"", "\"").map(|a| a.replace("&amp;", "&"))
         else {
+            // No dial: the caller heard the answer and hung up.
+            self.report_incoming_end(to, ended).await?;
             return Ok(RungIn { answers });
         };
         let child = format!("{sid}-leg");
@@ -272,8 +276,6 @@ impl FakeTwilio {
         }
         let mut params = incoming("in-progress");
         params.extend(outcome);
-        let mut ended = incoming("completed");
-        ended.push(("CallDuration".to_owned(), "30".to_owned()));
         if reports == EndReports::DialFirst {
             answers.push(self.post(&action, params.clone()).await?);
         }
