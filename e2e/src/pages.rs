@@ -373,6 +373,26 @@ impl<'a> WorklistPage<'a> {
         Ok(Self { client })
     }
 
+    /// Waits, touching nothing, until the list shows `caller_key` (the page reloads itself when
+    /// something new happens).
+    pub async fn wait_for_caller(&self, caller_key: &str) -> Result<(), E2eError> {
+        poll(async || {
+            Ok(
+                if self
+                    .caller_keys()
+                    .await?
+                    .iter()
+                    .any(|key| key == caller_key)
+                {
+                    Ok(())
+                } else {
+                    Err(format!("{caller_key} never appeared on the open worklist"))
+                },
+            )
+        })
+        .await
+    }
+
     /// The caller keys of the rows, in order.
     pub async fn caller_keys(&self) -> Result<Vec<String>, E2eError> {
         let rows = self

@@ -26,6 +26,8 @@ pub struct Model {
     pub provider_message_id: Option<String>,
     /// The API key whose request queued the job, if any (texts are counted per key).
     pub api_key_id: Option<Uuid>,
+    /// For a text: the clinic's number it goes from, chosen at its first attempt and kept.
+    pub sender_number_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -75,6 +75,7 @@ mod m20261216_120000_add_refresh_token_version;
 mod m20261217_100000_add_checkout_session;
 mod m20261218_100000_add_delivery_errors;
 mod m20261218_110000_add_provider_number_ids;
+mod m20261218_120000_add_job_sender;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -151,6 +152,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261217_100000_add_checkout_session::Migration),
             Box::new(m20261218_100000_add_delivery_errors::Migration),
             Box::new(m20261218_110000_add_provider_number_ids::Migration),
+            Box::new(m20261218_120000_add_job_sender::Migration),
         ]
     }
 }

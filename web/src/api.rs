@@ -54,7 +54,7 @@ macro_rules! operations {
 }
 
 operations!("graphql/server_info.graphql" => ServerInfo, SignUpTerms, PasswordResetMode);
-operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, ConfirmSignUp, RefreshSession, SignOut, MyClinics, SwitchClinic, SignUp, RequestSignUp, RequestPasswordReset, ResetPassword);
+operations!("graphql/session.graphql" => Me, SignIn, AcceptInvite, ConfirmSignUp, RefreshSession, SignOut, MyClinics, SwitchClinic, SignUp, RequestSignUp, RequestPasswordReset, ResetPassword, LatestActivity);
 operations!("graphql/overview.graphql" => Overview);
 operations!("graphql/worklist.graphql" => Worklist, LogCallback, DismissWaitingCaller, UndoDismissal, CallBack, SetMyCallbackLine, FindCaller);
 operations!("graphql/appointments.graphql" => Appointments, KnownCallers, CreateAppointment, UpdateAppointment, CancelAppointment);

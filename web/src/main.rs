@@ -43,6 +43,7 @@ where
 #[component]
 fn App() -> impl IntoView {
     session::provide();
+    components::provide_activity();
     view! {
         <Router>
             <a class="skip" href="#main">"Skip to content"</a>

@@ -184,6 +184,7 @@ pub fn Header() -> impl IntoView {
                         <A href="/worklist">"Worklist"</A>
                         <A href="/inbox">"Inbox"</A>
                         <InboxCount />
+                        <crate::components::ActivityWatch />
                         <A href="/appointments">"Appointments"</A>
                         {allows(session, Permission::ManageSettings).then(|| view! { <A href="/settings">"Settings"</A> })}
                         {allows(session, Permission::ManageTeam).then(|| view! { <A href="/team">"Team"</A> })}
@@ -269,12 +270,15 @@ fn ClinicSwitcher() -> impl IntoView {
     }
 }
 
-/// The number of unread conversations beside the inbox link, read again on every navigation.
+/// The number of unread conversations beside the inbox link, read again on every navigation and
+/// when something new happens.
 #[component]
 fn InboxCount() -> impl IntoView {
     let location = leptos_router::hooks::use_location();
+    let activity = crate::components::use_activity();
     let count = LocalResource::new(move || {
         location.pathname.track();
+        activity.track();
         crate::api::run::<crate::api::InboxCount>(crate::api::inbox_count::Variables)
     });
     move || {

@@ -134,6 +134,7 @@ pub async fn enqueue<J: Job>(
         in_doubt_since: Set(None),
         provider_message_id: Set(None),
         api_key_id: Set(txn.api_key()),
+        sender_number_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -11,6 +11,7 @@
 #![recursion_limit = "256"]
 
 mod account;
+mod activity;
 mod ai_receptionist;
 mod api_keys;
 mod appointments;
@@ -63,6 +64,7 @@ pub use server_info::{DatabaseEngine, ServerInfo};
 pub struct QueryRoot(
     server_info::ServerInfoQuery,
     account::AccountQuery,
+    activity::ActivityQuery,
     clinic::ClinicQuery,
     team::TeamQuery,
     api_keys::ApiKeyQuery,

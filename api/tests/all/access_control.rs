@@ -193,6 +193,12 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "activity",
+            "{ activity { latestCallId latestMessageAt } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "setupChecklist",
             "{ setupChecklist { live } }",
             json!({}),

@@ -46,6 +46,7 @@ fn job(clinic_id: Uuid, status: &str, days: i64, now: DateTime<Utc>) -> job_outb
         in_doubt_since: Set(None),
         provider_message_id: Set(None),
         api_key_id: Set(None),
+        sender_number_id: Set(None),
     }
 }
 

@@ -941,6 +941,60 @@ async fn callers_are_answered_from_the_number_they_reached(kind: DatabaseKind) {
     rig.finish().await;
 }
 
+/// A text whose first attempt may have gone keeps the number it went from: the retry looks for
+/// it at the provider from that number (and finds it) even when the caller's history would now
+/// choose another, so the caller is texted once.
+async fn a_text_in_doubt_keeps_its_sending_number(kind: DatabaseKind) {
+    const SECOND_NUMBER: &str = "+447700900778";
+    let mut rig = Rig::new(kind, "text_back").await;
+    rig.fake.provision_number(SECOND_NUMBER);
+    let added = rig
+        .admin
+        .run(
+            "mutation { addProviderNumber(number: \"07700 900778\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(added["errors"].is_null(), "{added}");
+    let (status, _) = post(
+        &rig.twilio,
+        "/webhooks/twilio/sms",
+        &text_from("SM211", "+447700900211", SECOND_NUMBER, "Is Friday free?"),
+        None,
+    )
+    .await;
+    assert_eq!(status, poem::http::StatusCode::OK);
+    let threads = rig.admin.run("{ conversations { id } }", json!({})).await;
+    let id = threads["data"]["conversations"][0]["id"].clone();
+    let replied = rig
+        .admin
+        .run(
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"Friday 10am is free\") { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(replied["errors"].is_null(), "{replied}");
+    // The provider takes the text but answers too late: the attempt is in doubt.
+    rig.fake
+        .fail_next([Failure::AcceptThenStall(Duration::from_millis(800))]);
+    let worker = rig.worker("worker-a", fast());
+    worker.run_once().await.expect("worker pass");
+    assert_eq!(rig.fake.messages().len(), 1);
+    // The caller's history no longer says which number they wrote to (as after a re-keying).
+    rig.test_db
+        .execute_as_owner("UPDATE messages SET provider_number_id = NULL")
+        .await;
+    rig.drain(&worker).await;
+    let sent = to(&rig.fake.messages(), "+447700900211");
+    assert_eq!(sent.len(), 1, "texted once");
+    assert_eq!(sent[0].from, SECOND_NUMBER);
+    assert_eq!(
+        rig.job_statuses().await,
+        [("done".to_owned(), "1".to_owned())]
+    );
+    rig.finish().await;
+}
+
 #[tokio::test]
 async fn the_client_speaks_twilios_wire_format() {
     use ringback_api::integrations::sms::{OutgoingSms, ProviderError, SmsProvider};
@@ -1180,6 +1234,7 @@ on_both_databases!(
     a_recipient_unsubscribed_with_the_provider_is_opted_out,
     an_undelivered_text_back_says_why,
     callers_are_answered_from_the_number_they_reached,
+    a_text_in_doubt_keeps_its_sending_number,
     a_caller_reached_during_the_delay_is_not_texted,
     a_text_that_may_have_gone_is_looked_for_before_it_is_held_back,
 );

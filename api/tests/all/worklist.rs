@@ -320,8 +320,63 @@ async fn a_caller_is_found_by_the_number_staff_have(kind: DatabaseKind) {
     assert!(limited, "lookups are limited per person");
 }
 
+/// The clinic's latest activity moves with each call recorded (one reported late included) and
+/// each text, and reading it leaves no audit note.
+async fn the_latest_activity_moves_with_calls_and_texts(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    const ACTIVITY: &str = "{ activity { latestCallId latestMessageAt } }";
+    let notes = async |app: &TestApp| {
+        app.db
+            .query_strings(
+                "SELECT ((SELECT count(*) FROM audit_log) + (SELECT count(*) FROM audit_pending)) || '' AS n",
+                &["n"],
+            )
+            .await
+    };
+    let quiet = app.owner.run(ACTIVITY, json!({})).await;
+    assert_eq!(
+        quiet["data"]["activity"],
+        json!({ "latestCallId": null, "latestMessageAt": null }),
+        "{quiet}"
+    );
+    let at = (app.state.clock.now() - Duration::minutes(5)).to_rfc3339();
+    let earlier = (app.state.clock.now() - Duration::minutes(50)).to_rfc3339();
+    let mut seen = Vec::new();
+    for (id, started) in [("a1", &at), ("a2", &earlier)] {
+        let recorded = app
+            .owner
+            .run(
+                "mutation($id: String!, $at: DateTime!) { recordCallEvents(events: [{ externalId: $id, \
+                 direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: \"07700 900231\" }]) \
+                 { results { call { id } } } }",
+                json!({ "id": id, "at": started }),
+            )
+            .await;
+        let call = recorded["data"]["recordCallEvents"]["results"][0]["call"]["id"].clone();
+        let activity = app.owner.run(ACTIVITY, json!({})).await;
+        assert_eq!(
+            activity["data"]["activity"]["latestCallId"], call,
+            "the newest call recorded, even one that started earlier: {activity}"
+        );
+        seen.push(activity["data"]["activity"]["latestCallId"].clone());
+    }
+    assert_ne!(seen[0], seen[1]);
+    app.receive_text("SM00000000000000000000000000000231", "+447700900231", "Hi")
+        .await;
+    let texted = app.owner.run(ACTIVITY, json!({})).await;
+    assert!(
+        texted["data"]["activity"]["latestMessageAt"].is_string(),
+        "{texted}"
+    );
+    let before = notes(&app).await;
+    app.owner.run(ACTIVITY, json!({})).await;
+    assert_eq!(notes(&app).await, before, "no audit note for the activity");
+    app.db.finish().await;
+}
+
 on_both_databases!(
     worklist,
     staff_can_finish_the_worklist,
-    a_caller_is_found_by_the_number_staff_have
+    a_caller_is_found_by_the_number_staff_have,
+    the_latest_activity_moves_with_calls_and_texts
 );

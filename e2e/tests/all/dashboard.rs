@@ -375,6 +375,19 @@ async fn log_a_callback_from_the_worklist(
         )));
     }
     worklist.undo_latest_dismissal(&other).await?;
+    // A caller who misses the clinic while the page is open appears without a reload.
+    let (_, live) = server.graphql_as(
+        Some(&cookie),
+        "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"e2e-missed-live\", \
+         direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: \"07700 900991\" }]) \
+         { results { call { callerKey } } } }",
+        json!({ "at": chrono::Utc::now().to_rfc3339() }),
+    )?;
+    let live_caller = live["data"]["recordCallEvents"]["results"][0]["call"]["callerKey"]
+        .as_str()
+        .ok_or_else(|| E2eError::Assertion(format!("the live call was not recorded: {live}")))?
+        .to_owned();
+    worklist.wait_for_caller(&live_caller).await?;
     let first = caller;
     worklist.log_answered_callback(&first).await?;
     if api_keys(server)?.contains(&first) {

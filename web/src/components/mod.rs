@@ -5,6 +5,7 @@
 //! banner in the header, taking the clinic's data away and leaving (deleting the clinic or one's
 //! account), the setup checklist, and (in support builds) the number check.
 
+mod activity;
 mod alert;
 mod async_view;
 mod billing_notice;
@@ -21,6 +22,7 @@ mod repeat;
 mod setup_checklist;
 mod undelivered_notice;
 
+pub use activity::{ActivityWatch, provide_activity, use_activity};
 pub use alert::{Alert, failure_of};
 pub use async_view::AsyncView;
 pub use billing_notice::{BillingLink, BillingNotice, billing_summary};

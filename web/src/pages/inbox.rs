@@ -20,6 +20,7 @@ use crate::api::{
 };
 use crate::components::{
     Alert, AsyncView, PagingWords, RingingNotice, call_back_action, failure_of, paging,
+    use_activity,
 };
 use crate::session::use_session;
 use crate::time::{ClinicTime, use_clinic_time};
@@ -49,8 +50,10 @@ pub fn Inbox() -> impl IntoView {
     let marked = mark_read.version();
     // Where the list starts: `None` for the latest conversations, else after this one.
     let before = RwSignal::new(None::<PageStart>);
+    let activity = use_activity();
     let list = LocalResource::new(move || {
         marked.track();
+        activity.track();
         let view = VIEWS[view_index.get()].0.clone();
         let (before, before_id) = before.get().map(|start| (start.at, start.id)).unzip();
         api::run::<api::Conversations>(conversations::Variables {
@@ -214,8 +217,10 @@ pub fn Thread() -> impl IntoView {
     let change: Action<ThreadChange, Result<(), ApiError>> =
         Action::new_local(|change: &ThreadChange| change_thread(change.clone()));
     let changed = change.version();
+    let activity = use_activity();
     let thread = LocalResource::new(move || {
         changed.track();
+        activity.track();
         let id = id();
         async move { api::run::<api::Conversation>(conversation::Variables { id }).await }
     });

@@ -22,7 +22,7 @@ use crate::api::{
 };
 use crate::components::{
     Alert, AsyncView, CallBack, FindCaller, PagingWords, RingingNotice, call_back_action,
-    failure_of, paging, repeat_while,
+    failure_of, paging, repeat_while, use_activity,
 };
 use crate::time::{ClinicTime, use_clinic_time};
 
@@ -97,7 +97,9 @@ pub fn Worklist() -> impl IntoView {
     });
     // Where the page starts: `None` for the longest waits, else after a cursor.
     let after = RwSignal::new(None::<String>);
+    let activity = use_activity();
     let list = LocalResource::new(move || {
+        activity.track();
         changes.log.version().track();
         changes.dismiss.version().track();
         changes.undo.version().track();

@@ -20,6 +20,8 @@ use ringback_entity::{clinic as clinic_row, job_outbox};
 use ringback_providers::sms::{OutgoingSms, ProviderError, SentSms};
 use ringback_shared::sms;
 use ringback_shared::text_back::SkipReason;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, QueryFilter};
 
 use std::future::Future;
 
@@ -149,6 +151,7 @@ fn recipient<'j>(job: &'j impl TextJob, row: &job_outbox::Model) -> Recipient<'j
         caller_key: job.recipient_key(),
         about_call: job.about_call(),
         as_of: row.created_at,
+        pinned: row.sender_number_id,
     }
 }
 
@@ -211,8 +214,8 @@ async fn open(
     }))
 }
 
-/// The `opened` text as it goes out to `to` from the number the clinic answers them from, or why
-/// it cannot: the clinic has no number to send from.
+/// The `opened` text as it goes out to `to` from the number the clinic answers them from (pinned
+/// on the job the first time), or why it cannot: the clinic has no number to send from.
 async fn ready_to_send(
     txn: &TenantTxn,
     row: &job_outbox::Model,
@@ -220,13 +223,16 @@ async fn ready_to_send(
     context: &JobContext,
 ) -> Result<Result<ReadyText, Attempt>, DomainError> {
     let sender = phone_lines::sending_number(txn, &context.backend.secrets, to).await?;
-    let Some(from) = sender else {
+    let Some(sender) = sender else {
         let no_sender = Attempt::provider_failed(&ProviderError::NoSender, row.in_doubt_since);
         return Ok(Err(no_sender));
     };
+    if row.sender_number_id != Some(sender.id) {
+        pin_sender(txn, row, sender.id).await?;
+    }
     let message = OutgoingSms {
         to: opened.to,
-        from,
+        from: sender.e164,
         body: opened.body,
         status_callback: context.sms_status_callback.clone(),
     };
@@ -235,6 +241,20 @@ async fn ready_to_send(
         claimed_at: row.claimed_at.unwrap_or_else(|| txn.now()),
         in_doubt_since: row.in_doubt_since,
     }))
+}
+
+/// Keeps on job `row` the number its text goes from, for its later attempts.
+async fn pin_sender(
+    txn: &TenantTxn,
+    row: &job_outbox::Model,
+    number_id: Uuid,
+) -> Result<(), DomainError> {
+    txn.update_many::<job_outbox::Entity>()
+        .col_expr(job_outbox::Column::SenderNumberId, Expr::value(number_id))
+        .filter(job_outbox::Column::Id.eq(row.id))
+        .exec(txn.conn())
+        .await?;
+    Ok(())
 }
 
 /// Whether the provider has `row`'s text to `to`, sent since `since` (the job is in doubt from

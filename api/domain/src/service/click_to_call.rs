@@ -87,7 +87,8 @@ pub async fn place(
         .await?
         .ok_or_else(|| {
             DomainError::BadUserInput("the clinic has no provider number to call from".to_owned())
-        })?;
+        })?
+        .e164;
     let query = [
         ("clinic", txn.clinic_id().to_string()),
         ("call", call_id.to_string()),
@@ -210,6 +211,7 @@ fn recipient<'c>(missed: &'c call::Model, txn: &TenantTxn) -> phone_lines::Recip
         caller_key: &missed.caller_key,
         about_call: Some(missed.id),
         as_of: txn.now(),
+        pinned: None,
     }
 }
 
@@ -229,7 +231,8 @@ pub async fn dial_target(
     let caller = keys::open_caller_number(&key, txn.clinic_id(), sealed)?;
     let caller_id = phone_lines::sending_number(txn, secrets, recipient(&missed, txn))
         .await?
-        .ok_or_else(|| DomainError::BadUserInput("the clinic has no provider number".to_owned()))?;
+        .ok_or_else(|| DomainError::BadUserInput("the clinic has no provider number".to_owned()))?
+        .e164;
     Ok(DialTarget { caller, caller_id })
 }
 

@@ -5,6 +5,7 @@ pub use ringback_core::tenant::in_clinic;
 pub use ringback_core::{audit, keys};
 
 pub mod account;
+pub mod activity;
 pub mod ai_agent;
 pub mod ai_follow_ups;
 pub mod ai_metrics;

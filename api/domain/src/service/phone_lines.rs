@@ -119,45 +119,70 @@ pub struct Recipient<'a> {
     pub caller_key: &'a str,
     /// The missed call the text or callback answers, if it answers one.
     pub about_call: Option<Uuid>,
-    /// The caller's contacts up to then count: a job passes the time it was queued, so every
-    /// attempt of one text goes from the same number (an attempt in doubt is looked for at the
-    /// provider by sender).
+    /// The caller's contacts known by then count (a job passes the time it was queued).
     pub as_of: DateTime<Utc>,
+    /// The number chosen for the same text before (a job's first attempt pins it, so every later
+    /// attempt, and the look-up at the provider of one in doubt, which finds a text by sender,
+    /// uses the same number while the clinic holds it).
+    pub pinned: Option<Uuid>,
 }
 
-/// The number the clinic texts or calls `to` from: the one the call it answers came in on, else
-/// the one the caller last rang, texted or was called from by `to.as_of`, while the clinic still
-/// holds it; otherwise its oldest number. Opened; `None` when the clinic has no number.
+/// One of the clinic's numbers a text or call goes from: its id, and the number opened.
+#[derive(Clone)]
+pub struct SendingNumber {
+    pub id: Uuid,
+    pub e164: String,
+}
+
+/// The number the clinic texts or calls `to` from, the first of these it still holds: the one
+/// chosen before for the same text, the one the call it answers came in on, the one the caller
+/// last rang or texted by `to.as_of`; otherwise its oldest number. `None` when it has no number.
 pub async fn sending_number(
     txn: &TenantTxn,
     secrets: &Secrets,
     to: Recipient<'_>,
-) -> Result<Option<String>, DomainError> {
+) -> Result<Option<SendingNumber>, DomainError> {
     let numbers = provider_numbers(txn).await?;
     let Some(oldest) = numbers.first() else {
         return Ok(None);
     };
-    let rung = match to.about_call {
-        Some(call_id) => in_clinic::<call::Entity>(txn, call_id)
-            .await?
-            .and_then(|call| call.provider_number_id),
-        None => None,
+    let chosen = match numbers.len() {
+        1 => oldest,
+        _ => preferred(txn, &numbers, to).await?.unwrap_or(oldest),
     };
-    let reached = match rung {
-        Some(number) => Some(number),
-        None => last_reached(txn, to.caller_key, to.as_of).await?,
-    };
-    let chosen = reached
-        .and_then(|id| numbers.iter().find(|number| number.id == id))
-        .unwrap_or(oldest);
     let current = clinic::get(txn).await?;
     let key = keys::data_key(secrets, &current)?;
-    keys::open_clinic_number(&key, txn.clinic_id(), &chosen.number_sealed).map(Some)
+    Ok(Some(SendingNumber {
+        id: chosen.id,
+        e164: keys::open_clinic_number(&key, txn.clinic_id(), &chosen.number_sealed)?,
+    }))
+}
+
+/// Of the clinic's `numbers`, the one `to` should hear from, if any is still held: the pinned
+/// one, the one the answered call came in on, the one the caller last reached.
+async fn preferred<'n>(
+    txn: &TenantTxn,
+    numbers: &'n [provider_number::Model],
+    to: Recipient<'_>,
+) -> Result<Option<&'n provider_number::Model>, DomainError> {
+    let held = |id: Option<Uuid>| id.and_then(|id| numbers.iter().find(|number| number.id == id));
+    if let Some(pinned) = held(to.pinned) {
+        return Ok(Some(pinned));
+    }
+    if let Some(call_id) = to.about_call {
+        let rung = in_clinic::<call::Entity>(txn, call_id)
+            .await?
+            .and_then(|call| call.provider_number_id);
+        if let Some(rung) = held(rung) {
+            return Ok(Some(rung));
+        }
+    }
+    Ok(held(last_reached(txn, to.caller_key, to.as_of).await?))
 }
 
 /// Which of the clinic's numbers `caller_key` last reached (or was reached from) by `as_of`: the
-/// latest of their calls and incoming texts that says. Two reads on the caller's own indexes,
-/// each stopping at the newest such row.
+/// latest of their calls and incoming texts that says, among those stored by then. Two reads on
+/// the caller's own indexes, each stopping at the newest such row (ties broken by id).
 async fn last_reached(
     txn: &TenantTxn,
     caller_key: &str,
@@ -167,11 +192,13 @@ async fn last_reached(
         .find::<call::Entity>()
         .filter(call::Column::CallerKey.eq(caller_key))
         .filter(call::Column::StartedAt.lte(as_of))
+        .filter(call::Column::CreatedAt.lte(as_of))
         .filter(call::Column::ProviderNumberId.is_not_null())
         .select_only()
         .column(call::Column::StartedAt)
         .column(call::Column::ProviderNumberId)
         .order_by_desc(call::Column::StartedAt)
+        .order_by_desc(call::Column::Id)
         .limit(1)
         .into_tuple()
         .one(txn.conn())
@@ -186,6 +213,7 @@ async fn last_reached(
         .column(message::Column::CreatedAt)
         .column(message::Column::ProviderNumberId)
         .order_by_desc(message::Column::CreatedAt)
+        .order_by_desc(message::Column::Id)
         .limit(1)
         .into_tuple()
         .one(txn.conn())

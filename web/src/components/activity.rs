@@ -1,0 +1,84 @@
+//! Lists that stay current: while someone is signed in, the clinic's latest activity (its newest
+//! call, its latest text: nothing about anyone) is read every [`POLL`] while the page is in view,
+//! and the worklist, the inbox, an open conversation and the unread count reload when it changes.
+//! The signals live as long as the app, so a poll that ends after its page is gone touches nothing
+//! disposed.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, latest_activity};
+use crate::components::repeat_while;
+
+/// How often the latest activity is read.
+const POLL: Duration = Duration::from_secs(10);
+
+/// The clinic's latest activity as pages follow it.
+#[derive(Clone, Copy)]
+pub struct Activity {
+    /// Bumped each time the activity changes.
+    changes: RwSignal<u32>,
+    /// The activity last read, as one mark (`None` before the first read).
+    mark: RwSignal<Option<String>>,
+}
+
+impl Activity {
+    /// Makes the calling resource or view reload when something new happens.
+    pub fn track(self) {
+        self.changes.track();
+    }
+
+    /// Takes in an activity just read: a change from the last one tells the pages.
+    fn observe(self, mark: String) {
+        let last = self.mark.get_untracked();
+        if last.as_ref() != Some(&mark) {
+            self.mark.set(Some(mark));
+            if last.is_some() {
+                self.changes.update(|n| *n = n.wrapping_add(1));
+            }
+        }
+    }
+}
+
+/// Makes the activity available to every page (once, at the root).
+pub fn provide_activity() {
+    provide_context(Activity {
+        changes: RwSignal::new(0),
+        mark: RwSignal::new(None),
+    });
+}
+
+/// The clinic's latest activity, for a page to track.
+pub fn use_activity() -> Activity {
+    expect_context::<Activity>()
+}
+
+/// Reads the latest activity at once (what the pages about to load will show) and then every
+/// [`POLL`] while mounted (in the signed-in header), skipping reads while the browser tab is hidden.
+#[component]
+pub fn ActivityWatch() -> impl IntoView {
+    let activity = use_activity();
+    read_activity(activity);
+    repeat_while(POLL, move || {
+        if !document().hidden() {
+            read_activity(activity);
+        }
+        true
+    });
+}
+
+/// Reads the latest activity and tells `activity`.
+fn read_activity(activity: Activity) {
+    spawn_local(async move {
+        let read = api::run::<api::LatestActivity>(latest_activity::Variables).await;
+        if let Ok(data) = read {
+            let latest = data.activity;
+            activity.observe(format!(
+                "{:?}/{:?}",
+                latest.latest_call_id, latest.latest_message_at
+            ));
+        }
+    });
+}
