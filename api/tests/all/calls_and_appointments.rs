@@ -551,6 +551,36 @@ async fn calls_that_start_together_page_by_id(kind: DatabaseKind) {
 
 on_both_databases!(calls_that_start_together_page_by_id);
 
+/// A clinic whose appointments name more callers than one SQL statement may list (SQLite takes
+/// at most 32,766 values) can still change its attribution window: the verdicts are recomputed a
+/// few hundred callers at a time.
+#[tokio::test]
+async fn a_window_change_recomputes_a_clinic_of_many_callers() {
+    let mut app = TestApp::new(DatabaseKind::Sqlite).await;
+    app.db
+        .execute_as_owner(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 33000) \
+             INSERT INTO appointments (clinic_id, id, caller_key, source, value_minor, \
+               created_at, updated_at) \
+             SELECT (SELECT clinic_id FROM memberships LIMIT 1), randomblob(16), 'v1:many-' || x, \
+               'api', 1000, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00' FROM n",
+        )
+        .await;
+    let changed = app
+        .owner
+        .run(
+            "mutation { updateClinicSettings(input: { attributionWindowDays: 3 }) { attributionWindowDays } }",
+            json!({}),
+        )
+        .await;
+    assert!(changed["errors"].is_null(), "{changed}");
+    assert_eq!(
+        changed["data"]["updateClinicSettings"]["attributionWindowDays"],
+        3
+    );
+    app.db.finish().await;
+}
+
 /// A clinic with two thousand calls an hour apart, its statistics read: an empty table plans any
 /// way cheaply.
 async fn two_thousand_calls(app: &TestApp) {

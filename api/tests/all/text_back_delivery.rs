@@ -27,6 +27,8 @@ type App = BoxEndpoint<'static, Response>;
 
 /// The clinic's provider number.
 const CLINIC_NUMBER: &str = "+447700900777";
+/// The clinic's second number, where a test gives it one.
+const SECOND_NUMBER: &str = "+447700900778";
 
 /// A clinic with a provider number, the fake provider, and a worker that sends through it.
 struct Rig {
@@ -76,6 +78,21 @@ impl Rig {
             fake,
             state,
         }
+    }
+
+    /// Gives the clinic [`SECOND_NUMBER`] too (held by the fake Twilio); its id.
+    async fn add_second_number(&mut self) -> Value {
+        self.fake.provision_number(SECOND_NUMBER);
+        let added = self
+            .admin
+            .run(
+                "mutation { addProviderNumber(number: \"07700 900778\") { id } }",
+                json!({}),
+            )
+            .await;
+        let id = added["data"]["addProviderNumber"]["id"].clone();
+        assert!(id.is_string(), "{added}");
+        id
     }
 
     /// A worker whose client gives up after `timeout`, retrying quickly.
@@ -848,18 +865,8 @@ async fn an_undelivered_text_back_says_why(kind: DatabaseKind) {
 /// text-back from the number the missed call came in on, a staff reply from the one the caller
 /// last wrote to; once that number is removed, from the oldest one left.
 async fn callers_are_answered_from_the_number_they_reached(kind: DatabaseKind) {
-    const SECOND_NUMBER: &str = "+447700900778";
     let mut rig = Rig::new(kind, "text_back").await;
-    rig.fake.provision_number(SECOND_NUMBER);
-    let added = rig
-        .admin
-        .run(
-            "mutation { addProviderNumber(number: \"07700 900778\") { id } }",
-            json!({}),
-        )
-        .await;
-    let second_id = added["data"]["addProviderNumber"]["id"].clone();
-    assert!(second_id.is_string(), "{added}");
+    let second_id = rig.add_second_number().await;
     let worker = rig.worker("worker-a", fast());
     let senders = |fake: &FakeTwilio, to_number: &str| -> Vec<String> {
         to(&fake.messages(), to_number)
@@ -945,17 +952,8 @@ async fn callers_are_answered_from_the_number_they_reached(kind: DatabaseKind) {
 /// it at the provider from that number (and finds it) even when the caller's history would now
 /// choose another, so the caller is texted once.
 async fn a_text_in_doubt_keeps_its_sending_number(kind: DatabaseKind) {
-    const SECOND_NUMBER: &str = "+447700900778";
     let mut rig = Rig::new(kind, "text_back").await;
-    rig.fake.provision_number(SECOND_NUMBER);
-    let added = rig
-        .admin
-        .run(
-            "mutation { addProviderNumber(number: \"07700 900778\") { id } }",
-            json!({}),
-        )
-        .await;
-    assert!(added["errors"].is_null(), "{added}");
+    rig.add_second_number().await;
     let (status, _) = post(
         &rig.twilio,
         "/webhooks/twilio/sms",

@@ -73,11 +73,16 @@ async fn frozen_before(txn: &TenantTxn) -> Result<Option<chrono::DateTime<Utc>>,
     }))
 }
 
-/// Recomputes every appointment of the clinic that still has its caller (after a window change).
-/// Appointments under stand-in keys (erased callers, and bookings retention unlinked, one key
-/// each) keep their verdicts: their touches are gone, and their keys would only lengthen the list.
+/// Callers recomputed together by [`recompute_clinic`]: each pass names them in one list, which
+/// the databases bound (SQLite at 32,766 values, PostgreSQL at 65,535).
+const CALLERS_PER_PASS: usize = 500;
+
+/// Recomputes every appointment of the clinic that still has its caller (after a window change),
+/// [`CALLERS_PER_PASS`] callers at a time (a caller's calls, replies and appointments are always
+/// in one pass). Appointments under stand-in keys (erased callers, and bookings retention
+/// unlinked, one key each) keep their verdicts: their touches are gone.
 pub async fn recompute_clinic(txn: &TenantTxn) -> Result<(), DomainError> {
-    let keys: BTreeSet<String> = txn
+    let keys: Vec<String> = txn
         .find::<appointment::Entity>()
         .filter(appointment::Column::CallerKey.not_like(format!("{ANONYMOUS_PREFIX}%")))
         .select_only()
@@ -85,10 +90,11 @@ pub async fn recompute_clinic(txn: &TenantTxn) -> Result<(), DomainError> {
         .distinct()
         .into_tuple::<String>()
         .all(txn.conn())
-        .await?
-        .into_iter()
-        .collect();
-    recompute_callers(txn, &keys).await
+        .await?;
+    for callers in keys.chunks(CALLERS_PER_PASS) {
+        recompute_callers(txn, &callers.iter().cloned().collect()).await?;
+    }
+    Ok(())
 }
 
 async fn store(
