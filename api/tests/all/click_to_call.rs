@@ -4,7 +4,8 @@
 //! the dial's outcome is recorded as the callback (answered ends the wait; busy counts as an
 //! attempt; staff not answering records nothing), the number never appears in an answer, a log
 //! line or the database in clear, strict mode refuses with its reason and forgets every kept
-//! number, and callbacks are audited and rate-limited. No number reaches a log line.
+//! number, and callbacks are audited and rate-limited. A clinic with two numbers calls back from
+//! the one the caller rang. No number reaches a log line.
 
 use std::time::Duration;
 
@@ -259,3 +260,51 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
 }
 
 on_both_databases!(calling_back_never_shows_the_number);
+
+/// A clinic with two numbers calls a missed caller back from the number they rang: it rings
+/// staff from it and shows it to the caller.
+async fn a_callback_comes_from_the_number_the_caller_rang(kind: DatabaseKind) {
+    const SECOND_NUMBER: &str = "+447700900778";
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let fake = test_db.fake_twilio(&[CLINIC_NUMBER, SECOND_NUMBER]).await;
+    let state = test_db.state_with(web.path(), &crate::common::twilio_settings(&fake));
+    let local = serve(build_app(state.clone())).await;
+    fake.forward_callbacks(PUBLIC_URL, &local);
+    let mut staff = Browser::new(build_app(state.clone()).map_to_response().boxed());
+    staff.run(SIGN_UP, sign_up_input("two@clinic.test")).await;
+    for setup in [
+        "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } \
+         setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } \
+         addProviderNumber(number: \"07700 900777\") { id } }",
+        "mutation { addProviderNumber(number: \"07700 900778\") { id } }",
+    ] {
+        let done = staff.run(setup, json!({})).await;
+        assert!(done["errors"].is_null(), "{done}");
+    }
+    let twilio = TestClient::new(build_app(state.clone()));
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_call("CA1", CALLER, SECOND_NUMBER),
+        None,
+    )
+    .await;
+    let rows = waiting(&mut staff).await;
+    let placed = staff.run(CALL_BACK, json!({ "id": rows[0].1 })).await;
+    assert!(placed["errors"].is_null(), "{placed}");
+    let request = &fake.wait_for_calls(1, Duration::from_secs(10)).await[0];
+    assert_eq!(
+        request.from, SECOND_NUMBER,
+        "staff see the number the caller rang"
+    );
+    let (twiml, dialled) = play_latest(&fake, 1, CallScript::Connected("completed")).await;
+    assert_eq!(dialled.as_deref(), Some(CALLER), "{twiml}");
+    assert!(
+        twiml.contains(&format!("callerId=\"{SECOND_NUMBER}\"")),
+        "the caller sees it too: {twiml}"
+    );
+    test_db.finish().await;
+}
+
+on_both_databases!(a_callback_comes_from_the_number_the_caller_rang);
