@@ -217,10 +217,10 @@ pub fn Thread() -> impl IntoView {
     let change: Action<ThreadChange, Result<(), ApiError>> =
         Action::new_local(|change: &ThreadChange| change_thread(change.clone()));
     let changed = change.version();
-    let activity = use_activity();
+    // Not reloaded on the clinic's activity: reading a thread marks it read for the whole team (and
+    // is audited), which only someone looking at it may do; "Refresh" shows new texts.
     let thread = LocalResource::new(move || {
         changed.track();
-        activity.track();
         let id = id();
         async move { api::run::<api::Conversation>(conversation::Variables { id }).await }
     });
