@@ -75,6 +75,8 @@ pub struct AccountNumber {
     pub display: String,
     /// Whether its calls go somewhere now (taking it points them here instead).
     pub pointed_elsewhere: bool,
+    /// Whether it can send texts (`useAccountNumber` refuses one that cannot).
+    pub can_text: bool,
 }
 
 impl AccountNumber {
@@ -87,6 +89,7 @@ impl AccountNumber {
             sid: ID(number.sid.clone()),
             display: display(&number.e164),
             pointed_elsewhere: elsewhere(&number.voice_url) || elsewhere(&number.sms_url),
+            can_text: number.can_text,
         }
     }
 }

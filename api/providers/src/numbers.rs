@@ -68,6 +68,8 @@ pub struct OwnedNumber {
     pub voice_url: Option<String>,
     /// Where its texts are sent, if anywhere.
     pub sms_url: Option<String>,
+    /// Whether it can send texts (a voice-only number cannot text callers back).
+    pub can_text: bool,
 }
 
 /// Where a number's calls, call status reports and texts go.

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 const FOR_SALE: &str = "query($area: String, $contains: String, $town: String) { numbersForSale(areaCode: $area, contains: $contains, locality: $town) { country kind registration consoleUrl numbers { number display locality addressRequired } } }";
 const BUY: &str = "mutation($n: String!) { buyNumber(number: $n) { id tail display provisioned } }";
-const ACCOUNT_NUMBERS: &str = "{ accountNumbers { sid display pointedElsewhere } }";
+const ACCOUNT_NUMBERS: &str = "{ accountNumbers { sid display pointedElsewhere canText } }";
 const USE: &str = "mutation($sid: ID!) { useAccountNumber(sid: $sid) { id display provisioned } }";
 const RELEASE: &str = "mutation($id: ID!) { releaseNumber(id: $id) }";
 const NUMBERS: &str = "{ providerNumbers { id tail display provisioned } }";
@@ -118,7 +118,7 @@ async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
     let free = data(&free, "accountNumbers").clone();
     assert_eq!(
         free,
-        json!([{ "sid": free[0]["sid"], "display": "07700 900555", "pointedElsewhere": false }]),
+        json!([{ "sid": free[0]["sid"], "display": "07700 900555", "pointedElsewhere": false, "canText": true }]),
         "{free}"
     );
     let sid = free[0]["sid"].as_str().expect("sid").to_owned();
@@ -136,6 +136,39 @@ async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
             .any(|n| n.sid == sid && n.voice_url.starts_with(PUBLIC_URL))
     );
 
+    // A number that cannot send texts is listed as such and not taken: callers could not be
+    // texted back from it.
+    fake.provision_voice_only_number("+447700900556");
+    let listed = app.owner.run(ACCOUNT_NUMBERS, json!({})).await;
+    let voice_only = data(&listed, "accountNumbers")
+        .as_array()
+        .expect("numbers")
+        .iter()
+        .find(|number| number["display"] == "07700 900556")
+        .cloned()
+        .expect("listed");
+    assert_eq!(voice_only["canText"], false, "{listed}");
+    let refused = app
+        .owner
+        .run(USE, json!({ "sid": voice_only["sid"] }))
+        .await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    assert!(
+        refused.to_string().contains("cannot send texts"),
+        "{refused}"
+    );
+    let held = app.owner.run(NUMBERS, json!({})).await;
+    assert!(
+        !held.to_string().contains("900556"),
+        "nothing is stored for it: {held}"
+    );
+    assert!(
+        fake.numbers()
+            .iter()
+            .any(|n| n.e164 == "+447700900556" && n.voice_url.is_empty()),
+        "and it is not pointed here"
+    );
+
     // Another clinic cannot take it, and the refusal reads as one for a number never held.
     let mut other = app.browser();
     let signed_up = other.run(SIGN_UP, sign_up_input("other@clinic.test")).await;
@@ -146,8 +179,18 @@ async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
         .await;
     assert_eq!(error_code(&refused), Some("NOT_FOUND"), "{refused}");
     assert_eq!(refused["errors"], unknown["errors"]);
-    let none_free = other.run(ACCOUNT_NUMBERS, json!({})).await;
-    assert_eq!(data(&none_free, "accountNumbers"), &json!([]));
+    let free = other.run(ACCOUNT_NUMBERS, json!({})).await;
+    let shown: Vec<&Value> = data(&free, "accountNumbers")
+        .as_array()
+        .expect("numbers")
+        .iter()
+        .map(|number| &number["display"])
+        .collect();
+    assert_eq!(
+        shown,
+        ["07700 900556"],
+        "only the number no clinic uses: {free}"
+    );
 
     // A receptionist may not get or release numbers.
     let receptionist = app.browser();

@@ -282,10 +282,15 @@ fn AccountNumbers(change: Change) -> impl IntoView {
                             let sid = number.sid.clone();
                             let warning = number.pointed_elsewhere
                                 .then_some(" (its calls now go elsewhere; using it points them here)");
+                            let usable = number.can_text;
                             view! {
                                 <li>
                                     {number.display.clone()}{warning}" "
-                                    <button type="button" on:click=move |_| { change.dispatch(NumberChange::Use(sid.clone())); }>"Use"</button>
+                                    {if usable {
+                                        view! { <button type="button" on:click=move |_| { change.dispatch(NumberChange::Use(sid.clone())); }>"Use"</button> }.into_any()
+                                    } else {
+                                        view! { <span class="hint">"Cannot send texts, so it cannot text callers back"</span> }.into_any()
+                                    }}
                                 </li>
                             }
                         }).collect_view()}

@@ -265,6 +265,9 @@ pub async fn unclaimed(
     Ok(free)
 }
 
+/// Why a number that cannot send texts is not taken.
+pub const CANNOT_TEXT: &str = "this number cannot send texts, and callers are texted back from it: choose one that can, or buy one";
+
 /// Takes the account's number `sid` for the clinic and points its webhooks here. Taking one the
 /// clinic already holds points it again (so a failed pointing can be retried). One the account
 /// does not hold and one another clinic uses are both not found, so nobody learns which.
@@ -285,8 +288,12 @@ pub async fn take(
         .find(|number| number.sid == sid)
         .ok_or(DomainError::NotFound)?;
     let e164 = E164::parse(&found.e164).map_err(|_| DomainError::NotFound)?;
+    // Refused only once the number is known to be free or the clinic's own (below), so another
+    // clinic's number stays not found whatever it can do.
+    let cannot_text = || DomainError::BadUserInput(CANNOT_TEXT.to_owned());
     let txn = scope.begin().await?;
     let row = match held_by_clinic(&txn, secrets, &e164).await? {
+        Some(_) if !found.can_text => return Err(cannot_text()),
         Some(row) => row,
         None => {
             drop(txn);
@@ -299,6 +306,10 @@ pub async fn take(
                 drop(txn);
                 return Err(DomainError::NotFound);
             };
+            if !found.can_text {
+                drop(txn);
+                return Err(cannot_text());
+            }
             audit_number(&txn, actor, "clinic.provider_number_taken", &created).await?;
             txn.commit().await?;
             created

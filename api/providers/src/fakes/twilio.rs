@@ -236,6 +236,14 @@ impl FakeTwilio {
         lock(&self.shared.incoming_numbers).push(FakeNumber::unpointed(e164));
     }
 
+    /// Gives the account a number that takes calls but cannot send texts.
+    pub fn provision_voice_only_number(&self, e164: &str) {
+        lock(&self.shared.incoming_numbers).push(FakeNumber {
+            voice_only: true,
+            ..FakeNumber::unpointed(e164)
+        });
+    }
+
     /// The account's numbers as they stand, with where each is pointed.
     pub fn numbers(&self) -> Vec<FakeNumber> {
         lock(&self.shared.incoming_numbers).clone()

@@ -175,9 +175,19 @@ struct IncomingNumberResource {
     voice_url: Option<String>,
     #[serde(default)]
     sms_url: Option<String>,
+    #[serde(default)]
+    capabilities: Option<NumberCapabilities>,
+}
+
+/// What a number can do, as Twilio's JSON shows it.
+#[derive(Deserialize)]
+struct NumberCapabilities {
+    #[serde(default)]
+    sms: bool,
 }
 
 impl From<IncomingNumberResource> for OwnedNumber {
+    /// A number whose capabilities are not shown is taken to text (Twilio always shows them).
     fn from(resource: IncomingNumberResource) -> Self {
         let set = |url: Option<String>| url.filter(|url| !url.is_empty());
         OwnedNumber {
@@ -185,6 +195,7 @@ impl From<IncomingNumberResource> for OwnedNumber {
             e164: resource.phone_number,
             voice_url: set(resource.voice_url),
             sms_url: set(resource.sms_url),
+            can_text: resource.capabilities.is_none_or(|can| can.sms),
         }
     }
 }

@@ -17,6 +17,8 @@ pub struct FakeNumber {
     pub status_callback: String,
     pub sms_url: String,
     pub sms_method: String,
+    /// A number that can take calls but not texts.
+    pub voice_only: bool,
 }
 
 impl FakeNumber {
@@ -41,7 +43,7 @@ impl FakeNumber {
             "status_callback_method": "POST",
             "sms_url": self.sms_url,
             "sms_method": self.sms_method,
-            "capabilities": { "voice": true, "sms": true, "mms": false },
+            "capabilities": { "voice": true, "sms": !self.voice_only, "mms": false },
             "status": "in-use",
             "api_version": "2010-04-01",
             "uri": format!("/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{}.json", self.sid),
