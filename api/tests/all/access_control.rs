@@ -945,15 +945,18 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
     let cursor_attempts = [
         (
             "inbox",
-            "query($id: ID!) { inbox(before: \"2100-01-01T00:00:00Z\", beforeId: $id) { conversation { id } } }",
+            "query($id: ID!, $at: DateTime!) { inbox(before: $at, beforeId: $id) { conversation { id } } }",
         ),
         (
             "conversations",
-            "query($id: ID!) { conversations(before: \"2100-01-01T00:00:00Z\", beforeId: $id) { id } }",
+            "query($id: ID!, $at: DateTime!) { conversations(before: $at, beforeId: $id) { id } }",
         ),
     ];
+    // A moment after every conversation of either clinic.
+    let later = (test_db.clock.now() + chrono::Duration::days(1)).to_rfc3339();
     for (name, document) in &cursor_attempts {
-        let answer = a.owner.run(document, json!({ "id": b_conversation })).await;
+        let variables = json!({ "id": b_conversation, "at": later });
+        let answer = a.owner.run(document, variables).await;
         assert!(answer["errors"].is_null(), "{name}: {answer}");
         assert!(
             !answer.to_string().contains(&b_conversation),

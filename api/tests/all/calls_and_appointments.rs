@@ -557,14 +557,16 @@ on_both_databases!(calls_that_start_together_page_by_id);
 #[tokio::test]
 async fn a_window_change_recomputes_a_clinic_of_many_callers() {
     let mut app = TestApp::new(DatabaseKind::Sqlite).await;
+    // Booked a day before the test's clock, written as SQLite keeps instants.
+    let booked = (app.state.clock.now() - Duration::days(1)).format("%Y-%m-%dT%H:%M:%S+00:00");
     app.db
-        .execute_as_owner(
+        .execute_as_owner(&format!(
             "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 33000) \
              INSERT INTO appointments (clinic_id, id, caller_key, source, value_minor, \
                created_at, updated_at) \
              SELECT (SELECT clinic_id FROM memberships LIMIT 1), randomblob(16), 'v1:many-' || x, \
-               'api', 1000, '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00' FROM n",
-        )
+               'api', 1000, '{booked}', '{booked}' FROM n"
+        ))
         .await;
     let changed = app
         .owner

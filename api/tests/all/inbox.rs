@@ -470,7 +470,7 @@ async fn conversations_at_one_instant_page_once_each(kind: DatabaseKind) {
             "beforeId needs before",
         ),
         (
-            json!({ "before": "2026-01-01T00:00:00Z", "beforeId": "not-an-id" }),
+            json!({ "before": app.state.clock.now().to_rfc3339(), "beforeId": "not-an-id" }),
             "not a conversation id",
         ),
     ] {
