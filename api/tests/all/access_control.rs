@@ -982,6 +982,15 @@ async fn another_clinics_ids_are_not_found(kind: DatabaseKind) {
             json!({}),
         )
         .await;
+    let a_activity = a
+        .owner
+        .run("{ activity { latestCallId latestMessageAt } }", json!({}))
+        .await;
+    assert_eq!(
+        a_activity["data"]["activity"],
+        json!({ "latestCallId": null, "latestMessageAt": null }),
+        "clinic A's activity is its own (it has had no call or text): {a_activity}"
+    );
     let a_text = a_view.to_string();
     for id in [
         &b_conversation,
