@@ -21,6 +21,7 @@ use ringback_providers::anthropic::{
     AnthropicClient, ConversationModel, DEFAULT_TIMEOUT as ANTHROPIC_TIMEOUT, RetryPolicy,
 };
 use ringback_providers::mail::Mailer;
+use ringback_providers::records::ProviderRecords;
 use ringback_providers::stripe::client::StripeBilling;
 use ringback_providers::voice::CallPlacer;
 
@@ -71,6 +72,9 @@ impl AppState {
             placer: client as Arc<dyn CallPlacer>,
             public_base: public_base(&config),
         });
+        backend.provider_records = twilio
+            .clone()
+            .map(|client| client as Arc<dyn ProviderRecords>);
         Self {
             backend,
             sms: twilio.map(|client| client as Arc<dyn SmsProvider>),

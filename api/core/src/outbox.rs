@@ -220,6 +220,15 @@ pub enum Lane {
 }
 
 impl Lane {
+    /// Whether a worker of this lane claims jobs of `kind`.
+    pub fn takes(self, kind: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(kinds) => kinds.contains(&kind),
+            Self::AllBut(kinds) => !kinds.contains(&kind),
+        }
+    }
+
     /// The kinds named, as a JSON array, and whether the claim takes them (or all the others).
     fn filter(self) -> (String, bool) {
         let (kinds, in_lane): (&[&str], bool) = match self {

@@ -1,7 +1,7 @@
 //! [`Backend`]: what every caller of the domain shares on one server — the database pool, the clock,
 //! the secrets, the session keys, the rate limits, the wake-up call of the outbox workers, the
-//! writer of read notes, the provider account's number directory, the mailer and the model the AI
-//! receptionist asks. GraphQL resolvers, webhooks and workers all reach the domain through it; the
+//! writer of read notes, the provider account's number directory and records, the mailer and the
+//! model the AI receptionist asks. GraphQL resolvers, webhooks and workers all reach the domain through it; the
 //! binary adds its configuration and providers on top.
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use ringback_core::db::DatabaseKind;
 use ringback_core::read_notes::NoteWriter;
 use ringback_core::secrets::Secrets;
 use ringback_providers::anthropic::ConversationModel;
+use ringback_providers::records::ProviderRecords;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
@@ -46,6 +47,9 @@ pub struct Backend {
     /// The provider that places calls for staff, and where its webhooks reach us; `None` when no
     /// provider account is configured (staff then call back from their own phones).
     pub voice: Option<VoiceLine>,
+    /// Where the provider account's records of calls and texts are deleted; `None` when no
+    /// provider account is configured (the jobs that delete them then wait).
+    pub provider_records: Option<Arc<dyn ProviderRecords>>,
     /// Billing through Stripe; `None` when no Stripe key is configured (no limits apply).
     pub billing: Option<Arc<BillingContext>>,
     /// The model behind the AI receptionist; `None` without an Anthropic key (conversations of
@@ -81,6 +85,7 @@ impl Backend {
             numbers: None,
             mail: None,
             voice: None,
+            provider_records: None,
             billing: None,
             ai_model: None,
             ai_answer_within: ringback_providers::anthropic::DEFAULT_ANSWER_WITHIN,

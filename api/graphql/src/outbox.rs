@@ -15,8 +15,9 @@ use ringback_domain::service::audit::{self, AuditEvent};
 #[derive(SimpleObject)]
 pub struct DeadLetter {
     pub id: ID,
-    /// What the job was: text_back, reply (a staff reply's text), ai_answer, ai_follow_up or
-    /// report_overage.
+    /// What the job was: text_back, reply (a staff reply's text), ai_answer, ai_follow_up,
+    /// report_overage or forget_provider_records (deleting Twilio's records of erased or expired
+    /// calls and texts).
     pub kind: String,
     pub attempts: i32,
     pub last_error: Option<String>,

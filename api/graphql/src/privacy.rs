@@ -150,6 +150,9 @@ pub struct CallerErasure {
     pub notifications_deleted: i32,
     pub dismissals_deleted: i32,
     pub texts_deleted: i32,
+    /// The phone provider's records of the caller's calls and texts (Twilio's logs, which hold
+    /// the number and the words), queued to be deleted there within minutes.
+    pub provider_records_queued: i32,
     /// The caller stays on the opt-out list, so that their STOP is still honoured.
     pub kept_opt_out: bool,
     /// The caller stays on the do-not-process list.
@@ -178,6 +181,12 @@ impl From<Erasure> for CallerErasure {
             done.appointments_unlinked,
             done.messages_unlinked,
         );
+        if done.provider_records > 0 {
+            summary.push_str(&format!(
+                " Twilio's {} record(s) of their calls and texts are being deleted there.",
+                done.provider_records
+            ));
+        }
         if done.kept_opt_out {
             summary.push_str(" The caller stays opted out of texts.");
         }
@@ -193,6 +202,7 @@ impl From<Erasure> for CallerErasure {
             notifications_deleted: count(done.notifications_deleted),
             dismissals_deleted: count(done.dismissals_deleted),
             texts_deleted: count(done.texts_deleted),
+            provider_records_queued: count(done.provider_records),
             kept_opt_out: done.kept_opt_out,
             kept_restriction: done.kept_restriction,
             summary,

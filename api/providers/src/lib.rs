@@ -3,11 +3,13 @@
 //! `fakes` feature that only tests and benchmarks turn on, a small in-process fake that speaks the
 //! same format, signatures included. The rest of the server talks to providers through traits
 //! ([`sms::SmsProvider`], [`numbers::NumberDirectory`], [`voice::CallPlacer`],
-//! [`anthropic::ConversationModel`]), so it does not care which one is behind them.
+//! [`records::ProviderRecords`], [`anthropic::ConversationModel`]), so it does not care which one
+//! is behind them.
 
 pub mod anthropic;
 pub mod mail;
 pub mod numbers;
+pub mod records;
 pub mod sms;
 pub mod stripe;
 pub mod twilio;

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ringback_domain::jobs::{
-    AiAnswer, AiFollowUp, Attempt, JobContext, Receipt, ReportOverage, Runnable, StaffReply,
-    TextBack,
+    AiAnswer, AiFollowUp, Attempt, ForgetProviderRecords, Job, JobContext, Receipt, ReportOverage,
+    Runnable, StaffReply, TextBack,
 };
 use ringback_entity::job_outbox;
 use tokio::sync::watch;
@@ -71,6 +71,7 @@ fn job_types() -> Registry {
         .register::<ReportOverage>()
         .register::<AiAnswer>()
         .register::<AiFollowUp>()
+        .register::<ForgetProviderRecords>()
 }
 
 /// A future a job handler returns.
@@ -555,14 +556,39 @@ fn nothing_sent(row: &job_outbox::Model, reason: String, retryable: bool) -> Att
 
 /// Job kinds that wait on a slow outside service (the AI model: seconds, up to its timeout). They
 /// run in a lane of their own so that a text-back never waits behind them.
-pub const SLOW_KINDS: &[&str] = &[<AiAnswer as ringback_domain::jobs::Job>::NAME];
+pub const SLOW_KINDS: &[&str] = &[AiAnswer::NAME];
 /// Slow jobs run side by side in their lane: they hold no database connection while they wait on
 /// the model, so many can wait at once.
 pub const SLOW_LANE_BATCH: u32 = 64;
+/// Job kinds that tidy up at a provider and may come by the thousand after a purge (deleting the
+/// provider's records of calls and texts). They run in a lane of their own, a few at a time, so
+/// that neither a text-back nor an AI answer waits behind them.
+pub const HOUSEKEEPING_KINDS: &[&str] = &[ForgetProviderRecords::NAME];
+/// Housekeeping jobs run side by side in their lane.
+pub const HOUSEKEEPING_LANE_BATCH: u32 = 2;
+/// The kinds the quick lane leaves to the others.
+const NOT_QUICK_KINDS: &[&str] = &[AiAnswer::NAME, ForgetProviderRecords::NAME];
+
+/// The server's lanes: each a name, the kinds it claims and how many of them run at once.
+fn lanes() -> [(&'static str, Lane, u32); 3] {
+    [
+        (
+            "quick",
+            Lane::AllBut(NOT_QUICK_KINDS),
+            WorkerSettings::default().batch,
+        ),
+        ("slow", Lane::Only(SLOW_KINDS), SLOW_LANE_BATCH),
+        (
+            "housekeeping",
+            Lane::Only(HOUSEKEEPING_KINDS),
+            HOUSEKEEPING_LANE_BATCH,
+        ),
+    ]
+}
 
 /// Starts the server's workers in the background when an SMS provider is configured: the quick
-/// lane (texts, billing reports, follow-ups) and the slow lane ([`SLOW_KINDS`]). The handle ends
-/// when both have stopped, after `stop` turns true.
+/// lane (texts, billing reports, follow-ups), the slow lane ([`SLOW_KINDS`]) and the housekeeping
+/// lane ([`HOUSEKEEPING_KINDS`]). The handle ends when all have stopped, after `stop` turns true.
 pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Option<tokio::task::JoinHandle<()>> {
     let Some(provider) = state.sms.clone() else {
         tracing::warn!(
@@ -570,12 +596,7 @@ pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Option<tokio::tas
         );
         return None;
     };
-    let default_batch = WorkerSettings::default().batch;
-    let lanes = [
-        ("quick", Lane::AllBut(SLOW_KINDS), default_batch),
-        ("slow", Lane::Only(SLOW_KINDS), SLOW_LANE_BATCH),
-    ];
-    let running: Vec<_> = lanes
+    let running: Vec<_> = lanes()
         .into_iter()
         .map(|(lane_name, lane, batch)| {
             let name = format!(
@@ -597,4 +618,22 @@ pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Option<tokio::tas
             let _ = lane.await;
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_job_kind_runs_in_exactly_one_lane() {
+        for kind in job_types().0.keys() {
+            let taking: Vec<&str> = lanes()
+                .iter()
+                .filter(|(_, lane, _)| lane.takes(kind))
+                .map(|(name, _, _)| *name)
+                .collect();
+            assert_eq!(taking.len(), 1, "{kind} runs in {taking:?}");
+        }
+        assert!(lanes()[2].1.takes(ForgetProviderRecords::NAME));
+    }
 }

@@ -6,9 +6,10 @@
 //! caller is counted but never texted, their call is stored without their key, their texts are not
 //! kept (STOP still works), and lifting the restriction is possible; each request leaves an audit
 //! entry without the number. Reads of the worklist, appointments and attribution events, staff
-//! replies, assignment, closing and dead-letter retries are audited with who did them.
+//! replies, assignment, closing and dead-letter retries are audited with who did them. An erasure
+//! reaches Twilio: its records of the caller's calls (forwarded legs too) and texts are deleted.
 
-use crate::common::app::TestApp;
+use crate::common::app::{CLINIC_NUMBER, TestApp};
 use crate::common::graphql::error_code;
 use chrono::Duration;
 use ringback_api::config::DatabaseKind;
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 const CALLER: &str = "07700 900123";
 const CALLER_E164: &str = "+447700900123";
 const OTHER: &str = "07700 900456";
+const OTHER_E164: &str = "+447700900456";
 
 const RECORD: &str = "query($number: String!) { callerRecord(number: $number) { callerTail \
     calls { startedAt textBackStatus } conversations { status messages { kind text } } \
@@ -679,3 +681,64 @@ on_both_databases!(
     restricting_a_caller_leaves_no_number_of_theirs_in_the_outbox,
     a_restricted_caller_is_counted_but_never_texted
 );
+
+/// Twilio keeps its own record of every call and text, with the numbers (and a text's words): an
+/// erasure has them deleted there, the incoming call with the leg its dial forwarded, the
+/// text-back and the caller's reply, while another caller's records stay.
+async fn an_erasure_deletes_twilios_records_of_the_caller(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    app.keep_numbers().await;
+    app.forward_to_a_line().await;
+    app.ring_unanswered("CAerase01", CALLER_E164).await;
+    app.ring_unanswered("CAkeep01", OTHER_E164).await;
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    let worker = app.worker("forget");
+    app.drain(&worker).await;
+    fake.receive_message("SMerase01", CALLER_E164, CLINIC_NUMBER, "Tuesday please");
+    app.receive_text("SMerase01", CALLER_E164, "Tuesday please")
+        .await;
+    let held = fake.held_records_of(CALLER_E164);
+    assert_eq!(
+        held.len(),
+        4,
+        "the call, its forwarded leg, the text-back and the reply: {held:?}"
+    );
+    let others = fake.held_records_of(OTHER_E164);
+    assert_eq!(others.len(), 3, "{others:?}");
+
+    let erased = app
+        .owner
+        .run(
+            "mutation($number: String!) { eraseCaller(number: $number) { \
+             providerRecordsQueued summary } }",
+            json!({ "number": CALLER }),
+        )
+        .await;
+    let done = &erased["data"]["eraseCaller"];
+    assert_eq!(done["providerRecordsQueued"], 3, "{erased}");
+    assert!(
+        done["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("Twilio's 3 record(s)")),
+        "{erased}"
+    );
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    app.drain(&worker).await;
+    assert_eq!(
+        fake.held_records_of(CALLER_E164),
+        Vec::<String>::new(),
+        "Twilio holds nothing of the erased caller"
+    );
+    assert_eq!(fake.held_records_of(OTHER_E164), others, "the other stays");
+    let erasure = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .find(|(action, _)| action == "caller.erased")
+        .map(|(_, detail)| serde_json::from_str::<Value>(&detail).expect("JSON"))
+        .expect("the erasure is audited");
+    assert_eq!(erasure["provider_records"], 3, "{erasure}");
+    app.db.finish().await;
+}
+
+on_both_databases!(an_erasure_deletes_twilios_records_of_the_caller);

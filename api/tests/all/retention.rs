@@ -7,8 +7,9 @@
 //! go from the clinic-local day the retention reaches back to, and the daily figures of the purged
 //! period (and every appointment's verdict) stay exactly as they were, and the boundary is the
 //! clinic-local day across a change of daylight time; conversations and messages go after the
-//! clinic's conversation retention (in strict mode no later than calls); and of two servers on one
-//! database exactly one runs a due task.
+//! clinic's conversation retention (in strict mode no later than calls), Twilio's records of the
+//! purged calls and texts with them; and of two servers on one database exactly one runs a due
+//! task.
 
 use crate::common::app::TestApp;
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
@@ -796,7 +797,55 @@ async fn the_boundary_is_the_clinic_local_day(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// Twilio's own records of calls and texts go when the rows that name them are purged: a call's
+/// (and its forwarded leg's) after the call retention, a text's after the conversation retention;
+/// what is younger stays there.
+async fn a_purge_deletes_twilios_records_of_what_it_purged(kind: DatabaseKind) {
+    const EARLY: &str = "+447700900123";
+    const LATER: &str = "+447700900456";
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    // Texts kept for the conversation retention (365 days), longer than the calls' 90.
+    app.keep_numbers().await;
+    app.forward_to_a_line().await;
+    let worker = app.worker("purge");
+    app.ring_unanswered("CAearly01", EARLY).await;
+    app.drain(&worker).await;
+    app.state.clock.advance(Duration::days(100));
+    app.ring_unanswered("CAlater01", LATER).await;
+    app.drain(&worker).await;
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    let early = fake.held_records_of(EARLY);
+    assert_eq!(early.len(), 3, "call, forwarded leg, text-back: {early:?}");
+    let later = fake.held_records_of(LATER);
+
+    let purged = purge_of(&app, app.clinic_id).await;
+    assert_eq!(rows(&purged, "calls"), 1, "{purged:?}");
+    assert_eq!(rows(&purged, "provider_records"), 1, "{purged:?}");
+    app.drain(&worker).await;
+    let text_back = early.iter().find(|sid| sid.starts_with("SM")).cloned();
+    assert_eq!(
+        fake.held_records_of(EARLY),
+        Vec::from_iter(text_back),
+        "the call and its leg are gone, the text stays with its conversation"
+    );
+    assert_eq!(fake.held_records_of(LATER), later, "younger records stay");
+
+    app.state.clock.advance(Duration::days(300));
+    let purged = purge_of(&app, app.clinic_id).await;
+    assert_eq!(rows(&purged, "messages"), 1, "{purged:?}");
+    assert_eq!(rows(&purged, "provider_records"), 2, "{purged:?}");
+    app.drain(&worker).await;
+    assert_eq!(fake.held_records_of(EARLY), Vec::<String>::new());
+    let later_text: Vec<String> = later
+        .into_iter()
+        .filter(|sid| sid.starts_with("SM"))
+        .collect();
+    assert_eq!(fake.held_records_of(LATER), later_text);
+    app.db.finish().await;
+}
+
 on_both_databases!(
+    a_purge_deletes_twilios_records_of_what_it_purged,
     the_boundary_is_the_clinic_local_day,
     purged_calls_leave_the_figures_as_they_were,
     purged_calls_leave_the_figures_with_a_long_window,

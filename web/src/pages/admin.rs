@@ -423,6 +423,12 @@ fn job_kind(kind: &str) -> &'static str {
     match kind {
         "text_back" => "Text-back after a missed call",
         "reply" => "Reply from the inbox",
+        "ai_answer" => "AI receptionist's answer",
+        "ai_follow_up" => "AI receptionist's follow-up",
+        "report_overage" => "Texts over the plan, reported to Stripe",
+        "forget_provider_records" => {
+            "Deleting Twilio's records of erased or expired calls and texts"
+        }
         _ => "Text",
     }
 }

@@ -96,16 +96,6 @@ impl Runnable for AiAnswer {
         }
     }
 
-    async fn done(
-        &self,
-        _txn: &TenantTxn,
-        _row: &job_outbox::Model,
-        _receipt: &Receipt,
-        _context: &JobContext,
-    ) -> Result<(), DomainError> {
-        Ok(())
-    }
-
     async fn given_up(
         &self,
         txn: &TenantTxn,

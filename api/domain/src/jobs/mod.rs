@@ -10,6 +10,8 @@
 //! - [`AiAnswer`]: the AI receptionist answers a caller's text (its answer then goes out as a
 //!   [`StaffReply`]-shaped text job).
 //! - [`AiFollowUp`]: the one follow-up to a caller who went quiet (its text goes out the same way).
+//! - [`ForgetProviderRecords`]: delete the phone provider's records of erased or expired calls and
+//!   texts.
 //!
 //! [`TextBack`] and [`StaffReply`] send a text, so both are [`sms::TextJob`]s and run through
 //! [`sms`], which owns the
@@ -19,6 +21,7 @@
 
 mod ai_answer;
 mod ai_follow_up;
+pub mod forget_provider_records;
 mod report_overage;
 pub mod sms;
 mod staff_reply;
@@ -37,6 +40,7 @@ use crate::backend::Backend;
 
 pub use ai_answer::AiAnswer;
 pub use ai_follow_up::AiFollowUp;
+pub use forget_provider_records::ForgetProviderRecords;
 pub use report_overage::ReportOverage;
 pub use ringback_core::outbox::Job;
 pub use staff_reply::StaffReply;
@@ -117,14 +121,17 @@ pub trait Runnable: Job + Send + Sync + 'static {
         context: &JobContext,
     ) -> impl Future<Output = Attempt> + Send;
 
-    /// The work was done: the job's own records of it.
+    /// The work was done: the job's own records of it (the default, for a job whose outbox row
+    /// is record enough: none).
     fn done(
         &self,
-        txn: &TenantTxn,
-        row: &job_outbox::Model,
-        receipt: &Receipt,
-        context: &JobContext,
-    ) -> impl Future<Output = Result<(), DomainError>> + Send;
+        _txn: &TenantTxn,
+        _row: &job_outbox::Model,
+        _receipt: &Receipt,
+        _context: &JobContext,
+    ) -> impl Future<Output = Result<(), DomainError>> + Send {
+        async { Ok(()) }
+    }
 
     /// For a job given up in doubt (its last attempt never settled, so its work may have been
     /// done): what the outside world says it did, asked in `scope` without doing it again; `None`

@@ -12,7 +12,9 @@
 //! appointments keep their verdict, value and reason. The opt-out and do-not-process lists keep
 //! the caller's key if they are on them: they are what honours a STOP or an objection. The daily
 //! figures are settled first, and a day computed again later counts the same rows, so they stay
-//! as they were.
+//! as they were. The phone provider's own records of the caller's calls (with the legs they
+//! started) and texts are queued to be deleted there
+//! ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords)), in the same transaction.
 //!
 //! Cost: indexed reads by `(clinic_id, caller_key)`, bounded by what one caller has within the
 //! retention periods; erasure also scans the clinic's outbox payloads once (it is rare, and the
@@ -26,6 +28,7 @@ use ringback_entity::{
     appointment, attribution, call, conversation, job_outbox, message, notification,
     worklist_dismissal,
 };
+use ringback_providers::twilio::PROVIDER_NAME;
 use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key};
 use ringback_shared::metrics::local_day;
 use sea_orm::sea_query::Expr;
@@ -34,6 +37,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::jobs::forget_provider_records;
 use crate::service::ai_tools::IntakeDetails;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, KeyedCaller};
@@ -81,6 +85,8 @@ pub struct Erasure {
     pub notifications_deleted: u64,
     pub dismissals_deleted: u64,
     pub texts_deleted: u64,
+    /// The phone provider's records of the caller's calls and texts, queued to be deleted there.
+    pub provider_records: u64,
     /// The caller stays on the opt-out list (so that a STOP is still honoured).
     pub kept_opt_out: bool,
     /// The caller stays on the do-not-process list.
@@ -307,7 +313,10 @@ pub async fn erase(
         .map_err(|e| DomainError::Internal(e.to_string()))?;
     metrics::settle_before(txn, local_day(txn.now(), zone) + chrono::Duration::days(1)).await?;
     let stand_in = anonymous_key(Uuid::new_v4());
+    let (calls, texts) = held_by_the_provider(txn, &keys).await?;
+    let provider_records = forget_provider_records::queue(txn, calls, texts).await?;
     let mut erasure = Erasure {
+        provider_records,
         calls_unlinked: unlink_calls(txn, &keys, &stand_in).await?,
         appointments_unlinked: unlink_appointments(txn, &keys, &stand_in).await?,
         ..Erasure::default()
@@ -366,6 +375,33 @@ pub async fn erase(
     )
     .await?;
     Ok(erasure)
+}
+
+/// The provider's ids of the calls (those that came through Twilio) and texts of the callers
+/// with `keys`.
+async fn held_by_the_provider(
+    txn: &TenantTxn,
+    keys: &[String],
+) -> Result<(Vec<String>, Vec<String>), DomainError> {
+    let calls = txn
+        .find::<call::Entity>()
+        .select_only()
+        .column(call::Column::ExternalId)
+        .filter(call::Column::CallerKey.is_in(keys.iter().cloned()))
+        .filter(call::Column::Provider.eq(PROVIDER_NAME))
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    let texts: Vec<Option<String>> = txn
+        .find::<message::Entity>()
+        .select_only()
+        .column(message::Column::ProviderMessageId)
+        .filter(message::Column::CallerKey.is_in(keys.iter().cloned()))
+        .filter(message::Column::ProviderMessageId.is_not_null())
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    Ok((calls, texts.into_iter().flatten().collect()))
 }
 
 /// Moves the caller's calls to `stand_in`, dropping their tail, line type and sealed number.

@@ -13,7 +13,10 @@
 //! the caller of each appointment booked and visited before the call horizon (moved to a stand-in
 //! key, the appointment and its verdict kept),
 //! dead letters after 30 days (their sealed numbers and texts with them), expired refresh tokens,
-//! used or expired invitations, and, deployment-wide, expired sign-up requests.
+//! used or expired invitations, and, deployment-wide, expired sign-up requests. The phone
+//! provider's own records of the purged calls and texts are queued, batch by batch, to be deleted
+//! there too ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords); reported as the kind
+//! `provider_records`, which a dry run does not count).
 //!
 //! Rows go oldest first in batches of [`BATCH_ROWS`], each batch its own transaction followed by
 //! a rest as long as it took, so a clinic with a million calls never holds one long transaction
@@ -36,6 +39,7 @@ use ringback_entity::{
     notification, password_reset, processed_webhook, refresh_token, sign_up_request,
     worklist_dismissal,
 };
+use ringback_providers::twilio::PROVIDER_NAME;
 use ringback_shared::attribution::RecoveryTouchKind;
 use ringback_shared::caller_key::{ANONYMOUS_PREFIX, anonymous_key};
 use ringback_shared::metrics::{local_day, local_day_bounds_utc};
@@ -49,6 +53,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::jobs::forget_provider_records;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::clinic as clinic_settings;
 use crate::service::metrics;
@@ -103,9 +108,70 @@ pub fn conversation_retention(clinic: &clinic::Model) -> Duration {
 async fn sweep<E>(
     scope: &TenantScope,
     kind: &'static str,
-    (condition, at): (SimpleExpr, E::Column),
+    condition_at: (SimpleExpr, E::Column),
     dry_run: bool,
 ) -> Result<Purged, DomainError>
+where
+    E: ClinicOwned,
+    E::Model: Sync,
+{
+    let swept = sweep_forgetting::<E>(scope, kind, condition_at, (dry_run, AtProvider::Nothing));
+    Ok(swept.await?.0)
+}
+
+/// Which of the phone provider's records the rows of a kind name (deleted there with them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AtProvider {
+    Nothing,
+    /// Rows of `calls`: the calls that came through Twilio.
+    Calls,
+    /// Rows of `messages`: the texts Twilio carried.
+    Texts,
+}
+
+impl AtProvider {
+    /// Queues, in `txn`, the deletion at the provider of the records named by the rows matching
+    /// `batch`; how many were queued.
+    async fn queue(self, txn: &TenantTxn, batch: &SimpleExpr) -> Result<u64, DomainError> {
+        let (calls, texts) = match self {
+            Self::Nothing => return Ok(0),
+            Self::Calls => {
+                let ids = txn
+                    .find::<call::Entity>()
+                    .select_only()
+                    .column(call::Column::ExternalId)
+                    .filter(batch.clone())
+                    .filter(call::Column::Provider.eq(PROVIDER_NAME))
+                    .into_tuple()
+                    .all(txn.conn())
+                    .await?;
+                (ids, Vec::new())
+            }
+            Self::Texts => {
+                let ids: Vec<Option<String>> = txn
+                    .find::<message::Entity>()
+                    .select_only()
+                    .column(message::Column::ProviderMessageId)
+                    .filter(batch.clone())
+                    .filter(message::Column::ProviderMessageId.is_not_null())
+                    .into_tuple()
+                    .all(txn.conn())
+                    .await?;
+                (Vec::new(), ids.into_iter().flatten().collect())
+            }
+        };
+        forget_provider_records::queue(txn, calls, texts).await
+    }
+}
+
+/// [`sweep`], also queuing (unless `dry_run`) the deletion of the provider's records the deleted
+/// rows name, batch by batch in the transaction that deletes them; with how many were queued.
+async fn sweep_forgetting<E>(
+    scope: &TenantScope,
+    kind: &'static str,
+    (condition, at): (SimpleExpr, E::Column),
+    (dry_run, at_provider): (bool, AtProvider),
+) -> Result<(Purged, u64), DomainError>
 where
     E: ClinicOwned,
     E::Model: Sync,
@@ -117,16 +183,17 @@ where
         counted,
     } = found::<E>(&txn, &condition, at, dry_run).await?;
     txn.commit().await?;
-    let rows = match oldest {
-        Some(_) if !dry_run => delete_in_batches::<E>(scope, &condition, at).await?,
-        _ => counted,
+    let (rows, queued) = match oldest {
+        Some(_) if !dry_run => delete_in_batches::<E>(scope, &condition, at, at_provider).await?,
+        _ => (counted, 0),
     };
-    Ok(Purged {
+    let purged = Purged {
         kind,
         rows,
         oldest,
         newest,
-    })
+    };
+    Ok((purged, queued))
 }
 
 /// What a purge finds of one kind before it removes anything: the range of its dates and, for a
@@ -181,16 +248,18 @@ where
 }
 
 /// Deletes the clinic's rows of `E` matching `condition`, oldest (by `at`) first, a batch per
-/// transaction; how many went.
+/// transaction, queuing in each the deletion of the provider's records its rows name; how many
+/// rows went and how many records were queued.
 async fn delete_in_batches<E>(
     scope: &TenantScope,
     condition: &SimpleExpr,
     at: E::Column,
-) -> Result<u64, DomainError>
+    at_provider: AtProvider,
+) -> Result<(u64, u64), DomainError>
 where
     E: ClinicOwned,
 {
-    let mut deleted = 0;
+    let (mut deleted, mut queued) = (0, 0);
     loop {
         let started = std::time::Instant::now();
         let txn = scope.begin().await?;
@@ -210,6 +279,7 @@ where
             Some(last) => condition.clone().and(at.lte(last)),
             None => condition.clone(),
         };
+        queued += at_provider.queue(&txn, &batch).await?;
         deleted += txn
             .delete_many::<E>()
             .filter(batch)
@@ -218,7 +288,7 @@ where
             .rows_affected;
         txn.commit().await?;
         if last_of_batch.is_none() {
-            return Ok(deleted);
+            return Ok((deleted, queued));
         }
         ringback_core::db::rest_after_batch(started).await;
     }
@@ -239,14 +309,31 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
     let calls_before = now - call_retention(&settings);
     let dead_before = now - Duration::days(i64::from(DEAD_LETTER_DAYS));
     let conversations_before = now - conversation_retention(&settings);
+    let (calls, call_records) = sweep_forgetting::<call::Entity>(
+        scope,
+        "calls",
+        (call::Column::StartedAt.lt(horizon), call::Column::StartedAt),
+        (dry_run, AtProvider::Calls),
+    )
+    .await?;
+    let (messages, text_records) = sweep_forgetting::<message::Entity>(
+        scope,
+        "messages",
+        (
+            message::Column::CreatedAt.lt(conversations_before),
+            message::Column::CreatedAt,
+        ),
+        (dry_run, AtProvider::Texts),
+    )
+    .await?;
+    let provider_records = Purged {
+        kind: "provider_records",
+        rows: call_records + text_records,
+        oldest: None,
+        newest: None,
+    };
     let kinds = [
-        sweep::<call::Entity>(
-            scope,
-            "calls",
-            (call::Column::StartedAt.lt(horizon), call::Column::StartedAt),
-            dry_run,
-        )
-        .await?,
+        calls,
         sweep::<worklist_dismissal::Entity>(
             scope,
             "worklist_dismissals",
@@ -257,16 +344,8 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
-        sweep::<message::Entity>(
-            scope,
-            "messages",
-            (
-                message::Column::CreatedAt.lt(conversations_before),
-                message::Column::CreatedAt,
-            ),
-            dry_run,
-        )
-        .await?,
+        messages,
+        provider_records,
         sweep::<ai_step::Entity>(
             scope,
             "ai_steps",

@@ -4,13 +4,16 @@
 //! told to fail the next requests: with HTTP 500, by accepting a message but answering too late
 //! for the client (the outcome is then in doubt), or by hanging without accepting it. It also
 //! holds the account's numbers ([`FakeTwilio::provision_number`]), offers fiction numbers to buy,
-//! and lists, buys, re-points and releases them as Twilio's number APIs do ([`numbers`]). Its voice side ([`voice`]) places
-//! calls and plays them through the server's voice webhooks.
+//! and lists, buys, re-points and releases them as Twilio's number APIs do ([`numbers`]). Its voice
+//! side ([`voice`]) places calls and plays them through the server's voice webhooks, and it keeps
+//! and deletes its records of calls and texts as Twilio does ([`records`]).
 
 mod numbers;
+mod records;
 mod voice;
 
 pub use numbers::FakeNumber;
+pub use records::LoggedCall;
 pub use voice::{Answerer, CallScript, EndReports, FakeCall, PlayedCall, RungIn};
 
 use std::collections::VecDeque;
@@ -73,6 +76,8 @@ struct Shared {
     auth_token: String,
     messages: Mutex<Vec<FakeMessage>>,
     calls: Mutex<Vec<voice::FakeCall>>,
+    /// The account's log of calls and texts, and what was deleted from it.
+    records: records::Records,
     /// The account's own numbers.
     incoming_numbers: Mutex<Vec<FakeNumber>>,
     failures: Mutex<VecDeque<Failure>>,
@@ -185,6 +190,7 @@ impl FakeTwilio {
             auth_token: auth_token.to_owned(),
             messages: Mutex::new(Vec::new()),
             calls: Mutex::new(Vec::new()),
+            records: records::Records::default(),
             incoming_numbers: Mutex::new(Vec::new()),
             failures: Mutex::new(VecDeque::new()),
             smart_encoding: std::sync::atomic::AtomicBool::new(false),
@@ -215,7 +221,15 @@ impl FakeTwilio {
             )
             .at(
                 "/2010-04-01/Accounts/:sid/Calls.json",
-                poem::post(voice::create_call),
+                get(records::list_calls).post(voice::create_call),
+            )
+            .at(
+                "/2010-04-01/Accounts/:sid/Calls/:call",
+                poem::delete(records::delete_call),
+            )
+            .at(
+                "/2010-04-01/Accounts/:sid/Messages/:message",
+                poem::delete(records::delete_message),
             )
             .data(shared.clone());
         let server = super::serve(acceptor, routes);
@@ -556,6 +570,7 @@ async fn list_messages(
         .rev()
         .filter(|m| query.to.as_ref().is_none_or(|to| &m.to == to))
         .filter(|m| query.from.as_ref().is_none_or(|from| &m.from == from))
+        .filter(|m| !shared.records.is_deleted(&m.sid))
         .cloned()
         .collect();
     let start = page.saturating_mul(page_size).min(matching.len());

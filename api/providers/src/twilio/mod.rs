@@ -6,7 +6,9 @@
 //! which finds numbers to buy; `POST …/IncomingPhoneNumbers.json` (`PhoneNumber`, `VoiceUrl`,
 //! `StatusCallback`, `SmsUrl`), which buys one and points it here in the same request, `POST` and
 //! `DELETE` on `…/IncomingPhoneNumbers/{Sid}.json`, which re-point and release one; and
-//! `POST …/Calls.json` (`To`, `From`, `Url`, `StatusCallback`), which places a call.
+//! `POST …/Calls.json` (`To`, `From`, `Url`, `StatusCallback`), which places a call;
+//! `DELETE …/Calls/{Sid}.json` and `DELETE …/Messages/{Sid}.json`, which delete Twilio's record of a
+//! call or a text (a call's legs found first with `GET …/Calls.json?ParentCallSid=…`).
 //! The base URL is configurable (`RINGBACK_TWILIO_API_URL`); tests point it at the fake in
 //! `crate::fakes::twilio` (the `fakes` feature). This module also owns Twilio's settings and the
 //! signature its webhooks carry ([`signature`]).
@@ -20,6 +22,7 @@ use ringback_core::settings::{ConfigError, RawSettings, SecretString};
 use serde::Deserialize;
 
 use crate::numbers::{AvailableNumber, NumberDirectory, NumberHooks, NumberSearch, OwnedNumber};
+use crate::records::{ProviderRecords, is_record_id};
 use crate::sms::{OutgoingSms, ProviderError, ProviderFuture, SentSms, SmsProvider};
 use crate::voice::{CallPlacer, OutgoingCall, PlacedCall};
 
@@ -31,6 +34,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_LIST_PAGES: usize = 4;
 /// Most pages of the account's own numbers read (1,000 a page).
 const MAX_NUMBER_PAGES: usize = 5;
+/// Most pages of a call's legs read before it is deleted (50 a page).
+const MAX_LEG_PAGES: usize = 5;
 
 /// The provider name stored on calls that came through Twilio's webhooks.
 pub const PROVIDER_NAME: &str = "twilio";
@@ -246,6 +251,13 @@ struct CallResource {
     status: String,
 }
 
+/// One page of the account's calls, as Twilio's JSON shows it.
+#[derive(Deserialize)]
+struct CallPage {
+    calls: Vec<CallResource>,
+    next_page_uri: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct ErrorResource {
     code: Option<i64>,
@@ -385,6 +397,61 @@ impl TwilioClient {
     async fn release_number(&self, sid: &str) -> Result<(), ProviderError> {
         let request = self.authorized(self.http.delete(self.number_url(sid)?));
         read_nothing(request.send().await).await
+    }
+
+    /// The URL of the account's record `sid` in `collection` (`Calls`, `Messages`); a sid that
+    /// cannot name one is refused as not found.
+    fn record_url(&self, collection: &str, sid: &str) -> Result<String, ProviderError> {
+        if !is_record_id(sid) {
+            return Err(ProviderError::Refused {
+                status: 404,
+                code: Some(20404),
+            });
+        }
+        Ok(self.account_url(&format!("{collection}/{sid}.json")))
+    }
+
+    /// Deletes record `sid` of `collection`; one already gone counts as deleted.
+    async fn delete_record(&self, collection: &str, sid: &str) -> Result<(), ProviderError> {
+        let deleted = match self.record_url(collection, sid) {
+            Ok(url) => read_nothing(self.authorized(self.http.delete(url)).send().await).await,
+            Err(error) => Err(error),
+        };
+        match deleted {
+            Err(error) if error.is_not_found() => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The sids of the calls call `sid` started (its `<Dial>` legs).
+    async fn legs_of(&self, sid: &str) -> Result<Vec<String>, ProviderError> {
+        let mut legs = Vec::new();
+        let mut url = self.account_url("Calls.json");
+        let mut query = vec![("ParentCallSid", sid), ("PageSize", "50")];
+        for _ in 0..MAX_LEG_PAGES {
+            let request = self.authorized(self.http.get(&url).query(&query));
+            let page: CallPage = read_json(request.send().await).await?;
+            legs.extend(page.calls.into_iter().map(|call| call.sid));
+            match page.next_page_uri {
+                Some(next) => {
+                    url = format!("{}{next}", self.account.api_url.trim_end_matches('/'));
+                    query.clear();
+                }
+                None => break,
+            }
+        }
+        Ok(legs)
+    }
+
+    /// Deletes call `sid`'s legs, then the call.
+    async fn forget_call_and_legs(&self, sid: &str) -> Result<(), ProviderError> {
+        if !is_record_id(sid) {
+            return Ok(());
+        }
+        for leg in self.legs_of(sid).await? {
+            self.delete_record("Calls", &leg).await?;
+        }
+        self.delete_record("Calls", sid).await
     }
 
     fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -550,6 +617,16 @@ impl NumberDirectory for TwilioClient {
 
     fn release<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()> {
         Box::pin(self.release_number(sid))
+    }
+}
+
+impl ProviderRecords for TwilioClient {
+    fn forget_call<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()> {
+        Box::pin(self.forget_call_and_legs(sid))
+    }
+
+    fn forget_message<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()> {
+        Box::pin(self.delete_record("Messages", sid))
     }
 }
 

@@ -214,6 +214,53 @@ impl TestApp {
         )
     }
 
+    /// Points the clinic's calls at a forwarding line, so that Twilio's `<Dial>` rings it.
+    pub async fn forward_to_a_line(&mut self) {
+        let line = self
+            .owner
+            .run(
+                "mutation { setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } }",
+                json!({}),
+            )
+            .await;
+        assert!(line["errors"].is_null(), "{line}");
+    }
+
+    /// A call from `from` (E.164) with Twilio's `sid` that rings the forwarding line unanswered,
+    /// played by the fake Twilio through the voice webhook.
+    pub async fn ring_unanswered(&self, sid: &str, from: &str) {
+        use ringback_api::fakes::twilio::{Answerer, EndReports};
+        let fake = self.twilio.as_ref().expect("TestApp built with_twilio()");
+        let voice = format!("{PUBLIC_URL}/webhooks/twilio/voice");
+        let rung = fake.ring_in(
+            &voice,
+            (sid, from, CLINIC_NUMBER),
+            Answerer::Nobody,
+            EndReports::DialFirst,
+        );
+        rung.await.unwrap_or_else(|e| panic!("{sid}: {e}"));
+    }
+
+    /// Runs `worker` until no job is pending or claimed (each pass waits for the next retry).
+    pub async fn drain(&self, worker: &Worker) {
+        for _ in 0..400 {
+            worker.run_once().await.expect("worker pass");
+            let open = self
+                .db
+                .query_strings(
+                    "SELECT count(*) || '' AS n FROM job_outbox \
+                     WHERE status IN ('pending', 'claimed')",
+                    &["n"],
+                )
+                .await;
+            if open[0][0] == "0" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("jobs are still open");
+    }
+
     /// A worker named `name` sending through the fake Twilio, retrying quickly.
     pub fn worker(&self, name: &str) -> Worker {
         let fake = self.twilio.as_ref().expect("TestApp built with_twilio()");

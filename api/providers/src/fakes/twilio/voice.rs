@@ -119,6 +119,9 @@ pub(super) async fn create_call(
         calls.push(call.clone());
         call
     };
+    shared
+        .records
+        .log_call(&call.sid, None, (&call.from, &call.to));
     shared.arrivals.notify_waiters();
     let created = shared.clock.now().to_rfc2822();
     let body = json!({
@@ -172,10 +175,17 @@ impl FakeTwilio {
                 None => inside,
             })
             .map(|number| number.trim().replace("&amp;", "&"));
+        let leg = format!("{sid}-dial");
+        if let Some(dialled) = &dialled {
+            let from = between(&twiml, "callerId=\"", "\"").unwrap_or(&call.from);
+            self.shared
+                .records
+                .log_call(&leg, Some(sid), (from, dialled));
+        }
         if let Some(action) = between(&twiml, "action=\"", "\"") {
             let mut params = self.call_params(&call, "in-progress");
             params.extend([
-                ("DialCallSid".to_owned(), format!("{sid}-dial")),
+                ("DialCallSid".to_owned(), leg),
                 ("DialCallStatus".to_owned(), outcome.to_owned()),
                 ("DialCallDuration".to_owned(), "42".to_owned()),
             ]);
@@ -212,6 +222,7 @@ impl FakeTwilio {
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect()
         };
+        self.shared.records.log_call(sid, None, (from, to));
         let mut answers = vec![self.post(voice_url, incoming("ringing")).await?];
         let dial = answers[0].clone();
         let mut ended = incoming("completed");
@@ -226,6 +237,9 @@ impl FakeTwilio {
         let forwarded_to = between(&dial, "<Number", "</Number>")
             .and_then(|noun| noun.split_once('>').map(|(_, number)| number.to_owned()))
             .unwrap_or_default();
+        self.shared
+            .records
+            .log_call(&child, Some(sid), (from, &forwarded_to));
         let leg = |status: &str| -> Vec<(String, String)> {
             [
                 ("AccountSid", self.shared.account_sid.as_str()),

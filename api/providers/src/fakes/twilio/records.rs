@@ -1,0 +1,188 @@
+//! The fake's record keeping: like Twilio, it keeps a log of every call on the account (calls it
+//! placed, incoming calls and the legs their `<Dial>`s started, each leg naming its parent) and
+//! every text (sent, and received with [`FakeTwilio::receive_message`]), each holding the numbers
+//! it was between. `GET …/Calls.json` lists the log (filtered by `ParentCallSid`), and
+//! `DELETE …/Calls/{Sid}.json` and `DELETE …/Messages/{Sid}.json` delete a record (404, Twilio's
+//! 20404, for one it does not hold); [`FakeTwilio::held_records_of`] shows what is still held
+//! about a number.
+
+use std::collections::HashSet;
+
+use super::*;
+
+/// A call in the account's log.
+#[derive(Clone, Debug)]
+pub struct LoggedCall {
+    pub sid: String,
+    /// The call whose `<Dial>` started this one.
+    pub parent: Option<String>,
+    pub from: String,
+    pub to: String,
+}
+
+/// What the fake keeps besides the messages it sent.
+#[derive(Default)]
+pub(super) struct Records {
+    calls: Mutex<Vec<LoggedCall>>,
+    received: Mutex<Vec<FakeMessage>>,
+    deleted: Mutex<HashSet<String>>,
+}
+
+impl Records {
+    /// Logs a call (`parent`: the call whose dial started it).
+    pub(super) fn log_call(&self, sid: &str, parent: Option<&str>, (from, to): (&str, &str)) {
+        lock(&self.calls).push(LoggedCall {
+            sid: sid.to_owned(),
+            parent: parent.map(str::to_owned),
+            from: from.to_owned(),
+            to: to.to_owned(),
+        });
+    }
+
+    /// Whether record `sid` was deleted.
+    pub(super) fn is_deleted(&self, sid: &str) -> bool {
+        lock(&self.deleted).contains(sid)
+    }
+
+    /// Deletes record `sid` when `held` says the account holds it; whether it did.
+    fn delete(&self, sid: &str, held: bool) -> bool {
+        held && lock(&self.deleted).insert(sid.to_owned())
+    }
+}
+
+impl FakeTwilio {
+    /// Keeps a text from `from` to the account's number `to`, as Twilio keeps each text it
+    /// receives (the test then posts the messaging webhook itself).
+    pub fn receive_message(&self, sid: &str, from: &str, to: &str, body: &str) {
+        lock(&self.shared.records.received).push(FakeMessage {
+            sid: sid.to_owned(),
+            to: to.to_owned(),
+            from: from.to_owned(),
+            body: body.to_owned(),
+            status_callback: None,
+            created_at: self.shared.clock.now(),
+            arrived: Instant::now(),
+        });
+    }
+
+    /// The sids of the calls and texts the account still holds that were from or to `number`.
+    pub fn held_records_of(&self, number: &str) -> Vec<String> {
+        let records = &self.shared.records;
+        let involves = |from: &str, to: &str| from == number || to == number;
+        let calls: Vec<String> = lock(&records.calls)
+            .iter()
+            .filter(|call| involves(&call.from, &call.to))
+            .map(|call| call.sid.clone())
+            .collect();
+        let sent = lock(&self.shared.messages).clone();
+        let received = lock(&records.received).clone();
+        let texts = sent
+            .into_iter()
+            .chain(received)
+            .filter(|message| involves(&message.from, &message.to))
+            .map(|message| message.sid);
+        calls
+            .into_iter()
+            .chain(texts)
+            .filter(|sid| !records.is_deleted(sid))
+            .collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CallListQuery {
+    parent_call_sid: Option<String>,
+}
+
+/// `GET …/Calls.json`: the account's calls, newest first, those started by `ParentCallSid` only
+/// when it is given (one page).
+#[handler]
+pub(super) async fn list_calls(
+    Data(shared): Data<&Arc<Shared>>,
+    Path(sid): Path<String>,
+    request: &Request,
+    Query(query): Query<CallListQuery>,
+) -> Response {
+    if !authorized(shared, request, &sid) {
+        return unauthorized();
+    }
+    let records = &shared.records;
+    let calls: Vec<Value> = lock(&records.calls)
+        .iter()
+        .rev()
+        .filter(|call| {
+            query
+                .parent_call_sid
+                .as_ref()
+                .is_none_or(|parent| call.parent.as_ref() == Some(parent))
+        })
+        .filter(|call| !records.is_deleted(&call.sid))
+        .map(|call| {
+            json!({
+                "sid": call.sid,
+                "account_sid": sid,
+                "parent_call_sid": call.parent,
+                "from": call.from,
+                "to": call.to,
+                "status": "completed",
+                "uri": format!("/2010-04-01/Accounts/{sid}/Calls/{}.json", call.sid),
+            })
+        })
+        .collect();
+    Json(json!({
+        "calls": calls,
+        "page": 0,
+        "page_size": 50,
+        "next_page_uri": null,
+        "uri": format!("/2010-04-01/Accounts/{sid}/Calls.json"),
+    }))
+    .into_response()
+}
+
+/// `DELETE …/Calls/{Sid}.json`: deletes a call from the log.
+#[handler]
+pub(super) async fn delete_call(
+    Data(shared): Data<&Arc<Shared>>,
+    Path((sid, call)): Path<(String, String)>,
+    request: &Request,
+) -> Response {
+    if !authorized(shared, request, &sid) {
+        return unauthorized();
+    }
+    let call = call.trim_end_matches(".json");
+    let held = lock(&shared.records.calls)
+        .iter()
+        .any(|logged| logged.sid == call);
+    deleted_or_not_found(shared.records.delete(call, held))
+}
+
+/// `DELETE …/Messages/{Sid}.json`: deletes a sent or received text.
+#[handler]
+pub(super) async fn delete_message(
+    Data(shared): Data<&Arc<Shared>>,
+    Path((sid, message)): Path<(String, String)>,
+    request: &Request,
+) -> Response {
+    if !authorized(shared, request, &sid) {
+        return unauthorized();
+    }
+    let message = message.trim_end_matches(".json");
+    let sent = lock(&shared.messages).iter().any(|m| m.sid == message);
+    let received = lock(&shared.records.received)
+        .iter()
+        .any(|m| m.sid == message);
+    deleted_or_not_found(shared.records.delete(message, sent || received))
+}
+
+fn deleted_or_not_found(deleted: bool) -> Response {
+    if deleted {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        )
+    }
+}

@@ -1,0 +1,58 @@
+//! What a phone provider keeps of our callers: its own log of each call and text, which holds the
+//! caller's number (and a text's words) for as long as the provider keeps it. [`ProviderRecords`]
+//! deletes those records, so that an erasure or a retention purge reaches the provider's copy
+//! too. Deleting a record that is already gone succeeds: the work is done either way.
+
+use crate::sms::{ProviderError, ProviderFuture};
+
+/// A provider that can delete its records of calls and texts.
+pub trait ProviderRecords: Send + Sync {
+    /// Deletes the provider's record of call `sid` and of the calls it started (the forwarded or
+    /// connected legs, which hold the same numbers).
+    fn forget_call<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()>;
+
+    /// Deletes the provider's record of text `sid` (its words and numbers with it).
+    fn forget_message<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()>;
+}
+
+/// Whether `sid` can name a provider record (in a URL path): two capital letters for its kind
+/// (Twilio's `CA`, `SM`, `MM`), then letters and digits (and the `-` and `_` of test ids) only,
+/// never a path separator or a query. Demo data's ids (`demo-…`) name nothing.
+pub fn is_record_id(sid: &str) -> bool {
+    let bytes = sid.as_bytes();
+    (3..=64).contains(&bytes.len())
+        && bytes[..2].iter().all(u8::is_ascii_uppercase)
+        && bytes[2..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+}
+
+impl ProviderError {
+    /// Whether the provider answered that the record does not exist (Twilio's 20404).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ProviderError::Refused { status: 404, .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_ids_name_a_record() {
+        assert!(is_record_id("CA0123456789abcdef0123456789abcdef"));
+        assert!(is_record_id("CA-test-1-leg"));
+        for bad in [
+            "",
+            "CA",
+            "demo-3-1",
+            "CA/../Messages",
+            "SM1?x=1",
+            "SM1#",
+            "CA 1",
+            &"C".repeat(65),
+        ] {
+            assert!(!is_record_id(bad), "{bad}");
+        }
+    }
+}
