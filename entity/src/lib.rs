@@ -23,6 +23,7 @@ pub mod notification;
 pub mod opt_out;
 pub mod password_reset;
 pub mod processed_webhook;
+pub mod provider_leftover;
 pub mod provider_number;
 pub mod refresh_token;
 pub mod scheduled_task;

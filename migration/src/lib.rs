@@ -76,6 +76,7 @@ mod m20261217_100000_add_checkout_session;
 mod m20261218_100000_add_delivery_errors;
 mod m20261218_110000_add_provider_number_ids;
 mod m20261218_120000_add_job_sender;
+mod m20261219_100000_create_provider_leftovers;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -153,6 +154,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261218_100000_add_delivery_errors::Migration),
             Box::new(m20261218_110000_add_provider_number_ids::Migration),
             Box::new(m20261218_120000_add_job_sender::Migration),
+            Box::new(m20261219_100000_create_provider_leftovers::Migration),
         ]
     }
 }

@@ -22,6 +22,9 @@ pub struct ClinicDeleted {
     /// Whether any running subscription was cancelled with Stripe (every one of the clinic's
     /// Stripe customer is).
     pub subscription_cancelled: bool,
+    /// Twilio's records of the clinic's calls and texts, left to be deleted there in the next
+    /// minutes (the server keeps their ids only, and only until Twilio confirms).
+    pub provider_records_to_delete: i64,
 }
 
 fn wrong_password() -> async_graphql::Error {
@@ -87,6 +90,10 @@ impl LeavingMutation {
                 .unwrap_or(i64::MAX),
             members_deleted: members_deleted.try_into().unwrap_or(i64::MAX),
             subscription_cancelled: deleted.subscription_cancelled,
+            provider_records_to_delete: deleted
+                .provider_records_left
+                .try_into()
+                .unwrap_or(i64::MAX),
         })
     }
 

@@ -1,4 +1,5 @@
-//! The scheduler inside `ringback serve`: periodic work (the retention purge, the billing check) as named tasks
+//! The scheduler inside `ringback serve`: periodic work (the retention purge, the billing check,
+//! deleting what deleted clinics left at the phone provider) as named tasks
 //! with an interval. Every tick each server tries to take each due task through its lease row
 //! (`ringback_core::schedule`), so of several servers on one database exactly one runs it. A task
 //! runs on its own, never in the tick's way, so a slow task delays neither the others nor the
@@ -14,7 +15,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::error::DomainError;
-use crate::service::{billing_check, retention};
+use crate::service::{billing_check, provider_leftovers, retention};
 use crate::state::AppState;
 
 /// How often a server looks for due tasks.
@@ -77,8 +78,33 @@ async fn check_billing(state: AppState) -> Result<String, DomainError> {
     ))
 }
 
+/// Deleting, at the phone provider, the records of calls and texts that deleted clinics left
+/// behind (see `provider_leftovers`), every ten minutes for up to twenty; nothing to do without
+/// a provider account.
+pub const PROVIDER_LEFTOVERS: Task = Task {
+    name: "provider_leftovers",
+    every: chrono::Duration::minutes(10),
+    lease: chrono::Duration::minutes(30),
+    run: |state| Box::pin(forget_leftovers(state)),
+};
+
+/// How long one run of [`PROVIDER_LEFTOVERS`] keeps asking the provider.
+const LEFTOVERS_BUDGET: Duration = Duration::from_secs(20 * 60);
+
+async fn forget_leftovers(state: AppState) -> Result<String, DomainError> {
+    let Some(records) = state.provider_records.clone() else {
+        return Ok("no provider account is configured".to_owned());
+    };
+    let run = provider_leftovers::forget(&state.db, &state.clock, records, LEFTOVERS_BUDGET);
+    let forgotten = run.await?;
+    Ok(format!(
+        "{} records deleted at the provider, {} attempts failed",
+        forgotten.deleted, forgotten.failed
+    ))
+}
+
 /// The tasks every server runs.
-pub const TASKS: [Task; 2] = [RETENTION, BILLING_CHECK];
+pub const TASKS: [Task; 3] = [RETENTION, BILLING_CHECK, PROVIDER_LEFTOVERS];
 
 /// A server's scheduler: its name (for the lease) and its tasks.
 pub struct Scheduler {

@@ -3,11 +3,20 @@
 //! cancelled with Stripe, no tenant table keeps a row of the clinic, sealed values no longer open
 //! with any key the deployment holds, the members who belonged nowhere else are gone and their
 //! sessions with them, the deployment's record remains, and another clinic's data and audit
-//! chain are untouched. A member deletes their own account (never a clinic's last owner).
+//! chain are untouched; Twilio's records of its calls and texts are deleted there after it is
+//! gone. A member deletes their own account (never a clinic's last owner).
 
+use std::sync::Arc;
+
+use crate::common::TWILIO_AUTH_TOKEN;
 use crate::common::app::{OWNER_EMAIL, TestApp};
 use crate::common::graphql::{error_code, join};
-use ringback_api::config::DatabaseKind;
+use chrono::Duration;
+use ringback_api::config::{DatabaseKind, SecretString};
+use ringback_api::fakes::twilio::ACCOUNT_SID;
+use ringback_api::integrations::records::ProviderRecords;
+use ringback_api::integrations::twilio::{TwilioAccount, TwilioClient};
+use ringback_api::service::provider_leftovers::{self, Forgotten};
 use ringback_shared::seal::DataKey;
 use serde_json::json;
 use uuid::Uuid;
@@ -289,7 +298,94 @@ async fn a_member_deletes_their_own_account(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// Twilio's records of a deleted clinic's calls and texts, and those an erasure's unfinished job
+/// still names, outlive the clinic as ids only (`provider_leftovers`) until the scheduler's task
+/// has them deleted at Twilio; a refused attempt waits, and is tried again once due.
+async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
+    const CALLER: &str = "+447700900123";
+    const ERASED: &str = "+447700900456";
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let name = app.keep_numbers().await;
+    app.forward_to_a_line().await;
+    let worker = app.worker("leaving");
+    app.ring_unanswered("CAgone01", CALLER).await;
+    app.ring_unanswered("CAgone02", ERASED).await;
+    app.drain(&worker).await;
+    let erased = app
+        .owner
+        .run(
+            "mutation { eraseCaller(number: \"07700 900456\") { providerRecordsQueued } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        erased["data"]["eraseCaller"]["providerRecordsQueued"], 2,
+        "{erased}"
+    );
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    let held = |number| fake.held_records_of(number).len();
+    assert_eq!(
+        (held(CALLER), held(ERASED)),
+        (3, 3),
+        "call, leg, text-back each"
+    );
+
+    let deleted = app
+        .owner
+        .run(
+            "mutation($name: String!, $password: String!) { \
+             deleteClinic(confirmName: $name, password: $password) { providerRecordsToDelete } }",
+            json!({ "name": name, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        deleted["data"]["deleteClinic"]["providerRecordsToDelete"], 4,
+        "the caller's call and text-back, and what the erasure's job named: {deleted}"
+    );
+    let left = "SELECT attempts || ':' || count(*) || ':' || max(last_error) AS row \
+                FROM provider_leftovers GROUP BY attempts";
+    let records_at = |api_url: &str, token: &str| -> Arc<dyn ProviderRecords> {
+        let account = TwilioAccount {
+            api_url: api_url.to_owned(),
+            account_sid: ACCOUNT_SID.to_owned(),
+            auth_token: SecretString::new(token),
+        };
+        Arc::new(TwilioClient::new(account, std::time::Duration::from_secs(5)).expect("client"))
+    };
+    let budget = std::time::Duration::from_secs(60);
+    let (db, clock) = (&app.state.db, &app.state.clock);
+
+    let refused = records_at(fake.api_url(), "a token Twilio does not know");
+    let tried = provider_leftovers::forget(db, clock, refused, budget).await;
+    assert_eq!(tried.expect("run").failed, 4);
+    assert_eq!(
+        app.db.query_strings(left, &["row"]).await.concat(),
+        ["1:4:the provider refused the request (HTTP 401, error 20003)"],
+        "every record waits for its next attempt, with the reason"
+    );
+    assert_eq!((held(CALLER), held(ERASED)), (3, 3));
+
+    let twilio = || records_at(fake.api_url(), TWILIO_AUTH_TOKEN);
+    let early = provider_leftovers::forget(db, clock, twilio(), budget).await;
+    assert_eq!(
+        early.expect("run"),
+        Forgotten::default(),
+        "nothing is due yet"
+    );
+    clock.advance(Duration::minutes(6));
+    let due = provider_leftovers::forget(db, clock, twilio(), budget).await;
+    assert_eq!(due.expect("run").deleted, 4);
+    assert_eq!(
+        (held(CALLER), held(ERASED)),
+        (0, 0),
+        "Twilio holds nothing more"
+    );
+    assert_eq!(app.db.query_strings(left, &["row"]).await.len(), 0);
+    app.db.finish().await;
+}
+
 on_both_databases!(
+    a_deleted_clinics_records_are_deleted_at_twilio,
     a_deleted_clinic_leaves_only_its_record,
     a_member_deletes_their_own_account
 );

@@ -5,7 +5,9 @@
 //! extra one from a second paid Checkout too: [`cancel_subscriptions`], outside any transaction,
 //! so a slow Stripe holds no lock). Then [`delete_clinic`] destroys the clinic's data key, so every
 //! value sealed under it (numbers, message texts, the forwarding line) can no longer be opened
-//! with any key the deployment holds, deletes every row of every tenant table (rows gone, not
+//! with any key the deployment holds, leaves the ids of Twilio's records of its calls and texts
+//! to be deleted there ([`provider_leftovers::leave_behind`]), deletes every row of every tenant
+//! table (rows gone, not
 //! flagged) and the clinic itself (its audit log with it, by the foreign key); one
 //! deployment-level record remains in
 //! `clinic_deletions`: the clinic's id, when, and how many rows of each table went. After the commit
@@ -43,7 +45,7 @@ use crate::auth::password;
 use crate::auth::rate_limit::RateLimits;
 use crate::doors;
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{account, clinic as clinic_settings, team};
+use crate::service::{account, clinic as clinic_settings, provider_leftovers, team};
 
 /// Who asks to leave, and how they prove it.
 pub struct Proof<'a> {
@@ -62,6 +64,8 @@ pub struct DeletedClinic {
     pub former_members: Vec<Uuid>,
     /// Whether any running subscription was cancelled with Stripe.
     pub subscription_cancelled: bool,
+    /// Twilio's records of the clinic's calls and texts, left to be deleted there.
+    pub provider_records_left: u64,
 }
 
 /// The answer to a request that needs the password.
@@ -143,6 +147,7 @@ pub async fn delete_clinic(
         .into_iter()
         .map(|row| row.user_id)
         .collect();
+    let provider_records_left = provider_leftovers::leave_behind(txn).await?;
     let rows = delete_tenant_rows(txn).await?;
     clinic::Entity::delete_by_id(txn.clinic_id())
         .exec(txn.conn())
@@ -160,6 +165,7 @@ pub async fn delete_clinic(
         rows,
         former_members,
         subscription_cancelled,
+        provider_records_left,
     })
 }
 

@@ -40,6 +40,7 @@ pub mod opt_outs;
 pub mod password_resets;
 pub mod phone_lines;
 pub mod processed_webhooks;
+pub mod provider_leftovers;
 pub mod restrictions;
 pub mod retention;
 pub mod sealed_numbers;

@@ -1,0 +1,244 @@
+//! What a deleted clinic leaves at the phone provider, and its deletion there. Twilio keeps its
+//! own log of every call and text (with the caller's number and a text's words); a living
+//! clinic's erasures and purges delete those records through its outbox
+//! ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords)), but a deleted clinic's jobs go
+//! with it. So [`leave_behind`], in the deletion's transaction, copies the provider's ids of every
+//! call and text the clinic holds (and of those its unfinished deletion jobs still name) into the
+//! deployment-level `provider_leftovers`, which holds nothing but those ids; [`forget`], run by
+//! the scheduler, deletes them at the provider, a row going once the provider confirms the record
+//! is gone (or never existed). A failed attempt waits longer each time (from five minutes to a
+//! day); after [`MAX_ATTEMPTS`] a row stays, with its last error, for the operator.
+//!
+//! Cost: the deletion copies with two `INSERT … SELECT`s on the clinic's leading indexes (no row
+//! reaches the server); [`forget`] reads due rows a page at a time by their due-time index and
+//! makes a request or two per record, [`CONCURRENT`] at once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ringback_core::clock::Clock;
+use ringback_core::error::DomainError;
+use ringback_core::outbox::{CLAIMED, DEAD, PENDING};
+use ringback_core::tenant::TenantTxn;
+use ringback_entity::{call, job_outbox, message, provider_leftover};
+use ringback_providers::records::ProviderRecords;
+use ringback_providers::twilio::PROVIDER_NAME;
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set,
+};
+use tokio::sync::Semaphore;
+
+use crate::jobs::{ForgetProviderRecords, Job};
+
+/// A call in the provider's log.
+pub const CALL: &str = "call";
+/// A text in the provider's log.
+pub const MESSAGE: &str = "message";
+/// Attempts before a record is left to the operator.
+pub const MAX_ATTEMPTS: i32 = 12;
+/// Records deleted at the provider side by side.
+pub const CONCURRENT: usize = 4;
+/// Due records read at once.
+const PAGE: u64 = 100;
+
+/// Copies, in the deletion transaction `txn`, the provider's ids of every call and text of the
+/// clinic, and of the records its unfinished deletion jobs name, into `provider_leftovers`; how
+/// many rows were added.
+pub async fn leave_behind(txn: &TenantTxn) -> Result<u64, DomainError> {
+    let now = txn.now();
+    let calls = txn
+        .find::<call::Entity>()
+        .select_only()
+        .expr(Expr::val(CALL))
+        .column(call::Column::ExternalId)
+        .filter(call::Column::Provider.eq(PROVIDER_NAME));
+    let texts = txn
+        .find::<message::Entity>()
+        .select_only()
+        .expr(Expr::val(MESSAGE))
+        .column(message::Column::ProviderMessageId)
+        .filter(message::Column::ProviderMessageId.is_not_null());
+    let mut added = copy(txn, calls.into_query(), now).await?;
+    added += copy(txn, texts.into_query(), now).await?;
+    added += carry_unfinished_jobs(txn, now).await?;
+    Ok(added)
+}
+
+/// Inserts the `(kind, sid)` rows `select` gives as leftovers due `now`, keeping any already
+/// there.
+async fn copy(
+    txn: &TenantTxn,
+    mut select: sea_orm::sea_query::SelectStatement,
+    now: DateTime<Utc>,
+) -> Result<u64, DomainError> {
+    select
+        .expr(Expr::val(PROVIDER_NAME))
+        .expr(Expr::val(0))
+        .expr(Expr::val(now))
+        .expr(Expr::val(now));
+    let insert = Query::insert()
+        .into_table(provider_leftover::Entity)
+        .columns([
+            provider_leftover::Column::Kind,
+            provider_leftover::Column::Sid,
+            provider_leftover::Column::Provider,
+            provider_leftover::Column::Attempts,
+            provider_leftover::Column::NextAttemptAt,
+            provider_leftover::Column::CreatedAt,
+        ])
+        .select_from(select)
+        .map_err(|error| DomainError::Internal(error.to_string()))?
+        .on_conflict(keep_existing())
+        .to_owned();
+    Ok(txn.conn().execute(&insert).await?.rows_affected())
+}
+
+/// A leftover already waiting stays as it is (with its attempts).
+fn keep_existing() -> OnConflict {
+    OnConflict::columns([
+        provider_leftover::Column::Provider,
+        provider_leftover::Column::Kind,
+        provider_leftover::Column::Sid,
+    ])
+    .do_nothing()
+    .to_owned()
+}
+
+/// The records the clinic's deletion jobs that have not finished (waiting, running, given up)
+/// still name, as leftovers.
+async fn carry_unfinished_jobs(txn: &TenantTxn, now: DateTime<Utc>) -> Result<u64, DomainError> {
+    let unfinished = txn
+        .find::<job_outbox::Entity>()
+        .filter(job_outbox::Column::Kind.eq(ForgetProviderRecords::NAME))
+        .filter(job_outbox::Column::Status.is_in([PENDING, CLAIMED, DEAD]))
+        .all(txn.conn())
+        .await?;
+    let mut added = 0;
+    for row in &unfinished {
+        let job = ForgetProviderRecords::from_row(row)?;
+        let named = job
+            .calls
+            .into_iter()
+            .map(|sid| (CALL, sid))
+            .chain(job.messages.into_iter().map(|sid| (MESSAGE, sid)));
+        for (kind, sid) in named {
+            let row = provider_leftover::ActiveModel {
+                provider: Set(PROVIDER_NAME.to_owned()),
+                kind: Set(kind.to_owned()),
+                sid: Set(sid),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                last_error: Set(None),
+                created_at: Set(now),
+            };
+            let inserted = provider_leftover::Entity::insert(row)
+                .on_conflict(keep_existing())
+                .exec_without_returning(txn.conn())
+                .await?;
+            added += inserted;
+        }
+    }
+    Ok(added)
+}
+
+/// What one run of [`forget`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Records the provider confirmed gone.
+    pub deleted: u64,
+    /// Attempts that failed (each record waits longer for its next).
+    pub failed: u64,
+}
+
+/// Deletes due leftovers at the provider through `records`, a page at a time, until none is due
+/// or `budget` has passed.
+pub async fn forget(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    records: Arc<dyn ProviderRecords>,
+    budget: Duration,
+) -> Result<Forgotten, DomainError> {
+    let started = Instant::now();
+    let mut forgotten = Forgotten::default();
+    while started.elapsed() < budget {
+        let due: Vec<provider_leftover::Model> = provider_leftover::Entity::find()
+            .filter(provider_leftover::Column::NextAttemptAt.lte(clock.now()))
+            .filter(provider_leftover::Column::Attempts.lt(MAX_ATTEMPTS))
+            .order_by_asc(provider_leftover::Column::NextAttemptAt)
+            .limit(PAGE)
+            .all(db)
+            .await?;
+        if due.is_empty() {
+            break;
+        }
+        for (row, outcome) in attempt_all(&records, due).await {
+            match outcome {
+                Ok(()) => {
+                    provider_leftover::Entity::delete_by_id((row.provider, row.kind, row.sid))
+                        .exec(db)
+                        .await?;
+                    forgotten.deleted += 1;
+                }
+                Err(error) => {
+                    postpone(db, clock.now(), row, error).await?;
+                    forgotten.failed += 1;
+                }
+            }
+        }
+    }
+    Ok(forgotten)
+}
+
+/// Asks the provider to delete each of `rows`, [`CONCURRENT`] at once; each row with how it went
+/// (the error in words: statuses and codes only).
+async fn attempt_all(
+    records: &Arc<dyn ProviderRecords>,
+    rows: Vec<provider_leftover::Model>,
+) -> Vec<(provider_leftover::Model, Result<(), String>)> {
+    let permits = Arc::new(Semaphore::new(CONCURRENT));
+    let mut running = tokio::task::JoinSet::new();
+    for row in rows {
+        let (records, permits) = (records.clone(), permits.clone());
+        running.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let outcome = match row.kind.as_str() {
+                CALL => records.forget_call(&row.sid).await,
+                _ => records.forget_message(&row.sid).await,
+            };
+            (row, outcome.map_err(|error| error.to_string()))
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = running.join_next().await {
+        match joined {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) => tracing::error!(%error, "a provider deletion task failed"),
+        }
+    }
+    outcomes
+}
+
+/// Records a failed attempt on `row`: its next comes after five minutes, doubled with each
+/// attempt, at most a day.
+async fn postpone(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    row: provider_leftover::Model,
+    error: String,
+) -> Result<(), DomainError> {
+    let attempts = row.attempts + 1;
+    let wait = chrono::Duration::minutes(5 << attempts.clamp(1, 9).saturating_sub(1))
+        .min(chrono::Duration::days(1));
+    if attempts >= MAX_ATTEMPTS {
+        tracing::warn!(kind = %row.kind, %error, "a provider record could not be deleted; it stays in provider_leftovers for the operator");
+    }
+    let mut model: provider_leftover::ActiveModel = row.into();
+    model.attempts = Set(attempts);
+    model.next_attempt_at = Set(now + wait);
+    model.last_error = Set(Some(error));
+    model.update(db).await?;
+    Ok(())
+}
