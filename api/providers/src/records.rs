@@ -28,9 +28,16 @@ pub fn is_record_id(sid: &str) -> bool {
 }
 
 impl ProviderError {
-    /// Whether the provider answered that the record does not exist (Twilio's 20404).
+    /// Whether the provider answered that the record does not exist (Twilio's 404 with its
+    /// code 20404: a 404 without it is a wrong address, not a missing record).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, ProviderError::Refused { status: 404, .. })
+        matches!(
+            self,
+            ProviderError::Refused {
+                status: 404,
+                code: Some(20404)
+            }
+        )
     }
 }
 

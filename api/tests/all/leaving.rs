@@ -16,6 +16,7 @@ use ringback_api::config::{DatabaseKind, SecretString};
 use ringback_api::fakes::twilio::ACCOUNT_SID;
 use ringback_api::integrations::records::ProviderRecords;
 use ringback_api::integrations::twilio::{TwilioAccount, TwilioClient};
+use ringback_api::jobs::scheduler::PROVIDER_LEFTOVERS;
 use ringback_api::service::provider_leftovers::{self, Forgotten};
 use ringback_shared::seal::DataKey;
 use serde_json::json;
@@ -373,8 +374,11 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
         "nothing is due yet"
     );
     clock.advance(Duration::minutes(6));
-    let due = provider_leftovers::forget(db, clock, twilio(), budget).await;
-    assert_eq!(due.expect("run").deleted, 4);
+    let task = (PROVIDER_LEFTOVERS.run)(app.state.clone()).await;
+    assert_eq!(
+        task.expect("the scheduler's task runs"),
+        "4 records deleted at the provider, 0 attempts failed"
+    );
     assert_eq!(
         (held(CALLER), held(ERASED)),
         (0, 0),

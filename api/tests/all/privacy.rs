@@ -9,10 +9,12 @@
 //! replies, assignment, closing and dead-letter retries are audited with who did them. An erasure
 //! reaches Twilio: its records of the caller's calls (forwarded legs too) and texts are deleted.
 
-use crate::common::app::{CLINIC_NUMBER, TestApp};
+use crate::common::app::{CLINIC_NUMBER, TestApp, quick_retries, worker_for};
 use crate::common::graphql::error_code;
 use chrono::Duration;
 use ringback_api::config::DatabaseKind;
+use ringback_api::jobs::worker::WorkerSettings;
+use ringback_api::service::provider_leftovers;
 use serde_json::{Value, json};
 
 const CALLER: &str = "07700 900123";
@@ -32,6 +34,8 @@ const ERASE: &str = "mutation($number: String!) { eraseCaller(number: $number) {
     appointmentsUnlinked conversationsDeleted messagesDeleted textsDeleted keptOptOut summary } }";
 const ERASE_COUNTS: &str = "mutation($number: String!) { eraseCaller(number: $number) { \
     messagesDeleted messagesUnlinked notificationsDeleted } }";
+const ERASE_RECORDS: &str = "mutation($number: String!) { eraseCaller(number: $number) { \
+    providerRecordsQueued summary } }";
 const RESTRICT: &str = "mutation($number: String!, $restricted: Boolean!) { \
     restrictCaller(number: $number, restricted: $restricted) }";
 const FIND: &str = "query($number: String!) { findCaller(number: $number) { callerKey } }";
@@ -708,11 +712,7 @@ async fn an_erasure_deletes_twilios_records_of_the_caller(kind: DatabaseKind) {
 
     let erased = app
         .owner
-        .run(
-            "mutation($number: String!) { eraseCaller(number: $number) { \
-             providerRecordsQueued summary } }",
-            json!({ "number": CALLER }),
-        )
+        .run(ERASE_RECORDS, json!({ "number": CALLER }))
         .await;
     let done = &erased["data"]["eraseCaller"];
     assert_eq!(done["providerRecordsQueued"], 3, "{erased}");
@@ -741,4 +741,82 @@ async fn an_erasure_deletes_twilios_records_of_the_caller(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
-on_both_databases!(an_erasure_deletes_twilios_records_of_the_caller);
+/// A restricted caller's texts are not kept, and Twilio's copy is deleted a minute after it
+/// arrived (after the webhook was answered).
+async fn a_restricted_callers_text_is_deleted_at_twilio(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let restricted = app
+        .owner
+        .run(RESTRICT, json!({ "number": CALLER, "restricted": true }))
+        .await;
+    assert!(restricted["errors"].is_null(), "{restricted}");
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    fake.receive_message("SMrestrict01", CALLER_E164, CLINIC_NUMBER, "Call me");
+    app.receive_text("SMrestrict01", CALLER_E164, "Call me")
+        .await;
+    let worker = app.worker("restricted");
+    assert_eq!(worker.run_once().await.expect("pass"), 0, "not due yet");
+    assert_eq!(fake.held_records_of(CALLER_E164), ["SMrestrict01"]);
+    app.state.clock.advance(Duration::minutes(2));
+    app.drain(&worker).await;
+    assert_eq!(fake.held_records_of(CALLER_E164), Vec::<String>::new());
+    app.db.finish().await;
+}
+
+/// A deletion at Twilio that keeps failing (an outage) gives its job up, and its records wait in
+/// `provider_leftovers` instead of being lost with the dead letter; they go once Twilio is back.
+async fn deletions_that_keep_failing_wait_in_the_leftovers(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    app.forward_to_a_line().await;
+    app.ring_unanswered("CAoutage01", CALLER_E164).await;
+    app.drain(&app.worker("texts")).await;
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    fake.fail_deletions(true);
+    let erased = app
+        .owner
+        .run(ERASE_RECORDS, json!({ "number": CALLER }))
+        .await;
+    assert_eq!(
+        erased["data"]["eraseCaller"]["providerRecordsQueued"], 2,
+        "{erased}"
+    );
+    let settings = WorkerSettings {
+        max_attempts: 2,
+        ..quick_retries()
+    };
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    app.drain(&worker_for(&app.state, fake, "outage", settings))
+        .await;
+    let jobs = app
+        .db
+        .query_strings(
+            "SELECT status FROM job_outbox WHERE kind = 'forget_provider_records'",
+            &["status"],
+        )
+        .await;
+    assert_eq!(jobs.concat(), ["dead"]);
+    let left = "SELECT kind FROM provider_leftovers ORDER BY kind";
+    assert_eq!(
+        app.db.query_strings(left, &["kind"]).await.concat(),
+        ["call", "message"]
+    );
+    assert_eq!(fake.held_records_of(CALLER_E164).len(), 3);
+
+    fake.fail_deletions(false);
+    let records = app
+        .state
+        .provider_records
+        .clone()
+        .expect("a Twilio account");
+    let budget = std::time::Duration::from_secs(60);
+    let forgotten = provider_leftovers::forget(&app.state.db, &app.state.clock, records, budget);
+    assert_eq!(forgotten.await.expect("run").deleted, 2);
+    assert_eq!(fake.held_records_of(CALLER_E164), Vec::<String>::new());
+    app.db.finish().await;
+}
+
+on_both_databases!(
+    an_erasure_deletes_twilios_records_of_the_caller,
+    a_restricted_callers_text_is_deleted_at_twilio,
+    deletions_that_keep_failing_wait_in_the_leftovers
+);

@@ -1,22 +1,34 @@
 //! [`ForgetProviderRecords`]: delete the phone provider's own records of calls and texts (Twilio
 //! keeps each call's and text's numbers, and a text's words, in its logs), so that what the
-//! clinic erased or let expire is gone at the provider too. Queued in the transaction that
-//! erases a caller or purges the rows ([`queue`]), at most [`RECORDS_PER_JOB`] records a job;
-//! a record already gone counts as deleted, so a retried job does no harm. Refusals that waiting
-//! cannot cure (the account's credentials) end the job as a dead letter an admin can retry.
+//! clinic erased, let expire or refused to process is gone at the provider too. Queued in the
+//! transaction that erases a caller, purges the rows or turns a restricted caller's text away
+//! ([`queue`]), at most [`RECORDS_PER_JOB`] records a job; a record already gone counts as
+//! deleted, so a retried job does no harm. An attempt stops before the worker's lease runs out
+//! and the next one starts again (what it deleted is then quickly found gone). Every failure may
+//! be cured by waiting or by the operator (the account's credentials), so it is retried; a job
+//! that gives up hands its records to the deployment's `provider_leftovers`, which keeps trying
+//! (see `service::provider_leftovers`), so no id is lost with a dead letter.
 
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{Job, NewJob, enqueue};
 use ringback_core::tenant::TenantTxn;
-use ringback_entity::job_outbox;
+use ringback_entity::{call, job_outbox, message};
 use ringback_providers::records::is_record_id;
-use ringback_providers::sms::ProviderError;
+use ringback_providers::twilio::PROVIDER_NAME;
+use sea_orm::sea_query::SimpleExpr;
+use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
+use crate::service::provider_leftovers;
 
-/// Records one job deletes at most (each a request or two to the provider).
-pub const RECORDS_PER_JOB: usize = 100;
+/// Records one job deletes at most (each a request or three to the provider).
+pub const RECORDS_PER_JOB: usize = 20;
+/// How long one attempt keeps asking the provider: well inside the worker's lease.
+const ATTEMPT_WITHIN: Duration = Duration::from_secs(60);
 
 /// Delete the provider's records of these calls (with the legs each started) and texts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,12 +47,44 @@ impl Job for ForgetProviderRecords {
     }
 }
 
-/// Queues the deletion of the provider's records of `calls` and `messages` in `txn` (ids that
-/// cannot name a record are left out), [`RECORDS_PER_JOB`] a job; how many records were queued.
+/// The provider's ids of the clinic's calls matching `condition` that came through Twilio.
+pub async fn call_ids(txn: &TenantTxn, condition: SimpleExpr) -> Result<Vec<String>, DomainError> {
+    Ok(txn
+        .find::<call::Entity>()
+        .select_only()
+        .column(call::Column::ExternalId)
+        .filter(condition)
+        .filter(call::Column::Provider.eq(PROVIDER_NAME))
+        .into_tuple()
+        .all(txn.conn())
+        .await?)
+}
+
+/// The provider's ids of the clinic's texts matching `condition`.
+pub async fn message_ids(
+    txn: &TenantTxn,
+    condition: SimpleExpr,
+) -> Result<Vec<String>, DomainError> {
+    let ids: Vec<Option<String>> = txn
+        .find::<message::Entity>()
+        .select_only()
+        .column(message::Column::ProviderMessageId)
+        .filter(condition)
+        .filter(message::Column::ProviderMessageId.is_not_null())
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    Ok(ids.into_iter().flatten().collect())
+}
+
+/// Queues, in `txn`, the deletion of the provider's records of `calls` and `messages` from
+/// `run_at` on (ids that cannot name a record are left out), [`RECORDS_PER_JOB`] a job; how
+/// many records were queued.
 pub async fn queue(
     txn: &TenantTxn,
     calls: Vec<String>,
     messages: Vec<String>,
+    run_at: DateTime<Utc>,
 ) -> Result<u64, DomainError> {
     let records: Vec<(String, bool)> = calls
         .into_iter()
@@ -63,7 +107,7 @@ pub async fn queue(
             job,
             sealed_number: None,
             body_sealed: None,
-            run_at: now,
+            run_at,
         };
         enqueue(txn, new, now).await?;
     }
@@ -82,18 +126,6 @@ impl ForgetProviderRecords {
     }
 }
 
-/// Whether a failed deletion may work later: everything but a refusal of the account's
-/// credentials (a record in use, a busy or unreachable provider).
-fn may_work_later(error: &ProviderError) -> bool {
-    !matches!(
-        error,
-        ProviderError::Refused {
-            status: 401 | 403,
-            ..
-        }
-    )
-}
-
 impl Runnable for ForgetProviderRecords {
     type Ready = ();
 
@@ -108,20 +140,24 @@ impl Runnable for ForgetProviderRecords {
 
     async fn perform(&self, _ready: (), _row: &job_outbox::Model, context: &JobContext) -> Attempt {
         let Some(records) = &context.backend.provider_records else {
-            return Attempt::Failed {
-                error: "no provider account is configured".to_owned(),
-                retryable: true,
-                in_doubt_since: None,
-            };
+            return retry_later("no provider account is configured".to_owned());
         };
-        for sid in &self.calls {
-            if let Err(error) = records.forget_call(sid).await {
-                return failed(&error);
+        let started = Instant::now();
+        let calls = self.calls.iter().map(|sid| (sid, true));
+        let named = calls.chain(self.messages.iter().map(|sid| (sid, false)));
+        for (sid, is_call) in named {
+            if started.elapsed() > ATTEMPT_WITHIN {
+                return retry_later(
+                    "the provider was slow; the rest waits for the next attempt".to_owned(),
+                );
             }
-        }
-        for sid in &self.messages {
-            if let Err(error) = records.forget_message(sid).await {
-                return failed(&error);
+            let deleted = if is_call {
+                records.forget_call(sid).await
+            } else {
+                records.forget_message(sid).await
+            };
+            if let Err(error) = deleted {
+                return retry_later(error.to_string());
             }
         }
         Attempt::Done(Receipt {
@@ -133,42 +169,27 @@ impl Runnable for ForgetProviderRecords {
 
     async fn given_up(
         &self,
-        _txn: &TenantTxn,
+        txn: &TenantTxn,
         row: &job_outbox::Model,
         status: &str,
         _context: &JobContext,
     ) -> Result<(), DomainError> {
+        let handed = provider_leftovers::adopt(txn.conn(), self, txn.now()).await?;
         tracing::warn!(
             job = %row.id,
-            calls = self.calls.len(),
-            texts = self.messages.len(),
+            handed,
             status,
-            "deleting the provider's records of calls and texts was given up; they stay at the provider until the job is retried"
+            "a job deleting the provider's records of calls and texts gave up; provider_leftovers keeps trying"
         );
         Ok(())
     }
 }
 
-/// A deletion the provider did not do.
-fn failed(error: &ProviderError) -> Attempt {
+/// An attempt that did not finish; the next one starts again.
+fn retry_later(error: String) -> Attempt {
     Attempt::Failed {
-        error: error.to_string(),
-        retryable: may_work_later(error),
+        error,
+        retryable: true,
         in_doubt_since: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_credential_refusals_end_the_job() {
-        let refused = |status| ProviderError::Refused { status, code: None };
-        assert!(!may_work_later(&refused(401)));
-        assert!(!may_work_later(&refused(403)));
-        assert!(may_work_later(&refused(409)));
-        assert!(may_work_later(&ProviderError::Unavailable { status: 503 }));
-        assert!(may_work_later(&ProviderError::NoAnswer("timed out")));
     }
 }

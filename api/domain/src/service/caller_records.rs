@@ -28,7 +28,6 @@ use ringback_entity::{
     appointment, attribution, call, conversation, job_outbox, message, notification,
     worklist_dismissal,
 };
-use ringback_providers::twilio::PROVIDER_NAME;
 use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key};
 use ringback_shared::metrics::local_day;
 use sea_orm::sea_query::Expr;
@@ -314,7 +313,7 @@ pub async fn erase(
     metrics::settle_before(txn, local_day(txn.now(), zone) + chrono::Duration::days(1)).await?;
     let stand_in = anonymous_key(Uuid::new_v4());
     let (calls, texts) = held_by_the_provider(txn, &keys).await?;
-    let provider_records = forget_provider_records::queue(txn, calls, texts).await?;
+    let provider_records = forget_provider_records::queue(txn, calls, texts, txn.now()).await?;
     let mut erasure = Erasure {
         provider_records,
         calls_unlinked: unlink_calls(txn, &keys, &stand_in).await?,
@@ -383,25 +382,12 @@ async fn held_by_the_provider(
     txn: &TenantTxn,
     keys: &[String],
 ) -> Result<(Vec<String>, Vec<String>), DomainError> {
-    let calls = txn
-        .find::<call::Entity>()
-        .select_only()
-        .column(call::Column::ExternalId)
-        .filter(call::Column::CallerKey.is_in(keys.iter().cloned()))
-        .filter(call::Column::Provider.eq(PROVIDER_NAME))
-        .into_tuple()
-        .all(txn.conn())
-        .await?;
-    let texts: Vec<Option<String>> = txn
-        .find::<message::Entity>()
-        .select_only()
-        .column(message::Column::ProviderMessageId)
-        .filter(message::Column::CallerKey.is_in(keys.iter().cloned()))
-        .filter(message::Column::ProviderMessageId.is_not_null())
-        .into_tuple()
-        .all(txn.conn())
-        .await?;
-    Ok((calls, texts.into_iter().flatten().collect()))
+    let calls = call::Column::CallerKey.is_in(keys.iter().cloned());
+    let texts = message::Column::CallerKey.is_in(keys.iter().cloned());
+    Ok((
+        forget_provider_records::call_ids(txn, calls).await?,
+        forget_provider_records::message_ids(txn, texts).await?,
+    ))
 }
 
 /// Moves the caller's calls to `stand_in`, dropping their tail, line type and sealed number.

@@ -10,6 +10,7 @@ use ringback_core::tenant::TenantTxn;
 use ringback_shared::keywords::{SmsKeyword, classify};
 use ringback_shared::sms::with_automated_marker;
 
+use crate::jobs::forget_provider_records;
 use crate::service::callers::{CallerKeyer, KeyedCaller};
 use crate::service::messages::{self, NewMessage, Party};
 use crate::service::{ai_agent, clinic, keys, opt_outs, restrictions};
@@ -51,8 +52,12 @@ pub async fn receive(
         other => other,
     };
     // A restricted caller's keywords still work (STOP is honoured and answered), but nothing they
-    // write is kept and no conversation is opened.
-    if !restrictions::is_restricted(txn, &caller.keys()).await? {
+    // write is kept and no conversation is opened; Twilio's copy is deleted a minute later.
+    if restrictions::is_restricted(txn, &caller.keys()).await? {
+        let texts = vec![sms.provider_id.to_owned()];
+        let after_the_answer = txn.now() + chrono::Duration::minutes(1);
+        forget_provider_records::queue(txn, Vec::new(), texts, after_the_answer).await?;
+    } else {
         record_text(txn, secrets, (&clinic, &caller), &sms, keyword.is_some()).await?;
     }
     let answer = match keyword {

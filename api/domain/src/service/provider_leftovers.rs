@@ -4,14 +4,16 @@
 //! ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords)), but a deleted clinic's jobs go
 //! with it. So [`leave_behind`], in the deletion's transaction, copies the provider's ids of every
 //! call and text the clinic holds (and of those its unfinished deletion jobs still name) into the
-//! deployment-level `provider_leftovers`, which holds nothing but those ids; [`forget`], run by
-//! the scheduler, deletes them at the provider, a row going once the provider confirms the record
-//! is gone (or never existed). A failed attempt waits longer each time (from five minutes to a
-//! day); after [`MAX_ATTEMPTS`] a row stays, with its last error, for the operator.
+//! deployment-level `provider_leftovers`, which holds nothing but those ids (a living clinic's
+//! deletion job that gives up hands its ids over the same way: [`adopt`]); [`forget`], run by the
+//! scheduler, deletes them at the provider, a row going once the provider confirms the record is
+//! gone (or never existed). A failed attempt waits longer each time, from five minutes up to a
+//! day, and the row stays until it succeeds (its last error kept; logged from the
+//! [`WARN_AFTER_ATTEMPTS`]th).
 //!
 //! Cost: the deletion copies with two `INSERT … SELECT`s on the clinic's leading indexes (no row
 //! reaches the server); [`forget`] reads due rows a page at a time by their due-time index and
-//! makes a request or two per record, [`CONCURRENT`] at once.
+//! makes a request or three per record, [`CONCURRENT`] at once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,11 +24,11 @@ use ringback_core::error::DomainError;
 use ringback_core::outbox::{CLAIMED, DEAD, PENDING};
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{call, job_outbox, message, provider_leftover};
-use ringback_providers::records::ProviderRecords;
+use ringback_providers::records::{ProviderRecords, is_record_id};
 use ringback_providers::twilio::PROVIDER_NAME;
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, Set,
 };
 use tokio::sync::Semaphore;
@@ -37,12 +39,15 @@ use crate::jobs::{ForgetProviderRecords, Job};
 pub const CALL: &str = "call";
 /// A text in the provider's log.
 pub const MESSAGE: &str = "message";
-/// Attempts before a record is left to the operator.
-pub const MAX_ATTEMPTS: i32 = 12;
+/// Failed attempts after which each further failure is logged for the operator.
+pub const WARN_AFTER_ATTEMPTS: i32 = 12;
 /// Records deleted at the provider side by side.
 pub const CONCURRENT: usize = 4;
-/// Due records read at once.
-const PAGE: u64 = 100;
+/// Due records read at once (a page takes at most a few minutes even when every request times
+/// out, well inside the task's lease).
+const PAGE: u64 = 20;
+/// The longest id a leftover holds (Twilio's are 34 characters).
+const LONGEST_SID: i32 = 64;
 
 /// Copies, in the deletion transaction `txn`, the provider's ids of every call and text of the
 /// clinic, and of the records its unfinished deletion jobs name, into `provider_leftovers`; how
@@ -54,13 +59,21 @@ pub async fn leave_behind(txn: &TenantTxn) -> Result<u64, DomainError> {
         .select_only()
         .expr(Expr::val(CALL))
         .column(call::Column::ExternalId)
-        .filter(call::Column::Provider.eq(PROVIDER_NAME));
+        .filter(call::Column::Provider.eq(PROVIDER_NAME))
+        .filter(
+            Expr::expr(Func::cust("length").arg(Expr::col(call::Column::ExternalId)))
+                .lte(LONGEST_SID),
+        );
     let texts = txn
         .find::<message::Entity>()
         .select_only()
         .expr(Expr::val(MESSAGE))
         .column(message::Column::ProviderMessageId)
-        .filter(message::Column::ProviderMessageId.is_not_null());
+        .filter(message::Column::ProviderMessageId.is_not_null())
+        .filter(
+            Expr::expr(Func::cust("length").arg(Expr::col(message::Column::ProviderMessageId)))
+                .lte(LONGEST_SID),
+        );
     let mut added = copy(txn, calls.into_query(), now).await?;
     added += copy(txn, texts.into_query(), now).await?;
     added += carry_unfinished_jobs(txn, now).await?;
@@ -108,7 +121,7 @@ fn keep_existing() -> OnConflict {
 }
 
 /// The records the clinic's deletion jobs that have not finished (waiting, running, given up)
-/// still name, as leftovers.
+/// still name, as leftovers (a job whose payload cannot be read is logged and skipped).
 async fn carry_unfinished_jobs(txn: &TenantTxn, now: DateTime<Utc>) -> Result<u64, DomainError> {
     let unfinished = txn
         .find::<job_outbox::Entity>()
@@ -118,30 +131,44 @@ async fn carry_unfinished_jobs(txn: &TenantTxn, now: DateTime<Utc>) -> Result<u6
         .await?;
     let mut added = 0;
     for row in &unfinished {
-        let job = ForgetProviderRecords::from_row(row)?;
-        let named = job
-            .calls
-            .into_iter()
-            .map(|sid| (CALL, sid))
-            .chain(job.messages.into_iter().map(|sid| (MESSAGE, sid)));
-        for (kind, sid) in named {
-            let row = provider_leftover::ActiveModel {
-                provider: Set(PROVIDER_NAME.to_owned()),
-                kind: Set(kind.to_owned()),
-                sid: Set(sid),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                last_error: Set(None),
-                created_at: Set(now),
-            };
-            let inserted = provider_leftover::Entity::insert(row)
-                .on_conflict(keep_existing())
-                .exec_without_returning(txn.conn())
-                .await?;
-            added += inserted;
+        match ForgetProviderRecords::from_row(row) {
+            Ok(job) => added += adopt(txn.conn(), &job, now).await?,
+            Err(error) => {
+                tracing::error!(%error, "a deletion job's records cannot be carried over")
+            }
         }
     }
     Ok(added)
+}
+
+/// Makes the records `job` names leftovers due `now` (through `conn`, in the caller's
+/// transaction), keeping any already waiting; how many were added.
+pub async fn adopt<C: ConnectionTrait>(
+    conn: &C,
+    job: &ForgetProviderRecords,
+    now: DateTime<Utc>,
+) -> Result<u64, DomainError> {
+    let calls = job.calls.iter().map(|sid| (CALL, sid));
+    let named = calls.chain(job.messages.iter().map(|sid| (MESSAGE, sid)));
+    let rows: Vec<provider_leftover::ActiveModel> = named
+        .filter(|(_, sid)| is_record_id(sid))
+        .map(|(kind, sid)| provider_leftover::ActiveModel {
+            provider: Set(PROVIDER_NAME.to_owned()),
+            kind: Set(kind.to_owned()),
+            sid: Set(sid.clone()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            last_error: Set(None),
+            created_at: Set(now),
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    Ok(provider_leftover::Entity::insert_many(rows)
+        .on_conflict(keep_existing())
+        .exec_without_returning(conn)
+        .await?)
 }
 
 /// What one run of [`forget`] did.
@@ -166,7 +193,6 @@ pub async fn forget(
     while started.elapsed() < budget {
         let due: Vec<provider_leftover::Model> = provider_leftover::Entity::find()
             .filter(provider_leftover::Column::NextAttemptAt.lte(clock.now()))
-            .filter(provider_leftover::Column::Attempts.lt(MAX_ATTEMPTS))
             .order_by_asc(provider_leftover::Column::NextAttemptAt)
             .limit(PAGE)
             .all(db)
@@ -174,7 +200,12 @@ pub async fn forget(
         if due.is_empty() {
             break;
         }
-        for (row, outcome) in attempt_all(&records, due).await {
+        let page = due.len();
+        let outcomes = attempt_all(&records, due).await;
+        // A request that panicked leaves its row as it was: this run stops rather than read it
+        // again and again.
+        let stalled = outcomes.len() < page;
+        for (row, outcome) in outcomes {
             match outcome {
                 Ok(()) => {
                     provider_leftover::Entity::delete_by_id((row.provider, row.kind, row.sid))
@@ -187,6 +218,9 @@ pub async fn forget(
                     forgotten.failed += 1;
                 }
             }
+        }
+        if stalled {
+            break;
         }
     }
     Ok(forgotten)
@@ -222,23 +256,33 @@ async fn attempt_all(
 }
 
 /// Records a failed attempt on `row`: its next comes after five minutes, doubled with each
-/// attempt, at most a day.
+/// attempt, at most a day. A row another server deleted meanwhile stays deleted.
 async fn postpone(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     row: provider_leftover::Model,
     error: String,
 ) -> Result<(), DomainError> {
-    let attempts = row.attempts + 1;
-    let wait = chrono::Duration::minutes(5 << attempts.clamp(1, 9).saturating_sub(1))
-        .min(chrono::Duration::days(1));
-    if attempts >= MAX_ATTEMPTS {
-        tracing::warn!(kind = %row.kind, %error, "a provider record could not be deleted; it stays in provider_leftovers for the operator");
+    let attempts = row.attempts.saturating_add(1);
+    let wait =
+        chrono::Duration::minutes(5 << (attempts.clamp(1, 10) - 1)).min(chrono::Duration::days(1));
+    if attempts >= WARN_AFTER_ATTEMPTS {
+        tracing::warn!(kind = %row.kind, attempts, %error, "a provider record still cannot be deleted; it is tried again daily");
     }
-    let mut model: provider_leftover::ActiveModel = row.into();
-    model.attempts = Set(attempts);
-    model.next_attempt_at = Set(now + wait);
-    model.last_error = Set(Some(error));
-    model.update(db).await?;
+    provider_leftover::Entity::update_many()
+        .col_expr(provider_leftover::Column::Attempts, Expr::value(attempts))
+        .col_expr(
+            provider_leftover::Column::NextAttemptAt,
+            Expr::value(now + wait),
+        )
+        .col_expr(
+            provider_leftover::Column::LastError,
+            Expr::value(Some(error)),
+        )
+        .filter(provider_leftover::Column::Provider.eq(row.provider))
+        .filter(provider_leftover::Column::Kind.eq(row.kind))
+        .filter(provider_leftover::Column::Sid.eq(row.sid))
+        .exec(db)
+        .await?;
     Ok(())
 }

@@ -39,7 +39,6 @@ use ringback_entity::{
     notification, password_reset, processed_webhook, refresh_token, sign_up_request,
     worklist_dismissal,
 };
-use ringback_providers::twilio::PROVIDER_NAME;
 use ringback_shared::attribution::RecoveryTouchKind;
 use ringback_shared::caller_key::{ANONYMOUS_PREFIX, anonymous_key};
 use ringback_shared::metrics::{local_day, local_day_bounds_utc};
@@ -135,32 +134,16 @@ impl AtProvider {
     async fn queue(self, txn: &TenantTxn, batch: &SimpleExpr) -> Result<u64, DomainError> {
         let (calls, texts) = match self {
             Self::Nothing => return Ok(0),
-            Self::Calls => {
-                let ids = txn
-                    .find::<call::Entity>()
-                    .select_only()
-                    .column(call::Column::ExternalId)
-                    .filter(batch.clone())
-                    .filter(call::Column::Provider.eq(PROVIDER_NAME))
-                    .into_tuple()
-                    .all(txn.conn())
-                    .await?;
-                (ids, Vec::new())
-            }
-            Self::Texts => {
-                let ids: Vec<Option<String>> = txn
-                    .find::<message::Entity>()
-                    .select_only()
-                    .column(message::Column::ProviderMessageId)
-                    .filter(batch.clone())
-                    .filter(message::Column::ProviderMessageId.is_not_null())
-                    .into_tuple()
-                    .all(txn.conn())
-                    .await?;
-                (Vec::new(), ids.into_iter().flatten().collect())
-            }
+            Self::Calls => (
+                forget_provider_records::call_ids(txn, batch.clone()).await?,
+                Vec::new(),
+            ),
+            Self::Texts => (
+                Vec::new(),
+                forget_provider_records::message_ids(txn, batch.clone()).await?,
+            ),
         };
-        forget_provider_records::queue(txn, calls, texts).await
+        forget_provider_records::queue(txn, calls, texts, txn.now()).await
     }
 }
 

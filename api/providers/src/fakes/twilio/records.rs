@@ -4,7 +4,7 @@
 //! it was between. `GET …/Calls.json` lists the log (filtered by `ParentCallSid`), and
 //! `DELETE …/Calls/{Sid}.json` and `DELETE …/Messages/{Sid}.json` delete a record (404, Twilio's
 //! 20404, for one it does not hold); [`FakeTwilio::held_records_of`] shows what is still held
-//! about a number.
+//! about a number, and [`FakeTwilio::fail_deletions`] makes deletions fail as in an outage.
 
 use std::collections::HashSet;
 
@@ -26,6 +26,8 @@ pub(super) struct Records {
     calls: Mutex<Vec<LoggedCall>>,
     received: Mutex<Vec<FakeMessage>>,
     deleted: Mutex<HashSet<String>>,
+    /// Whether deletions answer HTTP 500, as in an outage.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl Records {
@@ -44,9 +46,25 @@ impl Records {
         lock(&self.deleted).contains(sid)
     }
 
-    /// Deletes record `sid` when `held` says the account holds it; whether it did.
-    fn delete(&self, sid: &str, held: bool) -> bool {
-        held && lock(&self.deleted).insert(sid.to_owned())
+    /// Deletes record `sid` when `held` says the account holds it: no content, or Twilio's 404,
+    /// or a 500 while deletions fail.
+    fn delete(&self, sid: &str, held: bool) -> Response {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return twilio_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                20500,
+                "Internal Server Error",
+            );
+        }
+        if held && lock(&self.deleted).insert(sid.to_owned()) {
+            StatusCode::NO_CONTENT.into_response()
+        } else {
+            twilio_error(
+                StatusCode::NOT_FOUND,
+                20404,
+                "The requested resource was not found",
+            )
+        }
     }
 }
 
@@ -63,6 +81,14 @@ impl FakeTwilio {
             created_at: self.shared.clock.now(),
             arrived: Instant::now(),
         });
+    }
+
+    /// Makes deletions of calls and texts fail with HTTP 500 (`true`) or work again.
+    pub fn fail_deletions(&self, failing: bool) {
+        self.shared
+            .records
+            .failing
+            .store(failing, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The sids of the calls and texts the account still holds that were from or to `number`.
@@ -154,7 +180,7 @@ pub(super) async fn delete_call(
     let held = lock(&shared.records.calls)
         .iter()
         .any(|logged| logged.sid == call);
-    deleted_or_not_found(shared.records.delete(call, held))
+    shared.records.delete(call, held)
 }
 
 /// `DELETE …/Messages/{Sid}.json`: deletes a sent or received text.
@@ -172,17 +198,5 @@ pub(super) async fn delete_message(
     let received = lock(&shared.records.received)
         .iter()
         .any(|m| m.sid == message);
-    deleted_or_not_found(shared.records.delete(message, sent || received))
-}
-
-fn deleted_or_not_found(deleted: bool) -> Response {
-    if deleted {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        )
-    }
+    shared.records.delete(message, sent || received)
 }
