@@ -65,6 +65,9 @@ pub struct Model {
     /// Rows the figures and verdicts are computed from (calls, text-backs, replies) were purged
     /// before this instant: figures and verdicts that need them are frozen.
     pub calls_purged_before: Option<DateTimeUtc>,
+    /// In `strict` mode, Twilio's records of the clinic's calls and texts from before this
+    /// instant have been queued for deletion (the daily purge moves it on).
+    pub provider_records_forgotten_before: Option<DateTimeUtc>,
     /// Whether the AI receptionist answers the clinic's conversations (off by default).
     pub ai_enabled: bool,
     /// The AI's tone (`ringback_shared::ai::TONES`).

@@ -77,6 +77,7 @@ mod m20261218_100000_add_delivery_errors;
 mod m20261218_110000_add_provider_number_ids;
 mod m20261218_120000_add_job_sender;
 mod m20261219_100000_create_provider_leftovers;
+mod m20261219_110000_add_strict_provider_horizon;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -155,6 +156,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261218_110000_add_provider_number_ids::Migration),
             Box::new(m20261218_120000_add_job_sender::Migration),
             Box::new(m20261219_100000_create_provider_leftovers::Migration),
+            Box::new(m20261219_110000_add_strict_provider_horizon::Migration),
         ]
     }
 }

@@ -844,7 +844,51 @@ async fn a_purge_deletes_twilios_records_of_what_it_purged(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// A clinic in `strict` mode (the default) has Twilio's records deleted a day after, not with the
+/// calls: each purge queues those more than a day old that no purge queued before.
+async fn a_strict_clinics_records_leave_twilio_after_a_day(kind: DatabaseKind) {
+    const FIRST: &str = "+447700900123";
+    const SECOND: &str = "+447700900456";
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    app.forward_to_a_line().await;
+    let worker = app.worker("strict");
+    app.ring_unanswered("CAstrict01", FIRST).await;
+    app.drain(&worker).await;
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    let held = |number| fake.held_records_of(number).len();
+    assert_eq!(held(FIRST), 3, "call, forwarded leg, text-back");
+    let purged = purge_of(&app, app.clinic_id).await;
+    assert_eq!(rows(&purged, "provider_records"), 0, "not a day old yet");
+
+    app.state.clock.advance(Duration::hours(25));
+    app.ring_unanswered("CAstrict02", SECOND).await;
+    app.drain(&worker).await;
+    let purged = purge_of(&app, app.clinic_id).await;
+    assert_eq!(
+        rows(&purged, "provider_records"),
+        2,
+        "the call and its text-back"
+    );
+    assert_eq!(rows(&purged, "calls"), 0, "the calls themselves stay");
+    app.drain(&worker).await;
+    assert_eq!((held(FIRST), held(SECOND)), (0, 3));
+    let purged = purge_of(&app, app.clinic_id).await;
+    assert_eq!(
+        rows(&purged, "provider_records"),
+        0,
+        "nothing is queued twice"
+    );
+
+    app.state.clock.advance(Duration::hours(25));
+    let purged = purge_of(&app, app.clinic_id).await;
+    assert_eq!(rows(&purged, "provider_records"), 2);
+    app.drain(&worker).await;
+    assert_eq!((held(FIRST), held(SECOND)), (0, 0));
+    app.db.finish().await;
+}
+
 on_both_databases!(
+    a_strict_clinics_records_leave_twilio_after_a_day,
     a_purge_deletes_twilios_records_of_what_it_purged,
     the_boundary_is_the_clinic_local_day,
     purged_calls_leave_the_figures_as_they_were,

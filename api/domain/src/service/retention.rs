@@ -16,7 +16,9 @@
 //! used or expired invitations, and, deployment-wide, expired sign-up requests. The phone
 //! provider's own records of the purged calls and texts are queued, batch by batch, to be deleted
 //! there too ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords); reported as the kind
-//! `provider_records`, which a dry run does not count).
+//! `provider_records`, which a dry run does not count). A clinic in `strict` privacy mode has
+//! them deleted early: each purge queues those of calls and texts more than a day old that no
+//! purge queued before ([`forget_strict_clinics_records`]).
 //!
 //! Rows go oldest first in batches of [`BATCH_ROWS`], each batch its own transaction followed by
 //! a rest as long as it took, so a clinic with a million calls never holds one long transaction
@@ -28,7 +30,7 @@
 //! soon after the horizon to see all their calls keep their verdict, value and reason; their link
 //! to the purged call is cleared, as is a text-back message's.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{CANCELLED, DEAD, DONE};
@@ -54,7 +56,7 @@ use uuid::Uuid;
 
 use crate::jobs::forget_provider_records;
 use crate::service::audit::{self, AuditEvent};
-use crate::service::clinic as clinic_settings;
+use crate::service::clinic::{self as clinic_settings, STRICT_MODE};
 use crate::service::metrics;
 
 /// Clinics visited per page of a purge.
@@ -309,9 +311,16 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
         (dry_run, AtProvider::Texts),
     )
     .await?;
+    let strict_records = if dry_run || settings.privacy_mode != STRICT_MODE {
+        0
+    } else {
+        // Whole seconds: the mark stores what both databases keep exactly.
+        let until = (now - Duration::days(STRICT_PROVIDER_DAYS)).trunc_subsecs(0);
+        forget_strict_clinics_records(scope, horizon, until).await?
+    };
     let provider_records = Purged {
         kind: "provider_records",
-        rows: call_records + text_records,
+        rows: call_records + text_records + strict_records,
         oldest: None,
         newest: None,
     };
@@ -425,6 +434,48 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
         txn.commit().await?;
     }
     Ok(kinds.to_vec())
+}
+
+/// How long a `strict` clinic's records stay at the provider: long enough for every text whose
+/// outcome was in doubt to have been looked up there.
+pub const STRICT_PROVIDER_DAYS: i64 = 1;
+
+/// Queues the deletion at the provider of a `strict` clinic's calls and texts from before `until`
+/// ([`STRICT_PROVIDER_DAYS`] before the purge) that no purge queued before (from where the last
+/// one stopped, or from the call horizon `horizon`, before which the calls' own purge queues
+/// them): a day's worth per transaction, each moving the clinic's mark on. How many records were
+/// queued.
+async fn forget_strict_clinics_records(
+    scope: &TenantScope,
+    horizon: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<u64, DomainError> {
+    let txn = scope.begin().await?;
+    let mark = clinic_settings::get(&txn)
+        .await?
+        .provider_records_forgotten_before;
+    txn.commit().await?;
+    let mut from = mark.map_or(horizon, |mark| std::cmp::max(mark, horizon));
+    let mut queued = 0;
+    while from < until {
+        let to = std::cmp::min(from + Duration::days(1), until);
+        let txn = scope.begin().await?;
+        let calls = call::Column::StartedAt
+            .gte(from)
+            .and(call::Column::StartedAt.lt(to));
+        let texts = message::Column::CreatedAt
+            .gte(from)
+            .and(message::Column::CreatedAt.lt(to));
+        let calls = forget_provider_records::call_ids(&txn, calls).await?;
+        let texts = forget_provider_records::message_ids(&txn, texts).await?;
+        queued += forget_provider_records::queue(&txn, calls, texts, txn.now()).await?;
+        let mut marked: clinic::ActiveModel = clinic_settings::get(&txn).await?.into();
+        marked.provider_records_forgotten_before = Set(Some(to));
+        marked.update(txn.conn()).await?;
+        txn.commit().await?;
+        from = to;
+    }
+    Ok(queued)
 }
 
 /// Destroys the sealed numbers of calls older than `before` (the conversation retention's
