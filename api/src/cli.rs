@@ -1,6 +1,6 @@
 //! The command line: `ringback serve`, `ringback migrate`, `ringback demo`, `ringback phone
 //! normalize`, `ringback audit verify`, `ringback keys rotate`, `ringback purge`, `ringback
-//! reset-link`.
+//! reset-link`, `ringback provider-leftovers`.
 
 use std::io::{BufWriter, IsTerminal};
 use std::process::ExitCode;
@@ -65,6 +65,14 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Show what deleted clinics left at Twilio that waits to be deleted there (how many, the
+    /// oldest, the errors of failing attempts).
+    ProviderLeftovers {
+        /// Make every waiting record due now, so the server's next run (every ten minutes) tries
+        /// them at once (after putting right what made them fail).
+        #[arg(long)]
+        retry_now: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +124,8 @@ enum CliError {
     AuditBroken(usize),
     #[error("purge: {0}")]
     Purge(String),
+    #[error("provider leftovers: {0}")]
+    Leftovers(String),
     #[error("reset link: {0}")]
     ResetLink(String),
     #[error("billing: {0}")]
@@ -144,6 +154,7 @@ pub async fn run() -> ExitCode {
             command: KeysCommand::RotatePepper,
         } => rotate_pepper().await,
         Command::Purge { dry_run } => purge(dry_run).await,
+        Command::ProviderLeftovers { retry_now } => provider_leftovers(retry_now).await,
         Command::ResetLink { email } => reset_link(&email).await,
     };
     match result {
@@ -360,6 +371,32 @@ async fn purge(dry_run: bool) -> Result<(), CliError> {
         report.sign_up_requests,
         report.password_resets
     );
+    Ok(())
+}
+
+async fn provider_leftovers(retry_now: bool) -> Result<(), CliError> {
+    use crate::service::provider_leftovers;
+    let (_, _, db) = open_server().await?;
+    let failed = |error: ringback_core::error::DomainError| CliError::Leftovers(error.to_string());
+    if retry_now {
+        let now = crate::clock::Clock::system().now();
+        let due = provider_leftovers::retry_now(&db, now)
+            .await
+            .map_err(failed)?;
+        println!("{due} records made due now");
+    }
+    let waiting = provider_leftovers::waiting(&db).await.map_err(failed)?;
+    let oldest = waiting
+        .oldest
+        .map(|at| format!(", the oldest left on {}", at.date_naive()))
+        .unwrap_or_default();
+    println!(
+        "{} records wait to be deleted at the provider, {} of them after a failed attempt{oldest}",
+        waiting.records, waiting.failing
+    );
+    for (error, records) in &waiting.errors {
+        println!("{records} last failed with: {error}");
+    }
     Ok(())
 }
 

@@ -290,6 +290,23 @@ fn purge_prints_what_it_would_remove_and_then_removes_it() {
     );
 }
 
+/// `ringback provider-leftovers`: what deleted clinics left at Twilio (nothing here), and
+/// `--retry-now` makes it due.
+#[test]
+fn provider_leftovers_says_what_waits() {
+    let dir = with_demo();
+    let shown = ringback(dir.path(), &["provider-leftovers", "--retry-now"]);
+    let text = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(shown.status.success(), "{text}");
+    assert!(text.contains("0 records made due now"), "{text}");
+    assert!(
+        text.contains(
+            "0 records wait to be deleted at the provider, 0 of them after a failed attempt"
+        ),
+        "{text}"
+    );
+}
+
 /// `ringback reset-link`: a one-time link for an account, on the public URL when one is set,
 /// audited in the account's clinic with no actor; an address without an account fails the
 /// command and gets no link.

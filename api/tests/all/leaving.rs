@@ -11,7 +11,6 @@ use std::sync::Arc;
 use crate::common::TWILIO_AUTH_TOKEN;
 use crate::common::app::{OWNER_EMAIL, TestApp};
 use crate::common::graphql::{error_code, join};
-use chrono::Duration;
 use ringback_api::config::{DatabaseKind, SecretString};
 use ringback_api::fakes::twilio::ACCOUNT_SID;
 use ringback_api::integrations::records::ProviderRecords;
@@ -373,7 +372,21 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
         Forgotten::default(),
         "nothing is due yet"
     );
-    clock.advance(Duration::minutes(6));
+    let waiting = provider_leftovers::waiting(db).await.expect("what waits");
+    assert_eq!((waiting.records, waiting.failing), (4, 4));
+    assert_eq!(
+        waiting.errors,
+        [(
+            "the provider refused the request (HTTP 401, error 20003)".to_owned(),
+            4
+        )]
+    );
+    let due = provider_leftovers::retry_now(db, clock.now()).await;
+    assert_eq!(
+        due.expect("made due"),
+        4,
+        "the operator put the token right"
+    );
     let task = (PROVIDER_LEFTOVERS.run)(app.state.clone()).await;
     assert_eq!(
         task.expect("the scheduler's task runs"),

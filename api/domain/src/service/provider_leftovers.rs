@@ -286,3 +286,56 @@ async fn postpone(
         .await?;
     Ok(())
 }
+
+/// What waits in `provider_leftovers`, for the operator (`ringback provider-leftovers`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Waiting {
+    /// Records waiting to be deleted at the provider.
+    pub records: u64,
+    /// Of those, the ones whose last attempt failed.
+    pub failing: u64,
+    /// When the oldest was left behind.
+    pub oldest: Option<DateTime<Utc>>,
+    /// The failing records' last errors (statuses and codes only), with how many share each.
+    pub errors: Vec<(String, u64)>,
+}
+
+/// What waits in `provider_leftovers`: one pass over the table's rows (it holds only what
+/// deleted clinics left and the provider has not yet confirmed).
+pub async fn waiting(db: &DatabaseConnection) -> Result<Waiting, DomainError> {
+    let rows: Vec<(i32, DateTime<Utc>, Option<String>)> = provider_leftover::Entity::find()
+        .select_only()
+        .column(provider_leftover::Column::Attempts)
+        .column(provider_leftover::Column::CreatedAt)
+        .column(provider_leftover::Column::LastError)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut errors = std::collections::BTreeMap::<String, u64>::new();
+    let mut summary = Waiting::default();
+    for (attempts, created_at, last_error) in rows {
+        summary.records += 1;
+        summary.oldest = Some(
+            summary
+                .oldest
+                .map_or(created_at, |at| std::cmp::min(at, created_at)),
+        );
+        if attempts > 0 {
+            summary.failing += 1;
+            *errors.entry(last_error.unwrap_or_default()).or_default() += 1;
+        }
+    }
+    summary.errors = errors.into_iter().collect();
+    Ok(summary)
+}
+
+/// Makes every waiting record due at `now` (after the operator put right what made them fail),
+/// so that the next run tries them at once; how many.
+pub async fn retry_now(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, DomainError> {
+    Ok(provider_leftover::Entity::update_many()
+        .col_expr(provider_leftover::Column::NextAttemptAt, Expr::value(now))
+        .filter(provider_leftover::Column::NextAttemptAt.gt(now))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
