@@ -102,7 +102,7 @@ pub async fn queue(
     let now = txn.now();
     let mut queued = 0;
     for job in jobs {
-        queued += job.len() as u64;
+        queued += job.records() as u64;
         let new = NewJob {
             job,
             sealed_number: None,
@@ -116,13 +116,8 @@ pub async fn queue(
 
 impl ForgetProviderRecords {
     /// How many records the job deletes.
-    pub fn len(&self) -> usize {
+    fn records(&self) -> usize {
         self.calls.len() + self.messages.len()
-    }
-
-    /// Whether the job deletes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -161,7 +156,7 @@ impl Runnable for ForgetProviderRecords {
             }
         }
         Attempt::Done(Receipt {
-            provider_id: format!("deleted:{}", self.len()),
+            provider_id: format!("deleted:{}", self.records()),
             provider_status: "deleted".to_owned(),
             done_at: None,
         })
