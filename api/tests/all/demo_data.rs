@@ -7,7 +7,7 @@ use ringback_api::demo::{self, DemoOutcome};
 use serde_json::json;
 
 async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
-    let test_db = TestDb::new(kind).await;
+    let test_db = TestDb::at_midday(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     let state = test_db.state(web.path());
     // The demo follows the server's clock: its 90 days end today.

@@ -77,7 +77,7 @@ pub(crate) async fn demo_clinic(
     ringback_api::AppState,
     Browser<impl poem::Endpoint + use<>>,
 ) {
-    let test_db = TestDb::new(kind).await;
+    let test_db = TestDb::at_midday(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     let state = test_db.state(web.path());
     demo::seed(&state.db, &state.clock, &state.secrets)

@@ -57,6 +57,7 @@ pub struct TestAppBuilder {
     settings: Vec<(String, String)>,
     twilio: bool,
     stripe: bool,
+    midday: bool,
 }
 
 impl TestApp {
@@ -72,6 +73,7 @@ impl TestApp {
             settings: Vec::new(),
             twilio: false,
             stripe: false,
+            midday: false,
         }
     }
 
@@ -314,9 +316,19 @@ impl TestAppBuilder {
         self
     }
 
+    /// The clock starts at noon of today in London (see [`TestDb::at_midday`]).
+    pub fn at_midday(mut self) -> Self {
+        self.midday = true;
+        self
+    }
+
     /// Starts the app and signs the owner up.
     pub async fn build(self) -> TestApp {
-        let db = TestDb::new(self.kind).await;
+        let db = if self.midday {
+            TestDb::at_midday(self.kind).await
+        } else {
+            TestDb::new(self.kind).await
+        };
         let web = tempfile::tempdir().expect("tempdir");
         let mut settings = self.settings;
         let twilio = if self.twilio {

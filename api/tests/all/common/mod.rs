@@ -56,6 +56,15 @@ impl TestDb {
         test_db
     }
 
+    /// A fresh, migrated database of `kind` whose clock starts at noon of today in the demo's
+    /// time zone (London): a test that seeds the 90-day demo and reads it back by local day then
+    /// runs hours away from a local midnight, which would move every day it looks at by one.
+    pub async fn at_midday(kind: DatabaseKind) -> Self {
+        let test_db = Self::new(kind).await;
+        test_db.clock.set(midday_in_london(test_db.clock.now()));
+        test_db
+    }
+
     async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
@@ -449,4 +458,19 @@ pub fn twilio_settings(fake: &FakeTwilio) -> [(&'static str, &str); 2] {
         ("RINGBACK_TWILIO_ACCOUNT_SID", ACCOUNT_SID),
         ("RINGBACK_TWILIO_API_URL", fake.api_url()),
     ]
+}
+
+/// Noon of `now`'s London day, as an instant.
+fn midday_in_london(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    let zone = chrono_tz::Europe::London;
+    let noon = now
+        .with_timezone(&zone)
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .expect("noon exists");
+    zone.from_local_datetime(&noon)
+        .single()
+        .expect("noon is never skipped nor repeated in London")
+        .with_timezone(&chrono::Utc)
 }
