@@ -1048,7 +1048,9 @@ async fn ai_clinic_answering_within(
     follow_up: Option<i32>,
     answer_seconds: u64,
 ) -> TestApp {
+    // Noon: the text-back's wording and a fallback sent minutes later both fall in opening hours.
     let mut app = TestApp::builder(kind)
+        .at_midday()
         .with_twilio()
         .setting("RINGBACK_ANTHROPIC_API_KEY", API_KEY)
         .setting("RINGBACK_ANTHROPIC_API_URL", model.api_url())

@@ -84,7 +84,12 @@ fn skipped_in_london(today: NaiveDate) -> String {
 }
 
 async fn a_front_desk_finds_and_books_any_caller(kind: DatabaseKind) {
-    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    // Noon: `today` below stays the London day of every booking the test makes.
+    let mut app = TestApp::builder(kind)
+        .at_midday()
+        .with_twilio()
+        .build()
+        .await;
     let now = app.db.clock.now();
     let london = chrono_tz::Europe::London;
     let today = now.with_timezone(&london).date_naive();

@@ -42,7 +42,7 @@ struct Rig {
 
 impl Rig {
     async fn new(kind: DatabaseKind, privacy_mode: &str) -> Self {
-        let test_db = TestDb::new(kind).await;
+        let test_db = TestDb::at_midday(kind).await;
         let web = tempfile::tempdir().expect("tempdir");
         let fake =
             FakeTwilio::start_with_clock(ACCOUNT_SID, TWILIO_AUTH_TOKEN, test_db.clock.clone())
