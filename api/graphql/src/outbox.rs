@@ -16,8 +16,9 @@ use ringback_domain::service::audit::{self, AuditEvent};
 pub struct DeadLetter {
     pub id: ID,
     /// What the job was: text_back, reply (a staff reply's text), ai_answer, ai_follow_up,
-    /// report_overage or forget_provider_records (deleting Twilio's records of erased or expired
-    /// calls and texts).
+    /// report_overage, forget_provider_records (deleting Twilio's records of erased or expired
+    /// calls and texts) or forget_caller_at_provider (searching Twilio's log for an erased
+    /// caller's calls and texts with the clinic, and deleting them).
     pub kind: String,
     pub attempts: i32,
     pub last_error: Option<String>,

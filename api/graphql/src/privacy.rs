@@ -153,6 +153,11 @@ pub struct CallerErasure {
     /// The phone provider's records of the caller's calls and texts (Twilio's logs, which hold
     /// the number and the words), queued to be deleted there within minutes.
     pub provider_records_queued: i32,
+    /// Whether Twilio's log is searched for every other call and text between the caller and the
+    /// clinic's numbers (the answers to STOP, calls kept under a stand-in, calls from before
+    /// Ringback recorded them), and what it finds deleted there. False when the clinic has no
+    /// number at Twilio.
+    pub provider_log_searched: bool,
     /// The caller stays on the opt-out list, so that their STOP is still honoured.
     pub kept_opt_out: bool,
     /// The caller stays on the do-not-process list.
@@ -187,6 +192,12 @@ impl From<Erasure> for CallerErasure {
                 done.provider_records
             ));
         }
+        if done.provider_log_searched {
+            summary.push_str(
+                " Twilio's log is being searched for their other calls and texts with the \
+                 clinic's numbers, and what it finds is deleted there.",
+            );
+        }
         if done.kept_opt_out {
             summary.push_str(" The caller stays opted out of texts.");
         }
@@ -203,6 +214,7 @@ impl From<Erasure> for CallerErasure {
             dismissals_deleted: count(done.dismissals_deleted),
             texts_deleted: count(done.texts_deleted),
             provider_records_queued: count(done.provider_records),
+            provider_log_searched: done.provider_log_searched,
             kept_opt_out: done.kept_opt_out,
             kept_restriction: done.kept_restriction,
             summary,

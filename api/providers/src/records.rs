@@ -1,7 +1,8 @@
 //! What a phone provider keeps of our callers: its own log of each call and text, which holds the
 //! caller's number (and a text's words) for as long as the provider keeps it. [`ProviderRecords`]
 //! deletes those records, so that an erasure or a retention purge reaches the provider's copy
-//! too. Deleting a record that is already gone succeeds: the work is done either way.
+//! too, and finds them by the numbers they were between, for the records Ringback never kept an
+//! id of. Deleting a record that is already gone succeeds: the work is done either way.
 
 use crate::sms::{ProviderError, ProviderFuture};
 
@@ -13,6 +14,40 @@ pub trait ProviderRecords: Send + Sync {
 
     /// Deletes the provider's record of text `sid` (its words and numbers with it).
     fn forget_message<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()>;
+
+    /// The provider's records of the calls and texts between numbers `one` and `other` (E.164),
+    /// either way, newest first, at most [`MAX_LISTED`] of each kind each way.
+    fn records_between<'a>(
+        &'a self,
+        one: &'a str,
+        other: &'a str,
+    ) -> ProviderFuture<'a, HeldRecords>;
+}
+
+/// The most records of one kind one way [`ProviderRecords::records_between`] lists: far more than
+/// one caller makes to one clinic number within any retention; a caller beyond it has the rest
+/// found by the next search, once these are deleted.
+pub const MAX_LISTED: usize = 1_000;
+
+/// The ids of records the provider holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeldRecords {
+    /// Calls (Twilio's `CA…`).
+    pub calls: Vec<String>,
+    /// Texts (Twilio's `SM…`/`MM…`).
+    pub messages: Vec<String>,
+}
+
+impl HeldRecords {
+    /// How many records there are.
+    pub fn len(&self) -> usize {
+        self.calls.len() + self.messages.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Whether `sid` can name a provider record (in a URL path): two capital letters for its kind

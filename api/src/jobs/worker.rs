@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ringback_domain::jobs::{
-    AiAnswer, AiFollowUp, Attempt, ForgetProviderRecords, Job, JobContext, Receipt, ReportOverage,
-    Runnable, StaffReply, TextBack,
+    AiAnswer, AiFollowUp, Attempt, ForgetCallerAtProvider, ForgetProviderRecords, Job, JobContext,
+    Receipt, ReportOverage, Runnable, StaffReply, TextBack,
 };
 use ringback_entity::job_outbox;
 use tokio::sync::watch;
@@ -72,6 +72,7 @@ fn job_types() -> Registry {
         .register::<AiAnswer>()
         .register::<AiFollowUp>()
         .register::<ForgetProviderRecords>()
+        .register::<ForgetCallerAtProvider>()
 }
 
 /// A future a job handler returns.
@@ -561,13 +562,18 @@ pub const SLOW_KINDS: &[&str] = &[AiAnswer::NAME];
 /// the model, so many can wait at once.
 pub const SLOW_LANE_BATCH: u32 = 64;
 /// Job kinds that tidy up at a provider and may come by the thousand after a purge (deleting the
-/// provider's records of calls and texts). They run in a lane of their own, a few at a time, so
+/// provider's records of calls and texts, searching its log for an erased caller's). They run in a lane of their own, a few at a time, so
 /// that neither a text-back nor an AI answer waits behind them.
-pub const HOUSEKEEPING_KINDS: &[&str] = &[ForgetProviderRecords::NAME];
+pub const HOUSEKEEPING_KINDS: &[&str] =
+    &[ForgetProviderRecords::NAME, ForgetCallerAtProvider::NAME];
 /// Housekeeping jobs run side by side in their lane.
 pub const HOUSEKEEPING_LANE_BATCH: u32 = 2;
 /// The kinds the quick lane leaves to the others.
-const NOT_QUICK_KINDS: &[&str] = &[AiAnswer::NAME, ForgetProviderRecords::NAME];
+const NOT_QUICK_KINDS: &[&str] = &[
+    AiAnswer::NAME,
+    ForgetProviderRecords::NAME,
+    ForgetCallerAtProvider::NAME,
+];
 
 /// The server's lanes: each a name, the kinds it claims and how many of them run at once.
 fn lanes() -> [(&'static str, Lane, u32); 3] {
@@ -635,5 +641,6 @@ mod tests {
             assert_eq!(taking.len(), 1, "{kind} runs in {taking:?}");
         }
         assert!(lanes()[2].1.takes(ForgetProviderRecords::NAME));
+        assert!(lanes()[2].1.takes(ForgetCallerAtProvider::NAME));
     }
 }

@@ -35,7 +35,7 @@ const ERASE: &str = "mutation($number: String!) { eraseCaller(number: $number) {
 const ERASE_COUNTS: &str = "mutation($number: String!) { eraseCaller(number: $number) { \
     messagesDeleted messagesUnlinked notificationsDeleted } }";
 const ERASE_RECORDS: &str = "mutation($number: String!) { eraseCaller(number: $number) { \
-    providerRecordsQueued summary } }";
+    providerRecordsQueued providerLogSearched summary } }";
 const RESTRICT: &str = "mutation($number: String!, $restricted: Boolean!) { \
     restrictCaller(number: $number, restricted: $restricted) }";
 const FIND: &str = "query($number: String!) { findCaller(number: $number) { callerKey } }";
@@ -801,6 +801,13 @@ async fn deletions_that_keep_failing_wait_in_the_leftovers(kind: DatabaseKind) {
         ["call", "message"]
     );
     assert_eq!(fake.held_records_of(CALLER_E164).len(), 3);
+    let search = "SELECT status, CASE WHEN sealed_number IS NULL THEN 'no number' ELSE 'number' \
+                  END AS number FROM job_outbox WHERE kind = 'forget_caller_at_provider'";
+    assert_eq!(
+        app.db.query_strings(search, &["status", "number"]).await,
+        [["dead", "no number"]],
+        "a search that gave up keeps no number"
+    );
 
     fake.fail_deletions(false);
     let records = app
@@ -815,8 +822,144 @@ async fn deletions_that_keep_failing_wait_in_the_leftovers(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// Twilio's records Ringback holds no id of (a restricted caller's call, kept under a stand-in;
+/// a text that arrived while the webhooks were down) are found by the numbers they were between
+/// and deleted; a record between the caller and a number that is not the clinic's stays, and the
+/// search keeps no number once it is done.
+async fn an_erasure_searches_twilios_log_for_what_ringback_never_linked(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    app.forward_to_a_line().await;
+    let restricted = app
+        .owner
+        .run(RESTRICT, json!({ "number": CALLER, "restricted": true }))
+        .await;
+    assert!(restricted["errors"].is_null(), "{restricted}");
+    app.ring_unanswered("CAunlinked01", CALLER_E164).await;
+    app.ring_unanswered("CAother01", OTHER_E164).await;
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    fake.receive_message("SMunseen01", CALLER_E164, CLINIC_NUMBER, "Are you open?");
+    let elsewhere = "+447700900999";
+    fake.receive_message("SMelsewhere01", CALLER_E164, elsewhere, "Not the clinic");
+    let worker = app.worker("search");
+    app.drain(&worker).await;
+    let others = fake.held_records_of(OTHER_E164);
+    assert!(
+        fake.held_records_of(CALLER_E164).len() >= 3,
+        "the call, its leg and two texts"
+    );
+
+    let erased = app
+        .owner
+        .run(ERASE_RECORDS, json!({ "number": CALLER }))
+        .await;
+    let done = &erased["data"]["eraseCaller"];
+    assert_eq!(
+        done["providerRecordsQueued"], 0,
+        "no id links them: {erased}"
+    );
+    assert_eq!(done["providerLogSearched"], true, "{erased}");
+    assert!(
+        done["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("Twilio's log is being searched")),
+        "{erased}"
+    );
+    // Strict mode destroys the numbers kept for texting back, not the one the search needs.
+    let strict = app
+        .owner
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"strict\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(strict["errors"].is_null(), "{strict}");
+    app.drain(&worker).await;
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    assert_eq!(
+        fake.held_records_of(CALLER_E164),
+        ["SMelsewhere01"],
+        "only the text to a number that is not the clinic's stays"
+    );
+    assert_eq!(fake.held_records_of(OTHER_E164), others, "the other stays");
+    let search = "SELECT status, CASE WHEN sealed_number IS NULL THEN 'no number' ELSE 'number' \
+                  END AS number FROM job_outbox WHERE kind = 'forget_caller_at_provider'";
+    assert_eq!(
+        app.db.query_strings(search, &["status", "number"]).await,
+        [["done", "no number"]]
+    );
+    let erasure = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .find(|(action, _)| action == "caller.erased")
+        .map(|(_, detail)| serde_json::from_str::<Value>(&detail).expect("JSON"))
+        .expect("the erasure is audited");
+    assert_eq!(erasure["provider_log_searched"], true, "{erasure}");
+    app.db.finish().await;
+}
+
+/// Twilio's log is read page by page: a caller with more calls and texts than a page holds (100)
+/// has all of them found and deleted, both ways.
+#[tokio::test]
+async fn a_long_history_at_twilio_is_found_page_by_page() {
+    let mut app = TestApp::builder(DatabaseKind::Sqlite)
+        .with_twilio()
+        .build()
+        .await;
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    for index in 0..130 {
+        fake.log_unreported_call(&format!("CAin{index}"), CALLER_E164, CLINIC_NUMBER);
+        fake.receive_message(&format!("SMin{index}"), CALLER_E164, CLINIC_NUMBER, "Hi");
+    }
+    for index in 0..3 {
+        fake.log_unreported_call(&format!("CAout{index}"), CLINIC_NUMBER, CALLER_E164);
+    }
+    let records = app
+        .state
+        .provider_records
+        .clone()
+        .expect("a Twilio account");
+    let held = records
+        .records_between(CALLER_E164, CLINIC_NUMBER)
+        .await
+        .expect("listed");
+    assert_eq!((held.calls.len(), held.messages.len()), (133, 130));
+    missed(&mut app, &[("long-1", CALLER)]).await;
+    let erased = app
+        .owner
+        .run(ERASE_RECORDS, json!({ "number": CALLER }))
+        .await;
+    assert_eq!(
+        erased["data"]["eraseCaller"]["providerLogSearched"], true,
+        "{erased}"
+    );
+    app.drain(&app.worker("long")).await;
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    assert_eq!(fake.held_records_of(CALLER_E164), Vec::<String>::new());
+    app.db.finish().await;
+}
+
+/// A clinic without a number at Twilio has no log there to search.
+async fn a_clinic_without_a_twilio_number_has_no_log_searched(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    missed(&mut app, &[("nolog-1", CALLER)]).await;
+    let erased = app
+        .owner
+        .run(ERASE_RECORDS, json!({ "number": CALLER }))
+        .await;
+    assert_eq!(
+        erased["data"]["eraseCaller"]["providerLogSearched"], false,
+        "{erased}"
+    );
+    let jobs = "SELECT kind FROM job_outbox WHERE kind = 'forget_caller_at_provider'";
+    assert!(app.db.query_strings(jobs, &["kind"]).await.is_empty());
+    app.db.finish().await;
+}
+
 on_both_databases!(
     an_erasure_deletes_twilios_records_of_the_caller,
     a_restricted_callers_text_is_deleted_at_twilio,
-    deletions_that_keep_failing_wait_in_the_leftovers
+    deletions_that_keep_failing_wait_in_the_leftovers,
+    an_erasure_searches_twilios_log_for_what_ringback_never_linked,
+    a_clinic_without_a_twilio_number_has_no_log_searched
 );

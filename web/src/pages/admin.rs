@@ -429,6 +429,7 @@ fn job_kind(kind: &str) -> &'static str {
         "forget_provider_records" => {
             "Deleting Twilio's records of erased or expired calls and texts"
         }
+        "forget_caller_at_provider" => "Searching Twilio's log for an erased caller",
         _ => "Text",
     }
 }

@@ -135,14 +135,14 @@ impl Runnable for ForgetProviderRecords {
 
     async fn perform(&self, _ready: (), _row: &job_outbox::Model, context: &JobContext) -> Attempt {
         let Some(records) = &context.backend.provider_records else {
-            return retry_later("no provider account is configured".to_owned());
+            return Attempt::retry_later("no provider account is configured".to_owned());
         };
         let started = Instant::now();
         let calls = self.calls.iter().map(|sid| (sid, true));
         let named = calls.chain(self.messages.iter().map(|sid| (sid, false)));
         for (sid, is_call) in named {
             if started.elapsed() > ATTEMPT_WITHIN {
-                return retry_later(
+                return Attempt::retry_later(
                     "the provider was slow; the rest waits for the next attempt".to_owned(),
                 );
             }
@@ -152,7 +152,7 @@ impl Runnable for ForgetProviderRecords {
                 records.forget_message(sid).await
             };
             if let Err(error) = deleted {
-                return retry_later(error.to_string());
+                return Attempt::retry_later(error.to_string());
             }
         }
         Attempt::Done(Receipt {
@@ -177,14 +177,5 @@ impl Runnable for ForgetProviderRecords {
             "a job deleting the provider's records of calls and texts gave up; provider_leftovers keeps trying"
         );
         Ok(())
-    }
-}
-
-/// An attempt that did not finish; the next one starts again.
-fn retry_later(error: String) -> Attempt {
-    Attempt::Failed {
-        error,
-        retryable: true,
-        in_doubt_since: None,
     }
 }

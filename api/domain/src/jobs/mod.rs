@@ -12,6 +12,8 @@
 //! - [`AiFollowUp`]: the one follow-up to a caller who went quiet (its text goes out the same way).
 //! - [`ForgetProviderRecords`]: delete the phone provider's records of erased or expired calls and
 //!   texts.
+//! - [`ForgetCallerAtProvider`]: search the phone provider's log for an erased caller's calls and
+//!   texts with the clinic, and delete them.
 //!
 //! [`TextBack`] and [`StaffReply`] send a text, so both are [`sms::TextJob`]s and run through
 //! [`sms`], which owns the
@@ -21,6 +23,7 @@
 
 mod ai_answer;
 mod ai_follow_up;
+pub mod forget_caller_at_provider;
 pub mod forget_provider_records;
 mod report_overage;
 pub mod sms;
@@ -40,6 +43,7 @@ use crate::backend::Backend;
 
 pub use ai_answer::AiAnswer;
 pub use ai_follow_up::AiFollowUp;
+pub use forget_caller_at_provider::ForgetCallerAtProvider;
 pub use forget_provider_records::ForgetProviderRecords;
 pub use report_overage::ReportOverage;
 pub use ringback_core::outbox::Job;
@@ -83,6 +87,16 @@ impl Attempt {
             error: error.to_string(),
             retryable: error.is_retryable(),
             in_doubt_since,
+        }
+    }
+
+    /// An attempt that did not finish for a reason waiting may cure (nothing was done that
+    /// cannot be done again); the next one starts over.
+    pub fn retry_later(error: String) -> Self {
+        Self::Failed {
+            error,
+            retryable: true,
+            in_doubt_since: None,
         }
     }
 }

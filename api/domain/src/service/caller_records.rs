@@ -14,7 +14,9 @@
 //! figures are settled first, and a day computed again later counts the same rows, so they stay
 //! as they were. The phone provider's own records of the caller's calls (with the legs they
 //! started) and texts are queued to be deleted there
-//! ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords)), in the same transaction.
+//! ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords)), in the same transaction, with
+//! a search of its log for what else it holds between the caller and the clinic's numbers
+//! ([`ForgetCallerAtProvider`](crate::jobs::ForgetCallerAtProvider)).
 //!
 //! Cost: indexed reads by `(clinic_id, caller_key)`, bounded by what one caller has within the
 //! retention periods; erasure also scans the clinic's outbox payloads once (it is rare, and the
@@ -36,7 +38,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::jobs::forget_provider_records;
+use crate::jobs::{forget_caller_at_provider, forget_provider_records};
 use crate::service::ai_tools::IntakeDetails;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, KeyedCaller};
@@ -86,6 +88,9 @@ pub struct Erasure {
     pub texts_deleted: u64,
     /// The phone provider's records of the caller's calls and texts, queued to be deleted there.
     pub provider_records: u64,
+    /// Whether the provider's log is searched for the caller's other calls and texts with the
+    /// clinic's numbers (it is unless the clinic has no number there).
+    pub provider_log_searched: bool,
     /// The caller stays on the opt-out list (so that a STOP is still honoured).
     pub kept_opt_out: bool,
     /// The caller stays on the do-not-process list.
@@ -316,6 +321,7 @@ pub async fn erase(
     let provider_records = forget_provider_records::queue(txn, calls, texts, txn.now()).await?;
     let mut erasure = Erasure {
         provider_records,
+        provider_log_searched: forget_caller_at_provider::queue(txn, secrets, &caller.e164).await?,
         calls_unlinked: unlink_calls(txn, &keys, &stand_in).await?,
         appointments_unlinked: unlink_appointments(txn, &keys, &stand_in).await?,
         ..Erasure::default()

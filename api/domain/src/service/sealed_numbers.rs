@@ -1,7 +1,8 @@
 //! Destroying the caller numbers a clinic keeps sealed for calling or texting back: on missed
 //! calls, on conversations, and in the outbox's waiting or given-up texts. Switching to strict
 //! mode destroys everyone's (a text-back not yet sent keeps its own: strict mode keeps a number
-//! until its text-back is sent); restricting a caller destroys theirs (no text goes to them at
+//! until its text-back is sent; so does an erased caller's search of the provider's log, which
+//! deletes what the provider keeps and loses the number when it ends); restricting a caller destroys theirs (no text goes to them at
 //! all). Cost: three updates, by the clinic's rows that hold a number (the caller's, by their
 //! keys; the outbox by its payloads, which the retention purge keeps to the call retention).
 
@@ -11,7 +12,7 @@ use ringback_entity::{call, conversation, job_outbox};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, ExprTrait, QueryFilter};
 
-use crate::jobs::{Job, TextBack};
+use crate::jobs::{ForgetCallerAtProvider, Job, TextBack};
 
 /// Whose numbers go.
 pub enum Whose<'a> {
@@ -33,7 +34,9 @@ impl Whose<'_> {
     /// The outbox's jobs whose numbers go.
     fn jobs(&self) -> SimpleExpr {
         match self {
-            Whose::Everyone => job_outbox::Column::Kind.ne(TextBack::NAME),
+            Whose::Everyone => {
+                job_outbox::Column::Kind.is_not_in([TextBack::NAME, ForgetCallerAtProvider::NAME])
+            }
             Whose::Caller(keys) => mentions_any(keys),
         }
     }

@@ -565,7 +565,14 @@ async fn list_messages(
     }
     let page_size = query.page_size.unwrap_or(50).clamp(1, 1000);
     let page = query.page.unwrap_or(0);
-    let matching: Vec<FakeMessage> = lock(&shared.messages)
+    // Sent and received texts, newest first, as Twilio lists them.
+    let mut held: Vec<FakeMessage> = lock(&shared.messages).clone();
+    let received = lock(&shared.records.received).clone();
+    let received_sids: std::collections::HashSet<String> =
+        received.iter().map(|m| m.sid.clone()).collect();
+    held.extend(received);
+    held.sort_by_key(|m| m.created_at);
+    let matching: Vec<FakeMessage> = held
         .iter()
         .rev()
         .filter(|m| query.to.as_ref().is_none_or(|to| &m.to == to))
@@ -577,7 +584,14 @@ async fn list_messages(
     let end = (start + page_size).min(matching.len());
     let messages: Vec<Value> = matching[start..end]
         .iter()
-        .map(|m| resource(m, &shared.account_sid, "sent"))
+        .map(|m| {
+            let status = if received_sids.contains(&m.sid) {
+                "received"
+            } else {
+                "sent"
+            };
+            resource(m, &shared.account_sid, status)
+        })
         .collect();
     let path = format!("/2010-04-01/Accounts/{sid}/Messages.json");
     let page_uri = |page: usize| {

@@ -22,7 +22,7 @@ use ringback_core::settings::{ConfigError, RawSettings, SecretString};
 use serde::Deserialize;
 
 use crate::numbers::{AvailableNumber, NumberDirectory, NumberHooks, NumberSearch, OwnedNumber};
-use crate::records::{ProviderRecords, is_record_id};
+use crate::records::{HeldRecords, MAX_LISTED, ProviderRecords, is_record_id};
 use crate::sms::{OutgoingSms, ProviderError, ProviderFuture, SentSms, SmsProvider};
 use crate::voice::{CallPlacer, OutgoingCall, PlacedCall};
 
@@ -36,6 +36,8 @@ const MAX_LIST_PAGES: usize = 4;
 const MAX_NUMBER_PAGES: usize = 5;
 /// Most pages of a call's legs read before it is deleted (50 a page).
 const MAX_LEG_PAGES: usize = 5;
+/// Records a page of a search by numbers holds.
+const RECORDS_PAGE_SIZE: usize = 100;
 
 /// The provider name stored on calls that came through Twilio's webhooks.
 pub const PROVIDER_NAME: &str = "twilio";
@@ -251,11 +253,20 @@ struct CallResource {
     status: String,
 }
 
-/// One page of the account's calls, as Twilio's JSON shows it.
+/// One page of the account's calls or texts, as Twilio's JSON shows it, read for the ids only.
 #[derive(Deserialize)]
-struct CallPage {
-    calls: Vec<CallResource>,
+struct RecordPage {
+    #[serde(default)]
+    calls: Vec<RecordResource>,
+    #[serde(default)]
+    messages: Vec<RecordResource>,
     next_page_uri: Option<String>,
+}
+
+/// A call or text in a list, for its id.
+#[derive(Deserialize)]
+struct RecordResource {
+    sid: String,
 }
 
 #[derive(Deserialize)]
@@ -425,13 +436,26 @@ impl TwilioClient {
 
     /// The sids of the calls call `sid` started (its `<Dial>` legs).
     async fn legs_of(&self, sid: &str) -> Result<Vec<String>, ProviderError> {
-        let mut legs = Vec::new();
-        let mut url = self.account_url("Calls.json");
-        let mut query = vec![("ParentCallSid", sid), ("PageSize", "50")];
-        for _ in 0..MAX_LEG_PAGES {
+        let query = [("ParentCallSid", sid), ("PageSize", "50")];
+        self.listed_sids("Calls.json", &query, MAX_LEG_PAGES).await
+    }
+
+    /// The sids in the account's list `collection` (`Calls.json`, `Messages.json`) filtered by
+    /// `query`, from at most `max_pages` pages.
+    async fn listed_sids(
+        &self,
+        collection: &str,
+        query: &[(&str, &str)],
+        max_pages: usize,
+    ) -> Result<Vec<String>, ProviderError> {
+        let mut sids = Vec::new();
+        let mut url = self.account_url(collection);
+        let mut query = query.to_vec();
+        for _ in 0..max_pages {
             let request = self.authorized(self.http.get(&url).query(&query));
-            let page: CallPage = read_json(request.send().await).await?;
-            legs.extend(page.calls.into_iter().map(|call| call.sid));
+            let page: RecordPage = read_json(request.send().await).await?;
+            let listed = page.calls.into_iter().chain(page.messages);
+            sids.extend(listed.map(|record| record.sid));
             match page.next_page_uri {
                 Some(next) => {
                     url = format!("{}{next}", self.account.api_url.trim_end_matches('/'));
@@ -440,7 +464,22 @@ impl TwilioClient {
                 None => break,
             }
         }
-        Ok(legs)
+        Ok(sids)
+    }
+
+    /// The calls and texts from `one` to `other` and from `other` to `one`.
+    async fn between(&self, one: &str, other: &str) -> Result<HeldRecords, ProviderError> {
+        let page_size = RECORDS_PAGE_SIZE.to_string();
+        let max_pages = MAX_LISTED.div_ceil(RECORDS_PAGE_SIZE);
+        let mut held = HeldRecords::default();
+        for (from, to) in [(one, other), (other, one)] {
+            let query = [("From", from), ("To", to), ("PageSize", page_size.as_str())];
+            let calls = self.listed_sids("Calls.json", &query, max_pages).await?;
+            held.calls.extend(calls);
+            let messages = self.listed_sids("Messages.json", &query, max_pages).await?;
+            held.messages.extend(messages);
+        }
+        Ok(held)
     }
 
     /// Deletes call `sid`'s legs, then the call.
@@ -627,6 +666,14 @@ impl ProviderRecords for TwilioClient {
 
     fn forget_message<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()> {
         Box::pin(self.delete_record("Messages", sid))
+    }
+
+    fn records_between<'a>(
+        &'a self,
+        one: &'a str,
+        other: &'a str,
+    ) -> ProviderFuture<'a, HeldRecords> {
+        Box::pin(self.between(one, other))
     }
 }
 

@@ -1,7 +1,8 @@
 //! The fake's record keeping: like Twilio, it keeps a log of every call on the account (calls it
 //! placed, incoming calls and the legs their `<Dial>`s started, each leg naming its parent) and
 //! every text (sent, and received with [`FakeTwilio::receive_message`]), each holding the numbers
-//! it was between. `GET …/Calls.json` lists the log (filtered by `ParentCallSid`), and
+//! it was between. `GET …/Calls.json` lists the log (filtered by `ParentCallSid`, `From` and
+//! `To`, in pages of `PageSize` with Twilio's `next_page_uri`), and
 //! `DELETE …/Calls/{Sid}.json` and `DELETE …/Messages/{Sid}.json` delete a record (404, Twilio's
 //! 20404, for one it does not hold); [`FakeTwilio::held_records_of`] shows what is still held
 //! about a number, and [`FakeTwilio::fail_deletions`] makes deletions fail as in an outage.
@@ -24,7 +25,7 @@ pub struct LoggedCall {
 #[derive(Default)]
 pub(super) struct Records {
     calls: Mutex<Vec<LoggedCall>>,
-    received: Mutex<Vec<FakeMessage>>,
+    pub(super) received: Mutex<Vec<FakeMessage>>,
     deleted: Mutex<HashSet<String>>,
     /// Whether deletions answer HTTP 500, as in an outage.
     failing: std::sync::atomic::AtomicBool,
@@ -83,6 +84,12 @@ impl FakeTwilio {
         });
     }
 
+    /// Keeps a call from `from` to `to` that never reached our webhooks (they were down, or it
+    /// came before the number pointed at them), as Twilio logs every call on the account.
+    pub fn log_unreported_call(&self, sid: &str, from: &str, to: &str) {
+        self.shared.records.log_call(sid, None, (from, to));
+    }
+
     /// Makes deletions of calls and texts fail with HTTP 500 (`true`) or work again.
     pub fn fail_deletions(&self, failing: bool) {
         self.shared
@@ -119,10 +126,41 @@ impl FakeTwilio {
 #[serde(rename_all = "PascalCase")]
 pub(super) struct CallListQuery {
     parent_call_sid: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    page_size: Option<usize>,
+    page: Option<usize>,
 }
 
-/// `GET …/Calls.json`: the account's calls, newest first, those started by `ParentCallSid` only
-/// when it is given (one page).
+impl CallListQuery {
+    fn matches(&self, call: &LoggedCall) -> bool {
+        let parent = self.parent_call_sid.as_ref();
+        parent.is_none_or(|parent| call.parent.as_ref() == Some(parent))
+            && self.from.as_ref().is_none_or(|from| &call.from == from)
+            && self.to.as_ref().is_none_or(|to| &call.to == to)
+    }
+
+    /// The address of page `page` of this list.
+    fn page_uri(&self, sid: &str, page: usize, page_size: usize) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        let filters = [
+            ("ParentCallSid", &self.parent_call_sid),
+            ("From", &self.from),
+            ("To", &self.to),
+        ];
+        for (name, value) in filters {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        query.append_pair("PageSize", &page_size.to_string());
+        query.append_pair("Page", &page.to_string());
+        format!("/2010-04-01/Accounts/{sid}/Calls.json?{}", query.finish())
+    }
+}
+
+/// `GET …/Calls.json`: the account's calls, newest first, filtered by `ParentCallSid`, `From`
+/// and `To` when they are given, a page at a time.
 #[handler]
 pub(super) async fn list_calls(
     Data(shared): Data<&Arc<Shared>>,
@@ -134,16 +172,18 @@ pub(super) async fn list_calls(
         return unauthorized();
     }
     let records = &shared.records;
-    let calls: Vec<Value> = lock(&records.calls)
+    let matching: Vec<LoggedCall> = lock(&records.calls)
         .iter()
         .rev()
-        .filter(|call| {
-            query
-                .parent_call_sid
-                .as_ref()
-                .is_none_or(|parent| call.parent.as_ref() == Some(parent))
-        })
-        .filter(|call| !records.is_deleted(&call.sid))
+        .filter(|call| query.matches(call) && !records.is_deleted(&call.sid))
+        .cloned()
+        .collect();
+    let page_size = query.page_size.unwrap_or(50).clamp(1, 1000);
+    let page = query.page.unwrap_or(0);
+    let start = page.saturating_mul(page_size).min(matching.len());
+    let end = (start + page_size).min(matching.len());
+    let calls: Vec<Value> = matching[start..end]
+        .iter()
         .map(|call| {
             json!({
                 "sid": call.sid,
@@ -156,12 +196,14 @@ pub(super) async fn list_calls(
             })
         })
         .collect();
+    let next_page_uri = (end < matching.len()).then(|| query.page_uri(&sid, page + 1, page_size));
     Json(json!({
         "calls": calls,
-        "page": 0,
-        "page_size": 50,
-        "next_page_uri": null,
-        "uri": format!("/2010-04-01/Accounts/{sid}/Calls.json"),
+        "page": page,
+        "page_size": page_size,
+        "first_page_uri": query.page_uri(&sid, 0, page_size),
+        "next_page_uri": next_page_uri,
+        "uri": query.page_uri(&sid, page, page_size),
     }))
     .into_response()
 }
