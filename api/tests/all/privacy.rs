@@ -898,6 +898,44 @@ async fn an_erasure_searches_twilios_log_for_what_ringback_never_linked(kind: Da
     app.db.finish().await;
 }
 
+/// The confirmation of a STOP is sent by Twilio from our webhook's TwiML answer, so Ringback
+/// never learns its id; the erasure's search of the log finds and deletes it, with the STOP.
+async fn a_stop_confirmation_goes_with_the_erasure(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    let sms_webhook = format!("{}/webhooks/twilio/sms", crate::common::PUBLIC_URL);
+    let twiml = fake
+        .text_in(
+            &sms_webhook,
+            ("SMstop01", CALLER_E164, CLINIC_NUMBER),
+            "STOP",
+        )
+        .await
+        .expect("the webhook answers");
+    assert!(twiml.contains("<Message>"), "{twiml}");
+    assert_eq!(
+        fake.held_records_of(CALLER_E164).len(),
+        2,
+        "the STOP and its answer"
+    );
+    let erased = app
+        .owner
+        .run(ERASE_RECORDS, json!({ "number": CALLER }))
+        .await;
+    let done = &erased["data"]["eraseCaller"];
+    assert!(
+        done["providerRecordsQueued"]
+            .as_i64()
+            .is_some_and(|n| n < 2),
+        "the answer's id is not Ringback's to know: {erased}"
+    );
+    assert_eq!(done["providerLogSearched"], true, "{erased}");
+    app.drain(&app.worker("stop")).await;
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    assert_eq!(fake.held_records_of(CALLER_E164), Vec::<String>::new());
+    app.db.finish().await;
+}
+
 /// Twilio's log is read page by page: a caller with more calls and texts than a page holds (100)
 /// has all of them found and deleted, both ways.
 #[tokio::test]
@@ -961,5 +999,6 @@ on_both_databases!(
     a_restricted_callers_text_is_deleted_at_twilio,
     deletions_that_keep_failing_wait_in_the_leftovers,
     an_erasure_searches_twilios_log_for_what_ringback_never_linked,
+    a_stop_confirmation_goes_with_the_erasure,
     a_clinic_without_a_twilio_number_has_no_log_searched
 );

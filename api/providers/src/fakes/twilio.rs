@@ -565,33 +565,23 @@ async fn list_messages(
     }
     let page_size = query.page_size.unwrap_or(50).clamp(1, 1000);
     let page = query.page.unwrap_or(0);
-    // Sent and received texts, newest first, as Twilio lists them.
-    let mut held: Vec<FakeMessage> = lock(&shared.messages).clone();
-    let received = lock(&shared.records.received).clone();
-    let received_sids: std::collections::HashSet<String> =
-        received.iter().map(|m| m.sid.clone()).collect();
-    held.extend(received);
-    held.sort_by_key(|m| m.created_at);
-    let matching: Vec<FakeMessage> = held
-        .iter()
+    // Every text on the account's log (sent, received, TwiML's answers), newest first.
+    let sent = lock(&shared.messages).clone();
+    let mut held: Vec<(FakeMessage, &str)> = sent.into_iter().map(|m| (m, "sent")).collect();
+    held.extend(shared.records.logged_texts());
+    held.sort_by_key(|(m, _)| m.created_at);
+    let matching: Vec<(FakeMessage, &str)> = held
+        .into_iter()
         .rev()
-        .filter(|m| query.to.as_ref().is_none_or(|to| &m.to == to))
-        .filter(|m| query.from.as_ref().is_none_or(|from| &m.from == from))
-        .filter(|m| !shared.records.is_deleted(&m.sid))
-        .cloned()
+        .filter(|(m, _)| query.to.as_ref().is_none_or(|to| &m.to == to))
+        .filter(|(m, _)| query.from.as_ref().is_none_or(|from| &m.from == from))
+        .filter(|(m, _)| !shared.records.is_deleted(&m.sid))
         .collect();
     let start = page.saturating_mul(page_size).min(matching.len());
     let end = (start + page_size).min(matching.len());
     let messages: Vec<Value> = matching[start..end]
         .iter()
-        .map(|m| {
-            let status = if received_sids.contains(&m.sid) {
-                "received"
-            } else {
-                "sent"
-            };
-            resource(m, &shared.account_sid, status)
-        })
+        .map(|(m, status)| resource(m, &shared.account_sid, status))
         .collect();
     let path = format!("/2010-04-01/Accounts/{sid}/Messages.json");
     let page_uri = |page: usize| {

@@ -1,7 +1,7 @@
 //! The fake's record keeping: like Twilio, it keeps a log of every call on the account (calls it
 //! placed, incoming calls and the legs their `<Dial>`s started, each leg naming its parent) and
-//! every text (sent, and received with [`FakeTwilio::receive_message`]), each holding the numbers
-//! it was between. `GET …/Calls.json` lists the log (filtered by `ParentCallSid`, `From` and
+//! every text (sent, received with [`FakeTwilio::receive_message`] or [`FakeTwilio::text_in`],
+//! and the answers a messaging webhook's TwiML gave), each holding the numbers it was between. `GET …/Calls.json` lists the log (filtered by `ParentCallSid`, `From` and
 //! `To`, in pages of `PageSize` with Twilio's `next_page_uri`), and
 //! `DELETE …/Calls/{Sid}.json` and `DELETE …/Messages/{Sid}.json` delete a record (404, Twilio's
 //! 20404, for one it does not hold); [`FakeTwilio::held_records_of`] shows what is still held
@@ -25,7 +25,9 @@ pub struct LoggedCall {
 #[derive(Default)]
 pub(super) struct Records {
     calls: Mutex<Vec<LoggedCall>>,
-    pub(super) received: Mutex<Vec<FakeMessage>>,
+    received: Mutex<Vec<FakeMessage>>,
+    /// Texts sent from a messaging webhook's TwiML answer (`<Message>`).
+    answered: Mutex<Vec<FakeMessage>>,
     deleted: Mutex<HashSet<String>>,
     /// Whether deletions answer HTTP 500, as in an outage.
     failing: std::sync::atomic::AtomicBool,
@@ -40,6 +42,17 @@ impl Records {
             from: from.to_owned(),
             to: to.to_owned(),
         });
+    }
+
+    /// The texts the account logged besides those sent through the API, each with the status
+    /// Twilio lists it with: received ones, and the answers TwiML sent.
+    pub(super) fn logged_texts(&self) -> Vec<(FakeMessage, &'static str)> {
+        let received = lock(&self.received).clone().into_iter();
+        let answered = lock(&self.answered).clone().into_iter();
+        received
+            .map(|text| (text, "received"))
+            .chain(answered.map(|text| (text, "sent")))
+            .collect()
     }
 
     /// Whether record `sid` was deleted.
@@ -90,6 +103,45 @@ impl FakeTwilio {
         self.shared.records.log_call(sid, None, (from, to));
     }
 
+    /// A text from `from` to the account's number `to`, as Twilio delivers it: kept in the log,
+    /// posted to the messaging webhook `url` (signed, with Twilio's parameters), and each
+    /// `<Message>` of the TwiML answer sent back to `from` and logged. The answer's body.
+    pub async fn text_in(
+        &self,
+        url: &str,
+        (sid, from, to): (&str, &str, &str),
+        body: &str,
+    ) -> Result<String, String> {
+        self.receive_message(sid, from, to, body);
+        let params: Vec<(String, String)> = [
+            ("AccountSid", self.shared.account_sid.as_str()),
+            ("ApiVersion", "2010-04-01"),
+            ("Body", body),
+            ("From", from),
+            ("MessageSid", sid),
+            ("NumMedia", "0"),
+            ("SmsSid", sid),
+            ("To", to),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+        let twiml = self.post(url, params).await?;
+        for answer in twiml.split("<Message>").skip(1) {
+            let text = answer.split("</Message>").next().unwrap_or_default();
+            lock(&self.shared.records.answered).push(FakeMessage {
+                sid: format!("SM{}", uuid::Uuid::new_v4().simple()),
+                to: from.to_owned(),
+                from: to.to_owned(),
+                body: text.to_owned(),
+                status_callback: None,
+                created_at: self.shared.clock.now(),
+                arrived: Instant::now(),
+            });
+        }
+        Ok(twiml)
+    }
+
     /// Makes deletions of calls and texts fail with HTTP 500 (`true`) or work again.
     pub fn fail_deletions(&self, failing: bool) {
         self.shared
@@ -108,10 +160,10 @@ impl FakeTwilio {
             .map(|call| call.sid.clone())
             .collect();
         let sent = lock(&self.shared.messages).clone();
-        let received = lock(&records.received).clone();
+        let logged = records.logged_texts().into_iter().map(|(text, _)| text);
         let texts = sent
             .into_iter()
-            .chain(received)
+            .chain(logged)
             .filter(|message| involves(&message.from, &message.to))
             .map(|message| message.sid);
         calls
@@ -237,8 +289,7 @@ pub(super) async fn delete_message(
     }
     let message = message.trim_end_matches(".json");
     let sent = lock(&shared.messages).iter().any(|m| m.sid == message);
-    let received = lock(&shared.records.received)
-        .iter()
-        .any(|m| m.sid == message);
-    shared.records.delete(message, sent || received)
+    let logged = shared.records.logged_texts();
+    let held = sent || logged.iter().any(|(m, _)| m.sid == message);
+    shared.records.delete(message, held)
 }

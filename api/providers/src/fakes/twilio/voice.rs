@@ -340,7 +340,11 @@ impl FakeTwilio {
     }
 
     /// Posts `params` to `url` as Twilio does (signed over `url`), returning the answer's body.
-    async fn post(&self, url: &str, params: Vec<(String, String)>) -> Result<String, String> {
+    pub(super) async fn post(
+        &self,
+        url: &str,
+        params: Vec<(String, String)>,
+    ) -> Result<String, String> {
         let signature = twilio_signature::sign(&self.shared.auth_token, url, &params);
         let destination = self.shared.callbacks.destination(url);
         let response = self
