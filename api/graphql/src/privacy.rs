@@ -156,7 +156,7 @@ pub struct CallerErasure {
     /// Whether Twilio's log is searched for every other call and text between the caller and the
     /// clinic's numbers (the answers to STOP, calls kept under a stand-in, calls from before
     /// Ringback recorded them), and what it finds deleted there. False when the clinic has no
-    /// number at Twilio.
+    /// number at Twilio or the deployment no Twilio account.
     pub provider_log_searched: bool,
     /// The caller stays on the opt-out list, so that their STOP is still honoured.
     pub kept_opt_out: bool,
@@ -302,7 +302,7 @@ impl PrivacyMutation {
             ctx,
             Access::Write(Permission::HandlePrivacyRequests),
             async |txn, backend, user| {
-                caller_records::erase(txn, &backend.secrets, Some(user), &number).await
+                caller_records::erase(txn, backend, Some(user), &number).await
             },
         )
         .await?;

@@ -4,6 +4,8 @@
 //! too, and finds them by the numbers they were between, for the records Ringback never kept an
 //! id of. Deleting a record that is already gone succeeds: the work is done either way.
 
+use chrono::{DateTime, Utc};
+
 use crate::sms::{ProviderError, ProviderFuture};
 
 /// A provider that can delete its records of calls and texts.
@@ -15,19 +17,20 @@ pub trait ProviderRecords: Send + Sync {
     /// Deletes the provider's record of text `sid` (its words and numbers with it).
     fn forget_message<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()>;
 
-    /// The provider's records of the calls and texts between numbers `one` and `other` (E.164),
-    /// either way, newest first, at most [`MAX_LISTED`] of each kind each way.
+    /// The provider's records of the calls and texts between the two `numbers` (E.164),
+    /// either way, made at `since` or later, newest first, at most [`MAX_LISTED`] of each kind
+    /// each way (see [`HeldRecords::complete`]).
     fn records_between<'a>(
         &'a self,
-        one: &'a str,
-        other: &'a str,
+        numbers: (&'a str, &'a str),
+        since: DateTime<Utc>,
     ) -> ProviderFuture<'a, HeldRecords>;
 }
 
-/// The most records of one kind one way [`ProviderRecords::records_between`] lists: far more than
-/// one caller makes to one clinic number within any retention; a caller beyond it has the rest
-/// found by the next search, once these are deleted.
-pub const MAX_LISTED: usize = 1_000;
+/// The most records of one kind one way [`ProviderRecords::records_between`] lists (two pages):
+/// more than one caller makes to one clinic number in a long while; the rest, if any, is listed
+/// again once these are deleted.
+pub const MAX_LISTED: usize = 200;
 
 /// The ids of records the provider holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,6 +39,8 @@ pub struct HeldRecords {
     pub calls: Vec<String>,
     /// Texts (Twilio's `SM…`/`MM…`).
     pub messages: Vec<String>,
+    /// Whether these are all there were (no list was cut at [`MAX_LISTED`]).
+    pub complete: bool,
 }
 
 impl HeldRecords {

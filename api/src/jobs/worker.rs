@@ -562,8 +562,9 @@ pub const SLOW_KINDS: &[&str] = &[AiAnswer::NAME];
 /// the model, so many can wait at once.
 pub const SLOW_LANE_BATCH: u32 = 64;
 /// Job kinds that tidy up at a provider and may come by the thousand after a purge (deleting the
-/// provider's records of calls and texts, searching its log for an erased caller's). They run in a lane of their own, a few at a time, so
-/// that neither a text-back nor an AI answer waits behind them.
+/// provider's records of calls and texts, searching its log for an erased caller's). They run in
+/// a lane of their own, a few at a time, so that neither a text-back nor an AI answer waits
+/// behind them.
 pub const HOUSEKEEPING_KINDS: &[&str] =
     &[ForgetProviderRecords::NAME, ForgetCallerAtProvider::NAME];
 /// Housekeeping jobs run side by side in their lane.

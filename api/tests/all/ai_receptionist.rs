@@ -1048,7 +1048,8 @@ async fn ai_clinic_answering_within(
     follow_up: Option<i32>,
     answer_seconds: u64,
 ) -> TestApp {
-    // Noon: the text-back's wording and a fallback sent minutes later both fall in opening hours.
+    // Noon: the text-back's wording and a fallback sent minutes later fall on the same side of
+    // the opening hours' edges (09:00, 17:30; at weekends both are outside them).
     let mut app = TestApp::builder(kind)
         .at_midday()
         .with_twilio()

@@ -3,31 +3,35 @@
 //! records Ringback kept an id of go with [`ForgetProviderRecords`](super::ForgetProviderRecords);
 //! this search reaches the ones it never kept or no longer links to the caller: the automatic
 //! answers to STOP, START and HELP, calls stored under a restricted caller's stand-in key, calls
-//! and texts of a time Ringback did not record (its webhooks down, an import without ids).
+//! and texts of a time Ringback did not record (its webhooks down).
 //!
-//! The caller's number travels sealed beside the job, as a text's does, and goes with the job
-//! whether it succeeds or gives up. Only the clinic's own numbers are searched, so another
-//! clinic's records of the same caller (on the same account) stay. Deleting what is already gone
+//! Each number is searched from when the clinic added it, so the records of a number's earlier
+//! holder (another clinic of the deployment, on the same account) stay; so do another clinic's
+//! records of the same caller. The caller's number travels sealed beside the job, as a text's
+//! does: a finished or cancelled search loses it; one that gave up keeps it for an admin's retry
+//! of the dead letter until the dead letters are purged. Deleting what is already gone
 //! succeeds, so a retried search does no harm; an attempt stops before the worker's lease runs
-//! out and the next one searches again. Every failure may be cured by waiting, so it is retried
-//! until the queue gives up; a dead letter tells the clinic's admins.
+//! out, and a search cut short (the provider slow, or more records than one listing holds) goes
+//! on at the next attempt. Every failure may be cured by waiting, so it is retried.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::keys;
 use ringback_core::outbox::{Job, NewJob, enqueue};
+use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::job_outbox;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::forget_provider_records::{ATTEMPT_WITHIN, delete_each};
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::{clinic, phone_lines};
 
-/// How long one attempt keeps asking the provider: well inside the worker's lease.
-const ATTEMPT_WITHIN: Duration = Duration::from_secs(60);
+/// An attempt starts listing a number's records only this early, so that the listing (a few
+/// pages) and the deletions that follow end well inside the worker's lease.
+const LIST_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Search the provider's log for the calls and texts between the caller whose number is sealed
 /// beside the job and the clinic's numbers, and delete them.
@@ -42,14 +46,15 @@ impl Job for ForgetCallerAtProvider {
     }
 }
 
-/// Queues, in `txn`, the search for the caller with number `e164`; whether one was queued (a
-/// clinic without a number of its own at the provider has nothing to search).
+/// Queues, in `txn`, the search for the caller with number `e164`, when the deployment has a
+/// provider account (`searchable`) and the clinic a number there; whether one was queued.
 pub async fn queue(
     txn: &TenantTxn,
-    secrets: &ringback_core::secrets::Secrets,
+    secrets: &Secrets,
     e164: &str,
+    searchable: bool,
 ) -> Result<bool, DomainError> {
-    if phone_lines::provider_numbers(txn).await?.is_empty() {
+    if !searchable || phone_lines::provider_numbers(txn).await?.is_empty() {
         return Ok(false);
     }
     let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
@@ -64,10 +69,11 @@ pub async fn queue(
     Ok(true)
 }
 
-/// The caller's number and the clinic's, opened for one attempt.
+/// The caller's number and the clinic's (each with when the clinic added it), opened for one
+/// attempt.
 pub struct Search {
     caller: String,
-    clinic_numbers: Vec<String>,
+    clinic_numbers: Vec<(String, DateTime<Utc>)>,
 }
 
 impl Runnable for ForgetCallerAtProvider {
@@ -82,12 +88,17 @@ impl Runnable for ForgetCallerAtProvider {
         let Some(sealed) = &row.sealed_number else {
             return Ok(Err(Attempt::Cancelled("the number to search for is gone")));
         };
-        let key = keys::data_key(&context.backend.secrets, &clinic::get(txn).await?)?;
+        let secrets = &context.backend.secrets;
+        let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
         let caller = keys::open_caller_number(&key, txn.clinic_id(), sealed)?;
-        let opened = phone_lines::opened_provider_numbers(txn, &context.backend.secrets).await?;
+        let opened = phone_lines::opened_provider_numbers(txn, secrets).await?;
+        let clinic_numbers = opened
+            .into_iter()
+            .map(|number| (number.e164, number.row.created_at))
+            .collect();
         Ok(Ok(Search {
             caller,
-            clinic_numbers: opened.into_iter().map(|number| number.e164).collect(),
+            clinic_numbers,
         }))
     }
 
@@ -98,61 +109,55 @@ impl Runnable for ForgetCallerAtProvider {
         context: &JobContext,
     ) -> Attempt {
         let Some(records) = &context.backend.provider_records else {
-            return Attempt::Cancelled("no provider account is configured: no log to search");
+            return Attempt::retry_later("no provider account is configured".to_owned());
         };
-        let started = Instant::now();
+        let deadline = Instant::now() + ATTEMPT_WITHIN;
         let mut deleted = 0;
-        for clinic_number in &search.clinic_numbers {
-            let held = match records.records_between(&search.caller, clinic_number).await {
+        let mut complete = true;
+        let list_before = Instant::now() + LIST_WITHIN;
+        for (clinic_number, since) in &search.clinic_numbers {
+            if Instant::now() > list_before {
+                return slow();
+            }
+            let numbers = (search.caller.as_str(), clinic_number.as_str());
+            let held = match records.records_between(numbers, *since).await {
                 Ok(held) => held,
                 Err(error) => return Attempt::retry_later(error.to_string()),
             };
-            for sid in &held.calls {
-                if let Err(error) = records.forget_call(sid).await {
-                    return Attempt::retry_later(error.to_string());
-                }
+            let found = (held.calls.as_slice(), held.messages.as_slice());
+            match delete_each(records.as_ref(), found, deadline).await {
+                Ok(count) => deleted += count,
+                Err(unfinished) => return unfinished,
             }
-            for sid in &held.messages {
-                if let Err(error) = records.forget_message(sid).await {
-                    return Attempt::retry_later(error.to_string());
-                }
-            }
-            deleted += held.len();
-            if started.elapsed() > ATTEMPT_WITHIN {
-                return Attempt::retry_later(
-                    "the provider was slow; the search goes on at the next attempt".to_owned(),
-                );
-            }
+            complete &= held.complete;
         }
-        Attempt::Done(Receipt {
-            provider_id: format!("deleted:{deleted}"),
-            provider_status: "deleted".to_owned(),
-            done_at: None,
-        })
+        if !complete {
+            return Attempt::retry_later(
+                "more records than one listing holds; the rest at the next attempt".to_owned(),
+            );
+        }
+        Attempt::Done(Receipt::deleted(deleted))
     }
 
-    /// A search that gave up loses the number it searched for (a finished job's goes when it is
-    /// settled).
+    /// A search that gave up keeps its number (sealed) so that an admin can retry it; the dead
+    /// letter goes, with the number, when the dead letters are purged.
     async fn given_up(
         &self,
-        txn: &TenantTxn,
+        _txn: &TenantTxn,
         row: &job_outbox::Model,
         status: &str,
         _context: &JobContext,
     ) -> Result<(), DomainError> {
-        txn.update_many::<job_outbox::Entity>()
-            .col_expr(
-                job_outbox::Column::SealedNumber,
-                Expr::value(None::<Vec<u8>>),
-            )
-            .filter(job_outbox::Column::Id.eq(row.id))
-            .exec(txn.conn())
-            .await?;
         tracing::warn!(
             job = %row.id,
             status,
-            "a search of the provider's log for an erased caller gave up; its number is gone"
+            "a search of the provider's log for an erased caller gave up"
         );
         Ok(())
     }
+}
+
+/// An attempt that ran out of time.
+fn slow() -> Attempt {
+    Attempt::retry_later("the provider was slow; the search goes on at the next attempt".to_owned())
 }

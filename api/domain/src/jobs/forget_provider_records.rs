@@ -16,7 +16,7 @@ use ringback_core::error::DomainError;
 use ringback_core::outbox::{Job, NewJob, enqueue};
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{call, job_outbox, message};
-use ringback_providers::records::is_record_id;
+use ringback_providers::records::{ProviderRecords, is_record_id};
 use ringback_providers::twilio::PROVIDER_NAME;
 use sea_orm::sea_query::SimpleExpr;
 use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
@@ -28,7 +28,7 @@ use crate::service::provider_leftovers;
 /// Records one job deletes at most (each a request or three to the provider).
 pub const RECORDS_PER_JOB: usize = 20;
 /// How long one attempt keeps asking the provider: well inside the worker's lease.
-const ATTEMPT_WITHIN: Duration = Duration::from_secs(60);
+pub(crate) const ATTEMPT_WITHIN: Duration = Duration::from_secs(60);
 
 /// Delete the provider's records of these calls (with the legs each started) and texts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +114,32 @@ pub async fn queue(
     Ok(queued)
 }
 
+/// Deletes `calls` (with the legs each started) and `messages` at the provider one by one, and
+/// stops at the first failure or once `deadline` has passed (the attempt to report then: the
+/// next one starts again, and finds what was deleted already gone); how many were deleted.
+pub(crate) async fn delete_each(
+    records: &dyn ProviderRecords,
+    (calls, messages): (&[String], &[String]),
+    deadline: Instant,
+) -> Result<usize, Attempt> {
+    let named = calls.iter().map(|sid| (sid, true));
+    let named = named.chain(messages.iter().map(|sid| (sid, false)));
+    for (sid, is_call) in named {
+        if Instant::now() > deadline {
+            return Err(Attempt::retry_later(
+                "the provider was slow; the rest waits for the next attempt".to_owned(),
+            ));
+        }
+        let deleted = if is_call {
+            records.forget_call(sid).await
+        } else {
+            records.forget_message(sid).await
+        };
+        deleted.map_err(|error| Attempt::retry_later(error.to_string()))?;
+    }
+    Ok(calls.len() + messages.len())
+}
+
 impl ForgetProviderRecords {
     /// How many records the job deletes.
     fn records(&self) -> usize {
@@ -137,29 +163,11 @@ impl Runnable for ForgetProviderRecords {
         let Some(records) = &context.backend.provider_records else {
             return Attempt::retry_later("no provider account is configured".to_owned());
         };
-        let started = Instant::now();
-        let calls = self.calls.iter().map(|sid| (sid, true));
-        let named = calls.chain(self.messages.iter().map(|sid| (sid, false)));
-        for (sid, is_call) in named {
-            if started.elapsed() > ATTEMPT_WITHIN {
-                return Attempt::retry_later(
-                    "the provider was slow; the rest waits for the next attempt".to_owned(),
-                );
-            }
-            let deleted = if is_call {
-                records.forget_call(sid).await
-            } else {
-                records.forget_message(sid).await
-            };
-            if let Err(error) = deleted {
-                return Attempt::retry_later(error.to_string());
-            }
+        let deadline = Instant::now() + ATTEMPT_WITHIN;
+        match delete_each(records.as_ref(), (&self.calls, &self.messages), deadline).await {
+            Ok(deleted) => Attempt::Done(Receipt::deleted(deleted)),
+            Err(unfinished) => unfinished,
         }
-        Attempt::Done(Receipt {
-            provider_id: format!("deleted:{}", self.records()),
-            provider_status: "deleted".to_owned(),
-            done_at: None,
-        })
     }
 
     async fn given_up(

@@ -111,6 +111,17 @@ pub struct Receipt {
     pub done_at: Option<DateTime<Utc>>,
 }
 
+impl Receipt {
+    /// What a job that deleted `count` records at the provider did.
+    pub fn deleted(count: usize) -> Self {
+        Self {
+            provider_id: format!("deleted:{count}"),
+            provider_status: "deleted".to_owned(),
+            done_at: None,
+        }
+    }
+}
+
 /// How a job type runs. The worker calls, for one claimed job:
 /// 1. [`prepare`](Runnable::prepare) inside a transaction that has checked the claim: load and open
 ///    what the work needs, or say why there is nothing to do;

@@ -38,6 +38,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::Backend;
 use crate::jobs::{forget_caller_at_provider, forget_provider_records};
 use crate::service::ai_tools::IntakeDetails;
 use crate::service::audit::{self, AuditEvent};
@@ -89,7 +90,8 @@ pub struct Erasure {
     /// The phone provider's records of the caller's calls and texts, queued to be deleted there.
     pub provider_records: u64,
     /// Whether the provider's log is searched for the caller's other calls and texts with the
-    /// clinic's numbers (it is unless the clinic has no number there).
+    /// clinic's numbers (it is unless the clinic has no number there or the deployment no
+    /// provider account).
     pub provider_log_searched: bool,
     /// The caller stays on the opt-out list (so that a STOP is still honoured).
     pub kept_opt_out: bool,
@@ -303,12 +305,14 @@ fn portable(
 }
 
 /// Erases what is held about the caller with `number` (see the module doc); audited with counts.
+/// `backend` says whether the deployment has a provider account whose log can be searched.
 pub async fn erase(
     txn: &TenantTxn,
-    secrets: &Secrets,
+    backend: &Backend,
     actor: Option<Uuid>,
     number: &str,
 ) -> Result<Erasure, DomainError> {
+    let secrets = &backend.secrets;
     let caller = keyed(txn, secrets, number).await?;
     let keys = caller.keys();
     // The figures stay as they are: every stale day is settled while the rows are all there.
@@ -321,7 +325,13 @@ pub async fn erase(
     let provider_records = forget_provider_records::queue(txn, calls, texts, txn.now()).await?;
     let mut erasure = Erasure {
         provider_records,
-        provider_log_searched: forget_caller_at_provider::queue(txn, secrets, &caller.e164).await?,
+        provider_log_searched: forget_caller_at_provider::queue(
+            txn,
+            secrets,
+            &caller.e164,
+            backend.provider_records.is_some(),
+        )
+        .await?,
         calls_unlinked: unlink_calls(txn, &keys, &stand_in).await?,
         appointments_unlinked: unlink_appointments(txn, &keys, &stand_in).await?,
         ..Erasure::default()

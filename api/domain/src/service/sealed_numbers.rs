@@ -2,8 +2,8 @@
 //! calls, on conversations, and in the outbox's waiting or given-up texts. Switching to strict
 //! mode destroys everyone's (a text-back not yet sent keeps its own: strict mode keeps a number
 //! until its text-back is sent; so does an erased caller's search of the provider's log, which
-//! deletes what the provider keeps and loses the number when it ends); restricting a caller destroys theirs (no text goes to them at
-//! all). Cost: three updates, by the clinic's rows that hold a number (the caller's, by their
+//! deletes what the provider keeps and loses the number when it is done); restricting a caller
+//! destroys theirs (no text goes to them at all). Cost: three updates, by the clinic's rows that hold a number (the caller's, by their
 //! keys; the outbox by its payloads, which the retention purge keeps to the call retention).
 
 use ringback_core::error::DomainError;

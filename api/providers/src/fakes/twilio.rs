@@ -549,6 +549,9 @@ async fn create_message(
 struct ListQuery {
     to: Option<String>,
     from: Option<String>,
+    /// A day (`YYYY-MM-DD`, UTC): texts sent on it or later.
+    #[serde(rename = "DateSent>=")]
+    sent_from: Option<String>,
     page_size: Option<usize>,
     page: Option<usize>,
 }
@@ -575,6 +578,7 @@ async fn list_messages(
         .rev()
         .filter(|(m, _)| query.to.as_ref().is_none_or(|to| &m.to == to))
         .filter(|(m, _)| query.from.as_ref().is_none_or(|from| &m.from == from))
+        .filter(|(m, _)| records::on_or_after(m.created_at, query.sent_from.as_deref()))
         .filter(|(m, _)| !shared.records.is_deleted(&m.sid))
         .collect();
     let start = page.saturating_mul(page_size).min(matching.len());
@@ -585,16 +589,20 @@ async fn list_messages(
         .collect();
     let path = format!("/2010-04-01/Accounts/{sid}/Messages.json");
     let page_uri = |page: usize| {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(to) = &query_value(&request_query(request), "To") {
-            query.append_pair("To", to);
+        let mut filters = url::form_urlencoded::Serializer::new(String::new());
+        let given = [
+            ("To", &query.to),
+            ("From", &query.from),
+            ("DateSent>=", &query.sent_from),
+        ];
+        for (name, value) in given {
+            if let Some(value) = value {
+                filters.append_pair(name, value);
+            }
         }
-        if let Some(from) = &query_value(&request_query(request), "From") {
-            query.append_pair("From", from);
-        }
-        query.append_pair("PageSize", &page_size.to_string());
-        query.append_pair("Page", &page.to_string());
-        format!("{path}?{}", query.finish())
+        filters.append_pair("PageSize", &page_size.to_string());
+        filters.append_pair("Page", &page.to_string());
+        format!("{path}?{}", filters.finish())
     };
     let next_page_uri = (end < matching.len()).then(|| page_uri(page + 1));
     Json(json!({
@@ -607,17 +615,4 @@ async fn list_messages(
         "uri": page_uri(page),
     }))
     .into_response()
-}
-
-fn request_query(request: &Request) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn query_value(query: &[(String, String)], name: &str) -> Option<String> {
-    query
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.clone())
 }

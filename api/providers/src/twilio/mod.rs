@@ -17,7 +17,7 @@ pub mod signature;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use ringback_core::settings::{ConfigError, RawSettings, SecretString};
 use serde::Deserialize;
 
@@ -263,10 +263,24 @@ struct RecordPage {
     next_page_uri: Option<String>,
 }
 
-/// A call or text in a list, for its id.
+/// A call or text in a list, for its id and when it was made.
 #[derive(Deserialize)]
 struct RecordResource {
     sid: String,
+    /// RFC 2822, as Twilio writes its dates.
+    #[serde(default)]
+    date_created: Option<String>,
+}
+
+impl RecordResource {
+    /// Whether the record was made at `since` or later (or cannot say when it was made), to the
+    /// second: Twilio's dates have no fractions.
+    fn made_since(&self, since: DateTime<Utc>) -> bool {
+        self.date_created
+            .as_deref()
+            .and_then(|text| DateTime::parse_from_rfc2822(text).ok())
+            .is_none_or(|made| made >= since.trunc_subsecs(0))
+    }
 }
 
 #[derive(Deserialize)]
@@ -437,47 +451,74 @@ impl TwilioClient {
     /// The sids of the calls call `sid` started (its `<Dial>` legs).
     async fn legs_of(&self, sid: &str) -> Result<Vec<String>, ProviderError> {
         let query = [("ParentCallSid", sid), ("PageSize", "50")];
-        self.listed_sids("Calls.json", &query, MAX_LEG_PAGES).await
+        let (legs, _) = self.listed("Calls.json", &query, MAX_LEG_PAGES).await?;
+        Ok(legs.into_iter().map(|leg| leg.sid).collect())
     }
 
-    /// The sids in the account's list `collection` (`Calls.json`, `Messages.json`) filtered by
-    /// `query`, from at most `max_pages` pages.
-    async fn listed_sids(
+    /// The records in the account's list `collection` (`Calls.json`, `Messages.json`) filtered
+    /// by `query`, from at most `max_pages` pages, and whether that was all of them.
+    async fn listed(
         &self,
         collection: &str,
         query: &[(&str, &str)],
         max_pages: usize,
-    ) -> Result<Vec<String>, ProviderError> {
-        let mut sids = Vec::new();
+    ) -> Result<(Vec<RecordResource>, bool), ProviderError> {
+        let mut records = Vec::new();
         let mut url = self.account_url(collection);
         let mut query = query.to_vec();
         for _ in 0..max_pages {
             let request = self.authorized(self.http.get(&url).query(&query));
             let page: RecordPage = read_json(request.send().await).await?;
-            let listed = page.calls.into_iter().chain(page.messages);
-            sids.extend(listed.map(|record| record.sid));
+            records.extend(page.calls.into_iter().chain(page.messages));
             match page.next_page_uri {
                 Some(next) => {
                     url = format!("{}{next}", self.account.api_url.trim_end_matches('/'));
                     query.clear();
                 }
-                None => break,
+                None => return Ok((records, true)),
             }
         }
-        Ok(sids)
+        Ok((records, false))
     }
 
-    /// The calls and texts from `one` to `other` and from `other` to `one`.
-    async fn between(&self, one: &str, other: &str) -> Result<HeldRecords, ProviderError> {
+    /// The calls and texts from `one` to `other` and from `other` to `one` made at `since` or
+    /// later. Twilio filters by day (`StartTime>=`, `DateSent>=`); the instant is checked here
+    /// against each record's `date_created` (a record without one is kept: it is newer).
+    async fn between(
+        &self,
+        (one, other): (&str, &str),
+        since: DateTime<Utc>,
+    ) -> Result<HeldRecords, ProviderError> {
         let page_size = RECORDS_PAGE_SIZE.to_string();
         let max_pages = MAX_LISTED.div_ceil(RECORDS_PAGE_SIZE);
-        let mut held = HeldRecords::default();
+        let day = since.format("%Y-%m-%d").to_string();
+        let mut held = HeldRecords {
+            complete: true,
+            ..HeldRecords::default()
+        };
         for (from, to) in [(one, other), (other, one)] {
-            let query = [("From", from), ("To", to), ("PageSize", page_size.as_str())];
-            let calls = self.listed_sids("Calls.json", &query, max_pages).await?;
-            held.calls.extend(calls);
-            let messages = self.listed_sids("Messages.json", &query, max_pages).await?;
-            held.messages.extend(messages);
+            for (collection, from_day) in [
+                ("Calls.json", "StartTime>="),
+                ("Messages.json", "DateSent>="),
+            ] {
+                let query = [
+                    ("From", from),
+                    ("To", to),
+                    (from_day, day.as_str()),
+                    ("PageSize", page_size.as_str()),
+                ];
+                let (records, complete) = self.listed(collection, &query, max_pages).await?;
+                held.complete &= complete;
+                let sids = records
+                    .into_iter()
+                    .filter(|record| record.made_since(since))
+                    .map(|record| record.sid);
+                if collection == "Calls.json" {
+                    held.calls.extend(sids);
+                } else {
+                    held.messages.extend(sids);
+                }
+            }
         }
         Ok(held)
     }
@@ -670,10 +711,10 @@ impl ProviderRecords for TwilioClient {
 
     fn records_between<'a>(
         &'a self,
-        one: &'a str,
-        other: &'a str,
+        numbers: (&'a str, &'a str),
+        since: DateTime<Utc>,
     ) -> ProviderFuture<'a, HeldRecords> {
-        Box::pin(self.between(one, other))
+        Box::pin(self.between(numbers, since))
     }
 }
 

@@ -60,7 +60,8 @@ impl TestDb {
     /// test clinics' and the demo's time zone), for tests whose minutes must not cross a boundary
     /// of the clock: a local midnight (which moves every local day they look at by one, e.g. a
     /// purge of the 90-day demo), the default opening hours' 09:00 and 17:30 (which change a
-    /// text-back's wording) or a UTC month (which resets monthly quotas and budgets).
+    /// text-back's wording; noon is inside them on weekdays, outside at weekends) or a UTC month
+    /// (which resets monthly quotas and budgets).
     pub async fn at_midday(kind: DatabaseKind) -> Self {
         let test_db = Self::new(kind).await;
         test_db.clock.set(midday_in_london(test_db.clock.now()));

@@ -1,10 +1,11 @@
 //! The fake's record keeping: like Twilio, it keeps a log of every call on the account (calls it
 //! placed, incoming calls and the legs their `<Dial>`s started, each leg naming its parent) and
 //! every text (sent, received with [`FakeTwilio::receive_message`] or [`FakeTwilio::text_in`],
-//! and the answers a messaging webhook's TwiML gave), each holding the numbers it was between. `GET …/Calls.json` lists the log (filtered by `ParentCallSid`, `From` and
-//! `To`, in pages of `PageSize` with Twilio's `next_page_uri`), and
-//! `DELETE …/Calls/{Sid}.json` and `DELETE …/Messages/{Sid}.json` delete a record (404, Twilio's
-//! 20404, for one it does not hold); [`FakeTwilio::held_records_of`] shows what is still held
+//! and the answers a messaging webhook's TwiML gave), each holding the numbers it was between.
+//! `GET …/Calls.json` lists the log (filtered by `ParentCallSid`, `From`, `To` and the day
+//! `StartTime>=`, in pages of `PageSize` with Twilio's `next_page_uri`), and `DELETE
+//! …/Calls/{Sid}.json` and `DELETE …/Messages/{Sid}.json` delete a record (404, Twilio's 20404,
+//! for one it does not hold); [`FakeTwilio::held_records_of`] shows what is still held
 //! about a number, and [`FakeTwilio::fail_deletions`] makes deletions fail as in an outage.
 
 use std::collections::HashSet;
@@ -19,6 +20,7 @@ pub struct LoggedCall {
     pub parent: Option<String>,
     pub from: String,
     pub to: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// What the fake keeps besides the messages it sent.
@@ -34,13 +36,19 @@ pub(super) struct Records {
 }
 
 impl Records {
-    /// Logs a call (`parent`: the call whose dial started it).
-    pub(super) fn log_call(&self, sid: &str, parent: Option<&str>, (from, to): (&str, &str)) {
+    /// Logs a call made at `at` (`parent`: the call whose dial started it).
+    pub(super) fn log_call(
+        &self,
+        (sid, parent): (&str, Option<&str>),
+        (from, to): (&str, &str),
+        at: DateTime<Utc>,
+    ) {
         lock(&self.calls).push(LoggedCall {
             sid: sid.to_owned(),
             parent: parent.map(str::to_owned),
             from: from.to_owned(),
             to: to.to_owned(),
+            created_at: at,
         });
     }
 
@@ -100,7 +108,8 @@ impl FakeTwilio {
     /// Keeps a call from `from` to `to` that never reached our webhooks (they were down, or it
     /// came before the number pointed at them), as Twilio logs every call on the account.
     pub fn log_unreported_call(&self, sid: &str, from: &str, to: &str) {
-        self.shared.records.log_call(sid, None, (from, to));
+        let now = self.shared.clock.now();
+        self.shared.records.log_call((sid, None), (from, to), now);
     }
 
     /// A text from `from` to the account's number `to`, as Twilio delivers it: kept in the log,
@@ -180,6 +189,9 @@ pub(super) struct CallListQuery {
     parent_call_sid: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// A day (`YYYY-MM-DD`, UTC): calls that started on it or later.
+    #[serde(rename = "StartTime>=")]
+    started_from: Option<String>,
     page_size: Option<usize>,
     page: Option<usize>,
 }
@@ -190,6 +202,7 @@ impl CallListQuery {
         parent.is_none_or(|parent| call.parent.as_ref() == Some(parent))
             && self.from.as_ref().is_none_or(|from| &call.from == from)
             && self.to.as_ref().is_none_or(|to| &call.to == to)
+            && on_or_after(call.created_at, self.started_from.as_deref())
     }
 
     /// The address of page `page` of this list.
@@ -199,6 +212,7 @@ impl CallListQuery {
             ("ParentCallSid", &self.parent_call_sid),
             ("From", &self.from),
             ("To", &self.to),
+            ("StartTime>=", &self.started_from),
         ];
         for (name, value) in filters {
             if let Some(value) = value {
@@ -244,6 +258,8 @@ pub(super) async fn list_calls(
                 "from": call.from,
                 "to": call.to,
                 "status": "completed",
+                "date_created": call.created_at.to_rfc2822(),
+                "start_time": call.created_at.to_rfc2822(),
                 "uri": format!("/2010-04-01/Accounts/{sid}/Calls/{}.json", call.sid),
             })
         })
@@ -292,4 +308,12 @@ pub(super) async fn delete_message(
     let logged = shared.records.logged_texts();
     let held = sent || logged.iter().any(|(m, _)| m.sid == message);
     shared.records.delete(message, held)
+}
+
+/// Whether `at` falls on `day` (`YYYY-MM-DD`, UTC, as Twilio's date filters take it) or later;
+/// true without a day. A day that does not parse matches nothing, as Twilio answers nothing.
+pub(super) fn on_or_after(at: DateTime<Utc>, day: Option<&str>) -> bool {
+    day.is_none_or(|day| {
+        chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok_and(|day| at.date_naive() >= day)
+    })
 }

@@ -119,9 +119,11 @@ pub(super) async fn create_call(
         calls.push(call.clone());
         call
     };
-    shared
-        .records
-        .log_call(&call.sid, None, (&call.from, &call.to));
+    shared.records.log_call(
+        (&call.sid, None),
+        (&call.from, &call.to),
+        shared.clock.now(),
+    );
     shared.arrivals.notify_waiters();
     let created = shared.clock.now().to_rfc2822();
     let body = json!({
@@ -178,9 +180,11 @@ impl FakeTwilio {
         let leg = format!("{sid}-dial");
         if let Some(dialled) = &dialled {
             let from = between(&twiml, "callerId=\"", "\"").unwrap_or(&call.from);
-            self.shared
-                .records
-                .log_call(&leg, Some(sid), (from, dialled));
+            self.shared.records.log_call(
+                (&leg, Some(sid)),
+                (from, dialled),
+                self.shared.clock.now(),
+            );
         }
         if let Some(action) = between(&twiml, "action=\"", "\"") {
             let mut params = self.call_params(&call, "in-progress");
@@ -222,7 +226,9 @@ impl FakeTwilio {
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect()
         };
-        self.shared.records.log_call(sid, None, (from, to));
+        self.shared
+            .records
+            .log_call((sid, None), (from, to), self.shared.clock.now());
         let mut answers = vec![self.post(voice_url, incoming("ringing")).await?];
         let dial = answers[0].clone();
         let mut ended = incoming("completed");
@@ -237,9 +243,11 @@ impl FakeTwilio {
         let forwarded_to = between(&dial, "<Number", "</Number>")
             .and_then(|noun| noun.split_once('>').map(|(_, number)| number.to_owned()))
             .unwrap_or_default();
-        self.shared
-            .records
-            .log_call(&child, Some(sid), (from, &forwarded_to));
+        self.shared.records.log_call(
+            (&child, Some(sid)),
+            (from, &forwarded_to),
+            self.shared.clock.now(),
+        );
         let leg = |status: &str| -> Vec<(String, String)> {
             [
                 ("AccountSid", self.shared.account_sid.as_str()),
