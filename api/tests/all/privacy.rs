@@ -844,6 +844,17 @@ async fn deletions_that_keep_failing_wait_in_the_leftovers(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// The owner erases [`CALLER`], and the answer says Twilio's log is searched.
+async fn erased_with_a_search(app: &mut TestApp) -> Value {
+    let erased = app
+        .owner
+        .run(ERASE_RECORDS, json!({ "number": CALLER }))
+        .await;
+    let searched = &erased["data"]["eraseCaller"]["providerLogSearched"];
+    assert_eq!(searched, true, "{erased}");
+    erased
+}
+
 /// The erasure's searches of Twilio's log: each one's status and whether it holds a number.
 async fn search_jobs(app: &TestApp) -> Vec<Vec<String>> {
     let search = "SELECT status, CASE WHEN sealed_number IS NULL THEN 'no number' ELSE 'number' \
@@ -895,16 +906,12 @@ async fn an_erasure_searches_twilios_log_for_what_ringback_never_linked(kind: Da
         ]
     );
 
-    let erased = app
-        .owner
-        .run(ERASE_RECORDS, json!({ "number": CALLER }))
-        .await;
+    let erased = erased_with_a_search(&mut app).await;
     let done = &erased["data"]["eraseCaller"];
     assert_eq!(
         done["providerRecordsQueued"], 0,
         "no id links them: {erased}"
     );
-    assert_eq!(done["providerLogSearched"], true, "{erased}");
     assert!(
         done["summary"]
             .as_str()
@@ -960,16 +967,11 @@ async fn a_stop_confirmation_goes_with_the_erasure(kind: DatabaseKind) {
         2,
         "the STOP and its answer"
     );
-    let erased = app
-        .owner
-        .run(ERASE_RECORDS, json!({ "number": CALLER }))
-        .await;
-    let done = &erased["data"]["eraseCaller"];
+    let erased = erased_with_a_search(&mut app).await;
     assert_eq!(
-        done["providerRecordsQueued"], 1,
+        erased["data"]["eraseCaller"]["providerRecordsQueued"], 1,
         "the STOP; its answer's id is not Ringback's to know: {erased}"
     );
-    assert_eq!(done["providerLogSearched"], true, "{erased}");
     app.drain(&app.worker("stop")).await;
     let fake = app.twilio.as_ref().expect("built with the fake Twilio");
     assert_eq!(fake.held_records_of(CALLER_E164), Vec::<String>::new());
@@ -1007,14 +1009,7 @@ async fn a_long_history_at_twilio_is_found_page_by_page() {
     assert_eq!((held.calls.len(), held.messages.len()), (203, 130));
     assert!(!held.complete, "the calls in were cut at 200");
     missed(&mut app, &[("long-1", CALLER)]).await;
-    let erased = app
-        .owner
-        .run(ERASE_RECORDS, json!({ "number": CALLER }))
-        .await;
-    assert_eq!(
-        erased["data"]["eraseCaller"]["providerLogSearched"], true,
-        "{erased}"
-    );
+    erased_with_a_search(&mut app).await;
     app.drain(&app.worker("long")).await;
     let fake = app.twilio.as_ref().expect("built with the fake Twilio");
     assert_eq!(fake.held_records_of(CALLER_E164), Vec::<String>::new());

@@ -212,6 +212,26 @@ async fn sign_in_see_the_api_figures_sign_out(
         }
     }
 
+    // A call missed while the page is open counts without a reload (two hours ago: inside the
+    // period whichever day the browser and the clinic call today).
+    let missed_before = totals["missedCalls"].as_i64().unwrap_or_default();
+    let (_, live) = server.graphql_as(
+        Some(&cookie),
+        "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"e2e-overview-live\", \
+         direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: \"07700 900992\" }]) \
+         { recorded } }",
+        json!({ "at": (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339() }),
+    )?;
+    if live["data"]["recordCallEvents"]["recorded"] != 1 {
+        return Err(E2eError::Assertion(format!(
+            "the live call was not recorded: {live}"
+        )));
+    }
+    let counted = (missed_before + 1).to_string();
+    overview
+        .wait_for_figure("figure-missed-calls", |shown| shown == counted)
+        .await?;
+
     // Signing out ends the session: the overview asks for a sign-in again.
     overview.sign_out().await?;
     browser.client.goto(&server.url).await?;

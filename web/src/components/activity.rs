@@ -1,7 +1,7 @@
 //! Lists that stay current: while someone is signed in, the clinic's latest activity (its newest
 //! call, its latest text: nothing about anyone) is read every [`POLL`] while the page is in view,
-//! and the worklist, the inbox list and the unread count reload when it changes (an open
-//! conversation does not: reading it marks it read for the team).
+//! and the worklist, the inbox list, the unread count and the overview's figures reload when it
+//! changes (an open conversation does not: reading it marks it read for the team).
 //! The signals live as long as the app, so a poll that ends after its page is gone touches nothing
 //! disposed.
 

@@ -11,7 +11,7 @@ use ringback_shared::display::{self, DayRange, Period};
 
 use crate::api::{self, overview};
 use crate::components::chart::{DailyChart, DayBars};
-use crate::components::{AsyncView, SetupChecklist, UndeliveredNotice};
+use crate::components::{AsyncView, SetupChecklist, UndeliveredNotice, use_activity};
 use crate::session::{allows, clinic_currency, use_session};
 use crate::time::use_clinic_time;
 
@@ -111,7 +111,10 @@ pub fn Overview() -> impl IntoView {
             }
         }
     });
+    // The figures follow the clinic's activity: a call missed while the page is open counts.
+    let activity = use_activity();
     let figures = LocalResource::new(move || {
+        activity.track();
         let period = period.get();
         let (range, before) = (period.range(today), period.comparison(today));
         async move {

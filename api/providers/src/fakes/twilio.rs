@@ -588,22 +588,12 @@ async fn list_messages(
         .map(|(m, status)| resource(m, &shared.account_sid, status))
         .collect();
     let path = format!("/2010-04-01/Accounts/{sid}/Messages.json");
-    let page_uri = |page: usize| {
-        let mut filters = url::form_urlencoded::Serializer::new(String::new());
-        let given = [
-            ("To", &query.to),
-            ("From", &query.from),
-            ("DateSent>=", &query.sent_from),
-        ];
-        for (name, value) in given {
-            if let Some(value) = value {
-                filters.append_pair(name, value);
-            }
-        }
-        filters.append_pair("PageSize", &page_size.to_string());
-        filters.append_pair("Page", &page.to_string());
-        format!("{path}?{}", filters.finish())
-    };
+    let filters = [
+        ("To", &query.to),
+        ("From", &query.from),
+        ("DateSent>=", &query.sent_from),
+    ];
+    let page_uri = |page: usize| records::list_page_uri(&path, &filters, (page, page_size));
     let next_page_uri = (end < matching.len()).then(|| page_uri(page + 1));
     Json(json!({
         "messages": messages,

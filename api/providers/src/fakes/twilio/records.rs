@@ -207,22 +207,32 @@ impl CallListQuery {
 
     /// The address of page `page` of this list.
     fn page_uri(&self, sid: &str, page: usize, page_size: usize) -> String {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
         let filters = [
             ("ParentCallSid", &self.parent_call_sid),
             ("From", &self.from),
             ("To", &self.to),
             ("StartTime>=", &self.started_from),
         ];
-        for (name, value) in filters {
-            if let Some(value) = value {
-                query.append_pair(name, value);
-            }
-        }
-        query.append_pair("PageSize", &page_size.to_string());
-        query.append_pair("Page", &page.to_string());
-        format!("/2010-04-01/Accounts/{sid}/Calls.json?{}", query.finish())
+        let path = format!("/2010-04-01/Accounts/{sid}/Calls.json");
+        list_page_uri(&path, &filters, (page, page_size))
     }
+}
+
+/// The address of page `page` (of `page_size`) of the list at `path` with the `filters` given.
+pub(super) fn list_page_uri(
+    path: &str,
+    filters: &[(&str, &Option<String>)],
+    (page, page_size): (usize, usize),
+) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in filters {
+        if let Some(value) = value {
+            query.append_pair(name, value);
+        }
+    }
+    query.append_pair("PageSize", &page_size.to_string());
+    query.append_pair("Page", &page.to_string());
+    format!("{path}?{}", query.finish())
 }
 
 /// `GET …/Calls.json`: the account's calls, newest first, filtered by `ParentCallSid`, `From`
