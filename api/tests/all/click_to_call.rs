@@ -161,6 +161,27 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
         (1, 1),
         "busy: still waiting, one attempt"
     );
+    // The caller's voicemail takes the call: Twilio reports it `completed`, machine detection
+    // says a machine, and the caller is still waiting, with a second attempt.
+    staff.run(CALL_BACK, json!({ "id": call_id })).await;
+    let (twiml, _) = play_latest(&fake, 4, CallScript::ReachedVoicemail).await;
+    assert!(twiml.contains("machineDetection=\"Enable\""), "{twiml}");
+    let rows = waiting(&mut staff).await;
+    assert_eq!(
+        (rows.len(), rows[0].2),
+        (1, 2),
+        "voicemail: still waiting, two attempts"
+    );
+    let latest = staff
+        .run(
+            "{ calls(first: 1, filter: { direction: OUTBOUND }) { edges { node { status } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        latest["data"]["calls"]["edges"][0]["node"]["status"], "MACHINE",
+        "{latest}"
+    );
     let setup = staff
         .run(
             "{ callBackSetup { available myLineTail ringsTail } }",
@@ -203,7 +224,7 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
         )
         .await;
     let placed_entries = audit.to_string().matches("call.callback_placed").count();
-    assert_eq!(placed_entries, 3, "{audit}");
+    assert_eq!(placed_entries, 4, "{audit}");
     answers.push(audit);
     for answer in &answers {
         let text = answer.to_string();

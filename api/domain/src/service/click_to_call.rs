@@ -4,7 +4,9 @@
 //! forwarding line, and when they answer, the provider asks us what to do and we dial the caller
 //! from the clinic's number. The number is opened only here, inside the server, for the provider:
 //! never for the browser, a log or an error. The callback is recorded as an outbound call with the
-//! outcome the provider reports (answered, no answer, busy), so time-to-callback is measured.
+//! outcome the provider reports (answered, no answer, busy, or a machine when Twilio's machine
+//! detection finds the caller's voicemail), so time-to-callback is measured and a voicemail does
+//! not count as reaching the caller.
 //! Placing one is audited and limited per staff member (see the rate limits).
 
 use std::collections::HashMap;
@@ -22,7 +24,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{calls, clinic, keys, phone_lines};
+use crate::service::{calls, clinic, keys, phone_lines, processed_webhooks};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
@@ -33,6 +35,11 @@ pub const CONNECT_HOOK: &str = "callback-connect";
 pub const OUTCOME_HOOK: &str = "callback-outcome";
 /// The webhook that hears how the placed call ended (the first party may never answer).
 pub const STATUS_HOOK: &str = "callback-status";
+/// The webhook that hears machine detection's verdict on the dial to the caller.
+pub const MACHINE_HOOK: &str = "callback-machine";
+/// The provider name under which dials to a caller that a machine answered are remembered, by
+/// the dialled leg's `CallSid`.
+const MACHINE_ANSWERED: &str = "twilio-callback-machine";
 /// The provider name of callbacks Ringback placed.
 pub const PROVIDER: &str = "twilio";
 
@@ -241,12 +248,28 @@ pub async fn dial_target(
 pub async fn record_outcome(
     txn: &TenantTxn,
     call_id: Uuid,
-    provider_call_id: &str,
+    (provider_call_id, dialled_leg): (&str, Option<&str>),
     outcome: CallOutcome,
     at: DateTime<Utc>,
 ) -> Result<(), DomainError> {
+    let by_machine = match dialled_leg {
+        Some(leg) => processed_webhooks::is_known(txn, MACHINE_ANSWERED, leg).await?,
+        None => false,
+    };
+    let outcome = match outcome {
+        CallOutcome::Answered if by_machine => CallOutcome::Machine,
+        other => other,
+    };
     let missed = calls::find(txn, call_id).await?;
     calls::record_placed_callback(txn, &missed, PROVIDER, provider_call_id, outcome, at).await
+}
+
+/// Machine detection found a machine (voicemail, a fax) on the dial to the caller, leg
+/// `dialled_leg`: the dial's outcome, which Twilio reports as `completed` all the same, is then
+/// recorded as a machine, not a callback that reached the caller. Twilio reports the verdict
+/// once the greeting ends, before the dial's outcome (which comes when the call ends).
+pub async fn note_machine(txn: &TenantTxn, dialled_leg: &str) -> Result<(), DomainError> {
+    processed_webhooks::remember(txn, MACHINE_ANSWERED, dialled_leg).await
 }
 
 /// For each of `caller_keys`, the caller's latest missed call that can be called back from here

@@ -1,12 +1,13 @@
 //! Calls Ringback places for staff ("Call back"): once staff answer, dial the caller from the
-//! clinic's number; record the dial's outcome as the callback; note how staff's own leg ended.
+//! clinic's number (with Twilio's machine detection); record the dial's outcome as the callback (a
+//! machine's verdict, heard first, makes it a machine); note how staff's own leg ended.
 
 use poem::Response;
 
 use super::voice::{outcome, reported_start};
 use super::{Verified, escape_xml, required, twiml};
 use crate::error::DomainError;
-use crate::service::click_to_call::{self, OUTCOME_HOOK};
+use crate::service::click_to_call::{self, MACHINE_HOOK, OUTCOME_HOOK};
 use ringback_providers::twilio::webhook_url;
 
 /// The missed call a placed callback is about, from its signed query string.
@@ -25,18 +26,22 @@ pub(super) async fn connect(verified: &Verified) -> Result<Response, DomainError
     let txn = verified.scope.begin().await?;
     let target = click_to_call::dial_target(&txn, &verified.state.secrets, call_id).await?;
     txn.commit().await?;
-    let outcome = webhook_url(
-        &verified.state.public_base(),
-        OUTCOME_HOOK,
-        &[
-            ("clinic", &verified.scope.clinic_id().to_string()),
-            ("call", &call_id.to_string()),
-        ],
-    );
+    let hook = |name: &str| {
+        webhook_url(
+            &verified.state.public_base(),
+            name,
+            &[
+                ("clinic", &verified.scope.clinic_id().to_string()),
+                ("call", &call_id.to_string()),
+            ],
+        )
+    };
     Ok(twiml(format!(
-        "<Say>Connecting you to the caller.</Say><Dial callerId=\"{}\" action=\"{}\" method=\"POST\"><Number>{}</Number></Dial>",
+        "<Say>Connecting you to the caller.</Say><Dial callerId=\"{}\" action=\"{}\" method=\"POST\">\
+         <Number machineDetection=\"Enable\" amdStatusCallback=\"{}\" amdStatusCallbackMethod=\"POST\">{}</Number></Dial>",
         escape_xml(&target.caller_id),
-        escape_xml(&outcome),
+        escape_xml(&hook(OUTCOME_HOOK)),
+        escape_xml(&hook(MACHINE_HOOK)),
         escape_xml(&target.caller)
     )))
 }
@@ -49,10 +54,25 @@ pub(super) async fn record_outcome(verified: &Verified) -> Result<Response, Doma
         return Ok(twiml(String::new()));
     };
     let call_sid = required(verified, "CallSid")?;
+    let dialled_leg = verified.get("DialCallSid");
     let at = reported_start(verified).unwrap_or_else(|| verified.state.clock.now());
     let txn = verified.scope.begin().await?;
-    click_to_call::record_outcome(&txn, call_id, call_sid, outcome, at).await?;
+    click_to_call::record_outcome(&txn, call_id, (call_sid, dialled_leg), outcome, at).await?;
     txn.commit().await?;
+    Ok(twiml(String::new()))
+}
+
+/// Machine detection's verdict on the dial to the caller (`AnsweredBy`): a machine or a fax is
+/// remembered for the dial's outcome; a person, or no verdict, changes nothing.
+pub(super) async fn note_machine(verified: &Verified) -> Result<Response, DomainError> {
+    callback_call(verified)?;
+    let answered_by = verified.get("AnsweredBy").unwrap_or_default();
+    if answered_by.starts_with("machine") || answered_by == "fax" {
+        let dialled_leg = required(verified, "CallSid")?;
+        let txn = verified.scope.begin().await?;
+        click_to_call::note_machine(&txn, dialled_leg).await?;
+        txn.commit().await?;
+    }
     Ok(twiml(String::new()))
 }
 

@@ -22,7 +22,7 @@ use poem::http::{HeaderMap, StatusCode};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, post};
 
 use crate::error::DomainError;
-use crate::service::click_to_call::{CONNECT_HOOK, OUTCOME_HOOK, STATUS_HOOK};
+use crate::service::click_to_call::{CONNECT_HOOK, MACHINE_HOOK, OUTCOME_HOOK, STATUS_HOOK};
 use crate::state::AppState;
 use ringback_core::tenant::TenantScope;
 use ringback_domain::doors;
@@ -81,6 +81,12 @@ pub fn routes() -> impl Endpoint {
             format!("/{OUTCOME_HOOK}"),
             post(hook(InSignedUrl, "callback outcome", |v| {
                 Box::pin(callbacks::record_outcome(v))
+            })),
+        )
+        .at(
+            format!("/{MACHINE_HOOK}"),
+            post(hook(InSignedUrl, "callback machine", |v| {
+                Box::pin(callbacks::note_machine(v))
             })),
         )
         .at(

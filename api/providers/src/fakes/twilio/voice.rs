@@ -1,8 +1,10 @@
 //! The fake's voice side: `POST …/Calls.json` places a call (Basic auth; `To`, `From`, and `Url`
 //! or `Twiml` required, as Twilio requires them), and [`FakeTwilio::play_call`] then acts as
 //! Twilio does when the first party answers or not: it fetches the TwiML at `Url` with the call's
-//! parameters, follows its `<Dial>` to the second party, posts the dial's outcome to the `<Dial>`'s
-//! `action`, and reports the call's end to `StatusCallback`, each request signed over its URL.
+//! parameters, follows its `<Dial>` to the second party (posting machine detection's verdict to
+//! the `<Number>`'s `amdStatusCallback` when a voicemail answers and detection was asked for),
+//! posts the dial's outcome to the `<Dial>`'s `action`, and reports the call's end to
+//! `StatusCallback`, each request signed over its URL.
 //! [`FakeTwilio::ring_in`] plays an incoming call the same way: the voice webhook, call screening
 //! on the forwarded leg (`<Number url>`, then the `<Gather>`'s key press), the `<Dial>`'s outcome
 //! and the call's end (to the number's `StatusCallback`, in an order the test chooses), with the
@@ -29,6 +31,10 @@ pub enum CallScript {
     /// The first party answers; the party they are connected to ends with this `DialCallStatus`
     /// (`completed`, `no-answer`, `busy`, `failed`).
     Connected(&'static str),
+    /// The first party answers; the second party's voicemail picks up (`completed`), and when the
+    /// `<Number>` asks for machine detection its verdict (`machine_end_beep`) goes to the
+    /// `amdStatusCallback` first, as Twilio reports it once the greeting ends.
+    ReachedVoicemail,
 }
 
 /// Who picks up a forwarded incoming call in [`FakeTwilio::ring_in`].
@@ -163,6 +169,7 @@ impl FakeTwilio {
         let Some(outcome) = (match script {
             CallScript::FirstPartyMissed => None,
             CallScript::Connected(outcome) => Some(outcome),
+            CallScript::ReachedVoicemail => Some("completed"),
         }) else {
             self.report_end(&call, "no-answer").await?;
             return Ok(PlayedCall::default());
@@ -185,6 +192,19 @@ impl FakeTwilio {
                 (from, dialled),
                 self.shared.clock.now(),
             );
+        }
+        let detection = between(&twiml, "amdStatusCallback=\"", "\"");
+        if let (CallScript::ReachedVoicemail, Some(detected)) = (script, detection) {
+            let verdict = [
+                ("AccountSid", self.shared.account_sid.as_str()),
+                ("CallSid", leg.as_str()),
+                ("AnsweredBy", "machine_end_beep"),
+                ("MachineDetectionDuration", "4120"),
+            ]
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+            self.post(&detected.replace("&amp;", "&"), verdict).await?;
         }
         if let Some(action) = between(&twiml, "action=\"", "\"") {
             let mut params = self.call_params(&call, "in-progress");
