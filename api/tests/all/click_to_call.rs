@@ -165,7 +165,13 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
     // says a machine, and the caller is still waiting, with a second attempt.
     staff.run(CALL_BACK, json!({ "id": call_id })).await;
     let (twiml, _) = play_latest(&fake, 4, CallScript::ReachedVoicemail).await;
-    assert!(twiml.contains("machineDetection=\"Enable\""), "{twiml}");
+    assert!(
+        twiml.contains("machineDetection=\"Enable\"")
+            && twiml.contains(&format!(
+                "amdStatusCallback=\"{PUBLIC_URL}/webhooks/twilio/callback-machine?clinic="
+            )),
+        "{twiml}"
+    );
     let rows = waiting(&mut staff).await;
     assert_eq!(
         (rows.len(), rows[0].2),

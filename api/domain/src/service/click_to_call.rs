@@ -252,10 +252,12 @@ pub async fn record_outcome(
     outcome: CallOutcome,
     at: DateTime<Utc>,
 ) -> Result<(), DomainError> {
-    let by_machine = match dialled_leg {
-        Some(leg) => processed_webhooks::is_known(txn, MACHINE_ANSWERED, leg).await?,
-        None => false,
-    };
+    // The verdict names the dialled leg; the placed call's own id is checked too, in case
+    // Twilio names the call that dialled.
+    let mut by_machine = false;
+    for leg in dialled_leg.into_iter().chain([provider_call_id]) {
+        by_machine |= processed_webhooks::is_known(txn, MACHINE_ANSWERED, leg).await?;
+    }
     let outcome = match outcome {
         CallOutcome::Answered if by_machine => CallOutcome::Machine,
         other => other,
@@ -266,8 +268,10 @@ pub async fn record_outcome(
 
 /// Machine detection found a machine (voicemail, a fax) on the dial to the caller, leg
 /// `dialled_leg`: the dial's outcome, which Twilio reports as `completed` all the same, is then
-/// recorded as a machine, not a callback that reached the caller. Twilio reports the verdict
-/// once the greeting ends, before the dial's outcome (which comes when the call ends).
+/// recorded as a machine, not a callback that reached the caller. Twilio reports the verdict as
+/// soon as detection identifies a machine, before it connects the two and so before the dial's
+/// outcome (which comes when the call ends); a verdict that never arrives (Twilio does not retry
+/// a failed request) leaves the callback answered.
 pub async fn note_machine(txn: &TenantTxn, dialled_leg: &str) -> Result<(), DomainError> {
     processed_webhooks::remember(txn, MACHINE_ANSWERED, dialled_leg).await
 }

@@ -10,6 +10,10 @@ use crate::error::DomainError;
 use crate::service::click_to_call::{self, MACHINE_HOOK, OUTCOME_HOOK};
 use ringback_providers::twilio::webhook_url;
 
+/// How long Twilio's machine detection may listen before it connects staff to whoever answered
+/// (its least is 3 seconds; a person who answers hears silence meanwhile).
+const MACHINE_DETECTION_SECONDS: u32 = 5;
+
 /// The missed call a placed callback is about, from its signed query string.
 fn callback_call(verified: &Verified) -> Result<uuid::Uuid, DomainError> {
     verified
@@ -38,7 +42,8 @@ pub(super) async fn connect(verified: &Verified) -> Result<Response, DomainError
     };
     Ok(twiml(format!(
         "<Say>Connecting you to the caller.</Say><Dial callerId=\"{}\" action=\"{}\" method=\"POST\">\
-         <Number machineDetection=\"Enable\" amdStatusCallback=\"{}\" amdStatusCallbackMethod=\"POST\">{}</Number></Dial>",
+         <Number machineDetection=\"Enable\" machineDetectionTimeout=\"{MACHINE_DETECTION_SECONDS}\" \
+         amdStatusCallback=\"{}\" amdStatusCallbackMethod=\"POST\">{}</Number></Dial>",
         escape_xml(&target.caller_id),
         escape_xml(&hook(OUTCOME_HOOK)),
         escape_xml(&hook(MACHINE_HOOK)),

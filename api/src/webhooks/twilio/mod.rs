@@ -1,8 +1,9 @@
 //! Twilio webhooks. Voice: the incoming call (answered with TwiML that dials the clinic's forwarding
 //! line with its ring timeout and screens whoever picks up, so voicemail counts as missed; with no
 //! forwarding line the call is recorded as missed at once), the screening prompt and key press,
-//! the dial outcome, call status callbacks, and the three steps of a callback Ringback placed for
-//! staff (connect them to the caller, the dial's outcome, how their own leg ended). SMS: inbound texts,
+//! the dial outcome, call status callbacks, and the four steps of a callback Ringback placed for
+//! staff (connect them to the caller, machine detection's verdict on the caller's side, the
+//! dial's outcome, how their own leg ended). SMS: inbound texts,
 //! with STOP/START/HELP handled by our own opt-out list, and delivery reports for the texts we
 //! send. Each request is
 //! checked against `X-Twilio-Signature` with the configured public URL (so it works behind a

@@ -31,9 +31,10 @@ pub enum CallScript {
     /// The first party answers; the party they are connected to ends with this `DialCallStatus`
     /// (`completed`, `no-answer`, `busy`, `failed`).
     Connected(&'static str),
-    /// The first party answers; the second party's voicemail picks up (`completed`), and when the
-    /// `<Number>` asks for machine detection its verdict (`machine_end_beep`) goes to the
-    /// `amdStatusCallback` first, as Twilio reports it once the greeting ends.
+    /// The first party answers; the second party's voicemail picks up (`completed`). When the
+    /// `<Number>` asks for machine detection, its verdict goes to the `amdStatusCallback` before
+    /// the two are connected: `machine_start` here, `human` for a [`CallScript::Connected`] call
+    /// that was answered (`completed`).
     ReachedVoicemail,
 }
 
@@ -194,12 +195,17 @@ impl FakeTwilio {
             );
         }
         let detection = between(&twiml, "amdStatusCallback=\"", "\"");
-        if let (CallScript::ReachedVoicemail, Some(detected)) = (script, detection) {
+        let answered_by = match script {
+            CallScript::ReachedVoicemail => "machine_start",
+            _ => "human",
+        };
+        // Detection reports on a leg that was answered only.
+        if let Some(detected) = detection.filter(|_| outcome == "completed") {
             let verdict = [
                 ("AccountSid", self.shared.account_sid.as_str()),
                 ("CallSid", leg.as_str()),
-                ("AnsweredBy", "machine_end_beep"),
-                ("MachineDetectionDuration", "4120"),
+                ("AnsweredBy", answered_by),
+                ("MachineDetectionDuration", "2150"),
             ]
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
