@@ -43,18 +43,6 @@ pub struct HeldRecords {
     pub complete: bool,
 }
 
-impl HeldRecords {
-    /// How many records there are.
-    pub fn len(&self) -> usize {
-        self.calls.len() + self.messages.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// Whether `sid` can name a provider record (in a URL path): two capital letters for its kind
 /// (Twilio's `CA`, `SM`, `MM`), then letters and digits (and the `-` and `_` of test ids) only,
 /// never a path separator or a query. Demo data's ids (`demo-…`) name nothing.

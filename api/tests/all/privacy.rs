@@ -730,13 +730,7 @@ async fn an_erasure_deletes_twilios_records_of_the_caller(kind: DatabaseKind) {
         "Twilio holds nothing of the erased caller"
     );
     assert_eq!(fake.held_records_of(OTHER_E164), others, "the other stays");
-    let erasure = app
-        .audit_actions()
-        .await
-        .into_iter()
-        .find(|(action, _)| action == "caller.erased")
-        .map(|(_, detail)| serde_json::from_str::<Value>(&detail).expect("JSON"))
-        .expect("the erasure is audited");
+    let erasure = erasure_audited(&app).await;
     assert_eq!(erasure["provider_records"], 3, "{erasure}");
     app.db.finish().await;
 }
@@ -855,6 +849,16 @@ async fn erased_with_a_search(app: &mut TestApp) -> Value {
     erased
 }
 
+/// The detail of the erasure's audit entry.
+async fn erasure_audited(app: &TestApp) -> Value {
+    app.audit_actions()
+        .await
+        .into_iter()
+        .find(|(action, _)| action == "caller.erased")
+        .map(|(_, detail)| serde_json::from_str::<Value>(&detail).expect("JSON"))
+        .expect("the erasure is audited")
+}
+
 /// The erasure's searches of Twilio's log: each one's status and whether it holds a number.
 async fn search_jobs(app: &TestApp) -> Vec<Vec<String>> {
     let search = "SELECT status, CASE WHEN sealed_number IS NULL THEN 'no number' ELSE 'number' \
@@ -936,13 +940,7 @@ async fn an_erasure_searches_twilios_log_for_what_ringback_never_linked(kind: Da
     );
     assert_eq!(fake.held_records_of(OTHER_E164), others, "the other stays");
     assert_eq!(search_jobs(&app).await, [["done", "no number"]]);
-    let erasure = app
-        .audit_actions()
-        .await
-        .into_iter()
-        .find(|(action, _)| action == "caller.erased")
-        .map(|(_, detail)| serde_json::from_str::<Value>(&detail).expect("JSON"))
-        .expect("the erasure is audited");
+    let erasure = erasure_audited(&app).await;
     assert_eq!(erasure["provider_log_searched"], true, "{erasure}");
     app.db.finish().await;
 }

@@ -117,7 +117,9 @@ impl Runnable for ForgetCallerAtProvider {
         let list_before = Instant::now() + LIST_WITHIN;
         for (clinic_number, since) in &search.clinic_numbers {
             if Instant::now() > list_before {
-                return slow();
+                return Attempt::retry_later(
+                    "the provider was slow; the search goes on at the next attempt".to_owned(),
+                );
             }
             let numbers = (search.caller.as_str(), clinic_number.as_str());
             let held = match records.records_between(numbers, *since).await {
@@ -155,9 +157,4 @@ impl Runnable for ForgetCallerAtProvider {
         );
         Ok(())
     }
-}
-
-/// An attempt that ran out of time.
-fn slow() -> Attempt {
-    Attempt::retry_later("the provider was slow; the search goes on at the next attempt".to_owned())
 }
