@@ -78,6 +78,7 @@ mod m20261218_110000_add_provider_number_ids;
 mod m20261218_120000_add_job_sender;
 mod m20261219_100000_create_provider_leftovers;
 mod m20261219_110000_add_strict_provider_horizon;
+mod m20261220_100000_member_check_sees_sign_outs;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -157,6 +158,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261218_120000_add_job_sender::Migration),
             Box::new(m20261219_100000_create_provider_leftovers::Migration),
             Box::new(m20261219_110000_add_strict_provider_horizon::Migration),
+            Box::new(m20261220_100000_member_check_sees_sign_outs::Migration),
         ]
     }
 }

@@ -110,37 +110,45 @@ impl TenantScope {
         self.clinic_id
     }
 
-    /// Member `user_id`'s stored role and the user's session version in this clinic, read in one
-    /// statement without a transaction (the check a signed-in request makes when it opens no
-    /// tenant transaction): on PostgreSQL through `ringback_session_member`, which names the clinic
-    /// to row-level security itself.
-    pub async fn session_member(&self, user_id: Uuid) -> Result<Option<(String, i32)>, DbError> {
+    /// Member `user_id`'s stored role and session version in this clinic, and whether sign-in
+    /// `sign_in` (the refresh-token family a session token names) has ended, read in one statement
+    /// without a transaction (the check a signed-in request makes when it opens no tenant
+    /// transaction): on PostgreSQL through `ringback_session_member`, which names the clinic to
+    /// row-level security itself.
+    pub async fn session_member(
+        &self,
+        user_id: Uuid,
+        sign_in: Option<Uuid>,
+    ) -> Result<Option<StoredMember>, DbError> {
         let sql = match self.db.get_database_backend() {
             DbBackend::Postgres => {
-                "SELECT member_role, session_version FROM ringback_session_member($1, $2)"
+                "SELECT member_role, session_version, sign_in_ended \
+                 FROM ringback_session_member($1, $2, $3)"
             }
             _ => SQLITE_SESSION_MEMBER,
         };
-        read_member(&self.db, sql, self.clinic_id, user_id).await
+        read_member(&self.db, sql, (self.clinic_id, user_id, sign_in)).await
     }
 
-    /// Opens a transaction confined to this clinic whose first statement reads member `user_id`'s
-    /// stored role and session version (as [`session_member`](Self::session_member)): on
-    /// PostgreSQL through `ringback_enter_as_member`, which also names the clinic to row-level
-    /// security, so the check costs no round trip of its own. With no such member the transaction
-    /// is returned all the same; the caller drops it (a rollback).
+    /// Opens a transaction confined to this clinic whose first statement is the member check of
+    /// [`session_member`](Self::session_member): on PostgreSQL through `ringback_enter_as_member`,
+    /// which also names the clinic to row-level security, so the check costs no round trip of its
+    /// own. With no such member the transaction is returned all the same; the caller drops it (a
+    /// rollback).
     pub async fn begin_as_member(
         &self,
         user_id: Uuid,
-    ) -> Result<(TenantTxn, Option<(String, i32)>), DbError> {
+        sign_in: Option<Uuid>,
+    ) -> Result<(TenantTxn, Option<StoredMember>), DbError> {
         let txn = begin_writer(&self.db).await?;
         let sql = match txn.get_database_backend() {
             DbBackend::Postgres => {
-                "SELECT member_role, session_version FROM ringback_enter_as_member($1, $2)"
+                "SELECT member_role, session_version, sign_in_ended \
+                 FROM ringback_enter_as_member($1, $2, $3)"
             }
             _ => SQLITE_SESSION_MEMBER,
         };
-        let member = read_member(&txn, sql, self.clinic_id, user_id).await?;
+        let member = read_member(&txn, sql, (self.clinic_id, user_id, sign_in)).await?;
         Ok((self.opened(txn), member))
     }
 
@@ -165,31 +173,42 @@ impl TenantScope {
     }
 }
 
-/// A member's stored role and session version on SQLite, which confines nothing by itself: the
-/// clinic is in the statement.
-const SQLITE_SESSION_MEMBER: &str = "SELECT m.role AS member_role, u.session_version \
-     FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.clinic_id = ? AND m.user_id = ?";
+/// What the member check of a signed-in request reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMember {
+    /// The member's role as stored (re-read on every request, so changes apply at once).
+    pub role: String,
+    /// The user's session version: it moves on when every session of the user ends.
+    pub session_version: i32,
+    /// The request's sign-in was signed out, or its refresh token was found reused.
+    pub sign_in_ended: bool,
+}
 
-/// Runs `sql` (a member check taking the clinic and the user) on `conn`: the member's stored role
-/// and session version, if any.
+/// The member check on SQLite, which confines nothing by itself: the clinic is in the statement.
+const SQLITE_SESSION_MEMBER: &str = "SELECT m.role AS member_role, u.session_version, \
+     EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.clinic_id = m.clinic_id \
+     AND r.family_id = ?3 AND r.revoked_at IS NOT NULL) AS sign_in_ended \
+     FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.clinic_id = ?1 AND m.user_id = ?2";
+
+/// Runs `sql` (a member check taking the clinic, the user and the sign-in) on `conn`.
 async fn read_member(
     conn: &impl ConnectionTrait,
     sql: &str,
-    clinic_id: Uuid,
-    user_id: Uuid,
-) -> Result<Option<(String, i32)>, DbError> {
+    (clinic_id, user_id, sign_in): (Uuid, Uuid, Option<Uuid>),
+) -> Result<Option<StoredMember>, DbError> {
     let statement = Statement::from_sql_and_values(
         conn.get_database_backend(),
         sql,
-        [clinic_id.into(), user_id.into()],
+        [clinic_id.into(), user_id.into(), sign_in.into()],
     );
     conn.query_one_raw(statement)
         .await?
-        .map(|row| -> Result<(String, i32), DbError> {
-            Ok((
-                row.try_get("", "member_role")?,
-                row.try_get("", "session_version")?,
-            ))
+        .map(|row| -> Result<StoredMember, DbError> {
+            Ok(StoredMember {
+                role: row.try_get("", "member_role")?,
+                session_version: row.try_get("", "session_version")?,
+                sign_in_ended: row.try_get("", "sign_in_ended")?,
+            })
         })
         .transpose()
 }

@@ -389,7 +389,8 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// Signs out: the session's refresh tokens are revoked and the cookies cleared.
+    /// Signs out: the sign-in ends (its refresh tokens are revoked and its access token stops
+    /// working at once) and the cookies are cleared.
     async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;

@@ -58,11 +58,20 @@ async fn sign_up_sign_in_refresh_and_sign_out(kind: DatabaseKind) {
         .insert("__Host-rb_refresh".to_owned(), first_refresh);
     let replay = thief.run(REFRESH, json!({})).await;
     assert_eq!(error_code(&replay), Some("UNAUTHENTICATED"), "{replay}");
+    let before_reuse_seen = browser.cookies.clone();
     let after_reuse = browser.run(REFRESH, json!({})).await;
     assert_eq!(
         error_code(&after_reuse),
         Some("UNAUTHENTICATED"),
         "family revoked: {after_reuse}"
+    );
+    let mut unaware_tab = Browser::new(test_db.app(web.path()));
+    unaware_tab.cookies = before_reuse_seen;
+    let me_after_reuse = unaware_tab.run(ME, json!({})).await;
+    assert_eq!(
+        error_code(&me_after_reuse),
+        Some("UNAUTHENTICATED"),
+        "the access token ends with its sign-in, before its expiry: {me_after_reuse}"
     );
 
     let mut second = Browser::new(test_db.app(web.path()));
@@ -73,13 +82,32 @@ async fn sign_up_sign_in_refresh_and_sign_out(kind: DatabaseKind) {
         )
         .await;
     assert_eq!(signed_in["data"]["signIn"]["role"], "OWNER", "{signed_in}");
+    let mut third = Browser::new(test_db.app(web.path()));
+    third
+        .run(
+            SIGN_IN,
+            json!({ "email": "ada@riverside.test", "password": "correct horse battery" }),
+        )
+        .await;
+    let stale_cookies = second.cookies.clone();
     assert_eq!(
         second.run(SIGN_OUT, json!({})).await["data"]["signOut"],
         true
     );
     assert!(second.cookies.is_empty(), "sign-out clears the cookies");
     let mut after_sign_out = Browser::new(test_db.app(web.path()));
-    after_sign_out.cookies = browser.cookies.clone();
+    after_sign_out.cookies = stale_cookies;
+    let me_signed_out = after_sign_out.run(ME, json!({})).await;
+    assert_eq!(
+        error_code(&me_signed_out),
+        Some("UNAUTHENTICATED"),
+        "a signed-out access token stops at once: {me_signed_out}"
+    );
+    let me_elsewhere = third.run(ME, json!({})).await;
+    assert_eq!(
+        me_elsewhere["data"]["me"]["role"], "OWNER",
+        "another sign-in of the same user goes on: {me_elsewhere}"
+    );
     let me_anonymous = Browser::new(test_db.app(web.path()))
         .run(ME, json!({}))
         .await;
@@ -270,6 +298,7 @@ async fn an_invite_signs_in_to_its_clinic_and_members_of_two_switch(kind: Databa
     assert_eq!(clinics[1]["clinic"]["id"], inviting_clinic);
     assert_eq!(clinics[1]["current"], true);
     let left_behind = joining.cookies["__Host-rb_refresh"].clone();
+    let left_behind_access = joining.cookies["__Host-rb_session"].clone();
     let switched = joining
         .run(
             "mutation($id: ID!) { switchClinic(clinicId: $id) { role clinic { id } } }",
@@ -295,6 +324,16 @@ async fn an_invite_signs_in_to_its_clinic_and_members_of_two_switch(kind: Databa
         error_code(&refreshed),
         Some("UNAUTHENTICATED"),
         "{refreshed}"
+    );
+    let mut old_access = Browser::new(test_db.app(web.path()));
+    old_access
+        .cookies
+        .insert("__Host-rb_session".to_owned(), left_behind_access);
+    let me_left_behind = old_access.run(ME, json!({})).await;
+    assert_eq!(
+        error_code(&me_left_behind),
+        Some("UNAUTHENTICATED"),
+        "the clinic left behind is signed out at once: {me_left_behind}"
     );
 
     // A session at the other clinic ends when the password changes here.

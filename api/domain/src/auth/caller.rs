@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use ringback_core::error::DomainError;
-use ringback_core::tenant::{TenantScope, TenantTxn};
+use ringback_core::tenant::{StoredMember, TenantScope, TenantTxn};
 use ringback_shared::access::Role;
 use tokio::sync::OnceCell;
 
@@ -135,7 +135,10 @@ impl Caller {
             let principal = checked.as_ref().ok_or(DomainError::Unauthenticated)?;
             return Ok((principal.scope.begin().await?, principal));
         }
-        let (txn, member) = session.scope.begin_as_member(session.claims.sub).await?;
+        let (txn, member) = session
+            .scope
+            .begin_as_member(session.claims.sub, session.claims.sid)
+            .await?;
         // A resolver running alongside may have checked first; the request keeps one answer.
         let _ = session.checked.set(session.principal_from(member));
         let principal = session
@@ -206,24 +209,28 @@ impl PresentedKey {
 impl SignedSession {
     /// Reads the membership in a statement of its own.
     async fn check_alone(&self) -> Result<Option<Principal>, DomainError> {
-        let member = self.scope.session_member(self.claims.sub).await?;
+        let member = self
+            .scope
+            .session_member(self.claims.sub, self.claims.sid)
+            .await?;
         Ok(self.principal_from(member))
     }
 
-    /// The principal a member row (`role`, `session_version`) gives the token: none when the user
-    /// no longer belongs to the clinic, the user's sessions were ended since the token was issued
-    /// (a password change, signing out everywhere), or the stored role is unknown. The role is
-    /// the stored one, so removals and role changes apply at once.
-    fn principal_from(&self, member: Option<(String, i32)>) -> Option<Principal> {
-        let (stored_role, version) = member?;
-        if version != self.claims.ver {
+    /// The principal the member check gives the token: none when the user no longer belongs to
+    /// the clinic, the token's sign-in was signed out (or its refresh token found reused), the
+    /// user's sessions were ended since the token was issued (a password change, signing out
+    /// everywhere), or the stored role is unknown. The role is the stored one, so removals and
+    /// role changes apply at once.
+    fn principal_from(&self, member: Option<StoredMember>) -> Option<Principal> {
+        let member = member?;
+        if member.sign_in_ended || member.session_version != self.claims.ver {
             return None;
         }
         Some(Principal {
             credential: Credential::Session {
                 user_id: self.claims.sub,
             },
-            role: Role::parse(&stored_role)?,
+            role: Role::parse(&member.role)?,
             scope: self.scope.clone(),
         })
     }

@@ -35,6 +35,10 @@ pub struct SessionClaims {
     /// The user's session version at issue time; a token of an older version no longer counts.
     #[serde(default)]
     pub ver: i32,
+    /// The sign-in the token belongs to (its refresh-token family): signing it out ends the token
+    /// at once. None for tokens issued before tokens named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
     pub iat: i64,
     pub exp: i64,
 }
@@ -54,12 +58,12 @@ impl SessionKeys {
         }
     }
 
-    /// A signed access token for `user`'s session (at the user's current session version) in
-    /// `clinic_id`.
+    /// A signed access token for `user`'s sign-in `sign_in` (its refresh-token family; at the
+    /// user's current session version) in `clinic_id`.
     pub fn issue(
         &self,
         user: &user::Model,
-        clinic_id: Uuid,
+        (clinic_id, sign_in): (Uuid, Uuid),
         role: Role,
         now: DateTime<Utc>,
     ) -> Result<String, String> {
@@ -68,6 +72,7 @@ impl SessionKeys {
             cid: clinic_id,
             role,
             ver: user.session_version,
+            sid: Some(sign_in),
             iat: now.timestamp(),
             exp: (now + ACCESS_TTL).timestamp(),
         };
@@ -117,7 +122,7 @@ mod tests {
     #[test]
     fn tokens_verify_until_they_expire() {
         let keys = SessionKeys::new(&[7u8; 32]);
-        let clinic = Uuid::now_v7();
+        let (clinic, sign_in) = (Uuid::now_v7(), Uuid::now_v7());
         let user = user::Model {
             id: Uuid::now_v7(),
             email: "user@clinic.test".to_owned(),
@@ -130,18 +135,18 @@ mod tests {
             updated_at: Utc::now(),
         };
         let token = keys
-            .issue(&user, clinic, Role::Admin, Utc::now())
+            .issue(&user, (clinic, sign_in), Role::Admin, Utc::now())
             .expect("issue");
         let claims = keys.verify(&token, Utc::now()).expect("valid");
         assert_eq!(
-            (claims.sub, claims.cid, claims.role, claims.ver),
-            (user.id, clinic, Role::Admin, 3)
+            (claims.sub, claims.cid, claims.role, claims.ver, claims.sid),
+            (user.id, clinic, Role::Admin, 3, Some(sign_in))
         );
 
         let old = keys
             .issue(
                 &user,
-                clinic,
+                (clinic, sign_in),
                 Role::Admin,
                 Utc::now() - ACCESS_TTL - Duration::minutes(1),
             )

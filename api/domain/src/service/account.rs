@@ -317,7 +317,7 @@ async fn grant_session(
     .insert(txn.conn())
     .await?;
     let access_token = keys
-        .issue(&user, clinic.id, role, now)
+        .issue(&user, (clinic.id, family.id), role, now)
         .map_err(DomainError::Internal)?;
     Ok(SessionGrant {
         user,
