@@ -84,6 +84,16 @@ impl Browser {
             .collect())
     }
 
+    /// Moves the open page's clock (JavaScript's `Date`, which the dashboard reads the time from)
+    /// `by` ahead of the real one, until the page is left: a dashboard left open overnight,
+    /// without waiting for the night.
+    pub async fn move_page_clock(&self, by: chrono::Duration) -> Result<(), E2eError> {
+        self.client
+            .execute(MOVE_PAGE_CLOCK, vec![json!(by.num_milliseconds())])
+            .await?;
+        Ok(())
+    }
+
     /// Saves a screenshot of the current page as `<name>.png` in the artefacts directory.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf, E2eError> {
         let png = self.client.screenshot().await?;
@@ -194,3 +204,14 @@ impl WebDriverCompatibleCommand for BrowserLog {
         )
     }
 }
+
+/// Replaces the page's `Date` with one running `arguments[0]` milliseconds ahead of the real
+/// clock: `new Date()` and `Date.now()` move, dates made from a value stay what they are.
+const MOVE_PAGE_CLOCK: &str = "const ahead = arguments[0]; \
+     const Real = window.__ringbackRealDate || Date; \
+     window.__ringbackRealDate = Real; \
+     class Moved extends Real { \
+         constructor(...args) { if (args.length === 0) { super(Real.now() + ahead); } else { super(...args); } } \
+         static now() { return Real.now() + ahead; } \
+     } \
+     window.Date = Moved;";

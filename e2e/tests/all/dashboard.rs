@@ -232,6 +232,19 @@ async fn sign_in_see_the_api_figures_sign_out(
         .wait_for_figure("figure-missed-calls", |shown| shown == counted)
         .await?;
 
+    // A dashboard left open overnight: once the clinic's day turns, the period ends on the new
+    // day without a reload.
+    browser.move_page_clock(chrono::Duration::days(1)).await?;
+    let next_day = |day: &str| {
+        day.parse::<chrono::NaiveDate>()
+            .map(|day| (day + chrono::Duration::days(1)).to_string())
+            .unwrap_or_default()
+    };
+    let (next_from, next_to) = (next_day(&from), next_day(&to));
+    overview
+        .wait_for_range(|from, to| from == next_from && to == next_to)
+        .await?;
+
     // Signing out ends the session: the overview asks for a sign-in again.
     overview.sign_out().await?;
     browser.client.goto(&server.url).await?;

@@ -95,7 +95,8 @@ impl Choice {
 pub fn Overview() -> impl IntoView {
     let session = use_session();
     let currency = clinic_currency();
-    let today = use_clinic_time().today();
+    let clock = use_clinic_time();
+    let today = clock.today();
     let choice = RwSignal::new(Choice::ThisMonth);
     let custom_from = RwSignal::new((today - chrono::Duration::days(6)).to_string());
     let custom_to = RwSignal::new(today.to_string());
@@ -104,18 +105,19 @@ pub fn Overview() -> impl IntoView {
         Choice::Last30Days => Period::Last30Days,
         Choice::ThisMonth => Period::ThisMonth,
         Choice::Custom => {
-            let parse = |text: String| text.parse::<NaiveDate>().unwrap_or(today);
+            let parse = |text: String| text.parse::<NaiveDate>().unwrap_or_else(|_| clock.today());
             Period::Custom {
                 from: parse(custom_from.get()),
                 to: parse(custom_to.get()),
             }
         }
     });
-    // The figures follow the clinic's activity: a call missed while the page is open counts.
+    // The figures follow the clinic's activity: a call missed while the page is open counts, and
+    // the periods end on the clinic's today when the day turns.
     let activity = use_activity();
     let figures = LocalResource::new(move || {
         activity.track();
-        let period = period.get();
+        let (period, today) = (period.get(), clock.today());
         let (range, before) = (period.range(today), period.comparison(today));
         async move {
             let variables = overview::Variables {
