@@ -16,7 +16,7 @@ use poem::EndpointExt;
 use poem::test::TestClient;
 use ringback_api::build_app;
 use ringback_api::config::DatabaseKind;
-use ringback_api::fakes::twilio::{CallScript, FakeTwilio};
+use ringback_api::fakes::twilio::{ANSWERED_DIAL_SECONDS, CallScript, FakeTwilio};
 use serde_json::{Value, json};
 
 const CLINIC_NUMBER: &str = "+447700900777";
@@ -105,7 +105,11 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
         "{}",
         request.url
     );
+    // Staff call back a few minutes after the missed call.
+    test_db.clock.advance(chrono::Duration::minutes(5));
+    let played_from = test_db.clock.now();
     let (twiml, dialled) = play_latest(&fake, 1, CallScript::Connected("completed")).await;
+    let played_until = test_db.clock.now();
     assert_eq!(dialled.as_deref(), Some(CALLER), "{twiml}");
     assert!(
         twiml.contains(&format!("callerId=\"{CLINIC_NUMBER}\"")),
@@ -117,15 +121,28 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
     );
     let recorded = staff
         .run(
-            "{ calls(first: 10, filter: { direction: OUTBOUND }) { edges { node { status source } } } }",
+            "{ calls(first: 10, filter: { direction: OUTBOUND }) { edges { node { status source \
+             startedAt answeredAt } } } }",
             json!({}),
         )
         .await;
+    let callback = &recorded["data"]["calls"]["edges"][0]["node"];
     assert_eq!(
-        recorded["data"]["calls"]["edges"][0]["node"],
-        json!({ "status": "ANSWERED", "source": "twilio" }),
+        (&callback["status"], &callback["source"]),
+        (&json!("ANSWERED"), &json!("twilio")),
         "{recorded}"
     );
+    let instant = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(callback[field].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{field}: {e}: {recorded}"))
+    };
+    let talked = chrono::Duration::seconds(ANSWERED_DIAL_SECONDS);
+    assert!(
+        (played_from - talked..=played_until - talked).contains(&instant("startedAt").to_utc()),
+        "the callback dates from when the caller answered, not from the report at its end: \
+         {recorded}, played {played_from} to {played_until}"
+    );
+    assert_eq!(instant("answeredAt"), instant("startedAt"));
     answers.push(recorded);
 
     // Their own phone rings once set; staff not answering records nothing; busy is an attempt.
@@ -144,6 +161,7 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
     )
     .await;
     let call_id = waiting(&mut staff).await[0].1.clone();
+    test_db.clock.advance(chrono::Duration::minutes(5));
     let placed = staff.run(CALL_BACK, json!({ "id": call_id })).await;
     assert_eq!(
         placed["data"]["callBack"]["ringingTail"], "•••• 555",
@@ -162,7 +180,8 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
         "busy: still waiting, one attempt"
     );
     // The caller's voicemail takes the call: Twilio reports it `completed`, machine detection
-    // says a machine, and the caller is still waiting, with a second attempt.
+    // says a machine, and the caller is still waiting, with a second attempt (minutes later).
+    test_db.clock.advance(chrono::Duration::minutes(5));
     staff.run(CALL_BACK, json!({ "id": call_id })).await;
     let (twiml, _) = play_latest(&fake, 4, CallScript::ReachedVoicemail).await;
     assert!(

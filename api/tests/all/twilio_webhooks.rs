@@ -13,7 +13,7 @@ use poem::Endpoint;
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use ringback_api::config::DatabaseKind;
-use ringback_api::fakes::twilio::{Answerer, EndReports};
+use ringback_api::fakes::twilio::{ANSWERED_DIAL_SECONDS, Answerer, EndReports};
 use serde_json::{Value, json};
 
 const CLINIC_NUMBER: &str = "+447700900777";
@@ -40,7 +40,8 @@ fn dial_status<'a>(
 async fn calls<E: Endpoint>(admin: &mut Browser<E>) -> Vec<Value> {
     let answer = admin
         .run(
-            "{ calls(first: 50) { edges { node { direction status missed source callerTail } } } }",
+            "{ calls(first: 50) { edges { node { direction status missed source callerTail \
+             startedAt answeredAt endedAt } } } }",
             json!({}),
         )
         .await;
@@ -544,6 +545,18 @@ async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
         "pressing 1 puts the caller through: {put_through:?}"
     );
     assert_eq!(statuses(&mut admin).await, [("ANSWERED".to_owned(), false)]);
+    let answered = calls(&mut admin).await[0]["node"].clone();
+    let instant = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(answered[field].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{field}: {e}: {answered}"))
+    };
+    assert_eq!(
+        (instant("endedAt") - instant("startedAt")).num_seconds(),
+        ANSWERED_DIAL_SECONDS,
+        "an answered call dates from when the line picked up (a booking made during it comes \
+         after it), not from the dial's report at its end"
+    );
+    assert_eq!(instant("answeredAt"), instant("startedAt"));
 
     let voicemail = ring("CA2", Answerer::Voicemail).await;
     assert!(

@@ -14,7 +14,9 @@ mod voice;
 
 pub use numbers::FakeNumber;
 pub use records::LoggedCall;
-pub use voice::{Answerer, CallScript, EndReports, FakeCall, PlayedCall, RungIn};
+pub use voice::{
+    ANSWERED_DIAL_SECONDS, Answerer, CallScript, EndReports, FakeCall, PlayedCall, RungIn,
+};
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -60,7 +60,7 @@ pub(super) async fn record_outcome(verified: &Verified) -> Result<Response, Doma
     };
     let call_sid = required(verified, "CallSid")?;
     let dialled_leg = verified.get("DialCallSid");
-    let at = reported_start(verified).unwrap_or_else(|| verified.state.clock.now());
+    let at = reported_start(verified, verified.state.clock.now());
     let txn = verified.scope.begin().await?;
     click_to_call::record_outcome(&txn, call_id, (call_sid, dialled_leg), outcome, at).await?;
     txn.commit().await?;

@@ -200,7 +200,7 @@ async fn record_call(
         reported
     };
     let now = state.clock.now();
-    let started_at = reported_start(verified).unwrap_or(now);
+    let started_at = reported_start(verified, now);
     let event = CallEvent {
         external_id: call_sid.to_owned(),
         direction,
@@ -252,17 +252,29 @@ async fn screening_outcome(
     )
 }
 
-/// When the call started, from `Timestamp` (RFC 2822) minus `CallDuration`, when Twilio sends them.
-pub(super) fn reported_start(verified: &Verified) -> Option<DateTime<Utc>> {
-    let at = DateTime::parse_from_rfc2822(verified.get("Timestamp")?)
-        .ok()?
-        .with_timezone(&Utc);
-    let duration: i64 = verified
-        .get("CallDuration")
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0);
-    Some(at - chrono::Duration::seconds(duration))
+/// When the call reported at `now` started: on a status callback, its `Timestamp` (RFC 2822)
+/// minus `CallDuration`; on a dial's outcome, which carries no timestamp, `DialCallDuration`
+/// before `now` (when the dialled party answered: a booking made during the call comes after
+/// it); else `now`. Durations longer than a day are not taken.
+pub(super) fn reported_start(verified: &Verified, now: DateTime<Utc>) -> DateTime<Utc> {
+    let seconds = |field: &str| {
+        verified
+            .get(field)
+            .and_then(|value| value.parse::<i64>().ok())
+            .filter(|seconds| (0..=MAX_REPORTED_SECONDS).contains(seconds))
+            .map_or(chrono::Duration::zero(), chrono::Duration::seconds)
+    };
+    let stamped = verified
+        .get("Timestamp")
+        .and_then(|stamp| DateTime::parse_from_rfc2822(stamp).ok());
+    match stamped {
+        Some(at) => at.with_timezone(&Utc) - seconds("CallDuration"),
+        None => now - seconds("DialCallDuration"),
+    }
 }
+
+/// The longest call duration a report is believed: a day.
+const MAX_REPORTED_SECONDS: i64 = 86_400;
 
 /// Records a call event Twilio reported (texting the caller back within billing's limits);
 /// whether a text-back is on its way to the caller.

@@ -217,7 +217,7 @@ impl FakeTwilio {
             params.extend([
                 ("DialCallSid".to_owned(), leg),
                 ("DialCallStatus".to_owned(), outcome.to_owned()),
-                ("DialCallDuration".to_owned(), "42".to_owned()),
+                ("DialCallDuration".to_owned(), dial_seconds(outcome)),
             ]);
             self.post(&action.replace("&amp;", "&"), params).await?;
         }
@@ -289,10 +289,7 @@ impl FakeTwilio {
             .collect()
         };
         let screening = between(&dial, "<Number url=\"", "\"").map(|u| u.replace("&amp;", "&"));
-        let mut outcome = vec![
-            ("DialCallSid".to_owned(), child.clone()),
-            ("DialCallDuration".to_owned(), "21".to_owned()),
-        ];
+        let mut outcome = vec![("DialCallSid".to_owned(), child.clone())];
         match answerer {
             Answerer::Nobody => {
                 outcome.push(("DialCallStatus".to_owned(), "no-answer".to_owned()));
@@ -322,6 +319,12 @@ impl FakeTwilio {
                 outcome.push(("DialCallStatus".to_owned(), "completed".to_owned()));
             }
         }
+        let status = outcome
+            .iter()
+            .find(|(name, _)| name == "DialCallStatus")
+            .map(|(_, status)| status.clone())
+            .unwrap_or_default();
+        outcome.push(("DialCallDuration".to_owned(), dial_seconds(&status)));
         let mut params = incoming("in-progress");
         params.extend(outcome);
         if reports == EndReports::DialFirst {
@@ -407,3 +410,17 @@ fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
     let to = from + text[from..].find(end)?;
     Some(&text[from..to])
 }
+
+/// How long the fake's dialled party talks, as a dial's outcome reports it (`DialCallDuration`):
+/// a call answered lasts [`ANSWERED_DIAL_SECONDS`], one never answered nothing.
+fn dial_seconds(status: &str) -> String {
+    let seconds = if status == "completed" {
+        ANSWERED_DIAL_SECONDS
+    } else {
+        0
+    };
+    seconds.to_string()
+}
+
+/// The seconds an answered dial of the fake lasts.
+pub const ANSWERED_DIAL_SECONDS: i64 = 42;
