@@ -881,3 +881,22 @@ async fn a_refresh_token_ends_with_its_session_version(kind: DatabaseKind) {
 }
 
 on_both_databases!(a_refresh_token_ends_with_its_session_version);
+
+/// A sign-in ends with any of its refresh tokens revoked: a token exchanged while its family was
+/// being revoked (a refresh racing a sign-out) cannot be renewed afterwards.
+async fn a_refresh_token_of_an_ended_sign_in_is_refused(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let renewed = app.owner.run(REFRESH, json!({})).await;
+    assert!(renewed["errors"].is_null(), "{renewed}");
+    // What the race leaves: the exchanged token revoked, the one it was exchanged for not.
+    app.db
+        .execute_as_owner(
+            "UPDATE refresh_tokens SET revoked_at = created_at WHERE replaced_at IS NOT NULL",
+        )
+        .await;
+    let refused = app.owner.run(REFRESH, json!({})).await;
+    assert_eq!(error_code(&refused), Some("UNAUTHENTICATED"), "{refused}");
+    app.db.finish().await;
+}
+
+on_both_databases!(a_refresh_token_of_an_ended_sign_in_is_refused);

@@ -269,4 +269,52 @@ async fn the_operators_link_resets_without_mail(kind: DatabaseKind) {
     assert_eq!(issued, vec![vec!["operator".to_owned()]]);
 }
 
+/// A link lapses when its account's password is changed, or every session of it is ended, on
+/// purpose: someone who once read the mailbox cannot use one afterwards.
+async fn links_lapse_when_the_password_changes_or_sessions_end(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let issue = async |app: &TestApp| {
+        ringback_api::service::password_resets::issue(&app.state.db, &app.state.clock, OWNER_EMAIL)
+            .await
+            .expect("issue")
+            .expect("a link for the owner")
+    };
+    let before_change = issue(&app).await;
+    let changed = app
+        .owner
+        .run(
+            "mutation($new: String!) { changePassword(currentPassword: \"correct horse battery\", \
+             newPassword: $new) { role } }",
+            json!({ "new": NEW_PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        changed["data"]["changePassword"]["role"], "OWNER",
+        "{changed}"
+    );
+    let (lapsed, _) = reset_with(&app.state, &before_change, "another new password").await;
+    assert_eq!(
+        error_code(&lapsed),
+        Some("BAD_USER_INPUT"),
+        "a link from before the change: {lapsed}"
+    );
+
+    let before_ending = issue(&app).await;
+    let ended = app
+        .owner
+        .run("mutation { signOutEverywhere }", json!({}))
+        .await;
+    assert_eq!(ended["data"]["signOutEverywhere"], true, "{ended}");
+    let (lapsed, _) = reset_with(&app.state, &before_ending, "another new password").await;
+    assert_eq!(
+        error_code(&lapsed),
+        Some("BAD_USER_INPUT"),
+        "a link from before every session ended: {lapsed}"
+    );
+    let fresh = issue(&app).await;
+    let (reset, _) = reset_with(&app.state, &fresh, "another new password").await;
+    assert_eq!(reset["data"]["resetPassword"]["role"], "OWNER", "{reset}");
+}
+
 on_both_databases!(the_operators_link_resets_without_mail);
+on_both_databases!(links_lapse_when_the_password_changes_or_sessions_end);

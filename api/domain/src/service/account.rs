@@ -22,7 +22,7 @@ use crate::auth::rate_limit::RateLimits;
 use crate::auth::session::{ACCESS_TTL, REFRESH_TTL, SessionKeys};
 use crate::auth::tokens::{self, TokenKind};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::in_clinic;
+use crate::service::{in_clinic, password_resets};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
@@ -461,6 +461,7 @@ pub async fn sign_out_everywhere(
     ended.updated_at = Set(txn.now());
     ended.update(txn.conn()).await?;
     revoke_user_sessions(&txn, user_id).await?;
+    password_resets::lapse_links(txn.conn(), user_id).await?;
     audit::append(
         &txn,
         AuditEvent {
@@ -560,7 +561,7 @@ pub async fn refresh(
         .await?
         .ok_or(DomainError::Unauthenticated)?;
     let now = txn.now();
-    if stored.revoked_at.is_some() || stored.expires_at <= now {
+    if stored.expires_at <= now || sign_in_ended(&txn, stored.family_id).await? {
         return Err(DomainError::Unauthenticated);
     }
     let user = user::Entity::find_by_id(stored.user_id)
@@ -610,6 +611,19 @@ pub async fn refresh(
     let grant = grant_session(&txn, keys, user, clinic, role, family).await?;
     txn.commit().await?;
     Ok(grant)
+}
+
+/// Whether sign-in `family_id` ended: a token of it was revoked (signed out, a reused token).
+/// A token exchanged while the family was being revoked is not revoked itself, so the family
+/// is asked, not the token.
+async fn sign_in_ended(txn: &TenantTxn, family_id: Uuid) -> Result<bool, DomainError> {
+    let revoked = txn
+        .find::<refresh_token::Entity>()
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::RevokedAt.is_not_null())
+        .one(txn.conn())
+        .await?;
+    Ok(revoked.is_some())
 }
 
 /// Marks token `id` exchanged at `now` unless it already was: `None` when this exchange won, else
@@ -750,6 +764,7 @@ pub async fn change_password(
     changed.updated_at = Set(txn.now());
     let user = changed.update(txn.conn()).await?;
     revoke_user_sessions(txn, request.user_id).await?;
+    password_resets::lapse_links(txn.conn(), request.user_id).await?;
     audit::append(
         txn,
         AuditEvent {

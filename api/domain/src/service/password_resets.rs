@@ -10,6 +10,8 @@
 //! - [`reset`]: sets the new password once, ends every session of the account in every clinic
 //!   (access tokens at once, refresh tokens revoked), lets every other link of the account
 //!   lapse, and signs the person in to their oldest clinic.
+//! - [`lapse_links`]: a password change or signing out everywhere lets every unused link of the
+//!   account lapse too.
 //!
 //! Each step is audited in every clinic the account belongs to, naming the account:
 //! `auth.password_reset_requested` (no actor: anyone may ask), `auth.password_reset_link_issued`
@@ -21,8 +23,8 @@ use ringback_core::error::DomainError;
 use ringback_entity::{password_reset, user};
 use ringback_shared::access::Role;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -175,10 +177,7 @@ async fn set_password(
     if used.rows_affected != 1 {
         return Ok(None);
     }
-    password_reset::Entity::delete_many()
-        .filter(password_reset::Column::UserId.eq(user_id))
-        .exec(&txn)
-        .await?;
+    lapse_links(&txn, user_id).await?;
     let next_version = user.session_version + 1;
     let mut changed: user::ActiveModel = user.into();
     changed.session_version = Set(next_version);
@@ -187,6 +186,16 @@ async fn set_password(
     let user = changed.update(&txn).await?;
     txn.commit().await?;
     Ok(Some(user))
+}
+
+/// Lets every unused link of account `user_id` lapse: a changed password or sessions ended on
+/// purpose leave no link behind that someone who once read the mailbox could still use.
+pub async fn lapse_links(conn: &impl ConnectionTrait, user_id: Uuid) -> Result<(), DomainError> {
+    password_reset::Entity::delete_many()
+        .filter(password_reset::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// The account that uses `email` (already normalised), if any.
