@@ -79,6 +79,7 @@ mod m20261218_120000_add_job_sender;
 mod m20261219_100000_create_provider_leftovers;
 mod m20261219_110000_add_strict_provider_horizon;
 mod m20261220_100000_member_check_sees_sign_outs;
+pub mod m20261220_110000_billing_check_until_renewed;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -159,6 +160,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261219_100000_create_provider_leftovers::Migration),
             Box::new(m20261219_110000_add_strict_provider_horizon::Migration),
             Box::new(m20261220_100000_member_check_sees_sign_outs::Migration),
+            Box::new(m20261220_110000_billing_check_until_renewed::Migration),
         ]
     }
 }

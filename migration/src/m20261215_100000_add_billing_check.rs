@@ -27,12 +27,12 @@ pub const STALE_CLINICS: &str = "SELECT c.id AS clinic_id FROM clinics c \
     AND (c.billing_checked_at IS NULL OR c.billing_checked_at < c.billing_period_end) \
     ORDER BY c.billing_period_end DESC, c.id LIMIT $2";
 
-/// The function.
-fn stale_function() -> String {
+/// The function running `query` (a later migration changes which clinics are stale).
+pub(crate) fn stale_function(query: &str) -> String {
     maintenance_query_function(
         "ringback_clinics_billing_stale(ended_before timestamptz, max_clinics integer)",
         "clinic_id uuid",
-        &STALE_CLINICS
+        &query
             .replace("$1", "ended_before")
             .replace("$2", "max_clinics"),
     )
@@ -53,7 +53,7 @@ impl MigrationTrait for Migration {
         execute_all(
             manager,
             &[
-                stale_function(),
+                stale_function(STALE_CLINICS),
                 format!("REVOKE ALL ON FUNCTION {STALE} FROM PUBLIC"),
                 format!("GRANT EXECUTE ON FUNCTION {STALE} TO {APP_ROLE}"),
             ],

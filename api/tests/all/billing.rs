@@ -729,6 +729,40 @@ async fn the_billing_check_asks_once_after_a_period_ends(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// Stripe asked while it is still renewing (a running subscription showing the period that
+/// ended) is asked again at the next run, until it shows the new period.
+async fn the_billing_check_asks_again_while_stripe_still_renews(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let subscription = app.subscribe("starter").await;
+    let first = billing(&mut app).await;
+    app.db
+        .clock
+        .advance(Duration::days(30) + Duration::minutes(20));
+    let checked = billing_check(&app).await;
+    assert_eq!(checked.asked, 1, "{checked:?}");
+    app.db.clock.advance(Duration::hours(1));
+    assert_eq!(
+        billing_check(&app).await.asked,
+        1,
+        "the ended period is still shown: asked again"
+    );
+    stripe(&app).update_subscription(&subscription, |sub| {
+        sub.period = (
+            sub.period.1,
+            sub.period.1 + Duration::days(30).num_seconds(),
+        );
+    });
+    app.db.clock.advance(Duration::hours(1));
+    let checked = billing_check(&app).await;
+    assert_eq!((checked.asked, checked.applied), (1, 1), "{checked:?}");
+    app.sign_in_again().await;
+    let renewed = billing(&mut app).await;
+    assert_eq!(renewed["periodStart"], first["periodEnd"], "{renewed}");
+    app.db.clock.advance(Duration::hours(1));
+    assert_eq!(billing_check(&app).await.asked, 0, "current again");
+    app.db.finish().await;
+}
+
 /// A text-back queued while the clinic paid, whose sending waited (a retry, a busy worker) until
 /// the subscription was cancelled, is not sent: billing holds it back as it would have when the
 /// call came.
@@ -1065,6 +1099,7 @@ on_both_databases!(
     a_text_back_waiting_when_billing_stops_is_held_back,
     the_billing_check_learns_what_no_event_said,
     the_billing_check_asks_once_after_a_period_ends,
+    the_billing_check_asks_again_while_stripe_still_renews,
     a_late_older_event_does_not_shorten_the_grace,
     a_late_failure_of_a_settled_payment_leaves_the_grace,
     a_price_outside_the_catalogue_keeps_the_plan,

@@ -7,7 +7,7 @@
 //!
 //! Who: the scheduler only (an operator task, each clinic opened through the audited operator
 //! door). How often: once an hour; a clinic is asked about once after each period's end (again
-//! only while Stripe cannot be asked). Audit: `operator.access` (task `billing check`) in each clinic asked
+//! only while Stripe cannot be asked, or still shows a running subscription's ended period). Audit: `operator.access` (task `billing check`) in each clinic asked
 //! about, and `billing.subscription_changed` when the answer changed its status or plan. Cost:
 //! one scan of the clinics table per run (ids only, by a security-definer function on
 //! PostgreSQL), then one Stripe request and two short transactions per stale clinic, at most
@@ -19,7 +19,8 @@ use ringback_core::error::DomainError;
 use ringback_core::schedule;
 use ringback_core::tenant::TenantScope;
 use ringback_entity::clinic;
-use ringback_migration::m20261215_100000_add_billing_check::STALE_CLINICS;
+use ringback_migration::m20261220_110000_billing_check_until_renewed::STALE_UNTIL_RENEWED;
+use ringback_providers::stripe::client::SubscriptionState;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use uuid::Uuid;
 
@@ -72,9 +73,9 @@ pub async fn check_all(
     Ok(checked)
 }
 
-/// Up to [`MAX_CLINICS`] clinics whose running subscription's period ended before `now` less
-/// [`RENEWAL_SLACK`] with neither an event's state nor a check's answer stored since, the period
-/// that ended last first (one that keeps failing does not hold back those ending after it).
+/// Up to [`MAX_CLINICS`] clinics whose running subscription's stored period ended before `now`
+/// less [`RENEWAL_SLACK`] with no check since that learned how it went, the period that ended
+/// last first (one that keeps failing does not hold back those ending after it).
 async fn stale_clinics(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -82,7 +83,7 @@ async fn stale_clinics(
     Ok(schedule::clinic_ids(
         db,
         "ringback_clinics_billing_stale($1, $2)",
-        STALE_CLINICS,
+        STALE_UNTIL_RENEWED,
         vec![(now - RENEWAL_SLACK).into(), (MAX_CLINICS as i32).into()],
     )
     .await?)
@@ -90,8 +91,8 @@ async fn stale_clinics(
 
 /// Asks Stripe about the scope's clinic's subscription (outside any transaction), stores the
 /// answer unless something was stored meanwhile (an event's answer, as new or newer), and notes
-/// that Stripe answered (`billing_checked_at`: the clinic is not asked again about this period);
-/// whether the answer was stored. A failure to ask leaves no note: the next run asks again.
+/// that Stripe said how the ended period went (`billing_checked_at`: the clinic is not asked
+/// again about this period); whether the answer was stored. A failure to ask leaves no note: the next run asks again.
 async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<bool, DomainError> {
     let txn = scope.begin().await?;
     let read = clinic_settings::get(&txn).await?;
@@ -109,9 +110,20 @@ async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<b
     };
     let applied = billing::apply_subscription(&txn, &context.settings, &current, stamp).await?
         == Applied::Updated;
-    let mut checked: clinic::ActiveModel = clinic_settings::get(&txn).await?.into();
-    checked.billing_checked_at = Set(Some(txn.now()));
-    checked.update(txn.conn()).await?;
+    if settles_the_ended_period(&current, txn.now()) {
+        let mut checked: clinic::ActiveModel = clinic_settings::get(&txn).await?.into();
+        checked.billing_checked_at = Set(Some(txn.now()));
+        checked.update(txn.conn()).await?;
+    }
     txn.commit().await?;
     Ok(applied)
+}
+
+/// Whether Stripe's answer says how the period that ended went: a subscription whose periods
+/// roll on (active, trialing, past due) has a period that ends after `now`, or the subscription
+/// no longer rolls on (cancelled, paused, unpaid, …). A rolling one still showing the period that
+/// ended is being renewed as we ask: the next run asks again.
+fn settles_the_ended_period(current: &SubscriptionState, now: DateTime<Utc>) -> bool {
+    let rolls_on = matches!(current.status.as_str(), "active" | "trialing" | "past_due");
+    !rolls_on || current.period.is_some_and(|(_, end)| end > now.timestamp())
 }

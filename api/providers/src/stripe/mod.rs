@@ -70,13 +70,14 @@ impl BillingSettings {
                 .parse(key, |value| parse_in(value, &range))
                 .map(|parsed| parsed.unwrap_or(default))
         };
+        let live = is_live(&secret_key);
         Ok(Some(Self {
             secret_key,
             webhook_secret,
             api_url: settings
                 .parse("stripe_api_url", crate::parse_base_url)?
                 .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
-            plans: plans(settings)?,
+            plans: plans(settings, live)?,
             trial_days: days("trial_days", DEFAULT_TRIAL_DAYS, 0..=365)?,
             trial_sms: days("trial_sms", DEFAULT_TRIAL_SMS, 0..=100_000)?,
             grace_days: days("past_due_grace_days", DEFAULT_GRACE_DAYS, 0..=60)?,
@@ -146,9 +147,25 @@ fn parse_in(value: &str, range: &std::ops::RangeInclusive<u32>) -> Result<u32, S
         })
 }
 
-/// The catalogue from `[[plans]]`, or the default one.
-fn plans(settings: &RawSettings) -> Result<Vec<Plan>, ConfigError> {
+/// Whether `key` reaches Stripe's live mode, where clinics pay real money.
+fn is_live(key: &SecretString) -> bool {
+    ["sk_live_", "rk_live_"]
+        .iter()
+        .any(|prefix| key.expose().starts_with(prefix))
+}
+
+/// The catalogue from `[[plans]]`, or the default one (in test mode only: its price ids are
+/// placeholders that a live Stripe account refuses, so no clinic could ever pay).
+fn plans(settings: &RawSettings, live: bool) -> Result<Vec<Plan>, ConfigError> {
     let Some((origin, value)) = settings.plans() else {
+        if live {
+            return Err(ConfigError::Missing {
+                key: "[[plans]] (or RINGBACK_PLANS)".to_owned(),
+                hint: "a live Stripe key is set: list the deployment's own plans with their \
+                       Stripe price ids (the default catalogue's prices are placeholders)"
+                    .to_owned(),
+            });
+        }
         return Ok(default_plans());
     };
     let malformed = |reason: String| ConfigError::Malformed {
@@ -299,6 +316,29 @@ mod tests {
             error.to_string().contains("RINGBACK_PLANS") && error.to_string().contains("price"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_live_key_needs_the_deployments_own_plans() {
+        let live = ("RINGBACK_STRIPE_SECRET_KEY", "sk_live_0123456789abcdef");
+        let error = BillingSettings::from_settings(&settings(&[live, SECRET]))
+            .expect_err("placeholder prices with a live key");
+        assert!(error.to_string().contains("[[plans]]"), "{error}");
+        assert!(
+            !error.to_string().contains("sk_live_"),
+            "secrets are not echoed"
+        );
+        let listed = BillingSettings::from_settings(&settings(&[
+            live,
+            SECRET,
+            (
+                "RINGBACK_PLANS",
+                r#"[{ key = "solo", name = "Solo", price = "price_1", sms_per_period = 200 }]"#,
+            ),
+        ]))
+        .expect("ok")
+        .expect("on");
+        assert_eq!(listed.plans.len(), 1);
     }
 
     #[test]
