@@ -1283,10 +1283,123 @@ async fn api_keys_expire(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
+/// A key lasts only while whoever made it may still manage keys: a demotion, a removal, or the
+/// account's deletion revokes the keys that member made (and no one else's), and the change's
+/// audit entry counts them.
+async fn keys_go_when_their_maker_may_no_longer_make_them(kind: DatabaseKind) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let mut clinic = clinic(&test_db, web.path(), "keymakers").await;
+    let make_key = async |maker: &mut Browser<_>| -> String {
+        let created = maker
+            .run(
+                "mutation { createApiKey(name: \"Sync\", scope: READ) { secret } }",
+                json!({}),
+            )
+            .await;
+        created["data"]["createApiKey"]["secret"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_owned()
+    };
+    let integrator = poem::test::TestClient::new(test_db.app(web.path()));
+    let works = async |secret: &str| -> bool {
+        let read = run_with_key(&integrator, secret, "{ clinic { name } }", json!({})).await;
+        read["data"]["clinic"]["name"].is_string()
+    };
+    let id_of = async |member: &mut Browser<_>| {
+        member.run("{ me { user { id } } }", json!({})).await["data"]["me"]["user"]["id"].clone()
+    };
+    let owners_key = make_key(&mut clinic.owner).await;
+    let demoted_admins_key = make_key(&mut clinic.admin).await;
+    let admin_id = id_of(&mut clinic.admin).await;
+    assert!(works(&demoted_admins_key).await, "a key works at first");
+    let demoted = clinic
+        .owner
+        .run(
+            "mutation($id: ID!) { changeMemberRole(userId: $id, role: RECEPTIONIST) }",
+            json!({ "id": admin_id }),
+        )
+        .await;
+    assert!(demoted["errors"].is_null(), "{demoted}");
+    assert!(
+        !works(&demoted_admins_key).await,
+        "demoted: their key is revoked"
+    );
+    assert!(works(&owners_key).await, "another member's key stays");
+
+    // The clinic's browsers serve as new members' (cookies cleared: a new browser).
+    let mut spare = clinic.receptionist;
+    spare.cookies.clear();
+    let mut removed_admin = join(&mut clinic.owner, spare, "second@keymakers.test", "ADMIN").await;
+    let removed_admins_key = make_key(&mut removed_admin).await;
+    let removed_id = id_of(&mut removed_admin).await;
+    let removed = clinic
+        .owner
+        .run(
+            "mutation($id: ID!) { removeMember(userId: $id) }",
+            json!({ "id": removed_id }),
+        )
+        .await;
+    assert_eq!(removed["data"]["removeMember"], true, "{removed}");
+    assert!(
+        !works(&removed_admins_key).await,
+        "removed: their key is revoked"
+    );
+
+    removed_admin.cookies.clear();
+    let mut leaving_admin = join(
+        &mut clinic.owner,
+        removed_admin,
+        "third@keymakers.test",
+        "ADMIN",
+    )
+    .await;
+    let leaving_admins_key = make_key(&mut leaving_admin).await;
+    let deleted = leaving_admin
+        .run(
+            "mutation { deleteMyAccount(password: \"member password 1\") }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(deleted["data"]["deleteMyAccount"], true, "{deleted}");
+    assert!(
+        !works(&leaving_admins_key).await,
+        "account deleted: their key is revoked"
+    );
+    assert!(works(&owners_key).await, "the owner's key still works");
+
+    let mut counted: Vec<(String, Value)> = test_db
+        .query_strings(
+            "SELECT action, CAST(detail AS TEXT) AS detail FROM audit_log WHERE action IN \
+             ('team.role_changed', 'team.member_removed', 'account.deleted')",
+            &["action", "detail"],
+        )
+        .await
+        .into_iter()
+        .map(|row| {
+            let detail: Value = serde_json::from_str(&row[1]).unwrap_or_default();
+            (row[0].clone(), detail["api_keys_revoked"].clone())
+        })
+        .collect();
+    counted.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        counted,
+        [
+            ("account.deleted".to_owned(), json!(1)),
+            ("team.member_removed".to_owned(), json!(1)),
+            ("team.role_changed".to_owned(), json!(1)),
+        ],
+        "each change counts the keys it revoked"
+    );
+    test_db.finish().await;
+}
+
 on_both_databases!(
     every_role_against_every_operation,
     another_clinics_ids_are_not_found,
     api_keys_authenticate_integrators,
     api_keys_expire,
+    keys_go_when_their_maker_may_no_longer_make_them,
     the_last_owner_stays_and_removed_members_lose_their_session,
 );

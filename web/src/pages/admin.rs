@@ -13,7 +13,7 @@ use crate::api::{
 use crate::components::{Alert, AsyncView, PagingWords, failure_of, paging};
 use crate::session::{role_of, use_session};
 use crate::time::{ClinicTime, use_clinic_time};
-use ringback_shared::access::Role;
+use ringback_shared::access::{Permission, Role};
 
 /// A change on an admin page; it may answer with a text to show once (an invitation link, a
 /// key's secret, a confirmation).
@@ -183,7 +183,14 @@ fn member_row(
         let (user_id, name) = (user_id.clone(), name.clone());
         move |_| {
             let role = chosen.get_untracked();
-            if role == current || !sure(&format!("Make {name} {}?", role.to_lowercase())) {
+            let loses_keys = Role::parse(&role.to_lowercase())
+                .is_some_and(|role| !role.allows(Permission::ManageApiKeys));
+            let keys_go = if loses_keys {
+                " API keys they created stop working."
+            } else {
+                ""
+            };
+            if role == current || !sure(&format!("Make {name} {}?{keys_go}", role.to_lowercase())) {
                 return;
             }
             change.dispatch(TeamChange::ChangeRole(change_member_role::Variables {
@@ -194,7 +201,8 @@ fn member_row(
     };
     let remove = move |_| {
         let question = format!(
-            "Remove {name} from the team? They are signed out at once and lose access to this clinic."
+            "Remove {name} from the team? They are signed out at once and lose access to this clinic; \
+             API keys they created stop working."
         );
         if sure(&question) {
             change.dispatch(TeamChange::Remove {

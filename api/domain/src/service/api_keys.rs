@@ -1,8 +1,12 @@
 //! Integrator API keys: created by admins, shown once, stored as hashes, scoped `read` or `write`,
-//! with their last use, revocable.
+//! with their last use, revocable. A key lasts only while whoever made it (and so may hold its
+//! secret) may still manage keys: leaving the clinic, deleting the account, or a role without
+//! that right revokes the keys they made ([`lapse_keys_of`]).
 
 use ringback_entity::api_key;
-use sea_orm::{ActiveModelTrait, QueryOrder, Set};
+use ringback_shared::access::{Permission, Role};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -112,4 +116,25 @@ pub async fn revoke(
     )
     .await?;
     Ok(key)
+}
+
+/// Revokes the working keys `creator` made, now that their role in the clinic is `now_role`
+/// (`None`: they left it) and it does not let them manage keys; how many. The change's own audit
+/// entry (role changed, member removed, account deleted) records the count.
+pub async fn lapse_keys_of(
+    txn: &TenantTxn,
+    creator: Uuid,
+    now_role: Option<Role>,
+) -> Result<u64, DomainError> {
+    if now_role.is_some_and(|role| role.allows(Permission::ManageApiKeys)) {
+        return Ok(0);
+    }
+    let revoked = txn
+        .update_many::<api_key::Entity>()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(txn.now()))
+        .filter(api_key::Column::CreatedBy.eq(creator))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(txn.conn())
+        .await?;
+    Ok(revoked.rows_affected)
 }

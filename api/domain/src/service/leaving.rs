@@ -45,7 +45,7 @@ use crate::auth::password;
 use crate::auth::rate_limit::RateLimits;
 use crate::doors;
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{account, clinic as clinic_settings, provider_leftovers, team};
+use crate::service::{account, api_keys, clinic as clinic_settings, provider_leftovers, team};
 
 /// Who asks to leave, and how they prove it.
 pub struct Proof<'a> {
@@ -298,7 +298,8 @@ pub async fn forget_removed_member(db: &DatabaseConnection, user_id: Uuid) {
 }
 
 /// Deletes `user_id`'s account once their password was confirmed ([`password_holds`]): they leave
-/// every clinic they belong to (audited in each) and their user row goes. Refused, changing
+/// every clinic they belong to (audited in each; the API keys they made there are revoked) and
+/// their user row goes. Refused, changing
 /// nothing, while they are a clinic's last owner.
 pub async fn delete_account(
     (db, clock): (&DatabaseConnection, &Clock),
@@ -323,12 +324,13 @@ pub async fn delete_account(
             ))
             .exec(txn.conn())
             .await?;
+        let keys_revoked = api_keys::lapse_keys_of(&txn, user_id, None).await?;
         audit::append(
             &txn,
             AuditEvent {
                 actor: Some(user_id),
                 action: "account.deleted",
-                detail: json!({ "user": user_id }),
+                detail: json!({ "user": user_id, "api_keys_revoked": keys_revoked }),
             },
         )
         .await?;

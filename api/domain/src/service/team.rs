@@ -17,7 +17,7 @@ use crate::auth::session::SessionKeys;
 use crate::auth::tokens::{self, TokenKind};
 use crate::service::account::{self, SessionGrant, normalize_email};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::in_clinic;
+use crate::service::{api_keys, in_clinic};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
@@ -365,20 +365,21 @@ pub async fn change_role(
     changed.role = Set(role.as_str().to_owned());
     changed.update(txn.conn()).await?;
     let lapsed = lapse_invitations(txn, user_id, Some(role)).await?;
+    let keys_revoked = api_keys::lapse_keys_of(txn, user_id, Some(role)).await?;
     audit::append(
         txn,
         AuditEvent {
             actor: Some(actor),
             action: "team.role_changed",
             detail: json!({ "user": user_id, "from": current_role.as_str(), "to": role.as_str(),
-                            "invitations_lapsed": lapsed }),
+                            "invitations_lapsed": lapsed, "api_keys_revoked": keys_revoked }),
         },
     )
     .await?;
     Ok(())
 }
 
-/// Removes a member and revokes their sessions.
+/// Removes a member, revokes their sessions and the API keys they made.
 pub async fn remove(txn: &TenantTxn, actor: Uuid, user_id: Uuid) -> Result<(), DomainError> {
     // Owners are counted under the clinic's lock, so two changes cannot both see another owner.
     txn.lock_clinic().await?;
@@ -391,12 +392,14 @@ pub async fn remove(txn: &TenantTxn, actor: Uuid, user_id: Uuid) -> Result<(), D
     current.delete(txn.conn()).await?;
     account::revoke_user_sessions(txn, user_id).await?;
     let lapsed = lapse_invitations(txn, user_id, None).await?;
+    let keys_revoked = api_keys::lapse_keys_of(txn, user_id, None).await?;
     audit::append(
         txn,
         AuditEvent {
             actor: Some(actor),
             action: "team.member_removed",
-            detail: json!({ "user": user_id, "invitations_lapsed": lapsed }),
+            detail: json!({ "user": user_id, "invitations_lapsed": lapsed,
+                            "api_keys_revoked": keys_revoked }),
         },
     )
     .await?;
