@@ -21,6 +21,8 @@ pub struct FakeCall {
     pub from: String,
     pub url: String,
     pub status_callback: Option<String>,
+    /// When the fake accepted it, by its clock: an answered dial talks no longer than since then.
+    pub placed_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// How the people on a placed call behave in [`FakeTwilio::play_call`].
@@ -122,6 +124,7 @@ pub(super) async fn create_call(
             from,
             url,
             status_callback: form.status_callback,
+            placed_at: shared.clock.now(),
         };
         calls.push(call.clone());
         call
@@ -160,7 +163,9 @@ impl FakeTwilio {
     }
 
     /// Plays placed call `sid` as `script` says, posting Twilio's webhooks (signed) to the
-    /// server; fails with what went wrong when the call is unknown or the server refuses.
+    /// server (a dial answered reports having talked since the call was placed, at most
+    /// [`ANSWERED_DIAL_SECONDS`]); fails with what went wrong when the call is unknown or the
+    /// server refuses.
     pub async fn play_call(&self, sid: &str, script: CallScript) -> Result<PlayedCall, String> {
         let call = self
             .calls()
@@ -186,6 +191,10 @@ impl FakeTwilio {
             })
             .map(|number| number.trim().replace("&amp;", "&"));
         let leg = format!("{sid}-dial");
+        // The callback's talk lasted at most since the call was placed.
+        let talked = (self.shared.clock.now() - call.placed_at)
+            .num_seconds()
+            .clamp(0, ANSWERED_DIAL_SECONDS);
         if let Some(dialled) = &dialled {
             let from = between(&twiml, "callerId=\"", "\"").unwrap_or(&call.from);
             self.shared.records.log_call(
@@ -217,7 +226,7 @@ impl FakeTwilio {
             params.extend([
                 ("DialCallSid".to_owned(), leg),
                 ("DialCallStatus".to_owned(), outcome.to_owned()),
-                ("DialCallDuration".to_owned(), dial_seconds(outcome)),
+                ("DialCallDuration".to_owned(), dial_seconds(outcome, talked)),
             ]);
             self.post(&action.replace("&amp;", "&"), params).await?;
         }
@@ -324,7 +333,10 @@ impl FakeTwilio {
             .find(|(name, _)| name == "DialCallStatus")
             .map(|(_, status)| status.clone())
             .unwrap_or_default();
-        outcome.push(("DialCallDuration".to_owned(), dial_seconds(&status)));
+        outcome.push((
+            "DialCallDuration".to_owned(),
+            dial_seconds(&status, ANSWERED_DIAL_SECONDS),
+        ));
         let mut params = incoming("in-progress");
         params.extend(outcome);
         if reports == EndReports::DialFirst {
@@ -411,16 +423,12 @@ fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
     Some(&text[from..to])
 }
 
-/// How long the fake's dialled party talks, as a dial's outcome reports it (`DialCallDuration`):
-/// a call answered lasts [`ANSWERED_DIAL_SECONDS`], one never answered nothing.
-fn dial_seconds(status: &str) -> String {
-    let seconds = if status == "completed" {
-        ANSWERED_DIAL_SECONDS
-    } else {
-        0
-    };
+/// How long the fake's dialled party talked, as a dial's outcome reports it (`DialCallDuration`):
+/// `talked` seconds for a dial answered, nothing for one never answered.
+fn dial_seconds(status: &str, talked: i64) -> String {
+    let seconds = if status == "completed" { talked } else { 0 };
     seconds.to_string()
 }
 
-/// The seconds an answered dial of the fake lasts.
+/// The seconds an answered dial of the fake lasts (a callback's, at most since it was placed).
 pub const ANSWERED_DIAL_SECONDS: i64 = 42;
