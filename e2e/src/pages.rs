@@ -1387,8 +1387,10 @@ impl<'a> ConfirmSignUpPage<'a> {
         Ok(Self { client })
     }
 
-    /// Creates the clinic; the dashboard then signs its owner in.
-    pub async fn create_clinic(&self) -> Result<(), E2eError> {
+    /// Creates the clinic with the password chosen when signing up; the dashboard then signs its
+    /// owner in.
+    pub async fn create_clinic(&self, password: &str) -> Result<(), E2eError> {
+        type_into(self.client, "confirmation-password", password).await?;
         click_test_id(self.client, "confirm-sign-up").await
     }
 }

@@ -279,8 +279,8 @@ pub async fn sign_in(email: String, password: String) -> Result<(), ApiError> {
 
 /// Confirms a sign-up with the code of its mail's link; the server creates the clinic and signs
 /// its owner in (sets the session cookies).
-pub async fn confirm_sign_up(token: String) -> Result<(), ApiError> {
-    send::<ConfirmSignUp>(confirm_sign_up::Variables { token }).await
+pub async fn confirm_sign_up(token: String, password: String) -> Result<(), ApiError> {
+    send::<ConfirmSignUp>(confirm_sign_up::Variables { token, password }).await
 }
 
 /// Asks for a password-reset link for `email`; `false` on a server that sends no mail (its

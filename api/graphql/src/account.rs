@@ -190,20 +190,26 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// Confirms a sign-up with the token of its mail's link: creates the clinic and its owner and
-    /// signs the owner in. A token works once, for 24 hours.
+    /// Confirms a sign-up with the token of its mail's link and the password chosen when signing
+    /// up: creates the clinic and its owner and signs the owner in. A token works once, for 24
+    /// hours; a wrong password (`BAD_USER_INPUT`) leaves it working.
     async fn confirm_sign_up(
         &self,
         ctx: &Context<'_>,
         token: String,
+        password: String,
     ) -> async_graphql::Result<Session> {
         let backend = within_sign_in_limits(ctx, &token)?;
+        let confirmation = sign_up_requests::Confirmation {
+            token: &token,
+            password: &password,
+        };
         let grant = sign_up_requests::confirm(
             &backend.db,
             &backend.clock,
             &backend.session_keys,
             &backend.secrets,
-            &token,
+            confirmation,
             backend.billing.is_some(),
         )
         .await

@@ -801,9 +801,31 @@ async fn sign_up_confirms_the_address_and_never_says_it_is_taken(kind: DatabaseK
         .map(|(_, rest)| rest.chars().take(64).collect())
         .unwrap_or_else(|| panic!("a confirmation link: {new_body}"));
 
-    let confirm =
-        "mutation($token: String!) { confirmSignUp(token: $token) { role user { email } } }";
-    let confirmed = browser.run(confirm, json!({ "token": token })).await;
+    let confirm = "mutation($token: String!, $password: String!) { \
+                   confirmSignUp(token: $token, password: $password) { role user { email } } }";
+    // Whoever has the link but not the password chosen with the request (the address's owner
+    // opening a request someone else made) cannot confirm it; the link keeps working.
+    let not_chosen = browser
+        .run(
+            confirm,
+            json!({ "token": token, "password": "someone else's password" }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&not_chosen),
+        Some("BAD_USER_INPUT"),
+        "{not_chosen}"
+    );
+    assert!(
+        not_chosen.to_string().contains("not the password chosen"),
+        "{not_chosen}"
+    );
+    let confirmed = browser
+        .run(
+            confirm,
+            json!({ "token": token, "password": "correct horse battery" }),
+        )
+        .await;
     assert_eq!(
         confirmed["data"]["confirmSignUp"]["role"], "OWNER",
         "{confirmed}"
@@ -812,7 +834,12 @@ async fn sign_up_confirms_the_address_and_never_says_it_is_taken(kind: DatabaseK
         confirmed["data"]["confirmSignUp"]["user"]["email"],
         "new@clinic.test"
     );
-    let again = browser.run(confirm, json!({ "token": token })).await;
+    let again = browser
+        .run(
+            confirm,
+            json!({ "token": token, "password": "correct horse battery" }),
+        )
+        .await;
     assert_eq!(error_code(&again), Some("BAD_USER_INPUT"), "{again}");
     let waiting = test_db
         .query_strings(

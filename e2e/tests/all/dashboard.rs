@@ -1243,7 +1243,7 @@ async fn sign_up_from_the_mail(
     let local = local_link_of_mail(server, smtp, 1).await?;
     ConfirmSignUpPage::open(&browser.client, &local)
         .await?
-        .create_clinic()
+        .create_clinic("correct horse battery")
         .await?;
     signed_in_as_nia(&browser.client).await
 }

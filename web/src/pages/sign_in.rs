@@ -359,22 +359,31 @@ fn chosen_password(
 }
 
 /// Finishing a sign-up from the link of the confirmation mail: the code comes from the link (or is
-/// pasted), and confirming creates the clinic and signs its owner in.
+/// pasted), the password is the one chosen when signing up (so a link from a sign-up someone else
+/// made cannot be confirmed by mistake), and confirming creates the clinic and signs its owner in.
 #[component]
 pub fn ConfirmSignUp() -> impl IntoView {
     let code = code_from_link();
+    let password = RwSignal::new(String::new());
     let error = RwSignal::new(None);
     let busy = RwSignal::new(false);
     let submit = session_starter(
-        move || Ok(api::confirm_sign_up(code.get_untracked().trim().to_owned())),
+        move || {
+            Ok(api::confirm_sign_up(
+                code.get_untracked().trim().to_owned(),
+                password.get_untracked(),
+            ))
+        },
         error,
         busy,
     );
     view! {
         <h1>"Create your clinic on Ringback"</h1>
         <form class="sign-in" on:submit=submit>
-            <p>"Your address is confirmed by the link you opened. Create the clinic to start."</p>
+            <p>"Your address is confirmed by the link you opened. Type the password you chose \
+                when signing up, and create the clinic to start."</p>
             {field("confirmation-code", "Confirmation code", "text", "off", code)}
+            {field("confirmation-password", "Password you chose", "password", "current-password", password)}
             {submit_row(error, busy, "Create my clinic", "Creating…", "confirm-sign-up")}
         </form>
     }

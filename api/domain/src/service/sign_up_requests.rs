@@ -2,7 +2,10 @@
 //! and does the same work, whether or not the address has an account: it checks the form, hashes
 //! the password, stores a request that expires in a day, and mails the address — a confirmation
 //! link when the address is new, a note that an account already exists when it is not. Only the
-//! inbox learns which. `confirm` turns a request into the clinic and its signed-in owner, once.
+//! inbox learns which. `confirm` turns a request into the clinic and its signed-in owner, once,
+//! for whoever holds both the link and the password chosen with the request: a request someone
+//! else made for the address (with a password they know) cannot be confirmed by the address's
+//! owner by mistake, which would leave that someone able to sign in to the new clinic.
 //!
 //! Mail goes out after the answer ([`mail_links::send_later`]), so the answer's timing does not
 //! depend on the SMTP server either.
@@ -14,6 +17,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::auth::password;
 use crate::auth::session::SessionKeys;
 use crate::auth::tokens::hash_secret;
 use crate::service::account::{self, SessionGrant, SignUp, ValidSignUp};
@@ -82,25 +86,41 @@ pub async fn request(
     Ok(())
 }
 
-/// Creates the clinic and owner of the request `token` names and signs the owner in (with
-/// `billing_on`, the clinic's trial starts); the link then stops working. An unknown, used or
-/// expired token, or an address taken since, gets one answer.
+/// What confirms a sign-up: the link's token and the password chosen with the request.
+pub struct Confirmation<'a> {
+    pub token: &'a str,
+    pub password: &'a str,
+}
+
+/// Why a confirmation with the right link was refused: its password is not the request's.
+pub const NOT_THE_CHOSEN_PASSWORD: &str = "this is not the password chosen when signing up with \
+     this link: type that one (a link from a sign-up you did not make is best ignored)";
+
+/// Creates the clinic and owner of the request the confirmation's token names, when its password
+/// is the one chosen with the request, and signs the owner in (with `billing_on`, the clinic's
+/// trial starts); the link then stops working. A wrong password leaves the link as it was. An
+/// unknown, used or expired token, or an address taken since, gets one answer.
 pub async fn confirm(
     db: &DatabaseConnection,
     clock: &Clock,
     keys: &SessionKeys,
     secrets: &Secrets,
-    token: &str,
+    confirmation: Confirmation<'_>,
     billing_on: bool,
 ) -> Result<SessionGrant, DomainError> {
     let invalid =
         || DomainError::BadUserInput("this link has expired or was already used".to_owned());
     let found = sign_up_request::Entity::find()
-        .filter(sign_up_request::Column::TokenHash.eq(hash_secret(token.trim())))
+        .filter(sign_up_request::Column::TokenHash.eq(hash_secret(confirmation.token.trim())))
         .filter(sign_up_request::Column::ExpiresAt.gt(clock.now()))
         .one(db)
         .await?
         .ok_or_else(invalid)?;
+    if !password::verify(confirmation.password, &found.password_hash).await? {
+        return Err(DomainError::BadUserInput(
+            NOT_THE_CHOSEN_PASSWORD.to_owned(),
+        ));
+    }
     // Used once: of two confirmations at the same moment, one deletes the row and goes on.
     let deleted = sign_up_request::Entity::delete_by_id(found.id)
         .exec(db)
