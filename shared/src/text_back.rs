@@ -37,6 +37,9 @@ pub enum SkipReason {
     /// The caller withheld their number: the call is counted, stored without a key, and there is
     /// nobody to text.
     Withheld,
+    /// The provider reported a caller ID that cannot be read as a phone number: the call is
+    /// counted like a withheld one, and there is nobody to text.
+    Unreadable,
     /// By the time the text was to go (after the clinic's delay, or a retry), the caller had been
     /// spoken with (an answered call either way) or booked since the missed call.
     SpokenWithSince,
@@ -57,6 +60,7 @@ impl SkipReason {
             SkipReason::DailyLimit => "skipped:daily_limit",
             SkipReason::Restricted => "skipped:restricted",
             SkipReason::Withheld => "skipped:withheld",
+            SkipReason::Unreadable => "skipped:unreadable",
             SkipReason::SpokenWithSince => "skipped:spoken_with",
         }
     }
@@ -159,6 +163,7 @@ pub fn status_words(status: Option<&str>) -> String {
         Some("skipped:daily_limit") => "Not sent: daily texting limit reached",
         Some("skipped:restricted") => "Not sent: the caller restricted processing",
         Some("skipped:withheld") => "Not sent: the caller withheld their number",
+        Some("skipped:unreadable") => "Not sent: the caller's number could not be read",
         Some("skipped:spoken_with") => "Not sent: spoken with or booked since the call",
         Some(other) => other,
     };
@@ -255,6 +260,7 @@ mod tests {
             SkipReason::DailyLimit,
             SkipReason::Restricted,
             SkipReason::Withheld,
+            SkipReason::Unreadable,
             SkipReason::SpokenWithSince,
         ];
         for reason in reasons {

@@ -691,6 +691,34 @@ async fn screening_tells_a_person_from_voicemail(kind: DatabaseKind) {
         vec![("••••".to_owned(), "skipped:withheld".to_owned()); 2]
     );
     assert_eq!(calls(&mut admin).await.len(), 8);
+
+    // A caller ID that is no phone number still rang the clinic: the caller hears an answer, and
+    // the call is counted without a caller, like a withheld one.
+    let unreadable = [
+        ("CallSid", "CA22"),
+        ("From", "+4412"),
+        ("To", CLINIC_NUMBER),
+        ("Direction", "inbound"),
+        ("CallStatus", "ringing"),
+    ];
+    let (status, said) = post(&twilio, "/webhooks/twilio/voice", &unreadable, None).await;
+    assert_eq!(status, StatusCode::OK, "{said}");
+    assert!(said.contains("<Response>"), "{said}");
+    let (status, _) = post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_call("CA22", "+4412", CLINIC_NUMBER),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        text_back_status(&mut admin)
+            .await
+            .contains(&("••••".to_owned(), "skipped:unreadable".to_owned())),
+        "counted, not texted"
+    );
+    assert_eq!(calls(&mut admin).await.len(), 9);
     assert_eq!(
         jobs(&test_db).await,
         jobs_before,

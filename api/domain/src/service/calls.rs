@@ -132,6 +132,23 @@ async fn record_one(
     }
     let caller = match keyer.meet(txn, &event.caller_number).await {
         Ok(caller) => caller,
+        // A call that came in on one of the clinic's own numbers (a provider's verified webhook
+        // said which) happened, whatever its caller ID: it is counted, as a withheld one is.
+        Err(DomainError::BadUserInput(_))
+            if event.direction == CallDirection::Inbound && event.provider_number_id.is_some() =>
+        {
+            tracing::warn!(
+                provider,
+                call = event.external_id.trim(),
+                "a caller ID that is not a phone number: the call is counted without a caller"
+            );
+            let missed = event.outcome.is_missed();
+            let call = new_call(txn, Uuid::now_v7(), provider, &event, missed);
+            let model = unkeyed_call(call, missed, SkipReason::Unreadable)
+                .insert(txn.conn())
+                .await?;
+            return Ok(EventResult::Recorded(model));
+        }
         Err(DomainError::BadUserInput(reason)) => {
             return Ok(EventResult::Rejected(DomainError::BadUserInput(reason)));
         }
@@ -196,7 +213,8 @@ fn new_call(
     }
 }
 
-/// A call from a caller on the do-not-process list, or one who withheld their number (`why`):
+/// A call from a caller on the do-not-process list, one who withheld their number, or one whose
+/// caller ID cannot be read (`why`):
 /// counted in the figures, but stored under the stand-in key [`new_call`] gives it (it links to
 /// nobody), with no tail, line type or number, never on the worklist and never texted.
 fn unkeyed_call(mut call: call::ActiveModel, missed: bool, why: SkipReason) -> call::ActiveModel {

@@ -207,7 +207,8 @@ async fn record_call(
         outcome,
         started_at,
         answered_at: (outcome == CallOutcome::Answered).then_some(started_at),
-        ended_at: Some(now),
+        // Twilio's clock may run a little ahead of ours: an end is never before the start.
+        ended_at: Some(std::cmp::max(now, started_at)),
         caller_number: caller.to_owned(),
         provider_number_id: verified.our_number,
     };
