@@ -1124,6 +1124,28 @@ async fn a_caller_reached_during_the_delay_is_not_texted(kind: DatabaseKind) {
         rig.text_back_of("•••• 191").await.as_deref(),
         Some("skipped:spoken_with")
     );
+
+    // The clinic's own monthly cap counts the text that went, not the one held back.
+    let cap = rig
+        .admin
+        .run(
+            "mutation { updatePhoneSettings(input: { smsMonthlyQuota: 2 }) { smsMonthlyQuota } }",
+            json!({}),
+        )
+        .await;
+    assert!(cap["errors"].is_null(), "{cap}");
+    rig.missed_call("CA3", "+447700900194").await;
+    assert_eq!(
+        rig.text_back_of("•••• 194").await.as_deref(),
+        Some("queued"),
+        "one of two texts used"
+    );
+    rig.missed_call("CA4", "+447700900195").await;
+    assert_eq!(
+        rig.text_back_of("•••• 195").await.as_deref(),
+        Some("skipped:over_quota"),
+        "two of two used"
+    );
     rig.finish().await;
 }
 

@@ -12,7 +12,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, PaginatorTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::jobs::{TEXT_JOBS, TextBack};
-use ringback_core::outbox::{self, Job, NewJob};
+use ringback_core::outbox::{self, NewJob};
 
 use crate::service::billing::BillingSettings;
 use crate::service::callers::KeyedCaller;
@@ -43,9 +43,13 @@ async fn texted_in_last_day(
     Ok(recent > 0)
 }
 
-/// Whether the clinic has used the monthly cap it set itself (text-backs queued since the start of
-/// the calendar month, UTC): with billing off only, since with billing on the plan owns the
-/// allowance.
+/// The text-back statuses of calls whose text went, or is on its way: what the clinic's own cap
+/// counts (held back, skipped and failed ones cost nothing).
+const USES_THE_CAP: [&str; 5] = [QUEUED, "sending", "sent", "delivered", "undelivered"];
+
+/// Whether the clinic has used the monthly cap it set itself (text-backs of calls since the
+/// start of the calendar month, UTC, that went or are on their way): with billing off only, since
+/// with billing on the plan owns the allowance.
 async fn over_own_cap(
     txn: &TenantTxn,
     settings: &clinic::Model,
@@ -54,11 +58,10 @@ async fn over_own_cap(
     let Some(quota) = settings.sms_monthly_quota else {
         return Ok(false);
     };
-    let month_start = usage::month_start(now);
     let used = txn
-        .find::<job_outbox::Entity>()
-        .filter(job_outbox::Column::Kind.eq(TextBack::NAME))
-        .filter(job_outbox::Column::CreatedAt.gte(month_start))
+        .find::<call::Entity>()
+        .filter(call::Column::StartedAt.gte(usage::month_start(now)))
+        .filter(call::Column::TextBackStatus.is_in(USES_THE_CAP))
         .count(txn.conn())
         .await?;
     Ok(used >= u64::try_from(quota).unwrap_or(0))
