@@ -124,11 +124,7 @@ async fn record_one(
     // A caller who withheld their number rang in; any other call needs its number.
     if event.direction == CallDirection::Inbound && is_withheld(&event.caller_number) {
         let missed = event.outcome.is_missed();
-        let call = new_call(txn, Uuid::now_v7(), provider, &event, missed);
-        let model = unkeyed_call(call, missed, SkipReason::Withheld)
-            .insert(txn.conn())
-            .await?;
-        return Ok(EventResult::Recorded(model));
+        return record_unkeyed(txn, (provider, &event), missed, SkipReason::Withheld).await;
     }
     let caller = match keyer.meet(txn, &event.caller_number).await {
         Ok(caller) => caller,
@@ -143,11 +139,7 @@ async fn record_one(
                 "a caller ID that is not a phone number: the call is counted without a caller"
             );
             let missed = event.outcome.is_missed();
-            let call = new_call(txn, Uuid::now_v7(), provider, &event, missed);
-            let model = unkeyed_call(call, missed, SkipReason::Unreadable)
-                .insert(txn.conn())
-                .await?;
-            return Ok(EventResult::Recorded(model));
+            return record_unkeyed(txn, (provider, &event), missed, SkipReason::Unreadable).await;
         }
         Err(DomainError::BadUserInput(reason)) => {
             return Ok(EventResult::Rejected(DomainError::BadUserInput(reason)));
@@ -156,15 +148,10 @@ async fn record_one(
     };
     let now = txn.now();
     let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
-    let id = Uuid::now_v7();
     if restrictions::is_restricted(txn, &caller.keys()).await? {
-        let call = new_call(txn, id, provider, &event, missed);
-        let model = unkeyed_call(call, missed, SkipReason::Restricted)
-            .insert(txn.conn())
-            .await?;
-        return Ok(EventResult::Recorded(model));
+        return record_unkeyed(txn, (provider, &event), missed, SkipReason::Restricted).await;
     }
-    let mut model = new_call(txn, id, provider, &event, missed);
+    let mut model = new_call(txn, Uuid::now_v7(), provider, &event, missed);
     model.caller_key = Set(caller.caller_key.clone());
     model.caller_tail = Set(caller.tail.clone());
     model.line_type = Set(caller.line_type.clone());
@@ -211,6 +198,18 @@ fn new_call(
         created_at: Set(now),
         updated_at: Set(now),
     }
+}
+
+/// Stores `event` (from `provider`) as an unkeyed call ([`unkeyed_call`]) for reason `why`.
+async fn record_unkeyed(
+    txn: &TenantTxn,
+    (provider, event): (&str, &CallEvent),
+    missed: bool,
+    why: SkipReason,
+) -> Result<EventResult, DomainError> {
+    let call = new_call(txn, Uuid::now_v7(), provider, event, missed);
+    let model = unkeyed_call(call, missed, why).insert(txn.conn()).await?;
+    Ok(EventResult::Recorded(model))
 }
 
 /// A call from a caller on the do-not-process list, one who withheld their number, or one whose
