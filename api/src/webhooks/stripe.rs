@@ -107,6 +107,10 @@ async fn try_apply(
         Some(id) => Some(context.stripe.subscription(id).await?),
         None => None,
     };
+    let running = match &current {
+        Some(current) => billing::running_besides(context, current).await?,
+        None => Vec::new(),
+    };
     let txn = scope.begin().await?;
     txn.lock_clinic().await?;
     if processed_webhooks::is_known(&txn, PROVIDER, &event.id).await? {
@@ -123,6 +127,7 @@ async fn try_apply(
         if applied == Applied::Outdated {
             return Ok(None);
         }
+        billing::adopt_running(&txn, &context.settings, &running, &event.id).await?;
     }
     processed_webhooks::remember(&txn, PROVIDER, &event.id).await?;
     txn.commit().await?;

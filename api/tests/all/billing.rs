@@ -971,7 +971,7 @@ async fn overage_is_reported_once_across_a_crash(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
-async fn a_second_subscription_never_replaces_the_first(kind: DatabaseKind) {
+async fn a_second_subscription_stands_by_until_the_first_ends(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[]).await;
     // Two Checkout tabs, both paid (the first before the second was opened, so it could not be
     // expired); their events held back, then delivered in either order.
@@ -1007,6 +1007,20 @@ async fn a_second_subscription_never_replaces_the_first(kind: DatabaseKind) {
             .iter()
             .any(|entry| entry["action"] == "billing.extra_subscription"),
         "{audited:?}"
+    );
+
+    // The owner cancels the clinic's subscription in Stripe's portal while the second still
+    // runs and is paid for: the second becomes the clinic's, and text-backs go on.
+    let second = paid[1].clone();
+    let object = stripe(&app)
+        .update_subscription(&first, |sub| sub.status = "canceled".to_owned())
+        .expect("the first subscription");
+    let cancelled = stripe(&app).event("customer.subscription.deleted", object);
+    assert_eq!(stripe(&app).deliver(&cancelled).await, 200);
+    assert_eq!(
+        stored_billing(&app).await,
+        [["active", "starter", second.as_str()]],
+        "the running subscription takes over"
     );
     app.db.finish().await;
 }
@@ -1112,7 +1126,7 @@ on_both_databases!(
     a_trial_that_ended_texts_nobody_back,
     the_text_that_crosses_the_allowance_is_skipped_and_replies_still_go,
     overage_is_reported_once_across_a_crash,
-    a_second_subscription_never_replaces_the_first,
+    a_second_subscription_stands_by_until_the_first_ends,
     a_new_checkout_expires_the_one_opened_before,
     billing_is_for_owners
 );

@@ -352,6 +352,51 @@ fn takes_over(row: &clinic::Model, incoming: &SubscriptionState) -> bool {
     }
 }
 
+/// When `current` (Stripe's answer about a subscription) has ended, the customer's other running
+/// subscriptions, fetched from Stripe (outside any transaction): paid for all the same, one of
+/// them is to become the clinic's ([`adopt_running`]). Empty while `current` runs.
+pub async fn running_besides(
+    context: &BillingContext,
+    current: &SubscriptionState,
+) -> Result<Vec<SubscriptionState>, DomainError> {
+    if is_live(Some(&current.status)) {
+        return Ok(Vec::new());
+    }
+    let mut running = Vec::new();
+    for id in context
+        .stripe
+        .running_subscriptions(&current.customer)
+        .await?
+    {
+        if id != current.id {
+            running.push(context.stripe.subscription(&id).await?);
+        }
+    }
+    Ok(running)
+}
+
+/// Applies each of `running` ([`running_besides`]) after an ended subscription's state was applied
+/// for `event_id`, in the same transaction: when the clinic's own subscription ended, the
+/// earliest running one becomes the clinic's (the others stay audited as extra), so a clinic
+/// that still pays is not stopped.
+pub async fn adopt_running(
+    txn: &TenantTxn,
+    settings: &BillingSettings,
+    running: &[SubscriptionState],
+    event_id: &str,
+) -> Result<(), DomainError> {
+    for subscription in running {
+        let stamp = EventStamp {
+            id: event_id,
+            created: txn.now(),
+            reports_failed_payment: false,
+            stored_when_asked: clinic_settings::get(txn).await?.billing_updated_at,
+        };
+        apply_subscription(txn, settings, subscription, stamp).await?;
+    }
+    Ok(())
+}
+
 /// Stores `subscription`'s current state (fetched from Stripe for `event`) on the clinic: id,
 /// plan (the item whose price is a plan's), whether it carries the plan's overage price, status,
 /// period, cancel-at-period-end, creation, and since when a payment is overdue

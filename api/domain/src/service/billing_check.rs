@@ -101,6 +101,7 @@ async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<b
         return Ok(false);
     };
     let current = context.stripe.subscription(&subscription_id).await?;
+    let running = billing::running_besides(context, &current).await?;
     let txn = scope.begin().await?;
     let stamp = EventStamp {
         id: CHECK_STAMP,
@@ -110,6 +111,9 @@ async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<b
     };
     let applied = billing::apply_subscription(&txn, &context.settings, &current, stamp).await?
         == Applied::Updated;
+    if applied {
+        billing::adopt_running(&txn, &context.settings, &running, CHECK_STAMP).await?;
+    }
     if settles_the_ended_period(&current, txn.now()) {
         let mut checked: clinic::ActiveModel = clinic_settings::get(&txn).await?.into();
         checked.billing_checked_at = Set(Some(txn.now()));
