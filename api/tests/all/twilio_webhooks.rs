@@ -287,10 +287,24 @@ async fn inbound_sms(kind: DatabaseKind) {
         "{twiml}"
     );
     assert_eq!(opted_out(&test_db).await, 1);
+    // Twilio redelivers only when our answer did not reach it: the caller never had the
+    // confirmation, so it is answered again; nothing else changes.
     let (_, repeat) = post(&twilio, "/webhooks/twilio/sms", &sms("SM2", " stop "), None).await;
     assert!(
-        !repeat.contains("<Message>"),
-        "a redelivered STOP gets no second confirmation: {repeat}"
+        repeat.contains("<Message>You will get no more texts"),
+        "a redelivered STOP is confirmed again: {repeat}"
+    );
+    assert_eq!(opted_out(&test_db).await, 1);
+    let (_, reply_again) = post(
+        &twilio,
+        "/webhooks/twilio/sms",
+        &sms("SM1", "Yes please, can I book a check-up?"),
+        None,
+    )
+    .await;
+    assert!(
+        !reply_again.contains("<Message>"),
+        "a redelivered reply gets no answer: {reply_again}"
     );
     let (_, help) = post(&twilio, "/webhooks/twilio/sms", &sms("SM3", "HELP"), None).await;
     assert!(help.contains("(Automated text)"), "{help}");

@@ -1,7 +1,8 @@
 //! A text a caller sent to one of the clinic's numbers: STOP/START/HELP change the opt-out list and
 //! get one automated answer; anything else is a reply in the caller's conversation (a recovery
 //! touch). The number is keyed and sealed on arrival, never stored in the clear. Once per provider
-//! message id, so a redelivered webhook changes nothing.
+//! message id, so a redelivered webhook changes nothing; a redelivered keyword is answered again
+//! (Twilio redelivers only when our first answer did not reach it, so the caller never had it).
 
 use chrono::{DateTime, Utc};
 use ringback_core::error::DomainError;
@@ -35,11 +36,12 @@ pub async fn receive(
     secrets: &Secrets,
     sms: InboundSms<'_>,
 ) -> Result<Option<String>, DomainError> {
-    if messages::find_by_provider_id(txn, sms.provider_id)
-        .await?
-        .is_some()
-    {
-        return Ok(None);
+    if let Some(stored) = messages::find_by_provider_id(txn, sms.provider_id).await? {
+        if stored.kind != messages::KIND_KEYWORD {
+            return Ok(None);
+        }
+        let clinic = clinic::get(txn).await?;
+        return Ok(classify(sms.text).and_then(|keyword| answer_to(keyword, &clinic)));
     }
     let clinic = clinic::get(txn).await?;
     let caller = CallerKeyer::new(secrets, txn, &clinic.default_region)?
@@ -60,25 +62,27 @@ pub async fn receive(
     } else {
         record_text(txn, secrets, (&clinic, &caller), &sms, keyword.is_some()).await?;
     }
-    let answer = match keyword {
-        Some(SmsKeyword::Stop) => {
-            opt_outs::opt_out(txn, &caller.caller_key).await?;
-            Some(with_automated_marker(&format!(
-                "You will get no more texts from {}. Reply START to get them again.",
-                clinic.name
-            )))
-        }
-        Some(SmsKeyword::Start) => {
-            opt_outs::opt_in(txn, &caller.caller_key).await?;
-            Some(with_automated_marker(&format!(
-                "You will get texts from {} again. Reply STOP to stop them.",
-                clinic.name
-            )))
-        }
-        Some(SmsKeyword::Help) => Some(clinic::help_text(&clinic)),
-        None => None,
-    };
-    Ok(answer)
+    match keyword {
+        Some(SmsKeyword::Stop) => opt_outs::opt_out(txn, &caller.caller_key).await?,
+        Some(SmsKeyword::Start) => opt_outs::opt_in(txn, &caller.caller_key).await?,
+        Some(SmsKeyword::Help) | None => {}
+    }
+    Ok(keyword.and_then(|keyword| answer_to(keyword, &clinic)))
+}
+
+/// The automated answer to `keyword` from `clinic`.
+fn answer_to(keyword: SmsKeyword, clinic: &ringback_entity::clinic::Model) -> Option<String> {
+    Some(match keyword {
+        SmsKeyword::Stop => with_automated_marker(&format!(
+            "You will get no more texts from {}. Reply START to get them again.",
+            clinic.name
+        )),
+        SmsKeyword::Start => with_automated_marker(&format!(
+            "You will get texts from {} again. Reply STOP to stop them.",
+            clinic.name
+        )),
+        SmsKeyword::Help => clinic::help_text(clinic),
+    })
 }
 
 /// Keeps `sms` in the caller's conversation, their number sealed.
