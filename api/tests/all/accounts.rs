@@ -889,6 +889,62 @@ async fn sign_up_confirms_the_address_and_never_says_it_is_taken(kind: DatabaseK
 
 on_both_databases!(sign_up_confirms_the_address_and_never_says_it_is_taken);
 
+/// An address gets at most three sign-up mails an hour, however often sign-up is asked for it;
+/// beyond that the answer is the same and nothing is stored or sent.
+async fn an_address_gets_three_sign_up_mails_an_hour(kind: DatabaseKind) {
+    use ringback_api::service::sign_up_requests::MAILS_PER_ADDRESS;
+    let smtp = ringback_api::fakes::smtp::FakeSmtp::start()
+        .await
+        .expect("fake SMTP");
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let state = test_db.state_with(
+        web.path(),
+        &[
+            ("RINGBACK_SMTP_URL", smtp.url()),
+            ("RINGBACK_MAIL_FROM", "Ringback <no-reply@ringback.test>"),
+        ],
+    );
+    let mut browser = Browser::new(ringback_api::build_app(state));
+    let request = "mutation($input: SignUpInput!) { requestSignUp(input: $input) }";
+    for _ in 0..=MAILS_PER_ADDRESS {
+        let answer = browser
+            .run(request, sign_up_input("bombed@clinic.test"))
+            .await;
+        assert_eq!(answer, json!({ "data": { "requestSignUp": true } }));
+    }
+    let stored = test_db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM sign_up_requests WHERE email = 'bombed@clinic.test'",
+            &["n"],
+        )
+        .await;
+    assert_eq!(
+        stored,
+        [[MAILS_PER_ADDRESS.to_string()]],
+        "the fourth is not kept"
+    );
+    let mails = smtp
+        .wait_for_mails(3, std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(mails.len(), 3, "{mails:?}");
+    // An hour later the address may be mailed again.
+    test_db.clock.advance(chrono::Duration::minutes(61));
+    browser
+        .run(request, sign_up_input("bombed@clinic.test"))
+        .await;
+    let stored = test_db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM sign_up_requests WHERE email = 'bombed@clinic.test'",
+            &["n"],
+        )
+        .await;
+    assert_eq!(stored, [[(MAILS_PER_ADDRESS + 1).to_string()]]);
+    test_db.finish().await;
+}
+
+on_both_databases!(an_address_gets_three_sign_up_mails_an_hour);
+
 /// A refresh token issued before its user's session version moved on (a password changed or
 /// reset, every session ended) is refused even where its clinic's revocation did not get
 /// through; a new sign-in renews as usual.

@@ -2,7 +2,8 @@
 //! and does the same work, whether or not the address has an account: it checks the form, hashes
 //! the password, stores a request that expires in a day, and mails the address — a confirmation
 //! link when the address is new, a note that an account already exists when it is not. Only the
-//! inbox learns which. `confirm` turns a request into the clinic and its signed-in owner, once,
+//! inbox learns which; an address gets at most [`MAILS_PER_ADDRESS`] such mails an hour.
+//! `confirm` turns a request into the clinic and its signed-in owner, once,
 //! for whoever holds both the link and the password chosen with the request: a request someone
 //! else made for the address (with a password they know) cannot be confirmed by the address's
 //! owner by mistake, which would leave that someone able to sign in to the new clinic.
@@ -13,7 +14,10 @@
 use chrono::Duration;
 use ringback_entity::{sign_up_request, user};
 use ringback_shared::phone::Region;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -28,6 +32,12 @@ use ringback_core::secrets::Secrets;
 
 /// How long a confirmation link works.
 pub const REQUEST_TTL: Duration = Duration::hours(24);
+
+/// The most sign-up mails one address gets in [`MAIL_WINDOW`], however often it is asked for
+/// (beyond that the answer is the same and nothing is stored or sent).
+pub const MAILS_PER_ADDRESS: u64 = 3;
+/// The window [`MAILS_PER_ADDRESS`] counts in.
+pub const MAIL_WINDOW: Duration = Duration::hours(1);
 
 /// Where the confirmation page is, below the public URL; the token follows `#`, so it never
 /// reaches a server log.
@@ -65,8 +75,9 @@ pub async fn request(
     let now = clock.now();
     // Stored for an address with an account too (never confirmable: the address is taken), so
     // both answers cost the same.
+    let id = Uuid::now_v7();
     sign_up_request::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         token_hash: Set(hash_secret(&token)),
         email: Set(valid.email.clone()),
         password_hash: Set(valid.password_hash.clone()),
@@ -77,6 +88,18 @@ pub async fn request(
     }
     .insert(db)
     .await?;
+    // Counted after storing, this request included: of requests at the same moment none passes
+    // the count unseen (they may all stand back; none mails once too often).
+    let this_hour = sign_up_request::Entity::find()
+        .filter(sign_up_request::Column::Email.eq(valid.email.as_str()))
+        .filter(sign_up_request::Column::CreatedAt.gt(now - MAIL_WINDOW))
+        .count(db)
+        .await?;
+    if this_hour > MAILS_PER_ADDRESS {
+        sign_up_request::Entity::delete_by_id(id).exec(db).await?;
+        tracing::info!("a sign-up was asked for an address mailed enough this hour");
+        return Ok(());
+    }
     let body = if has_account {
         already_registered(&mail.public_url)
     } else {
