@@ -311,9 +311,14 @@ impl AppointmentMutation {
         input: CreateAppointmentInput,
     ) -> async_graphql::Result<Appointment> {
         let backend = ctx.data::<Backend>()?;
-        let source = match principal(ctx).await?.credential {
-            Credential::Session { .. } => "staff",
-            Credential::ApiKey { .. } => "integrator",
+        let staff_member = match principal(ctx).await?.credential {
+            Credential::Session { user_id } => Some(user_id),
+            Credential::ApiKey { .. } => None,
+        };
+        let source = if staff_member.is_some() {
+            "staff"
+        } else {
+            "integrator"
         };
         let caller = match (input.caller_number, input.caller_key) {
             (Some(number), None) => CallerRef::Number(number),
@@ -324,6 +329,14 @@ impl AppointmentMutation {
                 )));
             }
         };
+        // A number staff type in says who is a caller (the answer's tail and attribution), as
+        // `findCaller` does: it counts against the same allowance per person.
+        if let (CallerRef::Number(_), Some(user)) = (&caller, staff_member) {
+            backend
+                .rate_limits
+                .caller_lookup(user)
+                .map_err(graphql_error)?;
+        }
         let listed = with_tenant(
             ctx,
             Access::Write(Permission::WorkCalls),

@@ -318,6 +318,18 @@ async fn a_caller_is_found_by_the_number_staff_have(kind: DatabaseKind) {
         limited |= crate::common::graphql::error_code(&answer) == Some("RATE_LIMITED");
     }
     assert!(limited, "lookups are limited per person");
+    let booked = staff
+        .run(
+            "mutation { createAppointment(input: { callerNumber: \"07700 900403\", valueMinor: 0 }) \
+             { callerTail } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        crate::common::graphql::error_code(&booked),
+        Some("RATE_LIMITED"),
+        "booking by number draws on the same allowance: {booked}"
+    );
 }
 
 /// The clinic's latest activity moves with each call recorded (one reported late included) and
