@@ -176,10 +176,10 @@ async fn concurrent_mutations_on_sqlite_all_succeed() {
                 answers.push(
                     browser
                         .run(
-                            "mutation($s: Int!, $n: String!) { \
+                            "mutation($s: Int!, $k: String!) { \
                              updatePhoneSettings(input: { ringTimeoutSeconds: $s }) { ringTimeoutSeconds } \
-                             createAppointment(input: { callerNumber: $n, valueMinor: 5000 }) { id } }",
-                            json!({ "s": 10 + seconds, "n": format!("07700 900{:03}", seconds * 3 + round) }),
+                             createAppointment(input: { callerKey: $k, valueMinor: 5000 }) { id } }",
+                            json!({ "s": 10 + seconds, "k": format!("v1:{:064x}", seconds * 3 + round) }),
                         )
                         .await,
                 );
