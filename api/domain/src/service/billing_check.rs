@@ -7,8 +7,9 @@
 //!
 //! Who: the scheduler only (an operator task, each clinic opened through the audited operator
 //! door). How often: once an hour; a clinic is asked about once after each period's end (again
-//! only while Stripe cannot be asked, or still shows a running subscription's ended period). Audit: `operator.access` (task `billing check`) in each clinic asked
-//! about, and `billing.subscription_changed` when the answer changed its status or plan. Cost:
+//! only while Stripe cannot be asked, or still shows a running subscription's ended period).
+//! Audit: `operator.access` (task `billing check`) in each clinic asked about, and
+//! `billing.subscription_changed` when the answer changed its status or plan. Cost:
 //! one scan of the clinics table per run (ids only, by a security-definer function on
 //! PostgreSQL), then one Stripe request and two short transactions per stale clinic, at most
 //! [`MAX_CLINICS`] per run.
@@ -21,6 +22,7 @@ use ringback_core::tenant::TenantScope;
 use ringback_entity::clinic;
 use ringback_migration::m20261220_110000_billing_check_until_renewed::STALE_UNTIL_RENEWED;
 use ringback_providers::stripe::client::SubscriptionState;
+use ringback_shared::billing::SubscriptionStatus;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
 use uuid::Uuid;
 
@@ -92,7 +94,8 @@ async fn stale_clinics(
 /// Asks Stripe about the scope's clinic's subscription (outside any transaction), stores the
 /// answer unless something was stored meanwhile (an event's answer, as new or newer), and notes
 /// that Stripe said how the ended period went (`billing_checked_at`: the clinic is not asked
-/// again about this period); whether the answer was stored. A failure to ask leaves no note: the next run asks again.
+/// again about this period); whether the answer was stored. A failure to ask leaves no note: the
+/// next run asks again.
 async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<bool, DomainError> {
     let txn = scope.begin().await?;
     let read = clinic_settings::get(&txn).await?;
@@ -128,6 +131,11 @@ async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<b
 /// no longer rolls on (cancelled, paused, unpaid, …). A rolling one still showing the period that
 /// ended is being renewed as we ask: the next run asks again.
 fn settles_the_ended_period(current: &SubscriptionState, now: DateTime<Utc>) -> bool {
-    let rolls_on = matches!(current.status.as_str(), "active" | "trialing" | "past_due");
+    let rolls_on = matches!(
+        SubscriptionStatus::parse(&current.status),
+        Some(
+            SubscriptionStatus::Active | SubscriptionStatus::Trialing | SubscriptionStatus::PastDue
+        )
+    );
     !rolls_on || current.period.is_some_and(|(_, end)| end > now.timestamp())
 }

@@ -123,8 +123,7 @@ async fn record_one(
     }
     // A caller who withheld their number rang in; any other call needs its number.
     if event.direction == CallDirection::Inbound && is_withheld(&event.caller_number) {
-        let missed = event.outcome.is_missed();
-        return record_unkeyed(txn, (provider, &event), missed, SkipReason::Withheld).await;
+        return record_unkeyed(txn, (provider, &event), SkipReason::Withheld).await;
     }
     let caller = match keyer.meet(txn, &event.caller_number).await {
         Ok(caller) => caller,
@@ -138,8 +137,7 @@ async fn record_one(
                 call = event.external_id.trim(),
                 "a caller ID that is not a phone number: the call is counted without a caller"
             );
-            let missed = event.outcome.is_missed();
-            return record_unkeyed(txn, (provider, &event), missed, SkipReason::Unreadable).await;
+            return record_unkeyed(txn, (provider, &event), SkipReason::Unreadable).await;
         }
         Err(DomainError::BadUserInput(reason)) => {
             return Ok(EventResult::Rejected(DomainError::BadUserInput(reason)));
@@ -149,7 +147,7 @@ async fn record_one(
     let now = txn.now();
     let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
     if restrictions::is_restricted(txn, &caller.keys()).await? {
-        return record_unkeyed(txn, (provider, &event), missed, SkipReason::Restricted).await;
+        return record_unkeyed(txn, (provider, &event), SkipReason::Restricted).await;
     }
     let mut model = new_call(txn, Uuid::now_v7(), provider, &event, missed);
     model.caller_key = Set(caller.caller_key.clone());
@@ -204,9 +202,9 @@ fn new_call(
 async fn record_unkeyed(
     txn: &TenantTxn,
     (provider, event): (&str, &CallEvent),
-    missed: bool,
     why: SkipReason,
 ) -> Result<EventResult, DomainError> {
+    let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
     let call = new_call(txn, Uuid::now_v7(), provider, event, missed);
     let model = unkeyed_call(call, missed, why).insert(txn.conn()).await?;
     Ok(EventResult::Recorded(model))

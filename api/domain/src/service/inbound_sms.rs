@@ -41,7 +41,7 @@ pub async fn receive(
             return Ok(None);
         }
         let clinic = clinic::get(txn).await?;
-        return Ok(classify(sms.text).and_then(|keyword| answer_to(keyword, &clinic)));
+        return Ok(classify(sms.text).map(|keyword| answer_to(keyword, &clinic)));
     }
     let clinic = clinic::get(txn).await?;
     let caller = CallerKeyer::new(secrets, txn, &clinic.default_region)?
@@ -67,12 +67,12 @@ pub async fn receive(
         Some(SmsKeyword::Start) => opt_outs::opt_in(txn, &caller.caller_key).await?,
         Some(SmsKeyword::Help) | None => {}
     }
-    Ok(keyword.and_then(|keyword| answer_to(keyword, &clinic)))
+    Ok(keyword.map(|keyword| answer_to(keyword, &clinic)))
 }
 
 /// The automated answer to `keyword` from `clinic`.
-fn answer_to(keyword: SmsKeyword, clinic: &ringback_entity::clinic::Model) -> Option<String> {
-    Some(match keyword {
+fn answer_to(keyword: SmsKeyword, clinic: &ringback_entity::clinic::Model) -> String {
+    match keyword {
         SmsKeyword::Stop => with_automated_marker(&format!(
             "You will get no more texts from {}. Reply START to get them again.",
             clinic.name
@@ -82,7 +82,7 @@ fn answer_to(keyword: SmsKeyword, clinic: &ringback_entity::clinic::Model) -> Op
             clinic.name
         )),
         SmsKeyword::Help => clinic::help_text(clinic),
-    })
+    }
 }
 
 /// Keeps `sms` in the caller's conversation, their number sealed.

@@ -299,8 +299,7 @@ pub async fn forget_removed_member(db: &DatabaseConnection, user_id: Uuid) {
 
 /// Deletes `user_id`'s account once their password was confirmed ([`password_holds`]): they leave
 /// every clinic they belong to (audited in each; the API keys they made there are revoked) and
-/// their user row goes. Refused, changing
-/// nothing, while they are a clinic's last owner.
+/// their user row goes. Refused, changing nothing, while they are a clinic's last owner.
 pub async fn delete_account(
     (db, clock): (&DatabaseConnection, &Clock),
     user_id: Uuid,

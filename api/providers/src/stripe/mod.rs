@@ -70,7 +70,7 @@ impl BillingSettings {
                 .parse(key, |value| parse_in(value, &range))
                 .map(|parsed| parsed.unwrap_or(default))
         };
-        let live = is_live(&secret_key);
+        let live = is_live_mode(&secret_key);
         Ok(Some(Self {
             secret_key,
             webhook_secret,
@@ -148,7 +148,7 @@ fn parse_in(value: &str, range: &std::ops::RangeInclusive<u32>) -> Result<u32, S
 }
 
 /// Whether `key` reaches Stripe's live mode, where clinics pay real money.
-fn is_live(key: &SecretString) -> bool {
+fn is_live_mode(key: &SecretString) -> bool {
     ["sk_live_", "rk_live_"]
         .iter()
         .any(|prefix| key.expose().starts_with(prefix))

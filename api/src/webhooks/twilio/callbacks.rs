@@ -4,7 +4,7 @@
 
 use poem::Response;
 
-use super::voice::{outcome, reported_start};
+use super::voice::{is_machine, outcome, reported_start};
 use super::{Verified, escape_xml, required, twiml};
 use crate::error::DomainError;
 use crate::service::click_to_call::{self, MACHINE_HOOK, OUTCOME_HOOK};
@@ -71,8 +71,7 @@ pub(super) async fn record_outcome(verified: &Verified) -> Result<Response, Doma
 /// remembered for the dial's outcome; a person, or no verdict, changes nothing.
 pub(super) async fn note_machine(verified: &Verified) -> Result<Response, DomainError> {
     callback_call(verified)?;
-    let answered_by = verified.get("AnsweredBy").unwrap_or_default();
-    if answered_by.starts_with("machine") || answered_by == "fax" {
+    if verified.get("AnsweredBy").is_some_and(is_machine) {
         let dialled_leg = required(verified, "CallSid")?;
         let txn = verified.scope.begin().await?;
         click_to_call::note_machine(&txn, dialled_leg).await?;

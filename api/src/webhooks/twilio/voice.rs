@@ -114,9 +114,14 @@ pub(super) async fn screening_key(verified: &Verified) -> Result<Response, Domai
     Ok(twiml(String::new()))
 }
 
+/// Whether machine detection's verdict (`AnsweredBy`) says a machine or a fax answered.
+pub fn is_machine(answered_by: &str) -> bool {
+    answered_by.starts_with("machine") || answered_by == "fax"
+}
+
 /// How a dialled or status-reported call ended; `None` while it is still in progress.
 pub fn outcome(status: &str, answered_by: Option<&str>) -> Option<CallOutcome> {
-    if answered_by.is_some_and(|by| by.starts_with("machine") || by == "fax") {
+    if answered_by.is_some_and(is_machine) {
         return Some(CallOutcome::Machine);
     }
     Some(match status {
