@@ -417,7 +417,7 @@ impl Seeder<'_> {
             self.secrets,
             NewMessage {
                 party: party(),
-                direction: "outbound",
+                direction: messages::OUTBOUND,
                 kind: messages::KIND_TEXT_BACK,
                 body: &body,
                 at: sent_at,
@@ -441,7 +441,7 @@ impl Seeder<'_> {
             self.secrets,
             NewMessage {
                 party: party(),
-                direction: "inbound",
+                direction: messages::INBOUND,
                 kind: messages::KIND_REPLY,
                 body: REPLIES[dice.below(REPLIES.len() as u64) as usize],
                 at: replied_at,

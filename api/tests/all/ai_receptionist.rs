@@ -504,6 +504,115 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
     assert_eq!(nodes[0]["node"]["source"], "ai", "{credited}");
 }
 
+/// The AI books a caller once per conversation (asked to move the visit, it refuses and hands
+/// the change to staff instead of leaving the first booking standing), books again after the
+/// clinic cancelled only in a later answer, takes only days within its reach (a year 9999 is
+/// refused before any date arithmetic), and names services exactly as the price list
+/// does (a near miss is refused with the list, not booked as a 30-minute visit worth nothing).
+/// On PostgreSQL two conversations booking the same slot at once get it once.
+async fn the_ai_books_each_caller_once_and_only_what_it_can_check(kind: DatabaseKind) {
+    use ringback_api::service::ai_tools::{self, ToolAnswer};
+    let mut app = TestApp::new(kind).await;
+    app.keep_numbers().await;
+    let saved = app
+        .owner
+        .run(SAVE, json!({ "input": boiler_service("Check-up", 12050) }))
+        .await;
+    assert!(saved["errors"].is_null(), "{saved}");
+    let first = conversation_of(&app, "+447700900331", "Can I come Monday?").await;
+    let second = conversation_of(&app, "+447700900332", "Monday please").await;
+    let day = monday_ahead(&app);
+    let secrets = &app.state.secrets;
+    let refused = |answer: &ToolAnswer, words: &str| match answer {
+        ToolAnswer::Refused(reason) => assert!(reason.contains(words), "{reason}"),
+        other => panic!("refused ({words}) expected: {other:?}"),
+    };
+
+    let txn = app.tenant().begin().await.expect("txn");
+    for (far, why) in [
+        ("+262143-12-31", ""),
+        ("9999-12-31", "can be booked"),
+        ("2000-01-03", "can be booked"),
+    ] {
+        let search = json!({ "from": far, "to": far });
+        let found = ai_tools::find_slots(&txn, &search).await.expect("answered");
+        refused(&found, why);
+        let slot = json!({ "slot": format!("{far} 09:00") });
+        let booked = ai_tools::book_appointment(&txn, secrets, &first, &slot)
+            .await
+            .expect("answered");
+        refused(&booked, why);
+    }
+    let near_miss = json!({ "from": day, "to": day, "kind": "check up please" });
+    let found = ai_tools::find_slots(&txn, &near_miss)
+        .await
+        .expect("answered");
+    refused(&found, "Check-up");
+    let near_miss = json!({ "slot": format!("{day} 09:00"), "kind": "checkup" });
+    let booked = ai_tools::book_appointment(&txn, secrets, &first, &near_miss)
+        .await
+        .expect("answered");
+    refused(&booked, "Check-up");
+
+    let nine = json!({ "slot": format!("{day} 09:00"), "kind": "Check-up" });
+    let booked = ai_tools::book_appointment(&txn, secrets, &first, &nine)
+        .await
+        .expect("booked");
+    let ToolAnswer::Booked { appointment, .. } = booked else {
+        panic!("{booked:?}")
+    };
+    let eleven = json!({ "slot": format!("{day} 11:00"), "kind": "Check-up" });
+    let moved = ai_tools::book_appointment(&txn, secrets, &first, &eleven)
+        .await
+        .expect("answered");
+    refused(&moved, "already booked");
+    ringback_api::service::appointments::cancel(&txn, None, appointment.id)
+        .await
+        .expect("cancelled by the clinic");
+    let same_answer = ai_tools::book_appointment(&txn, secrets, &first, &nine)
+        .await
+        .expect("answered");
+    refused(&same_answer, "cancelled");
+    let mut later_answer = first.clone();
+    later_answer.ai_answering_for = Some(uuid::Uuid::now_v7());
+    let rebooked = ai_tools::book_appointment(&txn, secrets, &later_answer, &nine)
+        .await
+        .expect("booked again");
+    let ToolAnswer::Booked {
+        appointment: again, ..
+    } = rebooked
+    else {
+        panic!("{rebooked:?}")
+    };
+    assert_ne!(again.id, appointment.id, "a new booking of the freed slot");
+    txn.commit().await.expect("commit");
+
+    if kind == DatabaseKind::Postgres {
+        // Two conversations book 14:00 at once: the second waits for the first and is refused.
+        let fourteen = json!({ "slot": format!("{day} 14:00"), "kind": "Check-up" });
+        let third = conversation_of(&app, "+447700900333", "Monday at two?").await;
+        let txn = app.tenant().begin().await.expect("txn");
+        let booked = ai_tools::book_appointment(&txn, secrets, &third, &fourteen)
+            .await
+            .expect("booked");
+        assert!(matches!(booked, ToolAnswer::Booked { .. }), "{booked:?}");
+        let scope = app.tenant();
+        let (other_secrets, other_slot) = (app.state.secrets.clone(), fourteen.clone());
+        let racing = tokio::spawn(async move {
+            let txn = scope.begin().await.expect("txn");
+            let answer = ai_tools::book_appointment(&txn, &other_secrets, &second, &other_slot)
+                .await
+                .expect("answered");
+            txn.commit().await.expect("commit");
+            answer
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        txn.commit().await.expect("commit");
+        let raced = racing.await.expect("the second booking");
+        refused(&raced, "not free");
+    }
+}
+
 /// Prints one whole AI conversation as it went over the wire: every request the model received,
 /// as sent, and every text the caller got (`cargo test ... -- --nocapture` shows it).
 fn print_transcript(requests: &[Value], texts: &[String]) {
@@ -2393,11 +2502,147 @@ async fn a_quiet_caller_gets_one_follow_up_in_opening_hours(kind: DatabaseKind) 
     assert_eq!(figures["data"]["aiFigures"]["followUps"], 2, "{figures}");
 }
 
+/// Records an inbound call from `number` that the clinic answered, now.
+async fn answered_call(app: &mut TestApp, external_id: &str, number: &str) {
+    app.sign_in_again().await;
+    let now = app.state.clock.now();
+    let answered = app
+        .owner
+        .run(
+            "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { results { call { id } } } }",
+            json!({ "e": [{ "externalId": external_id, "direction": "INBOUND", "status": "ANSWERED",
+                "startedAt": now.to_rfc3339(), "callerNumber": number }] }),
+        )
+        .await;
+    assert!(answered["errors"].is_null(), "{answered}");
+}
+
+/// A caller the AI booked is not asked "would you still like to book?" by the follow-up of the
+/// question that ended its confirmation, nor is a caller who rang again and got through; a caller
+/// booked by an answer whose model then failed is told of the booking, not sent the booking link.
+async fn a_booked_caller_is_told_so_and_not_followed_up(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, Some(60)).await;
+    app.db.clock.set(monday_morning(&app));
+    let monday = monday_ahead(&app);
+    miss_call(&mut app, "booked-1", "07700 900341").await;
+    miss_call(&mut app, "reached-1", "07700 900342").await;
+    miss_call(&mut app, "failed-1", "07700 900343").await;
+    model.script([
+        Reply::tool(
+            "book_appointment",
+            json!({ "slot": format!("{monday} 09:00"), "kind": "Boiler service" }),
+        ),
+        Reply::Text(
+            "You are booked for Monday at 09:00. Anything else I can help with?".to_owned(),
+        ),
+    ]);
+    app.receive_text("SMbooked01", "+447700900341", "Monday 9am please")
+        .await;
+    drain(&app, 4).await;
+    assert_eq!(
+        texts_to(&app, "+447700900341").len(),
+        2,
+        "text-back, answer"
+    );
+    app.db.clock.advance(chrono::Duration::minutes(20));
+    answered_call(&mut app, "reached-2", "07700 900342").await;
+
+    model.script([
+        Reply::tool(
+            "book_appointment",
+            json!({ "slot": format!("{monday} 11:00"), "kind": "Boiler service" }),
+        ),
+        Reply::Status(529),
+        Reply::Status(529),
+        Reply::Status(529),
+    ]);
+    app.receive_text("SMfailed01", "+447700900343", "Monday 11 works")
+        .await;
+    drain(&app, 4).await;
+    let told = texts_to(&app, "+447700900343");
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told[1].contains("you are booked in for Monday") && told[1].contains("at 11:00"),
+        "the booking, not the text-back's wording again: {told:?}"
+    );
+    assert_eq!(
+        thread_ending(&app, "343").await.ai_state.as_deref(),
+        Some("handed_off")
+    );
+
+    app.db.clock.advance(chrono::Duration::minutes(45));
+    drain(&app, 3).await;
+    let booked = texts_to(&app, "+447700900341");
+    assert_eq!(
+        booked.len(),
+        2,
+        "no follow-up after the booking: {booked:?}"
+    );
+    let reached = texts_to(&app, "+447700900342");
+    assert_eq!(
+        reached.len(),
+        1,
+        "no follow-up after a call got through: {reached:?}"
+    );
+}
+
+/// The AI answers one conversation at most 20 times in 24 hours: a caller's auto-responder
+/// answering every answer (or a caller who never stops) goes to staff with the fallback, without
+/// the model being asked.
+async fn a_conversation_gets_at_most_twenty_answers_a_day(kind: DatabaseKind) {
+    use sea_orm::ActiveModelTrait;
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "loop-1", "07700 900344").await;
+    let thread = thread_ending(&app, "344").await;
+    let txn = app.tenant().begin().await.expect("txn");
+    for hours_ago in [25].into_iter().chain([1; 19]) {
+        ringback_entity::ai_step::ActiveModel {
+            clinic_id: sea_orm::Set(app.clinic_id),
+            id: sea_orm::Set(uuid::Uuid::now_v7()),
+            conversation_id: sea_orm::Set(thread.id),
+            answered_message_id: sea_orm::Set(uuid::Uuid::now_v7()),
+            action: sea_orm::Set("reply".to_owned()),
+            outcome: sea_orm::Set("answered".to_owned()),
+            tokens: sea_orm::Set(10),
+            appointment_id: sea_orm::Set(None),
+            created_at: sea_orm::Set(txn.now() - chrono::Duration::hours(hours_ago)),
+        }
+        .insert(txn.conn())
+        .await
+        .expect("an earlier answer");
+    }
+    txn.commit().await.expect("commit");
+    model.script([Reply::Text("Happy to help.".to_owned())]);
+    app.receive_text("SMloop01", "+447700900344", "I'm driving, I'll reply later")
+        .await;
+    drain(&app, 4).await;
+    assert_eq!(model.requests().len(), 1, "19 answers in the day: answered");
+    app.receive_text("SMloop02", "+447700900344", "I'm driving, I'll reply later")
+        .await;
+    drain(&app, 4).await;
+    assert_eq!(model.requests().len(), 1, "the 21st is not asked for");
+    let thread = thread_ending(&app, "344").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
+    assert!(
+        thread
+            .ai_stopped_reason
+            .as_deref()
+            .is_some_and(|reason| reason.contains("20 times in a day")),
+        "{:?}",
+        thread.ai_stopped_reason
+    );
+}
+
 on_both_databases!(
+    a_booked_caller_is_told_so_and_not_followed_up,
+    a_conversation_gets_at_most_twenty_answers_a_day,
     an_erased_callers_hand_off_notice_goes_with_them,
     a_reply_is_answered_booked_and_credited,
     an_admin_sets_up_the_ai_and_its_price_list,
     the_tools_book_only_free_slots_and_quote_only_the_price_list,
+    the_ai_books_each_caller_once_and_only_what_it_can_check,
     details_are_sealed_hand_offs_stop_the_ai_and_staff_take_over,
     nothing_happens_for_a_clinic_without_the_ai,
     stop_wins_and_the_loop_stops_at_its_bound,

@@ -69,7 +69,7 @@ impl TextJob for TextBack {
                 caller_key: &call.caller_key,
                 caller_tail: &call.caller_tail,
             },
-            direction: "outbound",
+            direction: messages::OUTBOUND,
             kind: messages::KIND_TEXT_BACK,
             body: &body,
             // A text an earlier attempt sent is dated when the provider took it.

@@ -9,9 +9,11 @@
 //! Without a model, when the model fails, writes nothing or asks for tools in more than
 //! [`ai_prompt::MAX_STEPS`] rounds, when the caller writes again more than
 //! [`ai_prompt::MAX_TAKEN_IN`] times while it answers, when the month's token budget is spent,
-//! or when a text of the conversation cannot be opened (the model would answer on part of it),
-//! the caller gets the fallback (the clinic's text-back wording with the booking link) and the
-//! conversation goes to staff, with the reason recorded on it. So does a model that, over all its
+//! when the AI answered the conversation [`ai_prompt::MAX_ANSWERS_A_DAY`] times in 24 hours, or
+//! when a text of the conversation cannot be opened (the model would answer on part of it), the
+//! caller gets the fallback (the clinic's text-back wording with the booking link, or the booking
+//! the AI made and had not confirmed yet) and the conversation goes to staff, with the reason
+//! recorded on it. So does a model that, over all its
 //! rounds and tries, takes longer than the answer time (`RINGBACK_AI_ANSWER_SECONDS`): a caller
 //! is not kept waiting.
 //! An answer whose attempts all fail with errors ends the same way once it is given up
@@ -43,7 +45,7 @@ use ringback_core::error::DomainError;
 use ringback_core::outbox::{self, NewJob};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantScope, TenantTxn, in_clinic};
-use ringback_entity::{ai_step, clinic as clinic_row, conversation, message};
+use ringback_entity::{ai_step, appointment, clinic as clinic_row, conversation, message};
 use ringback_providers::anthropic::{
     Block, ConversationModel, MessagesRequest, Role, StopReason, ToolChoice, Turn,
 };
@@ -51,7 +53,9 @@ use ringback_shared::ai::state as ai_state;
 use ringback_shared::metrics::{local_day, parse_time_zone};
 use ringback_shared::sms::with_automated_marker;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde_json::Value;
 use tokio::time::{Instant, timeout_at};
 use uuid::Uuid;
@@ -77,8 +81,9 @@ pub struct Answering {
     answered_at: chrono::DateTime<Utc>,
     system: String,
     turns: Vec<Turn>,
-    /// Whether the month's token budget was spent when the answer was prepared.
-    budget_spent: bool,
+    /// Why the model is not asked at all, when the answer was prepared (the month's token budget
+    /// spent, the conversation's answers of the day used up).
+    held_back: Option<String>,
     /// Whether a text of the conversation (STOP, START and HELP aside) could not be opened: the
     /// model would see only part of it.
     unreadable: bool,
@@ -192,7 +197,7 @@ pub async fn prepare(
     if let Some(opening) = opening {
         system.push_str(&format!("Your first text to the caller was: {opening}\n"));
     }
-    let budget_spent = tokens_this_month(txn).await? >= settings.ai_monthly_token_budget;
+    let held_back = held_back(txn, &settings, thread.id).await?;
     mark_answering(txn, thread.id, Some((job.message, txn.now()))).await?;
     Ok(Ok(Answering {
         queued_for: job.message,
@@ -201,7 +206,7 @@ pub async fn prepare(
         answered_at,
         system,
         turns,
-        budget_spent,
+        held_back,
         unreadable,
         seen,
     }))
@@ -286,7 +291,7 @@ pub async fn gave_up(
     ai_tools::hand_off(txn, thread, &serde_json::json!({ "reason": reason })).await?;
     if restrictions::may_be_texted(txn, &caller_key).await? {
         let savepoint = txn.savepoint().await?;
-        let text = clinic::fallback_text(&settings, txn.now());
+        let text = fallback_words(txn, &settings, job.conversation).await?;
         match send_text(&savepoint, secrets, job.conversation, &text).await {
             Ok(_) => savepoint.keep_in(txn).await?,
             Err(error) => {
@@ -301,7 +306,7 @@ pub async fn gave_up(
         }
     }
     let step = Step {
-        action: "fallback",
+        action: FALLBACK,
         outcome: reason.to_owned(),
         tokens: 0,
         appointment: None,
@@ -320,8 +325,63 @@ async fn hand_over(
 ) -> Result<Option<Uuid>, DomainError> {
     let conversation = thread.id;
     ai_tools::hand_off(txn, thread, &serde_json::json!({ "reason": reason })).await?;
-    let text = clinic::fallback_text(settings, txn.now());
+    let text = fallback_words(txn, settings, conversation).await?;
     send_text(txn, secrets, conversation, &text).await
+}
+
+/// What the caller is texted when the AI stops answering `conversation`: the clinic's fallback
+/// (its text-back wording with the booking link), unless the AI booked a visit the caller was not
+/// yet told of (the model failed or ran out of time after booking): then that booking, so the
+/// caller neither misses it nor books again by the link.
+async fn fallback_words(
+    txn: &TenantTxn,
+    settings: &clinic_row::Model,
+    conversation: Uuid,
+) -> Result<String, DomainError> {
+    let Some(starts_at) = untold_booking(txn, conversation).await? else {
+        return Ok(clinic::fallback_text(settings, txn.now()));
+    };
+    let zone = clinic::time_zone(settings)?;
+    let at = starts_at.with_timezone(&zone).format("%A %-d %B at %H:%M");
+    Ok(format!(
+        "{}: you are booked in for {at}. The team will read your messages and reply here.",
+        settings.name
+    ))
+}
+
+/// When the visit starts that the AI booked in `conversation` after its last text to the caller,
+/// if it still stands.
+async fn untold_booking(
+    txn: &TenantTxn,
+    conversation: Uuid,
+) -> Result<Option<chrono::DateTime<Utc>>, DomainError> {
+    let last_told = txn
+        .find::<message::Entity>()
+        .filter(message::Column::ConversationId.eq(conversation))
+        .filter(message::Column::Direction.eq(messages::OUTBOUND))
+        .order_by_desc(message::Column::CreatedAt)
+        .one(txn.conn())
+        .await?
+        .map(|text| text.created_at);
+    let mut booked = txn
+        .find::<ai_step::Entity>()
+        .filter(ai_step::Column::ConversationId.eq(conversation))
+        .filter(ai_step::Column::AppointmentId.is_not_null());
+    if let Some(told) = last_told {
+        booked = booked.filter(ai_step::Column::CreatedAt.gt(told));
+    }
+    let Some(appointment) = booked
+        .order_by_desc(ai_step::Column::CreatedAt)
+        .one(txn.conn())
+        .await?
+        .and_then(|step| step.appointment_id)
+    else {
+        return Ok(None);
+    };
+    Ok(in_clinic::<appointment::Entity>(txn, appointment)
+        .await?
+        .filter(|row| row.cancelled_at.is_none())
+        .and_then(|row| row.starts_at))
 }
 
 /// The clinic-local day at the transaction's now.
@@ -343,7 +403,7 @@ fn to_answer(
     covered: &HashSet<Uuid>,
 ) -> Option<(Vec<conversations::ShownMessage>, Uuid)> {
     let is_callers = |message: &conversations::ShownMessage| {
-        message.row.direction == "inbound" && message.row.kind != messages::KIND_KEYWORD
+        message.row.direction == messages::INBOUND && message.row.kind != messages::KIND_KEYWORD
     };
     let answered_up_to = shown.iter().rposition(|message| {
         message.row.kind == messages::KIND_STAFF
@@ -392,8 +452,12 @@ async fn texts_answered_by_ai(
     Ok(answered.into_iter().collect())
 }
 
+/// The step of an answer the model wrote.
+pub const REPLY: &str = "reply";
+/// The step of an answer that fell back to the clinic's wording and staff.
+pub const FALLBACK: &str = "fallback";
 /// The steps that answer the caller: each records the caller's latest text it answered.
-const ANSWERS: [&str; 2] = ["reply", "fallback"];
+const ANSWERS: [&str; 2] = [REPLY, FALLBACK];
 
 /// The conversation as the model's turns (caller texts as the user's, every text to the caller as
 /// the assistant's, consecutive texts of one side joined), and the texts to the caller before
@@ -409,7 +473,7 @@ fn turns_of(shown: &[conversations::ShownMessage]) -> (Option<String>, Vec<Turn>
         if message.row.kind == messages::KIND_KEYWORD {
             continue;
         }
-        let (role, text) = if message.row.direction == "inbound" {
+        let (role, text) = if message.row.direction == messages::INBOUND {
             (Role::User, ai_prompt::caller_text(body))
         } else {
             (Role::Assistant, body.clone())
@@ -508,6 +572,32 @@ pub async fn tokens_this_month(txn: &TenantTxn) -> Result<i64, DomainError> {
     Ok(used.flatten().unwrap_or(0))
 }
 
+/// Why the model may not be asked for an answer in `conversation` now: the clinic's token budget
+/// for the month is spent, or the AI already answered [`ai_prompt::MAX_ANSWERS_A_DAY`] times in
+/// the conversation in the last 24 hours.
+async fn held_back(
+    txn: &TenantTxn,
+    settings: &clinic_row::Model,
+    conversation: Uuid,
+) -> Result<Option<String>, DomainError> {
+    if tokens_this_month(txn).await? >= settings.ai_monthly_token_budget {
+        return Ok(Some("the month's AI budget is spent".to_owned()));
+    }
+    let answered = txn
+        .find::<ai_step::Entity>()
+        .filter(ai_step::Column::ConversationId.eq(conversation))
+        .filter(ai_step::Column::Action.eq(REPLY))
+        .filter(ai_step::Column::CreatedAt.gt(txn.now() - chrono::Duration::days(1)))
+        .count(txn.conn())
+        .await?;
+    Ok((answered >= ai_prompt::MAX_ANSWERS_A_DAY).then(|| {
+        format!(
+            "the AI answered this caller {} times in a day",
+            ai_prompt::MAX_ANSWERS_A_DAY
+        )
+    }))
+}
+
 /// A step to record.
 pub(crate) struct Step<'a> {
     pub action: &'a str,
@@ -585,9 +675,8 @@ pub async fn run(
     let Some(model) = model else {
         return fall_back(scope, secrets, &mut ready, "no AI model is configured", 0).await;
     };
-    if ready.budget_spent {
-        let reason = "the month's AI budget is spent";
-        return fall_back(scope, secrets, &mut ready, reason, 0).await;
+    if let Some(reason) = ready.held_back.take() {
+        return fall_back(scope, secrets, &mut ready, &reason, 0).await;
     }
     let deadline = Instant::now() + within;
     let mut turns = std::mem::take(&mut ready.turns);
@@ -874,7 +963,7 @@ async fn reply(
         ai_follow_ups::queue_after(&txn, &settings, about, txn.now()).await?;
     }
     let step = Step {
-        action: "reply",
+        action: REPLY,
         outcome: "answered".to_owned(),
         tokens,
         appointment: None,
@@ -1052,7 +1141,7 @@ async fn written_since(
     }
     let callers: Vec<message::Model> = unseen
         .into_iter()
-        .filter(|message| message.direction == "inbound")
+        .filter(|message| message.direction == messages::INBOUND)
         .collect();
     if callers.is_empty() || !answers {
         return Ok(Meanwhile::Nothing);
@@ -1099,7 +1188,7 @@ async fn fall_back(
     }
     let message = hand_over(&txn, secrets, &settings, thread, reason).await?;
     let step = Step {
-        action: "fallback",
+        action: FALLBACK,
         outcome: reason.to_owned(),
         tokens,
         appointment: None,
@@ -1163,7 +1252,12 @@ mod tests {
                 id: Uuid::new_v4(),
                 conversation_id: Uuid::nil(),
                 caller_key: "caller".to_owned(),
-                direction: if inbound { "inbound" } else { "outbound" }.to_owned(),
+                direction: if inbound {
+                    messages::INBOUND
+                } else {
+                    messages::OUTBOUND
+                }
+                .to_owned(),
                 kind: kind.to_owned(),
                 body_sealed: Vec::new(),
                 provider_message_id: None,

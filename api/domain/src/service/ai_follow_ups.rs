@@ -2,23 +2,25 @@
 //! one follow-up text, once the clinic's follow-up wait has passed and the clinic is open. It is
 //! queued as a delayed [`AiFollowUp`] job when the text goes out, at the first open moment after
 //! the wait; when it comes due everything is checked again, so it is never sent after the caller
-//! or staff wrote, after STOP or a restriction, after a booking, when staff took the conversation
-//! over, when the AI was turned off, or a second time in one conversation.
+//! or staff wrote, after STOP or a restriction, after a booking or a call that reached the caller
+//! (since the missed call the texts follow), when staff took the conversation over, when the AI
+//! was turned off, or a second time in one conversation.
 
 use chrono::{DateTime, Duration, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{self, NewJob};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantTxn, in_clinic};
-use ringback_entity::{ai_step, clinic as clinic_row, conversation, message};
+use ringback_entity::{ai_step, call, clinic as clinic_row, conversation, message};
 use ringback_shared::metrics::parse_time_zone;
 use ringback_shared::sms::{self, Moment};
+use ringback_shared::text_back::settled_since;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::jobs::AiFollowUp;
 use crate::service::ai_agent::{self, Step};
-use crate::service::{appointments, clinic, conversations, restrictions};
+use crate::service::{appointments, calls, clinic, conversations, messages, restrictions};
 
 /// The `ai_steps` action of a follow-up.
 pub const FOLLOW_UP: &str = "follow_up";
@@ -105,8 +107,8 @@ pub async fn still_due(
     if followed_up(txn, thread.id).await? {
         return Ok(Err("followed up before"));
     }
-    if appointments::booked_since(txn, &thread.caller_key, sent.created_at).await? {
-        return Ok(Err("the caller booked"));
+    if settled(txn, &thread, &sent).await? {
+        return Ok(Err("the caller booked or spoke with the clinic"));
     }
     if clinic::moment_at(&settings, txn.now()) != Moment::BusinessHours {
         return Ok(Err("the clinic is closed now"));
@@ -140,6 +142,45 @@ pub async fn send(
     };
     ai_agent::record_step(txn, (job.conversation, job.after), step).await?;
     Ok(Some(message))
+}
+
+/// Whether what the follow-up asks about was settled: since the missed call that the texts up to
+/// `sent` follow (the last text-back's), the caller was booked (by the AI in this conversation
+/// too, seconds before its question) or one of their calls was answered (they rang again and got
+/// through, or a callback reached them), as a text-back about to go checks. A conversation the
+/// caller began by text looks at bookings since it began.
+async fn settled(
+    txn: &TenantTxn,
+    thread: &conversation::Model,
+    sent: &message::Model,
+) -> Result<bool, DomainError> {
+    let Some(missed) = call_texted_back(txn, thread.id, sent.created_at).await? else {
+        return appointments::booked_since(txn, &thread.caller_key, thread.created_at).await;
+    };
+    let later = calls::of_caller_after(txn, &missed).await?;
+    let booked = appointments::booked_since(txn, &missed.caller_key, missed.started_at).await?;
+    Ok(settled_since(&later, booked))
+}
+
+/// The missed call of the last text-back in `conversation` stored by `until`, if any.
+async fn call_texted_back(
+    txn: &TenantTxn,
+    conversation: Uuid,
+    until: DateTime<Utc>,
+) -> Result<Option<call::Model>, DomainError> {
+    let text_back = txn
+        .find::<message::Entity>()
+        .filter(message::Column::ConversationId.eq(conversation))
+        .filter(message::Column::Kind.eq(messages::KIND_TEXT_BACK))
+        .filter(message::Column::CallId.is_not_null())
+        .filter(message::Column::CreatedAt.lte(until))
+        .order_by_desc(message::Column::CreatedAt)
+        .one(txn.conn())
+        .await?;
+    match text_back.and_then(|text| text.call_id) {
+        Some(call) => Ok(in_clinic::<call::Entity>(txn, call).await?),
+        None => Ok(None),
+    }
 }
 
 async fn latest_message(txn: &TenantTxn, conversation: Uuid) -> Result<Option<Uuid>, DomainError> {

@@ -12,6 +12,7 @@ use ringback_shared::metrics::local_day_bounds_utc;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, Condition, PaginatorTrait, QueryFilter, QuerySelect};
 
+use crate::service::ai_agent;
 use crate::service::ai_follow_ups::FOLLOW_UP;
 use crate::service::clinic;
 
@@ -61,7 +62,7 @@ async fn figures_between(
             .filter(ai_step::Column::CreatedAt.lt(end))
     };
     let conversations: Option<i64> = steps()
-        .filter(ai_step::Column::Action.eq("reply"))
+        .filter(ai_step::Column::Action.eq(ai_agent::REPLY))
         .select_only()
         .column_as(
             Expr::cust("COUNT(DISTINCT conversation_id)"),
@@ -73,7 +74,7 @@ async fn figures_between(
     let hand_offs = steps()
         .filter(
             Condition::any()
-                .add(ai_step::Column::Action.eq("fallback"))
+                .add(ai_step::Column::Action.eq(ai_agent::FALLBACK))
                 .add(
                     Condition::all()
                         .add(ai_step::Column::Action.eq("hand_off"))

@@ -21,6 +21,10 @@ pub const MAX_STEPS: usize = 6;
 /// Most times one answer takes in texts the caller wrote while the model thought (each asks the
 /// model again); a caller who keeps writing past it is handed to staff.
 pub const MAX_TAKEN_IN: usize = 4;
+/// Most answers the AI writes in one conversation in 24 hours; the next caller text goes to staff.
+/// A caller's auto-responder ("I'm driving") answering every answer would otherwise use up the
+/// clinic's daily texts and the month's AI budget in a loop, as would a caller who never stops.
+pub const MAX_ANSWERS_A_DAY: u64 = 20;
 /// Tokens the model may write in one turn (a text is short).
 pub const MAX_TOKENS: u32 = 600;
 

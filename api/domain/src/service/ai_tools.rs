@@ -30,6 +30,8 @@ pub const SLOT_FORMAT: &str = "%Y-%m-%d %H:%M";
 pub const STANDARD_VISIT_MINUTES: i64 = 30;
 /// Notice the clinic needs before a slot the AI books.
 pub const NOTICE: Duration = Duration::hours(1);
+/// How far ahead, in days, the AI looks for and books slots.
+pub const BOOKING_HORIZON_DAYS: i64 = 365;
 
 /// What a tool came to, for the model.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,19 +61,78 @@ fn day_field(input: &Value, name: &str) -> Result<NaiveDate, String> {
         .ok_or_else(|| format!("{name} must be a day written YYYY-MM-DD"))
 }
 
+/// Why `day` is refused, when it is not from yesterday (a caller a few minutes past midnight may
+/// still mean it) to [`BOOKING_HORIZON_DAYS`] ahead of `today` (the clinic's): the model's dates
+/// are input like any other, and a year 200,000 would overflow the calendar's arithmetic.
+fn out_of_reach(day: NaiveDate, today: NaiveDate) -> Option<String> {
+    let reach = (today - Duration::days(1))..=(today + Duration::days(BOOKING_HORIZON_DAYS));
+    (!reach.contains(&day))
+        .then(|| format!("only days from {today} to {} can be booked", reach.end()))
+}
+
+/// The clinic's local day at the transaction's now.
+async fn clinic_today(txn: &TenantTxn) -> Result<NaiveDate, DomainError> {
+    let settings = clinic::get(txn).await?;
+    let zone = clinic::time_zone(&settings)?;
+    Ok(txn.now().with_timezone(&zone).date_naive())
+}
+
 /// The service of the price list named `name` (case and spaces ignored).
 async fn service_named(
     txn: &TenantTxn,
     name: Option<&str>,
 ) -> Result<Option<clinic_service::Model>, DomainError> {
+    Ok(match visit_kind(txn, name).await? {
+        VisitKind::Listed(service) => Some(service),
+        VisitKind::Standard | VisitKind::Unknown(_) => None,
+    })
+}
+
+/// What a visit the model names is, for finding and booking slots.
+enum VisitKind {
+    /// A service of the price list (its length and value).
+    Listed(clinic_service::Model),
+    /// No service named, or the clinic keeps no price list: a standard visit.
+    Standard,
+    /// A name the clinic's price list does not have; the names it has.
+    Unknown(Vec<String>),
+}
+
+/// The visit `name` stands for. A name the price list does not have is not taken as a standard
+/// visit: a 60-minute "New patient examination" asked for as "new patient exam" would be booked
+/// as 30 minutes worth nothing, and the next half hour offered on top of it.
+async fn visit_kind(txn: &TenantTxn, name: Option<&str>) -> Result<VisitKind, DomainError> {
     let Some(name) = name else {
-        return Ok(None);
+        return Ok(VisitKind::Standard);
     };
     let wanted = name.trim().to_lowercase();
-    Ok(ai_settings::services(txn)
-        .await?
+    let services = ai_settings::services(txn).await?;
+    if services.is_empty() {
+        return Ok(VisitKind::Standard);
+    }
+    let names = services
+        .iter()
+        .map(|service| service.name.clone())
+        .collect();
+    Ok(services
         .into_iter()
-        .find(|service| service.name.to_lowercase() == wanted))
+        .find(|service| service.name.to_lowercase() == wanted)
+        .map_or(VisitKind::Unknown(names), VisitKind::Listed))
+}
+
+/// The service a slot tool's `kind` names, or the refusal of a name the price list lacks.
+async fn slot_service(
+    txn: &TenantTxn,
+    input: &Value,
+) -> Result<Result<Option<clinic_service::Model>, String>, DomainError> {
+    Ok(match visit_kind(txn, text_field(input, "kind")).await? {
+        VisitKind::Listed(service) => Ok(Some(service)),
+        VisitKind::Standard => Ok(None),
+        VisitKind::Unknown(names) => Err(format!(
+            "kind must be one of the price list's services exactly as written ({}), or left out",
+            names.join(", ")
+        )),
+    })
 }
 
 /// How long a visit for `service` takes (a standard visit without one).
@@ -162,7 +223,15 @@ pub async fn find_slots(txn: &TenantTxn, input: &Value) -> Result<ToolAnswer, Do
         (Ok(_), Ok(_)) => return Ok(ToolAnswer::Refused("from must not be after to".to_owned())),
         (Err(refused), _) | (_, Err(refused)) => return Ok(ToolAnswer::Refused(refused)),
     };
-    let service = service_named(txn, text_field(input, "kind")).await?;
+    if let Some(refused) = out_of_reach(from, clinic_today(txn).await?) {
+        return Ok(ToolAnswer::Refused(refused));
+    }
+    // Days past the search's reach are never looked at, so their appointments are not read.
+    let to = to.min(from + Duration::days(slots::MAX_DAYS - 1));
+    let service = match slot_service(txn, input).await? {
+        Ok(service) => service,
+        Err(refused) => return Ok(ToolAnswer::Refused(refused)),
+    };
     let duration = visit_minutes(service.as_ref());
     let calendar = calendar(txn, from, to).await?;
     let found = slots::free_slots(&calendar.search(from, to, duration));
@@ -192,8 +261,11 @@ pub async fn quote(txn: &TenantTxn, input: &Value) -> Result<ToolAnswer, DomainE
 }
 
 /// `book_appointment(slot, kind)`: books the conversation's caller into `slot` if it is still
-/// free, as an appointment from the AI worth the service's estimated value. Booking the same slot
-/// for the same conversation again finds the first booking (a retried job books once).
+/// free, as an appointment from the AI worth the service's estimated value. Bookings are decided
+/// one at a time per clinic (two callers offered the same first slots cannot both get one). The
+/// same answer booking the same slot again finds its first booking (a retried job books once); a
+/// caller the AI already booked in this conversation is not booked a second time (asked to move
+/// the visit, the model would otherwise leave the first one standing): staff change bookings.
 pub async fn book_appointment(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -207,23 +279,42 @@ pub async fn book_appointment(
             "slot must be a start time as find_slots wrote it ({SLOT_FORMAT})"
         )));
     };
-    let service = service_named(txn, text_field(input, "kind")).await?;
-    let external_id = format!("ai:{}:{}", thread.id, slot.format("%Y%m%dT%H%M"));
+    if let Some(refused) = out_of_reach(slot.date(), clinic_today(txn).await?) {
+        return Ok(ToolAnswer::Refused(refused));
+    }
+    let service = match slot_service(txn, input).await? {
+        Ok(service) => service,
+        Err(refused) => return Ok(ToolAnswer::Refused(refused)),
+    };
+    txn.lock_clinic().await?;
+    let external_id = booking_key(thread, slot);
+    match find_ai_booking(txn, &external_id).await? {
+        Some(ours) if ours.cancelled_at.is_none() => {
+            return Ok(booked_answer(ours, slot, service));
+        }
+        Some(_) => {
+            return Ok(ToolAnswer::Refused(
+                "the clinic cancelled this booking meanwhile: offer another time or use hand_off"
+                    .to_owned(),
+            ));
+        }
+        None => {}
+    }
     let calendar = calendar(txn, slot.date(), slot.date()).await?;
+    if let Some(standing) = booked_in_conversation(txn, thread).await? {
+        let at = standing.with_timezone(&calendar.zone).format(SLOT_FORMAT);
+        return Ok(ToolAnswer::Refused(format!(
+            "the caller is already booked at {at}: book no second visit; to move, cancel or add \
+             a visit, use hand_off"
+        )));
+    }
     let Some(starts_at) = utc_of(calendar.zone, slot) else {
         return Ok(ToolAnswer::Refused(
             "that time does not exist locally".to_owned(),
         ));
     };
     let duration = visit_minutes(service.as_ref());
-    let search = calendar.search(slot.date(), slot.date(), duration);
-    let already_ours = txn
-        .find::<appointment::Entity>()
-        .filter(appointment::Column::Source.eq("ai"))
-        .filter(appointment::Column::ExternalId.eq(external_id.as_str()))
-        .one(txn.conn())
-        .await?;
-    if already_ours.is_none() && !slots::is_free(&search, slot) {
+    if !slots::is_free(&calendar.search(slot.date(), slot.date(), duration), slot) {
         return Ok(ToolAnswer::Refused(
             "that slot is not free (taken meanwhile or outside opening hours): offer another"
                 .to_owned(),
@@ -238,18 +329,76 @@ pub async fn book_appointment(
             value_minor: service.as_ref().map_or(0, |s| s.estimated_value_minor),
             starts_at: Some(starts_at),
             duration_minutes: i32::try_from(duration).ok(),
-            source: "ai",
+            source: AI_SOURCE,
             external_id: Some(external_id),
             booked_at: txn.now(),
         },
     )
     .await?;
+    Ok(booked_answer(booked, slot, service))
+}
+
+/// The appointments' source of the AI's bookings.
+const AI_SOURCE: &str = "ai";
+
+/// The AI's key for a booking of `slot` in `thread`'s answer under way: the same answer books a
+/// slot once; a later answer may book a slot whose booking the clinic cancelled.
+fn booking_key(thread: &conversation::Model, slot: NaiveDateTime) -> String {
+    let answer = thread.ai_answering_for.unwrap_or(thread.id);
+    format!(
+        "{}{answer}:{}",
+        conversation_key_prefix(thread),
+        slot.format("%Y%m%dT%H%M")
+    )
+}
+
+/// How every booking key of the AI in `thread` begins.
+fn conversation_key_prefix(thread: &conversation::Model) -> String {
+    format!("{AI_SOURCE}:{}:", thread.id)
+}
+
+/// The AI's booking under `external_id`, cancelled or not.
+async fn find_ai_booking(
+    txn: &TenantTxn,
+    external_id: &str,
+) -> Result<Option<appointment::Model>, DomainError> {
+    Ok(txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::Source.eq(AI_SOURCE))
+        .filter(appointment::Column::ExternalId.eq(external_id))
+        .one(txn.conn())
+        .await?)
+}
+
+/// When the visit the AI booked in `thread` starts, if one still stands ahead.
+async fn booked_in_conversation(
+    txn: &TenantTxn,
+    thread: &conversation::Model,
+) -> Result<Option<DateTime<Utc>>, DomainError> {
+    let prefix = conversation_key_prefix(thread);
+    Ok(txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::Source.eq(AI_SOURCE))
+        .filter(appointment::Column::ExternalId.starts_with(prefix.as_str()))
+        .filter(appointment::Column::CancelledAt.is_null())
+        .filter(appointment::Column::StartsAt.gt(txn.now()))
+        .one(txn.conn())
+        .await?
+        .and_then(|row| row.starts_at))
+}
+
+/// What the model is told of `appointment`, booked into `slot`.
+fn booked_answer(
+    appointment: appointment::Model,
+    slot: NaiveDateTime,
+    service: Option<clinic_service::Model>,
+) -> ToolAnswer {
     let result = json!({ "booked": slot.format(SLOT_FORMAT).to_string(),
                          "service": service.map(|s| s.name) });
-    Ok(ToolAnswer::Booked {
-        appointment: booked,
+    ToolAnswer::Booked {
+        appointment,
         result,
-    })
+    }
 }
 
 /// `text` in plain words for storing: number-like runs removed, at most `max` characters.

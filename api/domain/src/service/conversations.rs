@@ -351,7 +351,7 @@ pub async fn queue_text(
                 caller_key: &thread.caller_key,
                 caller_tail: &thread.caller_tail,
             },
-            direction: "outbound",
+            direction: messages::OUTBOUND,
             kind,
             body: text,
             at: now,

@@ -103,7 +103,7 @@ async fn record_text(
                 caller_key: &caller.caller_key,
                 caller_tail: &caller.tail,
             },
-            direction: "inbound",
+            direction: messages::INBOUND,
             kind: if is_keyword {
                 messages::KIND_KEYWORD
             } else {

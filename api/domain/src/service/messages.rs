@@ -27,6 +27,10 @@ pub const KIND_KEYWORD: &str = "keyword";
 pub const KIND_STAFF: &str = "staff";
 /// The AI receptionist's answer.
 pub const KIND_AI: &str = "ai";
+/// A text the clinic sent (text-back, staff, AI).
+pub const OUTBOUND: &str = "outbound";
+/// A text the caller sent.
+pub const INBOUND: &str = "inbound";
 /// The kinds the figures count (text-backs sent, replied, how soon): an erased caller's are kept
 /// as times only.
 pub const COUNTED_KINDS: [&str; 2] = [KIND_TEXT_BACK, KIND_REPLY];
@@ -46,7 +50,7 @@ pub struct Party<'a> {
 /// A message to record.
 pub struct NewMessage<'a> {
     pub party: Party<'a>,
-    /// `inbound` or `outbound`.
+    /// [`INBOUND`] or [`OUTBOUND`].
     pub direction: &'static str,
     pub kind: &'static str,
     pub body: &'a str,

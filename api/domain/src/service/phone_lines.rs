@@ -207,7 +207,7 @@ async fn last_reached(
         .find::<message::Entity>()
         .filter(message::Column::CallerKey.eq(caller_key))
         .filter(message::Column::CreatedAt.lte(as_of))
-        .filter(message::Column::Direction.eq("inbound"))
+        .filter(message::Column::Direction.eq(crate::service::messages::INBOUND))
         .filter(message::Column::ProviderNumberId.is_not_null())
         .select_only()
         .column(message::Column::CreatedAt)
