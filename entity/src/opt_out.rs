@@ -10,6 +10,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub caller_key: String,
     pub created_at: DateTimeUtc,
+    /// Whether the caller key is still the one of the pepper before the last rotation (the row
+    /// moves to the current pepper when its caller is met again).
+    pub under_previous_pepper: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

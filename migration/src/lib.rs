@@ -80,6 +80,7 @@ mod m20261219_100000_create_provider_leftovers;
 mod m20261219_110000_add_strict_provider_horizon;
 mod m20261220_100000_member_check_sees_sign_outs;
 pub mod m20261220_110000_billing_check_until_renewed;
+pub mod m20261221_100000_lists_keep_their_pepper;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -161,6 +162,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261219_110000_add_strict_provider_horizon::Migration),
             Box::new(m20261220_100000_member_check_sees_sign_outs::Migration),
             Box::new(m20261220_110000_billing_check_until_renewed::Migration),
+            Box::new(m20261221_100000_lists_keep_their_pepper::Migration),
         ]
     }
 }

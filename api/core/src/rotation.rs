@@ -14,15 +14,20 @@
 //! provider numbers' routing keys (their numbers are sealed, so they can be); servers then run with
 //! both peppers, make new caller keys with the new one, look callers up under both and re-key a
 //! caller met again, until the old keys have aged out by retention and the previous pepper is
-//! removed from the settings.
+//! removed from the settings. The opt-out and do-not-process lists never age out (they honour a
+//! STOP or an objection): their rows are flagged by the rotation and keep the previous pepper
+//! needed until each has moved with its caller.
 
 use std::collections::HashMap;
 
-use ringback_entity::{clinic, provider_number};
+use ringback_entity::{caller_restriction, clinic, opt_out, provider_number};
 use ringback_shared::caller_key::routing_key;
 use ringback_shared::phone::E164;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::db::DbError;
@@ -41,6 +46,12 @@ pub enum RotationError {
     NoPreviousPepper,
     #[error("provider number {0} does not open or is not a number")]
     UnreadableNumber(Uuid),
+    #[error(
+        "{0} opt-outs or processing restrictions are still keyed under the pepper before the \
+         previous rotation: another rotation would lose them. Rotate again once their callers \
+         were met again (the server's start-up check then passes without RINGBACK_PREVIOUS_PEPPER)"
+    )]
+    ListsUnderPreviousPepper(u64),
     #[error("{0}")]
     KeyCheck(#[from] KeyCheckError),
     #[error("{0}")]
@@ -92,8 +103,9 @@ pub async fn rotate_master_key(
     Ok(rewrapped)
 }
 
-/// Rotates from `secrets.previous_pepper` to `secrets.pepper`: moves the key checks and re-keys
-/// every provider number's routing key, in one transaction of the tables' owner; returns how many
+/// Rotates from `secrets.previous_pepper` to `secrets.pepper`: moves the key checks, flags every
+/// opt-out and restriction as keyed under the previous pepper ([`flag_lists`]) and re-keys every
+/// provider number's routing key, in one transaction of the tables' owner; returns how many
 /// numbers were re-keyed. Running it again with the same peppers changes nothing more.
 pub async fn rotate_pepper(
     db: &DatabaseConnection,
@@ -107,7 +119,9 @@ pub async fn rotate_pepper(
         return Err(RotationError::Unchanged);
     }
     let txn = begin_maintenance(db).await?;
-    move_pepper_checks(&txn, &secrets.pepper, previous).await?;
+    if move_pepper_checks(&txn, &secrets.pepper, previous).await? {
+        flag_lists(&txn).await?;
+    }
     let wrapped: HashMap<Uuid, Option<Vec<u8>>> = clinic::Entity::find()
         .select_only()
         .columns([clinic::Column::Id, clinic::Column::WrappedDataKey])
@@ -141,4 +155,34 @@ pub async fn rotate_pepper(
     }
     txn.commit().await?;
     Ok(numbers.len())
+}
+
+/// Flags every opt-out and restriction as keyed under the previous pepper: each moves to the
+/// current pepper when its caller is met again, and the previous pepper is needed until all have
+/// ([`crate::secrets::Secrets::check_against`]). Rows still flagged from the rotation before are
+/// keyed under a pepper about to be dropped: the rotation is refused.
+async fn flag_lists(txn: &sea_orm::DatabaseTransaction) -> Result<(), RotationError> {
+    let stranded = opt_out::Entity::find()
+        .filter(opt_out::Column::UnderPreviousPepper.eq(true))
+        .count(txn)
+        .await?
+        + caller_restriction::Entity::find()
+            .filter(caller_restriction::Column::UnderPreviousPepper.eq(true))
+            .count(txn)
+            .await?;
+    if stranded > 0 {
+        return Err(RotationError::ListsUnderPreviousPepper(stranded));
+    }
+    opt_out::Entity::update_many()
+        .col_expr(opt_out::Column::UnderPreviousPepper, Expr::value(true))
+        .exec(txn)
+        .await?;
+    caller_restriction::Entity::update_many()
+        .col_expr(
+            caller_restriction::Column::UnderPreviousPepper,
+            Expr::value(true),
+        )
+        .exec(txn)
+        .await?;
+    Ok(())
 }

@@ -174,11 +174,20 @@ impl Secrets {
                 None => record_check(db, name, &expected).await?,
             }
         }
-        if let Some(previous) = &self.previous_pepper {
-            // Only a pepper this database was rotated away from may be named as the previous one.
-            let expected = check_value(PREVIOUS_PEPPER, previous);
-            if recorded_check(db, PREVIOUS_PEPPER).await? != Some(expected) {
-                return Err(KeyCheckError::Mismatch(PREVIOUS_PEPPER));
+        match &self.previous_pepper {
+            Some(previous) => {
+                // Only a pepper this database was rotated away from may be named as the previous
+                // one.
+                let expected = check_value(PREVIOUS_PEPPER, previous);
+                if recorded_check(db, PREVIOUS_PEPPER).await? != Some(expected) {
+                    return Err(KeyCheckError::Mismatch(PREVIOUS_PEPPER));
+                }
+            }
+            None => {
+                let clinics = clinics_with_lists_under_previous_pepper(db).await?;
+                if !clinics.is_empty() {
+                    return Err(KeyCheckError::PreviousPepperNeeded(clinics.len()));
+                }
             }
         }
         Ok(())
@@ -255,25 +264,26 @@ impl Secrets {
 
 /// Moves the pepper's key checks inside a pepper rotation's transaction: `previous` must be the
 /// pepper recorded so far (or the previous one of an earlier, repeated run of the same rotation);
-/// afterwards `current` is the pepper and `previous` the previous pepper.
+/// afterwards `current` is the pepper and `previous` the previous pepper. Whether they moved
+/// (`false` for a repeated run).
 pub(crate) async fn move_pepper_checks(
     txn: &impl ConnectionTrait,
     current: &Secret,
     previous: &Secret,
-) -> Result<(), KeyCheckError> {
+) -> Result<bool, KeyCheckError> {
     let recorded = recorded_check(txn, "pepper").await?;
     let already_rotated = recorded.as_deref() == Some(&check_value("pepper", current))
         && recorded_check(txn, PREVIOUS_PEPPER).await?.as_deref()
             == Some(&check_value(PREVIOUS_PEPPER, previous));
     if already_rotated {
-        return Ok(());
+        return Ok(false);
     }
     if recorded.is_some_and(|recorded| recorded != check_value("pepper", previous)) {
         return Err(KeyCheckError::Mismatch(PREVIOUS_PEPPER));
     }
     move_check(txn, "pepper", current).await?;
     move_check(txn, PREVIOUS_PEPPER, previous).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Moves the key check of secret `name` to `secret` inside a rotation's transaction (the tables'
@@ -295,9 +305,32 @@ pub(crate) async fn move_check(
     Ok(())
 }
 
+/// The clinics whose opt-out or do-not-process lists still hold caller keys of the previous
+/// pepper: without it, their STOPs and objections would not be found.
+async fn clinics_with_lists_under_previous_pepper(
+    db: &DatabaseConnection,
+) -> Result<Vec<uuid::Uuid>, sea_orm::DbErr> {
+    use ringback_migration::m20261221_100000_lists_keep_their_pepper::CLINICS_WITH_LISTS_UNDER_PREVIOUS_PEPPER as QUERY;
+    crate::schedule::clinic_ids(
+        db,
+        "ringback_clinics_with_lists_under_previous_pepper()",
+        QUERY,
+        Vec::new(),
+    )
+    .await
+    .map_err(|error| sea_orm::DbErr::Custom(error.to_string()))
+}
+
 /// Why the secrets cannot be used with this database.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyCheckError {
+    #[error(
+        "RINGBACK_PREVIOUS_PEPPER is needed: {0} clinic(s) keep opt-outs or processing \
+         restrictions under the pepper before the last rotation (each moves to the current pepper \
+         when its caller is met again); without it those callers' STOPs and objections would not \
+         be found. Set it to the pepper rotated from"
+    )]
+    PreviousPepperNeeded(usize),
     #[error(
         "RINGBACK_{} is not the one this database was set up with: {}. Set the original, or rotate \
          it as the README describes",
@@ -411,7 +444,8 @@ fn write_file(path: &Path, secrets: &Secrets) -> Result<(), ConfigError> {
     );
     if let Some(previous) = &secrets.previous_pepper {
         body.push_str(&format!(
-            "# The pepper before the last rotation: remove once every clinic's retention has passed.\n\
+            "# The pepper before the last rotation: remove once every clinic's retention has passed\n\
+             # and the server starts without it (opt-outs and restrictions may still need it).\n\
              previous_pepper = \"{}\"\n",
             hex::encode(previous.expose())
         ));

@@ -1186,6 +1186,36 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
         .await
         .expect("the new and previous peppers pass");
     assert!(old.check_against(&app.db.db).await.is_err());
+    // The STOP is keyed under the old pepper until its caller is met again: a server without the
+    // previous pepper would not find it, and does not start; another rotation would lose it, and
+    // is refused (nothing changes).
+    let without_previous = ringback_core::secrets::Secrets {
+        previous_pepper: None,
+        ..(*rotated.secrets).clone()
+    };
+    let refused = without_previous.check_against(&app.db.db).await;
+    assert!(
+        refused.as_ref().is_err_and(|error| error
+            .to_string()
+            .contains("RINGBACK_PREVIOUS_PEPPER is needed")),
+        "{refused:?}"
+    );
+    let again = rotated
+        .secrets
+        .with_new_pepper(ringback_core::secrets::Secret::random());
+    let stranding = ringback_core::rotation::rotate_pepper(&app.db.db, &again).await;
+    assert!(
+        matches!(
+            stranding,
+            Err(ringback_core::rotation::RotationError::ListsUnderPreviousPepper(1))
+        ),
+        "{stranding:?}"
+    );
+    rotated
+        .secrets
+        .check_against(&app.db.db)
+        .await
+        .expect("the refused rotation changed nothing");
 
     let twilio = poem::test::TestClient::new(ringback_api::build_app(rotated.clone()));
     let call = crate::common::twilio::missed_call("CA1", CALLER, crate::common::app::CLINIC_NUMBER);
@@ -1210,6 +1240,10 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
         1,
         "one key for the caller's whole history: {keys:?}"
     );
+    without_previous
+        .check_against(&app.db.db)
+        .await
+        .expect("the STOP moved with its caller: the previous pepper is no longer needed");
 }
 
 on_both_databases!(

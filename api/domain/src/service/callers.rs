@@ -126,6 +126,7 @@ async fn rekey(txn: &TenantTxn, from: &str, to: &str) -> Result<(), DomainError>
     } else {
         txn.update_many::<opt_out::Entity>()
             .col_expr(opt_out::Column::CallerKey, Expr::value(to))
+            .col_expr(opt_out::Column::UnderPreviousPepper, Expr::value(false))
             .filter(opt_out::Column::CallerKey.eq(from))
             .exec(txn.conn())
             .await?;

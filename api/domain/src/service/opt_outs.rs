@@ -13,6 +13,7 @@ pub async fn opt_out(txn: &TenantTxn, caller_key: &str) -> Result<(), DomainErro
         clinic_id: sea_orm::Set(txn.clinic_id()),
         caller_key: sea_orm::Set(caller_key.to_owned()),
         created_at: sea_orm::Set(txn.now()),
+        under_previous_pepper: sea_orm::Set(false),
     };
     opt_out::Entity::insert(row)
         .on_conflict_do_nothing_on([opt_out::Column::ClinicId, opt_out::Column::CallerKey])

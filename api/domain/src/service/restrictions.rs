@@ -17,6 +17,7 @@ pub async fn restrict(txn: &TenantTxn, caller_key: &str) -> Result<(), DomainErr
         clinic_id: Set(txn.clinic_id()),
         caller_key: Set(caller_key.to_owned()),
         created_at: Set(txn.now()),
+        under_previous_pepper: Set(false),
     };
     caller_restriction::Entity::insert(row)
         .on_conflict_do_nothing_on([
