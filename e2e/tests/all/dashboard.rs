@@ -845,6 +845,19 @@ async fn settings_for_admins_only(
     let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
     let overview = sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
     let settings = SettingsPage::open(&browser.client).await?;
+    // Another admin changes the delay and the privacy mode while this page is open: saving the
+    // page's own edits must not write the values it loaded back over theirs.
+    let (_, meanwhile) = server.graphql_as(
+        Some(&cookie),
+        "mutation { updatePhoneSettings(input: { textBackDelaySeconds: 45 }) { textBackEnabled } \
+         updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } }",
+        json!({}),
+    )?;
+    if !meanwhile["errors"].is_null() {
+        return Err(E2eError::Assertion(format!(
+            "changed meanwhile: {meanwhile}"
+        )));
+    }
     settings
         .write_template("template-open", "Sorry we missed you at {clinic}!")
         .await?;
@@ -885,9 +898,17 @@ async fn settings_for_admins_only(
     }
     let (_, phone) = server.graphql_as(
         Some(&cookie),
-        "{ phoneSettings { businessHours { weekday spans { opens closes } } holidays } }",
+        "{ phoneSettings { businessHours { weekday spans { opens closes } } holidays \
+         textBackDelaySeconds } clinic { privacyMode } }",
         json!({}),
     )?;
+    if phone["data"]["phoneSettings"]["textBackDelaySeconds"] != 45
+        || phone["data"]["clinic"]["privacyMode"] != "text_back"
+    {
+        return Err(E2eError::Assertion(format!(
+            "the page wrote back what it had loaded: {phone}"
+        )));
+    }
     let saturday = &phone["data"]["phoneSettings"]["businessHours"][5];
     if saturday
         != &json!({ "weekday": "SATURDAY", "spans": [{ "opens": "10:00", "closes": "13:00" }] })

@@ -1,5 +1,6 @@
-//! Saying what a save changed: a form names its fields, and after a save it says which of them
-//! differ from what was last saved ("Saved: time zone and currency changed."), or that nothing had.
+//! Saying what a save changed: a form names its fields, sends only those that differ from what
+//! was last saved, and after a save says which they were ("Saved: time zone and currency
+//! changed."), or that nothing had.
 
 use leptos::prelude::*;
 
@@ -14,6 +15,14 @@ pub struct ChangeTracker {
 pub struct PendingSave {
     values: Vec<String>,
     changed: Vec<&'static str>,
+}
+
+impl PendingSave {
+    /// Whether the field named `name` differs from what was last saved: a form sends only such
+    /// fields, so a tab left open never writes back values another member has changed since.
+    pub fn has(&self, name: &str) -> bool {
+        self.changed.contains(&name)
+    }
 }
 
 impl ChangeTracker {

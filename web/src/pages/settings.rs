@@ -195,14 +195,8 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let link = RwSignal::new(phone.booking_link.unwrap_or_default());
     let week = hours_fields(phone.business_hours);
     let holidays = RwSignal::new(phone.holidays);
-    let loaded_open = phone.business_hours_template.clone();
-    let loaded_closed = phone.after_hours_template.clone();
     let open_template = RwSignal::new(phone.business_hours_template);
     let closed_template = RwSignal::new(phone.after_hours_template);
-    // A template is sent only when edited, so untouched defaults stay defaults.
-    let edited = move |value: RwSignal<String>, loaded: &str| {
-        Some(value.get_untracked()).filter(|text| text != loaded)
-    };
     let session = use_session();
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let tracker = ChangeTracker::new(vec![
@@ -252,12 +246,15 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
         {
             return;
         }
+        // Only what this form changed is sent: a tab left open must not write back what another
+        // member changed meanwhile (above all strict privacy, which destroys kept numbers).
+        let sent = |field: &str, value: String| pending.has(field).then_some(value);
         let clinic_input = save_clinic::ClinicSettingsInput {
-            name: Some(name.get_untracked()),
-            time_zone: Some(time_zone.get_untracked()),
-            default_region: Some(region.get_untracked()),
-            currency: Some(currency.get_untracked()),
-            privacy_mode: Some(privacy.get_untracked()),
+            name: sent("name", name.get_untracked()),
+            time_zone: sent("time zone", time_zone.get_untracked()),
+            default_region: sent("country", region.get_untracked()),
+            currency: sent("currency", currency.get_untracked()),
+            privacy_mode: sent("privacy mode", chosen_privacy.clone()),
             // On the Privacy page.
             conversation_retention_days: None,
             call_retention_days: None,
@@ -265,14 +262,16 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             attribution_window_days: None,
         };
         let text_back_input = save_text_back::PhoneSettingsInput {
-            text_back_enabled: Some(enabled.get_untracked()),
-            text_back_delay_seconds: Some(delay_seconds),
-            booking_link: Some(link.get_untracked()),
-            business_hours_template: edited(open_template, &loaded_open),
-            after_hours_template: edited(closed_template, &loaded_closed),
+            text_back_enabled: pending
+                .has("text-back switch")
+                .then(|| enabled.get_untracked()),
+            text_back_delay_seconds: pending.has("delay").then_some(delay_seconds),
+            booking_link: sent("booking link", link.get_untracked()),
+            business_hours_template: sent("text in business hours", open_template.get_untracked()),
+            after_hours_template: sent("text after hours", closed_template.get_untracked()),
             // Left out of the request (skip_serializing_none): these stay as they are.
-            business_hours: Some(business_hours),
-            holidays: Some(holidays.get_untracked()),
+            business_hours: pending.has("business hours").then_some(business_hours),
+            holidays: pending.has("holidays").then(|| holidays.get_untracked()),
             ring_timeout_seconds: None,
             help_text: None,
             sms_monthly_quota: None,
