@@ -121,7 +121,60 @@ async fn the_inbox_reads_like_a_front_desk(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
-on_both_databases!(the_inbox_reads_like_a_front_desk);
+on_both_databases!(
+    the_inbox_reads_like_a_front_desk,
+    a_member_who_leaves_holds_no_conversation
+);
+
+/// The conversations a receptionist held go back to "Unassigned" when they are removed from the
+/// team (counted in the removal's audit entry): assigned to someone nobody can be, they showed
+/// under no one's "Mine" and not under "Unassigned".
+async fn a_member_who_leaves_holds_no_conversation(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    app.receive_text(
+        "SM00000000000000000000000000000311",
+        "+447700900311",
+        "Hello",
+    )
+    .await;
+    let joiner = app.browser();
+    let mut receptionist =
+        crate::common::graphql::join(&mut app.owner, joiner, "robin@clinic.test", "RECEPTIONIST")
+            .await;
+    let robin = receptionist.run("{ me { user { id } } }", json!({})).await;
+    let robin = robin["data"]["me"]["user"]["id"].clone();
+    let (rows, _) = inbox(&mut app, "OPEN").await;
+    let thread = rows[0]["conversation"]["id"].clone();
+    let assigned = app
+        .owner
+        .run(
+            "mutation($id: ID!, $m: ID) { assignConversation(id: $id, memberId: $m) { id } }",
+            json!({ "id": thread, "m": robin }),
+        )
+        .await;
+    assert!(assigned["errors"].is_null(), "{assigned}");
+    let (nobodys, _) = inbox(&mut app, "UNASSIGNED").await;
+    assert!(nobodys.is_empty(), "{nobodys:?}");
+
+    let removed = app
+        .owner
+        .run(
+            "mutation($id: ID!) { removeMember(userId: $id) }",
+            json!({ "id": robin }),
+        )
+        .await;
+    assert!(removed["errors"].is_null(), "{removed}");
+    let (nobodys, _) = inbox(&mut app, "UNASSIGNED").await;
+    assert_eq!(nobodys.len(), 1, "back with nobody: {nobodys:?}");
+    assert!(nobodys[0]["assigneeName"].is_null());
+    let actions = app.audit_actions().await;
+    let removal = actions
+        .iter()
+        .find(|(action, _)| action == "team.member_removed")
+        .expect("the removal is audited");
+    let detail: Value = serde_json::from_str(&removal.1).expect("detail");
+    assert_eq!(detail["conversations_unassigned"], 1, "{detail}");
+}
 
 /// A message whose stored text cannot be opened (a damaged row) shows as unreadable, without its
 /// text; the rest of its thread, the other conversations on the same page and the inbox list

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::service::ai_settings;
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{clinic, keys, notifications, team};
+use crate::service::{clinic, conversations, keys, notifications, team};
 
 /// How a slot is written to and read from the model: local time, minutes.
 pub const SLOT_FORMAT: &str = "%Y-%m-%d %H:%M";
@@ -427,8 +427,8 @@ pub async fn hand_off(
     );
     notifications::notify(txn, notifications::AI_HAND_OFF, Some(id), &told).await?;
     let assignee = match thread.assigned_to {
-        Some(member) => Some(member),
-        None => team::front_desk(txn).await?,
+        Some(member) if conversations::is_on_team(txn, member).await? => Some(member),
+        _ => team::front_desk(txn).await?,
     };
     let mut model: conversation::ActiveModel = thread.into();
     model.assigned_to = Set(assignee);

@@ -470,16 +470,12 @@ pub async fn assign(
     now: DateTime<Utc>,
 ) -> Result<conversation::Model, DomainError> {
     let thread = find(txn, conversation_id).await?;
-    if let Some(member) = member {
-        let in_team = team::members(txn)
-            .await?
-            .iter()
-            .any(|candidate| candidate.user.id == member);
-        if !in_team {
-            return Err(DomainError::BadUserInput(
-                "conversations can be assigned to members of the team only".to_owned(),
-            ));
-        }
+    if let Some(member) = member
+        && !is_on_team(txn, member).await?
+    {
+        return Err(DomainError::BadUserInput(
+            "conversations can be assigned to members of the team only".to_owned(),
+        ));
     }
     let mut model: conversation::ActiveModel = thread.into();
     model.assigned_to = Set(member);
@@ -487,6 +483,33 @@ pub async fn assign(
     let updated = model.update(txn.conn()).await?;
     staff_action(txn, actor, "conversation.assigned", conversation_id).await?;
     Ok(updated)
+}
+
+/// Whether `member` is on the clinic's team now.
+pub async fn is_on_team(txn: &TenantTxn, member: Uuid) -> Result<bool, DomainError> {
+    Ok(team::members(txn)
+        .await?
+        .iter()
+        .any(|candidate| candidate.user.id == member))
+}
+
+/// Unassigns every conversation `member` held, as they leave the team: assigned to someone
+/// nobody can be, they would show under no one's "Mine" nor under "Unassigned". How many.
+pub async fn release_assignments_of(txn: &TenantTxn, member: Uuid) -> Result<u64, DomainError> {
+    Ok(txn
+        .update_many::<conversation::Entity>()
+        .col_expr(
+            conversation::Column::AssignedTo,
+            sea_orm::sea_query::Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(
+            conversation::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(txn.now()),
+        )
+        .filter(conversation::Column::AssignedTo.eq(member))
+        .exec(txn.conn())
+        .await?
+        .rows_affected)
 }
 
 /// Records what staff member `actor` did to a conversation (no text, no number).

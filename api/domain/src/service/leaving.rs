@@ -45,7 +45,9 @@ use crate::auth::password;
 use crate::auth::rate_limit::RateLimits;
 use crate::doors;
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{account, api_keys, clinic as clinic_settings, provider_leftovers, team};
+use crate::service::{
+    account, api_keys, clinic as clinic_settings, conversations, provider_leftovers, team,
+};
 
 /// Who asks to leave, and how they prove it.
 pub struct Proof<'a> {
@@ -324,12 +326,14 @@ pub async fn delete_account(
             .exec(txn.conn())
             .await?;
         let keys_revoked = api_keys::lapse_keys_of(&txn, user_id, None).await?;
+        let unassigned = conversations::release_assignments_of(&txn, user_id).await?;
         audit::append(
             &txn,
             AuditEvent {
                 actor: Some(user_id),
                 action: "account.deleted",
-                detail: json!({ "user": user_id, "api_keys_revoked": keys_revoked }),
+                detail: json!({ "user": user_id, "api_keys_revoked": keys_revoked,
+                                "conversations_unassigned": unassigned }),
             },
         )
         .await?;

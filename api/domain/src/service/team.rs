@@ -17,7 +17,7 @@ use crate::auth::session::SessionKeys;
 use crate::auth::tokens::{self, TokenKind};
 use crate::service::account::{self, SessionGrant, normalize_email};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{api_keys, in_clinic};
+use crate::service::{api_keys, conversations, in_clinic};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
@@ -393,13 +393,15 @@ pub async fn remove(txn: &TenantTxn, actor: Uuid, user_id: Uuid) -> Result<(), D
     account::revoke_user_sessions(txn, user_id).await?;
     let lapsed = lapse_invitations(txn, user_id, None).await?;
     let keys_revoked = api_keys::lapse_keys_of(txn, user_id, None).await?;
+    let unassigned = conversations::release_assignments_of(txn, user_id).await?;
     audit::append(
         txn,
         AuditEvent {
             actor: Some(actor),
             action: "team.member_removed",
             detail: json!({ "user": user_id, "invitations_lapsed": lapsed,
-                            "api_keys_revoked": keys_revoked }),
+                            "api_keys_revoked": keys_revoked,
+                            "conversations_unassigned": unassigned }),
         },
     )
     .await?;
