@@ -171,8 +171,15 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
     assert_eq!(dialled, None);
     assert_eq!(fake.calls()[1].to, "+447700900555");
     assert_eq!(waiting(&mut staff).await[0].2, 0, "nobody was dialled");
+    // Staff's own voicemail picks up and presses nothing when asked to press 1: the caller is
+    // not dialled into a recorded greeting, and no callback is counted.
     staff.run(CALL_BACK, json!({ "id": call_id })).await;
-    play_latest(&fake, 3, CallScript::Connected("busy")).await;
+    let (asked, dialled) = play_latest(&fake, 3, CallScript::FirstPartyVoicemail).await;
+    assert!(asked.contains("Press 1"), "{asked}");
+    assert_eq!(dialled, None, "{asked}");
+    assert_eq!(waiting(&mut staff).await[0].2, 0, "nobody was dialled");
+    staff.run(CALL_BACK, json!({ "id": call_id })).await;
+    play_latest(&fake, 4, CallScript::Connected("busy")).await;
     let rows = waiting(&mut staff).await;
     assert_eq!(
         (rows.len(), rows[0].2),
@@ -183,7 +190,7 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
     // says a machine, and the caller is still waiting, with a second attempt (minutes later).
     test_db.clock.advance(chrono::Duration::minutes(5));
     staff.run(CALL_BACK, json!({ "id": call_id })).await;
-    let (twiml, _) = play_latest(&fake, 4, CallScript::ReachedVoicemail).await;
+    let (twiml, _) = play_latest(&fake, 5, CallScript::ReachedVoicemail).await;
     assert!(
         twiml.contains("machineDetection=\"Enable\"")
             && twiml.contains(&format!(
@@ -249,7 +256,7 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
         )
         .await;
     let placed_entries = audit.to_string().matches("call.callback_placed").count();
-    assert_eq!(placed_entries, 4, "{audit}");
+    assert_eq!(placed_entries, 5, "{audit}");
     answers.push(audit);
     for answer in &answers {
         let text = answer.to_string();

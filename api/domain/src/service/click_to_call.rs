@@ -31,6 +31,8 @@ use ringback_core::tenant::TenantTxn;
 
 /// The webhook Twilio asks what to do once the first party answers.
 pub const CONNECT_HOOK: &str = "callback-connect";
+/// The webhook that hears the key staff pressed to be connected (1), or that they did not.
+pub const CONFIRM_HOOK: &str = "callback-confirm";
 /// The webhook that receives the outcome of the dial to the caller.
 pub const OUTCOME_HOOK: &str = "callback-outcome";
 /// The webhook that hears how the placed call ended (the first party may never answer).

@@ -1,13 +1,13 @@
-//! Calls Ringback places for staff ("Call back"): once staff answer, dial the caller from the
-//! clinic's number (with Twilio's machine detection); record the dial's outcome as the callback (a
-//! machine's verdict, heard first, makes it a machine); note how staff's own leg ended.
+//! Calls Ringback places for staff ("Call back"): once staff answer and press 1, dial the caller
+//! from the clinic's number (with Twilio's machine detection); record the dial's outcome as the
+//! callback (a machine's verdict, heard first, makes it a machine); note how staff's own leg ended.
 
 use poem::Response;
 
 use super::voice::{is_machine, outcome, reported_start};
 use super::{Verified, escape_xml, required, twiml};
 use crate::error::DomainError;
-use crate::service::click_to_call::{self, MACHINE_HOOK, OUTCOME_HOOK};
+use crate::service::click_to_call::{self, CONFIRM_HOOK, MACHINE_HOOK, OUTCOME_HOOK};
 use ringback_providers::twilio::webhook_url;
 
 /// How long Twilio's machine detection may listen before it connects staff to whoever answered
@@ -23,30 +23,53 @@ fn callback_call(verified: &Verified) -> Result<uuid::Uuid, DomainError> {
         .ok_or_else(|| DomainError::BadUserInput("no call in the URL".to_owned()))
 }
 
-/// A placed callback's first party (staff) answered: dial the caller from the clinic's number.
-/// The caller's number appears only in this answer to Twilio.
+/// How long staff have to press 1 once their phone is answered.
+const CONFIRM_SECONDS: u32 = 10;
+
+/// The signed URL of callback hook `name` for the missed call `call_id`.
+fn hook_url(verified: &Verified, name: &str, call_id: uuid::Uuid) -> String {
+    webhook_url(
+        &verified.state.public_base(),
+        name,
+        &[
+            ("clinic", &verified.scope.clinic_id().to_string()),
+            ("call", &call_id.to_string()),
+        ],
+    )
+}
+
+/// A placed callback's first party answered: staff are asked to press 1 before the caller is
+/// dialled. Their phone's voicemail, which picks up too and presses nothing, so never connects
+/// the caller to a recorded greeting (which would count as a callback that reached them).
 pub(super) async fn connect(verified: &Verified) -> Result<Response, DomainError> {
     let call_id = callback_call(verified)?;
+    Ok(twiml(format!(
+        "<Gather numDigits=\"1\" timeout=\"{CONFIRM_SECONDS}\" action=\"{}\" method=\"POST\">\
+         <Say>Ringback call back. Press 1 to be connected to the caller.</Say></Gather>\
+         <Say>No key was pressed. The caller was not called.</Say><Hangup/>",
+        escape_xml(&hook_url(verified, CONFIRM_HOOK, call_id))
+    )))
+}
+
+/// Staff pressed a key: 1 dials the caller from the clinic's number (the caller's number appears
+/// only in this answer to Twilio); any other key hangs up.
+pub(super) async fn confirmed(verified: &Verified) -> Result<Response, DomainError> {
+    let call_id = callback_call(verified)?;
+    if verified.get("Digits") != Some("1") {
+        return Ok(twiml(
+            "<Say>The caller was not called.</Say><Hangup/>".to_owned(),
+        ));
+    }
     let txn = verified.scope.begin().await?;
     let target = click_to_call::dial_target(&txn, &verified.state.secrets, call_id).await?;
     txn.commit().await?;
-    let hook = |name: &str| {
-        webhook_url(
-            &verified.state.public_base(),
-            name,
-            &[
-                ("clinic", &verified.scope.clinic_id().to_string()),
-                ("call", &call_id.to_string()),
-            ],
-        )
-    };
     Ok(twiml(format!(
         "<Say>Connecting you to the caller.</Say><Dial callerId=\"{}\" action=\"{}\" method=\"POST\">\
          <Number machineDetection=\"Enable\" machineDetectionTimeout=\"{MACHINE_DETECTION_SECONDS}\" \
          amdStatusCallback=\"{}\" amdStatusCallbackMethod=\"POST\">{}</Number></Dial>",
         escape_xml(&target.caller_id),
-        escape_xml(&hook(OUTCOME_HOOK)),
-        escape_xml(&hook(MACHINE_HOOK)),
+        escape_xml(&hook_url(verified, OUTCOME_HOOK, call_id)),
+        escape_xml(&hook_url(verified, MACHINE_HOOK, call_id)),
         escape_xml(&target.caller)
     )))
 }

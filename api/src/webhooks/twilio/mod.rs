@@ -23,7 +23,9 @@ use poem::http::{HeaderMap, StatusCode};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, post};
 
 use crate::error::DomainError;
-use crate::service::click_to_call::{CONNECT_HOOK, MACHINE_HOOK, OUTCOME_HOOK, STATUS_HOOK};
+use crate::service::click_to_call::{
+    CONFIRM_HOOK, CONNECT_HOOK, MACHINE_HOOK, OUTCOME_HOOK, STATUS_HOOK,
+};
 use crate::state::AppState;
 use ringback_core::tenant::TenantScope;
 use ringback_domain::doors;
@@ -76,6 +78,12 @@ pub fn routes() -> impl Endpoint {
             format!("/{CONNECT_HOOK}"),
             post(hook(InSignedUrl, "callback connect", |v| {
                 Box::pin(callbacks::connect(v))
+            })),
+        )
+        .at(
+            format!("/{CONFIRM_HOOK}"),
+            post(hook(InSignedUrl, "callback confirm", |v| {
+                Box::pin(callbacks::confirmed(v))
             })),
         )
         .at(

@@ -1,7 +1,8 @@
 //! The fake's voice side: `POST …/Calls.json` places a call (Basic auth; `To`, `From`, and `Url`
 //! or `Twiml` required, as Twilio requires them), and [`FakeTwilio::play_call`] then acts as
 //! Twilio does when the first party answers or not: it fetches the TwiML at `Url` with the call's
-//! parameters, follows its `<Dial>` to the second party (posting machine detection's verdict to
+//! parameters (pressing 1 when a `<Gather>` asks, unless a voicemail answered), follows its
+//! `<Dial>` to the second party (posting machine detection's verdict to
 //! the `<Number>`'s `amdStatusCallback` when a voicemail answers and detection was asked for),
 //! posts the dial's outcome to the `<Dial>`'s `action`, and reports the call's end to
 //! `StatusCallback`, each request signed over its URL.
@@ -30,6 +31,8 @@ pub struct FakeCall {
 pub enum CallScript {
     /// The first party never picks up.
     FirstPartyMissed,
+    /// The first party's voicemail picks up: it presses no key when asked.
+    FirstPartyVoicemail,
     /// The first party answers; the party they are connected to ends with this `DialCallStatus`
     /// (`completed`, `no-answer`, `busy`, `failed`).
     Connected(&'static str),
@@ -76,7 +79,8 @@ pub struct RungIn {
 /// What [`FakeTwilio::play_call`] saw.
 #[derive(Clone, Debug, Default)]
 pub struct PlayedCall {
-    /// The TwiML fetched from the call's `Url` (empty when the first party never answered).
+    /// The TwiML that answered the first party: the `<Dial>` once they pressed 1 when asked, the
+    /// question itself when they pressed nothing (empty when they never answered).
     pub twiml: String,
     /// The number the `<Dial>` connected to.
     pub dialled: Option<String>,
@@ -172,17 +176,38 @@ impl FakeTwilio {
             .into_iter()
             .find(|call| call.sid == sid)
             .ok_or_else(|| format!("no call {sid}"))?;
-        let Some(outcome) = (match script {
-            CallScript::FirstPartyMissed => None,
-            CallScript::Connected(outcome) => Some(outcome),
-            CallScript::ReachedVoicemail => Some("completed"),
-        }) else {
-            self.report_end(&call, "no-answer").await?;
-            return Ok(PlayedCall::default());
+        let outcome = match script {
+            CallScript::FirstPartyMissed => {
+                self.report_end(&call, "no-answer").await?;
+                return Ok(PlayedCall::default());
+            }
+            CallScript::Connected(outcome) => outcome,
+            CallScript::FirstPartyVoicemail | CallScript::ReachedVoicemail => "completed",
         };
-        let twiml = self
+        let mut twiml = self
             .post(&call.url, self.call_params(&call, "in-progress"))
             .await?;
+        // Asked to press a key: a person presses 1; a voicemail presses nothing, so Twilio plays
+        // the rest of the answer and the call ends (an answer that asks nothing goes on to its
+        // `<Dial>` whoever picked up).
+        let gather_action = between(&twiml, "<Gather", ">")
+            .and_then(|gather| between(gather, "action=\"", "\""))
+            .map(|action| action.replace("&amp;", "&"));
+        if matches!(script, CallScript::FirstPartyVoicemail) && gather_action.is_some() {
+            self.report_end(&call, "completed").await?;
+            return Ok(PlayedCall {
+                twiml,
+                dialled: None,
+            });
+        }
+        if let Some(action) = gather_action {
+            let mut params = self.call_params(&call, "in-progress");
+            params.extend([
+                ("Digits".to_owned(), "1".to_owned()),
+                ("FinishedOnKey".to_owned(), String::new()),
+            ]);
+            twiml = self.post(&action, params).await?;
+        }
         let dialled = between(&twiml, "<Dial", "</Dial>")
             .and_then(|dial| dial.split_once('>').map(|(_, inside)| inside))
             .map(|inside| match between(inside, "<Number", "</Number>") {
