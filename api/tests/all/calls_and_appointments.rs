@@ -293,6 +293,14 @@ async fn calls_appointments_and_attribution(kind: DatabaseKind) {
     let future = (test_db.clock.now() + Duration::hours(1)).to_rfc3339();
     let refused = staff.run(import, json!({ "at": future })).await;
     assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    // A callback logged ahead of time would keep the caller's missed calls off the worklist.
+    let ahead = staff
+        .run(
+            "mutation($id: ID!, $at: DateTime!) { logCallback(callId: $id, status: ANSWERED, at: $at) { id } }",
+            json!({ "id": busy_call, "at": future }),
+        )
+        .await;
+    assert_eq!(error_code(&ahead), Some("BAD_USER_INPUT"), "{ahead}");
 
     assert_no_number_stored(&test_db).await;
     test_db.finish().await;

@@ -61,12 +61,7 @@ fn check_value(value_minor: i64) -> Result<(), DomainError> {
 /// A booking time may be in the past (imported history), not in the future; a few minutes of
 /// clock difference between systems are allowed.
 fn check_booked_at(booked_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), DomainError> {
-    if booked_at > now + chrono::Duration::minutes(5) {
-        return Err(DomainError::BadUserInput(
-            "bookedAt is in the future".to_owned(),
-        ));
-    }
-    Ok(())
+    crate::service::calls::not_ahead("bookedAt", booked_at, now)
 }
 
 async fn caller_key(

@@ -249,10 +249,24 @@ fn validate(event: &CallEvent, now: DateTime<Utc>) -> Result<(), DomainError> {
             "answeredAt and endedAt cannot precede startedAt".to_owned(),
         ));
     }
-    if event.started_at > now + chrono::Duration::minutes(5) {
-        return Err(DomainError::BadUserInput(
-            "startedAt is in the future".to_owned(),
-        ));
+    not_ahead("startedAt", event.started_at, now)
+}
+
+/// How far ahead of the server's clock an instant from another system may be.
+const CLOCK_DIFFERENCE_ALLOWED: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Refuses `field`'s instant `at` when it is in the future (a few minutes of clock difference
+/// between systems allowed): a call, callback or booking reported ahead of time would, for one,
+/// keep every missed call of its caller until then off the worklist.
+pub(crate) fn not_ahead(
+    field: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    if at > now + CLOCK_DIFFERENCE_ALLOWED {
+        return Err(DomainError::BadUserInput(format!(
+            "{field} is in the future"
+        )));
     }
     Ok(())
 }
@@ -372,6 +386,7 @@ async fn insert_callback(
         ));
     }
     let now = txn.now();
+    not_ahead("at", at, now)?;
     let callback = call::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),
