@@ -33,11 +33,11 @@ impl ClockTime {
             hours.parse().map_err(|_| HoursError::BadTime)?,
             minutes.parse().map_err(|_| HoursError::BadTime)?,
         );
-        let total = hours * 60 + minutes;
-        if minutes >= 60 || total > 24 * 60 {
+        // Checked before the arithmetic: an hour of 1093 would wrap to 00:44 in a release build.
+        if hours > 24 || minutes >= 60 || (hours == 24 && minutes > 0) {
             return Err(HoursError::BadTime);
         }
-        Ok(Self(total))
+        Ok(Self(hours * 60 + minutes))
     }
 
     /// Minutes after local midnight.
@@ -246,6 +246,16 @@ mod tests {
     #[test]
     fn bad_definitions_are_refused_with_the_day_named() {
         assert_eq!(ClockTime::parse("25:00"), Err(HoursError::BadTime));
+        assert_eq!(ClockTime::parse("24:30"), Err(HoursError::BadTime));
+        assert_eq!(
+            ClockTime::parse("1093:00"),
+            Err(HoursError::BadTime),
+            "not 00:44 by wrapping"
+        );
+        assert_eq!(
+            ClockTime::parse("24:00").map(ClockTime::minutes),
+            Ok(24 * 60)
+        );
         assert_eq!(ClockTime::parse("9.30"), Err(HoursError::BadTime));
         let mut hours = BusinessHours::default();
         hours.days[2] = vec![
