@@ -371,7 +371,16 @@ async fn purge(dry_run: bool) -> Result<(), CliError> {
         report.sign_up_requests,
         report.password_resets
     );
-    Ok(())
+    if report.failed.is_empty() {
+        return Ok(());
+    }
+    for clinic in &report.failed {
+        println!("clinic {clinic}: the purge failed (see the log); run it again");
+    }
+    Err(CliError::Purge(format!(
+        "the purge of {} clinics failed",
+        report.failed.len()
+    )))
 }
 
 async fn provider_leftovers(retry_now: bool) -> Result<(), CliError> {

@@ -52,10 +52,13 @@ async fn purge(state: AppState) -> Result<String, DomainError> {
         .sum::<u64>()
         + report.sign_up_requests
         + report.password_resets;
-    Ok(format!(
-        "{rows} rows removed in {} clinics",
-        report.clinics.len()
-    ))
+    let done = format!("{rows} rows removed in {} clinics", report.clinics.len());
+    match report.failed.len() {
+        0 => Ok(done),
+        failed => Err(DomainError::Unavailable(format!(
+            "{done}; the purge of {failed} clinics failed (logged with their ids)"
+        ))),
+    }
 }
 
 /// The billing check: Stripe is asked about subscriptions whose period ended with no event

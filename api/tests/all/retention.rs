@@ -887,7 +887,33 @@ async fn a_strict_clinics_records_leave_twilio_after_a_day(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// One clinic whose purge fails (its stored time zone cannot be read) is counted and logged; the
+/// clinics after it are still purged, and so are the deployment's expired links.
+async fn one_clinics_failing_purge_holds_back_no_other(kind: DatabaseKind) {
+    let app = TestApp::builder(kind).at_midday().build().await;
+    let mut other = app.browser();
+    let later = crate::common::graphql::sign_up_clinic(&mut other, "later@clinic.test").await;
+    app.db
+        .execute_as_owner(
+            "UPDATE clinics SET time_zone = 'Mars/Olympus' \
+             WHERE created_at = (SELECT MIN(created_at) FROM clinics)",
+        )
+        .await;
+    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("the run goes on");
+    assert_eq!(report.failed, vec![app.clinic_id]);
+    assert!(
+        report
+            .clinics
+            .iter()
+            .any(|visited| visited.clinic_id == later),
+        "the clinic after the failing one was purged"
+    );
+}
+
 on_both_databases!(
+    one_clinics_failing_purge_holds_back_no_other,
     a_strict_clinics_records_leave_twilio_after_a_day,
     a_purge_deletes_twilios_records_of_what_it_purged,
     the_boundary_is_the_clinic_local_day,

@@ -84,6 +84,9 @@ pub struct ClinicPurge {
 #[derive(Clone, Debug, Default)]
 pub struct PurgeReport {
     pub clinics: Vec<ClinicPurge>,
+    /// Clinics whose purge failed (logged; the next run tries again): one clinic's failure holds
+    /// back no other's purge.
+    pub failed: Vec<Uuid>,
     /// Expired sign-up requests (deployment-wide).
     pub sign_up_requests: u64,
     /// Expired password-reset links (deployment-wide).
@@ -720,8 +723,9 @@ async fn record_run(
     Ok(())
 }
 
-/// Purges every clinic, a page of clinics at a time, each through the audited operator door,
-/// then the deployment's expired sign-up requests.
+/// Purges every clinic, a page of clinics at a time, each through the audited operator door (a
+/// clinic whose purge fails is counted in the report and the others go on), then the
+/// deployment's expired sign-up requests and password resets.
 pub async fn purge_all(
     db: &DatabaseConnection,
     clock: &Clock,
@@ -735,11 +739,13 @@ pub async fn purge_all(
             break;
         };
         for clinic_id in page {
-            let scope =
-                TenantScope::for_operator(db.clone(), clock.clone(), clinic_id, "retention purge")
-                    .await?;
-            let purged = purge_clinic(&scope, dry_run).await?;
-            report.clinics.push(ClinicPurge { clinic_id, purged });
+            match purge_one(db, clock, clinic_id, dry_run).await {
+                Ok(purged) => report.clinics.push(ClinicPurge { clinic_id, purged }),
+                Err(error) => {
+                    tracing::warn!(clinic = %clinic_id, %error, "a clinic's purge failed; the next run tries again");
+                    report.failed.push(clinic_id);
+                }
+            }
         }
         after = Some(last);
     }
@@ -759,6 +765,18 @@ pub async fn purge_all(
     )
     .await?;
     Ok(report)
+}
+
+/// Purges clinic `clinic_id` through the audited operator door.
+async fn purge_one(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    clinic_id: Uuid,
+    dry_run: bool,
+) -> Result<Vec<Purged>, DomainError> {
+    let scope =
+        TenantScope::for_operator(db.clone(), clock.clone(), clinic_id, "retention purge").await?;
+    purge_clinic(&scope, dry_run).await
 }
 
 /// Expired rows of a deployment-wide table of one-time links: sign-up requests hold an address
