@@ -9,10 +9,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub provider: String,
-    /// `call` or `message`.
+    /// `call`, `message` or `number` (a phone number the clinic bought, to release).
     #[sea_orm(primary_key, auto_increment = false)]
     pub kind: String,
-    /// The provider's id of the record (Twilio's `CA…`, `SM…`).
+    /// The provider's id of the record (Twilio's `CA…`, `SM…`, `PN…`).
     #[sea_orm(primary_key, auto_increment = false)]
     pub sid: String,
     pub attempts: i32,

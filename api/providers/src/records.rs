@@ -17,6 +17,11 @@ pub trait ProviderRecords: Send + Sync {
     /// Deletes the provider's record of text `sid` (its words and numbers with it).
     fn forget_message<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()>;
 
+    /// Releases the account's phone number `sid`, which a deleted clinic held: it stops taking
+    /// that clinic's callers' calls and texts, and stops being paid for (a number already gone
+    /// counts as released).
+    fn release_number<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()>;
+
     /// The provider's records of the calls and texts between the two `numbers` (E.164),
     /// either way, made at `since` or later, newest first, at most [`MAX_LISTED`] of each kind
     /// each way (see [`HeldRecords::complete`]).

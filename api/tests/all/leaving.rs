@@ -330,6 +330,19 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
         "call, leg, text-back each"
     );
 
+    // A number bought for the clinic is released with it: kept, it would cost the deployment
+    // and, taken by another clinic, bring it this clinic's callers.
+    let bought = app
+        .owner
+        .run(
+            "mutation { buyNumber(number: \"+447700900400\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(bought["errors"].is_null(), "{bought}");
+    let account_holds = |e164: &str| fake.numbers().iter().any(|number| number.e164 == e164);
+    assert!(account_holds("+447700900400"));
+
     let deleted = app
         .owner
         .run(
@@ -339,8 +352,9 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
         )
         .await;
     assert_eq!(
-        deleted["data"]["deleteClinic"]["providerRecordsToDelete"], 4,
-        "the caller's call and text-back, and what the erasure's job named: {deleted}"
+        deleted["data"]["deleteClinic"]["providerRecordsToDelete"], 5,
+        "the caller's call and text-back, what the erasure's job named, the bought number: \
+         {deleted}"
     );
     let left = "SELECT attempts || ':' || count(*) || ':' || max(last_error) AS row \
                 FROM provider_leftovers GROUP BY attempts";
@@ -357,10 +371,10 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
 
     let refused = records_at(fake.api_url(), "a token Twilio does not know");
     let tried = provider_leftovers::forget(db, clock, refused, budget).await;
-    assert_eq!(tried.expect("run").failed, 4);
+    assert_eq!(tried.expect("run").failed, 5);
     assert_eq!(
         app.db.query_strings(left, &["row"]).await.concat(),
-        ["1:4:the provider refused the request (HTTP 401, error 20003)"],
+        ["1:5:the provider refused the request (HTTP 401, error 20003)"],
         "every record waits for its next attempt, with the reason"
     );
     assert_eq!((held(CALLER), held(ERASED)), (3, 3));
@@ -373,24 +387,28 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
         "nothing is due yet"
     );
     let waiting = provider_leftovers::waiting(db).await.expect("what waits");
-    assert_eq!((waiting.records, waiting.failing), (4, 4));
+    assert_eq!((waiting.records, waiting.failing), (5, 5));
     assert_eq!(
         waiting.errors,
         [(
             "the provider refused the request (HTTP 401, error 20003)".to_owned(),
-            4
+            5
         )]
     );
     let due = provider_leftovers::retry_now(db, clock.now()).await;
     assert_eq!(
         due.expect("made due"),
-        4,
+        5,
         "the operator put the token right"
     );
     let task = (PROVIDER_LEFTOVERS.run)(app.state.clone()).await;
     assert_eq!(
         task.expect("the scheduler's task runs"),
-        "4 records deleted at the provider, 0 attempts failed"
+        "5 records deleted at the provider, 0 attempts failed"
+    );
+    assert!(
+        !account_holds("+447700900400"),
+        "the bought number was released"
     );
     assert_eq!(
         (held(CALLER), held(ERASED)),

@@ -3,8 +3,10 @@
 //! clinic's erasures and purges delete those records through its outbox
 //! ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords)), but a deleted clinic's jobs go
 //! with it. So [`leave_behind`], in the deletion's transaction, copies the provider's ids of every
-//! call and text the clinic holds (and of those its unfinished deletion jobs still name) into the
-//! deployment-level `provider_leftovers`, which holds nothing but those ids (a living clinic's
+//! call and text the clinic holds (and of those its unfinished deletion jobs still name), and of
+//! the numbers bought for it (released, so that they neither cost the deployment nor, taken by
+//! another clinic, bring it the deleted clinic's callers), into the deployment-level
+//! `provider_leftovers`, which holds nothing but those ids (a living clinic's
 //! deletion job that gives up hands its ids over the same way: [`adopt`]); [`forget`], run by the
 //! scheduler, deletes them at the provider, a row going once the provider confirms the record is
 //! gone (or never existed). A failed attempt waits longer each time, from five minutes up to a
@@ -23,7 +25,7 @@ use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{CLAIMED, DEAD, PENDING};
 use ringback_core::tenant::TenantTxn;
-use ringback_entity::{call, job_outbox, message, provider_leftover};
+use ringback_entity::{call, job_outbox, message, provider_leftover, provider_number};
 use ringback_providers::records::{ProviderRecords, is_record_id};
 use ringback_providers::twilio::PROVIDER_NAME;
 use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
@@ -39,6 +41,8 @@ use crate::jobs::{ForgetProviderRecords, Job};
 pub const CALL: &str = "call";
 /// A text in the provider's log.
 pub const MESSAGE: &str = "message";
+/// A phone number the account bought for the clinic: released.
+pub const NUMBER: &str = "number";
 /// Failed attempts after which each further failure is logged for the operator.
 pub const WARN_AFTER_ATTEMPTS: i32 = 12;
 /// Records deleted at the provider side by side.
@@ -74,8 +78,19 @@ pub async fn leave_behind(txn: &TenantTxn) -> Result<u64, DomainError> {
             Expr::expr(Func::cust("length").arg(Expr::col(message::Column::ProviderMessageId)))
                 .lte(LONGEST_SID),
         );
+    let numbers = txn
+        .find::<provider_number::Entity>()
+        .select_only()
+        .expr(Expr::val(NUMBER))
+        .column(provider_number::Column::ProviderSid)
+        .filter(provider_number::Column::ProviderSid.is_not_null())
+        .filter(
+            Expr::expr(Func::cust("length").arg(Expr::col(provider_number::Column::ProviderSid)))
+                .lte(LONGEST_SID),
+        );
     let mut added = copy(txn, calls.into_query(), now).await?;
     added += copy(txn, texts.into_query(), now).await?;
+    added += copy(txn, numbers.into_query(), now).await?;
     added += carry_unfinished_jobs(txn, now).await?;
     Ok(added)
 }
@@ -240,6 +255,7 @@ async fn attempt_all(
             let _permit = permits.acquire_owned().await;
             let outcome = match row.kind.as_str() {
                 CALL => records.forget_call(&row.sid).await,
+                NUMBER => records.release_number(&row.sid).await,
                 _ => records.forget_message(&row.sid).await,
             };
             (row, outcome.map_err(|error| error.to_string()))

@@ -30,6 +30,9 @@ use crate::voice::{CallPlacer, OutgoingCall, PlacedCall};
 pub const DEFAULT_API_URL: &str = "https://api.twilio.com";
 /// How long a request may take before its outcome counts as unknown.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a call placed for staff rings their phone before Twilio gives up (its default is 60
+/// seconds, past most phones' own voicemail).
+const PLACED_CALL_RING_SECONDS: &str = "30";
 /// Most list pages read when resolving a job in doubt (newest first, 50 per page).
 const MAX_LIST_PAGES: usize = 4;
 /// Most pages of the account's own numbers read (1,000 a page).
@@ -561,6 +564,7 @@ impl TwilioClient {
             ("Method", "POST"),
             ("StatusCallback", call.status_callback.as_str()),
             ("StatusCallbackMethod", "POST"),
+            ("Timeout", PLACED_CALL_RING_SECONDS),
         ];
         let request = self.authorized(self.http.post(self.account_url("Calls.json")).form(&form));
         let resource: CallResource = read_json(request.send().await).await?;
@@ -707,6 +711,15 @@ impl ProviderRecords for TwilioClient {
 
     fn forget_message<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()> {
         Box::pin(self.delete_record("Messages", sid))
+    }
+
+    fn release_number<'a>(&'a self, sid: &'a str) -> ProviderFuture<'a, ()> {
+        Box::pin(async move {
+            match TwilioClient::release_number(self, sid).await {
+                Err(error) if error.is_not_found() => Ok(()),
+                other => other,
+            }
+        })
     }
 
     fn records_between<'a>(
