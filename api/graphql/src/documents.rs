@@ -2,7 +2,10 @@
 //! queries over and over; parsing one again on every request cost more than copying its parsed
 //! form. Only documents that parsed are kept, at most [`MAX_KEPT`] of them and none longer than
 //! [`MAX_KEPT_TEXT`]; when full, the set is emptied and refills with what is sent now. A document
-//! depends on nothing but its text, so one set serves every clinic.
+//! with a string in it (`eraseCaller(number: "07700 900456")`) is never kept: its text and parsed
+//! form would keep a caller's number, an address or a password in memory after its request
+//! (values are sent as variables by the dashboard and by integrators that follow the README). A
+//! document depends on nothing but its text, so one set serves every clinic.
 
 use std::sync::{Arc, LazyLock};
 
@@ -23,7 +26,7 @@ static KEPT: LazyLock<Kept<String, Arc<ExecutableDocument>>> =
 pub fn parse(request: &mut Request) -> ServerResult<&ExecutableDocument> {
     match KEPT.get(request.query.as_str()) {
         Some(document) => request.set_parsed_query(ExecutableDocument::clone(&document)),
-        None if request.query.len() <= MAX_KEPT_TEXT => {
+        None if request.query.len() <= MAX_KEPT_TEXT && !request.query.contains('"') => {
             let document = Arc::new(request.parsed_query()?.clone());
             KEPT.keep(request.query.clone(), document);
         }
@@ -71,6 +74,14 @@ mod tests {
         let long = format!("{{ {} }}", "__typename ".repeat(MAX_KEPT_TEXT / 10));
         assert!(parse(&mut Request::new(long.as_str())).is_ok());
         assert!(!is_kept(&long));
+    }
+
+    #[test]
+    fn a_document_with_a_string_in_it_is_not_kept() {
+        let _turn = one_at_a_time();
+        let literal = "mutation { eraseCaller(number: \"07700 900456\") { callsUnlinked } }";
+        assert!(parse(&mut Request::new(literal)).is_ok());
+        assert!(!is_kept(literal), "a caller's number stays in no set");
     }
 
     #[test]
