@@ -30,6 +30,11 @@ pub struct Model {
     pub number_sealed: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When a member had Ringback place a callback to this missed call's caller, until its dial
+    /// ended: meanwhile another member is told, not connected to the same caller a second time.
+    pub callback_placed_at: Option<DateTimeUtc>,
+    /// Who placed it.
+    pub callback_placed_by: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -81,6 +81,7 @@ mod m20261219_110000_add_strict_provider_horizon;
 mod m20261220_100000_member_check_sees_sign_outs;
 pub mod m20261220_110000_billing_check_until_renewed;
 pub mod m20261221_100000_lists_keep_their_pepper;
+pub mod m20261221_110000_add_callback_under_way;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -163,6 +164,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261220_100000_member_check_sees_sign_outs::Migration),
             Box::new(m20261220_110000_billing_check_until_renewed::Migration),
             Box::new(m20261221_100000_lists_keep_their_pepper::Migration),
+            Box::new(m20261221_110000_add_callback_under_way::Migration),
         ]
     }
 }

@@ -6,7 +6,8 @@
 use async_graphql::{Context, ID, Object, SimpleObject};
 use ringback_shared::access::Permission;
 
-use crate::guard::{Access, uuid_arg, with_tenant};
+use crate::error::graphql_error;
+use crate::guard::{Access, principal, uuid_arg, with_tenant};
 use ringback_domain::Backend;
 use ringback_domain::service::{click_to_call, clinic};
 
@@ -82,18 +83,22 @@ impl ClickToCallMutation {
         call_id: ID,
     ) -> async_graphql::Result<CallBackPlaced> {
         let backend = ctx.data::<Backend>()?;
-        let placed = with_tenant(
-            ctx,
-            Access::Write(Permission::WorkCalls),
-            async |txn, principal| {
-                let user = principal.user_id()?;
-                let call_id = uuid_arg(&call_id)?;
-                backend.rate_limits.callback(user)?;
-                click_to_call::place(txn, &backend.secrets, backend.voice.as_ref(), user, call_id)
-                    .await
-            },
-        )
-        .await?;
+        let principal = principal(ctx).await?;
+        let placing = async {
+            let scope = principal.require_write(Permission::WorkCalls)?;
+            let user = principal.user_id()?;
+            let call_id = uuid_arg(&call_id)?;
+            backend.rate_limits.callback(user)?;
+            click_to_call::place(
+                scope,
+                &backend.secrets,
+                backend.voice.as_ref(),
+                user,
+                call_id,
+            )
+            .await
+        };
+        let placed = placing.await.map_err(graphql_error)?;
         Ok(CallBackPlaced {
             ringing_tail: placed.ringing_tail,
         })

@@ -95,6 +95,24 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
         "{placed}"
     );
     answers.push(placed);
+    // While it rings, nobody rings the same caller again: a colleague's click says who is
+    // calling (and so does a second click of one's own).
+    let joiner = Browser::new(build_app(state.clone()).map_to_response().boxed());
+    let mut colleague =
+        crate::common::graphql::join(&mut staff, joiner, "sam@clinic.test", "RECEPTIONIST").await;
+    for (who, clicked) in [
+        (
+            "is already calling",
+            colleague.run(CALL_BACK, json!({ "id": rows[0].1 })).await,
+        ),
+        (
+            "You are already calling",
+            staff.run(CALL_BACK, json!({ "id": rows[0].1 })).await,
+        ),
+    ] {
+        assert_eq!(error_code(&clicked), Some("CONFLICT"), "{clicked}");
+        assert!(clicked.to_string().contains(who), "{clicked}");
+    }
     let request = &fake.wait_for_calls(1, Duration::from_secs(10)).await[0];
     assert_eq!(request.to, "+442079460321", "the clinic's line rings first");
     assert_eq!(request.from, CLINIC_NUMBER);

@@ -607,6 +607,8 @@ fn call_at(clinic_id: Uuid, key: &str, at: DateTime<Utc>) -> call::ActiveModel {
         number_sealed: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
+        callback_placed_at: Set(None),
+        callback_placed_by: Set(None),
     }
 }
 

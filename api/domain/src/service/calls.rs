@@ -195,6 +195,8 @@ fn new_call(
         number_sealed: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        callback_placed_at: Set(None),
+        callback_placed_by: Set(None),
     }
 }
 
@@ -407,6 +409,8 @@ async fn insert_callback(
         number_sealed: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        callback_placed_at: Set(None),
+        callback_placed_by: Set(None),
     }
     .insert(txn.conn())
     .await?;

@@ -7,7 +7,8 @@
 //! outcome the provider reports (answered, no answer, busy, or a machine when Twilio's machine
 //! detection finds the caller's voicemail), so time-to-callback is measured and a voicemail does
 //! not count as reaching the caller.
-//! Placing one is audited and limited per staff member (see the rate limits).
+//! Placing one is audited and limited per staff member (see the rate limits); while one to a
+//! caller is under way, another member's click is refused and names who is calling.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,16 +19,17 @@ use ringback_providers::twilio::webhook_url;
 use ringback_providers::voice::{CallPlacer, OutgoingCall};
 use ringback_shared::attribution::CallOutcome;
 use ringback_shared::phone::{self, Region};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
 use sea_orm::{ColumnTrait, Condition, Order};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{calls, clinic, keys, phone_lines, processed_webhooks};
+use crate::service::{calls, clinic, keys, phone_lines, processed_webhooks, team};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
-use ringback_core::tenant::TenantTxn;
+use ringback_core::tenant::{TenantScope, TenantTxn};
 
 /// The webhook Twilio asks what to do once the first party answers.
 pub const CONNECT_HOOK: &str = "callback-connect";
@@ -65,15 +67,74 @@ pub struct PlacedCallback {
     pub ringing_tail: String,
 }
 
+/// How long a placed callback counts as under way when its dial's end is never heard (the
+/// staff phone rings at most 30 seconds, then staff have 10 to press 1, then the caller rings).
+pub const UNDER_WAY: chrono::Duration = chrono::Duration::minutes(2);
+
 /// Rings `actor`'s callback line (else the clinic's forwarding line) to connect them to the
-/// caller of missed call `call_id`.
+/// caller of missed call `call_id`. Refused (conflict) while a callback to the same caller is
+/// under way, placed by anyone: two members working the list at once would otherwise ring the
+/// caller twice. The callback is marked on the missed call and audited in a short transaction
+/// (decided under the clinic's lock, so two clicks at once cannot both pass), and the provider is
+/// asked after it commits (a slow provider holds no lock); a refusal there clears the mark and is
+/// audited.
 pub async fn place(
-    txn: &TenantTxn,
+    scope: &TenantScope,
     secrets: &Secrets,
     line: Option<&VoiceLine>,
     actor: Uuid,
     call_id: Uuid,
 ) -> Result<PlacedCallback, DomainError> {
+    let txn = scope.begin().await?;
+    let (call, ringing_tail) = prepare(&txn, secrets, line, actor, call_id).await?;
+    let line = line.ok_or_else(|| DomainError::Unavailable(NO_PROVIDER.to_owned()))?;
+    txn.lock_clinic().await?;
+    let missed = calls::find(&txn, call_id).await?;
+    if let Some(busy) = under_way(&txn, &missed, actor).await? {
+        return Err(DomainError::Conflict(busy));
+    }
+    let placed_at = txn.now();
+    mark_under_way(&txn, call_id, Some((placed_at, actor))).await?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "call.callback_placed",
+            detail: json!({ "call": call_id }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    let Err(error) = line.placer.place(&call).await else {
+        return Ok(PlacedCallback { ringing_tail });
+    };
+    tracing::warn!(%error, "the provider did not place a callback");
+    let txn = scope.begin().await?;
+    mark_under_way(&txn, call_id, None).await?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: Some(actor),
+            action: "call.callback_failed",
+            detail: json!({ "call": call_id }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Err(DomainError::Unavailable(
+        "the phone provider could not place the call; try again".to_owned(),
+    ))
+}
+
+/// Checks that missed call `call_id` can be called back from here by `actor`, and the call to
+/// ask the provider for, with the masked tail of the phone it rings first.
+async fn prepare(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    line: Option<&VoiceLine>,
+    actor: Uuid,
+    call_id: Uuid,
+) -> Result<(OutgoingCall, String), DomainError> {
     let missed = calls::find(txn, call_id).await?;
     let settings = clinic::get(txn).await?;
     if settings.privacy_mode != clinic::TEXT_BACK_MODE {
@@ -109,22 +170,66 @@ pub async fn place(
         url: webhook_url(&line.public_base, CONNECT_HOOK, &query),
         status_callback: webhook_url(&line.public_base, STATUS_HOOK, &query),
     };
-    audit::append(
-        txn,
-        AuditEvent {
-            actor: Some(actor),
-            action: "call.callback_placed",
-            detail: json!({ "call": call_id }),
-        },
-    )
-    .await?;
-    line.placer.place(&call).await.map_err(|error| {
-        tracing::warn!(%error, "the provider did not place a callback");
-        DomainError::Unavailable(
-            "the phone provider could not place the call; try again".to_owned(),
+    Ok((call, ringing_tail))
+}
+
+/// Why `actor` may not call `missed`'s caller back now: a callback to them placed less than
+/// [`UNDER_WAY`] ago whose dial has not ended, in staff's words (who placed it).
+async fn under_way(
+    txn: &TenantTxn,
+    missed: &call::Model,
+    actor: Uuid,
+) -> Result<Option<String>, DomainError> {
+    let placed = txn
+        .find::<call::Entity>()
+        .filter(call::Column::CallerKey.eq(missed.caller_key.as_str()))
+        .filter(call::Column::CallbackPlacedAt.gt(txn.now() - UNDER_WAY))
+        .one(txn.conn())
+        .await?;
+    let Some(by) = placed.and_then(|call| call.callback_placed_by) else {
+        return Ok(None);
+    };
+    let who = if by == actor {
+        "You are".to_owned()
+    } else {
+        let name = team::members(txn)
+            .await?
+            .into_iter()
+            .find(|member| member.user.id == by)
+            .map_or_else(|| "Someone".to_owned(), |member| member.user.display_name);
+        format!("{name} is")
+    };
+    Ok(Some(format!(
+        "{who} already calling this caller back: wait until that call ends"
+    )))
+}
+
+/// Marks missed call `call_id` with the callback under way to its caller (when and by whom), or
+/// clears the mark (`None`).
+async fn mark_under_way(
+    txn: &TenantTxn,
+    call_id: Uuid,
+    placed: Option<(DateTime<Utc>, Uuid)>,
+) -> Result<(), DomainError> {
+    txn.update_many::<call::Entity>()
+        .col_expr(
+            call::Column::CallbackPlacedAt,
+            Expr::value(placed.map(|(at, _)| at)),
         )
-    })?;
-    Ok(PlacedCallback { ringing_tail })
+        .col_expr(
+            call::Column::CallbackPlacedBy,
+            Expr::value(placed.map(|(_, by)| by)),
+        )
+        .filter(call::Column::Id.eq(call_id))
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}
+
+/// The callback placed for missed call `call_id` ended (its dial's outcome came, or staff's own
+/// leg ended without one): another may be placed at once.
+pub async fn ended(txn: &TenantTxn, call_id: Uuid) -> Result<(), DomainError> {
+    mark_under_way(txn, call_id, None).await
 }
 
 /// The phone to ring first for `actor`: their callback line, else the clinic's forwarding line.
@@ -265,6 +370,7 @@ pub async fn record_outcome(
         other => other,
     };
     let missed = calls::find(txn, call_id).await?;
+    ended(txn, call_id).await?;
     calls::record_placed_callback(txn, &missed, PROVIDER, provider_call_id, outcome, at).await
 }
 

@@ -103,13 +103,17 @@ pub(super) async fn note_machine(verified: &Verified) -> Result<Response, Domain
     Ok(twiml(String::new()))
 }
 
-/// How a placed callback's own call ended. When staff never answered, nobody dialled the caller:
-/// nothing is recorded as a callback, and the log says so (without numbers).
+/// How a placed callback's own call ended: the callback is no longer under way. When staff
+/// never answered (or never pressed 1), nobody dialled the caller: nothing is recorded as a
+/// callback, and the log says so (without numbers).
 pub(super) async fn note_end(verified: &Verified) -> Result<Response, DomainError> {
     let call_id = callback_call(verified)?;
     let status = verified.get("CallStatus").unwrap_or_default();
     if matches!(status, "no-answer" | "busy" | "failed" | "canceled") {
         tracing::info!(%call_id, status, "staff did not take a placed callback");
     }
+    let txn = verified.scope.begin().await?;
+    click_to_call::ended(&txn, call_id).await?;
+    txn.commit().await?;
     Ok(twiml(String::new()))
 }
