@@ -85,6 +85,16 @@ async fn worklist(kind: DatabaseKind) {
         ["•••• 202"],
         "spoken with: off the list"
     );
+    // A caller who objects to the processing of their data is called back no more.
+    let restricted = staff
+        .run(
+            "mutation { restrictCaller(number: \"07700 900202\", restricted: true) }",
+            json!({}),
+        )
+        .await;
+    assert!(restricted["errors"].is_null(), "{restricted}");
+    let list = staff.run(WORKLIST, json!({})).await;
+    assert!(rows(&list).is_empty(), "restricted: off the list: {list}");
 }
 
 /// Records missed calls from `numbers`, `minutes_ago` each.
@@ -336,7 +346,8 @@ async fn a_caller_is_found_by_the_number_staff_have(kind: DatabaseKind) {
 /// each text, and reading it leaves no audit note.
 async fn the_latest_activity_moves_with_calls_and_texts(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).with_twilio().build().await;
-    const ACTIVITY: &str = "{ activity { latestCallId latestMessageAt } }";
+    const ACTIVITY: &str =
+        "{ activity { latestCallId latestMessageAt latestDismissalId latestAppointmentId } }";
     let notes = async |app: &TestApp| {
         app.db
             .query_strings(
@@ -348,7 +359,8 @@ async fn the_latest_activity_moves_with_calls_and_texts(kind: DatabaseKind) {
     let quiet = app.owner.run(ACTIVITY, json!({})).await;
     assert_eq!(
         quiet["data"]["activity"],
-        json!({ "latestCallId": null, "latestMessageAt": null }),
+        json!({ "latestCallId": null, "latestMessageAt": null, "latestDismissalId": null,
+                "latestAppointmentId": null }),
         "{quiet}"
     );
     let at = (app.state.clock.now() - Duration::minutes(5)).to_rfc3339();
@@ -379,6 +391,33 @@ async fn the_latest_activity_moves_with_calls_and_texts(kind: DatabaseKind) {
     assert!(
         texted["data"]["activity"]["latestMessageAt"].is_string(),
         "{texted}"
+    );
+    // A colleague's dismissal or booking moves it too: the caller leaves everyone's worklist.
+    let dismissed = app
+        .owner
+        .run(
+            "mutation($id: ID!) { dismissWaitingCaller(callId: $id, reason: SPAM) { id } }",
+            json!({ "id": seen[0] }),
+        )
+        .await;
+    assert!(dismissed["errors"].is_null(), "{dismissed}");
+    let after_dismissal = app.owner.run(ACTIVITY, json!({})).await;
+    assert!(
+        after_dismissal["data"]["activity"]["latestDismissalId"].is_string(),
+        "{after_dismissal}"
+    );
+    let booked = app
+        .owner
+        .run(
+            "mutation { createAppointment(input: { callerNumber: \"07700 900232\", valueMinor: 100 }) { id } }",
+            json!({}),
+        )
+        .await;
+    let after_booking = app.owner.run(ACTIVITY, json!({})).await;
+    assert_eq!(
+        after_booking["data"]["activity"]["latestAppointmentId"],
+        booked["data"]["createAppointment"]["id"],
+        "{after_booking}"
     );
     let before = notes(&app).await;
     app.owner.run(ACTIVITY, json!({})).await;

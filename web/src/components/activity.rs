@@ -1,5 +1,5 @@
 //! Lists that stay current: while someone is signed in, the clinic's latest activity (its newest
-//! call, its latest text: nothing about anyone) is read every [`POLL`] while the page is in view,
+//! call, its latest text, its newest dismissal and booking: nothing about anyone) is read every [`POLL`] while the page is in view,
 //! and the worklist, the inbox list, the unread count and the overview's figures reload when it
 //! changes (an open conversation does not: reading it marks it read for the team). They reload
 //! too when the clinic's day turns, so a dashboard left open overnight shows the new day's
@@ -105,8 +105,11 @@ fn read_activity(activity: Activity) {
         if let Ok(data) = read {
             let latest = data.activity;
             activity.observe(format!(
-                "{:?}/{:?}",
-                latest.latest_call_id, latest.latest_message_at
+                "{:?}/{:?}/{:?}/{:?}",
+                latest.latest_call_id,
+                latest.latest_message_at,
+                latest.latest_dismissal_id,
+                latest.latest_appointment_id
             ));
         }
     });

@@ -1,5 +1,5 @@
 //! The receptionists' worklist: callers who missed the clinic within its attribution window and
-//! have not been spoken with, booked or dismissed since (the shared rule in
+//! have not been spoken with, booked, dismissed or restricted since (the shared rule in
 //! `ringback_shared::worklist`), longest-waiting first, a page at a time, with what happened to
 //! their text-back and whether they replied. Staff dismiss a caller with a reason (audited,
 //! counted, undoable); a later missed call puts them back.
@@ -11,7 +11,9 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
-use ringback_entity::{appointment, call, message, worklist_dismissal as dismissal};
+use ringback_entity::{
+    appointment, call, caller_restriction, message, worklist_dismissal as dismissal,
+};
 use ringback_shared::worklist::{self, DismissalReason, WaitEnd, Waiting};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
@@ -147,8 +149,11 @@ pub async fn waiting_callers(
     Ok(WorklistPage { callers, has_next })
 }
 
-/// What ended waits since `since`: bookings that stand, and dismissals not undone (read by time
-/// alone: a list of every caller in the window could outgrow a statement's parameters).
+/// What ended waits since `since`: bookings that stand, dismissals not undone (read by time
+/// alone: a list of every caller in the window could outgrow a statement's parameters), and
+/// callers who asked the clinic to restrict the processing of their data (their later calls are
+/// stored under stand-in keys; those before go off the list with the request, not on being
+/// called back). The do-not-process list is read whole: objections are few.
 async fn wait_ends(txn: &TenantTxn, since: DateTime<Utc>) -> Result<Vec<WaitEnd>, DomainError> {
     let bookings = txn
         .find::<appointment::Entity>()
@@ -172,7 +177,16 @@ async fn wait_ends(txn: &TenantTxn, since: DateTime<Utc>) -> Result<Vec<WaitEnd>
             caller_key: row.caller_key,
             at: row.dismissed_at,
         });
-    Ok(bookings.chain(dismissals).collect())
+    let restricted = txn
+        .find::<caller_restriction::Entity>()
+        .all(txn.conn())
+        .await?
+        .into_iter()
+        .map(|row| WaitEnd {
+            caller_key: row.caller_key,
+            at: row.created_at,
+        });
+    Ok(bookings.chain(dismissals).chain(restricted).collect())
 }
 
 /// Takes the caller of call `call_id` off the worklist for `reason`, covering their missed calls
