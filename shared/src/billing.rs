@@ -34,6 +34,21 @@ impl SubscriptionStatus {
         SubscriptionStatus::Paused,
     ];
 
+    /// Whether a subscription in this status still runs (or is yet to be paid), as opposed to one
+    /// that ended: a clinic with a running one changes plan in Stripe's portal, not by a new
+    /// Checkout (which the server refuses).
+    pub fn is_running(self) -> bool {
+        !matches!(
+            self,
+            SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired
+        )
+    }
+
+    /// Whether `status` (Stripe's name, or the dashboard's `trial`) is a running subscription's.
+    pub fn names_running(status: &str) -> bool {
+        Self::parse(status).is_some_and(Self::is_running)
+    }
+
     /// Stripe's name, e.g. `past_due`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -234,6 +249,18 @@ mod tests {
             );
             assert_eq!(may, expected, "{status:?}");
         }
+    }
+
+    #[test]
+    fn a_subscription_awaiting_its_first_payment_still_runs() {
+        assert!(SubscriptionStatus::names_running("incomplete"));
+        assert!(SubscriptionStatus::names_running("past_due"));
+        assert!(!SubscriptionStatus::names_running("canceled"));
+        assert!(!SubscriptionStatus::names_running("incomplete_expired"));
+        assert!(
+            !SubscriptionStatus::names_running("trial"),
+            "the trial has no subscription"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use ringback_core::tenant::TenantScope;
 use ringback_domain::doors;
 use ringback_domain::service::billing::{self, Applied, BillingContext, EventStamp};
 use ringback_domain::service::{clinic, processed_webhooks};
+use ringback_providers::stripe::client::BillingError;
 use ringback_providers::stripe::event::{EventKind, SignedEvent};
 
 /// Largest event body accepted (a subscription with its items and prices fits many times over).
@@ -104,7 +105,16 @@ async fn try_apply(
     let stored_at = clinic::get(&txn).await?.billing_updated_at;
     txn.commit().await?;
     let current = match &event.subscription {
-        Some(id) => Some(context.stripe.subscription(id).await?),
+        Some(id) => match context.stripe.subscription(id).await {
+            Ok(subscription) => Some(subscription),
+            Err(BillingError::Refused(404)) => {
+                // Not this account's (an event of another Stripe account or mode sent to this
+                // endpoint): asking again for three days would change nothing.
+                tracing::warn!(event = %event.id, "a Stripe event names a subscription Stripe does not know");
+                return Ok(Some("ignored: Stripe does not know the subscription"));
+            }
+            Err(error) => return Err(error.into()),
+        },
         None => None,
     };
     let running = match &current {

@@ -537,6 +537,15 @@ async fn events_in_any_order_end_in_the_same_state(kind: DatabaseKind) {
         (Some("active"), Some("practice")),
         "{state}"
     );
+    // An event naming a subscription this Stripe account does not know (another account's or
+    // mode's, sent to this endpoint) is answered, not left for Stripe to retry for days, and
+    // changes nothing.
+    let mut stranger = stripe(&app).subscription_json(&renewed).expect("json");
+    stranger["id"] = json!("sub_of_another_account");
+    let event = stripe(&app).event("customer.subscription.updated", stranger);
+    assert_eq!(stripe(&app).deliver(&event).await, 200, "{event}");
+    let after = billing(&mut app).await;
+    assert_eq!(after, state);
     app.db.finish().await;
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
-use ringback_shared::billing::{days_left, status_words};
+use ringback_shared::billing::{SubscriptionStatus, days_left, status_words};
 use ringback_shared::display;
 
 use crate::api::{self, ApiError, billing_page, open_billing_portal, start_checkout};
@@ -140,11 +140,9 @@ fn Choices(
     plans: Vec<billing_page::BillingPagePlans>,
     failure: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    // A running subscription changes in the portal; otherwise a plan is chosen through Checkout.
-    let subscribed = matches!(
-        current.status.as_str(),
-        "active" | "trialing" | "past_due" | "unpaid" | "paused"
-    );
+    // A running subscription (one awaiting its first payment too) changes in the portal;
+    // otherwise a plan is chosen through Checkout. The server decides by the same rule.
+    let subscribed = SubscriptionStatus::names_running(&current.status);
     let busy = RwSignal::new(false);
     let go = move |request: std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<String, ApiError>>>,

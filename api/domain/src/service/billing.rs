@@ -119,14 +119,7 @@ pub fn view(clinic: &clinic::Model, settings: &BillingSettings, now: DateTime<Ut
 /// Whether a stored status is a subscription still running (or yet to be paid), as opposed to one
 /// that ended.
 fn is_live(status: Option<&str>) -> bool {
-    status
-        .and_then(SubscriptionStatus::parse)
-        .is_some_and(|status| {
-            !matches!(
-                status,
-                SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired
-            )
-        })
+    status.is_some_and(SubscriptionStatus::names_running)
 }
 
 /// The clinic's Stripe customer: the stored one, or one created for the owner's `email` and
