@@ -40,6 +40,20 @@ pub struct HeldConversation {
     pub messages: Vec<HeldMessage>,
     /// What the caller told the AI receptionist's intake questions; null when it saved nothing.
     pub intake_details: Option<IntakeDetailsView>,
+    /// Why the AI receptionist stopped answering, when it did (in plain words).
+    pub ai_stopped_reason: Option<String>,
+    /// What the AI receptionist did in the conversation, oldest first.
+    pub ai_steps: Vec<HeldAiStep>,
+}
+
+/// One step of the AI receptionist in a caller's conversation.
+#[derive(SimpleObject)]
+pub struct HeldAiStep {
+    pub at: DateTime<Utc>,
+    /// A tool's name, `reply`, `fallback` or `follow_up`.
+    pub action: String,
+    /// What it came to, in plain words.
+    pub outcome: String,
 }
 
 /// An appointment of the caller's, with its attribution.
@@ -100,6 +114,16 @@ impl From<CallerRecord> for CallerRecordView {
                         })
                         .collect(),
                     intake_details: IntakeDetailsView::of(&held.details),
+                    ai_stopped_reason: held.row.ai_stopped_reason,
+                    ai_steps: held
+                        .ai_steps
+                        .into_iter()
+                        .map(|step| HeldAiStep {
+                            at: step.created_at,
+                            action: step.action,
+                            outcome: step.outcome,
+                        })
+                        .collect(),
                 })
                 .collect(),
             appointments: found

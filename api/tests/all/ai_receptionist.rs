@@ -419,6 +419,7 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
         panic!("{found:?}")
     };
     assert_eq!(found["slots"][0], at_nine.as_str(), "{found}");
+    assert_eq!(found["weekdays"][&day], "Monday", "{found}");
     assert_eq!(found["minutes"], 60);
     let backwards = ai_tools::find_slots(&txn, &json!({ "from": day, "to": "2000-01-01" })).await;
     assert!(
@@ -1038,10 +1039,29 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
         .owner
         .run(
             "query($n: String!) { callerRecord(number: $n) { appointments { valueMinor outcome } \
-             conversations { messages { kind text } } } }",
+             conversations { messages { kind text } aiSteps { action outcome } } } \
+             exportCallerRecord(number: $n) { json } }",
             json!({ "n": "07700 900321" }),
         )
         .await;
+    // The caller's record and its export hold what the AI did with their texts.
+    let steps = &record["data"]["callerRecord"]["conversations"][0]["aiSteps"];
+    assert_eq!(
+        steps[2],
+        json!({ "action": "book_appointment", "outcome": "booked" }),
+        "{record}"
+    );
+    let exported: Value = serde_json::from_str(
+        record["data"]["exportCallerRecord"]["json"]
+            .as_str()
+            .expect("the export"),
+    )
+    .expect("JSON");
+    let exported_steps = &exported["conversations"][0]["ai_receptionist"]["steps"];
+    assert_eq!(
+        exported_steps[2]["action"], "book_appointment",
+        "{exported}"
+    );
     let appointments = &record["data"]["callerRecord"]["appointments"];
     assert_eq!(appointments[0]["valueMinor"], 10000, "{record}");
     assert_eq!(

@@ -239,8 +239,17 @@ pub async fn find_slots(txn: &TenantTxn, input: &Value) -> Result<ToolAnswer, Do
         .iter()
         .map(|slot| slot.format(SLOT_FORMAT).to_string())
         .collect();
+    // The day of the week of each date, so the model need not work it out (and name the wrong
+    // one to the caller).
+    let weekdays: serde_json::Map<String, Value> = found
+        .iter()
+        .map(|slot| {
+            let day = slot.date();
+            (day.to_string(), Value::from(day.format("%A").to_string()))
+        })
+        .collect();
     Ok(ToolAnswer::Done(
-        json!({ "slots": written, "minutes": duration }),
+        json!({ "slots": written, "weekdays": weekdays, "minutes": duration }),
     ))
 }
 

@@ -27,7 +27,7 @@ use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{
-    appointment, attribution, call, conversation, job_outbox, message, notification,
+    ai_step, appointment, attribution, call, conversation, job_outbox, message, notification,
     worklist_dismissal,
 };
 use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key};
@@ -52,6 +52,9 @@ pub struct HeldConversation {
     pub row: conversation::Model,
     pub messages: Vec<ShownMessage>,
     pub details: IntakeDetails,
+    /// What the AI receptionist did in it, step by step (oldest first): the record of automated
+    /// processing the caller is owed with their data.
+    pub ai_steps: Vec<ai_step::Model>,
 }
 
 /// An appointment with the verdict attribution gave it.
@@ -179,11 +182,22 @@ async fn gather(
     let ids: Vec<Uuid> = threads.iter().map(|row| row.id).collect();
     let mut messages = conversations::shown_messages_of_each(txn, secrets, &ids).await?;
     let mut details = conversations::intake_details_of_each(txn, secrets, &threads).await?;
+    let steps = txn
+        .find::<ai_step::Entity>()
+        .filter(ai_step::Column::ConversationId.is_in(ids.clone()))
+        .order_by_asc(ai_step::Column::CreatedAt)
+        .all(txn.conn())
+        .await?;
     let conversations = threads
         .into_iter()
         .map(|row| HeldConversation {
             messages: messages.remove(&row.id).unwrap_or_default(),
             details: details.remove(&row.id).unwrap_or(IntakeDetails::None),
+            ai_steps: steps
+                .iter()
+                .filter(|step| step.conversation_id == row.id)
+                .cloned()
+                .collect(),
             row,
         })
         .collect();
@@ -281,6 +295,15 @@ fn portable(
                 "unreadable": message.body.is_none(),
             })).collect::<Vec<_>>(),
             "intake_details": held.details.exported(),
+            "ai_receptionist": {
+                "state": held.row.ai_state,
+                "stopped_reason": held.row.ai_stopped_reason,
+                "steps": held.ai_steps.iter().map(|step| json!({
+                    "at": step.created_at,
+                    "action": step.action,
+                    "outcome": step.outcome,
+                })).collect::<Vec<_>>(),
+            },
         })).collect::<Vec<_>>(),
         "appointments": found.appointments.iter().map(|held| json!({
             "booked_at": held.row.created_at,
