@@ -393,8 +393,8 @@ async fn an_erased_callers_hand_off_notice_goes_with_them(kind: DatabaseKind) {
     );
 }
 
-async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: DatabaseKind) {
-    use ringback_api::service::ai_tools::{self, ToolAnswer};
+/// A clinic (AI off) with numbers kept and an hour-long check-up on its price list.
+async fn check_up_clinic(kind: DatabaseKind) -> TestApp {
     let mut app = TestApp::new(kind).await;
     app.keep_numbers().await;
     let saved = app
@@ -402,6 +402,12 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
         .run(SAVE, json!({ "input": boiler_service("Check-up", 12050) }))
         .await;
     assert!(saved["errors"].is_null(), "{saved}");
+    app
+}
+
+async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: DatabaseKind) {
+    use ringback_api::service::ai_tools::{self, ToolAnswer};
+    let mut app = check_up_clinic(kind).await;
     let first = conversation_of(&app, "+447700900301", "Can I come in next week?").await;
     let second = conversation_of(&app, "+447700900302", "Any time Monday?").await;
     // A Monday at least two days ahead of the clock, whatever day the test runs on.
@@ -513,13 +519,7 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
 /// On PostgreSQL two conversations booking the same slot at once get it once.
 async fn the_ai_books_each_caller_once_and_only_what_it_can_check(kind: DatabaseKind) {
     use ringback_api::service::ai_tools::{self, ToolAnswer};
-    let mut app = TestApp::new(kind).await;
-    app.keep_numbers().await;
-    let saved = app
-        .owner
-        .run(SAVE, json!({ "input": boiler_service("Check-up", 12050) }))
-        .await;
-    assert!(saved["errors"].is_null(), "{saved}");
+    let app = check_up_clinic(kind).await;
     let first = conversation_of(&app, "+447700900331", "Can I come Monday?").await;
     let second = conversation_of(&app, "+447700900332", "Monday please").await;
     let day = monday_ahead(&app);
@@ -1216,18 +1216,28 @@ async fn miss_call(app: &mut TestApp, external_id: &str, number: &str) {
 
 /// Records a missed call from `number` three minutes ago; its text-back waits in the outbox.
 async fn record_missed_call(app: &mut TestApp, external_id: &str, number: &str) {
+    record_call(app, (external_id, number), "NO_ANSWER", 3).await;
+}
+
+/// Records an inbound call from `number` (signed in afresh: the clock may have moved on) that
+/// ended `status`, started `minutes_ago`.
+async fn record_call(
+    app: &mut TestApp,
+    (external_id, number): (&str, &str),
+    status: &str,
+    minutes_ago: i64,
+) {
     app.sign_in_again().await;
-    let now = app.state.clock.now();
-    let missed = app
+    let started = app.state.clock.now() - chrono::Duration::minutes(minutes_ago);
+    let recorded = app
         .owner
         .run(
             "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { results { call { id } } } }",
-            json!({ "e": [{ "externalId": external_id, "direction": "INBOUND", "status": "NO_ANSWER",
-                "startedAt": (now - chrono::Duration::minutes(3)).to_rfc3339(),
-                "callerNumber": number }] }),
+            json!({ "e": [{ "externalId": external_id, "direction": "INBOUND", "status": status,
+                "startedAt": started.to_rfc3339(), "callerNumber": number }] }),
         )
         .await;
-    assert!(missed["errors"].is_null(), "{missed}");
+    assert!(recorded["errors"].is_null(), "{recorded}");
 }
 
 /// The texts the fake Twilio was asked to send to `to`.
@@ -2522,21 +2532,6 @@ async fn a_quiet_caller_gets_one_follow_up_in_opening_hours(kind: DatabaseKind) 
     assert_eq!(figures["data"]["aiFigures"]["followUps"], 2, "{figures}");
 }
 
-/// Records an inbound call from `number` that the clinic answered, now.
-async fn answered_call(app: &mut TestApp, external_id: &str, number: &str) {
-    app.sign_in_again().await;
-    let now = app.state.clock.now();
-    let answered = app
-        .owner
-        .run(
-            "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { results { call { id } } } }",
-            json!({ "e": [{ "externalId": external_id, "direction": "INBOUND", "status": "ANSWERED",
-                "startedAt": now.to_rfc3339(), "callerNumber": number }] }),
-        )
-        .await;
-    assert!(answered["errors"].is_null(), "{answered}");
-}
-
 /// A caller the AI booked is not asked "would you still like to book?" by the follow-up of the
 /// question that ended its confirmation, nor is a caller who rang again and got through; a caller
 /// booked by an answer whose model then failed is told of the booking, not sent the booking link.
@@ -2566,7 +2561,7 @@ async fn a_booked_caller_is_told_so_and_not_followed_up(kind: DatabaseKind) {
         "text-back, answer"
     );
     app.db.clock.advance(chrono::Duration::minutes(20));
-    answered_call(&mut app, "reached-2", "07700 900342").await;
+    record_call(&mut app, ("reached-2", "07700 900342"), "ANSWERED", 0).await;
 
     model.script([
         Reply::tool(

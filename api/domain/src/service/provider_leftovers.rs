@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{CLAIMED, DEAD, PENDING};
-use ringback_core::tenant::TenantTxn;
+use ringback_core::tenant::{ClinicOwned, TenantTxn};
 use ringback_entity::{call, job_outbox, message, provider_leftover, provider_number};
 use ringback_providers::records::{ProviderRecords, is_record_id};
 use ringback_providers::twilio::PROVIDER_NAME;
@@ -54,45 +54,31 @@ const PAGE: u64 = 20;
 const LONGEST_SID: i32 = 64;
 
 /// Copies, in the deletion transaction `txn`, the provider's ids of every call and text of the
-/// clinic, and of the records its unfinished deletion jobs name, into `provider_leftovers`; how
-/// many rows were added.
+/// clinic, of the numbers bought for it, and of the records its unfinished deletion jobs name,
+/// into `provider_leftovers`; how many rows were added.
 pub async fn leave_behind(txn: &TenantTxn) -> Result<u64, DomainError> {
     let now = txn.now();
-    let calls = txn
-        .find::<call::Entity>()
-        .select_only()
-        .expr(Expr::val(CALL))
-        .column(call::Column::ExternalId)
-        .filter(call::Column::Provider.eq(PROVIDER_NAME))
-        .filter(
-            Expr::expr(Func::cust("length").arg(Expr::col(call::Column::ExternalId)))
-                .lte(LONGEST_SID),
-        );
-    let texts = txn
-        .find::<message::Entity>()
-        .select_only()
-        .expr(Expr::val(MESSAGE))
-        .column(message::Column::ProviderMessageId)
-        .filter(message::Column::ProviderMessageId.is_not_null())
-        .filter(
-            Expr::expr(Func::cust("length").arg(Expr::col(message::Column::ProviderMessageId)))
-                .lte(LONGEST_SID),
-        );
-    let numbers = txn
-        .find::<provider_number::Entity>()
-        .select_only()
-        .expr(Expr::val(NUMBER))
-        .column(provider_number::Column::ProviderSid)
-        .filter(provider_number::Column::ProviderSid.is_not_null())
-        .filter(
-            Expr::expr(Func::cust("length").arg(Expr::col(provider_number::Column::ProviderSid)))
-                .lte(LONGEST_SID),
-        );
+    let calls = ids_of::<call::Entity>(txn, CALL, call::Column::ExternalId)
+        .filter(call::Column::Provider.eq(PROVIDER_NAME));
+    let texts = ids_of::<message::Entity>(txn, MESSAGE, message::Column::ProviderMessageId);
+    let numbers =
+        ids_of::<provider_number::Entity>(txn, NUMBER, provider_number::Column::ProviderSid);
     let mut added = copy(txn, calls.into_query(), now).await?;
     added += copy(txn, texts.into_query(), now).await?;
     added += copy(txn, numbers.into_query(), now).await?;
     added += carry_unfinished_jobs(txn, now).await?;
     Ok(added)
+}
+
+/// The clinic's rows of `E` as `(kind, sid)`: the provider's id in column `sid`, where it is set
+/// and can be one.
+fn ids_of<E: ClinicOwned>(txn: &TenantTxn, kind: &str, sid: E::Column) -> sea_orm::Select<E> {
+    txn.find::<E>()
+        .select_only()
+        .expr(Expr::val(kind))
+        .column(sid)
+        .filter(sid.is_not_null())
+        .filter(Expr::expr(Func::cust("length").arg(Expr::col(sid))).lte(LONGEST_SID))
 }
 
 /// Inserts the `(kind, sid)` rows `select` gives as leftovers due `now`, keeping any already
