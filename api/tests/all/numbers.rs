@@ -111,6 +111,20 @@ async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
     let gone = app.owner.run(BUY, json!({ "n": "+447700900400" })).await;
     assert_eq!(error_code(&gone), Some("BAD_USER_INPUT"), "{gone}");
     assert!(gone.to_string().contains("no longer for sale"), "{gone}");
+    // A purchase whose answer is lost on the way (Twilio sold the number all the same) is
+    // recorded as bought, not left rented, pointed here and nobody's.
+    fake.lose_next_purchase_answer();
+    let lost = app.owner.run(BUY, json!({ "n": "+447700900410" })).await;
+    assert_eq!(
+        data(&lost, "buyNumber")["display"],
+        "07700 900410",
+        "{lost}"
+    );
+    let let_go = app
+        .owner
+        .run(RELEASE, json!({ "id": lost["data"]["buyNumber"]["id"] }))
+        .await;
+    assert_eq!(data(&let_go, "releaseNumber"), true);
 
     // The account's free numbers: the clinic's own are not among them; taking one points it here.
     fake.provision_number("+447700900555");

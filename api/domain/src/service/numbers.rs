@@ -204,11 +204,17 @@ pub async fn buy(
 ) -> Result<OpenedNumber, DomainError> {
     let country = country_with_room(scope).await?;
     let e164 = own_country_number(number, &country)?;
-    let bought = desk
-        .directory
-        .buy(e164.as_str(), &desk.hooks())
-        .await
-        .map_err(|error| provider_failure(error, "sell this number"))?;
+    let bought = match desk.directory.buy(e164.as_str(), &desk.hooks()).await {
+        Ok(bought) => bought,
+        Err(
+            error @ (ProviderError::NoAnswer(_)
+            | ProviderError::Unreadable
+            | ProviderError::Unavailable { .. }),
+        ) => bought_after_all(desk, &e164)
+            .await
+            .ok_or_else(|| provider_failure(error, "sell this number"))?,
+        Err(error) => return Err(provider_failure(error, "sell this number")),
+    };
     let txn = scope.begin().await?;
     let current = clinic::get(&txn).await?;
     let Some(created) =
@@ -228,6 +234,16 @@ pub async fn buy(
         row: created,
         e164: e164.as_str().to_owned(),
     })
+}
+
+/// The number `e164` when the account holds it after a purchase whose answer was lost (Twilio
+/// may have sold it before the request timed out): it is recorded as bought rather than left
+/// rented, pointed here and nobody's (and no longer for sale to a second try).
+async fn bought_after_all(desk: &NumberDesk, e164: &E164) -> Option<OwnedNumber> {
+    let owned = desk.directory.owned().await.ok()?;
+    owned
+        .into_iter()
+        .find(|number| number.e164 == e164.as_str())
 }
 
 /// `number` in E.164 if it belongs to the clinic's `country`.

@@ -83,6 +83,9 @@ struct Shared {
     /// The account's own numbers.
     incoming_numbers: Mutex<Vec<FakeNumber>>,
     failures: Mutex<VecDeque<Failure>>,
+    /// Whether the next number bought is sold but answered with a body nobody can read (the
+    /// answer lost on the way, as a proxy's error page would lose it).
+    lose_next_purchase_answer: std::sync::atomic::AtomicBool,
     smart_encoding: std::sync::atomic::AtomicBool,
     arrivals: Notify,
     callbacks: reports::Callbacks,
@@ -195,6 +198,7 @@ impl FakeTwilio {
             records: records::Records::default(),
             incoming_numbers: Mutex::new(Vec::new()),
             failures: Mutex::new(VecDeque::new()),
+            lose_next_purchase_answer: std::sync::atomic::AtomicBool::new(false),
             smart_encoding: std::sync::atomic::AtomicBool::new(false),
             arrivals: Notify::new(),
             callbacks: reports::Callbacks {
@@ -268,6 +272,13 @@ impl FakeTwilio {
     /// Every message accepted so far, oldest first.
     pub fn messages(&self) -> Vec<FakeMessage> {
         lock(&self.shared.messages).clone()
+    }
+
+    /// Sells the next number bought but loses the answer: the buyer reads nothing it can use.
+    pub fn lose_next_purchase_answer(&self) {
+        self.shared
+            .lose_next_purchase_answer
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Makes the next requests to the Messages API fail, in order.

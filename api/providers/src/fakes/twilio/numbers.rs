@@ -244,6 +244,12 @@ pub(super) fn buy_number(
     let mut bought = FakeNumber::unpointed(&wanted);
     bought.point(&form);
     numbers.push(bought.clone());
+    let lost = shared
+        .lose_next_purchase_answer
+        .swap(false, std::sync::atomic::Ordering::SeqCst);
+    if lost {
+        return (StatusCode::OK, "<html>upstream answer lost</html>").into_response();
+    }
     (StatusCode::CREATED, Json(bought.resource(&sid))).into_response()
 }
 
