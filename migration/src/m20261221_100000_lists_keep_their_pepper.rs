@@ -4,7 +4,9 @@
 //! a row moves to the current pepper only when its caller is met again; until every flagged row
 //! has moved, the previous pepper is needed to find them (a server without it refuses to start),
 //! and another rotation would strand them (it is refused). A database rotated before this column
-//! existed cannot tell which rows moved: all its rows count as flagged.
+//! existed cannot tell which rows moved: its rows start unflagged (flagging them all would keep
+//! rows already under the current pepper flagged for good, and stop a server whose operator had
+//! removed the previous pepper as the README then said).
 //! `ringback_clinics_with_lists_under_previous_pepper()` names the clinics holding flagged rows
 //! (ids only), for the start-up check; SQLite runs the same query itself.
 
@@ -12,7 +14,6 @@ use crate::columns::{add_columns, drop_columns};
 use crate::rls::{APP_ROLE, execute_all, is_postgres, maintenance_query_function};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::ConnectionTrait;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -30,14 +31,6 @@ pub const CLINICS_WITH_LISTS_UNDER_PREVIOUS_PEPPER: &str = "SELECT clinic_id FRO
     WHERE under_previous_pepper UNION SELECT clinic_id FROM caller_restrictions \
     WHERE under_previous_pepper";
 
-/// A rotated database's rows: which moved since cannot be told, so all are flagged.
-fn flag_if_rotated(table: &str) -> String {
-    format!(
-        "UPDATE {table} SET {FLAG} = true \
-         WHERE EXISTS (SELECT 1 FROM key_checks WHERE name = 'previous_pepper')"
-    )
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -45,24 +38,11 @@ impl MigrationTrait for Migration {
             add_columns(manager, table, vec![boolean(FLAG).default(false).take()]).await?;
         }
         if !is_postgres(manager) {
-            for table in LISTS {
-                manager
-                    .get_connection()
-                    .execute_unprepared(&flag_if_rotated(table))
-                    .await?;
-            }
             return Ok(());
         }
         execute_all(
             manager,
             &[
-                // Row-level security is forced: the owner declares maintenance for these statements.
-                format!(
-                    "DO $$ BEGIN PERFORM set_config('app.maintenance', 'on', true); {}; {}; \
-                     PERFORM set_config('app.maintenance', '', true); END $$",
-                    flag_if_rotated(LISTS[0]),
-                    flag_if_rotated(LISTS[1])
-                ),
                 maintenance_query_function(
                     FUNCTION,
                     "clinic_id uuid",
