@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ringback_entity::{call, membership};
+use ringback_providers::sms::ProviderError;
 use ringback_providers::twilio::webhook_url;
 use ringback_providers::voice::{CallPlacer, OutgoingCall};
 use ringback_shared::attribution::CallOutcome;
@@ -67,17 +68,19 @@ pub struct PlacedCallback {
     pub ringing_tail: String,
 }
 
-/// How long a placed callback counts as under way when its dial's end is never heard (the
-/// staff phone rings at most 30 seconds, then staff have 10 to press 1, then the caller rings).
-pub const UNDER_WAY: chrono::Duration = chrono::Duration::minutes(2);
+/// How long a placed callback counts as under way when its end is never heard (Twilio reports
+/// the end of the call it placed for staff, which clears the mark at once): a conversation with
+/// the caller lasts minutes, and a colleague must not ring them meanwhile.
+pub const UNDER_WAY: chrono::Duration = chrono::Duration::minutes(20);
 
 /// Rings `actor`'s callback line (else the clinic's forwarding line) to connect them to the
 /// caller of missed call `call_id`. Refused (conflict) while a callback to the same caller is
 /// under way, placed by anyone: two members working the list at once would otherwise ring the
-/// caller twice. The callback is marked on the missed call and audited in a short transaction
-/// (decided under the clinic's lock, so two clicks at once cannot both pass), and the provider is
-/// asked after it commits (a slow provider holds no lock); a refusal there clears the mark and is
-/// audited.
+/// caller twice. The missed call is marked (a conditional update: of two clicks at once one
+/// marks it) and the placement audited in a short transaction, which takes the missed call's row
+/// before the clinic's lock as the webhooks do; the provider is asked after it commits (a slow
+/// provider holds no lock). A refusal there clears the mark and is audited; a request whose
+/// answer was lost keeps it (the call may ring), until the call's end is heard or it lapses.
 pub async fn place(
     scope: &TenantScope,
     secrets: &Secrets,
@@ -88,13 +91,17 @@ pub async fn place(
     let txn = scope.begin().await?;
     let (call, ringing_tail) = prepare(&txn, secrets, line, actor, call_id).await?;
     let line = line.ok_or_else(|| DomainError::Unavailable(NO_PROVIDER.to_owned()))?;
-    txn.lock_clinic().await?;
     let missed = calls::find(&txn, call_id).await?;
-    if let Some(busy) = under_way(&txn, &missed, actor).await? {
-        return Err(DomainError::Conflict(busy));
+    if !claim(&txn, &missed, actor).await? {
+        return Err(DomainError::Conflict(
+            busy_words(&txn, &missed, actor).await?,
+        ));
     }
-    let placed_at = txn.now();
-    mark_under_way(&txn, call_id, Some((placed_at, actor))).await?;
+    if let Some(other) = under_way_besides(&txn, &missed).await? {
+        return Err(DomainError::Conflict(
+            busy_words(&txn, &other, actor).await?,
+        ));
+    }
     audit::append(
         &txn,
         AuditEvent {
@@ -105,12 +112,23 @@ pub async fn place(
     )
     .await?;
     txn.commit().await?;
-    let Err(error) = line.placer.place(&call).await else {
-        return Ok(PlacedCallback { ringing_tail });
+    let error = match line.placer.place(&call).await {
+        Ok(_) => return Ok(PlacedCallback { ringing_tail }),
+        Err(error) => error,
     };
     tracing::warn!(%error, "the provider did not place a callback");
+    if !matches!(
+        error,
+        ProviderError::Refused { .. } | ProviderError::Unreachable
+    ) {
+        return Err(DomainError::Unavailable(
+            "the phone provider did not confirm the call: it may still ring; if it does not \
+             within a minute, try again then"
+                .to_owned(),
+        ));
+    }
     let txn = scope.begin().await?;
-    mark_under_way(&txn, call_id, None).await?;
+    ended(&txn, call_id).await?;
     audit::append(
         &txn,
         AuditEvent {
@@ -173,63 +191,79 @@ async fn prepare(
     Ok((call, ringing_tail))
 }
 
-/// Why `actor` may not call `missed`'s caller back now: a callback to them placed less than
-/// [`UNDER_WAY`] ago whose dial has not ended, in staff's words (who placed it).
-async fn under_way(
-    txn: &TenantTxn,
-    missed: &call::Model,
-    actor: Uuid,
-) -> Result<Option<String>, DomainError> {
-    let placed = txn
-        .find::<call::Entity>()
-        .filter(call::Column::CallerKey.eq(missed.caller_key.as_str()))
-        .filter(call::Column::CallbackPlacedAt.gt(txn.now() - UNDER_WAY))
-        .one(txn.conn())
-        .await?;
-    let Some(by) = placed.and_then(|call| call.callback_placed_by) else {
-        return Ok(None);
-    };
-    let who = if by == actor {
-        "You are".to_owned()
-    } else {
-        let name = team::members(txn)
-            .await?
-            .into_iter()
-            .find(|member| member.user.id == by)
-            .map_or_else(|| "Someone".to_owned(), |member| member.user.display_name);
-        format!("{name} is")
-    };
-    Ok(Some(format!(
-        "{who} already calling this caller back: wait until that call ends"
-    )))
-}
-
-/// Marks missed call `call_id` with the callback under way to its caller (when and by whom), or
-/// clears the mark (`None`).
-async fn mark_under_way(
-    txn: &TenantTxn,
-    call_id: Uuid,
-    placed: Option<(DateTime<Utc>, Uuid)>,
-) -> Result<(), DomainError> {
-    txn.update_many::<call::Entity>()
-        .col_expr(
-            call::Column::CallbackPlacedAt,
-            Expr::value(placed.map(|(at, _)| at)),
-        )
-        .col_expr(
-            call::Column::CallbackPlacedBy,
-            Expr::value(placed.map(|(_, by)| by)),
-        )
-        .filter(call::Column::Id.eq(call_id))
+/// Marks `missed` with `actor`'s callback unless one placed less than [`UNDER_WAY`] ago holds
+/// it; whether it was marked.
+async fn claim(txn: &TenantTxn, missed: &call::Model, actor: Uuid) -> Result<bool, DomainError> {
+    let now = txn.now();
+    let free = Condition::any()
+        .add(call::Column::CallbackPlacedAt.is_null())
+        .add(call::Column::CallbackPlacedAt.lte(now - UNDER_WAY));
+    let marked = txn
+        .update_many::<call::Entity>()
+        .col_expr(call::Column::CallbackPlacedAt, Expr::value(Some(now)))
+        .col_expr(call::Column::CallbackPlacedBy, Expr::value(Some(actor)))
+        .filter(call::Column::Id.eq(missed.id))
+        .filter(free)
         .exec(txn.conn())
         .await?;
-    Ok(())
+    Ok(marked.rows_affected == 1)
+}
+
+/// Another missed call of `missed`'s caller with a callback placed less than [`UNDER_WAY`] ago.
+async fn under_way_besides(
+    txn: &TenantTxn,
+    missed: &call::Model,
+) -> Result<Option<call::Model>, DomainError> {
+    Ok(txn
+        .find::<call::Entity>()
+        .filter(call::Column::CallerKey.eq(missed.caller_key.as_str()))
+        .filter(call::Column::Id.ne(missed.id))
+        .filter(call::Column::CallbackPlacedAt.gt(txn.now() - UNDER_WAY))
+        .one(txn.conn())
+        .await?)
+}
+
+/// Why `actor` may not call back now, in staff's words: who placed the callback marked on
+/// `marked` (read as stored now).
+async fn busy_words(
+    txn: &TenantTxn,
+    marked: &call::Model,
+    actor: Uuid,
+) -> Result<String, DomainError> {
+    let by = calls::find(txn, marked.id).await?.callback_placed_by;
+    let who = match by {
+        Some(by) if by == actor => "You are".to_owned(),
+        Some(by) => {
+            let name = team::members(txn)
+                .await?
+                .into_iter()
+                .find(|member| member.user.id == by)
+                .map_or_else(|| "Someone".to_owned(), |member| member.user.display_name);
+            format!("{name} is")
+        }
+        None => "Someone is".to_owned(),
+    };
+    Ok(format!(
+        "{who} already calling this caller back: wait until that call ends"
+    ))
 }
 
 /// The callback placed for missed call `call_id` ended (its dial's outcome came, or staff's own
 /// leg ended without one): another may be placed at once.
 pub async fn ended(txn: &TenantTxn, call_id: Uuid) -> Result<(), DomainError> {
-    mark_under_way(txn, call_id, None).await
+    txn.update_many::<call::Entity>()
+        .col_expr(
+            call::Column::CallbackPlacedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            call::Column::CallbackPlacedBy,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .filter(call::Column::Id.eq(call_id))
+        .exec(txn.conn())
+        .await?;
+    Ok(())
 }
 
 /// The phone to ring first for `actor`: their callback line, else the clinic's forwarding line.

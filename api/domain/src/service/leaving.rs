@@ -315,6 +315,8 @@ pub async fn delete_account(
     }
     for row in &memberships {
         let txn = doors::membership(db, clock, row).begin().await?;
+        // Conversations before the clinic's lock, in the order every other writer takes them.
+        let unassigned = conversations::release_assignments_of(&txn, user_id).await?;
         txn.lock_clinic().await?;
         team::check_not_last_owner(&txn, row).await?;
         account::revoke_user_sessions(&txn, user_id).await?;
@@ -326,7 +328,6 @@ pub async fn delete_account(
             .exec(txn.conn())
             .await?;
         let keys_revoked = api_keys::lapse_keys_of(&txn, user_id, None).await?;
-        let unassigned = conversations::release_assignments_of(&txn, user_id).await?;
         audit::append(
             &txn,
             AuditEvent {

@@ -381,6 +381,10 @@ pub async fn change_role(
 
 /// Removes a member, revokes their sessions and the API keys they made.
 pub async fn remove(txn: &TenantTxn, actor: Uuid, user_id: Uuid) -> Result<(), DomainError> {
+    // The member's conversations are unassigned before the clinic is locked: everything else
+    // (an AI step, a staff reply) locks a conversation first and the clinic after, and the
+    // opposite order could deadlock with it. A refusal below undoes it with the transaction.
+    let unassigned = conversations::release_assignments_of(txn, user_id).await?;
     // Owners are counted under the clinic's lock, so two changes cannot both see another owner.
     txn.lock_clinic().await?;
     let actor_role = team_manager_role_now(txn, actor).await?;
@@ -393,7 +397,6 @@ pub async fn remove(txn: &TenantTxn, actor: Uuid, user_id: Uuid) -> Result<(), D
     account::revoke_user_sessions(txn, user_id).await?;
     let lapsed = lapse_invitations(txn, user_id, None).await?;
     let keys_revoked = api_keys::lapse_keys_of(txn, user_id, None).await?;
-    let unassigned = conversations::release_assignments_of(txn, user_id).await?;
     audit::append(
         txn,
         AuditEvent {
