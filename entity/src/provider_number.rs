@@ -15,6 +15,8 @@ pub struct Model {
     /// Twilio's id of the number, when it was bought or pointed through Ringback.
     pub provider_sid: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Whether Ringback bought it for the clinic (released at Twilio when the clinic is deleted).
+    pub bought_here: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -82,6 +82,8 @@ mod m20261220_100000_member_check_sees_sign_outs;
 pub mod m20261220_110000_billing_check_until_renewed;
 pub mod m20261221_100000_lists_keep_their_pepper;
 pub mod m20261221_110000_add_callback_under_way;
+pub mod m20261221_120000_plans_in_use;
+pub mod m20261221_130000_add_number_bought_here;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -165,6 +167,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261220_110000_billing_check_until_renewed::Migration),
             Box::new(m20261221_100000_lists_keep_their_pepper::Migration),
             Box::new(m20261221_110000_add_callback_under_way::Migration),
+            Box::new(m20261221_120000_plans_in_use::Migration),
+            Box::new(m20261221_130000_add_number_bought_here::Migration),
         ]
     }
 }

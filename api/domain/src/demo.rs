@@ -207,9 +207,15 @@ async fn set_up(
     let number = phone::normalize(TEXTING_NUMBER, Region::parse("GB").map_err(internal)?)
         .map_err(internal)?;
     // On a deployment where another clinic holds that number, the demo goes without one.
-    if phone_lines::insert_provider_number(txn, secrets, &settings, &number.e164, None)
-        .await?
-        .is_none()
+    if phone_lines::insert_provider_number(
+        txn,
+        secrets,
+        &settings,
+        &number.e164,
+        phone_lines::NumberSource::Typed,
+    )
+    .await?
+    .is_none()
     {
         tracing::info!("the demo clinic has no texting number: another clinic holds its number");
     }

@@ -356,6 +356,26 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
         "the caller's call and text-back, what the erasure's job named, the bought number: \
          {deleted}"
     );
+    // Until Twilio has released it, the number is no other clinic's to take.
+    let mut next = app.browser();
+    crate::common::graphql::sign_up_clinic(&mut next, "next@clinic.test").await;
+    let offered = next
+        .run("{ accountNumbers { sid display } }", json!({}))
+        .await;
+    assert!(offered["errors"].is_null(), "{offered}");
+    assert!(!offered.to_string().contains("900400"), "{offered}");
+    let pending = fake
+        .numbers()
+        .into_iter()
+        .find(|number| number.e164 == "+447700900400")
+        .expect("still the account's");
+    let taken = next
+        .run(
+            "mutation($sid: ID!) { useAccountNumber(sid: $sid) { id } }",
+            json!({ "sid": pending.sid }),
+        )
+        .await;
+    assert_eq!(error_code(&taken), Some("NOT_FOUND"), "{taken}");
     let left = "SELECT attempts || ':' || count(*) || ':' || max(last_error) AS row \
                 FROM provider_leftovers GROUP BY attempts";
     let records_at = |api_url: &str, token: &str| -> Arc<dyn ProviderRecords> {

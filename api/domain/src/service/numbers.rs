@@ -16,9 +16,10 @@ use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
 use crate::service::phone_lines::{
-    OpenedNumber, clinic_for_provider_number, insert_provider_number, normalize, provider_numbers,
+    NumberSource, OpenedNumber, clinic_for_provider_number, insert_provider_number, normalize,
+    provider_numbers,
 };
-use crate::service::{clinic, in_clinic, keys};
+use crate::service::{clinic, in_clinic, keys, provider_leftovers};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantScope, TenantTxn};
@@ -217,8 +218,14 @@ pub async fn buy(
     };
     let txn = scope.begin().await?;
     let current = clinic::get(&txn).await?;
-    let Some(created) =
-        insert_provider_number(&txn, secrets, &current, &e164, Some(&bought.sid)).await?
+    let Some(created) = insert_provider_number(
+        &txn,
+        secrets,
+        &current,
+        &e164,
+        NumberSource::Bought(&bought.sid),
+    )
+    .await?
     else {
         tracing::error!(
             sid = bought.sid,
@@ -269,8 +276,12 @@ pub async fn unclaimed(
         .owned()
         .await
         .map_err(|error| provider_failure(error, "list the account's numbers"))?;
+    let releasing = provider_leftovers::numbers_to_release(db).await?;
     let mut free = Vec::new();
     for number in owned {
+        if releasing.contains(&number.sid) {
+            continue;
+        }
         if clinic_for_provider_number(db, secrets, &number.e164)
             .await?
             .is_none()
@@ -303,6 +314,13 @@ pub async fn take(
         .into_iter()
         .find(|number| number.sid == sid)
         .ok_or(DomainError::NotFound)?;
+    // A deleted clinic's number waiting to be released at Twilio is no longer for taking.
+    let txn = scope.begin().await?;
+    let releasing = provider_leftovers::numbers_to_release(txn.conn()).await?;
+    txn.commit().await?;
+    if releasing.contains(&found.sid) {
+        return Err(DomainError::NotFound);
+    }
     let e164 = E164::parse(&found.e164).map_err(|_| DomainError::NotFound)?;
     // Refused only once the number is known to be free or the clinic's own (below), so another
     // clinic's number stays not found whatever it can do.
@@ -317,7 +335,8 @@ pub async fn take(
             let txn = scope.begin().await?;
             let current = clinic::get(&txn).await?;
             let inserted =
-                insert_provider_number(&txn, secrets, &current, &e164, Some(sid)).await?;
+                insert_provider_number(&txn, secrets, &current, &e164, NumberSource::Taken(sid))
+                    .await?;
             let Some(created) = inserted else {
                 drop(txn);
                 return Err(DomainError::NotFound);

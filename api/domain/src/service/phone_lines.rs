@@ -294,7 +294,14 @@ pub async fn add_provider_number(
         })?;
     let txn = scope.begin().await?;
     let added = if held {
-        insert_provider_number(&txn, secrets, &current, &normalized.e164, None).await?
+        insert_provider_number(
+            &txn,
+            secrets,
+            &current,
+            &normalized.e164,
+            NumberSource::Typed,
+        )
+        .await?
     } else {
         None
     };
@@ -327,15 +334,31 @@ pub async fn add_provider_number(
     })
 }
 
-/// Stores `e164` (Twilio's `provider_sid` for it, when known) as the clinic's provider number;
-/// `None` when some clinic already has it.
+/// Where a clinic's provider number came from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum NumberSource<'a> {
+    /// Typed in by an admin (Twilio's id of it unknown).
+    Typed,
+    /// Taken from the account's numbers, Twilio's id given.
+    Taken(&'a str),
+    /// Bought through Ringback, Twilio's id given.
+    Bought(&'a str),
+}
+
+/// Stores `e164` (from `source`) as the clinic's provider number; `None` when some clinic
+/// already has it.
 pub(crate) async fn insert_provider_number(
     txn: &TenantTxn,
     secrets: &Secrets,
     current: &clinic_row::Model,
     e164: &phone::E164,
-    provider_sid: Option<&str>,
+    source: NumberSource<'_>,
 ) -> Result<Option<provider_number::Model>, DomainError> {
+    let (provider_sid, bought_here) = match source {
+        NumberSource::Typed => (None, false),
+        NumberSource::Taken(sid) => (Some(sid), false),
+        NumberSource::Bought(sid) => (Some(sid), true),
+    };
     let routing = routing_key(secrets.pepper.expose(), e164)
         .map_err(|e| DomainError::Internal(e.to_string()))?;
     let key = keys::data_key(secrets, current)?;
@@ -354,6 +377,7 @@ pub(crate) async fn insert_provider_number(
         tail: Set(phone::mask_tail(e164)),
         provider_sid: Set(provider_sid.map(str::to_owned)),
         created_at: Set(txn.now()),
+        bought_here: Set(bought_here),
     }
     .insert(&savepoint)
     .await;

@@ -4,8 +4,9 @@
 //! ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords)), but a deleted clinic's jobs go
 //! with it. So [`leave_behind`], in the deletion's transaction, copies the provider's ids of every
 //! call and text the clinic holds (and of those its unfinished deletion jobs still name), and of
-//! the numbers bought for it (released, so that they neither cost the deployment nor, taken by
-//! another clinic, bring it the deleted clinic's callers), into the deployment-level
+//! the numbers Ringback bought for it (released, so that they neither cost the deployment nor,
+//! taken by another clinic, bring it the deleted clinic's callers; until then no clinic may take
+//! one), into the deployment-level
 //! `provider_leftovers`, which holds nothing but those ids (a living clinic's
 //! deletion job that gives up hands its ids over the same way: [`adopt`]); [`forget`], run by the
 //! scheduler, deletes them at the provider, a row going once the provider confirms the record is
@@ -62,7 +63,8 @@ pub async fn leave_behind(txn: &TenantTxn) -> Result<u64, DomainError> {
         .filter(call::Column::Provider.eq(PROVIDER_NAME));
     let texts = ids_of::<message::Entity>(txn, MESSAGE, message::Column::ProviderMessageId);
     let numbers =
-        ids_of::<provider_number::Entity>(txn, NUMBER, provider_number::Column::ProviderSid);
+        ids_of::<provider_number::Entity>(txn, NUMBER, provider_number::Column::ProviderSid)
+            .filter(provider_number::Column::BoughtHere.eq(true));
     let mut added = copy(txn, calls.into_query(), now).await?;
     added += copy(txn, texts.into_query(), now).await?;
     added += copy(txn, numbers.into_query(), now).await?;
@@ -170,6 +172,22 @@ pub async fn adopt<C: ConnectionTrait>(
         .on_conflict(keep_existing())
         .exec_without_returning(conn)
         .await?)
+}
+
+/// Twilio's ids of the numbers deleted clinics left to be released: no clinic may take one
+/// meanwhile (its release would take it from them). A handful at most.
+pub async fn numbers_to_release<C: ConnectionTrait>(
+    db: &C,
+) -> Result<std::collections::HashSet<String>, DomainError> {
+    Ok(provider_leftover::Entity::find()
+        .select_only()
+        .column(provider_leftover::Column::Sid)
+        .filter(provider_leftover::Column::Kind.eq(NUMBER))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// What one run of [`forget`] did.
