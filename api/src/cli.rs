@@ -435,7 +435,10 @@ async fn serve() -> Result<(), CliError> {
         "database ready"
     );
     warn_of_open_sign_up(&config);
-    if config.billing.is_some() {
+    if let Some(billing) = &config.billing {
+        crate::service::billing::check_catalogue(&db, billing)
+            .await
+            .map_err(|error| CliError::Billing(error.to_string()))?;
         start_trials(&db).await?;
     }
     let state = AppState::new(db, config.clone(), secrets);

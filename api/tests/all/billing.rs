@@ -626,7 +626,8 @@ async fn a_late_failure_of_a_settled_payment_leaves_the_grace(kind: DatabaseKind
 }
 
 /// A subscriber moved to a price in no plan of the catalogue (the operator gave the plan a new
-/// price) keeps their plan and its allowance, and staff find why in the audit log.
+/// price) keeps their plan and its allowance, and staff find why in the audit log; a catalogue
+/// that drops a plan clinics pay for is refused.
 async fn a_price_outside_the_catalogue_keeps_the_plan(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[]).await;
     let subscription = app.subscribe("starter").await;
@@ -649,6 +650,22 @@ async fn a_price_outside_the_catalogue_keeps_the_plan(kind: DatabaseKind) {
         .find(|(action, _)| action == "billing.unknown_price")
         .unwrap_or_else(|| panic!("{audit:?}"));
     assert!(noted.1.contains("price_retired_starter"), "{noted:?}");
+    // A catalogue without the plan a clinic pays for stops a server's start: its subscribers
+    // would fall to the trial's allowance unseen.
+    let context = app.state.billing.clone().expect("billing is on");
+    let check = ringback_api::service::billing::check_catalogue;
+    check(&app.state.db, &context.settings)
+        .await
+        .expect("every plan in use is in the catalogue");
+    let mut renamed = context.settings.clone();
+    renamed.plans.retain(|plan| plan.key != "starter");
+    let refused = check(&app.state.db, &renamed).await;
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|error| error.to_string().contains("`starter`")),
+        "{refused:?}"
+    );
     app.db.finish().await;
 }
 

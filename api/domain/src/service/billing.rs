@@ -14,8 +14,8 @@ use ringback_core::tenant::{TenantScope, TenantTxn, set_local};
 use ringback_entity::clinic;
 use ringback_providers::stripe::client::{BillingError, StripeBilling, SubscriptionState};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -556,4 +556,38 @@ async fn audit_extra_subscription(
     )
     .await?;
     Ok(())
+}
+
+/// Refuses `settings`' plan catalogue when a clinic with a running subscription is on a plan it
+/// no longer has (removed, or its key renamed): that clinic would fall to the trial's allowance
+/// unseen. Read through a function that returns plan keys only; names the missing keys.
+pub async fn check_catalogue(
+    db: &DatabaseConnection,
+    settings: &BillingSettings,
+) -> Result<(), DomainError> {
+    use ringback_migration::m20261221_120000_plans_in_use::PLANS_IN_USE;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => "SELECT plan FROM ringback_billing_plans_in_use()",
+        _ => PLANS_IN_USE,
+    };
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(backend, sql))
+        .await?;
+    let mut missing = Vec::new();
+    for row in rows {
+        let plan: String = row.try_get("", "plan")?;
+        if settings.plan(&plan).is_none() {
+            missing.push(format!("`{plan}`"));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(DomainError::Conflict(format!(
+        "the plan catalogue ([[plans]] in the settings file) no longer has plan {} that clinics \
+         pay for: their allowance would fall to the trial's. Add the plan back (keep its key when \
+         renaming it)",
+        missing.join(", ")
+    )))
 }
