@@ -7,12 +7,13 @@
 //! (async-graphql's fast validation). A request is kept only once it was answered without any
 //! error, so a refused request is checked in full every time. At most [`MAX_KEPT`] are kept, none
 //! longer than [`MAX_KEPT_TEXT`] (text and variables); when full, the set is emptied and refills
-//! with what is sent now. Only the SHA-256 digest is kept, never the text: variables carry
-//! callers' numbers (`findCaller`, `eraseCaller`), e-mail addresses and passwords, which must not
-//! stay in the server's memory after their request. Validation depends on nothing but the request
+//! with what is sent now. Only the SHA-256 digest is kept, never the text, and not even that for
+//! a mutation or for variables holding something number-like: a caller's number (`findCaller`,
+//! `callerRecord`) or a password has too few possibilities for a digest to hide it. Validation depends on nothing but the request
 //! and the schema, so one set serves every clinic of one schema.
 
 use async_graphql::Request;
+use ringback_shared::redact;
 use sha2::{Digest, Sha256};
 
 use crate::kept::Kept;
@@ -31,7 +32,7 @@ impl Checked {
     /// keep. Each part is prefixed by its length, so no two requests' parts run together alike.
     pub fn of(request: &Request) -> Option<Self> {
         let variables = serde_json::to_string(&request.variables).ok()?;
-        if request.query.len() + variables.len() > MAX_KEPT_TEXT {
+        if request.query.len() + variables.len() > MAX_KEPT_TEXT || !safe_to_keep(request) {
             return None;
         }
         let operation = request.operation_name.as_deref();
@@ -46,6 +47,32 @@ impl Checked {
             }
         }
         Some(Self(digest.finalize().into()))
+    }
+}
+
+/// Whether even a digest of `request` may be kept: not for a mutation (passwords, numbers and
+/// addresses are sent to mutations), nor when a variable holds something number-like (a
+/// caller's number has too few possibilities for its digest to hide it). Ids (UUIDs) and dates
+/// do not count as numbers.
+fn safe_to_keep(request: &Request) -> bool {
+    if request.query.contains("mutation") {
+        return false;
+    }
+    let Ok(variables) = serde_json::to_value(&request.variables) else {
+        return false;
+    };
+    !holds_number(&variables)
+}
+
+/// Whether any string in `value` (an id aside) is number-like.
+fn holds_number(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => {
+            uuid::Uuid::try_parse(text).is_err() && redact::holds_number(text)
+        }
+        serde_json::Value::Array(items) => items.iter().any(holds_number),
+        serde_json::Value::Object(fields) => fields.values().any(holds_number),
+        _ => false,
     }
 }
 
@@ -109,18 +136,33 @@ mod tests {
     }
 
     #[test]
-    fn only_a_digest_is_kept() {
-        let number = "07700 900456";
-        let request = with_variables(
+    fn requests_with_numbers_or_mutations_are_not_kept() {
+        let find = with_variables(
             "query($n: String!) { findCaller(number: $n) { callerTail } }",
-            json!({ "n": number }),
+            json!({ "n": "07700 900456" }),
+        );
+        assert!(Checked::of(&find).is_none());
+        let sign_in = with_variables(
+            "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { role } }",
+            json!({ "e": "ada@clinic.test", "p": "a password" }),
+        );
+        assert!(Checked::of(&sign_in).is_none());
+        let by_id = with_variables(
+            "query($id: ID!, $f: NaiveDate!) { call(id: $id) { id } overview(from: $f) { calls } }",
+            json!({ "id": "01a249fc-ef32-7312-3456-3eb780061234", "f": "2026-12-01" }),
+        );
+        assert!(Checked::of(&by_id).is_some(), "ids and dates are kept");
+    }
+
+    #[test]
+    fn only_a_digest_is_kept() {
+        let request = with_variables(
+            "query($n: Int) { calls(first: $n) { edges { node { callerTail } } } }",
+            json!({ "n": 5 }),
         );
         let checked = Checked::of(&request).expect("short");
         let kept = format!("{checked:?}");
-        assert!(
-            !kept.contains("900456") && !kept.contains("findCaller"),
-            "{kept}"
-        );
+        assert!(!kept.contains("calls"), "{kept}");
     }
 
     #[test]
