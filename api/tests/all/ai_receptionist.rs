@@ -1321,6 +1321,44 @@ async fn the_model_waits_in_a_lane_of_its_own(kind: DatabaseKind) {
     );
 }
 
+/// An AI text stored and queued just before staff take the conversation over is not sent:
+/// staff speak for the clinic from then on.
+async fn an_ai_text_waiting_when_staff_take_over_is_not_sent(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "waiting-1", "07700 900339").await;
+    model.script([Reply::Text("We can see you Monday.".to_owned())]);
+    app.receive_text("SMwait01", "+447700900339", "Can I come Monday?")
+        .await;
+    assert_eq!(
+        run_lane(&app, Lane::Only(SLOW_KINDS), "slow-1").await,
+        ["ai_answer"]
+    );
+    let thread = thread_ending(&app, "339").await;
+    let taken = app
+        .owner
+        .run(
+            "mutation($id: ID!) { takeOverConversation(id: $id) { aiState } }",
+            json!({ "id": thread.id.to_string() }),
+        )
+        .await;
+    assert!(taken["errors"].is_null(), "{taken}");
+    run_lane(&app, Lane::AllBut(SLOW_KINDS), "quick-1").await;
+    let texts = texts_to(&app, "+447700900339");
+    assert_eq!(texts.len(), 1, "the text-back only: {texts:?}");
+    let shown = app
+        .owner
+        .run(
+            "query($id: ID!) { conversation(id: $id) { messages { kind status } } }",
+            json!({ "id": thread.id.to_string() }),
+        )
+        .await;
+    assert!(
+        shown.to_string().contains("cancelled"),
+        "the AI's text is marked not sent: {shown}"
+    );
+}
+
 async fn a_stalled_model_falls_back_within_the_answer_time(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let within = STALLED_ANSWER_SECONDS;
@@ -2651,6 +2689,7 @@ async fn a_conversation_gets_at_most_twenty_answers_a_day(kind: DatabaseKind) {
 }
 
 on_both_databases!(
+    an_ai_text_waiting_when_staff_take_over_is_not_sent,
     a_booked_caller_is_told_so_and_not_followed_up,
     a_conversation_gets_at_most_twenty_answers_a_day,
     an_erased_callers_hand_off_notice_goes_with_them,

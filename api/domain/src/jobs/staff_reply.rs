@@ -5,7 +5,8 @@
 use ringback_core::error::DomainError;
 use ringback_core::outbox::Job;
 use ringback_core::tenant::{TenantTxn, in_clinic};
-use ringback_entity::{job_outbox, message};
+use ringback_entity::{conversation, job_outbox, message};
+use ringback_shared::ai::state as ai_state;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -55,6 +56,26 @@ impl TextJob for StaffReply {
             messages::set_provider_id(txn, stored, &receipt.provider_id, status).await?;
         }
         Ok(())
+    }
+
+    /// An AI receptionist's text still waiting when staff took the conversation over is not sent:
+    /// staff speak for the clinic from then on (the AI checks before it stores a text, so only a
+    /// take-over in the moment between its storing and its sending gets here).
+    async fn held_back(
+        &self,
+        txn: &TenantTxn,
+        _context: &JobContext,
+    ) -> Result<Option<&'static str>, DomainError> {
+        let Some(stored) = self.stored(txn).await? else {
+            return Ok(None);
+        };
+        if stored.kind != messages::KIND_AI {
+            return Ok(None);
+        }
+        let taken_over = in_clinic::<conversation::Entity>(txn, self.conversation)
+            .await?
+            .is_some_and(|thread| thread.ai_state.as_deref() == Some(ai_state::TAKEN_OVER));
+        Ok(taken_over.then_some("staff took the conversation over"))
     }
 
     async fn not_sent(&self, txn: &TenantTxn, status: &str) -> Result<(), DomainError> {
