@@ -393,6 +393,16 @@ async fn an_erased_callers_hand_off_notice_goes_with_them(kind: DatabaseKind) {
     );
 }
 
+/// The appointment a tool's answer booked (the test fails on any other answer).
+fn booking_of(
+    answer: ringback_api::service::ai_tools::ToolAnswer,
+) -> ringback_entity::appointment::Model {
+    match answer {
+        ringback_api::service::ai_tools::ToolAnswer::Booked { appointment, .. } => appointment,
+        other => panic!("a booking expected: {other:?}"),
+    }
+}
+
 /// A clinic (AI off) with numbers kept and an hour-long check-up on its price list.
 async fn check_up_clinic(kind: DatabaseKind) -> TestApp {
     let mut app = TestApp::new(kind).await;
@@ -434,27 +444,22 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
     );
 
     let slot = json!({ "slot": at_nine, "kind": "Check-up" });
-    let booked = ai_tools::book_appointment(&txn, &app.state.secrets, &first, &slot)
-        .await
-        .expect("booked");
-    let ToolAnswer::Booked { appointment, .. } = booked else {
-        panic!("{booked:?}")
-    };
+    let appointment = booking_of(
+        ai_tools::book_appointment(&txn, &app.state.secrets, &first, &slot)
+            .await
+            .expect("booked"),
+    );
     assert_eq!(appointment.source, "ai");
     assert_eq!(
         appointment.value_minor, 10000,
         "the service's estimated value"
     );
     assert_eq!(appointment.caller_key, first.caller_key);
-    let again = ai_tools::book_appointment(&txn, &app.state.secrets, &first, &slot)
-        .await
-        .expect("booked again");
-    let ToolAnswer::Booked {
-        appointment: same, ..
-    } = again
-    else {
-        panic!("{again:?}")
-    };
+    let same = booking_of(
+        ai_tools::book_appointment(&txn, &app.state.secrets, &first, &slot)
+            .await
+            .expect("booked again"),
+    );
     assert_eq!(same.id, appointment.id, "a retried booking books once");
     let taken = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &slot)
         .await
@@ -556,12 +561,11 @@ async fn the_ai_books_each_caller_once_and_only_what_it_can_check(kind: Database
     refused(&booked, "Check-up");
 
     let nine = json!({ "slot": format!("{day} 09:00"), "kind": "Check-up" });
-    let booked = ai_tools::book_appointment(&txn, secrets, &first, &nine)
-        .await
-        .expect("booked");
-    let ToolAnswer::Booked { appointment, .. } = booked else {
-        panic!("{booked:?}")
-    };
+    let appointment = booking_of(
+        ai_tools::book_appointment(&txn, secrets, &first, &nine)
+            .await
+            .expect("booked"),
+    );
     let eleven = json!({ "slot": format!("{day} 11:00"), "kind": "Check-up" });
     let moved = ai_tools::book_appointment(&txn, secrets, &first, &eleven)
         .await
@@ -576,15 +580,11 @@ async fn the_ai_books_each_caller_once_and_only_what_it_can_check(kind: Database
     refused(&same_answer, "cancelled");
     let mut later_answer = first.clone();
     later_answer.ai_answering_for = Some(uuid::Uuid::now_v7());
-    let rebooked = ai_tools::book_appointment(&txn, secrets, &later_answer, &nine)
-        .await
-        .expect("booked again");
-    let ToolAnswer::Booked {
-        appointment: again, ..
-    } = rebooked
-    else {
-        panic!("{rebooked:?}")
-    };
+    let again = booking_of(
+        ai_tools::book_appointment(&txn, secrets, &later_answer, &nine)
+            .await
+            .expect("booked again"),
+    );
     assert_ne!(again.id, appointment.id, "a new booking of the freed slot");
     txn.commit().await.expect("commit");
 

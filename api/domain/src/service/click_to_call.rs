@@ -89,9 +89,8 @@ pub async fn place(
     call_id: Uuid,
 ) -> Result<PlacedCallback, DomainError> {
     let txn = scope.begin().await?;
-    let (call, ringing_tail) = prepare(&txn, secrets, line, actor, call_id).await?;
+    let (missed, call, ringing_tail) = prepare(&txn, secrets, line, actor, call_id).await?;
     let line = line.ok_or_else(|| DomainError::Unavailable(NO_PROVIDER.to_owned()))?;
-    let missed = calls::find(&txn, call_id).await?;
     if !claim(&txn, &missed, actor).await? {
         return Err(DomainError::Conflict(
             busy_words(&txn, &missed, actor).await?,
@@ -144,15 +143,15 @@ pub async fn place(
     ))
 }
 
-/// Checks that missed call `call_id` can be called back from here by `actor`, and the call to
-/// ask the provider for, with the masked tail of the phone it rings first.
+/// Checks that missed call `call_id` can be called back from here by `actor`: the missed call,
+/// the call to ask the provider for, and the masked tail of the phone it rings first.
 async fn prepare(
     txn: &TenantTxn,
     secrets: &Secrets,
     line: Option<&VoiceLine>,
     actor: Uuid,
     call_id: Uuid,
-) -> Result<(OutgoingCall, String), DomainError> {
+) -> Result<(call::Model, OutgoingCall, String), DomainError> {
     let missed = calls::find(txn, call_id).await?;
     let settings = clinic::get(txn).await?;
     if settings.privacy_mode != clinic::TEXT_BACK_MODE {
@@ -188,7 +187,7 @@ async fn prepare(
         url: webhook_url(&line.public_base, CONNECT_HOOK, &query),
         status_callback: webhook_url(&line.public_base, STATUS_HOOK, &query),
     };
-    Ok((call, ringing_tail))
+    Ok((missed, call, ringing_tail))
 }
 
 /// Marks `missed` with `actor`'s callback unless one placed less than [`UNDER_WAY`] ago holds
