@@ -16,7 +16,9 @@ const HOURS: &str = "mutation($hours: [DayHoursInput!]) { updatePhoneSettings(in
 async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
-    let fake = test_db.fake_twilio(&["+447700900777"]).await;
+    let fake = test_db
+        .fake_twilio(&["+447700900777", "+442079460321"])
+        .await;
     let state = test_db.state_with(web.path(), &twilio_settings(&fake));
     let mut admin = Browser::new(test_db.app_with_twilio(web.path(), &fake));
     let signed_up = admin.run(SIGN_UP, sign_up_input("lines@clinic.test")).await;
@@ -78,6 +80,50 @@ async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
         "{added}"
     );
 
+    // A forwarding line that Ringback answers would send calls back here, and a number that is
+    // the forwarding line would forward to itself: both refused, the line kept.
+    let looping_line = admin
+        .run(
+            "mutation { setForwardingLine(number: \"07700 900777\") { forwardingLineTail } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&looping_line),
+        Some("BAD_USER_INPUT"),
+        "{looping_line}"
+    );
+    let looping_number = admin
+        .run(
+            "mutation { addProviderNumber(number: \"020 7946 0321\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&looping_number),
+        Some("BAD_USER_INPUT"),
+        "{looping_number}"
+    );
+    assert!(
+        looping_number.to_string().contains("forwarding line"),
+        "{looping_number}"
+    );
+    let kept = admin
+        .run(
+            "{ phoneSettings { forwardingLineTail } providerNumbers { tail } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        kept["data"]["phoneSettings"]["forwardingLineTail"], "•••• 321",
+        "{kept}"
+    );
+    assert_eq!(
+        kept["data"]["providerNumbers"],
+        json!([{ "tail": "•••• 777" }]),
+        "{kept}"
+    );
+
     let found = phone_lines::clinic_for_provider_number(&state.db, &state.secrets, "+447700900777")
         .await
         .expect("lookup");
@@ -123,6 +169,17 @@ async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
             .count(),
         2,
         "{log}"
+    );
+    let into_another_clinic = other
+        .run(
+            "mutation { setForwardingLine(number: \"07700 900777\") { forwardingLineTail } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&into_another_clinic),
+        Some("BAD_USER_INPUT"),
+        "{into_another_clinic}"
     );
     let numbers = other.run("{ providerNumbers { id } }", json!({})).await;
     assert_eq!(numbers["data"]["providerNumbers"], json!([]), "{numbers}");

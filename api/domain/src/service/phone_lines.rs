@@ -42,6 +42,9 @@ pub async fn set_forwarding_line(
     let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
         Some(number) => {
             let normalized = normalize(number, &current.default_region)?;
+            if is_a_ringback_number(txn, secrets, &normalized.e164).await? {
+                return Err(DomainError::BadUserInput(FORWARDING_TO_RINGBACK.to_owned()));
+            }
             let key = keys::data_key(secrets, &current)?;
             let sealed = keys::seal_clinic_number(&key, txn.clinic_id(), normalized.e164.as_str())?;
             (Some(sealed), Some(phone::mask_tail(&normalized.e164)))
@@ -63,6 +66,31 @@ pub async fn set_forwarding_line(
     )
     .await?;
     Ok(updated)
+}
+
+/// Why a forwarding line that Ringback itself answers is refused.
+const FORWARDING_TO_RINGBACK: &str = "this is a number Ringback answers: calls forwarded to it would come back here instead of ringing your staff; give the phone your staff answer";
+
+/// Why a provider number that is the clinic's forwarding line is refused.
+const NUMBER_IS_FORWARDING_LINE: &str = "this is the clinic's forwarding line: calls to it would be forwarded to itself; set the phone your staff answer as the forwarding line first";
+
+/// True when `e164` is a provider number of any clinic of this deployment. A call forwarded to
+/// one comes back to Ringback (a loop, or another clinic's callers' flow). The read names the
+/// routing key, as a webhook's does, and un-names it before the transaction goes on.
+async fn is_a_ringback_number(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    e164: &phone::E164,
+) -> Result<bool, DomainError> {
+    let routing = routing_key(secrets.pepper.expose(), e164)
+        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    set_local(txn.conn(), "app.routing_key", &routing).await?;
+    let found = provider_number::Entity::find()
+        .filter(provider_number::Column::RoutingKey.eq(routing))
+        .one(txn.conn())
+        .await?;
+    set_local(txn.conn(), "app.routing_key", "").await?;
+    Ok(found.is_some())
 }
 
 /// The forwarding line in E.164, opened from its sealed form, if set.
@@ -354,6 +382,14 @@ pub(crate) async fn insert_provider_number(
     e164: &phone::E164,
     source: NumberSource<'_>,
 ) -> Result<Option<provider_number::Model>, DomainError> {
+    // A number just bought cannot be the staff's phone; a refusal after buying would lose it.
+    if !matches!(source, NumberSource::Bought(_))
+        && open_forwarding_line(secrets, current)?.as_deref() == Some(e164.as_str())
+    {
+        return Err(DomainError::BadUserInput(
+            NUMBER_IS_FORWARDING_LINE.to_owned(),
+        ));
+    }
     let (provider_sid, bought_here) = match source {
         NumberSource::Typed => (None, false),
         NumberSource::Taken(sid) => (Some(sid), false),
