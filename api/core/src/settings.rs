@@ -39,6 +39,7 @@ const KNOWN_KEYS: &[&str] = &[
     "trial_days",
     "trial_sms",
     "past_due_grace_days",
+    "stripe_meter_event",
     "anthropic_api_key",
     "anthropic_api_url",
     "anthropic_model",
@@ -263,5 +264,49 @@ impl SecretString {
 impl std::fmt::Debug for SecretString {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretString(…)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `RINGBACK_*` names the README mentions that are not the server's settings: the config
+    /// file's path, an integrator's key in an example, and the test and benchmark tools' own.
+    const NOT_SETTINGS: &[&str] = &[
+        "CONFIG",
+        "API_KEY",
+        "BENCH_BINARY",
+        "TEST_POSTGRES_URL",
+        "TOOLS_DIR",
+        "UPDATE_SCHEMA",
+    ];
+
+    /// A setting the README documents but the server does not know is dropped with a warning, so
+    /// the operator believes it set something it did not (overage was once billed to the wrong
+    /// meter this way).
+    #[test]
+    fn every_setting_the_readme_names_is_known() {
+        let readme = include_str!("../../../README.md");
+        let named: std::collections::BTreeSet<&str> = readme
+            .match_indices(ENV_PREFIX)
+            .map(|(at, _)| {
+                let rest = &readme[at + ENV_PREFIX.len()..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .filter(|name| !name.is_empty() && !NOT_SETTINGS.contains(name))
+            .collect();
+        assert!(named.len() > 20, "the README names its settings: {named:?}");
+        let unknown: Vec<&&str> = named
+            .iter()
+            .filter(|name| {
+                let key = name.to_ascii_lowercase();
+                !KNOWN_KEYS.contains(&key.as_str()) && key != PLANS_KEY
+            })
+            .collect();
+        assert!(unknown.is_empty(), "documented but unknown: {unknown:?}");
     }
 }
