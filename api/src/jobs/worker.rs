@@ -49,11 +49,20 @@ pub struct WorkerSettings {
     pub lane: Lane,
 }
 
+/// How long a claimed job is a worker's before another may take it again.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
+
+// The AI's answer (its whole time, then the fallback text) must end inside the lease.
+const _: () = assert!(
+    DEFAULT_LEASE.as_secs() >= ringback_providers::anthropic::MAX_ANSWER_SECONDS + 30,
+    "the AI's longest answer time must end well inside the worker's lease"
+);
+
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
             poll_interval: Duration::from_secs(1),
-            lease: Duration::from_secs(120),
+            lease: DEFAULT_LEASE,
             max_attempts: 8,
             backoff_base: Duration::from_secs(5),
             backoff_cap: Duration::from_secs(30 * 60),

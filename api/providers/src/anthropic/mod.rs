@@ -33,8 +33,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long the AI may take to answer one caller text, all its rounds and tries together, unless
 /// `RINGBACK_AI_ANSWER_SECONDS` says otherwise; after that the caller gets the fallback.
 pub const DEFAULT_ANSWER_WITHIN: Duration = Duration::from_secs(45);
-/// The longest answer time an operator may set: a caller waiting longer has gone elsewhere.
-const MAX_ANSWER_SECONDS: u64 = 300;
+/// The longest answer time an operator may set: a caller waiting longer has gone elsewhere, and
+/// the answering job must end well inside its worker's lease (else another worker takes it over
+/// and the model is asked twice; the server holds the two together at compile time).
+pub const MAX_ANSWER_SECONDS: u64 = 90;
 /// Longest model name accepted.
 const MAX_MODEL_NAME: usize = 100;
 /// Shortest API key accepted: Anthropic's are about 100 characters, and a short one is a typo.
@@ -322,5 +324,8 @@ mod tests {
         assert!(parse_model("claude-sonnet-4-5").is_ok());
         assert!(parse_model("claude 4").is_err());
         assert!(parse_model("").is_err());
+        assert_eq!(parse_answer_seconds("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_answer_seconds("91").is_err(), "beyond the job's lease");
+        assert!(parse_answer_seconds("0").is_err());
     }
 }
