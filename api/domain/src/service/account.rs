@@ -351,8 +351,12 @@ pub async fn sign_in(
         return Err(refused());
     };
     let membership = first_membership(db, user.id).await?.ok_or_else(refused)?;
+    // Checked before the transaction opens: the check may wait its turn behind other password
+    // work, and an open writer would hold SQLite's one write lock (webhooks, the outbox) or one
+    // of PostgreSQL's pooled connections all that while.
+    let matches = password::verify(password_attempt, &user.password_hash).await?;
     let txn = doors::membership(db, clock, &membership).begin().await?;
-    if !password::verify(password_attempt, &user.password_hash).await? {
+    if !matches {
         audit::append(
             &txn,
             AuditEvent {
