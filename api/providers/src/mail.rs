@@ -60,14 +60,18 @@ impl MailSettings {
     }
 }
 
-/// Accepts `smtps://…`, `smtp://…?tls=required|opportunistic`, and plain `smtp://` only to the
-/// local machine.
+/// Accepts `smtps://…`, `smtp://…?tls=required`, and any other `smtp://` only to the local
+/// machine. `tls=opportunistic` is refused elsewhere: whoever sits between can strip the server's
+/// offer of STARTTLS, and the password and the mails' sign-in links then go in clear.
 fn parse_smtp_url(value: &str) -> Result<String, String> {
     let parsed = url::Url::parse(value.trim())
         .map_err(|_| "expected a URL such as smtps://user:password@host:465".to_owned())?;
-    let tls = parsed
+    let tls_modes: Vec<_> = parsed
         .query_pairs()
-        .any(|(name, value)| name == "tls" && (value == "required" || value == "opportunistic"));
+        .filter(|(name, _)| name == "tls")
+        .map(|(_, mode)| mode.into_owned())
+        .collect();
+    let tls = !tls_modes.is_empty() && tls_modes.iter().all(|mode| mode == "required");
     let local = matches!(
         parsed.host_str(),
         Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
@@ -76,8 +80,8 @@ fn parse_smtp_url(value: &str) -> Result<String, String> {
         "smtps" => Ok(value.trim().to_owned()),
         "smtp" if tls || local => Ok(value.trim().to_owned()),
         "smtp" => Err(
-            "an smtp:// URL to another machine needs ?tls=required (or use smtps://): \
-             without TLS the password and the mails travel in clear"
+            "an smtp:// URL to another machine needs ?tls=required and no other tls mode \
+             (or use smtps://): without TLS the password and the mails travel in clear"
                 .to_owned(),
         ),
         _ => Err("expected an smtps:// or smtp:// URL".to_owned()),
@@ -136,5 +140,13 @@ mod tests {
         let refused = parse_smtp_url("smtp://u:p@mail.example.com:587").unwrap_err();
         assert!(refused.contains("tls=required"), "{refused}");
         assert!(parse_smtp_url("http://mail.example.com").is_err());
+        for stripped in [
+            "smtp://u:p@mail.example.com:587?tls=opportunistic",
+            "smtp://u:p@mail.example.com:587?tls=required&tls=opportunistic",
+        ] {
+            let refused = parse_smtp_url(stripped).unwrap_err();
+            assert!(refused.contains("tls=required"), "{refused}");
+        }
+        assert!(parse_smtp_url("smtp://localhost:2525?tls=opportunistic").is_ok());
     }
 }
