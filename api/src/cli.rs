@@ -34,8 +34,14 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Create a demo clinic with 90 days of activity (once) and print its login.
-    Demo,
+    /// Create a demo clinic with 90 days of activity (once) and print its login. Its owner's
+    /// password is published, so on PostgreSQL (a shared, likely public, database) it is created
+    /// only with --allow-known-password.
+    Demo {
+        /// Create it on PostgreSQL too, knowing anyone may sign in as its owner.
+        #[arg(long)]
+        allow_known_password: bool,
+    },
     /// Phone number tools.
     Phone {
         #[command(subcommand)]
@@ -140,7 +146,9 @@ pub async fn run() -> ExitCode {
     let result = match cli.command {
         Command::Serve => serve().await,
         Command::Migrate => migrate().await,
-        Command::Demo => demo().await,
+        Command::Demo {
+            allow_known_password,
+        } => demo(allow_known_password).await,
         Command::Phone {
             command: PhoneCommand::Normalize { region },
         } => normalize(region),
@@ -318,8 +326,16 @@ async fn open_server() -> Result<(Config, Secrets, sea_orm::DatabaseConnection),
     Ok((config, secrets, db))
 }
 
-async fn demo() -> Result<(), CliError> {
-    let (_, secrets, db) = open_server().await?;
+async fn demo(allow_known_password: bool) -> Result<(), CliError> {
+    let (config, secrets, db) = open_server().await?;
+    if config.database_kind == db::DatabaseKind::Postgres && !allow_known_password {
+        return Err(CliError::Demo(
+            "the demo owner's password is published, so anyone could sign in to a demo clinic \
+             on this PostgreSQL database (and use its Twilio numbers); nothing was created: \
+             pass --allow-known-password to create it anyway"
+                .to_owned(),
+        ));
+    }
     let outcome = crate::demo::seed(&db, &crate::clock::Clock::system(), &secrets)
         .await
         .map_err(|error| CliError::Demo(error.to_string()))?;

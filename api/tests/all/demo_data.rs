@@ -1,5 +1,6 @@
 //! `ringback demo`'s data: 90 days with a weekly rhythm and miss peaks, callbacks and bookings,
 //! some recovered and some not; created once; no raw number stored. On SQLite and PostgreSQL.
+//! The command creates it on PostgreSQL only when told that its published password may be.
 
 use crate::common::TestDb;
 use ringback_api::config::DatabaseKind;
@@ -206,4 +207,40 @@ fn a_number_is_told_apart_from_digits_inside_a_hash() {
     for chance in ["9f3a7700900b1c", "e3b07700900123456789", "call 77009001"] {
         assert!(!holds(chance), "{chance}");
     }
+}
+
+/// The demo owner's password is published: on PostgreSQL (a shared database) `ringback demo`
+/// creates nothing unless told it may, and then creates the clinic.
+#[tokio::test]
+async fn the_demo_on_postgresql_is_created_only_when_asked_for() {
+    let test_db = TestDb::new(DatabaseKind::Postgres).await;
+    let url = test_db.app_role_url().await;
+    let demo = |options: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ringback"))
+            .arg("demo")
+            .args(options)
+            .env("RINGBACK_DATABASE_URL", &url)
+            .env("RINGBACK_PEPPER", "11".repeat(32))
+            .env("RINGBACK_MASTER_KEY", "22".repeat(32))
+            .env("RINGBACK_SESSION_SECRET", "33".repeat(32))
+            .env("RINGBACK_LOG", "warn")
+            .output()
+            .expect("ringback runs")
+    };
+    let refused = demo(&[]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(said.contains("--allow-known-password"), "{said}");
+    let created = demo(&["--allow-known-password"]);
+    let said = String::from_utf8_lossy(&created.stdout);
+    assert!(
+        created.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(
+        said.contains("Demo clinic created"),
+        "the refusal created nothing: {said}"
+    );
+    test_db.finish().await;
 }

@@ -617,7 +617,7 @@ impl Bench {
                 self.login_password
             ),
         )?;
-        if let Err(error) = self.ringback_step("migrate") {
+        if let Err(error) = self.ringback_step("migrate", &[]) {
             // Migrations from before the app-role migration checked for an existing role try
             // CREATE ROLE anyway, which needs CREATEROLE.
             if !error.0.to_ascii_lowercase().contains("create role") {
@@ -633,7 +633,7 @@ impl Bench {
             )?;
             superuser_sql(None, &format!("CREATE DATABASE {DATABASE} OWNER {OWNER}"))?;
             superuser_sql(None, &format!("ALTER ROLE {OWNER} CREATEROLE"))?;
-            self.ringback_step("migrate")
+            self.ringback_step("migrate", &[])
                 .map_err(|again| TaskError(format!("{again}\n(without CREATEROLE: {error})")))?;
             self.notes.push(
                 "this server binary's migrations needed CREATEROLE for the owner role (its \
@@ -641,15 +641,16 @@ impl Bench {
                     .to_owned(),
             );
         }
-        self.ringback_step("demo")
+        self.ringback_step("demo", &["--allow-known-password"])
     }
 
     /// Runs `ringback <command>` to completion, its output in the work directory.
-    fn ringback_step(&self, command: &str) -> TaskResult {
+    fn ringback_step(&self, command: &str, options: &[&str]) -> TaskResult {
         let log = self.work.join(format!("{command}.log"));
         let output = self
             .ringback_command()
             .arg(command)
+            .args(options)
             .output()
             .map_err(|e| TaskError(format!("{}: {e}", self.binary.display())))?;
         let text = format!(

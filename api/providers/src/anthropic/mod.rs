@@ -325,7 +325,10 @@ mod tests {
         assert!(parse_model("claude 4").is_err());
         assert!(parse_model("").is_err());
         assert_eq!(parse_answer_seconds("90"), Ok(Duration::from_secs(90)));
-        assert!(parse_answer_seconds("91").is_err(), "beyond the job's lease");
+        assert!(
+            parse_answer_seconds("91").is_err(),
+            "beyond the job's lease"
+        );
         assert!(parse_answer_seconds("0").is_err());
     }
 }

@@ -118,6 +118,19 @@ impl TestDb {
     /// A pool on this database as a login role that is only a member of `ringback_app` (not the
     /// tables' owner), so PostgreSQL's row-level security applies to it.
     pub async fn app_role_connection(&self) -> DatabaseConnection {
+        let url = self.app_role_url().await;
+        db::connect_serving(
+            &url,
+            DatabaseKind::Postgres,
+            db::DEFAULT_POSTGRES_CONNECTIONS,
+        )
+        .await
+        .expect("app role connects")
+    }
+
+    /// The URL of this database for a login in the application role (created if need be), as a
+    /// server started against it uses.
+    pub async fn app_role_url(&self) -> String {
         assert_eq!(
             self.kind,
             DatabaseKind::Postgres,
@@ -130,14 +143,7 @@ impl TestDb {
             ))
             .await
             .expect("create app login role");
-        let url = with_credentials(&self.url, APP_LOGIN, APP_LOGIN);
-        db::connect_serving(
-            &url,
-            DatabaseKind::Postgres,
-            db::DEFAULT_POSTGRES_CONNECTIONS,
-        )
-        .await
-        .expect("app role connects")
+        with_credentials(&self.url, APP_LOGIN, APP_LOGIN)
     }
 
     /// Everything stored, as text: on SQLite the database file and its write-ahead log (so a value
