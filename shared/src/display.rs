@@ -25,10 +25,12 @@ pub fn money(minor: i64, currency: &str) -> String {
 }
 
 /// Reads an amount typed in major units ("45", "45.5", "1,250.00") as minor units; `None` for
-/// anything else, negative amounts and more than two decimals.
+/// anything else, negative amounts and more than two decimals. A comma is read only as a
+/// thousands separator: "45,50" (a decimal comma) is refused, never read as 4,550.
 pub fn parse_money(text: &str) -> Option<i64> {
-    let cleaned: String = text.trim().chars().filter(|c| *c != ',').collect();
-    let (units, cents) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    let text = text.trim();
+    let (grouped_units, cents) = text.split_once('.').unwrap_or((text, ""));
+    let units = ungroup_thousands(grouped_units)?;
     if units.is_empty() || !units.bytes().all(|b| b.is_ascii_digit()) || cents.len() > 2 {
         return None;
     }
@@ -41,6 +43,21 @@ pub fn parse_money(text: &str) -> Option<i64> {
         .ok()?
         .checked_mul(100)?
         .checked_add(cents)
+}
+
+/// `units` without its thousands separators, when it has none or every group after the first
+/// has exactly three digits ("1,250" and "12,500,000", never "45,5" or "1,25").
+fn ungroup_thousands(units: &str) -> Option<String> {
+    let mut groups = units.split(',');
+    let first = groups.next().unwrap_or_default();
+    let mut digits = first.to_owned();
+    for group in groups {
+        if first.is_empty() || first.len() > 3 || group.len() != 3 {
+            return None;
+        }
+        digits.push_str(group);
+    }
+    Some(digits)
 }
 
 /// `minor` units as typed into a value field, in major units without symbol or grouping
@@ -196,6 +213,10 @@ mod tests {
         assert_eq!(parse_money("45"), Some(4_500));
         assert_eq!(parse_money(" 45.5 "), Some(4_550));
         assert_eq!(parse_money("1,250.05"), Some(125_005));
+        assert_eq!(parse_money("12,500,000"), Some(1_250_000_000));
+        for decimal_comma in ["45,50", "45,5", "1,25", ",250", "1250,000", "1,2500"] {
+            assert_eq!(parse_money(decimal_comma), None, "{decimal_comma}");
+        }
         assert_eq!(parse_money("-3"), None);
         assert_eq!(parse_money("4.555"), None);
         assert_eq!(parse_money("abc"), None);
