@@ -122,6 +122,45 @@ async fn follow_link(client: &Client, text: &str) -> Result<(), E2eError> {
     Ok(())
 }
 
+/// Keeps every file the page hands the browser from now on (each `URL.createObjectURL` blob) where
+/// [`saved_file`] can read it back: the page's security policy lets no script fetch a `blob:`
+/// address, and a download would leave the browser.
+async fn keep_saved_files(client: &Client) -> Result<(), E2eError> {
+    client
+        .execute(
+            "if (!window.__savedFiles) { \
+               window.__savedFiles = {}; \
+               const original = URL.createObjectURL; \
+               URL.createObjectURL = (blob) => { \
+                 const href = original(blob); \
+                 window.__savedFiles[href] = blob; \
+                 return href; \
+               }; \
+             }",
+            vec![],
+        )
+        .await?;
+    Ok(())
+}
+
+/// What the download link `link` saves: its file name, its type and its text (a file kept since
+/// [`keep_saved_files`]; a link to anything else reads as unknown).
+async fn saved_file(client: &Client, link: &Element) -> Result<(String, String, String), E2eError> {
+    let filename = link.attr("download").await?.unwrap_or_default();
+    let element = serde_json::to_value(link).map_err(|e| E2eError::WebDriver(e.to_string()))?;
+    let read = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             const blob = (window.__savedFiles || {})[arguments[0].href]; \
+             if (!blob) { done(['', 'not a file the page kept: ' + arguments[0].href]); } \
+             else { blob.text().then((text) => done([blob.type, text])); }",
+            vec![element],
+        )
+        .await?;
+    let part = |index: usize| read[index].as_str().unwrap_or_default().to_owned();
+    Ok((filename, part(0), part(1)))
+}
+
 /// The visible text of the element with `test_id`, once it shows.
 async fn text_of(client: &Client, test_id: &str) -> Result<String, E2eError> {
     Ok(wait_for_test_id(client, test_id).await?.text().await?)
@@ -806,6 +845,27 @@ impl<'a> AppointmentsPage<'a> {
         text_of(self.client, "appointment-done").await
     }
 
+    /// Tries to save `value` with the start emptied for the newest appointment of `caller_key`;
+    /// what the dialog says, read while it is still open, then closes it.
+    pub async fn refused_edit(&self, caller_key: &str, value: &str) -> Result<String, E2eError> {
+        let dialog = self.open_dialog(caller_key).await?;
+        let input = dialog
+            .find(Locator::Css("[data-testid=appointment-new-value]"))
+            .await?;
+        input.clear().await?;
+        input.send_keys(value).await?;
+        set_value(self.client, "appointment-new-starts", "".into()).await?;
+        dialog
+            .find(Locator::Css("[data-testid=appointment-save]"))
+            .await?
+            .click()
+            .await?;
+        let said = text_of(self.client, "appointment-dialog-error").await?;
+        self.dialog().await?;
+        click_test_id(self.client, "appointment-close").await?;
+        Ok(said)
+    }
+
     /// Cancels the newest appointment of `caller_key` in its dialog and waits until it shows as
     /// cancelled.
     pub async fn cancel(&self, caller_key: &str) -> Result<(), E2eError> {
@@ -1244,18 +1304,11 @@ impl<'a> ExportPage<'a> {
             .await?
             .click()
             .await?;
+        keep_saved_files(self.client).await?;
         click_test_id(self.client, "export-create").await?;
         let link = wait_for_test_id(self.client, "export-download").await?;
-        let filename = link.attr("download").await?.unwrap_or_default();
-        let text = self
-            .client
-            .execute(
-                "const href = arguments[0].href; \
-                 return decodeURIComponent(href.slice(href.indexOf(',') + 1));",
-                vec![serde_json::to_value(&link).map_err(|e| E2eError::WebDriver(e.to_string()))?],
-            )
-            .await?;
-        Ok((filename, text.as_str().unwrap_or_default().to_owned()))
+        let (filename, _, text) = saved_file(self.client, &link).await?;
+        Ok((filename, text))
     }
 }
 
@@ -1643,14 +1696,13 @@ impl<'a> PrivacyPage<'a> {
             .len())
     }
 
-    /// Prepares the JSON copy; returns the download link's address (a data URL).
-    pub async fn export(&self) -> Result<String, E2eError> {
+    /// Prepares the JSON copy; returns what its link saves: its type and its text.
+    pub async fn export(&self) -> Result<(String, String), E2eError> {
+        keep_saved_files(self.client).await?;
         click_test_id(self.client, "caller-export").await?;
-        Ok(wait_for_test_id(self.client, "caller-download")
-            .await?
-            .attr("href")
-            .await?
-            .unwrap_or_default())
+        let link = wait_for_test_id(self.client, "caller-download").await?;
+        let (_, content_type, text) = saved_file(self.client, &link).await?;
+        Ok((content_type, text))
     }
 
     /// Erases the caller after confirming; returns the answer shown.

@@ -366,6 +366,18 @@ pub struct Downloaded {
     pub lines: u64,
 }
 
+/// Keeps `content` in the browser as a file of `content_type`, for a link that saves it: an object
+/// URL (a `data:` link of a large export fails in some browsers, past about 2 MB in Chromium).
+pub fn file_href(content: &str, content_type: &str) -> Result<String, ApiError> {
+    let failed = || ApiError::Network("the file could not be kept".to_owned());
+    let parts = js_sys::Array::of1(&content.into());
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(content_type);
+    let blob =
+        web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(|_| failed())?;
+    web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| failed())
+}
+
 /// Downloads `url` (same origin, by the session cookie) as it streams, telling `progress` how
 /// many lines have arrived; keeps it in the browser as a blob of `content_type`.
 pub async fn download_lines(

@@ -711,6 +711,15 @@ async fn book_an_older_caller_and_change_it_in_the_dialog(
             "after the dialog the page says {said:?} and shows {rows:?}"
         )));
     }
+    // A decimal comma and an emptied start are refused in the dialog, which stays open; nothing
+    // is sent, so the value stays £95.00.
+    let comma = page.refused_edit(&key, "45,50").await?;
+    let emptied = page.refused_edit(&key, "45.50").await?;
+    if !comma.contains("e.g. 45.50") || !emptied.contains("cannot be removed") {
+        return Err(E2eError::Assertion(format!(
+            "the dialog said {comma:?} and {emptied:?}"
+        )));
+    }
     let (_, after) = server.graphql_as(
         Some(&cookie),
         "query($day: NaiveDate!) { appointments(first: 1, filter: { from: $day, to: $day, callerTail: \"818\" }) \

@@ -43,10 +43,11 @@ async fn look_up_export_and_erase(
     if calls == 0 {
         return Err(E2eError::Assertion(format!("no calls held for {tail}")));
     }
-    let download = privacy.export().await?;
-    let document = percent_decoded(&download);
-    if !download.starts_with("data:application/json") || !document.contains("\"calls\"") {
-        return Err(E2eError::Assertion(format!("the copy is {download:.120}")));
+    let (content_type, document) = privacy.export().await?;
+    if !content_type.starts_with("application/json") || !document.contains("\"calls\"") {
+        return Err(E2eError::Assertion(format!(
+            "the copy is {content_type}: {document:.120}"
+        )));
     }
     if document.contains(&format!("7700900{digits}")) || document.contains("v1:") {
         return Err(E2eError::Assertion(
@@ -69,28 +70,4 @@ async fn look_up_export_and_erase(
         return Err(E2eError::Assertion(format!("the look-up said {nothing:?}")));
     }
     Ok(())
-}
-
-/// A data URL's text, %-escapes decoded.
-fn percent_decoded(url: &str) -> String {
-    let bytes = url.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escaped = (bytes[index] == b'%')
-            .then(|| url.get(index + 1..index + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                index += 3;
-            }
-            None => {
-                out.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -84,6 +84,18 @@ pub fn Team() -> impl IntoView {
         api::run::<api::Team>(team::Variables)
     });
     let link = shown_once(change);
+    let session = use_session();
+    // A change to one's own role (or a colleague's) shows in the menus at once.
+    let outcome = change.value();
+    Effect::new(move |_| {
+        if outcome.with(|outcome| matches!(outcome, Some(Ok(_)))) {
+            session.reload();
+        }
+    });
+    let viewer_is_owner = session
+        .member
+        .get_untracked()
+        .is_some_and(|member| role_of(&member) == Role::Owner);
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let role = RwSignal::new("RECEPTIONIST".to_owned());
@@ -112,7 +124,7 @@ pub fn Team() -> impl IntoView {
                 <select id="invite-role" prop:value=role on:change=move |ev| role.set(event_target_value(&ev))>
                     <option value="RECEPTIONIST">"Receptionist: worklist, inbox, appointments"</option>
                     <option value="ADMIN">"Admin: also settings, team and API keys"</option>
-                    <option value="OWNER">"Owner: also billing"</option>
+                    {viewer_is_owner.then(|| view! { <option value="OWNER">"Owner: also billing"</option> })}
                 </select>
             </fieldset>
             <button type="submit" data-testid="invite-create" disabled=move || change.pending().get()>"Create the invitation"</button>
@@ -131,8 +143,8 @@ pub fn Team() -> impl IntoView {
 }
 
 /// The members, each with their role to change and a button to remove them (both asked again
-/// first), and the pending invitations. Only an owner is offered the owner role, as only an owner
-/// may give or take it.
+/// first), and the pending invitations. Only an owner is offered the owner role, or an owner to
+/// change or remove, as only an owner may give or take that role.
 fn team_lists(data: team::ResponseData, change: Change<TeamChange>) -> impl IntoView {
     let viewer_is_owner = use_session()
         .member
@@ -222,7 +234,9 @@ fn member_row(
             {may_change.then(|| view! {
                 " "<button type="button" data-testid="member-role-save" on:click=change_role>"Change role"</button>
             })}
-            " "<button type="button" data-testid="member-remove" on:click=remove>"Remove"</button>
+            {may_change.then(|| view! {
+                " "<button type="button" data-testid="member-remove" on:click=remove>"Remove"</button>
+            })}
         </li>
     }
 }

@@ -4,7 +4,8 @@
 //! be for any caller the clinic has spoken to (the recent ones listed, older ones found by the
 //! three digits of their masked number; a number is never typed), with its start in the clinic's
 //! time. An appointment is changed or cancelled in a dialog, which says what the save changed.
-//! The list reloads after every change.
+//! A form is emptied, and the dialog closed, only once the server has taken the change: a refused
+//! one keeps what was typed and says why where it was typed. The list reloads after every change.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -28,29 +29,37 @@ enum AppointmentChange {
     Cancel(cancel_appointment::Variables),
 }
 
-/// Sends `change`; what it did, in words.
-async fn change_appointment(change: AppointmentChange) -> Result<String, ApiError> {
-    match change {
+/// A change the server took: which form sent it, and what it did in words.
+#[derive(Clone)]
+struct Done {
+    booked: bool,
+    words: String,
+}
+
+/// Sends `change`; what it did.
+async fn change_appointment(change: AppointmentChange) -> Result<Done, ApiError> {
+    let (booked, words) = match change {
         AppointmentChange::Book(variables) => {
             api::run::<api::CreateAppointment>(variables).await?;
-            Ok("Booked.".to_owned())
+            (true, "Booked.".to_owned())
         }
         AppointmentChange::Edit(variables, changed) => {
             api::run::<api::UpdateAppointment>(variables).await?;
-            Ok(changed_words(&changed))
+            (false, changed_words(&changed))
         }
         AppointmentChange::Cancel(variables) => {
             api::run::<api::CancelAppointment>(variables).await?;
-            Ok("Appointment cancelled.".to_owned())
+            (false, "Appointment cancelled.".to_owned())
         }
-    }
+    };
+    Ok(Done { booked, words })
 }
 
 /// The page's changes: each runs as an action, and the list is keyed on its version, so it
 /// reloads after each; a value that cannot be read is refused before anything is sent.
 #[derive(Clone, Copy)]
 struct Changes {
-    action: Action<AppointmentChange, Result<String, ApiError>>,
+    action: Action<AppointmentChange, Result<Done, ApiError>>,
     /// Why a typed value was refused.
     refused: RwSignal<Option<String>>,
 }
@@ -70,8 +79,8 @@ impl Changes {
         self.action.dispatch(change);
     }
 
-    fn refuse_value(self) {
-        self.refused.set(Some(VALUE_HINT.to_owned()));
+    fn refuse(self, why: &str) {
+        self.refused.set(Some(why.to_owned()));
     }
 
     /// What to show as the page's failure: a refused value, or why the last change failed.
@@ -84,7 +93,20 @@ impl Changes {
     /// What the last change did, once it succeeded.
     fn done(self) -> Signal<Option<String>> {
         let outcome = self.action.value();
-        Signal::derive(move || outcome.get().and_then(Result::ok))
+        Signal::derive(move || outcome.get().and_then(Result::ok).map(|done| done.words))
+    }
+
+    /// Runs `then` each time a change the server took came from the booking form (`booked`) or
+    /// from the dialog (not `booked`).
+    fn on_taken(self, booked: bool, then: impl Fn() + 'static) {
+        let outcome = self.action.value();
+        Effect::new(move |_| {
+            let taken =
+                outcome.with(|outcome| matches!(outcome, Some(Ok(done)) if done.booked == booked));
+            if taken {
+                then();
+            }
+        });
     }
 }
 
@@ -130,6 +152,10 @@ pub fn Appointments() -> impl IntoView {
     let cursors = RwSignal::new(Vec::<String>::new());
     let editing = RwSignal::new(None::<Editing>);
     let done = changes.done();
+    // While the dialog is open its own line says why a change failed.
+    let failure = changes.failure();
+    let outside_dialog =
+        Signal::derive(move || failure.get().filter(|_| editing.with(Option::is_none)));
     let listed = LocalResource::new(move || {
         changed.track();
         let variables = appointments::Variables {
@@ -141,7 +167,7 @@ pub fn Appointments() -> impl IntoView {
     });
     view! {
         <h1>"Appointments"</h1>
-        <Alert message=changes.failure() test_id="appointment-error" />
+        <Alert message=outside_dialog test_id="appointment-error" />
         {move || done.get().map(|said| view! {
             <p class="confirmation" role="status" data-testid="appointment-done">{said}</p>
         })}
@@ -157,6 +183,9 @@ pub fn Appointments() -> impl IntoView {
 
 /// What to type as a value.
 const VALUE_HINT: &str = "Enter the value as a number, e.g. 45.50.";
+
+/// Why a start cannot be emptied in the dialog (the server keeps a start it is not given).
+const START_KEPT: &str = "An appointment's start can be moved but not removed: give the new start, or cancel the appointment.";
 
 /// Appointments shown at a time.
 const PAGE_SIZE: i64 = 25;
@@ -298,10 +327,12 @@ fn NewAppointment(changes: Changes, clock: ClinicTime) -> impl IntoView {
             value_minor,
             starts_local: Some(starts.get_untracked()).filter(|text| !text.is_empty()),
         };
-        value.set(String::new());
-        starts.set(String::new());
         changes.send(AppointmentChange::Book(variables));
     };
+    changes.on_taken(true, move || {
+        value.set(String::new());
+        starts.set(String::new());
+    });
     let options = move || {
         callers.get().and_then(Result::ok).map(|listed| {
             let searched = !search.get_untracked().trim().is_empty();
@@ -487,16 +518,23 @@ fn EditDialog(
             None => {}
         }
     });
-    let finish = move || editing.set(None);
+    let finish = move || {
+        changes.refused.set(None);
+        editing.set(None);
+    };
+    let busy = changes.action.pending();
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let Some(target) = editing.get_untracked() else {
             return;
         };
         let Some(value_minor) = display::parse_money(&value.get_untracked()) else {
-            return changes.refuse_value();
+            return changes.refuse(VALUE_HINT);
         };
         let typed_starts = starts.get_untracked();
+        if typed_starts.is_empty() && !target.starts.is_empty() {
+            return changes.refuse(START_KEPT);
+        }
         let changed: Vec<&'static str> = [
             (
                 "value",
@@ -513,8 +551,8 @@ fn EditDialog(
             starts_local: Some(typed_starts).filter(|text| !text.is_empty()),
         };
         changes.send(AppointmentChange::Edit(variables, changed));
-        finish();
     };
+    changes.on_taken(false, finish);
     let cancel = move |_| {
         let Some(target) = editing.get_untracked() else {
             return finish();
@@ -528,7 +566,6 @@ fn EditDialog(
             changes.send(AppointmentChange::Cancel(cancel_appointment::Variables {
                 id: target.id,
             }));
-            finish();
         }
     };
     let heading = move || {
@@ -542,6 +579,7 @@ fn EditDialog(
             aria-labelledby="edit-appointment-heading" on:close=move |_| finish()>
             <form on:submit=save>
                 <h2 id="edit-appointment-heading">{heading}</h2>
+                <Alert message=changes.failure() test_id="appointment-dialog-error" />
                 <label for="edit-appointment-value">{format!("Value ({currency})")}</label>
                 <input id="edit-appointment-value" data-testid="appointment-new-value" inputmode="decimal" required
                     prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
@@ -549,8 +587,8 @@ fn EditDialog(
                 <input id="edit-appointment-starts" data-testid="appointment-new-starts" type="datetime-local"
                     prop:value=starts on:input=move |ev| starts.set(event_target_value(&ev)) />
                 <div class="actions">
-                    <button type="submit" data-testid="appointment-save">"Save"</button>
-                    <button type="button" class="danger" data-testid="appointment-cancel" on:click=cancel>"Cancel appointment"</button>
+                    <button type="submit" data-testid="appointment-save" disabled=busy>"Save"</button>
+                    <button type="button" class="danger" data-testid="appointment-cancel" disabled=busy on:click=cancel>"Cancel appointment"</button>
                     <button type="button" data-testid="appointment-close" on:click=move |_| finish()>"Close"</button>
                 </div>
             </form>

@@ -43,16 +43,31 @@ pub fn Billing() -> impl IntoView {
                 .is_none_or(|billing| matches!(billing.status.as_str(), "active" | "trialing"))
         })
     });
+    // Set when a minute of asking ended without the confirmation.
+    let gave_up = RwSignal::new(false);
     if back_from_checkout {
-        poll_until(refresh, confirmed);
+        poll_until(refresh, confirmed, gave_up);
     }
+    let check_again = move |_| {
+        gave_up.set(false);
+        poll_until(refresh, confirmed, gave_up);
+    };
     let failure = RwSignal::new(None::<String>);
     view! {
         <h1>"Billing"</h1>
-        {move || (back_from_checkout && !confirmed.get()).then(|| view! {
-            <p role="status" aria-busy="true" data-testid="billing-waiting">
-                "Waiting for Stripe to confirm the payment…"
-            </p>
+        {move || (back_from_checkout && !confirmed.get()).then(|| if gave_up.get() {
+            view! {
+                <p role="status" data-testid="billing-waiting">
+                    "Stripe has not confirmed the payment yet (it can take a few minutes; if the payment failed, Stripe e-mails the clinic). "
+                    <button type="button" data-testid="billing-check-again" on:click=check_again>"Check again"</button>
+                </p>
+            }.into_any()
+        } else {
+            view! {
+                <p role="status" aria-busy="true" data-testid="billing-waiting">
+                    "Waiting for Stripe to confirm the payment…"
+                </p>
+            }.into_any()
         })}
         <Alert message=failure />
         <AsyncView resource=data loading="Loading billing…" let:loaded>
@@ -76,17 +91,20 @@ fn page(loaded: Loaded, failure: RwSignal<Option<String>>) -> AnyView {
     }
 }
 
-/// Asks again every little while until `confirmed`, for about a minute, and never after the page
-/// is gone.
-fn poll_until(refresh: RwSignal<u32>, confirmed: Memo<bool>) {
+/// Asks again every little while until `confirmed`, for about a minute (then sets `gave_up`), and
+/// never after the page is gone.
+fn poll_until(refresh: RwSignal<u32>, confirmed: Memo<bool>, gave_up: RwSignal<bool>) {
     let polls = AtomicU32::new(0);
     repeat_while(Duration::from_millis(CONFIRMATION_POLL_MS), move || {
         let polled = polls.fetch_add(1, Ordering::Relaxed) + 1;
         let done = confirmed
             .try_get_untracked()
             .is_none_or(|confirmed| confirmed)
-            || polled >= CONFIRMATION_POLLS
             || refresh.try_update(|n| *n = n.wrapping_add(1)).is_none();
+        if !done && polled >= CONFIRMATION_POLLS {
+            gave_up.try_set(true);
+            return false;
+        }
         !done
     });
 }

@@ -43,13 +43,17 @@ pub fn Export() -> impl IntoView {
             match api::run::<api::ExportCsv>(variables).await {
                 Ok(data) => {
                     let file = data.export_csv;
-                    let encoded: String = js_sys::encode_uri_component(&file.content).into();
-                    failure.set(None);
-                    ready.set(Some(Ready {
-                        filename: file.filename,
-                        href: format!("data:text/csv;charset=utf-8,{encoded}"),
-                        rows: file.rows,
-                    }));
+                    match api::file_href(&file.content, "text/csv;charset=utf-8") {
+                        Ok(href) => {
+                            failure.set(None);
+                            ready.set(Some(Ready {
+                                filename: file.filename,
+                                href,
+                                rows: file.rows,
+                            }));
+                        }
+                        Err(error) => failure.set(Some(error.to_string())),
+                    }
                 }
                 Err(error) => failure.set(Some(error.to_string())),
             }

@@ -42,10 +42,13 @@ const VIEWS: [(conversations::InboxFilter, &str, &str); 4] = [
 pub fn Inbox() -> impl IntoView {
     let clock = use_clinic_time();
     let view_index = RwSignal::new(0usize);
-    let mark_read: Action<(), Result<(), ApiError>> = Action::new_local(|_: &()| async {
-        api::run::<api::MarkNotificationsRead>(mark_notifications_read::Variables)
-            .await
-            .map(|_| ())
+    let mark_read: MarkRead = Action::new_local(|shown: &Vec<String>| {
+        let ids = Some(shown.clone());
+        async move {
+            api::run::<api::MarkNotificationsRead>(mark_notifications_read::Variables { ids })
+                .await
+                .map(|_| ())
+        }
     });
     let marked = mark_read.version();
     // Where the list starts: `None` for the latest conversations, else after this one.
@@ -123,13 +126,23 @@ fn older_and_newer(
     )
 }
 
+/// Marking the hand-offs shown as seen (by their ids: one that arrived since the list loaded, or
+/// beyond the first page, stays unseen).
+type MarkRead = Action<Vec<String>, Result<(), ApiError>>;
+
 /// Callers the AI handed to the team and nobody has seen yet, each linking to its conversation.
 fn hand_offs(
     notes: conversations::ConversationsNotifications,
     clock: ClinicTime,
-    mark_read: Action<(), Result<(), ApiError>>,
+    mark_read: MarkRead,
 ) -> Option<impl IntoView> {
     (notes.unread > 0).then(|| {
+        let shown: Vec<String> = notes.items.iter().map(|note| note.id.clone()).collect();
+        let label = if i64::try_from(shown.len()).unwrap_or(i64::MAX) < notes.unread {
+            format!("Mark these {} as seen", shown.len())
+        } else {
+            "Mark all as seen".to_owned()
+        };
         view! {
             <section class="notice" data-testid="hand-offs" aria-labelledby="hand-offs-title">
                 <h2 id="hand-offs-title">{format!("Handed to the team ({})", notes.unread)}</h2>
@@ -144,8 +157,9 @@ fn hand_offs(
                         </li>
                     }).collect_view()}
                 </ul>
-                <button type="button" data-testid="hand-offs-read" on:click=move |_| { mark_read.dispatch(()); }>
-                    "Mark all as seen"
+                <button type="button" data-testid="hand-offs-read" disabled=mark_read.pending()
+                    on:click=move |_| { mark_read.dispatch(shown.clone()); }>
+                    {label}
                 </button>
             </section>
         }

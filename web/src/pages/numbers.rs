@@ -2,7 +2,9 @@
 //! were got here), the line calls ring through to first, getting a number (searched among those
 //! Twilio sells in the clinic's country, with the country's texting rules said plainly, and bought
 //! with its webhooks set in the same step) or using one the account already has; and the guided
-//! test call, which waits for the call to arrive and shows its text-back going out.
+//! test call, which waits for the call to arrive and shows its text-back going out. Whatever
+//! changes where calls go (stopping the forwarding, taking a number whose calls go elsewhere) is
+//! asked once more first; the forwarding line typed is cleared once saved (only its tail is shown).
 
 use std::time::Duration;
 
@@ -26,8 +28,22 @@ enum NumberChange {
     Forward(Option<String>),
 }
 
+/// A change made: whether it set the forwarding line, and what changed in words.
+#[derive(Clone)]
+struct Changed {
+    forwarding: bool,
+    words: String,
+}
+
+/// Makes `change` and says what changed.
+async fn change_numbers(change: NumberChange) -> Result<Changed, ApiError> {
+    let forwarding = matches!(change, NumberChange::Forward(_));
+    let words = change_words(change).await?;
+    Ok(Changed { forwarding, words })
+}
+
 /// Makes `change` and says what changed, in words.
-async fn change_numbers(change: NumberChange) -> Result<String, ApiError> {
+async fn change_words(change: NumberChange) -> Result<String, ApiError> {
     Ok(match change {
         NumberChange::Buy(number) => {
             let bought = api::run::<api::BuyNumber>(buy_number::Variables { number }).await?;
@@ -63,7 +79,7 @@ async fn change_numbers(change: NumberChange) -> Result<String, ApiError> {
     })
 }
 
-type Change = Action<NumberChange, Result<String, ApiError>>;
+type Change = Action<NumberChange, Result<Changed, ApiError>>;
 
 /// What the last change did, as a status line.
 fn changed_line(change: Change) -> impl IntoView {
@@ -71,7 +87,7 @@ fn changed_line(change: Change) -> impl IntoView {
     move || {
         outcome.with(|outcome| match outcome {
             Some(Ok(said)) => {
-                Some(view! { <p class="confirmation" role="status" data-testid="numbers-changed">{said.clone()}</p> })
+                Some(view! { <p class="confirmation" role="status" data-testid="numbers-changed">{said.words.clone()}</p> })
             }
             _ => None,
         })
@@ -86,13 +102,21 @@ pub fn Numbers() -> impl IntoView {
         changed.track();
         api::run::<api::NumbersPage>(numbers_page::Variables)
     });
+    // Outside the list that reloads with each change, so a refused line stays as typed.
+    let typed_line = RwSignal::new(String::new());
+    let outcome = change.value();
+    Effect::new(move |_| {
+        if outcome.with(|outcome| matches!(outcome, Some(Ok(done)) if done.forwarding)) {
+            typed_line.set(String::new());
+        }
+    });
     view! {
         <h1>"Phone numbers"</h1>
         {changed_line(change)}
         <Alert message=failure_of(change) test_id="numbers-error" />
         <AsyncView resource=page loading="Loading your numbers…" let:data>
             {held_numbers(data.provider_numbers, change)}
-            {forwarding_line(data.phone_settings.forwarding_line_tail, change)}
+            {forwarding_line(data.phone_settings.forwarding_line_tail, typed_line, change)}
         </AsyncView>
         <GetNumber change />
         <AccountNumbers change />
@@ -139,8 +163,16 @@ fn held_numbers(
 }
 
 /// The line calls ring through to before they count as missed.
-fn forwarding_line(tail: Option<String>, change: Change) -> impl IntoView {
-    let typed = RwSignal::new(String::new());
+fn forwarding_line(tail: Option<String>, typed: RwSignal<String>, change: Change) -> impl IntoView {
+    let busy = change.pending();
+    let stop = move |_| {
+        let sure = window().confirm_with_message(
+            "Stop forwarding? Calls will no longer ring your staff: every call counts as missed and is texted back.",
+        );
+        if sure.unwrap_or(false) {
+            change.dispatch(NumberChange::Forward(None));
+        }
+    };
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         change.dispatch(NumberChange::Forward(Some(typed.get_untracked())));
@@ -158,9 +190,9 @@ fn forwarding_line(tail: Option<String>, change: Change) -> impl IntoView {
                 <label for="forwarding-line">"Your clinic's phone"</label>
                 <input id="forwarding-line" type="tel" autocomplete="tel" data-testid="forwarding-line"
                     prop:value=typed on:input=move |ev| typed.set(event_target_value(&ev)) />
-                <button type="submit" data-testid="save-forwarding">"Save the forwarding line"</button>
+                <button type="submit" data-testid="save-forwarding" disabled=busy>"Save the forwarding line"</button>
                 {tail.is_some().then(|| view! {
-                    " "<button type="button" on:click=move |_| { change.dispatch(NumberChange::Forward(None)); }>"Stop forwarding"</button>
+                    " "<button type="button" data-testid="stop-forwarding" disabled=busy on:click=stop>"Stop forwarding"</button>
                 })}
             </fieldset>
         </form>
@@ -280,14 +312,26 @@ fn AccountNumbers(change: Change) -> impl IntoView {
                     <ul class="numbers">
                         {found.account_numbers.into_iter().map(|number| {
                             let sid = number.sid.clone();
-                            let warning = number.pointed_elsewhere
+                            let elsewhere = number.pointed_elsewhere;
+                            let warning = elsewhere
                                 .then_some(" (its calls now go elsewhere; using it points them here)");
                             let usable = number.can_text;
+                            let question = format!(
+                                "Use {}? Its calls and texts now go elsewhere; from now on they come here instead.",
+                                number.display
+                            );
+                            let take = move |_| {
+                                let sure = !elsewhere
+                                    || window().confirm_with_message(&question).unwrap_or(false);
+                                if sure {
+                                    change.dispatch(NumberChange::Use(sid.clone()));
+                                }
+                            };
                             view! {
                                 <li>
                                     {number.display.clone()}{warning}" "
                                     {if usable {
-                                        view! { <button type="button" on:click=move |_| { change.dispatch(NumberChange::Use(sid.clone())); }>"Use"</button> }.into_any()
+                                        view! { <button type="button" disabled=change.pending() on:click=take>"Use"</button> }.into_any()
                                     } else {
                                         view! { <span class="hint">"Cannot send texts, so it cannot text callers back"</span> }.into_any()
                                     }}

@@ -359,11 +359,10 @@ fn export(actions: Actions, download: RwSignal<Option<(String, String)>>) {
         {
             Ok(data) => {
                 let file = data.export_caller_record;
-                let encoded: String = js_sys::encode_uri_component(&file.json).into();
-                download.set(Some((
-                    file.filename,
-                    format!("data:application/json;charset=utf-8,{encoded}"),
-                )));
+                match api::file_href(&file.json, "application/json;charset=utf-8") {
+                    Ok(href) => download.set(Some((file.filename, href))),
+                    Err(error) => actions.failure.set(Some(error.to_string())),
+                }
             }
             Err(error) => actions.failure.set(Some(error.to_string())),
         }

@@ -1,23 +1,30 @@
 //! Settings (admins and owners): the clinic's profile (country, time zone and currency chosen from
 //! lists) and privacy, its business hours and holidays (checked by the shared hours rules before
 //! sending), and the text-back with a live preview of each template, filled and marked as
-//! automated exactly as the server will send it, with its SMS segment count. Saving says which
-//! settings changed.
+//! automated exactly as the server will send it, with its SMS segment count (an empty box shows
+//! the default wording, which the server then sends). Saving says which settings changed.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 use ringback_shared::hours::{self, BusinessHours, ClockTime, HoursError, Span};
-use ringback_shared::sms::{self, Encoding};
+use ringback_shared::sms::{self, Encoding, Moment};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
 use crate::components::{Alert, AsyncView, ChangeTracker, choice, zone_choices};
 use crate::session::use_session;
 use ringback_shared::countries::COUNTRIES;
 
-/// The preview of one template and what it costs.
-fn preview(template: &str, clinic: &str, link: &str) -> (String, String) {
+/// The preview of the template for `moment` (the default wording when it is left empty, as the
+/// server then sends) and what it costs.
+fn preview(template: &str, moment: Moment, clinic: &str, link: &str) -> (String, String) {
     let link = (!link.trim().is_empty()).then_some(link.trim());
+    let own = !template.trim().is_empty();
+    let template = if own {
+        template
+    } else {
+        sms::default_template(moment, link.is_some())
+    };
     let text = sms::render(template, clinic, link);
     let counted = sms::segments(&text);
     let encoding = match counted.encoding {
@@ -25,7 +32,12 @@ fn preview(template: &str, clinic: &str, link: &str) -> (String, String) {
         Encoding::Ucs2 => "UCS-2 (a character outside GSM-7)",
     };
     let cost = format!(
-        "{} characters, {} SMS segment{} ({encoding})",
+        "{}{} characters, {} SMS segment{} ({encoding})",
+        if own {
+            ""
+        } else {
+            "The default wording (the box is empty): "
+        },
         text.chars().count(),
         counted.count,
         if counted.count == 1 { "" } else { "s" }
@@ -304,8 +316,8 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             <input id=id data-testid=id prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
         }
     };
-    let template = |id: &'static str, label: &'static str, value: RwSignal<String>| {
-        let shown = move || preview(&value.get(), &name.get(), &link.get());
+    let template = |id: &'static str, label: &'static str, value: RwSignal<String>, moment| {
+        let shown = move || preview(&value.get(), moment, &name.get(), &link.get());
         view! {
             <label for=id>{label}</label>
             <textarea id=id data-testid=id rows="3" prop:value=value
@@ -344,8 +356,8 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 </label>
                 {field("text-back-delay", "Delay before the text (0–120 seconds)", delay)}
                 {field("booking-link", "Booking link (optional)", link)}
-                {template("template-open", "Text in business hours", open_template)}
-                {template("template-closed", "Text after hours and on holidays", closed_template)}
+                {template("template-open", "Text in business hours", open_template, Moment::BusinessHours)}
+                {template("template-closed", "Text after hours and on holidays", closed_template, Moment::AfterHours)}
             </fieldset>
             {move || outcome.get().map(|result| match result {
                 Ok(said) => view! { <p role="status" data-testid="settings-saved">{said}</p> }.into_any(),
