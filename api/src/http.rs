@@ -153,11 +153,32 @@ fn client_address(
     headers: &HeaderMap,
 ) -> Option<IpAddr> {
     let peer = remote.as_socket_addr().map(|address| address.ip());
+    if proxies.is_empty() && headers.contains_key("x-forwarded-for") {
+        warn_of_an_untrusted_proxy(peer);
+    }
     let forwarded = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|value| value.to_str().ok());
     proxies.client(peer, forwarded)
+}
+
+/// Says once, when a request forwarded by a proxy on a private network arrives and no proxy is
+/// trusted, that every client then shares the proxy's rate limits (one client's failed sign-ins
+/// would hold back everyone's).
+fn warn_of_an_untrusted_proxy(peer: Option<IpAddr>) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let private = peer.is_some_and(|peer| match peer.to_canonical() {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local(),
+    });
+    if private && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            proxy = ?peer,
+            "requests arrive through a proxy that RINGBACK_TRUSTED_PROXIES does not name: every \
+             client shares its address, and so its rate limits; name the proxy there"
+        );
+    }
 }
 
 /// Refuses a GraphQL POST that is not `application/json` with 415: a form on another site can

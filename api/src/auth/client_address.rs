@@ -68,6 +68,11 @@ impl TrustedProxies {
             .map(Self)
     }
 
+    /// Whether no proxy is trusted (the default).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn trusts(&self, address: IpAddr) -> bool {
         self.0.iter().any(|range| range.contains(address))
     }
