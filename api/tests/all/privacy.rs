@@ -686,6 +686,45 @@ on_both_databases!(
     a_restricted_caller_is_counted_but_never_texted
 );
 
+/// A text stored while its caller is being erased (PostgreSQL, where the two run side by side)
+/// goes with the rest: the erasure waits for the conversation the text updates, then finds the
+/// text; no message of the caller is left in a deleted conversation.
+#[tokio::test]
+async fn a_text_stored_during_an_erasure_is_erased_too() {
+    use ringback_api::service::caller_records;
+    use ringback_api::service::inbound_sms::{self, InboundSms};
+    let mut app = replied_and_booked(DatabaseKind::Postgres, TextBacks::Queued, "first").await;
+    let key = key_of(&mut app, CALLER).await;
+    let arriving = app.tenant().begin().await.expect("txn");
+    let text = InboundSms {
+        provider_id: "SMduring",
+        from: CALLER_E164,
+        text: "and a second thing",
+        at: arriving.now(),
+        provider_number_id: None,
+    };
+    inbound_sms::receive(&arriving, &app.state.secrets, text)
+        .await
+        .expect("stored, not yet committed");
+    let (scope, backend) = (app.tenant(), app.state.backend.clone());
+    let erasing = tokio::spawn(async move {
+        let txn = scope.begin().await.expect("txn");
+        let erased = caller_records::erase(&txn, &backend, None, CALLER).await;
+        txn.commit().await.expect("commit");
+        erased
+    });
+    // The erasure gets as far as the conversation the text holds, then the text commits.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    arriving.commit().await.expect("the text commits");
+    let erased = erasing.await.expect("joined").expect("erased");
+    assert_eq!(erased.conversations_deleted, 1, "{erased:?}");
+    assert_eq!(
+        columns_holding(&app, &key).await,
+        Vec::<String>::new(),
+        "no row holds the erased caller's key"
+    );
+}
+
 /// Twilio keeps its own record of every call and text, with the numbers (and a text's words): an
 /// erasure has them deleted there, the incoming call with the leg its dial forwarded, the
 /// text-back and the caller's reply, while another caller's records stay.

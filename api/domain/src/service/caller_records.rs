@@ -33,7 +33,7 @@ use ringback_entity::{
 use ringback_shared::caller_key::{HIDDEN_TAIL, anonymous_key};
 use ringback_shared::metrics::local_day;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::LockType};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -338,6 +338,11 @@ pub async fn erase(
     let secrets = &backend.secrets;
     let caller = keyed(txn, secrets, number).await?;
     let keys = caller.keys();
+    // First the caller's conversations, locked: a text being stored in one meanwhile (its
+    // conversation's row updated after the message is inserted) is either committed before, and
+    // so found and deleted below, or waits and then finds its conversation gone and is refused;
+    // never kept in a deleted conversation.
+    let threads = lock_conversations(txn, &keys).await?;
     // The figures stay as they are: every stale day is settled while the rows are all there.
     let settings = clinic::get(txn).await?;
     let zone = ringback_shared::metrics::parse_time_zone(&settings.time_zone)
@@ -359,14 +364,6 @@ pub async fn erase(
         appointments_unlinked: unlink_appointments(txn, &keys, &stand_in).await?,
         ..Erasure::default()
     };
-    let threads: Vec<Uuid> = txn
-        .find::<conversation::Entity>()
-        .select_only()
-        .column(conversation::Column::Id)
-        .filter(conversation::Column::CallerKey.is_in(keys.clone()))
-        .into_tuple()
-        .all(txn.conn())
-        .await?;
     erasure.notifications_deleted = txn
         .delete_many::<notification::Entity>()
         .filter(notification::Column::ConversationId.is_in(threads))
@@ -413,6 +410,20 @@ pub async fn erase(
     )
     .await?;
     Ok(erasure)
+}
+
+/// The ids of the conversations of the callers with `keys`, their rows locked until the
+/// transaction ends (on PostgreSQL; SQLite serialises writers anyway).
+async fn lock_conversations(txn: &TenantTxn, keys: &[String]) -> Result<Vec<Uuid>, DomainError> {
+    Ok(txn
+        .find::<conversation::Entity>()
+        .select_only()
+        .column(conversation::Column::Id)
+        .filter(conversation::Column::CallerKey.is_in(keys.iter().cloned()))
+        .lock(LockType::Update)
+        .into_tuple()
+        .all(txn.conn())
+        .await?)
 }
 
 /// The provider's ids of the calls (those that came through Twilio) and texts of the callers
