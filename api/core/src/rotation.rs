@@ -32,7 +32,9 @@ use uuid::Uuid;
 
 use crate::db::DbError;
 use crate::keys;
-use crate::secrets::{KeyCheckError, Secret, Secrets, move_check, move_pepper_checks};
+use crate::secrets::{
+    KeyCheckError, KeyLock, Secret, Secrets, move_check, move_pepper_checks, take_master_key_lock,
+};
 use crate::tenant::begin_maintenance;
 
 /// Why a rotation was refused or failed; nothing was changed in any case.
@@ -76,6 +78,9 @@ pub async fn rotate_master_key(
     }
     let next = current.with_master_key(new_master.clone());
     let txn = begin_maintenance(db).await?;
+    // Alone: a running server wrapping a new clinic's key under the old one finishes first (and
+    // its clinic is rewrapped below), or waits and then sees the new key's check and refuses.
+    take_master_key_lock(&txn, KeyLock::Alone).await?;
     let wrapped: Vec<(Uuid, Option<Vec<u8>>)> = clinic::Entity::find()
         .select_only()
         .columns([clinic::Column::Id, clinic::Column::WrappedDataKey])

@@ -161,7 +161,56 @@ fn check_value(name: &str, secret: &Secret) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// The lock a master-key rotation holds alone and a new clinic's data key is wrapped under, shared
+/// (a PostgreSQL advisory lock: it needs no right on any table; SQLite serialises writers anyway).
+const MASTER_KEY_LOCK: i64 = 0x5249_4e47_4b45_5931; // "RINGKEY1"
+
+/// Whether the master-key lock is taken shared, by work that wraps with the key, or alone, by
+/// the rotation that changes it.
+#[derive(Clone, Copy)]
+pub(crate) enum KeyLock {
+    Shared,
+    Alone,
+}
+
+/// Takes the master-key lock inside `txn` until it ends.
+pub(crate) async fn take_master_key_lock(
+    txn: &impl ConnectionTrait,
+    how: KeyLock,
+) -> Result<(), sea_orm::DbErr> {
+    if txn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    let function = match how {
+        KeyLock::Shared => "pg_advisory_xact_lock_shared",
+        KeyLock::Alone => "pg_advisory_xact_lock",
+    };
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        format!("SELECT {function}($1)"),
+        [MASTER_KEY_LOCK.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 impl Secrets {
+    /// Whether this server's master key is still the one the database records, asked inside
+    /// `txn` before it wraps a new key. A rotation run while this server is up is then either
+    /// committed, and seen here (the server must be restarted with the new key: what it wrapped
+    /// now would never open again), or waits for `txn` and rewraps what it wrote. A database that
+    /// recorded no check yet contradicts nothing.
+    pub async fn master_key_still_current(
+        &self,
+        txn: &impl ConnectionTrait,
+    ) -> Result<bool, sea_orm::DbErr> {
+        take_master_key_lock(txn, KeyLock::Shared).await?;
+        let expected = check_value("master_key", &self.master_key);
+        Ok(recorded_check(txn, "master_key")
+            .await?
+            .is_none_or(|recorded| recorded == expected))
+    }
+
     /// Checks the secrets against the values the database recorded when it was first served, and
     /// records them on a first start. A different master key or pepper stops start-up, named by
     /// its setting, before anything is written with it.

@@ -1141,6 +1141,24 @@ async fn rotating_the_master_key_rewraps_every_clinic(kind: DatabaseKind) {
         rotate_master_key(&app.db.db, &new, &new_key).await,
         Err(RotationError::Unchanged)
     ));
+    // A server still running with the old key creates no clinic it could never open again.
+    let mut visitor = app.browser();
+    let refused = visitor
+        .run(
+            crate::common::graphql::SIGN_UP,
+            crate::common::graphql::sign_up_input("after-rotation@clinic.test"),
+        )
+        .await;
+    assert_eq!(
+        crate::common::graphql::error_code(&refused),
+        Some("UNAVAILABLE"),
+        "{refused}"
+    );
+    let clinics = app
+        .db
+        .query_strings("SELECT CAST(COUNT(*) AS TEXT) AS n FROM clinics", &["n"])
+        .await;
+    assert_eq!(clinics, [["1"]], "no clinic was created");
 }
 
 /// A pepper rotation (as the tables' owner): the provider number is re-keyed, so signed webhooks

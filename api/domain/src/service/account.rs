@@ -177,6 +177,15 @@ pub(crate) async fn create_clinic(
     let clinic_id = scope.clinic_id();
     let user_id = Uuid::now_v7();
     let txn = scope.begin().await?;
+    if !secrets.master_key_still_current(txn.conn()).await? {
+        tracing::error!(
+            "the master key was rotated while this server ran: restart it with the new \
+             RINGBACK_MASTER_KEY (a clinic created now would be sealed with the old key)"
+        );
+        return Err(DomainError::Unavailable(
+            "sign-up is unavailable for a moment; please try again shortly".to_owned(),
+        ));
+    }
     let clinic = clinic::ActiveModel {
         id: Set(clinic_id),
         name: Set(valid.clinic_name),
