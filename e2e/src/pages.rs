@@ -432,6 +432,40 @@ impl<'a> WorklistPage<'a> {
         .await
     }
 
+    /// Puts the keyboard's focus on the dismissal reason of the row of `caller_key`, as someone
+    /// working the list by keyboard would.
+    pub async fn focus_reason_of(&self, caller_key: &str) -> Result<(), E2eError> {
+        let reason = self
+            .client
+            .find(Locator::Css(&format!(
+                "[data-testid=worklist-row][data-caller-key=\"{caller_key}\"] [data-testid=dismiss-reason]"
+            )))
+            .await?;
+        self.client
+            .execute(
+                "window.__focused = arguments[0]; arguments[0].focus();",
+                vec![
+                    serde_json::to_value(&reason)
+                        .map_err(|e| E2eError::WebDriver(e.to_string()))?,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the control focused by [`Self::focus_reason_of`] is still on the page and focused.
+    pub async fn focus_kept(&self) -> Result<bool, E2eError> {
+        let kept = self
+            .client
+            .execute(
+                "const was = window.__focused; \
+                 return !!was && document.contains(was) && document.activeElement === was;",
+                vec![],
+            )
+            .await?;
+        Ok(kept.as_bool().unwrap_or(false))
+    }
+
     /// The caller keys of the rows, in order.
     pub async fn caller_keys(&self) -> Result<Vec<String>, E2eError> {
         let rows = self

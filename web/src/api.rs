@@ -66,7 +66,7 @@ operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveM
 operations!("graphql/export.graphql" => ExportCsv);
 operations!("graphql/privacy.graphql" => PrivacySettings, SaveRetention, CallerRecord, ExportCallerRecord, EraseCaller, RestrictCaller, ClinicDataExport, DeleteClinic, DeleteMyAccount);
 operations!("graphql/billing.graphql" => BillingPage, BillingNotice, StartCheckout, OpenBillingPortal);
-operations!("graphql/numbers.graphql" => SetupChecklist, NumbersPage, NumbersForSale, AccountNumbers, BuyNumber, UseAccountNumber, ReleaseNumber, SetForwardingLine, TestCall);
+operations!("graphql/numbers.graphql" => SetupChecklist, NumbersPage, NumbersForSale, AccountNumbers, BuyNumber, UseAccountNumber, ReleaseNumber, RemoveNumber, SetForwardingLine, TestCall);
 operations!("graphql/ai.graphql" => AiSettings, SaveAi, SaveService, DeleteService);
 
 /// Failures talking to the API, in words a user can act on.

@@ -408,7 +408,9 @@ async fn log_a_callback_from_the_worklist(
         )));
     }
     worklist.undo_latest_dismissal(&other).await?;
-    // A caller who misses the clinic while the page is open appears without a reload.
+    // A caller who misses the clinic while the page is open appears without a reload, and the
+    // keyboard's place in the list stays where it was.
+    worklist.focus_reason_of(&other).await?;
     let (_, live) = server.graphql_as(
         Some(&cookie),
         "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"e2e-missed-live\", \
@@ -421,6 +423,11 @@ async fn log_a_callback_from_the_worklist(
         .ok_or_else(|| E2eError::Assertion(format!("the live call was not recorded: {live}")))?
         .to_owned();
     worklist.wait_for_caller(&live_caller).await?;
+    if !worklist.focus_kept().await? {
+        return Err(E2eError::Assertion(
+            "the worklist's reload took the keyboard's focus away".to_owned(),
+        ));
+    }
     let first = caller;
     worklist.log_answered_callback(&first).await?;
     if api_keys(server)?.contains(&first) {
@@ -715,7 +722,7 @@ async fn book_an_older_caller_and_change_it_in_the_dialog(
     // is sent, so the value stays £95.00.
     let comma = page.refused_edit(&key, "45,50").await?;
     let emptied = page.refused_edit(&key, "45.50").await?;
-    if !comma.contains("e.g. 45.50") || !emptied.contains("cannot be removed") {
+    if !comma.contains("e.g. 45.50") || !emptied.contains("not removed") {
         return Err(E2eError::Assertion(format!(
             "the dialog said {comma:?} and {emptied:?}"
         )));

@@ -1,5 +1,5 @@
 //! Phone numbers (admins and owners): the clinic's texting numbers (released from here when they
-//! were got here), the line calls ring through to first, getting a number (searched among those
+//! were got here, otherwise no longer used here, the number staying in the account), the line calls ring through to first, getting a number (searched among those
 //! Twilio sells in the clinic's country, with the country's texting rules said plainly, and bought
 //! with its webhooks set in the same step) or using one the account already has; and the guided
 //! test call, which waits for the call to arrive and shows its text-back going out. Whatever
@@ -14,7 +14,7 @@ use ringback_shared::text_back::delivery_words;
 
 use crate::api::{
     self, ApiError, account_numbers, buy_number, numbers_for_sale, numbers_page, release_number,
-    set_forwarding_line, test_call, use_account_number,
+    remove_number, set_forwarding_line, test_call, use_account_number,
 };
 use crate::components::{Alert, AsyncView, failure_of, repeat_while};
 use crate::time::use_clinic_time;
@@ -25,6 +25,8 @@ enum NumberChange {
     Buy(String),
     Use(String),
     Release(String),
+    /// No longer the clinic's; the number stays in the Twilio account.
+    Remove(String),
     Forward(Option<String>),
 }
 
@@ -63,6 +65,11 @@ async fn change_words(change: NumberChange) -> Result<String, ApiError> {
         NumberChange::Release(id) => {
             api::run::<api::ReleaseNumber>(release_number::Variables { id }).await?;
             "The number is released: it no longer rings here or costs anything.".to_owned()
+        }
+        NumberChange::Remove(id) => {
+            api::run::<api::RemoveNumber>(remove_number::Variables { id }).await?;
+            "The number is no longer the clinic's: its calls and texts no longer reach you here."
+                .to_owned()
         }
         NumberChange::Forward(number) => {
             let cleared = number.is_none();
@@ -123,7 +130,8 @@ pub fn Numbers() -> impl IntoView {
     }
 }
 
-/// The clinic's numbers, each releasable when it was got here.
+/// The clinic's numbers: each released when it was got here, otherwise removed (it stays in the
+/// account, for the one who brought it).
 fn held_numbers(
     numbers: Vec<numbers_page::NumbersPageProviderNumbers>,
     change: Change,
@@ -137,6 +145,8 @@ fn held_numbers(
                 {numbers.into_iter().map(|number| {
                     let id = number.id.clone();
                     let label = format!("Release {}", number.display);
+                    let remove_label = format!("Stop using {}", number.display);
+                    let remove_id = number.id.clone();
                     view! {
                         <li data-testid="held-number">
                             <strong>{number.display.clone()}</strong>
@@ -150,6 +160,17 @@ fn held_numbers(
                                             change.dispatch(NumberChange::Release(id.clone()));
                                         }
                                     }>"Release"</button>
+                            })}
+                            {(!number.provisioned).then(|| view! {
+                                " "<button type="button" aria-label=remove_label data-testid="remove-number"
+                                    on:click=move |_| {
+                                        let sure = window().confirm_with_message(
+                                            "Stop using this number here? Callers who ring it will no longer reach you; it stays in the Twilio account.",
+                                        );
+                                        if sure.unwrap_or(false) {
+                                            change.dispatch(NumberChange::Remove(remove_id.clone()));
+                                        }
+                                    }>"Stop using"</button>
                             })}
                         </li>
                     }

@@ -193,6 +193,18 @@ pub fn Settings() -> impl IntoView {
 
 #[component]
 fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
+    // Hours and wording the setup checklist still waits for are sent with the next save even
+    // unchanged: saving the form confirms the defaults it shows (the step is then ticked).
+    let waiting = |kind: settings::SetupStepKind| {
+        data.setup_checklist
+            .steps
+            .iter()
+            .any(|state| state.step == kind && !state.done)
+    };
+    let unconfirmed = StoredValue::new((
+        waiting(settings::SetupStepKind::BUSINESS_HOURS),
+        waiting(settings::SetupStepKind::TEXT_BACK_WORDING),
+    ));
     let clinic = data.clinic;
     let phone = data.phone_settings;
     let name = RwSignal::new(clinic.name);
@@ -260,7 +272,11 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
         }
         // Only what this form changed is sent: a tab left open must not write back what another
         // member changed meanwhile (above all strict privacy, which destroys kept numbers).
+        let (hours_unconfirmed, wording_unconfirmed) = unconfirmed.get_value();
         let sent = |field: &str, value: String| pending.has(field).then_some(value);
+        let wording = |field: &str, value: String| {
+            (pending.has(field) || wording_unconfirmed).then_some(value)
+        };
         let clinic_input = save_clinic::ClinicSettingsInput {
             name: sent("name", name.get_untracked()),
             time_zone: sent("time zone", time_zone.get_untracked()),
@@ -279,10 +295,14 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 .then(|| enabled.get_untracked()),
             text_back_delay_seconds: pending.has("delay").then_some(delay_seconds),
             booking_link: sent("booking link", link.get_untracked()),
-            business_hours_template: sent("text in business hours", open_template.get_untracked()),
-            after_hours_template: sent("text after hours", closed_template.get_untracked()),
+            business_hours_template: wording(
+                "text in business hours",
+                open_template.get_untracked(),
+            ),
+            after_hours_template: wording("text after hours", closed_template.get_untracked()),
             // Left out of the request (skip_serializing_none): these stay as they are.
-            business_hours: pending.has("business hours").then_some(business_hours),
+            business_hours: (pending.has("business hours") || hours_unconfirmed)
+                .then_some(business_hours),
             holidays: pending.has("holidays").then(|| holidays.get_untracked()),
             ring_timeout_seconds: None,
             help_text: None,
@@ -304,6 +324,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             };
             let result = saved.await.map_err(|error| error.to_string());
             if result.is_ok() {
+                unconfirmed.set_value((false, false));
                 *saved_privacy.borrow_mut() = chosen_privacy;
                 session.reload();
             }
