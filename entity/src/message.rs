@@ -23,6 +23,8 @@ pub struct Model {
     pub delivery_error: Option<i32>,
     /// For an incoming text: the clinic's number it was sent to (answers go from it).
     pub provider_number_id: Option<Uuid>,
+    /// For a STOP, START or HELP text: Twilio's id of the automated answer sent to it.
+    pub answer_provider_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

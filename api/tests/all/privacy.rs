@@ -984,8 +984,9 @@ async fn an_erasure_searches_twilios_log_for_what_ringback_never_linked(kind: Da
     app.db.finish().await;
 }
 
-/// The confirmation of a STOP is sent by Twilio from our webhook's TwiML answer, so Ringback
-/// never learns its id; the erasure's search of the log finds and deletes it, with the STOP.
+/// The confirmation of a STOP is sent by Twilio from our webhook's TwiML answer; its status
+/// report tells Ringback its id, kept with the STOP, so the erasure queues both (and its search
+/// of the log would find them too).
 async fn a_stop_confirmation_goes_with_the_erasure(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).with_twilio().build().await;
     let fake = app.twilio.as_ref().expect("built with the fake Twilio");
@@ -998,7 +999,7 @@ async fn a_stop_confirmation_goes_with_the_erasure(kind: DatabaseKind) {
         )
         .await
         .expect("the webhook answers");
-    assert!(twiml.contains("<Message>"), "{twiml}");
+    assert!(twiml.contains("<Message statusCallback="), "{twiml}");
     assert_eq!(
         fake.held_records_of(CALLER_E164).len(),
         2,
@@ -1006,8 +1007,8 @@ async fn a_stop_confirmation_goes_with_the_erasure(kind: DatabaseKind) {
     );
     let erased = erased_with_a_search(&mut app).await;
     assert_eq!(
-        erased["data"]["eraseCaller"]["providerRecordsQueued"], 1,
-        "the STOP; its answer's id is not Ringback's to know: {erased}"
+        erased["data"]["eraseCaller"]["providerRecordsQueued"], 2,
+        "the STOP and its answer: {erased}"
     );
     app.drain(&app.worker("stop")).await;
     let fake = app.twilio.as_ref().expect("built with the fake Twilio");

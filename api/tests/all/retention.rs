@@ -11,7 +11,7 @@
 //! purged calls and texts with them; and of two servers on one database exactly one runs a due
 //! task.
 
-use crate::common::app::TestApp;
+use crate::common::app::{CLINIC_NUMBER, TestApp};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use ringback_api::config::DatabaseKind;
 use ringback_api::jobs::scheduler::{RETENTION, Scheduler};
@@ -653,6 +653,7 @@ async fn conversation_with(
             call_id: Set(None),
             delivery_error: Set(None),
             provider_number_id: Set(None),
+            answer_provider_id: Set(None),
         }
         .insert(txn.conn())
         .await
@@ -847,7 +848,8 @@ async fn a_purge_deletes_twilios_records_of_what_it_purged(kind: DatabaseKind) {
 }
 
 /// A clinic in `strict` mode (the default) has Twilio's records deleted a day after, not with the
-/// calls: each purge queues those more than a day old that no purge queued before.
+/// calls: each purge queues those more than a day old that no purge queued before, the automated
+/// answer to a HELP (sent from TwiML, its id reported after) with its text.
 async fn a_strict_clinics_records_leave_twilio_after_a_day(kind: DatabaseKind) {
     const FIRST: &str = "+447700900123";
     const SECOND: &str = "+447700900456";
@@ -857,8 +859,16 @@ async fn a_strict_clinics_records_leave_twilio_after_a_day(kind: DatabaseKind) {
     app.ring_unanswered("CAstrict01", FIRST).await;
     app.drain(&worker).await;
     let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    let sms_webhook = format!("{}/webhooks/twilio/sms", crate::common::PUBLIC_URL);
+    fake.text_in(&sms_webhook, ("SMhelp01", FIRST, CLINIC_NUMBER), "HELP")
+        .await
+        .expect("the webhook answers");
     let held = |number| fake.held_records_of(number).len();
-    assert_eq!(held(FIRST), 3, "call, forwarded leg, text-back");
+    assert_eq!(
+        held(FIRST),
+        5,
+        "call, forwarded leg, text-back, HELP, its answer"
+    );
     let purged = purge_of(&app, app.clinic_id).await;
     assert_eq!(rows(&purged, "provider_records"), 0, "not a day old yet");
 
@@ -868,8 +878,8 @@ async fn a_strict_clinics_records_leave_twilio_after_a_day(kind: DatabaseKind) {
     let purged = purge_of(&app, app.clinic_id).await;
     assert_eq!(
         rows(&purged, "provider_records"),
-        2,
-        "the call and its text-back"
+        4,
+        "the call, its text-back, the HELP and its answer"
     );
     assert_eq!(rows(&purged, "calls"), 0, "the calls themselves stay");
     app.drain(&worker).await;

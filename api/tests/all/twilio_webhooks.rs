@@ -270,7 +270,7 @@ async fn inbound_sms(kind: DatabaseKind) {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        !twiml.contains("<Message>"),
+        !twiml.contains("<Message"),
         "a reply gets no automatic answer: {twiml}"
     );
     let booked = admin
@@ -282,16 +282,13 @@ async fn inbound_sms(kind: DatabaseKind) {
     );
 
     let (_, twiml) = post(&twilio, "/webhooks/twilio/sms", &sms("SM2", " stop "), None).await;
-    assert!(
-        twiml.contains("<Message>You will get no more texts"),
-        "{twiml}"
-    );
+    assert!(twiml.contains(">You will get no more texts"), "{twiml}");
     assert_eq!(opted_out(&test_db).await, 1);
     // Twilio redelivers only when our answer did not reach it: the caller never had the
     // confirmation, so it is answered again; nothing else changes.
     let (_, repeat) = post(&twilio, "/webhooks/twilio/sms", &sms("SM2", " stop "), None).await;
     assert!(
-        repeat.contains("<Message>You will get no more texts"),
+        repeat.contains(">You will get no more texts"),
         "a redelivered STOP is confirmed again: {repeat}"
     );
     assert_eq!(opted_out(&test_db).await, 1);
@@ -303,7 +300,7 @@ async fn inbound_sms(kind: DatabaseKind) {
     )
     .await;
     assert!(
-        !reply_again.contains("<Message>"),
+        !reply_again.contains("<Message"),
         "a redelivered reply gets no answer: {reply_again}"
     );
     let (_, help) = post(&twilio, "/webhooks/twilio/sms", &sms("SM3", "HELP"), None).await;

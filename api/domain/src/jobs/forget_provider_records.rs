@@ -60,21 +60,30 @@ pub async fn call_ids(txn: &TenantTxn, condition: SimpleExpr) -> Result<Vec<Stri
         .await?)
 }
 
-/// The provider's ids of the clinic's texts matching `condition`.
+/// The provider's ids of the clinic's texts matching `condition`, and of the automated answers
+/// sent to those that were keywords.
 pub async fn message_ids(
     txn: &TenantTxn,
     condition: SimpleExpr,
 ) -> Result<Vec<String>, DomainError> {
-    let ids: Vec<Option<String>> = txn
+    let ids: Vec<(Option<String>, Option<String>)> = txn
         .find::<message::Entity>()
         .select_only()
         .column(message::Column::ProviderMessageId)
+        .column(message::Column::AnswerProviderId)
         .filter(condition)
-        .filter(message::Column::ProviderMessageId.is_not_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(message::Column::ProviderMessageId.is_not_null())
+                .add(message::Column::AnswerProviderId.is_not_null()),
+        )
         .into_tuple()
         .all(txn.conn())
         .await?;
-    Ok(ids.into_iter().flatten().collect())
+    Ok(ids
+        .into_iter()
+        .flat_map(|(text, answer)| text.into_iter().chain(answer))
+        .collect())
 }
 
 /// Queues, in `txn`, the deletion of the provider's records of `calls` and `messages` from

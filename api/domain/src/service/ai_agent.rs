@@ -1267,6 +1267,7 @@ mod tests {
                 call_id: None,
                 delivery_error: None,
                 provider_number_id: None,
+                answer_provider_id: None,
             },
             body: Some(kind.to_owned()),
         }

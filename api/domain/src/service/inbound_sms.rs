@@ -3,13 +3,16 @@
 //! touch). The number is keyed and sealed on arrival, never stored in the clear. Once per provider
 //! message id, so a redelivered webhook changes nothing; a redelivered keyword is answered again
 //! (Twilio redelivers only when our first answer did not reach it, so the caller never had it).
+//! Twilio's id of an answer, reported after it went, is kept with the keyword ([`note_answer`]).
 
 use chrono::{DateTime, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
+use ringback_entity::message;
 use ringback_shared::keywords::{SmsKeyword, classify};
 use ringback_shared::sms::with_automated_marker;
+use sea_orm::{ActiveModelTrait, Set};
 
 use crate::jobs::forget_provider_records;
 use crate::service::callers::{CallerKeyer, KeyedCaller};
@@ -68,6 +71,37 @@ pub async fn receive(
         Some(SmsKeyword::Help) | None => {}
     }
     Ok(keyword.map(|keyword| answer_to(keyword, &clinic)))
+}
+
+/// Twilio's report on the automated answer to the keyword text whose provider id is `keyword_id`
+/// (answers go out from the webhook's TwiML, so their ids come only now): the answer's id
+/// `answer_id` is kept beside the keyword, and whatever deletes that text at Twilio (retention,
+/// strict privacy, an erasure, the clinic's deletion) deletes its answer too. An answer to a
+/// keyword not kept (a restricted caller's, one erased meanwhile) or a second answer to one
+/// redelivered is deleted at Twilio a minute later. A later report of the same answer changes
+/// nothing.
+pub async fn note_answer(
+    txn: &TenantTxn,
+    keyword_id: &str,
+    answer_id: &str,
+) -> Result<(), DomainError> {
+    let keyword = messages::find_by_provider_id(txn, keyword_id)
+        .await?
+        .filter(|text| text.kind == messages::KIND_KEYWORD);
+    match keyword {
+        Some(text) if text.answer_provider_id.as_deref() == Some(answer_id) => {}
+        Some(text) if text.answer_provider_id.is_none() => {
+            let mut noted: message::ActiveModel = text.into();
+            noted.answer_provider_id = Set(Some(answer_id.to_owned()));
+            noted.update(txn.conn()).await?;
+        }
+        _ => {
+            let after_the_answer = txn.now() + chrono::Duration::minutes(1);
+            let answer = vec![answer_id.to_owned()];
+            forget_provider_records::queue(txn, Vec::new(), answer, after_the_answer).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The automated answer to `keyword` from `clinic`.

@@ -145,6 +145,7 @@ pub async fn record(
         call_id: Set(new.call_id),
         delivery_error: Set(None),
         provider_number_id: Set(new.provider_number_id),
+        answer_provider_id: Set(None),
     }
     .insert(txn.conn())
     .await?;

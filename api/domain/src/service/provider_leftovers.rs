@@ -55,18 +55,20 @@ const PAGE: u64 = 20;
 const LONGEST_SID: i32 = 64;
 
 /// Copies, in the deletion transaction `txn`, the provider's ids of every call and text of the
-/// clinic, of the numbers bought for it, and of the records its unfinished deletion jobs name,
+/// clinic (automated answers to keywords included), of the numbers bought for it, and of the records its unfinished deletion jobs name,
 /// into `provider_leftovers`; how many rows were added.
 pub async fn leave_behind(txn: &TenantTxn) -> Result<u64, DomainError> {
     let now = txn.now();
     let calls = ids_of::<call::Entity>(txn, CALL, call::Column::ExternalId)
         .filter(call::Column::Provider.eq(PROVIDER_NAME));
     let texts = ids_of::<message::Entity>(txn, MESSAGE, message::Column::ProviderMessageId);
+    let answers = ids_of::<message::Entity>(txn, MESSAGE, message::Column::AnswerProviderId);
     let numbers =
         ids_of::<provider_number::Entity>(txn, NUMBER, provider_number::Column::ProviderSid)
             .filter(provider_number::Column::BoughtHere.eq(true));
     let mut added = copy(txn, calls.into_query(), now).await?;
     added += copy(txn, texts.into_query(), now).await?;
+    added += copy(txn, answers.into_query(), now).await?;
     added += copy(txn, numbers.into_query(), now).await?;
     added += carry_unfinished_jobs(txn, now).await?;
     Ok(added)

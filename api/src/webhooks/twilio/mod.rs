@@ -114,6 +114,12 @@ pub fn routes() -> impl Endpoint {
                 Box::pin(sms::receive_delivery_report(v))
             })),
         )
+        .at(
+            format!("/{}", sms::ANSWER_HOOK),
+            post(hook(Sender, "sms answer status", |v| {
+                Box::pin(sms::receive_answer_report(v))
+            })),
+        )
         .around(|endpoint, request| crate::http::limit_body(endpoint, request, MAX_BODY))
 }
 
@@ -127,6 +133,9 @@ struct Verified {
     url_call: Option<String>,
     /// Which of the clinic's numbers the request names (its id): none for URLs we wrote.
     our_number: Option<uuid::Uuid>,
+    /// The text an automated answer answered, named in the signed query string of its status
+    /// report's URL ([`sms::ANSWER_HOOK`]).
+    url_text: Option<String>,
 }
 
 /// What a webhook's work returns: it borrows only its input, so it can run again.
@@ -220,6 +229,7 @@ async fn verify(
         state: state.clone(),
         url_call: None,
         our_number: Some(number_id),
+        url_text: query_value(request, "text"),
     })
 }
 
@@ -267,16 +277,7 @@ fn signed_url_request(
     request: &Request,
     signed: SignedRequest,
 ) -> Result<Verified, &'static str> {
-    let query: Vec<(String, String)> =
-        url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    let named = |name: &str| {
-        query
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-    };
+    let named = |name: &str| query_value(request, name);
     let clinic_id = named("clinic")
         .and_then(|id| uuid::Uuid::try_parse(&id).ok())
         .ok_or("no clinic in the URL")?;
@@ -287,7 +288,15 @@ fn signed_url_request(
         state: state.clone(),
         url_call: Some(call),
         our_number: None,
+        url_text: None,
     })
+}
+
+/// The value of `name` in the query string of `request` (signed with the URL).
+fn query_value(request: &Request, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
 }
 
 /// Our number in the request.

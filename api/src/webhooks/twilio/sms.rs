@@ -1,22 +1,57 @@
 //! Messaging webhooks: inbound texts (STOP/START/HELP on our own opt-out list, anything else a
-//! reply in the caller's conversation) and delivery reports for the texts we send.
+//! reply in the caller's conversation), delivery reports for the texts we send, and the status
+//! reports of automated answers, which tell us their ids.
 
 use poem::Response;
 
-use super::{Verified, escape_xml, twiml, wake_if};
+use super::{PREFIX, Verified, escape_xml, twiml, wake_if};
 use crate::error::DomainError;
 use crate::service::calls;
 use crate::service::inbound_sms::{self, InboundSms};
 use crate::service::messages::{self, DeliveryReport};
 use crate::state::AppState;
 
+/// The hook an automated answer's status reports go to, its text's id in the query string.
+pub(super) const ANSWER_HOOK: &str = "sms-answer-status";
+
 /// An inbound SMS: STOP/START/HELP keywords change the opt-out list and get one answer; anything
-/// else is a reply in the caller's conversation (a recovery touch). Once per `MessageSid`.
+/// else is a reply in the caller's conversation (a recovery touch). Once per `MessageSid`. The
+/// answer's status reports come to [`ANSWER_HOOK`], naming the text answered, so that Twilio's
+/// copy of the answer can be deleted with it.
 pub(super) async fn receive_text(verified: &Verified) -> Result<Response, DomainError> {
     Ok(match handle_sms(&verified.state, verified).await? {
-        Some(reply) => twiml(format!("<Message>{}</Message>", escape_xml(&reply))),
+        Some(reply) => {
+            let sid = verified.get("MessageSid").unwrap_or_default();
+            let reports = format!(
+                "{}{PREFIX}/{ANSWER_HOOK}?text={}",
+                verified.state.public_base(),
+                url::form_urlencoded::byte_serialize(sid.as_bytes()).collect::<String>()
+            );
+            twiml(format!(
+                "<Message statusCallback=\"{}\">{}</Message>",
+                escape_xml(&reports),
+                escape_xml(&reply)
+            ))
+        }
         None => twiml(String::new()),
     })
+}
+
+/// A status report of an automated answer: its id is kept with the text it answered.
+pub(super) async fn receive_answer_report(verified: &Verified) -> Result<Response, DomainError> {
+    let answer = verified
+        .get("MessageSid")
+        .ok_or_else(|| DomainError::BadUserInput("no MessageSid".to_owned()))?;
+    let text = verified
+        .url_text
+        .as_deref()
+        .ok_or_else(|| DomainError::BadUserInput("no text in the URL".to_owned()))?;
+    let txn = verified.scope.begin().await?;
+    inbound_sms::note_answer(&txn, text, answer).await?;
+    let queued = txn.queued_jobs();
+    txn.commit().await?;
+    wake_if(&verified.state, queued);
+    Ok(twiml(String::new()))
 }
 
 async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<String>, DomainError> {

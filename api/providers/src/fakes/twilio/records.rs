@@ -114,7 +114,8 @@ impl FakeTwilio {
 
     /// A text from `from` to the account's number `to`, as Twilio delivers it: kept in the log,
     /// posted to the messaging webhook `url` (signed, with Twilio's parameters), and each
-    /// `<Message>` of the TwiML answer sent back to `from` and logged. The answer's body.
+    /// `<Message>` of the TwiML answer sent back to `from` and logged, its `statusCallback` (when
+    /// it has one) told that it was sent. The answer's body.
     pub async fn text_in(
         &self,
         url: &str,
@@ -136,17 +137,21 @@ impl FakeTwilio {
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect();
         let twiml = self.post(url, params).await?;
-        for answer in twiml.split("<Message>").skip(1) {
-            let text = answer.split("</Message>").next().unwrap_or_default();
-            lock(&self.shared.records.answered).push(FakeMessage {
+        for (status_callback, text) in twiml_messages(&twiml) {
+            let answer = FakeMessage {
                 sid: format!("SM{}", uuid::Uuid::new_v4().simple()),
                 to: from.to_owned(),
                 from: to.to_owned(),
-                body: text.to_owned(),
-                status_callback: None,
+                body: text,
+                status_callback,
                 created_at: self.shared.clock.now(),
                 arrived: Instant::now(),
-            });
+            };
+            lock(&self.shared.records.answered).push(answer.clone());
+            if let Some(callback) = &answer.status_callback {
+                self.post(callback, answer_report(&self.shared.account_sid, &answer))
+                    .await?;
+            }
         }
         Ok(twiml)
     }
@@ -326,4 +331,39 @@ pub(super) fn on_or_after(at: DateTime<Utc>, day: Option<&str>) -> bool {
     day.is_none_or(|day| {
         chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok_and(|day| at.date_naive() >= day)
     })
+}
+
+/// Each `<Message>` of a TwiML answer: its `statusCallback` attribute, if any, and its text.
+fn twiml_messages(twiml: &str) -> Vec<(Option<String>, String)> {
+    twiml
+        .split("<Message")
+        .skip(1)
+        .filter_map(|element| {
+            let (attributes, rest) = element.split_once('>')?;
+            let text = rest.split("</Message>").next().unwrap_or_default();
+            let callback = attributes
+                .split("statusCallback=\"")
+                .nth(1)
+                .and_then(|value| value.split('"').next())
+                .map(|value| value.replace("&amp;", "&"));
+            Some((callback, text.to_owned()))
+        })
+        .collect()
+}
+
+/// The status report Twilio posts for a TwiML answer once it is sent.
+fn answer_report(account_sid: &str, answer: &FakeMessage) -> Vec<(String, String)> {
+    [
+        ("AccountSid", account_sid),
+        ("ApiVersion", "2010-04-01"),
+        ("From", answer.from.as_str()),
+        ("MessageSid", answer.sid.as_str()),
+        ("MessageStatus", "sent"),
+        ("SmsSid", answer.sid.as_str()),
+        ("SmsStatus", "sent"),
+        ("To", answer.to.as_str()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    .collect()
 }
