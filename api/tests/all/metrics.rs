@@ -443,5 +443,26 @@ async fn unreadable_delay_samples_are_recounted(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
-on_both_databases!(metrics_match_the_stored_rows);
+/// A clinic that moves to another time zone has its stored days counted again in the new one:
+/// the same calls fall on other local days (Sydney's day starts the previous evening in London).
+async fn a_new_time_zone_recounts_the_days(kind: DatabaseKind) {
+    let (_test_db, _web, state, mut owner) = demo_clinic(kind).await;
+    let clinic = owner_clinic(&mut owner).await;
+    let (from, to) = demo_days(&state);
+    let before = owner.run(METRICS, json!({ "from": from, "to": to })).await;
+    assert!(before["errors"].is_null(), "{before}");
+    let moved = owner
+        .run(
+            "mutation { updateClinicSettings(input: { timeZone: \"Australia/Sydney\" }) { timeZone } }",
+            json!({}),
+        )
+        .await;
+    assert!(moved["errors"].is_null(), "{moved}");
+    assert_incremental_equals_full(&state, &clinic).await;
+}
+
+on_both_databases!(
+    metrics_match_the_stored_rows,
+    a_new_time_zone_recounts_the_days
+);
 on_both_databases!(unreadable_delay_samples_are_recounted);

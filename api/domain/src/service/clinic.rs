@@ -256,6 +256,9 @@ pub async fn update(
     if changed.contains(&"attribution_window_days") {
         crate::service::attribution::recompute_clinic(txn).await?;
     }
+    if changed.contains(&"time_zone") {
+        crate::service::metrics::restate_in_new_zone(txn, &updated).await?;
+    }
     if changed.contains(&"privacy_mode") && updated.privacy_mode == STRICT_MODE {
         sealed_numbers::forget(txn, sealed_numbers::Whose::Everyone).await?;
     }

@@ -17,7 +17,9 @@ use ringback_shared::metrics::{
 };
 use ringback_shared::metrics::{MonthMetrics, local_day, monthly_metrics};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, FromJsonQueryResult, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ColumnTrait, EntityTrait, FromJsonQueryResult, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
@@ -232,6 +234,29 @@ pub async fn mark_stale_of(
             let day = local_day(at, zone);
             (0..=reach).map(move |offset| day + Duration::days(offset))
         })
+        .collect();
+    mark_days_stale(txn, clinic, days).await
+}
+
+/// After the clinic's time zone changed: every stored day, with the days either side of it (a day
+/// in one zone overlaps at most the day before and the day after in another), is recomputed in the
+/// new zone before the next read; a day left without anything counts nothing. Days a purge froze
+/// keep the zone they were counted in (their calls are gone). One upsert per day the clinic has.
+pub async fn restate_in_new_zone(
+    txn: &TenantTxn,
+    clinic: &ringback_entity::clinic::Model,
+) -> Result<(), DomainError> {
+    let stored: Vec<NaiveDate> = txn
+        .find::<daily_metric::Entity>()
+        .select_only()
+        .column(daily_metric::Column::Day)
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    let days = stored
+        .into_iter()
+        .flat_map(|day| [day.pred_opt(), Some(day), day.succ_opt()])
+        .flatten()
         .collect();
     mark_days_stale(txn, clinic, days).await
 }
