@@ -461,8 +461,48 @@ async fn a_new_time_zone_recounts_the_days(kind: DatabaseKind) {
     assert_incremental_equals_full(&state, &clinic).await;
 }
 
+/// A callback logged late, for a day before a callback already counted, ends the run of misses
+/// that later callback answered: the later day is counted again too.
+async fn a_callback_logged_late_recounts_the_days_after_it(kind: DatabaseKind) {
+    let mut app = crate::common::app::TestApp::builder(kind)
+        .at_midday()
+        .build()
+        .await;
+    let now = app.state.clock.now();
+    let event = |id: &str, direction: &str, status: &str, days_ago: i64| {
+        json!({ "externalId": id, "direction": direction, "status": status,
+                "startedAt": (now - Duration::days(days_ago)).to_rfc3339(),
+                "callerNumber": "07700 900123" })
+    };
+    let recorded = app
+        .owner
+        .run(
+            "mutation($e: [CallEventInput!]!) { recordCallEvents(events: $e) { results { call { id } } } }",
+            json!({ "e": [event("missed", "INBOUND", "NO_ANSWER", 3), event("later", "OUTBOUND", "ANSWERED", 1)] }),
+        )
+        .await;
+    let missed = recorded["data"]["recordCallEvents"]["results"][0]["call"]["id"].clone();
+    assert!(missed.is_string(), "{recorded}");
+    let (from, to) = demo_days(&app.state);
+    let settled = app
+        .owner
+        .run(METRICS, json!({ "from": from, "to": to }))
+        .await;
+    assert!(settled["errors"].is_null(), "{settled}");
+    let logged = app
+        .owner
+        .run(
+            "mutation($id: ID!, $at: DateTime!) { logCallback(callId: $id, status: NO_ANSWER, at: $at) { id } }",
+            json!({ "id": missed, "at": (now - Duration::days(2)).to_rfc3339() }),
+        )
+        .await;
+    assert!(logged["errors"].is_null(), "{logged}");
+    assert_incremental_equals_full(&app.state, &app.clinic_id).await;
+}
+
 on_both_databases!(
     metrics_match_the_stored_rows,
-    a_new_time_zone_recounts_the_days
+    a_new_time_zone_recounts_the_days,
+    a_callback_logged_late_recounts_the_days_after_it
 );
 on_both_databases!(unreadable_delay_samples_are_recounted);

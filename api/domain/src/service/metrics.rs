@@ -196,9 +196,11 @@ fn every_day(
         .collect()
 }
 
-/// Marks the clinic-local days of `instants` (and, for `with_following_week`, the seven days after
-/// each, whose callback counts a late-recorded miss can change) for recomputation before the next
-/// read. Cheap: one upsert per day.
+/// Marks the clinic-local days of `instants` for recomputation before the next read, and the days
+/// up to [`CALLBACK_LIMIT`] after each that can change with it: always for `with_following_week`
+/// (a miss recorded late changes the callbacks counted after it), and for anything from a day
+/// before today (a callback or an answer recorded late ends the run of misses a later callback
+/// was counted against). Cheap: one upsert per day.
 pub async fn mark_stale(
     txn: &TenantTxn,
     instants: impl IntoIterator<Item = DateTime<Utc>>,
@@ -223,16 +225,18 @@ pub async fn mark_stale_of(
         return Ok(());
     }
     let zone = clinic::time_zone(clinic)?;
-    let reach = if with_following_week {
-        CALLBACK_LIMIT.num_days()
-    } else {
-        0
-    };
+    let today = local_day(txn.now(), zone);
     let days: BTreeSet<NaiveDate> = instants
         .into_iter()
         .flat_map(|at| {
             let day = local_day(at, zone);
-            (0..=reach).map(move |offset| day + Duration::days(offset))
+            // A week of callbacks ends 7 × 24 hours later: a day more across a clock change.
+            let last = if with_following_week || day < today {
+                local_day(at + CALLBACK_LIMIT, zone)
+            } else {
+                day
+            };
+            day.iter_days().take_while(move |next| *next <= last)
         })
         .collect();
     mark_days_stale(txn, clinic, days).await
