@@ -11,7 +11,7 @@ use crate::common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
 use crate::common::twilio::{missed_call, post, text_from};
 use crate::common::{PUBLIC_URL, TWILIO_AUTH_TOKEN, TestDb, serve};
 use chrono::Utc;
-use chrono::{TimeZone, Timelike};
+use chrono::{Datelike, TimeZone, Timelike};
 use chrono_tz::Europe::London;
 use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
@@ -1149,6 +1149,52 @@ async fn a_caller_reached_during_the_delay_is_not_texted(kind: DatabaseKind) {
     rig.finish().await;
 }
 
+/// The clinic's own monthly cap starts again with the clinic's month: in Sydney the first of the
+/// month begins at 13:00 or 14:00 UTC on the last day of the month before.
+async fn the_own_cap_follows_the_clinics_month(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "text_back").await;
+    let set = rig
+        .admin
+        .run(
+            "mutation { updateClinicSettings(input: { timeZone: \"Australia/Sydney\" }) { timeZone } }",
+            json!({}),
+        )
+        .await;
+    assert!(set["errors"].is_null(), "{set}");
+    open_all_day_with_delay(&mut rig, 0).await;
+    let cap = rig
+        .admin
+        .run(
+            "mutation { updatePhoneSettings(input: { smsMonthlyQuota: 1 }) { smsMonthlyQuota } }",
+            json!({}),
+        )
+        .await;
+    assert!(cap["errors"].is_null(), "{cap}");
+    // The last day of next month (UTC), late morning: evening in Sydney, the same month there.
+    let today = rig.state.clock.now().date_naive();
+    let after_next = (today + chrono::Duration::days(62))
+        .with_day(1)
+        .expect("a first of the month");
+    let last_day = after_next.pred_opt().expect("the day before");
+    let evening_in_sydney = Utc.from_utc_datetime(&last_day.and_hms_opt(9, 0, 0).expect("09:00"));
+    rig.state.clock.set(evening_in_sydney);
+    // The session would not last the jump in time: the calls are read from the database.
+    let queued = "SELECT count(*) || '' AS n FROM calls WHERE text_back_status = 'queued'";
+    rig.missed_call("CA1", "+447700900196").await;
+    assert_eq!(rig.count(queued).await, 1, "the month's one text");
+    // Six hours on: still that month in UTC, the next one in Sydney.
+    rig.state
+        .clock
+        .set(evening_in_sydney + chrono::Duration::hours(6));
+    rig.missed_call("CA2", "+447700900197").await;
+    assert_eq!(
+        rig.count(queued).await,
+        2,
+        "a new month in Sydney, a new allowance"
+    );
+    rig.finish().await;
+}
+
 /// A text whose sending timed out may have reached the caller, who then rang back and got
 /// through: the retry asks the provider first and records the text as sent, rather than holding
 /// it back as if the caller never had it.
@@ -1257,4 +1303,5 @@ on_both_databases!(
     a_text_in_doubt_keeps_its_sending_number,
     a_caller_reached_during_the_delay_is_not_texted,
     a_text_that_may_have_gone_is_looked_for_before_it_is_held_back,
+    the_own_cap_follows_the_clinics_month,
 );

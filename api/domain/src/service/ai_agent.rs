@@ -40,7 +40,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{NaiveDate, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{self, NewJob};
 use ringback_core::secrets::Secrets;
@@ -552,13 +552,10 @@ pub async fn steps_of_each(
 /// Most steps one conversation's view lists.
 pub const MAX_STEPS_SHOWN: u64 = 200;
 
-/// Model tokens the clinic's AI used this calendar month (UTC).
+/// Model tokens the clinic's AI used this calendar month (the clinic's local month, as the
+/// dashboard's AI figures count it).
 pub async fn tokens_this_month(txn: &TenantTxn) -> Result<i64, DomainError> {
-    let now = txn.now();
-    let month_start = Utc
-        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .unwrap_or(now);
+    let month_start = clinic::month_start(&clinic::get(txn).await?, txn.now())?;
     // Summed by the database over the (clinic, created_at) index; cast, as PostgreSQL sums
     // bigints into numerics.
     let used: Option<Option<i64>> = txn

@@ -318,6 +318,22 @@ pub fn time_zone(model: &clinic::Model) -> Result<chrono_tz::Tz, DomainError> {
     parse_time_zone(&model.time_zone).map_err(|e| DomainError::Internal(e.to_string()))
 }
 
+/// The first instant of the clinic's local calendar month at `now`: where the clinic's own
+/// monthly text cap and the AI's monthly token budget start again (a Sydney clinic's February
+/// starts eleven hours before London's).
+pub fn month_start(
+    model: &clinic::Model,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, DomainError> {
+    let zone = time_zone(model)?;
+    ringback_shared::metrics::local_month_bounds_utc(
+        ringback_shared::metrics::local_month(now, zone),
+        zone,
+    )
+    .map(|month| month.start)
+    .map_err(|e| DomainError::Internal(e.to_string()))
+}
+
 /// The clinic's business hours (the default when none are set).
 pub fn business_hours(model: &clinic::Model) -> BusinessHours {
     model

@@ -48,7 +48,7 @@ async fn texted_in_last_day(
 const USES_THE_CAP: [&str; 5] = [QUEUED, "sending", "sent", "delivered", "undelivered"];
 
 /// Whether the clinic has used the monthly cap it set itself (text-backs of calls since the
-/// start of the calendar month, UTC, that went or are on their way): with billing off only, since
+/// start of the clinic's local calendar month that went or are on their way): with billing off only, since
 /// with billing on the plan owns the allowance.
 async fn over_own_cap(
     txn: &TenantTxn,
@@ -60,7 +60,7 @@ async fn over_own_cap(
     };
     let used = txn
         .find::<call::Entity>()
-        .filter(call::Column::StartedAt.gte(usage::month_start(now)))
+        .filter(call::Column::StartedAt.gte(clinic_settings::month_start(settings, now)?))
         .filter(call::Column::TextBackStatus.is_in(USES_THE_CAP))
         .count(txn.conn())
         .await?;
