@@ -270,13 +270,27 @@ async fn graphql_endpoint(
         client_address,
         refresh_cookie: refresh_cookie(headers),
     };
-    let answer = execute(schema, request.0, caller, info).await;
+    let answer = with_codes(execute(schema, request.0, caller, info).await);
     let limit = limit_met(&answer);
     let response = GraphQLResponse::from(answer).into_response();
     match limit {
         Some(limit) => limited(response, &limit),
         None => response,
     }
+}
+
+/// `answer` with an `extensions.code` on every error: those the server's own code raises carry
+/// theirs; what GraphQL itself refuses before any resolver runs (a document that does not parse
+/// or validate, a variable of the wrong type, a query nested too deep or too complex, a list
+/// argument out of its bounds) is the request's fault, `BAD_USER_INPUT`.
+fn with_codes(mut answer: async_graphql::Response) -> async_graphql::Response {
+    for error in &mut answer.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
+    }
+    answer
 }
 
 /// A GraphQL response holding only `error`, with its `extensions.code`.

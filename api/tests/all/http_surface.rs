@@ -114,6 +114,8 @@ async fn serves_probes_graphql_and_dashboard(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
+/// A document GraphQL itself refuses (an unknown field, a query nested too deep) is answered with
+/// a message and `extensions.code = BAD_USER_INPUT`, as every other refusal is.
 #[tokio::test]
 async fn bad_graphql_gets_a_clear_error_not_a_500() {
     let test_db = TestDb::new(DatabaseKind::Sqlite).await;
@@ -124,6 +126,10 @@ async fn bad_graphql_gets_a_clear_error_not_a_500() {
         .as_str()
         .expect("error message");
     assert!(message.contains("noSuchField"), "{message}");
+    assert_eq!(
+        response["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "every refusal carries a code: {response}"
+    );
 
     let too_deep = format!(
         "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
@@ -137,6 +143,10 @@ async fn bad_graphql_gets_a_clear_error_not_a_500() {
     assert!(
         message.contains("nested too deep"),
         "depth limit rejects: {response}"
+    );
+    assert_eq!(
+        response["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
     );
     test_db.finish().await;
 }

@@ -535,12 +535,16 @@ fn EditDialog(
         if typed_starts.is_empty() && !target.starts.is_empty() {
             return changes.refuse(START_KEPT);
         }
+        // The start is sent only when it was edited: sent back unchanged, it would be read again
+        // (in the hour a clock change repeats, or in a time zone changed since the page loaded)
+        // and could move.
+        let start_edited = typed_starts != target.starts;
         let changed: Vec<&'static str> = [
             (
                 "value",
                 display::parse_money(&target.value) != Some(value_minor),
             ),
-            ("start", typed_starts != target.starts),
+            ("start", start_edited),
         ]
         .into_iter()
         .filter_map(|(name, differs)| differs.then_some(name))
@@ -548,7 +552,7 @@ fn EditDialog(
         let variables = update_appointment::Variables {
             id: target.id,
             value_minor,
-            starts_local: Some(typed_starts).filter(|text| !text.is_empty()),
+            starts_local: start_edited.then_some(typed_starts),
         };
         changes.send(AppointmentChange::Edit(variables, changed));
     };
