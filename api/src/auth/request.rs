@@ -57,13 +57,14 @@ fn caller(
     session_caller(backend, token)
 }
 
+/// The token of an `Authorization: Bearer …` header; the scheme's name is case-insensitive, as
+/// HTTP's are (`bearer …` is the same).
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim_start();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// Whether the request declares a JSON body (`application/json`, any parameters).
@@ -77,4 +78,29 @@ pub fn is_json(headers: &HeaderMap) -> bool {
                 .to_ascii_lowercase()
                 .starts_with("application/json")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_authorization(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, value.parse().expect("a header value"));
+        headers
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for value in ["Bearer rk_live_1", "bearer rk_live_1", "BEARER  rk_live_1 "] {
+            assert_eq!(
+                bearer_token(&with_authorization(value)),
+                Some("rk_live_1"),
+                "{value}"
+            );
+        }
+        assert_eq!(bearer_token(&with_authorization("Basic abc")), None);
+        assert_eq!(bearer_token(&with_authorization("Bearer")), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
 }
