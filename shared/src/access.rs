@@ -18,8 +18,13 @@ pub enum Role {
 /// Something a role may or may not do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Permission {
-    /// Read calls, conversations, appointments and metrics; log callbacks; book appointments.
+    /// Read calls, appointments and metrics; log callbacks; book appointments. API keys hold this
+    /// one only.
     WorkCalls,
+    /// Read and answer callers' conversations (their texts, what the AI noted), the team's notices
+    /// and the inbox: every member, never an API key (an integrator syncing calls has no reason to
+    /// read patients' words, and reading a thread marks it read for the team).
+    TalkToCallers,
     /// Change clinic settings.
     ManageSettings,
     /// Invite, remove and change the role of team members.
@@ -45,7 +50,7 @@ impl Role {
     /// Whether this role grants `permission`.
     pub fn allows(self, permission: Permission) -> bool {
         match permission {
-            Permission::WorkCalls => true,
+            Permission::WorkCalls | Permission::TalkToCallers => true,
             Permission::ManageSettings
             | Permission::ManageTeam
             | Permission::ManageApiKeys
@@ -80,6 +85,7 @@ mod tests {
     fn receptionists_work_calls_but_cannot_administer() {
         let role = Role::Receptionist;
         assert!(role.allows(Permission::WorkCalls));
+        assert!(role.allows(Permission::TalkToCallers));
         for permission in [
             Permission::ManageSettings,
             Permission::ManageTeam,

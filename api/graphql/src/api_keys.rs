@@ -13,9 +13,9 @@ use ringback_domain::service::api_keys;
 /// What a key may do.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum KeyScope {
-    /// Read calls, appointments and metrics.
+    /// Read calls, appointments and metrics (never conversations, their texts or the inbox).
     Read,
-    /// Also push call events and create appointments.
+    /// Also push call events, log callbacks and create or change appointments.
     Write,
 }
 

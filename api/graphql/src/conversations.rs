@@ -164,7 +164,7 @@ impl Conversation {
     /// keeps a number (strict privacy mode, or no missed call).
     async fn call_back_call_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
         let key = CallableCallOf(self.0.caller_key.clone());
-        let found = load_permitted::<ConversationLoader, _>(ctx, WORK_CALLS, key).await?;
+        let found = load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, key).await?;
         Ok(found.map(|id| ID(id.to_string())))
     }
 
@@ -187,7 +187,7 @@ impl Conversation {
     #[graphql(complexity = "20 * child_complexity")]
     async fn ai_steps(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AiStep>> {
         let key = StepsOf(self.0.id);
-        let steps = load_permitted::<ConversationLoader, _>(ctx, WORK_CALLS, key)
+        let steps = load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, key)
             .await?
             .unwrap_or_default();
         Ok(steps
@@ -212,7 +212,7 @@ impl Conversation {
             return Ok(None);
         }
         let key = DetailsOf(self.0.id);
-        let details = load_permitted::<ConversationLoader, _>(ctx, WORK_CALLS, key).await?;
+        let details = load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, key).await?;
         Ok(details.as_ref().and_then(IntakeDetailsView::of))
     }
 
@@ -220,7 +220,7 @@ impl Conversation {
     #[graphql(complexity = "20 * child_complexity")]
     async fn messages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Message>> {
         let key = MessagesOf(self.0.id);
-        let opened = load_permitted::<ConversationLoader, _>(ctx, WORK_CALLS, key)
+        let opened = load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, key)
             .await?
             .ok_or_else(|| graphql_error(DomainError::NotFound))?;
         Ok(opened.into_iter().map(Message::from).collect())
@@ -262,7 +262,7 @@ impl IntakeDetailsView {
 }
 
 /// What reading a conversation's texts, steps and calls needs.
-const WORK_CALLS: Access = Access::Read(Permission::WorkCalls);
+const TALK_TO_CALLERS: Access = Access::Read(Permission::TalkToCallers);
 
 /// Whether the AI receptionist answers a conversation.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -330,23 +330,27 @@ impl ConversationQuery {
         #[graphql(default = 25, validator(minimum = 1, maximum = 100))] first: i32,
     ) -> async_graphql::Result<Vec<Conversation>> {
         let limit = first.clamp(1, MAX_PAGE) as u64;
-        let rows =
-            with_tenant_read_only(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+        let rows = with_tenant_read_only(
+            ctx,
+            Access::Read(Permission::TalkToCallers),
+            async |txn, _| {
                 let cursor = page_start(before, before_id.as_ref())?;
                 conversations::list(txn, status.map(ConversationStatus::as_str), cursor, limit)
                     .await
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(rows.into_iter().map(Conversation).collect())
     }
 
     /// One conversation.
     async fn conversation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Conversation> {
-        let row =
-            with_tenant_read_only(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-                conversations::find(txn, uuid_arg(&id)?).await
-            })
-            .await?;
+        let row = with_tenant_read_only(
+            ctx,
+            Access::Read(Permission::TalkToCallers),
+            async |txn, _| conversations::find(txn, uuid_arg(&id)?).await,
+        )
+        .await?;
         Ok(Conversation(row))
     }
 }
@@ -369,7 +373,7 @@ impl ConversationMutation {
         let backend = ctx.data::<Backend>()?;
         let stored = with_tenant(
             ctx,
-            Access::Write(Permission::WorkCalls),
+            Access::Write(Permission::TalkToCallers),
             async |txn, principal| {
                 let which = (principal.actor(), uuid_arg(&id)?);
                 conversations::reply(txn, &backend.secrets, which, &body, txn.now()).await
@@ -391,7 +395,7 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Conversation> {
         let row = with_tenant(
             ctx,
-            Access::Write(Permission::WorkCalls),
+            Access::Write(Permission::TalkToCallers),
             async |txn, principal| {
                 let member = member_id.as_ref().map(uuid_arg).transpose()?;
                 let which = (principal.actor(), uuid_arg(&id)?);
@@ -411,7 +415,7 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Conversation> {
         let row = with_tenant(
             ctx,
-            Access::Write(Permission::WorkCalls),
+            Access::Write(Permission::TalkToCallers),
             async |txn, principal| {
                 let which = (principal.actor(), uuid_arg(&id)?);
                 conversations::take_over(txn, which, txn.now()).await
@@ -429,7 +433,7 @@ impl ConversationMutation {
     ) -> async_graphql::Result<Conversation> {
         let row = with_tenant(
             ctx,
-            Access::Write(Permission::WorkCalls),
+            Access::Write(Permission::TalkToCallers),
             async |txn, principal| {
                 let which = (principal.actor(), uuid_arg(&id)?);
                 conversations::close(txn, which, txn.now()).await

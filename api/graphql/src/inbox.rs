@@ -71,7 +71,7 @@ impl InboxQuery {
         let limit = first.clamp(1, MAX_PAGE) as u64;
         let items = with_tenant_read_only(
             ctx,
-            Access::Read(Permission::WorkCalls),
+            Access::Read(Permission::TalkToCallers),
             async |txn, principal| {
                 let actor = principal.user_id().ok();
                 let view = match view {
@@ -90,11 +90,12 @@ impl InboxQuery {
 
     /// How many open conversations have a message nobody in the team has opened.
     async fn inbox_unread(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let count =
-            with_tenant_read_only(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-                inbox::unread_count(txn).await
-            })
-            .await?;
+        let count = with_tenant_read_only(
+            ctx,
+            Access::Read(Permission::TalkToCallers),
+            async |txn, _| inbox::unread_count(txn).await,
+        )
+        .await?;
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 }

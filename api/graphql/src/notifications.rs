@@ -57,12 +57,15 @@ impl NotificationQuery {
         #[graphql(default = 20, validator(minimum = 1, maximum = 100))] first: i32,
     ) -> async_graphql::Result<Notifications> {
         let limit = u64::try_from(first).unwrap_or(1);
-        let (unread, rows) =
-            with_tenant(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+        let (unread, rows) = with_tenant(
+            ctx,
+            Access::Read(Permission::TalkToCallers),
+            async |txn, _| {
                 let unread = notifications::unread_count(txn).await?;
                 Ok((unread, notifications::list(txn, unread_only, limit).await?))
-            })
-            .await?;
+            },
+        )
+        .await?;
         Ok(Notifications {
             unread,
             items: rows.into_iter().map(Notification::from).collect(),
@@ -84,7 +87,7 @@ impl NotificationMutation {
     ) -> async_graphql::Result<u64> {
         with_tenant(
             ctx,
-            Access::Write(Permission::WorkCalls),
+            Access::Write(Permission::TalkToCallers),
             async |txn, principal| {
                 let ids = ids
                     .as_ref()

@@ -1053,6 +1053,20 @@ async fn api_keys_authenticate_integrators(kind: DatabaseKind) {
     );
     let read = ask("{ clinic { name } }", &secret).await;
     assert_eq!(read["data"]["clinic"]["name"], "Riverside Dental", "{read}");
+    // Callers' conversations, their texts and the team's notices are people's work, never a
+    // key's: reading a thread would also mark it read for the team.
+    for people_only in [
+        "{ conversations { id } }",
+        "{ inboxUnread }",
+        "{ notifications { unread } }",
+    ] {
+        let refused = ask(people_only, &secret).await;
+        assert_eq!(
+            error_code(&refused),
+            Some("FORBIDDEN"),
+            "{people_only}: {refused}"
+        );
+    }
     let last = if secret.ends_with('0') { '1' } else { '0' };
     let forged = ask(
         "{ clinic { name } }",
