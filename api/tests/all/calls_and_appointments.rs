@@ -686,3 +686,64 @@ async fn postgres_reuses_its_plan_for_a_page_of_calls() {
     txn.commit().await.expect("commit");
     app.db.finish().await;
 }
+
+/// An integrator's retry sent while the first request is still running (PostgreSQL, where the two
+/// run side by side): the retry waits for the first and reads its call as a duplicate, and the
+/// batch's other events are kept, rather than the whole batch failing on the unique index.
+#[tokio::test]
+async fn a_retry_overlapping_the_first_request_reads_as_a_duplicate() {
+    use ringback_api::service::calls::{CallEvent, EventResult};
+    use ringback_shared::attribution::{CallDirection, CallOutcome};
+    let app = TestApp::new(DatabaseKind::Postgres).await;
+    let now = app.state.clock.now();
+    let event = move |id: &str| CallEvent {
+        external_id: id.to_owned(),
+        direction: CallDirection::Inbound,
+        outcome: CallOutcome::NoAnswer,
+        started_at: now - Duration::minutes(5),
+        answered_at: None,
+        ended_at: Some(now - Duration::minutes(4)),
+        caller_number: "+447700900042".to_owned(),
+        provider_number_id: None,
+    };
+    let first = app.tenant().begin().await.expect("begin");
+    calls::record_events(
+        &first,
+        &app.state.secrets,
+        None,
+        "api",
+        vec![event("pbx-1")],
+    )
+    .await
+    .expect("recorded, not yet committed");
+    let (scope, secrets) = (app.tenant(), app.state.secrets.clone());
+    let retry = tokio::spawn(async move {
+        let txn = scope.begin().await.expect("begin");
+        let results = calls::record_events(
+            &txn,
+            &secrets,
+            None,
+            "api",
+            vec![event("pbx-1"), event("pbx-2")],
+        )
+        .await;
+        txn.commit().await.expect("commit");
+        results
+    });
+    // The retry reaches the first request's call, then the first request commits.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.commit().await.expect("the first request commits");
+    let results = retry.await.expect("joined").expect("the retry is answered");
+    let outcomes: Vec<(&str, &str)> = results
+        .iter()
+        .map(|(id, result)| {
+            let outcome = match result {
+                EventResult::Recorded(_) => "recorded",
+                EventResult::Duplicate(_) => "duplicate",
+                EventResult::Rejected(_) => "rejected",
+            };
+            (id.as_str(), outcome)
+        })
+        .collect();
+    assert_eq!(outcomes, [("pbx-1", "duplicate"), ("pbx-2", "recorded")]);
+}

@@ -14,8 +14,8 @@ use ringback_shared::phone::is_withheld;
 use ringback_shared::text_back::SkipReason;
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, JoinType, Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, FromQueryResult, QueryFilter,
-    QueryOrder, QueryResult, QueryTrait, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryResult, QueryTrait, Select, Set, TryInsertResult,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -156,7 +156,9 @@ async fn record_one(
     if missed {
         model.number_sealed = Set(number_for_callback(secrets, clinic, &caller.e164)?);
     }
-    let model = model.insert(txn.conn()).await?;
+    let Some(model) = insert_reported(txn, model).await? else {
+        return recorded_meanwhile(txn, provider, &event).await;
+    };
     let model = if model.missed {
         text_back::after_missed_call(txn, secrets, billing, clinic, model, &caller, now).await?
     } else {
@@ -208,8 +210,47 @@ async fn record_unkeyed(
 ) -> Result<EventResult, DomainError> {
     let missed = event.direction == CallDirection::Inbound && event.outcome.is_missed();
     let call = new_call(txn, Uuid::now_v7(), provider, event, missed);
-    let model = unkeyed_call(call, missed, why).insert(txn.conn()).await?;
-    Ok(EventResult::Recorded(model))
+    match insert_reported(txn, unkeyed_call(call, missed, why)).await? {
+        Some(model) => Ok(EventResult::Recorded(model)),
+        None => recorded_meanwhile(txn, provider, event).await,
+    }
+}
+
+/// Inserts `call` as reported; `None` when a request overlapping this one (an integrator's retry
+/// sent while the first was still running) recorded the same provider's call first. The insert
+/// waits for that request and then does nothing, so no unique violation ends this batch's
+/// transaction and the event reads as the duplicate it is.
+async fn insert_reported(
+    txn: &TenantTxn,
+    call: call::ActiveModel,
+) -> Result<Option<call::Model>, DomainError> {
+    let inserted = call::Entity::insert(call)
+        .on_conflict_do_nothing_on([
+            call::Column::ClinicId,
+            call::Column::Provider,
+            call::Column::ExternalId,
+        ])
+        .exec_with_returning(txn.conn())
+        .await;
+    match inserted {
+        Ok(TryInsertResult::Inserted(row)) => Ok(Some(row)),
+        Ok(TryInsertResult::Conflicted | TryInsertResult::Empty) => Ok(None),
+        // `RETURNING` gave no row: the insert did nothing.
+        Err(DbErr::RecordNotFound(_)) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The call another request recorded for `event` while this one ran, as a duplicate.
+async fn recorded_meanwhile(
+    txn: &TenantTxn,
+    provider: &str,
+    event: &CallEvent,
+) -> Result<EventResult, DomainError> {
+    find_external(txn, provider, event.external_id.trim())
+        .await?
+        .map(EventResult::Duplicate)
+        .ok_or_else(|| DomainError::Internal("a call neither inserted nor found".to_owned()))
 }
 
 /// A call from a caller on the do-not-process list, one who withheld their number, or one whose
