@@ -1235,6 +1235,7 @@ pub(crate) async fn send_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     /// A conversation's message of `kind` (`direction` follows from it), as read back.
     fn shown(kind: &str) -> conversations::ShownMessage {
