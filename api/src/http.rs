@@ -281,13 +281,19 @@ async fn graphql_endpoint(
 
 /// `answer` with an `extensions.code` on every error: those the server's own code raises carry
 /// theirs; what GraphQL itself refuses before any resolver runs (a document that does not parse
-/// or validate, a variable of the wrong type, a query nested too deep or too complex, a list
-/// argument out of its bounds) is the request's fault, `BAD_USER_INPUT`.
+/// or validate, a variable of the wrong type, a query nested too deep or too complex: errors
+/// without a path) is the request's fault, `BAD_USER_INPUT`; anything else without a code, raised
+/// in a field, is the server's, `INTERNAL`.
 fn with_codes(mut answer: async_graphql::Response) -> async_graphql::Response {
     for error in &mut answer.errors {
+        let code = if error.path.is_empty() {
+            "BAD_USER_INPUT"
+        } else {
+            "INTERNAL"
+        };
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", "BAD_USER_INPUT");
+            extensions.set("code", code);
         }
     }
     answer

@@ -858,6 +858,22 @@ impl<'a> AppointmentsPage<'a> {
         value: &str,
         starts: Option<&str>,
     ) -> Result<String, E2eError> {
+        self.save_in_dialog(caller_key, value, starts).await?;
+        wait_for_text(self.client, "[data-testid=appointment-done]", |text| {
+            text.starts_with("Saved:")
+        })
+        .await?;
+        text_of(self.client, "appointment-done").await
+    }
+
+    /// Opens the dialog of the newest appointment of `caller_key`, types `value` and (when given)
+    /// the start, and saves.
+    async fn save_in_dialog(
+        &self,
+        caller_key: &str,
+        value: &str,
+        starts: Option<&str>,
+    ) -> Result<(), E2eError> {
         let dialog = self.open_dialog(caller_key).await?;
         let input = dialog
             .find(Locator::Css("[data-testid=appointment-new-value]"))
@@ -872,28 +888,13 @@ impl<'a> AppointmentsPage<'a> {
             .await?
             .click()
             .await?;
-        wait_for_text(self.client, "[data-testid=appointment-done]", |text| {
-            text.starts_with("Saved:")
-        })
-        .await?;
-        text_of(self.client, "appointment-done").await
+        Ok(())
     }
 
     /// Tries to save `value` with the start emptied for the newest appointment of `caller_key`;
     /// what the dialog says, read while it is still open, then closes it.
     pub async fn refused_edit(&self, caller_key: &str, value: &str) -> Result<String, E2eError> {
-        let dialog = self.open_dialog(caller_key).await?;
-        let input = dialog
-            .find(Locator::Css("[data-testid=appointment-new-value]"))
-            .await?;
-        input.clear().await?;
-        input.send_keys(value).await?;
-        set_value(self.client, "appointment-new-starts", "".into()).await?;
-        dialog
-            .find(Locator::Css("[data-testid=appointment-save]"))
-            .await?
-            .click()
-            .await?;
+        self.save_in_dialog(caller_key, value, Some("")).await?;
         let said = text_of(self.client, "appointment-dialog-error").await?;
         self.dialog().await?;
         click_test_id(self.client, "appointment-close").await?;

@@ -24,6 +24,8 @@ pub struct Model {
     pub text_back_delay_seconds: i32,
     pub text_back_template_open: Option<String>,
     pub text_back_template_closed: Option<String>,
+    /// When the text-back wording was last saved (the clinic's own, or the default kept).
+    pub text_back_wording_saved_at: Option<DateTimeUtc>,
     pub booking_link: Option<String>,
     pub help_text: Option<String>,
     pub holidays: Option<Json>,

@@ -85,6 +85,7 @@ pub mod m20261221_110000_add_callback_under_way;
 pub mod m20261221_120000_plans_in_use;
 pub mod m20261221_130000_add_number_bought_here;
 pub mod m20261222_100000_add_keyword_answer_ids;
+pub mod m20261222_110000_add_wording_saved_at;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -171,6 +172,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261221_120000_plans_in_use::Migration),
             Box::new(m20261221_130000_add_number_bought_here::Migration),
             Box::new(m20261222_100000_add_keyword_answer_ids::Migration),
+            Box::new(m20261222_110000_add_wording_saved_at::Migration),
         ]
     }
 }

@@ -54,6 +54,24 @@ async fn the_checklist_follows_what_the_server_knows(kind: DatabaseKind) {
         (false, vec!["TEXTING_NUMBER".to_owned()])
     );
 
+    // Saving empty templates keeps the default wording (it still follows the booking link) and
+    // confirms it: the step is done without the default becoming the clinic's own words.
+    let kept = app
+        .owner
+        .run(
+            "mutation { updatePhoneSettings(input: { businessHoursTemplate: \"\", afterHoursTemplate: \"\" }) \
+             { businessHoursTemplateIsDefault afterHoursTemplateIsDefault } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        kept["data"]["updatePhoneSettings"],
+        json!({ "businessHoursTemplateIsDefault": true, "afterHoursTemplateIsDefault": true }),
+        "{kept}"
+    );
+    let (_, done) = done_steps(&mut app).await;
+    assert!(done.contains(&"TEXT_BACK_WORDING".to_owned()), "{done:?}");
+
     for mutation in [
         "mutation { setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } }",
         "mutation { updatePhoneSettings(input: { businessHours: [{ weekday: MONDAY, spans: [{ opens: \"08:00\", closes: \"18:00\" }] }] }) { ringTimeoutSeconds } }",

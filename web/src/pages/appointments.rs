@@ -85,9 +85,21 @@ impl Changes {
 
     /// What to show as the page's failure: a refused value, or why the last change failed.
     fn failure(self) -> Signal<Option<String>> {
+        self.failure_since(RwSignal::new(0))
+    }
+
+    /// [`Self::failure`], counting only changes finished after the `since`-th: what a dialog
+    /// opened then shows (not a booking's or another appointment's failure from before).
+    fn failure_since(self, since: RwSignal<usize>) -> Signal<Option<String>> {
         let failed = failure_of(self.action);
-        let refused = self.refused;
-        Signal::derive(move || refused.get().or_else(|| failed.get()))
+        let (refused, finished) = (self.refused, self.action.version());
+        Signal::derive(move || {
+            refused.get().or_else(|| {
+                (finished.get() > since.get())
+                    .then(|| failed.get())
+                    .flatten()
+            })
+        })
     }
 
     /// What the last change did, once it succeeded.
@@ -504,6 +516,8 @@ fn EditDialog(
     let dialog = NodeRef::<html::Dialog>::new();
     let value = RwSignal::new(String::new());
     let starts = RwSignal::new(String::new());
+    // How many changes had finished when the dialog opened: it shows only later failures.
+    let opened_after = RwSignal::new(0_usize);
     Effect::new(move |_| {
         let Some(element) = dialog.get() else { return };
         match editing.get() {
@@ -511,6 +525,7 @@ fn EditDialog(
                 value.set(target.value);
                 starts.set(target.starts);
                 if !element.open() {
+                    opened_after.set(changes.action.version().get_untracked());
                     let _ = element.show_modal();
                 }
             }
@@ -583,7 +598,7 @@ fn EditDialog(
             aria-labelledby="edit-appointment-heading" on:close=move |_| finish()>
             <form on:submit=save>
                 <h2 id="edit-appointment-heading">{heading}</h2>
-                <Alert message=changes.failure() test_id="appointment-dialog-error" />
+                <Alert message=changes.failure_since(opened_after) test_id="appointment-dialog-error" />
                 <label for="edit-appointment-value">{format!("Value ({currency})")}</label>
                 <input id="edit-appointment-value" data-testid="appointment-new-value" inputmode="decimal" required
                     prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />

@@ -88,6 +88,14 @@ async fn change_words(change: NumberChange) -> Result<String, ApiError> {
 
 type Change = Action<NumberChange, Result<Changed, ApiError>>;
 
+/// Makes `then` once the admin agrees to `question` (the browser's own dialog): for changes to
+/// where calls go.
+fn asked_first(change: Change, question: &str, then: NumberChange) {
+    if window().confirm_with_message(question).unwrap_or(false) {
+        change.dispatch(then);
+    }
+}
+
 /// What the last change did, as a status line.
 fn changed_line(change: Change) -> impl IntoView {
     let outcome = change.value();
@@ -152,25 +160,19 @@ fn held_numbers(
                             <strong>{number.display.clone()}</strong>
                             {number.provisioned.then(|| view! {
                                 " "<button type="button" aria-label=label data-testid="release-number"
-                                    on:click=move |_| {
-                                        let sure = window().confirm_with_message(
-                                            "Release this number? Callers who ring it will no longer reach you.",
-                                        );
-                                        if sure.unwrap_or(false) {
-                                            change.dispatch(NumberChange::Release(id.clone()));
-                                        }
-                                    }>"Release"</button>
+                                    on:click=move |_| asked_first(
+                                        change,
+                                        "Release this number? Callers who ring it will no longer reach you.",
+                                        NumberChange::Release(id.clone()),
+                                    )>"Release"</button>
                             })}
                             {(!number.provisioned).then(|| view! {
                                 " "<button type="button" aria-label=remove_label data-testid="remove-number"
-                                    on:click=move |_| {
-                                        let sure = window().confirm_with_message(
-                                            "Stop using this number here? Callers who ring it will no longer reach you; it stays in the Twilio account.",
-                                        );
-                                        if sure.unwrap_or(false) {
-                                            change.dispatch(NumberChange::Remove(remove_id.clone()));
-                                        }
-                                    }>"Stop using"</button>
+                                    on:click=move |_| asked_first(
+                                        change,
+                                        "Stop using this number here? Callers who ring it will no longer reach you; it stays in the Twilio account.",
+                                        NumberChange::Remove(remove_id.clone()),
+                                    )>"Stop using"</button>
                             })}
                         </li>
                     }
@@ -187,12 +189,11 @@ fn held_numbers(
 fn forwarding_line(tail: Option<String>, typed: RwSignal<String>, change: Change) -> impl IntoView {
     let busy = change.pending();
     let stop = move |_| {
-        let sure = window().confirm_with_message(
+        asked_first(
+            change,
             "Stop forwarding? Calls will no longer ring your staff: every call counts as missed and is texted back.",
-        );
-        if sure.unwrap_or(false) {
-            change.dispatch(NumberChange::Forward(None));
-        }
+            NumberChange::Forward(None),
+        )
     };
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -209,7 +210,7 @@ fn forwarding_line(tail: Option<String>, typed: RwSignal<String>, change: Change
                 <p>"Calls to your Ringback number ring this phone first; unanswered, they count as missed and are texted back."</p>
                 <p data-testid="forwarding-now">{current}</p>
                 <label for="forwarding-line">"Your clinic's phone"</label>
-                <input id="forwarding-line" type="tel" autocomplete="tel" data-testid="forwarding-line"
+                <input id="forwarding-line" type="tel" autocomplete="tel" data-testid="forwarding-line" required
                     prop:value=typed on:input=move |ev| typed.set(event_target_value(&ev)) />
                 <button type="submit" data-testid="save-forwarding" disabled=busy>"Save the forwarding line"</button>
                 {tail.is_some().then(|| view! {

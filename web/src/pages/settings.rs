@@ -219,6 +219,11 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let link = RwSignal::new(phone.booking_link.unwrap_or_default());
     let week = hours_fields(phone.business_hours);
     let holidays = RwSignal::new(phone.holidays);
+    // Whether each box shows the default wording (the clinic has none of its own for it).
+    let shows_default = (
+        phone.business_hours_template_is_default,
+        phone.after_hours_template_is_default,
+    );
     let open_template = RwSignal::new(phone.business_hours_template);
     let closed_template = RwSignal::new(phone.after_hours_template);
     let session = use_session();
@@ -274,8 +279,16 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
         // member changed meanwhile (above all strict privacy, which destroys kept numbers).
         let (hours_unconfirmed, wording_unconfirmed) = unconfirmed.get_value();
         let sent = |field: &str, value: String| pending.has(field).then_some(value);
-        let wording = |field: &str, value: String| {
-            (pending.has(field) || wording_unconfirmed).then_some(value)
+        // A box still showing the default it was given is sent empty while the checklist waits
+        // for the wording: the default is kept (it follows the booking link) and counts as saved.
+        let wording = |field: &str, value: String, default_shown: bool| {
+            if pending.has(field) {
+                Some(value)
+            } else if wording_unconfirmed {
+                Some(if default_shown { String::new() } else { value })
+            } else {
+                None
+            }
         };
         let clinic_input = save_clinic::ClinicSettingsInput {
             name: sent("name", name.get_untracked()),
@@ -298,8 +311,13 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             business_hours_template: wording(
                 "text in business hours",
                 open_template.get_untracked(),
+                shows_default.0,
             ),
-            after_hours_template: wording("text after hours", closed_template.get_untracked()),
+            after_hours_template: wording(
+                "text after hours",
+                closed_template.get_untracked(),
+                shows_default.1,
+            ),
             // Left out of the request (skip_serializing_none): these stay as they are.
             business_hours: (pending.has("business hours") || hours_unconfirmed)
                 .then_some(business_hours),

@@ -207,6 +207,7 @@ pub(crate) async fn create_clinic(
         text_back_delay_seconds: Set(0),
         text_back_template_open: Set(None),
         text_back_template_closed: Set(None),
+        text_back_wording_saved_at: Set(None),
         booking_link: Set(None),
         help_text: Set(None),
         holidays: Set(None),

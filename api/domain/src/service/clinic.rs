@@ -237,6 +237,9 @@ pub async fn update(
         help_text: change.help_text,
     };
     apply_wording(&mut model, wording, &mut changed)?;
+    if changed.contains(&"text_back_templates") {
+        model.text_back_wording_saved_at = Set(Some(txn.now()));
+    }
     if let Some(holidays) = change.holidays {
         model.holidays = Set(Some(holidays_json(holidays)?));
         changed.push("holidays");

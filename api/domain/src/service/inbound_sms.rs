@@ -12,7 +12,8 @@ use ringback_core::tenant::TenantTxn;
 use ringback_entity::message;
 use ringback_shared::keywords::{SmsKeyword, classify};
 use ringback_shared::sms::with_automated_marker;
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
 
 use crate::jobs::forget_provider_records;
 use crate::service::callers::{CallerKeyer, KeyedCaller};
@@ -85,21 +86,33 @@ pub async fn note_answer(
     keyword_id: &str,
     answer_id: &str,
 ) -> Result<(), DomainError> {
-    let keyword = messages::find_by_provider_id(txn, keyword_id)
+    let is_the_keyword = message::Column::ProviderMessageId
+        .eq(keyword_id)
+        .and(message::Column::Kind.eq(messages::KIND_KEYWORD));
+    // Noted only where none is yet: two answers reported at once cannot both take the place.
+    let noted = txn
+        .update_many::<message::Entity>()
+        .col_expr(message::Column::AnswerProviderId, Expr::value(answer_id))
+        .filter(is_the_keyword.clone())
+        .filter(message::Column::AnswerProviderId.is_null())
+        .exec(txn.conn())
         .await?
-        .filter(|text| text.kind == messages::KIND_KEYWORD);
-    match keyword {
-        Some(text) if text.answer_provider_id.as_deref() == Some(answer_id) => {}
-        Some(text) if text.answer_provider_id.is_none() => {
-            let mut noted: message::ActiveModel = text.into();
-            noted.answer_provider_id = Set(Some(answer_id.to_owned()));
-            noted.update(txn.conn()).await?;
-        }
-        _ => {
-            let after_the_answer = txn.now() + chrono::Duration::minutes(1);
-            let answer = vec![answer_id.to_owned()];
-            forget_provider_records::queue(txn, Vec::new(), answer, after_the_answer).await?;
-        }
+        .rows_affected;
+    if noted > 0 {
+        return Ok(());
+    }
+    let already: Option<Option<String>> = txn
+        .find::<message::Entity>()
+        .select_only()
+        .column(message::Column::AnswerProviderId)
+        .filter(is_the_keyword)
+        .into_tuple()
+        .one(txn.conn())
+        .await?;
+    if already.flatten().as_deref() != Some(answer_id) {
+        let after_the_answer = txn.now() + chrono::Duration::minutes(1);
+        let answer = vec![answer_id.to_owned()];
+        forget_provider_records::queue(txn, Vec::new(), answer, after_the_answer).await?;
     }
     Ok(())
 }

@@ -242,10 +242,10 @@ pub async fn mark_stale_of(
     mark_days_stale(txn, clinic, days).await
 }
 
-/// After the clinic's time zone changed: every stored day, with the days either side of it (a day
-/// in one zone overlaps at most the day before and the day after in another), is recomputed in the
-/// new zone before the next read; a day left without anything counts nothing. Days a purge froze
-/// keep the zone they were counted in (their calls are gone). One upsert per day the clinic has.
+/// After the clinic's time zone changed: every stored day, with the two days either side of it
+/// (zones are up to 26 hours apart, so an instant's local day moves by at most two), is recomputed
+/// in the new zone before the next read; a day left without anything counts nothing. Days a purge
+/// froze keep the zone they were counted in (their calls are gone). One upsert per day touched.
 pub async fn restate_in_new_zone(
     txn: &TenantTxn,
     clinic: &ringback_entity::clinic::Model,
@@ -259,8 +259,9 @@ pub async fn restate_in_new_zone(
         .await?;
     let days = stored
         .into_iter()
-        .flat_map(|day| [day.pred_opt(), Some(day), day.succ_opt()])
-        .flatten()
+        .flat_map(|day| {
+            (-2..=2).filter_map(move |offset| day.checked_add_signed(Duration::days(offset)))
+        })
         .collect();
     mark_days_stale(txn, clinic, days).await
 }

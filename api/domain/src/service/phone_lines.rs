@@ -42,7 +42,7 @@ pub async fn set_forwarding_line(
     let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
         Some(number) => {
             let normalized = normalize(number, &current.default_region)?;
-            if is_a_ringback_number(txn, secrets, &normalized.e164).await? {
+            if is_one_of_its_numbers(txn, secrets, &normalized.e164).await? {
                 return Err(DomainError::BadUserInput(FORWARDING_TO_RINGBACK.to_owned()));
             }
             let key = keys::data_key(secrets, &current)?;
@@ -68,29 +68,31 @@ pub async fn set_forwarding_line(
     Ok(updated)
 }
 
-/// Why a forwarding line that Ringback itself answers is refused.
-const FORWARDING_TO_RINGBACK: &str = "this is a number Ringback answers: calls forwarded to it would come back here instead of ringing your staff; give the phone your staff answer";
+/// Why a forwarding line that is one of the clinic's own Ringback numbers is refused.
+const FORWARDING_TO_RINGBACK: &str = "this is one of the clinic's Ringback numbers: calls forwarded to it would come back here instead of ringing your staff; give the phone your staff answer";
 
 /// Why a provider number that is the clinic's forwarding line is refused.
 const NUMBER_IS_FORWARDING_LINE: &str = "this is the clinic's forwarding line: calls to it would be forwarded to itself; set the phone your staff answer as the forwarding line first";
 
-/// True when `e164` is a provider number of any clinic of this deployment. A call forwarded to
-/// one comes back to Ringback (a loop, or another clinic's callers' flow). The read names the
-/// routing key, as a webhook's does, and un-names it before the transaction goes on.
-async fn is_a_ringback_number(
+/// True when `e164` is one of the clinic's own provider numbers: a call forwarded to it would come
+/// back here, round and round. Only the clinic's own are asked: whether a number is another
+/// clinic's is nobody's to learn.
+async fn is_one_of_its_numbers(
     txn: &TenantTxn,
     secrets: &Secrets,
     e164: &phone::E164,
 ) -> Result<bool, DomainError> {
     let routing = routing_key(secrets.pepper.expose(), e164)
         .map_err(|e| DomainError::Internal(e.to_string()))?;
-    set_local(txn.conn(), "app.routing_key", &routing).await?;
-    let found = provider_number::Entity::find()
+    Ok(txn
+        .find::<provider_number::Entity>()
+        .select_only()
+        .column(provider_number::Column::Id)
         .filter(provider_number::Column::RoutingKey.eq(routing))
+        .into_tuple::<Uuid>()
         .one(txn.conn())
-        .await?;
-    set_local(txn.conn(), "app.routing_key", "").await?;
-    Ok(found.is_some())
+        .await?
+        .is_some())
 }
 
 /// The forwarding line in E.164, opened from its sealed form, if set.

@@ -1,6 +1,7 @@
 //! The setup checklist a new clinic sees on its overview until it is live. Every step is ticked by
 //! what the server knows, never by a click: a texting number is registered, a forwarding line is
-//! set, business hours and the text-back wording were saved, a call came in through the provider's
+//! set, business hours and the text-back wording were saved (its own, or the default kept by saving
+//! empty templates), a call came in through the provider's
 //! webhooks, and (with billing on) a plan was chosen. Reading it costs one row read and two existence
 //! checks (each stops at its first row), whatever the clinic's size.
 
@@ -65,7 +66,8 @@ pub async fn checklist(txn: &TenantTxn, billing_on: bool) -> Result<Checklist, D
         (SetupStep::BusinessHours, settings.business_hours.is_some()),
         (
             SetupStep::TextBackWording,
-            settings.text_back_template_open.is_some()
+            settings.text_back_wording_saved_at.is_some()
+                || settings.text_back_template_open.is_some()
                 || settings.text_back_template_closed.is_some(),
         ),
         (SetupStep::TestCall, has_call),

@@ -4,8 +4,9 @@
 //! the dial outcome, call status callbacks, and the four steps of a callback Ringback placed for
 //! staff (connect them to the caller, machine detection's verdict on the caller's side, the
 //! dial's outcome, how their own leg ended). SMS: inbound texts,
-//! with STOP/START/HELP handled by our own opt-out list, and delivery reports for the texts we
-//! send. Each request is
+//! with STOP/START/HELP handled by our own opt-out list, delivery reports for the texts we send,
+//! and the status reports of those keywords' automated answers (which give their ids). Each
+//! request is
 //! checked against `X-Twilio-Signature` with the configured public URL (so it works behind a
 //! TLS-terminating proxy), limited to 64 KiB, routed to its clinic by the `To` number, and
 //! idempotent on `CallSid` or `MessageSid`; a failure on our side is retried inside the request
