@@ -775,7 +775,7 @@ async fn an_erasure_deletes_twilios_records_of_the_caller(kind: DatabaseKind) {
 }
 
 /// A restricted caller's texts are not kept, and Twilio's copy is deleted a minute after it
-/// arrived (after the webhook was answered).
+/// arrived (after the webhook was answered); so is the copy of the automated answer to their STOP.
 async fn a_restricted_callers_text_is_deleted_at_twilio(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).with_twilio().build().await;
     let restricted = app
@@ -787,9 +787,23 @@ async fn a_restricted_callers_text_is_deleted_at_twilio(kind: DatabaseKind) {
     fake.receive_message("SMrestrict01", CALLER_E164, CLINIC_NUMBER, "Call me");
     app.receive_text("SMrestrict01", CALLER_E164, "Call me")
         .await;
+    // Their STOP is honoured and answered; nothing of it is kept, and the answer's id, reported
+    // after it went, has Twilio's copy deleted as the STOP's is.
+    let sms_webhook = format!("{}/webhooks/twilio/sms", crate::common::PUBLIC_URL);
+    fake.text_in(
+        &sms_webhook,
+        ("SMrestrict02", CALLER_E164, CLINIC_NUMBER),
+        "STOP",
+    )
+    .await
+    .expect("the webhook answers");
     let worker = app.worker("restricted");
     assert_eq!(worker.run_once().await.expect("pass"), 0, "not due yet");
-    assert_eq!(fake.held_records_of(CALLER_E164), ["SMrestrict01"]);
+    assert_eq!(
+        fake.held_records_of(CALLER_E164).len(),
+        3,
+        "the text, the STOP and its answer"
+    );
     app.state.clock.advance(Duration::minutes(2));
     app.drain(&worker).await;
     assert_eq!(fake.held_records_of(CALLER_E164), Vec::<String>::new());
