@@ -363,7 +363,7 @@ pub async fn take(
 }
 
 /// The clinic's own row for `e164`, if it holds it.
-async fn held_by_clinic(
+pub(crate) async fn held_by_clinic(
     txn: &TenantTxn,
     secrets: &Secrets,
     e164: &E164,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
 use crate::service::in_clinic;
-use crate::service::{clinic, keys};
+use crate::service::{clinic, keys, numbers};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantScope, TenantTxn, set_local};
@@ -42,7 +42,12 @@ pub async fn set_forwarding_line(
     let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
         Some(number) => {
             let normalized = normalize(number, &current.default_region)?;
-            if is_one_of_its_numbers(txn, secrets, &normalized.e164).await? {
+            // One of the clinic's own numbers would send its calls back here, round and round
+            // (whether a number is another clinic's is nobody's to learn).
+            if numbers::held_by_clinic(txn, secrets, &normalized.e164)
+                .await?
+                .is_some()
+            {
                 return Err(DomainError::BadUserInput(FORWARDING_TO_RINGBACK.to_owned()));
             }
             let key = keys::data_key(secrets, &current)?;
@@ -73,27 +78,6 @@ const FORWARDING_TO_RINGBACK: &str = "this is one of the clinic's Ringback numbe
 
 /// Why a provider number that is the clinic's forwarding line is refused.
 const NUMBER_IS_FORWARDING_LINE: &str = "this is the clinic's forwarding line: calls to it would be forwarded to itself; set the phone your staff answer as the forwarding line first";
-
-/// True when `e164` is one of the clinic's own provider numbers: a call forwarded to it would come
-/// back here, round and round. Only the clinic's own are asked: whether a number is another
-/// clinic's is nobody's to learn.
-async fn is_one_of_its_numbers(
-    txn: &TenantTxn,
-    secrets: &Secrets,
-    e164: &phone::E164,
-) -> Result<bool, DomainError> {
-    let routing = routing_key(secrets.pepper.expose(), e164)
-        .map_err(|e| DomainError::Internal(e.to_string()))?;
-    Ok(txn
-        .find::<provider_number::Entity>()
-        .select_only()
-        .column(provider_number::Column::Id)
-        .filter(provider_number::Column::RoutingKey.eq(routing))
-        .into_tuple::<Uuid>()
-        .one(txn.conn())
-        .await?
-        .is_some())
-}
 
 /// The forwarding line in E.164, opened from its sealed form, if set.
 pub async fn forwarding_line(
