@@ -59,12 +59,9 @@ async fn start(
     if file == CLINIC_FILE {
         principal.require(Permission::ExportClinicData)?;
         let txn = principal.scope.begin().await?;
-        clinic_export::record_start(&txn, principal.actor()).await?;
+        let filename =
+            clinic_export::record_start(&txn, principal.actor(), state.backend.clock.now()).await?;
         txn.commit().await?;
-        let filename = format!(
-            "clinic-data-{}.jsonl",
-            state.backend.clock.now().date_naive()
-        );
         let body = Body::from_bytes_stream(clinic_pages(principal, state.backend.secrets.clone()));
         return Ok(attachment("application/x-ndjson", &filename, body));
     }

@@ -66,7 +66,15 @@ pub fn build_app(state: AppState) -> impl Endpoint {
 
 /// The client's address as the rate limits saw it (see [`client_address`]).
 #[derive(Clone, Copy)]
-struct ClientAddress(Option<IpAddr>);
+pub(crate) struct ClientAddress(pub(crate) Option<IpAddr>);
+
+/// The client address of `request`, as the rate limits saw it.
+pub(crate) fn address_of(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ClientAddress>()
+        .and_then(|address| address.0)
+}
 
 /// Every request counts against its client address's limit (provider webhooks against theirs);
 /// beyond it the answer is the one every limited request gets ([`limited`]).

@@ -36,6 +36,28 @@ pub async fn wait_until_settled(client: &Client) -> Result<(), E2eError> {
     Ok(())
 }
 
+/// Whether the browser tab is titled after the page's heading ("Worklist · Ringback"), as a
+/// screen reader reads it out on arrival; what is wrong if not (looked at for two seconds).
+pub async fn title_names_the_page(client: &Client) -> Result<Option<String>, E2eError> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let read = "const h1 = document.querySelector('main h1'); \
+                return [document.title, h1 ? h1.textContent.trim() + ' · Ringback' : 'Ringback'];";
+    loop {
+        let answer = client.execute(read, vec![]).await?;
+        let [title, expected] = serde_json::from_value::<[String; 2]>(answer)
+            .map_err(|e| E2eError::WebDriver(e.to_string()))?;
+        if title == expected {
+            return Ok(None);
+        }
+        if Instant::now() > deadline {
+            return Ok(Some(format!(
+                "the tab is titled {title:?}, not {expected:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Presses Tab once on a freshly loaded page: the focus must land on the skip link and show.
 pub async fn first_tab_stop_is_the_skip_link(client: &Client) -> Result<(), E2eError> {
     client

@@ -1,4 +1,5 @@
-//! `provider_numbers`: a clinic's own provider numbers, sealed, found by routing key.
+//! `provider_numbers`: a clinic's own provider numbers, sealed, found by routing key; one the
+//! clinic stopped using stays a while, held back from other clinics.
 
 use sea_orm::entity::prelude::*;
 
@@ -17,6 +18,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Whether Ringback bought it for the clinic (released at Twilio when the clinic is deleted).
     pub bought_here: bool,
+    /// When the clinic stopped using it: held back for the clinic (no other clinic may take it,
+    /// nothing is routed to it) until the retention purge frees it.
+    pub stopped_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

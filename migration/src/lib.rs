@@ -86,6 +86,8 @@ pub mod m20261221_120000_plans_in_use;
 pub mod m20261221_130000_add_number_bought_here;
 pub mod m20261222_100000_add_keyword_answer_ids;
 pub mod m20261222_110000_add_wording_saved_at;
+pub mod m20261223_100000_add_maintenance_indexes;
+pub mod m20261223_110000_add_number_stopped_at;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -173,6 +175,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261221_130000_add_number_bought_here::Migration),
             Box::new(m20261222_100000_add_keyword_answer_ids::Migration),
             Box::new(m20261222_110000_add_wording_saved_at::Migration),
+            Box::new(m20261223_100000_add_maintenance_indexes::Migration),
+            Box::new(m20261223_110000_add_number_stopped_at::Migration),
         ]
     }
 }
@@ -181,8 +185,17 @@ impl MigratorTrait for Migrator {
 /// `clinic_id` and row-level security, but their routing index is deployment-wide by design.
 pub const ROUTING_TABLES: &[&str] = &["provider_numbers"];
 
+/// Indexes on tenant tables that do not lead with `clinic_id`, by design: maintenance reads that
+/// cross clinics (the outbox claim, a person's clinics at sign-in), made under the owner's role
+/// or a security-definer function. (table, index)
+pub const DEPLOYMENT_INDEXES: &[(&str, &str)] = &[
+    ("job_outbox", "idx_job_outbox_waiting"),
+    ("memberships", "idx_memberships_person"),
+];
+
 /// The tables that hold one clinic's data. Each has a `clinic_id` column that every index leads
-/// with; later migrations add row-level security to exactly this list.
+/// with (but the [`DEPLOYMENT_INDEXES`]); later migrations add row-level security to exactly this
+/// list.
 pub const TENANT_TABLES: &[&str] = &[
     "memberships",
     "calls",

@@ -7,6 +7,21 @@ use chrono::{Datelike, Duration, NaiveDate};
 
 use crate::metrics::LocalMonth;
 
+/// `text` with its first letter in capitals: shared rules and the server speak in mid-sentence
+/// form, a page starts a sentence with them.
+pub fn capitalised(text: &str) -> String {
+    let mut letters = text.chars();
+    letters
+        .next()
+        .map(|first| first.to_uppercase().chain(letters).collect())
+        .unwrap_or_default()
+}
+
+/// The name the clinic's whole-data download is saved as when made on the clinic's `day`.
+pub fn clinic_data_file_name(day: NaiveDate) -> String {
+    format!("clinic-data-{day}.jsonl")
+}
+
 /// Formats `minor` units of `currency` (ISO 4217) with a symbol where one is common, grouping
 /// thousands: `£5,475.00`, `A$12.50`, `1,000.00 CHF`.
 pub fn money(minor: i64, currency: &str) -> String {

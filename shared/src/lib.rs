@@ -7,6 +7,7 @@ pub mod access;
 pub mod ai;
 pub mod attribution;
 pub mod billing;
+pub mod business;
 pub mod caller_key;
 pub mod countries;
 pub mod display;
@@ -14,6 +15,7 @@ pub mod hours;
 pub mod ids;
 pub mod keywords;
 pub mod metrics;
+pub mod navigation;
 pub mod password;
 #[cfg(feature = "phone")]
 pub mod phone;

@@ -285,6 +285,21 @@ impl NumberKind {
         )
     }
 
+    /// Whether a call to this kind of number pays whoever rents it (premium-rate, shared-cost and
+    /// personal numbers): Ringback never rings one on a clinic's behalf, so no account can be used
+    /// to pump calls, paid by the deployment, to a number that earns from them.
+    pub fn shares_revenue(self) -> bool {
+        matches!(
+            self,
+            NumberKind::PremiumRate | NumberKind::SharedCost | NumberKind::PersonalNumber
+        )
+    }
+
+    /// The kind named by its snake_case name ([`Self::as_str`]), as stored with a call.
+    pub fn from_name(name: &str) -> Option<Self> {
+        ALL_KINDS.iter().copied().find(|kind| kind.as_str() == name)
+    }
+
     /// The snake_case name, as serialised (`"fixed_line"`, …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -320,6 +335,37 @@ impl NumberKind {
             _ => None,
         }
     }
+}
+
+/// Every [`NumberKind`].
+const ALL_KINDS: [NumberKind; 11] = [
+    NumberKind::Mobile,
+    NumberKind::FixedLine,
+    NumberKind::FixedLineOrMobile,
+    NumberKind::TollFree,
+    NumberKind::PremiumRate,
+    NumberKind::Voip,
+    NumberKind::SharedCost,
+    NumberKind::PersonalNumber,
+    NumberKind::Pager,
+    NumberKind::Uan,
+    NumberKind::Voicemail,
+];
+
+/// Why a number cannot be one a clinic's calls are put through to (its forwarding line, a team
+/// member's callback phone), if it cannot: one that pays whoever rents it, or one outside the
+/// clinic's country `region` (an international call the deployment pays for).
+pub fn staff_line_refusal(number: &NormalizedNumber, region: Region) -> Option<&'static str> {
+    if number.kind.is_some_and(NumberKind::shares_revenue) {
+        return Some(
+            "premium-rate, shared-cost and personal numbers cannot take the clinic's calls: \
+             give a mobile or a landline",
+        );
+    }
+    if region_of(&number.e164) != Some(region) {
+        return Some("give a number in the clinic's own country");
+    }
+    None
 }
 
 impl fmt::Display for NumberKind {
@@ -470,6 +516,33 @@ mod tests {
 
     fn normalized(input: &str, code: &str) -> NormalizedNumber {
         normalize(input, region(code)).expect("valid number")
+    }
+
+    #[test]
+    fn only_the_clinics_own_country_and_no_paying_number_takes_its_calls() {
+        let gb = region("GB");
+        assert_eq!(
+            staff_line_refusal(&normalized("07700 900123", "GB"), gb),
+            None
+        );
+        assert_eq!(
+            staff_line_refusal(&normalized("020 7946 0321", "GB"), gb),
+            None
+        );
+        // Ofcom's drama range of premium-rate numbers.
+        let premium = normalized("0909 879 0000", "GB");
+        assert_eq!(premium.kind, Some(NumberKind::PremiumRate));
+        assert!(staff_line_refusal(&premium, gb).is_some_and(|why| why.contains("premium")));
+        let abroad = normalized("0491 570 006", "AU");
+        assert!(staff_line_refusal(&abroad, gb).is_some_and(|why| why.contains("country")));
+    }
+
+    #[test]
+    fn a_kind_reads_back_from_its_name() {
+        for kind in ALL_KINDS {
+            assert_eq!(NumberKind::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(NumberKind::from_name("landline"), None);
     }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]

@@ -46,6 +46,7 @@ fn App() -> impl IntoView {
     components::provide_activity();
     view! {
         <Router>
+            <components::PageName />
             <a class="skip" href="#main">"Skip to content"</a>
             <session::Header />
             <main id="main" tabindex="-1">

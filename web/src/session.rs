@@ -95,6 +95,17 @@ pub fn clinic_currency() -> String {
         .unwrap_or_else(|| "GBP".to_owned())
 }
 
+/// What this dashboard calls the member's business: "clinic" for a dental practice, "business"
+/// otherwise (see `ringback_shared::business::place_word`).
+pub fn place_word() -> &'static str {
+    use_session()
+        .member
+        .get_untracked()
+        .map_or("business", |member| {
+            ringback_shared::business::place_word(&member.clinic.kind)
+        })
+}
+
 /// The member's role, as the shared access rules know it.
 pub fn role_of(member: &Member) -> Role {
     match member.role {
@@ -117,10 +128,10 @@ pub fn use_session() -> Session {
     expect_context::<Session>()
 }
 
-/// Where sign-in sends the user back to: a path on this site only.
+/// Where sign-in sends the user back to: a path on this site only (see
+/// `ringback_shared::navigation`).
 pub fn safe_next(next: Option<String>) -> String {
-    next.filter(|path| path.starts_with('/') && !path.starts_with("//"))
-        .unwrap_or_else(|| "/".to_owned())
+    ringback_shared::navigation::safe_return_path(next.as_deref())
 }
 
 /// The parent route of every page that needs a session: shows the child route to a signed-in

@@ -154,14 +154,23 @@ fn test() -> TaskResult {
 
     suite.run("building the dashboard", || build_dashboard(&[]));
 
-    step("Unit and integration tests (SQLite and PostgreSQL)");
-    suite.run("unit and integration tests", || {
+    step("The deployment's binary, for the end-to-end tests");
+    let binary = suite.run_for("building the ringback binary", deployment_binary);
+
+    // One invocation for every native crate and the browser tests: the crates' features are
+    // unified once, so nothing is compiled twice (a second invocation for the end-to-end crate
+    // alone rebuilt most of the dependencies with other features).
+    step("Unit, integration and end-to-end tests (SQLite, PostgreSQL, headless Chromium)");
+    suite.run("unit, integration and end-to-end tests", || {
         let mut tests = cargo();
         tests
             .args(["test", "--no-fail-fast"])
-            .args(NATIVE_PACKAGES.iter().flat_map(|package| ["-p", package]));
+            .args(TESTED_PACKAGES.iter().flat_map(|package| ["-p", package]));
         if let Some(url) = &postgres_url {
             tests.env("RINGBACK_TEST_POSTGRES_URL", url);
+        }
+        if let Some(binary) = &binary {
+            tests.env("RINGBACK_BIN", binary);
         }
         run_command(&mut tests)
     });
@@ -183,17 +192,29 @@ fn test() -> TaskResult {
         )
     });
 
-    step("End-to-end tests (the real binary and dashboard in headless Chromium)");
-    suite.run("end-to-end tests", || {
-        run_command(cargo().args(["build", "-p", "ringback-api", "--bin", "ringback"]))?;
-        run_command(cargo().args(["test", "--no-fail-fast", "-p", "ringback-e2e"]))
-    });
     suite.finish()
 }
 
-/// The native crates whose unit and integration tests run before the browser tests (the dashboard
-/// is wasm32-only; the end-to-end crate runs on its own).
-const NATIVE_PACKAGES: &[&str] = &[
+/// Builds the server as a deployment builds it (no test helpers) and keeps a copy apart: the
+/// test build of the API's own integration tests writes a binary with its test helpers to the
+/// same place. Where the copy is.
+fn deployment_binary() -> TaskResult<PathBuf> {
+    run_command(cargo().args(["build", "-p", "ringback-api", "--bin", "ringback"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let kept = target.join("e2e-binary");
+    std::fs::create_dir_all(&kept)
+        .map_err(|e| TaskError(format!("cannot create {}: {e}", kept.display())))?;
+    let copy = kept.join("ringback");
+    std::fs::copy(target.join("debug").join("ringback"), &copy)
+        .map_err(|e| TaskError(format!("cannot keep the ringback binary: {e}")))?;
+    Ok(copy)
+}
+
+/// The crates whose tests run natively, the browser tests among them (the dashboard is
+/// wasm32-only: its rules are tested in `ringback-shared`, its pages by `ringback-e2e`).
+const TESTED_PACKAGES: &[&str] = &[
     "ringback-shared",
     "ringback-entity",
     "ringback-migration",
@@ -202,6 +223,7 @@ const NATIVE_PACKAGES: &[&str] = &[
     "ringback-domain",
     "ringback-graphql",
     "ringback-api",
+    "ringback-e2e",
     "xtask",
 ];
 

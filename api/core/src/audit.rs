@@ -11,8 +11,8 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use ringback_entity::{audit_log, audit_pending};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, ExprTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -414,19 +414,69 @@ pub struct VerifyReport {
     pub broken: Vec<BrokenEntry>,
 }
 
-/// Checks every clinic's chain, after sealing every waiting read into it. Needs the tables' owner on PostgreSQL (it reads in a
-/// [`begin_maintenance`] transaction).
+/// Entries `verify` reads at a time: the log is kept for ever, so it is never read whole.
+const VERIFY_PAGE: u64 = 5_000;
+
+/// Checks every clinic's chain, after sealing every waiting read into it, a page of
+/// [`VERIFY_PAGE`] entries at a time in `(clinic, seq)` order. Needs the tables' owner on
+/// PostgreSQL (it reads in [`begin_maintenance`] transactions).
 pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbError> {
+    verify_in_pages(db, VERIFY_PAGE).await
+}
+
+/// [`verify`], reading `page` entries at a time (tests read small pages, so that chains cross
+/// them).
+pub async fn verify_in_pages(db: &DatabaseConnection, page: u64) -> Result<VerifyReport, DbError> {
     seal_everything(db).await?;
-    let txn = begin_maintenance(db).await?;
-    let entries = audit_log::Entity::find()
-        .order_by_asc(audit_log::Column::ClinicId)
-        .order_by_asc(audit_log::Column::Seq)
-        .all(&txn)
-        .await?;
-    txn.commit().await?;
     let mut report = VerifyReport::default();
     let mut current: Option<(Uuid, i64, String, bool)> = None;
+    let mut after: Option<(Uuid, i64)> = None;
+    let page = Ord::max(page, 1);
+    loop {
+        let entries = verify_page(db, after, page).await?;
+        let full = entries.len() as u64 == page;
+        after = entries.last().map(|last| (last.clinic_id, last.seq));
+        check_page(entries, &mut current, &mut report);
+        if !full {
+            return Ok(report);
+        }
+    }
+}
+
+/// The `page` entries after `after` (a clinic and a sequence number), in `(clinic, seq)` order.
+async fn verify_page(
+    db: &DatabaseConnection,
+    after: Option<(Uuid, i64)>,
+    page: u64,
+) -> Result<Vec<audit_log::Model>, DbError> {
+    let txn = begin_maintenance(db).await?;
+    let mut query = audit_log::Entity::find()
+        .order_by_asc(audit_log::Column::ClinicId)
+        .order_by_asc(audit_log::Column::Seq)
+        .limit(page);
+    if let Some((clinic, seq)) = after {
+        query = query.filter(
+            Condition::any()
+                .add(audit_log::Column::ClinicId.gt(clinic))
+                .add(
+                    audit_log::Column::ClinicId
+                        .eq(clinic)
+                        .and(audit_log::Column::Seq.gt(seq)),
+                ),
+        );
+    }
+    let entries = query.all(&txn).await?;
+    txn.commit().await?;
+    Ok(entries)
+}
+
+/// Checks a page of entries, carrying the clinic under way in `current` (its id, the last
+/// sequence number and hash, whether its chain broke) from one page to the next.
+fn check_page(
+    entries: Vec<audit_log::Model>,
+    current: &mut Option<(Uuid, i64, String, bool)>,
+    report: &mut VerifyReport,
+) {
     for entry in entries {
         report.entries += 1;
         let starts_clinic = current
@@ -434,7 +484,7 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbError> {
             .is_none_or(|(clinic, ..)| *clinic != entry.clinic_id);
         if starts_clinic {
             report.clinics += 1;
-            current = Some((entry.clinic_id, 0, GENESIS_HASH.to_owned(), false));
+            *current = Some((entry.clinic_id, 0, GENESIS_HASH.to_owned(), false));
         }
         let Some((_, expected_seq, expected_prev, broken)) = current.as_mut() else {
             continue;
@@ -453,7 +503,6 @@ pub async fn verify(db: &DatabaseConnection) -> Result<VerifyReport, DbError> {
         *expected_seq = entry.seq;
         *expected_prev = entry.hash.clone();
     }
-    Ok(report)
 }
 
 fn check_entry(

@@ -364,7 +364,13 @@ impl Seeder<'_> {
                     CallOutcome::NoAnswer
                 };
                 let at = (call.started_at + delay).min(self.now);
-                calls::log_callback(self.txn, None, call.id, outcome, at).await?;
+                let logged = calls::LoggedCallback {
+                    by: calls::LoggedBy::Staff,
+                    external_id: None,
+                    outcome,
+                    at,
+                };
+                calls::log_callback(self.txn, None, call.id, logged).await?;
                 self.summary.callbacks += 1;
                 if outcome == CallOutcome::Answered {
                     books_percent = books_percent.max(55);

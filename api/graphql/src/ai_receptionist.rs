@@ -62,13 +62,16 @@ pub struct AiReceptionist {
     pub follow_up_minutes: Option<i32>,
     /// Model tokens it may use a calendar month; after that it hands conversations to staff.
     pub monthly_token_budget: i64,
-    /// Model tokens it used this calendar month (UTC).
+    /// Model tokens it used this calendar month (the clinic's own month).
     pub tokens_used_this_month: i64,
     /// Whether this server has a model to ask (an Anthropic key); without one the AI stays off
     /// whatever the clinic chose.
     pub model_configured: bool,
     /// For dental clinics: what turning the AI on means for the privacy notice.
     pub privacy_notice: Option<String>,
+    /// Why the AI cannot be turned on now, when it cannot: in `strict` privacy mode no number is
+    /// kept to answer callers' texts with (turning it on is refused with this reason).
+    pub cannot_answer_because: Option<String>,
     /// The price list, by name.
     pub services: Vec<PriceListService>,
 }
@@ -118,6 +121,8 @@ async fn load(txn: &TenantTxn, backend: &Backend) -> Result<AiReceptionist, Doma
         tokens_used_this_month: ai_agent::tokens_this_month(txn).await?,
         model_configured: backend.ai_model.is_some(),
         privacy_notice: (settings.kind == "dental").then(|| ai::DENTAL_PRIVACY_NOTICE.to_owned()),
+        cannot_answer_because: (settings.privacy_mode == clinic::STRICT_MODE)
+            .then(|| ai_settings::NEEDS_TWO_WAY_TEXTS.to_owned()),
         services: services
             .iter()
             .map(|row| PriceListService::from_row(row, &settings.currency))

@@ -162,7 +162,9 @@ pub struct CreateAppointmentInput {
     pub starts_at: Option<DateTime<Utc>>,
     /// The start in the clinic's own time, written `YYYY-MM-DDTHH:MM` (instead of `startsAt`).
     pub starts_local: Option<String>,
-    /// Your system's id; sending it again returns the appointment created the first time.
+    /// Your system's id; sending it again for the same caller returns the appointment created
+    /// the first time, as it stands now (CONFLICT when that appointment was cancelled or is for
+    /// another caller).
     pub external_id: Option<String>,
     /// When it was booked, for imported history (not in the future); now when left out.
     /// Attribution credits the calls that preceded this moment.

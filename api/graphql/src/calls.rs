@@ -14,14 +14,16 @@ use ringback_entity::call;
 use ringback_shared::access::Permission;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 
-use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
+use crate::guard::{Access, principal, uuid_arg, with_tenant, with_tenant_read_only};
 use crate::loaders::{CreditLoader, load_permitted};
 use crate::plain::{Plain, PlainObject, answer_now, optional, scalar};
 use ringback_core::error::DomainError;
 use ringback_domain::Backend;
+use ringback_domain::auth::Credential;
 use ringback_domain::service::callers::parse_caller_key;
 use ringback_domain::service::calls::{
-    self, CallCursor, CallEvent, CallFilter, CallOnPage, Credit, EventResult, ListedCall,
+    self, CallCursor, CallEvent, CallFilter, CallOnPage, Credit, EventResult, ListedCall, LoggedBy,
+    LoggedCallback,
 };
 
 /// Largest page a list returns.
@@ -433,26 +435,33 @@ impl CallMutation {
         Ok(payload(results))
     }
 
-    /// Logs a callback to the caller of call `callId` and its outcome.
+    /// Logs a callback to the caller of call `callId` and its outcome (`at`: when it was made, now
+    /// when left out). `externalId`: your system's id for the callback, at most 200 characters;
+    /// sending it again returns the callback logged the first time (CONFLICT when it names
+    /// another call).
     async fn log_callback(
         &self,
         ctx: &Context<'_>,
         call_id: ID,
         status: CallStatus,
         at: Option<DateTime<Utc>>,
+        external_id: Option<String>,
     ) -> async_graphql::Result<Call> {
+        let by = match principal(ctx).await?.credential {
+            Credential::Session { .. } => LoggedBy::Staff,
+            Credential::ApiKey { .. } => LoggedBy::Integrator,
+        };
         let callback = with_tenant(
             ctx,
             Access::Write(Permission::WorkCalls),
             async |txn, principal| {
-                calls::log_callback(
-                    txn,
-                    principal.actor(),
-                    uuid_arg(&call_id)?,
-                    status.into(),
-                    at.unwrap_or_else(|| txn.now()),
-                )
-                .await
+                let logged = LoggedCallback {
+                    by,
+                    external_id,
+                    outcome: status.into(),
+                    at: at.unwrap_or_else(|| txn.now()),
+                };
+                calls::log_callback(txn, principal.actor(), uuid_arg(&call_id)?, logged).await
             },
         )
         .await?;

@@ -494,6 +494,11 @@ async fn audit_verify_names_the_first_tampered_entry() {
     let report = audit::verify(&test_db.db).await.expect("verify");
     assert_eq!(report.broken.len(), 1, "{report:?}");
     assert_eq!(report.broken[0].seq, 2);
+    // Read an entry at a time, the chain is followed across pages to the same findings.
+    let paged = audit::verify_in_pages(&test_db.db, 1)
+        .await
+        .expect("verify");
+    assert_eq!(paged, report);
     test_db.finish().await;
 }
 

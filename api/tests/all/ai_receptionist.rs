@@ -181,7 +181,7 @@ async fn an_answer_that_never_comes_times_out() {
 }
 
 const AI: &str = "{ aiReceptionist { enabled tone tones businessDescription intakeQuestions \
-    followUpMinutes monthlyTokenBudget modelConfigured privacyNotice \
+    followUpMinutes monthlyTokenBudget modelConfigured privacyNotice cannotAnswerBecause \
     services { id name priceInWords durationMinutes estimatedValueMinor } } }";
 const UPDATE: &str = "mutation($input: AiReceptionistInput!) { updateAiReceptionist(input: $input) \
     { enabled tone businessDescription intakeQuestions followUpMinutes monthlyTokenBudget } }";
@@ -212,6 +212,26 @@ async fn an_admin_sets_up_the_ai_and_its_price_list(kind: DatabaseKind) {
     assert_eq!(
         ai["intakeQuestions"][0], "Are you a new or an existing patient?",
         "a dental clinic starts from the dental intake"
+    );
+
+    // A dental practice starts in strict privacy mode, which keeps no number to answer with: the
+    // AI cannot be turned on until two-way texts are, and says so.
+    assert!(
+        ai["cannotAnswerBecause"]
+            .as_str()
+            .is_some_and(|why| why.contains("two-way texts")),
+        "{start}"
+    );
+    let switched_on = json!({ "input": { "enabled": true } });
+    let refused = app.owner.run(UPDATE, switched_on.clone()).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    let two_way = "mutation($mode: String!) { updateClinicSettings(input: { privacyMode: $mode }) { privacyMode } }";
+    let mode = app.owner.run(two_way, json!({ "mode": "text_back" })).await;
+    assert!(mode["errors"].is_null(), "{mode}");
+    let now_allowed = app.owner.run(AI, json!({})).await;
+    assert!(
+        now_allowed["data"]["aiReceptionist"]["cannotAnswerBecause"].is_null(),
+        "{now_allowed}"
     );
 
     let input = json!({ "input": { "enabled": true, "tone": "brief",
@@ -317,6 +337,12 @@ async fn an_admin_sets_up_the_ai_and_its_price_list(kind: DatabaseKind) {
             .all(|(_, detail)| !detail.contains("Leeds") && !detail.contains("registered")),
         "the clinic's words stay out of the audit log"
     );
+
+    // Back to strict privacy: the AI, which would have no number to answer with, goes off.
+    let strict = app.owner.run(two_way, json!({ "mode": "strict" })).await;
+    assert!(strict["errors"].is_null(), "{strict}");
+    let after = app.owner.run(AI, json!({})).await;
+    assert_eq!(after["data"]["aiReceptionist"]["enabled"], false, "{after}");
 }
 
 /// The conversation of the caller who texted from `from`.
@@ -937,12 +963,9 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     let mut app = ai_clinic(kind, &model, None).await;
     // Another clinic on the same server, whose words must never reach this clinic's model.
     let mut other = app.browser();
-    let joined = other
-        .run(
-            crate::common::graphql::SIGN_UP,
-            crate::common::graphql::sign_up_input("zebra@clinic.test"),
-        )
-        .await;
+    let mut plumber = crate::common::graphql::sign_up_input("zebra@clinic.test");
+    plumber["input"]["kind"] = json!("trade");
+    let joined = other.run(crate::common::graphql::SIGN_UP, plumber).await;
     assert!(joined["errors"].is_null(), "{joined}");
     let zebra = json!({ "input": { "enabled": true, "businessDescription": "Zebra Plumbing" } });
     assert!(other.run(UPDATE, zebra).await["errors"].is_null());

@@ -1,11 +1,11 @@
 //! Call events and appointments end to end over GraphQL, on SQLite and on PostgreSQL: a batch with
 //! good, bad and repeated rows; filters and pages; a callback and a booking that becomes recovered
-//! with its reason; cancellation and a window change recompute it; and no test number is anywhere
-//! in the database afterwards.
+//! with its reason; cancellation and a window change recompute it; an appointment's externalId
+//! names one booking and a callback's one callback; and no test number is anywhere in the database afterwards.
 
 use crate::common::TestDb;
 use crate::common::app::TestApp;
-use crate::common::graphql::{Browser, SIGN_UP, error_code, sign_up_input};
+use crate::common::graphql::{Browser, SIGN_UP, error_code, run_with_key, sign_up_input};
 use chrono::Duration;
 use ringback_api::config::DatabaseKind;
 use ringback_api::service::calls::{self, CallFilter};
@@ -324,7 +324,108 @@ async fn assert_no_number_stored(test_db: &TestDb) {
     }
 }
 
+/// An appointment's `externalId` names one booking: sent again for the same caller it returns that
+/// booking; for another caller, or once the booking was cancelled, it is a CONFLICT, never a
+/// booking the sender did not ask for.
+async fn an_external_id_names_one_booking(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let book = "mutation($number: String!) { createAppointment(input: { callerNumber: $number, \
+        valueMinor: 9000, externalId: \"pms-1\" }) { id } }";
+    let first = app
+        .owner
+        .run(book, json!({ "number": "07700 900123" }))
+        .await;
+    let id = first["data"]["createAppointment"]["id"].clone();
+    assert!(id.is_string(), "{first}");
+    let again = app
+        .owner
+        .run(book, json!({ "number": "+44 7700 900123" }))
+        .await;
+    assert_eq!(again["data"]["createAppointment"]["id"], id, "{again}");
+    let other_caller = app
+        .owner
+        .run(book, json!({ "number": "07700 900124" }))
+        .await;
+    assert_eq!(
+        error_code(&other_caller),
+        Some("CONFLICT"),
+        "{other_caller}"
+    );
+    assert!(
+        !other_caller.to_string().contains("900124"),
+        "{other_caller}"
+    );
+    let cancelled = app
+        .owner
+        .run(
+            "mutation($id: ID!) { cancelAppointment(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(cancelled["errors"].is_null(), "{cancelled}");
+    let after_cancel = app
+        .owner
+        .run(book, json!({ "number": "07700 900123" }))
+        .await;
+    assert_eq!(
+        error_code(&after_cancel),
+        Some("CONFLICT"),
+        "{after_cancel}"
+    );
+    app.db.finish().await;
+}
+
+/// A callback an integrator logs with its own id is logged once however often it is sent, under
+/// the integrator's name, not staff's; the id may not name a callback to another caller.
+async fn a_callback_sent_again_is_logged_once(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let key = app
+        .owner
+        .run(
+            "mutation { createApiKey(name: \"PMS\", scope: WRITE) { secret } }",
+            json!({}),
+        )
+        .await;
+    let secret = key["data"]["createApiKey"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key}"))
+        .to_owned();
+    let integrator = poem::test::TestClient::new(app.app());
+    let at = (app.state.clock.now() - Duration::hours(2)).to_rfc3339();
+    let events = [
+        event("missed-1", "NO_ANSWER", &at, "07700 900456"),
+        event("missed-2", "NO_ANSWER", &at, "07700 900123"),
+    ];
+    let recorded = run_with_key(&integrator, &secret, RECORD, json!({ "events": events })).await;
+    let results = &recorded["data"]["recordCallEvents"]["results"];
+    let (first, second) = (
+        results[0]["call"]["id"].clone(),
+        results[1]["call"]["id"].clone(),
+    );
+    let log = "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED, externalId: \"cb-1\") { id } }";
+    let once = run_with_key(&integrator, &secret, log, json!({ "id": first })).await;
+    let again = run_with_key(&integrator, &secret, log, json!({ "id": first })).await;
+    assert!(once["data"]["logCallback"]["id"].is_string(), "{once}");
+    assert_eq!(
+        again["data"]["logCallback"]["id"],
+        once["data"]["logCallback"]["id"]
+    );
+    let elsewhere = run_with_key(&integrator, &secret, log, json!({ "id": second })).await;
+    assert_eq!(error_code(&elsewhere), Some("CONFLICT"), "{elsewhere}");
+    let callbacks = app
+        .db
+        .query_strings(
+            "SELECT provider FROM calls WHERE direction = 'outbound'",
+            &["provider"],
+        )
+        .await;
+    assert_eq!(callbacks, [["api"]], "one callback, the integrator's");
+    app.db.finish().await;
+}
+
 on_both_databases!(
+    a_callback_sent_again_is_logged_once,
+    an_external_id_names_one_booking,
     calls_appointments_and_attribution,
     a_withheld_number_counts_only_on_an_inbound_call
 );

@@ -3,7 +3,7 @@
 //! opens message texts (one that cannot be opened is exported as unreadable; delay samples that
 //! do not decode, as null), holds no number, no sealed value and no password hash, and is audited
 //! when complete; an admin may not download it; every table holding a clinic's rows is exported or
-//! named as left behind.
+//! named as left behind; the file is named after the clinic's own day.
 
 use std::collections::BTreeMap;
 
@@ -152,6 +152,37 @@ async fn a_download_stopped_part_way_is_audited(kind: DatabaseKind) {
     assert!(
         !actions.contains(&"export.clinic_data".to_owned()),
         "not finished: {actions:?}"
+    );
+    app.db.finish().await;
+}
+
+/// The download is named after the clinic's own day: at noon in London it is already tomorrow in
+/// Auckland, and an Auckland clinic's file says so.
+#[tokio::test]
+async fn the_file_is_named_after_the_clinics_own_day() {
+    let mut app = TestApp::builder(DatabaseKind::Sqlite)
+        .at_midday()
+        .build()
+        .await;
+    app.owner
+        .run(
+            "mutation { updateClinicSettings(input: { timeZone: \"Pacific/Auckland\" }) { timeZone } }",
+            json!({}),
+        )
+        .await;
+    let url = export_url(&mut app).await;
+    let response = poem::test::TestClient::new(app.app())
+        .get(&url)
+        .header("Cookie", app.owner.cookie_header())
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    let auckland_day =
+        ringback_shared::metrics::local_day(app.state.clock.now(), chrono_tz::Pacific::Auckland);
+    assert_ne!(auckland_day, app.state.clock.now().date_naive());
+    response.assert_header(
+        "content-disposition",
+        format!("attachment; filename=\"clinic-data-{auckland_day}.jsonl\""),
     );
     app.db.finish().await;
 }

@@ -306,7 +306,8 @@ async fn an_alias_flood_is_refused_before_it_runs() {
 
 /// The request limits are settings, and every limited answer is the same whichever limit it met:
 /// HTTP 429 with `Retry-After` and `RateLimit-*`, and `extensions.code = RATE_LIMITED`. An admin
-/// sees a key's limit and this minute's use; provider webhooks keep their own limit.
+/// sees a key's limit and this minute's use; provider webhooks keep their own limit while their
+/// signature holds.
 #[tokio::test]
 async fn limits_are_settings_and_every_limited_answer_is_the_same() {
     use crate::common::app::TestApp;
@@ -428,8 +429,7 @@ async fn limits_are_settings_and_every_limited_answer_is_the_same() {
     let theirs = other.run("{ me { role } }", json!({})).await;
     assert_eq!(theirs["data"]["me"]["role"], "OWNER", "{theirs}");
 
-    // Per client address, over real HTTP: five a minute; a provider's webhook from the same
-    // address still reaches its handler (refused there for its missing signature, not limited).
+    // Per client address, over real HTTP: five a minute.
     let test_db = TestDb::new(DatabaseKind::Sqlite).await;
     let web = web_dir();
     let base = crate::common::serve(ringback_api::http::build_app(
@@ -459,16 +459,27 @@ async fn limits_are_settings_and_every_limited_answer_is_the_same() {
         body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
         "{body}"
     );
-    let webhook = http
-        .post(format!("{base}/webhooks/twilio/voice"))
-        .form(&[("CallSid", "CAlimit01")])
-        .send()
-        .await
-        .expect("request");
-    assert_ne!(
-        webhook.status().as_u16(),
-        429,
-        "webhooks keep their own limit"
+    // A provider's signed webhook keeps its own limit; one that fails its signature counts as
+    // anyone's request, so it is limited with the rest.
+    let pairs = [("CallSid", "CAlimit01")];
+    let signature = ringback_api::webhooks::twilio_signature::sign(
+        crate::common::TWILIO_AUTH_TOKEN,
+        &format!("{}/webhooks/twilio/voice", crate::common::PUBLIC_URL),
+        &crate::common::twilio::params(&pairs),
     );
+    let webhook = |signature: String| {
+        http.post(format!("{base}/webhooks/twilio/voice"))
+            .header("X-Twilio-Signature", signature)
+            .form(&pairs)
+            .send()
+    };
+    let signed = webhook(signature).await.expect("request");
+    assert_ne!(
+        signed.status().as_u16(),
+        429,
+        "signed webhooks keep their own limit"
+    );
+    let forged = webhook("forged".to_owned()).await.expect("request");
+    assert_eq!(forged.status().as_u16(), 429, "forged ones do not");
     test_db.finish().await;
 }

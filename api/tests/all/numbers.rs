@@ -1,7 +1,8 @@
 //! Getting a number through Ringback, against the fake Twilio speaking its number APIs: numbers for
 //! sale in the clinic's country with its texting rules, buying one with its webhooks set in the
 //! same request (a missed call to it then lands in the clinic), taking one of the account's free
-//! numbers (and nobody else taking it after), releasing one, the five-number cap, who may do it,
+//! numbers (and nobody else taking it after), releasing one, a number stopped held back from
+//! other clinics until the purge frees it, the five-number cap, who may do it,
 //! the clinic's limit on requests to Twilio, and no number stored in the clear. On SQLite and
 //! PostgreSQL.
 
@@ -273,7 +274,70 @@ async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
-on_both_databases!(numbers_are_bought_taken_and_released);
+/// A number the clinic stops using stays held back for it: another clinic is not offered it and
+/// can neither take it nor type it in, and a call to it reaches nobody; the clinic takes it back
+/// as it was; once stopped for longer than the hold, the purge frees it for others.
+async fn a_number_stopped_is_held_back_from_other_clinics(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let fake = app.twilio.as_ref().expect("fake Twilio");
+    fake.provision_number("+447700900555");
+    let free = app.owner.run(ACCOUNT_NUMBERS, json!({})).await;
+    let sid = data(&free, "accountNumbers")[0]["sid"].clone();
+    let taken = app.owner.run(USE, json!({ "sid": sid })).await;
+    let id = data(&taken, "useAccountNumber")["id"].clone();
+    let stop = "mutation($id: ID!) { removeProviderNumber(id: $id) }";
+    let stopped = app.owner.run(stop, json!({ "id": id })).await;
+    assert_eq!(data(&stopped, "removeProviderNumber"), true);
+    let held = app.owner.run(NUMBERS, json!({})).await;
+    assert!(!held.to_string().contains("900555"), "{held}");
+
+    let mut other = app.browser();
+    let signed_up = other.run(SIGN_UP, sign_up_input("other@clinic.test")).await;
+    data(&signed_up, "signUp");
+    let offered = other.run(ACCOUNT_NUMBERS, json!({})).await;
+    assert!(!offered.to_string().contains("900555"), "{offered}");
+    let refused = other.run(USE, json!({ "sid": sid })).await;
+    assert_eq!(error_code(&refused), Some("NOT_FOUND"), "{refused}");
+    let add = "mutation($n: String!) { addProviderNumber(number: $n) { id } }";
+    let typed = other.run(add, json!({ "n": "07700 900555" })).await;
+    assert_eq!(error_code(&typed), Some("BAD_USER_INPUT"), "{typed}");
+    let twilio = TestClient::new(app.app());
+    let call = missed_call(
+        "CA00000000000000000000000000000555",
+        "+447700900123",
+        "+447700900555",
+    );
+    post(&twilio, "/webhooks/twilio/dial-status", &call, None).await;
+    let calls = "SELECT COUNT(*) || '' AS n FROM calls";
+    assert_eq!(app.db.query_strings(calls, &["n"]).await, [["0"]]);
+
+    let back = app.owner.run(USE, json!({ "sid": sid })).await;
+    assert_eq!(data(&back, "useAccountNumber")["id"], id, "{back}");
+    let stopped = app.owner.run(stop, json!({ "id": id })).await;
+    assert_eq!(data(&stopped, "removeProviderNumber"), true);
+    app.db.clock.advance(chrono::Duration::days(
+        ringback_api::service::phone_lines::HELD_BACK_DAYS + 1,
+    ));
+    ringback_api::service::retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purge");
+    // A clinic signed up now (the other's sign-in has long ended).
+    let mut later = app.browser();
+    let signed_up = later.run(SIGN_UP, sign_up_input("later@clinic.test")).await;
+    data(&signed_up, "signUp");
+    let freed = later.run(USE, json!({ "sid": sid })).await;
+    assert_eq!(
+        data(&freed, "useAccountNumber")["display"],
+        "07700 900555",
+        "{freed}"
+    );
+    app.db.finish().await;
+}
+
+on_both_databases!(
+    numbers_are_bought_taken_and_released,
+    a_number_stopped_is_held_back_from_other_clinics
+);
 
 /// A US clinic searches local numbers by area code and by town (Twilio's `InLocality`); a UK
 /// clinic, whose texting numbers are mobiles, is told towns do not apply; a town that is not a

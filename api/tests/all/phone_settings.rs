@@ -59,6 +59,18 @@ async fn phone_settings_are_sealed_and_route(kind: DatabaseKind) {
     let refused = admin.run(HOURS, json!({ "hours": overlapping })).await;
     assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
 
+    // A line that pays whoever rents it, or one abroad, is refused: the deployment pays for every
+    // call put through to the line.
+    for (number, why) in [("0909 879 0000", "premium"), ("+61 491 570 006", "country")] {
+        let refused = admin
+            .run(
+                "mutation($n: String!) { setForwardingLine(number: $n) { forwardingLineTail } }",
+                json!({ "n": number }),
+            )
+            .await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+        assert!(refused.to_string().contains(why), "{refused}");
+    }
     let line = admin
         .run(
             "mutation { setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } }",

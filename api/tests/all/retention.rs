@@ -3,7 +3,8 @@
 //! retention, expired refresh tokens, used or expired invitations, expired sign-up requests, the
 //! caller of an appointment booked and visited before the call horizon) and
 //! nothing younger, deleting rows for real; a dry run counts the same and changes nothing; each
-//! run writes one audit entry per clinic with kinds, counts and dates, never a caller key; calls
+//! run writes one audit entry per clinic with kinds, counts and dates, never a caller key (a run
+//! cut short writes what it removed before it stopped, marked interrupted); calls
 //! go from the clinic-local day the retention reaches back to, and the daily figures of the purged
 //! period (and every appointment's verdict) stay exactly as they were, and the boundary is the
 //! clinic-local day across a change of daylight time; conversations and messages go after the
@@ -924,7 +925,53 @@ async fn one_clinics_failing_purge_holds_back_no_other(kind: DatabaseKind) {
     );
 }
 
+/// A purge cut short (here the last kind's table cannot be read) still leaves its audit entry:
+/// what it removed before it stopped, marked interrupted; the clinic's last purge time stays as it
+/// was, and the next run, with the table back, purges and records as usual.
+async fn a_purge_cut_short_is_still_on_record(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    seed(&app).await;
+    app.db
+        .execute_as_owner("ALTER TABLE invites RENAME TO invites_away")
+        .await;
+    let report = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("the run goes on");
+    assert_eq!(report.failed, vec![app.clinic_id]);
+    let entries = "SELECT CAST(detail AS TEXT) AS detail FROM audit_log \
+                   WHERE action = 'retention.purged' ORDER BY seq";
+    let audit = app.db.query_strings(entries, &["detail"]).await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    let entry: serde_json::Value = serde_json::from_str(&audit[0][0]).expect("json");
+    assert_eq!(entry["interrupted"], true, "{entry}");
+    let removed = |kind: &str| {
+        entry["removed"]
+            .as_array()
+            .and_then(|kinds| kinds.iter().find(|k| k["kind"] == kind))
+            .map(|k| k["rows"].clone())
+    };
+    assert_eq!(removed("dead_letters"), Some(json!(1)), "{entry}");
+    assert_eq!(removed("used_or_expired_invitations"), None, "{entry}");
+    let purged_at =
+        "SELECT CASE WHEN last_purge_at IS NULL THEN 'never' ELSE 'set' END AS at FROM clinics";
+    assert_eq!(app.db.query_strings(purged_at, &["at"]).await, [["never"]]);
+
+    app.db
+        .execute_as_owner("ALTER TABLE invites_away RENAME TO invites")
+        .await;
+    let again = retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purge");
+    assert!(again.failed.is_empty());
+    let audit = app.db.query_strings(entries, &["detail"]).await;
+    assert_eq!(audit.len(), 2);
+    assert!(!audit[1][0].contains("interrupted"), "{audit:?}");
+    assert_eq!(app.db.query_strings(purged_at, &["at"]).await, [["set"]]);
+    app.db.finish().await;
+}
+
 on_both_databases!(
+    a_purge_cut_short_is_still_on_record,
     one_clinics_failing_purge_holds_back_no_other,
     a_strict_clinics_records_leave_twilio_after_a_day,
     a_purge_deletes_twilios_records_of_what_it_purged,

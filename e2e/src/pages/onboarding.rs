@@ -14,6 +14,8 @@ pub struct SignUpPage<'a> {
 /// What a new owner types into the sign-up form.
 pub struct NewClinic<'a> {
     pub clinic: &'a str,
+    /// The kind of business's value (`dental`, `trade`, `other`); empty: left as the form has it.
+    pub kind: &'a str,
     pub owner: &'a str,
     pub email: &'a str,
     pub password: &'a str,
@@ -38,6 +40,13 @@ impl<'a> SignUpPage<'a> {
             let input = self.client.find(Locator::Id(id)).await?;
             input.clear().await?;
             input.send_keys(text).await?;
+        }
+        if !clinic.kind.is_empty() {
+            let option = format!(
+                "[data-testid=clinic-kind] option[value=\"{}\"]",
+                clinic.kind
+            );
+            click_css(self.client, &option).await?;
         }
         Ok(())
     }

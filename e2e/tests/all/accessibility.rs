@@ -57,8 +57,11 @@ async fn audit_path(
         .goto(&format!("{}{path}", server.url))
         .await?;
     audit::wait_until_settled(&browser.client).await?;
-    Ok(audit::problems(&browser.client)
-        .await?
+    let mut problems = audit::problems(&browser.client).await?;
+    if let Some(problem) = audit::title_names_the_page(&browser.client).await? {
+        problems.push(problem);
+    }
+    Ok(problems
         .into_iter()
         .map(|problem| format!("/{path}: {problem}"))
         .collect())

@@ -21,6 +21,7 @@ use serde_json::json;
 
 const OWNER: NewClinic<'static> = NewClinic {
     clinic: "Harbour Dental",
+    kind: "dental",
     owner: "Hana Harbour",
     email: "hana@harbour.test",
     password: "lighthouse keeper 42",
@@ -78,11 +79,13 @@ async fn sign_up_to_live(
 ) -> Result<(), E2eError> {
     let client = &browser.client;
 
-    // Refusals, each in words: a weak password (said as it is typed, and on submitting),
-    // unticked terms, a malformed address (the server's answer).
+    // Refusals, each in words: no kind of business chosen (none is preselected), a weak password
+    // (said as it is typed, and on submitting), unticked terms, a malformed address (the
+    // server's answer).
     let form = SignUpPage::open(client, &server.url).await?;
     form.fill(&NewClinic {
         password: "short",
+        kind: "",
         ..OWNER
     })
     .await?;
@@ -91,6 +94,14 @@ async fn sign_up_to_live(
         format!("the password rule reads {rule:?}")
     })?;
     form.accept_terms().await?;
+    form.submit().await?;
+    form.refusal(|said| said.contains("kind of business"))
+        .await?;
+    form.fill(&NewClinic {
+        password: "short",
+        ..OWNER
+    })
+    .await?;
     form.submit().await?;
     let weak = form.refusal(|said| said.contains("at least")).await?;
     form.accept_terms().await?;

@@ -33,7 +33,7 @@ enum Progress {
 pub fn ClinicData() -> impl IntoView {
     let progress = RwSignal::new(Progress::Idle);
     let failure = RwSignal::new(None::<String>);
-    let filename = format!("clinic-data-{}.jsonl", use_clinic_time().today());
+    let filename = ringback_shared::display::clinic_data_file_name(use_clinic_time().today());
     let start = move |_| {
         let filename = filename.clone();
         failure.set(None);
@@ -124,10 +124,10 @@ pub fn DeleteClinic() -> impl IntoView {
     };
     view! {
         <section aria-labelledby="delete-clinic-heading" class="danger-zone">
-            <h2 id="delete-clinic-heading">"Delete the clinic"</h2>
-            <p>"Everything goes, for good: the clinic's key is destroyed first, so nothing it sealed can "
-               "be opened again, then every record; a running subscription is cancelled. Team members "
-               "who belong to no other clinic are deleted. Download everything first if you need it."</p>
+            <h2 id="delete-clinic-heading">{format!("Delete the {}", crate::session::place_word())}</h2>
+            <p>{format!("Everything goes, for good: the {0}'s key is destroyed first, so nothing it sealed can \
+               be opened again, then every record; a running subscription is cancelled. Team members \
+               who belong to no other {0} are deleted. Download everything first if you need it.", crate::session::place_word())}</p>
             <form class="settings" on:submit=submit>
                 <label for="delete-clinic-name">"The clinic's name, as it is"</label>
                 <input id="delete-clinic-name" autocomplete="off" required

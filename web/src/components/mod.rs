@@ -3,7 +3,8 @@
 //! loaded data with its loading and error states, the daily chart, the notice of texts not sent
 //! the "Call back" action and its notice, the buttons of a list shown a page at a time, the search for a caller by number, billing's link and
 //! banner in the header, taking the clinic's data away and leaving (deleting the clinic or one's
-//! account), the setup checklist, and (in support builds) the number check.
+//! account), the setup checklist, naming each page in the title, and (in support builds) the
+//! number check.
 
 mod activity;
 mod alert;
@@ -17,6 +18,7 @@ mod find_caller;
 mod leaving;
 #[cfg(feature = "number-check")]
 pub mod number_check;
+mod page_name;
 mod paging;
 mod repeat;
 mod setup_checklist;
@@ -31,6 +33,7 @@ pub use changes::{ChangeTracker, changed_words};
 pub use choice::{choice, zone_choices};
 pub use find_caller::FindCaller;
 pub use leaving::{ClinicData, DeleteAccount, DeleteClinic};
+pub use page_name::PageName;
 pub use paging::{PagingWords, paging};
 pub use repeat::repeat_while;
 pub use setup_checklist::SetupChecklist;

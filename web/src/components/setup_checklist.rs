@@ -60,7 +60,7 @@ pub fn SetupChecklist() -> impl IntoView {
                                     <li data-testid=format!("step-{id}") data-done=step.done.to_string()>
                                         <span class="step-state">{if step.done { "✓ " } else { "○ " }}{state}": "</span>
                                         {if owners_only {
-                                            view! { <span>{words}" (an owner of the clinic does this)"</span> }.into_any()
+                                            view! { <span>{words}{format!(" (an owner of the {} does this)", crate::session::place_word())}</span> }.into_any()
                                         } else {
                                             view! { <A href=href>{words}</A> }.into_any()
                                         }}

@@ -1,12 +1,13 @@
 //! The AI receptionist's settings (admins and owners): on or off (a dental clinic reads first
-//! what turning it on means for its privacy notice), tone, what the business does, the intake
+//! what turning it on means for its privacy notice; in strict privacy mode the switch is off and
+//! says why, with the way to Settings), tone, what the business does, the intake
 //! questions, the follow-up wait and the monthly token budget with what this month used; and the
 //! price list it quotes from, each service added, changed or removed on its own. Prices are typed
 //! in major units and read by the shared money rule; the server checks everything again.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use ringback_shared::display::{self, parse_money};
+use ringback_shared::display::{self, capitalised, parse_money};
 
 use crate::api::{self, ApiError, ai_settings, delete_service, save_ai, save_service};
 use crate::components::{Alert, AsyncView, ChangeTracker, failure_of};
@@ -68,6 +69,7 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
             ));
         });
     };
+    let off_for_privacy = ai.cannot_answer_because.is_some();
     let used = format!(
         "{} of {} tokens used this month",
         ai.tokens_used_this_month, ai.monthly_token_budget
@@ -81,8 +83,15 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
             {ai.privacy_notice.map(|notice| view! {
                 <p class="notice" data-testid="ai-privacy-notice">{notice}</p>
             })}
+            {ai.cannot_answer_because.clone().map(|reason| view! {
+                <p class="notice" id="ai-cannot-answer" data-testid="ai-cannot-answer">
+                    {capitalised(&reason)}" "<a href="/settings">"Open Settings"</a>
+                </p>
+            })}
             <label class="inline">
                 <input type="checkbox" data-testid="ai-enabled" prop:checked=enabled
+                    disabled=off_for_privacy && !ai.enabled
+                    aria-describedby=off_for_privacy.then_some("ai-cannot-answer")
                     on:change=move |ev| enabled.set(event_target_checked(&ev)) />
                 " Let the AI answer callers' replies"
             </label>

@@ -392,7 +392,7 @@ fn NewAppointment(changes: Changes, clock: ClinicTime) -> impl IntoView {
                 on:change=move |ev| caller.set(event_target_value(&ev)) prop:value=caller>
                 {options}
             </select>
-            <label for="appointment-starts">"Starts (optional, the clinic's time)"</label>
+            <label for="appointment-starts">{format!("Starts (optional, the {}'s time)", crate::session::place_word())}</label>
             <input id="appointment-starts" data-testid="appointment-starts" type="datetime-local"
                 prop:value=starts on:input=move |ev| starts.set(event_target_value(&ev)) />
             <label for="appointment-value">"Value"</label>
@@ -480,7 +480,8 @@ fn appointment_item(
                 .map(|at| locale.clock.field_value(at))
                 .unwrap_or_default(),
         };
-        let label = format!("Change the appointment for {caller}");
+        // Begins with the words shown, so that "click Change or cancel" finds it by voice.
+        let label = format!("Change or cancel the appointment for {caller}");
         view! {
             <div class="actions">
                 <button type="button" data-testid="appointment-edit" aria-label=label
@@ -602,7 +603,7 @@ fn EditDialog(
                 <label for="edit-appointment-value">{format!("Value ({currency})")}</label>
                 <input id="edit-appointment-value" data-testid="appointment-new-value" inputmode="decimal" required
                     prop:value=value on:input=move |ev| value.set(event_target_value(&ev)) />
-                <label for="edit-appointment-starts">"Starts (the clinic's time)"</label>
+                <label for="edit-appointment-starts">{format!("Starts (the {}'s time)", crate::session::place_word())}</label>
                 <input id="edit-appointment-starts" data-testid="appointment-new-starts" type="datetime-local"
                     prop:value=starts on:input=move |ev| starts.set(event_target_value(&ev)) />
                 <div class="actions">

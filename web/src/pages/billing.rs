@@ -58,7 +58,7 @@ pub fn Billing() -> impl IntoView {
         {move || (back_from_checkout && !confirmed.get()).then(|| if gave_up.get() {
             view! {
                 <p role="status" data-testid="billing-waiting">
-                    "Stripe has not confirmed the payment yet (it can take a few minutes; if the payment failed, Stripe e-mails the clinic). "
+                    "Stripe has not confirmed the payment yet (it can take a few minutes; if the payment failed, Stripe e-mails you). "
                     <button type="button" data-testid="billing-check-again" on:click=check_again>"Check again"</button>
                 </p>
             }.into_any()

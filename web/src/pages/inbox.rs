@@ -313,7 +313,9 @@ pub fn Thread() -> impl IntoView {
                 let answers = details.answers.into_iter().map(|a| (a.question, a.answer)).collect();
                 intake_details(answers, details.unreadable, 2)
             })}
-            <ol class="messages" data-testid="messages" aria-live="polite">
+            // Not a live region: the whole list is drawn again on each reload, and a reader would
+            // read the whole conversation out again.
+            <ol class="messages" data-testid="messages">
                 {messages(data.conversation.messages, clock)}
             </ol>
             {ai_steps(data.conversation.ai_steps, clock)}
@@ -327,7 +329,7 @@ pub fn Thread() -> impl IntoView {
                     </form>
                 }.into_any()
             } else {
-                view! { <p>"This clinic keeps no caller numbers (strict privacy mode): call the caller back instead."</p> }.into_any()
+                view! { <p>{format!("This {} keeps no caller numbers (strict privacy mode): call the caller back instead.", crate::session::place_word())}</p> }.into_any()
             }}
         </AsyncView>
     }
@@ -440,8 +442,15 @@ fn messages(
         .map(|message| {
             let outbound = message.direction == conversation::MessageDirection::OUTBOUND;
             let by_ai = message.kind == conversation::MessageKind::AI;
+            // Who wrote it, in words (the page shows it by side and colour only).
+            let writer = match (outbound, by_ai) {
+                (false, _) => "The caller wrote:",
+                (true, true) => "The AI wrote:",
+                (true, false) => "We wrote:",
+            };
             view! {
                 <li class=if outbound { "message outbound" } else { "message inbound" } data-testid="message">
+                    <span class="visually-hidden">{writer}</span>
                     {if message.unreadable {
                         view! { <p class="body unreadable" data-testid="message-unreadable">{UNREADABLE}</p> }.into_any()
                     } else {

@@ -58,8 +58,9 @@ async fn change_words(change: NumberChange) -> Result<String, ApiError> {
             let taken =
                 api::run::<api::UseAccountNumber>(use_account_number::Variables { sid }).await?;
             format!(
-                "{} is the clinic's: its calls and texts now come here.",
-                taken.use_account_number.display
+                "{} is the {}'s: its calls and texts now come here.",
+                taken.use_account_number.display,
+                crate::session::place_word()
             )
         }
         NumberChange::Release(id) => {
@@ -68,8 +69,10 @@ async fn change_words(change: NumberChange) -> Result<String, ApiError> {
         }
         NumberChange::Remove(id) => {
             api::run::<api::RemoveNumber>(remove_number::Variables { id }).await?;
-            "The number is no longer the clinic's: its calls and texts no longer reach you here."
-                .to_owned()
+            format!(
+                "The number is no longer the {}'s: its calls and texts no longer reach you here.",
+                crate::session::place_word()
+            )
         }
         NumberChange::Forward(number) => {
             let cleared = number.is_none();
@@ -170,7 +173,7 @@ fn held_numbers(
                                 " "<button type="button" aria-label=remove_label data-testid="remove-number"
                                     on:click=move |_| asked_first(
                                         change,
-                                        "Stop using this number here? Callers who ring it will no longer reach you; it stays in the Twilio account.",
+                                        "Stop using this number here? Callers who ring it will no longer reach you. It stays in the Twilio account, held for you for 90 days (nobody else on Ringback can take it; you can take it back).",
                                         NumberChange::Remove(remove_id.clone()),
                                     )>"Stop using"</button>
                             })}
@@ -209,7 +212,7 @@ fn forwarding_line(tail: Option<String>, typed: RwSignal<String>, change: Change
                 <legend>"Forwarding line"</legend>
                 <p>"Calls to your Ringback number ring this phone first; unanswered, they count as missed and are texted back."</p>
                 <p data-testid="forwarding-now">{current}</p>
-                <label for="forwarding-line">"Your clinic's phone"</label>
+                <label for="forwarding-line">{format!("Your {}'s phone", crate::session::place_word())}</label>
                 <input id="forwarding-line" type="tel" autocomplete="tel" data-testid="forwarding-line" required
                     prop:value=typed on:input=move |ev| typed.set(event_target_value(&ev)) />
                 <button type="submit" data-testid="save-forwarding" disabled=busy>"Save the forwarding line"</button>

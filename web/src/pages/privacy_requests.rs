@@ -5,6 +5,7 @@
 //! memory only while the request is handled; the server keys it and forgets it. Owners also find
 //! the clinic's whole data to download and the clinic's deletion here.
 
+use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use ringback_shared::display;
@@ -153,8 +154,8 @@ fn CallerRequests() -> impl IntoView {
     view! {
         <section aria-labelledby="requests-heading">
             <h2 id="requests-heading">"A caller's request"</h2>
-            <p>"A caller may ask to see, take away, erase or restrict what the clinic holds about them. "
-               "Type the number they give; it is not stored."</p>
+            <p>{format!("A caller may ask to see, take away, erase or restrict what the {} holds about them. \
+               Type the number they give; it is not stored.", crate::session::place_word())}</p>
             <form class="inline" role="search" data-testid="privacy-lookup" on:submit=submit>
                 <label for="privacy-number">"Caller's number"</label>
                 <input id="privacy-number" type="tel" autocomplete="off" required
@@ -204,7 +205,7 @@ fn held(
     let nothing =
         found.calls.is_empty() && found.conversations.is_empty() && found.appointments.is_empty();
     let download = RwSignal::new(None::<(String, String)>);
-    let confirming = RwSignal::new(false);
+    let confirm_erasure = NodeRef::<html::Dialog>::new();
     let tail = found.caller_tail.clone();
     let restricted = found.restricted;
     view! {
@@ -222,30 +223,37 @@ fn held(
                 <button type="button" data-testid="caller-restrict" on:click=move |_| restrict(actions, !restricted, look_up)>
                     {if restricted { "Lift the restriction" } else { "Restrict processing" }}
                 </button>
-                <button type="button" class="danger" data-testid="caller-erase" on:click=move |_| confirming.set(true)>
+                <button type="button" class="danger" data-testid="caller-erase" aria-haspopup="dialog"
+                    on:click=move |_| { if let Some(dialog) = confirm_erasure.get() { let _ = dialog.show_modal(); } }>
                     "Erase…"
                 </button>
             </div>
             {move || download.get().map(|(filename, href)| view! {
                 <p role="status"><a data-testid="caller-download" href=href download=filename.clone()>{format!("Download {filename}")}</a></p>
             })}
-            {move || confirming.get().then(|| {
-                let tail = tail.clone();
-                view! {
-                    <div role="alertdialog" aria-labelledby="erase-question" class="confirm">
-                        <p id="erase-question">{format!(
-                            "Erase everything held for {tail}? Conversations and messages are deleted; calls, \
-                             appointments and the times of text-backs and replies stay for the figures and \
-                             accounts, without words, linked to nobody. This cannot be undone."
-                        )}</p>
-                        <button type="button" class="danger" data-testid="caller-erase-confirm"
-                            on:click=move |_| { confirming.set(false); erase(actions); }>
-                            "Yes, erase"
-                        </button>
-                        <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                    </div>
-                }
-            })}
+            // A modal dialog: focus starts on Cancel, Escape closes it, and closing it returns focus
+            // to "Erase…".
+            <dialog node_ref=confirm_erasure role="alertdialog" aria-labelledby="erase-question"
+                class="confirm" data-testid="caller-erase-dialog">
+                <p id="erase-question">{format!(
+                    "Erase everything held for {tail}? Conversations and messages are deleted; calls, \
+                     appointments and the times of text-backs and replies stay for the figures and \
+                     accounts, without words, linked to nobody. This cannot be undone."
+                )}</p>
+                <div class="actions">
+                    <button type="button" autofocus
+                        on:click=move |_| { if let Some(dialog) = confirm_erasure.get() { dialog.close(); } }>
+                        "Cancel"
+                    </button>
+                    <button type="button" class="danger" data-testid="caller-erase-confirm"
+                        on:click=move |_| {
+                            if let Some(dialog) = confirm_erasure.get() { dialog.close(); }
+                            erase(actions);
+                        }>
+                        "Yes, erase"
+                    </button>
+                </div>
+            </dialog>
         </article>
     }
 }

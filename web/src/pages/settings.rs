@@ -1,5 +1,5 @@
-//! Settings (admins and owners): the clinic's profile (country, time zone and currency chosen from
-//! lists) and privacy, its business hours and holidays (checked by the shared hours rules before
+//! Settings (admins and owners): the clinic's profile (kind of business, country, time zone and
+//! currency chosen from lists) and privacy, its business hours and holidays (checked by the shared hours rules before
 //! sending), and the text-back with a live preview of each template, filled and marked as
 //! automated exactly as the server will send it, with its SMS segment count (an empty box shows
 //! the default wording, which the server then sends). Saving says which settings changed.
@@ -140,7 +140,10 @@ fn hours_fieldset(week: [RwSignal<String>; 7], holidays: RwSignal<Vec<String>>) 
     view! {
         <fieldset>
             <legend>"Business hours"</legend>
-            <p class="hint" id="hours-hint">"In the clinic's time zone, e.g. 09:00–13:00, 14:00–17:30. Leave a day empty when closed."</p>
+            <p class="hint" id="hours-hint">{format!(
+                "In the {}'s time zone, e.g. 09:00–13:00, 14:00–17:30; 00:00–24:00 for a line open all day. Leave a day empty when closed.",
+                crate::session::place_word()
+            )}</p>
             {DAY_LABELS.iter().zip(week).enumerate().map(|(index, (label, value))| {
                 let id = format!("hours-{index}");
                 view! {
@@ -208,6 +211,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let clinic = data.clinic;
     let phone = data.phone_settings;
     let name = RwSignal::new(clinic.name);
+    let kind = RwSignal::new(clinic.kind);
     let time_zone = RwSignal::new(clinic.time_zone);
     let region = RwSignal::new(clinic.default_region);
     let currency = RwSignal::new(clinic.currency);
@@ -230,6 +234,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let tracker = ChangeTracker::new(vec![
         ("name", name.into()),
+        ("kind of business", kind.into()),
         ("country", region.into()),
         ("time zone", time_zone.into()),
         ("currency", currency.into()),
@@ -299,7 +304,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             // On the Privacy page.
             conversation_retention_days: None,
             call_retention_days: None,
-            kind: None,
+            kind: sent("kind of business", kind.get_untracked()),
             attribution_window_days: None,
         };
         let text_back_input = save_text_back::PhoneSettingsInput {
@@ -372,8 +377,9 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     view! {
         <form class="settings" on:submit=save>
             <fieldset>
-                <legend>"Clinic"</legend>
+                <legend>{ringback_shared::display::capitalised(crate::session::place_word())}</legend>
                 {field("clinic-name", "Name", name)}
+                {choice("clinic-kind", "Kind of business (sets the AI's default questions)", kind_options(), kind)}
                 {choice("clinic-region", "Country (numbers without a country code are read as its)", region_options(&region.get_untracked()), region)}
                 {move || choice("clinic-time-zone", "Time zone", zone_options(&region.get(), &time_zone.get_untracked()), time_zone)}
                 {choice("clinic-currency", "Currency", currency_options(&currency.get_untracked()), currency)}
@@ -413,6 +419,14 @@ fn keeping_current(mut options: Vec<(String, String)>, current: &str) -> Vec<(St
         options.insert(0, (current.to_owned(), current.to_owned()));
     }
     options
+}
+
+/// The kinds of business offered.
+fn kind_options() -> Vec<(String, String)> {
+    ringback_shared::business::KINDS
+        .iter()
+        .map(|(value, label)| ((*value).to_owned(), (*label).to_owned()))
+        .collect()
 }
 
 /// The countries offered.

@@ -9,7 +9,8 @@ use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 use ringback_shared::countries::{COUNTRIES, Country};
-use ringback_shared::{password, terms};
+use ringback_shared::display::capitalised;
+use ringback_shared::{business, password, terms};
 
 use crate::api::{self, ApiError, SignedUp, me, sign_up};
 use crate::components::{Alert, choice, zone_choices};
@@ -111,8 +112,8 @@ pub fn SignIn() -> impl IntoView {
             {submit_row(error, busy, "Sign in", "Signing in…", "sign-in")}
         </form>
         <p><a href="/forgot-password" data-testid="to-forgot-password">"Forgot your password?"</a></p>
-        <p>"Invited by your clinic? Open the invitation link you were sent."</p>
-        <p>"New to Ringback? "<a href="/sign-up" data-testid="to-sign-up">"Create your clinic's account"</a></p>
+        <p>"Invited by your team? Open the invitation link you were sent."</p>
+        <p>"New to Ringback? "<a href="/sign-up" data-testid="to-sign-up">"Create an account"</a></p>
     }
 }
 
@@ -147,7 +148,8 @@ impl SignUpForm {
         let country = Country::of_time_zone(&browser_zone).unwrap_or(&COUNTRIES[0]);
         SignUpForm {
             clinic_name: RwSignal::new(String::new()),
-            kind: RwSignal::new("dental".to_owned()),
+            // Chosen by the owner: a preselected kind let a plumber sign up as a dental practice.
+            kind: RwSignal::new(String::new()),
             owner_name: RwSignal::new(String::new()),
             email: RwSignal::new(String::new()),
             password: RwSignal::new(String::new()),
@@ -162,6 +164,13 @@ impl SignUpForm {
         if !self.accepted.get_untracked() {
             return Err(
                 "Accept the terms of service and the privacy notice to sign up.".to_owned(),
+            );
+        }
+        if !business::is_kind(&self.kind.get_untracked()) {
+            return Err(
+                "Choose the kind of business: it sets the AI's questions and the privacy \
+                 defaults."
+                    .to_owned(),
             );
         }
         let chosen = self.password.get_untracked();
@@ -240,13 +249,10 @@ pub fn SignUp() -> impl IntoView {
         .iter()
         .map(|country| (country.code.to_owned(), country.name.to_owned()))
         .collect();
-    let kinds = [
-        ("dental", "Dental practice"),
-        ("trade", "Trade or home services"),
-        ("other", "Another business"),
-    ]
-    .map(|(value, label)| (value.to_owned(), label.to_owned()))
-    .to_vec();
+    let kinds: Vec<(String, String)> = std::iter::once(("", "Choose…"))
+        .chain(business::KINDS.iter().copied())
+        .map(|(value, label)| (value.to_owned(), label.to_owned()))
+        .collect();
     let zones = move || zone_choices(&form.country.get());
     let the_form = move || {
         view! {
@@ -265,17 +271,17 @@ pub fn SignUp() -> impl IntoView {
                     " I accept the "<a href="/terms" target="_blank">"terms of service"</a>" and the "
                     <a href="/privacy" target="_blank">"privacy notice"</a>{format!(" (version {})", terms::VERSION)}
                 </label>
-                {submit_row(error, busy, "Create my clinic", "Creating…", "sign-up")}
+                {submit_row(error, busy, "Create my account", "Creating…", "sign-up")}
             </form>
             <p>"Already on Ringback? "<a href="/sign-in">"Sign in"</a></p>
         }
     };
     view! {
-        <h1>"Create your clinic on Ringback"</h1>
+        <h1>"Create your account on Ringback"</h1>
         <Show when=move || mailed_to.get().is_none() fallback=move || view! {
             <p data-testid="sign-up-mailed" role="status">
                 {move || format!(
-                    "Check your inbox: we sent a link to {} to confirm the address and create your clinic.",
+                    "Check your inbox: we sent a link to {} to confirm the address and create your account.",
                     mailed_to.get().unwrap_or_default()
                 )}
             </p>
@@ -322,13 +328,13 @@ pub fn AcceptInvite() -> impl IntoView {
         }
     };
     view! {
-        <h1>"Join your clinic on Ringback"</h1>
+        <h1>"Join your team on Ringback"</h1>
         <form class="sign-in" on:submit=submit>
             {field("invite-code", "Invitation code", "text", "off", code)}
             <Show when=move || signed_in_as().is_some() fallback=new_account>
                 <p data-testid="join-as">
                     {move || format!(
-                        "You are signed in as {}: joining adds this clinic to your account.",
+                        "You are signed in as {}: joining adds this team to your account.",
                         signed_in_as().unwrap_or_default()
                     )}
                 </p>
@@ -378,24 +384,15 @@ pub fn ConfirmSignUp() -> impl IntoView {
         busy,
     );
     view! {
-        <h1>"Create your clinic on Ringback"</h1>
+        <h1>"Create your account on Ringback"</h1>
         <form class="sign-in" on:submit=submit>
             <p>"Your address is confirmed by the link you opened. Type the password you chose \
-                when signing up, and create the clinic to start."</p>
+                when signing up, and create the account to start."</p>
             {field("confirmation-code", "Confirmation code", "text", "off", code)}
             {field("confirmation-password", "Password you chose", "password", "current-password", password)}
-            {submit_row(error, busy, "Create my clinic", "Creating…", "confirm-sign-up")}
+            {submit_row(error, busy, "Create my account", "Creating…", "confirm-sign-up")}
         </form>
     }
-}
-
-/// `text` with its first letter in capitals (shared rules speak in mid-sentence form).
-fn capitalised(text: &str) -> String {
-    let mut letters = text.chars();
-    letters
-        .next()
-        .map(|first| first.to_uppercase().chain(letters).collect())
-        .unwrap_or_default()
 }
 
 /// Asking for a link to choose a new password. On a server that sends mail the page says the

@@ -57,6 +57,10 @@ pub const BILLING_SESSIONS_PER_USER_PER_MINUTE: u32 = 10;
 /// make per minute: each is a request to the provider, and a purchase costs money.
 pub const NUMBER_REQUESTS_PER_CLINIC_PER_MINUTE: u32 = 20;
 
+/// Refused provider webhooks (a bad signature) written down per client address per minute: the
+/// guided test call shows a few, and a flood of forged requests must not become a flood of writes.
+pub const REFUSAL_NOTES_PER_ADDRESS_PER_MINUTE: u32 = 6;
+
 /// How many checks pass between two prunings of the buckets that have refilled.
 pub const PRUNE_EVERY: u64 = 10_000;
 
@@ -206,6 +210,7 @@ pub struct RateLimits {
     caller_lookups_by_user: Limit<Uuid>,
     billing_sessions_by_user: Limit<Uuid>,
     number_requests_by_clinic: Limit<Uuid>,
+    refusal_notes_by_address: Limit<IpAddr>,
     api_key_usage: KeyUsage,
     checks: AtomicU64,
 }
@@ -249,6 +254,7 @@ impl RateLimits {
             caller_lookups_by_user: Limit::per_minute(CALLER_LOOKUPS_PER_USER_PER_MINUTE),
             billing_sessions_by_user: Limit::per_minute(BILLING_SESSIONS_PER_USER_PER_MINUTE),
             number_requests_by_clinic: Limit::per_minute(NUMBER_REQUESTS_PER_CLINIC_PER_MINUTE),
+            refusal_notes_by_address: Limit::per_minute(REFUSAL_NOTES_PER_ADDRESS_PER_MINUTE),
             api_key_usage: KeyUsage::default(),
             checks: AtomicU64::new(0),
         }
@@ -326,6 +332,16 @@ impl RateLimits {
         self.number_requests_by_clinic.check(&clinic_id)
     }
 
+    /// One refused provider webhook from `address` to write down (beyond the limit it is only
+    /// logged).
+    pub fn refusal_note(&self, address: Option<IpAddr>) -> Result<(), DomainError> {
+        self.counted();
+        match address {
+            Some(address) => self.refusal_notes_by_address.check(&address_key(address)),
+            None => Ok(()),
+        }
+    }
+
     /// How many buckets the limiters hold now.
     pub fn buckets(&self) -> usize {
         self.sign_in_by_address.buckets.len()
@@ -338,6 +354,7 @@ impl RateLimits {
             + self.caller_lookups_by_user.buckets.len()
             + self.billing_sessions_by_user.buckets.len()
             + self.number_requests_by_clinic.buckets.len()
+            + self.refusal_notes_by_address.buckets.len()
             + self.api_key_usage.len()
     }
 
@@ -354,6 +371,7 @@ impl RateLimits {
         self.caller_lookups_by_user.buckets.retain_recent();
         self.billing_sessions_by_user.buckets.retain_recent();
         self.number_requests_by_clinic.buckets.retain_recent();
+        self.refusal_notes_by_address.buckets.retain_recent();
         self.api_key_usage.prune();
     }
 

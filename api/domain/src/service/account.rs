@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use ringback_entity::{clinic, membership, refresh_token, user};
 use ringback_shared::access::Role;
+use ringback_shared::business;
 use ringback_shared::metrics::parse_time_zone;
 use ringback_shared::phone::Region;
 use ringback_shared::terms;
@@ -32,9 +33,6 @@ use crate::doors;
 
 /// Ring time before a call counts as missed: short enough to beat carrier voicemail.
 pub const DEFAULT_RING_TIMEOUT_SECONDS: i32 = 18;
-
-/// Kinds of business a clinic can be.
-pub const CLINIC_KINDS: &[&str] = &["dental", "trade", "other"];
 
 /// What sign-up needs.
 pub struct SignUp {
@@ -64,9 +62,18 @@ pub struct SessionGrant {
 /// Normalises an e-mail address for lookup and checks its shape.
 pub fn normalize_email(email: &str) -> Result<String, DomainError> {
     let email = email.trim().to_ascii_lowercase();
-    let valid = email.len() <= 254
+    // A bare address only: no display name, comment or list ("a <victim@x.test>" would be a new
+    // address to every per-address limit while the mail still reaches the victim).
+    let bare = !email
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>(),;:\"[]\\".contains(c));
+    let valid = bare
+        && email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
         });
     if valid {
         Ok(email)
@@ -116,13 +123,7 @@ pub(crate) async fn validate_sign_up(
             terms::VERSION
         )));
     }
-    let kind = input.kind.trim().to_ascii_lowercase();
-    if !CLINIC_KINDS.contains(&kind.as_str()) {
-        return Err(DomainError::BadUserInput(format!(
-            "kind must be one of {}",
-            CLINIC_KINDS.join(", ")
-        )));
-    }
+    let kind = checked_kind(&input.kind)?;
     let time_zone = parse_time_zone(input.time_zone.trim())
         .map_err(|e| DomainError::BadUserInput(e.to_string()))?
         .name()
@@ -147,6 +148,32 @@ pub(crate) async fn validate_sign_up(
         password_hash: password::hash(&input.password).await?,
         terms: Some((terms::VERSION.to_owned(), now)),
     })
+}
+
+/// `kind` as stored (trimmed, lowercase) when it is a kind of business Ringback serves.
+pub fn checked_kind(kind: &str) -> Result<String, DomainError> {
+    let kind = kind.trim().to_ascii_lowercase();
+    if business::is_kind(&kind) {
+        Ok(kind)
+    } else {
+        Err(DomainError::BadUserInput(format!(
+            "kind must be one of {}",
+            business::listed()
+        )))
+    }
+}
+
+/// The privacy mode a new business starts in: a dental practice keeps no number once its
+/// text-back has gone (`strict`: healthcare comes first); a trade or any other business keeps it
+/// sealed for two-way texts (`text_back`), so that its callers' replies can be answered, by staff
+/// or by the AI, which is what such a business signs up for. Either may switch in Settings.
+pub fn default_privacy_mode(kind: &str) -> &'static str {
+    use crate::service::clinic::{STRICT_MODE, TEXT_BACK_MODE};
+    if kind == business::DENTAL {
+        STRICT_MODE
+    } else {
+        TEXT_BACK_MODE
+    }
 }
 
 /// Creates a clinic and its owner, and signs the owner in; with `billing_on`, its trial starts.
@@ -186,6 +213,7 @@ pub(crate) async fn create_clinic(
             "sign-up is unavailable for a moment; please try again shortly".to_owned(),
         ));
     }
+    let privacy_mode = default_privacy_mode(&valid.kind);
     let clinic = clinic::ActiveModel {
         id: Set(clinic_id),
         name: Set(valid.clinic_name),
@@ -194,7 +222,7 @@ pub(crate) async fn create_clinic(
         default_region: Set(valid.region.as_str().to_owned()),
         currency: Set(valid.currency),
         attribution_window_days: Set(7),
-        privacy_mode: Set("strict".to_owned()),
+        privacy_mode: Set(privacy_mode.to_owned()),
         conversation_retention_days: Set(ringback_shared::retention::DEFAULT_CONVERSATION_DAYS),
         wrapped_data_key: Set(Some(crate::service::keys::new_wrapped_data_key(
             secrets, clinic_id,
@@ -791,4 +819,34 @@ pub async fn change_password(
     Ok(PasswordChange::Changed(Box::new(
         new_session(txn, keys, user, request.role).await?,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_kept_trimmed_and_lowercase() {
+        assert_eq!(
+            normalize_email("  Hana@Harbour.Test ").ok().as_deref(),
+            Some("hana@harbour.test")
+        );
+    }
+
+    #[test]
+    fn only_a_bare_address_is_an_address() {
+        for refused in [
+            "a <victim@corp.test>",
+            "victim@corp.test, other@corp.test",
+            "\"a\" victim@corp.test",
+            "victim@corp.test>",
+            "vic tim@corp.test",
+            "victim@@corp.test",
+            "victim@corp",
+            "@corp.test",
+            "victim@.corp.test",
+        ] {
+            assert!(normalize_email(refused).is_err(), "{refused:?}");
+        }
+    }
 }

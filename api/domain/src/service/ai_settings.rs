@@ -1,4 +1,5 @@
-//! The AI receptionist's settings and the clinic's price list. Off until an admin turns it on;
+//! The AI receptionist's settings and the clinic's price list. Off until an admin turns it on,
+//! which needs two-way texts (`text_back` privacy mode; a switch to `strict` turns it off);
 //! everything an admin sets is checked by the shared rules (`ringback_shared::ai`) before
 //! anything is saved, and each change leaves an audit entry naming what changed (never the
 //! description's or a question's text). The price list is what the AI quotes from, so a service
@@ -54,6 +55,12 @@ pub struct AiSettingsChange {
     pub monthly_token_budget: Option<i64>,
 }
 
+/// Why the AI cannot be turned on in `strict` privacy mode: it answers callers' texts, and in
+/// that mode no number is kept to text them with.
+pub const NEEDS_TWO_WAY_TEXTS: &str = "the AI answers callers' texts, which needs two-way texts: \
+     choose \"two-way texts\" as the privacy mode in Settings first (strict mode keeps no number to \
+     answer with)";
+
 fn refused(error: AiSettingsError) -> DomainError {
     DomainError::BadUserInput(error.to_string())
 }
@@ -69,6 +76,9 @@ pub async fn update(
     let mut model: clinic_row::ActiveModel = current.clone().into();
     let mut changed = Vec::new();
     if let Some(enabled) = change.enabled {
+        if enabled && current.privacy_mode == clinic::STRICT_MODE {
+            return Err(DomainError::BadUserInput(NEEDS_TWO_WAY_TEXTS.to_owned()));
+        }
         model.ai_enabled = Set(enabled);
         changed.push("enabled");
     }

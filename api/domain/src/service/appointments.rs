@@ -91,12 +91,12 @@ pub async fn create(
     check_value(input.value_minor)?;
     check_booked_at(input.booked_at, txn.now())?;
     let external_id = external_ids::optional(input.external_id.as_deref())?;
+    let key = caller_key(txn, secrets, input.caller).await?;
     if let Some(external_id) = &external_id
         && let Some(existing) = find_external(txn, input.source, external_id).await?
     {
-        return Ok(existing);
+        return repeated(existing, &key);
     }
-    let key = caller_key(txn, secrets, input.caller).await?;
     let (booked_at, now) = (input.booked_at, txn.now());
     let created = appointment::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
@@ -124,6 +124,28 @@ pub async fn create(
     .await?;
     attribution::recompute_callers(txn, &BTreeSet::from([key])).await?;
     Ok(created)
+}
+
+/// A booking sent again with the `externalId` of `existing`: the same booking (as it stands now)
+/// when it is for the same caller and still stands; otherwise a conflict, so that a sender never
+/// takes a cancelled booking, or another caller's, for the one it asked for.
+fn repeated(
+    existing: appointment::Model,
+    caller_key: &str,
+) -> Result<appointment::Model, DomainError> {
+    if existing.caller_key != caller_key {
+        return Err(DomainError::Conflict(
+            "this externalId already names an appointment for another caller".to_owned(),
+        ));
+    }
+    if existing.cancelled_at.is_some() {
+        return Err(DomainError::Conflict(
+            "this externalId names an appointment that was cancelled: book again with a new \
+             externalId"
+                .to_owned(),
+        ));
+    }
+    Ok(existing)
 }
 
 async fn find_external(

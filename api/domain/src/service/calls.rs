@@ -329,7 +329,7 @@ async fn find_external(
 
 /// Most ids one `IN (…)` lists: SQLite and PostgreSQL cap a statement's parameters, and a
 /// metrics range at 100× today's texts names tens of thousands of calls.
-const IDS_PER_QUERY: usize = 1_000;
+pub(crate) const IDS_PER_QUERY: usize = 1_000;
 
 /// The clinic's calls among `ids` (missing ones are left out), read [`IDS_PER_QUERY`] at a time.
 pub async fn with_ids(txn: &TenantTxn, ids: &[Uuid]) -> Result<Vec<call::Model>, DomainError> {
@@ -373,27 +373,92 @@ pub async fn of_caller_after(
         .collect())
 }
 
-/// A staff callback to the caller of call `call_id`, with its outcome.
+/// Who logged a callback: staff in the dashboard, or an integrator through an API key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoggedBy {
+    Staff,
+    Integrator,
+}
+
+impl LoggedBy {
+    /// The `provider` a logged callback is stored under: an integrator's ids share the namespace
+    /// of the calls it records, staff's are the server's own.
+    fn provider(self) -> &'static str {
+        match self {
+            Self::Staff => "staff",
+            Self::Integrator => API_PROVIDER,
+        }
+    }
+}
+
+/// A callback logged by hand: by whom, and the sender's own id for it when it has one (a
+/// retry with the same id returns the callback logged the first time).
+pub struct LoggedCallback {
+    pub by: LoggedBy,
+    pub external_id: Option<String>,
+    pub outcome: CallOutcome,
+    pub at: DateTime<Utc>,
+}
+
+/// A callback logged by hand to the caller of call `call_id`, with its outcome.
 pub async fn log_callback(
     txn: &TenantTxn,
     actor: Option<Uuid>,
     call_id: Uuid,
-    outcome: CallOutcome,
-    at: DateTime<Utc>,
+    logged: LoggedCallback,
 ) -> Result<call::Model, DomainError> {
     let original = find(txn, call_id).await?;
-    let id = Uuid::now_v7();
-    let callback = insert_callback(txn, &original, "staff", &id.to_string(), outcome, at).await?;
+    let provider = logged.by.provider();
+    let external_id = external_ids::optional(logged.external_id.as_deref())?;
+    if let Some(external_id) = &external_id
+        && let Some(existing) = find_external(txn, provider, external_id).await?
+    {
+        return repeated_callback(existing, &original);
+    }
+    let external_id = external_id.unwrap_or_else(|| Uuid::now_v7().to_string());
+    let inserted = insert_callback(
+        txn,
+        &original,
+        (provider, &external_id),
+        logged.outcome,
+        logged.at,
+    )
+    .await?;
+    let Some(callback) = inserted else {
+        let existing = find_external(txn, provider, &external_id)
+            .await?
+            .ok_or_else(|| {
+                DomainError::Internal("a callback neither inserted nor found".to_owned())
+            })?;
+        return repeated_callback(existing, &original);
+    };
     audit::append(
         txn,
         AuditEvent {
             actor,
             action: "call.callback_logged",
-            detail: json!({ "call": call_id, "callback": callback.id, "outcome": outcome.as_str() }),
+            detail: json!({ "call": call_id, "callback": callback.id, "outcome": logged.outcome.as_str() }),
         },
     )
     .await?;
     Ok(callback)
+}
+
+/// A callback logged again with the id of `existing`: the same callback when it went to the
+/// caller of `original`; otherwise the id names another call, a conflict.
+fn repeated_callback(
+    existing: call::Model,
+    original: &call::Model,
+) -> Result<call::Model, DomainError> {
+    if existing.direction == CallDirection::Outbound.as_str()
+        && existing.caller_key == original.caller_key
+    {
+        Ok(existing)
+    } else {
+        Err(DomainError::Conflict(
+            "this externalId already names another call".to_owned(),
+        ))
+    }
 }
 
 /// A callback the provider placed for staff (`external_id` is its call id) to the caller of
@@ -407,21 +472,21 @@ pub async fn record_placed_callback(
     at: DateTime<Utc>,
 ) -> Result<(), DomainError> {
     if find_external(txn, provider, external_id).await?.is_none() {
-        insert_callback(txn, original, provider, external_id, outcome, at).await?;
+        insert_callback(txn, original, (provider, external_id), outcome, at).await?;
     }
     Ok(())
 }
 
 /// Stores an outbound call to the caller of `original` and brings attribution and the metrics up
-/// to date.
+/// to date; `None` when a request overlapping this one stored the same `(provider, external_id)`
+/// first.
 async fn insert_callback(
     txn: &TenantTxn,
     original: &call::Model,
-    provider: &str,
-    external_id: &str,
+    (provider, external_id): (&str, &str),
     outcome: CallOutcome,
     at: DateTime<Utc>,
-) -> Result<call::Model, DomainError> {
+) -> Result<Option<call::Model>, DomainError> {
     let at = stored_instant(at);
     if at < original.started_at {
         return Err(DomainError::BadUserInput(
@@ -452,12 +517,13 @@ async fn insert_callback(
         updated_at: Set(now),
         callback_placed_at: Set(None),
         callback_placed_by: Set(None),
-    }
-    .insert(txn.conn())
-    .await?;
+    };
+    let Some(callback) = insert_reported(txn, callback).await? else {
+        return Ok(None);
+    };
     attribution::recompute_callers(txn, &BTreeSet::from([original.caller_key.clone()])).await?;
     metrics::mark_stale(txn, [callback.started_at], false).await?;
-    Ok(callback)
+    Ok(Some(callback))
 }
 
 /// Filters for the call list; all optional.

@@ -169,6 +169,18 @@ async fn prepare(
                 .to_owned(),
         ));
     }
+    if missed
+        .line_type
+        .as_deref()
+        .and_then(phone::NumberKind::from_name)
+        .is_some_and(phone::NumberKind::shares_revenue)
+    {
+        return Err(DomainError::BadUserInput(
+            "this caller's number is premium-rate, shared-cost or personal: Ringback does not \
+             call it"
+                .to_owned(),
+        ));
+    }
     let (first_party, ringing_tail) = first_party(txn, secrets, &settings, actor).await?;
     let from = phone_lines::sending_number(txn, secrets, recipient(&missed, txn))
         .await?
@@ -314,6 +326,7 @@ pub async fn set_callback_line(
                 .map_err(|e| DomainError::Internal(format!("stored region: {e}")))?;
             let normalized = phone::normalize(number, region)
                 .map_err(|e| DomainError::BadUserInput(e.to_string()))?;
+            phone_lines::staff_line_allowed(&normalized, &settings.default_region)?;
             let key = keys::data_key(secrets, &settings)?;
             let sealed = keys::seal_clinic_number(&key, txn.clinic_id(), normalized.e164.as_str())?;
             (Some(sealed), Some(phone::mask_tail(&normalized.e164)))

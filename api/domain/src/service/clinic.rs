@@ -128,13 +128,16 @@ fn bad(message: impl Into<String>) -> DomainError {
     DomainError::BadUserInput(message.into())
 }
 
-/// Applies `change` after validating every field; nothing is saved if any field is invalid.
+/// Applies `change` after validating every field; nothing is saved if any field is invalid. A
+/// switch to `strict` destroys every kept number and turns the AI off (it has nothing to answer
+/// with); both are in the audit entry's fields.
 pub async fn update(
     txn: &TenantTxn,
     actor: Uuid,
     change: SettingsChange,
 ) -> Result<clinic::Model, DomainError> {
     let current = get(txn).await?;
+    let ai_was_on = current.ai_enabled;
     let mut model: clinic::ActiveModel = current.into();
     let mut changed: Vec<&str> = Vec::new();
     if let Some(name) = change.name {
@@ -146,14 +149,7 @@ pub async fn update(
         changed.push("name");
     }
     if let Some(kind) = change.kind {
-        let kind = kind.trim().to_ascii_lowercase();
-        if !crate::service::account::CLINIC_KINDS.contains(&kind.as_str()) {
-            return Err(bad(format!(
-                "kind must be one of {}",
-                crate::service::account::CLINIC_KINDS.join(", ")
-            )));
-        }
-        model.kind = Set(kind);
+        model.kind = Set(crate::service::account::checked_kind(&kind)?);
         changed.push("kind");
     }
     if let Some(zone) = change.time_zone {
@@ -188,6 +184,11 @@ pub async fn update(
                 "privacy mode must be one of {}",
                 PRIVACY_MODES.join(", ")
             )));
+        }
+        if mode == STRICT_MODE && ai_was_on {
+            // The AI answers texts, which strict mode keeps no number for.
+            model.ai_enabled = Set(false);
+            changed.push("ai_enabled");
         }
         model.privacy_mode = Set(mode);
         changed.push("privacy_mode");

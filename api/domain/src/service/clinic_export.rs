@@ -531,8 +531,14 @@ async fn messages(
 }
 
 /// Records in the audit log that a download of the clinic's data starts, before any of it leaves
-/// (a download stopped part-way is then still on record).
-pub async fn record_start(txn: &TenantTxn, actor: Option<Uuid>) -> Result<(), DomainError> {
+/// (a download stopped part-way is then still on record), and names its file after the clinic's
+/// own calendar day at `now` (a Sydney clinic's morning is still yesterday in UTC).
+pub async fn record_start(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<String, DomainError> {
+    let zone = clinic::time_zone(&clinic::get(txn).await?)?;
     audit::append(
         txn,
         AuditEvent {
@@ -542,7 +548,9 @@ pub async fn record_start(txn: &TenantTxn, actor: Option<Uuid>) -> Result<(), Do
         },
     )
     .await?;
-    Ok(())
+    Ok(ringback_shared::display::clinic_data_file_name(
+        ringback_shared::metrics::local_day(now, zone),
+    ))
 }
 
 /// Records a finished export of `rows` rows in the audit log.

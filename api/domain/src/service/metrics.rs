@@ -94,6 +94,25 @@ async fn clinic_zone(txn: &TenantTxn) -> Result<Tz, DomainError> {
     clinic::time_zone(&clinic::get(txn).await?)
 }
 
+/// The verdicts of `appointments`, by appointment id: read a bounded list of ids at a time (a
+/// range of days may hold more bookings than a statement may name).
+async fn verdicts_of(
+    txn: &TenantTxn,
+    appointments: &[appointment::Model],
+) -> Result<std::collections::HashMap<Uuid, verdict::Model>, DomainError> {
+    let ids: Vec<Uuid> = appointments.iter().map(|a| a.id).collect();
+    let mut verdicts = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(crate::service::calls::IDS_PER_QUERY) {
+        let rows = txn
+            .find::<verdict::Entity>()
+            .filter(verdict::Column::AppointmentId.is_in(chunk.iter().copied()))
+            .all(txn.conn())
+            .await?;
+        verdicts.extend(rows.into_iter().map(|row| (row.appointment_id, row)));
+    }
+    Ok(verdicts)
+}
+
 /// Metrics for the local days `from..=to`, computed in full from calls and verdicts. The API
 /// reads the incrementally maintained daily rows instead ([`range`]); this is the reference they
 /// must always equal.
@@ -130,20 +149,11 @@ pub async fn compute_full(
         .filter(appointment::Column::CreatedAt.lt(end))
         .all(txn.conn())
         .await?;
-    let verdicts = txn
-        .find::<verdict::Entity>()
-        .filter(
-            verdict::Column::AppointmentId
-                .is_in(appointments.iter().map(|a| a.id).collect::<Vec<_>>()),
-        )
-        .all(txn.conn())
-        .await?;
+    let verdicts = verdicts_of(txn, &appointments).await?;
     let attributions: Vec<Attribution> = appointments
         .iter()
         .filter_map(|appointment| {
-            let row = verdicts
-                .iter()
-                .find(|row| row.appointment_id == appointment.id)?;
+            let row = verdicts.get(&appointment.id)?;
             Some(as_attribution(appointment, row))
         })
         .collect();

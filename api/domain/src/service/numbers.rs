@@ -362,7 +362,7 @@ pub async fn take(
     })
 }
 
-/// The clinic's own row for `e164`, if it holds it.
+/// The clinic's own row for `e164`, if it uses it.
 pub(crate) async fn held_by_clinic(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -373,6 +373,7 @@ pub(crate) async fn held_by_clinic(
     Ok(txn
         .find::<provider_number::Entity>()
         .filter(provider_number::Column::RoutingKey.eq(routing))
+        .filter(provider_number::Column::StoppedAt.is_null())
         .one(txn.conn())
         .await?)
 }

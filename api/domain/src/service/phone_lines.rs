@@ -31,6 +31,21 @@ pub(crate) fn normalize(
     phone::normalize(number, region).map_err(|e| DomainError::BadUserInput(e.to_string()))
 }
 
+/// Refuses `number` as a line the clinic's calls are put through to (its forwarding line, a team
+/// member's callback phone) when it pays whoever rents it or is outside the clinic's country
+/// `region` (see [`phone::staff_line_refusal`]).
+pub(crate) fn staff_line_allowed(
+    number: &phone::NormalizedNumber,
+    region: &str,
+) -> Result<(), DomainError> {
+    let region =
+        Region::parse(region).map_err(|e| DomainError::Internal(format!("stored region: {e}")))?;
+    match phone::staff_line_refusal(number, region) {
+        Some(why) => Err(DomainError::BadUserInput(why.to_owned())),
+        None => Ok(()),
+    }
+}
+
 /// Sets (or with `None` clears) the forwarding line.
 pub async fn set_forwarding_line(
     txn: &TenantTxn,
@@ -42,6 +57,7 @@ pub async fn set_forwarding_line(
     let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
         Some(number) => {
             let normalized = normalize(number, &current.default_region)?;
+            staff_line_allowed(&normalized, &current.default_region)?;
             // One of the clinic's own numbers would send its calls back here, round and round
             // (whether a number is another clinic's is nobody's to learn).
             if numbers::held_by_clinic(txn, secrets, &normalized.e164)
@@ -238,10 +254,11 @@ async fn last_reached(
     })
 }
 
-/// The clinic's provider numbers, oldest first.
+/// The clinic's provider numbers in use, oldest first.
 pub async fn provider_numbers(txn: &TenantTxn) -> Result<Vec<provider_number::Model>, DomainError> {
     Ok(txn
         .find::<provider_number::Entity>()
+        .filter(provider_number::Column::StoppedAt.is_null())
         .order_by_asc(provider_number::Column::CreatedAt)
         .all(txn.conn())
         .await?)
@@ -383,6 +400,11 @@ pub(crate) async fn insert_provider_number(
     };
     let routing = routing_key(secrets.pepper.expose(), e164)
         .map_err(|e| DomainError::Internal(e.to_string()))?;
+    if let Some(stopped) = stopped_by_clinic(txn, &routing).await? {
+        return Ok(Some(
+            take_back(txn, stopped, provider_sid, bought_here).await?,
+        ));
+    }
     let key = keys::data_key(secrets, current)?;
     // In a savepoint: on PostgreSQL a refused insert would otherwise end the transaction that is
     // to record the refusal.
@@ -400,6 +422,7 @@ pub(crate) async fn insert_provider_number(
         provider_sid: Set(provider_sid.map(str::to_owned)),
         created_at: Set(txn.now()),
         bought_here: Set(bought_here),
+        stopped_at: Set(None),
     }
     .insert(&savepoint)
     .await;
@@ -415,7 +438,47 @@ pub(crate) async fn insert_provider_number(
     }
 }
 
-/// Removes a provider number.
+/// Days a number the clinic stopped using stays held back for it: no other clinic may take or
+/// type it in meanwhile (the clinic's callers still ring and text it), nothing is routed to it,
+/// and the clinic may take it back. The retention purge then frees it.
+pub const HELD_BACK_DAYS: i64 = 90;
+
+/// Numbers a clinic may have held back at once: stopping another frees the one stopped longest
+/// ago, so that no clinic can hold the deployment's spare numbers back by taking and stopping
+/// them.
+pub const MAX_HELD_BACK: usize = 5;
+
+/// The clinic's own row for `routing`, when it stopped using that number.
+async fn stopped_by_clinic(
+    txn: &TenantTxn,
+    routing: &str,
+) -> Result<Option<provider_number::Model>, DomainError> {
+    Ok(txn
+        .find::<provider_number::Entity>()
+        .filter(provider_number::Column::RoutingKey.eq(routing))
+        .filter(provider_number::Column::StoppedAt.is_not_null())
+        .one(txn.conn())
+        .await?)
+}
+
+/// Puts a number the clinic stopped using back in use (from `provider_sid` when taken or bought
+/// again now).
+async fn take_back(
+    txn: &TenantTxn,
+    stopped: provider_number::Model,
+    provider_sid: Option<&str>,
+    bought_here: bool,
+) -> Result<provider_number::Model, DomainError> {
+    let (sid, was_bought) = (stopped.provider_sid.clone(), stopped.bought_here);
+    let mut row: provider_number::ActiveModel = stopped.into();
+    row.stopped_at = Set(None);
+    row.provider_sid = Set(provider_sid.map(str::to_owned).or(sid));
+    row.bought_here = Set(was_bought || bought_here);
+    Ok(row.update(txn.conn()).await?)
+}
+
+/// Stops using a provider number: it is held back for the clinic for [`HELD_BACK_DAYS`] (of at
+/// most [`MAX_HELD_BACK`] numbers), then freed by the retention purge.
 pub async fn remove_provider_number(
     txn: &TenantTxn,
     actor: Uuid,
@@ -423,8 +486,20 @@ pub async fn remove_provider_number(
 ) -> Result<(), DomainError> {
     let found = in_clinic::<provider_number::Entity>(txn, id)
         .await?
+        .filter(|row| row.stopped_at.is_none())
         .ok_or(DomainError::NotFound)?;
-    found.delete(txn.conn()).await?;
+    let mut stopped: provider_number::ActiveModel = found.into();
+    stopped.stopped_at = Set(Some(txn.now()));
+    stopped.update(txn.conn()).await?;
+    let held_back = txn
+        .find::<provider_number::Entity>()
+        .filter(provider_number::Column::StoppedAt.is_not_null())
+        .order_by_desc(provider_number::Column::StoppedAt)
+        .all(txn.conn())
+        .await?;
+    for oldest in held_back.into_iter().skip(MAX_HELD_BACK) {
+        oldest.delete(txn.conn()).await?;
+    }
     audit::append(
         txn,
         AuditEvent {
@@ -437,24 +512,38 @@ pub async fn remove_provider_number(
     Ok(())
 }
 
-/// The clinic that owns provider number `e164` (as a webhook's `To` gives it), if any.
+/// The clinic that holds provider number `e164` (as a webhook's `To` gives it), in use or held
+/// back after it stopped using it, if any: no other clinic may take it.
 pub async fn clinic_for_provider_number(
     db: &DatabaseConnection,
     secrets: &Secrets,
     e164: &str,
 ) -> Result<Option<Uuid>, DomainError> {
-    Ok(provider_number_owner(db, secrets, e164)
+    Ok(holding_row(db, secrets, e164)
         .await?
-        .map(|(clinic_id, _)| clinic_id))
+        .map(|row| row.clinic_id))
 }
 
-/// The clinic that owns provider number `e164` and the number's id there, if any. This is the one
-/// read that precedes knowing the clinic; on PostgreSQL it is allowed by naming the routing key.
+/// The clinic that uses provider number `e164` and the number's id there, if any (a number held
+/// back after the clinic stopped using it routes nowhere).
 pub async fn provider_number_owner(
     db: &DatabaseConnection,
     secrets: &Secrets,
     e164: &str,
 ) -> Result<Option<(Uuid, Uuid)>, DomainError> {
+    Ok(holding_row(db, secrets, e164)
+        .await?
+        .filter(|row| row.stopped_at.is_none())
+        .map(|row| (row.clinic_id, row.id)))
+}
+
+/// The row holding provider number `e164`, in whichever clinic. This is the one read that
+/// precedes knowing the clinic; on PostgreSQL it is allowed by naming the routing key.
+async fn holding_row(
+    db: &DatabaseConnection,
+    secrets: &Secrets,
+    e164: &str,
+) -> Result<Option<provider_number::Model>, DomainError> {
     let Ok(number) = phone::E164::parse(e164) else {
         return Ok(None);
     };
@@ -467,5 +556,5 @@ pub async fn provider_number_owner(
         .one(&txn)
         .await?;
     txn.commit().await?;
-    Ok(found.map(|row| (row.clinic_id, row.id)))
+    Ok(found)
 }

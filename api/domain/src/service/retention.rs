@@ -13,10 +13,11 @@
 //! the caller of each appointment booked and visited before the call horizon (moved to a stand-in
 //! key, the appointment and its verdict kept),
 //! dead letters after 30 days (their sealed numbers and texts with them), expired refresh tokens,
-//! used or expired invitations, and, deployment-wide, expired sign-up requests. The phone
-//! provider's own records of the purged calls and texts are queued, batch by batch, to be deleted
-//! there too ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords); reported as the kind
-//! `provider_records`, which a dry run does not count). A clinic in `strict` privacy mode has
+//! used or expired invitations, the clinic's numbers it stopped using after they were held back
+//! for it ([`phone_lines::HELD_BACK_DAYS`]), and, deployment-wide, expired sign-up requests. The
+//! phone provider's own records of the purged calls and texts are queued, batch by batch, to be
+//! deleted there too ([`ForgetProviderRecords`](crate::jobs::ForgetProviderRecords); reported as
+//! the kind `provider_records`, which a dry run does not count). A clinic in `strict` privacy mode has
 //! them deleted early: each purge queues those of calls and texts more than a day old that no
 //! purge queued before ([`forget_strict_clinics_records`]).
 //!
@@ -38,8 +39,8 @@ use ringback_core::schedule;
 use ringback_core::tenant::{ClinicOwned, TenantScope, TenantTxn};
 use ringback_entity::{
     ai_step, appointment, attribution, call, clinic, conversation, invite, job_outbox, message,
-    notification, password_reset, processed_webhook, refresh_token, sign_up_request,
-    worklist_dismissal,
+    notification, password_reset, processed_webhook, provider_number, refresh_token,
+    sign_up_request, worklist_dismissal,
 };
 use ringback_shared::attribution::RecoveryTouchKind;
 use ringback_shared::caller_key::{ANONYMOUS_PREFIX, anonymous_key};
@@ -57,7 +58,7 @@ use uuid::Uuid;
 use crate::jobs::forget_provider_records;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::clinic::{self as clinic_settings, STRICT_MODE};
-use crate::service::metrics;
+use crate::service::{metrics, phone_lines};
 
 /// Clinics visited per page of a purge.
 const CLINICS_PER_PAGE: u32 = 100;
@@ -284,7 +285,8 @@ where
 
 /// Purges the clinic `scope` opens at its clock's now; what was (or would be) removed, kind by
 /// kind. The figures are frozen first, in a transaction of their own; each kind is then swept in
-/// batches; the audit entry comes last.
+/// batches; the audit entry comes last, and a purge cut short by a failure still leaves one: what
+/// it removed before it stopped, marked `interrupted` (the clinic's last purge time unchanged).
 pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purged>, DomainError> {
     let txn = scope.begin().await?;
     let now = txn.now();
@@ -294,9 +296,43 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
         freeze_before(&txn, &settings, Horizons::at(&settings, horizon, now)).await?;
     }
     txn.commit().await?;
-    let calls_before = now - call_retention(&settings);
+    let mut progress = Progress::default();
+    let swept = sweep_everything(scope, (&settings, now, horizon), dry_run, &mut progress).await;
+    if dry_run {
+        return swept.map(|()| progress.kinds);
+    }
+    if let Err(error) = swept {
+        if let Err(unrecorded) = record_interruption(scope, &progress).await {
+            tracing::warn!(error = %unrecorded, "could not record a purge cut short");
+        }
+        return Err(error);
+    }
+    let txn = scope.begin().await?;
+    let settings = clinic_settings::get(&txn).await?;
+    record_run(&txn, settings, &progress.kinds).await?;
+    txn.commit().await?;
+    Ok(progress.kinds)
+}
+
+/// How far a purge got: the kinds swept so far, and the provider records queued with them.
+#[derive(Default)]
+struct Progress {
+    kinds: Vec<Purged>,
+    provider_records: u64,
+}
+
+/// Sweeps every kind of the clinic's data that outlived its retention (see the module doc) in
+/// order, adding each to `progress` as it finishes: a sweep that fails leaves those before it on
+/// record.
+async fn sweep_everything(
+    scope: &TenantScope,
+    (settings, now, horizon): (&clinic::Model, DateTime<Utc>, DateTime<Utc>),
+    dry_run: bool,
+    progress: &mut Progress,
+) -> Result<(), DomainError> {
+    let calls_before = now - call_retention(settings);
     let dead_before = now - Duration::days(i64::from(DEAD_LETTER_DAYS));
-    let conversations_before = now - conversation_retention(&settings);
+    let conversations_before = now - conversation_retention(settings);
     let (calls, call_records) = sweep_forgetting::<call::Entity>(
         scope,
         "calls",
@@ -304,31 +340,9 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
         (dry_run, AtProvider::Calls),
     )
     .await?;
-    let (messages, text_records) = sweep_forgetting::<message::Entity>(
-        scope,
-        "messages",
-        (
-            message::Column::CreatedAt.lt(conversations_before),
-            message::Column::CreatedAt,
-        ),
-        (dry_run, AtProvider::Texts),
-    )
-    .await?;
-    let strict_records = if dry_run || settings.privacy_mode != STRICT_MODE {
-        0
-    } else {
-        // Whole seconds: the mark stores what both databases keep exactly.
-        let until = (now - Duration::days(STRICT_PROVIDER_DAYS)).trunc_subsecs(0);
-        forget_strict_clinics_records(scope, horizon, until).await?
-    };
-    let provider_records = Purged {
-        kind: "provider_records",
-        rows: call_records + text_records + strict_records,
-        oldest: None,
-        newest: None,
-    };
-    let kinds = [
-        calls,
+    progress.kinds.push(calls);
+    progress.provider_records += call_records;
+    progress.kinds.push(
         sweep::<worklist_dismissal::Entity>(
             scope,
             "worklist_dismissals",
@@ -339,8 +353,31 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
-        messages,
-        provider_records,
+    );
+    let (messages, text_records) = sweep_forgetting::<message::Entity>(
+        scope,
+        "messages",
+        (
+            message::Column::CreatedAt.lt(conversations_before),
+            message::Column::CreatedAt,
+        ),
+        (dry_run, AtProvider::Texts),
+    )
+    .await?;
+    progress.kinds.push(messages);
+    progress.provider_records += text_records;
+    if !dry_run && settings.privacy_mode == STRICT_MODE {
+        // Whole seconds: the mark stores what both databases keep exactly.
+        let until = (now - Duration::days(STRICT_PROVIDER_DAYS)).trunc_subsecs(0);
+        progress.provider_records += forget_strict_clinics_records(scope, horizon, until).await?;
+    }
+    progress.kinds.push(Purged {
+        kind: "provider_records",
+        rows: progress.provider_records,
+        oldest: None,
+        newest: None,
+    });
+    progress.kinds.push(
         sweep::<ai_step::Entity>(
             scope,
             "ai_steps",
@@ -351,6 +388,8 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
+    );
+    progress.kinds.push(
         sweep::<notification::Entity>(
             scope,
             "notifications",
@@ -361,6 +400,8 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
+    );
+    progress.kinds.push(
         sweep::<conversation::Entity>(
             scope,
             "conversations",
@@ -371,8 +412,14 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
-        forget_call_numbers(scope, conversations_before, dry_run).await?,
-        forget_appointment_callers(scope, horizon, dry_run).await?,
+    );
+    progress
+        .kinds
+        .push(forget_call_numbers(scope, conversations_before, dry_run).await?);
+    progress
+        .kinds
+        .push(forget_appointment_callers(scope, horizon, dry_run).await?);
+    progress.kinds.push(
         sweep::<job_outbox::Entity>(
             scope,
             "dead_letters",
@@ -385,6 +432,8 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
+    );
+    progress.kinds.push(
         sweep::<job_outbox::Entity>(
             scope,
             "finished_jobs",
@@ -397,6 +446,8 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
+    );
+    progress.kinds.push(
         sweep::<processed_webhook::Entity>(
             scope,
             "provider_event_records",
@@ -407,6 +458,8 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
+    );
+    progress.kinds.push(
         sweep::<refresh_token::Entity>(
             scope,
             "expired_refresh_tokens",
@@ -417,6 +470,8 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
+    );
+    progress.kinds.push(
         sweep::<invite::Entity>(
             scope,
             "used_or_expired_invitations",
@@ -429,14 +484,21 @@ pub async fn purge_clinic(scope: &TenantScope, dry_run: bool) -> Result<Vec<Purg
             dry_run,
         )
         .await?,
-    ];
-    if !dry_run {
-        let txn = scope.begin().await?;
-        let settings = clinic_settings::get(&txn).await?;
-        record_run(&txn, settings, &kinds).await?;
-        txn.commit().await?;
-    }
-    Ok(kinds.to_vec())
+    );
+    let held_back_before = now - Duration::days(phone_lines::HELD_BACK_DAYS);
+    progress.kinds.push(
+        sweep::<provider_number::Entity>(
+            scope,
+            "stopped_numbers",
+            (
+                provider_number::Column::StoppedAt.lt(held_back_before),
+                provider_number::Column::StoppedAt,
+            ),
+            dry_run,
+        )
+        .await?,
+    );
+    Ok(())
 }
 
 /// How long a `strict` clinic's records stay at the provider: long enough for every text whose
@@ -640,7 +702,9 @@ impl Horizons {
 
 /// Before rows from before `horizons` go: settles and freezes the figures and verdicts they feed,
 /// records how far back they are frozen, and clears the links to purged calls from verdicts and
-/// messages.
+/// messages: only links still set are written (verdicts are kept for ever, so clearing every old
+/// one again would rewrite the clinic's whole history each day). The clinic row is taken first,
+/// as every writer takes it, so the verdicts' row locks never come before it.
 async fn freeze_before(
     txn: &TenantTxn,
     settings: &clinic::Model,
@@ -662,6 +726,7 @@ async fn freeze_before(
             attribution::Column::MissedCallId,
             Expr::value(Option::<Uuid>::None),
         )
+        .filter(attribution::Column::MissedCallId.is_not_null())
         .filter(attribution::Column::MissedCallAt.lt(horizon))
         .exec(txn.conn())
         .await?;
@@ -670,6 +735,7 @@ async fn freeze_before(
             attribution::Column::TouchId,
             Expr::value(Option::<Uuid>::None),
         )
+        .filter(attribution::Column::TouchId.is_not_null())
         .filter(attribution::Column::TouchAt.lt(horizon))
         .exec(txn.conn())
         .await?;
@@ -680,6 +746,7 @@ async fn freeze_before(
             attribution::Column::TouchId,
             Expr::value(Option::<Uuid>::None),
         )
+        .filter(attribution::Column::TouchId.is_not_null())
         .filter(attribution::Column::TouchKind.eq(RecoveryTouchKind::TextReply.as_str()))
         .filter(attribution::Column::TouchAt.lt(horizons.frozen))
         .exec(txn.conn())
@@ -720,6 +787,27 @@ async fn record_run(
     let mut model: clinic::ActiveModel = settings.into();
     model.last_purge_at = Set(Some(txn.now()));
     model.update(txn.conn()).await?;
+    Ok(())
+}
+
+/// The audit entry of a purge cut short: the kinds it finished and the provider records it queued
+/// before the failure (which the log names; the entry holds no error text, which could quote data).
+async fn record_interruption(scope: &TenantScope, progress: &Progress) -> Result<(), DomainError> {
+    let txn = scope.begin().await?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: None,
+            action: "retention.purged",
+            detail: json!({
+                "removed": progress.kinds,
+                "provider_records_queued": progress.provider_records,
+                "interrupted": true,
+            }),
+        },
+    )
+    .await?;
+    txn.commit().await?;
     Ok(())
 }
 

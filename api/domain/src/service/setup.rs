@@ -48,6 +48,7 @@ pub async fn checklist(txn: &TenantTxn, billing_on: bool) -> Result<Checklist, D
     let settings = clinic::get(txn).await?;
     let has_number = txn
         .find::<provider_number::Entity>()
+        .filter(provider_number::Column::StoppedAt.is_null())
         .one(txn.conn())
         .await?
         .is_some();

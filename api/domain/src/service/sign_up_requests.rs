@@ -193,7 +193,7 @@ fn confirmation(public_url: &str, token: &str) -> Letter {
         subject: "Confirm your address to finish signing up to Ringback".to_owned(),
         body: format!(
             "Someone, we hope you, signed up to Ringback with this address.\n\n\
-             Open this link within 24 hours to create your clinic's account:\n\
+             Open this link within 24 hours to create your account:\n\
              {public_url}{CONFIRM_PATH}#{token}\n\n\
              If it was not you, ignore this mail: nothing is created without the link.\n"
         ),

@@ -209,7 +209,16 @@ async fn verify(
             path = request.uri().path(),
             "refused a Twilio webhook with a bad signature"
         );
-        if let Some(number) = named_number {
+        // A forged request counts as anyone's (the provider's far higher limit is for signed
+        // ones), and only a few a minute from one address are written down.
+        let address = crate::http::address_of(request);
+        let limits = &state.backend.rate_limits;
+        if let Err(error) = limits.request(address) {
+            return Err(crate::http::limited_or_refused(&error));
+        }
+        if let Some(number) = named_number
+            && limits.refusal_note(address).is_ok()
+        {
             note_refusal(state, &number, webhook, "bad signature").await;
         }
         return Err(refuse(StatusCode::FORBIDDEN, "bad signature"));
