@@ -362,10 +362,18 @@ pub fn staff_line_refusal(number: &NormalizedNumber, region: Region) -> Option<&
              give a mobile or a landline",
         );
     }
-    if region_of(&number.e164) != Some(region) {
+    if !region_of(&number.e164).is_some_and(|of| same_dialling_area(of, region)) {
         return Some("give a number in the clinic's own country");
     }
     None
+}
+
+/// Whether numbers of regions `a` and `b` are called as domestic numbers of each other: the same
+/// region, or the United States and Canada (one North American plan, whose toll-free numbers
+/// read as American).
+fn same_dialling_area(a: Region, b: Region) -> bool {
+    const NORTH_AMERICA: [&str; 2] = ["US", "CA"];
+    a == b || (NORTH_AMERICA.contains(&a.as_str()) && NORTH_AMERICA.contains(&b.as_str()))
 }
 
 impl fmt::Display for NumberKind {
@@ -535,6 +543,10 @@ mod tests {
         assert!(staff_line_refusal(&premium, gb).is_some_and(|why| why.contains("premium")));
         let abroad = normalized("0491 570 006", "AU");
         assert!(staff_line_refusal(&abroad, gb).is_some_and(|why| why.contains("country")));
+        // A US number for a Canadian clinic is a call at home.
+        let american = normalized("+1 202 555 0143", "US");
+        assert_eq!(staff_line_refusal(&american, region("CA")), None);
+        assert!(staff_line_refusal(&american, gb).is_some());
     }
 
     #[test]

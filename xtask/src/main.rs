@@ -200,9 +200,12 @@ fn test() -> TaskResult {
 /// same place. Where the copy is.
 fn deployment_binary() -> TaskResult<PathBuf> {
     run_command(cargo().args(["build", "-p", "ringback-api", "--bin", "ringback"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
+    // Cargo reads a relative target directory from the repository root, where it runs.
+    let target = root().join(
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("target")),
+    );
     let kept = target.join("e2e-binary");
     std::fs::create_dir_all(&kept)
         .map_err(|e| TaskError(format!("cannot create {}: {e}", kept.display())))?;

@@ -7,6 +7,7 @@ use ringback_migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, QueryTrait, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    TryInsertResult,
 };
 
 /// Errors reaching or preparing the database. Messages never include the URL (it may hold a
@@ -233,6 +234,21 @@ pub fn with_literal_limit(query: impl QueryTrait, backend: DbBackend, limit: u64
     let mut statement = query.build(backend);
     statement.sql.push_str(&format!(" LIMIT {limit}"));
     statement
+}
+
+/// The row an insert made with `ON CONFLICT DO NOTHING … RETURNING` stored, or `None` when a
+/// row with the same key was there first (a request overlapping this one): the insert waited for
+/// it and did nothing, so no unique violation ended the transaction. SeaORM reports the empty
+/// `RETURNING` as `RecordNotFound` on some engines.
+pub fn stored_unless_taken<M>(
+    inserted: Result<TryInsertResult<M>, DbErr>,
+) -> Result<Option<M>, DbErr> {
+    match inserted {
+        Ok(TryInsertResult::Inserted(row)) => Ok(Some(row)),
+        Ok(TryInsertResult::Conflicted | TryInsertResult::Empty)
+        | Err(DbErr::RecordNotFound(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// `at` as PostgreSQL stores it, in whole microseconds (the driver drops the rest). SQLite keeps

@@ -166,8 +166,8 @@ impl NumbersQuery {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<AccountNumber>> {
-        let (backend, desk, _, _) = number_desk(ctx).await?;
-        let free = numbers::unclaimed(&backend.db, &backend.secrets, desk)
+        let (backend, desk, scope, _) = number_desk(ctx).await?;
+        let free = numbers::unclaimed(&backend.db, &backend.secrets, desk, scope.clinic_id())
             .await
             .map_err(graphql_error)?;
         Ok(free

@@ -15,7 +15,7 @@ use crate::guard::{Access, principal, uuid_arg, with_tenant};
 use ringback_core::error::DomainError;
 use ringback_domain::Backend;
 use ringback_domain::service::clinic::{self, SettingsChange, TextBackTemplates};
-use ringback_domain::service::phone_lines::{self, OpenedNumber};
+use ringback_domain::service::phone_lines::{self, Holding, OpenedNumber};
 use ringback_domain::service::text_back;
 use ringback_shared::phone::{self, E164};
 
@@ -239,7 +239,9 @@ impl PhoneSettingsQuery {
         let rows = with_tenant(
             ctx,
             Access::Read(Permission::ManageSettings),
-            async |txn, _| phone_lines::opened_provider_numbers(txn, &backend.secrets).await,
+            async |txn, _| {
+                phone_lines::opened_provider_numbers(txn, &backend.secrets, Holding::InUse).await
+            },
         )
         .await?;
         Ok(rows.iter().map(ProviderNumber::from).collect())

@@ -123,12 +123,7 @@ async fn a_download_stopped_part_way_is_audited(kind: DatabaseKind) {
     use futures::StreamExt;
     let mut app = TestApp::new(kind).await;
     let url = export_url(&mut app).await;
-    let response = poem::test::TestClient::new(app.app())
-        .get(&url)
-        .header("Cookie", app.owner.cookie_header())
-        .send()
-        .await;
-    response.assert_status_is_ok();
+    let response = owners_download(&app, &url).await;
     let mut lines = response.0.into_body().into_bytes_stream();
     let mut first = Vec::new();
     while first.is_empty() {
@@ -171,12 +166,7 @@ async fn the_file_is_named_after_the_clinics_own_day() {
         )
         .await;
     let url = export_url(&mut app).await;
-    let response = poem::test::TestClient::new(app.app())
-        .get(&url)
-        .header("Cookie", app.owner.cookie_header())
-        .send()
-        .await;
-    response.assert_status_is_ok();
+    let response = owners_download(&app, &url).await;
     let auckland_day =
         ringback_shared::metrics::local_day(app.state.clock.now(), chrono_tz::Pacific::Auckland);
     assert_ne!(auckland_day, app.state.clock.now().date_naive());
@@ -217,14 +207,20 @@ async fn export_url(app: &mut TestApp) -> String {
 
 /// The owner's download from `url`, checked to be newline-delimited JSON.
 async fn download(app: &TestApp, url: &str) -> String {
+    let response = owners_download(app, url).await;
+    response.assert_content_type("application/x-ndjson");
+    response.0.into_body().into_string().await.expect("body")
+}
+
+/// The owner's answer to a download from `url`, checked to have succeeded.
+async fn owners_download(app: &TestApp, url: &str) -> poem::test::TestResponse {
     let response = poem::test::TestClient::new(app.app())
         .get(url)
         .header("Cookie", app.owner.cookie_header())
         .send()
         .await;
     response.assert_status_is_ok();
-    response.assert_content_type("application/x-ndjson");
-    response.0.into_body().into_string().await.expect("body")
+    response
 }
 
 /// A message whose stored text cannot be opened does not stop the download: it is exported as

@@ -225,6 +225,11 @@ async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
         assert_eq!(error_code(&answer), Some("FORBIDDEN"), "{answer}");
     }
 
+    // A number Ringback bought is released, not merely stopped (it would stay rented).
+    let stop = "mutation($id: ID!) { removeProviderNumber(id: $id) }";
+    let kept = app.owner.run(stop, json!({ "id": bought["id"] })).await;
+    assert_eq!(error_code(&kept), Some("BAD_USER_INPUT"), "{kept}");
+
     // Releasing gives the number back to Twilio and removes it from the clinic.
     let released = app.owner.run(RELEASE, json!({ "id": bought["id"] })).await;
     assert_eq!(data(&released, "releaseNumber"), true);
@@ -290,6 +295,11 @@ async fn a_number_stopped_is_held_back_from_other_clinics(kind: DatabaseKind) {
     assert_eq!(data(&stopped, "removeProviderNumber"), true);
     let held = app.owner.run(NUMBERS, json!({})).await;
     assert!(!held.to_string().contains("900555"), "{held}");
+    let for_us = app.owner.run(ACCOUNT_NUMBERS, json!({})).await;
+    assert!(
+        for_us.to_string().contains("900555"),
+        "the clinic is offered its own number back: {for_us}"
+    );
 
     let mut other = app.browser();
     let signed_up = other.run(SIGN_UP, sign_up_input("other@clinic.test")).await;

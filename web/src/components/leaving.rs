@@ -129,13 +129,13 @@ pub fn DeleteClinic() -> impl IntoView {
                be opened again, then every record; a running subscription is cancelled. Team members \
                who belong to no other {0} are deleted. Download everything first if you need it.", crate::session::place_word())}</p>
             <form class="settings" on:submit=submit>
-                <label for="delete-clinic-name">"The clinic's name, as it is"</label>
+                <label for="delete-clinic-name">{format!("The {}'s name, as it is", crate::session::place_word())}</label>
                 <input id="delete-clinic-name" autocomplete="off" required
                     prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
                 <label for="delete-clinic-password">"Your password"</label>
                 <input id="delete-clinic-password" type="password" autocomplete="current-password" required
                     prop:value=password on:input=move |ev| password.set(event_target_value(&ev)) />
-                <button type="submit" class="danger" data-testid="delete-clinic">"Delete the clinic"</button>
+                <button type="submit" class="danger" data-testid="delete-clinic">{format!("Delete the {}", crate::session::place_word())}</button>
             </form>
             <Alert message=failure />
         </section>

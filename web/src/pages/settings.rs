@@ -174,8 +174,8 @@ fn hours_fieldset(week: [RwSignal<String>; 7], holidays: RwSignal<Vec<String>>) 
 
 /// Asked before strict privacy is saved: what switching to it destroys.
 const STRICT_WARNING: &str = "Switch to strict privacy? Every caller number kept for conversations \
-    and callbacks is destroyed at once: replies to callers and calling back from Ringback end, and \
-    the numbers cannot be recovered.";
+    and callbacks is destroyed at once: replies to callers and calling back from Ringback end, the \
+    AI receptionist is turned off (it answers by text), and the numbers cannot be recovered.";
 
 #[component]
 pub fn Settings() -> impl IntoView {

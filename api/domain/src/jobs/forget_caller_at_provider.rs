@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::jobs::forget_provider_records::{ATTEMPT_WITHIN, delete_each};
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
-use crate::service::{clinic, phone_lines};
+use crate::service::clinic;
+use crate::service::phone_lines::{self, Holding};
 
 /// An attempt starts listing a number's records only this early, so that the listing (a few
 /// pages) and the deletions that follow end well inside the worker's lease.
@@ -54,7 +55,8 @@ pub async fn queue(
     e164: &str,
     searchable: bool,
 ) -> Result<bool, DomainError> {
-    if !searchable || phone_lines::provider_numbers(txn).await?.is_empty() {
+    let numbers = phone_lines::numbers_held(txn, Holding::InUseOrHeldBack);
+    if !searchable || numbers.await?.is_empty() {
         return Ok(false);
     }
     let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
@@ -91,7 +93,8 @@ impl Runnable for ForgetCallerAtProvider {
         let secrets = &context.backend.secrets;
         let key = keys::data_key(secrets, &clinic::get(txn).await?)?;
         let caller = keys::open_caller_number(&key, txn.clinic_id(), sealed)?;
-        let opened = phone_lines::opened_provider_numbers(txn, secrets).await?;
+        let opened =
+            phone_lines::opened_provider_numbers(txn, secrets, Holding::InUseOrHeldBack).await?;
         let clinic_numbers = opened
             .into_iter()
             .map(|number| (number.e164, number.row.created_at))

@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ringback_entity::{appointment, attribution as attribution_row};
 use ringback_shared::metrics::local_day_bounds_utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, FromQueryResult, QueryFilter,
-    QueryOrder, Select, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -98,21 +98,30 @@ pub async fn create(
         return repeated(existing, &key);
     }
     let (booked_at, now) = (input.booked_at, txn.now());
-    let created = appointment::ActiveModel {
+    let new_row = appointment::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         id: Set(Uuid::now_v7()),
         caller_key: Set(key.clone()),
         source: Set(input.source.to_owned()),
-        external_id: Set(external_id),
+        external_id: Set(external_id.clone()),
         value_minor: Set(input.value_minor),
         starts_at: Set(input.starts_at),
         duration_minutes: Set(input.duration_minutes),
         cancelled_at: Set(None),
         created_at: Set(booked_at),
         updated_at: Set(now.max(booked_at)),
-    }
-    .insert(txn.conn())
-    .await?;
+    };
+    let Some(created) = insert_once(txn, new_row).await? else {
+        // A request overlapping this one booked the same externalId first.
+        let source = input.source;
+        let external_id = external_id.as_deref().unwrap_or_default();
+        let existing = find_external(txn, source, external_id)
+            .await?
+            .ok_or_else(|| {
+                DomainError::Internal("a booking neither inserted nor found".to_owned())
+            })?;
+        return repeated(existing, &key);
+    };
     audit::append(
         txn,
         AuditEvent {
@@ -124,6 +133,24 @@ pub async fn create(
     .await?;
     attribution::recompute_callers(txn, &BTreeSet::from([key])).await?;
     Ok(created)
+}
+
+/// Inserts `row`; `None` when a request overlapping this one stored the same source and
+/// `externalId` first (the insert waits for it and then does nothing, so no unique violation ends
+/// the transaction).
+async fn insert_once(
+    txn: &TenantTxn,
+    row: appointment::ActiveModel,
+) -> Result<Option<appointment::Model>, DomainError> {
+    let inserted = appointment::Entity::insert(row)
+        .on_conflict_do_nothing_on([
+            appointment::Column::ClinicId,
+            appointment::Column::Source,
+            appointment::Column::ExternalId,
+        ])
+        .exec_with_returning(txn.conn())
+        .await;
+    Ok(ringback_core::db::stored_unless_taken(inserted)?)
 }
 
 /// A booking sent again with the `externalId` of `existing`: the same booking (as it stands now)

@@ -15,7 +15,7 @@ use ringback_shared::text_back::SkipReason;
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, JoinType, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QueryResult, QueryTrait, Select, Set, TryInsertResult,
+    QueryFilter, QueryOrder, QueryResult, QueryTrait, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -232,13 +232,7 @@ async fn insert_reported(
         ])
         .exec_with_returning(txn.conn())
         .await;
-    match inserted {
-        Ok(TryInsertResult::Inserted(row)) => Ok(Some(row)),
-        Ok(TryInsertResult::Conflicted | TryInsertResult::Empty) => Ok(None),
-        // `RETURNING` gave no row: the insert did nothing.
-        Err(DbErr::RecordNotFound(_)) => Ok(None),
-        Err(error) => Err(error.into()),
-    }
+    Ok(ringback_core::db::stored_unless_taken(inserted)?)
 }
 
 /// The call another request recorded for `event` while this one ran, as a duplicate.

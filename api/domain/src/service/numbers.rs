@@ -16,8 +16,7 @@ use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
 use crate::service::phone_lines::{
-    NumberSource, OpenedNumber, clinic_for_provider_number, insert_provider_number, normalize,
-    provider_numbers,
+    NumberSource, OpenedNumber, holding_row, insert_provider_number, normalize, provider_numbers,
 };
 use crate::service::{clinic, in_clinic, keys, provider_leftovers};
 use ringback_core::error::DomainError;
@@ -265,11 +264,13 @@ fn own_country_number(number: &str, country: &str) -> Result<E164, DomainError> 
     Ok(normalized.e164)
 }
 
-/// The account's numbers that no clinic uses yet, which the clinic may take.
+/// The account's numbers that clinic `asking` may take: those no clinic holds, and those it
+/// stopped using and still holds back (so that it can take one back).
 pub async fn unclaimed(
     db: &DatabaseConnection,
     secrets: &Secrets,
     desk: &NumberDesk,
+    asking: Uuid,
 ) -> Result<Vec<OwnedNumber>, DomainError> {
     let owned = desk
         .directory
@@ -282,10 +283,10 @@ pub async fn unclaimed(
         if releasing.contains(&number.sid) {
             continue;
         }
-        if clinic_for_provider_number(db, secrets, &number.e164)
-            .await?
-            .is_none()
-        {
+        let holder = holding_row(db, secrets, &number.e164).await?;
+        let takes_back =
+            |row: &provider_number::Model| row.clinic_id == asking && row.stopped_at.is_some();
+        if holder.as_ref().is_none_or(takes_back) {
             free.push(number);
         }
     }

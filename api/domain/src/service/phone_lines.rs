@@ -256,9 +256,29 @@ async fn last_reached(
 
 /// The clinic's provider numbers in use, oldest first.
 pub async fn provider_numbers(txn: &TenantTxn) -> Result<Vec<provider_number::Model>, DomainError> {
-    Ok(txn
-        .find::<provider_number::Entity>()
-        .filter(provider_number::Column::StoppedAt.is_null())
+    numbers_held(txn, Holding::InUse).await
+}
+
+/// Which of the clinic's numbers a read wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holding {
+    /// The numbers it uses.
+    InUse,
+    /// Those and the ones it stopped using and still holds back: callers may have texted them,
+    /// so an erasure searches them too.
+    InUseOrHeldBack,
+}
+
+/// The clinic's numbers `holding` names, oldest first.
+pub async fn numbers_held(
+    txn: &TenantTxn,
+    holding: Holding,
+) -> Result<Vec<provider_number::Model>, DomainError> {
+    let mut query = txn.find::<provider_number::Entity>();
+    if holding == Holding::InUse {
+        query = query.filter(provider_number::Column::StoppedAt.is_null());
+    }
+    Ok(query
         .order_by_asc(provider_number::Column::CreatedAt)
         .all(txn.conn())
         .await?)
@@ -275,8 +295,9 @@ pub struct OpenedNumber {
 pub async fn opened_provider_numbers(
     txn: &TenantTxn,
     secrets: &Secrets,
+    holding: Holding,
 ) -> Result<Vec<OpenedNumber>, DomainError> {
-    let rows = provider_numbers(txn).await?;
+    let rows = numbers_held(txn, holding).await?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -488,6 +509,14 @@ pub async fn remove_provider_number(
         .await?
         .filter(|row| row.stopped_at.is_none())
         .ok_or(DomainError::NotFound)?;
+    if found.bought_here {
+        // Held back and then freed, it would stay rented at Twilio and be nobody's to release.
+        return Err(DomainError::BadUserInput(
+            "Ringback bought this number for the clinic: release it instead (its monthly fee then \
+             stops)"
+                .to_owned(),
+        ));
+    }
     let mut stopped: provider_number::ActiveModel = found.into();
     stopped.stopped_at = Set(Some(txn.now()));
     stopped.update(txn.conn()).await?;
@@ -539,7 +568,7 @@ pub async fn provider_number_owner(
 
 /// The row holding provider number `e164`, in whichever clinic. This is the one read that
 /// precedes knowing the clinic; on PostgreSQL it is allowed by naming the routing key.
-async fn holding_row(
+pub(crate) async fn holding_row(
     db: &DatabaseConnection,
     secrets: &Secrets,
     e164: &str,
