@@ -154,18 +154,22 @@ fn test() -> TaskResult {
 
     suite.run("building the dashboard", || build_dashboard(&[]));
 
-    step("The deployment's binary, for the end-to-end tests");
-    let binary = suite.run_for("building the ringback binary", deployment_binary);
-
-    // One invocation for every native crate and the browser tests: the crates' features are
-    // unified once, so nothing is compiled twice (a second invocation for the end-to-end crate
-    // alone rebuilt most of the dependencies with other features).
+    // The tests are compiled first, in one invocation for every native crate and the browser
+    // tests: the crates' features are unified once, so nothing is compiled twice (a second
+    // invocation for the end-to-end crate alone rebuilt most of the dependencies with other
+    // features). The deployment binary built next reuses those dependencies, and the run that
+    // follows compiles nothing.
     step("Unit, integration and end-to-end tests (SQLite, PostgreSQL, headless Chromium)");
+    suite.run("building the tests", || {
+        run_command(tested_packages().args(["--no-run"]))
+    });
+    let binary = suite.run_for(
+        "building the ringback binary for the end-to-end tests",
+        deployment_binary,
+    );
     suite.run("unit, integration and end-to-end tests", || {
-        let mut tests = cargo();
-        tests
-            .args(["test", "--no-fail-fast"])
-            .args(TESTED_PACKAGES.iter().flat_map(|package| ["-p", package]));
+        let mut tests = tested_packages();
+        tests.arg("--no-fail-fast");
         if let Some(url) = &postgres_url {
             tests.env("RINGBACK_TEST_POSTGRES_URL", url);
         }
@@ -213,6 +217,15 @@ fn deployment_binary() -> TaskResult<PathBuf> {
     std::fs::copy(target.join("debug").join("ringback"), &copy)
         .map_err(|e| TaskError(format!("cannot keep the ringback binary: {e}")))?;
     Ok(copy)
+}
+
+/// `cargo test` of every crate whose tests run natively; arguments follow.
+fn tested_packages() -> Command {
+    let mut command = cargo();
+    command
+        .arg("test")
+        .args(TESTED_PACKAGES.iter().flat_map(|package| ["-p", package]));
+    command
 }
 
 /// The crates whose tests run natively, the browser tests among them (the dashboard is
