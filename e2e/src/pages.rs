@@ -1045,6 +1045,21 @@ impl<'a> InboxPage<'a> {
         Ok(answers)
     }
 
+    /// Whether "E-mail me when the AI receptionist hands a caller to me" is ticked.
+    pub async fn mails_hand_offs(&self) -> Result<bool, E2eError> {
+        let choice = wait_for_test_id(self.client, "hand-off-mails").await?;
+        Ok(choice.prop("checked").await?.as_deref() == Some("true"))
+    }
+
+    /// Clicks "E-mail me when the AI receptionist hands a caller to me" and waits until the page
+    /// says the choice was saved; what it says.
+    pub async fn toggle_hand_off_mails(&self) -> Result<String, E2eError> {
+        click_test_id(self.client, "hand-off-mails").await?;
+        let saved = "[data-testid=hand-off-mails-saved]";
+        wait_for_text(self.client, saved, |said| said.starts_with("Saved")).await?;
+        text_of(self.client, "hand-off-mails-saved").await
+    }
+
     /// The steps the AI took in the open conversation, as listed.
     pub async fn ai_steps(&self) -> Result<Vec<String>, E2eError> {
         let mut steps = Vec::new();

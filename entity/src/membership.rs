@@ -15,6 +15,8 @@ pub struct Model {
     pub callback_line_sealed: Option<Vec<u8>>,
     /// Its masked tail, e.g. "•••• 123".
     pub callback_line_tail: Option<String>,
+    /// Whether the member is e-mailed when the AI receptionist hands a caller to them.
+    pub mail_hand_offs: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

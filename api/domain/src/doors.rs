@@ -19,7 +19,8 @@ use crate::auth::session::SessionClaims;
 use crate::auth::tokens::PresentedToken;
 use crate::backend::Backend;
 use crate::service::account::SessionGrant;
-use crate::service::{billing, phone_lines};
+use crate::service::billing;
+use crate::service::phone_lines::{self, NumberHolder};
 
 /// The clinic of a verified session token (its user's role is checked inside).
 pub fn session(backend: &Backend, claims: &SessionClaims) -> TenantScope {
@@ -51,17 +52,16 @@ pub fn signed_up(db: &DatabaseConnection, clock: &Clock, grant: &SessionGrant) -
     open(db, clock, grant.clinic.id)
 }
 
-/// The clinic that owns provider number `our_number` of a signed webhook request, with the id of
-/// that number among the clinic's; `None` when no clinic has the number.
+/// The clinic that holds provider number `our_number` of a signed webhook request, with the
+/// number as the clinic holds it (its id, whether held back); `None` when no clinic has it.
 pub async fn signed_webhook(
     backend: &Backend,
     _signed: &SignedRequest,
     our_number: &str,
-) -> Result<Option<(TenantScope, Uuid)>, DomainError> {
-    let owner =
-        phone_lines::provider_number_owner(&backend.db, &backend.secrets, our_number).await?;
-    Ok(owner
-        .map(|(clinic_id, number_id)| (open(&backend.db, &backend.clock, clinic_id), number_id)))
+) -> Result<Option<(TenantScope, NumberHolder)>, DomainError> {
+    let holder =
+        phone_lines::provider_number_holder(&backend.db, &backend.secrets, our_number).await?;
+    Ok(holder.map(|holder| (open(&backend.db, &backend.clock, holder.clinic_id), holder)))
 }
 
 /// The clinic whose provider number a *refused* webhook names, for one purpose only: recording

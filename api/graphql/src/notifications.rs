@@ -1,6 +1,7 @@
 //! Notifications for staff over GraphQL (receptionists and up): what the dashboard shows in its
 //! bell, such as the AI receptionist handing a caller to the team, and marking them read
-//! (audited with the count).
+//! (audited with the count); whether the signed-in member is e-mailed the hand-offs they are
+//! given (audited when changed).
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -71,6 +72,17 @@ impl NotificationQuery {
             items: rows.into_iter().map(Notification::from).collect(),
         })
     }
+
+    /// Whether you are e-mailed when the AI receptionist hands a caller to you. For people signed
+    /// in, not API keys.
+    async fn my_hand_off_mails(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        with_tenant(
+            ctx,
+            Access::Read(Permission::TalkToCallers),
+            async |txn, principal| notifications::hand_off_mails(txn, principal.user_id()?).await,
+        )
+        .await
+    }
 }
 
 #[derive(Default)]
@@ -78,6 +90,24 @@ pub struct NotificationMutation;
 
 #[Object]
 impl NotificationMutation {
+    /// Turns on or off the e-mail you get when the AI receptionist hands a caller to you (the
+    /// mail links the conversation and says nothing of the caller); what it is now. For people
+    /// signed in, not API keys. Audited.
+    async fn set_my_hand_off_mails(
+        &self,
+        ctx: &Context<'_>,
+        on: bool,
+    ) -> async_graphql::Result<bool> {
+        with_tenant(
+            ctx,
+            Access::Write(Permission::TalkToCallers),
+            async |txn, principal| {
+                notifications::set_hand_off_mails(txn, principal.user_id()?, on).await
+            },
+        )
+        .await
+    }
+
     /// Marks the notifications `ids` read (every unread one when `ids` is omitted); how many
     /// were unread. Audited.
     async fn mark_notifications_read(

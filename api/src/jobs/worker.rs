@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ringback_domain::jobs::{
-    AiAnswer, AiFollowUp, Attempt, ForgetCallerAtProvider, ForgetProviderRecords, Job, JobContext,
-    Receipt, ReportOverage, Runnable, StaffReply, TextBack,
+    AiAnswer, AiFollowUp, Attempt, ForgetCallerAtProvider, ForgetProviderRecords, HandOffMail, Job,
+    JobContext, Receipt, ReportOverage, Runnable, StaffReply, TextBack,
 };
 use ringback_entity::job_outbox;
 use tokio::sync::watch;
@@ -82,6 +82,7 @@ fn job_types() -> Registry {
         .register::<AiFollowUp>()
         .register::<ForgetProviderRecords>()
         .register::<ForgetCallerAtProvider>()
+        .register::<HandOffMail>()
 }
 
 /// A future a job handler returns.
@@ -564,9 +565,9 @@ fn nothing_sent(row: &job_outbox::Model, reason: String, retryable: bool) -> Att
     }
 }
 
-/// Job kinds that wait on a slow outside service (the AI model: seconds, up to its timeout). They
-/// run in a lane of their own so that a text-back never waits behind them.
-pub const SLOW_KINDS: &[&str] = &[AiAnswer::NAME];
+/// Job kinds that wait on a slow outside service (the AI model: seconds, up to its timeout; an
+/// SMTP server). They run in a lane of their own so that a text-back never waits behind them.
+pub const SLOW_KINDS: &[&str] = &[AiAnswer::NAME, HandOffMail::NAME];
 /// Slow jobs run side by side in their lane: they hold no database connection while they wait on
 /// the model, so many can wait at once.
 pub const SLOW_LANE_BATCH: u32 = 64;
@@ -581,6 +582,7 @@ pub const HOUSEKEEPING_LANE_BATCH: u32 = 2;
 /// The kinds the quick lane leaves to the others.
 const NOT_QUICK_KINDS: &[&str] = &[
     AiAnswer::NAME,
+    HandOffMail::NAME,
     ForgetProviderRecords::NAME,
     ForgetCallerAtProvider::NAME,
 ];

@@ -343,6 +343,18 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "myHandOffMails",
+            "{ myHandOffMails }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
+            "setMyHandOffMails",
+            "mutation { setMyHandOffMails(on: true) }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "aiFigures",
             "{ aiFigures(from: \"2026-11-01\", to: \"2026-11-02\") { bookings } }",
             json!({}),
@@ -1059,6 +1071,7 @@ async fn api_keys_authenticate_integrators(kind: DatabaseKind) {
         "{ conversations { id } }",
         "{ inboxUnread }",
         "{ notifications { unread } }",
+        "{ myHandOffMails }",
     ] {
         let refused = ask(people_only, &secret).await;
         assert_eq!(

@@ -13,6 +13,7 @@ use crate::common::app::TestApp;
 use crate::common::graphql::{error_code, join};
 use ringback_api::config::DatabaseKind;
 use ringback_api::fakes::anthropic::{API_KEY, FakeAnthropic, Reply};
+use ringback_api::fakes::smtp::FakeSmtp;
 use ringback_api::integrations::anthropic::{
     AnthropicClient, AnthropicSettings, ConversationModel, MessagesRequest, ModelError,
     RetryPolicy, StopReason, ToolChoice, ToolDefinition, Turn,
@@ -1200,16 +1201,30 @@ async fn ai_clinic_answering_within(
     follow_up: Option<i32>,
     answer_seconds: u64,
 ) -> TestApp {
+    let builder = ai_clinic_builder(kind, model, answer_seconds);
+    switch_the_ai_on(builder.build().await, follow_up).await
+}
+
+/// A clinic's set-up with the fake `model` that may take `answer_seconds` to answer a text, to
+/// extend before [`switch_the_ai_on`].
+fn ai_clinic_builder(
+    kind: DatabaseKind,
+    model: &FakeAnthropic,
+    answer_seconds: u64,
+) -> crate::common::app::TestAppBuilder {
     // Noon: the text-back's wording and a fallback sent minutes later fall on the same side of
     // the opening hours' edges (09:00, 17:30; at weekends both are outside them).
-    let mut app = TestApp::builder(kind)
+    TestApp::builder(kind)
         .at_midday()
         .with_twilio()
         .setting("RINGBACK_ANTHROPIC_API_KEY", API_KEY)
         .setting("RINGBACK_ANTHROPIC_API_URL", model.api_url())
         .setting("RINGBACK_AI_ANSWER_SECONDS", &answer_seconds.to_string())
-        .build()
-        .await;
+}
+
+/// `app`'s clinic keeps numbers, has a boiler service priced and the AI on (following up after
+/// `follow_up` minutes, if given).
+async fn switch_the_ai_on(mut app: TestApp, follow_up: Option<i32>) -> TestApp {
     app.keep_numbers().await;
     let saved = app
         .owner
@@ -2711,6 +2726,92 @@ async fn a_conversation_gets_at_most_twenty_answers_a_day(kind: DatabaseKind) {
     );
 }
 
+/// A hand-off is e-mailed to the member who was given the caller: the mail links the
+/// conversation and says nothing of the caller (neither number nor words), and is audited; a
+/// member who turned these mails off gets none; a clinic queues at most
+/// `MAX_A_CLINIC_AN_HOUR` an hour.
+async fn a_hand_off_is_mailed_to_the_member_given_the_caller(kind: DatabaseKind) {
+    use ringback_domain::jobs::hand_off_mail::{self, HandOffMail, MAX_A_CLINIC_AN_HOUR};
+    let smtp = FakeSmtp::start().await.expect("fake SMTP");
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let builder = ai_clinic_builder(kind, &model, ANSWER_SECONDS).mailing_through(smtp.url());
+    let mut app = switch_the_ai_on(builder.build().await, None).await;
+    let on = app.owner.run("{ myHandOffMails }", json!({})).await;
+    assert_eq!(on["data"]["myHandOffMails"], true, "{on}");
+
+    let leak = || {
+        [
+            Reply::tool(
+                "hand_off",
+                json!({ "reason": "Leak under the sink, call 07700 900331" }),
+            ),
+            Reply::Text("Someone from the team will text you shortly.".to_owned()),
+        ]
+    };
+    miss_call(&mut app, "mail-1", "07700 900331").await;
+    model.script(leak());
+    app.receive_text("SMmail01", "+447700900331", "Water everywhere, please help")
+        .await;
+    drain(&app, 4).await;
+    let thread = thread_ending(&app, "331").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].to, [crate::common::app::OWNER_EMAIL]);
+    let body = mails[0].body();
+    assert!(body.contains(&format!("/inbox/{}", thread.id)), "{body}");
+    for about_the_caller in ["900331", "Leak", "sink", "Water"] {
+        assert!(
+            !mails[0].data.contains(about_the_caller),
+            "{about_the_caller}: {body}"
+        );
+    }
+    assert!(
+        app.audit_actions()
+            .await
+            .iter()
+            .any(|(action, detail)| action == "ai.hand_off_mailed"
+                && detail.contains(&thread.id.to_string()))
+    );
+
+    let off = app
+        .owner
+        .run("mutation { setMyHandOffMails(on: false) }", json!({}))
+        .await;
+    assert_eq!(off["data"]["setMyHandOffMails"], false, "{off}");
+    miss_call(&mut app, "mail-2", "07700 900332").await;
+    model.script(leak());
+    app.receive_text("SMmail02", "+447700900332", "Water everywhere here too")
+        .await;
+    drain(&app, 4).await;
+    assert_eq!(
+        thread_ending(&app, "332").await.ai_state.as_deref(),
+        Some("handed_off")
+    );
+    assert_eq!(smtp.mails().len(), 1, "no mail once turned off");
+
+    let back_on = app
+        .owner
+        .run("mutation { setMyHandOffMails(on: true) }", json!({}))
+        .await;
+    assert_eq!(back_on["data"]["setMyHandOffMails"], true, "{back_on}");
+    let txn = app.tenant().begin().await.expect("txn");
+    let mut queued = 1; // the first hand-off's, within the hour
+    for _ in 0..MAX_A_CLINIC_AN_HOUR {
+        let mail = HandOffMail {
+            conversation: thread.id,
+            member: thread.assigned_to.expect("the owner has the caller"),
+            notification: uuid::Uuid::now_v7(),
+        };
+        if hand_off_mail::queue(&txn, mail).await.expect("queue") {
+            queued += 1;
+        }
+    }
+    txn.commit().await.expect("commit");
+    assert_eq!(queued, MAX_A_CLINIC_AN_HOUR);
+    app.db.finish().await;
+}
+
 on_both_databases!(
     an_ai_text_waiting_when_staff_take_over_is_not_sent,
     a_booked_caller_is_told_so_and_not_followed_up,
@@ -2750,5 +2851,6 @@ on_both_databases!(
     a_given_up_answer_whose_records_fail_is_still_a_dead_letter,
     an_earlier_stamped_text_taken_in_leaves_the_latest_answered,
     two_texts_before_the_worker_runs_get_one_answer,
-    staff_and_the_callers_record_see_what_the_caller_told_the_ai
+    staff_and_the_callers_record_see_what_the_caller_told_the_ai,
+    a_hand_off_is_mailed_to_the_member_given_the_caller
 );

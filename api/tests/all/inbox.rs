@@ -488,6 +488,7 @@ async fn conversations_at_one_instant_page_once_each(kind: DatabaseKind) {
             text: "Hello",
             at,
             provider_number_id: None,
+            to_held_back_number: false,
         };
         inbound_sms::receive(&txn, &app.state.secrets, text)
             .await

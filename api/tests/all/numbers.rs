@@ -9,7 +9,7 @@
 use crate::common::PUBLIC_URL;
 use crate::common::app::TestApp;
 use crate::common::graphql::{SIGN_UP, error_code, join, sign_up_input};
-use crate::common::twilio::{missed_call, post};
+use crate::common::twilio::{missed_call, post, text_from};
 use poem::http::StatusCode;
 use poem::test::TestClient;
 use ringback_api::config::DatabaseKind;
@@ -280,8 +280,10 @@ async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
 }
 
 /// A number the clinic stops using stays held back for it: another clinic is not offered it and
-/// can neither take it nor type it in, and a call to it reaches nobody; the clinic takes it back
-/// as it was; once stopped for longer than the hold, the purge frees it for others.
+/// can neither take it nor type it in; a caller to it hears it is no longer in use and nothing of
+/// the call is kept; a text to it is kept only when it is STOP (honoured and answered), any other
+/// is dropped and deleted at Twilio; the clinic takes it back as it was; once stopped for longer
+/// than the hold, the purge frees it for others.
 async fn a_number_stopped_is_held_back_from_other_clinics(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).with_twilio().build().await;
     let fake = app.twilio.as_ref().expect("fake Twilio");
@@ -318,8 +320,12 @@ async fn a_number_stopped_is_held_back_from_other_clinics(kind: DatabaseKind) {
         "+447700900555",
     );
     post(&twilio, "/webhooks/twilio/dial-status", &call, None).await;
+    let (status, heard) = post(&twilio, "/webhooks/twilio/voice", &call, None).await;
+    assert_eq!(status, StatusCode::OK, "{heard}");
+    assert!(heard.contains("no longer in use"), "{heard}");
     let calls = "SELECT COUNT(*) || '' AS n FROM calls";
     assert_eq!(app.db.query_strings(calls, &["n"]).await, [["0"]]);
+    held_back_number_keeps_only_keywords(&app, &twilio).await;
 
     let back = app.owner.run(USE, json!({ "sid": sid })).await;
     assert_eq!(data(&back, "useAccountNumber")["id"], id, "{back}");
@@ -343,6 +349,43 @@ async fn a_number_stopped_is_held_back_from_other_clinics(kind: DatabaseKind) {
     );
     app.db.finish().await;
 }
+
+/// Texts to held-back number 07700 900555 of `app`'s clinic: a reply is not kept (Twilio's copy
+/// is deleted a minute later) and gets no answer; a STOP is answered and puts the caller on the
+/// clinic's opt-out list.
+async fn held_back_number_keeps_only_keywords<E: poem::Endpoint>(
+    app: &TestApp,
+    twilio: &TestClient<E>,
+) {
+    let reply = text_from(
+        "SM0000000000000000000000000000555",
+        CALLER,
+        HELD,
+        "Yes please",
+    );
+    let (status, answer) = post(twilio, "/webhooks/twilio/sms", &reply, None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(!answer.contains("<Message"), "{answer}");
+    let kept = "SELECT kind FROM messages";
+    assert!(app.db.query_strings(kept, &["kind"]).await.is_empty());
+    let forgotten = "SELECT kind FROM job_outbox WHERE kind = 'forget_provider_records'";
+    assert_eq!(
+        app.db.query_strings(forgotten, &["kind"]).await.len(),
+        1,
+        "Twilio's copy of the reply is deleted"
+    );
+    let stop = text_from("SM0000000000000000000000000000556", CALLER, HELD, "STOP");
+    let (status, answer) = post(twilio, "/webhooks/twilio/sms", &stop, None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.contains("no more texts"), "{answer}");
+    let opted_out = "SELECT COUNT(*) || '' AS n FROM opt_outs";
+    assert_eq!(app.db.query_strings(opted_out, &["n"]).await, [["1"]]);
+    assert_eq!(app.db.query_strings(kept, &["kind"]).await, [["keyword"]]);
+}
+
+/// The caller and the held-back number of [`held_back_number_keeps_only_keywords`].
+const CALLER: &str = "+447700900123";
+const HELD: &str = "+447700900555";
 
 on_both_databases!(
     numbers_are_bought_taken_and_released,

@@ -702,6 +702,7 @@ async fn a_text_stored_during_an_erasure_is_erased_too() {
         text: "and a second thing",
         at: arriving.now(),
         provider_number_id: None,
+        to_held_back_number: false,
     };
     inbound_sms::receive(&arriving, &app.state.secrets, text)
         .await

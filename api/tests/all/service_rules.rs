@@ -270,6 +270,7 @@ async fn inbound_keywords_change_the_opt_out_list(kind: DatabaseKind) {
             text,
             at: txn.now(),
             provider_number_id: None,
+            to_held_back_number: false,
         };
         let answer = inbound_sms::receive(&txn, &app.state.secrets, inbound)
             .await
@@ -1177,6 +1178,7 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
         text: "STOP",
         at: txn.now(),
         provider_number_id: None,
+        to_held_back_number: false,
     };
     inbound_sms::receive(&txn, &old, stop)
         .await

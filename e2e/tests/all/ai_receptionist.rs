@@ -4,7 +4,7 @@
 //! the text-back (a signed webhook), the AI finds a slot, books it and answers with the automated
 //! marker; the appointment shows as recovered and booked by the AI, the conversation shows the
 //! AI's message, its steps and the caller's intake answers in the clinic's order; a receptionist
-//! takes the conversation over. The model never sees
+//! turns off the mails of callers handed to them and takes the conversation over. The model never sees
 //! the caller's number in any spelling.
 
 use std::time::Duration;
@@ -227,7 +227,25 @@ async fn book_then_take_over(
     .join("reception password 1")
     .await?;
     OverviewPage::wait(&browser.client).await?;
+    // The receptionist turns off the mails of callers handed to them; the choice is saved.
     let inbox = InboxPage::open(&browser.client).await?;
+    if !inbox.mails_hand_offs().await? {
+        return Err(E2eError::Assertion(
+            "a new member's hand-off mails are not on".to_owned(),
+        ));
+    }
+    let said = inbox.toggle_hand_off_mails().await?;
+    if said != "Saved: you get no such mails." {
+        return Err(E2eError::Assertion(format!(
+            "turning the mails off says {said:?}"
+        )));
+    }
+    let inbox = InboxPage::open(&browser.client).await?;
+    if inbox.mails_hand_offs().await? {
+        return Err(E2eError::Assertion(
+            "the inbox still shows hand-off mails on after turning them off".to_owned(),
+        ));
+    }
     inbox.open_conversation(&tail).await?;
     let said = inbox.take_over().await?;
     let (_, state) = server.graphql_as(

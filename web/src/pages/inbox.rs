@@ -5,7 +5,7 @@
 //! latest missed call keeps a number and the provider can place calls), assignment to oneself,
 //! closing, and taking the conversation over from the AI receptionist, whose messages, state and
 //! steps (tools with their outcomes) show beside the others. Above the list, the callers the AI
-//! handed to the team.
+//! handed to the team; below it, whether the member is e-mailed the callers handed to them.
 //! Changes to a conversation run as one action; the conversation is keyed on its version, so it
 //! reloads after each.
 
@@ -15,8 +15,8 @@ use leptos_router::hooks::use_params_map;
 use ringback_shared::text_back::delivery_words;
 
 use crate::api::{
-    self, ApiError, assign, close, conversation, conversations, mark_notifications_read, reply,
-    take_over,
+    self, ApiError, assign, close, conversation, conversations, mark_notifications_read,
+    my_hand_off_mails, reply, set_my_hand_off_mails, take_over,
 };
 use crate::components::{
     Alert, AsyncView, PagingWords, RingingNotice, call_back_action, failure_of, paging,
@@ -87,6 +87,44 @@ pub fn Inbox() -> impl IntoView {
             {older_and_newer(&data, before)}
             {conversation_list(data, clock)}
         </AsyncView>
+        <HandOffMailChoice />
+    }
+}
+
+/// The member's own choice of an e-mail when the AI receptionist hands a caller to them (the mail
+/// links the conversation and says nothing of the caller).
+#[component]
+fn HandOffMailChoice() -> impl IntoView {
+    let save = Action::new_local(|on: &bool| {
+        let on = *on;
+        async move {
+            api::run::<api::SetMyHandOffMails>(set_my_hand_off_mails::Variables { on })
+                .await
+                .map(|data| data.set_my_hand_off_mails)
+        }
+    });
+    let saved = save.version();
+    let choice = LocalResource::new(move || {
+        saved.track();
+        api::run::<api::MyHandOffMails>(my_hand_off_mails::Variables)
+    });
+    view! {
+        <Alert message=failure_of(save) />
+        <AsyncView resource=choice loading="Loading your e-mail choice…" let:data>
+            <label class="inline">
+                <input type="checkbox" data-testid="hand-off-mails"
+                    prop:checked=data.my_hand_off_mails disabled=save.pending()
+                    on:change=move |ev| { save.dispatch(event_target_checked(&ev)); } />
+                " E-mail me when the AI receptionist hands a caller to me"
+            </label>
+        </AsyncView>
+        <p role="status" class="hint" data-testid="hand-off-mails-saved">
+            {move || match save.value().get() {
+                Some(Ok(true)) => "Saved: you get these mails.",
+                Some(Ok(false)) => "Saved: you get no such mails.",
+                _ => "",
+            }}
+        </p>
     }
 }
 

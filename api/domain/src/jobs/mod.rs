@@ -10,6 +10,7 @@
 //! - [`AiAnswer`]: the AI receptionist answers a caller's text (its answer then goes out as a
 //!   [`StaffReply`]-shaped text job).
 //! - [`AiFollowUp`]: the one follow-up to a caller who went quiet (its text goes out the same way).
+//! - [`HandOffMail`]: e-mail the member the AI receptionist handed a caller to.
 //! - [`ForgetProviderRecords`]: delete the phone provider's records of erased or expired calls and
 //!   texts.
 //! - [`ForgetCallerAtProvider`]: search the phone provider's log for an erased caller's calls and
@@ -25,6 +26,7 @@ mod ai_answer;
 mod ai_follow_up;
 pub mod forget_caller_at_provider;
 pub mod forget_provider_records;
+pub mod hand_off_mail;
 mod report_overage;
 pub mod sms;
 mod staff_reply;
@@ -45,6 +47,7 @@ pub use ai_answer::AiAnswer;
 pub use ai_follow_up::AiFollowUp;
 pub use forget_caller_at_provider::ForgetCallerAtProvider;
 pub use forget_provider_records::ForgetProviderRecords;
+pub use hand_off_mail::HandOffMail;
 pub use report_overage::ReportOverage;
 pub use ringback_core::outbox::Job;
 pub use staff_reply::StaffReply;

@@ -19,6 +19,7 @@ use ringback_shared::slots::{self, SlotSearch};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
+use crate::jobs::hand_off_mail::{self, HandOffMail};
 use crate::service::ai_settings;
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::audit::{self, AuditEvent};
@@ -417,8 +418,8 @@ fn plain(text: &str, max: usize) -> String {
 
 /// `hand_off(reason)`: the AI stops answering the conversation and hands it to staff, with the
 /// reason in plain words: a conversation nobody holds is assigned to the front desk
-/// ([`team::front_desk`]; one already assigned stays with its member), and staff are notified in
-/// the dashboard. Audited as `ai.handed_off` with the assignee (without the reason: it may quote
+/// ([`team::front_desk`]; one already assigned stays with its member), staff are notified in the
+/// dashboard, and the member is e-mailed unless they turned that off ([`HandOffMail`]). Audited as `ai.handed_off` with the assignee (without the reason: it may quote
 /// the caller).
 pub async fn hand_off(
     txn: &TenantTxn,
@@ -434,11 +435,19 @@ pub async fn hand_off(
         "The AI receptionist handed the caller {} to the team: {reason}",
         thread.caller_tail
     );
-    notifications::notify(txn, notifications::AI_HAND_OFF, Some(id), &told).await?;
+    let note = notifications::notify(txn, notifications::AI_HAND_OFF, Some(id), &told).await?;
     let assignee = match thread.assigned_to {
         Some(member) if conversations::is_on_team(txn, member).await? => Some(member),
         _ => team::front_desk(txn).await?,
     };
+    if let Some(member) = assignee {
+        let mail = HandOffMail {
+            conversation: id,
+            member,
+            notification: note.id,
+        };
+        hand_off_mail::queue(txn, mail).await?;
+    }
     let mut model: conversation::ActiveModel = thread.into();
     model.assigned_to = Set(assignee);
     model.ai_state = Set(Some(ai_state::HANDED_OFF.to_owned()));

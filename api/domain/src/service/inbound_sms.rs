@@ -31,10 +31,14 @@ pub struct InboundSms<'a> {
     pub at: DateTime<Utc>,
     /// Which of the clinic's numbers it was sent to, when the provider's webhook said.
     pub provider_number_id: Option<uuid::Uuid>,
+    /// Whether it was sent to a number the clinic stopped using and holds back: only STOP,
+    /// START and HELP are kept and answered there.
+    pub to_held_back_number: bool,
 }
 
 /// Records `sms` in the transaction's clinic and returns the automated answer to send back, if the
-/// text was a keyword.
+/// text was a keyword. A text that is not one, sent to a number the clinic stopped using, is not
+/// kept (nobody reads that number any more) and Twilio's copy is deleted a minute later.
 pub async fn receive(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -57,12 +61,14 @@ pub async fn receive(
         Some(SmsKeyword::Start) if !opt_outs::is_opted_out(txn, &caller.caller_key).await? => None,
         other => other,
     };
+    if sms.to_held_back_number && keyword.is_none() {
+        forget_soon(txn, sms.provider_id).await?;
+        return Ok(None);
+    }
     // A restricted caller's keywords still work (STOP is honoured and answered), but nothing they
     // write is kept and no conversation is opened; Twilio's copy is deleted a minute later.
     if restrictions::is_restricted(txn, &caller.keys()).await? {
-        let texts = vec![sms.provider_id.to_owned()];
-        let after_the_answer = txn.now() + chrono::Duration::minutes(1);
-        forget_provider_records::queue(txn, Vec::new(), texts, after_the_answer).await?;
+        forget_soon(txn, sms.provider_id).await?;
     } else {
         record_text(txn, secrets, (&clinic, &caller), &sms, keyword.is_some()).await?;
     }
@@ -72,6 +78,15 @@ pub async fn receive(
         Some(SmsKeyword::Help) | None => {}
     }
     Ok(keyword.map(|keyword| answer_to(keyword, &clinic)))
+}
+
+/// Deletes Twilio's copy of the text with provider id `text` a minute from now (after any
+/// automated answer to it went).
+async fn forget_soon(txn: &TenantTxn, text: &str) -> Result<(), DomainError> {
+    let after_the_answer = txn.now() + chrono::Duration::minutes(1);
+    forget_provider_records::queue(txn, Vec::new(), vec![text.to_owned()], after_the_answer)
+        .await?;
+    Ok(())
 }
 
 /// Twilio's report on the automated answer to the keyword text whose provider id is `keyword_id`

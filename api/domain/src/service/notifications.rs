@@ -1,4 +1,5 @@
-//! Notifications for staff in the dashboard: today the AI receptionist handing a caller to them.
+//! Notifications for staff in the dashboard: today the AI receptionist handing a caller to them
+//! (also e-mailed to the member it went to, unless they turned that off: [`hand_off_mails`]).
 //! Each says what happened in plain words (the caller's masked tail at most, number-like runs
 //! removed) and links the conversation; anyone in the team may mark it read, which is audited.
 //! The unread ones are found through the `(clinic_id, read_at, created_at)` index, so a clinic with
@@ -6,7 +7,7 @@
 
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
-use ringback_entity::notification;
+use ringback_entity::{membership, notification};
 use ringback_shared::redact::remove_numbers;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -46,6 +47,43 @@ pub async fn notify(
     }
     .insert(txn.conn())
     .await?)
+}
+
+/// Whether `user` is e-mailed when the AI receptionist hands a caller to them
+/// ([`crate::jobs::HandOffMail`]).
+pub async fn hand_off_mails(txn: &TenantTxn, user: Uuid) -> Result<bool, DomainError> {
+    Ok(member(txn, user).await?.mail_hand_offs)
+}
+
+/// Turns `user`'s hand-off mails on or off; what they are now. Audited as
+/// `member.hand_off_mails_changed` with the new value.
+pub async fn set_hand_off_mails(
+    txn: &TenantTxn,
+    user: Uuid,
+    on: bool,
+) -> Result<bool, DomainError> {
+    let mut model: membership::ActiveModel = member(txn, user).await?.into();
+    model.mail_hand_offs = Set(on);
+    model.update(txn.conn()).await?;
+    audit::append(
+        txn,
+        AuditEvent {
+            actor: Some(user),
+            action: "member.hand_off_mails_changed",
+            detail: json!({ "on": on }),
+        },
+    )
+    .await?;
+    Ok(on)
+}
+
+/// `user`'s membership of the transaction's clinic.
+async fn member(txn: &TenantTxn, user: Uuid) -> Result<membership::Model, DomainError> {
+    txn.find::<membership::Entity>()
+        .filter(membership::Column::UserId.eq(user))
+        .one(txn.conn())
+        .await?
+        .ok_or(DomainError::NotFound)
 }
 
 /// The newest notifications (only the unread ones when `unread_only`), at most `limit`.

@@ -553,17 +553,30 @@ pub async fn clinic_for_provider_number(
         .map(|row| row.clinic_id))
 }
 
-/// The clinic that uses provider number `e164` and the number's id there, if any (a number held
-/// back after the clinic stopped using it routes nowhere).
-pub async fn provider_number_owner(
+/// Which clinic a provider number routes to, and whether that clinic still uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NumberHolder {
+    pub clinic_id: Uuid,
+    /// The number's id among the clinic's.
+    pub number_id: Uuid,
+    /// The clinic stopped using the number and holds it back ([`HELD_BACK_DAYS`]): a caller's
+    /// STOP to it is still honoured, but no new call or text is kept.
+    pub held_back: bool,
+}
+
+/// The clinic that holds provider number `e164`, in use or held back, if any.
+pub async fn provider_number_holder(
     db: &DatabaseConnection,
     secrets: &Secrets,
     e164: &str,
-) -> Result<Option<(Uuid, Uuid)>, DomainError> {
+) -> Result<Option<NumberHolder>, DomainError> {
     Ok(holding_row(db, secrets, e164)
         .await?
-        .filter(|row| row.stopped_at.is_none())
-        .map(|row| (row.clinic_id, row.id)))
+        .map(|row| NumberHolder {
+            clinic_id: row.clinic_id,
+            number_id: row.id,
+            held_back: row.stopped_at.is_some(),
+        }))
 }
 
 /// The row holding provider number `e164`, in whichever clinic. This is the one read that

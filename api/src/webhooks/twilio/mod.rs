@@ -9,7 +9,9 @@
 //! request is
 //! checked against `X-Twilio-Signature` with the configured public URL (so it works behind a
 //! TLS-terminating proxy), limited to 64 KiB, routed to its clinic by the `To` number, and
-//! idempotent on `CallSid` or `MessageSid`; a failure on our side is retried inside the request
+//! idempotent on `CallSid` or `MessageSid`. At a number its clinic stopped using and holds back,
+//! a caller hears that the number is no longer in use and only STOP, START and HELP are kept
+//! (nothing of the call or of another text); a failure on our side is retried inside the request
 //! (Twilio itself does not retry these webhooks unless told to: see the README). Each webhook is
 //! one [`Work`] function mounted with [`hook`]; they live with their kind: [`voice`] (calls and
 //! call screening), [`callbacks`] (calls Ringback places for staff) and [`sms`].
@@ -134,6 +136,10 @@ struct Verified {
     url_call: Option<String>,
     /// Which of the clinic's numbers the request names (its id): none for URLs we wrote.
     our_number: Option<uuid::Uuid>,
+    /// The clinic stopped using the number the request names and holds it back: an incoming
+    /// call is told so and a text is kept only when it is STOP, START or HELP; reports on what
+    /// the clinic sent from it before are recorded as ever.
+    number_held_back: bool,
     /// The text an automated answer answered, named in the signed query string of its status
     /// report's URL ([`sms::ANSWER_HOOK`]).
     url_text: Option<String>,
@@ -229,7 +235,7 @@ async fn verify(
     }
     let clinic_number = clinic_number(&signed, ours)
         .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "no clinic number"))?;
-    let (scope, number_id) = doors::signed_webhook(&state.backend, &signed, clinic_number)
+    let (scope, number) = doors::signed_webhook(&state.backend, &signed, clinic_number)
         .await
         .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "try again"))?
         .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "no clinic has this number"))?;
@@ -238,7 +244,8 @@ async fn verify(
         scope,
         state: state.clone(),
         url_call: None,
-        our_number: Some(number_id),
+        our_number: Some(number.number_id),
+        number_held_back: number.held_back,
         url_text: query_value(request, "text"),
     })
 }
@@ -298,6 +305,7 @@ fn signed_url_request(
         state: state.clone(),
         url_call: Some(call),
         our_number: None,
+        number_held_back: false,
         url_text: None,
     })
 }

@@ -69,6 +69,7 @@ async fn handle_sms(state: &AppState, verified: &Verified) -> Result<Option<Stri
         text,
         at: state.clock.now(),
         provider_number_id: verified.our_number,
+        to_held_back_number: verified.number_held_back,
     };
     let answer = inbound_sms::receive(&txn, &state.secrets, inbound).await?;
     // The text may have queued the AI receptionist's answer.

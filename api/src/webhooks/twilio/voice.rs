@@ -18,8 +18,12 @@ use ringback_providers::twilio::webhook_url;
 /// An incoming call: dial the clinic's forwarding line for the ring timeout, screening whoever
 /// picks up; the outcome comes back to `dial-status`. With no forwarding line the call is recorded
 /// as missed at once, and the caller is told they will be texted back, or, when no text-back was
-/// queued (a withheld number, an opted-out caller, text-backs off), to call again later.
+/// queued (a withheld number, an opted-out caller, text-backs off), to call again later. At a
+/// number the clinic stopped using the caller hears so, and nothing of the call is kept.
 pub(super) async fn answer_call(verified: &Verified) -> Result<Response, DomainError> {
+    if verified.number_held_back {
+        return Ok(twiml(NOT_IN_USE.to_owned()));
+    }
     let state = &verified.state;
     let call_sid = required(verified, "CallSid")?;
     let txn = verified.scope.begin().await?;
@@ -148,6 +152,9 @@ pub(super) async fn record_dial_outcome(verified: &Verified) -> Result<Response,
     }))
 }
 
+/// What a caller to a number the clinic stopped using hears.
+const NOT_IN_USE: &str = "<Say>Sorry, this number is no longer in use.</Say><Hangup/>";
+
 /// What a caller nobody answered hears: whether a text-back is on its way.
 fn missed_words(texted_back: bool) -> &'static str {
     if texted_back {
@@ -173,12 +180,16 @@ pub(super) async fn record_call_status(verified: &Verified) -> Result<Response, 
 }
 
 /// Records the call a status callback reports, once it ended; what that came to (`None` while
-/// the call is still in progress).
+/// the call is still in progress, and for calls to a number the clinic stopped using, which are
+/// not kept).
 async fn record_call(
     state: &AppState,
     verified: &Verified,
     status_field: &str,
 ) -> Result<Option<Recorded>, DomainError> {
+    if verified.number_held_back {
+        return Ok(None);
+    }
     let status = verified.get(status_field).unwrap_or_default();
     let Some(reported) = outcome(status, verified.get("AnsweredBy")) else {
         return Ok(None);

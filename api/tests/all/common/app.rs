@@ -58,6 +58,8 @@ pub struct TestAppBuilder {
     twilio: bool,
     stripe: bool,
     midday: bool,
+    /// The SMTP server the app mails through once the owner signed up.
+    smtp_url: Option<String>,
 }
 
 impl TestApp {
@@ -74,6 +76,7 @@ impl TestApp {
             twilio: false,
             stripe: false,
             midday: false,
+            smtp_url: None,
         }
     }
 
@@ -194,6 +197,7 @@ impl TestApp {
             text,
             at: txn.now(),
             provider_number_id: None,
+            to_held_back_number: false,
         };
         let answer = inbound_sms::receive(&txn, &self.state.secrets, inbound)
             .await
@@ -316,6 +320,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// Mail goes through the SMTP server at `url` (the fake's), once the owner signed up (with
+    /// mail configured, sign-up is only by a mailed link).
+    pub fn mailing_through(mut self, url: &str) -> Self {
+        self.smtp_url = Some(url.to_owned());
+        self
+    }
+
     /// The clock starts at noon of today in London (see [`TestDb::at_midday`]).
     pub fn at_midday(mut self) -> Self {
         self.midday = true;
@@ -369,6 +380,18 @@ impl TestAppBuilder {
         let mut owner = Browser::new(app_of(&state));
         let signed_up = owner.run(SIGN_UP, sign_up_input(OWNER_EMAIL)).await;
         assert!(signed_up["errors"].is_null(), "{signed_up}");
+        let (state, mut owner) = match &self.smtp_url {
+            Some(url) => {
+                let mut mailing = extra.clone();
+                mailing.push(("RINGBACK_SMTP_URL", url));
+                mailing.push(("RINGBACK_MAIL_FROM", "Ringback <no-reply@ringback.test>"));
+                let state = db.state_with(web.path(), &mailing);
+                let mut signed_in = Browser::new(app_of(&state));
+                signed_in.cookies = owner.cookies;
+                (state, signed_in)
+            }
+            None => (state, owner),
+        };
         let clinic_id = signed_up["data"]["signUp"]["clinic"]["id"]
             .as_str()
             .and_then(|id| Uuid::try_parse(id).ok())
