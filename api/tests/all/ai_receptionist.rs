@@ -2727,9 +2727,9 @@ async fn a_conversation_gets_at_most_twenty_answers_a_day(kind: DatabaseKind) {
 }
 
 /// A hand-off is e-mailed to the member who was given the caller: the mail links the
-/// conversation and says nothing of the caller (neither number nor words), and is audited; a
-/// member who turned these mails off gets none; a clinic queues at most
-/// `MAX_A_CLINIC_AN_HOUR` an hour.
+/// conversation and says nothing of the caller (neither number nor words), and is audited; one
+/// taken over before it went is cancelled; a member who turned these mails off gets none; a
+/// clinic queues at most `MAX_A_CLINIC_AN_HOUR` an hour.
 async fn a_hand_off_is_mailed_to_the_member_given_the_caller(kind: DatabaseKind) {
     use ringback_domain::jobs::hand_off_mail::{self, HandOffMail, MAX_A_CLINIC_AN_HOUR};
     let smtp = FakeSmtp::start().await.expect("fake SMTP");
@@ -2774,6 +2774,30 @@ async fn a_hand_off_is_mailed_to_the_member_given_the_caller(kind: DatabaseKind)
                 && detail.contains(&thread.id.to_string()))
     );
 
+    // Taken over before its mail went: the mail is cancelled.
+    miss_call(&mut app, "mail-3", "07700 900333").await;
+    model.script(leak());
+    app.receive_text("SMmail03", "+447700900333", "Still leaking")
+        .await;
+    let answered = run_lane(&app, Lane::Only(&["ai_answer"]), "answers-only").await;
+    assert_eq!(answered, ["ai_answer"]);
+    let third = thread_ending(&app, "333").await;
+    let taken = app
+        .owner
+        .run(
+            "mutation($id: ID!) { takeOverConversation(id: $id) { aiState } }",
+            json!({ "id": third.id.to_string() }),
+        )
+        .await;
+    assert!(taken["errors"].is_null(), "{taken}");
+    drain(&app, 4).await;
+    assert_eq!(smtp.mails().len(), 1, "no mail once someone has the caller");
+    let statuses = "SELECT status FROM job_outbox WHERE kind = 'hand_off_mail' ORDER BY created_at";
+    assert_eq!(
+        app.db.query_strings(statuses, &["status"]).await,
+        [["done"], ["cancelled"]]
+    );
+
     let off = app
         .owner
         .run("mutation { setMyHandOffMails(on: false) }", json!({}))
@@ -2796,7 +2820,7 @@ async fn a_hand_off_is_mailed_to_the_member_given_the_caller(kind: DatabaseKind)
         .await;
     assert_eq!(back_on["data"]["setMyHandOffMails"], true, "{back_on}");
     let txn = app.tenant().begin().await.expect("txn");
-    let mut queued = 1; // the first hand-off's, within the hour
+    let mut queued = 2; // the first and the taken-over hand-offs', within the hour
     for _ in 0..MAX_A_CLINIC_AN_HOUR {
         let mail = HandOffMail {
             conversation: thread.id,
