@@ -2043,7 +2043,9 @@ async fn an_answer_given_up_hands_the_caller_to_staff(kind: DatabaseKind) {
     let queued = app
         .db
         .query_strings(
-            "SELECT kind FROM job_outbox WHERE kind <> 'ai_answer' AND status = 'pending'",
+            // The hand-off's mail to staff is not a text to the caller.
+            "SELECT kind FROM job_outbox WHERE kind NOT IN ('ai_answer', 'hand_off_mail') \
+             AND status = 'pending'",
             &["kind"],
         )
         .await;
