@@ -18,8 +18,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Whether Ringback bought it for the clinic (released at Twilio when the clinic is deleted).
     pub bought_here: bool,
-    /// When the clinic stopped using it: held back for the clinic (no other clinic may take it,
-    /// nothing is routed to it) until the retention purge frees it.
+    /// When the clinic stopped using it: held back for the clinic (no other clinic may take it;
+    /// of what reaches it only a STOP, START or HELP is kept) until the retention purge frees it.
     pub stopped_at: Option<DateTimeUtc>,
 }
 

@@ -54,6 +54,9 @@ pub const MAX_DETAILS: usize = 12;
 pub const MAX_DETAIL_CHARS: usize = 300;
 /// Longest hand-off reason kept, in characters.
 pub const MAX_REASON_CHARS: usize = 200;
+/// The label of a member's switch for the e-mail they get when the AI hands a caller to them, as
+/// the dashboard shows it and the mail names it.
+pub const HAND_OFF_MAIL_SWITCH: &str = "E-mail me when the AI receptionist hands a caller to me";
 
 /// Why AI settings or a service were refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

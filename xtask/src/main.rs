@@ -154,20 +154,26 @@ fn test() -> TaskResult {
 
     suite.run("building the dashboard", || build_dashboard(&[]));
 
-    // The tests are compiled first, in one invocation for every native crate and the browser
-    // tests: the crates' features are unified once, so nothing is compiled twice (a second
-    // invocation for the end-to-end crate alone rebuilt most of the dependencies with other
-    // features). The deployment binary built next reuses those dependencies, and the run that
-    // follows compiles nothing.
+    // The tests are compiled in one invocation for every native crate and the browser tests: the
+    // crates' features are unified once, so nothing is compiled twice (a second invocation for
+    // the end-to-end crate alone rebuilt most of the dependencies with other features). The
+    // deployment binary has features of its own (no test helpers, no dev-dependencies' extras
+    // such as syn's `fold`), so its build compiles most dependencies again. Tests that did not
+    // build are not run: their errors are reported once.
     step("Unit, integration and end-to-end tests (SQLite, PostgreSQL, headless Chromium)");
-    suite.run("building the tests", || {
-        run_command(tested_packages().args(["--no-run"]))
-    });
+    let built = suite
+        .run_for("building the tests", || {
+            run_command(tested_packages().args(["--no-run"]))
+        })
+        .is_some();
     let binary = suite.run_for(
         "building the ringback binary for the end-to-end tests",
         deployment_binary,
     );
     suite.run("unit, integration and end-to-end tests", || {
+        if !built {
+            return Err(TaskError("not run: the tests did not build".to_owned()));
+        }
         let mut tests = tested_packages();
         tests.arg("--no-fail-fast");
         if let Some(url) = &postgres_url {

@@ -5,7 +5,9 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use ringback_domain::service::notifications;
+use ringback_domain::Backend;
+use ringback_domain::jobs::hand_off_mail;
+use ringback_domain::service::{clinic, notifications};
 use ringback_entity::notification;
 use ringback_shared::access::Permission;
 
@@ -36,6 +38,15 @@ impl From<notification::Model> for Notification {
             read_at: row.read_at,
         }
     }
+}
+
+/// A member's e-mail when the AI receptionist hands a caller to them.
+#[derive(SimpleObject)]
+pub struct HandOffMails {
+    /// Whether they chose to get it.
+    pub on: bool,
+    /// Why none can go now, if so (the AI receptionist is off; the server sends no e-mail).
+    pub unavailable_reason: Option<String>,
 }
 
 /// The newest notifications and how many nobody has read.
@@ -73,13 +84,22 @@ impl NotificationQuery {
         })
     }
 
-    /// Whether you are e-mailed when the AI receptionist hands a caller to you. For people signed
-    /// in, not API keys.
-    async fn my_hand_off_mails(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+    /// Your e-mail when the AI receptionist hands a caller to you: whether you chose it, and why
+    /// none can go now, if so. For people signed in, not API keys.
+    async fn my_hand_off_mails(&self, ctx: &Context<'_>) -> async_graphql::Result<HandOffMails> {
+        let mail_configured = ctx.data::<Backend>()?.mail.is_some();
         with_tenant(
             ctx,
             Access::Read(Permission::TalkToCallers),
-            async |txn, principal| notifications::hand_off_mails(txn, principal.user_id()?).await,
+            async |txn, principal| {
+                let on = notifications::hand_off_mails(txn, principal.user_id()?).await?;
+                let ai_enabled = clinic::get(txn).await?.ai_enabled;
+                Ok(HandOffMails {
+                    on,
+                    unavailable_reason: hand_off_mail::why_none_can_go(ai_enabled, mail_configured)
+                        .map(str::to_owned),
+                })
+            },
         )
         .await
     }

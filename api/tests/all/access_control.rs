@@ -344,7 +344,7 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
         ),
         (
             "myHandOffMails",
-            "{ myHandOffMails }",
+            "{ myHandOffMails { on } }",
             json!({}),
             Least::Receptionist,
         ),
@@ -1071,7 +1071,8 @@ async fn api_keys_authenticate_integrators(kind: DatabaseKind) {
         "{ conversations { id } }",
         "{ inboxUnread }",
         "{ notifications { unread } }",
-        "{ myHandOffMails }",
+        "{ myHandOffMails { on } }",
+        "mutation { setMyHandOffMails(on: false) }",
     ] {
         let refused = ask(people_only, &secret).await;
         assert_eq!(

@@ -2730,16 +2730,25 @@ async fn a_conversation_gets_at_most_twenty_answers_a_day(kind: DatabaseKind) {
 
 /// A hand-off is e-mailed to the member who was given the caller: the mail links the
 /// conversation and says nothing of the caller (neither number nor words), and is audited; one
-/// taken over before it went is cancelled; a member who turned these mails off gets none; a
-/// clinic queues at most `MAX_A_CLINIC_AN_HOUR` an hour.
+/// whose conversation was taken over or answered before it went is cancelled; a member who
+/// turned these mails off gets none; a clinic queues at most `MAX_A_CLINIC_AN_HOUR` an hour.
 async fn a_hand_off_is_mailed_to_the_member_given_the_caller(kind: DatabaseKind) {
     use ringback_domain::jobs::hand_off_mail::{self, HandOffMail, MAX_A_CLINIC_AN_HOUR};
     let smtp = FakeSmtp::start().await.expect("fake SMTP");
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let builder = ai_clinic_builder(kind, &model, ANSWER_SECONDS).mailing_through(smtp.url());
     let mut app = switch_the_ai_on(builder.build().await, None).await;
-    let on = app.owner.run("{ myHandOffMails }", json!({})).await;
-    assert_eq!(on["data"]["myHandOffMails"], true, "{on}");
+    // The receptionist is the front desk: callers nobody holds are handed to them.
+    let joiner = app.browser();
+    let mut desk = join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
+    let on = desk
+        .run("{ myHandOffMails { on unavailableReason } }", json!({}))
+        .await;
+    assert_eq!(
+        on["data"]["myHandOffMails"],
+        json!({ "on": true, "unavailableReason": null }),
+        "{on}"
+    );
 
     let leak = || {
         [
@@ -2759,21 +2768,26 @@ async fn a_hand_off_is_mailed_to_the_member_given_the_caller(kind: DatabaseKind)
     assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
     let mails = smtp.mails();
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert_eq!(mails[0].to, [crate::common::app::OWNER_EMAIL]);
+    assert_eq!(mails[0].to, ["desk@clinic.test"]);
     let body = mails[0].body();
     assert!(body.contains(&format!("/inbox/{}", thread.id)), "{body}");
     for about_the_caller in ["900331", "Leak", "sink", "Water"] {
         assert!(
-            !mails[0].data.contains(about_the_caller),
+            !body.contains(about_the_caller),
             "{about_the_caller}: {body}"
         );
+        assert!(
+            !mails[0].data.contains(about_the_caller),
+            "{about_the_caller}"
+        );
     }
+    let audited = app.audit_actions().await;
     assert!(
-        app.audit_actions()
-            .await
+        audited
             .iter()
             .any(|(action, detail)| action == "ai.hand_off_mailed"
-                && detail.contains(&thread.id.to_string()))
+                && detail.contains(&thread.id.to_string())),
+        "{audited:?}"
     );
 
     // Taken over before its mail went: the mail is cancelled.
@@ -2794,14 +2808,34 @@ async fn a_hand_off_is_mailed_to_the_member_given_the_caller(kind: DatabaseKind)
     assert!(taken["errors"].is_null(), "{taken}");
     drain(&app, 4).await;
     assert_eq!(smtp.mails().len(), 1, "no mail once someone has the caller");
+    // Answered by the front desk before its mail went: the mail is cancelled.
+    miss_call(&mut app, "mail-4", "07700 900334").await;
+    model.script(leak());
+    app.receive_text("SMmail04", "+447700900334", "Leaking again")
+        .await;
+    let answered = run_lane(&app, Lane::Only(&["ai_answer"]), "answers-only").await;
+    assert_eq!(answered, ["ai_answer"]);
+    let fourth = thread_ending(&app, "334").await;
+    let replied = desk
+        .run(
+            "mutation($id: ID!) { replyToConversation(id: $id, body: \"On our way\") { id } }",
+            json!({ "id": fourth.id.to_string() }),
+        )
+        .await;
+    assert!(replied["errors"].is_null(), "{replied}");
+    drain(&app, 4).await;
+    assert_eq!(
+        smtp.mails().len(),
+        1,
+        "no mail once someone answered the caller"
+    );
     let statuses = "SELECT status FROM job_outbox WHERE kind = 'hand_off_mail' ORDER BY created_at";
     assert_eq!(
         app.db.query_strings(statuses, &["status"]).await,
-        [["done"], ["cancelled"]]
+        [["done"], ["cancelled"], ["cancelled"]]
     );
 
-    let off = app
-        .owner
+    let off = desk
         .run("mutation { setMyHandOffMails(on: false) }", json!({}))
         .await;
     assert_eq!(off["data"]["setMyHandOffMails"], false, "{off}");
@@ -2816,18 +2850,26 @@ async fn a_hand_off_is_mailed_to_the_member_given_the_caller(kind: DatabaseKind)
     );
     assert_eq!(smtp.mails().len(), 1, "no mail once turned off");
 
-    let back_on = app
-        .owner
+    let back_on = desk
         .run("mutation { setMyHandOffMails(on: true) }", json!({}))
         .await;
     assert_eq!(back_on["data"]["setMyHandOffMails"], true, "{back_on}");
     let txn = app.tenant().begin().await.expect("txn");
-    let mut queued = 2; // the first and the taken-over hand-offs', within the hour
+    let again = HandOffMail {
+        conversation: thread.id,
+        member: thread.assigned_to.expect("the front desk has the caller"),
+    };
+    let mailed_again = hand_off_mail::queue(&txn, again).await.expect("queue");
+    assert!(
+        !mailed_again,
+        "a conversation handed off again mails nobody again"
+    );
+    let mut queued = 3; // the first, the taken-over and the answered hand-offs', within the hour
     for _ in 0..MAX_A_CLINIC_AN_HOUR {
+        // A conversation of its own each: one mail a conversation and member.
         let mail = HandOffMail {
-            conversation: thread.id,
-            member: thread.assigned_to.expect("the owner has the caller"),
-            notification: uuid::Uuid::now_v7(),
+            conversation: uuid::Uuid::now_v7(),
+            member: thread.assigned_to.expect("the front desk has the caller"),
         };
         if hand_off_mail::queue(&txn, mail).await.expect("queue") {
             queued += 1;

@@ -319,7 +319,13 @@ async fn a_number_stopped_is_held_back_from_other_clinics(kind: DatabaseKind) {
         "+447700900123",
         "+447700900555",
     );
-    post(&twilio, "/webhooks/twilio/dial-status", &call, None).await;
+    for report in [
+        "/webhooks/twilio/dial-status",
+        "/webhooks/twilio/call-status",
+    ] {
+        let (status, answer) = post(&twilio, report, &call, None).await;
+        assert_eq!(status, StatusCode::OK, "{report}: {answer}");
+    }
     let (status, heard) = post(&twilio, "/webhooks/twilio/voice", &call, None).await;
     assert_eq!(status, StatusCode::OK, "{heard}");
     assert!(heard.contains("no longer in use"), "{heard}");
@@ -351,8 +357,8 @@ async fn a_number_stopped_is_held_back_from_other_clinics(kind: DatabaseKind) {
 }
 
 /// Texts to held-back number 07700 900555 of `app`'s clinic: a reply is not kept (Twilio's copy
-/// is deleted a minute later) and gets no answer; a STOP is answered and puts the caller on the
-/// clinic's opt-out list.
+/// is deleted by a job) and gets no answer; a STOP is answered and puts the caller on the
+/// clinic's opt-out list; a HELP is answered.
 async fn held_back_number_keeps_only_keywords<E: poem::Endpoint>(
     app: &TestApp,
     twilio: &TestClient<E>,
@@ -368,11 +374,13 @@ async fn held_back_number_keeps_only_keywords<E: poem::Endpoint>(
     assert!(!answer.contains("<Message"), "{answer}");
     let kept = "SELECT kind FROM messages";
     assert!(app.db.query_strings(kept, &["kind"]).await.is_empty());
-    let forgotten = "SELECT kind FROM job_outbox WHERE kind = 'forget_provider_records'";
-    assert_eq!(
-        app.db.query_strings(forgotten, &["kind"]).await.len(),
-        1,
-        "Twilio's copy of the reply is deleted"
+    let forgotten = "SELECT CAST(payload AS TEXT) AS job FROM job_outbox \
+                     WHERE kind = 'forget_provider_records'";
+    let jobs = app.db.query_strings(forgotten, &["job"]).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert!(
+        jobs[0][0].contains("SM0000000000000000000000000000555"),
+        "Twilio's copy of the reply is deleted: {jobs:?}"
     );
     let stop = text_from("SM0000000000000000000000000000556", CALLER, HELD, "STOP");
     let (status, answer) = post(twilio, "/webhooks/twilio/sms", &stop, None).await;
@@ -380,7 +388,14 @@ async fn held_back_number_keeps_only_keywords<E: poem::Endpoint>(
     assert!(answer.contains("no more texts"), "{answer}");
     let opted_out = "SELECT COUNT(*) || '' AS n FROM opt_outs";
     assert_eq!(app.db.query_strings(opted_out, &["n"]).await, [["1"]]);
-    assert_eq!(app.db.query_strings(kept, &["kind"]).await, [["keyword"]]);
+    let help = text_from("SM0000000000000000000000000000557", CALLER, HELD, "HELP");
+    let (status, answer) = post(twilio, "/webhooks/twilio/sms", &help, None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.contains("<Message"), "HELP is answered: {answer}");
+    assert_eq!(
+        app.db.query_strings(kept, &["kind"]).await,
+        [["keyword"], ["keyword"]]
+    );
 }
 
 /// The caller and the held-back number of [`held_back_number_keeps_only_keywords`].

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ringback_api::demo::LATEST_START_DAYS;
 use ringback_api::fakes::anthropic::{API_KEY, FakeAnthropic, Reply};
+use ringback_api::fakes::smtp::FakeSmtp;
 use ringback_api::fakes::twilio::FakeTwilio;
 use ringback_e2e::browser::Browser;
 use ringback_e2e::pages::{
@@ -33,9 +34,15 @@ async fn the_ai_books_a_caller_and_a_receptionist_takes_over() {
     let model = FakeAnthropic::start(API_KEY)
         .await
         .unwrap_or_else(|e| panic!("fake Anthropic: {e}"));
+    // Mail goes out, so a member may choose the hand-off mails.
+    let smtp = FakeSmtp::start()
+        .await
+        .unwrap_or_else(|e| panic!("fake SMTP: {e}"));
     let settings = [
         ("RINGBACK_ANTHROPIC_API_KEY", API_KEY),
         ("RINGBACK_ANTHROPIC_API_URL", model.api_url()),
+        ("RINGBACK_SMTP_URL", smtp.url()),
+        ("RINGBACK_MAIL_FROM", "Ringback <no-reply@ringback.test>"),
     ];
     on_demo_with_sms_and(
         "the_ai_books_a_caller_and_a_receptionist_takes_over",

@@ -12,6 +12,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
+use ringback_shared::ai::HAND_OFF_MAIL_SWITCH;
 use ringback_shared::text_back::delivery_words;
 
 use crate::api::{
@@ -91,11 +92,36 @@ pub fn Inbox() -> impl IntoView {
     }
 }
 
+/// Saving the member's choice of hand-off mails; the choice saved.
+type SaveChoice = Action<bool, Result<bool, ApiError>>;
+
+/// The switch itself, greyed out with the reason when no such mail can go now.
+fn hand_off_mail_switch(
+    mails: my_hand_off_mails::MyHandOffMailsMyHandOffMails,
+    save: SaveChoice,
+) -> impl IntoView {
+    let unavailable = mails.unavailable_reason.is_some();
+    view! {
+        <label class="inline">
+            <input type="checkbox" data-testid="hand-off-mails" prop:checked=mails.on
+                disabled=move || unavailable || save.pending().get()
+                aria-describedby=unavailable.then_some("hand-off-mails-why")
+                on:change=move |ev| { save.dispatch(event_target_checked(&ev)); } />
+            " "{HAND_OFF_MAIL_SWITCH}
+        </label>
+        {mails.unavailable_reason.map(|reason| view! {
+            <p class="hint" id="hand-off-mails-why" data-testid="hand-off-mails-why">
+                {format!("No such mail goes now: {reason}.")}
+            </p>
+        })}
+    }
+}
+
 /// The member's own choice of an e-mail when the AI receptionist hands a caller to them (the mail
 /// links the conversation and says nothing of the caller).
 #[component]
 fn HandOffMailChoice() -> impl IntoView {
-    let save = Action::new_local(|on: &bool| {
+    let save: SaveChoice = Action::new_local(|on: &bool| {
         let on = *on;
         async move {
             api::run::<api::SetMyHandOffMails>(set_my_hand_off_mails::Variables { on })
@@ -111,12 +137,7 @@ fn HandOffMailChoice() -> impl IntoView {
     view! {
         <Alert message=failure_of(save) />
         <AsyncView resource=choice loading="Loading your e-mail choice…" let:data>
-            <label class="inline">
-                <input type="checkbox" data-testid="hand-off-mails"
-                    prop:checked=data.my_hand_off_mails disabled=save.pending()
-                    on:change=move |ev| { save.dispatch(event_target_checked(&ev)); } />
-                " E-mail me when the AI receptionist hands a caller to me"
-            </label>
+            {hand_off_mail_switch(data.my_hand_off_mails, save)}
         </AsyncView>
         <p role="status" class="hint" data-testid="hand-off-mails-saved">
             {move || match save.value().get() {

@@ -4,18 +4,26 @@
 //! on, at most [`MAX_A_CLINIC_AN_HOUR`] a clinic an hour: beyond that the dashboard's
 //! notification stands alone, so a burst of callers cannot flood a mailbox.
 //!
+//! One mail a conversation and member: a second hand-off of the same conversation (the model's
+//! own, then the fallback's when its answer fails after it) mails nobody again. Two hand-offs in
+//! different conversations at the same moment may both pass the hourly count, so the cap is
+//! approximate by one or two. A deployment without SMTP queues the job too, and it is cancelled
+//! when it runs ("mail is not configured"): the hand-off cannot see the deployment's settings.
+//!
 //! The mail names the business and links the conversation; it says nothing of the caller (no
 //! number, no tail, no reason: what they wrote may be about their health), which the member
-//! reads after signing in. When it runs, a conversation someone already took over or closed, or
-//! a member who left, was given the caller's conversation away or turned the mails off, cancels
-//! it. A mail handed to the SMTP server is audited as `ai.hand_off_mailed` with the member.
+//! reads after signing in. When it runs, a conversation someone already took over, answered or
+//! closed, or a member who left, was given the caller's conversation away or turned the mails
+//! off, cancels it (a mail retried for hours while the SMTP server was down is not sent after a
+//! colleague answered). A mail handed to the SMTP server is audited as `ai.hand_off_mailed` with
+//! the member.
 
 use ringback_core::error::DomainError;
-use ringback_core::outbox::{Job, NewJob, enqueue};
+use ringback_core::outbox::{Job, NewJob, enqueue_once};
 use ringback_core::tenant::TenantTxn;
-use ringback_entity::{conversation, job_outbox, membership, user};
+use ringback_entity::{conversation, job_outbox, membership, message, user};
 use ringback_providers::mail::{Mail, MailError};
-use ringback_shared::ai::state as ai_state;
+use ringback_shared::ai::{HAND_OFF_MAIL_SWITCH, state as ai_state};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -24,29 +32,46 @@ use uuid::Uuid;
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::audit::{self, AuditEvent};
 use crate::service::mail_links::Letter;
-use crate::service::{clinic, conversations};
+use crate::service::{clinic, conversations, messages};
 
 /// Most hand-off mails one clinic sends in an hour.
 pub const MAX_A_CLINIC_AN_HOUR: u64 = 20;
 
-/// Tell `member` that the AI receptionist handed them `conversation` (hand-off `notification`).
+/// Why no hand-off mail can go now, if so: the AI is off (`ai_enabled`) or the deployment sends
+/// no mail (`mail_configured`), in words for the member.
+pub fn why_none_can_go(ai_enabled: bool, mail_configured: bool) -> Option<&'static str> {
+    if !mail_configured {
+        Some("this server sends no e-mail (its operator has not set up SMTP)")
+    } else if !ai_enabled {
+        Some("the AI receptionist is off, so it hands no caller over")
+    } else {
+        None
+    }
+}
+
+/// Tell `member` that the AI receptionist handed them `conversation`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandOffMail {
     pub conversation: Uuid,
     pub member: Uuid,
-    pub notification: Uuid,
 }
 
 impl Job for HandOffMail {
     const NAME: &'static str = "hand_off_mail";
 
     fn idempotency_key(&self) -> Option<String> {
-        Some(format!("{}:{}", Self::NAME, self.notification))
+        Some(format!(
+            "{}:{}:{}",
+            Self::NAME,
+            self.conversation,
+            self.member
+        ))
     }
 }
 
-/// Queues `mail` in the hand-off's transaction when its member has hand-off mails on and the
-/// clinic sent fewer than [`MAX_A_CLINIC_AN_HOUR`] in the last hour; whether it was queued.
+/// Queues `mail` in the hand-off's transaction when its member has hand-off mails on, the
+/// clinic queued fewer than [`MAX_A_CLINIC_AN_HOUR`] in the last hour and none was queued before
+/// for this conversation and member; whether it was queued.
 pub async fn queue(txn: &TenantTxn, mail: HandOffMail) -> Result<bool, DomainError> {
     if !wants_mails(txn, mail.member).await? {
         return Ok(false);
@@ -66,8 +91,7 @@ pub async fn queue(txn: &TenantTxn, mail: HandOffMail) -> Result<bool, DomainErr
         body_sealed: None,
         run_at: txn.now(),
     };
-    enqueue(txn, new, txn.now()).await?;
-    Ok(true)
+    Ok(enqueue_once(txn, new, txn.now()).await?.is_some())
 }
 
 /// Whether `member` of the transaction's clinic has hand-off mails on (false for a non-member).
@@ -93,18 +117,18 @@ impl Runnable for HandOffMail {
     async fn prepare(
         &self,
         txn: &TenantTxn,
-        _row: &job_outbox::Model,
+        row: &job_outbox::Model,
         context: &JobContext,
     ) -> Result<Result<Ready, Attempt>, DomainError> {
         let Some(mail) = &context.backend.mail else {
             return Ok(Err(Attempt::Cancelled("mail is not configured")));
         };
-        if !self.still_waits(txn).await? {
+        if !self.still_waits(txn, row.created_at).await? {
             return Ok(Err(Attempt::Cancelled("someone has the conversation")));
         }
         if !wants_mails(txn, self.member).await? {
             return Ok(Err(Attempt::Cancelled(
-                "the member takes no hand-off mails",
+                "the member left or takes no hand-off mails",
             )));
         }
         let Some(person) = user::Entity::find_by_id(self.member)
@@ -139,7 +163,8 @@ impl Runnable for HandOffMail {
             .await;
         match sent {
             Ok(()) => Attempt::Done(Receipt {
-                provider_id: format!("{}:{}", Self::NAME, self.notification),
+                // The SMTP server's answer names no message: the provider is named instead.
+                provider_id: "smtp".to_owned(),
                 provider_status: "sent".to_owned(),
                 done_at: None,
             }),
@@ -186,18 +211,34 @@ impl Runnable for HandOffMail {
 }
 
 impl HandOffMail {
-    /// Whether the conversation is still the AI's hand-off to this member, open.
-    async fn still_waits(&self, txn: &TenantTxn) -> Result<bool, DomainError> {
+    /// Whether the conversation is still the AI's hand-off to this member, open, and no member of
+    /// staff wrote to the caller since the mail was queued (`queued_at`).
+    async fn still_waits(
+        &self,
+        txn: &TenantTxn,
+        queued_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, DomainError> {
         let thread = txn
             .find::<conversation::Entity>()
             .filter(conversation::Column::Id.eq(self.conversation))
             .one(txn.conn())
             .await?;
-        Ok(thread.is_some_and(|thread| {
+        let handed_to_member = thread.is_some_and(|thread| {
             thread.ai_state.as_deref() == Some(ai_state::HANDED_OFF)
                 && thread.status != conversations::CLOSED
                 && thread.assigned_to == Some(self.member)
-        }))
+        });
+        if !handed_to_member {
+            return Ok(false);
+        }
+        let answered = txn
+            .find::<message::Entity>()
+            .filter(message::Column::ConversationId.eq(self.conversation))
+            .filter(message::Column::Kind.eq(messages::KIND_STAFF))
+            .filter(message::Column::CreatedAt.gte(queued_at))
+            .count(txn.conn())
+            .await?;
+        Ok(answered == 0)
     }
 }
 
@@ -206,13 +247,13 @@ impl HandOffMail {
 fn letter(business: &str, public_url: &str, conversation: Uuid) -> Letter {
     let base = public_url.trim_end_matches('/');
     Letter {
-        subject: format!("A caller is waiting for you at {business}"),
+        subject: format!("{business}: a caller is waiting for you"),
         body: format!(
             "The AI receptionist of {business} handed a caller to you: they are waiting for an \
              answer from a person.\n\nRead the conversation and answer them in Ringback:\n\
              {base}/inbox/{conversation}\n\nThis mail says nothing about the caller; sign in to \
-             see the conversation. To stop these mails, untick \"E-mail me when the AI hands a \
-             caller to me\" in the inbox.\n"
+             see the conversation. To stop these mails, untick \"{HAND_OFF_MAIL_SWITCH}\" under the \
+             inbox.\n"
         ),
     }
 }
@@ -231,7 +272,7 @@ mod tests {
         );
         assert_eq!(
             letter.subject,
-            "A caller is waiting for you at Harbour Plumbing"
+            "Harbour Plumbing: a caller is waiting for you"
         );
         assert!(
             letter

@@ -435,7 +435,7 @@ pub async fn hand_off(
         "The AI receptionist handed the caller {} to the team: {reason}",
         thread.caller_tail
     );
-    let note = notifications::notify(txn, notifications::AI_HAND_OFF, Some(id), &told).await?;
+    notifications::notify(txn, notifications::AI_HAND_OFF, Some(id), &told).await?;
     let assignee = match thread.assigned_to {
         Some(member) if conversations::is_on_team(txn, member).await? => Some(member),
         _ => team::front_desk(txn).await?,
@@ -444,7 +444,6 @@ pub async fn hand_off(
         let mail = HandOffMail {
             conversation: id,
             member,
-            notification: note.id,
         };
         hand_off_mail::queue(txn, mail).await?;
     }

@@ -460,8 +460,9 @@ pub(crate) async fn insert_provider_number(
 }
 
 /// Days a number the clinic stopped using stays held back for it: no other clinic may take or
-/// type it in meanwhile (the clinic's callers still ring and text it), nothing is routed to it,
-/// and the clinic may take it back. The retention purge then frees it.
+/// type it in meanwhile (the clinic's callers still ring and text it), a call to it is told the
+/// number is no longer in use and only a STOP, START or HELP sent to it is kept, and the clinic
+/// may take it back. The retention purge then frees it.
 pub const HELD_BACK_DAYS: i64 = 90;
 
 /// Numbers a clinic may have held back at once: stopping another frees the one stopped longest
