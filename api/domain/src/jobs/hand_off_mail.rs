@@ -21,7 +21,7 @@
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{Job, NewJob, enqueue_once};
 use ringback_core::tenant::TenantTxn;
-use ringback_entity::{conversation, job_outbox, membership, message, user};
+use ringback_entity::{conversation, job_outbox, message, user};
 use ringback_providers::mail::{Mail, MailError};
 use ringback_shared::ai::{HAND_OFF_MAIL_SWITCH, state as ai_state};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -32,7 +32,7 @@ use uuid::Uuid;
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::audit::{self, AuditEvent};
 use crate::service::mail_links::Letter;
-use crate::service::{clinic, conversations, messages};
+use crate::service::{clinic, conversations, messages, team};
 
 /// Most hand-off mails one clinic sends in an hour.
 pub const MAX_A_CLINIC_AN_HOUR: u64 = 20;
@@ -96,13 +96,9 @@ pub async fn queue(txn: &TenantTxn, mail: HandOffMail) -> Result<bool, DomainErr
 
 /// Whether `member` of the transaction's clinic has hand-off mails on (false for a non-member).
 async fn wants_mails(txn: &TenantTxn, member: Uuid) -> Result<bool, DomainError> {
-    Ok(txn
-        .find::<membership::Entity>()
-        .filter(membership::Column::UserId.eq(member))
-        .filter(membership::Column::MailHandOffs.eq(true))
-        .count(txn.conn())
+    Ok(team::membership(txn, member)
         .await?
-        > 0)
+        .is_some_and(|membership| membership.mail_hand_offs))
 }
 
 /// A mail ready to hand to the SMTP server.

@@ -21,7 +21,7 @@ use ringback_providers::voice::{CallPlacer, OutgoingCall};
 use ringback_shared::attribution::CallOutcome;
 use ringback_shared::phone::{self, Region};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, QueryFilter, Set};
 use sea_orm::{ColumnTrait, Condition, Order};
 use serde_json::json;
 use uuid::Uuid;
@@ -284,7 +284,7 @@ async fn first_party(
     settings: &ringback_entity::clinic::Model,
     actor: Uuid,
 ) -> Result<(String, String), DomainError> {
-    let member = membership_of(txn, actor).await?;
+    let member = team::find_membership(txn, actor).await?;
     if let Some(sealed) = &member.callback_line_sealed {
         let key = keys::data_key(secrets, settings)?;
         let number = keys::open_clinic_number(&key, txn.clinic_id(), sealed)?;
@@ -303,13 +303,6 @@ async fn first_party(
     }
 }
 
-async fn membership_of(txn: &TenantTxn, user: Uuid) -> Result<membership::Model, DomainError> {
-    membership::Entity::find_by_id((txn.clinic_id(), user))
-        .one(txn.conn())
-        .await?
-        .ok_or(DomainError::NotFound)
-}
-
 /// Sets (or with `None` clears) the phone Ringback rings first when `user` calls a caller back;
 /// returns its masked tail. Stored sealed; audited without the number.
 pub async fn set_callback_line(
@@ -318,7 +311,7 @@ pub async fn set_callback_line(
     user: Uuid,
     number: Option<&str>,
 ) -> Result<Option<String>, DomainError> {
-    let member = membership_of(txn, user).await?;
+    let member = team::find_membership(txn, user).await?;
     let settings = clinic::get(txn).await?;
     let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
         Some(number) => {
@@ -354,7 +347,7 @@ pub async fn callback_line_tail(
     txn: &TenantTxn,
     user: Uuid,
 ) -> Result<Option<String>, DomainError> {
-    Ok(membership_of(txn, user).await?.callback_line_tail)
+    Ok(team::find_membership(txn, user).await?.callback_line_tail)
 }
 
 /// Whom to dial once the first party answered: the caller of missed call `call_id` (opened here

@@ -17,6 +17,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
+use crate::service::team;
 
 /// The AI receptionist handed a conversation to staff.
 pub const AI_HAND_OFF: &str = "ai_hand_off";
@@ -52,7 +53,7 @@ pub async fn notify(
 /// Whether `user` is e-mailed when the AI receptionist hands a caller to them
 /// ([`crate::jobs::HandOffMail`]).
 pub async fn hand_off_mails(txn: &TenantTxn, user: Uuid) -> Result<bool, DomainError> {
-    Ok(member(txn, user).await?.mail_hand_offs)
+    Ok(team::find_membership(txn, user).await?.mail_hand_offs)
 }
 
 /// Turns `user`'s hand-off mails on or off; what they are now. Audited as
@@ -62,7 +63,7 @@ pub async fn set_hand_off_mails(
     user: Uuid,
     on: bool,
 ) -> Result<bool, DomainError> {
-    let mut model: membership::ActiveModel = member(txn, user).await?.into();
+    let mut model: membership::ActiveModel = team::find_membership(txn, user).await?.into();
     model.mail_hand_offs = Set(on);
     model.update(txn.conn()).await?;
     audit::append(
@@ -75,15 +76,6 @@ pub async fn set_hand_off_mails(
     )
     .await?;
     Ok(on)
-}
-
-/// `user`'s membership of the transaction's clinic.
-async fn member(txn: &TenantTxn, user: Uuid) -> Result<membership::Model, DomainError> {
-    txn.find::<membership::Entity>()
-        .filter(membership::Column::UserId.eq(user))
-        .one(txn.conn())
-        .await?
-        .ok_or(DomainError::NotFound)
 }
 
 /// The newest notifications (only the unread ones when `unread_only`), at most `limit`.

@@ -549,9 +549,9 @@ pub async fn clinic_for_provider_number(
     secrets: &Secrets,
     e164: &str,
 ) -> Result<Option<Uuid>, DomainError> {
-    Ok(holding_row(db, secrets, e164)
+    Ok(provider_number_holder(db, secrets, e164)
         .await?
-        .map(|row| row.clinic_id))
+        .map(|holder| holder.clinic_id))
 }
 
 /// Which clinic a provider number routes to, and whether that clinic still uses it.

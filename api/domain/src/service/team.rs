@@ -303,10 +303,20 @@ async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<()
     Ok(())
 }
 
-async fn find_membership(txn: &TenantTxn, user_id: Uuid) -> Result<membership::Model, DomainError> {
-    in_clinic::<membership::Entity>(txn, user_id)
-        .await?
-        .ok_or(DomainError::NotFound)
+/// `user_id`'s membership of the transaction's clinic, if they are a member.
+pub(crate) async fn membership(
+    txn: &TenantTxn,
+    user_id: Uuid,
+) -> Result<Option<membership::Model>, DomainError> {
+    in_clinic::<membership::Entity>(txn, user_id).await
+}
+
+/// `user_id`'s membership of the transaction's clinic; not found for a non-member.
+pub(crate) async fn find_membership(
+    txn: &TenantTxn,
+    user_id: Uuid,
+) -> Result<membership::Model, DomainError> {
+    membership(txn, user_id).await?.ok_or(DomainError::NotFound)
 }
 
 /// The role `actor` holds now, read under the clinic's lock: one whose role was changed, or who
