@@ -157,9 +157,10 @@ fn test() -> TaskResult {
     // The tests are compiled in one invocation for every native crate and the browser tests: the
     // crates' features are unified once, so nothing is compiled twice (a second invocation for
     // the end-to-end crate alone rebuilt most of the dependencies with other features). The
-    // deployment binary has features of its own (no test helpers, no dev-dependencies' extras
-    // such as syn's `fold`), so its build compiles most dependencies again. Tests that did not
-    // build are not run: their errors are reported once.
+    // deployment binary then reuses those dependencies: the server's crate names the features
+    // the tests' dependencies switch on (see the workspace's Cargo.toml), so only our crates and
+    // poem (its `test` feature) compile again. Tests that did not build are not run: their
+    // errors are reported once.
     step("Unit, integration and end-to-end tests (SQLite, PostgreSQL, headless Chromium)");
     let built = suite
         .run_for("building the tests", || {
