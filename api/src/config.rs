@@ -15,6 +15,7 @@ pub use ringback_core::db::DatabaseKind;
 pub use ringback_core::settings::{ConfigError, ENV_PREFIX, RawSettings, SecretString, env_name};
 use ringback_domain::auth::rate_limit::RateLimitSettings;
 use ringback_providers::anthropic::AnthropicSettings;
+use ringback_providers::google::GoogleSettings;
 use ringback_providers::mail::{MailSettings, Mailer};
 use ringback_providers::stripe::BillingSettings;
 use ringback_providers::twilio::TwilioSettings;
@@ -57,6 +58,9 @@ pub struct Config {
     /// Anthropic's Messages API (`RINGBACK_ANTHROPIC_*`), which the AI receptionist asks; without
     /// a key the AI stays off.
     pub anthropic: AnthropicSettings,
+    /// Google Calendar through a service account (`RINGBACK_GOOGLE_*`); without its key file no
+    /// clinic can choose a calendar.
+    pub google: GoogleSettings,
     /// Requests per minute per client address, API key and clinic, and webhooks per address
     /// (`RINGBACK_RATE_LIMIT_*`).
     pub rate_limits: RateLimitSettings,
@@ -143,10 +147,20 @@ impl Config {
             .parse("graphql_introspection", parse_switch)?
             .unwrap_or(true);
         let anthropic = AnthropicSettings::from_settings(settings)?;
+        let google = GoogleSettings::from_settings(settings)?;
+        if google.service_account.is_some() && public_url.is_none() {
+            return Err(ConfigError::Missing {
+                key: settings.origin("public_url"),
+                hint:
+                    "the events Google Calendar keeps for bookings link to the dashboard under it"
+                        .to_owned(),
+            });
+        }
         let rate_limits = RateLimitSettings::from_settings(settings)?;
         Ok(Self {
             billing,
             anthropic,
+            google,
             rate_limits,
             mail,
             graphql_console,

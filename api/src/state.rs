@@ -14,11 +14,15 @@ use crate::integrations::twilio::{DEFAULT_TIMEOUT, TwilioClient};
 use crate::secrets::Secrets;
 use ringback_domain::auth::rate_limit::RateLimits;
 use ringback_domain::service::billing::BillingContext;
+use ringback_domain::service::calendar::CalendarDesk;
 use ringback_domain::service::click_to_call::VoiceLine;
 use ringback_domain::service::mail_links::MailLinks;
 use ringback_domain::service::numbers::NumberDesk;
 use ringback_providers::anthropic::{
     AnthropicClient, ConversationModel, DEFAULT_TIMEOUT as ANTHROPIC_TIMEOUT, RetryPolicy,
+};
+use ringback_providers::google::{
+    CalendarProvider, DEFAULT_TIMEOUT as GOOGLE_TIMEOUT, GoogleCalendar,
 };
 use ringback_providers::mail::Mailer;
 use ringback_providers::records::ProviderRecords;
@@ -66,6 +70,7 @@ impl AppState {
         backend.mail = mail_links(&config);
         backend.billing = billing_context(&config);
         backend.ai_model = ai_model(&config);
+        backend.calendar = calendar_desk(&config);
         backend.ai_answer_within = config.anthropic.answer_within;
         backend.rate_limits = Arc::new(RateLimits::new(&config.rate_limits));
         backend.voice = twilio.clone().map(|client| VoiceLine {
@@ -124,6 +129,20 @@ fn billing_context(config: &Config) -> Option<Arc<BillingContext>> {
         })),
         Err(error) => {
             tracing::error!(%error, "billing is configured but its Stripe client could not be built");
+            None
+        }
+    }
+}
+
+/// The Google Calendar client and the URL events link to, when a service account is configured.
+fn calendar_desk(config: &Config) -> Option<CalendarDesk> {
+    match GoogleCalendar::new(&config.google, GOOGLE_TIMEOUT) {
+        Ok(client) => client.map(|client| CalendarDesk {
+            provider: Arc::new(client) as Arc<dyn CalendarProvider>,
+            public_url: public_base(config),
+        }),
+        Err(error) => {
+            tracing::error!(%error, "the Google Calendar client could not be built; calendars are off");
             None
         }
     }

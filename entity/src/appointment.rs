@@ -19,6 +19,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// How long the visit takes, when known.
     pub duration_minutes: Option<i32>,
+    /// The Google calendar this appointment's event was last put in; `None`: it has no event.
+    pub calendar_event_in: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -84,6 +84,9 @@ pub struct Model {
     pub ai_monthly_token_budget: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The Google calendar the clinic shared with the deployment's service account, where its
+    /// bookings are kept as events; `None`: no calendar.
+    pub google_calendar_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

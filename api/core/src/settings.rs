@@ -44,6 +44,8 @@ const KNOWN_KEYS: &[&str] = &[
     "anthropic_api_url",
     "anthropic_model",
     "ai_answer_seconds",
+    "google_service_account_file",
+    "google_calendar_api_url",
     "rate_limit_per_address",
     "rate_limit_per_api_key",
     "rate_limit_per_clinic",

@@ -55,6 +55,9 @@ pub struct Backend {
     /// The model behind the AI receptionist; `None` without an Anthropic key (conversations of
     /// clinics that turned the AI on then fall back to the template and staff).
     pub ai_model: Option<Arc<dyn ConversationModel>>,
+    /// Google Calendar, where clinics' bookings are kept as events; `None` without a service
+    /// account (no clinic can then choose a calendar).
+    pub calendar: Option<crate::service::calendar::CalendarDesk>,
     /// How long the AI may take to answer one caller text before the fallback goes out.
     pub ai_answer_within: std::time::Duration,
 }
@@ -88,6 +91,7 @@ impl Backend {
             provider_records: None,
             billing: None,
             ai_model: None,
+            calendar: None,
             ai_answer_within: ringback_providers::anthropic::DEFAULT_ANSWER_WITHIN,
         }
     }

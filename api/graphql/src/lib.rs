@@ -18,6 +18,7 @@ mod appointments;
 mod audit;
 mod billing;
 pub mod bounds;
+mod calendar;
 mod calls;
 mod click_to_call;
 mod clinic;
@@ -85,6 +86,7 @@ pub struct QueryRoot(
     export::ExportQuery,
     privacy::PrivacyQuery,
     ai_receptionist::AiReceptionistQuery,
+    calendar::CalendarQuery,
     notifications::NotificationQuery,
 );
 
@@ -107,6 +109,7 @@ pub struct MutationRoot(
     privacy::PrivacyMutation,
     leaving::LeavingMutation,
     ai_receptionist::AiReceptionistMutation,
+    calendar::CalendarMutation,
     notifications::NotificationMutation,
 );
 

@@ -3,10 +3,12 @@
 //! `fakes` feature that only tests and benchmarks turn on, a small in-process fake that speaks the
 //! same format, signatures included. The rest of the server talks to providers through traits
 //! ([`sms::SmsProvider`], [`numbers::NumberDirectory`], [`voice::CallPlacer`],
-//! [`records::ProviderRecords`], [`anthropic::ConversationModel`]), so it does not care which one
+//! [`records::ProviderRecords`], [`anthropic::ConversationModel`],
+//! [`google::CalendarProvider`]), so it does not care which one
 //! is behind them.
 
 pub mod anthropic;
+pub mod google;
 pub mod mail;
 pub mod numbers;
 pub mod records;

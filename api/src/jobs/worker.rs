@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ringback_domain::jobs::{
-    AiAnswer, AiFollowUp, Attempt, ForgetCallerAtProvider, ForgetProviderRecords, HandOffMail, Job,
-    JobContext, Receipt, ReportOverage, Runnable, StaffReply, TextBack,
+    AiAnswer, AiFollowUp, Attempt, CalendarSync, ForgetCallerAtProvider, ForgetProviderRecords,
+    HandOffMail, Job, JobContext, Receipt, ReportOverage, Runnable, StaffReply, TextBack,
 };
 use ringback_entity::job_outbox;
 use tokio::sync::watch;
@@ -83,6 +83,7 @@ fn job_types() -> Registry {
         .register::<ForgetProviderRecords>()
         .register::<ForgetCallerAtProvider>()
         .register::<HandOffMail>()
+        .register::<CalendarSync>()
 }
 
 /// A future a job handler returns.
@@ -566,8 +567,9 @@ fn nothing_sent(row: &job_outbox::Model, reason: String, retryable: bool) -> Att
 }
 
 /// Job kinds that wait on a slow outside service (the AI model: seconds, up to its timeout; an
-/// SMTP server). They run in a lane of their own so that a text-back never waits behind them.
-pub const SLOW_KINDS: &[&str] = &[AiAnswer::NAME, HandOffMail::NAME];
+/// SMTP server; Google Calendar). They run in a lane of their own so that a text-back never waits
+/// behind them.
+pub const SLOW_KINDS: &[&str] = &[AiAnswer::NAME, HandOffMail::NAME, CalendarSync::NAME];
 /// Slow jobs run side by side in their lane: they hold no database connection while they wait on
 /// the model, so many can wait at once.
 pub const SLOW_LANE_BATCH: u32 = 64;
@@ -583,6 +585,7 @@ pub const HOUSEKEEPING_LANE_BATCH: u32 = 2;
 const NOT_QUICK_KINDS: &[&str] = &[
     AiAnswer::NAME,
     HandOffMail::NAME,
+    CalendarSync::NAME,
     ForgetProviderRecords::NAME,
     ForgetCallerAtProvider::NAME,
 ];

@@ -18,6 +18,7 @@ mod clinic_export;
 mod database_schema;
 mod demo_data;
 mod export;
+mod google_calendar;
 mod graphql_schema;
 mod http_surface;
 mod inbox;

@@ -141,6 +141,7 @@ async fn seed(app: &TestApp) {
             created_at: Set(now - Duration::days(booked)),
             updated_at: Set(now - Duration::days(booked)),
             duration_minutes: Set(None),
+            calendar_event_in: Set(None),
         }
         .insert(txn.conn())
         .await

@@ -11,6 +11,7 @@
 //!   [`StaffReply`]-shaped text job).
 //! - [`AiFollowUp`]: the one follow-up to a caller who went quiet (its text goes out the same way).
 //! - [`HandOffMail`]: e-mail the member the AI receptionist handed a caller to.
+//! - [`CalendarSync`]: make the clinic's Google calendar show a booking as it stands.
 //! - [`ForgetProviderRecords`]: delete the phone provider's records of erased or expired calls and
 //!   texts.
 //! - [`ForgetCallerAtProvider`]: search the phone provider's log for an erased caller's calls and
@@ -24,6 +25,7 @@
 
 mod ai_answer;
 mod ai_follow_up;
+pub mod calendar_sync;
 pub mod forget_caller_at_provider;
 pub mod forget_provider_records;
 pub mod hand_off_mail;
@@ -45,6 +47,7 @@ use crate::backend::Backend;
 
 pub use ai_answer::AiAnswer;
 pub use ai_follow_up::AiFollowUp;
+pub use calendar_sync::CalendarSync;
 pub use forget_caller_at_provider::ForgetCallerAtProvider;
 pub use forget_provider_records::ForgetProviderRecords;
 pub use hand_off_mail::HandOffMail;

@@ -1,5 +1,6 @@
-//! Appointments from staff, integrators or (later) the AI: create, update, cancel, each followed
-//! by attribution for the caller. The caller is given as a number (keyed on arrival, never kept)
+//! Appointments from staff, integrators or the AI: create, update, cancel, each followed by
+//! attribution for the caller and, when the clinic keeps a Google calendar, a sync of its event
+//! (`calendar::queue_sync`). The caller is given as a number (keyed on arrival, never kept)
 //! or as a caller key.
 
 use std::collections::BTreeSet;
@@ -16,9 +17,9 @@ use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, parse_caller_key};
-use crate::service::clinic;
 use crate::service::in_clinic;
 use crate::service::{attribution, external_ids, known_callers};
+use crate::service::{calendar, clinic};
 use ringback_core::db::with_literal_limit;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
@@ -107,6 +108,7 @@ pub async fn create(
         value_minor: Set(input.value_minor),
         starts_at: Set(input.starts_at),
         duration_minutes: Set(input.duration_minutes),
+        calendar_event_in: Set(None),
         cancelled_at: Set(None),
         created_at: Set(booked_at),
         updated_at: Set(now.max(booked_at)),
@@ -131,6 +133,7 @@ pub async fn create(
         },
     )
     .await?;
+    calendar::queue_sync(txn, &created).await?;
     attribution::recompute_callers(txn, &BTreeSet::from([key])).await?;
     Ok(created)
 }
@@ -245,6 +248,9 @@ pub async fn update(
         },
     )
     .await?;
+    if starts_at.is_some() {
+        calendar::queue_sync(txn, &updated).await?;
+    }
     attribution::recompute_callers(txn, &BTreeSet::from([key])).await?;
     Ok(updated)
 }
@@ -273,6 +279,7 @@ pub async fn cancel(
         },
     )
     .await?;
+    calendar::queue_sync(txn, &cancelled).await?;
     attribution::recompute_callers(txn, &BTreeSet::from([key])).await?;
     Ok(cancelled)
 }

@@ -17,6 +17,7 @@ pub mod appointments;
 pub mod attribution;
 pub mod billing;
 pub mod billing_check;
+pub mod calendar;
 pub mod caller_lookup;
 pub mod caller_records;
 pub mod callers;

@@ -4,6 +4,7 @@
 //! turn on: a deployment's binary holds none of them.
 
 pub mod anthropic;
+pub mod google;
 pub mod smtp;
 pub mod stripe;
 pub mod twilio;

@@ -1,0 +1,329 @@
+//! The clinic's Google calendar: which one it shared with the deployment's service account
+//! ([`set`], checked with Google before it is stored), and the events its bookings are kept as
+//! there. A booking with a start time, made or changed or cancelled while the clinic has a
+//! calendar, queues a [`CalendarSync`] in the same transaction ([`queue_sync`]); choosing a
+//! calendar queues one for each upcoming booking, at most [`MAX_SYNCED_ON_CONNECT`].
+//!
+//! An event says nothing about the caller: not their number, tail or name, only that it is a
+//! booking, who made it (staff, the AI receptionist, an integration) and a link to the dashboard's
+//! appointments, where staff see who it is. So erasing or purging a caller changes nothing in the
+//! calendar, and Google's copy holds no personal data of theirs.
+
+use chrono::{DateTime, Duration, Utc};
+use ringback_core::error::DomainError;
+use ringback_core::outbox::{NewJob, enqueue};
+use ringback_core::tenant::TenantTxn;
+use ringback_entity::{appointment, clinic as clinic_row};
+use ringback_providers::google::{CalendarEvent, CalendarProvider, valid_calendar_id};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use serde_json::json;
+use std::sync::Arc;
+use uuid::Uuid;
+
+use crate::jobs::CalendarSync;
+use crate::service::audit::{self, AuditEvent};
+use crate::service::clinic;
+
+/// Upcoming bookings put in a calendar when the clinic chooses it; later ones follow as they are
+/// made or changed.
+pub const MAX_SYNCED_ON_CONNECT: u64 = 500;
+/// How long an event lasts when the booking does not say.
+pub const DEFAULT_EVENT_MINUTES: i64 = 30;
+
+/// Google Calendar on this server: the client and the dashboard's public URL events link to.
+#[derive(Clone)]
+pub struct CalendarDesk {
+    pub provider: Arc<dyn CalendarProvider>,
+    pub public_url: String,
+}
+
+/// The clinic's calendar as the settings page shows it.
+pub struct CalendarSetting {
+    /// The calendar chosen, if any.
+    pub calendar_id: Option<String>,
+    /// The address to share a calendar with; `None` when this server has no Google account.
+    pub share_with: Option<String>,
+}
+
+/// The clinic's calendar and the address to share one with.
+pub async fn setting(
+    txn: &TenantTxn,
+    desk: Option<&CalendarDesk>,
+) -> Result<CalendarSetting, DomainError> {
+    Ok(CalendarSetting {
+        calendar_id: clinic::get(txn).await?.google_calendar_id,
+        share_with: desk.map(|desk| desk.provider.shared_with().to_owned()),
+    })
+}
+
+/// Checks with Google that `calendar` is shared with the service account for changing events:
+/// before [`set`] stores it, outside any transaction. The problem in words for the admin.
+pub async fn check_shared(desk: Option<&CalendarDesk>, calendar: &str) -> Result<(), DomainError> {
+    let Some(desk) = desk else {
+        return Err(DomainError::Unavailable(
+            "this server has no Google account: its operator sets \
+             RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE"
+                .to_owned(),
+        ));
+    };
+    if !valid_calendar_id(calendar) {
+        return Err(DomainError::BadUserInput(
+            "calendarId must be a Google calendar id such as frontdesk@example.co.uk or \
+             …@group.calendar.google.com"
+                .to_owned(),
+        ));
+    }
+    desk.provider
+        .check_access(calendar)
+        .await
+        .map_err(|error| match error {
+            ringback_providers::google::CalendarError::NotShared => {
+                DomainError::BadUserInput(format!(
+                    "Google says this calendar is not shared with {} for making changes to \
+                     events: share it with that address (\"Make changes to events\") and save \
+                     again",
+                    desk.provider.shared_with()
+                ))
+            }
+            other => {
+                tracing::warn!(error = %other, "a calendar could not be checked with Google");
+                DomainError::Unavailable(
+                    "Google Calendar could not be asked just now; try again in a minute".to_owned(),
+                )
+            }
+        })
+}
+
+/// Stores `calendar` (checked by [`check_shared`]) as the clinic's, or none; audited as
+/// `settings.calendar_changed` (whether one is set, not which: a personal calendar's id is an
+/// address). Choosing a calendar queues its upcoming bookings; clearing it leaves the events
+/// where they are. Whether anything changed.
+pub async fn set(
+    txn: &TenantTxn,
+    actor: Option<Uuid>,
+    calendar: Option<String>,
+) -> Result<bool, DomainError> {
+    let current = clinic::get(txn).await?;
+    if current.google_calendar_id == calendar {
+        return Ok(false);
+    }
+    let connected = calendar.is_some();
+    let mut model: clinic_row::ActiveModel = current.into();
+    model.google_calendar_id = Set(calendar);
+    model.updated_at = Set(txn.now());
+    model.update(txn.conn()).await?;
+    let queued = if connected {
+        queue_upcoming(txn).await?
+    } else {
+        0
+    };
+    audit::append(
+        txn,
+        AuditEvent {
+            actor,
+            action: "settings.calendar_changed",
+            detail: json!({ "connected": connected, "upcoming_queued": queued }),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Queues a sync for each upcoming booking that stands, soonest first; how many.
+async fn queue_upcoming(txn: &TenantTxn) -> Result<u64, DomainError> {
+    let upcoming: Vec<Uuid> = txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::StartsAt.gte(txn.now()))
+        .filter(appointment::Column::CancelledAt.is_null())
+        .order_by_asc(appointment::Column::StartsAt)
+        .select_only()
+        .column(appointment::Column::Id)
+        .limit(MAX_SYNCED_ON_CONNECT)
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    for appointment in &upcoming {
+        enqueue_sync(txn, *appointment).await?;
+    }
+    Ok(upcoming.len() as u64)
+}
+
+/// Queues a [`CalendarSync`] for `booking` after it was made, moved or cancelled, when it has an
+/// event somewhere or may need one (it has a start and the clinic a calendar).
+pub async fn queue_sync(txn: &TenantTxn, booking: &appointment::Model) -> Result<(), DomainError> {
+    let needs_sync = booking.calendar_event_in.is_some()
+        || (booking.starts_at.is_some() && clinic::get(txn).await?.google_calendar_id.is_some());
+    if needs_sync {
+        enqueue_sync(txn, booking.id).await?;
+    }
+    Ok(())
+}
+
+async fn enqueue_sync(txn: &TenantTxn, appointment: Uuid) -> Result<(), DomainError> {
+    let new = NewJob {
+        job: CalendarSync { appointment },
+        sealed_number: None,
+        body_sealed: None,
+        run_at: txn.now(),
+    };
+    enqueue(txn, new, txn.now()).await?;
+    Ok(())
+}
+
+/// What a sync does for one booking: put its event in one calendar and remove it from others.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SyncPlan {
+    pub put: Option<(String, CalendarEvent)>,
+    pub remove_from: Vec<String>,
+}
+
+/// The clinic's side of a sync: its calendar, if any, and its time zone.
+pub struct ClinicCalendar<'a> {
+    pub calendar_id: Option<&'a str>,
+    pub time_zone: &'a str,
+}
+
+impl<'a> ClinicCalendar<'a> {
+    /// `clinic`'s calendar and zone.
+    pub fn of(clinic: &'a clinic_row::Model) -> Self {
+        Self {
+            calendar_id: clinic.google_calendar_id.as_deref(),
+            time_zone: &clinic.time_zone,
+        }
+    }
+}
+
+/// The calendar `booking` should have its event in now: the clinic's, while the booking stands
+/// and has a start time.
+pub fn wanted_calendar(booking: &appointment::Model, clinic: &ClinicCalendar) -> Option<String> {
+    if booking.cancelled_at.is_some() || booking.starts_at.is_none() {
+        return None;
+    }
+    clinic.calendar_id.map(str::to_owned)
+}
+
+/// The plan for `booking` of `clinic`: its event in the calendar it should be in, and removed
+/// from the calendar it was last put in and the clinic's (where a sync running beside this one may
+/// have just put it) when those are not that one.
+pub fn plan(booking: &appointment::Model, clinic: &ClinicCalendar, public_url: &str) -> SyncPlan {
+    let wanted = wanted_calendar(booking, clinic);
+    let mut remove_from: Vec<String> = [booking.calendar_event_in.as_deref(), clinic.calendar_id]
+        .into_iter()
+        .flatten()
+        .filter(|calendar| Some(*calendar) != wanted.as_deref())
+        .map(str::to_owned)
+        .collect();
+    remove_from.dedup();
+    let put = wanted.zip(booking.starts_at).map(|(calendar, starts_at)| {
+        (
+            calendar,
+            event(booking, starts_at, clinic.time_zone, public_url),
+        )
+    });
+    SyncPlan { put, remove_from }
+}
+
+/// The event id of `booking`: its id's hex digits (base32hex, as Google wants).
+pub fn event_id(booking: Uuid) -> String {
+    booking.simple().to_string()
+}
+
+/// The event for `booking` starting at `starts_at`, shown in `time_zone`; nothing about the
+/// caller.
+fn event(
+    booking: &appointment::Model,
+    starts_at: DateTime<Utc>,
+    time_zone: &str,
+    public_url: &str,
+) -> CalendarEvent {
+    let minutes = booking
+        .duration_minutes
+        .map_or(DEFAULT_EVENT_MINUTES, i64::from)
+        .max(1);
+    let link = format!("{}/appointments", public_url.trim_end_matches('/'));
+    CalendarEvent {
+        id: event_id(booking.id),
+        summary: "Booking (Ringback)".to_owned(),
+        description: format!(
+            "Booked by {}. Who it is and what it is worth are in Ringback: {link}",
+            booked_by(&booking.source)
+        ),
+        starts_at,
+        ends_at: starts_at + Duration::minutes(minutes),
+        time_zone: time_zone.to_owned(),
+        link,
+    }
+}
+
+/// Who made a booking, in words, by its source.
+fn booked_by(source: &str) -> &'static str {
+    match source {
+        "ai" => "the AI receptionist",
+        "integrator" => "an integration",
+        "demo" => "the demo data",
+        _ => "staff",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn booking(cancelled: bool, event_in: Option<&str>) -> appointment::Model {
+        let now = Utc::now();
+        appointment::Model {
+            clinic_id: Uuid::nil(),
+            id: Uuid::now_v7(),
+            caller_key: "v1:abc".to_owned(),
+            source: "ai".to_owned(),
+            external_id: None,
+            value_minor: 4500,
+            starts_at: Some(now),
+            cancelled_at: cancelled.then_some(now),
+            created_at: now,
+            updated_at: now,
+            duration_minutes: Some(45),
+            calendar_event_in: event_in.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_sync_puts_the_event_where_it_belongs_and_removes_it_elsewhere() {
+        let clinic = |calendar_id| ClinicCalendar {
+            calendar_id,
+            time_zone: "Europe/London",
+        };
+        let standing = booking(false, Some("old@example.com"));
+        let plan_now = plan(
+            &standing,
+            &clinic(Some("new@example.com")),
+            "https://rb.example/",
+        );
+        let (calendar, event) = plan_now.put.expect("an event");
+        assert_eq!(calendar, "new@example.com");
+        assert_eq!(plan_now.remove_from, vec!["old@example.com".to_owned()]);
+        assert_eq!(event.ends_at - event.starts_at, Duration::minutes(45));
+        assert_eq!(event.link, "https://rb.example/appointments");
+        assert!(event.description.contains("the AI receptionist"));
+        assert!(ringback_providers::google::valid_event_id(&event.id));
+
+        let cancelled = booking(true, Some("new@example.com"));
+        let plan_now = plan(
+            &cancelled,
+            &clinic(Some("new@example.com")),
+            "https://rb.example",
+        );
+        assert_eq!(plan_now.put, None);
+        assert_eq!(plan_now.remove_from, vec!["new@example.com".to_owned()]);
+
+        let never_put = booking(true, None);
+        let plan_now = plan(&never_put, &clinic(None), "https://rb.example");
+        assert_eq!(
+            plan_now,
+            SyncPlan {
+                put: None,
+                remove_from: vec![]
+            }
+        );
+    }
+}

@@ -1,0 +1,584 @@
+//! Google Calendar, through a service account: a clinic shares its calendar with the account's
+//! address ("Make changes to events") and the server keeps an event there for each booking with a
+//! start time. The operator downloads the account's JSON key from Google Cloud and names the file
+//! (`RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE`); without it calendars are off.
+//!
+//! The wire format is Google's: an access token from the key's `token_uri` for a JWT signed with
+//! the account's RSA key (RS256, `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`, scope
+//! `calendar.events`), kept until shortly before it expires; then Calendar API v3 under
+//! `RINGBACK_GOOGLE_CALENDAR_API_URL` (`/calendar/v3/calendars/{calendarId}/events`) with the
+//! token as a Bearer. Events carry an id we choose (base32hex, [`valid_event_id`]), so putting one
+//! twice leaves one event: [`CalendarProvider::put_event`] replaces it (`PUT`), creates it when
+//! Google has none (`POST`), and replaces it again when a concurrent put created it first.
+//! Deleting an event Google does not have, or deleted already, is done. Tests point both URLs at
+//! the fake in `crate::fakes::google`.
+//!
+//! Errors carry Google's status and reason only, never an event's text or a calendar's contents.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ringback_core::settings::{ConfigError, RawSettings, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Google's API host, under which the Calendar API lives.
+pub const DEFAULT_CALENDAR_API_URL: &str = "https://www.googleapis.com";
+/// The one permission the server asks for: reading and changing events of calendars shared with
+/// the account (not the calendars' settings or their sharing).
+pub const SCOPE: &str = "https://www.googleapis.com/auth/calendar.events";
+/// The grant a service account's signed JWT is exchanged under.
+pub const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// How long one request may take.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a signed assertion is valid (Google accepts at most an hour).
+const ASSERTION_SECONDS: i64 = 3600;
+/// A token is renewed this long before Google says it expires.
+const RENEW_BEFORE: Duration = Duration::from_secs(120);
+/// Longest calendar id accepted (Google's are e-mail addresses or `…@group.calendar.google.com`).
+pub const MAX_CALENDAR_ID: usize = 254;
+
+/// The service account's key file, as Google Cloud hands it out (the fields the server uses).
+#[derive(Clone, Deserialize)]
+pub struct ServiceAccountKey {
+    /// `service_account` for this kind of key.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The account's address, which clinics share their calendars with.
+    pub client_email: String,
+    /// The RSA private key, PKCS#8 PEM.
+    pub private_key: String,
+    /// Which of the account's keys this is (the JWT's `kid`).
+    #[serde(default)]
+    pub private_key_id: Option<String>,
+    /// Where tokens are issued (`https://oauth2.googleapis.com/token`).
+    pub token_uri: String,
+}
+
+impl std::fmt::Debug for ServiceAccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountKey")
+            .field("client_email", &self.client_email)
+            .field("token_uri", &self.token_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Google's settings: the service account (calendars are off without one) and the Calendar API's
+/// base URL.
+#[derive(Clone, Debug)]
+pub struct GoogleSettings {
+    pub service_account: Option<ServiceAccountKey>,
+    pub calendar_api_url: String,
+}
+
+impl GoogleSettings {
+    /// Reads Google's keys from `settings`, naming any that is malformed; the key file is read
+    /// and its key checked now, so that a bad file stops start-up.
+    pub fn from_settings(settings: &RawSettings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            service_account: settings.parse("google_service_account_file", read_key_file)?,
+            calendar_api_url: settings
+                .parse("google_calendar_api_url", crate::parse_base_url)?
+                .unwrap_or_else(|| DEFAULT_CALENDAR_API_URL.to_owned()),
+        })
+    }
+}
+
+/// The service account key in the file at `path`, checked: a service account's, with an address,
+/// an http(s) token URI and an RSA key the signer can use. Errors never quote the key.
+fn read_key_file(path: &str) -> Result<ServiceAccountKey, String> {
+    let text = std::fs::read_to_string(Path::new(path))
+        .map_err(|error| format!("cannot read the service account key file: {error}"))?;
+    let key: ServiceAccountKey = serde_json::from_str(&text).map_err(|_| {
+        "expected the JSON key of a Google service account (type, client_email, private_key, \
+         token_uri)"
+            .to_owned()
+    })?;
+    if key.kind != "service_account" {
+        return Err(format!(
+            "expected a service account's key (\"type\": \"service_account\"), got \"{}\"",
+            key.kind
+        ));
+    }
+    if !key.client_email.contains('@') {
+        return Err("the key file's client_email is not an address".to_owned());
+    }
+    crate::parse_base_url(&key.token_uri)
+        .map_err(|reason| format!("the key file's token_uri: {reason}"))?;
+    jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes())
+        .map_err(|_| "the key file's private_key is not an RSA key in PEM".to_owned())?;
+    Ok(key)
+}
+
+/// Whether `id` can be an event id Google accepts: 5 to 1024 characters of base32hex (`a`–`v`,
+/// `0`–`9`).
+pub fn valid_event_id(id: &str) -> bool {
+    (5..=1024).contains(&id.len()) && id.bytes().all(|b| matches!(b, b'a'..=b'v' | b'0'..=b'9'))
+}
+
+/// Whether `calendar` can be a calendar id: 1 to [`MAX_CALENDAR_ID`] characters, no spaces or
+/// control characters.
+pub fn valid_calendar_id(calendar: &str) -> bool {
+    !calendar.is_empty()
+        && calendar.len() <= MAX_CALENDAR_ID
+        && !calendar
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// One event as the server keeps it in a calendar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalendarEvent {
+    /// Our id for it ([`valid_event_id`]).
+    pub id: String,
+    pub summary: String,
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// The IANA zone the calendar shows it in.
+    pub time_zone: String,
+    /// Where the event's source is seen (the booking in the dashboard).
+    pub link: String,
+}
+
+/// Why a calendar request failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    /// The calendar is not shared with the service account, or not for changing events.
+    #[error("the calendar is not shared with the service account for changing events")]
+    NotShared,
+    /// Google refused the service account's key (revoked, deleted or wrong).
+    #[error("Google refused the service account's key ({0})")]
+    KeyRefused(String),
+    /// Google refused the request (4xx): trying again would not help.
+    #[error("Google Calendar refused the request (HTTP {status}, {reason})")]
+    Refused { status: u16, reason: String },
+    /// Google was busy or failing (429, 5xx, a rate limit).
+    #[error("Google Calendar is unavailable (HTTP {status})")]
+    Unavailable { status: u16 },
+    /// No answer, or Google could not be reached.
+    #[error("Google could not be reached ({0})")]
+    Unreachable(&'static str),
+    /// Google answered with something we could not read.
+    #[error("Google's answer could not be read")]
+    Unreadable,
+}
+
+impl CalendarError {
+    /// Whether a later try may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            CalendarError::Unavailable { .. } | CalendarError::Unreachable(_)
+        )
+    }
+}
+
+/// A future a calendar returns.
+pub type CalendarFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, CalendarError>> + Send + 'a>>;
+
+/// Calendars the server keeps booking events in.
+pub trait CalendarProvider: Send + Sync {
+    /// The address calendars are shared with.
+    fn shared_with(&self) -> &str;
+
+    /// Whether `calendar` is shared with the account for changing events.
+    fn check_access<'a>(&'a self, calendar: &'a str) -> CalendarFuture<'a, ()>;
+
+    /// Makes `event` stand in `calendar` as given, created or replaced.
+    fn put_event<'a>(
+        &'a self,
+        calendar: &'a str,
+        event: &'a CalendarEvent,
+    ) -> CalendarFuture<'a, ()>;
+
+    /// Removes event `event_id` from `calendar`; done when Google has none.
+    fn delete_event<'a>(&'a self, calendar: &'a str, event_id: &'a str) -> CalendarFuture<'a, ()>;
+}
+
+/// A Calendar API client for one service account: one HTTP client (connections kept alive) and
+/// its current token.
+pub struct GoogleCalendar {
+    http: reqwest::Client,
+    key: ServiceAccountKey,
+    signing_key: jsonwebtoken::EncodingKey,
+    api_url: String,
+    token: Mutex<Option<Token>>,
+}
+
+#[derive(Clone)]
+struct Token {
+    value: SecretString,
+    renew_at: std::time::Instant,
+}
+
+/// The claims of the assertion exchanged for a token.
+#[derive(Serialize)]
+struct Assertion<'a> {
+    iss: &'a str,
+    scope: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    expires_in: u64,
+}
+
+#[derive(Deserialize)]
+struct TokenRefusal {
+    error: String,
+}
+
+#[derive(Deserialize)]
+struct ApiError {
+    error: ApiErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ApiErrorBody {
+    #[serde(default)]
+    errors: Vec<ApiErrorItem>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ApiErrorItem {
+    reason: String,
+}
+
+#[derive(Deserialize)]
+struct EventsAccess {
+    #[serde(rename = "accessRole")]
+    access_role: String,
+}
+
+impl GoogleCalendar {
+    /// A client for `settings` (`None` without a service account) whose requests give up after
+    /// `timeout`.
+    pub fn new(
+        settings: &GoogleSettings,
+        timeout: Duration,
+    ) -> Result<Option<Self>, CalendarError> {
+        let Some(key) = settings.service_account.clone() else {
+            return Ok(None);
+        };
+        let signing_key = jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes())
+            .map_err(|_| CalendarError::KeyRefused("not an RSA key".to_owned()))?;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|_| CalendarError::Unreachable("no HTTP client"))?;
+        Ok(Some(Self {
+            http,
+            key,
+            signing_key,
+            api_url: settings.calendar_api_url.trim_end_matches('/').to_owned(),
+            token: Mutex::new(None),
+        }))
+    }
+
+    /// A token for the Calendar API: the kept one while it is fresh, else a new one.
+    async fn token(&self) -> Result<SecretString, CalendarError> {
+        let kept = self
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(token) = kept
+            && token.renew_at > std::time::Instant::now()
+        {
+            return Ok(token.value);
+        }
+        let fresh = self.new_token().await?;
+        *self
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fresh.clone());
+        Ok(fresh.value)
+    }
+
+    async fn new_token(&self) -> Result<Token, CalendarError> {
+        let now = Utc::now().timestamp();
+        let claims = Assertion {
+            iss: &self.key.client_email,
+            scope: SCOPE,
+            aud: &self.key.token_uri,
+            iat: now,
+            exp: now + ASSERTION_SECONDS,
+        };
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = self.key.private_key_id.clone();
+        let assertion =
+            jsonwebtoken::encode(&header, &claims, &self.signing_key).map_err(|_| {
+                CalendarError::KeyRefused("the assertion could not be signed".to_owned())
+            })?;
+        let asked_at = std::time::Instant::now();
+        let response = self
+            .http
+            .post(&self.key.token_uri)
+            .form(&[("grant_type", JWT_GRANT), ("assertion", assertion.as_str())])
+            .send()
+            .await
+            .map_err(|error| transport_error(&error))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| transport_error(&error))?;
+        if status == 429 || status >= 500 {
+            return Err(CalendarError::Unavailable { status });
+        }
+        if !(200..300).contains(&status) {
+            let reason = serde_json::from_slice::<TokenRefusal>(&bytes)
+                .map(|refusal| refusal.error)
+                .unwrap_or_else(|_| format!("HTTP {status}"));
+            return Err(CalendarError::KeyRefused(reason));
+        }
+        let answer: TokenAnswer =
+            serde_json::from_slice(&bytes).map_err(|_| CalendarError::Unreadable)?;
+        let lasts = Duration::from_secs(answer.expires_in).saturating_sub(RENEW_BEFORE);
+        Ok(Token {
+            value: SecretString::new(answer.access_token),
+            renew_at: asked_at + lasts,
+        })
+    }
+
+    /// The URL of `calendar`'s events, with `more` path segments after it.
+    fn events_url(&self, calendar: &str, more: &[&str]) -> Result<url::Url, CalendarError> {
+        let mut url = url::Url::parse(&self.api_url).map_err(|_| CalendarError::Unreadable)?;
+        url.path_segments_mut()
+            .map_err(|_| CalendarError::Unreadable)?
+            .pop_if_empty()
+            .extend(["calendar", "v3", "calendars", calendar, "events"])
+            .extend(more);
+        Ok(url)
+    }
+
+    /// Sends `request` with a token; the status and body of Google's answer.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>), CalendarError> {
+        let token = self.token().await?;
+        let response = request
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(|error| transport_error(&error))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| transport_error(&error))?;
+        Ok((status, bytes.to_vec()))
+    }
+
+    async fn check(&self, calendar: &str) -> Result<(), CalendarError> {
+        let mut url = self.events_url(calendar, &[])?;
+        url.query_pairs_mut()
+            .append_pair("maxResults", "1")
+            .append_pair("fields", "accessRole");
+        let (status, body) = self.send(self.http.get(url)).await?;
+        if !(200..300).contains(&status) {
+            return Err(api_error(status, &body));
+        }
+        let access: EventsAccess =
+            serde_json::from_slice(&body).map_err(|_| CalendarError::Unreadable)?;
+        if matches!(access.access_role.as_str(), "writer" | "owner") {
+            Ok(())
+        } else {
+            Err(CalendarError::NotShared)
+        }
+    }
+
+    async fn put(&self, calendar: &str, event: &CalendarEvent) -> Result<(), CalendarError> {
+        let body = event_body(event);
+        let replace_url = self.events_url(calendar, &[&event.id])?;
+        // Replace; create when Google has none; replace again when a put running beside this one
+        // created it in between.
+        for replace_first in [true, false, true] {
+            let (status, answer) = if replace_first {
+                self.send(self.http.put(replace_url.clone()).json(&body))
+                    .await?
+            } else {
+                let mut created = body.clone();
+                created["id"] = serde_json::Value::String(event.id.clone());
+                self.send(
+                    self.http
+                        .post(self.events_url(calendar, &[])?)
+                        .json(&created),
+                )
+                .await?
+            };
+            match status {
+                200..=299 => return Ok(()),
+                404 | 410 if replace_first => continue,
+                409 if !replace_first => continue,
+                _ => return Err(api_error(status, &answer)),
+            }
+        }
+        Err(CalendarError::Refused {
+            status: 409,
+            reason: "the event kept changing".to_owned(),
+        })
+    }
+
+    async fn delete(&self, calendar: &str, event_id: &str) -> Result<(), CalendarError> {
+        let url = self.events_url(calendar, &[event_id])?;
+        let (status, answer) = self.send(self.http.delete(url)).await?;
+        match status {
+            200..=299 | 404 | 410 => Ok(()),
+            _ => Err(api_error(status, &answer)),
+        }
+    }
+}
+
+/// The Calendar API's JSON for `event` (without its id, which a create adds).
+fn event_body(event: &CalendarEvent) -> serde_json::Value {
+    let at = |instant: DateTime<Utc>| {
+        serde_json::json!({
+            "dateTime": instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "timeZone": event.time_zone,
+        })
+    };
+    serde_json::json!({
+        "summary": event.summary,
+        "description": event.description,
+        "start": at(event.starts_at),
+        "end": at(event.ends_at),
+        "source": { "title": "Ringback", "url": event.link },
+    })
+}
+
+/// What a failed Calendar API answer means: a calendar not shared (404 on it, 403 without write
+/// access), a rate limit or failure that may pass, or a refusal.
+fn api_error(status: u16, body: &[u8]) -> CalendarError {
+    let reason = serde_json::from_slice::<ApiError>(body)
+        .ok()
+        .and_then(|error| {
+            error
+                .error
+                .errors
+                .into_iter()
+                .next()
+                .map(|item| item.reason)
+                .or(error.error.status)
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let rate_limited = matches!(
+        reason.as_str(),
+        "rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded"
+    );
+    match status {
+        429 => CalendarError::Unavailable { status },
+        403 if rate_limited => CalendarError::Unavailable { status },
+        status if status >= 500 => CalendarError::Unavailable { status },
+        401 => CalendarError::KeyRefused(reason),
+        403 | 404 => CalendarError::NotShared,
+        _ => CalendarError::Refused { status, reason },
+    }
+}
+
+fn transport_error(error: &reqwest::Error) -> CalendarError {
+    if error.is_connect() {
+        CalendarError::Unreachable("connection refused")
+    } else if error.is_timeout() {
+        CalendarError::Unreachable("timed out")
+    } else {
+        CalendarError::Unreachable("connection lost")
+    }
+}
+
+impl CalendarProvider for GoogleCalendar {
+    fn shared_with(&self) -> &str {
+        &self.key.client_email
+    }
+
+    fn check_access<'a>(&'a self, calendar: &'a str) -> CalendarFuture<'a, ()> {
+        Box::pin(self.check(calendar))
+    }
+
+    fn put_event<'a>(
+        &'a self,
+        calendar: &'a str,
+        event: &'a CalendarEvent,
+    ) -> CalendarFuture<'a, ()> {
+        Box::pin(self.put(calendar, event))
+    }
+
+    fn delete_event<'a>(&'a self, calendar: &'a str, event_id: &'a str) -> CalendarFuture<'a, ()> {
+        Box::pin(self.delete(calendar, event_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_and_calendar_ids_are_checked() {
+        assert!(valid_event_id("0190f3a2b7c47d5e8f9a0b1c2d3e4f50"));
+        assert!(!valid_event_id("abcd"), "too short");
+        assert!(!valid_event_id("0190f3a2-b7c4"), "a dash is not base32hex");
+        assert!(!valid_event_id("wxyz0"), "w to z are beyond base32hex");
+        assert!(valid_calendar_id("frontdesk@example.co.uk"));
+        assert!(valid_calendar_id("c_0123abc@group.calendar.google.com"));
+        assert!(!valid_calendar_id(""));
+        assert!(!valid_calendar_id("front desk@example.co.uk"));
+        assert!(!valid_calendar_id(&"a".repeat(MAX_CALENDAR_ID + 1)));
+    }
+
+    #[test]
+    fn google_errors_are_told_apart() {
+        let body = |reason: &str| {
+            serde_json::to_vec(&serde_json::json!({
+                "error": { "code": 403, "message": "x", "errors": [{ "domain": "global", "reason": reason }] }
+            }))
+            .unwrap()
+        };
+        assert_eq!(api_error(404, b"{}"), CalendarError::NotShared);
+        assert_eq!(
+            api_error(403, &body("requiredAccessLevel")),
+            CalendarError::NotShared
+        );
+        assert!(api_error(403, &body("rateLimitExceeded")).is_retryable());
+        assert!(api_error(503, b"").is_retryable());
+        assert!(!api_error(400, &body("invalid")).is_retryable());
+        assert!(matches!(
+            api_error(401, &body("authError")),
+            CalendarError::KeyRefused(_)
+        ));
+    }
+
+    #[test]
+    fn a_key_file_must_be_a_service_accounts_rsa_key() {
+        let dir = tempfile_dir();
+        let path = dir.join("key.json");
+        std::fs::write(&path, r#"{"type":"authorized_user","client_email":"a@b","private_key":"x","token_uri":"https://oauth2.googleapis.com/token"}"#).unwrap();
+        let error = read_key_file(path.to_str().unwrap()).unwrap_err();
+        assert!(error.contains("service account"), "{error}");
+        std::fs::write(&path, r#"{"type":"service_account","client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n","token_uri":"https://oauth2.googleapis.com/token"}"#).unwrap();
+        let error = read_key_file(path.to_str().unwrap()).unwrap_err();
+        assert!(error.contains("RSA"), "{error}");
+        assert!(!error.contains("not a key"), "the key is never quoted");
+        let error = read_key_file(dir.join("missing.json").to_str().unwrap()).unwrap_err();
+        assert!(error.contains("cannot read"), "{error}");
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("ringback-google-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

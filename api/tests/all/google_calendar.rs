@@ -1,0 +1,207 @@
+//! Google Calendar end to end, on SQLite and on PostgreSQL, against the fake token endpoint and
+//! Calendar API (service-account JWTs checked, sharing enforced): an admin chooses a calendar only
+//! once Google says it is shared for changing events, which puts the upcoming bookings in it;
+//! bookings made, moved and cancelled follow; Google failing is retried; a receptionist cannot
+//! choose; no event carries anything of the caller; and a server without a Google account says
+//! so.
+
+use crate::common::app::TestApp;
+use crate::common::graphql::{error_code, join};
+use chrono::{Duration, SecondsFormat};
+use ringback_api::config::DatabaseKind;
+use ringback_providers::fakes::google::{CLIENT_EMAIL, FakeGoogle};
+use serde_json::{Value, json};
+
+const CALENDAR: &str = "frontdesk@harbour-dental.test";
+const SETTING: &str = "{ googleCalendar { calendarId shareWith } }";
+const CHOOSE: &str = "mutation($id: String) { setGoogleCalendar(calendarId: $id) }";
+const BOOK: &str = "mutation($number: String!, $at: DateTime!) { createAppointment(input: \
+    { callerNumber: $number, valueMinor: 4500, startsAt: $at }) { id } }";
+const MOVE: &str =
+    "mutation($id: ID!, $at: DateTime!) { updateAppointment(id: $id, startsAt: $at) { id } }";
+const CANCEL: &str = "mutation($id: ID!) { cancelAppointment(id: $id) { id } }";
+/// The callers booked below (fiction numbers); nothing of them may reach Google.
+const CALLERS: [&str; 2] = ["07700 900461", "07700 900462"];
+
+/// An app with the fake Twilio and the fake Google's service account.
+async fn calendar_app(kind: DatabaseKind, google: &FakeGoogle, dir: &std::path::Path) -> TestApp {
+    let key_file = google.key_file(dir).expect("key file");
+    TestApp::builder(kind)
+        .with_twilio()
+        .setting(
+            "RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE",
+            key_file.to_str().expect("path"),
+        )
+        .setting("RINGBACK_GOOGLE_CALENDAR_API_URL", google.api_url())
+        .build()
+        .await
+}
+
+/// `days` from the app's now, as GraphQL takes it (whole seconds).
+fn days_ahead(app: &TestApp, days: i64) -> String {
+    (app.db.clock.now() + Duration::days(days)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Books the caller `number` at `at`; the booking's id.
+async fn book(app: &mut TestApp, number: &str, at: &str) -> String {
+    let booked = app
+        .owner
+        .run(BOOK, json!({ "number": number, "at": at }))
+        .await;
+    assert!(booked["errors"].is_null(), "{booked}");
+    booked["data"]["createAppointment"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+/// The calendar event id of booking `id`: its hex digits.
+fn event_id(id: &str) -> String {
+    id.replace('-', "")
+}
+
+fn event_of<'a>(events: &'a [Value], id: &str) -> Option<&'a Value> {
+    events.iter().find(|event| event["id"] == event_id(id))
+}
+
+async fn bookings_follow_into_the_shared_calendar(kind: DatabaseKind) {
+    let google = FakeGoogle::start().await.expect("fake Google");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = calendar_app(kind, &google, dir.path()).await;
+    let worker = app.worker("calendar");
+
+    let setting = app.owner.run(SETTING, json!({})).await;
+    assert_eq!(
+        setting["data"]["googleCalendar"],
+        json!({ "calendarId": null, "shareWith": CLIENT_EMAIL }),
+        "{setting}"
+    );
+
+    // Booked before any calendar: nothing queued for Google.
+    let early_at = days_ahead(&app, 1);
+    let early = book(&mut app, CALLERS[0], &early_at).await;
+    app.drain(&worker).await;
+    assert!(google.requests().is_empty(), "{:?}", google.requests());
+
+    // Not shared, then shared read-only: refused, saying with whom to share it.
+    for shared in [None, Some("reader")] {
+        if let Some(role) = shared {
+            google.share(CALENDAR, role);
+        }
+        let refused = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+        let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(CLIENT_EMAIL), "{message}");
+    }
+    let unknown = app.owner.run(CHOOSE, json!({ "id": "two words" })).await;
+    assert_eq!(error_code(&unknown), Some("BAD_USER_INPUT"), "{unknown}");
+
+    // A receptionist cannot choose.
+    let browser = app.browser();
+    let mut receptionist = join(
+        &mut app.owner,
+        browser,
+        "desk@harbour-dental.test",
+        "RECEPTIONIST",
+    )
+    .await;
+    google.share(CALENDAR, "writer");
+    let forbidden = receptionist.run(CHOOSE, json!({ "id": CALENDAR })).await;
+    assert_eq!(error_code(&forbidden), Some("FORBIDDEN"), "{forbidden}");
+
+    // Shared for changes: chosen, audited, and the upcoming booking goes in.
+    let chosen = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;
+    assert_eq!(chosen["data"]["setGoogleCalendar"], true, "{chosen}");
+    let audited: Vec<String> = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|(action, _)| action == "settings.calendar_changed")
+        .map(|(_, detail)| detail)
+        .collect();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    let detail: Value = serde_json::from_str(&audited[0]).expect("json detail");
+    assert_eq!(detail, json!({ "connected": true, "upcoming_queued": 1 }));
+    assert!(
+        !audited[0].contains(CALENDAR),
+        "the calendar id is not audited"
+    );
+    app.drain(&worker).await;
+    let events = google.events(CALENDAR);
+    let first = event_of(&events, &early).expect("the upcoming booking's event");
+    assert_eq!(first["start"]["dateTime"], early_at.as_str(), "{first}");
+    let at = |edge: &str| {
+        chrono::DateTime::parse_from_rfc3339(first[edge]["dateTime"].as_str().unwrap_or_default())
+            .expect("an RFC 3339 time")
+    };
+    assert_eq!(at("end") - at("start"), Duration::minutes(30), "{first}");
+    assert_eq!(first["start"]["timeZone"], "Europe/London", "{first}");
+
+    // A new booking goes in; Google failing once is tried again.
+    google.fail_next([503]);
+    let later_at = days_ahead(&app, 3);
+    let later = book(&mut app, CALLERS[1], &later_at).await;
+    app.drain(&worker).await;
+    assert!(event_of(&google.events(CALENDAR), &later).is_some());
+
+    // Moved: the event moves. Cancelled: the event goes.
+    let moved_to = days_ahead(&app, 5);
+    let moved = app
+        .owner
+        .run(MOVE, json!({ "id": later, "at": moved_to }))
+        .await;
+    assert!(moved["errors"].is_null(), "{moved}");
+    app.drain(&worker).await;
+    let events = google.events(CALENDAR);
+    assert_eq!(
+        event_of(&events, &later).expect("moved event")["start"]["dateTime"],
+        moved_to.as_str()
+    );
+    let cancelled = app.owner.run(CANCEL, json!({ "id": early })).await;
+    assert!(cancelled["errors"].is_null(), "{cancelled}");
+    app.drain(&worker).await;
+    let events = google.events(CALENDAR);
+    assert!(event_of(&events, &early).is_none(), "{events:?}");
+    assert_eq!(events.len(), 1, "{events:?}");
+
+    // Nothing of the callers reached Google: no number, no tail.
+    let sent = serde_json::to_string(&events).expect("json");
+    for caller in CALLERS {
+        let digits: String = caller.chars().filter(char::is_ascii_digit).collect();
+        assert!(!sent.contains(&digits[digits.len() - 3..]), "{sent}");
+    }
+    assert!(sent.contains("/appointments"), "{sent}");
+
+    // Cleared: the events stay, new bookings stay out.
+    let cleared = app.owner.run(CHOOSE, json!({ "id": null })).await;
+    assert_eq!(cleared["data"]["setGoogleCalendar"], true, "{cleared}");
+    let requests = google.requests().len();
+    let after_clearing = days_ahead(&app, 2);
+    book(&mut app, CALLERS[0], &after_clearing).await;
+    app.drain(&worker).await;
+    assert_eq!(google.requests().len(), requests);
+    assert_eq!(google.events(CALENDAR).len(), 1);
+}
+
+/// A server without a Google account offers no calendar and says why.
+async fn without_a_google_account_no_calendar_can_be_chosen(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).build().await;
+    let setting = app.owner.run(SETTING, json!({})).await;
+    assert_eq!(
+        setting["data"]["googleCalendar"],
+        json!({ "calendarId": null, "shareWith": null }),
+        "{setting}"
+    );
+    let refused = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE"),
+        "{refused}"
+    );
+    assert!(error_code(&refused).is_some(), "{refused}");
+}
+
+on_both_databases!(
+    bookings_follow_into_the_shared_calendar,
+    without_a_google_account_no_calendar_can_be_chosen,
+);
