@@ -343,6 +343,18 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Receptionist,
         ),
         (
+            "googleCalendar",
+            "{ googleCalendar { calendarId shareWith } }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
+            "setGoogleCalendar",
+            "mutation { setGoogleCalendar(calendarId: \"frontdesk@clinic.test\") }",
+            json!({}),
+            Least::Admin,
+        ),
+        (
             "myHandOffMails",
             "{ myHandOffMails { on } }",
             json!({}),
