@@ -1230,6 +1230,39 @@ impl<'a> SettingsPage<'a> {
         })
     }
 
+    /// The address the page asks to share a Google calendar with.
+    pub async fn calendar_share_address(&self) -> Result<String, E2eError> {
+        text_of(self.client, "calendar-share-with").await
+    }
+
+    /// Types `calendar` as the Google calendar ID and saves it; `Ok` with the confirmation, or the
+    /// refusal the page shows.
+    pub async fn choose_calendar(
+        &self,
+        calendar: &str,
+    ) -> Result<Result<String, String>, E2eError> {
+        let field = wait_for_test_id(self.client, "calendar-id").await?;
+        field.clear().await?;
+        field.send_keys(calendar).await?;
+        click_test_id(self.client, "calendar-save").await?;
+        poll(async || {
+            if let Ok(refusal) = self
+                .client
+                .find(Locator::Css("[data-testid=calendar-error]"))
+                .await
+            {
+                return Ok(Ok(Err(refusal.text().await?)));
+            }
+            let saved = text_of(self.client, "calendar-saved").await?;
+            Ok(if saved.is_empty() {
+                Err("saving the calendar showed nothing".to_owned())
+            } else {
+                Ok(Ok(saved))
+            })
+        })
+        .await
+    }
+
     /// The live preview of template `test_id` and its cost line.
     pub async fn preview(&self, test_id: &str) -> Result<(String, String), E2eError> {
         Ok((

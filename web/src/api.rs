@@ -60,6 +60,7 @@ operations!("graphql/worklist.graphql" => Worklist, LogCallback, DismissWaitingC
 operations!("graphql/appointments.graphql" => Appointments, KnownCallers, CreateAppointment, UpdateAppointment, CancelAppointment);
 operations!("graphql/inbox.graphql" => Conversations, InboxCount, Conversation, Reply, Assign, Close, TakeOver, MarkNotificationsRead, MyHandOffMails, SetMyHandOffMails);
 operations!("graphql/settings.graphql" => Settings);
+operations!("graphql/calendar.graphql" => GoogleCalendar, SetGoogleCalendar);
 operations!(sparse "graphql/settings.graphql" => SaveClinic, SaveTextBack);
 operations!("graphql/what_if.graphql" => WhatIf, SaveWindow);
 operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveMember, ChangeMemberRole, ApiKeys, CreateApiKey, RevokeApiKey, AuditLog, DeadLetters, RetryDeadLetter);

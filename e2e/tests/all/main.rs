@@ -6,6 +6,7 @@
 mod accessibility;
 mod ai_receptionist;
 mod billing;
+mod calendar;
 mod click_to_call;
 mod dashboard;
 mod onboarding;

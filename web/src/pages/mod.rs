@@ -6,6 +6,7 @@ pub mod admin;
 pub mod ai_receptionist;
 pub mod appointments;
 pub mod billing;
+pub mod calendar;
 pub mod export;
 pub mod inbox;
 pub mod numbers;

@@ -2,7 +2,8 @@
 //! currency chosen from lists) and privacy, its business hours and holidays (checked by the shared hours rules before
 //! sending), and the text-back with a live preview of each template, filled and marked as
 //! automated exactly as the server will send it, with its SMS segment count (an empty box shows
-//! the default wording, which the server then sends). Saving says which settings changed.
+//! the default wording, which the server then sends). Saving says which settings changed. Below
+//! the form, the Google calendar bookings are kept in (`pages::calendar`).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -191,6 +192,7 @@ pub fn Settings() -> impl IntoView {
         <AsyncView resource=loaded loading="Loading settings…" let:data>
             <SettingsForm data />
         </AsyncView>
+        <crate::pages::calendar::GoogleCalendarSection />
     }
 }
 

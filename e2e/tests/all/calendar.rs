@@ -1,0 +1,71 @@
+//! Google Calendar from the browser, with the real binary, the demo clinic and the fake Google:
+//! the owner sees which address to share a calendar with, is told how when the calendar is not
+//! shared, saves it once it is, and the demo's upcoming bookings appear in it.
+
+use std::time::Duration;
+
+use ringback_api::fakes::google::{CLIENT_EMAIL, FakeGoogle};
+use ringback_e2e::browser::Browser;
+use ringback_e2e::pages::{SettingsPage, sign_in};
+use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
+use ringback_e2e::{E2eError, on_demo_with_sms_and};
+
+const CALENDAR: &str = "frontdesk@ringback-demo.test";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_keeps_bookings_in_a_shared_google_calendar() {
+    let google = FakeGoogle::start()
+        .await
+        .unwrap_or_else(|e| panic!("fake Google: {e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let key_file = google
+        .key_file(dir.path())
+        .unwrap_or_else(|e| panic!("key file: {e}"));
+    let key_file = key_file.to_string_lossy().into_owned();
+    let settings = [
+        ("RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE", key_file.as_str()),
+        ("RINGBACK_GOOGLE_CALENDAR_API_URL", google.api_url()),
+    ];
+    on_demo_with_sms_and(
+        "an_owner_keeps_bookings_in_a_shared_google_calendar",
+        &settings,
+        async |browser, server, _| choose_calendar(browser, server, &google).await,
+    )
+    .await;
+}
+
+async fn choose_calendar(
+    browser: &Browser,
+    server: &RingbackServer,
+    google: &FakeGoogle,
+) -> Result<(), E2eError> {
+    sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+    let settings = SettingsPage::open(&browser.client).await?;
+    let address = settings.calendar_share_address().await?;
+    if address != CLIENT_EMAIL {
+        return Err(E2eError::Assertion(format!("share with {address:?}")));
+    }
+    let refused = settings.choose_calendar(CALENDAR).await?;
+    if !refused
+        .as_ref()
+        .is_err_and(|why| why.contains(CLIENT_EMAIL))
+    {
+        return Err(E2eError::Assertion(format!(
+            "a calendar not shared was taken: {refused:?}"
+        )));
+    }
+    google.share(CALENDAR, "writer");
+    let saved = settings.choose_calendar(CALENDAR).await?;
+    if !saved.as_ref().is_ok_and(|said| said.contains(CALENDAR)) {
+        return Err(E2eError::Assertion(format!("not saved: {saved:?}")));
+    }
+    for _ in 0..150 {
+        if !google.events(CALENDAR).is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(E2eError::Assertion(
+        "no upcoming demo booking reached the calendar".to_owned(),
+    ))
+}
