@@ -272,6 +272,28 @@ mod tests {
     }
 
     #[test]
+    fn a_google_key_file_is_checked_at_start_up() {
+        let missing = config(&[(
+            "RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE",
+            "/nonexistent/ringback-google.json",
+        )])
+        .expect_err("no such file");
+        let message = missing.to_string();
+        assert!(
+            message.starts_with("RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE is malformed"),
+            "{message}"
+        );
+        assert!(
+            config(&[])
+                .expect("defaults")
+                .google
+                .service_account
+                .is_none(),
+            "calendars are off without a key file"
+        );
+    }
+
+    #[test]
     fn malformed_setting_names_itself() {
         let err = config(&[("RINGBACK_LISTEN", "not-an-address")]).unwrap_err();
         let message = err.to_string();

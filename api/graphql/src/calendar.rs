@@ -47,8 +47,8 @@ pub struct CalendarMutation;
 
 #[Object]
 impl CalendarMutation {
-    /// Keeps the clinic's bookings in Google calendar `calendarId` (none: in no calendar; events
-    /// already there stay). Google is asked first whether the calendar is shared with
+    /// Keeps the clinic's bookings in Google calendar `calendarId` (none: in no calendar; the
+    /// upcoming bookings' events then leave it, past ones stay). Google is asked first whether the calendar is shared with
     /// `googleCalendar.shareWith` for making changes to events: `BAD_USER_INPUT` says how to share
     /// it when not. Choosing a calendar puts the upcoming bookings in it. Admins and owners; at
     /// most 5 checks a minute per clinic; audited. Whether anything changed.

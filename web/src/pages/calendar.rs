@@ -45,7 +45,7 @@ pub fn GoogleCalendarSection() -> impl IntoView {
                         format!("Saved: bookings are kept in {calendar}, the upcoming ones too.")
                     }
                     (Some(Ok(_)), None) => {
-                        "Saved: bookings are kept in no calendar (events already there stay)."
+                        "Saved: bookings are kept in no calendar; the upcoming ones leave it."
                             .to_owned()
                     }
                     _ => String::new(),
@@ -81,7 +81,7 @@ fn calendar_form(
                 <code data-testid="calendar-share-with">{share_with}</code>
                 " and choose “Make changes to events”."
             </li>
-            <li>"Copy its Calendar ID (under “Integrate calendar”) into the box and save. Leave the box empty to stop."</li>
+            <li>"Copy its Calendar ID (under “Integrate calendar”) into the box and save. Leave the box empty to stop: the upcoming bookings then leave the calendar, past ones stay."</li>
         </ol>
         <form on:submit=move |ev| {
             ev.prevent_default();

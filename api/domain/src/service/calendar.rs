@@ -2,7 +2,9 @@
 //! ([`set`], checked with Google before it is stored), and the events its bookings are kept as
 //! there. A booking with a start time, made or changed or cancelled while the clinic has a
 //! calendar, queues a [`CalendarSync`] in the same transaction ([`queue_sync`]); choosing a
-//! calendar queues one for each upcoming booking, at most [`MAX_SYNCED_ON_CONNECT`].
+//! calendar queues one for each upcoming booking (they move there from a calendar chosen before),
+//! and clearing it one for each upcoming booking with an event (its event leaves the calendar),
+//! at most [`MAX_SYNCED_ON_CHANGE`] either way. Past events stay.
 //!
 //! An event says nothing about the caller: not their number, tail or name, only that it is a
 //! booking, who made it (staff, the AI receptionist, an integration) and a link to the dashboard's
@@ -24,9 +26,9 @@ use crate::jobs::CalendarSync;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::clinic;
 
-/// Upcoming bookings put in a calendar when the clinic chooses it; later ones follow as they are
-/// made or changed.
-pub const MAX_SYNCED_ON_CONNECT: u64 = 500;
+/// Upcoming bookings synced when the clinic chooses or clears its calendar, soonest first; later
+/// ones follow as they are made or changed.
+pub const MAX_SYNCED_ON_CHANGE: u64 = 500;
 /// How long an event lasts when the booking does not say.
 pub const DEFAULT_EVENT_MINUTES: i64 = 30;
 
@@ -96,8 +98,8 @@ pub async fn check_shared(desk: Option<&CalendarDesk>, calendar: &str) -> Result
 
 /// Stores `calendar` (checked by [`check_shared`]) as the clinic's, or none; audited as
 /// `settings.calendar_changed` (whether one is set, not which: a personal calendar's id is an
-/// address). Choosing a calendar queues its upcoming bookings; clearing it leaves the events
-/// where they are. Whether anything changed.
+/// address). Either way the upcoming bookings are synced: into the chosen calendar, or out of the
+/// one cleared. Whether anything changed.
 pub async fn set(
     txn: &TenantTxn,
     actor: Option<Uuid>,
@@ -112,11 +114,7 @@ pub async fn set(
     model.google_calendar_id = Set(calendar);
     model.updated_at = Set(txn.now());
     model.update(txn.conn()).await?;
-    let queued = if connected {
-        queue_upcoming(txn).await?
-    } else {
-        0
-    };
+    let queued = queue_upcoming(txn, connected).await?;
     audit::append(
         txn,
         AuditEvent {
@@ -129,16 +127,21 @@ pub async fn set(
     Ok(true)
 }
 
-/// Queues a sync for each upcoming booking that stands, soonest first; how many.
-async fn queue_upcoming(txn: &TenantTxn) -> Result<u64, DomainError> {
-    let upcoming: Vec<Uuid> = txn
+/// Queues a sync for each upcoming booking that stands (`connected`), or that stands and has an
+/// event (a calendar cleared), soonest first; how many.
+async fn queue_upcoming(txn: &TenantTxn, connected: bool) -> Result<u64, DomainError> {
+    let mut upcoming = txn
         .find::<appointment::Entity>()
         .filter(appointment::Column::StartsAt.gte(txn.now()))
-        .filter(appointment::Column::CancelledAt.is_null())
+        .filter(appointment::Column::CancelledAt.is_null());
+    if !connected {
+        upcoming = upcoming.filter(appointment::Column::CalendarEventIn.is_not_null());
+    }
+    let upcoming: Vec<Uuid> = upcoming
         .order_by_asc(appointment::Column::StartsAt)
         .select_only()
         .column(appointment::Column::Id)
-        .limit(MAX_SYNCED_ON_CONNECT)
+        .limit(MAX_SYNCED_ON_CHANGE)
         .into_tuple()
         .all(txn.conn())
         .await?;
