@@ -205,6 +205,15 @@ fn issue_token(shared: Data<&Arc<Shared>>, Form(request): Form<TokenRequest>) ->
         .into_response()
 }
 
+/// A refusal the Calendar API answers with: its status, Google's reason and message.
+struct Refusal(u16, &'static str, &'static str);
+
+impl Refusal {
+    fn response(self) -> Response {
+        google_error(self.0, self.1, self.2)
+    }
+}
+
 /// Google's error answer with `status` and `reason`.
 fn google_error(status: u16, reason: &str, message: &str) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -226,26 +235,26 @@ fn admit(
     request: String,
     calendar: &str,
     write: bool,
-) -> Result<&'static str, Response> {
+) -> Result<&'static str, Refusal> {
     lock(&shared.requests).push(request);
     let token = headers
         .get("authorization")
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
     if !token.is_some_and(|token| lock(&shared.tokens).contains(token)) {
-        return Err(google_error(
+        return Err(Refusal(
             401,
             "authError",
             "Request had invalid authentication credentials.",
         ));
     }
     if let Some(status) = lock(&shared.failures).pop_front() {
-        return Err(google_error(status, "backendError", "Backend Error"));
+        return Err(Refusal(status, "backendError", "Backend Error"));
     }
     let role = lock(&shared.access).get(calendar).copied();
     match role {
-        None => Err(google_error(404, "notFound", "Not Found")),
-        Some("reader") if write => Err(google_error(
+        None => Err(Refusal(404, "notFound", "Not Found")),
+        Some("reader") if write => Err(Refusal(
             403,
             "requiredAccessLevel",
             "You need to have writer access to this calendar.",
@@ -269,7 +278,7 @@ fn list_events(
     let request = format!("GET /calendar/v3/calendars/{calendar}/events");
     let role = match admit(&shared, headers, request, &calendar, false) {
         Ok(role) => role,
-        Err(refused) => return refused,
+        Err(refused) => return refused.response(),
     };
     if query.fields.as_deref() == Some("accessRole") {
         return Json(json!({ "accessRole": role })).into_response();
@@ -287,7 +296,7 @@ fn list_events(
 
 /// An event body as Google takes it: a start and an end with RFC 3339 times, the end after the
 /// start. The problem's response otherwise.
-fn checked_event(mut event: Value, id: &str) -> Result<Value, Response> {
+fn checked_event(mut event: Value, id: &str) -> Result<Value, Refusal> {
     let time = |edge: &str| {
         event[edge]["dateTime"]
             .as_str()
@@ -296,13 +305,13 @@ fn checked_event(mut event: Value, id: &str) -> Result<Value, Response> {
     match (time("start"), time("end")) {
         (Some(start), Some(end)) if end > start => {}
         (Some(_), Some(_)) => {
-            return Err(google_error(
+            return Err(Refusal(
                 400,
                 "timeRangeEmpty",
                 "The specified time range is empty.",
             ));
         }
-        _ => return Err(google_error(400, "required", "Missing end time.")),
+        _ => return Err(Refusal(400, "required", "Missing end time.")),
     }
     event["id"] = Value::String(id.to_owned());
     event["status"] = Value::String("confirmed".to_owned());
@@ -318,7 +327,7 @@ fn create_event(
 ) -> Response {
     let request = format!("POST /calendar/v3/calendars/{calendar}/events");
     if let Err(refused) = admit(&shared, headers, request, &calendar, true) {
-        return refused;
+        return refused.response();
     }
     let Some(id) = event["id"].as_str().map(str::to_owned) else {
         return google_error(400, "required", "Missing id.");
@@ -328,7 +337,7 @@ fn create_event(
     }
     let event = match checked_event(event, &id) {
         Ok(event) => event,
-        Err(problem) => return problem,
+        Err(problem) => return problem.response(),
     };
     let mut events = lock(&shared.events);
     let key = (calendar, id);
@@ -348,11 +357,11 @@ fn replace_event(
 ) -> Response {
     let request = format!("PUT /calendar/v3/calendars/{calendar}/events/{id}");
     if let Err(refused) = admit(&shared, headers, request, &calendar, true) {
-        return refused;
+        return refused.response();
     }
     let event = match checked_event(event, &id) {
         Ok(event) => event,
-        Err(problem) => return problem,
+        Err(problem) => return problem.response(),
     };
     let mut events = lock(&shared.events);
     match events.get_mut(&(calendar, id)) {
@@ -373,7 +382,7 @@ fn delete_event(
 ) -> Response {
     let request = format!("DELETE /calendar/v3/calendars/{calendar}/events/{id}");
     if let Err(refused) = admit(&shared, headers, request, &calendar, true) {
-        return refused;
+        return refused.response();
     }
     let mut events = lock(&shared.events);
     match events.get_mut(&(calendar, id)) {
