@@ -1230,9 +1230,13 @@ impl<'a> SettingsPage<'a> {
         })
     }
 
-    /// The address the page asks to share a Google calendar with.
-    pub async fn calendar_share_address(&self) -> Result<String, E2eError> {
-        text_of(self.client, "calendar-share-with").await
+    /// The address the page asks to share a Google calendar with, and the code it asks to put
+    /// in the calendar's description.
+    pub async fn calendar_instructions(&self) -> Result<(String, String), E2eError> {
+        Ok((
+            text_of(self.client, "calendar-share-with").await?,
+            text_of(self.client, "calendar-ownership-code").await?,
+        ))
     }
 
     /// Types `calendar` as the Google calendar ID and saves it; `Ok` with the confirmation, or the

@@ -143,6 +143,18 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// A keyed hash of `label` under the session secret, in hex: the same on every server of the
+    /// deployment, unguessable without its secrets. For a code a clinic shows somewhere else to
+    /// prove the place is its own (its Google calendar).
+    pub fn tag(&self, label: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.session_secret.expose())
+            .expect("HMAC accepts a key of any length");
+        mac.update(format!("ringback tag: {label}").as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
 /// Picks one secret out of the set.
 type SecretOf = fn(&Secrets) -> &Secret;
 

@@ -19,6 +19,9 @@ pub struct GoogleCalendar {
     /// The address to share a calendar with ("Make changes to events"); none when this server
     /// has no Google account, and no calendar can then be chosen.
     pub share_with: Option<String>,
+    /// The code the calendar's description must hold, to show it is the clinic's own (every
+    /// clinic shares with the same address).
+    pub ownership_code: String,
 }
 
 #[derive(Default)]
@@ -28,16 +31,19 @@ pub struct CalendarQuery;
 impl CalendarQuery {
     /// The clinic's Google calendar and the address to share one with. Admins and owners.
     async fn google_calendar(&self, ctx: &Context<'_>) -> async_graphql::Result<GoogleCalendar> {
-        let desk = ctx.data::<Backend>()?.calendar.as_ref();
+        let backend = ctx.data::<Backend>()?;
         let setting = with_tenant(
             ctx,
             Access::Read(Permission::ManageSettings),
-            async |txn, _| calendar::setting(txn, desk).await,
+            async |txn, _| {
+                calendar::setting(txn, backend.calendar.as_ref(), &backend.secrets).await
+            },
         )
         .await?;
         Ok(GoogleCalendar {
             calendar_id: setting.calendar_id,
             share_with: setting.share_with,
+            ownership_code: setting.ownership_code,
         })
     }
 }
@@ -48,10 +54,12 @@ pub struct CalendarMutation;
 #[Object]
 impl CalendarMutation {
     /// Keeps the clinic's bookings in Google calendar `calendarId` (none: in no calendar; the
-    /// upcoming bookings' events then leave it, past ones stay). Google is asked first whether the calendar is shared with
-    /// `googleCalendar.shareWith` for making changes to events: `BAD_USER_INPUT` says how to share
-    /// it when not. Choosing a calendar puts the upcoming bookings in it. Admins and owners; at
-    /// most 5 checks a minute per clinic; audited. Whether anything changed.
+    /// upcoming bookings' events then leave it, past ones stay). Google is asked first whether
+    /// the calendar is shared with `googleCalendar.shareWith` for making changes to events and
+    /// holds `googleCalendar.ownershipCode` in its description: `BAD_USER_INPUT` says what to do
+    /// when not. Choosing a calendar puts the upcoming bookings in it (saving it again puts them
+    /// again). Admins and owners; at most 5 checks a minute per clinic; audited. Whether the
+    /// choice changed.
     async fn set_google_calendar(
         &self,
         ctx: &Context<'_>,
@@ -67,11 +75,14 @@ impl CalendarMutation {
                     .await?
                     .require_write(Permission::ManageSettings)
                     .map_err(graphql_error)?;
+                calendar::check_form(backend.calendar.as_ref(), calendar_id)
+                    .map_err(graphql_error)?;
                 backend
                     .rate_limits
                     .calendar_check(scope.clinic_id())
                     .map_err(graphql_error)?;
-                calendar::check_shared(backend.calendar.as_ref(), calendar_id)
+                let code = calendar::ownership_code(&backend.secrets, scope.clinic_id());
+                calendar::check_shared(backend.calendar.as_ref(), calendar_id, &code)
                     .await
                     .map_err(graphql_error)
             };

@@ -8,8 +8,10 @@
 //! `calendar.events`), kept until shortly before it expires; then Calendar API v3 under
 //! `RINGBACK_GOOGLE_CALENDAR_API_URL` (`/calendar/v3/calendars/{calendarId}/events`) with the
 //! token as a Bearer. Events carry an id we choose (base32hex, [`valid_event_id`]), so putting one
-//! twice leaves one event: [`CalendarProvider::put_event`] replaces it (`PUT`), creates it when
-//! Google has none (`POST`), and replaces it again when a concurrent put created it first.
+//! twice leaves one event: [`CalendarProvider::put_event`] updates it (`PATCH`, status
+//! `confirmed`, which also restores one deleted before; what staff added in Google stays),
+//! creates it when Google has none (`POST`), and updates it again when a concurrent put created
+//! it first. A token Google no longer takes (401) is renewed once per request.
 //! Deleting an event Google does not have, or deleted already, is done. Tests point both URLs at
 //! the fake in `crate::fakes::google`.
 //!
@@ -131,7 +133,7 @@ pub fn valid_calendar_id(calendar: &str) -> bool {
 }
 
 /// One event as the server keeps it in a calendar.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CalendarEvent {
     /// Our id for it ([`valid_event_id`]).
     pub id: String,
@@ -187,10 +189,12 @@ pub trait CalendarProvider: Send + Sync {
     /// The address calendars are shared with.
     fn shared_with(&self) -> &str;
 
-    /// Whether `calendar` is shared with the account for changing events.
-    fn check_access<'a>(&'a self, calendar: &'a str) -> CalendarFuture<'a, ()>;
+    /// The description of `calendar` when it is shared with the account for changing events
+    /// ([`CalendarError::NotShared`] otherwise): where a clinic proves the calendar is its own.
+    fn check_access<'a>(&'a self, calendar: &'a str) -> CalendarFuture<'a, String>;
 
-    /// Makes `event` stand in `calendar` as given, created or replaced.
+    /// Makes `event` stand in `calendar` as given, created or updated (fields Ringback does not
+    /// set, such as a note staff added in Google, are kept).
     fn put_event<'a>(
         &'a self,
         calendar: &'a str,
@@ -260,6 +264,8 @@ struct ApiErrorItem {
 struct EventsAccess {
     #[serde(rename = "accessRole")]
     access_role: String,
+    #[serde(default)]
+    description: Option<String>,
 }
 
 impl GoogleCalendar {
@@ -365,8 +371,24 @@ impl GoogleCalendar {
         Ok(url)
     }
 
-    /// Sends `request` with a token; the status and body of Google's answer.
+    /// Sends `request` with a token; the status and body of Google's answer. A token Google no
+    /// longer takes (401) is dropped and the request sent once more with a new one.
     async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>), CalendarError> {
+        let again = request.try_clone();
+        let answer = self.send_once(request).await?;
+        match again {
+            Some(again) if answer.0 == 401 => {
+                self.forget_token();
+                self.send_once(again).await
+            }
+            _ => Ok(answer),
+        }
+    }
+
+    async fn send_once(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, Vec<u8>), CalendarError> {
@@ -384,11 +406,18 @@ impl GoogleCalendar {
         Ok((status, bytes.to_vec()))
     }
 
-    async fn check(&self, calendar: &str) -> Result<(), CalendarError> {
+    fn forget_token(&self) {
+        *self
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    async fn check(&self, calendar: &str) -> Result<String, CalendarError> {
         let mut url = self.events_url(calendar, &[])?;
         url.query_pairs_mut()
             .append_pair("maxResults", "1")
-            .append_pair("fields", "accessRole");
+            .append_pair("fields", "accessRole,description");
         let (status, body) = self.send(self.http.get(url)).await?;
         if !(200..300).contains(&status) {
             return Err(api_error(status, &body));
@@ -396,7 +425,7 @@ impl GoogleCalendar {
         let access: EventsAccess =
             serde_json::from_slice(&body).map_err(|_| CalendarError::Unreadable)?;
         if matches!(access.access_role.as_str(), "writer" | "owner") {
-            Ok(())
+            Ok(access.description.unwrap_or_default())
         } else {
             Err(CalendarError::NotShared)
         }
@@ -404,12 +433,12 @@ impl GoogleCalendar {
 
     async fn put(&self, calendar: &str, event: &CalendarEvent) -> Result<(), CalendarError> {
         let body = event_body(event);
-        let replace_url = self.events_url(calendar, &[&event.id])?;
-        // Replace; create when Google has none; replace again when a put running beside this one
+        let update_url = self.events_url(calendar, &[&event.id])?;
+        // Update; create when Google has none; update again when a put running beside this one
         // created it in between.
-        for replace_first in [true, false, true] {
-            let (status, answer) = if replace_first {
-                self.send(self.http.put(replace_url.clone()).json(&body))
+        for update_first in [true, false, true] {
+            let (status, answer) = if update_first {
+                self.send(self.http.patch(update_url.clone()).json(&body))
                     .await?
             } else {
                 let mut created = body.clone();
@@ -423,15 +452,13 @@ impl GoogleCalendar {
             };
             match status {
                 200..=299 => return Ok(()),
-                404 | 410 if replace_first => continue,
-                409 if !replace_first => continue,
+                404 | 410 if update_first => continue,
+                409 if !update_first => continue,
                 _ => return Err(api_error(status, &answer)),
             }
         }
-        Err(CalendarError::Refused {
-            status: 409,
-            reason: "the event kept changing".to_owned(),
-        })
+        // Created and gone again between our requests: a later try will find it settled.
+        Err(CalendarError::Unavailable { status: 409 })
     }
 
     async fn delete(&self, calendar: &str, event_id: &str) -> Result<(), CalendarError> {
@@ -453,6 +480,9 @@ fn event_body(event: &CalendarEvent) -> serde_json::Value {
         })
     };
     serde_json::json!({
+        // Confirmed: a replace also restores an event deleted before (a booking put back in a
+        // calendar the clinic chose again).
+        "status": "confirmed",
         "summary": event.summary,
         "description": event.description,
         "start": at(event.starts_at),
@@ -505,7 +535,7 @@ impl CalendarProvider for GoogleCalendar {
         &self.key.client_email
     }
 
-    fn check_access<'a>(&'a self, calendar: &'a str) -> CalendarFuture<'a, ()> {
+    fn check_access<'a>(&'a self, calendar: &'a str) -> CalendarFuture<'a, String> {
         Box::pin(self.check(calendar))
     }
 

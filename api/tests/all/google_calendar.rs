@@ -6,14 +6,14 @@
 //! so.
 
 use crate::common::app::TestApp;
-use crate::common::graphql::{error_code, join};
+use crate::common::graphql::{SIGN_UP, error_code, join, sign_up_input};
 use chrono::{Duration, SecondsFormat};
 use ringback_api::config::DatabaseKind;
 use ringback_providers::fakes::google::{CLIENT_EMAIL, FakeGoogle};
 use serde_json::{Value, json};
 
 const CALENDAR: &str = "frontdesk@harbour-dental.test";
-const SETTING: &str = "{ googleCalendar { calendarId shareWith } }";
+const SETTING: &str = "{ googleCalendar { calendarId shareWith ownershipCode } }";
 const CHOOSE: &str = "mutation($id: String) { setGoogleCalendar(calendarId: $id) }";
 const BOOK: &str = "mutation($number: String!, $at: DateTime!) { createAppointment(input: \
     { callerNumber: $number, valueMinor: 4500, startsAt: $at }) { id } }";
@@ -71,9 +71,14 @@ async fn bookings_follow_into_the_shared_calendar(kind: DatabaseKind) {
     let worker = app.worker("calendar");
 
     let setting = app.owner.run(SETTING, json!({})).await;
+    let code = setting["data"]["googleCalendar"]["ownershipCode"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    assert!(code.starts_with("ringback-"), "{setting}");
     assert_eq!(
         setting["data"]["googleCalendar"],
-        json!({ "calendarId": null, "shareWith": CLIENT_EMAIL }),
+        json!({ "calendarId": null, "shareWith": CLIENT_EMAIL, "ownershipCode": code }),
         "{setting}"
     );
 
@@ -83,8 +88,9 @@ async fn bookings_follow_into_the_shared_calendar(kind: DatabaseKind) {
     app.drain(&worker).await;
     assert!(google.requests().is_empty(), "{:?}", google.requests());
 
-    // Not shared, then shared read-only: refused, saying with whom to share it.
-    for shared in [None, Some("reader")] {
+    // Not shared, shared read-only, shared for changes without the clinic's code in its
+    // description: refused alike, saying with whom to share it and what code to put there.
+    for shared in [None, Some("reader"), Some("writer")] {
         if let Some(role) = shared {
             google.share(CALENDAR, role);
         }
@@ -92,9 +98,20 @@ async fn bookings_follow_into_the_shared_calendar(kind: DatabaseKind) {
         assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
         let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
         assert!(message.contains(CLIENT_EMAIL), "{message}");
+        assert!(message.contains(&code), "{message}");
     }
     let unknown = app.owner.run(CHOOSE, json!({ "id": "two words" })).await;
     assert_eq!(error_code(&unknown), Some("BAD_USER_INPUT"), "{unknown}");
+    google.describe(CALENDAR, &format!("Front desk diary. {code}"));
+
+    // Another clinic of the server cannot take this calendar: the code is not its own.
+    let mut stranger = app.browser();
+    let signed_up = stranger
+        .run(SIGN_UP, sign_up_input("owner@another-clinic.test"))
+        .await;
+    assert!(signed_up["errors"].is_null(), "{signed_up}");
+    let taken = stranger.run(CHOOSE, json!({ "id": CALENDAR })).await;
+    assert_eq!(error_code(&taken), Some("BAD_USER_INPUT"), "{taken}");
 
     // A receptionist cannot choose.
     let browser = app.browser();
@@ -105,7 +122,6 @@ async fn bookings_follow_into_the_shared_calendar(kind: DatabaseKind) {
         "RECEPTIONIST",
     )
     .await;
-    google.share(CALENDAR, "writer");
     let forbidden = receptionist.run(CHOOSE, json!({ "id": CALENDAR })).await;
     assert_eq!(error_code(&forbidden), Some("FORBIDDEN"), "{forbidden}");
 
@@ -193,20 +209,34 @@ async fn bookings_follow_into_the_shared_calendar(kind: DatabaseKind) {
     app.drain(&worker).await;
     assert_eq!(google.requests().len(), requests);
 
-    // Four checks were asked of Google this minute; the fifth goes, the sixth is refused.
+    // Four checks were asked of Google this minute for this clinic (a malformed id is refused
+    // before): the fifth goes, the sixth is refused.
     let again = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;
     assert_eq!(again["data"]["setGoogleCalendar"], true, "{again}");
     let limited = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;
     assert_eq!(error_code(&limited), Some("RATE_LIMITED"), "{limited}");
+    // Chosen again: both upcoming bookings are in it, the one whose event was deleted restored.
+    app.drain(&worker).await;
+    let events = google.events(CALENDAR);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(event_of(&events, &later).is_some(), "{events:?}");
+    let dead = app
+        .db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM job_outbox WHERE status = 'dead'",
+            &["n"],
+        )
+        .await;
+    assert_eq!(dead[0][0], "0", "no sync became a dead letter");
 }
 
 /// A server without a Google account offers no calendar and says why.
 async fn without_a_google_account_no_calendar_can_be_chosen(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).build().await;
     let setting = app.owner.run(SETTING, json!({})).await;
-    assert_eq!(
-        setting["data"]["googleCalendar"],
-        json!({ "calendarId": null, "shareWith": null }),
+    let shown = &setting["data"]["googleCalendar"];
+    assert!(
+        shown["calendarId"].is_null() && shown["shareWith"].is_null(),
         "{setting}"
     );
     let refused = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;

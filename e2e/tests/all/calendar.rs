@@ -1,6 +1,7 @@
 //! Google Calendar from the browser, with the real binary, the demo clinic and the fake Google:
-//! the owner sees which address to share a calendar with, is told how when the calendar is not
-//! shared, saves it once it is, and the demo's upcoming bookings appear in it.
+//! the owner sees which address to share a calendar with and the code to put in its description,
+//! is told how when the calendar is not shared, saves it once it is, and the demo's upcoming
+//! bookings appear in it.
 
 use std::time::Duration;
 
@@ -41,9 +42,11 @@ async fn choose_calendar(
 ) -> Result<(), E2eError> {
     sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
     let settings = SettingsPage::open(&browser.client).await?;
-    let address = settings.calendar_share_address().await?;
-    if address != CLIENT_EMAIL {
-        return Err(E2eError::Assertion(format!("share with {address:?}")));
+    let (address, code) = settings.calendar_instructions().await?;
+    if address != CLIENT_EMAIL || !code.starts_with("ringback-") {
+        return Err(E2eError::Assertion(format!(
+            "share with {address:?}, code {code:?}"
+        )));
     }
     let refused = settings.choose_calendar(CALENDAR).await?;
     if !refused
@@ -55,6 +58,7 @@ async fn choose_calendar(
         )));
     }
     google.share(CALENDAR, "writer");
+    google.describe(CALENDAR, &code);
     let saved = settings.choose_calendar(CALENDAR).await?;
     if !saved.as_ref().is_ok_and(|said| said.contains(CALENDAR)) {
         return Err(E2eError::Assertion(format!("not saved: {saved:?}")));

@@ -452,6 +452,8 @@ fn job_kind(kind: &str) -> &'static str {
             "Deleting Twilio's records of erased or expired calls and texts"
         }
         "forget_caller_at_provider" => "Searching Twilio's log for an erased caller",
+        "hand_off_mail" => "E-mail to the member given a caller",
+        "calendar_sync" => "Booking in the Google calendar (is it still shared?)",
         _ => "Text",
     }
 }

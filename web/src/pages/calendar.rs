@@ -1,5 +1,6 @@
 //! The Google Calendar part of Settings (admins and owners): how to share a calendar with the
-//! server's Google account, the calendar ID to keep bookings in, and saving it (the server asks
+//! server's Google account and show it is the clinic's own (a code in its description), the
+//! calendar ID to keep bookings in, and saving it (the server asks
 //! Google whether the calendar is shared before it keeps the choice, and says how to share it when
 //! not). A server without a Google account says so instead of offering the form.
 
@@ -80,6 +81,11 @@ fn calendar_form(
                 "In Google Calendar, open the calendar's “Settings and sharing”, share it with "
                 <code data-testid="calendar-share-with">{share_with}</code>
                 " and choose “Make changes to events”."
+            </li>
+            <li>
+                "Put this code anywhere in the calendar's description (it shows that the calendar \
+                 is yours; every business on this server shares with the same address): "
+                <code data-testid="calendar-ownership-code">{setting.ownership_code}</code>
             </li>
             <li>"Copy its Calendar ID (under “Integrate calendar”) into the box and save. Leave the box empty to stop: the upcoming bookings then leave the calendar, past ones stay."</li>
         </ol>

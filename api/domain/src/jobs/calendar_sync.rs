@@ -5,11 +5,15 @@
 //! id is the booking's, so putting it twice leaves one) in the clinic's calendar while the booking
 //! stands and has a start, removed from any other calendar it was put in.
 //!
-//! A booking changed while a sync ran queues another when that sync's outcome is stored, so the
-//! last change always reaches Google. A calendar no longer shared is a dead letter the dashboard
-//! shows; Google being busy or unreachable is retried with the queue's backoff. Nothing about the
-//! caller goes to Google (`service::calendar`), and nothing is audited per event: the booking's
-//! own audit entry and this job's row in the outbox are the record.
+//! The event is put first, then removed from calendars it should no longer be in (one the clinic
+//! stopped sharing is skipped: there is nothing we can do there). When its outcome is stored, the
+//! sync records where the event now is and compares what it did with what the booking and the
+//! clinic need now: when they changed meanwhile (a cancellation, a move, another calendar) it
+//! queues another sync, so the last change always reaches Google whatever order syncs ran in. A
+//! calendar no longer shared is a dead letter the dashboard shows; Google being busy or
+//! unreachable is retried with the queue's backoff. Nothing about the caller goes to Google
+//! (`service::calendar`), and nothing is audited per event: the booking's own audit entry and
+//! this job's row in the outbox are the record.
 
 use ringback_core::error::DomainError;
 use ringback_core::outbox::Job;
@@ -22,6 +26,7 @@ use uuid::Uuid;
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::calendar::{self, ClinicCalendar, SyncPlan};
 use crate::service::{appointments, clinic};
+use ringback_providers::google::CalendarError;
 
 /// Make the clinic's calendar show booking `appointment` as it stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,49 +80,58 @@ impl Runnable for CalendarSync {
         let Some(desk) = &context.backend.calendar else {
             return Attempt::Cancelled("Google Calendar is not configured");
         };
+        if let Some((calendar, event)) = &plan.put
+            && let Err(error) = desk.provider.put_event(calendar, event).await
+        {
+            return failed(&error);
+        }
         let event_id = calendar::event_id(self.appointment);
         for other in &plan.remove_from {
-            if let Err(error) = desk.provider.delete_event(other, &event_id).await {
-                return failed(&error);
+            match desk.provider.delete_event(other, &event_id).await {
+                Ok(()) => {}
+                Err(CalendarError::NotShared) => {
+                    tracing::info!("a calendar no longer shared kept a booking's event");
+                }
+                Err(error) => return failed(&error),
             }
         }
-        let status = match &plan.put {
-            Some((calendar, event)) => match desk.provider.put_event(calendar, event).await {
-                Ok(()) => "put",
-                Err(error) => return failed(&error),
-            },
-            None => "removed",
-        };
-        Attempt::Done(Receipt {
-            provider_id: "google".to_owned(),
-            provider_status: status.to_owned(),
-            done_at: None,
-        })
+        match serde_json::to_string(&plan) {
+            // The plan carried out goes to `done` as the receipt's status.
+            Ok(carried_out) => Attempt::Done(Receipt {
+                provider_id: "google".to_owned(),
+                provider_status: carried_out,
+                done_at: None,
+            }),
+            Err(error) => Attempt::retry_later(format!("the sync's plan: {error}")),
+        }
     }
 
     async fn done(
         &self,
         txn: &TenantTxn,
-        row: &job_outbox::Model,
-        _receipt: &Receipt,
-        _context: &JobContext,
+        _row: &job_outbox::Model,
+        receipt: &Receipt,
+        context: &JobContext,
     ) -> Result<(), DomainError> {
-        let Ok(booking) = appointments::find(txn, self.appointment).await else {
+        let carried_out: SyncPlan = serde_json::from_str(&receipt.provider_status)
+            .map_err(|error| DomainError::Internal(format!("a calendar sync's plan: {error}")))?;
+        let (Some(desk), Ok(mut booking)) = (
+            &context.backend.calendar,
+            appointments::find(txn, self.appointment).await,
+        ) else {
             return Ok(());
         };
-        let clinic = clinic::get(txn).await?;
-        let changed_meanwhile = row
-            .claimed_at
-            .is_none_or(|claimed| booking.updated_at > claimed);
-        let kept_in = calendar::wanted_calendar(&booking, &ClinicCalendar::of(&clinic));
-        if changed_meanwhile {
-            // This sync may have put what the booking no longer is: the next one mends it.
-            calendar::queue_sync(txn, &booking).await?;
-        }
+        let kept_in = carried_out.kept_in();
         if booking.calendar_event_in != kept_in {
             let mut model: appointment::ActiveModel = booking.into();
             model.calendar_event_in = Set(kept_in);
-            model.update(txn.conn()).await?;
+            booking = model.update(txn.conn()).await?;
+        }
+        let clinic = clinic::get(txn).await?;
+        let needed_now = calendar::plan(&booking, &ClinicCalendar::of(&clinic), &desk.public_url);
+        if !carried_out.leaves_nothing_of(&needed_now) {
+            // The booking or the clinic's calendar changed while this sync ran: another mends it.
+            calendar::queue_sync(txn, &booking).await?;
         }
         Ok(())
     }
@@ -129,13 +143,15 @@ impl Runnable for CalendarSync {
         status: &str,
         _context: &JobContext,
     ) -> Result<(), DomainError> {
-        tracing::warn!(status, "a booking's calendar event was given up");
+        if status == "failed" {
+            tracing::warn!("a booking's calendar sync is a dead letter; the dashboard shows it");
+        }
         Ok(())
     }
 }
 
 /// A failed calendar request as an attempt: retried while Google may recover.
-fn failed(error: &ringback_providers::google::CalendarError) -> Attempt {
+fn failed(error: &CalendarError) -> Attempt {
     Attempt::Failed {
         error: error.to_string(),
         retryable: error.is_retryable(),

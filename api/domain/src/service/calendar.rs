@@ -1,6 +1,9 @@
 //! The clinic's Google calendar: which one it shared with the deployment's service account
 //! ([`set`], checked with Google before it is stored), and the events its bookings are kept as
-//! there. A booking with a start time, made or changed or cancelled while the clinic has a
+//! there. Every clinic shares with the same account, so sharing proves nothing about whose
+//! calendar it is: the calendar's description must also hold the clinic's own code
+//! ([`ownership_code`]), which only its admins see, or one clinic could fill another's calendar
+//! (and learn whether it is connected). Not shared and no code get the same answer. A booking with a start time, made or changed or cancelled while the clinic has a
 //! calendar, queues a [`CalendarSync`] in the same transaction ([`queue_sync`]); choosing a
 //! calendar queues one for each upcoming booking (they move there from a calendar chosen before),
 //! and clearing it one for each upcoming booking with an event (its event leaves the calendar),
@@ -14,10 +17,14 @@
 use chrono::{DateTime, Duration, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{NewJob, enqueue};
+use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{appointment, clinic as clinic_row};
-use ringback_providers::google::{CalendarEvent, CalendarProvider, valid_calendar_id};
+use ringback_providers::google::{
+    CalendarError, CalendarEvent, CalendarProvider, valid_calendar_id,
+};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -45,22 +52,73 @@ pub struct CalendarSetting {
     pub calendar_id: Option<String>,
     /// The address to share a calendar with; `None` when this server has no Google account.
     pub share_with: Option<String>,
+    /// The code the calendar's description must hold.
+    pub ownership_code: String,
 }
 
-/// The clinic's calendar and the address to share one with.
+/// The clinic's calendar, the address to share one with and the code that proves it its own.
 pub async fn setting(
     txn: &TenantTxn,
     desk: Option<&CalendarDesk>,
+    secrets: &Secrets,
 ) -> Result<CalendarSetting, DomainError> {
     Ok(CalendarSetting {
         calendar_id: clinic::get(txn).await?.google_calendar_id,
         share_with: desk.map(|desk| desk.provider.shared_with().to_owned()),
+        ownership_code: ownership_code(secrets, txn.clinic_id()),
     })
 }
 
-/// Checks with Google that `calendar` is shared with the service account for changing events:
-/// before [`set`] stores it, outside any transaction. The problem in words for the admin.
-pub async fn check_shared(desk: Option<&CalendarDesk>, calendar: &str) -> Result<(), DomainError> {
+/// The code clinic `clinic_id` puts in its calendar's description to show the calendar is its
+/// own: `ringback-` and ten hex digits keyed with the deployment's secrets (a new session secret
+/// gives new codes; calendars already chosen keep working).
+pub fn ownership_code(secrets: &Secrets, clinic_id: Uuid) -> String {
+    let tag = secrets.tag(&format!("google calendar of clinic {clinic_id}"));
+    format!("ringback-{}", &tag[..10])
+}
+
+/// Checks with Google that `calendar` is shared with the service account for changing events and
+/// that its description holds `code`: before [`set`] stores it, outside any transaction. The
+/// problem in words for the admin.
+pub async fn check_shared(
+    desk: Option<&CalendarDesk>,
+    calendar: &str,
+    code: &str,
+) -> Result<(), DomainError> {
+    let desk = check_form(desk, calendar)?;
+    let not_yours = || {
+        DomainError::BadUserInput(format!(
+            "Google does not show this calendar as yours to change: share it with {} (\"Make \
+             changes to events\"), put {code} in its description, and save again",
+            desk.provider.shared_with()
+        ))
+    };
+    match desk.provider.check_access(calendar).await {
+        Ok(description) if description.contains(code) => Ok(()),
+        Ok(_) | Err(CalendarError::NotShared) => Err(not_yours()),
+        Err(CalendarError::KeyRefused(reason)) => {
+            tracing::error!(%reason, "Google refused the service account's key");
+            Err(DomainError::Unavailable(
+                "Google refused this server's Google account: tell the server's operator (its \
+                 service account key may have been deleted)"
+                    .to_owned(),
+            ))
+        }
+        Err(other) => {
+            tracing::warn!(error = %other, "a calendar could not be checked with Google");
+            Err(DomainError::Unavailable(
+                "Google Calendar could not be asked just now; try again in a minute".to_owned(),
+            ))
+        }
+    }
+}
+
+/// The server's calendar desk, when `calendar` can be a calendar id and the server has a Google
+/// account: what is checked before anything is asked of Google (or counted against its limit).
+pub fn check_form<'a>(
+    desk: Option<&'a CalendarDesk>,
+    calendar: &str,
+) -> Result<&'a CalendarDesk, DomainError> {
     let Some(desk) = desk else {
         return Err(DomainError::Unavailable(
             "this server has no Google account: its operator sets \
@@ -75,31 +133,14 @@ pub async fn check_shared(desk: Option<&CalendarDesk>, calendar: &str) -> Result
                 .to_owned(),
         ));
     }
-    desk.provider
-        .check_access(calendar)
-        .await
-        .map_err(|error| match error {
-            ringback_providers::google::CalendarError::NotShared => {
-                DomainError::BadUserInput(format!(
-                    "Google says this calendar is not shared with {} for making changes to \
-                     events: share it with that address (\"Make changes to events\") and save \
-                     again",
-                    desk.provider.shared_with()
-                ))
-            }
-            other => {
-                tracing::warn!(error = %other, "a calendar could not be checked with Google");
-                DomainError::Unavailable(
-                    "Google Calendar could not be asked just now; try again in a minute".to_owned(),
-                )
-            }
-        })
+    Ok(desk)
 }
 
 /// Stores `calendar` (checked by [`check_shared`]) as the clinic's, or none; audited as
 /// `settings.calendar_changed` (whether one is set, not which: a personal calendar's id is an
 /// address). Either way the upcoming bookings are synced: into the chosen calendar, or out of the
-/// one cleared. Whether anything changed.
+/// one cleared; the same calendar saved again syncs them again (after its sharing was mended).
+/// Whether the choice changed.
 pub async fn set(
     txn: &TenantTxn,
     actor: Option<Uuid>,
@@ -107,6 +148,9 @@ pub async fn set(
 ) -> Result<bool, DomainError> {
     let current = clinic::get(txn).await?;
     if current.google_calendar_id == calendar {
+        if calendar.is_some() {
+            queue_upcoming(txn, true).await?;
+        }
         return Ok(false);
     }
     let connected = calendar.is_some();
@@ -174,10 +218,28 @@ async fn enqueue_sync(txn: &TenantTxn, appointment: Uuid) -> Result<(), DomainEr
 }
 
 /// What a sync does for one booking: put its event in one calendar and remove it from others.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncPlan {
     pub put: Option<(String, CalendarEvent)>,
     pub remove_from: Vec<String>,
+}
+
+impl SyncPlan {
+    /// Whether, once this plan was carried out, `now` (the plan for the booking as it stands
+    /// now) has nothing left to do: the same event in the same calendar, and no calendar to
+    /// remove it from that this plan did not.
+    pub fn leaves_nothing_of(&self, now: &SyncPlan) -> bool {
+        self.put == now.put
+            && now
+                .remove_from
+                .iter()
+                .all(|calendar| self.remove_from.contains(calendar))
+    }
+
+    /// The calendar the event is in once this plan was carried out.
+    pub fn kept_in(&self) -> Option<String> {
+        self.put.as_ref().map(|(calendar, _)| calendar.clone())
+    }
 }
 
 /// The clinic's side of a sync: its calendar, if any, and its time zone.
@@ -318,6 +380,46 @@ mod tests {
         );
         assert_eq!(plan_now.put, None);
         assert_eq!(plan_now.remove_from, vec!["new@example.com".to_owned()]);
+
+        // A sync that put the event while the booking was being cancelled, or the clinic moved
+        // to another calendar, has left work for the next one; one that did what is needed has not.
+        let put = plan(
+            &standing,
+            &clinic(Some("new@example.com")),
+            "https://rb.example/",
+        );
+        let mut cancelled_meanwhile = standing.clone();
+        cancelled_meanwhile.cancelled_at = Some(Utc::now());
+        cancelled_meanwhile.calendar_event_in = put.kept_in();
+        let needed = plan(
+            &cancelled_meanwhile,
+            &clinic(Some("new@example.com")),
+            "https://rb.example/",
+        );
+        assert!(!put.leaves_nothing_of(&needed));
+        let mut moved_meanwhile = standing.clone();
+        moved_meanwhile.calendar_event_in = put.kept_in();
+        let needed = plan(
+            &moved_meanwhile,
+            &clinic(Some("third@example.com")),
+            "https://rb.example/",
+        );
+        assert!(!put.leaves_nothing_of(&needed));
+        let needed = plan(
+            &moved_meanwhile,
+            &clinic(Some("new@example.com")),
+            "https://rb.example/",
+        );
+        assert!(put.leaves_nothing_of(&needed), "{put:?} {needed:?}");
+        let removed = plan(
+            &cancelled_meanwhile,
+            &clinic(Some("new@example.com")),
+            "https://rb.example/",
+        );
+        assert!(
+            removed.leaves_nothing_of(&removed),
+            "a removal is not repeated for ever"
+        );
 
         let never_put = booking(true, None);
         let plan_now = plan(&never_put, &clinic(None), "https://rb.example");

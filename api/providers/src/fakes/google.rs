@@ -4,9 +4,12 @@
 //! issued by the account, for this endpoint, unexpired, asking the `calendar.events` scope. The
 //! Calendar API needs one of the tokens it issued, answers only for calendars shared with the
 //! account ([`FakeGoogle::share`]: 404 otherwise, 403 `requiredAccessLevel` for a write to a
-//! calendar shared read-only), and keeps events as Google does: ids of base32hex chosen by the
-//! caller, a create with a taken id (live or deleted) is 409 `duplicate`, a replace or delete of
-//! an unknown one 404, of a deleted one 410. Failures can be scripted ([`FakeGoogle::fail_next`]).
+//! calendar shared read-only), tells the account's access role and the calendar's description
+//! ([`FakeGoogle::describe`]) in an events list, and keeps events as Google does: ids of base32hex
+//! chosen by the caller, a create with a taken id (live or deleted) is 409 `duplicate`, an update
+//! (`PATCH`, the fields sent replace those stored, others stay) or delete of an unknown one 404, a
+//! delete of a deleted one 410, and an update of a deleted one restores it when it sets `status`
+//! to `confirmed` (410 otherwise). Failures can be scripted ([`FakeGoogle::fail_next`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -46,6 +49,7 @@ struct Shared {
     decoding: jsonwebtoken::DecodingKey,
     tokens: Mutex<BTreeSet<String>>,
     access: Mutex<HashMap<String, &'static str>>,
+    descriptions: Mutex<HashMap<String, String>>,
     events: Mutex<BTreeMap<(String, String), Stored>>,
     failures: Mutex<VecDeque<u16>>,
     requests: Mutex<Vec<String>>,
@@ -87,6 +91,7 @@ impl FakeGoogle {
             decoding,
             tokens: Mutex::new(BTreeSet::new()),
             access: Mutex::new(HashMap::new()),
+            descriptions: Mutex::new(HashMap::new()),
             events: Mutex::new(BTreeMap::new()),
             failures: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
@@ -99,7 +104,7 @@ impl FakeGoogle {
             )
             .at(
                 "/calendar/v3/calendars/:calendar/events/:event",
-                poem::put(replace_event).delete(delete_event),
+                poem::patch(update_event).delete(delete_event),
             )
             .data(shared.clone());
         let server = super::serve(acceptor, routes);
@@ -139,6 +144,20 @@ impl FakeGoogle {
     /// Shares `calendar` with the account: `writer` (make changes to events) or `reader`.
     pub fn share(&self, calendar: &str, role: &'static str) {
         lock(&self.shared.access).insert(calendar.to_owned(), role);
+    }
+
+    /// Sets the description of `calendar`, as its owner would in Google Calendar's settings.
+    pub fn describe(&self, calendar: &str, description: &str) {
+        lock(&self.shared.descriptions).insert(calendar.to_owned(), description.to_owned());
+    }
+
+    /// Adds `note` to event `id` of `calendar`, as staff would in Google Calendar.
+    pub fn add_note(&self, calendar: &str, id: &str, note: &str) {
+        if let Some(Stored::Live(event)) =
+            lock(&self.shared.events).get_mut(&(calendar.to_owned(), id.to_owned()))
+        {
+            event["location"] = Value::String(note.to_owned());
+        }
     }
 
     /// The live events of `calendar`, each with its `id`, in id order.
@@ -280,8 +299,12 @@ fn list_events(
         Ok(role) => role,
         Err(refused) => return refused.response(),
     };
-    if query.fields.as_deref() == Some("accessRole") {
-        return Json(json!({ "accessRole": role })).into_response();
+    let description = lock(&shared.descriptions)
+        .get(&calendar)
+        .cloned()
+        .unwrap_or_default();
+    if query.fields.as_deref() == Some("accessRole,description") {
+        return Json(json!({ "accessRole": role, "description": description })).into_response();
     }
     let items: Vec<Value> = lock(&shared.events)
         .iter()
@@ -291,7 +314,11 @@ fn list_events(
             Stored::Deleted => None,
         })
         .collect();
-    Json(json!({ "kind": "calendar#events", "accessRole": role, "items": items })).into_response()
+    Json(
+        json!({ "kind": "calendar#events", "accessRole": role, "description": description,
+                 "items": items }),
+    )
+    .into_response()
 }
 
 /// An event body as Google takes it: a start and an end with RFC 3339 times, the end after the
@@ -349,29 +376,35 @@ fn create_event(
 }
 
 #[handler]
-fn replace_event(
+fn update_event(
     shared: Data<&Arc<Shared>>,
     headers: &HeaderMap,
     poem::web::Path((calendar, id)): poem::web::Path<(String, String)>,
-    Json(event): Json<Value>,
+    Json(change): Json<Value>,
 ) -> Response {
-    let request = format!("PUT /calendar/v3/calendars/{calendar}/events/{id}");
+    let request = format!("PATCH /calendar/v3/calendars/{calendar}/events/{id}");
     if let Err(refused) = admit(&shared, headers, request, &calendar, true) {
         return refused.response();
+    }
+    let restores = change["status"] == "confirmed";
+    let mut events = lock(&shared.events);
+    let Some(stored) = events.get_mut(&(calendar, id.clone())) else {
+        return google_error(404, "notFound", "Not Found");
+    };
+    let mut event = match stored {
+        Stored::Live(event) => event.clone(),
+        Stored::Deleted if restores => json!({}),
+        Stored::Deleted => return google_error(410, "deleted", "Resource has been deleted"),
+    };
+    if let (Some(fields), Some(changed)) = (event.as_object_mut(), change.as_object()) {
+        fields.extend(changed.clone());
     }
     let event = match checked_event(event, &id) {
         Ok(event) => event,
         Err(problem) => return problem.response(),
     };
-    let mut events = lock(&shared.events);
-    match events.get_mut(&(calendar, id)) {
-        Some(Stored::Live(stored)) => {
-            *stored = event.clone();
-            Json(event).into_response()
-        }
-        Some(Stored::Deleted) => google_error(410, "deleted", "Resource has been deleted"),
-        None => google_error(404, "notFound", "Not Found"),
-    }
+    *stored = Stored::Live(event.clone());
+    Json(event).into_response()
 }
 
 #[handler]
