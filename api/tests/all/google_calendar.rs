@@ -160,7 +160,8 @@ async fn bookings_follow_into_the_shared_calendar(kind: DatabaseKind) {
     app.drain(&worker).await;
     assert!(event_of(&google.events(CALENDAR), &later).is_some());
 
-    // Moved: the event moves. Cancelled: the event goes.
+    // Moved: the event moves, and what staff added to it in Google stays. Cancelled: it goes.
+    google.add_note(CALENDAR, &event_id(&later), "Side gate, dog in garden");
     let moved_to = days_ahead(&app, 5);
     let moved = app
         .owner
@@ -169,10 +170,9 @@ async fn bookings_follow_into_the_shared_calendar(kind: DatabaseKind) {
     assert!(moved["errors"].is_null(), "{moved}");
     app.drain(&worker).await;
     let events = google.events(CALENDAR);
-    assert_eq!(
-        event_of(&events, &later).expect("moved event")["start"]["dateTime"],
-        moved_to.as_str()
-    );
+    let moved_event = event_of(&events, &later).expect("moved event");
+    assert_eq!(moved_event["start"]["dateTime"], moved_to.as_str());
+    assert_eq!(moved_event["location"], "Side gate, dog in garden");
     let cancelled = app.owner.run(CANCEL, json!({ "id": early })).await;
     assert!(cancelled["errors"].is_null(), "{cancelled}");
     app.drain(&worker).await;
