@@ -330,18 +330,13 @@ impl GoogleCalendar {
                 CalendarError::KeyRefused("the assertion could not be signed".to_owned())
             })?;
         let asked_at = std::time::Instant::now();
-        let response = self
+        let sent = self
             .http
             .post(&self.key.token_uri)
             .form(&[("grant_type", JWT_GRANT), ("assertion", assertion.as_str())])
             .send()
-            .await
-            .map_err(|error| transport_error(&error))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| transport_error(&error))?;
+            .await;
+        let (status, bytes) = read_answer(sent).await?;
         if status == 429 || status >= 500 {
             return Err(CalendarError::Unavailable { status });
         }
@@ -393,17 +388,7 @@ impl GoogleCalendar {
         request: reqwest::RequestBuilder,
     ) -> Result<(u16, Vec<u8>), CalendarError> {
         let token = self.token().await?;
-        let response = request
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(|error| transport_error(&error))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| transport_error(&error))?;
-        Ok((status, bytes.to_vec()))
+        read_answer(request.bearer_auth(token.expose()).send().await).await
     }
 
     fn forget_token(&self) {
@@ -518,6 +503,19 @@ fn api_error(status: u16, body: &[u8]) -> CalendarError {
         403 | 404 => CalendarError::NotShared,
         _ => CalendarError::Refused { status, reason },
     }
+}
+
+/// The status and body of an answer Google sent, or why none came.
+async fn read_answer(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<(u16, Vec<u8>), CalendarError> {
+    let response = sent.map_err(|error| transport_error(&error))?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|error| transport_error(&error))?;
+    Ok((status, bytes.to_vec()))
 }
 
 fn transport_error(error: &reqwest::Error) -> CalendarError {
