@@ -1,7 +1,7 @@
 //! The clinic's Google calendar over GraphQL: admins and owners read which calendar the clinic's
 //! bookings are kept in and the address to share one with (`googleCalendar`), and choose or clear
-//! it (`setGoogleCalendar`). A choice is checked with Google first (at most a few a minute per
-//! clinic), outside any transaction, and audited when stored.
+//! it (`setGoogleCalendar`). A choice is checked with Google first, outside any transaction; at
+//! most a few choices a minute per clinic, each audited when it changes something.
 
 use async_graphql::{Context, Object, SimpleObject};
 use ringback_domain::Backend;
@@ -58,8 +58,8 @@ impl CalendarMutation {
     /// the calendar is shared with `googleCalendar.shareWith` for making changes to events and
     /// holds `googleCalendar.ownershipCode` in its description: `BAD_USER_INPUT` says what to do
     /// when not. Choosing a calendar puts the upcoming bookings in it (saving it again puts them
-    /// again). Admins and owners; at most 5 checks a minute per clinic; audited. Whether the
-    /// choice changed.
+    /// again). Admins and owners; at most 10 choices a minute per clinic (clearing included: it
+    /// syncs the upcoming bookings too); audited. Whether the choice changed.
     async fn set_google_calendar(
         &self,
         ctx: &Context<'_>,
@@ -69,25 +69,28 @@ impl CalendarMutation {
         let calendar_id = calendar_id
             .map(|id| id.trim().to_owned())
             .filter(|id| !id.is_empty());
-        if let Some(calendar_id) = &calendar_id {
-            let checked = async {
-                let scope = principal(ctx)
-                    .await?
-                    .require_write(Permission::ManageSettings)
-                    .map_err(graphql_error)?;
+        let checked = async {
+            let scope = principal(ctx)
+                .await?
+                .require_write(Permission::ManageSettings)
+                .map_err(graphql_error)?;
+            if let Some(calendar_id) = &calendar_id {
                 calendar::check_form(backend.calendar.as_ref(), calendar_id)
                     .map_err(graphql_error)?;
-                backend
-                    .rate_limits
-                    .calendar_check(scope.clinic_id())
-                    .map_err(graphql_error)?;
+            }
+            backend
+                .rate_limits
+                .calendar_change(scope.clinic_id())
+                .map_err(graphql_error)?;
+            if let Some(calendar_id) = &calendar_id {
                 let code = calendar::ownership_code(&backend.secrets, scope.clinic_id());
                 calendar::check_shared(backend.calendar.as_ref(), calendar_id, &code)
                     .await
-                    .map_err(graphql_error)
-            };
-            checked.await?;
-        }
+                    .map_err(graphql_error)?;
+            }
+            Ok::<(), async_graphql::Error>(())
+        };
+        checked.await?;
         with_tenant(
             ctx,
             Access::Write(Permission::ManageSettings),

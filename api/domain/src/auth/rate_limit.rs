@@ -57,9 +57,10 @@ pub const BILLING_SESSIONS_PER_USER_PER_MINUTE: u32 = 10;
 /// make per minute: each is a request to the provider, and a purchase costs money.
 pub const NUMBER_REQUESTS_PER_CLINIC_PER_MINUTE: u32 = 20;
 
-/// Calendars one clinic may have checked with Google per minute (each choice of a calendar asks
-/// Google whether it is shared).
-pub const CALENDAR_CHECKS_PER_CLINIC_PER_MINUTE: u32 = 5;
+/// Choices of a Google calendar one clinic may make per minute, clearing included: each choice
+/// asks Google whether the calendar is shared, and each choice or clearing syncs up to 500
+/// bookings through the one service account every clinic shares.
+pub const CALENDAR_CHANGES_PER_CLINIC_PER_MINUTE: u32 = 10;
 
 /// Refused provider webhooks (a bad signature) written down per client address per minute: the
 /// guided test call shows a few, and a flood of forged requests must not become a flood of writes.
@@ -214,7 +215,7 @@ pub struct RateLimits {
     caller_lookups_by_user: Limit<Uuid>,
     billing_sessions_by_user: Limit<Uuid>,
     number_requests_by_clinic: Limit<Uuid>,
-    calendar_checks_by_clinic: Limit<Uuid>,
+    calendar_changes_by_clinic: Limit<Uuid>,
     refusal_notes_by_address: Limit<IpAddr>,
     api_key_usage: KeyUsage,
     checks: AtomicU64,
@@ -259,7 +260,7 @@ impl RateLimits {
             caller_lookups_by_user: Limit::per_minute(CALLER_LOOKUPS_PER_USER_PER_MINUTE),
             billing_sessions_by_user: Limit::per_minute(BILLING_SESSIONS_PER_USER_PER_MINUTE),
             number_requests_by_clinic: Limit::per_minute(NUMBER_REQUESTS_PER_CLINIC_PER_MINUTE),
-            calendar_checks_by_clinic: Limit::per_minute(CALENDAR_CHECKS_PER_CLINIC_PER_MINUTE),
+            calendar_changes_by_clinic: Limit::per_minute(CALENDAR_CHANGES_PER_CLINIC_PER_MINUTE),
             refusal_notes_by_address: Limit::per_minute(REFUSAL_NOTES_PER_ADDRESS_PER_MINUTE),
             api_key_usage: KeyUsage::default(),
             checks: AtomicU64::new(0),
@@ -338,10 +339,10 @@ impl RateLimits {
         self.number_requests_by_clinic.check(&clinic_id)
     }
 
-    /// One check with Google of a calendar clinic `clinic_id` chose.
-    pub fn calendar_check(&self, clinic_id: Uuid) -> Result<(), DomainError> {
+    /// One choice (or clearing) of clinic `clinic_id`'s Google calendar.
+    pub fn calendar_change(&self, clinic_id: Uuid) -> Result<(), DomainError> {
         self.counted();
-        self.calendar_checks_by_clinic.check(&clinic_id)
+        self.calendar_changes_by_clinic.check(&clinic_id)
     }
 
     /// One refused provider webhook from `address` to write down (beyond the limit it is only
@@ -366,7 +367,7 @@ impl RateLimits {
             + self.caller_lookups_by_user.buckets.len()
             + self.billing_sessions_by_user.buckets.len()
             + self.number_requests_by_clinic.buckets.len()
-            + self.calendar_checks_by_clinic.buckets.len()
+            + self.calendar_changes_by_clinic.buckets.len()
             + self.refusal_notes_by_address.buckets.len()
             + self.api_key_usage.len()
     }
@@ -384,7 +385,7 @@ impl RateLimits {
         self.caller_lookups_by_user.buckets.retain_recent();
         self.billing_sessions_by_user.buckets.retain_recent();
         self.number_requests_by_clinic.buckets.retain_recent();
-        self.calendar_checks_by_clinic.buckets.retain_recent();
+        self.calendar_changes_by_clinic.buckets.retain_recent();
         self.refusal_notes_by_address.buckets.retain_recent();
         self.api_key_usage.prune();
     }

@@ -1,7 +1,8 @@
 //! A fake of Google's token endpoint and Calendar API v3, as a service account meets them. The
 //! token endpoint checks what Google checks: the JWT-bearer grant, an RS256 assertion signed by
 //! the account's key (the fake made the key pair and writes the key file, [`FakeGoogle::key_file`]),
-//! issued by the account, for this endpoint, unexpired, asking the `calendar.events` scope. The
+//! issued by the account, for this endpoint, unexpired, lasting at most an hour, asking the
+//! `calendar.events` scope. The
 //! Calendar API needs one of the tokens it issued, answers only for calendars shared with the
 //! account ([`FakeGoogle::share`]: 404 otherwise, 403 `requiredAccessLevel` for a write to a
 //! calendar shared read-only), tells the account's access role and the calendar's description
@@ -192,6 +193,14 @@ struct TokenRequest {
 #[derive(Deserialize)]
 struct AssertionClaims {
     scope: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// Google takes an assertion for at most an hour, issued no later than a minute from now.
+fn lasts_as_google_allows(claims: &AssertionClaims) -> bool {
+    let now = chrono::Utc::now().timestamp();
+    claims.iat <= now + 60 && claims.exp > claims.iat && claims.exp - claims.iat <= 3600
 }
 
 #[handler]
@@ -217,6 +226,11 @@ fn issue_token(shared: Data<&Arc<Shared>>, Form(request): Form<TokenRequest>) ->
     };
     if claims.scope != SCOPE {
         return refuse("Invalid OAuth scope or ID token audience provided.");
+    }
+    if !lasts_as_google_allows(&claims) {
+        return refuse(
+            "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.",
+        );
     }
     let token = format!("ya29.fake-{}", uuid::Uuid::new_v4().simple());
     lock(&shared.tokens).insert(token.clone());
