@@ -153,6 +153,13 @@ async fn bookings_follow_into_the_shared_calendar(kind: DatabaseKind) {
     assert_eq!(at("end") - at("start"), Duration::minutes(30), "{first}");
     assert_eq!(first["start"]["timeZone"], "Europe/London", "{first}");
 
+    // A visit imported from long ago stays out of the calendar.
+    let imported_at = days_ahead(&app, -30);
+    let requests = google.requests().len();
+    book(&mut app, CALLERS[1], &imported_at).await;
+    app.drain(&worker).await;
+    assert_eq!(google.requests().len(), requests, "{:?}", google.requests());
+
     // A new booking goes in; Google failing once is tried again.
     google.fail_next([503]);
     let later_at = days_ahead(&app, 3);

@@ -115,11 +115,13 @@ impl Runnable for CalendarSync {
     ) -> Result<(), DomainError> {
         let carried_out: SyncPlan = serde_json::from_str(&receipt.provider_status)
             .map_err(|error| DomainError::Internal(format!("a calendar sync's plan: {error}")))?;
-        let (Some(desk), Ok(mut booking)) = (
-            &context.backend.calendar,
-            appointments::find(txn, self.appointment).await,
-        ) else {
+        let Some(desk) = &context.backend.calendar else {
             return Ok(());
+        };
+        let mut booking = match appointments::find(txn, self.appointment).await {
+            Ok(booking) => booking,
+            Err(DomainError::NotFound) => return Ok(()),
+            Err(other) => return Err(other),
         };
         let kept_in = carried_out.kept_in();
         if booking.calendar_event_in != kept_in {

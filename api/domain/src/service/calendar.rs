@@ -36,6 +36,9 @@ use crate::service::clinic;
 /// Upcoming bookings synced when the clinic chooses or clears its calendar, soonest first; later
 /// ones follow as they are made or changed.
 pub const MAX_SYNCED_ON_CHANGE: u64 = 500;
+/// How long ago a booking may have started and still be put in the calendar when it is made (a
+/// visit logged after it happened still shows; history imported by an integrator does not).
+pub const PAST_START_HOURS: i64 = 24;
 /// How long an event lasts when the booking does not say.
 pub const DEFAULT_EVENT_MINUTES: i64 = 30;
 
@@ -196,10 +199,14 @@ async fn queue_upcoming(txn: &TenantTxn, connected: bool) -> Result<u64, DomainE
 }
 
 /// Queues a [`CalendarSync`] for `booking` after it was made, moved or cancelled, when it has an
-/// event somewhere or may need one (it has a start and the clinic a calendar).
+/// event somewhere or may need one: the clinic has a calendar and the booking a start no more
+/// than [`PAST_START_HOURS`] ago (an integrator importing past bookings does not fill the
+/// calendar with history).
 pub async fn queue_sync(txn: &TenantTxn, booking: &appointment::Model) -> Result<(), DomainError> {
+    let earliest = txn.now() - Duration::hours(PAST_START_HOURS);
     let needs_sync = booking.calendar_event_in.is_some()
-        || (booking.starts_at.is_some() && clinic::get(txn).await?.google_calendar_id.is_some());
+        || (booking.starts_at.is_some_and(|starts| starts >= earliest)
+            && clinic::get(txn).await?.google_calendar_id.is_some());
     if needs_sync {
         enqueue_sync(txn, booking.id).await?;
     }
