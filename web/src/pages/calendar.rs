@@ -89,6 +89,12 @@ fn calendar_form(
             </li>
             <li>"Copy its Calendar ID (under “Integrate calendar”) into the box and save. Leave the box empty to stop: the upcoming bookings then leave the calendar, past ones stay."</li>
         </ol>
+        <p class="hint">
+            "If Google says the calendar cannot be shared with that address, your organisation's \
+             Google Workspace may forbid sharing outside it: its administrator can allow it. To \
+             move to another calendar, save the new one before you stop sharing the old one, so \
+             the bookings can leave it."
+        </p>
         <form on:submit=move |ev| {
             ev.prevent_default();
             let calendar_id = typed.get_untracked().trim().to_owned();
