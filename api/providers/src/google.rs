@@ -1,13 +1,14 @@
 //! Google Calendar, through a service account: a clinic shares its calendar with the account's
 //! address ("Make changes to events") and the server keeps an event there for each booking with a
-//! start time. The operator downloads the account's JSON key from Google Cloud and names the file
+//! start time, and asks when the calendar is busy (Google's free/busy answer: times only, no
+//! event's title or details) before the AI receptionist offers or books a time. The operator downloads the account's JSON key from Google Cloud and names the file
 //! (`RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE`); without it calendars are off.
 //!
 //! The wire format is Google's: an access token from the key's `token_uri` for a JWT signed with
-//! the account's RSA key (RS256, `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`, scope
-//! `calendar.events`), kept until shortly before it expires; then Calendar API v3 under
-//! `RINGBACK_GOOGLE_CALENDAR_API_URL` (`/calendar/v3/calendars/{calendarId}/events`) with the
-//! token as a Bearer. Events carry an id we choose (base32hex, [`valid_event_id`]), so putting one
+//! the account's RSA key (RS256, `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`, scopes
+//! `calendar.events` and `calendar.freebusy`), kept until shortly before it expires; then Calendar
+//! API v3 under `RINGBACK_GOOGLE_CALENDAR_API_URL` (`/calendar/v3/calendars/{calendarId}/events`,
+//! `/calendar/v3/freeBusy`) with the token as a Bearer. Events carry an id we choose (base32hex, [`valid_event_id`]), so putting one
 //! twice leaves one event: [`CalendarProvider::put_event`] updates it (`PATCH`, status
 //! `confirmed`, which also restores one deleted before; what staff added in Google stays),
 //! creates it when Google has none (`POST`), and updates it again when a concurrent put created
@@ -29,9 +30,15 @@ use serde::{Deserialize, Serialize};
 
 /// Google's API host, under which the Calendar API lives.
 pub const DEFAULT_CALENDAR_API_URL: &str = "https://www.googleapis.com";
-/// The one permission the server asks for: reading and changing events of calendars shared with
-/// the account (not the calendars' settings or their sharing).
-pub const SCOPE: &str = "https://www.googleapis.com/auth/calendar.events";
+/// The permission to read and change events of calendars shared with the account (not the
+/// calendars' settings or their sharing).
+pub const EVENTS_SCOPE: &str = "https://www.googleapis.com/auth/calendar.events";
+/// The permission to ask when calendars shared with the account are busy.
+pub const FREE_BUSY_SCOPE: &str = "https://www.googleapis.com/auth/calendar.freebusy";
+/// The permissions the server asks for, as a token request names them: [`EVENTS_SCOPE`] and
+/// [`FREE_BUSY_SCOPE`], nothing more.
+pub const SCOPES: &str = "https://www.googleapis.com/auth/calendar.events \
+                          https://www.googleapis.com/auth/calendar.freebusy";
 /// The grant a service account's signed JWT is exchanged under.
 pub const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// How long one request may take.
@@ -147,6 +154,13 @@ pub struct CalendarEvent {
     pub link: String,
 }
 
+/// A time a calendar shows busy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BusyTime {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
 /// Why a calendar request failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
@@ -203,6 +217,14 @@ pub trait CalendarProvider: Send + Sync {
 
     /// Removes event `event_id` from `calendar`; done when Google has none.
     fn delete_event<'a>(&'a self, calendar: &'a str, event_id: &'a str) -> CalendarFuture<'a, ()>;
+
+    /// The times `calendar` is busy between the two instants, as Google's free/busy answer gives
+    /// them (events marked free left out; nothing of any event's title or details).
+    fn busy_times<'a>(
+        &'a self,
+        calendar: &'a str,
+        between: (DateTime<Utc>, DateTime<Utc>),
+    ) -> CalendarFuture<'a, Vec<BusyTime>>;
 }
 
 /// A Calendar API client for one service account: one HTTP client (connections kept alive) and
@@ -258,6 +280,26 @@ struct ApiErrorBody {
 #[derive(Deserialize)]
 struct ApiErrorItem {
     reason: String,
+}
+
+/// Google's free/busy answer: for each calendar asked, its busy times or why it has none.
+#[derive(Deserialize)]
+struct FreeBusyAnswer {
+    calendars: std::collections::HashMap<String, FreeBusyCalendar>,
+}
+
+#[derive(Deserialize)]
+struct FreeBusyCalendar {
+    #[serde(default)]
+    busy: Vec<FreeBusySpan>,
+    #[serde(default)]
+    errors: Vec<ApiErrorItem>,
+}
+
+#[derive(Deserialize)]
+struct FreeBusySpan {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
 }
 
 #[derive(Deserialize)]
@@ -318,7 +360,7 @@ impl GoogleCalendar {
         let now = Utc::now().timestamp();
         let claims = Assertion {
             iss: &self.key.client_email,
-            scope: SCOPE,
+            scope: SCOPES,
             aud: &self.key.token_uri,
             iat: now,
             exp: now + ASSERTION_SECONDS,
@@ -357,12 +399,20 @@ impl GoogleCalendar {
 
     /// The URL of `calendar`'s events, with `more` path segments after it.
     fn events_url(&self, calendar: &str, more: &[&str]) -> Result<url::Url, CalendarError> {
+        let mut url = self.api_url_of(&["calendar", "v3", "calendars", calendar, "events"])?;
+        url.path_segments_mut()
+            .map_err(|_| CalendarError::Unreadable)?
+            .extend(more);
+        Ok(url)
+    }
+
+    /// The URL of the API's path `segments` (each escaped as one segment).
+    fn api_url_of(&self, segments: &[&str]) -> Result<url::Url, CalendarError> {
         let mut url = url::Url::parse(&self.api_url).map_err(|_| CalendarError::Unreadable)?;
         url.path_segments_mut()
             .map_err(|_| CalendarError::Unreadable)?
             .pop_if_empty()
-            .extend(["calendar", "v3", "calendars", calendar, "events"])
-            .extend(more);
+            .extend(segments);
         Ok(url)
     }
 
@@ -446,6 +496,45 @@ impl GoogleCalendar {
         Err(CalendarError::Unavailable { status: 409 })
     }
 
+    async fn free_busy(
+        &self,
+        calendar: &str,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<Vec<BusyTime>, CalendarError> {
+        let url = self.api_url_of(&["calendar", "v3", "freeBusy"])?;
+        let body = serde_json::json!({
+            "timeMin": rfc3339(from),
+            "timeMax": rfc3339(to),
+            "items": [{ "id": calendar }],
+        });
+        let (status, answer) = self.send(self.http.post(url).json(&body)).await?;
+        if !(200..300).contains(&status) {
+            return Err(api_error(status, &answer));
+        }
+        let answer: FreeBusyAnswer =
+            serde_json::from_slice(&answer).map_err(|_| CalendarError::Unreadable)?;
+        // Keyed by the id asked; the only entry when Google spelled it otherwise.
+        let only = (answer.calendars.len() == 1)
+            .then(|| answer.calendars.values().next())
+            .flatten();
+        let found = answer
+            .calendars
+            .get(calendar)
+            .or(only)
+            .ok_or(CalendarError::Unreadable)?;
+        if let Some(error) = found.errors.first() {
+            return Err(free_busy_error(&error.reason));
+        }
+        Ok(found
+            .busy
+            .iter()
+            .map(|span| BusyTime {
+                starts_at: span.start,
+                ends_at: span.end,
+            })
+            .collect())
+    }
+
     async fn delete(&self, calendar: &str, event_id: &str) -> Result<(), CalendarError> {
         let url = self.events_url(calendar, &[event_id])?;
         let (status, answer) = self.send(self.http.delete(url)).await?;
@@ -456,11 +545,29 @@ impl GoogleCalendar {
     }
 }
 
+/// `instant` as the Calendar API writes times: RFC 3339, whole seconds, UTC.
+fn rfc3339(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// What a calendar's error in a free/busy answer means: not shared with the account
+/// (`notFound`), Google failing (`internalError`, `backendError`), or a refusal.
+fn free_busy_error(reason: &str) -> CalendarError {
+    match reason {
+        "notFound" => CalendarError::NotShared,
+        "internalError" | "backendError" => CalendarError::Unavailable { status: 500 },
+        reason => CalendarError::Refused {
+            status: 200,
+            reason: reason.to_owned(),
+        },
+    }
+}
+
 /// The Calendar API's JSON for `event` (without its id, which a create adds).
 fn event_body(event: &CalendarEvent) -> serde_json::Value {
     let at = |instant: DateTime<Utc>| {
         serde_json::json!({
-            "dateTime": instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "dateTime": rfc3339(instant),
             "timeZone": event.time_zone,
         })
     };
@@ -548,6 +655,14 @@ impl CalendarProvider for GoogleCalendar {
     fn delete_event<'a>(&'a self, calendar: &'a str, event_id: &'a str) -> CalendarFuture<'a, ()> {
         Box::pin(self.delete(calendar, event_id))
     }
+
+    fn busy_times<'a>(
+        &'a self,
+        calendar: &'a str,
+        between: (DateTime<Utc>, DateTime<Utc>),
+    ) -> CalendarFuture<'a, Vec<BusyTime>> {
+        Box::pin(self.free_busy(calendar, between))
+    }
 }
 
 #[cfg(test)]
@@ -587,6 +702,15 @@ mod tests {
             api_error(401, &body("authError")),
             CalendarError::KeyRefused(_)
         ));
+        assert_eq!(free_busy_error("notFound"), CalendarError::NotShared);
+        assert!(free_busy_error("internalError").is_retryable());
+        assert!(!free_busy_error("tooManyCalendarsRequested").is_retryable());
+    }
+
+    #[test]
+    fn the_token_asks_for_events_and_free_busy_only() {
+        let asked: Vec<&str> = SCOPES.split_whitespace().collect();
+        assert_eq!(asked, [EVENTS_SCOPE, FREE_BUSY_SCOPE]);
     }
 
     #[test]

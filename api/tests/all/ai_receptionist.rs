@@ -6,6 +6,7 @@
 //! words, services unique by name and quoted in words. Its tools inside the clinic's scope:
 //! slots from the opening hours around booked appointments, bookings from the AI credited to the
 //! caller (once per slot and conversation; a taken slot refused), quotes only from the price list.
+//! With a Google calendar (the fake Google), the slots keep clear of what it shows busy.
 
 use std::time::Duration;
 
@@ -457,14 +458,17 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
 
     let txn = app.tenant().begin().await.expect("txn");
     let input = json!({ "from": day, "to": day, "kind": "check-up" });
-    let found = ai_tools::find_slots(&txn, &input).await.expect("slots");
+    let found = ai_tools::find_slots(&txn, &input, &[])
+        .await
+        .expect("slots");
     let ToolAnswer::Done(found) = found else {
         panic!("{found:?}")
     };
     assert_eq!(found["slots"][0], at_nine.as_str(), "{found}");
     assert_eq!(found["weekdays"][&day], "Monday", "{found}");
     assert_eq!(found["minutes"], 60);
-    let backwards = ai_tools::find_slots(&txn, &json!({ "from": day, "to": "2000-01-01" })).await;
+    let backwards =
+        ai_tools::find_slots(&txn, &json!({ "from": day, "to": "2000-01-01" }), &[]).await;
     assert!(
         matches!(backwards, Ok(ToolAnswer::Refused(_))),
         "{backwards:?}"
@@ -472,7 +476,7 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
 
     let slot = json!({ "slot": at_nine, "kind": "Check-up" });
     let appointment = booking_of(
-        ai_tools::book_appointment(&txn, &app.state.secrets, &first, &slot)
+        ai_tools::book_appointment(&txn, &app.state.secrets, &first, &slot, &[])
             .await
             .expect("booked"),
     );
@@ -483,16 +487,18 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
     );
     assert_eq!(appointment.caller_key, first.caller_key);
     let same = booking_of(
-        ai_tools::book_appointment(&txn, &app.state.secrets, &first, &slot)
+        ai_tools::book_appointment(&txn, &app.state.secrets, &first, &slot, &[])
             .await
             .expect("booked again"),
     );
     assert_eq!(same.id, appointment.id, "a retried booking books once");
-    let taken = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &slot)
+    let taken = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &slot, &[])
         .await
         .expect("answered");
     assert!(matches!(taken, ToolAnswer::Refused(_)), "{taken:?}");
-    let after = ai_tools::find_slots(&txn, &input).await.expect("slots");
+    let after = ai_tools::find_slots(&txn, &input, &[])
+        .await
+        .expect("slots");
     let ToolAnswer::Done(after) = after else {
         panic!("{after:?}")
     };
@@ -502,15 +508,16 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
         "the hour-long visit keeps 09:00 to 10:00 busy: {after}"
     );
     let half_past = json!({ "slot": format!("{day} 09:30"), "kind": "Check-up" });
-    let overlapping = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &half_past)
-        .await
-        .expect("answered");
+    let overlapping =
+        ai_tools::book_appointment(&txn, &app.state.secrets, &second, &half_past, &[])
+            .await
+            .expect("answered");
     assert!(
         matches!(overlapping, ToolAnswer::Refused(_)),
         "{overlapping:?}"
     );
     let sunday = json!({ "slot": format!("{} 10:00", (monday - chrono::Duration::days(1)).format("%Y-%m-%d")) });
-    let closed = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &sunday).await;
+    let closed = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &sunday, &[]).await;
     assert!(matches!(closed, Ok(ToolAnswer::Refused(_))), "{closed:?}");
 
     let priced = ai_tools::quote(&txn, &json!({ "service": " CHECK-UP " }))
@@ -568,47 +575,49 @@ async fn the_ai_books_each_caller_once_and_only_what_it_can_check(kind: Database
         ("2000-01-03", "can be booked"),
     ] {
         let search = json!({ "from": far, "to": far });
-        let found = ai_tools::find_slots(&txn, &search).await.expect("answered");
+        let found = ai_tools::find_slots(&txn, &search, &[])
+            .await
+            .expect("answered");
         refused(&found, why);
         let slot = json!({ "slot": format!("{far} 09:00") });
-        let booked = ai_tools::book_appointment(&txn, secrets, &first, &slot)
+        let booked = ai_tools::book_appointment(&txn, secrets, &first, &slot, &[])
             .await
             .expect("answered");
         refused(&booked, why);
     }
     let near_miss = json!({ "from": day, "to": day, "kind": "check up please" });
-    let found = ai_tools::find_slots(&txn, &near_miss)
+    let found = ai_tools::find_slots(&txn, &near_miss, &[])
         .await
         .expect("answered");
     refused(&found, "Check-up");
     let near_miss = json!({ "slot": format!("{day} 09:00"), "kind": "checkup" });
-    let booked = ai_tools::book_appointment(&txn, secrets, &first, &near_miss)
+    let booked = ai_tools::book_appointment(&txn, secrets, &first, &near_miss, &[])
         .await
         .expect("answered");
     refused(&booked, "Check-up");
 
     let nine = json!({ "slot": format!("{day} 09:00"), "kind": "Check-up" });
     let appointment = booking_of(
-        ai_tools::book_appointment(&txn, secrets, &first, &nine)
+        ai_tools::book_appointment(&txn, secrets, &first, &nine, &[])
             .await
             .expect("booked"),
     );
     let eleven = json!({ "slot": format!("{day} 11:00"), "kind": "Check-up" });
-    let moved = ai_tools::book_appointment(&txn, secrets, &first, &eleven)
+    let moved = ai_tools::book_appointment(&txn, secrets, &first, &eleven, &[])
         .await
         .expect("answered");
     refused(&moved, "already booked");
     ringback_api::service::appointments::cancel(&txn, None, appointment.id)
         .await
         .expect("cancelled by the clinic");
-    let same_answer = ai_tools::book_appointment(&txn, secrets, &first, &nine)
+    let same_answer = ai_tools::book_appointment(&txn, secrets, &first, &nine, &[])
         .await
         .expect("answered");
     refused(&same_answer, "cancelled");
     let mut later_answer = first.clone();
     later_answer.ai_answering_for = Some(uuid::Uuid::now_v7());
     let again = booking_of(
-        ai_tools::book_appointment(&txn, secrets, &later_answer, &nine)
+        ai_tools::book_appointment(&txn, secrets, &later_answer, &nine, &[])
             .await
             .expect("booked again"),
     );
@@ -620,7 +629,7 @@ async fn the_ai_books_each_caller_once_and_only_what_it_can_check(kind: Database
         let fourteen = json!({ "slot": format!("{day} 14:00"), "kind": "Check-up" });
         let third = conversation_of(&app, "+447700900333", "Monday at two?").await;
         let txn = app.tenant().begin().await.expect("txn");
-        let booked = ai_tools::book_appointment(&txn, secrets, &third, &fourteen)
+        let booked = ai_tools::book_appointment(&txn, secrets, &third, &fourteen, &[])
             .await
             .expect("booked");
         assert!(matches!(booked, ToolAnswer::Booked { .. }), "{booked:?}");
@@ -628,9 +637,10 @@ async fn the_ai_books_each_caller_once_and_only_what_it_can_check(kind: Database
         let (other_secrets, other_slot) = (app.state.secrets.clone(), fourteen.clone());
         let racing = tokio::spawn(async move {
             let txn = scope.begin().await.expect("txn");
-            let answer = ai_tools::book_appointment(&txn, &other_secrets, &second, &other_slot)
-                .await
-                .expect("answered");
+            let answer =
+                ai_tools::book_appointment(&txn, &other_secrets, &second, &other_slot, &[])
+                    .await
+                    .expect("answered");
             txn.commit().await.expect("commit");
             answer
         });
@@ -2920,5 +2930,160 @@ on_both_databases!(
     an_earlier_stamped_text_taken_in_leaves_the_latest_answered,
     two_texts_before_the_worker_runs_get_one_answer,
     staff_and_the_callers_record_see_what_the_caller_told_the_ai,
-    a_hand_off_is_mailed_to_the_member_given_the_caller
+    a_hand_off_is_mailed_to_the_member_given_the_caller,
+    the_ai_offers_no_time_the_clinics_calendar_shows_busy,
 );
+
+/// The calendar a clinic shares with the fake Google below.
+const CALENDAR: &str = "diary@harbour-plumbing.test";
+
+/// A clinic whose Google calendar shows Monday 09:00 to 11:00 busy (the owner's own event) and
+/// 12:00 to 13:00 marked free: the AI offers no time overlapping the busy one, cannot book into
+/// it, and offers the time marked free. When Google cannot say, the AI offers nothing and is told
+/// to hand the caller to the team.
+async fn the_ai_offers_no_time_the_clinics_calendar_shows_busy(kind: DatabaseKind) {
+    use ringback_providers::fakes::google::FakeGoogle;
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let google = FakeGoogle::start().await.expect("fake Google");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = google.key_file(dir.path()).expect("key file");
+    let builder = ai_clinic_builder(kind, &model, ANSWER_SECONDS)
+        .setting(
+            "RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE",
+            key_file.to_str().expect("path"),
+        )
+        .setting("RINGBACK_GOOGLE_CALENDAR_API_URL", google.api_url());
+    let mut app = switch_the_ai_on(builder.build().await, None).await;
+    let setting = app
+        .owner
+        .run("{ googleCalendar { ownershipCode } }", json!({}))
+        .await;
+    let code = setting["data"]["googleCalendar"]["ownershipCode"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    google.share(CALENDAR, "writer");
+    google.describe(CALENDAR, &code);
+    let chosen = app
+        .owner
+        .run(
+            "mutation($id: String) { setGoogleCalendar(calendarId: $id) }",
+            json!({ "id": CALENDAR }),
+        )
+        .await;
+    assert_eq!(chosen["data"]["setGoogleCalendar"], true, "{chosen}");
+
+    let monday = monday_ahead(&app);
+    let at = |time: &str| london_instant(&monday, time);
+    google.block(CALENDAR, (&at("09:00"), &at("11:00")), false);
+    google.block(CALENDAR, (&at("12:00"), &at("13:00")), true);
+    miss_call(&mut app, "busy-1", "07700 900348").await;
+    model.script([
+        Reply::tool(
+            "find_slots",
+            json!({ "from": monday, "to": monday, "kind": "Boiler service" }),
+        ),
+        Reply::tool(
+            "book_appointment",
+            json!({ "slot": format!("{monday} 10:00"), "kind": "Boiler service" }),
+        ),
+        Reply::Text("The earliest we can come on Monday is 11:00.".to_owned()),
+    ]);
+    app.receive_text("SMbusy001", "+447700900348", "Can you come Monday morning?")
+        .await;
+    drain(&app, 4).await;
+    let requests = model.requests();
+    assert_eq!(
+        requests.len(),
+        3,
+        "find_slots, book_appointment, the answer"
+    );
+    let found = last_tool_result(&requests[1]);
+    assert_ne!(found["is_error"], true, "{found}");
+    let slots: Value =
+        serde_json::from_str(found["content"].as_str().expect("content")).expect("slots");
+    let offered: Vec<&str> = slots["slots"]
+        .as_array()
+        .expect("slots")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        offered.first(),
+        Some(&format!("{monday} 11:00").as_str()),
+        "{offered:?}"
+    );
+    assert!(
+        offered.contains(&format!("{monday} 12:00").as_str()),
+        "a time marked free is offered: {offered:?}"
+    );
+    let refused = last_tool_result(&requests[2]);
+    assert_eq!(refused["is_error"], true, "{refused}");
+    assert!(
+        refused["content"]
+            .as_str()
+            .is_some_and(|text| text.contains("not free")),
+        "{refused}"
+    );
+    let booked = app
+        .db
+        .query_strings("SELECT count(*) || '' AS n FROM appointments", &["n"])
+        .await;
+    assert_eq!(booked[0][0], "0", "nothing booked into the busy time");
+    let asked = google
+        .requests()
+        .iter()
+        .filter(|request| *request == "POST /calendar/v3/freeBusy")
+        .count();
+    assert_eq!(asked, 2, "{:?}", google.requests());
+    assert!(
+        !requests
+            .iter()
+            .any(|request| request.to_string().contains("Dentist")),
+        "the model never reads what the owner's events say"
+    );
+
+    // Google failing: no time offered, and the model is told to hand the caller to the team.
+    google.fail_next([503]);
+    model.script([
+        Reply::tool(
+            "find_slots",
+            json!({ "from": monday, "to": monday, "kind": "Boiler service" }),
+        ),
+        Reply::Text("The team will text you a time shortly.".to_owned()),
+    ]);
+    app.receive_text("SMbusy002", "+447700900348", "Or Monday afternoon?")
+        .await;
+    drain(&app, 4).await;
+    let requests = model.requests();
+    assert_eq!(requests.len(), 5, "find_slots, then the answer");
+    let unchecked = last_tool_result(&requests[4]);
+    assert_eq!(unchecked["is_error"], true, "{unchecked}");
+    let words = unchecked["content"].as_str().unwrap_or_default();
+    assert!(
+        words.contains("could not be checked") && words.contains("hand_off"),
+        "{unchecked}"
+    );
+}
+
+/// The instant of local `time` (`HH:MM`) on `day` (`YYYY-MM-DD`) in London, in RFC 3339.
+fn london_instant(day: &str, time: &str) -> String {
+    use chrono::TimeZone;
+    let local = chrono::NaiveDateTime::parse_from_str(&format!("{day} {time}"), "%Y-%m-%d %H:%M")
+        .expect("a local time");
+    chrono_tz::Europe::London
+        .from_local_datetime(&local)
+        .single()
+        .expect("one instant")
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339()
+}
+
+/// The first block of the last message of a request to the model: the result of the tool the
+/// model asked for last.
+fn last_tool_result(request: &Value) -> &Value {
+    let messages = request["messages"].as_array().expect("messages");
+    let result = &messages.last().expect("a message")["content"][0];
+    assert_eq!(result["type"], "tool_result", "{result}");
+    result
+}

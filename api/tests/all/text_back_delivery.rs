@@ -29,6 +29,8 @@ type App = BoxEndpoint<'static, Response>;
 const CLINIC_NUMBER: &str = "+447700900777";
 /// The clinic's second number, where a test gives it one.
 const SECOND_NUMBER: &str = "+447700900778";
+/// A third number, where a test gives the clinic one.
+const THIRD_NUMBER: &str = "+447700900779";
 
 /// A clinic with a provider number, the fake provider, and a worker that sends through it.
 struct Rig {
@@ -82,17 +84,61 @@ impl Rig {
 
     /// Gives the clinic [`SECOND_NUMBER`] too (held by the fake Twilio); its id.
     async fn add_second_number(&mut self) -> Value {
-        self.fake.provision_number(SECOND_NUMBER);
+        self.add_number(SECOND_NUMBER).await
+    }
+
+    /// Gives the clinic `number` (E.164, held by the fake Twilio) too; its id.
+    async fn add_number(&mut self, number: &str) -> Value {
+        self.fake.provision_number(number);
         let added = self
             .admin
             .run(
-                "mutation { addProviderNumber(number: \"07700 900778\") { id } }",
-                json!({}),
+                "mutation($number: String!) { addProviderNumber(number: $number) { id } }",
+                json!({ "number": number }),
             )
             .await;
         let id = added["data"]["addProviderNumber"]["id"].clone();
         assert!(id.is_string(), "{added}");
         id
+    }
+
+    /// Stops using the clinic's number `id`.
+    async fn remove_number(&mut self, id: &Value) {
+        let removed = self
+            .admin
+            .run(
+                "mutation($id: ID!) { removeProviderNumber(id: $id) }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert!(removed["errors"].is_null(), "{removed}");
+    }
+
+    /// Staff answer the open conversation with the caller whose number ends `tail` (as shown).
+    async fn reply_to(&mut self, tail: &str) {
+        let threads = self
+            .admin
+            .run(
+                "{ conversations(status: OPEN) { id callerTail } }",
+                json!({}),
+            )
+            .await;
+        let id = threads["data"]["conversations"]
+            .as_array()
+            .expect("conversations")
+            .iter()
+            .find(|thread| thread["callerTail"] == tail)
+            .and_then(|thread| thread["id"].as_str())
+            .expect("the caller's conversation")
+            .to_owned();
+        let replied = self
+            .admin
+            .run(
+                "mutation($id: ID!) { replyToConversation(id: $id, body: \"Monday 9am is free\") { id } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert!(replied["errors"].is_null(), "{replied}");
     }
 
     /// A worker whose client gives up after `timeout`, retrying quickly.
@@ -130,10 +176,15 @@ impl Rig {
     }
 
     async fn missed_call(&self, sid: &str, from: &str) {
+        self.missed_call_to(sid, from, CLINIC_NUMBER).await;
+    }
+
+    /// A call from `from` to the clinic's number `to` that nobody answered.
+    async fn missed_call_to(&self, sid: &str, from: &str, to: &str) {
         let (status, _) = post(
             &self.twilio,
             "/webhooks/twilio/dial-status",
-            &missed_call(sid, from, CLINIC_NUMBER),
+            &missed_call(sid, from, to),
             None,
         )
         .await;
@@ -868,12 +919,6 @@ async fn callers_are_answered_from_the_number_they_reached(kind: DatabaseKind) {
     let mut rig = Rig::new(kind, "text_back").await;
     let second_id = rig.add_second_number().await;
     let worker = rig.worker("worker-a", fast());
-    let senders = |fake: &FakeTwilio, to_number: &str| -> Vec<String> {
-        to(&fake.messages(), to_number)
-            .into_iter()
-            .map(|message| message.from)
-            .collect()
-    };
 
     // Caller 201 rings the second number: texted back from it.
     let (status, _) = post(
@@ -890,32 +935,7 @@ async fn callers_are_answered_from_the_number_they_reached(kind: DatabaseKind) {
     // They then write to the first number: the staff reply goes from that one.
     rig.text("SM201", "+447700900201", "Can I book for Monday?")
         .await;
-    let reply = async |rig: &mut Rig, tail: &str| {
-        let threads = rig
-            .admin
-            .run(
-                "{ conversations(status: OPEN) { id callerTail } }",
-                json!({}),
-            )
-            .await;
-        let id = threads["data"]["conversations"]
-            .as_array()
-            .expect("conversations")
-            .iter()
-            .find(|thread| thread["callerTail"] == tail)
-            .and_then(|thread| thread["id"].as_str())
-            .expect("the caller's conversation")
-            .to_owned();
-        let replied = rig
-            .admin
-            .run(
-                "mutation($id: ID!) { replyToConversation(id: $id, body: \"Monday 9am is free\") { id } }",
-                json!({ "id": id }),
-            )
-            .await;
-        assert!(replied["errors"].is_null(), "{replied}");
-    };
-    reply(&mut rig, "•••• 201").await;
+    rig.reply_to("•••• 201").await;
     rig.drain(&worker).await;
     assert_eq!(
         senders(&rig.fake, "+447700900201"),
@@ -931,19 +951,57 @@ async fn callers_are_answered_from_the_number_they_reached(kind: DatabaseKind) {
     )
     .await;
     rig.drain(&worker).await;
-    let removed = rig
-        .admin
-        .run(
-            "mutation($id: ID!) { removeProviderNumber(id: $id) }",
-            json!({ "id": second_id }),
-        )
-        .await;
-    assert!(removed["errors"].is_null(), "{removed}");
-    reply(&mut rig, "•••• 202").await;
+    rig.remove_number(&second_id).await;
+    rig.reply_to("•••• 202").await;
     rig.drain(&worker).await;
     assert_eq!(
         senders(&rig.fake, "+447700900202"),
         [SECOND_NUMBER, CLINIC_NUMBER]
+    );
+    rig.finish().await;
+}
+
+/// The numbers texts to `number` went from, in order.
+fn senders(fake: &FakeTwilio, number: &str) -> Vec<String> {
+    to(&fake.messages(), number)
+        .into_iter()
+        .map(|message| message.from)
+        .collect()
+}
+
+/// A caller's HELP to a number the clinic stopped using is answered and kept, but does not make
+/// that number the one they last reached: staff's reply goes from the number the caller rang
+/// before, not from the clinic's oldest.
+async fn a_keyword_to_a_number_given_up_leaves_the_callers_number(kind: DatabaseKind) {
+    let mut rig = Rig::new(kind, "text_back").await;
+    rig.add_second_number().await;
+    let third_id = rig.add_number(THIRD_NUMBER).await;
+    let worker = rig.worker("worker-a", fast());
+    rig.missed_call_to("CA3", "+447700900203", SECOND_NUMBER)
+        .await;
+    rig.drain(&worker).await;
+    assert_eq!(senders(&rig.fake, "+447700900203"), [SECOND_NUMBER]);
+
+    rig.remove_number(&third_id).await;
+    let (status, twiml) = post(
+        &rig.twilio,
+        "/webhooks/twilio/sms",
+        &text_from("SM203", "+447700900203", THIRD_NUMBER, "HELP"),
+        None,
+    )
+    .await;
+    assert_eq!(status, poem::http::StatusCode::OK);
+    assert!(twiml.contains("<Message"), "HELP is answered: {twiml}");
+    let kept = rig
+        .count("SELECT count(*) || '' AS n FROM messages WHERE kind = 'keyword'")
+        .await;
+    assert_eq!(kept, 1, "the keyword is kept");
+
+    rig.reply_to("•••• 203").await;
+    rig.drain(&worker).await;
+    assert_eq!(
+        senders(&rig.fake, "+447700900203"),
+        [SECOND_NUMBER, SECOND_NUMBER]
     );
     rig.finish().await;
 }
@@ -1300,6 +1358,7 @@ on_both_databases!(
     a_recipient_unsubscribed_with_the_provider_is_opted_out,
     an_undelivered_text_back_says_why,
     callers_are_answered_from_the_number_they_reached,
+    a_keyword_to_a_number_given_up_leaves_the_callers_number,
     a_text_in_doubt_keeps_its_sending_number,
     a_caller_reached_during_the_delay_is_not_texted,
     a_text_that_may_have_gone_is_looked_for_before_it_is_held_back,

@@ -74,7 +74,11 @@ fn calendar_form(
         <p>
             "Bookings with a start time can be kept as events in a Google calendar. An event says \
              only that there is a booking and who made it (staff, the AI receptionist, an \
-             integration), never who the caller is."
+             integration), never who the caller is. The AI receptionist offers and books no time \
+             the calendar shows busy. An event set to “Free” does not count, and Google makes \
+             all-day events Free unless you choose Busy: days off go under holidays in these \
+             settings. When Google cannot be asked, the AI offers no time and leaves the caller to \
+             you."
         </p>
         <ol>
             <li>

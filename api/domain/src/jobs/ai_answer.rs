@@ -71,7 +71,8 @@ impl Runnable for AiAnswer {
         let scope = TenantScope::for_running_job(backend.db.clone(), backend.clock.clone(), row);
         let model = backend.ai_model.clone();
         let within = backend.ai_answer_within;
-        match ai_agent::run(&scope, &backend.secrets, (model, within), ready).await {
+        let helpers = (backend.secrets.as_ref(), backend.calendar.as_ref());
+        match ai_agent::run(&scope, helpers, (model, within), ready).await {
             Ok(Answered::Nothing(why)) => Attempt::Cancelled(why),
             Ok(
                 Answered::Replied { message }

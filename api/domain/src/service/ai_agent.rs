@@ -63,6 +63,7 @@ use uuid::Uuid;
 use crate::jobs::AiAnswer;
 use crate::service::ai_prompt::{self, ClinicFacts, tool};
 use crate::service::ai_tools::{self, ToolAnswer};
+use crate::service::calendar::{CALENDAR_UNCHECKED, CalendarDesk};
 use crate::service::messages;
 use crate::service::{
     ai_follow_ups, ai_settings, clinic, conversations, keys, restrictions, text_back,
@@ -90,6 +91,9 @@ pub struct Answering {
     /// Every message of the conversation when the answer was prepared: anything else was written
     /// while the model thought ([`written_since`]).
     seen: HashSet<Uuid>,
+    /// The clinic's Google calendar, whose busy times the slot tools keep clear of, and the
+    /// clinic's day when the answer was prepared (no day out of the tools' reach is asked about).
+    calendar: (Option<String>, NaiveDate),
 }
 
 /// How an answer ended.
@@ -209,6 +213,7 @@ pub async fn prepare(
         held_back,
         unreadable,
         seen,
+        calendar: (settings.google_calendar_id.clone(), today(&settings, txn)),
     }))
 }
 
@@ -659,10 +664,11 @@ const UNREADABLE_TEXT: &str = "a text in this conversation could not be opened";
 /// Answers `ready`: the model's tool-use loop, then the answer stored and queued (or the
 /// fallback, when a text of the conversation cannot be opened, there is no model, it fails, the
 /// budget is spent, the steps run out or the model's rounds together take longer than `within`).
-/// The caller's texts written meanwhile are taken in between rounds ([`meanwhile`]).
+/// The caller's texts written meanwhile are taken in between rounds ([`meanwhile`]). The slot
+/// tools keep clear of what the clinic's Google calendar shows busy (asked through `calendar`).
 pub async fn run(
     scope: &TenantScope,
-    secrets: &Secrets,
+    (secrets, calendar): (&Secrets, Option<&CalendarDesk>),
     (model, within): (Option<Arc<dyn ConversationModel>>, Duration),
     mut ready: Answering,
 ) -> Result<Answered, DomainError> {
@@ -745,7 +751,9 @@ pub async fn run(
                 results.push(not_run(id));
                 continue;
             }
-            match run_tool(scope, secrets, &ready, (id, name, input), step_tokens).await? {
+            let tool_use = (id.as_str(), name.as_str(), input);
+            let helpers = (secrets, calendar, deadline);
+            match run_tool(scope, helpers, &ready, tool_use, step_tokens).await? {
                 ToolRun::Ran(result) => {
                     ran_any = true;
                     results.push(result);
@@ -839,14 +847,20 @@ enum ToolRun {
 
 /// Runs one tool the model asked for in its own transaction and records the step, unless what
 /// happened meanwhile ([`meanwhile`]) stops the answer (a `stopped` step keeps `tokens`) or the
-/// caller wrote again (a `caller_wrote` step keeps them).
+/// caller wrote again (a `caller_wrote` step keeps them). A slot tool first asks Google, before
+/// the transaction and within the answer's `deadline`, when the clinic's calendar is busy.
 async fn run_tool(
     scope: &TenantScope,
-    secrets: &Secrets,
+    (secrets, calendar, deadline): (&Secrets, Option<&CalendarDesk>, Instant),
     ready: &Answering,
     (id, name, input): (&str, &str, &Value),
     tokens: u64,
 ) -> Result<ToolRun, DomainError> {
+    let (clinic_calendar, today) = (ready.calendar.0.as_deref(), ready.calendar.1);
+    let asked = ai_tools::busy_in_calendar((calendar, clinic_calendar), (name, input), today);
+    let busy_elsewhere = timeout_at(deadline, asked)
+        .await
+        .unwrap_or_else(|_| Err(CALENDAR_UNCHECKED.to_owned()));
     let txn = scope.begin().await?;
     let thread = locked_thread(&txn, ready).await?;
     let settings = clinic::get(&txn).await?;
@@ -862,12 +876,15 @@ async fn run_tool(
             return Ok(ToolRun::CallerWrote(texts));
         }
     }
-    let answer = match name {
-        tool::FIND_SLOTS => ai_tools::find_slots(&txn, input).await?,
-        tool::QUOTE => ai_tools::quote(&txn, input).await?,
-        tool::BOOK_APPOINTMENT => ai_tools::book_appointment(&txn, secrets, &thread, input).await?,
-        tool::HAND_OFF => ai_tools::hand_off(&txn, thread, input).await?,
-        tool::SAVE_DETAILS => ai_tools::save_details(&txn, secrets, thread, input).await?,
+    let answer = match (name, busy_elsewhere) {
+        (_, Err(refused)) => ToolAnswer::Refused(refused),
+        (tool::FIND_SLOTS, Ok(busy)) => ai_tools::find_slots(&txn, input, &busy).await?,
+        (tool::QUOTE, _) => ai_tools::quote(&txn, input).await?,
+        (tool::BOOK_APPOINTMENT, Ok(busy)) => {
+            ai_tools::book_appointment(&txn, secrets, &thread, input, &busy).await?
+        }
+        (tool::HAND_OFF, _) => ai_tools::hand_off(&txn, thread, input).await?,
+        (tool::SAVE_DETAILS, _) => ai_tools::save_details(&txn, secrets, thread, input).await?,
         _ => ToolAnswer::Refused(format!("there is no tool named {name}")),
     };
     let (outcome, content, is_error, appointment) = match answer {

@@ -1,16 +1,19 @@
 //! The AI receptionist's tools, run by our code inside the clinic's scope, never on the model's
-//! say-so alone: `find_slots` reads the opening hours, holidays and booked appointments;
+//! say-so alone: `find_slots` reads the opening hours, holidays and booked appointments, and the
+//! times the clinic's Google calendar shows busy (asked before the tool's transaction,
+//! [`busy_in_calendar`]: when Google cannot say, no time is offered or booked);
 //! `quote` answers only from the price list; `book_appointment` books a slot only if it is still
 //! free (checked in the booking's own transaction) as an appointment from the AI, which
 //! attribution then credits like any other. The model's input is checked like any user input;
 //! what the model gets back is a short JSON value or a plain refusal it can relay.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{appointment, clinic_service, conversation};
+use ringback_providers::google::BusyTime;
 use ringback_shared::ai::{MAX_DETAIL_CHARS, MAX_DETAILS, MAX_REASON_CHARS, state as ai_state};
 use ringback_shared::hours::BusinessHours;
 use ringback_shared::redact::remove_numbers;
@@ -20,9 +23,11 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
 use crate::jobs::hand_off_mail::{self, HandOffMail};
+use crate::service::ai_prompt::tool;
 use crate::service::ai_settings;
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::audit::{self, AuditEvent};
+use crate::service::calendar::{CALENDAR_UNCHECKED, CalendarDesk, busy_times};
 use crate::service::{clinic, conversations, keys, notifications, team};
 
 /// How a slot is written to and read from the model: local time, minutes.
@@ -53,6 +58,11 @@ fn text_field<'a>(input: &'a Value, name: &str) -> Option<&'a str> {
         .as_str()
         .map(str::trim)
         .filter(|text| !text.is_empty())
+}
+
+/// The slot in field `slot` (as [`SLOT_FORMAT`] writes it), if it reads as one.
+fn slot_field(input: &Value) -> Option<NaiveDateTime> {
+    text_field(input, "slot").and_then(|text| NaiveDateTime::parse_from_str(text, SLOT_FORMAT).ok())
 }
 
 /// The day in field `name`, or why the model's input is refused.
@@ -141,6 +151,59 @@ fn visit_minutes(service: Option<&clinic_service::Model>) -> i64 {
     service.map_or(STANDARD_VISIT_MINUTES, |s| i64::from(s.duration_minutes))
 }
 
+/// The local days slot tool `tool_name` looks at for `input` on the clinic's day `today` (when
+/// the answer was prepared: the tool, run after midnight, may reach a day further): `find_slots`'
+/// days (at most [`slots::MAX_DAYS`]), `book_appointment`'s slot's day. `None` for other tools
+/// and for input the tool refuses anyway (a first day out of reach today and tomorrow).
+pub fn days_looked_at(
+    tool_name: &str,
+    input: &Value,
+    today: NaiveDate,
+) -> Option<(NaiveDate, NaiveDate)> {
+    let (from, to) = match tool_name {
+        tool::FIND_SLOTS => {
+            let (from, to) = (day_field(input, "from").ok()?, day_field(input, "to").ok()?);
+            (from <= to).then_some((from, to))?
+        }
+        tool::BOOK_APPOINTMENT => slot_field(input).map(|slot| (slot.date(), slot.date()))?,
+        _ => return None,
+    };
+    let tomorrow = today.succ_opt()?;
+    if out_of_reach(from, today).is_some() && out_of_reach(from, tomorrow).is_some() {
+        return None;
+    }
+    Some((from, to.min(from + Duration::days(slots::MAX_DAYS - 1))))
+}
+
+/// The instants that cover local days `from..=to` in every time zone (a local day starts up to
+/// 14 hours either side of UTC's).
+fn covering((from, to): (NaiveDate, NaiveDate)) -> (DateTime<Utc>, DateTime<Utc>) {
+    let midnight = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
+    (
+        midnight(from) - Duration::days(1),
+        midnight(to) + Duration::days(2),
+    )
+}
+
+/// What the clinic's Google calendar `calendar` (if it has one; asked through `desk`) shows busy
+/// on the days slot tool `tool_name` looks at for `input` on the clinic's day `today`, asked of
+/// Google outside any transaction; nothing for other tools. The refusal the tool answers with
+/// when Google could not say ([`CALENDAR_UNCHECKED`]).
+pub async fn busy_in_calendar(
+    (desk, calendar): (Option<&CalendarDesk>, Option<&str>),
+    (tool_name, input): (&str, &Value),
+    today: NaiveDate,
+) -> Result<Vec<BusyTime>, String> {
+    let days = days_looked_at(tool_name, input, today);
+    let (Some(calendar), Some(days)) = (calendar, days) else {
+        return Ok(Vec::new());
+    };
+    let between = covering(days);
+    busy_times(desk, calendar, between)
+        .await
+        .map_err(|_| CALENDAR_UNCHECKED.to_owned())
+}
+
 /// Appointments (not cancelled) starting between the two instants, as local busy spans: each
 /// its visit's length, a standard visit when it is not known.
 async fn busy_spans(
@@ -197,16 +260,24 @@ impl Calendar {
     }
 }
 
+/// The clinic's calendar for days `from..=to`: its hours and holidays, and busy where it has
+/// appointments and where its Google calendar showed `elsewhere` busy.
 async fn calendar(
     txn: &TenantTxn,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    elsewhere: &[BusyTime],
 ) -> Result<Calendar, DomainError> {
     let settings = clinic::get(txn).await?;
     let zone = clinic::time_zone(&settings)?;
-    let start = utc_of(zone, from.and_time(chrono::NaiveTime::MIN)).unwrap_or_else(|| txn.now());
+    let start = utc_of(zone, from.and_time(NaiveTime::MIN)).unwrap_or_else(|| txn.now());
     let end = start + Duration::days((to - from).num_days() + 2);
-    let busy = busy_spans(txn, zone, (start - Duration::days(1), end)).await?;
+    let mut busy = busy_spans(txn, zone, (start - Duration::days(1), end)).await?;
+    let local = |at: DateTime<Utc>| at.with_timezone(&zone).naive_local();
+    busy.extend(
+        elsewhere
+            .iter()
+            .map(|time| (local(time.starts_at), local(time.ends_at))),
+    );
     let earliest = (txn.now() + NOTICE).with_timezone(&zone).naive_local();
     Ok(Calendar {
         zone,
@@ -217,8 +288,13 @@ async fn calendar(
     })
 }
 
-/// `find_slots(from, to, kind)`: free local start times.
-pub async fn find_slots(txn: &TenantTxn, input: &Value) -> Result<ToolAnswer, DomainError> {
+/// `find_slots(from, to, kind)`: free local start times, none of them in a time the clinic's
+/// Google calendar showed busy (`elsewhere`).
+pub async fn find_slots(
+    txn: &TenantTxn,
+    input: &Value,
+    elsewhere: &[BusyTime],
+) -> Result<ToolAnswer, DomainError> {
     let (from, to) = match (day_field(input, "from"), day_field(input, "to")) {
         (Ok(from), Ok(to)) if from <= to => (from, to),
         (Ok(_), Ok(_)) => return Ok(ToolAnswer::Refused("from must not be after to".to_owned())),
@@ -234,7 +310,7 @@ pub async fn find_slots(txn: &TenantTxn, input: &Value) -> Result<ToolAnswer, Do
         Err(refused) => return Ok(ToolAnswer::Refused(refused)),
     };
     let duration = visit_minutes(service.as_ref());
-    let calendar = calendar(txn, from, to).await?;
+    let calendar = calendar(txn, (from, to), elsewhere).await?;
     let found = slots::free_slots(&calendar.search(from, to, duration));
     let written: Vec<String> = found
         .iter()
@@ -271,7 +347,7 @@ pub async fn quote(txn: &TenantTxn, input: &Value) -> Result<ToolAnswer, DomainE
 }
 
 /// `book_appointment(slot, kind)`: books the conversation's caller into `slot` if it is still
-/// free, as an appointment from the AI worth the service's estimated value. Bookings are decided
+/// free (also of what the clinic's Google calendar showed busy, `elsewhere`), as an appointment from the AI worth the service's estimated value. Bookings are decided
 /// one at a time per clinic (two callers offered the same first slots cannot both get one). The
 /// same answer booking the same slot again finds its first booking (a retried job books once); a
 /// caller the AI already booked in this conversation is not booked a second time (asked to move
@@ -281,10 +357,9 @@ pub async fn book_appointment(
     secrets: &Secrets,
     thread: &conversation::Model,
     input: &Value,
+    elsewhere: &[BusyTime],
 ) -> Result<ToolAnswer, DomainError> {
-    let Some(slot) = text_field(input, "slot")
-        .and_then(|text| NaiveDateTime::parse_from_str(text, SLOT_FORMAT).ok())
-    else {
+    let Some(slot) = slot_field(input) else {
         return Ok(ToolAnswer::Refused(format!(
             "slot must be a start time as find_slots wrote it ({SLOT_FORMAT})"
         )));
@@ -310,7 +385,7 @@ pub async fn book_appointment(
         }
         None => {}
     }
-    let calendar = calendar(txn, slot.date(), slot.date()).await?;
+    let calendar = calendar(txn, (slot.date(), slot.date()), elsewhere).await?;
     if let Some(standing) = booked_in_conversation(txn, thread).await? {
         let at = standing.with_timezone(&calendar.zone).format(SLOT_FORMAT);
         return Ok(ToolAnswer::Refused(format!(
@@ -630,4 +705,56 @@ fn asked_position(asked: &[String], question: &str) -> usize {
         .iter()
         .position(|one| one.trim().eq_ignore_ascii_case(question))
         .unwrap_or(asked.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("a day")
+    }
+
+    #[test]
+    fn only_the_days_a_slot_tool_may_look_at_are_asked_of_the_calendar() {
+        let today = day("2031-03-03");
+        let search = |from: &str, to: &str| json!({ "from": from, "to": to });
+        assert_eq!(
+            days_looked_at(tool::FIND_SLOTS, &search("2031-03-04", "2031-03-05"), today),
+            Some((day("2031-03-04"), day("2031-03-05")))
+        );
+        assert_eq!(
+            days_looked_at(tool::FIND_SLOTS, &search("2031-03-04", "2031-09-01"), today),
+            Some((day("2031-03-04"), day("2031-04-03"))),
+            "no more days than a search reads"
+        );
+        let booking = json!({ "slot": "2031-03-06 09:30" });
+        assert_eq!(
+            days_looked_at(tool::BOOK_APPOINTMENT, &booking, today),
+            Some((day("2031-03-06"), day("2031-03-06")))
+        );
+        let year_ahead = (today + Duration::days(BOOKING_HORIZON_DAYS + 1)).to_string();
+        assert!(
+            days_looked_at(tool::FIND_SLOTS, &search(&year_ahead, &year_ahead), today).is_some(),
+            "a day in reach after midnight is asked about"
+        );
+        let beyond = (today + Duration::days(BOOKING_HORIZON_DAYS + 2)).to_string();
+        for refused in [
+            search("2031-03-05", "2031-03-04"),
+            search("200000-01-01", "200000-01-02"),
+            search("2031-02-01", "2031-02-02"),
+            search(&beyond, &beyond),
+            json!({ "from": "monday" }),
+        ] {
+            assert_eq!(
+                days_looked_at(tool::FIND_SLOTS, &refused, today),
+                None,
+                "{refused}"
+            );
+        }
+        assert_eq!(days_looked_at(tool::QUOTE, &booking, today), None);
+        let (from, to) = covering((day("2031-03-04"), day("2031-03-04")));
+        assert_eq!(from.to_rfc3339(), "2031-03-03T00:00:00+00:00");
+        assert_eq!(to.to_rfc3339(), "2031-03-06T00:00:00+00:00");
+    }
 }

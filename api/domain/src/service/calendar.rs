@@ -9,6 +9,10 @@
 //! and clearing it one for each upcoming booking with an event (its event leaves the calendar),
 //! at most [`MAX_SYNCED_ON_CHANGE`] either way. Past events stay.
 //!
+//! The AI receptionist offers and books no time the calendar shows busy: before its slot tools
+//! run, [`busy_times`] asks Google when the calendar is busy (times only, never an event's title
+//! or details), and when Google cannot say, the tools offer nothing ([`CALENDAR_UNCHECKED`]).
+//!
 //! An event says nothing about the caller: not their number, tail or name, only that it is a
 //! booking, who made it (staff, the AI receptionist, an integration) and a link to the dashboard's
 //! appointments, where staff see who it is. So erasing or purging a caller changes nothing in the
@@ -21,7 +25,7 @@ use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{appointment, clinic as clinic_row};
 use ringback_providers::google::{
-    CalendarError, CalendarEvent, CalendarProvider, valid_calendar_id,
+    BusyTime, CalendarError, CalendarEvent, CalendarProvider, valid_calendar_id,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
@@ -196,6 +200,31 @@ async fn queue_upcoming(txn: &TenantTxn, connected: bool) -> Result<u64, DomainE
         enqueue_sync(txn, *appointment).await?;
     }
     Ok(upcoming.len() as u64)
+}
+
+/// What the AI's slot tools answer when the clinic has a calendar and Google could not say when
+/// it is busy: no time is offered or booked that the owner may already have taken.
+pub const CALENDAR_UNCHECKED: &str = "the clinic's calendar could not be checked just now, so no \
+     time can be offered or booked: say the team will text back with a time, and use hand_off";
+
+/// The times the clinic's calendar `calendar` is busy between the two instants, asked of Google
+/// outside any transaction. Why not, when Google could not say (or this server lost its Google
+/// account since the calendar was chosen): logged without the calendar's id (an address).
+pub async fn busy_times(
+    desk: Option<&CalendarDesk>,
+    calendar: &str,
+    between: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<BusyTime>, CalendarError> {
+    let Some(desk) = desk else {
+        tracing::warn!("a clinic has a Google calendar but this server has no Google account");
+        return Err(CalendarError::Unreachable("no Google account"));
+    };
+    desk.provider
+        .busy_times(calendar, between)
+        .await
+        .inspect_err(|error| {
+            tracing::warn!(%error, "Google could not say when a clinic's calendar is busy (free/busy query)");
+        })
 }
 
 /// Queues a [`CalendarSync`] for `booking` after it was made, moved or cancelled, when it has an

@@ -164,9 +164,9 @@ pub struct SendingNumber {
     pub e164: String,
 }
 
-/// The number the clinic texts or calls `to` from, the first of these it still holds: the one
-/// chosen before for the same text, the one the call it answers came in on, the one the caller
-/// last rang or texted by `to.as_of`; otherwise its oldest number. `None` when it has no number.
+/// The number the clinic texts or calls `to` from, the first of these it still uses: the one
+/// chosen before for the same text, the one the call it answers came in on, the one of those in
+/// use the caller last rang or texted by `to.as_of`; otherwise its oldest number. `None` when it has no number.
 pub async fn sending_number(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -188,8 +188,10 @@ pub async fn sending_number(
     }))
 }
 
-/// Of the clinic's `numbers`, the one `to` should hear from, if any is still held: the pinned
-/// one, the one the answered call came in on, the one the caller last reached.
+/// Of the clinic's `numbers` (those in use), the one `to` should hear from, if any: the pinned
+/// one, the one the answered call came in on, the one the caller last reached among them (their
+/// calls and texts to a number the clinic stopped using, such as a STOP, START or HELP kept there,
+/// do not count).
 async fn preferred<'n>(
     txn: &TenantTxn,
     numbers: &'n [provider_number::Model],
@@ -207,15 +209,18 @@ async fn preferred<'n>(
             return Ok(Some(rung));
         }
     }
-    Ok(held(last_reached(txn, to.caller_key, to.as_of).await?))
+    let in_use: Vec<Uuid> = numbers.iter().map(|number| number.id).collect();
+    Ok(held(
+        last_reached(txn, (to.caller_key, &in_use), to.as_of).await?,
+    ))
 }
 
-/// Which of the clinic's numbers `caller_key` last reached (or was reached from) by `as_of`: the
+/// Which of the numbers `in_use` `caller_key` last reached (or was reached from) by `as_of`: the
 /// latest of their calls and incoming texts that says, among those stored by then. Two reads on
 /// the caller's own indexes, each stopping at the newest such row (ties broken by id).
 async fn last_reached(
     txn: &TenantTxn,
-    caller_key: &str,
+    (caller_key, in_use): (&str, &[Uuid]),
     as_of: DateTime<Utc>,
 ) -> Result<Option<Uuid>, DomainError> {
     let by_call: Option<(DateTime<Utc>, Uuid)> = txn
@@ -223,7 +228,7 @@ async fn last_reached(
         .filter(call::Column::CallerKey.eq(caller_key))
         .filter(call::Column::StartedAt.lte(as_of))
         .filter(call::Column::CreatedAt.lte(as_of))
-        .filter(call::Column::ProviderNumberId.is_not_null())
+        .filter(call::Column::ProviderNumberId.is_in(in_use.iter().copied()))
         .select_only()
         .column(call::Column::StartedAt)
         .column(call::Column::ProviderNumberId)
@@ -238,7 +243,7 @@ async fn last_reached(
         .filter(message::Column::CallerKey.eq(caller_key))
         .filter(message::Column::CreatedAt.lte(as_of))
         .filter(message::Column::Direction.eq(crate::service::messages::INBOUND))
-        .filter(message::Column::ProviderNumberId.is_not_null())
+        .filter(message::Column::ProviderNumberId.is_in(in_use.iter().copied()))
         .select_only()
         .column(message::Column::CreatedAt)
         .column(message::Column::ProviderNumberId)

@@ -1,18 +1,23 @@
 //! A fake of Google's token endpoint and Calendar API v3, as a service account meets them. The
 //! token endpoint checks what Google checks: the JWT-bearer grant, an RS256 assertion signed by
 //! the account's key (the fake made the key pair and writes the key file, [`FakeGoogle::key_file`]),
-//! issued by the account, for this endpoint, unexpired, lasting at most an hour, asking the
-//! `calendar.events` scope. The
-//! Calendar API needs one of the tokens it issued, answers only for calendars shared with the
+//! issued by the account, for this endpoint, unexpired, lasting at most an hour, asking known
+//! scopes only. The Calendar API needs one of the tokens it issued, granting the scope the request
+//! needs (`calendar.events` for events, `calendar.freebusy` for free/busy: 403
+//! `insufficientPermissions` otherwise), answers only for calendars shared with the
 //! account ([`FakeGoogle::share`]: 404 otherwise, 403 `requiredAccessLevel` for a write to a
 //! calendar shared read-only), tells the account's access role and the calendar's description
 //! ([`FakeGoogle::describe`]) in an events list, and keeps events as Google does: ids of base32hex
 //! chosen by the caller, a create with a taken id (live or deleted) is 409 `duplicate`, an update
 //! (`PATCH`, the fields sent replace those stored, others stay) or delete of an unknown one 404, a
 //! delete of a deleted one 410, and an update of a deleted one restores it when it sets `status`
-//! to `confirmed` (410 otherwise). Failures can be scripted ([`FakeGoogle::fail_next`]).
+//! to `confirmed` (410 otherwise). Its free/busy query answers each calendar asked with the
+//! times its live events take (those marked `transparent` left out), clipped to the query's
+//! window and merged where they touch, or `notFound` for one not shared with the account; events
+//! staff made in Google are added with [`FakeGoogle::block`]. Failures can be scripted
+//! ([`FakeGoogle::fail_next`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -25,7 +30,7 @@ use rsa::traits::PublicKeyParts;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::google::{JWT_GRANT, SCOPE, valid_event_id};
+use crate::google::{EVENTS_SCOPE, FREE_BUSY_SCOPE, JWT_GRANT, valid_event_id};
 
 /// The fake service account's address.
 pub const CLIENT_EMAIL: &str = "ringback-calendar@ringback-fake.iam.gserviceaccount.com";
@@ -48,7 +53,8 @@ enum Stored {
 struct Shared {
     token_uri: String,
     decoding: jsonwebtoken::DecodingKey,
-    tokens: Mutex<BTreeSet<String>>,
+    /// Each token issued, with the scopes it grants.
+    tokens: Mutex<HashMap<String, Vec<String>>>,
     access: Mutex<HashMap<String, &'static str>>,
     descriptions: Mutex<HashMap<String, String>>,
     events: Mutex<BTreeMap<(String, String), Stored>>,
@@ -90,7 +96,7 @@ impl FakeGoogle {
         let shared = Arc::new(Shared {
             token_uri: format!("{base_url}/token"),
             decoding,
-            tokens: Mutex::new(BTreeSet::new()),
+            tokens: Mutex::new(HashMap::new()),
             access: Mutex::new(HashMap::new()),
             descriptions: Mutex::new(HashMap::new()),
             events: Mutex::new(BTreeMap::new()),
@@ -107,6 +113,7 @@ impl FakeGoogle {
                 "/calendar/v3/calendars/:calendar/events/:event",
                 poem::patch(update_event).delete(delete_event),
             )
+            .at("/calendar/v3/freeBusy", post(free_busy))
             .data(shared.clone());
         let server = super::serve(acceptor, routes);
         Ok(Self {
@@ -159,6 +166,21 @@ impl FakeGoogle {
         {
             event["location"] = Value::String(note.to_owned());
         }
+    }
+
+    /// Adds an event of `calendar` from `start` to `end` (RFC 3339), as its owner would make one
+    /// in Google Calendar: busy time, unless `shown_as_free` (Google's "transparent").
+    pub fn block(&self, calendar: &str, (start, end): (&str, &str), shown_as_free: bool) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let event = json!({
+            "id": id,
+            "status": "confirmed",
+            "summary": "Dentist (personal)",
+            "start": { "dateTime": start },
+            "end": { "dateTime": end },
+            "transparency": if shown_as_free { "transparent" } else { "opaque" },
+        });
+        lock(&self.shared.events).insert((calendar.to_owned(), id), Stored::Live(event));
     }
 
     /// The live events of `calendar`, each with its `id`, in id order.
@@ -224,7 +246,9 @@ fn issue_token(shared: Data<&Arc<Shared>>, Form(request): Form<TokenRequest>) ->
         Ok(data) => data.claims,
         Err(_) => return refuse("Invalid JWT Signature."),
     };
-    if claims.scope != SCOPE {
+    let scopes: Vec<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
+    let known = [EVENTS_SCOPE, FREE_BUSY_SCOPE];
+    if scopes.is_empty() || scopes.iter().any(|scope| !known.contains(&scope.as_str())) {
         return refuse("Invalid OAuth scope or ID token audience provided.");
     }
     if !lasts_as_google_allows(&claims) {
@@ -233,7 +257,7 @@ fn issue_token(shared: Data<&Arc<Shared>>, Form(request): Form<TokenRequest>) ->
         );
     }
     let token = format!("ya29.fake-{}", uuid::Uuid::new_v4().simple());
-    lock(&shared.tokens).insert(token.clone());
+    lock(&shared.tokens).insert(token.clone(), scopes);
     Json(json!({ "access_token": token, "expires_in": 3599, "token_type": "Bearer" }))
         .into_response()
 }
@@ -260,8 +284,42 @@ fn google_error(status: u16, reason: &str, message: &str) -> Response {
     (code, Json(body)).into_response()
 }
 
-/// What every Calendar API request meets first: the token, a scripted failure, the calendar's
-/// sharing (`write`: whether the request changes events). The calendar's role when it may go on.
+/// What every Calendar API request meets first (recorded as `request`): a token granting `scope`,
+/// a scripted failure.
+fn admit_request(
+    shared: &Shared,
+    headers: &HeaderMap,
+    request: String,
+    scope: &str,
+) -> Result<(), Refusal> {
+    lock(&shared.requests).push(request);
+    let token = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let granted = token.and_then(|token| lock(&shared.tokens).get(token).cloned());
+    let Some(granted) = granted else {
+        return Err(Refusal(
+            401,
+            "authError",
+            "Request had invalid authentication credentials.",
+        ));
+    };
+    if !granted.iter().any(|held| held == scope) {
+        return Err(Refusal(
+            403,
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+        ));
+    }
+    if let Some(status) = lock(&shared.failures).pop_front() {
+        return Err(Refusal(status, "backendError", "Backend Error"));
+    }
+    Ok(())
+}
+
+/// What every events request meets: [`admit_request`], then the calendar's sharing (`write`:
+/// whether the request changes events). The calendar's role when it may go on.
 fn admit(
     shared: &Shared,
     headers: &HeaderMap,
@@ -269,21 +327,7 @@ fn admit(
     calendar: &str,
     write: bool,
 ) -> Result<&'static str, Refusal> {
-    lock(&shared.requests).push(request);
-    let token = headers
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    if !token.is_some_and(|token| lock(&shared.tokens).contains(token)) {
-        return Err(Refusal(
-            401,
-            "authError",
-            "Request had invalid authentication credentials.",
-        ));
-    }
-    if let Some(status) = lock(&shared.failures).pop_front() {
-        return Err(Refusal(status, "backendError", "Backend Error"));
-    }
+    admit_request(shared, headers, request, EVENTS_SCOPE)?;
     let role = lock(&shared.access).get(calendar).copied();
     match role {
         None => Err(Refusal(404, "notFound", "Not Found")),
@@ -440,4 +484,99 @@ fn delete_event(
         Some(Stored::Deleted) => google_error(410, "deleted", "Resource has been deleted"),
         None => google_error(404, "notFound", "Not Found"),
     }
+}
+
+#[derive(Deserialize)]
+struct FreeBusyQuery {
+    #[serde(rename = "timeMin")]
+    time_min: String,
+    #[serde(rename = "timeMax")]
+    time_max: String,
+    #[serde(default)]
+    items: Vec<FreeBusyItem>,
+}
+
+#[derive(Deserialize)]
+struct FreeBusyItem {
+    id: String,
+}
+
+type Moment = chrono::DateTime<chrono::FixedOffset>;
+
+/// `moment` as Google writes free/busy times: RFC 3339 in UTC.
+fn google_time(moment: Moment) -> String {
+    moment
+        .to_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[handler]
+fn free_busy(
+    shared: Data<&Arc<Shared>>,
+    headers: &HeaderMap,
+    Json(query): Json<FreeBusyQuery>,
+) -> Response {
+    let request = "POST /calendar/v3/freeBusy".to_owned();
+    if let Err(refused) = admit_request(&shared, headers, request, FREE_BUSY_SCOPE) {
+        return refused.response();
+    }
+    let parse = |text: &str| chrono::DateTime::parse_from_rfc3339(text).ok();
+    let window = match (parse(&query.time_min), parse(&query.time_max)) {
+        (Some(from), Some(to)) if to > from => (from, to),
+        (Some(_), Some(_)) => {
+            return google_error(400, "timeRangeEmpty", "The specified time range is empty.");
+        }
+        _ => return google_error(400, "badRequest", "Bad Request"),
+    };
+    let mut calendars = serde_json::Map::new();
+    for item in &query.items {
+        let answer = if lock(&shared.access).contains_key(&item.id) {
+            let busy: Vec<Value> = busy_in(&shared, &item.id, window)
+                .into_iter()
+                .map(|(start, end)| json!({ "start": google_time(start), "end": google_time(end) }))
+                .collect();
+            json!({ "busy": busy })
+        } else {
+            json!({ "errors": [{ "domain": "global", "reason": "notFound" }], "busy": [] })
+        };
+        calendars.insert(item.id.clone(), answer);
+    }
+    Json(json!({
+        "kind": "calendar#freeBusy",
+        "timeMin": query.time_min,
+        "timeMax": query.time_max,
+        "calendars": calendars,
+    }))
+    .into_response()
+}
+
+/// The times `calendar`'s live, busy events take within `window`, clipped to it, sorted and
+/// merged where they touch or overlap.
+fn busy_in(shared: &Shared, calendar: &str, (from, to): (Moment, Moment)) -> Vec<(Moment, Moment)> {
+    let time = |event: &Value, edge: &str| {
+        event[edge]["dateTime"]
+            .as_str()
+            .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+    };
+    let mut spans: Vec<(Moment, Moment)> = lock(&shared.events)
+        .iter()
+        .filter(|((held_in, _), _)| held_in == calendar)
+        .filter_map(|(_, stored)| match stored {
+            Stored::Live(event) if event["transparency"] != "transparent" => {
+                Some((time(event, "start")?, time(event, "end")?))
+            }
+            _ => None,
+        })
+        .filter(|(start, end)| *start < to && *end > from)
+        .map(|(start, end)| (start.max(from), end.min(to)))
+        .collect();
+    spans.sort();
+    let mut merged: Vec<(Moment, Moment)> = Vec::new();
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
 }
