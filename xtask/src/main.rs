@@ -129,12 +129,9 @@ fn test() -> TaskResult {
         postgres::ensure_test_server,
     );
 
-    step("Formatting and lints (cargo fmt --check, clippy -D warnings on both targets)");
+    step("Formatting and the dashboard's lints (cargo fmt --check, clippy -D warnings on wasm32)");
     suite.run("cargo fmt --check", || {
         run_command(cargo().args(["fmt", "--all", "--check"]))
-    });
-    suite.run("clippy (native)", || {
-        run_command(cargo().args(["clippy", "--all-targets", "--", "-D", "warnings"]))
     });
     suite.run("clippy (wasm32)", || {
         run_command(cargo().args([
@@ -156,16 +153,22 @@ fn test() -> TaskResult {
 
     // The tests are compiled in one invocation for every native crate and the browser tests: the
     // crates' features are unified once, so nothing is compiled twice (a second invocation for
-    // the end-to-end crate alone rebuilt most of the dependencies with other features). The
-    // deployment binary then reuses those dependencies: the server's crate names the features
+    // the end-to-end crate alone rebuilt most of the dependencies with other features). That
+    // build is also the native lint: every target of every crate of ours goes through Clippy
+    // with warnings as errors ([`linted`]), so the crates are not checked in a pass of their own.
+    // The deployment binary then reuses those dependencies: the server's crate names the features
     // the tests' dependencies switch on (see the workspace's Cargo.toml), so only our crates and
     // poem (its `test` feature) compile again. Tests that did not build are not run: their
     // errors are reported once.
-    step("Unit, integration and end-to-end tests (SQLite, PostgreSQL, headless Chromium)");
+    step(
+        "Lints and unit, integration and end-to-end tests (clippy -D warnings; SQLite, \
+         PostgreSQL, headless Chromium)",
+    );
     let built = suite
-        .run_for("building the tests", || {
-            run_command(tested_packages().args(["--no-run"]))
-        })
+        .run_for(
+            "building and linting the tests (clippy -D warnings)",
+            || run_command(linted(tested_packages()).args(["--all-targets", "--no-run"])),
+        )
         .is_some();
     let binary = suite.run_for(
         "building the ringback binary for the end-to-end tests",
@@ -175,8 +178,13 @@ fn test() -> TaskResult {
         if !built {
             return Err(TaskError("not run: the tests did not build".to_owned()));
         }
-        let mut tests = tested_packages();
+        let mut tests = linted(tested_packages());
         tests.arg("--no-fail-fast");
+        // The server's tests wait on the databases and the fakes more than they compute: four at
+        // a time keep two cores busy (a third less time than two at a time).
+        if std::env::var_os("RUST_TEST_THREADS").is_none() {
+            tests.env("RUST_TEST_THREADS", "4");
+        }
         if let Some(url) = &postgres_url {
             tests.env("RINGBACK_TEST_POSTGRES_URL", url);
         }
@@ -210,7 +218,7 @@ fn test() -> TaskResult {
 /// test build of the API's own integration tests writes a binary with its test helpers to the
 /// same place. Where the copy is.
 fn deployment_binary() -> TaskResult<PathBuf> {
-    run_command(cargo().args(["build", "-p", "ringback-api", "--bin", "ringback"]))?;
+    run_command(linted(cargo()).args(["build", "-p", "ringback-api", "--bin", "ringback"]))?;
     // Cargo reads a relative target directory from the repository root, where it runs.
     let target = root().join(
         std::env::var_os("CARGO_TARGET_DIR")
@@ -224,6 +232,18 @@ fn deployment_binary() -> TaskResult<PathBuf> {
     std::fs::copy(target.join("debug").join("ringback"), &copy)
         .map_err(|e| TaskError(format!("cannot keep the ringback binary: {e}")))?;
     Ok(copy)
+}
+
+/// `command` (a cargo build) compiling the workspace's crates through Clippy with warnings as
+/// errors (`xtask/clippy-as-rustc.sh` as `RUSTC_WORKSPACE_WRAPPER`); dependencies as before. Every
+/// native build of a test run goes through it: the wrapper is part of our crates' fingerprints,
+/// so a build without it would compile them again.
+fn linted(mut command: Command) -> Command {
+    command.env(
+        "RUSTC_WORKSPACE_WRAPPER",
+        root().join("xtask").join("clippy-as-rustc.sh"),
+    );
+    command
 }
 
 /// `cargo test` of every crate whose tests run natively; arguments follow.

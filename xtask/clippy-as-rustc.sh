@@ -1,0 +1,5 @@
+#!/bin/sh
+# Cargo's RUSTC_WORKSPACE_WRAPPER for the test build of `cargo xtask test`: compiles each crate of
+# the workspace with Clippy (`clippy-driver`, which takes rustc's arguments), every warning an
+# error, so one build both lints and builds the tests; dependencies are compiled by rustc alone.
+exec clippy-driver "$@" -D warnings
