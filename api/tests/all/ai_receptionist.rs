@@ -987,10 +987,7 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     let monday = monday_ahead(&app);
     let slot = format!("{monday} 09:00");
     model.script([
-        Reply::tool(
-            "find_slots",
-            json!({ "from": monday, "to": monday, "kind": "Boiler service" }),
-        ),
+        boiler_slots_on(&monday),
         Reply::tool(
             "book_appointment",
             json!({ "slot": format!("{monday} 18:00"), "kind": "Boiler service" }),
@@ -1544,6 +1541,14 @@ async fn a_take_over_while_the_model_thinks_runs_none_of_its_tools(kind: Databas
 }
 
 /// The model asking to book a boiler service on the next Monday ahead, at nine.
+/// The model asking for the boiler service's free slots on `day`.
+fn boiler_slots_on(day: &str) -> Reply {
+    Reply::tool(
+        "find_slots",
+        json!({ "from": day, "to": day, "kind": "Boiler service" }),
+    )
+}
+
 fn monday_booking(app: &TestApp) -> Reply {
     let slot = format!("{} 09:00", monday_ahead(app));
     Reply::tool(
@@ -2979,10 +2984,7 @@ async fn the_ai_offers_no_time_the_clinics_calendar_shows_busy(kind: DatabaseKin
     google.block(CALENDAR, (&at("12:00"), &at("13:00")), true);
     miss_call(&mut app, "busy-1", "07700 900348").await;
     model.script([
-        Reply::tool(
-            "find_slots",
-            json!({ "from": monday, "to": monday, "kind": "Boiler service" }),
-        ),
+        boiler_slots_on(&monday),
         Reply::tool(
             "book_appointment",
             json!({ "slot": format!("{monday} 10:00"), "kind": "Boiler service" }),
@@ -3046,10 +3048,7 @@ async fn the_ai_offers_no_time_the_clinics_calendar_shows_busy(kind: DatabaseKin
     // Google failing: no time offered, and the model is told to hand the caller to the team.
     google.fail_next([503]);
     model.script([
-        Reply::tool(
-            "find_slots",
-            json!({ "from": monday, "to": monday, "kind": "Boiler service" }),
-        ),
+        boiler_slots_on(&monday),
         Reply::Text("The team will text you a time shortly.".to_owned()),
     ]);
     app.receive_text("SMbusy002", "+447700900348", "Or Monday afternoon?")
