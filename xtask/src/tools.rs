@@ -131,14 +131,16 @@ const QUICK_TO_BUILD: &[(&str, &str)] = &[
 ];
 
 /// Installs `binary` at `version` with `cargo install install_args` (and `profile` settings in
-/// its environment) unless that version is installed already.
+/// its environment) unless that version is installed already in cargo's `bin` directory, where
+/// the commands run it from (one of that version elsewhere on `PATH` does not count).
 fn ensure_cargo_tool(
     binary: &str,
     version: &str,
     install_args: &[&str],
     profile: &[(&str, &str)],
 ) -> TaskResult {
-    let found = version_of(binary, &["--version"]).unwrap_or_default();
+    let installed = cargo_bin().join(binary);
+    let found = version_of(&installed.to_string_lossy(), &["--version"]).unwrap_or_default();
     if found.split_whitespace().any(|word| word == version) {
         return Ok(());
     }
