@@ -5,7 +5,7 @@
 //! - `cargo xtask test`: the whole suite (lint, unit, integration on SQLite and PostgreSQL, WASM
 //!   vectors under Node, end-to-end in headless Chromium).
 //! - `cargo xtask wasm-size`: the release WASM size, and what the in-browser number check (the
-//!   libphonenumber port) would add to it.
+//!   libphonenumber port) would add to it; both builds are linted (clippy -D warnings).
 //! - `cargo xtask bench-api`: the release server's two main reads against PostGraphile 5 and
 //!   against pgbench of its own statements, on the machine's PostgreSQL 15 (root only; see
 //!   `bench_api`).
@@ -86,10 +86,16 @@ fn cargo() -> Command {
 }
 
 fn build_dashboard(extra_args: &[&str]) -> TaskResult {
+    run_command(&mut dashboard_build(extra_args))
+}
+
+/// `trunk build --release` of the dashboard (offline: the tools are installed first); arguments
+/// follow `extra_args`.
+fn dashboard_build(extra_args: &[&str]) -> Command {
     step("Building the dashboard (trunk build --release, offline)");
     let mut trunk = tools::trunk_command();
     trunk.args(["build", "--release"]).args(extra_args);
-    run_command(&mut trunk)
+    trunk
 }
 
 fn run() -> TaskResult {
@@ -129,27 +135,21 @@ fn test() -> TaskResult {
         postgres::ensure_test_server,
     );
 
-    step("Formatting and the dashboard's lints (cargo fmt --check, clippy -D warnings on wasm32)");
+    step("Formatting (cargo fmt --check)");
     suite.run("cargo fmt --check", || {
         run_command(cargo().args(["fmt", "--all", "--check"]))
     });
-    suite.run("clippy (wasm32)", || {
-        run_command(cargo().args([
-            "clippy",
-            "-p",
-            "ringback-web",
-            "-p",
-            "ringback-shared",
-            "--all-features",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--",
-            "-D",
-            "warnings",
-        ]))
-    });
 
-    suite.run("building the dashboard", || build_dashboard(&[]));
+    // The dashboard's release build is also its lint: Trunk's cargo compiles our crates for
+    // wasm32 through Clippy with warnings as errors ([`linted`]), so the dashboard's crates are
+    // not checked in a pass of their own (which compiled every dependency a second time). The
+    // shared crate's browser code with its `phone` feature is linted the same way by the WASM
+    // vectors' build below; the support build's number check (`--features number-check`) by
+    // `cargo xtask wasm-size`.
+    suite.run(
+        "building and linting the dashboard (clippy -D warnings on wasm32)",
+        || run_command(&mut linted(dashboard_build(&[]))),
+    );
 
     // The tests are compiled in one invocation for every native crate and the browser tests: the
     // crates' features are unified once, so nothing is compiled twice (a second invocation for
@@ -197,7 +197,7 @@ fn test() -> TaskResult {
     step("Shared test vectors under wasm32 (wasm-bindgen-test on Node)");
     suite.run("WASM test vectors", || {
         run_command(
-            cargo()
+            linted(cargo())
                 .args([
                     "test",
                     "-p",
@@ -234,10 +234,10 @@ fn deployment_binary() -> TaskResult<PathBuf> {
     Ok(copy)
 }
 
-/// `command` (a cargo build) compiling the workspace's crates through Clippy with warnings as
-/// errors (`xtask/clippy-as-rustc.sh` as `RUSTC_WORKSPACE_WRAPPER`); dependencies as before. Every
-/// native build of a test run goes through it: the wrapper is part of our crates' fingerprints,
-/// so a build without it would compile them again.
+/// `command` (a cargo build, or Trunk's, which runs one) compiling the workspace's crates through
+/// Clippy with warnings as errors (`xtask/clippy-as-rustc.sh` as `RUSTC_WORKSPACE_WRAPPER`);
+/// dependencies as before. Every build of a test run goes through it: the wrapper is part of our
+/// crates' fingerprints, so a build without it would compile them again.
 fn linted(mut command: Command) -> Command {
     command.env(
         "RUSTC_WORKSPACE_WRAPPER",
@@ -339,7 +339,7 @@ fn wasm_size() -> TaskResult {
 
 /// Builds the dashboard with `args` and returns the WASM size (raw, gzipped at level 9).
 fn measure_dashboard(args: &[&str]) -> TaskResult<(u64, u64)> {
-    build_dashboard(args)?;
+    run_command(&mut linted(dashboard_build(args)))?;
     let dist = root().join("web").join("dist");
     let wasm = std::fs::read_dir(&dist)
         .map_err(|e| TaskError(format!("{}: {e}", dist.display())))?
