@@ -1168,6 +1168,21 @@ impl<'a> AiReceptionistPage<'a> {
         .await
     }
 
+    /// Types what a standard visit is worth (major units) and saves; the page's confirmation.
+    pub async fn set_standard_visit_value(&self, value: &str) -> Result<String, E2eError> {
+        let field = wait_for_test_id(self.client, "ai-standard-value").await?;
+        field.clear().await?;
+        field.send_keys(value).await?;
+        click_test_id(self.client, "ai-save").await?;
+        text_of(self.client, "ai-saved").await
+    }
+
+    /// What a standard visit is worth, as the form shows it.
+    pub async fn standard_visit_value(&self) -> Result<String, E2eError> {
+        let field = wait_for_test_id(self.client, "ai-standard-value").await?;
+        Ok(field.prop("value").await?.unwrap_or_default())
+    }
+
     /// Whether the AI is on, as the form shows it.
     pub async fn is_on(&self) -> Result<bool, E2eError> {
         let on = wait_for_test_id(self.client, "ai-enabled").await?;

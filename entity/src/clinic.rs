@@ -87,6 +87,9 @@ pub struct Model {
     /// The Google calendar the clinic shared with the deployment's service account, where its
     /// bookings are kept as events; `None`: no calendar.
     pub google_calendar_id: Option<String>,
+    /// What a standard visit the AI books (no service from the price list) is worth, in minor
+    /// units: such a booking's value.
+    pub ai_standard_visit_value_minor: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -90,6 +90,7 @@ pub mod m20261223_100000_add_maintenance_indexes;
 pub mod m20261223_110000_add_number_stopped_at;
 pub mod m20261230_100000_add_hand_off_mails;
 pub mod m20261231_100000_add_google_calendar;
+pub mod m20270101_100000_add_standard_visit_value;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -181,6 +182,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261223_110000_add_number_stopped_at::Migration),
             Box::new(m20261230_100000_add_hand_off_mails::Migration),
             Box::new(m20261231_100000_add_google_calendar::Migration),
+            Box::new(m20270101_100000_add_standard_visit_value::Migration),
         ]
     }
 }

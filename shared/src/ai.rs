@@ -1,5 +1,6 @@
 //! The AI receptionist's settings as both sides check them: the tones it may take, how long its
-//! description and intake questions may be, the follow-up wait and monthly token budget it accepts,
+//! description and intake questions may be, the follow-up wait, monthly token budget and standard
+//! visit's value it accepts,
 //! the intake each kind of clinic starts from (dental intake never asks for clinical details), the
 //! price list's rules, and what a dental clinic's privacy notice must say once it turns the AI on.
 
@@ -81,6 +82,8 @@ pub enum AiSettingsError {
     Price,
     #[error("a service takes {} to {} minutes", SERVICE_MINUTES.0, SERVICE_MINUTES.1)]
     Duration,
+    #[error("a standard visit's value is 0 to {MAX_MINOR} in minor units")]
+    StandardVisitValue,
 }
 
 /// The intake questions a clinic of `kind` starts with.
@@ -145,6 +148,15 @@ pub fn check_budget(tokens: i64) -> Result<(), AiSettingsError> {
         .contains(&tokens)
         .then_some(())
         .ok_or(AiSettingsError::Budget)
+}
+
+/// Checks what a standard visit (a booking without a service from the price list) is worth, in
+/// minor units.
+pub fn check_standard_visit_value(minor: i64) -> Result<(), AiSettingsError> {
+    (0..=MAX_MINOR)
+        .contains(&minor)
+        .then_some(())
+        .ok_or(AiSettingsError::StandardVisitValue)
 }
 
 /// One entry of a clinic's price list.
@@ -270,6 +282,14 @@ mod tests {
         let too_many = vec!["Why?".to_owned(); MAX_INTAKE_QUESTIONS + 1];
         assert_eq!(clean_intake(&too_many), Err(AiSettingsError::Intake));
         assert!(check_description(&"x".repeat(MAX_DESCRIPTION_CHARS + 1)).is_err());
+        assert!(check_standard_visit_value(0).is_ok());
+        assert!(check_standard_visit_value(MAX_MINOR).is_ok());
+        for outside in [-1, MAX_MINOR + 1] {
+            assert_eq!(
+                check_standard_visit_value(outside),
+                Err(AiSettingsError::StandardVisitValue)
+            );
+        }
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct AiReceptionist {
     pub monthly_token_budget: i64,
     /// Model tokens it used this calendar month (the clinic's own month).
     pub tokens_used_this_month: i64,
+    /// What a standard visit it books (no service from the price list) is worth to the clinic,
+    /// in minor units: the booking's value, counted in recovered revenue (0 until set).
+    pub standard_visit_value_minor: i64,
     /// Whether this server has a model to ask (an Anthropic key); without one the AI stays off
     /// whatever the clinic chose.
     pub model_configured: bool,
@@ -90,6 +93,8 @@ pub struct AiReceptionistInput {
     pub follow_up_minutes: MaybeUndefined<i32>,
     /// 10,000 to 100,000,000 tokens.
     pub monthly_token_budget: Option<i64>,
+    /// 0 to 1,000,000,000 minor units; bookings made afterwards take it.
+    pub standard_visit_value_minor: Option<i64>,
 }
 
 /// A service to add or change.
@@ -119,6 +124,7 @@ async fn load(txn: &TenantTxn, backend: &Backend) -> Result<AiReceptionist, Doma
         follow_up_minutes: held.follow_up_minutes,
         monthly_token_budget: held.monthly_token_budget,
         tokens_used_this_month: ai_agent::tokens_this_month(txn).await?,
+        standard_visit_value_minor: held.standard_visit_value_minor,
         model_configured: backend.ai_model.is_some(),
         privacy_notice: (settings.kind == "dental").then(|| ai::DENTAL_PRIVACY_NOTICE.to_owned()),
         cannot_answer_because: (settings.privacy_mode == clinic::STRICT_MODE)
@@ -218,6 +224,7 @@ impl AiReceptionistMutation {
                 MaybeUndefined::Value(minutes) => Some(Some(minutes)),
             },
             monthly_token_budget: input.monthly_token_budget,
+            standard_visit_value_minor: input.standard_visit_value_minor,
         };
         with_tenant(
             ctx,

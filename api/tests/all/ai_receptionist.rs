@@ -183,10 +183,11 @@ async fn an_answer_that_never_comes_times_out() {
 }
 
 const AI: &str = "{ aiReceptionist { enabled tone tones businessDescription intakeQuestions \
-    followUpMinutes monthlyTokenBudget modelConfigured privacyNotice cannotAnswerBecause \
+    followUpMinutes monthlyTokenBudget standardVisitValueMinor modelConfigured privacyNotice cannotAnswerBecause \
     services { id name priceInWords durationMinutes estimatedValueMinor } } }";
 const UPDATE: &str = "mutation($input: AiReceptionistInput!) { updateAiReceptionist(input: $input) \
-    { enabled tone businessDescription intakeQuestions followUpMinutes monthlyTokenBudget } }";
+    { enabled tone businessDescription intakeQuestions followUpMinutes monthlyTokenBudget \
+    standardVisitValueMinor } }";
 const SAVE: &str = "mutation($id: ID, $input: ServiceInput!) { saveService(id: $id, input: $input) \
     { id name priceInWords } }";
 const DELETE: &str = "mutation($id: ID!) { deleteService(id: $id) }";
@@ -239,7 +240,7 @@ async fn an_admin_sets_up_the_ai_and_its_price_list(kind: DatabaseKind) {
     let input = json!({ "input": { "enabled": true, "tone": "brief",
         "businessDescription": "  Family dentist in Leeds  ",
         "intakeQuestions": [" Are you registered with us? ", ""],
-        "followUpMinutes": 60, "monthlyTokenBudget": 50000 } });
+        "followUpMinutes": 60, "monthlyTokenBudget": 50000, "standardVisitValueMinor": 6000 } });
     let updated = app.owner.run(UPDATE, input).await;
     let ai = &updated["data"]["updateAiReceptionist"];
     assert_eq!(ai["enabled"], true, "{updated}");
@@ -251,12 +252,15 @@ async fn an_admin_sets_up_the_ai_and_its_price_list(kind: DatabaseKind) {
     );
     assert_eq!(ai["followUpMinutes"], 60);
     assert_eq!(ai["monthlyTokenBudget"], 50000);
+    assert_eq!(ai["standardVisitValueMinor"], 6000, "{updated}");
 
     for bad in [
         json!({ "tone": "sarcastic", "enabled": false }),
         json!({ "followUpMinutes": 5, "enabled": false }),
         json!({ "monthlyTokenBudget": 0, "enabled": false }),
         json!({ "intakeQuestions": vec!["Why?"; 9], "enabled": false }),
+        json!({ "standardVisitValueMinor": -1, "enabled": false }),
+        json!({ "standardVisitValueMinor": 1_000_000_001_i64, "enabled": false }),
     ] {
         let refused = app.owner.run(UPDATE, json!({ "input": bad })).await;
         assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
@@ -267,6 +271,10 @@ async fn an_admin_sets_up_the_ai_and_its_price_list(kind: DatabaseKind) {
         "nothing was saved"
     );
     assert_eq!(kept["data"]["aiReceptionist"]["tone"], "brief");
+    assert_eq!(
+        kept["data"]["aiReceptionist"]["standardVisitValueMinor"],
+        6000
+    );
     let cleared = app
         .owner
         .run(UPDATE, json!({ "input": { "followUpMinutes": null } }))
@@ -332,6 +340,13 @@ async fn an_admin_sets_up_the_ai_and_its_price_list(kind: DatabaseKind) {
     assert_eq!(
         actions.iter().filter(|a| **a == "service.deleted").count(),
         1
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|(action, detail)| action == "ai.settings_changed"
+                && detail.contains("standard_visit_value_minor")),
+        "{audit:?}"
     );
     assert!(
         audit
@@ -455,6 +470,9 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
     }
     let day = monday.format("%Y-%m-%d").to_string();
     let at_nine = format!("{day} 09:00");
+    let standard_value = json!({ "input": { "standardVisitValueMinor": 6000 } });
+    let valued = app.owner.run(UPDATE, standard_value).await;
+    assert!(valued["errors"].is_null(), "{valued}");
 
     let txn = app.tenant().begin().await.expect("txn");
     let input = json!({ "from": day, "to": day, "kind": "check-up" });
@@ -519,6 +537,17 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
     let sunday = json!({ "slot": format!("{} 10:00", (monday - chrono::Duration::days(1)).format("%Y-%m-%d")) });
     let closed = ai_tools::book_appointment(&txn, &app.state.secrets, &second, &sunday, &[]).await;
     assert!(matches!(closed, Ok(ToolAnswer::Refused(_))), "{closed:?}");
+    let standard_visit = json!({ "slot": format!("{day} 10:00") });
+    let standard = booking_of(
+        ai_tools::book_appointment(&txn, &app.state.secrets, &second, &standard_visit, &[])
+            .await
+            .expect("booked"),
+    );
+    assert_eq!(
+        (standard.value_minor, standard.duration_minutes),
+        (6000, Some(30)),
+        "a visit of no listed service is a standard one, worth what the clinic set"
+    );
 
     let priced = ai_tools::quote(&txn, &json!({ "service": " CHECK-UP " }))
         .await
@@ -546,8 +575,11 @@ async fn the_tools_book_only_free_slots_and_quote_only_the_price_list(kind: Data
         .as_array()
         .expect("edges")
         .clone();
-    assert_eq!(nodes.len(), 1, "{credited}");
-    assert_eq!(nodes[0]["node"]["source"], "ai", "{credited}");
+    assert_eq!(nodes.len(), 2, "{credited}");
+    assert!(
+        nodes.iter().all(|node| node["node"]["source"] == "ai"),
+        "{credited}"
+    );
 }
 
 /// The AI books a caller once per conversation (asked to move the visit, it refuses and hands

@@ -1,11 +1,11 @@
 //! The AI receptionist in the browser, against the real binary, the fake Twilio and the fake
 //! Anthropic model: the demo clinic's owner reads what turning the AI on means for a dental
-//! clinic, turns it on and adds a service to the price list; a caller who was missed replies to
-//! the text-back (a signed webhook), the AI finds a slot, books it and answers with the automated
-//! marker; the appointment shows as recovered and booked by the AI, the conversation shows the
-//! AI's message, its steps and the caller's intake answers in the clinic's order; a receptionist
-//! turns off the mails of callers handed to them and takes the conversation over. The model never sees
-//! the caller's number in any spelling.
+//! clinic, turns it on, adds a service to the price list and says what a standard visit is
+//! worth; a caller who was missed replies to the text-back (a signed webhook), the AI finds a
+//! slot, books it and answers with the automated marker; the appointment shows as recovered and
+//! booked by the AI, the conversation shows the AI's message, its steps and the caller's intake
+//! answers in the clinic's order; a receptionist turns off the mails of callers handed to them
+//! and takes the conversation over. The model never sees the caller's number in any spelling.
 
 use std::time::Duration;
 
@@ -115,6 +115,15 @@ async fn book_then_take_over(
     page.add_service("Check-up", "45", "30", "60").await?;
     if !page.is_on().await? {
         return Err(E2eError::Assertion("the AI is off after saving".to_owned()));
+    }
+    // A visit it books without a listed service is worth what the owner says.
+    page.set_standard_visit_value("55").await?;
+    let page = AiReceptionistPage::open(&browser.client).await?;
+    let worth = page.standard_visit_value().await?;
+    if worth != "55.00" || !page.is_on().await? {
+        return Err(E2eError::Assertion(format!(
+            "after reopening, a standard visit is worth {worth:?}"
+        )));
     }
 
     // A caller is missed and texted back.

@@ -1,8 +1,8 @@
 //! The AI receptionist's settings (admins and owners): on or off (a dental clinic reads first
 //! what turning it on means for its privacy notice; in strict privacy mode the switch is off and
 //! says why, with the way to Settings), tone, what the business does, the intake
-//! questions, the follow-up wait and the monthly token budget with what this month used; and the
-//! price list it quotes from, each service added, changed or removed on its own. Prices are typed
+//! questions, the follow-up wait, the monthly token budget with what this month used and what a
+//! standard visit it books is worth; and the price list it quotes from, each service added, changed or removed on its own. Prices are typed
 //! in major units and read by the shared money rule; the server checks everything again.
 
 use leptos::prelude::*;
@@ -31,16 +31,28 @@ pub fn AiReceptionist() -> impl IntoView {
 #[component]
 fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
     let ai = data.ai_receptionist;
-    let enabled = RwSignal::new(ai.enabled);
-    let tone = RwSignal::new(ai.tone);
-    let description = RwSignal::new(ai.business_description.unwrap_or_default());
-    let intake = RwSignal::new(ai.intake_questions.join("\n"));
-    let follow_up = RwSignal::new(
-        ai.follow_up_minutes
-            .map(|minutes| minutes.to_string())
-            .unwrap_or_default(),
-    );
-    let budget = RwSignal::new(ai.monthly_token_budget.to_string());
+    let fields = AiFields {
+        enabled: RwSignal::new(ai.enabled),
+        tone: RwSignal::new(ai.tone),
+        description: RwSignal::new(ai.business_description.unwrap_or_default()),
+        intake: RwSignal::new(ai.intake_questions.join("\n")),
+        follow_up: RwSignal::new(
+            ai.follow_up_minutes
+                .map(|minutes| minutes.to_string())
+                .unwrap_or_default(),
+        ),
+        budget: RwSignal::new(ai.monthly_token_budget.to_string()),
+        standard_value: RwSignal::new(display::amount(ai.standard_visit_value_minor)),
+    };
+    let AiFields {
+        enabled,
+        tone,
+        description,
+        intake,
+        follow_up,
+        budget,
+        standard_value,
+    } = fields;
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let tracker = ChangeTracker::new(vec![
         (
@@ -52,11 +64,12 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
         ("intake questions", intake.into()),
         ("follow-up wait", follow_up.into()),
         ("budget", budget.into()),
+        ("standard visit's worth", standard_value.into()),
     ]);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         outcome.set(None);
-        let input = match form_input(enabled, tone, description, intake, follow_up, budget) {
+        let input = match fields.input() {
             Ok(input) => input,
             Err(problem) => return outcome.set(Some(Err(problem))),
         };
@@ -113,6 +126,13 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
             <input id="ai-budget" data-testid="ai-budget" inputmode="numeric" aria-describedby="ai-used"
                 prop:value=budget on:input=move |ev| budget.set(event_target_value(&ev)) />
             <p class="hint" id="ai-used" data-testid="ai-used">{used}</p>
+            <label for="ai-standard-value">"What a standard visit is worth to you"</label>
+            <input id="ai-standard-value" data-testid="ai-standard-value" inputmode="decimal"
+                aria-describedby="ai-standard-value-hint" prop:value=standard_value
+                on:input=move |ev| standard_value.set(event_target_value(&ev)) />
+            <p class="hint" id="ai-standard-value-hint">"The value of a visit the AI books without a \
+                service from the price list (30 minutes), counted in recovered revenue; bookings of a \
+                listed service are worth its value."</p>
             {move || outcome.get().map(|result| match result {
                 Ok(said) => view! { <p role="status" data-testid="ai-saved">{said}</p> }.into_any(),
                 Err(message) => view! { <Alert message=Some(message) test_id="ai-error" /> }.into_any(),
@@ -122,37 +142,56 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
     }
 }
 
-/// The form's fields as the server's input, or what is wrong with them.
-fn form_input(
+/// The settings form's fields, as typed.
+#[derive(Clone, Copy)]
+struct AiFields {
     enabled: RwSignal<bool>,
     tone: RwSignal<String>,
     description: RwSignal<String>,
     intake: RwSignal<String>,
     follow_up: RwSignal<String>,
     budget: RwSignal<String>,
-) -> Result<save_ai::AiReceptionistInput, String> {
-    let follow_up_minutes = match follow_up.get_untracked().trim() {
-        "" => None,
-        typed => Some(
-            typed
-                .parse::<i64>()
-                .map_err(|_| "The follow-up wait is a number of minutes.".to_owned())?,
-        ),
-    };
-    let monthly_token_budget = budget
-        .get_untracked()
-        .trim()
-        .replace(',', "")
-        .parse::<i64>()
-        .map_err(|_| "The monthly budget is a number of tokens.".to_owned())?;
-    Ok(save_ai::AiReceptionistInput {
-        enabled: Some(enabled.get_untracked()),
-        tone: Some(tone.get_untracked()),
-        business_description: Some(description.get_untracked()),
-        intake_questions: Some(intake.get_untracked().lines().map(str::to_owned).collect()),
-        follow_up_minutes,
-        monthly_token_budget: Some(monthly_token_budget),
-    })
+    standard_value: RwSignal<String>,
+}
+
+impl AiFields {
+    /// The fields as the server's input, or what is wrong with them.
+    fn input(self) -> Result<save_ai::AiReceptionistInput, String> {
+        let follow_up_minutes = match self.follow_up.get_untracked().trim() {
+            "" => None,
+            typed => Some(
+                typed
+                    .parse::<i64>()
+                    .map_err(|_| "The follow-up wait is a number of minutes.".to_owned())?,
+            ),
+        };
+        let monthly_token_budget = self
+            .budget
+            .get_untracked()
+            .trim()
+            .replace(',', "")
+            .parse::<i64>()
+            .map_err(|_| "The monthly budget is a number of tokens.".to_owned())?;
+        let standard_visit_value_minor = parse_money(&self.standard_value.get_untracked())
+            .ok_or_else(|| {
+                "What a standard visit is worth is an amount, e.g. 60 or 60.50.".to_owned()
+            })?;
+        Ok(save_ai::AiReceptionistInput {
+            enabled: Some(self.enabled.get_untracked()),
+            tone: Some(self.tone.get_untracked()),
+            business_description: Some(self.description.get_untracked()),
+            intake_questions: Some(
+                self.intake
+                    .get_untracked()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            follow_up_minutes,
+            monthly_token_budget: Some(monthly_token_budget),
+            standard_visit_value_minor: Some(standard_visit_value_minor),
+        })
+    }
 }
 
 /// A change to the price list.

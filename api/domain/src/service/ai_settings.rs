@@ -25,6 +25,8 @@ pub struct AiSettings {
     pub intake_questions: Vec<String>,
     pub follow_up_minutes: Option<i32>,
     pub monthly_token_budget: i64,
+    /// What a booking without a service from the price list is worth, in minor units.
+    pub standard_visit_value_minor: i64,
 }
 
 /// The AI settings `clinic` holds.
@@ -41,6 +43,7 @@ pub fn settings_of(clinic: &clinic_row::Model) -> AiSettings {
         intake_questions: intake,
         follow_up_minutes: clinic.ai_follow_up_minutes,
         monthly_token_budget: clinic.ai_monthly_token_budget,
+        standard_visit_value_minor: clinic.ai_standard_visit_value_minor,
     }
 }
 
@@ -53,6 +56,7 @@ pub struct AiSettingsChange {
     pub intake_questions: Option<Vec<String>>,
     pub follow_up_minutes: Option<Option<i32>>,
     pub monthly_token_budget: Option<i64>,
+    pub standard_visit_value_minor: Option<i64>,
 }
 
 /// Why the AI cannot be turned on in `strict` privacy mode: it answers callers' texts, and in
@@ -109,6 +113,11 @@ pub async fn update(
         ai::check_budget(budget).map_err(refused)?;
         model.ai_monthly_token_budget = Set(budget);
         changed.push("monthly_token_budget");
+    }
+    if let Some(value) = change.standard_visit_value_minor {
+        ai::check_standard_visit_value(value).map_err(refused)?;
+        model.ai_standard_visit_value_minor = Set(value);
+        changed.push("standard_visit_value_minor");
     }
     if changed.is_empty() {
         return Ok(current);

@@ -347,7 +347,9 @@ pub async fn quote(txn: &TenantTxn, input: &Value) -> Result<ToolAnswer, DomainE
 }
 
 /// `book_appointment(slot, kind)`: books the conversation's caller into `slot` if it is still
-/// free (also of what the clinic's Google calendar showed busy, `elsewhere`), as an appointment from the AI worth the service's estimated value. Bookings are decided
+/// free (also of what the clinic's Google calendar showed busy, `elsewhere`), as an appointment
+/// from the AI worth the service's estimated value (a standard visit: the clinic's standard visit
+/// value). Bookings are decided
 /// one at a time per clinic (two callers offered the same first slots cannot both get one). The
 /// same answer booking the same slot again finds its first booking (a retried job books once); a
 /// caller the AI already booked in this conversation is not booked a second time (asked to move
@@ -411,7 +413,10 @@ pub async fn book_appointment(
         None,
         NewAppointment {
             caller: CallerRef::Key(thread.caller_key.clone()),
-            value_minor: service.as_ref().map_or(0, |s| s.estimated_value_minor),
+            value_minor: match &service {
+                Some(service) => service.estimated_value_minor,
+                None => clinic::get(txn).await?.ai_standard_visit_value_minor,
+            },
             starts_at: Some(starts_at),
             duration_minutes: i32::try_from(duration).ok(),
             source: AI_SOURCE,
