@@ -1013,6 +1013,44 @@ impl<'a> InboxPage<'a> {
             .unwrap_or_default())
     }
 
+    /// The bodies of the open conversation's messages as shown, oldest first.
+    pub async fn message_bodies(&self) -> Result<Vec<String>, E2eError> {
+        let mut bodies = Vec::new();
+        for body in self
+            .client
+            .find_all(Locator::Css("[data-testid=message-body]"))
+            .await?
+        {
+            bodies.push(body.text().await?);
+        }
+        Ok(bodies)
+    }
+
+    /// Waits until the open conversation offers texts that came in since it was read (the page
+    /// looks when the clinic's activity changes, every few seconds); what the offer says.
+    pub async fn newer_texts_offered(&self) -> Result<String, E2eError> {
+        text_of(self.client, "newer-texts").await
+    }
+
+    /// Shows the newer texts offered and waits until the message `text` is among those shown
+    /// and the offer is gone.
+    pub async fn show_newer_texts(&self, text: &str) -> Result<(), E2eError> {
+        click_test_id(self.client, "show-newer-texts").await?;
+        poll(async || {
+            let offered = self
+                .client
+                .find_all(Locator::Css("[data-testid=newer-texts]"))
+                .await?;
+            let bodies = self.message_bodies().await?;
+            Ok(if offered.is_empty() && bodies.iter().any(|b| b == text) {
+                Ok(())
+            } else {
+                Err(format!("{text:?} not shown, or still offered: {bodies:?}"))
+            })
+        })
+        .await
+    }
+
     /// Why the last change to the open conversation was refused, once the page says so.
     pub async fn refusal(&self) -> Result<String, E2eError> {
         text_of(self.client, "inbox-error").await

@@ -2,11 +2,18 @@
 //! and to know the clinic's today. Both are worked out by the browser's own database (`Intl`), so
 //! the dashboard ships no time-zone data.
 
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, NaiveDate, Utc};
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
 use crate::session::{Session, use_session};
+
+/// An instant as the API writes it (RFC 3339), or `None` when it is not one.
+pub fn instant(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
+}
 
 /// The clinic's clock, as the signed-in member's clinic sets it. Pages sit behind the session
 /// guard, so the clinic is known; `Copy`, so views capture it freely.

@@ -511,6 +511,36 @@ fn owner_sets_up(server: &RingbackServer, mutation: &str) -> Result<String, E2eE
     Ok(cookie)
 }
 
+/// The inbox test's caller (+44 7700 900991) texts the clinic `body` as Twilio message `sid`.
+fn caller_texts(server: &RingbackServer, sid: &str, body: &str) -> Result<(), E2eError> {
+    let (status, _) = server.post_twilio(
+        PUBLIC_URL,
+        TWILIO_AUTH_TOKEN,
+        "/webhooks/twilio/sms",
+        &[
+            ("MessageSid", sid),
+            ("From", "+447700900991"),
+            ("To", CLINIC_NUMBER),
+            ("Body", body),
+        ],
+    )?;
+    if !status.contains("200") {
+        return Err(E2eError::Assertion(format!(
+            "the inbound text {body:?} got {status}"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the clinic's most recently active conversation is unread by the team.
+fn newest_conversation_unread(server: &RingbackServer, cookie: &str) -> Result<bool, E2eError> {
+    let query = "{ conversations(first: 1) { unread } }";
+    let (_, answer) = server.graphql_as(Some(cookie), query, json!({}))?;
+    answer["data"]["conversations"][0]["unread"]
+        .as_bool()
+        .ok_or_else(|| E2eError::Assertion(format!("no conversation: {answer}")))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_from_the_inbox_reaches_the_provider() {
     on_demo_with_sms(
@@ -526,31 +556,48 @@ async fn reply_from_the_inbox(
     fake: &FakeTwilio,
 ) -> Result<(), E2eError> {
     // The clinic keeps numbers for conversations (it texts from its Twilio number).
-    owner_sets_up(
+    let cookie = owner_sets_up(
         server,
         "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } }",
     )?;
     // A caller texts the clinic.
-    let (status, _) = server.post_twilio(
-        PUBLIC_URL,
-        TWILIO_AUTH_TOKEN,
-        "/webhooks/twilio/sms",
-        &[
-            ("MessageSid", "SMe2e0000000000000000000000000001"),
-            ("From", "+447700900991"),
-            ("To", CLINIC_NUMBER),
-            ("Body", "Can I book a check-up on Friday?"),
-        ],
+    caller_texts(
+        server,
+        "SMe2e0000000000000000000000000001",
+        "Can I book a check-up on Friday?",
     )?;
-    if !status.contains("200") {
-        return Err(E2eError::Assertion(format!(
-            "the inbound text got {status}"
-        )));
-    }
 
     sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
     let inbox = InboxPage::open(&browser.client).await?;
     inbox.open_conversation("•••• 991").await?;
+
+    // The caller writes again while the conversation is open: the page offers the new text
+    // without reading it for the team (the conversation stays unread) until asked.
+    let again = "Or Saturday morning, if that is easier?";
+    caller_texts(server, "SMe2e0000000000000000000000000003", again)?;
+    inbox.newer_texts_offered().await?;
+    if inbox
+        .message_bodies()
+        .await?
+        .iter()
+        .any(|body| body == again)
+    {
+        return Err(E2eError::Assertion(
+            "the new text was read before anyone asked".to_owned(),
+        ));
+    }
+    if !newest_conversation_unread(server, &cookie)? {
+        return Err(E2eError::Assertion(
+            "offering the new text marked the conversation read".to_owned(),
+        ));
+    }
+    inbox.show_newer_texts(again).await?;
+    if newest_conversation_unread(server, &cookie)? {
+        return Err(E2eError::Assertion(
+            "the conversation is unread after its texts were shown".to_owned(),
+        ));
+    }
+
     let answer = "Friday at 10:00 works. See you then!";
     inbox.reply(answer).await?;
 
@@ -579,17 +626,7 @@ async fn reply_from_the_inbox(
     }
 
     // The caller stops texts: a reply typed now is refused, and what was typed stays.
-    server.post_twilio(
-        PUBLIC_URL,
-        TWILIO_AUTH_TOKEN,
-        "/webhooks/twilio/sms",
-        &[
-            ("MessageSid", "SMe2e0000000000000000000000000002"),
-            ("From", "+447700900991"),
-            ("To", CLINIC_NUMBER),
-            ("Body", "STOP"),
-        ],
-    )?;
+    caller_texts(server, "SMe2e0000000000000000000000000002", "STOP")?;
     let unsent = "Are you still coming on Friday?";
     inbox.reply(unsent).await?;
     let refusal = inbox.refusal().await?;

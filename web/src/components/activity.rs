@@ -1,7 +1,8 @@
 //! Lists that stay current: while someone is signed in, the clinic's latest activity (its newest
 //! call, its latest text, its newest dismissal and booking: nothing about anyone) is read every [`POLL`] while the page is in view,
 //! and the worklist, the inbox list, the unread count and the overview's figures reload when it
-//! changes (an open conversation does not: reading it marks it read for the team). They reload
+//! changes (an open conversation does not: reading it marks it read for the team; it reads only
+//! when it last had a text, and offers newer texts to whoever looks at it). They reload
 //! too when the clinic's day turns, so a dashboard left open overnight shows the new day's
 //! "today", "this week" and "yesterday".
 //! The signals live as long as the app, so a poll that ends after its page is gone touches nothing

@@ -7,7 +7,8 @@
 //! steps (tools with their outcomes) show beside the others. Above the list, the callers the AI
 //! handed to the team; below it, whether the member is e-mailed the callers handed to them.
 //! Changes to a conversation run as one action; the conversation is keyed on its version, so it
-//! reloads after each.
+//! reloads after each. An open conversation offers texts that came in since it was read, without
+//! reading them for the team until asked.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -16,15 +17,15 @@ use ringback_shared::ai::HAND_OFF_MAIL_SWITCH;
 use ringback_shared::text_back::delivery_words;
 
 use crate::api::{
-    self, ApiError, assign, close, conversation, conversations, mark_notifications_read,
-    my_hand_off_mails, reply, set_my_hand_off_mails, take_over,
+    self, ApiError, assign, close, conversation, conversation_latest, conversations,
+    mark_notifications_read, my_hand_off_mails, reply, set_my_hand_off_mails, take_over,
 };
 use crate::components::{
     Alert, AsyncView, PagingWords, RingingNotice, call_back_action, failure_of, paging,
     use_activity,
 };
 use crate::session::use_session;
-use crate::time::{ClinicTime, use_clinic_time};
+use crate::time::{ClinicTime, instant, use_clinic_time};
 
 /// The inbox's views: value, label, test id.
 const VIEWS: [(conversations::InboxFilter, &str, &str); 4] = [
@@ -291,11 +292,25 @@ pub fn Thread() -> impl IntoView {
         Action::new_local(|change: &ThreadChange| change_thread(change.clone()));
     let changed = change.version();
     // Not reloaded on the clinic's activity: reading a thread marks it read for the whole team (and
-    // is audited), which only someone looking at it may do; "Refresh" shows new texts.
+    // is audited), which only someone looking at it may do. When the clinic's activity changes,
+    // only when the conversation last had a text is read again (its messages are not opened), and
+    // a newer text than those shown is offered: "Show them" (or "Refresh") reads them.
     let thread = LocalResource::new(move || {
         changed.track();
         let id = id();
         async move { api::run::<api::Conversation>(conversation::Variables { id }).await }
+    });
+    let activity = use_activity();
+    let latest = LocalResource::new(move || {
+        changed.track();
+        activity.track();
+        let id = id();
+        async move {
+            api::run::<api::ConversationLatest>(conversation_latest::Variables { id })
+                .await
+                .ok()
+                .and_then(|data| instant(&data.conversation.last_message_at))
+        }
     });
     let call_back = call_back_action();
     let draft = RwSignal::new(String::new());
@@ -367,6 +382,7 @@ pub fn Thread() -> impl IntoView {
                     </button>
                 })}
             </div>
+            {newer_texts(latest, &data.conversation.last_message_at, thread)}
             {ai_status(data.conversation.ai_state, data.conversation.ai_stopped_reason)}
             {data.conversation.intake_details.map(|details| {
                 let answers = details.answers.into_iter().map(|a| (a.question, a.answer)).collect();
@@ -391,6 +407,35 @@ pub fn Thread() -> impl IntoView {
                 view! { <p>{format!("This {} keeps no caller numbers (strict privacy mode): call the caller back instead.", crate::session::place_word())}</p> }.into_any()
             }}
         </AsyncView>
+    }
+}
+
+/// A notice, in a live region, while the conversation has had a text since its messages were
+/// read (`shown_until`, when the last one shown came): "Show them" reads them (and so marks them
+/// read for the team).
+fn newer_texts<T: 'static>(
+    latest: LocalResource<Option<chrono::DateTime<chrono::Utc>>>,
+    shown_until: &str,
+    thread: LocalResource<T>,
+) -> impl IntoView {
+    let shown_until = instant(shown_until);
+    let newer = move || {
+        latest
+            .get()
+            .flatten()
+            .is_some_and(|at| shown_until.is_none_or(|shown| at > shown))
+    };
+    view! {
+        <div role="status">
+            <Show when=newer>
+                <p class="notice" data-testid="newer-texts">
+                    "New texts came in. "
+                    <button type="button" data-testid="show-newer-texts" on:click=move |_| thread.refetch()>
+                        "Show them"
+                    </button>
+                </p>
+            </Show>
+        </div>
     }
 }
 

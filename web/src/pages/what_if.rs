@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::api::{self, ApiError, save_window, what_if};
 use crate::components::{Alert, AsyncView, failure_of};
-use crate::time::use_clinic_time;
+use crate::time::{instant, use_clinic_time};
 
 /// Saving the window (in days); the figures are keyed on its version, so they reload after it.
 type SaveWindow = Action<(i64, i64), Result<String, ApiError>>;
@@ -29,12 +29,6 @@ struct Events {
     replies: Vec<ReplyRecord>,
     appointments: Vec<AppointmentRecord>,
     period: std::ops::Range<DateTime<Utc>>,
-}
-
-fn instant(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|at| at.with_timezone(&Utc))
 }
 
 fn events(data: &what_if::WhatIfAttributionEvents) -> Events {

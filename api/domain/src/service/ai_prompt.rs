@@ -222,6 +222,7 @@ mod tests {
             intake_questions: ringback_shared::ai::default_intake(kind),
             follow_up_minutes: None,
             monthly_token_budget: 100_000,
+            standard_visit_value_minor: 0,
         }
     }
 
