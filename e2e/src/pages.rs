@@ -49,6 +49,18 @@ async fn set_value(
 /// Pause between two looks at a page that is still changing.
 const POLL: Duration = Duration::from_millis(100);
 
+/// The text of every element with `test_id` now on the page, in page order.
+async fn texts_of_each(client: &Client, test_id: &str) -> Result<Vec<String>, E2eError> {
+    let mut texts = Vec::new();
+    for element in client
+        .find_all(Locator::Css(&format!("[data-testid={test_id}]")))
+        .await?
+    {
+        texts.push(element.text().await?);
+    }
+    Ok(texts)
+}
+
 /// Runs `check` until it yields a value (`Ok(Ok(_))`); each `Ok(Err(why))` means "not yet", and
 /// the last such reason is the failure once [`WAIT`] has passed.
 async fn poll<T>(
@@ -1015,15 +1027,7 @@ impl<'a> InboxPage<'a> {
 
     /// The bodies of the open conversation's messages as shown, oldest first.
     pub async fn message_bodies(&self) -> Result<Vec<String>, E2eError> {
-        let mut bodies = Vec::new();
-        for body in self
-            .client
-            .find_all(Locator::Css("[data-testid=message-body]"))
-            .await?
-        {
-            bodies.push(body.text().await?);
-        }
-        Ok(bodies)
+        texts_of_each(self.client, "message-body").await
     }
 
     /// Waits until the open conversation offers texts that came in since it was read (the page
@@ -1502,15 +1506,7 @@ impl<'a> AuditLogPage<'a> {
 
     /// The actions listed, newest first.
     pub async fn actions(&self) -> Result<Vec<String>, E2eError> {
-        let mut actions = Vec::new();
-        for cell in self
-            .client
-            .find_all(Locator::Css("[data-testid=audit-action]"))
-            .await?
-        {
-            actions.push(cell.text().await?);
-        }
-        Ok(actions)
+        texts_of_each(self.client, "audit-action").await
     }
 }
 

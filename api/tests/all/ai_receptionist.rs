@@ -2983,13 +2983,7 @@ async fn the_ai_offers_no_time_the_clinics_calendar_shows_busy(kind: DatabaseKin
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let google = FakeGoogle::start().await.expect("fake Google");
     let dir = tempfile::tempdir().expect("tempdir");
-    let key_file = google.key_file(dir.path()).expect("key file");
-    let builder = ai_clinic_builder(kind, &model, ANSWER_SECONDS)
-        .setting(
-            "RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE",
-            key_file.to_str().expect("path"),
-        )
-        .setting("RINGBACK_GOOGLE_CALENDAR_API_URL", google.api_url());
+    let builder = ai_clinic_builder(kind, &model, ANSWER_SECONDS).with_google(&google, dir.path());
     let mut app = switch_the_ai_on(builder.build().await, None).await;
     let setting = app
         .owner

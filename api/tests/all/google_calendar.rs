@@ -25,14 +25,9 @@ const CALLERS: [&str; 2] = ["07700 900461", "07700 900462"];
 
 /// An app with the fake Twilio and the fake Google's service account.
 async fn calendar_app(kind: DatabaseKind, google: &FakeGoogle, dir: &std::path::Path) -> TestApp {
-    let key_file = google.key_file(dir).expect("key file");
     TestApp::builder(kind)
         .with_twilio()
-        .setting(
-            "RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE",
-            key_file.to_str().expect("path"),
-        )
-        .setting("RINGBACK_GOOGLE_CALENDAR_API_URL", google.api_url())
+        .with_google(google, dir)
         .build()
         .await
 }

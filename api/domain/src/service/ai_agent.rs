@@ -91,9 +91,16 @@ pub struct Answering {
     /// Every message of the conversation when the answer was prepared: anything else was written
     /// while the model thought ([`written_since`]).
     seen: HashSet<Uuid>,
-    /// The clinic's Google calendar, whose busy times the slot tools keep clear of, and the
-    /// clinic's day when the answer was prepared (no day out of the tools' reach is asked about).
-    calendar: (Option<String>, NaiveDate),
+    /// The clinic's calendar as the answer was prepared.
+    calendar: CalendarWhenPrepared,
+}
+
+/// The clinic's Google calendar, whose busy times the slot tools keep clear of, and the clinic's
+/// day when an answer was prepared (no day out of the tools' reach is asked about).
+struct CalendarWhenPrepared {
+    /// The calendar the clinic shared; `None`: no calendar is asked.
+    id: Option<String>,
+    today: NaiveDate,
 }
 
 /// How an answer ended.
@@ -213,7 +220,10 @@ pub async fn prepare(
         held_back,
         unreadable,
         seen,
-        calendar: (settings.google_calendar_id.clone(), today(&settings, txn)),
+        calendar: CalendarWhenPrepared {
+            id: settings.google_calendar_id.clone(),
+            today: today(&settings, txn),
+        },
     }))
 }
 
@@ -856,8 +866,12 @@ async fn run_tool(
     (id, name, input): (&str, &str, &Value),
     tokens: u64,
 ) -> Result<ToolRun, DomainError> {
-    let (clinic_calendar, today) = (ready.calendar.0.as_deref(), ready.calendar.1);
-    let asked = ai_tools::busy_in_calendar((calendar, clinic_calendar), (name, input), today);
+    let prepared = &ready.calendar;
+    let asked = ai_tools::busy_in_calendar(
+        (calendar, prepared.id.as_deref()),
+        (name, input),
+        prepared.today,
+    );
     let busy_elsewhere = timeout_at(deadline, asked)
         .await
         .unwrap_or_else(|_| Err(CALENDAR_UNCHECKED.to_owned()));

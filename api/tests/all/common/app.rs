@@ -314,6 +314,18 @@ impl TestAppBuilder {
         self
     }
 
+    /// The fake Google's service account (its key file written in `dir`) and Calendar API.
+    pub fn with_google(
+        self,
+        google: &ringback_providers::fakes::google::FakeGoogle,
+        dir: &std::path::Path,
+    ) -> Self {
+        let key_file = google.key_file(dir).expect("key file");
+        let key_file = key_file.to_str().expect("path").to_owned();
+        self.setting("RINGBACK_GOOGLE_SERVICE_ACCOUNT_FILE", &key_file)
+            .setting("RINGBACK_GOOGLE_CALENDAR_API_URL", google.api_url())
+    }
+
     /// The fake Stripe: billing is on with its key, and its events reach the app.
     pub fn with_stripe(mut self) -> Self {
         self.stripe = true;
