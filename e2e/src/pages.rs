@@ -694,6 +694,13 @@ impl<'a> AppointmentsPage<'a> {
         .await
     }
 
+    /// Types `starts` (`YYYY-MM-DDTHH:MM`, the clinic's time) as a new booking's start and waits
+    /// until the form warns that it clashes with the clinic's Google calendar; the warning.
+    pub async fn calendar_clash_at(&self, starts: &str) -> Result<String, E2eError> {
+        set_value(self.client, "appointment-starts", starts.into()).await?;
+        text_of(self.client, "calendar-clash").await
+    }
+
     async fn choose_caller(&self, caller_key: &str) -> Result<(), E2eError> {
         let option = format!("[data-testid=appointment-caller] option[value=\"{caller_key}\"]");
         self.client

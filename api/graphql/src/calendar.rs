@@ -1,15 +1,18 @@
 //! The clinic's Google calendar over GraphQL: admins and owners read which calendar the clinic's
 //! bookings are kept in and the address to share one with (`googleCalendar`), and choose or clear
 //! it (`setGoogleCalendar`). A choice is checked with Google first, outside any transaction; at
-//! most a few choices a minute per clinic, each audited when it changes something.
+//! most a few choices a minute per clinic, each audited when it changes something. Everyone who
+//! books sees when the calendar is busy (`calendarBusy`), asked of Google outside any transaction.
 
 use async_graphql::{Context, Object, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
 use ringback_domain::Backend;
-use ringback_domain::service::calendar;
+use ringback_domain::service::calendar::{self, CalendarLook};
+use ringback_domain::service::clinic;
 use ringback_shared::access::Permission;
 
 use crate::error::graphql_error;
-use crate::guard::{Access, principal, with_tenant};
+use crate::guard::{Access, principal, with_tenant, with_tenant_read_only};
 
 /// Where the clinic's bookings are kept as Google Calendar events.
 #[derive(SimpleObject)]
@@ -22,6 +25,46 @@ pub struct GoogleCalendar {
     /// The code the calendar's description must hold, to show it is the clinic's own (every
     /// clinic shares with the same address).
     pub ownership_code: String,
+}
+
+/// What the clinic's Google calendar says of a stretch of time.
+#[derive(SimpleObject)]
+pub struct CalendarBusy {
+    /// Whether the clinic keeps its bookings in a Google calendar (false: nothing to check).
+    pub has_calendar: bool,
+    /// Whether Google said when the calendar is busy (false: it could not just now, so a time
+    /// may clash with the owner's own events unseen).
+    pub checked: bool,
+    /// The times within the stretch the calendar shows busy, soonest first (times only).
+    pub busy: Vec<BusySpan>,
+}
+
+/// A time the clinic's calendar shows busy.
+#[derive(SimpleObject)]
+pub struct BusySpan {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+impl From<CalendarLook> for CalendarBusy {
+    fn from(look: CalendarLook) -> Self {
+        let (has_calendar, checked, busy) = match look {
+            CalendarLook::NoCalendar => (false, false, Vec::new()),
+            CalendarLook::Unchecked => (true, false, Vec::new()),
+            CalendarLook::Busy(busy) => (true, true, busy),
+        };
+        Self {
+            has_calendar,
+            checked,
+            busy: busy
+                .into_iter()
+                .map(|time| BusySpan {
+                    starts_at: time.starts_at,
+                    ends_at: time.ends_at,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -45,6 +88,41 @@ impl CalendarQuery {
             share_with: setting.share_with,
             ownership_code: setting.ownership_code,
         })
+    }
+
+    /// When the clinic's Google calendar is busy on the local days `from` to `to` (at most 31;
+    /// the busy times around them, a day either side, so that any time zone's days are covered),
+    /// so that staff booking a visit see the owner's own events. Everyone who books (API keys
+    /// too); at most 30 looks a minute per clinic (each asks Google); times only, nothing about
+    /// anyone, so no audit note.
+    async fn calendar_busy(
+        &self,
+        ctx: &Context<'_>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> async_graphql::Result<CalendarBusy> {
+        let backend = ctx.data::<Backend>()?;
+        let scope = principal(ctx)
+            .await?
+            .require(Permission::WorkCalls)
+            .map_err(graphql_error)?;
+        calendar::check_days(from, to).map_err(graphql_error)?;
+        backend
+            .rate_limits
+            .calendar_look(scope.clinic_id())
+            .map_err(graphql_error)?;
+        let calendar_id =
+            with_tenant_read_only(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
+                Ok(clinic::get(txn).await?.google_calendar_id)
+            })
+            .await?;
+        let look = calendar::look(
+            backend.calendar.as_ref(),
+            calendar_id.as_deref(),
+            (from, to),
+        )
+        .await;
+        Ok(CalendarBusy::from(look))
     }
 }
 

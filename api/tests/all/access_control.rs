@@ -349,6 +349,12 @@ fn protected_operations() -> Vec<(&'static str, &'static str, Value, Least)> {
             Least::Admin,
         ),
         (
+            "calendarBusy",
+            "{ calendarBusy(from: \"2030-01-07\", to: \"2030-01-07\") { hasCalendar } }",
+            json!({}),
+            Least::Receptionist,
+        ),
+        (
             "setGoogleCalendar",
             "mutation { setGoogleCalendar(calendarId: \"frontdesk@clinic.test\") }",
             json!({}),

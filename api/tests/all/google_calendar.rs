@@ -2,8 +2,8 @@
 //! Calendar API (service-account JWTs checked, sharing enforced): an admin chooses a calendar only
 //! once Google says it is shared for changing events, which puts the upcoming bookings in it;
 //! bookings made, moved and cancelled follow; Google failing is retried; a receptionist cannot
-//! choose; no event carries anything of the caller; and a server without a Google account says
-//! so.
+//! choose; no event carries anything of the caller; staff booking see when the calendar is
+//! busy; and a server without a Google account says so.
 
 use crate::common::app::TestApp;
 use crate::common::graphql::{SIGN_UP, error_code, join, sign_up_input};
@@ -254,7 +254,112 @@ async fn without_a_google_account_no_calendar_can_be_chosen(kind: DatabaseKind) 
     assert!(error_code(&refused).is_some(), "{refused}");
 }
 
+const BUSY: &str = "query($from: NaiveDate!, $to: NaiveDate!) { calendarBusy(from: $from, to: $to) \
+    { hasCalendar checked busy { startsAt endsAt } } }";
+
+/// `at` (RFC 3339) as an instant.
+fn instant(at: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(at.as_str().expect("an instant"))
+        .expect("RFC 3339")
+        .to_utc()
+}
+
+/// Staff booking a visit see when the clinic's Google calendar is busy (the owner's own events;
+/// one marked free left out), times only; with no calendar, or Google failing, they are told
+/// there is nothing or nothing checked. Days backwards or over 31 are refused, and a clinic's
+/// looks are limited to 30 a minute.
+async fn staff_see_when_the_calendar_is_busy(kind: DatabaseKind) {
+    let google = FakeGoogle::start().await.expect("fake Google");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = calendar_app(kind, &google, dir.path()).await;
+    let date = (app.db.clock.now() + Duration::days(3)).date_naive();
+    let day = date.format("%Y-%m-%d").to_string();
+    let at = |time: &str| format!("{day}T{time}:00Z");
+    let that_day = json!({ "from": day, "to": day });
+    let mut looks = 0;
+
+    let none = app.owner.run(BUSY, that_day.clone()).await;
+    looks += 1;
+    assert_eq!(
+        none["data"]["calendarBusy"],
+        json!({ "hasCalendar": false, "checked": false, "busy": [] }),
+        "{none}"
+    );
+    let day_before = (date - Duration::days(1)).format("%Y-%m-%d").to_string();
+    let day_31_on = (date + Duration::days(31)).format("%Y-%m-%d").to_string();
+    for (from, to) in [(&day, &day_before), (&day, &day_31_on)] {
+        let refused = app.owner.run(BUSY, json!({ "from": from, "to": to })).await;
+        assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    }
+    let day_30_on = (date + Duration::days(30)).format("%Y-%m-%d").to_string();
+    let month = app
+        .owner
+        .run(BUSY, json!({ "from": day, "to": day_30_on }))
+        .await;
+    looks += 1;
+    assert!(month["errors"].is_null(), "31 days in all: {month}");
+
+    let code = app.owner.run(SETTING, json!({})).await["data"]["googleCalendar"]["ownershipCode"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    google.share(CALENDAR, "writer");
+    google.describe(CALENDAR, &code);
+    let chosen = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;
+    assert_eq!(chosen["data"]["setGoogleCalendar"], true, "{chosen}");
+    google.block(CALENDAR, (&at("10:00"), &at("11:00")), false);
+    google.block(CALENDAR, (&at("11:30"), &at("12:30")), true);
+
+    let browser = app.browser();
+    let mut receptionist = join(
+        &mut app.owner,
+        browser,
+        "desk@harbour-dental.test",
+        "RECEPTIONIST",
+    )
+    .await;
+    let seen = receptionist.run(BUSY, that_day.clone()).await;
+    looks += 1;
+    let shown = &seen["data"]["calendarBusy"];
+    assert_eq!(
+        (&shown["hasCalendar"], &shown["checked"]),
+        (&json!(true), &json!(true)),
+        "{seen}"
+    );
+    let busy: Vec<_> = shown["busy"]
+        .as_array()
+        .expect("busy times")
+        .iter()
+        .map(|span| (instant(&span["startsAt"]), instant(&span["endsAt"])))
+        .collect();
+    let expected = (instant(&json!(at("10:00"))), instant(&json!(at("11:00"))));
+    assert_eq!(busy, vec![expected], "the free event is left out: {seen}");
+    assert!(!seen.to_string().contains("Dentist"), "no event's title");
+
+    google.fail_next([503]);
+    let failing = receptionist.run(BUSY, that_day.clone()).await;
+    looks += 1;
+    assert_eq!(
+        failing["data"]["calendarBusy"],
+        json!({ "hasCalendar": true, "checked": false, "busy": [] }),
+        "{failing}"
+    );
+
+    let mut refused_after = None;
+    for _ in 0..40 {
+        let answer = app.owner.run(BUSY, that_day.clone()).await;
+        if error_code(&answer) == Some("RATE_LIMITED") {
+            refused_after = Some(looks);
+            break;
+        }
+        assert!(answer["errors"].is_null(), "{answer}");
+        looks += 1;
+    }
+    assert_eq!(refused_after, Some(30), "30 looks a minute per clinic");
+}
+
 on_both_databases!(
     bookings_follow_into_the_shared_calendar,
     without_a_google_account_no_calendar_can_be_chosen,
+    staff_see_when_the_calendar_is_busy,
 );

@@ -1,13 +1,14 @@
 //! Google Calendar from the browser, with the real binary, the demo clinic and the fake Google:
 //! the owner sees which address to share a calendar with and the code to put in its description,
 //! is told how when the calendar is not shared, saves it once it is, and the demo's upcoming
-//! bookings appear in it.
+//! bookings appear in it; booking over the owner's own event there, the form warns of it.
 
 use std::time::Duration;
 
+use ringback_api::demo::LATEST_START_DAYS;
 use ringback_api::fakes::google::{CLIENT_EMAIL, FakeGoogle};
 use ringback_e2e::browser::Browser;
-use ringback_e2e::pages::{SettingsPage, sign_in};
+use ringback_e2e::pages::{AppointmentsPage, SettingsPage, sign_in};
 use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
 use ringback_e2e::{E2eError, on_demo_with_sms_and};
 
@@ -63,13 +64,42 @@ async fn choose_calendar(
     if !saved.as_ref().is_ok_and(|said| said.contains(CALENDAR)) {
         return Err(E2eError::Assertion(format!("not saved: {saved:?}")));
     }
+    let mut synced = false;
     for _ in 0..150 {
         if !google.events(CALENDAR).is_empty() {
-            return Ok(());
+            synced = true;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err(E2eError::Assertion(
-        "no upcoming demo booking reached the calendar".to_owned(),
-    ))
+    if !synced {
+        return Err(E2eError::Assertion(
+            "no upcoming demo booking reached the calendar".to_owned(),
+        ));
+    }
+    book_over_the_owners_event(browser, google).await
+}
+
+/// The owner's own event blocks a day after every demo booking from 08:00 to 14:00 UTC; a new
+/// booking at 11:00 that day (the clinic's time, within the event in winter and summer alike) is
+/// warned of it.
+async fn book_over_the_owners_event(
+    browser: &Browser,
+    google: &FakeGoogle,
+) -> Result<(), E2eError> {
+    let clear = chrono::Duration::days(LATEST_START_DAYS as i64 + 5);
+    let day = (chrono::Utc::now() + clear).format("%Y-%m-%d").to_string();
+    google.block(
+        CALENDAR,
+        (&format!("{day}T08:00:00Z"), &format!("{day}T14:00:00Z")),
+        false,
+    );
+    let appointments = AppointmentsPage::open(&browser.client).await?;
+    let warning = appointments
+        .calendar_clash_at(&format!("{day}T11:00"))
+        .await?;
+    if !warning.contains("clashes") {
+        return Err(E2eError::Assertion(format!("the form warned {warning:?}")));
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 //! (the masked number) and whether it counts as recovered and why, in plain words. A booking can
 //! be for any caller the clinic has spoken to (the recent ones listed, older ones found by the
 //! three digits of their masked number; a number is never typed), with its start in the clinic's
-//! time. An appointment is changed or cancelled in a dialog, which says what the save changed.
+//! time and what the clinic's Google calendar shows busy that day. An appointment is changed or cancelled in a dialog, which says what the save changed.
 //! A form is emptied, and the dialog closed, only once the server has taken the change: a refused
 //! one keeps what was typed and says why where it was typed. The list reloads after every change.
 
@@ -16,7 +16,7 @@ use crate::api::{
     self, ApiError, appointments, cancel_appointment, create_appointment, known_callers,
     update_appointment,
 };
-use crate::components::{Alert, AsyncView, changed_words, failure_of};
+use crate::components::{Alert, AsyncView, BusyInCalendar, changed_words, failure_of};
 use crate::session::clinic_currency;
 use crate::time::{ClinicTime, use_clinic_time};
 
@@ -395,6 +395,7 @@ fn NewAppointment(changes: Changes, clock: ClinicTime) -> impl IntoView {
             <label for="appointment-starts">{format!("Starts (optional, the {}'s time)", crate::session::place_word())}</label>
             <input id="appointment-starts" data-testid="appointment-starts" type="datetime-local"
                 prop:value=starts on:input=move |ev| starts.set(event_target_value(&ev)) />
+            <BusyInCalendar starts=starts />
             <label for="appointment-value">"Value"</label>
             <input id="appointment-value" data-testid="appointment-value" inputmode="decimal" required
                 aria-describedby="appointment-value-help" prop:value=value

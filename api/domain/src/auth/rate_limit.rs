@@ -62,6 +62,11 @@ pub const NUMBER_REQUESTS_PER_CLINIC_PER_MINUTE: u32 = 20;
 /// bookings through the one service account every clinic shares.
 pub const CALENDAR_CHANGES_PER_CLINIC_PER_MINUTE: u32 = 10;
 
+/// Looks at a clinic's Google calendar by its staff (`calendarBusy`) per minute: each is a
+/// request to Google on the one service account every clinic shares; a booking dialog asks once
+/// per time picked.
+pub const CALENDAR_LOOKS_PER_CLINIC_PER_MINUTE: u32 = 30;
+
 /// Refused provider webhooks (a bad signature) written down per client address per minute: the
 /// guided test call shows a few, and a flood of forged requests must not become a flood of writes.
 pub const REFUSAL_NOTES_PER_ADDRESS_PER_MINUTE: u32 = 6;
@@ -216,6 +221,7 @@ pub struct RateLimits {
     billing_sessions_by_user: Limit<Uuid>,
     number_requests_by_clinic: Limit<Uuid>,
     calendar_changes_by_clinic: Limit<Uuid>,
+    calendar_looks_by_clinic: Limit<Uuid>,
     refusal_notes_by_address: Limit<IpAddr>,
     api_key_usage: KeyUsage,
     checks: AtomicU64,
@@ -261,6 +267,7 @@ impl RateLimits {
             billing_sessions_by_user: Limit::per_minute(BILLING_SESSIONS_PER_USER_PER_MINUTE),
             number_requests_by_clinic: Limit::per_minute(NUMBER_REQUESTS_PER_CLINIC_PER_MINUTE),
             calendar_changes_by_clinic: Limit::per_minute(CALENDAR_CHANGES_PER_CLINIC_PER_MINUTE),
+            calendar_looks_by_clinic: Limit::per_minute(CALENDAR_LOOKS_PER_CLINIC_PER_MINUTE),
             refusal_notes_by_address: Limit::per_minute(REFUSAL_NOTES_PER_ADDRESS_PER_MINUTE),
             api_key_usage: KeyUsage::default(),
             checks: AtomicU64::new(0),
@@ -345,6 +352,12 @@ impl RateLimits {
         self.calendar_changes_by_clinic.check(&clinic_id)
     }
 
+    /// One look by clinic `clinic_id`'s staff at its Google calendar.
+    pub fn calendar_look(&self, clinic_id: Uuid) -> Result<(), DomainError> {
+        self.counted();
+        self.calendar_looks_by_clinic.check(&clinic_id)
+    }
+
     /// One refused provider webhook from `address` to write down (beyond the limit it is only
     /// logged).
     pub fn refusal_note(&self, address: Option<IpAddr>) -> Result<(), DomainError> {
@@ -368,6 +381,7 @@ impl RateLimits {
             + self.billing_sessions_by_user.buckets.len()
             + self.number_requests_by_clinic.buckets.len()
             + self.calendar_changes_by_clinic.buckets.len()
+            + self.calendar_looks_by_clinic.buckets.len()
             + self.refusal_notes_by_address.buckets.len()
             + self.api_key_usage.len()
     }
@@ -386,6 +400,7 @@ impl RateLimits {
         self.billing_sessions_by_user.buckets.retain_recent();
         self.number_requests_by_clinic.buckets.retain_recent();
         self.calendar_changes_by_clinic.buckets.retain_recent();
+        self.calendar_looks_by_clinic.buckets.retain_recent();
         self.refusal_notes_by_address.buckets.retain_recent();
         self.api_key_usage.prune();
     }

@@ -27,7 +27,7 @@ use crate::service::ai_prompt::tool;
 use crate::service::ai_settings;
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::calendar::{CALENDAR_UNCHECKED, CalendarDesk, busy_times};
+use crate::service::calendar::{CALENDAR_UNCHECKED, CalendarDesk, busy_times, covering};
 use crate::service::{clinic, conversations, keys, notifications, team};
 
 /// How a slot is written to and read from the model: local time, minutes.
@@ -173,16 +173,6 @@ pub fn days_looked_at(
         return None;
     }
     Some((from, to.min(from + Duration::days(slots::MAX_DAYS - 1))))
-}
-
-/// The instants that cover local days `from..=to` in every time zone (a local day starts up to
-/// 14 hours either side of UTC's).
-fn covering((from, to): (NaiveDate, NaiveDate)) -> (DateTime<Utc>, DateTime<Utc>) {
-    let midnight = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
-    (
-        midnight(from) - Duration::days(1),
-        midnight(to) + Duration::days(2),
-    )
 }
 
 /// What the clinic's Google calendar `calendar` (if it has one; asked through `desk`) shows busy

@@ -18,7 +18,7 @@
 //! appointments, where staff see who it is. So erasing or purging a caller changes nothing in the
 //! calendar, and Google's copy holds no personal data of theirs.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{NewJob, enqueue};
 use ringback_core::secrets::Secrets;
@@ -225,6 +225,56 @@ pub async fn busy_times(
         .inspect_err(|error| {
             tracing::warn!(%error, "Google could not say when a clinic's calendar is busy (free/busy query)");
         })
+}
+
+/// Most days staff may ask the clinic's calendar about at once.
+pub const MAX_LOOK_DAYS: i64 = 31;
+
+/// What the clinic's Google calendar says of some days, for staff booking in them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CalendarLook {
+    /// The clinic keeps its bookings in no calendar.
+    NoCalendar,
+    /// The times the calendar is busy on the days (times only: never an event's title).
+    Busy(Vec<BusyTime>),
+    /// Google could not say just now (busy, unreachable, no longer shared).
+    Unchecked,
+}
+
+/// Checks the days staff ask the calendar about: `from` to `to`, at most [`MAX_LOOK_DAYS`].
+pub fn check_days(from: NaiveDate, to: NaiveDate) -> Result<(), DomainError> {
+    if to < from || (to - from).num_days() >= MAX_LOOK_DAYS {
+        return Err(DomainError::BadUserInput(format!(
+            "to is from or a later day, at most {MAX_LOOK_DAYS} days in all"
+        )));
+    }
+    Ok(())
+}
+
+/// The instants that cover local days `from..=to` in every time zone (a local day starts up to
+/// 14 hours either side of UTC's).
+pub fn covering((from, to): (NaiveDate, NaiveDate)) -> (DateTime<Utc>, DateTime<Utc>) {
+    let midnight = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
+    (
+        midnight(from) - Duration::days(1),
+        midnight(to) + Duration::days(2),
+    )
+}
+
+/// What `calendar` (the clinic's, if it keeps one) shows busy around the local days `from` to
+/// `to` ([`covering`]), asked of Google outside any transaction.
+pub async fn look(
+    desk: Option<&CalendarDesk>,
+    calendar: Option<&str>,
+    days: (NaiveDate, NaiveDate),
+) -> CalendarLook {
+    let Some(calendar) = calendar else {
+        return CalendarLook::NoCalendar;
+    };
+    match busy_times(desk, calendar, covering(days)).await {
+        Ok(busy) => CalendarLook::Busy(busy),
+        Err(_) => CalendarLook::Unchecked,
+    }
 }
 
 /// Queues a [`CalendarSync`] for `booking` after it was made, moved or cancelled, when it has an
