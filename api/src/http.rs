@@ -290,11 +290,13 @@ async fn graphql_endpoint(
 /// `answer` with an `extensions.code` on every error: those the server's own code raises carry
 /// theirs; what GraphQL itself refuses before any resolver runs (a document that does not parse
 /// or validate, a variable of the wrong type, a query nested too deep or too complex: errors
-/// without a path) is the request's fault, `BAD_USER_INPUT`; anything else without a code, raised
-/// in a field, is the server's, `INTERNAL`.
+/// without a path) and an argument a field cannot read (a date out of range: async-graphql says
+/// "Failed to parse" then the type) are the request's fault, `BAD_USER_INPUT`; anything else
+/// without a code, raised in a field, is the server's, `INTERNAL`.
 fn with_codes(mut answer: async_graphql::Response) -> async_graphql::Response {
     for error in &mut answer.errors {
-        let code = if error.path.is_empty() {
+        let unreadable_argument = error.message.starts_with("Failed to parse \"");
+        let code = if error.path.is_empty() || unreadable_argument {
             "BAD_USER_INPUT"
         } else {
             "INTERNAL"

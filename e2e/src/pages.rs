@@ -1043,6 +1043,11 @@ impl<'a> InboxPage<'a> {
         text_of(self.client, "newer-texts").await
     }
 
+    /// Whether the open conversation offers messages newer than those shown, now.
+    pub async fn offers_newer_texts(&self) -> Result<bool, E2eError> {
+        Ok(!texts_of_each(self.client, "newer-texts").await?.is_empty())
+    }
+
     /// Shows the newer texts offered and waits until the message `text` is among those shown
     /// and the offer is gone.
     pub async fn show_newer_texts(&self, text: &str) -> Result<(), E2eError> {

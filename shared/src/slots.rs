@@ -14,6 +14,9 @@ pub const STEP_MINUTES: i64 = 30;
 pub const MAX_SLOTS: usize = 8;
 /// Most days one search looks through.
 pub const MAX_DAYS: i64 = 31;
+/// How long a booking lasts when nothing says otherwise (no service, no duration): a standard
+/// visit, and its calendar event.
+pub const STANDARD_VISIT_MINUTES: i64 = 30;
 
 /// A search for free slots.
 #[derive(Clone, Debug)]

@@ -266,8 +266,8 @@ fn instant(at: &Value) -> chrono::DateTime<chrono::Utc> {
 
 /// Staff booking a visit see when the clinic's Google calendar is busy (the owner's own events;
 /// one marked free left out), times only; with no calendar, or Google failing, they are told
-/// there is nothing or nothing checked. Days backwards or over 31 are refused, and a clinic's
-/// looks are limited to 30 a minute.
+/// there is nothing or nothing checked. Days backwards, over 31 or out of four-digit years are
+/// refused, and a clinic's looks at its calendar are limited to 30 a minute.
 async fn staff_see_when_the_calendar_is_busy(kind: DatabaseKind) {
     let google = FakeGoogle::start().await.expect("fake Google");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -279,7 +279,6 @@ async fn staff_see_when_the_calendar_is_busy(kind: DatabaseKind) {
     let mut looks = 0;
 
     let none = app.owner.run(BUSY, that_day.clone()).await;
-    looks += 1;
     assert_eq!(
         none["data"]["calendarBusy"],
         json!({ "hasCalendar": false, "checked": false, "busy": [] }),
@@ -287,7 +286,12 @@ async fn staff_see_when_the_calendar_is_busy(kind: DatabaseKind) {
     );
     let day_before = (date - Duration::days(1)).format("%Y-%m-%d").to_string();
     let day_31_on = (date + Duration::days(31)).format("%Y-%m-%d").to_string();
-    for (from, to) in [(&day, &day_before), (&day, &day_31_on)] {
+    let past_years = ("9999-12-30".to_owned(), "9999-12-31".to_owned());
+    for (from, to) in [
+        (&day, &day_before),
+        (&day, &day_31_on),
+        (&past_years.0, &past_years.1),
+    ] {
         let refused = app.owner.run(BUSY, json!({ "from": from, "to": to })).await;
         assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
     }
@@ -296,8 +300,8 @@ async fn staff_see_when_the_calendar_is_busy(kind: DatabaseKind) {
         .owner
         .run(BUSY, json!({ "from": day, "to": day_30_on }))
         .await;
-    looks += 1;
     assert!(month["errors"].is_null(), "31 days in all: {month}");
+    // Looks count once the clinic has a calendar (none so far asked Google).
 
     let code = app.owner.run(SETTING, json!({})).await["data"]["googleCalendar"]["ownershipCode"]
         .as_str()
@@ -307,6 +311,25 @@ async fn staff_see_when_the_calendar_is_busy(kind: DatabaseKind) {
     google.describe(CALENDAR, &code);
     let chosen = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;
     assert_eq!(chosen["data"]["setGoogleCalendar"], true, "{chosen}");
+    // With a calendar to ask, the last day a date can name is refused, not a panic.
+    let last_day = "+262142-12-31";
+    let extreme = app
+        .owner
+        .run(BUSY, json!({ "from": last_day, "to": last_day }))
+        .await;
+    assert_eq!(error_code(&extreme), Some("BAD_USER_INPUT"), "{extreme}");
+    let beyond = app
+        .owner
+        .run(
+            BUSY,
+            json!({ "from": "+262143-01-01", "to": "+262143-01-01" }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&beyond),
+        Some("BAD_USER_INPUT"),
+        "a date no calendar has: {beyond}"
+    );
     google.block(CALENDAR, (&at("10:00"), &at("11:00")), false);
     google.block(CALENDAR, (&at("11:30"), &at("12:30")), true);
 
@@ -345,8 +368,10 @@ async fn staff_see_when_the_calendar_is_busy(kind: DatabaseKind) {
         "{failing}"
     );
 
+    // The limit refills one look every two seconds on the real clock: the steps above may have
+    // given a few back.
     let mut refused_after = None;
-    for _ in 0..40 {
+    for _ in 0..60 {
         let answer = app.owner.run(BUSY, that_day.clone()).await;
         if error_code(&answer) == Some("RATE_LIMITED") {
             refused_after = Some(looks);
@@ -355,7 +380,10 @@ async fn staff_see_when_the_calendar_is_busy(kind: DatabaseKind) {
         assert!(answer["errors"].is_null(), "{answer}");
         looks += 1;
     }
-    assert_eq!(refused_after, Some(30), "30 looks a minute per clinic");
+    assert!(
+        refused_after.is_some_and(|looks| (30..=38).contains(&looks)),
+        "30 looks a minute per clinic: refused after {refused_after:?}"
+    );
 }
 
 on_both_databases!(

@@ -612,6 +612,11 @@ async fn reply_from_the_inbox(
         )));
     }
     inbox.wait_for_status(answer, "Delivered").await?;
+    if inbox.offers_newer_texts().await? {
+        return Err(E2eError::Assertion(
+            "the member's own reply was offered as a newer message".to_owned(),
+        ));
+    }
     let draft = inbox.reply_draft().await?;
     if !draft.is_empty() {
         return Err(E2eError::Assertion(format!(

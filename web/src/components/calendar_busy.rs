@@ -1,18 +1,17 @@
 //! What the clinic's Google calendar shows busy on the day a new booking's start falls on, so that
 //! staff do not book over the owner's own events or a booking already there: the busy times of
 //! that day, and a warning when the start chosen clashes with one (a visit taken as
-//! [`VISIT_MINUTES`] long). Nothing shows for a clinic without a calendar; when Google cannot say,
-//! the form says so. The calendar is asked once per day chosen (times only, nothing of anyone).
+//! [`STANDARD_VISIT_MINUTES`] long, as its event is). Nothing shows for a clinic without a
+//! calendar; when the calendar could not be asked (Google, the server or the looks' limit), the
+//! form says so. The calendar is asked once per day chosen (times only, nothing of anyone).
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use leptos::prelude::*;
+use ringback_shared::slots::STANDARD_VISIT_MINUTES;
 
 use crate::api::{self, calendar_busy};
 use crate::time::{ClinicTime, use_clinic_time};
 
-/// How long a booking is taken to last against the calendar (its event there lasts as long
-/// when the booking does not say).
-const VISIT_MINUTES: i64 = 30;
 /// How a date-and-time field writes a start.
 const FIELD_FORMAT: &str = "%Y-%m-%dT%H:%M";
 
@@ -21,44 +20,49 @@ const FIELD_FORMAT: &str = "%Y-%m-%dT%H:%M";
 pub fn BusyInCalendar(starts: RwSignal<String>) -> impl IntoView {
     let clock = use_clinic_time();
     let day = Memo::new(move |_| starts.with(|text| local_start(text).map(|at| at.date())));
+    // The day asked about comes back with its answer: while another day loads, the last answer
+    // (still held) is not read as the new day's.
     let looked = LocalResource::new(move || {
         let day = day.get();
         async move {
-            let day = day?.format("%Y-%m-%d").to_string();
+            let day = day?;
+            let text = day.format("%Y-%m-%d").to_string();
             let asked = calendar_busy::Variables {
-                from: day.clone(),
-                to: day,
+                from: text.clone(),
+                to: text,
             };
-            api::run::<api::CalendarBusy>(asked).await.ok()
+            let answer = api::run::<api::CalendarBusy>(asked).await;
+            Some((day, answer.map(|data| data.calendar_busy).ok()))
         }
     });
     view! {
         <div role="status" data-testid="calendar-busy">
             {move || {
-                let found = looked.get().flatten()?;
-                let day = day.get()?;
+                let (asked, found) = looked.get().flatten()?;
+                let day = day.get().filter(|day| *day == asked)?;
                 let start = local_start(&starts.get());
-                notice(&found.calendar_busy, day, start, clock)
+                notice(found.as_ref(), day, start, clock)
             }}
         </div>
     }
 }
 
-/// The words for what the calendar said of `day`, with a warning when `start` clashes.
+/// The words for what the calendar said of `day` (`None`: the question was not answered), with
+/// a warning when `start` clashes.
 fn notice(
-    found: &calendar_busy::CalendarBusyCalendarBusy,
+    found: Option<&calendar_busy::CalendarBusyCalendarBusy>,
     day: NaiveDate,
     start: Option<NaiveDateTime>,
     clock: ClinicTime,
 ) -> Option<AnyView> {
-    if !found.has_calendar {
+    if found.is_some_and(|found| !found.has_calendar) {
         return None;
     }
-    if !found.checked {
+    let Some(found) = found.filter(|found| found.checked) else {
         return Some(view! {
             <p class="hint">"Your Google calendar could not be checked just now: look at it before booking."</p>
         }.into_any());
-    }
+    };
     let spans: Vec<_> = found
         .busy
         .iter()
@@ -73,7 +77,7 @@ fn notice(
     }
     let listed: Vec<String> = spans.iter().map(|span| span_words(*span, day)).collect();
     let clash = start.and_then(|start| {
-        let end = start + Duration::minutes(VISIT_MINUTES);
+        let end = start + Duration::minutes(STANDARD_VISIT_MINUTES);
         spans.iter().find(|(from, to)| start < *to && end > *from)
     });
     Some(view! {

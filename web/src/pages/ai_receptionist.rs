@@ -8,6 +8,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use ringback_shared::display::{self, capitalised, parse_money};
+use ringback_shared::slots::STANDARD_VISIT_MINUTES;
 
 use crate::api::{self, ApiError, ai_settings, delete_service, save_ai, save_service};
 use crate::components::{Alert, AsyncView, ChangeTracker, failure_of};
@@ -130,9 +131,9 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
             <input id="ai-standard-value" data-testid="ai-standard-value" inputmode="decimal"
                 aria-describedby="ai-standard-value-hint" prop:value=standard_value
                 on:input=move |ev| standard_value.set(event_target_value(&ev)) />
-            <p class="hint" id="ai-standard-value-hint">"The value of a visit the AI books without a \
-                service from the price list (30 minutes), counted in recovered revenue; bookings of a \
-                listed service are worth its value."</p>
+            <p class="hint" id="ai-standard-value-hint">{format!("The value of a visit the AI books \
+                without a service from the price list ({STANDARD_VISIT_MINUTES} minutes), counted in \
+                recovered revenue; bookings of a listed service are worth its value.")}</p>
             {move || outcome.get().map(|result| match result {
                 Ok(said) => view! { <p role="status" data-testid="ai-saved">{said}</p> }.into_any(),
                 Err(message) => view! { <Alert message=Some(message) test_id="ai-error" /> }.into_any(),

@@ -7,7 +7,7 @@
 //! steps (tools with their outcomes) show beside the others. Above the list, the callers the AI
 //! handed to the team; below it, whether the member is e-mailed the callers handed to them.
 //! Changes to a conversation run as one action; the conversation is keyed on its version, so it
-//! reloads after each. An open conversation offers texts that came in since it was read, without
+//! reloads after each. An open conversation offers messages that came since it was read, without
 //! reading them for the team until asked.
 
 use leptos::prelude::*;
@@ -293,23 +293,26 @@ pub fn Thread() -> impl IntoView {
     let changed = change.version();
     // Not reloaded on the clinic's activity: reading a thread marks it read for the whole team (and
     // is audited), which only someone looking at it may do. When the clinic's activity changes,
-    // only when the conversation last had a text is read again (its messages are not opened), and
-    // a newer text than those shown is offered: "Show them" (or "Refresh") reads them.
+    // only when the conversation last had a message is read again (its messages are not opened),
+    // and a newer message than those shown is offered: "Show them" (or "Refresh") reads them.
     let thread = LocalResource::new(move || {
         changed.track();
         let id = id();
         async move { api::run::<api::Conversation>(conversation::Variables { id }).await }
     });
+    // Not after the team's own changes (the thread reloads with them); the conversation's id
+    // comes back with its time, so that one loading is never compared with another's messages.
     let activity = use_activity();
     let latest = LocalResource::new(move || {
-        changed.track();
         activity.track();
         let id = id();
         async move {
-            api::run::<api::ConversationLatest>(conversation_latest::Variables { id })
-                .await
-                .ok()
-                .and_then(|data| instant(&data.conversation.last_message_at))
+            let answer = api::run::<api::ConversationLatest>(conversation_latest::Variables {
+                id: id.clone(),
+            })
+            .await
+            .ok()?;
+            Some((id, instant(&answer.conversation.last_message_at)?))
         }
     });
     let call_back = call_back_action();
@@ -382,7 +385,7 @@ pub fn Thread() -> impl IntoView {
                     </button>
                 })}
             </div>
-            {newer_texts(latest, &data.conversation.last_message_at, thread)}
+            {newer_messages(latest, (&data.conversation.id, &data.conversation.last_message_at), thread)}
             {ai_status(data.conversation.ai_state, data.conversation.ai_stopped_reason)}
             {data.conversation.intake_details.map(|details| {
                 let answers = details.answers.into_iter().map(|a| (a.question, a.answer)).collect();
@@ -410,26 +413,27 @@ pub fn Thread() -> impl IntoView {
     }
 }
 
-/// A notice, in a live region, while the conversation has had a text since its messages were
-/// read (`shown_until`, when the last one shown came): "Show them" reads them (and so marks them
-/// read for the team).
-fn newer_texts<T: 'static>(
-    latest: LocalResource<Option<chrono::DateTime<chrono::Utc>>>,
-    shown_until: &str,
+/// A notice, in a live region, while conversation `shown` (its id, and when the last message
+/// shown came) has had a message since its messages were read: "Show them" reads them (and so
+/// marks them read for the team).
+fn newer_messages<T: 'static>(
+    latest: LocalResource<Option<(String, chrono::DateTime<chrono::Utc>)>>,
+    (shown_id, shown_until): (&str, &str),
     thread: LocalResource<T>,
 ) -> impl IntoView {
+    let shown_id = shown_id.to_owned();
     let shown_until = instant(shown_until);
     let newer = move || {
         latest
             .get()
             .flatten()
-            .is_some_and(|at| shown_until.is_none_or(|shown| at > shown))
+            .is_some_and(|(id, at)| id == shown_id && shown_until.is_none_or(|shown| at > shown))
     };
     view! {
         <div role="status">
             <Show when=newer>
                 <p class="notice" data-testid="newer-texts">
-                    "New texts came in. "
+                    "New messages in this conversation. "
                     <button type="button" data-testid="show-newer-texts" on:click=move |_| thread.refetch()>
                         "Show them"
                     </button>

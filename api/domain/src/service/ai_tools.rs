@@ -18,7 +18,7 @@ use ringback_shared::ai::{MAX_DETAIL_CHARS, MAX_DETAILS, MAX_REASON_CHARS, state
 use ringback_shared::hours::BusinessHours;
 use ringback_shared::redact::remove_numbers;
 use ringback_shared::seal::DataKey;
-use ringback_shared::slots::{self, SlotSearch};
+use ringback_shared::slots::{self, STANDARD_VISIT_MINUTES, SlotSearch};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
@@ -32,8 +32,6 @@ use crate::service::{clinic, conversations, keys, notifications, team};
 
 /// How a slot is written to and read from the model: local time, minutes.
 pub const SLOT_FORMAT: &str = "%Y-%m-%d %H:%M";
-/// A visit's length when the model names no service of the price list.
-pub const STANDARD_VISIT_MINUTES: i64 = 30;
 /// Notice the clinic needs before a slot the AI books.
 pub const NOTICE: Duration = Duration::hours(1);
 /// How far ahead, in days, the AI looks for and books slots.

@@ -18,7 +18,7 @@
 //! appointments, where staff see who it is. So erasing or purging a caller changes nothing in the
 //! calendar, and Google's copy holds no personal data of theirs.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{NewJob, enqueue};
 use ringback_core::secrets::Secrets;
@@ -43,8 +43,8 @@ pub const MAX_SYNCED_ON_CHANGE: u64 = 500;
 /// How long ago a booking may have started and still be put in the calendar when it is made (a
 /// visit logged after it happened still shows; history imported by an integrator does not).
 pub const PAST_START_HOURS: i64 = 24;
-/// How long an event lasts when the booking does not say.
-pub const DEFAULT_EVENT_MINUTES: i64 = 30;
+/// How long an event lasts when the booking does not say: a standard visit's length.
+pub const DEFAULT_EVENT_MINUTES: i64 = ringback_shared::slots::STANDARD_VISIT_MINUTES;
 
 /// Google Calendar on this server: the client and the dashboard's public URL events link to.
 #[derive(Clone)]
@@ -241,8 +241,20 @@ pub enum CalendarLook {
     Unchecked,
 }
 
-/// Checks the days staff ask the calendar about: `from` to `to`, at most [`MAX_LOOK_DAYS`].
+/// The years staff may ask the calendar about (Google writes four-digit years; a day either
+/// side must stay within them).
+pub const LOOK_YEARS: (i32, i32) = (1971, 9998);
+
+/// Checks the days staff ask the calendar about: `from` to `to`, at most [`MAX_LOOK_DAYS`], in
+/// [`LOOK_YEARS`].
 pub fn check_days(from: NaiveDate, to: NaiveDate) -> Result<(), DomainError> {
+    let in_years = |day: NaiveDate| (LOOK_YEARS.0..=LOOK_YEARS.1).contains(&day.year());
+    if !in_years(from) || !in_years(to) {
+        return Err(DomainError::BadUserInput(format!(
+            "from and to are days of the years {} to {}",
+            LOOK_YEARS.0, LOOK_YEARS.1
+        )));
+    }
     if to < from || (to - from).num_days() >= MAX_LOOK_DAYS {
         return Err(DomainError::BadUserInput(format!(
             "to is from or a later day, at most {MAX_LOOK_DAYS} days in all"
