@@ -102,20 +102,16 @@ impl CalendarQuery {
         to: NaiveDate,
     ) -> async_graphql::Result<CalendarBusy> {
         let backend = ctx.data::<Backend>()?;
-        let scope = principal(ctx)
-            .await?
-            .require(Permission::WorkCalls)
-            .map_err(graphql_error)?;
-        calendar::check_days(from, to).map_err(graphql_error)?;
-        let calendar_id =
+        let (clinic_id, calendar_id) =
             with_tenant_read_only(ctx, Access::Read(Permission::WorkCalls), async |txn, _| {
-                Ok(clinic::get(txn).await?.google_calendar_id)
+                calendar::check_days(from, to)?;
+                Ok((txn.clinic_id(), clinic::get(txn).await?.google_calendar_id))
             })
             .await?;
         if calendar_id.is_some() {
             backend
                 .rate_limits
-                .calendar_look(scope.clinic_id())
+                .calendar_look(clinic_id)
                 .map_err(graphql_error)?;
         }
         let look = calendar::look(
