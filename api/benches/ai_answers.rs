@@ -97,7 +97,7 @@ async fn start(kind: DatabaseKind) -> Target {
         .await;
     assert!(setup["errors"].is_null(), "{setup}");
     let (stop, stopped) = watch::channel(false);
-    let workers = ringback_api::jobs::worker::spawn(&state, stopped).expect("the provider");
+    let workers = ringback_api::jobs::worker::spawn(&state, stopped);
     Target {
         test_db,
         _web: web,

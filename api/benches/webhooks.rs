@@ -140,7 +140,8 @@ async fn start(kind: DatabaseKind) -> Target {
         )
         .await;
     assert!(setup["errors"].is_null(), "{setup}");
-    let provider = state.sms.clone().expect("the provider is configured");
+    let provider = state.sms.clone();
+    assert!(provider.is_some(), "the provider is configured");
     let worker = Worker::new(
         state.clone(),
         provider,

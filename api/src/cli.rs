@@ -478,9 +478,7 @@ async fn serve() -> Result<(), CliError> {
         .await?;
     // No request is in flight any more; the worker settles the jobs it holds, then stops.
     let _ = stop_worker.send(true);
-    if let Some(worker) = worker
-        && tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err()
-    {
+    if tokio::time::timeout(SHUTDOWN_GRACE, worker).await.is_err() {
         tracing::warn!("the outbox worker did not finish in time; its claims pass on at the lease");
     }
     if tokio::time::timeout(SHUTDOWN_GRACE, sweep).await.is_err() {

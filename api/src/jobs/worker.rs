@@ -210,10 +210,11 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// A worker named `name` (unique per process) sending texts through `provider`.
+    /// A worker named `name` (unique per process) sending texts through `provider`; without one
+    /// its lane must leave out [`PHONE_PROVIDER_JOBS`](ringback_domain::jobs::PHONE_PROVIDER_JOBS).
     pub fn new(
         state: AppState,
-        provider: Arc<dyn SmsProvider>,
+        provider: Option<Arc<dyn SmsProvider>>,
         settings: WorkerSettings,
         name: String,
     ) -> Self {
@@ -589,35 +590,51 @@ const NOT_QUICK_KINDS: &[&str] = &[
     ForgetProviderRecords::NAME,
     ForgetCallerAtProvider::NAME,
 ];
+/// The kinds the quick lane leaves when no phone provider is configured: the others' and the
+/// texts ([`PHONE_PROVIDER_JOBS`](ringback_domain::jobs::PHONE_PROVIDER_JOBS)), which wait in the outbox.
+const NOT_QUICK_WITHOUT_PHONE_KINDS: &[&str] = &[
+    AiAnswer::NAME,
+    HandOffMail::NAME,
+    CalendarSync::NAME,
+    ForgetProviderRecords::NAME,
+    ForgetCallerAtProvider::NAME,
+    TextBack::NAME,
+    StaffReply::NAME,
+];
 
-/// The server's lanes: each a name, the kinds it claims and how many of them run at once.
-fn lanes() -> [(&'static str, Lane, u32); 3] {
-    [
-        (
-            "quick",
-            Lane::AllBut(NOT_QUICK_KINDS),
-            WorkerSettings::default().batch,
-        ),
-        ("slow", Lane::Only(SLOW_KINDS), SLOW_LANE_BATCH),
-        (
-            "housekeeping",
-            Lane::Only(HOUSEKEEPING_KINDS),
-            HOUSEKEEPING_LANE_BATCH,
-        ),
+/// One of the server's lanes: its name, the kinds it claims and how many of them run at once.
+type LaneOfWork = (&'static str, Lane, u32);
+
+/// The server's lanes. Without a phone provider (`texts` false) the jobs that need it
+/// ([`PHONE_PROVIDER_JOBS`](ringback_domain::jobs::PHONE_PROVIDER_JOBS)) wait in the outbox and the others run: a deployment whose calls come
+/// from an integrator still syncs calendars, mails hand-offs and reports to Stripe.
+fn lanes(texts: bool) -> Vec<LaneOfWork> {
+    let slow = ("slow", Lane::Only(SLOW_KINDS), SLOW_LANE_BATCH);
+    let quick_batch = WorkerSettings::default().batch;
+    if !texts {
+        let quick = Lane::AllBut(NOT_QUICK_WITHOUT_PHONE_KINDS);
+        return vec![("quick", quick, quick_batch), slow];
+    }
+    let housekeeping = Lane::Only(HOUSEKEEPING_KINDS);
+    vec![
+        ("quick", Lane::AllBut(NOT_QUICK_KINDS), quick_batch),
+        slow,
+        ("housekeeping", housekeeping, HOUSEKEEPING_LANE_BATCH),
     ]
 }
 
-/// Starts the server's workers in the background when an SMS provider is configured: the quick
-/// lane (texts, billing reports, follow-ups), the slow lane ([`SLOW_KINDS`]) and the housekeeping
-/// lane ([`HOUSEKEEPING_KINDS`]). The handle ends when all have stopped, after `stop` turns true.
-pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Option<tokio::task::JoinHandle<()>> {
-    let Some(provider) = state.sms.clone() else {
+/// Starts the server's workers in the background: the quick lane (texts, billing reports,
+/// follow-ups), the slow lane ([`SLOW_KINDS`]) and the housekeeping lane
+/// ([`HOUSEKEEPING_KINDS`]); without an SMS provider, only the work that needs none ([`lanes`]).
+/// The handle ends when all have stopped, after `stop` turns true.
+pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let provider = state.sms.clone();
+    if provider.is_none() {
         tracing::warn!(
-            "no SMS provider is configured (RINGBACK_TWILIO_ACCOUNT_SID and RINGBACK_TWILIO_AUTH_TOKEN): text-backs wait in the outbox"
+            "no SMS provider is configured (RINGBACK_TWILIO_ACCOUNT_SID and RINGBACK_TWILIO_AUTH_TOKEN): texts wait in the outbox"
         );
-        return None;
-    };
-    let running: Vec<_> = lanes()
+    }
+    let running: Vec<_> = lanes(provider.is_some())
         .into_iter()
         .map(|(lane_name, lane, batch)| {
             let name = format!(
@@ -634,28 +651,55 @@ pub fn spawn(state: &AppState, stop: watch::Receiver<bool>) -> Option<tokio::tas
             tokio::spawn(worker.run_until(stop.clone()))
         })
         .collect();
-    Some(tokio::spawn(async move {
+    tokio::spawn(async move {
         for lane in running {
             let _ = lane.await;
         }
-    }))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ringback_domain::jobs::PHONE_PROVIDER_JOBS;
+
+    /// The lanes that claim `kind`, by name.
+    fn lanes_taking(texts: bool, kind: &str) -> Vec<&'static str> {
+        lanes(texts)
+            .into_iter()
+            .filter(|(_, lane, _)| lane.takes(kind))
+            .map(|(name, _, _)| name)
+            .collect()
+    }
 
     #[test]
     fn every_job_kind_runs_in_exactly_one_lane() {
         for kind in job_types().0.keys() {
-            let taking: Vec<&str> = lanes()
-                .iter()
-                .filter(|(_, lane, _)| lane.takes(kind))
-                .map(|(name, _, _)| *name)
-                .collect();
+            let taking = lanes_taking(true, kind);
             assert_eq!(taking.len(), 1, "{kind} runs in {taking:?}");
         }
-        assert!(lanes()[2].1.takes(ForgetProviderRecords::NAME));
-        assert!(lanes()[2].1.takes(ForgetCallerAtProvider::NAME));
+        assert_eq!(
+            lanes_taking(true, ForgetProviderRecords::NAME),
+            ["housekeeping"]
+        );
+        assert_eq!(
+            lanes_taking(true, ForgetCallerAtProvider::NAME),
+            ["housekeeping"]
+        );
+    }
+
+    #[test]
+    fn without_a_phone_provider_only_its_jobs_wait() {
+        for kind in job_types().0.keys() {
+            let taking = lanes_taking(false, kind);
+            if PHONE_PROVIDER_JOBS.contains(kind) {
+                assert!(
+                    taking.is_empty(),
+                    "{kind} runs in {taking:?} without a provider"
+                );
+            } else {
+                assert_eq!(taking, lanes_taking(true, kind), "{kind} moved lanes");
+            }
+        }
     }
 }

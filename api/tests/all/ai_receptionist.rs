@@ -1350,7 +1350,8 @@ async fn run_lane(app: &TestApp, lane: Lane, name: &str) -> Vec<String> {
         lane,
         ..crate::common::app::quick_retries()
     };
-    let provider = app.state.sms.clone().expect("the fake Twilio");
+    let provider = app.state.sms.clone();
+    assert!(provider.is_some(), "the fake Twilio");
     let worker = Worker::new(app.state.clone(), provider, settings, name.to_owned());
     let claimed = worker.claim().await.expect("a claim");
     let txn = app.tenant().begin().await.expect("txn");
@@ -2223,7 +2224,8 @@ fn one_attempt_worker(app: &TestApp, name: &str) -> Worker {
         max_attempts: 1,
         ..crate::common::app::quick_retries()
     };
-    let provider = app.state.sms.clone().expect("the fake Twilio");
+    let provider = app.state.sms.clone();
+    assert!(provider.is_some(), "the fake Twilio");
     Worker::new(app.state.clone(), provider, settings, name.to_owned())
 }
 

@@ -3,7 +3,8 @@
 //! once Google says it is shared for changing events, which puts the upcoming bookings in it;
 //! bookings made, moved and cancelled follow; Google failing is retried; a receptionist cannot
 //! choose; no event carries anything of the caller; staff booking see when the calendar is
-//! busy; and a server without a Google account says so.
+//! busy; a server without a Google account says so, and one without a phone provider still
+//! syncs.
 
 use crate::common::app::TestApp;
 use crate::common::graphql::{SIGN_UP, error_code, join, sign_up_input};
@@ -386,8 +387,81 @@ async fn staff_see_when_the_calendar_is_busy(kind: DatabaseKind) {
     );
 }
 
+/// Chooses [`CALENDAR`] for the owner's clinic, shared with the service account and marked with
+/// the clinic's code as an admin would.
+async fn choose_the_calendar(app: &mut TestApp, google: &FakeGoogle) {
+    let setting = app.owner.run(SETTING, json!({})).await;
+    let code = setting["data"]["googleCalendar"]["ownershipCode"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    google.share(CALENDAR, "writer");
+    google.describe(CALENDAR, &format!("Front desk diary. {code}"));
+    let chosen = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;
+    assert_eq!(chosen["data"]["setGoogleCalendar"], true, "{chosen}");
+}
+
+/// A server whose calls come from an integrator's phone system (no Twilio account) runs the
+/// work that needs no phone provider: the server's own workers put a booking in the calendar,
+/// while the text-back owed to a missed call waits in the outbox, never attempted.
+async fn without_a_phone_provider_bookings_still_reach_the_calendar(kind: DatabaseKind) {
+    let google = FakeGoogle::start().await.expect("fake Google");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = TestApp::builder(kind)
+        .with_google(&google, dir.path())
+        .build()
+        .await;
+    assert!(app.state.sms.is_none(), "no phone provider");
+    choose_the_calendar(&mut app, &google).await;
+    let missed = app
+        .owner
+        .run(
+            "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"pbx-1\", \
+             direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: \"07700 900463\" }]) \
+             { recorded } }",
+            json!({ "at": days_ahead(&app, 0) }),
+        )
+        .await;
+    assert_eq!(
+        missed["data"]["recordCallEvents"]["recorded"], 1,
+        "{missed}"
+    );
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = ringback_api::jobs::worker::spawn(&app.state, stopped);
+    let at = days_ahead(&app, 2);
+    let booking = book(&mut app, CALLERS[0], &at).await;
+    let mut waited = 0;
+    while event_of(&google.events(CALENDAR), &booking).is_none() {
+        assert!(
+            waited < 600,
+            "the server's workers never synced the booking"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    stop.send(true).expect("the workers listen");
+    workers.await.expect("the workers stopped");
+
+    let jobs = app
+        .db
+        .query_strings(
+            "SELECT kind, status, attempts || '' AS attempts FROM job_outbox ORDER BY kind",
+            &["kind", "status", "attempts"],
+        )
+        .await;
+    let waiting: Vec<_> = jobs.iter().filter(|job| job[0] == "text_back").collect();
+    assert_eq!(waiting.len(), 1, "{jobs:?}");
+    assert_eq!(
+        (waiting[0][1].as_str(), waiting[0][2].as_str()),
+        ("pending", "0"),
+        "{jobs:?}"
+    );
+}
+
 on_both_databases!(
     bookings_follow_into_the_shared_calendar,
     without_a_google_account_no_calendar_can_be_chosen,
     staff_see_when_the_calendar_is_busy,
+    without_a_phone_provider_bookings_still_reach_the_calendar,
 );

@@ -173,7 +173,8 @@ async fn a_late_attempt_does_not_settle_over_its_give_up(kind: DatabaseKind) {
         max_attempts: 1,
         ..WorkerSettings::default()
     };
-    let provider = app.state.sms.clone().expect("the fake Twilio");
+    let provider = app.state.sms.clone();
+    assert!(provider.is_some(), "the fake Twilio");
     let worker = Worker::new(
         app.state.clone(),
         provider,

@@ -59,11 +59,22 @@ pub use text_back::TextBack;
 /// The jobs that send a text.
 pub const TEXT_JOBS: [&str; 2] = [TextBack::NAME, StaffReply::NAME];
 
+/// The jobs that need the phone provider's account: the texts, and the deletion of its records.
+/// A deployment without one keeps them waiting in the outbox; every other kind runs.
+pub const PHONE_PROVIDER_JOBS: [&str; 4] = [
+    TextBack::NAME,
+    StaffReply::NAME,
+    ForgetProviderRecords::NAME,
+    ForgetCallerAtProvider::NAME,
+];
+
 /// What running jobs may use: the domain's handles and the providers they call.
 #[derive(Clone)]
 pub struct JobContext {
     pub backend: Backend,
-    pub sms: Arc<dyn SmsProvider>,
+    /// `None` when no phone provider is configured: no worker then claims a job that texts
+    /// ([`PHONE_PROVIDER_JOBS`]).
+    pub sms: Option<Arc<dyn SmsProvider>>,
     /// Where the provider reports on texts the jobs send.
     pub sms_status_callback: String,
 }

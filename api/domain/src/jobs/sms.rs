@@ -17,7 +17,7 @@ use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantScope, TenantTxn};
 use ringback_entity::{clinic as clinic_row, job_outbox};
-use ringback_providers::sms::{OutgoingSms, ProviderError, SentSms};
+use ringback_providers::sms::{OutgoingSms, ProviderError, SentSms, SmsProvider};
 use ringback_shared::sms;
 use ringback_shared::text_back::SkipReason;
 use sea_orm::sea_query::Expr;
@@ -275,7 +275,10 @@ async fn look_up_text(
     let Ok(ready) = ready else {
         return Ok(None);
     };
-    match already_sent(&ready.message, since, context).await {
+    let Some(provider) = context.sms.as_deref() else {
+        return Err(DomainError::Unavailable(NO_PROVIDER.to_owned()));
+    };
+    match already_sent(&ready.message, since, provider).await {
         Ok(sent) => Ok(sent.map(found)),
         Err(error) => Err(DomainError::Unavailable(format!(
             "the provider's list of sent texts: {error}"
@@ -305,16 +308,22 @@ async fn opted_out_under_another_key(
     Ok(false)
 }
 
+/// Why a text job cannot run: the deployment has no phone provider (no worker claims one then).
+const NO_PROVIDER: &str = "no SMS provider is configured";
+
 /// Sends `ready` unless the provider already has it from an earlier, doubtful attempt.
 async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
+    let Some(provider) = context.sms.as_deref() else {
+        return Attempt::retry_later(NO_PROVIDER.to_owned());
+    };
     if let Some(since) = ready.in_doubt_since {
-        match already_sent(&ready.message, since, context).await {
+        match already_sent(&ready.message, since, provider).await {
             Ok(Some(sent)) => return Attempt::Done(found(sent)),
             Ok(None) => {}
             Err(error) => return Attempt::provider_failed(&error, Some(since)),
         }
     }
-    match context.sms.send(&ready.message).await {
+    match provider.send(&ready.message).await {
         Ok(sent) => Attempt::Done(receipt(sent)),
         Err(error) => match refusal_as_skip(&error) {
             Some(skip) => Attempt::Cancelled(skip.status()),
@@ -343,10 +352,9 @@ fn refusal_as_skip(error: &ProviderError) -> Option<SkipReason> {
 async fn already_sent(
     message: &OutgoingSms,
     since: DateTime<Utc>,
-    context: &JobContext,
+    provider: &dyn SmsProvider,
 ) -> Result<Option<SentSms>, ProviderError> {
-    let sent = context
-        .sms
+    let sent = provider
         .sent_since(&message.to, &message.from, since - DOUBT_MARGIN)
         .await?;
     Ok(sent

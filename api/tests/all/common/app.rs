@@ -297,7 +297,12 @@ pub fn worker_for(
         auth_token: ringback_api::config::SecretString::new(TWILIO_AUTH_TOKEN),
     };
     let client = TwilioClient::new(account, Duration::from_millis(300)).expect("client");
-    Worker::new(state.clone(), Arc::new(client), settings, name.to_owned())
+    Worker::new(
+        state.clone(),
+        Some(Arc::new(client)),
+        settings,
+        name.to_owned(),
+    )
 }
 
 impl TestAppBuilder {
