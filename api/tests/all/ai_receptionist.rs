@@ -2929,7 +2929,55 @@ async fn a_hand_off_is_mailed_to_the_member_given_the_caller(kind: DatabaseKind)
     app.db.finish().await;
 }
 
+/// A hand-off mail whose attempt handed it to the SMTP server but never settled (its worker
+/// stopped) is not sent again when its claim runs out: the SMTP server keeps no list to ask, so
+/// the claim after the lease cancels it, and the member gets one mail.
+async fn a_hand_off_mail_that_may_have_gone_is_not_sent_again(kind: DatabaseKind) {
+    use ringback_domain::jobs::hand_off_mail::MAY_HAVE_GONE;
+    let smtp = FakeSmtp::start().await.expect("fake SMTP");
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let builder = ai_clinic_builder(kind, &model, ANSWER_SECONDS).mailing_through(smtp.url());
+    let mut app = switch_the_ai_on(builder.build().await, None).await;
+    let joiner = app.browser();
+    join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
+    miss_call(&mut app, "mail-5", "07700 900335").await;
+    model.script([
+        Reply::tool("hand_off", json!({ "reason": "Wants a person" })),
+        Reply::Text("Someone from the team will text you shortly.".to_owned()),
+    ]);
+    app.receive_text("SMmail05", "+447700900335", "Can I talk to someone?")
+        .await;
+    let answered = run_lane(&app, Lane::Only(&["ai_answer"]), "answers-only").await;
+    assert_eq!(answered, ["ai_answer"]);
+
+    let settings = WorkerSettings {
+        lane: Lane::Only(&["hand_off_mail"]),
+        ..crate::common::app::quick_retries()
+    };
+    let lease = chrono::Duration::from_std(settings.lease).expect("lease");
+    let worker = Worker::new(app.state.clone(), None, settings, "mails".to_owned());
+    let claimed = worker.claim().await.expect("a claim");
+    assert_eq!(claimed.len(), 1, "the hand-off's mail");
+    // Attempted, never settled: the mail went, and the job still reads as claimed.
+    let _unsettled = worker.perform(claimed[0]).await.expect("attempted");
+    assert_eq!(smtp.mails().len(), 1);
+    app.db.clock.advance(lease + chrono::Duration::seconds(1));
+    let again = worker.claim().await.expect("a claim");
+    assert_eq!(again.len(), 1, "claimed again once the lease ran out");
+    worker.process(again[0]).await.expect("processed");
+    assert_eq!(smtp.mails().len(), 1, "the member got one mail");
+    let stored = "SELECT status, last_error FROM job_outbox WHERE kind = 'hand_off_mail'";
+    assert_eq!(
+        app.db
+            .query_strings(stored, &["status", "last_error"])
+            .await,
+        [["cancelled", MAY_HAVE_GONE]]
+    );
+    app.db.finish().await;
+}
+
 on_both_databases!(
+    a_hand_off_mail_that_may_have_gone_is_not_sent_again,
     an_ai_text_waiting_when_staff_take_over_is_not_sent,
     a_booked_caller_is_told_so_and_not_followed_up,
     a_conversation_gets_at_most_twenty_answers_a_day,

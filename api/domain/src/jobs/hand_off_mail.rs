@@ -16,7 +16,8 @@
 //! closed, or a member who left, was given the caller's conversation away or turned the mails
 //! off, cancels it (a mail retried for hours while the SMTP server was down is not sent after a
 //! colleague answered). A mail handed to the SMTP server is audited as `ai.hand_off_mailed` with
-//! the member.
+//! the member. A mail whose earlier attempt never settled is cancelled, not sent again
+//! ([`MAY_HAVE_GONE`]): the SMTP server cannot be asked whether it took it.
 
 use ringback_core::error::DomainError;
 use ringback_core::outbox::{Job, NewJob, enqueue_once};
@@ -33,6 +34,11 @@ use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::audit::{self, AuditEvent};
 use crate::service::mail_links::Letter;
 use crate::service::{clinic, conversations, messages, team};
+
+/// Why a mail is not sent again: an earlier attempt never settled (its worker stopped, or the
+/// outcome could not be stored) and may have handed it to the SMTP server, which keeps no list
+/// to ask. At most once: the dashboard's notification still stands.
+pub const MAY_HAVE_GONE: &str = "an earlier attempt may have sent it";
 
 /// Most hand-off mails one clinic sends in an hour.
 pub const MAX_A_CLINIC_AN_HOUR: u64 = 20;
@@ -119,6 +125,9 @@ impl Runnable for HandOffMail {
         let Some(mail) = &context.backend.mail else {
             return Ok(Err(Attempt::Cancelled("mail is not configured")));
         };
+        if row.in_doubt_since.is_some() {
+            return Ok(Err(Attempt::Cancelled(MAY_HAVE_GONE)));
+        }
         if !self.still_waits(txn, row.created_at).await? {
             return Ok(Err(Attempt::Cancelled("someone has the conversation")));
         }
