@@ -142,6 +142,21 @@ pub async fn enqueue<J: Job>(
     .await?)
 }
 
+/// Cancels the transaction's clinic's jobs of type `J` that wait for their time (not one a worker
+/// holds), keeping `reason` as each one's last error; how many.
+pub async fn cancel_waiting<J: Job>(txn: &TenantTxn, reason: &str) -> Result<u64, DomainError> {
+    let cancelled = txn
+        .update_many::<job_outbox::Entity>()
+        .col_expr(job_outbox::Column::Status, Expr::value(CANCELLED))
+        .col_expr(job_outbox::Column::LastError, Expr::value(reason))
+        .col_expr(job_outbox::Column::UpdatedAt, Expr::value(txn.now()))
+        .filter(job_outbox::Column::Kind.eq(J::NAME))
+        .filter(job_outbox::Column::Status.eq(PENDING))
+        .exec(txn.conn())
+        .await?;
+    Ok(cancelled.rows_affected)
+}
+
 /// A job a worker has claimed: which clinic and which row, and whether to attempt it or give it
 /// up. Only [`claim_due`] makes one, so its clinic is a door
 /// ([`TenantScope::for_job`](crate::tenant::TenantScope::for_job)).

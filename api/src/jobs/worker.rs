@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ringback_domain::jobs::{
-    AiAnswer, AiFollowUp, Attempt, CalendarSync, ForgetCallerAtProvider, ForgetProviderRecords,
-    HandOffMail, Job, JobContext, Receipt, ReportOverage, Runnable, StaffReply, TextBack,
+    AiAnswer, AiFollowUp, Attempt, CalendarFill, CalendarSync, ForgetCallerAtProvider,
+    ForgetProviderRecords, HandOffMail, Job, JobContext, Receipt, ReportOverage, Runnable,
+    StaffReply, TextBack,
 };
 use ringback_entity::job_outbox;
 use tokio::sync::watch;
@@ -84,6 +85,7 @@ fn job_types() -> Registry {
         .register::<ForgetCallerAtProvider>()
         .register::<HandOffMail>()
         .register::<CalendarSync>()
+        .register::<CalendarFill>()
 }
 
 /// A future a job handler returns.

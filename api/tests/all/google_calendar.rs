@@ -459,9 +459,152 @@ async fn without_a_phone_provider_bookings_still_reach_the_calendar(kind: Databa
     );
 }
 
+/// The bookings each waiting `calendar_sync` job is for, and the `calendar_fill` jobs as
+/// (status, last error).
+async fn queued_for_the_calendar(app: &TestApp) -> (Vec<uuid::Uuid>, Vec<(String, String)>) {
+    use ringback_entity::job_outbox;
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    let txn = app.tenant().begin().await.expect("txn");
+    let jobs = txn
+        .find::<job_outbox::Entity>()
+        .filter(job_outbox::Column::Kind.is_in(["calendar_sync", "calendar_fill"]))
+        .order_by_asc(job_outbox::Column::CreatedAt)
+        .all(txn.conn())
+        .await
+        .expect("jobs");
+    txn.commit().await.expect("commit");
+    let mut synced = Vec::new();
+    let mut fills = Vec::new();
+    for job in jobs {
+        if job.kind == "calendar_sync" {
+            let booking = job.payload["appointment"].as_str().expect("an id");
+            synced.push(booking.parse().expect("a uuid"));
+        } else {
+            fills.push((job.status, job.last_error.unwrap_or_default()));
+        }
+    }
+    (synced, fills)
+}
+
+/// `count` bookings starting from an hour ahead, a minute apart (written as an integration's
+/// import would leave them); their ids, soonest first.
+async fn many_bookings(app: &TestApp, count: i64) -> Vec<uuid::Uuid> {
+    use ringback_entity::appointment;
+    use sea_orm::{ActiveModelTrait, Set};
+    let txn = app.tenant().begin().await.expect("txn");
+    let now = app.db.clock.now();
+    let mut ids = Vec::new();
+    for minutes in 0..count {
+        let id = uuid::Uuid::now_v7();
+        appointment::ActiveModel {
+            clinic_id: Set(app.clinic_id),
+            id: Set(id),
+            caller_key: Set(format!("v1:{:064x}", minutes)),
+            source: Set("integration".to_owned()),
+            external_id: Set(Some(format!("pms-{minutes}"))),
+            value_minor: Set(4500),
+            starts_at: Set(Some(now + Duration::hours(1) + Duration::minutes(minutes))),
+            cancelled_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            duration_minutes: Set(None),
+            calendar_event_in: Set(None),
+        }
+        .insert(txn.conn())
+        .await
+        .expect("a booking");
+        ids.push(id);
+    }
+    txn.commit().await.expect("commit");
+    ids
+}
+
+/// A clinic with more upcoming bookings than one batch: choosing a calendar queues the soonest
+/// 500 syncs at once and the rest a batch a minute later, each booking once; choosing again drops
+/// the batches still waiting and starts its own; a batch for a calendar since cleared is
+/// cancelled when it runs.
+async fn a_calendar_chosen_gets_every_upcoming_booking_in_batches(kind: DatabaseKind) {
+    use ringback_api::jobs::outbox::Lane;
+    use ringback_api::jobs::worker::Worker;
+    use ringback_domain::jobs::calendar_fill::{CalendarFill, FILL_PAUSE};
+    let google = FakeGoogle::start().await.expect("fake Google");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut app = calendar_app(kind, &google, dir.path()).await;
+    let batch = ringback_domain::service::calendar::MAX_SYNCED_ON_CHANGE as usize;
+    let bookings = many_bookings(&app, batch as i64 + 120).await;
+    let settings = ringback_api::jobs::worker::WorkerSettings {
+        lane: Lane::Only(&["calendar_fill"]),
+        ..crate::common::app::quick_retries()
+    };
+    let fills = Worker::new(app.state.clone(), None, settings, "fills".to_owned());
+
+    choose_the_calendar(&mut app, &google).await;
+    let (synced, waiting) = queued_for_the_calendar(&app).await;
+    assert_eq!(synced, bookings[..batch], "the soonest batch, at once");
+    assert_eq!(waiting, [("pending".to_owned(), String::new())]);
+    assert_eq!(fills.run_once().await.expect("a pass"), 0, "not yet due");
+
+    // Chosen again before the next batch: that batch is dropped, and the choice starts its own.
+    let again = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;
+    assert_eq!(again["data"]["setGoogleCalendar"], false, "{again}");
+    let (synced, waiting) = queued_for_the_calendar(&app).await;
+    assert_eq!(synced.len(), 2 * batch);
+    let dropped = (
+        "cancelled".to_owned(),
+        "the calendar was chosen again".to_owned(),
+    );
+    assert_eq!(
+        waiting,
+        [dropped.clone(), ("pending".to_owned(), String::new())]
+    );
+
+    app.db.clock.advance(FILL_PAUSE + Duration::seconds(1));
+    assert_eq!(fills.run_once().await.expect("a pass"), 1);
+    let (synced, waiting) = queued_for_the_calendar(&app).await;
+    assert_eq!(
+        synced[2 * batch..],
+        bookings[batch..],
+        "the rest, once each"
+    );
+    assert_eq!(
+        waiting,
+        [dropped, ("done".to_owned(), String::new())],
+        "a batch that was not full queues no other"
+    );
+
+    // A batch still meant for a calendar the clinic has since cleared queues nothing.
+    let txn = app.tenant().begin().await.expect("txn");
+    let stale = CalendarFill {
+        connected: false,
+        after: (app.db.clock.now(), bookings[0]),
+    };
+    let now = app.db.clock.now();
+    let queued = ringback_core::outbox::NewJob {
+        job: stale,
+        sealed_number: None,
+        body_sealed: None,
+        run_at: now,
+    };
+    ringback_core::outbox::enqueue(&txn, queued, now)
+        .await
+        .expect("queued");
+    txn.commit().await.expect("commit");
+    assert_eq!(fills.run_once().await.expect("a pass"), 1);
+    let (synced, waiting) = queued_for_the_calendar(&app).await;
+    assert_eq!(synced.len(), 2 * batch + 120, "nothing more queued");
+    assert_eq!(
+        waiting.last(),
+        Some(&(
+            "cancelled".to_owned(),
+            "the calendar was changed since".to_owned()
+        ))
+    );
+}
+
 on_both_databases!(
     bookings_follow_into_the_shared_calendar,
     without_a_google_account_no_calendar_can_be_chosen,
     staff_see_when_the_calendar_is_busy,
     without_a_phone_provider_bookings_still_reach_the_calendar,
+    a_calendar_chosen_gets_every_upcoming_booking_in_batches,
 );

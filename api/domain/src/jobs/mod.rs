@@ -12,6 +12,8 @@
 //! - [`AiFollowUp`]: the one follow-up to a caller who went quiet (its text goes out the same way).
 //! - [`HandOffMail`]: e-mail the member the AI receptionist handed a caller to.
 //! - [`CalendarSync`]: make the clinic's Google calendar show a booking as it stands.
+//! - [`CalendarFill`]: queue the next batch of upcoming bookings' syncs after a calendar was
+//!   chosen or cleared.
 //! - [`ForgetProviderRecords`]: delete the phone provider's records of erased or expired calls and
 //!   texts.
 //! - [`ForgetCallerAtProvider`]: search the phone provider's log for an erased caller's calls and
@@ -25,6 +27,7 @@
 
 mod ai_answer;
 mod ai_follow_up;
+pub mod calendar_fill;
 pub mod calendar_sync;
 pub mod forget_caller_at_provider;
 pub mod forget_provider_records;
@@ -47,6 +50,7 @@ use crate::backend::Backend;
 
 pub use ai_answer::AiAnswer;
 pub use ai_follow_up::AiFollowUp;
+pub use calendar_fill::CalendarFill;
 pub use calendar_sync::CalendarSync;
 pub use forget_caller_at_provider::ForgetCallerAtProvider;
 pub use forget_provider_records::ForgetProviderRecords;

@@ -7,7 +7,8 @@
 //! calendar, queues a [`CalendarSync`] in the same transaction ([`queue_sync`]); choosing a
 //! calendar queues one for each upcoming booking (they move there from a calendar chosen before),
 //! and clearing it one for each upcoming booking with an event (its event leaves the calendar),
-//! at most [`MAX_SYNCED_ON_CHANGE`] either way. Past events stay.
+//! [`MAX_SYNCED_ON_CHANGE`] at once and the rest a batch at a time ([`CalendarFill`]). Past
+//! events stay.
 //!
 //! The AI receptionist offers and books no time the calendar shows busy: before its slot tools
 //! run, [`busy_times`] asks Google when the calendar is busy (times only, never an event's title
@@ -20,25 +21,28 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use ringback_core::error::DomainError;
-use ringback_core::outbox::{NewJob, enqueue};
+use ringback_core::outbox::{NewJob, cancel_waiting, enqueue};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{appointment, clinic as clinic_row};
 use ringback_providers::google::{
     BusyTime, CalendarError, CalendarEvent, CalendarProvider, valid_calendar_id,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::jobs::CalendarSync;
+use crate::jobs::calendar_fill::{CalendarFill, FILL_PAUSE};
 use crate::service::audit::{self, AuditEvent};
 use crate::service::clinic;
 
-/// Upcoming bookings synced when the clinic chooses or clears its calendar, soonest first; later
-/// ones follow as they are made or changed.
+/// Upcoming bookings queued for a sync at once when the clinic chooses or clears its calendar,
+/// soonest first; later ones follow a batch at a time ([`CalendarFill`]).
 pub const MAX_SYNCED_ON_CHANGE: u64 = 500;
 /// How long ago a booking may have started and still be put in the calendar when it is made (a
 /// visit logged after it happened still shows; history imported by an integrator does not).
@@ -154,9 +158,11 @@ pub async fn set(
     calendar: Option<String>,
 ) -> Result<bool, DomainError> {
     let current = clinic::get(txn).await?;
+    // A choice starts its own batches: those of an earlier one still waiting are dropped.
+    cancel_waiting::<CalendarFill>(txn, "the calendar was chosen again").await?;
     if current.google_calendar_id == calendar {
         if calendar.is_some() {
-            queue_upcoming(txn, true).await?;
+            queue_upcoming(txn, true, None).await?;
         }
         return Ok(false);
     }
@@ -165,7 +171,7 @@ pub async fn set(
     model.google_calendar_id = Set(calendar);
     model.updated_at = Set(txn.now());
     model.update(txn.conn()).await?;
-    let queued = queue_upcoming(txn, connected).await?;
+    let queued = queue_upcoming(txn, connected, None).await?;
     audit::append(
         txn,
         AuditEvent {
@@ -179,8 +185,14 @@ pub async fn set(
 }
 
 /// Queues a sync for each upcoming booking that stands (`connected`), or that stands and has an
-/// event (a calendar cleared), soonest first; how many.
-async fn queue_upcoming(txn: &TenantTxn, connected: bool) -> Result<u64, DomainError> {
+/// event (a calendar cleared), soonest first (by start, then id) and after `after` when given:
+/// at most [`MAX_SYNCED_ON_CHANGE`], and when that many were queued, a [`CalendarFill`] to queue
+/// the next batch [`FILL_PAUSE`] later. How many syncs were queued.
+pub async fn queue_upcoming(
+    txn: &TenantTxn,
+    connected: bool,
+    after: Option<(DateTime<Utc>, Uuid)>,
+) -> Result<u64, DomainError> {
     let mut upcoming = txn
         .find::<appointment::Entity>()
         .filter(appointment::Column::StartsAt.gte(txn.now()))
@@ -188,16 +200,42 @@ async fn queue_upcoming(txn: &TenantTxn, connected: bool) -> Result<u64, DomainE
     if !connected {
         upcoming = upcoming.filter(appointment::Column::CalendarEventIn.is_not_null());
     }
-    let upcoming: Vec<Uuid> = upcoming
+    if let Some((starts, id)) = after {
+        upcoming = upcoming.filter(
+            Condition::any()
+                .add(appointment::Column::StartsAt.gt(starts))
+                .add(
+                    Condition::all()
+                        .add(appointment::Column::StartsAt.eq(starts))
+                        .add(appointment::Column::Id.gt(id)),
+                ),
+        );
+    }
+    let upcoming: Vec<(Uuid, Option<DateTime<Utc>>)> = upcoming
         .order_by_asc(appointment::Column::StartsAt)
+        .order_by_asc(appointment::Column::Id)
         .select_only()
-        .column(appointment::Column::Id)
+        .columns([appointment::Column::Id, appointment::Column::StartsAt])
         .limit(MAX_SYNCED_ON_CHANGE)
         .into_tuple()
         .all(txn.conn())
         .await?;
-    for appointment in &upcoming {
+    for (appointment, _) in &upcoming {
         enqueue_sync(txn, *appointment).await?;
+    }
+    if upcoming.len() as u64 == MAX_SYNCED_ON_CHANGE
+        && let Some(&(last, Some(starts))) = upcoming.last()
+    {
+        let next = NewJob {
+            job: CalendarFill {
+                connected,
+                after: (starts, last),
+            },
+            sealed_number: None,
+            body_sealed: None,
+            run_at: txn.now() + FILL_PAUSE,
+        };
+        enqueue(txn, next, txn.now()).await?;
     }
     Ok(upcoming.len() as u64)
 }
