@@ -454,6 +454,7 @@ fn job_kind(kind: &str) -> &'static str {
         "forget_caller_at_provider" => "Searching Twilio's log for an erased caller",
         "hand_off_mail" => "E-mail to the member given a caller",
         "calendar_sync" => "Booking in the Google calendar (is it still shared?)",
+        "calendar_fill" => "Next upcoming bookings for the Google calendar",
         _ => "Text",
     }
 }
