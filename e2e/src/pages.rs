@@ -701,6 +701,47 @@ impl<'a> AppointmentsPage<'a> {
         text_of(self.client, "calendar-clash").await
     }
 
+    /// Opens the dialog of the listed appointment `id` and waits until it says what the clinic's
+    /// Google calendar has busy on the booking's day; those words. Fails if the dialog warns of a
+    /// clash before the start is changed.
+    pub async fn dialog_calendar_of(&self, id: &str) -> Result<String, E2eError> {
+        let edit =
+            format!("[data-testid=appointment][data-id=\"{id}\"] [data-testid=appointment-edit]");
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(&edit))
+            .await
+            .map_err(|e| E2eError::Assertion(format!("appointment {id} is not listed: {e}")))?
+            .click()
+            .await?;
+        self.dialog().await?;
+        let busy = "dialog[open] [data-testid=calendar-busy]";
+        wait_for_text(self.client, busy, |text| text.contains("that day")).await?;
+        let said = self.client.find(Locator::Css(busy)).await?.text().await?;
+        let clashes = self
+            .client
+            .find_all(Locator::Css("dialog[open] [data-testid=calendar-clash]"))
+            .await?;
+        if !clashes.is_empty() {
+            return Err(E2eError::Assertion(format!(
+                "the booking's own start clashes: {said}"
+            )));
+        }
+        Ok(said)
+    }
+
+    /// Types `starts` (`YYYY-MM-DDTHH:MM`) as the new start in the open dialog and waits until it
+    /// warns of a clash with the clinic's Google calendar; the warning. Closes the dialog.
+    pub async fn dialog_clash_at(&self, starts: &str) -> Result<String, E2eError> {
+        set_value(self.client, "appointment-new-starts", starts.into()).await?;
+        let clash = "dialog[open] [data-testid=calendar-clash]";
+        wait_for_text(self.client, clash, |text| !text.is_empty()).await?;
+        let warning = self.client.find(Locator::Css(clash)).await?.text().await?;
+        click_test_id(self.client, "appointment-close").await?;
+        Ok(warning)
+    }
+
     async fn choose_caller(&self, caller_key: &str) -> Result<(), E2eError> {
         let option = format!("[data-testid=appointment-caller] option[value=\"{caller_key}\"]");
         self.client

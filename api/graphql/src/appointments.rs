@@ -107,6 +107,9 @@ pub struct Appointment {
     /// Value in minor units of the clinic's currency.
     pub value_minor: i64,
     pub starts_at: Option<DateTime<Utc>>,
+    /// How long the visit takes in minutes, when known (a booked service's length); its event in
+    /// the clinic's Google calendar lasts that long, else 30 minutes.
+    pub duration_minutes: Option<i32>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     /// The caller's masked number (e.g. "•••• 123"), when the clinic has one for them.
@@ -144,6 +147,7 @@ impl From<ListedAppointment> for Appointment {
             external_id: model.external_id.clone(),
             value_minor: model.value_minor,
             starts_at: model.starts_at,
+            duration_minutes: model.duration_minutes,
             cancelled_at: model.cancelled_at,
             created_at: model.created_at,
             caller_tail,

@@ -1,7 +1,8 @@
 //! Google Calendar from the browser, with the real binary, the demo clinic and the fake Google:
 //! the owner sees which address to share a calendar with and the code to put in its description,
 //! is told how when the calendar is not shared, saves it once it is, and the demo's upcoming
-//! bookings appear in it; booking over the owner's own event there, the form warns of it.
+//! bookings appear in it; booking over the owner's own event there, or moving a booking onto it,
+//! the form warns of it, and a booking changed is not warned of its own event.
 
 use std::time::Duration;
 
@@ -101,5 +102,70 @@ async fn book_over_the_owners_event(
     if !warning.contains("clashes") {
         return Err(E2eError::Assertion(format!("the form warned {warning:?}")));
     }
+    move_a_booking_over_the_owners_event(&appointments, google, &day).await
+}
+
+/// A demo booking whose event no other busy time touches, opened to be changed: the dialog names
+/// its own event in the day's busy times and warns of nothing; moved to 11:00 on `day` (the
+/// owner's event), it is warned.
+async fn move_a_booking_over_the_owners_event(
+    appointments: &AppointmentsPage<'_>,
+    google: &FakeGoogle,
+    day: &str,
+) -> Result<(), E2eError> {
+    let at = |event: &serde_json::Value, edge: &str| {
+        let text = event[edge]["dateTime"].as_str().unwrap_or_default();
+        chrono::DateTime::parse_from_rfc3339(text).ok()
+    };
+    let spans: Vec<_> = google
+        .events(CALENDAR)
+        .iter()
+        .filter_map(|event| {
+            let id = booking_of(event["id"].as_str()?)?;
+            Some((id, at(event, "start")?, at(event, "end")?))
+        })
+        .filter(|(_, starts, _)| starts.format("%Y-%m-%d").to_string().as_str() < day)
+        .collect();
+    let (id, starts, _) = spans
+        .iter()
+        .find(|(id, from, to)| {
+            spans
+                .iter()
+                .all(|(other, f, t)| other == id || t < from || f > to)
+        })
+        .ok_or_else(|| E2eError::Assertion(format!("no booking stands alone: {spans:?}")))?;
+    let around = |days: i64| (starts.date_naive() + chrono::Duration::days(days)).to_string();
+    appointments.filter(&around(-1), &around(1), "").await?;
+    let said = appointments.dialog_calendar_of(id).await?;
+    if !said.contains("(this booking)") {
+        return Err(E2eError::Assertion(format!(
+            "the booking's own event is not named: {said:?}"
+        )));
+    }
+    let warning = appointments
+        .dialog_clash_at(&format!("{day}T11:00"))
+        .await?;
+    if !warning.contains("clashes") {
+        return Err(E2eError::Assertion(format!(
+            "the dialog warned {warning:?}"
+        )));
+    }
     Ok(())
+}
+
+/// The booking an event is of: its id is the booking's hex digits (the owner's own events have
+/// other ids).
+fn booking_of(event_id: &str) -> Option<String> {
+    let hex = event_id.len() == 32 && event_id.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| {
+        let part = |from: usize, to: usize| &event_id[from..to];
+        let parts = [
+            part(0, 8),
+            part(8, 12),
+            part(12, 16),
+            part(16, 20),
+            part(20, 32),
+        ];
+        parts.join("-")
+    })
 }

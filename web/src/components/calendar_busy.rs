@@ -1,9 +1,12 @@
-//! What the clinic's Google calendar shows busy on the day a new booking's start falls on, so that
+//! What the clinic's Google calendar shows busy on the day a booking's start falls on, so that
 //! staff do not book over the owner's own events or a booking already there: the busy times of
-//! that day, and a warning when the start chosen clashes with one (a visit taken as
-//! [`STANDARD_VISIT_MINUTES`] long, as its event is). Nothing shows for a clinic without a
-//! calendar; when the calendar could not be asked (Google, the server or the looks' limit), the
-//! form says so. The calendar is asked once per day chosen (times only, nothing of anyone).
+//! that day, and a warning when the start chosen clashes with one (a visit taken as long as the
+//! booking being changed, else [`STANDARD_VISIT_MINUTES`], as its event is). When a booking is
+//! changed, a busy time that is exactly its own event is named so and clashes with nothing: it
+//! moves with the booking (Google merges touching times, so its event beside another's is
+//! counted as busy). Nothing shows for a clinic without a calendar; when the calendar could not
+//! be asked (Google, the server or the looks' limit), the form says so. The calendar is asked
+//! once per day chosen (times only, nothing of anyone).
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use leptos::prelude::*;
@@ -15,9 +18,37 @@ use crate::time::{ClinicTime, use_clinic_time};
 /// How a date-and-time field writes a start.
 const FIELD_FORMAT: &str = "%Y-%m-%dT%H:%M";
 
-/// What the calendar says of the day `starts` (a date-and-time field's value) falls on.
+/// The booking being changed, whose own event the calendar may show: its start as it is stored
+/// (the clinic's time) and how long its event lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnEvent {
+    pub starts: NaiveDateTime,
+    pub minutes: i64,
+}
+
+impl OwnEvent {
+    /// The event of a booking starting at `field` (a date-and-time field's value) and lasting
+    /// `minutes` (a standard visit when unknown); `None` without a start.
+    pub fn of(field: &str, minutes: Option<i64>) -> Option<Self> {
+        Some(Self {
+            starts: local_start(field)?,
+            minutes: minutes.unwrap_or(STANDARD_VISIT_MINUTES),
+        })
+    }
+
+    /// The times the event takes.
+    fn span(self) -> (NaiveDateTime, NaiveDateTime) {
+        (self.starts, self.starts + Duration::minutes(self.minutes))
+    }
+}
+
+/// What the calendar says of the day `starts` (a date-and-time field's value) falls on; `own`
+/// is the booking being changed, if any.
 #[component]
-pub fn BusyInCalendar(starts: RwSignal<String>) -> impl IntoView {
+pub fn BusyInCalendar(
+    starts: RwSignal<String>,
+    #[prop(optional, into)] own: MaybeProp<OwnEvent>,
+) -> impl IntoView {
     let clock = use_clinic_time();
     let day = Memo::new(move |_| starts.with(|text| local_start(text).map(|at| at.date())));
     // The day asked about comes back with its answer: while another day loads, the last answer
@@ -41,18 +72,18 @@ pub fn BusyInCalendar(starts: RwSignal<String>) -> impl IntoView {
                 let (asked, found) = looked.get().flatten()?;
                 let day = day.get().filter(|day| *day == asked)?;
                 let start = local_start(&starts.get());
-                notice(found.as_ref(), day, start, clock)
+                notice(found.as_ref(), day, (start, own.get()), clock)
             }}
         </div>
     }
 }
 
 /// The words for what the calendar said of `day` (`None`: the question was not answered), with
-/// a warning when `start` clashes.
+/// a warning when `start` clashes; `own`, the booking being changed, clashes with nothing.
 fn notice(
     found: Option<&calendar_busy::CalendarBusyCalendarBusy>,
     day: NaiveDate,
-    start: Option<NaiveDateTime>,
+    (start, own): (Option<NaiveDateTime>, Option<OwnEvent>),
     clock: ClinicTime,
 ) -> Option<AnyView> {
     if found.is_some_and(|found| !found.has_calendar) {
@@ -75,10 +106,25 @@ fn notice(
                 .into_any(),
         );
     }
-    let listed: Vec<String> = spans.iter().map(|span| span_words(*span, day)).collect();
+    let own_span = own.map(OwnEvent::span);
+    let listed: Vec<String> = spans
+        .iter()
+        .map(|span| {
+            let words = span_words(*span, day);
+            if Some(*span) == own_span {
+                format!("{words} (this booking)")
+            } else {
+                words
+            }
+        })
+        .collect();
+    let minutes = own.map_or(STANDARD_VISIT_MINUTES, |own| own.minutes);
     let clash = start.and_then(|start| {
-        let end = start + Duration::minutes(STANDARD_VISIT_MINUTES);
-        spans.iter().find(|(from, to)| start < *to && end > *from)
+        let end = start + Duration::minutes(minutes);
+        spans
+            .iter()
+            .filter(|span| Some(**span) != own_span)
+            .find(|(from, to)| start < *to && end > *from)
     });
     Some(view! {
         <p class="hint">{format!("Your Google calendar is busy that day: {}.", listed.join(", "))}</p>

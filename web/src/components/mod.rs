@@ -30,7 +30,7 @@ pub use activity::{ActivityWatch, provide_activity, use_activity};
 pub use alert::{Alert, failure_of};
 pub use async_view::AsyncView;
 pub use billing_notice::{BillingLink, BillingNotice, billing_summary};
-pub use calendar_busy::BusyInCalendar;
+pub use calendar_busy::{BusyInCalendar, OwnEvent};
 pub use call_back::{CallBack, RingingNotice, call_back_action};
 pub use changes::{ChangeTracker, changed_words};
 pub use choice::{choice, zone_choices};

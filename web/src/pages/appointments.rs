@@ -16,7 +16,7 @@ use crate::api::{
     self, ApiError, appointments, cancel_appointment, create_appointment, known_callers,
     update_appointment,
 };
-use crate::components::{Alert, AsyncView, BusyInCalendar, changed_words, failure_of};
+use crate::components::{Alert, AsyncView, BusyInCalendar, OwnEvent, changed_words, failure_of};
 use crate::session::clinic_currency;
 use crate::time::{ClinicTime, use_clinic_time};
 
@@ -415,6 +415,8 @@ struct Editing {
     value: String,
     /// The start as a date-and-time field holds it, in the clinic's time; empty when none.
     starts: String,
+    /// How long the visit takes, when known.
+    minutes: Option<i64>,
 }
 
 /// How one appointment reads.
@@ -480,6 +482,7 @@ fn appointment_item(
                 .as_deref()
                 .map(|at| locale.clock.field_value(at))
                 .unwrap_or_default(),
+            minutes: appointment.duration_minutes,
         };
         // Begins with the words shown, so that "click Change or cancel" finds it by voice.
         let label = format!("Change or cancel the appointment for {caller}");
@@ -589,6 +592,12 @@ fn EditDialog(
             }));
         }
     };
+    let own_event = Signal::derive(move || {
+        editing.with(|target| {
+            let target = target.as_ref()?;
+            OwnEvent::of(&target.starts, target.minutes)
+        })
+    });
     let heading = move || {
         editing
             .get()
@@ -607,6 +616,7 @@ fn EditDialog(
                 <label for="edit-appointment-starts">{format!("Starts (the {}'s time)", crate::session::place_word())}</label>
                 <input id="edit-appointment-starts" data-testid="appointment-new-starts" type="datetime-local"
                     prop:value=starts on:input=move |ev| starts.set(event_target_value(&ev)) />
+                <BusyInCalendar starts=starts own=own_event />
                 <div class="actions">
                     <button type="submit" data-testid="appointment-save" disabled=busy>"Save"</button>
                     <button type="button" class="danger" data-testid="appointment-cancel" disabled=busy on:click=cancel>"Cancel appointment"</button>
