@@ -286,6 +286,25 @@ fn start_delay(dice: &mut Dice) -> Duration {
     Duration::days(days as i64)
 }
 
+/// When a demo visit on the clinic's day that `around` falls on starts: a quarter hour from 09:00
+/// on a weekday (to 17:15) or a Saturday (to 12:45), the last in time for a half-hour visit before
+/// closing; a Sunday's moves to the Saturday before. Read from `around`'s minute, so the demo's
+/// dice (and with them every other demo figure) are left as they were.
+fn visit_start(around: DateTime<Utc>) -> Result<DateTime<Utc>, DomainError> {
+    let local = around.with_timezone(&zone()?);
+    let mut day = local.date_naive();
+    if day.weekday() == Weekday::Sun {
+        day -= Duration::days(1);
+    }
+    let quarters = if day.weekday() == Weekday::Sat {
+        16
+    } else {
+        34
+    };
+    let quarter = (local.hour() * 60 + local.minute()) % quarters;
+    at_local(day, 9 * 60 + 15 * quarter)
+}
+
 /// Seeds the demo clinic's days, one after another, with one set of dice.
 struct Seeder<'a> {
     txn: &'a TenantTxn,
@@ -383,7 +402,7 @@ impl Seeder<'_> {
             let booked_at =
                 (booking_after + Duration::minutes(dice.below(60 * 30) as i64)).min(self.now);
             let (_, value) = TREATMENTS[dice.below(TREATMENTS.len() as u64) as usize];
-            let starts_at = booked_at + start_delay(dice);
+            let starts_at = visit_start(booked_at + start_delay(dice))?;
             appointments::create(
                 self.txn,
                 self.secrets,

@@ -7,6 +7,42 @@ use ringback_api::config::DatabaseKind;
 use ringback_api::demo::{self, DemoOutcome};
 use serde_json::json;
 
+/// Every demo visit starts as a clinic books one: on a quarter hour, in London, from 09:00 in
+/// time to end by closing (a weekday to 17:15, a Saturday to 12:45), never on a Sunday.
+async fn visits_start_in_opening_hours(test_db: &TestDb) {
+    use chrono::{Datelike, Timelike, Weekday};
+    use ringback_entity::appointment;
+    use sea_orm::{EntityTrait, QuerySelect};
+    // As the tables' owner: the app's role sees no clinic's rows without one.
+    let txn = ringback_api::tenant::begin_maintenance(&test_db.db)
+        .await
+        .expect("begin");
+    let starts: Vec<Option<chrono::DateTime<chrono::Utc>>> = appointment::Entity::find()
+        .select_only()
+        .column(appointment::Column::StartsAt)
+        .into_tuple()
+        .all(&txn)
+        .await
+        .expect("starts");
+    txn.commit().await.expect("commit");
+    assert!(starts.len() > 100, "{}", starts.len());
+    for at in starts {
+        let local = at
+            .expect("a start")
+            .with_timezone(&chrono_tz::Europe::London);
+        let minute = local.hour() * 60 + local.minute();
+        let last = match local.weekday() {
+            Weekday::Sun => 0,
+            Weekday::Sat => 12 * 60 + 45,
+            _ => 17 * 60 + 15,
+        };
+        assert!(
+            (9 * 60..=last).contains(&minute) && minute % 15 == 0 && local.second() == 0,
+            "a demo visit starts {local}"
+        );
+    }
+}
+
 async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
     let test_db = TestDb::at_midday(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
@@ -92,6 +128,8 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
             .all(|row| row[0].starts_with("•••• ")),
         "only masked tails"
     );
+
+    visits_start_in_opening_hours(&test_db).await;
 
     let again = demo::seed(&state.db, &state.clock, &state.secrets)
         .await
