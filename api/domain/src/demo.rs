@@ -8,13 +8,14 @@
 //! stored. The generator is seeded: the same day gives the same data.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
-use ringback_entity::{clinic as clinic_row, user};
+use ringback_entity::{clinic as clinic_row, conversation, user};
 use ringback_providers::twilio::PROVIDER_NAME;
 use ringback_shared::attribution::{CallDirection, CallOutcome};
 use ringback_shared::hours::{BusinessHours, parse_day};
 use ringback_shared::metrics::parse_time_zone;
 use ringback_shared::phone::{self, Region};
 use ringback_shared::text_back::SkipReason;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -165,11 +166,29 @@ pub async fn seed(
         seeder.seed_day(today - Duration::days(back)).await?;
     }
     let summary = seeder.summary;
+    read_all_but_the_latest(&txn, now).await?;
     // The figures the calls made stale (bookings reach into the coming days) are settled here,
     // so that no dashboard read pays for them.
     metrics::settle_before(&txn, today + Duration::days(366)).await?;
     txn.commit().await?;
     Ok(DemoOutcome::Created(summary))
+}
+
+/// How long the demo's latest conversations stay unread: a front desk has read the rest.
+pub const UNREAD_FOR: Duration = Duration::days(2);
+
+/// Marks the demo's conversations read whose last text is older than [`UNREAD_FOR`], as a front
+/// desk keeping up with its inbox would have (otherwise every conversation of 90 days shows
+/// unread).
+async fn read_all_but_the_latest(txn: &TenantTxn, now: DateTime<Utc>) -> Result<(), DomainError> {
+    let read_by = now - UNREAD_FOR;
+    txn.update_many::<conversation::Entity>()
+        .col_expr(conversation::Column::ReadAt, Expr::value(read_by))
+        .filter(conversation::Column::LastMessageAt.lt(read_by))
+        .exec(txn.conn())
+        .await
+        .map_err(DbError::from)?;
+    Ok(())
 }
 
 /// Sets the demo clinic up as a live clinic is (every step of the setup checklist but the calls,

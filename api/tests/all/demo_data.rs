@@ -43,6 +43,41 @@ async fn visits_start_in_opening_hours(test_db: &TestDb) {
     }
 }
 
+/// The front desk has read the demo's conversations but those of the last two days.
+async fn only_the_latest_conversations_are_unread(
+    test_db: &TestDb,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    use ringback_entity::conversation;
+    use sea_orm::EntityTrait;
+    let txn = ringback_api::tenant::begin_maintenance(&test_db.db)
+        .await
+        .expect("begin");
+    let threads = conversation::Entity::find()
+        .all(&txn)
+        .await
+        .expect("conversations");
+    txn.commit().await.expect("commit");
+    let unread = |thread: &conversation::Model| {
+        thread
+            .read_at
+            .is_none_or(|read| read < thread.last_message_at)
+    };
+    let read = threads.iter().filter(|thread| !unread(thread)).count();
+    assert!(
+        read * 10 > threads.len() * 8,
+        "{read} of {} read",
+        threads.len()
+    );
+    for thread in threads.iter().filter(|thread| unread(thread)) {
+        assert!(
+            thread.last_message_at >= now - ringback_api::demo::UNREAD_FOR,
+            "unread since {}",
+            thread.last_message_at
+        );
+    }
+}
+
 async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
     let test_db = TestDb::at_midday(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
@@ -130,6 +165,7 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
     );
 
     visits_start_in_opening_hours(&test_db).await;
+    only_the_latest_conversations_are_unread(&test_db, state.clock.now()).await;
 
     let again = demo::seed(&state.db, &state.clock, &state.secrets)
         .await
