@@ -142,16 +142,19 @@ pub async fn enqueue<J: Job>(
     .await?)
 }
 
-/// Cancels the transaction's clinic's jobs of type `J` that wait for their time (not one a worker
-/// holds), keeping `reason` as each one's last error; how many.
-pub async fn cancel_waiting<J: Job>(txn: &TenantTxn, reason: &str) -> Result<u64, DomainError> {
+/// Cancels the transaction's clinic's unfinished jobs of type `J`, waiting or held by a worker,
+/// keeping `reason` as each one's last error; how many. Only for a type whose attempt does nothing
+/// outside the database: a worker holding one finds it no longer its claim when it stores the
+/// outcome, and stores nothing (the type's own records must check the same under a lock, as the
+/// worker reads the claim before it writes).
+pub async fn cancel_unfinished<J: Job>(txn: &TenantTxn, reason: &str) -> Result<u64, DomainError> {
     let cancelled = txn
         .update_many::<job_outbox::Entity>()
         .col_expr(job_outbox::Column::Status, Expr::value(CANCELLED))
         .col_expr(job_outbox::Column::LastError, Expr::value(reason))
         .col_expr(job_outbox::Column::UpdatedAt, Expr::value(txn.now()))
         .filter(job_outbox::Column::Kind.eq(J::NAME))
-        .filter(job_outbox::Column::Status.eq(PENDING))
+        .filter(job_outbox::Column::Status.is_in([PENDING, CLAIMED]))
         .exec(txn.conn())
         .await?;
     Ok(cancelled.rows_affected)

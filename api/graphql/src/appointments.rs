@@ -110,6 +110,9 @@ pub struct Appointment {
     /// How long the visit takes in minutes, when known (a booked service's length); its event in
     /// the clinic's Google calendar lasts that long, else 30 minutes.
     pub duration_minutes: Option<i32>,
+    /// Whether the booking has an event in a Google calendar of the clinic's (its last sync put
+    /// one there).
+    pub in_calendar: bool,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     /// The caller's masked number (e.g. "•••• 123"), when the clinic has one for them.
@@ -148,6 +151,7 @@ impl From<ListedAppointment> for Appointment {
             value_minor: model.value_minor,
             starts_at: model.starts_at,
             duration_minutes: model.duration_minutes,
+            in_calendar: model.calendar_event_in.is_some(),
             cancelled_at: model.cancelled_at,
             created_at: model.created_at,
             caller_tail,

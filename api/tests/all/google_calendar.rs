@@ -459,8 +459,8 @@ async fn without_a_phone_provider_bookings_still_reach_the_calendar(kind: Databa
     );
 }
 
-/// The bookings each waiting `calendar_sync` job is for, and the `calendar_fill` jobs as
-/// (status, last error).
+/// The bookings each `calendar_sync` job is for, in the order queued, and the `calendar_fill`
+/// jobs as (status, last error).
 async fn queued_for_the_calendar(app: &TestApp) -> (Vec<uuid::Uuid>, Vec<(String, String)>) {
     use ringback_entity::job_outbox;
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
@@ -469,6 +469,7 @@ async fn queued_for_the_calendar(app: &TestApp) -> (Vec<uuid::Uuid>, Vec<(String
         .find::<job_outbox::Entity>()
         .filter(job_outbox::Column::Kind.is_in(["calendar_sync", "calendar_fill"]))
         .order_by_asc(job_outbox::Column::CreatedAt)
+        .order_by_asc(job_outbox::Column::Id)
         .all(txn.conn())
         .await
         .expect("jobs");
@@ -486,24 +487,26 @@ async fn queued_for_the_calendar(app: &TestApp) -> (Vec<uuid::Uuid>, Vec<(String
     (synced, fills)
 }
 
-/// `count` bookings starting from an hour ahead, a minute apart (written as an integration's
-/// import would leave them); their ids, soonest first.
-async fn many_bookings(app: &TestApp, count: i64) -> Vec<uuid::Uuid> {
+/// `count` bookings from an hour ahead, a minute apart, but the last ones all at one time, from
+/// `together` on (written as an integration's import would leave them); their ids, in the order
+/// a calendar takes them (by start, then id).
+async fn many_bookings(app: &TestApp, count: i64, together: i64) -> Vec<uuid::Uuid> {
     use ringback_entity::appointment;
     use sea_orm::{ActiveModelTrait, Set};
     let txn = app.tenant().begin().await.expect("txn");
     let now = app.db.clock.now();
-    let mut ids = Vec::new();
-    for minutes in 0..count {
-        let id = uuid::Uuid::now_v7();
+    let mut booked = Vec::new();
+    for n in 0..count {
+        let id = uuid::Uuid::new_v4();
+        let starts = now + Duration::hours(1) + Duration::minutes(n.min(together));
         appointment::ActiveModel {
             clinic_id: Set(app.clinic_id),
             id: Set(id),
-            caller_key: Set(format!("v1:{:064x}", minutes)),
+            caller_key: Set(format!("v1:{n:064x}")),
             source: Set("integration".to_owned()),
-            external_id: Set(Some(format!("pms-{minutes}"))),
+            external_id: Set(Some(format!("pms-{n}"))),
             value_minor: Set(4500),
-            starts_at: Set(Some(now + Duration::hours(1) + Duration::minutes(minutes))),
+            starts_at: Set(Some(starts)),
             cancelled_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
@@ -513,35 +516,49 @@ async fn many_bookings(app: &TestApp, count: i64) -> Vec<uuid::Uuid> {
         .insert(txn.conn())
         .await
         .expect("a booking");
-        ids.push(id);
+        booked.push((starts, id));
     }
     txn.commit().await.expect("commit");
-    ids
+    booked.sort();
+    booked.into_iter().map(|(_, id)| id).collect()
+}
+
+/// The clinic's calendar syncs as done, as the worker would leave them once Google answered.
+async fn syncs_ran(app: &TestApp) {
+    app.db
+        .execute_as_owner("UPDATE job_outbox SET status = 'done' WHERE kind = 'calendar_sync'")
+        .await;
 }
 
 /// A clinic with more upcoming bookings than one batch: choosing a calendar queues the soonest
-/// 500 syncs at once and the rest a batch a minute later, each booking once; choosing again drops
-/// the batches still waiting and starts its own; a batch for a calendar since cleared is
-/// cancelled when it runs.
+/// 500 syncs at once and the rest a batch at a time, each booking once (bookings at one time
+/// taken in id order across a batch's end), a batch only once most syncs before it ran; choosing
+/// again drops the batches under way and starts its own; a batch for a calendar since cleared is
+/// cancelled when it runs, and saving "no calendar" again finishes a clearing.
 async fn a_calendar_chosen_gets_every_upcoming_booking_in_batches(kind: DatabaseKind) {
     use ringback_api::jobs::outbox::Lane;
-    use ringback_api::jobs::worker::Worker;
+    use ringback_api::jobs::worker::{Worker, WorkerSettings};
     use ringback_domain::jobs::calendar_fill::{CalendarFill, FILL_PAUSE};
+    use ringback_domain::service::calendar::{CHOSEN_AGAIN, MAX_SYNCED_ON_CHANGE};
     let google = FakeGoogle::start().await.expect("fake Google");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut app = calendar_app(kind, &google, dir.path()).await;
-    let batch = ringback_domain::service::calendar::MAX_SYNCED_ON_CHANGE as usize;
-    let bookings = many_bookings(&app, batch as i64 + 120).await;
-    let settings = ringback_api::jobs::worker::WorkerSettings {
+    let batch = MAX_SYNCED_ON_CHANGE as usize;
+    // Bookings 490 to 619 all start at one time: the batch ends among them.
+    let bookings = many_bookings(&app, batch as i64 + 120, 490).await;
+    let settings = WorkerSettings {
         lane: Lane::Only(&["calendar_fill"]),
         ..crate::common::app::quick_retries()
     };
     let fills = Worker::new(app.state.clone(), None, settings, "fills".to_owned());
+    let pending = || ("pending".to_owned(), String::new());
+    let done = || ("done".to_owned(), String::new());
+    let dropped = || ("cancelled".to_owned(), CHOSEN_AGAIN.to_owned());
 
     choose_the_calendar(&mut app, &google).await;
     let (synced, waiting) = queued_for_the_calendar(&app).await;
     assert_eq!(synced, bookings[..batch], "the soonest batch, at once");
-    assert_eq!(waiting, [("pending".to_owned(), String::new())]);
+    assert_eq!(waiting, [pending()]);
     assert_eq!(fills.run_once().await.expect("a pass"), 0, "not yet due");
 
     // Chosen again before the next batch: that batch is dropped, and the choice starts its own.
@@ -549,15 +566,16 @@ async fn a_calendar_chosen_gets_every_upcoming_booking_in_batches(kind: Database
     assert_eq!(again["data"]["setGoogleCalendar"], false, "{again}");
     let (synced, waiting) = queued_for_the_calendar(&app).await;
     assert_eq!(synced.len(), 2 * batch);
-    let dropped = (
-        "cancelled".to_owned(),
-        "the calendar was chosen again".to_owned(),
-    );
-    assert_eq!(
-        waiting,
-        [dropped.clone(), ("pending".to_owned(), String::new())]
-    );
+    assert_eq!(waiting, [dropped(), pending()]);
 
+    // Its syncs still wait (Google slow): the next batch waits a minute more.
+    app.db.clock.advance(FILL_PAUSE + Duration::seconds(1));
+    assert_eq!(fills.run_once().await.expect("a pass"), 1);
+    let (synced, waiting) = queued_for_the_calendar(&app).await;
+    assert_eq!(synced.len(), 2 * batch, "nothing queued over waiting syncs");
+    assert_eq!(waiting, [dropped(), done(), pending()]);
+
+    syncs_ran(&app).await;
     app.db.clock.advance(FILL_PAUSE + Duration::seconds(1));
     assert_eq!(fills.run_once().await.expect("a pass"), 1);
     let (synced, waiting) = queued_for_the_calendar(&app).await;
@@ -568,7 +586,7 @@ async fn a_calendar_chosen_gets_every_upcoming_booking_in_batches(kind: Database
     );
     assert_eq!(
         waiting,
-        [dropped, ("done".to_owned(), String::new())],
+        [dropped(), done(), done()],
         "a batch that was not full queues no other"
     );
 
@@ -592,13 +610,40 @@ async fn a_calendar_chosen_gets_every_upcoming_booking_in_batches(kind: Database
     assert_eq!(fills.run_once().await.expect("a pass"), 1);
     let (synced, waiting) = queued_for_the_calendar(&app).await;
     assert_eq!(synced.len(), 2 * batch + 120, "nothing more queued");
-    assert_eq!(
-        waiting.last(),
-        Some(&(
-            "cancelled".to_owned(),
-            "the calendar was changed since".to_owned()
-        ))
+    let changed = (
+        "cancelled".to_owned(),
+        "the calendar was changed since".to_owned(),
     );
+    assert_eq!(waiting.last(), Some(&changed));
+
+    // Cleared, then "no calendar" saved again: the bookings with an event leave it again.
+    app.db
+        .execute_as_owner(&format!(
+            "UPDATE appointments SET calendar_event_in = '{CALENDAR}'"
+        ))
+        .await;
+    syncs_ran(&app).await;
+    for _ in 0..2 {
+        let cleared = app.owner.run(CHOOSE, json!({ "id": null })).await;
+        assert!(cleared["errors"].is_null(), "{cleared}");
+    }
+    let (synced, _) = queued_for_the_calendar(&app).await;
+    assert_eq!(
+        synced[2 * batch + 120..],
+        [&bookings[..batch], &bookings[..batch]].concat()
+    );
+
+    // A batch under way when a choice is made is dropped too: its worker stores nothing.
+    syncs_ran(&app).await;
+    app.db.clock.advance(FILL_PAUSE + Duration::seconds(1));
+    let under_way = fills.claim().await.expect("a claim");
+    assert_eq!(under_way.len(), 1);
+    let cleared = app.owner.run(CHOOSE, json!({ "id": null })).await;
+    assert!(cleared["errors"].is_null(), "{cleared}");
+    fills.process(under_way[0]).await.expect("processed");
+    let (synced, waiting) = queued_for_the_calendar(&app).await;
+    assert_eq!(synced.len(), 5 * batch + 120, "the new choice's batch only");
+    assert_eq!(waiting[waiting.len() - 2..], [dropped(), pending()]);
 }
 
 on_both_databases!(

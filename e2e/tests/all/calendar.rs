@@ -65,18 +65,21 @@ async fn choose_calendar(
     if !saved.as_ref().is_ok_and(|said| said.contains(CALENDAR)) {
         return Err(E2eError::Assertion(format!("not saved: {saved:?}")));
     }
-    let mut synced = false;
-    for _ in 0..150 {
-        if !google.events(CALENDAR).is_empty() {
-            synced = true;
+    // Synced once the calendar holds events and has not changed for a second.
+    let (mut seen, mut unchanged) = (0, 0);
+    for _ in 0..300 {
+        let events = google.events(CALENDAR).len();
+        unchanged = if events == seen { unchanged + 1 } else { 0 };
+        seen = events;
+        if seen > 0 && unchanged >= 10 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    if !synced {
-        return Err(E2eError::Assertion(
-            "no upcoming demo booking reached the calendar".to_owned(),
-        ));
+    if seen == 0 || unchanged < 10 {
+        return Err(E2eError::Assertion(format!(
+            "the upcoming demo bookings did not settle in the calendar: {seen} events"
+        )));
     }
     book_over_the_owners_event(browser, google).await
 }

@@ -1,10 +1,10 @@
 //! What the clinic's Google calendar shows busy on the day a booking's start falls on, so that
 //! staff do not book over the owner's own events or a booking already there: the busy times of
 //! that day, and a warning when the start chosen clashes with one (a visit taken as long as the
-//! booking being changed, else [`STANDARD_VISIT_MINUTES`], as its event is). When a booking is
-//! changed, a busy time that is exactly its own event is named so and clashes with nothing: it
-//! moves with the booking (Google merges touching times, so its event beside another's is
-//! counted as busy). Nothing shows for a clinic without a calendar; when the calendar could not
+//! booking being changed, else [`STANDARD_VISIT_MINUTES`], as its event is). When a booking
+//! with an event in the calendar is changed, a busy time that is exactly that event's is named so
+//! and clashes with nothing: it moves with the booking (Google merges touching times, so its event
+//! beside another's counts as busy; another event at exactly its times cannot be told from it). Nothing shows for a clinic without a calendar; when the calendar could not
 //! be asked (Google, the server or the looks' limit), the form says so. The calendar is asked
 //! once per day chosen (times only, nothing of anyone).
 
@@ -18,27 +18,23 @@ use crate::time::{ClinicTime, use_clinic_time};
 /// How a date-and-time field writes a start.
 const FIELD_FORMAT: &str = "%Y-%m-%dT%H:%M";
 
-/// The booking being changed, whose own event the calendar may show: its start as it is stored
-/// (the clinic's time) and how long its event lasts.
+/// The booking being changed: how long it lasts and, when the calendar holds its event, the
+/// times that event takes (from its start as stored, the clinic's time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OwnEvent {
-    pub starts: NaiveDateTime,
     pub minutes: i64,
+    pub span: Option<(NaiveDateTime, NaiveDateTime)>,
 }
 
 impl OwnEvent {
-    /// The event of a booking starting at `field` (a date-and-time field's value) and lasting
-    /// `minutes` (a standard visit when unknown); `None` without a start.
-    pub fn of(field: &str, minutes: Option<i64>) -> Option<Self> {
-        Some(Self {
-            starts: local_start(field)?,
-            minutes: minutes.unwrap_or(STANDARD_VISIT_MINUTES),
-        })
-    }
-
-    /// The times the event takes.
-    fn span(self) -> (NaiveDateTime, NaiveDateTime) {
-        (self.starts, self.starts + Duration::minutes(self.minutes))
+    /// A booking starting at `field` (a date-and-time field's value, empty without a start),
+    /// lasting `minutes` (a standard visit when unknown), with an event in the calendar or not.
+    pub fn of(field: &str, minutes: Option<i64>, in_calendar: bool) -> Self {
+        let minutes = minutes.unwrap_or(STANDARD_VISIT_MINUTES);
+        let span = local_start(field)
+            .filter(|_| in_calendar)
+            .map(|starts| (starts, starts + Duration::minutes(minutes)));
+        Self { minutes, span }
     }
 }
 
@@ -106,7 +102,7 @@ fn notice(
                 .into_any(),
         );
     }
-    let own_span = own.map(OwnEvent::span);
+    let own_span = own.and_then(|own| own.span);
     let listed: Vec<String> = spans
         .iter()
         .map(|span| {

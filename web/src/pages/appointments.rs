@@ -417,6 +417,8 @@ struct Editing {
     starts: String,
     /// How long the visit takes, when known.
     minutes: Option<i64>,
+    /// Whether the booking has an event in the clinic's Google calendar.
+    in_calendar: bool,
 }
 
 /// How one appointment reads.
@@ -483,6 +485,7 @@ fn appointment_item(
                 .map(|at| locale.clock.field_value(at))
                 .unwrap_or_default(),
             minutes: appointment.duration_minutes,
+            in_calendar: appointment.in_calendar,
         };
         // Begins with the words shown, so that "click Change or cancel" finds it by voice.
         let label = format!("Change or cancel the appointment for {caller}");
@@ -595,7 +598,11 @@ fn EditDialog(
     let own_event = Signal::derive(move || {
         editing.with(|target| {
             let target = target.as_ref()?;
-            OwnEvent::of(&target.starts, target.minutes)
+            Some(OwnEvent::of(
+                &target.starts,
+                target.minutes,
+                target.in_calendar,
+            ))
         })
     });
     let heading = move || {

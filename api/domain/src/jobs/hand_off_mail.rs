@@ -37,7 +37,8 @@ use crate::service::{clinic, conversations, messages, team};
 
 /// Why a mail is not sent again: an earlier attempt never settled (its worker stopped, or the
 /// outcome could not be stored) and may have handed it to the SMTP server, which keeps no list
-/// to ask. At most once: the dashboard's notification still stands.
+/// to ask. Rather none than two: the dashboard's notification still stands. (An SMTP failure
+/// that is answered, even a timeout after the mail's data, is retried as any other.)
 pub const MAY_HAVE_GONE: &str = "an earlier attempt may have sent it";
 
 /// Most hand-off mails one clinic sends in an hour.

@@ -21,7 +21,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use ringback_core::error::DomainError;
-use ringback_core::outbox::{NewJob, cancel_waiting, enqueue};
+use ringback_core::outbox::{NewJob, cancel_unfinished, enqueue};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{appointment, clinic as clinic_row};
@@ -147,23 +147,27 @@ pub fn check_form<'a>(
     Ok(desk)
 }
 
+/// Why the batches of an earlier choice were dropped.
+pub const CHOSEN_AGAIN: &str = "the calendar was chosen again";
+
 /// Stores `calendar` (checked by [`check_shared`]) as the clinic's, or none; audited as
 /// `settings.calendar_changed` (whether one is set, not which: a personal calendar's id is an
 /// address). Either way the upcoming bookings are synced: into the chosen calendar, or out of the
-/// one cleared; the same calendar saved again syncs them again (after its sharing was mended).
-/// Whether the choice changed.
+/// one cleared; the same choice saved again syncs them again (after its sharing was mended, or to
+/// finish a clearing). Whether the choice changed.
 pub async fn set(
     txn: &TenantTxn,
     actor: Option<Uuid>,
     calendar: Option<String>,
 ) -> Result<bool, DomainError> {
+    // One choice at a time, and none while a batch of an earlier one is being queued
+    // ([`CalendarFill`] takes the same lock): each choice starts its own batches, and those of an
+    // earlier one are dropped, waiting or under way.
+    txn.lock_clinic().await?;
     let current = clinic::get(txn).await?;
-    // A choice starts its own batches: those of an earlier one still waiting are dropped.
-    cancel_waiting::<CalendarFill>(txn, "the calendar was chosen again").await?;
+    cancel_unfinished::<CalendarFill>(txn, CHOSEN_AGAIN).await?;
     if current.google_calendar_id == calendar {
-        if calendar.is_some() {
-            queue_upcoming(txn, true, None).await?;
-        }
+        queue_upcoming(txn, calendar.is_some(), None).await?;
         return Ok(false);
     }
     let connected = calendar.is_some();
@@ -226,18 +230,25 @@ pub async fn queue_upcoming(
     if upcoming.len() as u64 == MAX_SYNCED_ON_CHANGE
         && let Some(&(last, Some(starts))) = upcoming.last()
     {
-        let next = NewJob {
-            job: CalendarFill {
-                connected,
-                after: (starts, last),
-            },
-            sealed_number: None,
-            body_sealed: None,
-            run_at: txn.now() + FILL_PAUSE,
+        let next = CalendarFill {
+            connected,
+            after: (starts, last),
         };
-        enqueue(txn, next, txn.now()).await?;
+        queue_fill(txn, next).await?;
     }
     Ok(upcoming.len() as u64)
+}
+
+/// Queues `fill` to run [`FILL_PAUSE`] from now.
+pub async fn queue_fill(txn: &TenantTxn, fill: CalendarFill) -> Result<(), DomainError> {
+    let next = NewJob {
+        job: fill,
+        sealed_number: None,
+        body_sealed: None,
+        run_at: txn.now() + FILL_PAUSE,
+    };
+    enqueue(txn, next, txn.now()).await?;
+    Ok(())
 }
 
 /// What the AI's slot tools answer when the clinic has a calendar and Google could not say when
