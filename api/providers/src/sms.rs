@@ -88,7 +88,7 @@ pub enum ProviderError {
     #[error("the provider could not be reached")]
     Unreachable,
     /// The clinic has no number to send texts from (an admin must add a provider number).
-    #[error("the clinic has no provider number to send texts from")]
+    #[error("there is no provider number to send texts from: add one under Phone numbers")]
     NoSender,
     /// The provider answered with something we could not read.
     #[error("the provider's answer could not be read")]

@@ -61,7 +61,7 @@ pub fn ClinicData() -> impl IntoView {
     };
     view! {
         <section aria-labelledby="clinic-data-heading">
-            <h2 id="clinic-data-heading">"The clinic's whole data"</h2>
+            <h2 id="clinic-data-heading">{format!("The {}'s whole data", crate::session::place_word())}</h2>
             <p>"Settings, team, calls, appointments and their attribution, conversations with their "
                "messages, the opt-out and do-not-process lists, the audit log and the daily figures, "
                "one JSON document per line. No phone number is in it."</p>
@@ -164,8 +164,8 @@ pub fn DeleteAccount() -> impl IntoView {
     view! {
         <section aria-labelledby="delete-account-heading" class="danger-zone">
             <h2 id="delete-account-heading">"Delete your account"</h2>
-            <p>"You leave every clinic you belong to and your sign-in is deleted. A clinic's last owner "
-               "cannot: delete the clinic or make someone else an owner first."</p>
+            <p>"You leave every team you belong to and your sign-in is deleted. The last owner of a "
+               "clinic or business cannot: delete it or make someone else an owner first."</p>
             <form class="settings" on:submit=submit>
                 <label for="delete-account-password">"Your password"</label>
                 <input id="delete-account-password" type="password" autocomplete="current-password" required

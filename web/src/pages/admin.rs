@@ -213,8 +213,9 @@ fn member_row(
     };
     let remove = move |_| {
         let question = format!(
-            "Remove {name} from the team? They are signed out at once and lose access to this clinic; \
-             API keys they created stop working."
+            "Remove {name} from the team? They are signed out at once and lose access to this {place}; \
+             API keys they created stop working.",
+            place = crate::session::place_word()
         );
         if sure(&question) {
             change.dispatch(TeamChange::Remove {

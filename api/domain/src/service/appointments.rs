@@ -421,7 +421,8 @@ pub async fn local_start(txn: &TenantTxn, text: &str) -> Result<DateTime<Utc>, D
         .map(|start| start.with_timezone(&Utc))
         .ok_or_else(|| {
             DomainError::BadUserInput(
-                "that time does not exist in the clinic's time zone (the clocks change)".to_owned(),
+                "that time does not exist in the time zone set in Settings (the clocks change)"
+                    .to_owned(),
             )
         })
 }

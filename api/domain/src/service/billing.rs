@@ -175,7 +175,7 @@ pub async fn start_checkout(
     txn.commit().await?;
     if row.stripe_subscription_id.is_some() && is_live(row.billing_status.as_deref()) {
         return Err(DomainError::Conflict(
-            "the clinic already has a subscription: change plan in the billing portal".to_owned(),
+            "a subscription is already running: change plan in the billing portal".to_owned(),
         ));
     }
     let customer = customer(scope, context, row.stripe_customer_id, &owner.email).await?;

@@ -185,7 +185,9 @@ async fn prepare(
     let from = phone_lines::sending_number(txn, secrets, recipient(&missed, txn))
         .await?
         .ok_or_else(|| {
-            DomainError::BadUserInput("the clinic has no provider number to call from".to_owned())
+            DomainError::BadUserInput(
+                "there is no provider number to call from: add one under Phone numbers".to_owned(),
+            )
         })?
         .e164;
     let query = [
@@ -384,7 +386,11 @@ pub async fn dial_target(
     let caller = keys::open_caller_number(&key, txn.clinic_id(), sealed)?;
     let caller_id = phone_lines::sending_number(txn, secrets, recipient(&missed, txn))
         .await?
-        .ok_or_else(|| DomainError::BadUserInput("the clinic has no provider number".to_owned()))?
+        .ok_or_else(|| {
+            DomainError::BadUserInput(
+                "there is no provider number to call from: add one under Phone numbers".to_owned(),
+            )
+        })?
         .e164;
     Ok(DialTarget { caller, caller_id })
 }

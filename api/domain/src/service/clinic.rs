@@ -143,7 +143,7 @@ pub async fn update(
     if let Some(name) = change.name {
         let name = name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 120 {
-            return Err(bad("the clinic's name needs 1 to 120 characters"));
+            return Err(bad("the name needs 1 to 120 characters"));
         }
         model.name = Set(name);
         changed.push("name");

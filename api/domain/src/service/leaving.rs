@@ -114,7 +114,7 @@ pub async fn check_deletion(
     let settings = clinic_settings::get(txn).await?;
     if confirm_name.trim() != settings.name.trim() {
         return Err(DomainError::BadUserInput(
-            "type the clinic's name exactly as it is to confirm".to_owned(),
+            "type the name exactly as it is in Settings to confirm".to_owned(),
         ));
     }
     if !password_holds(txn, limits, &proof, "clinic.deletion_refused").await? {

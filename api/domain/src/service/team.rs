@@ -288,7 +288,7 @@ async fn add_membership(txn: &TenantTxn, user_id: Uuid, role: Role) -> Result<()
         .is_some()
     {
         return Err(DomainError::Conflict(
-            "already a member of this clinic".to_owned(),
+            "already a member of this team".to_owned(),
         ));
     }
     membership::ActiveModel {
@@ -347,7 +347,8 @@ pub(crate) async fn check_not_last_owner(
 ) -> Result<(), DomainError> {
     if current.role == Role::Owner.as_str() && owner_count(txn).await? <= 1 {
         return Err(DomainError::Conflict(
-            "the clinic's last owner cannot be removed or demoted".to_owned(),
+            "the last owner cannot be removed or demoted: make someone else an owner first"
+                .to_owned(),
         ));
     }
     Ok(())
