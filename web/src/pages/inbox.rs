@@ -86,8 +86,11 @@ pub fn Inbox() -> impl IntoView {
         </fieldset>
         <AsyncView resource=list loading="Loading conversations…" let:data>
             {hand_offs(data.notifications.clone(), clock, mark_read)}
-            {older_and_newer(&data, before)}
-            {conversation_list(data, clock)}
+            {
+                // The pager below the list: reached where the reading ends.
+                let pager = older_and_newer(&data, before);
+                view! { {conversation_list(data, clock)} {pager} }
+            }
         </AsyncView>
         <HandOffMailChoice />
     }
