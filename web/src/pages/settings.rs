@@ -382,7 +382,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 <legend>{ringback_shared::display::capitalised(crate::session::place_word())}</legend>
                 {field("clinic-name", "Name", name)}
                 {choice("clinic-kind", "Kind of business (sets the AI's default questions)", kind_options(), kind)}
-                {choice("clinic-region", "Country (numbers without a country code are read as its)", region_options(&region.get_untracked()), region)}
+                {choice("clinic-region", "Country (a number written without a country code is taken as this country's)", region_options(&region.get_untracked()), region)}
                 {move || choice("clinic-time-zone", "Time zone", zone_options(&region.get(), &time_zone.get_untracked()), time_zone)}
                 {choice("clinic-currency", "Currency", currency_options(&currency.get_untracked()), currency)}
                 <label for="clinic-privacy">"Privacy mode"</label>
