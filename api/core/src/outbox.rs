@@ -488,15 +488,22 @@ pub async fn dead_letters(
         .await?)
 }
 
-/// Puts a dead job back in the queue with a fresh set of attempts; it keeps its doubt, if any, so
-/// the worker still asks the provider before sending.
+/// Puts a dead job back in the queue with a fresh set of attempts. It keeps its doubt, if any,
+/// when `keeps_doubt` says so of its kind (a job that asks the provider before it sends again);
+/// otherwise the work is done again, as the person retrying it asked.
 pub async fn requeue(
     txn: &TenantTxn,
     id: Uuid,
     now: DateTime<Utc>,
+    keeps_doubt: impl FnOnce(&str) -> bool,
 ) -> Result<job_outbox::Model, DomainError> {
+    let Some(dead) = find(txn, id).await?.filter(|job| job.status == DEAD) else {
+        return Err(DomainError::NotFound);
+    };
+    let doubt = dead.in_doubt_since.filter(|_| keeps_doubt(&dead.kind));
     let updated = txn
         .update_many::<job_outbox::Entity>()
+        .col_expr(job_outbox::Column::InDoubtSince, Expr::value(doubt))
         .col_expr(job_outbox::Column::Status, Expr::value(PENDING))
         .col_expr(job_outbox::Column::Attempts, Expr::value(0))
         .col_expr(job_outbox::Column::RunAt, Expr::value(now))

@@ -9,6 +9,7 @@ use ringback_shared::access::Permission;
 use crate::guard::{Access, uuid_arg, with_tenant};
 use ringback_core::outbox;
 use ringback_domain::Backend;
+use ringback_domain::jobs;
 use ringback_domain::service::audit::{self, AuditEvent};
 
 /// A job that will not be retried on its own.
@@ -68,15 +69,17 @@ pub struct OutboxMutation;
 
 #[Object]
 impl OutboxMutation {
-    /// Queues a dead letter again with a fresh set of attempts (a job whose earlier outcome is
-    /// unknown still checks with the provider before it sends).
+    /// Queues a dead letter again with a fresh set of attempts. A text whose earlier outcome is
+    /// unknown still checks with the provider before it sends; other work (a mail) is done again,
+    /// as the person retrying it asks.
     async fn retry_dead_letter(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let backend = ctx.data::<Backend>()?;
         let job = with_tenant(
             ctx,
             Access::Write(Permission::ManageSettings),
             async |txn, principal| {
-                let job = outbox::requeue(txn, uuid_arg(&id)?, txn.now()).await?;
+                let id = uuid_arg(&id)?;
+                let job = outbox::requeue(txn, id, txn.now(), jobs::asks_before_redoing).await?;
                 audit::append(
                     txn,
                     AuditEvent {

@@ -2929,9 +2929,53 @@ async fn a_hand_off_is_mailed_to_the_member_given_the_caller(kind: DatabaseKind)
     app.db.finish().await;
 }
 
+/// A caller (`number`, national and E.164) who missed the clinic asks the AI for a person: the
+/// AI hands them to the front desk and the hand-off's mail is queued.
+async fn handed_off(
+    app: &mut TestApp,
+    model: &FakeAnthropic,
+    (sid, number, e164): (&str, &str, &str),
+) {
+    miss_call(app, sid, number).await;
+    model.script([
+        Reply::tool("hand_off", json!({ "reason": "Wants a person" })),
+        Reply::Text("Someone from the team will text you shortly.".to_owned()),
+    ]);
+    app.receive_text(&format!("SM{sid}"), e164, "Can I talk to someone?")
+        .await;
+    let answered = run_lane(app, Lane::Only(&["ai_answer"]), "answers-only").await;
+    assert_eq!(answered, ["ai_answer"]);
+}
+
+/// A worker of hand-off mails allowing `attempts` attempts; the lease of its claims.
+fn mail_worker(app: &TestApp, attempts: i32) -> (Worker, chrono::Duration) {
+    let settings = WorkerSettings {
+        lane: Lane::Only(&["hand_off_mail"]),
+        max_attempts: attempts,
+        ..crate::common::app::quick_retries()
+    };
+    let lease = chrono::Duration::from_std(settings.lease).expect("lease");
+    let name = format!("mails-{attempts}");
+    (Worker::new(app.state.clone(), None, settings, name), lease)
+}
+
+/// Claims the one hand-off mail due and attempts it without storing the outcome (its worker
+/// stopped after the SMTP server took it), then lets the lease run out and claims it again.
+async fn mailed_and_never_settled(app: &TestApp, (worker, lease): &(Worker, chrono::Duration)) {
+    let claimed = worker.claim().await.expect("a claim");
+    assert_eq!(claimed.len(), 1, "the hand-off's mail");
+    let _unsettled = worker.perform(claimed[0]).await.expect("attempted");
+    app.db.clock.advance(*lease + chrono::Duration::seconds(1));
+    let again = worker.claim().await.expect("a claim");
+    assert_eq!(again.len(), 1, "claimed again once the lease ran out");
+    worker.process(again[0]).await.expect("processed");
+}
+
 /// A hand-off mail whose attempt handed it to the SMTP server but never settled (its worker
 /// stopped) is not sent again when its claim runs out: the SMTP server keeps no list to ask, so
-/// the claim after the lease cancels it, and the member gets one mail.
+/// the claim after the lease cancels it, and the member gets one mail. One that became a dead
+/// letter so (its last attempt never settled) is sent again when an admin retries it: the
+/// person asks for it.
 async fn a_hand_off_mail_that_may_have_gone_is_not_sent_again(kind: DatabaseKind) {
     use ringback_domain::jobs::hand_off_mail::MAY_HAVE_GONE;
     let smtp = FakeSmtp::start().await.expect("fake SMTP");
@@ -2940,39 +2984,41 @@ async fn a_hand_off_mail_that_may_have_gone_is_not_sent_again(kind: DatabaseKind
     let mut app = switch_the_ai_on(builder.build().await, None).await;
     let joiner = app.browser();
     join(&mut app.owner, joiner, "desk@clinic.test", "RECEPTIONIST").await;
-    miss_call(&mut app, "mail-5", "07700 900335").await;
-    model.script([
-        Reply::tool("hand_off", json!({ "reason": "Wants a person" })),
-        Reply::Text("Someone from the team will text you shortly.".to_owned()),
-    ]);
-    app.receive_text("SMmail05", "+447700900335", "Can I talk to someone?")
-        .await;
-    let answered = run_lane(&app, Lane::Only(&["ai_answer"]), "answers-only").await;
-    assert_eq!(answered, ["ai_answer"]);
+    let stored = "SELECT status, COALESCE(last_error, '') AS last_error FROM job_outbox \
+                  WHERE kind = 'hand_off_mail' ORDER BY created_at";
 
-    let settings = WorkerSettings {
-        lane: Lane::Only(&["hand_off_mail"]),
-        ..crate::common::app::quick_retries()
-    };
-    let lease = chrono::Duration::from_std(settings.lease).expect("lease");
-    let worker = Worker::new(app.state.clone(), None, settings, "mails".to_owned());
-    let claimed = worker.claim().await.expect("a claim");
-    assert_eq!(claimed.len(), 1, "the hand-off's mail");
-    // Attempted, never settled: the mail went, and the job still reads as claimed.
-    let _unsettled = worker.perform(claimed[0]).await.expect("attempted");
-    assert_eq!(smtp.mails().len(), 1);
-    app.db.clock.advance(lease + chrono::Duration::seconds(1));
-    let again = worker.claim().await.expect("a claim");
-    assert_eq!(again.len(), 1, "claimed again once the lease ran out");
-    worker.process(again[0]).await.expect("processed");
+    handed_off(&mut app, &model, ("mail5", "07700 900335", "+447700900335")).await;
+    mailed_and_never_settled(&app, &mail_worker(&app, 8)).await;
     assert_eq!(smtp.mails().len(), 1, "the member got one mail");
-    let stored = "SELECT status, last_error FROM job_outbox WHERE kind = 'hand_off_mail'";
     assert_eq!(
         app.db
             .query_strings(stored, &["status", "last_error"])
             .await,
         [["cancelled", MAY_HAVE_GONE]]
     );
+
+    handed_off(&mut app, &model, ("mail6", "07700 900336", "+447700900336")).await;
+    let last_chance = mail_worker(&app, 1);
+    mailed_and_never_settled(&app, &last_chance).await;
+    assert_eq!(smtp.mails().len(), 2);
+    let dead = app.owner.run("{ deadLetters { id } }", json!({})).await;
+    let id = dead["data"]["deadLetters"][0]["id"].clone();
+    assert!(id.is_string(), "{dead}");
+    let retried = app
+        .owner
+        .run(
+            "mutation($id: ID!) { retryDeadLetter(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(retried["errors"].is_null(), "{retried}");
+    assert_eq!(last_chance.0.run_once().await.expect("a pass"), 1);
+    assert_eq!(smtp.mails().len(), 3, "sent again, as the admin asked");
+    let statuses = app
+        .db
+        .query_strings(stored, &["status", "last_error"])
+        .await;
+    assert_eq!(statuses[1][0], "done", "{statuses:?}");
     app.db.finish().await;
 }
 

@@ -63,6 +63,13 @@ pub use text_back::TextBack;
 /// The jobs that send a text.
 pub const TEXT_JOBS: [&str; 2] = [TextBack::NAME, StaffReply::NAME];
 
+/// Whether a job of `kind` whose earlier attempt may have done its work can ask the outside world
+/// whether it did ([`Runnable::look_up`]): only the texts (the provider lists what it sent). For
+/// the others, a person retrying a dead letter decides that it is to be done again.
+pub fn asks_before_redoing(kind: &str) -> bool {
+    TEXT_JOBS.contains(&kind)
+}
+
 /// The jobs that need the phone provider's account: the texts, and the deletion of its records.
 /// A deployment without one keeps them waiting in the outbox; every other kind runs.
 pub const PHONE_PROVIDER_JOBS: [&str; 4] = [
