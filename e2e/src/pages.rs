@@ -1047,6 +1047,35 @@ impl<'a> InboxPage<'a> {
             .ok_or_else(|| E2eError::Assertion("a conversation link without a target".to_owned()))
     }
 
+    /// The paths of the conversations listed, in order.
+    pub async fn listed(&self) -> Result<Vec<String>, E2eError> {
+        let mut paths = Vec::new();
+        for link in self
+            .client
+            .find_all(Locator::Css(
+                "[data-testid=conversations] a[href^=\"/inbox/\"]",
+            ))
+            .await?
+        {
+            paths.extend(link.attr("href").await?);
+        }
+        Ok(paths)
+    }
+
+    /// Follows the button below the list to the older conversations and waits until the list
+    /// no longer starts with `first`; the conversations then listed.
+    pub async fn older(&self, first: &str) -> Result<Vec<String>, E2eError> {
+        click_test_id(self.client, "inbox-older").await?;
+        poll(async || {
+            let listed = self.listed().await?;
+            Ok(match listed.first() {
+                Some(now) if now != first => Ok(listed),
+                _ => Err(format!("the list still starts at {first}")),
+            })
+        })
+        .await
+    }
+
     /// Opens the conversation with the caller whose masked number is `tail`.
     pub async fn open_conversation(&self, tail: &str) -> Result<(), E2eError> {
         follow_link(self.client, tail).await?;

@@ -258,6 +258,38 @@ async fn sign_in_see_the_api_figures_sign_out(
     Ok(())
 }
 
+/// The demo's inbox holds more than a page: the button below the list shows older
+/// conversations, none of them on the first page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_pages_through_older_conversations() {
+    on_demo(
+        "the_inbox_pages_through_older_conversations",
+        async |browser, server| {
+            sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+            let inbox = InboxPage::open(&browser.client).await?;
+            let latest = inbox.listed().await?;
+            let first = latest.first().cloned().unwrap_or_default();
+            let older = inbox.older(&first).await?;
+            if latest.len() != 50
+                || older.is_empty()
+                || older.iter().any(|path| latest.contains(path))
+            {
+                return Err(E2eError::Assertion(format!(
+                    "{} latest, {} older, shared: {:?}",
+                    latest.len(),
+                    older.len(),
+                    older
+                        .iter()
+                        .filter(|path| latest.contains(path))
+                        .collect::<Vec<_>>()
+                )));
+            }
+            Ok(())
+        },
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overview_figures_equal_the_api() {
     on_demo(
