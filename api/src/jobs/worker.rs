@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ringback_domain::jobs::{
-    AiAnswer, AiFollowUp, Attempt, CalendarFill, CalendarSync, ForgetCallerAtProvider,
+    AiAnswer, AiFollowUp, Attempt, CalendarFill, CalendarSync, FAILED, ForgetCallerAtProvider,
     ForgetProviderRecords, HandOffMail, Job, JobContext, Receipt, ReportOverage, Runnable,
     StaffReply, TextBack,
 };
@@ -173,7 +173,7 @@ impl<J: Runnable> Handler for Typed<J> {
             };
             match attempt {
                 Attempt::Done(receipt) => job.done(txn, row, receipt, context).await,
-                Attempt::Failed { .. } => job.given_up(txn, row, "failed", context).await,
+                Attempt::Failed { .. } => job.given_up(txn, row, FAILED, context).await,
                 Attempt::Cancelled(reason) => job.given_up(txn, row, reason, context).await,
             }
         })

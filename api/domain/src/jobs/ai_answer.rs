@@ -14,11 +14,9 @@ use ringback_entity::job_outbox;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::jobs::FAILED;
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::ai_agent::{self, Answered, Answering};
-
-/// The status [`Runnable::given_up`] gets for a job whose attempts all failed (a dead letter).
-const FAILED: &str = "failed";
 
 /// Answer a caller's text in a conversation the AI answers: one per caller text, and one more
 /// when an answer that had texts left to it stopped without answering them.

@@ -23,7 +23,7 @@ use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::jobs::{Attempt, CalendarSync, JobContext, Receipt, Runnable};
+use crate::jobs::{Attempt, CalendarSync, FAILED, JobContext, Receipt, Runnable};
 use crate::service::{calendar, clinic};
 
 /// How long after one batch the next is queued: the syncs of a batch run first, so that the
@@ -121,7 +121,7 @@ impl Runnable for CalendarFill {
         status: &str,
         _context: &JobContext,
     ) -> Result<(), DomainError> {
-        if status == "failed" {
+        if status == FAILED {
             tracing::warn!(
                 "a batch of upcoming bookings for the calendar was not queued; saving the calendar again queues them"
             );

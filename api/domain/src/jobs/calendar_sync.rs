@@ -23,7 +23,7 @@ use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
+use crate::jobs::{Attempt, FAILED, JobContext, Receipt, Runnable};
 use crate::service::calendar::{self, ClinicCalendar, SyncPlan};
 use crate::service::{appointments, clinic};
 use ringback_providers::google::CalendarError;
@@ -145,7 +145,7 @@ impl Runnable for CalendarSync {
         status: &str,
         _context: &JobContext,
     ) -> Result<(), DomainError> {
-        if status == "failed" {
+        if status == FAILED {
             tracing::warn!("a booking's calendar sync is a dead letter; the dashboard shows it");
         }
         Ok(())

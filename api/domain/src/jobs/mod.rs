@@ -60,6 +60,10 @@ pub use ringback_core::outbox::Job;
 pub use staff_reply::StaffReply;
 pub use text_back::TextBack;
 
+/// The status [`Runnable::given_up`] gets for a job whose attempts all failed (a dead letter);
+/// any other status is why it was cancelled.
+pub const FAILED: &str = "failed";
+
 /// The jobs that send a text.
 pub const TEXT_JOBS: [&str; 2] = [TextBack::NAME, StaffReply::NAME];
 

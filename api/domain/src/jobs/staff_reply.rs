@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::jobs::sms::{self, TextJob};
-use crate::jobs::{JobContext, Receipt};
+use crate::jobs::{FAILED, JobContext, Receipt};
 use crate::service::messages;
 
 /// Send a staff member's reply in a conversation: one per message.
@@ -80,7 +80,7 @@ impl TextJob for StaffReply {
 
     async fn not_sent(&self, txn: &TenantTxn, status: &str) -> Result<(), DomainError> {
         if let Some(stored) = self.stored(txn).await? {
-            let status = if status == "failed" {
+            let status = if status == FAILED {
                 "failed"
             } else {
                 "cancelled"
