@@ -340,16 +340,29 @@ async fn demo(allow_known_password: bool) -> Result<(), CliError> {
         .await
         .map_err(|error| CliError::Demo(error.to_string()))?;
     match outcome {
-        crate::demo::DemoOutcome::Created(summary) => println!(
-            "Demo clinic created: {} calls ({} missed), {} text-backs, {} replies, {} callbacks, {} appointments over {} days.",
-            summary.calls,
-            summary.missed,
-            summary.text_backs,
-            summary.replies,
-            summary.callbacks,
-            summary.appointments,
-            crate::demo::DEMO_DAYS
-        ),
+        crate::demo::DemoOutcome::Created(summary) => {
+            println!(
+                "Demo clinic created: {} calls ({} missed), {} text-backs, {} replies, {} callbacks, {} appointments over {} days.",
+                summary.calls,
+                summary.missed,
+                summary.text_backs,
+                summary.replies,
+                summary.callbacks,
+                summary.appointments,
+                crate::demo::DEMO_DAYS
+            );
+            let trades = &summary.trades;
+            println!(
+                "Demo trades business created, {}, with the AI receptionist on: {} calls ({} missed), {} conversations the AI answered, {} visits it booked, {} callers it handed over, {} appointments in all. Switch to it in the dashboard's header.",
+                crate::demo::trades::NAME,
+                trades.calls,
+                trades.missed,
+                trades.ai_conversations,
+                trades.ai_bookings,
+                trades.hand_offs,
+                trades.appointments
+            );
+        }
         crate::demo::DemoOutcome::AlreadyPresent => println!("The demo clinic already exists."),
     }
     println!(

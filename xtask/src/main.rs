@@ -101,7 +101,7 @@ fn dashboard_build(extra_args: &[&str]) -> Command {
 fn run() -> TaskResult {
     tools::ensure_build_tools()?;
     build_dashboard(&[])?;
-    step("Creating the demo clinic (once) on embedded SQLite");
+    step("Creating the demo clinic and trades business (once) on embedded SQLite");
     run_command(ringback().arg("demo"))?;
     step("Starting Ringback on embedded SQLite (Ctrl-C stops it)");
     run_command(ringback().arg("serve"))

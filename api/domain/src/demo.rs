@@ -6,6 +6,10 @@
 //! number comes from the UK's reserved drama ranges (callers 07700 900000–900599, the clinic's
 //! 07700 900777 and 020 7946 0123), and goes through the same keying as real traffic, so none is
 //! stored. The generator is seeded: the same day gives the same data.
+//!
+//! The demo owner also owns a second business, a plumbing and heating firm ([`trades`]) whose
+//! callers' texts the AI receptionist answers, so the header offers both and the AI's work (its
+//! bookings, hand-offs and steps) can be seen too.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 use ringback_entity::{clinic as clinic_row, conversation, user};
@@ -33,6 +37,8 @@ use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
 
 use crate::doors;
+
+pub mod trades;
 
 /// The demo owner's e-mail address.
 pub const DEMO_EMAIL: &str = "owner@demo.ringback.test";
@@ -84,6 +90,8 @@ pub struct DemoSummary {
     pub replies: usize,
     pub callbacks: usize,
     pub appointments: usize,
+    /// The second business's.
+    pub trades: trades::TradesSummary,
 }
 
 /// Whether the demo clinic was created now or already existed.
@@ -165,13 +173,19 @@ pub async fn seed(
     for back in (1..=DEMO_DAYS).rev() {
         seeder.seed_day(today - Duration::days(back)).await?;
     }
-    let summary = seeder.summary;
-    read_all_but_the_latest(&txn, now).await?;
-    // The figures the calls made stale (bookings reach into the coming days) are settled here,
-    // so that no dashboard read pays for them.
-    metrics::settle_before(&txn, today + Duration::days(366)).await?;
+    let mut summary = seeder.summary;
+    finish(&txn, now, today).await?;
     txn.commit().await?;
+    summary.trades = trades::seed(db, clock, secrets, (grant.user.id, now)).await?;
     Ok(DemoOutcome::Created(summary))
+}
+
+/// What every demo business ends with: its older conversations read, and the figures its calls
+/// made stale (bookings reach into the coming days) settled, so that no dashboard read pays for
+/// them.
+async fn finish(txn: &TenantTxn, now: DateTime<Utc>, today: NaiveDate) -> Result<(), DomainError> {
+    read_all_but_the_latest(txn, now).await?;
+    metrics::settle_before(txn, today + Duration::days(366)).await
 }
 
 /// How long the demo's latest conversations stay unread: a front desk has read the rest.
@@ -223,22 +237,46 @@ async fn set_up(
         ..SettingsChange::default()
     };
     let settings = clinic::update(txn, owner, change).await?;
-    let number = phone::normalize(TEXTING_NUMBER, Region::parse("GB").map_err(internal)?)
-        .map_err(internal)?;
-    // On a deployment where another clinic holds that number, the demo goes without one.
+    take_phone_lines(
+        txn,
+        secrets,
+        (owner, &settings),
+        (TEXTING_NUMBER, FORWARDING_LINE),
+    )
+    .await
+}
+
+/// Gives a demo business its Twilio number `texting` (unless another clinic of the deployment
+/// holds it: then it goes without) and the line its calls ring through to; returns its settings.
+async fn take_phone_lines(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    (owner, settings): (Uuid, &clinic_row::Model),
+    (texting, forwarding): (&str, &str),
+) -> Result<clinic_row::Model, DomainError> {
+    let number = uk_number(texting)?;
     if phone_lines::insert_provider_number(
         txn,
         secrets,
-        &settings,
-        &number.e164,
+        settings,
+        &number,
         phone_lines::NumberSource::Typed,
     )
     .await?
     .is_none()
     {
-        tracing::info!("the demo clinic has no texting number: another clinic holds its number");
+        tracing::info!(
+            "the demo's {} has no texting number: another clinic holds its number",
+            settings.name
+        );
     }
-    phone_lines::set_forwarding_line(txn, secrets, owner, Some(FORWARDING_LINE)).await
+    phone_lines::set_forwarding_line(txn, secrets, owner, Some(forwarding)).await
+}
+
+/// A demo number in E.164.
+fn uk_number(number: &str) -> Result<phone::E164, DomainError> {
+    let region = Region::parse("GB").map_err(internal)?;
+    Ok(phone::normalize(number, region).map_err(internal)?.e164)
 }
 
 fn internal(error: impl std::fmt::Display) -> DomainError {
@@ -281,6 +319,40 @@ fn at_local(day: NaiveDate, minute: u32) -> Result<DateTime<Utc>, DomainError> {
         .earliest()
         .map(|at| at.with_timezone(&Utc))
         .ok_or_else(|| DomainError::Internal("demo time skipped by DST".to_owned()))
+}
+
+/// How a call ended: answered, or missed in one of the ways callers are missed.
+fn call_outcome(dice: &mut Dice, missed: bool) -> CallOutcome {
+    if !missed {
+        return CallOutcome::Answered;
+    }
+    [
+        CallOutcome::NoAnswer,
+        CallOutcome::NoAnswer,
+        CallOutcome::Busy,
+        CallOutcome::Voicemail,
+    ][dice.below(4) as usize]
+}
+
+/// A call from `number` to the business, as its Twilio number reports it: rung for 25 seconds
+/// when missed, talked for four minutes when answered.
+fn inbound_call(
+    external_id: String,
+    started_at: DateTime<Utc>,
+    outcome: CallOutcome,
+    number: &str,
+) -> CallEvent {
+    let missed = outcome != CallOutcome::Answered;
+    CallEvent {
+        external_id,
+        direction: CallDirection::Inbound,
+        outcome,
+        started_at,
+        answered_at: (!missed).then(|| started_at + Duration::seconds(8)),
+        ended_at: Some(started_at + Duration::seconds(if missed { 25 } else { 240 })),
+        caller_number: number.to_owned(),
+        provider_number_id: None,
+    }
 }
 
 /// A fiction number: 07700 900000–900999, from a pool of 600 so some callers ring again.
@@ -344,27 +416,14 @@ impl Seeder<'_> {
             let (minute, miss_percent) = arrival(dice);
             let started_at = at_local(day, minute)?;
             let missed = dice.chance(miss_percent);
-            let outcome = if !missed {
-                CallOutcome::Answered
-            } else {
-                [
-                    CallOutcome::NoAnswer,
-                    CallOutcome::NoAnswer,
-                    CallOutcome::Busy,
-                    CallOutcome::Voicemail,
-                ][dice.below(4) as usize]
-            };
+            let outcome = call_outcome(dice, missed);
             let number = caller_number(dice);
-            events.push(CallEvent {
-                external_id: format!("demo-{day}-{index}"),
-                direction: CallDirection::Inbound,
-                outcome,
+            events.push(inbound_call(
+                format!("demo-{day}-{index}"),
                 started_at,
-                answered_at: (!missed).then(|| started_at + Duration::seconds(8)),
-                ended_at: Some(started_at + Duration::seconds(if missed { 25 } else { 240 })),
-                caller_number: number.clone(),
-                provider_number_id: None,
-            });
+                outcome,
+                &number,
+            ));
             numbers.push(number);
         }
         let results =
@@ -453,57 +512,143 @@ impl Seeder<'_> {
             calls::set_text_back_status(self.txn, call.id, untexted_reason(call).status()).await?;
             return Ok(None);
         }
-        let party = || Party {
-            caller_key: &call.caller_key,
-            caller_tail: &call.caller_tail,
-        };
-        let ended_at = call.ended_at.unwrap_or(call.started_at);
-        let seconds =
-            TEXT_BACK_SECONDS[call.started_at.minute() as usize % TEXT_BACK_SECONDS.len()];
-        let sent_at = (ended_at + Duration::seconds(seconds)).min(self.now);
-        let body = clinic::text_back_text(&self.settings, sent_at);
-        messages::record(
+        // A strict clinic keeps no number: the text-back's conversation is not given one.
+        let sent_at = text_back(
             self.txn,
             self.secrets,
-            NewMessage {
-                party: party(),
-                direction: messages::OUTBOUND,
-                kind: messages::KIND_TEXT_BACK,
-                body: &body,
-                at: sent_at,
-                provider_message_id: None,
-                status: "delivered",
-                call_id: Some(call.id),
-                sealed_number: None,
-                provider_number_id: None,
-            },
+            (&self.settings, call),
+            None,
+            self.now,
         )
-        .await?;
-        calls::set_text_back_status(self.txn, call.id, "delivered").await?;
+        .await?
+        .created_at;
         self.summary.text_backs += 1;
         if !self.dice.chance(35) {
             return Ok(None);
         }
         let dice = &mut self.dice;
         let replied_at = (sent_at + Duration::minutes(2 + dice.below(90) as i64)).min(self.now);
+        let reply = REPLIES[dice.below(REPLIES.len() as u64) as usize];
+        let texts = Texts::new(self.txn, self.secrets, call);
+        texts.record(Text::caller(reply), replied_at).await?;
+        self.summary.replies += 1;
+        Ok(Some(replied_at))
+    }
+}
+
+/// Records the text-back after missed `call` of the business `settings` describes, in its
+/// wording of that moment, delivered a few seconds after the call ended (never after `now`);
+/// the conversation keeps `sealed_number` when the business keeps numbers.
+async fn text_back(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    (settings, call): (&clinic_row::Model, &ringback_entity::call::Model),
+    sealed_number: Option<Vec<u8>>,
+    now: DateTime<Utc>,
+) -> Result<ringback_entity::message::Model, DomainError> {
+    let ended_at = call.ended_at.unwrap_or(call.started_at);
+    let seconds = TEXT_BACK_SECONDS[call.started_at.minute() as usize % TEXT_BACK_SECONDS.len()];
+    let sent_at = (ended_at + Duration::seconds(seconds)).min(now);
+    let body = clinic::text_back_text(settings, sent_at);
+    let texts = Texts {
+        sealed_number,
+        ..Texts::new(txn, secrets, call)
+    };
+    let sent = texts.record(Text::text_back(&body), sent_at).await?;
+    calls::set_text_back_status(txn, call.id, "delivered").await?;
+    Ok(sent)
+}
+
+/// One text of a demo conversation: who wrote it, of which kind, and its words.
+struct Text<'a> {
+    direction: &'static str,
+    kind: &'static str,
+    body: &'a str,
+}
+
+impl<'a> Text<'a> {
+    fn text_back(body: &'a str) -> Self {
+        Self {
+            direction: messages::OUTBOUND,
+            kind: messages::KIND_TEXT_BACK,
+            body,
+        }
+    }
+
+    fn caller(body: &'a str) -> Self {
+        Self {
+            direction: messages::INBOUND,
+            kind: messages::KIND_REPLY,
+            body,
+        }
+    }
+
+    fn staff(body: &'a str) -> Self {
+        Self {
+            direction: messages::OUTBOUND,
+            kind: messages::KIND_STAFF,
+            body,
+        }
+    }
+
+    fn ai(body: &'a str) -> Self {
+        Self {
+            direction: messages::OUTBOUND,
+            kind: messages::KIND_AI,
+            body,
+        }
+    }
+}
+
+/// Where the texts of one demo conversation go: the conversation with `call`'s caller.
+struct Texts<'a> {
+    txn: &'a TenantTxn,
+    secrets: &'a Secrets,
+    call: &'a ringback_entity::call::Model,
+    sealed_number: Option<Vec<u8>>,
+}
+
+impl<'a> Texts<'a> {
+    fn new(
+        txn: &'a TenantTxn,
+        secrets: &'a Secrets,
+        call: &'a ringback_entity::call::Model,
+    ) -> Self {
+        Self {
+            txn,
+            secrets,
+            call,
+            sealed_number: None,
+        }
+    }
+
+    /// Records `text` as written `at`: delivered when the business sent it, received when the
+    /// caller did (a text-back names the call it answers).
+    async fn record(
+        &self,
+        text: Text<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<ringback_entity::message::Model, DomainError> {
+        let outbound = text.direction == messages::OUTBOUND;
         messages::record(
             self.txn,
             self.secrets,
             NewMessage {
-                party: party(),
-                direction: messages::INBOUND,
-                kind: messages::KIND_REPLY,
-                body: REPLIES[dice.below(REPLIES.len() as u64) as usize],
-                at: replied_at,
+                party: Party {
+                    caller_key: &self.call.caller_key,
+                    caller_tail: &self.call.caller_tail,
+                },
+                direction: text.direction,
+                kind: text.kind,
+                body: text.body,
+                at,
                 provider_message_id: None,
-                status: "received",
-                call_id: None,
-                sealed_number: None,
+                status: if outbound { "delivered" } else { "received" },
+                call_id: (text.kind == messages::KIND_TEXT_BACK).then_some(self.call.id),
+                sealed_number: self.sealed_number.clone(),
                 provider_number_id: None,
             },
         )
-        .await?;
-        self.summary.replies += 1;
-        Ok(Some(replied_at))
+        .await
     }
 }

@@ -7,29 +7,49 @@ use ringback_api::config::DatabaseKind;
 use ringback_api::demo::{self, DemoOutcome};
 use serde_json::json;
 
-/// Every demo visit starts as a clinic books one: on a quarter hour, in London, from 09:00 in
-/// time to end by closing (a weekday to 17:15, a Saturday to 12:45), never on a Sunday.
-async fn visits_start_in_opening_hours(test_db: &TestDb) {
-    use chrono::{Datelike, Timelike, Weekday};
-    use ringback_entity::appointment;
-    use sea_orm::{EntityTrait, QuerySelect};
+/// The demo's appointments of the business of `kind`: start, value and source, as stored.
+async fn visits_of(
+    test_db: &TestDb,
+    kind: &str,
+) -> Vec<(chrono::DateTime<chrono_tz::Tz>, i64, String)> {
+    use ringback_entity::{appointment, clinic};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     // As the tables' owner: the app's role sees no clinic's rows without one.
     let txn = ringback_api::tenant::begin_maintenance(&test_db.db)
         .await
         .expect("begin");
-    let starts: Vec<Option<chrono::DateTime<chrono::Utc>>> = appointment::Entity::find()
-        .select_only()
-        .column(appointment::Column::StartsAt)
-        .into_tuple()
+    let business = clinic::Entity::find()
+        .filter(clinic::Column::Kind.eq(kind))
+        .one(&txn)
+        .await
+        .expect("clinics")
+        .expect("the demo business");
+    let visits = appointment::Entity::find()
+        .filter(appointment::Column::ClinicId.eq(business.id))
         .all(&txn)
         .await
-        .expect("starts");
+        .expect("appointments");
     txn.commit().await.expect("commit");
-    assert!(starts.len() > 100, "{}", starts.len());
-    for at in starts {
-        let local = at
-            .expect("a start")
-            .with_timezone(&chrono_tz::Europe::London);
+    visits
+        .into_iter()
+        .map(|visit| {
+            let starts = visit.starts_at.expect("a start");
+            (
+                starts.with_timezone(&chrono_tz::Europe::London),
+                visit.value_minor,
+                visit.source,
+            )
+        })
+        .collect()
+}
+
+/// Every demo visit starts as a clinic books one: on a quarter hour, in London, from 09:00 in
+/// time to end by closing (a weekday to 17:15, a Saturday to 12:45), never on a Sunday.
+async fn visits_start_in_opening_hours(test_db: &TestDb) {
+    use chrono::{Datelike, Timelike, Weekday};
+    let visits = visits_of(test_db, "dental").await;
+    assert!(visits.len() > 100, "{}", visits.len());
+    for (local, _, _) in visits {
         let minute = local.hour() * 60 + local.minute();
         let last = match local.weekday() {
             Weekday::Sun => 0,
@@ -178,13 +198,19 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
             "audit_log",
             "messages",
             "conversations",
+            "ai_steps",
         ])
         .await;
     assert!(
         !crate::common::logs::holds_uk_fiction_number(&stored),
         "no demo number is stored"
     );
-    assert!(!stored.contains("toothache"), "message bodies are sealed");
+    for said in ["toothache", "whenever you're free", "near the park"] {
+        assert!(
+            !stored.contains(said),
+            "texts and intake details are sealed"
+        );
+    }
     test_db.finish().await;
 }
 
@@ -264,6 +290,176 @@ async fn the_demo_clinic_is_live_and_texts_back_within_seconds(kind: DatabaseKin
 }
 
 on_both_databases!(the_demo_clinic_is_live_and_texts_back_within_seconds);
+
+/// The demo owner also owns a plumbing and heating firm whose callers the AI receptionist
+/// answers: switched to, it shows the AI on with a price list, its figures (conversations,
+/// bookings credited as recovered, hand-offs, follow-ups), conversations with the AI's steps and
+/// the intake details it saved, callers handed to the owner with the reason, and visits that
+/// never overlap, in working hours.
+async fn the_demo_trades_business_shows_the_ai_receptionist_at_work(kind: DatabaseKind) {
+    let (test_db, _web, state, mut owner) = crate::metrics::demo_clinic(kind).await;
+    let clinics = owner
+        .run("{ myClinics { current clinic { id name } } }", json!({}))
+        .await;
+    let listed = clinics["data"]["myClinics"].as_array().expect("clinics");
+    let names: Vec<&str> = listed
+        .iter()
+        .filter_map(|member| member["clinic"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["Riverside Dental (demo)", demo::trades::NAME],
+        "the demo owner signs in to the dental clinic and may switch: {clinics}"
+    );
+    let firm = listed[1]["clinic"]["id"].clone();
+    let switched = owner
+        .run(
+            "mutation($id: ID!) { switchClinic(clinicId: $id) { role } }",
+            json!({ "id": firm }),
+        )
+        .await;
+    assert!(switched["errors"].is_null(), "{switched}");
+
+    let (from, to) = crate::metrics::demo_days(&state);
+    let answer = owner
+        .run(
+            "query($from: NaiveDate!, $to: NaiveDate!) { \
+             aiReceptionist { enabled services { name } } \
+             aiFigures(from: $from, to: $to) { conversations bookings recoveredBookings \
+               recoveredRevenueMinor handOffs followUps tokens } \
+             metrics(from: $from, to: $to) { totals { missedCalls textBacksSent } } }",
+            json!({ "from": from, "to": to }),
+        )
+        .await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    let data = &answer["data"];
+    assert_eq!(data["aiReceptionist"]["enabled"], json!(true), "{answer}");
+    assert_eq!(
+        data["aiReceptionist"]["services"].as_array().map(Vec::len),
+        Some(5),
+        "{answer}"
+    );
+    let figures = &data["aiFigures"];
+    let at_least = |name: &str, least: i64| {
+        assert!(
+            figures[name].as_i64().is_some_and(|n| n >= least),
+            "{name}: {figures}"
+        );
+    };
+    at_least("conversations", 80);
+    at_least("bookings", 30);
+    at_least("recoveredBookings", 20);
+    at_least("recoveredRevenueMinor", 20 * 7_000);
+    at_least("handOffs", 20);
+    at_least("followUps", 3);
+    at_least("tokens", 100_000);
+    let recent = owner
+        .run(
+            "query($from: NaiveDate!, $to: NaiveDate!) { aiFigures(from: $from, to: $to) { conversations } }",
+            json!({ "from": to - chrono::Duration::days(29), "to": to }),
+        )
+        .await;
+    let lately = recent["data"]["aiFigures"]["conversations"].as_i64();
+    assert!(
+        lately > Some(0) && lately < figures["conversations"].as_i64().map(|all| all / 2),
+        "the AI's steps are stamped over the 90 days, not today: {recent}"
+    );
+    let totals = &data["metrics"]["totals"];
+    assert!(
+        totals["missedCalls"].as_i64() > Some(250) && totals["textBacksSent"].as_i64() > Some(200),
+        "{answer}"
+    );
+
+    let inbox = owner
+        .run(
+            "{ inbox(view: OPEN, first: 50) { conversation { aiState aiStoppedReason assignedTo \
+               aiSteps { action outcome } intakeDetails { answers { question answer } } \
+               messages { kind } } } }",
+            json!({}),
+        )
+        .await;
+    let entries = inbox["data"]["inbox"].as_array().expect("the inbox");
+    let threads: Vec<&serde_json::Value> =
+        entries.iter().map(|entry| &entry["conversation"]).collect();
+    let handed: Vec<_> = threads
+        .iter()
+        .filter(|thread| thread["aiState"] == "HANDED_OFF")
+        .collect();
+    assert!(!handed.is_empty(), "{inbox}");
+    for thread in &handed {
+        assert!(
+            thread["aiStoppedReason"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty())
+                && thread["assignedTo"].is_string(),
+            "a hand-off says why and is the owner's: {thread}"
+        );
+    }
+    let actions: std::collections::HashSet<&str> = threads
+        .iter()
+        .flat_map(|thread| thread["aiSteps"].as_array().into_iter().flatten())
+        .filter_map(|step| step["action"].as_str())
+        .collect();
+    for action in ["save_details", "reply", "hand_off"] {
+        assert!(actions.contains(action), "{action} in {actions:?}");
+    }
+    let asked: Vec<&str> = threads
+        .iter()
+        .flat_map(|thread| {
+            thread["intakeDetails"]["answers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|answer| answer["question"].as_str())
+        .collect();
+    assert!(asked.contains(&"What is the job?"), "{asked:?}");
+    let kinds: std::collections::HashSet<&str> = threads
+        .iter()
+        .flat_map(|thread| thread["messages"].as_array().into_iter().flatten())
+        .filter_map(|message| message["kind"].as_str())
+        .collect();
+    for kind in ["TEXT_BACK", "REPLY", "AI"] {
+        assert!(kinds.contains(kind), "{kind} in {kinds:?}");
+    }
+    visits_never_overlap(&test_db).await;
+    test_db.finish().await;
+}
+
+on_both_databases!(the_demo_trades_business_shows_the_ai_receptionist_at_work);
+
+/// No two of the firm's visits start at once, and each starts on the hour in its working hours
+/// (every two hours from 08:00: weekdays to 16:00, Saturdays to 10:00), but for an emergency
+/// call-out, which starts when the owner gets there.
+async fn visits_never_overlap(test_db: &TestDb) {
+    use chrono::{Datelike, Timelike, Weekday};
+    let visits = visits_of(test_db, "trade").await;
+    let booked: Vec<_> = visits
+        .iter()
+        .filter(|(_, value, _)| *value != 15_000)
+        .collect();
+    assert!(booked.len() > 60, "{}", booked.len());
+    assert!(
+        booked.iter().any(|(_, _, source)| source == "ai"),
+        "{booked:?}"
+    );
+    let mut seen = std::collections::HashSet::new();
+    for (local, _, _) in booked {
+        assert!(seen.insert(*local), "two visits start at {local}");
+        let last = match local.weekday() {
+            Weekday::Sun => 0,
+            Weekday::Sat => 10,
+            _ => 16,
+        };
+        assert!(
+            (8..=last).contains(&local.hour())
+                && local.hour() % 2 == 0
+                && local.minute() == 0
+                && local.second() == 0,
+            "a visit starts {local}"
+        );
+    }
+}
 
 #[test]
 fn a_number_is_told_apart_from_digits_inside_a_hash() {

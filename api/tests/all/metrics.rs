@@ -23,13 +23,19 @@ fn count(rows: &[Vec<String>]) -> u64 {
         .unwrap_or(0)
 }
 
+/// The rows of the demo's dental clinic, whose owner the tests sign in as (the demo's trades
+/// business keeps its own).
+const IN_THE_CLINIC: &str = "clinic_id IN (SELECT id FROM clinics WHERE kind = 'dental')";
+
 /// Text-backs the caller answered (a reply within 7 days, before their next text-back), counted
 /// here straight from the stored messages.
 async fn replied_text_backs(test_db: &TestDb) -> u64 {
     let rows = test_db
         .query_strings(
-            "SELECT caller_key, kind, created_at || '' AS at FROM messages \
-             WHERE kind IN ('text_back', 'reply') ORDER BY created_at",
+            &format!(
+                "SELECT caller_key, kind, created_at || '' AS at FROM messages \
+                 WHERE kind IN ('text_back', 'reply') AND {IN_THE_CLINIC} ORDER BY created_at"
+            ),
             &["caller_key", "kind", "at"],
         )
         .await;
@@ -106,7 +112,7 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
     let inbound = count(
         &test_db
             .query_strings(
-                "SELECT count(*) || '' AS n FROM calls WHERE direction = 'inbound'",
+                &format!("SELECT count(*) || '' AS n FROM calls WHERE direction = 'inbound' AND {IN_THE_CLINIC}"),
                 &["n"],
             )
             .await,
@@ -114,7 +120,9 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
     let missed = count(
         &test_db
             .query_strings(
-                "SELECT count(*) || '' AS n FROM calls WHERE missed = true",
+                &format!(
+                    "SELECT count(*) || '' AS n FROM calls WHERE missed = true AND {IN_THE_CLINIC}"
+                ),
                 &["n"],
             )
             .await,
@@ -122,7 +130,7 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
     let recovered = count(
         &test_db
             .query_strings(
-                "SELECT count(*) || '' AS n FROM attributions WHERE outcome = 'recovered'",
+                &format!("SELECT count(*) || '' AS n FROM attributions WHERE outcome = 'recovered' AND {IN_THE_CLINIC}"),
                 &["n"],
             )
             .await,
@@ -130,7 +138,7 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
     let revenue = count(
         &test_db
             .query_strings(
-                "SELECT coalesce(sum(value_minor), 0) || '' AS n FROM attributions WHERE outcome = 'recovered'",
+                &format!("SELECT coalesce(sum(value_minor), 0) || '' AS n FROM attributions WHERE outcome = 'recovered' AND {IN_THE_CLINIC}"),
                 &["n"],
             )
             .await,
@@ -138,7 +146,7 @@ async fn metrics_match_the_stored_rows(kind: DatabaseKind) {
     let text_backs = count(
         &test_db
             .query_strings(
-                "SELECT count(*) || '' AS n FROM messages WHERE kind = 'text_back'",
+                &format!("SELECT count(*) || '' AS n FROM messages WHERE kind = 'text_back' AND {IN_THE_CLINIC}"),
                 &["n"],
             )
             .await,
@@ -235,7 +243,7 @@ async fn stale_days(test_db: &TestDb, from: NaiveDate, to: NaiveDate) -> u64 {
             .query_strings(
                 &format!(
                     "SELECT count(*) || '' AS n FROM daily_metrics \
-                     WHERE stale = true AND day >= '{from}' AND day <= '{to}'"
+                     WHERE stale = true AND day >= '{from}' AND day <= '{to}' AND {IN_THE_CLINIC}"
                 ),
                 &["n"],
             )
@@ -382,13 +390,14 @@ async fn unreadable_delay_samples_are_recounted(kind: DatabaseKind) {
     };
     test_db
         .execute_as_owner(&format!(
-            "UPDATE clinics SET calls_purged_before = '{purged_before}'"
+            "UPDATE clinics SET calls_purged_before = '{purged_before}' WHERE kind = 'dental'"
         ))
         .await;
     test_db
         .execute_as_owner(&format!(
             "UPDATE daily_metrics SET inbound_calls = 999, text_back_delays_seconds = {broken}, \
-             callback_delays_seconds = '\"none\"' WHERE day IN ('{frozen_day}', '{open_day}')"
+             callback_delays_seconds = '\"none\"' WHERE day IN ('{frozen_day}', '{open_day}') \
+             AND {IN_THE_CLINIC}"
         ))
         .await;
 
@@ -421,7 +430,7 @@ async fn unreadable_delay_samples_are_recounted(kind: DatabaseKind) {
                 "SELECT day || '' AS day, inbound_calls || '' AS n, \
                  text_back_delays_seconds || '' AS samples, \
                  callback_delays_seconds || '' AS callbacks FROM daily_metrics \
-                 WHERE day IN ('{frozen_day}', '{open_day}') ORDER BY day"
+                 WHERE day IN ('{frozen_day}', '{open_day}') AND {IN_THE_CLINIC} ORDER BY day"
             ),
             &["day", "n", "samples", "callbacks"],
         )

@@ -97,13 +97,18 @@ fn required(value: &str, what: &str, max: usize) -> Result<String, DomainError> 
     Ok(value.to_owned())
 }
 
-/// A validated sign-up, ready to store (the password only as its hash).
-pub(crate) struct ValidSignUp {
-    pub clinic_name: String,
+/// A new clinic's checked particulars: its name, kind of business, time zone, region and currency.
+pub(crate) struct NewClinic {
+    pub name: String,
     pub kind: String,
     pub time_zone: String,
     pub region: Region,
     pub currency: String,
+}
+
+/// A validated sign-up, ready to store (the password only as its hash).
+pub(crate) struct ValidSignUp {
+    pub clinic: NewClinic,
     pub owner_name: String,
     pub email: String,
     pub password_hash: String,
@@ -138,11 +143,13 @@ pub(crate) async fn validate_sign_up(
     }
     password::validate(&input.password)?;
     Ok(ValidSignUp {
-        clinic_name: required(&input.clinic_name, "the clinic's name", 120)?,
-        kind,
-        time_zone,
-        region,
-        currency,
+        clinic: NewClinic {
+            name: required(&input.clinic_name, "the clinic's name", 120)?,
+            kind,
+            time_zone,
+            region,
+            currency,
+        },
         owner_name: required(&input.owner_name, "your name", 120)?,
         email: normalize_email(&input.owner_email)?,
         password_hash: password::hash(&input.password).await?,
@@ -200,10 +207,78 @@ pub(crate) async fn create_clinic(
     billing_on: bool,
 ) -> Result<SessionGrant, DomainError> {
     let now = clock.now();
-    let scope = doors::new_clinic(db, clock);
-    let clinic_id = scope.clinic_id();
     let user_id = Uuid::now_v7();
-    let txn = scope.begin().await?;
+    let txn = begin_new_clinic(db, clock, secrets).await?;
+    let clinic = insert_clinic(&txn, secrets, valid.clinic, billing_on).await?;
+    let terms_version = valid.terms.as_ref().map(|(version, _)| version.clone());
+    let user = user::ActiveModel {
+        id: Set(user_id),
+        email: Set(valid.email),
+        display_name: Set(valid.owner_name),
+        password_hash: Set(valid.password_hash),
+        session_version: Set(0),
+        terms_version: Set(terms_version.clone()),
+        terms_accepted_at: Set(valid.terms.map(|(_, at)| at)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn.conn())
+    .await
+    .map_err(|error| match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            DomainError::Conflict("an account with this e-mail address already exists".to_owned())
+        }
+        _ => error.into(),
+    })?;
+    insert_owner(&txn, user_id).await?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: Some(user_id),
+            action: "account.sign_up",
+            detail: json!({ "terms_version": terms_version }),
+        },
+    )
+    .await?;
+    let grant = grant_session(&txn, keys, user, clinic, Role::Owner, Family::new()).await?;
+    txn.commit().await?;
+    Ok(grant)
+}
+
+/// Opens another clinic owned by `owner`, an account that exists (the demo's second business),
+/// with the defaults of a signed-up clinic and no trial; audited in the new clinic as
+/// `account.clinic_opened`. Starts no session: the owner switches to it. Returns their membership.
+pub(crate) async fn open_clinic_for(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    secrets: &Secrets,
+    owner: Uuid,
+    new: NewClinic,
+) -> Result<membership::Model, DomainError> {
+    let txn = begin_new_clinic(db, clock, secrets).await?;
+    insert_clinic(&txn, secrets, new, false).await?;
+    let membership = insert_owner(&txn, owner).await?;
+    audit::append(
+        &txn,
+        AuditEvent {
+            actor: Some(owner),
+            action: "account.clinic_opened",
+            detail: json!({}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(membership)
+}
+
+/// A transaction in a clinic made now, refused while the master key this server started with is
+/// no longer the current one (a new clinic would be sealed with the old key).
+async fn begin_new_clinic(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    secrets: &Secrets,
+) -> Result<TenantTxn, DomainError> {
+    let txn = doors::new_clinic(db, clock).begin().await?;
     if !secrets.master_key_still_current(txn.conn()).await? {
         tracing::error!(
             "the master key was rotated while this server ran: restart it with the new \
@@ -213,14 +288,28 @@ pub(crate) async fn create_clinic(
             "sign-up is unavailable for a moment; please try again shortly".to_owned(),
         ));
     }
-    let privacy_mode = default_privacy_mode(&valid.kind);
+    Ok(txn)
+}
+
+/// Stores the transaction's clinic as `new` describes it, with the settings every new clinic
+/// starts with (the privacy mode its kind starts in, its own data key); with `billing_on`, its
+/// trial starts now.
+async fn insert_clinic(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    new: NewClinic,
+    billing_on: bool,
+) -> Result<clinic::Model, DomainError> {
+    let now = txn.now();
+    let clinic_id = txn.clinic_id();
+    let privacy_mode = default_privacy_mode(&new.kind);
     let clinic = clinic::ActiveModel {
         id: Set(clinic_id),
-        name: Set(valid.clinic_name),
-        kind: Set(valid.kind),
-        time_zone: Set(valid.time_zone),
-        default_region: Set(valid.region.as_str().to_owned()),
-        currency: Set(valid.currency),
+        name: Set(new.name),
+        kind: Set(new.kind),
+        time_zone: Set(new.time_zone),
+        default_region: Set(new.region.as_str().to_owned()),
+        currency: Set(new.currency),
         attribution_window_days: Set(7),
         privacy_mode: Set(privacy_mode.to_owned()),
         conversation_retention_days: Set(ringback_shared::retention::DEFAULT_CONVERSATION_DAYS),
@@ -257,47 +346,20 @@ pub(crate) async fn create_clinic(
     }
     .insert(txn.conn())
     .await?;
-    let terms_version = valid.terms.as_ref().map(|(version, _)| version.clone());
-    let user = user::ActiveModel {
-        id: Set(user_id),
-        email: Set(valid.email),
-        display_name: Set(valid.owner_name),
-        password_hash: Set(valid.password_hash),
-        session_version: Set(0),
-        terms_version: Set(terms_version.clone()),
-        terms_accepted_at: Set(valid.terms.map(|(_, at)| at)),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(txn.conn())
-    .await
-    .map_err(|error| match error.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => {
-            DomainError::Conflict("an account with this e-mail address already exists".to_owned())
-        }
-        _ => error.into(),
-    })?;
-    membership::ActiveModel {
-        clinic_id: Set(clinic_id),
+    Ok(clinic)
+}
+
+/// Makes `user_id` the owner of the transaction's clinic.
+async fn insert_owner(txn: &TenantTxn, user_id: Uuid) -> Result<membership::Model, DomainError> {
+    Ok(membership::ActiveModel {
+        clinic_id: Set(txn.clinic_id()),
         user_id: Set(user_id),
         role: Set(Role::Owner.as_str().to_owned()),
-        created_at: Set(now),
+        created_at: Set(txn.now()),
         ..Default::default()
     }
     .insert(txn.conn())
-    .await?;
-    audit::append(
-        &txn,
-        AuditEvent {
-            actor: Some(user_id),
-            action: "account.sign_up",
-            detail: json!({ "terms_version": terms_version }),
-        },
-    )
-    .await?;
-    let grant = grant_session(&txn, keys, user, clinic, Role::Owner, Family::new()).await?;
-    txn.commit().await?;
-    Ok(grant)
+    .await?)
 }
 
 /// Starts a new session of `user` in the transaction's clinic with `role`.

@@ -643,11 +643,21 @@ impl Answering {
     }
 }
 
-/// Records `step` of the AI in `conversation`, about message `about`.
+/// Records `step` of the AI in `conversation`, about message `about`, now.
 pub(crate) async fn record_step(
+    txn: &TenantTxn,
+    about: (Uuid, Uuid),
+    step: Step<'_>,
+) -> Result<(), DomainError> {
+    record_step_at(txn, about, step, txn.now()).await
+}
+
+/// Records `step` as taken `at` (earlier than now only for the demo's history).
+pub(crate) async fn record_step_at(
     txn: &TenantTxn,
     (conversation, about): (Uuid, Uuid),
     step: Step<'_>,
+    at: chrono::DateTime<Utc>,
 ) -> Result<(), DomainError> {
     ai_step::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
@@ -658,7 +668,7 @@ pub(crate) async fn record_step(
         outcome: Set(step.outcome.chars().take(200).collect()),
         tokens: Set(i64::try_from(step.tokens).unwrap_or(i64::MAX)),
         appointment_id: Set(step.appointment),
-        created_at: Set(txn.now()),
+        created_at: Set(at),
     }
     .insert(txn.conn())
     .await?;

@@ -14,6 +14,7 @@ use sea_orm::{ColumnTrait, Condition, PaginatorTrait, QueryFilter, QuerySelect};
 
 use crate::service::ai_agent;
 use crate::service::ai_follow_ups::FOLLOW_UP;
+use crate::service::ai_tools::AI_SOURCE;
 use crate::service::clinic;
 
 /// The AI receptionist's figures for a range of days.
@@ -98,7 +99,7 @@ async fn figures_between(
             .column(appointment::Column::Id)
             .from(appointment::Entity)
             .and_where(appointment::Column::ClinicId.eq(txn.clinic_id()))
-            .and_where(appointment::Column::Source.eq("ai"))
+            .and_where(appointment::Column::Source.eq(AI_SOURCE))
             .and_where(appointment::Column::CreatedAt.gte(start))
             .and_where(appointment::Column::CreatedAt.lt(end))
             .and_where(appointment::Column::CancelledAt.is_null())
@@ -106,7 +107,7 @@ async fn figures_between(
     };
     let bookings = txn
         .find::<appointment::Entity>()
-        .filter(appointment::Column::Source.eq("ai"))
+        .filter(appointment::Column::Source.eq(AI_SOURCE))
         .filter(appointment::Column::CreatedAt.gte(start))
         .filter(appointment::Column::CreatedAt.lt(end))
         .filter(appointment::Column::CancelledAt.is_null())

@@ -21,6 +21,7 @@ use ringback_shared::seal::DataKey;
 use ringback_shared::slots::{self, STANDARD_VISIT_MINUTES, SlotSearch};
 use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, Set};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::jobs::hand_off_mail::{self, HandOffMail};
 use crate::service::ai_prompt::tool;
@@ -417,22 +418,27 @@ pub async fn book_appointment(
 }
 
 /// The appointments' source of the AI's bookings.
-const AI_SOURCE: &str = "ai";
+pub const AI_SOURCE: &str = "ai";
 
 /// The AI's key for a booking of `slot` in `thread`'s answer under way: the same answer books a
 /// slot once; a later answer may book a slot whose booking the clinic cancelled.
 fn booking_key(thread: &conversation::Model, slot: NaiveDateTime) -> String {
     let answer = thread.ai_answering_for.unwrap_or(thread.id);
+    answer_booking_key(thread.id, answer, slot)
+}
+
+/// The key of the booking of `slot` by the AI's `answer` in `conversation`.
+pub(crate) fn answer_booking_key(conversation: Uuid, answer: Uuid, slot: NaiveDateTime) -> String {
     format!(
         "{}{answer}:{}",
-        conversation_key_prefix(thread),
+        conversation_key_prefix(conversation),
         slot.format("%Y%m%dT%H%M")
     )
 }
 
-/// How every booking key of the AI in `thread` begins.
-fn conversation_key_prefix(thread: &conversation::Model) -> String {
-    format!("{AI_SOURCE}:{}:", thread.id)
+/// How every booking key of the AI in `conversation` begins.
+fn conversation_key_prefix(conversation: Uuid) -> String {
+    format!("{AI_SOURCE}:{conversation}:")
 }
 
 /// The AI's booking under `external_id`, cancelled or not.
@@ -453,7 +459,7 @@ async fn booked_in_conversation(
     txn: &TenantTxn,
     thread: &conversation::Model,
 ) -> Result<Option<DateTime<Utc>>, DomainError> {
-    let prefix = conversation_key_prefix(thread);
+    let prefix = conversation_key_prefix(thread.id);
     Ok(txn
         .find::<appointment::Entity>()
         .filter(appointment::Column::Source.eq(AI_SOURCE))

@@ -450,7 +450,8 @@ async fn reopen_for_reply(
     set_status(txn, thread, OPEN, now).await
 }
 
-async fn set_status(
+/// Sets `thread`'s status, stamped `now` (no audit entry: callers that act for staff add it).
+pub(crate) async fn set_status(
     txn: &TenantTxn,
     thread: conversation::Model,
     status: &str,

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::auth::session::SessionKeys;
 use crate::auth::tokens::hash_secret;
-use crate::service::account::{self, SessionGrant, SignUp, ValidSignUp};
+use crate::service::account::{self, NewClinic, SessionGrant, SignUp, ValidSignUp};
 use crate::service::mail_links::{self, Letter, MailLinks, new_token};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
@@ -160,11 +160,11 @@ pub async fn confirm(
 
 fn details_of(valid: &ValidSignUp) -> Details {
     Details {
-        clinic_name: valid.clinic_name.clone(),
-        kind: valid.kind.clone(),
-        time_zone: valid.time_zone.clone(),
-        region: valid.region.as_str().to_owned(),
-        currency: valid.currency.clone(),
+        clinic_name: valid.clinic.name.clone(),
+        kind: valid.clinic.kind.clone(),
+        time_zone: valid.clinic.time_zone.clone(),
+        region: valid.clinic.region.as_str().to_owned(),
+        currency: valid.clinic.currency.clone(),
         owner_name: valid.owner_name.clone(),
         terms: valid.terms.clone(),
     }
@@ -175,11 +175,13 @@ fn valid_sign_up(row: sign_up_request::Model) -> Result<ValidSignUp, DomainError
     let details: Details =
         serde_json::from_value(row.details).map_err(|e| stored(e.to_string()))?;
     Ok(ValidSignUp {
-        region: Region::parse(&details.region).map_err(|e| stored(e.to_string()))?,
-        clinic_name: details.clinic_name,
-        kind: details.kind,
-        time_zone: details.time_zone,
-        currency: details.currency,
+        clinic: NewClinic {
+            region: Region::parse(&details.region).map_err(|e| stored(e.to_string()))?,
+            name: details.clinic_name,
+            kind: details.kind,
+            time_zone: details.time_zone,
+            currency: details.currency,
+        },
         owner_name: details.owner_name,
         email: row.email,
         password_hash: row.password_hash,
