@@ -1031,6 +1031,14 @@ impl<'a> InboxPage<'a> {
         Ok(Self { client })
     }
 
+    /// Loads the conversation at `path` (as the list links it) afresh and waits for its messages.
+    pub async fn open_at(client: &'a Client, base_url: &str, path: &str) -> Result<Self, E2eError> {
+        let url = format!("{}{path}", base_url.trim_end_matches('/'));
+        client.goto(&url).await?;
+        wait_for_test_id(client, "messages").await?;
+        Ok(Self { client })
+    }
+
     /// The path of the first conversation listed.
     pub async fn first_conversation(&self) -> Result<String, E2eError> {
         let link = self

@@ -20,7 +20,8 @@ use ringback_e2e::pages::{
 };
 use ringback_e2e::server::{DEMO_OWNER, RingbackServer};
 use ringback_e2e::{
-    CLINIC_NUMBER, E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, miss_a_call, on_demo_with_sms_and,
+    CLINIC_NUMBER, E2eError, PUBLIC_URL, TWILIO_AUTH_TOKEN, miss_a_call, on_demo,
+    on_demo_with_sms_and,
 };
 use serde_json::json;
 
@@ -275,4 +276,49 @@ async fn book_then_take_over(
         )));
     }
     Ok(())
+}
+
+/// The demo owner's trades business, chosen in the header, shows the AI receptionist at work
+/// without a model: its figures on the overview (conversations, bookings, hand-offs), and among
+/// its latest conversations one with the AI's texts, its steps and the caller's intake answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_trades_business_shows_the_ai_at_work() {
+    on_demo(
+        "the_demo_trades_business_shows_the_ai_at_work",
+        async |browser, server| {
+            sign_in(&browser.client, &server.url, DEMO_OWNER.0, DEMO_OWNER.1).await?;
+            let overview = OverviewPage::wait(&browser.client).await?;
+            overview
+                .switch_clinic(ringback_api::demo::trades::NAME)
+                .await?;
+            let firm = OverviewPage::wait(&browser.client).await?;
+            firm.choose_period("period-last-30-days").await?;
+            for figure in [
+                "figure-ai-conversations",
+                "figure-ai-bookings",
+                "figure-ai-hand-offs",
+            ] {
+                firm.wait_for_figure(figure, |shown| !shown.is_empty() && shown != "0")
+                    .await?;
+            }
+            let listed = InboxPage::open(&browser.client).await?.listed().await?;
+            let mut seen = Vec::new();
+            for path in listed.iter().take(20) {
+                let inbox = InboxPage::open_at(&browser.client, &server.url, path).await?;
+                let (by_ai, steps) = (inbox.messages_by_ai().await?, inbox.ai_steps().await?);
+                let answers = inbox.intake_answers().await?;
+                if by_ai > 0
+                    && steps.iter().any(|step| step.contains("save details"))
+                    && !answers.is_empty()
+                {
+                    return Ok(());
+                }
+                seen.push((by_ai, steps.len(), answers.len()));
+            }
+            Err(E2eError::Assertion(format!(
+                "no conversation shows the AI's texts, steps and intake answers: {seen:?}"
+            )))
+        },
+    )
+    .await;
 }
