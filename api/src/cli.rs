@@ -326,6 +326,21 @@ async fn open_server() -> Result<(Config, Secrets, sea_orm::DatabaseConnection),
     Ok((config, secrets, db))
 }
 
+/// What `ringback demo` says of the trades business it made.
+fn print_trades(trades: &crate::demo::trades::TradesSummary) {
+    println!(
+        "Demo trades business created, {}, with the AI receptionist on: {} calls ({} missed), {} conversations the AI answered, {} visits it booked, {} callers it handed over, {} follow-ups, {} appointments in all. Switch to it in the dashboard's header.",
+        crate::demo::trades::NAME,
+        trades.calls,
+        trades.missed,
+        trades.ai_conversations,
+        trades.ai_bookings,
+        trades.hand_offs,
+        trades.follow_ups,
+        trades.appointments
+    );
+}
+
 async fn demo(allow_known_password: bool) -> Result<(), CliError> {
     let (config, secrets, db) = open_server().await?;
     if config.database_kind == db::DatabaseKind::Postgres && !allow_known_password {
@@ -351,17 +366,11 @@ async fn demo(allow_known_password: bool) -> Result<(), CliError> {
                 summary.appointments,
                 crate::demo::DEMO_DAYS
             );
-            let trades = &summary.trades;
-            println!(
-                "Demo trades business created, {}, with the AI receptionist on: {} calls ({} missed), {} conversations the AI answered, {} visits it booked, {} callers it handed over, {} appointments in all. Switch to it in the dashboard's header.",
-                crate::demo::trades::NAME,
-                trades.calls,
-                trades.missed,
-                trades.ai_conversations,
-                trades.ai_bookings,
-                trades.hand_offs,
-                trades.appointments
-            );
+            print_trades(&summary.trades);
+        }
+        crate::demo::DemoOutcome::TradesAdded(trades) => {
+            println!("The demo clinic already exists.");
+            print_trades(&trades);
         }
         crate::demo::DemoOutcome::AlreadyPresent => println!("The demo clinic already exists."),
     }

@@ -94,10 +94,12 @@ pub struct DemoSummary {
     pub trades: trades::TradesSummary,
 }
 
-/// Whether the demo clinic was created now or already existed.
+/// Whether the demo was created now, completed with its trades business, or already existed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum DemoOutcome {
     Created(DemoSummary),
+    /// The demo clinic existed; its owner's trades business was missing and is added.
+    TradesAdded(trades::TradesSummary),
     AlreadyPresent,
 }
 
@@ -135,8 +137,8 @@ pub async fn seed(
         .one(db)
         .await
         .map_err(DbError::from)?;
-    if existing.is_some() {
-        return Ok(DemoOutcome::AlreadyPresent);
+    if let Some(owner) = existing {
+        return add_trades_if_missing(db, clock, secrets, (owner.id, now)).await;
     }
     let keys = SessionKeys::new(secrets.session_secret.expose());
     let grant = account::sign_up(
@@ -178,6 +180,25 @@ pub async fn seed(
     txn.commit().await?;
     summary.trades = trades::seed(db, clock, secrets, (grant.user.id, now)).await?;
     Ok(DemoOutcome::Created(summary))
+}
+
+/// For a demo made before the trades business came (or whose trades business failed to be
+/// made): the business, added for the demo owner; otherwise nothing.
+async fn add_trades_if_missing(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    secrets: &Secrets,
+    (owner, now): (Uuid, DateTime<Utc>),
+) -> Result<DemoOutcome, DomainError> {
+    let clinics = account::clinics_of(db, clock, owner).await?;
+    if clinics
+        .iter()
+        .any(|(clinic, _)| clinic.name == trades::NAME)
+    {
+        return Ok(DemoOutcome::AlreadyPresent);
+    }
+    let added = trades::seed(db, clock, secrets, (owner, now)).await?;
+    Ok(DemoOutcome::TradesAdded(added))
 }
 
 /// What every demo business ends with: its older conversations read, and the figures its calls

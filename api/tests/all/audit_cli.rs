@@ -169,7 +169,8 @@ fn keys_rotate_moves_every_clinic_to_the_new_master_key() {
         "{}",
         String::from_utf8_lossy(&rotated.stderr)
     );
-    assert!(said.contains("1 clinic data keys rewrapped"), "{said}");
+    // The demo's dental clinic and its trades business.
+    assert!(said.contains("2 clinic data keys rewrapped"), "{said}");
     assert!(!said.contains(&new), "the key is never echoed: {said}");
     assert!(data_keys_open_with(&database, &new));
     assert!(!data_keys_open_with(&database, &old));
@@ -280,7 +281,8 @@ fn purge_prints_what_it_would_remove_and_then_removes_it() {
             "{text}{}",
             String::from_utf8_lossy(&purged.stderr)
         );
-        assert!(text.contains("1 clinics visited"), "{args:?}: {text}");
+        // The demo's dental clinic and its trades business.
+        assert!(text.contains("2 clinics visited"), "{args:?}: {text}");
     }
     let verified = ringback(dir.path(), &["audit", "verify"]);
     assert!(
@@ -354,5 +356,8 @@ fn reset_link_prints_a_link_for_an_account_only() {
         db.close().await.ok();
         count
     });
-    assert_eq!(issued_entries, 1);
+    assert_eq!(
+        issued_entries, 2,
+        "audited in each of the demo owner's businesses"
+    );
 }

@@ -13,11 +13,13 @@ use std::collections::HashSet;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday};
 use ringback_entity::{call, clinic as clinic_row, conversation, message};
 use ringback_providers::twilio::PROVIDER_NAME;
-use ringback_shared::ai::{Service, state as ai_state};
+use ringback_shared::ai::Service;
+use ringback_shared::attribution::CallOutcome;
 use ringback_shared::hours::{BusinessHours, parse_day};
 use ringback_shared::phone::Region;
 use ringback_shared::seal::DataKey;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use ringback_shared::text_back::SkipReason;
+use sea_orm::{ColumnTrait, DatabaseConnection, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -28,14 +30,13 @@ use super::{
 use crate::doors;
 use crate::service::account::{self, NewClinic};
 use crate::service::ai_agent::{self, Step};
-use crate::service::ai_follow_ups::FOLLOW_UP;
 use crate::service::ai_prompt::tool;
 use crate::service::ai_settings::{self, AiSettingsChange};
 use crate::service::ai_tools::{self, AI_SOURCE, answer_booking_key};
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::calls::{self, EventResult, LoggedBy, LoggedCallback};
 use crate::service::clinic::{self, SettingsChange, TextBackTemplates};
-use crate::service::{conversations, keys, team};
+use crate::service::{ai_follow_ups, conversations, keys, team};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
@@ -69,9 +70,11 @@ const PRICE_LIST: &[(&str, i64, Option<i64>, i32, i64)] = &[
 /// What an emergency call-out the owner books after ringing back is worth, in pence.
 const EMERGENCY_VALUE: i64 = 15_000;
 
-/// A job the AI books: the caller's first text, the job as the AI saves it, the service booked.
+/// A job the AI books: the caller's first text, how the AI's answer opens, the job as the AI
+/// saves it, the service booked.
 struct Job {
     asks: &'static str,
+    opening: &'static str,
     job: &'static str,
     service: &'static str,
 }
@@ -79,26 +82,31 @@ struct Job {
 const JOBS: &[Job] = &[
     Job {
         asks: "Hi, our boiler has stopped and there's no hot water. Can someone come out?",
+        opening: "Sorry to hear that, we can get an engineer out to you.",
         job: "boiler stopped, no hot water",
         service: "Boiler repair",
     },
     Job {
         asks: "The kitchen tap won't stop dripping and there's a small leak under the sink",
+        opening: "Sorry to hear that, we can get that fixed.",
         job: "leak under the kitchen sink",
         service: "Leak repair",
     },
     Job {
         asks: "Two radiators upstairs stay cold, the rest are fine. Can you take a look?",
+        opening: "We can take a look at those for you.",
         job: "two radiators upstairs not heating",
         service: "Radiator or valve repair",
     },
     Job {
         asks: "My boiler is due its yearly service, when could you fit me in?",
+        opening: "Happy to book your service.",
         job: "annual boiler service",
         service: "Boiler service",
     },
     Job {
         asks: "I need a gas safety certificate for a flat I let out",
+        opening: "Happy to help with the certificate.",
         job: "gas safety certificate for a let flat",
         service: "Gas safety certificate",
     },
@@ -249,15 +257,8 @@ async fn set_up(
         (TEXTING_NUMBER, FORWARDING_LINE),
     )
     .await?;
-    for &(name, from, to, minutes, value) in PRICE_LIST {
-        let service = Service {
-            name: name.to_owned(),
-            price_from_minor: from,
-            price_to_minor: to,
-            duration_minutes: minutes,
-            estimated_value_minor: value,
-        };
-        ai_settings::save_service(txn, owner, None, service).await?;
+    for entry in PRICE_LIST {
+        ai_settings::save_service(txn, owner, None, service(entry.0)?).await?;
     }
     let ai = AiSettingsChange {
         enabled: Some(true),
@@ -271,10 +272,10 @@ async fn set_up(
 /// How many calls a day of the week brings.
 fn calls_on(day: NaiveDate) -> u64 {
     match day.weekday() {
-        Weekday::Mon => 12,
-        Weekday::Tue | Weekday::Wed | Weekday::Thu => 9,
-        Weekday::Fri => 10,
-        Weekday::Sat => 4,
+        Weekday::Mon => 9,
+        Weekday::Tue | Weekday::Wed | Weekday::Thu => 7,
+        Weekday::Fri => 8,
+        Weekday::Sat => 3,
         Weekday::Sun => 1,
     }
 }
@@ -346,19 +347,22 @@ struct Seeder<'a> {
 }
 
 impl Seeder<'_> {
-    /// One day's calls, as the firm's Twilio number reported them, and what followed each.
+    /// One day's calls, as the firm's Twilio number reported them, and what followed each, in the
+    /// order they came.
     async fn seed_day(&mut self, day: NaiveDate) -> Result<(), DomainError> {
-        let mut events = Vec::new();
-        let mut numbers = Vec::new();
-        for index in 0..calls_on(day) {
+        let mut arrivals = Vec::new();
+        for _ in 0..calls_on(day) {
             let dice = &mut self.dice;
             let (minute, miss_percent) = arrival(dice);
-            let started_at = at_local(day, minute)?;
             let missed = dice.chance(miss_percent);
-            let outcome = call_outcome(dice, missed);
-            let number = caller_number(dice);
+            arrivals.push((minute, call_outcome(dice, missed), caller_number(dice)));
+        }
+        arrivals.sort_by_key(|(minute, _, _)| *minute);
+        let mut events = Vec::new();
+        let mut numbers = Vec::new();
+        for (index, (minute, outcome, number)) in arrivals.into_iter().enumerate() {
             let id = format!("demo-trade-{day}-{index}");
-            events.push(inbound_call(id, started_at, outcome, &number));
+            events.push(inbound_call(id, at_local(day, minute)?, outcome, &number));
             numbers.push(number);
         }
         let results =
@@ -366,28 +370,33 @@ impl Seeder<'_> {
         for ((_, result), number) in results.into_iter().zip(numbers) {
             if let EventResult::Recorded(call) = result {
                 self.summary.calls += 1;
-                self.follow_up(&call, &number).await?;
+                self.after_call(&call, &number).await?;
             }
         }
         Ok(())
     }
 
-    /// What follows one call: for a missed call, the text-back and the conversation it starts,
-    /// or the owner ringing back; for an answered one, maybe a visit booked on the phone.
-    async fn follow_up(&mut self, call: &call::Model, number: &str) -> Result<(), DomainError> {
+    /// What follows one call: for a missed call, the text-back and the conversation it starts
+    /// (or the AI's follow-up, or the owner ringing back); for an answered one, maybe a visit
+    /// booked on the phone.
+    async fn after_call(&mut self, call: &call::Model, number: &str) -> Result<(), DomainError> {
         if !call.missed {
             if self.dice.chance(30) {
-                let (_, _, _, minutes, value) = PRICE_LIST[self.pick(PRICE_LIST.len())];
                 let booked_at = call.started_at + Duration::minutes(4);
-                self.book_visit(call, booked_at, (minutes, value), None)
-                    .await?;
+                let visit = self.any_service();
+                self.book_visit(call, booked_at, visit, None).await?;
             }
             return Ok(());
         }
         self.summary.missed += 1;
-        if !self.dice.chance(90) {
-            calls::set_text_back_status(self.txn, call.id, untexted_reason(call).status()).await?;
-            return self.ring_back(call, call.started_at).await;
+        let untexted = if self.texted_lately(call).await? {
+            Some(SkipReason::Duplicate)
+        } else {
+            (!self.dice.chance(90)).then(|| untexted_reason(call))
+        };
+        if let Some(reason) = untexted {
+            calls::set_text_back_status(self.txn, call.id, reason.status()).await?;
+            return self.ring_back(call, call.started_at).await.map(drop);
         }
         let sealed =
             keys::seal_caller_number(&self.key, self.txn.clinic_id(), uk_number(number)?.as_str())?;
@@ -400,35 +409,54 @@ impl Seeder<'_> {
         )
         .await?;
         self.summary.text_backs += 1;
-        if !self.dice.chance(55) {
-            return self.ring_back(call, sent.created_at).await;
-        }
         let texts = Texts {
             sealed_number: Some(sealed),
             ..Texts::new(self.txn, self.secrets, call)
         };
-        let wrote_at = self.later(sent.created_at, 2, 60);
-        self.converse(&texts, wrote_at).await
+        if self.dice.chance(55) {
+            let wrote_at = self.later(sent.created_at, 2, 60);
+            return self.converse(&texts, wrote_at).await;
+        }
+        let reached_at = self.ring_back(call, sent.created_at).await?;
+        self.follow_up(&texts, &sent, reached_at).await
     }
 
-    /// The owner rings a caller back who did not text (about half the time, within the day).
+    /// Whether the caller has a conversation with a text in the day before `call` (or after it):
+    /// the text-back rule texts a caller once a day, and one conversation's story is not
+    /// interleaved with another's.
+    async fn texted_lately(&self, call: &call::Model) -> Result<bool, DomainError> {
+        let lately = self
+            .txn
+            .find::<conversation::Entity>()
+            .filter(conversation::Column::CallerKey.eq(call.caller_key.as_str()))
+            .filter(conversation::Column::LastMessageAt.gt(call.started_at - Duration::days(1)))
+            .count(self.txn.conn())
+            .await?;
+        Ok(lately > 0)
+    }
+
+    /// The owner rings back, about half the time, a caller who did not text, in working hours
+    /// (never after now); when the callback reached them, a visit is often booked. Returns when
+    /// the caller was reached.
     async fn ring_back(
         &mut self,
         call: &call::Model,
         after: DateTime<Utc>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<Option<DateTime<Utc>>, DomainError> {
         if !self.dice.chance(45) {
-            return Ok(());
+            return Ok(None);
         }
-        let at = self.later(after, 20, 300);
-        let answered = self.dice.chance(70);
-        self.log_callback(call, at, answered).await?;
-        if answered && self.dice.chance(50) {
-            let (_, _, _, minutes, value) = PRICE_LIST[self.pick(PRICE_LIST.len())];
-            self.book_visit(call, at + Duration::minutes(3), (minutes, value), None)
+        let Some(at) = self.at_work(after, (20, 180)) else {
+            return Ok(None);
+        };
+        let reached = self.dice.chance(70);
+        self.log_callback(call, at, reached).await?;
+        if reached && self.dice.chance(50) {
+            let visit = self.any_service();
+            self.book_visit(call, at + Duration::minutes(3), visit, None)
                 .await?;
         }
-        Ok(())
+        Ok(reached.then_some(at))
     }
 
     /// The caller's texts after the text-back, and the AI's answers (or, in a conversation the AI
@@ -441,14 +469,13 @@ impl Seeder<'_> {
             65..85 => SURVEYS[self.pick(SURVEYS.len())].0,
             _ => EMERGENCIES[self.pick(EMERGENCIES.len())].0,
         };
+        if at >= self.now {
+            return Ok(());
+        }
         let wrote = texts.record(Text::caller(first), at).await?;
         let thread = conversations::find(self.txn, wrote.conversation_id).await?;
         if !ai_agent::answers(&self.settings, &thread) {
-            let reply = format!(
-                "Hi, it's {OWNER_FIRST_NAME} at Harbour. Thanks, I'll ring you shortly about this."
-            );
-            let at = self.later(at, 10, 90);
-            return texts.record(Text::staff(&reply), at).await.map(drop);
+            return self.owner_answers(texts, at).await;
         }
         self.summary.ai_conversations += 1;
         let answer = Answer {
@@ -462,6 +489,27 @@ impl Seeder<'_> {
             65..85 => self.hand_over_a_survey(texts, answer, first).await,
             _ => self.hand_over_an_emergency(texts, answer, first).await,
         }
+    }
+
+    /// In a conversation the AI handed over, the owner answers the caller's new text at work and
+    /// rings them.
+    async fn owner_answers(
+        &mut self,
+        texts: &Texts<'_>,
+        wrote_at: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        let Some(at) = self.at_work(wrote_at, (10, 90)) else {
+            return Ok(());
+        };
+        let reply = format!(
+            "Hi, it's {OWNER_FIRST_NAME} at Harbour. Thanks, I'll ring you in a few minutes."
+        );
+        texts.record(Text::staff(&reply), at).await?;
+        let rang_at = self.later(at, 3, 15);
+        if rang_at < self.now {
+            self.log_callback(texts.call, rang_at, true).await?;
+        }
+        Ok(())
     }
 
     /// A job the AI books: it saves the job, asks where and how urgent, offers two times and books
@@ -478,15 +526,16 @@ impl Seeder<'_> {
             .ok_or_else(|| internal("an unknown job"))?;
         self.save_details(answer, json!({ "What is the job?": job.job }))
             .await?;
-        let asked = "Sorry to hear that. Which area are you in, and how soon do you need someone?";
-        let ai = self.ai_text(texts, answer, asked).await?;
+        let asked = format!(
+            "{} Which area are you in, and how soon do you need someone?",
+            job.opening
+        );
+        let ai = self.ai_text(texts, answer, &asked).await?;
         let area = AREAS[self.pick(AREAS.len())];
         let urgency = URGENCY[self.pick(URGENCY.len())];
         let said = format!("{area}. {urgency}");
         let Some(wrote) = self.caller_writes(texts, ai.created_at, &said).await? else {
-            return self
-                .follow_up_question(texts, answer, &ai, job.service)
-                .await;
+            return self.follow_up(texts, &ai, None).await;
         };
         let answer = Answer {
             to: wrote.id,
@@ -519,7 +568,7 @@ impl Seeder<'_> {
         let ai = self.ai_text(texts, answer, &offer).await?;
         let took = format!("{} please", slot.format("%H:%M"));
         let Some(wrote) = self.caller_writes(texts, ai.created_at, &took).await? else {
-            return Ok(());
+            return self.follow_up(texts, &ai, None).await;
         };
         let answer = Answer {
             to: wrote.id,
@@ -538,7 +587,7 @@ impl Seeder<'_> {
                 duration_minutes: Some(service.duration_minutes),
                 source: AI_SOURCE,
                 external_id: Some(answer_booking_key(answer.conversation, answer.to, slot)),
-                booked_at: answer.at,
+                booked_at: answer.at.min(self.now),
             },
         )
         .await?;
@@ -582,7 +631,7 @@ impl Seeder<'_> {
             .caller_writes(texts, ai.created_at, "Yes please, whenever you're free")
             .await?
         else {
-            return self.follow_up_question(texts, answer, &ai, name).await;
+            return self.follow_up(texts, &ai, None).await;
         };
         let answer = Answer {
             to: wrote.id,
@@ -593,7 +642,7 @@ impl Seeder<'_> {
     }
 
     /// A job the owner must see to quote: the AI saves it and hands the caller over; the owner
-    /// texts later and, often, books a visit to survey it.
+    /// texts at work with a time to come round and, often, the caller takes it.
     async fn hand_over_a_survey(
         &mut self,
         texts: &Texts<'_>,
@@ -609,31 +658,38 @@ impl Seeder<'_> {
         self.hand_off(answer, reason).await?;
         let told = format!(
             "Thanks. That needs a visit to look at properly, so I've passed your details to \
-             {OWNER_FIRST_NAME}, who will text you today to arrange a time."
+             {OWNER_FIRST_NAME}, who will text you to arrange a time."
         );
         let ai = self.ai_text(texts, answer, &told).await?;
-        let at = self.later(ai.created_at, 60, 300);
-        let day = self.later(at, 24 * 60, 24 * 60).format("%A");
+        let Some(at) = self.at_work(ai.created_at, (30, 180)) else {
+            return Ok(());
+        };
+        let (slot, _) = self.free_slots(at);
         let owner = format!(
-            "Hi, it's {OWNER_FIRST_NAME} at Harbour. I could come round on {day} at 5pm to \
-             have a look. Does that suit?"
+            "Hi, it's {OWNER_FIRST_NAME} at Harbour. I could come round on {} at {} to have a \
+             look. Does that suit?",
+            slot.format("%a %-d %b"),
+            slot.format("%H:%M")
         );
         let sent = texts.record(Text::staff(&owner), at).await?;
-        if self.dice.chance(60)
-            && let Some(wrote) = self
-                .caller_writes(texts, sent.created_at, "Perfect, see you then")
-                .await?
-        {
-            let booked_at = wrote.created_at + Duration::minutes(2);
-            self.book_visit(
-                texts.call,
-                booked_at,
-                (60, value),
-                Some(answer.conversation),
-            )
-            .await?;
+        if !self.dice.chance(75) {
+            return Ok(());
         }
-        Ok(())
+        let Some(wrote) = self
+            .caller_writes(texts, sent.created_at, "Perfect, see you then")
+            .await?
+        else {
+            return Ok(());
+        };
+        let booked_at = wrote.created_at + Duration::minutes(2);
+        let visit = (60, value);
+        self.book_visit_at(
+            texts.call,
+            (slot, booked_at),
+            visit,
+            Some(answer.conversation),
+        )
+        .await
     }
 
     /// An emergency: the AI hands it to the owner at once, who rings the caller back within
@@ -657,47 +713,53 @@ impl Seeder<'_> {
             return Ok(());
         }
         self.log_callback(texts.call, at, true).await?;
-        let starts_at = at + Duration::minutes(45);
         let booked = NewAppointment {
             caller: CallerRef::Key(texts.call.caller_key.clone()),
             value_minor: EMERGENCY_VALUE,
-            starts_at: Some(starts_at),
+            starts_at: Some(at + Duration::minutes(45)),
             duration_minutes: Some(60),
             source: "demo",
             external_id: None,
-            booked_at: at + Duration::minutes(2),
+            booked_at: (at + Duration::minutes(2)).min(self.now),
         };
         appointments::create(self.txn, self.secrets, None, booked).await?;
         self.summary.appointments += 1;
         self.close_when_done(answer.conversation).await
     }
 
-    /// The AI's one follow-up, when its question `ai` went unanswered for the firm's
-    /// follow-up time (unless that time is still to come).
-    async fn follow_up_question(
+    /// The AI's one follow-up after `sent` (the text-back, or a question of the AI the caller left
+    /// unanswered), as the live job sends it: at the first open moment after the firm's wait, in
+    /// its wording. None when that moment is still to come, the owner reached the caller first
+    /// (`reached_at`), the AI no longer answers the conversation, or it had its follow-up.
+    async fn follow_up(
         &mut self,
         texts: &Texts<'_>,
-        answer: Answer,
-        ai: &message::Model,
-        service: &str,
+        sent: &message::Model,
+        reached_at: Option<DateTime<Utc>>,
     ) -> Result<(), DomainError> {
-        let at = ai.created_at + Duration::minutes(i64::from(FOLLOW_UP_MINUTES));
-        if at >= self.now {
+        let wait = Duration::minutes(i64::from(FOLLOW_UP_MINUTES));
+        let Some(due) = ai_follow_ups::first_open_after(&self.settings, sent.created_at + wait)
+        else {
+            return Ok(());
+        };
+        if due >= self.now || reached_at.is_some_and(|at| at <= due) {
             return Ok(());
         }
-        let about = (answer.conversation, ai.id);
+        let thread = conversations::find(self.txn, sent.conversation_id).await?;
+        if !ai_agent::answers(&self.settings, &thread)
+            || ai_follow_ups::followed_up(self.txn, thread.id).await?
+        {
+            return Ok(());
+        }
         let step = Step {
-            action: FOLLOW_UP,
+            action: ai_follow_ups::FOLLOW_UP,
             outcome: "sent".to_owned(),
             tokens: 0,
             appointment: None,
         };
-        ai_agent::record_step_at(self.txn, about, step, at).await?;
-        let words = format!(
-            "Just checking in: would you still like us to book a {}? Reply here any time.",
-            service.to_lowercase()
-        );
-        texts.record(Text::ai(&words), at).await?;
+        ai_agent::record_step_at(self.txn, (thread.id, sent.id), step, due).await?;
+        let words = ai_follow_ups::follow_up_text(&self.settings);
+        texts.record(Text::ai(&words), due).await?;
         self.summary.follow_ups += 1;
         Ok(())
     }
@@ -730,11 +792,7 @@ impl Seeder<'_> {
         let sent = texts.record(Text::ai(&body), at).await?;
         self.step(answer, ai_agent::REPLY, "answered", None).await?;
         let thread = conversations::find(self.txn, answer.conversation).await?;
-        if thread.ai_state.is_none() {
-            let mut model: conversation::ActiveModel = thread.into();
-            model.ai_state = Set(Some(ai_state::ACTIVE.to_owned()));
-            model.update(self.txn.conn()).await?;
-        }
+        ai_agent::mark_ai_active(self.txn, thread).await?;
         Ok(sent)
     }
 
@@ -756,7 +814,7 @@ impl Seeder<'_> {
         ai_agent::record_step_at(self.txn, (answer.conversation, answer.to), step, at).await
     }
 
-    /// The intake answers the AI saves (sealed, as the live tool saves them) and its step.
+    /// The intake answers the AI saves (sealed, by the live tool) and its step.
     async fn save_details(
         &mut self,
         answer: Answer,
@@ -769,14 +827,12 @@ impl Seeder<'_> {
     }
 
     /// The AI hands the conversation to the front desk (the owner) for `reason`, as the live tool
-    /// does, without the notice and mail a hand-off sends now (the demo's are history).
+    /// marks it. The notice, the mail and the audit entry a live hand-off makes now are left out:
+    /// the demo's hand-offs are history, and would all read as just made.
     async fn hand_off(&mut self, answer: Answer, reason: &str) -> Result<(), DomainError> {
         let thread = conversations::find(self.txn, answer.conversation).await?;
-        let mut model: conversation::ActiveModel = thread.into();
-        model.assigned_to = Set(self.desk);
-        model.ai_state = Set(Some(ai_state::HANDED_OFF.to_owned()));
-        model.ai_stopped_reason = Set(Some(reason.to_owned()));
-        model.update(self.txn.conn()).await?;
+        let handed = (self.desk, reason.to_owned());
+        ai_tools::mark_handed_off(self.txn, thread, handed, answer.at.min(self.now)).await?;
         self.step(answer, tool::HAND_OFF, "done", None).await?;
         self.summary.hand_offs += 1;
         Ok(())
@@ -793,9 +849,9 @@ impl Seeder<'_> {
             by: LoggedBy::Staff,
             external_id: None,
             outcome: if answered {
-                ringback_shared::attribution::CallOutcome::Answered
+                CallOutcome::Answered
             } else {
-                ringback_shared::attribution::CallOutcome::NoAnswer
+                CallOutcome::NoAnswer
             },
             at: at.min(self.now),
         };
@@ -803,17 +859,29 @@ impl Seeder<'_> {
         Ok(())
     }
 
-    /// A visit the owner books for `call`'s caller `booked_at` (never after now), at the next free
-    /// slot; closes `conversation` once done.
+    /// A visit of `(minutes, value)` the owner books for `call`'s caller `booked_at`, at the next
+    /// free slot; closes `conversation` once done.
     async fn book_visit(
         &mut self,
         call: &call::Model,
         booked_at: DateTime<Utc>,
+        visit: (i32, i64),
+        conversation: Option<Uuid>,
+    ) -> Result<(), DomainError> {
+        let (slot, _) = self.free_slots(booked_at);
+        self.book_visit_at(call, (slot, booked_at), visit, conversation)
+            .await
+    }
+
+    /// A visit of `(minutes, value)` the owner books for `call`'s caller at `slot`, `booked_at`
+    /// (never after now); closes `conversation` once done.
+    async fn book_visit_at(
+        &mut self,
+        call: &call::Model,
+        (slot, booked_at): (NaiveDateTime, DateTime<Utc>),
         (minutes, value): (i32, i64),
         conversation: Option<Uuid>,
     ) -> Result<(), DomainError> {
-        let booked_at = booked_at.min(self.now);
-        let (slot, _) = self.free_slots(booked_at);
         self.taken.insert(slot);
         let booked = NewAppointment {
             caller: CallerRef::Key(call.caller_key.clone()),
@@ -822,7 +890,7 @@ impl Seeder<'_> {
             duration_minutes: Some(minutes),
             source: "demo",
             external_id: None,
-            booked_at,
+            booked_at: booked_at.min(self.now),
         };
         appointments::create(self.txn, self.secrets, None, booked).await?;
         self.summary.appointments += 1;
@@ -844,6 +912,25 @@ impl Seeder<'_> {
         Ok(())
     }
 
+    /// A moment `minutes` (a range) after `after`, moved to the firm's next opening when it falls
+    /// outside working hours; `None` when that is after now.
+    fn at_work(&mut self, after: DateTime<Utc>, minutes: (u64, u64)) -> Option<DateTime<Utc>> {
+        let wanted = self.later(after, minutes.0, minutes.1);
+        let at = ai_follow_ups::first_open_after(&self.settings, wanted)?;
+        let at = if at > wanted {
+            self.later(at, 5, 40)
+        } else {
+            at
+        };
+        (at < self.now).then_some(at)
+    }
+
+    /// The minutes and value of a service of the price list, by chance.
+    fn any_service(&mut self) -> (i32, i64) {
+        let (_, _, _, minutes, value) = PRICE_LIST[self.pick(PRICE_LIST.len())];
+        (minutes, value)
+    }
+
     /// The first free visit start one to four days after `after` (local), and another free one
     /// the same day, as the AI would offer them.
     fn free_slots(&mut self, after: DateTime<Utc>) -> (NaiveDateTime, NaiveDateTime) {
@@ -852,7 +939,8 @@ impl Seeder<'_> {
         loop {
             let free: Vec<NaiveDateTime> = starts_on(day)
                 .iter()
-                .map(|hour| day.and_time(NaiveTime::from_hms_opt(*hour, 0, 0).unwrap_or_default()))
+                .filter_map(|hour| NaiveTime::from_hms_opt(*hour, 0, 0))
+                .map(|time| day.and_time(time))
                 .filter(|start| !self.taken.contains(start))
                 .collect();
             if free.len() >= 2 {

@@ -209,7 +209,7 @@ pub(crate) async fn create_clinic(
     let now = clock.now();
     let user_id = Uuid::now_v7();
     let txn = begin_new_clinic(db, clock, secrets).await?;
-    let clinic = insert_clinic(&txn, secrets, valid.clinic, billing_on).await?;
+    let clinic = insert_clinic(&txn, secrets, valid.clinic, (billing_on, now)).await?;
     let terms_version = valid.terms.as_ref().map(|(version, _)| version.clone());
     let user = user::ActiveModel {
         id: Set(user_id),
@@ -230,7 +230,7 @@ pub(crate) async fn create_clinic(
         }
         _ => error.into(),
     })?;
-    insert_owner(&txn, user_id).await?;
+    insert_owner(&txn, user_id, now).await?;
     audit::append(
         &txn,
         AuditEvent {
@@ -256,8 +256,9 @@ pub(crate) async fn open_clinic_for(
     new: NewClinic,
 ) -> Result<membership::Model, DomainError> {
     let txn = begin_new_clinic(db, clock, secrets).await?;
-    insert_clinic(&txn, secrets, new, false).await?;
-    let membership = insert_owner(&txn, owner).await?;
+    let now = txn.now();
+    insert_clinic(&txn, secrets, new, (false, now)).await?;
+    let membership = insert_owner(&txn, owner, now).await?;
     audit::append(
         &txn,
         AuditEvent {
@@ -291,16 +292,15 @@ async fn begin_new_clinic(
     Ok(txn)
 }
 
-/// Stores the transaction's clinic as `new` describes it, with the settings every new clinic
-/// starts with (the privacy mode its kind starts in, its own data key); with `billing_on`, its
-/// trial starts now.
+/// Stores the transaction's clinic as `new` describes it, created `now`, with the settings every
+/// new clinic starts with (the privacy mode its kind starts in, its own data key); with
+/// `billing_on`, its trial starts then.
 async fn insert_clinic(
     txn: &TenantTxn,
     secrets: &Secrets,
     new: NewClinic,
-    billing_on: bool,
+    (billing_on, now): (bool, DateTime<Utc>),
 ) -> Result<clinic::Model, DomainError> {
-    let now = txn.now();
     let clinic_id = txn.clinic_id();
     let privacy_mode = default_privacy_mode(&new.kind);
     let clinic = clinic::ActiveModel {
@@ -349,13 +349,17 @@ async fn insert_clinic(
     Ok(clinic)
 }
 
-/// Makes `user_id` the owner of the transaction's clinic.
-async fn insert_owner(txn: &TenantTxn, user_id: Uuid) -> Result<membership::Model, DomainError> {
+/// Makes `user_id` the owner of the transaction's clinic, from `now`.
+async fn insert_owner(
+    txn: &TenantTxn,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<membership::Model, DomainError> {
     Ok(membership::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         user_id: Set(user_id),
         role: Set(Role::Owner.as_str().to_owned()),
-        created_at: Set(txn.now()),
+        created_at: Set(now),
         ..Default::default()
     }
     .insert(txn.conn())

@@ -1265,12 +1265,22 @@ pub(crate) async fn send_text(
         txn.now(),
     )
     .await?;
+    mark_ai_active(txn, thread).await?;
+    Ok(Some(stored.id))
+}
+
+/// The AI answers `thread` from its first text on: a conversation without an AI state becomes
+/// `active` (one handed off or taken over keeps its state).
+pub(crate) async fn mark_ai_active(
+    txn: &TenantTxn,
+    thread: conversation::Model,
+) -> Result<(), DomainError> {
     if thread.ai_state.is_none() {
         let mut model: conversation::ActiveModel = thread.into();
         model.ai_state = Set(Some(ai_state::ACTIVE.to_owned()));
         model.update(txn.conn()).await?;
     }
-    Ok(Some(stored.id))
+    Ok(())
 }
 
 #[cfg(test)]

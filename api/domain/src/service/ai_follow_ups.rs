@@ -59,7 +59,10 @@ pub async fn queue_after(
 }
 
 /// The first instant at or after `at` when the clinic is open, within two weeks.
-fn first_open_after(settings: &clinic_row::Model, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(crate) fn first_open_after(
+    settings: &clinic_row::Model,
+    at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     let zone = parse_time_zone(&settings.time_zone).ok()?;
     let local = at.with_timezone(&zone).naive_local();
     let opens = clinic::business_hours(settings).next_open(
@@ -194,7 +197,7 @@ async fn latest_message(txn: &TenantTxn, conversation: Uuid) -> Result<Option<Uu
         .map(|row| row.id))
 }
 
-async fn followed_up(txn: &TenantTxn, conversation: Uuid) -> Result<bool, DomainError> {
+pub(crate) async fn followed_up(txn: &TenantTxn, conversation: Uuid) -> Result<bool, DomainError> {
     Ok(txn
         .find::<ai_step::Entity>()
         .filter(ai_step::Column::ConversationId.eq(conversation))

@@ -521,12 +521,7 @@ pub async fn hand_off(
         };
         hand_off_mail::queue(txn, mail).await?;
     }
-    let mut model: conversation::ActiveModel = thread.into();
-    model.assigned_to = Set(assignee);
-    model.ai_state = Set(Some(ai_state::HANDED_OFF.to_owned()));
-    model.ai_stopped_reason = Set(Some(reason));
-    model.updated_at = Set(txn.now());
-    model.update(txn.conn()).await?;
+    mark_handed_off(txn, thread, (assignee, reason), txn.now()).await?;
     audit::append(
         txn,
         AuditEvent {
@@ -537,6 +532,22 @@ pub async fn hand_off(
     )
     .await?;
     Ok(ToolAnswer::Done(json!({ "handed_off": true })))
+}
+
+/// Marks `thread` handed by the AI to `assignee` (or nobody) for `reason` (plain words), `at`.
+pub(crate) async fn mark_handed_off(
+    txn: &TenantTxn,
+    thread: conversation::Model,
+    (assignee, reason): (Option<Uuid>, String),
+    at: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let mut model: conversation::ActiveModel = thread.into();
+    model.assigned_to = Set(assignee);
+    model.ai_state = Set(Some(ai_state::HANDED_OFF.to_owned()));
+    model.ai_stopped_reason = Set(Some(reason));
+    model.updated_at = Set(at);
+    model.update(txn.conn()).await?;
+    Ok(())
 }
 
 /// `save_details(fields)`: merges the caller's intake answers into the conversation's details,
