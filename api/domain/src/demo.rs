@@ -125,21 +125,53 @@ impl Dice {
     }
 }
 
-/// Creates the demo clinic (unless it exists) with activity up to the clock's now.
+/// Creates the demo (unless it exists): the demo clinic and its owner's trades business, with
+/// activity up to the clock's now. A demo whose trades business is missing gets it.
 pub async fn seed(
     db: &DatabaseConnection,
     clock: &Clock,
     secrets: &Secrets,
 ) -> Result<DemoOutcome, DomainError> {
     let now = clock.now();
-    let existing = user::Entity::find()
+    if let Some(owner) = demo_owner(db).await? {
+        return add_trades_if_missing(db, clock, secrets, (owner, now)).await;
+    }
+    let (mut summary, owner) = create_clinic(db, clock, secrets, now).await?;
+    summary.trades = trades::seed(db, clock, secrets, (owner, now)).await?;
+    Ok(DemoOutcome::Created(summary))
+}
+
+/// Creates the demo clinic alone (unless the demo exists), without the trades business: for
+/// tests about one clinic, which need not pay for a second.
+pub async fn seed_clinic(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    secrets: &Secrets,
+) -> Result<DemoOutcome, DomainError> {
+    if demo_owner(db).await?.is_some() {
+        return Ok(DemoOutcome::AlreadyPresent);
+    }
+    let (summary, _) = create_clinic(db, clock, secrets, clock.now()).await?;
+    Ok(DemoOutcome::Created(summary))
+}
+
+/// The demo owner's id, when the demo exists.
+async fn demo_owner(db: &DatabaseConnection) -> Result<Option<Uuid>, DomainError> {
+    let owner = user::Entity::find()
         .filter(user::Column::Email.eq(DEMO_EMAIL))
         .one(db)
         .await
         .map_err(DbError::from)?;
-    if let Some(owner) = existing {
-        return add_trades_if_missing(db, clock, secrets, (owner.id, now)).await;
-    }
+    Ok(owner.map(|owner| owner.id))
+}
+
+/// Creates the demo clinic and its owner with 90 days up to `now`; what it made, and the owner.
+async fn create_clinic(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    secrets: &Secrets,
+    now: DateTime<Utc>,
+) -> Result<(DemoSummary, Uuid), DomainError> {
     let keys = SessionKeys::new(secrets.session_secret.expose());
     let grant = account::sign_up(
         db,
@@ -175,11 +207,10 @@ pub async fn seed(
     for back in (1..=DEMO_DAYS).rev() {
         seeder.seed_day(today - Duration::days(back)).await?;
     }
-    let mut summary = seeder.summary;
+    let summary = seeder.summary;
     finish(&txn, now, today).await?;
     txn.commit().await?;
-    summary.trades = trades::seed(db, clock, secrets, (grant.user.id, now)).await?;
-    Ok(DemoOutcome::Created(summary))
+    Ok((summary, grant.user.id))
 }
 
 /// For a demo made before the trades business came (or whose trades business failed to be

@@ -315,7 +315,7 @@ on_both_databases!(the_demo_clinic_is_live_and_texts_back_within_seconds);
 /// the intake details it saved, callers handed to the owner with the reason, and visits that
 /// never overlap, in working hours.
 async fn the_demo_trades_business_shows_the_ai_receptionist_at_work(kind: DatabaseKind) {
-    let (test_db, _web, state, mut owner) = crate::metrics::demo_clinic(kind).await;
+    let (test_db, _web, state, mut owner) = crate::metrics::signed_in_to_the_demo(kind, true).await;
     let clinics = owner
         .run("{ myClinics { current clinic { id name } } }", json!({}))
         .await;

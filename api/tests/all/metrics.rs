@@ -73,10 +73,23 @@ pub(crate) fn demo_days(state: &ringback_api::AppState) -> (NaiveDate, NaiveDate
     (today - Duration::days(113), today)
 }
 
-/// A database holding the demo clinic, the dashboard's (empty) directory, the server's state over
-/// them, and the clinic's owner signed in.
+/// A database holding the demo clinic (not its owner's trades business), the dashboard's (empty)
+/// directory, the server's state over them, and the clinic's owner signed in.
 pub(crate) async fn demo_clinic(
     kind: DatabaseKind,
+) -> (
+    TestDb,
+    tempfile::TempDir,
+    ringback_api::AppState,
+    Browser<impl poem::Endpoint + use<>>,
+) {
+    signed_in_to_the_demo(kind, false).await
+}
+
+/// As [`demo_clinic`], with the demo's trades business too (when `whole`).
+pub(crate) async fn signed_in_to_the_demo(
+    kind: DatabaseKind,
+    whole: bool,
 ) -> (
     TestDb,
     tempfile::TempDir,
@@ -86,9 +99,12 @@ pub(crate) async fn demo_clinic(
     let test_db = TestDb::at_midday(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
     let state = test_db.state(web.path());
-    demo::seed(&state.db, &state.clock, &state.secrets)
-        .await
-        .expect("seed");
+    let seeded = if whole {
+        demo::seed(&state.db, &state.clock, &state.secrets).await
+    } else {
+        demo::seed_clinic(&state.db, &state.clock, &state.secrets).await
+    };
+    seeded.expect("seed");
     let mut owner = Browser::new(test_db.app(web.path()));
     owner
         .run(

@@ -387,7 +387,7 @@ async fn demo_figures(app: &TestApp, clinic: Uuid, first: i64, last: i64) -> Str
 /// A server holding the demo clinic (beside the test's own); the demo clinic's id.
 async fn with_demo(kind: DatabaseKind) -> (TestApp, Uuid) {
     let app = TestApp::builder(kind).at_midday().build().await;
-    ringback_api::demo::seed(&app.state.db, &app.state.clock, &app.state.secrets)
+    ringback_api::demo::seed_clinic(&app.state.db, &app.state.clock, &app.state.secrets)
         .await
         .expect("demo");
     let clinics = ringback_core::schedule::clinic_page(&app.state.db, None, 10)
