@@ -1,11 +1,12 @@
 //! Starts the real `ringback serve` on a free port with a temporary data directory (embedded SQLite)
-//! and the built dashboard, and stops it when dropped.
+//! and the built dashboard, and stops it when dropped. The demo is seeded once per test run, by
+//! `ringback demo`, into a template directory; each server on the demo starts from a copy of it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use crate::{E2eError, workspace_root};
@@ -28,8 +29,59 @@ pub enum Data {
 /// The demo clinic's owner, as `ringback demo` creates it.
 pub const DEMO_OWNER: (&str, &str) = ("owner@demo.ringback.test", "ringback-demo-owner");
 
+/// Where this test run's demo template lives: one directory per process, named by its id.
+const TEMPLATE_PREFIX: &str = "ringback-e2e-demo-";
+
+/// The demo's data, seeded once per test run (the first server on the demo waits for it).
+static DEMO_TEMPLATE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Fills `data_dir` with the demo: a copy of this run's template, seeded on first use. Seeding
+/// takes seconds; a copy, milliseconds; every server gets the same demo, made minutes ago at most.
+fn copy_demo(binary: &Path, data_dir: &Path) -> Result<(), E2eError> {
+    let mut template = DEMO_TEMPLATE
+        .lock()
+        .map_err(|_| E2eError::Process("an earlier demo seeding panicked".to_owned()))?;
+    let source = match template.as_ref() {
+        Some(source) => source.clone(),
+        None => {
+            let source = fresh_template_dir()?;
+            seed_demo(binary, &source)?;
+            template.insert(source).clone()
+        }
+    };
+    for entry in std::fs::read_dir(&source).map_err(io_error)? {
+        let entry = entry.map_err(io_error)?;
+        std::fs::copy(entry.path(), data_dir.join(entry.file_name())).map_err(io_error)?;
+    }
+    Ok(())
+}
+
+/// An empty directory for this process's demo template, after removing those of runs that ended
+/// (a template outlives its run: statics are never dropped).
+fn fresh_template_dir() -> Result<PathBuf, E2eError> {
+    let temp = std::env::temp_dir();
+    for entry in std::fs::read_dir(&temp).map_err(io_error)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ended = name
+            .strip_prefix(TEMPLATE_PREFIX)
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if ended {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = temp.join(format!("{TEMPLATE_PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(io_error)?;
+    Ok(dir)
+}
+
+fn io_error(error: std::io::Error) -> E2eError {
+    E2eError::Process(format!("demo template: {error}"))
+}
+
 /// Runs `ringback demo` on `data_dir` and waits for it.
-fn seed_demo(binary: &std::path::Path, data_dir: &std::path::Path) -> Result<(), E2eError> {
+fn seed_demo(binary: &Path, data_dir: &Path) -> Result<(), E2eError> {
     let mut command = Command::new(binary);
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("RINGBACK_")) {
         command.env_remove(name);
@@ -77,7 +129,7 @@ impl RingbackServer {
         let data_dir =
             tempfile::tempdir().map_err(|e| E2eError::Process(format!("tempdir: {e}")))?;
         if data == Data::Demo {
-            seed_demo(&ringback_binary()?, data_dir.path())?;
+            copy_demo(&ringback_binary()?, data_dir.path())?;
         }
         let mut env: Vec<(String, String)> = env
             .iter()
