@@ -258,59 +258,61 @@ async fn read_all_but_the_latest(txn: &TenantTxn, now: DateTime<Utc>) -> Result<
 }
 
 /// Sets the demo clinic up as a live clinic is (every step of the setup checklist but the calls,
-/// which the days bring): its Twilio number (unless another clinic of the deployment holds it),
-/// the line calls ring through to, opening hours that match when its calls come, and its own
-/// text-back wording with a booking link. Returns the settings as saved.
+/// which the days bring): opening hours that match when its calls come, its own text-back wording
+/// with a booking link, its Twilio number and the line calls ring through to. Returns the
+/// settings as saved.
 async fn set_up(
     txn: &TenantTxn,
     secrets: &Secrets,
     owner: Uuid,
 ) -> Result<clinic_row::Model, DomainError> {
-    let weekday = parse_day("08:30-18:00").map_err(internal)?;
-    let saturday = parse_day("09:00-13:00").map_err(internal)?;
-    let hours = BusinessHours {
-        days: [
-            weekday.clone(),
-            weekday.clone(),
-            weekday.clone(),
-            weekday.clone(),
-            weekday,
-            saturday,
-            Vec::new(),
-        ],
+    let live = LiveSetUp {
+        hours: ("08:30-18:00", "09:00-13:00"),
+        booking_link: BOOKING_LINK,
+        wording: (WORDING_OPEN, WORDING_CLOSED),
+        lines: (TEXTING_NUMBER, FORWARDING_LINE),
     };
+    set_up_live(txn, secrets, owner, live).await
+}
+
+/// What makes a demo business look live: its hours (weekdays, Saturdays; closed on Sundays), its
+/// booking link, its text-back wording (in opening hours, out of them), and its phone lines (its
+/// Twilio number, the line its calls ring through to).
+struct LiveSetUp {
+    hours: (&'static str, &'static str),
+    booking_link: &'static str,
+    wording: (&'static str, &'static str),
+    lines: (&'static str, &'static str),
+}
+
+/// Saves `live` as the business's settings and takes its phone lines (its Twilio number unless
+/// another clinic of the deployment holds it: then it goes without); returns its settings.
+async fn set_up_live(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    owner: Uuid,
+    live: LiveSetUp,
+) -> Result<clinic_row::Model, DomainError> {
+    let weekday = parse_day(live.hours.0).map_err(internal)?;
+    let mut days: [Vec<_>; 7] = std::array::from_fn(|_| weekday.clone());
+    days[5] = parse_day(live.hours.1).map_err(internal)?;
+    days[6] = Vec::new();
     let change = SettingsChange {
-        business_hours: Some(hours),
-        booking_link: Some(BOOKING_LINK.to_owned()),
+        business_hours: Some(BusinessHours { days }),
+        booking_link: Some(live.booking_link.to_owned()),
         text_back_templates: Some(TextBackTemplates {
-            business_hours: Some(WORDING_OPEN.to_owned()),
-            after_hours: Some(WORDING_CLOSED.to_owned()),
+            business_hours: Some(live.wording.0.to_owned()),
+            after_hours: Some(live.wording.1.to_owned()),
         }),
         ..SettingsChange::default()
     };
     let settings = clinic::update(txn, owner, change).await?;
-    take_phone_lines(
-        txn,
-        secrets,
-        (owner, &settings),
-        (TEXTING_NUMBER, FORWARDING_LINE),
-    )
-    .await
-}
-
-/// Gives a demo business its Twilio number `texting` (unless another clinic of the deployment
-/// holds it: then it goes without) and the line its calls ring through to; returns its settings.
-async fn take_phone_lines(
-    txn: &TenantTxn,
-    secrets: &Secrets,
-    (owner, settings): (Uuid, &clinic_row::Model),
-    (texting, forwarding): (&str, &str),
-) -> Result<clinic_row::Model, DomainError> {
+    let (texting, forwarding) = live.lines;
     let number = uk_number(texting)?;
     if phone_lines::insert_provider_number(
         txn,
         secrets,
-        settings,
+        &settings,
         &number,
         phone_lines::NumberSource::Typed,
     )
@@ -339,15 +341,13 @@ fn zone() -> Result<chrono_tz::Tz, DomainError> {
     parse_time_zone(TIME_ZONE).map_err(|e| DomainError::Internal(e.to_string()))
 }
 
-/// How many calls a weekday brings.
-fn calls_on(day: NaiveDate) -> u64 {
-    match day.weekday() {
-        Weekday::Mon => 30,
-        Weekday::Tue | Weekday::Wed | Weekday::Thu => 22,
-        Weekday::Fri => 25,
-        Weekday::Sat => 9,
-        Weekday::Sun => 2,
-    }
+/// How many calls the clinic gets on each day of the week, Monday first: busy Mondays, quiet
+/// Saturdays, a couple on a closed Sunday.
+const CALLS_A_DAY: [u64; 7] = [30, 22, 22, 22, 25, 9, 2];
+
+/// How many calls `day` brings, by `week` (a count for each day, Monday first).
+fn calls_on(day: NaiveDate, week: &[u64; 7]) -> u64 {
+    week[day.weekday().num_days_from_monday() as usize]
 }
 
 /// Minute of the day (local) a call arrives, and the chance in percent that it is missed: most
@@ -463,7 +463,7 @@ impl Seeder<'_> {
     async fn seed_day(&mut self, day: NaiveDate) -> Result<(), DomainError> {
         let mut events = Vec::new();
         let mut numbers = Vec::new();
-        for index in 0..calls_on(day) {
+        for index in 0..calls_on(day, &CALLS_A_DAY) {
             let dice = &mut self.dice;
             let (minute, miss_percent) = arrival(dice);
             let started_at = at_local(day, minute)?;

@@ -15,7 +15,6 @@ use ringback_entity::{call, clinic as clinic_row, conversation, message};
 use ringback_providers::twilio::PROVIDER_NAME;
 use ringback_shared::ai::Service;
 use ringback_shared::attribution::CallOutcome;
-use ringback_shared::hours::{BusinessHours, parse_day};
 use ringback_shared::phone::Region;
 use ringback_shared::seal::DataKey;
 use ringback_shared::text_back::SkipReason;
@@ -24,8 +23,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    Dice, Text, Texts, at_local, call_outcome, finish, inbound_call, internal, take_phone_lines,
-    text_back, uk_number, untexted_reason, zone,
+    Dice, LiveSetUp, Text, Texts, at_local, call_outcome, calls_on, finish, inbound_call, internal,
+    set_up_live, text_back, uk_number, untexted_reason, zone,
 };
 use crate::doors;
 use crate::service::account::{self, NewClinic};
@@ -35,7 +34,6 @@ use crate::service::ai_settings::{self, AiSettingsChange};
 use crate::service::ai_tools::{self, AI_SOURCE, answer_booking_key};
 use crate::service::appointments::{self, CallerRef, NewAppointment};
 use crate::service::calls::{self, EventResult, LoggedBy, LoggedCallback};
-use crate::service::clinic::{self, SettingsChange, TextBackTemplates};
 use crate::service::{ai_follow_ups, conversations, keys, team};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
@@ -235,28 +233,13 @@ async fn set_up(
     secrets: &Secrets,
     owner: Uuid,
 ) -> Result<clinic_row::Model, DomainError> {
-    let weekday = parse_day("08:00-18:00").map_err(internal)?;
-    let saturday = parse_day("08:00-12:00").map_err(internal)?;
-    let mut days: [Vec<_>; 7] = std::array::from_fn(|_| weekday.clone());
-    days[5] = saturday;
-    days[6] = Vec::new();
-    let change = SettingsChange {
-        business_hours: Some(BusinessHours { days }),
-        booking_link: Some(BOOKING_LINK.to_owned()),
-        text_back_templates: Some(TextBackTemplates {
-            business_hours: Some(WORDING_OPEN.to_owned()),
-            after_hours: Some(WORDING_CLOSED.to_owned()),
-        }),
-        ..SettingsChange::default()
+    let live = LiveSetUp {
+        hours: ("08:00-18:00", "08:00-12:00"),
+        booking_link: BOOKING_LINK,
+        wording: (WORDING_OPEN, WORDING_CLOSED),
+        lines: (TEXTING_NUMBER, FORWARDING_LINE),
     };
-    let settings = clinic::update(txn, owner, change).await?;
-    take_phone_lines(
-        txn,
-        secrets,
-        (owner, &settings),
-        (TEXTING_NUMBER, FORWARDING_LINE),
-    )
-    .await?;
+    set_up_live(txn, secrets, owner, live).await?;
     for entry in PRICE_LIST {
         ai_settings::save_service(txn, owner, None, service(entry.0)?).await?;
     }
@@ -269,16 +252,8 @@ async fn set_up(
     ai_settings::update(txn, owner, ai).await
 }
 
-/// How many calls a day of the week brings.
-fn calls_on(day: NaiveDate) -> u64 {
-    match day.weekday() {
-        Weekday::Mon => 9,
-        Weekday::Tue | Weekday::Wed | Weekday::Thu => 7,
-        Weekday::Fri => 8,
-        Weekday::Sat => 3,
-        Weekday::Sun => 1,
-    }
-}
+/// How many calls the firm gets on each day of the week, Monday first.
+const CALLS_A_DAY: [u64; 7] = [9, 7, 7, 7, 8, 3, 1];
 
 /// Minute of the day (local) a call arrives, and the chance in percent that it is missed: the
 /// engineers are on jobs most of the day, and nobody answers before eight or after six.
@@ -351,7 +326,7 @@ impl Seeder<'_> {
     /// order they came.
     async fn seed_day(&mut self, day: NaiveDate) -> Result<(), DomainError> {
         let mut arrivals = Vec::new();
-        for _ in 0..calls_on(day) {
+        for _ in 0..calls_on(day, &CALLS_A_DAY) {
             let dice = &mut self.dice;
             let (minute, miss_percent) = arrival(dice);
             let missed = dice.chance(miss_percent);
