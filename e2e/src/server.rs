@@ -32,41 +32,57 @@ pub const DEMO_OWNER: (&str, &str) = ("owner@demo.ringback.test", "ringback-demo
 /// Where this test run's demo template lives: one directory per process, named by its id.
 const TEMPLATE_PREFIX: &str = "ringback-e2e-demo-";
 
+/// How old another run's template must be before a new run removes it (no e2e run lasts a day).
+const TEMPLATE_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The demo's data, seeded once per test run (the first server on the demo waits for it).
 static DEMO_TEMPLATE: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-/// Fills `data_dir` with the demo: a copy of this run's template, seeded on first use. Seeding
-/// takes seconds; a copy, milliseconds; every server gets the same demo, made minutes ago at most.
+/// Fills `data_dir` with the demo: a copy of this run's template, seeded on first use (and again
+/// if the template went missing). Seeding takes seconds; a copy, milliseconds; every server of
+/// the run gets the same demo, made when the run's first demo test started.
 fn copy_demo(binary: &Path, data_dir: &Path) -> Result<(), E2eError> {
     let mut template = DEMO_TEMPLATE
         .lock()
         .map_err(|_| E2eError::Process("an earlier demo seeding panicked".to_owned()))?;
-    let source = match template.as_ref() {
-        Some(source) => source.clone(),
-        None => {
-            let source = fresh_template_dir()?;
-            seed_demo(binary, &source)?;
-            template.insert(source).clone()
-        }
-    };
-    for entry in std::fs::read_dir(&source).map_err(io_error)? {
+    if let Some(source) = template.as_ref()
+        && copy_dir(source, data_dir).is_ok()
+    {
+        return Ok(());
+    }
+    *template = None;
+    let source = fresh_template_dir()?;
+    seed_demo(binary, &source)?;
+    copy_dir(&source, data_dir)?;
+    *template = Some(source);
+    Ok(())
+}
+
+/// Copies every file of `source` into `target`.
+fn copy_dir(source: &Path, target: &Path) -> Result<(), E2eError> {
+    for entry in std::fs::read_dir(source).map_err(io_error)? {
         let entry = entry.map_err(io_error)?;
-        std::fs::copy(entry.path(), data_dir.join(entry.file_name())).map_err(io_error)?;
+        std::fs::copy(entry.path(), target.join(entry.file_name())).map_err(io_error)?;
     }
     Ok(())
 }
 
-/// An empty directory for this process's demo template, after removing those of runs that ended
-/// (a template outlives its run: statics are never dropped).
+/// An empty directory for this process's demo template, after removing other runs' templates
+/// older than [`TEMPLATE_KEPT`] (a template outlives its run: statics are never dropped).
 fn fresh_template_dir() -> Result<PathBuf, E2eError> {
     let temp = std::env::temp_dir();
     for entry in std::fs::read_dir(&temp).map_err(io_error)?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let ended = name
-            .strip_prefix(TEMPLATE_PREFIX)
-            .and_then(|pid| pid.parse::<u32>().ok())
-            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
-        if ended {
+        let ours = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(TEMPLATE_PREFIX);
+        let old = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > TEMPLATE_KEPT);
+        if ours && old {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

@@ -213,8 +213,8 @@ async fn create_clinic(
     Ok((summary, grant.user.id))
 }
 
-/// For a demo made before the trades business came (or whose trades business failed to be
-/// made): the business, added for the demo owner; otherwise nothing.
+/// For a demo made before the trades business came (or whose trades business failed to be made,
+/// which stores nothing of it): the business, added for the demo owner; otherwise nothing.
 async fn add_trades_if_missing(
     db: &DatabaseConnection,
     clock: &Clock,
@@ -224,7 +224,7 @@ async fn add_trades_if_missing(
     let clinics = account::clinics_of(db, clock, owner).await?;
     if clinics
         .iter()
-        .any(|(clinic, _)| clinic.name == trades::NAME)
+        .any(|(clinic, _)| clinic.kind == trades::KIND)
     {
         return Ok(DemoOutcome::AlreadyPresent);
     }

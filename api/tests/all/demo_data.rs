@@ -452,7 +452,7 @@ on_both_databases!(the_demo_trades_business_shows_the_ai_receptionist_at_work);
 /// working hours (weekdays 08:00–18:00, Saturdays to 12:00).
 async fn the_firms_history_reads_in_order(test_db: &TestDb, now: chrono::DateTime<chrono::Utc>) {
     use chrono::{Datelike, Timelike, Weekday};
-    use ringback_entity::{ai_step, clinic, conversation, message};
+    use ringback_entity::{ai_step, appointment, call, clinic, conversation, message};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let txn = ringback_api::tenant::begin_maintenance(&test_db.db)
         .await
@@ -473,14 +473,46 @@ async fn the_firms_history_reads_in_order(test_db: &TestDb, now: chrono::DateTim
         .all(&txn)
         .await
         .expect("conversations");
-    let follow_ups = ai_step::Entity::find()
+    let steps = ai_step::Entity::find()
         .filter(ai_step::Column::ClinicId.eq(firm.id))
-        .filter(ai_step::Column::Action.eq("follow_up"))
         .all(&txn)
         .await
         .expect("steps");
+    let calls = call::Entity::find()
+        .filter(call::Column::ClinicId.eq(firm.id))
+        .all(&txn)
+        .await
+        .expect("calls");
+    let visits = appointment::Entity::find()
+        .filter(appointment::Column::ClinicId.eq(firm.id))
+        .all(&txn)
+        .await
+        .expect("appointments");
     txn.commit().await.expect("commit");
     assert!(texts.iter().all(|text| text.created_at <= now));
+    assert!(steps.iter().all(|step| step.created_at <= now));
+    assert!(calls.iter().all(|call| call.started_at <= now));
+    assert!(visits.iter().all(|visit| visit.created_at <= now));
+    let follow_ups: Vec<_> = steps
+        .iter()
+        .filter(|step| step.action == "follow_up")
+        .collect();
+    // A follow-up goes only to a caller nobody reached on the phone since the text it follows.
+    for step in &follow_ups {
+        let sent = texts
+            .iter()
+            .find(|text| text.id == step.answered_message_id)
+            .expect("the text followed up");
+        assert!(
+            !calls.iter().any(|call| call.caller_key == sent.caller_key
+                && call.answered_at.is_some()
+                && call.started_at > sent.created_at
+                && call.started_at <= step.created_at),
+            "followed up at {} a caller reached since {}",
+            step.created_at,
+            sent.created_at
+        );
+    }
     for thread in &threads {
         let last = texts
             .iter()
@@ -526,6 +558,20 @@ async fn the_firms_history_reads_in_order(test_db: &TestDb, now: chrono::DateTim
             at_work(step.created_at),
             "a follow-up at {}",
             step.created_at
+        );
+    }
+    // The owner rings back at work, but for an emergency the AI handed over minutes before.
+    for callback in calls.iter().filter(|call| call.direction == "outbound") {
+        let emergency = texts.iter().any(|text| {
+            text.kind == "ai"
+                && text.caller_key == callback.caller_key
+                && text.created_at <= callback.started_at
+                && callback.started_at - text.created_at <= chrono::Duration::minutes(15)
+        });
+        assert!(
+            emergency || at_work(callback.started_at),
+            "the owner rings back at {}",
+            callback.started_at
         );
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday};
-use ringback_entity::{call, clinic as clinic_row, conversation, message};
+use ringback_entity::{appointment, call, clinic as clinic_row, conversation, message};
 use ringback_providers::twilio::PROVIDER_NAME;
 use ringback_shared::ai::Service;
 use ringback_shared::attribution::CallOutcome;
@@ -26,7 +26,6 @@ use super::{
     Dice, LiveSetUp, Text, Texts, at_local, call_outcome, calls_on, finish, inbound_call, internal,
     set_up_live, text_back, uk_number, untexted_reason, zone,
 };
-use crate::doors;
 use crate::service::account::{self, NewClinic};
 use crate::service::ai_agent::{self, Step};
 use crate::service::ai_prompt::tool;
@@ -42,6 +41,8 @@ use ringback_core::tenant::TenantTxn;
 
 /// The firm's name as the dashboard shows it.
 pub const NAME: &str = "Harbour Plumbing & Heating (demo)";
+/// Its kind of business: the demo owner has one business of this kind, the firm.
+pub const KIND: &str = "trade";
 const TEXTING_NUMBER: &str = "07700 900888";
 const FORWARDING_LINE: &str = "020 7946 0456";
 const BOOKING_LINK: &str = "https://book.example.test/harbour";
@@ -196,13 +197,13 @@ pub(super) async fn seed(
 ) -> Result<TradesSummary, DomainError> {
     let firm = NewClinic {
         name: NAME.to_owned(),
-        kind: "trade".to_owned(),
+        kind: KIND.to_owned(),
         time_zone: super::TIME_ZONE.to_owned(),
         region: Region::parse("GB").map_err(internal)?,
         currency: "GBP".to_owned(),
     };
-    let membership = account::open_clinic_for(db, clock, secrets, owner, firm).await?;
-    let txn = doors::membership(db, clock, &membership).begin().await?;
+    // The firm is stored with its 90 days or not at all: a demo whose firm failed gets it again.
+    let txn = account::open_clinic_for(db, clock, secrets, owner, firm).await?;
     let settings = set_up(&txn, secrets, owner).await?;
     let mut seeder = Seeder {
         txn: &txn,
@@ -367,11 +368,15 @@ impl Seeder<'_> {
         let untexted = if self.texted_lately(call).await? {
             Some(SkipReason::Duplicate)
         } else {
-            (!self.dice.chance(90)).then(|| untexted_reason(call))
+            (!self.dice.chance(90)).then(|| match untexted_reason(call) {
+                // Not texted in the last day is for callers who were (above).
+                SkipReason::Duplicate => SkipReason::Landline,
+                other => other,
+            })
         };
         if let Some(reason) = untexted {
             calls::set_text_back_status(self.txn, call.id, reason.status()).await?;
-            return self.ring_back(call, call.started_at).await.map(drop);
+            return self.ring_back(call, call.started_at).await;
         }
         let sealed =
             keys::seal_caller_number(&self.key, self.txn.clinic_id(), uk_number(number)?.as_str())?;
@@ -392,8 +397,8 @@ impl Seeder<'_> {
             let wrote_at = self.later(sent.created_at, 2, 60);
             return self.converse(&texts, wrote_at).await;
         }
-        let reached_at = self.ring_back(call, sent.created_at).await?;
-        self.follow_up(&texts, &sent, reached_at).await
+        self.ring_back(call, sent.created_at).await?;
+        self.follow_up(&texts, &sent).await
     }
 
     /// Whether the caller has a conversation with a text in the day before `call` (or after it):
@@ -411,18 +416,17 @@ impl Seeder<'_> {
     }
 
     /// The owner rings back, about half the time, a caller who did not text, in working hours
-    /// (never after now); when the callback reached them, a visit is often booked. Returns when
-    /// the caller was reached.
+    /// (never after now); when the callback reached them, a visit is often booked.
     async fn ring_back(
         &mut self,
         call: &call::Model,
         after: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, DomainError> {
+    ) -> Result<(), DomainError> {
         if !self.dice.chance(45) {
-            return Ok(None);
+            return Ok(());
         }
         let Some(at) = self.at_work(after, (20, 180)) else {
-            return Ok(None);
+            return Ok(());
         };
         let reached = self.dice.chance(70);
         self.log_callback(call, at, reached).await?;
@@ -431,7 +435,7 @@ impl Seeder<'_> {
             self.book_visit(call, at + Duration::minutes(3), visit, None)
                 .await?;
         }
-        Ok(reached.then_some(at))
+        Ok(())
     }
 
     /// The caller's texts after the text-back, and the AI's answers (or, in a conversation the AI
@@ -480,8 +484,7 @@ impl Seeder<'_> {
             "Hi, it's {OWNER_FIRST_NAME} at Harbour. Thanks, I'll ring you in a few minutes."
         );
         texts.record(Text::staff(&reply), at).await?;
-        let rang_at = self.later(at, 3, 15);
-        if rang_at < self.now {
+        if let Some(rang_at) = self.at_work(at, (3, 15)) {
             self.log_callback(texts.call, rang_at, true).await?;
         }
         Ok(())
@@ -510,7 +513,7 @@ impl Seeder<'_> {
         let urgency = URGENCY[self.pick(URGENCY.len())];
         let said = format!("{area}. {urgency}");
         let Some(wrote) = self.caller_writes(texts, ai.created_at, &said).await? else {
-            return self.follow_up(texts, &ai, None).await;
+            return self.follow_up(texts, &ai).await;
         };
         let answer = Answer {
             to: wrote.id,
@@ -543,7 +546,7 @@ impl Seeder<'_> {
         let ai = self.ai_text(texts, answer, &offer).await?;
         let took = format!("{} please", slot.format("%H:%M"));
         let Some(wrote) = self.caller_writes(texts, ai.created_at, &took).await? else {
-            return self.follow_up(texts, &ai, None).await;
+            return self.follow_up(texts, &ai).await;
         };
         let answer = Answer {
             to: wrote.id,
@@ -606,7 +609,7 @@ impl Seeder<'_> {
             .caller_writes(texts, ai.created_at, "Yes please, whenever you're free")
             .await?
         else {
-            return self.follow_up(texts, &ai, None).await;
+            return self.follow_up(texts, &ai).await;
         };
         let answer = Answer {
             to: wrote.id,
@@ -704,20 +707,23 @@ impl Seeder<'_> {
 
     /// The AI's one follow-up after `sent` (the text-back, or a question of the AI the caller left
     /// unanswered), as the live job sends it: at the first open moment after the firm's wait, in
-    /// its wording. None when that moment is still to come, the owner reached the caller first
-    /// (`reached_at`), the AI no longer answers the conversation, or it had its follow-up.
+    /// its wording. None when that moment is still to come, the caller was reached or booked
+    /// before it, the AI no longer answers the conversation, or it had its follow-up.
     async fn follow_up(
         &mut self,
         texts: &Texts<'_>,
         sent: &message::Model,
-        reached_at: Option<DateTime<Utc>>,
     ) -> Result<(), DomainError> {
         let wait = Duration::minutes(i64::from(FOLLOW_UP_MINUTES));
         let Some(due) = ai_follow_ups::first_open_after(&self.settings, sent.created_at + wait)
         else {
             return Ok(());
         };
-        if due >= self.now || reached_at.is_some_and(|at| at <= due) {
+        if due >= self.now
+            || self
+                .settled(&texts.call.caller_key, (sent.created_at, due))
+                .await?
+        {
             return Ok(());
         }
         let thread = conversations::find(self.txn, sent.conversation_id).await?;
@@ -735,8 +741,36 @@ impl Seeder<'_> {
         ai_agent::record_step_at(self.txn, (thread.id, sent.id), step, due).await?;
         let words = ai_follow_ups::follow_up_text(&self.settings);
         texts.record(Text::ai(&words), due).await?;
+        ai_agent::mark_ai_active(self.txn, thread).await?;
         self.summary.follow_ups += 1;
         Ok(())
+    }
+
+    /// Whether the caller was reached on the phone (a call of theirs answered, or a callback that
+    /// got through) or booked between `from` and `to`: the live follow-up is then not sent.
+    async fn settled(
+        &self,
+        caller_key: &str,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<bool, DomainError> {
+        let spoke = self
+            .txn
+            .find::<call::Entity>()
+            .filter(call::Column::CallerKey.eq(caller_key))
+            .filter(call::Column::AnsweredAt.is_not_null())
+            .filter(call::Column::StartedAt.gt(from))
+            .filter(call::Column::StartedAt.lte(to))
+            .count(self.txn.conn())
+            .await?;
+        let booked = self
+            .txn
+            .find::<appointment::Entity>()
+            .filter(appointment::Column::CallerKey.eq(caller_key))
+            .filter(appointment::Column::CreatedAt.gt(from))
+            .filter(appointment::Column::CreatedAt.lte(to))
+            .count(self.txn.conn())
+            .await?;
+        Ok(spoke + booked > 0)
     }
 
     /// The caller's next text, `said` a few minutes after `after`, unless they went quiet (or it

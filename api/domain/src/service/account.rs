@@ -247,18 +247,20 @@ pub(crate) async fn create_clinic(
 
 /// Opens another clinic owned by `owner`, an account that exists (the demo's second business),
 /// with the defaults of a signed-up clinic and no trial; audited in the new clinic as
-/// `account.clinic_opened`. Starts no session: the owner switches to it. Returns their membership.
+/// `account.clinic_opened`. Starts no session: the owner switches to it. Returns the new clinic's
+/// transaction, not yet committed, so that the clinic is stored with what the caller adds to it
+/// or not at all.
 pub(crate) async fn open_clinic_for(
     db: &DatabaseConnection,
     clock: &Clock,
     secrets: &Secrets,
     owner: Uuid,
     new: NewClinic,
-) -> Result<membership::Model, DomainError> {
+) -> Result<TenantTxn, DomainError> {
     let txn = begin_new_clinic(db, clock, secrets).await?;
     let now = txn.now();
     insert_clinic(&txn, secrets, new, (false, now)).await?;
-    let membership = insert_owner(&txn, owner, now).await?;
+    insert_owner(&txn, owner, now).await?;
     audit::append(
         &txn,
         AuditEvent {
@@ -268,8 +270,7 @@ pub(crate) async fn open_clinic_for(
         },
     )
     .await?;
-    txn.commit().await?;
-    Ok(membership)
+    Ok(txn)
 }
 
 /// A transaction in a clinic made now, refused while the master key this server started with is
