@@ -322,7 +322,8 @@ impl Cleanup {
 
 /// Drops the PostgreSQL test database `name`. `WITH (FORCE)` ends the sessions still connected,
 /// but the test role may not end the app role's: when the drop is refused, those are ended as the
-/// app role itself (a role may end its own sessions) and the drop is tried again.
+/// app role itself (a role may end its own sessions) and the drop is tried again, up to eight
+/// times, waiting a little longer each time.
 async fn drop_database(admin_url: &str, name: &str) -> Result<(), String> {
     let admin = db::connect_url(admin_url, DatabaseKind::Postgres)
         .await
@@ -330,11 +331,13 @@ async fn drop_database(admin_url: &str, name: &str) -> Result<(), String> {
     let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
     let mut outcome = admin.execute_unprepared(&drop).await.map(|_| ());
     let mut ending = Ok(());
-    for _ in 0..3 {
+    // A busy machine may take longer than one wait to end a session: each try waits longer.
+    for attempt in 0..8 {
         if outcome.is_ok() {
             break;
         }
         ending = end_app_role_sessions(admin_url, name).await;
+        tokio::time::sleep(std::time::Duration::from_millis(250 * attempt)).await;
         outcome = admin.execute_unprepared(&drop).await.map(|_| ());
     }
     admin.close().await.ok();
