@@ -58,8 +58,11 @@ const FOLLOW_UP_MINUTES: i32 = 120;
 /// The owner's name, as their texts to callers sign it.
 const OWNER_FIRST_NAME: &str = "Sam";
 
-/// The price list the AI quotes from: name, price (from, to), minutes, what a booking is worth.
-const PRICE_LIST: &[(&str, i64, Option<i64>, i32, i64)] = &[
+/// A service of the price list: name, price (from, to), minutes, what a booking is worth.
+type PriceEntry = (&'static str, i64, Option<i64>, i32, i64);
+
+/// The price list the AI quotes from.
+const PRICE_LIST: &[PriceEntry] = &[
     ("Boiler service", 8_500, None, 60, 8_500),
     ("Boiler repair", 9_500, Some(25_000), 90, 18_000),
     ("Leak repair", 9_500, Some(18_000), 60, 14_000),
@@ -123,7 +126,8 @@ const URGENCY: &[&str] = &[
     "No rush, next week is fine",
 ];
 /// A price the AI quotes: the caller's question and the service it is about.
-const QUOTES: &[(&str, &str)] = &[
+type Quote = (&'static str, &'static str);
+const QUOTES: &[Quote] = &[
     (
         "How much do you charge for a boiler service?",
         "Boiler service",
@@ -137,8 +141,9 @@ const QUOTES: &[(&str, &str)] = &[
         "Leak repair",
     ),
 ];
-/// A job the AI hands to the owner to quote: the caller's text, the job, why.
-const SURVEYS: &[(&str, &str, &str, i64)] = &[
+/// A job the AI hands to the owner to quote: the caller's text, the job, why, what it is worth.
+type Survey = (&'static str, &'static str, &'static str, i64);
+const SURVEYS: &[Survey] = &[
     (
         "Could you quote for a new bathroom? Full refit, we've picked the tiles already.",
         "full bathroom refit",
@@ -159,7 +164,8 @@ const SURVEYS: &[(&str, &str, &str, i64)] = &[
     ),
 ];
 /// An emergency the AI hands to the owner at once: the caller's text and what it is.
-const EMERGENCIES: &[(&str, &str)] = &[
+type Emergency = (&'static str, &'static str);
+const EMERGENCIES: &[Emergency] = &[
     (
         "Water is coming through the kitchen ceiling from upstairs, can anyone come now??",
         "water coming through a ceiling",
@@ -242,7 +248,7 @@ async fn set_up(
     };
     set_up_live(txn, secrets, owner, live).await?;
     for entry in PRICE_LIST {
-        ai_settings::save_service(txn, owner, None, service(entry.0)?).await?;
+        ai_settings::save_service(txn, owner, None, service_of(entry)).await?;
     }
     let ai = AiSettingsChange {
         enabled: Some(true),
@@ -278,14 +284,19 @@ fn service(name: &str) -> Result<Service, DomainError> {
     PRICE_LIST
         .iter()
         .find(|entry| entry.0 == name)
-        .map(|&(name, from, to, minutes, value)| Service {
-            name: name.to_owned(),
-            price_from_minor: from,
-            price_to_minor: to,
-            duration_minutes: minutes,
-            estimated_value_minor: value,
-        })
+        .map(service_of)
         .ok_or_else(|| internal(format!("no service {name} in the price list")))
+}
+
+/// A price-list entry as the service it is.
+fn service_of(&(name, from, to, minutes, value): &PriceEntry) -> Service {
+    Service {
+        name: name.to_owned(),
+        price_from_minor: from,
+        price_to_minor: to,
+        duration_minutes: minutes,
+        estimated_value_minor: value,
+    }
 }
 
 /// When a visit may start on `day`: every two hours from 08:00, the last in time for a 90-minute
@@ -295,6 +306,27 @@ fn starts_on(day: NaiveDate) -> &'static [u32] {
         Weekday::Sun => &[],
         Weekday::Sat => &[8, 10],
         _ => &[8, 10, 12, 14, 16],
+    }
+}
+
+/// What a caller who texts back writes about, from the tables above.
+#[derive(Clone, Copy)]
+enum Story {
+    Job(&'static Job),
+    Quote(&'static Quote),
+    Survey(&'static Survey),
+    Emergency(&'static Emergency),
+}
+
+impl Story {
+    /// The caller's first text.
+    fn first_text(self) -> &'static str {
+        match self {
+            Story::Job(job) => job.asks,
+            Story::Quote(quote) => quote.0,
+            Story::Survey(survey) => survey.0,
+            Story::Emergency(emergency) => emergency.0,
+        }
     }
 }
 
@@ -441,17 +473,16 @@ impl Seeder<'_> {
     /// The caller's texts after the text-back, and the AI's answers (or, in a conversation the AI
     /// handed to the owner before, the owner's).
     async fn converse(&mut self, texts: &Texts<'_>, at: DateTime<Utc>) -> Result<(), DomainError> {
-        let kind = self.dice.below(100);
-        let first = match kind {
-            0..50 => JOBS[self.pick(JOBS.len())].asks,
-            50..65 => QUOTES[self.pick(QUOTES.len())].0,
-            65..85 => SURVEYS[self.pick(SURVEYS.len())].0,
-            _ => EMERGENCIES[self.pick(EMERGENCIES.len())].0,
+        let story = match self.dice.below(100) {
+            0..50 => Story::Job(&JOBS[self.pick(JOBS.len())]),
+            50..65 => Story::Quote(&QUOTES[self.pick(QUOTES.len())]),
+            65..85 => Story::Survey(&SURVEYS[self.pick(SURVEYS.len())]),
+            _ => Story::Emergency(&EMERGENCIES[self.pick(EMERGENCIES.len())]),
         };
         if at >= self.now {
             return Ok(());
         }
-        let wrote = texts.record(Text::caller(first), at).await?;
+        let wrote = texts.record(Text::caller(story.first_text()), at).await?;
         let thread = conversations::find(self.txn, wrote.conversation_id).await?;
         if !ai_agent::answers(&self.settings, &thread) {
             return self.owner_answers(texts, at).await;
@@ -462,11 +493,13 @@ impl Seeder<'_> {
             to: wrote.id,
             at: at + Duration::seconds(12),
         };
-        match kind {
-            0..50 => self.book_a_job(texts, answer, first).await,
-            50..65 => self.quote(texts, answer, first).await,
-            65..85 => self.hand_over_a_survey(texts, answer, first).await,
-            _ => self.hand_over_an_emergency(texts, answer, first).await,
+        match story {
+            Story::Job(job) => self.book_a_job(texts, answer, job).await,
+            Story::Quote(quote) => self.quote(texts, answer, quote).await,
+            Story::Survey(survey) => self.hand_over_a_survey(texts, answer, survey).await,
+            Story::Emergency(emergency) => {
+                self.hand_over_an_emergency(texts, answer, emergency).await
+            }
         }
     }
 
@@ -496,12 +529,8 @@ impl Seeder<'_> {
         &mut self,
         texts: &Texts<'_>,
         answer: Answer,
-        first: &str,
+        job: &Job,
     ) -> Result<(), DomainError> {
-        let job = JOBS
-            .iter()
-            .find(|job| job.asks == first)
-            .ok_or_else(|| internal("an unknown job"))?;
         self.save_details(answer, json!({ "What is the job?": job.job }))
             .await?;
         let asked = format!(
@@ -590,12 +619,8 @@ impl Seeder<'_> {
         &mut self,
         texts: &Texts<'_>,
         answer: Answer,
-        first: &str,
+        &(_, name): &Quote,
     ) -> Result<(), DomainError> {
-        let (_, name) = QUOTES
-            .iter()
-            .find(|quote| quote.0 == first)
-            .ok_or_else(|| internal("an unknown quote"))?;
         let service = service(name)?;
         self.step(answer, tool::QUOTE, "done", None).await?;
         let quoted = format!(
@@ -625,12 +650,8 @@ impl Seeder<'_> {
         &mut self,
         texts: &Texts<'_>,
         answer: Answer,
-        first: &str,
+        &(_, job, reason, value): &Survey,
     ) -> Result<(), DomainError> {
-        let &(_, job, reason, value) = SURVEYS
-            .iter()
-            .find(|survey| survey.0 == first)
-            .ok_or_else(|| internal("an unknown survey"))?;
         self.save_details(answer, json!({ "What is the job?": job }))
             .await?;
         self.hand_off(answer, reason).await?;
@@ -676,12 +697,8 @@ impl Seeder<'_> {
         &mut self,
         texts: &Texts<'_>,
         answer: Answer,
-        first: &str,
+        &(_, what): &Emergency,
     ) -> Result<(), DomainError> {
-        let &(_, what) = EMERGENCIES
-            .iter()
-            .find(|emergency| emergency.0 == first)
-            .ok_or_else(|| internal("an unknown emergency"))?;
         self.hand_off(answer, &format!("emergency: {what}")).await?;
         let told = "That sounds urgent: I've passed this to our engineer on call, who will ring you \
             back in the next few minutes. Turn the water off at the stopcock if you can.";
