@@ -1164,6 +1164,19 @@ impl<'a> InboxPage<'a> {
             .len())
     }
 
+    /// What the open conversation says of the AI receptionist, when it says anything.
+    pub async fn ai_status(&self) -> Result<Option<String>, E2eError> {
+        match self
+            .client
+            .find_all(Locator::Css("[data-testid=ai-status]"))
+            .await?
+            .first()
+        {
+            Some(status) => Ok(status.prop("textContent").await?),
+            None => Ok(None),
+        }
+    }
+
     /// The answers to the intake questions shown in the open conversation, in their order.
     pub async fn intake_answers(&self) -> Result<Vec<String>, E2eError> {
         let mut answers = Vec::new();

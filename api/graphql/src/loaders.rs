@@ -16,7 +16,7 @@ use ringback_domain::service::ai_tools::IntakeDetails;
 use ringback_domain::service::attribution;
 use ringback_domain::service::calls::{self, Credit};
 use ringback_domain::service::conversations::{self, ShownMessage};
-use ringback_domain::service::{ai_agent, click_to_call};
+use ringback_domain::service::{ai_agent, click_to_call, clinic};
 use ringback_entity::{ai_step, call};
 use uuid::Uuid;
 
@@ -123,8 +123,13 @@ pub struct MessagesOf(pub Uuid);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DetailsOf(pub Uuid);
 
+/// Whether the clinic has its AI receptionist on (one read for a whole list of conversations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClinicAiEnabled;
+
 /// Loads what a list of conversations shows besides their rows: the messages, the AI's steps and
-/// the intake details in each, and each caller's latest missed call that "Call back" can use.
+/// the intake details in each, each caller's latest missed call that "Call back" can use, and
+/// whether the clinic has the AI on.
 pub struct ConversationLoader {
     pub caller: Caller,
     /// To open the messages' texts.
@@ -209,5 +214,21 @@ impl Loader<CallableCallOf> for ConversationLoader {
             .into_iter()
             .map(|(key, call)| (CallableCallOf(key), call))
             .collect())
+    }
+}
+
+impl Loader<ClinicAiEnabled> for ConversationLoader {
+    type Value = bool;
+    type Error = DomainError;
+
+    async fn load(
+        &self,
+        _: &[ClinicAiEnabled],
+    ) -> Result<HashMap<ClinicAiEnabled, bool>, DomainError> {
+        let enabled = in_clinic(&self.caller, Ending::ReadOnly, async |txn, _| {
+            Ok(clinic::get(txn).await?.ai_enabled)
+        })
+        .await?;
+        Ok(HashMap::from([(ClinicAiEnabled, enabled)]))
     }
 }

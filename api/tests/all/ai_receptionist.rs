@@ -1142,13 +1142,17 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     let view = app
         .owner
         .run(
-            "query($id: ID!) { conversation(id: $id) { aiState messages { kind } \
+            "query($id: ID!) { conversation(id: $id) { aiState aiPausedReason messages { kind } \
              aiSteps { action outcome appointmentId } } }",
             json!({ "id": thread.id.to_string() }),
         )
         .await;
     let seen = &view["data"]["conversation"];
     assert_eq!(seen["aiState"], "ACTIVE", "{view}");
+    assert!(
+        seen["aiPausedReason"].is_null(),
+        "it answers the next text: {view}"
+    );
     let actions: Vec<&str> = seen["aiSteps"]
         .as_array()
         .expect("steps")

@@ -440,12 +440,64 @@ async fn the_demo_trades_business_shows_the_ai_receptionist_at_work(kind: Databa
     for kind in ["TEXT_BACK", "REPLY", "AI"] {
         assert!(kinds.contains(kind), "{kind} in {kinds:?}");
     }
+    // The demo's server has no model: a conversation the AI answers says what its next text gets,
+    // and says the AI is off once the owner turns it off.
+    the_ai_says_why_it_will_not_answer(&mut owner, "no AI model").await;
+    let off = owner
+        .run(
+            "mutation { updateAiReceptionist(input: { enabled: false }) { enabled } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        off["data"]["updateAiReceptionist"]["enabled"], false,
+        "{off}"
+    );
+    the_ai_says_why_it_will_not_answer(&mut owner, "turned off for the clinic").await;
     visits_never_overlap(&test_db).await;
     the_firms_history_reads_in_order(&test_db, state.clock.now()).await;
     test_db.finish().await;
 }
 
 on_both_databases!(the_demo_trades_business_shows_the_ai_receptionist_at_work);
+
+/// Every conversation the AI is active in (open or closed) gives a reason it will not answer the
+/// next text, containing `reason`; those it handed off give none.
+async fn the_ai_says_why_it_will_not_answer<E: poem::Endpoint>(
+    owner: &mut crate::common::graphql::Browser<E>,
+    reason: &str,
+) {
+    let answer = owner
+        .run(
+            "{ open: inbox(view: OPEN, first: 100) { conversation { aiState aiPausedReason } } \
+               closed: inbox(view: CLOSED, first: 100) { conversation { aiState aiPausedReason } } }",
+            json!({}),
+        )
+        .await;
+    let threads: Vec<&serde_json::Value> = ["open", "closed"]
+        .iter()
+        .flat_map(|view| answer["data"][view].as_array().into_iter().flatten())
+        .map(|entry| &entry["conversation"])
+        .collect();
+    let active = threads
+        .iter()
+        .filter(|thread| thread["aiState"] == "ACTIVE");
+    assert!(active.clone().count() > 0, "{answer}");
+    for thread in active {
+        assert!(
+            thread["aiPausedReason"]
+                .as_str()
+                .is_some_and(|said| said.contains(reason)),
+            "{reason}: {thread}"
+        );
+    }
+    let handed = threads
+        .iter()
+        .filter(|thread| thread["aiState"] == "HANDED_OFF");
+    for thread in handed {
+        assert!(thread["aiPausedReason"].is_null(), "{thread}");
+    }
+}
 
 /// The firm's conversations read in order: nothing written after now, each conversation's last
 /// text is the one it says it is, and what the owner and the AI's follow-ups send goes out in

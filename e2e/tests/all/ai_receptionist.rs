@@ -302,21 +302,30 @@ async fn the_demo_trades_business_shows_the_ai_at_work() {
                     .await?;
             }
             let listed = InboxPage::open(&browser.client).await?.listed().await?;
-            let mut seen = Vec::new();
+            let (mut seen, mut paused_seen) = (Vec::new(), false);
             for path in listed.iter().take(20) {
                 let inbox = InboxPage::open_at(&browser.client, &server.url, path).await?;
                 let (by_ai, steps) = (inbox.messages_by_ai().await?, inbox.ai_steps().await?);
                 let answers = inbox.intake_answers().await?;
+                // The demo's server has no model: no conversation may say the AI answers it,
+                // and those it is active in say what the caller's next text gets.
+                let said = inbox.ai_status().await?.unwrap_or_default();
+                if said.contains("answers this caller.") {
+                    return Err(E2eError::Assertion(format!("{path}: {said}")));
+                }
+                paused_seen |= said.contains("this server has no AI model");
                 if by_ai > 0
                     && steps.iter().any(|step| step.contains("save details"))
                     && !answers.is_empty()
+                    && paused_seen
                 {
                     return Ok(());
                 }
-                seen.push((by_ai, steps.len(), answers.len()));
+                seen.push((by_ai, steps.len(), answers.len(), paused_seen));
             }
             Err(E2eError::Assertion(format!(
-                "no conversation shows the AI's texts, steps and intake answers: {seen:?}"
+                "no conversation shows the AI's texts, steps and intake answers, or none says \
+                 the AI will not answer (no model): {seen:?}"
             )))
         },
     )

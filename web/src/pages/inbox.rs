@@ -255,7 +255,7 @@ fn conversation_list(data: conversations::ResponseData, clock: ClinicTime) -> An
                         {entry.preview.map(|words| view! { <p class="preview" data-testid="conversation-preview">{words}</p> })}
                         <p class="detail">
                             {holder}
-                            {(thread.ai_state == Some(conversations::AiConversationState::ACTIVE)).then_some(" · the AI answers")}
+                            {(thread.ai_state == Some(conversations::AiConversationState::ACTIVE) && thread.ai_paused_reason.is_none()).then_some(" · the AI answers")}
                         </p>
                     </li>
                 }
@@ -389,7 +389,7 @@ pub fn Thread() -> impl IntoView {
                 })}
             </div>
             {newer_messages(latest, (&data.conversation.id, &data.conversation.last_message_at), thread)}
-            {ai_status(data.conversation.ai_state, data.conversation.ai_stopped_reason)}
+            {ai_status(data.conversation.ai_state, data.conversation.ai_paused_reason, data.conversation.ai_stopped_reason)}
             {data.conversation.intake_details.map(|details| {
                 let answers = details.answers.into_iter().map(|a| (a.question, a.answer)).collect();
                 intake_details(answers, details.unreadable, 2)
@@ -467,20 +467,25 @@ fn thread_state(
     view! { <p class="hint" data-testid="conversation-state">{said}</p> }
 }
 
-/// Whether the AI answers this conversation, in words (a conversation the team took over may be
-/// one the AI never texted in: the words hold for both).
+/// Whether the AI answers this conversation, in words: an active one it does not answer now says
+/// why (`paused`); a handed-off one says why it stopped (`reason`). A conversation the team took
+/// over may be one the AI never texted in: the words hold for both.
 fn ai_status(
     state: Option<conversation::AiConversationState>,
+    paused: Option<String>,
     reason: Option<String>,
 ) -> Option<impl IntoView> {
     use conversation::AiConversationState::*;
-    let said = match state? {
-        ACTIVE => "The AI receptionist answers this caller.".to_owned(),
-        HANDED_OFF => format!(
+    let said = match (state?, paused) {
+        (ACTIVE, None) => "The AI receptionist answers this caller.".to_owned(),
+        (ACTIVE, Some(paused)) => {
+            format!("The AI receptionist answered this caller, but {paused}.")
+        }
+        (HANDED_OFF, _) => format!(
             "The AI handed this caller to the team: {}.",
             reason.unwrap_or_default()
         ),
-        TAKEN_OVER | Other(_) => {
+        (TAKEN_OVER | Other(_), _) => {
             "The team answers this caller: the AI stays out of this conversation.".to_owned()
         }
     };

@@ -125,6 +125,23 @@ pub fn answers(settings: &clinic_row::Model, thread: &conversation::Model) -> bo
         && matches!(thread.ai_state.as_deref(), None | Some(ai_state::ACTIVE))
 }
 
+/// Why the AI receptionist will not answer the next text in a conversation it answers, in staff's
+/// words, when it will not: the clinic turned it off (nobody answers but the team), or this server
+/// has no model to ask (the caller gets the clinic's fallback text and the conversation goes to the
+/// team). `None`: it answers.
+pub fn paused_because(ai_enabled: bool, model_configured: bool) -> Option<&'static str> {
+    if !ai_enabled {
+        Some("the AI receptionist is turned off for the clinic, so the team answers")
+    } else if !model_configured {
+        Some(
+            "this server has no AI model, so the caller's next text gets the fallback reply and \
+             comes to the team",
+        )
+    } else {
+        None
+    }
+}
+
 /// Queues the AI's answer to the caller's text `reply`, in the reply's transaction, when the AI
 /// answers its conversation.
 pub async fn queue_answer(txn: &TenantTxn, reply: &message::Model) -> Result<(), DomainError> {
