@@ -499,9 +499,9 @@ async fn the_ai_says_why_it_will_not_answer<E: poem::Endpoint>(
     }
 }
 
-/// The firm's conversations read in order: nothing written after now, each conversation's last
-/// text is the one it says it is, and what the owner and the AI's follow-ups send goes out in
-/// working hours (weekdays 08:00–18:00, Saturdays to 12:00).
+/// The firm's conversations read in order: nothing written after now, nobody booked twice at once,
+/// each conversation's last text is the one it says it is, and what the owner and the AI's
+/// follow-ups send goes out in working hours (weekdays 08:00–18:00, Saturdays to 12:00).
 async fn the_firms_history_reads_in_order(test_db: &TestDb, now: chrono::DateTime<chrono::Utc>) {
     use chrono::{Datelike, Timelike, Weekday};
     use ringback_entity::{ai_step, appointment, call, clinic, conversation, message};
@@ -545,6 +545,28 @@ async fn the_firms_history_reads_in_order(test_db: &TestDb, now: chrono::DateTim
     assert!(steps.iter().all(|step| step.created_at <= now));
     assert!(calls.iter().all(|call| call.started_at <= now));
     assert!(visits.iter().all(|visit| visit.created_at <= now));
+    // The owner books nobody on the phone while a visit of theirs is still to come (an emergency
+    // call-out within the hour aside; the AI, as live, may book a new job in a new conversation).
+    let on_the_phone = |visit: &&appointment::Model| {
+        visit.source == "demo"
+            && visit
+                .starts_at
+                .is_some_and(|starts| starts - visit.created_at > chrono::Duration::hours(1))
+    };
+    for visit in visits.iter().filter(on_the_phone) {
+        let waiting = visits.iter().find(|earlier| {
+            earlier.id != visit.id
+                && earlier.caller_key == visit.caller_key
+                && earlier.created_at <= visit.created_at
+                && earlier.starts_at > Some(visit.created_at)
+        });
+        assert!(
+            waiting.is_none(),
+            "booked at {} ({}) with a visit still to come: {waiting:?}",
+            visit.created_at,
+            visit.source
+        );
+    }
     let follow_ups: Vec<_> = steps
         .iter()
         .filter(|step| step.action == "follow_up")

@@ -645,7 +645,8 @@ impl Seeder<'_> {
     }
 
     /// A job the owner must see to quote: the AI saves it and hands the caller over; the owner
-    /// texts at work with a time to come round and, often, the caller takes it.
+    /// texts at work with a time to come round and, often, the caller takes it (a caller with a
+    /// visit booked is looked at then).
     async fn hand_over_a_survey(
         &mut self,
         texts: &Texts<'_>,
@@ -663,6 +664,14 @@ impl Seeder<'_> {
         let Some(at) = self.at_work(ai.created_at, (30, 180)) else {
             return Ok(());
         };
+        if self.visit_ahead(&texts.call.caller_key, at).await? {
+            let owner = format!(
+                "Hi, it's {OWNER_FIRST_NAME} at Harbour. I'll have a look at that when I'm round \
+                 for the visit you have booked."
+            );
+            texts.record(Text::staff(&owner), at).await?;
+            return self.done_with(Some(answer.conversation)).await;
+        }
         let (slot, _) = self.free_slots(at);
         let owner = format!(
             "Hi, it's {OWNER_FIRST_NAME} at Harbour. I could come round on {} at {} to have a \
@@ -886,7 +895,7 @@ impl Seeder<'_> {
     }
 
     /// A visit of `(minutes, value)` the owner books for `call`'s caller `booked_at`, at the next
-    /// free slot; closes `conversation` once done.
+    /// free slot, unless a visit of theirs is still to come; closes `conversation` once done.
     async fn book_visit(
         &mut self,
         call: &call::Model,
@@ -894,9 +903,25 @@ impl Seeder<'_> {
         visit: (i32, i64),
         conversation: Option<Uuid>,
     ) -> Result<(), DomainError> {
+        if self.visit_ahead(&call.caller_key, booked_at).await? {
+            return self.done_with(conversation).await;
+        }
         let (slot, _) = self.free_slots(booked_at);
         self.book_visit_at(call, (slot, booked_at), visit, conversation)
             .await
+    }
+
+    /// Whether the caller of `caller_key` had, at `at`, a visit booked that was still to come.
+    async fn visit_ahead(&self, caller_key: &str, at: DateTime<Utc>) -> Result<bool, DomainError> {
+        let ahead = self
+            .txn
+            .find::<appointment::Entity>()
+            .filter(appointment::Column::CallerKey.eq(caller_key))
+            .filter(appointment::Column::CreatedAt.lte(at))
+            .filter(appointment::Column::StartsAt.gt(at))
+            .count(self.txn.conn())
+            .await?;
+        Ok(ahead > 0)
     }
 
     /// A visit of `(minutes, value)` the owner books for `call`'s caller at `slot`, `booked_at`
@@ -920,6 +945,11 @@ impl Seeder<'_> {
         };
         appointments::create(self.txn, self.secrets, None, booked).await?;
         self.summary.appointments += 1;
+        self.done_with(conversation).await
+    }
+
+    /// Closes `conversation`, when there is one, once its job is dealt with.
+    async fn done_with(&mut self, conversation: Option<Uuid>) -> Result<(), DomainError> {
         match conversation {
             Some(conversation) => self.close_when_done(conversation).await,
             None => Ok(()),
