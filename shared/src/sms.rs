@@ -100,13 +100,36 @@ pub fn render(template: &str, clinic_name: &str, booking_link: Option<&str>) -> 
     with_automated_marker(text.trim())
 }
 
-/// `text`, followed by [`AUTOMATED_MARKER`] unless it already says "automated".
+/// `text`, followed by [`AUTOMATED_MARKER`] unless it already says that it is automated.
 pub fn with_automated_marker(text: &str) -> String {
-    if text.to_lowercase().contains("automated") {
+    if says_it_is_automated(text) {
         text.to_owned()
     } else {
         format!("{text}{AUTOMATED_MARKER}")
     }
+}
+
+/// What an automated text may call itself ("an automated text", "automated message: …").
+const AUTOMATED_NOUNS: &[&str] = &["text", "message", "note", "reply", "response", "sms"];
+
+/// Whether `text` calls itself automated: "automated" followed by a word for a text. Merely
+/// speaking of something automated ("we send automated reminders") is not saying so.
+fn says_it_is_automated(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let mut words = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty());
+    while let Some(word) = words.next() {
+        if word == "automated"
+            && words
+                .clone()
+                .next()
+                .is_some_and(|next| AUTOMATED_NOUNS.contains(&next))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// How a text is encoded on the air.
@@ -231,6 +254,22 @@ mod tests {
         assert_eq!(
             render("An automated note from {clinic}", "X", None),
             "An automated note from X"
+        );
+        assert_eq!(
+            with_automated_marker("AUTOMATED MESSAGE: we are closed"),
+            "AUTOMATED MESSAGE: we are closed"
+        );
+    }
+
+    #[test]
+    fn speaking_of_something_automated_is_not_saying_a_text_is() {
+        assert_eq!(
+            with_automated_marker("We send automated reminders the day before."),
+            "We send automated reminders the day before. (Automated text)"
+        );
+        assert_eq!(
+            with_automated_marker("Our automated booking is open"),
+            "Our automated booking is open (Automated text)"
         );
     }
 
