@@ -172,6 +172,9 @@ pub struct CallerErasure {
     pub messages_unlinked: i32,
     /// The team's notices about the caller's conversations (an AI hand-off's reason).
     pub notifications_deleted: i32,
+    /// The AI receptionist's steps in the caller's conversations, kept for its figures and the
+    /// month's token count as action, tokens and time only: no outcome, linked to nobody.
+    pub ai_steps_unlinked: i32,
     pub dismissals_deleted: i32,
     pub texts_deleted: i32,
     /// The phone provider's records of the caller's calls and texts (Twilio's logs, which hold
@@ -198,9 +201,9 @@ impl From<Erasure> for CallerErasure {
     fn from(done: Erasure) -> Self {
         let mut summary = format!(
             "Erased {} conversation(s) with {} message(s), {} notice(s) to the team, {} worklist \
-             dismissal(s) and {} text(s). {} call(s), {} appointment(s) and the times of {} \
-             text-back(s) and replies stay for the figures and the accounts, without words, \
-             linked to nobody.",
+             dismissal(s) and {} text(s). {} call(s), {} appointment(s), the times of {} \
+             text-back(s) and replies and {} step(s) of the AI receptionist stay for the figures \
+             and the accounts, without words, linked to nobody.",
             done.conversations_deleted,
             done.messages_deleted,
             done.notifications_deleted,
@@ -209,6 +212,7 @@ impl From<Erasure> for CallerErasure {
             done.calls_unlinked,
             done.appointments_unlinked,
             done.messages_unlinked,
+            done.ai_steps_unlinked,
         );
         if done.provider_records > 0 {
             summary.push_str(&format!(
@@ -235,6 +239,7 @@ impl From<Erasure> for CallerErasure {
             messages_deleted: count(done.messages_deleted),
             messages_unlinked: count(done.messages_unlinked),
             notifications_deleted: count(done.notifications_deleted),
+            ai_steps_unlinked: count(done.ai_steps_unlinked),
             dismissals_deleted: count(done.dismissals_deleted),
             texts_deleted: count(done.texts_deleted),
             provider_records_queued: count(done.provider_records),

@@ -1222,6 +1222,60 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
         "{:?}",
         thread.ai_stopped_reason
     );
+    the_ais_figures_outlive_an_erasure(&mut app, thread.id).await;
+}
+
+/// Erasing the caller of conversation `thread` keeps the AI's figures and the month's tokens as
+/// they were, and nothing of what it did that leads back to the caller: their steps stay under
+/// another conversation id, without their outcomes' words.
+async fn the_ais_figures_outlive_an_erasure(app: &mut TestApp, thread: uuid::Uuid) {
+    use ringback_entity::ai_step;
+    let today = app.state.clock.now().date_naive();
+    let figures = "query($f: NaiveDate!, $t: NaiveDate!) { aiFigures(from: $f, to: $t) { \
+        conversations bookings handOffs followUps tokens } aiReceptionist { tokensUsedThisMonth } }";
+    let days =
+        json!({ "f": today - chrono::Duration::days(1), "t": today + chrono::Duration::days(1) });
+    let before = app.owner.run(figures, days.clone()).await;
+    assert_eq!(before["data"]["aiFigures"]["handOffs"], 1, "{before}");
+    let steps_before = steps_in_the_clinic(app).await;
+    let done = app
+        .owner
+        .run(
+            "mutation { eraseCaller(number: \"07700 900321\") { aiStepsUnlinked summary } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        done["data"]["eraseCaller"]["aiStepsUnlinked"].as_u64(),
+        Some(steps_before.len() as u64),
+        "{done}"
+    );
+    let after = app.owner.run(figures, days).await;
+    assert_eq!(
+        after["data"], before["data"],
+        "the figures stay as they were"
+    );
+    let steps_after: Vec<ai_step::Model> = steps_in_the_clinic(app).await;
+    assert_eq!(steps_after.len(), steps_before.len());
+    for step in &steps_after {
+        assert_ne!(step.conversation_id, thread, "{step:?}");
+        assert!(
+            ["erased", "done"].contains(&step.outcome.as_str()),
+            "{step:?}"
+        );
+    }
+}
+
+/// Every step of the AI in the test clinic.
+async fn steps_in_the_clinic(app: &TestApp) -> Vec<ringback_entity::ai_step::Model> {
+    let txn = app.tenant().begin().await.expect("txn");
+    let steps = txn
+        .find::<ringback_entity::ai_step::Entity>()
+        .all(txn.conn())
+        .await
+        .expect("steps");
+    txn.commit().await.expect("commit");
+    steps
 }
 
 /// How long the test clinics' AI may take to answer a text: the default, so that a busy machine

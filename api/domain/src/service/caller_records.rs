@@ -9,7 +9,10 @@
 //! and unlinks their calls, appointments, text-backs and replies: those stay for the figures and
 //! the clinic's accounts under one stand-in key that links to nobody, with no tail, no number, no
 //! line type and no words (a text-back or reply keeps its kind, time, status and call), and
-//! appointments keep their verdict, value and reason. The opt-out and do-not-process lists keep
+//! appointments keep their verdict, value and reason. The AI receptionist's steps in the caller's
+//! conversations stay for its figures and the month's token count as action, tokens and time
+//! only, each conversation's under a stand-in id, their outcomes' words gone (a hand-off's "done"
+//! stays: the figures count it). The opt-out and do-not-process lists keep
 //! the caller's key if they are on them: they are what honours a STOP or an objection. The daily
 //! figures are settled first, and a day computed again later counts the same rows, so they stay
 //! as they were. The phone provider's own records of the caller's calls (with the legs they
@@ -88,6 +91,9 @@ pub struct Erasure {
     pub messages_unlinked: u64,
     /// The team's notices about the caller's conversations (an AI hand-off's reason).
     pub notifications_deleted: u64,
+    /// The AI's steps in the caller's conversations, kept for its figures as action, tokens and
+    /// time, linked to nobody.
+    pub ai_steps_unlinked: u64,
     pub dismissals_deleted: u64,
     pub texts_deleted: u64,
     /// The phone provider's records of the caller's calls and texts, queued to be deleted there.
@@ -364,6 +370,7 @@ pub async fn erase(
         appointments_unlinked: unlink_appointments(txn, &keys, &stand_in).await?,
         ..Erasure::default()
     };
+    erasure.ai_steps_unlinked = unlink_ai_steps(txn, &threads).await?;
     erasure.notifications_deleted = txn
         .delete_many::<notification::Entity>()
         .filter(notification::Column::ConversationId.is_in(threads))
@@ -483,6 +490,28 @@ async fn unlink_counted_messages(
         .exec(txn.conn())
         .await?
         .rows_affected)
+}
+
+/// Keeps the AI's steps in the conversations `threads` for its figures and the month's token
+/// count, each conversation's moved to a stand-in conversation id (its figures count
+/// conversations apart) and every outcome's words replaced ("done" stays: a hand-off counts by
+/// it). One update per conversation: a caller has few.
+async fn unlink_ai_steps(txn: &TenantTxn, threads: &[Uuid]) -> Result<u64, DomainError> {
+    let mut unlinked = 0;
+    for thread in threads {
+        unlinked += txn
+            .update_many::<ai_step::Entity>()
+            .col_expr(ai_step::Column::ConversationId, Expr::value(Uuid::new_v4()))
+            .col_expr(
+                ai_step::Column::Outcome,
+                Expr::cust("CASE WHEN outcome = 'done' THEN 'done' ELSE 'erased' END"),
+            )
+            .filter(ai_step::Column::ConversationId.eq(*thread))
+            .exec(txn.conn())
+            .await?
+            .rows_affected;
+    }
+    Ok(unlinked)
 }
 
 /// Moves the caller's appointments to `stand_in` (their verdicts stay as they are, a reply's
