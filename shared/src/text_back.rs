@@ -4,7 +4,8 @@
 //! never when the clinic turned text-backs off, not for calls reported too late to be useful, never
 //! while billing has stopped the clinic's text-backs, and never beyond its allowance for the period
 //! or its (or the reporting API key's) daily limit. A text that waited (the clinic's delay, a
-//! retry) does not go to a caller who was spoken with or booked meanwhile.
+//! retry) does not go to a caller who was spoken with or booked meanwhile, nor a day after the
+//! call.
 
 use chrono::TimeDelta;
 
@@ -12,6 +13,11 @@ use crate::attribution::CallRecord;
 
 /// Calls reported later than this after they started are not texted back.
 pub const MAX_AGE: TimeDelta = TimeDelta::minutes(30);
+
+/// A text-back that could not go within this time of its missed call (the provider down through
+/// every retry, or a deployment that had no phone provider yet) is not sent: "sorry we missed
+/// you" days later would read as a mistake.
+pub const SEND_WITHIN: TimeDelta = TimeDelta::hours(24);
 
 /// Why a missed caller is not texted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

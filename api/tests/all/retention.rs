@@ -63,6 +63,7 @@ async fn seed(app: &TestApp) {
         ("cancelled", 95),
         ("done", 89),
         ("pending", 120),
+        ("pending", 10),
     ] {
         job(clinic, status, days, now)
             .insert(txn.conn())
@@ -203,6 +204,7 @@ async fn a_purge_removes_what_outlived_its_retention(kind: DatabaseKind) {
     let expected = [
         ("dead_letters", 1),
         ("finished_jobs", 2),
+        ("stuck_jobs", 1),
         ("provider_event_records", 1),
         ("expired_refresh_tokens", 1),
         ("used_or_expired_invitations", 2),

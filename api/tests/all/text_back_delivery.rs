@@ -1151,6 +1151,30 @@ async fn open_all_day_with_delay(rig: &mut Rig, delay_seconds: u32) {
     assert!(set["errors"].is_null(), "{set}");
 }
 
+/// A text-back that could not go within a day of its missed call (the provider down, a worker
+/// that never ran) is not sent: the call says it was too old. One whose time has come goes.
+async fn a_text_back_a_day_late_is_not_sent(kind: DatabaseKind) {
+    let rig = Rig::new(kind, "text_back").await;
+    rig.missed_call("CA1", "+447700900193").await;
+    rig.test_db.clock.advance(chrono::Duration::hours(25));
+    rig.missed_call("CA2", "+447700900195").await;
+    rig.drain(&rig.worker("worker-a", fast())).await;
+    let sent = rig.fake.messages();
+    assert_eq!(to(&sent, "+447700900193").len(), 0, "a day late: {sent:?}");
+    assert_eq!(to(&sent, "+447700900195").len(), 1);
+    // Read as the tables' owner: the day gone by ended the admin's session.
+    let statuses = rig
+        .test_db
+        .query_strings(
+            "SELECT caller_tail, text_back_status FROM calls ORDER BY started_at",
+            &["caller_tail", "text_back_status"],
+        )
+        .await;
+    assert_eq!(statuses[0][1], "skipped:too_old", "{statuses:?}");
+    assert_ne!(statuses[1][1], "skipped:too_old", "{statuses:?}");
+    rig.finish().await;
+}
+
 /// A caller staff reach while their text-back waits for the clinic's delay is not told "sorry we
 /// missed you": the text is held back as spoken with; a caller nobody reached gets theirs.
 async fn a_caller_reached_during_the_delay_is_not_texted(kind: DatabaseKind) {
@@ -1361,6 +1385,7 @@ on_both_databases!(
     a_keyword_to_a_number_given_up_leaves_the_callers_number,
     a_text_in_doubt_keeps_its_sending_number,
     a_caller_reached_during_the_delay_is_not_texted,
+    a_text_back_a_day_late_is_not_sent,
     a_text_that_may_have_gone_is_looked_for_before_it_is_held_back,
     the_own_cap_follows_the_clinics_month,
 );

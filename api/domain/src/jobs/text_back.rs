@@ -96,7 +96,8 @@ impl TextJob for TextBack {
     /// when the call came; staff replies are not billing's to stop. So does the caller having
     /// been spoken with or booked since the missed call (they rang again and got through, staff
     /// called them back, or they were booked while the text waited for the clinic's delay or a
-    /// retry): "sorry we missed you" would then be wrong.
+    /// retry): "sorry we missed you" would then be wrong; and so does a day gone by since the
+    /// call ([`SEND_WITHIN`](ringback_shared::text_back::SEND_WITHIN)).
     async fn held_back(
         &self,
         txn: &TenantTxn,
@@ -110,6 +111,9 @@ impl TextJob for TextBack {
             }
         }
         let missed = calls::find(txn, self.call).await?;
+        if txn.now() - missed.started_at > ringback_shared::text_back::SEND_WITHIN {
+            return Ok(Some(SkipReason::TooOld.status()));
+        }
         let later = calls::of_caller_after(txn, &missed).await?;
         let booked = appointments::booked_since(txn, &missed.caller_key, missed.started_at).await?;
         Ok(text_back::settled_since(&later, booked).then(|| SkipReason::SpokenWithSince.status()))

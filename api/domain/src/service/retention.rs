@@ -9,7 +9,9 @@
 //! clinic's conversation retention and conversations without a message since (their sealed
 //! numbers with them; see `ringback_shared::retention`), the sealed numbers of calls older than
 //! the conversation retention (when it is the shorter one), finished outbox jobs
-//! (text-backs, replies, overage reports) and provider-event records after the call retention,
+//! (text-backs, replies, overage reports), jobs due that long ago that never ran (a deployment
+//! without a phone provider never sends its texts: their sealed numbers go with them) and
+//! provider-event records after the call retention,
 //! the caller of each appointment booked and visited before the call horizon (moved to a stand-in
 //! key, the appointment and its verdict kept),
 //! dead letters after 30 days (their sealed numbers and texts with them), expired refresh tokens,
@@ -34,7 +36,7 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
-use ringback_core::outbox::{CANCELLED, DEAD, DONE};
+use ringback_core::outbox::{CANCELLED, DEAD, DONE, PENDING};
 use ringback_core::schedule;
 use ringback_core::tenant::{ClinicOwned, TenantScope, TenantTxn};
 use ringback_entity::{
@@ -428,6 +430,20 @@ async fn sweep_everything(
                     .eq(DEAD)
                     .and(job_outbox::Column::UpdatedAt.lt(dead_before)),
                 job_outbox::Column::UpdatedAt,
+            ),
+            dry_run,
+        )
+        .await?,
+    );
+    progress.kinds.push(
+        sweep::<job_outbox::Entity>(
+            scope,
+            "stuck_jobs",
+            (
+                job_outbox::Column::Status
+                    .eq(PENDING)
+                    .and(job_outbox::Column::RunAt.lt(calls_before)),
+                job_outbox::Column::RunAt,
             ),
             dry_run,
         )
