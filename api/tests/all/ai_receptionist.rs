@@ -402,6 +402,27 @@ async fn an_erased_callers_hand_off_notice_goes_with_them(kind: DatabaseKind) {
             .expect("handed off");
     }
     txn.commit().await.expect("commit");
+    let export = app
+        .owner
+        .run(
+            "{ exportCallerRecord(number: \"07700 900331\") { json } }",
+            json!({}),
+        )
+        .await;
+    let document: Value = serde_json::from_str(
+        export["data"]["exportCallerRecord"]["json"]
+            .as_str()
+            .expect("the export"),
+    )
+    .expect("JSON");
+    let noticed = &document["conversations"][0]["notices_to_the_team"];
+    assert!(
+        noticed[0]["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("asks about her biopsy results"))
+            && noticed.as_array().map(Vec::len) == Some(1),
+        "the caller's export holds the team's notice about them, not another's: {document}"
+    );
     let notices = "{ notifications { items { text } } }";
     let before = app.owner.run(notices, json!({})).await;
     assert_eq!(
@@ -1014,6 +1035,17 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     assert!(other.run(UPDATE, zebra).await["errors"].is_null());
     let unicorn = json!({ "input": boiler_service("Unicorn repair", 9000) });
     assert!(other.run(SAVE, unicorn).await["errors"].is_null());
+    // The clinic's own wording may hold a number: the model sees none.
+    let wording = "Sorry we missed you at {clinic}. Reply here, or ring us on 020 7946 0999.";
+    let set = app
+        .owner
+        .run(
+            "mutation($t: String!) { updatePhoneSettings(input: { businessHoursTemplate: $t, \
+             afterHoursTemplate: $t }) { textBackEnabled } }",
+            json!({ "t": wording }),
+        )
+        .await;
+    assert!(set["errors"].is_null(), "{set}");
     miss_call(&mut app, "ai-1", "07700 900321").await;
 
     let monday = monday_ahead(&app);
@@ -1086,9 +1118,11 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
             "447700900321",
             "7700 900321",
             "900321",
+            "7946 0999",
         ] {
             assert!(!text.contains(spelling), "the model saw {spelling}: {text}");
         }
+        assert!(text.contains("Sorry we missed you"), "{text}");
         assert!(!text.contains(&caller_key), "the model saw the caller key");
         assert!(
             !text.contains("Zebra") && !text.contains("Unicorn"),
@@ -1123,6 +1157,14 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     let exported_steps = &exported["conversations"][0]["ai_receptionist"]["steps"];
     assert_eq!(
         exported_steps[2]["action"], "book_appointment",
+        "{exported}"
+    );
+    // Who booked is part of what the caller is owed about automated decisions.
+    assert_eq!(exported["appointments"][0]["booked_by"], "ai", "{exported}");
+    assert!(
+        exported["calls"][0]
+            .as_object()
+            .is_some_and(|call| call.contains_key("answered_at") && call.contains_key("line_type")),
         "{exported}"
     );
     let appointments = &record["data"]["callerRecord"]["appointments"];

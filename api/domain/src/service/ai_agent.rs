@@ -51,6 +51,7 @@ use ringback_providers::anthropic::{
 };
 use ringback_shared::ai::state as ai_state;
 use ringback_shared::metrics::{local_day, parse_time_zone};
+use ringback_shared::redact::remove_numbers;
 use ringback_shared::sms::with_automated_marker;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -492,7 +493,8 @@ pub const FALLBACK: &str = "fallback";
 const ANSWERS: [&str; 2] = [REPLY, FALLBACK];
 
 /// The conversation as the model's turns (caller texts as the user's, every text to the caller as
-/// the assistant's, consecutive texts of one side joined), and the texts to the caller before
+/// the assistant's, consecutive texts of one side joined, number-like runs removed from all), and
+/// the texts to the caller before
 /// the caller's first (the model's turns must start with the user's). A text that could not be
 /// opened is left out (the answer then falls back: [`run`]).
 fn turns_of(shown: &[conversations::ShownMessage]) -> (Option<String>, Vec<Turn>) {
@@ -505,10 +507,11 @@ fn turns_of(shown: &[conversations::ShownMessage]) -> (Option<String>, Vec<Turn>
         if message.row.kind == messages::KIND_KEYWORD {
             continue;
         }
+        // The clinic's own texts may hold a number too (its wording, a staff reply).
         let (role, text) = if message.row.direction == messages::INBOUND {
             (Role::User, ai_prompt::caller_text(body))
         } else {
-            (Role::Assistant, body.clone())
+            (Role::Assistant, remove_numbers(body))
         };
         if turns.is_empty() && role == Role::Assistant {
             opening.push(text);

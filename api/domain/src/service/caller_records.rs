@@ -58,6 +58,8 @@ pub struct HeldConversation {
     /// What the AI receptionist did in it, step by step (oldest first): the record of automated
     /// processing the caller is owed with their data.
     pub ai_steps: Vec<ai_step::Model>,
+    /// The team's notices about it (an AI hand-off's reason), oldest first.
+    pub notices: Vec<notification::Model>,
 }
 
 /// An appointment with the verdict attribution gave it.
@@ -194,6 +196,12 @@ async fn gather(
         .order_by_asc(ai_step::Column::CreatedAt)
         .all(txn.conn())
         .await?;
+    let notices = txn
+        .find::<notification::Entity>()
+        .filter(notification::Column::ConversationId.is_in(ids.clone()))
+        .order_by_asc(notification::Column::CreatedAt)
+        .all(txn.conn())
+        .await?;
     let conversations = threads
         .into_iter()
         .map(|row| HeldConversation {
@@ -202,6 +210,11 @@ async fn gather(
             ai_steps: steps
                 .iter()
                 .filter(|step| step.conversation_id == row.id)
+                .cloned()
+                .collect(),
+            notices: notices
+                .iter()
+                .filter(|notice| notice.conversation_id == Some(row.id))
                 .cloned()
                 .collect(),
             row,
@@ -281,9 +294,13 @@ fn portable(
         "caller": found.caller_tail,
         "calls": found.calls.iter().map(|call| json!({
             "started_at": call.started_at,
+            "answered_at": call.answered_at,
+            "ended_at": call.ended_at,
             "direction": call.direction,
             "outcome": call.status,
             "missed": call.missed,
+            "line_type": call.line_type,
+            "callback_placed_at": call.callback_placed_at,
             "text_back": call.text_back_status,
             "text_back_error": call.text_back_error,
             "number_kept_for_callbacks": call.number_sealed.is_some(),
@@ -310,10 +327,17 @@ fn portable(
                     "outcome": step.outcome,
                 })).collect::<Vec<_>>(),
             },
+            "notices_to_the_team": held.notices.iter().map(|notice| json!({
+                "at": notice.created_at,
+                "text": notice.text,
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "appointments": found.appointments.iter().map(|held| json!({
             "booked_at": held.row.created_at,
+            "booked_by": held.row.source,
             "starts_at": held.row.starts_at,
+            "duration_minutes": held.row.duration_minutes,
+            "reference_in_the_clinics_system": held.row.external_id,
             "cancelled_at": held.row.cancelled_at,
             "value_minor": held.row.value_minor,
             "currency": clinic.currency,
