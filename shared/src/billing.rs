@@ -44,6 +44,16 @@ impl SubscriptionStatus {
         )
     }
 
+    /// Whether a subscription in this status is paid for (or on its trial, or within a failed
+    /// payment's grace): of two running subscriptions, such a one is the clinic's rather than an
+    /// unpaid, paused or not yet paid one.
+    pub fn is_paid_for(self) -> bool {
+        matches!(
+            self,
+            SubscriptionStatus::Trialing | SubscriptionStatus::Active | SubscriptionStatus::PastDue
+        )
+    }
+
     /// Whether `status` (Stripe's name, or the dashboard's `trial`) is a running subscription's.
     pub fn names_running(status: &str) -> bool {
         Self::parse(status).is_some_and(Self::is_running)

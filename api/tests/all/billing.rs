@@ -997,47 +997,51 @@ async fn overage_is_reported_once_across_a_crash(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
-async fn a_second_subscription_stands_by_until_the_first_ends(kind: DatabaseKind) {
-    let mut app = billed_clinic(kind, &[]).await;
-    // Two Checkout tabs, both paid (the first before the second was opened, so it could not be
-    // expired); their events held back, then delivered in either order.
-    stripe(&app).deliver_events_to("http://127.0.0.1:9/nowhere");
+/// Two Checkout tabs, both paid (the first before the second was opened, so it could not be
+/// expired); their events held back, then delivered newest first: the first subscription, on the
+/// growth plan, is the clinic's, the second (starter) audited as extra. Their ids, in order.
+async fn two_paid_subscriptions(app: &mut TestApp) -> (String, String) {
+    stripe(app).deliver_events_to("http://127.0.0.1:9/nowhere");
     let mut paid = Vec::new();
     for plan in ["growth", "starter"] {
         let started = app.owner.run(START_CHECKOUT, json!({ "plan": plan })).await;
         assert!(started["errors"].is_null(), "{started}");
-        let session = stripe(&app).checkouts().pop().expect("a session").id;
-        paid.push(stripe(&app).pay(&session).await.expect("paid"));
+        let session = stripe(app).checkouts().pop().expect("a session").id;
+        paid.push(stripe(app).pay(&session).await.expect("paid"));
     }
     let first = paid[0].clone();
-    let held: Vec<Value> = stripe(&app)
+    let held: Vec<Value> = stripe(app)
         .deliveries()
         .into_iter()
         .map(|(event, _)| event)
         .collect();
-    stripe(&app).deliver_events_to(&format!(
+    stripe(app).deliver_events_to(&format!(
         "{}/webhooks/stripe",
         crate::common::serve(app.app()).await
     ));
     for event in held.iter().rev() {
-        assert_eq!(stripe(&app).deliver(event).await, 200, "{event}");
+        assert_eq!(stripe(app).deliver(event).await, 200, "{event}");
     }
     assert_eq!(
-        stored_billing(&app).await,
+        stored_billing(app).await,
         [["active", "growth", first.as_str()]],
         "the first subscription stays the clinic's"
     );
-    let audited = audit_actions(&mut app).await;
+    let audited = audit_actions(app).await;
     assert!(
         audited
             .iter()
             .any(|entry| entry["action"] == "billing.extra_subscription"),
         "{audited:?}"
     );
+    (first, paid[1].clone())
+}
 
+async fn a_second_subscription_stands_by_until_the_first_ends(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let (first, second) = two_paid_subscriptions(&mut app).await;
     // The owner cancels the clinic's subscription in Stripe's portal while the second still
     // runs and is paid for: the second becomes the clinic's, and text-backs go on.
-    let second = paid[1].clone();
     let object = stripe(&app)
         .update_subscription(&first, |sub| sub.status = "canceled".to_owned())
         .expect("the first subscription");
@@ -1047,6 +1051,37 @@ async fn a_second_subscription_stands_by_until_the_first_ends(kind: DatabaseKind
         stored_billing(&app).await,
         [["active", "starter", second.as_str()]],
         "the running subscription takes over"
+    );
+    app.db.finish().await;
+}
+
+/// A clinic whose subscription went unpaid while a second one is paid for is not stopped: the
+/// paid one becomes the clinic's, and text-backs go on.
+async fn a_paid_subscription_takes_over_from_an_unpaid_one(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[]).await;
+    let (first, second) = two_paid_subscriptions(&mut app).await;
+    let object = stripe(&app)
+        .update_subscription(&first, |sub| sub.status = "unpaid".to_owned())
+        .expect("the first subscription");
+    let unpaid = stripe(&app).event("customer.subscription.updated", object);
+    assert_eq!(stripe(&app).deliver(&unpaid).await, 200);
+    assert_eq!(
+        stored_billing(&app).await,
+        [["active", "starter", second.as_str()]],
+        "the subscription paid for is the clinic's"
+    );
+    missed_call_queued(&app, "CApaid1", "+447700900461").await;
+    assert_eq!(text_back_status(&app, "CApaid1").await, "queued");
+
+    // The first one's later events leave the clinic with the one paid for.
+    let object = stripe(&app)
+        .update_subscription(&first, |sub| sub.status = "paused".to_owned())
+        .expect("the first subscription");
+    let paused = stripe(&app).event("customer.subscription.updated", object);
+    assert_eq!(stripe(&app).deliver(&paused).await, 200);
+    assert_eq!(
+        stored_billing(&app).await,
+        [["active", "starter", second.as_str()]]
     );
     app.db.finish().await;
 }
@@ -1153,6 +1188,7 @@ on_both_databases!(
     the_text_that_crosses_the_allowance_is_skipped_and_replies_still_go,
     overage_is_reported_once_across_a_crash,
     a_second_subscription_stands_by_until_the_first_ends,
+    a_paid_subscription_takes_over_from_an_unpaid_one,
     a_new_checkout_expires_the_one_opened_before,
     billing_is_for_owners
 );

@@ -320,6 +320,7 @@ pub struct EventStamp<'a> {
 
 /// Whether `incoming` (Stripe's current state) is the clinic's subscription rather than the one
 /// stored on `row`: the same one, or one that runs while the stored one ended, or of two running
+/// the one paid for while the other is not (unpaid, paused, not yet paid), or of two running alike
 /// (or two ended) the earlier (or later) created. Decided by the objects' own state, so the
 /// order their events arrive in does not matter.
 fn takes_over(row: &clinic::Model, incoming: &SubscriptionState) -> bool {
@@ -340,19 +341,34 @@ fn takes_over(row: &clinic::Model, incoming: &SubscriptionState) -> bool {
     ) {
         (true, false) => false,
         (false, true) => true,
-        (true, true) => incoming_key < stored_key,
+        (true, true) => match (
+            is_paid_for(row.billing_status.as_deref()),
+            is_paid_for(Some(&incoming.status)),
+        ) {
+            (true, false) => false,
+            (false, true) => true,
+            _ => incoming_key < stored_key,
+        },
         (false, false) => incoming_key > stored_key,
     }
 }
 
-/// When `current` (Stripe's answer about a subscription) has ended, the customer's other running
-/// subscriptions, fetched from Stripe (outside any transaction): paid for all the same, one of
-/// them is to become the clinic's ([`adopt_running`]). Empty while `current` runs.
+/// Whether `status` is a subscription's that is paid for ([`SubscriptionStatus::is_paid_for`]).
+fn is_paid_for(status: Option<&str>) -> bool {
+    status
+        .and_then(SubscriptionStatus::parse)
+        .is_some_and(SubscriptionStatus::is_paid_for)
+}
+
+/// When `current` (Stripe's answer about a subscription) has ended or is not paid for (unpaid,
+/// paused), the customer's other running subscriptions, fetched from Stripe (outside any
+/// transaction): one paid for is to become the clinic's ([`adopt_running`]). Empty while
+/// `current` is paid for.
 pub async fn running_besides(
     context: &BillingContext,
     current: &SubscriptionState,
 ) -> Result<Vec<SubscriptionState>, DomainError> {
-    if is_live(Some(&current.status)) {
+    if is_paid_for(Some(&current.status)) {
         return Ok(Vec::new());
     }
     let mut running = Vec::new();
@@ -368,10 +384,10 @@ pub async fn running_besides(
     Ok(running)
 }
 
-/// Applies each of `running` ([`running_besides`]) after an ended subscription's state was applied
-/// for `event_id`, in the same transaction: when the clinic's own subscription ended, the
-/// earliest running one becomes the clinic's (the others stay audited as extra), so a clinic
-/// that still pays is not stopped.
+/// Applies each of `running` ([`running_besides`]) after an ended or unpaid subscription's state
+/// was applied for `event_id`, in the same transaction: when the clinic's own subscription ended
+/// or is not paid for, the earliest running one paid for becomes the clinic's (the others stay
+/// audited as extra), so a clinic that still pays is not stopped.
 pub async fn adopt_running(
     txn: &TenantTxn,
     settings: &BillingSettings,
