@@ -12,7 +12,7 @@ use ringback_core::error::DomainError;
 use ringback_core::outbox::{self, CLAIMED, NewJob, PENDING};
 use ringback_core::tenant::TenantTxn;
 use ringback_entity::{billing_usage, clinic, job_outbox};
-use ringback_shared::billing::within_allowance;
+use ringback_shared::billing::{Standing, within_allowance};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, Set};
 use uuid::Uuid;
@@ -40,11 +40,21 @@ pub fn period_start(
     start_of(&billing::view(clinic, settings, now), now)
 }
 
-/// The start of `view`'s period at `now` (the calendar month's while none is known).
+/// The start of `view`'s period at `now` (the calendar month's while none is known). A
+/// subscription that renews has begun its next period at the stored one's end, before Stripe's
+/// renewal is stored: its texts count there, in the new period's allowance, not beyond the old's.
 fn start_of(view: &billing::BillingView, now: DateTime<Utc>) -> DateTime<Utc> {
-    view.period
-        .map(|(start, _)| start)
-        .unwrap_or_else(|| month_start(now))
+    match view.period {
+        Some((_, end)) if now >= end && renews(view) => end,
+        Some((start, _)) => start,
+        None => month_start(now),
+    }
+}
+
+/// Whether `view`'s subscription goes on into a next period: paid for and not set to end.
+fn renews(view: &billing::BillingView) -> bool {
+    !view.cancel_at_period_end
+        && matches!(view.standing, Standing::Subscribed { status, .. } if status.is_paid_for())
 }
 
 /// The start of `now`'s calendar month, UTC.
@@ -201,6 +211,49 @@ pub async fn overage_reported(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ringback_shared::billing::SubscriptionStatus;
+
+    fn subscribed(
+        status: SubscriptionStatus,
+        period: (DateTime<Utc>, DateTime<Utc>),
+        cancel_at_period_end: bool,
+    ) -> billing::BillingView {
+        billing::BillingView {
+            standing: Standing::Subscribed {
+                status,
+                past_due_since: None,
+            },
+            entitlement: ringback_shared::billing::Entitlement::Texting,
+            plan: None,
+            allowance: 300,
+            period: Some(period),
+            cancel_at_period_end,
+            bills_overage: false,
+        }
+    }
+
+    #[test]
+    fn a_renewing_subscription_counts_in_its_next_period_before_the_renewal_is_stored() {
+        let at = |day: u32| {
+            chrono::NaiveDate::from_ymd_opt(2026, 3, day)
+                .and_then(|date| date.and_hms_opt(9, 0, 0))
+                .map(|time| time.and_utc())
+                .expect("a date")
+        };
+        let period = (at(1), at(15));
+        let active = subscribed(SubscriptionStatus::Active, period, false);
+        assert_eq!(start_of(&active, at(10)), at(1), "within the period");
+        assert_eq!(start_of(&active, at(15)), at(15), "renewed at its end");
+        assert_eq!(start_of(&active, at(16)), at(15));
+        let ending = subscribed(SubscriptionStatus::Active, period, true);
+        assert_eq!(
+            start_of(&ending, at(16)),
+            at(1),
+            "set to end: no next period"
+        );
+        let unpaid = subscribed(SubscriptionStatus::Unpaid, period, false);
+        assert_eq!(start_of(&unpaid, at(16)), at(1));
+    }
 
     #[test]
     fn only_segments_beyond_the_allowance_are_overage() {
