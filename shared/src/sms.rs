@@ -112,24 +112,32 @@ pub fn with_automated_marker(text: &str) -> String {
 /// What an automated text may call itself ("an automated text", "automated message: …").
 const AUTOMATED_NOUNS: &[&str] = &["text", "message", "note", "reply", "response", "sms"];
 
-/// Whether `text` calls itself automated: "automated" followed by a word for a text. Merely
-/// speaking of something automated ("we send automated reminders") is not saying so.
+/// Whether `text` calls itself automated: the word "automated", then a space and a word for a
+/// text, not denied just before ("not an automated text"). Merely speaking of something automated
+/// ("we send automated reminders", "bookings are automated. Reply …") is not saying so.
 fn says_it_is_automated(text: &str) -> bool {
     let lower = text.to_lowercase();
-    let mut words = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty());
-    while let Some(word) = words.next() {
-        if word == "automated"
-            && words
-                .clone()
-                .next()
-                .is_some_and(|next| AUTOMATED_NOUNS.contains(&next))
-        {
-            return true;
-        }
-    }
-    false
+    lower.match_indices("automated").any(|(at, word)| {
+        let (before, after) = (&lower[..at], &lower[at + word.len()..]);
+        let whole_word = !before.ends_with(char::is_alphanumeric);
+        let noun: String = after
+            .trim_start_matches([' ', '\t'])
+            .chars()
+            .take_while(|c| c.is_alphanumeric())
+            .collect();
+        whole_word
+            && after.starts_with([' ', '\t'])
+            && AUTOMATED_NOUNS.contains(&noun.as_str())
+            && !denied(before)
+    })
+}
+
+/// Whether the two words before "automated" deny it ("not an", "isn't an", "never").
+fn denied(before: &str) -> bool {
+    before.split_whitespace().rev().take(2).any(|word| {
+        let word = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’');
+        matches!(word, "not" | "no" | "never") || word.ends_with("n't") || word.ends_with("n’t")
+    })
 }
 
 /// How a text is encoded on the air.
@@ -270,6 +278,18 @@ mod tests {
         assert_eq!(
             with_automated_marker("Our automated booking is open"),
             "Our automated booking is open (Automated text)"
+        );
+        assert_eq!(
+            with_automated_marker("Bookings are automated. Reply STOP to opt out"),
+            "Bookings are automated. Reply STOP to opt out (Automated text)"
+        );
+        assert_eq!(
+            with_automated_marker("This is not an automated message"),
+            "This is not an automated message (Automated text)"
+        );
+        assert_eq!(
+            with_automated_marker("Semiautomated text"),
+            "Semiautomated text (Automated text)"
         );
     }
 
