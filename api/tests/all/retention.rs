@@ -70,6 +70,10 @@ async fn seed(app: &TestApp) {
             .await
             .expect("job");
     }
+    // A deletion at the provider held for its credentials waits, however long.
+    let mut held = job(clinic, "pending", 120, now);
+    held.kind = Set("forget_provider_records".to_owned());
+    held.insert(txn.conn()).await.expect("job");
     for (event, days) in [("evt_old", 91), ("evt_recent", 89)] {
         processed_webhook::ActiveModel {
             clinic_id: Set(clinic),
@@ -204,7 +208,7 @@ async fn a_purge_removes_what_outlived_its_retention(kind: DatabaseKind) {
     let expected = [
         ("dead_letters", 1),
         ("finished_jobs", 2),
-        ("stuck_jobs", 1),
+        ("stuck_texts", 1),
         ("provider_event_records", 1),
         ("expired_refresh_tokens", 1),
         ("used_or_expired_invitations", 2),
@@ -226,8 +230,8 @@ async fn a_purge_removes_what_outlived_its_retention(kind: DatabaseKind) {
         .await;
     assert_eq!(
         remaining,
-        [["dead"], ["done"], ["pending"]],
-        "younger rows stay"
+        [["dead"], ["done"], ["pending"], ["pending"]],
+        "younger rows stay, and jobs other than texts"
     );
     let events = app
         .db

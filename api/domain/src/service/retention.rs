@@ -9,8 +9,9 @@
 //! clinic's conversation retention and conversations without a message since (their sealed
 //! numbers with them; see `ringback_shared::retention`), the sealed numbers of calls older than
 //! the conversation retention (when it is the shorter one), finished outbox jobs
-//! (text-backs, replies, overage reports), jobs due that long ago that never ran (a deployment
-//! without a phone provider never sends its texts: their sealed numbers go with them) and
+//! (text-backs, replies, overage reports), texts due that long ago that never went (a deployment
+//! without a phone provider never sends them: their sealed numbers and words go with them; other
+//! jobs wait, such as deletions at the provider held for its credentials) and
 //! provider-event records after the call retention,
 //! the caller of each appointment booked and visited before the call horizon (moved to a stand-in
 //! key, the appointment and its verdict kept),
@@ -57,7 +58,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::jobs::forget_provider_records;
+use crate::jobs::{TEXT_JOBS, forget_provider_records};
 use crate::service::audit::{self, AuditEvent};
 use crate::service::clinic::{self as clinic_settings, STRICT_MODE};
 use crate::service::{metrics, phone_lines};
@@ -438,10 +439,11 @@ async fn sweep_everything(
     progress.kinds.push(
         sweep::<job_outbox::Entity>(
             scope,
-            "stuck_jobs",
+            "stuck_texts",
             (
                 job_outbox::Column::Status
                     .eq(PENDING)
+                    .and(job_outbox::Column::Kind.is_in(TEXT_JOBS))
                     .and(job_outbox::Column::RunAt.lt(calls_before)),
                 job_outbox::Column::RunAt,
             ),
