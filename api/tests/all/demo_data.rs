@@ -545,8 +545,9 @@ async fn the_firms_history_reads_in_order(test_db: &TestDb, now: chrono::DateTim
     assert!(steps.iter().all(|step| step.created_at <= now));
     assert!(calls.iter().all(|call| call.started_at <= now));
     assert!(visits.iter().all(|visit| visit.created_at <= now));
-    // The owner books nobody on the phone while a visit of theirs is still to come (an emergency
-    // call-out within the hour aside; the AI, as live, may book a new job in a new conversation).
+    // The owner books nobody on the phone while a visit of theirs stored before is still to come
+    // (an emergency call-out within the hour aside; the AI, as live, may book a new job in a new
+    // conversation). Ids are time-ordered: a smaller id was stored before.
     let on_the_phone = |visit: &&appointment::Model| {
         visit.source == "demo"
             && visit
@@ -555,7 +556,7 @@ async fn the_firms_history_reads_in_order(test_db: &TestDb, now: chrono::DateTim
     };
     for visit in visits.iter().filter(on_the_phone) {
         let waiting = visits.iter().find(|earlier| {
-            earlier.id != visit.id
+            earlier.id < visit.id
                 && earlier.caller_key == visit.caller_key
                 && earlier.created_at <= visit.created_at
                 && earlier.starts_at > Some(visit.created_at)

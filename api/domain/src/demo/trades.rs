@@ -903,7 +903,10 @@ impl Seeder<'_> {
         visit: (i32, i64),
         conversation: Option<Uuid>,
     ) -> Result<(), DomainError> {
-        if self.visit_ahead(&call.caller_key, booked_at).await? {
+        if self
+            .visit_ahead(&call.caller_key, booked_at.min(self.now))
+            .await?
+        {
             return self.done_with(conversation).await;
         }
         let (slot, _) = self.free_slots(booked_at);
@@ -911,7 +914,9 @@ impl Seeder<'_> {
             .await
     }
 
-    /// Whether the caller of `caller_key` had, at `at`, a visit booked that was still to come.
+    /// Whether the caller of `caller_key` had, at `at`, a visit booked that was still to come,
+    /// among those stored so far (a day is seeded call by call, each call's story to its end, so
+    /// a later call's booking may come earlier in time than one stored before it).
     async fn visit_ahead(&self, caller_key: &str, at: DateTime<Utc>) -> Result<bool, DomainError> {
         let ahead = self
             .txn
