@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::error::{DomainError, graphql_error};
 use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
 use crate::loaders::{
-    CallableCallOf, ClinicAiEnabled, ConversationLoader, DetailsOf, MessagesOf, StepsOf,
+    CallableCallOf, ClinicAiSwitch, ConversationLoader, DetailsOf, MessagesOf, StepsOf,
     load_permitted,
 };
 use ringback_domain::Backend;
@@ -180,19 +180,21 @@ impl Conversation {
     }
 
     /// Why the AI receptionist will not answer the caller's next text although this conversation
-    /// is `ACTIVE`, in plain words (the clinic turned it off, or this server has no model); null
-    /// when it answers, and for a conversation that is not `ACTIVE`.
+    /// is `ACTIVE`, in plain words (the clinic turned it off, this server has no model, or the
+    /// month's token budget is spent); null when it answers, and for a conversation that is not
+    /// `ACTIVE`.
     async fn ai_paused_reason(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
         if self.0.ai_state.as_deref() != Some(ai_state::ACTIVE) {
             return Ok(None);
         }
         let model_configured = ctx.data::<Backend>()?.ai_model.is_some();
-        let enabled =
-            load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, ClinicAiEnabled).await?;
-        Ok(ai_agent::paused_because(
-            enabled.unwrap_or(false),
-            model_configured,
-        ))
+        let switch =
+            load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, ClinicAiSwitch).await?;
+        let switch = switch.unwrap_or(ai_agent::AiSwitch {
+            enabled: false,
+            budget_spent: false,
+        });
+        Ok(ai_agent::paused_because(switch, model_configured))
     }
 
     /// Why the AI stopped answering, in plain words.

@@ -16,7 +16,7 @@ use ringback_domain::service::ai_tools::IntakeDetails;
 use ringback_domain::service::attribution;
 use ringback_domain::service::calls::{self, Credit};
 use ringback_domain::service::conversations::{self, ShownMessage};
-use ringback_domain::service::{ai_agent, click_to_call, clinic};
+use ringback_domain::service::{ai_agent, click_to_call};
 use ringback_entity::{ai_step, call};
 use uuid::Uuid;
 
@@ -123,13 +123,14 @@ pub struct MessagesOf(pub Uuid);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DetailsOf(pub Uuid);
 
-/// Whether the clinic has its AI receptionist on (one read for a whole list of conversations).
+/// Whether the clinic has its AI receptionist on and budget left (one read for a whole list of
+/// conversations).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ClinicAiEnabled;
+pub struct ClinicAiSwitch;
 
 /// Loads what a list of conversations shows besides their rows: the messages, the AI's steps and
 /// the intake details in each, each caller's latest missed call that "Call back" can use, and
-/// whether the clinic has the AI on.
+/// whether the clinic's AI answers (on, with budget left).
 pub struct ConversationLoader {
     pub caller: Caller,
     /// To open the messages' texts.
@@ -217,18 +218,18 @@ impl Loader<CallableCallOf> for ConversationLoader {
     }
 }
 
-impl Loader<ClinicAiEnabled> for ConversationLoader {
-    type Value = bool;
+impl Loader<ClinicAiSwitch> for ConversationLoader {
+    type Value = ai_agent::AiSwitch;
     type Error = DomainError;
 
     async fn load(
         &self,
-        _: &[ClinicAiEnabled],
-    ) -> Result<HashMap<ClinicAiEnabled, bool>, DomainError> {
-        let enabled = in_clinic(&self.caller, Ending::ReadOnly, async |txn, _| {
-            Ok(clinic::get(txn).await?.ai_enabled)
+        _: &[ClinicAiSwitch],
+    ) -> Result<HashMap<ClinicAiSwitch, ai_agent::AiSwitch>, DomainError> {
+        let switch = in_clinic(&self.caller, Ending::ReadOnly, async |txn, _| {
+            ai_agent::switch(txn).await
         })
         .await?;
-        Ok(HashMap::from([(ClinicAiEnabled, enabled)]))
+        Ok(HashMap::from([(ClinicAiSwitch, switch)]))
     }
 }

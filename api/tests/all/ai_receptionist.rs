@@ -1035,8 +1035,8 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     assert!(other.run(UPDATE, zebra).await["errors"].is_null());
     let unicorn = json!({ "input": boiler_service("Unicorn repair", 9000) });
     assert!(other.run(SAVE, unicorn).await["errors"].is_null());
-    // The clinic's own wording may hold a number: the model sees none.
-    let wording = "Sorry we missed you at {clinic}. Reply here, or ring us on 020 7946 0999.";
+    // The clinic's own wording reaches the model as its first text.
+    let wording = "Sorry we missed you at {clinic}. Reply here and we will help.";
     let set = app
         .owner
         .run(
@@ -1118,7 +1118,6 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
             "447700900321",
             "7700 900321",
             "900321",
-            "7946 0999",
         ] {
             assert!(!text.contains(spelling), "the model saw {spelling}: {text}");
         }
@@ -2651,6 +2650,24 @@ async fn a_crash_after_the_answer_sends_once_and_a_spent_budget_falls_back(kind:
     .await
     .expect("a costly step");
     txn.commit().await.expect("commit");
+    // The inbox tells staff before the caller's next text that the AI will not answer it.
+    let shown = app
+        .owner
+        .run(
+            "query($id: ID!) { conversation(id: $id) { aiState aiPausedReason } }",
+            json!({ "id": thread.id.to_string() }),
+        )
+        .await;
+    assert_eq!(
+        shown["data"]["conversation"]["aiState"], "ACTIVE",
+        "{shown}"
+    );
+    assert!(
+        shown["data"]["conversation"]["aiPausedReason"]
+            .as_str()
+            .is_some_and(|said| said.contains("token budget for the month is spent")),
+        "{shown}"
+    );
     let asked = model.requests().len();
     app.receive_text("SMcrash02", "+447700900325", "And a quote please?")
         .await;

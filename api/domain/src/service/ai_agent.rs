@@ -51,7 +51,6 @@ use ringback_providers::anthropic::{
 };
 use ringback_shared::ai::state as ai_state;
 use ringback_shared::metrics::{local_day, parse_time_zone};
-use ringback_shared::redact::remove_numbers;
 use ringback_shared::sms::with_automated_marker;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -126,17 +125,39 @@ pub fn answers(settings: &clinic_row::Model, thread: &conversation::Model) -> bo
         && matches!(thread.ai_state.as_deref(), None | Some(ai_state::ACTIVE))
 }
 
+/// The clinic's AI switch and whether its month's token budget is spent, as the inbox tells
+/// staff whether the AI answers ([`paused_because`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AiSwitch {
+    pub enabled: bool,
+    pub budget_spent: bool,
+}
+
+/// Reads the clinic's [`AiSwitch`]: its settings and the month's tokens (one indexed sum).
+pub async fn switch(txn: &TenantTxn) -> Result<AiSwitch, DomainError> {
+    let settings = clinic::get(txn).await?;
+    Ok(AiSwitch {
+        enabled: settings.ai_enabled,
+        budget_spent: tokens_this_month(txn).await? >= settings.ai_monthly_token_budget,
+    })
+}
+
 /// Why the AI receptionist will not answer the next text in a conversation it answers, in staff's
-/// words, when it will not: the clinic turned it off (nobody answers but the team), or this server
-/// has no model to ask (the caller gets the clinic's fallback text and the conversation goes to the
-/// team). `None`: it answers.
-pub fn paused_because(ai_enabled: bool, model_configured: bool) -> Option<&'static str> {
-    if !ai_enabled {
+/// words, when it will not: the clinic turned it off (nobody answers but the team), this server
+/// has no model to ask, or the month's token budget is spent (the caller then gets the clinic's
+/// fallback text and the conversation goes to the team). `None`: it answers.
+pub fn paused_because(switch: AiSwitch, model_configured: bool) -> Option<&'static str> {
+    if !switch.enabled {
         Some("the AI receptionist is turned off for the clinic, so the team answers")
     } else if !model_configured {
         Some(
             "this server has no AI model, so the caller's next text gets the fallback reply and \
              comes to the team",
+        )
+    } else if switch.budget_spent {
+        Some(
+            "its token budget for the month is spent, so the caller's next text gets the \
+             fallback reply and comes to the team",
         )
     } else {
         None
@@ -493,8 +514,8 @@ pub const FALLBACK: &str = "fallback";
 const ANSWERS: [&str; 2] = [REPLY, FALLBACK];
 
 /// The conversation as the model's turns (caller texts as the user's, every text to the caller as
-/// the assistant's, consecutive texts of one side joined, number-like runs removed from all), and
-/// the texts to the caller before
+/// the assistant's, consecutive texts of one side joined, number-like runs removed from the
+/// caller's), and the texts to the caller before
 /// the caller's first (the model's turns must start with the user's). A text that could not be
 /// opened is left out (the answer then falls back: [`run`]).
 fn turns_of(shown: &[conversations::ShownMessage]) -> (Option<String>, Vec<Turn>) {
@@ -507,11 +528,12 @@ fn turns_of(shown: &[conversations::ShownMessage]) -> (Option<String>, Vec<Turn>
         if message.row.kind == messages::KIND_KEYWORD {
             continue;
         }
-        // The clinic's own texts may hold a number too (its wording, a staff reply).
+        // Only the caller's texts lose their number-like runs: the AI's own carry the slots it
+        // offered ("2026-12-03 10:00"), which a later answer must still read.
         let (role, text) = if message.row.direction == messages::INBOUND {
             (Role::User, ai_prompt::caller_text(body))
         } else {
-            (Role::Assistant, remove_numbers(body))
+            (Role::Assistant, body.clone())
         };
         if turns.is_empty() && role == Role::Assistant {
             opening.push(text);
