@@ -123,7 +123,7 @@ async fn load(txn: &TenantTxn, backend: &Backend) -> Result<AiReceptionist, Doma
         intake_questions: held.intake_questions,
         follow_up_minutes: held.follow_up_minutes,
         monthly_token_budget: held.monthly_token_budget,
-        tokens_used_this_month: ai_agent::tokens_this_month(txn).await?,
+        tokens_used_this_month: ai_agent::tokens_this_month(txn, &settings).await?,
         standard_visit_value_minor: held.standard_visit_value_minor,
         model_configured: backend.ai_model.is_some(),
         privacy_notice: (settings.kind == "dental").then(|| ai::DENTAL_PRIVACY_NOTICE.to_owned()),

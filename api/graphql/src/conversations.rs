@@ -190,11 +190,10 @@ impl Conversation {
         let model_configured = ctx.data::<Backend>()?.ai_model.is_some();
         let switch =
             load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, ClinicAiSwitch).await?;
-        let switch = switch.unwrap_or(ai_agent::AiSwitch {
-            enabled: false,
-            budget_spent: false,
-        });
-        Ok(ai_agent::paused_because(switch, model_configured))
+        Ok(ai_agent::paused_because(
+            switch.unwrap_or_default(),
+            model_configured,
+        ))
     }
 
     /// Why the AI stopped answering, in plain words.

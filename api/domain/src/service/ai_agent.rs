@@ -127,7 +127,7 @@ pub fn answers(settings: &clinic_row::Model, thread: &conversation::Model) -> bo
 
 /// The clinic's AI switch and whether its month's token budget is spent, as the inbox tells
 /// staff whether the AI answers ([`paused_because`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AiSwitch {
     pub enabled: bool,
     pub budget_spent: bool,
@@ -138,7 +138,7 @@ pub async fn switch(txn: &TenantTxn) -> Result<AiSwitch, DomainError> {
     let settings = clinic::get(txn).await?;
     Ok(AiSwitch {
         enabled: settings.ai_enabled,
-        budget_spent: tokens_this_month(txn).await? >= settings.ai_monthly_token_budget,
+        budget_spent: budget_spent(txn, &settings).await?,
     })
 }
 
@@ -508,6 +508,8 @@ async fn texts_answered_by_ai(
 
 /// The step of an answer the model wrote.
 pub const REPLY: &str = "reply";
+/// The outcome of a tool that did what it was asked (a hand-off counts in the figures by it).
+pub const DONE: &str = "done";
 /// The step of an answer that fell back to the clinic's wording and staff.
 pub const FALLBACK: &str = "fallback";
 /// The steps that answer the caller: each records the caller's latest text it answered.
@@ -609,10 +611,13 @@ pub async fn steps_of_each(
 /// Most steps one conversation's view lists.
 pub const MAX_STEPS_SHOWN: u64 = 200;
 
-/// Model tokens the clinic's AI used this calendar month (the clinic's local month, as the
-/// dashboard's AI figures count it).
-pub async fn tokens_this_month(txn: &TenantTxn) -> Result<i64, DomainError> {
-    let month_start = clinic::month_start(&clinic::get(txn).await?, txn.now())?;
+/// Model tokens the clinic (of `settings`) used this calendar month (the clinic's local month, as
+/// the dashboard's AI figures count it).
+pub async fn tokens_this_month(
+    txn: &TenantTxn,
+    settings: &clinic_row::Model,
+) -> Result<i64, DomainError> {
+    let month_start = clinic::month_start(settings, txn.now())?;
     // Summed by the database over the (clinic, created_at) index; cast, as PostgreSQL sums
     // bigints into numerics.
     let used: Option<Option<i64>> = txn
@@ -626,6 +631,15 @@ pub async fn tokens_this_month(txn: &TenantTxn) -> Result<i64, DomainError> {
     Ok(used.flatten().unwrap_or(0))
 }
 
+/// Whether the clinic (of `settings`) used its month's token budget: the model is not asked
+/// until the next month.
+pub async fn budget_spent(
+    txn: &TenantTxn,
+    settings: &clinic_row::Model,
+) -> Result<bool, DomainError> {
+    Ok(tokens_this_month(txn, settings).await? >= settings.ai_monthly_token_budget)
+}
+
 /// Why the model may not be asked for an answer in `conversation` now: the clinic's token budget
 /// for the month is spent, or the AI already answered [`ai_prompt::MAX_ANSWERS_A_DAY`] times in
 /// the conversation in the last 24 hours.
@@ -634,7 +648,7 @@ async fn held_back(
     settings: &clinic_row::Model,
     conversation: Uuid,
 ) -> Result<Option<String>, DomainError> {
-    if tokens_this_month(txn).await? >= settings.ai_monthly_token_budget {
+    if budget_spent(txn, settings).await? {
         return Ok(Some("the month's AI budget is spent".to_owned()));
     }
     let answered = txn
@@ -954,7 +968,7 @@ async fn run_tool(
         _ => ToolAnswer::Refused(format!("there is no tool named {name}")),
     };
     let (outcome, content, is_error, appointment) = match answer {
-        ToolAnswer::Done(result) => ("done".to_owned(), result.to_string(), false, None),
+        ToolAnswer::Done(result) => (DONE.to_owned(), result.to_string(), false, None),
         ToolAnswer::Refused(reason) => (format!("refused: {reason}"), reason, true, None),
         ToolAnswer::Booked {
             appointment,

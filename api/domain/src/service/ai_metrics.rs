@@ -79,7 +79,7 @@ async fn figures_between(
                 .add(
                     Condition::all()
                         .add(ai_step::Column::Action.eq("hand_off"))
-                        .add(ai_step::Column::Outcome.eq("done")),
+                        .add(ai_step::Column::Outcome.eq(ai_agent::DONE)),
                 ),
         )
         .count(txn.conn())

@@ -47,7 +47,7 @@ use crate::service::ai_tools::IntakeDetails;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, KeyedCaller};
 use crate::service::conversations::{self, ShownMessage};
-use crate::service::{clinic, messages, metrics, opt_outs, restrictions, sealed_numbers};
+use crate::service::{ai_agent, clinic, messages, metrics, opt_outs, restrictions, sealed_numbers};
 
 /// A conversation with its messages and the intake details the AI saved in it opened (what
 /// cannot be opened shows as unreadable).
@@ -528,7 +528,9 @@ async fn unlink_ai_steps(txn: &TenantTxn, threads: &[Uuid]) -> Result<u64, Domai
             .col_expr(ai_step::Column::ConversationId, Expr::value(Uuid::new_v4()))
             .col_expr(
                 ai_step::Column::Outcome,
-                Expr::cust("CASE WHEN outcome = 'done' THEN 'done' ELSE 'erased' END"),
+                Expr::case(ai_step::Column::Outcome.eq(ai_agent::DONE), ai_agent::DONE)
+                    .finally("erased")
+                    .into(),
             )
             .filter(ai_step::Column::ConversationId.eq(*thread))
             .exec(txn.conn())
