@@ -1885,6 +1885,26 @@ impl<'a> BillingPage<'a> {
         ))
     }
 
+    /// What the page says of the free trial: how long the plans' choice keeps it (before a plan
+    /// is chosen) and how much of it is left, each if shown.
+    pub async fn trial(&self) -> Result<(Option<String>, Option<String>), E2eError> {
+        let shown = |id: &'static str| async move {
+            match self
+                .client
+                .find_all(Locator::Css(&format!("[data-testid={id}]")))
+                .await?
+                .first()
+            {
+                Some(element) => Ok::<_, E2eError>(Some(element.text().await?)),
+                None => Ok(None),
+            }
+        };
+        Ok((
+            shown("billing-trial-kept").await?,
+            shown("billing-trial-left").await?,
+        ))
+    }
+
     /// Chooses plan `key`, which opens Stripe Checkout, and pays there (the button with id
     /// `pay` on the hosted page); back on the billing page, waits until it shows `plan_name`
     /// without a reload.

@@ -47,6 +47,9 @@ pub struct Billing {
     pub plan: Option<Plan>,
     /// When the trial ends (on the trial only).
     pub trial_ends_at: Option<DateTime<Utc>>,
+    /// When a plan chosen now would first be paid for: the free trial's end, when choosing a
+    /// plan now keeps the rest of the trial (at least two days of it left); null otherwise.
+    pub trial_kept_until: Option<DateTime<Utc>>,
     pub period_start: Option<DateTime<Utc>>,
     pub period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
@@ -109,6 +112,7 @@ impl BillingQuery {
             status,
             plan: view.plan.as_ref().map(Plan::from),
             trial_ends_at,
+            trial_kept_until: billing::trial_left_to_keep(&row, &context.settings, now),
             period_start: view.period.map(|(start, _)| start),
             period_end: view.period.map(|(_, end)| end),
             cancel_at_period_end: view.cancel_at_period_end,
@@ -164,7 +168,9 @@ pub struct BillingMutation;
 #[Object]
 impl BillingMutation {
     /// A Stripe Checkout page where the owner pays for plan `plan`; billing starts when Stripe
-    /// confirms it. Owners only; audited; at most 10 a minute per owner.
+    /// confirms it, and a clinic still on its free trial keeps the rest of it (`trialKeptUntil`:
+    /// the first payment is taken when it ends). Owners only; audited; at most 10 a minute per
+    /// owner.
     async fn start_checkout(
         &self,
         ctx: &Context<'_>,

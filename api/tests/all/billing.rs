@@ -152,7 +152,7 @@ async fn turning_billing_on_starts_the_trials_of_existing_clinics(kind: Database
 
 const FULL_BILLING: &str = "{ billing { status plan { key } allowance mayText stoppedReason \
     graceUntil periodStart periodEnd cancelAtPeriodEnd textsUsed overage overageReported \
-    needsAttention } }";
+    needsAttention trialEndsAt trialKeptUntil } }";
 const START_CHECKOUT: &str = "mutation($plan: String!) { startCheckout(plan: $plan) }";
 
 /// A clinic with a texting number on a deployment that bills through the fake Stripe.
@@ -288,6 +288,13 @@ async fn audit_actions(app: &mut TestApp) -> Vec<Value> {
         .collect()
 }
 
+/// A time the API gave, in whole seconds (PostgreSQL keeps microseconds, Stripe seconds).
+fn time_of(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    let text = value.as_str().unwrap_or_else(|| panic!("a time: {value}"));
+    let at = chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339");
+    chrono::DateTime::from_timestamp(at.timestamp(), 0).expect("in range")
+}
+
 async fn stored_billing(app: &TestApp) -> Vec<Vec<String>> {
     app.db
         .query_strings(
@@ -302,6 +309,12 @@ async fn the_owner_pays_through_checkout_and_stripe_sets_the_plan(kind: Database
     let mut app = billed_clinic(kind, &[]).await;
     let before = billing(&mut app).await;
     assert_eq!(before["status"], "trial");
+    let trial_ends = time_of(&before["trialEndsAt"]);
+    assert_eq!(
+        time_of(&before["trialKeptUntil"]),
+        trial_ends,
+        "choosing a plan keeps the trial: {before}"
+    );
 
     stripe(&app).fail_next(1);
     let down = app
@@ -330,6 +343,11 @@ async fn the_owner_pays_through_checkout_and_stripe_sets_the_plan(kind: Database
     let checkout = stripe(&app).checkouts().pop().expect("a session");
     assert_eq!(checkout.mode, "subscription");
     assert_eq!(
+        checkout.trial_end,
+        Some(trial_ends.timestamp()),
+        "the subscription trials until the free trial ends"
+    );
+    assert_eq!(
         checkout.prices,
         ["price_ringback_growth", "price_ringback_sms_overage"]
     );
@@ -345,18 +363,33 @@ async fn the_owner_pays_through_checkout_and_stripe_sets_the_plan(kind: Database
     );
 
     let after = billing(&mut app).await;
-    assert_eq!(after["status"], "active", "{after}");
+    assert_eq!(after["status"], "trialing", "{after}");
     assert_eq!(after["plan"]["key"], "growth");
     assert_eq!(after["allowance"], 1000);
     assert_eq!(after["mayText"], true);
-    assert!(after["periodEnd"].is_string(), "{after}");
+    assert_eq!(
+        time_of(&after["periodEnd"]),
+        trial_ends,
+        "the first payment is taken when the free trial ends: {after}"
+    );
+    assert!(after["trialKeptUntil"].is_null(), "{after}");
     let audited = audit_actions(&mut app).await;
     let changes: Vec<&Value> = audited
         .iter()
         .filter(|entry| entry["action"] == "billing.subscription_changed")
         .collect();
     assert_eq!(changes.len(), 1, "{audited:?}");
-    assert_eq!(changes[0]["detail"]["status"]["to"], "active");
+    assert_eq!(changes[0]["detail"]["status"]["to"], "trialing");
+    let started: Vec<&Value> = audited
+        .iter()
+        .filter(|entry| entry["action"] == "billing.checkout_started")
+        .collect();
+    assert!(
+        started
+            .iter()
+            .all(|entry| time_of(&entry["detail"]["trial_kept_until"]) == trial_ends),
+        "{started:?}"
+    );
     assert!(
         changes[0]["detail"]["stripe_event"]
             .as_str()
@@ -472,7 +505,7 @@ async fn stripe_signatures_are_checked_before_anything_is_stored(kind: DatabaseK
     }
     assert_eq!(
         stored_billing(&app).await,
-        [["active", "starter", subscription.as_str()]]
+        [["trialing", "starter", subscription.as_str()]]
     );
     assert_eq!(billing(&mut app).await["allowance"], 300);
     app.db.finish().await;
@@ -868,6 +901,21 @@ async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// Stripe Checkout carries a trial only 48 hours ahead or more: a clinic with less of its free
+/// trial left pays from the start.
+async fn a_trial_nearly_over_is_not_kept(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[("RINGBACK_TRIAL_DAYS", "2")]).await;
+    let before = billing(&mut app).await;
+    assert_eq!(before["status"], "trial", "{before}");
+    assert!(before["trialKeptUntil"].is_null(), "{before}");
+    app.subscribe("starter").await;
+    let checkout = stripe(&app).checkouts().pop().expect("a session");
+    assert_eq!(checkout.trial_end, None);
+    let after = billing(&mut app).await;
+    assert_eq!(after["status"], "active", "{after}");
+    app.db.finish().await;
+}
+
 async fn a_trial_that_ended_texts_nobody_back(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[]).await;
     assert_eq!(missed_call_from(&app, "CA1", "+447700900101").await, "sent");
@@ -1024,7 +1072,7 @@ async fn two_paid_subscriptions(app: &mut TestApp) -> (String, String) {
     }
     assert_eq!(
         stored_billing(app).await,
-        [["active", "growth", first.as_str()]],
+        [["trialing", "growth", first.as_str()]],
         "the first subscription stays the clinic's"
     );
     let audited = audit_actions(app).await;
@@ -1049,7 +1097,7 @@ async fn a_second_subscription_stands_by_until_the_first_ends(kind: DatabaseKind
     assert_eq!(stripe(&app).deliver(&cancelled).await, 200);
     assert_eq!(
         stored_billing(&app).await,
-        [["active", "starter", second.as_str()]],
+        [["trialing", "starter", second.as_str()]],
         "the running subscription takes over"
     );
     app.db.finish().await;
@@ -1067,7 +1115,7 @@ async fn a_paid_subscription_takes_over_from_an_unpaid_one(kind: DatabaseKind) {
     assert_eq!(stripe(&app).deliver(&unpaid).await, 200);
     assert_eq!(
         stored_billing(&app).await,
-        [["active", "starter", second.as_str()]],
+        [["trialing", "starter", second.as_str()]],
         "the subscription paid for is the clinic's"
     );
     missed_call_queued(&app, "CApaid1", "+447700900461").await;
@@ -1081,7 +1129,7 @@ async fn a_paid_subscription_takes_over_from_an_unpaid_one(kind: DatabaseKind) {
     assert_eq!(stripe(&app).deliver(&paused).await, 200);
     assert_eq!(
         stored_billing(&app).await,
-        [["active", "starter", second.as_str()]]
+        [["trialing", "starter", second.as_str()]]
     );
     app.db.finish().await;
 }
@@ -1105,7 +1153,7 @@ async fn a_new_checkout_expires_the_one_opened_before(kind: DatabaseKind) {
     let subscription = stripe(&app).pay(&sessions[1].id).await.expect("paid");
     assert_eq!(
         stored_billing(&app).await,
-        [["active", "starter", subscription.as_str()]]
+        [["trialing", "starter", subscription.as_str()]]
     );
     let started: Vec<Value> = audit_actions(&mut app)
         .await
@@ -1181,6 +1229,7 @@ on_both_databases!(
     billing_is_off_without_a_stripe_key,
     a_new_clinic_is_on_its_trial_until_it_ends,
     the_owner_pays_through_checkout_and_stripe_sets_the_plan,
+    a_trial_nearly_over_is_not_kept,
     stripe_signatures_are_checked_before_anything_is_stored,
     events_in_any_order_end_in_the_same_state,
     text_backs_stop_when_billing_says_so,

@@ -1,6 +1,6 @@
 //! Billing in the browser, against the real binary and the fake Stripe: the demo clinic's owner
 //! opens Billing, chooses a plan, pays on Stripe's (fake) hosted Checkout page, and lands back on
-//! Billing, which shows the plan active with its allowance as soon as Stripe's signed event has
+//! Billing, which shows the plan (trialing, as the free trial is kept) with its allowance as soon as Stripe's signed event has
 //! reached the server (no reload); a receptionist has no Billing link and the page refuses them.
 
 use ringback_api::fakes::stripe::FakeStripe;
@@ -65,12 +65,32 @@ async fn pay_then_look_as_a_receptionist(
     if plan != "Free trial" {
         return Err(E2eError::Assertion(format!("a new clinic shows {plan:?}")));
     }
+    let (kept, _) = billing.trial().await?;
+    if !kept
+        .as_deref()
+        .is_some_and(|said| said.contains("keeps the rest of the free trial"))
+    {
+        return Err(E2eError::Assertion(format!(
+            "the plans do not say the trial is kept: {kept:?}"
+        )));
+    }
     billing.choose_and_pay("growth", "Growth").await?;
     let (plan, status, usage) = billing.current().await?;
-    if (plan.as_str(), status.as_str()) != ("Growth", "Active") || !usage.ends_with("of 1000 texts")
+    if (plan.as_str(), status.as_str()) != ("Growth", "Trialing")
+        || !usage.ends_with("of 1000 texts")
     {
         return Err(E2eError::Assertion(format!(
             "after paying the page shows {plan:?}, {status:?}, {usage:?}"
+        )));
+    }
+    let (kept, left) = billing.trial().await?;
+    if kept.is_some()
+        || !left
+            .as_deref()
+            .is_some_and(|said| said.ends_with("then the plan is paid for"))
+    {
+        return Err(E2eError::Assertion(format!(
+            "after paying in the trial the page says {kept:?}, {left:?}"
         )));
     }
     let delivered = stripe.deliveries();

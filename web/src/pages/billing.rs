@@ -117,11 +117,19 @@ fn CurrentPlan(current: Current) -> impl IntoView {
         .plan
         .as_ref()
         .map_or_else(|| "Free trial".to_owned(), |plan| plan.name.clone());
+    // A subscription that kept the rest of the free trial trials until its first period ends.
+    let trialing = current.status == "trialing";
     let trial_left = current
         .trial_ends_at
         .as_deref()
+        .or(current.period_end.as_deref().filter(|_| trialing))
         .and_then(|ends| ends.parse().ok())
         .map(|ends| days_left(ends, now()));
+    let then = if trialing {
+        ", then the plan is paid for"
+    } else {
+        ""
+    };
     let period = current
         .period_start
         .as_deref()
@@ -134,7 +142,7 @@ fn CurrentPlan(current: Current) -> impl IntoView {
             <h2 id="billing-current-title" data-testid="billing-plan">{plan}</h2>
             <p data-testid="billing-status">{status_words(&current.status)}</p>
             {trial_left.map(|left| view! {
-                <p data-testid="billing-trial-left">{format!("{} left of the free trial", display::count(left, "day", "days"))}</p>
+                <p data-testid="billing-trial-left">{format!("{} left of the free trial{then}", display::count(left, "day", "days"))}</p>
             })}
             {period.map(|period| view! { <p>{format!("This period: {period}")}</p> })}
             {current.cancel_at_period_end.then(|| view! { <p>"The subscription ends with this period."</p> })}
@@ -186,6 +194,19 @@ fn Choices(
         }))
     };
     let current_plan = current.plan.as_ref().map(|plan| plan.key.clone());
+    let clock = use_clinic_time();
+    let trial_kept = current
+        .trial_kept_until
+        .clone()
+        .filter(|_| !subscribed)
+        .map(|until| {
+            let until = clock.local_time(&until);
+            view! {
+                <p data-testid="billing-trial-kept">{format!(
+                    "Choosing a plan keeps the rest of the free trial: the first payment is taken when it ends, {until}."
+                )}</p>
+            }
+        });
     let choices = plans
         .into_iter()
         .map(|plan| {
@@ -222,6 +243,7 @@ fn Choices(
     view! {
         <section class="card" aria-labelledby="billing-plans-title">
             <h2 id="billing-plans-title">"Plans"</h2>
+            {trial_kept}
             <ul class="plans">{choices}</ul>
             {subscribed.then(|| view! { <p>"To change plan, cancel or update the card, open the billing portal."</p> })}
             {(current.status != "trial").then(|| view! {

@@ -153,6 +153,8 @@ async fn customer(
 }
 
 /// A Stripe Checkout page subscribing the clinic to plan `plan_key`, for owner `user_id`. A clinic
+/// still on its free trial keeps what is left of it ([`trial_left_to_keep`]): the subscription
+/// trials until then and the first payment is taken when it ends. A clinic
 /// whose subscription is running changes plan in the Portal instead. Stripe is asked outside any
 /// transaction, so a slow Stripe holds no lock (on SQLite every writer, missed calls included,
 /// would wait for it). Only the newest Checkout page can be paid: the session opened before it
@@ -172,36 +174,59 @@ pub async fn start_checkout(
     let txn = scope.begin().await?;
     let row = clinic_settings::get(&txn).await?;
     let owner = account::signed_in_user(&txn, user_id).await?;
+    let now = txn.now();
     txn.commit().await?;
     if row.stripe_subscription_id.is_some() && is_live(row.billing_status.as_deref()) {
         return Err(DomainError::Conflict(
             "a subscription is already running: change plan in the billing portal".to_owned(),
         ));
     }
+    let trial_kept_until = trial_left_to_keep(&row, &context.settings, now);
     let customer = customer(scope, context, row.stripe_customer_id, &owner.email).await?;
     let page = context
         .stripe
         .checkout(
             &customer,
             &scope.clinic_id().to_string(),
-            plan,
+            (plan, trial_kept_until),
             &context.page("?checkout=done"),
             &context.page("?checkout=cancelled"),
         )
         .await?;
-    let replaced = store_checkout_session(scope, user_id, plan, &page.session).await?;
+    let replaced =
+        store_checkout_session(scope, user_id, (plan, trial_kept_until), &page.session).await?;
     if let Some(replaced) = replaced {
         expire_replaced(context, &replaced).await;
     }
     Ok(page.url)
 }
 
-/// Stores `session` as the clinic's Checkout Session, under the clinic's lock, with its audit
-/// entry; the session it replaces, if any.
+/// The shortest trial Stripe Checkout accepts to carry into a subscription (its `trial_end` at
+/// least 48 hours ahead), with an hour for the owner to fill the page in.
+pub const SHORTEST_TRIAL_KEPT: Duration = Duration::hours(49);
+
+/// When the free trial of the clinic of `row` ends, if a subscription started at `now` keeps what
+/// is left of it (the first payment is then taken when it ends): a clinic still on its trial,
+/// with at least [`SHORTEST_TRIAL_KEPT`] of it left. A clinic that had a subscription, or whose
+/// trial ended or ends within two days, pays from the start.
+pub fn trial_left_to_keep(
+    row: &clinic::Model,
+    settings: &BillingSettings,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    match standing(row, settings) {
+        Standing::Trial { ends } if ends - now >= SHORTEST_TRIAL_KEPT => Some(ends),
+        _ => None,
+    }
+}
+
+/// Stores `session` as the clinic's Checkout Session (for `plan`, keeping the trial until the
+/// time given, if any), under the clinic's lock, with its audit entry; the session it replaces,
+/// if any.
 async fn store_checkout_session(
     scope: &TenantScope,
     user_id: Uuid,
-    plan: &Plan,
+    (plan, trial_kept_until): (&Plan, Option<DateTime<Utc>>),
     session: &str,
 ) -> Result<Option<String>, DomainError> {
     let txn = scope.begin().await?;
@@ -216,7 +241,11 @@ async fn store_checkout_session(
         AuditEvent {
             actor: Some(user_id),
             action: "billing.checkout_started",
-            detail: json!({ "plan": plan.key, "replaces_earlier_session": replaced.is_some() }),
+            detail: json!({
+                "plan": plan.key,
+                "replaces_earlier_session": replaced.is_some(),
+                "trial_kept_until": trial_kept_until,
+            }),
         },
     )
     .await?;

@@ -51,6 +51,8 @@ pub struct FakeCheckout {
     pub status: String,
     /// When it was created (unix seconds).
     pub created: i64,
+    /// `subscription_data[trial_end]`: the subscription paying creates trials until then.
+    pub trial_end: Option<i64>,
 }
 
 /// A subscription the fake holds.
@@ -63,6 +65,8 @@ pub struct FakeSubscription {
     pub period: (i64, i64),
     pub cancel_at_period_end: bool,
     pub created: i64,
+    /// When its trial ends, if it began with one.
+    pub trial_end: Option<i64>,
 }
 
 /// A meter event as received (duplicates included).
@@ -379,6 +383,8 @@ impl Shared {
             "metadata": {},
             "start_date": sub.created,
             "status": sub.status,
+            "trial_start": sub.trial_end.map(|_| sub.created),
+            "trial_end": sub.trial_end,
         })
     }
 
@@ -438,15 +444,23 @@ impl Shared {
         checkout.status = "complete".to_owned();
         checkout.subscription = Some(sub_id.clone());
         let checkout = checkout.clone();
-        let period_end = (self.clock.now() + Duration::days(30)).timestamp();
+        // A trial's period ends with it; Stripe bills the first period then.
+        let (status, period_end) = match checkout.trial_end {
+            Some(trial_end) if trial_end > now => ("trialing", trial_end),
+            _ => (
+                "active",
+                (self.clock.now() + Duration::days(30)).timestamp(),
+            ),
+        };
         let subscription = FakeSubscription {
             id: sub_id.clone(),
             customer: checkout.customer.clone(),
-            status: "active".to_owned(),
+            status: status.to_owned(),
             prices: checkout.prices.clone(),
             period: (now, period_end),
             cancel_at_period_end: false,
             created: now,
+            trial_end: (status == "trialing").then_some(period_end),
         };
         let created = self.event(
             "customer.subscription.created",
@@ -657,6 +671,10 @@ async fn create_checkout(
     if prices.is_empty() {
         return missing("line_items");
     }
+    let trial_end = match trial_end_of(&fields, shared.now()) {
+        Ok(trial_end) => trial_end,
+        Err(refused) => return *refused,
+    };
     let mut store = lock(&shared.store);
     if !store.customers.iter().any(|c| c.id == customer) {
         return stripe_error(
@@ -678,9 +696,27 @@ async fn create_checkout(
         subscription: None,
         status: "open".to_owned(),
         created: shared.now(),
+        trial_end,
     };
     store.checkouts.push(checkout.clone());
     Json(checkout_json(shared, &checkout)).into_response()
+}
+
+/// The Checkout Session's `subscription_data[trial_end]`, if given: refused, as Stripe does, when
+/// not a timestamp at least 48 hours after `now`.
+fn trial_end_of(fields: &[(String, String)], now: i64) -> Result<Option<i64>, Box<Response>> {
+    let Some(given) = field(fields, "subscription_data[trial_end]") else {
+        return Ok(None);
+    };
+    match given.parse::<i64>() {
+        Ok(trial_end) if trial_end >= now + 48 * 3600 => Ok(Some(trial_end)),
+        _ => Err(Box::new(stripe_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            None,
+            "The `trial_end` date has to be at least 2 days in the future.",
+        ))),
+    }
 }
 
 /// A Checkout Session as Stripe's API returns it.

@@ -109,16 +109,18 @@ impl StripeBilling {
     }
 
     /// A Checkout Session subscribing `customer` to `plan` (its price, and its metered overage
-    /// price if any): its id and the page to send the owner to.
+    /// price if any), trialing until `trial_end` when given (Stripe takes the first payment
+    /// then; it must be at least 48 hours ahead): its id and the page to send the owner to.
     pub async fn checkout(
         &self,
         customer: &str,
         clinic_id: &str,
-        plan: &super::Plan,
+        (plan, trial_end): (&super::Plan, Option<chrono::DateTime<chrono::Utc>>),
         success_url: &str,
         cancel_url: &str,
     ) -> Result<CheckoutPage, BillingError> {
         use stripe_checkout::checkout_session::CreateCheckoutSessionLineItems as LineItem;
+        use stripe_checkout::checkout_session::CreateCheckoutSessionSubscriptionData as Subscription;
         let mut items = vec![LineItem {
             price: Some(plan.price.clone()),
             quantity: Some(1),
@@ -129,11 +131,18 @@ impl StripeBilling {
             price: Some(price.clone()),
             ..LineItem::new()
         }));
-        let session = stripe_checkout::checkout_session::CreateCheckoutSession::new()
+        let mut session = stripe_checkout::checkout_session::CreateCheckoutSession::new()
             .mode(stripe_checkout::CheckoutSessionMode::Subscription)
             .customer(customer)
             .client_reference_id(clinic_id)
-            .line_items(items)
+            .line_items(items);
+        if let Some(trial_end) = trial_end {
+            session = session.subscription_data(Subscription {
+                trial_end: Some(trial_end.timestamp()),
+                ..Subscription::new()
+            });
+        }
+        let session = session
             .metadata(HashMap::from([(
                 "clinic_id".to_owned(),
                 clinic_id.to_owned(),
