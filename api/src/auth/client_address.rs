@@ -6,6 +6,12 @@
 
 use std::net::IpAddr;
 
+/// The widest IPv4 range trusted as proxies: 10.0.0.0/8, the widest private network. A wider one
+/// (`0.0.0.0/0`, say) would believe any client's `X-Forwarded-For`.
+const WIDEST_IPV4_PREFIX: u8 = 8;
+/// The widest IPv6 range trusted as proxies: `fc00::/7`, the unique local addresses.
+const WIDEST_IPV6_PREFIX: u8 = 7;
+
 /// One trusted range: a network address and how many leading bits must match.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Range {
@@ -33,6 +39,18 @@ impl Range {
                 .ok_or_else(|| format!("{text:?} has a prefix outside 0..={most}"))?,
             None => most,
         };
+        let widest = if network.is_ipv4() {
+            WIDEST_IPV4_PREFIX
+        } else {
+            WIDEST_IPV6_PREFIX
+        };
+        if prefix < widest {
+            return Err(format!(
+                "{text:?} would trust nearly every client to say its own address (and so pick its \
+                 rate limits): list the load balancers' own addresses or networks, /{widest} at \
+                 the widest"
+            ));
+        }
         Ok(Self { network, prefix })
     }
 
@@ -151,8 +169,21 @@ mod tests {
         assert!(proxies.trusts(ip("::1")));
         assert!(!proxies.trusts(ip("fe80::1")));
         assert!(proxies.trusts(ip("::ffff:192.168.1.1").to_canonical()));
-        let everything = TrustedProxies::parse("0.0.0.0/0").expect("list");
-        assert!(everything.trusts(ip("8.8.8.8")));
+        let widest = TrustedProxies::parse("10.0.0.0/8, fc00::/7").expect("list");
+        assert!(widest.trusts(ip("10.200.0.1")) && widest.trusts(ip("fd00::1")));
+    }
+
+    #[test]
+    fn a_range_that_trusts_nearly_everyone_is_refused() {
+        for everyone in ["0.0.0.0/0", "::/0", "128.0.0.0/1", "10.0.0.0/7", "2000::/3"] {
+            let refused = TrustedProxies::parse(&format!("10.1.0.0/16, {everyone}"));
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|why| why.contains("would trust nearly every client")),
+                "{everyone}: {refused:?}"
+            );
+        }
     }
 
     #[test]

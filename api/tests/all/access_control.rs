@@ -1438,6 +1438,34 @@ async fn keys_go_when_their_maker_may_no_longer_make_them(kind: DatabaseKind) {
         ],
         "each change counts the keys it revoked"
     );
+
+    // A key asked for in the request that deletes its maker's account is not made: the maker's
+    // role is read again as the key is stored.
+    leaving_admin.cookies.clear();
+    let mut last_admin = join(
+        &mut clinic.owner,
+        leaving_admin,
+        "fourth@keymakers.test",
+        "ADMIN",
+    )
+    .await;
+    let both = last_admin
+        .run(
+            "mutation { deleteMyAccount(password: \"member password 1\") \
+             createApiKey(name: \"Parting gift\", scope: WRITE) { secret } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(both["data"]["deleteMyAccount"], true, "{both}");
+    assert!(both["data"]["createApiKey"].is_null(), "{both}");
+    assert_eq!(error_code(&both), Some("FORBIDDEN"), "{both}");
+    let kept = test_db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM api_keys WHERE name = 'Parting gift'",
+            &["n"],
+        )
+        .await;
+    assert_eq!(kept, [["0"]], "no key outlives its maker's account");
     test_db.finish().await;
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::ApiKeyScope;
 use crate::auth::tokens::{self, TokenKind};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::in_clinic;
+use crate::service::{in_clinic, team};
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
@@ -32,10 +32,11 @@ pub async fn list(txn: &TenantTxn) -> Result<Vec<api_key::Model>, DomainError> {
         .await?)
 }
 
-/// Creates a key named `name` with `scope`.
 /// The longest expiry a key may be given (two years).
 pub const MAX_KEY_DAYS: i32 = 730;
 
+/// Creates a key named `name` with `scope` for `actor`, who must still be allowed to manage keys
+/// as it is stored (read under the clinic's lock).
 pub async fn create(
     txn: &TenantTxn,
     actor: Uuid,
@@ -60,6 +61,10 @@ pub async fn create(
             "a key name of 1 to 80 characters is required".to_owned(),
         ));
     }
+    // Under the clinic's lock, which a removal, demotion or account deletion takes before it
+    // revokes the member's keys: a maker who may no longer manage keys makes none.
+    txn.lock_clinic().await?;
+    team::role_now_allowing(txn, actor, Permission::ManageApiKeys).await?;
     let token = tokens::issue(TokenKind::ApiKey, txn.clinic_id());
     let hint = tokens::parse(TokenKind::ApiKey, &token.value)
         .map(|t| t.hint)

@@ -323,11 +323,24 @@ pub(crate) async fn find_membership(
 /// was removed, while their request waited acts with what is stored, not with what their session
 /// was checked with. Forbidden unless that role still manages the team.
 async fn team_manager_role_now(txn: &TenantTxn, actor: Uuid) -> Result<Role, DomainError> {
+    role_now_allowing(txn, actor, Permission::ManageTeam).await
+}
+
+/// The role `actor` holds now (to be read under the clinic's lock, which every change of a
+/// membership takes): forbidden unless it still allows `permission`. A session is checked once
+/// per request, so an operation whose effect outlives the member (an API key they made) asks
+/// again here: a removal, demotion or account deletion committed meanwhile, or earlier in the
+/// same request, is seen.
+pub(crate) async fn role_now_allowing(
+    txn: &TenantTxn,
+    actor: Uuid,
+    permission: Permission,
+) -> Result<Role, DomainError> {
     let stored = in_clinic::<membership::Entity>(txn, actor)
         .await?
         .and_then(|member| Role::parse(&member.role));
     match stored {
-        Some(role) if role.allows(Permission::ManageTeam) => Ok(role),
+        Some(role) if role.allows(permission) => Ok(role),
         _ => Err(DomainError::Forbidden),
     }
 }
