@@ -449,6 +449,17 @@ pub fn region_of(number: &E164) -> Option<Region> {
     parsed.country().id().map(Region)
 }
 
+/// The Crown Dependencies (Jersey, Guernsey, the Isle of Man): their numbers are +44 numbers on
+/// the UK's networks, but libphonenumber places their mobiles in regions of their own.
+const UK_CROWN_DEPENDENCIES: [&str; 3] = ["JE", "GG", "IM"];
+
+/// Whether a business that texts numbers of region `allowed` texts those of `region` ([`region_of`]):
+/// the same region, or for the UK (GB) also the Crown Dependencies, whose callers a UK business
+/// reaches as UK numbers.
+pub fn texts_numbers_of(allowed: &str, region: &str) -> bool {
+    allowed == region || (allowed == "GB" && UK_CROWN_DEPENDENCIES.contains(&region))
+}
+
 /// Cheap checks before the parser runs: the parser is a large regex machine, so hostile input is
 /// bounded and restricted to the characters a written number uses.
 fn screen_input(input: &str) -> Result<&str, PhoneError> {
@@ -767,5 +778,21 @@ mod fuzz {
         fn normalize_never_panics_on_any_text(input in "\\PC{0,40}") {
             let _ = normalize(&input, Region::parse("GB").expect("known region"));
         }
+    }
+
+    #[test]
+    fn a_uk_business_texts_the_crown_dependencies_numbers() {
+        // libphonenumber places +44 7797/7781/7624 mobiles in JE/GG/IM (no fiction range there,
+        // so the regions stand for them here).
+        for region in ["JE", "GG", "IM", "GB"] {
+            assert!(texts_numbers_of("GB", region), "{region}");
+            assert!(!texts_numbers_of("IE", region), "{region}");
+        }
+        assert!(texts_numbers_of("JE", "JE"));
+        assert!(
+            !texts_numbers_of("JE", "GB"),
+            "a Jersey business lists the UK itself"
+        );
+        assert!(!texts_numbers_of("AU", "GB"));
     }
 }

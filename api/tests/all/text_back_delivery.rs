@@ -1207,11 +1207,13 @@ async fn a_caller_reached_during_the_delay_is_not_texted(kind: DatabaseKind) {
         Some("skipped:spoken_with")
     );
 
-    // The clinic's own monthly cap counts the text that went, not the one held back.
+    // The clinic's own monthly cap and its daily limit count the text that went, not the one
+    // held back.
     let cap = rig
         .admin
         .run(
-            "mutation { updatePhoneSettings(input: { smsMonthlyQuota: 2 }) { smsMonthlyQuota } }",
+            "mutation { updatePhoneSettings(input: { smsMonthlyQuota: 2, smsDailyLimit: 2 }) \
+             { smsMonthlyQuota } }",
             json!({}),
         )
         .await;
@@ -1278,30 +1280,79 @@ async fn the_own_cap_follows_the_clinics_month(kind: DatabaseKind) {
 }
 
 /// A text whose sending timed out may have reached the caller, who then rang back and got
-/// through: the retry asks the provider first and records the text as sent, rather than holding
-/// it back as if the caller never had it.
+/// through, or answered it with STOP: the retry asks the provider first and records the text as
+/// sent (counted, in the conversation), rather than holding it back as if the caller never had
+/// it. One the provider does not have is then held back, not sent.
 async fn a_text_that_may_have_gone_is_looked_for_before_it_is_held_back(kind: DatabaseKind) {
     let mut rig = Rig::new(kind, "text_back").await;
-    rig.missed_call("CA1", "+447700900193").await;
-    rig.fake
-        .fail_next([Failure::AcceptThenStall(Duration::from_millis(800))]);
-    let worker = rig.worker("worker-a", fast());
-    worker.run_once().await.expect("worker pass");
+    // Its retries wait a minute of the test's clock: each text stays in doubt until then.
+    let patient = rig.worker(
+        "worker-a",
+        WorkerSettings {
+            backoff_base: Duration::from_secs(60),
+            backoff_cap: Duration::from_secs(60),
+            ..fast()
+        },
+    );
+    let in_doubt = "SELECT count(*) || '' AS n FROM job_outbox WHERE in_doubt_since IS NOT NULL";
+    for (sid, number, failure) in [
+        (
+            "CA1",
+            "+447700900193",
+            Failure::AcceptThenStall(Duration::from_millis(800)),
+        ),
+        (
+            "CA2",
+            "+447700900194",
+            Failure::AcceptThenStall(Duration::from_millis(800)),
+        ),
+        (
+            "CA3",
+            "+447700900195",
+            Failure::Stall(Duration::from_millis(800)),
+        ),
+    ] {
+        rig.missed_call(sid, number).await;
+        rig.fake.fail_next([failure]);
+        patient.run_once().await.expect("worker pass");
+    }
     assert_eq!(
-        rig.count("SELECT count(*) || '' AS n FROM job_outbox WHERE in_doubt_since IS NOT NULL")
-            .await,
-        1,
-        "the timed-out attempt left the text in doubt"
+        rig.count(in_doubt).await,
+        3,
+        "the timed-out attempts left the texts in doubt"
     );
     rig.reached_by_a_callback("•••• 193").await;
+    rig.text("SMstop194", "+447700900194", "STOP").await;
+    rig.reached_by_a_callback("•••• 195").await;
+    rig.test_db.clock.advance(chrono::Duration::minutes(2));
+    let worker = rig.worker("worker-b", fast());
     rig.drain(&worker).await;
-    assert_eq!(to(&rig.fake.messages(), "+447700900193").len(), 1);
+    for (number, tail) in [("+447700900193", "•••• 193"), ("+447700900194", "•••• 194")]
+    {
+        assert_eq!(to(&rig.fake.messages(), number).len(), 1);
+        assert!(
+            matches!(
+                rig.text_back_of(tail).await.as_deref(),
+                Some("sent" | "delivered")
+            ),
+            "the text {tail} has is recorded as sent"
+        );
+    }
+    let kept = rig
+        .count("SELECT count(*) || '' AS n FROM messages WHERE kind = 'text_back'")
+        .await;
+    assert_eq!(kept, 2, "both texts that went are in their conversations");
+    assert_eq!(
+        to(&rig.fake.messages(), "+447700900195").len(),
+        0,
+        "a text the provider never had is held back, not sent"
+    );
     assert!(
-        matches!(
-            rig.text_back_of("•••• 193").await.as_deref(),
-            Some("sent" | "delivered")
-        ),
-        "the text the caller has is recorded as sent"
+        rig.text_back_of("•••• 195")
+            .await
+            .is_some_and(|status| status.starts_with("skipped:")),
+        "{:?}",
+        rig.text_back_of("•••• 195").await
     );
     rig.finish().await;
 }

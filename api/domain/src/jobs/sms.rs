@@ -66,8 +66,8 @@ pub trait TextJob: Job + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), DomainError>> + Send;
 
     /// Why the text may no longer go, asked as it is about to be sent (it may have waited for
-    /// retries since it was queued): `None` when it may. Not asked of a text an earlier attempt
-    /// may have sent: the provider is asked first whether it has it.
+    /// retries since it was queued): `None` when it may. A text an earlier attempt may have sent
+    /// is still looked for at the provider first, and recorded as sent when found.
     fn held_back(
         &self,
         txn: &TenantTxn,
@@ -87,14 +87,8 @@ impl<T: TextJob> Runnable for T {
         row: &job_outbox::Model,
         context: &JobContext,
     ) -> Result<Result<ReadyText, Attempt>, DomainError> {
-        // A text an earlier attempt may have sent is first looked for at the provider (`send`):
-        // holding it back now could record as unsent a text the caller has.
-        if row.in_doubt_since.is_none()
-            && let Some(why) = self.held_back(txn, context).await?
-        {
-            return Ok(Err(Attempt::Cancelled(why)));
-        }
-        prepare(txn, row, recipient(self, row), context).await
+        let held_back = self.held_back(txn, context).await?;
+        prepare(txn, row, (recipient(self, row), held_back), context).await
     }
 
     async fn perform(
@@ -161,31 +155,50 @@ pub struct ReadyText {
     /// When this attempt's claim was made: the start of any doubt it leaves.
     claimed_at: DateTime<Utc>,
     in_doubt_since: Option<DateTime<Utc>>,
+    /// Why the text may not go now, for one an earlier attempt may have sent: it is looked for
+    /// at the provider (and recorded as sent when found), never sent again.
+    refused: Option<&'static str>,
 }
 
-/// Opens what `row`'s text needs, or says why nothing is to be sent: the recipient opted out or
-/// restricted processing, the job holds no text, or the clinic has no number to send from.
+/// Opens what `row`'s text needs, or says why nothing is to be sent: the job type holds it back
+/// (`held_back`), the recipient opted out or restricted processing, the job holds no text, or the
+/// clinic has no number to send from. A text an earlier attempt may have sent is opened all the
+/// same, to be looked for at the provider first ([`send`]): cancelling it here would record as
+/// unsent a text the caller has (and whose STOP may be their answer to it).
 async fn prepare(
     txn: &TenantTxn,
     row: &job_outbox::Model,
-    to: Recipient<'_>,
+    (to, held_back): (Recipient<'_>, Option<&'static str>),
     context: &JobContext,
 ) -> Result<Result<ReadyText, Attempt>, DomainError> {
     let caller_key = to.caller_key;
-    if opt_outs::is_opted_out(txn, caller_key).await? {
-        return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
+    let mut refused = held_back;
+    if refused.is_none() && opt_outs::is_opted_out(txn, caller_key).await? {
+        refused = Some(SkipReason::OptedOut.status());
     }
-    if restrictions::is_restricted(txn, &[caller_key.to_owned()]).await? {
-        return Ok(Err(Attempt::Cancelled(SkipReason::Restricted.status())));
+    if refused.is_none() && restrictions::is_restricted(txn, &[caller_key.to_owned()]).await? {
+        refused = Some(SkipReason::Restricted.status());
+    }
+    let in_doubt = row.in_doubt_since.is_some();
+    if let Some(why) = refused.filter(|_| !in_doubt) {
+        return Ok(Err(Attempt::Cancelled(why)));
     }
     let Some(opened) = open(txn, row, context).await? else {
         return Ok(Err(Attempt::Cancelled("nothing to send")));
     };
     let secrets = &context.backend.secrets;
-    if opted_out_under_another_key(txn, secrets, &opened.settings, &opened.to, caller_key).await? {
-        return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
+    if refused.is_none()
+        && opted_out_under_another_key(txn, secrets, &opened.settings, &opened.to, caller_key)
+            .await?
+    {
+        if !in_doubt {
+            return Ok(Err(Attempt::Cancelled(SkipReason::OptedOut.status())));
+        }
+        refused = Some(SkipReason::OptedOut.status());
     }
-    ready_to_send(txn, row, (opened, to), context).await
+    Ok(ready_to_send(txn, row, (opened, to), context)
+        .await?
+        .map(|ready| ReadyText { refused, ..ready }))
 }
 
 /// The caller's number and the text a job holds, opened with the clinic's key (read from
@@ -240,6 +253,7 @@ async fn ready_to_send(
         message,
         claimed_at: row.claimed_at.unwrap_or_else(|| txn.now()),
         in_doubt_since: row.in_doubt_since,
+        refused: None,
     }))
 }
 
@@ -311,7 +325,8 @@ async fn opted_out_under_another_key(
 /// Why a text job cannot run: the deployment has no phone provider (no worker claims one then).
 const NO_PROVIDER: &str = "no SMS provider is configured";
 
-/// Sends `ready` unless the provider already has it from an earlier, doubtful attempt.
+/// Sends `ready` unless the provider already has it from an earlier, doubtful attempt (or, when
+/// it may no longer go, only looks for it there).
 async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
     let Some(provider) = context.sms.as_deref() else {
         return Attempt::retry_later(NO_PROVIDER.to_owned());
@@ -322,6 +337,9 @@ async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
             Ok(None) => {}
             Err(error) => return Attempt::provider_failed(&error, Some(since)),
         }
+    }
+    if let Some(why) = ready.refused {
+        return Attempt::Cancelled(why);
     }
     match provider.send(&ready.message).await {
         Ok(sent) => Attempt::Done(receipt(sent)),

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ringback_entity::{call, clinic, job_outbox};
-use ringback_shared::sms;
 use ringback_shared::text_back::{MissedCallFacts, decide};
+use ringback_shared::{phone, sms};
 use sea_orm::{ActiveModelTrait, ColumnTrait, PaginatorTrait, QueryFilter, Set};
 
 use uuid::Uuid;
@@ -91,7 +91,8 @@ pub const DEFAULT_DAILY_TEXTS: i32 = 200;
 pub const API_KEY_DAILY_TEXTS: u64 = 50;
 
 /// Whether the clinic, or the API key acting in `txn`, has queued its texts for the 24 hours
-/// before `now`.
+/// before `now`: those sent or still to go (one cancelled before it went, the caller reached
+/// or opted out meanwhile, is no text).
 pub async fn over_daily_limit(
     txn: &TenantTxn,
     settings: &clinic::Model,
@@ -102,6 +103,7 @@ pub async fn over_daily_limit(
         txn.find::<job_outbox::Entity>()
             .filter(job_outbox::Column::Kind.is_in(TEXT_JOBS))
             .filter(job_outbox::Column::CreatedAt.gte(since))
+            .filter(job_outbox::Column::Status.ne(outbox::CANCELLED))
     };
     let limit = settings.sms_daily_limit.unwrap_or(DEFAULT_DAILY_TEXTS);
     if texts().count(txn.conn()).await? >= u64::try_from(limit).unwrap_or(0) {
@@ -118,12 +120,12 @@ pub async fn over_daily_limit(
 }
 
 /// Whether the clinic texts numbers of `region`: those of its own region, or of the regions it
-/// listed.
+/// listed (the UK's taking in the Crown Dependencies: [`phone::texts_numbers_of`]).
 pub fn texts_region(settings: &clinic::Model, region: Option<&str>) -> bool {
     region.is_some_and(|region| {
         clinic_settings::texted_regions(settings)
             .iter()
-            .any(|allowed| allowed == region)
+            .any(|allowed| phone::texts_numbers_of(allowed, region))
     })
 }
 
