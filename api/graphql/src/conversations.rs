@@ -180,19 +180,24 @@ impl Conversation {
     }
 
     /// Why the AI receptionist will not answer the caller's next text although this conversation
-    /// is `ACTIVE`, in plain words (the clinic turned it off, this server has no model, or the
-    /// month's token budget is spent); null when it answers, and for a conversation that is not
-    /// `ACTIVE`.
-    async fn ai_paused_reason(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+    /// is `ACTIVE`, in plain words (the clinic turned it off, this server has no model, the
+    /// month's token budget is spent, or it answered this caller 20 times in the last day); null
+    /// when it answers, and for a conversation that is not `ACTIVE`.
+    async fn ai_paused_reason(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         if self.0.ai_state.as_deref() != Some(ai_state::ACTIVE) {
             return Ok(None);
         }
-        let model_configured = ctx.data::<Backend>()?.ai_model.is_some();
+        let backend = ctx.data::<Backend>()?;
         let switch =
             load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, ClinicAiSwitch).await?;
+        let steps =
+            load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, StepsOf(self.0.id))
+                .await?
+                .unwrap_or_default();
         Ok(ai_agent::paused_because(
             switch.unwrap_or_default(),
-            model_configured,
+            backend.ai_model.is_some(),
+            ai_agent::answers_used_up(&steps, backend.clock.now()),
         ))
     }
 

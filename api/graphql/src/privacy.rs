@@ -85,6 +85,8 @@ pub struct CallerRecordView {
     /// Texts to the caller still waiting to be sent.
     pub queued_texts: i32,
     pub opted_out: bool,
+    /// When the caller's STOP that keeps them on the opt-out list came.
+    pub opted_out_since: Option<DateTime<Utc>>,
     pub restricted: bool,
     pub restricted_since: Option<DateTime<Utc>>,
 }
@@ -142,7 +144,8 @@ impl From<CallerRecord> for CallerRecordView {
                 .collect(),
             worklist_dismissals: i32::try_from(found.dismissals.len()).unwrap_or(i32::MAX),
             queued_texts: i32::try_from(found.queued_texts).unwrap_or(i32::MAX),
-            opted_out: found.opted_out,
+            opted_out: found.opted_out_since.is_some(),
+            opted_out_since: found.opted_out_since,
             restricted: found.restricted_since.is_some(),
             restricted_since: found.restricted_since,
         }

@@ -59,6 +59,13 @@ const _: () = assert!(
     "the AI's longest answer time must end well inside the worker's lease"
 );
 
+// An erased caller's log search must run after every text claimed before the erasure went.
+const _: () = assert!(
+    DEFAULT_LEASE.as_secs()
+        < ringback_domain::jobs::forget_caller_at_provider::SEARCH_AFTER.as_secs(),
+    "the search after an erasure must wait longer than the worker's lease"
+);
+
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
@@ -175,6 +182,8 @@ impl<J: Runnable> Handler for Typed<J> {
                 Attempt::Done(receipt) => job.done(txn, row, receipt, context).await,
                 Attempt::Failed { .. } => job.given_up(txn, row, FAILED, context).await,
                 Attempt::Cancelled(reason) => job.given_up(txn, row, reason, context).await,
+                // Nothing ended: the job runs again when it is due.
+                Attempt::Postponed { .. } => Ok(()),
             }
         })
     }
@@ -493,6 +502,13 @@ impl Worker {
             Attempt::Cancelled(reason) => {
                 tracing::info!(job = %row.id, kind = %row.kind, %reason, "outbox job cancelled");
                 Settlement::Cancelled {
+                    reason: (*reason).to_owned(),
+                }
+            }
+            Attempt::Postponed { until, reason } => {
+                tracing::info!(job = %row.id, kind = %row.kind, %reason, %until, "outbox job postponed");
+                Settlement::Postponed {
+                    run_at: *until,
                     reason: (*reason).to_owned(),
                 }
             }

@@ -2776,6 +2776,39 @@ async fn a_quiet_caller_gets_one_follow_up_in_opening_hours(kind: DatabaseKind) 
     assert_eq!(figures["data"]["aiFigures"]["followUps"], 2, "{figures}");
 }
 
+/// A follow-up the queue reaches only after the clinic closed (the queue ran late, or the clinic
+/// changed its hours since) waits for the next opening, without using up an attempt.
+async fn a_follow_up_reached_after_closing_waits_for_the_opening(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, Some(60)).await;
+    let monday = monday_morning(&app);
+    app.db.clock.set(monday + chrono::Duration::hours(5));
+    miss_call(&mut app, "late-1", "07700 900329").await;
+    app.db.clock.set(monday + chrono::Duration::hours(11));
+    drain(&app, 3).await;
+    assert_eq!(texts_to(&app, "+447700900329").len(), 1, "closed at 21:00");
+    let waiting = app
+        .db
+        .query_strings(
+            "SELECT status, attempts || '' AS attempts, last_error FROM job_outbox \
+             WHERE kind = 'ai_follow_up'",
+            &["status", "attempts", "last_error"],
+        )
+        .await;
+    assert_eq!(
+        waiting,
+        [["pending", "0", "the clinic is closed now"]],
+        "postponed, not cancelled, and the attempt not counted"
+    );
+    app.db
+        .clock
+        .set(monday + chrono::Duration::days(1) + chrono::Duration::minutes(1));
+    drain(&app, 3).await;
+    let texts = texts_to(&app, "+447700900329");
+    assert_eq!(texts.len(), 2, "Tuesday morning: {texts:?}");
+    assert!(texts[1].contains("Just checking in"), "{texts:?}");
+}
+
 /// A caller the AI booked is not asked "would you still like to book?" by the follow-up of the
 /// question that ended its confirmation, nor is a caller who rang again and got through; a caller
 /// booked by an answer whose model then failed is told of the booking, not sent the booking link.
@@ -2873,11 +2906,23 @@ async fn a_conversation_gets_at_most_twenty_answers_a_day(kind: DatabaseKind) {
         .expect("an earlier answer");
     }
     txn.commit().await.expect("commit");
+    assert_eq!(
+        paused_reason(&mut app, thread.id).await,
+        None,
+        "19 in the day"
+    );
     model.script([Reply::Text("Happy to help.".to_owned())]);
     app.receive_text("SMloop01", "+447700900344", "I'm driving, I'll reply later")
         .await;
     drain(&app, 4).await;
     assert_eq!(model.requests().len(), 1, "19 answers in the day: answered");
+    // The inbox tells staff before the caller's next text that the AI will not answer it.
+    let said = paused_reason(&mut app, thread.id).await;
+    assert!(
+        said.as_deref()
+            .is_some_and(|said| said.contains("20 times in the last day")),
+        "{said:?}"
+    );
     app.receive_text("SMloop02", "+447700900344", "I'm driving, I'll reply later")
         .await;
     drain(&app, 4).await;
@@ -2892,6 +2937,20 @@ async fn a_conversation_gets_at_most_twenty_answers_a_day(kind: DatabaseKind) {
         "{:?}",
         thread.ai_stopped_reason
     );
+}
+
+/// What the inbox says of why the AI will not answer the next text of conversation `id`.
+async fn paused_reason(app: &mut TestApp, id: uuid::Uuid) -> Option<String> {
+    let shown = app
+        .owner
+        .run(
+            "query($id: ID!) { conversation(id: $id) { aiPausedReason } }",
+            json!({ "id": id.to_string() }),
+        )
+        .await;
+    let reason = &shown["data"]["conversation"]["aiPausedReason"];
+    assert!(reason.is_null() || reason.is_string(), "{shown}");
+    reason.as_str().map(str::to_owned)
 }
 
 /// A hand-off is e-mailed to the member who was given the caller: the mail links the
@@ -3154,6 +3213,7 @@ on_both_databases!(
     stop_wins_and_the_loop_stops_at_its_bound,
     a_crash_after_the_answer_sends_once_and_a_spent_budget_falls_back,
     a_quiet_caller_gets_one_follow_up_in_opening_hours,
+    a_follow_up_reached_after_closing_waits_for_the_opening,
     the_model_waits_in_a_lane_of_its_own,
     a_stalled_model_falls_back_within_the_answer_time,
     a_text_that_cannot_be_opened_goes_to_staff,

@@ -24,7 +24,7 @@ const OTHER_E164: &str = "+447700900456";
 
 const RECORD: &str = "query($number: String!) { callerRecord(number: $number) { callerTail \
     calls { startedAt textBackStatus } conversations { status messages { kind text } } \
-    appointments { valueMinor outcome explanation } queuedTexts optedOut restricted } }";
+    appointments { valueMinor outcome explanation } queuedTexts optedOut optedOutSince restricted } }";
 const RECORD_MESSAGES: &str = "query($number: String!) { callerRecord(number: $number) { \
     conversations { messages { text unreadable } } } }";
 
@@ -379,18 +379,42 @@ async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
         .query_strings("SELECT count(*) || '' AS n FROM messages", &["n"])
         .await;
     assert_eq!(kept, [["0"]], "a restricted caller's text is not kept");
+    let stop_sent_at = app.db.clock.now();
     assert!(
         app.receive_text("SMr2", CALLER_E164, "STOP")
             .await
             .is_some(),
         "STOP is still honoured and answered"
     );
+    app.db.clock.advance(Duration::minutes(2));
     let record = app.owner.run(RECORD, json!({ "number": CALLER })).await;
     assert_eq!(
         record["data"]["callerRecord"]["restricted"], true,
         "{record}"
     );
     assert_eq!(record["data"]["callerRecord"]["optedOut"], true);
+    let since = |at: &Value| {
+        let at = at.as_str().unwrap_or_else(|| panic!("a time: {at}"));
+        chrono::DateTime::parse_from_rfc3339(at).expect("RFC 3339")
+    };
+    assert_eq!(
+        since(&record["data"]["callerRecord"]["optedOutSince"]).timestamp(),
+        stop_sent_at.timestamp(),
+        "the record says when the STOP came: {record}"
+    );
+    let export = app.owner.run(EXPORT, json!({ "number": CALLER })).await;
+    let document: Value = serde_json::from_str(
+        export["data"]["exportCallerRecord"]["json"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{export}")),
+    )
+    .expect("the export is JSON");
+    assert_eq!(document["opted_out_of_texts"], true, "{document}");
+    assert_eq!(
+        since(&document["opted_out_of_texts_since"]).timestamp(),
+        stop_sent_at.timestamp(),
+        "the export says when the STOP came: {document}"
+    );
 
     let lifted = app
         .owner
@@ -398,6 +422,12 @@ async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
         .await;
     assert_eq!(lifted["data"]["restrictCaller"], false, "{lifted}");
     app.receive_text("SMr3", CALLER_E164, "START").await;
+    let record = app.owner.run(RECORD, json!({ "number": CALLER })).await;
+    assert_eq!(
+        record["data"]["callerRecord"]["optedOutSince"],
+        Value::Null,
+        "START ends the opt-out: {record}"
+    );
     let results = missed(&mut app, &[("r2", CALLER)]).await;
     assert_eq!(results[0]["call"]["textBackStatus"], "queued", "{results}");
     let refused = app
@@ -762,6 +792,7 @@ async fn an_erasure_deletes_twilios_records_of_the_caller(kind: DatabaseKind) {
             .is_some_and(|s| s.contains("Twilio's 3 record(s)")),
         "{erased}"
     );
+    app.db.clock.advance(search_after());
     let fake = app.twilio.as_ref().expect("built with the fake Twilio");
     app.drain(&worker).await;
     assert_eq!(
@@ -828,6 +859,7 @@ async fn deletions_that_keep_failing_wait_in_the_leftovers(kind: DatabaseKind) {
         erased["data"]["eraseCaller"]["providerRecordsQueued"], 2,
         "{erased}"
     );
+    app.db.clock.advance(search_after());
     let settings = WorkerSettings {
         max_attempts: 2,
         ..quick_retries()
@@ -901,6 +933,12 @@ async fn erased_with_a_search(app: &mut TestApp) -> Value {
     let searched = &erased["data"]["eraseCaller"]["providerLogSearched"];
     assert_eq!(searched, true, "{erased}");
     erased
+}
+
+/// How long after an erasure Twilio's log is searched.
+fn search_after() -> Duration {
+    Duration::from_std(ringback_domain::jobs::forget_caller_at_provider::SEARCH_AFTER)
+        .expect("minutes")
 }
 
 /// The detail of the erasure's audit entry.
@@ -985,6 +1023,24 @@ async fn an_erasure_searches_twilios_log_for_what_ringback_never_linked(kind: Da
         )
         .await;
     assert!(strict["errors"].is_null(), "{strict}");
+    // A text-back a worker was sending as the erasure committed reaches Twilio's log after it
+    // (its job and message gone, its id never stored): the search waits until it is there.
+    let fake = app.twilio.as_ref().expect("built with the fake Twilio");
+    fake.receive_message(
+        "SMracing01",
+        CLINIC_NUMBER,
+        CALLER_E164,
+        "Sorry we missed you",
+    );
+    for _ in 0..3 {
+        worker.run_once().await.expect("a pass");
+    }
+    assert!(
+        fake.held_records_of(CALLER_E164)
+            .contains(&"SMracing01".to_owned()),
+        "the search is not due yet"
+    );
+    app.db.clock.advance(search_after());
     app.drain(&worker).await;
     let fake = app.twilio.as_ref().expect("built with the fake Twilio");
     assert_eq!(
@@ -1025,6 +1081,7 @@ async fn a_stop_confirmation_goes_with_the_erasure(kind: DatabaseKind) {
         erased["data"]["eraseCaller"]["providerRecordsQueued"], 2,
         "the STOP and its answer: {erased}"
     );
+    app.db.clock.advance(search_after());
     app.drain(&app.worker("stop")).await;
     let fake = app.twilio.as_ref().expect("built with the fake Twilio");
     assert_eq!(fake.held_records_of(CALLER_E164), Vec::<String>::new());
@@ -1063,6 +1120,7 @@ async fn a_long_history_at_twilio_is_found_page_by_page() {
     assert!(!held.complete, "the calls in were cut at 200");
     missed(&mut app, &[("long-1", CALLER)]).await;
     erased_with_a_search(&mut app).await;
+    app.db.clock.advance(search_after());
     app.drain(&app.worker("long")).await;
     let fake = app.twilio.as_ref().expect("built with the fake Twilio");
     assert_eq!(fake.held_records_of(CALLER_E164), Vec::<String>::new());

@@ -259,10 +259,12 @@ fn held(
 }
 
 fn lists_in_words(found: &Record, clock: ClinicTime) -> String {
-    let mut words = vec![if found.opted_out {
-        "Opted out of texts (STOP).".to_owned()
-    } else {
-        "Not opted out of texts.".to_owned()
+    let mut words = vec![match &found.opted_out_since {
+        Some(since) => format!(
+            "Opted out of texts (STOP) since {}.",
+            clock.local_time(since)
+        ),
+        None => "Not opted out of texts.".to_owned(),
     }];
     words.push(match &found.restricted_since {
         Some(since) => format!("Processing restricted since {}.", clock.local_time(since)),

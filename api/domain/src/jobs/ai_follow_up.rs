@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
-use crate::service::ai_follow_ups;
+use crate::service::ai_follow_ups::{self, Due};
 
 /// Follow up in a conversation where the caller has not answered the text `after`: one per text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,9 +39,14 @@ impl Runnable for AiFollowUp {
         _row: &job_outbox::Model,
         _context: &JobContext,
     ) -> Result<Result<(), Attempt>, DomainError> {
-        Ok(ai_follow_ups::still_due(txn, self)
-            .await?
-            .map_err(Attempt::Cancelled))
+        Ok(match ai_follow_ups::still_due(txn, self).await? {
+            Due::Now => Ok(()),
+            Due::WhenOpen(until) => Err(Attempt::Postponed {
+                until,
+                reason: "the clinic is closed now",
+            }),
+            Due::Never(why) => Err(Attempt::Cancelled(why)),
+        })
     }
 
     /// Nothing leaves the building here: the follow-up is stored and its text queued when the

@@ -30,6 +30,12 @@ use crate::jobs::{Attempt, JobContext, Receipt, Runnable};
 use crate::service::clinic;
 use crate::service::phone_lines::{self, Holding};
 
+/// How long after the erasure the search runs: longer than a worker's lease (two minutes), so a
+/// text to the caller that a worker had claimed before the erasure, and that reached the provider
+/// as the erasure committed (its job and message gone, its id never stored), is in the log by
+/// then and is found.
+pub const SEARCH_AFTER: std::time::Duration = std::time::Duration::from_secs(180);
+
 /// An attempt starts listing a number's records only this early, so that the listing (a few
 /// pages) and the deletions that follow end well inside the worker's lease.
 const LIST_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
@@ -47,8 +53,9 @@ impl Job for ForgetCallerAtProvider {
     }
 }
 
-/// Queues, in `txn`, the search for the caller with number `e164`, when the deployment has a
-/// provider account (`searchable`) and the clinic a number there; whether one was queued.
+/// Queues, in `txn`, the search for the caller with number `e164`, due [`SEARCH_AFTER`] from now,
+/// when the deployment has a provider account (`searchable`) and the clinic a number there;
+/// whether one was queued.
 pub async fn queue(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -65,7 +72,7 @@ pub async fn queue(
         job: ForgetCallerAtProvider {},
         sealed_number: Some(keys::seal_caller_number(&key, txn.clinic_id(), e164)?),
         body_sealed: None,
-        run_at: now,
+        run_at: now + chrono::Duration::from_std(SEARCH_AFTER).unwrap_or_default(),
     };
     enqueue(txn, job, now).await?;
     Ok(true)

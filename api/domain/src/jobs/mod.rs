@@ -110,6 +110,12 @@ pub enum Attempt {
     },
     /// The job no longer applies; nothing was done.
     Cancelled(&'static str),
+    /// The job is not due yet after all, for `reason` (a follow-up whose clinic closed before it
+    /// ran): nothing was done, and it waits until `until` without the attempt counting.
+    Postponed {
+        until: DateTime<Utc>,
+        reason: &'static str,
+    },
 }
 
 impl Attempt {

@@ -144,24 +144,54 @@ pub async fn switch(txn: &TenantTxn) -> Result<AiSwitch, DomainError> {
 
 /// Why the AI receptionist will not answer the next text in a conversation it answers, in staff's
 /// words, when it will not: the clinic turned it off (nobody answers but the team), this server
-/// has no model to ask, or the month's token budget is spent (the caller then gets the clinic's
-/// fallback text and the conversation goes to the team). `None`: it answers.
-pub fn paused_because(switch: AiSwitch, model_configured: bool) -> Option<&'static str> {
+/// has no model to ask, the month's token budget is spent, or the AI already answered this
+/// conversation [`ai_prompt::MAX_ANSWERS_A_DAY`] times in the last day (`day_used_up`,
+/// [`answers_used_up`]; in the last three the caller gets the clinic's fallback text and the
+/// conversation goes to the team). `None`: it answers.
+pub fn paused_because(
+    switch: AiSwitch,
+    model_configured: bool,
+    day_used_up: bool,
+) -> Option<String> {
+    let falls_back = "so the caller's next text gets the fallback reply and comes to the team";
     if !switch.enabled {
-        Some("the AI receptionist is turned off for the clinic, so the team answers")
+        Some("the AI receptionist is turned off for the clinic, so the team answers".to_owned())
     } else if !model_configured {
-        Some(
-            "this server has no AI model, so the caller's next text gets the fallback reply and \
-             comes to the team",
-        )
+        Some(format!("this server has no AI model, {falls_back}"))
     } else if switch.budget_spent {
-        Some(
-            "its token budget for the month is spent, so the caller's next text gets the \
-             fallback reply and comes to the team",
-        )
+        Some(format!(
+            "its token budget for the month is spent, {falls_back}"
+        ))
+    } else if day_used_up {
+        Some(format!(
+            "it answered this caller {} times in the last day, {falls_back}",
+            ai_prompt::MAX_ANSWERS_A_DAY
+        ))
     } else {
         None
     }
+}
+
+/// Whether the AI's answers among `steps` (one conversation's) in the day before `now` reached
+/// [`ai_prompt::MAX_ANSWERS_A_DAY`]: the model is not asked for another there until one is a day
+/// old.
+pub fn answers_used_up(steps: &[ai_step::Model], now: chrono::DateTime<Utc>) -> bool {
+    let since = answers_counted_since(now);
+    let answered = steps
+        .iter()
+        .filter(|step| step.action == REPLY && step.created_at > since)
+        .count();
+    day_is_used_up(u64::try_from(answered).unwrap_or(u64::MAX))
+}
+
+/// From when a conversation's answers count against [`ai_prompt::MAX_ANSWERS_A_DAY`] at `now`.
+fn answers_counted_since(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
+    now - chrono::Duration::days(1)
+}
+
+/// Whether `answered` answers in a day are all a conversation gets.
+fn day_is_used_up(answered: u64) -> bool {
+    answered >= ai_prompt::MAX_ANSWERS_A_DAY
 }
 
 /// Queues the AI's answer to the caller's text `reply`, in the reply's transaction, when the AI
@@ -655,10 +685,10 @@ async fn held_back(
         .find::<ai_step::Entity>()
         .filter(ai_step::Column::ConversationId.eq(conversation))
         .filter(ai_step::Column::Action.eq(REPLY))
-        .filter(ai_step::Column::CreatedAt.gt(txn.now() - chrono::Duration::days(1)))
+        .filter(ai_step::Column::CreatedAt.gt(answers_counted_since(txn.now())))
         .count(txn.conn())
         .await?;
-    Ok((answered >= ai_prompt::MAX_ANSWERS_A_DAY).then(|| {
+    Ok(day_is_used_up(answered).then(|| {
         format!(
             "the AI answered this caller {} times in a day",
             ai_prompt::MAX_ANSWERS_A_DAY

@@ -4,7 +4,9 @@
 //! the wait; when it comes due everything is checked again, so it is never sent after the caller
 //! or staff wrote, after STOP or a restriction, after a booking or a call that reached the caller
 //! (since the missed call the texts follow), when staff took the conversation over, when the AI
-//! was turned off, or a second time in one conversation.
+//! was turned off, or a second time in one conversation. One that finds the clinic closed (it
+//! closed before the follow-up ran, or its hours or holidays changed since it was queued) waits
+//! for the clinic's next opening.
 
 use chrono::{DateTime, Duration, Utc};
 use ringback_core::error::DomainError;
@@ -86,37 +88,51 @@ pub fn follow_up_text(settings: &clinic_row::Model) -> String {
     sms::with_automated_marker(&text)
 }
 
-/// Whether `job`'s follow-up is still to be sent now, or why not.
-pub async fn still_due(
-    txn: &TenantTxn,
-    job: &AiFollowUp,
-) -> Result<Result<(), &'static str>, DomainError> {
+/// Whether a follow-up is to be sent now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// Everything still holds: it goes now.
+    Now,
+    /// Everything still holds but the clinic is closed now (it closed before the follow-up ran,
+    /// or its hours or holidays changed since it was queued): it waits until the clinic opens.
+    WhenOpen(DateTime<Utc>),
+    /// It no longer applies, for this reason.
+    Never(&'static str),
+}
+
+/// Whether `job`'s follow-up is still to be sent now, later (the clinic is closed now), or never.
+pub async fn still_due(txn: &TenantTxn, job: &AiFollowUp) -> Result<Due, DomainError> {
     let settings = clinic::get(txn).await?;
     let Some(thread) = in_clinic::<conversation::Entity>(txn, job.conversation).await? else {
-        return Ok(Err("the conversation is gone"));
+        return Ok(Due::Never("the conversation is gone"));
     };
     if !ai_agent::answers(&settings, &thread) || settings.ai_follow_up_minutes.is_none() {
-        return Ok(Err("the AI does not follow up in this conversation"));
+        return Ok(Due::Never("the AI does not follow up in this conversation"));
     }
     let Some(sent) = in_clinic::<message::Entity>(txn, job.after).await? else {
-        return Ok(Err("the text is gone"));
+        return Ok(Due::Never("the text is gone"));
     };
     if latest_message(txn, thread.id).await? != Some(sent.id) {
-        return Ok(Err("the caller or staff wrote since"));
+        return Ok(Due::Never("the caller or staff wrote since"));
     }
     if !restrictions::may_be_texted(txn, &thread.caller_key).await? {
-        return Ok(Err("the caller gets no texts"));
+        return Ok(Due::Never("the caller gets no texts"));
     }
     if followed_up(txn, thread.id).await? {
-        return Ok(Err("followed up before"));
+        return Ok(Due::Never("followed up before"));
     }
     if settled(txn, &thread, &sent).await? {
-        return Ok(Err("the caller booked or spoke with the clinic"));
+        return Ok(Due::Never("the caller booked or spoke with the clinic"));
     }
     if clinic::moment_at(&settings, txn.now()) != Moment::BusinessHours {
-        return Ok(Err("the clinic is closed now"));
+        // Never sooner than a minute: a job due again at once would be claimed again at once.
+        let soonest = txn.now() + Duration::minutes(1);
+        return Ok(match first_open_after(&settings, soonest) {
+            Some(opens) => Due::WhenOpen(opens),
+            None => Due::Never("the clinic does not open in the next two weeks"),
+        });
     }
-    Ok(Ok(()))
+    Ok(Due::Now)
 }
 
 /// Sends `job`'s follow-up if it is still due: stores it as the AI's message, queues its text
@@ -130,7 +146,7 @@ pub async fn send(
     // Decided under the conversation's lock: a take-over or closing committed meanwhile is read,
     // one under way waits until the follow-up is stored.
     conversations::find_locked(txn, job.conversation).await?;
-    if still_due(txn, job).await?.is_err() {
+    if still_due(txn, job).await? != Due::Now {
         return Ok(None);
     }
     let text = follow_up_text(&clinic::get(txn).await?);

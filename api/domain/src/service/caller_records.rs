@@ -78,7 +78,8 @@ pub struct CallerRecord {
     pub dismissals: Vec<worklist_dismissal::Model>,
     /// Texts still waiting in the outbox.
     pub queued_texts: u64,
-    pub opted_out: bool,
+    /// Since when the caller is on the opt-out list (their STOP), if they are.
+    pub opted_out_since: Option<DateTime<Utc>>,
     pub restricted_since: Option<DateTime<Utc>>,
 }
 
@@ -238,10 +239,6 @@ async fn gather(
             .count(txn.conn())
             .await?
     };
-    let mut opted_out = false;
-    for key in &keys {
-        opted_out |= opt_outs::is_opted_out(txn, key).await?;
-    }
     Ok(CallerRecord {
         caller_tail: caller.tail.clone(),
         calls,
@@ -249,7 +246,7 @@ async fn gather(
         appointments,
         dismissals,
         queued_texts,
-        opted_out,
+        opted_out_since: opt_outs::opted_out_since(txn, &keys).await?,
         restricted_since: restrictions::restricted_since(txn, &keys).await?,
     })
 }
@@ -352,7 +349,8 @@ fn portable(
             "undone_at": row.undone_at,
         })).collect::<Vec<_>>(),
         "queued_texts": found.queued_texts,
-        "opted_out_of_texts": found.opted_out,
+        "opted_out_of_texts": found.opted_out_since.is_some(),
+        "opted_out_of_texts_since": found.opted_out_since,
         "restricted_since": found.restricted_since,
     })
 }

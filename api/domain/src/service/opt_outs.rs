@@ -1,6 +1,7 @@
 //! The clinic's opt-out list, keyed by caller key: STOP puts a caller on it, START takes them off,
 //! and no text is ever sent to a caller on it.
 
+use chrono::{DateTime, Utc};
 use ringback_entity::opt_out;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -29,6 +30,22 @@ pub async fn opt_in(txn: &TenantTxn, caller_key: &str) -> Result<(), DomainError
         .exec(txn.conn())
         .await?;
     Ok(())
+}
+
+/// Since when the caller of any of `caller_keys` (one caller under the current and the previous
+/// pepper) is on the list, if they are: the earliest STOP still standing.
+pub async fn opted_out_since(
+    txn: &TenantTxn,
+    caller_keys: &[String],
+) -> Result<Option<DateTime<Utc>>, DomainError> {
+    Ok(txn
+        .find::<opt_out::Entity>()
+        .filter(opt_out::Column::CallerKey.is_in(caller_keys.iter().cloned()))
+        .all(txn.conn())
+        .await?
+        .into_iter()
+        .map(|row| row.created_at)
+        .min())
 }
 
 /// Whether `caller_key` asked not to be texted.
