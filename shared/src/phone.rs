@@ -368,12 +368,25 @@ pub fn staff_line_refusal(number: &NormalizedNumber, region: Region) -> Option<&
     None
 }
 
+/// The North American numbering plan's regions (whose toll-free numbers read as American).
+const NORTH_AMERICA: [&str; 2] = ["US", "CA"];
+
+/// The UK's numbering plan: the UK and the Crown Dependencies (Jersey, Guernsey, the Isle of
+/// Man), whose +44 numbers are on the UK's networks although libphonenumber places their mobiles
+/// in regions of their own.
+const UNITED_KINGDOM: [&str; 4] = ["GB", "JE", "GG", "IM"];
+
+/// Whether regions `a` and `b` are in one of the numbering plans in `plans`.
+fn in_one_plan(plans: &[&[&str]], a: &str, b: &str) -> bool {
+    plans
+        .iter()
+        .any(|plan| plan.contains(&a) && plan.contains(&b))
+}
+
 /// Whether numbers of regions `a` and `b` are called as domestic numbers of each other: the same
-/// region, or the United States and Canada (one North American plan, whose toll-free numbers
-/// read as American).
+/// region, or one numbering plan (North America's; the UK's).
 fn same_dialling_area(a: Region, b: Region) -> bool {
-    const NORTH_AMERICA: [&str; 2] = ["US", "CA"];
-    a == b || (NORTH_AMERICA.contains(&a.as_str()) && NORTH_AMERICA.contains(&b.as_str()))
+    a == b || in_one_plan(&[&NORTH_AMERICA, &UNITED_KINGDOM], a.as_str(), b.as_str())
 }
 
 impl fmt::Display for NumberKind {
@@ -449,15 +462,13 @@ pub fn region_of(number: &E164) -> Option<Region> {
     parsed.country().id().map(Region)
 }
 
-/// The Crown Dependencies (Jersey, Guernsey, the Isle of Man): their numbers are +44 numbers on
-/// the UK's networks, but libphonenumber places their mobiles in regions of their own.
-const UK_CROWN_DEPENDENCIES: [&str; 3] = ["JE", "GG", "IM"];
-
 /// Whether a business that texts numbers of region `allowed` texts those of `region` ([`region_of`]):
 /// the same region, or for the UK (GB) also the Crown Dependencies, whose callers a UK business
-/// reaches as UK numbers.
+/// reaches as UK numbers (a provider account not allowed to text them refuses, and the text-back
+/// is skipped as another country's). Texts do not cross North America's plan: its countries are
+/// texted as each other's foreign numbers.
 pub fn texts_numbers_of(allowed: &str, region: &str) -> bool {
-    allowed == region || (allowed == "GB" && UK_CROWN_DEPENDENCIES.contains(&region))
+    allowed == region || (allowed == "GB" && in_one_plan(&[&UNITED_KINGDOM], allowed, region))
 }
 
 /// Cheap checks before the parser runs: the parser is a large regex machine, so hostile input is

@@ -1,7 +1,7 @@
 //! The outbox table's life cycle: `pending` → `claimed` → `done`, or back to `pending` with a later
 //! `run_at` after a failure, or `dead` after too many attempts (an admin may requeue it), or
 //! `cancelled` when the work no longer applies (the caller opted out meanwhile), or back to
-//! `pending` when it turned out not to be due yet (postponed: that attempt does not count).
+//! `pending` with a later `run_at` when it turned out not to be due yet (postponed).
 //!
 //! Claiming is atomic and safe with several workers: on PostgreSQL `ringback_claim_jobs` picks
 //! rows `FOR UPDATE SKIP LOCKED`; on SQLite, which serialises writers, each `UPDATE … RETURNING`
@@ -422,12 +422,6 @@ pub enum Settlement {
     Cancelled {
         reason: String,
     },
-    /// Not due yet after all: pending again until `run_at`, the attempt the claim counted given
-    /// back.
-    Postponed {
-        run_at: DateTime<Utc>,
-        reason: String,
-    },
 }
 
 /// Stores `settlement` on `job`. Finished jobs lose their sealed number and text.
@@ -437,7 +431,6 @@ pub async fn settle(
     settlement: Settlement,
     now: DateTime<Utc>,
 ) -> Result<job_outbox::Model, DomainError> {
-    let attempts = job.attempts;
     let mut model: job_outbox::ActiveModel = job.into();
     let finished = |model: &mut job_outbox::ActiveModel| {
         model.sealed_number = Set(None);
@@ -475,12 +468,6 @@ pub async fn settle(
             model.status = Set(CANCELLED.to_owned());
             model.last_error = Set(Some(reason));
             finished(&mut model);
-        }
-        Settlement::Postponed { run_at, reason } => {
-            model.status = Set(PENDING.to_owned());
-            model.run_at = Set(run_at);
-            model.last_error = Set(Some(reason));
-            model.attempts = Set(attempts.saturating_sub(1).max(0));
         }
     }
     model.claimed_by = Set(None);

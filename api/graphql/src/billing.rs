@@ -50,7 +50,10 @@ pub struct Billing {
     /// When a plan chosen now would first be paid for: the free trial's end, when choosing a
     /// plan now keeps the rest of the trial (at least two days of it left); null otherwise.
     pub trial_kept_until: Option<DateTime<Utc>>,
+    /// The start of the period this period's texts count in.
     pub period_start: Option<DateTime<Utc>>,
+    /// Its end; null when the stored period ended and its renewal is not stored yet (the texts
+    /// count in the next period from the old one's end).
     pub period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
     /// SMS segments included per period.
@@ -100,6 +103,7 @@ impl BillingQuery {
             return Ok(None);
         };
         let view = billing::view(&row, &context.settings, now);
+        let counted_from = usage::period_start(&row, &context.settings, now);
         let used = counted
             .as_ref()
             .map_or(0, |row| u64::try_from(row.segments).unwrap_or(0));
@@ -113,8 +117,11 @@ impl BillingQuery {
             plan: view.plan.as_ref().map(Plan::from),
             trial_ends_at,
             trial_kept_until: billing::trial_left_to_keep(&row, &context.settings, now),
-            period_start: view.period.map(|(start, _)| start),
-            period_end: view.period.map(|(_, end)| end),
+            period_start: view.period.map(|_| counted_from),
+            period_end: view
+                .period
+                .map(|(_, end)| end)
+                .filter(|end| *end > counted_from),
             cancel_at_period_end: view.cancel_at_period_end,
             allowance: view.allowance,
             may_text: view.entitlement.may_text(),

@@ -13,8 +13,8 @@ use uuid::Uuid;
 use crate::error::{DomainError, graphql_error};
 use crate::guard::{Access, uuid_arg, with_tenant, with_tenant_read_only};
 use crate::loaders::{
-    CallableCallOf, ClinicAiSwitch, ConversationLoader, DetailsOf, MessagesOf, StepsOf,
-    load_permitted,
+    AnswersTodayOf, CallableCallOf, ClinicAiSwitch, ConversationLoader, DetailsOf, MessagesOf,
+    StepsOf, load_permitted,
 };
 use ringback_domain::Backend;
 use ringback_domain::service::ai_agent;
@@ -190,14 +190,12 @@ impl Conversation {
         let backend = ctx.data::<Backend>()?;
         let switch =
             load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, ClinicAiSwitch).await?;
-        let steps =
-            load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, StepsOf(self.0.id))
-                .await?
-                .unwrap_or_default();
+        let key = AnswersTodayOf(self.0.id);
+        let answered = load_permitted::<ConversationLoader, _>(ctx, TALK_TO_CALLERS, key).await?;
         Ok(ai_agent::paused_because(
             switch.unwrap_or_default(),
             backend.ai_model.is_some(),
-            ai_agent::answers_used_up(&steps, backend.clock.now()),
+            ai_agent::day_is_used_up(answered.unwrap_or(0)),
         ))
     }
 

@@ -123,6 +123,10 @@ pub struct MessagesOf(pub Uuid);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DetailsOf(pub Uuid);
 
+/// A conversation whose AI answers of the last day are to be counted (against the day's cap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AnswersTodayOf(pub Uuid);
+
 /// Whether the clinic has its AI receptionist on and budget left (one read for a whole list of
 /// conversations).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -214,6 +218,26 @@ impl Loader<CallableCallOf> for ConversationLoader {
         Ok(calls
             .into_iter()
             .map(|(key, call)| (CallableCallOf(key), call))
+            .collect())
+    }
+}
+
+impl Loader<AnswersTodayOf> for ConversationLoader {
+    type Value = u64;
+    type Error = DomainError;
+
+    async fn load(
+        &self,
+        conversations: &[AnswersTodayOf],
+    ) -> Result<HashMap<AnswersTodayOf, u64>, DomainError> {
+        let ids: Vec<Uuid> = conversations.iter().map(|of| of.0).collect();
+        let counted = in_clinic(&self.caller, Ending::ReadOnly, async |txn, _| {
+            ai_agent::answers_in_the_last_day(txn, &ids).await
+        })
+        .await?;
+        Ok(counted
+            .into_iter()
+            .map(|(id, answers)| (AnswersTodayOf(id), answers))
             .collect())
     }
 }

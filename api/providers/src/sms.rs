@@ -109,6 +109,10 @@ pub const RECIPIENT_UNSUBSCRIBED: i64 = 21610;
 /// mobile number).
 pub const RECIPIENT_NOT_MOBILE: i64 = 21614;
 
+/// The provider's code for a recipient in a country the account may not text (Twilio's 21408:
+/// its geographic permissions leave that country out).
+pub const RECIPIENT_COUNTRY_NOT_PERMITTED: i64 = 21408;
+
 impl ProviderError {
     /// Whether the provider refused because the number cannot receive texts (a landline the
     /// number plan could not tell from a mobile).
@@ -117,6 +121,17 @@ impl ProviderError {
             self,
             ProviderError::Refused {
                 code: Some(RECIPIENT_NOT_MOBILE),
+                ..
+            }
+        )
+    }
+
+    /// Whether the provider refused because its account may not text the recipient's country.
+    pub fn recipient_country_not_permitted(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Refused {
+                code: Some(RECIPIENT_COUNTRY_NOT_PERMITTED),
                 ..
             }
         )

@@ -6,11 +6,23 @@
 
 use std::net::IpAddr;
 
-/// The widest IPv4 range trusted as proxies: 10.0.0.0/8, the widest private network. A wider one
-/// (`0.0.0.0/0`, say) would believe any client's `X-Forwarded-For`.
-const WIDEST_IPV4_PREFIX: u8 = 8;
-/// The widest IPv6 range trusted as proxies: `fc00::/7`, the unique local addresses.
-const WIDEST_IPV6_PREFIX: u8 = 7;
+/// The networks load balancers sit in besides public ones: private, shared (carrier-grade NAT),
+/// loopback and link-local, IPv4 then IPv6. A trusted range inside one may be as wide as it.
+const INTERNAL_NETWORKS: [&str; 8] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+];
+/// The widest public IPv4 range trusted as proxies (a provider's published ranges are narrower,
+/// e.g. /13). A wider one (`0.0.0.0/0`, say) would believe many clients' `X-Forwarded-For`.
+const WIDEST_PUBLIC_IPV4_PREFIX: u8 = 12;
+/// The widest public IPv6 range trusted as proxies (providers publish /29 to /32).
+const WIDEST_PUBLIC_IPV6_PREFIX: u8 = 24;
 
 /// One trusted range: a network address and how many leading bits must match.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,21 +51,36 @@ impl Range {
                 .ok_or_else(|| format!("{text:?} has a prefix outside 0..={most}"))?,
             None => most,
         };
-        let widest = if network.is_ipv4() {
-            WIDEST_IPV4_PREFIX
-        } else {
-            WIDEST_IPV6_PREFIX
-        };
+        let range = Self { network, prefix };
+        let widest = range.widest_allowed();
         if prefix < widest {
             return Err(format!(
-                "{text:?} would trust nearly every client to say its own address (and so pick its \
-                 rate limits): list the load balancers' own addresses or networks, /{widest} at \
-                 the widest"
+                "{text:?} would let many clients say their own address (and so pick their rate \
+                 limits): list the load balancers' own addresses or networks, /{widest} at the \
+                 widest there"
             ));
         }
-        Ok(Self { network, prefix })
+        Ok(range)
     }
 
+    /// The widest prefix a trusted range at this network may have: that of the internal network
+    /// it lies in ([`INTERNAL_NETWORKS`]), else the public bound of its family.
+    fn widest_allowed(&self) -> u8 {
+        INTERNAL_NETWORKS
+            .iter()
+            .filter_map(|text| internal(text))
+            .find(|block| block.contains(self.network))
+            .map_or(
+                if self.network.is_ipv4() {
+                    WIDEST_PUBLIC_IPV4_PREFIX
+                } else {
+                    WIDEST_PUBLIC_IPV6_PREFIX
+                },
+                |block| block.prefix,
+            )
+    }
+
+    /// Whether `address` is in the range.
     fn contains(&self, address: IpAddr) -> bool {
         let leading = |bits: u128, width: u32| {
             let shift = width - u32::from(self.prefix);
@@ -69,6 +96,15 @@ impl Range {
             _ => false,
         }
     }
+}
+
+/// One of [`INTERNAL_NETWORKS`], read.
+fn internal(text: &str) -> Option<Range> {
+    let (network, prefix) = text.split_once('/')?;
+    Some(Range {
+        network: network.parse().ok()?,
+        prefix: prefix.parse().ok()?,
+    })
 }
 
 /// The proxies whose `X-Forwarded-For` is believed; none by default.
@@ -169,18 +205,30 @@ mod tests {
         assert!(proxies.trusts(ip("::1")));
         assert!(!proxies.trusts(ip("fe80::1")));
         assert!(proxies.trusts(ip("::ffff:192.168.1.1").to_canonical()));
-        let widest = TrustedProxies::parse("10.0.0.0/8, fc00::/7").expect("list");
+        let widest = TrustedProxies::parse("10.0.0.0/8, fc00::/7, 104.16.0.0/13, 2a06:98c0::/29")
+            .expect("internal networks whole, published provider ranges");
         assert!(widest.trusts(ip("10.200.0.1")) && widest.trusts(ip("fd00::1")));
+        assert!(widest.trusts(ip("104.20.0.1")) && widest.trusts(ip("2a06:98c1::1")));
     }
 
     #[test]
-    fn a_range_that_trusts_nearly_everyone_is_refused() {
-        for everyone in ["0.0.0.0/0", "::/0", "128.0.0.0/1", "10.0.0.0/7", "2000::/3"] {
+    fn a_range_wider_than_its_network_allows_is_refused() {
+        for everyone in [
+            "0.0.0.0/0",
+            "::/0",
+            "128.0.0.0/1",
+            "10.0.0.0/7",
+            "172.16.0.0/8",
+            "8.0.0.0/8",
+            "2000::/3",
+            "2000::/7",
+            "fc00::/6",
+        ] {
             let refused = TrustedProxies::parse(&format!("10.1.0.0/16, {everyone}"));
             assert!(
                 refused
                     .as_ref()
-                    .is_err_and(|why| why.contains("would trust nearly every client")),
+                    .is_err_and(|why| why.contains("would let many clients say their own address")),
                 "{everyone}: {refused:?}"
             );
         }

@@ -505,11 +505,13 @@ impl Worker {
                     reason: (*reason).to_owned(),
                 }
             }
+            // Stored as a retry at the time it is due; nothing was done, so any doubt stays as it was.
             Attempt::Postponed { until, reason } => {
                 tracing::info!(job = %row.id, kind = %row.kind, %reason, %until, "outbox job postponed");
-                Settlement::Postponed {
+                Settlement::Retry {
                     run_at: *until,
-                    reason: (*reason).to_owned(),
+                    error: (*reason).to_owned(),
+                    in_doubt_since: row.in_doubt_since,
                 }
             }
             Attempt::Failed {

@@ -2777,7 +2777,7 @@ async fn a_quiet_caller_gets_one_follow_up_in_opening_hours(kind: DatabaseKind) 
 }
 
 /// A follow-up the queue reaches only after the clinic closed (the queue ran late, or the clinic
-/// changed its hours since) waits for the next opening, without using up an attempt.
+/// changed its hours since) waits for the next opening.
 async fn a_follow_up_reached_after_closing_waits_for_the_opening(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, Some(60)).await;
@@ -2797,8 +2797,8 @@ async fn a_follow_up_reached_after_closing_waits_for_the_opening(kind: DatabaseK
         .await;
     assert_eq!(
         waiting,
-        [["pending", "0", "the clinic is closed now"]],
-        "postponed, not cancelled, and the attempt not counted"
+        [["pending", "1", "the clinic is closed now"]],
+        "postponed, not cancelled"
     );
     app.db
         .clock
@@ -2807,6 +2807,35 @@ async fn a_follow_up_reached_after_closing_waits_for_the_opening(kind: DatabaseK
     let texts = texts_to(&app, "+447700900329");
     assert_eq!(texts.len(), 2, "Tuesday morning: {texts:?}");
     assert!(texts[1].contains("Just checking in"), "{texts:?}");
+
+    // One the queue reaches more than two weeks late is not sent at all.
+    let wednesday = monday + chrono::Duration::days(2);
+    app.db.clock.set(wednesday + chrono::Duration::hours(5));
+    miss_call(&mut app, "late-2", "07700 900330").await;
+    app.db
+        .clock
+        .set(wednesday + chrono::Duration::days(15) + chrono::Duration::hours(11));
+    drain(&app, 3).await;
+    assert_eq!(
+        texts_to(&app, "+447700900330").len(),
+        1,
+        "the text-back only"
+    );
+    let given_up = app
+        .db
+        .query_strings(
+            "SELECT status, last_error FROM job_outbox WHERE kind = 'ai_follow_up' \
+             AND status <> 'done'",
+            &["status", "last_error"],
+        )
+        .await;
+    assert_eq!(
+        given_up,
+        [[
+            "cancelled",
+            "the clinic does not open soon enough after the text"
+        ]]
+    );
 }
 
 /// A caller the AI booked is not asked "would you still like to book?" by the follow-up of the

@@ -156,8 +156,14 @@ const FULL_BILLING: &str = "{ billing { status plan { key } allowance mayText st
 const START_CHECKOUT: &str = "mutation($plan: String!) { startCheckout(plan: $plan) }";
 
 /// A clinic with a texting number on a deployment that bills through the fake Stripe.
+/// Its trial is two days unless `extra` says otherwise: too short to keep (Checkout carries 48
+/// hours or more), so paying starts the paid subscription at once, as it does once the trial is
+/// over. The kept trial has tests of its own.
 async fn billed_clinic(kind: DatabaseKind, extra: &[(&str, &str)]) -> TestApp {
     let mut builder = TestApp::builder(kind).with_twilio().with_stripe();
+    if !extra.iter().any(|(name, _)| *name == "RINGBACK_TRIAL_DAYS") {
+        builder = builder.setting("RINGBACK_TRIAL_DAYS", "2");
+    }
     for (name, value) in extra {
         builder = builder.setting(name, value);
     }
@@ -309,11 +315,9 @@ async fn the_owner_pays_through_checkout_and_stripe_sets_the_plan(kind: Database
     let mut app = billed_clinic(kind, &[]).await;
     let before = billing(&mut app).await;
     assert_eq!(before["status"], "trial");
-    let trial_ends = time_of(&before["trialEndsAt"]);
-    assert_eq!(
-        time_of(&before["trialKeptUntil"]),
-        trial_ends,
-        "choosing a plan keeps the trial: {before}"
+    assert!(
+        before["trialKeptUntil"].is_null(),
+        "two days left: too few to keep: {before}"
     );
 
     stripe(&app).fail_next(1);
@@ -342,11 +346,7 @@ async fn the_owner_pays_through_checkout_and_stripe_sets_the_plan(kind: Database
     );
     let checkout = stripe(&app).checkouts().pop().expect("a session");
     assert_eq!(checkout.mode, "subscription");
-    assert_eq!(
-        checkout.trial_end,
-        Some(trial_ends.timestamp()),
-        "the subscription trials until the free trial ends"
-    );
+    assert_eq!(checkout.trial_end, None, "paid from the start");
     assert_eq!(
         checkout.prices,
         ["price_ringback_growth", "price_ringback_sms_overage"]
@@ -363,33 +363,18 @@ async fn the_owner_pays_through_checkout_and_stripe_sets_the_plan(kind: Database
     );
 
     let after = billing(&mut app).await;
-    assert_eq!(after["status"], "trialing", "{after}");
+    assert_eq!(after["status"], "active", "{after}");
     assert_eq!(after["plan"]["key"], "growth");
     assert_eq!(after["allowance"], 1000);
     assert_eq!(after["mayText"], true);
-    assert_eq!(
-        time_of(&after["periodEnd"]),
-        trial_ends,
-        "the first payment is taken when the free trial ends: {after}"
-    );
-    assert!(after["trialKeptUntil"].is_null(), "{after}");
+    assert!(after["periodEnd"].is_string(), "{after}");
     let audited = audit_actions(&mut app).await;
     let changes: Vec<&Value> = audited
         .iter()
         .filter(|entry| entry["action"] == "billing.subscription_changed")
         .collect();
     assert_eq!(changes.len(), 1, "{audited:?}");
-    assert_eq!(changes[0]["detail"]["status"]["to"], "trialing");
-    let started: Vec<&Value> = audited
-        .iter()
-        .filter(|entry| entry["action"] == "billing.checkout_started")
-        .collect();
-    assert!(
-        started
-            .iter()
-            .all(|entry| time_of(&entry["detail"]["trial_kept_until"]) == trial_ends),
-        "{started:?}"
-    );
+    assert_eq!(changes[0]["detail"]["status"]["to"], "active");
     assert!(
         changes[0]["detail"]["stripe_event"]
             .as_str()
@@ -505,7 +490,7 @@ async fn stripe_signatures_are_checked_before_anything_is_stored(kind: DatabaseK
     }
     assert_eq!(
         stored_billing(&app).await,
-        [["trialing", "starter", subscription.as_str()]]
+        [["active", "starter", subscription.as_str()]]
     );
     assert_eq!(billing(&mut app).await["allowance"], 300);
     app.db.finish().await;
@@ -723,6 +708,16 @@ async fn the_billing_check_learns_what_no_event_said(kind: DatabaseKind) {
     app.db
         .clock
         .advance(Duration::days(30) + Duration::minutes(20));
+    app.sign_in_again().await;
+    let between = billing(&mut app).await;
+    assert_eq!(
+        between["periodStart"], first["periodEnd"],
+        "until the renewal is stored, texts count from the old period's end: {between}"
+    );
+    assert!(
+        between["periodEnd"].is_null(),
+        "no end known yet: {between}"
+    );
     stripe(&app).update_subscription(&subscription, |sub| {
         sub.period = (
             sub.period.1,
@@ -901,18 +896,64 @@ async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
-/// Stripe Checkout carries a trial only 48 hours ahead or more: a clinic with less of its free
-/// trial left pays from the start.
-async fn a_trial_nearly_over_is_not_kept(kind: DatabaseKind) {
-    let mut app = billed_clinic(kind, &[("RINGBACK_TRIAL_DAYS", "2")]).await;
+/// A plan chosen during the free trial keeps the rest of it: the subscription trials until the
+/// trial's end, with the trial's allowance and the texts it already used, and no overage (Stripe
+/// charges nothing for a trial's usage); the plan's allowance comes with the first period paid
+/// for, when Stripe ends the trial.
+async fn a_plan_chosen_in_the_trial_keeps_the_trial(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[("RINGBACK_TRIAL_DAYS", "14")]).await;
+    assert_eq!(missed_call_from(&app, "CA1", "+447700900121").await, "sent");
     let before = billing(&mut app).await;
-    assert_eq!(before["status"], "trial", "{before}");
-    assert!(before["trialKeptUntil"].is_null(), "{before}");
-    app.subscribe("starter").await;
+    let trial_ends = time_of(&before["trialEndsAt"]);
+    assert_eq!(
+        time_of(&before["trialKeptUntil"]),
+        trial_ends,
+        "choosing a plan keeps the trial: {before}"
+    );
+    let subscription = app.subscribe("growth").await;
     let checkout = stripe(&app).checkouts().pop().expect("a session");
-    assert_eq!(checkout.trial_end, None);
+    assert_eq!(checkout.trial_end, Some(trial_ends.timestamp()));
+    let kept = billing(&mut app).await;
+    assert_eq!(
+        (kept["status"].as_str(), kept["plan"]["key"].as_str()),
+        (Some("trialing"), Some("growth")),
+        "{kept}"
+    );
+    assert_eq!(kept["allowance"], 50, "the trial's allowance: {kept}");
+    assert_eq!(kept["textsUsed"], before["textsUsed"], "{kept}");
+    assert_eq!(kept["periodStart"], before["periodStart"], "{kept}");
+    assert_eq!(time_of(&kept["periodEnd"]), trial_ends, "{kept}");
+    assert!(kept["trialKeptUntil"].is_null(), "{kept}");
+    let started: Vec<Value> = audit_actions(&mut app)
+        .await
+        .into_iter()
+        .filter(|entry| entry["action"] == "billing.checkout_started")
+        .collect();
+    assert!(
+        !started.is_empty()
+            && started
+                .iter()
+                .all(|entry| time_of(&entry["detail"]["trial_kept_until"]) == trial_ends),
+        "{started:?}"
+    );
+
+    // The trial ends: Stripe takes the first payment and starts the first period paid for.
+    let object = stripe(&app)
+        .update_subscription(&subscription, |sub| {
+            sub.status = "active".to_owned();
+            sub.period = (
+                sub.period.1,
+                sub.period.1 + Duration::days(30).num_seconds(),
+            );
+        })
+        .expect("the subscription");
+    let paid = stripe(&app).event("customer.subscription.updated", object);
+    assert_eq!(stripe(&app).deliver(&paid).await, 200);
     let after = billing(&mut app).await;
     assert_eq!(after["status"], "active", "{after}");
+    assert_eq!(after["allowance"], 1000, "the plan's allowance: {after}");
+    assert_eq!(time_of(&after["periodStart"]), trial_ends, "{after}");
+    assert_eq!(after["textsUsed"], 0, "a new period: {after}");
     app.db.finish().await;
 }
 
@@ -1072,7 +1113,7 @@ async fn two_paid_subscriptions(app: &mut TestApp) -> (String, String) {
     }
     assert_eq!(
         stored_billing(app).await,
-        [["trialing", "growth", first.as_str()]],
+        [["active", "growth", first.as_str()]],
         "the first subscription stays the clinic's"
     );
     let audited = audit_actions(app).await;
@@ -1097,7 +1138,7 @@ async fn a_second_subscription_stands_by_until_the_first_ends(kind: DatabaseKind
     assert_eq!(stripe(&app).deliver(&cancelled).await, 200);
     assert_eq!(
         stored_billing(&app).await,
-        [["trialing", "starter", second.as_str()]],
+        [["active", "starter", second.as_str()]],
         "the running subscription takes over"
     );
     app.db.finish().await;
@@ -1115,7 +1156,7 @@ async fn a_paid_subscription_takes_over_from_an_unpaid_one(kind: DatabaseKind) {
     assert_eq!(stripe(&app).deliver(&unpaid).await, 200);
     assert_eq!(
         stored_billing(&app).await,
-        [["trialing", "starter", second.as_str()]],
+        [["active", "starter", second.as_str()]],
         "the subscription paid for is the clinic's"
     );
     missed_call_queued(&app, "CApaid1", "+447700900461").await;
@@ -1129,7 +1170,7 @@ async fn a_paid_subscription_takes_over_from_an_unpaid_one(kind: DatabaseKind) {
     assert_eq!(stripe(&app).deliver(&paused).await, 200);
     assert_eq!(
         stored_billing(&app).await,
-        [["trialing", "starter", second.as_str()]]
+        [["active", "starter", second.as_str()]]
     );
     app.db.finish().await;
 }
@@ -1153,7 +1194,7 @@ async fn a_new_checkout_expires_the_one_opened_before(kind: DatabaseKind) {
     let subscription = stripe(&app).pay(&sessions[1].id).await.expect("paid");
     assert_eq!(
         stored_billing(&app).await,
-        [["trialing", "starter", subscription.as_str()]]
+        [["active", "starter", subscription.as_str()]]
     );
     let started: Vec<Value> = audit_actions(&mut app)
         .await
@@ -1229,7 +1270,7 @@ on_both_databases!(
     billing_is_off_without_a_stripe_key,
     a_new_clinic_is_on_its_trial_until_it_ends,
     the_owner_pays_through_checkout_and_stripe_sets_the_plan,
-    a_trial_nearly_over_is_not_kept,
+    a_plan_chosen_in_the_trial_keeps_the_trial,
     stripe_signatures_are_checked_before_anything_is_stored,
     events_in_any_order_end_in_the_same_state,
     text_backs_stop_when_billing_says_so,

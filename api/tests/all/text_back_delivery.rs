@@ -841,6 +841,17 @@ async fn a_recipient_unsubscribed_with_the_provider_is_opted_out(kind: DatabaseK
         Some("skipped:landline")
     );
     assert_eq!(rig.first_dead_letter("id").await, Value::Null);
+
+    // A country the account may not text (a Crown Dependency's mobile on an account that texts
+    // the UK only) is another country's number, not a dead letter either.
+    rig.fake.fail_next([Failure::CountryNotPermitted]);
+    rig.missed_call("CA4", "+447700900183").await;
+    rig.drain(&worker).await;
+    assert_eq!(
+        rig.text_back_of("•••• 183").await.as_deref(),
+        Some("skipped:other_country")
+    );
+    assert_eq!(rig.first_dead_letter("id").await, Value::Null);
     rig.finish().await;
 }
 

@@ -130,11 +130,21 @@ fn CurrentPlan(current: Current) -> impl IntoView {
     } else {
         ""
     };
-    let period = current
-        .period_start
-        .as_deref()
-        .zip(current.period_end.as_deref())
-        .map(|(start, end)| format!("{} to {}", clock.local_time(start), clock.local_time(end)));
+    let period = match (
+        current.period_start.as_deref(),
+        current.period_end.as_deref(),
+    ) {
+        (Some(start), Some(end)) => Some(format!(
+            "{} to {}",
+            clock.local_time(start),
+            clock.local_time(end)
+        )),
+        (Some(start), None) => Some(format!(
+            "from {} (Stripe has not confirmed the renewal yet)",
+            clock.local_time(start)
+        )),
+        _ => None,
+    };
     let used = current.texts_used;
     let allowance = current.allowance;
     view! {

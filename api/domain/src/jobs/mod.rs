@@ -111,7 +111,7 @@ pub enum Attempt {
     /// The job no longer applies; nothing was done.
     Cancelled(&'static str),
     /// The job is not due yet after all, for `reason` (a follow-up whose clinic closed before it
-    /// ran): nothing was done, and it waits until `until` without the attempt counting.
+    /// ran): nothing was done, and it waits until `until` (the attempt counts, as every one does).
     Postponed {
         until: DateTime<Utc>,
         reason: &'static str,

@@ -354,13 +354,16 @@ async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
 }
 
 /// A refusal that says this text can never reach its caller, as the skip it amounts to: they
-/// opted out with the provider (a STOP we never saw: as good as ours), or their number cannot
-/// receive texts (a landline the number plan took for a mobile).
+/// opted out with the provider (a STOP we never saw: as good as ours), their number cannot
+/// receive texts (a landline the number plan took for a mobile), or the provider account may not
+/// text their country (a Crown Dependency's mobile on an account that texts the UK only).
 fn refusal_as_skip(error: &ProviderError) -> Option<SkipReason> {
     if error.recipient_opted_out() {
         Some(SkipReason::OptedOut)
     } else if error.recipient_cannot_text() {
         Some(SkipReason::Landline)
+    } else if error.recipient_country_not_permitted() {
+        Some(SkipReason::OtherCountry)
     } else {
         None
     }

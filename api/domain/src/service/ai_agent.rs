@@ -53,9 +53,7 @@ use ringback_shared::ai::state as ai_state;
 use ringback_shared::metrics::{local_day, parse_time_zone};
 use ringback_shared::sms::with_automated_marker;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::Value;
 use tokio::time::{Instant, timeout_at};
 use uuid::Uuid;
@@ -146,7 +144,7 @@ pub async fn switch(txn: &TenantTxn) -> Result<AiSwitch, DomainError> {
 /// words, when it will not: the clinic turned it off (nobody answers but the team), this server
 /// has no model to ask, the month's token budget is spent, or the AI already answered this
 /// conversation [`ai_prompt::MAX_ANSWERS_A_DAY`] times in the last day (`day_used_up`,
-/// [`answers_used_up`]; in the last three the caller gets the clinic's fallback text and the
+/// [`day_is_used_up`]; in the last three the caller gets the clinic's fallback text and the
 /// conversation goes to the team). `None`: it answers.
 pub fn paused_because(
     switch: AiSwitch,
@@ -172,25 +170,34 @@ pub fn paused_because(
     }
 }
 
-/// Whether the AI's answers among `steps` (one conversation's) in the day before `now` reached
-/// [`ai_prompt::MAX_ANSWERS_A_DAY`]: the model is not asked for another there until one is a day
-/// old.
-pub fn answers_used_up(steps: &[ai_step::Model], now: chrono::DateTime<Utc>) -> bool {
-    let since = answers_counted_since(now);
-    let answered = steps
-        .iter()
-        .filter(|step| step.action == REPLY && step.created_at > since)
-        .count();
-    day_is_used_up(u64::try_from(answered).unwrap_or(u64::MAX))
+/// The AI's answers in each of `conversations` in the day before the transaction's now (those
+/// with none are left out): what [`ai_prompt::MAX_ANSWERS_A_DAY`] counts. One grouped count over
+/// the steps' (conversation) index.
+pub async fn answers_in_the_last_day(
+    txn: &TenantTxn,
+    conversations: &[Uuid],
+) -> Result<HashMap<Uuid, u64>, DomainError> {
+    let counted: Vec<(Uuid, i64)> = txn
+        .find::<ai_step::Entity>()
+        .select_only()
+        .column(ai_step::Column::ConversationId)
+        .column_as(Expr::cust("COUNT(*)"), "answers")
+        .filter(ai_step::Column::ConversationId.is_in(conversations.iter().copied()))
+        .filter(ai_step::Column::Action.eq(REPLY))
+        .filter(ai_step::Column::CreatedAt.gt(txn.now() - chrono::Duration::days(1)))
+        .group_by(ai_step::Column::ConversationId)
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    Ok(counted
+        .into_iter()
+        .map(|(id, answers)| (id, u64::try_from(answers).unwrap_or(0)))
+        .collect())
 }
 
-/// From when a conversation's answers count against [`ai_prompt::MAX_ANSWERS_A_DAY`] at `now`.
-fn answers_counted_since(now: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
-    now - chrono::Duration::days(1)
-}
-
-/// Whether `answered` answers in a day are all a conversation gets.
-fn day_is_used_up(answered: u64) -> bool {
+/// Whether `answered` answers in the last day ([`answers_in_the_last_day`]) are all a
+/// conversation gets: the model is not asked for another there until one is a day old.
+pub fn day_is_used_up(answered: u64) -> bool {
     answered >= ai_prompt::MAX_ANSWERS_A_DAY
 }
 
@@ -681,13 +688,8 @@ async fn held_back(
     if budget_spent(txn, settings).await? {
         return Ok(Some("the month's AI budget is spent".to_owned()));
     }
-    let answered = txn
-        .find::<ai_step::Entity>()
-        .filter(ai_step::Column::ConversationId.eq(conversation))
-        .filter(ai_step::Column::Action.eq(REPLY))
-        .filter(ai_step::Column::CreatedAt.gt(answers_counted_since(txn.now())))
-        .count(txn.conn())
-        .await?;
+    let answered = answers_in_the_last_day(txn, &[conversation]).await?;
+    let answered = answered.get(&conversation).copied().unwrap_or(0);
     Ok(day_is_used_up(answered).then(|| {
         format!(
             "the AI answered this caller {} times in a day",

@@ -60,6 +60,14 @@ pub async fn queue_after(
     Ok(())
 }
 
+/// The latest a follow-up due at `due` (the text's time and the wait) may go: as far ahead as
+/// its first opening is looked for ([`LOOK_AHEAD_DAYS`]), so one postponed again and again (the
+/// clinic closed for a long holiday) does not ask weeks late whether the caller still wants to
+/// book.
+fn latest_after(due: DateTime<Utc>) -> DateTime<Utc> {
+    due + Duration::days(i64::from(LOOK_AHEAD_DAYS))
+}
+
 /// The first instant at or after `at` when the clinic is open, within two weeks.
 pub(crate) fn first_open_after(
     settings: &clinic_row::Model,
@@ -127,9 +135,10 @@ pub async fn still_due(txn: &TenantTxn, job: &AiFollowUp) -> Result<Due, DomainE
     if clinic::moment_at(&settings, txn.now()) != Moment::BusinessHours {
         // Never sooner than a minute: a job due again at once would be claimed again at once.
         let soonest = txn.now() + Duration::minutes(1);
+        let wait = Duration::minutes(i64::from(settings.ai_follow_up_minutes.unwrap_or(0)));
         return Ok(match first_open_after(&settings, soonest) {
-            Some(opens) => Due::WhenOpen(opens),
-            None => Due::Never("the clinic does not open in the next two weeks"),
+            Some(opens) if opens <= latest_after(sent.created_at + wait) => Due::WhenOpen(opens),
+            _ => Due::Never("the clinic does not open soon enough after the text"),
         });
     }
     Ok(Due::Now)

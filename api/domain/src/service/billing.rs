@@ -96,24 +96,61 @@ pub fn view(clinic: &clinic::Model, settings: &BillingSettings, now: DateTime<Ut
             .cloned(),
         Standing::Trial { .. } => None,
     };
+    let subscribed = clinic.billing_period_start.zip(clinic.billing_period_end);
+    let free = is_free(standing);
     let period = match standing {
         Standing::Trial { ends } => Some((trial_start(clinic), ends)),
-        Standing::Subscribed { .. } => clinic.billing_period_start.zip(clinic.billing_period_end),
+        Standing::Subscribed { .. } if free => {
+            subscribed.map(|(start, end)| (kept_trial_start(clinic, settings, start), end))
+        }
+        Standing::Subscribed { .. } => subscribed,
     };
     BillingView {
         entitlement: entitlement(standing, now, grace),
-        bills_overage: clinic.billing_overage_item
+        bills_overage: !free
+            && clinic.billing_overage_item
             && plan
                 .as_ref()
                 .is_some_and(|plan| plan.overage_price.is_some()),
         allowance: plan
             .as_ref()
+            .filter(|_| !free)
             .map_or(settings.trial_sms, |plan| plan.sms_per_period),
         plan,
         standing,
         period,
         cancel_at_period_end: clinic.billing_cancel_at_period_end,
     }
+}
+
+/// Whether texts are free where the clinic stands: on its trial, or in a subscription's trial (one
+/// started during the free trial keeps the rest of it, [`trial_left_to_keep`]). A free period
+/// has the trial's allowance and bills no overage (Stripe charges nothing for a trial's usage);
+/// the plan's allowance starts with the first period paid for.
+fn is_free(standing: Standing) -> bool {
+    matches!(
+        standing,
+        Standing::Trial { .. }
+            | Standing::Subscribed {
+                status: SubscriptionStatus::Trialing,
+                ..
+            }
+    )
+}
+
+/// Where a subscription's trial that began at `started` counts its texts from: the clinic's own
+/// trial's start when that trial was still running as the subscription began (the trial kept goes
+/// on, with the texts it used), else the subscription's start.
+fn kept_trial_start(
+    clinic: &clinic::Model,
+    settings: &BillingSettings,
+    started: DateTime<Utc>,
+) -> DateTime<Utc> {
+    // Stripe keeps whole seconds: a subscription begun in the trial's first second reads as
+    // begun before it, so only the trial's end is compared.
+    let own = trial_start(clinic);
+    let own_end = own + Duration::days(i64::from(settings.trial_days));
+    if started < own_end { own } else { started }
 }
 
 /// Whether a stored status is a subscription still running (or yet to be paid), as opposed to one

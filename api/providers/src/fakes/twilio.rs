@@ -50,6 +50,9 @@ pub enum Failure {
     SenderCannotText,
     /// Refuse, as Twilio does for a number that is not a mobile (21614).
     NotMobile,
+    /// Refuse, as Twilio does for a country the account's geographic permissions leave out
+    /// (21408).
+    CountryNotPermitted,
     /// Accept the message, then report it `undelivered` with this `ErrorCode` (30003: the phone
     /// was switched off or out of signal).
     Undelivered(u16),
@@ -460,6 +463,13 @@ async fn create_message(
                 StatusCode::BAD_REQUEST,
                 21614,
                 "'To' number is not a valid mobile number",
+            );
+        }
+        Some(Failure::CountryNotPermitted) => {
+            return twilio_error(
+                StatusCode::BAD_REQUEST,
+                21408,
+                "Permission to send an SMS has not been enabled for the region indicated by the 'To' number",
             );
         }
         Some(Failure::SenderCannotText) => {
