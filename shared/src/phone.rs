@@ -376,17 +376,16 @@ const NORTH_AMERICA: [&str; 2] = ["US", "CA"];
 /// in regions of their own.
 const UNITED_KINGDOM: [&str; 4] = ["GB", "JE", "GG", "IM"];
 
-/// Whether regions `a` and `b` are in one of the numbering plans in `plans`.
-fn in_one_plan(plans: &[&[&str]], a: &str, b: &str) -> bool {
-    plans
-        .iter()
-        .any(|plan| plan.contains(&a) && plan.contains(&b))
+/// Whether regions `a` and `b` are both in numbering plan `plan`.
+fn in_plan(plan: &[&str], a: &str, b: &str) -> bool {
+    plan.contains(&a) && plan.contains(&b)
 }
 
 /// Whether numbers of regions `a` and `b` are called as domestic numbers of each other: the same
-/// region, or one numbering plan (North America's; the UK's).
+/// region, or North America's plan. (Calls to the Crown Dependencies are priced as their own
+/// countries', so a UK clinic's staff lines stay in the UK.)
 fn same_dialling_area(a: Region, b: Region) -> bool {
-    a == b || in_one_plan(&[&NORTH_AMERICA, &UNITED_KINGDOM], a.as_str(), b.as_str())
+    a == b || in_plan(&NORTH_AMERICA, a.as_str(), b.as_str())
 }
 
 impl fmt::Display for NumberKind {
@@ -468,7 +467,7 @@ pub fn region_of(number: &E164) -> Option<Region> {
 /// is skipped as another country's). Texts do not cross North America's plan: its countries are
 /// texted as each other's foreign numbers.
 pub fn texts_numbers_of(allowed: &str, region: &str) -> bool {
-    allowed == region || (allowed == "GB" && in_one_plan(&[&UNITED_KINGDOM], allowed, region))
+    allowed == region || (allowed == "GB" && in_plan(&UNITED_KINGDOM, allowed, region))
 }
 
 /// Cheap checks before the parser runs: the parser is a large regex machine, so hostile input is

@@ -897,12 +897,14 @@ async fn text_backs_stop_when_billing_says_so(kind: DatabaseKind) {
 }
 
 /// A plan chosen during the free trial keeps the rest of it: the subscription trials until the
-/// trial's end, with the trial's allowance and the texts it already used, and no overage (Stripe
-/// charges nothing for a trial's usage); the plan's allowance comes with the first period paid
-/// for, when Stripe ends the trial.
+/// trial's end with the plan's allowance but no overage (Stripe charges nothing for a trial's
+/// usage); overage comes with the first period paid for, when Stripe ends the trial.
 async fn a_plan_chosen_in_the_trial_keeps_the_trial(kind: DatabaseKind) {
-    let mut app = billed_clinic(kind, &[("RINGBACK_TRIAL_DAYS", "14")]).await;
-    assert_eq!(missed_call_from(&app, "CA1", "+447700900121").await, "sent");
+    let settings = [
+        ("RINGBACK_TRIAL_DAYS", "14"),
+        ("RINGBACK_PLANS", OVERAGE_PLAN),
+    ];
+    let mut app = billed_clinic(kind, &settings).await;
     let before = billing(&mut app).await;
     let trial_ends = time_of(&before["trialEndsAt"]);
     assert_eq!(
@@ -910,18 +912,16 @@ async fn a_plan_chosen_in_the_trial_keeps_the_trial(kind: DatabaseKind) {
         trial_ends,
         "choosing a plan keeps the trial: {before}"
     );
-    let subscription = app.subscribe("growth").await;
+    let subscription = app.subscribe("tiny").await;
     let checkout = stripe(&app).checkouts().pop().expect("a session");
     assert_eq!(checkout.trial_end, Some(trial_ends.timestamp()));
     let kept = billing(&mut app).await;
     assert_eq!(
         (kept["status"].as_str(), kept["plan"]["key"].as_str()),
-        (Some("trialing"), Some("growth")),
+        (Some("trialing"), Some("tiny")),
         "{kept}"
     );
-    assert_eq!(kept["allowance"], 50, "the trial's allowance: {kept}");
-    assert_eq!(kept["textsUsed"], before["textsUsed"], "{kept}");
-    assert_eq!(kept["periodStart"], before["periodStart"], "{kept}");
+    assert_eq!(kept["allowance"], 1, "the plan's allowance: {kept}");
     assert_eq!(time_of(&kept["periodEnd"]), trial_ends, "{kept}");
     assert!(kept["trialKeptUntil"].is_null(), "{kept}");
     let started: Vec<Value> = audit_actions(&mut app)
@@ -936,8 +936,15 @@ async fn a_plan_chosen_in_the_trial_keeps_the_trial(kind: DatabaseKind) {
                 .all(|entry| time_of(&entry["detail"]["trial_kept_until"]) == trial_ends),
         "{started:?}"
     );
+    assert_eq!(missed_call_from(&app, "CA1", "+447700900121").await, "sent");
+    assert_eq!(
+        missed_call_from(&app, "CA2", "+447700900122").await,
+        "skipped:over_quota",
+        "no overage in the trial"
+    );
 
     // The trial ends: Stripe takes the first payment and starts the first period paid for.
+    app.db.clock.set(trial_ends + Duration::minutes(1));
     let object = stripe(&app)
         .update_subscription(&subscription, |sub| {
             sub.status = "active".to_owned();
@@ -949,11 +956,17 @@ async fn a_plan_chosen_in_the_trial_keeps_the_trial(kind: DatabaseKind) {
         .expect("the subscription");
     let paid = stripe(&app).event("customer.subscription.updated", object);
     assert_eq!(stripe(&app).deliver(&paid).await, 200);
+    assert_eq!(missed_call_from(&app, "CA3", "+447700900123").await, "sent");
+    assert_eq!(
+        missed_call_from(&app, "CA4", "+447700900124").await,
+        "sent",
+        "overage is billed once paid for"
+    );
+    app.sign_in_again().await;
     let after = billing(&mut app).await;
     assert_eq!(after["status"], "active", "{after}");
-    assert_eq!(after["allowance"], 1000, "the plan's allowance: {after}");
     assert_eq!(time_of(&after["periodStart"]), trial_ends, "{after}");
-    assert_eq!(after["textsUsed"], 0, "a new period: {after}");
+    assert_eq!(after["overage"], 1, "{after}");
     app.db.finish().await;
 }
 

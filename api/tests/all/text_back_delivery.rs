@@ -842,16 +842,36 @@ async fn a_recipient_unsubscribed_with_the_provider_is_opted_out(kind: DatabaseK
     );
     assert_eq!(rig.first_dead_letter("id").await, Value::Null);
 
-    // A country the account may not text (a Crown Dependency's mobile on an account that texts
-    // the UK only) is another country's number, not a dead letter either.
+    // A country the clinic texts but the provider account may not (its geographic permissions;
+    // a Crown Dependency's mobile on an account that texts the UK only) is another country's
+    // number, not a dead letter either…
+    let listed = rig
+        .admin
+        .run(
+            "mutation { updatePhoneSettings(input: { smsCountries: [\"GB\", \"AU\"] }) \
+             { smsCountries } }",
+            json!({}),
+        )
+        .await;
+    assert!(listed["errors"].is_null(), "{listed}");
     rig.fake.fail_next([Failure::CountryNotPermitted]);
-    rig.missed_call("CA4", "+447700900183").await;
+    rig.missed_call("CA4", "+61491570183").await;
     rig.drain(&worker).await;
     assert_eq!(
         rig.text_back_of("•••• 183").await.as_deref(),
         Some("skipped:other_country")
     );
     assert_eq!(rig.first_dead_letter("id").await, Value::Null);
+    // …but an account that may not text the clinic's own country is misconfigured: a dead
+    // letter for an admin to see.
+    rig.fake.fail_next([Failure::CountryNotPermitted]);
+    rig.missed_call("CA5", "+447700900184").await;
+    rig.drain(&worker).await;
+    assert_eq!(
+        rig.text_back_of("•••• 184").await.as_deref(),
+        Some("failed")
+    );
+    assert_ne!(rig.first_dead_letter("id").await, Value::Null);
     rig.finish().await;
 }
 

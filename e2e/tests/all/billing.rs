@@ -1,6 +1,6 @@
 //! Billing in the browser, against the real binary and the fake Stripe: the demo clinic's owner
 //! opens Billing, chooses a plan, pays on Stripe's (fake) hosted Checkout page, and lands back on
-//! Billing, which shows the plan chosen, trialing with the free trial's allowance (the trial is kept), as soon as Stripe's signed event has
+//! Billing, which shows the plan chosen with its allowance, trialing (the free trial is kept), as soon as Stripe's signed event has
 //! reached the server (no reload); a receptionist has no Billing link and the page refuses them.
 
 use ringback_api::fakes::stripe::FakeStripe;
@@ -76,7 +76,8 @@ async fn pay_then_look_as_a_receptionist(
     }
     billing.choose_and_pay("growth", "Growth").await?;
     let (plan, status, usage) = billing.current().await?;
-    if (plan.as_str(), status.as_str()) != ("Growth", "Trialing") || !usage.ends_with("of 50 texts")
+    if (plan.as_str(), status.as_str()) != ("Growth", "Trialing")
+        || !usage.ends_with("of 1000 texts")
     {
         return Err(E2eError::Assertion(format!(
             "after paying the page shows {plan:?}, {status:?}, {usage:?}"

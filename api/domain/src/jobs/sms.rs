@@ -18,6 +18,7 @@ use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantScope, TenantTxn};
 use ringback_entity::{clinic as clinic_row, job_outbox};
 use ringback_providers::sms::{OutgoingSms, ProviderError, SentSms, SmsProvider};
+use ringback_shared::phone::{self, E164};
 use ringback_shared::sms;
 use ringback_shared::text_back::SkipReason;
 use sea_orm::sea_query::Expr;
@@ -158,6 +159,9 @@ pub struct ReadyText {
     /// Why the text may not go now, for one an earlier attempt may have sent: it is looked for
     /// at the provider (and recorded as sent when found), never sent again.
     refused: Option<&'static str>,
+    /// Whether the recipient's number is of another region than the clinic's (a Crown
+    /// Dependency's for a UK clinic): a provider account that may not text there refuses.
+    abroad: bool,
 }
 
 /// Opens what `row`'s text needs, or says why nothing is to be sent: the job type holds it back
@@ -243,6 +247,10 @@ async fn ready_to_send(
     if row.sender_number_id != Some(sender.id) {
         pin_sender(txn, row, sender.id).await?;
     }
+    let abroad = E164::parse(&opened.to)
+        .ok()
+        .and_then(|number| phone::region_of(&number))
+        .is_some_and(|region| region.as_str() != opened.settings.default_region);
     let message = OutgoingSms {
         to: opened.to,
         from: sender.e164,
@@ -254,6 +262,7 @@ async fn ready_to_send(
         claimed_at: row.claimed_at.unwrap_or_else(|| txn.now()),
         in_doubt_since: row.in_doubt_since,
         refused: None,
+        abroad,
     }))
 }
 
@@ -343,7 +352,7 @@ async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
     }
     match provider.send(&ready.message).await {
         Ok(sent) => Attempt::Done(receipt(sent)),
-        Err(error) => match refusal_as_skip(&error) {
+        Err(error) => match refusal_as_skip(&error, ready.abroad) {
             Some(skip) => Attempt::Cancelled(skip.status()),
             None => {
                 let doubt = error.may_have_sent().then_some(ready.claimed_at);
@@ -356,13 +365,15 @@ async fn send(ready: ReadyText, context: &JobContext) -> Attempt {
 /// A refusal that says this text can never reach its caller, as the skip it amounts to: they
 /// opted out with the provider (a STOP we never saw: as good as ours), their number cannot
 /// receive texts (a landline the number plan took for a mobile), or the provider account may not
-/// text their country (a Crown Dependency's mobile on an account that texts the UK only).
-fn refusal_as_skip(error: &ProviderError) -> Option<SkipReason> {
+/// text their country when it is not the clinic's (`abroad`: a Crown Dependency's mobile on an
+/// account that texts the UK only). An account that may not text the clinic's own country is
+/// misconfigured: that refusal stays a failure, a dead letter for an admin to see.
+fn refusal_as_skip(error: &ProviderError, abroad: bool) -> Option<SkipReason> {
     if error.recipient_opted_out() {
         Some(SkipReason::OptedOut)
     } else if error.recipient_cannot_text() {
         Some(SkipReason::Landline)
-    } else if error.recipient_country_not_permitted() {
+    } else if abroad && error.recipient_country_not_permitted() {
         Some(SkipReason::OtherCountry)
     } else {
         None

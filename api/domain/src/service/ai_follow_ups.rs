@@ -60,6 +60,9 @@ pub async fn queue_after(
     Ok(())
 }
 
+/// Why a follow-up is not sent when it could only go too long after its text ([`latest_after`]).
+const TOO_LATE: &str = "too long after the text it follows";
+
 /// The latest a follow-up due at `due` (the text's time and the wait) may go: as far ahead as
 /// its first opening is looked for ([`LOOK_AHEAD_DAYS`]), so one postponed again and again (the
 /// clinic closed for a long holiday) does not ask weeks late whether the caller still wants to
@@ -132,13 +135,17 @@ pub async fn still_due(txn: &TenantTxn, job: &AiFollowUp) -> Result<Due, DomainE
     if settled(txn, &thread, &sent).await? {
         return Ok(Due::Never("the caller booked or spoke with the clinic"));
     }
+    let wait = Duration::minutes(i64::from(settings.ai_follow_up_minutes.unwrap_or(0)));
+    let latest = latest_after(sent.created_at + wait);
+    if txn.now() > latest {
+        return Ok(Due::Never(TOO_LATE));
+    }
     if clinic::moment_at(&settings, txn.now()) != Moment::BusinessHours {
         // Never sooner than a minute: a job due again at once would be claimed again at once.
         let soonest = txn.now() + Duration::minutes(1);
-        let wait = Duration::minutes(i64::from(settings.ai_follow_up_minutes.unwrap_or(0)));
         return Ok(match first_open_after(&settings, soonest) {
-            Some(opens) if opens <= latest_after(sent.created_at + wait) => Due::WhenOpen(opens),
-            _ => Due::Never("the clinic does not open soon enough after the text"),
+            Some(opens) if opens <= latest => Due::WhenOpen(opens),
+            _ => Due::Never(TOO_LATE),
         });
     }
     Ok(Due::Now)

@@ -96,25 +96,19 @@ pub fn view(clinic: &clinic::Model, settings: &BillingSettings, now: DateTime<Ut
             .cloned(),
         Standing::Trial { .. } => None,
     };
-    let subscribed = clinic.billing_period_start.zip(clinic.billing_period_end);
-    let free = is_free(standing);
     let period = match standing {
         Standing::Trial { ends } => Some((trial_start(clinic), ends)),
-        Standing::Subscribed { .. } if free => {
-            subscribed.map(|(start, end)| (kept_trial_start(clinic, settings, start), end))
-        }
-        Standing::Subscribed { .. } => subscribed,
+        Standing::Subscribed { .. } => clinic.billing_period_start.zip(clinic.billing_period_end),
     };
     BillingView {
         entitlement: entitlement(standing, now, grace),
-        bills_overage: !free
+        bills_overage: !in_subscription_trial(standing, period, now)
             && clinic.billing_overage_item
             && plan
                 .as_ref()
                 .is_some_and(|plan| plan.overage_price.is_some()),
         allowance: plan
             .as_ref()
-            .filter(|_| !free)
             .map_or(settings.trial_sms, |plan| plan.sms_per_period),
         plan,
         standing,
@@ -123,34 +117,23 @@ pub fn view(clinic: &clinic::Model, settings: &BillingSettings, now: DateTime<Ut
     }
 }
 
-/// Whether texts are free where the clinic stands: on its trial, or in a subscription's trial (one
-/// started during the free trial keeps the rest of it, [`trial_left_to_keep`]). A free period
-/// has the trial's allowance and bills no overage (Stripe charges nothing for a trial's usage);
-/// the plan's allowance starts with the first period paid for.
-fn is_free(standing: Standing) -> bool {
+/// Whether the clinic's subscription is in its trial at `now` (one started during the free trial
+/// keeps the rest of it, [`trial_left_to_keep`]; Stripe may give one too): the plan's allowance,
+/// but no overage, which Stripe would not charge for a trial. Once the trial's period has ended
+/// the subscription is renewing into its first paid period (texts count there), whether or not
+/// Stripe's word of it is stored yet.
+fn in_subscription_trial(
+    standing: Standing,
+    period: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> bool {
     matches!(
         standing,
-        Standing::Trial { .. }
-            | Standing::Subscribed {
-                status: SubscriptionStatus::Trialing,
-                ..
-            }
-    )
-}
-
-/// Where a subscription's trial that began at `started` counts its texts from: the clinic's own
-/// trial's start when that trial was still running as the subscription began (the trial kept goes
-/// on, with the texts it used), else the subscription's start.
-fn kept_trial_start(
-    clinic: &clinic::Model,
-    settings: &BillingSettings,
-    started: DateTime<Utc>,
-) -> DateTime<Utc> {
-    // Stripe keeps whole seconds: a subscription begun in the trial's first second reads as
-    // begun before it, so only the trial's end is compared.
-    let own = trial_start(clinic);
-    let own_end = own + Duration::days(i64::from(settings.trial_days));
-    if started < own_end { own } else { started }
+        Standing::Subscribed {
+            status: SubscriptionStatus::Trialing,
+            ..
+        }
+    ) && period.is_none_or(|(_, end)| now < end)
 }
 
 /// Whether a stored status is a subscription still running (or yet to be paid), as opposed to one
