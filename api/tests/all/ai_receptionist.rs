@@ -2963,6 +2963,58 @@ async fn a_conversation_gets_at_most_twenty_answers_a_day(kind: DatabaseKind) {
     );
 }
 
+/// The month's budget is asked again before each of an answer's rounds: one whose first round
+/// spent the rest of it falls back instead of asking the model again.
+async fn a_budget_spent_during_an_answer_stops_it(kind: DatabaseKind) {
+    use sea_orm::ActiveModelTrait;
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "costly-1", "07700 900346").await;
+    let budget = app
+        .owner
+        .run(UPDATE, json!({ "input": { "monthlyTokenBudget": 10000 } }))
+        .await;
+    assert!(budget["errors"].is_null(), "{budget}");
+    let thread = thread_ending(&app, "346").await;
+    let txn = app.tenant().begin().await.expect("txn");
+    ringback_entity::ai_step::ActiveModel {
+        clinic_id: sea_orm::Set(app.clinic_id),
+        id: sea_orm::Set(uuid::Uuid::now_v7()),
+        conversation_id: sea_orm::Set(thread.id),
+        answered_message_id: sea_orm::Set(uuid::Uuid::now_v7()),
+        action: sea_orm::Set("reply".to_owned()),
+        outcome: sea_orm::Set("answered".to_owned()),
+        tokens: sea_orm::Set(9_990),
+        appointment_id: sea_orm::Set(None),
+        created_at: sea_orm::Set(txn.now()),
+    }
+    .insert(txn.conn())
+    .await
+    .expect("the month's earlier answers");
+    txn.commit().await.expect("commit");
+    let monday = monday_ahead(&app);
+    model.script([
+        boiler_slots_on(&monday),
+        Reply::Text("Monday at nine is free.".to_owned()),
+    ]);
+    app.receive_text("SMcostly01", "+447700900346", "Can you come Monday?")
+        .await;
+    drain(&app, 4).await;
+    assert_eq!(model.requests().len(), 1, "not asked a second time");
+    let thread = thread_ending(&app, "346").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
+    assert!(
+        thread
+            .ai_stopped_reason
+            .as_deref()
+            .is_some_and(|reason| reason.contains("budget")),
+        "{:?}",
+        thread.ai_stopped_reason
+    );
+    let texts = texts_to(&app, "+447700900346");
+    assert_eq!(texts.len(), 2, "the text-back and the fallback: {texts:?}");
+}
+
 /// What the inbox says of why the AI will not answer the next text of conversation `id`.
 async fn paused_reason(app: &mut TestApp, id: uuid::Uuid) -> Option<String> {
     let shown = app
@@ -3238,6 +3290,7 @@ on_both_databases!(
     a_crash_after_the_answer_sends_once_and_a_spent_budget_falls_back,
     a_quiet_caller_gets_one_follow_up_in_opening_hours,
     a_follow_up_reached_after_closing_waits_for_the_opening,
+    a_budget_spent_during_an_answer_stops_it,
     the_model_waits_in_a_lane_of_its_own,
     a_stalled_model_falls_back_within_the_answer_time,
     a_text_that_cannot_be_opened_goes_to_staff,

@@ -677,6 +677,18 @@ pub async fn budget_spent(
     Ok(tokens_this_month(txn, settings).await? >= settings.ai_monthly_token_budget)
 }
 
+/// Why an answer falls back when the clinic's token budget for the month is spent.
+const BUDGET_SPENT: &str = "the month's AI budget is spent";
+
+/// Whether the clinic's month's token budget is spent, read in a transaction of its own (between
+/// an answer's rounds, with none open).
+async fn budget_spent_now(scope: &TenantScope) -> Result<bool, DomainError> {
+    let txn = scope.begin().await?;
+    let spent = budget_spent(&txn, &clinic::get(&txn).await?).await?;
+    txn.commit().await?;
+    Ok(spent)
+}
+
 /// Why the model may not be asked for an answer in `conversation` now: the clinic's token budget
 /// for the month is spent, or the AI already answered [`ai_prompt::MAX_ANSWERS_A_DAY`] times in
 /// the conversation in the last 24 hours.
@@ -686,7 +698,7 @@ async fn held_back(
     conversation: Uuid,
 ) -> Result<Option<String>, DomainError> {
     if budget_spent(txn, settings).await? {
-        return Ok(Some("the month's AI budget is spent".to_owned()));
+        return Ok(Some(BUDGET_SPENT.to_owned()));
     }
     let answered = answers_in_the_last_day(txn, &[conversation]).await?;
     let answered = answered.get(&conversation).copied().unwrap_or(0);
@@ -792,10 +804,17 @@ pub async fn run(
     let deadline = Instant::now() + within;
     let mut turns = std::mem::take(&mut ready.turns);
     let mut rounds = Rounds::default();
+    let mut asked_before = false;
     loop {
         if let Some(reason) = rounds.too_many() {
             return fall_back(scope, secrets, &mut ready, &reason, 0).await;
         }
+        // Each round's tokens are recorded with its steps: the budget is asked again before the
+        // model is, so a long answer stops where the month's budget ends.
+        if asked_before && budget_spent_now(scope).await? {
+            return fall_back(scope, secrets, &mut ready, BUDGET_SPENT, 0).await;
+        }
+        asked_before = true;
         let request = MessagesRequest {
             model: model.model().to_owned(),
             max_tokens: ai_prompt::MAX_TOKENS,
