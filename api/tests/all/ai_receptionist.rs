@@ -2633,23 +2633,7 @@ async fn a_crash_after_the_answer_sends_once_and_a_spent_budget_falls_back(kind:
         .await;
     assert!(spent["errors"].is_null(), "{spent}");
     let thread = thread_ending(&app, "325").await;
-    let txn = app.tenant().begin().await.expect("txn");
-    use sea_orm::ActiveModelTrait;
-    ringback_entity::ai_step::ActiveModel {
-        clinic_id: sea_orm::Set(app.clinic_id),
-        id: sea_orm::Set(uuid::Uuid::now_v7()),
-        conversation_id: sea_orm::Set(thread.id),
-        answered_message_id: sea_orm::Set(uuid::Uuid::now_v7()),
-        action: sea_orm::Set("reply".to_owned()),
-        outcome: sea_orm::Set("answered".to_owned()),
-        tokens: sea_orm::Set(10_000),
-        appointment_id: sea_orm::Set(None),
-        created_at: sea_orm::Set(txn.now()),
-    }
-    .insert(txn.conn())
-    .await
-    .expect("a costly step");
-    txn.commit().await.expect("commit");
+    earlier_answers(&app, thread.id, &[(10_000, 0)]).await;
     // The inbox tells staff before the caller's next text that the AI will not answer it.
     let shown = app
         .owner
@@ -2907,29 +2891,12 @@ async fn a_booked_caller_is_told_so_and_not_followed_up(kind: DatabaseKind) {
 /// answering every answer (or a caller who never stops) goes to staff with the fallback, without
 /// the model being asked.
 async fn a_conversation_gets_at_most_twenty_answers_a_day(kind: DatabaseKind) {
-    use sea_orm::ActiveModelTrait;
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
     miss_call(&mut app, "loop-1", "07700 900344").await;
     let thread = thread_ending(&app, "344").await;
-    let txn = app.tenant().begin().await.expect("txn");
-    for hours_ago in [25].into_iter().chain([1; 19]) {
-        ringback_entity::ai_step::ActiveModel {
-            clinic_id: sea_orm::Set(app.clinic_id),
-            id: sea_orm::Set(uuid::Uuid::now_v7()),
-            conversation_id: sea_orm::Set(thread.id),
-            answered_message_id: sea_orm::Set(uuid::Uuid::now_v7()),
-            action: sea_orm::Set("reply".to_owned()),
-            outcome: sea_orm::Set("answered".to_owned()),
-            tokens: sea_orm::Set(10),
-            appointment_id: sea_orm::Set(None),
-            created_at: sea_orm::Set(txn.now() - chrono::Duration::hours(hours_ago)),
-        }
-        .insert(txn.conn())
-        .await
-        .expect("an earlier answer");
-    }
-    txn.commit().await.expect("commit");
+    let answers: Vec<(i64, i64)> = [(10, 25)].into_iter().chain([(10, 1); 19]).collect();
+    earlier_answers(&app, thread.id, &answers).await;
     assert_eq!(
         paused_reason(&mut app, thread.id).await,
         None,
@@ -2966,7 +2933,6 @@ async fn a_conversation_gets_at_most_twenty_answers_a_day(kind: DatabaseKind) {
 /// The month's budget is asked again before each of an answer's rounds: one whose first round
 /// spent the rest of it falls back instead of asking the model again.
 async fn a_budget_spent_during_an_answer_stops_it(kind: DatabaseKind) {
-    use sea_orm::ActiveModelTrait;
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let mut app = ai_clinic(kind, &model, None).await;
     miss_call(&mut app, "costly-1", "07700 900346").await;
@@ -2976,22 +2942,7 @@ async fn a_budget_spent_during_an_answer_stops_it(kind: DatabaseKind) {
         .await;
     assert!(budget["errors"].is_null(), "{budget}");
     let thread = thread_ending(&app, "346").await;
-    let txn = app.tenant().begin().await.expect("txn");
-    ringback_entity::ai_step::ActiveModel {
-        clinic_id: sea_orm::Set(app.clinic_id),
-        id: sea_orm::Set(uuid::Uuid::now_v7()),
-        conversation_id: sea_orm::Set(thread.id),
-        answered_message_id: sea_orm::Set(uuid::Uuid::now_v7()),
-        action: sea_orm::Set("reply".to_owned()),
-        outcome: sea_orm::Set("answered".to_owned()),
-        tokens: sea_orm::Set(9_990),
-        appointment_id: sea_orm::Set(None),
-        created_at: sea_orm::Set(txn.now()),
-    }
-    .insert(txn.conn())
-    .await
-    .expect("the month's earlier answers");
-    txn.commit().await.expect("commit");
+    earlier_answers(&app, thread.id, &[(9_990, 0)]).await;
     let monday = monday_ahead(&app);
     model.script([
         boiler_slots_on(&monday),
@@ -3013,6 +2964,29 @@ async fn a_budget_spent_during_an_answer_stops_it(kind: DatabaseKind) {
     );
     let texts = texts_to(&app, "+447700900346");
     assert_eq!(texts.len(), 2, "the text-back and the fallback: {texts:?}");
+}
+
+/// Stores AI answers in conversation `thread` as if given earlier: each (tokens, hours ago).
+async fn earlier_answers(app: &TestApp, thread: uuid::Uuid, answers: &[(i64, i64)]) {
+    use sea_orm::ActiveModelTrait;
+    let txn = app.tenant().begin().await.expect("txn");
+    for &(tokens, hours_ago) in answers {
+        ringback_entity::ai_step::ActiveModel {
+            clinic_id: sea_orm::Set(app.clinic_id),
+            id: sea_orm::Set(uuid::Uuid::now_v7()),
+            conversation_id: sea_orm::Set(thread),
+            answered_message_id: sea_orm::Set(uuid::Uuid::now_v7()),
+            action: sea_orm::Set("reply".to_owned()),
+            outcome: sea_orm::Set("answered".to_owned()),
+            tokens: sea_orm::Set(tokens),
+            appointment_id: sea_orm::Set(None),
+            created_at: sea_orm::Set(txn.now() - chrono::Duration::hours(hours_ago)),
+        }
+        .insert(txn.conn())
+        .await
+        .expect("an earlier answer");
+    }
+    txn.commit().await.expect("commit");
 }
 
 /// What the inbox says of why the AI will not answer the next text of conversation `id`.
