@@ -312,6 +312,109 @@ async fn inbound_keywords_change_the_opt_out_list(kind: DatabaseKind) {
     assert_eq!(opted_out().await, "0");
 }
 
+/// The text-back status of a missed call of +447700900042 reported in `txn` as `external_id`.
+async fn missed_call_in(
+    txn: &ringback_api::tenant::TenantTxn,
+    secrets: &ringback_api::secrets::Secrets,
+    external_id: &str,
+) -> String {
+    use ringback_api::service::calls::{self, CallEvent, EventResult};
+    use ringback_shared::attribution::{CallDirection, CallOutcome};
+    let now = txn.now();
+    let event = CallEvent {
+        external_id: external_id.to_owned(),
+        direction: CallDirection::Inbound,
+        outcome: CallOutcome::NoAnswer,
+        started_at: now - chrono::Duration::minutes(2),
+        answered_at: None,
+        ended_at: Some(now - chrono::Duration::minutes(1)),
+        caller_number: "+447700900042".to_owned(),
+        provider_number_id: None,
+    };
+    let mut results = calls::record_events(txn, secrets, None, "api", vec![event])
+        .await
+        .expect("recorded");
+    match results.pop() {
+        Some((_, EventResult::Recorded(call))) => call.text_back_status.unwrap_or_default(),
+        other => panic!("not recorded: {:?}", other.map(|(id, _)| id)),
+    }
+}
+
+/// Two missed calls of one caller reported side by side (on PostgreSQL the second is decided
+/// while the first is uncommitted) queue one text-back: the second waits for the first's
+/// decision and reads it as the caller's text of the last 24 hours.
+async fn missed_calls_of_one_caller_side_by_side_queue_one_text_back(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    let first = app.tenant().begin().await.expect("txn");
+    assert_eq!(
+        missed_call_in(&first, &app.state.secrets, "pbx-1").await,
+        "queued"
+    );
+    let (scope, secrets) = (app.tenant(), app.state.secrets.clone());
+    let second = tokio::spawn(async move {
+        let txn = scope.begin().await.expect("txn");
+        let status = missed_call_in(&txn, &secrets, "pbx-2").await;
+        txn.commit().await.expect("commit");
+        status
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.commit().await.expect("commit");
+    assert_eq!(second.await.expect("joined"), "skipped:duplicate");
+    let text_jobs = app
+        .db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM job_outbox WHERE kind = 'text_back'",
+            &["n"],
+        )
+        .await;
+    assert_eq!(text_jobs, vec![vec!["1".to_owned()]]);
+}
+
+/// Stores a text `sid` from +447700900555 in `txn`.
+async fn text_in(
+    txn: &ringback_api::tenant::TenantTxn,
+    secrets: &ringback_api::secrets::Secrets,
+    sid: &str,
+) {
+    let inbound = InboundSms {
+        provider_id: sid,
+        from: "+447700900555",
+        text: "Can I come at 3?",
+        at: txn.now(),
+        provider_number_id: None,
+        to_held_back_number: false,
+    };
+    inbound_sms::receive(txn, secrets, inbound)
+        .await
+        .expect("received");
+}
+
+/// Two texts of a caller with no open conversation, stored side by side (on PostgreSQL the
+/// second while the first is uncommitted), land in one conversation.
+async fn texts_of_one_caller_side_by_side_share_one_conversation(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    let first = app.tenant().begin().await.expect("txn");
+    text_in(&first, &app.state.secrets, "SM1").await;
+    let (scope, secrets) = (app.tenant(), app.state.secrets.clone());
+    let second = tokio::spawn(async move {
+        let txn = scope.begin().await.expect("txn");
+        text_in(&txn, &secrets, "SM2").await;
+        txn.commit().await.expect("commit");
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.commit().await.expect("commit");
+    second.await.expect("joined");
+    let threads = app
+        .db
+        .query_strings(
+            "SELECT count(DISTINCT conversation_id) || '' AS threads, count(*) || '' AS texts \
+             FROM messages",
+            &["threads", "texts"],
+        )
+        .await;
+    assert_eq!(threads, vec![vec!["1".to_owned(), "2".to_owned()]]);
+}
+
 /// The user id of `browser`'s signed-in user.
 async fn user_id(
     browser: &mut crate::common::graphql::Browser<crate::common::app::App>,
@@ -1287,4 +1390,6 @@ on_both_databases!(
     a_late_attempt_does_not_settle_over_its_give_up,
     the_operator_door_is_audited,
     inbound_keywords_change_the_opt_out_list,
+    missed_calls_of_one_caller_side_by_side_queue_one_text_back,
+    texts_of_one_caller_side_by_side_share_one_conversation,
 );

@@ -66,20 +66,33 @@ pub struct NewMessage<'a> {
     pub provider_number_id: Option<Uuid>,
 }
 
-/// The caller's open conversation, opened now if there is none.
+/// The caller's open conversation, if any (the latest, should there be two).
+async fn find_open_conversation(
+    txn: &TenantTxn,
+    caller_key: &str,
+) -> Result<Option<conversation::Model>, DomainError> {
+    Ok(txn
+        .find::<conversation::Entity>()
+        .filter(conversation::Column::CallerKey.eq(caller_key))
+        .filter(conversation::Column::Status.eq("open"))
+        .order_by_desc(conversation::Column::LastMessageAt)
+        .one(txn.conn())
+        .await?)
+}
+
+/// The caller's open conversation, opened now if there is none. Opening takes the clinic's lock
+/// and looks again, so two texts of one caller stored side by side (PostgreSQL) share one
+/// conversation instead of opening one each.
 async fn open_conversation(
     txn: &TenantTxn,
     party: &Party<'_>,
     at: DateTime<Utc>,
 ) -> Result<conversation::Model, DomainError> {
-    let open = txn
-        .find::<conversation::Entity>()
-        .filter(conversation::Column::CallerKey.eq(party.caller_key))
-        .filter(conversation::Column::Status.eq("open"))
-        .order_by_desc(conversation::Column::LastMessageAt)
-        .one(txn.conn())
-        .await?;
-    if let Some(open) = open {
+    if let Some(open) = find_open_conversation(txn, party.caller_key).await? {
+        return Ok(open);
+    }
+    txn.lock_clinic().await?;
+    if let Some(open) = find_open_conversation(txn, party.caller_key).await? {
         return Ok(open);
     }
     Ok(conversation::ActiveModel {

@@ -129,6 +129,28 @@ pub fn texts_region(settings: &clinic::Model, region: Option<&str>) -> bool {
     })
 }
 
+/// What the text-back rule needs to know about `missed` now.
+async fn facts_now(
+    txn: &TenantTxn,
+    (billing, settings): (Option<&BillingSettings>, &clinic::Model),
+    missed: &call::Model,
+    caller: &KeyedCaller,
+    (text, now): (&str, DateTime<Utc>),
+) -> Result<MissedCallFacts, DomainError> {
+    let gate = billing_gate(txn, billing, settings, text, now).await?;
+    Ok(MissedCallFacts {
+        text_back_enabled: settings.text_back_enabled,
+        opted_out: opt_outs::is_opted_out(txn, &missed.caller_key).await?,
+        accepts_sms: caller.accepts_sms,
+        reported_after: now - missed.started_at,
+        texted_in_last_day: texted_in_last_day(txn, &missed.caller_key, missed.id, now).await?,
+        billing_stopped: gate == Gate::Stopped,
+        over_quota: gate == Gate::OverAllowance,
+        in_texted_country: texts_region(settings, caller.region.as_deref()),
+        over_daily_limit: over_daily_limit(txn, settings, now).await?,
+    })
+}
+
 /// Decides and records the text-back for a just-recorded missed call; returns the call as updated.
 /// `billing` holds billing's settings when billing is on.
 pub async fn after_missed_call(
@@ -141,19 +163,16 @@ pub async fn after_missed_call(
     now: DateTime<Utc>,
 ) -> Result<call::Model, DomainError> {
     let text = clinic_settings::text_back_text(settings, now);
-    let gate = billing_gate(txn, billing, settings, &text, now).await?;
-    let facts = MissedCallFacts {
-        text_back_enabled: settings.text_back_enabled,
-        opted_out: opt_outs::is_opted_out(txn, &missed.caller_key).await?,
-        accepts_sms: caller.accepts_sms,
-        reported_after: now - missed.started_at,
-        texted_in_last_day: texted_in_last_day(txn, &missed.caller_key, missed.id, now).await?,
-        billing_stopped: gate == Gate::Stopped,
-        over_quota: gate == Gate::OverAllowance,
-        in_texted_country: texts_region(settings, caller.region.as_deref()),
-        over_daily_limit: over_daily_limit(txn, settings, now).await?,
-    };
-    let status = match decide(facts) {
+    let facts = || facts_now(txn, (billing, settings), &missed, caller, (&text, now));
+    let mut decision = decide(facts().await?);
+    if decision.is_ok() {
+        // One text-back decision at a time per clinic, asked again once the lock is held: two
+        // missed calls of one caller (or the daily limit's last text) committed side by side
+        // would otherwise both be queued (PostgreSQL; SQLite serialises its writers anyway).
+        txn.lock_clinic().await?;
+        decision = decide(facts().await?);
+    }
+    let status = match decision {
         Ok(()) => {
             let key = keys::data_key(secrets, settings)?;
             let job = NewJob {
