@@ -103,7 +103,8 @@ pub struct ProviderNumber {
     /// The whole number as its country writes it: the clinic's own public number, shown to its
     /// admins so they can publish it and call it.
     pub display: String,
-    /// Whether it was bought or taken through Ringback (and can be released from here).
+    /// Whether Ringback bought it (it is released from here; any other is stopped using and stays
+    /// in the Twilio account).
     pub provisioned: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -117,7 +118,7 @@ impl From<&OpenedNumber> for ProviderNumber {
             id: ID(number.row.id.to_string()),
             tail: number.row.tail.clone(),
             display,
-            provisioned: number.row.provider_sid.is_some(),
+            provisioned: number.row.bought_here,
             created_at: number.row.created_at,
         }
     }
@@ -323,7 +324,8 @@ impl PhoneSettingsMutation {
     }
 
     /// Registers a provider number callers ring: one of the deployment's Twilio numbers (Twilio
-    /// is asked), used by no other clinic. A refusal does not say which of the two it was.
+    /// is asked, within the clinic's limit on number requests), used by no other clinic. A
+    /// refusal does not say which of the two it was.
     async fn add_provider_number(
         &self,
         ctx: &Context<'_>,
@@ -333,6 +335,11 @@ impl PhoneSettingsMutation {
         let principal = principal(ctx).await?;
         let scope = principal
             .require_write(Permission::ManageSettings)
+            .map_err(graphql_error)?;
+        // Twilio is asked about the number: limited with the clinic's other number requests.
+        backend
+            .rate_limits
+            .number_request(scope.clinic_id())
             .map_err(graphql_error)?;
         let row = phone_lines::add_provider_number(
             scope,

@@ -82,8 +82,8 @@ pub struct NumberHooks {
 
 /// The provider account's numbers.
 pub trait NumberDirectory: Send + Sync {
-    /// Whether the account holds `e164` (a number in E.164 form).
-    fn holds<'a>(&'a self, e164: &'a str) -> ProviderFuture<'a, bool>;
+    /// The account's id of `e164` (a number in E.164 form) when the account holds it.
+    fn holds<'a>(&'a self, e164: &'a str) -> ProviderFuture<'a, Option<String>>;
 
     /// Numbers the account could buy, as `search` asks (at most a page of them).
     fn search<'a>(&'a self, search: &'a NumberSearch) -> ProviderFuture<'a, Vec<AvailableNumber>>;

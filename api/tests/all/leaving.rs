@@ -376,6 +376,14 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
         )
         .await;
     assert_eq!(error_code(&taken), Some("NOT_FOUND"), "{taken}");
+    let typed = next
+        .run(
+            "mutation { addProviderNumber(number: \"+447700900400\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&typed), Some("BAD_USER_INPUT"), "{typed}");
+    assert!(typed.to_string().contains("cannot be added"), "{typed}");
     let left = "SELECT attempts || ':' || count(*) || ':' || max(last_error) AS row \
                 FROM provider_leftovers GROUP BY attempts";
     let records_at = |api_url: &str, token: &str| -> Arc<dyn ProviderRecords> {

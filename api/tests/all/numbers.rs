@@ -145,6 +145,21 @@ async fn numbers_are_bought_taken_and_released(kind: DatabaseKind) {
         taken["data"]["useAccountNumber"]["id"],
         "taking it again points it again"
     );
+    // A number taken from the account was somebody's before Ringback: it is not released from
+    // here (that would give it up at Twilio), only stopped using.
+    assert_eq!(data(&taken, "useAccountNumber")["provisioned"], false);
+    let kept = app
+        .owner
+        .run(
+            RELEASE,
+            json!({ "id": taken["data"]["useAccountNumber"]["id"] }),
+        )
+        .await;
+    assert_eq!(error_code(&kept), Some("BAD_USER_INPUT"), "{kept}");
+    assert!(
+        fake.numbers().iter().any(|n| n.sid == sid),
+        "still the account's"
+    );
     assert!(
         fake.numbers()
             .iter()
@@ -454,8 +469,8 @@ async fn us_numbers_are_found_by_area_code_and_town() {
     app.db.finish().await;
 }
 
-/// Requests to Twilio about numbers are limited per clinic (each is a provider request, a
-/// purchase costs money); the limited answer is the uniform one.
+/// Requests to Twilio about numbers (a typed-in number's check among them) are limited per clinic
+/// (each is a provider request, a purchase costs money); the limited answer is the uniform one.
 #[tokio::test]
 async fn requests_to_twilio_about_numbers_are_limited_per_clinic() {
     let mut app = TestApp::builder(DatabaseKind::Sqlite)
@@ -463,12 +478,21 @@ async fn requests_to_twilio_about_numbers_are_limited_per_clinic() {
         .build()
         .await;
     let limit = ringback_api::auth::rate_limit::NUMBER_REQUESTS_PER_CLINIC_PER_MINUTE;
-    for _ in 0..limit {
+    // The set-up typed in the clinic's number: one request of the minute's.
+    for _ in 1..limit {
         let answer = app.owner.run(FOR_SALE, json!({})).await;
         data(&answer, "numbersForSale");
     }
     let limited = app.owner.run(FOR_SALE, json!({})).await;
     assert_eq!(error_code(&limited), Some("RATE_LIMITED"), "{limited}");
+    let typed = app
+        .owner
+        .run(
+            "mutation { addProviderNumber(number: \"+447700900401\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&typed), Some("RATE_LIMITED"), "{typed}");
     app.db.finish().await;
 }
 

@@ -210,8 +210,8 @@ pub async fn buy(
             error @ (ProviderError::NoAnswer(_)
             | ProviderError::Unreadable
             | ProviderError::Unavailable { .. }),
-        ) => bought_after_all(desk, &e164)
-            .await
+        ) => bought_after_all(scope, desk, &e164)
+            .await?
             .ok_or_else(|| provider_failure(error, "sell this number"))?,
         Err(error) => return Err(provider_failure(error, "sell this number")),
     };
@@ -244,12 +244,22 @@ pub async fn buy(
 
 /// The number `e164` when the account holds it after a purchase whose answer was lost (Twilio
 /// may have sold it before the request timed out): it is recorded as bought rather than left
-/// rented, pointed here and nobody's (and no longer for sale to a second try).
-async fn bought_after_all(desk: &NumberDesk, e164: &E164) -> Option<OwnedNumber> {
-    let owned = desk.directory.owned().await.ok()?;
-    owned
+/// rented, pointed here and nobody's (and no longer for sale to a second try). A deleted
+/// clinic's number waiting to be released is not this purchase.
+async fn bought_after_all(
+    scope: &TenantScope,
+    desk: &NumberDesk,
+    e164: &E164,
+) -> Result<Option<OwnedNumber>, DomainError> {
+    let Ok(owned) = desk.directory.owned().await else {
+        return Ok(None);
+    };
+    let txn = scope.begin().await?;
+    let releasing = provider_leftovers::numbers_to_release(txn.conn()).await?;
+    txn.commit().await?;
+    Ok(owned
         .into_iter()
-        .find(|number| number.e164 == e164.as_str())
+        .find(|number| number.e164 == e164.as_str() && !releasing.contains(&number.sid)))
 }
 
 /// `number` in E.164 if it belongs to the clinic's `country`.
@@ -379,8 +389,10 @@ pub(crate) async fn held_by_clinic(
         .await?)
 }
 
-/// Releases the clinic's number `id` at Twilio (it stops being the account's, and its monthly fee
-/// stops) and forgets it. A number Twilio no longer has is forgotten all the same.
+/// Releases the clinic's number `id`, one Ringback bought, at Twilio (it stops being the
+/// account's, and its monthly fee stops) and forgets it. A number Twilio no longer has is
+/// forgotten all the same; one taken from the account or typed in is refused (it is stopped
+/// using instead: [`phone_lines::remove_provider_number`]).
 pub async fn release(
     scope: &TenantScope,
     secrets: &Secrets,
@@ -392,6 +404,15 @@ pub async fn release(
     let row = in_clinic::<provider_number::Entity>(&txn, id)
         .await?
         .ok_or(DomainError::NotFound)?;
+    if !row.bought_here {
+        // Taken from the account or typed in, it was somebody's before Ringback: releasing it
+        // would give it up at Twilio for good.
+        return Err(DomainError::BadUserInput(
+            "Ringback did not buy this number: stop using it instead (it stays in the Twilio \
+             account)"
+                .to_owned(),
+        ));
+    }
     let current = clinic::get(&txn).await?;
     let key = keys::data_key(secrets, &current)?;
     let e164 = keys::open_clinic_number(&key, txn.clinic_id(), &row.number_sealed)?;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
 use crate::service::in_clinic;
-use crate::service::{clinic, keys, numbers};
+use crate::service::{clinic, keys, numbers, provider_leftovers};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantScope, TenantTxn, set_local};
@@ -46,6 +46,27 @@ pub(crate) fn staff_line_allowed(
     }
 }
 
+/// `number` as a staff line (the forwarding line, a team member's callback phone) of the clinic
+/// whose region is `region`: normalised, allowed ([`staff_line_allowed`]), and none of the
+/// clinic's own Ringback numbers, which would send the calls put through back here, round and
+/// round (whether a number is another clinic's is nobody's to learn).
+pub(crate) async fn staff_line(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    number: &str,
+    region: &str,
+) -> Result<phone::NormalizedNumber, DomainError> {
+    let normalized = normalize(number, region)?;
+    staff_line_allowed(&normalized, region)?;
+    if numbers::held_by_clinic(txn, secrets, &normalized.e164)
+        .await?
+        .is_some()
+    {
+        return Err(DomainError::BadUserInput(RINGING_RINGBACK.to_owned()));
+    }
+    Ok(normalized)
+}
+
 /// Sets (or with `None` clears) the forwarding line.
 pub async fn set_forwarding_line(
     txn: &TenantTxn,
@@ -56,16 +77,7 @@ pub async fn set_forwarding_line(
     let current = clinic::get(txn).await?;
     let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
         Some(number) => {
-            let normalized = normalize(number, &current.default_region)?;
-            staff_line_allowed(&normalized, &current.default_region)?;
-            // One of the clinic's own numbers would send its calls back here, round and round
-            // (whether a number is another clinic's is nobody's to learn).
-            if numbers::held_by_clinic(txn, secrets, &normalized.e164)
-                .await?
-                .is_some()
-            {
-                return Err(DomainError::BadUserInput(FORWARDING_TO_RINGBACK.to_owned()));
-            }
+            let normalized = staff_line(txn, secrets, number, &current.default_region).await?;
             let key = keys::data_key(secrets, &current)?;
             let sealed = keys::seal_clinic_number(&key, txn.clinic_id(), normalized.e164.as_str())?;
             (Some(sealed), Some(phone::mask_tail(&normalized.e164)))
@@ -89,8 +101,8 @@ pub async fn set_forwarding_line(
     Ok(updated)
 }
 
-/// Why a forwarding line that is one of the clinic's own Ringback numbers is refused.
-const FORWARDING_TO_RINGBACK: &str = "this is one of the clinic's Ringback numbers: calls forwarded to it would come back here instead of ringing your staff; give the phone your staff answer";
+/// Why a staff line that is one of the clinic's own Ringback numbers is refused.
+const RINGING_RINGBACK: &str = "this is one of the clinic's Ringback numbers: calls put through to it would come back here instead of ringing your staff; give the phone your staff answer";
 
 /// Why a provider number that is the clinic's forwarding line is refused.
 const NUMBER_IS_FORWARDING_LINE: &str = "this is the clinic's forwarding line: calls to it would be forwarded to itself; set the phone your staff answer as the forwarding line first";
@@ -320,7 +332,8 @@ pub async fn opened_provider_numbers(
 const NUMBER_REFUSED: &str = "this number cannot be added: it must be one of this deployment's Twilio numbers, not yet in use";
 
 /// Registers a provider number for the scope's clinic. The deployment's provider account must hold
-/// it (asked outside any transaction), and a number belongs to one clinic only; a refusal is
+/// it (asked outside any transaction), not as a deleted clinic's number waiting to be released,
+/// and a number belongs to one clinic only; a refusal is
 /// audited and does not say which rule refused it.
 pub async fn add_provider_number(
     scope: &TenantScope,
@@ -350,17 +363,20 @@ pub async fn add_provider_number(
             )
         })?;
     let txn = scope.begin().await?;
-    let added = if held {
-        insert_provider_number(
-            &txn,
-            secrets,
-            &current,
-            &normalized.e164,
-            NumberSource::Typed,
-        )
-        .await?
-    } else {
-        None
+    // A deleted clinic's number waiting to be released at Twilio is nobody's to add.
+    let releasing = provider_leftovers::numbers_to_release(txn.conn()).await?;
+    let added = match held {
+        Some(sid) if !releasing.contains(&sid) => {
+            insert_provider_number(
+                &txn,
+                secrets,
+                &current,
+                &normalized.e164,
+                NumberSource::Typed,
+            )
+            .await?
+        }
+        _ => None,
     };
     let Some(created) = added else {
         audit::append(

@@ -316,14 +316,15 @@ impl TwilioClient {
     }
 
     /// Whether the account holds `e164`: Twilio filters its numbers by exact `PhoneNumber`.
-    async fn incoming_number(&self, e164: &str) -> Result<bool, ProviderError> {
+    async fn incoming_number(&self, e164: &str) -> Result<Option<String>, ProviderError> {
         let url = self.account_url("IncomingPhoneNumbers.json");
         let request = self.authorized(self.http.get(url).query(&[("PhoneNumber", e164)]));
         let page: IncomingNumberPage = read_json(request.send().await).await?;
         Ok(page
             .incoming_phone_numbers
-            .iter()
-            .any(|number| number.phone_number == e164))
+            .into_iter()
+            .find(|number| number.phone_number == e164)
+            .map(|number| number.sid))
     }
 
     async fn search_available(
@@ -675,7 +676,7 @@ impl SmsProvider for TwilioClient {
 }
 
 impl NumberDirectory for TwilioClient {
-    fn holds<'a>(&'a self, e164: &'a str) -> ProviderFuture<'a, bool> {
+    fn holds<'a>(&'a self, e164: &'a str) -> ProviderFuture<'a, Option<String>> {
         Box::pin(self.incoming_number(e164))
     }
 
