@@ -600,7 +600,7 @@ fn api_error(status: u16, body: &[u8]) -> CalendarError {
         .unwrap_or_else(|| "unknown".to_owned());
     let rate_limited = matches!(
         reason.as_str(),
-        "rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded"
+        "rateLimitExceeded" | "userRateLimitExceeded" | "quotaExceeded" | "dailyLimitExceeded"
     );
     match status {
         429 => CalendarError::Unavailable { status },
@@ -696,6 +696,7 @@ mod tests {
             CalendarError::NotShared
         );
         assert!(api_error(403, &body("rateLimitExceeded")).is_retryable());
+        assert!(api_error(403, &body("dailyLimitExceeded")).is_retryable());
         assert!(api_error(503, b"").is_retryable());
         assert!(!api_error(400, &body("invalid")).is_retryable());
         assert!(matches!(

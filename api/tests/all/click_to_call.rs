@@ -16,7 +16,7 @@ use poem::EndpointExt;
 use poem::test::TestClient;
 use ringback_api::build_app;
 use ringback_api::config::DatabaseKind;
-use ringback_api::fakes::twilio::{ANSWERED_DIAL_SECONDS, CallScript, FakeTwilio};
+use ringback_api::fakes::twilio::{ANSWERED_DIAL_SECONDS, CallFailure, CallScript, FakeTwilio};
 use serde_json::{Value, json};
 
 const CLINIC_NUMBER: &str = "+447700900777";
@@ -163,6 +163,15 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
     assert_eq!(instant("answeredAt"), instant("startedAt"));
     answers.push(recorded);
 
+    // One of the clinic's own numbers is no callback phone: the call would ring back here.
+    let own = staff
+        .run(
+            "mutation($n: String!) { setMyCallbackLine(number: $n) }",
+            json!({ "n": CLINIC_NUMBER }),
+        )
+        .await;
+    assert_eq!(error_code(&own), Some("BAD_USER_INPUT"), "{own}");
+    assert!(own.to_string().contains("Ringback numbers"), "{own}");
     // Their own phone rings once set; staff not answering records nothing; busy is an attempt.
     let mine = staff
         .run(
@@ -336,33 +345,9 @@ on_both_databases!(calling_back_never_shows_the_number);
 /// staff from it and shows it to the caller.
 async fn a_callback_comes_from_the_number_the_caller_rang(kind: DatabaseKind) {
     const SECOND_NUMBER: &str = "+447700900778";
-    let test_db = TestDb::new(kind).await;
-    let web = tempfile::tempdir().expect("tempdir");
-    let fake = test_db.fake_twilio(&[CLINIC_NUMBER, SECOND_NUMBER]).await;
-    let state = test_db.state_with(web.path(), &crate::common::twilio_settings(&fake));
-    let local = serve(build_app(state.clone())).await;
-    fake.forward_callbacks(PUBLIC_URL, &local);
-    let mut staff = Browser::new(build_app(state.clone()).map_to_response().boxed());
-    staff.run(SIGN_UP, sign_up_input("two@clinic.test")).await;
-    for setup in [
-        "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } \
-         setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } \
-         addProviderNumber(number: \"07700 900777\") { id } }",
-        "mutation { addProviderNumber(number: \"07700 900778\") { id } }",
-    ] {
-        let done = staff.run(setup, json!({})).await;
-        assert!(done["errors"].is_null(), "{done}");
-    }
-    let twilio = TestClient::new(build_app(state.clone()));
-    post(
-        &twilio,
-        "/webhooks/twilio/dial-status",
-        &missed_call("CA1", CALLER, SECOND_NUMBER),
-        None,
-    )
-    .await;
-    let rows = waiting(&mut staff).await;
-    let placed = staff.run(CALL_BACK, json!({ "id": rows[0].1 })).await;
+    let (test_db, fake, mut staff, call_id) =
+        missed_call_to_call_back(kind, &[CLINIC_NUMBER, SECOND_NUMBER], SECOND_NUMBER).await;
+    let placed = staff.run(CALL_BACK, json!({ "id": call_id })).await;
     assert!(placed["errors"].is_null(), "{placed}");
     let request = &fake.wait_for_calls(1, Duration::from_secs(10)).await[0];
     assert_eq!(
@@ -378,4 +363,84 @@ async fn a_callback_comes_from_the_number_the_caller_rang(kind: DatabaseKind) {
     test_db.finish().await;
 }
 
+/// A clinic in `text_back` mode with a forwarding line and the Twilio `numbers`, and a missed
+/// call of [`CALLER`] to `rang`: the database, the fake Twilio (played calls reach the server),
+/// a signed-in staff member and the missed call's id.
+async fn missed_call_to_call_back(
+    kind: DatabaseKind,
+    numbers: &[&str],
+    rang: &str,
+) -> (
+    TestDb,
+    FakeTwilio,
+    Browser<poem::endpoint::BoxEndpoint<'static>>,
+    String,
+) {
+    let test_db = TestDb::new(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let fake = test_db.fake_twilio(numbers).await;
+    let state = test_db.state_with(web.path(), &crate::common::twilio_settings(&fake));
+    let local = serve(build_app(state.clone())).await;
+    fake.forward_callbacks(PUBLIC_URL, &local);
+    let mut staff = Browser::new(build_app(state.clone()).map_to_response().boxed());
+    staff.run(SIGN_UP, sign_up_input("two@clinic.test")).await;
+    let setup = staff
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } \
+             setForwardingLine(number: \"020 7946 0321\") { forwardingLineTail } }",
+            json!({}),
+        )
+        .await;
+    assert!(setup["errors"].is_null(), "{setup}");
+    for number in numbers {
+        let added = staff
+            .run(
+                "mutation($n: String!) { addProviderNumber(number: $n) { id } }",
+                json!({ "n": number }),
+            )
+            .await;
+        assert!(added["errors"].is_null(), "{added}");
+    }
+    let twilio = TestClient::new(build_app(state.clone()));
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_call("CA1", CALLER, rang),
+        None,
+    )
+    .await;
+    let rows = waiting(&mut staff).await;
+    (test_db, fake, staff, rows[0].1.clone())
+}
+
 on_both_databases!(a_callback_comes_from_the_number_the_caller_rang);
+
+/// Twilio refusing a callback over its call rate (429) placed nothing: the mark is cleared and
+/// the next click places it. An answer lost after the call was placed (HTTP 500) keeps the mark
+/// from colleagues, but its placer may click again after a minute, as they are told.
+async fn a_callback_twilio_did_not_confirm_can_be_tried_again(kind: DatabaseKind) {
+    let (test_db, fake, mut staff, call_id) =
+        missed_call_to_call_back(kind, &[CLINIC_NUMBER], CLINIC_NUMBER).await;
+    let call_back = json!({ "id": call_id });
+    fake.fail_next_calls([CallFailure::TooManyRequests]);
+    let limited = staff.run(CALL_BACK, call_back.clone()).await;
+    assert_eq!(error_code(&limited), Some("UNAVAILABLE"), "{limited}");
+    assert!(limited.to_string().contains("could not place"), "{limited}");
+    let placed = staff.run(CALL_BACK, call_back.clone()).await;
+    assert!(placed["errors"].is_null(), "placed at once: {placed}");
+    play_latest(&fake, 1, CallScript::FirstPartyMissed).await;
+
+    fake.fail_next_calls([CallFailure::PlaceThenServerError]);
+    let lost = staff.run(CALL_BACK, call_back.clone()).await;
+    assert_eq!(error_code(&lost), Some("UNAVAILABLE"), "{lost}");
+    assert!(lost.to_string().contains("within a minute"), "{lost}");
+    let at_once = staff.run(CALL_BACK, call_back.clone()).await;
+    assert_eq!(error_code(&at_once), Some("CONFLICT"), "{at_once}");
+    test_db.clock.advance(chrono::Duration::seconds(61));
+    let again = staff.run(CALL_BACK, call_back).await;
+    assert!(again["errors"].is_null(), "after a minute: {again}");
+    assert_eq!(fake.calls().len(), 3);
+    test_db.finish().await;
+}
+
+on_both_databases!(a_callback_twilio_did_not_confirm_can_be_tried_again);

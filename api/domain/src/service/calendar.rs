@@ -422,10 +422,14 @@ pub fn plan(booking: &appointment::Model, clinic: &ClinicCalendar, public_url: &
     let mut remove_from: Vec<String> = [booking.calendar_event_in.as_deref(), clinic.calendar_id]
         .into_iter()
         .flatten()
-        .filter(|calendar| Some(*calendar) != wanted.as_deref())
+        .filter(|calendar| {
+            !wanted
+                .as_deref()
+                .is_some_and(|w| same_calendar(w, calendar))
+        })
         .map(str::to_owned)
         .collect();
-    remove_from.dedup();
+    remove_from.dedup_by(|a, b| same_calendar(a, b));
     let put = wanted.zip(booking.starts_at).map(|(calendar, starts_at)| {
         (
             calendar,
@@ -433,6 +437,12 @@ pub fn plan(booking: &appointment::Model, clinic: &ClinicCalendar, public_url: &
         )
     });
     SyncPlan { put, remove_from }
+}
+
+/// Whether two calendar ids name one calendar: Google reads the addresses they are whatever the
+/// letters' case (saved again in another spelling, the calendar is the one its events are in).
+fn same_calendar(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
 }
 
 /// The event id of `booking`: its id's hex digits (base32hex, as Google wants).
@@ -567,6 +577,15 @@ mod tests {
             removed.leaves_nothing_of(&removed),
             "a removal is not repeated for ever"
         );
+
+        // The calendar saved again in another spelling is the one the event is in.
+        let respelled = plan(
+            &booking(false, Some("Front@Example.com")),
+            &clinic(Some("front@example.com")),
+            "https://rb.example/",
+        );
+        assert_eq!(respelled.remove_from, Vec::<String>::new());
+        assert!(respelled.put.is_some());
 
         let never_put = booking(true, None);
         let plan_now = plan(&never_put, &clinic(None), "https://rb.example");

@@ -19,7 +19,7 @@ use ringback_providers::sms::ProviderError;
 use ringback_providers::twilio::webhook_url;
 use ringback_providers::voice::{CallPlacer, OutgoingCall};
 use ringback_shared::attribution::CallOutcome;
-use ringback_shared::phone::{self, Region};
+use ringback_shared::phone;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, QueryFilter, Set};
 use sea_orm::{ColumnTrait, Condition, Order};
@@ -80,7 +80,8 @@ pub const UNDER_WAY: chrono::Duration = chrono::Duration::minutes(20);
 /// marks it) and the placement audited in a short transaction, which takes the missed call's row
 /// before the clinic's lock as the webhooks do; the provider is asked after it commits (a slow
 /// provider holds no lock). A refusal there clears the mark and is audited; a request whose
-/// answer was lost keeps it (the call may ring), until the call's end is heard or it lapses.
+/// answer was lost keeps it (the call may ring) until the call's end is heard or it lapses, but
+/// lets its placer try again after [`OWN_RETRY_AFTER`].
 pub async fn place(
     scope: &TenantScope,
     secrets: &Secrets,
@@ -116,9 +117,12 @@ pub async fn place(
         Err(error) => error,
     };
     tracing::warn!(%error, "the provider did not place a callback");
+    // Refused, unreachable or over Twilio's rate (429): no call was placed.
     if !matches!(
         error,
-        ProviderError::Refused { .. } | ProviderError::Unreachable
+        ProviderError::Refused { .. }
+            | ProviderError::Unreachable
+            | ProviderError::Unavailable { status: 429 }
     ) {
         return Err(DomainError::Unavailable(
             "the phone provider did not confirm the call: it may still ring; if it does not \
@@ -204,13 +208,21 @@ async fn prepare(
     Ok((missed, call, ringing_tail))
 }
 
-/// Marks `missed` with `actor`'s callback unless one placed less than [`UNDER_WAY`] ago holds
-/// it; whether it was marked.
+/// How soon the member who placed a callback may place it again, its end unheard: the provider's
+/// answer may have been lost (they are told to try again if it does not ring within a minute).
+pub const OWN_RETRY_AFTER: chrono::Duration = chrono::Duration::minutes(1);
+
+/// Marks `missed` with `actor`'s callback unless one placed less than [`UNDER_WAY`] ago holds it
+/// (their own for less than [`OWN_RETRY_AFTER`]); whether it was marked.
 async fn claim(txn: &TenantTxn, missed: &call::Model, actor: Uuid) -> Result<bool, DomainError> {
     let now = txn.now();
+    let own_retry = Condition::all()
+        .add(call::Column::CallbackPlacedBy.eq(actor))
+        .add(call::Column::CallbackPlacedAt.lte(now - OWN_RETRY_AFTER));
     let free = Condition::any()
         .add(call::Column::CallbackPlacedAt.is_null())
-        .add(call::Column::CallbackPlacedAt.lte(now - UNDER_WAY));
+        .add(call::Column::CallbackPlacedAt.lte(now - UNDER_WAY))
+        .add(own_retry);
     let marked = txn
         .update_many::<call::Entity>()
         .col_expr(call::Column::CallbackPlacedAt, Expr::value(Some(now)))
@@ -317,11 +329,8 @@ pub async fn set_callback_line(
     let settings = clinic::get(txn).await?;
     let (sealed, tail) = match number.map(str::trim).filter(|n| !n.is_empty()) {
         Some(number) => {
-            let region = Region::parse(&settings.default_region)
-                .map_err(|e| DomainError::Internal(format!("stored region: {e}")))?;
-            let normalized = phone::normalize(number, region)
-                .map_err(|e| DomainError::BadUserInput(e.to_string()))?;
-            phone_lines::staff_line_allowed(&normalized, &settings.default_region)?;
+            let normalized =
+                phone_lines::staff_line(txn, secrets, number, &settings.default_region).await?;
             let key = keys::data_key(secrets, &settings)?;
             let sealed = keys::seal_clinic_number(&key, txn.clinic_id(), normalized.e164.as_str())?;
             (Some(sealed), Some(phone::mask_tail(&normalized.e164)))

@@ -61,6 +61,15 @@ pub enum Failure {
     UndeliveredReportedFirst(u16),
 }
 
+/// A failure to inject into the next request to place a call.
+#[derive(Clone, Copy, Debug)]
+pub enum CallFailure {
+    /// Refuse with HTTP 429 (20429), as Twilio does past the account's call rate: nothing placed.
+    TooManyRequests,
+    /// Place the call, then answer HTTP 500 (whether it went is in doubt for the client).
+    PlaceThenServerError,
+}
+
 /// A message the fake accepted.
 #[derive(Clone, Debug)]
 pub struct FakeMessage {
@@ -86,6 +95,7 @@ struct Shared {
     /// The account's own numbers.
     incoming_numbers: Mutex<Vec<FakeNumber>>,
     failures: Mutex<VecDeque<Failure>>,
+    call_failures: Mutex<VecDeque<CallFailure>>,
     /// Whether the next number bought is sold but answered with a body nobody can read (the
     /// answer lost on the way, as a proxy's error page would lose it).
     lose_next_purchase_answer: std::sync::atomic::AtomicBool,
@@ -201,6 +211,7 @@ impl FakeTwilio {
             records: records::Records::default(),
             incoming_numbers: Mutex::new(Vec::new()),
             failures: Mutex::new(VecDeque::new()),
+            call_failures: Mutex::new(VecDeque::new()),
             lose_next_purchase_answer: std::sync::atomic::AtomicBool::new(false),
             smart_encoding: std::sync::atomic::AtomicBool::new(false),
             arrivals: Notify::new(),
@@ -287,6 +298,11 @@ impl FakeTwilio {
     /// Makes the next requests to the Messages API fail, in order.
     pub fn fail_next(&self, failures: impl IntoIterator<Item = Failure>) {
         lock(&self.shared.failures).extend(failures);
+    }
+
+    /// Makes the next requests to place a call fail, in order.
+    pub fn fail_next_calls(&self, failures: impl IntoIterator<Item = CallFailure>) {
+        lock(&self.shared.call_failures).extend(failures);
     }
 
     /// Whether bodies are stored and listed as Twilio's Smart Encoding rewrites them (curly

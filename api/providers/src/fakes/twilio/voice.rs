@@ -120,6 +120,10 @@ pub(super) async fn create_call(
     let Some(url) = form.url.or(form.twiml) else {
         return twilio_error(StatusCode::BAD_REQUEST, 21205, "Url parameter is required");
     };
+    let failure = lock(&shared.call_failures).pop_front();
+    if let Some(CallFailure::TooManyRequests) = failure {
+        return twilio_error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
+    }
     let call = {
         let mut calls = lock(&shared.calls);
         let call = FakeCall {
@@ -139,6 +143,13 @@ pub(super) async fn create_call(
         shared.clock.now(),
     );
     shared.arrivals.notify_waiters();
+    if let Some(CallFailure::PlaceThenServerError) = failure {
+        return twilio_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            20500,
+            "Internal Server Error",
+        );
+    }
     let created = shared.clock.now().to_rfc2822();
     let body = json!({
         "sid": call.sid,
