@@ -1213,7 +1213,7 @@ mod names {
 
     impl UnattributedReason {
         /// The snake_case name, e.g. `no_recovery_touch`.
-        pub fn as_str(self) -> &'static str {
+        pub const fn as_str(self) -> &'static str {
             match self {
                 UnattributedReason::Cancelled => "cancelled",
                 UnattributedReason::NoMissedCallInWindow => "no_missed_call_in_window",

@@ -174,8 +174,9 @@ pub struct CreateAppointmentInput {
     /// the first time, as it stands now (CONFLICT when that appointment was cancelled or is for
     /// another caller).
     pub external_id: Option<String>,
-    /// When it was booked, for imported history (not in the future); now when left out.
-    /// Attribution credits the calls that preceded this moment.
+    /// When it was booked, for imported history (not in the future, nor before the calls the
+    /// clinic's retention has deleted could be weighed: BAD_USER_INPUT names the earliest); now
+    /// when left out. Attribution credits the calls that preceded this moment.
     pub booked_at: Option<DateTime<Utc>>,
 }
 

@@ -423,11 +423,148 @@ async fn a_callback_sent_again_is_logged_once(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// A booking whose verdict a purge froze still follows what is done to it: a new value is its
+/// credit's value, and cancelled it takes no credit, so a later booking of the caller takes the
+/// missed call (credited once). A booking dated before the frozen line is refused; a restricted
+/// caller's booking is kept under a stand-in key.
+async fn a_booking_a_purge_froze_follows_its_changes(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    let start = app.db.clock.now();
+    let recorded = app
+        .owner
+        .run(
+            RECORD,
+            json!({ "events": [event(
+                "ext-1",
+                "NO_ANSWER",
+                &(start - Duration::days(3)).to_rfc3339(),
+                "07700 900123",
+            )] }),
+        )
+        .await;
+    let missed = recorded["data"]["recordCallEvents"]["results"][0]["call"]["id"].clone();
+    let logged = app
+        .owner
+        .run(
+            "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { id } }",
+            json!({ "id": missed }),
+        )
+        .await;
+    assert!(logged["errors"].is_null(), "{logged}");
+    let book = "mutation($at: DateTime) { createAppointment(input: { callerNumber: \"07700 900123\", \
+                valueMinor: 5000, bookedAt: $at }) { id callerKey attribution { status reason } } }";
+    let first = app.owner.run(book, json!({ "at": null })).await;
+    let first_id = first["data"]["createAppointment"]["id"].clone();
+    assert_eq!(
+        first["data"]["createAppointment"]["attribution"]["status"], "RECOVERED",
+        "{first}"
+    );
+    // Calls were purged up to a week (the window) and half an hour after the first booking.
+    app.db.clock.advance(Duration::hours(1));
+    app.sign_in_again().await;
+    let line = app.db.clock.now() - Duration::minutes(30);
+    let purged_before =
+        (line - Duration::days(7)).to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    app.db
+        .execute_as_owner(&format!(
+            "UPDATE clinics SET calls_purged_before = '{purged_before}'"
+        ))
+        .await;
+    let second = app.owner.run(book, json!({ "at": null })).await;
+    assert_eq!(
+        second["data"]["createAppointment"]["attribution"]["reason"],
+        "missed_calls_already_credited",
+        "{second}"
+    );
+    let second_id = second["data"]["createAppointment"]["id"].clone();
+
+    let verdicts = async |app: &TestApp| {
+        app.db
+            .query_strings(
+                "SELECT reason, value_minor || '' AS v, \
+                 CASE WHEN missed_call_id IS NULL THEN '-' ELSE 'call' END AS m \
+                 FROM attributions ORDER BY appointment_id",
+                &["reason", "v", "m"],
+            )
+            .await
+    };
+    let revalued = app
+        .owner
+        .run(
+            "mutation($id: ID!) { updateAppointment(id: $id, valueMinor: 9900) { id } }",
+            json!({ "id": first_id }),
+        )
+        .await;
+    assert!(revalued["errors"].is_null(), "{revalued}");
+    let after_update = verdicts(&app).await;
+    assert_eq!(
+        (after_update[0][0].as_str(), after_update[0][1].as_str()),
+        ("recovered", "9900"),
+        "the frozen credit carries the new value: {after_update:?}"
+    );
+    let cancelled = app
+        .owner
+        .run(
+            "mutation($id: ID!) { cancelAppointment(id: $id) { attribution { reason } } }",
+            json!({ "id": first_id }),
+        )
+        .await;
+    assert_eq!(
+        cancelled["data"]["cancelAppointment"]["attribution"]["reason"], "cancelled",
+        "{cancelled}"
+    );
+    let after_cancel = verdicts(&app).await;
+    assert_eq!(after_cancel[0][0], "cancelled", "{after_cancel:?}");
+    assert_eq!(after_cancel[0][2], "-", "{after_cancel:?}");
+    assert_eq!(after_cancel[1][0], "recovered", "{after_cancel:?}");
+    let naming_the_call = after_cancel.iter().filter(|row| row[2] != "-").count();
+    assert_eq!(naming_the_call, 1, "{after_cancel:?}");
+    assert_ne!(first_id, second_id);
+
+    let too_early = app
+        .owner
+        .run(
+            book,
+            json!({ "at": (line - Duration::minutes(1)).to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&too_early),
+        Some("BAD_USER_INPUT"),
+        "{too_early}"
+    );
+    assert!(
+        too_early
+            .to_string()
+            .contains("bookedAt must be on or after"),
+        "{too_early}"
+    );
+
+    let restricted = app
+        .owner
+        .run(
+            "mutation { restrictCaller(number: \"07700 900123\", restricted: true) }",
+            json!({}),
+        )
+        .await;
+    assert!(restricted["errors"].is_null(), "{restricted}");
+    let kept_apart = app.owner.run(book, json!({ "at": null })).await;
+    let key = kept_apart["data"]["createAppointment"]["callerKey"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{kept_apart}"));
+    assert!(
+        ringback_shared::caller_key::is_anonymous(key),
+        "a restricted caller's booking is kept under a stand-in key: {kept_apart}"
+    );
+    app.db.finish().await;
+}
+
 on_both_databases!(
     a_callback_sent_again_is_logged_once,
     an_external_id_names_one_booking,
     calls_appointments_and_attribution,
-    a_withheld_number_counts_only_on_an_inbound_call
+    a_withheld_number_counts_only_on_an_inbound_call,
+    a_booking_a_purge_froze_follows_its_changes
 );
 
 /// A calls page reads each call's credit in the page's own statement, and it agrees with the

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use ringback_entity::{appointment, attribution as attribution_row};
+use ringback_shared::caller_key::{anonymous_key, is_anonymous};
 use ringback_shared::metrics::local_day_bounds_utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
@@ -18,7 +19,7 @@ use uuid::Uuid;
 use crate::service::audit::{self, AuditEvent};
 use crate::service::callers::{CallerKeyer, parse_caller_key};
 use crate::service::in_clinic;
-use crate::service::{attribution, external_ids, known_callers};
+use crate::service::{attribution, external_ids, known_callers, restrictions};
 use crate::service::{calendar, clinic};
 use ringback_core::db::with_literal_limit;
 use ringback_core::error::DomainError;
@@ -65,6 +66,20 @@ fn check_booked_at(booked_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), D
     crate::service::calls::not_ahead("bookedAt", booked_at, now)
 }
 
+/// Refuses a booking made before the line a purge froze attribution at
+/// ([`attribution::frozen_before`]): the calls it would be weighed against are partly deleted, so
+/// it could take a missed call a later booking holds, or be weighed against half its window.
+async fn check_not_frozen(txn: &TenantTxn, booked_at: DateTime<Utc>) -> Result<(), DomainError> {
+    match attribution::frozen_before(txn).await? {
+        Some(line) if booked_at < line => Err(DomainError::BadUserInput(format!(
+            "bookedAt must be on or after {}: the calls of earlier bookings are deleted (the \
+             clinic's call retention), so they cannot be attributed",
+            line.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 async fn caller_key(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -91,17 +106,23 @@ pub async fn create(
 ) -> Result<appointment::Model, DomainError> {
     check_value(input.value_minor)?;
     check_booked_at(input.booked_at, txn.now())?;
+    check_not_frozen(txn, input.booked_at).await?;
     let external_id = external_ids::optional(input.external_id.as_deref())?;
     let key = caller_key(txn, secrets, input.caller).await?;
+    // A caller who asked not to be processed is booked, counted, and kept apart from everything
+    // else of theirs: under a stand-in key, as their calls are.
+    let restricted = restrictions::is_restricted(txn, std::slice::from_ref(&key)).await?;
     if let Some(external_id) = &external_id
         && let Some(existing) = find_external(txn, input.source, external_id).await?
     {
-        return repeated(existing, &key);
+        return repeated(existing, &key, restricted);
     }
     let (booked_at, now) = (input.booked_at, txn.now());
+    let id = Uuid::now_v7();
+    let key = if restricted { anonymous_key(id) } else { key };
     let new_row = appointment::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         caller_key: Set(key.clone()),
         source: Set(input.source.to_owned()),
         external_id: Set(external_id.clone()),
@@ -122,7 +143,7 @@ pub async fn create(
             .ok_or_else(|| {
                 DomainError::Internal("a booking neither inserted nor found".to_owned())
             })?;
-        return repeated(existing, &key);
+        return repeated(existing, &key, restricted);
     };
     audit::append(
         txn,
@@ -157,13 +178,17 @@ async fn insert_once(
 }
 
 /// A booking sent again with the `externalId` of `existing`: the same booking (as it stands now)
-/// when it is for the same caller and still stands; otherwise a conflict, so that a sender never
-/// takes a cancelled booking, or another caller's, for the one it asked for.
+/// when it is for the same caller (for a `restricted` caller, one kept under a stand-in key) and
+/// still stands; otherwise a conflict, so that a sender never takes a cancelled booking, or
+/// another caller's, for the one it asked for.
 fn repeated(
     existing: appointment::Model,
     caller_key: &str,
+    restricted: bool,
 ) -> Result<appointment::Model, DomainError> {
-    if existing.caller_key != caller_key {
+    let same_caller =
+        existing.caller_key == caller_key || (restricted && is_anonymous(&existing.caller_key));
+    if !same_caller {
         return Err(DomainError::Conflict(
             "this externalId already names an appointment for another caller".to_owned(),
         ));

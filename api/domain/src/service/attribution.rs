@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use ringback_entity::{appointment, attribution, call};
 use ringback_shared::attribution::{
-    AppointmentRecord, AttributionOutcome, AttributionWindow, CallRecord, ReplyRecord, attribute,
+    AppointmentRecord, AttributionOutcome, AttributionWindow, CallRecord, ReplyRecord,
+    UnattributedReason, attribute,
 };
 use ringback_shared::caller_key::{ANONYMOUS_PREFIX, is_anonymous};
 use sea_orm::sea_query::Expr;
@@ -17,6 +18,11 @@ use crate::service::calls::FIRST_TO_NAME_ITS_CALL;
 use crate::service::clinic;
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
+
+/// The stored outcome of an appointment not recovered.
+const UNATTRIBUTED: &str = "unattributed";
+/// The stored reason of a cancelled appointment's verdict.
+const CANCELLED: &str = UnattributedReason::Cancelled.as_str();
 
 /// The clinic's window, as the engine takes it.
 async fn window(txn: &TenantTxn) -> Result<AttributionWindow, DomainError> {
@@ -66,7 +72,9 @@ pub async fn recompute_callers(
 
 /// The appointments whose verdicts a purge froze: booked before the purge horizon plus the
 /// window, so some calls or replies their verdict looked at are gone. `None` when nothing was purged.
-async fn frozen_before(txn: &TenantTxn) -> Result<Option<chrono::DateTime<Utc>>, DomainError> {
+pub(crate) async fn frozen_before(
+    txn: &TenantTxn,
+) -> Result<Option<chrono::DateTime<Utc>>, DomainError> {
     let clinic = clinic::get(txn).await?;
     Ok(clinic.calls_purged_before.map(|purged_before| {
         purged_before + chrono::Duration::days(i64::from(clinic.attribution_window_days.max(0)))
@@ -119,10 +127,10 @@ async fn store(
         frozen.is_none_or(|before| appointment.created_at >= before)
             && !is_anonymous(&appointment.caller_key)
     };
-    let appointments: Vec<&appointment::Model> = appointments
+    let (appointments, kept): (Vec<&appointment::Model>, Vec<&appointment::Model>) = appointments
         .iter()
-        .filter(|appointment| is_open(appointment))
-        .collect();
+        .partition(|appointment| is_open(appointment));
+    settle_kept(txn, &kept).await?;
     let open: std::collections::HashSet<uuid::Uuid> = appointments
         .iter()
         .map(|appointment| appointment.id)
@@ -162,13 +170,55 @@ async fn store(
                 row.touch_at = Set(Some(touch.at));
             }
             AttributionOutcome::Unattributed { reason } => {
-                row.outcome = Set("unattributed".to_owned());
+                row.outcome = Set(UNATTRIBUTED.to_owned());
                 row.reason = Set(reason.as_str().to_owned());
             }
         }
         row.insert(txn.conn()).await?;
     }
     crate::service::metrics::mark_stale(txn, appointments.iter().map(|a| a.created_at), false).await
+}
+
+/// Verdicts kept as they were (frozen by a purge, or an erased caller's) still follow what the
+/// booking itself says now: cancelled, it takes no credit (DESIGN: cancelled appointments take
+/// none, and its missed call is free for a later booking, as the engine already counted it); its
+/// value is the one stored now. The days of those changed are marked stale.
+async fn settle_kept(txn: &TenantTxn, kept: &[&appointment::Model]) -> Result<(), DomainError> {
+    if kept.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<uuid::Uuid> = kept.iter().map(|appointment| appointment.id).collect();
+    let stored = txn
+        .find::<attribution::Entity>()
+        .filter(attribution::Column::AppointmentId.is_in(ids))
+        .all(txn.conn())
+        .await?;
+    let mut changed = Vec::new();
+    for verdict in stored {
+        let Some(booking) = kept.iter().find(|a| a.id == verdict.appointment_id) else {
+            continue;
+        };
+        let cancelled = booking.cancelled_at.is_some();
+        let now_cancelled = cancelled && verdict.reason != CANCELLED;
+        if !now_cancelled && verdict.value_minor == booking.value_minor {
+            continue;
+        }
+        let mut row: attribution::ActiveModel = verdict.into();
+        row.value_minor = Set(booking.value_minor);
+        row.computed_at = Set(txn.now());
+        if now_cancelled {
+            row.outcome = Set(UNATTRIBUTED.to_owned());
+            row.reason = Set(CANCELLED.to_owned());
+            row.missed_call_id = Set(None);
+            row.missed_call_at = Set(None);
+            row.touch_kind = Set(None);
+            row.touch_id = Set(None);
+            row.touch_at = Set(None);
+        }
+        row.update(txn.conn()).await?;
+        changed.push(booking.created_at);
+    }
+    crate::service::metrics::mark_stale(txn, changed, false).await
 }
 
 /// Everything the attribution of appointments booked in `[start, end)` depends on, by caller key
