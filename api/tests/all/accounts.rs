@@ -825,6 +825,28 @@ async fn sign_up_confirms_the_address_and_never_says_it_is_taken(kind: DatabaseK
         not_chosen.to_string().contains("not the password chosen"),
         "{not_chosen}"
     );
+    // A confirmation that fails on the way (here: the master key rotated while the server ran)
+    // says to try again, and the link still works when the server is put right.
+    test_db
+        .execute_as_owner(
+            "INSERT INTO key_checks (name, check_value, created_at) \
+             VALUES ('master_key', 'another key', CURRENT_TIMESTAMP)",
+        )
+        .await;
+    let unavailable = browser
+        .run(
+            confirm,
+            json!({ "token": token, "password": "correct horse battery" }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&unavailable),
+        Some("UNAVAILABLE"),
+        "{unavailable}"
+    );
+    test_db
+        .execute_as_owner("DELETE FROM key_checks WHERE name = 'master_key'")
+        .await;
     let confirmed = browser
         .run(
             confirm,

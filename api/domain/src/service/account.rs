@@ -23,7 +23,7 @@ use crate::auth::rate_limit::RateLimits;
 use crate::auth::session::{ACCESS_TTL, REFRESH_TTL, SessionKeys};
 use crate::auth::tokens::{self, TokenKind};
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{in_clinic, password_resets};
+use crate::service::{in_clinic, password_resets, sign_up_requests};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
@@ -193,22 +193,27 @@ pub async fn sign_up(
     billing_on: bool,
 ) -> Result<SessionGrant, DomainError> {
     let valid = validate_sign_up(input, clock.now()).await?;
-    create_clinic(db, clock, keys, secrets, valid, billing_on).await
+    create_clinic(db, clock, keys, secrets, (valid, None), billing_on).await
 }
 
 /// Creates the clinic and its owner of a validated sign-up, and signs the owner in; with
-/// `billing_on`, the clinic's trial starts. `CONFLICT` when the address has an account.
+/// `billing_on`, the clinic's trial starts. A sign-up `confirming` a request uses the request up
+/// in the same transaction, so a failure leaves its link working. `CONFLICT` when the address has
+/// an account, or the request was used up meanwhile.
 pub(crate) async fn create_clinic(
     db: &DatabaseConnection,
     clock: &Clock,
     keys: &SessionKeys,
     secrets: &Secrets,
-    valid: ValidSignUp,
+    (valid, confirming): (ValidSignUp, Option<Uuid>),
     billing_on: bool,
 ) -> Result<SessionGrant, DomainError> {
     let now = clock.now();
     let user_id = Uuid::now_v7();
     let txn = begin_new_clinic(db, clock, secrets).await?;
+    if let Some(request) = confirming {
+        sign_up_requests::use_up(&txn, request).await?;
+    }
     let clinic = insert_clinic(&txn, secrets, valid.clinic, (billing_on, now)).await?;
     let terms_version = valid.terms.as_ref().map(|(version, _)| version.clone());
     let user = user::ActiveModel {

@@ -29,6 +29,7 @@ use crate::service::mail_links::{self, Letter, MailLinks, new_token};
 use ringback_core::clock::Clock;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
+use ringback_core::tenant::TenantTxn;
 
 /// How long a confirmation link works.
 pub const REQUEST_TTL: Duration = Duration::hours(24);
@@ -121,8 +122,9 @@ pub const NOT_THE_CHOSEN_PASSWORD: &str = "this is not the password chosen when 
 
 /// Creates the clinic and owner of the request the confirmation's token names, when its password
 /// is the one chosen with the request, and signs the owner in (with `billing_on`, the clinic's
-/// trial starts); the link then stops working. A wrong password leaves the link as it was. An
-/// unknown, used or expired token, or an address taken since, gets one answer.
+/// trial starts); the link then stops working. A wrong password, or a creation that failed (the
+/// error says whether to try again), leaves the link as it was. An unknown, used or expired
+/// token, or an address taken since, gets one answer.
 pub async fn confirm(
     db: &DatabaseConnection,
     clock: &Clock,
@@ -144,18 +146,28 @@ pub async fn confirm(
             NOT_THE_CHOSEN_PASSWORD.to_owned(),
         ));
     }
-    // Used once: of two confirmations at the same moment, one deletes the row and goes on.
-    let deleted = sign_up_request::Entity::delete_by_id(found.id)
-        .exec(db)
-        .await?;
-    if deleted.rows_affected != 1 {
-        return Err(invalid());
-    }
+    let request = found.id;
     let valid = valid_sign_up(found)?;
-    match account::create_clinic(db, clock, keys, secrets, valid, billing_on).await {
+    match account::create_clinic(db, clock, keys, secrets, (valid, Some(request)), billing_on).await
+    {
         Err(DomainError::Conflict(_)) => Err(invalid()),
         other => other,
     }
+}
+
+/// Uses up the sign-up request `id` in `txn`, the one creating its clinic: of two confirmations
+/// at the same moment, one deletes the row and goes on, the other is refused (`CONFLICT`); the
+/// row comes back should the creation fail.
+pub(crate) async fn use_up(txn: &TenantTxn, id: Uuid) -> Result<(), DomainError> {
+    let deleted = sign_up_request::Entity::delete_by_id(id)
+        .exec(txn.conn())
+        .await?;
+    if deleted.rows_affected != 1 {
+        return Err(DomainError::Conflict(
+            "this sign-up was confirmed meanwhile".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 fn details_of(valid: &ValidSignUp) -> Details {
