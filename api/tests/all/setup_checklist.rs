@@ -171,7 +171,7 @@ async fn the_checklist_follows_what_the_server_knows(kind: DatabaseKind) {
 
 on_both_databases!(the_checklist_follows_what_the_server_knows);
 
-/// With billing on, choosing a plan is a step, ticked by the subscription.
+/// With billing on, choosing a plan is a step, ticked while the subscription runs.
 #[tokio::test]
 async fn with_billing_on_a_plan_is_a_step() {
     let mut app = TestApp::builder(DatabaseKind::Sqlite)
@@ -187,8 +187,17 @@ async fn with_billing_on_a_plan_is_a_step() {
     };
     let before = app.owner.run(CHECKLIST, json!({})).await;
     assert_eq!(plan_done(&before), Some(false), "{before}");
-    app.subscribe("growth").await;
+    let subscription = app.subscribe("growth").await;
     let after = app.owner.run(CHECKLIST, json!({})).await;
     assert_eq!(plan_done(&after), Some(true), "{after}");
+    // Cancelled, the subscription still names its plan: the step is to do again.
+    let stripe = app.stripe.as_ref().expect("fake Stripe");
+    let object = stripe
+        .update_subscription(&subscription, |sub| sub.status = "canceled".to_owned())
+        .expect("the subscription");
+    let cancelled = stripe.event("customer.subscription.deleted", object);
+    assert_eq!(stripe.deliver(&cancelled).await, 200);
+    let ended = app.owner.run(CHECKLIST, json!({})).await;
+    assert_eq!(plan_done(&ended), Some(false), "{ended}");
     app.db.finish().await;
 }

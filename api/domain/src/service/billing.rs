@@ -142,6 +142,12 @@ fn is_live(status: Option<&str>) -> bool {
     status.is_some_and(SubscriptionStatus::names_running)
 }
 
+/// Whether `clinic` has chosen a plan it is subscribed to now (a cancelled subscription still
+/// names its plan).
+pub fn has_running_plan(clinic: &clinic::Model) -> bool {
+    clinic.billing_plan.is_some() && is_live(clinic.billing_status.as_deref())
+}
+
 /// The clinic's Stripe customer: the stored one, or one created for the owner's `email` and
 /// stored, unless another request stored one meanwhile (Stripe's create is idempotent on the
 /// clinic, so both get the same customer). Stripe is asked outside any transaction.

@@ -9,7 +9,7 @@ use ringback_entity::{call, provider_number};
 use ringback_providers::twilio::PROVIDER_NAME;
 use sea_orm::{ColumnTrait, QueryFilter};
 
-use crate::service::clinic;
+use crate::service::{billing, clinic};
 use ringback_core::error::DomainError;
 use ringback_core::tenant::TenantTxn;
 
@@ -74,7 +74,7 @@ pub async fn checklist(txn: &TenantTxn, billing_on: bool) -> Result<Checklist, D
         (SetupStep::TestCall, has_call),
     ];
     if billing_on {
-        steps.push((SetupStep::Plan, settings.billing_plan.is_some()));
+        steps.push((SetupStep::Plan, billing::has_running_plan(&settings)));
     }
     Ok(Checklist { steps })
 }
