@@ -327,6 +327,25 @@ impl TenantTxn {
         Ok(())
     }
 
+    /// Serialises this transaction with others that lock the same caller of the clinic, until it
+    /// ends (a PostgreSQL advisory lock on the clinic and caller key, in the two-key space no
+    /// other lock here uses; SQLite serialises all writes anyway). Narrower than
+    /// [`lock_clinic`](Self::lock_clinic), for work that must not wait for the clinic's other
+    /// writers (a text job recording its message holds rows a delivery report, which takes the
+    /// clinic's lock first, may want).
+    pub async fn lock_caller(&self, caller_key: &str) -> Result<(), DbError> {
+        if self.txn.get_database_backend() == DbBackend::Postgres {
+            self.txn
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))",
+                    [self.clinic_id.to_string().into(), caller_key.into()],
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Keeps a read's note until the transaction ends (or an audit entry is appended in it).
     pub(crate) fn note_read(&self, note: ReadNote) {
         self.noted_reads_now().push(note);

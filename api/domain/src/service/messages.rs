@@ -80,7 +80,7 @@ async fn find_open_conversation(
         .await?)
 }
 
-/// The caller's open conversation, opened now if there is none. Opening takes the clinic's lock
+/// The caller's open conversation, opened now if there is none. Opening takes the caller's lock
 /// and looks again, so two texts of one caller stored side by side (PostgreSQL) share one
 /// conversation instead of opening one each.
 async fn open_conversation(
@@ -91,7 +91,7 @@ async fn open_conversation(
     if let Some(open) = find_open_conversation(txn, party.caller_key).await? {
         return Ok(open);
     }
-    txn.lock_clinic().await?;
+    txn.lock_caller(party.caller_key).await?;
     if let Some(open) = find_open_conversation(txn, party.caller_key).await? {
         return Ok(open);
     }
