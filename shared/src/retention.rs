@@ -66,7 +66,8 @@ impl Retention {
                 )
             } else {
                 format!(
-                    "Conversations and messages: deleted after {} days without a new message.",
+                    "Messages: deleted {0} days after they were sent; a conversation: {0} days \
+                     after its last message.",
                     self.conversation_days()
                 )
             },
@@ -100,6 +101,12 @@ mod tests {
         };
         assert_eq!(strict.conversation_days(), 60);
         assert!(strict.in_words()[1].contains("60 days (strict mode"));
+        // Each message goes once as old as the setting, whatever came after it.
+        assert!(
+            text_back.in_words()[1].contains("Messages: deleted 365 days after they were sent"),
+            "{:?}",
+            text_back.in_words()
+        );
     }
 
     #[test]

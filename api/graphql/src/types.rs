@@ -69,8 +69,8 @@ pub struct Clinic {
     pub attribution_window_days: i32,
     /// strict (numbers kept only until the text-back is sent) or text_back (kept sealed for replies).
     pub privacy_mode: String,
-    /// Days conversations are kept without a new message (30–3650; strict mode keeps them no
-    /// longer than calls).
+    /// Days each message is kept after it was sent, and a conversation after its last message
+    /// (30–3650; strict mode keeps them no longer than calls).
     pub conversation_retention_days: i32,
     /// Days calls and everything about them are kept (1–90).
     pub call_retention_days: i32,
