@@ -8,7 +8,7 @@
 //! dismissals per page. At 100× a busy clinic (30,000 calls in a 30-day window) that is one indexed
 //! range scan of `calls` by `(clinic_id, started_at)` and a sort in memory, a few MB.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use ringback_entity::{
@@ -104,7 +104,7 @@ pub async fn waiting_callers(
         .all(txn.conn())
         .await?;
     let records: Vec<_> = rows.iter().filter_map(calls::call_record).collect();
-    let ends = wait_ends(txn, since).await?;
+    let ends = wait_ends(txn, since, &rows).await?;
     let mut list: Vec<Waiting> = worklist::waiting(&records, &ends)
         .into_iter()
         .filter(|waiting| after.is_none_or(|cursor| cursor.precedes(waiting)))
@@ -150,11 +150,20 @@ pub async fn waiting_callers(
 }
 
 /// What ended waits since `since`: bookings that stand, dismissals not undone (read by time
-/// alone: a list of every caller in the window could outgrow a statement's parameters), and
-/// callers who asked the clinic to restrict the processing of their data (their later calls are
-/// stored under stand-in keys; those before go off the list with the request, not on being
-/// called back). The do-not-process list is read whole: objections are few.
-async fn wait_ends(txn: &TenantTxn, since: DateTime<Utc>) -> Result<Vec<WaitEnd>, DomainError> {
+/// alone: a list of every caller in the window could outgrow a statement's parameters; each
+/// covering the window's `calls` recorded by then: [`covered_until`]), and callers who asked the
+/// clinic to restrict the processing of their data (their later calls are stored under stand-in
+/// keys; those before go off the list with the request, not on being called back). The
+/// do-not-process list is read whole: objections are few.
+async fn wait_ends(
+    txn: &TenantTxn,
+    since: DateTime<Utc>,
+    calls: &[call::Model],
+) -> Result<Vec<WaitEnd>, DomainError> {
+    let mut recorded: BTreeMap<&str, Vec<&call::Model>> = BTreeMap::new();
+    for missed in calls.iter().filter(|call| call.missed) {
+        recorded.entry(&missed.caller_key).or_default().push(missed);
+    }
     let bookings = txn
         .find::<appointment::Entity>()
         .filter(appointment::Column::CreatedAt.gte(since))
@@ -174,8 +183,8 @@ async fn wait_ends(txn: &TenantTxn, since: DateTime<Utc>) -> Result<Vec<WaitEnd>
         .await?
         .into_iter()
         .map(|row| WaitEnd {
+            at: covered_until(recorded.get(row.caller_key.as_str()), &row),
             caller_key: row.caller_key,
-            at: row.dismissed_at,
         });
     let restricted = txn
         .find::<caller_restriction::Entity>()
@@ -189,8 +198,25 @@ async fn wait_ends(txn: &TenantTxn, since: DateTime<Utc>) -> Result<Vec<WaitEnd>
     Ok(bookings.chain(dismissals).chain(restricted).collect())
 }
 
+/// How far `dismissal` reaches among its caller's missed calls (`recorded`): the start of the
+/// latest one recorded by the time of the dismissal, so that a call reported later (a phone
+/// system sending its calls in batches) puts the caller back even when it started before the
+/// dismissal; the dismissal's time when none was recorded.
+fn covered_until(
+    recorded: Option<&Vec<&call::Model>>,
+    dismissal: &dismissal::Model,
+) -> DateTime<Utc> {
+    recorded
+        .into_iter()
+        .flatten()
+        .filter(|call| call.created_at <= dismissal.dismissed_at)
+        .map(|call| call.started_at)
+        .max()
+        .unwrap_or(dismissal.dismissed_at)
+}
+
 /// Takes the caller of call `call_id` off the worklist for `reason`, covering their missed calls
-/// so far. Audited.
+/// so far (those recorded by then). Audited.
 pub async fn dismiss(
     txn: &TenantTxn,
     actor: Option<Uuid>,
