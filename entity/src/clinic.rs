@@ -90,6 +90,9 @@ pub struct Model {
     /// What a standard visit the AI books (no service from the price list) is worth, in minor
     /// units: such a booking's value.
     pub ai_standard_visit_value_minor: i64,
+    /// When the first call reached the clinic through its provider's webhooks (the setup's test
+    /// call); kept once set.
+    pub first_call_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -133,6 +133,27 @@ async fn the_checklist_follows_what_the_server_knows(kind: DatabaseKind) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (live, done) = done_steps(&mut app).await;
     assert!(live, "every step is done: {done:?}");
+    // The purge deleting that call does not undo the step.
+    let kept_a_day = app
+        .owner
+        .run(
+            "mutation($input: ClinicSettingsInput!) { updateClinicSettings(input: $input) { id } }",
+            json!({ "input": { "callRetentionDays": 1 } }),
+        )
+        .await;
+    assert!(kept_a_day["errors"].is_null(), "{kept_a_day}");
+    app.db.clock.advance(chrono::Duration::days(3));
+    ringback_api::service::retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purged");
+    let calls = app
+        .db
+        .query_strings("SELECT count(*) || '' AS n FROM calls", &["n"])
+        .await;
+    assert_eq!(calls, vec![vec!["0".to_owned()]], "the test call is gone");
+    app.sign_in_again().await;
+    let (live, done) = done_steps(&mut app).await;
+    assert!(live, "still live after the purge: {done:?}");
 
     // A flood of forged requests keeps only the newest twenty, and nothing of any request.
     for n in 0..25 {

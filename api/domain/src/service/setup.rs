@@ -2,12 +2,14 @@
 //! what the server knows, never by a click: a texting number is registered, a forwarding line is
 //! set, business hours and the text-back wording were saved (its own, or the default kept by saving
 //! empty templates), a call came in through the provider's
-//! webhooks, and (with billing on) a plan was chosen. Reading it costs one row read and two existence
+//! webhooks (noted on the clinic the first time, so the purge cannot undo it), and (with billing
+//! on) a plan is subscribed to. Reading it costs one row read and two existence
 //! checks (each stops at its first row), whatever the clinic's size.
 
-use ringback_entity::{call, provider_number};
+use ringback_entity::{call, clinic as clinic_row, provider_number};
 use ringback_providers::twilio::PROVIDER_NAME;
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::service::{billing, clinic};
 use ringback_core::error::DomainError;
@@ -43,6 +45,22 @@ impl Checklist {
     }
 }
 
+/// Notes that a call reached the transaction's clinic through the provider's webhooks, unless
+/// one did before: the test-call step stays done once the purge deleted that call. An update that
+/// finds the time already set changes (and locks) nothing.
+pub async fn note_call_through_provider(txn: &TenantTxn) -> Result<(), DomainError> {
+    clinic_row::Entity::update_many()
+        .col_expr(
+            clinic_row::Column::FirstCallAt,
+            Expr::value(Some(txn.now())),
+        )
+        .filter(clinic_row::Column::Id.eq(txn.clinic_id()))
+        .filter(clinic_row::Column::FirstCallAt.is_null())
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}
+
 /// Where the clinic stands; `billing_on` adds the plan step.
 pub async fn checklist(txn: &TenantTxn, billing_on: bool) -> Result<Checklist, DomainError> {
     let settings = clinic::get(txn).await?;
@@ -71,7 +89,10 @@ pub async fn checklist(txn: &TenantTxn, billing_on: bool) -> Result<Checklist, D
                 || settings.text_back_template_open.is_some()
                 || settings.text_back_template_closed.is_some(),
         ),
-        (SetupStep::TestCall, has_call),
+        (
+            SetupStep::TestCall,
+            settings.first_call_at.is_some() || has_call,
+        ),
     ];
     if billing_on {
         steps.push((SetupStep::Plan, billing::has_running_plan(&settings)));

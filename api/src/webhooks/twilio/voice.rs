@@ -12,6 +12,7 @@ use crate::error::DomainError;
 use crate::service::calls::{self, CallEvent};
 use crate::service::phone_lines::{self, IncomingCallRoute};
 use crate::service::processed_webhooks;
+use crate::service::setup;
 use crate::state::AppState;
 use ringback_providers::twilio::webhook_url;
 
@@ -293,8 +294,9 @@ pub(super) fn reported_start(verified: &Verified, now: DateTime<Utc>) -> DateTim
 /// The longest call duration a report is believed: a day.
 const MAX_REPORTED_SECONDS: i64 = 86_400;
 
-/// Records a call event Twilio reported (texting the caller back within billing's limits);
-/// whether a text-back is on its way to the caller.
+/// Records a call event Twilio reported (texting the caller back within billing's limits, and
+/// noting the clinic's first call for its setup); whether a text-back is on its way to the
+/// caller.
 async fn record(
     txn: &ringback_core::tenant::TenantTxn,
     state: &AppState,
@@ -308,6 +310,12 @@ async fn record(
         vec![event],
     )
     .await?;
+    let recorded = |(_, result): &(String, calls::EventResult)| {
+        matches!(result, calls::EventResult::Recorded(_))
+    };
+    if results.iter().any(recorded) {
+        setup::note_call_through_provider(txn).await?;
+    }
     Ok(results.iter().any(|(_, result)| match result {
         calls::EventResult::Recorded(call) | calls::EventResult::Duplicate(call) => call
             .text_back_status
