@@ -1350,6 +1350,11 @@ impl<'a> SettingsPage<'a> {
 
     /// Replaces the text of the template field `test_id` (`template-open`, `template-closed`).
     pub async fn write_template(&self, test_id: &str, text: &str) -> Result<(), E2eError> {
+        self.write_field(test_id, text).await
+    }
+
+    /// Replaces the text of the field `test_id` (`clinic-name`, `booking-link`, …).
+    pub async fn write_field(&self, test_id: &str, text: &str) -> Result<(), E2eError> {
         let field = wait_for_test_id(self.client, test_id).await?;
         field.clear().await?;
         field.send_keys(text).await?;

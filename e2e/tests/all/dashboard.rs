@@ -963,6 +963,31 @@ async fn settings_for_admins_only(
         )));
     }
 
+    // A booking link the server refuses leaves everything as it was: the new name too.
+    let (_, before) = server.graphql_as(
+        Some(&cookie),
+        "{ phoneSettings { bookingLink } }",
+        json!({}),
+    )?;
+    let link = before["data"]["phoneSettings"]["bookingLink"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    settings.write_field("clinic-name", "Renamed Dental").await?;
+    settings.write_field("booking-link", "www.example.test").await?;
+    let refused = settings.save().await?;
+    if !matches!(&refused, Err(message) if message.contains("booking link")) {
+        return Err(E2eError::Assertion(format!("a bad link gave {refused:?}")));
+    }
+    let (_, after) = server.graphql_as(Some(&cookie), "{ clinic { name } }", json!({}))?;
+    if after["data"]["clinic"]["name"] != name {
+        return Err(E2eError::Assertion(format!(
+            "the clinic was saved while the page said it was not: {after}"
+        )));
+    }
+    settings.write_field("clinic-name", name).await?;
+    settings.write_field("booking-link", &link).await?;
+
     // Business hours are checked in the browser by the shared rules; good ones reach the server.
     settings.write_hours(5, "9 to 5").await?;
     let refused = settings.save().await?;

@@ -65,6 +65,29 @@ impl ChangeTracker {
         self.last_saved.set_value(pending.values);
         changed_words(&pending.changed)
     }
+
+    /// Records as saved only the fields of `pending` named in `part` (a form saved in parts, one
+    /// refused), and says what they changed; the others stay to be saved.
+    pub fn saved_part(&self, pending: &PendingSave, part: &[&str]) -> String {
+        self.fields.with_value(|fields| {
+            self.last_saved.update_value(|last| {
+                for ((name, _), (saved, value)) in
+                    fields.iter().zip(last.iter_mut().zip(&pending.values))
+                {
+                    if part.contains(name) {
+                        saved.clone_from(value);
+                    }
+                }
+            });
+        });
+        let changed: Vec<&str> = pending
+            .changed
+            .iter()
+            .copied()
+            .filter(|name| part.contains(name))
+            .collect();
+        changed_words(&changed)
+    }
 }
 
 /// What a save changed, in words.

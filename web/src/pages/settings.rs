@@ -173,6 +173,17 @@ fn hours_fieldset(week: [RwSignal<String>; 7], holidays: RwSignal<Vec<String>>) 
     }
 }
 
+/// The form's fields saved with the text-back's settings (the others are the clinic's).
+const TEXT_BACK_FIELDS: &[&str] = &[
+    "text-back switch",
+    "delay",
+    "booking link",
+    "business hours",
+    "holidays",
+    "text in business hours",
+    "text after hours",
+];
+
 /// Asked before strict privacy is saved: what switching to it destroys.
 const STRICT_WARNING: &str = "Switch to strict privacy? Every caller number kept for conversations \
     and callbacks is destroyed at once: replies to callers and calling back from Ringback end, the \
@@ -337,23 +348,32 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
         };
         let saved_privacy = saved_privacy.clone();
         spawn_local(async move {
-            let saved = async {
-                api::run::<api::SaveClinic>(save_clinic::Variables {
-                    input: clinic_input,
-                })
-                .await?;
-                api::run::<api::SaveTextBack>(save_text_back::Variables {
-                    input: text_back_input,
-                })
-                .await
-            };
-            let result = saved.await.map_err(|error| error.to_string());
-            if result.is_ok() {
-                unconfirmed.set_value((false, false));
-                *saved_privacy.borrow_mut() = chosen_privacy;
-                session.reload();
+            // The text-back's settings first, the clinic's (strict privacy among them, which
+            // cannot be undone) only once those are saved: a refused link or template then leaves
+            // everything as it was, as the page says.
+            let text_back = api::run::<api::SaveTextBack>(save_text_back::Variables {
+                input: text_back_input,
+            })
+            .await;
+            if let Err(error) = text_back {
+                return outcome.set(Some(Err(error.to_string())));
             }
-            outcome.set(Some(result.map(|_| tracker.saved(pending))));
+            unconfirmed.set_value((false, false));
+            let clinic = api::run::<api::SaveClinic>(save_clinic::Variables {
+                input: clinic_input,
+            })
+            .await;
+            outcome.set(Some(match clinic {
+                Ok(_) => {
+                    *saved_privacy.borrow_mut() = chosen_privacy;
+                    session.reload();
+                    Ok(tracker.saved(pending))
+                }
+                Err(error) => Err(format!(
+                    "{} The clinic's details were not saved: {error}",
+                    tracker.saved_part(&pending, TEXT_BACK_FIELDS)
+                )),
+            }));
         });
     };
     let field = |id: &'static str, label: &'static str, value: RwSignal<String>| {
