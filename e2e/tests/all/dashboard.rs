@@ -973,8 +973,12 @@ async fn settings_for_admins_only(
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    settings.write_field("clinic-name", "Renamed Dental").await?;
-    settings.write_field("booking-link", "www.example.test").await?;
+    settings
+        .write_field("clinic-name", "Renamed Dental")
+        .await?;
+    settings
+        .write_field("booking-link", "www.example.test")
+        .await?;
     let refused = settings.save().await?;
     if !matches!(&refused, Err(message) if message.contains("booking link")) {
         return Err(E2eError::Assertion(format!("a bad link gave {refused:?}")));
