@@ -35,6 +35,9 @@ pub struct Model {
     pub callback_placed_at: Option<DateTimeUtc>,
     /// Who placed it.
     pub callback_placed_by: Option<Uuid>,
+    /// Whether the provider's answer to the callback marked here never came (it may ring or
+    /// not): its placer may try again after a minute.
+    pub callback_unconfirmed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -455,6 +455,14 @@ async fn a_booking_a_purge_froze_follows_its_changes(kind: DatabaseKind) {
                 valueMinor: 5000, bookedAt: $at }) { id callerKey attribution { status reason } } }";
     let first = app.owner.run(book, json!({ "at": null })).await;
     let first_id = first["data"]["createAppointment"]["id"].clone();
+    let from_pms = "mutation($at: DateTime) { createAppointment(input: { callerNumber: \"07700 900124\", \
+                    valueMinor: 100, externalId: \"pms-1\", bookedAt: $at }) { id } }";
+    let pms_booked_at = app.db.clock.now().to_rfc3339();
+    let synced = app
+        .owner
+        .run(from_pms, json!({ "at": pms_booked_at }))
+        .await;
+    assert!(synced["errors"].is_null(), "{synced}");
     assert_eq!(
         first["data"]["createAppointment"]["attribution"]["status"], "RECOVERED",
         "{first}"
@@ -478,12 +486,13 @@ async fn a_booking_a_purge_froze_follows_its_changes(kind: DatabaseKind) {
     );
     let second_id = second["data"]["createAppointment"]["id"].clone();
 
+    // The verdicts of the first caller's bookings (the other's is worth 100).
     let verdicts = async |app: &TestApp| {
         app.db
             .query_strings(
                 "SELECT reason, value_minor || '' AS v, \
                  CASE WHEN missed_call_id IS NULL THEN '-' ELSE 'call' END AS m \
-                 FROM attributions ORDER BY appointment_id",
+                 FROM attributions WHERE value_minor <> 100 ORDER BY appointment_id",
                 &["reason", "v", "m"],
             )
             .await
@@ -539,6 +548,15 @@ async fn a_booking_a_purge_froze_follows_its_changes(kind: DatabaseKind) {
             .contains("bookedAt must be on or after"),
         "{too_early}"
     );
+    // A booking sent again is the one stored, however long ago it was booked.
+    let resynced = app
+        .owner
+        .run(from_pms, json!({ "at": pms_booked_at }))
+        .await;
+    assert_eq!(
+        resynced["data"]["createAppointment"]["id"], synced["data"]["createAppointment"]["id"],
+        "{resynced}"
+    );
 
     let restricted = app
         .owner
@@ -548,7 +566,18 @@ async fn a_booking_a_purge_froze_follows_its_changes(kind: DatabaseKind) {
         )
         .await;
     assert!(restricted["errors"].is_null(), "{restricted}");
-    let kept_apart = app.owner.run(book, json!({ "at": null })).await;
+    let kept_apart = app
+        .owner
+        .run(
+            "mutation { createAppointment(input: { callerNumber: \"07700 900123\", valueMinor: 5000 }) \
+             { id callerKey attribution { status reason } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        kept_apart["data"]["createAppointment"]["attribution"]["status"], "UNATTRIBUTED",
+        "counted without the caller's calls: {kept_apart}"
+    );
     let key = kept_apart["data"]["createAppointment"]["callerKey"]
         .as_str()
         .unwrap_or_else(|| panic!("{kept_apart}"));

@@ -416,8 +416,9 @@ async fn missed_call_to_call_back(
 on_both_databases!(a_callback_comes_from_the_number_the_caller_rang);
 
 /// Twilio refusing a callback over its call rate (429) placed nothing: the mark is cleared and
-/// the next click places it. An answer lost after the call was placed (HTTP 500) keeps the mark
-/// from colleagues, but its placer may click again after a minute, as they are told.
+/// the next click places it. A confirmed one holds until its end is heard. An answer lost after
+/// the call was placed (HTTP 500) keeps the mark from colleagues, but its placer may click again
+/// after a minute, as they are told.
 async fn a_callback_twilio_did_not_confirm_can_be_tried_again(kind: DatabaseKind) {
     let (test_db, fake, mut staff, call_id) =
         missed_call_to_call_back(kind, &[CLINIC_NUMBER], CLINIC_NUMBER).await;
@@ -428,6 +429,10 @@ async fn a_callback_twilio_did_not_confirm_can_be_tried_again(kind: DatabaseKind
     assert!(limited.to_string().contains("could not place"), "{limited}");
     let placed = staff.run(CALL_BACK, call_back.clone()).await;
     assert!(placed["errors"].is_null(), "placed at once: {placed}");
+    // A callback Twilio confirmed is under way until its end is heard, for its placer too.
+    test_db.clock.advance(chrono::Duration::seconds(61));
+    let confirmed = staff.run(CALL_BACK, call_back.clone()).await;
+    assert_eq!(error_code(&confirmed), Some("CONFLICT"), "{confirmed}");
     play_latest(&fake, 1, CallScript::FirstPartyMissed).await;
 
     fake.fail_next_calls([CallFailure::PlaceThenServerError]);

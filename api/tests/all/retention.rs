@@ -617,6 +617,7 @@ fn call_at(clinic_id: Uuid, key: &str, at: DateTime<Utc>) -> call::ActiveModel {
         updated_at: Set(at),
         callback_placed_at: Set(None),
         callback_placed_by: Set(None),
+        callback_unconfirmed: Set(false),
     }
 }
 

@@ -106,7 +106,6 @@ pub async fn create(
 ) -> Result<appointment::Model, DomainError> {
     check_value(input.value_minor)?;
     check_booked_at(input.booked_at, txn.now())?;
-    check_not_frozen(txn, input.booked_at).await?;
     let external_id = external_ids::optional(input.external_id.as_deref())?;
     let key = caller_key(txn, secrets, input.caller).await?;
     // A caller who asked not to be processed is booked, counted, and kept apart from everything
@@ -117,6 +116,8 @@ pub async fn create(
     {
         return repeated(existing, &key, restricted);
     }
+    // A booking sent again (above) is answered whenever it was booked; a new one is refused.
+    check_not_frozen(txn, input.booked_at).await?;
     let (booked_at, now) = (input.booked_at, txn.now());
     let id = Uuid::now_v7();
     let key = if restricted { anonymous_key(id) } else { key };

@@ -122,10 +122,15 @@ async fn store(
     // The engine sees every appointment (so that frozen ones keep the calls they hold), but the
     // verdicts of those frozen by a purge are kept as they were.
     let frozen = frozen_before(txn).await?;
-    // So are those of an erased caller (stored under a stand-in key): their touches are gone.
-    let is_open = |appointment: &appointment::Model| {
+    let unfrozen = |appointment: &appointment::Model| {
         frozen.is_none_or(|before| appointment.created_at >= before)
-            && !is_anonymous(&appointment.caller_key)
+    };
+    // So are those of an erased caller (stored under a stand-in key): their touches are gone. A
+    // booking made under a stand-in key (a restricted caller's) is judged once, when made.
+    let unjudged = unjudged_stand_ins(txn, appointments.iter().filter(|a| unfrozen(a))).await?;
+    let is_open = |appointment: &appointment::Model| {
+        unfrozen(appointment)
+            && (!is_anonymous(&appointment.caller_key) || unjudged.contains(&appointment.id))
     };
     let (appointments, kept): (Vec<&appointment::Model>, Vec<&appointment::Model>) = appointments
         .iter()
@@ -177,6 +182,33 @@ async fn store(
         row.insert(txn.conn()).await?;
     }
     crate::service::metrics::mark_stale(txn, appointments.iter().map(|a| a.created_at), false).await
+}
+
+/// The bookings under stand-in keys among `appointments` that have no verdict yet (a restricted
+/// caller's, just made): one indexed read, only when there are such bookings.
+async fn unjudged_stand_ins<'a>(
+    txn: &TenantTxn,
+    appointments: impl Iterator<Item = &'a appointment::Model>,
+) -> Result<std::collections::HashSet<uuid::Uuid>, DomainError> {
+    let mut stand_ins: std::collections::HashSet<uuid::Uuid> = appointments
+        .filter(|appointment| is_anonymous(&appointment.caller_key))
+        .map(|appointment| appointment.id)
+        .collect();
+    if stand_ins.is_empty() {
+        return Ok(stand_ins);
+    }
+    let judged: Vec<uuid::Uuid> = txn
+        .find::<attribution::Entity>()
+        .select_only()
+        .column(attribution::Column::AppointmentId)
+        .filter(attribution::Column::AppointmentId.is_in(stand_ins.iter().copied()))
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    for id in judged {
+        stand_ins.remove(&id);
+    }
+    Ok(stand_ins)
 }
 
 /// Verdicts kept as they were (frozen by a purge, or an erased caller's) still follow what the

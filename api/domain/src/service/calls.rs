@@ -199,6 +199,7 @@ fn new_call(
         updated_at: Set(now),
         callback_placed_at: Set(None),
         callback_placed_by: Set(None),
+        callback_unconfirmed: Set(false),
     }
 }
 
@@ -511,6 +512,7 @@ async fn insert_callback(
         updated_at: Set(now),
         callback_placed_at: Set(None),
         callback_placed_by: Set(None),
+        callback_unconfirmed: Set(false),
     };
     let Some(callback) = insert_reported(txn, callback).await? else {
         return Ok(None);

@@ -81,7 +81,7 @@ pub const UNDER_WAY: chrono::Duration = chrono::Duration::minutes(20);
 /// before the clinic's lock as the webhooks do; the provider is asked after it commits (a slow
 /// provider holds no lock). A refusal there clears the mark and is audited; a request whose
 /// answer was lost keeps it (the call may ring) until the call's end is heard or it lapses, but
-/// lets its placer try again after [`OWN_RETRY_AFTER`].
+/// notes it unconfirmed: its placer may try again after [`OWN_RETRY_AFTER`].
 pub async fn place(
     scope: &TenantScope,
     secrets: &Secrets,
@@ -124,6 +124,9 @@ pub async fn place(
             | ProviderError::Unreachable
             | ProviderError::Unavailable { status: 429 }
     ) {
+        let txn = scope.begin().await?;
+        unconfirmed(&txn, call_id, actor).await?;
+        txn.commit().await?;
         return Err(DomainError::Unavailable(
             "the phone provider did not confirm the call: it may still ring; if it does not \
              within a minute, try again then"
@@ -213,11 +216,12 @@ async fn prepare(
 pub const OWN_RETRY_AFTER: chrono::Duration = chrono::Duration::minutes(1);
 
 /// Marks `missed` with `actor`'s callback unless one placed less than [`UNDER_WAY`] ago holds it
-/// (their own for less than [`OWN_RETRY_AFTER`]); whether it was marked.
+/// (their own whose answer never came, for less than [`OWN_RETRY_AFTER`]); whether it was marked.
 async fn claim(txn: &TenantTxn, missed: &call::Model, actor: Uuid) -> Result<bool, DomainError> {
     let now = txn.now();
     let own_retry = Condition::all()
         .add(call::Column::CallbackPlacedBy.eq(actor))
+        .add(call::Column::CallbackUnconfirmed.eq(true))
         .add(call::Column::CallbackPlacedAt.lte(now - OWN_RETRY_AFTER));
     let free = Condition::any()
         .add(call::Column::CallbackPlacedAt.is_null())
@@ -227,6 +231,7 @@ async fn claim(txn: &TenantTxn, missed: &call::Model, actor: Uuid) -> Result<boo
         .update_many::<call::Entity>()
         .col_expr(call::Column::CallbackPlacedAt, Expr::value(Some(now)))
         .col_expr(call::Column::CallbackPlacedBy, Expr::value(Some(actor)))
+        .col_expr(call::Column::CallbackUnconfirmed, Expr::value(false))
         .filter(call::Column::Id.eq(missed.id))
         .filter(free)
         .exec(txn.conn())
@@ -273,6 +278,18 @@ async fn busy_words(
     ))
 }
 
+/// Notes that the provider never answered about `actor`'s callback marked on `call_id` (it may
+/// ring or not): they may place it again after [`OWN_RETRY_AFTER`].
+async fn unconfirmed(txn: &TenantTxn, call_id: Uuid, actor: Uuid) -> Result<(), DomainError> {
+    txn.update_many::<call::Entity>()
+        .col_expr(call::Column::CallbackUnconfirmed, Expr::value(true))
+        .filter(call::Column::Id.eq(call_id))
+        .filter(call::Column::CallbackPlacedBy.eq(actor))
+        .exec(txn.conn())
+        .await?;
+    Ok(())
+}
+
 /// The callback placed for missed call `call_id` ended (its dial's outcome came, or staff's own
 /// leg ended without one): another may be placed at once.
 pub async fn ended(txn: &TenantTxn, call_id: Uuid) -> Result<(), DomainError> {
@@ -285,6 +302,7 @@ pub async fn ended(txn: &TenantTxn, call_id: Uuid) -> Result<(), DomainError> {
             call::Column::CallbackPlacedBy,
             Expr::value(Option::<Uuid>::None),
         )
+        .col_expr(call::Column::CallbackUnconfirmed, Expr::value(false))
         .filter(call::Column::Id.eq(call_id))
         .exec(txn.conn())
         .await?;
