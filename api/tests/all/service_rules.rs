@@ -370,6 +370,27 @@ async fn missed_calls_of_one_caller_side_by_side_queue_one_text_back(kind: Datab
     assert_eq!(text_jobs, vec![vec!["1".to_owned()]]);
 }
 
+/// A text-back on its way (Twilio reported it `sending`) is the caller's text of the day: a
+/// second missed call is not texted.
+async fn a_text_back_on_its_way_counts_for_the_day(kind: DatabaseKind) {
+    let app = TestApp::new(kind).await;
+    let first = app.tenant().begin().await.expect("txn");
+    assert_eq!(
+        missed_call_in(&first, &app.state.secrets, "pbx-1").await,
+        "queued"
+    );
+    first.commit().await.expect("commit");
+    app.db
+        .execute_as_owner("UPDATE calls SET text_back_status = 'sending'")
+        .await;
+    let second = app.tenant().begin().await.expect("txn");
+    assert_eq!(
+        missed_call_in(&second, &app.state.secrets, "pbx-2").await,
+        "skipped:duplicate"
+    );
+    second.commit().await.expect("commit");
+}
+
 /// Stores a text `sid` from +447700900555 in `txn`.
 async fn text_in(
     txn: &ringback_api::tenant::TenantTxn,
@@ -1392,4 +1413,5 @@ on_both_databases!(
     inbound_keywords_change_the_opt_out_list,
     missed_calls_of_one_caller_side_by_side_queue_one_text_back,
     texts_of_one_caller_side_by_side_share_one_conversation,
+    a_text_back_on_its_way_counts_for_the_day,
 );

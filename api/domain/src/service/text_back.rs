@@ -36,7 +36,7 @@ async fn texted_in_last_day(
         .find::<call::Entity>()
         .filter(call::Column::CallerKey.eq(caller_key))
         .filter(call::Column::Id.ne(except))
-        .filter(call::Column::TextBackStatus.is_in([QUEUED, "sent", "delivered"]))
+        .filter(call::Column::TextBackStatus.is_in([QUEUED, "sending", "sent", "delivered"]))
         .filter(call::Column::StartedAt.gte(now - Duration::hours(24)))
         .count(txn.conn())
         .await?;
