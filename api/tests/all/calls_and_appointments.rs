@@ -451,6 +451,55 @@ async fn a_booking_a_purge_froze_follows_its_changes(kind: DatabaseKind) {
         )
         .await;
     assert!(logged["errors"].is_null(), "{logged}");
+    // Another caller recovered nine days ago, on a day the purge below freezes.
+    let nine_days_ago = start - Duration::days(9);
+    let earlier = app
+        .owner
+        .run(
+            RECORD,
+            json!({ "events": [
+                event("ext-9", "NO_ANSWER", &(nine_days_ago - Duration::hours(6)).to_rfc3339(), "07700 900125"),
+                { "externalId": "ext-10", "direction": "OUTBOUND", "status": "ANSWERED",
+                  "startedAt": (nine_days_ago - Duration::hours(3)).to_rfc3339(),
+                  "callerNumber": "07700 900125" },
+            ] }),
+        )
+        .await;
+    assert_eq!(
+        earlier["data"]["recordCallEvents"]["recorded"], 2,
+        "{earlier}"
+    );
+    let old_booking = app
+        .owner
+        .run(
+            "mutation($at: DateTime) { createAppointment(input: { callerNumber: \"07700 900125\", \
+             valueMinor: 7000, bookedAt: $at }) { id attribution { status } } }",
+            json!({ "at": nine_days_ago.to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(
+        old_booking["data"]["createAppointment"]["attribution"]["status"], "RECOVERED",
+        "{old_booking}"
+    );
+    let that_day = nine_days_ago
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    let recovered_that_day = async |app: &mut TestApp| {
+        let read = app
+            .owner
+            .run(
+                "query($d: NaiveDate!) { metrics(from: $d, to: $d) { totals { recoveredAppointments \
+                 recoveredRevenueMinor } } }",
+                json!({ "d": that_day }),
+            )
+            .await;
+        let totals = &read["data"]["metrics"]["totals"];
+        (
+            totals["recoveredAppointments"].clone(),
+            totals["recoveredRevenueMinor"].clone(),
+        )
+    };
+    assert_eq!(recovered_that_day(&mut app).await, (json!(1), json!(7000)));
     let book = "mutation($at: DateTime) { createAppointment(input: { callerNumber: \"07700 900123\", \
                 valueMinor: 5000, bookedAt: $at }) { id callerKey attribution { status reason } } }";
     let first = app.owner.run(book, json!({ "at": null })).await;
@@ -486,13 +535,13 @@ async fn a_booking_a_purge_froze_follows_its_changes(kind: DatabaseKind) {
     );
     let second_id = second["data"]["createAppointment"]["id"].clone();
 
-    // The verdicts of the first caller's bookings (the other's is worth 100).
+    // The verdicts of the first caller's bookings (the others' are worth 100 and 7000).
     let verdicts = async |app: &TestApp| {
         app.db
             .query_strings(
                 "SELECT reason, value_minor || '' AS v, \
                  CASE WHEN missed_call_id IS NULL THEN '-' ELSE 'call' END AS m \
-                 FROM attributions WHERE value_minor <> 100 ORDER BY appointment_id",
+                 FROM attributions WHERE value_minor NOT IN (100, 7000) ORDER BY appointment_id",
                 &["reason", "v", "m"],
             )
             .await
@@ -523,6 +572,16 @@ async fn a_booking_a_purge_froze_follows_its_changes(kind: DatabaseKind) {
         "{cancelled}"
     );
     let after_cancel = verdicts(&app).await;
+    // The booking on the frozen day cancelled: that day's stored figures follow.
+    let cancelled_old = app
+        .owner
+        .run(
+            "mutation($id: ID!) { cancelAppointment(id: $id) { id } }",
+            json!({ "id": old_booking["data"]["createAppointment"]["id"] }),
+        )
+        .await;
+    assert!(cancelled_old["errors"].is_null(), "{cancelled_old}");
+    assert_eq!(recovered_that_day(&mut app).await, (json!(0), json!(0)));
     assert_eq!(after_cancel[0][0], "cancelled", "{after_cancel:?}");
     assert_eq!(after_cancel[0][2], "-", "{after_cancel:?}");
     assert_eq!(after_cancel[1][0], "recovered", "{after_cancel:?}");

@@ -214,7 +214,8 @@ async fn unjudged_stand_ins<'a>(
 /// Verdicts kept as they were (frozen by a purge, or an erased caller's) still follow what the
 /// booking itself says now: cancelled, it takes no credit (DESIGN: cancelled appointments take
 /// none, and its missed call is free for a later booking, as the engine already counted it); its
-/// value is the one stored now. The days of those changed are marked stale.
+/// value is the one stored now. The figures of the days of those changed follow
+/// ([`metrics::verdicts_changed`](crate::service::metrics::verdicts_changed)).
 async fn settle_kept(txn: &TenantTxn, kept: &[&appointment::Model]) -> Result<(), DomainError> {
     if kept.is_empty() {
         return Ok(());
@@ -250,7 +251,7 @@ async fn settle_kept(txn: &TenantTxn, kept: &[&appointment::Model]) -> Result<()
         row.update(txn.conn()).await?;
         changed.push(booking.created_at);
     }
-    crate::service::metrics::mark_stale(txn, changed, false).await
+    crate::service::metrics::verdicts_changed(txn, changed).await
 }
 
 /// Everything the attribution of appointments booked in `[start, end)` depends on, by caller key

@@ -143,26 +143,7 @@ pub async fn compute_full(
         .collect();
     let in_range: Vec<CallRecord> = calls.into_iter().filter(|call| call.at >= start).collect();
 
-    let appointments = txn
-        .find::<appointment::Entity>()
-        .filter(appointment::Column::CreatedAt.gte(start))
-        .filter(appointment::Column::CreatedAt.lt(end))
-        .all(txn.conn())
-        .await?;
-    let verdicts = verdicts_of(txn, &appointments).await?;
-    let attributions: Vec<Attribution> = appointments
-        .iter()
-        .filter_map(|appointment| {
-            let row = verdicts.get(&appointment.id)?;
-            Some(as_attribution(appointment, row))
-        })
-        .collect();
-    let recovered: Vec<&Attribution> = attributions.iter().filter(|a| a.is_recovered()).collect();
-    let attribution = AttributionReport {
-        recovered_count: recovered.len() as u64,
-        recovered_revenue_minor: recovered.iter().map(|a| a.value_minor).sum(),
-        attributions,
-    };
+    let attribution = booked_between(txn, start, end).await?;
     let text_backs = crate::service::messages::text_backs_in(txn, start, end).await?;
     // A text-back near the end of the range may be answered after it.
     let replies = crate::service::messages::replies_in(txn, start, end + REPLY_WINDOW).await?;
@@ -307,6 +288,74 @@ fn open_from(clinic: &ringback_entity::clinic::Model) -> Result<Option<NaiveDate
         ))),
         None => Ok(None),
     }
+}
+
+/// The verdicts of the bookings made in `[start, end)`, and what they recovered.
+async fn booked_between(
+    txn: &TenantTxn,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<AttributionReport, DomainError> {
+    let appointments = txn
+        .find::<appointment::Entity>()
+        .filter(appointment::Column::CreatedAt.gte(start))
+        .filter(appointment::Column::CreatedAt.lt(end))
+        .all(txn.conn())
+        .await?;
+    let verdicts = verdicts_of(txn, &appointments).await?;
+    let attributions: Vec<Attribution> = appointments
+        .iter()
+        .filter_map(|appointment| {
+            let row = verdicts.get(&appointment.id)?;
+            Some(as_attribution(appointment, row))
+        })
+        .collect();
+    let recovered: Vec<&Attribution> = attributions.iter().filter(|a| a.is_recovered()).collect();
+    Ok(AttributionReport {
+        recovered_count: recovered.len() as u64,
+        recovered_revenue_minor: recovered.iter().map(|a| a.value_minor).sum(),
+        attributions,
+    })
+}
+
+/// Brings the figures of the days bookings were made (`booked`) up to date after their verdicts
+/// changed: an open day is marked stale; a day a purge froze keeps its call figures (their calls
+/// are gone) and has its recovered bookings recounted from the bookings and verdicts, which are
+/// kept. One read and one update per frozen day.
+pub async fn verdicts_changed(
+    txn: &TenantTxn,
+    booked: Vec<DateTime<Utc>>,
+) -> Result<(), DomainError> {
+    if booked.is_empty() {
+        return Ok(());
+    }
+    let clinic = clinic::get(txn).await?;
+    let zone = clinic::time_zone(&clinic)?;
+    let open = open_from(&clinic)?;
+    let (frozen, live): (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) = booked
+        .into_iter()
+        .partition(|at| open.is_some_and(|open| local_day(*at, zone) < open));
+    mark_stale_of(txn, &clinic, live, false).await?;
+    let days: BTreeSet<NaiveDate> = frozen.iter().map(|at| local_day(*at, zone)).collect();
+    for day in days {
+        let bounds = local_day_bounds_utc(day, zone)
+            .map_err(|e| DomainError::Internal(format!("a booking's day: {e}")))?;
+        let recovered = booked_between(txn, bounds.start, bounds.end).await?;
+        txn.update_many::<daily_metric::Entity>()
+            .col_expr(
+                daily_metric::Column::RecoveredAppointments,
+                Expr::value(as_count(recovered.recovered_count)),
+            )
+            .col_expr(
+                daily_metric::Column::RecoveredRevenueMinor,
+                Expr::value(recovered.recovered_revenue_minor),
+            )
+            .col_expr(daily_metric::Column::UpdatedAt, Expr::value(txn.now()))
+            .filter(daily_metric::Column::Day.eq(day))
+            .exec(txn.conn())
+            .await?;
+    }
+    Ok(())
 }
 
 /// Recomputes every stale day before `day`, so that the figures frozen by a purge are the ones the
