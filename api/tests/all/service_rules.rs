@@ -436,6 +436,61 @@ async fn texts_of_one_caller_side_by_side_share_one_conversation(kind: DatabaseK
     assert_eq!(threads, vec![vec!["1".to_owned(), "2".to_owned()]]);
 }
 
+/// A staff reply reopening a caller's closed conversation while a text of theirs arrives (on
+/// PostgreSQL the text while the reply is uncommitted) leaves one open conversation: the text
+/// lands in the reopened one.
+async fn a_reply_reopening_beside_a_new_text_leaves_one_conversation_open(kind: DatabaseKind) {
+    use ringback_api::service::conversations;
+    let mut app = TestApp::new(kind).await;
+    let kept = app
+        .owner
+        .run(
+            "mutation { updateClinicSettings(input: { privacyMode: \"text_back\" }) { id } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(kept["errors"].is_null(), "{kept}");
+    let secrets = app.state.secrets.clone();
+    let txn = app.tenant().begin().await.expect("txn");
+    text_in(&txn, &secrets, "SM1").await;
+    let thread = conversations::list(&txn, Some("open"), None, 10)
+        .await
+        .expect("listed")[0]
+        .id;
+    conversations::close(&txn, (None, thread), txn.now())
+        .await
+        .expect("closed");
+    txn.commit().await.expect("commit");
+
+    let reply = app.tenant().begin().await.expect("txn");
+    conversations::reply(
+        &reply,
+        &secrets,
+        (None, thread),
+        "See you at 3",
+        reply.now(),
+    )
+    .await
+    .expect("replied");
+    let scope = app.tenant();
+    let text = tokio::spawn(async move {
+        let txn = scope.begin().await.expect("txn");
+        text_in(&txn, &secrets, "SM2").await;
+        txn.commit().await.expect("commit");
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    reply.commit().await.expect("commit");
+    text.await.expect("joined");
+    let open = app
+        .db
+        .query_strings(
+            "SELECT count(*) || '' AS n FROM conversations WHERE status = 'open'",
+            &["n"],
+        )
+        .await;
+    assert_eq!(open, vec![vec!["1".to_owned()]]);
+}
+
 /// The user id of `browser`'s signed-in user.
 async fn user_id(
     browser: &mut crate::common::graphql::Browser<crate::common::app::App>,
@@ -1414,4 +1469,5 @@ on_both_databases!(
     missed_calls_of_one_caller_side_by_side_queue_one_text_back,
     texts_of_one_caller_side_by_side_share_one_conversation,
     a_text_back_on_its_way_counts_for_the_day,
+    a_reply_reopening_beside_a_new_text_leaves_one_conversation_open,
 );

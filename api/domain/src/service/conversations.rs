@@ -429,7 +429,9 @@ pub async fn take_over(
     Ok(taken)
 }
 
-/// A closed conversation opens again for a reply, unless the caller has a newer open one.
+/// A closed conversation opens again for a reply, unless the caller has a newer open one. Under
+/// the caller's lock, as a conversation is opened: a text of theirs arriving meanwhile either
+/// finds this one open or opened its own first, and the reply is refused.
 async fn reopen_for_reply(
     txn: &TenantTxn,
     thread: conversation::Model,
@@ -438,11 +440,11 @@ async fn reopen_for_reply(
     if thread.status == OPEN {
         return Ok(thread);
     }
-    let newer_open = list(txn, Some(OPEN), None, 100)
+    txn.lock_caller(&thread.caller_key).await?;
+    if messages::find_open_conversation(txn, &thread.caller_key)
         .await?
-        .into_iter()
-        .any(|other| other.caller_key == thread.caller_key);
-    if newer_open {
+        .is_some()
+    {
         return Err(DomainError::Conflict(
             "the caller has a newer open conversation: reply there".to_owned(),
         ));

@@ -67,7 +67,7 @@ pub struct NewMessage<'a> {
 }
 
 /// The caller's open conversation, if any (the latest, should there be two).
-async fn find_open_conversation(
+pub(crate) async fn find_open_conversation(
     txn: &TenantTxn,
     caller_key: &str,
 ) -> Result<Option<conversation::Model>, DomainError> {
