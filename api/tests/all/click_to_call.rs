@@ -442,9 +442,33 @@ async fn a_callback_twilio_did_not_confirm_can_be_tried_again(kind: DatabaseKind
     let at_once = staff.run(CALL_BACK, call_back.clone()).await;
     assert_eq!(error_code(&at_once), Some("CONFLICT"), "{at_once}");
     test_db.clock.advance(chrono::Duration::seconds(61));
-    let again = staff.run(CALL_BACK, call_back).await;
+    let again = staff.run(CALL_BACK, call_back.clone()).await;
     assert!(again["errors"].is_null(), "after a minute: {again}");
     assert_eq!(fake.calls().len(), 3);
+
+    // A callback phone the clinic later took as one of its numbers would ring back here.
+    let mine = staff
+        .run(
+            "mutation { setMyCallbackLine(number: \"+447700900779\") }",
+            json!({}),
+        )
+        .await;
+    assert!(mine["errors"].is_null(), "{mine}");
+    fake.provision_number("+447700900779");
+    let added = staff
+        .run(
+            "mutation { addProviderNumber(number: \"+447700900779\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(added["errors"].is_null(), "{added}");
+    let refused = staff.run(CALL_BACK, call_back).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    assert!(
+        refused.to_string().contains("Ringback numbers"),
+        "{refused}"
+    );
+    assert_eq!(fake.calls().len(), 3, "nothing placed");
     test_db.finish().await;
 }
 

@@ -408,8 +408,8 @@ pub async fn release(
         // Taken from the account or typed in, it was somebody's before Ringback: releasing it
         // would give it up at Twilio for good.
         return Err(DomainError::BadUserInput(
-            "Ringback did not buy this number: stop using it instead (it stays in the Twilio \
-             account)"
+            "Ringback has no record of buying this number: stop using it instead (it stays in \
+             the Twilio account, where the deployment's operator can release it)"
                 .to_owned(),
         ));
     }
