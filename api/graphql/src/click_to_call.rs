@@ -76,7 +76,9 @@ pub struct ClickToCallMutation;
 impl ClickToCallMutation {
     /// Rings your callback line (else the clinic's forwarding line); when you answer, you are
     /// connected to the caller of missed call `callId`, shown the clinic's number. The outcome is
-    /// recorded as a callback. Audited; at most 10 a minute per person.
+    /// recorded as a callback. CONFLICT while a callback to the caller is under way (yours too,
+    /// unless Twilio never answered about it and a minute has passed); BAD_USER_INPUT when your
+    /// callback phone is one of the clinic's numbers. Audited; at most 10 a minute per person.
     async fn call_back(
         &self,
         ctx: &Context<'_>,
@@ -104,8 +106,9 @@ impl ClickToCallMutation {
         })
     }
 
-    /// Sets (or with null clears) the phone Ringback rings first when you call a caller back.
-    /// Stored sealed; only its last digits are shown. Returns them.
+    /// Sets (or with null clears) the phone Ringback rings first when you call a caller back: not
+    /// one of the clinic's own numbers (BAD_USER_INPUT). Stored sealed; only its last digits are
+    /// shown. Returns them.
     async fn set_my_callback_line(
         &self,
         ctx: &Context<'_>,

@@ -210,8 +210,9 @@ impl NumbersMutation {
         Ok(ProviderNumber::from(&row))
     }
 
-    /// Releases the clinic's number `id` at Twilio (it stops ringing here and stops costing) and
-    /// removes it from the clinic.
+    /// Releases the clinic's number `id`, one Ringback bought, at Twilio (it stops ringing here
+    /// and stops costing) and removes it from the clinic; any other (taken from the account or
+    /// typed in) is refused (BAD_USER_INPUT): it is stopped using instead.
     async fn release_number(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         let (backend, desk, scope, actor) = number_desk(ctx).await?;
         numbers::release(scope, &backend.secrets, desk, actor, uuid_arg(&id)?)
