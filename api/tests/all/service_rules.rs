@@ -351,15 +351,14 @@ async fn missed_calls_of_one_caller_side_by_side_queue_one_text_back(kind: Datab
         "queued"
     );
     let (scope, secrets) = (app.tenant(), app.state.secrets.clone());
-    let second = tokio::spawn(async move {
+    let second = commit_once_the_second_started(first, async move {
         let txn = scope.begin().await.expect("txn");
         let status = missed_call_in(&txn, &secrets, "pbx-2").await;
         txn.commit().await.expect("commit");
         status
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    first.commit().await.expect("commit");
-    assert_eq!(second.await.expect("joined"), "skipped:duplicate");
+    })
+    .await;
+    assert_eq!(second, "skipped:duplicate");
     let text_jobs = app
         .db
         .query_strings(
@@ -410,21 +409,38 @@ async fn text_in(
         .expect("received");
 }
 
+/// Stores a text `sid` from +447700900555 in a transaction of its own, committed.
+async fn text_in_its_own_transaction(
+    scope: TenantScope,
+    secrets: std::sync::Arc<ringback_api::secrets::Secrets>,
+    sid: &'static str,
+) {
+    let txn = scope.begin().await.expect("txn");
+    text_in(&txn, &secrets, sid).await;
+    txn.commit().await.expect("commit");
+}
+
+/// Starts `second` (a task of its own, in its own transaction) while `first` is uncommitted,
+/// commits `first` 300 ms later and returns what `second` came to: on PostgreSQL, a `second` that
+/// waits for a lock `first` holds ends after that commit; one that does not, before it.
+async fn commit_once_the_second_started<T: Send + 'static>(
+    first: ringback_api::tenant::TenantTxn,
+    second: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let second = tokio::spawn(second);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.commit().await.expect("commit");
+    second.await.expect("joined")
+}
+
 /// Two texts of a caller with no open conversation, stored side by side (on PostgreSQL the
 /// second while the first is uncommitted), land in one conversation.
 async fn texts_of_one_caller_side_by_side_share_one_conversation(kind: DatabaseKind) {
     let app = TestApp::new(kind).await;
     let first = app.tenant().begin().await.expect("txn");
     text_in(&first, &app.state.secrets, "SM1").await;
-    let (scope, secrets) = (app.tenant(), app.state.secrets.clone());
-    let second = tokio::spawn(async move {
-        let txn = scope.begin().await.expect("txn");
-        text_in(&txn, &secrets, "SM2").await;
-        txn.commit().await.expect("commit");
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    first.commit().await.expect("commit");
-    second.await.expect("joined");
+    let second = text_in_its_own_transaction(app.tenant(), app.state.secrets.clone(), "SM2");
+    commit_once_the_second_started(first, second).await;
     let threads = app
         .db
         .query_strings(
@@ -472,15 +488,8 @@ async fn a_reply_reopening_beside_a_new_text_leaves_one_conversation_open(kind: 
     )
     .await
     .expect("replied");
-    let scope = app.tenant();
-    let text = tokio::spawn(async move {
-        let txn = scope.begin().await.expect("txn");
-        text_in(&txn, &secrets, "SM2").await;
-        txn.commit().await.expect("commit");
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    reply.commit().await.expect("commit");
-    text.await.expect("joined");
+    let text = text_in_its_own_transaction(app.tenant(), secrets, "SM2");
+    commit_once_the_second_started(reply, text).await;
     let open = app
         .db
         .query_strings(
