@@ -108,11 +108,6 @@ impl<T: TextJob> Runnable for T {
         receipt: &Receipt,
         context: &JobContext,
     ) -> Result<(), DomainError> {
-        // The clinic's lock before anything the text touches (the day's figures, its message):
-        // delivery reports and missed calls take it before those, and taken after them (by the
-        // catch-up below) a missed call holding it and waiting for the day's figures would
-        // deadlock with this.
-        txn.lock_clinic().await?;
         self.sent(txn, row, receipt, context).await?;
         count_segments(txn, row, context).await?;
         catch_up(txn, receipt).await

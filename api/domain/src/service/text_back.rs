@@ -166,10 +166,12 @@ pub async fn after_missed_call(
     let facts = || facts_now(txn, (billing, settings), &missed, caller, (&text, now));
     let mut decision = decide(facts().await?);
     if decision.is_ok() {
-        // One text-back decision at a time per clinic, asked again once the lock is held: two
-        // missed calls of one caller (or the daily limit's last text) committed side by side
-        // would otherwise both be queued (PostgreSQL; SQLite serialises its writers anyway).
-        txn.lock_clinic().await?;
+        // One text-back decision at a time per caller, asked again once the lock is held: two
+        // missed calls of one caller committed side by side would otherwise both be queued
+        // (PostgreSQL; SQLite serialises its writers anyway). The caller's lock, not the
+        // clinic's: most writers take the clinic's last (with their audit entry), after rows this
+        // transaction goes on to write.
+        txn.lock_caller(&missed.caller_key).await?;
         decision = decide(facts().await?);
     }
     let status = match decision {
