@@ -369,10 +369,15 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                     session.reload();
                     Ok(tracker.saved(pending))
                 }
-                Err(error) => Err(format!(
-                    "{} The clinic's details were not saved: {error}",
-                    tracker.saved_part(&pending, TEXT_BACK_FIELDS)
-                )),
+                Err(error) => {
+                    let text_back_changed = TEXT_BACK_FIELDS.iter().any(|field| pending.has(field));
+                    let saved = tracker.saved_part(&pending, TEXT_BACK_FIELDS);
+                    Err(if text_back_changed {
+                        format!("{saved} The clinic's details were not saved: {error}")
+                    } else {
+                        error.to_string()
+                    })
+                }
             }));
         });
     };
