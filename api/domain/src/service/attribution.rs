@@ -220,15 +220,18 @@ async fn settle_kept(txn: &TenantTxn, kept: &[&appointment::Model]) -> Result<()
     if kept.is_empty() {
         return Ok(());
     }
-    let ids: Vec<uuid::Uuid> = kept.iter().map(|appointment| appointment.id).collect();
+    let by_id: std::collections::HashMap<uuid::Uuid, &appointment::Model> = kept
+        .iter()
+        .map(|appointment| (appointment.id, *appointment))
+        .collect();
     let stored = txn
         .find::<attribution::Entity>()
-        .filter(attribution::Column::AppointmentId.is_in(ids))
+        .filter(attribution::Column::AppointmentId.is_in(by_id.keys().copied()))
         .all(txn.conn())
         .await?;
     let mut changed = Vec::new();
     for verdict in stored {
-        let Some(booking) = kept.iter().find(|a| a.id == verdict.appointment_id) else {
+        let Some(booking) = by_id.get(&verdict.appointment_id) else {
             continue;
         };
         let cancelled = booking.cancelled_at.is_some();

@@ -27,7 +27,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::service::audit::{self, AuditEvent};
-use crate::service::{calls, clinic, keys, numbers, phone_lines, processed_webhooks, team};
+use crate::service::{calls, clinic, keys, phone_lines, processed_webhooks, team};
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::{TenantScope, TenantTxn};
@@ -320,20 +320,9 @@ async fn first_party(
     if let Some(sealed) = &member.callback_line_sealed {
         let key = keys::data_key(secrets, settings)?;
         let number = keys::open_clinic_number(&key, txn.clinic_id(), sealed)?;
-        // Set before the clinic took the same number: the call would ring back here.
-        let own = match phone::E164::parse(&number) {
-            Ok(e164) => numbers::held_by_clinic(txn, secrets, &e164)
-                .await?
-                .is_some(),
-            Err(_) => false,
-        };
-        if own {
-            return Err(DomainError::BadUserInput(
-                "your callback phone is now one of the clinic's Ringback numbers: set the phone \
-                 you answer"
-                    .to_owned(),
-            ));
-        }
+        // Checked again as a staff line: one set before the clinic took the same number would
+        // ring back here.
+        phone_lines::staff_line(txn, secrets, &number, &settings.default_region).await?;
         let tail = member.callback_line_tail.unwrap_or_default();
         return Ok((number, tail));
     }

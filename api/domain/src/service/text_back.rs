@@ -163,18 +163,13 @@ pub async fn after_missed_call(
     now: DateTime<Utc>,
 ) -> Result<call::Model, DomainError> {
     let text = clinic_settings::text_back_text(settings, now);
-    let facts = || facts_now(txn, (billing, settings), &missed, caller, (&text, now));
-    let mut decision = decide(facts().await?);
-    if decision.is_ok() {
-        // One text-back decision at a time per caller, asked again once the lock is held: two
-        // missed calls of one caller committed side by side would otherwise both be queued
-        // (PostgreSQL; SQLite serialises its writers anyway). The caller's lock, not the
-        // clinic's: most writers take the clinic's last (with their audit entry), after rows this
-        // transaction goes on to write.
-        txn.lock_caller(&missed.caller_key).await?;
-        decision = decide(facts().await?);
-    }
-    let status = match decision {
+    // One text-back decision at a time per caller: two missed calls of one caller committed side
+    // by side would otherwise both be queued (PostgreSQL; SQLite serialises its writers anyway).
+    // Taken before the facts are read, and so before the billing gate may take the clinic's lock:
+    // the caller's lock, then the clinic's, as every writer takes them.
+    txn.lock_caller(&missed.caller_key).await?;
+    let facts = facts_now(txn, (billing, settings), &missed, caller, (&text, now)).await?;
+    let status = match decide(facts) {
         Ok(()) => {
             let key = keys::data_key(secrets, settings)?;
             let job = NewJob {
