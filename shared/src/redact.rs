@@ -1,8 +1,9 @@
 //! Removing what looks like a phone number from free text before it leaves for an outside model:
 //! any run of at least [`MIN_DIGITS`] digits (of any script: full-width `０７７００` counts), whether
 //! written together or split by spaces, hyphens and dashes, dots, slashes, commas, underscores or
-//! brackets, with or without a leading `+`, becomes [`REMOVED`]. Shorter runs (times, prices,
-//! house numbers) and dates (`2026-12-01`, `01/12/2026`) stay as written.
+//! brackets, with or without a leading `+`, and with spaces or a line break around a separator
+//! (`07700 - 900 123`), becomes [`REMOVED`]. Shorter runs (times, prices, house numbers) and dates
+//! (`2026-12-01`, `01/12/2026`, also with a time after them) stay as written.
 
 /// Fewest digits a run needs to be taken for a number (local numbers without an area code have
 /// seven).
@@ -16,6 +17,11 @@ pub fn remove_numbers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     while at < chars.len() {
+        if let Some(end) = date_at(&chars, at) {
+            out.extend(&chars[at..end]);
+            at = end;
+            continue;
+        }
         match number_run(&chars, at) {
             Some(end) => {
                 out.push_str(REMOVED);
@@ -83,8 +89,8 @@ fn number_run(chars: &[char], start: usize) -> Option<usize> {
             digits += 1;
             end += 1;
             last_digit_end = end;
-        } else if is_separator(c) && digit_follows(chars, end) {
-            end += 1;
+        } else if let Some(gap) = gap_before_digit(chars, end) {
+            end += gap;
         } else {
             break;
         }
@@ -93,18 +99,40 @@ fn number_run(chars: &[char], start: usize) -> Option<usize> {
     (digits >= MIN_DIGITS && !is_date(&run)).then_some(last_digit_end)
 }
 
-/// Whether a digit follows the separator at `at` after at most one more separator (`) 900`).
-fn digit_follows(chars: &[char], at: usize) -> bool {
-    chars[at + 1..]
+/// Most characters between two groups of one number (` - `, `) `, two spaces).
+const MAX_GAP: usize = 4;
+/// Most separators other than spaces between two groups (`) -`).
+const MAX_MARKS_IN_GAP: usize = 2;
+
+/// The length of the gap at `at` when another group of digits follows it: at most [`MAX_GAP`]
+/// separators or spaces (line breaks included), of which at most [`MAX_MARKS_IN_GAP`] are not
+/// spaces.
+fn gap_before_digit(chars: &[char], at: usize) -> Option<usize> {
+    let in_gap = |c: &&char| is_separator(**c) || c.is_whitespace();
+    let gap: Vec<&char> = chars[at..].iter().take_while(in_gap).collect();
+    let marks = gap.iter().filter(|c| !c.is_whitespace()).count();
+    let digit_after = chars.get(at + gap.len()).is_some_and(|c| is_digit(*c));
+    (!gap.is_empty() && gap.len() <= MAX_GAP && marks <= MAX_MARKS_IN_GAP && digit_after)
+        .then_some(gap.len())
+}
+
+/// The end (exclusive) of a date starting at `at` and not inside a longer run of digits: ISO
+/// (`2026-12-01`) or day, month and year with slashes (`1/12/2026`, `01/12/26`). A time may follow
+/// it (`2026-12-03 10:00`) without the two being read as one number.
+fn date_at(chars: &[char], at: usize) -> Option<usize> {
+    if at > 0 && is_digit(chars[at - 1]) || !chars[at].is_ascii_digit() {
+        return None;
+    }
+    let token: String = chars[at..]
         .iter()
-        .take(2)
-        .find(|c| !is_separator(**c))
-        .is_some_and(|c| is_digit(*c))
-        && chars[at + 1..]
-            .iter()
-            .take_while(|c| is_separator(**c))
-            .count()
-            <= 1
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '/'))
+        .collect();
+    // The longest prefix that is a date and is not followed by another digit.
+    (6..=token.len().min(10)).rev().find_map(|len| {
+        let candidate = &token[..len];
+        let next_is_digit = token[len..].starts_with(|c: char| c.is_ascii_digit());
+        (is_date(candidate) && !next_is_digit).then_some(at + len)
+    })
 }
 
 /// Whether `run` is a date: ISO (`2026-12-01`) or day, month and year with slashes
@@ -148,6 +176,12 @@ mod tests {
             "０７７００ ９００１２３",
             "＋４４ ７７００ ９００１２３",
             "07700–900–123",
+            "07700 - 900 123",
+            "07700  900123",
+            "07700 – 900123",
+            "07700\n900123",
+            "07700 \r\n 900 123",
+            "(07700) - 900 123",
         ] {
             let text = format!("Call me on {spelling} please");
             assert_eq!(
@@ -167,6 +201,9 @@ mod tests {
             "Flat 12, 221 Baker Street",
             "Any time on 2026-12-01",
             "Any time on 01/12/2026 or 1/12/26",
+            "2026-12-03 10:00 please",
+            "03/12/2026 10:30 if free",
+            "Either 2026-12-03 10:00 or 2026-12-04 09:30",
             "My boiler is 15 years old",
             "",
         ] {

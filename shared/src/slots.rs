@@ -60,6 +60,13 @@ pub fn is_free(search: &SlotSearch<'_>, start: NaiveDateTime) -> bool {
             .all(|(busy_start, busy_end)| end <= *busy_start || *busy_end <= start)
 }
 
+/// Whether `start` is one of the slots [`free_slots`] would offer: a step-aligned start within one
+/// of its day's opening spans, and free. A booking at any other time (`09:10`) would leave gaps
+/// nobody could book.
+pub fn is_offered(search: &SlotSearch<'_>, start: NaiveDateTime) -> bool {
+    starts_on(search, start.date()).contains(&start) && is_free(search, start)
+}
+
 /// Every step-aligned start within the day's opening spans.
 fn starts_on(search: &SlotSearch<'_>, day: NaiveDate) -> Vec<NaiveDateTime> {
     let spans = &search.hours.days[day.weekday().num_days_from_monday() as usize];
@@ -126,6 +133,10 @@ mod tests {
         assert!(!is_free(&search, at(day, 9, 0)));
         assert!(!is_free(&search, at(day, 17, 0)), "ends after 17:30");
         assert!(is_free(&search, at(day, 16, 30)));
+        assert!(is_offered(&search, at(day, 16, 30)));
+        assert!(is_free(&search, at(day, 11, 10)));
+        assert!(!is_offered(&search, at(day, 11, 10)), "between two steps");
+        assert!(!is_offered(&search, at(day, 9, 0)), "busy");
     }
 
     #[test]

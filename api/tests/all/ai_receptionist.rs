@@ -300,6 +300,15 @@ async fn an_admin_sets_up_the_ai_and_its_price_list(kind: DatabaseKind) {
         .run(SAVE, json!({ "input": boiler_service("Check-up", 9000) }))
         .await;
     assert_eq!(error_code(&twin), Some("CONFLICT"), "{twin}");
+    let twin_in_capitals = app
+        .owner
+        .run(SAVE, json!({ "input": boiler_service("CHECK-UP", 9000) }))
+        .await;
+    assert_eq!(
+        error_code(&twin_in_capitals),
+        Some("CONFLICT"),
+        "the AI finds services in any letter case: {twin_in_capitals}"
+    );
     let upside_down = app
         .owner
         .run(SAVE, json!({ "input": boiler_service("Whitening", 100) }))
@@ -1549,6 +1558,130 @@ async fn a_stalled_model_falls_back_within_the_answer_time(kind: DatabaseKind) {
     let reason = format!("the AI model took longer than {within} s to answer");
     fell_back_to_staff(&app, "+447700900331", &reason).await;
     assert_eq!(model.requests().len(), 1, "asked once");
+}
+
+/// Answers the AI may not text go to staff with the fallback: one too long to text (it would cost
+/// many segments or fail at Twilio) and one cut off at the model's token limit.
+async fn answers_too_long_or_cut_off_go_to_staff(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "long-1", "07700 900341").await;
+    let price_list = "A boiler service is from £120. ".repeat(20);
+    model.script([Reply::Text(price_list)]);
+    app.receive_text("SMlong01", "+447700900341", "What do you charge?")
+        .await;
+    drain(&app, 4).await;
+    let too_long = "the AI model's answer was too long to text";
+    fell_back_to_staff(&app, "+447700900341", too_long).await;
+
+    miss_call(&mut app, "cut-1", "07700 900342").await;
+    model.script([Reply::Cut("We can come at".to_owned())]);
+    app.receive_text("SMcut001", "+447700900342", "When can you come?")
+        .await;
+    drain(&app, 4).await;
+    fell_back_to_staff(&app, "+447700900342", "the AI model's answer was cut off").await;
+}
+
+/// A tool the model makes up (here one named like the answer's own `reply` step) is refused and
+/// recorded as an unknown tool, so the text the model writes next still reaches the caller; and a
+/// number the caller spaced out around a dash never reaches the model.
+async fn a_made_up_tool_is_refused_and_the_answer_still_goes(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "made-up-1", "07700 900343").await;
+    model.script([
+        Reply::tool("reply", json!({ "text": "Hello" })),
+        Reply::Text("See you on Monday.".to_owned()),
+    ]);
+    let asked = "Can you come Monday? Ring me on 07700 - 900 343\nor 07700  900343";
+    app.receive_text("SMtool01", "+447700900343", asked).await;
+    drain(&app, 4).await;
+    let texts = texts_to(&app, "+447700900343");
+    assert!(
+        texts.iter().any(|text| text.contains("See you on Monday.")),
+        "the model's answer reached the caller: {texts:?}"
+    );
+    let steps = steps_of(&app).await;
+    let refused = owned(("unknown_tool", "refused: there is no tool named reply"));
+    assert!(steps.contains(&refused), "{steps:?}");
+    assert!(steps.contains(&owned(("reply", "answered"))), "{steps:?}");
+    for request in model.requests() {
+        let sent = request.to_string();
+        assert!(
+            !sent.contains("900 343") && !sent.contains("900343"),
+            "no number reaches the model: {sent}"
+        );
+    }
+}
+
+/// A model that hands the caller to staff and then fails to write its text: the caller gets the
+/// fallback, but the model's reason stands, staff are told once and the figures count one
+/// hand-off.
+async fn a_fallback_after_the_models_hand_off_keeps_its_reason(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let mut app = ai_clinic(kind, &model, None).await;
+    miss_call(&mut app, "swelling-1", "07700 900344").await;
+    model.script([
+        Reply::tool(
+            "hand_off",
+            json!({ "reason": "emergency: facial swelling" }),
+        ),
+        Reply::Status(400),
+    ]);
+    app.receive_text("SMswell1", "+447700900344", "My face is swollen")
+        .await;
+    drain(&app, 4).await;
+    let texts = texts_to(&app, "+447700900344");
+    assert_eq!(
+        texts.len(),
+        2,
+        "the text-back, then the fallback: {texts:?}"
+    );
+    let thread = thread_ending(&app, "344").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
+    assert_eq!(
+        thread.ai_stopped_reason.as_deref(),
+        Some("emergency: facial swelling")
+    );
+    let notices = app
+        .db
+        .query_strings(
+            "SELECT kind FROM notifications WHERE kind = 'ai_hand_off'",
+            &["kind"],
+        )
+        .await;
+    assert_eq!(notices.len(), 1, "staff are told once: {notices:?}");
+    let today = app.state.clock.now().date_naive();
+    let figures = app
+        .owner
+        .run(
+            "query($d: NaiveDate!) { aiFigures(from: $d, to: $d) { handOffs } }",
+            json!({ "d": today }),
+        )
+        .await;
+    assert_eq!(figures["data"]["aiFigures"]["handOffs"], 1, "{figures}");
+}
+
+/// A clinic whose trial is over gets no automated answers: the caller's text waits for staff,
+/// and neither the model nor Twilio is asked.
+async fn a_clinic_billing_stopped_gets_no_ai_answers(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let builder = ai_clinic_builder(kind, &model, ANSWER_SECONDS)
+        .with_stripe()
+        .setting("RINGBACK_TRIAL_DAYS", "2");
+    let mut app = switch_the_ai_on(builder.build().await, Some(30)).await;
+    miss_call(&mut app, "billed-1", "07700 900345").await;
+    app.db.clock.advance(chrono::Duration::days(3));
+    model.script([Reply::Text("We can see you Monday.".to_owned())]);
+    app.receive_text("SMbill01", "+447700900345", "Can you come Monday?")
+        .await;
+    drain(&app, 4).await;
+    assert!(model.requests().is_empty(), "the model is not asked");
+    let texts = texts_to(&app, "+447700900345");
+    assert_eq!(texts.len(), 1, "only the text-back of the trial: {texts:?}");
+    let jobs = answer_jobs(&app).await;
+    let held = owned(("cancelled", "billing stopped the clinic's automated texts"));
+    assert_eq!(jobs, [held]);
 }
 
 /// Checks that the caller `number` got the text-back, then the fallback in the same words, and
@@ -3249,6 +3382,10 @@ async fn a_hand_off_mail_that_may_have_gone_is_not_sent_again(kind: DatabaseKind
 }
 
 on_both_databases!(
+    answers_too_long_or_cut_off_go_to_staff,
+    a_made_up_tool_is_refused_and_the_answer_still_goes,
+    a_fallback_after_the_models_hand_off_keeps_its_reason,
+    a_clinic_billing_stopped_gets_no_ai_answers,
     a_hand_off_mail_that_may_have_gone_is_not_sent_again,
     an_ai_text_waiting_when_staff_take_over_is_not_sent,
     a_booked_caller_is_told_so_and_not_followed_up,

@@ -724,6 +724,20 @@ async fn the_billing_check_learns_what_no_event_said(kind: DatabaseKind) {
             sub.period.1 + Duration::days(30).num_seconds(),
         );
     });
+    // Something is stored while Stripe is asked: the check's answer is not stored, and the
+    // period is not taken for settled on it.
+    stripe(&app).hold();
+    let store_meanwhile = async {
+        while stripe(&app).held() == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        app.db
+            .execute_as_owner("UPDATE clinics SET billing_updated_at = created_at")
+            .await;
+        stripe(&app).release();
+    };
+    let (outdated, ()) = tokio::join!(billing_check(&app), store_meanwhile);
+    assert_eq!((outdated.asked, outdated.applied), (1, 0), "{outdated:?}");
     let checked = billing_check(&app).await;
     assert_eq!((checked.asked, checked.applied), (1, 1), "{checked:?}");
     app.sign_in_again().await;
@@ -1099,18 +1113,31 @@ async fn overage_is_reported_once_across_a_crash(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
-/// Two Checkout tabs, both paid (the first before the second was opened, so it could not be
-/// expired); their events held back, then delivered newest first: the first subscription, on the
-/// growth plan, is the clinic's, the second (starter) audited as extra. Their ids, in order.
+/// Two Checkout pages, both paid, their events held back, then delivered newest first: the first
+/// subscription, on the growth plan, is the clinic's, the second (starter) audited as extra. A
+/// page opened here after the first was paid is refused (paying again would charge twice), so the
+/// second is one Stripe opened that the clinic never stored (its storing failed, say). Their ids,
+/// in order.
 async fn two_paid_subscriptions(app: &mut TestApp) -> (String, String) {
     stripe(app).deliver_events_to("http://127.0.0.1:9/nowhere");
-    let mut paid = Vec::new();
-    for plan in ["growth", "starter"] {
-        let started = app.owner.run(START_CHECKOUT, json!({ "plan": plan })).await;
-        assert!(started["errors"].is_null(), "{started}");
-        let session = stripe(app).checkouts().pop().expect("a session").id;
-        paid.push(stripe(app).pay(&session).await.expect("paid"));
-    }
+    let started = app
+        .owner
+        .run(START_CHECKOUT, json!({ "plan": "growth" }))
+        .await;
+    assert!(started["errors"].is_null(), "{started}");
+    let session = stripe(app).checkouts().pop().expect("a session").id;
+    let mut paid = vec![stripe(app).pay(&session).await.expect("paid")];
+    let again = app
+        .owner
+        .run(START_CHECKOUT, json!({ "plan": "starter" }))
+        .await;
+    assert_eq!(
+        error_code(&again),
+        Some("CONFLICT"),
+        "the first is paid for and not yet confirmed: {again}"
+    );
+    let unstored = app.checkout_not_stored_here("starter").await;
+    paid.push(stripe(app).pay(&unstored).await.expect("paid"));
     let first = paid[0].clone();
     let held: Vec<Value> = stripe(app)
         .deliveries()

@@ -60,28 +60,13 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
         .await
         .expect("demo");
     let clinic = app.clinic_id;
-    // Two Checkout pages, each paid before the next was opened (Stripe's events held back until
-    // both are paid, then delivered): the second subscription is an extra that must end too.
+    // Two Checkout pages, both paid (Stripe's events held back until both are paid, then
+    // delivered): the second, one the clinic never stored, leaves an extra subscription that must
+    // end too.
     app.stripe
         .as_ref()
         .expect("fake Stripe")
         .deliver_events_to("http://127.0.0.1:9/nowhere");
-    let mut paid = Vec::new();
-    for plan in ["starter", "growth"] {
-        let started = app
-            .owner
-            .run(
-                "mutation($plan: String!) { startCheckout(plan: $plan) }",
-                json!({ "plan": plan }),
-            )
-            .await;
-        assert!(started["errors"].is_null(), "{started}");
-        let stripe = app.stripe.as_ref().expect("fake Stripe");
-        let session = stripe.checkouts().pop().expect("a session").id;
-        paid.push(stripe.pay(&session).await.expect("paid"));
-    }
-    let (subscription, extra) = (paid[0].clone(), paid[1].clone());
-    // A third Checkout page, opened and never paid: the deletion must leave nothing to pay.
     let opened = app
         .owner
         .run(
@@ -90,6 +75,26 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
         )
         .await;
     assert!(opened["errors"].is_null(), "{opened}");
+    let stripe = app.stripe.as_ref().expect("fake Stripe");
+    let stored_page = stripe.checkouts().pop().expect("a session").id;
+    let subscription = stripe.pay(&stored_page).await.expect("paid");
+    let extra_page = app.checkout_not_stored_here("growth").await;
+    let stripe = app.stripe.as_ref().expect("fake Stripe");
+    let extra = stripe.pay(&extra_page).await.expect("paid");
+    // A page opened here now is refused (a paid one awaits Stripe's confirmation), but two more
+    // that Stripe opened are never paid and never stored: the deletion must leave nothing to pay.
+    let opened = app
+        .owner
+        .run(
+            "mutation($plan: String!) { startCheckout(plan: $plan) }",
+            json!({ "plan": "starter" }),
+        )
+        .await;
+    assert_eq!(error_code(&opened), Some("CONFLICT"), "{opened}");
+    let unpaid = [
+        app.checkout_not_stored_here("starter").await,
+        app.checkout_not_stored_here("growth").await,
+    ];
     {
         let stripe = app.stripe.as_ref().expect("fake Stripe");
         let held: Vec<serde_json::Value> = stripe
@@ -149,17 +154,14 @@ async fn a_deleted_clinic_leaves_only_its_record(kind: DatabaseKind) {
         .await;
     let answer = &deleted["data"]["deleteClinic"];
     assert_eq!(answer["subscriptionCancelled"], true, "{deleted}");
-    let last_page = app
-        .stripe
-        .as_ref()
-        .expect("fake Stripe")
-        .checkouts()
-        .pop()
-        .expect("a session");
-    assert_eq!(
-        last_page.status, "expired",
-        "the unpaid Checkout page stayed open"
-    );
+    let pages = app.stripe.as_ref().expect("fake Stripe").checkouts();
+    for page in pages.iter().filter(|page| unpaid.contains(&page.id)) {
+        assert_eq!(
+            page.status, "expired",
+            "an unpaid Checkout page stayed open: {}",
+            page.id
+        );
+    }
     assert_eq!(
         answer["membersDeleted"], 2,
         "the owner and the admin belonged nowhere else"

@@ -51,9 +51,10 @@ impl Runnable for AiAnswer {
         _row: &job_outbox::Model,
         context: &JobContext,
     ) -> Result<Result<Answering, Attempt>, DomainError> {
-        let answer_time = context.backend.ai_answer_within;
+        let backend = &context.backend;
+        let helpers = (backend.secrets.as_ref(), backend.billing_settings());
         Ok(
-            ai_agent::prepare(txn, &context.backend.secrets, self, answer_time)
+            ai_agent::prepare(txn, helpers, self, backend.ai_answer_within)
                 .await?
                 .map_err(Attempt::Cancelled),
         )

@@ -61,6 +61,7 @@ use uuid::Uuid;
 use crate::jobs::AiAnswer;
 use crate::service::ai_prompt::{self, ClinicFacts, tool};
 use crate::service::ai_tools::{self, ToolAnswer};
+use crate::service::billing::BillingSettings;
 use crate::service::calendar::{CALENDAR_UNCHECKED, CalendarDesk};
 use crate::service::messages;
 use crate::service::{
@@ -232,7 +233,7 @@ pub async fn queue_answer(txn: &TenantTxn, reply: &message::Model) -> Result<(),
 /// marked taken over and not answered.
 pub async fn prepare(
     txn: &TenantTxn,
-    secrets: &Secrets,
+    (secrets, billing): (&Secrets, Option<&BillingSettings>),
     job: &AiAnswer,
     answer_time: Duration,
 ) -> Result<Result<Answering, &'static str>, DomainError> {
@@ -283,6 +284,9 @@ pub async fn prepare(
     );
     if let Some(opening) = opening {
         system.push_str(&format!("Your first text to the caller was: {opening}\n"));
+    }
+    if let Some(why) = text_back::automated_text_held(txn, billing).await? {
+        return Ok(Err(why));
     }
     let held_back = held_back(txn, &settings, thread.id).await?;
     mark_answering(txn, thread.id, Some((job.message, txn.now()))).await?;
@@ -405,8 +409,8 @@ pub async fn gave_up(
     record_step(txn, (job.conversation, job.message), step).await
 }
 
-/// Hands `thread` to staff with `reason` and texts the caller the clinic's fallback text: the
-/// stored text, or `None` when the number is not kept or the daily texting limit is reached.
+/// Hands `thread` to staff with `reason` (unless the model already handed it to them: its reason
+/// and their notice stand) and texts the caller the clinic's fallback text: the stored text, or `None` when the number is not kept or the daily texting limit is reached.
 async fn hand_over(
     txn: &TenantTxn,
     secrets: &Secrets,
@@ -415,7 +419,9 @@ async fn hand_over(
     reason: &str,
 ) -> Result<Option<Uuid>, DomainError> {
     let conversation = thread.id;
-    ai_tools::hand_off(txn, thread, &serde_json::json!({ "reason": reason })).await?;
+    if thread.ai_state.as_deref() != Some(ai_state::HANDED_OFF) {
+        ai_tools::hand_off(txn, thread, &serde_json::json!({ "reason": reason })).await?;
+    }
     let text = fallback_words(txn, settings, conversation).await?;
     send_text(txn, secrets, conversation, &text).await
 }
@@ -549,8 +555,23 @@ pub const REPLY: &str = "reply";
 pub const DONE: &str = "done";
 /// The step of an answer that fell back to the clinic's wording and staff.
 pub const FALLBACK: &str = "fallback";
+/// The step of a tool the model asked for that does not exist.
+pub const UNKNOWN_TOOL: &str = "unknown_tool";
+/// Most characters of an unknown tool's name kept in its refusal.
+const MAX_TOOL_NAME_CHARS: usize = 40;
+/// Most characters of a text the AI sends (three SMS segments): a longer answer falls back.
+pub const MAX_AI_TEXT_CHARS: usize = 480;
 /// The steps that answer the caller: each records the caller's latest text it answered.
 const ANSWERS: [&str; 2] = [REPLY, FALLBACK];
+
+/// The action a tool step is recorded under: the tool's own name, or [`UNKNOWN_TOOL`] for a name
+/// the model made up (which must never pass for one of the answer's own steps, such as a reply).
+fn step_action_of(name: &str) -> &'static str {
+    ai_prompt::TOOL_NAMES
+        .into_iter()
+        .find(|tool| *tool == name)
+        .unwrap_or(UNKNOWN_TOOL)
+}
 
 /// The conversation as the model's turns (caller texts as the user's, every text to the caller as
 /// the assistant's, consecutive texts of one side joined, number-like runs removed from the
@@ -845,8 +866,7 @@ pub async fn run(
             .collect();
         if uses.is_empty() || response.stop_reason != Some(StopReason::ToolUse) {
             let text = response.text();
-            if text.trim().is_empty() {
-                let reason = "the AI model wrote nothing";
+            if let Some(reason) = unsendable(response.stop_reason, &text) {
                 return fall_back(scope, secrets, &mut ready, reason, tokens).await;
             }
             let wrote = match reply(scope, secrets, &mut ready, &text, tokens).await? {
@@ -1016,7 +1036,10 @@ async fn run_tool(
         }
         (tool::HAND_OFF, _) => ai_tools::hand_off(&txn, thread, input).await?,
         (tool::SAVE_DETAILS, _) => ai_tools::save_details(&txn, secrets, thread, input).await?,
-        _ => ToolAnswer::Refused(format!("there is no tool named {name}")),
+        _ => ToolAnswer::Refused(format!(
+            "there is no tool named {}",
+            ai_tools::plain(name, MAX_TOOL_NAME_CHARS)
+        )),
     };
     let (outcome, content, is_error, appointment) = match answer {
         ToolAnswer::Done(result) => (DONE.to_owned(), result.to_string(), false, None),
@@ -1032,7 +1055,7 @@ async fn run_tool(
         ),
     };
     let step = Step {
-        action: name,
+        action: step_action_of(name),
         outcome,
         tokens,
         appointment,
@@ -1300,6 +1323,21 @@ async fn written_since(
         })
         .collect();
     Ok(Meanwhile::CallerWrote(texts))
+}
+
+/// Why the model's finished answer `text` (it stopped for `stop_reason`) is not sent, if it is
+/// not: nothing written, an answer cut off or refused, or one longer than [`MAX_AI_TEXT_CHARS`].
+fn unsendable(stop_reason: Option<StopReason>, text: &str) -> Option<&'static str> {
+    if text.trim().is_empty() {
+        return Some("the AI model wrote nothing");
+    }
+    match stop_reason {
+        Some(StopReason::EndTurn | StopReason::StopSequence) | None => {}
+        Some(StopReason::MaxTokens) => return Some("the AI model's answer was cut off"),
+        Some(_) => return Some("the AI model did not finish its answer"),
+    }
+    (text.trim().chars().count() > MAX_AI_TEXT_CHARS)
+        .then_some("the AI model's answer was too long to text")
 }
 
 /// Whether the AI's answer asks the caller something (a caller who goes quiet after it gets one

@@ -22,7 +22,10 @@ use uuid::Uuid;
 
 use crate::jobs::AiFollowUp;
 use crate::service::ai_agent::{self, Step};
-use crate::service::{appointments, calls, clinic, conversations, messages, restrictions};
+use crate::service::billing::BillingSettings;
+use crate::service::{
+    appointments, calls, clinic, conversations, messages, restrictions, text_back,
+};
 
 /// The `ai_steps` action of a follow-up.
 pub const FOLLOW_UP: &str = "follow_up";
@@ -156,13 +159,17 @@ pub async fn still_due(txn: &TenantTxn, job: &AiFollowUp) -> Result<Due, DomainE
 /// texting limit is reached).
 pub async fn send(
     txn: &TenantTxn,
-    secrets: &Secrets,
+    (secrets, billing): (&Secrets, Option<&BillingSettings>),
     job: &AiFollowUp,
 ) -> Result<Option<Uuid>, DomainError> {
     // Decided under the conversation's lock: a take-over or closing committed meanwhile is read,
     // one under way waits until the follow-up is stored.
     conversations::find_locked(txn, job.conversation).await?;
-    if still_due(txn, job).await? != Due::Now {
+    if still_due(txn, job).await? != Due::Now
+        || text_back::automated_text_held(txn, billing)
+            .await?
+            .is_some()
+    {
         return Ok(None);
     }
     let text = follow_up_text(&clinic::get(txn).await?);

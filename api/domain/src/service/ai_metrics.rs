@@ -82,8 +82,12 @@ async fn figures_between(
                         .add(ai_step::Column::Outcome.eq(ai_agent::DONE)),
                 ),
         )
-        .count(txn.conn())
-        .await?;
+        .select_only()
+        .column_as(Expr::cust("COUNT(DISTINCT conversation_id)"), "hand_offs")
+        .into_tuple::<i64>()
+        .one(txn.conn())
+        .await?
+        .unwrap_or(0);
     let follow_ups = steps()
         .filter(ai_step::Column::Action.eq(FOLLOW_UP))
         .count(txn.conn())
@@ -129,7 +133,7 @@ async fn figures_between(
         bookings,
         recovered_bookings: recovered_bookings.max(0) as u64,
         recovered_revenue_minor: revenue.unwrap_or(0),
-        hand_offs,
+        hand_offs: hand_offs.max(0) as u64,
         follow_ups,
         tokens: tokens.flatten().unwrap_or(0),
     })

@@ -37,6 +37,15 @@ pub mod tool {
     pub const SAVE_DETAILS: &str = "save_details";
 }
 
+/// The name of every tool in [`tools`].
+pub const TOOL_NAMES: [&str; 5] = [
+    tool::FIND_SLOTS,
+    tool::BOOK_APPOINTMENT,
+    tool::QUOTE,
+    tool::HAND_OFF,
+    tool::SAVE_DETAILS,
+];
+
 /// The tools the model may ask for; our code runs each inside the clinic's scope.
 pub fn tools() -> Vec<ToolDefinition> {
     let define = |name: &str, description: &str, schema: serde_json::Value| ToolDefinition {

@@ -9,7 +9,7 @@ use ringback_core::error::DomainError;
 use ringback_core::tenant::{TenantTxn, in_clinic};
 use ringback_entity::{clinic as clinic_row, clinic_service};
 use ringback_shared::ai::{self, AiSettingsError, Service};
-use sea_orm::{ActiveModelTrait, ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -138,8 +138,8 @@ pub async fn services(txn: &TenantTxn) -> Result<Vec<clinic_service::Model>, Dom
         .await?)
 }
 
-/// Adds a service (`id` `None`) or changes one; names are unique within the clinic and the list
-/// holds at most [`ai::MAX_SERVICES`]. Audited as `service.saved`.
+/// Adds a service (`id` `None`) or changes one; names are unique within the clinic in any letter
+/// case and the list holds at most [`ai::MAX_SERVICES`]. Audited as `service.saved`.
 pub async fn save_service(
     txn: &TenantTxn,
     actor: Uuid,
@@ -147,12 +147,15 @@ pub async fn save_service(
     service: Service,
 ) -> Result<clinic_service::Model, DomainError> {
     let service = service.checked().map_err(refused)?;
-    let same_name = txn
-        .find::<clinic_service::Entity>()
-        .filter(clinic_service::Column::Name.eq(service.name.as_str()))
-        .one(txn.conn())
-        .await?;
-    if same_name.is_some_and(|other| Some(other.id) != id) {
+    // Names are compared in any letter case (the AI finds a service by its name so), one save at
+    // a time per clinic: the list is short, so it is read whole.
+    txn.lock_subject("price-list").await?;
+    let listed = txn.find::<clinic_service::Entity>().all(txn.conn()).await?;
+    let name = service.name.to_lowercase();
+    let same_name = listed
+        .iter()
+        .find(|other| other.name.to_lowercase() == name && Some(other.id) != id);
+    if same_name.is_some() {
         return Err(DomainError::Conflict(format!(
             "the price list already has a service named {:?}",
             service.name
@@ -170,11 +173,7 @@ pub async fn save_service(
             model.update(txn.conn()).await?
         }
         None => {
-            let held = txn
-                .find::<clinic_service::Entity>()
-                .count(txn.conn())
-                .await?;
-            if held >= ai::MAX_SERVICES as u64 {
+            if listed.len() >= ai::MAX_SERVICES {
                 return Err(DomainError::Conflict(format!(
                     "a price list holds at most {} services",
                     ai::MAX_SERVICES

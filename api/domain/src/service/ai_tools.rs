@@ -7,7 +7,7 @@
 //! attribution then credits like any other. The model's input is checked like any user input;
 //! what the model gets back is a short JSON value or a plain refusal it can relay.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
@@ -16,6 +16,7 @@ use ringback_entity::{appointment, clinic_service, conversation};
 use ringback_providers::google::BusyTime;
 use ringback_shared::ai::{MAX_DETAIL_CHARS, MAX_DETAILS, MAX_REASON_CHARS, state as ai_state};
 use ringback_shared::hours::BusinessHours;
+use ringback_shared::metrics::local_day_bounds_utc;
 use ringback_shared::redact::remove_numbers;
 use ringback_shared::seal::DataKey;
 use ringback_shared::slots::{self, STANDARD_VISIT_MINUTES, SlotSearch};
@@ -258,7 +259,9 @@ async fn calendar(
 ) -> Result<Calendar, DomainError> {
     let settings = clinic::get(txn).await?;
     let zone = clinic::time_zone(&settings)?;
-    let start = utc_of(zone, from.and_time(NaiveTime::MIN)).unwrap_or_else(|| txn.now());
+    // The day's first instant, also when the clocks skip its midnight (never "now" instead: the
+    // days searched would then miss the appointments already booked on them).
+    let start = local_day_bounds_utc(from, zone).map_or_else(|_| txn.now(), |day| day.start);
     let end = start + Duration::days((to - from).num_days() + 2);
     let mut busy = busy_spans(txn, zone, (start - Duration::days(1), end)).await?;
     let local = |at: DateTime<Utc>| at.with_timezone(&zone).naive_local();
@@ -390,7 +393,7 @@ pub async fn book_appointment(
         ));
     };
     let duration = visit_minutes(service.as_ref());
-    if !slots::is_free(&calendar.search(slot.date(), slot.date(), duration), slot) {
+    if !slots::is_offered(&calendar.search(slot.date(), slot.date(), duration), slot) {
         return Ok(ToolAnswer::Refused(
             "that slot is not free (taken meanwhile or outside opening hours): offer another"
                 .to_owned(),
@@ -486,7 +489,7 @@ fn booked_answer(
 }
 
 /// `text` in plain words for storing: number-like runs removed, at most `max` characters.
-fn plain(text: &str, max: usize) -> String {
+pub(crate) fn plain(text: &str, max: usize) -> String {
     remove_numbers(text.trim()).chars().take(max).collect()
 }
 

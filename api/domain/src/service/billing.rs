@@ -185,8 +185,9 @@ async fn customer(
 /// transaction, so a slow Stripe holds no lock (on SQLite every writer, missed calls included,
 /// would wait for it). Only the newest Checkout page can be paid: the session opened before it
 /// (another tab, a plan chosen again, a request at the same moment) is expired once the new one
-/// is stored ([`expire_replaced`]); a second subscription paid for all the same (paid before it
-/// was expired) is audited for staff to refund ([`apply_subscription`]).
+/// is stored ([`expire_replaced`]), and none is opened while Stripe holds a subscription paid for
+/// that is not stored yet ([`refuse_while_one_is_paid_for`]); a second subscription paid for all
+/// the same (paid before it was expired) is audited for staff to refund ([`apply_subscription`]).
 pub async fn start_checkout(
     scope: &TenantScope,
     context: &BillingContext,
@@ -208,6 +209,9 @@ pub async fn start_checkout(
         ));
     }
     let trial_kept_until = trial_left_to_keep(&row, &context.settings, now);
+    if let Some(known) = &row.stripe_customer_id {
+        refuse_while_one_is_paid_for(context, known).await?;
+    }
     let customer = customer(scope, context, row.stripe_customer_id, &owner.email).await?;
     let page = context
         .stripe
@@ -225,6 +229,25 @@ pub async fn start_checkout(
         expire_replaced(context, &replaced).await;
     }
     Ok(page.url)
+}
+
+/// Refuses a new Checkout page while Stripe holds a subscription of `customer` that is paid for
+/// but not yet stored here (its event is on its way): paying again would charge the clinic twice
+/// a month. Asked outside any transaction.
+async fn refuse_while_one_is_paid_for(
+    context: &BillingContext,
+    customer: &str,
+) -> Result<(), DomainError> {
+    for id in context.stripe.running_subscriptions(customer).await? {
+        if is_paid_for(Some(&context.stripe.subscription(&id).await?.status)) {
+            return Err(DomainError::Conflict(
+                "a subscription is already paid for and Stripe is confirming it: reload this \
+                 page in a minute"
+                    .to_owned(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The shortest trial Stripe Checkout accepts to carry into a subscription (its `trial_end` at

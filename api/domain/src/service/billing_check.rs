@@ -112,12 +112,13 @@ async fn check_clinic(scope: &TenantScope, context: &BillingContext) -> Result<b
         reports_failed_payment: false,
         stored_when_asked: read.billing_updated_at,
     };
-    let applied = billing::apply_subscription(&txn, &context.settings, &current, stamp).await?
-        == Applied::Updated;
+    let outcome = billing::apply_subscription(&txn, &context.settings, &current, stamp).await?;
+    let applied = outcome == Applied::Updated;
     if applied {
         billing::adopt_running(&txn, &context.settings, &running, CHECK_STAMP).await?;
     }
-    if settles_the_ended_period(&current, txn.now()) {
+    // An answer older than what was stored meanwhile settles nothing: the next run asks again.
+    if outcome != Applied::Outdated && settles_the_ended_period(&current, txn.now()) {
         let mut checked: clinic::ActiveModel = clinic_settings::get(&txn).await?.into();
         checked.billing_checked_at = Set(Some(txn.now()));
         checked.update(txn.conn()).await?;

@@ -193,7 +193,8 @@ async fn destroy_data_key(txn: &TenantTxn) -> Result<(), DomainError> {
 }
 
 /// Ends what the clinic has at Stripe, outside any transaction (a slow Stripe holds no lock):
-/// expires its last Checkout page (one paid or expired already is left) and cancels every running
+/// expires its last Checkout page and every other page of its customer still open (one paid or
+/// expired already is left) and cancels every running
 /// subscription of its customer (the clinic's, and any extra one a second paid Checkout left);
 /// whether any subscription was cancelled. A customer or subscription Stripe no longer knows is
 /// nothing to cancel. Stripe being unreachable stops the deletion before anything is deleted.
@@ -213,6 +214,19 @@ pub async fn cancel_subscriptions(
     let Some(customer) = at_stripe.customer.as_deref() else {
         return Ok(false);
     };
+    // Any other page still open (one whose expiry failed when a newer replaced it, one opened
+    // beside this deletion) would start a subscription for a customer no clinic has.
+    let open = match stripe.open_checkouts(customer).await {
+        Ok(open) => open,
+        Err(BillingError::Refused(400 | 404)) => return Ok(false),
+        Err(error) => return Err(error.into()),
+    };
+    for session in open {
+        match stripe.expire_checkout(&session).await {
+            Ok(()) | Err(BillingError::Refused(400 | 404)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
     let running = match stripe.running_subscriptions(customer).await {
         Ok(running) => running,
         // Stripe answers an unknown customer as a bad request or as not found.

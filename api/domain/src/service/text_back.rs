@@ -67,22 +67,38 @@ async fn over_own_cap(
     Ok(used >= u64::try_from(quota).unwrap_or(0))
 }
 
-/// What billing says about a text-back of `text` now: with billing off, only the clinic's own cap.
+/// What billing says about an automated text of `segments` now: with billing off, only the
+/// clinic's own cap.
 async fn billing_gate(
     txn: &TenantTxn,
     billing: Option<&BillingSettings>,
     settings: &clinic::Model,
-    text: &str,
+    segments: u64,
     now: DateTime<Utc>,
 ) -> Result<Gate, DomainError> {
     match billing {
-        Some(billing) => {
-            let segments = u64::try_from(sms::segments(text).count).unwrap_or(u64::MAX);
-            usage::text_back_gate(txn, billing, settings, segments, now).await
-        }
+        Some(billing) => usage::text_back_gate(txn, billing, settings, segments, now).await,
         None if over_own_cap(txn, settings, now).await? => Ok(Gate::OverAllowance),
         None => Ok(Gate::Open),
     }
+}
+
+/// Why the AI's automated texts (its answers and follow-ups) are held back now, if they are: the
+/// gate a text-back passes (billing's, or with billing off the clinic's own cap), for a text of one
+/// segment. Staff replies are never held by it. Takes the clinic's lock when the plan bills no
+/// overage: call it after the rows the caller writes are locked.
+pub async fn automated_text_held(
+    txn: &TenantTxn,
+    billing: Option<&BillingSettings>,
+) -> Result<Option<&'static str>, DomainError> {
+    let settings = clinic_settings::get(txn).await?;
+    Ok(
+        match billing_gate(txn, billing, &settings, 1, txn.now()).await? {
+            Gate::Open => None,
+            Gate::Stopped => Some("billing stopped the clinic's automated texts"),
+            Gate::OverAllowance => Some("the plan's texts for this period are used up"),
+        },
+    )
 }
 
 /// Texts a clinic sends per rolling 24 hours unless it sets its own limit.
@@ -137,7 +153,8 @@ async fn facts_now(
     caller: &KeyedCaller,
     (text, now): (&str, DateTime<Utc>),
 ) -> Result<MissedCallFacts, DomainError> {
-    let gate = billing_gate(txn, billing, settings, text, now).await?;
+    let segments = u64::try_from(sms::segments(text).count).unwrap_or(u64::MAX);
+    let gate = billing_gate(txn, billing, settings, segments, now).await?;
     Ok(MissedCallFacts {
         text_back_enabled: settings.text_back_enabled,
         opted_out: opt_outs::is_opted_out(txn, &missed.caller_key).await?,

@@ -154,7 +154,10 @@ impl FakeStripe {
         });
         let routes = Route::new()
             .at("/v1/customers", post(create_customer))
-            .at("/v1/checkout/sessions", post(create_checkout))
+            .at(
+                "/v1/checkout/sessions",
+                post(create_checkout).get(list_checkouts),
+            )
             .at("/v1/checkout/sessions/:id/expire", post(expire_checkout))
             .at("/v1/billing_portal/sessions", post(create_portal))
             .at("/v1/subscriptions", get(list_subscriptions))
@@ -885,6 +888,33 @@ async fn list_subscriptions(request: &Request, Data(shared): Data<&Arc<Shared>>)
         "data": listed,
         "has_more": false,
         "url": "/v1/subscriptions",
+    }))
+    .into_response()
+}
+
+/// `GET /v1/checkout/sessions?customer=…&status=…`: a customer's sessions, newest first.
+#[handler]
+async fn list_checkouts(request: &Request, Data(shared): Data<&Arc<Shared>>) -> Response {
+    if let Some(refused) = refusal(shared, request) {
+        return refused;
+    }
+    let query = fields(request.uri().query().unwrap_or_default().as_bytes());
+    let customer = field(&query, "customer");
+    let status = field(&query, "status");
+    let store = lock(&shared.store);
+    let listed: Vec<Value> = store
+        .checkouts
+        .iter()
+        .rev()
+        .filter(|checkout| customer.is_none_or(|customer| checkout.customer == customer))
+        .filter(|checkout| status.is_none_or(|status| checkout.status == status))
+        .map(|checkout| checkout_json(shared, checkout))
+        .collect();
+    Json(json!({
+        "object": "list",
+        "data": listed,
+        "has_more": false,
+        "url": "/v1/checkout/sessions",
     }))
     .into_response()
 }

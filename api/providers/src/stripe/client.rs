@@ -166,6 +166,34 @@ impl StripeBilling {
         Ok(())
     }
 
+    /// The ids of `customer`'s Checkout Sessions that can still be paid, every page of them.
+    pub async fn open_checkouts(&self, customer: &str) -> Result<Vec<String>, BillingError> {
+        let mut open = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut request = stripe_checkout::checkout_session::ListCheckoutSession::new()
+                .customer(customer)
+                .status(stripe_checkout::CheckoutSessionStatus::Open)
+                .limit(100);
+            if let Some(last) = after.take() {
+                request = request.starting_after(last);
+            }
+            let page = request.send(&self.client).await?;
+            after = page
+                .data
+                .last()
+                .map(|session| session.id.as_str().to_owned());
+            open.extend(
+                page.data
+                    .iter()
+                    .map(|session| session.id.as_str().to_owned()),
+            );
+            if !page.has_more || after.is_none() {
+                return Ok(open);
+            }
+        }
+    }
+
     /// A Customer Portal session for `customer` that returns to `return_url`; its page.
     pub async fn portal(&self, customer: &str, return_url: &str) -> Result<String, BillingError> {
         let session = stripe_billing::billing_portal_session::CreateBillingPortalSession::new()

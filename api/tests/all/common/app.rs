@@ -134,6 +134,23 @@ impl TestApp {
         subscription
     }
 
+    /// A Checkout page for `plan` that Stripe opened for the clinic's customer but the clinic never
+    /// stored (its storing failed, or it was opened beside another request): its session id.
+    pub async fn checkout_not_stored_here(&self, plan: &str) -> String {
+        let billing = self.state.billing.clone().expect("billing is on");
+        let stripe = self.stripe.as_ref().expect("built with_stripe()");
+        let customer = stripe.customers()[0].id.clone();
+        let plan = billing.settings.plan(plan).expect("a plan");
+        let back = "https://clinic.test/billing";
+        let clinic = self.clinic_id.to_string();
+        billing
+            .stripe
+            .checkout(&customer, &clinic, (plan, None), back, back)
+            .await
+            .expect("a page Stripe opened")
+            .session
+    }
+
     /// Damages the stored text of the message the provider knows as `provider_id`, as a broken
     /// disk or a bad restore would: it can no longer be opened.
     pub async fn damage_message(&self, provider_id: &str) {
