@@ -1547,7 +1547,7 @@ impl<'a> ExportPage<'a> {
         Ok((value("export-from").await?, value("export-to").await?))
     }
 
-    /// Prepares the CSV of `what` (`CALLS`, `APPOINTMENTS`, `METRICS`); its file name and text,
+    /// Downloads the CSV of `what` (`calls`, `appointments`, `metrics`); its file name and text,
     /// read from the download link.
     pub async fn prepare(&self, what: &str) -> Result<(String, String), E2eError> {
         let option = format!("[data-testid=export-what] option[value=\"{what}\"]");

@@ -11,6 +11,7 @@ pub mod business;
 pub mod caller_key;
 pub mod countries;
 pub mod display;
+pub mod exports;
 pub mod hours;
 pub mod ids;
 pub mod keywords;

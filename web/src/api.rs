@@ -64,7 +64,6 @@ operations!("graphql/calendar.graphql" => GoogleCalendar, SetGoogleCalendar, Cal
 operations!(sparse "graphql/settings.graphql" => SaveClinic, SaveTextBack);
 operations!("graphql/what_if.graphql" => WhatIf, SaveWindow);
 operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveMember, ChangeMemberRole, ApiKeys, CreateApiKey, RevokeApiKey, AuditLog, DeadLetters, RetryDeadLetter);
-operations!("graphql/export.graphql" => ExportCsv);
 operations!("graphql/privacy.graphql" => PrivacySettings, SaveRetention, CallerRecord, ExportCallerRecord, EraseCaller, RestrictCaller, ClinicDataExport, DeleteClinic, DeleteMyAccount);
 operations!("graphql/billing.graphql" => BillingPage, BillingNotice, StartCheckout, OpenBillingPortal);
 operations!("graphql/numbers.graphql" => SetupChecklist, NumbersPage, NumbersForSale, AccountNumbers, BuyNumber, UseAccountNumber, ReleaseNumber, RemoveNumber, SetForwardingLine, TestCall);
@@ -396,9 +395,15 @@ pub async fn download_lines(
         200 => {}
         401 => return Err(ApiError::SignedOut),
         status => {
+            // The server says why in plain words (a period too long, a limit reached).
+            let said = response.text().await.unwrap_or_default();
+            let message = match said.trim() {
+                "" => format!("the download was refused (HTTP {status})"),
+                said => format!("the download was refused: {said}"),
+            };
             return Err(ApiError::Server {
                 code: None,
-                message: format!("the download was refused (HTTP {status})"),
+                message,
             });
         }
     }

@@ -173,14 +173,24 @@ pub fn Header() -> impl IntoView {
     // Public pages (about, privacy, not found) show the navigation too when signed in.
     session.ensure_checked();
     let navigate = use_navigate();
+    // Why the last sign-out did not go through, shown until one does: a front-desk computer is
+    // shared, so the dashboard never says "signed out" while the server may still hold the
+    // session's cookies.
+    let sign_out_failed = RwSignal::new(None::<String>);
     let sign_out = move |_| {
         let navigate = navigate.clone();
         spawn_local(async move {
-            // Whatever the server says, the dashboard forgets the member.
-            let _ = api::sign_out().await;
-            session.member.set(None);
-            session.check.set(Check::SignedOut);
-            navigate("/sign-in", NavigateOptions::default());
+            match api::sign_out().await {
+                Ok(()) => {
+                    sign_out_failed.set(None);
+                    session.member.set(None);
+                    session.check.set(Check::SignedOut);
+                    navigate("/sign-in", NavigateOptions::default());
+                }
+                Err(error) => sign_out_failed.set(Some(format!(
+                    "Not signed out: {error}. Try again before leaving this computer."
+                ))),
+            }
         });
     };
     view! {
@@ -212,6 +222,9 @@ pub fn Header() -> impl IntoView {
                     </p>
                     <ClinicSwitcher />
                     <button type="button" data-testid="sign-out" on:click=sign_out>"Sign out"</button>
+                    {move || sign_out_failed.get().map(|why| view! {
+                        <p role="alert" data-testid="sign-out-failed">{why}</p>
+                    })}
                 }
             })}
         </header>

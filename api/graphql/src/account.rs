@@ -342,14 +342,18 @@ impl AccountMutation {
                 "the current password is wrong".to_owned(),
             )));
         };
-        account::revoke_sessions_elsewhere(
+        // The change is stored: a failure to end the other clinics' sign-ins (the session version
+        // moved on, so their tokens already fail) must not lose this session's new cookies.
+        let elsewhere = account::revoke_sessions_elsewhere(
             &backend.db,
             &backend.clock,
             grant.user.id,
             grant.clinic.id,
         )
-        .await
-        .map_err(graphql_error)?;
+        .await;
+        if let Err(error) = elsewhere {
+            tracing::warn!(%error, "a password change could not revoke the sign-ins elsewhere");
+        }
         Ok(start_session(ctx, *grant))
     }
 
@@ -395,17 +399,19 @@ impl AccountMutation {
         Ok(true)
     }
 
-    /// Signs out: the sign-in ends (its refresh tokens are revoked and its access token stops
-    /// working at once) and the cookies are cleared.
+    /// Signs out: the cookies are cleared (also when what follows fails) and the sign-in ends (its
+    /// refresh tokens are revoked and its access token stops working at once).
     async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let backend = ctx.data::<Backend>()?;
         let request = ctx.data::<RequestInfo>()?;
+        // Cleared first: a sign-out that fails below still leaves nothing in this browser for
+        // the next person at a shared desk.
+        end_session_cookies(ctx);
         if let Some(presented) = request.refresh_cookie.as_deref() {
             account::sign_out(&backend.db, &backend.clock, presented)
                 .await
                 .map_err(graphql_error)?;
         }
-        end_session_cookies(ctx);
         Ok(true)
     }
 }

@@ -2,15 +2,18 @@
 //! queries over and over; parsing one again on every request cost more than copying its parsed
 //! form. Only documents that parsed are kept, at most [`MAX_KEPT`] of them and none longer than
 //! [`MAX_KEPT_TEXT`]; when full, the set is emptied and refills with what is sent now. A document
-//! with a string in it (`eraseCaller(number: "07700 900456")`) is never kept: its text and parsed
-//! form would keep a caller's number, an address or a password in memory after its request
-//! (values are sent as variables by the dashboard and by integrators that follow the README). A
-//! document depends on nothing but its text, so one set serves every clinic.
+//! with a string, a comment or a number-like run in it (`eraseCaller(number: "07700 900456")`)
+//! is never kept: its text and parsed form would keep a caller's number, an address or a password
+//! in memory after its request (values are sent as variables by the dashboard and by integrators
+//! that follow the README). A document depends on nothing but its text, so one set serves every
+//! clinic.
 
 use std::sync::{Arc, LazyLock};
 
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerResult};
+
+use ringback_shared::redact::holds_number;
 
 use crate::kept::Kept;
 
@@ -26,13 +29,19 @@ static KEPT: LazyLock<Kept<String, Arc<ExecutableDocument>>> =
 pub fn parse(request: &mut Request) -> ServerResult<&ExecutableDocument> {
     match KEPT.get(request.query.as_str()) {
         Some(document) => request.set_parsed_query(ExecutableDocument::clone(&document)),
-        None if request.query.len() <= MAX_KEPT_TEXT && !request.query.contains('"') => {
+        None if request.query.len() <= MAX_KEPT_TEXT && may_keep(&request.query) => {
             let document = Arc::new(request.parsed_query()?.clone());
             KEPT.keep(request.query.clone(), document);
         }
         None => {}
     }
     request.parsed_query()
+}
+
+/// Whether `text` holds nothing that may be personal: no string, no comment, and no number-like
+/// run (a number written without quotes, `callerRecord(number: 447700900456)`, still parses).
+fn may_keep(text: &str) -> bool {
+    !text.contains('"') && !text.contains('#') && !holds_number(text)
 }
 
 #[cfg(test)]
@@ -82,6 +91,13 @@ mod tests {
         let literal = "mutation { eraseCaller(number: \"07700 900456\") { callsUnlinked } }";
         assert!(parse(&mut Request::new(literal)).is_ok());
         assert!(!is_kept(literal), "a caller's number stays in no set");
+        for bare in [
+            "{ callerRecord(number: 447700900456) { callerTail } }",
+            "{ clinic { name } } # ring 07700 900456",
+        ] {
+            let _ = parse(&mut Request::new(bare));
+            assert!(!is_kept(bare), "{bare}");
+        }
     }
 
     #[test]

@@ -92,7 +92,10 @@ impl ExportQuery {
         let csv = with_tenant(
             ctx,
             Access::Read(Permission::ManageSettings),
-            async |txn, principal| export::export(txn, principal.actor(), kind, from, to).await,
+            async |txn, principal| {
+                let most = export::MAX_PAGES_IN_ONE_ANSWER;
+                export::export(txn, principal.actor(), kind, (from, to), most).await
+            },
         )
         .await?;
         Ok(CsvExport {

@@ -124,13 +124,52 @@ impl Mailer {
             .send(message)
             .await
             .map(|_| ())
-            .map_err(|error| MailError::Transport(error.to_string()))
+            .map_err(|error| MailError::Transport(without_recipient(&error.to_string(), mail.to)))
     }
+}
+
+/// An SMTP server's `reply` with the recipient's address `to` taken out: servers quote it
+/// (`550 5.1.1 <ada@clinic.test>: no such user`), and the reply is logged and stored with a failed
+/// job.
+fn without_recipient(reply: &str, to: &str) -> String {
+    let to = to.trim();
+    if to.is_empty() {
+        return reply.to_owned();
+    }
+    let lower_reply = reply.to_lowercase();
+    let lower_to = to.to_lowercase();
+    // Lower-casing may change lengths outside ASCII: then the whole reply is withheld.
+    if lower_reply.len() != reply.len() || lower_to.len() != to.len() {
+        return "the SMTP server's reply is withheld".to_owned();
+    }
+    let mut kept = String::with_capacity(reply.len());
+    let mut at = 0;
+    while let Some(found) = lower_reply[at..].find(&lower_to) {
+        kept.push_str(&reply[at..at + found]);
+        kept.push_str("the recipient");
+        at += found + to.len();
+    }
+    kept.push_str(&reply[at..]);
+    kept
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_smtp_reply_never_quotes_the_recipient() {
+        let reply = "permanent error (550): 5.1.1 <Ada@Clinic.test>: no such user ada@clinic.test";
+        assert_eq!(
+            without_recipient(reply, "ada@clinic.test"),
+            "permanent error (550): 5.1.1 <the recipient>: no such user the recipient"
+        );
+        assert_eq!(
+            without_recipient("timed out", "ada@clinic.test"),
+            "timed out"
+        );
+        assert!(!without_recipient("İ ada@clinic.test", "ada@clinic.test").contains("ada@"));
+    }
 
     #[test]
     fn unencrypted_smtp_is_refused_except_to_this_machine() {

@@ -141,19 +141,35 @@ impl TrustedProxies {
         if !peer.is_some_and(|peer| self.trusts(peer)) {
             return peer;
         }
-        let hops: Vec<IpAddr> = forwarded_for
+        let hops: Vec<&str> = forwarded_for
             .into_iter()
             .flat_map(|value| value.split(','))
-            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-            .map(|hop| hop.to_canonical())
             .collect();
-        hops.iter()
-            .rev()
-            .find(|hop| !self.trusts(**hop))
-            .or(hops.first())
-            .copied()
-            .or(peer)
+        // From the nearest hop outwards: the first one no trusted proxy is is the client. A hop
+        // that cannot be read ends the walk at the nearest known one (skipping it would let the
+        // entries the client wrote itself choose its address).
+        let mut nearest = peer;
+        for hop in hops.iter().rev() {
+            let Some(hop) = hop_address(hop) else {
+                return nearest;
+            };
+            if !self.trusts(hop) {
+                return Some(hop);
+            }
+            nearest = Some(hop);
+        }
+        nearest
     }
+}
+
+/// The address of one `X-Forwarded-For` entry: bare (`203.0.113.9`, `2001:db8::1`) or with the
+/// port some proxies add (`203.0.113.9:51514`, `[2001:db8::1]:443`).
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|at| at.ip()))
+        .map(|address| address.to_canonical())
 }
 
 #[cfg(test)]
@@ -188,6 +204,20 @@ mod tests {
         );
         assert_eq!(proxies.client(peer, ["10.2.2.2"]), Some(ip("10.2.2.2")));
         assert_eq!(proxies.client(peer, ["not an address"]), peer);
+        // Ports some proxies add are read; an entry that cannot be read is never skipped.
+        assert_eq!(
+            proxies.client(peer, ["198.51.100.7, 203.0.113.9:51514"]),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(
+            proxies.client(peer, ["198.51.100.7, [2001:db8::9]:443"]),
+            Some(ip("2001:db8::9"))
+        );
+        assert_eq!(proxies.client(peer, ["198.51.100.7, unknown"]), peer);
+        assert_eq!(
+            proxies.client(peer, ["198.51.100.7, unknown, 10.4.4.4"]),
+            Some(ip("10.4.4.4"))
+        );
         assert_eq!(proxies.client(peer, []), peer);
         // An untrusted peer is the client, whatever it says.
         assert_eq!(

@@ -1107,12 +1107,21 @@ async fn api_keys_authenticate_integrators(kind: DatabaseKind) {
     .await;
     assert_eq!(error_code(&forged), Some("UNAUTHENTICATED"), "{forged}");
 
-    owner
-        .run(
-            "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
-            json!({ "id": key_id }),
+    let revoke = "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }";
+    let first = owner.run(revoke, json!({ "id": key_id })).await;
+    test_db.clock.advance(chrono::Duration::minutes(5));
+    let again = owner.run(revoke, json!({ "id": key_id })).await;
+    assert_eq!(
+        again["data"]["revokeApiKey"]["revokedAt"], first["data"]["revokeApiKey"]["revokedAt"],
+        "revoked again, the key keeps its first revocation time: {again}"
+    );
+    let entries = test_db
+        .query_strings(
+            "SELECT action FROM audit_log WHERE action = 'api_key.revoked'",
+            &["action"],
         )
         .await;
+    assert_eq!(entries.len(), 1, "one entry for one revocation");
     let revoked = ask("{ clinic { name } }", &secret).await;
     assert_eq!(error_code(&revoked), Some("UNAUTHENTICATED"), "{revoked}");
     let listed = owner

@@ -754,6 +754,31 @@ async fn password_checks_share_the_sign_in_limits(kind: DatabaseKind) {
 
 on_both_databases!(password_checks_share_the_sign_in_limits);
 
+/// A sign-out that fails on the server (here its audit entry cannot be written) still clears the
+/// browser's cookies: the next person at a shared front-desk computer is not signed in as the
+/// last.
+async fn a_failed_sign_out_still_clears_the_cookies(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    assert!(!app.owner.cookies.is_empty(), "signed in");
+    app.db
+        .execute_as_owner("ALTER TABLE audit_log RENAME TO audit_log_away")
+        .await;
+    let failed = app.owner.run(SIGN_OUT, json!({})).await;
+    app.db
+        .execute_as_owner("ALTER TABLE audit_log_away RENAME TO audit_log")
+        .await;
+    assert!(error_code(&failed).is_some(), "{failed}");
+    assert!(
+        app.owner.cookies.is_empty(),
+        "the cookies are cleared all the same: {:?}",
+        app.owner.last_set_cookies
+    );
+    let me = app.owner.run(ME, json!({})).await;
+    assert_eq!(error_code(&me), Some("UNAUTHENTICATED"), "{me}");
+}
+
+on_both_databases!(a_failed_sign_out_still_clears_the_cookies);
+
 /// With mail configured, sign-up confirms the address and never says whether it is taken:
 /// `requestSignUp` answers a new address and one with an account alike (and `signUp` is
 /// refused); the new address gets a link that creates the clinic and signs its owner in, once;

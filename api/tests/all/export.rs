@@ -163,6 +163,28 @@ async fn downloads_stream_every_page(kind: DatabaseKind) {
         downloaded.as_str(),
         "the same file either way"
     );
+    // One answer holds a bounded number of pages: beyond them it names the download.
+    let clinic = admin.run("{ clinic { id } }", json!({})).await["data"]["clinic"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("the clinic's id");
+    let state = test_db.state(web.path());
+    let txn = crate::common::tenant(&state, clinic)
+        .begin()
+        .await
+        .expect("txn");
+    let kind = ringback_api::service::export::ExportKind::Calls;
+    let refused = ringback_api::service::export::export(&txn, None, kind, (from, to), 2).await;
+    txn.commit().await.expect("commit");
+    match refused {
+        Err(ringback_api::error::DomainError::BadUserInput(why)) => {
+            assert!(why.contains(&url), "{why}");
+        }
+        other => panic!(
+            "three pages in an answer of two: {:?}",
+            other.map(|csv| csv.rows)
+        ),
+    }
     let started = test_db
         .query_strings(
             "SELECT CAST(detail AS TEXT) AS detail FROM audit_log WHERE action = 'export.started'",

@@ -345,6 +345,43 @@ async fn an_admin_sees_exports_and_erases_what_is_held(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// A callback logged after the caller objected (to a call of theirs from before) is kept as a
+/// call to nobody in particular: never under their key, so their record does not grow.
+async fn a_callback_to_a_restricted_caller_is_kept_without_their_key(kind: DatabaseKind) {
+    let mut app = TestApp::new(kind).await;
+    missed(&mut app, &[("before", CALLER)]).await;
+    let restricted = app
+        .owner
+        .run(RESTRICT, json!({ "number": CALLER, "restricted": true }))
+        .await;
+    assert_eq!(restricted["data"]["restrictCaller"], true, "{restricted}");
+    let listed = app
+        .owner
+        .run("{ calls(first: 1) { edges { node { id } } } }", json!({}))
+        .await;
+    let call = listed["data"]["calls"]["edges"][0]["node"]["id"].clone();
+    let logged = app
+        .owner
+        .run(
+            "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { callerTail } }",
+            json!({ "id": call }),
+        )
+        .await;
+    assert_eq!(
+        logged["data"]["logCallback"]["callerTail"], "••••",
+        "{logged}"
+    );
+    let outbound = app
+        .db
+        .query_strings(
+            "SELECT caller_key, caller_tail FROM calls WHERE direction = 'outbound'",
+            &["caller_key", "caller_tail"],
+        )
+        .await;
+    assert_eq!(outbound.len(), 1, "{outbound:?}");
+    assert!(outbound[0][0].starts_with("anon:"), "{outbound:?}");
+}
+
 async fn a_restricted_caller_is_counted_but_never_texted(kind: DatabaseKind) {
     let mut app = TestApp::builder(kind).with_twilio().build().await;
     let restricted = app
@@ -715,7 +752,8 @@ on_both_databases!(
     an_erased_callers_texts_still_count_when_the_day_is_computed_again,
     switching_to_strict_leaves_no_reply_number_in_the_outbox,
     restricting_a_caller_leaves_no_number_of_theirs_in_the_outbox,
-    a_restricted_caller_is_counted_but_never_texted
+    a_restricted_caller_is_counted_but_never_texted,
+    a_callback_to_a_restricted_caller_is_kept_without_their_key
 );
 
 /// A text stored while its caller is being erased (PostgreSQL, where the two run side by side)

@@ -433,6 +433,81 @@ async fn commit_once_the_second_started<T: Send + 'static>(
     second.await.expect("joined")
 }
 
+/// An invitation withdrawn while it is being accepted (on PostgreSQL the withdrawal while the
+/// acceptance is uncommitted) stays accepted, and the admin is told it is gone; of two
+/// acceptances of one invitation side by side, the second is told it is gone too (not an
+/// internal error after a half-made account).
+async fn an_invitation_is_either_withdrawn_or_accepted(kind: DatabaseKind) {
+    use ringback_entity::invite;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let mut app = TestApp::new(kind).await;
+    let invite = "mutation($e: String!) { inviteMember(email: $e, displayName: \"New\", \
+                  role: RECEPTIONIST) { token invite { id } } }";
+    let invited = app
+        .owner
+        .run(invite, serde_json::json!({ "e": "withdrawn@clinic.test" }))
+        .await;
+    let id: uuid::Uuid = invited["data"]["inviteMember"]["invite"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("{invited}"));
+    let owner = user_id(&mut app.owner).await;
+    let acceptance = app.tenant().begin().await.expect("txn");
+    acceptance
+        .update_many::<invite::Entity>()
+        .col_expr(invite::Column::AcceptedAt, Expr::value(app.db.clock.now()))
+        .filter(invite::Column::Id.eq(id))
+        .exec(acceptance.conn())
+        .await
+        .expect("accepted");
+    let scope = app.tenant();
+    let withdrawal = commit_once_the_second_started(acceptance, async move {
+        let txn = scope.begin().await?;
+        team::revoke_invite(&txn, owner, id).await?;
+        txn.commit().await?;
+        Ok::<(), DomainError>(())
+    })
+    .await;
+    assert!(
+        matches!(withdrawal, Err(DomainError::NotFound)),
+        "{withdrawal:?}"
+    );
+    let kept = app
+        .db
+        .query_strings("SELECT email FROM invites", &["email"])
+        .await;
+    assert_eq!(
+        kept,
+        [["withdrawn@clinic.test"]],
+        "the accepted invitation stays"
+    );
+
+    let invited = app
+        .owner
+        .run(invite, serde_json::json!({ "e": "twice@clinic.test" }))
+        .await;
+    let token = invited["data"]["inviteMember"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let accept = "mutation($t: String!) { acceptInvite(token: $t, \
+                  password: \"receptionist pass 1\") { role } }";
+    let (mut first, mut second) = (app.browser(), app.browser());
+    let variables = serde_json::json!({ "t": token });
+    let (one, other) = tokio::join!(
+        first.run(accept, variables.clone()),
+        second.run(accept, variables.clone())
+    );
+    let mut codes = [one, other].map(|answer| {
+        crate::common::graphql::error_code(&answer)
+            .unwrap_or("joined")
+            .to_owned()
+    });
+    codes.sort();
+    assert_eq!(codes, ["NOT_FOUND", "joined"]);
+}
+
 /// Two texts of a caller with no open conversation, stored side by side (on PostgreSQL the
 /// second while the first is uncommitted), land in one conversation.
 async fn texts_of_one_caller_side_by_side_share_one_conversation(kind: DatabaseKind) {
@@ -1357,7 +1432,24 @@ async fn rotating_the_master_key_rewraps_every_clinic(kind: DatabaseKind) {
 /// longer passes the key check.
 async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
     const CALLER: &str = "+447700900123";
-    let app = TestApp::builder(kind).with_twilio().build().await;
+    const OBJECTED: &str = "+447700900124";
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let restricted = app
+        .owner
+        .run(
+            "mutation($n: String!) { restrictCaller(number: $n, restricted: true) }",
+            serde_json::json!({ "n": OBJECTED }),
+        )
+        .await;
+    assert_eq!(restricted["data"]["restrictCaller"], true, "{restricted}");
+    let objected = || {
+        app.db.query_strings(
+            "SELECT CAST(created_at AS TEXT) AS at FROM caller_restrictions",
+            &["at"],
+        )
+    };
+    let objected_at = objected().await;
+    app.db.clock.advance(chrono::Duration::minutes(10));
     let old = (*app.state.secrets).clone();
     old.check_against(&app.db.db).await.expect("first check");
     let txn = app.tenant().begin().await.expect("txn");
@@ -1395,9 +1487,9 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
         .await
         .expect("the new and previous peppers pass");
     assert!(old.check_against(&app.db.db).await.is_err());
-    // The STOP is keyed under the old pepper until its caller is met again: a server without the
-    // previous pepper would not find it, and does not start; another rotation would lose it, and
-    // is refused (nothing changes).
+    // The STOP and the objection are keyed under the old pepper until their callers are met
+    // again: a server without the previous pepper would not find them, and does not start;
+    // another rotation would lose them, and is refused (nothing changes).
     let without_previous = ringback_core::secrets::Secrets {
         previous_pepper: None,
         ..(*rotated.secrets).clone()
@@ -1416,7 +1508,7 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
     assert!(
         matches!(
             stranding,
-            Err(ringback_core::rotation::RotationError::ListsUnderPreviousPepper(1))
+            Err(ringback_core::rotation::RotationError::ListsUnderPreviousPepper(2))
         ),
         "{stranding:?}"
     );
@@ -1449,13 +1541,24 @@ async fn a_pepper_rotation_keeps_numbers_and_callers(kind: DatabaseKind) {
         1,
         "one key for the caller's whole history: {keys:?}"
     );
+    let call =
+        crate::common::twilio::missed_call("CA2", OBJECTED, crate::common::app::CLINIC_NUMBER);
+    let (status, _) =
+        crate::common::twilio::post(&twilio, "/webhooks/twilio/dial-status", &call, None).await;
+    assert_eq!(status, poem::http::StatusCode::OK);
+    assert_eq!(
+        objected().await,
+        objected_at,
+        "the caller objected when they did, not when they were met again"
+    );
     without_previous
         .check_against(&app.db.db)
         .await
-        .expect("the STOP moved with its caller: the previous pepper is no longer needed");
+        .expect("the lists moved with their callers: the previous pepper is no longer needed");
 }
 
 on_both_databases!(
+    an_invitation_is_either_withdrawn_or_accepted,
     work_queued_once_is_written_once,
     reads_waiting_together_share_one_write_per_clinic,
     notes_that_cannot_be_stored_fail_their_reads_only,

@@ -858,7 +858,7 @@ async fn keys_export_and_audit_log(
 
     let export = ExportPage::open(&browser.client).await?;
     let (from, to) = export.period().await?;
-    let (filename, csv) = export.prepare("APPOINTMENTS").await?;
+    let (filename, csv) = export.prepare("appointments").await?;
     let cookie = server.api_session(DEMO_OWNER.0, DEMO_OWNER.1)?;
     let (_, api) = server.graphql_as(
         Some(&cookie),

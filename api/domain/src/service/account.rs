@@ -624,8 +624,12 @@ pub async fn switch_clinic(
     .await?;
     let grant = new_session(&txn, keys, user, role).await?;
     txn.commit().await?;
-    if let Some(presented) = presented {
-        sign_out(db, clock, presented).await?;
+    // The switch is stored and the browser gets the new session's cookies in place of the old:
+    // a failure to end the old sign-in is logged, not answered as a failed switch.
+    if let Some(presented) = presented
+        && let Err(error) = sign_out(db, clock, presented).await
+    {
+        tracing::warn!(%error, "a clinic switch could not end the sign-in it replaced");
     }
     Ok(grant)
 }

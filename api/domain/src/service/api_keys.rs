@@ -99,7 +99,8 @@ pub async fn create(
     })
 }
 
-/// Revokes a key; it stops working at once.
+/// Revokes a key; it stops working at once. A key revoked before is answered as it is: its
+/// revocation time stays the first (what an incident's timeline needs), with no second entry.
 pub async fn revoke(
     txn: &TenantTxn,
     actor: Uuid,
@@ -108,6 +109,9 @@ pub async fn revoke(
     let key = in_clinic::<api_key::Entity>(txn, key_id)
         .await?
         .ok_or(DomainError::NotFound)?;
+    if key.revoked_at.is_some() {
+        return Ok(key);
+    }
     let mut revoked: api_key::ActiveModel = key.into();
     revoked.revoked_at = Set(Some(txn.now()));
     let key = revoked.update(txn.conn()).await?;

@@ -113,11 +113,7 @@ pub fn parse_caller_key(text: &str) -> Result<String, DomainError> {
 /// Moves everything stored under caller key `from` to `to` (calls, appointments, conversations,
 /// messages, the opt-out and do-not-process lists). An index probe per table when there is nothing to move.
 async fn rekey(txn: &TenantTxn, from: &str, to: &str) -> Result<(), DomainError> {
-    let from_keys = [from.to_owned()];
-    if restrictions::is_restricted(txn, &from_keys).await? {
-        restrictions::lift(txn, &from_keys).await?;
-        restrictions::restrict(txn, to).await?;
-    }
+    restrictions::move_key(txn, from, to).await?;
     if opt_outs::is_opted_out(txn, to).await? {
         txn.delete_many::<opt_out::Entity>()
             .filter(opt_out::Column::CallerKey.eq(from))

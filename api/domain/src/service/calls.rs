@@ -490,17 +490,31 @@ async fn insert_callback(
     }
     let now = txn.now();
     not_ahead("at", at, now)?;
+    // A caller who objected is counted without their key: the callback is kept as a call to
+    // nobody in particular, and their record is not recomputed.
+    let restricted =
+        restrictions::is_restricted(txn, std::slice::from_ref(&original.caller_key)).await?;
+    let id = Uuid::now_v7();
+    let (caller_key, caller_tail, line_type) = if restricted {
+        (anonymous_key(id), HIDDEN_TAIL.to_owned(), None)
+    } else {
+        (
+            original.caller_key.clone(),
+            original.caller_tail.clone(),
+            original.line_type.clone(),
+        )
+    };
     let callback = call::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         provider: Set(provider.to_owned()),
         external_id: Set(external_id.to_owned()),
         direction: Set(CallDirection::Outbound.as_str().to_owned()),
         status: Set(outcome.as_str().to_owned()),
         missed: Set(false),
-        caller_key: Set(original.caller_key.clone()),
-        caller_tail: Set(original.caller_tail.clone()),
-        line_type: Set(original.line_type.clone()),
+        caller_key: Set(caller_key),
+        caller_tail: Set(caller_tail),
+        line_type: Set(line_type),
         started_at: Set(at),
         answered_at: Set((outcome == CallOutcome::Answered).then_some(at)),
         ended_at: Set(None),
@@ -517,7 +531,9 @@ async fn insert_callback(
     let Some(callback) = insert_reported(txn, callback).await? else {
         return Ok(None);
     };
-    attribution::recompute_callers(txn, &BTreeSet::from([original.caller_key.clone()])).await?;
+    if !restricted {
+        attribution::recompute_callers(txn, &BTreeSet::from([original.caller_key.clone()])).await?;
+    }
     metrics::mark_stale(txn, [callback.started_at], false).await?;
     Ok(Some(callback))
 }

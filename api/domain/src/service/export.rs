@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ringback_entity::{appointment, attribution, call};
+use ringback_shared::exports;
 use ringback_shared::metrics::local_day_bounds_utc;
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -113,12 +114,12 @@ pub struct ExportPlan {
 impl ExportPlan {
     /// The file name a download is saved as.
     pub fn filename(&self) -> String {
-        format!(
-            "ringback-{}-{}-to-{}.csv",
-            self.kind.name(),
-            self.from,
-            self.to
-        )
+        exports::csv_file_name(self.kind.name(), self.from, self.to)
+    }
+
+    /// Where the same export is downloaded, streamed (`/export/calls.csv?from=…&to=…`).
+    pub fn download_path(&self) -> String {
+        exports::csv_download_path(self.kind.name(), self.from, self.to)
     }
 
     /// The header line, CRLF-terminated.
@@ -225,24 +226,36 @@ pub async fn record(
     Ok(())
 }
 
-/// The whole export in one transaction and one string (the GraphQL answer); a download streams
-/// the same pages instead.
+/// Most pages one GraphQL answer holds: a longer export is refused with the download's address,
+/// which streams it page by page (one answer, one transaction, one string would hold the whole
+/// period in memory and, on SQLite, keep every other writer waiting).
+pub const MAX_PAGES_IN_ONE_ANSWER: usize = 10;
+
+/// The whole export in one transaction and one string (the GraphQL answer), at most `max_pages`
+/// pages ([`MAX_PAGES_IN_ONE_ANSWER`]); a download streams the same pages instead.
 pub async fn export(
     txn: &TenantTxn,
     actor: Option<Uuid>,
     kind: ExportKind,
-    from: NaiveDate,
-    to: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
+    max_pages: usize,
 ) -> Result<Csv, DomainError> {
     let plan = plan(txn, kind, from, to).await?;
     let mut content = plan.header_line();
     let mut rows = 0;
     let mut after = None;
-    loop {
+    for read in 1.. {
         let next = page(txn, &plan, after).await?;
         content.push_str(&next.lines);
         rows += next.rows;
         match next.next {
+            Some(_) if read >= max_pages => {
+                return Err(DomainError::BadUserInput(format!(
+                    "more than {} rows: download it from {} instead, or choose fewer days",
+                    rows,
+                    plan.download_path()
+                )));
+            }
             Some(cursor) => after = Some(cursor),
             None => break,
         }

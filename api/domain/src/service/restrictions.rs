@@ -13,10 +13,33 @@ use crate::service::opt_outs;
 
 /// Puts `caller_key` on the list (again is fine).
 pub async fn restrict(txn: &TenantTxn, caller_key: &str) -> Result<(), DomainError> {
+    restrict_since(txn, caller_key, txn.now()).await
+}
+
+/// Moves the list's entry of key `from` to key `to` (the caller met again during a pepper
+/// rotation), keeping when the caller first objected: the subject access record and the privacy
+/// page say since when, not since the rotation.
+pub async fn move_key(txn: &TenantTxn, from: &str, to: &str) -> Result<(), DomainError> {
+    let Some(since) = restricted_since(txn, &[from.to_owned()]).await? else {
+        return Ok(());
+    };
+    let since = restricted_since(txn, &[to.to_owned()])
+        .await?
+        .map_or(since, |already| already.min(since));
+    lift(txn, &[from.to_owned(), to.to_owned()]).await?;
+    restrict_since(txn, to, since).await
+}
+
+/// Puts `caller_key` on the list as of `since` (an entry already there stays as it is).
+async fn restrict_since(
+    txn: &TenantTxn,
+    caller_key: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DomainError> {
     let row = caller_restriction::ActiveModel {
         clinic_id: Set(txn.clinic_id()),
         caller_key: Set(caller_key.to_owned()),
-        created_at: Set(txn.now()),
+        created_at: Set(since),
         under_previous_pepper: Set(false),
     };
     caller_restriction::Entity::insert(row)

@@ -5,6 +5,7 @@
 use chrono::Duration;
 use ringback_entity::{invite, membership, user};
 use ringback_shared::access::{Permission, Role};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, PaginatorTrait,
     QueryFilter, QueryOrder, Set,
@@ -140,17 +141,24 @@ pub async fn invite(
     })
 }
 
-/// Withdraws a pending invitation.
+/// Withdraws a pending invitation. Pending is checked by the delete itself: an acceptance
+/// committed meanwhile (PostgreSQL re-reads the row once it may) leaves the invitation, and the
+/// admin is told it is gone.
 pub async fn revoke_invite(
     txn: &TenantTxn,
     actor: Uuid,
     invite_id: Uuid,
 ) -> Result<(), DomainError> {
-    let found = in_clinic::<invite::Entity>(txn, invite_id)
+    let withdrawn = txn
+        .delete_many::<invite::Entity>()
+        .filter(invite::Column::Id.eq(invite_id))
+        .filter(invite::Column::AcceptedAt.is_null())
+        .exec(txn.conn())
         .await?
-        .filter(|invite| invite.accepted_at.is_none())
-        .ok_or(DomainError::NotFound)?;
-    found.delete(txn.conn()).await?;
+        .rows_affected;
+    if withdrawn != 1 {
+        return Err(DomainError::NotFound);
+    }
     audit::append(
         txn,
         AuditEvent {
@@ -199,13 +207,11 @@ pub async fn accept_invite(
     if !inviter_still_may(&txn, &invite, role).await? {
         return Err(DomainError::NotFound);
     }
+    claim(&txn, &invite).await?;
     let user = user_for_invite(&txn, &invite, &acceptance).await?;
     let user_id = user.id;
     add_membership(&txn, user_id, role).await?;
     let invite_id = invite.id;
-    let mut accepted: invite::ActiveModel = invite.into();
-    accepted.accepted_at = Set(Some(txn.now()));
-    accepted.update(txn.conn()).await?;
     audit::append(
         &txn,
         AuditEvent {
@@ -219,6 +225,25 @@ pub async fn accept_invite(
     let grant = account::new_session(&txn, keys, user, role).await?;
     txn.commit().await?;
     Ok(grant)
+}
+
+/// Marks `invite` accepted before anything is created for it, if it is still pending: of two
+/// acceptances side by side (or an acceptance beside a withdrawal), the one that waited for the
+/// other finds it gone (`NOT_FOUND`) rather than a half-made account.
+async fn claim(txn: &TenantTxn, invite: &invite::Model) -> Result<(), DomainError> {
+    let claimed = txn
+        .update_many::<invite::Entity>()
+        .col_expr(invite::Column::AcceptedAt, Expr::value(txn.now()))
+        .filter(invite::Column::Id.eq(invite.id))
+        .filter(invite::Column::AcceptedAt.is_null())
+        .exec(txn.conn())
+        .await?
+        .rows_affected;
+    if claimed == 1 {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound)
+    }
 }
 
 /// Whether the member who created `invite` may still invite someone as `role`: an invitation
