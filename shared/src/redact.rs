@@ -83,14 +83,18 @@ fn number_run(chars: &[char], start: usize) -> Option<usize> {
         return None;
     }
     let (mut end, mut digits, mut last_digit_end) = (first_digit, 0, first_digit);
+    // Digits since the last gap: how long the group before a gap is.
+    let mut group = 0;
     while end < chars.len() {
         let c = chars[end];
         if is_digit(c) {
             digits += 1;
+            group += 1;
             end += 1;
             last_digit_end = end;
-        } else if let Some(gap) = gap_before_digit(chars, end) {
+        } else if let Some(gap) = gap_before_group(chars, end, group) {
             end += gap;
+            group = 0;
         } else {
             break;
         }
@@ -99,26 +103,55 @@ fn number_run(chars: &[char], start: usize) -> Option<usize> {
     (digits >= MIN_DIGITS && !is_date(&run)).then_some(last_digit_end)
 }
 
-/// Most characters between two groups of one number (` - `, `) `, two spaces).
+/// Most characters between two groups of one number (` - `, `) - `, a line break between spaces).
 const MAX_GAP: usize = 4;
 /// Most separators other than spaces between two groups (`) -`).
 const MAX_MARKS_IN_GAP: usize = 2;
+/// Fewest digits on each side of a gap wider than [`tight`] for the two to be read as parts of
+/// one number: phone numbers are written in groups of three or more, while ranges of times, days
+/// and prices (`9.00 - 17.30`, `10/12 - 12/12`, `1,200 - 1,500`) end or start with shorter ones.
+const MIN_GROUP_ACROSS_A_GAP: usize = 3;
 
-/// The length of the gap at `at` when another group of digits follows it: at most [`MAX_GAP`]
-/// separators or spaces (line breaks included), of which at most [`MAX_MARKS_IN_GAP`] are not
-/// spaces.
-fn gap_before_digit(chars: &[char], at: usize) -> Option<usize> {
-    let in_gap = |c: &&char| is_separator(**c) || c.is_whitespace();
-    let gap: Vec<&char> = chars[at..].iter().take_while(in_gap).collect();
+/// Whether `gap` is how digits of one number are usually separated: one or two separators
+/// (`07700 900123`, `(07700) 900`, `07700  900123`).
+fn tight(gap: &[char]) -> bool {
+    gap.len() <= 2 && gap.iter().all(|c| is_separator(*c))
+}
+
+/// The length of the gap at `at` when it joins the group of `group_before` digits before it to a
+/// group of digits after it: a [`tight`] gap always; a wider one (at most [`MAX_GAP`] separators
+/// or spaces, line breaks included, at most [`MAX_MARKS_IN_GAP`] of them not spaces) only between
+/// groups of [`MIN_GROUP_ACROSS_A_GAP`] digits or more (`07700 - 900 123`).
+fn gap_before_group(chars: &[char], at: usize, group_before: usize) -> Option<usize> {
+    let gap: Vec<char> = chars[at..]
+        .iter()
+        .copied()
+        .take_while(|c| in_gap(*c))
+        .collect();
+    let group_after = chars[at + gap.len()..]
+        .iter()
+        .take_while(|c| is_digit(**c))
+        .count();
+    if gap.is_empty() || group_after == 0 {
+        return None;
+    }
     let marks = gap.iter().filter(|c| !c.is_whitespace()).count();
-    let digit_after = chars.get(at + gap.len()).is_some_and(|c| is_digit(*c));
-    (!gap.is_empty() && gap.len() <= MAX_GAP && marks <= MAX_MARKS_IN_GAP && digit_after)
-        .then_some(gap.len())
+    let wide = gap.len() <= MAX_GAP
+        && marks <= MAX_MARKS_IN_GAP
+        && group_before >= MIN_GROUP_ACROSS_A_GAP
+        && group_after >= MIN_GROUP_ACROSS_A_GAP;
+    (tight(&gap) || wide).then_some(gap.len())
+}
+
+/// A character that may stand between two groups of digits: a separator or any space.
+fn in_gap(c: char) -> bool {
+    is_separator(c) || c.is_whitespace()
 }
 
 /// The end (exclusive) of a date starting at `at` and not inside a longer run of digits: ISO
-/// (`2026-12-01`) or day, month and year with slashes (`1/12/2026`, `01/12/26`). A time may follow
-/// it (`2026-12-03 10:00`) without the two being read as one number.
+/// (`2026-12-01`) or day, month and year with slashes (`1/12/2026`, `01/12/26`), followed by
+/// nothing more of a number or by a time (`2026-12-03 10:00`, kept apart from it). A date-like
+/// start of a longer number (`06/12/34/56/78`) is no date.
 fn date_at(chars: &[char], at: usize) -> Option<usize> {
     if at > 0 && is_digit(chars[at - 1]) || !chars[at].is_ascii_digit() {
         return None;
@@ -128,29 +161,55 @@ fn date_at(chars: &[char], at: usize) -> Option<usize> {
         .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '/'))
         .collect();
     // The longest prefix that is a date and is not followed by another digit.
-    (6..=token.len().min(10)).rev().find_map(|len| {
+    let end = (6..=token.len().min(10)).rev().find_map(|len| {
         let candidate = &token[..len];
         let next_is_digit = token[len..].starts_with(|c: char| c.is_ascii_digit());
         (is_date(candidate) && !next_is_digit).then_some(at + len)
-    })
+    })?;
+    let gap = chars[end..].iter().take_while(|c| in_gap(**c)).count();
+    let digits_follow = gap <= MAX_GAP && chars.get(end + gap).is_some_and(|c| is_digit(*c));
+    (!digits_follow || time_at(chars, end + gap)).then_some(end)
+}
+
+/// Whether a time of day starts at `at`: one or two digits, `:` or `.`, two digits, and no digit
+/// after them (`10:00`, `9.30`).
+fn time_at(chars: &[char], at: usize) -> bool {
+    let hours = chars[at..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let mark = at + hours;
+    (1..=2).contains(&hours)
+        && matches!(chars.get(mark), Some(':' | '.'))
+        && chars[mark + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+            == 2
 }
 
 /// Whether `run` is a date: ISO (`2026-12-01`) or day, month and year with slashes
 /// (`1/12/2026`, `01/12/26`).
 fn is_date(run: &str) -> bool {
     let digits = |part: &&str| part.bytes().all(|b| b.is_ascii_digit());
+    let value = |part: &str| part.parse::<u32>().unwrap_or(0);
     let iso: Vec<&str> = run.split('-').collect();
     let slashed: Vec<&str> = run.split('/').collect();
     (iso.len() == 3
         && [4, 2, 2]
             .iter()
             .zip(&iso)
-            .all(|(len, part)| part.len() == *len && digits(part)))
+            .all(|(len, part)| part.len() == *len && digits(part))
+        && (1..=12).contains(&value(iso[1]))
+        && (1..=31).contains(&value(iso[2])))
         || (slashed.len() == 3
             && slashed.iter().all(digits)
             && (1..=2).contains(&slashed[0].len())
             && (1..=2).contains(&slashed[1].len())
-            && matches!(slashed[2].len(), 2 | 4))
+            && matches!(slashed[2].len(), 2 | 4)
+            && (1..=31).contains(&value(slashed[0]))
+            && (1..=31).contains(&value(slashed[1]))
+            && (value(slashed[0]) <= 12 || value(slashed[1]) <= 12))
 }
 
 #[cfg(test)]
@@ -182,6 +241,9 @@ mod tests {
             "07700\n900123",
             "07700 \r\n 900 123",
             "(07700) - 900 123",
+            "06/12/34/56/78",
+            "01/23/4567 890",
+            "2026-12-03 900123",
         ] {
             let text = format!("Call me on {spelling} please");
             assert_eq!(
@@ -204,6 +266,12 @@ mod tests {
             "2026-12-03 10:00 please",
             "03/12/2026 10:30 if free",
             "Either 2026-12-03 10:00 or 2026-12-04 09:30",
+            "Open 9.00 - 17.30",
+            "Could you do 10.30 - 11.30?",
+            "Away 10/12 - 12/12",
+            "A budget of 1,200 - 1,500",
+            "2026-12-03 10:00 - 2026-12-04",
+            "On 2026-12-01, 10:30 if free",
             "My boiler is 15 years old",
             "",
         ] {

@@ -334,12 +334,13 @@ impl TenantTxn {
     /// writers (a text job recording its message holds rows a delivery report, which takes the
     /// clinic's lock first, may want).
     pub async fn lock_caller(&self, caller_key: &str) -> Result<(), DbError> {
-        self.lock_subject(&format!("caller:{caller_key}")).await
+        self.lock_subject(caller_key).await
     }
 
     /// Serialises this transaction with others that lock the same `subject` of the clinic (such
     /// as `price-list`), until it ends: the advisory lock of [`lock_caller`](Self::lock_caller),
-    /// for a check-then-write a unique index cannot make (names unique in any letter case).
+    /// for a check-then-write a unique index cannot make (names unique in any letter case). A
+    /// subject never looks like a caller key (`v1:…`, `anon:…`), whose locks share the space.
     pub async fn lock_subject(&self, subject: &str) -> Result<(), DbError> {
         if self.txn.get_database_backend() == DbBackend::Postgres {
             self.txn

@@ -77,6 +77,8 @@ impl ExportQuery {
     }
 
     /// `what` for clinic days `from` to `to` (inclusive), as CSV; no phone number is ever in it.
+    /// Up to 5,000 rows: a longer export is refused (`BAD_USER_INPUT`) with the address of its
+    /// streamed download (`/export/calls.csv?from=…&to=…`).
     async fn export_csv(
         &self,
         ctx: &Context<'_>,

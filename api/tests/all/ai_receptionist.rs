@@ -1662,8 +1662,9 @@ async fn a_fallback_after_the_models_hand_off_keeps_its_reason(kind: DatabaseKin
     assert_eq!(figures["data"]["aiFigures"]["handOffs"], 1, "{figures}");
 }
 
-/// A clinic whose trial is over gets no automated answers: the caller's text waits for staff,
-/// and neither the model nor Twilio is asked.
+/// A clinic whose trial is over gets no automated texts: the follow-up queued during the trial
+/// is cancelled, and the caller's next text goes to staff with the reason, without the model or
+/// Twilio being asked.
 async fn a_clinic_billing_stopped_gets_no_ai_answers(kind: DatabaseKind) {
     let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
     let builder = ai_clinic_builder(kind, &model, ANSWER_SECONDS)
@@ -1671,17 +1672,44 @@ async fn a_clinic_billing_stopped_gets_no_ai_answers(kind: DatabaseKind) {
         .setting("RINGBACK_TRIAL_DAYS", "2");
     let mut app = switch_the_ai_on(builder.build().await, Some(30)).await;
     miss_call(&mut app, "billed-1", "07700 900345").await;
-    app.db.clock.advance(chrono::Duration::days(3));
-    model.script([Reply::Text("We can see you Monday.".to_owned())]);
+    model.script([Reply::Text("Would Monday at ten suit you?".to_owned())]);
     app.receive_text("SMbill01", "+447700900345", "Can you come Monday?")
         .await;
     drain(&app, 4).await;
-    assert!(model.requests().is_empty(), "the model is not asked");
-    let texts = texts_to(&app, "+447700900345");
-    assert_eq!(texts.len(), 1, "only the text-back of the trial: {texts:?}");
-    let jobs = answer_jobs(&app).await;
-    let held = owned(("cancelled", "billing stopped the clinic's automated texts"));
-    assert_eq!(jobs, [held]);
+    assert_eq!(
+        texts_to(&app, "+447700900345").len(),
+        2,
+        "answered in the trial"
+    );
+
+    app.db.clock.advance(chrono::Duration::days(3));
+    drain(&app, 2).await;
+    let held = "billing stopped the clinic's automated texts";
+    let follow_ups = app
+        .db
+        .query_strings(
+            "SELECT status, COALESCE(last_error, '') AS why FROM job_outbox \
+             WHERE kind = 'ai_follow_up'",
+            &["status", "why"],
+        )
+        .await;
+    assert!(
+        !follow_ups.is_empty() && follow_ups.iter().all(|row| row == &["cancelled", held]),
+        "{follow_ups:?}"
+    );
+    model.script([Reply::Text("Booked for Monday.".to_owned())]);
+    app.receive_text("SMbill02", "+447700900345", "Yes please")
+        .await;
+    drain(&app, 4).await;
+    assert_eq!(model.requests().len(), 1, "the model is not asked again");
+    assert_eq!(
+        texts_to(&app, "+447700900345").len(),
+        2,
+        "nothing more is sent"
+    );
+    let thread = thread_ending(&app, "345").await;
+    assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
+    assert_eq!(thread.ai_stopped_reason.as_deref(), Some(held));
 }
 
 /// Checks that the caller `number` got the text-back, then the fallback in the same words, and

@@ -360,16 +360,17 @@ async fn a_callback_to_a_restricted_caller_is_kept_without_their_key(kind: Datab
         .run("{ calls(first: 1) { edges { node { id } } } }", json!({}))
         .await;
     let call = listed["data"]["calls"]["edges"][0]["node"]["id"].clone();
-    let logged = app
-        .owner
-        .run(
-            "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED) { callerTail } }",
-            json!({ "id": call }),
-        )
-        .await;
+    let log = "mutation($id: ID!) { logCallback(callId: $id, status: ANSWERED, \
+               externalId: \"cb-1\") { id callerTail } }";
+    let logged = app.owner.run(log, json!({ "id": call })).await;
     assert_eq!(
         logged["data"]["logCallback"]["callerTail"], "••••",
         "{logged}"
+    );
+    let again = app.owner.run(log, json!({ "id": call })).await;
+    assert_eq!(
+        again["data"]["logCallback"]["id"], logged["data"]["logCallback"]["id"],
+        "sent again, the callback logged the first time: {again}"
     );
     let outbound = app
         .db

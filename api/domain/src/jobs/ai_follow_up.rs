@@ -37,16 +37,19 @@ impl Runnable for AiFollowUp {
         &self,
         txn: &TenantTxn,
         _row: &job_outbox::Model,
-        _context: &JobContext,
+        context: &JobContext,
     ) -> Result<Result<(), Attempt>, DomainError> {
-        Ok(match ai_follow_ups::still_due(txn, self).await? {
-            Due::Now => Ok(()),
-            Due::WhenOpen(until) => Err(Attempt::Postponed {
-                until,
-                reason: "the clinic is closed now",
-            }),
-            Due::Never(why) => Err(Attempt::Cancelled(why)),
-        })
+        let billing = context.backend.billing_settings();
+        Ok(
+            match ai_follow_ups::due_and_paid_for(txn, billing, self).await? {
+                Due::Now => Ok(()),
+                Due::WhenOpen(until) => Err(Attempt::Postponed {
+                    until,
+                    reason: "the clinic is closed now",
+                }),
+                Due::Never(why) => Err(Attempt::Cancelled(why)),
+            },
+        )
     }
 
     /// Nothing leaves the building here: the follow-up is stored and its text queued when the
@@ -71,11 +74,10 @@ impl Runnable for AiFollowUp {
         _receipt: &Receipt,
         context: &JobContext,
     ) -> Result<(), DomainError> {
-        let helpers = (
-            context.backend.secrets.as_ref(),
-            context.backend.billing_settings(),
-        );
-        if ai_follow_ups::send(txn, helpers, self).await?.is_some() {
+        if ai_follow_ups::send(txn, &context.backend.secrets, self)
+            .await?
+            .is_some()
+        {
             context.backend.wake_workers();
         }
         Ok(())

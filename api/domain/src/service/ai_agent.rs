@@ -6,7 +6,8 @@
 //! its text in the last one — so a worker that dies after the model answered sends at most once:
 //! the answer is stored once per caller text, and its text job is written once per message.
 //!
-//! Without a model, when the model fails, writes nothing or asks for tools in more than
+//! Without a model, when the model fails, writes nothing, writes an answer cut off or longer than
+//! [`MAX_AI_TEXT_CHARS`], or asks for tools in more than
 //! [`ai_prompt::MAX_STEPS`] rounds, when the caller writes again more than
 //! [`ai_prompt::MAX_TAKEN_IN`] times while it answers, when the month's token budget is spent,
 //! when the AI answered the conversation [`ai_prompt::MAX_ANSWERS_A_DAY`] times in 24 hours, or
@@ -18,7 +19,9 @@
 //! is not kept waiting.
 //! An answer whose attempts all fail with errors ends the same way once it is given up
 //! ([`gave_up`]). STOP and restrictions are checked when the answer is prepared (and before a
-//! given-up answer's fallback) and again when its text is sent.
+//! given-up answer's fallback) and again when its text is sent. Billing's gate for automated texts
+//! ([`text_back::automated_text_held`]) is asked when the answer is prepared: held, nothing is
+//! sent and the conversation goes to staff with the reason.
 //! What happened in the conversation while the model thought is read, under the conversation's
 //! row lock, before each tool runs and before the text is stored ([`meanwhile`]): staff taking it
 //! over, closing it or replying to the caller, the AI turned off, the caller sending STOP or
@@ -286,6 +289,9 @@ pub async fn prepare(
         system.push_str(&format!("Your first text to the caller was: {opening}\n"));
     }
     if let Some(why) = text_back::automated_text_held(txn, billing).await? {
+        // Nothing is sent: the caller's text goes to staff, who are told why.
+        let reason = serde_json::json!({ "reason": why });
+        ai_tools::hand_off(txn, thread.clone(), &reason).await?;
         return Ok(Err(why));
     }
     let held_back = held_back(txn, &settings, thread.id).await?;
@@ -559,7 +565,8 @@ pub const FALLBACK: &str = "fallback";
 pub const UNKNOWN_TOOL: &str = "unknown_tool";
 /// Most characters of an unknown tool's name kept in its refusal.
 const MAX_TOOL_NAME_CHARS: usize = 40;
-/// Most characters of a text the AI sends (three SMS segments): a longer answer falls back.
+/// Most characters of a text the AI sends (four SMS segments in the GSM alphabet, more with
+/// emoji or accents): a longer answer falls back.
 pub const MAX_AI_TEXT_CHARS: usize = 480;
 /// The steps that answer the caller: each records the caller's latest text it answered.
 const ANSWERS: [&str; 2] = [REPLY, FALLBACK];

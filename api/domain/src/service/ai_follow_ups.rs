@@ -114,6 +114,20 @@ pub enum Due {
     Never(&'static str),
 }
 
+/// Whether `job`'s follow-up is still to be sent now, when `billing` lets automated texts go (the
+/// job's preparation asks it first, before any row is locked: the gate may take the clinic's
+/// lock), and nothing else stops it.
+pub async fn due_and_paid_for(
+    txn: &TenantTxn,
+    billing: Option<&BillingSettings>,
+    job: &AiFollowUp,
+) -> Result<Due, DomainError> {
+    if let Some(why) = text_back::automated_text_held(txn, billing).await? {
+        return Ok(Due::Never(why));
+    }
+    still_due(txn, job).await
+}
+
 /// Whether `job`'s follow-up is still to be sent now, later (the clinic is closed now), or never.
 pub async fn still_due(txn: &TenantTxn, job: &AiFollowUp) -> Result<Due, DomainError> {
     let settings = clinic::get(txn).await?;
@@ -159,17 +173,13 @@ pub async fn still_due(txn: &TenantTxn, job: &AiFollowUp) -> Result<Due, DomainE
 /// texting limit is reached).
 pub async fn send(
     txn: &TenantTxn,
-    (secrets, billing): (&Secrets, Option<&BillingSettings>),
+    secrets: &Secrets,
     job: &AiFollowUp,
 ) -> Result<Option<Uuid>, DomainError> {
     // Decided under the conversation's lock: a take-over or closing committed meanwhile is read,
     // one under way waits until the follow-up is stored.
     conversations::find_locked(txn, job.conversation).await?;
-    if still_due(txn, job).await? != Due::Now
-        || text_back::automated_text_held(txn, billing)
-            .await?
-            .is_some()
-    {
+    if still_due(txn, job).await? != Due::Now {
         return Ok(None);
     }
     let text = follow_up_text(&clinic::get(txn).await?);

@@ -259,8 +259,9 @@ async fn calendar(
 ) -> Result<Calendar, DomainError> {
     let settings = clinic::get(txn).await?;
     let zone = clinic::time_zone(&settings)?;
-    // The day's first instant, also when the clocks skip its midnight (never "now" instead: the
-    // days searched would then miss the appointments already booked on them).
+    // The day's first instant, also when the clocks skip its midnight (the time now would miss
+    // the appointments already booked on the days searched; only a day out of every time zone's
+    // range, which no search reaches, falls back to it).
     let start = local_day_bounds_utc(from, zone).map_or_else(|_| txn.now(), |day| day.start);
     let end = start + Duration::days((to - from).num_days() + 2);
     let mut busy = busy_spans(txn, zone, (start - Duration::days(1), end)).await?;

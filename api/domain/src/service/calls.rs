@@ -408,7 +408,7 @@ pub async fn log_callback(
     if let Some(external_id) = &external_id
         && let Some(existing) = find_external(txn, provider, external_id).await?
     {
-        return repeated_callback(existing, &original);
+        return repeated_callback(txn, existing, &original).await;
     }
     let external_id = external_id.unwrap_or_else(|| Uuid::now_v7().to_string());
     let inserted = insert_callback(
@@ -425,7 +425,7 @@ pub async fn log_callback(
             .ok_or_else(|| {
                 DomainError::Internal("a callback neither inserted nor found".to_owned())
             })?;
-        return repeated_callback(existing, &original);
+        return repeated_callback(txn, existing, &original).await;
     };
     audit::append(
         txn,
@@ -440,14 +440,18 @@ pub async fn log_callback(
 }
 
 /// A callback logged again with the id of `existing`: the same callback when it went to the
-/// caller of `original`; otherwise the id names another call, a conflict.
-fn repeated_callback(
+/// caller of `original` (kept under a stand-in key when that caller objected: [`insert_callback`]);
+/// otherwise the id names another call, a conflict.
+async fn repeated_callback(
+    txn: &TenantTxn,
     existing: call::Model,
     original: &call::Model,
 ) -> Result<call::Model, DomainError> {
-    if existing.direction == CallDirection::Outbound.as_str()
-        && existing.caller_key == original.caller_key
-    {
+    let to_the_same_caller = existing.caller_key == original.caller_key
+        || (is_anonymous(&existing.caller_key)
+            && restrictions::is_restricted(txn, std::slice::from_ref(&original.caller_key))
+                .await?);
+    if existing.direction == CallDirection::Outbound.as_str() && to_the_same_caller {
         Ok(existing)
     } else {
         Err(DomainError::Conflict(

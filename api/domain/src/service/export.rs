@@ -249,12 +249,15 @@ pub async fn export(
         content.push_str(&next.lines);
         rows += next.rows;
         match next.next {
-            Some(_) if read >= max_pages => {
-                return Err(DomainError::BadUserInput(format!(
-                    "more than {} rows: download it from {} instead, or choose fewer days",
-                    rows,
-                    plan.download_path()
-                )));
+            // A full last page names a next one that may be empty: only rows beyond refuse.
+            Some(cursor) if read >= max_pages => {
+                if page(txn, &plan, Some(cursor)).await?.rows > 0 {
+                    return Err(DomainError::BadUserInput(format!(
+                        "more than {rows} rows: download it from {} instead, or choose fewer days",
+                        plan.download_path()
+                    )));
+                }
+                break;
             }
             Some(cursor) => after = Some(cursor),
             None => break,

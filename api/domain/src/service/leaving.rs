@@ -216,9 +216,11 @@ pub async fn cancel_subscriptions(
     };
     // Any other page still open (one whose expiry failed when a newer replaced it, one opened
     // beside this deletion) would start a subscription for a customer no clinic has.
+    // A listing Stripe refuses (an unknown customer) leaves nothing to expire; the
+    // subscriptions are still asked for below.
     let open = match stripe.open_checkouts(customer).await {
         Ok(open) => open,
-        Err(BillingError::Refused(400 | 404)) => return Ok(false),
+        Err(BillingError::Refused(400 | 404)) => Vec::new(),
         Err(error) => return Err(error.into()),
     };
     for session in open {
