@@ -12,7 +12,8 @@ use poem::http::StatusCode;
 use poem::web::{Data, Path, Query};
 use poem::{Body, IntoResponse, Request, Response, handler};
 use ringback_core::secrets::Secrets;
-use ringback_domain::auth::Principal;
+use ringback_core::tenant::TenantTxn;
+use ringback_domain::auth::{Caller, Principal};
 use ringback_domain::service::clinic_export::{self, ExportCursor};
 use ringback_domain::service::export::{self, ExportKind, ExportPlan};
 use ringback_shared::access::Permission;
@@ -62,7 +63,7 @@ async fn start(
         let filename =
             clinic_export::record_start(&txn, principal.actor(), state.backend.clock.now()).await?;
         txn.commit().await?;
-        let body = Body::from_bytes_stream(clinic_pages(principal, state.backend.secrets.clone()));
+        let body = Body::from_bytes_stream(clinic_pages(caller, state.backend.secrets.clone()));
         return Ok(attachment("application/x-ndjson", &filename, body));
     }
     let kind = file
@@ -80,7 +81,7 @@ async fn start(
     export::record_start(&txn, principal.actor(), &plan).await?;
     txn.commit().await?;
     let filename = plan.filename();
-    let body = Body::from_bytes_stream(csv_pages(principal, plan));
+    let body = Body::from_bytes_stream(csv_pages(caller, plan));
     Ok(attachment("text/csv; charset=utf-8", &filename, body))
 }
 
@@ -138,17 +139,29 @@ where
     )
 }
 
+/// The transaction for a download's next page, the caller's membership checked again in it and
+/// its role still allowing `permission`: a member removed, demoted or signed out while a long
+/// download runs gets no further page.
+async fn next_page_as(
+    caller: &Caller,
+    permission: Permission,
+) -> Result<(TenantTxn, Principal), DomainError> {
+    let (txn, principal) = caller.begin_checked_again().await?;
+    principal.require(permission)?;
+    Ok((txn, principal))
+}
+
 /// The CSV export's bytes: the header line, then each page as it is read; the audit entry is
 /// written with the last page.
 fn csv_pages(
-    principal: Principal,
+    caller: Caller,
     plan: ExportPlan,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
     let header = plan.header_line().into_bytes();
     paged(header, (None, 0), move |(after, rows)| {
-        let (principal, plan) = (principal.clone(), plan.clone());
+        let (caller, plan) = (caller.clone(), plan.clone());
         async move {
-            let txn = principal.scope.begin().await?;
+            let (txn, principal) = next_page_as(&caller, Permission::ManageSettings).await?;
             let page = export::page(&txn, &plan, after).await?;
             let rows = rows + page.rows;
             if page.next.is_none() {
@@ -163,16 +176,16 @@ fn csv_pages(
 
 /// The clinic's whole data as JSON lines, a page at a time; audited with the last page.
 fn clinic_pages(
-    principal: Principal,
+    caller: Caller,
     secrets: Arc<Secrets>,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
     paged(
         Vec::new(),
         (ExportCursor::default(), 0),
         move |(cursor, rows)| {
-            let (principal, secrets) = (principal.clone(), secrets.clone());
+            let (caller, secrets) = (caller.clone(), secrets.clone());
             async move {
-                let txn = principal.scope.begin().await?;
+                let (txn, principal) = next_page_as(&caller, Permission::ExportClinicData).await?;
                 let page = clinic_export::next_page(&txn, &secrets, cursor).await?;
                 let rows = rows + page.rows;
                 if page.next.is_none() {

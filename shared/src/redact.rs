@@ -2,8 +2,10 @@
 //! any run of at least [`MIN_DIGITS`] digits (of any script: full-width `０７７００` counts), whether
 //! written together or split by spaces, hyphens and dashes, dots, slashes, commas, underscores or
 //! brackets, with or without a leading `+`, and with spaces or a line break around a separator
-//! (`07700 - 900 123`), becomes [`REMOVED`]. Shorter runs (times, prices, house numbers) and dates
-//! (`2026-12-01`, `01/12/2026`, also with a time after them) stay as written.
+//! (`07700 - 900 123`), becomes [`REMOVED`]. Shorter runs (house numbers, counts), times and their
+//! ranges (`10:30`, `9.00 - 17.30`), dates (`2026-12-01`, `01/12/2026`, `1.12.26`, also with a
+//! time or another date after them) and prices after a currency sign (`£10,000.00`) stay as
+//! written.
 
 /// Fewest digits a run needs to be taken for a number (local numbers without an area code have
 /// seven).
@@ -17,7 +19,7 @@ pub fn remove_numbers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     while at < chars.len() {
-        if let Some(end) = date_at(&chars, at) {
+        if let Some(end) = date_at(&chars, at).or_else(|| time_span_at(&chars, at)) {
             out.extend(&chars[at..end]);
             at = end;
             continue;
@@ -63,6 +65,11 @@ fn is_digit(c: char) -> bool {
     c.is_numeric()
 }
 
+/// A currency sign: what follows it is a price.
+fn is_currency(c: char) -> bool {
+    matches!(c, '£' | '$' | '€' | '¥' | '₹')
+}
+
 /// A leading plus or opening bracket, in either width.
 fn opens_number(c: char) -> bool {
     matches!(c, '+' | '(' | '\u{ff0b}' | '\u{ff08}')
@@ -78,8 +85,8 @@ fn number_run(chars: &[char], start: usize) -> Option<usize> {
     if !is_digit(*chars.get(first_digit)?) {
         return None;
     }
-    // A run continues inside a word-like token only from its start.
-    if start > 0 && is_digit(chars[start - 1]) {
+    // A run continues inside a word-like token only from its start; a price is no number.
+    if start > 0 && (is_digit(chars[start - 1]) || is_currency(chars[start - 1])) {
         return None;
     }
     let (mut end, mut digits, mut last_digit_end) = (first_digit, 0, first_digit);
@@ -148,17 +155,17 @@ fn in_gap(c: char) -> bool {
     is_separator(c) || c.is_whitespace()
 }
 
-/// The end (exclusive) of a date starting at `at` and not inside a longer run of digits: ISO
-/// (`2026-12-01`) or day, month and year with slashes (`1/12/2026`, `01/12/26`), followed by
-/// nothing more of a number or by a time (`2026-12-03 10:00`, kept apart from it). A date-like
-/// start of a longer number (`06/12/34/56/78`) is no date.
+/// The end (exclusive) of a date starting at `at` and not inside a longer run of digits (see
+/// [`is_date`]), unless the date is the start of a longer number: digits right after it
+/// (`06/12/34/56`), or after a space a group of three or more (`01/12/2026 900123`) that is
+/// neither a time nor another date (`2026-12-03 10:00`, `01/12/2026-03/12/2026`, `3 of us`).
 fn date_at(chars: &[char], at: usize) -> Option<usize> {
     if at > 0 && is_digit(chars[at - 1]) || !chars[at].is_ascii_digit() {
         return None;
     }
     let token: String = chars[at..]
         .iter()
-        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '/'))
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '/' | '.'))
         .collect();
     // The longest prefix that is a date and is not followed by another digit.
     let end = (6..=token.len().min(10)).rev().find_map(|len| {
@@ -166,50 +173,97 @@ fn date_at(chars: &[char], at: usize) -> Option<usize> {
         let next_is_digit = token[len..].starts_with(|c: char| c.is_ascii_digit());
         (is_date(candidate) && !next_is_digit).then_some(at + len)
     })?;
-    let gap = chars[end..].iter().take_while(|c| in_gap(**c)).count();
-    let digits_follow = gap <= MAX_GAP && chars.get(end + gap).is_some_and(|c| is_digit(*c));
-    (!digits_follow || time_at(chars, end + gap)).then_some(end)
+    let gap: Vec<char> = chars[end..]
+        .iter()
+        .copied()
+        .take_while(|c| in_gap(*c))
+        .collect();
+    let next = end + gap.len();
+    let group = chars[next..].iter().take_while(|c| is_digit(**c)).count();
+    let runs_on = gap.len() <= MAX_GAP
+        && group > 0
+        && (gap.iter().all(|c| !c.is_whitespace()) || group >= MIN_GROUP_ACROSS_A_GAP)
+        && date_at(chars, next).is_none()
+        && time_span_at(chars, next).is_none();
+    (!runs_on).then_some(end)
 }
 
-/// Whether a time of day starts at `at`: one or two digits, `:` or `.`, two digits, and no digit
-/// after them (`10:00`, `9.30`).
-fn time_at(chars: &[char], at: usize) -> bool {
-    let hours = chars[at..]
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .count();
-    let mark = at + hours;
-    (1..=2).contains(&hours)
-        && matches!(chars.get(mark), Some(':' | '.'))
-        && chars[mark + 1..]
+/// The end (exclusive) of a time of day starting at `at` (`10:30`, `9.00`), or of a range of
+/// them (`9.00 - 17.30`, `10.30-11.30`), unless what follows makes it part of a longer number
+/// (`12.34.56.78.90`): only a date may follow it closely (`10:30, 03/12/2026`).
+fn time_span_at(chars: &[char], at: usize) -> Option<usize> {
+    if at > 0 && is_digit(chars[at - 1]) {
+        return None;
+    }
+    let mut end = time_at(chars, at)?;
+    loop {
+        let gap = chars[end..].iter().take_while(|c| in_gap(**c)).count();
+        let next = end + gap;
+        if gap > MAX_GAP || !chars.get(next).is_some_and(|c| is_digit(*c)) {
+            return Some(end);
+        }
+        match time_at(chars, next) {
+            Some(after) => end = after,
+            None => return date_at(chars, next).map(|_| end),
+        }
+    }
+}
+
+/// The end (exclusive) of a time of day at `at`: an hour (0–24, one or two digits), `:` or `.`,
+/// two digits of minutes (00–59), and no digit after them.
+fn time_at(chars: &[char], at: usize) -> Option<usize> {
+    let digits_from = |from: usize| {
+        chars[from.min(chars.len())..]
             .iter()
             .take_while(|c| c.is_ascii_digit())
-            .count()
-            == 2
+            .collect::<String>()
+    };
+    let hours = digits_from(at);
+    let mark = at + hours.len();
+    let minutes = digits_from(mark + 1);
+    let in_range = |text: &str, most: u32| text.parse::<u32>().is_ok_and(|n| n <= most);
+    ((1..=2).contains(&hours.len())
+        && matches!(chars.get(mark), Some(':' | '.'))
+        && minutes.len() == 2
+        && in_range(&hours, 24)
+        && in_range(&minutes, 59))
+    .then_some(mark + 3)
 }
 
-/// Whether `run` is a date: ISO (`2026-12-01`) or day, month and year with slashes
-/// (`1/12/2026`, `01/12/26`).
+/// Whether `run` is a date, its parts split by one kind of mark (`-`, `/` or `.`): year, month and
+/// day (`2026-12-01`, `2026/12/01`), or day, month and year (`1/12/2026`, `01-12-26`,
+/// `1.12.2026`), with a month of 1–12 and a day of 1–31 (either order of day and month).
 fn is_date(run: &str) -> bool {
-    let digits = |part: &&str| part.bytes().all(|b| b.is_ascii_digit());
+    ['-', '/', '.'].into_iter().any(|mark| {
+        let parts: Vec<&str> = run.split(mark).collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+            && (year_first(&parts) || day_first(&parts))
+    })
+}
+
+/// `[year, month, day]`: four, two and two digits.
+fn year_first(parts: &[&str]) -> bool {
     let value = |part: &str| part.parse::<u32>().unwrap_or(0);
-    let iso: Vec<&str> = run.split('-').collect();
-    let slashed: Vec<&str> = run.split('/').collect();
-    (iso.len() == 3
-        && [4, 2, 2]
-            .iter()
-            .zip(&iso)
-            .all(|(len, part)| part.len() == *len && digits(part))
-        && (1..=12).contains(&value(iso[1]))
-        && (1..=31).contains(&value(iso[2])))
-        || (slashed.len() == 3
-            && slashed.iter().all(digits)
-            && (1..=2).contains(&slashed[0].len())
-            && (1..=2).contains(&slashed[1].len())
-            && matches!(slashed[2].len(), 2 | 4)
-            && (1..=31).contains(&value(slashed[0]))
-            && (1..=31).contains(&value(slashed[1]))
-            && (value(slashed[0]) <= 12 || value(slashed[1]) <= 12))
+    parts[0].len() == 4
+        && parts[1].len() == 2
+        && parts[2].len() == 2
+        && (1..=12).contains(&value(parts[1]))
+        && (1..=31).contains(&value(parts[2]))
+}
+
+/// `[day, month, year]` (or month first): one or two digits each, then two or four.
+fn day_first(parts: &[&str]) -> bool {
+    let value = |part: &str| part.parse::<u32>().unwrap_or(0);
+    let (first, second) = (value(parts[0]), value(parts[1]));
+    (1..=2).contains(&parts[0].len())
+        && (1..=2).contains(&parts[1].len())
+        && matches!(parts[2].len(), 2 | 4)
+        && (1..=31).contains(&first)
+        && (1..=31).contains(&second)
+        && (first <= 12 || second <= 12)
 }
 
 #[cfg(test)]
@@ -242,6 +296,8 @@ mod tests {
             "07700 \r\n 900 123",
             "(07700) - 900 123",
             "06/12/34/56/78",
+            "12.34.56.78.90",
+            "06 12 34 56 78",
             "01/23/4567 890",
             "2026-12-03 900123",
         ] {
@@ -272,6 +328,18 @@ mod tests {
             "A budget of 1,200 - 1,500",
             "2026-12-03 10:00 - 2026-12-04",
             "On 2026-12-01, 10:30 if free",
+            "Any time on 2026-12-03 10am please",
+            "Free 03/12/2026 2pm?",
+            "Free on 2026-12-01, 2026-12-02 or 2026-12-03",
+            "Away 01/12/2026-03/12/2026",
+            "On 2026-12-01, 3 of us",
+            "Could you do 10.30-11.30?",
+            "Quote was £10,000.00",
+            "Can I come on 01-12-2026?",
+            "Or 01.12.2026, or 2026/12/01",
+            "10:30, 03/12/2026",
+            "Postcode SW1A 1AA",
+            "2 or 3 people, 1st-3rd floor",
             "My boiler is 15 years old",
             "",
         ] {

@@ -17,7 +17,8 @@ use crate::guard::{Access, with_tenant};
 pub struct ClinicDeleted {
     /// Rows deleted, across every table.
     pub rows_deleted: i64,
-    /// Members deleted because they belonged to no other clinic.
+    /// Members deleted because they belonged to no other clinic (0 when forgetting them failed:
+    /// logged, and the clinic's deletion stands).
     pub members_deleted: i64,
     /// Whether any running subscription was cancelled with Stripe (every one of the clinic's
     /// Stripe customer is).
@@ -77,9 +78,13 @@ impl LeavingMutation {
             async |txn, _| leaving::delete_clinic(txn, cancelled).await,
         )
         .await?;
-        let members_deleted = leaving::forget_former_members(&backend.db, &deleted.former_members)
-            .await
-            .map_err(graphql_error)?;
+        // The clinic is gone: a failure to forget its former members is logged, not answered as
+        // a failed deletion (the owner would think the clinic was kept, and keep its cookies).
+        let forgotten = leaving::forget_former_members(&backend.db, &deleted.former_members).await;
+        let members_deleted = forgotten.unwrap_or_else(|error| {
+            tracing::warn!(%error, "a deleted clinic's former members were not forgotten");
+            0
+        });
         end_session_cookies(ctx);
         Ok(ClinicDeleted {
             rows_deleted: deleted

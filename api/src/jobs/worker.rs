@@ -143,9 +143,11 @@ impl<J: Runnable> Handler for Typed<J> {
                 // A payload this type cannot read will not read better later.
                 Err(error) => return Ok(unreadable(row, &error)),
             };
-            let prepared = job.prepare(&txn, row, context).await;
+            // What a preparation that failed wrote is rolled back (the transaction is dropped): a
+            // half-done hand-off, say. One that found nothing to do keeps what it decided.
+            let prepared = job.prepare(&txn, row, context).await?;
             txn.commit().await?;
-            Ok(match prepared? {
+            Ok(match prepared {
                 Ok(ready) => job.perform(ready, row, context).await,
                 Err(nothing_to_do) => nothing_to_do,
             })

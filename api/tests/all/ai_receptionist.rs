@@ -1693,8 +1693,10 @@ async fn a_clinic_billing_stopped_gets_no_ai_answers(kind: DatabaseKind) {
             &["status", "why"],
         )
         .await;
+    // The follow-up of the AI's question is held by billing (the text-back's was moot already).
     assert!(
-        !follow_ups.is_empty() && follow_ups.iter().all(|row| row == &["cancelled", held]),
+        follow_ups.iter().any(|row| row == &["cancelled", held])
+            && follow_ups.iter().all(|row| row[0] == "cancelled"),
         "{follow_ups:?}"
     );
     model.script([Reply::Text("Booked for Monday.".to_owned())]);
@@ -1710,6 +1712,44 @@ async fn a_clinic_billing_stopped_gets_no_ai_answers(kind: DatabaseKind) {
     let thread = thread_ending(&app, "345").await;
     assert_eq!(thread.ai_state.as_deref(), Some("handed_off"));
     assert_eq!(thread.ai_stopped_reason.as_deref(), Some(held));
+    let steps = steps_of(&app).await;
+    assert!(
+        steps.contains(&owned(("hand_off", "done"))),
+        "counted as a hand-off: {steps:?}"
+    );
+}
+
+/// An answer the AI stored in the trial whose text is still waiting when the trial ends is not
+/// sent: billing's hold is checked again as the text goes out.
+async fn an_ai_text_waiting_when_billing_stops_is_not_sent(kind: DatabaseKind) {
+    let model = FakeAnthropic::start(API_KEY).await.expect("fake model");
+    let builder = ai_clinic_builder(kind, &model, ANSWER_SECONDS)
+        .with_stripe()
+        .setting("RINGBACK_TRIAL_DAYS", "2");
+    let mut app = switch_the_ai_on(builder.build().await, None).await;
+    miss_call(&mut app, "billed-2", "07700 900346").await;
+    model.script([Reply::Text("We can see you Monday.".to_owned())]);
+    app.receive_text("SMbill03", "+447700900346", "Can I come Monday?")
+        .await;
+    assert_eq!(
+        run_lane(&app, Lane::Only(SLOW_KINDS), "slow-1").await,
+        ["ai_answer"]
+    );
+    app.db.clock.advance(chrono::Duration::days(3));
+    drain(&app, 2).await;
+    let texts = texts_to(&app, "+447700900346");
+    assert_eq!(texts.len(), 1, "only the text-back of the trial: {texts:?}");
+    let replies = app
+        .db
+        .query_strings(
+            "SELECT status, COALESCE(last_error, '') AS why FROM job_outbox WHERE kind = 'reply'",
+            &["status", "why"],
+        )
+        .await;
+    assert_eq!(
+        replies,
+        [["cancelled", "billing stopped the clinic's automated texts"]]
+    );
 }
 
 /// Checks that the caller `number` got the text-back, then the fallback in the same words, and
@@ -3414,6 +3454,7 @@ on_both_databases!(
     a_made_up_tool_is_refused_and_the_answer_still_goes,
     a_fallback_after_the_models_hand_off_keeps_its_reason,
     a_clinic_billing_stopped_gets_no_ai_answers,
+    an_ai_text_waiting_when_billing_stops_is_not_sent,
     a_hand_off_mail_that_may_have_gone_is_not_sent_again,
     an_ai_text_waiting_when_staff_take_over_is_not_sent,
     a_booked_caller_is_told_so_and_not_followed_up,

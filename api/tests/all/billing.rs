@@ -1058,6 +1058,42 @@ async fn the_text_that_crosses_the_allowance_is_skipped_and_replies_still_go(kin
 
 const OVERAGE_PLAN: &str = r#"[{ key = "tiny", name = "Tiny", price = "price_tiny", sms_per_period = 1, overage_price = "price_tiny_overage" }]"#;
 
+/// Stripe down for hours, far beyond the worker's usual attempts: the overage report is tried
+/// again until Stripe takes it, and the clinic is billed once.
+async fn an_overage_report_outlasts_a_stripe_outage(kind: DatabaseKind) {
+    let mut app = billed_clinic(kind, &[("RINGBACK_PLANS", OVERAGE_PLAN)]).await;
+    app.subscribe("tiny").await;
+    assert_eq!(missed_call_from(&app, "CA1", "+447700900101").await, "sent");
+    stripe(&app).fail_next(100_000);
+    assert_eq!(missed_call_from(&app, "CA2", "+447700900102").await, "sent");
+    for _ in 0..16 {
+        app.db.clock.advance(Duration::minutes(31));
+        app.worker("billing-test").run_once().await.expect("worker");
+    }
+    let customer = stripe(&app).customers()[0].id.clone();
+    assert_eq!(
+        stripe(&app).metered(&customer),
+        0,
+        "nothing got through yet"
+    );
+    stripe(&app).fail_next(0);
+    app.db.clock.advance(Duration::minutes(31));
+    app.worker("billing-test").run_once().await.expect("worker");
+    assert_eq!(
+        stripe(&app).metered(&customer),
+        1,
+        "billed once, eight hours on"
+    );
+    let reports = app
+        .db
+        .query_strings(
+            "SELECT status FROM job_outbox WHERE kind = 'report_overage'",
+            &["status"],
+        )
+        .await;
+    assert_eq!(reports, [["done"]]);
+}
+
 async fn overage_is_reported_once_across_a_crash(kind: DatabaseKind) {
     let mut app = billed_clinic(kind, &[("RINGBACK_PLANS", OVERAGE_PLAN)]).await;
     app.subscribe("tiny").await;
@@ -1317,6 +1353,7 @@ on_both_databases!(
     a_trial_that_ended_texts_nobody_back,
     the_text_that_crosses_the_allowance_is_skipped_and_replies_still_go,
     overage_is_reported_once_across_a_crash,
+    an_overage_report_outlasts_a_stripe_outage,
     a_second_subscription_stands_by_until_the_first_ends,
     a_paid_subscription_takes_over_from_an_unpaid_one,
     a_new_checkout_expires_the_one_opened_before,

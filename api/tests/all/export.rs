@@ -110,7 +110,8 @@ async fn downloads_stream_every_page(kind: DatabaseKind) {
     admin
         .run(SIGN_UP, sign_up_input("download@clinic.test"))
         .await;
-    let total = usize::try_from(PAGE_ROWS).expect("small") * 2 + 7;
+    // Two full pages: the second names a third, which is empty.
+    let total = usize::try_from(PAGE_ROWS).expect("small") * 2;
     let started = (test_db.clock.now() - Duration::hours(2)).to_rfc3339();
     let events: Vec<serde_json::Value> = (0..total)
         .map(|n| json!({ "externalId": format!("d{n}"), "direction": "INBOUND", "status": "ANSWERED",
@@ -174,12 +175,12 @@ async fn downloads_stream_every_page(kind: DatabaseKind) {
         .await
         .expect("txn");
     let kind = ringback_api::service::export::ExportKind::Calls;
-    let refused = ringback_api::service::export::export(&txn, None, kind, (from, to), 2).await;
-    let whole = ringback_api::service::export::export(&txn, None, kind, (from, to), 3).await;
+    let refused = ringback_api::service::export::export(&txn, None, kind, (from, to), 1).await;
+    let whole = ringback_api::service::export::export(&txn, None, kind, (from, to), 2).await;
     assert_eq!(
         whole.map(|csv| csv.rows).ok(),
         Some(total),
-        "three pages fit in three"
+        "two full pages fit in two"
     );
     // Not committed: the audit entries below are the download's and the GraphQL answer's.
     drop(txn);
@@ -188,7 +189,7 @@ async fn downloads_stream_every_page(kind: DatabaseKind) {
             assert!(why.contains(&url), "{why}");
         }
         other => panic!(
-            "three pages in an answer of two: {:?}",
+            "two pages in an answer of one: {:?}",
             other.map(|csv| csv.rows)
         ),
     }
@@ -262,3 +263,55 @@ async fn downloads_stream_every_page(kind: DatabaseKind) {
 }
 
 on_both_databases!(downloads_stream_every_page);
+
+/// A long download by an admin removed from the team while it runs gets no page after the
+/// removal: each page checks the member again.
+async fn a_download_stops_when_its_member_is_removed(kind: DatabaseKind) {
+    use futures::StreamExt;
+    let mut app = crate::common::app::TestApp::new(kind).await;
+    let admin = app.browser();
+    let mut admin =
+        crate::common::graphql::join(&mut app.owner, admin, "admin@clinic.test", "ADMIN").await;
+    let admin_id = admin.run("{ me { user { id } } }", json!({})).await["data"]["me"]["user"]["id"]
+        .as_str()
+        .expect("the admin's id")
+        .to_owned();
+    let today = app.db.clock.now().date_naive();
+    let url = format!(
+        "/export/calls.csv?from={}&to={}",
+        today - Duration::days(1),
+        today
+    );
+    let response = poem::test::TestClient::new(app.app())
+        .get(&url)
+        .header("Cookie", admin.cookie_header())
+        .send()
+        .await;
+    response.assert_status_is_ok();
+    let mut body = response.0.into_body().into_bytes_stream();
+    let header = body.next().await.expect("the header").expect("read");
+    assert!(header.starts_with(b"id,"), "{header:?}");
+    let removed = app
+        .owner
+        .run(
+            "mutation($id: ID!) { removeMember(userId: $id) }",
+            json!({ "id": admin_id }),
+        )
+        .await;
+    assert!(removed["errors"].is_null(), "{removed}");
+    let next = body.next().await.expect("an answer for the next page");
+    assert!(next.is_err(), "a page after the removal: {next:?}");
+    let finished = app
+        .db
+        .query_strings(
+            "SELECT action FROM audit_log WHERE action = 'export.created'",
+            &["action"],
+        )
+        .await;
+    assert!(
+        finished.is_empty(),
+        "not recorded as finished: {finished:?}"
+    );
+}
+
+on_both_databases!(a_download_stops_when_its_member_is_removed);

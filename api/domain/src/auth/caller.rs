@@ -150,6 +150,26 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// A transaction for the next part of a long answer (a download's next page), in which a
+    /// session's membership is checked again, whatever this request found before: a member
+    /// removed, demoted or signed out meanwhile gets `UNAUTHENTICATED` (a role that no longer
+    /// allows the work is the caller's to refuse). Only sessions: an API key is refused.
+    pub async fn begin_checked_again(&self) -> Result<(TenantTxn, Principal), DomainError> {
+        let Presented::Session(session) = &*self.0 else {
+            return Err(DomainError::Unauthenticated);
+        };
+        let (txn, member) = session
+            .scope
+            .begin_as_member(session.claims.sub, session.claims.sid)
+            .await?;
+        let principal = session
+            .principal_from(member)
+            .ok_or(DomainError::Unauthenticated)?;
+        Ok((txn, principal))
+    }
+}
+
 impl PresentedKey {
     /// The key's principal, checking it the first time: in a transaction that a resolver may
     /// carry on in (`keep_open`), or committed at once. A refusal is kept for the rest of the

@@ -74,10 +74,11 @@ impl Runnable for AiFollowUp {
         _receipt: &Receipt,
         context: &JobContext,
     ) -> Result<(), DomainError> {
-        if ai_follow_ups::send(txn, &context.backend.secrets, self)
-            .await?
-            .is_some()
-        {
+        let helpers = (
+            context.backend.secrets.as_ref(),
+            context.backend.billing_settings(),
+        );
+        if ai_follow_ups::send(txn, helpers, self).await?.is_some() {
             context.backend.wake_workers();
         }
         Ok(())

@@ -4,9 +4,12 @@
 //! identifier Stripe deduplicates on (for at least 24 hours), so a worker that dies between Stripe's
 //! answer and recording it sends the same event again and Stripe bills it once. Refusals that
 //! waiting cannot cure (a bad request, a key without the right, an unknown customer) end the job
-//! as a dead letter, which the log names by its identifier.
+//! as a dead letter, which the log names by its identifier. Failures that waiting may cure (Stripe
+//! down or limiting, billing switched off for a while) are tried again with backoff for up to
+//! [`KEEP_TRYING_FOR`] after the text was counted, well past the worker's usual attempts (an
+//! outage of Stripe's must not lose what is owed), and inside the day Stripe deduplicates on.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use ringback_core::error::DomainError;
 use ringback_core::outbox::Job;
 use ringback_core::tenant::TenantTxn;
@@ -39,6 +42,30 @@ impl Job for ReportOverage {
 /// The customer to bill.
 pub struct Customer(String);
 
+/// How long after the text was counted a report that failed for a passing reason is tried again:
+/// less than the day Stripe deduplicates meter events on, so a retry never bills twice.
+pub const KEEP_TRYING_FOR: Duration = Duration::hours(23);
+/// The first wait before trying again, doubling up to [`LONGEST_WAIT`].
+const FIRST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+impl ReportOverage {
+    /// The attempt after a failure that waiting may cure (the `attempts`-th): tried again after
+    /// a backoff while that falls within [`KEEP_TRYING_FOR`] of the count, else `failed` as is.
+    fn again_or(&self, attempts: i32, now: DateTime<Utc>, failed: Attempt) -> Attempt {
+        let wait = ringback_core::outbox::backoff(attempts, FIRST_WAIT, LONGEST_WAIT);
+        let until = now + Duration::from_std(wait).unwrap_or(Duration::minutes(30));
+        if until < self.at + KEEP_TRYING_FOR {
+            Attempt::Postponed {
+                until,
+                reason: "Stripe did not take the report yet: tried again",
+            }
+        } else {
+            failed
+        }
+    }
+}
+
 impl Runnable for ReportOverage {
     type Ready = Customer;
 
@@ -57,11 +84,12 @@ impl Runnable for ReportOverage {
     async fn perform(
         &self,
         customer: Customer,
-        _row: &job_outbox::Model,
+        row: &job_outbox::Model,
         context: &JobContext,
     ) -> Attempt {
+        let now = context.backend.clock.now();
         let Some(billing) = &context.backend.billing else {
-            return Attempt::Cancelled("billing is off");
+            return self.again_or(row.attempts, now, Attempt::Cancelled("billing is off"));
         };
         let reported = billing
             .stripe
@@ -78,11 +106,19 @@ impl Runnable for ReportOverage {
                 provider_status: "reported".to_owned(),
                 done_at: None,
             }),
-            Err(error) => Attempt::Failed {
-                retryable: !matches!(error, BillingError::Refused(400 | 401 | 403 | 404)),
+            Err(error @ BillingError::Refused(400 | 401 | 403 | 404)) => Attempt::Failed {
+                retryable: false,
                 error: error.to_string(),
                 in_doubt_since: None,
             },
+            Err(error) => {
+                let failed = Attempt::Failed {
+                    retryable: false,
+                    error: error.to_string(),
+                    in_doubt_since: None,
+                };
+                self.again_or(row.attempts, now, failed)
+            }
         }
     }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::jobs::sms::{self, TextJob};
 use crate::jobs::{FAILED, JobContext, Receipt};
-use crate::service::messages;
+use crate::service::{messages, text_back};
 
 /// Send a staff member's reply in a conversation: one per message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,17 +60,22 @@ impl TextJob for StaffReply {
 
     /// An AI receptionist's text still waiting when staff took the conversation over is not sent:
     /// staff speak for the clinic from then on (the AI checks before it stores a text, so only a
-    /// take-over in the moment between its storing and its sending gets here).
+    /// take-over in the moment between its storing and its sending gets here). Nor is one when
+    /// billing stopped the clinic's automated texts meanwhile (the model may think for a while,
+    /// and a text may wait on retries); staff's own replies always go.
     async fn held_back(
         &self,
         txn: &TenantTxn,
-        _context: &JobContext,
+        context: &JobContext,
     ) -> Result<Option<&'static str>, DomainError> {
         let Some(stored) = self.stored(txn).await? else {
             return Ok(None);
         };
         if stored.kind != messages::KIND_AI {
             return Ok(None);
+        }
+        if text_back::billing_stops_texts(txn, context.backend.billing_settings()).await? {
+            return Ok(Some("billing stopped the clinic's automated texts"));
         }
         let taken_over = in_clinic::<conversation::Entity>(txn, self.conversation)
             .await?

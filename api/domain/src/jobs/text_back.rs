@@ -16,7 +16,6 @@ use crate::jobs::sms::{self, TextJob};
 use crate::jobs::{JobContext, Receipt};
 use crate::service::ai_follow_ups;
 use crate::service::appointments;
-use crate::service::billing;
 use crate::service::calls;
 use crate::service::clinic;
 use crate::service::keys;
@@ -103,12 +102,9 @@ impl TextJob for TextBack {
         txn: &TenantTxn,
         context: &JobContext,
     ) -> Result<Option<&'static str>, DomainError> {
-        if let Some(billing) = &context.backend.billing {
-            let settings = clinic::get(txn).await?;
-            let view = billing::view(&settings, &billing.settings, txn.now());
-            if !view.entitlement.may_text() {
-                return Ok(Some(SkipReason::Billing.status()));
-            }
+        let billing = context.backend.billing_settings();
+        if crate::service::text_back::billing_stops_texts(txn, billing).await? {
+            return Ok(Some(SkipReason::Billing.status()));
         }
         let missed = calls::find(txn, self.call).await?;
         if txn.now() - missed.started_at > ringback_shared::text_back::SEND_WITHIN {

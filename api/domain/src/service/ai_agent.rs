@@ -292,6 +292,13 @@ pub async fn prepare(
         // Nothing is sent: the caller's text goes to staff, who are told why.
         let reason = serde_json::json!({ "reason": why });
         ai_tools::hand_off(txn, thread.clone(), &reason).await?;
+        let step = Step {
+            action: tool::HAND_OFF,
+            outcome: DONE.to_owned(),
+            tokens: 0,
+            appointment: None,
+        };
+        record_step(txn, (thread.id, job.message), step).await?;
         return Ok(Err(why));
     }
     let held_back = held_back(txn, &settings, thread.id).await?;

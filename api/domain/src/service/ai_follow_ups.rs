@@ -24,7 +24,7 @@ use crate::jobs::AiFollowUp;
 use crate::service::ai_agent::{self, Step};
 use crate::service::billing::BillingSettings;
 use crate::service::{
-    appointments, calls, clinic, conversations, messages, restrictions, text_back,
+    appointments, calls, clinic, conversations, messages, metrics, restrictions, text_back,
 };
 
 /// The `ai_steps` action of a follow-up.
@@ -114,18 +114,21 @@ pub enum Due {
     Never(&'static str),
 }
 
-/// Whether `job`'s follow-up is still to be sent now, when `billing` lets automated texts go (the
-/// job's preparation asks it first, before any row is locked: the gate may take the clinic's
-/// lock), and nothing else stops it.
+/// Whether `job`'s follow-up is still to be sent now, later or never ([`still_due`]), and when due
+/// now whether `billing` lets automated texts go (asked in the job's preparation, which locks no
+/// row before it: the gate may take the clinic's lock). [`send`] asks again as it queues.
 pub async fn due_and_paid_for(
     txn: &TenantTxn,
     billing: Option<&BillingSettings>,
     job: &AiFollowUp,
 ) -> Result<Due, DomainError> {
-    if let Some(why) = text_back::automated_text_held(txn, billing).await? {
+    let due = still_due(txn, job).await?;
+    if due == Due::Now
+        && let Some(why) = text_back::automated_text_held(txn, billing).await?
+    {
         return Ok(Due::Never(why));
     }
-    still_due(txn, job).await
+    Ok(due)
 }
 
 /// Whether `job`'s follow-up is still to be sent now, later (the clinic is closed now), or never.
@@ -173,13 +176,23 @@ pub async fn still_due(txn: &TenantTxn, job: &AiFollowUp) -> Result<Due, DomainE
 /// texting limit is reached).
 pub async fn send(
     txn: &TenantTxn,
-    secrets: &Secrets,
+    (secrets, billing): (&Secrets, Option<&BillingSettings>),
     job: &AiFollowUp,
 ) -> Result<Option<Uuid>, DomainError> {
     // Decided under the conversation's lock: a take-over or closing committed meanwhile is read,
     // one under way waits until the follow-up is stored.
     conversations::find_locked(txn, job.conversation).await?;
     if still_due(txn, job).await? != Due::Now {
+        return Ok(None);
+    }
+    // The allowance's gate again, in the transaction that queues the text (two follow-ups due
+    // together cannot both take the last text). Today's figures row first: the text's recording
+    // writes it, and every writer takes it before the clinic's lock, which the gate may take.
+    metrics::mark_stale(txn, [txn.now()], false).await?;
+    if text_back::automated_text_held(txn, billing)
+        .await?
+        .is_some()
+    {
         return Ok(None);
     }
     let text = follow_up_text(&clinic::get(txn).await?);

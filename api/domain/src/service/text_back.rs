@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::jobs::{TEXT_JOBS, TextBack};
 use ringback_core::outbox::{self, NewJob};
 
-use crate::service::billing::BillingSettings;
+use crate::service::billing::{self, BillingSettings};
 use crate::service::callers::KeyedCaller;
 use crate::service::usage::{self, Gate};
 use crate::service::{clinic as clinic_settings, keys, opt_outs};
@@ -99,6 +99,22 @@ pub async fn automated_text_held(
             Gate::OverAllowance => Some("the plan's texts for this period are used up"),
         },
     )
+}
+
+/// Whether billing stops the clinic's automated texts now (a trial over, a subscription ended or
+/// unpaid past its grace): checked again as each text-back or AI text goes out, without a lock
+/// (the allowance was decided when it was queued).
+pub async fn billing_stops_texts(
+    txn: &TenantTxn,
+    billing: Option<&BillingSettings>,
+) -> Result<bool, DomainError> {
+    let Some(billing) = billing else {
+        return Ok(false);
+    };
+    let settings = clinic_settings::get(txn).await?;
+    Ok(!billing::view(&settings, billing, txn.now())
+        .entitlement
+        .may_text())
 }
 
 /// Texts a clinic sends per rolling 24 hours unless it sets its own limit.
