@@ -85,8 +85,12 @@ fn number_run(chars: &[char], start: usize) -> Option<usize> {
     if !is_digit(*chars.get(first_digit)?) {
         return None;
     }
-    // A run continues inside a word-like token only from its start; a price is no number.
-    if start > 0 && (is_digit(chars[start - 1]) || is_currency(chars[start - 1])) {
+    // A run continues inside a word-like token only from its start; the minutes of a time and a
+    // price are no number's start.
+    if start > 0 && is_digit(chars[start - 1])
+        || minutes_of_a_time(chars, start)
+        || price_at(chars, start)
+    {
         return None;
     }
     let (mut end, mut digits, mut last_digit_end) = (first_digit, 0, first_digit);
@@ -106,8 +110,34 @@ fn number_run(chars: &[char], start: usize) -> Option<usize> {
             break;
         }
     }
-    let run: String = chars[start..last_digit_end].iter().collect();
+    let run: String = chars[first_digit..last_digit_end].iter().collect();
     (digits >= MIN_DIGITS && !is_date(&run)).then_some(last_digit_end)
+}
+
+/// Whether `start` is the minutes of a time (`10:30`: the `30`).
+fn minutes_of_a_time(chars: &[char], start: usize) -> bool {
+    start >= 2 && chars[start - 1] == ':' && chars[start - 2].is_ascii_digit()
+}
+
+/// Most digits of a price's whole part written without thousands separators (`£250000`).
+const MOST_PRICE_DIGITS: usize = 6;
+
+/// Whether a price starts at `start`: after a currency sign, a whole part of at most
+/// [`MOST_PRICE_DIGITS`] digits or grouped in thousands (`£10,000.00`, `£1,250,000`). A longer
+/// run after a sign (`$5550123456`) is still a number.
+fn price_at(chars: &[char], start: usize) -> bool {
+    if start == 0 || !is_currency(chars[start - 1]) {
+        return false;
+    }
+    let whole: String = chars[start..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == ',')
+        .collect();
+    let groups: Vec<&str> = whole.trim_end_matches(',').split(',').collect();
+    let in_thousands = groups.len() > 1
+        && (1..=3).contains(&groups[0].len())
+        && groups[1..].iter().all(|group| group.len() == 3);
+    in_thousands || (groups.len() == 1 && groups[0].len() <= MOST_PRICE_DIGITS)
 }
 
 /// Most characters between two groups of one number (` - `, `) - `, a line break between spaces).
@@ -133,6 +163,7 @@ fn gap_before_group(chars: &[char], at: usize, group_before: usize) -> Option<us
     let gap: Vec<char> = chars[at..]
         .iter()
         .copied()
+        .take(MAX_GAP + 1)
         .take_while(|c| in_gap(*c))
         .collect();
     let group_after = chars[at + gap.len()..]
@@ -155,38 +186,63 @@ fn in_gap(c: char) -> bool {
     is_separator(c) || c.is_whitespace()
 }
 
-/// The end (exclusive) of a date starting at `at` and not inside a longer run of digits (see
-/// [`is_date`]), unless the date is the start of a longer number: digits right after it
-/// (`06/12/34/56`), or after a space a group of three or more (`01/12/2026 900123`) that is
-/// neither a time nor another date (`2026-12-03 10:00`, `01/12/2026-03/12/2026`, `3 of us`).
-fn date_at(chars: &[char], at: usize) -> Option<usize> {
-    if at > 0 && is_digit(chars[at - 1]) || !chars[at].is_ascii_digit() {
+/// Longest date written (`2026-12-01`, `01/12/2026`) and one more character, read at a time.
+const DATE_WINDOW: usize = 11;
+
+/// The end (exclusive) of the date written at `at` (see [`is_date`]), if one is, not inside a
+/// longer run of digits and not followed by another digit; whatever follows it.
+fn date_shape_at(chars: &[char], at: usize) -> Option<usize> {
+    if at > 0 && is_digit(chars[at - 1]) || !chars.get(at)?.is_ascii_digit() {
         return None;
     }
     let token: String = chars[at..]
         .iter()
+        .take(DATE_WINDOW)
         .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '/' | '.'))
         .collect();
     // The longest prefix that is a date and is not followed by another digit.
-    let end = (6..=token.len().min(10)).rev().find_map(|len| {
+    (6..=token.len().min(10)).rev().find_map(|len| {
         let candidate = &token[..len];
-        let next_is_digit = token[len..].starts_with(|c: char| c.is_ascii_digit());
+        let next_is_digit = token[len..].starts_with(|c: char| c.is_ascii_digit())
+            || (len == token.len() && chars.get(at + len).is_some_and(|c| is_digit(*c)));
         (is_date(candidate) && !next_is_digit).then_some(at + len)
-    })?;
+    })
+}
+
+/// The end (exclusive) of a date at `at` ([`date_shape_at`]) that is not the start of a longer
+/// number. Right after it (no space between) only another date may follow
+/// (`01/12/2026-03/12/2026`; not `06.12.34.12.30`). After a space, a time or another date may
+/// (`2026-12-03 10:00`), and a short group that ends there (`3 of us`, `10am`); not a group of
+/// three digits or more (`01/12/2026 900123`) nor short groups that go on (`06-12-34 56 78`).
+fn date_at(chars: &[char], at: usize) -> Option<usize> {
+    let end = date_shape_at(chars, at)?;
     let gap: Vec<char> = chars[end..]
         .iter()
         .copied()
+        .take(MAX_GAP + 1)
         .take_while(|c| in_gap(*c))
         .collect();
     let next = end + gap.len();
+    if gap.len() > MAX_GAP || !chars.get(next).is_some_and(|c| is_digit(*c)) {
+        return Some(end);
+    }
+    if date_shape_at(chars, next).is_some() {
+        return Some(end);
+    }
+    let spaced = gap.iter().any(|c| c.is_whitespace());
+    if !spaced {
+        return None;
+    }
+    if time_at(chars, next).is_some() {
+        return Some(end);
+    }
     let group = chars[next..].iter().take_while(|c| is_digit(**c)).count();
-    let runs_on = gap.len() <= MAX_GAP
-        && group > 0
-        && (gap.iter().all(|c| !c.is_whitespace()) || group >= MIN_GROUP_ACROSS_A_GAP)
-        && date_at(chars, next).is_none()
-        && time_span_at(chars, next).is_none();
-    (!runs_on).then_some(end)
+    let goes_on = gap_before_group(chars, next + group, group).is_some();
+    (group < MIN_GROUP_ACROSS_A_GAP && !goes_on).then_some(end)
 }
+
+/// Most times in one range (`9.00 - 17.30` has two).
+const MOST_TIMES_IN_A_RANGE: usize = 3;
 
 /// The end (exclusive) of a time of day starting at `at` (`10:30`, `9.00`), or of a range of
 /// them (`9.00 - 17.30`, `10.30-11.30`), unless what follows makes it part of a longer number
@@ -196,17 +252,22 @@ fn time_span_at(chars: &[char], at: usize) -> Option<usize> {
         return None;
     }
     let mut end = time_at(chars, at)?;
-    loop {
-        let gap = chars[end..].iter().take_while(|c| in_gap(**c)).count();
+    for _ in 1..MOST_TIMES_IN_A_RANGE {
+        let gap = chars[end..]
+            .iter()
+            .take(MAX_GAP + 1)
+            .take_while(|c| in_gap(**c))
+            .count();
         let next = end + gap;
         if gap > MAX_GAP || !chars.get(next).is_some_and(|c| is_digit(*c)) {
             return Some(end);
         }
         match time_at(chars, next) {
             Some(after) => end = after,
-            None => return date_at(chars, next).map(|_| end),
+            None => return date_shape_at(chars, next).map(|_| end),
         }
     }
+    Some(end)
 }
 
 /// The end (exclusive) of a time of day at `at`: an hour (0–24, one or two digits), `:` or `.`,
@@ -215,6 +276,7 @@ fn time_at(chars: &[char], at: usize) -> Option<usize> {
     let digits_from = |from: usize| {
         chars[from.min(chars.len())..]
             .iter()
+            .take(3)
             .take_while(|c| c.is_ascii_digit())
             .collect::<String>()
     };
@@ -244,12 +306,12 @@ fn is_date(run: &str) -> bool {
     })
 }
 
-/// `[year, month, day]`: four, two and two digits.
+/// `[year, month, day]`: four digits, then one or two each.
 fn year_first(parts: &[&str]) -> bool {
     let value = |part: &str| part.parse::<u32>().unwrap_or(0);
     parts[0].len() == 4
-        && parts[1].len() == 2
-        && parts[2].len() == 2
+        && (1..=2).contains(&parts[1].len())
+        && (1..=2).contains(&parts[2].len())
         && (1..=12).contains(&value(parts[1]))
         && (1..=31).contains(&value(parts[2]))
 }
@@ -298,6 +360,10 @@ mod tests {
             "06/12/34/56/78",
             "12.34.56.78.90",
             "06 12 34 56 78",
+            "06.12.34.12.30",
+            "07.01.99.23.45",
+            "06-12-34 56 78",
+            "06/12/34 56 78",
             "01/23/4567 890",
             "2026-12-03 900123",
         ] {
@@ -308,6 +374,16 @@ mod tests {
                 "{spelling}"
             );
             assert!(holds_number(&text));
+        }
+    }
+
+    #[test]
+    fn a_number_after_a_currency_sign_goes_too() {
+        for spelling in ["$5550123456", "£07700900123", "€0612345678"] {
+            let text = format!("Call me on {spelling} please");
+            let kept = remove_numbers(&text);
+            assert!(kept.contains(REMOVED), "{kept}");
+            assert!(!kept.contains("555") && !kept.contains("7700") && !kept.contains("6123"));
         }
     }
 
@@ -340,6 +416,9 @@ mod tests {
             "10:30, 03/12/2026",
             "Postcode SW1A 1AA",
             "2 or 3 people, 1st-3rd floor",
+            "Booked (2026-12-03) ok, or (03/12/2026)",
+            "On 2026-12-1 or 2026/12/1",
+            "From £1,250,000 or £250000",
             "My boiler is 15 years old",
             "",
         ] {

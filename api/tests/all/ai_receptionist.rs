@@ -1746,10 +1746,15 @@ async fn an_ai_text_waiting_when_billing_stops_is_not_sent(kind: DatabaseKind) {
             &["status", "why"],
         )
         .await;
+    let held = "billing stopped the clinic's automated texts";
+    assert_eq!(replies, [["cancelled", held]]);
+    let thread = thread_ending(&app, "346").await;
     assert_eq!(
-        replies,
-        [["cancelled", "billing stopped the clinic's automated texts"]]
+        thread.ai_state.as_deref(),
+        Some("handed_off"),
+        "staff are told"
     );
+    assert_eq!(thread.ai_stopped_reason.as_deref(), Some(held));
 }
 
 /// Checks that the caller `number` got the text-back, then the fallback in the same words, and

@@ -12,7 +12,10 @@ use uuid::Uuid;
 
 use crate::jobs::sms::{self, TextJob};
 use crate::jobs::{FAILED, JobContext, Receipt};
-use crate::service::{messages, text_back};
+use crate::service::{ai_tools, messages, text_back};
+
+/// Why an AI text is not sent when billing stopped the clinic's automated texts meanwhile.
+const BILLING_HELD: &str = "billing stopped the clinic's automated texts";
 
 /// Send a staff member's reply in a conversation: one per message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +78,7 @@ impl TextJob for StaffReply {
             return Ok(None);
         }
         if text_back::billing_stops_texts(txn, context.backend.billing_settings()).await? {
-            return Ok(Some("billing stopped the clinic's automated texts"));
+            return Ok(Some(BILLING_HELD));
         }
         let taken_over = in_clinic::<conversation::Entity>(txn, self.conversation)
             .await?
@@ -85,12 +88,22 @@ impl TextJob for StaffReply {
 
     async fn not_sent(&self, txn: &TenantTxn, status: &str) -> Result<(), DomainError> {
         if let Some(stored) = self.stored(txn).await? {
-            let status = if status == FAILED {
+            let shown = if status == FAILED {
                 "failed"
             } else {
                 "cancelled"
             };
-            messages::set_status(txn, stored, status).await?;
+            messages::set_status(txn, stored, shown).await?;
+        }
+        if status == BILLING_HELD {
+            // The caller's text is answered by nobody now: it goes to staff, who are told why.
+            let thread = in_clinic::<conversation::Entity>(txn, self.conversation).await?;
+            if let Some(thread) =
+                thread.filter(|thread| thread.ai_state.as_deref() == Some(ai_state::ACTIVE))
+            {
+                let reason = serde_json::json!({ "reason": BILLING_HELD });
+                ai_tools::hand_off(txn, thread, &reason).await?;
+            }
         }
         Ok(())
     }

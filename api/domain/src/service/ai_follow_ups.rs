@@ -24,7 +24,7 @@ use crate::jobs::AiFollowUp;
 use crate::service::ai_agent::{self, Step};
 use crate::service::billing::BillingSettings;
 use crate::service::{
-    appointments, calls, clinic, conversations, messages, metrics, restrictions, text_back,
+    appointments, calls, clinic, conversations, messages, restrictions, text_back,
 };
 
 /// The `ai_steps` action of a follow-up.
@@ -116,7 +116,7 @@ pub enum Due {
 
 /// Whether `job`'s follow-up is still to be sent now, later or never ([`still_due`]), and when due
 /// now whether `billing` lets automated texts go (asked in the job's preparation, which locks no
-/// row before it: the gate may take the clinic's lock). [`send`] asks again as it queues.
+/// row before it: the gate may take the clinic's lock). [`send`] asks billing again as it queues.
 pub async fn due_and_paid_for(
     txn: &TenantTxn,
     billing: Option<&BillingSettings>,
@@ -185,14 +185,10 @@ pub async fn send(
     if still_due(txn, job).await? != Due::Now {
         return Ok(None);
     }
-    // The allowance's gate again, in the transaction that queues the text (two follow-ups due
-    // together cannot both take the last text). Today's figures row first: the text's recording
-    // writes it, and every writer takes it before the clinic's lock, which the gate may take.
-    metrics::mark_stale(txn, [txn.now()], false).await?;
-    if text_back::automated_text_held(txn, billing)
-        .await?
-        .is_some()
-    {
+    // Billing stopped since the preparation asked: checked again without a lock (the clinic's
+    // lock here would come after this conversation's row and before today's figures row, the
+    // other way round from a booking's; the allowance was decided in the preparation).
+    if text_back::billing_stops_texts(txn, billing).await? {
         return Ok(None);
     }
     let text = follow_up_text(&clinic::get(txn).await?);
