@@ -883,13 +883,12 @@ async fn list_subscriptions(request: &Request, Data(shared): Data<&Arc<Shared>>)
         })
         .map(|sub| shared.subscription_json(sub))
         .collect();
-    Json(json!({
-        "object": "list",
-        "data": listed,
-        "has_more": false,
-        "url": "/v1/subscriptions",
-    }))
-    .into_response()
+    list_answer("/v1/subscriptions", listed)
+}
+
+/// Stripe's list envelope around `data`, all on one page.
+fn list_answer(url: &str, data: Vec<Value>) -> Response {
+    Json(json!({ "object": "list", "data": data, "has_more": false, "url": url })).into_response()
 }
 
 /// `GET /v1/checkout/sessions?customer=…&status=…`: a customer's sessions, newest first.
@@ -910,13 +909,7 @@ async fn list_checkouts(request: &Request, Data(shared): Data<&Arc<Shared>>) -> 
         .filter(|checkout| status.is_none_or(|status| checkout.status == status))
         .map(|checkout| checkout_json(shared, checkout))
         .collect();
-    Json(json!({
-        "object": "list",
-        "data": listed,
-        "has_more": false,
-        "url": "/v1/checkout/sessions",
-    }))
-    .into_response()
+    list_answer("/v1/checkout/sessions", listed)
 }
 
 #[handler]
