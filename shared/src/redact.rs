@@ -160,12 +160,7 @@ fn tight(gap: &[char]) -> bool {
 /// or spaces, line breaks included, at most [`MAX_MARKS_IN_GAP`] of them not spaces) only between
 /// groups of [`MIN_GROUP_ACROSS_A_GAP`] digits or more (`07700 - 900 123`).
 fn gap_before_group(chars: &[char], at: usize, group_before: usize) -> Option<usize> {
-    let gap: Vec<char> = chars[at..]
-        .iter()
-        .copied()
-        .take(MAX_GAP + 1)
-        .take_while(|c| in_gap(*c))
-        .collect();
+    let gap = gap_at(chars, at);
     let group_after = chars[at + gap.len()..]
         .iter()
         .take_while(|c| is_digit(**c))
@@ -178,7 +173,26 @@ fn gap_before_group(chars: &[char], at: usize, group_before: usize) -> Option<us
         && marks <= MAX_MARKS_IN_GAP
         && group_before >= MIN_GROUP_ACROSS_A_GAP
         && group_after >= MIN_GROUP_ACROSS_A_GAP;
-    (tight(&gap) || wide).then_some(gap.len())
+    (tight(gap) || wide).then_some(gap.len())
+}
+
+/// The separators and spaces at `at`, at most one more than [`MAX_GAP`] of them (enough to tell
+/// a gap too wide).
+fn gap_at(chars: &[char], at: usize) -> &[char] {
+    let len = chars[at..]
+        .iter()
+        .take(MAX_GAP + 1)
+        .take_while(|c| in_gap(**c))
+        .count();
+    &chars[at..at + len]
+}
+
+/// The gap at `at` and where the digits after it start, when digits follow a gap of at most
+/// [`MAX_GAP`] characters.
+fn digits_after_gap(chars: &[char], at: usize) -> Option<(&[char], usize)> {
+    let gap = gap_at(chars, at);
+    let next = at + gap.len();
+    (gap.len() <= MAX_GAP && chars.get(next).is_some_and(|c| is_digit(*c))).then_some((gap, next))
 }
 
 /// A character that may stand between two groups of digits: a separator or any space.
@@ -216,16 +230,9 @@ fn date_shape_at(chars: &[char], at: usize) -> Option<usize> {
 /// three digits or more (`01/12/2026 900123`) nor short groups that go on (`06-12-34 56 78`).
 fn date_at(chars: &[char], at: usize) -> Option<usize> {
     let end = date_shape_at(chars, at)?;
-    let gap: Vec<char> = chars[end..]
-        .iter()
-        .copied()
-        .take(MAX_GAP + 1)
-        .take_while(|c| in_gap(*c))
-        .collect();
-    let next = end + gap.len();
-    if gap.len() > MAX_GAP || !chars.get(next).is_some_and(|c| is_digit(*c)) {
+    let Some((gap, next)) = digits_after_gap(chars, end) else {
         return Some(end);
-    }
+    };
     if date_shape_at(chars, next).is_some() {
         return Some(end);
     }
@@ -253,15 +260,9 @@ fn time_span_at(chars: &[char], at: usize) -> Option<usize> {
     }
     let mut end = time_at(chars, at)?;
     for _ in 1..MOST_TIMES_IN_A_RANGE {
-        let gap = chars[end..]
-            .iter()
-            .take(MAX_GAP + 1)
-            .take_while(|c| in_gap(**c))
-            .count();
-        let next = end + gap;
-        if gap > MAX_GAP || !chars.get(next).is_some_and(|c| is_digit(*c)) {
+        let Some((_, next)) = digits_after_gap(chars, end) else {
             return Some(end);
-        }
+        };
         match time_at(chars, next) {
             Some(after) => end = after,
             None => return date_shape_at(chars, next).map(|_| end),

@@ -238,16 +238,31 @@ async fn refuse_while_one_is_paid_for(
     context: &BillingContext,
     customer: &str,
 ) -> Result<(), DomainError> {
-    for id in context.stripe.running_subscriptions(customer).await? {
-        if is_paid_for(Some(&context.stripe.subscription(&id).await?.status)) {
-            return Err(DomainError::Conflict(
-                "a subscription is already paid for and Stripe is confirming it: reload this \
-                 page in a minute"
-                    .to_owned(),
-            ));
-        }
+    let running = running_of(context, customer, None).await?;
+    if running.iter().any(|sub| is_paid_for(Some(&sub.status))) {
+        return Err(DomainError::Conflict(
+            "a subscription is already paid for and Stripe is confirming it: reload this page \
+             in a minute"
+                .to_owned(),
+        ));
     }
     Ok(())
+}
+
+/// The state of each subscription of `customer` that has not ended, but `except`, fetched from
+/// Stripe (outside any transaction).
+async fn running_of(
+    context: &BillingContext,
+    customer: &str,
+    except: Option<&str>,
+) -> Result<Vec<SubscriptionState>, DomainError> {
+    let mut running = Vec::new();
+    for id in context.stripe.running_subscriptions(customer).await? {
+        if except != Some(id.as_str()) {
+            running.push(context.stripe.subscription(&id).await?);
+        }
+    }
+    Ok(running)
 }
 
 /// The shortest trial Stripe Checkout accepts to carry into a subscription (its `trial_end` at
@@ -449,17 +464,7 @@ pub async fn running_besides(
     if is_paid_for(Some(&current.status)) {
         return Ok(Vec::new());
     }
-    let mut running = Vec::new();
-    for id in context
-        .stripe
-        .running_subscriptions(&current.customer)
-        .await?
-    {
-        if id != current.id {
-            running.push(context.stripe.subscription(&id).await?);
-        }
-    }
-    Ok(running)
+    running_of(context, &current.customer, Some(&current.id)).await
 }
 
 /// Applies each of `running` ([`running_besides`]) after an ended or unpaid subscription's state

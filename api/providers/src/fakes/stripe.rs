@@ -863,13 +863,11 @@ fn no_such_subscription(id: &str) -> Response {
 /// a status, those not cancelled).
 #[handler]
 async fn list_subscriptions(request: &Request, Data(shared): Data<&Arc<Shared>>) -> Response {
-    if let Some(refused) = refusal(shared, request) {
-        return refused;
-    }
-    let query = fields(request.uri().query().unwrap_or_default().as_bytes());
-    let customer = field(&query, "customer");
-    // Without a status, Stripe lists the subscriptions that are not cancelled.
-    let status = field(&query, "status");
+    let (customer, status) = match list_filters(shared, request) {
+        Ok(filters) => filters,
+        Err(refused) => return *refused,
+    };
+    let (customer, status) = (customer.as_deref(), status.as_deref());
     let store = lock(&shared.store);
     let listed: Vec<Value> = store
         .subscriptions
@@ -877,6 +875,7 @@ async fn list_subscriptions(request: &Request, Data(shared): Data<&Arc<Shared>>)
         .rev()
         .filter(|sub| customer.is_none_or(|customer| sub.customer == customer))
         .filter(|sub| match status {
+            // Without a status, Stripe lists the subscriptions that are not cancelled.
             None => sub.status != "canceled",
             Some("all") => true,
             Some(wanted) => sub.status == wanted,
@@ -884,6 +883,19 @@ async fn list_subscriptions(request: &Request, Data(shared): Data<&Arc<Shared>>)
         .map(|sub| shared.subscription_json(sub))
         .collect();
     list_answer("/v1/subscriptions", listed)
+}
+
+/// A list request's `customer` and `status` filters, or the refusal of its key.
+fn list_filters(
+    shared: &Shared,
+    request: &Request,
+) -> Result<(Option<String>, Option<String>), Box<Response>> {
+    if let Some(refused) = refusal(shared, request) {
+        return Err(Box::new(refused));
+    }
+    let query = fields(request.uri().query().unwrap_or_default().as_bytes());
+    let named = |name: &str| field(&query, name).map(str::to_owned);
+    Ok((named("customer"), named("status")))
 }
 
 /// Stripe's list envelope around `data`, all on one page.
@@ -894,12 +906,11 @@ fn list_answer(url: &str, data: Vec<Value>) -> Response {
 /// `GET /v1/checkout/sessions?customer=…&status=…`: a customer's sessions, newest first.
 #[handler]
 async fn list_checkouts(request: &Request, Data(shared): Data<&Arc<Shared>>) -> Response {
-    if let Some(refused) = refusal(shared, request) {
-        return refused;
-    }
-    let query = fields(request.uri().query().unwrap_or_default().as_bytes());
-    let customer = field(&query, "customer");
-    let status = field(&query, "status");
+    let (customer, status) = match list_filters(shared, request) {
+        Ok(filters) => filters,
+        Err(refused) => return *refused,
+    };
+    let (customer, status) = (customer.as_deref(), status.as_deref());
     let store = lock(&shared.store);
     let listed: Vec<Value> = store
         .checkouts
