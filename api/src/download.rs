@@ -151,13 +151,13 @@ async fn next_page_as(
     Ok((txn, principal))
 }
 
-/// The CSV export's bytes: the header line, then each page as it is read; the audit entry is
+/// The CSV export's bytes: the byte-order mark and the header line, then each page as it is read; the audit entry is
 /// written with the last page.
 fn csv_pages(
     caller: Caller,
     plan: ExportPlan,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
-    let header = plan.header_line().into_bytes();
+    let header = plan.file_start().into_bytes();
     paged(header, (None, 0), move |(after, rows)| {
         let (caller, plan) = (caller.clone(), plan.clone());
         async move {

@@ -126,7 +126,17 @@ impl ExportPlan {
     pub fn header_line(&self) -> String {
         csv_line(self.kind.header().iter().map(|name| (*name).to_owned()))
     }
+
+    /// A downloaded file's first bytes: the UTF-8 byte-order mark, then the header line. Excel
+    /// reads a CSV without the mark in the computer's legacy code page, so a masked number's `•`
+    /// or a name's `é` would open garbled; every other reader skips the mark.
+    pub fn file_start(&self) -> String {
+        format!("{UTF8_BOM}{}", self.header_line())
+    }
 }
+
+/// The UTF-8 byte-order mark a downloaded CSV starts with (see [`ExportPlan::file_start`]).
+pub const UTF8_BOM: char = '\u{feff}';
 
 /// Where the next page starts: after this row (its time and id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
