@@ -1044,8 +1044,8 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
     assert!(other.run(UPDATE, zebra).await["errors"].is_null());
     let unicorn = json!({ "input": boiler_service("Unicorn repair", 9000) });
     assert!(other.run(SAVE, unicorn).await["errors"].is_null());
-    // The clinic's own wording reaches the model as its first text.
-    let wording = "Sorry we missed you at {clinic}. Reply here and we will help.";
+    // The clinic's own wording reaches the model as its first text, without the number in it.
+    let wording = "Sorry we missed you at {clinic}. Reply here or ring 07700 900398.";
     let set = app
         .owner
         .run(
@@ -1127,6 +1127,7 @@ async fn a_reply_is_answered_booked_and_credited(kind: DatabaseKind) {
             "447700900321",
             "7700 900321",
             "900321",
+            "900398",
         ] {
             assert!(!text.contains(spelling), "the model saw {spelling}: {text}");
         }

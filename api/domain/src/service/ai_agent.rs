@@ -588,8 +588,8 @@ fn step_action_of(name: &str) -> &'static str {
 }
 
 /// The conversation as the model's turns (caller texts as the user's, every text to the caller as
-/// the assistant's, consecutive texts of one side joined, number-like runs removed from the
-/// caller's), and the texts to the caller before
+/// the assistant's, consecutive texts of one side joined, number-like runs removed from both),
+/// and the texts to the caller before
 /// the caller's first (the model's turns must start with the user's). A text that could not be
 /// opened is left out (the answer then falls back: [`run`]).
 fn turns_of(shown: &[conversations::ShownMessage]) -> (Option<String>, Vec<Turn>) {
@@ -602,13 +602,15 @@ fn turns_of(shown: &[conversations::ShownMessage]) -> (Option<String>, Vec<Turn>
         if message.row.kind == messages::KIND_KEYWORD {
             continue;
         }
-        // Only the caller's texts lose their number-like runs: the AI's own carry the slots it
-        // offered ("2026-12-03 10:00"), which a later answer must still read.
-        let (role, text) = if message.row.direction == messages::INBOUND {
-            (Role::User, ai_prompt::caller_text(body))
+        // Texts to the caller lose their number-like runs too (the clinic's wording or a staff
+        // reply may give a number); the slots the AI offered ("2026-12-03 10:00") are dates and
+        // times, which stay, so a later answer still reads them.
+        let role = if message.row.direction == messages::INBOUND {
+            Role::User
         } else {
-            (Role::Assistant, body.clone())
+            Role::Assistant
         };
+        let text = ai_prompt::text_for_model(body);
         if turns.is_empty() && role == Role::Assistant {
             opening.push(text);
             continue;
@@ -772,7 +774,7 @@ impl Answering {
         }
         let words: Option<Vec<String>> = texts
             .iter()
-            .map(|text| text.body.as_deref().map(ai_prompt::caller_text))
+            .map(|text| text.body.as_deref().map(ai_prompt::text_for_model))
             .collect();
         Some(words?.join("\n"))
     }

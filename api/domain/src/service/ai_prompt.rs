@@ -2,7 +2,7 @@
 //! settings (name, kind, tone, description, opening hours, intake questions, the names of its
 //! services) and the rules it must keep, and the tools it may ask for, each with its input's JSON
 //! schema. Nothing here holds a phone number, a caller key or another caller's words: the clinic's
-//! description and every caller text pass through `ringback_shared::redact` first, and the
+//! description and every text of the conversation pass through `ringback_shared::redact` first, and the
 //! prompt never names a caller.
 
 use chrono::{Datelike, NaiveDate, Weekday};
@@ -205,9 +205,10 @@ fn weekday_name(day: Weekday) -> &'static str {
     }
 }
 
-/// A caller's text as the model may see it: number-like runs removed; a text with no words (a
-/// picture message, say) says so, as the model reads no empty text.
-pub fn caller_text(text: &str) -> String {
+/// A text of the conversation (the caller's or to the caller) as the model may see it:
+/// number-like runs removed; a text with no words (a picture message, say) says so, as the model
+/// reads no empty text.
+pub fn text_for_model(text: &str) -> String {
     let shown = remove_numbers(text);
     if shown.trim().is_empty() {
         "[a text with no words]".to_owned()
@@ -297,7 +298,7 @@ mod tests {
             }
         }
         assert_eq!(
-            caller_text("ring me on 07700900123"),
+            text_for_model("ring me on 07700900123"),
             "ring me on [number removed]"
         );
     }
