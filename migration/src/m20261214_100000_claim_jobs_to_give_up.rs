@@ -17,7 +17,7 @@ pub struct Migration;
 /// As before, but returning `give_up` beside each job: `true` for a claim that was stale after
 /// the job's last allowed attempt (claimed again without counting an attempt, in doubt since
 /// the claim that never settled), `false` for an attempt to make.
-const GIVE_UP_CLAIM_FUNCTION: &str = r#"
+pub(crate) const GIVE_UP_CLAIM_FUNCTION: &str = r#"
 CREATE FUNCTION ringback_claim_jobs(
     worker_name text, claim_time timestamptz, stale_before timestamptz, max_jobs integer,
     max_attempts integer, lane_kinds text[], in_lane boolean)

@@ -7,7 +7,8 @@
 //! rows `FOR UPDATE SKIP LOCKED`; on SQLite, which serialises writers, each `UPDATE … RETURNING`
 //! does the same (one for claims to give up, then one for attempts). A claim older than the lease
 //! belongs to a worker that died mid-job: it is claimed again and marked in doubt since that
-//! claim, so the worker asks the provider before any resend; after the last allowed attempt such
+//! claim (or since an earlier doubt it still carries: the search for what may have gone must reach
+//! back to the first attempt that may have done it), so the worker asks the provider before any resend; after the last allowed attempt such
 //! a claim is handed to the worker to give up (a dead letter, with the job type's own records of
 //! it when they can be stored) instead, so attempts count however they ended. A claim is told
 //! from the one before by its attempt and its time ([`ClaimStamp`]).
@@ -193,7 +194,8 @@ pub const NEVER_SETTLED: &str = "gave up: the last attempt never settled";
 /// allowed, the lane's kinds (a JSON array), whether the lane takes those kinds, and how many
 /// jobs at most.
 const SQLITE_CLAIM: &str = "UPDATE job_outbox SET \
-     in_doubt_since = CASE WHEN status = 'claimed' THEN claimed_at ELSE in_doubt_since END, \
+     in_doubt_since = CASE WHEN status = 'claimed' THEN COALESCE(in_doubt_since, claimed_at) \
+         ELSE in_doubt_since END, \
      status = 'claimed', attempts = attempts + 1, claimed_at = ?, claimed_by = ?, updated_at = ? \
      WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM job_outbox \
          WHERE ((status = 'pending' AND run_at <= ?) \

@@ -135,6 +135,28 @@ async fn every_tenant_table_has_row_level_security_enabled_and_forced() {
     test_db.finish().await;
 }
 
+/// Every function that runs as the tables' owner searches the session's temporary schema last:
+/// a temporary table of the caller's cannot stand in for a table the function reads.
+#[tokio::test]
+async fn owner_functions_never_search_temporary_tables_first() {
+    let test_db = TestDb::new(DatabaseKind::Postgres).await;
+    let rows = test_db
+        .query_strings(
+            "SELECT proname AS name, COALESCE(array_to_string(proconfig, ';'), '') AS config \
+             FROM pg_proc WHERE prosecdef AND proname LIKE 'ringback%' ORDER BY proname",
+            &["name", "config"],
+        )
+        .await;
+    assert!(
+        rows.iter().any(|row| row[0] == "ringback_claim_jobs"),
+        "{rows:?}"
+    );
+    for row in &rows {
+        assert_eq!(row[1], "search_path=public, pg_temp", "{row:?}");
+    }
+    test_db.finish().await;
+}
+
 #[tokio::test]
 async fn audit_log_is_append_only_for_the_app_role() {
     let test_db = TestDb::new(DatabaseKind::Postgres).await;

@@ -132,12 +132,28 @@ async fn attempts_that_never_settle_end_in_a_dead_letter(kind: DatabaseKind) {
     let settings = WorkerSettings::default();
     let lease =
         chrono::Duration::from_std(settings.lease).expect("lease") + chrono::Duration::seconds(1);
+    let first_claimed = app.db.clock.now();
     for attempt in 1..=settings.max_attempts {
         let claimed = worker.claim().await.expect("claim");
         assert_eq!(claimed.len(), 1, "attempt {attempt} is claimed");
         assert!(!claimed[0].gives_up(), "attempt {attempt} is an attempt");
         app.db.clock.advance(lease);
     }
+    // In doubt since the first attempt that never settled, not the latest: a text's search for
+    // what may have gone starts there.
+    let txn = app.tenant().begin().await.expect("txn");
+    let row = txn
+        .find::<ringback_entity::job_outbox::Entity>()
+        .one(txn.conn())
+        .await
+        .expect("read")
+        .expect("the job");
+    drop(txn);
+    let doubt = row.in_doubt_since.expect("in doubt");
+    assert!(
+        doubt >= first_claimed - chrono::Duration::seconds(1) && doubt < first_claimed + lease,
+        "in doubt since {doubt}, first claimed at {first_claimed}"
+    );
     for hand_on in 1..=2 {
         let claimed = worker.claim().await.expect("claim");
         assert_eq!(claimed.len(), 1, "claimed to give up ({hand_on})");
