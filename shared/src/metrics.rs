@@ -283,6 +283,14 @@ pub struct CallbackRecord {
 /// How long after a text-back a caller's reply still counts as answering it.
 pub const REPLY_WINDOW: TimeDelta = TimeDelta::days(7);
 
+/// How long after a miss an outbound call still counts as its callback.
+pub const CALLBACK_LIMIT: TimeDelta = TimeDelta::days(7);
+
+/// How many days a day's figures reach back to calls and texts of earlier days (a callback
+/// counted on its day looks back [`CALLBACK_LIMIT`] for its miss; a reply, [`REPLY_WINDOW`] for its
+/// text-back): the longer of the two.
+pub const FIGURES_REACH_DAYS: i64 = 7;
+
 /// A text-back the provider accepted.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TextBackRecord {
@@ -612,6 +620,12 @@ pub fn callbacks_to_missed_calls(
 #[cfg(test)]
 mod callback_pairing_tests {
     use super::*;
+
+    #[test]
+    fn the_figures_reach_is_the_longer_look_back() {
+        let longer = CALLBACK_LIMIT.max(REPLY_WINDOW);
+        assert_eq!(FIGURES_REACH_DAYS, longer.num_days());
+    }
     use crate::attribution::CallOutcome;
     use uuid::Uuid;
 

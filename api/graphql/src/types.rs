@@ -72,7 +72,8 @@ pub struct Clinic {
     /// Days each message is kept after it was sent, and a conversation after its last message
     /// (30–3650; strict mode keeps them no longer than calls).
     pub conversation_retention_days: i32,
-    /// Days calls and everything about them are kept (1–90).
+    /// Days calls and everything about them are kept (at most 90, at least the attribution window
+    /// and eight days more).
     pub call_retention_days: i32,
     /// When the retention purge last ran for the clinic.
     pub last_purge_at: Option<DateTime<Utc>>,
@@ -92,7 +93,7 @@ impl From<&clinic::Model> for Clinic {
             attribution_window_days: model.attribution_window_days,
             privacy_mode: model.privacy_mode.clone(),
             conversation_retention_days: model.conversation_retention_days,
-            call_retention_days: model.call_retention_days,
+            call_retention_days: ringback_domain::service::clinic::retention_of(model).call_days(),
             last_purge_at: model.last_purge_at,
             retention_in_words: ringback_domain::service::clinic::retention_of(model).in_words(),
         }

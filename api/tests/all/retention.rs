@@ -592,6 +592,97 @@ async fn a_calls_number_goes_with_the_conversation_retention(kind: DatabaseKind)
 const SETTINGS: &str = "mutation($input: ClinicSettingsInput!) { updateClinicSettings(input: $input) \
     { callRetentionDays conversationRetentionDays retentionInWords } }";
 
+/// Calls are kept at least a week longer than the attribution window: a shorter call retention,
+/// or a longer window over it, is refused; one stored before that rule is read, and purged, as the
+/// least allowed; and a clinic keeping calls that long still counts today's calls and takes
+/// today's bookings after a purge.
+async fn calls_outlast_the_attribution_window(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).at_midday().build().await;
+    let kept = app
+        .owner
+        .run(SETTINGS, json!({ "input": { "callRetentionDays": 20 } }))
+        .await;
+    assert_eq!(
+        kept["data"]["updateClinicSettings"]["callRetentionDays"], 20,
+        "{kept}"
+    );
+    for (input, least) in [
+        (json!({ "callRetentionDays": 14 }), "at least 15 days"),
+        (json!({ "attributionWindowDays": 30 }), "at least 38 days"),
+        (
+            json!({ "attributionWindowDays": 30, "callRetentionDays": 37 }),
+            "at least 38 days",
+        ),
+    ] {
+        let refused = app.owner.run(SETTINGS, json!({ "input": input })).await;
+        assert_eq!(
+            crate::common::graphql::error_code(&refused),
+            Some("BAD_USER_INPUT"),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains(least), "{refused}");
+    }
+    app.db
+        .execute_as_owner("UPDATE clinics SET call_retention_days = 3")
+        .await;
+    let read = app
+        .owner
+        .run("{ clinic { callRetentionDays } }", json!({}))
+        .await;
+    assert_eq!(read["data"]["clinic"]["callRetentionDays"], 15, "{read}");
+    let now = app.db.clock.now();
+    let txn = app.tenant().begin().await.expect("begin");
+    for days in [10, 16] {
+        call_at(app.clinic_id, "v1:kept", now - Duration::days(days))
+            .insert(txn.conn())
+            .await
+            .expect("call");
+    }
+    txn.commit().await.expect("commit");
+    retention::purge_all(&app.state.db, &app.state.clock, false)
+        .await
+        .expect("purged");
+    let calls = app
+        .db
+        .query_strings("SELECT count(*) || '' AS n FROM calls", &["n"])
+        .await;
+    assert_eq!(calls, vec![vec!["1".to_owned()]], "kept 15 days, not 3");
+    let recorded = app
+        .owner
+        .run(
+            "mutation($at: DateTime!) { recordCallEvents(events: [{ externalId: \"today-1\", \
+             direction: INBOUND, status: NO_ANSWER, startedAt: $at, callerNumber: \"07700 900358\" }]) \
+             { recorded } }",
+            json!({ "at": (now - Duration::minutes(5)).to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(
+        recorded["data"]["recordCallEvents"]["recorded"], 1,
+        "{recorded}"
+    );
+    let today = now.date_naive().to_string();
+    let figures = app
+        .owner
+        .run(
+            "query($d: NaiveDate!) { metrics(from: $d, to: $d) { totals { missedCalls } } }",
+            json!({ "d": today }),
+        )
+        .await;
+    assert_eq!(
+        figures["data"]["metrics"]["totals"]["missedCalls"], 1,
+        "{figures}"
+    );
+    let booked = app
+        .owner
+        .run(
+            "mutation { createAppointment(input: { callerNumber: \"07700 900358\", valueMinor: 5000 }) \
+             { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(booked["errors"].is_null(), "{booked}");
+}
+
 /// A call from `key` that started at `at`.
 fn call_at(clinic_id: Uuid, key: &str, at: DateTime<Utc>) -> call::ActiveModel {
     let id = Uuid::now_v7();
@@ -978,6 +1069,7 @@ async fn a_purge_cut_short_is_still_on_record(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+on_both_databases!(calls_outlast_the_attribution_window);
 on_both_databases!(
     a_purge_cut_short_is_still_on_record,
     one_clinics_failing_purge_holds_back_no_other,

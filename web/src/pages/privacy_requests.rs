@@ -9,6 +9,7 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use ringback_shared::display;
+use ringback_shared::metrics::FIGURES_REACH_DAYS;
 use ringback_shared::retention::{CALL_DAYS, CONVERSATION_DAYS};
 use ringback_shared::text_back::delivery_words;
 
@@ -96,7 +97,11 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
                 <fieldset>
                     <legend>"Retention"</legend>
                     <label for="call-retention">
-                        {format!("Keep calls for (days, {} to {})", CALL_DAYS.start(), CALL_DAYS.end())}
+                        {format!(
+                            "Keep calls for (days, at most {}; at least the attribution window and {} more)",
+                            CALL_DAYS.end(),
+                            FIGURES_REACH_DAYS + 1
+                        )}
                     </label>
                     <input id="call-retention" data-testid="call-retention" inputmode="numeric"
                         prop:value=calls on:input=move |ev| calls.set(event_target_value(&ev)) />

@@ -201,6 +201,9 @@ pub async fn update(
         ),
         &mut changed,
     )?;
+    if changed.contains(&"call_retention_days") || changed.contains(&"attribution_window_days") {
+        calls_outlast_the_window(&model)?;
+    }
     if let Some(hours) = change.business_hours {
         hours.validate().map_err(|e| bad(e.to_string()))?;
         let json =
@@ -308,12 +311,33 @@ fn apply_retention(
     Ok(())
 }
 
+/// Refuses a call retention, or an attribution window, that would purge calls the figures and
+/// bookings still read ([`retention::min_call_days`]).
+fn calls_outlast_the_window(model: &clinic::ActiveModel) -> Result<(), DomainError> {
+    let (Some(&calls), Some(&window)) = (
+        active(&model.call_retention_days),
+        active(&model.attribution_window_days),
+    ) else {
+        return Ok(());
+    };
+    let least = retention::min_call_days(window);
+    if calls < least {
+        return Err(bad(format!(
+            "call retention must be at least {least} days with a {window}-day attribution \
+             window: bookings look back over the window for their calls, and the figures a week \
+             more"
+        )));
+    }
+    Ok(())
+}
+
 /// The clinic's retention settings.
 pub fn retention_of(model: &clinic::Model) -> Retention {
     Retention {
         call_days: model.call_retention_days,
         conversation_days: model.conversation_retention_days,
         strict: model.privacy_mode == STRICT_MODE,
+        window_days: model.attribution_window_days,
     }
 }
 

@@ -12,8 +12,8 @@ use ringback_shared::attribution::{
     RecoveryTouchKind, UnattributedReason,
 };
 use ringback_shared::metrics::{
-    DayMetrics, MetricsInput, PeriodMetrics, REPLY_WINDOW, aggregate_metrics,
-    callbacks_to_missed_calls, local_day_bounds_utc,
+    CALLBACK_LIMIT, DayMetrics, FIGURES_REACH_DAYS, MetricsInput, PeriodMetrics, REPLY_WINDOW,
+    aggregate_metrics, callbacks_to_missed_calls, local_day_bounds_utc,
 };
 use ringback_shared::metrics::{MonthMetrics, local_day, monthly_metrics};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -31,8 +31,6 @@ use ringback_core::tenant::TenantTxn;
 
 /// Longest range one request may ask for, in days.
 pub const MAX_RANGE_DAYS: i64 = 400;
-/// How long after a miss an outbound call still counts as its callback.
-const CALLBACK_LIMIT: Duration = Duration::days(7);
 
 /// Totals and series for a range.
 pub struct RangeMetrics {
@@ -275,8 +273,7 @@ pub async fn mark_reply_stale(txn: &TenantTxn, at: DateTime<Utc>) -> Result<(), 
 /// were purged: the days before it either lost calls or reach back (callbacks, replies) to days
 /// that did, so their stored figures are final.
 pub fn first_open_day(purged_before: DateTime<Utc>, zone: Tz) -> NaiveDate {
-    let reach = CALLBACK_LIMIT.max(REPLY_WINDOW);
-    local_day(purged_before, zone) + reach + Duration::days(1)
+    local_day(purged_before, zone) + Duration::days(FIGURES_REACH_DAYS + 1)
 }
 
 /// The first day of `clinic` whose figures may still change, if a purge froze the days before it.
