@@ -1,5 +1,6 @@
 //! Stripe's webhook (`POST /webhooks/stripe`): the signature is checked on the raw body before
-//! anything is read (a bad, missing or stale one is refused with 400 and nothing is stored); the
+//! anything is read (a bad, missing or stale one is refused with 400 and nothing is stored, and
+//! counts against its address's ordinary rate limit, as any unsigned request would); the
 //! clinic is the one whose Stripe customer the event names; a delivery is applied once per event
 //! id (a redelivery changes nothing); event types billing does not use are answered 200 and left
 //! alone. The subscription's state is never taken from the event: it is fetched from Stripe, so
@@ -35,8 +36,12 @@ pub async fn receive(request: &Request, body: Body, state: Data<&AppState>) -> R
     let Some(context) = state.billing.clone() else {
         return answer(StatusCode::NOT_FOUND, "billing is off");
     };
-    let Ok(body) = body.into_bytes_limit(MAX_BODY).await else {
-        return answer(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
+    let body = match body.into_bytes_limit(MAX_BODY).await {
+        Ok(body) => body,
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return answer(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
+        }
+        Err(_) => return answer(StatusCode::BAD_REQUEST, "the body could not be read"),
     };
     let header = request
         .headers()
@@ -49,6 +54,12 @@ pub async fn receive(request: &Request, body: Body, state: Data<&AppState>) -> R
             Ok(event) => event,
             Err(error) => {
                 tracing::warn!(%error, "refused a Stripe webhook");
+                // A forged request counts as anyone's: the far higher limit of webhooks is for
+                // signed ones.
+                let address = crate::http::address_of(request);
+                if let Err(limited) = state.backend.rate_limits.request(address) {
+                    return crate::http::limited_or_refused(&limited);
+                }
                 return (StatusCode::BAD_REQUEST, error.to_string()).into_response();
             }
         };

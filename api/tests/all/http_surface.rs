@@ -482,4 +482,24 @@ async fn limits_are_settings_and_every_limited_answer_is_the_same() {
     let forged = webhook("forged".to_owned()).await.expect("request");
     assert_eq!(forged.status().as_u16(), 429, "forged ones do not");
     test_db.finish().await;
+
+    // The same for Stripe's webhook: a forged event counts as anyone's request.
+    let app = crate::common::app::TestApp::builder(DatabaseKind::Sqlite)
+        .with_stripe()
+        .setting("RINGBACK_RATE_LIMIT_PER_ADDRESS", "5")
+        .build()
+        .await;
+    let base = crate::common::serve(ringback_api::http::build_app(app.state.clone())).await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = http
+            .post(format!("{base}/webhooks/stripe"))
+            .header("Stripe-Signature", "t=1,v1=forged")
+            .body("{}")
+            .send()
+            .await
+            .expect("request");
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [400, 400, 400, 400, 400, 429]);
 }

@@ -31,7 +31,9 @@ use crate::service::click_to_call::{
 };
 use crate::state::AppState;
 use ringback_core::tenant::TenantScope;
+use ringback_domain::backend::Backend;
 use ringback_domain::doors;
+use ringback_domain::service::phone_lines::NumberHolder;
 use ringback_domain::service::webhook_refusals;
 use ringback_providers::twilio::WEBHOOK_PREFIX as PREFIX;
 use ringback_providers::twilio::signature::SignedRequest;
@@ -235,9 +237,17 @@ async fn verify(
     }
     let clinic_number = clinic_number(&signed, ours)
         .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "no clinic number"))?;
-    let (scope, number) = doors::signed_webhook(&state.backend, &signed, clinic_number)
+    let lookup = Lookup {
+        backend: &state.backend,
+        signed: &signed,
+        number: clinic_number,
+    };
+    let (scope, number) = with_retries(&lookup, find_clinic)
         .await
-        .map_err(|_| refuse(StatusCode::SERVICE_UNAVAILABLE, "try again"))?
+        .map_err(|error| {
+            tracing::error!(%error, webhook, "the clinic of a Twilio webhook could not be found");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "try again")
+        })?
         .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "no clinic has this number"))?;
     Ok(Verified {
         request: signed,
@@ -248,6 +258,23 @@ async fn verify(
         number_held_back: number.held_back,
         url_text: query_value(request, "text"),
     })
+}
+
+/// A verified request's clinic number, to find its clinic by.
+struct Lookup<'a> {
+    backend: &'a Backend,
+    signed: &'a SignedRequest,
+    number: &'a str,
+}
+
+/// The clinic holding the number of `lookup`, found within the same retries as a webhook's work:
+/// a moment's database outage must not lose the call or the STOP any more than the work's would.
+fn find_clinic<'v>(lookup: &'v Lookup<'_>) -> WorkFuture<'v, Option<(TenantScope, NumberHolder)>> {
+    Box::pin(doors::signed_webhook(
+        lookup.backend,
+        lookup.signed,
+        lookup.number,
+    ))
 }
 
 /// The clinic number an unverified request names (as [`clinic_number`] reads it once verified).
