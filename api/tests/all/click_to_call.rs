@@ -137,6 +137,24 @@ async fn calling_back_never_shows_the_number(kind: DatabaseKind) {
         waiting(&mut staff).await.is_empty(),
         "answered: off the list"
     );
+    // The confirmation replayed once the callback ended (signed, as Twilio's was) dials nobody
+    // and gives no number back.
+    let confirm = request
+        .url
+        .replace("/callback-connect?", "/callback-confirm?")
+        .replace(PUBLIC_URL, "");
+    let (status, replayed) = post(
+        &twilio,
+        &confirm,
+        &[("CallSid", "CAreplayed1"), ("Digits", "1")],
+        None,
+    )
+    .await;
+    assert_eq!(status, poem::http::StatusCode::OK, "{replayed}");
+    assert!(
+        replayed.contains("has ended") && !replayed.contains("7700900123"),
+        "{replayed}"
+    );
     let recorded = staff
         .run(
             "{ calls(first: 10, filter: { direction: OUTBOUND }) { edges { node { status source \

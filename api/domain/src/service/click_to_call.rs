@@ -400,13 +400,22 @@ fn recipient<'c>(missed: &'c call::Model, txn: &TenantTxn) -> phone_lines::Recip
     }
 }
 
-/// The caller of missed call `call_id` and the clinic's number, opened for the provider.
+/// The caller of missed call `call_id` and the clinic's number, opened for the provider; `None`
+/// when no callback placed for that call is under way (it ended, or was never placed): the
+/// provider's request is signed but carries no time, so a replay of an old confirmation must not
+/// dial the caller, or hand their number to whoever replays it.
 pub async fn dial_target(
     txn: &TenantTxn,
     secrets: &Secrets,
     call_id: Uuid,
-) -> Result<DialTarget, DomainError> {
+) -> Result<Option<DialTarget>, DomainError> {
     let missed = calls::find(txn, call_id).await?;
+    let under_way = missed
+        .callback_placed_at
+        .is_some_and(|placed| placed > txn.now() - UNDER_WAY);
+    if !under_way {
+        return Ok(None);
+    }
     let sealed = missed
         .number_sealed
         .as_deref()
@@ -422,7 +431,7 @@ pub async fn dial_target(
             )
         })?
         .e164;
-    Ok(DialTarget { caller, caller_id })
+    Ok(Some(DialTarget { caller, caller_id }))
 }
 
 /// Records how the callback placed as provider call `provider_call_id` for missed call `call_id`

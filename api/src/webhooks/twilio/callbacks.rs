@@ -63,6 +63,11 @@ pub(super) async fn confirmed(verified: &Verified) -> Result<Response, DomainErr
     let txn = verified.scope.begin().await?;
     let target = click_to_call::dial_target(&txn, &verified.state.secrets, call_id).await?;
     txn.commit().await?;
+    let Some(target) = target else {
+        return Ok(twiml(
+            "<Say>This call back has ended. The caller was not called.</Say><Hangup/>".to_owned(),
+        ));
+    };
     Ok(twiml(format!(
         "<Say>Connecting you to the caller.</Say><Dial callerId=\"{}\" action=\"{}\" method=\"POST\">\
          <Number machineDetection=\"Enable\" machineDetectionTimeout=\"{MACHINE_DETECTION_SECONDS}\" \
