@@ -310,6 +310,10 @@ pub struct MetricsInput<'a> {
     pub calls: &'a [CallRecord],
     /// Text-backs the provider accepted.
     pub text_backs: &'a [TextBackRecord],
+    /// Text-backs sent after the period, up to [`REPLY_WINDOW`] after its end: not counted, but a
+    /// reply after one of them answers it, not a text-back of the period (a period counted on its
+    /// own, then the next, would otherwise count that reply twice).
+    pub later_text_backs: &'a [TextBackRecord],
     /// Texts from callers (any number per caller; each text-back counts one reply at most).
     pub replies: &'a [ReplyRecord],
     /// Callbacks after missed calls.
@@ -470,7 +474,14 @@ fn daily_metrics(time_zone: Tz, input: &MetricsInput<'_>) -> Vec<DayMetrics> {
             metrics.missed_calls += u64::from(call.outcome.is_missed());
         }
     }
-    let answered = replied_text_backs(input.text_backs, input.replies);
+    let every_text_back: Vec<TextBackRecord> = input
+        .text_backs
+        .iter()
+        .chain(input.later_text_backs)
+        .cloned()
+        .collect();
+    // In the order given: the period's own come first, and the zip below stops after them.
+    let answered = replied_text_backs(&every_text_back, input.replies);
     for (text_back, replied) in input.text_backs.iter().zip(answered) {
         let metrics = day_bucket(&mut days, time_zone, text_back.at);
         metrics.text_backs_sent += 1;
@@ -954,6 +965,7 @@ mod tests {
             &MetricsInput {
                 calls: &calls,
                 text_backs: &text_backs,
+                later_text_backs: &[],
                 replies: &replies,
                 callbacks: &callbacks,
                 attribution: &attribution,
@@ -1039,6 +1051,7 @@ mod tests {
             &MetricsInput {
                 calls: &[],
                 text_backs: &text_backs,
+                later_text_backs: &[],
                 replies: &replies,
                 callbacks: &[],
                 attribution: &attribution,
@@ -1060,6 +1073,34 @@ mod tests {
             [false, false],
             "a reply more than a week later answers nothing"
         );
+    }
+
+    #[test]
+    fn a_reply_after_a_later_text_back_answers_that_one_alone() {
+        // A text-back on the period's last evening, another the next morning (after the period),
+        // and a reply after the second: the period's text-back was not answered.
+        let period = [text_back(utc(2025, 3, 31, 20, 0), None)];
+        let later = [text_back(utc(2025, 4, 1, 9, 0), None)];
+        let replies = [reply(1, utc(2025, 4, 1, 9, 30))];
+        let attribution = AttributionReport::default();
+        let counted = |later_text_backs: &[TextBackRecord]| {
+            aggregate_metrics(
+                Tz::UTC,
+                &MetricsInput {
+                    calls: &[],
+                    text_backs: &period,
+                    later_text_backs,
+                    replies: &replies,
+                    callbacks: &[],
+                    attribution: &attribution,
+                },
+            )
+            .total()
+        };
+        let total = counted(&later);
+        assert_eq!((total.text_backs_sent, total.replied_text_backs), (1, 0));
+        // Without the later text-back, the reply is the period's.
+        assert_eq!(counted(&[]).replied_text_backs, 1);
     }
 
     #[test]
@@ -1086,6 +1127,7 @@ mod tests {
             &MetricsInput {
                 calls: &[],
                 text_backs: &[],
+                later_text_backs: &[],
                 replies: &[],
                 callbacks: &[],
                 attribution: &attribution,

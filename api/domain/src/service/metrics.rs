@@ -143,13 +143,17 @@ pub async fn compute_full(
 
     let attribution = booked_between(txn, start, end).await?;
     let text_backs = crate::service::messages::text_backs_in(txn, start, end).await?;
-    // A text-back near the end of the range may be answered after it.
+    // A text-back near the end of the range may be answered after it, unless its caller was
+    // texted back again meanwhile: the reply is then that text-back's.
+    let later_text_backs =
+        crate::service::messages::text_backs_in(txn, end, end + REPLY_WINDOW).await?;
     let replies = crate::service::messages::replies_in(txn, start, end + REPLY_WINDOW).await?;
     let report = aggregate_metrics(
         zone,
         &MetricsInput {
             calls: &in_range,
             text_backs: &text_backs,
+            later_text_backs: &later_text_backs,
             replies: &replies,
             callbacks: &callbacks,
             attribution: &attribution,
