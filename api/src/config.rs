@@ -200,12 +200,30 @@ fn parse_switch(value: &str) -> Result<bool, String> {
     }
 }
 
+/// The address providers and mailed links reach us at: `https://`, or plain `http://` only on
+/// this machine (callers' numbers and texts, and the cookies' `Secure` sign-in, must not cross a
+/// network in clear); no query, fragment or spaces (webhook signatures are computed over it).
 fn parse_public_url(value: &str) -> Result<String, String> {
     let trimmed = value.trim_end_matches('/');
-    if trimmed.starts_with("https://") || trimmed.starts_with("http://") {
-        Ok(trimmed.to_owned())
-    } else {
-        Err("expected an http:// or https:// URL".to_owned())
+    let parsed =
+        url::Url::parse(trimmed).map_err(|_| "expected an http:// or https:// URL".to_owned())?;
+    if trimmed.chars().any(char::is_whitespace)
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+    {
+        return Err("expected a URL without spaces, query or fragment".to_owned());
+    }
+    let on_this_machine = match parsed.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(trimmed.to_owned()),
+        "http" if on_this_machine => Ok(trimmed.to_owned()),
+        "http" => Err("expected https:// (plain http:// only for localhost)".to_owned()),
+        _ => Err("expected an http:// or https:// URL".to_owned()),
     }
 }
 
@@ -454,6 +472,30 @@ mod tests {
             err.to_string().starts_with("public_url is malformed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_public_url_is_https_unless_on_this_machine() {
+        for good in [
+            "https://ringback.example/",
+            "https://ringback.example:8443/base",
+            "http://localhost:8080",
+            "http://127.0.0.1:3000",
+            "http://[::1]:3000",
+        ] {
+            assert!(parse_public_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://ringback.example",
+            "http://10.0.0.5",
+            "https://ringback.example/?x=1",
+            "https://ringback.example/#top",
+            "https://ringback .example",
+            "ftp://ringback.example",
+            "ringback.example",
+        ] {
+            assert!(parse_public_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
