@@ -496,6 +496,7 @@ async fn serve() -> Result<(), CliError> {
     println!("Ringback dashboard: {url}");
     tracing::info!(%url, "serving");
     poem::Server::new_with_acceptor(acceptor)
+        .idle_timeout(IDLE_CONNECTION_TIMEOUT)
         .run_with_graceful_shutdown(build_app(state), shutdown_signal(), Some(SHUTDOWN_GRACE))
         .await?;
     // No request is in flight any more; the worker settles the jobs it holds, then stops.
@@ -538,6 +539,11 @@ fn warn_of_open_sign_up(config: &Config) {
         );
     }
 }
+
+/// How long a connection may send and receive nothing before it is closed: a client that opens
+/// connections and goes silent would otherwise hold them (and their file descriptors) for ever.
+/// A streamed download sends a page at least this often.
+const IDLE_CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long a shutdown waits for in-flight requests, and then for the worker's jobs.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
