@@ -374,9 +374,11 @@ impl Worker {
                 .attempt(txn, &row, &self.context)
                 .await
                 .unwrap_or_else(|error| could_not_prepare(&row, &error)),
+            // A kind this server does not know may be a newer server's (both run while one
+            // replaces the other): retried with backoff for it, a dead letter once attempts end.
             None => {
-                let reason = format!("no job type is registered for {}", row.kind);
-                nothing_sent(&row, reason, false)
+                let reason = format!("no job type is registered for {} here", row.kind);
+                nothing_sent(&row, reason, true)
             }
         };
         Ok(Claimed::Attempted { attempt, claim })

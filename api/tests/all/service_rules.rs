@@ -57,14 +57,35 @@ async fn queue<J: Job>(app: &TestApp, job: J) {
     txn.commit().await.expect("commit");
 }
 
-/// A job nobody can run is a dead letter after one attempt, with the reason, and never stays
-/// claimed; the worker carries on.
-async fn jobs_that_cannot_run_are_dead_letters_at_once(kind: DatabaseKind) {
+/// A job whose payload cannot be read is a dead letter after one attempt, with the reason; one of
+/// a kind this server does not know (a newer server's, while both run) is tried again with backoff
+/// and is a dead letter only once its attempts end. Neither stays claimed; the worker carries on.
+async fn jobs_that_cannot_run_are_dead_letters(kind: DatabaseKind) {
     let app = TestApp::builder(kind).with_twilio().build().await;
     queue(&app, Unregistered { n: 1 }).await;
     queue(&app, MangledTextBack { nonsense: 2 }).await;
-    let worker = app.worker("rules");
+    let settings = WorkerSettings {
+        max_attempts: 2,
+        backoff_base: std::time::Duration::from_secs(1),
+        ..WorkerSettings::default()
+    };
+    let worker = ringback_api::jobs::worker::Worker::new(
+        app.state.clone(),
+        app.state.sms.clone(),
+        settings,
+        "rules".to_owned(),
+    );
     assert_eq!(worker.run_once().await.expect("worker pass"), 2);
+    let unknown = app
+        .db
+        .query_strings(
+            "SELECT status, attempts || '' AS attempts FROM job_outbox WHERE kind = 'unregistered'",
+            &["status", "attempts"],
+        )
+        .await;
+    assert_eq!(unknown, [["pending", "1"]], "tried again later");
+    app.db.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(worker.run_once().await.expect("worker pass"), 1);
     let rows = app
         .db
         .query_strings(
@@ -73,7 +94,7 @@ async fn jobs_that_cannot_run_are_dead_letters_at_once(kind: DatabaseKind) {
         )
         .await;
     assert_eq!(rows.len(), 2, "{rows:?}");
-    assert_eq!(rows[0][..3], ["unregistered", "dead", "1"], "{rows:?}");
+    assert_eq!(rows[0][..3], ["unregistered", "dead", "2"], "{rows:?}");
     assert!(rows[0][3].contains("no job type is registered"), "{rows:?}");
     assert_eq!(rows[1][..3], ["text_back", "dead", "1"], "{rows:?}");
     assert!(rows[1][3].contains("could not be read"), "{rows:?}");
@@ -1589,7 +1610,7 @@ on_both_databases!(
     api_key_actions_name_the_key_in_the_audit_log,
     two_owners_demoting_each_other_leave_an_owner,
     a_team_change_waiting_for_the_lock_acts_with_the_actors_stored_role,
-    jobs_that_cannot_run_are_dead_letters_at_once,
+    jobs_that_cannot_run_are_dead_letters,
     attempts_that_never_settle_end_in_a_dead_letter,
     a_late_attempt_does_not_settle_over_its_give_up,
     the_operator_door_is_audited,
