@@ -139,8 +139,15 @@ impl Caller {
             .scope
             .begin_as_member(session.claims.sub, session.claims.sid)
             .await?;
-        // A resolver running alongside may have checked first; the request keeps one answer.
-        let _ = session.checked.set(session.principal_from(member));
+        // A resolver running alongside may have checked first; the request keeps one answer. But
+        // a transaction whose own check found no member goes no further, whatever was found
+        // before it (the member was removed or signed out meanwhile).
+        let own = session.principal_from(member);
+        let found_no_member = own.is_none();
+        let _ = session.checked.set(own);
+        if found_no_member {
+            return Err(DomainError::Unauthenticated);
+        }
         let principal = session
             .checked
             .get()
