@@ -273,7 +273,8 @@ async fn screening_outcome(
 /// When the call reported at `now` started: on a status callback, its `Timestamp` (RFC 2822)
 /// minus `CallDuration`; on a dial's outcome, which carries no timestamp, `DialCallDuration`
 /// before `now` (when the dialled party answered: a booking made during the call comes after
-/// it); else `now`. Durations longer than a day are not taken.
+/// it); else `now`. Durations longer than a day are not taken, and no start is later than `now`
+/// (a provider's clock ahead of ours must not make the call one from the future, refused).
 pub(super) fn reported_start(verified: &Verified, now: DateTime<Utc>) -> DateTime<Utc> {
     let seconds = |field: &str| {
         verified
@@ -286,7 +287,7 @@ pub(super) fn reported_start(verified: &Verified, now: DateTime<Utc>) -> DateTim
         .get("Timestamp")
         .and_then(|stamp| DateTime::parse_from_rfc2822(stamp).ok());
     match stamped {
-        Some(at) => at.with_timezone(&Utc) - seconds("CallDuration"),
+        Some(at) => (at.with_timezone(&Utc) - seconds("CallDuration")).min(now),
         None => now - seconds("DialCallDuration"),
     }
 }
@@ -310,6 +311,11 @@ async fn record(
         vec![event],
     )
     .await?;
+    for (call, result) in &results {
+        if let calls::EventResult::Rejected(error) = result {
+            tracing::warn!(%call, %error, "a call Twilio reported was not recorded");
+        }
+    }
     let recorded = |(_, result): &(String, calls::EventResult)| {
         matches!(result, calls::EventResult::Recorded(_))
     };
