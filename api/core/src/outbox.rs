@@ -426,13 +426,18 @@ pub enum Settlement {
     },
 }
 
-/// Stores `settlement` on `job`. Finished jobs lose their sealed number and text.
+/// Stores `settlement` on `job` if it is still the claim `worker` made (`claim`), in the same
+/// statement: a lease that ran out after the worker looked and before it wrote passed the job on,
+/// and the new claim must not be overwritten. Whether it was stored (if not, the caller rolls its
+/// transaction back). Finished jobs lose their sealed number and text.
 pub async fn settle(
     txn: &TenantTxn,
     job: job_outbox::Model,
+    (worker, claim): (&str, ClaimStamp),
     settlement: Settlement,
     now: DateTime<Utc>,
-) -> Result<job_outbox::Model, DomainError> {
+) -> Result<bool, DomainError> {
+    let id = job.id;
     let mut model: job_outbox::ActiveModel = job.into();
     let finished = |model: &mut job_outbox::ActiveModel| {
         model.sealed_number = Set(None);
@@ -474,7 +479,21 @@ pub async fn settle(
     }
     model.claimed_by = Set(None);
     model.updated_at = Set(now);
-    Ok(model.update(txn.conn()).await?)
+    let claimed_then = match claim.claimed_at {
+        Some(at) => job_outbox::Column::ClaimedAt.eq(at),
+        None => job_outbox::Column::ClaimedAt.is_null(),
+    };
+    let stored = txn
+        .update_many::<job_outbox::Entity>()
+        .set(model)
+        .filter(job_outbox::Column::Id.eq(id))
+        .filter(job_outbox::Column::Status.eq(CLAIMED))
+        .filter(job_outbox::Column::ClaimedBy.eq(worker))
+        .filter(job_outbox::Column::Attempts.eq(claim.attempts))
+        .filter(claimed_then)
+        .exec(txn.conn())
+        .await?;
+    Ok(stored.rows_affected == 1)
 }
 
 /// The clinic's dead letters, newest first.

@@ -430,7 +430,12 @@ impl Worker {
                 handler.record(&txn, &row, &attempt, &self.context).await?;
             }
         }
-        outbox::settle(&txn, row, settlement, now).await?;
+        if !outbox::settle(&txn, row, (&self.name, claim), settlement, now).await? {
+            // Passed on between the look above and the write (on PostgreSQL the write waited for
+            // the new claim): the job's records are rolled back with the transaction.
+            tracing::warn!(job = %claimed.id(), "outbox job changed hands before its outcome was stored");
+            return Ok(());
+        }
         let queued_jobs = txn.queued_jobs();
         txn.commit().await?;
         if queued_jobs {

@@ -239,6 +239,22 @@ async fn a_late_attempt_does_not_settle_over_its_give_up(kind: DatabaseKind) {
         "claimed",
         "the late outcome is not stored"
     );
+    // The store itself is conditional on the claim: a worker that looked before the job passed
+    // on and writes after stores nothing.
+    let txn = app.tenant().begin().await.expect("txn");
+    let row = outbox::find(&txn, attempt[0].id())
+        .await
+        .expect("read")
+        .expect("the job");
+    let done = outbox::Settlement::Done {
+        provider_message_id: "late".to_owned(),
+    };
+    let now = txn.now();
+    let stored = outbox::settle(&txn, row, ("same", first), done, now)
+        .await
+        .expect("settle");
+    assert!(!stored, "stored over the claim to give up");
+    drop(txn);
     worker.process(give_up[0]).await.expect("given up");
     let rows = job_rows(&app).await;
     assert_eq!(
