@@ -366,6 +366,20 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
         .await;
     assert!(offered["errors"].is_null(), "{offered}");
     assert!(!offered.to_string().contains("900400"), "{offered}");
+    // The number the clinic typed in (not bought here) is held back from every clinic for 90
+    // days: the deleted clinic's callers reach nobody else meanwhile.
+    assert!(!offered.to_string().contains("900777"), "{offered}");
+    let typed_before = next
+        .run(
+            "mutation { addProviderNumber(number: \"+447700900777\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        error_code(&typed_before),
+        Some("BAD_USER_INPUT"),
+        "{typed_before}"
+    );
     let pending = fake
         .numbers()
         .into_iter()
@@ -387,7 +401,7 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
     assert_eq!(error_code(&typed), Some("BAD_USER_INPUT"), "{typed}");
     assert!(typed.to_string().contains("cannot be added"), "{typed}");
     let left = "SELECT attempts || ':' || count(*) || ':' || max(last_error) AS row \
-                FROM provider_leftovers GROUP BY attempts";
+                FROM provider_leftovers WHERE kind <> 'held_number' GROUP BY attempts";
     let records_at = |api_url: &str, token: &str| -> Arc<dyn ProviderRecords> {
         let account = TwilioAccount {
             api_url: api_url.to_owned(),
@@ -446,6 +460,26 @@ async fn a_deleted_clinics_records_are_deleted_at_twilio(kind: DatabaseKind) {
         "Twilio holds nothing more"
     );
     assert_eq!(app.db.query_strings(left, &["row"]).await.len(), 0);
+    // 90 days on, the held number is free: another clinic may take it.
+    app.db.clock.advance(chrono::Duration::days(91));
+    let task = (PROVIDER_LEFTOVERS.run)(app.state.clone()).await;
+    assert!(task.is_ok(), "{task:?}");
+    let held_rows = app
+        .db
+        .query_strings("SELECT kind FROM provider_leftovers", &["kind"])
+        .await;
+    assert!(held_rows.is_empty(), "{held_rows:?}");
+    let signed_in = next
+        .run(
+            crate::common::graphql::SIGN_IN,
+            json!({ "email": "next@clinic.test", "password": "correct horse battery" }),
+        )
+        .await;
+    assert!(signed_in["errors"].is_null(), "{signed_in}");
+    let offered = next
+        .run("{ accountNumbers { sid display } }", json!({}))
+        .await;
+    assert!(offered.to_string().contains("900777"), "{offered}");
     app.db.finish().await;
 }
 

@@ -371,6 +371,70 @@ async fn a_number_stopped_is_held_back_from_other_clinics(kind: DatabaseKind) {
     app.db.finish().await;
 }
 
+/// A clinic that stops more numbers than it may hold back gives up the one stopped longest ago:
+/// that one stays held back from every clinic (itself too) for the rest of its 90 days, then is
+/// free.
+async fn a_number_given_up_stays_held_back_for_its_time(kind: DatabaseKind) {
+    let mut app = TestApp::builder(kind).with_twilio().build().await;
+    let fake = app.twilio.as_ref().expect("fake Twilio");
+    let stop = "mutation($id: ID!) { removeProviderNumber(id: $id) }";
+    let mut first_sid = Value::Null;
+    for n in 0..=ringback_api::service::phone_lines::MAX_HELD_BACK {
+        let e164 = format!("+4477009005{n:02}");
+        fake.provision_number(&e164);
+        let free = app.owner.run(ACCOUNT_NUMBERS, json!({})).await;
+        let sid = data(&free, "accountNumbers")
+            .as_array()
+            .and_then(|numbers| {
+                numbers
+                    .iter()
+                    .find(|number| number["display"].as_str() == Some(&format!("07700 9005{n:02}")))
+            })
+            .map(|number| number["sid"].clone())
+            .unwrap_or_else(|| panic!("{free}"));
+        if n == 0 {
+            first_sid = sid.clone();
+        }
+        let taken = app.owner.run(USE, json!({ "sid": sid })).await;
+        let id = data(&taken, "useAccountNumber")["id"].clone();
+        let stopped = app.owner.run(stop, json!({ "id": id })).await;
+        assert_eq!(data(&stopped, "removeProviderNumber"), true);
+    }
+    let mut other = app.browser();
+    data(
+        &other.run(SIGN_UP, sign_up_input("other@clinic.test")).await,
+        "signUp",
+    );
+    let offered = other.run(ACCOUNT_NUMBERS, json!({})).await;
+    assert!(!offered.to_string().contains("900500"), "{offered}");
+    let refused = other.run(USE, json!({ "sid": first_sid })).await;
+    assert_eq!(error_code(&refused), Some("NOT_FOUND"), "{refused}");
+    let own = app.owner.run(USE, json!({ "sid": first_sid })).await;
+    assert_eq!(
+        error_code(&own),
+        Some("NOT_FOUND"),
+        "no longer its own: {own}"
+    );
+
+    app.db.clock.advance(chrono::Duration::days(
+        ringback_api::service::phone_lines::HELD_BACK_DAYS + 1,
+    ));
+    let task = (ringback_api::jobs::scheduler::PROVIDER_LEFTOVERS.run)(app.state.clone()).await;
+    assert!(task.is_ok(), "{task:?}");
+    let mut later = app.browser();
+    data(
+        &later.run(SIGN_UP, sign_up_input("later@clinic.test")).await,
+        "signUp",
+    );
+    let freed = later.run(USE, json!({ "sid": first_sid })).await;
+    assert_eq!(
+        data(&freed, "useAccountNumber")["display"],
+        "07700 900500",
+        "{freed}"
+    );
+    app.db.finish().await;
+}
+
 /// Texts to held-back number 07700 900555 of `app`'s clinic: a reply is not kept (Twilio's copy
 /// is deleted by a job) and gets no answer; a STOP is answered and puts the caller on the
 /// clinic's opt-out list; a HELP is answered.
@@ -417,6 +481,7 @@ async fn held_back_number_keeps_only_keywords<E: poem::Endpoint>(
 const CALLER: &str = "+447700900123";
 const HELD: &str = "+447700900555";
 
+on_both_databases!(a_number_given_up_stays_held_back_for_its_time);
 on_both_databases!(
     numbers_are_bought_taken_and_released,
     a_number_stopped_is_held_back_from_other_clinics

@@ -6,7 +6,9 @@
 //! so a slow Stripe holds no lock). Then [`delete_clinic`] destroys the clinic's data key, so every
 //! value sealed under it (numbers, message texts, the forwarding line) can no longer be opened
 //! with any key the deployment holds, leaves the ids of Twilio's records of its calls and texts
-//! to be deleted there ([`provider_leftovers::leave_behind`]), deletes every row of every tenant
+//! to be deleted there ([`provider_leftovers::leave_behind`]), holds the numbers it used but did
+//! not buy here back from every clinic for 90 days ([`provider_leftovers::hold_numbers_left`]),
+//! deletes every row of every tenant
 //! table (rows gone, not
 //! flagged) and the clinic itself (its audit log with it, by the foreign key); one
 //! deployment-level record remains in
@@ -150,6 +152,7 @@ pub async fn delete_clinic(
         .map(|row| row.user_id)
         .collect();
     let provider_records_left = provider_leftovers::leave_behind(txn).await?;
+    provider_leftovers::hold_numbers_left(txn).await?;
     let rows = delete_tenant_rows(txn).await?;
     clinic::Entity::delete_by_id(txn.clinic_id())
         .exec(txn.conn())

@@ -255,7 +255,7 @@ async fn bought_after_all(
         return Ok(None);
     };
     let txn = scope.begin().await?;
-    let releasing = provider_leftovers::numbers_to_release(txn.conn()).await?;
+    let releasing = provider_leftovers::numbers_kept_from_clinics(txn.conn()).await?;
     txn.commit().await?;
     Ok(owned
         .into_iter()
@@ -287,7 +287,7 @@ pub async fn unclaimed(
         .owned()
         .await
         .map_err(|error| provider_failure(error, "list the account's numbers"))?;
-    let releasing = provider_leftovers::numbers_to_release(db).await?;
+    let releasing = provider_leftovers::numbers_kept_from_clinics(db).await?;
     let mut free = Vec::new();
     for number in owned {
         if releasing.contains(&number.sid) {
@@ -327,7 +327,7 @@ pub async fn take(
         .ok_or(DomainError::NotFound)?;
     // A deleted clinic's number waiting to be released at Twilio is no longer for taking.
     let txn = scope.begin().await?;
-    let releasing = provider_leftovers::numbers_to_release(txn.conn()).await?;
+    let releasing = provider_leftovers::numbers_kept_from_clinics(txn.conn()).await?;
     txn.commit().await?;
     if releasing.contains(&found.sid) {
         return Err(DomainError::NotFound);

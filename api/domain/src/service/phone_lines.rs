@@ -364,7 +364,7 @@ pub async fn add_provider_number(
         })?;
     let txn = scope.begin().await?;
     // A deleted clinic's number waiting to be released at Twilio is nobody's to add.
-    let releasing = provider_leftovers::numbers_to_release(txn.conn()).await?;
+    let releasing = provider_leftovers::numbers_kept_from_clinics(txn.conn()).await?;
     let added = match held {
         Some(sid) if !releasing.contains(&sid) => {
             insert_provider_number(
@@ -372,7 +372,8 @@ pub async fn add_provider_number(
                 secrets,
                 &current,
                 &normalized.e164,
-                NumberSource::Typed,
+                // Twilio named its id as it confirmed the account holds it.
+                NumberSource::Taken(&sid),
             )
             .await?
         }
@@ -410,9 +411,9 @@ pub async fn add_provider_number(
 /// Where a clinic's provider number came from.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum NumberSource<'a> {
-    /// Typed in by an admin (Twilio's id of it unknown).
+    /// Written in without Twilio (the demo's numbers): no provider id.
     Typed,
-    /// Taken from the account's numbers, Twilio's id given.
+    /// Taken from the account's numbers or typed in by an admin, Twilio's id given.
     Taken(&'a str),
     /// Bought through Ringback, Twilio's id given.
     Bought(&'a str),
@@ -548,7 +549,13 @@ pub async fn remove_provider_number(
         .order_by_desc(provider_number::Column::StoppedAt)
         .all(txn.conn())
         .await?;
+    // Beyond the room the clinic has, the oldest it held back is no longer its own; still held
+    // back from every clinic for the rest of its time.
     for oldest in held_back.into_iter().skip(MAX_HELD_BACK) {
+        if let (Some(sid), Some(stopped)) = (&oldest.provider_sid, oldest.stopped_at) {
+            let until = stopped + chrono::Duration::days(HELD_BACK_DAYS);
+            provider_leftovers::hold_number(txn.conn(), sid, (txn.now(), until)).await?;
+        }
         oldest.delete(txn.conn()).await?;
     }
     audit::append(

@@ -44,6 +44,14 @@ pub const CALL: &str = "call";
 pub const MESSAGE: &str = "message";
 /// A phone number the account bought for the clinic: released.
 pub const NUMBER: &str = "number";
+/// A phone number of the account a clinic used but did not buy here (taken from the account or
+/// typed in), which that clinic no longer holds (deleted, or a stopped number it held back no
+/// more room for): no clinic may take it until [`phone_lines::HELD_BACK_DAYS`] have passed, so
+/// that its former callers' calls and texts reach nobody else meanwhile. Nothing is done at the
+/// provider: the row goes when due ([`free_held_numbers`]).
+///
+/// [`phone_lines::HELD_BACK_DAYS`]: crate::service::phone_lines::HELD_BACK_DAYS
+pub const HELD_NUMBER: &str = "held_number";
 /// Failed attempts after which each further failure is logged for the operator.
 pub const WARN_AFTER_ATTEMPTS: i32 = 12;
 /// Records deleted at the provider side by side.
@@ -66,12 +74,59 @@ pub async fn leave_behind(txn: &TenantTxn) -> Result<u64, DomainError> {
     let numbers =
         ids_of::<provider_number::Entity>(txn, NUMBER, provider_number::Column::ProviderSid)
             .filter(provider_number::Column::BoughtHere.eq(true));
-    let mut added = copy(txn, calls.into_query(), now).await?;
-    added += copy(txn, texts.into_query(), now).await?;
-    added += copy(txn, answers.into_query(), now).await?;
-    added += copy(txn, numbers.into_query(), now).await?;
+    let mut added = copy(txn, calls.into_query(), (now, now)).await?;
+    added += copy(txn, texts.into_query(), (now, now)).await?;
+    added += copy(txn, answers.into_query(), (now, now)).await?;
+    added += copy(txn, numbers.into_query(), (now, now)).await?;
     added += carry_unfinished_jobs(txn, now).await?;
     Ok(added)
+}
+
+/// Holds back from every clinic, in the deletion transaction `txn`, the numbers the clinic used
+/// without buying them here ([`HELD_NUMBER`]); how many.
+pub async fn hold_numbers_left(txn: &TenantTxn) -> Result<u64, DomainError> {
+    let now = txn.now();
+    let until = now + chrono::Duration::days(crate::service::phone_lines::HELD_BACK_DAYS);
+    let numbers =
+        ids_of::<provider_number::Entity>(txn, HELD_NUMBER, provider_number::Column::ProviderSid)
+            .filter(provider_number::Column::BoughtHere.eq(false));
+    copy(txn, numbers.into_query(), (now, until)).await
+}
+
+/// Holds provider number `sid`, which a clinic no longer holds, back from every clinic until
+/// `until` ([`HELD_NUMBER`]), through `conn` in the caller's transaction.
+pub async fn hold_number<C: ConnectionTrait>(
+    conn: &C,
+    sid: &str,
+    (now, until): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<(), DomainError> {
+    let row = provider_leftover::ActiveModel {
+        provider: Set(PROVIDER_NAME.to_owned()),
+        kind: Set(HELD_NUMBER.to_owned()),
+        sid: Set(sid.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(until),
+        last_error: Set(None),
+        created_at: Set(now),
+    };
+    provider_leftover::Entity::insert(row)
+        .on_conflict(keep_existing())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Frees the held numbers ([`HELD_NUMBER`]) whose time is up at `now`; how many.
+pub async fn free_held_numbers(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<u64, DomainError> {
+    Ok(provider_leftover::Entity::delete_many()
+        .filter(provider_leftover::Column::Kind.eq(HELD_NUMBER))
+        .filter(provider_leftover::Column::NextAttemptAt.lte(now))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
 
 /// The clinic's rows of `E` as `(kind, sid)`: the provider's id in column `sid`, where it is set
@@ -85,17 +140,17 @@ fn ids_of<E: ClinicOwned>(txn: &TenantTxn, kind: &str, sid: E::Column) -> sea_or
         .filter(Expr::expr(Func::cust("length").arg(Expr::col(sid))).lte(LONGEST_SID))
 }
 
-/// Inserts the `(kind, sid)` rows `select` gives as leftovers due `now`, keeping any already
-/// there.
+/// Inserts the `(kind, sid)` rows `select` gives as leftovers made `now` and due `due`, keeping
+/// any already there.
 async fn copy(
     txn: &TenantTxn,
     mut select: sea_orm::sea_query::SelectStatement,
-    now: DateTime<Utc>,
+    (now, due): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<u64, DomainError> {
     select
         .expr(Expr::val(PROVIDER_NAME))
         .expr(Expr::val(0))
-        .expr(Expr::val(now))
+        .expr(Expr::val(due))
         .expr(Expr::val(now));
     let insert = Query::insert()
         .into_table(provider_leftover::Entity)
@@ -176,15 +231,16 @@ pub async fn adopt<C: ConnectionTrait>(
         .await?)
 }
 
-/// Twilio's ids of the numbers deleted clinics left to be released: no clinic may take one
-/// meanwhile (its release would take it from them). A handful at most.
-pub async fn numbers_to_release<C: ConnectionTrait>(
+/// Twilio's ids of the numbers no clinic may take: those deleted clinics left to be released
+/// (the release would take one from its taker) and those held back from every clinic
+/// ([`HELD_NUMBER`]). A handful at most.
+pub async fn numbers_kept_from_clinics<C: ConnectionTrait>(
     db: &C,
 ) -> Result<std::collections::HashSet<String>, DomainError> {
     Ok(provider_leftover::Entity::find()
         .select_only()
         .column(provider_leftover::Column::Sid)
-        .filter(provider_leftover::Column::Kind.eq(NUMBER))
+        .filter(provider_leftover::Column::Kind.is_in([NUMBER, HELD_NUMBER]))
         .into_tuple::<String>()
         .all(db)
         .await?
@@ -211,8 +267,10 @@ pub async fn forget(
 ) -> Result<Forgotten, DomainError> {
     let started = Instant::now();
     let mut forgotten = Forgotten::default();
+    free_held_numbers(db, clock.now()).await?;
     while started.elapsed() < budget {
         let due: Vec<provider_leftover::Model> = provider_leftover::Entity::find()
+            .filter(provider_leftover::Column::Kind.ne(HELD_NUMBER))
             .filter(provider_leftover::Column::NextAttemptAt.lte(clock.now()))
             .order_by_asc(provider_leftover::Column::NextAttemptAt)
             .limit(PAGE)
@@ -326,6 +384,7 @@ pub struct Waiting {
 /// deleted clinics left and the provider has not yet confirmed).
 pub async fn waiting(db: &DatabaseConnection) -> Result<Waiting, DomainError> {
     let rows: Vec<(i32, DateTime<Utc>, Option<String>)> = provider_leftover::Entity::find()
+        .filter(provider_leftover::Column::Kind.ne(HELD_NUMBER))
         .select_only()
         .column(provider_leftover::Column::Attempts)
         .column(provider_leftover::Column::CreatedAt)
@@ -356,6 +415,7 @@ pub async fn waiting(db: &DatabaseConnection) -> Result<Waiting, DomainError> {
 pub async fn retry_now(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, DomainError> {
     Ok(provider_leftover::Entity::update_many()
         .col_expr(provider_leftover::Column::NextAttemptAt, Expr::value(now))
+        .filter(provider_leftover::Column::Kind.ne(HELD_NUMBER))
         .filter(provider_leftover::Column::NextAttemptAt.gt(now))
         .exec(db)
         .await?
