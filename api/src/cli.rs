@@ -542,7 +542,7 @@ fn warn_of_open_sign_up(config: &Config) {
 
 /// How long a connection may send and receive nothing before it is closed: a client that opens
 /// connections and goes silent would otherwise hold them (and their file descriptors) for ever.
-/// A streamed download sends a page at least this often.
+/// A request in flight is never cut: the connection then only stops being kept alive.
 const IDLE_CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long a shutdown waits for in-flight requests, and then for the worker's jobs.

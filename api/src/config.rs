@@ -219,9 +219,12 @@ fn parse_public_url(value: &str) -> Result<String, String> {
         Some(url::Host::Ipv6(address)) => address.is_loopback(),
         None => false,
     };
+    // Kept as the URL standard writes it (`HTTPS://Host` is `https://host`), as it is compared
+    // and signed.
+    let written = parsed.as_str().trim_end_matches('/').to_owned();
     match parsed.scheme() {
-        "https" => Ok(trimmed.to_owned()),
-        "http" if on_this_machine => Ok(trimmed.to_owned()),
+        "https" => Ok(written),
+        "http" if on_this_machine => Ok(written),
         "http" => Err("expected https:// (plain http:// only for localhost)".to_owned()),
         _ => Err("expected an http:// or https:// URL".to_owned()),
     }
@@ -485,6 +488,16 @@ mod tests {
         ] {
             assert!(parse_public_url(good).is_ok(), "{good}");
         }
+        assert_eq!(
+            parse_public_url("HTTPS://Ringback.Example/")
+                .ok()
+                .as_deref(),
+            Some("https://ringback.example")
+        );
+        assert_eq!(
+            parse_public_url("https:ringback.example").ok().as_deref(),
+            Some("https://ringback.example")
+        );
         for bad in [
             "http://ringback.example",
             "http://10.0.0.5",

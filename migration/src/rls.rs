@@ -29,7 +29,7 @@ pub const MAINTENANCE: &str = "current_setting('app.maintenance', true) = 'on'";
 pub fn maintenance_query_function(signature: &str, columns: &str, query: &str) -> String {
     format!(
         "\nCREATE OR REPLACE FUNCTION {signature}\nRETURNS TABLE ({columns})\n\
-         LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$\n\
+         LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$\n\
          #variable_conflict use_column\nBEGIN\n\
          \x20   PERFORM set_config('app.maintenance', 'on', true);\n\
          \x20   RETURN QUERY {query};\n\

@@ -57,11 +57,14 @@ impl Retention {
     }
 
     /// Days conversations and messages are kept: the clinic's choice within
-    /// [`CONVERSATION_DAYS`], and in strict mode never beyond the call retention.
+    /// [`CONVERSATION_DAYS`], never below what the figures need ([`min_call_days`]: a reply
+    /// recovers a booking over the attribution window too), and in strict mode never beyond the
+    /// call retention.
     pub fn conversation_days(self) -> i32 {
+        let least = MIN_CONVERSATION_DAYS.max(min_call_days(self.window_days));
         let chosen = self
             .conversation_days
-            .clamp(MIN_CONVERSATION_DAYS, MAX_CONVERSATION_DAYS);
+            .clamp(least.min(MAX_CONVERSATION_DAYS), MAX_CONVERSATION_DAYS);
         if self.strict {
             chosen.min(self.call_days())
         } else {
@@ -148,5 +151,12 @@ mod tests {
         assert_eq!(min_call_days(7), 15);
         assert_eq!(short.call_days(), 38);
         assert!(short.in_words()[0].contains("after 38 days"));
+        // Conversations too: a reply recovers a booking over the window.
+        assert_eq!(short.conversation_days(), 38);
+        let default_window = Retention {
+            conversation_days: 30,
+            ..odd
+        };
+        assert_eq!(default_window.conversation_days(), MIN_CONVERSATION_DAYS);
     }
 }

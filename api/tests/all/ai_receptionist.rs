@@ -1581,6 +1581,17 @@ async fn answers_too_long_or_cut_off_go_to_staff(kind: DatabaseKind) {
         .await;
     drain(&app, 4).await;
     fell_back_to_staff(&app, "+447700900342", "the AI model's answer was cut off").await;
+
+    // The model repeating a number it was shown only as removed: the caller would read the
+    // placeholder where a number should be.
+    miss_call(&mut app, "echo-1", "07700 900347").await;
+    let echoed = format!("Ring us on {}.", ringback_shared::redact::REMOVED);
+    model.script([Reply::Text(echoed)]);
+    app.receive_text("SMecho01", "+447700900347", "What is your number?")
+        .await;
+    drain(&app, 4).await;
+    let not_shown = "the AI model's answer gave a number it was not shown";
+    fell_back_to_staff(&app, "+447700900347", not_shown).await;
 }
 
 /// A tool the model makes up (here one named like the answer's own `reply` step) is refused and

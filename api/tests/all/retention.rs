@@ -613,6 +613,11 @@ async fn calls_outlast_the_attribution_window(kind: DatabaseKind) {
             json!({ "attributionWindowDays": 30, "callRetentionDays": 37 }),
             "at least 38 days",
         ),
+        (
+            json!({ "attributionWindowDays": 30, "callRetentionDays": 90,
+                "conversationRetentionDays": 30 }),
+            "conversation retention must be at least 38 days",
+        ),
     ] {
         let refused = app.owner.run(SETTINGS, json!({ "input": input })).await;
         assert_eq!(

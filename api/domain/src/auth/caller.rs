@@ -142,16 +142,15 @@ impl Caller {
         // A resolver running alongside may have checked first; the request keeps one answer. But
         // a transaction whose own check found no member goes no further, whatever was found
         // before it (the member was removed or signed out meanwhile).
-        let own = session.principal_from(member);
-        let found_no_member = own.is_none();
-        let _ = session.checked.set(own);
-        if found_no_member {
+        let Some(own) = session.principal_from(member) else {
             return Err(DomainError::Unauthenticated);
-        }
+        };
+        // Waits for a check still running alongside rather than missing its answer.
         let principal = session
             .checked
-            .get()
-            .and_then(Option::as_ref)
+            .get_or_init(|| async { Some(own) })
+            .await
+            .as_ref()
             .ok_or(DomainError::Unauthenticated)?;
         Ok((txn, principal))
     }

@@ -1342,10 +1342,15 @@ async fn written_since(
 }
 
 /// Why the model's finished answer `text` (it stopped for `stop_reason`) is not sent, if it is
-/// not: nothing written, an answer cut off or refused, or one longer than [`MAX_AI_TEXT_CHARS`].
+/// not: nothing written, an answer cut off or refused, one longer than [`MAX_AI_TEXT_CHARS`], or
+/// one that repeats a number the model was only shown as removed (the caller would read
+/// "[number removed]" where a number or a link should be).
 fn unsendable(stop_reason: Option<StopReason>, text: &str) -> Option<&'static str> {
     if text.trim().is_empty() {
         return Some("the AI model wrote nothing");
+    }
+    if text.contains(ringback_shared::redact::REMOVED) {
+        return Some("the AI model's answer gave a number it was not shown");
     }
     match stop_reason {
         Some(StopReason::EndTurn | StopReason::StopSequence) | None => {}

@@ -201,8 +201,15 @@ pub async fn update(
         ),
         &mut changed,
     )?;
-    if changed.contains(&"call_retention_days") || changed.contains(&"attribution_window_days") {
-        calls_outlast_the_window(&model)?;
+    if [
+        "call_retention_days",
+        "conversation_retention_days",
+        "attribution_window_days",
+    ]
+    .iter()
+    .any(|field| changed.contains(field))
+    {
+        retention_outlasts_the_window(&model)?;
     }
     if let Some(hours) = change.business_hours {
         hours.validate().map_err(|e| bad(e.to_string()))?;
@@ -311,22 +318,25 @@ fn apply_retention(
     Ok(())
 }
 
-/// Refuses a call retention, or an attribution window, that would purge calls the figures and
-/// bookings still read ([`retention::min_call_days`]).
-fn calls_outlast_the_window(model: &clinic::ActiveModel) -> Result<(), DomainError> {
-    let (Some(&calls), Some(&window)) = (
+/// Refuses a call or conversation retention, or an attribution window, that would purge calls
+/// or replies the figures and bookings still read ([`retention::min_call_days`]).
+fn retention_outlasts_the_window(model: &clinic::ActiveModel) -> Result<(), DomainError> {
+    let (Some(&calls), Some(&conversations), Some(&window)) = (
         active(&model.call_retention_days),
+        active(&model.conversation_retention_days),
         active(&model.attribution_window_days),
     ) else {
         return Ok(());
     };
     let least = retention::min_call_days(window);
-    if calls < least {
-        return Err(bad(format!(
-            "call retention must be at least {least} days with a {window}-day attribution \
-             window: bookings look back over the window for their calls, and the figures a week \
-             more"
-        )));
+    for (kept, what) in [(calls, "call"), (conversations, "conversation")] {
+        if kept < least {
+            return Err(bad(format!(
+                "{what} retention must be at least {least} days with a {window}-day attribution \
+                 window: bookings look back over the window for their calls and replies, and the \
+                 figures eight days more"
+            )));
+        }
     }
     Ok(())
 }

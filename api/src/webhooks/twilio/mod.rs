@@ -198,7 +198,7 @@ enum OurNumber {
 async fn verify(
     state: &AppState,
     request: &Request,
-    body: &[u8],
+    (body, started): (&[u8], std::time::Instant),
     ours: OurNumber,
     webhook: &'static str,
 ) -> Result<Verified, Response> {
@@ -242,7 +242,7 @@ async fn verify(
         signed: &signed,
         number: clinic_number,
     };
-    let (scope, number) = with_retries(&lookup, find_clinic)
+    let (scope, number) = with_retries(&lookup, find_clinic, started)
         .await
         .map_err(|error| {
             tracing::error!(%error, webhook, "the clinic of a Twilio webhook could not be found");
@@ -397,13 +397,14 @@ const FIRST_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(
 
 /// Runs `work`, again after a failure that may pass (each run is its own transaction, and every
 /// webhook is idempotent on Twilio's sid), until it succeeds, fails for good, or
-/// [`RETRY_BUDGET`] is spent. Twilio does not retry voice and messaging webhooks by default, so
+/// [`RETRY_BUDGET`] since `started` (the request's arrival: finding the clinic and the work share
+/// one budget) is spent. Twilio does not retry voice and messaging webhooks by default, so
 /// this is what keeps a missed call or a STOP from being lost to a moment's outage.
 async fn with_retries<Input: Sync, T>(
     input: &Input,
     work: for<'v> fn(&'v Input) -> WorkFuture<'v, T>,
+    started: std::time::Instant,
 ) -> Result<T, DomainError> {
-    let started = std::time::Instant::now();
     let mut pause = FIRST_RETRY_PAUSE;
     loop {
         match work(input).await {
@@ -428,14 +429,15 @@ async fn answer(
     webhook: &'static str,
     work: Work,
 ) -> Response {
+    let started = std::time::Instant::now();
     let Ok(body) = body.into_bytes().await else {
         return refuse(StatusCode::BAD_REQUEST, "unreadable body");
     };
-    let verified = match verify(state, request, &body, ours, webhook).await {
+    let verified = match verify(state, request, (&body, started), ours, webhook).await {
         Ok(verified) => verified,
         Err(response) => return response,
     };
-    match with_retries(&verified, work).await {
+    match with_retries(&verified, work, started).await {
         Ok(response) => response,
         Err(DomainError::BadUserInput(reason)) => {
             tracing::warn!(%reason, webhook, "Twilio webhook without a usable subject");
@@ -489,14 +491,16 @@ mod tests {
     #[tokio::test]
     async fn a_passing_failure_is_retried_inside_the_request() {
         let runs = AtomicUsize::new(0);
-        assert_eq!(with_retries(&runs, flaky).await.ok(), Some(2));
+        let now = std::time::Instant::now();
+        assert_eq!(with_retries(&runs, flaky, now).await.ok(), Some(2));
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
     async fn a_refusal_is_not_retried() {
         let runs = AtomicUsize::new(0);
-        assert!(with_retries(&runs, refusing).await.is_err());
+        let now = std::time::Instant::now();
+        assert!(with_retries(&runs, refusing, now).await.is_err());
         assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 }

@@ -287,7 +287,7 @@ pub(super) fn reported_start(verified: &Verified, now: DateTime<Utc>) -> DateTim
         .get("Timestamp")
         .and_then(|stamp| DateTime::parse_from_rfc2822(stamp).ok());
     match stamped {
-        Some(at) => (at.with_timezone(&Utc) - seconds("CallDuration")).min(now),
+        Some(at) => at.with_timezone(&Utc).min(now) - seconds("CallDuration"),
         None => now - seconds("DialCallDuration"),
     }
 }
