@@ -100,20 +100,28 @@ pub async fn hold_number<C: ConnectionTrait>(
     sid: &str,
     (now, until): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<(), DomainError> {
-    let row = provider_leftover::ActiveModel {
-        provider: Set(PROVIDER_NAME.to_owned()),
-        kind: Set(HELD_NUMBER.to_owned()),
-        sid: Set(sid.to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(until),
-        last_error: Set(None),
-        created_at: Set(now),
-    };
-    provider_leftover::Entity::insert(row)
+    provider_leftover::Entity::insert(new_leftover(HELD_NUMBER, sid, (now, until)))
         .on_conflict(keep_existing())
         .exec_without_returning(conn)
         .await?;
     Ok(())
+}
+
+/// A new leftover of `kind` for the provider's id `sid`, made `now` and due `due`.
+fn new_leftover(
+    kind: &str,
+    sid: &str,
+    (now, due): (DateTime<Utc>, DateTime<Utc>),
+) -> provider_leftover::ActiveModel {
+    provider_leftover::ActiveModel {
+        provider: Set(PROVIDER_NAME.to_owned()),
+        kind: Set(kind.to_owned()),
+        sid: Set(sid.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(due),
+        last_error: Set(None),
+        created_at: Set(now),
+    }
 }
 
 /// Frees the held numbers ([`HELD_NUMBER`]) whose time is up at `now`; how many.
@@ -212,15 +220,7 @@ pub async fn adopt<C: ConnectionTrait>(
     let named = calls.chain(job.messages.iter().map(|sid| (MESSAGE, sid)));
     let rows: Vec<provider_leftover::ActiveModel> = named
         .filter(|(_, sid)| is_record_id(sid))
-        .map(|(kind, sid)| provider_leftover::ActiveModel {
-            provider: Set(PROVIDER_NAME.to_owned()),
-            kind: Set(kind.to_owned()),
-            sid: Set(sid.clone()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            last_error: Set(None),
-            created_at: Set(now),
-        })
+        .map(|(kind, sid)| new_leftover(kind, sid, (now, now)))
         .collect();
     if rows.is_empty() {
         return Ok(0);
