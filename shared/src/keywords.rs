@@ -1,6 +1,8 @@
 //! SMS keywords that change whether a caller may be texted: the message must be just the keyword
 //! (any case, surrounding spaces and a trailing full stop or exclamation mark ignored), as carriers
-//! expect.
+//! expect. A short plain request to stop is a STOP too ([`is_plain_stop_request`]: "Please stop
+//! texting me", "STOP please", "unsubscribe me"): UK guidance expects any clear opt-out to be
+//! honoured, not only the bare word.
 
 /// What a keyword asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +30,53 @@ const STOP: &[&str] = &[
 const START: &[&str] = &["START", "UNSTOP", "YES"];
 const HELP: &[&str] = &["HELP", "INFO"];
 
+/// The words a plain request to stop is made of: a word that asks to stop, and nothing but
+/// these around it (so "Please stop by on Tuesday" is a reply, not a STOP).
+const STOP_REQUEST_WORDS: &[&str] = &[
+    "stop",
+    "stopall",
+    "unsubscribe",
+    "optout",
+    "please",
+    "pls",
+    "plz",
+    "texting",
+    "text",
+    "texts",
+    "messaging",
+    "message",
+    "messages",
+    "sending",
+    "send",
+    "me",
+    "now",
+    "all",
+    "these",
+    "them",
+    "thanks",
+    "thank",
+    "you",
+];
+/// Of those, the words that ask to stop.
+const STOP_REQUEST_VERBS: &[&str] = &["stop", "stopall", "unsubscribe", "optout"];
+/// The most words a plain request to stop has.
+const STOP_REQUEST_MOST_WORDS: usize = 6;
+
+/// Whether `body` is a short plain request to stop being texted: at most
+/// [`STOP_REQUEST_MOST_WORDS`] words (punctuation ignored), one of them asking to stop, every
+/// one from [`STOP_REQUEST_WORDS`].
+pub fn is_plain_stop_request(body: &str) -> bool {
+    let lower = body.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    !words.is_empty()
+        && words.len() <= STOP_REQUEST_MOST_WORDS
+        && words.iter().any(|word| STOP_REQUEST_VERBS.contains(word))
+        && words.iter().all(|word| STOP_REQUEST_WORDS.contains(word))
+}
+
 /// The keyword `body` is, if it is one.
 pub fn classify(body: &str) -> Option<SmsKeyword> {
     let word = body
@@ -35,7 +84,7 @@ pub fn classify(body: &str) -> Option<SmsKeyword> {
         .trim_end_matches(['.', '!'])
         .trim()
         .to_ascii_uppercase();
-    if STOP.contains(&word.as_str()) {
+    if STOP.contains(&word.as_str()) || is_plain_stop_request(body) {
         Some(SmsKeyword::Stop)
     } else if START.contains(&word.as_str()) {
         Some(SmsKeyword::Start)
@@ -76,5 +125,22 @@ mod tests {
         assert_eq!(classify("Please stop by on Tuesday"), None);
         assert_eq!(classify("yes please, a check-up"), None);
         assert_eq!(classify(""), None);
+        assert_eq!(classify("Can you stop the leak today?"), None);
+        assert_eq!(classify("Cancel my appointment please"), None);
+        assert_eq!(classify("Please text me back"), None);
+    }
+
+    #[test]
+    fn a_plain_request_to_stop_is_a_stop() {
+        for body in [
+            "Please stop texting me",
+            "STOP please",
+            "stop, thanks",
+            "Stop sending me texts!",
+            "unsubscribe me",
+            "Please stop now. Thank you",
+        ] {
+            assert_eq!(classify(body), Some(SmsKeyword::Stop), "{body}");
+        }
     }
 }

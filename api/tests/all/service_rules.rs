@@ -363,6 +363,9 @@ async fn inbound_keywords_change_the_opt_out_list(kind: DatabaseKind) {
     assert!(receive("SM6", "STOP").await.is_some());
     assert!(receive("SM7", "YES").await.is_some());
     assert_eq!(opted_out().await, "0");
+    // A plain request to stop in a few words is a STOP too.
+    assert!(receive("SM8", "Please stop texting me.").await.is_some());
+    assert_eq!(opted_out().await, "1");
 }
 
 /// The text-back status of a missed call of +447700900042 reported in `txn` as `external_id`.
