@@ -9,7 +9,7 @@
 //!   reads with a temporary table of its own.
 
 use crate::m20261214_100000_claim_jobs_to_give_up::GIVE_UP_CLAIM_FUNCTION;
-use crate::rls::{execute_all, is_postgres};
+use crate::rls::on_postgres;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -70,23 +70,17 @@ fn definer_search_path(path: &str) -> String {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if !is_postgres(manager) {
-            return Ok(());
-        }
         let statements = [
             FIRST_DOUBT_CLAIM_FUNCTION.to_owned(),
             definer_search_path("public, pg_temp"),
         ];
-        execute_all(manager, &statements).await
+        on_postgres(manager, &statements).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if !is_postgres(manager) {
-            return Ok(());
-        }
         // The same signature and result: the function before is put back in place.
         let previous =
             GIVE_UP_CLAIM_FUNCTION.replacen("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1);
-        execute_all(manager, &[previous, definer_search_path("public")]).await
+        on_postgres(manager, &[previous, definer_search_path("public")]).await
     }
 }

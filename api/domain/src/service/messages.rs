@@ -225,6 +225,24 @@ pub async fn text_backs_in(
         .collect())
 }
 
+/// Text-backs accepted in `[start, end)` with their callers and times only (no missed call read:
+/// for bounding the replies of earlier text-backs, see `MetricsInput::later_text_backs`).
+pub async fn text_back_times_in(
+    txn: &TenantTxn,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<TextBackRecord>, DomainError> {
+    let rows = in_range(txn, KIND_TEXT_BACK, start, end).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| TextBackRecord {
+            missed_at: None,
+            caller_key: row.caller_key,
+            at: row.created_at,
+        })
+        .collect())
+}
+
 /// Texts from callers received in `[start, end)`.
 pub async fn replies_in(
     txn: &TenantTxn,

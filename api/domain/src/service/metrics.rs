@@ -146,7 +146,7 @@ pub async fn compute_full(
     // A text-back near the end of the range may be answered after it, unless its caller was
     // texted back again meanwhile: the reply is then that text-back's.
     let later_text_backs =
-        crate::service::messages::text_backs_in(txn, end, end + REPLY_WINDOW).await?;
+        crate::service::messages::text_back_times_in(txn, end, end + REPLY_WINDOW).await?;
     let replies = crate::service::messages::replies_in(txn, start, end + REPLY_WINDOW).await?;
     let report = aggregate_metrics(
         zone,
