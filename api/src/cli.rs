@@ -35,10 +35,10 @@ enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create a demo clinic with 90 days of activity (once) and print its login. Its owner's
-    /// password is published, so on PostgreSQL (a shared, likely public, database) it is created
-    /// only with --allow-known-password.
+    /// password is published, so beyond a trial on this machine (PostgreSQL, a public URL, Twilio
+    /// or billing set up) it is created only with --allow-known-password.
     Demo {
-        /// Create it on PostgreSQL too, knowing anyone may sign in as its owner.
+        /// Create it on a server others may reach, knowing anyone may sign in as its owner.
         #[arg(long)]
         allow_known_password: bool,
     },
@@ -64,10 +64,11 @@ enum Command {
         /// The account's e-mail address.
         email: String,
     },
-    /// Delete what has outlived every clinic's retention (as the scheduler does daily) and print
-    /// what was removed.
+    /// Delete what has outlived every clinic's retention (as the scheduler does daily, and never
+    /// while a server's run holds the purge) and print what was removed.
     Purge {
-        /// Count what would be removed; remove and record nothing.
+        /// Count what would be removed and remove nothing (each clinic's audit log still records
+        /// the operator's visit).
         #[arg(long)]
         dry_run: bool,
     },
@@ -138,6 +139,16 @@ enum CliError {
     Billing(String),
     #[error("key rotation: {0}; nothing was changed")]
     Rotation(#[from] ringback_core::rotation::RotationError),
+    #[error(
+        "the database has {0} migration(s) this server needs and has not applied: run `ringback \
+         migrate` (as RINGBACK_MIGRATION_DATABASE_URL) first"
+    )]
+    PendingMigrations(usize),
+    #[error(
+        "no database at {0}: this command works on an existing server's data; run it where the \
+         server runs, or set RINGBACK_DATA_DIR to the server's data directory"
+    )]
+    NoDatabase(String),
 }
 
 /// Runs the command named on the command line.
@@ -194,9 +205,38 @@ fn init_logging(filter: &str) {
         .try_init();
 }
 
+/// The tables' owner's connection (`RINGBACK_MIGRATION_DATABASE_URL`), which PostgreSQL needs
+/// set: the server's own role sees no clinic's rows outside a clinic's scope.
+async fn owner_database(
+    settings: &RawSettings,
+    config: &Config,
+) -> Result<sea_orm::DatabaseConnection, CliError> {
+    if config.database_kind == db::DatabaseKind::Postgres && config.migration_database_url.is_none()
+    {
+        return Err(CliError::Config(ConfigError::Missing {
+            key: settings.origin("migration_database_url"),
+            hint: "on PostgreSQL, the login of the tables' owner, which migrations, audit \
+                   verification and key rotations run as (README: PostgreSQL roles)"
+                .to_owned(),
+        }));
+    }
+    Ok(db::connect_owner(config).await?)
+}
+
+/// Refuses to work on an embedded database that is not there: a maintenance command run from
+/// another directory would otherwise create an empty database (and new secrets) and report on it.
+fn require_existing_database(config: &Config) -> Result<(), CliError> {
+    let file = config.data_dir.join(crate::config::EMBEDDED_DATABASE_FILE);
+    if config.embedded_database && !file.exists() {
+        return Err(CliError::NoDatabase(file.display().to_string()));
+    }
+    Ok(())
+}
+
 async fn verify_audit() -> Result<(), CliError> {
-    let (_, config) = load_config()?;
-    let db = db::connect_owner(&config).await?;
+    let (settings, config) = load_config()?;
+    require_existing_database(&config)?;
+    let db = owner_database(&settings, &config).await?;
     let report = audit::verify(&db).await?;
     for broken in &report.broken {
         println!(
@@ -217,9 +257,10 @@ async fn verify_audit() -> Result<(), CliError> {
 
 async fn rotate_master_key() -> Result<(), CliError> {
     let (settings, config) = load_config()?;
+    require_existing_database(&config)?;
     let (secrets, source) =
         Secrets::resolve(&settings, &config.data_dir, config.embedded_database)?;
-    let db = db::connect_owner(&config).await?;
+    let db = owner_database(&settings, &config).await?;
     let secrets = checked_secrets(secrets, &source, &config, &db).await?;
     let in_file = source != SecretsSource::Configured;
     let new_master = match Secrets::new_master_key(&settings)? {
@@ -257,9 +298,10 @@ async fn rotate_master_key() -> Result<(), CliError> {
 
 async fn rotate_pepper() -> Result<(), CliError> {
     let (settings, config) = load_config()?;
+    require_existing_database(&config)?;
     let (secrets, source) =
         Secrets::resolve(&settings, &config.data_dir, config.embedded_database)?;
-    let db = db::connect_owner(&config).await?;
+    let db = owner_database(&settings, &config).await?;
     let in_file = source != SecretsSource::Configured;
     let rotating = if in_file {
         // The file's pepper is the one in use: check it, then rotate to a new random one.
@@ -301,17 +343,33 @@ async fn checked_secrets(
 }
 
 async fn migrate() -> Result<(), CliError> {
-    let (_, config) = load_config()?;
-    let db = db::connect_owner(&config).await?;
+    let (settings, config) = load_config()?;
+    let db = owner_database(&settings, &config).await?;
     db::migrate(&db).await?;
     let version = db::schema_version(&db).await?.unwrap_or_default();
     tracing::info!(database = config.database_kind.label(), %version, "migrations applied");
     Ok(())
 }
 
-/// Configuration, secrets and a ready database: what `serve` and `demo` both start from.
+/// Configuration, secrets and a ready database: what `serve` and `demo` both start from, and the
+/// maintenance commands once [`require_existing_database`] passed. PostgreSQL's schema must be
+/// the one this server knows (the embedded file is migrated here).
 async fn open_server() -> Result<(Config, Secrets, sea_orm::DatabaseConnection), CliError> {
     let (settings, config) = load_config()?;
+    open_database(settings, config).await
+}
+
+/// [`open_server`] for a command that works on an existing server's data.
+async fn open_existing() -> Result<(Config, Secrets, sea_orm::DatabaseConnection), CliError> {
+    let (settings, config) = load_config()?;
+    require_existing_database(&config)?;
+    open_database(settings, config).await
+}
+
+async fn open_database(
+    settings: RawSettings,
+    config: Config,
+) -> Result<(Config, Secrets, sea_orm::DatabaseConnection), CliError> {
     let (secrets, source) =
         Secrets::resolve(&settings, &config.data_dir, config.embedded_database)?;
     log_secrets_source(&source);
@@ -319,8 +377,11 @@ async fn open_server() -> Result<(Config, Secrets, sea_orm::DatabaseConnection),
     db::check_serving_role(&db).await?;
     if config.embedded_database {
         db::migrate(&db).await?;
-    } else if db::pending_migrations(&db).await? > 0 {
-        tracing::warn!("the database has pending migrations; run `ringback migrate`");
+    } else {
+        match db::pending_migrations(&db).await? {
+            0 => {}
+            pending => return Err(CliError::PendingMigrations(pending)),
+        }
     }
     let secrets = checked_secrets(secrets, &source, &config, &db).await?;
     Ok((config, secrets, db))
@@ -341,15 +402,34 @@ fn print_trades(trades: &crate::demo::trades::TradesSummary) {
     );
 }
 
+/// What makes this server one others may reach, where a demo owner with a published password
+/// could be signed in as by anyone: `None` for a trial on this machine alone.
+fn reachable_by_others(config: &Config) -> Option<&'static str> {
+    let public = config
+        .public_url
+        .as_deref()
+        .and_then(|url| url::Url::parse(url).ok())
+        .is_some_and(|url| url.scheme() == "https");
+    if config.database_kind == db::DatabaseKind::Postgres {
+        Some("this PostgreSQL database")
+    } else if public {
+        Some("this server's public URL")
+    } else if config.twilio.auth_token.is_some() {
+        Some("this server (Twilio is set up: its numbers would be the demo's to use)")
+    } else if config.billing.is_some() {
+        Some("this server (billing is set up)")
+    } else {
+        None
+    }
+}
+
 async fn demo(allow_known_password: bool) -> Result<(), CliError> {
     let (config, secrets, db) = open_server().await?;
-    if config.database_kind == db::DatabaseKind::Postgres && !allow_known_password {
-        return Err(CliError::Demo(
+    if let Some(reachable) = reachable_by_others(&config).filter(|_| !allow_known_password) {
+        return Err(CliError::Demo(format!(
             "the demo owner's password is published, so anyone could sign in to a demo clinic \
-             on this PostgreSQL database (and use its Twilio numbers); nothing was created: \
-             pass --allow-known-password to create it anyway"
-                .to_owned(),
-        ));
+             on {reachable}; nothing was created: pass --allow-known-password to create it anyway"
+        )));
     }
     let outcome = crate::demo::seed(&db, &crate::clock::Clock::system(), &secrets)
         .await
@@ -383,10 +463,14 @@ async fn demo(allow_known_password: bool) -> Result<(), CliError> {
 }
 
 async fn purge(dry_run: bool) -> Result<(), CliError> {
-    let (_, _, db) = open_server().await?;
-    let report = crate::service::retention::purge_all(&db, &crate::clock::Clock::system(), dry_run)
-        .await
-        .map_err(|error| CliError::Purge(error.to_string()))?;
+    let (_, _, db) = open_existing().await?;
+    let clock = crate::clock::Clock::system();
+    let report = if dry_run {
+        crate::service::retention::purge_all(&db, &clock, true).await
+    } else {
+        purge_under_lease(&db, &clock).await?
+    }
+    .map_err(|error| CliError::Purge(error.to_string()))?;
     let verb = if dry_run { "would remove" } else { "removed" };
     for clinic in &report.clinics {
         for kind in clinic.purged.iter().filter(|kind| kind.rows > 0) {
@@ -421,9 +505,41 @@ async fn purge(dry_run: bool) -> Result<(), CliError> {
     )))
 }
 
+/// The purge run under the scheduler's lease, as a server's run is: refused while a server's
+/// run holds it; recorded as the task's last run (so the next daily run comes a day later).
+async fn purge_under_lease(
+    db: &sea_orm::DatabaseConnection,
+    clock: &crate::clock::Clock,
+) -> Result<
+    Result<crate::service::retention::PurgeReport, ringback_core::error::DomainError>,
+    CliError,
+> {
+    use crate::jobs::scheduler::{RETENTION, purge_outcome};
+    let holder = format!("command line {}", uuid::Uuid::new_v4());
+    ringback_core::schedule::register(db, RETENTION.name).await?;
+    let lease = (chrono::Duration::zero(), RETENTION.lease);
+    if !ringback_core::schedule::take_if_due(db, RETENTION.name, &holder, lease, clock.now())
+        .await?
+    {
+        return Err(CliError::Purge(
+            "a server is purging now; nothing was removed: run it again when that run has \
+             finished (within the hour)"
+                .to_owned(),
+        ));
+    }
+    let report = crate::service::retention::purge_all(db, clock, false).await;
+    let outcome = match &report {
+        Ok(report) => purge_outcome(report),
+        Err(error) => Err(error.clone()),
+    }
+    .unwrap_or_else(|error| format!("failed: {error}"));
+    ringback_core::schedule::finish(db, RETENTION.name, &holder, &outcome, clock.now()).await?;
+    Ok(report)
+}
+
 async fn provider_leftovers(retry_now: bool) -> Result<(), CliError> {
     use crate::service::provider_leftovers;
-    let (_, _, db) = open_server().await?;
+    let (_, _, db) = open_existing().await?;
     let failed = |error: ringback_core::error::DomainError| CliError::Leftovers(error.to_string());
     if retry_now {
         let now = crate::clock::Clock::system().now();
@@ -448,7 +564,7 @@ async fn provider_leftovers(retry_now: bool) -> Result<(), CliError> {
 }
 
 async fn reset_link(email: &str) -> Result<(), CliError> {
-    let (config, _, db) = open_server().await?;
+    let (config, _, db) = open_existing().await?;
     let token = crate::service::password_resets::issue(&db, &crate::clock::Clock::system(), email)
         .await
         .map_err(|error| CliError::ResetLink(error.to_string()))?
@@ -594,7 +710,8 @@ async fn shutdown_signal() {
 fn normalize(region: Region) -> Result<(), CliError> {
     let stdin = std::io::stdin().lock();
     let stdout = BufWriter::new(std::io::stdout().lock());
-    // Lines that cannot be read are reported in their own JSON line; the command still succeeds.
+    // A line that cannot be read as a number is reported in its own JSON line; the command
+    // still succeeds.
     phone_cli::normalize_lines(region, stdin, stdout)?;
     Ok(())
 }

@@ -20,6 +20,9 @@ use ringback_providers::mail::{MailSettings, Mailer};
 use ringback_providers::stripe::BillingSettings;
 use ringback_providers::twilio::TwilioSettings;
 
+/// The embedded SQLite database's file name inside the data directory.
+pub const EMBEDDED_DATABASE_FILE: &str = "ringback.db";
+
 /// The server's parsed configuration, except secrets (see [`crate::secrets::Secrets`]).
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -29,10 +32,11 @@ pub struct Config {
     pub public_url: Option<String>,
     pub database_url: String,
     pub database_kind: DatabaseKind,
-    /// The tables' owner, for `ringback migrate` and `ringback audit verify`; the application
-    /// itself connects with `database_url`, a role that does not own the tables (PostgreSQL
-    /// row-level security applies to it). Defaults to `database_url`.
-    pub migration_database_url: String,
+    /// The tables' owner, for `ringback migrate`, `ringback audit verify` and the key rotations;
+    /// the application itself connects with `database_url`, a role that does not own the tables
+    /// (PostgreSQL row-level security applies to it). SQLite has no roles and uses `database_url`;
+    /// PostgreSQL needs it set (see [`crate::db::connect_owner`]).
+    pub migration_database_url: Option<String>,
     /// Most connections the server opens to PostgreSQL (`RINGBACK_DATABASE_CONNECTIONS`); the
     /// embedded SQLite file keeps its own small pool.
     pub database_connections: u32,
@@ -84,17 +88,23 @@ impl Config {
         })?;
         let embedded_database = explicit_url.is_none();
         let (database_url, database_kind) = explicit_url.unwrap_or_else(|| {
-            let file = data_dir.join("ringback.db");
+            let file = data_dir.join(EMBEDDED_DATABASE_FILE);
             (
                 format!("sqlite://{}?mode=rwc", file.display()),
                 DatabaseKind::Sqlite,
             )
         });
-        let migration_database_url = settings
-            .parse("migration_database_url", |s| {
-                DatabaseKind::from_url(s).map(|_| s.to_owned())
-            })?
-            .unwrap_or_else(|| database_url.clone());
+        let migration_database_url =
+            settings.parse(
+                "migration_database_url",
+                |s| match DatabaseKind::from_url(s)? {
+                    kind if kind == database_kind => Ok(s.to_owned()),
+                    _ => Err(format!(
+                        "expected a {} URL, as RINGBACK_DATABASE_URL is",
+                        database_kind.label()
+                    )),
+                },
+            )?;
         let database_connections = settings.parse("database_connections", parse_connections)?;
         if database_connections.is_some() && database_kind == DatabaseKind::Sqlite {
             return Err(ConfigError::Malformed {
@@ -103,9 +113,10 @@ impl Config {
             });
         }
         let log_filter = settings
-            .value("log")
-            .unwrap_or("info,sqlx=warn,sea_orm=warn")
-            .to_owned();
+            .parse("log", |s| {
+                tracing_subscriber::EnvFilter::try_new(s).map(|_| s.to_owned())
+            })?
+            .unwrap_or_else(|| "info,sqlx=warn,sea_orm=warn".to_owned());
         let twilio = TwilioSettings::from_settings(settings)?;
         if twilio.auth_token.is_some() && public_url.is_none() {
             return Err(ConfigError::Missing {
@@ -251,6 +262,29 @@ mod tests {
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_settings(&RawSettings::load(env(pairs))?)
+    }
+
+    /// A log filter `tracing` cannot read stops start-up, named, rather than being replaced by
+    /// `info` unnoticed; an owner's URL on another engine than the server's is refused.
+    #[test]
+    fn a_malformed_log_filter_or_owner_url_stops_start_up() {
+        let error = config(&[("RINGBACK_LOG", "info,sqlx=loud")])
+            .expect_err("malformed")
+            .to_string();
+        assert!(error.contains("RINGBACK_LOG"), "{error}");
+        let fine = config(&[("RINGBACK_LOG", "warn,ringback_api=debug")]).expect("fine");
+        assert_eq!(fine.log_filter, "warn,ringback_api=debug");
+        let error = config(&[
+            (
+                "RINGBACK_DATABASE_URL",
+                "postgres://server@db.example.test/ringback",
+            ),
+            ("RINGBACK_MIGRATION_DATABASE_URL", "sqlite://owner.db"),
+        ])
+        .expect_err("another engine")
+        .to_string();
+        assert!(error.contains("RINGBACK_MIGRATION_DATABASE_URL"), "{error}");
+        assert!(error.contains("PostgreSQL"), "{error}");
     }
 
     #[test]
@@ -427,9 +461,11 @@ mod tests {
 
     #[test]
     fn unknown_variable_is_reported() {
-        let settings =
-            RawSettings::load(env(&[("RINGBACK_LISTN", "127.0.0.1:1")])).expect("settings");
-        assert_eq!(settings.unknown_env, vec!["RINGBACK_LISTN".to_owned()]);
+        let settings = RawSettings::load(env(&[("RINGBACK_HARNESS_MODE", "1")])).expect("settings");
+        assert_eq!(
+            settings.unknown_env,
+            vec!["RINGBACK_HARNESS_MODE".to_owned()]
+        );
     }
 
     #[test]

@@ -23,10 +23,14 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbError> {
     .await
 }
 
-/// Opens a pool as the tables' owner (migrations, audit verification).
+/// Opens a pool as the tables' owner (migrations, audit verification, key rotations), refused
+/// unless it owns them: `RINGBACK_MIGRATION_DATABASE_URL`, or without it the serving database
+/// (right for SQLite, which has no roles; the command line asks PostgreSQL for the setting).
 pub async fn connect_owner(config: &Config) -> Result<DatabaseConnection, DbError> {
-    if config.migration_database_url == config.database_url {
-        return connect(config).await;
-    }
-    connect_url(&config.migration_database_url, config.database_kind).await
+    let db = match &config.migration_database_url {
+        Some(url) => connect_url(url, config.database_kind).await?,
+        None => connect(config).await?,
+    };
+    check_owner_role(&db).await?;
+    Ok(db)
 }

@@ -18,14 +18,17 @@ pub struct NormalizedLine {
 }
 
 /// Reads `input` line by line and writes one JSON object per line to `output`. Blank lines are
-/// skipped; a line that cannot be read as a number carries its error in its JSON object.
+/// skipped; a line that cannot be read as a number carries its error in its JSON object. A line
+/// that is not UTF-8 (an export saved as Latin-1, say) is read with its stray bytes replaced, so
+/// the rest of the file is still read.
 pub fn normalize_lines(
     region: Region,
     input: impl BufRead,
     mut output: impl Write,
 ) -> std::io::Result<()> {
-    for line in input.lines() {
+    for line in input.split(b'\n') {
         let line = line?;
+        let line = String::from_utf8_lossy(&line);
         let trimmed = line.trim();
         if trimmed.is_empty() {
             continue;

@@ -42,6 +42,14 @@ pub enum DbError {
          of ringback_app and owns nothing (README: PostgreSQL roles)"
     )]
     UnsafeRole(&'static str),
+    /// The owner's login (migrations, audit verification, key rotations) does not own the tables:
+    /// row-level security would hide every clinic's rows from it, and a verification would find
+    /// nothing to check.
+    #[error(
+        "RINGBACK_MIGRATION_DATABASE_URL logs in as a role that does not own the tables: it would \
+         see no clinic's rows. Set it to the tables' owner (README: PostgreSQL roles)"
+    )]
+    NotTheOwner,
 }
 
 /// Which database engine a URL selects.
@@ -221,6 +229,30 @@ pub async fn check_serving_role(db: &DatabaseConnection) -> Result<(), DbError> 
         }
     }
     Ok(())
+}
+
+/// Refuses a PostgreSQL login role that does not own every table (a fresh database, with none
+/// yet, passes): the owner's work (migrations, audit verification, key rotations) run as the
+/// server's role would see no clinic's rows, and a verification would report an empty log as
+/// intact. SQLite has no roles.
+pub async fn check_owner_role(db: &DatabaseConnection) -> Result<(), DbError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let sql = "SELECT NOT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() \
+               AND NOT pg_has_role(current_user, tableowner, 'USAGE')) AS owner";
+    let row = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await?;
+    let owner = row
+        .map(|row| row.try_get::<bool>("", "owner"))
+        .transpose()?
+        .unwrap_or(false);
+    if owner {
+        Ok(())
+    } else {
+        Err(DbError::NotTheOwner)
+    }
 }
 
 /// `query` (which has no limit of its own) as a statement for `backend` that returns at most

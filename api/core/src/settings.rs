@@ -81,6 +81,10 @@ pub enum ConfigError {
     Missing { key: String, hint: String },
     #[error("{key} is not a setting Ringback knows (known: {known})")]
     Unknown { key: String, known: String },
+    /// A `RINGBACK_*` variable a letter or two away from a setting: a typo that would otherwise
+    /// leave the setting at its default (a misspelt database URL starts on an empty SQLite file).
+    #[error("{key} is not a setting Ringback knows; did you mean {meant}?")]
+    Misspelt { key: String, meant: String },
     #[error("configuration file {path}: {reason}")]
     File { path: PathBuf, reason: String },
 }
@@ -98,8 +102,8 @@ pub struct RawSettings {
     values: BTreeMap<&'static str, RawValue>,
     /// The plan catalogue as given, with the name it was given under.
     plans: Option<(String, toml::Value)>,
-    /// `RINGBACK_*` variables that match no setting: likely typos, reported as warnings because
-    /// other tools (test harnesses, say) may share the prefix.
+    /// `RINGBACK_*` variables that match no setting and are not a near miss of one (those stop
+    /// loading): reported as warnings, because other tools (test harnesses, say) share the prefix.
     pub unknown_env: Vec<String>,
 }
 
@@ -118,7 +122,26 @@ impl RawSettings {
             settings.merge_file(Path::new(path))?;
         }
         settings.merge_env(&env);
+        settings.refuse_misspellings()?;
         Ok(settings)
+    }
+
+    /// Refuses an unknown variable within [`MISSPELLING_DISTANCE`] edits of a setting's name.
+    fn refuse_misspellings(&self) -> Result<(), ConfigError> {
+        for name in &self.unknown_env {
+            let typed = name[ENV_PREFIX.len()..].to_ascii_lowercase();
+            let near = KNOWN_KEYS
+                .iter()
+                .chain(std::iter::once(&PLANS_KEY))
+                .find(|known| edit_distance(&typed, known) <= MISSPELLING_DISTANCE);
+            if let Some(known) = near {
+                return Err(ConfigError::Misspelt {
+                    key: name.clone(),
+                    meant: env_name(known),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn merge_file(&mut self, path: &Path) -> Result<(), ConfigError> {
@@ -231,6 +254,25 @@ fn plans_from_env(value: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(value.to_owned()))
 }
 
+/// Most single-letter edits (insertions, deletions, substitutions) that make an unknown variable
+/// a misspelling of a setting rather than another tool's variable.
+const MISSPELLING_DISTANCE: usize = 2;
+
+/// The number of single-letter insertions, deletions and substitutions turning `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, from) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, to) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(from != *to);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 fn known_key(key: &str) -> Option<&'static str> {
     KNOWN_KEYS.iter().copied().find(|known| *known == key)
 }
@@ -310,5 +352,42 @@ mod tests {
             })
             .collect();
         assert!(unknown.is_empty(), "documented but unknown: {unknown:?}");
+    }
+
+    fn load(names: &[&str]) -> Result<RawSettings, ConfigError> {
+        RawSettings::load(names.iter().map(|name| (name.to_string(), "x".to_owned())))
+    }
+
+    /// A variable a letter or two from a setting stops loading and names the setting it misses;
+    /// the test and benchmark tools' own variables, far from every setting, are only unknown.
+    #[test]
+    fn a_misspelt_setting_stops_loading_and_names_the_setting() {
+        for (typed, meant) in [
+            ("RINGBACK_DATABSE_URL", "RINGBACK_DATABASE_URL"),
+            ("RINGBACK_LISTN", "RINGBACK_LISTEN"),
+            ("RINGBACK_MASTERKEY", "RINGBACK_MASTER_KEY"),
+            ("RINGBACK_PLAN", "RINGBACK_PLANS"),
+        ] {
+            let error = load(&[typed]).expect_err(typed).to_string();
+            assert!(error.contains(typed) && error.contains(meant), "{error}");
+        }
+        let names: Vec<String> = NOT_SETTINGS
+            .iter()
+            .filter(|name| **name != "CONFIG")
+            .chain(["BIN", "E2E_WEB_DIR", "FAULT_DELIVERIES", "FUZZ_SEED"].iter())
+            .map(|name| env_name(name))
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let settings = load(&names).expect("other tools' variables are not misspellings");
+        assert_eq!(settings.unknown_env.len(), names.len());
+    }
+
+    #[test]
+    fn edit_distance_counts_single_letter_edits() {
+        assert_eq!(edit_distance("listen", "listen"), 0);
+        assert_eq!(edit_distance("listn", "listen"), 1);
+        assert_eq!(edit_distance("databse_url", "database_url"), 1);
+        assert_eq!(edit_distance("lsiten", "listen"), 2);
+        assert_eq!(edit_distance("", "log"), 3);
     }
 }

@@ -44,7 +44,11 @@ pub const RETENTION: Task = Task {
 };
 
 async fn purge(state: AppState) -> Result<String, DomainError> {
-    let report = retention::purge_all(&state.db, &state.clock, false).await?;
+    purge_outcome(&retention::purge_all(&state.db, &state.clock, false).await?)
+}
+
+/// How a purge run is recorded: the rows removed, or (`Unavailable`) that some clinics failed.
+pub fn purge_outcome(report: &retention::PurgeReport) -> Result<String, DomainError> {
     let rows: u64 = report
         .clinics
         .iter()

@@ -361,3 +361,186 @@ fn reset_link_prints_a_link_for_an_account_only() {
         "audited in each of the demo owner's businesses"
     );
 }
+
+/// A command run against the PostgreSQL database `test_db` as the server's role, with `extra`
+/// settings.
+fn ringback_on_postgres(
+    app_url: &str,
+    args: &[&str],
+    extra: &[(&str, &str)],
+) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ringback"));
+    command
+        .args(args)
+        .env("RINGBACK_DATABASE_URL", app_url)
+        .env("RINGBACK_PEPPER", "11".repeat(32))
+        .env("RINGBACK_MASTER_KEY", "22".repeat(32))
+        .env("RINGBACK_SESSION_SECRET", "33".repeat(32))
+        .env("RINGBACK_LOG", "warn");
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    command.output().expect("ringback runs")
+}
+
+/// On PostgreSQL the audit verification runs as the tables' owner: without
+/// `RINGBACK_MIGRATION_DATABASE_URL` it stops naming the setting, and as the server's own role
+/// (which row-level security shows no clinic's rows outside a scope) it is refused rather than
+/// reporting an empty log as intact; as the owner it checks every entry.
+#[tokio::test]
+async fn audit_verify_on_postgresql_runs_only_as_the_owner() {
+    use crate::common::TestDb;
+    use ringback_api::config::DatabaseKind;
+    let test_db = TestDb::new(DatabaseKind::Postgres).await;
+    let app_url = test_db.app_role_url().await;
+    let seeded = ringback_on_postgres(&app_url, &["demo", "--allow-known-password"], &[]);
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let verify = |migration_url: Option<&str>| {
+        let extra: Vec<(&str, &str)> = migration_url
+            .map(|url| vec![("RINGBACK_MIGRATION_DATABASE_URL", url)])
+            .unwrap_or_default();
+        let output = ringback_on_postgres(&app_url, &["audit", "verify"], &extra);
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), said)
+    };
+    let (passed, said) = verify(None);
+    assert!(!passed, "{said}");
+    assert!(
+        said.contains("RINGBACK_MIGRATION_DATABASE_URL is required"),
+        "{said}"
+    );
+    let (passed, said) = verify(Some(&app_url));
+    assert!(!passed, "{said}");
+    assert!(said.contains("does not own the tables"), "{said}");
+    assert!(!said.contains("intact"), "{said}");
+    let (passed, said) = verify(Some(&test_db.url));
+    assert!(passed, "{said}");
+    assert!(said.contains("audit log intact"), "{said}");
+    assert!(said.contains("in 2 clinics"), "{said}");
+    test_db.finish().await;
+}
+
+/// A PostgreSQL database missing a migration this server needs stops the server (and every
+/// command on it), naming `ringback migrate`, rather than failing request by request.
+#[tokio::test]
+async fn a_database_missing_a_migration_stops_start_up() {
+    use crate::common::TestDb;
+    use ringback_api::config::DatabaseKind;
+    use sea_orm::ConnectionTrait;
+    let test_db = TestDb::new(DatabaseKind::Postgres).await;
+    let app_url = test_db.app_role_url().await;
+    test_db
+        .db
+        .execute_unprepared(
+            "DELETE FROM seaql_migrations WHERE version = \
+             (SELECT MAX(version) FROM seaql_migrations)",
+        )
+        .await
+        .expect("forget the newest migration");
+    let output = ringback_on_postgres(&app_url, &["provider-leftovers"], &[]);
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{said}");
+    assert!(said.contains("1 migration(s)"), "{said}");
+    assert!(said.contains("ringback migrate"), "{said}");
+    test_db.finish().await;
+}
+
+/// The demo's published password is refused on a server others may reach even on SQLite: a
+/// public https URL or Twilio set up needs `--allow-known-password`; nothing is created.
+#[test]
+fn the_demo_needs_allowing_on_a_server_others_may_reach() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let refused = Command::new(env!("CARGO_BIN_EXE_ringback"))
+        .arg("demo")
+        .env("RINGBACK_DATA_DIR", dir.path())
+        .env("RINGBACK_LOG", "warn")
+        .env("RINGBACK_PUBLIC_URL", "https://clinic.example.test")
+        .output()
+        .expect("ringback runs");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(said.contains("public URL"), "{said}");
+    assert!(said.contains("--allow-known-password"), "{said}");
+    let shown = ringback(dir.path(), &["reset-link", ringback_api::demo::DEMO_EMAIL]);
+    assert!(
+        !shown.status.success(),
+        "no demo owner was created: {}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
+}
+
+/// `ringback purge` takes the scheduler's lease: while a server's purge holds it the command
+/// removes nothing and says so; afterwards it runs and is recorded as the task's last run.
+#[tokio::test]
+async fn purge_waits_for_a_servers_run_and_counts_as_the_days_run() {
+    let dir = with_demo();
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        dir.path().join("ringback.db").display()
+    );
+    let db = sea_orm::Database::connect(&url).await.expect("open");
+    let now = chrono::Utc::now();
+    let lease = (chrono::Duration::hours(24), chrono::Duration::hours(1));
+    ringback_core::schedule::register(&db, "retention")
+        .await
+        .expect("register");
+    let taken = ringback_core::schedule::take_if_due(&db, "retention", "server-1", lease, now)
+        .await
+        .expect("take");
+    assert!(taken, "the server's run holds the purge");
+    let refused = ringback(dir.path(), &["purge"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(said.contains("a server is purging now"), "{said}");
+
+    ringback_core::schedule::finish(&db, "retention", "server-1", "done", now)
+        .await
+        .expect("finish");
+    let purged = ringback(dir.path(), &["purge"]);
+    assert!(
+        purged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&purged.stderr)
+    );
+    let record = ringback_core::schedule::record(&db, "retention")
+        .await
+        .expect("read")
+        .expect("registered");
+    assert!(record.leased_by.is_none(), "the command let the lease go");
+    let outcome = record.last_outcome.unwrap_or_default();
+    assert!(outcome.contains("rows removed in 2 clinics"), "{outcome}");
+    assert!(
+        record.last_started_at > Some(now),
+        "the command's run is the last"
+    );
+    db.close().await.ok();
+}
+
+/// A command on an existing server's data, run where there is none, stops naming
+/// `RINGBACK_DATA_DIR` and creates neither a database nor secrets.
+#[test]
+fn maintenance_commands_never_create_a_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["purge"][..],
+        &["provider-leftovers"][..],
+        &["reset-link", "owner@example.test"][..],
+        &["audit", "verify"][..],
+        &["keys", "rotate"][..],
+    ] {
+        let output = ringback(dir.path(), args);
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {said}");
+        assert!(said.contains("RINGBACK_DATA_DIR"), "{args:?}: {said}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("list").collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+}

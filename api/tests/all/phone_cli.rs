@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-fn normalize(region: &str, input: &str) -> Vec<Value> {
+fn normalize(region: &str, input: impl AsRef<[u8]>) -> Vec<Value> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ringback"))
         .args(["phone", "normalize", "--region", region])
         .stdin(Stdio::piped())
@@ -18,7 +18,7 @@ fn normalize(region: &str, input: &str) -> Vec<Value> {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(input.as_bytes())
+        .write_all(input.as_ref())
         .expect("write stdin");
     let output = child.wait_with_output().expect("ringback finishes");
     assert!(
@@ -46,6 +46,16 @@ fn reads_national_and_international_forms() {
     assert_eq!(lines[0]["type"], "mobile");
     assert_eq!(lines[0]["error"], Value::Null);
     assert_eq!(lines[1]["e164"], "+447700900456");
+    assert_eq!(lines[2]["e164"], "+447700900789");
+}
+
+/// A line that is not UTF-8 (a Latin-1 "£" in an exported sheet) gets its own answer, and the
+/// lines after it are still read.
+#[test]
+fn a_line_that_is_not_utf8_does_not_stop_the_rest() {
+    let lines = normalize("GB", b"07700 900123\n\xa3 07700 900456\r\n07700 900789\n");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["e164"], "+447700900123");
     assert_eq!(lines[2]["e164"], "+447700900789");
 }
 
