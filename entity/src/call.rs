@@ -36,8 +36,13 @@ pub struct Model {
     /// Who placed it.
     pub callback_placed_by: Option<Uuid>,
     /// Whether the provider's answer to the callback marked here never came (it may ring or
-    /// not): its placer may try again after a minute.
+    /// not): its placer may try again after a minute. Cleared once its first party answers.
     pub callback_unconfirmed: bool,
+    /// Which placement the mark is: its provider webhooks name it in their signed URLs, and only
+    /// the current placement's may dial the caller or clear the mark.
+    pub callback_placement: Option<Uuid>,
+    /// When the caller was dialled for the marked placement (at most once).
+    pub callback_dialled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -94,6 +94,7 @@ pub mod m20270101_100000_add_standard_visit_value;
 mod m20270102_100000_add_first_call_at;
 mod m20270102_110000_add_callback_unconfirmed;
 mod m20270103_100000_harden_claim_jobs;
+mod m20270104_100000_add_callback_placement;
 pub mod rls;
 
 /// Applies every migration in order.
@@ -189,6 +190,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270102_100000_add_first_call_at::Migration),
             Box::new(m20270102_110000_add_callback_unconfirmed::Migration),
             Box::new(m20270103_100000_harden_claim_jobs::Migration),
+            Box::new(m20270104_100000_add_callback_placement::Migration),
         ]
     }
 }

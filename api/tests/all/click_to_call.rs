@@ -363,7 +363,7 @@ on_both_databases!(calling_back_never_shows_the_number);
 /// staff from it and shows it to the caller.
 async fn a_callback_comes_from_the_number_the_caller_rang(kind: DatabaseKind) {
     const SECOND_NUMBER: &str = "+447700900778";
-    let (test_db, fake, mut staff, call_id) =
+    let (test_db, fake, mut staff, call_id, _) =
         missed_call_to_call_back(kind, &[CLINIC_NUMBER, SECOND_NUMBER], SECOND_NUMBER).await;
     let placed = staff.run(CALL_BACK, json!({ "id": call_id })).await;
     assert!(placed["errors"].is_null(), "{placed}");
@@ -383,7 +383,7 @@ async fn a_callback_comes_from_the_number_the_caller_rang(kind: DatabaseKind) {
 
 /// A clinic in `text_back` mode with a forwarding line and the Twilio `numbers`, and a missed
 /// call of [`CALLER`] to `rang`: the database, the fake Twilio (played calls reach the server),
-/// a signed-in staff member and the missed call's id.
+/// a signed-in staff member, the missed call's id and the server's state.
 async fn missed_call_to_call_back(
     kind: DatabaseKind,
     numbers: &[&str],
@@ -393,6 +393,7 @@ async fn missed_call_to_call_back(
     FakeTwilio,
     Browser<poem::endpoint::BoxEndpoint<'static>>,
     String,
+    ringback_api::state::AppState,
 ) {
     let test_db = TestDb::new(kind).await;
     let web = tempfile::tempdir().expect("tempdir");
@@ -428,7 +429,7 @@ async fn missed_call_to_call_back(
     )
     .await;
     let rows = waiting(&mut staff).await;
-    (test_db, fake, staff, rows[0].1.clone())
+    (test_db, fake, staff, rows[0].1.clone(), state)
 }
 
 on_both_databases!(a_callback_comes_from_the_number_the_caller_rang);
@@ -438,7 +439,7 @@ on_both_databases!(a_callback_comes_from_the_number_the_caller_rang);
 /// the call was placed (HTTP 500) keeps the mark from colleagues, but its placer may click again
 /// after a minute, as they are told.
 async fn a_callback_twilio_did_not_confirm_can_be_tried_again(kind: DatabaseKind) {
-    let (test_db, fake, mut staff, call_id) =
+    let (test_db, fake, mut staff, call_id, _) =
         missed_call_to_call_back(kind, &[CLINIC_NUMBER], CLINIC_NUMBER).await;
     let call_back = json!({ "id": call_id });
     fake.fail_next_calls([CallFailure::TooManyRequests]);
@@ -491,3 +492,88 @@ async fn a_callback_twilio_did_not_confirm_can_be_tried_again(kind: DatabaseKind
 }
 
 on_both_databases!(a_callback_twilio_did_not_confirm_can_be_tried_again);
+
+/// Each placement of a callback has its own id in its signed webhook URLs, and only the current
+/// one's requests count: a replayed confirmation never dials the caller twice, a dialled callback
+/// stays under way while the conversation lasts (past the twenty minutes an undialled one holds),
+/// a late report of an earlier placement neither ends the current one nor connects anybody, and
+/// a call whose placing answer was lost but which staff answered is no longer placed again as
+/// unconfirmed.
+async fn only_the_current_placement_of_a_callback_counts(kind: DatabaseKind) {
+    let (test_db, fake, mut staff, call_id, state) =
+        missed_call_to_call_back(kind, &[CLINIC_NUMBER], CLINIC_NUMBER).await;
+    let twilio = TestClient::new(build_app(state.clone()));
+    let joiner = Browser::new(build_app(state.clone()).map_to_response().boxed());
+    let mut colleague =
+        crate::common::graphql::join(&mut staff, joiner, "sam@clinic.test", "RECEPTIONIST").await;
+    let call_back = json!({ "id": call_id });
+    let path = |url: &str| url.replace(PUBLIC_URL, "");
+    let answer = |digits: Option<&'static str>| {
+        let mut pairs = vec![("CallSid", "CAstaff1"), ("CallStatus", "in-progress")];
+        pairs.extend(digits.map(|d| ("Digits", d)));
+        pairs
+    };
+
+    let placed = staff.run(CALL_BACK, call_back.clone()).await;
+    assert!(placed["errors"].is_null(), "{placed}");
+    let first = fake.wait_for_calls(1, Duration::from_secs(10)).await[0].clone();
+    assert!(first.url.contains("&placement="), "{}", first.url);
+    let (_, gather) = post(&twilio, &path(&first.url), &answer(None), None).await;
+    assert!(gather.contains("Press 1"), "{gather}");
+    let confirm = path(&first.url).replace("/callback-connect?", "/callback-confirm?");
+    let (_, dialling) = post(&twilio, &confirm, &answer(Some("1")), None).await;
+    assert!(
+        dialling.contains(&format!("{CALLER}</Number>")),
+        "{dialling}"
+    );
+    let (_, replayed) = post(&twilio, &confirm, &answer(Some("1")), None).await;
+    assert!(
+        replayed.contains("has ended") && !replayed.contains("7700900123"),
+        "dialled once per placement: {replayed}"
+    );
+    // Twenty-four minutes on (sessions renewed as the dashboard does).
+    for _ in 0..2 {
+        test_db.clock.advance(chrono::Duration::minutes(12));
+        for browser in [&mut staff, &mut colleague] {
+            let renewed = browser
+                .run("mutation { refreshSession { role } }", json!({}))
+                .await;
+            assert!(renewed["errors"].is_null(), "{renewed}");
+        }
+    }
+    let talking = colleague.run(CALL_BACK, call_back.clone()).await;
+    assert_eq!(error_code(&talking), Some("CONFLICT"), "{talking}");
+
+    // Staff's leg ends: the next placement may go, and the first's late reports change nothing.
+    let status = path(first.status_callback.as_deref().expect("a status callback"));
+    let ended = [("CallSid", "CAstaff1"), ("CallStatus", "completed")];
+    post(&twilio, &status, &ended, None).await;
+    let second = colleague.run(CALL_BACK, call_back.clone()).await;
+    assert!(second["errors"].is_null(), "{second}");
+    post(&twilio, &status, &ended, None).await;
+    let still = staff.run(CALL_BACK, call_back.clone()).await;
+    assert_eq!(error_code(&still), Some("CONFLICT"), "{still}");
+    let (_, late) = post(&twilio, &path(&first.url), &answer(None), None).await;
+    assert!(
+        late.contains("has ended") && !late.contains("Press 1"),
+        "{late}"
+    );
+    let (_, late) = post(&twilio, &confirm, &answer(Some("1")), None).await;
+    assert!(late.contains("has ended"), "{late}");
+
+    // A placement whose answer was lost, but whose call staff answered, is not placed again.
+    play_latest(&fake, 2, CallScript::FirstPartyMissed).await;
+    fake.fail_next_calls([CallFailure::PlaceThenServerError]);
+    let lost = staff.run(CALL_BACK, call_back.clone()).await;
+    assert_eq!(error_code(&lost), Some("UNAVAILABLE"), "{lost}");
+    let third = fake.wait_for_calls(3, Duration::from_secs(10)).await[2].clone();
+    let (_, gather) = post(&twilio, &path(&third.url), &answer(None), None).await;
+    assert!(gather.contains("Press 1"), "{gather}");
+    test_db.clock.advance(chrono::Duration::seconds(61));
+    let again = staff.run(CALL_BACK, call_back).await;
+    assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");
+    assert_eq!(fake.calls().len(), 3, "nothing more placed");
+    test_db.finish().await;
+}
+
+on_both_databases!(only_the_current_placement_of_a_callback_counts);

@@ -714,6 +714,8 @@ fn call_at(clinic_id: Uuid, key: &str, at: DateTime<Utc>) -> call::ActiveModel {
         callback_placed_at: Set(None),
         callback_placed_by: Set(None),
         callback_unconfirmed: Set(false),
+        callback_placement: Set(None),
+        callback_dialled_at: Set(None),
     }
 }
 

@@ -200,6 +200,8 @@ fn new_call(
         callback_placed_at: Set(None),
         callback_placed_by: Set(None),
         callback_unconfirmed: Set(false),
+        callback_placement: Set(None),
+        callback_dialled_at: Set(None),
     }
 }
 
@@ -531,6 +533,8 @@ async fn insert_callback(
         callback_placed_at: Set(None),
         callback_placed_by: Set(None),
         callback_unconfirmed: Set(false),
+        callback_placement: Set(None),
+        callback_dialled_at: Set(None),
     };
     let Some(callback) = insert_reported(txn, callback).await? else {
         return Ok(None);

@@ -9,6 +9,11 @@
 //! not count as reaching the caller.
 //! Placing one is audited and limited per staff member (see the rate limits); while one to a
 //! caller is under way, another member's click is refused and names who is calling.
+//!
+//! Each placement has its own id, carried in the signed URLs of its provider webhooks: only the
+//! current placement's requests count, so a late or replayed request of an earlier one neither
+//! clears the current mark nor dials the caller; the caller is dialled at most once per
+//! placement, and a dialled callback stays under way while the conversation may last.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,15 +74,60 @@ pub struct PlacedCallback {
 }
 
 /// How long a placed callback counts as under way when its end is never heard (Twilio reports
-/// the end of the call it placed for staff, which clears the mark at once): a conversation with
-/// the caller lasts minutes, and a colleague must not ring them meanwhile.
+/// the end of the call it placed for staff, which clears the mark at once) and the caller was
+/// not dialled: ringing staff and their pressing 1 take a minute or two.
 pub const UNDER_WAY: chrono::Duration = chrono::Duration::minutes(20);
+
+/// How long a callback that dialled the caller counts as under way when its end is never heard:
+/// the longest call Twilio connects (its `<Dial>` time limit, four hours), since a colleague must
+/// not ring the caller while they are talking.
+pub const DIALLED_UNDER_WAY: chrono::Duration = chrono::Duration::hours(4);
+
+/// A placement of a callback for a missed call, as its provider webhooks name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The missed call called back.
+    pub call_id: Uuid,
+    /// This placement's id.
+    pub id: Uuid,
+}
+
+impl Placement {
+    /// The query string of this placement's webhook URLs (signed with them).
+    pub fn query(&self, clinic_id: Uuid) -> [(&'static str, String); 3] {
+        [
+            ("clinic", clinic_id.to_string()),
+            ("call", self.call_id.to_string()),
+            ("placement", self.id.to_string()),
+        ]
+    }
+}
+
+/// The condition of a missed call whose callback counts as under way at `now`.
+fn under_way_at(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(call::Column::CallbackPlacedAt.gt(now - UNDER_WAY))
+                .add(call::Column::CallbackDialledAt.is_null()),
+        )
+        .add(call::Column::CallbackDialledAt.gt(now - DIALLED_UNDER_WAY))
+}
+
+/// The condition of `placement`'s mark, while under way at `now`.
+fn current(placement: Placement, now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(call::Column::Id.eq(placement.call_id))
+        .add(call::Column::CallbackPlacement.eq(placement.id))
+        .add(under_way_at(now))
+}
 
 /// Rings `actor`'s callback line (else the clinic's forwarding line) to connect them to the
 /// caller of missed call `call_id`. Refused (conflict) while a callback to the same caller is
 /// under way, placed by anyone: two members working the list at once would otherwise ring the
 /// caller twice. The missed call is marked (a conditional update: of two clicks at once one
-/// marks it) and the placement audited in a short transaction, which takes the missed call's row
+/// marks it) and the placement audited in a short transaction, which takes the caller's lock
+/// (clicks on two missed calls of one caller wait for each other), then the missed call's row
 /// before the clinic's lock as the webhooks do; the provider is asked after it commits (a slow
 /// provider holds no lock). A refusal there clears the mark and is audited; a request whose
 /// answer was lost keeps it (the call may ring) until the call's end is heard or it lapses, but
@@ -90,9 +140,14 @@ pub async fn place(
     call_id: Uuid,
 ) -> Result<PlacedCallback, DomainError> {
     let txn = scope.begin().await?;
-    let (missed, call, ringing_tail) = prepare(&txn, secrets, line, actor, call_id).await?;
+    let placement = Placement {
+        call_id,
+        id: Uuid::new_v4(),
+    };
+    let (missed, call, ringing_tail) = prepare(&txn, secrets, line, actor, placement).await?;
     let line = line.ok_or_else(|| DomainError::Unavailable(NO_PROVIDER.to_owned()))?;
-    if !claim(&txn, &missed, actor).await? {
+    txn.lock_caller(&missed.caller_key).await?;
+    if !claim(&txn, &missed, (actor, placement.id)).await? {
         return Err(DomainError::Conflict(
             busy_words(&txn, &missed, actor).await?,
         ));
@@ -125,7 +180,7 @@ pub async fn place(
             | ProviderError::Unavailable { status: 429 }
     ) {
         let txn = scope.begin().await?;
-        unconfirmed(&txn, call_id, actor).await?;
+        unconfirmed(&txn, placement).await?;
         txn.commit().await?;
         return Err(DomainError::Unavailable(
             "the phone provider did not confirm the call: it may still ring; if it does not \
@@ -134,7 +189,7 @@ pub async fn place(
         ));
     }
     let txn = scope.begin().await?;
-    ended(&txn, call_id).await?;
+    ended(&txn, placement).await?;
     audit::append(
         &txn,
         AuditEvent {
@@ -150,16 +205,16 @@ pub async fn place(
     ))
 }
 
-/// Checks that missed call `call_id` can be called back from here by `actor`: the missed call,
-/// the call to ask the provider for, and the masked tail of the phone it rings first.
+/// Checks that `placement`'s missed call can be called back from here by `actor`: the missed
+/// call, the call to ask the provider for, and the masked tail of the phone it rings first.
 async fn prepare(
     txn: &TenantTxn,
     secrets: &Secrets,
     line: Option<&VoiceLine>,
     actor: Uuid,
-    call_id: Uuid,
+    placement: Placement,
 ) -> Result<(call::Model, OutgoingCall, String), DomainError> {
-    let missed = calls::find(txn, call_id).await?;
+    let missed = calls::find(txn, placement.call_id).await?;
     let settings = clinic::get(txn).await?;
     if settings.privacy_mode != clinic::TEXT_BACK_MODE {
         return Err(DomainError::BadUserInput(STRICT_MODE_NOTE.to_owned()));
@@ -197,10 +252,7 @@ async fn prepare(
             )
         })?
         .e164;
-    let query = [
-        ("clinic", txn.clinic_id().to_string()),
-        ("call", call_id.to_string()),
-    ];
+    let query = placement.query(txn.clinic_id());
     let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let call = OutgoingCall {
         to: first_party,
@@ -215,9 +267,14 @@ async fn prepare(
 /// answer may have been lost (they are told to try again if it does not ring within a minute).
 pub const OWN_RETRY_AFTER: chrono::Duration = chrono::Duration::minutes(1);
 
-/// Marks `missed` with `actor`'s callback unless one placed less than [`UNDER_WAY`] ago holds it
-/// (their own whose answer never came, for less than [`OWN_RETRY_AFTER`]); whether it was marked.
-async fn claim(txn: &TenantTxn, missed: &call::Model, actor: Uuid) -> Result<bool, DomainError> {
+/// Marks `missed` with `actor`'s callback, as placement `placement`, unless one still under way
+/// holds it (their own whose answer never came, for less than [`OWN_RETRY_AFTER`]); whether it
+/// was marked.
+async fn claim(
+    txn: &TenantTxn,
+    missed: &call::Model,
+    (actor, placement): (Uuid, Uuid),
+) -> Result<bool, DomainError> {
     let now = txn.now();
     let own_retry = Condition::all()
         .add(call::Column::CallbackPlacedBy.eq(actor))
@@ -225,13 +282,21 @@ async fn claim(txn: &TenantTxn, missed: &call::Model, actor: Uuid) -> Result<boo
         .add(call::Column::CallbackPlacedAt.lte(now - OWN_RETRY_AFTER));
     let free = Condition::any()
         .add(call::Column::CallbackPlacedAt.is_null())
-        .add(call::Column::CallbackPlacedAt.lte(now - UNDER_WAY))
+        .add(under_way_at(now).not())
         .add(own_retry);
     let marked = txn
         .update_many::<call::Entity>()
         .col_expr(call::Column::CallbackPlacedAt, Expr::value(Some(now)))
         .col_expr(call::Column::CallbackPlacedBy, Expr::value(Some(actor)))
         .col_expr(call::Column::CallbackUnconfirmed, Expr::value(false))
+        .col_expr(
+            call::Column::CallbackPlacement,
+            Expr::value(Some(placement)),
+        )
+        .col_expr(
+            call::Column::CallbackDialledAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
         .filter(call::Column::Id.eq(missed.id))
         .filter(free)
         .exec(txn.conn())
@@ -239,7 +304,7 @@ async fn claim(txn: &TenantTxn, missed: &call::Model, actor: Uuid) -> Result<boo
     Ok(marked.rows_affected == 1)
 }
 
-/// Another missed call of `missed`'s caller with a callback placed less than [`UNDER_WAY`] ago.
+/// Another missed call of `missed`'s caller with a callback under way.
 async fn under_way_besides(
     txn: &TenantTxn,
     missed: &call::Model,
@@ -248,7 +313,7 @@ async fn under_way_besides(
         .find::<call::Entity>()
         .filter(call::Column::CallerKey.eq(missed.caller_key.as_str()))
         .filter(call::Column::Id.ne(missed.id))
-        .filter(call::Column::CallbackPlacedAt.gt(txn.now() - UNDER_WAY))
+        .filter(under_way_at(txn.now()))
         .one(txn.conn())
         .await?)
 }
@@ -278,21 +343,34 @@ async fn busy_words(
     ))
 }
 
-/// Notes that the provider never answered about `actor`'s callback marked on `call_id` (it may
-/// ring or not): they may place it again after [`OWN_RETRY_AFTER`].
-async fn unconfirmed(txn: &TenantTxn, call_id: Uuid, actor: Uuid) -> Result<(), DomainError> {
+/// Notes that the provider never answered about callback `placement` (it may ring or not): its
+/// placer may place it again after [`OWN_RETRY_AFTER`] (unless its staff answer meanwhile).
+async fn unconfirmed(txn: &TenantTxn, placement: Placement) -> Result<(), DomainError> {
     txn.update_many::<call::Entity>()
         .col_expr(call::Column::CallbackUnconfirmed, Expr::value(true))
-        .filter(call::Column::Id.eq(call_id))
-        .filter(call::Column::CallbackPlacedBy.eq(actor))
+        .filter(call::Column::Id.eq(placement.call_id))
+        .filter(call::Column::CallbackPlacement.eq(placement.id))
         .exec(txn.conn())
         .await?;
     Ok(())
 }
 
-/// The callback placed for missed call `call_id` ended (its dial's outcome came, or staff's own
-/// leg ended without one): another may be placed at once.
-pub async fn ended(txn: &TenantTxn, call_id: Uuid) -> Result<(), DomainError> {
+/// Staff answered the phone `placement` rang: the call exists, so its placer may no longer place
+/// it again as unconfirmed. Whether `placement` is still the callback under way (a late or
+/// replayed request of an earlier one is not, and connects nobody).
+pub async fn answered(txn: &TenantTxn, placement: Placement) -> Result<bool, DomainError> {
+    let confirmed = txn
+        .update_many::<call::Entity>()
+        .col_expr(call::Column::CallbackUnconfirmed, Expr::value(false))
+        .filter(current(placement, txn.now()))
+        .exec(txn.conn())
+        .await?;
+    Ok(confirmed.rows_affected == 1)
+}
+
+/// Callback `placement` ended (its dial's outcome came, or staff's own leg ended without one):
+/// another may be placed at once. A request of an earlier placement changes nothing.
+pub async fn ended(txn: &TenantTxn, placement: Placement) -> Result<(), DomainError> {
     txn.update_many::<call::Entity>()
         .col_expr(
             call::Column::CallbackPlacedAt,
@@ -303,7 +381,16 @@ pub async fn ended(txn: &TenantTxn, call_id: Uuid) -> Result<(), DomainError> {
             Expr::value(Option::<Uuid>::None),
         )
         .col_expr(call::Column::CallbackUnconfirmed, Expr::value(false))
-        .filter(call::Column::Id.eq(call_id))
+        .col_expr(
+            call::Column::CallbackPlacement,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(
+            call::Column::CallbackDialledAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(call::Column::Id.eq(placement.call_id))
+        .filter(call::Column::CallbackPlacement.eq(placement.id))
         .exec(txn.conn())
         .await?;
     Ok(())
@@ -400,22 +487,30 @@ fn recipient<'c>(missed: &'c call::Model, txn: &TenantTxn) -> phone_lines::Recip
     }
 }
 
-/// The caller of missed call `call_id` and the clinic's number, opened for the provider; `None`
-/// when no callback placed for that call is under way (it ended, or was never placed): the
-/// provider's request is signed but carries no time, so a replay of an old confirmation must not
-/// dial the caller, or hand their number to whoever replays it.
+/// The caller of `placement`'s missed call and the clinic's number, opened for the provider,
+/// once per placement (noted as dialled, which keeps it under way while they talk); `None` when
+/// `placement` is not the callback under way (it ended, was placed again, or was never placed)
+/// or already dialled: the provider's request is signed but carries no time, so a replay of a
+/// confirmation must not dial the caller again, or hand their number to whoever replays it.
 pub async fn dial_target(
     txn: &TenantTxn,
     secrets: &Secrets,
-    call_id: Uuid,
+    placement: Placement,
 ) -> Result<Option<DialTarget>, DomainError> {
-    let missed = calls::find(txn, call_id).await?;
-    let under_way = missed
-        .callback_placed_at
-        .is_some_and(|placed| placed > txn.now() - UNDER_WAY);
-    if !under_way {
+    let dialled = txn
+        .update_many::<call::Entity>()
+        .col_expr(
+            call::Column::CallbackDialledAt,
+            Expr::value(Some(txn.now())),
+        )
+        .filter(current(placement, txn.now()))
+        .filter(call::Column::CallbackDialledAt.is_null())
+        .exec(txn.conn())
+        .await?;
+    if dialled.rows_affected != 1 {
         return Ok(None);
     }
+    let missed = calls::find(txn, placement.call_id).await?;
     let sealed = missed
         .number_sealed
         .as_deref()
@@ -434,11 +529,11 @@ pub async fn dial_target(
     Ok(Some(DialTarget { caller, caller_id }))
 }
 
-/// Records how the callback placed as provider call `provider_call_id` for missed call `call_id`
-/// ended (once; a repeat changes nothing).
+/// Records how the callback `placement`, placed as provider call `provider_call_id`, ended (once;
+/// a repeat changes nothing), and ends its mark.
 pub async fn record_outcome(
     txn: &TenantTxn,
-    call_id: Uuid,
+    placement: Placement,
     (provider_call_id, dialled_leg): (&str, Option<&str>),
     outcome: CallOutcome,
     at: DateTime<Utc>,
@@ -453,8 +548,8 @@ pub async fn record_outcome(
         CallOutcome::Answered if by_machine => CallOutcome::Machine,
         other => other,
     };
-    let missed = calls::find(txn, call_id).await?;
-    ended(txn, call_id).await?;
+    let missed = calls::find(txn, placement.call_id).await?;
+    ended(txn, placement).await?;
     calls::record_placed_callback(txn, &missed, PROVIDER, provider_call_id, outcome, at).await
 }
 

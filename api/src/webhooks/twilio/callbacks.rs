@@ -7,81 +7,92 @@ use poem::Response;
 use super::voice::{is_machine, outcome, reported_start};
 use super::{Verified, escape_xml, required, twiml};
 use crate::error::DomainError;
-use crate::service::click_to_call::{self, CONFIRM_HOOK, MACHINE_HOOK, OUTCOME_HOOK};
+use crate::service::click_to_call::{self, CONFIRM_HOOK, MACHINE_HOOK, OUTCOME_HOOK, Placement};
 use ringback_providers::twilio::webhook_url;
 
 /// How long Twilio's machine detection may listen before it connects staff to whoever answered
 /// (its least is 3 seconds; a person who answers hears silence meanwhile).
 const MACHINE_DETECTION_SECONDS: u32 = 5;
 
-/// The missed call a placed callback is about, from its signed query string.
-fn callback_call(verified: &Verified) -> Result<uuid::Uuid, DomainError> {
-    verified
+/// The placement of a callback (and its missed call) a request is about, from its signed query
+/// string.
+fn callback_placement(verified: &Verified) -> Result<Placement, DomainError> {
+    let call_id = verified
         .url_call()
         .ok()
         .and_then(|id| uuid::Uuid::try_parse(id).ok())
-        .ok_or_else(|| DomainError::BadUserInput("no call in the URL".to_owned()))
+        .ok_or_else(|| DomainError::BadUserInput("no call in the URL".to_owned()))?;
+    let id = verified
+        .url_placement
+        .as_deref()
+        .and_then(|id| uuid::Uuid::try_parse(id).ok())
+        .ok_or_else(|| DomainError::BadUserInput("no placement in the URL".to_owned()))?;
+    Ok(Placement { call_id, id })
 }
+
+/// What staff hear when the callback a request is about is no longer the one under way.
+const ENDED: &str = "<Say>This call back has ended. The caller was not called.</Say><Hangup/>";
 
 /// How long staff have to press 1 once their phone is answered.
 const CONFIRM_SECONDS: u32 = 10;
 
-/// The signed URL of callback hook `name` for the missed call `call_id`.
-fn hook_url(verified: &Verified, name: &str, call_id: uuid::Uuid) -> String {
-    webhook_url(
-        &verified.state.public_base(),
-        name,
-        &[
-            ("clinic", &verified.scope.clinic_id().to_string()),
-            ("call", &call_id.to_string()),
-        ],
-    )
+/// The signed URL of callback hook `name` for `placement`.
+fn hook_url(verified: &Verified, name: &str, placement: Placement) -> String {
+    let query = placement.query(verified.scope.clinic_id());
+    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    webhook_url(&verified.state.public_base(), name, &query)
 }
 
 /// A placed callback's first party answered: staff are asked to press 1 before the caller is
 /// dialled. Their phone's voicemail, which picks up too and presses nothing, so never connects
-/// the caller to a recorded greeting (which would count as a callback that reached them).
+/// the caller to a recorded greeting (which would count as a callback that reached them). The
+/// call is now known to exist (its placer may no longer place it again as unconfirmed); a call of
+/// an earlier placement (a retry was placed meanwhile) is hung up.
 pub(super) async fn connect(verified: &Verified) -> Result<Response, DomainError> {
-    let call_id = callback_call(verified)?;
+    let placement = callback_placement(verified)?;
+    let txn = verified.scope.begin().await?;
+    let current = click_to_call::answered(&txn, placement).await?;
+    txn.commit().await?;
+    if !current {
+        return Ok(twiml(ENDED.to_owned()));
+    }
     Ok(twiml(format!(
         "<Gather numDigits=\"1\" timeout=\"{CONFIRM_SECONDS}\" action=\"{}\" method=\"POST\">\
          <Say>Ringback call back. Press 1 to be connected to the caller.</Say></Gather>\
          <Say>No key was pressed. The caller was not called.</Say><Hangup/>",
-        escape_xml(&hook_url(verified, CONFIRM_HOOK, call_id))
+        escape_xml(&hook_url(verified, CONFIRM_HOOK, placement))
     )))
 }
 
 /// Staff pressed a key: 1 dials the caller from the clinic's number (the caller's number appears
 /// only in this answer to Twilio); any other key hangs up.
 pub(super) async fn confirmed(verified: &Verified) -> Result<Response, DomainError> {
-    let call_id = callback_call(verified)?;
+    let placement = callback_placement(verified)?;
     if verified.get("Digits") != Some("1") {
         return Ok(twiml(
             "<Say>The caller was not called.</Say><Hangup/>".to_owned(),
         ));
     }
     let txn = verified.scope.begin().await?;
-    let target = click_to_call::dial_target(&txn, &verified.state.secrets, call_id).await?;
+    let target = click_to_call::dial_target(&txn, &verified.state.secrets, placement).await?;
     txn.commit().await?;
     let Some(target) = target else {
-        return Ok(twiml(
-            "<Say>This call back has ended. The caller was not called.</Say><Hangup/>".to_owned(),
-        ));
+        return Ok(twiml(ENDED.to_owned()));
     };
     Ok(twiml(format!(
         "<Say>Connecting you to the caller.</Say><Dial callerId=\"{}\" action=\"{}\" method=\"POST\">\
          <Number machineDetection=\"Enable\" machineDetectionTimeout=\"{MACHINE_DETECTION_SECONDS}\" \
          amdStatusCallback=\"{}\" amdStatusCallbackMethod=\"POST\">{}</Number></Dial>",
         escape_xml(&target.caller_id),
-        escape_xml(&hook_url(verified, OUTCOME_HOOK, call_id)),
-        escape_xml(&hook_url(verified, MACHINE_HOOK, call_id)),
+        escape_xml(&hook_url(verified, OUTCOME_HOOK, placement)),
+        escape_xml(&hook_url(verified, MACHINE_HOOK, placement)),
         escape_xml(&target.caller)
     )))
 }
 
 /// How the dial to the caller of a placed callback ended: recorded as the callback's outcome.
 pub(super) async fn record_outcome(verified: &Verified) -> Result<Response, DomainError> {
-    let call_id = callback_call(verified)?;
+    let placement = callback_placement(verified)?;
     let status = verified.get("DialCallStatus").unwrap_or_default();
     let Some(outcome) = outcome(status, verified.get("AnsweredBy")) else {
         return Ok(twiml(String::new()));
@@ -90,7 +101,7 @@ pub(super) async fn record_outcome(verified: &Verified) -> Result<Response, Doma
     let dialled_leg = verified.get("DialCallSid");
     let at = reported_start(verified, verified.state.clock.now());
     let txn = verified.scope.begin().await?;
-    click_to_call::record_outcome(&txn, call_id, (call_sid, dialled_leg), outcome, at).await?;
+    click_to_call::record_outcome(&txn, placement, (call_sid, dialled_leg), outcome, at).await?;
     txn.commit().await?;
     Ok(twiml(String::new()))
 }
@@ -98,7 +109,7 @@ pub(super) async fn record_outcome(verified: &Verified) -> Result<Response, Doma
 /// Machine detection's verdict on the dial to the caller (`AnsweredBy`): a machine or a fax is
 /// remembered for the dial's outcome; a person, or no verdict, changes nothing.
 pub(super) async fn note_machine(verified: &Verified) -> Result<Response, DomainError> {
-    callback_call(verified)?;
+    callback_placement(verified)?;
     if verified.get("AnsweredBy").is_some_and(is_machine) {
         let dialled_leg = required(verified, "CallSid")?;
         let txn = verified.scope.begin().await?;
@@ -108,17 +119,18 @@ pub(super) async fn note_machine(verified: &Verified) -> Result<Response, Domain
     Ok(twiml(String::new()))
 }
 
-/// How a placed callback's own call ended: the callback is no longer under way. When staff
-/// never answered (or never pressed 1), nobody dialled the caller: nothing is recorded as a
-/// callback, and the log says so (without numbers).
+/// How a placed callback's own call ended: the callback is no longer under way (unless another
+/// placement took its place). When staff never answered (or never pressed 1), nobody dialled the
+/// caller: nothing is recorded as a callback, and the log says so (without numbers).
 pub(super) async fn note_end(verified: &Verified) -> Result<Response, DomainError> {
-    let call_id = callback_call(verified)?;
+    let placement = callback_placement(verified)?;
+    let call_id = placement.call_id;
     let status = verified.get("CallStatus").unwrap_or_default();
     if matches!(status, "no-answer" | "busy" | "failed" | "canceled") {
         tracing::info!(%call_id, status, "staff did not take a placed callback");
     }
     let txn = verified.scope.begin().await?;
-    click_to_call::ended(&txn, call_id).await?;
+    click_to_call::ended(&txn, placement).await?;
     txn.commit().await?;
     Ok(twiml(String::new()))
 }

@@ -136,6 +136,8 @@ struct Verified {
     /// The call a webhook at a URL we wrote is about (from its signed query string): the
     /// caller's `CallSid` for call screening, the missed call's id for a placed callback.
     url_call: Option<String>,
+    /// The placement of a callback a webhook at a URL we wrote is about (signed with it).
+    url_placement: Option<String>,
     /// Which of the clinic's numbers the request names (its id): none for URLs we wrote.
     our_number: Option<uuid::Uuid>,
     /// The clinic stopped using the number the request names and holds it back: an incoming
@@ -254,6 +256,7 @@ async fn verify(
         scope,
         state: state.clone(),
         url_call: None,
+        url_placement: None,
         our_number: Some(number.number_id),
         number_held_back: number.held_back,
         url_text: query_value(request, "text"),
@@ -331,6 +334,7 @@ fn signed_url_request(
         request: signed,
         state: state.clone(),
         url_call: Some(call),
+        url_placement: named("placement"),
         our_number: None,
         number_held_back: false,
         url_text: None,
