@@ -1969,6 +1969,15 @@ impl<'a> PrivacyPage<'a> {
         Ok((content_type, text))
     }
 
+    /// Types `days` as the call retention and saves; the page's confirmation.
+    pub async fn save_call_retention(&self, days: &str) -> Result<String, E2eError> {
+        let field = wait_for_test_id(self.client, "call-retention").await?;
+        field.clear().await?;
+        field.send_keys(days).await?;
+        click_test_id(self.client, "retention-save").await?;
+        text_of(self.client, "retention-saved").await
+    }
+
     /// Erases the caller after confirming; returns the answer shown.
     pub async fn erase(&self) -> Result<String, E2eError> {
         click_test_id(self.client, "caller-erase").await?;

@@ -64,10 +64,12 @@ operations!("graphql/calendar.graphql" => GoogleCalendar, SetGoogleCalendar, Cal
 operations!(sparse "graphql/settings.graphql" => SaveClinic, SaveTextBack);
 operations!("graphql/what_if.graphql" => WhatIf, SaveWindow);
 operations!("graphql/admin.graphql" => Team, InviteMember, RevokeInvite, RemoveMember, ChangeMemberRole, ApiKeys, CreateApiKey, RevokeApiKey, AuditLog, DeadLetters, RetryDeadLetter);
-operations!("graphql/privacy.graphql" => PrivacySettings, SaveRetention, CallerRecord, ExportCallerRecord, EraseCaller, RestrictCaller, ClinicDataExport, DeleteClinic, DeleteMyAccount);
+operations!(sparse "graphql/privacy.graphql" => SaveRetention);
+operations!("graphql/privacy.graphql" => PrivacySettings, CallerRecord, ExportCallerRecord, EraseCaller, RestrictCaller, ClinicDataExport, DeleteClinic, DeleteMyAccount);
 operations!("graphql/billing.graphql" => BillingPage, BillingNotice, StartCheckout, OpenBillingPortal);
 operations!("graphql/numbers.graphql" => SetupChecklist, NumbersPage, NumbersForSale, AccountNumbers, BuyNumber, UseAccountNumber, ReleaseNumber, RemoveNumber, SetForwardingLine, TestCall);
-operations!("graphql/ai.graphql" => AiSettings, SaveAi, SaveService, DeleteService);
+operations!("graphql/ai.graphql" => AiSettings, NeverFollowUp, SaveService, DeleteService);
+operations!(sparse "graphql/ai.graphql" => SaveAi);
 
 /// Failures talking to the API, in words a user can act on.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,24 +241,27 @@ where
     Q::ResponseData: DeserializeOwned,
 {
     let data = match post_renewing(request_body::<Q>(variables)?).await {
-        Err(ApiError::SignedOut) => {
-            // Told once this request's caller has its answer: telling the app may take the page
-            // that asked away, which must not happen while it is still handling the answer.
-            leptos::prelude::set_timeout(
-                || {
-                    ON_SIGNED_OUT.with(|slot| {
-                        if let Some(handler) = slot.borrow().as_ref() {
-                            handler();
-                        }
-                    });
-                },
-                std::time::Duration::ZERO,
-            );
-            return Err(ApiError::SignedOut);
-        }
+        Err(ApiError::SignedOut) => return Err(signed_out()),
         answered => answered?,
     };
     response_data::<Q>(data)
+}
+
+/// Tells the app that the session is over for good ([`when_signed_out`]), once the request that
+/// found it has its answer: telling the app may take the page that asked away, which must not
+/// happen while it is still handling the answer.
+fn signed_out() -> ApiError {
+    leptos::prelude::set_timeout(
+        || {
+            ON_SIGNED_OUT.with(|slot| {
+                if let Some(handler) = slot.borrow().as_ref() {
+                    handler();
+                }
+            });
+        },
+        std::time::Duration::ZERO,
+    );
+    ApiError::SignedOut
 }
 
 /// Sends an operation that starts or ends a session (no renewal); its answer is not needed.
@@ -387,13 +392,22 @@ pub async fn download_lines(
 ) -> Result<Downloaded, ApiError> {
     use wasm_bindgen::JsCast;
     let failed = |what: &str| ApiError::Network(what.to_owned());
-    let response = Request::get(url)
-        .send()
-        .await
-        .map_err(|error| ApiError::Network(error.to_string()))?;
+    let get = || async {
+        Request::get(url)
+            .send()
+            .await
+            .map_err(|error| ApiError::Network(error.to_string()))
+    };
+    let mut response = get().await?;
+    if response.status() == 401 {
+        // The page may have sat for longer than a session's token lasts (a download is often the
+        // first request after a while): renewed once, as a GraphQL request's is, and tried again.
+        let _ = renew_session().await;
+        response = get().await?;
+    }
     match response.status() {
         200 => {}
-        401 => return Err(ApiError::SignedOut),
+        401 => return Err(signed_out()),
         status => {
             // The server says why in plain words (a period too long, a limit reached).
             let said = response.text().await.unwrap_or_default();

@@ -10,8 +10,10 @@ use leptos::task::spawn_local;
 use ringback_shared::display::{self, capitalised, parse_money};
 use ringback_shared::slots::STANDARD_VISIT_MINUTES;
 
-use crate::api::{self, ApiError, ai_settings, delete_service, save_ai, save_service};
-use crate::components::{Alert, AsyncView, ChangeTracker, failure_of};
+use crate::api::{
+    self, ApiError, ai_settings, delete_service, never_follow_up, save_ai, save_service,
+};
+use crate::components::{Alert, AsyncView, ChangeTracker, PendingSave, failure_of};
 
 #[component]
 pub fn AiReceptionist() -> impl IntoView {
@@ -56,29 +58,39 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
     } = fields;
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let tracker = ChangeTracker::new(vec![
-        (
-            "the AI's switch",
-            Signal::derive(move || enabled.get().to_string()),
-        ),
+        (SWITCH, Signal::derive(move || enabled.get().to_string())),
         ("tone", tone.into()),
         ("description", description.into()),
         ("intake questions", intake.into()),
-        ("follow-up wait", follow_up.into()),
+        (FOLLOW_UP, follow_up.into()),
         ("budget", budget.into()),
-        ("standard visit's worth", standard_value.into()),
+        (STANDARD_VALUE, standard_value.into()),
     ]);
+    let saving = RwSignal::new(false);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        if saving.get_untracked() {
+            return;
+        }
         outcome.set(None);
-        let input = match fields.input() {
+        let pending = tracker.pending();
+        let (input, never_follow_up) = match fields.input(&pending) {
             Ok(input) => input,
             Err(problem) => return outcome.set(Some(Err(problem))),
         };
-        let pending = tracker.pending();
+        saving.set(true);
         spawn_local(async move {
-            let sent = api::run::<api::SaveAi>(save_ai::Variables { input }).await;
+            let mut sent = api::run::<api::SaveAi>(save_ai::Variables { input })
+                .await
+                .map(drop);
+            if sent.is_ok() && never_follow_up {
+                sent = api::run::<api::NeverFollowUp>(never_follow_up::Variables)
+                    .await
+                    .map(drop);
+            }
+            saving.set(false);
             outcome.set(Some(
-                sent.map(|_| tracker.saved(pending))
+                sent.map(|()| tracker.saved(pending))
                     .map_err(|error| error.to_string()),
             ));
         });
@@ -138,10 +150,17 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
                 Ok(said) => view! { <p role="status" data-testid="ai-saved">{said}</p> }.into_any(),
                 Err(message) => view! { <Alert message=Some(message) test_id="ai-error" /> }.into_any(),
             })}
-            <button type="submit" data-testid="ai-save">"Save the AI settings"</button>
+            <button type="submit" data-testid="ai-save" disabled=move || saving.get()>
+                "Save the AI settings"
+            </button>
         </form>
     }
 }
+
+/// The form's names of the fields a save may leave out.
+const SWITCH: &str = "the AI's switch";
+const FOLLOW_UP: &str = "follow-up wait";
+const STANDARD_VALUE: &str = "standard visit's worth";
 
 /// The settings form's fields, as typed.
 #[derive(Clone, Copy)]
@@ -156,8 +175,11 @@ struct AiFields {
 }
 
 impl AiFields {
-    /// The fields as the server's input, or what is wrong with them.
-    fn input(self) -> Result<save_ai::AiReceptionistInput, String> {
+    /// The fields `pending` changed as the server's input (the others left out, so a tab left
+    /// open never writes back what another member changed meanwhile, such as turning the AI
+    /// off), and whether the follow-up was emptied ("never", which the input cannot say: it
+    /// leaves out what it does not set), or what is wrong with them.
+    fn input(self, pending: &PendingSave) -> Result<(save_ai::AiReceptionistInput, bool), String> {
         let follow_up_minutes = match self.follow_up.get_untracked().trim() {
             "" => None,
             typed => Some(
@@ -177,21 +199,25 @@ impl AiFields {
             .ok_or_else(|| {
                 "What a standard visit is worth is an amount, e.g. 60 or 60.50.".to_owned()
             })?;
-        Ok(save_ai::AiReceptionistInput {
-            enabled: Some(self.enabled.get_untracked()),
-            tone: Some(self.tone.get_untracked()),
-            business_description: Some(self.description.get_untracked()),
-            intake_questions: Some(
+        let changed = |name: &str| pending.has(name);
+        let input = save_ai::AiReceptionistInput {
+            enabled: changed(SWITCH).then(|| self.enabled.get_untracked()),
+            tone: changed("tone").then(|| self.tone.get_untracked()),
+            business_description: changed("description").then(|| self.description.get_untracked()),
+            intake_questions: changed("intake questions").then(|| {
                 self.intake
                     .get_untracked()
                     .lines()
                     .map(str::to_owned)
-                    .collect(),
-            ),
-            follow_up_minutes,
-            monthly_token_budget: Some(monthly_token_budget),
-            standard_visit_value_minor: Some(standard_visit_value_minor),
-        })
+                    .collect()
+            }),
+            follow_up_minutes: follow_up_minutes.filter(|_| changed(FOLLOW_UP)),
+            monthly_token_budget: changed("budget").then_some(monthly_token_budget),
+            standard_visit_value_minor: changed(STANDARD_VALUE)
+                .then_some(standard_visit_value_minor),
+        };
+        let never = changed(FOLLOW_UP) && follow_up_minutes.is_none();
+        Ok((input, never))
     }
 }
 

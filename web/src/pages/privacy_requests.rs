@@ -42,6 +42,10 @@ pub fn PrivacyRequests() -> impl IntoView {
     }
 }
 
+/// The retention form's names of its fields.
+const CALLS: &str = "call retention";
+const CONVERSATIONS: &str = "conversation retention";
+
 /// The retention settings and what they mean.
 #[component]
 fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoView {
@@ -51,11 +55,15 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
     let words = RwSignal::new(clinic.retention_in_words);
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let tracker = ChangeTracker::new(vec![
-        ("call retention", calls.into()),
-        ("conversation retention", conversations.into()),
+        (CALLS, calls.into()),
+        (CONVERSATIONS, conversations.into()),
     ]);
+    let saving = RwSignal::new(false);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        if saving.get_untracked() {
+            return;
+        }
         let parsed = (
             calls.get_untracked().trim().parse::<i64>(),
             conversations.get_untracked().trim().parse::<i64>(),
@@ -65,13 +73,17 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
                 "Write both retentions as a number of days.".to_owned()
             )));
         };
+        // Only what this form changed is sent: a tab left open must not write back a retention
+        // another member changed meanwhile (the next purge would delete by it).
         let pending = tracker.pending();
+        let variables = save_retention::Variables {
+            calls: pending.has(CALLS).then_some(calls),
+            conversations: pending.has(CONVERSATIONS).then_some(conversations),
+        };
+        saving.set(true);
         spawn_local(async move {
-            let saved = api::run::<api::SaveRetention>(save_retention::Variables {
-                calls,
-                conversations,
-            })
-            .await;
+            let saved = api::run::<api::SaveRetention>(variables).await;
+            saving.set(false);
             outcome.set(Some(
                 saved
                     .map(|data| {
@@ -115,7 +127,9 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
                     <input id="conversation-retention" data-testid="conversation-retention" inputmode="numeric"
                         prop:value=conversations on:input=move |ev| conversations.set(event_target_value(&ev)) />
                 </fieldset>
-                <button type="submit">"Save retention"</button>
+                <button type="submit" data-testid="retention-save" disabled=move || saving.get()>
+                    "Save retention"
+                </button>
             </form>
             {move || outcome.get().map(|result| match result {
                 Ok(said) => view! { <p role="status" data-testid="retention-saved">{said}</p> }.into_any(),
@@ -129,17 +143,26 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
 #[component]
 fn CallerRequests() -> impl IntoView {
     let typed = RwSignal::new(String::new());
-    // The number being handled: in memory only, never shown again.
-    let number = RwSignal::new(None::<String>);
-    let record = RwSignal::new(None::<Record>);
+    // The record shown, with the number it was looked up by (in memory only, never shown again):
+    // the buttons act on the number of the record on screen, never on one typed since.
+    let record = RwSignal::new(None::<(String, Record)>);
     let failure = RwSignal::new(None::<String>);
     let notice = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    // Only the latest look-up's answer is shown: an earlier, slower one is dropped.
+    let latest = StoredValue::new(0_u32);
     let look_up = move |given: String| {
+        latest.update_value(|ticket| *ticket += 1);
+        let ticket = latest.get_value();
         spawn_local(async move {
-            let found = api::run::<api::CallerRecord>(caller_record::Variables { number: given })
-                .await
-                .map(|data| data.caller_record);
-            show(found, record, failure);
+            let found = api::run::<api::CallerRecord>(caller_record::Variables {
+                number: given.clone(),
+            })
+            .await
+            .map(|data| (given, data.caller_record));
+            if latest.get_value() == ticket {
+                show(found, record, failure);
+            }
         });
     };
     let submit = move |event: leptos::ev::SubmitEvent| {
@@ -147,14 +170,14 @@ fn CallerRequests() -> impl IntoView {
         let given = typed.get_untracked();
         typed.set(String::new());
         notice.set(None);
-        number.set(Some(given.clone()));
+        record.set(None);
         look_up(given);
     };
     let actions = Actions {
-        number,
         record,
         failure,
         notice,
+        busy,
     };
     view! {
         <section aria-labelledby="requests-heading">
@@ -169,7 +192,7 @@ fn CallerRequests() -> impl IntoView {
             </form>
             <Alert message=failure />
             {move || notice.get().map(|text| view! { <p role="status" data-testid="privacy-notice">{text}</p> })}
-            {move || record.get().map(|found| held(found, actions, look_up))}
+            {move || record.get().map(|shown| held(shown, actions, look_up))}
         </section>
     }
 }
@@ -177,15 +200,16 @@ fn CallerRequests() -> impl IntoView {
 /// The signals the request buttons share.
 #[derive(Clone, Copy)]
 struct Actions {
-    number: RwSignal<Option<String>>,
-    record: RwSignal<Option<Record>>,
+    record: RwSignal<Option<(String, Record)>>,
     failure: RwSignal<Option<String>>,
     notice: RwSignal<Option<String>>,
+    /// A request is on its way: the buttons wait for it (a second click would send it again).
+    busy: RwSignal<bool>,
 }
 
 fn show(
-    found: Result<Record, ApiError>,
-    record: RwSignal<Option<Record>>,
+    found: Result<(String, Record), ApiError>,
+    record: RwSignal<Option<(String, Record)>>,
     failure: RwSignal<Option<String>>,
 ) {
     match found {
@@ -200,9 +224,9 @@ fn show(
     }
 }
 
-/// Everything held, with the request buttons.
+/// Everything held for the caller with `number`, with the request buttons, which act on it.
 fn held(
-    found: Record,
+    (number, found): (String, Record),
     actions: Actions,
     look_up: impl Fn(String) + Copy + 'static,
 ) -> impl IntoView {
@@ -213,6 +237,8 @@ fn held(
     let confirm_erasure = NodeRef::<html::Dialog>::new();
     let tail = found.caller_tail.clone();
     let restricted = found.restricted;
+    let number = StoredValue::new(number);
+    let busy = move || actions.busy.get();
     view! {
         <article data-testid="caller-record">
             <h3>{found.caller_tail.clone()}</h3>
@@ -222,13 +248,15 @@ fn held(
             {conversations_view(&found, clock)}
             {appointments_view(&found, clock)}
             <div class="actions" role="group" aria-label="The caller's request">
-                <button type="button" data-testid="caller-export" on:click=move |_| export(actions, download)>
+                <button type="button" data-testid="caller-export" disabled=busy
+                    on:click=move |_| export(actions, number.get_value(), download)>
                     "Prepare a JSON copy"
                 </button>
-                <button type="button" data-testid="caller-restrict" on:click=move |_| restrict(actions, !restricted, look_up)>
+                <button type="button" data-testid="caller-restrict" disabled=busy
+                    on:click=move |_| restrict(actions, (number.get_value(), !restricted), look_up)>
                     {if restricted { "Lift the restriction" } else { "Restrict processing" }}
                 </button>
-                <button type="button" class="danger" data-testid="caller-erase" aria-haspopup="dialog"
+                <button type="button" class="danger" data-testid="caller-erase" disabled=busy aria-haspopup="dialog"
                     on:click=move |_| { if let Some(dialog) = confirm_erasure.get() { let _ = dialog.show_modal(); } }>
                     "Erase…"
                 </button>
@@ -250,10 +278,10 @@ fn held(
                         on:click=move |_| { if let Some(dialog) = confirm_erasure.get() { dialog.close(); } }>
                         "Cancel"
                     </button>
-                    <button type="button" class="danger" data-testid="caller-erase-confirm"
+                    <button type="button" class="danger" data-testid="caller-erase-confirm" disabled=busy
                         on:click=move |_| {
                             if let Some(dialog) = confirm_erasure.get() { dialog.close(); }
-                            erase(actions);
+                            erase(actions, number.get_value());
                         }>
                         "Yes, erase"
                     </button>
@@ -365,11 +393,20 @@ fn appointments_view(found: &Record, clock: ClinicTime) -> impl IntoView {
     view! { <h4>"Appointments"</h4><ul data-testid="caller-appointments">{rows}</ul> }
 }
 
-fn export(actions: Actions, download: RwSignal<Option<(String, String)>>) {
-    let Some(number) = actions.number.get_untracked() else {
+/// Runs `request` unless another request of the buttons is on its way (then it is the one).
+fn one_at_a_time(actions: Actions, request: impl Future<Output = ()> + 'static) {
+    if actions.busy.get_untracked() {
         return;
-    };
+    }
+    actions.busy.set(true);
     spawn_local(async move {
+        request.await;
+        actions.busy.set(false);
+    });
+}
+
+fn export(actions: Actions, number: String, download: RwSignal<Option<(String, String)>>) {
+    one_at_a_time(actions, async move {
         match api::run::<api::ExportCallerRecord>(export_caller_record::Variables { number }).await
         {
             Ok(data) => {
@@ -384,11 +421,12 @@ fn export(actions: Actions, download: RwSignal<Option<(String, String)>>) {
     });
 }
 
-fn restrict(actions: Actions, restricted: bool, look_up: impl Fn(String) + 'static) {
-    let Some(number) = actions.number.get_untracked() else {
-        return;
-    };
-    spawn_local(async move {
+fn restrict(
+    actions: Actions,
+    (number, restricted): (String, bool),
+    look_up: impl Fn(String) + 'static,
+) {
+    one_at_a_time(actions, async move {
         let variables = restrict_caller::Variables {
             number: number.clone(),
             restricted,
@@ -408,15 +446,11 @@ fn restrict(actions: Actions, restricted: bool, look_up: impl Fn(String) + 'stat
     });
 }
 
-fn erase(actions: Actions) {
-    let Some(number) = actions.number.get_untracked() else {
-        return;
-    };
-    spawn_local(async move {
+fn erase(actions: Actions, number: String) {
+    one_at_a_time(actions, async move {
         match api::run::<api::EraseCaller>(erase_caller::Variables { number }).await {
             Ok(data) => {
                 actions.record.set(None);
-                actions.number.set(None);
                 actions.notice.set(Some(data.erase_caller.summary));
             }
             Err(error) => actions.failure.set(Some(error.to_string())),
