@@ -38,7 +38,7 @@ pub fn FindCaller() -> impl IntoView {
             <label for="find-caller-number">"Find a caller by number"</label>
             <input id="find-caller-number" type="tel" autocomplete="off" required
                 prop:value=number on:input=move |ev| number.set(event_target_value(&ev)) />
-            <button type="submit">"Find"</button>
+            <button type="submit" disabled=move || lookup.pending().get()>"Find"</button>
         </form>
         <Alert message=failure_of(lookup) />
         {move || lookup.value().get().and_then(Result::ok).map(|found| result(found, clock))}

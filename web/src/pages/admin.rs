@@ -161,7 +161,7 @@ fn team_lists(data: team::ResponseData, change: Change<TeamChange>) -> impl Into
                 view! {
                     <li>
                         {invite.display_name}" · "{invite.email}" "
-                        <button type="button" on:click=move |_| {
+                        <button type="button" disabled=move || change.pending().get() on:click=move |_| {
                             change.dispatch(TeamChange::WithdrawInvite { id: id.clone() });
                         }>"Revoke"</button>
                     </li>
@@ -516,7 +516,8 @@ fn undelivered_list(
                         <br />
                         <span data-testid="undelivered-reason">{letter.last_error.unwrap_or_else(|| "no reason given".to_owned())}</span>
                         " "
-                        <button type="button" data-testid="undelivered-retry" on:click=move |_| {
+                        <button type="button" data-testid="undelivered-retry"
+                            disabled=move || retry.pending().get() on:click=move |_| {
                             retry.dispatch(id.clone());
                         }>"Try again"</button>
                     </li>

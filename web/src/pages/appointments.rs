@@ -562,19 +562,16 @@ fn EditDialog(
         // (in the hour a clock change repeats, or in a time zone changed since the page loaded)
         // and could move.
         let start_edited = typed_starts != target.starts;
-        let changed: Vec<&'static str> = [
-            (
-                "value",
-                display::parse_money(&target.value) != Some(value_minor),
-            ),
-            ("start", start_edited),
-        ]
-        .into_iter()
-        .filter_map(|(name, differs)| differs.then_some(name))
-        .collect();
+        // So is the value: sent back unchanged, it would undo a change a colleague or an
+        // integration made since the page loaded (and the recovered revenue with it).
+        let value_edited = display::parse_money(&target.value) != Some(value_minor);
+        let changed: Vec<&'static str> = [("value", value_edited), ("start", start_edited)]
+            .into_iter()
+            .filter_map(|(name, differs)| differs.then_some(name))
+            .collect();
         let variables = update_appointment::Variables {
             id: target.id,
-            value_minor,
+            value_minor: value_edited.then_some(value_minor),
             starts_local: start_edited.then_some(typed_starts),
         };
         changes.send(AppointmentChange::Edit(variables, changed));

@@ -271,8 +271,13 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
         ("text in business hours", open_template.into()),
         ("text after hours", closed_template.into()),
     ]);
+    // A save on its way: the button waits for it (a second click would send it again).
+    let saving = RwSignal::new(false);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        if saving.get_untracked() {
+            return;
+        }
         outcome.set(None);
         let pending = tracker.pending();
         let business_hours = match hours_input(&week) {
@@ -347,6 +352,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             sms_daily_limit: None,
         };
         let saved_privacy = saved_privacy.clone();
+        saving.set(true);
         spawn_local(async move {
             // The text-back's settings first, the clinic's (strict privacy among them, which
             // cannot be undone) only once those are saved: a refused link or template then leaves
@@ -356,6 +362,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             })
             .await;
             if let Err(error) = text_back {
+                saving.set(false);
                 return outcome.set(Some(Err(error.to_string())));
             }
             unconfirmed.set_value((false, false));
@@ -363,6 +370,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 input: clinic_input,
             })
             .await;
+            saving.set(false);
             outcome.set(Some(match clinic {
                 Ok(_) => {
                     *saved_privacy.borrow_mut() = chosen_privacy;
@@ -435,7 +443,9 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 Ok(said) => view! { <p role="status" data-testid="settings-saved">{said}</p> }.into_any(),
                 Err(message) => view! { <Alert message=Some(message) test_id="settings-error" /> }.into_any(),
             })}
-            <button type="submit" data-testid="settings-save">"Save settings"</button>
+            <button type="submit" data-testid="settings-save" disabled=move || saving.get()>
+                "Save settings"
+            </button>
         </form>
     }
 }
