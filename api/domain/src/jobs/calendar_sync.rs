@@ -28,10 +28,13 @@ use crate::service::calendar::{self, ClinicCalendar, SyncPlan};
 use crate::service::{appointments, clinic};
 use ringback_providers::google::CalendarError;
 
-/// Make the clinic's calendar show booking `appointment` as it stands.
+/// Make the clinic's calendar show booking `appointment` as it stands, removing its event from
+/// `also_remove` too (calendars a sync that ran beside another may have left it in).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CalendarSync {
     pub appointment: Uuid,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_remove: Vec<String>,
 }
 
 impl Job for CalendarSync {
@@ -64,7 +67,8 @@ impl Runnable for CalendarSync {
             Err(other) => return Err(other),
         };
         let clinic = clinic::get(txn).await?;
-        let plan = calendar::plan(&booking, &ClinicCalendar::of(&clinic), &desk.public_url);
+        let plan = calendar::plan(&booking, &ClinicCalendar::of(&clinic), &desk.public_url)
+            .also_removing(&self.also_remove);
         if plan.put.is_none() && plan.remove_from.is_empty() {
             return Ok(Err(Attempt::Cancelled("the booking needs no event")));
         }
@@ -89,7 +93,9 @@ impl Runnable for CalendarSync {
         for other in &plan.remove_from {
             match desk.provider.delete_event(other, &event_id).await {
                 Ok(()) => {}
-                Err(CalendarError::NotShared) => {
+                // The clinic's own calendar refusing is not let go: its sharing may be mended,
+                // and until then the event blocks a time the AI would otherwise offer.
+                Err(CalendarError::NotShared) if !plan.is_current(other) => {
                     tracing::info!("a calendar no longer shared kept a booking's event");
                 }
                 Err(error) => return failed(&error),
@@ -123,17 +129,19 @@ impl Runnable for CalendarSync {
             Err(DomainError::NotFound) => return Ok(()),
             Err(other) => return Err(other),
         };
-        let kept_in = carried_out.kept_in();
-        if booking.calendar_event_in != kept_in {
+        // Another sync may have stored where it put the event meanwhile: a calendar this one
+        // neither put it in nor removed it from is named for the next sync to remove it from.
+        let outcome = carried_out.outcome(booking.calendar_event_in.as_deref());
+        if booking.calendar_event_in != outcome.recorded {
             let mut model: appointment::ActiveModel = booking.into();
-            model.calendar_event_in = Set(kept_in);
+            model.calendar_event_in = Set(outcome.recorded);
             booking = model.update(txn.conn()).await?;
         }
         let clinic = clinic::get(txn).await?;
         let needed_now = calendar::plan(&booking, &ClinicCalendar::of(&clinic), &desk.public_url);
-        if !carried_out.leaves_nothing_of(&needed_now) {
+        if !carried_out.leaves_nothing_of(&needed_now) || !outcome.strays.is_empty() {
             // The booking or the clinic's calendar changed while this sync ran: another mends it.
-            calendar::queue_sync(txn, &booking).await?;
+            calendar::queue_sync_removing(txn, &booking, outcome.strays).await?;
         }
         Ok(())
     }

@@ -1031,6 +1031,14 @@ async fn run_tool(
     let txn = scope.begin().await?;
     let thread = locked_thread(&txn, ready).await?;
     let settings = clinic::get(&txn).await?;
+    // A calendar chosen (or changed) since the answer was prepared was not the one asked: no
+    // time is offered or booked from the one it replaced, or from none.
+    let asked_another_calendar = settings.google_calendar_id != prepared.id
+        && ai_tools::days_looked_at(name, input, prepared.today).is_some();
+    let busy_elsewhere = match asked_another_calendar {
+        true => Err(CALENDAR_UNCHECKED.to_owned()),
+        false => busy_elsewhere,
+    };
     match meanwhile(&txn, secrets, ready, &settings, &thread).await? {
         Meanwhile::Nothing => {}
         Meanwhile::Stop(why) => {

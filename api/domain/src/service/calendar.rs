@@ -21,10 +21,10 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use ringback_core::error::DomainError;
-use ringback_core::outbox::{NewJob, cancel_unfinished, enqueue};
+use ringback_core::outbox::{Job, NewJob, PENDING, cancel_unfinished, enqueue};
 use ringback_core::secrets::Secrets;
 use ringback_core::tenant::TenantTxn;
-use ringback_entity::{appointment, clinic as clinic_row};
+use ringback_entity::{appointment, clinic as clinic_row, job_outbox};
 use ringback_providers::google::{
     BusyTime, CalendarError, CalendarEvent, CalendarProvider, valid_calendar_id,
 };
@@ -189,7 +189,7 @@ pub async fn set(
 }
 
 /// Queues a sync for each upcoming booking that stands (`connected`), or that stands and has an
-/// event (a calendar cleared), soonest first (by start, then id) and after `after` when given:
+/// event (a calendar cleared), and each cancelled one whose event is still recorded, soonest first (by start, then id) and after `after` when given:
 /// at most [`MAX_SYNCED_ON_CHANGE`], and when that many were queued, a [`CalendarFill`] to queue
 /// the next batch [`FILL_PAUSE`] later. How many syncs were queued.
 pub async fn queue_upcoming(
@@ -197,10 +197,16 @@ pub async fn queue_upcoming(
     connected: bool,
     after: Option<(DateTime<Utc>, Uuid)>,
 ) -> Result<u64, DomainError> {
+    // A cancelled booking whose event is still recorded somewhere (a removal the calendar
+    // refused) is synced again too: its event leaves once the sharing is mended.
     let mut upcoming = txn
         .find::<appointment::Entity>()
         .filter(appointment::Column::StartsAt.gte(txn.now()))
-        .filter(appointment::Column::CancelledAt.is_null());
+        .filter(
+            Condition::any()
+                .add(appointment::Column::CancelledAt.is_null())
+                .add(appointment::Column::CalendarEventIn.is_not_null()),
+        );
     if !connected {
         upcoming = upcoming.filter(appointment::Column::CalendarEventIn.is_not_null());
     }
@@ -224,8 +230,14 @@ pub async fn queue_upcoming(
         .into_tuple()
         .all(txn.conn())
         .await?;
+    // A booking whose sync still waits (not yet taken by a worker) gets no second one: that one
+    // reads the booking and the clinic when it runs. The same choice saved again would otherwise
+    // queue a batch on top of the last, on the Google quota every clinic of the server shares.
+    let waiting = waiting_syncs(txn).await?;
     for (appointment, _) in &upcoming {
-        enqueue_sync(txn, *appointment).await?;
+        if !waiting.contains(appointment) {
+            enqueue_sync(txn, *appointment).await?;
+        }
     }
     if upcoming.len() as u64 == MAX_SYNCED_ON_CHANGE
         && let Some(&(last, Some(starts))) = upcoming.last()
@@ -237,6 +249,26 @@ pub async fn queue_upcoming(
         queue_fill(txn, next).await?;
     }
     Ok(upcoming.len() as u64)
+}
+
+/// The bookings with a sync waiting to be taken by a worker (at most the most a change queues
+/// at once, twice over: more may be queued again, which only costs requests).
+async fn waiting_syncs(txn: &TenantTxn) -> Result<std::collections::HashSet<Uuid>, DomainError> {
+    let payloads: Vec<serde_json::Value> = txn
+        .find::<job_outbox::Entity>()
+        .filter(job_outbox::Column::Kind.eq(CalendarSync::NAME))
+        .filter(job_outbox::Column::Status.eq(PENDING))
+        .select_only()
+        .column(job_outbox::Column::Payload)
+        .limit(2 * MAX_SYNCED_ON_CHANGE)
+        .into_tuple()
+        .all(txn.conn())
+        .await?;
+    Ok(payloads
+        .into_iter()
+        .filter_map(|payload| serde_json::from_value::<CalendarSync>(payload).ok())
+        .map(|sync| sync.appointment)
+        .collect())
 }
 
 /// Queues `fill` to run [`FILL_PAUSE`] from now.
@@ -353,9 +385,40 @@ pub async fn queue_sync(txn: &TenantTxn, booking: &appointment::Model) -> Result
     Ok(())
 }
 
+/// Queues a sync of `booking` that also removes its event from `strays`, calendars it may have
+/// been put in by a sync that ran beside another (see [`SyncPlan::outcome`]).
+pub async fn queue_sync_removing(
+    txn: &TenantTxn,
+    booking: &appointment::Model,
+    strays: Vec<String>,
+) -> Result<(), DomainError> {
+    if strays.is_empty() {
+        return queue_sync(txn, booking).await;
+    }
+    enqueue_job(
+        txn,
+        CalendarSync {
+            appointment: booking.id,
+            also_remove: strays,
+        },
+    )
+    .await
+}
+
 async fn enqueue_sync(txn: &TenantTxn, appointment: Uuid) -> Result<(), DomainError> {
+    enqueue_job(
+        txn,
+        CalendarSync {
+            appointment,
+            also_remove: Vec::new(),
+        },
+    )
+    .await
+}
+
+async fn enqueue_job(txn: &TenantTxn, job: CalendarSync) -> Result<(), DomainError> {
     let new = NewJob {
-        job: CalendarSync { appointment },
+        job,
         sealed_number: None,
         body_sealed: None,
         run_at: txn.now(),
@@ -369,9 +432,70 @@ async fn enqueue_sync(txn: &TenantTxn, appointment: Uuid) -> Result<(), DomainEr
 pub struct SyncPlan {
     pub put: Option<(String, CalendarEvent)>,
     pub remove_from: Vec<String>,
+    /// The clinic's calendar when the plan was made: a removal there that Google refuses as not
+    /// shared fails the sync (the sharing may be mended; the event must not be forgotten while it
+    /// still blocks a time the AI would offer), where one from a calendar the clinic left is let
+    /// go.
+    #[serde(default)]
+    pub current: Option<String>,
+}
+
+/// Where a carried-out sync leaves a booking's event: the calendar to record it in, and any
+/// other calendar it may still be in (put there by a sync that ran beside this one).
+#[derive(Debug, PartialEq, Eq)]
+pub struct SyncOutcome {
+    pub recorded: Option<String>,
+    pub strays: Vec<String>,
 }
 
 impl SyncPlan {
+    /// This plan, also removing the event from `strays` (unless it is put there).
+    pub fn also_removing(mut self, strays: &[String]) -> Self {
+        for stray in strays {
+            let put_there = self.kept_in().is_some_and(|put| same_calendar(&put, stray));
+            if !put_there && !self.removes_from(stray) {
+                self.remove_from.push(stray.clone());
+            }
+        }
+        self
+    }
+
+    /// Whether this plan removes the event from `calendar`.
+    pub fn removes_from(&self, calendar: &str) -> bool {
+        self.remove_from
+            .iter()
+            .any(|removed| same_calendar(removed, calendar))
+    }
+
+    /// Whether `calendar` was the clinic's when the plan was made.
+    pub fn is_current(&self, calendar: &str) -> bool {
+        self.current
+            .as_deref()
+            .is_some_and(|current| same_calendar(current, calendar))
+    }
+
+    /// Where the event is once this plan was carried out, the booking recording it in `stored`
+    /// by then (another sync may have stored a calendar meanwhile): the calendar it was put in,
+    /// else the stored one unless this plan removed the event from it; a stored calendar it was
+    /// neither put in nor removed from is a stray to remove.
+    pub fn outcome(&self, stored: Option<&str>) -> SyncOutcome {
+        let kept_stored = stored.filter(|stored| !self.removes_from(stored));
+        match (self.kept_in(), kept_stored) {
+            (Some(put), Some(stored)) if !same_calendar(&put, stored) => SyncOutcome {
+                recorded: Some(put),
+                strays: vec![stored.to_owned()],
+            },
+            (Some(put), _) => SyncOutcome {
+                recorded: Some(put),
+                strays: Vec::new(),
+            },
+            (None, kept) => SyncOutcome {
+                recorded: kept.map(str::to_owned),
+                strays: Vec::new(),
+            },
+        }
+    }
+
     /// Whether, once this plan was carried out, `now` (the plan for the booking as it stands
     /// now) has nothing left to do: the same event in the same calendar, and no calendar to
     /// remove it from that this plan did not.
@@ -436,7 +560,11 @@ pub fn plan(booking: &appointment::Model, clinic: &ClinicCalendar, public_url: &
             event(booking, starts_at, clinic.time_zone, public_url),
         )
     });
-    SyncPlan { put, remove_from }
+    SyncPlan {
+        put,
+        remove_from,
+        current: clinic.calendar_id.map(str::to_owned),
+    }
 }
 
 /// Whether two calendar ids name one calendar: Google reads the addresses they are whatever the
@@ -593,8 +721,51 @@ mod tests {
             plan_now,
             SyncPlan {
                 put: None,
-                remove_from: vec![]
+                remove_from: vec![],
+                current: None,
             }
         );
+    }
+
+    /// Two syncs side by side, one putting the event in the calendar chosen before, the other in
+    /// the one chosen since: whichever stores its outcome second records its own calendar and
+    /// names the other as a stray for the next sync to remove the event from; a removal leaves
+    /// a calendar it did not remove from recorded.
+    #[test]
+    fn a_sync_beside_another_names_the_calendar_it_may_have_left_an_event_in() {
+        let clinic = |calendar_id| ClinicCalendar {
+            calendar_id,
+            time_zone: "Europe/London",
+        };
+        let standing = booking(false, None);
+        let into_old = plan(&standing, &clinic(Some("old@example.com")), "https://rb");
+        let into_new = plan(&standing, &clinic(Some("new@example.com")), "https://rb");
+        let outcome = into_new.outcome(Some("old@example.com"));
+        assert_eq!(outcome.recorded.as_deref(), Some("new@example.com"));
+        assert_eq!(outcome.strays, vec!["old@example.com".to_owned()]);
+        let outcome = into_old.outcome(Some("OLD@example.com"));
+        assert_eq!(outcome.strays, Vec::<String>::new(), "the same calendar");
+
+        let next = plan(
+            &booking(false, Some("new@example.com")),
+            &clinic(Some("new@example.com")),
+            "https://rb",
+        )
+        .also_removing(&outcome_strays());
+        assert_eq!(next.remove_from, vec!["old@example.com".to_owned()]);
+        assert!(next.is_current("NEW@example.com") && !next.is_current("old@example.com"));
+
+        let cancelled = plan(&booking(true, None), &clinic(None), "https://rb");
+        let outcome = cancelled.outcome(Some("new@example.com"));
+        assert_eq!(
+            outcome.recorded.as_deref(),
+            Some("new@example.com"),
+            "not removed there"
+        );
+        assert!(outcome.strays.is_empty());
+    }
+
+    fn outcome_strays() -> Vec<String> {
+        vec!["old@example.com".to_owned(), "New@example.com".to_owned()]
     }
 }
