@@ -1467,6 +1467,33 @@ impl<'a> TeamPage<'a> {
         click_test_id(self.client, "invite-create").await?;
         text_of(self.client, "invite-link").await
     }
+
+    /// Invites `name` at `email`, which the server refuses; the refusal shown, once no
+    /// invitation link is left on the page.
+    pub async fn invite_refused(&self, email: &str, name: &str) -> Result<String, E2eError> {
+        for (field, text) in [("invite-email", email), ("invite-name", name)] {
+            self.client.find(Locator::Id(field)).await?.clear().await?;
+            type_into(self.client, field, text).await?;
+        }
+        click_test_id(self.client, "invite-create").await?;
+        wait_for_text(self.client, "p[role=alert]", |shown| !shown.is_empty()).await?;
+        if self
+            .client
+            .find(Locator::Css("[data-testid=invite-link]"))
+            .await
+            .is_ok()
+        {
+            return Err(E2eError::Assertion(
+                "the last invitation's link is still shown".to_owned(),
+            ));
+        }
+        Ok(self
+            .client
+            .find(Locator::Css("p[role=alert]"))
+            .await?
+            .text()
+            .await?)
+    }
 }
 
 /// The API keys page (admins and owners).

@@ -185,6 +185,9 @@ async fn renew_session() -> Result<(), ApiError> {
                         Err(error) => Err(error),
                     };
                     RENEWAL.with(|slot| slot.borrow_mut().take());
+                    if outcome.is_ok() {
+                        tell_renewed();
+                    }
                     outcome
                 }
                 .boxed_local()
@@ -225,6 +228,29 @@ thread_local! {
     /// What the app does when a request finds the session over for good (it could not be
     /// renewed): see [`when_signed_out`].
     static ON_SIGNED_OUT: RefCell<Option<Box<dyn Fn()>>> = const { RefCell::new(None) };
+    /// What the app does when the session was renewed: see [`when_renewed`].
+    static ON_RENEWED: RefCell<Option<Box<dyn Fn()>>> = const { RefCell::new(None) };
+}
+
+/// Has `handler` run whenever the session was renewed (every quarter of an hour of use): the
+/// session reads the member again, so a role changed elsewhere meanwhile (a demotion, a
+/// promotion) shows in the menus without a reload.
+pub fn when_renewed(handler: impl Fn() + 'static) {
+    ON_RENEWED.with(|slot| *slot.borrow_mut() = Some(Box::new(handler)));
+}
+
+/// Tells the app the session was renewed, once the requests waiting on the renewal went on.
+fn tell_renewed() {
+    leptos::prelude::set_timeout(
+        || {
+            ON_RENEWED.with(|slot| {
+                if let Some(handler) = slot.borrow().as_ref() {
+                    handler();
+                }
+            });
+        },
+        std::time::Duration::ZERO,
+    );
 }
 
 /// Has `handler` run whenever a request finds the session over for good (expired, ended by a

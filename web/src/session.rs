@@ -48,7 +48,16 @@ impl Session {
     pub fn reload(self) {
         spawn_local(async move {
             match api::run::<api::Me>(me::Variables).await {
-                Ok(data) => self.member.set(Some(data.me)),
+                // Set only when it changed: every page reading the member would draw itself
+                // again (losing what is typed in its forms).
+                Ok(data)
+                    if self
+                        .member
+                        .with_untracked(|member| member.as_ref() != Some(&data.me)) =>
+                {
+                    self.member.set(Some(data.me));
+                }
+                Ok(_) => {}
                 Err(ApiError::SignedOut) => self.check.set(Check::SignedOut),
                 Err(_) => {}
             }
@@ -83,6 +92,11 @@ pub fn provide() {
     api::when_signed_out(move || {
         session.member.set(None);
         session.check.set(Check::SignedOut);
+    });
+    api::when_renewed(move || {
+        if session.member.get_untracked().is_some() {
+            session.reload();
+        }
     });
 }
 

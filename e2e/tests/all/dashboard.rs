@@ -1039,13 +1039,17 @@ async fn settings_for_admins_only(
     }
 
     // The owner invites a receptionist from the team page; the link is all they need.
-    let link = TeamPage::open(&browser.client)
-        .await?
+    let team = TeamPage::open(&browser.client).await?;
+    let link = team
         .invite_receptionist("reception@demo.ringback.test", "Robin")
         .await?;
     if !link.starts_with(&format!("{}accept-invite#", server.url)) {
         return Err(E2eError::Assertion(format!("invitation link {link:?}")));
     }
+    // An invitation refused (a name of spaces only) leaves no earlier link on screen to be sent
+    // to the wrong person.
+    team.invite_refused("someone@demo.ringback.test", "   ")
+        .await?;
     overview.sign_out().await?;
     AcceptInvitePage::open(&browser.client, &link)
         .await?

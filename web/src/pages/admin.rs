@@ -83,13 +83,20 @@ pub fn Team() -> impl IntoView {
         changed.track();
         api::run::<api::Team>(team::Variables)
     });
-    let link = shown_once(change);
+    // The last invitation's link, with whom it is for: cleared when the next is asked for, so a
+    // failed invitation never leaves the one before on screen to be sent to the wrong person
+    // (who would join with that person's role); other changes leave it.
+    let invitation = RwSignal::new(None::<(String, String)>);
+    let invited = StoredValue::new(String::new());
     let session = use_session();
     // A change to one's own role (or a colleague's) shows in the menus at once.
     let outcome = change.value();
     Effect::new(move |_| {
         if outcome.with(|outcome| matches!(outcome, Some(Ok(_)))) {
             session.reload();
+        }
+        if let Some(Ok(Some(link))) = outcome.get() {
+            invitation.set(Some((invited.get_value(), link)));
         }
     });
     let viewer_is_owner = session
@@ -101,6 +108,8 @@ pub fn Team() -> impl IntoView {
     let role = RwSignal::new("RECEPTIONIST".to_owned());
     let invite = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        invitation.set(None);
+        invited.set_value(email.get_untracked());
         change.dispatch(TeamChange::Invite(invite_member::Variables {
             email: email.get_untracked(),
             display_name: name.get_untracked(),
@@ -129,11 +138,11 @@ pub fn Team() -> impl IntoView {
             </fieldset>
             <button type="submit" data-testid="invite-create" disabled=move || change.pending().get()>"Create the invitation"</button>
         </form>
-        {move || link.get().map(|link| {
+        {move || invitation.get().map(|(email, link)| {
             let copied = link.clone();
             view! {
                 <p role="status">
-                    "Send them this invitation link (shown once, valid for 7 days): "
+                    {format!("Send {email} this invitation link (shown once, valid for 7 days): ")}
                     <code data-testid="invite-link">{link}</code>" "
                     <button type="button" on:click=move |_| copy_to_clipboard(&copied)>"Copy"</button>
                 </p>
