@@ -3,7 +3,7 @@
 //! late or replayed request of an earlier placement neither clears the mark of the current one
 //! nor dials the caller), and when the caller was dialled for it (once per placement; a dialled
 //! callback stays under way while the conversation lasts). Existing marks have neither: their
-//! webhooks are answered as ended.
+//! webhooks' reports still end them and record their outcome; answering one connects nobody.
 
 use crate::columns::{add_columns, drop_columns};
 use sea_orm_migration::prelude::*;

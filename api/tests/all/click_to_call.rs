@@ -570,9 +570,43 @@ async fn only_the_current_placement_of_a_callback_counts(kind: DatabaseKind) {
     let (_, gather) = post(&twilio, &path(&third.url), &answer(None), None).await;
     assert!(gather.contains("Press 1"), "{gather}");
     test_db.clock.advance(chrono::Duration::seconds(61));
-    let again = staff.run(CALL_BACK, call_back).await;
+    let again = staff.run(CALL_BACK, call_back.clone()).await;
     assert_eq!(error_code(&again), Some("CONFLICT"), "{again}");
     assert_eq!(fake.calls().len(), 3, "nothing more placed");
+
+    // Never dialled and its end never heard: it lapses after twenty minutes.
+    for _ in 0..2 {
+        test_db.clock.advance(chrono::Duration::minutes(11));
+        for browser in [&mut staff, &mut colleague] {
+            browser
+                .run("mutation { refreshSession { role } }", json!({}))
+                .await;
+        }
+    }
+    let lapsed = colleague.run(CALL_BACK, call_back.clone()).await;
+    assert!(lapsed["errors"].is_null(), "{lapsed}");
+
+    // A callback placed before placements had ids (under way at a deploy): its URLs name none;
+    // answering it connects nobody, and its end still ends the mark.
+    let fourth = fake.wait_for_calls(4, Duration::from_secs(10)).await[3].clone();
+    test_db
+        .execute_as_owner("UPDATE calls SET callback_placement = NULL")
+        .await;
+    let unnamed = |url: &str| {
+        let cut = url.find("&placement=").expect("a placement");
+        path(&url[..cut])
+    };
+    let (_, legacy) = post(&twilio, &unnamed(&fourth.url), &answer(None), None).await;
+    assert!(legacy.contains("has ended"), "{legacy}");
+    let legacy_status = unnamed(
+        fourth
+            .status_callback
+            .as_deref()
+            .expect("a status callback"),
+    );
+    post(&twilio, &legacy_status, &ended, None).await;
+    let after = staff.run(CALL_BACK, call_back).await;
+    assert!(after["errors"].is_null(), "{after}");
     test_db.finish().await;
 }
 

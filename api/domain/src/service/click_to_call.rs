@@ -93,6 +93,10 @@ pub struct Placement {
 }
 
 impl Placement {
+    /// The id of a placement whose webhook URLs name none (the server before placements had ids,
+    /// still under way at a deploy): it may end its mark and record its outcome, never dial.
+    pub const UNNAMED: Uuid = Uuid::nil();
+
     /// The query string of this placement's webhook URLs (signed with them).
     pub fn query(&self, clinic_id: Uuid) -> [(&'static str, String); 3] {
         [
@@ -101,6 +105,20 @@ impl Placement {
             ("placement", self.id.to_string()),
         ]
     }
+}
+
+/// The condition of a missed call whose callback no longer counts as under way at `now` (or was
+/// never placed), written out rather than negated: SQL's `NOT` of a comparison with a missing
+/// time is unknown, never true.
+fn lapsed_at(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(call::Column::CallbackPlacedAt.is_null())
+        .add(
+            Condition::all()
+                .add(call::Column::CallbackDialledAt.is_null())
+                .add(call::Column::CallbackPlacedAt.lte(now - UNDER_WAY)),
+        )
+        .add(call::Column::CallbackDialledAt.lte(now - DIALLED_UNDER_WAY))
 }
 
 /// The condition of a missed call whose callback counts as under way at `now`.
@@ -117,9 +135,21 @@ fn under_way_at(now: DateTime<Utc>) -> Condition {
 /// The condition of `placement`'s mark, while under way at `now`.
 fn current(placement: Placement, now: DateTime<Utc>) -> Condition {
     Condition::all()
-        .add(call::Column::Id.eq(placement.call_id))
-        .add(call::Column::CallbackPlacement.eq(placement.id))
+        .add(marked_by(placement))
         .add(under_way_at(now))
+}
+
+/// The condition of the missed call marked by `placement` (a placement of the server before
+/// placements had ids, [`Placement::UNNAMED`], matches a mark without one).
+fn marked_by(placement: Placement) -> Condition {
+    let id = if placement.id == Placement::UNNAMED {
+        call::Column::CallbackPlacement.is_null()
+    } else {
+        call::Column::CallbackPlacement.eq(placement.id)
+    };
+    Condition::all()
+        .add(call::Column::Id.eq(placement.call_id))
+        .add(id)
 }
 
 /// Rings `actor`'s callback line (else the clinic's forwarding line) to connect them to the
@@ -279,11 +309,9 @@ async fn claim(
     let own_retry = Condition::all()
         .add(call::Column::CallbackPlacedBy.eq(actor))
         .add(call::Column::CallbackUnconfirmed.eq(true))
+        .add(call::Column::CallbackDialledAt.is_null())
         .add(call::Column::CallbackPlacedAt.lte(now - OWN_RETRY_AFTER));
-    let free = Condition::any()
-        .add(call::Column::CallbackPlacedAt.is_null())
-        .add(under_way_at(now).not())
-        .add(own_retry);
+    let free = Condition::any().add(lapsed_at(now)).add(own_retry);
     let marked = txn
         .update_many::<call::Entity>()
         .col_expr(call::Column::CallbackPlacedAt, Expr::value(Some(now)))
@@ -348,8 +376,8 @@ async fn busy_words(
 async fn unconfirmed(txn: &TenantTxn, placement: Placement) -> Result<(), DomainError> {
     txn.update_many::<call::Entity>()
         .col_expr(call::Column::CallbackUnconfirmed, Expr::value(true))
-        .filter(call::Column::Id.eq(placement.call_id))
-        .filter(call::Column::CallbackPlacement.eq(placement.id))
+        .filter(marked_by(placement))
+        .filter(call::Column::CallbackDialledAt.is_null())
         .exec(txn.conn())
         .await?;
     Ok(())
@@ -359,6 +387,9 @@ async fn unconfirmed(txn: &TenantTxn, placement: Placement) -> Result<(), Domain
 /// it again as unconfirmed. Whether `placement` is still the callback under way (a late or
 /// replayed request of an earlier one is not, and connects nobody).
 pub async fn answered(txn: &TenantTxn, placement: Placement) -> Result<bool, DomainError> {
+    if placement.id == Placement::UNNAMED {
+        return Ok(false);
+    }
     let confirmed = txn
         .update_many::<call::Entity>()
         .col_expr(call::Column::CallbackUnconfirmed, Expr::value(false))
@@ -389,8 +420,7 @@ pub async fn ended(txn: &TenantTxn, placement: Placement) -> Result<(), DomainEr
             call::Column::CallbackDialledAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .filter(call::Column::Id.eq(placement.call_id))
-        .filter(call::Column::CallbackPlacement.eq(placement.id))
+        .filter(marked_by(placement))
         .exec(txn.conn())
         .await?;
     Ok(())
@@ -505,6 +535,7 @@ pub async fn dial_target(
         )
         .filter(current(placement, txn.now()))
         .filter(call::Column::CallbackDialledAt.is_null())
+        .filter(call::Column::CallbackPlacement.is_not_null())
         .exec(txn.conn())
         .await?;
     if dialled.rows_affected != 1 {
