@@ -110,7 +110,12 @@ impl Runnable for CalendarFill {
             calendar::queue_fill(txn, self.clone()).await?;
             return Ok(());
         }
-        calendar::queue_upcoming(txn, self.connected, Some(self.after)).await?;
+        calendar::queue_upcoming(
+            txn,
+            (self.connected, calendar::Waiting::Synced),
+            Some(self.after),
+        )
+        .await?;
         Ok(())
     }
 

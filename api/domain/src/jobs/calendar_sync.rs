@@ -131,13 +131,14 @@ impl Runnable for CalendarSync {
         };
         // Another sync may have stored where it put the event meanwhile: a calendar this one
         // neither put it in nor removed it from is named for the next sync to remove it from.
-        let outcome = carried_out.outcome(booking.calendar_event_in.as_deref());
+        let clinic = clinic::get(txn).await?;
+        let wanted = calendar::wanted_calendar(&booking, &ClinicCalendar::of(&clinic));
+        let outcome = carried_out.outcome(booking.calendar_event_in.as_deref(), wanted.as_deref());
         if booking.calendar_event_in != outcome.recorded {
             let mut model: appointment::ActiveModel = booking.into();
             model.calendar_event_in = Set(outcome.recorded);
             booking = model.update(txn.conn()).await?;
         }
-        let clinic = clinic::get(txn).await?;
         let needed_now = calendar::plan(&booking, &ClinicCalendar::of(&clinic), &desk.public_url);
         if !carried_out.leaves_nothing_of(&needed_now) || !outcome.strays.is_empty() {
             // The booking or the clinic's calendar changed while this sync ran: another mends it.

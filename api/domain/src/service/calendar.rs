@@ -167,7 +167,7 @@ pub async fn set(
     let current = clinic::get(txn).await?;
     cancel_unfinished::<CalendarFill>(txn, CHOSEN_AGAIN).await?;
     if current.google_calendar_id == calendar {
-        queue_upcoming(txn, calendar.is_some(), None).await?;
+        queue_upcoming(txn, (calendar.is_some(), Waiting::Skipped), None).await?;
         return Ok(false);
     }
     let connected = calendar.is_some();
@@ -175,7 +175,7 @@ pub async fn set(
     model.google_calendar_id = Set(calendar);
     model.updated_at = Set(txn.now());
     model.update(txn.conn()).await?;
-    let queued = queue_upcoming(txn, connected, None).await?;
+    let queued = queue_upcoming(txn, (connected, Waiting::Synced), None).await?;
     audit::append(
         txn,
         AuditEvent {
@@ -194,7 +194,7 @@ pub async fn set(
 /// the next batch [`FILL_PAUSE`] later. How many syncs were queued.
 pub async fn queue_upcoming(
     txn: &TenantTxn,
-    connected: bool,
+    (connected, waiting): (bool, Waiting),
     after: Option<(DateTime<Utc>, Uuid)>,
 ) -> Result<u64, DomainError> {
     // A cancelled booking whose event is still recorded somewhere (a removal the calendar
@@ -230,10 +230,10 @@ pub async fn queue_upcoming(
         .into_tuple()
         .all(txn.conn())
         .await?;
-    // A booking whose sync still waits (not yet taken by a worker) gets no second one: that one
-    // reads the booking and the clinic when it runs. The same choice saved again would otherwise
-    // queue a batch on top of the last, on the Google quota every clinic of the server shares.
-    let waiting = waiting_syncs(txn).await?;
+    let waiting = match waiting {
+        Waiting::Skipped => waiting_syncs(txn).await?,
+        Waiting::Synced => std::collections::HashSet::new(),
+    };
     for (appointment, _) in &upcoming {
         if !waiting.contains(appointment) {
             enqueue_sync(txn, *appointment).await?;
@@ -249,6 +249,18 @@ pub async fn queue_upcoming(
         queue_fill(txn, next).await?;
     }
     Ok(upcoming.len() as u64)
+}
+
+/// What [`queue_upcoming`] does with a booking whose sync still waits to be taken by a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    /// It gets no second sync: the choice was saved again unchanged, and the waiting one reads
+    /// the booking and the clinic when it runs (the same choice saved again would otherwise
+    /// queue a batch on top of the last, on the Google quota every clinic of the server shares).
+    Skipped,
+    /// It gets one all the same: the choice changed, and a worker may have taken the waiting one
+    /// just before, reading the calendar chosen before (one no longer shared fails for good).
+    Synced,
 }
 
 /// The bookings with a sync waiting to be taken by a worker (at most the most a change queues
@@ -475,10 +487,26 @@ impl SyncPlan {
     }
 
     /// Where the event is once this plan was carried out, the booking recording it in `stored`
-    /// by then (another sync may have stored a calendar meanwhile): the calendar it was put in,
-    /// else the stored one unless this plan removed the event from it; a stored calendar it was
-    /// neither put in nor removed from is a stray to remove.
-    pub fn outcome(&self, stored: Option<&str>) -> SyncOutcome {
+    /// by then (another sync may have stored a calendar meanwhile) and wanting it in `wanted` now:
+    /// the calendar it was put in, else the stored one unless this plan removed the event from
+    /// it. A stored calendar it was neither put in nor removed from is a stray to remove, and so
+    /// is the calendar it was put in when that is no longer wanted (a sync beside this one may
+    /// have removed the event there before this one put it back).
+    pub fn outcome(&self, stored: Option<&str>, wanted: Option<&str>) -> SyncOutcome {
+        let mut outcome = self.recorded(stored);
+        if let Some(put) = self.kept_in()
+            && !wanted.is_some_and(|wanted| same_calendar(wanted, &put))
+            && !outcome
+                .strays
+                .iter()
+                .any(|stray| same_calendar(stray, &put))
+        {
+            outcome.strays.push(put);
+        }
+        outcome
+    }
+
+    fn recorded(&self, stored: Option<&str>) -> SyncOutcome {
         let kept_stored = stored.filter(|stored| !self.removes_from(stored));
         match (self.kept_in(), kept_stored) {
             (Some(put), Some(stored)) if !same_calendar(&put, stored) => SyncOutcome {
@@ -740,11 +768,19 @@ mod tests {
         let standing = booking(false, None);
         let into_old = plan(&standing, &clinic(Some("old@example.com")), "https://rb");
         let into_new = plan(&standing, &clinic(Some("new@example.com")), "https://rb");
-        let outcome = into_new.outcome(Some("old@example.com"));
+        let outcome = into_new.outcome(Some("old@example.com"), Some("new@example.com"));
         assert_eq!(outcome.recorded.as_deref(), Some("new@example.com"));
         assert_eq!(outcome.strays, vec!["old@example.com".to_owned()]);
-        let outcome = into_old.outcome(Some("OLD@example.com"));
+        let outcome = into_old.outcome(Some("OLD@example.com"), Some("old@example.com"));
         assert_eq!(outcome.strays, Vec::<String>::new(), "the same calendar");
+        // Put in the old calendar after a sync beside it removed the event there and recorded
+        // the new one: the old calendar is named, not forgotten.
+        let outcome = into_old.outcome(Some("new@example.com"), Some("new@example.com"));
+        assert_eq!(outcome.recorded.as_deref(), Some("old@example.com"));
+        assert_eq!(
+            outcome.strays,
+            vec!["new@example.com".to_owned(), "old@example.com".to_owned()]
+        );
 
         let next = plan(
             &booking(false, Some("new@example.com")),
@@ -756,7 +792,7 @@ mod tests {
         assert!(next.is_current("NEW@example.com") && !next.is_current("old@example.com"));
 
         let cancelled = plan(&booking(true, None), &clinic(None), "https://rb");
-        let outcome = cancelled.outcome(Some("new@example.com"));
+        let outcome = cancelled.outcome(Some("new@example.com"), None);
         assert_eq!(
             outcome.recorded.as_deref(),
             Some("new@example.com"),
