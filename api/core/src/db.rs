@@ -231,15 +231,17 @@ pub async fn check_serving_role(db: &DatabaseConnection) -> Result<(), DbError> 
     Ok(())
 }
 
-/// Refuses a PostgreSQL login role that does not own every table (a fresh database, with none
-/// yet, passes): the owner's work (migrations, audit verification, key rotations) run as the
+/// Refuses a PostgreSQL login role that does not own Ringback's tables (a fresh database, with
+/// none yet, passes): the owner's work (migrations, audit verification, key rotations) run as the
 /// server's role would see no clinic's rows, and a verification would report an empty log as
 /// intact. SQLite has no roles.
 pub async fn check_owner_role(db: &DatabaseConnection) -> Result<(), DbError> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
+    // Ringback's own tables only: an extension's (PostGIS's `spatial_ref_sys`) may have another.
     let sql = "SELECT NOT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() \
+               AND tablename IN ('seaql_migrations', 'clinics', 'audit_log') \
                AND NOT pg_has_role(current_user, tableowner, 'USAGE')) AS owner";
     let row = db
         .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))

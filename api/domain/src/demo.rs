@@ -155,6 +155,11 @@ pub async fn seed_clinic(
     Ok(DemoOutcome::Created(summary))
 }
 
+/// Whether the demo exists (its owner, with the published password, is there).
+pub async fn is_present(db: &DatabaseConnection) -> Result<bool, DomainError> {
+    Ok(demo_owner(db).await?.is_some())
+}
+
 /// The demo owner's id, when the demo exists.
 async fn demo_owner(db: &DatabaseConnection) -> Result<Option<Uuid>, DomainError> {
     let owner = user::Entity::find()

@@ -475,6 +475,28 @@ fn the_demo_needs_allowing_on_a_server_others_may_reach() {
         "no demo owner was created: {}",
         String::from_utf8_lossy(&shown.stdout)
     );
+    // A demo made on this machine alone is there: the same server later given a public URL
+    // (`cargo xtask run` runs the demo each time) is not stopped by it.
+    let made = ringback(dir.path(), &["demo"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let again = Command::new(env!("CARGO_BIN_EXE_ringback"))
+        .arg("demo")
+        .env("RINGBACK_DATA_DIR", dir.path())
+        .env("RINGBACK_LOG", "warn")
+        .env("RINGBACK_PUBLIC_URL", "https://clinic.example.test")
+        .output()
+        .expect("ringback runs");
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(said.contains("already exists"), "{said}");
 }
 
 /// `ringback purge` takes the scheduler's lease: while a server's purge holds it the command
