@@ -56,17 +56,25 @@ const STOP_REQUEST_WORDS: &[&str] = &[
     "thanks",
     "thank",
     "you",
+    "it",
+    "this",
+    "contacting",
+    "calling",
+    "unsub",
 ];
-/// Of those, the words that ask to stop.
-const STOP_REQUEST_VERBS: &[&str] = &["stop", "stopall", "unsubscribe", "optout"];
+/// Of those, the words that ask to stop ("opt out" and "opt-out" are read as one).
+const STOP_REQUEST_VERBS: &[&str] = &["stop", "stopall", "unsubscribe", "optout", "unsub"];
 /// The most words a plain request to stop has.
-const STOP_REQUEST_MOST_WORDS: usize = 6;
+const STOP_REQUEST_MOST_WORDS: usize = 8;
 
 /// Whether `body` is a short plain request to stop being texted: at most
 /// [`STOP_REQUEST_MOST_WORDS`] words (punctuation ignored), one of them asking to stop, every
 /// one from [`STOP_REQUEST_WORDS`].
 pub fn is_plain_stop_request(body: &str) -> bool {
-    let lower = body.to_lowercase();
+    let lower = body
+        .to_lowercase()
+        .replace("opt-out", "optout")
+        .replace("opt out", "optout");
     let words: Vec<&str> = lower
         .split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
@@ -84,11 +92,14 @@ pub fn classify(body: &str) -> Option<SmsKeyword> {
         .trim_end_matches(['.', '!'])
         .trim()
         .to_ascii_uppercase();
+    // "Help?" asks for help; "Cancel?" or "End?" may ask about an appointment, so only HELP
+    // is read through a question mark.
+    let asked = word.trim_end_matches('?').trim_end();
     if STOP.contains(&word.as_str()) || is_plain_stop_request(body) {
         Some(SmsKeyword::Stop)
     } else if START.contains(&word.as_str()) {
         Some(SmsKeyword::Start)
-    } else if HELP.contains(&word.as_str()) {
+    } else if HELP.contains(&word.as_str()) || HELP.contains(&asked) {
         Some(SmsKeyword::Help)
     } else {
         None
@@ -139,8 +150,22 @@ mod tests {
             "Stop sending me texts!",
             "unsubscribe me",
             "Please stop now. Thank you",
+            "Opt out",
+            "opt-out please",
+            "Stop it",
+            "Stop contacting me",
+            "Stop calling me",
+            "Please stop sending me these messages thanks",
         ] {
             assert_eq!(classify(body), Some(SmsKeyword::Stop), "{body}");
+        }
+        assert_eq!(classify("Help?"), Some(SmsKeyword::Help));
+        for body in [
+            "Cancel?",
+            "End?",
+            "Can I opt out of the reminder but keep Tuesday?",
+        ] {
+            assert_eq!(classify(body), None, "{body}");
         }
     }
 }

@@ -285,13 +285,17 @@ impl NumberKind {
         )
     }
 
-    /// Whether a call to this kind of number pays whoever rents it (premium-rate, shared-cost and
-    /// personal numbers): Ringback never rings one on a clinic's behalf, so no account can be used
-    /// to pump calls, paid by the deployment, to a number that earns from them.
+    /// Whether a call to this kind of number pays whoever rents it (premium-rate, shared-cost,
+    /// personal and pager numbers, the UK's 076 range among the last, a favourite of missed-call
+    /// scams): Ringback never rings one on a clinic's behalf, so no account can be used to pump
+    /// calls, paid by the deployment, to a number that earns from them.
     pub fn shares_revenue(self) -> bool {
         matches!(
             self,
-            NumberKind::PremiumRate | NumberKind::SharedCost | NumberKind::PersonalNumber
+            NumberKind::PremiumRate
+                | NumberKind::SharedCost
+                | NumberKind::PersonalNumber
+                | NumberKind::Pager
         )
     }
 
@@ -358,8 +362,8 @@ const ALL_KINDS: [NumberKind; 11] = [
 pub fn staff_line_refusal(number: &NormalizedNumber, region: Region) -> Option<&'static str> {
     if number.kind.is_some_and(NumberKind::shares_revenue) {
         return Some(
-            "premium-rate, shared-cost and personal numbers cannot take the clinic's calls: \
-             give a mobile or a landline",
+            "premium-rate, shared-cost, personal and pager numbers cannot take the clinic's \
+             calls: give a mobile or a landline",
         );
     }
     if !region_of(&number.e164).is_some_and(|of| same_dialling_area(of, region)) {
@@ -418,7 +422,7 @@ impl NormalizedNumber {
 /// punctuation are refused before parsing.
 pub fn normalize(input: &str, default_region: Region) -> Result<NormalizedNumber, PhoneError> {
     let input = screen_input(input)?;
-    let parsed = phonenumber::parse(Some(default_region.0), input).map_err(parse_error)?;
+    let parsed = parse_in_its_country(input, default_region).map_err(parse_error)?;
     if parsed.extension().is_some() {
         return Err(PhoneError::HasExtension);
     }
@@ -445,10 +449,36 @@ pub fn normalize(input: &str, default_region: Region) -> Result<NormalizedNumber
 /// with a default region, so an input such as "+4 700 09023" would otherwise be stored as a number
 /// that no longer reads (found by fuzzing).
 fn reads_back(e164: &E164, default_region: Region) -> bool {
-    phonenumber::parse(Some(default_region.0), e164.as_str()).is_ok_and(|again| {
+    parse_in_its_country(e164.as_str(), default_region).is_ok_and(|again| {
         (is_reserved_fiction_mobile(&again) || again.is_valid())
             && again.format().mode(Mode::E164).to_string() == e164.as_str()
     })
+}
+
+/// `input` parsed with `default_region`, or, when written with `+` and a country code of another
+/// region, with that code's main region: the parser strips the default region's national prefix
+/// even after another country code, so an Italian landline (`+39 06…`, whose 0 belongs to the
+/// number) read by a UK clinic lost its 0, and "+44 (0)7700 900123" read by a US one kept it.
+fn parse_in_its_country(
+    input: &str,
+    default_region: Region,
+) -> Result<PhoneNumber, phonenumber::ParseError> {
+    let parsed = phonenumber::parse(Some(default_region.0), input)?;
+    let own_code = DATABASE
+        .by_id(default_region.0.as_ref())
+        .map(|meta| meta.country_code());
+    let code = parsed.code().value();
+    if !input.trim_start().starts_with('+') || own_code == Some(code) {
+        return Ok(parsed);
+    }
+    let home = DATABASE
+        .by_code(&code)
+        .and_then(|metas| metas.first().map(|meta| meta.id().to_owned()))
+        .and_then(|id| id.parse::<CountryId>().ok());
+    match home {
+        Some(home) => phonenumber::parse(Some(home), input),
+        None => Ok(parsed),
+    }
 }
 
 /// The region `number` belongs to, as libphonenumber's metadata places it (the UK's drama range is
@@ -568,6 +598,26 @@ mod tests {
         let american = normalized("+1 202 555 0143", "US");
         assert_eq!(staff_line_refusal(&american, region("CA")), None);
         assert!(staff_line_refusal(&american, gb).is_some());
+        // A number written with another country's code is read by that country's rules: its
+        // national prefix in brackets is dropped whatever the clinic's country.
+        for (input, clinic) in [
+            ("+44 (0)7700 900123", "US"),
+            ("+44 (0)7700 900123", "AU"),
+            ("+61 (0)491 570 006", "GB"),
+            ("+61491570006", "US"),
+        ] {
+            let read =
+                normalize(input, region(clinic)).map(|number| number.e164.as_str().to_owned());
+            let expected = if input.starts_with("+44") {
+                "+447700900123"
+            } else {
+                "+61491570006"
+            };
+            assert_eq!(read.as_deref(), Ok(expected), "{input} in {clinic}");
+        }
+        // Pagers (the UK's 076 range) earn from calls as premium numbers do; mobiles do not.
+        assert!(NumberKind::Pager.shares_revenue());
+        assert!(!NumberKind::Mobile.shares_revenue() && !NumberKind::FixedLine.shares_revenue());
     }
 
     #[test]

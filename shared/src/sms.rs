@@ -172,29 +172,37 @@ pub fn same_text(listed: &str, intended: &str) -> bool {
 const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM7_EXTENSION: &str = "^{}\\[~]|€\u{c}";
 
+/// The septets `c` takes in GSM-7 (an extension character is an escape and itself), if it has one.
+fn septets_of(c: char) -> Option<usize> {
+    if GSM7_BASIC.contains(c) {
+        Some(1)
+    } else if GSM7_EXTENSION.contains(c) {
+        Some(2)
+    } else {
+        None
+    }
+}
+
 /// Segments of `text`: GSM-7 fits 160 septets in one SMS and 153 per part when split; anything
-/// outside GSM-7 sends the whole text as UCS-2, 70 units in one SMS and 67 per part.
+/// outside GSM-7 sends the whole text as UCS-2, 70 units in one SMS and 67 per part. A character
+/// is never split between parts (an extension character with its escape, an emoji's two UTF-16
+/// units), so a part may hold one unit less than it could.
 pub fn segments(text: &str) -> Segments {
-    let septets: Option<usize> = text
-        .chars()
-        .map(|c| {
-            if GSM7_BASIC.contains(c) {
-                Some(1)
-            } else if GSM7_EXTENSION.contains(c) {
-                Some(2)
-            } else {
-                None
-            }
-        })
-        .sum();
-    let (encoding, units, single, part) = match septets {
+    let septets: Option<Vec<usize>> = text.chars().map(septets_of).collect();
+    let (encoding, widths, single, part) = match septets {
         Some(septets) => (Encoding::Gsm7, septets, 160, 153),
-        None => (Encoding::Ucs2, text.encode_utf16().count(), 70, 67),
+        None => (
+            Encoding::Ucs2,
+            text.chars().map(char::len_utf16).collect(),
+            70,
+            67,
+        ),
     };
+    let units = widths.iter().sum();
     let count = match units {
         0 => 0,
         n if n <= single => 1,
-        n => n.div_ceil(part),
+        _ => parts_holding(&widths, part),
     };
     Segments {
         encoding,
@@ -203,9 +211,37 @@ pub fn segments(text: &str) -> Segments {
     }
 }
 
+/// How many parts of `part` units the characters of `widths` fill, in order, none split.
+fn parts_holding(widths: &[usize], part: usize) -> usize {
+    let mut parts = 1;
+    let mut used = 0;
+    for &width in widths {
+        if used + width > part {
+            parts += 1;
+            used = 0;
+        }
+        used += width;
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A character is never split between parts: an extension character or an emoji at a part's
+    /// end starts the next one.
+    #[test]
+    fn a_character_is_not_split_between_parts() {
+        let euro = format!("{}€{}", "a".repeat(152), "a".repeat(152));
+        assert_eq!((segments(&euro).units, segments(&euro).count), (306, 3));
+        let fits = format!("{}€{}", "a".repeat(151), "a".repeat(153));
+        assert_eq!(segments(&fits).count, 2);
+        let emoji = format!("{}\u{1F600}{}", "a".repeat(66), "a".repeat(66));
+        assert_eq!((segments(&emoji).units, segments(&emoji).count), (134, 3));
+        let fits = format!("{}\u{1F600}{}", "a".repeat(65), "a".repeat(67));
+        assert_eq!(segments(&fits).count, 2);
+    }
 
     #[test]
     fn a_text_rewritten_by_smart_encoding_is_the_same_text() {
