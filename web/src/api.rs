@@ -227,10 +227,13 @@ async fn post_renewing(body: serde_json::Value) -> Result<serde_json::Value, Api
 thread_local! {
     /// What the app does when a request finds the session over for good (it could not be
     /// renewed): see [`when_signed_out`].
-    static ON_SIGNED_OUT: RefCell<Option<Box<dyn Fn()>>> = const { RefCell::new(None) };
+    static ON_SIGNED_OUT: HandlerSlot = const { RefCell::new(None) };
     /// What the app does when the session was renewed: see [`when_renewed`].
-    static ON_RENEWED: RefCell<Option<Box<dyn Fn()>>> = const { RefCell::new(None) };
+    static ON_RENEWED: HandlerSlot = const { RefCell::new(None) };
 }
+
+/// Where the app leaves what it does when the session changes.
+type HandlerSlot = RefCell<Option<Box<dyn Fn()>>>;
 
 /// Has `handler` run whenever the session was renewed (every quarter of an hour of use): the
 /// session reads the member again, so a role changed elsewhere meanwhile (a demotion, a
@@ -241,9 +244,14 @@ pub fn when_renewed(handler: impl Fn() + 'static) {
 
 /// Tells the app the session was renewed, once the requests waiting on the renewal went on.
 fn tell_renewed() {
+    tell_later(&ON_RENEWED);
+}
+
+/// Runs the handler the app left in `slot`, once the code running now has finished.
+fn tell_later(slot: &'static std::thread::LocalKey<HandlerSlot>) {
     leptos::prelude::set_timeout(
-        || {
-            ON_RENEWED.with(|slot| {
+        move || {
+            slot.with(|slot| {
                 if let Some(handler) = slot.borrow().as_ref() {
                     handler();
                 }
@@ -277,16 +285,7 @@ where
 /// found it has its answer: telling the app may take the page that asked away, which must not
 /// happen while it is still handling the answer.
 fn signed_out() -> ApiError {
-    leptos::prelude::set_timeout(
-        || {
-            ON_SIGNED_OUT.with(|slot| {
-                if let Some(handler) = slot.borrow().as_ref() {
-                    handler();
-                }
-            });
-        },
-        std::time::Duration::ZERO,
-    );
+    tell_later(&ON_SIGNED_OUT);
     ApiError::SignedOut
 }
 

@@ -458,13 +458,16 @@ async fn a_database_missing_a_migration_stops_start_up() {
 #[test]
 fn the_demo_needs_allowing_on_a_server_others_may_reach() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let refused = Command::new(env!("CARGO_BIN_EXE_ringback"))
-        .arg("demo")
-        .env("RINGBACK_DATA_DIR", dir.path())
-        .env("RINGBACK_LOG", "warn")
-        .env("RINGBACK_PUBLIC_URL", "https://clinic.example.test")
-        .output()
-        .expect("ringback runs");
+    let public_demo = || {
+        Command::new(env!("CARGO_BIN_EXE_ringback"))
+            .arg("demo")
+            .env("RINGBACK_DATA_DIR", dir.path())
+            .env("RINGBACK_LOG", "warn")
+            .env("RINGBACK_PUBLIC_URL", "https://clinic.example.test")
+            .output()
+            .expect("ringback runs")
+    };
+    let refused = public_demo();
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "{said}");
     assert!(said.contains("public URL"), "{said}");
@@ -483,13 +486,7 @@ fn the_demo_needs_allowing_on_a_server_others_may_reach() {
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
-    let again = Command::new(env!("CARGO_BIN_EXE_ringback"))
-        .arg("demo")
-        .env("RINGBACK_DATA_DIR", dir.path())
-        .env("RINGBACK_LOG", "warn")
-        .env("RINGBACK_PUBLIC_URL", "https://clinic.example.test")
-        .output()
-        .expect("ringback runs");
+    let again = public_demo();
     let said = String::from_utf8_lossy(&again.stdout);
     assert!(
         again.status.success(),

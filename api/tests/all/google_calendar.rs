@@ -661,27 +661,21 @@ async fn a_removal_the_calendar_refuses_is_not_forgotten(kind: DatabaseKind) {
     assert!(cancelled["errors"].is_null(), "{cancelled}");
     app.drain(&worker).await;
     assert!(event_of(&google.events(CALENDAR), &booked).is_some());
-    let recorded = app
-        .db
-        .query_strings(
-            "SELECT COALESCE(calendar_event_in, 'none') AS kept FROM appointments",
-            &["kept"],
-        )
-        .await;
-    assert_eq!(recorded, [[CALENDAR.to_owned()]], "still recorded");
+    let recorded = async || {
+        app.db
+            .query_strings(
+                "SELECT COALESCE(calendar_event_in, 'none') AS kept FROM appointments",
+                &["kept"],
+            )
+            .await
+    };
+    assert_eq!(recorded().await, [[CALENDAR.to_owned()]], "still recorded");
 
     let again = app.owner.run(CHOOSE, json!({ "id": CALENDAR })).await;
     assert_eq!(again["data"]["setGoogleCalendar"], false, "{again}");
     app.drain(&worker).await;
     assert!(event_of(&google.events(CALENDAR), &booked).is_none());
-    let recorded = app
-        .db
-        .query_strings(
-            "SELECT COALESCE(calendar_event_in, 'none') AS kept FROM appointments",
-            &["kept"],
-        )
-        .await;
-    assert_eq!(recorded, [["none".to_owned()]]);
+    assert_eq!(recorded().await, [["none".to_owned()]]);
 }
 
 on_both_databases!(
