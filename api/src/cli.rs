@@ -425,9 +425,10 @@ fn reachable_by_others(config: &Config) -> Option<&'static str> {
 
 async fn demo(allow_known_password: bool) -> Result<(), CliError> {
     let (config, secrets, db) = open_server().await?;
-    // Only a demo about to be created is refused: one there already was allowed when it was made
-    // (`cargo xtask run` runs this each time, with whatever the developer's environment sets).
-    let creating = !crate::demo::is_present(&db)
+    // Only a demo with something to create is refused: one all there was allowed when it was
+    // made (`cargo xtask run` runs this each time, with whatever the developer's environment
+    // sets); a missing trades business would be created with the same published password.
+    let creating = !crate::demo::is_complete(&db, &crate::clock::Clock::system())
         .await
         .map_err(|error| CliError::Demo(error.to_string()))?;
     if let Some(reachable) =

@@ -56,10 +56,6 @@ const STOP_REQUEST_WORDS: &[&str] = &[
     "thanks",
     "thank",
     "you",
-    "it",
-    "this",
-    "contacting",
-    "calling",
     "unsub",
 ];
 /// Of those, the words that ask to stop ("opt out" and "opt-out" are read as one).
@@ -92,14 +88,14 @@ pub fn classify(body: &str) -> Option<SmsKeyword> {
         .trim_end_matches(['.', '!'])
         .trim()
         .to_ascii_uppercase();
-    // "Help?" asks for help; "Cancel?" or "End?" may ask about an appointment, so only HELP
-    // is read through a question mark.
+    // "Help?" asks for help; "Cancel?", "End?" or "Info?" may ask about an appointment or
+    // answer a question, so only HELP is read through a question mark.
     let asked = word.trim_end_matches('?').trim_end();
     if STOP.contains(&word.as_str()) || is_plain_stop_request(body) {
         Some(SmsKeyword::Stop)
     } else if START.contains(&word.as_str()) {
         Some(SmsKeyword::Start)
-    } else if HELP.contains(&word.as_str()) || HELP.contains(&asked) {
+    } else if HELP.contains(&word.as_str()) || asked == "HELP" {
         Some(SmsKeyword::Help)
     } else {
         None
@@ -152,18 +148,20 @@ mod tests {
             "Please stop now. Thank you",
             "Opt out",
             "opt-out please",
-            "Stop it",
-            "Stop contacting me",
-            "Stop calling me",
+            "unsub",
             "Please stop sending me these messages thanks",
         ] {
             assert_eq!(classify(body), Some(SmsKeyword::Stop), "{body}");
         }
         assert_eq!(classify("Help?"), Some(SmsKeyword::Help));
+        // Replies about the job or the channel, not requests to stop texting.
         for body in [
             "Cancel?",
             "End?",
+            "Info?",
             "Can I opt out of the reminder but keep Tuesday?",
+            "Please stop calling me, text me",
+            "Stop it now please",
         ] {
             assert_eq!(classify(body), None, "{body}");
         }

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use phonenumber::country::Id as CountryId;
+use phonenumber::country::{Id as CountryId, Source};
 use phonenumber::metadata::DATABASE;
 use phonenumber::{Mode, PhoneNumber, Type};
 use serde::{Deserialize, Serialize};
@@ -455,10 +455,11 @@ fn reads_back(e164: &E164, default_region: Region) -> bool {
     })
 }
 
-/// `input` parsed with `default_region`, or, when written with `+` and a country code of another
-/// region, with that code's main region: the parser strips the default region's national prefix
-/// even after another country code, so an Italian landline (`+39 06…`, whose 0 belongs to the
-/// number) read by a UK clinic lost its 0, and "+44 (0)7700 900123" read by a US one kept it.
+/// `input` parsed with `default_region`, or, when written with `+` or an international dialling
+/// prefix and a country code of another region, with that code's main region: the parser strips
+/// the default region's national prefix even after another country code, so an Italian landline
+/// (`+39 06…`, whose 0 belongs to the number) read by a UK clinic lost its 0, and
+/// "+44 (0)7700 900123" read by a US one kept it.
 fn parse_in_its_country(
     input: &str,
     default_region: Region,
@@ -468,17 +469,37 @@ fn parse_in_its_country(
         .by_id(default_region.0.as_ref())
         .map(|meta| meta.country_code());
     let code = parsed.code().value();
-    if !input.trim_start().starts_with('+') || own_code == Some(code) {
+    if own_code == Some(code) {
         return Ok(parsed);
     }
+    let written = match parsed.code().source() {
+        Source::Plus => Some(input.to_owned()),
+        Source::Idd => with_plus_for_dialling_prefix(input, code),
+        Source::Number | Source::Default => None,
+    };
     let home = DATABASE
         .by_code(&code)
         .and_then(|metas| metas.first().map(|meta| meta.id().to_owned()))
         .and_then(|id| id.parse::<CountryId>().ok());
-    match home {
-        Some(home) => phonenumber::parse(Some(home), input),
-        None => Ok(parsed),
+    match (written, home) {
+        (Some(written), Some(home)) => phonenumber::parse(Some(home), written),
+        _ => Ok(parsed),
     }
+}
+
+/// The international dialling prefixes a number may be written with ("0044 …", "011 44 …" from
+/// North America, "0011 44 …" from Australia), longest first.
+const DIALLING_PREFIXES: [&str; 3] = ["0011", "011", "00"];
+
+/// `input`, written with an international dialling prefix before country code `code`, as its
+/// digits after a `+` instead (the country's own rules then read the rest).
+fn with_plus_for_dialling_prefix(input: &str, code: u16) -> Option<String> {
+    let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+    let code = code.to_string();
+    DIALLING_PREFIXES.iter().find_map(|prefix| {
+        let rest = digits.strip_prefix(prefix)?;
+        rest.starts_with(&code).then(|| format!("+{rest}"))
+    })
 }
 
 /// The region `number` belongs to, as libphonenumber's metadata places it (the UK's drama range is
@@ -605,10 +626,14 @@ mod tests {
             ("+44 (0)7700 900123", "AU"),
             ("+61 (0)491 570 006", "GB"),
             ("+61491570006", "US"),
+            ("0061 (0)491 570 006", "GB"),
+            ("011 44 (0)7700 900123", "US"),
+            ("0011 44 7700 900123", "AU"),
+            ("(+44) 07700 900123", "US"),
         ] {
             let read =
                 normalize(input, region(clinic)).map(|number| number.e164.as_str().to_owned());
-            let expected = if input.starts_with("+44") {
+            let expected = if input.contains(" 44") || input.contains("+44") {
                 "+447700900123"
             } else {
                 "+61491570006"

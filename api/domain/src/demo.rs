@@ -155,9 +155,16 @@ pub async fn seed_clinic(
     Ok(DemoOutcome::Created(summary))
 }
 
-/// Whether the demo exists (its owner, with the published password, is there).
-pub async fn is_present(db: &DatabaseConnection) -> Result<bool, DomainError> {
-    Ok(demo_owner(db).await?.is_some())
+/// Whether the demo is all there (its owner, whose password is published, and both businesses):
+/// [`seed`] would create nothing.
+pub async fn is_complete(db: &DatabaseConnection, clock: &Clock) -> Result<bool, DomainError> {
+    let Some(owner) = demo_owner(db).await? else {
+        return Ok(false);
+    };
+    let clinics = account::clinics_of(db, clock, owner).await?;
+    Ok(clinics
+        .iter()
+        .any(|(clinic, _)| clinic.kind == trades::KIND))
 }
 
 /// The demo owner's id, when the demo exists.

@@ -19,15 +19,18 @@ use ringback_shared::access::{Permission, Role};
 /// key's secret, a confirmation).
 type Change<I> = Action<I, Result<Option<String>, ApiError>>;
 
-/// The text the last successful change answered with; a failed change leaves it on screen.
-fn shown_once<I: 'static>(change: Change<I>) -> Memo<Option<String>> {
+/// The text the last successful change answered with (an API key's secret), kept until the page
+/// clears it when the next change that answers one is asked for: a failed one must not leave
+/// the one before on screen to be handed to the wrong integration.
+fn shown_once<I: 'static>(change: Change<I>) -> RwSignal<Option<String>> {
+    let shown = RwSignal::new(None);
     let outcome = change.value();
-    Memo::new(
-        move |before: Option<&Option<String>>| match &*outcome.read() {
-            Some(Ok(text)) => text.clone(),
-            _ => before.cloned().flatten(),
-        },
-    )
+    Effect::new(move |_| {
+        if let Some(Ok(Some(text))) = outcome.get() {
+            shown.set(Some(text));
+        }
+    });
+    shown
 }
 
 /// Changes to the team.
@@ -305,6 +308,7 @@ pub fn ApiKeys() -> impl IntoView {
     let write = RwSignal::new(false);
     let create = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        secret.set(None);
         change.dispatch(KeyChange::Create(create_api_key::Variables {
             name: name.get_untracked(),
             scope: if write.get_untracked() {

@@ -49,6 +49,10 @@ async fn syncs_waiting(txn: &TenantTxn) -> Result<u64, DomainError> {
 pub struct CalendarFill {
     pub connected: bool,
     pub after: (DateTime<Utc>, Uuid),
+    /// Whether the choice was saved again unchanged: its batches skip bookings whose sync still
+    /// waits, as its first did (see `calendar::Waiting`). Older jobs, without it, sync them all.
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 impl Job for CalendarFill {
@@ -110,12 +114,8 @@ impl Runnable for CalendarFill {
             calendar::queue_fill(txn, self.clone()).await?;
             return Ok(());
         }
-        calendar::queue_upcoming(
-            txn,
-            (self.connected, calendar::Waiting::Synced),
-            Some(self.after),
-        )
-        .await?;
+        let waiting = calendar::Waiting::when_unchanged(self.unchanged);
+        calendar::queue_upcoming(txn, (self.connected, waiting), Some(self.after)).await?;
         Ok(())
     }
 

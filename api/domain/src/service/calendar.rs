@@ -230,12 +230,12 @@ pub async fn queue_upcoming(
         .into_tuple()
         .all(txn.conn())
         .await?;
-    let waiting = match waiting {
+    let still_waiting = match waiting {
         Waiting::Skipped => waiting_syncs(txn).await?,
         Waiting::Synced => std::collections::HashSet::new(),
     };
     for (appointment, _) in &upcoming {
-        if !waiting.contains(appointment) {
+        if !still_waiting.contains(appointment) {
             enqueue_sync(txn, *appointment).await?;
         }
     }
@@ -245,6 +245,7 @@ pub async fn queue_upcoming(
         let next = CalendarFill {
             connected,
             after: (starts, last),
+            unchanged: waiting == Waiting::Skipped,
         };
         queue_fill(txn, next).await?;
     }
@@ -261,6 +262,17 @@ pub enum Waiting {
     /// It gets one all the same: the choice changed, and a worker may have taken the waiting one
     /// just before, reading the calendar chosen before (one no longer shared fails for good).
     Synced,
+}
+
+impl Waiting {
+    /// What a choice saved again `unchanged` (or changed) does with waiting syncs.
+    pub fn when_unchanged(unchanged: bool) -> Self {
+        if unchanged {
+            Self::Skipped
+        } else {
+            Self::Synced
+        }
+    }
 }
 
 /// The bookings with a sync waiting to be taken by a worker (at most the most a change queues

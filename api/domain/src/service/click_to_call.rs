@@ -268,8 +268,8 @@ async fn prepare(
         .is_some_and(phone::NumberKind::shares_revenue)
     {
         return Err(DomainError::BadUserInput(
-            "this caller's number is premium-rate, shared-cost or personal: Ringback does not \
-             call it"
+            "this caller's number is premium-rate, shared-cost, personal or a pager: Ringback \
+             does not call it"
                 .to_owned(),
         ));
     }
