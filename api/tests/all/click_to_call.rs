@@ -611,3 +611,42 @@ async fn only_the_current_placement_of_a_callback_counts(kind: DatabaseKind) {
 }
 
 on_both_databases!(only_the_current_placement_of_a_callback_counts);
+
+/// A caller from a country the clinic does not text (nor call) is not called back through
+/// Ringback: the deployment would pay for the call, and missed calls from abroad rung back are
+/// how "one ring" scams earn. Listing the country under Settings allows it.
+async fn callers_abroad_are_called_back_only_from_countries_the_clinic_lists(kind: DatabaseKind) {
+    const ABROAD: &str = "+61491570006";
+    let (test_db, _fake, mut staff, _, state) =
+        missed_call_to_call_back(kind, &[CLINIC_NUMBER], CLINIC_NUMBER).await;
+    let twilio = TestClient::new(build_app(state.clone()));
+    post(
+        &twilio,
+        "/webhooks/twilio/dial-status",
+        &missed_call("CA2", ABROAD, CLINIC_NUMBER),
+        None,
+    )
+    .await;
+    let abroad = waiting(&mut staff)
+        .await
+        .into_iter()
+        .find(|(tail, _, _)| tail.ends_with("006"))
+        .expect("the caller from abroad waits")
+        .1;
+    let refused = staff.run(CALL_BACK, json!({ "id": abroad })).await;
+    assert_eq!(error_code(&refused), Some("BAD_USER_INPUT"), "{refused}");
+    assert!(refused.to_string().contains("country"), "{refused}");
+    assert!(!refused.to_string().contains("491"), "{refused}");
+    let listed = staff
+        .run(
+            "mutation { updatePhoneSettings(input: { smsCountries: [\"GB\", \"AU\"] }) { smsCountries } }",
+            json!({}),
+        )
+        .await;
+    assert!(listed["errors"].is_null(), "{listed}");
+    let placed = staff.run(CALL_BACK, json!({ "id": abroad })).await;
+    assert!(placed["errors"].is_null(), "{placed}");
+    test_db.finish().await;
+}
+
+on_both_databases!(callers_abroad_are_called_back_only_from_countries_the_clinic_lists);

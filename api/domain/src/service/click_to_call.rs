@@ -273,6 +273,7 @@ async fn prepare(
                 .to_owned(),
         ));
     }
+    refuse_other_countries(secrets, &settings, &missed)?;
     let (first_party, ringing_tail) = first_party(txn, secrets, &settings, actor).await?;
     let from = phone_lines::sending_number(txn, secrets, recipient(&missed, txn))
         .await?
@@ -291,6 +292,34 @@ async fn prepare(
         status_callback: webhook_url(&line.public_base, STATUS_HOOK, &query),
     };
     Ok((missed, call, ringing_tail))
+}
+
+/// Refuses to call back a caller of a country the clinic does not text (its own, or those listed
+/// under Settings): the deployment pays for the call, and a missed call from abroad that is
+/// rung back is how "one ring" scams earn.
+fn refuse_other_countries(
+    secrets: &Secrets,
+    settings: &ringback_entity::clinic::Model,
+    missed: &call::Model,
+) -> Result<(), DomainError> {
+    let Some(sealed) = missed.number_sealed.as_deref() else {
+        return Ok(());
+    };
+    let key = keys::data_key(secrets, settings)?;
+    let number = keys::open_caller_number(&key, missed.clinic_id, sealed)?;
+    let region = phone::E164::parse(&number)
+        .ok()
+        .and_then(|e164| phone::region_of(&e164));
+    let region = region.as_ref().map(phone::Region::as_str);
+    if crate::service::text_back::texts_region(settings, region) {
+        Ok(())
+    } else {
+        Err(DomainError::BadUserInput(
+            "this caller's number is in a country the clinic does not text or call (its own \
+             and those listed under Settings): call them back from your own phone"
+                .to_owned(),
+        ))
+    }
 }
 
 /// How soon the member who placed a callback may place it again, its end unheard: the provider's
