@@ -34,7 +34,7 @@ use ringback_core::clock::Clock;
 use ringback_core::db::DbError;
 use ringback_core::error::DomainError;
 use ringback_core::secrets::Secrets;
-use ringback_core::tenant::TenantTxn;
+use ringback_core::tenant::{TenantScope, TenantTxn};
 
 use crate::doors;
 
@@ -134,7 +134,14 @@ pub async fn seed(
 ) -> Result<DemoOutcome, DomainError> {
     let now = clock.now();
     if let Some(owner) = demo_owner(db).await? {
-        return add_trades_if_missing(db, clock, secrets, (owner, now)).await;
+        let Some(mut summary) = refill_if_cut_short(db, clock, secrets, (owner, now)).await? else {
+            return add_trades_if_missing(db, clock, secrets, (owner, now)).await;
+        };
+        summary.trades = match add_trades_if_missing(db, clock, secrets, (owner, now)).await? {
+            DemoOutcome::TradesAdded(trades) => trades,
+            _ => trades::TradesSummary::default(),
+        };
+        return Ok(DemoOutcome::Created(summary));
     }
     let (mut summary, owner) = create_clinic(db, clock, secrets, now).await?;
     summary.trades = trades::seed(db, clock, secrets, (owner, now)).await?;
@@ -206,9 +213,20 @@ async fn create_clinic(
     )
     .await?;
     let txn = doors::signed_up(db, clock, &grant).begin().await?;
-    let settings = set_up(&txn, secrets, grant.user.id).await?;
+    let summary = fill_clinic(&txn, secrets, (grant.user.id, now)).await?;
+    txn.commit().await?;
+    Ok((summary, grant.user.id))
+}
+
+/// Sets the demo clinic of `txn` up as a live one and fills its 90 days up to `now`.
+async fn fill_clinic(
+    txn: &TenantTxn,
+    secrets: &Secrets,
+    (owner, now): (Uuid, DateTime<Utc>),
+) -> Result<DemoSummary, DomainError> {
+    let settings = set_up(txn, secrets, owner).await?;
     let mut seeder = Seeder {
-        txn: &txn,
+        txn,
         secrets,
         settings,
         now,
@@ -220,9 +238,31 @@ async fn create_clinic(
         seeder.seed_day(today - Duration::days(back)).await?;
     }
     let summary = seeder.summary;
-    finish(&txn, now, today).await?;
+    finish(txn, now, today).await?;
+    Ok(summary)
+}
+
+/// Fills the demo clinic whose filling was cut short (its owner was stored, its 90 days were
+/// not: stopped with Ctrl-C, or failed), through the operator's door; what it made, or `None`
+/// when the demo clinic is set up (its forwarding line, stored with the days, is there).
+async fn refill_if_cut_short(
+    db: &DatabaseConnection,
+    clock: &Clock,
+    secrets: &Secrets,
+    (owner, now): (Uuid, DateTime<Utc>),
+) -> Result<Option<DemoSummary>, DomainError> {
+    let clinics = account::clinics_of(db, clock, owner).await?;
+    let Some((empty, _)) = clinics
+        .iter()
+        .find(|(clinic, _)| clinic.kind != trades::KIND && clinic.forwarding_line_tail.is_none())
+    else {
+        return Ok(None);
+    };
+    let scope = TenantScope::for_operator(db.clone(), clock.clone(), empty.id, "demo data").await?;
+    let txn = scope.begin().await?;
+    let summary = fill_clinic(&txn, secrets, (owner, now)).await?;
     txn.commit().await?;
-    Ok((summary, grant.user.id))
+    Ok(Some(summary))
 }
 
 /// For a demo made before the trades business came (or whose trades business failed to be made,

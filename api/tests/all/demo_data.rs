@@ -234,6 +234,41 @@ async fn demo_clinic_is_realistic_and_created_once(kind: DatabaseKind) {
 
 on_both_databases!(demo_clinic_is_realistic_and_created_once);
 
+/// A demo whose filling was cut short (its owner and clinic stored, its 90 days not: Ctrl-C, a
+/// failure) is filled on the next run, not left empty for good as "already there".
+async fn a_demo_cut_short_is_filled_on_the_next_run(kind: DatabaseKind) {
+    use crate::common::graphql::{Browser, SIGN_UP, sign_up_input};
+    use poem::EndpointExt;
+    let test_db = TestDb::at_midday(kind).await;
+    let web = tempfile::tempdir().expect("tempdir");
+    let state = test_db.state(web.path());
+    let mut owner = Browser::new(
+        ringback_api::build_app(state.clone())
+            .map_to_response()
+            .boxed(),
+    );
+    let signed_up = owner.run(SIGN_UP, sign_up_input(demo::DEMO_EMAIL)).await;
+    assert!(signed_up["errors"].is_null(), "{signed_up}");
+    let outcome = demo::seed(&state.db, &state.clock, &state.secrets)
+        .await
+        .expect("seed");
+    let DemoOutcome::Created(summary) = outcome else {
+        panic!("the cut-short clinic is filled: {outcome:?}");
+    };
+    assert!(summary.calls > 1_000, "{summary:?}");
+    assert!(
+        summary.trades.calls > 0,
+        "and the trades business added: {summary:?}"
+    );
+    let again = demo::seed(&state.db, &state.clock, &state.secrets)
+        .await
+        .expect("second run");
+    assert_eq!(again, DemoOutcome::AlreadyPresent);
+    test_db.finish().await;
+}
+
+on_both_databases!(a_demo_cut_short_is_filled_on_the_next_run);
+
 /// The demo clinic reads as a live one: no setup step left on its overview, texts back a few
 /// seconds after each missed call ends, in its own wording for the moment (in opening hours or
 /// out of them), from its own number.
