@@ -405,11 +405,11 @@ fn print_trades(trades: &crate::demo::trades::TradesSummary) {
 /// What makes this server one others may reach, where a demo owner with a published password
 /// could be signed in as by anyone: `None` for a trial on this machine alone.
 fn reachable_by_others(config: &Config) -> Option<&'static str> {
+    // Plain http is allowed only for this machine's own addresses (the setting's rule).
     let public = config
         .public_url
         .as_deref()
-        .and_then(|url| url::Url::parse(url).ok())
-        .is_some_and(|url| url.scheme() == "https");
+        .is_some_and(|url| url.starts_with("https://"));
     if config.database_kind == db::DatabaseKind::Postgres {
         Some("this PostgreSQL database")
     } else if public {
@@ -474,11 +474,12 @@ async fn purge(dry_run: bool) -> Result<(), CliError> {
     let (_, _, db) = open_existing().await?;
     let clock = crate::clock::Clock::system();
     let report = if dry_run {
-        crate::service::retention::purge_all(&db, &clock, true).await
+        crate::service::retention::purge_all(&db, &clock, true)
+            .await
+            .map_err(purge_failed)?
     } else {
         purge_under_lease(&db, &clock).await?
-    }
-    .map_err(|error| CliError::Purge(error.to_string()))?;
+    };
     let verb = if dry_run { "would remove" } else { "removed" };
     for clinic in &report.clinics {
         for kind in clinic.purged.iter().filter(|kind| kind.rows > 0) {
@@ -518,10 +519,7 @@ async fn purge(dry_run: bool) -> Result<(), CliError> {
 async fn purge_under_lease(
     db: &sea_orm::DatabaseConnection,
     clock: &crate::clock::Clock,
-) -> Result<
-    Result<crate::service::retention::PurgeReport, ringback_core::error::DomainError>,
-    CliError,
-> {
+) -> Result<crate::service::retention::PurgeReport, CliError> {
     use crate::jobs::scheduler::{RETENTION, purge_outcome};
     let holder = format!("command line {}", uuid::Uuid::new_v4());
     ringback_core::schedule::register(db, RETENTION.name).await?;
@@ -542,7 +540,12 @@ async fn purge_under_lease(
     }
     .unwrap_or_else(|error| format!("failed: {error}"));
     ringback_core::schedule::finish(db, RETENTION.name, &holder, &outcome, clock.now()).await?;
-    Ok(report)
+    report.map_err(purge_failed)
+}
+
+/// A purge that failed as a whole, as the command reports it.
+fn purge_failed(error: ringback_core::error::DomainError) -> CliError {
+    CliError::Purge(error.to_string())
 }
 
 async fn provider_leftovers(retry_now: bool) -> Result<(), CliError> {

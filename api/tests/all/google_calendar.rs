@@ -592,7 +592,7 @@ async fn a_calendar_chosen_gets_every_upcoming_booking_in_batches(kind: Database
     let stale = CalendarFill {
         connected: false,
         after: (app.db.clock.now(), bookings[0]),
-        unchanged: false,
+        waiting: ringback_domain::service::calendar::Waiting::Synced,
     };
     let now = app.db.clock.now();
     let queued = ringback_core::outbox::NewJob {

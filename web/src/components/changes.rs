@@ -1,8 +1,22 @@
 //! Saying what a save changed: a form names its fields, sends only those that differ from what
 //! was last saved, and after a save says which they were ("Saved: time zone and currency
-//! changed."), or that nothing had.
+//! changed."), or that nothing had; and sending one save at a time.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// Runs `request` unless one marked `busy` is on its way, marking `busy` while it runs: the
+/// buttons showing `busy` as disabled wait for it, so a second click never sends it again.
+pub fn one_at_a_time(busy: RwSignal<bool>, request: impl Future<Output = ()> + 'static) {
+    if busy.get_untracked() {
+        return;
+    }
+    busy.set(true);
+    spawn_local(async move {
+        request.await;
+        busy.set(false);
+    });
+}
 
 /// A form's fields by name, and what each held when last saved.
 #[derive(Clone, Copy)]

@@ -32,7 +32,7 @@ pub use async_view::AsyncView;
 pub use billing_notice::{BillingLink, BillingNotice, billing_summary};
 pub use calendar_busy::{BusyInCalendar, OwnEvent};
 pub use call_back::{CallBack, RingingNotice, call_back_action};
-pub use changes::{ChangeTracker, PendingSave, changed_words};
+pub use changes::{ChangeTracker, PendingSave, changed_words, one_at_a_time};
 pub use choice::{choice, zone_choices};
 pub use find_caller::FindCaller;
 pub use leaving::{ClinicData, DeleteAccount, DeleteClinic};

@@ -6,14 +6,13 @@
 //! in major units and read by the shared money rule; the server checks everything again.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use ringback_shared::display::{self, capitalised, parse_money};
 use ringback_shared::slots::STANDARD_VISIT_MINUTES;
 
 use crate::api::{
     self, ApiError, ai_settings, delete_service, never_follow_up, save_ai, save_service,
 };
-use crate::components::{Alert, AsyncView, ChangeTracker, PendingSave, failure_of};
+use crate::components::{Alert, AsyncView, ChangeTracker, PendingSave, failure_of, one_at_a_time};
 
 #[component]
 pub fn AiReceptionist() -> impl IntoView {
@@ -69,17 +68,13 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
     let saving = RwSignal::new(false);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        if saving.get_untracked() {
-            return;
-        }
         outcome.set(None);
         let pending = tracker.pending();
         let (input, never_follow_up) = match fields.input(&pending) {
             Ok(input) => input,
             Err(problem) => return outcome.set(Some(Err(problem))),
         };
-        saving.set(true);
-        spawn_local(async move {
+        one_at_a_time(saving, async move {
             let mut sent = api::run::<api::SaveAi>(save_ai::Variables { input })
                 .await
                 .map(drop);
@@ -88,7 +83,6 @@ fn AiForm(data: ai_settings::ResponseData) -> impl IntoView {
                     .await
                     .map(drop);
             }
-            saving.set(false);
             outcome.set(Some(
                 sent.map(|()| tracker.saved(pending))
                     .map_err(|error| error.to_string()),

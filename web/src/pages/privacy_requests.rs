@@ -17,7 +17,7 @@ use crate::api::{
     self, ApiError, caller_record, erase_caller, export_caller_record, privacy_settings,
     restrict_caller, save_retention,
 };
-use crate::components::{Alert, AsyncView, ChangeTracker, ClinicData, DeleteClinic};
+use crate::components::{Alert, AsyncView, ChangeTracker, ClinicData, DeleteClinic, one_at_a_time};
 use crate::session::{allows, clinic_currency, use_session};
 use crate::time::{ClinicTime, use_clinic_time};
 use ringback_shared::access::Permission;
@@ -61,9 +61,6 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
     let saving = RwSignal::new(false);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        if saving.get_untracked() {
-            return;
-        }
         let parsed = (
             calls.get_untracked().trim().parse::<i64>(),
             conversations.get_untracked().trim().parse::<i64>(),
@@ -80,10 +77,8 @@ fn RetentionForm(clinic: privacy_settings::PrivacySettingsClinic) -> impl IntoVi
             calls: pending.has(CALLS).then_some(calls),
             conversations: pending.has(CONVERSATIONS).then_some(conversations),
         };
-        saving.set(true);
-        spawn_local(async move {
+        one_at_a_time(saving, async move {
             let saved = api::run::<api::SaveRetention>(variables).await;
-            saving.set(false);
             outcome.set(Some(
                 saved
                     .map(|data| {
@@ -393,20 +388,8 @@ fn appointments_view(found: &Record, clock: ClinicTime) -> impl IntoView {
     view! { <h4>"Appointments"</h4><ul data-testid="caller-appointments">{rows}</ul> }
 }
 
-/// Runs `request` unless another request of the buttons is on its way (then it is the one).
-fn one_at_a_time(actions: Actions, request: impl Future<Output = ()> + 'static) {
-    if actions.busy.get_untracked() {
-        return;
-    }
-    actions.busy.set(true);
-    spawn_local(async move {
-        request.await;
-        actions.busy.set(false);
-    });
-}
-
 fn export(actions: Actions, number: String, download: RwSignal<Option<(String, String)>>) {
-    one_at_a_time(actions, async move {
+    one_at_a_time(actions.busy, async move {
         match api::run::<api::ExportCallerRecord>(export_caller_record::Variables { number }).await
         {
             Ok(data) => {
@@ -426,7 +409,7 @@ fn restrict(
     (number, restricted): (String, bool),
     look_up: impl Fn(String) + 'static,
 ) {
-    one_at_a_time(actions, async move {
+    one_at_a_time(actions.busy, async move {
         let variables = restrict_caller::Variables {
             number: number.clone(),
             restricted,
@@ -447,7 +430,7 @@ fn restrict(
 }
 
 fn erase(actions: Actions, number: String) {
-    one_at_a_time(actions, async move {
+    one_at_a_time(actions.busy, async move {
         match api::run::<api::EraseCaller>(erase_caller::Variables { number }).await {
             Ok(data) => {
                 actions.record.set(None);

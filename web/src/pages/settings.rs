@@ -6,13 +6,12 @@
 //! the form, the Google calendar bookings are kept in (`pages::calendar`).
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use leptos_router::components::A;
 use ringback_shared::hours::{self, BusinessHours, ClockTime, HoursError, Span};
 use ringback_shared::sms::{self, Encoding, Moment};
 
 use crate::api::{self, save_clinic, save_text_back, settings};
-use crate::components::{Alert, AsyncView, ChangeTracker, choice, zone_choices};
+use crate::components::{Alert, AsyncView, ChangeTracker, choice, one_at_a_time, zone_choices};
 use crate::session::use_session;
 use ringback_shared::countries::COUNTRIES;
 
@@ -275,9 +274,6 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
     let saving = RwSignal::new(false);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        if saving.get_untracked() {
-            return;
-        }
         outcome.set(None);
         let pending = tracker.pending();
         let business_hours = match hours_input(&week) {
@@ -352,8 +348,7 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             sms_daily_limit: None,
         };
         let saved_privacy = saved_privacy.clone();
-        saving.set(true);
-        spawn_local(async move {
+        one_at_a_time(saving, async move {
             // The text-back's settings first, the clinic's (strict privacy among them, which
             // cannot be undone) only once those are saved: a refused link or template then leaves
             // everything as it was, as the page says.
@@ -362,7 +357,6 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
             })
             .await;
             if let Err(error) = text_back {
-                saving.set(false);
                 return outcome.set(Some(Err(error.to_string())));
             }
             unconfirmed.set_value((false, false));
@@ -370,7 +364,6 @@ fn SettingsForm(data: settings::ResponseData) -> impl IntoView {
                 input: clinic_input,
             })
             .await;
-            saving.set(false);
             outcome.set(Some(match clinic {
                 Ok(_) => {
                     *saved_privacy.borrow_mut() = chosen_privacy;

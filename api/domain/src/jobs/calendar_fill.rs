@@ -49,10 +49,10 @@ async fn syncs_waiting(txn: &TenantTxn) -> Result<u64, DomainError> {
 pub struct CalendarFill {
     pub connected: bool,
     pub after: (DateTime<Utc>, Uuid),
-    /// Whether the choice was saved again unchanged: its batches skip bookings whose sync still
-    /// waits, as its first did (see `calendar::Waiting`). Older jobs, without it, sync them all.
+    /// What its batches do with bookings whose sync still waits, as the choice's first did
+    /// (skipped when the choice was saved again unchanged). Older jobs, without it, sync them.
     #[serde(default)]
-    pub unchanged: bool,
+    pub waiting: calendar::Waiting,
 }
 
 impl Job for CalendarFill {
@@ -114,8 +114,7 @@ impl Runnable for CalendarFill {
             calendar::queue_fill(txn, self.clone()).await?;
             return Ok(());
         }
-        let waiting = calendar::Waiting::when_unchanged(self.unchanged);
-        calendar::queue_upcoming(txn, (self.connected, waiting), Some(self.after)).await?;
+        calendar::queue_upcoming(txn, (self.connected, self.waiting), Some(self.after)).await?;
         Ok(())
     }
 

@@ -245,15 +245,17 @@ pub async fn queue_upcoming(
         let next = CalendarFill {
             connected,
             after: (starts, last),
-            unchanged: waiting == Waiting::Skipped,
+            waiting,
         };
         queue_fill(txn, next).await?;
     }
     Ok(upcoming.len() as u64)
 }
 
-/// What [`queue_upcoming`] does with a booking whose sync still waits to be taken by a worker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What [`queue_upcoming`] does with a booking whose sync still waits to be taken by a worker
+/// (kept by a choice's later batches, [`CalendarFill::waiting`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Waiting {
     /// It gets no second sync: the choice was saved again unchanged, and the waiting one reads
     /// the booking and the clinic when it runs (the same choice saved again would otherwise
@@ -261,18 +263,8 @@ pub enum Waiting {
     Skipped,
     /// It gets one all the same: the choice changed, and a worker may have taken the waiting one
     /// just before, reading the calendar chosen before (one no longer shared fails for good).
+    #[default]
     Synced,
-}
-
-impl Waiting {
-    /// What a choice saved again `unchanged` (or changed) does with waiting syncs.
-    pub fn when_unchanged(unchanged: bool) -> Self {
-        if unchanged {
-            Self::Skipped
-        } else {
-            Self::Synced
-        }
-    }
 }
 
 /// The bookings with a sync waiting to be taken by a worker (at most the most a change queues

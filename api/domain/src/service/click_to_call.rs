@@ -97,13 +97,21 @@ impl Placement {
     /// still under way at a deploy): it may end its mark and record its outcome, never dial.
     pub const UNNAMED: Uuid = Uuid::nil();
 
-    /// The query string of this placement's webhook URLs (signed with them).
-    pub fn query(&self, clinic_id: Uuid) -> [(&'static str, String); 3] {
-        [
-            ("clinic", clinic_id.to_string()),
-            ("call", self.call_id.to_string()),
-            ("placement", self.id.to_string()),
-        ]
+    /// The URL of webhook `hook` under `public_base` for this placement of clinic `clinic_id`'s
+    /// callback: the clinic, the missed call and the placement in its query string, which the
+    /// provider signs with it.
+    pub fn webhook_url(&self, public_base: &str, hook: &str, clinic_id: Uuid) -> String {
+        let (clinic, call, id) = (
+            clinic_id.to_string(),
+            self.call_id.to_string(),
+            self.id.to_string(),
+        );
+        let query = [
+            ("clinic", clinic.as_str()),
+            ("call", &call),
+            ("placement", &id),
+        ];
+        webhook_url(public_base, hook, &query)
     }
 }
 
@@ -283,13 +291,11 @@ async fn prepare(
             )
         })?
         .e164;
-    let query = placement.query(txn.clinic_id());
-    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let call = OutgoingCall {
         to: first_party,
         from,
-        url: webhook_url(&line.public_base, CONNECT_HOOK, &query),
-        status_callback: webhook_url(&line.public_base, STATUS_HOOK, &query),
+        url: placement.webhook_url(&line.public_base, CONNECT_HOOK, txn.clinic_id()),
+        status_callback: placement.webhook_url(&line.public_base, STATUS_HOOK, txn.clinic_id()),
     };
     Ok((missed, call, ringing_tail))
 }
@@ -556,6 +562,9 @@ pub async fn dial_target(
     secrets: &Secrets,
     placement: Placement,
 ) -> Result<Option<DialTarget>, DomainError> {
+    if placement.id == Placement::UNNAMED {
+        return Ok(None);
+    }
     let dialled = txn
         .update_many::<call::Entity>()
         .col_expr(
@@ -564,7 +573,6 @@ pub async fn dial_target(
         )
         .filter(current(placement, txn.now()))
         .filter(call::Column::CallbackDialledAt.is_null())
-        .filter(call::Column::CallbackPlacement.is_not_null())
         .exec(txn.conn())
         .await?;
     if dialled.rows_affected != 1 {

@@ -8,7 +8,6 @@ use super::voice::{is_machine, outcome, reported_start};
 use super::{Verified, escape_xml, required, twiml};
 use crate::error::DomainError;
 use crate::service::click_to_call::{self, CONFIRM_HOOK, MACHINE_HOOK, OUTCOME_HOOK, Placement};
-use ringback_providers::twilio::webhook_url;
 
 /// How long Twilio's machine detection may listen before it connects staff to whoever answered
 /// (its least is 3 seconds; a person who answers hears silence meanwhile).
@@ -40,9 +39,11 @@ const CONFIRM_SECONDS: u32 = 10;
 
 /// The signed URL of callback hook `name` for `placement`.
 fn hook_url(verified: &Verified, name: &str, placement: Placement) -> String {
-    let query = placement.query(verified.scope.clinic_id());
-    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    webhook_url(&verified.state.public_base(), name, &query)
+    placement.webhook_url(
+        &verified.state.public_base(),
+        name,
+        verified.scope.clinic_id(),
+    )
 }
 
 /// A placed callback's first party answered: staff are asked to press 1 before the caller is
